@@ -1,0 +1,38 @@
+"""The inputs of one estimate, as the grammar parses them (see ``estimator.grammar``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from estimator.spec import Frozen, WeightFormat
+
+KVSetting = Literal["on", "off", "auto", "bf16", "fp16", "fp8", "int8"]
+Engine = Literal["transformers", "vllm"]
+Method = Literal["calibrated", "classic"]
+
+MAX_SEQ_LEN = 16 * 1024 * 1024
+MAX_BATCH = 1024 * 1024
+MAX_GPUS = 1024
+
+
+class Query(Frozen):
+    """Everything one estimate depends on, besides the model description itself."""
+
+    model: str | None = None  # Hub repo id, or a path to a config.json / model folder
+    revision: str | None = None
+    seq_len: int = Field(4096, ge=1, le=MAX_SEQ_LEN)
+    batch: int = Field(1, ge=1, le=MAX_BATCH)
+    bits: int | None = None  # p=: bits per weight override
+    weight_format: WeightFormat | None = None  # dtype=: weight format override
+    kv: KVSetting = "on"
+    flash_attention: bool = True
+    params_billions: float | None = Field(None, gt=0, le=100_000)  # n=
+    gpu: str | None = None  # catalog key, already validated
+    gpus: int = Field(1, ge=1, le=MAX_GPUS)
+    engine: Engine = "transformers"
+    util: float = Field(0.9, gt=0, le=1)
+    max_num_batched_tokens: int | None = Field(None, ge=1, le=MAX_SEQ_LEN)
+    max_num_seqs: int | None = Field(None, ge=1, le=MAX_BATCH)
+    method: Method = "calibrated"

@@ -1,0 +1,117 @@
+"""The result of one estimate; ``Estimate.to_json()`` is the ``--json`` contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from estimator.query import Query
+from estimator.spec import Frozen
+
+
+class Memory(Frozen):
+    """What ONE GPU holds, in bytes (per-GPU share with gpus > 1)."""
+
+    weights: int
+    kv_cache: int
+    activations: int
+    overhead: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.activations + self.overhead
+
+
+class Classic(Frozen):
+    """The original calculator's six numbers (GB = 1e9 bytes, rounded as it rounded them)."""
+
+    model_gb: float | None
+    vanilla_gb: float | None
+    gqa_gb: float | None
+    flash_gb: float | None
+    kv_cache_gb: float | None
+    total_gb: float | None
+
+
+class Fit(Frozen):
+    gpu: str  # catalog key, e.g. "h100-80gb"
+    gpu_name: str
+    gpu_memory: int  # bytes as CUDA/ROCm report the device total
+    fits: bool
+    headroom: int  # bytes, negative when it does not fit
+    max_seq_len: int  # at the query's batch (0: not even one token fits)
+    max_batch: int  # at the query's seq_len
+    min_gpus: int  # smallest tensor-parallel group that fits (0: none up to the limit)
+
+
+class VllmReport(Frozen):
+    """What vLLM's start-up log would report, and the terms behind it (bytes per GPU)."""
+
+    version: str  # the vLLM release whose accounting this follows
+    kv_cache_memory: int
+    kv_cache_tokens: int
+    max_concurrency: float
+    weights: int
+    activation_peak: int
+    non_torch: int
+    cuda_graphs: int
+    requested_memory: int  # util x GPU total
+    block_size: int
+    num_gpu_blocks: int
+
+
+class Details(Frozen):
+    """The arithmetic behind the breakdown, for the report lines."""
+
+    kv_bytes_per_token: int  # per GPU, for full-attention layers at the chosen KV dtype (all layers)
+    weight_format: str
+    kv_dtype: str | None  # None when kv=off
+    activation_peak_where: str  # e.g. "prefill MLP", "attention scores"
+    params_source: str  # "safetensors" or "config"
+    classic_kv_ratio: float | None  # ours / classic KV when both are non-zero
+
+
+class Estimate(Frozen):
+    model: str
+    revision: str | None
+    params_total: int
+    params_active: int | None  # MoE only
+    query: Query
+    memory: Memory
+    classic: Classic
+    fit: Fit | None = None
+    vllm: VllmReport | None = None
+    details: Details
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` object of the interface spec (bytes as integers)."""
+        q = self.query
+        params: dict[str, Any] = {"total": self.params_total}
+        if self.params_active is not None:
+            params["active"] = self.params_active
+        return {
+            "model": self.model,
+            "revision": self.revision,
+            "params": params,
+            "inputs": {
+                "seq_len": q.seq_len,
+                "batch": q.batch,
+                "weight_dtype": self.details.weight_format,
+                "kv_dtype": self.details.kv_dtype,
+                "flash_attention": q.flash_attention,
+                "kv_cache": q.kv != "off",
+                "gpus": q.gpus,
+                "engine": q.engine,
+                "gpu": q.gpu,
+                "method": q.method,
+                "util": q.util,
+                "max_num_batched_tokens": q.max_num_batched_tokens,
+                "max_num_seqs": q.max_num_seqs,
+            },
+            "memory": {**self.memory.model_dump(), "total": self.memory.total},
+            "classic": self.classic.model_dump(),
+            "fit": self.fit.model_dump() if self.fit else None,
+            "vllm": self.vllm.model_dump() if self.vllm else None,
+            "details": self.details.model_dump(),
+            "warnings": list(self.warnings),
+        }

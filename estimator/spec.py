@@ -1,0 +1,136 @@
+"""The typed, normalised description of a model that every calculation reads.
+
+``estimator.config.load_model_spec`` builds a :class:`ModelSpec` from a ``config.json``
+(and, when the caller has it, the checkpoint's safetensors metadata). Nothing downstream
+reads raw config dicts: every quirk is resolved once, there.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, computed_field
+
+# Formats a user can ask for with ``dtype=`` (closed set, see the interface spec).
+WeightFormat = Literal["bf16", "fp16", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4", "awq", "gptq"]
+# Dtypes of unquantized tensors and of activations.
+TorchDType = Literal["fp32", "bf16", "fp16"]
+# Dtypes the KV cache can be stored in.
+KVDType = Literal["bf16", "fp16", "fp32", "fp8", "int8"]
+QuantMethod = Literal["none", "fp8", "int8", "gptq", "awq", "compressed-tensors", "bitsandbytes", "mxfp4"]
+LayerKind = Literal["full", "sliding", "mla", "state", "none"]
+
+DTYPE_BYTES: dict[str, int] = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ParamCounts(Frozen):
+    """Parameter counts by component, summed over all layers (unique tensors: tied = counted once)."""
+
+    embedding: int
+    lm_head: int = 0  # 0 when tied to the embedding
+    attention: int = 0  # q/k/v/o or MLA projections, their biases and q/k norms
+    dense_mlp: int = 0  # dense MLP weights (and biases)
+    routed_experts: int = 0  # every routed expert, every MoE layer
+    shared_experts: int = 0  # always-on experts (DeepSeek, Qwen2-MoE, Llama 4)
+    router: int = 0  # MoE gates
+    norms: int = 0  # layer norms and the final norm
+    other: int = 0  # SSM / linear-attention mixers and anything else in the text stack
+    vision: int = 0  # vision tower and multimodal projector
+    active: int  # parameters one token touches (MoE: k of E routed experts); equals total for dense
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total(self) -> int:
+        return (
+            self.embedding + self.lm_head + self.attention + self.dense_mlp + self.routed_experts
+            + self.shared_experts + self.router + self.norms + self.other + self.vision
+        )
+
+
+class LayerKV(Frozen):
+    """What one decoder layer caches per token (or per sequence, for state layers)."""
+
+    kind: LayerKind
+    window: int | None = None  # sliding layers: the attention window from the config
+    kv_heads: int = 0  # cached heads (MLA: 1, the shared latent)
+    key_dim: int = 0  # cached key width per head (MLA: kv_lora_rank)
+    value_dim: int = 0  # cached value width per head (MLA: qk_rope_head_dim)
+    state_elements: int = 0  # fixed per-sequence state elements (SSM conv + ssm state), kind="state"
+
+
+class Quantization(Frozen):
+    """How the checkpoint's weights are stored."""
+
+    method: QuantMethod = "none"
+    format: WeightFormat  # the user-facing name: bf16, fp8, gptq, awq, nf4, mxfp4, ...
+    weight_bits: int = 16  # bits per quantized weight element
+    group_size: int | None = None  # elements sharing one scale (None: per channel / per tensor)
+    # Which weights the method quantizes: every linear layer in the text stack, or only the
+    # routed experts (gpt-oss's MXFP4). Embeddings, lm_head, norms and routers stay unquantized.
+    scope: Literal["linear", "experts"] = "linear"
+    skipped_modules: tuple[str, ...] = ()
+
+
+class VisionSpec(Frozen):
+    """The vision tower of a multimodal model (for its parameters and encoder activations)."""
+
+    hidden_size: int
+    num_layers: int
+    intermediate_size: int
+    num_heads: int
+    image_size: int
+    patch_size: int
+
+
+class TensorInfo(Frozen):
+    dtype: str  # safetensors dtype: BF16, F16, F32, F8_E4M3, U8, I32, ...
+    shape: tuple[int, ...]
+    nbytes: int  # from the header's data_offsets: exact bytes on disk
+
+
+class SafetensorsInfo(Frozen):
+    """What the checkpoint's safetensors metadata says (from the Hub or a local folder)."""
+
+    parameters: dict[str, int]  # element count by dtype, as the Hub reports it
+    tensors: dict[str, TensorInfo] | None = None  # per tensor, when the headers were read
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total_bytes(self) -> int | None:
+        if self.tensors is None:
+            return None
+        return sum(t.nbytes for t in self.tensors.values())
+
+
+class ModelSpec(Frozen):
+    """One model, normalised: the geometry every calculation needs."""
+
+    model_type: str
+    known_family: bool  # False: an unknown model_type read through the standard fields
+    architectures: tuple[str, ...] = ()
+    torch_dtype: TorchDType  # dtype of unquantized tensors and activations
+    hidden_size: int
+    num_layers: int
+    num_attention_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    intermediate_size: int  # dense MLP width (0 when every layer is MoE)
+    num_experts: int = 0  # routed experts per MoE layer (0: dense)
+    experts_per_token: int = 0
+    moe_intermediate_size: int = 0
+    num_moe_layers: int = 0
+    max_position_embeddings: int | None = None
+    tie_word_embeddings: bool = False
+    layers: tuple[LayerKV, ...]  # one per decoder layer
+    params: ParamCounts
+    quantization: Quantization
+    vision: VisionSpec | None = None
+    # Exact bytes of the stored tensors, from safetensors headers, when known.
+    checkpoint_bytes: int | None = None
+    params_source: Literal["config", "safetensors"] = "config"
+    warnings: tuple[str, ...] = ()
