@@ -1,0 +1,249 @@
+"""One entry point from what the user typed to a :class:`ResolvedModel`.
+
+``Resolver.resolve("Qwen/Qwen3-8B")`` asks the Hub (through :mod:`estimator.hub`, the only module
+that does network I/O); ``Resolver.resolve("./my-model")`` reads a local folder or config.json
+(through :mod:`estimator.local`). Hub answers are cached in-process and, when a :class:`HubCache`
+is given, persistently: a commit sha never changes, so it is never re-checked; a branch or tag is
+re-checked after ``branch_ttl_s`` with one small request for its current sha.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import Field
+
+from estimator.errors import HubUnavailableError, InputError
+from estimator.spec import Frozen, SafetensorsInfo
+
+GgufScalar = str | int | float | bool
+
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+# Hub repo ids: "name" (legacy) or "namespace/name"; letters, digits, "-", "_", "."; at most 96 chars.
+REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+
+
+class GgufInfo(Frozen):
+    """What a GGUF file's header says (read with range requests, or from a local file)."""
+
+    filename: str  # the file whose header was read
+    file_bytes: int  # its size on disk: weights plus header, what a GGUF runtime maps
+    files: dict[str, int]  # every .gguf file of the repo (quantisation variants), name -> bytes
+    version: int
+    tensor_count: int
+    architecture: str
+    file_type: int | None = None  # general.file_type (llama.cpp's LLAMA_FTYPE: 15 = Q4_K_M)
+    block_count: int | None = None
+    embedding_length: int | None = None
+    feed_forward_length: int | None = None
+    head_count: int | None = None
+    head_count_kv: int | None = None
+    key_length: int | None = None
+    value_length: int | None = None
+    context_length: int | None = None
+    vocab_size: int | None = None  # {arch}.vocab_size, else the length of tokenizer.ggml.tokens
+    expert_count: int | None = None
+    expert_used_count: int | None = None
+    sliding_window: int | None = None
+    parameters: int | None = None  # the Hub's count (model_info gguf.total), when known
+    metadata: dict[str, GgufScalar] = Field(default_factory=dict)  # scalar key-values (arrays left out)
+
+
+class ResolvedModel(Frozen):
+    """A model located and described: its config and what its checkpoint holds."""
+
+    model_id: str  # canonical id as the Hub spells it (after redirects), or the local path
+    requested_id: str  # what the user typed
+    revision: str | None  # 40-hex commit sha (None for local paths)
+    config: dict[str, Any]  # config.json as is (nested text_config etc. untouched); {} for GGUF-only
+    safetensors: SafetensorsInfo | None
+    gguf: GgufInfo | None = None  # GGUF-only repos (no config.json)
+    source: Literal["hub", "local", "cache"]
+    warnings: tuple[str, ...] = ()
+
+
+class CachedEntry(Frozen):
+    """One cached Hub answer. Store it with :meth:`to_json`, load it with :meth:`from_json`."""
+
+    model: ResolvedModel
+    fetched_at: float  # Unix time when the Hub last confirmed this revision's sha
+
+    def to_json(self) -> str:
+        # Computed fields (SafetensorsInfo.total_bytes) are derived: leaving them out keeps the
+        # round trip valid under extra="forbid".
+        return self.model_dump_json(exclude_computed_fields=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> CachedEntry:
+        return cls.model_validate_json(text)
+
+
+@runtime_checkable
+class HubCache(Protocol):
+    """A persistent cache of Hub answers, keyed by :func:`cache_key` strings."""
+
+    def get(self, key: str) -> CachedEntry | None: ...
+
+    def put(self, key: str, entry: CachedEntry) -> None: ...
+
+
+class MemoryHubCache:
+    """A :class:`HubCache` in a dict (tests, and a process that wants no database)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> CachedEntry | None:
+        with self._lock:
+            text = self._entries.get(key)
+        # Stored as JSON, as a database would: a hit proves the entry survives the round trip.
+        return None if text is None else CachedEntry.from_json(text)
+
+    def put(self, key: str, entry: CachedEntry) -> None:
+        with self._lock:
+            self._entries[key] = entry.to_json()
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return sorted(self._entries)
+
+
+def cache_key(model_id: str, revision: str | None) -> str:
+    """The cache key of a Hub model at a revision (ids are case-insensitive on the Hub)."""
+    return f"hub:{model_id.lower()}@{revision or 'main'}"
+
+
+def is_commit_sha(revision: str | None) -> bool:
+    return revision is not None and SHA_RE.match(revision) is not None
+
+
+def offline_mode() -> bool:
+    """HF_HUB_OFFLINE as set now (the library reads it once at import; a CLI may set it later)."""
+    from estimator.hub import library_offline_mode
+
+    value = os.environ.get("HF_HUB_OFFLINE", "")
+    return value.strip().upper() in {"1", "ON", "YES", "TRUE"} or library_offline_mode()
+
+
+class Resolver:
+    """Resolves a Hub id or a local path; thread-safe; caches Hub answers."""
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        endpoint: str | None = None,
+        cache: HubCache | None = None,
+        branch_ttl_s: float = 600,
+        total_timeout_s: float = 10,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._token = token
+        self._endpoint = endpoint
+        self._cache = cache
+        self._branch_ttl_s = branch_ttl_s
+        self._total_timeout_s = total_timeout_s
+        self._clock = clock
+        self._memory: dict[str, CachedEntry] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:  # never show the token
+        return f"Resolver(endpoint={self._endpoint!r}, token={'set' if self._token else 'unset'})"
+
+    def resolve(self, model: str, revision: str | None = None) -> ResolvedModel:
+        """Locate ``model`` (a local path, or a Hub id at ``revision``) and describe it."""
+        from estimator import local
+
+        model = model.strip()
+        if revision is not None:
+            revision = revision.strip() or None
+        if local.is_local_reference(model):
+            if revision is not None:
+                raise InputError(f"{model} is a local path: drop @{revision}, revisions are for Hub models")
+            return local.load_local(model)
+        if not REPO_ID_RE.match(model) or ".." in model:
+            raise InputError(
+                f'"{model}" is neither a Hub model id (like Qwen/Qwen3-8B) nor an existing local path'
+            )
+        if is_commit_sha(revision.lower() if revision else None):
+            revision = revision.lower() if revision else None
+        return self._resolve_hub(model, revision)
+
+    # -- Hub, through the caches -------------------------------------------------------------
+
+    def _lookup(self, key: str) -> CachedEntry | None:
+        with self._lock:
+            entry = self._memory.get(key)
+        if entry is None and self._cache is not None:
+            entry = self._cache.get(key)
+            if entry is not None:
+                with self._lock:
+                    self._memory[key] = entry
+        return entry
+
+    def _store(self, entry: CachedEntry, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._memory[key] = entry
+        if self._cache is not None:
+            for key in keys:
+                self._cache.put(key, entry)
+
+    def _fresh(self, entry: CachedEntry, revision: str | None) -> bool:
+        if is_commit_sha(revision):
+            return True  # a commit never changes
+        return self._clock() - entry.fetched_at < self._branch_ttl_s
+
+    def _resolve_hub(self, model: str, revision: str | None) -> ResolvedModel:
+        from estimator import hub
+
+        key = cache_key(model, revision)
+        entry = self._lookup(key)
+        if entry is not None and self._fresh(entry, revision):
+            return _from_cache(entry)
+
+        if offline_mode():
+            if entry is not None:
+                return _from_cache(entry, stale_note=self._stale_note(entry, "offline mode is on"))
+            raise HubUnavailableError(
+                f"offline mode is on (HF_HUB_OFFLINE) and {model} has not been looked up before: "
+                "unset HF_HUB_OFFLINE to ask the Hub"
+            )
+
+        client = hub.HubClient(token=self._token, endpoint=self._endpoint)
+        deadline = hub.Deadline(self._total_timeout_s, clock=time.monotonic)
+        try:
+            if entry is not None and entry.model.revision is not None:
+                # A branch or tag past its TTL: one small request for its sha decides.
+                sha = client.current_sha(model, revision, deadline)
+                if sha == entry.model.revision:
+                    renewed = CachedEntry(model=entry.model, fetched_at=self._clock())
+                    self._store(renewed, key)
+                    return _from_cache(renewed)
+            resolved = client.fetch(model, revision, deadline)
+        except HubUnavailableError:
+            if entry is not None:
+                return _from_cache(entry, stale_note=self._stale_note(entry, "the Hub did not answer"))
+            raise
+        fresh = CachedEntry(model=resolved, fetched_at=self._clock())
+        keys = [key, cache_key(resolved.model_id, revision)]
+        if resolved.revision is not None:
+            keys.append(cache_key(resolved.model_id, resolved.revision))
+        self._store(fresh, *dict.fromkeys(keys))
+        return resolved
+
+    def _stale_note(self, entry: CachedEntry, why: str) -> str:
+        age_min = max(0, round((self._clock() - entry.fetched_at) / 60))
+        sha = (entry.model.revision or "")[:7]
+        return f"{why}: using the cached copy of {entry.model.model_id} @ {sha} from {age_min} min ago"
+
+
+def _from_cache(entry: CachedEntry, stale_note: str | None = None) -> ResolvedModel:
+    warnings = entry.model.warnings + ((stale_note,) if stale_note else ())
+    return entry.model.model_copy(update={"source": "cache", "warnings": warnings})
