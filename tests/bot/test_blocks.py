@@ -1,0 +1,282 @@
+"""Block Kit rendering, on hand-built estimates whose numbers are worked out here from config numbers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from bot import blocks
+from bot.blocks import escape
+from estimator.query import Query
+from estimator.result import Classic, Details, Estimate, Fit, Memory, VllmReport
+
+GIB = 1024**3
+H100 = 85_030_617_088  # bytes CUDA reports for an H100 80GB HBM3
+
+# microsoft/phi-4: 14,659,507,200 parameters in bf16 -> 2 bytes each.
+PHI4_PARAMS = 14_659_507_200
+PHI4_WEIGHTS = PHI4_PARAMS * 2  # 29,319,014,400 B = 27.31 GiB
+# KV per token: 2 (K and V) x 40 layers x 10 KV heads x 128 head_dim x 2 bytes = 204,800 B = 200 KiB
+PHI4_KV_PER_TOKEN = 2 * 40 * 10 * 128 * 2
+PHI4_KV_16K = PHI4_KV_PER_TOKEN * 16384  # 3,355,443,200 B = 3.125 GiB
+ACT = 2_800_000_000  # activations and overhead: chosen round numbers for the test
+OVER = 1_200_000_000
+PHI4_TOTAL = PHI4_WEIGHTS + PHI4_KV_16K + ACT + OVER  # 36,674,457,600 B = 34.16 GiB
+SHA = "4a5f1d3e" + "0" * 32
+
+
+def phi4(*, gpu: bool = True, seq: int = 16384, kv_bytes: int = PHI4_KV_16K, warnings: tuple[str, ...] = (),
+         model: str = "microsoft/phi-4", **query: object) -> Estimate:
+    q = Query(model=model, seq_len=seq, gpu="h100-80gb" if gpu else None, **query)
+    memory = Memory(weights=PHI4_WEIGHTS, kv_cache=kv_bytes, activations=ACT, overhead=OVER)
+    total = memory.total
+    fit = None
+    if gpu:
+        fit = Fit(gpu="h100-80gb", gpu_name="H100 80GB", gpu_memory=H100, fits=total <= H100,
+                  headroom=H100 - total, max_seq_len=233_000, max_batch=14, min_gpus=1)
+    return Estimate(
+        model=model, revision=SHA, params_total=PHI4_PARAMS, params_active=None, query=q, memory=memory,
+        classic=Classic(model_gb=29.4, vanilla_gb=91.27, gqa_gb=26.26, flash_gb=5.39, kv_cache_gb=1.34,
+                        total_gb=36.13),
+        fit=fit,
+        details=Details(kv_bytes_per_token=PHI4_KV_PER_TOKEN, weight_format="bf16", kv_dtype="bf16",
+                        activation_peak_where="prefill MLP", params_source="safetensors",
+                        classic_kv_ratio=2.5),
+        warnings=warnings,
+    )
+
+
+def all_text(msg: blocks.Message) -> str:
+    """Every string Slack would render as mrkdwn: the blocks and the fallback."""
+    return json.dumps(msg.kwargs()["blocks"], ensure_ascii=False) + "\n" + msg.text
+
+
+def assert_valid_blocks(msg: blocks.Message) -> None:
+    """Slack's structural limits: <= 50 blocks, section text <= 3000, a fallback text present."""
+    assert msg.text.strip()
+    assert 0 < len(msg.blocks) <= 50
+    for block in msg.blocks:
+        assert block["type"] in {"section", "context", "header", "divider"}
+        if block["type"] == "section":
+            assert block["text"]["type"] == "mrkdwn"
+            assert 0 < len(block["text"]["text"]) <= 3000
+        if block["type"] == "context":
+            assert all(len(e["text"]) <= 3000 for e in block["elements"])
+
+
+def test_escape_the_three_control_characters() -> None:
+    assert escape("<!channel> & <@U1|x>") == "&lt;!channel&gt; &amp; &lt;@U1|x&gt;"
+    assert escape("plain") == "plain"
+
+
+def test_estimate_message_content_and_order() -> None:
+    msg = blocks.estimate_message(phi4(), record_id=42)
+    assert_valid_blocks(msg)
+    text = msg.text
+    header = "microsoft/phi-4 @ 4a5f1d3 · bf16 · s=16,384 · b=1 · fused attention · transformers"
+    assert header in text
+    # total 36,674,457,600 B / 2^30 = 34.16 -> "34.2"? No: 34.155... -> 34.2 GiB
+    assert PHI4_TOTAL == 36_674_457_600
+    assert f"{36_674_457_600 / GIB:.1f}" == "34.2"
+    # headroom 85,030,617,088 - 36,674,457,600 = 48,356,159,488 B = 45.04 GiB
+    assert "Total 34.2 GiB: fits one H100 80GB with 45.0 GiB to spare" in text
+    # weights 29,319,014,400 B = 27.305 GiB -> 27.3; KV 3.125 -> 3.1;
+    # activations 2.8e9 B = 2.61 GiB -> 2.6; overhead 1.2e9 B = 1.12 GiB -> 1.1
+    assert "weights 27.3 | KV 3.1 | activations 2.6 | overhead 1.1 GiB" in text
+    assert "14.66B parameters in bf16" in text
+    assert "200 KiB per token x 16,384 tokens x 1 sequence" in text
+    assert "Max on this GPU: 233k tokens at b=1, or b=14 at s=16,384" in text
+    assert "The classic formula says 36.13 GB here: its KV cache term is 2.5x too small." in text
+    assert "#42" in text and "Reply in this thread" in text
+    # Order: header, verdict, breakdown, limits, hint.
+    positions = [text.index(s) for s in (header, "Total 34.2", "Weights", "Max on this GPU", "Reply in")]
+    assert positions == sorted(positions)
+    # The last block is the context line with the hint.
+    assert msg.blocks[-1]["type"] == "context"
+
+
+def test_bar_scaled_to_the_gpu() -> None:
+    est = phi4()
+    b = blocks.bar(est)
+    assert b.startswith("[") and b.endswith("]")
+    cells = b[1:-1]
+    assert len(cells) == 30
+    # used share: 36,674,457,600 / 85,030,617,088 = 0.4313 -> round(12.94) = 13 cells used
+    assert len(cells) - cells.count(blocks.BAR_FREE) == 13
+    # weights are 29.3e9 / 85.0e9 x 30 = 10.34 cells -> 10 (largest remainder gives the 13th to KV or act)
+    assert cells.count("█") == 10
+    assert cells.index("█") == 0
+
+
+def test_bar_without_gpu_is_all_used() -> None:
+    cells = blocks.bar(phi4(gpu=False))[1:-1]
+    assert blocks.BAR_FREE not in cells
+    # weights 29,319,014,400 / 36,674,457,600 x 30 = 23.98 -> 24 cells (largest remainder)
+    assert cells.count("█") == 24
+
+
+def test_does_not_fit_says_how_short_and_how_many_gpus() -> None:
+    est = phi4(seq=131072, kv_bytes=PHI4_KV_PER_TOKEN * 131072 * 4, batch=4)
+    # kv = 204,800 x 131,072 x 4 = 107,374,182,400 B; total = 29,319,014,400 + 107,374,182,400
+    #      + 2.8e9 + 1.2e9 = 140,693,196,800; short by 140,693,196,800 - 85,030,617,088 = 55,662,579,712 B
+    assert est.memory.total == 140_693_196_800
+    est = est.model_copy(update={"fit": est.fit.model_copy(update={"min_gpus": 2})})
+    text = blocks.estimate_message(est).text
+    assert f"{55_662_579_712 / GIB:.1f}" == "51.8"
+    assert "does not fit one H100 80GB (51.8 GiB short); it fits on 2 of them (`gpus=2`)" in text
+    assert "x 4 sequences" in text
+
+
+def test_no_gpu_suggests_one() -> None:
+    text = blocks.estimate_message(phi4(gpu=False)).text
+    assert "Total 34.2 GiB (add `gpu=h100` to check the fit)" in text
+    assert "Max on this GPU" not in text
+
+
+def test_kv_off() -> None:
+    est = phi4(kv_bytes=0, kv="off")
+    est = est.model_copy(update={"details": est.details.model_copy(update={"kv_dtype": None})})
+    text = blocks.estimate_message(est).text
+    assert "no KV cache" in text
+    assert "off (kv=off)" in text
+
+
+def test_vllm_line() -> None:
+    est = phi4(engine="vllm")
+    report = VllmReport(version="0.19.0", kv_cache_memory=40 * GIB, kv_cache_tokens=209_715,
+                        max_concurrency=12.8, weights=PHI4_WEIGHTS, activation_peak=ACT, non_torch=OVER,
+                        cuda_graphs=0, requested_memory=int(0.9 * H100), block_size=16, num_gpu_blocks=13107)
+    text = blocks.estimate_message(est.model_copy(update={"vllm": report})).text
+    assert "vLLM 0.19.0 at util=0.9: KV cache pool 40.0 GiB = 209,715 tokens, max concurrency 12.80x" in text
+    assert "CUDA graphs" in text
+
+
+def test_classic_method_prints_the_six_lines() -> None:
+    text = blocks.estimate_message(phi4(method="classic")).text
+    assert "Memory consumption of the model: 29.4 GB" in text
+    assert "Total Memory consumption (given the selected configuration): 36.13 GB" in text
+    assert "classic formula says" not in text
+
+
+def test_classic_note_thresholds() -> None:
+    est = phi4(gpu=False)
+    # ours 36,674,457,600 B; classic 36.13 GB = 36,130,000,000 B: 1.5% apart, and KV ratio 1.05 -> no note
+    details = est.details.model_copy(update={"classic_kv_ratio": 1.05})
+    assert blocks.classic_note(est.model_copy(update={"details": details})) is None
+    # classic KV 2x ours (ratio 0.5) -> "2.0x too large"
+    details = est.details.model_copy(update={"classic_kv_ratio": 0.5})
+    assert blocks.classic_note(est.model_copy(update={"details": details})) == (
+        "The classic formula says 36.13 GB here: its KV cache term is 2.0x too large.")
+    # totals 20% apart with no KV term: 36.674e9 x 0.8 = 29.34 GB; under ours by 7.34e9 B = 6.8 GiB
+    classic = est.classic.model_copy(update={"total_gb": 29.34})
+    details = est.details.model_copy(update={"classic_kv_ratio": None})
+    assert blocks.classic_note(est.model_copy(update={"classic": classic, "details": details})) == (
+        "The classic formula says 29.34 GB here (under ours by 6.8 GiB).")
+
+
+@pytest.mark.parametrize("evil", ["<!channel>", "<!here|here>", "<https://evil.example|click>", "a & b"])
+def test_user_text_cannot_inject_mentions_or_links(evil: str) -> None:
+    est = phi4(warnings=(f"config says {evil}",))
+    messages = [
+        blocks.estimate_message(est, note=f"not saved: {evil}"),
+        blocks.error_message(f'unknown key "{evil}"'),
+        blocks.what_if_message(est, est, {"gpu": evil}),
+        blocks.history_message([Rec(1, datetime(2026, 1, 2, 3, 4, tzinfo=UTC), f"x {evil}", "ok", "U1")],
+                               model=evil),
+    ]
+    for msg in messages:
+        rendered = all_text(msg)
+        assert evil not in rendered
+        assert escape(evil) in rendered
+    # nothing but our own user mentions ever opens a "<" sequence
+    for msg in messages:
+        for chunk in all_text(msg).split("<")[1:]:
+            assert chunk.startswith("@U1>")
+
+
+def test_what_if_says_what_changed_and_the_difference() -> None:
+    base = phi4()
+    new = phi4(seq=32768, kv_bytes=PHI4_KV_PER_TOKEN * 32768)
+    # new total - old = KV difference = 204,800 x 16,384 = 3,355,443,200 B = +3.1 GiB
+    # new total = 36,674,457,600 + 3,355,443,200 = 40,029,900,800 B = 37.3 GiB
+    msg = blocks.what_if_message(new, base, {"s": "32k"}, record_id=7)
+    assert_valid_blocks(msg)
+    first = msg.blocks[0]["text"]["text"]
+    assert first == "Changed `s=32k`: total 34.2 GiB → 37.3 GiB (+3.1 GiB)"
+    assert "Reply in this thread" not in msg.text  # the thread already knows how
+    assert "s=32,768" in msg.text
+
+
+def test_what_if_reports_a_fit_change() -> None:
+    base = phi4()
+    big = phi4(seq=262144, kv_bytes=PHI4_KV_PER_TOKEN * 262144)  # 53.7e9 B of KV: no longer fits an H100
+    assert not big.fit.fits
+    assert "it no longer fits" in blocks.change_line({"s": "256k"}, base, big)
+    assert "it now fits" in blocks.change_line({"s": "16k"}, big, base)
+
+
+def test_compare_message() -> None:
+    a = phi4(gpu=False)
+    b = phi4(gpu=False, model="Qwen/Qwen3-8B", kv_bytes=2 * PHI4_KV_16K)
+    msg = blocks.compare_message(a, b, record_ids=(3, 4))
+    assert_valid_blocks(msg)
+    # b - a = one more PHI4_KV_16K = 3,355,443,200 B = +3.1 GiB
+    assert "Qwen/Qwen3-8B@4a5f1d3 needs +3.1 GiB compared with microsoft/phi-4@4a5f1d3" in msg.text
+    assert "#3 and #4" in msg.text
+
+
+@dataclass
+class Rec:
+    id: int
+    created_at: datetime
+    text: str
+    status: str
+    user: str | None = None
+
+
+def test_history_message_lists_records_and_handles_empty() -> None:
+    recs = [Rec(12, datetime(2026, 11, 26, 5, 0, tzinfo=UTC), "microsoft/phi-4 s=16k", "ok", "U1"),
+            Rec(11, datetime(2026, 11, 25, 4, 0, tzinfo=UTC), "nope/nope", "nope/nope was not found", "U2")]
+    msg = blocks.history_message(recs)
+    assert_valid_blocks(msg)
+    assert "`#12` 2026-11-26 05:00 · <@U1> · `microsoft/phi-4 s=16k`" in msg.text
+    assert ":x: nope/nope was not found" in msg.text
+    assert msg.text.index("#12") < msg.text.index("#11")
+    assert "No queries in this channel yet." in blocks.history_message([]).text
+    assert "You have no queries yet." in blocks.history_message([], mine=True).text
+    empty_mine = blocks.history_message([], model="llama", mine=True)
+    assert "None of your queries matching “llama” yet." in empty_mine.text
+
+
+def test_long_history_is_split_under_the_section_limit() -> None:
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    recs = [Rec(i, when, "m/" + "x" * 90 + " s=32k", "ok", "U1") for i in range(200)]
+    msg = blocks.history_message(recs)
+    assert_valid_blocks(msg)
+    assert sum(b["text"]["text"].count("`#") for b in msg.blocks if b["type"] == "section") == 200
+
+
+def test_gpus_and_help() -> None:
+    @dataclass
+    class G:
+        key: str
+        name: str
+        memory_bytes: int
+
+    msg = blocks.gpus_message([G("h100-80gb", "NVIDIA H100 80GB HBM3", H100)])
+    assert_valid_blocks(msg)
+    assert "h100-80gb" in msg.text and "79.2 GiB" in msg.text  # 85,030,617,088 / 2^30 = 79.19
+    help_msg = blocks.help_message()
+    assert_valid_blocks(help_msg)
+    assert "/vram history" in help_msg.text and "s=16k" in help_msg.text
+
+
+def test_home_view() -> None:
+    view = blocks.home_view([Rec(5, datetime(2026, 1, 1, tzinfo=UTC), "<!channel>", "ok", "U1")])
+    assert view["type"] == "home"
+    rendered = json.dumps(view)
+    assert "<!channel>" not in rendered and "&lt;!channel&gt;" in rendered
+    assert "You have no queries yet." in json.dumps(blocks.home_view([]))

@@ -1,0 +1,167 @@
+"""A mock Slack Web API on 127.0.0.1 that records every call and answers like Slack.
+
+Point ``SLACK_API_URL`` (a ``WebClient``'s ``base_url``) at ``MockSlack.api_url`` and use
+``MockSlack.response_url(...)`` as the ``response_url`` of the slash commands a test sends.
+Tests then assert on ``MockSlack.calls``: the method, its arguments, and the token sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+BOT_USER_ID = "UVRAMBOT"
+BOT_ID = "BVRAMBOT"
+TEAM_ID = "T0001"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One recorded request: a Web API method, or a post to a ``response_url``."""
+
+    method: str  # "chat.postMessage", ..., or "response_url"
+    args: dict[str, Any]  # form fields or JSON body (blocks decoded to lists)
+    token: str | None  # the bearer token sent, if any
+    path: str
+
+
+@dataclass
+class MockSlack:
+    """Records calls; channels in ``private`` answer not_in_channel, in ``missing`` channel_not_found."""
+
+    private: set[str] = field(default_factory=set)
+    missing: set[str] = field(default_factory=set)
+    # method -> Slack error code, to make any method fail the way Slack fails it
+    fail: dict[str, str] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ts: int = 0
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> MockSlack:
+        mock = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8")
+                ctype = self.headers.get("Content-Type") or ""
+                args: dict[str, Any]
+                if ctype.startswith("application/json"):
+                    args = json.loads(raw) if raw else {}
+                else:
+                    args = dict(parse_qsl(raw, keep_blank_values=True))
+                    # WebClient form-encodes list arguments as JSON strings
+                    for key in ("blocks", "view", "attachments"):
+                        if isinstance(args.get(key), str):
+                            args[key] = json.loads(args[key])
+                auth = self.headers.get("Authorization") or ""
+                token = auth.removeprefix("Bearer ") if auth else args.get("token")
+                path = self.path.partition("?")[0]
+                status, body = mock._answer(path, args, token)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def base(self) -> str:
+        assert self._server is not None, "start() the mock first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    def response_url(self, name: str = "cmd") -> str:
+        return f"{self.base}/response/{name}"
+
+    # -- answers ---------------------------------------------------------------------------
+    def _next_ts(self) -> str:
+        with self._lock:
+            self._ts += 1
+            return f"1700000000.{self._ts:06d}"
+
+    def _answer(self, path: str, args: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any]]:
+        if path.startswith("/response/"):
+            self._record(Call("response_url", args, token, path))
+            return 200, {"ok": True}
+        if not path.startswith("/api/"):
+            return 404, {"ok": False, "error": "unknown_path"}
+        method = path.removeprefix("/api/")
+        self._record(Call(method, args, token, path))
+        if not token:
+            return 200, {"ok": False, "error": "not_authed"}
+        if method in self.fail:
+            return 200, {"ok": False, "error": self.fail[method]}
+        channel = args.get("channel")
+        if method in ("chat.postMessage", "chat.postEphemeral", "chat.update"):
+            if channel in self.private:
+                return 200, {"ok": False, "error": "not_in_channel"}
+            if channel in self.missing or not channel:
+                return 200, {"ok": False, "error": "channel_not_found"}
+        if method == "auth.test":
+            return 200, {
+                "ok": True, "url": "https://vram-test.slack.com/", "team": "vram test", "user": "vram",
+                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False,
+            }
+        if method == "chat.postMessage":
+            ts = self._next_ts()
+            message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts,
+                       "text": args.get("text", ""), "blocks": args.get("blocks", [])}
+            if args.get("thread_ts"):
+                message["thread_ts"] = args["thread_ts"]
+            return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
+        if method == "chat.postEphemeral":
+            return 200, {"ok": True, "message_ts": self._next_ts()}
+        if method == "views.publish":
+            return 200, {"ok": True, "view": {"id": "V0001", **(args.get("view") or {})}}
+        return 200, {"ok": True}
+
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self.calls.append(call)
+
+    # -- assertions helpers ----------------------------------------------------------------
+    def of(self, method: str) -> list[Call]:
+        """The recorded calls of one method, in arrival order."""
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        """Wait until ``count`` calls of ``method`` arrived; return them (fails the test if not)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.of(method)
+            if len(got) >= count:
+                return got
+            time.sleep(0.01)
+        raise AssertionError(f"expected {count} {method} call(s), got {len(self.of(method))}: {self.calls}")
+
+    def clear(self) -> None:
+        with self._lock:
+            self.calls.clear()
