@@ -1,0 +1,413 @@
+"""The history store: every sizing query, the Hub cache and handled Slack events, in one database.
+
+SQLite (a file in the user's data dir, by default) or Postgres through psycopg 3. The store takes a
+URL; it reads no environment itself (``default_database_url`` is for the entrypoints).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from platformdirs import user_data_dir
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import URL, Row, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from store.errors import StoreReadError, StoreWriteError
+from store.migrate import HEAD_REVISION, alembic_config
+from store.models import HandledEventRow, HubCacheRow, QueryRow
+from store.records import NewQuery, QueryRecord, Scope
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_LIMIT = 1000
+
+
+def default_database_url() -> str:
+    """The embedded default: a SQLite file in the user's data directory (created on first use)."""
+    path = Path(user_data_dir("vram", appauthor=False)) / "vram.sqlite3"
+    return f"sqlite:///{path}"
+
+
+def normalize_url(url: str) -> URL:
+    """Parse a database URL; plain ``postgres://`` / ``postgresql://`` mean psycopg 3 (the driver we ship)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _reason(err: BaseException) -> str:
+    """The first line of the driver's message: enough to act on, without the SQL or its parameters."""
+    orig = getattr(err, "orig", None) or err
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__
+
+
+def _is_transient(err: SQLAlchemyError) -> bool:
+    """Worth retrying: locked, busy, connection lost or refused (not a constraint or a bad statement)."""
+    if isinstance(err, IntegrityError):
+        return False
+    if isinstance(err, OperationalError):
+        return True
+    return isinstance(err, DBAPIError) and err.connection_invalidated
+
+
+class Store:
+    """Queries, Hub cache and handled events, on SQLite or Postgres."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        retries: int = 3,
+        backoff_s: float = 0.1,
+        busy_timeout_ms: int = 5000,
+        hub_cache_retention: timedelta = timedelta(days=30),
+        event_retention: timedelta = timedelta(days=1),
+    ) -> None:
+        if retries < 1:
+            raise ValueError("retries must be at least 1")
+        self.url = normalize_url(url)
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.hub_cache_retention = hub_cache_retention
+        self.event_retention = event_retention
+        self.engine = self._create_engine(self.url, echo=echo, busy_timeout_ms=busy_timeout_ms)
+
+    @staticmethod
+    def _create_engine(url: URL, *, echo: bool, busy_timeout_ms: int) -> Engine:
+        if url.get_backend_name() != "sqlite":
+            connect_args: dict[str, Any] = {}
+            if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+                connect_args["connect_timeout"] = 5  # a down server fails fast instead of hanging
+            return create_engine(url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+
+        database = url.database or ""
+        in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+        if in_memory:
+            # One shared connection, or every checkout would see its own empty database.
+            engine = create_engine(
+                url, echo=echo, poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+        else:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, echo=echo, pool_pre_ping=True)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            if not in_memory:
+                # WAL: readers never block the writer, and the writer never blocks readers.
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def upgrade(self) -> None:
+        """Apply the Alembic migrations up to head (``vram db upgrade``, ``vram serve`` on start)."""
+        from alembic import command  # imported here: the terminal's read path never needs it
+
+        try:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "sqlite":
+                    # Take the write lock first: two processes upgrading at once then queue on
+                    # busy_timeout instead of failing on a read-to-write lock upgrade.
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                command.upgrade(alembic_config(connection=conn), "head")
+        except SQLAlchemyError as err:
+            log.error("database upgrade failed on %s: %s", self._safe_url(), _reason(err))
+            raise StoreWriteError(f"The database could not be upgraded: {_reason(err)}.") from err
+
+    def schema_revision(self) -> str | None:
+        """The migration the database is at (None: never migrated)."""
+        try:
+            with self.engine.connect() as conn:
+                if not conn.dialect.has_table(conn, "alembic_version"):
+                    return None
+                return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        except SQLAlchemyError as err:
+            raise StoreReadError(f"The history database could not be read: {_reason(err)}.") from err
+
+    def ensure_schema(self) -> None:
+        """Upgrade only when needed: one cheap SELECT when the database is already at head."""
+        if self.schema_revision() != HEAD_REVISION:
+            self.upgrade()
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    def _safe_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def _write(self, what: str, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a transaction; retry transient failures with backoff, then raise StoreWriteError."""
+        for attempt in range(1, self.retries + 1):
+            try:
+                with self.engine.begin() as conn:
+                    return fn(conn)
+            except SQLAlchemyError as err:
+                if not _is_transient(err):
+                    log.error("could not %s (%s): %s", what, self._safe_url(), _reason(err))
+                    raise StoreWriteError(f"Could not {what}: {_reason(err)}.") from err
+                if attempt == self.retries:
+                    log.error(
+                        "could not %s after %d tries (%s): %s", what, attempt, self._safe_url(), _reason(err)
+                    )
+                    raise StoreWriteError(
+                        f"Could not {what} after {attempt} tries: {_reason(err)}."
+                    ) from err
+                log.warning("could not %s (try %d of %d): %s; retrying", what, attempt, self.retries,
+                            _reason(err))
+                time.sleep(self.backoff_s * (2 ** (attempt - 1)))
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        try:
+            with self.engine.connect() as conn:
+                return fn(conn)
+        except SQLAlchemyError as err:
+            log.error("history read failed (%s): %s", self._safe_url(), _reason(err))
+            raise StoreReadError(f"The history database could not be read: {_reason(err)}.") from err
+
+    def record(self, rec: NewQuery) -> QueryRecord:
+        """Store one query; retried briefly, StoreWriteError when it still fails."""
+        created_at = _utc(rec.created_at) if rec.created_at is not None else _now()
+        label = rec.model or rec.requested_model
+        values: dict[str, Any] = {
+            "created_at": created_at,
+            "source": rec.source,
+            "team_id": rec.team,
+            "channel_id": rec.channel,
+            "user_id": rec.user,
+            "is_dm": rec.is_dm,
+            "text": rec.text,
+            "params": rec.params,
+            "requested_model": rec.requested_model,
+            "model": rec.model,
+            "model_lc": label.lower() if label is not None else None,
+            "revision": rec.revision,
+            "result": rec.result,
+            "status": rec.status,
+            "error": rec.error,
+            "parent_id": rec.parent_id,
+        }
+
+        def run(conn: Connection) -> int:
+            return conn.execute(insert(QueryRow).values(values).returning(QueryRow.id)).scalar_one()
+
+        query_id = self._write("save the query to history", run)
+        data = rec.model_dump(exclude={"created_at"})
+        return QueryRecord(
+            id=query_id, created_at=created_at, posted_channel=None, posted_ts=None, thread_ts=None, **data
+        )
+
+    def set_posted(self, query_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None:
+        """Remember the Slack message a query was answered with (and the thread it is in)."""
+
+        def run(conn: Connection) -> int:
+            stmt = (
+                update(QueryRow)
+                .where(QueryRow.id == query_id)
+                .values(posted_channel=channel, posted_ts=ts, thread_ts=thread_ts)
+            )
+            return conn.execute(stmt).rowcount
+
+        if self._write("save where the answer was posted", run) == 0:
+            raise StoreWriteError(f"Query {query_id} is not in the history.")
+
+    def claim_event(self, event_id: str) -> bool:
+        """True the first time an event id is seen, False for every repeat (safe across processes)."""
+        now = _now()
+
+        def run(conn: Connection) -> bool:
+            if conn.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            elif conn.dialect.name == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            else:  # pragma: no cover - only the two supported databases
+                raise StoreWriteError(f"Unsupported database {conn.dialect.name} for event claims.")
+            stmt = dialect_insert(HandledEventRow).values(event_id=event_id, received_at=now)
+            return conn.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"])).rowcount == 1
+
+        return self._write("record the Slack event", run)
+
+    def prune(self, *, now: datetime | None = None) -> None:
+        """Apply the retention rules: old Hub cache entries and old handled-event ids go."""
+        at = _utc(now) if now is not None else _now()
+
+        def run(conn: Connection) -> None:
+            conn.execute(delete(HubCacheRow).where(HubCacheRow.fetched_at < at - self.hub_cache_retention))
+            conn.execute(
+                delete(HandledEventRow).where(HandledEventRow.received_at < at - self.event_retention)
+            )
+
+        self._write("prune old cache entries and event ids", run)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _to_record(row: Row[Any]) -> QueryRecord:
+        return QueryRecord(
+            id=row.id,
+            created_at=row.created_at,
+            source=row.source,  # type: ignore[arg-type]  # the CHECK constraint keeps it in the Literal
+            team=row.team_id,
+            channel=row.channel_id,
+            user=row.user_id,
+            is_dm=row.is_dm,
+            text=row.text,
+            params=row.params,
+            requested_model=row.requested_model,
+            model=row.model,
+            revision=row.revision,
+            result=row.result,
+            status=row.status,  # type: ignore[arg-type]
+            error=row.error,
+            parent_id=row.parent_id,
+            posted_channel=row.posted_channel,
+            posted_ts=row.posted_ts,
+            thread_ts=row.thread_ts,
+        )
+
+    def _rows_by_id(self, conn: Connection, ids: list[int]) -> list[QueryRecord]:
+        if not ids:
+            return []
+        rows = conn.execute(select(QueryRow).where(QueryRow.id.in_(ids)).order_by(QueryRow.id.desc()))
+        return [self._to_record(r) for r in rows]
+
+    def get(self, query_id: int) -> QueryRecord | None:
+        """One query by id (no privacy check: use ``visible`` before showing it)."""
+
+        def run(conn: Connection) -> QueryRecord | None:
+            found = self._rows_by_id(conn, [query_id])
+            return found[0] if found else None
+
+        return self._read(run)
+
+    def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None:
+        """The newest successful estimate posted in a Slack thread (the root message or a reply)."""
+
+        def run(conn: Connection) -> QueryRecord | None:
+            ids: list[int] = []
+            # Two index lookups rather than one OR: each stays a simple range scan on both databases.
+            for match in (QueryRow.thread_ts == thread_ts, QueryRow.posted_ts == thread_ts):
+                stmt = select(QueryRow.id).where(
+                    QueryRow.posted_channel == channel, match, QueryRow.status == "ok"
+                )
+                if team is not None:
+                    stmt = stmt.where(QueryRow.team_id == team)
+                found = conn.execute(stmt.order_by(QueryRow.id.desc()).limit(1)).scalar()
+                if found is not None:
+                    ids.append(found)
+            return self._rows_by_id(conn, [max(ids)])[0] if ids else None
+
+        return self._read(run)
+
+    def history(
+        self,
+        *,
+        scope: Scope,
+        model: str | None = None,
+        user: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[QueryRecord]:
+        """Queries visible from ``scope``, newest first; ``model`` is a case-insensitive substring."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+        if offset < 0:
+            raise ValueError("offset must be >= 0")
+
+        branches = []  # each a WHERE clause that one index serves in id order
+        if scope.source == "cli":
+            if user is None or user == scope.user:
+                branches.append([
+                    QueryRow.user_id == scope.user,
+                    QueryRow.source == "cli",
+                    QueryRow.team_id.is_(None),
+                    QueryRow.is_dm.is_(False),
+                ])
+        else:
+            if scope.channel is not None:
+                # Only Slack records have a channel (NewQuery enforces it), so no source test here.
+                where = [QueryRow.team_id == scope.team, QueryRow.channel_id == scope.channel]
+                if user is not None:
+                    where.append(QueryRow.user_id == user)
+                branches.append(where)
+            if scope.user is not None and (user is None or user == scope.user):
+                branches.append([
+                    QueryRow.user_id == scope.user,
+                    QueryRow.source == "slack",
+                    QueryRow.team_id == scope.team,
+                    QueryRow.is_dm.is_(True),
+                ])
+        if model:
+            needle = model.strip().lower()
+            for where in branches:
+                where.append(QueryRow.model_lc.contains(needle, autoescape=True))
+
+        def run(conn: Connection) -> list[QueryRecord]:
+            ids: set[int] = set()
+            for where in branches:
+                stmt = select(QueryRow.id).where(*where).order_by(QueryRow.id.desc()).limit(offset + limit)
+                ids.update(conn.execute(stmt).scalars())
+            page = sorted(ids, reverse=True)[offset : offset + limit]
+            return self._rows_by_id(conn, page)
+
+        return self._read(run)
+
+    def count(self) -> int:
+        """How many queries are stored (all scopes)."""
+        return self._read(lambda conn: conn.execute(select(func.count()).select_from(QueryRow)).scalar_one())
+
+    @staticmethod
+    def visible(rec: QueryRecord, scope: Scope) -> bool:
+        """May ``scope`` see ``rec``? The same rule ``history`` lists by (for ``show <id>``)."""
+        if scope.source == "cli":
+            return rec.source == "cli" and rec.user == scope.user
+        if rec.source != "slack" or rec.team != scope.team:
+            return False
+        in_this_channel = scope.channel is not None and rec.channel == scope.channel
+        own_dm = rec.is_dm and scope.user is not None and rec.user == scope.user
+        return in_this_channel or own_dm
+
+    # -- Hub cache --------------------------------------------------------------------------------
+
+    def hub_cache(self) -> DbHubCache:
+        """The persistent Hub cache, backed by the ``hub_cache`` table."""
+        return DbHubCache(self)
+
+
+from store.hub_cache import DbHubCache  # noqa: E402  (it needs Store's write helper; no cycle at import)
