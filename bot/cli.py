@@ -1,0 +1,232 @@
+"""The ``vram`` terminal command: the same grammar as ``/vram``, printed as a table or JSON.
+
+    vram <model>[@rev] [key=value ...] [--json]     one estimate (model id, config.json or folder)
+    vram                                            asks the questions one at a time
+    vram gpus | help | history [model] [mine] [--limit N] [--json] | show <id> [--json]
+    vram compare <model> <model> [key=value ...]
+    vram serve                                      the Slack app
+    vram db upgrade                                 apply the database migrations
+
+Exit status: 0 success, 2 invalid input, 1 anything else; errors are one sentence on stderr.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from rich.console import Console
+
+from bot import render_text
+from bot.service import (
+    CompareReply,
+    ErrorReply,
+    EstimateReply,
+    GpusReply,
+    HelpReply,
+    HistoryReply,
+    Reply,
+    Service,
+    ShowReply,
+    Who,
+)
+from bot.settings import Settings, load_settings
+from estimator.errors import InputError, VramError
+
+log = logging.getLogger("vram")
+
+
+def _fail(message: str, code: int, err: TextIO) -> int:
+    print(f"vram: {message}", file=err)
+    return code
+
+
+def _take_flags(argv: Sequence[str]) -> tuple[list[str], bool, int]:
+    """Split off --json and --limit N; everything else is grammar."""
+    words: list[str] = []
+    as_json, limit = False, 20
+    it = iter(argv)
+    for word in it:
+        if word == "--json":
+            as_json = True
+        elif word == "--limit" or word.startswith("--limit="):
+            value = word.partition("=")[2] if "=" in word else next(it, "")
+            if not value.isdigit() or not 1 <= int(value) <= 1000:
+                raise InputError(f'--limit needs a number from 1 to 1000 (got "{value}")')
+            limit = int(value)
+        elif word.startswith("--") and word not in ("--help",):
+            raise InputError(f'unknown option "{word}": the options are --json and --limit N')
+        else:
+            words.append(word)
+    return words, as_json, limit
+
+
+def _open_store(settings: Settings) -> Any:
+    """The history store, migrated; None (history off, with a note) when it cannot be opened."""
+    from store import Store, default_database_url
+    from store.errors import StoreError
+
+    url = settings.database_url or default_database_url()
+    try:
+        store = Store(url)
+        store.upgrade()
+        return store
+    except StoreError as err:
+        log.warning("history is off: %s", err)
+        return None
+
+
+def build_service(settings: Settings, *, with_store: bool = True) -> Service:
+    """The service wired from settings: the resolver (with the store's persistent Hub cache) and the store."""
+    from estimator.resolve import Resolver
+
+    store = _open_store(settings) if with_store else None
+    token = settings.hf_token.get_secret_value() if settings.hf_token else None
+    resolver = Resolver(token=token, endpoint=settings.hf_endpoint, cache=store.hub_cache() if store else None,
+                        branch_ttl_s=settings.hub_branch_ttl_s, total_timeout_s=settings.hub_timeout_s)
+    return Service(store=store, resolver=resolver)
+
+
+def _ask(prompt: str, default: str, read: Callable[[str], str]) -> str:
+    answer = read(f"{prompt} [{default}]: ").strip()
+    return answer or default
+
+
+def interactive_text(read: Callable[[str], str] = input) -> str:
+    """The original calculator's questions, one at a time, with defaults; returns grammar text."""
+    model = ""
+    while not model:
+        model = read("Model id (Hub repo id, config.json or folder): ").strip()
+    n = _ask("Parameters in billions (blank: from the checkpoint)", "", read)
+    p = _ask("Bits per weight (blank: from the checkpoint)", "", read)
+    s = _ask("Sequence length", "4096", read)
+    b = _ask("Batch size", "1", read)
+    fa = _ask("FlashAttention (on/off)", "on", read)
+    kv = _ask("KV cache (on/off/fp8)", "on", read)
+    parts = [model] + [f"{k}={v}" for k, v in (("n", n), ("p", p), ("s", s), ("b", b), ("fa", fa), ("kv", kv))
+                       if v]
+    return " ".join(parts)
+
+
+def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, err: TextIO) -> int:
+    if isinstance(reply, ErrorReply):
+        return _fail(reply.message, reply.exit_code, err)
+    if isinstance(reply, HelpReply):
+        console.print(render_text.help_text(), markup=False, highlight=False)
+        return 0
+    if isinstance(reply, GpusReply):
+        if as_json:
+            print(json.dumps([g.model_dump() for g in reply.gpus], indent=2), file=out)
+        else:
+            console.print(render_text.gpus_table(reply.gpus))
+        return 0
+    if isinstance(reply, HistoryReply):
+        if as_json:
+            print(json.dumps(render_text.history_json(reply.records), indent=2), file=out)
+        else:
+            console.print(render_text.history_table(reply.records))
+        return 0
+    if isinstance(reply, ShowReply):
+        if as_json:
+            if reply.estimate is None:
+                print(json.dumps({"id": reply.record.id, "status": reply.record.status,
+                                  "error": reply.record.error, "text": reply.record.text}), file=out)
+            else:
+                print(json.dumps(reply.estimate.to_json(), indent=2), file=out)
+            return 0
+        console.print(f"#{reply.record.id} · {reply.record.created_at:%Y-%m-%d %H:%M} UTC · "
+                      f"{reply.record.text}", markup=False, highlight=False)
+        if reply.estimate is None:
+            return _fail(reply.record.error or "this query failed", 1, err)
+        render_text.print_estimate(reply.estimate, console)
+        return 0
+    if isinstance(reply, CompareReply):
+        for outcome in (reply.a, reply.b):
+            if outcome.error:
+                return _fail(outcome.error, outcome.exit_code, err)
+        assert reply.a.estimate and reply.b.estimate
+        if as_json:
+            print(json.dumps([reply.a.estimate.to_json(), reply.b.estimate.to_json()], indent=2), file=out)
+        else:
+            console.print(render_text.compare_table(reply.a.estimate, reply.b.estimate))
+        return 0
+    if isinstance(reply, EstimateReply):
+        outcome = reply.outcome
+        if outcome.error or outcome.estimate is None:
+            return _fail(outcome.error or "no estimate", outcome.exit_code or 1, err)
+        if as_json:
+            print(json.dumps(outcome.estimate.to_json(), indent=2), file=out)
+        elif outcome.estimate.query.method == "classic":
+            for line in render_text.classic_text(outcome.estimate):
+                print(line, file=out)
+        else:
+            render_text.print_estimate(outcome.estimate, console)
+            if outcome.record_id is not None:
+                console.print(f"[dim]kept as #{outcome.record_id}: `vram show {outcome.record_id}`[/dim]")
+        if outcome.note:
+            print(f"vram: {outcome.note}", file=err)
+        return 0
+    raise AssertionError(f"unhandled reply {reply!r}")
+
+
+def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None,
+        read: Callable[[str], str] = input, settings: Settings | None = None) -> int:
+    """Run one ``vram`` command line; returns the exit status."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    console = Console(file=out, highlight=False, soft_wrap=False)
+    try:
+        words, as_json, limit = _take_flags(argv)
+        settings = settings or load_settings()
+        if words[:1] == ["serve"]:
+            from bot.serve import serve
+
+            serve(settings)
+            return 0
+        if words[:1] == ["db"]:
+            if words[1:] != ["upgrade"]:
+                raise InputError("the db command is `vram db upgrade`")
+            store = _open_store(settings)
+            if store is None:
+                return _fail("could not open the database: check DATABASE_URL", 1, err)
+            print("database is up to date", file=out)
+            return 0
+        service = build_service(settings)
+        if not words:
+            words = interactive_text(read).split()
+        who = Who(source="cli", user=_local_user())
+        if words[0].lower() == "history":
+            rest = [w for w in words[1:] if w.lower() != "mine"]
+            if len(rest) > 1:
+                raise InputError(f'history takes one model filter at most (got "{rest[1]}")')
+            reply: Reply = service.history(who, model=rest[0] if rest else None, limit=limit)
+        else:
+            reply = service.run(" ".join(words), who)
+        return _print_reply(reply, as_json=as_json, console=console, out=out, err=err)
+    except VramError as error:
+        return _fail(str(error), error.exit_code, err)
+    except (EOFError, KeyboardInterrupt):
+        return _fail("cancelled", 1, err)
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return os.environ.get("USER", "local")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=os.environ.get("VRAM_LOG_LEVEL", "WARNING"),
+                        format="%(levelname)s %(name)s: %(message)s")
+    raise SystemExit(run(sys.argv[1:]))
+
+
+__all__ = ["build_service", "interactive_text", "main", "run"]
+

@@ -1,0 +1,271 @@
+"""The front-end service the terminal and Slack share: parse, resolve, estimate, store.
+
+No Slack and no printing here: each front end renders the :data:`Reply` it gets back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
+
+from estimator.config import load_model_spec
+from pydantic import Field
+
+from estimator.errors import InputError, VramError
+from estimator.estimate import estimate
+from estimator.gpus import GPU, catalog
+from estimator.grammar import (
+    CompareCmd,
+    EstimateCmd,
+    GpusCmd,
+    HelpCmd,
+    HistoryCmd,
+    ShowCmd,
+    parse,
+    parse_changes,
+)
+from estimator.query import Query
+from estimator.resolve import ResolvedModel
+from estimator.result import Estimate
+from estimator.spec import Frozen
+from store.errors import StoreError
+from store.records import NewQuery, QueryRecord, Scope
+
+log = logging.getLogger(__name__)
+
+NOT_SAVED = "not saved to history: the database did not answer"
+
+
+class Who(Frozen):
+    """Who asked and where (a Slack user in a channel, or the local terminal user)."""
+
+    source: Literal["slack", "cli"]
+    team: str | None = None
+    channel: str | None = None
+    user: str | None = None
+    is_dm: bool = False
+
+    def scope(self) -> Scope:
+        return Scope(source=self.source, team=self.team, channel=self.channel, user=self.user, is_dm=self.is_dm)
+
+
+class Outcome(Frozen):
+    """One estimate (or its failure), as stored."""
+
+    text: str
+    record_id: int | None = None
+    estimate: Estimate | None = None
+    error: str | None = None
+    exit_code: int = 0
+    saved: bool = False
+    note: str | None = None  # e.g. NOT_SAVED
+    base: Estimate | None = None  # what-if: the estimate it changed
+    changes: dict[str, str] = Field(default_factory=dict)  # what-if: key -> new value
+
+
+class EstimateReply(Frozen):
+    kind: Literal["estimate"] = "estimate"
+    outcome: Outcome
+
+
+class HelpReply(Frozen):
+    kind: Literal["help"] = "help"
+
+
+class GpusReply(Frozen):
+    kind: Literal["gpus"] = "gpus"
+    gpus: tuple[GPU, ...]
+
+
+class HistoryReply(Frozen):
+    kind: Literal["history"] = "history"
+    records: tuple[QueryRecord, ...]
+    model: str | None = None
+    mine: bool = False
+    note: str | None = None
+
+
+class ShowReply(Frozen):
+    kind: Literal["show"] = "show"
+    record: QueryRecord
+    estimate: Estimate | None
+
+
+class CompareReply(Frozen):
+    kind: Literal["compare"] = "compare"
+    a: Outcome
+    b: Outcome
+
+
+class ErrorReply(Frozen):
+    kind: Literal["error"] = "error"
+    message: str
+    exit_code: int
+
+
+Reply = EstimateReply | HelpReply | GpusReply | HistoryReply | ShowReply | CompareReply | ErrorReply
+
+
+class Resolves(Protocol):
+    def resolve(self, model: str, revision: str | None = None) -> ResolvedModel: ...
+
+
+class Stores(Protocol):
+    def record(self, rec: NewQuery) -> QueryRecord: ...
+    def get(self, query_id: int) -> QueryRecord | None: ...
+    def visible(self, rec: QueryRecord, scope: Scope) -> bool: ...
+    def history(self, *, scope: Scope, model: str | None = None, user: str | None = None, limit: int = 20,
+                offset: int = 0) -> list[QueryRecord]: ...
+    def set_posted(self, query_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None: ...
+    def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None: ...
+
+
+def _setting_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def stored_estimate(record: QueryRecord) -> Estimate | None:
+    """The Estimate kept in a record (None for error records)."""
+    if record.status != "ok" or not record.result:
+        return None
+    return Estimate.model_validate(record.result)
+
+
+class Service:
+    """Parse, resolve, estimate and store; shared by ``vram`` and the Slack app."""
+
+    def __init__(self, *, store: Stores | None, resolver: Resolves,
+                 spec_loader: Callable[..., Any] = load_model_spec) -> None:
+        self._store = store
+        self._resolver = resolver
+        self._load_spec = spec_loader
+
+    # -- one estimate ---------------------------------------------------------------------------
+    def _estimate(self, query: Query) -> Estimate:
+        assert query.model is not None
+        resolved = self._resolver.resolve(query.model, query.revision)
+        spec = self._load_spec(resolved.config, safetensors=resolved.safetensors)
+        return estimate(spec, query, model_id=resolved.model_id, revision=resolved.revision,
+                        warnings=resolved.warnings)
+
+    def _keep(self, rec: NewQuery) -> tuple[int | None, str | None]:
+        if self._store is None:
+            return None, None
+        try:
+            return self._store.record(rec).id, None
+        except StoreError as err:
+            log.error("query not saved: %s", err)
+            return None, NOT_SAVED
+
+    def estimate_query(self, query: Query, who: Who, *, text: str, parent_id: int | None = None,
+                       base: Estimate | None = None, changes: dict[str, str] | None = None) -> Outcome:
+        """Estimate one parsed query and store it, whatever happens."""
+        est: Estimate | None = None
+        error: VramError | None = None
+        try:
+            est = self._estimate(query)
+        except VramError as err:
+            error = err
+        rec = NewQuery(
+            source=who.source, team=who.team, channel=who.channel, user=who.user, is_dm=who.is_dm, text=text,
+            params=query.model_dump(mode="json"), requested_model=query.model,
+            model=est.model if est else None, revision=est.revision if est else query.revision,
+            result=est.model_dump(mode="json") if est else None, status="ok" if est else "error",
+            error=str(error) if error else None, parent_id=parent_id,
+        )
+        record_id, note = self._keep(rec)
+        return Outcome(
+            text=text, record_id=record_id, estimate=est, error=str(error) if error else None,
+            exit_code=error.exit_code if error else 0, saved=record_id is not None, note=note, base=base,
+            changes=changes or {},
+        )
+
+    def _input_error(self, text: str, err: InputError, who: Who) -> ErrorReply:
+        # Invalid input is kept too, so people can see what they typed.
+        self._keep(NewQuery(source=who.source, team=who.team, channel=who.channel, user=who.user,
+                            is_dm=who.is_dm, text=text, status="error", error=str(err)))
+        return ErrorReply(message=str(err), exit_code=err.exit_code)
+
+    # -- any text -------------------------------------------------------------------------------
+    def run(self, text: str, who: Who) -> Reply:
+        """Answer one line of ``/vram`` / ``vram`` text."""
+        try:
+            cmd = parse(text)
+        except InputError as err:
+            return self._input_error(text, err, who)
+        if isinstance(cmd, HelpCmd):
+            return HelpReply()
+        if isinstance(cmd, GpusCmd):
+            return GpusReply(gpus=catalog())
+        if isinstance(cmd, EstimateCmd):
+            return EstimateReply(outcome=self.estimate_query(cmd.query, who, text=text))
+        if isinstance(cmd, CompareCmd):
+            return CompareReply(a=self.estimate_query(cmd.a, who, text=text),
+                                b=self.estimate_query(cmd.b, who, text=text))
+        if isinstance(cmd, HistoryCmd):
+            return self.history(who, model=cmd.model, mine=cmd.mine)
+        if isinstance(cmd, ShowCmd):
+            return self.show(cmd.record_id, who)
+        raise AssertionError(f"unhandled command {cmd!r}")
+
+    def history(self, who: Who, *, model: str | None = None, mine: bool = False, limit: int = 20,
+                offset: int = 0) -> HistoryReply | ErrorReply:
+        """Recent queries visible from where ``who`` asks (channel-scoped)."""
+        if self._store is None:
+            return ErrorReply(message="history is off: no database is configured", exit_code=1)
+        try:
+            records = self._store.history(scope=who.scope(), model=model, user=who.user if mine else None,
+                                          limit=limit, offset=offset)
+        except StoreError as err:
+            return ErrorReply(message=str(err), exit_code=err.exit_code)
+        return HistoryReply(records=tuple(records), model=model, mine=mine)
+
+    def show(self, record_id: int, who: Who) -> ShowReply | ErrorReply:
+        """One stored query, if ``who`` may see it."""
+        if self._store is None:
+            return ErrorReply(message="history is off: no database is configured", exit_code=1)
+        try:
+            record = self._store.get(record_id)
+        except StoreError as err:
+            return ErrorReply(message=str(err), exit_code=err.exit_code)
+        if record is None or not self._store.visible(record, who.scope()):
+            # Same sentence for "absent" and "not yours": ids of other channels stay private.
+            return ErrorReply(message=f"no query #{record_id} here: `history` lists the ones you can see",
+                              exit_code=1)
+        return ShowReply(record=record, estimate=stored_estimate(record))
+
+    # -- threads --------------------------------------------------------------------------------
+    def what_if(self, *, base: QueryRecord, text: str, who: Who) -> Outcome | None:
+        """Re-estimate ``base`` with the settings in a thread reply; None when it changes nothing."""
+        if not base.params:
+            return None
+        base_query = Query.model_validate(base.params)
+        try:
+            parsed = parse_changes(text, base_query)
+        except InputError as err:
+            self._keep(NewQuery(source=who.source, team=who.team, channel=who.channel, user=who.user,
+                                is_dm=who.is_dm, text=text, status="error", error=str(err), parent_id=base.id))
+            return Outcome(text=text, error=str(err), exit_code=err.exit_code)
+        if parsed is None:
+            return None
+        query, changes = parsed
+        return self.estimate_query(
+            query, who, text=text, parent_id=base.id, base=stored_estimate(base),
+            changes={k: _setting_text(v) for k, v in changes.items()},
+        )
+
+    def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None:
+        if self._store is None:
+            return None
+        return self._store.latest_in_thread(team=team, channel=channel, thread_ts=thread_ts)
+
+    def set_posted(self, record_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None:
+        if self._store is None:
+            return
+        try:
+            self._store.set_posted(record_id, channel=channel, ts=ts, thread_ts=thread_ts)
+        except StoreError as err:
+            log.error("could not record where query %s was posted: %s", record_id, err)

@@ -1,0 +1,29 @@
+"""Settings, read from the environment at entrypoints only (``vram`` and ``vram serve``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Environment variables of interface.md; secrets never appear in repr or logs."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", frozen=True)
+
+    database_url: str | None = None  # default: a SQLite file in the user data dir
+    hf_token: SecretStr | None = None
+    hf_endpoint: str | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    port: int = Field(3000, ge=1, le=65535)
+    hub_timeout_s: float = Field(10.0, gt=0, le=120)  # total wait for one model's resolution
+    hub_branch_ttl_s: float = Field(600.0, ge=0)  # how long a resolved branch (main) is trusted
+    workers: int = Field(16, ge=1, le=256)  # Slack listener pool: resolutions run here, not in ack
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment (call at an entrypoint only)."""
+    return Settings()

@@ -1,0 +1,177 @@
+"""One estimate: a model description and a query in, an :class:`Estimate` out; and the fit solvers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from estimator.classic import GB, classic
+from estimator.engines import EngineTerms
+from estimator.engines.transformers import transformers_terms
+from estimator.engines.vllm import VLLM_VERSION, vllm_report, vllm_terms
+from estimator.gpus import GPU, lookup_gpu
+from estimator.kv import kv_bytes_per_token, kv_cache_bytes, kv_dtype
+from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
+from estimator.result import Classic, Details, Estimate, Fit, Memory
+from estimator.spec import ModelSpec
+from estimator.weights import weight_bytes, weight_format_name
+
+# Bits per weight the classic formula uses for each format (its p).
+_FORMAT_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "int8": 8, "int4": 4, "nf4": 4, "mxfp4": 4,
+                "awq": 4, "gptq": 4}
+
+# Tensor-parallel sizes the min-GPU solver tries: what engines accept in practice.
+_TP_SIZES = tuple(n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024) if n <= MAX_GPUS)
+
+
+def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
+    weights = weight_bytes(spec, weight_format=query.weight_format, bits=query.bits, gpus=gpus)
+    if query.params_billions is not None and spec.params.total:
+        # n= overrides the parameter count: scale the checkpoint's byte mix to it.
+        weights = round(weights * query.params_billions * 1e9 / spec.params.total)
+    return weights
+
+
+def _classic_memory(spec: ModelSpec, query: Query) -> tuple[Memory, EngineTerms]:
+    # method=classic: the original formulas' terms, in bytes (GB = 1e9), so fit and solvers follow them.
+    c = _classic(spec, query)
+    act_gb = c.flash_gb if query.flash_attention else (c.gqa_gb if c.gqa_gb is not None else c.vanilla_gb)
+    memory = Memory(weights=round((c.model_gb or 0) * GB), kv_cache=round((c.kv_cache_gb or 0) * GB),
+                    activations=round((act_gb or 0) * GB), overhead=0)
+    return memory, EngineTerms(activations=memory.activations, overhead=0,
+                               activation_where="one layer's activations (classic formula)")
+
+
+def _memory(spec: ModelSpec, query: Query, weights: int) -> tuple[Memory, EngineTerms]:
+    if query.method == "classic":
+        return _classic_memory(spec, query)
+    kvd = kv_dtype(spec, query.kv)
+    kv = 0 if kvd is None else kv_cache_bytes(
+        spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kvd, gpus=query.gpus, engine=query.engine
+    )
+    if query.engine == "vllm":
+        terms = vllm_terms(spec, query, weights_bytes=weights)
+    else:
+        terms = transformers_terms(spec, query, weights_bytes=weights, kv_cache_bytes=kv)
+    return Memory(weights=weights, kv_cache=kv, activations=terms.activations, overhead=terms.overhead), terms
+
+
+def _usable(query: Query, gpu: GPU) -> int:
+    # vLLM only ever takes util x the device; transformers can use all of it.
+    return int(query.util * gpu.memory_bytes) if query.engine == "vllm" else gpu.memory_bytes
+
+
+def total_for(spec: ModelSpec, query: Query) -> int:
+    """Per-GPU total bytes for a query (the quantity every solver bounds)."""
+    memory, _ = _memory(spec, query, _weights(spec, query, query.gpus))
+    return memory.total
+
+
+def _largest(fits: Callable[[int], bool], high: int) -> int:
+    """Largest x in [1, high] with fits(x), for a monotone predicate; 0 when fits(1) is false."""
+    if not fits(1):
+        return 0
+    low = 1
+    while low < high:
+        mid = (low + high + 1) // 2
+        if fits(mid):
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int) -> Fit:
+    """Fits or not, headroom, max s at b, max b at s, and the smallest tensor-parallel group that fits."""
+    usable = _usable(query, gpu)
+
+    def fits_seq(s: int) -> bool:
+        return total_for(spec, query.model_copy(update={"seq_len": s})) <= usable
+
+    def fits_batch(b: int) -> bool:
+        return total_for(spec, query.model_copy(update={"batch": b})) <= usable
+
+    min_gpus = 0
+    for n in _TP_SIZES:
+        if total_for(spec, query.model_copy(update={"gpus": n})) <= usable:
+            min_gpus = n
+            break
+    return Fit(
+        gpu=gpu.key, gpu_name=gpu.name, gpu_memory=gpu.memory_bytes, fits=total <= usable,
+        headroom=usable - total, max_seq_len=_largest(fits_seq, MAX_SEQ_LEN),
+        max_batch=_largest(fits_batch, MAX_BATCH), min_gpus=min_gpus,
+    )
+
+
+def _classic(spec: ModelSpec, query: Query) -> Classic:
+    n = query.params_billions if query.params_billions is not None else spec.params.total / 1e9
+    bits = query.bits or _FORMAT_BITS.get(query.weight_format or spec.quantization.format, 16)
+    return classic(
+        n_billions=n, bits=bits, seq_len=query.seq_len, batch=query.batch, hidden=spec.hidden_size,
+        heads=spec.num_attention_heads, kv_heads=spec.num_kv_heads, layers=spec.num_layers,
+        flash_attention=query.flash_attention, kv_cache=query.kv != "off",
+    )
+
+
+def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None) -> str | None:
+    """Where and by how much the classic formula is wrong, when it is off by more than 10%."""
+    if result.total_gb is None or memory.total == 0:
+        return None
+    ours_gb = memory.total / GB
+    if abs(result.total_gb - ours_gb) / ours_gb <= 0.10:
+        return None
+    reasons = []
+    if kv_ratio is not None and kv_ratio > 1.1:
+        reasons.append(f"its KV cache term is {kv_ratio:.1f}x too small")
+    elif kv_ratio is not None and kv_ratio < 0.9:
+        reasons.append(f"its KV cache term is {1 / kv_ratio:.1f}x too large")
+    act_classic = (result.flash_gb if result.flash_gb is not None else 0) * GB
+    if memory.activations and act_classic and not 0.5 <= act_classic / memory.activations <= 2:
+        reasons.append("its activation term describes one layer, not the real peak")
+    why = "; ".join(reasons) or "its terms do not follow how engines allocate"
+    return f"The classic formula says {result.total_gb} GB here (this estimate: {ours_gb:.2f} GB): {why}."
+
+
+def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | None = None,
+             warnings: tuple[str, ...] = ()) -> Estimate:
+    """Size one query against one model description."""
+    fmt = weight_format_name(spec, weight_format=query.weight_format, bits=query.bits)
+    weights = _weights(spec, query, query.gpus)
+    memory, terms = _memory(spec, query, weights)
+    kvd = kv_dtype(spec, query.kv)
+    per_token = kv_bytes_per_token(spec, kvd, gpus=query.gpus) if kvd else 0
+    classic_result = _classic(spec, query)
+    kv_ratio = None
+    if classic_result.kv_cache_gb and memory.kv_cache:
+        # Compare like with like: classic's KV is for the whole model on one device.
+        ours_kv_total = kv_cache_bytes(spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kvd or "bf16",
+                                       gpus=1, engine=query.engine)
+        kv_ratio = ours_kv_total / (classic_result.kv_cache_gb * GB)
+    notes = [*spec.warnings, *warnings, *terms.warnings]
+    if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
+        notes.append(f"s={query.seq_len:,} is longer than the model's context window "
+                     f"({spec.max_position_embeddings:,} tokens).")
+    gpu = lookup_gpu(query.gpu) if query.gpu else None
+    fit = solve_fit(spec, query, gpu, memory.total) if gpu else None
+    vllm = None
+    if query.engine == "vllm":
+        if gpu is not None:
+            vllm = vllm_report(spec, query, weights_bytes=weights, gpu_memory=gpu.memory_bytes)
+            if vllm.kv_cache_memory <= 0:
+                notes.append("vLLM would not start: weights and activations leave no room for the KV cache "
+                             f"at util={query.util}.")
+        else:
+            notes.append(f"Give gpu= to see the KV pool vLLM {VLLM_VERSION} would reserve and how many "
+                         "requests it holds.")
+    if query.method == "calibrated":
+        warning = _classic_warning(classic_result, memory, kv_ratio)
+        if warning:
+            notes.append(warning)
+    return Estimate(
+        model=model_id, revision=revision, params_total=spec.params.total,
+        params_active=spec.params.active if spec.num_experts else None, query=query, memory=memory,
+        classic=classic_result, fit=fit, vllm=vllm,
+        details=Details(kv_bytes_per_token=per_token, weight_format=fmt, kv_dtype=kvd,
+                        activation_peak_where=terms.activation_where, params_source=spec.params_source,
+                        classic_kv_ratio=kv_ratio),
+        warnings=tuple(dict.fromkeys(notes)),
+    )

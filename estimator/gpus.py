@@ -1,0 +1,69 @@
+"""The GPU catalog: device totals as CUDA/ROCm report them (not the marketing number).
+
+The data lives in ``estimator/data/gpus.json`` with a source for every figure
+(``tests/fixtures/gpus_sources.md``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+from estimator.errors import InputError
+from estimator.spec import Frozen
+
+
+class GPU(Frozen):
+    key: str  # canonical, e.g. "h100-80gb"
+    name: str  # e.g. "NVIDIA H100 80GB HBM3"
+    aliases: tuple[str, ...] = ()
+    vendor: Literal["nvidia", "amd", "intel"]
+    memory_bytes: int  # device total as CUDA / ROCm report it
+    basis: str  # how memory_bytes was obtained: cuda-bytes, cuda-gib, estimate
+    source: str = ""
+    bf16_tflops: float | None = None
+    memory_bandwidth_gbs: float | None = None
+    arch: str | None = None
+    fp8: bool | None = None
+
+
+def _norm(text: str) -> str:
+    # "H100 80GB", "h100_80g", "RTX-4090" all compare equal.
+    text = text.lower().replace("nvidia", "").replace("geforce", "").replace("amd", "").replace("instinct", "")
+    return re.sub(r"[\s_\-]+", "", text).replace("gb", "g")
+
+
+@cache
+def catalog() -> tuple[GPU, ...]:
+    """Every GPU in the catalog, in the order of the data file."""
+    raw = json.loads(resources.files("estimator").joinpath("data/gpus.json").read_text())
+    gpus = []
+    for item in raw:
+        item = {k: v for k, v in item.items() if k in GPU.model_fields}
+        item["aliases"] = tuple(item.get("aliases", ()))
+        gpus.append(GPU.model_validate(item))
+    return tuple(gpus)
+
+
+@cache
+def _index() -> dict[str, GPU]:
+    index: dict[str, GPU] = {}
+    for gpu in catalog():
+        for name in (gpu.key, gpu.name, *gpu.aliases):
+            index.setdefault(_norm(name), gpu)
+    return index
+
+
+def lookup_gpu(text: str) -> GPU:
+    """The catalog entry for what a user typed (``h100``, ``a100-40gb``, ``RTX 4090``)."""
+    gpu = _index().get(_norm(text))
+    if gpu is not None:
+        return gpu
+    keys = [g.key for g in catalog()]
+    close = difflib.get_close_matches(text.lower(), keys, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; run `vram gpus` for the list"
+    raise InputError(f'unknown GPU "{text}"{hint}')
