@@ -1,0 +1,164 @@
+"""The one grammar: values, aliases, errors (exit 2 with one sentence), and no crash on any input."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from estimator.errors import InputError, VramError
+from estimator.grammar import (
+    CompareCmd,
+    EstimateCmd,
+    GpusCmd,
+    HelpCmd,
+    HistoryCmd,
+    ShowCmd,
+    parse,
+    parse_changes,
+)
+from estimator.query import Query
+
+
+def est(text: str) -> Query:
+    cmd = parse(text)
+    assert isinstance(cmd, EstimateCmd)
+    return cmd.query
+
+
+def test_defaults() -> None:
+    q = est("microsoft/phi-4")
+    assert (q.model, q.revision, q.seq_len, q.batch, q.kv, q.flash_attention, q.gpus, q.engine, q.util,
+            q.method) == ("microsoft/phi-4", None, 4096, 1, "on", True, 1, "transformers", 0.9, "calibrated")
+
+
+def test_spec_example_and_suffixes() -> None:
+    q = est("microsoft/phi-4 s=16384 b=1 fa=on")
+    assert (q.seq_len, q.batch, q.flash_attention) == (16384, 1, True)
+    assert est("m/x s=32k").seq_len == 32 * 1024
+    assert est("m/x s=1m").seq_len == 1024 * 1024
+    assert est("m/x s=1.5k").seq_len == 1536
+    assert est("m/x ctx=8K").seq_len == 8192
+
+
+def test_aliases_case_and_last_repeat_wins() -> None:
+    q = est("Qwen/Qwen3-8B SEQ=1k Batch=4 tp=2 flash=off q=fp8 bits=8 params=7.5 s=2k")
+    assert (q.seq_len, q.batch, q.gpus, q.flash_attention, q.weight_format, q.bits, q.params_billions) == (
+        2048, 4, 2, False, "fp8", 8, 7.5)
+
+
+def test_revision_and_vllm_keys() -> None:
+    q = est("meta-llama/Llama-3.1-8B@main engine=vllm util=0.95 mnbt=8192 seqs=256 kv=fp8 gpu=H100")
+    assert q.revision == "main"
+    assert (q.engine, q.util, q.max_num_batched_tokens, q.max_num_seqs, q.kv) == ("vllm", 0.95, 8192, 256, "fp8")
+    assert q.gpu == "h100-80gb"
+
+
+def test_unknown_key_names_word_and_suggests() -> None:
+    with pytest.raises(InputError) as err:
+        parse("microsoft/phi-4 sq=4")
+    assert str(err.value).startswith('unknown key "sq"; did you mean "s"?')
+    assert err.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("m/x s=0", "out of range"),
+        ("m/x s=16m", None),  # the top of the range is allowed
+        ("m/x s=17m", "out of range"),
+        ("m/x b=0", "out of range"),
+        ("m/x b=2000000", "out of range"),
+        ("m/x gpus=1025", "out of range"),
+        ("m/x util=0", "out of range"),
+        ("m/x util=1.5", "out of range"),
+        ("m/x p=7", "not valid"),
+        ("m/x fa=maybe", "not valid"),
+        ("m/x dtype=fp5", "not valid"),
+        ("m/x kv=fp4", "not valid"),
+        ("m/x engine=tgi", "not valid"),
+        ("m/x s=abc", "not a whole number"),
+        ("m/x s=1.3", "not a whole number"),
+        ("m/x n=-1", "out of range"),
+        ("m/x n=nan", "not a number"),
+        ("m/x gpu=h900", "unknown GPU"),
+        ("m/x hello", 'unexpected word "hello"'),
+        ("s=4k", "comes before the model"),
+        ("m/x s=", "has no value"),
+        ("bad!id", "not a Hub model id"),
+    ],
+)
+def test_bad_values(text: str, fragment: str | None) -> None:
+    if fragment is None:
+        assert est(text).seq_len == 16 * 1024 * 1024
+        return
+    with pytest.raises(InputError) as err:
+        parse(text)
+    message = str(err.value)
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_subcommands() -> None:
+    assert isinstance(parse(""), HelpCmd)
+    assert isinstance(parse("help"), HelpCmd)
+    assert isinstance(parse("gpus"), GpusCmd)
+    assert parse("history llama mine") == HistoryCmd(model="llama", mine=True)
+    assert parse("history") == HistoryCmd()
+    assert parse("show 42") == ShowCmd(record_id=42)
+    cmp = parse("compare Qwen/Qwen3-8B meta-llama/Llama-3.1-8B s=32k")
+    assert isinstance(cmp, CompareCmd)
+    assert (cmp.a.model, cmp.b.model, cmp.a.seq_len, cmp.b.seq_len) == (
+        "Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B", 32768, 32768)
+    with pytest.raises(InputError):
+        parse("show abc")
+    with pytest.raises(InputError):
+        parse("compare only/one")
+
+
+def test_paths_pass_through() -> None:
+    assert est("./tests/fixtures/configs/Qwen__Qwen3-8B.json s=1k").model == "./tests/fixtures/configs/Qwen__Qwen3-8B.json"
+    assert est("/tmp/model-folder").model == "/tmp/model-folder"
+
+
+def test_slack_decorations_are_tolerated() -> None:
+    q = est("`microsoft/phi-4`\u00a0s = 32k")
+    assert (q.model, q.seq_len) == ("microsoft/phi-4", 32768)
+
+
+def test_thread_changes() -> None:
+    base = est("microsoft/phi-4 s=16k gpu=h100")
+    assert parse_changes("thanks, looks good", base) is None
+    assert parse_changes("<@U123> nice", base) is None
+    query, changes = parse_changes("<@U123> s=32k b=8 kv=fp8", base)
+    assert (query.model, query.seq_len, query.batch, query.kv, query.gpu) == (
+        "microsoft/phi-4", 32768, 8, "fp8", "h100-80gb")
+    assert changes == {"s": 32768, "b": 8, "kv": "fp8"}
+    query, changes = parse_changes("Qwen/Qwen3-8B gpus=2", base)
+    assert (query.model, query.gpus, query.seq_len) == ("Qwen/Qwen3-8B", 2, 16384)
+    with pytest.raises(InputError):
+        parse_changes("s=lots", base)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=80))
+def test_any_text_parses_or_raises_input_error(text: str) -> None:
+    try:
+        parse(text)
+    except InputError as err:
+        assert str(err) and "\n" not in str(err)
+
+
+_keys = st.sampled_from(["s", "b", "p", "dtype", "kv", "fa", "n", "gpu", "gpus", "engine", "util", "mnbt",
+                         "seqs", "method", "seq", "batch", "tp", "flash", "zz"])
+_values = st.one_of(st.integers(-5, 10**9).map(str), st.floats(allow_nan=True).map(str),
+                    st.sampled_from(["on", "off", "32k", "1m", "fp8", "h100", "vllm", "classic", "", "x"]),
+                    st.text(max_size=6))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_keys, _values), max_size=6))
+def test_key_value_grammar_never_crashes(pairs: list[tuple[str, str]]) -> None:
+    text = "org/model " + " ".join(f"{k}={v}" for k, v in pairs)
+    try:
+        parse(text)
+    except VramError as err:
+        assert err.exit_code == 2
