@@ -115,7 +115,8 @@ def test_subcommands() -> None:
 
 
 def test_paths_pass_through() -> None:
-    assert est("./tests/fixtures/configs/Qwen__Qwen3-8B.json s=1k").model == "./tests/fixtures/configs/Qwen__Qwen3-8B.json"
+    path = "./tests/fixtures/configs/Qwen__Qwen3-8B.json"
+    assert est(f"{path} s=1k").model == path
     assert est("/tmp/model-folder").model == "/tmp/model-folder"
 
 
