@@ -1,0 +1,40 @@
+"""The GPU catalog: CUDA-reported totals, aliases, and clear errors."""
+
+import pytest
+
+from estimator.errors import InputError
+from estimator.gpus import catalog, lookup_gpu
+
+
+def test_catalog_size_and_vendors() -> None:
+    gpus = catalog()
+    assert len(gpus) >= 20
+    assert {g.vendor for g in gpus} >= {"nvidia", "amd"}
+    assert len({g.key for g in gpus}) == len(gpus)
+    for gpu in gpus:
+        assert gpu.source, gpu.key
+        # Every total is what the driver reports: a little under the marketing size, never a round GB figure.
+        assert gpu.memory_bytes % 10**9 != 0, gpu.key
+
+
+def test_h100_is_what_cuda_reports() -> None:
+    # interface.md: an H100 80GB HBM3 reports 85,030,617,088 bytes = 79.19 GiB.
+    h100 = lookup_gpu("h100")
+    assert h100.key == "h100-80gb"
+    assert h100.memory_bytes == 85_030_617_088
+    assert round(h100.memory_bytes / 2**30, 2) == 79.19
+
+
+@pytest.mark.parametrize(("typed", "key"), [
+    ("H100", "h100-80gb"), ("h100-80gb", "h100-80gb"), ("a100-40gb", "a100-40gb"), ("A100 80GB", "a100-80gb"),
+    ("rtx4090", "rtx-4090"), ("RTX 4090", "rtx-4090"), ("l4", "l4"), ("mi300x", "mi300x"),
+])
+def test_aliases(typed: str, key: str) -> None:
+    assert lookup_gpu(typed).key == key
+
+
+def test_unknown_gpu_is_input_error_with_hint() -> None:
+    with pytest.raises(InputError) as err:
+        lookup_gpu("h1000")
+    assert 'unknown GPU "h1000"' in str(err.value)
+    assert err.value.exit_code == 2
