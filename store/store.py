@@ -259,7 +259,9 @@ class Store:
             else:  # pragma: no cover - only the two supported databases
                 raise StoreWriteError(f"Unsupported database {conn.dialect.name} for event claims.")
             stmt = dialect_insert(HandledEventRow).values(event_id=event_id, received_at=now)
-            return conn.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"])).rowcount == 1
+            stmt = stmt.on_conflict_do_nothing(index_elements=["event_id"]).returning(HandledEventRow.event_id)
+            # RETURNING, not rowcount: an insert's rowcount is not reported by every driver (-1).
+            return conn.execute(stmt).first() is not None
 
         return self._write("record the Slack event", run)
 

@@ -1,0 +1,153 @@
+"""Recording queries and reading them back: every field survives, threads and chains are found."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from store import NewQuery, QueryRecord, Store, StoreWriteError
+
+SHA = "4a5f1d3" + "0" * 33
+
+RESULT = {
+    "model": "microsoft/phi-4",
+    "revision": SHA,
+    "params": {"total": 14659507200},
+    "memory": {"weights": 29319014400, "kv_cache": 3355443200, "activations": 1, "overhead": 2,
+               "total": 32674457603},
+    "classic": {"model_gb": 29.4, "vanilla_gb": 91.27, "gqa_gb": 26.26, "flash_gb": 5.39,
+                "kv_cache_gb": 1.34, "total_gb": 36.13},
+    "fit": None,
+    "warnings": ["naïve — ünïcödé ✓"],
+}
+
+
+def slack_query(**over: object) -> NewQuery:
+    fields: dict[str, object] = {
+        "source": "slack", "team": "T1", "channel": "C1", "user": "U1", "text": "/vram microsoft/phi-4 s=16k",
+        "params": {"seq_len": 16384, "batch": 1, "flash_attention": True},
+        "requested_model": "microsoft/phi-4", "model": "microsoft/phi-4", "revision": SHA,
+        "result": RESULT, "status": "ok",
+    }
+    fields.update(over)
+    return NewQuery(**fields)  # type: ignore[arg-type]
+
+
+def test_record_round_trip(store: Store) -> None:
+    when = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    rec = store.record(slack_query(created_at=when))
+    assert rec.id >= 1
+    assert rec.created_at == when
+    got = store.get(rec.id)
+    assert got == rec
+    assert got is not None
+    assert got.result == RESULT  # nested JSON, big integers, floats and non-ASCII text intact
+    assert got.params == {"seq_len": 16384, "batch": 1, "flash_attention": True}
+    assert got.created_at.tzinfo is not None and got.created_at.utcoffset() == timedelta(0)
+    assert (got.posted_channel, got.posted_ts, got.thread_ts) == (None, None, None)
+    assert got.model_label == "microsoft/phi-4"
+
+
+def test_created_at_defaults_to_now_and_is_utc(store: Store) -> None:
+    before = datetime.now(UTC)
+    rec = store.record(slack_query())
+    after = datetime.now(UTC)
+    assert before <= rec.created_at <= after
+    # An offset time is stored as the same instant; a naive one is read as UTC.
+    plus2 = datetime(2026, 1, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert store.get(store.record(slack_query(created_at=plus2)).id).created_at == datetime(  # type: ignore[union-attr]
+        2026, 1, 1, 12, 0, tzinfo=UTC
+    )
+    naive = datetime(2026, 1, 1, 12, 0)
+    assert store.get(store.record(slack_query(created_at=naive)).id).created_at == datetime(  # type: ignore[union-attr]
+        2026, 1, 1, 12, 0, tzinfo=UTC
+    )
+
+
+def test_error_record(store: Store) -> None:
+    sentence = "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN"
+    rec = store.record(slack_query(status="error", error=sentence, model=None, revision=None, result=None,
+                                   requested_model="meta-llama/Llama-3.1-8B"))
+    got = store.get(rec.id)
+    assert got is not None and got.status == "error" and got.error == sentence
+    assert got.model is None and got.model_label == "meta-llama/Llama-3.1-8B"
+
+
+def test_ids_increase(store: Store) -> None:
+    ids = [store.record(slack_query()).id for _ in range(5)]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+
+
+def test_get_missing_is_none(store: Store) -> None:
+    assert store.get(123456) is None
+
+
+def test_new_query_validation() -> None:
+    with pytest.raises(ValidationError):
+        slack_query(status="error")  # an error needs its sentence
+    with pytest.raises(ValidationError):
+        slack_query(status="ok", error="boom")
+    with pytest.raises(ValidationError):
+        slack_query(status="maybe")
+    with pytest.raises(ValidationError):
+        slack_query(source="email")
+    with pytest.raises(ValidationError):
+        NewQuery(source="cli", channel="C1", text="x", status="ok")  # terminal records have no channel
+    with pytest.raises(ValidationError):
+        slack_query(surprise=1)  # extra fields are refused
+    rec = slack_query()
+    with pytest.raises(ValidationError):
+        rec.text = "changed"  # type: ignore[misc]  # frozen
+
+
+def test_set_posted_and_thread_follow_ups(store: Store) -> None:
+    root = store.record(slack_query())
+    store.set_posted(root.id, channel="C1", ts="1700000000.000100", thread_ts=None)
+    got = store.get(root.id)
+    assert got is not None and (got.posted_channel, got.posted_ts, got.thread_ts) == (
+        "C1", "1700000000.000100", None
+    )
+    # The thread is found from its root message alone.
+    found = store.latest_in_thread(team="T1", channel="C1", thread_ts="1700000000.000100")
+    assert found is not None and found.id == root.id
+
+    # A reply in the thread changes s: stored with its parent, posted into the thread.
+    reply = store.record(slack_query(text="s=32k", parent_id=root.id))
+    store.set_posted(reply.id, channel="C1", ts="1700000000.000200", thread_ts="1700000000.000100")
+    found = store.latest_in_thread(team="T1", channel="C1", thread_ts="1700000000.000100")
+    assert found is not None and found.id == reply.id and found.parent_id == root.id
+
+    # A reply that failed does not become the base of the next what-if.
+    bad = store.record(slack_query(text="s=huge", parent_id=reply.id, status="error", error="bad s",
+                                   result=None))
+    store.set_posted(bad.id, channel="C1", ts="1700000000.000300", thread_ts="1700000000.000100")
+    found = store.latest_in_thread(team="T1", channel="C1", thread_ts="1700000000.000100")
+    assert found is not None and found.id == reply.id
+
+    # Other channels, other teams and other threads see nothing of it.
+    assert store.latest_in_thread(team="T1", channel="C2", thread_ts="1700000000.000100") is None
+    assert store.latest_in_thread(team="T2", channel="C1", thread_ts="1700000000.000100") is None
+    assert store.latest_in_thread(team="T1", channel="C1", thread_ts="1700000000.999999") is None
+    # team=None: the channel id alone decides.
+    found = store.latest_in_thread(team=None, channel="C1", thread_ts="1700000000.000100")
+    assert found is not None and found.id == reply.id
+
+
+def test_set_posted_unknown_id(store: Store) -> None:
+    with pytest.raises(StoreWriteError, match="not in the history"):
+        store.set_posted(999, channel="C1", ts="1.2", thread_ts=None)
+
+
+def test_parent_must_exist(store: Store) -> None:
+    # A constraint violation is not transient: one sentence at once, not retried into a success.
+    with pytest.raises(StoreWriteError, match="Could not save the query"):
+        store.record(slack_query(parent_id=424242))
+    assert store.count() == 0
+
+
+def test_record_returns_what_get_reads(store: Store) -> None:
+    rec = store.record(NewQuery(source="cli", user="alice", text="vram ./cfg.json", status="ok"))
+    assert isinstance(rec, QueryRecord)
+    assert store.get(rec.id) == rec
