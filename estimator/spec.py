@@ -73,6 +73,13 @@ class Quantization(Frozen):
     # routed experts (gpt-oss's MXFP4). Embeddings, lm_head, norms and routers stay unquantized.
     scope: Literal["linear", "experts"] = "linear"
     skipped_modules: tuple[str, ...] = ()
+    # Added by task A (optional, defaults keep older callers working):
+    block_size: tuple[int, int] | None = None  # FP8 block scales [out, in] (None: per channel/tensor)
+    # What one scale covers when group_size and block_size are None: a whole tensor or one output row.
+    granularity: Literal["tensor", "channel"] = "channel"
+    scale_bytes: int = 2  # bytes per stored scale (fp32 4, fp16/bf16 2, e8m0/u8 1)
+    zero_points: bool = False  # asymmetric int schemes store packed zero points per group (GPTQ, AWQ)
+    double_quant: bool = False  # bitsandbytes nf4: absmax quantized to 8 bits (+ fp32 per 256 blocks)
 
 
 class VisionSpec(Frozen):
@@ -106,6 +113,26 @@ class SafetensorsInfo(Frozen):
         return sum(t.nbytes for t in self.tensors.values())
 
 
+LinearComponent = Literal["attention", "dense_mlp", "routed_experts", "shared_experts", "other", "lm_head"]
+LinearSplit = Literal["column", "row", "kv", "vocab", "none"]
+
+
+class LinearWeights(Frozen):
+    """A group of identical weight matrices (``count`` of them), for quantized bytes and TP shares.
+
+    Only matrices a quantization scheme may quantize are listed (plus ``lm_head``); embeddings,
+    norms, biases, routers and vision towers are the rest of ``params`` and stay in torch dtype.
+    """
+
+    component: LinearComponent
+    in_features: int
+    out_features: int
+    count: int
+    # How tensor parallelism splits it: column (out features), row (in features), kv (out features,
+    # by KV heads, replicated where gpus > KV heads), vocab (lm_head rows), none (replicated).
+    split: LinearSplit
+
+
 class ModelSpec(Frozen):
     """One model, normalised: the geometry every calculation needs."""
 
@@ -134,3 +161,5 @@ class ModelSpec(Frozen):
     checkpoint_bytes: int | None = None
     params_source: Literal["config", "safetensors"] = "config"
     warnings: tuple[str, ...] = ()
+    # Added by task A (optional): the weight matrices, for quantized bytes and tensor-parallel shares.
+    linears: tuple[LinearWeights, ...] = ()

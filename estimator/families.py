@@ -1,0 +1,131 @@
+"""The one registry of per-``model_type`` quirks that :mod:`estimator.config` reads.
+
+Each :class:`Family` says how a model type lays out its decoder (biases, norms, MLP shape, MoE
+placement, which layers slide) and which defaults its transformers config class applies when
+``config.json`` omits a field. Everything that differs between families lives here, as data;
+the arithmetic in ``config.py`` is shared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+# How the decoder is built: a standard GQA decoder, DeepSeek's multi-head latent attention,
+# gpt-oss (fused experts with biases, sinks), Jamba (mamba + attention), phi-2 (parallel block).
+Arch = Literal["decoder", "mla", "gpt_oss", "jamba", "phi"]
+# Which layers use a sliding window in transformers:
+#   none: all full; all_if_window: every layer when ``sliding_window`` is set (mistral, phi3);
+#   qwen2: only when ``use_sliding_window`` (layers >= max_window_layers); alternate: even layers
+#   slide (gemma2); pattern: all but every ``sliding_window_pattern``-th (gemma3);
+#   chunked: llama4's RoPE layers use chunked local attention of ``attention_chunk_size``.
+# ``layer_types`` in the config, when present, always wins.
+Sliding = Literal["none", "all_if_window", "qwen2", "alternate", "pattern", "chunked"]
+# MoE layout: none; every layer (mixtral); qwen (decoder_sparse_step, mlp_only_layers, optional
+# shared expert with a sigmoid gate); deepseek (first_k_dense_replace, moe_layer_freq, shared
+# experts); llama4 (interleave_moe_layer_step, one shared expert); jamba (expert_layer_period).
+MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss"]
+Vision = Literal["none", "siglip", "pixtral", "llama4"]
+# ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
+# follow ``attention_bias``, llama-style).
+Bias = bool | Literal["config"]
+
+
+@dataclass(frozen=True)
+class Family:
+    model_type: str
+    arch: Arch = "decoder"
+    text_key: str | None = None  # nested text config (gemma3, llama4, mistral3)
+    text_defaults: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    vision_defaults: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    qkv_bias: Bias = "config"
+    o_bias: Bias = "config"
+    qk_norm: bool = False  # per-head RMSNorm on q and k (head_dim weights each)
+    norms_per_layer: int = 2  # hidden-size norms per decoder layer
+    mlp_bias: Bias = "config"  # reads ``mlp_bias`` when "config"
+    tie_default: bool = False
+    sliding: Sliding = "none"
+    moe: MoE = "none"
+    vision: Vision = "none"
+    dtype_default: str | None = None  # torch dtype when the config names none (no warning then)
+
+
+def _ro(**kw: Any) -> MappingProxyType[str, Any]:
+    return MappingProxyType(kw)
+
+
+_LLAMA = Family("llama")
+FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
+    "llama": _LLAMA,
+    "mistral": Family("mistral", sliding="all_if_window", text_defaults=_ro(sliding_window=4096)),
+    "mixtral": Family("mixtral", sliding="all_if_window", moe="mixtral"),
+    "qwen2": Family("qwen2", qkv_bias=True, o_bias=False, sliding="qwen2"),
+    "qwen2_moe": Family("qwen2_moe", qkv_bias=True, o_bias=False, sliding="qwen2", moe="qwen"),
+    "qwen3": Family("qwen3", qk_norm=True, sliding="qwen2", text_defaults=_ro(head_dim=128)),
+    "qwen3_moe": Family("qwen3_moe", qk_norm=True, sliding="qwen2", moe="qwen",
+                        text_defaults=_ro(head_dim=128)),
+    "phi": Family("phi", arch="phi", qkv_bias=True, o_bias=True, norms_per_layer=1, mlp_bias=True),
+    "phi3": Family("phi3", sliding="all_if_window"),
+    "gemma": Family("gemma", tie_default=True, text_defaults=_ro(head_dim=256)),
+    "gemma2": Family("gemma2", tie_default=True, norms_per_layer=4, sliding="alternate",
+                     text_defaults=_ro(head_dim=256, sliding_window=4096)),
+    # Gemma3TextConfig's defaults apply where the nested text_config omits a field.
+    "gemma3": Family(
+        "gemma3", text_key="text_config", tie_default=True, norms_per_layer=4, qk_norm=True,
+        sliding="pattern", vision="siglip",
+        text_defaults=_ro(vocab_size=262208, hidden_size=2304, intermediate_size=9216,
+                          num_hidden_layers=26, num_attention_heads=8, num_key_value_heads=4,
+                          head_dim=256, sliding_window=4096, sliding_window_pattern=6,
+                          max_position_embeddings=131072),
+        vision_defaults=_ro(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                            num_attention_heads=12, image_size=224, patch_size=16, num_channels=3),
+    ),
+    "gemma3_text": Family(
+        "gemma3_text", tie_default=True, norms_per_layer=4, qk_norm=True, sliding="pattern",
+        text_defaults=_ro(vocab_size=262208, hidden_size=2304, intermediate_size=9216,
+                          num_hidden_layers=26, num_attention_heads=8, num_key_value_heads=4,
+                          head_dim=256, sliding_window=4096, sliding_window_pattern=6,
+                          max_position_embeddings=131072),
+    ),
+    "granite": Family("granite"),
+    "deepseek_v2": Family("deepseek_v2", arch="mla", moe="deepseek"),
+    "deepseek_v3": Family("deepseek_v3", arch="mla", moe="deepseek"),
+    "gpt_oss": Family("gpt_oss", arch="gpt_oss", qkv_bias=True, o_bias=True, moe="gpt_oss",
+                      sliding="alternate", dtype_default="bf16",
+                      text_defaults=_ro(head_dim=64, sliding_window=128)),
+    "llama4": Family(
+        "llama4", text_key="text_config", qkv_bias="config", sliding="chunked", moe="llama4",
+        vision="llama4",
+        text_defaults=_ro(vocab_size=202048, hidden_size=5120, intermediate_size=8192,
+                          intermediate_size_mlp=16384, num_hidden_layers=48, num_attention_heads=40,
+                          num_key_value_heads=8, head_dim=128, num_local_experts=16,
+                          num_experts_per_tok=1, interleave_moe_layer_step=1,
+                          attention_chunk_size=8192, use_qk_norm=True),
+        vision_defaults=_ro(hidden_size=768, intermediate_size=3072, num_hidden_layers=34,
+                            num_attention_heads=16, image_size=448, patch_size=14, num_channels=3,
+                            vision_output_dim=7680, projector_input_dim=4096,
+                            projector_output_dim=4096, pixel_shuffle_ratio=0.5),
+    ),
+    "mistral3": Family(
+        "mistral3", text_key="text_config", sliding="all_if_window", vision="pixtral",
+        text_defaults=_ro(sliding_window=None),
+        vision_defaults=_ro(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                            num_attention_heads=16, image_size=1024, patch_size=16, num_channels=3),
+    ),
+    "jamba": Family(
+        "jamba", arch="jamba", moe="jamba",
+        text_defaults=_ro(attn_layer_period=8, attn_layer_offset=4, expert_layer_period=2,
+                          expert_layer_offset=1, mamba_d_state=16, mamba_d_conv=4, mamba_expand=2,
+                          mamba_dt_rank="auto", mamba_conv_bias=True, mamba_proj_bias=False,
+                          num_experts=16, num_experts_per_tok=2),
+    ),
+})
+
+# Read through the standard (Llama-style) fields, with a warning in the spec.
+UNKNOWN = _LLAMA
+
+
+def family(model_type: str) -> Family | None:
+    """The registered family for ``model_type``, or None when it is not one we know."""
+    return FAMILIES.get(model_type)

@@ -1,0 +1,82 @@
+"""KV cache bytes: per token and for ``batch`` sequences, as each engine allocates them.
+
+Pure arithmetic over ``spec.layers`` (see :func:`estimator.config.load_model_spec`):
+
+- full / sliding GQA layers cache ``kv_heads x (key_dim + value_dim)`` per token; with tensor
+  parallelism each GPU holds ``max(1, kv_heads // gpus)`` heads (replicated where gpus > heads);
+- MLA layers cache one latent (``kv_lora_rank``) plus the rope key (``qk_rope_head_dim``) per
+  token, the same on every GPU (not split);
+- state layers (Mamba) hold a fixed state per sequence, whatever the length, in the model dtype
+  (split across GPUs with the mixer's channels).
+
+Sliding layers: transformers' ``DynamicSlidingWindowLayer`` keeps at most ``window - 1`` tokens
+(engine-notes.md). vLLM allocates in blocks of 16 tokens; a sliding layer keeps the blocks that
+cover the last ``window - 1`` tokens plus the block being written.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from estimator.query import KVSetting
+from estimator.spec import DTYPE_BYTES, KVDType, LayerKV, ModelSpec
+
+VLLM_BLOCK_SIZE = 16
+
+
+def kv_dtype(spec: ModelSpec, kv: KVSetting) -> KVDType | None:
+    """The KV cache dtype for the ``kv=`` setting: None when off, the model dtype for on/auto."""
+    if kv == "off":
+        return None
+    if kv in ("on", "auto"):
+        return spec.torch_dtype
+    return kv
+
+
+def _heads_per_gpu(layer: LayerKV, gpus: int) -> int:
+    if layer.kind == "mla":
+        return layer.kv_heads  # the latent is not split across GPUs
+    return max(1, layer.kv_heads // gpus)
+
+
+def _layer_bytes_per_token(layer: LayerKV, dtype_bytes: int, gpus: int) -> int:
+    if layer.kind not in ("full", "sliding", "mla"):
+        return 0
+    return _heads_per_gpu(layer, gpus) * (layer.key_dim + layer.value_dim) * dtype_bytes
+
+
+def kv_bytes_per_token(spec: ModelSpec, kv_dtype: KVDType, *, gpus: int = 1) -> int:
+    """Bytes per token on one GPU, summed over every attention layer (full, sliding and MLA)."""
+    dtype_bytes = DTYPE_BYTES[kv_dtype]
+    return sum(_layer_bytes_per_token(layer, dtype_bytes, gpus) for layer in spec.layers)
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _tokens_kept(layer: LayerKV, seq_len: int, engine: Literal["transformers", "vllm"]) -> int:
+    """Tokens one sequence of ``seq_len`` keeps in this layer's cache."""
+    if engine == "transformers":
+        if layer.kind == "sliding" and layer.window is not None:
+            return min(seq_len, layer.window - 1)
+        return seq_len
+    blocks = _cdiv(seq_len, VLLM_BLOCK_SIZE)
+    if layer.kind == "sliding" and layer.window is not None:
+        blocks = min(blocks, _cdiv(layer.window - 1, VLLM_BLOCK_SIZE) + 1)
+    return blocks * VLLM_BLOCK_SIZE
+
+
+def kv_cache_bytes(spec: ModelSpec, *, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int = 1,
+                   engine: Literal["transformers", "vllm"] = "transformers") -> int:
+    """Bytes one GPU holds for ``batch`` sequences of ``seq_len`` tokens, as the engine allocates."""
+    dtype_bytes = DTYPE_BYTES[kv_dtype]
+    state_bytes = DTYPE_BYTES[spec.torch_dtype]  # SSM state stays in the model dtype
+    per_sequence = 0
+    for layer in spec.layers:
+        if layer.kind == "state":
+            # Mamba channels (d_inner) are split across tensor-parallel GPUs.
+            per_sequence += _cdiv(layer.state_elements, gpus) * state_bytes
+        elif layer.kind != "none":
+            per_sequence += _layer_bytes_per_token(layer, dtype_bytes, gpus) * _tokens_kept(layer, seq_len, engine)
+    return per_sequence * batch

@@ -1,0 +1,240 @@
+"""Weight bytes: what one GPU holds for the model's weights, by format and tensor-parallel share.
+
+The model is ``spec.linears`` (matrices a scheme may quantize, plus an untied ``lm_head``) and the
+rest of ``spec.params`` (embedding, norms, biases, routers, SSM parameters, vision tower), which
+stays in the torch dtype unless the user asks for a float dtype for everything.
+
+Choices worth knowing:
+
+- With no ``dtype=``/``p=`` override and the checkpoint's exact bytes known
+  (``spec.checkpoint_bytes``), the answer is those bytes: what is stored is what is loaded. One
+  exception: a tied model whose checkpoint also stores ``lm_head`` (Qwen3-0.6B) is re-tied on load
+  by transformers and vLLM, so the duplicate is not counted.
+- Tensor parallelism: column-parallel matrices split their outputs, row-parallel their inputs,
+  the embedding and ``lm_head`` their vocabulary rows (each GPU holds ``ceil(V / gpus)``), K/V
+  projections by KV heads (replicated where gpus > KV heads); norms, biases, routers, replicated
+  projections (MLA's ``*_a_proj``) and vision towers are replicated. With checkpoint bytes, the
+  per-GPU share is the checkpoint bytes less what the split removes from the modelled bytes.
+- Overrides quantize the text stack's linear layers on load: ``fp8`` with one fp32 scale per
+  tensor (vLLM's online FP8), ``int8`` with an fp32 scale per output channel, ``int4``/``p=4``
+  with an fp16 scale per 128 inputs (symmetric), ``gptq``/``awq`` int4 g128 with packed zero
+  points (GPTQ also its int32 ``g_idx``), ``nf4`` as bitsandbytes' default (absmax fp32 per 64,
+  no double quantization), ``mxfp4`` (an e8m0 scale byte per 32), and ``p=2,3,5,6`` as k-bit
+  weights with an fp16 scale per 32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from estimator.errors import InputError
+from estimator.spec import DTYPE_BYTES, LinearWeights, ModelSpec, Quantization, WeightFormat
+
+_FLOAT_FORMATS = {"bf16", "fp16", "fp32"}
+# The bits each format implies, to check a ``p=`` given with ``dtype=``.
+_FORMAT_BITS: dict[str, int] = {"bf16": 16, "fp16": 16, "fp32": 32, "fp8": 8, "int8": 8, "int4": 4,
+                                "nf4": 4, "mxfp4": 4, "awq": 4, "gptq": 4}
+_QUANTIZED_COMPONENTS = {"attention", "dense_mlp", "routed_experts", "shared_experts", "other"}
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class _Scheme:
+    """How weights are laid out in memory (internal; built from the spec or an override)."""
+
+    kind: str  # dense, fp8, int8, int4, nf4, bnb8, mxfp4, kbits
+    name: str
+    dense_bytes: int  # bytes per element of everything not quantized
+    scope: str = "linear"  # linear | experts
+    bits: int = 16
+    group: int | None = None
+    block: tuple[int, int] | None = None
+    granularity: str = "channel"
+    scale_bytes: int = 2
+    zero_points: bool = False
+    g_idx: bool = False
+    double_quant: bool = False
+    shape_bytes: int = 0  # compressed-tensors stores each packed matrix's shape (2 x int64)
+
+
+def _from_quantization(q: Quantization, torch_bytes: int, name: str) -> _Scheme:
+    common = {"name": name, "dense_bytes": torch_bytes, "scope": q.scope, "bits": q.weight_bits,
+              "group": q.group_size, "block": q.block_size, "granularity": q.granularity,
+              "scale_bytes": q.scale_bytes, "zero_points": q.zero_points}
+    if q.method == "none":
+        return _Scheme(kind="dense", name=name, dense_bytes=DTYPE_BYTES[q.format])
+    if q.format == "fp8":
+        return _Scheme(kind="fp8", **common)
+    if q.method == "bitsandbytes":
+        if q.format == "nf4":
+            return _Scheme(kind="nf4", double_quant=q.double_quant, **common)
+        return _Scheme(kind="bnb8", **common)
+    if q.format == "mxfp4":
+        return _Scheme(kind="mxfp4", **common)
+    if q.format == "int8":
+        return _Scheme(kind="int8", **common)
+    if q.weight_bits == 4:
+        return _Scheme(kind="int4", g_idx=q.method == "gptq",
+                       shape_bytes=16 if q.method == "compressed-tensors" else 0, **common)
+    return _Scheme(kind="kbits", **common)
+
+
+def _checkpoint_name(spec: ModelSpec) -> str:
+    q = spec.quantization
+    group = f"g{q.group_size}" if q.group_size else "per-channel"
+    if q.method == "none":
+        return q.format
+    if q.method in ("gptq", "awq"):
+        return f"{q.method} int{q.weight_bits} {group}"
+    if q.method == "mxfp4":
+        return f"mxfp4 experts + {spec.torch_dtype}" if q.scope == "experts" else "mxfp4"
+    if q.method == "bitsandbytes":
+        return "nf4" if q.format == "nf4" else "int8 (bitsandbytes)"
+    if q.format == "fp8":
+        return f"fp8 block {q.block_size[0]}x{q.block_size[1]}" if q.block_size else "fp8"
+    if q.format == "int8":
+        return "int8 w8a8"
+    return f"int{q.weight_bits} {group}"
+
+
+def _override(spec: ModelSpec, weight_format: WeightFormat | None, bits: int | None) -> _Scheme | None:
+    """The scheme a ``dtype=``/``p=`` override asks for, or None when it is the checkpoint's own."""
+    if weight_format is None and bits is None:
+        return None
+    q = spec.quantization
+    if weight_format is not None and bits is not None and _FORMAT_BITS[weight_format] != bits:
+        raise InputError(f"dtype={weight_format} stores {_FORMAT_BITS[weight_format]}-bit weights, "
+                         f"so p={bits} contradicts it; give one of them.")
+    if weight_format is None:
+        assert bits is not None
+        if bits == q.weight_bits and (q.method != "none" or (bits == 16 and spec.torch_dtype != "fp32")):
+            return None
+        if q.method == "none" and bits == 32 and q.format == "fp32":
+            return None
+        weight_format = {16: "bf16" if spec.torch_dtype == "fp32" else spec.torch_dtype, 32: "fp32",
+                         8: "int8", 4: "int4"}.get(bits)  # type: ignore[assignment]
+        if weight_format is None:
+            if bits not in (2, 3, 5, 6):
+                raise InputError(f"p={bits} is not a weight width vram knows; use 2, 3, 4, 5, 6, 8, 16 or 32.")
+            return _Scheme(kind="kbits", name=f"{bits}-bit g32", dense_bytes=DTYPE_BYTES[spec.torch_dtype],
+                           bits=bits, group=32, scale_bytes=2)
+    if weight_format == q.format and (q.method == "none" or weight_format not in _FLOAT_FORMATS):
+        return None
+    if weight_format in _FLOAT_FORMATS:
+        return _Scheme(kind="dense", name=weight_format, dense_bytes=DTYPE_BYTES[weight_format])
+    dense = DTYPE_BYTES[spec.torch_dtype]
+    if weight_format == "fp8":
+        return _Scheme(kind="fp8", name="fp8", dense_bytes=dense, bits=8, granularity="tensor", scale_bytes=4)
+    if weight_format == "int8":
+        return _Scheme(kind="int8", name="int8", dense_bytes=dense, bits=8, scale_bytes=4)
+    if weight_format == "int4":
+        return _Scheme(kind="int4", name="int4 g128", dense_bytes=dense, bits=4, group=128, scale_bytes=2)
+    if weight_format in ("gptq", "awq"):
+        return _Scheme(kind="int4", name=f"{weight_format} int4 g128", dense_bytes=dense, bits=4, group=128,
+                       scale_bytes=2, zero_points=True, g_idx=weight_format == "gptq")
+    if weight_format == "nf4":
+        return _Scheme(kind="nf4", name="nf4", dense_bytes=dense, bits=4, group=64, scale_bytes=4)
+    if weight_format == "mxfp4":
+        return _Scheme(kind="mxfp4", name="mxfp4", dense_bytes=dense, bits=4, group=32, scale_bytes=1)
+    raise InputError(f"dtype={weight_format} is not a weight format vram knows.")
+
+
+def _matrix_bytes(s: _Scheme, in_f: int, out_f: int) -> int:
+    """Bytes of one [out_f, in_f] matrix stored in scheme ``s`` (quantized kinds only)."""
+    n = in_f * out_f
+    if s.kind == "fp8":
+        if s.block is not None:
+            scales = _cdiv(out_f, s.block[0]) * _cdiv(in_f, s.block[1])
+        else:
+            scales = 1 if s.granularity == "tensor" else out_f
+        return n + scales * s.scale_bytes
+    if s.kind in ("int8", "bnb8"):
+        return n + (1 if s.granularity == "tensor" else out_f) * s.scale_bytes
+    if s.kind == "int4":
+        groups = _cdiv(in_f, s.group) if s.group else 1
+        size = _cdiv(n, 2) + groups * out_f * s.scale_bytes + s.shape_bytes
+        if s.zero_points:
+            size += _cdiv(groups * out_f, 2)
+        if s.g_idx:
+            size += 4 * in_f
+        return size
+    if s.kind == "nf4":
+        blocks = _cdiv(n, 64)
+        if s.double_quant:  # absmax as uint8, plus an fp32 absmax per 256 blocks
+            return _cdiv(n, 2) + blocks + 4 * _cdiv(blocks, 256)
+        return _cdiv(n, 2) + 4 * blocks
+    if s.kind == "mxfp4":
+        return _cdiv(n, 2) + _cdiv(n, 32)
+    if s.kind == "kbits":
+        return _cdiv(n * s.bits, 8) + _cdiv(n, s.group or 32) * s.scale_bytes
+    raise AssertionError(s.kind)
+
+
+def _share(lin: LinearWeights, spec: ModelSpec, gpus: int) -> tuple[int, int]:
+    """(in_features, out_features) of one GPU's piece of ``lin``."""
+    if gpus == 1 or lin.split == "none":
+        return lin.in_features, lin.out_features
+    if lin.split in ("column", "vocab"):
+        return lin.in_features, _cdiv(lin.out_features, gpus)
+    if lin.split == "row":
+        return _cdiv(lin.in_features, gpus), lin.out_features
+    heads = lin.out_features // spec.head_dim  # kv: split by KV heads, replicated past them
+    return lin.in_features, max(1, heads // gpus) * spec.head_dim
+
+
+def _is_quantized(s: _Scheme, lin: LinearWeights) -> bool:
+    if s.kind == "dense" or lin.component == "lm_head":
+        return False
+    if s.scope == "experts":
+        return lin.component == "routed_experts"
+    return lin.component in _QUANTIZED_COMPONENTS
+
+
+def _modelled_bytes(spec: ModelSpec, s: _Scheme, gpus: int) -> int:
+    p = spec.params
+    linear_elements = sum(lin.in_features * lin.out_features * lin.count for lin in spec.linears)
+    # Everything not in a listed matrix: norms, biases, routers, SSM params, vision. A tied lm_head
+    # that the checkpoint also stores is re-tied on load (not counted).
+    rest = p.total - linear_elements - p.embedding
+    if spec.tie_word_embeddings:
+        rest -= p.lm_head
+    total = rest * s.dense_bytes + _cdiv(spec.vocab_size, gpus) * (p.embedding // spec.vocab_size) * s.dense_bytes
+    for lin in spec.linears:
+        in_f, out_f = _share(lin, spec, gpus)
+        if _is_quantized(s, lin):
+            total += _matrix_bytes(s, in_f, out_f) * lin.count
+        else:
+            total += in_f * out_f * lin.count * s.dense_bytes
+    return total
+
+
+def _scheme(spec: ModelSpec, weight_format: WeightFormat | None, bits: int | None) -> tuple[_Scheme, bool]:
+    """The effective scheme, and whether it is the checkpoint's own."""
+    override = _override(spec, weight_format, bits)
+    if override is not None:
+        return override, False
+    return _from_quantization(spec.quantization, DTYPE_BYTES[spec.torch_dtype], _checkpoint_name(spec)), True
+
+
+def weight_bytes(spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None,
+                 gpus: int = 1) -> int:
+    """Bytes ONE GPU holds for the weights (its tensor-parallel share)."""
+    scheme, own = _scheme(spec, weight_format, bits)
+    share = _modelled_bytes(spec, scheme, gpus)
+    if not own or spec.checkpoint_bytes is None:
+        return share
+    stored = spec.checkpoint_bytes
+    if spec.tie_word_embeddings and spec.params.lm_head:
+        stored -= spec.params.lm_head * DTYPE_BYTES[spec.torch_dtype]
+    if gpus == 1:
+        return stored
+    return max(0, stored - (_modelled_bytes(spec, scheme, 1) - share))
+
+
+def weight_format_name(spec: ModelSpec, *, weight_format: WeightFormat | None = None,
+                       bits: int | None = None) -> str:
+    """The effective weight format shown to users ("bf16", "gptq int4 g128", "mxfp4 experts + bf16")."""
+    return _scheme(spec, weight_format, bits)[0].name
