@@ -1,0 +1,41 @@
+"""Shared test setup. Each section is self-contained; add yours below, don't change others'."""
+
+# --- Hub isolation (task B) -------------------------------------------------------------------
+# huggingface_hub reads its settings once, at import: these must be set before anything imports
+# it. No test may reach the real Hub (HF_ENDPOINT points at a closed port until a fake Hub gives
+# its own address), find a real login (HF_HOME is a temporary folder), or phone home.
+import os
+import tempfile
+
+os.environ["HF_ENDPOINT"] = "http://127.0.0.1:9"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="vram-test-hf-home-")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+os.environ.pop("HF_TOKEN", None)
+os.environ.pop("HF_HUB_OFFLINE", None)
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakehub import FakeHub, standard_hub
+
+
+@pytest.fixture
+def fake_hub() -> Iterator[FakeHub]:
+    """A started fake Hub with the standard repos (see tests/fakehub.py); its own state per test."""
+    hub = standard_hub().start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+@pytest.fixture
+def fake_hub_empty() -> Iterator[FakeHub]:
+    """A started fake Hub with no repos: add your own with ``add_repo``."""
+    hub = FakeHub().start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
