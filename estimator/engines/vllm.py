@@ -1,0 +1,371 @@
+"""The vLLM engine profile: what ``vllm serve`` allocates at start-up, by mechanism.
+
+The accounting follows vLLM v0.19 (V1 engine, ``gpu_worker.determine_available_memory``):
+
+* ``requested = gpu_memory_utilization x CUDA total`` (per GPU).
+* A profile run pushes ``max_num_batched_tokens`` dummy tokens through the model, then runs the
+  sampler on ``min(max_num_seqs, max_num_batched_tokens)`` rows of full-vocabulary logits. The torch
+  peak of that run, above the weights, is the *activation peak*.
+* Memory that appears outside torch's allocator during the run (cuBLAS workspaces, and with
+  tensor parallelism NCCL / all-reduce buffers) is *non-torch* memory.
+* ``KV pool = requested - (weights + activation peak + non-torch)``. CUDA graphs are captured
+  afterwards and come on top; the pool does not depend on ``max_model_len``.
+* The pool is cut into blocks of 16 tokens. Every KV-cache group shares one block count:
+  ``num_blocks = pool // (page_bytes x layers_per_group)``; the log's "GPU KV cache size" is
+  ``num_blocks // num_groups x 16`` tokens, and "Maximum concurrency" divides ``num_blocks`` by
+  the blocks one request of ``max_model_len`` tokens needs (sliding-window groups need only the
+  window plus one prefill chunk).
+
+A handful of global constants (``VllmConstants``) are fitted to published start-up logs
+(``python -m estimator.calibrate``); each has a reason written next to it. Versions differ:
+the sampler's bytes per logit dropped from about 38 (v0.16 and earlier images: a full-vocabulary
+sort for top-k/top-p) to about 14 (v0.17+: top-k/top-p without that sort), which is most of the
+activation peak for models with large vocabularies.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from estimator.engines import EngineTerms
+from estimator.errors import InputError
+from estimator.query import Query
+from estimator.result import VllmReport
+from estimator.spec import DTYPE_BYTES, Frozen, LayerKV, ModelSpec
+
+VLLM_VERSION = "0.19"
+
+GiB = 1 << 30
+MiB = 1 << 20
+BLOCK_SIZE = 16  # vLLM's default block size on CUDA (tokens per KV block)
+
+# vLLM's batch defaults (engine/arg_utils.py, EngineArgs batch defaults for `vllm serve`, i.e. the
+# OPENAI_API_SERVER usage context): GPUs with >= 70 GiB that are not an A100 get 8192 batched tokens
+# and 1024 sequences, every other GPU 2048 and 256. max_num_seqs is then capped at
+# max_num_batched_tokens. The calibration set (H100, v0.19) ran with exactly 8192 / 1024.
+BIG_GPU_BYTES = 70 * GiB
+BIG_GPU_BATCHED_TOKENS, BIG_GPU_SEQS = 8192, 1024
+SMALL_GPU_BATCHED_TOKENS, SMALL_GPU_SEQS = 2048, 256
+
+
+class VllmConstants(Frozen):
+    """The few global constants of the profile, each fitted on the calibration logs (not per model)."""
+
+    # Peak bytes the sampler warm-up holds per logit (rows x vocabulary), on top of the logits the
+    # model itself returns in its dtype: the fp32 copy, softmax probabilities, the exponential noise
+    # and top-k/top-p temporaries. v0.17+ ~14; v0.16 and earlier ~38 (full-vocabulary sort: fp32
+    # values plus int64 indices).
+    sampler_bytes_per_logit: float = 14.0
+    # Non-torch memory the profile run adds with one GPU: cuBLAS/cuBLASLt workspaces and kernel
+    # modules loaded on first use (0.24-0.25 GiB in every single-GPU v0.19 log).
+    non_torch_single_gpu: int = 256 * MiB
+    # With tensor parallelism: NCCL channels and all-reduce buffers created on the first collective
+    # of the profile run (2.06-2.13 GiB at TP 2 and 4).
+    non_torch_tensor_parallel: int = 2150 * MiB
+    # CUDA context and the CUDA runtime's own allocations before vLLM measures anything
+    # (0.51 GiB single GPU); NCCL communicator set-up adds about 1 GiB per GPU with TP.
+    cuda_context: int = 522 * MiB
+    cuda_context_tp_extra: int = 1 * GiB
+    # CUDA-graph pools (FULL_AND_PIECEWISE capture of ~67 batch sizes): a fixed part plus a small
+    # per-layer part (0.87 GiB at 28 layers, 0.98 GiB at 40, in the v0.19 logs).
+    cuda_graph_base: int = 560 * MiB
+    cuda_graph_per_layer: int = 11 * MiB
+
+
+DEFAULT_CONSTANTS = VllmConstants()
+# v0.16 and earlier: what the ~v0.11 logs show for the sampler warm-up (38-39 bytes per logit).
+LEGACY_CONSTANTS = VllmConstants(sampler_bytes_per_logit=38.5)
+
+
+def constants_for_version(version: str) -> VllmConstants:
+    """The constants for a vLLM release ("0.19", "v0.11.0"): the sampler changed in v0.17."""
+    text = version.strip().lstrip("v~")
+    try:
+        major, minor = (int(part) for part in text.split(".")[:2])
+    except ValueError as err:
+        raise InputError(f'unknown vLLM version "{version}"; give it as 0.19 or v0.11.0') from err
+    return DEFAULT_CONSTANTS if (major, minor) >= (0, 17) else LEGACY_CONSTANTS
+
+
+# ---------------------------------------------------------------------------------------------
+# Scheduler defaults
+
+
+def _is_a100(query: Query) -> bool:
+    return query.gpu is not None and "a100" in query.gpu.lower()
+
+
+def batch_defaults(query: Query, gpu_memory: int | None) -> tuple[int, int]:
+    """(max_num_batched_tokens, max_num_seqs) as ``vllm serve`` picks them when not given."""
+    big = gpu_memory is not None and gpu_memory >= BIG_GPU_BYTES and not _is_a100(query)
+    mnbt = query.max_num_batched_tokens or (BIG_GPU_BATCHED_TOKENS if big else SMALL_GPU_BATCHED_TOKENS)
+    seqs = query.max_num_seqs or (BIG_GPU_SEQS if big else SMALL_GPU_SEQS)
+    return mnbt, min(seqs, mnbt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dtypes
+
+
+def _act_bytes(spec: ModelSpec) -> int:
+    return DTYPE_BYTES[spec.torch_dtype]
+
+
+def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
+    """Bytes per cached element: ``auto`` is the model dtype; vLLM has fp8 but no int8 KV cache."""
+    if query.kv in ("on", "off", "auto"):
+        return _act_bytes(spec)
+    if query.kv == "int8":
+        raise InputError("vLLM has no int8 KV cache: use kv=fp8, or kv=auto for the model's dtype")
+    return DTYPE_BYTES[query.kv]
+
+
+# ---------------------------------------------------------------------------------------------
+# Weights as vLLM loads them
+
+
+def rope_cache_bytes(spec: ModelSpec) -> int:
+    """The rotary cos/sin cache: one (max_position x rotary_dim) table in the model dtype, per GPU."""
+    if not spec.max_position_embeddings:
+        return 0
+    mla = next((layer for layer in spec.layers if layer.kind == "mla"), None)
+    rotary_dim = mla.value_dim if mla is not None else spec.head_dim
+    return spec.max_position_embeddings * rotary_dim * _act_bytes(spec)
+
+
+def loaded_weight_bytes(spec: ModelSpec, weights_bytes: int) -> int:
+    """What "Model loading took X GiB" reports: the weights plus buffers built at load time."""
+    return weights_bytes + rope_cache_bytes(spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# Activation peak of the profile run
+
+
+def _forward_peak(spec: ModelSpec, tokens: int, tp: int) -> tuple[int, str]:
+    """Torch peak of the dummy forward over ``tokens`` tokens, per GPU, and what sets it.
+
+    At the MLP of the last layer the residual stream and the normed input are live (2 x h, model
+    dtype), the compiled RMSNorm keeps one fp32 copy of the hidden state (4 x h bytes), and the MLP
+    holds its up-projection output (2 x I, gate and up) and the activated product (I), sharded over
+    the tensor-parallel group. MoE layers run fused experts: per routed slot the w13 output (2 x I),
+    the activated product (I) and the w2 output before the weighted sum (h).
+    """
+    b = _act_bytes(spec)
+    h = spec.hidden_size
+    base = tokens * (2 * h * b + 4 * h)
+    dense = tokens * 3 * math.ceil(spec.intermediate_size / tp) * b if spec.intermediate_size else 0
+    moe = 0
+    if spec.num_experts and spec.moe_intermediate_size:
+        inter = math.ceil(spec.moe_intermediate_size / tp)
+        moe = tokens * spec.experts_per_token * (3 * inter + h) * b
+    if moe > dense:
+        return base + moe, f"MoE experts at {tokens:,} batched tokens"
+    return base + dense, f"prefill MLP at {tokens:,} batched tokens"
+
+
+def _sampler_peak(spec: ModelSpec, tokens: int, rows: int, constants: VllmConstants) -> int:
+    """Torch peak of the sampler warm-up: full-vocabulary logits for ``rows`` requests.
+
+    The logits are gathered to the full vocabulary on every rank, so tensor parallelism does not
+    shrink this term. The forward's hidden states (tokens x h) are still alive when it runs.
+    """
+    b = _act_bytes(spec)
+    per_logit = constants.sampler_bytes_per_logit + b
+    return tokens * spec.hidden_size * b + int(rows * spec.vocab_size * per_logit)
+
+
+def _encoder_peak(spec: ModelSpec) -> int:
+    """Vision encoder dummy run: one image of the maximum size through the tower (rough)."""
+    if spec.vision is None:
+        return 0
+    v = spec.vision
+    patches = (v.image_size // v.patch_size) ** 2
+    b = _act_bytes(spec)
+    # Attention scores per head are materialised by most vision towers' eager paths.
+    scores = v.num_heads * patches * patches * b
+    return patches * (4 * v.hidden_size + 2 * v.intermediate_size) * b + scores
+
+
+def activation_peak(spec: ModelSpec, query: Query, *, gpu_memory: int | None = None,
+                    constants: VllmConstants = DEFAULT_CONSTANTS) -> tuple[int, str]:
+    """The profile run's torch activation peak per GPU (bytes) and a phrase saying what sets it."""
+    tokens, seqs = batch_defaults(query, gpu_memory)
+    rows = min(seqs, tokens)
+    forward, where = _forward_peak(spec, tokens, query.gpus)
+    sampler = _sampler_peak(spec, tokens, rows, constants)
+    encoder = _encoder_peak(spec)
+    peak = max(forward, sampler, encoder)
+    if peak == sampler:
+        where = f"sampler warm-up: {rows:,} sequences x {spec.vocab_size:,}-token vocabulary"
+    elif peak == encoder and encoder > forward:
+        where = "vision encoder dummy run"
+    return peak, where
+
+
+def non_torch_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+    """Non-torch memory the profile run adds (jumps with tensor parallelism > 1)."""
+    return constants.non_torch_tensor_parallel if query.gpus > 1 else constants.non_torch_single_gpu
+
+
+def cuda_graph_bytes(spec: ModelSpec, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+    """CUDA-graph memory captured after the KV cache is allocated (on top of the requested share)."""
+    return constants.cuda_graph_base + spec.num_layers * constants.cuda_graph_per_layer
+
+
+def cuda_context_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+    return constants.cuda_context + (constants.cuda_context_tp_extra if query.gpus > 1 else 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# KV cache layout: pages, groups, tokens
+
+
+class KvGroupSpec(Frozen):
+    """One kind of KV layer as vLLM groups them (full / sliding window w / MLA)."""
+
+    kind: Literal["full", "sliding", "mla"]
+    window: int | None
+    page_bytes: int  # one block of BLOCK_SIZE tokens, one layer, per GPU
+    num_layers: int
+
+
+class KvLayout(Frozen):
+    """How vLLM splits the pool: groups of equal size sharing one block count."""
+
+    types: tuple[KvGroupSpec, ...]
+    group_size: int  # layers per group (padding included)
+    num_groups: int
+    uniform: bool  # one attention type: every layer in a single group
+
+    @property
+    def bytes_per_block(self) -> int:
+        """Pool bytes one block index costs across all groups' tensors."""
+        if self.uniform:
+            return sum(t.page_bytes * t.num_layers for t in self.types)
+        return self.types[0].page_bytes * self.group_size
+
+
+def _page_bytes(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
+    if layer.kind == "mla":
+        # The compressed latent plus the rope key: one head, replicated on every rank, not split.
+        return BLOCK_SIZE * (layer.key_dim + layer.value_dim) * dtype_bytes
+    heads = max(1, layer.kv_heads // tp)
+    return BLOCK_SIZE * heads * (layer.key_dim + layer.value_dim) * dtype_bytes
+
+
+def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]:
+    """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
+    dtype_bytes = kv_dtype_bytes(spec, query)
+    warnings: list[str] = []
+    counts: dict[tuple[str, int | None, int], int] = {}
+    for layer in spec.layers:
+        if layer.kind == "none":
+            continue
+        if layer.kind == "state":
+            raise InputError(
+                f"{spec.model_type}: vLLM's block layout for hybrid state-space layers is not modelled yet; "
+                "use engine=transformers for this model")
+        key = (layer.kind, layer.window if layer.kind == "sliding" else None,
+               _page_bytes(layer, query.gpus, dtype_bytes))
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        raise InputError(f"{spec.model_type}: the model has no KV-cache layers for vLLM to size")
+    types = tuple(KvGroupSpec(kind=k[0], window=k[1], page_bytes=k[2], num_layers=n)  # type: ignore[arg-type]
+                  for k, n in counts.items())
+    kinds = {(t.kind, t.window) for t in types}
+    if len(kinds) == 1:
+        # One attention type (page sizes may still differ per layer): a single group.
+        return KvLayout(types=types, group_size=sum(t.num_layers for t in types), num_groups=1,
+                        uniform=True), ()
+    pages = {t.page_bytes for t in types}
+    if len(pages) > 1:
+        # vLLM pads to the largest page in this case; we follow that and say so.
+        warnings.append("KV layer types have different page sizes; vLLM pads them to the largest")
+        biggest = max(pages)
+        types = tuple(t.model_copy(update={"page_bytes": biggest}) for t in types)
+    smallest = min(t.num_layers for t in types)
+    largest = max(t.num_layers for t in types)
+    # Groups take as many layers as the rarest type has (the "1" of an n:1 pattern); when the counts
+    # are close, the largest count is used instead to avoid padding groups.
+    group_size = largest if largest < smallest * 1.25 else smallest
+    num_groups = sum(math.ceil(t.num_layers / group_size) for t in types)
+    return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False), tuple(warnings)
+
+
+def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
+    """Blocks one request of ``max_model_len`` tokens needs, in units of one shared block index."""
+    def layer_blocks(t: KvGroupSpec) -> int:
+        if t.kind == "sliding" and t.window is not None:
+            span = min(t.window - 1 + batched_tokens, max_model_len)
+            return math.ceil(span / BLOCK_SIZE) + 1
+        return math.ceil(max_model_len / BLOCK_SIZE)
+
+    if layout.uniform:
+        need = sum(layer_blocks(t) * t.page_bytes * t.num_layers for t in layout.types)
+        return math.ceil(need / layout.bytes_per_block)
+    # One spec per group: a type split over several groups counts once per group.
+    per_layer = sum(layer_blocks(t) * math.ceil(t.num_layers / layout.group_size) for t in layout.types)
+    need = layout.group_size * per_layer * layout.types[0].page_bytes
+    return math.ceil(need / layout.bytes_per_block)
+
+
+def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_tokens: int) -> tuple[int, int, float]:
+    """(num_gpu_blocks, "GPU KV cache size" tokens, max concurrency at query.seq_len) for a pool."""
+    layout, _ = kv_layout(spec, query)
+    if pool_bytes <= 0:
+        return 0, 0, 0.0
+    num_blocks = pool_bytes // layout.bytes_per_block
+    tokens = num_blocks // layout.num_groups * BLOCK_SIZE
+    per_request = _blocks_per_request(layout, query.seq_len, batched_tokens)
+    return num_blocks, tokens, num_blocks / per_request
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+
+
+def vllm_terms(spec: ModelSpec, query: Query, *, weights_bytes: int,
+               gpu_memory: int | None = None, constants: VllmConstants = DEFAULT_CONSTANTS) -> EngineTerms:
+    """Per-GPU bytes vLLM adds besides weights and KV cache.
+
+    ``activations`` is the profile run's torch activation peak; ``overhead`` is the CUDA context,
+    the non-torch memory and the CUDA graphs. ``gpu_memory`` (when a GPU is named) picks vLLM's
+    batch defaults the way it would on that GPU; without it the small-GPU defaults apply.
+    """
+    del weights_bytes  # the peak is measured above the weights; kept for a uniform signature
+    peak, where = activation_peak(spec, query, gpu_memory=gpu_memory, constants=constants)
+    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) \
+        + cuda_graph_bytes(spec, constants)
+    warnings: list[str] = []
+    if query.kv == "off":
+        warnings.append("vLLM always allocates a KV cache; kv=off only drops it from the memory total")
+    if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
+        warnings.append(f"vLLM refuses max_model_len {query.seq_len:,} above the model's "
+                        f"{spec.max_position_embeddings:,} positions unless told to override")
+    _, layout_warnings = kv_layout(spec, query)
+    warnings.extend(layout_warnings)
+    return EngineTerms(activations=peak, overhead=overhead, activation_where=where, warnings=tuple(warnings))
+
+
+def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu_memory: int,
+                constants: VllmConstants = DEFAULT_CONSTANTS) -> VllmReport:
+    """What vLLM's start-up log would report on a GPU of ``gpu_memory`` bytes (per GPU).
+
+    KV pool = util x gpu_memory - (weights as loaded + activation peak + non-torch). The pool may
+    come out negative (vLLM would refuse to start); tokens and concurrency are then 0.
+    """
+    batched_tokens, _ = batch_defaults(query, gpu_memory)
+    weights = loaded_weight_bytes(spec, weights_bytes)
+    peak, _ = activation_peak(spec, query, gpu_memory=gpu_memory, constants=constants)
+    non_torch = non_torch_bytes(query, constants)
+    requested = int(query.util * gpu_memory)
+    pool = requested - weights - peak - non_torch
+    blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
+    return VllmReport(
+        version=VLLM_VERSION, kv_cache_memory=pool, kv_cache_tokens=tokens,
+        max_concurrency=round(concurrency, 2), weights=weights, activation_peak=peak, non_torch=non_torch,
+        cuda_graphs=cuda_graph_bytes(spec, constants), requested_memory=requested, block_size=BLOCK_SIZE,
+        num_gpu_blocks=blocks,
+    )

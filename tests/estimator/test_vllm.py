@@ -1,0 +1,182 @@
+"""The vLLM profile's arithmetic, checked against numbers worked out by hand from config fields.
+
+The block arithmetic is checked against what vLLM v0.19's start-up logs printed (the calibration
+cases named in each test): given the pool the log reports, our blocks, tokens and concurrency
+must be the log's, to the digit.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from estimator.engines import vllm
+from estimator.errors import InputError
+from estimator.query import Query
+from estimator.spec import LayerKV, ModelSpec, ParamCounts, Quantization
+
+GiB = 1 << 30
+H100 = 85_030_617_088  # CUDA total of an H100 80GB HBM3
+
+
+def make_spec(*, layers: tuple[LayerKV, ...], hidden: int, inter: int, vocab: int, heads: int, kv_heads: int,
+              head_dim: int, dtype: str = "bf16", max_pos: int | None = None, experts: int = 0, topk: int = 0,
+              moe_inter: int = 0, model_type: str = "llama") -> ModelSpec:
+    return ModelSpec(
+        model_type=model_type, known_family=True, torch_dtype=dtype, hidden_size=hidden,
+        num_layers=len(layers), num_attention_heads=heads, num_kv_heads=kv_heads, head_dim=head_dim,
+        vocab_size=vocab, intermediate_size=inter, num_experts=experts, experts_per_token=topk,
+        moe_intermediate_size=moe_inter, num_moe_layers=len(layers) if experts else 0,
+        max_position_embeddings=max_pos, layers=layers,
+        params=ParamCounts(embedding=vocab * hidden, active=vocab * hidden),
+        quantization=Quantization(format="bf16"),
+    )
+
+
+def full(kv_heads: int, head_dim: int) -> LayerKV:
+    return LayerKV(kind="full", kv_heads=kv_heads, key_dim=head_dim, value_dim=head_dim)
+
+
+def sliding(window: int, kv_heads: int, head_dim: int) -> LayerKV:
+    return LayerKV(kind="sliding", window=window, kv_heads=kv_heads, key_dim=head_dim, value_dim=head_dim)
+
+
+# Llama-3.1-8B: 32 layers, 8 KV heads of 128, hidden 4096, MLP 14336, vocabulary 128256.
+LLAMA = make_spec(layers=tuple(full(8, 128) for _ in range(32)), hidden=4096, inter=14336, vocab=128256,
+                  heads=32, kv_heads=8, head_dim=128, max_pos=131072)
+# gemma-2-9b: 42 layers alternating sliding (4096) and full, 8 KV heads of 256.
+GEMMA2 = make_spec(layers=tuple(sliding(4096, 8, 256) if i % 2 == 0 else full(8, 256) for i in range(42)),
+                   hidden=3584, inter=14336, vocab=256000, heads=16, kv_heads=8, head_dim=256, max_pos=8192,
+                   model_type="gemma2")
+# gpt-oss-20b: 24 layers alternating sliding (128) and full, 8 KV heads of 64; 32 experts, top-4.
+GPT_OSS = make_spec(layers=tuple(sliding(128, 8, 64) if i % 2 == 0 else full(8, 64) for i in range(24)),
+                    hidden=2880, inter=0, vocab=201088, heads=64, kv_heads=8, head_dim=64, max_pos=131072,
+                    experts=32, topk=4, moe_inter=2880, model_type="gpt_oss")
+# DeepSeek-V2-Lite: 27 MLA layers caching kv_lora_rank 512 + qk_rope_head_dim 64, one head.
+DEEPSEEK = make_spec(layers=tuple(LayerKV(kind="mla", kv_heads=1, key_dim=512, value_dim=64) for _ in range(27)),
+                     hidden=2048, inter=10944, vocab=102400, heads=16, kv_heads=16, head_dim=192,
+                     max_pos=163840, experts=64, topk=6, moe_inter=1408, model_type="deepseek_v2")
+
+
+def q(**kw) -> Query:
+    return Query(engine="vllm", **kw)
+
+
+# ------------------------------------------------------------------ block arithmetic vs the logs
+
+def test_llama_blocks_tokens_concurrency_match_the_log():
+    # page = 16 tokens x 8 heads x (128 + 128) x 2 bytes = 65,536 B per layer; x 32 layers = 2 MiB a block.
+    layout, _ = vllm.kv_layout(LLAMA, q(seq_len=8192))
+    assert layout.bytes_per_block == 16 * 8 * 256 * 2 * 32 == 2_097_152
+    # case020 logged 29,751 blocks, "GPU KV cache size: 476,016 tokens", concurrency 58.11x at 8192.
+    pool = 29_751 * 2_097_152 + 12_345
+    blocks, tokens, conc = vllm.kv_capacity(LLAMA, q(seq_len=8192), pool, batched_tokens=8192)
+    assert (blocks, tokens) == (29_751, 29_751 * 16)
+    assert conc == pytest.approx(29_751 / (8192 / 16))  # 512 blocks a request
+    assert round(conc, 2) == 58.11
+    # case022 (max_model_len 2048): 29,751 / 128 = 232.43x.
+    _, _, conc_2k = vllm.kv_capacity(LLAMA, q(seq_len=2048), pool, batched_tokens=8192)
+    assert round(conc_2k, 2) == 232.43
+
+
+def test_llama_fp8_kv_halves_the_page():
+    # case017: kv fp8 -> 1 byte an element: 1 MiB a block; 59,502 blocks = 952,032 tokens, 116.21x.
+    layout, _ = vllm.kv_layout(LLAMA, q(seq_len=8192, kv="fp8"))
+    assert layout.bytes_per_block == 16 * 8 * 256 * 1 * 32
+    blocks, tokens, conc = vllm.kv_capacity(LLAMA, q(seq_len=8192, kv="fp8"), 59_502 * 1_048_576,
+                                           batched_tokens=8192)
+    assert (blocks, tokens, round(conc, 2)) == (59_502, 952_032, 116.21)
+
+
+def test_tensor_parallel_splits_kv_heads_and_replicates_below_one():
+    # TP 4: 8 KV heads -> 2 per GPU: page 16 x 2 x 256 x 2 = 16,384 B per layer.
+    assert vllm.kv_layout(LLAMA, q(gpus=4))[0].bytes_per_block == 16 * 2 * 256 * 2 * 32
+    # TP 16: fewer heads than ranks -> each GPU keeps one head.
+    assert vllm.kv_layout(LLAMA, q(gpus=16))[0].bytes_per_block == 16 * 1 * 256 * 2 * 32
+
+
+def test_gemma2_hybrid_groups_match_the_log():
+    # 21 sliding + 21 full layers: two groups of 21 sharing one block count; a block index costs
+    # 21 layers x 16 x 8 x 512 x 2 = 2,752,512 B. case008 logged 168,880 tokens = 21,110 // 2 x 16,
+    # and 20.60x: a request of 8192 needs 512 full blocks + (8192/16 + 1) sliding blocks = 1,025.
+    layout, _ = vllm.kv_layout(GEMMA2, q(seq_len=8192))
+    assert (layout.group_size, layout.num_groups, layout.uniform) == (21, 2, False)
+    assert layout.bytes_per_block == 21 * 16 * 8 * 512 * 2 == 2_752_512
+    blocks, tokens, conc = vllm.kv_capacity(GEMMA2, q(seq_len=8192), 21_110 * 2_752_512, batched_tokens=8192)
+    assert (blocks, tokens) == (21_110, 168_880)
+    assert conc == pytest.approx(21_110 / 1025)
+    assert round(conc, 2) == 20.60
+
+
+def test_sliding_window_needs_only_window_plus_chunk():
+    # With a 512-token prefill chunk a 128-token window needs cdiv(127 + 512, 16) + 1 = 41 blocks,
+    # not 8192 / 16 = 512: per request 512 + 41 = 553 blocks.
+    blocks, _, conc = vllm.kv_capacity(GPT_OSS, q(seq_len=8192), 553 * 12 * 16 * 8 * 128 * 2,
+                                       batched_tokens=512)
+    assert blocks == 553
+    assert conc == pytest.approx(1.0)
+
+
+def test_gpt_oss_tp2_matches_the_log():
+    # TP 2: 4 KV heads of 64 per GPU: page 16 x 4 x 128 x 2 = 16,384 B; 12 layers a group.
+    # case041: 2,764,768 tokens = 345,596 // 2 x 16; 337.17x = 345,596 / 1,025.
+    layout, _ = vllm.kv_layout(GPT_OSS, q(seq_len=8192, gpus=2))
+    assert layout.bytes_per_block == 12 * 16 * 4 * 128 * 2 == 196_608
+    blocks, tokens, conc = vllm.kv_capacity(GPT_OSS, q(seq_len=8192, gpus=2), 345_596 * 196_608,
+                                           batched_tokens=8192)
+    assert (blocks, tokens, round(conc, 2)) == (345_596, 2_764_768, 337.17)
+
+
+def test_mla_entry_is_one_unsplit_latent():
+    # (512 + 64) x 2 bytes x 16 tokens = 18,432 B per layer, the same on every rank; 27 layers.
+    for tp in (1, 2, 4):
+        assert vllm.kv_layout(DEEPSEEK, q(gpus=tp))[0].bytes_per_block == 16 * 576 * 2 * 27 == 497_664
+    # case002: 94,097 blocks -> 1,505,552 tokens, 183.78x at 8192 (512 blocks a request).
+    blocks, tokens, conc = vllm.kv_capacity(DEEPSEEK, q(seq_len=8192), 94_097 * 497_664, batched_tokens=8192)
+    assert (blocks, tokens, round(conc, 2)) == (94_097, 1_505_552, 183.78)
+
+
+def test_empty_or_negative_pool_holds_nothing():
+    assert vllm.kv_capacity(LLAMA, q(), -5, batched_tokens=8192) == (0, 0, 0.0)
+    assert vllm.kv_capacity(LLAMA, q(), 2_097_151, batched_tokens=8192)[:2] == (0, 0)
+
+
+def test_int8_kv_is_refused_and_state_layers_are_refused():
+    with pytest.raises(InputError, match="int8"):
+        vllm.kv_layout(LLAMA, q(kv="int8"))
+    hybrid = LLAMA.model_copy(update={"layers": (LayerKV(kind="state", state_elements=100), *LLAMA.layers[1:])})
+    with pytest.raises(InputError, match="state-space"):
+        vllm.kv_layout(hybrid, q())
+
+
+# ------------------------------------------------------------------ defaults
+
+def test_batch_defaults_follow_the_gpu():
+    # >= 70 GiB and not an A100: 8192 tokens, 1024 sequences; otherwise 2048 / 256.
+    assert vllm.batch_defaults(q(gpu="h100-80gb"), H100) == (8192, 1024)
+    assert vllm.batch_defaults(q(gpu="a100-80gb"), 85_899_345_920) == (2048, 256)
+    assert vllm.batch_defaults(q(gpu="l4"), 23_580_639_232) == (2048, 256)
+    assert vllm.batch_defaults(q(), None) == (2048, 256)
+    # Given values win; max_num_seqs is capped at max_num_batched_tokens.
+    assert vllm.batch_defaults(q(max_num_batched_tokens=512), H100) == (512, 512)
+    assert vllm.batch_defaults(q(max_num_batched_tokens=4096, max_num_seqs=64), H100) == (4096, 64)
+
+
+def test_version_constants():
+    assert vllm.constants_for_version("0.19") == vllm.DEFAULT_CONSTANTS
+    assert vllm.constants_for_version("v0.17.1") == vllm.DEFAULT_CONSTANTS
+    assert vllm.constants_for_version("v0.11.0") == vllm.LEGACY_CONSTANTS
+    assert vllm.LEGACY_CONSTANTS.sampler_bytes_per_logit > 2 * vllm.DEFAULT_CONSTANTS.sampler_bytes_per_logit
+    with pytest.raises(InputError):
+        vllm.constants_for_version("nightly")
+
+
+# ------------------------------------------------------------------ weights as loaded
+
+def test_rope_cache_is_added_to_loaded_weights():
+    # Llama-3.1: 131,072 positions x 128 rotary dims x 2 bytes = 32 MiB; vLLM logs 14.99 GiB for
+    # 8,030,261,248 params x 2 bytes = 14.957 GiB + 0.031 GiB.
+    assert vllm.rope_cache_bytes(LLAMA) == 131072 * 128 * 2 == 32 * 1024 * 1024
+    loaded = vllm.loaded_weight_bytes(LLAMA, 8_030_261_248 * 2)
+    assert round(loaded / GiB, 2) == 14.99
+    # MLA rotates only the 64 rope dims: 163,840 x 64 x 2.
+    assert vllm.rope_cache_bytes(DEEPSEEK) == 163840 * 64 * 2
