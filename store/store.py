@@ -14,7 +14,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from platformdirs import user_data_dir
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import URL, Row, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -347,12 +359,33 @@ class Store:
         offset: int = 0,
     ) -> list[QueryRecord]:
         """Queries visible from ``scope``, newest first; ``model`` is a case-insensitive substring."""
+        selects = self.history_selects(scope=scope, model=model, user=user, limit=limit, offset=offset)
+
+        def run(conn: Connection) -> list[QueryRecord]:
+            ids: set[int] = set()
+            for stmt in selects:
+                ids.update(conn.execute(stmt).scalars())
+            page = sorted(ids, reverse=True)[offset : offset + limit]
+            return self._rows_by_id(conn, page)
+
+        return self._read(run)
+
+    @staticmethod
+    def history_selects(
+        *, scope: Scope, model: str | None = None, user: str | None = None, limit: int = 20, offset: int = 0
+    ) -> list[Select[tuple[int]]]:
+        """The id queries behind ``history``: one per visible group, each one index range in id order.
+
+        A channel listing is "this channel" plus "my DMs"; as two simple selects (merged in Python)
+        each walks its own index backwards and stops after ``offset + limit`` ids, on both databases,
+        where one OR would leave the planner to sort every match.
+        """
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
         if offset < 0:
             raise ValueError("offset must be >= 0")
 
-        branches = []  # each a WHERE clause that one index serves in id order
+        branches: list[list[ColumnElement[bool]]] = []
         if scope.source == "cli":
             if user is None or user == scope.user:
                 branches.append([
@@ -375,20 +408,14 @@ class Store:
                     QueryRow.team_id == scope.team,
                     QueryRow.is_dm.is_(True),
                 ])
-        if model:
-            needle = model.strip().lower()
+        needle = (model or "").strip().lower()
+        if needle:
             for where in branches:
                 where.append(QueryRow.model_lc.contains(needle, autoescape=True))
-
-        def run(conn: Connection) -> list[QueryRecord]:
-            ids: set[int] = set()
-            for where in branches:
-                stmt = select(QueryRow.id).where(*where).order_by(QueryRow.id.desc()).limit(offset + limit)
-                ids.update(conn.execute(stmt).scalars())
-            page = sorted(ids, reverse=True)[offset : offset + limit]
-            return self._rows_by_id(conn, page)
-
-        return self._read(run)
+        return [
+            select(QueryRow.id).where(*where).order_by(QueryRow.id.desc()).limit(offset + limit)
+            for where in branches
+        ]
 
     def count(self) -> int:
         """How many queries are stored (all scopes)."""

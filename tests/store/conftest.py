@@ -93,3 +93,9 @@ def store(db_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say once, at the end, why the Postgres half did not run (``-q`` hides skip reasons)."""
+    if pg_unreachable_reason.cache_info().currsize and pg_unreachable_reason() is not None:
+        terminalreporter.write_line(f"tests/store: Postgres half skipped: {pg_unreachable_reason()}")
