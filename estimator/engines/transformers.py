@@ -1,0 +1,195 @@
+"""The HF transformers profile: what ``model.generate`` allocates beyond weights and KV cache.
+
+The peak of a ``generate`` call is the prefill: one forward pass over the b x s prompt tokens,
+layer by layer, while the ``DynamicCache`` fills up. At the last layer the cache holds (almost)
+every layer's keys and values, so the peak is weights + KV cache + the largest transient of one
+layer. The transients, as transformers 5.x (torch 2.x) allocates them in inference mode:
+
+- MLP: ``down(act(gate(x)) * up(x))`` holds act(gate), up and their product at once (3 x the
+  intermediate width per token); phi3's fused ``gate_up_proj`` holds 4x. The residual stream and
+  the normed input (2 x hidden) are alive beside them.
+- MoE (``grouped_mm`` experts, the 5.x default): tokens are replicated k times (one row per
+  chosen expert): the gathered input (hidden), the gate/up output and its masked copy (2 x 2 x
+  the expert width), plus the router logits (bf16) and probabilities (fp32) for every expert.
+- Fused attention (``sdpa``, fa=on): q, its rotated copy and the output (3 x heads x head_dim),
+  k and v (before they enter the cache); no s^2 term.
+- Eager attention (fa=off): ``softmax(q k^T * scale + mask, dtype=float32).to(bf16)`` holds,
+  per head and batch row, s x s scores in bf16 (2 B), their fp32 copy (4 B) and the fp32 softmax
+  (4 B): 10 bytes per score element for bf16 (fp16 takes a fused half-to-float path: 8 B; fp32:
+  8 B). ``repeat_kv`` copies keys and values to every head, and the float causal mask
+  (b x s x s, one per attention kind) lives through the whole forward.
+- Sliding-window layers: ``DynamicSlidingWindowLayer`` keeps a *view* of the last window-1
+  tokens of the concatenated prefill keys/values, so the whole prompt's storage stays allocated
+  until the first decode step: during prefill each sliding layer holds all s tokens, not the
+  window. With sdpa and s > window, the sliding mask must be materialised (b x s x s bool, and
+  SDPA converts it to a float bias), and ``repeat_kv`` copies keys/values (GQA cannot be used with
+  a mask).
+- Logits: ``generate`` asks for the last token only (``logits_to_keep=1``) and copies them to
+  fp32, and the logits processors copy them again: b x vocab x (dtype + 8) bytes, small.
+- Decode: each step ``torch.cat``s one layer's keys (then values) into a new tensor while the old
+  one is alive: one layer's keys for b x s tokens on top of the full cache.
+
+Overhead is what torch's ``max_memory_allocated`` does not see but ``nvidia-smi`` does: the CUDA
+context (and the kernels torch loads), plus the caching allocator's reserve over the allocated
+peak (blocks rounded up, and the growing cache tensors leave freed blocks too small to reuse).
+
+So ``weights + kv_cache + activations`` predicts ``torch.cuda.max_memory_allocated()`` and the
+total (with overhead) predicts the device's used memory. The prompt is taken as the whole s
+tokens (the worst case for a given s: prefill peak and full cache at once).
+
+With gpus > 1, transformers' ``device_map="auto"`` splits the *layers* across GPUs (pipeline, no
+tensor parallelism): each GPU runs its layers with full-width activations, so the per-layer
+transient is NOT divided by the number of GPUs (the sliding-window retention, which belongs to
+the layers, is), and every GPU pays its own CUDA context.
+"""
+
+from __future__ import annotations
+
+import math
+
+from estimator.engines import EngineTerms
+from estimator.query import Query
+from estimator.spec import DTYPE_BYTES, ModelSpec
+
+MiB = 1024 * 1024
+
+# What torch's allocator does not count: the CUDA context and the modules torch loads into it
+# (cuBLAS/cuDNN kernels). Measured as nvidia-smi used minus torch reserved before any model.
+CUDA_CONTEXT_BYTES = 512 * MiB
+# The caching allocator's reserve above the allocated peak: a share of the transient memory
+# (rounded blocks, fragmentation by the growing cache) plus a floor.
+RESERVE_FRACTION = 0.10
+RESERVE_FLOOR_BYTES = 32 * MiB
+# Persistent workspaces allocated through torch on the first matmul (cuBLAS), and small
+# per-forward tensors (rotary tables, position ids): a flat term in the activations.
+WORKSPACE_BYTES = 32 * MiB
+
+# Bytes per element of one eager score matrix at the softmax, by activation dtype (see above).
+EAGER_SCORE_BYTES = {"bf16": 10, "fp16": 8, "fp32": 8}
+# Intermediate-width tensors alive at once in the dense MLP, by model_type (default 3).
+MLP_INTERMEDIATE_COPIES = {"phi3": 4}
+# fp32 copies of the hidden states inside an RMSNorm (x.float(), x * rsqrt(...), gemma's weight).
+NORM_FP32_COPIES = 3
+
+
+def _kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
+    """Bytes per cached element: the model dtype unless kv= names one."""
+    if query.kv in ("on", "auto", "off"):
+        return DTYPE_BYTES[spec.torch_dtype]
+    return DTYPE_BYTES[query.kv]
+
+
+def _sliding_retention_bytes(spec: ModelSpec, query: Query) -> int:
+    """Extra cache bytes sliding layers hold during prefill (the whole prompt, not the window)."""
+    if query.kv == "off":
+        return 0
+    per_elem = _kv_dtype_bytes(spec, query)
+    total = 0
+    for layer in spec.layers:
+        if layer.kind != "sliding" or layer.window is None:
+            continue
+        kept = min(query.seq_len, max(layer.window - 1, 0))
+        extra_tokens = query.seq_len - kept
+        if extra_tokens > 0:
+            total += query.batch * extra_tokens * layer.kv_heads * (layer.key_dim + layer.value_dim) * per_elem
+    # Layers are split across GPUs: each holds its share.
+    return math.ceil(total / query.gpus)
+
+
+def _has_sliding_mask(spec: ModelSpec, query: Query) -> bool:
+    """sdpa needs an explicit mask for sliding layers once the prompt exceeds the window."""
+    return any(
+        layer.kind == "sliding" and layer.window is not None and query.seq_len > layer.window
+        for layer in spec.layers
+    )
+
+
+def _attention_kinds(spec: ModelSpec) -> int:
+    """How many distinct causal masks the model builds (full and/or sliding)."""
+    kinds = {layer.kind for layer in spec.layers if layer.kind in ("full", "sliding", "mla")}
+    has_full = bool(kinds & {"full", "mla"})
+    has_sliding = "sliding" in kinds
+    return max(1, int(has_full) + int(has_sliding))
+
+
+def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
+    """Each phase's transient bytes over weights + cache, for one GPU (the largest is the peak)."""
+    dt = DTYPE_BYTES[spec.torch_dtype]
+    b, s = query.batch, query.seq_len
+    tokens = b * s
+    h = spec.hidden_size
+    heads, kv_heads, hd = spec.num_attention_heads, spec.num_kv_heads, spec.head_dim
+    q_width = heads * hd
+    kv_width = kv_heads * hd
+    # Residual stream plus the normed input of the current sub-block.
+    stream = 2 * tokens * h * dt
+
+    out: dict[str, int] = {}
+
+    # RMSNorm: the input (shared with the residual), fp32 copies, and the bf16 output.
+    out["norm"] = tokens * h * (2 * dt + NORM_FP32_COPIES * 4)
+
+    if spec.intermediate_size > 0:
+        copies = MLP_INTERMEDIATE_COPIES.get(spec.model_type, 3)
+        out["prefill MLP"] = stream + copies * tokens * spec.intermediate_size * dt
+
+    if spec.num_experts > 0 and spec.experts_per_token > 0 and spec.moe_intermediate_size > 0:
+        rows = tokens * spec.experts_per_token
+        router = tokens * spec.num_experts * (dt + 4)
+        experts = rows * (h + 4 * spec.moe_intermediate_size) * dt
+        out["prefill MoE experts"] = stream + router + experts
+
+    if query.flash_attention:
+        attn = stream + tokens * (3 * q_width + 2 * kv_width) * dt
+        if _has_sliding_mask(spec, query):
+            # Bool mask, SDPA's float bias made from it, and keys/values repeated to every head.
+            attn += b * s * s * (1 + dt) + 2 * tokens * q_width * dt
+        out["prefill attention"] = attn
+    else:
+        scores = b * heads * s * s * EAGER_SCORE_BYTES[spec.torch_dtype]
+        masks = _attention_kinds(spec) * b * s * s * dt
+        repeated = 2 * tokens * q_width * dt if kv_heads < heads else 0
+        out["attention scores"] = stream + tokens * q_width * dt + repeated + scores + masks
+
+    vocab = spec.vocab_size
+    out["logits"] = tokens * h * dt + b * vocab * (dt + 8)
+
+    if query.kv != "off" and spec.layers:
+        per_elem = _kv_dtype_bytes(spec, query)
+        widest = max(layer.kv_heads * max(layer.key_dim, layer.value_dim) for layer in spec.layers)
+        out["decode cache copy"] = b * s * widest * per_elem
+    return out
+
+
+def transformers_terms(
+    spec: ModelSpec, query: Query, *, weights_bytes: int, kv_cache_bytes: int
+) -> EngineTerms:
+    """Activations and overhead of ``generate`` (b sequences of s tokens), per GPU.
+
+    ``weights_bytes`` and ``kv_cache_bytes`` are the per-GPU terms these add to; the transients
+    do not depend on them (kept in the signature for profiles that size pools from them).
+    """
+    candidates = prefill_candidates(spec, query)
+    where, peak = max(candidates.items(), key=lambda kv: kv[1])
+    retention = _sliding_retention_bytes(spec, query)
+    if retention > peak:
+        where = "sliding-window prefill cache"
+    activations = peak + retention + WORKSPACE_BYTES
+
+    warnings: list[str] = []
+    if any(layer.kind == "state" for layer in spec.layers):
+        warnings.append("transformers activations for state-space (mamba) layers are not modelled")
+    if query.gpus > 1:
+        warnings.append(
+            "transformers splits layers across GPUs (device_map=auto): each GPU runs full-width "
+            "activations, so they are not divided by the GPU count"
+        )
+
+    reserve = RESERVE_FLOOR_BYTES + int(RESERVE_FRACTION * activations)
+    overhead = CUDA_CONTEXT_BYTES + reserve
+    return EngineTerms(
+        activations=activations,
+        overhead=overhead,
+        activation_where=where,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,142 @@
+"""CPU-side checks of bench/measure_transformers.py: planning, config loading, JSON writing.
+
+The GPU part (building models, generate) runs only on a machine with torch and CUDA; these tests
+make sure the script imports without torch and that what it plans and writes is right.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "bench" / "measure_transformers.py"
+
+
+@pytest.fixture(scope="module")
+def mt():
+    had_torch = "torch" in sys.modules
+    spec = importlib.util.spec_from_file_location("measure_transformers", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["measure_transformers"] = module  # dataclasses resolve annotations through it
+    spec.loader.exec_module(module)
+    # Importing the script must not import torch (it runs here without it).
+    assert had_torch or "torch" not in sys.modules
+    return module
+
+
+def test_plan_covers_the_size_ladder(mt) -> None:
+    models = [p.model for p in mt.DEFAULT_PLAN]
+    # 0.5B to 14B dense, both sliding-window families, a MoE.
+    for wanted in ("Qwen/Qwen3-0.6B", "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.2-3B", "Qwen/Qwen3-4B",
+                   "Qwen/Qwen3-8B", "google/gemma-2-9b-it", "google/gemma-3-1b-it", "microsoft/phi-4",
+                   "Qwen/Qwen3-30B-A3B"):
+        assert wanted in models
+    cases = mt.plan_cases(mt.DEFAULT_PLAN)
+    assert {c.attn for c in cases} == {"sdpa", "eager"}
+    # Per model: every sdpa case before any eager case (sdpa is the default path, measured first).
+    for model in models:
+        attns = [c.attn for c in cases if c.model == model]
+        assert attns == sorted(attns, key=lambda a: a != "sdpa")
+        assert "sdpa" in attns and "eager" in attns
+
+
+def test_plan_arithmetic(mt) -> None:
+    plan = (mt.ModelPlan("a/b", "x.json", ((1024, 1), (4096, 8)), ((512, 1),)),)
+    cases = mt.plan_cases(plan, new_tokens=8)
+    assert [(c.attn, c.seq_len, c.batch) for c in cases] == [("sdpa", 1024, 1), ("sdpa", 4096, 8), ("eager", 512, 1)]
+    # s counts prompt + generated tokens, as the estimator's s= does.
+    assert cases[0].prompt_len == 1016
+    assert cases[1].case_id == "tf-a__b-sdpa-s4096-b8"
+    assert [c.seq_len for c in mt.plan_cases(plan, max_seq_len=1024)] == [1024, 512]
+    assert mt.plan_cases(plan, models=["other/model"]) == []
+    assert [c.attn for c in mt.plan_cases(plan, attn_impls=["eager"])] == ["eager"]
+    with pytest.raises(ValueError, match="no prompt"):
+        mt.plan_cases(plan, new_tokens=512)
+    with pytest.raises(ValueError, match="unknown attention"):
+        mt.plan_cases(plan, attn_impls=["flash"])
+
+
+def test_every_planned_config_loads(mt) -> None:
+    missing = []
+    for p in mt.DEFAULT_PLAN:
+        path = mt.CONFIG_DIR / p.config_file
+        if not path.exists():
+            missing.append(p.config_file)
+            continue
+        cfg = mt.load_config_dict(p.config_file)
+        text = mt.text_config_dict(cfg)
+        assert int(text["num_attention_heads"]) > 0, p.model
+        assert int(text["vocab_size"]) > 0, p.model
+    # phi-4's fixture is task A's to write; everything else must be there.
+    assert set(missing) <= {"microsoft__phi-4.json"}, missing
+
+
+def test_load_config_rejects_non_configs(mt, tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text('{"hello": 1}')
+    with pytest.raises(ValueError, match="model_type"):
+        mt.load_config_dict("bad.json", tmp_path)
+    with pytest.raises(FileNotFoundError):
+        mt.load_config_dict("absent.json", tmp_path)
+    nested = {"model_type": "gemma3", "text_config": {"num_attention_heads": 8}}
+    assert mt.text_config_dict(nested) == {"num_attention_heads": 8}
+
+
+def test_eager_score_bytes(mt) -> None:
+    # Qwen3-8B: 32 heads; s=4096, b=2: 2 x 32 x 4096^2 x 10 B
+    cfg = mt.load_config_dict("Qwen__Qwen3-8B.json")
+    assert mt.eager_score_bytes(cfg, 4096, 2) == 2 * 32 * 4096 * 4096 * 10
+
+
+def test_oom_dominance(mt) -> None:
+    c = mt.Case("m", "f", "eager", 4096, 4, 8)
+    assert mt.dominated_by_oom(mt.Case("m", "f", "eager", 8192, 4, 8), [c])
+    assert mt.dominated_by_oom(mt.Case("m", "f", "eager", 4096, 8, 8), [c])
+    assert not mt.dominated_by_oom(mt.Case("m", "f", "eager", 2048, 8, 8), [c])
+    assert not mt.dominated_by_oom(mt.Case("m", "f", "sdpa", 8192, 4, 8), [c])
+    assert not mt.dominated_by_oom(mt.Case("n", "f", "eager", 8192, 4, 8), [c])
+
+
+def test_records_follow_the_calibration_format(mt, tmp_path: Path) -> None:
+    calib = json.loads((REPO / "tests" / "fixtures" / "calibration" / "measurements.json").read_text())
+    tf_keys = {k for c in calib if "transformers" in c["engine"].lower() for k in c}
+    case = mt.Case("Qwen/Qwen3-8B", "Qwen__Qwen3-8B.json", "sdpa", 8192, 2, 8)
+    measured = {"weights_bytes": 16_381_470_720, "max_allocated_bytes": 20_000_000_000, "oom": False}
+    rec = mt.case_record(case, gpu_name="NVIDIA H200", gpu_total_bytes=150_121_545_728,
+                         engine_version="transformers 5.17.0, torch 2.11.0", measured=measured)
+    assert tf_keys <= set(rec), tf_keys - set(rec)
+    assert rec["engine"] == "transformers"
+    assert rec["source"] == "bench/measure_transformers.py on NVIDIA H200"
+    assert (rec["s"], rec["b"], rec["attn"], rec["prompt_tokens"], rec["new_tokens"]) == (8192, 2, "sdpa", 8184, 8)
+    assert rec["gpu_total_gib"] == round(150_121_545_728 / 2**30, 2)
+    assert rec["measured"] == measured
+
+    out = tmp_path / "sub" / "r.json"
+    mt.write_results([rec], out)
+    assert json.loads(out.read_text()) == [rec]
+    mt.write_results([rec, rec], out)  # rewritten whole each time
+    assert len(json.loads(out.read_text())) == 2
+    assert not out.with_suffix(".json.tmp").exists()
+
+
+def test_output_path(mt, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert mt.gpu_slug("NVIDIA H200") == "h200"
+    assert mt.gpu_slug("NVIDIA H100 80GB HBM3") == "h100-80gb-hbm3"
+    monkeypatch.setenv("OUT", str(tmp_path))
+    assert mt.output_path(None, "h200") == tmp_path / "transformers-h200.json"
+    assert mt.output_path("x/y.json", "h200") == Path("x/y.json")
+    monkeypatch.delenv("OUT")
+    assert mt.output_path(None, "h200") == REPO / "bench" / "results" / "transformers-h200.json"
+
+
+def test_dry_run_needs_no_torch(mt, capsys: pytest.CaptureFixture[str]) -> None:
+    assert mt.main(["--dry-run", "--models", "Qwen/Qwen3-0.6B", "--attn", "sdpa"]) == 0
+    out = capsys.readouterr().out
+    n = len(mt.plan_cases(mt.DEFAULT_PLAN, models=["Qwen/Qwen3-0.6B"], attn_impls=["sdpa"]))
+    assert f"{n} cases" in out
+    assert "tf-Qwen__Qwen3-0.6B-sdpa-s1024-b1" in out

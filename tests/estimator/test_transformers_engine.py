@@ -1,0 +1,230 @@
+"""The transformers engine profile, on hand-built model descriptions.
+
+Every expected number is worked out here from the geometry, with the arithmetic written out;
+the module's constants (workspace, CUDA context, reserve) are read from it by name because they
+are fitted values, not derived ones.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from estimator.engines import transformers as tf
+from estimator.engines.transformers import prefill_candidates, transformers_terms
+from estimator.query import Query
+from estimator.spec import LayerKV, ModelSpec, ParamCounts, Quantization
+
+BF16 = Quantization(format="bf16")
+
+
+def dense_spec(**over: object) -> ModelSpec:
+    """Llama-3.1-8B's geometry: h 4096, I 14336, 32 heads, 8 KV heads, head_dim 128, 32 layers."""
+    fields: dict[str, object] = dict(
+        model_type="llama",
+        known_family=True,
+        torch_dtype="bf16",
+        hidden_size=4096,
+        num_layers=32,
+        num_attention_heads=32,
+        num_kv_heads=8,
+        head_dim=128,
+        vocab_size=128256,
+        intermediate_size=14336,
+        layers=tuple(LayerKV(kind="full", kv_heads=8, key_dim=128, value_dim=128) for _ in range(32)),
+        params=ParamCounts(embedding=525_336_576, active=8_030_261_248, dense_mlp=5_637_144_576),
+        quantization=BF16,
+    )
+    fields.update(over)
+    return ModelSpec(**fields)  # type: ignore[arg-type]
+
+
+def gemma2_spec() -> ModelSpec:
+    """gemma-2-9b's geometry: 42 layers alternating sliding (window 4096) and full, 8 KV heads x 256."""
+    layers = tuple(
+        LayerKV(kind="sliding" if i % 2 == 0 else "full", window=4096 if i % 2 == 0 else None,
+                kv_heads=8, key_dim=256, value_dim=256)
+        for i in range(42)
+    )
+    return ModelSpec(
+        model_type="gemma2",
+        known_family=True,
+        torch_dtype="bf16",
+        hidden_size=3584,
+        num_layers=42,
+        num_attention_heads=16,
+        num_kv_heads=8,
+        head_dim=256,
+        vocab_size=256000,
+        intermediate_size=14336,
+        tie_word_embeddings=True,
+        layers=layers,
+        params=ParamCounts(embedding=917_504_000, active=9_241_705_984),
+        quantization=BF16,
+    )
+
+
+def moe_spec() -> ModelSpec:
+    """Qwen3-30B-A3B's geometry: h 2048, 48 layers, 32 heads, 4 KV heads x 128, 128 experts, top-8, 768 wide."""
+    return ModelSpec(
+        model_type="qwen3_moe",
+        known_family=True,
+        torch_dtype="bf16",
+        hidden_size=2048,
+        num_layers=48,
+        num_attention_heads=32,
+        num_kv_heads=4,
+        head_dim=128,
+        vocab_size=151936,
+        intermediate_size=0,
+        num_experts=128,
+        experts_per_token=8,
+        moe_intermediate_size=768,
+        num_moe_layers=48,
+        layers=tuple(LayerKV(kind="full", kv_heads=4, key_dim=128, value_dim=128) for _ in range(48)),
+        params=ParamCounts(embedding=311_164_928, active=3_340_000_000),
+        quantization=BF16,
+    )
+
+
+def terms(spec: ModelSpec, **q: object):
+    return transformers_terms(spec, Query(**q), weights_bytes=1, kv_cache_bytes=1)  # type: ignore[arg-type]
+
+
+def test_dense_fused_peak_is_the_mlp() -> None:
+    # s=4096, b=1: 4096 prompt tokens.
+    # MLP: residual + normed input 2 x 4096 x 4096 x 2 B = 67,108,864
+    #      act(gate), up, product  3 x 4096 x 14336 x 2 B = 352,321,536   -> 419,430,400
+    # attention: 67,108,864 + 4096 x (3 x 32 x 128 + 2 x 8 x 128) x 2 B = 67,108,864 + 117,440,512
+    # norm: 4096 x 4096 x (2 x 2 + 3 x 4) = 268,435,456
+    c = prefill_candidates(dense_spec(), Query(seq_len=4096))
+    assert c["prefill MLP"] == 419_430_400
+    assert c["prefill attention"] == 184_549_376
+    assert c["norm"] == 268_435_456
+    # logits: last hidden 4096 x 4096 x 2 + 128256 x (2 + 8)
+    assert c["logits"] == 33_554_432 + 1_282_560
+    # decode copy of one layer's keys: 4096 x 8 x 128 x 2
+    assert c["decode cache copy"] == 8_388_608
+    assert "attention scores" not in c
+    t = terms(dense_spec(), seq_len=4096)
+    assert t.activation_where == "prefill MLP"
+    assert t.activations == 419_430_400 + tf.WORKSPACE_BYTES
+
+
+def test_dense_eager_peak_is_the_scores() -> None:
+    # s=2048, b=2: 4096 prompt tokens.
+    # scores: 2 x 32 heads x 2048^2 x 10 B (bf16 scores, fp32 copy, fp32 softmax) = 2,684,354,560
+    # causal mask (one kind): 2 x 2048^2 x 2 B = 16,777,216
+    # residual + normed input 67,108,864, query 4096 x 4096 x 2 = 33,554,432,
+    # repeat_kv keys and values 2 x 4096 x 4096 x 2 = 67,108,864
+    c = prefill_candidates(dense_spec(), Query(seq_len=2048, batch=2, flash_attention=False))
+    assert c["attention scores"] == 67_108_864 + 33_554_432 + 67_108_864 + 2_684_354_560 + 16_777_216
+    assert "prefill attention" not in c
+    t = terms(dense_spec(), seq_len=2048, batch=2, flash_attention=False)
+    assert t.activation_where == "attention scores"
+    assert t.activations == 2_868_903_936 + tf.WORKSPACE_BYTES
+
+
+def test_eager_grows_with_the_square_fused_does_not() -> None:
+    spec = dense_spec()
+    fused = [terms(spec, seq_len=s).activations - tf.WORKSPACE_BYTES for s in (8192, 16384)]
+    eager = [terms(spec, seq_len=s, flash_attention=False).activations - tf.WORKSPACE_BYTES
+             for s in (8192, 16384)]
+    assert fused[1] == 2 * fused[0]  # linear in s
+    assert eager[1] > 3.9 * eager[0]  # the s^2 scores dominate
+
+
+def test_phi3_fused_gate_up_holds_four_intermediates() -> None:
+    # phi-4's geometry at s=1024: h 5120, I 17920, 40 heads, 10 KV heads x 128.
+    spec = dense_spec(model_type="phi3", hidden_size=5120, intermediate_size=17920, num_attention_heads=40,
+                      num_kv_heads=10, vocab_size=100352, num_layers=40,
+                      layers=tuple(LayerKV(kind="sliding", window=16384, kv_heads=10, key_dim=128,
+                                           value_dim=128) for _ in range(40)))
+    c = prefill_candidates(spec, Query(seq_len=1024))
+    # 2 x 1024 x 5120 x 2 + 4 x 1024 x 17920 x 2 = 20,971,520 + 146,800,640
+    assert c["prefill MLP"] == 167_772_160
+
+
+def test_moe_rows_are_tokens_times_top_k() -> None:
+    # s=4096, b=1 -> 4096 tokens, 32768 expert rows.
+    # residual + normed input 2 x 4096 x 2048 x 2 = 33,554,432
+    # router logits bf16 + probabilities fp32: 4096 x 128 x (2 + 4) = 3,145,728
+    # rows x (gathered hidden 2048 + 2 x gate_up 2 x 768) x 2 B = 32768 x 5120 x 2 = 335,544,320
+    c = prefill_candidates(moe_spec(), Query(seq_len=4096))
+    assert c["prefill MoE experts"] == 33_554_432 + 3_145_728 + 335_544_320
+    assert "prefill MLP" not in c  # intermediate_size 0: every layer is MoE
+    assert terms(moe_spec(), seq_len=4096).activation_where == "prefill MoE experts"
+
+
+def test_sliding_layers_hold_the_whole_prompt_during_prefill() -> None:
+    spec = gemma2_spec()
+    # s=8192 > window: the 21 sliding layers keep the whole 8192-token storage, not 4095 tokens:
+    # 21 x (8192 - 4095) x 8 heads x (256 + 256) x 2 B
+    retention = 21 * (8192 - 4095) * 8 * 512 * 2
+    t8k = terms(spec, seq_len=8192)
+    c8k = prefill_candidates(spec, Query(seq_len=8192))
+    assert t8k.activations == max(c8k.values()) + retention + tf.WORKSPACE_BYTES
+    # Inside the window there is nothing extra.
+    t2k = terms(spec, seq_len=2048)
+    assert t2k.activations == max(prefill_candidates(spec, Query(seq_len=2048)).values()) + tf.WORKSPACE_BYTES
+    # kv=off: no cache, no retention and no decode copy.
+    off = prefill_candidates(spec, Query(seq_len=8192, kv="off"))
+    assert "decode cache copy" not in off
+    assert terms(spec, seq_len=8192, kv="off").activations == max(off.values()) + tf.WORKSPACE_BYTES
+
+
+def test_sdpa_past_the_window_materialises_the_sliding_mask() -> None:
+    spec = gemma2_spec()
+    inside = prefill_candidates(spec, Query(seq_len=4096))["prefill attention"]
+    past = prefill_candidates(spec, Query(seq_len=8192))["prefill attention"]
+    # Inside: 2 x 4096 x 3584 x 2 + 4096 x (3 x 16 x 256 + 2 x 8 x 256) x 2
+    assert inside == 58_720_256 + 4096 * 16384 * 2
+    # Past: linear part for 8192 tokens + bool and bf16 mask 8192^2 x 3 + repeat_kv 2 x 8192 x 4096 x 2
+    assert past == 2 * 58_720_256 + 8192 * 16384 * 2 + 8192 * 8192 * 3 + 2 * 8192 * 4096 * 2
+
+
+def test_eager_builds_one_mask_per_attention_kind() -> None:
+    spec = gemma2_spec()
+    c = prefill_candidates(spec, Query(seq_len=1024, flash_attention=False))
+    # 1024 tokens: stream 2 x 1024 x 3584 x 2, query 1024 x 4096 x 2, repeat_kv 2 x 1024 x 4096 x 2,
+    # scores 16 x 1024^2 x 10, masks (full and sliding) 2 x 1024^2 x 2
+    assert c["attention scores"] == (14_680_064 + 8_388_608 + 16_777_216 + 167_772_160 + 4_194_304)
+
+
+def test_logits_are_last_token_only() -> None:
+    # b=64 at s=16: 1024 tokens; the last-token logits 64 x 128256 x (2 + 4 + 4) dominate nothing
+    # but are counted: 1024 x 4096 x 2 + 64 x 128256 x 10.
+    c = prefill_candidates(dense_spec(), Query(seq_len=16, batch=64))
+    assert c["logits"] == 8_388_608 + 82_083_840
+
+
+def test_overhead_is_context_plus_reserve() -> None:
+    t = terms(dense_spec(), seq_len=4096)
+    assert t.overhead == tf.CUDA_CONTEXT_BYTES + tf.RESERVE_FLOOR_BYTES + int(tf.RESERVE_FRACTION * t.activations)
+    assert t.warnings == ()
+
+
+def test_layer_split_keeps_full_width_activations() -> None:
+    spec = gemma2_spec()
+    one = terms(spec, seq_len=8192)
+    two = terms(spec, seq_len=8192, gpus=2)
+    retention = 21 * (8192 - 4095) * 8 * 512 * 2
+    # The per-layer transient is the same on each GPU; the sliding retention is split in two.
+    assert one.activations - two.activations == retention - retention // 2
+    assert any("splits layers" in w for w in two.warnings)
+
+
+def test_fp8_kv_halves_the_retention() -> None:
+    spec = gemma2_spec()
+    bf16 = terms(spec, seq_len=8192).activations
+    fp8 = terms(spec, seq_len=8192, kv="fp8").activations
+    # retention 21 x 4097 x 8 x 512 x (2 - 1) B less, and the decode copy is not the peak
+    assert bf16 - fp8 == 21 * 4097 * 8 * 512
+
+
+@pytest.mark.parametrize("s", [1, 7, 4095, 4096, 4097, 100_000])
+def test_terms_are_non_negative_and_monotonic_in_s(s: int) -> None:
+    spec = gemma2_spec()
+    a = terms(spec, seq_len=s)
+    b = terms(spec, seq_len=s + 1)
+    assert 0 < a.activations <= b.activations
+    assert a.overhead >= tf.CUDA_CONTEXT_BYTES
