@@ -7,13 +7,17 @@ Tests then assert on ``MockSlack.calls``: the method, its arguments, and the tok
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 BOT_USER_ID = "UVRAMBOT"
 BOT_ID = "BVRAMBOT"
@@ -165,3 +169,79 @@ class MockSlack:
     def clear(self) -> None:
         with self._lock:
             self.calls.clear()
+
+
+# -- what Slack sends: signed requests ------------------------------------------------------------
+def sign(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
+    """Slack's v0 request signature headers for ``body`` (HMAC-SHA256 of ``v0:<ts>:<body>``)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+@dataclass(frozen=True)
+class Sent:
+    status: int
+    body: str
+    seconds: float  # how long the app took to answer (the ack)
+
+
+@dataclass
+class SlackSender:
+    """Sends the app what Slack sends: form-encoded slash commands and JSON event callbacks."""
+
+    url: str  # the app's POST /slack/events
+    secret: str
+    mock: MockSlack
+    team: str = TEAM_ID
+    _n: int = 0
+
+    def post(self, body: str, content_type: str, *, headers: dict[str, str] | None = None,
+             timestamp: int | None = None, secret: str | None = None) -> Sent:
+        all_headers = {"Content-Type": content_type, **sign(secret or self.secret, body, timestamp)}
+        all_headers.update(headers or {})
+        req = urllib.request.Request(self.url, data=body.encode(), headers=all_headers, method="POST")
+        start = time.monotonic()
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return Sent(resp.status, resp.read().decode(), time.monotonic() - start)
+        except urllib.error.HTTPError as err:
+            return Sent(err.code, err.read().decode(), time.monotonic() - start)
+
+    def command(self, text: str, *, channel: str = "C0001", user: str = "U0001",
+                channel_name: str = "general", **kw: Any) -> Sent:
+        self._n += 1
+        fields = {
+            "token": "legacy-verification-token", "team_id": self.team, "team_domain": "vram-test",
+            "channel_id": channel, "channel_name": channel_name, "user_id": user, "user_name": user.lower(),
+            "command": "/vram", "text": text, "api_app_id": "A0001", "is_enterprise_install": "false",
+            "response_url": self.mock.response_url(f"cmd{self._n}"), "trigger_id": f"trigger.{self._n}",
+        }
+        return self.post(urlencode(fields), "application/x-www-form-urlencoded", **kw)
+
+    def event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None,
+              **kw: Any) -> Sent:
+        self._n += 1
+        payload = {
+            "token": "legacy-verification-token", "team_id": self.team, "api_app_id": "A0001",
+            "event": event, "type": "event_callback", "event_id": event_id or f"Ev{self._n:08d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": None, "team_id": self.team, "user_id": BOT_USER_ID,
+                                "is_bot": True, "is_enterprise_install": False}],
+        }
+        headers = dict(kw.pop("headers", None) or {})
+        if retry is not None:
+            headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
+        return self.post(json.dumps(payload), "application/json", headers=headers, **kw)
+
+    def message(self, text: str, *, channel: str = "C0001", user: str = "U0001", ts: str | None = None,
+                thread_ts: str | None = None, **extra: Any) -> dict[str, Any]:
+        """A ``message`` event as Slack delivers a human's post (add bot_id/subtype via ``extra``)."""
+        self._n += 1
+        event: dict[str, Any] = {"type": "message", "channel": channel, "user": user, "text": text,
+                                 "ts": ts or f"1800000000.{self._n:06d}", "channel_type": "channel",
+                                 "event_ts": ts or f"1800000000.{self._n:06d}"}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        event.update(extra)
+        return event

@@ -1,0 +1,168 @@
+"""``vram serve``: the Slack app over Socket Mode or HTTP (``POST /slack/events``, ``GET /healthz``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from slack_bolt import App, BoltRequest
+
+from bot.service import Service
+from bot.settings import Settings
+from bot.slack_app import create_app
+from estimator.errors import InputError, VramError
+from estimator.resolve import ResolvedModel, Resolver
+from store.errors import StoreError
+from store.store import Store, default_database_url
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+MAX_BODY_BYTES = 1024 * 1024  # Slack payloads are far smaller; refuse anything bigger unread
+
+
+class HubOnlyResolver:
+    """A resolver that refuses local paths: Slack users must not make the server read its own files."""
+
+    def __init__(self, inner: Resolver) -> None:
+        self._inner = inner
+
+    def resolve(self, model: str, revision: str | None = None) -> ResolvedModel:
+        name = model.strip()
+        if name.startswith((".", "/", "~", "\\")) or name.endswith(".json") or _exists(name):
+            raise InputError(f'"{model}" is a local path: in Slack, give a Hub model id such as microsoft/phi-4')
+        return self._inner.resolve(model, revision)
+
+
+def _exists(name: str) -> bool:
+    try:
+        return Path(name).expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
+class SlackHTTPServer(ThreadingHTTPServer):
+    """One thread per request, so a slow client never holds up another request's ack."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def make_http_server(
+    app: App, *, host: str = "0.0.0.0", port: int = 3000, health: Callable[[], bool] | None = None
+) -> SlackHTTPServer:
+    """An HTTP server for ``app``: Slack requests at ``/slack/events``, a health check at ``/healthz``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("%s " + format, self.address_string(), *args)
+
+        def do_GET(self) -> None:
+            if self.path.partition("?")[0] != HEALTH_PATH:
+                self._send(404, {"ok": False, "error": "not found"})
+                return
+            ok = True
+            if health is not None:
+                try:
+                    ok = health()
+                except Exception:
+                    log.exception("health check failed")
+                    ok = False
+            self._send(200 if ok else 503, {"ok": ok})
+
+        def do_POST(self) -> None:
+            path, _, query = self.path.partition("?")
+            if path != EVENTS_PATH:
+                self._send(404, {"ok": False, "error": "not found"})
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_BODY_BYTES:
+                self._send(413, {"ok": False, "error": "payload too large"})
+                self.close_connection = True
+                return
+            body = self.rfile.read(length).decode("utf-8", errors="replace")
+            headers = {k.lower(): [v] for k, v in self.headers.items()}
+            resp = app.dispatch(BoltRequest(body=body, query=query, headers=headers))
+            out_headers = {k: list(v) for k, v in resp.headers.items()}
+            self._send_raw(resp.status, resp.body or "", out_headers)
+
+        def _send(self, status: int, obj: dict[str, Any]) -> None:
+            self._send_raw(status, json.dumps(obj), {"content-type": ["application/json"]})
+
+        def _send_raw(self, status: int, body: str, headers: dict[str, list[str]]) -> None:
+            data = body.encode("utf-8")
+            self.send_response(status)
+            for key, values in headers.items():
+                if key.lower() == "content-length":
+                    continue
+                for value in values:
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return SlackHTTPServer((host, port), Handler)
+
+
+def build(settings: Settings) -> tuple[App, Store]:
+    """Store (migrated), Hub resolver, service and Bolt app, wired from the settings."""
+    store = Store(settings.database_url or default_database_url())
+    store.upgrade()  # `vram serve` applies the migrations on start
+    resolver = Resolver(
+        token=settings.hf_token.get_secret_value() if settings.hf_token else None,
+        endpoint=settings.hf_endpoint,
+        cache=store.hub_cache(),
+        branch_ttl_s=settings.hub_branch_ttl_s,
+        total_timeout_s=settings.hub_timeout_s,
+    )
+    service = Service(store=store, resolver=HubOnlyResolver(resolver))
+    return create_app(settings, service, events=store), store
+
+
+def _database_ok(store: Store) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            store.schema_revision()
+        except StoreError:
+            return False
+        return True
+
+    return check
+
+
+def serve(settings: Settings) -> None:
+    """Run the bot until interrupted: Socket Mode with SLACK_APP_TOKEN, else HTTP on PORT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app, store = build(settings)
+    except StoreError as err:
+        raise VramError(str(err)) from err
+    except Exception as err:  # Bolt's BoltError on a bad token, and the like
+        if isinstance(err, VramError):
+            raise
+        raise VramError(f"The Slack app could not start: {err}") from err
+    if settings.slack_app_token is not None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        log.info("vram: Socket Mode (SLACK_APP_TOKEN is set)")
+        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+        return
+    server = make_http_server(app, port=settings.port, health=_database_ok(store))
+    log.info("vram: HTTP on port %d, Slack events at %s", settings.port, EVENTS_PATH)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        store.close()

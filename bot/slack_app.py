@@ -1,0 +1,361 @@
+"""The Slack app: thin Bolt glue between Slack's protocol and :class:`bot.service.Service`.
+
+Every listener acknowledges first and hands the work to a bounded pool, so Slack gets its
+answer well inside 3 seconds however slow the Hub is. Retried and duplicated events are
+claimed in the database before anything is posted, so no message is answered twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, Protocol
+
+from slack_bolt import App, BoltResponse
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import WebClient
+
+from bot import blocks
+from bot.blocks import Message
+from bot.service import (
+    CompareReply,
+    ErrorReply,
+    EstimateReply,
+    GpusReply,
+    HelpReply,
+    HistoryReply,
+    Outcome,
+    Reply,
+    Service,
+    ShowReply,
+    Who,
+)
+from bot.settings import Settings
+from estimator.errors import VramError
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/vram"
+# Slack's error codes for "this bot cannot post there": answer privately instead, with the invite hint.
+CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action",
+                         "cannot_dm_bot", "messages_tab_disabled"})
+# Slack Web API error code -> the one sentence a user sees.
+SLACK_ERRORS = {
+    "not_in_channel": "I'm not in this channel: invite me with `/invite @vram` and ask again.",
+    "channel_not_found": "I can't see this conversation: invite me with `/invite @vram` and ask again.",
+    "is_archived": "This channel is archived, so I can't post in it.",
+    "msg_too_long": "The answer was too long for one Slack message.",
+    "ratelimited": "Slack is rate-limiting me right now: try again in a minute.",
+    "invalid_auth": "My Slack token is not valid: an admin needs to reinstall the app.",
+    "not_authed": "My Slack token is missing: an admin needs to set SLACK_BOT_TOKEN.",
+    "account_inactive": "My Slack token was revoked: an admin needs to reinstall the app.",
+    "token_revoked": "My Slack token was revoked: an admin needs to reinstall the app.",
+    "missing_scope": "The Slack app lacks a permission it needs: reinstall it from manifest.yml.",
+    "restricted_action": "This workspace does not let me post here.",
+    "expired_url": "This command's reply link expired: run it again.",
+}
+INTERNAL_ERROR = "Something went wrong on my side while answering; it is logged, please try again."
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+class EventClaims(Protocol):
+    """De-duplication of Slack deliveries (the history store's ``claim_event``)."""
+
+    def claim_event(self, event_id: str) -> bool: ...
+
+
+def slack_error_sentence(err: Exception) -> str:
+    """One friendly sentence for a failed Slack call."""
+    if isinstance(err, SlackApiError):
+        code = str(err.response.get("error", "")) if err.response is not None else ""
+        return SLACK_ERRORS.get(code, f"Slack refused the answer ({code or 'unknown error'}).")
+    return "I could not reach Slack to post the answer: try again in a minute."
+
+
+def _slack_code(err: SlackApiError) -> str:
+    return str(err.response.get("error", "")) if err.response is not None else ""
+
+
+def strip_mentions(text: str) -> str:
+    """Drop ``<@U123>`` mentions (``@vram s=32k`` -> ``s=32k``)."""
+    return _MENTION.sub(" ", text).strip()
+
+
+def create_app(
+    settings: Settings,
+    service: Service,
+    *,
+    events: EventClaims,
+    work_pool: Executor | None = None,
+    token_verification: bool = True,
+) -> App:
+    """The Bolt app with every listener of the ``/vram`` bot.
+
+    ``events`` claims message ids (the store); ``work_pool`` runs estimates after the ack
+    (default: ``settings.workers`` threads); ``token_verification`` calls ``auth.test`` once now.
+    """
+    if settings.slack_bot_token is None:
+        raise VramError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token from the Slack app settings")
+    if settings.slack_signing_secret is None and settings.slack_app_token is None:
+        raise VramError("SLACK_SIGNING_SECRET is not set: copy it from the Slack app's Basic Information page")
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=15
+    )
+    pool = work_pool or ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="vram-work")
+    app = App(
+        name="vram",
+        client=client,
+        signing_secret=(
+            settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+        ),
+        token_verification_enabled=token_verification,
+        # Listener functions only ack and enqueue: a few threads keep up with any burst.
+        listener_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="vram-ack"),
+    )
+    bot = _Bot(service=service, client=client, events=events)
+
+    def submit(fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None = None) -> None:
+        pool.submit(bot.guard, fn, *args, on_error=on_error)
+
+    @app.command(COMMAND)
+    def on_command(ack: Callable[..., None], body: dict[str, Any], respond: Any) -> None:
+        ack()
+        submit(bot.command, body, respond, on_error=lambda msg: bot.respond_error(respond, msg))
+
+    @app.event("message")
+    def on_message(ack: Callable[..., None], event: dict[str, Any], body: dict[str, Any]) -> None:
+        ack()
+        if bot.is_thread_change(event):
+            submit(bot.thread_reply, body.get("team_id"), event)
+
+    @app.event("app_mention")
+    def on_mention(ack: Callable[..., None], event: dict[str, Any], body: dict[str, Any]) -> None:
+        ack()
+        if bot.from_a_bot(event):
+            return
+        if event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
+            if bot.is_thread_change(event):
+                submit(bot.thread_reply, body.get("team_id"), event)
+        else:
+            submit(bot.mention, body.get("team_id"), event)
+
+    @app.event("app_home_opened")
+    def on_home(ack: Callable[..., None], event: dict[str, Any], body: dict[str, Any]) -> None:
+        ack()
+        if event.get("tab", "home") == "home" and event.get("user"):
+            submit(bot.home, body.get("team_id"), event["user"])
+
+    # Every other event is acknowledged (Slack would retry and finally disable a 404ing app).
+    @app.event(re.compile(".*"))
+    def on_other(ack: Callable[..., None]) -> None:
+        ack()
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        # Listener failures before the ack: log with the traceback, answer 200 so Slack does not retry.
+        log.exception("Slack listener failed on %s", body.get("type") or body.get("command"), exc_info=error)
+        return BoltResponse(status=200, body="")
+
+    return app
+
+
+class _Bot:
+    """What the listeners do after the ack (runs in the work pool)."""
+
+    def __init__(self, *, service: Service, client: WebClient, events: EventClaims) -> None:
+        self.service = service
+        self.client = client
+        self.events = events
+
+    # -- the one error handler for work after the ack --------------------------------------------
+    def guard(self, fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None) -> None:
+        try:
+            fn(*args)
+        except SlackClientError as err:
+            log.warning("Slack call failed in %s: %s", fn.__name__, err)
+            self._tell(on_error, slack_error_sentence(err))
+        except VramError as err:
+            self._tell(on_error, str(err))
+        except Exception:
+            log.exception("unexpected failure in %s", fn.__name__)
+            self._tell(on_error, INTERNAL_ERROR)
+
+    @staticmethod
+    def _tell(on_error: Callable[[str], None] | None, sentence: str) -> None:
+        if on_error is None:
+            return
+        try:
+            on_error(sentence)
+        except Exception:  # the user cannot be told either: the log is all we have
+            log.exception("could not report an error to the user")
+
+    # -- filters (cheap: they run before the ack returns) -------------------------------------------
+    @staticmethod
+    def from_a_bot(event: dict[str, Any]) -> bool:
+        return bool(event.get("bot_id")) or event.get("subtype") == "bot_message" or bool(
+            event.get("bot_profile")
+        )
+
+    def is_thread_change(self, event: dict[str, Any]) -> bool:
+        """A human's reply in a thread that might change something (has ``key=value``)."""
+        if self.from_a_bot(event) or event.get("subtype"):  # edits, joins, deletions...
+            return False
+        thread_ts = event.get("thread_ts")
+        if not thread_ts or thread_ts == event.get("ts"):
+            return False
+        return "=" in (event.get("text") or "")
+
+    # -- slash command ------------------------------------------------------------------------------
+    def command(self, body: dict[str, Any], respond: Any) -> None:
+        who = Who(
+            source="slack", team=body.get("team_id"), channel=body.get("channel_id"), user=body.get("user_id"),
+            is_dm=body.get("channel_name") == "directmessage",
+        )
+        text = (body.get("text") or "").strip()
+        reply = self.service.run(text, who)
+        self._answer_command(reply, who, respond)
+
+    def _answer_command(self, reply: Reply, who: Who, respond: Any) -> None:
+        if isinstance(reply, EstimateReply):
+            out = reply.outcome
+            if out.estimate is None:
+                self.respond_error(respond, out.error or INTERNAL_ERROR)
+                return
+            msg = blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note)
+            self._post_or_respond(who, msg, respond, record_id=out.record_id)
+        elif isinstance(reply, CompareReply):
+            failed = [o for o in (reply.a, reply.b) if o.estimate is None]
+            if failed:
+                self.respond_error(respond, "; ".join(o.error or INTERNAL_ERROR for o in failed))
+                return
+            assert reply.a.estimate is not None and reply.b.estimate is not None
+            msg = blocks.compare_message(
+                reply.a.estimate, reply.b.estimate, record_ids=(reply.a.record_id, reply.b.record_id)
+            )
+            self._post_or_respond(who, msg, respond, record_id=None)
+        elif isinstance(reply, HistoryReply):
+            self._respond(respond, blocks.history_message(reply.records, model=reply.model, mine=reply.mine))
+        elif isinstance(reply, ShowReply):
+            if reply.estimate is not None:
+                msg = blocks.estimate_message(reply.estimate, record_id=reply.record.id, hint=False)
+            else:
+                msg = blocks.error_message(
+                    f"#{reply.record.id} `{reply.record.text}` failed: {reply.record.error or 'no result'}"
+                )
+            self._respond(respond, msg)
+        elif isinstance(reply, GpusReply):
+            self._respond(respond, blocks.gpus_message(reply.gpus))
+        elif isinstance(reply, HelpReply):
+            self._respond(respond, blocks.help_message())
+        elif isinstance(reply, ErrorReply):
+            self.respond_error(respond, reply.message)
+        else:  # pragma: no cover - the Reply union is closed
+            raise AssertionError(f"unhandled reply {reply!r}")
+
+    def _post_or_respond(self, who: Who, msg: Message, respond: Any, *, record_id: int | None) -> None:
+        """Post in the channel; where the bot cannot, answer privately and say how to invite it."""
+        assert who.channel is not None
+        try:
+            resp = self.client.chat_postMessage(
+                channel=who.channel, unfurl_links=False, unfurl_media=False, **msg.kwargs()
+            )
+        except SlackApiError as err:
+            if _slack_code(err) not in CANNOT_POST:
+                raise
+            log.info("cannot post in %s (%s): answering privately", who.channel, _slack_code(err))
+            private = Message(
+                blocks=(*msg.blocks, blocks._context(blocks.INVITE_HINT)),
+                text=msg.text + "\n" + blocks.INVITE_HINT,
+            )
+            self._respond(respond, private)
+            return
+        if record_id is not None:
+            self.service.set_posted(record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=None)
+
+    @staticmethod
+    def _respond(respond: Any, msg: Message) -> None:
+        respond(response_type="ephemeral", replace_original=False, **msg.kwargs())
+
+    def respond_error(self, respond: Any, sentence: str) -> None:
+        self._respond(respond, blocks.error_message(sentence))
+
+    # -- threads ------------------------------------------------------------------------------------
+    def thread_reply(self, team: str | None, event: dict[str, Any]) -> None:
+        """A reply in a vram thread: re-estimate the thread's latest estimate with the changes."""
+        channel, thread_ts, ts = event.get("channel"), event.get("thread_ts"), event.get("ts")
+        if not channel or not thread_ts or not ts:
+            return
+        base = self.service.latest_in_thread(team=team, channel=channel, thread_ts=thread_ts)
+        if base is None:  # not a thread we answered in
+            return
+        # One claim per message: Slack's retries repeat the event id, and a reply that mentions the
+        # bot arrives twice (message + app_mention, two event ids) - the message is the same.
+        if not self.events.claim_event(f"msg:{team}:{channel}:{ts}"):
+            return
+        who = Who(source="slack", team=team, channel=channel, user=event.get("user"),
+                  is_dm=event.get("channel_type") == "im")
+        outcome = self.service.what_if(base=base, text=strip_mentions(event.get("text") or ""), who=who)
+        if outcome is None:
+            return
+        self._answer_in_thread(outcome, channel=channel, thread_ts=thread_ts, user=event.get("user"))
+
+    def _answer_in_thread(self, out: Outcome, *, channel: str, thread_ts: str, user: str | None) -> None:
+        if out.estimate is None:
+            self._thread_error(out.error or INTERNAL_ERROR, channel=channel, thread_ts=thread_ts, user=user)
+            return
+        if out.base is not None:
+            msg = blocks.what_if_message(out.estimate, out.base, out.changes, record_id=out.record_id,
+                                         note=out.note)
+        else:
+            msg = blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False)
+        resp = self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False, **msg.kwargs()
+        )
+        if out.record_id is not None:
+            self.service.set_posted(out.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=thread_ts)
+
+    def _thread_error(self, sentence: str, *, channel: str, thread_ts: str, user: str | None) -> None:
+        msg = blocks.error_message(sentence)
+        if user:  # only the one who typed it needs to see the mistake
+            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **msg.kwargs())
+        else:
+            self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **msg.kwargs())
+
+    # -- @vram outside a thread ---------------------------------------------------------------------
+    def mention(self, team: str | None, event: dict[str, Any]) -> None:
+        """``@vram <model> ...`` in a channel: answer in a thread under the mention."""
+        channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
+        if not channel or not ts:
+            return
+        if not self.events.claim_event(f"msg:{team}:{channel}:{ts}"):
+            return
+        text = strip_mentions(event.get("text") or "")
+        who = Who(source="slack", team=team, channel=channel, user=user, is_dm=event.get("channel_type") == "im")
+        reply = self.service.run(text, who)
+        if isinstance(reply, EstimateReply) and reply.outcome.estimate is not None:
+            out = reply.outcome
+            msg = blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note)
+            resp = self.client.chat_postMessage(
+                channel=channel, thread_ts=ts, unfurl_links=False, unfurl_media=False, **msg.kwargs()
+            )
+            if out.record_id is not None:
+                self.service.set_posted(out.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=ts)
+            return
+        if isinstance(reply, EstimateReply):
+            msg = blocks.error_message(reply.outcome.error or INTERNAL_ERROR)
+        elif isinstance(reply, ErrorReply):
+            msg = blocks.error_message(reply.message)
+        else:
+            msg = blocks.notice_message("Mention me with a model, e.g. `@vram microsoft/phi-4 s=16k`; "
+                                        "for history, GPUs and help use `/vram help`.")
+        if user:
+            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=ts, **msg.kwargs())
+
+    # -- App Home -----------------------------------------------------------------------------------
+    def home(self, team: str | None, user: str) -> None:
+        """Publish the Home tab with the user's recent queries."""
+        reply = self.service.history(Who(source="slack", team=team, channel=None, user=user), mine=True)
+        records = reply.records if isinstance(reply, HistoryReply) else ()
+        self.client.views_publish(user_id=user, view=blocks.home_view(records))

@@ -1,0 +1,362 @@
+"""The Slack app against Slack's real protocol: signed HTTP requests in, Web API calls out to a mock.
+
+The app runs in HTTP mode on 127.0.0.1 (``bot.serve.make_http_server``), the real Bolt app with the
+real service, store (SQLite and Postgres) and resolver. Its Web API calls go to ``MockSlack``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.serve import make_http_server
+from bot.service import Service
+from bot.settings import Settings
+from bot.slack_app import create_app
+from estimator.resolve import Resolver
+from store import Store
+from tests.mockslack import BOT_ID, BOT_USER_ID, MockSlack, SlackSender
+from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-test-token"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+# Qwen3-8B: 36 layers, 8 KV heads, head_dim 128, bf16 -> KV per token 2 x 36 x 8 x 128 x 2 = 147,456 B = 144 KiB
+QWEN3_8B = "./tests/fixtures/configs/Qwen__Qwen3-8B.json"
+QWEN3_KV_PER_TOKEN = 2 * 36 * 8 * 128 * 2
+GIB = 1024**3
+
+
+class TrackedPool(ThreadPoolExecutor):
+    """The app's work pool, with a way for tests to wait until every submitted job has finished."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(max_workers=workers, thread_name_prefix="test-work")
+        self._futures: list[Future[Any]] = []
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut = super().submit(fn, *args, **kwargs)
+        with self._lock:
+            self._futures.append(fut)
+        return fut
+
+    def drain(self, timeout: float = 30) -> None:
+        with self._lock:
+            pending = list(self._futures)
+        for fut in pending:
+            fut.result(timeout=timeout)
+
+
+@dataclass
+class Bot:
+    slack: MockSlack
+    send: SlackSender
+    store: Store
+    pool: TrackedPool
+    base_url: str
+
+    def root_post(self, channel: str = "C0001") -> dict[str, Any]:
+        """The first top-level chat.postMessage in ``channel``."""
+        for call in self.slack.of("chat.postMessage"):
+            if call.args.get("channel") == channel and not call.args.get("thread_ts"):
+                return call.args
+        raise AssertionError(f"no top-level post in {channel}: {self.slack.calls}")
+
+
+def start_bot(db: str, resolver: Resolver, workers: int = 16) -> Iterator[Bot]:
+    slack = MockSlack(private={"CPRIVATE"}, missing={"DOTHERS"}).start()
+    store = Store(db, backoff_s=0.01)
+    store.upgrade()
+    settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.api_url,
+                        database_url=db, workers=workers)
+    pool = TrackedPool(workers)
+    app = create_app(settings, Service(store=store, resolver=resolver), events=store, work_pool=pool)
+    server = make_http_server(app, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    base = f"http://{host}:{port}"
+    try:
+        yield Bot(slack, SlackSender(f"{base}/slack/events", SECRET, slack), store, pool, base)
+    finally:
+        server.shutdown()
+        server.server_close()
+        pool.shutdown(wait=True)
+        store.close()
+        slack.stop()
+
+
+@pytest.fixture
+def bot(db_url: str) -> Iterator[Bot]:  # noqa: F811
+    yield from start_bot(db_url, Resolver())
+
+
+def blocks_text(args: dict[str, Any]) -> str:
+    return json.dumps(args.get("blocks", []), ensure_ascii=False)
+
+
+# -- a command end to end ---------------------------------------------------------------------------
+def test_command_end_to_end(bot: Bot) -> None:
+    sent = bot.send.command(f"{QWEN3_8B} s=16k gpu=h100")
+    assert sent.status == 200
+    assert sent.body == ""  # a bare ack: the answer is posted in the channel
+    post = bot.slack.wait_for("chat.postMessage")[0]
+    assert post.token == BOT_TOKEN
+    args = post.args
+    assert args["channel"] == "C0001"
+    assert "thread_ts" not in args
+    body = blocks_text(args)
+    # KV line: 147,456 B = 144 KiB per token x 16,384 tokens x 1 sequence
+    assert "144 KiB per token x 16,384 tokens x 1 sequence" in body
+    assert "s=16,384" in body and "fits one NVIDIA H100 80GB" in body
+    assert "Reply in this thread" in body
+    assert args["text"]  # the plain-text fallback
+    assert args["unfurl_links"] is False
+    # The record knows where it was posted (Slack's ts for the message), so a thread can follow it.
+    bot.pool.drain()
+    [record] = bot.store.history(scope=_scope("C0001", "U0001"))
+    assert record.posted_channel == "C0001" and record.posted_ts is not None and record.thread_ts is None
+    assert f"#{record.id}" in body
+    again = bot.store.latest_in_thread(team="T0001", channel="C0001", thread_ts=record.posted_ts)
+    assert again is not None and again.id == record.id
+
+
+def _scope(channel: str, user: str) -> Any:
+    from store.records import Scope
+
+    return Scope(source="slack", team="T0001", channel=channel, user=user)
+
+
+def _posted(bot: Bot) -> str:
+    """The ts of the bot's top-level answer (from the store, as Slack returned it)."""
+    bot.pool.drain()
+    [record] = [r for r in bot.store.history(scope=_scope("C0001", "U0001")) if r.thread_ts is None]
+    assert record.posted_ts is not None
+    return record.posted_ts
+
+
+# -- threads ----------------------------------------------------------------------------------------
+def test_thread_what_if_chain(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=16k gpu=h100")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    first = bot.store.latest_in_thread(team="T0001", channel="C0001", thread_ts=root_ts)
+    assert first is not None
+
+    assert bot.send.event(bot.send.message("s=32k", thread_ts=root_ts)).status == 200
+    reply = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    assert reply["thread_ts"] == root_ts and reply["channel"] == "C0001"
+    lead = reply["blocks"][0]["text"]["text"]
+    bot.pool.drain()
+    second = bot.store.latest_in_thread(team="T0001", channel="C0001", thread_ts=root_ts)
+    assert second is not None and second.parent_id == first.id and second.thread_ts == root_ts
+    # The difference in total, from the two stored results: only s changed (16,384 -> 32,768), so the
+    # KV cache grows by 147,456 B x 16,384 = 2,415,919,104 B (2.25 GiB) and activations may grow too.
+    old, new = first.result["memory"], second.result["memory"]
+    assert new["kv_cache"] - old["kv_cache"] == QWEN3_KV_PER_TOKEN * 16384 == 2_415_919_104
+    diff = sum(new.values()) - sum(old.values())
+    assert diff >= 2_415_919_104
+    assert lead.startswith("Changed `s=32768`") or lead.startswith("Changed `s=32k`")
+    assert f"(+{diff / GIB:.1f} GiB)" in lead
+    assert "144 KiB per token x 32,768 tokens" in blocks_text(reply)
+
+    # A second change follows the latest estimate in the thread (s stays 32k), and @vram works too.
+    bot.send.event(bot.send.message(f"<@{BOT_USER_ID}> b=2", thread_ts=root_ts))
+    third_post = bot.slack.wait_for("chat.postMessage", 3)[2].args
+    bot.pool.drain()
+    third = bot.store.latest_in_thread(team="T0001", channel="C0001", thread_ts=root_ts)
+    assert third is not None and third.parent_id == second.id
+    assert "144 KiB per token x 32,768 tokens x 2 sequences" in blocks_text(third_post)
+
+
+def test_thread_reply_errors_go_only_to_the_author(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=16k")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    bot.send.event(bot.send.message("sq=32k", thread_ts=root_ts, user="U0002"))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert eph.args["user"] == "U0002" and eph.args["thread_ts"] == root_ts
+    assert 'unknown key "sq"' in eph.args["text"]
+    assert len(bot.slack.of("chat.postMessage")) == 1
+
+
+def test_retried_event_and_mention_duplicate_get_one_reply(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=16k")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    event = bot.send.message(f"<@{BOT_USER_ID}> s=8k", thread_ts=root_ts)
+    assert bot.send.event(event, event_id="Ev111").status == 200
+    # Slack retries the same event id, and also sends app_mention for the same message (another id).
+    assert bot.send.event(event, event_id="Ev111", retry=1).status == 200
+    assert bot.send.event(event, event_id="Ev111", retry=2).status == 200
+    assert bot.send.event({**event, "type": "app_mention"}, event_id="Ev112").status == 200
+    bot.pool.drain()
+    thread_posts = [c for c in bot.slack.of("chat.postMessage") if c.args.get("thread_ts") == root_ts]
+    assert len(thread_posts) == 1
+
+
+def test_bot_messages_and_plain_chat_are_ignored(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=16k")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    ignored = [
+        bot.send.message("s=32k", thread_ts=root_ts, bot_id="B0THER"),  # another bot
+        bot.send.message("s=32k", thread_ts=root_ts, subtype="bot_message", bot_id=BOT_ID),  # ourselves
+        bot.send.message("s=32k", thread_ts=root_ts, user=BOT_USER_ID, bot_id=BOT_ID),
+        bot.send.message("thanks, that helps", thread_ts=root_ts),  # no change
+        bot.send.message("s=32k"),  # not in a thread
+        bot.send.message("s=32k", thread_ts="1700000999.000001"),  # a thread we did not answer
+        bot.send.message("s=32k", thread_ts=root_ts, subtype="message_changed"),
+    ]
+    for event in ignored:
+        assert bot.send.event(event).status == 200
+    bot.pool.drain()
+    assert len(bot.slack.of("chat.postMessage")) == 1
+    assert bot.slack.of("chat.postEphemeral") == []
+
+
+def test_unhandled_events_are_acknowledged(bot: Bot) -> None:
+    sent = bot.send.event({"type": "reaction_added", "user": "U0001", "reaction": "+1",
+                           "item": {"type": "message", "channel": "C0001", "ts": "1.2"}, "event_ts": "1.3"})
+    assert sent.status == 200
+
+
+# -- history and privacy ----------------------------------------------------------------------------
+def test_history_is_ephemeral_and_channel_scoped(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=1k", channel="C0001", user="U0001")
+    bot.send.command(f"{QWEN3_8B} s=2k", channel="C0002", user="U0002")
+    bot.send.command(f"{QWEN3_8B} s=3k", channel="C0002", user="U0001")
+    bot.slack.wait_for("chat.postMessage", 3)
+    bot.pool.drain()
+    bot.slack.clear()
+
+    bot.send.command("history", channel="C0001", user="U0002")
+    [resp] = bot.slack.wait_for("response_url")
+    assert resp.args["response_type"] == "ephemeral"
+    listing = blocks_text(resp.args)
+    assert "s=1k" in listing and "s=2k" not in listing and "s=3k" not in listing
+
+    bot.send.command("history mine", channel="C0002", user="U0001")
+    resp = bot.slack.wait_for("response_url", 2)[1]
+    listing = blocks_text(resp.args)
+    assert "s=3k" in listing and "s=2k" not in listing and "s=1k" not in listing
+    assert bot.slack.of("chat.postMessage") == []  # nothing went to the channel
+
+
+def test_show_respects_privacy(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=1k", channel="C0001")
+    bot.slack.wait_for("chat.postMessage")
+    bot.pool.drain()
+    [record] = bot.store.history(scope=_scope("C0001", "U0001"))
+    bot.send.command(f"show {record.id}", channel="C0001", user="U0009")
+    [ok] = bot.slack.wait_for("response_url")
+    assert "144 KiB per token x 1,024 tokens" in blocks_text(ok.args)
+    bot.send.command(f"show {record.id}", channel="C0002", user="U0009")
+    denied = bot.slack.wait_for("response_url", 2)[1]
+    assert f"no query #{record.id} here" in denied.args["text"]
+
+
+# -- where the bot cannot post ------------------------------------------------------------------------
+def test_private_channel_answers_privately_with_the_invite_hint(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=4k", channel="CPRIVATE", channel_name="privategroup")
+    [resp] = bot.slack.wait_for("response_url")
+    [failed] = bot.slack.of("chat.postMessage")  # it tried, Slack said not_in_channel
+    assert failed.args["channel"] == "CPRIVATE"
+    assert resp.args["response_type"] == "ephemeral"
+    assert "/invite @vram" in resp.args["text"]
+    assert "144 KiB per token x 4,096 tokens" in blocks_text(resp.args)
+
+
+def test_dm_with_someone_else_answers_privately(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B}", channel="DOTHERS", channel_name="directmessage")
+    [resp] = bot.slack.wait_for("response_url")
+    assert "/invite @vram" in resp.args["text"]
+
+
+# -- failures and escaping ------------------------------------------------------------------------------
+def test_bad_input_is_one_friendly_escaped_sentence(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} <!channel>=1")
+    [resp] = bot.slack.wait_for("response_url")
+    assert resp.args["response_type"] == "ephemeral"
+    rendered = resp.args["text"] + blocks_text(resp.args)
+    assert "<!channel>" not in rendered and "&lt;!channel&gt;" in rendered
+    assert "Traceback" not in rendered
+    assert bot.slack.of("chat.postMessage") == []
+
+
+def test_slash_command_subcommands(bot: Bot) -> None:
+    for i, text in enumerate(["help", "gpus", ""], start=1):
+        bot.send.command(text)
+        resp = bot.slack.wait_for("response_url", i)[i - 1]
+        assert resp.args["response_type"] == "ephemeral"
+    help_text, gpus_text, empty_text = (c.args["text"] for c in bot.slack.of("response_url"))
+    assert "/vram history" in help_text and "h100-80gb" in gpus_text and empty_text == help_text
+
+
+def test_compare_posts_side_by_side(bot: Bot) -> None:
+    other = "./tests/fixtures/configs/meta-llama__Llama-3.1-8B.json"
+    bot.send.command(f"compare {QWEN3_8B} {other} s=8k")
+    [post] = bot.slack.wait_for("chat.postMessage")
+    text = post.args["text"]
+    assert "Compare" in text and "Qwen__Qwen3-8B" in text and "Llama-3.1-8B" in text
+
+
+def test_app_home_lists_the_users_queries(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=1k", channel="DHOME", channel_name="directmessage", user="U0005")
+    bot.slack.wait_for("chat.postMessage")
+    bot.pool.drain()
+    bot.send.event({"type": "app_home_opened", "user": "U0005", "channel": "DHOME", "tab": "home",
+                    "event_ts": "1.1"})
+    [pub] = bot.slack.wait_for("views.publish")
+    assert pub.args["user_id"] == "U0005"
+    view = pub.args["view"]
+    assert view["type"] == "home" and "s=1k" in json.dumps(view)
+
+
+# -- protocol: signatures, health -------------------------------------------------------------------------
+def test_bad_signature_and_stale_timestamp_are_refused(bot: Bot) -> None:
+    import time
+
+    bad = bot.send.command(f"{QWEN3_8B}", secret="not-the-secret")
+    stale = bot.send.command(f"{QWEN3_8B}", timestamp=int(time.time()) - 10 * 60)
+    event = bot.send.event(bot.send.message("s=32k", thread_ts="1.1"), secret="wrong")
+    assert (bad.status, stale.status, event.status) == (401, 401, 401)
+    bot.pool.drain()
+    # Only the start-up token check (auth.test) reached Slack: nothing was processed.
+    assert [c.method for c in bot.slack.calls] == ["auth.test"]
+    assert bot.store.count() == 0
+
+
+def test_url_verification_and_healthz(bot: Bot) -> None:
+    sent = bot.send.post(json.dumps({"type": "url_verification", "challenge": "abc123", "token": "t"}),
+                         "application/json")
+    assert sent.status == 200 and json.loads(sent.body)["challenge"] == "abc123"
+    with urllib.request.urlopen(f"{bot.base_url}/healthz", timeout=5) as resp:
+        assert resp.status == 200 and json.loads(resp.read())["ok"] is True
+
+
+# -- the Hub fails ------------------------------------------------------------------------------------------
+@pytest.fixture
+def dead_hub_bot(tmp_path: Path) -> Iterator[Bot]:
+    # Nothing listens on port 9 of 127.0.0.1 (discard): every Hub request is refused at once.
+    yield from start_bot(f"sqlite:///{tmp_path / 'vram.sqlite3'}",
+                         Resolver(endpoint="http://127.0.0.1:9", total_timeout_s=3))
+
+
+def test_hub_failure_is_a_friendly_sentence(dead_hub_bot: Bot) -> None:
+    bot = dead_hub_bot
+    assert bot.send.command("Qwen/Qwen3-8B s=16k").status == 200
+    [resp] = bot.slack.wait_for("response_url", timeout=20)
+    text = resp.args["text"]
+    assert text.startswith(":x: ") and "\n" not in text and "Traceback" not in text
+    assert "Hub" in text or "hub" in text
+    assert bot.slack.of("chat.postMessage") == []
