@@ -109,7 +109,7 @@ class MemoryHubCache:
         with self._lock:
             self._entries[key] = entry.to_json()
 
-    def keys(self) -> list[str]:
+    def stored_keys(self) -> list[str]:
         with self._lock:
             return sorted(self._entries)
 

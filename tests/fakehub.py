@@ -326,7 +326,7 @@ class FakeHub:
         server.daemon_threads = True
         server.block_on_close = False  # a delayed answer must not hold up the test's teardown
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

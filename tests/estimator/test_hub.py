@@ -1,0 +1,402 @@
+"""The Hub resolver against the fake Hub, through the real huggingface_hub client (no mocks).
+
+Expected numbers are worked out by hand from the configs in tests/fixtures/configs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from estimator.errors import (
+    ConfigError,
+    GatedError,
+    HubUnavailableError,
+    InputError,
+    NotFoundError,
+    ResolveError,
+    VramError,
+)
+from estimator.hub import rank_suggestions
+from estimator.resolve import CachedEntry, MemoryHubCache, Resolver, cache_key
+from tests.fakehub import GRANTED_TOKEN, OTHER_TOKEN, FakeHub
+
+CONFIGS = Path(__file__).parents[1] / "fixtures" / "configs"
+INFO = "/api/models/"
+
+
+class Clock:
+    """A settable wall clock for TTL tests."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def resolver(hub: FakeHub, **kwargs) -> Resolver:
+    return Resolver(endpoint=hub.url, **kwargs)
+
+
+# -- Qwen3-8B: dense BF16, 5 shards ------------------------------------------------------------
+
+# Qwen3-8B (config): hidden 4096, 36 layers, 32 heads x head_dim 128, 8 KV heads, MLP 12288,
+# vocabulary 151936, untied lm_head, q/k norms of head_dim.
+#   embedding = lm_head = 151936 x 4096 = 622,329,856
+#   per layer: q 4096x4096 = 16,777,216; k = v = 1024x4096 = 4,194,304; o = 16,777,216;
+#              MLP 3 x 12288 x 4096 = 150,994,944; norms 2 x 4096 + q/k norms 2 x 128 = 8,448
+#              = 33,554,432 + 8,388,608 + 150,994,944 + 8,448 = 192,946,432
+#   36 layers = 6,946,071,552; + 2 x 622,329,856 + final norm 4096 = 8,190,735,360
+QWEN3_8B_PARAMS = 8_190_735_360
+
+
+def test_qwen3_8b_resolves_with_one_model_info_and_one_config_request(fake_hub: FakeHub) -> None:
+    got = resolver(fake_hub).resolve("Qwen/Qwen3-8B")
+    assert got.model_id == "Qwen/Qwen3-8B"
+    assert got.requested_id == "Qwen/Qwen3-8B"
+    assert got.revision == fake_hub.repos["qwen/qwen3-8b"].refs["main"]
+    assert len(got.revision) == 40
+    assert got.config == json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text())
+    assert got.source == "hub"
+    assert got.warnings == ()
+    assert got.safetensors is not None
+    assert got.safetensors.parameters == {"BF16": QWEN3_8B_PARAMS}
+    assert got.safetensors.tensors is None  # plain BF16: the Hub's counts are exact, no header reads
+    paths = [r.path for r in fake_hub.log]
+    assert len(paths) == 2
+    assert paths[0].startswith("/api/models/Qwen/Qwen3-8B?expand=sha")
+    assert paths[1] == f"/Qwen/Qwen3-8B/resolve/{got.revision}/config.json"
+
+
+def test_second_resolve_makes_no_hub_request(fake_hub: FakeHub) -> None:
+    r = resolver(fake_hub)
+    first = r.resolve("Qwen/Qwen3-8B")
+    n = len(fake_hub.log)
+    again = r.resolve("Qwen/Qwen3-8B")
+    other_casing = r.resolve("qwen/qwen3-8B")
+    by_sha = r.resolve("Qwen/Qwen3-8B", first.revision)
+    assert len(fake_hub.log) == n
+    for got in (again, other_casing, by_sha):
+        assert got.source == "cache"
+        assert got.model_id == "Qwen/Qwen3-8B"
+        assert got.revision == first.revision
+        assert got.config == first.config
+
+
+def test_branch_is_rechecked_after_ttl_with_one_small_request(fake_hub: FakeHub) -> None:
+    clock = Clock()
+    r = resolver(fake_hub, branch_ttl_s=600, clock=clock)
+    first = r.resolve("Qwen/Qwen3-8B")
+    n = len(fake_hub.log)
+    clock.now += 599
+    r.resolve("Qwen/Qwen3-8B")
+    assert len(fake_hub.log) == n  # inside the TTL
+    clock.now += 2
+    same = r.resolve("Qwen/Qwen3-8B")
+    new = fake_hub.log[n:]
+    assert [x.path for x in new] == ["/api/models/Qwen/Qwen3-8B?expand=sha"]
+    assert same.revision == first.revision and same.source == "cache"
+    # The TTL starts again from the re-check.
+    clock.now += 300
+    r.resolve("Qwen/Qwen3-8B")
+    assert len(fake_hub.log) == n + 1
+
+
+def test_moved_branch_is_fetched_again_after_ttl(fake_hub: FakeHub) -> None:
+    clock = Clock()
+    r = resolver(fake_hub, branch_ttl_s=60, clock=clock)
+    first = r.resolve("Qwen/Qwen3-8B")
+    changed = dict(first.config, max_position_embeddings=131072)
+    new_sha = fake_hub.commit("Qwen/Qwen3-8B", {"config.json": json.dumps(changed).encode()})
+    clock.now += 61
+    n = len(fake_hub.log)
+    got = r.resolve("Qwen/Qwen3-8B")
+    assert got.revision == new_sha != first.revision
+    assert got.config["max_position_embeddings"] == 131072
+    assert got.source == "hub"
+    # sha check, then model_info and config.json at the new commit
+    assert len(fake_hub.log) == n + 3
+    assert fake_hub.log[-1].path == f"/Qwen/Qwen3-8B/resolve/{new_sha}/config.json"
+    # The old commit, asked by sha, is still served from the cache and never re-checked.
+    clock.now += 10**6
+    old = r.resolve("Qwen/Qwen3-8B", first.revision)
+    assert old.config == first.config and len(fake_hub.log) == n + 3
+
+
+def test_persistent_cache_serves_another_process(fake_hub: FakeHub) -> None:
+    store = MemoryHubCache()
+    first = resolver(fake_hub, cache=store).resolve("openai/gpt-oss-20b")
+    n = len(fake_hub.log)
+    # A new Resolver (a new process: empty in-process cache) with the same persistent cache.
+    got = resolver(fake_hub, cache=store).resolve("openai/gpt-oss-20b")
+    assert len(fake_hub.log) == n
+    assert got.source == "cache"
+    assert got.safetensors == first.safetensors  # tensors survived the JSON round trip
+    assert cache_key("openai/gpt-oss-20b", None) in store.stored_keys()
+    assert cache_key("openai/gpt-oss-20b", first.revision) in store.stored_keys()
+
+
+def test_cached_entry_round_trips_through_json(fake_hub: FakeHub) -> None:
+    model = resolver(fake_hub).resolve("openai/gpt-oss-20b")
+    entry = CachedEntry(model=model, fetched_at=123.5)
+    text = entry.to_json()
+    assert CachedEntry.from_json(text) == entry
+    assert json.loads(text)["model"]["revision"] == model.revision
+
+
+# -- gpt-oss-20b: MXFP4 experts, headers read ----------------------------------------------------
+
+# gpt-oss-20b (config): hidden 2880, 24 layers, 64 heads x 64, 8 KV heads, 32 experts of width
+# 2880, vocabulary 201088, untied lm_head, attention biases and sinks.
+# BF16 per layer: norms 2 x 2880 = 5,760; q 4096 x 2880 + bias 4096 = 11,800,576;
+#   k and v (512 x 2880 + bias 512) x 2 = 2,950,144; o 2880 x 4096 + bias 2880 = 11,799,360;
+#   sinks 64; router 32 x 2880 + bias 32 = 92,192; expert biases 32 x 5760 + 32 x 2880 = 276,480
+#   -> 26,924,576 per layer
+# BF16 total: 24 x 26,924,576 = 646,189,824 + embedding and lm_head 2 x 201088 x 2880 = 1,158,266,880
+#   + final norm 2,880 = 1,804,459,584
+# U8 per layer (MXFP4: 32 fp4 values = 16 bytes per block, one scale byte per block, 90 blocks
+#   along 2880): gate_up 32 x 5760 x 90 x 16 = 265,420,800 + scales 32 x 5760 x 90 = 16,588,800;
+#   down 32 x 2880 x 90 x 16 = 132,710,400 + scales 8,294,400 -> 423,014,400
+# U8 total: 24 x 423,014,400 = 10,152,345,600
+def test_gpt_oss_headers_give_exact_bytes_per_tensor(fake_hub: FakeHub) -> None:
+    got = resolver(fake_hub).resolve("openai/gpt-oss-20b")
+    st = got.safetensors
+    assert st is not None and st.tensors is not None
+    bf16_per_layer = (2 * 2880 + (4096 * 2880 + 4096) + 2 * (512 * 2880 + 512) + (2880 * 4096 + 2880) + 64
+                      + (32 * 2880 + 32) + 32 * 5760 + 32 * 2880)
+    assert bf16_per_layer == 26_924_576
+    bf16 = 24 * bf16_per_layer + 2 * 201088 * 2880 + 2880
+    assert bf16 == 1_804_459_584
+    u8 = 24 * (32 * 5760 * 90 * 16 + 32 * 5760 * 90 + 32 * 2880 * 90 * 16 + 32 * 2880 * 90)
+    assert u8 == 10_152_345_600
+    assert st.parameters == {"BF16": bf16, "U8": u8}
+    # The Hub's "parameter" total counts packed bytes as elements: 11,956,805,184, as reported for
+    # the real checkpoint (see configs/SOURCES.md); its bytes are 12.82 GiB there too.
+    assert sum(st.parameters.values()) == 11_956_805_184
+    assert st.total_bytes == 2 * bf16 + u8 == 13_761_264_768
+    assert round(st.total_bytes / 2**30, 2) == 12.82
+    assert len(st.tensors) == 24 * 19 + 3 == 459
+    blocks = st.tensors["model.layers.0.mlp.experts.gate_up_proj_blocks"]
+    assert blocks.dtype == "U8" and blocks.shape == (32, 5760, 90, 16) and blocks.nbytes == 265_420_800
+    assert st.tensors["lm_head.weight"].nbytes == 201088 * 2880 * 2
+    shard_reads = fake_hub.requests("-of-00002.safetensors")
+    assert len(shard_reads) == 3  # one 100 kB range read per shard
+    assert len(fake_hub.requests("model.safetensors.index.json")) == 1
+
+
+# -- ids, redirects, revisions -------------------------------------------------------------------
+
+
+def test_hub_casing_is_followed_and_shown(fake_hub: FakeHub) -> None:
+    got = resolver(fake_hub).resolve("qwen/QWEN3-8b")
+    assert got.model_id == "Qwen/Qwen3-8B"
+    assert got.requested_id == "qwen/QWEN3-8b"
+    assert got.warnings == ()
+    # 307 to the Hub's casing, then the answer
+    assert [r.path.split("?")[0] for r in fake_hub.log[:2]] == [INFO + "qwen/QWEN3-8b", INFO + "Qwen/Qwen3-8B"]
+
+
+def test_renamed_repo_is_followed_and_said(fake_hub: FakeHub) -> None:
+    got = resolver(fake_hub, token=GRANTED_TOKEN).resolve("meta-llama/Meta-Llama-3.1-8B")
+    assert got.model_id == "meta-llama/Llama-3.1-8B"
+    assert got.config["num_hidden_layers"] == 32
+    assert any("meta-llama/Llama-3.1-8B" in w and "Meta-Llama-3.1-8B" in w for w in got.warnings)
+
+
+def test_tag_and_commit_revisions(fake_hub: FakeHub) -> None:
+    old = fake_hub.repos["qwen/qwen3-8b"].refs["main"]
+    fake_hub.tag("Qwen/Qwen3-8B", "v1.0", old)
+    fake_hub.commit("Qwen/Qwen3-8B", {"README.md": b"new card"})
+    r = resolver(fake_hub)
+    assert r.resolve("Qwen/Qwen3-8B", "v1.0").revision == old
+    assert r.resolve("Qwen/Qwen3-8B").revision != old
+    assert r.resolve("Qwen/Qwen3-8B", old.upper()).revision == old  # a sha in capitals is the same sha
+
+
+# -- GGUF-only repo ------------------------------------------------------------------------------
+
+
+def test_gguf_only_repo_is_sized_from_its_header(fake_hub: FakeHub) -> None:
+    got = resolver(fake_hub).resolve("bartowski/Llama-3.2-1B-Instruct-GGUF")
+    assert got.config == {} and got.safetensors is None
+    g = got.gguf
+    assert g is not None
+    assert g.filename == "Llama-3.2-1B-Instruct-Q4_K_M.gguf"
+    assert g.files == {"Llama-3.2-1B-Instruct-Q4_K_M.gguf": 807_694_464,
+                       "Llama-3.2-1B-Instruct-Q8_0.gguf": 1_321_083_008}
+    assert g.file_bytes == 807_694_464
+    assert (g.architecture, g.block_count, g.embedding_length, g.feed_forward_length) == ("llama", 16, 2048, 8192)
+    assert (g.head_count, g.head_count_kv, g.key_length, g.context_length) == (32, 8, 64, 131072)
+    assert g.vocab_size == 128256  # the length of tokenizer.ggml.tokens
+    assert g.file_type == 15 and g.version == 3 and g.tensor_count == 147
+    assert g.parameters == 1_235_814_432
+    assert any("only GGUF" in w for w in got.warnings)
+    # model_info, paths-info for the sizes, one range read of the header (the vocabulary is skipped)
+    assert len(fake_hub.log) == 3
+    assert len(fake_hub.requests(".gguf")) == 1
+
+
+# -- failures, each one sentence -----------------------------------------------------------------
+
+
+def test_unknown_repo_suggests_close_ids(fake_hub: FakeHub) -> None:
+    with pytest.raises(NotFoundError) as info:
+        resolver(fake_hub).resolve("Qwen/Qwen3-8G")
+    message = str(info.value)
+    assert message.startswith("Qwen/Qwen3-8G is not a model on the Hugging Face Hub")
+    assert "did you mean Qwen/Qwen3-8B" in message
+    assert "HF_TOKEN" in message and "\n" not in message
+    assert info.value.exit_code == 1
+
+
+def test_unknown_repo_without_close_ids_says_so_plainly(fake_hub: FakeHub) -> None:
+    with pytest.raises(NotFoundError) as info:
+        resolver(fake_hub).resolve("nobody/zzzz-nothing")
+    assert "did you mean" not in str(info.value)
+
+
+def test_rank_suggestions_orders_by_similarity() -> None:
+    ranked = rank_suggestions("meta-llama/Llama-3.1-8B-Instuct", [
+        "meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B", "google/gemma-2-9b-it",
+        "meta-llama/Llama-3.1-70B-Instruct",
+    ])
+    assert ranked[0] == "meta-llama/Llama-3.1-8B-Instruct"
+    assert "google/gemma-2-9b-it" not in ranked
+
+
+def test_gated_without_token(fake_hub: FakeHub) -> None:
+    with pytest.raises(GatedError) as info:
+        resolver(fake_hub).resolve("meta-llama/Llama-3.1-8B")
+    assert str(info.value) == "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN"
+
+
+def test_gated_with_a_token_not_granted(fake_hub: FakeHub) -> None:
+    with pytest.raises(GatedError) as info:
+        resolver(fake_hub, token=OTHER_TOKEN).resolve("meta-llama/Llama-3.1-8B")
+    assert "no access yet" in str(info.value)
+    assert OTHER_TOKEN not in str(info.value)
+
+
+def test_gated_with_granted_token_from_hf_token(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", GRANTED_TOKEN)
+    got = resolver(fake_hub).resolve("meta-llama/Llama-3.1-8B")
+    assert got.config["model_type"] == "llama"
+    assert all(r.authorized for r in fake_hub.log)
+
+
+def test_private_repo_needs_a_token(fake_hub: FakeHub) -> None:
+    with pytest.raises(NotFoundError) as info:
+        resolver(fake_hub).resolve("acme/private-qwen")
+    assert "private" in str(info.value) and "HF_TOKEN" in str(info.value)
+    got = resolver(fake_hub, token=GRANTED_TOKEN).resolve("acme/private-qwen")
+    assert got.config["hidden_size"] == 1024
+
+
+def test_invalid_token(fake_hub: FakeHub) -> None:
+    with pytest.raises(ResolveError) as info:
+        resolver(fake_hub, token="hf_not_a_real_token").resolve("Qwen/Qwen3-8B")
+    assert "rejected HF_TOKEN" in str(info.value)
+    assert "hf_not_a_real_token" not in str(info.value)
+
+
+def test_bad_revision(fake_hub: FakeHub) -> None:
+    with pytest.raises(NotFoundError) as info:
+        resolver(fake_hub).resolve("Qwen/Qwen3-8B", "no-such-branch")
+    assert str(info.value).startswith('Qwen/Qwen3-8B has no revision "no-such-branch"')
+
+
+def test_repo_without_config_or_gguf(fake_hub: FakeHub) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolver(fake_hub).resolve("acme/notes-only")
+    assert "no config.json and no GGUF file" in str(info.value)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_hub_server_error(fake_hub: FakeHub, status: int) -> None:
+    fake_hub.fail_status = status
+    with pytest.raises(HubUnavailableError) as info:
+        resolver(fake_hub).resolve("Qwen/Qwen3-8B")
+    assert f"answered {status}" in str(info.value) and "try again" in str(info.value)
+    assert len(fake_hub.log) == 1  # no retry storm
+
+
+def test_hub_timeout_is_capped(fake_hub: FakeHub) -> None:
+    fake_hub.delay_s = 30
+    start = time.monotonic()
+    with pytest.raises(HubUnavailableError) as info:
+        resolver(fake_hub, total_timeout_s=1).resolve("Qwen/Qwen3-8B")
+    waited = time.monotonic() - start
+    assert "did not answer within 1 s" in str(info.value)
+    # Not a speed test: only that we gave up long before the Hub would have answered.
+    assert waited < 30
+
+
+def test_hub_unreachable() -> None:
+    with pytest.raises(HubUnavailableError) as info:
+        Resolver(endpoint="http://127.0.0.1:9").resolve("Qwen/Qwen3-8B")
+    assert "cannot reach the Hugging Face Hub" in str(info.value)
+
+
+def test_offline_mode_with_nothing_cached(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(HubUnavailableError) as info:
+        resolver(fake_hub).resolve("Qwen/Qwen3-8B")
+    assert "offline mode is on" in str(info.value)
+    assert fake_hub.log == []
+
+
+def test_offline_mode_uses_a_stale_cached_copy(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, store = Clock(), MemoryHubCache()
+    first = resolver(fake_hub, cache=store, clock=clock).resolve("Qwen/Qwen3-8B")
+    n = len(fake_hub.log)
+    clock.now += 3600
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    got = resolver(fake_hub, cache=store, clock=clock).resolve("Qwen/Qwen3-8B")
+    assert got.revision == first.revision and got.source == "cache"
+    assert any("offline mode is on" in w and "60 min ago" in w for w in got.warnings)
+    assert len(fake_hub.log) == n
+
+
+def test_hub_down_after_ttl_serves_the_cached_copy(fake_hub: FakeHub) -> None:
+    clock = Clock()
+    r = resolver(fake_hub, clock=clock, branch_ttl_s=60)
+    first = r.resolve("Qwen/Qwen3-8B")
+    fake_hub.fail_status = 503
+    clock.now += 120
+    got = r.resolve("Qwen/Qwen3-8B")
+    assert got.revision == first.revision
+    assert any("did not answer" in w for w in got.warnings)
+
+
+def test_malformed_ids_are_input_errors() -> None:
+    for bad in ("foo bar", "a/b/c", "-x/y", "org/../etc"):
+        with pytest.raises(InputError) as info:
+            Resolver(endpoint="http://127.0.0.1:9").resolve(bad)
+        assert info.value.exit_code == 2
+
+
+def test_token_never_appears_in_errors_or_logs(
+    fake_hub: FakeHub, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = OTHER_TOKEN
+    r = resolver(fake_hub, token=secret)
+    messages = [repr(r)]
+    for model, rev in [("meta-llama/Llama-3.1-8B", None), ("Qwen/Qwen3-8G", None), ("Qwen/Qwen3-8B", "nope"),
+                       ("acme/private-qwen", None)]:
+        with pytest.raises(VramError) as info:
+            r.resolve(model, rev)
+        messages.append(str(info.value))
+    fake_hub.fail_status = 503
+    with pytest.raises(VramError) as info:
+        r.resolve("openai/gpt-oss-20b")
+    messages.append(str(info.value))
+    out = capsys.readouterr()
+    everything = "\n".join([*messages, caplog.text, out.out, out.err])
+    assert secret not in everything
+    assert all(x.authorized for x in fake_hub.log)  # it was sent, to the Hub only
