@@ -1,0 +1,221 @@
+"""Local models: config.json paths and model folders with real safetensors and GGUF headers.
+
+Checkpoint files are written with real headers and sparse zeros for the data (full real size,
+no disk used). Expected numbers are worked out by hand from the fixture configs.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+from estimator.errors import ConfigError, InputError, NotFoundError
+from estimator.local import is_local_reference, load_local
+from estimator.resolve import Resolver
+from tests.fakehub import (
+    GPT_OSS_20B_SHARDS,
+    SparseFile,
+    dense_decoder_tensors,
+    gguf_header,
+    gpt_oss_tensors,
+    llama_3_2_1b_gguf,
+    safetensors_file,
+    shard,
+)
+
+CONFIGS = Path(__file__).parents[1] / "fixtures" / "configs"
+
+
+def write(path: Path, content: bytes | SparseFile) -> None:
+    with path.open("wb") as f:
+        if isinstance(content, SparseFile):
+            f.write(content.prefix)
+            f.truncate(content.size)  # sparse: the data section reads as zeros
+        else:
+            f.write(content)
+
+
+def config(name: str) -> dict:
+    return json.loads((CONFIGS / name).read_text())
+
+
+@pytest.fixture
+def qwen06_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "Qwen3-0.6B"
+    folder.mkdir()
+    cfg = config("Qwen__Qwen3-0.6B.json")
+    (folder / "config.json").write_text(json.dumps(cfg))
+    # Qwen3-0.6B ties lm_head in its config but its checkpoint stores it (engine-notes).
+    write(folder / "model.safetensors", safetensors_file(dense_decoder_tensors(cfg, qk_norm=True, lm_head=True)))
+    return folder
+
+
+# Qwen3-0.6B (config): hidden 1024, 28 layers, 16 heads x 128, 8 KV heads, MLP 3072, vocab 151936.
+#   embedding = lm_head = 151936 x 1024 = 155,582,464
+#   per layer: q 2048 x 1024 = 2,097,152; k = v = 1024 x 1024 = 1,048,576; o = 2,097,152;
+#              MLP 3 x 3072 x 1024 = 9,437,184; norms 2 x 1024 + 2 x 128 = 2,304 -> 15,730,944
+#   28 layers = 440,466,432; + embedding + lm_head + final norm 1024 = 751,632,384 stored elements
+QWEN06_STORED = 751_632_384
+
+
+def test_folder_with_single_safetensors(qwen06_folder: Path) -> None:
+    got = load_local(str(qwen06_folder))
+    assert got.source == "local" and got.revision is None
+    assert got.model_id == str(qwen06_folder.resolve())
+    assert got.config["hidden_size"] == 1024
+    st = got.safetensors
+    assert st is not None and st.tensors is not None
+    assert st.parameters == {"BF16": QWEN06_STORED}
+    assert st.total_bytes == 2 * QWEN06_STORED == 1_503_264_768  # the 1.5G model.safetensors
+    assert len(st.tensors) == 1 + 28 * 11 + 2
+    assert st.tensors["lm_head.weight"].shape == (151936, 1024)
+    assert st.tensors["model.layers.27.self_attn.k_norm.weight"].nbytes == 256
+
+
+def test_config_path_reads_the_folder_checkpoint_too(qwen06_folder: Path) -> None:
+    got = load_local(str(qwen06_folder / "config.json"))
+    assert got.model_id == str((qwen06_folder / "config.json").resolve())
+    assert got.safetensors is not None and got.safetensors.parameters == {"BF16": QWEN06_STORED}
+
+
+def test_sharded_folder_through_the_index(tmp_path: Path) -> None:
+    cfg = config("openai__gpt-oss-20b.json")
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    files, _ = shard(gpt_oss_tensors(cfg), GPT_OSS_20B_SHARDS)
+    for name, content in files.items():
+        write(tmp_path / name, content)
+    (tmp_path / "stray.safetensors").write_bytes(b"not listed in the index, not read")
+    got = load_local(str(tmp_path))
+    st = got.safetensors
+    assert st is not None and st.tensors is not None
+    # By hand (see test_hub): BF16 1,804,459,584 elements; U8 (MXFP4 blocks + scales) 10,152,345,600.
+    assert st.parameters == {"BF16": 1_804_459_584, "U8": 10_152_345_600}
+    assert st.total_bytes == 2 * 1_804_459_584 + 10_152_345_600
+    assert len(st.tensors) == 459
+    assert st.tensors["model.layers.23.mlp.experts.down_proj_scales"].nbytes == 32 * 2880 * 90
+
+
+def test_missing_shards_leave_sizes_to_the_config(tmp_path: Path) -> None:
+    cfg = config("openai__gpt-oss-20b.json")
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    files, _ = shard(gpt_oss_tensors(cfg), GPT_OSS_20B_SHARDS)
+    write(tmp_path / "model.safetensors.index.json", files["model.safetensors.index.json"])
+    write(tmp_path / GPT_OSS_20B_SHARDS[0], files[GPT_OSS_20B_SHARDS[0]])
+    got = load_local(str(tmp_path))
+    assert got.safetensors is None
+    assert any("2 of 3 safetensors shards" in w for w in got.warnings)
+
+
+def test_folder_with_only_a_config(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(config("Qwen__Qwen3-8B.json")))
+    got = load_local(str(tmp_path))
+    assert got.safetensors is None and got.warnings == ()
+
+
+def test_offsets_that_disagree_with_the_shape_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(config("Qwen__Qwen3-0.6B.json")))
+    header = json.dumps({"w": {"dtype": "BF16", "shape": [4, 4], "data_offsets": [0, 30]}}).encode()
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + bytes(32))
+    with pytest.raises(ConfigError) as info:
+        load_local(str(tmp_path))
+    assert "has 30 bytes but its shape [4, 4] of BF16 needs 32" in str(info.value)
+
+
+def test_offsets_past_the_end_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    header = json.dumps({"w": {"dtype": "U8", "shape": [64], "data_offsets": [0, 64]}}).encode()
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + bytes(10))
+    with pytest.raises(ConfigError, match="outside the file"):
+        load_local(str(tmp_path))
+
+
+def test_absurd_header_length_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(struct.pack("<Q", 10**12) + b"{}")
+    with pytest.raises(ConfigError, match="header length"):
+        load_local(str(tmp_path))
+
+
+def test_bad_config_json(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_local(str(tmp_path))
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="does not exist"):
+        load_local(str(tmp_path / "nope"))
+    with pytest.raises(NotFoundError, match=r"no config\.json"):
+        load_local(str(tmp_path))
+
+
+def test_local_gguf_folder(tmp_path: Path) -> None:
+    write(tmp_path / "Llama-3.2-1B-Instruct-Q8_0.gguf", llama_3_2_1b_gguf(7, 1_321_083_008))
+    write(tmp_path / "Llama-3.2-1B-Instruct-Q4_K_M.gguf", llama_3_2_1b_gguf(15, 807_694_464))
+    got = load_local(str(tmp_path))
+    g = got.gguf
+    assert g is not None and got.config == {}
+    assert g.filename == "Llama-3.2-1B-Instruct-Q4_K_M.gguf" and g.file_bytes == 807_694_464
+    assert g.file_type == 15 and g.block_count == 16 and g.vocab_size == 128256
+    assert set(g.files) == {"Llama-3.2-1B-Instruct-Q8_0.gguf", "Llama-3.2-1B-Instruct-Q4_K_M.gguf"}
+
+
+def test_gguf_with_tokenizer_first_is_read_through(tmp_path: Path) -> None:
+    # Tokenizer arrays before the architecture: the parser must walk the strings (and fetch past
+    # its first 1 MiB chunk: 128256 tokens of 8 + 7 bytes are ~1.9 MB).
+    tokens = [f"tok{i:06d}"[:7] for i in range(128256)]
+    kvs = [
+        ("tokenizer.ggml.tokens", "[str]", tokens),
+        ("general.architecture", "str", "qwen3"),
+        ("qwen3.block_count", "u32", 36),
+        ("qwen3.embedding_length", "u32", 4096),
+        ("qwen3.attention.head_count", "u32", 32),
+        ("qwen3.attention.head_count_kv", "u32", 8),
+        ("qwen3.context_length", "u32", 40960),
+    ]
+    header = gguf_header(kvs, tensor_count=399)
+    assert len(header) > 1 << 20
+    path = tmp_path / "m.gguf"
+    write(path, SparseFile(header, len(header) + 4096))
+    got = load_local(str(path))
+    g = got.gguf
+    assert g is not None
+    assert (g.architecture, g.block_count, g.head_count_kv, g.vocab_size) == ("qwen3", 36, 8, 128256)
+    assert g.file_type is None
+
+
+def test_not_a_gguf(tmp_path: Path) -> None:
+    path = tmp_path / "x.gguf"
+    path.write_bytes(b"GGML" + bytes(100))
+    with pytest.raises(ConfigError, match="not a GGUF file"):
+        load_local(str(path))
+
+
+def test_truncated_gguf(tmp_path: Path) -> None:
+    header = gguf_header([("general.architecture", "str", "llama"), ("llama.block_count", "u32", 16)], 0)
+    path = tmp_path / "x.gguf"
+    path.write_bytes(header[:-3])
+    with pytest.raises(ConfigError, match="ends inside its GGUF header"):
+        load_local(str(path))
+
+
+def test_local_reference_detection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert not is_local_reference("Qwen/Qwen3-8B")
+    assert is_local_reference("./Qwen3-8B") and is_local_reference("/models/x")
+    assert is_local_reference("config.json") and is_local_reference("m.gguf") and is_local_reference("~/m")
+    (tmp_path / "Qwen" / "Qwen3-8B").mkdir(parents=True)
+    assert not is_local_reference("Qwen/Qwen3-8B")  # an empty folder is not a model
+    (tmp_path / "Qwen" / "Qwen3-8B" / "config.json").write_text("{}")
+    assert is_local_reference("Qwen/Qwen3-8B")
+
+
+def test_resolver_routes_paths_to_local(qwen06_folder: Path) -> None:
+    r = Resolver(endpoint="http://127.0.0.1:9")  # a closed port: nothing may go to a Hub
+    got = r.resolve(str(qwen06_folder))
+    assert got.source == "local" and got.requested_id == str(qwen06_folder)
+    with pytest.raises(InputError, match="local path"):
+        r.resolve(str(qwen06_folder), "main")
