@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING
 
 from migrations import SCRIPT_LOCATION
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Connection
+
 # The newest migration. A test checks it against the scripts, so ``Store.ensure_schema`` can tell
-# "up to date" with one SELECT instead of loading every script.
+# "up to date" with one SELECT instead of loading every script (and importing Alembic at all).
 HEAD_REVISION = "0001"
 
 
 def alembic_config(*, connection: Connection | None = None, url: str | None = None) -> Config:
     """An Alembic config for the packaged scripts, bound to a live connection or a URL."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(SCRIPT_LOCATION))
     # Passed as attributes, not main options: ConfigParser would choke on "%" in URLs.
@@ -27,4 +31,6 @@ def alembic_config(*, connection: Connection | None = None, url: str | None = No
 
 def script_head() -> str | None:
     """The head revision according to the scripts on disk."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()

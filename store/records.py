@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 Source = Literal["slack", "cli"]
 Status = Literal["ok", "error"]
@@ -40,11 +40,11 @@ class NewQuery(Frozen):
     user: str | None = Field(None, max_length=USER_LEN)
     is_dm: bool = False
     text: str  # what the user typed, as typed
-    params: dict[str, Any] | None = None  # the parsed parameters (JSON-able)
+    params: dict[str, JsonValue] | None = None  # the parsed parameters (JSON values only)
     requested_model: str | None = Field(None, max_length=MODEL_LEN)  # as typed
     model: str | None = Field(None, max_length=MODEL_LEN)  # the resolved, canonical id
     revision: str | None = Field(None, max_length=REVISION_LEN)  # the commit sha it was resolved to
-    result: dict[str, Any] | None = None  # Estimate.to_json()
+    result: dict[str, JsonValue] | None = None  # Estimate.to_json()
     status: Status
     error: str | None = None  # the sentence shown, when status is "error"
     parent_id: int | None = None  # the query this thread reply changed
@@ -73,11 +73,11 @@ class QueryRecord(Frozen):
     user: str | None
     is_dm: bool
     text: str
-    params: dict[str, Any] | None
+    params: dict[str, JsonValue] | None
     requested_model: str | None
     model: str | None
     revision: str | None
-    result: dict[str, Any] | None
+    result: dict[str, JsonValue] | None
     status: Status
     error: str | None
     parent_id: int | None

@@ -136,6 +136,9 @@ class Store:
 
         return engine
 
+    def __repr__(self) -> str:  # never show a password
+        return f"Store({self._safe_url()!r})"
+
     # -- life cycle -------------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -151,6 +154,7 @@ class Store:
     def upgrade(self) -> None:
         """Apply the Alembic migrations up to head (``vram db upgrade``, ``vram serve`` on start)."""
         from alembic import command  # imported here: the terminal's read path never needs it
+        from alembic.util.exc import CommandError
 
         try:
             with self.engine.begin() as conn:
@@ -159,6 +163,12 @@ class Store:
                     # busy_timeout instead of failing on a read-to-write lock upgrade.
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                 command.upgrade(alembic_config(connection=conn), "head")
+        except CommandError as err:
+            # Typically: a newer release already migrated this database further than we know.
+            log.error("database upgrade failed on %s: %s", self._safe_url(), err)
+            raise StoreWriteError(
+                f"The database could not be upgraded ({err}): is it used by a newer version of vram?"
+            ) from err
         except SQLAlchemyError as err:
             log.error("database upgrade failed on %s: %s", self._safe_url(), _reason(err))
             raise StoreWriteError(f"The database could not be upgraded: {_reason(err)}.") from err

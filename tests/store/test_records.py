@@ -97,6 +97,8 @@ def test_new_query_validation() -> None:
         NewQuery(source="cli", channel="C1", text="x", status="ok")  # terminal records have no channel
     with pytest.raises(ValidationError):
         slack_query(surprise=1)  # extra fields are refused
+    with pytest.raises(ValidationError):
+        slack_query(result={"when": datetime(2026, 1, 1)})  # JSON values only, caught before the database
     rec = slack_query()
     with pytest.raises(ValidationError):
         rec.text = "changed"  # type: ignore[misc]  # frozen
