@@ -18,8 +18,8 @@ The accounting follows vLLM v0.19 (V1 engine, ``gpu_worker.determine_available_m
 
 A handful of global constants (``VllmConstants``) are fitted to published start-up logs
 (``python -m estimator.calibrate``); each has a reason written next to it. Versions differ:
-the sampler's bytes per logit dropped from about 38 (v0.16 and earlier images: a full-vocabulary
-sort for top-k/top-p) to about 14 (v0.17+: top-k/top-p without that sort), which is most of the
+the sampler's bytes per logit dropped from about 36 (v0.16 and earlier images: a full-vocabulary
+sort for top-k/top-p) to about 13 (v0.17+: top-k/top-p without that sort), which is most of the
 activation peak for models with large vocabularies.
 """
 
@@ -32,7 +32,7 @@ from estimator.engines import EngineTerms
 from estimator.errors import InputError
 from estimator.query import Query
 from estimator.result import VllmReport
-from estimator.spec import DTYPE_BYTES, Frozen, LayerKV, ModelSpec
+from estimator.spec import DTYPE_BYTES, Frozen, LayerKV, ModelSpec, TorchDType
 
 VLLM_VERSION = "0.19"
 
@@ -54,28 +54,29 @@ class VllmConstants(Frozen):
 
     # Peak bytes the sampler warm-up holds per logit (rows x vocabulary), on top of the logits the
     # model itself returns in its dtype: the fp32 copy, softmax probabilities, the exponential noise
-    # and top-k/top-p temporaries. v0.17+ ~14; v0.16 and earlier ~38 (full-vocabulary sort: fp32
-    # values plus int64 indices).
-    sampler_bytes_per_logit: float = 14.0
+    # and top-k/top-p temporaries. v0.17+ 12.9 (median over the v0.19 logs whose peak the sampler
+    # sets); v0.16 and earlier 36.3 (full-vocabulary sort: fp32 values plus int64 indices).
+    sampler_bytes_per_logit: float = 12.9
     # Non-torch memory the profile run adds with one GPU: cuBLAS/cuBLASLt workspaces and kernel
     # modules loaded on first use (0.24-0.25 GiB in every single-GPU v0.19 log).
     non_torch_single_gpu: int = 256 * MiB
     # With tensor parallelism: NCCL channels and all-reduce buffers created on the first collective
-    # of the profile run (2.06-2.13 GiB at TP 2 and 4).
-    non_torch_tensor_parallel: int = 2150 * MiB
+    # of the profile run (2.06-2.13 GiB at TP 2 and 4; median 2.07).
+    non_torch_tensor_parallel: int = 2120 * MiB
     # CUDA context and the CUDA runtime's own allocations before vLLM measures anything
     # (0.51 GiB single GPU); NCCL communicator set-up adds about 1 GiB per GPU with TP.
     cuda_context: int = 522 * MiB
-    cuda_context_tp_extra: int = 1 * GiB
+    cuda_context_tp_extra: int = 1065 * MiB
     # CUDA-graph pools (FULL_AND_PIECEWISE capture of ~67 batch sizes): a fixed part plus a small
-    # per-layer part (0.87 GiB at 28 layers, 0.98 GiB at 40, in the v0.19 logs).
-    cuda_graph_base: int = 560 * MiB
-    cuda_graph_per_layer: int = 11 * MiB
+    # per-layer part (0.87 GiB at 28 layers, 0.98 GiB at 40, in the v0.19 logs; least squares over
+    # the single-GPU dense cases). Not part of the KV pool: it comes on top.
+    cuda_graph_base: int = 494 * MiB
+    cuda_graph_per_layer: int = 14 * MiB
 
 
 DEFAULT_CONSTANTS = VllmConstants()
-# v0.16 and earlier: what the ~v0.11 logs show for the sampler warm-up (38-39 bytes per logit).
-LEGACY_CONSTANTS = VllmConstants(sampler_bytes_per_logit=38.5)
+# v0.16 and earlier: what the ~v0.11 logs show for the sampler warm-up (36.3 bytes per logit).
+LEGACY_CONSTANTS = VllmConstants(sampler_bytes_per_logit=36.3)
 
 
 def constants_for_version(version: str) -> VllmConstants:
@@ -108,14 +109,24 @@ def batch_defaults(query: Query, gpu_memory: int | None) -> tuple[int, int]:
 # Dtypes
 
 
-def _act_bytes(spec: ModelSpec) -> int:
-    return DTYPE_BYTES[spec.torch_dtype]
+def model_dtype(spec: ModelSpec, query: Query) -> TorchDType:
+    """vLLM's ``--dtype``: a float ``dtype=`` in the query, else the checkpoint's torch dtype.
+
+    It sets the activations, the logits and (with ``kv=auto``) the KV cache.
+    """
+    if query.weight_format in ("bf16", "fp16", "fp32"):
+        return query.weight_format
+    return spec.torch_dtype
+
+
+def _act_bytes(spec: ModelSpec, query: Query) -> int:
+    return DTYPE_BYTES[model_dtype(spec, query)]
 
 
 def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
     """Bytes per cached element: ``auto`` is the model dtype; vLLM has fp8 but no int8 KV cache."""
     if query.kv in ("on", "off", "auto"):
-        return _act_bytes(spec)
+        return _act_bytes(spec, query)
     if query.kv == "int8":
         raise InputError("vLLM has no int8 KV cache: use kv=fp8, or kv=auto for the model's dtype")
     return DTYPE_BYTES[query.kv]
@@ -125,25 +136,25 @@ def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
 # Weights as vLLM loads them
 
 
-def rope_cache_bytes(spec: ModelSpec) -> int:
+def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
     """The rotary cos/sin cache: one (max_position x rotary_dim) table in the model dtype, per GPU."""
     if not spec.max_position_embeddings:
         return 0
     mla = next((layer for layer in spec.layers if layer.kind == "mla"), None)
     rotary_dim = mla.value_dim if mla is not None else spec.head_dim
-    return spec.max_position_embeddings * rotary_dim * _act_bytes(spec)
+    return spec.max_position_embeddings * rotary_dim * _act_bytes(spec, query)
 
 
-def loaded_weight_bytes(spec: ModelSpec, weights_bytes: int) -> int:
+def loaded_weight_bytes(spec: ModelSpec, query: Query, weights_bytes: int) -> int:
     """What "Model loading took X GiB" reports: the weights plus buffers built at load time."""
-    return weights_bytes + rope_cache_bytes(spec)
+    return weights_bytes + rope_cache_bytes(spec, query)
 
 
 # ---------------------------------------------------------------------------------------------
 # Activation peak of the profile run
 
 
-def _forward_peak(spec: ModelSpec, tokens: int, tp: int) -> tuple[int, str]:
+def _forward_peak(spec: ModelSpec, query: Query, tokens: int) -> tuple[int, str]:
     """Torch peak of the dummy forward over ``tokens`` tokens, per GPU, and what sets it.
 
     At the MLP of the last layer the residual stream and the normed input are live (2 x h, model
@@ -152,7 +163,8 @@ def _forward_peak(spec: ModelSpec, tokens: int, tp: int) -> tuple[int, str]:
     the tensor-parallel group. MoE layers run fused experts: per routed slot the w13 output (2 x I),
     the activated product (I) and the w2 output before the weighted sum (h).
     """
-    b = _act_bytes(spec)
+    b = _act_bytes(spec, query)
+    tp = query.gpus
     h = spec.hidden_size
     base = tokens * (2 * h * b + 4 * h)
     dense = tokens * 3 * math.ceil(spec.intermediate_size / tp) * b if spec.intermediate_size else 0
@@ -165,24 +177,24 @@ def _forward_peak(spec: ModelSpec, tokens: int, tp: int) -> tuple[int, str]:
     return base + dense, f"prefill MLP at {tokens:,} batched tokens"
 
 
-def _sampler_peak(spec: ModelSpec, tokens: int, rows: int, constants: VllmConstants) -> int:
+def _sampler_peak(spec: ModelSpec, query: Query, tokens: int, rows: int, constants: VllmConstants) -> int:
     """Torch peak of the sampler warm-up: full-vocabulary logits for ``rows`` requests.
 
     The logits are gathered to the full vocabulary on every rank, so tensor parallelism does not
     shrink this term. The forward's hidden states (tokens x h) are still alive when it runs.
     """
-    b = _act_bytes(spec)
+    b = _act_bytes(spec, query)
     per_logit = constants.sampler_bytes_per_logit + b
     return tokens * spec.hidden_size * b + int(rows * spec.vocab_size * per_logit)
 
 
-def _encoder_peak(spec: ModelSpec) -> int:
+def _encoder_peak(spec: ModelSpec, query: Query) -> int:
     """Vision encoder dummy run: one image of the maximum size through the tower (rough)."""
     if spec.vision is None:
         return 0
     v = spec.vision
     patches = (v.image_size // v.patch_size) ** 2
-    b = _act_bytes(spec)
+    b = _act_bytes(spec, query)
     # Attention scores per head are materialised by most vision towers' eager paths.
     scores = v.num_heads * patches * patches * b
     return patches * (4 * v.hidden_size + 2 * v.intermediate_size) * b + scores
@@ -193,9 +205,9 @@ def activation_peak(spec: ModelSpec, query: Query, *, gpu_memory: int | None = N
     """The profile run's torch activation peak per GPU (bytes) and a phrase saying what sets it."""
     tokens, seqs = batch_defaults(query, gpu_memory)
     rows = min(seqs, tokens)
-    forward, where = _forward_peak(spec, tokens, query.gpus)
-    sampler = _sampler_peak(spec, tokens, rows, constants)
-    encoder = _encoder_peak(spec)
+    forward, where = _forward_peak(spec, query, tokens)
+    sampler = _sampler_peak(spec, query, tokens, rows, constants)
+    encoder = _encoder_peak(spec, query)
     peak = max(forward, sampler, encoder)
     if peak == sampler:
         where = f"sampler warm-up: {rows:,} sequences x {spec.vocab_size:,}-token vocabulary"
@@ -357,7 +369,7 @@ def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu_memory
     come out negative (vLLM would refuse to start); tokens and concurrency are then 0.
     """
     batched_tokens, _ = batch_defaults(query, gpu_memory)
-    weights = loaded_weight_bytes(spec, weights_bytes)
+    weights = loaded_weight_bytes(spec, query, weights_bytes)
     peak, _ = activation_peak(spec, query, gpu_memory=gpu_memory, constants=constants)
     non_torch = non_torch_bytes(query, constants)
     requested = int(query.util * gpu_memory)

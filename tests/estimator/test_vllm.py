@@ -175,8 +175,8 @@ def test_version_constants():
 def test_rope_cache_is_added_to_loaded_weights():
     # Llama-3.1: 131,072 positions x 128 rotary dims x 2 bytes = 32 MiB; vLLM logs 14.99 GiB for
     # 8,030,261,248 params x 2 bytes = 14.957 GiB + 0.031 GiB.
-    assert vllm.rope_cache_bytes(LLAMA) == 131072 * 128 * 2 == 32 * 1024 * 1024
-    loaded = vllm.loaded_weight_bytes(LLAMA, 8_030_261_248 * 2)
+    assert vllm.rope_cache_bytes(LLAMA, q()) == 131072 * 128 * 2 == 32 * 1024 * 1024
+    loaded = vllm.loaded_weight_bytes(LLAMA, q(), 8_030_261_248 * 2)
     assert round(loaded / GiB, 2) == 14.99
     # MLA rotates only the 64 rope dims: 163,840 x 64 x 2.
-    assert vllm.rope_cache_bytes(DEEPSEEK) == 163840 * 64 * 2
+    assert vllm.rope_cache_bytes(DEEPSEEK, q()) == 163840 * 64 * 2
