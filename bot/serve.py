@@ -34,7 +34,7 @@ class HubOnlyResolver:
 
     def resolve(self, model: str, revision: str | None = None) -> ResolvedModel:
         name = model.strip()
-        if name.startswith((".", "/", "~", "\\")) or name.endswith(".json") or _exists(name):
+        if name.startswith((".", "/", "~", "\\")) or name.endswith((".json", ".gguf")) or _exists(name):
             raise InputError(f'"{model}" is a local path: in Slack, give a Hub model id such as microsoft/phi-4')
         return self._inner.resolve(model, revision)
 
@@ -114,22 +114,46 @@ def make_http_server(
     return SlackHTTPServer((host, port), Handler)
 
 
+def check_settings(settings: Settings) -> None:
+    """Fail at once, with what to set, when the Slack credentials are missing."""
+    if settings.slack_bot_token is None:
+        raise VramError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token from the Slack app settings")
+    if settings.slack_app_token is None and settings.slack_signing_secret is None:
+        raise VramError(
+            "SLACK_SIGNING_SECRET is not set: copy it from the Slack app's Basic Information page "
+            "(or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+
+
 def build(settings: Settings) -> tuple[App, Store]:
     """Store (migrated), Hub resolver, service and Bolt app, wired from the settings."""
+    check_settings(settings)
     store = Store(settings.database_url or default_database_url())
-    store.upgrade()  # `vram serve` applies the migrations on start
-    resolver = Resolver(
-        token=settings.hf_token.get_secret_value() if settings.hf_token else None,
-        endpoint=settings.hf_endpoint,
-        cache=store.hub_cache(),
-        branch_ttl_s=settings.hub_branch_ttl_s,
-        total_timeout_s=settings.hub_timeout_s,
-    )
-    service = Service(store=store, resolver=HubOnlyResolver(resolver))
-    return create_app(settings, service, events=store), store
+    try:
+        store.upgrade()  # `vram serve` applies the migrations on start
+        resolver = Resolver(
+            token=settings.hf_token.get_secret_value() if settings.hf_token else None,
+            endpoint=settings.hf_endpoint,
+            cache=store.hub_cache(),
+            branch_ttl_s=settings.hub_branch_ttl_s,
+            total_timeout_s=settings.hub_timeout_s,
+        )
+        service = Service(store=store, resolver=HubOnlyResolver(resolver))
+        return create_app(settings, service, events=store), store
+    except StoreError as err:
+        store.close()
+        raise VramError(str(err)) from err
+    except VramError:
+        store.close()
+        raise
+    except Exception as err:  # Bolt's BoltError on a refused token, and the like
+        store.close()
+        raise VramError(f"The Slack app could not start: {err}") from err
 
 
-def _database_ok(store: Store) -> Callable[[], bool]:
+def database_ok(store: Store) -> Callable[[], bool]:
+    """The health check: the database answers."""
+
     def check() -> bool:
         try:
             store.schema_revision()
@@ -140,29 +164,30 @@ def _database_ok(store: Store) -> Callable[[], bool]:
     return check
 
 
-def serve(settings: Settings) -> None:
-    """Run the bot until interrupted: Socket Mode with SLACK_APP_TOKEN, else HTTP on PORT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        app, store = build(settings)
-    except StoreError as err:
-        raise VramError(str(err)) from err
-    except Exception as err:  # Bolt's BoltError on a bad token, and the like
-        if isinstance(err, VramError):
-            raise
-        raise VramError(f"The Slack app could not start: {err}") from err
-    if settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+def serve(settings: Settings, *, on_ready: Callable[[SlackHTTPServer], None] | None = None) -> None:
+    """Run the bot until interrupted: Socket Mode with SLACK_APP_TOKEN, else HTTP on PORT.
 
-        log.info("vram: Socket Mode (SLACK_APP_TOKEN is set)")
-        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
-        return
-    server = make_http_server(app, port=settings.port, health=_database_ok(store))
-    log.info("vram: HTTP on port %d, Slack events at %s", settings.port, EVENTS_PATH)
+    ``on_ready`` gets the HTTP server once it listens (tests use it to stop the server).
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app, store = build(settings)
     try:
-        server.serve_forever(poll_interval=0.5)
-    except KeyboardInterrupt:
-        pass
+        if settings.slack_app_token is not None:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            log.info("vram: Socket Mode (SLACK_APP_TOKEN is set)")
+            SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+            return
+        server = make_http_server(app, port=settings.port, health=database_ok(store))
+        log.info("vram: HTTP on port %d, Slack events at %s", settings.port, EVENTS_PATH)
+        if on_ready is not None:
+            on_ready(server)
+        try:
+            server.serve_forever(poll_interval=0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
     finally:
-        server.server_close()
         store.close()

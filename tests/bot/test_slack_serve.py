@@ -1,0 +1,143 @@
+"""``vram serve`` in HTTP mode: settings checked, migrations applied on start, health, Hub ids only."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from slack_bolt import App
+
+from bot.serve import HubOnlyResolver, SlackHTTPServer, build, database_ok, make_http_server, serve
+from bot.settings import Settings
+from estimator.errors import HubUnavailableError, InputError, VramError
+from estimator.resolve import Resolver
+from store import Store
+from store.migrate import script_head
+from tests.mockslack import MockSlack, SlackSender
+from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
+
+SECRET = "serve-test-signing-secret"
+
+
+@pytest.fixture
+def slack() -> Iterator[MockSlack]:
+    mock = MockSlack().start()
+    yield mock
+    mock.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def settings_for(db: str, slack: MockSlack, **kw: object) -> Settings:
+    values: dict[str, object] = {
+        "slack_bot_token": "xoxb-serve", "slack_signing_secret": SECRET, "slack_app_token": None,
+        "slack_api_url": slack.api_url, "database_url": db, "port": free_port(),
+        "hf_endpoint": "http://127.0.0.1:9", "hub_timeout_s": 2,
+    }
+    values.update(kw)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def get(url: str) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_serve_migrates_then_answers_over_http(db_url: str, slack: MockSlack) -> None:  # noqa: F811
+    settings = settings_for(db_url, slack)
+    ready = threading.Event()
+    servers: list[SlackHTTPServer] = []
+
+    def on_ready(server: SlackHTTPServer) -> None:
+        servers.append(server)
+        ready.set()
+
+    thread = threading.Thread(target=serve, args=(settings,), kwargs={"on_ready": on_ready}, daemon=True)
+    thread.start()
+    assert ready.wait(30), "vram serve did not start"
+    try:
+        base = f"http://127.0.0.1:{settings.port}"
+        assert get(f"{base}/healthz") == (200, {"ok": True})
+        assert get(f"{base}/nope")[0] == 404
+        # Migrated on start: the schema is at the newest migration.
+        with Store(db_url) as store:
+            assert store.schema_revision() == script_head()
+        # A Slack user cannot make the server read its own files.
+        send = SlackSender(f"{base}/slack/events", SECRET, slack)
+        assert send.command("/etc/passwd").status == 200
+        assert send.command("tests/fixtures").status == 200  # a folder here, also an org/name
+        answers = slack.wait_for("response_url", 2)
+        for answer in answers:
+            assert "is a local path: in Slack, give a Hub model id" in answer.args["text"]
+        assert slack.of("chat.postMessage") == []
+    finally:
+        servers[0].shutdown()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_missing_credentials_are_one_sentence(tmp_path: Path, slack: MockSlack) -> None:
+    db = f"sqlite:///{tmp_path / 'v.sqlite3'}"
+    with pytest.raises(VramError, match=r"^SLACK_BOT_TOKEN is not set"):
+        build(settings_for(db, slack, slack_bot_token=None))
+    with pytest.raises(VramError, match=r"^SLACK_SIGNING_SECRET is not set"):
+        build(settings_for(db, slack, slack_signing_secret=None))
+    assert not (tmp_path / "v.sqlite3").exists()  # nothing touched before the settings are right
+
+
+def test_refused_token_is_one_sentence(tmp_path: Path, slack: MockSlack) -> None:
+    slack.fail["auth.test"] = "invalid_auth"
+    with pytest.raises(VramError, match=r"^The Slack app could not start"):
+        build(settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack))
+
+
+def test_socket_mode_needs_no_signing_secret(tmp_path: Path, slack: MockSlack) -> None:
+    app, store = build(settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_signing_secret=None,
+                                    slack_app_token="xapp-1-test"))
+    try:
+        assert isinstance(app, App)
+        assert app.client.base_url == slack.api_url  # SLACK_API_URL honoured
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("text", ["/etc/passwd", "./config.json", "~/models/x", "../x", "model.gguf",
+                                  "tests/fixtures/configs", "x/config.json"])
+def test_hub_only_resolver_refuses_local_paths(text: str) -> None:
+    resolver = HubOnlyResolver(Resolver(endpoint="http://127.0.0.1:9", total_timeout_s=1))
+    with pytest.raises(InputError, match="is a local path"):
+        resolver.resolve(text)
+
+
+def test_hub_only_resolver_passes_hub_ids_on() -> None:
+    resolver = HubOnlyResolver(Resolver(endpoint="http://127.0.0.1:9", total_timeout_s=1))
+    with pytest.raises(HubUnavailableError):  # it reached the (dead) Hub: the id was let through
+        resolver.resolve("Qwen/Qwen3-8B")
+
+
+def test_healthz_reports_a_dead_database() -> None:
+    app = App(token="xoxb-x", signing_secret="s", token_verification_enabled=False)
+    dead = Store("postgresql+psycopg://postgres@127.0.0.1:9/none?connect_timeout=1", retries=1)
+    server = make_http_server(app, host="127.0.0.1", port=0, health=database_ok(dead))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        assert get(f"http://{host}:{port}/healthz") == (503, {"ok": False})
+    finally:
+        server.shutdown()
+        server.server_close()
+        dead.close()
