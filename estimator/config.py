@@ -58,8 +58,8 @@ def _int(cfg: Mapping[str, Any], model_type: str, *names: str, default: Any = _M
     value = _field(cfg, *names, default=default)
     if value is _MISSING:
         raise ConfigError(
-            f"{model_type} config lacks {names[0]}; a config.json needs num_hidden_layers, hidden_size, "
-            "num_attention_heads and vocab_size to be sized."
+            f"{model_type} config lacks {names[0]}; vram needs num_hidden_layers, hidden_size, "
+            "num_attention_heads and vocab_size to size a model."
         )
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
         raise ConfigError(f"{model_type} config has {names[0]}={value!r}; expected a whole number.")
@@ -570,12 +570,13 @@ def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[s
 # ---------------------------------------------------------------- entry point
 
 
-def _text_config(config: Mapping[str, Any], fam: Family) -> Mapping[str, Any]:
-    text = config
-    if fam.text_key is not None:
-        text = config.get(fam.text_key) or {}
-    elif fam is UNKNOWN and isinstance(config.get("text_config"), Mapping) and "num_hidden_layers" not in config:
-        text = config["text_config"]
+def _text_config(config: Mapping[str, Any], fam: Family, known: bool) -> Mapping[str, Any]:
+    """The text model's config (nested for multimodal families), the family's defaults filled in."""
+    text: Any = config
+    nested = config.get(fam.text_key or "text_config")
+    if isinstance(nested, Mapping) and (fam.text_key is not None or (not known and "num_hidden_layers" not in config)):
+        text = nested
+    # An explicit null sliding_window overrides a family default (Mistral-7B-v0.3 turns it off).
     return {**fam.text_defaults, **{k: v for k, v in text.items() if v is not None or k == "sliding_window"}}
 
 
@@ -593,13 +594,17 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
         fam = UNKNOWN
         warnings.append(f"model_type {model_type!r} is not one vram knows; it was read as a Llama-style "
                         "decoder, so parameters and KV cache may be off.")
-    cfg = _text_config(config, fam)
+    cfg = _text_config(config, fam, known)
     if fam.sliding in ("all_if_window", "qwen2") and "sliding_window" not in cfg:
         cfg = {**cfg, "sliding_window": None}
-    hidden = hidden_size(cfg, model_type)
     layers = num_layers(cfg, model_type)
+    hidden = hidden_size(cfg, model_type)
     heads = num_heads(cfg, model_type)
     vocab = vocab_size(cfg, model_type)
+    for name, value in (("num_hidden_layers", layers), ("hidden_size", hidden),
+                        ("num_attention_heads", heads), ("vocab_size", vocab)):
+        if value == 0:
+            raise ConfigError(f"{model_type} config has {name}=0; expected a positive number.")
     kv_heads = num_kv_heads(cfg, model_type, heads)
     hd = head_dim(cfg, model_type, hidden, heads)
     inter = intermediate_size(cfg, model_type, hidden)

@@ -1,0 +1,197 @@
+"""Config normalisation: field fallbacks, family defaults, clear errors, quantization parsing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from estimator.config import load_model_spec
+from estimator.errors import ConfigError
+from estimator.families import FAMILIES
+from estimator.spec import SafetensorsInfo
+
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+
+
+def raw(name: str) -> dict:
+    return json.loads((CONFIGS / f"{name}.json").read_text())
+
+
+TINY = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 100, "torch_dtype": "bfloat16"}
+
+
+def tiny_llama_total(h=64, L=2, nh=4, nkv=2, inter=128, V=100, tied=False) -> int:
+    hd = h // nh
+    per_layer = h * nh * hd + 2 * h * nkv * hd + nh * hd * h + 3 * h * inter + 2 * h
+    return V * h * (1 if tied else 2) + L * per_layer + h
+
+
+def test_the_required_families_are_registered() -> None:
+    required = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "phi", "phi3",
+                "gemma", "gemma2", "gemma3", "granite", "deepseek_v2", "deepseek_v3", "gpt_oss", "llama4",
+                "mistral3", "jamba"}
+    assert required <= set(FAMILIES)
+
+
+def test_tiny_llama() -> None:
+    s = load_model_spec(TINY)
+    assert s.known_family and not s.warnings
+    assert (s.num_layers, s.hidden_size, s.num_attention_heads, s.num_kv_heads, s.head_dim) == (2, 64, 4, 2, 16)
+    assert s.params.total == tiny_llama_total()
+    assert s.torch_dtype == "bf16"
+    assert s.params_source == "config" and s.checkpoint_bytes is None
+
+
+@pytest.mark.parametrize("missing", ["num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size"])
+def test_missing_standard_field_is_one_sentence(missing: str) -> None:
+    cfg = {k: v for k, v in TINY.items() if k != missing}
+    with pytest.raises(ConfigError) as err:
+        load_model_spec(cfg)
+    assert str(err.value).startswith(f"llama config lacks {missing};")
+    message = str(err.value)
+    assert message.endswith(".") and message.count(". ") == 0 and "\n" not in message
+
+
+def test_bad_values_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="hidden_size='big'"):
+        load_model_spec({**TINY, "hidden_size": "big"})
+    with pytest.raises(ConfigError, match="num_hidden_layers=0"):
+        load_model_spec({**TINY, "num_hidden_layers": 0})
+    with pytest.raises(ConfigError, match="not divisible"):
+        load_model_spec({**TINY, "hidden_size": 66})
+    with pytest.raises(ConfigError, match="torch_dtype 'float8'"):
+        load_model_spec({**TINY, "torch_dtype": "float8"})
+
+
+def test_unknown_model_type_with_standard_fields_warns() -> None:
+    s = load_model_spec({**TINY, "model_type": "brand_new_lm"})
+    assert not s.known_family
+    assert any("brand_new_lm" in w for w in s.warnings)
+    assert s.params.total == tiny_llama_total()
+
+
+def test_unknown_model_type_without_fields_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="brand_new_lm config lacks num_hidden_layers"):
+        load_model_spec({"model_type": "brand_new_lm", "d_state": 16})
+
+
+def test_field_fallbacks_gpt2_style_names_and_multi_query() -> None:
+    cfg = {"model_type": "gpt_like", "n_embd": 64, "n_layer": 2, "n_head": 4, "vocab_size": 100,
+           "intermediate_size": 128, "multi_query": True, "dtype": "float16"}
+    s = load_model_spec(cfg)
+    assert (s.hidden_size, s.num_layers, s.num_attention_heads, s.num_kv_heads) == (64, 2, 4, 1)
+    assert s.torch_dtype == "fp16"  # the newer "dtype" key
+
+
+def test_unknown_nested_text_config_is_read() -> None:
+    s = load_model_spec({"model_type": "some_vlm", "text_config": {**TINY, "model_type": "llama"}})
+    assert s.num_layers == 2 and not s.known_family
+
+
+def test_missing_dtype_assumes_bf16_with_a_warning() -> None:
+    cfg = {k: v for k, v in TINY.items() if k != "torch_dtype"}
+    s = load_model_spec(cfg)
+    assert s.torch_dtype == "bf16"
+    assert any("torch_dtype" in w for w in s.warnings)
+    # gpt-oss's config names no dtype: its non-expert tensors are bf16 by definition, no warning
+    assert load_model_spec(raw("openai__gpt-oss-20b")).warnings == ()
+
+
+def test_tied_embeddings_default_per_family() -> None:
+    assert load_model_spec(raw("google__gemma-2-9b-it")).tie_word_embeddings  # absent -> True for gemma2
+    assert not load_model_spec(raw("microsoft__phi-4")).tie_word_embeddings
+    untied_gemma = load_model_spec({**raw("google__gemma-7b"), "tie_word_embeddings": False})
+    assert untied_gemma.params.lm_head == 256000 * 3072
+
+
+def test_mistral_default_window_and_explicit_null() -> None:
+    cfg = {k: v for k, v in raw("mistralai__Mistral-7B-v0.1").items() if k != "sliding_window"}
+    s = load_model_spec(cfg)  # MistralConfig's default sliding_window is 4096
+    assert {(layer.kind, layer.window) for layer in s.layers} == {("sliding", 4096)}
+    s = load_model_spec({**cfg, "sliding_window": None})
+    assert {layer.kind for layer in s.layers} == {"full"}
+
+
+def test_layer_types_are_validated() -> None:
+    cfg = raw("openai__gpt-oss-20b")
+    with pytest.raises(ConfigError, match="linear_attention"):
+        load_model_spec({**cfg, "layer_types": ["linear_attention"] * 24})
+    with pytest.raises(ConfigError, match="2 layer_types for 24 layers"):
+        load_model_spec({**cfg, "layer_types": ["full_attention"] * 2})
+
+
+def test_qwen3_moe_sparse_step_and_mlp_only_layers() -> None:
+    cfg = {**raw("Qwen__Qwen3-30B-A3B"), "decoder_sparse_step": 2, "mlp_only_layers": [1]}
+    s = load_model_spec(cfg)
+    # MoE where (i + 1) % 2 == 0 and i != 1: layers 3, 5, ..., 47 -> 23 MoE layers, 25 dense of width 6144
+    h, E, mi, inter = 2048, 128, 768, 6144
+    assert s.num_moe_layers == 23
+    assert s.params.routed_experts == 23 * E * 3 * h * mi
+    assert s.params.dense_mlp == 25 * 3 * h * inter
+    assert s.intermediate_size == 6144
+
+
+def test_gemma3_nested_defaults() -> None:
+    s = load_model_spec(raw("google__gemma-3-4b-it"))
+    assert s.tie_word_embeddings and s.params.lm_head == 0
+    assert s.max_position_embeddings == 131072  # Gemma3TextConfig default
+    assert {layer.window for layer in s.layers if layer.kind == "sliding"} == {1024}
+
+
+def test_quantization_parsing() -> None:
+    oss = load_model_spec(raw("openai__gpt-oss-20b")).quantization
+    assert (oss.method, oss.format, oss.scope, oss.group_size) == ("mxfp4", "mxfp4", "experts", 32)
+    assert "lm_head" in oss.skipped_modules
+    awq = load_model_spec(raw("Qwen__Qwen3-8B-AWQ")).quantization
+    assert (awq.method, awq.weight_bits, awq.group_size, awq.zero_points) == ("awq", 4, 128, True)
+    w4 = load_model_spec(raw("RedHatAI__Meta-Llama-3.1-8B-Instruct-quantized.w4a16")).quantization
+    assert (w4.method, w4.format, w4.group_size, w4.zero_points) == ("compressed-tensors", "int4", 128, False)
+    assert w4.skipped_modules == ("lm_head",)
+    gptq = load_model_spec({**TINY, "quantization_config": {"quant_method": "gptq", "bits": 4,
+                                                            "group_size": -1}}).quantization
+    assert gptq.group_size is None  # -1: one scale per output channel
+    bnb8 = load_model_spec({**TINY, "quantization_config": {"quant_method": "bitsandbytes",
+                                                            "load_in_8bit": True}}).quantization
+    assert (bnb8.format, bnb8.weight_bits) == ("int8", 8)
+
+
+def test_unsupported_quantization_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="'hqq'"):
+        load_model_spec({**TINY, "quantization_config": {"quant_method": "hqq"}})
+    with pytest.raises(ConfigError, match="bitsandbytes fp4"):
+        load_model_spec({**TINY, "quantization_config": {"quant_method": "bitsandbytes", "load_in_4bit": True,
+                                                         "bnb_4bit_quant_type": "fp4"}})
+    two = {"quant_method": "compressed-tensors", "config_groups": {
+        "a": {"weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 128}},
+        "b": {"weights": {"num_bits": 8, "type": "int", "strategy": "channel"}}}}
+    with pytest.raises(ConfigError, match="2 compressed-tensors weight schemes"):
+        load_model_spec({**TINY, "quantization_config": two})
+
+
+def test_safetensors_counts_set_params_and_bytes() -> None:
+    n = tiny_llama_total()
+    s = load_model_spec(TINY, safetensors=SafetensorsInfo(parameters={"BF16": n - 64, "F32": 64}))
+    assert s.params_source == "safetensors"
+    assert s.params.total == n
+    assert s.checkpoint_bytes == (n - 64) * 2 + 64 * 4
+    with pytest.raises(ConfigError, match="'F4'"):
+        load_model_spec(TINY, safetensors=SafetensorsInfo(parameters={"F4": 10}))
+
+
+def test_spec_is_frozen() -> None:
+    s = load_model_spec(TINY)
+    with pytest.raises(ValidationError):
+        s.hidden_size = 1  # type: ignore[misc]
+
+
+def test_linears_cover_every_matrix_once() -> None:
+    s = load_model_spec(raw("meta-llama__Llama-3.1-8B"))
+    elements = sum(lin.in_features * lin.out_features * lin.count for lin in s.linears)
+    # 32 layers x (q, k, v, o, gate, up, down) + lm_head
+    per_layer = 4096 * 4096 * 2 + 4096 * 1024 * 2 + 3 * 4096 * 14336
+    assert elements == 32 * per_layer + 128256 * 4096
+    assert {lin.split for lin in s.linears} == {"column", "row", "kv", "vocab"}
