@@ -245,7 +245,7 @@ class HubClient:
 
         parameters = hub_gguf.get("total") if isinstance(hub_gguf, dict) else None
         return local.parse_gguf(
-            read, filename=chosen, file_bytes=sizes.get(chosen, 0), files=sizes,
+            read, filename=chosen, file_bytes=local.gguf_variant_bytes(chosen, sizes), files=sizes,
             parameters=parameters if isinstance(parameters, int) else None, source=f"{repo}/{chosen}",
         )
 

@@ -7,6 +7,7 @@ the weights. The same byte parsers serve :mod:`estimator.hub`, which feeds them 
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -285,7 +286,8 @@ def _gguf_model(text: str, folder: Path, ggufs: list[Path]) -> ResolvedModel:
             handle.seek(offset)
             return handle.read(size)
 
-        gguf = parse_gguf(fetch, filename=chosen.name, file_bytes=sizes[chosen.name], files=sizes,
+        gguf = parse_gguf(fetch, filename=chosen.name, file_bytes=gguf_variant_bytes(chosen.name, sizes),
+                          files=sizes,
                           source=str(chosen))
     return ResolvedModel(
         model_id=str(Path(text).expanduser().resolve()), requested_id=text, revision=None, config={},
@@ -303,3 +305,19 @@ def pick_gguf(files: list[str]) -> str:
             if preferred in f.lower():
                 return f
     return pool[0]
+
+
+_SPLIT_GGUF = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
+
+
+def gguf_variant_bytes(chosen: str, sizes: dict[str, int]) -> int:
+    """Bytes of the quantisation variant ``chosen`` belongs to: all parts of a split GGUF."""
+    m = _SPLIT_GGUF.search(chosen)
+    if m is None:
+        return sizes.get(chosen, 0)
+    stem, parts = chosen[: m.start()], m.group(2)
+    return sum(
+        size for name, size in sizes.items()
+        if name.startswith(stem) and (p := _SPLIT_GGUF.search(name)) is not None and p.group(2) == parts
+        and name[: p.start()] == stem
+    )

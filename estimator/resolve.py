@@ -13,6 +13,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -32,7 +33,7 @@ class GgufInfo(Frozen):
     """What a GGUF file's header says (read with range requests, or from a local file)."""
 
     filename: str  # the file whose header was read
-    file_bytes: int  # its size on disk: weights plus header, what a GGUF runtime maps
+    file_bytes: int  # bytes of this variant (all parts of a split GGUF): weights plus header
     files: dict[str, int]  # every .gguf file of the repo (quantisation variants), name -> bytes
     version: int
     tensor_count: int
@@ -143,6 +144,7 @@ class Resolver:
         branch_ttl_s: float = 600,
         total_timeout_s: float = 10,
         clock: Callable[[], float] = time.time,
+        memory_entries: int = 256,
     ) -> None:
         self._token = token
         self._endpoint = endpoint
@@ -150,8 +152,10 @@ class Resolver:
         self._branch_ttl_s = branch_ttl_s
         self._total_timeout_s = total_timeout_s
         self._clock = clock
-        self._memory: dict[str, CachedEntry] = {}
+        self._memory: OrderedDict[str, CachedEntry] = OrderedDict()  # least recently used first
+        self._memory_limit = memory_entries
         self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
 
     def __repr__(self) -> str:  # never show the token
         return f"Resolver(endpoint={self._endpoint!r}, token={'set' if self._token else 'unset'})"
@@ -180,17 +184,24 @@ class Resolver:
     def _lookup(self, key: str) -> CachedEntry | None:
         with self._lock:
             entry = self._memory.get(key)
+            if entry is not None:
+                self._memory.move_to_end(key)
         if entry is None and self._cache is not None:
             entry = self._cache.get(key)
             if entry is not None:
-                with self._lock:
-                    self._memory[key] = entry
+                self._remember(key, entry)
         return entry
 
-    def _store(self, entry: CachedEntry, *keys: str) -> None:
+    def _remember(self, key: str, entry: CachedEntry) -> None:
         with self._lock:
-            for key in keys:
-                self._memory[key] = entry
+            self._memory[key] = entry
+            self._memory.move_to_end(key)
+            while len(self._memory) > self._memory_limit:
+                self._memory.popitem(last=False)
+
+    def _store(self, entry: CachedEntry, *keys: str) -> None:
+        for key in keys:
+            self._remember(key, entry)
         if self._cache is not None:
             for key in keys:
                 self._cache.put(key, entry)
@@ -201,9 +212,16 @@ class Resolver:
         return self._clock() - entry.fetched_at < self._branch_ttl_s
 
     def _resolve_hub(self, model: str, revision: str | None) -> ResolvedModel:
+        key = cache_key(model, revision)
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        # Concurrent asks for one model (a burst in a Slack channel) make one round of Hub requests.
+        with key_lock:
+            return self._resolve_hub_locked(model, revision, key)
+
+    def _resolve_hub_locked(self, model: str, revision: str | None, key: str) -> ResolvedModel:
         from estimator import hub
 
-        key = cache_key(model, revision)
         entry = self._lookup(key)
         if entry is not None and self._fresh(entry, revision):
             return _from_cache(entry)

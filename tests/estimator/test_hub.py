@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -400,3 +401,24 @@ def test_token_never_appears_in_errors_or_logs(
     everything = "\n".join([*messages, caplog.text, out.out, out.err])
     assert secret not in everything
     assert all(x.authorized for x in fake_hub.log)  # it was sent, to the Hub only
+
+
+def test_concurrent_asks_for_one_model_make_one_round_of_requests(fake_hub: FakeHub) -> None:
+    fake_hub.delay_s = 0.2  # long enough for every thread to be waiting at once
+    r = resolver(fake_hub)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        got = list(pool.map(lambda _: r.resolve("Qwen/Qwen3-8B"), range(6)))
+    assert len({g.revision for g in got}) == 1
+    assert len(fake_hub.log) == 2  # model_info + config.json, once
+    assert sorted(g.source for g in got) == ["cache"] * 5 + ["hub"]
+
+
+def test_in_process_cache_is_bounded(fake_hub: FakeHub) -> None:
+    # memory_entries=2: a resolve of main stores two keys (the branch and the sha)
+    r = resolver(fake_hub, memory_entries=2)
+    r.resolve("Qwen/Qwen3-8B")
+    r.resolve("Qwen/Qwen3-0.6B")  # evicts Qwen3-8B's keys
+    n = len(fake_hub.log)
+    assert r.resolve("Qwen/Qwen3-0.6B").source == "cache"
+    assert r.resolve("Qwen/Qwen3-8B").source == "hub"
+    assert len(fake_hub.log) == n + 2

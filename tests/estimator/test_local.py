@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from estimator.errors import ConfigError, InputError, NotFoundError
-from estimator.local import is_local_reference, load_local
+from estimator.local import gguf_variant_bytes, is_local_reference, load_local
 from estimator.resolve import Resolver
 from tests.fakehub import (
     GPT_OSS_20B_SHARDS,
@@ -219,3 +219,20 @@ def test_resolver_routes_paths_to_local(qwen06_folder: Path) -> None:
     assert got.source == "local" and got.requested_id == str(qwen06_folder)
     with pytest.raises(InputError, match="local path"):
         r.resolve(str(qwen06_folder), "main")
+
+
+def test_split_gguf_variant_counts_all_its_parts(tmp_path: Path) -> None:
+    sizes = {
+        "M-Q8_0-00001-of-00002.gguf": 4_000_000,
+        "M-Q8_0-00002-of-00002.gguf": 1_500_000,
+        "M-Q4_K_M.gguf": 3_000_000,
+        "M-Q4_0-00001-of-00003.gguf": 9,
+    }
+    assert gguf_variant_bytes("M-Q8_0-00001-of-00002.gguf", sizes) == 4_000_000 + 1_500_000
+    assert gguf_variant_bytes("M-Q4_K_M.gguf", sizes) == 3_000_000
+    header = gguf_header([("general.architecture", "str", "llama"), ("llama.block_count", "u32", 16)], 0)
+    write(tmp_path / "M-Q8_0-00001-of-00002.gguf", SparseFile(header, 4_000_000))
+    write(tmp_path / "M-Q8_0-00002-of-00002.gguf", SparseFile(b"GGUF", 1_500_000))
+    got = load_local(str(tmp_path))
+    assert got.gguf is not None
+    assert got.gguf.filename == "M-Q8_0-00001-of-00002.gguf" and got.gguf.file_bytes == 5_500_000
