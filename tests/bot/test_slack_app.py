@@ -1,7 +1,8 @@
 """The Slack app against Slack's real protocol: signed HTTP requests in, Web API calls out to a mock.
 
 The app runs in HTTP mode on 127.0.0.1 (``bot.serve.make_http_server``), the real Bolt app with the
-real service, store (SQLite and Postgres) and resolver. Its Web API calls go to ``MockSlack``.
+real service, store (SQLite and Postgres) and resolver; models come from the fake Hub
+(``tests/fakehub.py``), and the app's Web API calls go to ``MockSlack``.
 """
 
 from __future__ import annotations
@@ -17,20 +18,20 @@ from typing import Any
 
 import pytest
 
-from bot.serve import make_http_server
+from bot.serve import HubOnlyResolver, make_http_server
 from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
 from estimator.resolve import Resolver
 from store import Store
+from tests.fakehub import FakeHub
 from tests.mockslack import BOT_ID, BOT_USER_ID, MockSlack, SlackSender
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 # Qwen3-8B: 36 layers, 8 KV heads, head_dim 128, bf16 -> KV per token 2 x 36 x 8 x 128 x 2 = 147,456 B = 144 KiB
-QWEN3_8B = "./tests/fixtures/configs/Qwen__Qwen3-8B.json"
+QWEN3_8B = "Qwen/Qwen3-8B"
 QWEN3_KV_PER_TOKEN = 2 * 36 * 8 * 128 * 2
 GIB = 1024**3
 
@@ -72,7 +73,7 @@ class Bot:
         raise AssertionError(f"no top-level post in {channel}: {self.slack.calls}")
 
 
-def start_bot(db: str, resolver: Resolver, workers: int = 16) -> Iterator[Bot]:
+def start_bot(db: str, resolver: Resolver | HubOnlyResolver, workers: int = 16) -> Iterator[Bot]:
     slack = MockSlack(private={"CPRIVATE"}, missing={"DOTHERS"}).start()
     store = Store(db, backoff_s=0.01)
     store.upgrade()
@@ -95,9 +96,14 @@ def start_bot(db: str, resolver: Resolver, workers: int = 16) -> Iterator[Bot]:
         slack.stop()
 
 
+def hub_resolver(endpoint: str, timeout_s: float = 10) -> HubOnlyResolver:
+    """The resolver ``vram serve`` builds: the Hub (here a fake or a dead one), never local paths."""
+    return HubOnlyResolver(Resolver(endpoint=endpoint, total_timeout_s=timeout_s))
+
+
 @pytest.fixture
-def bot(db_url: str) -> Iterator[Bot]:  # noqa: F811
-    yield from start_bot(db_url, Resolver())
+def bot(db_url: str, fake_hub: FakeHub) -> Iterator[Bot]:  # noqa: F811
+    yield from start_bot(db_url, hub_resolver(fake_hub.url))
 
 
 def blocks_text(args: dict[str, Any]) -> str:
@@ -303,11 +309,12 @@ def test_slash_command_subcommands(bot: Bot) -> None:
 
 
 def test_compare_posts_side_by_side(bot: Bot) -> None:
-    other = "./tests/fixtures/configs/meta-llama__Llama-3.1-8B.json"
-    bot.send.command(f"compare {QWEN3_8B} {other} s=8k")
+    bot.send.command(f"compare {QWEN3_8B} Qwen/Qwen3-0.6B s=8k")
     [post] = bot.slack.wait_for("chat.postMessage")
     text = post.args["text"]
-    assert "Compare" in text and "Qwen__Qwen3-8B" in text and "Llama-3.1-8B" in text
+    assert "Compare" in text and "Qwen/Qwen3-8B@" in text and "Qwen/Qwen3-0.6B@" in text
+    # Qwen3-0.6B: 28 layers, 8 KV heads, head_dim 128 -> 2 x 28 x 8 x 128 x 2 = 114,688 B = 112 KiB/token
+    assert "112 KiB" in text and "144 KiB" in text
 
 
 def test_app_home_lists_the_users_queries(bot: Bot) -> None:
@@ -348,8 +355,7 @@ def test_url_verification_and_healthz(bot: Bot) -> None:
 @pytest.fixture
 def dead_hub_bot(tmp_path: Path) -> Iterator[Bot]:
     # Nothing listens on port 9 of 127.0.0.1 (discard): every Hub request is refused at once.
-    yield from start_bot(f"sqlite:///{tmp_path / 'vram.sqlite3'}",
-                         Resolver(endpoint="http://127.0.0.1:9", total_timeout_s=3))
+    yield from start_bot(f"sqlite:///{tmp_path / 'vram.sqlite3'}", hub_resolver("http://127.0.0.1:9", 3))
 
 
 def test_hub_failure_is_a_friendly_sentence(dead_hub_bot: Bot) -> None:
@@ -359,4 +365,19 @@ def test_hub_failure_is_a_friendly_sentence(dead_hub_bot: Bot) -> None:
     text = resp.args["text"]
     assert text.startswith(":x: ") and "\n" not in text and "Traceback" not in text
     assert "Hub" in text or "hub" in text
+    assert bot.slack.of("chat.postMessage") == []
+
+
+def test_gated_model_and_hub_errors_are_friendly(bot: Bot, fake_hub: FakeHub) -> None:
+    bot.send.command("meta-llama/Llama-3.1-8B s=8k")
+    [gated] = bot.slack.wait_for("response_url")
+    assert gated.args["text"].startswith(":x: meta-llama/Llama-3.1-8B is gated")
+    assert "HF_TOKEN" in gated.args["text"]
+    bot.send.command("acme/does-not-exist")
+    missing = bot.slack.wait_for("response_url", 2)[1]
+    assert missing.args["text"].startswith(":x: ") and "acme/does-not-exist" in missing.args["text"]
+    fake_hub.fail_status = 503
+    bot.send.command("Qwen/Qwen3-0.6B")
+    down = bot.slack.wait_for("response_url", 3)[2]
+    assert down.args["text"].startswith(":x: ") and "\n" not in down.args["text"]
     assert bot.slack.of("chat.postMessage") == []
