@@ -222,7 +222,7 @@ def breakdown_lines(est: Estimate) -> list[str]:
             kv_why += " (windowed layers keep less)"
         kv_why += f", {escape(d.kv_dtype)}"
     attention = "fused attention" if q.flash_attention else "eager attention"
-    act_why = f"prefill peak ({escape(d.activation_peak_where)}), {attention}"
+    act_why = f"peak: {escape(d.activation_peak_where)}, {attention}"
     over_why = "CUDA context and allocator" if q.engine == "transformers" else (
         "CUDA context, non-torch memory, CUDA graphs"
     )
@@ -282,6 +282,8 @@ def classic_note(est: Estimate) -> str | None:
     """Say so when the classic formula is more than 10% off ours, in total or in its KV term."""
     c = est.classic
     if est.query.method == "classic" or c.total_gb is None or est.memory.total <= 0:
+        return None
+    if any("classic formula" in w for w in est.warnings):  # the estimator already said it
         return None
     ours = est.memory.total
     theirs = c.total_gb * 1e9

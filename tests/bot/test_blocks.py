@@ -88,6 +88,7 @@ def test_estimate_message_content_and_order() -> None:
     assert "weights 27.3 | KV 3.1 | activations 2.6 | overhead 1.1 GiB" in text
     assert "14.66B parameters in bf16" in text
     assert "200 KiB per token x 16,384 tokens x 1 sequence" in text
+    assert "peak: prefill MLP, fused attention" in text
     assert "Max on this GPU: 233k tokens at b=1, or b=14 at s=16,384" in text
     assert "The classic formula says 36.13 GB here: its KV cache term is 2.5x too small." in text
     assert "#42" in text and "Reply in this thread" in text
@@ -175,6 +176,10 @@ def test_classic_note_thresholds() -> None:
     details = est.details.model_copy(update={"classic_kv_ratio": None})
     assert blocks.classic_note(est.model_copy(update={"classic": classic, "details": details})) == (
         "The classic formula says 29.34 GB here (under ours by 6.8 GiB).")
+    # Said once: not again when the estimator's warnings already carry it.
+    warned = est.model_copy(update={"warnings": ("The classic formula says 36.13 GB here (...)",)})
+    assert blocks.classic_note(warned) is None
+    assert blocks.estimate_message(warned).text.count("The classic formula says") == 1
 
 
 @pytest.mark.parametrize("evil", ["<!channel>", "<!here|here>", "<https://evil.example|click>", "a & b"])
