@@ -104,8 +104,11 @@ class QueryRow(Base):
         # model filter is evaluated on the index entries (a covering scan, no table lookups).
         Index("ix_queries_channel", "team_id", "channel_id", "id", "model_lc"),
         Index("ix_queries_channel_user", "team_id", "channel_id", "user_id", "id", "model_lc"),
-        # A user's own direct-message queries (Slack), and the terminal's (source cli, no team).
-        Index("ix_queries_user", "user_id", "source", "team_id", "is_dm", "id", "model_lc"),
+        # A user's own direct-message queries (only Slack records are DMs: NewQuery enforces it).
+        Index("ix_queries_dm", "team_id", "user_id", "is_dm", "id", "model_lc"),
+        # The terminal's queries of the local user (cli records have no team and are no DMs). Kept
+        # apart from the DM index: "team_id IS NULL" does not let Postgres read an index in id order.
+        Index("ix_queries_user", "user_id", "source", "id", "model_lc"),
         # Threaded follow-ups: the root message (posted_ts) and the replies (thread_ts).
         Index("ix_queries_thread", "posted_channel", "thread_ts", "id"),
         Index("ix_queries_posted", "posted_channel", "posted_ts"),

@@ -398,12 +398,9 @@ class Store:
         branches: list[list[ColumnElement[bool]]] = []
         if scope.source == "cli":
             if user is None or user == scope.user:
-                branches.append([
-                    QueryRow.user_id == scope.user,
-                    QueryRow.source == "cli",
-                    QueryRow.team_id.is_(None),
-                    QueryRow.is_dm.is_(False),
-                ])
+                # cli records never have a team or a DM flag (NewQuery enforces it): no test for them,
+                # so the index serves the rows in id order.
+                branches.append([QueryRow.user_id == scope.user, QueryRow.source == "cli"])
         else:
             if scope.channel is not None:
                 # Only Slack records have a channel (NewQuery enforces it), so no source test here.
@@ -413,9 +410,8 @@ class Store:
                 branches.append(where)
             if scope.user is not None and (user is None or user == scope.user):
                 branches.append([
-                    QueryRow.user_id == scope.user,
-                    QueryRow.source == "slack",
                     QueryRow.team_id == scope.team,
+                    QueryRow.user_id == scope.user,
                     QueryRow.is_dm.is_(True),
                 ])
         needle = (model or "").strip().lower()

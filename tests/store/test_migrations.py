@@ -35,7 +35,7 @@ def test_upgrade_check_downgrade_upgrade(db_url: str) -> None:
         assert _tables(store) >= TABLES
         assert store.schema_revision() == HEAD_REVISION
         indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("queries")}
-        assert {"ix_queries_channel", "ix_queries_user", "ix_queries_thread", "ix_queries_posted"} <= indexes
+        assert {"ix_queries_channel", "ix_queries_dm", "ix_queries_user", "ix_queries_thread"} <= indexes
 
         # `alembic check`: autogenerate finds nothing to add, drop or alter.
         with store.engine.connect() as conn:

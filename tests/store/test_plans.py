@@ -14,12 +14,12 @@ from store import Scope, Store
 
 IN_CHANNEL = Scope(source="slack", team="T1", channel="C1", user="U1")
 CASES = [
-    (IN_CHANNEL, None, None, ["ix_queries_channel", "ix_queries_user"]),
-    (IN_CHANNEL, "llama", None, ["ix_queries_channel", "ix_queries_user"]),
+    (IN_CHANNEL, None, None, ["ix_queries_channel", "ix_queries_dm"]),
+    (IN_CHANNEL, "llama", None, ["ix_queries_channel", "ix_queries_dm"]),
     (IN_CHANNEL, None, "U2", ["ix_queries_channel_user"]),
-    (IN_CHANNEL, "llama", "U1", ["ix_queries_channel_user", "ix_queries_user"]),
+    (IN_CHANNEL, "llama", "U1", ["ix_queries_channel_user", "ix_queries_dm"]),
     (Scope(source="slack", team="T1", channel="D1", user="U1", is_dm=True), None, None,
-     ["ix_queries_channel", "ix_queries_user"]),
+     ["ix_queries_channel", "ix_queries_dm"]),
     (Scope(source="cli", user="me"), "qwen", None, ["ix_queries_user"]),
 ]
 
