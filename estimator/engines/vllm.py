@@ -30,6 +30,7 @@ from typing import Literal
 
 from estimator.engines import EngineTerms
 from estimator.errors import InputError
+from estimator.gpus import lookup_gpu
 from estimator.query import Query
 from estimator.result import VllmReport
 from estimator.spec import DTYPE_BYTES, Frozen, LayerKV, ModelSpec, TorchDType
@@ -97,8 +98,14 @@ def _is_a100(query: Query) -> bool:
     return query.gpu is not None and "a100" in query.gpu.lower()
 
 
-def batch_defaults(query: Query, gpu_memory: int | None) -> tuple[int, int]:
-    """(max_num_batched_tokens, max_num_seqs) as ``vllm serve`` picks them when not given."""
+def batch_defaults(query: Query, gpu_memory: int | None = None) -> tuple[int, int]:
+    """(max_num_batched_tokens, max_num_seqs) as ``vllm serve`` picks them when not given.
+
+    The GPU's memory comes from ``gpu_memory`` or else the catalog entry of ``query.gpu``; with no
+    GPU at all, vLLM's own fallback (the small-GPU defaults) applies.
+    """
+    if gpu_memory is None and query.gpu is not None:
+        gpu_memory = lookup_gpu(query.gpu).memory_bytes
     big = gpu_memory is not None and gpu_memory >= BIG_GPU_BYTES and not _is_a100(query)
     mnbt = query.max_num_batched_tokens or (BIG_GPU_BATCHED_TOKENS if big else SMALL_GPU_BATCHED_TOKENS)
     seqs = query.max_num_seqs or (BIG_GPU_SEQS if big else SMALL_GPU_SEQS)
@@ -343,8 +350,8 @@ def vllm_terms(spec: ModelSpec, query: Query, *, weights_bytes: int,
     """Per-GPU bytes vLLM adds besides weights and KV cache.
 
     ``activations`` is the profile run's torch activation peak; ``overhead`` is the CUDA context,
-    the non-torch memory and the CUDA graphs. ``gpu_memory`` (when a GPU is named) picks vLLM's
-    batch defaults the way it would on that GPU; without it the small-GPU defaults apply.
+    the non-torch memory and the CUDA graphs. The GPU (``gpu_memory``, else ``query.gpu``) picks
+    vLLM's batch defaults the way it would on that GPU; with none, vLLM's small-GPU defaults apply.
     """
     del weights_bytes  # the peak is measured above the weights; kept for a uniform signature
     peak, where = activation_peak(spec, query, gpu_memory=gpu_memory, constants=constants)

@@ -180,3 +180,72 @@ def test_rope_cache_is_added_to_loaded_weights():
     assert round(loaded / GiB, 2) == 14.99
     # MLA rotates only the 64 rope dims: 163,840 x 64 x 2.
     assert vllm.rope_cache_bytes(DEEPSEEK, q()) == 163840 * 64 * 2
+
+
+def test_batch_defaults_read_the_catalog_when_only_the_gpu_key_is_given():
+    assert vllm.batch_defaults(q(gpu="h100-80gb")) == (8192, 1024)
+    assert vllm.batch_defaults(q(gpu="a100-80gb")) == (2048, 256)  # 79.15 GiB, but an A100
+    assert vllm.batch_defaults(q(gpu="l4")) == (2048, 256)
+
+
+# ------------------------------------------------------------------ terms and report
+
+def test_llama_terms_on_an_h100():
+    c = vllm.DEFAULT_CONSTANTS
+    terms = vllm.vllm_terms(LLAMA, q(gpu="h100-80gb", seq_len=8192), weights_bytes=8_030_261_248 * 2)
+    # Sampler warm-up: hidden states of 8192 tokens (8192 x 4096 x 2) stay alive, plus 1024 rows x
+    # 128,256 logits at (12.9 + 2) bytes each.
+    sampler = 8192 * 4096 * 2 + int(1024 * 128256 * (12.9 + 2))
+    # Forward: 8192 x (2 x 4096 x 2 + 4 x 4096) + 8192 x 3 x 14336 x 2 = 0.91 GiB: the sampler wins.
+    forward = 8192 * (2 * 4096 * 2 + 4 * 4096) + 8192 * 3 * 14336 * 2
+    assert c.sampler_bytes_per_logit == 12.9 and forward < sampler
+    assert terms.activations == sampler == 2_023_987_609
+    assert terms.activation_where == "sampler warm-up: 1,024 sequences x 128,256-token vocabulary"
+    # Overhead: context 522 MiB + non-torch 256 MiB + graphs 494 MiB + 32 layers x 14 MiB.
+    assert terms.overhead == (522 + 256 + 494 + 32 * 14) * 1024 * 1024
+    # TP 2: the sampler still sees the whole vocabulary; non-torch jumps to 2,120 MiB; context +1,065 MiB.
+    tp2 = vllm.vllm_terms(LLAMA, q(gpu="h100-80gb", gpus=2), weights_bytes=0)
+    assert tp2.activations == sampler
+    assert tp2.overhead == (522 + 1065 + 2120 + 494 + 32 * 14) * 1024 * 1024
+
+
+def test_small_vocabulary_model_is_set_by_its_mlp():
+    # CodeLlama-7B geometry: vocabulary 32,016, MLP 11,008. Forward at 8192 tokens:
+    # 8192 x (2 x 4096 x 2 + 4 x 4096) + 8192 x 3 x 11008 x 2 = 809,500,672 B (log: 0.77 GiB);
+    # sampler: 8192 x 4096 x 2 + 1024 x 32016 x 14.9 = 555,613,593 B.
+    code = LLAMA.model_copy(update={"layers": tuple(full(32, 128) for _ in range(32)), "vocab_size": 32016,
+                                    "intermediate_size": 11008})
+    peak, where = vllm.activation_peak(code, q(gpu="h100-80gb"))
+    assert peak == 8192 * (2 * 4096 * 2 + 4 * 4096) + 8192 * 3 * 11008 * 2 == 809_500_672
+    assert where == "prefill MLP at 8,192 batched tokens"
+
+
+def test_report_pool_is_requested_minus_weights_peak_non_torch():
+    weights = 8_030_261_248 * 2
+    report = vllm.vllm_report(LLAMA, q(gpu="h100-80gb", seq_len=8192, util=0.95), weights_bytes=weights,
+                              gpu_memory=H100)
+    requested = int(0.95 * H100)
+    loaded = weights + 131072 * 128 * 2
+    peak = 8192 * 4096 * 2 + int(1024 * 128256 * 14.9)
+    pool = requested - loaded - peak - 256 * 1024 * 1024
+    assert (report.requested_memory, report.weights, report.activation_peak) == (requested, loaded, peak)
+    assert report.kv_cache_memory == pool
+    assert report.num_gpu_blocks == pool // 2_097_152
+    assert report.kv_cache_tokens == pool // 2_097_152 * 16
+    # case018 logged 476,000 tokens and 58.11x: within 0.3% of ours.
+    assert report.kv_cache_tokens == pytest.approx(476_000, rel=0.003)
+    assert report.max_concurrency == round(pool // 2_097_152 / 512, 2)
+    assert report.version == vllm.VLLM_VERSION == "0.19"
+
+
+def test_report_with_no_room_says_zero_tokens():
+    report = vllm.vllm_report(LLAMA, q(gpu="l4", util=0.9), weights_bytes=30 * GiB, gpu_memory=23_612_293_120)
+    assert report.kv_cache_memory < 0
+    assert (report.kv_cache_tokens, report.num_gpu_blocks, report.max_concurrency) == (0, 0, 0.0)
+
+
+def test_fp32_dtype_doubles_the_kv_page_and_the_logits():
+    # --dtype float32 (case021): KV auto follows it, 4 bytes an element: 4 MiB a block.
+    assert vllm.kv_layout(LLAMA, q(weight_format="fp32"))[0].bytes_per_block == 16 * 8 * 256 * 4 * 32
+    peak, _ = vllm.activation_peak(LLAMA, q(gpu="h100-80gb", weight_format="fp32"))
+    assert peak == 8192 * 4096 * 4 + int(1024 * 128256 * (12.9 + 4))
