@@ -521,7 +521,7 @@ def markdown(data: dict[str, Any]) -> str:
         f"- Weights within 1%: {s['weights_within_1pct']} of {s['weights_cases']} vLLM cases "
         f"(largest error {s['weights_max_abs_err'] * 100:.1f}%).",
         f"- KV tokens within 5% (cases with a KV pool of 8 GiB or more): {s['kv_within_5pct']} of {s['kv_cases']} "
-        f"({s['kv_share_within_5pct'] * 100:.0f}%); median error {s['kv_median_abs_err'] * 100:.1f}%, "
+        f"({s['kv_share_within_5pct'] * 100:.0f}%); median error {s['kv_median_abs_err'] * 100:.2f}%, "
         f"largest {s['kv_max_abs_err'] * 100:.1f}%. Block arithmetic alone (measured pool in): largest error "
         f"{s['kv_block_arithmetic_max_abs_err'] * 100:.2f}%.",
         f"- The classic formula's KV term on the same measured pools: {s['classic_kv_within_5pct']} of "
