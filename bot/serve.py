@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,9 +55,12 @@ class SlackHTTPServer(ThreadingHTTPServer):
 
 
 def make_http_server(
-    app: App, *, host: str = "0.0.0.0", port: int = 3000, health: Callable[[], bool] | None = None
+    app: App | None, *, host: str = "0.0.0.0", port: int = 3000, health: Callable[[], bool] | None = None
 ) -> SlackHTTPServer:
-    """An HTTP server for ``app``: Slack requests at ``/slack/events``, a health check at ``/healthz``."""
+    """An HTTP server for ``app``: Slack requests at ``/slack/events``, a health check at ``/healthz``.
+
+    With ``app=None`` only the health check is served (Socket Mode: events never come over HTTP).
+    """
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -79,7 +83,7 @@ def make_http_server(
 
         def do_POST(self) -> None:
             path, _, query = self.path.partition("?")
-            if path != EVENTS_PATH:
+            if app is None or path != EVENTS_PATH:
                 self._send(404, {"ok": False, "error": "not found"})
                 return
             try:
@@ -176,8 +180,15 @@ def serve(settings: Settings, *, on_ready: Callable[[SlackHTTPServer], None] | N
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            log.info("vram: Socket Mode (SLACK_APP_TOKEN is set)")
-            SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+            # The health check still listens on PORT (for Docker and orchestrators); events do not.
+            health_server = make_http_server(None, port=settings.port, health=database_ok(store))
+            threading.Thread(target=health_server.serve_forever, daemon=True, name="vram-health").start()
+            log.info("vram: Socket Mode (SLACK_APP_TOKEN is set); health check on port %d", settings.port)
+            try:
+                SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+            finally:
+                health_server.shutdown()
+                health_server.server_close()
             return
         server = make_http_server(app, port=settings.port, health=database_ok(store))
         log.info("vram: HTTP on port %d, Slack events at %s", settings.port, EVENTS_PATH)

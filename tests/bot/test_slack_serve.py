@@ -141,3 +141,20 @@ def test_healthz_reports_a_dead_database() -> None:
         server.shutdown()
         server.server_close()
         dead.close()
+
+
+def test_health_only_server_for_socket_mode() -> None:
+    # Socket Mode: PORT serves the health check, and nothing else (no unsigned way in).
+    server = make_http_server(None, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        assert get(f"http://{host}:{port}/healthz") == (200, {"ok": True})
+        req = urllib.request.Request(f"http://{host}:{port}/slack/events", data=b"{}", method="POST")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(req, timeout=5)
+        assert err.value.code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
