@@ -121,8 +121,8 @@ class HubClient:
         warnings = _rename_warnings(model, canonical)
 
         with self._translate(canonical, revision, deadline):
+            gguf_files = sorted(f for f in files if f.lower().endswith(".gguf"))
             if "config.json" not in files:
-                gguf_files = sorted(f for f in files if f.lower().endswith(".gguf"))
                 if not gguf_files:
                     raise ConfigError(
                         f"{canonical} has no config.json and no GGUF file: it is not a model vram can "
@@ -138,6 +138,13 @@ class HubClient:
                     gguf=gguf, source="hub", warnings=warnings,
                 )
             config = self._get_json(canonical, sha, "config.json", deadline)
+            if not isinstance(config, dict):
+                raise ConfigError(f"config.json of {canonical} is not a JSON object: vram cannot read it")
+            gguf = None
+            if gguf_files and not any(f.endswith((".safetensors", ".bin")) for f in files):
+                # A config.json beside GGUF weights only: the GGUF file is what gets loaded.
+                gguf = self._read_gguf(canonical, sha, gguf_files, info.gguf, deadline)
+                warnings += (f"{canonical} holds its weights only as GGUF: sized from {gguf.filename}",)
             counts = dict(info.safetensors.parameters) if info.safetensors else None
             safetensors = None
             if counts is not None:
@@ -149,11 +156,9 @@ class HubClient:
                         parameters=counts if counts is not None else local.count_by_dtype(tensors),
                         tensors=tensors,
                     )
-        if not isinstance(config, dict):
-            raise ConfigError(f"config.json of {canonical} is not a JSON object: vram cannot read it")
         return ResolvedModel(
             model_id=canonical, requested_id=model, revision=sha, config=config,
-            safetensors=safetensors, source="hub", warnings=warnings,
+            safetensors=safetensors, gguf=gguf, source="hub", warnings=warnings,
         )
 
     def suggest(self, model: str, deadline: Deadline, limit: int = 3) -> list[str]:

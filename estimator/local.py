@@ -54,6 +54,14 @@ def load_local(text: str) -> ResolvedModel:
     if not isinstance(config, dict):
         raise ConfigError(f"{config_path} is not a JSON object: vram cannot read it")
     safetensors, warnings = read_safetensors_folder(folder)
+    ggufs = sorted(folder.glob("*.gguf"))
+    if safetensors is None and ggufs and not any(folder.glob("*.bin")):
+        # A config.json beside GGUF weights only: the GGUF file is what gets loaded.
+        gguf_only = _gguf_model(text, folder, ggufs)
+        return gguf_only.model_copy(update={
+            "model_id": str(path.resolve()), "config": config,
+            "warnings": (*warnings, f"{text} holds its weights only as GGUF: sized from {gguf_only.gguf.filename}"),
+        })
     return ResolvedModel(
         model_id=str(path.resolve()), requested_id=text, revision=None, config=config,
         safetensors=safetensors, source="local", warnings=warnings,

@@ -29,6 +29,7 @@ def fake_hub() -> Iterator[FakeHub]:
         yield hub
     finally:
         hub.stop()
+    assert hub.violations == []
 
 
 @pytest.fixture
@@ -39,3 +40,4 @@ def fake_hub_empty() -> Iterator[FakeHub]:
         yield hub
     finally:
         hub.stop()
+    assert hub.violations == []

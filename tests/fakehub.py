@@ -8,6 +8,9 @@ It serves what the client really calls, with the Hub's status codes and headers:
 - ``HEAD``/``GET /{repo}/resolve/{rev}/{file}`` with ``Range`` (206 + ``Content-Range``),
   ``X-Repo-Commit``, ``ETag``, ``Content-Length``, ``Accept-Ranges``;
 - ``POST /api/models/{repo}/paths-info/{rev}`` (file sizes) and ``GET /api/models?search=``;
+- large (LFS) files as the Hub serves them: ``302`` from ``/resolve/`` to a CDN on another origin
+  (``http://localhost:{port}/cdn/...``, so the client drops the Authorization header on the way, as
+  it must) with ``X-Linked-Size`` and ``X-Linked-ETag``; the CDN answers ``Range`` reads;
 - errors as the Hub answers them: ``X-Error-Code`` RepoNotFound (401 without a token, 404 with
   one; private repos look missing), GatedRepo (401 without a token, 403 with one not granted),
   RevisionNotFound, EntryNotFound; 401 "Invalid credentials in Authorization header" for a token
@@ -142,6 +145,26 @@ def dense_decoder_tensors(config: dict[str, Any], *, qk_norm: bool, lm_head: boo
     return out
 
 
+def awq_decoder_tensors(config: dict[str, Any]) -> list[Tensor]:
+    """A Llama/Qwen-style decoder as AutoAWQ (GEMM) saves it: each linear layer as ``qweight``
+    I32 [in, out/8] (eight 4-bit values per int32), ``qzeros`` I32 [in/group, out/8] and ``scales``
+    F16 [in/group, out]; embeddings, norms and lm_head stay F16."""
+    group = config["quantization_config"]["group_size"]
+    out: list[Tensor] = []
+    for name, _bf16, shape in dense_decoder_tensors(config, qk_norm=True, lm_head=True):
+        if name.startswith("model.layers.") and name.endswith("_proj.weight"):
+            rows, cols = shape  # torch layout: [out, in]
+            base = name.removesuffix(".weight")
+            out += [
+                (base + ".qweight", "I32", (cols, rows // 8)),
+                (base + ".qzeros", "I32", (cols // group, rows // 8)),
+                (base + ".scales", "F16", (cols // group, rows)),
+            ]
+        else:
+            out.append((name, "F16", shape))
+    return out
+
+
 def gpt_oss_tensors(config: dict[str, Any]) -> list[Tensor]:
     """gpt-oss as OpenAI published it: experts in MXFP4 (uint8 blocks of 32 fp4 values = 16 bytes,
     plus one uint8 scale per block), everything else BF16."""
@@ -273,6 +296,8 @@ class FakeHub:
         self.log: list[Logged] = []
         self.delay_s = 0.0
         self.fail_status: int | None = None  # answer every request with this status (5xx tests)
+        self.violations: list[str] = []  # things a client must never do (checked at teardown)
+        self.cdn = True  # serve SparseFile (LFS) contents through a 302 to the "CDN" origin
         self._release = threading.Event()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -373,6 +398,11 @@ class _Error(Exception):
         self.status, self.code, self.message, self.location = status, code, message, location
 
 
+def _etag(content: Content) -> str:
+    size = content_size(content)
+    return hashlib.sha256(content_read(content, 0, min(size, 1 << 16) - 1) + str(size).encode()).hexdigest()
+
+
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeHub
     protocol_version = "HTTP/1.1"
@@ -401,7 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
         hub.wait()
         try:
             token = auth.removeprefix("Bearer ").strip() if auth else None
-            if hub.fail_status is not None:
+            if hub.fail_status is not None and not self.path.startswith("/cdn/"):
                 raise _Error(hub.fail_status, None, "Internal Error - We're working hard to fix this")
             if token is not None and token not in hub.valid_tokens:
                 raise _Error(401, None, "Invalid credentials in Authorization header")
@@ -429,6 +459,8 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         segments = [unquote(s) for s in split.path.strip("/").split("/")]
         query = parse_qs(split.query)
+        if segments[0] == "cdn" and len(segments) >= 4:
+            return self._cdn(segments[1], segments[2], "/".join(segments[3:]), method)
         if segments[:2] == ["api", "models"]:
             rest = segments[2:]
             if not rest:
@@ -506,8 +538,27 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Error(404, "EntryNotFound", "Entry not found")
         content = files[path]
         size = content_size(content)
-        etag = hashlib.sha256(content_read(content, 0, min(size, 1 << 16) - 1) + str(size).encode()).hexdigest()
-        headers = {"X-Repo-Commit": sha, "ETag": f'"{etag}"', "Accept-Ranges": "bytes"}
+        etag = _etag(content)
+        if isinstance(content, SparseFile) and self.fake.cdn:
+            # An LFS file: the Hub points at its CDN (another origin), with the file's metadata.
+            port = self.server.server_address[1]
+            location = f"http://localhost:{port}/cdn/{fake_sha(repo.id)}/{sha}/{quote(path)}"
+            headers = {"X-Repo-Commit": sha, "X-Linked-Size": str(size), "X-Linked-ETag": f'"{etag}"',
+                       "ETag": f'"{etag}"', "Location": location}
+            return self._send(302, b"", headers, method)
+        self._serve(content, {"X-Repo-Commit": sha, "ETag": f'"{etag}"'}, method, path)
+
+    def _cdn(self, repo_key: str, sha: str, path: str, method: str) -> None:
+        """The CDN: no auth, no repo logic, the blob by its commit and path."""
+        for repo in self.fake.repos.values():
+            if fake_sha(repo.id) == repo_key and sha in repo.commits and path in repo.commits[sha]:
+                return self._serve(repo.commits[sha][path], {"ETag": f'"{_etag(repo.commits[sha][path])}"'},
+                                   method, path)
+        raise _Error(403, None, "Access Denied")
+
+    def _serve(self, content: Content, headers: dict[str, str], method: str, path: str) -> None:
+        size = content_size(content)
+        headers = {**headers, "Accept-Ranges": "bytes"}
         byte_range = self.headers.get("range")
         if byte_range:
             m = re.fullmatch(r"bytes=(\d+)-(\d*)", byte_range.strip())
@@ -522,7 +573,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Length"] = str(end - start + 1)
             return self._send(206, body, headers, method, "application/octet-stream")
         if method == "GET" and size > 64 * 1024 * 1024:
-            raise AssertionError(f"a client downloaded all of {path} ({size} bytes): weights must not be fetched")
+            self.fake.violations.append(f"a client downloaded all of {path} ({size} bytes)")
+            raise _Error(500, None, "the fake Hub refuses to send a whole checkpoint")
         body = content_read(content, 0, size - 1) if method == "GET" else b""
         headers["Content-Length"] = str(size)
         self._send(200, body, headers, method, "application/octet-stream")
@@ -546,6 +598,7 @@ class _Handler(BaseHTTPRequestHandler):
 # -- the standard fixture repos --------------------------------------------------------------
 
 
+QWEN3_8B_AWQ_SHARDS = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
 QWEN3_8B_SHARDS = [f"model-0000{i}-of-00005.safetensors" for i in range(1, 6)]
 GPT_OSS_20B_SHARDS = [f"model-0000{i}-of-00002.safetensors" for i in range(3)]
 LLAMA_31_8B_SHARDS = [f"model-0000{i}-of-00004.safetensors" for i in range(1, 5)]
@@ -563,12 +616,18 @@ def standard_files() -> dict[str, dict[str, Content]]:
     qwen8_files, _ = shard(dense_decoder_tensors(q8, qk_norm=True, lm_head=True), QWEN3_8B_SHARDS)
     oss_files, _ = shard(gpt_oss_tensors(oss), GPT_OSS_20B_SHARDS)
     llama_files, _ = shard(dense_decoder_tensors(llama, qk_norm=False, lm_head=True), LLAMA_31_8B_SHARDS)
+    awq = json.loads(config_bytes("Qwen__Qwen3-8B-AWQ.json"))
+    awq_files, _ = shard(awq_decoder_tensors(awq), QWEN3_8B_AWQ_SHARDS)
     # Qwen3-0.6B ties lm_head in its config yet stores it (see engine-notes): one file, with lm_head.
     q06_file = safetensors_file(dense_decoder_tensors(q06, qk_norm=True, lm_head=True))
     readme = b"---\nlicense: apache-2.0\n---\n"
     return {
         "Qwen/Qwen3-8B": {"config.json": config_bytes("Qwen__Qwen3-8B.json"), "README.md": readme,
                           **qwen8_files},
+        "Qwen/Qwen3-8B-AWQ": {"config.json": config_bytes("Qwen__Qwen3-8B-AWQ.json"), "README.md": readme,
+                              **awq_files},
+        "mistralai/Mistral-Small-3.1-24B-Instruct-2503": {
+            "config.json": config_bytes("mistralai__Mistral-Small-3.1-24B-Instruct-2503.json"), "README.md": readme},
         "Qwen/Qwen3-0.6B": {"config.json": config_bytes("Qwen__Qwen3-0.6B.json"), "README.md": readme,
                             "model.safetensors": q06_file},
         "openai/gpt-oss-20b": {"config.json": config_bytes("openai__gpt-oss-20b.json"), "README.md": readme,
@@ -591,7 +650,8 @@ def standard_hub() -> FakeHub:
     """A FakeHub (not started) holding the standard repos."""
     hub = FakeHub()
     files = standard_files()
-    for repo_id in ("Qwen/Qwen3-8B", "Qwen/Qwen3-0.6B", "openai/gpt-oss-20b", "acme/notes-only"):
+    for repo_id in ("Qwen/Qwen3-8B", "Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B-AWQ", "openai/gpt-oss-20b",
+                    "mistralai/Mistral-Small-3.1-24B-Instruct-2503", "acme/notes-only"):
         hub.add_repo(repo_id, files[repo_id])
     hub.add_repo("meta-llama/Llama-3.1-8B", files["meta-llama/Llama-3.1-8B"], gated="manual",
                  granted=[GRANTED_TOKEN])

@@ -185,9 +185,40 @@ def test_gpt_oss_headers_give_exact_bytes_per_tensor(fake_hub: FakeHub) -> None:
     blocks = st.tensors["model.layers.0.mlp.experts.gate_up_proj_blocks"]
     assert blocks.dtype == "U8" and blocks.shape == (32, 5760, 90, 16) and blocks.nbytes == 265_420_800
     assert st.tensors["lm_head.weight"].nbytes == 201088 * 2880 * 2
-    shard_reads = fake_hub.requests("-of-00002.safetensors")
-    assert len(shard_reads) == 3  # one 100 kB range read per shard
+    # One 100 kB range read per shard: a 302 from the Hub, then the read at the CDN.
+    assert len([r for r in fake_hub.requests("-of-00002.safetensors") if "/resolve/" in r.path]) == 3
+    assert len(fake_hub.requests("/cdn/")) == 3
     assert len(fake_hub.requests("model.safetensors.index.json")) == 1
+
+
+# Qwen3-8B-AWQ (AutoAWQ GEMM, 4 bits, group 128): each linear layer of Qwen3-8B (see above:
+# 192,946,432 - 8,448 norm elements = 192,937,984 linear weights per layer) becomes
+#   qweight I32: weights / 8 = 24,117,248 per layer (eight 4-bit values per int32)
+#   qzeros  I32: weights / 128 / 8 = 188,416 per layer
+#   scales  F16: weights / 128 = 1,507,328 per layer
+# I32: 36 x (24,117,248 + 188,416) = 875,003,904 elements
+# F16: 36 x (1,507,328 + 8,448 norms) = 54,567,936 + embedding and lm_head 2 x 622,329,856
+#      + final norm 4,096 = 1,299,231,744 elements
+# bytes: 4 x 875,003,904 + 2 x 1,299,231,744 = 6,098,479,104
+def test_awq_int4_headers_give_packed_tensors(fake_hub: FakeHub) -> None:
+    got = resolver(fake_hub).resolve("Qwen/Qwen3-8B-AWQ")
+    st = got.safetensors
+    assert st is not None and st.tensors is not None
+    assert got.config["quantization_config"]["quant_method"] == "awq"
+    assert st.parameters == {"I32": 875_003_904, "F16": 1_299_231_744}
+    assert st.total_bytes == 6_098_479_104
+    assert len(st.tensors) == 36 * (7 * 3 + 4) + 3 == 903
+    q = st.tensors["model.layers.0.self_attn.q_proj.qweight"]
+    assert q.dtype == "I32" and q.shape == (4096, 512) and q.nbytes == 4096 * 512 * 4
+    packed = sum(t.nbytes for n, t in st.tensors.items() if n.endswith(".qweight"))
+    assert packed * 2 == 36 * 192_937_984  # 4 bits (half a byte) per weight
+
+
+def test_nested_config_is_kept_as_is(fake_hub: FakeHub) -> None:
+    got = resolver(fake_hub).resolve("mistralai/Mistral-Small-3.1-24B-Instruct-2503")
+    assert got.config["text_config"]["hidden_size"] == 5120
+    assert got.config["vision_config"]["hidden_size"] == 1024
+    assert got.safetensors is None  # this fixture repo holds no weights
 
 
 # -- ids, redirects, revisions -------------------------------------------------------------------
@@ -217,6 +248,9 @@ def test_tag_and_commit_revisions(fake_hub: FakeHub) -> None:
     assert r.resolve("Qwen/Qwen3-8B", "v1.0").revision == old
     assert r.resolve("Qwen/Qwen3-8B").revision != old
     assert r.resolve("Qwen/Qwen3-8B", old.upper()).revision == old  # a sha in capitals is the same sha
+    pr = fake_hub.commit("Qwen/Qwen3-8B", {"README.md": b"a PR"}, branch="main")
+    fake_hub.tag("Qwen/Qwen3-8B", "refs/pr/1", pr)
+    assert r.resolve("Qwen/Qwen3-8B", "refs/pr/1").revision == pr
 
 
 # -- GGUF-only repo ------------------------------------------------------------------------------
@@ -237,9 +271,21 @@ def test_gguf_only_repo_is_sized_from_its_header(fake_hub: FakeHub) -> None:
     assert g.file_type == 15 and g.version == 3 and g.tensor_count == 147
     assert g.parameters == 1_235_814_432
     assert any("only GGUF" in w for w in got.warnings)
-    # model_info, paths-info for the sizes, one range read of the header (the vocabulary is skipped)
-    assert len(fake_hub.log) == 3
-    assert len(fake_hub.requests(".gguf")) == 1
+    # model_info, paths-info for the sizes, one range read of the header (the vocabulary is
+    # skipped): a 302 from the Hub and the read at the CDN.
+    assert len(fake_hub.log) == 4
+    assert len(fake_hub.requests("/resolve/")) == 1 and len(fake_hub.requests("/cdn/")) == 1
+
+
+def test_config_beside_gguf_weights_gets_both(fake_hub: FakeHub) -> None:
+    gguf_repo = fake_hub.repos["bartowski/llama-3.2-1b-instruct-gguf"]
+    files = dict(gguf_repo.commits[gguf_repo.refs["main"]])
+    files["config.json"] = (CONFIGS / "meta-llama__Llama-3.2-1B.json").read_bytes()
+    fake_hub.add_repo("acme/llama-1b-gguf-with-config", files)
+    got = resolver(fake_hub).resolve("acme/llama-1b-gguf-with-config")
+    assert got.config["num_hidden_layers"] == 16
+    assert got.gguf is not None and got.gguf.filename.endswith("Q4_K_M.gguf")
+    assert any("only as GGUF" in w for w in got.warnings)
 
 
 # -- failures, each one sentence -----------------------------------------------------------------
@@ -288,6 +334,15 @@ def test_gated_with_granted_token_from_hf_token(fake_hub: FakeHub, monkeypatch: 
     got = resolver(fake_hub).resolve("meta-llama/Llama-3.1-8B")
     assert got.config["model_type"] == "llama"
     assert all(r.authorized for r in fake_hub.log)
+
+
+def test_token_goes_to_the_hub_but_not_to_the_cdn(fake_hub: FakeHub) -> None:
+    got = resolver(fake_hub, token=GRANTED_TOKEN).resolve("openai/gpt-oss-20b")
+    assert got.safetensors is not None and got.safetensors.tensors is not None
+    cdn = fake_hub.requests("/cdn/")
+    hub = [r for r in fake_hub.log if not r.path.startswith("/cdn/")]
+    assert len(cdn) == 3 and not any(r.authorized for r in cdn)
+    assert hub and all(r.authorized for r in hub)
 
 
 def test_private_repo_needs_a_token(fake_hub: FakeHub) -> None:

@@ -236,3 +236,12 @@ def test_split_gguf_variant_counts_all_its_parts(tmp_path: Path) -> None:
     got = load_local(str(tmp_path))
     assert got.gguf is not None
     assert got.gguf.filename == "M-Q8_0-00001-of-00002.gguf" and got.gguf.file_bytes == 5_500_000
+
+
+def test_config_beside_gguf_weights_gets_both(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(config("meta-llama__Llama-3.2-1B.json")))
+    write(tmp_path / "Llama-3.2-1B-Instruct-Q8_0.gguf", llama_3_2_1b_gguf(7, 1_321_083_008))
+    got = load_local(str(tmp_path))
+    assert got.config["hidden_size"] == 2048
+    assert got.gguf is not None and got.gguf.file_type == 7 and got.gguf.file_bytes == 1_321_083_008
+    assert got.safetensors is None
