@@ -381,3 +381,17 @@ def test_gated_model_and_hub_errors_are_friendly(bot: Bot, fake_hub: FakeHub) ->
     down = bot.slack.wait_for("response_url", 3)[2]
     assert down.args["text"].startswith(":x: ") and "\n" not in down.args["text"]
     assert bot.slack.of("chat.postMessage") == []
+
+
+def test_mention_outside_a_thread_answers_in_a_thread_that_takes_changes(bot: Bot) -> None:
+    mention = bot.send.message(f"<@{BOT_USER_ID}> {QWEN3_8B} s=8k", type="app_mention")
+    assert bot.send.event(mention).status == 200
+    [answer] = bot.slack.wait_for("chat.postMessage")
+    assert answer.args["thread_ts"] == mention["ts"]  # under the mention, not a new top-level post
+    assert "144 KiB per token x 8,192 tokens" in blocks_text(answer.args)
+    bot.pool.drain()
+    bot.send.event(bot.send.message("b=2", thread_ts=mention["ts"]))
+    follow = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    assert follow["thread_ts"] == mention["ts"]
+    assert follow["blocks"][0]["text"]["text"].startswith("Changed `b=2`")
+    assert "x 2 sequences" in blocks_text(follow)
