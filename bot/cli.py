@@ -179,7 +179,8 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
     """Run one ``vram`` command line; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
-    console = Console(file=out, highlight=False, soft_wrap=False)
+    # A pipe or file gets 120 columns, not rich's 80, so rows stay on one line.
+    console = Console(file=out, highlight=False, width=None if out.isatty() else 120)
     try:
         words, as_json, limit = _take_flags(argv)
         settings = settings or load_settings()
@@ -225,7 +226,15 @@ def main() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=os.environ.get("VRAM_LOG_LEVEL", "WARNING"),
                         format="%(levelname)s %(name)s: %(message)s")
-    raise SystemExit(run(sys.argv[1:]))
+    try:
+        code = run(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `vram ... --json | head`: the reader left; that is not an error worth a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 0
+    raise SystemExit(code)
 
 
 __all__ = ["build_service", "interactive_text", "main", "run"]
