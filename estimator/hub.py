@@ -152,10 +152,8 @@ class HubClient:
             if _needs_headers(config, counts, files):
                 tensors = self._read_headers(canonical, sha, files, deadline)
                 if tensors is not None:
-                    safetensors = SafetensorsInfo(
-                        parameters=counts if counts is not None else local.count_by_dtype(tensors),
-                        tensors=tensors,
-                    )
+                    # Counted from the headers read, so counts and tensors describe the same files.
+                    safetensors = SafetensorsInfo(parameters=local.count_by_dtype(tensors), tensors=tensors)
         return ResolvedModel(
             model_id=canonical, requested_id=model, revision=sha, config=config,
             safetensors=safetensors, gguf=gguf, source="hub", warnings=warnings,

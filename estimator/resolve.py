@@ -181,13 +181,17 @@ class Resolver:
 
     # -- Hub, through the caches -------------------------------------------------------------
 
-    def _lookup(self, key: str) -> CachedEntry | None:
+    def _lookup(self, key: str, notes: list[str]) -> CachedEntry | None:
         with self._lock:
             entry = self._memory.get(key)
             if entry is not None:
                 self._memory.move_to_end(key)
         if entry is None and self._cache is not None:
-            entry = self._cache.get(key)
+            try:
+                entry = self._cache.get(key)
+            except Exception as err:  # the cache only saves time: a broken one must not stop an answer
+                notes.append(f"the model cache could not be read ({type(err).__name__}); asked the Hub")
+                entry = None
             if entry is not None:
                 self._remember(key, entry)
         return entry
@@ -199,12 +203,15 @@ class Resolver:
             while len(self._memory) > self._memory_limit:
                 self._memory.popitem(last=False)
 
-    def _store(self, entry: CachedEntry, *keys: str) -> None:
+    def _store(self, entry: CachedEntry, keys: list[str], notes: list[str]) -> None:
         for key in keys:
             self._remember(key, entry)
         if self._cache is not None:
-            for key in keys:
-                self._cache.put(key, entry)
+            try:
+                for key in keys:
+                    self._cache.put(key, entry)
+            except Exception as err:  # as in _lookup: the answer stands without the cache
+                notes.append(f"the model cache could not be written ({type(err).__name__})")
 
     def _fresh(self, entry: CachedEntry, revision: str | None) -> bool:
         if is_commit_sha(revision):
@@ -217,12 +224,16 @@ class Resolver:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         # Concurrent asks for one model (a burst in a Slack channel) make one round of Hub requests.
         with key_lock:
-            return self._resolve_hub_locked(model, revision, key)
+            notes: list[str] = []
+            resolved = self._resolve_hub_locked(model, revision, key, notes)
+        if notes:
+            resolved = resolved.model_copy(update={"warnings": (*resolved.warnings, *notes)})
+        return resolved
 
-    def _resolve_hub_locked(self, model: str, revision: str | None, key: str) -> ResolvedModel:
+    def _resolve_hub_locked(self, model: str, revision: str | None, key: str, notes: list[str]) -> ResolvedModel:
         from estimator import hub
 
-        entry = self._lookup(key)
+        entry = self._lookup(key, notes)
         if entry is not None and self._fresh(entry, revision):
             return _from_cache(entry)
 
@@ -242,18 +253,18 @@ class Resolver:
                 sha = client.current_sha(model, revision, deadline)
                 if sha == entry.model.revision:
                     renewed = CachedEntry(model=entry.model, fetched_at=self._clock())
-                    self._store(renewed, key)
+                    self._store(renewed, [key], notes)
                     return _from_cache(renewed)
             resolved = client.fetch(model, revision, deadline)
         except HubUnavailableError:
             if entry is not None:
-                return _from_cache(entry, stale_note=self._stale_note(entry, "the Hub did not answer"))
+                return _from_cache(entry, stale_note=self._stale_note(entry, "the Hub is unavailable"))
             raise
         fresh = CachedEntry(model=resolved, fetched_at=self._clock())
         keys = [key, cache_key(resolved.model_id, revision)]
         if resolved.revision is not None:
             keys.append(cache_key(resolved.model_id, resolved.revision))
-        self._store(fresh, *dict.fromkeys(keys))
+        self._store(fresh, list(dict.fromkeys(keys)), notes)
         return resolved
 
     def _stale_note(self, entry: CachedEntry, why: str) -> str:

@@ -426,7 +426,7 @@ def test_hub_down_after_ttl_serves_the_cached_copy(fake_hub: FakeHub) -> None:
     clock.now += 120
     got = r.resolve("Qwen/Qwen3-8B")
     assert got.revision == first.revision
-    assert any("did not answer" in w for w in got.warnings)
+    assert any("the Hub is unavailable" in w for w in got.warnings)
 
 
 def test_malformed_ids_are_input_errors() -> None:
@@ -477,3 +477,20 @@ def test_in_process_cache_is_bounded(fake_hub: FakeHub) -> None:
     assert r.resolve("Qwen/Qwen3-0.6B").source == "cache"
     assert r.resolve("Qwen/Qwen3-8B").source == "hub"
     assert len(fake_hub.log) == n + 2
+
+
+class BrokenCache:
+    """A persistent cache whose database is down."""
+
+    def get(self, key: str) -> CachedEntry | None:
+        raise ConnectionError("database is down")
+
+    def put(self, key: str, entry: CachedEntry) -> None:
+        raise ConnectionError("database is down")
+
+
+def test_a_broken_persistent_cache_does_not_stop_the_answer(fake_hub: FakeHub) -> None:
+    got = resolver(fake_hub, cache=BrokenCache()).resolve("Qwen/Qwen3-8B")
+    assert got.source == "hub" and got.config["hidden_size"] == 4096
+    assert any("could not be read (ConnectionError)" in w for w in got.warnings)
+    assert any("could not be written (ConnectionError)" in w for w in got.warnings)
