@@ -23,7 +23,7 @@ writing run (and are tested) on machines without torch or a GPU.
 
 Usage::
 
-    python3 bench/measure_transformers.py --budget-s 400            # whole plan
+    python3 bench/measure_transformers.py                            # whole plan, ~7 min
     python3 bench/measure_transformers.py --dry-run                 # print the plan only
     python3 bench/measure_transformers.py --models Qwen/Qwen3-0.6B --budget-s 60
 """
@@ -246,8 +246,11 @@ def log(msg: str) -> None:
 # GPU side (torch and transformers imported lazily)
 
 
-def build_model(config: dict[str, Any]) -> Any:
-    """The causal LM for ``config``, random bf16 weights, built directly on the GPU."""
+def build_model(config: dict[str, Any], device: str = "cuda") -> Any:
+    """The causal LM for ``config``, random bf16 weights, built directly on the GPU.
+
+    ``device="cpu"`` exists for smoke tests of the transformers API on machines without a GPU.
+    """
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -259,7 +262,7 @@ def build_model(config: dict[str, Any]) -> Any:
         from transformers.modeling_utils import no_init_weights  # type: ignore[no-redef]
 
     torch.manual_seed(0)
-    with torch.device("cuda"), no_init_weights():
+    with torch.device(device), no_init_weights():
         model = AutoModelForCausalLM.from_config(text_cfg, dtype=torch.bfloat16, attn_implementation="sdpa")
     # Skipped init leaves whatever bytes the allocator had: fill with small normals so no NaN
     # reaches the router or the sampler (memory does not depend on the values).
@@ -272,6 +275,9 @@ def build_model(config: dict[str, Any]) -> Any:
     # Measure the DynamicCache that plain generate builds (what the profile models): a config's
     # cache_implementation (gemma-3 ships "hybrid", a static cache) would preallocate instead.
     gen.cache_implementation = None
+    # Some configs say "use_cache": false (the Qwen3-4B fixture): generate would then recompute
+    # the whole sequence every step with no cache at all. Measure the cached path.
+    gen.use_cache = True
     return model
 
 
@@ -292,18 +298,23 @@ def cache_bytes(cache: Any) -> int:
     return sum(seen.values())
 
 
-def run_case(model: Any, case: Case, vocab_size: int) -> dict[str, Any]:
-    """Run one generate and return the measured figures (raises torch.OutOfMemoryError)."""
+def run_case(model: Any, case: Case, vocab_size: int, device: str = "cuda") -> dict[str, Any]:
+    """Run one generate and return the measured figures (raises torch.OutOfMemoryError).
+
+    On ``device="cpu"`` (smoke tests) the CUDA memory figures are left out.
+    """
     import torch
 
+    cuda = device == "cuda"
     torch.manual_seed(1)
-    input_ids = torch.randint(0, vocab_size, (case.batch, case.prompt_len), device="cuda")
+    input_ids = torch.randint(0, vocab_size, (case.batch, case.prompt_len), device=device)
     attention_mask = torch.ones_like(input_ids)
     gc.collect()
-    torch.cuda.synchronize()
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats()
-    base_allocated = torch.cuda.memory_allocated()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    base_allocated = torch.cuda.memory_allocated() if cuda else 0
     t0 = time.perf_counter()
     out = model.generate(
         input_ids=input_ids,
@@ -313,19 +324,23 @@ def run_case(model: Any, case: Case, vocab_size: int) -> dict[str, Any]:
         do_sample=False,
         return_dict_in_generate=True,
     )
-    torch.cuda.synchronize()
+    if cuda:
+        torch.cuda.synchronize()
     wall = time.perf_counter() - t0
-    free, total = torch.cuda.mem_get_info()
-    measured = {
-        "base_allocated_bytes": base_allocated,
-        "max_allocated_bytes": torch.cuda.max_memory_allocated(),
-        "max_reserved_bytes": torch.cuda.max_memory_reserved(),
-        "reserved_bytes_after": torch.cuda.memory_reserved(),
-        "cuda_used_bytes": total - free,
+    measured: dict[str, Any] = {
         "kv_cache_bytes": cache_bytes(out.past_key_values),
         "generated_tokens": int(out.sequences.shape[1] - case.prompt_len),
         "wall_s": round(wall, 3),
     }
+    if cuda:
+        free, total = torch.cuda.mem_get_info()
+        measured.update({
+            "base_allocated_bytes": base_allocated,
+            "max_allocated_bytes": torch.cuda.max_memory_allocated(),
+            "max_reserved_bytes": torch.cuda.max_memory_reserved(),
+            "reserved_bytes_after": torch.cuda.memory_reserved(),
+            "cuda_used_bytes": total - free,
+        })
     del out, input_ids, attention_mask
     return measured
 
@@ -462,8 +477,8 @@ def run(args: argparse.Namespace) -> int:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--budget-s", type=float, default=400.0,
-                   help="wall-clock budget including model builds; later cases are skipped (default 400)")
+    p.add_argument("--budget-s", type=float, default=380.0,
+                   help="wall-clock budget including model builds; later cases are skipped (default 380)")
     p.add_argument("--models", nargs="*", default=None, help="only these model ids")
     p.add_argument("--attn", nargs="*", default=list(ATTN_IMPLS), choices=ATTN_IMPLS)
     p.add_argument("--new-tokens", type=int, default=DEFAULT_NEW_TOKENS)

@@ -140,3 +140,29 @@ def test_dry_run_needs_no_torch(mt, capsys: pytest.CaptureFixture[str]) -> None:
     n = len(mt.plan_cases(mt.DEFAULT_PLAN, models=["Qwen/Qwen3-0.6B"], attn_impls=["sdpa"]))
     assert f"{n} cases" in out
     assert "tf-Qwen__Qwen3-0.6B-sdpa-s1024-b1" in out
+
+
+def test_compare_one_case(mt) -> None:
+    from bench.compare_transformers import compare_case, summarize
+
+    case = mt.Case("Qwen/Qwen3-0.6B", "Qwen__Qwen3-0.6B.json", "sdpa", 1024, 1, 8)
+    measured = {"weights_bytes": 1_192_099_840, "cuda_context_bytes": 520 * 2**20,
+                "max_allocated_bytes": 1_400_000_000, "max_reserved_bytes": 1_500_000_000,
+                "cuda_used_bytes": 2_100_000_000, "kv_cache_bytes": 117_325_824, "oom": False}
+    rec = mt.case_record(case, gpu_name="NVIDIA H200", gpu_total_bytes=150_000_000_000,
+                         engine_version="x", measured=measured)
+    row = compare_case(rec)
+    assert row is not None
+    # Qwen3-0.6B: 596,049,920 parameters (tied) x 2 B
+    assert row["weights"] == (1_192_099_840, 1_192_099_840)
+    # cache at the end: 1023 tokens (the last one is never fed) x 28 layers x 8 KV heads x (128 + 128) x 2 B
+    assert row["kv_end"] == (1023 * 28 * 8 * 256 * 2, 117_325_824)
+    assert row["activations"][1] == 1_400_000_000 - 1_192_099_840 - 117_325_824
+    assert row["allocated"][1] == 1_400_000_000
+    assert row["reserve"] == 100_000_000
+    s = summarize([row])
+    assert s["cases"] == 1 and s["median_cuda_context_bytes"] == 520 * 2**20
+
+    failed = mt.case_record(case, gpu_name="g", gpu_total_bytes=1, engine_version="x",
+                            measured={"oom": True, "error": "CUDA out of memory"})
+    assert compare_case(failed) is None
