@@ -112,23 +112,39 @@ def _classic(spec: ModelSpec, query: Query) -> Classic:
     )
 
 
-def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None) -> str | None:
-    """Where and by how much the classic formula is wrong, when it is off by more than 10%."""
+def _off_by(name: str, ours: float, theirs: float) -> str | None:
+    """'its X term is 2.5x too small' when the classic term is more than 10% off ours."""
+    if ours <= 0 or theirs <= 0:
+        return None
+    ratio = ours / theirs
+    if ratio > 1.1:
+        return f"its {name} term is {ratio:.1f}x too small"
+    if ratio < 1 / 1.1:
+        return f"its {name} term is {1 / ratio:.1f}x too large"
+    return None
+
+
+def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, query: Query) -> str | None:
+    """Where and by how much the classic formula is wrong, when a term or the total is >10% off."""
     if result.total_gb is None or memory.total == 0:
         return None
     ours_gb = memory.total / GB
-    if abs(result.total_gb - ours_gb) / ours_gb <= 0.10:
+    act_gb = result.flash_gb if query.flash_attention else (
+        result.gqa_gb if result.gqa_gb is not None else result.vanilla_gb)
+    reasons = [
+        None if kv_ratio is None else _off_by("KV cache", kv_ratio, 1.0),
+        # Its activation term is one layer's, at the whole model's scale of s and b.
+        _off_by("activation", memory.activations / GB, act_gb or 0),
+    ]
+    if query.gpus == 1:
+        reasons.append(_off_by("weights", memory.weights / GB, result.model_gb or 0))
+    found = [r for r in reasons if r]
+    total_off = abs(result.total_gb - ours_gb) / ours_gb > 0.10
+    if not found and not total_off:
         return None
-    reasons = []
-    if kv_ratio is not None and kv_ratio > 1.1:
-        reasons.append(f"its KV cache term is {kv_ratio:.1f}x too small")
-    elif kv_ratio is not None and kv_ratio < 0.9:
-        reasons.append(f"its KV cache term is {1 / kv_ratio:.1f}x too large")
-    act_classic = (result.flash_gb if result.flash_gb is not None else 0) * GB
-    if memory.activations and act_classic and not 0.5 <= act_classic / memory.activations <= 2:
-        reasons.append("its activation term describes one layer, not the real peak")
-    why = "; ".join(reasons) or "its terms do not follow how engines allocate"
-    return f"The classic formula says {result.total_gb} GB here (this estimate: {ours_gb:.2f} GB): {why}."
+    why = "; ".join(found) or "its terms do not follow how engines allocate"
+    cancel = "" if total_off else ", close only because its errors cancel"
+    return f"The classic formula says {result.total_gb} GB here (this estimate: {ours_gb:.2f} GB{cancel}): {why}."
 
 
 def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | None = None,
@@ -163,7 +179,7 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
             notes.append(f"Give gpu= to see the KV pool vLLM {VLLM_VERSION} would reserve and how many "
                          "requests it holds.")
     if query.method == "calibrated":
-        warning = _classic_warning(classic_result, memory, kv_ratio)
+        warning = _classic_warning(classic_result, memory, kv_ratio, query)
         if warning:
             notes.append(warning)
     return Estimate(

@@ -1,0 +1,152 @@
+"""The `vram` command end to end on local configs: the table, --json, classic lines, exit codes, prompts."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import interactive_text, run
+from bot.settings import Settings
+
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+PHI4 = str(CONFIGS / "microsoft__phi-4.json")
+QWEN3_8B = str(CONFIGS / "Qwen__Qwen3-8B.json")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'vram.sqlite3'}")
+
+
+def vram(args: list[str], settings: Settings, read=input) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(args, out=out, err=err, settings=settings, read=read)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_classic_prints_the_six_lines_of_the_spec_exactly(settings: Settings) -> None:
+    code, out, err = vram([PHI4, "n=14.7", "s=16384", "b=1", "fa=on", "kv=on", "method=classic"], settings)
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "Memory consumption of the model: 29.4 GB",
+        "Memory consumption of vanilla inference: 91.27 GB",
+        "Memory consumption of inference with GQA: 26.26 GB",
+        "Memory consumption of inference with FlashAttention: 5.39 GB",
+        "Memory consumption of the KV cache (with GQA): 1.34 GB",
+        "Total Memory consumption (given the selected configuration): 36.13 GB",
+    ]
+
+
+def test_json_contract_for_phi4(settings: Settings) -> None:
+    code, out, _ = vram([PHI4, "s=16384", "b=1", "fa=on", "gpu=h100", "--json"], settings)
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) >= {"model", "revision", "params", "inputs", "memory", "classic", "fit", "vllm", "warnings"}
+    # phi-4 by hand: embeddings 100352*5120 = 513,802,240, untied lm_head the same; per layer
+    # qkv 5120*(5120+2*10*128) + o 5120*5120 + gate_up 5120*2*17920 + down 17920*5120 + 2 norms*5120
+    # = 340,797,440; x40 = 13,631,897,600; + 2*513,802,240 + final norm 5120 = 14,659,507,200.
+    assert data["params"]["total"] == 14_659_507_200
+    assert data["inputs"] == data["inputs"] | {"seq_len": 16384, "batch": 1, "weight_dtype": "bf16",
+                                              "kv_dtype": "bf16", "flash_attention": True, "kv_cache": True,
+                                              "gpus": 1, "engine": "transformers", "gpu": "h100-80gb",
+                                              "method": "calibrated"}
+    memory = data["memory"]
+    assert memory["total"] == memory["weights"] + memory["kv_cache"] + memory["activations"] + memory["overhead"]
+    # Weights: 14,659,507,200 parameters x 2 bytes (bf16).
+    assert memory["weights"] == 2 * 14_659_507_200
+    # KV: phi-4 caches 10 KV heads x 128 dims x (K+V) x 2 bytes x 40 layers = 204,800 bytes per token,
+    # x 16,384 tokens (this config revision has sliding_window null: every layer keeps every token).
+    assert memory["kv_cache"] == 204_800 * 16_384
+    assert data["classic"] == {"model_gb": 29.32, "vanilla_gb": 91.27, "gqa_gb": 26.26, "flash_gb": 5.39,
+                               "kv_cache_gb": 1.34, "total_gb": 36.05}
+    fit = data["fit"]
+    assert fit["gpu_memory"] == 85_030_617_088
+    assert fit["headroom"] == 85_030_617_088 - memory["total"]
+    assert fit["fits"] is True and fit["min_gpus"] == 1 and fit["max_batch"] >= 1
+    assert any("classic formula" in w and "KV cache term is 2.5x too small" in w for w in data["warnings"])
+
+
+def test_table_output_names_every_part(settings: Settings) -> None:
+    code, out, _ = vram([QWEN3_8B, "s=32k", "b=4", "gpu=h100"], settings)
+    assert code == 0
+    for word in ("Weights", "KV cache", "Activations", "Overhead", "Total", "fits one NVIDIA H100", "Max on this GPU"):
+        assert word in out
+    assert "kept as #1" in out
+
+
+@pytest.mark.parametrize(("args", "code", "fragment"), [
+    ([QWEN3_8B, "sq=3"], 2, 'unknown key "sq"; did you mean "s"?'),
+    ([QWEN3_8B, "s=0"], 2, "out of range"),
+    ([QWEN3_8B, "--bogus"], 2, 'unknown option "--bogus"'),
+    (["./no/such/config.json"], 1, "no/such/config.json"),
+    (["show", "999"], 1, "no query #999"),
+    (["db", "downgrade"], 2, "vram db upgrade"),
+])
+def test_errors_are_one_sentence_with_exit_status(settings: Settings, args: list[str], code: int,
+                                                  fragment: str) -> None:
+    got, out, err = vram(args, settings)
+    assert got == code
+    assert out == ""
+    assert fragment in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_config_fields_is_exit_1(settings: Settings, tmp_path: Path) -> None:
+    bad = tmp_path / "config.json"
+    bad.write_text(json.dumps({"model_type": "llama", "hidden_size": 4096}))
+    code, _, err = vram([str(bad)], settings)
+    assert code == 1
+    assert "Traceback" not in err and err.startswith("vram: ")
+
+
+def test_history_and_show_round_trip(settings: Settings) -> None:
+    assert vram([QWEN3_8B, "s=8k"], settings)[0] == 0
+    assert vram([PHI4, "s=4k"], settings)[0] == 0
+    code, out, _ = vram(["history", "--json"], settings)
+    assert code == 0
+    items = json.loads(out)
+    assert [i["id"] for i in items] == [2, 1]  # newest first
+    assert {"id", "created_at", "model", "text", "status"} <= set(items[0])
+    code, out, _ = vram(["history", "qwen3", "--json"], settings)
+    assert [i["id"] for i in json.loads(out)] == [1]
+    code, out, _ = vram(["show", "1", "--json"], settings)
+    shown = json.loads(out)
+    assert shown["inputs"]["seq_len"] == 8192 and shown["params"]["total"] == 8_190_735_360
+
+
+def test_gpus_and_help(settings: Settings) -> None:
+    code, out, _ = vram(["gpus"], settings)
+    assert code == 0 and "h100-80gb" in out and "85,030,617,088" in out
+    code, out, _ = vram(["help"], settings)
+    assert code == 0 and "vram <model>" in out
+
+
+def test_no_arguments_asks_the_original_questions(settings: Settings) -> None:
+    answers = iter([PHI4, "14.7", "", "16384", "", "on", "on"])
+    asked: list[str] = []
+
+    def read(prompt: str) -> str:
+        asked.append(prompt)
+        return next(answers)
+
+    assert interactive_text(read) == f"{PHI4} n=14.7 s=16384 b=1 fa=on kv=on"
+    assert [p.split(" [")[0].split(" (")[0] for p in asked] == [
+        "Model id", "Parameters in billions", "Bits per weight", "Sequence length", "Batch size", "FlashAttention",
+        "KV cache"]
+    answers = iter([PHI4, "", "", "2048", "2", "off", "fp8"])
+    code, out, _ = vram([], settings, read=lambda _: next(answers))
+    assert code == 0 and "s=2,048" in out and "b=2" in out and "eager attention" in out
+
+
+def test_console_script_runs_as_installed(tmp_path: Path) -> None:
+    # The real entry point in a subprocess: exit status and stderr as a shell sees them.
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", QWEN3_8B, "b=zero"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("vram: b=zero is not a whole number")
