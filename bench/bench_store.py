@@ -8,6 +8,13 @@ ANALYZEd. One third of them sit in one hot channel (T0/C0), the worst case for a
 "unicorn" is a model 1 row in 100,000 carries, the worst case for the model filter (every entry of
 the hot channel's index is read to find a handful). Postgres: TEST_DATABASE_URL or the local server,
 in a schema of its own, dropped afterwards; skipped when unreachable.
+
+Measured 2026-11-26 on the 2-core dev machine (SQLite 3.40, PostgreSQL 15), 1,000,000 rows, median:
+every listing (hot or quiet channel, page 51, model=llama, user filter, DM, terminal) 1.3-4.5 ms on
+SQLite and 2.2-3.9 ms on Postgres; get by id 0.3 / 1.0 ms; latest in thread 0.8 / 2.0 ms; record
+0.7 / 1.4 ms; claim_event 0.2 / 1.1 ms. The worst case, a model substring that 4 rows of the 333,000
+in the hot channel match, reads that channel's whole index: 45 ms on Postgres, 70-90 ms on SQLite.
+Run with -s to print each query plan (all index-only scans in id order, no sort).
 """
 
 from __future__ import annotations

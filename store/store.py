@@ -31,7 +31,7 @@ from sqlalchemy.engine import URL, Row, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from store.errors import StoreReadError, StoreWriteError
+from store.errors import StoreError, StoreReadError, StoreWriteError
 from store.migrate import HEAD_REVISION, alembic_config
 from store.models import HandledEventRow, HubCacheRow, QueryRow
 from store.records import NewQuery, QueryRecord, Scope
@@ -120,7 +120,11 @@ class Store:
                 url, echo=echo, poolclass=StaticPool, connect_args={"check_same_thread": False}
             )
         else:
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)  # first use: the user data dir may not exist
+            except OSError as err:
+                raise StoreError(f"Cannot create the folder for the history database {folder}: {err}.") from err
             engine = create_engine(url, echo=echo, pool_pre_ping=True)
 
         @event.listens_for(engine, "connect")

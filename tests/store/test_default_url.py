@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from store import NewQuery, Scope, Store, default_database_url, normalize_url
+from store import NewQuery, Scope, Store, StoreError, default_database_url, normalize_url
 
 
 def test_default_is_a_sqlite_file_in_the_user_data_dir(
@@ -62,3 +62,10 @@ def test_in_memory_sqlite_works_across_threads() -> None:
         assert store.count() == 1
     finally:
         store.close()
+
+
+def test_folder_that_cannot_be_created(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="Cannot create the folder for the history database"):
+        Store(f"sqlite:///{blocker}/sub/vram.sqlite3")
