@@ -9,9 +9,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
-from estimator.config import load_model_spec
 from pydantic import Field
 
+from estimator.config import load_model_spec
 from estimator.errors import InputError, VramError
 from estimator.estimate import estimate
 from estimator.gpus import GPU, catalog
