@@ -63,18 +63,11 @@ def test_plan_arithmetic(mt) -> None:
 
 
 def test_every_planned_config_loads(mt) -> None:
-    missing = []
     for p in mt.DEFAULT_PLAN:
-        path = mt.CONFIG_DIR / p.config_file
-        if not path.exists():
-            missing.append(p.config_file)
-            continue
         cfg = mt.load_config_dict(p.config_file)
         text = mt.text_config_dict(cfg)
         assert int(text["num_attention_heads"]) > 0, p.model
         assert int(text["vocab_size"]) > 0, p.model
-    # phi-4's fixture is task A's to write; everything else must be there.
-    assert set(missing) <= {"microsoft__phi-4.json"}, missing
 
 
 def test_load_config_rejects_non_configs(mt, tmp_path: Path) -> None:
