@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from slack_bolt import App, BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import WebClient
 
 from bot import blocks
@@ -103,6 +104,8 @@ def create_app(
     client = WebClient(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=15
     )
+    # A burst of answers can meet Slack's rate limit: wait as told (Retry-After) and try again.
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
     pool = work_pool or ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="vram-work")
     app = App(
         name="vram",
@@ -128,7 +131,7 @@ def create_app(
     def on_message(ack: Callable[..., None], event: dict[str, Any], body: dict[str, Any]) -> None:
         ack()
         if bot.is_thread_change(event):
-            submit(bot.thread_reply, body.get("team_id"), event)
+            submit(bot.thread_reply, body.get("team_id"), event, on_error=bot.tell_in_thread(event))
 
     @app.event("app_mention")
     def on_mention(ack: Callable[..., None], event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -137,9 +140,9 @@ def create_app(
             return
         if event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
             if bot.is_thread_change(event):
-                submit(bot.thread_reply, body.get("team_id"), event)
+                submit(bot.thread_reply, body.get("team_id"), event, on_error=bot.tell_in_thread(event))
         else:
-            submit(bot.mention, body.get("team_id"), event)
+            submit(bot.mention, body.get("team_id"), event, on_error=bot.tell_in_thread(event))
 
     @app.event("app_home_opened")
     def on_home(ack: Callable[..., None], event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -315,6 +318,17 @@ class _Bot:
         )
         if out.record_id is not None:
             self.service.set_posted(out.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=thread_ts)
+
+    def tell_in_thread(self, event: dict[str, Any]) -> Callable[[str], None]:
+        """How to tell the author of ``event`` that answering it failed (privately, in its thread)."""
+
+        def tell(sentence: str) -> None:
+            channel = event.get("channel")
+            thread_ts = event.get("thread_ts") or event.get("ts")
+            if channel and thread_ts:
+                self._thread_error(sentence, channel=channel, thread_ts=thread_ts, user=event.get("user"))
+
+        return tell
 
     def _thread_error(self, sentence: str, *, channel: str, thread_ts: str, user: str | None) -> None:
         msg = blocks.error_message(sentence)

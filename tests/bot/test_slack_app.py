@@ -395,3 +395,19 @@ def test_mention_outside_a_thread_answers_in_a_thread_that_takes_changes(bot: Bo
     assert follow["thread_ts"] == mention["ts"]
     assert follow["blocks"][0]["text"]["text"].startswith("Changed `b=2`")
     assert "x 2 sequences" in blocks_text(follow)
+
+
+def test_slack_errors_become_one_sentence_for_the_user(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=16k")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    bot.slack.fail["chat.postMessage"] = "msg_too_long"
+    # A slash command: the failure comes back through response_url.
+    bot.send.command(f"{QWEN3_8B} s=8k")
+    [resp] = bot.slack.wait_for("response_url")
+    assert resp.args["text"] == ":x: The answer was too long for one Slack message."
+    # A thread reply: privately, to its author, in the thread.
+    bot.send.event(bot.send.message("s=32k", thread_ts=root_ts, user="U0007"))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert eph.args["user"] == "U0007" and eph.args["thread_ts"] == root_ts
+    assert eph.args["text"] == ":x: The answer was too long for one Slack message."
