@@ -14,6 +14,7 @@ from pydantic import Field
 from estimator.config import load_model_spec
 from estimator.errors import InputError, VramError
 from estimator.estimate import estimate
+from estimator.gguf import spec_from_gguf
 from estimator.gpus import GPU, catalog
 from estimator.grammar import (
     CompareCmd,
@@ -147,7 +148,10 @@ class Service:
     def _estimate(self, query: Query) -> Estimate:
         assert query.model is not None
         resolved = self._resolver.resolve(query.model, query.revision)
-        spec = self._load_spec(resolved.config, safetensors=resolved.safetensors)
+        if resolved.gguf is not None and not resolved.config:
+            spec = spec_from_gguf(resolved.gguf)
+        else:
+            spec = self._load_spec(resolved.config, safetensors=resolved.safetensors)
         return estimate(spec, query, model_id=resolved.model_id, revision=resolved.revision,
                         warnings=resolved.warnings)
 

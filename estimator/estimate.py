@@ -151,6 +151,8 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
              warnings: tuple[str, ...] = ()) -> Estimate:
     """Size one query against one model description."""
     fmt = weight_format_name(spec, weight_format=query.weight_format, bits=query.bits)
+    if spec.format_label and query.weight_format is None and query.bits is None:
+        fmt = spec.format_label
     weights = _weights(spec, query, query.gpus)
     memory, terms = _memory(spec, query, weights)
     kvd = kv_dtype(spec, query.kv)

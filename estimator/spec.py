@@ -159,7 +159,9 @@ class ModelSpec(Frozen):
     vision: VisionSpec | None = None
     # Exact bytes of the stored tensors, from safetensors headers, when known.
     checkpoint_bytes: int | None = None
-    params_source: Literal["config", "safetensors"] = "config"
+    params_source: Literal["config", "safetensors", "gguf"] = "config"
+    # The checkpoint's own name for a format outside WeightFormat (GGUF "Q4_K_M"), shown as is.
+    format_label: str | None = None
     warnings: tuple[str, ...] = ()
     # Added by task A (optional): the weight matrices, for quantized bytes and tensor-parallel shares.
     linears: tuple[LinearWeights, ...] = ()
