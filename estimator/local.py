@@ -228,11 +228,14 @@ def parse_gguf(
     files: dict[str, int] | None = None,
     parameters: int | None = None,
     source: str | None = None,
+    full: bool = False,
 ) -> GgufInfo:
     """Read a GGUF header's key-values through ``fetch(offset, size)`` (a file or range requests).
 
-    Reading stops at the tokenizer's string arrays once the geometry is known: their element
-    count is the vocabulary size, and their megabytes of strings are not needed.
+    Unless ``full``, reading stops at the tokenizer's string arrays once the geometry is known:
+    their element count is the vocabulary size, and their megabytes of strings are not needed
+    (over the network). ``full`` (local files) reads on through the tensor infos, for the exact
+    parameter count and whether the output matrix is tied to the embedding.
     """
     name = source or filename
     reader = _RangeReader(fetch, name)
@@ -245,6 +248,7 @@ def parse_gguf(
     kv_count = reader.unpack("<Q")
     metadata: dict[str, GgufScalar] = {}
     token_count: int | None = None
+    full_read = True
     for _ in range(kv_count):
         key = reader.string()
         value_type = reader.unpack("<I")
@@ -253,7 +257,8 @@ def parse_gguf(
             if key == "tokenizer.ggml.tokens":
                 token_count = count
             if item_type == _GGUF_STRING:
-                if key.startswith("tokenizer.") and "general.architecture" in metadata:
+                if not full and key.startswith("tokenizer.") and "general.architecture" in metadata:
+                    full_read = False
                     break  # the rest is vocabulary and merges
                 for _ in range(count):
                     reader.string()
@@ -267,6 +272,20 @@ def parse_gguf(
             metadata[key] = reader.unpack(_GGUF_SCALARS[value_type])
         else:
             raise ConfigError(f"{name} has a GGUF value of type {value_type} that vram cannot read")
+    tensor_parameters: int | None = None
+    tied: bool | None = None
+    if full_read:
+        # Tensor infos: name, dimension count, dimensions, ggml type, data offset.
+        tensor_parameters, names = 0, set()
+        for _ in range(tensor_count):
+            names.add(reader.string())
+            dims = reader.unpack("<I")
+            elements = 1
+            for _ in range(dims):
+                elements *= reader.unpack("<Q")
+            reader.take(4 + 8)
+            tensor_parameters += elements
+        tied = "output.weight" not in names if "token_embd.weight" in names else None
     architecture = metadata.get("general.architecture")
     if not isinstance(architecture, str):
         raise ConfigError(f"{name} has no general.architecture: vram cannot size it")
@@ -281,7 +300,8 @@ def parse_gguf(
         filename=filename, file_bytes=file_bytes, files=files or {filename: file_bytes}, version=version,
         tensor_count=tensor_count, architecture=architecture,
         file_type=int(file_type) if isinstance(file_type, int) else None,
-        parameters=parameters, metadata=metadata, **fields,
+        parameters=parameters, tensor_parameters=tensor_parameters, tied_embeddings=tied, metadata=metadata,
+        **fields,
     )
 
 
@@ -295,8 +315,7 @@ def _gguf_model(text: str, folder: Path, ggufs: list[Path]) -> ResolvedModel:
             return handle.read(size)
 
         gguf = parse_gguf(fetch, filename=chosen.name, file_bytes=gguf_variant_bytes(chosen.name, sizes),
-                          files=sizes,
-                          source=str(chosen))
+                          files=sizes, source=str(chosen), full=True)
     return ResolvedModel(
         model_id=str(Path(text).expanduser().resolve()), requested_id=text, revision=None, config={},
         safetensors=None, gguf=gguf, source="local",
@@ -329,3 +348,61 @@ def gguf_variant_bytes(chosen: str, sizes: dict[str, int]) -> int:
         if name.startswith(stem) and (p := _SPLIT_GGUF.search(name)) is not None and p.group(2) == parts
         and name[: p.start()] == stem
     )
+
+
+# GGUF architecture -> the transformers model_type whose config.json fields a GGUF header mirrors.
+# Only architectures whose header carries everything the KV cache and parameter counts need.
+GGUF_MODEL_TYPES = {
+    "llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "qwen2moe": "qwen2_moe", "qwen3moe": "qwen3_moe",
+    "gemma": "gemma", "gemma2": "gemma2", "gemma3": "gemma3_text", "phi3": "phi3", "granite": "granite",
+}
+
+
+def gguf_config(gguf: GgufInfo) -> dict[str, Any]:
+    """A config.json-style dict from a GGUF header, for models published only as GGUF.
+
+    The weights' size is the GGUF file's (``gguf.file_bytes``), not what this config implies at
+    16 bits; this config gives the geometry (layers, heads, KV heads, head size, vocabulary).
+    """
+    arch = gguf.architecture
+    model_type = GGUF_MODEL_TYPES.get(arch)
+    required = {"block_count": gguf.block_count, "embedding_length": gguf.embedding_length,
+                "head_count": gguf.head_count, "vocab_size": gguf.vocab_size}
+    missing = [k for k, v in required.items() if v is None]
+    if model_type is None or missing:
+        why = f"architecture {arch!r} is not one vram reads from GGUF" if model_type is None else (
+            f"its header lacks {', '.join(f'{arch}.{k}' for k in missing)}")
+        raise ConfigError(f"{gguf.filename} is GGUF only and {why}: give n= (billions of parameters) instead")
+    meta = gguf.metadata
+    config: dict[str, Any] = {
+        "model_type": model_type,
+        "hidden_size": gguf.embedding_length,
+        "num_hidden_layers": gguf.block_count,
+        "num_attention_heads": gguf.head_count,
+        "num_key_value_heads": gguf.head_count_kv or gguf.head_count,
+        "vocab_size": gguf.vocab_size,
+        "torch_dtype": "bfloat16",  # activations; GGUF runtimes compute in 16 bits
+    }
+    if gguf.feed_forward_length is not None:
+        config["intermediate_size"] = gguf.feed_forward_length
+    if gguf.key_length is not None:
+        config["head_dim"] = gguf.key_length
+    if gguf.context_length is not None:
+        config["max_position_embeddings"] = gguf.context_length
+    if gguf.sliding_window is not None:
+        config["sliding_window"] = gguf.sliding_window
+    if gguf.tied_embeddings is not None:
+        config["tie_word_embeddings"] = gguf.tied_embeddings
+    if gguf.expert_count:
+        config["num_local_experts" if model_type == "llama" else "num_experts"] = gguf.expert_count
+        if model_type == "llama":
+            config["model_type"] = "mixtral"  # llama.cpp writes Mixtral as llama with experts
+        if gguf.expert_used_count:
+            config["num_experts_per_tok"] = gguf.expert_used_count
+        expert_ffn = meta.get(f"{arch}.expert_feed_forward_length")
+        if isinstance(expert_ffn, int):
+            config["moe_intermediate_size"] = expert_ffn
+        shared_ffn = meta.get(f"{arch}.expert_shared_feed_forward_length")
+        if isinstance(shared_ffn, int):
+            config["shared_expert_intermediate_size"] = shared_ffn
+    return config

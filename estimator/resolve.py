@@ -52,6 +52,9 @@ class GgufInfo(Frozen):
     expert_used_count: int | None = None
     sliding_window: int | None = None
     parameters: int | None = None  # the Hub's count (model_info gguf.total), when known
+    # From the tensor infos, when the whole header was read (local files):
+    tensor_parameters: int | None = None  # elements of every tensor
+    tied_embeddings: bool | None = None  # no output.weight beside token_embd.weight
     metadata: dict[str, GgufScalar] = Field(default_factory=dict)  # scalar key-values (arrays left out)
 
 

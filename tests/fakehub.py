@@ -208,8 +208,12 @@ def _gguf_str(s: str) -> bytes:
     return struct.pack("<Q", len(b)) + b
 
 
-def gguf_header(kvs: list[tuple[str, str, Any]], tensor_count: int) -> bytes:
-    """A GGUF v3 header: magic, version, tensor count, key-values (types: u32, f32, str, [str], [i32])."""
+GgufTensor = tuple[str, tuple[int, ...], int]  # name, dimensions (ggml order: fastest first), ggml type
+
+
+def gguf_header(kvs: list[tuple[str, str, Any]], tensor_count: int, tensors: list[GgufTensor] = ()) -> bytes:
+    """A GGUF v3 header: magic, version, tensor count, key-values (types: u32, f32, str, [str], [i32]),
+    then the tensor infos (name, dimension count, dimensions, type, data offset)."""
     out = b"GGUF" + struct.pack("<IQQ", 3, tensor_count, len(kvs))
     for key, kind, value in kvs:
         out += _gguf_str(key)
@@ -225,7 +229,29 @@ def gguf_header(kvs: list[tuple[str, str, Any]], tensor_count: int) -> bytes:
             out += struct.pack("<IIQ", 9, 5, len(value)) + struct.pack(f"<{len(value)}i", *value)
         else:
             raise ValueError(kind)
+    offset = 0
+    for name, dims, ggml_type in tensors:
+        out += _gguf_str(name) + struct.pack("<I", len(dims)) + struct.pack(f"<{len(dims)}Q", *dims)
+        out += struct.pack("<IQ", ggml_type, offset)
+        offset += 32 * len(dims)  # offsets only need to be increasing here
     return out
+
+
+def llama_3_2_1b_gguf_tensors() -> list[GgufTensor]:
+    """llama.cpp's tensors for Llama-3.2-1B: 16 blocks of 9, the tied embedding (no output.weight),
+    the final norm and llama-3's rope_freqs (32 values)."""
+    f32, q4k, q6k = 0, 12, 14
+    out: list[GgufTensor] = [("token_embd.weight", (2048, 128256), q6k)]
+    for i in range(16):
+        b = f"blk.{i}."
+        out += [
+            (b + "attn_norm.weight", (2048,), f32), (b + "attn_q.weight", (2048, 2048), q4k),
+            (b + "attn_k.weight", (2048, 512), q4k), (b + "attn_v.weight", (2048, 512), q6k),
+            (b + "attn_output.weight", (2048, 2048), q4k), (b + "ffn_norm.weight", (2048,), f32),
+            (b + "ffn_gate.weight", (2048, 8192), q4k), (b + "ffn_up.weight", (2048, 8192), q4k),
+            (b + "ffn_down.weight", (8192, 2048), q6k),
+        ]
+    return [*out, ("output_norm.weight", (2048,), f32), ("rope_freqs.weight", (32,), f32)]
 
 
 def llama_3_2_1b_gguf(file_type: int, size: int) -> SparseFile:
@@ -254,7 +280,8 @@ def llama_3_2_1b_gguf(file_type: int, size: int) -> SparseFile:
         ("tokenizer.ggml.merges", "[str]", ["t t"] * 1000),
         ("general.quantization_version", "u32", 2),
     ]
-    return SparseFile(prefix=gguf_header(kvs, tensor_count=147), size=size)
+    tensors = llama_3_2_1b_gguf_tensors()
+    return SparseFile(prefix=gguf_header(kvs, tensor_count=len(tensors), tensors=tensors), size=size)
 
 
 # -- repos -----------------------------------------------------------------------------------

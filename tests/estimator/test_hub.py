@@ -270,6 +270,7 @@ def test_gguf_only_repo_is_sized_from_its_header(fake_hub: FakeHub) -> None:
     assert g.vocab_size == 128256  # the length of tokenizer.ggml.tokens
     assert g.file_type == 15 and g.version == 3 and g.tensor_count == 147
     assert g.parameters == 1_235_814_432
+    assert g.tensor_parameters is None and g.tied_embeddings is None  # not read over the network
     assert any("only GGUF" in w for w in got.warnings)
     # model_info, paths-info for the sizes, one range read of the header (the vocabulary is
     # skipped): a 302 from the Hub and the read at the CDN.

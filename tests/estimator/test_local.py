@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from estimator.errors import ConfigError, InputError, NotFoundError
-from estimator.local import gguf_variant_bytes, is_local_reference, load_local
+from estimator.local import gguf_config, gguf_variant_bytes, is_local_reference, load_local
 from estimator.resolve import Resolver
 from tests.fakehub import (
     GPT_OSS_20B_SHARDS,
@@ -161,6 +161,15 @@ def test_local_gguf_folder(tmp_path: Path) -> None:
     assert g.filename == "Llama-3.2-1B-Instruct-Q4_K_M.gguf" and g.file_bytes == 807_694_464
     assert g.file_type == 15 and g.block_count == 16 and g.vocab_size == 128256
     assert set(g.files) == {"Llama-3.2-1B-Instruct-Q8_0.gguf", "Llama-3.2-1B-Instruct-Q4_K_M.gguf"}
+    # A local file is read to the end of its tensor infos (147 tensors):
+    #   token_embd 2048 x 128256 = 262,668,288 (tied: no output.weight)
+    #   per block: q 2048 x 2048 = 4,194,304; k = v = 2048 x 512 = 1,048,576; o = 4,194,304;
+    #              gate = up = down = 2048 x 8192 = 16,777,216; two norms 2 x 2048 = 4,096
+    #              = 8,388,608 + 2,097,152 + 50,331,648 + 4,096 = 60,821,504
+    #   16 blocks = 973,144,064; + output_norm 2048 + rope_freqs 32
+    assert g.tensor_count == 147
+    assert g.tensor_parameters == 262_668_288 + 16 * 60_821_504 + 2048 + 32 == 1_235_814_432
+    assert g.tied_embeddings is True
 
 
 def test_gguf_with_tokenizer_first_is_read_through(tmp_path: Path) -> None:
@@ -176,7 +185,7 @@ def test_gguf_with_tokenizer_first_is_read_through(tmp_path: Path) -> None:
         ("qwen3.attention.head_count_kv", "u32", 8),
         ("qwen3.context_length", "u32", 40960),
     ]
-    header = gguf_header(kvs, tensor_count=399)
+    header = gguf_header(kvs, tensor_count=0)
     assert len(header) > 1 << 20
     path = tmp_path / "m.gguf"
     write(path, SparseFile(header, len(header) + 4096))
@@ -245,3 +254,26 @@ def test_config_beside_gguf_weights_gets_both(tmp_path: Path) -> None:
     assert got.config["hidden_size"] == 2048
     assert got.gguf is not None and got.gguf.file_type == 7 and got.gguf.file_bytes == 1_321_083_008
     assert got.safetensors is None
+
+
+def test_gguf_config_feeds_the_geometry(tmp_path: Path) -> None:
+    write(tmp_path / "Llama-3.2-1B-Instruct-Q4_K_M.gguf", llama_3_2_1b_gguf(15, 807_694_464))
+    g = load_local(str(tmp_path)).gguf
+    assert g is not None
+    cfg = gguf_config(g)
+    # Llama-3.2-1B's config.json says the same (tests/fixtures/configs/meta-llama__Llama-3.2-1B.json)
+    real = config("meta-llama__Llama-3.2-1B.json")
+    for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                "intermediate_size", "vocab_size", "max_position_embeddings", "head_dim"):
+        assert cfg[key] == real[key], key
+    assert cfg["model_type"] == "llama"
+    assert cfg["tie_word_embeddings"] is real["tie_word_embeddings"] is True
+
+
+def test_gguf_config_refuses_what_it_cannot_read(tmp_path: Path) -> None:
+    header = gguf_header([("general.architecture", "str", "rwkv6"), ("rwkv6.block_count", "u32", 24)], 0)
+    write(tmp_path / "m.gguf", SparseFile(header, 1000))
+    g = load_local(str(tmp_path / "m.gguf")).gguf
+    assert g is not None
+    with pytest.raises(ConfigError, match="architecture 'rwkv6' is not one vram reads from GGUF"):
+        gguf_config(g)
