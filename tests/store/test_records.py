@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from store import NewQuery, QueryRecord, Store, StoreWriteError
+from store.models import QueryRow
 
 SHA = "4a5f1d3" + "0" * 33
 
@@ -73,6 +75,10 @@ def test_error_record(store: Store) -> None:
     got = store.get(rec.id)
     assert got is not None and got.status == "error" and got.error == sentence
     assert got.model is None and got.model_label == "meta-llama/Llama-3.1-8B"
+    # The search column holds the lowered label (SQLite's LIKE would hide a missing lower(); Postgres not).
+    with store.engine.connect() as conn:
+        lowered = conn.execute(select(QueryRow.model_lc).where(QueryRow.id == rec.id)).scalar_one()
+    assert lowered == "meta-llama/llama-3.1-8b"
 
 
 def test_ids_increase(store: Store) -> None:
