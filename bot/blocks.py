@@ -7,6 +7,7 @@ user or from the Hub (model ids, typed text, error sentences, warnings) goes thr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -30,6 +31,7 @@ INVITE_HINT = (
 )
 
 Block = dict[str, Any]
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
 class Message(Frozen):
@@ -439,7 +441,8 @@ def history_lines(records: Sequence[Any]) -> list[str]:
     lines = []
     for r in records:
         who = getattr(r, "user", None)
-        who_part = f" · <@{escape(who)}>" if who and not who.startswith("local:") else ""
+        # Only a real Slack user id becomes a mention; anything else is shown as text.
+        who_part = f" · <@{who}>" if who and _SLACK_USER.fullmatch(who) else (f" · {escape(who)}" if who else "")
         status = getattr(r, "status", "ok")
         mark = "" if status == "ok" else f" · :x: {escape(str(status))}"
         lines.append(f"`#{r.id}` {_when(r.created_at)}{who_part} · `{escape(r.text)}`{mark}")

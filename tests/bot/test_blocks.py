@@ -189,7 +189,7 @@ def test_user_text_cannot_inject_mentions_or_links(evil: str) -> None:
         blocks.estimate_message(est, note=f"not saved: {evil}"),
         blocks.error_message(f'unknown key "{evil}"'),
         blocks.what_if_message(est, est, {"gpu": evil}),
-        blocks.history_message([Rec(1, datetime(2026, 1, 2, 3, 4, tzinfo=UTC), f"x {evil}", "ok", "U1")],
+        blocks.history_message([Rec(1, datetime(2026, 1, 2, 3, 4, tzinfo=UTC), f"x {evil}", "ok", "U0001")],
                                model=evil),
     ]
     for msg in messages:
@@ -199,7 +199,7 @@ def test_user_text_cannot_inject_mentions_or_links(evil: str) -> None:
     # nothing but our own user mentions ever opens a "<" sequence
     for msg in messages:
         for chunk in all_text(msg).split("<")[1:]:
-            assert chunk.startswith("@U1>")
+            assert chunk.startswith("@U0001>")
 
 
 def test_what_if_says_what_changed_and_the_difference() -> None:
@@ -243,13 +243,16 @@ class Rec:
 
 
 def test_history_message_lists_records_and_handles_empty() -> None:
-    recs = [Rec(12, datetime(2026, 11, 26, 5, 0, tzinfo=UTC), "microsoft/phi-4 s=16k", "ok", "U1"),
-            Rec(11, datetime(2026, 11, 25, 4, 0, tzinfo=UTC), "nope/nope", "nope/nope was not found", "U2")]
+    recs = [Rec(12, datetime(2026, 11, 26, 5, 0, tzinfo=UTC), "microsoft/phi-4 s=16k", "ok", "U0001"),
+            Rec(11, datetime(2026, 11, 25, 4, 0, tzinfo=UTC), "nope/nope", "nope/nope was not found", "U0002")]
     msg = blocks.history_message(recs)
     assert_valid_blocks(msg)
-    assert "`#12` 2026-11-26 05:00 · <@U1> · `microsoft/phi-4 s=16k`" in msg.text
+    assert "`#12` 2026-11-26 05:00 · <@U0001> · `microsoft/phi-4 s=16k`" in msg.text
     assert ":x: nope/nope was not found" in msg.text
     assert msg.text.index("#12") < msg.text.index("#11")
+    # A user field that is not a Slack id is never turned into a mention.
+    odd = blocks.history_message([Rec(1, datetime(2026, 1, 1, tzinfo=UTC), "m/x", "ok", "!channel")]).text
+    assert "<" not in odd and " · !channel · " in odd
     assert "No queries in this channel yet." in blocks.history_message([]).text
     assert "You have no queries yet." in blocks.history_message([], mine=True).text
     empty_mine = blocks.history_message([], model="llama", mine=True)
@@ -258,7 +261,7 @@ def test_history_message_lists_records_and_handles_empty() -> None:
 
 def test_long_history_is_split_under_the_section_limit() -> None:
     when = datetime(2026, 1, 1, tzinfo=UTC)
-    recs = [Rec(i, when, "m/" + "x" * 90 + " s=32k", "ok", "U1") for i in range(200)]
+    recs = [Rec(i, when, "m/" + "x" * 90 + " s=32k", "ok", "U0001") for i in range(200)]
     msg = blocks.history_message(recs)
     assert_valid_blocks(msg)
     assert sum(b["text"]["text"].count("`#") for b in msg.blocks if b["type"] == "section") == 200
@@ -280,7 +283,7 @@ def test_gpus_and_help() -> None:
 
 
 def test_home_view() -> None:
-    view = blocks.home_view([Rec(5, datetime(2026, 1, 1, tzinfo=UTC), "<!channel>", "ok", "U1")])
+    view = blocks.home_view([Rec(5, datetime(2026, 1, 1, tzinfo=UTC), "<!channel>", "ok", "U0001")])
     assert view["type"] == "home"
     rendered = json.dumps(view)
     assert "<!channel>" not in rendered and "&lt;!channel&gt;" in rendered
