@@ -8,6 +8,7 @@ that reproduces published totals exactly. Pure: no I/O.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -630,7 +631,7 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
     params_source = "config"
     checkpoint_bytes = None
     if safetensors is not None:
-        checkpoint_bytes = safetensors.total_bytes
+        checkpoint_bytes = _loaded_bytes(safetensors, layers)
         if checkpoint_bytes is None:
             checkpoint_bytes = _bytes_from_counts(safetensors.parameters, model_type)
         if quant.method == "none":
@@ -659,6 +660,26 @@ def _dense_width(c: _Counts, g: _Geometry) -> int:
     if g.fam.moe == "llama4":
         return int(g.cfg["intermediate_size_mlp"])
     return g.intermediate
+
+
+_LAYER_INDEX = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+
+
+def _loaded_bytes(st: SafetensorsInfo, num_layers: int) -> int | None:
+    """Exact bytes of the tensors an engine loads, from the headers (None without them).
+
+    Decoder layers past ``num_hidden_layers`` are multi-token-prediction modules (DeepSeek-V3's
+    layer 61) that engines skip unless speculative decoding asks for them.
+    """
+    if st.tensors is None:
+        return None
+    total = 0
+    for name, tensor in st.tensors.items():
+        match = _LAYER_INDEX.search(name)
+        if match and "vision" not in name and int(match.group(1)) >= num_layers:
+            continue
+        total += tensor.nbytes
+    return total
 
 
 def _bytes_from_counts(parameters: Mapping[str, int], model_type: str) -> int:

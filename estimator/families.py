@@ -107,6 +107,14 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
                             vision_output_dim=7680, projector_input_dim=4096,
                             projector_output_dim=4096, pixel_shuffle_ratio=0.5),
     ),
+    "llama4_text": Family(
+        "llama4_text", sliding="chunked", moe="llama4",
+        text_defaults=_ro(vocab_size=202048, hidden_size=5120, intermediate_size=8192,
+                          intermediate_size_mlp=16384, num_hidden_layers=48, num_attention_heads=40,
+                          num_key_value_heads=8, head_dim=128, num_local_experts=16,
+                          num_experts_per_tok=1, interleave_moe_layer_step=1,
+                          attention_chunk_size=8192, use_qk_norm=True),
+    ),
     "mistral3": Family(
         "mistral3", text_key="text_config", sliding="all_if_window", vision="pixtral",
         text_defaults=_ro(sliding_window=None),

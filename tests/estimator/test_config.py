@@ -195,3 +195,27 @@ def test_linears_cover_every_matrix_once() -> None:
     per_layer = 4096 * 4096 * 2 + 4096 * 1024 * 2 + 3 * 4096 * 14336
     assert elements == 32 * per_layer + 128256 * 4096
     assert {lin.split for lin in s.linears} == {"column", "row", "kv", "vocab"}
+
+
+def test_mtp_layers_past_the_stack_are_not_loaded() -> None:
+    from estimator.spec import TensorInfo
+
+    tensors = {
+        "model.embed_tokens.weight": TensorInfo(dtype="BF16", shape=(100, 64), nbytes=12800),
+        "model.layers.1.mlp.down_proj.weight": TensorInfo(dtype="BF16", shape=(64, 128), nbytes=16384),
+        "model.layers.2.eh_proj.weight": TensorInfo(dtype="BF16", shape=(64, 128), nbytes=16384),  # MTP
+        "vision_tower.encoder.layers.7.fc1.weight": TensorInfo(dtype="BF16", shape=(8, 8), nbytes=128),
+    }
+    q = {"quant_method": "fp8", "weight_block_size": [128, 128]}
+    s = load_model_spec({**TINY, "quantization_config": q},
+                        safetensors=SafetensorsInfo(parameters={"BF16": 14656}, tensors=tensors))
+    assert s.checkpoint_bytes == 12800 + 16384 + 128
+
+
+def test_llama4_text_only_config() -> None:
+    text = raw("meta-llama__Llama-4-Scout-17B-16E-Instruct")["text_config"]
+    s = load_model_spec(text)
+    V, h, L, E, inter = 202048, 5120, 48, 16, 8192
+    attn = h * 40 * 128 + 2 * h * 8 * 128 + 40 * 128 * h
+    assert s.known_family
+    assert s.params.total == 2 * V * h + L * (attn + E * 3 * h * inter + 3 * h * inter + E * h + 2 * h) + h
