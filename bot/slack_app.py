@@ -203,7 +203,8 @@ class _Bot:
 
     def is_thread_change(self, event: dict[str, Any]) -> bool:
         """A human's reply in a thread that might change something (has ``key=value``)."""
-        if self.from_a_bot(event) or event.get("subtype"):  # edits, joins, deletions...
+        # Edits, joins, deletions... are not questions; a reply also sent to the channel is.
+        if self.from_a_bot(event) or event.get("subtype") not in (None, "thread_broadcast"):
             return False
         thread_ts = event.get("thread_ts")
         if not thread_ts or thread_ts == event.get("ts"):

@@ -176,7 +176,8 @@ def test_thread_what_if_chain(bot: Bot) -> None:
     assert "144 KiB per token x 32,768 tokens" in blocks_text(reply)
 
     # A second change follows the latest estimate in the thread (s stays 32k), and @vram works too.
-    bot.send.event(bot.send.message(f"<@{BOT_USER_ID}> b=2", thread_ts=root_ts))
+    # (sent as "also send to channel": a thread_broadcast is still a reply in the thread)
+    bot.send.event(bot.send.message(f"<@{BOT_USER_ID}> b=2", thread_ts=root_ts, subtype="thread_broadcast"))
     third_post = bot.slack.wait_for("chat.postMessage", 3)[2].args
     bot.pool.drain()
     third = bot.store.latest_in_thread(team="T0001", channel="C0001", thread_ts=root_ts)
