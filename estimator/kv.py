@@ -45,10 +45,29 @@ def _layer_bytes_per_token(layer: LayerKV, dtype_bytes: int, gpus: int) -> int:
     return _heads_per_gpu(layer, gpus) * (layer.key_dim + layer.value_dim) * dtype_bytes
 
 
+# Identical layers grouped with their counts, per ``spec.layers`` tuple: the solvers call these
+# functions many times per estimate. Holding the tuple itself keeps the id from being reused.
+_GROUPS: dict[int, tuple[tuple[LayerKV, ...], tuple[tuple[LayerKV, int], ...]]] = {}
+
+
+def _groups(layers: tuple[LayerKV, ...]) -> tuple[tuple[LayerKV, int], ...]:
+    cached = _GROUPS.get(id(layers))
+    if cached is not None and cached[0] is layers:
+        return cached[1]
+    counts: dict[LayerKV, int] = {}
+    for layer in layers:
+        counts[layer] = counts.get(layer, 0) + 1
+    groups = tuple(counts.items())
+    if len(_GROUPS) >= 256:
+        _GROUPS.clear()
+    _GROUPS[id(layers)] = (layers, groups)
+    return groups
+
+
 def kv_bytes_per_token(spec: ModelSpec, kv_dtype: KVDType, *, gpus: int = 1) -> int:
     """Bytes per token on one GPU, summed over every attention layer (full, sliding and MLA)."""
     dtype_bytes = DTYPE_BYTES[kv_dtype]
-    return sum(_layer_bytes_per_token(layer, dtype_bytes, gpus) for layer in spec.layers)
+    return sum(_layer_bytes_per_token(layer, dtype_bytes, gpus) * n for layer, n in _groups(spec.layers))
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -73,10 +92,10 @@ def kv_cache_bytes(spec: ModelSpec, *, seq_len: int, batch: int, kv_dtype: KVDTy
     dtype_bytes = DTYPE_BYTES[kv_dtype]
     state_bytes = DTYPE_BYTES[spec.torch_dtype]  # SSM state stays in the model dtype
     per_sequence = 0
-    for layer in spec.layers:
+    for layer, n in _groups(spec.layers):
         if layer.kind == "state":
             # Mamba channels (d_inner) are split across tensor-parallel GPUs.
-            per_sequence += _cdiv(layer.state_elements, gpus) * state_bytes
+            per_sequence += _cdiv(layer.state_elements, gpus) * state_bytes * n
         elif layer.kind != "none":
-            per_sequence += _layer_bytes_per_token(layer, dtype_bytes, gpus) * _tokens_kept(layer, seq_len, engine)
+            per_sequence += _layer_bytes_per_token(layer, dtype_bytes, gpus) * _tokens_kept(layer, seq_len, engine) * n
     return per_sequence * batch
