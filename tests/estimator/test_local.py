@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from estimator.errors import ConfigError, InputError, NotFoundError
-from estimator.local import gguf_config, gguf_variant_bytes, is_local_reference, load_local
+from estimator.local import gguf_variant_bytes, is_local_reference, load_local
 from estimator.resolve import Resolver
 from tests.fakehub import (
     GPT_OSS_20B_SHARDS,
@@ -254,26 +254,3 @@ def test_config_beside_gguf_weights_gets_both(tmp_path: Path) -> None:
     assert got.config["hidden_size"] == 2048
     assert got.gguf is not None and got.gguf.file_type == 7 and got.gguf.file_bytes == 1_321_083_008
     assert got.safetensors is None
-
-
-def test_gguf_config_feeds_the_geometry(tmp_path: Path) -> None:
-    write(tmp_path / "Llama-3.2-1B-Instruct-Q4_K_M.gguf", llama_3_2_1b_gguf(15, 807_694_464))
-    g = load_local(str(tmp_path)).gguf
-    assert g is not None
-    cfg = gguf_config(g)
-    # Llama-3.2-1B's config.json says the same (tests/fixtures/configs/meta-llama__Llama-3.2-1B.json)
-    real = config("meta-llama__Llama-3.2-1B.json")
-    for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-                "intermediate_size", "vocab_size", "max_position_embeddings", "head_dim"):
-        assert cfg[key] == real[key], key
-    assert cfg["model_type"] == "llama"
-    assert cfg["tie_word_embeddings"] is real["tie_word_embeddings"] is True
-
-
-def test_gguf_config_refuses_what_it_cannot_read(tmp_path: Path) -> None:
-    header = gguf_header([("general.architecture", "str", "rwkv6"), ("rwkv6.block_count", "u32", 24)], 0)
-    write(tmp_path / "m.gguf", SparseFile(header, 1000))
-    g = load_local(str(tmp_path / "m.gguf")).gguf
-    assert g is not None
-    with pytest.raises(ConfigError, match="architecture 'rwkv6' is not one vram reads from GGUF"):
-        gguf_config(g)
