@@ -168,37 +168,57 @@ def database_ok(store: Store) -> Callable[[], bool]:
     return check
 
 
-def serve(settings: Settings, *, on_ready: Callable[[SlackHTTPServer], None] | None = None) -> None:
+def serve(settings: Settings, *, on_ready: Callable[[Callable[[], None]], None] | None = None) -> None:
     """Run the bot until interrupted: Socket Mode with SLACK_APP_TOKEN, else HTTP on PORT.
 
-    ``on_ready`` gets the HTTP server once it listens (tests use it to stop the server).
+    ``on_ready`` is called once Slack can reach the bot, with a function that stops it (for tests
+    and for embedding; from the command line, Ctrl-C or SIGTERM stops it).
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app, store = build(settings)
     try:
         if settings.slack_app_token is not None:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            # The health check still listens on PORT (for Docker and orchestrators); events do not.
-            health_server = make_http_server(None, port=settings.port, health=database_ok(store))
-            threading.Thread(target=health_server.serve_forever, daemon=True, name="vram-health").start()
-            log.info("vram: Socket Mode (SLACK_APP_TOKEN is set); health check on port %d", settings.port)
-            try:
-                SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
-            finally:
-                health_server.shutdown()
-                health_server.server_close()
-            return
-        server = make_http_server(app, port=settings.port, health=database_ok(store))
-        log.info("vram: HTTP on port %d, Slack events at %s", settings.port, EVENTS_PATH)
-        if on_ready is not None:
-            on_ready(server)
-        try:
-            server.serve_forever(poll_interval=0.5)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
+            _serve_socket_mode(app, store, settings, on_ready)
+        else:
+            _serve_http(app, store, settings, on_ready)
     finally:
         store.close()
+
+
+def _serve_http(app: App, store: Store, settings: Settings,
+                on_ready: Callable[[Callable[[], None]], None] | None) -> None:
+    server = make_http_server(app, port=settings.port, health=database_ok(store))
+    log.info("vram: HTTP on port %d, Slack events at %s", settings.port, EVENTS_PATH)
+    if on_ready is not None:
+        on_ready(server.shutdown)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def _serve_socket_mode(app: App, store: Store, settings: Settings,
+                       on_ready: Callable[[Callable[[], None]], None] | None) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    assert settings.slack_app_token is not None
+    # The health check still listens on PORT (for Docker and orchestrators); events do not.
+    health_server = make_http_server(None, port=settings.port, health=database_ok(store))
+    threading.Thread(target=health_server.serve_forever, daemon=True, name="vram-health").start()
+    handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    stopped = threading.Event()
+    try:
+        handler.connect()
+        log.info("vram: Socket Mode (SLACK_APP_TOKEN is set); health check on port %d", settings.port)
+        if on_ready is not None:
+            on_ready(stopped.set)
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handler.close()
+        health_server.shutdown()
+        health_server.server_close()

@@ -7,9 +7,11 @@ Tests then assert on ``MockSlack.calls``: the method, its arguments, and the tok
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -42,6 +44,7 @@ class MockSlack:
     missing: set[str] = field(default_factory=set)
     # method -> Slack error code, to make any method fail the way Slack fails it
     fail: dict[str, str] = field(default_factory=dict)
+    socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
     calls: list[Call] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
@@ -133,6 +136,10 @@ class MockSlack:
                 "ok": True, "url": "https://vram-test.slack.com/", "team": "vram test", "user": "vram",
                 "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False,
             }
+        if method == "apps.connections.open":
+            if not self.socket_url:
+                return 200, {"ok": False, "error": "invalid_auth"}
+            return 200, {"ok": True, "url": self.socket_url}
         if method == "chat.postMessage":
             ts = self._next_ts()
             message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts,
@@ -245,3 +252,138 @@ class SlackSender:
             event["thread_ts"] = thread_ts
         event.update(extra)
         return event
+
+
+# -- Socket Mode: Slack's WebSocket end -----------------------------------------------------------
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def _ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One unmasked server-to-client frame (RFC 6455)."""
+    head = bytes([0x80 | opcode])
+    n = len(payload)
+    if n < 126:
+        head += bytes([n])
+    elif n < 65536:
+        head += bytes([126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([127]) + n.to_bytes(8, "big")
+    return head + payload
+
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+@dataclass
+class MockSocketMode:
+    """A WebSocket server that speaks Socket Mode: says hello, sends envelopes, records the acks."""
+
+    acks: list[dict[str, Any]] = field(default_factory=list)
+    _conns: list[socket.socket] = field(default_factory=list)
+    _listener: socket.socket | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _send_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> MockSocketMode:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self._listener is not None
+        return f"ws://127.0.0.1:{self._listener.getsockname()[1]}/link/?ticket=test"
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += _recv_exact(conn, 1)
+            headers = {}
+            for line in request.decode().split("\r\n")[1:]:
+                if ":" in line:
+                    key, value = line.split(":", 1)
+                    headers[key.strip().lower()] = value.strip()
+            accept = base64.b64encode(
+                hashlib.sha1((headers["sec-websocket-key"] + _WS_GUID).encode()).digest()
+            ).decode()
+            conn.sendall(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
+            )
+            hello = {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"},
+                     "debug_info": {"host": "mock", "approximate_connection_time": 3600}}
+            with self._send_lock:
+                conn.sendall(_ws_frame(json.dumps(hello).encode()))
+            with self._lock:
+                self._conns.append(conn)
+            while True:
+                b0, b1 = _recv_exact(conn, 2)
+                opcode, n = b0 & 0x0F, b1 & 0x7F
+                if n == 126:
+                    n = int.from_bytes(_recv_exact(conn, 2), "big")
+                elif n == 127:
+                    n = int.from_bytes(_recv_exact(conn, 8), "big")
+                mask = _recv_exact(conn, 4) if b1 & 0x80 else b"\0\0\0\0"
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(_recv_exact(conn, n)))
+                if opcode == 0x1:
+                    with self._lock:
+                        self.acks.append(json.loads(payload))
+                elif opcode == 0x9:  # ping -> pong
+                    with self._send_lock:
+                        conn.sendall(_ws_frame(payload, 0xA))
+                elif opcode == 0x8:
+                    return
+        except (OSError, ConnectionError, KeyError, ValueError):
+            return
+        finally:
+            conn.close()
+
+    def wait_connected(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._conns:
+                    return
+            time.sleep(0.01)
+        raise AssertionError("no Socket Mode client connected")
+
+    def send(self, envelope: dict[str, Any]) -> None:
+        """Send an envelope to the newest connection, as Slack pushes a command or an event."""
+        with self._lock:
+            conn = self._conns[-1]
+        with self._send_lock:
+            conn.sendall(_ws_frame(json.dumps(envelope).encode()))
+
+    def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                for ack in self.acks:
+                    if ack.get("envelope_id") == envelope_id:
+                        return ack
+            time.sleep(0.01)
+        raise AssertionError(f"envelope {envelope_id} was not acknowledged: {self.acks}")

@@ -7,19 +7,20 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from slack_bolt import App
 
-from bot.serve import HubOnlyResolver, SlackHTTPServer, build, database_ok, make_http_server, serve
+from bot.serve import HubOnlyResolver, build, database_ok, make_http_server, serve
 from bot.settings import Settings
 from estimator.errors import HubUnavailableError, InputError, VramError
 from estimator.resolve import Resolver
 from store import Store
 from store.migrate import script_head
-from tests.mockslack import MockSlack, SlackSender
+from tests.fakehub import FakeHub
+from tests.mockslack import MockSlack, MockSocketMode, SlackSender
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
 
 SECRET = "serve-test-signing-secret"
@@ -59,10 +60,10 @@ def get(url: str) -> tuple[int, dict[str, object]]:
 def test_serve_migrates_then_answers_over_http(db_url: str, slack: MockSlack) -> None:  # noqa: F811
     settings = settings_for(db_url, slack)
     ready = threading.Event()
-    servers: list[SlackHTTPServer] = []
+    stops: list[Callable[[], None]] = []
 
-    def on_ready(server: SlackHTTPServer) -> None:
-        servers.append(server)
+    def on_ready(stop: Callable[[], None]) -> None:
+        stops.append(stop)
         ready.set()
 
     thread = threading.Thread(target=serve, args=(settings,), kwargs={"on_ready": on_ready}, daemon=True)
@@ -84,7 +85,7 @@ def test_serve_migrates_then_answers_over_http(db_url: str, slack: MockSlack) ->
             assert "is a local path: in Slack, give a Hub model id" in answer.args["text"]
         assert slack.of("chat.postMessage") == []
     finally:
-        servers[0].shutdown()
+        stops[0]()
         thread.join(10)
     assert not thread.is_alive()
 
@@ -158,3 +159,41 @@ def test_health_only_server_for_socket_mode() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_serve_in_socket_mode_end_to_end(tmp_path: Path, slack: MockSlack, fake_hub: FakeHub) -> None:
+    ws = MockSocketMode().start()
+    slack.socket_url = ws.url
+    settings = settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_signing_secret=None,
+                            slack_app_token="xapp-1-test", hf_endpoint=fake_hub.url)
+    ready = threading.Event()
+    stops: list[Callable[[], None]] = []
+
+    def on_ready(stop: Callable[[], None]) -> None:
+        stops.append(stop)
+        ready.set()
+
+    thread = threading.Thread(target=serve, args=(settings,), kwargs={"on_ready": on_ready}, daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(30), "vram serve did not connect"
+        ws.wait_connected()
+        [opened] = slack.of("apps.connections.open")
+        assert opened.token == "xapp-1-test"  # the app-level token opens the socket
+        # The health check listens on PORT; Slack's events do not come that way.
+        assert get(f"http://127.0.0.1:{settings.port}/healthz") == (200, {"ok": True})
+        ws.send({"envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
+                 "payload": {"team_id": "T0001", "channel_id": "C0001", "channel_name": "general",
+                             "user_id": "U0001", "command": "/vram", "text": "Qwen/Qwen3-0.6B s=4k",
+                             "response_url": slack.response_url("sock"), "trigger_id": "t.1"}})
+        ws.wait_ack("env-1")
+        [post] = slack.wait_for("chat.postMessage")
+        # Qwen3-0.6B: 2 x 28 layers x 8 KV heads x 128 x 2 bytes = 114,688 B = 112 KiB per token
+        assert post.args["channel"] == "C0001"
+        assert "112 KiB per token x 4,096 tokens" in json.dumps(post.args["blocks"], ensure_ascii=False)
+    finally:
+        if stops:
+            stops[0]()
+        thread.join(10)
+        ws.stop()
+    assert not thread.is_alive()
