@@ -7,6 +7,7 @@ URL; it reads no environment itself (``default_database_url`` is for the entrypo
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -94,6 +95,7 @@ class Store:
         busy_timeout_ms: int = 5000,
         hub_cache_retention: timedelta = timedelta(days=30),
         event_retention: timedelta = timedelta(days=1),
+        prune_interval_s: float | None = 3600.0,
     ) -> None:
         if retries < 1:
             raise ValueError("retries must be at least 1")
@@ -102,6 +104,9 @@ class Store:
         self.backoff_s = backoff_s
         self.hub_cache_retention = hub_cache_retention
         self.event_retention = event_retention
+        self.prune_interval_s = prune_interval_s  # None: only explicit prune() calls
+        self._prune_lock = threading.Lock()
+        self._last_prune: float | None = None
         self.engine = self._create_engine(self.url, echo=echo, busy_timeout_ms=busy_timeout_ms)
 
     @staticmethod
@@ -289,7 +294,23 @@ class Store:
             # RETURNING, not rowcount: an insert's rowcount is not reported by every driver (-1).
             return conn.execute(stmt).first() is not None
 
-        return self._write("record the Slack event", run)
+        claimed = self._write("record the Slack event", run)
+        self._maybe_prune()
+        return claimed
+
+    def _maybe_prune(self) -> None:
+        """Retention without a scheduler: the event path prunes at most once per interval (per process)."""
+        if self.prune_interval_s is None:
+            return
+        now = time.monotonic()
+        with self._prune_lock:
+            if self._last_prune is not None and now - self._last_prune < self.prune_interval_s:
+                return
+            self._last_prune = now
+        try:
+            self.prune()
+        except StoreWriteError as err:  # retention can wait for the next interval
+            log.warning("pruning skipped: %s", err)
 
     def prune(self, *, now: datetime | None = None) -> None:
         """Apply the retention rules: old Hub cache entries and old handled-event ids go."""

@@ -107,6 +107,7 @@ def test_hub_cache_never_raises_when_the_database_is_gone(tmp_path) -> None:
 
 
 def test_prune_retention(store: Store) -> None:
+    store.prune_interval_s = None  # only the explicit prune below, at its own "now"
     now = datetime(2026, 6, 1, tzinfo=UTC)
     cache = store.hub_cache()
     # Hub cache keeps 30 days from fetched_at: 31 days old goes, 29 days old stays.
@@ -126,3 +127,29 @@ def test_prune_retention(store: Store) -> None:
     # A pruned event id can be claimed again (Slack stopped retrying it long ago).
     assert store.claim_event("old") is True
     assert json.loads(cache.get("hub:new@main").to_json())["model"]["model_id"] == "microsoft/phi-4"  # type: ignore[union-attr]
+
+
+def test_claiming_events_applies_retention(db_url: str) -> None:
+    """No scheduler needed: with interval 0 every claim prunes; by default once an hour per process."""
+    store = Store(db_url, prune_interval_s=0)
+    store.upgrade()
+    try:
+        assert store.claim_event("stale")
+        with store.engine.begin() as conn:
+            conn.execute(update(HandledEventRow).values(received_at=datetime(2020, 1, 1, tzinfo=UTC)))
+        assert store.claim_event("fresh")  # this claim prunes "stale"
+        with store.engine.connect() as conn:
+            assert conn.execute(select(HandledEventRow.event_id)).scalars().all() == ["fresh"]
+    finally:
+        store.close()
+
+    hourly = Store(db_url)  # the default interval: the first claim prunes, the next ones do not
+    try:
+        assert hourly.claim_event("a")
+        with hourly.engine.begin() as conn:
+            conn.execute(update(HandledEventRow).values(received_at=datetime(2020, 1, 1, tzinfo=UTC)))
+        assert hourly.claim_event("b")
+        with hourly.engine.connect() as conn:
+            assert sorted(conn.execute(select(HandledEventRow.event_id)).scalars()) == ["a", "b", "fresh"]
+    finally:
+        hourly.close()
