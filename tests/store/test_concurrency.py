@@ -112,6 +112,8 @@ def test_locked_write_is_retried_and_saved(tmp_path: Path) -> None:
     store, blocker = _locked_sqlite(tmp_path, busy_timeout_ms=20, retries=3, backoff_s=0.01)
     handler = _ReleaseOnRetry(blocker)
     logger = logging.getLogger("store.store")
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # whatever the process's logging set-up, the warning is emitted
     logger.addHandler(handler)
     try:
         rec = store.record(NewQuery(source="cli", user="me", text="vram phi-4", status="ok"))
@@ -119,6 +121,7 @@ def test_locked_write_is_retried_and_saved(tmp_path: Path) -> None:
         assert store.get(rec.id) == rec
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
         blocker.close()
         store.close()
 
