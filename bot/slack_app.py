@@ -136,12 +136,7 @@ def create_app(
     @app.event("app_mention")
     def on_mention(ack: Callable[..., None], event: dict[str, Any], body: dict[str, Any]) -> None:
         ack()
-        if bot.from_a_bot(event):
-            return
-        if event.get("thread_ts") and event.get("thread_ts") != event.get("ts"):
-            if bot.is_thread_change(event):
-                submit(bot.thread_reply, body.get("team_id"), event, on_error=bot.tell_in_thread(event))
-        else:
+        if not bot.from_a_bot(event):
             submit(bot.mention, body.get("team_id"), event, on_error=bot.tell_in_thread(event))
 
     @app.event("app_home_opened")
@@ -338,14 +333,23 @@ class _Bot:
         else:
             self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **msg.kwargs())
 
-    # -- @vram outside a thread ---------------------------------------------------------------------
+    # -- @vram ---------------------------------------------------------------------------------------
     def mention(self, team: str | None, event: dict[str, Any]) -> None:
-        """``@vram <model> ...`` in a channel: answer in a thread under the mention."""
+        """``@vram ...``: a change in one of our threads, else a question answered in a thread."""
         channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
         if not channel or not ts:
             return
+        thread_ts = event.get("thread_ts")
+        if thread_ts and thread_ts != ts and self.service.latest_in_thread(
+            team=team, channel=channel, thread_ts=thread_ts
+        ) is not None:
+            # Our thread: the message event for the same reply may be handled already (claimed).
+            if self.is_thread_change(event):
+                self.thread_reply(team, event)
+            return
         if not self.events.claim_event(f"msg:{team}:{channel}:{ts}"):
             return
+        reply_ts = thread_ts or ts  # answer in the thread it was asked in, or start one under it
         text = strip_mentions(event.get("text") or "")
         who = Who(source="slack", team=team, channel=channel, user=user, is_dm=event.get("channel_type") == "im")
         reply = self.service.run(text, who)
@@ -353,10 +357,10 @@ class _Bot:
             out = reply.outcome
             msg = blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note)
             resp = self.client.chat_postMessage(
-                channel=channel, thread_ts=ts, unfurl_links=False, unfurl_media=False, **msg.kwargs()
+                channel=channel, thread_ts=reply_ts, unfurl_links=False, unfurl_media=False, **msg.kwargs()
             )
             if out.record_id is not None:
-                self.service.set_posted(out.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=ts)
+                self.service.set_posted(out.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=reply_ts)
             return
         if isinstance(reply, EstimateReply):
             msg = blocks.error_message(reply.outcome.error or INTERNAL_ERROR)
@@ -366,7 +370,7 @@ class _Bot:
             msg = blocks.notice_message("Mention me with a model, e.g. `@vram microsoft/phi-4 s=16k`; "
                                         "for history, GPUs and help use `/vram help`.")
         if user:
-            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=ts, **msg.kwargs())
+            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=reply_ts, **msg.kwargs())
 
     # -- App Home -----------------------------------------------------------------------------------
     def home(self, team: str | None, user: str) -> None:

@@ -412,3 +412,21 @@ def test_slack_errors_become_one_sentence_for_the_user(bot: Bot) -> None:
     [eph] = bot.slack.wait_for("chat.postEphemeral")
     assert eph.args["user"] == "U0007" and eph.args["thread_ts"] == root_ts
     assert eph.args["text"] == ":x: The answer was too long for one Slack message."
+
+
+def test_mention_in_someone_elses_thread_answers_there(bot: Bot) -> None:
+    # A thread the bot never answered in: @vram with a model starts an answer in that thread.
+    root = "1799999999.000100"
+    mention = bot.send.message(f"<@{BOT_USER_ID}> {QWEN3_8B} s=2k", thread_ts=root, type="app_mention")
+    bot.send.event(mention)
+    bot.send.event({**mention, "type": "message"})  # Slack's message event for the same reply
+    [answer] = bot.slack.wait_for("chat.postMessage")
+    assert answer.args["thread_ts"] == root
+    assert "144 KiB per token x 2,048 tokens" in blocks_text(answer.args)
+    # From now on the thread is ours: a change re-estimates.
+    bot.pool.drain()
+    bot.send.event(bot.send.message("b=3", thread_ts=root))
+    follow = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    assert follow["thread_ts"] == root and "x 3 sequences" in blocks_text(follow)
+    bot.pool.drain()
+    assert len(bot.slack.of("chat.postMessage")) == 2
