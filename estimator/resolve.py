@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import Field
 
@@ -23,6 +23,8 @@ from estimator.errors import HubUnavailableError, InputError
 from estimator.spec import Frozen, SafetensorsInfo
 
 GgufScalar = str | int | float | bool
+T = TypeVar("T")
+WATCHDOG_GRACE_S = 1.0  # past the total timeout, before an answer still coming is abandoned
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 # Hub repo ids: "name" (legacy) or "namespace/name"; letters, digits, "-", "_", "."; at most 96 chars.
@@ -250,19 +252,25 @@ class Resolver:
 
         client = hub.HubClient(token=self._token, endpoint=self._endpoint)
         deadline = hub.Deadline(self._total_timeout_s, clock=time.monotonic)
+        cached_sha = entry.model.revision if entry is not None else None
+
+        def ask() -> ResolvedModel | None:
+            # A branch or tag past its TTL: one small request for its sha decides.
+            if cached_sha is not None and client.current_sha(model, revision, deadline) == cached_sha:
+                return None
+            return client.fetch(model, revision, deadline)
+
         try:
-            if entry is not None and entry.model.revision is not None:
-                # A branch or tag past its TTL: one small request for its sha decides.
-                sha = client.current_sha(model, revision, deadline)
-                if sha == entry.model.revision:
-                    renewed = CachedEntry(model=entry.model, fetched_at=self._clock())
-                    self._store(renewed, [key], notes)
-                    return _from_cache(renewed)
-            resolved = client.fetch(model, revision, deadline)
+            resolved = _within(ask, self._total_timeout_s + WATCHDOG_GRACE_S, deadline.expired_sentence())
         except HubUnavailableError:
             if entry is not None:
                 return _from_cache(entry, stale_note=self._stale_note(entry, "the Hub is unavailable"))
             raise
+        if resolved is None:
+            assert entry is not None
+            renewed = CachedEntry(model=entry.model, fetched_at=self._clock())
+            self._store(renewed, [key], notes)
+            return _from_cache(renewed)
         fresh = CachedEntry(model=resolved, fetched_at=self._clock())
         keys = [key, cache_key(resolved.model_id, revision)]
         if resolved.revision is not None:
@@ -274,6 +282,32 @@ class Resolver:
         age_min = max(0, round((self._clock() - entry.fetched_at) / 60))
         sha = (entry.model.revision or "")[:7]
         return f"{why}: using the cached copy of {entry.model.model_id} @ {sha} from {age_min} min ago"
+
+
+def _within(fn: Callable[[], T], limit_s: float, sentence: str) -> T:
+    """``fn()``, or HubUnavailableError after ``limit_s``.
+
+    Every request has its own timeout, but a timeout bounds each wait for bytes, not a whole
+    answer (a server dripping bytes, a stalled DNS lookup); this bounds the whole. The worker is a
+    daemon thread: if it is still stuck, it is abandoned and does not hold up the process's exit.
+    """
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as err:  # handed to the caller's thread below
+            box["error"] = err
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="vram-hub", daemon=True).start()
+    if not done.wait(limit_s):
+        raise HubUnavailableError(sentence)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _from_cache(entry: CachedEntry, stale_note: str | None = None) -> ResolvedModel:

@@ -16,7 +16,8 @@ It serves what the client really calls, with the Hub's status codes and headers:
   RevisionNotFound, EntryNotFound; 401 "Invalid credentials in Authorization header" for a token
   the Hub does not know; injectable 5xx; 307 redirects to the Hub's casing and for renamed repos.
 
-``hub.delay_s`` delays every answer (timeout tests); ``hub.log`` records every request.
+``hub.delay_s`` delays every answer and ``hub.drip_s`` drips bodies byte by byte (timeout tests);
+``hub.log`` records every request.
 Large files are sparse: a real header followed by zeros generated on demand.
 """
 
@@ -323,6 +324,7 @@ class FakeHub:
         self.valid_tokens: set[str] = set()
         self.log: list[Logged] = []
         self.delay_s = 0.0
+        self.drip_s = 0.0  # send bodies one byte every drip_s (a read timeout never fires)
         self.fail_status: int | None = None  # answer every request with this status (5xx tests)
         self.violations: list[str] = []  # things a client must never do (checked at teardown)
         self.cdn = True  # serve SparseFile (LFS) contents through a 302 to the "CDN" origin
@@ -492,8 +494,16 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
-        if method != "HEAD":
-            self.wfile.write(body)
+        if method == "HEAD":
+            return
+        if self.fake.drip_s > 0:
+            for i in range(len(body)):
+                if self.fake._release.wait(self.fake.drip_s):
+                    return  # the hub is stopping
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+            return
+        self.wfile.write(body)
 
     def _route(self, method: str, token: str | None, body: bytes) -> None:
         split = urlsplit(self.path)

@@ -393,6 +393,16 @@ def test_hub_timeout_is_capped(fake_hub: FakeHub) -> None:
     assert waited < 30
 
 
+def test_a_dripping_hub_is_cut_off_at_the_cap(fake_hub: FakeHub) -> None:
+    # One byte every 0.2 s never trips a read timeout; a 1 kB answer would take minutes.
+    fake_hub.drip_s = 0.2
+    start = time.monotonic()
+    with pytest.raises(HubUnavailableError) as info:
+        resolver(fake_hub, total_timeout_s=1).resolve("Qwen/Qwen3-8B")
+    assert "did not answer within 1 s" in str(info.value)
+    assert time.monotonic() - start < 60  # not a speed test: only that we did not wait it out
+
+
 def test_hub_unreachable() -> None:
     with pytest.raises(HubUnavailableError) as info:
         Resolver(endpoint="http://127.0.0.1:9").resolve("Qwen/Qwen3-8B")
