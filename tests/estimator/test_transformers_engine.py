@@ -98,14 +98,16 @@ def terms(spec: ModelSpec, **q: object):
 
 def test_dense_fused_peak_is_the_mlp() -> None:
     # s=4096, b=1: 4096 prompt tokens.
-    # MLP: residual + normed input 2 x 4096 x 4096 x 2 B = 67,108,864
-    #      act(gate), up, product  3 x 4096 x 14336 x 2 B = 352,321,536   -> 419,430,400
-    # attention: 67,108,864 + 4096 x (3 x 32 x 128 + 2 x 8 x 128) x 2 B = 67,108,864 + 117,440,512
+    # kept through the forward: embedding output 4096 x 4096 x 2 B = 33,554,432
+    #                           rotary cos+sin 2 x 4096 x 128 x 2 B = 2,097,152      -> 35,651,584
+    # MLP: layer input + residual + normed input 3 x 4096 x 4096 x 2 B = 100,663,296
+    #      act(gate), up, product  3 x 4096 x 14336 x 2 B = 352,321,536
+    # attention: layer input + normed 67,108,864 + 4096 x (3 x 32 x 128 + 2 x 8 x 128) x 2 B = 117,440,512
     # norm: 4096 x 4096 x (2 x 2 + 3 x 4) = 268,435,456
     c = prefill_candidates(dense_spec(), Query(seq_len=4096))
-    assert c["prefill MLP"] == 419_430_400
-    assert c["prefill attention"] == 184_549_376
-    assert c["norm"] == 268_435_456
+    assert c["prefill MLP"] == 35_651_584 + 100_663_296 + 352_321_536
+    assert c["prefill attention"] == 35_651_584 + 67_108_864 + 117_440_512
+    assert c["norm"] == 35_651_584 + 268_435_456
     # logits: last hidden 4096 x 4096 x 2 + 128256 x (2 + 8)
     assert c["logits"] == 33_554_432 + 1_282_560
     # decode copy of one layer's keys: 4096 x 8 x 128 x 2
@@ -113,21 +115,22 @@ def test_dense_fused_peak_is_the_mlp() -> None:
     assert "attention scores" not in c
     t = terms(dense_spec(), seq_len=4096)
     assert t.activation_where == "prefill MLP"
-    assert t.activations == 419_430_400 + tf.WORKSPACE_BYTES
+    assert t.activations == 488_636_416 + tf.WORKSPACE_BYTES
 
 
 def test_dense_eager_peak_is_the_scores() -> None:
     # s=2048, b=2: 4096 prompt tokens.
+    # kept: embeddings 33,554,432 + rotary 2,097,152 + float causal mask 2 x 2048^2 x 2 B = 16,777,216
     # scores: 2 x 32 heads x 2048^2 x 10 B (bf16 scores, fp32 copy, fp32 softmax) = 2,684,354,560
-    # causal mask (one kind): 2 x 2048^2 x 2 B = 16,777,216
-    # residual + normed input 67,108,864, query 4096 x 4096 x 2 = 33,554,432,
+    # layer input + normed 2 x 4096 x 4096 x 2 = 67,108,864, query 4096 x 4096 x 2 = 33,554,432,
     # repeat_kv keys and values 2 x 4096 x 4096 x 2 = 67,108,864
     c = prefill_candidates(dense_spec(), Query(seq_len=2048, batch=2, flash_attention=False))
-    assert c["attention scores"] == 67_108_864 + 33_554_432 + 67_108_864 + 2_684_354_560 + 16_777_216
+    kept = 33_554_432 + 2_097_152 + 16_777_216
+    assert c["attention scores"] == kept + 67_108_864 + 33_554_432 + 67_108_864 + 2_684_354_560
     assert "prefill attention" not in c
     t = terms(dense_spec(), seq_len=2048, batch=2, flash_attention=False)
     assert t.activation_where == "attention scores"
-    assert t.activations == 2_868_903_936 + tf.WORKSPACE_BYTES
+    assert t.activations == 2_904_555_520 + tf.WORKSPACE_BYTES
 
 
 def test_eager_grows_with_the_square_fused_does_not() -> None:
@@ -146,17 +149,19 @@ def test_phi3_fused_gate_up_holds_four_intermediates() -> None:
                       layers=tuple(LayerKV(kind="sliding", window=16384, kv_heads=10, key_dim=128,
                                            value_dim=128) for _ in range(40)))
     c = prefill_candidates(spec, Query(seq_len=1024))
-    # 2 x 1024 x 5120 x 2 + 4 x 1024 x 17920 x 2 = 20,971,520 + 146,800,640
-    assert c["prefill MLP"] == 167_772_160
+    # kept: 1024 x 5120 x 2 + 2 x 1024 x 128 x 2; stream 3 x 1024 x 5120 x 2; gate_up, act, product 4 x 1024 x 17920 x 2
+    assert c["prefill MLP"] == 10_485_760 + 524_288 + 31_457_280 + 146_800_640
 
 
 def test_moe_rows_are_tokens_times_top_k() -> None:
     # s=4096, b=1 -> 4096 tokens, 32768 expert rows.
-    # residual + normed input 2 x 4096 x 2048 x 2 = 33,554,432
-    # router logits bf16 + probabilities fp32: 4096 x 128 x (2 + 4) = 3,145,728
-    # rows x (gathered hidden 2048 + 2 x gate_up 2 x 768) x 2 B = 32768 x 5120 x 2 = 335,544,320
+    # kept: embeddings 4096 x 2048 x 2 = 16,777,216, rotary 2 x 4096 x 128 x 2 = 2,097,152
+    # layer input + residual + normed 3 x 4096 x 2048 x 2 = 50,331,648
+    # per row: max(gathered 2048 + 2 x gate_up 2 x 768 = 5120, 4 x 2048 = 8192) = 8192 elements
+    #   (hidden 2048 > expert width 768: the down/re-order phase is the larger)
+    # rows: 32768 x 8192 x 2 B = 536,870,912
     c = prefill_candidates(moe_spec(), Query(seq_len=4096))
-    assert c["prefill MoE experts"] == 33_554_432 + 3_145_728 + 335_544_320
+    assert c["prefill MoE experts"] == 16_777_216 + 2_097_152 + 50_331_648 + 536_870_912
     assert "prefill MLP" not in c  # intermediate_size 0: every layer is MoE
     assert terms(moe_spec(), seq_len=4096).activation_where == "prefill MoE experts"
 
@@ -182,18 +187,24 @@ def test_sdpa_past_the_window_materialises_the_sliding_mask() -> None:
     spec = gemma2_spec()
     inside = prefill_candidates(spec, Query(seq_len=4096))["prefill attention"]
     past = prefill_candidates(spec, Query(seq_len=8192))["prefill attention"]
-    # Inside: 2 x 4096 x 3584 x 2 + 4096 x (3 x 16 x 256 + 2 x 8 x 256) x 2
-    assert inside == 58_720_256 + 4096 * 16384 * 2
-    # Past: linear part for 8192 tokens + bool and bf16 mask 8192^2 x 3 + repeat_kv 2 x 8192 x 4096 x 2
-    assert past == 2 * 58_720_256 + 8192 * 16384 * 2 + 8192 * 8192 * 3 + 2 * 8192 * 4096 * 2
+    # Inside (4096 tokens): kept = gemma's embeddings and their scaled copy 2 x 4096 x 3584 x 2
+    # + rotary 2 x 4096 x 256 x 2; then layer input + normed 2 x 4096 x 3584 x 2
+    # + q, rotated q, output, k, v: 4096 x (3 x 16 x 256 + 2 x 8 x 256) x 2
+    assert inside == (58_720_256 + 4_194_304) + 58_720_256 + 4096 * 16384 * 2
+    # Past the window (8192 tokens): all of it doubles, plus the bool mask 8192^2 (kept), SDPA's
+    # bf16 bias 8192^2 x 2 and repeat_kv 2 x 8192 x 4096 x 2
+    assert past == (2 * 58_720_256 + 2 * 4_194_304 + 8192 * 8192) + 2 * 58_720_256 + 8192 * 16384 * 2 \
+        + 8192 * 8192 * 2 + 2 * 8192 * 4096 * 2
 
 
 def test_eager_builds_one_mask_per_attention_kind() -> None:
     spec = gemma2_spec()
     c = prefill_candidates(spec, Query(seq_len=1024, flash_attention=False))
-    # 1024 tokens: stream 2 x 1024 x 3584 x 2, query 1024 x 4096 x 2, repeat_kv 2 x 1024 x 4096 x 2,
-    # scores 16 x 1024^2 x 10, masks (full and sliding) 2 x 1024^2 x 2
-    assert c["attention scores"] == (14_680_064 + 8_388_608 + 16_777_216 + 167_772_160 + 4_194_304)
+    # 1024 tokens: kept = embeddings and scaled copy 2 x 1024 x 3584 x 2 + rotary 2 x 1024 x 256 x 2
+    # + masks (full and sliding) 2 x 1024^2 x 2; then layer input + normed 2 x 1024 x 3584 x 2,
+    # query 1024 x 4096 x 2, repeat_kv 2 x 1024 x 4096 x 2, scores 16 x 1024^2 x 10
+    kept = 14_680_064 + 1_048_576 + 4_194_304
+    assert c["attention scores"] == kept + 14_680_064 + 8_388_608 + 16_777_216 + 167_772_160
 
 
 def test_logits_are_last_token_only() -> None:
@@ -253,7 +264,8 @@ def test_phi4_real_config_at_16k() -> None:
     spec = real_spec("microsoft__phi-4.json")
     assert {layer.kind for layer in spec.layers} == {"full"}
     t = terms(spec, seq_len=16384)
-    mlp = 2 * 16384 * 5120 * 2 + 4 * 16384 * 17920 * 2
+    kept = 16384 * 5120 * 2 + 2 * 16384 * 128 * 2
+    mlp = kept + 3 * 16384 * 5120 * 2 + 4 * 16384 * 17920 * 2
     assert t.activation_where == "prefill MLP"
     assert t.activations == mlp + tf.WORKSPACE_BYTES
 
