@@ -211,7 +211,8 @@ class HubClient:
     ) -> dict[str, TensorInfo] | None:
         if "model.safetensors.index.json" in files:
             index = self._get_json(repo, sha, "model.safetensors.index.json", deadline)
-            shards = sorted(set(index.get("weight_map", {}).values())) if isinstance(index, dict) else []
+            weight_map = index.get("weight_map") if isinstance(index, dict) else None
+            shards = sorted({str(v) for v in weight_map.values()}) if isinstance(weight_map, dict) else []
         elif "model.safetensors" in files:
             shards = ["model.safetensors"]
         else:
@@ -261,10 +262,11 @@ class HubClient:
             timeout=deadline.timeout(),
         )
         hf_raise_for_status(response)
+        items = response.json()
         return {
-            item["path"]: int(item["size"])
-            for item in response.json()
-            if item.get("type") == "file" and "size" in item
+            str(item["path"]): int(item["size"])
+            for item in (items if isinstance(items, list) else [])
+            if isinstance(item, dict) and item.get("type") == "file" and "size" in item
         }
 
     # -- errors ------------------------------------------------------------------------------
@@ -312,7 +314,7 @@ class HubClient:
             raise ResolveError(
                 f"a safetensors header of {model} could not be read: the checkpoint looks damaged"
             ) from None
-        except (httpx2.HTTPError, ValueError) as err:
+        except (httpx2.HTTPError, ValueError, KeyError, TypeError) as err:
             # A malformed answer (bad JSON, an unexpected redirect): say so without the library's text.
             raise HubUnavailableError(
                 f"the Hugging Face Hub gave an answer vram cannot read for {model} "

@@ -562,11 +562,16 @@ class _Handler(BaseHTTPRequestHandler):
             "siblings": [{"rfilename": f} for f in sorted(files)], "tags": [],
             "lastModified": "2025-01-01T00:00:00.000Z",
         }
-        if "config.json" in files:
+        try:
             config = json.loads(content_read(files["config.json"], 0, content_size(files["config.json"]) - 1))
             data["config"] = {k: config[k] for k in ("architectures", "model_type", "quantization_config")
                               if k in config}
-        counts = self.fake.safetensors_counts(files)
+        except (KeyError, ValueError, TypeError):
+            pass  # no config.json, or one the Hub cannot parse: no config excerpt
+        try:
+            counts = self.fake.safetensors_counts(files)
+        except (ValueError, KeyError, TypeError, struct.error):
+            counts = None  # headers the Hub cannot parse are not indexed
         if counts is not None:
             data["safetensors"] = {"parameters": counts, "total": sum(counts.values())}
         if repo.gguf is not None:

@@ -505,3 +505,16 @@ def test_a_broken_persistent_cache_does_not_stop_the_answer(fake_hub: FakeHub) -
     assert got.source == "hub" and got.config["hidden_size"] == 4096
     assert any("could not be read (ConnectionError)" in w for w in got.warnings)
     assert any("could not be written (ConnectionError)" in w for w in got.warnings)
+
+
+def test_malformed_files_on_the_hub_are_plain_errors(fake_hub: FakeHub) -> None:
+    fake_hub.add_repo("acme/bad-config", {"config.json": b"{oops"})
+    with pytest.raises(ConfigError, match=r"config\.json of acme/bad-config is not valid JSON"):
+        resolver(fake_hub).resolve("acme/bad-config")
+    awq = (CONFIGS / "Qwen__Qwen3-8B-AWQ.json").read_bytes()
+    fake_hub.add_repo("acme/bad-index", {"config.json": awq, "model.safetensors.index.json": b'{"weight_map": []}'})
+    with pytest.raises(ConfigError, match="lists no shards"):
+        resolver(fake_hub).resolve("acme/bad-index")
+    fake_hub.add_repo("acme/bad-header", {"config.json": awq, "model.safetensors": b"\xff" * 8 + b"{}"})
+    with pytest.raises(ResolveError, match="could not be read"):
+        resolver(fake_hub).resolve("acme/bad-header")
