@@ -417,7 +417,10 @@ def compare_message(
             f"{'Fits':<12}{'yes' if a.fit.fits else 'no':>{width}}{'yes' if b.fit.fits else 'no':>{width}}"
         )
     diff = b.memory.total - a.memory.total
-    summary = f"{name(b)} needs {signed_gib(diff)} compared with {name(a)}"
+    if diff == 0:
+        summary = f"{name(b)} needs the same memory as {name(a)}"
+    else:
+        summary = f"{name(b)} needs {gib(abs(diff))} {'more' if diff > 0 else 'less'} than {name(a)}"
     blocks = [_section(title), _section(_code(rows)), _section(summary)]
     text = [title, _plain(_code(rows)), summary]
     ids = [f"#{i}" for i in record_ids if i is not None]
@@ -480,7 +483,7 @@ def gpus_message(gpus: Sequence[Any]) -> Message:
     """The GPU catalog: the key to type and the memory CUDA reports."""
     rows = [f"{'gpu=':<16}{'memory':>10}   name"]
     rows += [f"{escape(g.key):<16}{g.memory_bytes / GIB:>6.1f} GiB   {escape(g.name)}" for g in gpus]
-    title = "*GPUs I know* (memory as CUDA reports the device total); use them as `gpu=<key>`"
+    title = "*GPUs I know* (memory as CUDA reports the device total); use them as `gpu=&lt;key&gt;`"
     blocks = [_section(title)]
     # Code blocks split across sections when the catalog is long.
     chunk: list[str] = []

@@ -229,7 +229,9 @@ def test_compare_message() -> None:
     msg = blocks.compare_message(a, b, record_ids=(3, 4))
     assert_valid_blocks(msg)
     # b - a = one more PHI4_KV_16K = 3,355,443,200 B = +3.1 GiB
-    assert "Qwen/Qwen3-8B@4a5f1d3 needs +3.1 GiB compared with microsoft/phi-4@4a5f1d3" in msg.text
+    assert "Qwen/Qwen3-8B@4a5f1d3 needs 3.1 GiB more than microsoft/phi-4@4a5f1d3" in msg.text
+    assert "microsoft/phi-4@4a5f1d3 needs 3.1 GiB less than Qwen/Qwen3-8B@4a5f1d3" in (
+        blocks.compare_message(b, a).text)
     assert "#3 and #4" in msg.text
 
 
@@ -288,3 +290,29 @@ def test_home_view() -> None:
     rendered = json.dumps(view)
     assert "<!channel>" not in rendered and "&lt;!channel&gt;" in rendered
     assert "You have no queries yet." in json.dumps(blocks.home_view([]))
+
+
+def test_nothing_we_render_opens_a_slack_control_sequence() -> None:
+    """Our own literals too: a raw "<" would start a link or mention in mrkdwn."""
+
+    @dataclass
+    class G:
+        key: str
+        name: str
+        memory_bytes: int
+
+    est = phi4()
+    rendered = [
+        blocks.estimate_message(est, record_id=1, note="not saved"),
+        blocks.what_if_message(est, est, {"s": "32k"}),
+        blocks.compare_message(est, est, record_ids=(1, 2)),
+        blocks.history_message([], model="x"),
+        blocks.gpus_message([G("h100-80gb", "NVIDIA H100", H100)]),
+        blocks.help_message(),
+        blocks.error_message("x"),
+        blocks.notice_message("plain"),
+    ]
+    for msg in rendered:
+        assert_valid_blocks(msg)
+        assert "<" not in all_text(msg) and ">" not in all_text(msg).replace("&gt;", "")
+    assert "<" not in json.dumps(blocks.home_view([]))
