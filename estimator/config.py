@@ -449,7 +449,8 @@ def _build_jamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
         if attn:
             layers.append(LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim))
         else:
-            layers.append(LayerKV(kind="state", state_elements=state))
+            layers.append(LayerKV(kind="state", state_elements=state, conv_channels=d_inner, conv_kernel=d_conv,
+                                  ssm_state_elements=d_inner * d_state))
     extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": g.intermediate,
              "num_moe_layers": sum(flags)}
     return layers, extra

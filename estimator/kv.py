@@ -6,8 +6,9 @@ Pure arithmetic over ``spec.layers`` (see :func:`estimator.config.load_model_spe
   parallelism each GPU holds ``max(1, kv_heads // gpus)`` heads (replicated where gpus > heads);
 - MLA layers cache one latent (``kv_lora_rank``) plus the rope key (``qk_rope_head_dim``) per
   token, the same on every GPU (not split);
-- state layers (Mamba) hold a fixed state per sequence, whatever the length, in the model dtype
-  (split across GPUs with the mixer's channels).
+- state layers (Mamba) hold a fixed state per sequence, whatever the length, split across GPUs
+  with the mixer's channels: transformers 5.17 keeps a conv window of ``d_conv`` in the model
+  dtype and the SSM state in fp32 (seen on a GPU); vLLM keeps ``d_conv - 1`` and the model dtype.
 
 Sliding layers: transformers' ``DynamicSlidingWindowLayer`` keeps at most ``window - 1`` tokens
 (engine-notes.md). vLLM allocates in blocks of 16 tokens; a sliding layer keeps the blocks that
@@ -86,16 +87,26 @@ def _tokens_kept(layer: LayerKV, seq_len: int, engine: Literal["transformers", "
     return blocks * VLLM_BLOCK_SIZE
 
 
+def _state_bytes(layer: LayerKV, dtype_bytes: int, gpus: int, engine: Literal["transformers", "vllm"]) -> int:
+    """One sequence's fixed state in a Mamba layer; its channels are split across GPUs."""
+    if not layer.conv_channels:
+        return _cdiv(layer.state_elements, gpus) * dtype_bytes
+    channels = _cdiv(layer.conv_channels, gpus)
+    ssm = _cdiv(layer.ssm_state_elements, gpus)
+    if engine == "transformers":  # conv window of conv_kernel; the SSM state is kept in fp32
+        return channels * layer.conv_kernel * dtype_bytes + ssm * 4
+    return channels * (layer.conv_kernel - 1) * dtype_bytes + ssm * dtype_bytes
+
+
 def kv_cache_bytes(spec: ModelSpec, *, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int = 1,
                    engine: Literal["transformers", "vllm"] = "transformers") -> int:
     """Bytes one GPU holds for ``batch`` sequences of ``seq_len`` tokens, as the engine allocates."""
     dtype_bytes = DTYPE_BYTES[kv_dtype]
-    state_bytes = DTYPE_BYTES[spec.torch_dtype]  # SSM state stays in the model dtype
+    state_bytes = DTYPE_BYTES[spec.torch_dtype]  # Mamba state is never quantized with the KV cache
     per_sequence = 0
     for layer, n in _groups(spec.layers):
         if layer.kind == "state":
-            # Mamba channels (d_inner) are split across tensor-parallel GPUs.
-            per_sequence += _cdiv(layer.state_elements, gpus) * state_bytes * n
+            per_sequence += _state_bytes(layer, state_bytes, gpus, engine) * n
         elif layer.kind != "none":
             per_sequence += _layer_bytes_per_token(layer, dtype_bytes, gpus) * _tokens_kept(layer, seq_len, engine) * n
     return per_sequence * batch

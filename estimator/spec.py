@@ -60,6 +60,12 @@ class LayerKV(Frozen):
     key_dim: int = 0  # cached key width per head (MLA: kv_lora_rank)
     value_dim: int = 0  # cached value width per head (MLA: qk_rope_head_dim)
     state_elements: int = 0  # fixed per-sequence state elements (SSM conv + ssm state), kind="state"
+    # Added by task A (optional): the parts of a Mamba state, which engines store differently
+    # (transformers: conv window of conv_kernel in the model dtype, SSM state in fp32; vLLM: a
+    # conv window of conv_kernel - 1, SSM state in the model dtype). 0 when not a Mamba layer.
+    conv_channels: int = 0
+    conv_kernel: int = 0
+    ssm_state_elements: int = 0
 
 
 class Quantization(Frozen):

@@ -180,13 +180,21 @@ def test_mla_cache_per_sequence() -> None:
 def test_jamba_state_layers_fixed_per_sequence() -> None:
     s = spec("ai21labs__AI21-Jamba-1.5-Mini")
     d_inner, d_conv, d_state = 2 * 4096, 4, 16
-    state_bytes = 28 * d_inner * (d_conv + d_state) * 2  # 28 mamba layers, bf16
+    # transformers 5.17 (seen on a GPU): conv_states [b, d_inner, d_conv] in bf16, SSM state
+    # [b, d_inner, d_state] in fp32; 28 mamba layers
+    state_bytes = 28 * (d_inner * d_conv * 2 + d_inner * d_state * 4)
     attn_token = 4 * 8 * 128 * 2 * 2
     assert kv_cache_bytes(s, seq_len=1000, batch=2, kv_dtype="bf16") == (attn_token * 1000 + state_bytes) * 2
     assert kv_cache_bytes(s, seq_len=100_000, batch=1, kv_dtype="bf16") == attn_token * 100_000 + state_bytes
     # two GPUs: 4 of 8 KV heads each, half the mamba channels each
     assert kv_cache_bytes(s, seq_len=1000, batch=1, kv_dtype="bf16", gpus=2) == \
         attn_token // 2 * 1000 + state_bytes // 2
+    # vLLM: a conv window of d_conv - 1 and the SSM state in the model dtype; 1000 -> 63 blocks
+    vllm_state = 28 * (d_inner * (d_conv - 1) * 2 + d_inner * d_state * 2)
+    assert kv_cache_bytes(s, seq_len=1000, batch=1, kv_dtype="bf16", engine="vllm") == \
+        attn_token * 1008 + vllm_state
+    # an fp8 KV cache does not shrink the Mamba state
+    assert kv_cache_bytes(s, seq_len=1000, batch=1, kv_dtype="fp8") == attn_token // 2 * 1000 + state_bytes
 
 
 def test_llama4_chunked_layers_keep_the_chunk() -> None:
