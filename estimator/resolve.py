@@ -160,7 +160,7 @@ class Resolver:
         self._memory: OrderedDict[str, CachedEntry] = OrderedDict()  # least recently used first
         self._memory_limit = memory_entries
         self._lock = threading.Lock()
-        self._key_locks: dict[str, threading.Lock] = {}
+        self._key_locks: dict[str, list[Any]] = {}  # key -> [lock, threads using it]
 
     def __repr__(self) -> str:  # never show the token
         return f"Resolver(endpoint={self._endpoint!r}, token={'set' if self._token else 'unset'})"
@@ -225,12 +225,19 @@ class Resolver:
 
     def _resolve_hub(self, model: str, revision: str | None) -> ResolvedModel:
         key = cache_key(model, revision)
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
         # Concurrent asks for one model (a burst in a Slack channel) make one round of Hub requests.
-        with key_lock:
-            notes: list[str] = []
-            resolved = self._resolve_hub_locked(model, revision, key, notes)
+        with self._lock:
+            slot = self._key_locks.setdefault(key, [threading.Lock(), 0])
+            slot[1] += 1
+        try:
+            with slot[0]:
+                notes: list[str] = []
+                resolved = self._resolve_hub_locked(model, revision, key, notes)
+        finally:
+            with self._lock:
+                slot[1] -= 1
+                if slot[1] == 0:
+                    del self._key_locks[key]  # no lock kept per model ever asked for
         if notes:
             resolved = resolved.model_copy(update={"warnings": (*resolved.warnings, *notes)})
         return resolved

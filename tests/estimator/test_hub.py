@@ -477,6 +477,7 @@ def test_concurrent_asks_for_one_model_make_one_round_of_requests(fake_hub: Fake
     assert len({g.revision for g in got}) == 1
     assert len(fake_hub.log) == 2  # model_info + config.json, once
     assert sorted(g.source for g in got) == ["cache"] * 5 + ["hub"]
+    assert r._key_locks == {}  # nothing kept per model once the asks are answered
 
 
 def test_in_process_cache_is_bounded(fake_hub: FakeHub) -> None:
