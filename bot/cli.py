@@ -66,15 +66,16 @@ def _take_flags(argv: Sequence[str]) -> tuple[list[str], bool, int]:
     return words, as_json, limit
 
 
-def _open_store(settings: Settings) -> Any:
-    """The history store, migrated; None (history off, with a note) when it cannot be opened."""
+def _open_store(settings: Settings, *, upgrade: bool = False) -> Any:
+    """The history store, at the current schema; None (history off, logged) when it cannot be opened."""
     from store import Store, default_database_url
     from store.errors import StoreError
 
     url = settings.database_url or default_database_url()
     try:
         store = Store(url)
-        store.upgrade()
+        # Created on first use; an up-to-date database costs one SELECT, not a migration run.
+        store.upgrade() if upgrade else store.ensure_schema()
         return store
     except StoreError as err:
         log.warning("history is off: %s", err)
@@ -192,7 +193,7 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         if words[:1] == ["db"]:
             if words[1:] != ["upgrade"]:
                 raise InputError("the db command is `vram db upgrade`")
-            store = _open_store(settings)
+            store = _open_store(settings, upgrade=True)
             if store is None:
                 return _fail("could not open the database: check DATABASE_URL", 1, err)
             print("database is up to date", file=out)

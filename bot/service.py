@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from estimator.config import load_model_spec
 from estimator.errors import InputError, VramError
@@ -155,14 +155,21 @@ class Service:
         return estimate(spec, query, model_id=resolved.model_id, revision=resolved.revision,
                         warnings=resolved.warnings)
 
-    def _keep(self, rec: NewQuery) -> tuple[int | None, str | None]:
+    def _keep(self, who: Who, **fields: Any) -> tuple[int | None, str | None]:
+        """Store one record; a failure never costs the user the answer, only the history line."""
         if self._store is None:
             return None, None
         try:
+            rec = NewQuery(source=who.source, team=who.team, channel=who.channel, user=who.user,
+                           is_dm=who.is_dm, **fields)
             return self._store.record(rec).id, None
         except StoreError as err:
             log.error("query not saved: %s", err)
             return None, NOT_SAVED
+        except ValidationError as err:
+            # e.g. a local path longer than the model column: keep the answer, say it was not kept.
+            log.error("query not saved: %s", err.errors()[0]["msg"])
+            return None, "not saved to history: the query does not fit the history's columns"
 
     def estimate_query(self, query: Query, who: Who, *, text: str, parent_id: int | None = None,
                        base: Estimate | None = None, changes: dict[str, str] | None = None) -> Outcome:
@@ -173,14 +180,12 @@ class Service:
             est = self._estimate(query)
         except VramError as err:
             error = err
-        rec = NewQuery(
-            source=who.source, team=who.team, channel=who.channel, user=who.user, is_dm=who.is_dm, text=text,
-            params=query.model_dump(mode="json"), requested_model=query.model,
+        record_id, note = self._keep(
+            who, text=text, params=query.model_dump(mode="json"), requested_model=query.model,
             model=est.model if est else None, revision=est.revision if est else query.revision,
             result=est.model_dump(mode="json") if est else None, status="ok" if est else "error",
             error=str(error) if error else None, parent_id=parent_id,
         )
-        record_id, note = self._keep(rec)
         return Outcome(
             text=text, record_id=record_id, estimate=est, error=str(error) if error else None,
             exit_code=error.exit_code if error else 0, saved=record_id is not None, note=note, base=base,
@@ -189,8 +194,7 @@ class Service:
 
     def _input_error(self, text: str, err: InputError, who: Who) -> ErrorReply:
         # Invalid input is kept too, so people can see what they typed.
-        self._keep(NewQuery(source=who.source, team=who.team, channel=who.channel, user=who.user,
-                            is_dm=who.is_dm, text=text, status="error", error=str(err)))
+        self._keep(who, text=text, status="error", error=str(err))
         return ErrorReply(message=str(err), exit_code=err.exit_code)
 
     # -- any text -------------------------------------------------------------------------------
@@ -250,8 +254,7 @@ class Service:
         try:
             parsed = parse_changes(text, base_query)
         except InputError as err:
-            self._keep(NewQuery(source=who.source, team=who.team, channel=who.channel, user=who.user,
-                                is_dm=who.is_dm, text=text, status="error", error=str(err), parent_id=base.id))
+            self._keep(who, text=text, status="error", error=str(err), parent_id=base.id)
             return Outcome(text=text, error=str(err), exit_code=err.exit_code)
         if parsed is None:
             return None
