@@ -45,7 +45,7 @@ def _cdiv(a: int, b: int) -> int:
 class _Scheme:
     """How weights are laid out in memory (internal; built from the spec or an override)."""
 
-    kind: str  # dense, fp8, int8, int4, nf4, bnb8, mxfp4, kbits
+    kind: str  # dense, fp8, int8, int4 (packed ints of `bits`, GPTQ/AWQ style), nf4, bnb8, mxfp4, kbits
     name: str
     dense_bytes: int  # bytes per element of everything not quantized
     scope: str = "linear"  # linear | experts
@@ -76,10 +76,10 @@ def _from_quantization(q: Quantization, torch_bytes: int, name: str) -> _Scheme:
         return _Scheme(kind="mxfp4", **common)
     if q.format == "int8":
         return _Scheme(kind="int8", **common)
-    if q.weight_bits == 4:
+    if q.method in ("gptq", "awq", "compressed-tensors"):
         return _Scheme(kind="int4", g_idx=q.method == "gptq",
                        shape_bytes=16 if q.method == "compressed-tensors" else 0, **common)
-    return _Scheme(kind="kbits", **common)
+    raise AssertionError(q)  # config.py only builds the schemes above
 
 
 def _checkpoint_name(spec: ModelSpec) -> str:
@@ -153,11 +153,11 @@ def _matrix_bytes(s: _Scheme, in_f: int, out_f: int) -> int:
         return n + scales * s.scale_bytes
     if s.kind in ("int8", "bnb8"):
         return n + (1 if s.granularity == "tensor" else out_f) * s.scale_bytes
-    if s.kind == "int4":
+    if s.kind == "int4":  # packed integers of s.bits (4 for int4/GPTQ/AWQ; GPTQ may use 2, 3 or 8)
         groups = _cdiv(in_f, s.group) if s.group else 1
-        size = _cdiv(n, 2) + groups * out_f * s.scale_bytes + s.shape_bytes
+        size = _cdiv(n * s.bits, 8) + groups * out_f * s.scale_bytes + s.shape_bytes
         if s.zero_points:
-            size += _cdiv(groups * out_f, 2)
+            size += _cdiv(groups * out_f * s.bits, 8)
         if s.g_idx:
             size += 4 * in_f
         return size

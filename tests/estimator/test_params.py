@@ -2,6 +2,13 @@
 
 The arithmetic follows each family's modules in transformers: a [out, in] matrix holds in x out
 weights; biases and norms add their widths. Published totals are asserted next to the arithmetic.
+
+Cross-check (2026-11-26, transformers 5.17 on an H200, models built on the meta device from these
+fixtures, quantization_config removed): every total here equals ``sum(p.numel() for p in
+model.parameters())`` except two, on purpose: DeepSeek-V3 (transformers keeps the stored
+``e_score_correction_bias`` as a buffer: 58 x 256 fewer) and Mistral-Small-3.1 (transformers 5.17
+ties lm_head when the top-level config omits ``tie_word_embeddings``; the text config's
+MistralConfig default, which vLLM follows, is untied).
 """
 
 from __future__ import annotations

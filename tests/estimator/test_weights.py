@@ -235,3 +235,12 @@ def test_moe_and_mla_tensor_parallel_shares() -> None:
     dense = attn + 2 * h * (10944 // 2) + (10944 // 2) * h + 2 * h
     moe = attn + 64 * 3 * h * (1408 // 2) + 3 * h * (2816 // 2) + 64 * h + 2 * h
     assert weight_bytes(ds, gpus=2) == (2 * (V // 2) * h + dense + (L - 1) * moe + h) * 2
+
+
+def test_gptq_8bit_checkpoint_packs_8_bits() -> None:
+    q = {"quant_method": "gptq", "bits": 8, "group_size": 128, "desc_act": False, "sym": True}
+    s = spec("Qwen__Qwen3-8B", quantization_config=q)
+    # qweight 8 bits per weight, fp16 scales and 8-bit packed zeros per group of 128, int32 g_idx
+    per_layer = sum(i * o + (i // 128) * o * 2 + (i // 128) * o + 4 * i for i, o in QWEN3_8B_LAYER)
+    assert weight_bytes(s) == QWEN3_8B_REST * 2 + 36 * per_layer
+    assert weight_format_name(s) == "gptq int8 g128"
