@@ -430,3 +430,14 @@ def test_mention_in_someone_elses_thread_answers_there(bot: Bot) -> None:
     assert follow["thread_ts"] == root and "x 3 sequences" in blocks_text(follow)
     bot.pool.drain()
     assert len(bot.slack.of("chat.postMessage")) == 2
+
+
+def test_a_database_failure_still_answers_with_a_note(bot: Bot) -> None:
+    # The history table goes away under the running bot (a broken database, for real).
+    with bot.store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE queries")
+    bot.send.command(f"{QWEN3_8B} s=4k")
+    [post] = bot.slack.wait_for("chat.postMessage")
+    assert "144 KiB per token x 4,096 tokens" in blocks_text(post.args)
+    assert "not saved to history" in post.args["text"]
+    assert "/vram show" not in post.args["text"]  # no id to show
