@@ -9,6 +9,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.error import URLError
 
 from slack_bolt import App, BoltRequest
 
@@ -150,6 +151,11 @@ def build(settings: Settings) -> tuple[App, Store]:
     except VramError:
         store.close()
         raise
+    except (URLError, OSError) as err:  # auth.test could not reach Slack
+        store.close()
+        raise VramError(
+            f"Slack did not answer at {settings.slack_api_url}: check the network (or SLACK_API_URL) and retry"
+        ) from err
     except Exception as err:  # Bolt's BoltError on a refused token, and the like
         store.close()
         raise VramError(f"The Slack app could not start: {err}") from err

@@ -105,6 +105,12 @@ def test_refused_token_is_one_sentence(tmp_path: Path, slack: MockSlack) -> None
         build(settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack))
 
 
+def test_unreachable_slack_is_one_sentence(tmp_path: Path, slack: MockSlack) -> None:
+    settings = settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_api_url="http://127.0.0.1:9/api/")
+    with pytest.raises(VramError, match=r"^Slack did not answer at http://127\.0\.0\.1:9/api/: check the network"):
+        build(settings)
+
+
 def test_socket_mode_needs_no_signing_secret(tmp_path: Path, slack: MockSlack) -> None:
     app, store = build(settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_signing_secret=None,
                                     slack_app_token="xapp-1-test"))
