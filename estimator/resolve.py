@@ -180,8 +180,8 @@ class Resolver:
             raise InputError(
                 f'"{model}" is neither a Hub model id (like Qwen/Qwen3-8B) nor an existing local path'
             )
-        if is_commit_sha(revision.lower() if revision else None):
-            revision = revision.lower() if revision else None
+        if revision is not None and is_commit_sha(revision.lower()):
+            revision = revision.lower()  # the Hub spells commits in lower case; so do the cache keys
         return self._resolve_hub(model, revision)
 
     # -- Hub, through the caches -------------------------------------------------------------
