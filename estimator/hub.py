@@ -118,7 +118,7 @@ class HubClient:
         if not sha:
             raise ResolveError(f"the Hub gave no commit for {model}: try again, or pin one with @<commit>")
         files = [s.rfilename for s in info.siblings or []]
-        warnings = _rename_warnings(model, canonical)
+        warnings: tuple[str, ...] = ()  # the resolver adds the rename note, which depends on who asks
 
         with self._translate(canonical, revision, deadline):
             gguf_files = sorted(f for f in files if f.lower().endswith(".gguf"))
@@ -368,14 +368,6 @@ def rank_suggestions(model: str, candidates: set[str] | list[str], limit: int = 
 
 def _or_list(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
-
-
-def _rename_warnings(requested: str, canonical: str) -> tuple[str, ...]:
-    if requested == canonical:
-        return ()
-    if requested.lower() == canonical.lower():
-        return ()  # only the casing differs: the canonical id is shown, no need to say more
-    return (f"{requested} now lives at {canonical} (the Hub redirected); use the new id",)
 
 
 def _quantized(config: dict[str, Any]) -> bool:

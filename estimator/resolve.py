@@ -238,9 +238,9 @@ class Resolver:
                 slot[1] -= 1
                 if slot[1] == 0:
                     del self._key_locks[key]  # no lock kept per model ever asked for
-        if notes:
-            resolved = resolved.model_copy(update={"warnings": (*resolved.warnings, *notes)})
-        return resolved
+        # What depends on this ask, not on the cached answer: the id typed, and whether it was renamed.
+        warnings = (*rename_warnings(model, resolved.model_id), *resolved.warnings, *notes)
+        return resolved.model_copy(update={"requested_id": model, "warnings": warnings})
 
     def _resolve_hub_locked(self, model: str, revision: str | None, key: str, notes: list[str]) -> ResolvedModel:
         from estimator import hub
@@ -289,6 +289,13 @@ class Resolver:
         age_min = max(0, round((self._clock() - entry.fetched_at) / 60))
         sha = (entry.model.revision or "")[:7]
         return f"{why}: using the cached copy of {entry.model.model_id} @ {sha} from {age_min} min ago"
+
+
+def rename_warnings(requested: str, canonical: str) -> tuple[str, ...]:
+    """A note when the Hub redirected ``requested`` to another repo (not for casing alone)."""
+    if requested.lower() == canonical.lower():
+        return ()  # only the casing differs: the canonical id is shown, no need to say more
+    return (f"{requested} now lives at {canonical} (the Hub redirected); use the new id",)
 
 
 def _within(fn: Callable[[], T], limit_s: float, sentence: str) -> T:

@@ -240,6 +240,21 @@ def test_renamed_repo_is_followed_and_said(fake_hub: FakeHub) -> None:
     assert any("meta-llama/Llama-3.1-8B" in w and "Meta-Llama-3.1-8B" in w for w in got.warnings)
 
 
+def test_cached_answers_carry_the_askers_id_and_rename_note(fake_hub: FakeHub) -> None:
+    r = resolver(fake_hub, token=GRANTED_TOKEN)
+    old = r.resolve("meta-llama/Meta-Llama-3.1-8B")
+    n = len(fake_hub.log)
+    new = r.resolve("meta-llama/Llama-3.1-8B")  # cached under the canonical id by the first ask
+    assert len(fake_hub.log) == n
+    assert new.requested_id == "meta-llama/Llama-3.1-8B" and new.warnings == ()
+    again = r.resolve("meta-llama/meta-llama-3.1-8b")
+    assert again.requested_id == "meta-llama/meta-llama-3.1-8b"
+    assert len(old.warnings) == 1 and old.warnings[0].startswith("meta-llama/Meta-Llama-3.1-8B now lives at")
+    assert again.warnings == (
+        "meta-llama/meta-llama-3.1-8b now lives at meta-llama/Llama-3.1-8B (the Hub redirected); use the new id",
+    )
+
+
 def test_tag_and_commit_revisions(fake_hub: FakeHub) -> None:
     old = fake_hub.repos["qwen/qwen3-8b"].refs["main"]
     fake_hub.tag("Qwen/Qwen3-8B", "v1.0", old)
