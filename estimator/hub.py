@@ -54,6 +54,9 @@ MODEL_INFO_FIELDS = ["sha", "safetensors", "gated", "private", "config", "gguf",
 # exotic, and the headers are read to know what the elements are.
 FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
 MAX_HEADER_WORKERS = 8
+# A GGUF header is read to its tensor infos (exact parameters, tied embeddings) when it ends within
+# this many bytes (a 150k vocabulary with its merges takes ~7 MB), else up to its geometry.
+GGUF_HEADER_BYTES = 16 * 1024 * 1024
 MIN_SEARCH_BUDGET_S = 0.5  # "did you mean" suggestions only when this much time is left
 
 
@@ -251,6 +254,7 @@ class HubClient:
         return local.parse_gguf(
             read, filename=chosen, file_bytes=local.gguf_variant_bytes(chosen, sizes), files=sizes,
             parameters=parameters if isinstance(parameters, int) else None, source=f"{repo}/{chosen}",
+            limit_bytes=GGUF_HEADER_BYTES,
         )
 
     def _file_sizes(self, repo: str, sha: str, paths: list[str], deadline: Deadline) -> dict[str, int]:

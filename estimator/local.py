@@ -165,7 +165,7 @@ GGUF_MAGIC = b"GGUF"
 _GGUF_SCALARS: dict[int, str] = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
                                  10: "<Q", 11: "<q", 12: "<d"}
 _GGUF_STRING, _GGUF_ARRAY = 8, 9
-GGUF_MAX_HEADER_BYTES = 64 * 1024 * 1024
+GGUF_MAX_HEADER_BYTES = 64 * 1024 * 1024  # local files; over the network, see hub.GGUF_HEADER_BYTES
 # Geometry keys, stored as "{architecture}.{suffix}".
 _GGUF_FIELDS = {
     "block_count": "block_count",
@@ -183,12 +183,18 @@ _GGUF_FIELDS = {
 }
 
 
+class _OverBudget(Exception):
+    """The header goes on past the bytes the caller allowed."""
+
+
 class _RangeReader:
     """Sequential reads over a ``read(offset, size)`` source, fetched in growing chunks."""
 
-    def __init__(self, fetch: Callable[[int, int], bytes], name: str, first_chunk: int = 1 << 20) -> None:
+    def __init__(self, fetch: Callable[[int, int], bytes], name: str, limit_bytes: int,
+                 first_chunk: int = 1 << 20) -> None:
         self._fetch = fetch
         self._name = name
+        self._limit = limit_bytes
         self._buffer = b""
         self._start = 0  # file offset of _buffer[0]
         self._chunk = first_chunk
@@ -196,13 +202,13 @@ class _RangeReader:
 
     def take(self, size: int) -> bytes:
         end = self.pos + size
-        if end > GGUF_MAX_HEADER_BYTES:
-            raise ConfigError(f"{self._name} has a GGUF header larger than vram reads")
+        if end > self._limit:
+            raise _OverBudget()
         if end > self._start + len(self._buffer):
             # Keep the unread tail, fetch at least the next chunk; chunks double to bound round trips.
             keep = self._buffer[self.pos - self._start :] if self.pos < self._start + len(self._buffer) else b""
             fetch_from = self.pos + len(keep)
-            want = max(end - fetch_from, self._chunk)
+            want = min(max(end - fetch_from, self._chunk), self._limit - fetch_from)
             data = self._fetch(fetch_from, want)
             self._chunk *= 2
             self._buffer, self._start = keep + data, self.pos
@@ -228,55 +234,54 @@ def parse_gguf(
     files: dict[str, int] | None = None,
     parameters: int | None = None,
     source: str | None = None,
-    full: bool = False,
+    full: bool = True,
+    limit_bytes: int = GGUF_MAX_HEADER_BYTES,
 ) -> GgufInfo:
-    """Read a GGUF header's key-values through ``fetch(offset, size)`` (a file or range requests).
+    """Read a GGUF header through ``fetch(offset, size)`` (a file, or range requests).
 
-    Unless ``full``, reading stops at the tokenizer's string arrays once the geometry is known:
-    their element count is the vocabulary size, and their megabytes of strings are not needed
-    (over the network). ``full`` (local files) reads on through the tensor infos, for the exact
-    parameter count and whether the output matrix is tied to the embedding.
+    ``full``: on through the tokenizer arrays and the tensor infos, for the exact parameter count
+    and whether the output matrix is tied to the embedding; past ``limit_bytes`` (or without
+    ``full``), reading stops at the tokenizer's string arrays once the geometry is known (their
+    element count is the vocabulary size; their megabytes of strings are not needed for it).
     """
     name = source or filename
-    reader = _RangeReader(fetch, name)
-    if reader.take(4) != GGUF_MAGIC:
-        raise ConfigError(f"{name} is not a GGUF file")
-    version = reader.unpack("<I")
-    if version not in (2, 3):
-        raise ConfigError(f"{name} is GGUF version {version}; vram reads versions 2 and 3")
-    tensor_count = reader.unpack("<Q")
-    kv_count = reader.unpack("<Q")
+    reader = _RangeReader(fetch, name, limit_bytes)
     metadata: dict[str, GgufScalar] = {}
     token_count: int | None = None
-    full_read = True
-    for _ in range(kv_count):
-        key = reader.string()
-        value_type = reader.unpack("<I")
-        if value_type == _GGUF_ARRAY:
-            item_type, count = reader.unpack("<I"), reader.unpack("<Q")
-            if key == "tokenizer.ggml.tokens":
-                token_count = count
-            if item_type == _GGUF_STRING:
-                if not full and key.startswith("tokenizer.") and "general.architecture" in metadata:
-                    full_read = False
-                    break  # the rest is vocabulary and merges
-                for _ in range(count):
-                    reader.string()
-            elif item_type in _GGUF_SCALARS:
-                reader.take(struct.calcsize(_GGUF_SCALARS[item_type]) * count)
-            else:
-                raise ConfigError(f"{name} has a GGUF array of type {item_type} that vram cannot read")
-        elif value_type == _GGUF_STRING:
-            metadata[key] = reader.string()
-        elif value_type in _GGUF_SCALARS:
-            metadata[key] = reader.unpack(_GGUF_SCALARS[value_type])
-        else:
-            raise ConfigError(f"{name} has a GGUF value of type {value_type} that vram cannot read")
     tensor_parameters: int | None = None
     tied: bool | None = None
-    if full_read:
+    try:
+        if reader.take(4) != GGUF_MAGIC:
+            raise ConfigError(f"{name} is not a GGUF file")
+        version = reader.unpack("<I")
+        if version not in (2, 3):
+            raise ConfigError(f"{name} is GGUF version {version}; vram reads versions 2 and 3")
+        tensor_count = reader.unpack("<Q")
+        kv_count = reader.unpack("<Q")
+        for _ in range(kv_count):
+            key = reader.string()
+            value_type = reader.unpack("<I")
+            if value_type == _GGUF_ARRAY:
+                item_type, count = reader.unpack("<I"), reader.unpack("<Q")
+                if key == "tokenizer.ggml.tokens":
+                    token_count = count
+                if item_type == _GGUF_STRING:
+                    if not full and key.startswith("tokenizer.") and "general.architecture" in metadata:
+                        raise _OverBudget()  # the rest is vocabulary and merges
+                    for _ in range(count):
+                        reader.string()
+                elif item_type in _GGUF_SCALARS:
+                    reader.take(struct.calcsize(_GGUF_SCALARS[item_type]) * count)
+                else:
+                    raise ConfigError(f"{name} has a GGUF array of type {item_type} that vram cannot read")
+            elif value_type == _GGUF_STRING:
+                metadata[key] = reader.string()
+            elif value_type in _GGUF_SCALARS:
+                metadata[key] = reader.unpack(_GGUF_SCALARS[value_type])
+            else:
+                raise ConfigError(f"{name} has a GGUF value of type {value_type} that vram cannot read")
         # Tensor infos: name, dimension count, dimensions, ggml type, data offset.
-        tensor_parameters, names = 0, set()
+        total, names = 0, set()
         for _ in range(tensor_count):
             names.add(reader.string())
             dims = reader.unpack("<I")
@@ -284,8 +289,12 @@ def parse_gguf(
             for _ in range(dims):
                 elements *= reader.unpack("<Q")
             reader.take(4 + 8)
-            tensor_parameters += elements
+            total += elements
+        tensor_parameters = total
         tied = "output.weight" not in names if "token_embd.weight" in names else None
+    except _OverBudget:
+        if "general.architecture" not in metadata:
+            raise ConfigError(f"{name} has a GGUF header larger than vram reads") from None
     architecture = metadata.get("general.architecture")
     if not isinstance(architecture, str):
         raise ConfigError(f"{name} has no general.architecture: vram cannot size it")
@@ -315,7 +324,7 @@ def _gguf_model(text: str, folder: Path, ggufs: list[Path]) -> ResolvedModel:
             return handle.read(size)
 
         gguf = parse_gguf(fetch, filename=chosen.name, file_bytes=gguf_variant_bytes(chosen.name, sizes),
-                          files=sizes, source=str(chosen), full=True)
+                          files=sizes, source=str(chosen))
     return ResolvedModel(
         model_id=str(Path(text).expanduser().resolve()), requested_id=text, revision=None, config={},
         safetensors=None, gguf=gguf, source="local",

@@ -285,12 +285,14 @@ def test_gguf_only_repo_is_sized_from_its_header(fake_hub: FakeHub) -> None:
     assert g.vocab_size == 128256  # the length of tokenizer.ggml.tokens
     assert g.file_type == 15 and g.version == 3 and g.tensor_count == 147
     assert g.parameters == 1_235_814_432
-    assert g.tensor_parameters is None and g.tied_embeddings is None  # not read over the network
+    # The header (~2.3 MB with the vocabulary) is read through its tensor infos (see test_local for
+    # the arithmetic): 1,235,814,432 elements, no output.weight (tied), as the Hub's own total says.
+    assert g.tensor_parameters == 1_235_814_432 and g.tied_embeddings is True
     assert any("only GGUF" in w for w in got.warnings)
-    # model_info, paths-info for the sizes, one range read of the header (the vocabulary is
-    # skipped): a 302 from the Hub and the read at the CDN.
-    assert len(fake_hub.log) == 4
-    assert len(fake_hub.requests("/resolve/")) == 1 and len(fake_hub.requests("/cdn/")) == 1
+    # model_info, paths-info for the sizes, two range reads (1 MiB, then 2 MiB), each a 302 from the
+    # Hub and the read at the CDN.
+    assert len(fake_hub.log) == 2 + 2 * 2
+    assert len(fake_hub.requests("/resolve/")) == 2 and len(fake_hub.requests("/cdn/")) == 2
 
 
 def test_config_beside_gguf_weights_gets_both(fake_hub: FakeHub) -> None:

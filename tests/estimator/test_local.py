@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from estimator.errors import ConfigError, InputError, NotFoundError
-from estimator.local import gguf_variant_bytes, is_local_reference, load_local
+from estimator.local import gguf_variant_bytes, is_local_reference, load_local, parse_gguf
 from estimator.resolve import Resolver
 from tests.fakehub import (
     GPT_OSS_20B_SHARDS,
@@ -254,3 +254,19 @@ def test_config_beside_gguf_weights_gets_both(tmp_path: Path) -> None:
     assert got.config["hidden_size"] == 2048
     assert got.gguf is not None and got.gguf.file_type == 7 and got.gguf.file_bytes == 1_321_083_008
     assert got.safetensors is None
+
+
+def test_gguf_read_stops_at_the_vocabulary_past_its_byte_limit() -> None:
+    f = llama_3_2_1b_gguf(15, 807_694_464)
+    fetched: list[tuple[int, int]] = []
+
+    def fetch(offset: int, size: int) -> bytes:
+        fetched.append((offset, size))
+        return f.read(offset, offset + size - 1)
+
+    g = parse_gguf(fetch, filename="x.gguf", file_bytes=f.size, limit_bytes=1 << 20)
+    assert g.block_count == 16 and g.vocab_size == 128256  # the tokens array's length, not its strings
+    assert g.tensor_parameters is None and g.tied_embeddings is None
+    assert sum(size for _, size in fetched) <= 1 << 20
+    lean = parse_gguf(fetch, filename="x.gguf", file_bytes=f.size, full=False)
+    assert lean.vocab_size == 128256 and lean.tensor_parameters is None
