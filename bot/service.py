@@ -120,6 +120,7 @@ class Stores(Protocol):
                 offset: int = 0) -> list[QueryRecord]: ...
     def set_posted(self, query_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None: ...
     def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None: ...
+    def own_queries(self, *, team: str | None, user: str, limit: int = 20) -> list[QueryRecord]: ...
 
 
 def _setting_text(value: Any) -> str:
@@ -230,6 +231,16 @@ class Service:
         except StoreError as err:
             return ErrorReply(message=str(err), exit_code=err.exit_code)
         return HistoryReply(records=tuple(records), model=model, mine=mine)
+
+    def own_history(self, who: Who, *, limit: int = 20) -> HistoryReply | ErrorReply:
+        """The asker's own queries in every channel of their team (their App Home, seen by them only)."""
+        if self._store is None or who.user is None:
+            return HistoryReply(records=())
+        try:
+            records = self._store.own_queries(team=who.team, user=who.user, limit=limit)
+        except StoreError as err:
+            return ErrorReply(message=str(err), exit_code=err.exit_code)
+        return HistoryReply(records=tuple(records), mine=True)
 
     def show(self, record_id: int, who: Who) -> ShowReply | ErrorReply:
         """One stored query, if ``who`` may see it."""

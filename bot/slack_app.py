@@ -375,6 +375,6 @@ class _Bot:
     # -- App Home -----------------------------------------------------------------------------------
     def home(self, team: str | None, user: str) -> None:
         """Publish the Home tab with the user's recent queries."""
-        reply = self.service.history(Who(source="slack", team=team, channel=None, user=user), mine=True)
+        reply = self.service.own_history(Who(source="slack", team=team, channel=None, user=user))
         records = reply.records if isinstance(reply, HistoryReply) else ()
         self.client.views_publish(user_id=user, view=blocks.home_view(records))

@@ -448,6 +448,20 @@ class Store:
             for where in branches
         ]
 
+    def own_queries(self, *, team: str | None, user: str, limit: int = 20) -> list[QueryRecord]:
+        """One Slack user's own queries in their team, every channel, newest first.
+
+        For the App Home tab, which only that user sees: it is their own typing, so the channel
+        rule of ``history`` (which protects other people's queries) does not narrow it.
+        """
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+        # ix_queries_user serves (user_id, source) in id order; the team test filters that walk.
+        stmt = (select(QueryRow.id)
+                .where(QueryRow.user_id == user, QueryRow.source == "slack", QueryRow.team_id == team)
+                .order_by(QueryRow.id.desc()).limit(limit))
+        return self._read(lambda conn: self._rows_by_id(conn, list(conn.execute(stmt).scalars())))
+
     def count(self) -> int:
         """How many queries are stored (all scopes)."""
         return self._read(lambda conn: conn.execute(select(func.count()).select_from(QueryRow)).scalar_one())

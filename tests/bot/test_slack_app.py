@@ -320,14 +320,17 @@ def test_compare_posts_side_by_side(bot: Bot) -> None:
 
 def test_app_home_lists_the_users_queries(bot: Bot) -> None:
     bot.send.command(f"{QWEN3_8B} s=1k", channel="DHOME", channel_name="directmessage", user="U0005")
-    bot.slack.wait_for("chat.postMessage")
+    bot.send.command(f"{QWEN3_8B} s=2k", channel="C0001", user="U0005")  # their own, in a channel
+    bot.send.command(f"{QWEN3_8B} s=3k", channel="C0001", user="U0009")  # someone else's
+    bot.slack.wait_for("chat.postMessage", 3)
     bot.pool.drain()
     bot.send.event({"type": "app_home_opened", "user": "U0005", "channel": "DHOME", "tab": "home",
                     "event_ts": "1.1"})
     [pub] = bot.slack.wait_for("views.publish")
     assert pub.args["user_id"] == "U0005"
-    view = pub.args["view"]
-    assert view["type"] == "home" and "s=1k" in json.dumps(view)
+    view = json.dumps(pub.args["view"])
+    assert pub.args["view"]["type"] == "home"
+    assert "s=1k" in view and "s=2k" in view and "s=3k" not in view
 
 
 # -- protocol: signatures, health -------------------------------------------------------------------------
