@@ -159,3 +159,21 @@ def test_compare_one_case(mt) -> None:
     failed = mt.case_record(case, gpu_name="g", gpu_total_bytes=1, engine_version="x",
                             measured={"oom": True, "error": "CUDA out of memory"})
     assert compare_case(failed) is None
+
+
+def test_trace_prediction_for_a_shrunken_model() -> None:
+    from bench.measure_transformers import load_config_dict
+    from bench.trace_prefill_cpu import predicted_over_weights, shrink
+
+    cfg = shrink(load_config_dict("Qwen__Qwen3-0.6B.json"), 2)
+    assert cfg["num_hidden_layers"] == 2 and cfg["hidden_size"] == 1024
+    predicted, where = predicted_over_weights(cfg, 2048, 1, "sdpa")
+    # KV: 2 layers x 2048 tokens x 8 KV heads x (128 + 128) x 2 B = 16,777,216
+    # MLP: embeddings 2048 x 1024 x 2 + rotary 2 x 2048 x 128 x 2 + layer input, residual, normed
+    #      3 x 2048 x 1024 x 2 + act(gate), up, product 3 x 2048 x 3072 x 2
+    # (the CPU trace with transformers 5.17 / torch 2.11 measured 72,384,512: -0.05%)
+    assert where == "prefill MLP"
+    assert predicted == 16_777_216 + 4_194_304 + 1_048_576 + 12_582_912 + 37_748_736
+    nested = shrink({"model_type": "gemma3", "text_config": {"num_hidden_layers": 34,
+                                                             "layer_types": ["sliding"] * 34}}, 6)
+    assert nested["text_config"]["num_hidden_layers"] == 6 and len(nested["text_config"]["layer_types"]) == 6
