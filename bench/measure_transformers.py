@@ -90,8 +90,8 @@ class Case:
 # sdpa: long sequences and batches (the KV and MLP terms); eager: short sequences (s^2 scores).
 _SDPA_SMALL = ((1024, 1), (8192, 1), (32768, 1), (4096, 8), (1024, 32), (16384, 4))
 _SDPA_LARGE = ((1024, 1), (8192, 1), (32768, 1), (4096, 8), (16384, 4))
-_EAGER_SMALL = ((1024, 1), (4096, 1), (2048, 4), (8192, 1))
-_EAGER_LARGE = ((1024, 1), (4096, 1), (2048, 4))
+_EAGER_SMALL = ((1024, 1), (4096, 1), (2048, 4), (8192, 1), (16384, 1))
+_EAGER_LARGE = ((1024, 1), (4096, 1), (2048, 4), (8192, 1))
 
 # Ordered by priority (the budget cuts from the end): small dense first, then the rest of the
 # size ladder, sliding-window families, the 14B, and the MoE last.
