@@ -30,24 +30,31 @@ FILE_TYPES = {
 }
 
 
+_REQUIRED = (("block_count", "block_count"), ("embedding_length", "embedding_length"),
+             ("head_count", "attention.head_count"), ("feed_forward_length", "feed_forward_length"),
+             ("vocab_size", "vocab_size"))
+
+
 def gguf_config(info: GgufInfo) -> dict[str, Any]:
     """The config.json fields a GGUF header implies (llama.cpp key names -> transformers names)."""
-    missing = [name for name, value in (("block_count", info.block_count), ("embedding_length",
-               info.embedding_length), ("attention.head_count", info.head_count)) if value is None]
-    if missing:
-        raise ConfigError(f"the GGUF file {info.filename} lacks {info.architecture}.{missing[0]}, so its "
-                          "size cannot be worked out")
+    for field, key in _REQUIRED:
+        if getattr(info, field) is None:
+            raise ConfigError(f"the GGUF file {info.filename} lacks {info.architecture}.{key}, so its "
+                              "size cannot be worked out")
     config: dict[str, Any] = {
         "model_type": _ARCH_MODEL_TYPE.get(info.architecture, info.architecture),
         "num_hidden_layers": info.block_count,
         "hidden_size": info.embedding_length,
         "num_attention_heads": info.head_count,
+        # llama.cpp leaves head_count_kv out when it equals head_count (multi-head attention).
         "num_key_value_heads": info.head_count_kv or info.head_count,
-        "intermediate_size": info.feed_forward_length or 4 * (info.embedding_length or 0),
-        "vocab_size": info.vocab_size or 32000,
+        "intermediate_size": info.feed_forward_length,
+        "vocab_size": info.vocab_size,
         "max_position_embeddings": info.context_length,
         "torch_dtype": "bfloat16",
     }
+    if info.tied_embeddings is not None:
+        config["tie_word_embeddings"] = info.tied_embeddings
     if info.key_length:
         config["head_dim"] = info.key_length
     if info.sliding_window:
@@ -69,5 +76,12 @@ def spec_from_gguf(info: GgufInfo) -> ModelSpec:
     label = FILE_TYPES.get(info.file_type, f"file type {info.file_type}") if info.file_type is not None else "GGUF"
     warnings = (*spec.warnings, f"Sized from the GGUF file {info.filename} ({label}): the repo has no config.json; "
                 "weights are the file's bytes, as llama.cpp maps them.")
-    return spec.model_copy(update={"checkpoint_bytes": info.file_bytes, "params_source": "gguf",
-                                   "format_label": f"GGUF {label}", "warnings": warnings})
+    update: dict[str, Any] = {"checkpoint_bytes": info.file_bytes, "params_source": "gguf",
+                              "format_label": f"GGUF {label}", "warnings": warnings}
+    counted = info.tensor_parameters or info.parameters
+    if counted is not None and counted != spec.params.total:
+        # The file's own count is exact (the header's geometry misses norms' and biases' quirks):
+        # carry the difference in `other` so the total shown is the file's.
+        params = spec.params.model_copy(update={"other": spec.params.other + counted - spec.params.total})
+        update["params"] = params.model_copy(update={"active": min(params.active, params.total)})
+    return spec.model_copy(update=update)

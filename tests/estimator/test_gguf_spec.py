@@ -14,7 +14,8 @@ LLAMA_1B_Q4 = GgufInfo(
     filename="Llama-3.2-1B-Instruct-Q4_K_M.gguf", file_bytes=807_694_464,
     files={"Llama-3.2-1B-Instruct-Q4_K_M.gguf": 807_694_464}, version=3, tensor_count=147, architecture="llama",
     file_type=15, block_count=16, embedding_length=2048, feed_forward_length=8192, head_count=32, head_count_kv=8,
-    key_length=64, value_length=64, context_length=131072, vocab_size=128256,
+    key_length=64, value_length=64, context_length=131072, vocab_size=128256, parameters=1_235_814_400,
+    tied_embeddings=True,
 )
 
 
@@ -26,6 +27,9 @@ def test_weights_are_the_file_and_kv_follows_the_header() -> None:
     assert est.memory.weights == 807_694_464
     assert est.memory.kv_cache == 32_768 * 8192
     assert est.details.weight_format == "GGUF Q4_K_M"
+    # The count is the file's: Llama-3.2-1B has 1,235,814,400 parameters (tied embeddings), not the
+    # 1.50B an untied lm_head would add.
+    assert est.params_total == 1_235_814_400
     assert any("GGUF" in w for w in est.warnings)
 
 
@@ -34,3 +38,6 @@ def test_header_without_geometry_is_a_clear_error() -> None:
     with pytest.raises(ConfigError) as err:
         spec_from_gguf(broken)
     assert "llama.block_count" in str(err.value)
+    # No silent defaults: a header without a vocabulary size is an error, not 32,000.
+    with pytest.raises(ConfigError, match="llama.vocab_size"):
+        spec_from_gguf(LLAMA_1B_Q4.model_copy(update={"vocab_size": None}))
