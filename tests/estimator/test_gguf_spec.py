@@ -39,5 +39,5 @@ def test_header_without_geometry_is_a_clear_error() -> None:
         spec_from_gguf(broken)
     assert "llama.block_count" in str(err.value)
     # No silent defaults: a header without a vocabulary size is an error, not 32,000.
-    with pytest.raises(ConfigError, match="llama.vocab_size"):
+    with pytest.raises(ConfigError, match=r"llama\.vocab_size"):
         spec_from_gguf(LLAMA_1B_Q4.model_copy(update={"vocab_size": None}))
