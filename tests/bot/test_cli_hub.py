@@ -1,0 +1,65 @@
+"""The acceptance line of issue 3 at the terminal: `vram Qwen/Qwen3-8B s=32k --json` through the real
+huggingface_hub client against the fake Hub, exact numbers, and a second run with zero Hub requests."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.cli import run
+from bot.settings import Settings
+from tests.fakehub import FakeHub
+
+
+def _vram(args: list[str], settings: Settings) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return run(args, out=out, err=err, settings=settings), out.getvalue(), err.getvalue()
+
+
+def test_qwen3_8b_exact_and_second_run_makes_no_request(fake_hub: FakeHub, tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'v.sqlite3'}", hf_endpoint=fake_hub.url)
+    code, out, err = _vram(["Qwen/Qwen3-8B", "s=32k", "--json"], settings)
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["model"] == "Qwen/Qwen3-8B"
+    assert len(first["revision"]) == 40
+    # Qwen3-8B by hand: embeddings 151,936 x 4,096 = 622,329,856 and an untied lm_head of the same;
+    # per layer q 4096x4096, k and v 4096x1024 each, o 4096x4096 (= 41,943,040), q/k norms 2x128,
+    # MLP 3 x 4096 x 12288 = 150,994,944, two norms 2 x 4096: 192,946,432 per layer, x36 = 6,946,071,552;
+    # + 2 x 622,329,856 + final norm 4,096 = 8,190,735,360.
+    assert first["params"]["total"] == 8_190_735_360
+    assert first["memory"]["weights"] == 2 * 8_190_735_360
+    # KV: 36 layers x (K+V) x 8 heads x 128 x 2 bytes = 147,456 bytes per token, x 32,768 tokens.
+    assert first["memory"]["kv_cache"] == 147_456 * 32_768
+    requests_after_first = len(fake_hub.requests())
+    assert requests_after_first > 0
+
+    # A second `vram` (a new resolver, as a new process has): answered from the database cache.
+    code, out, _ = _vram(["Qwen/Qwen3-8B", "s=32k", "--json"], settings)
+    assert code == 0
+    assert len(fake_hub.requests()) == requests_after_first
+    assert json.loads(out)["memory"] == first["memory"]
+
+
+def test_hub_failure_is_exit_1_with_one_sentence(fake_hub: FakeHub, tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'v.sqlite3'}", hf_endpoint=fake_hub.url)
+    code, out, err = _vram(["Qwen/Qwen3-8b-does-not-exist"], settings)
+    assert code == 1 and out == ""
+    assert err.startswith("vram: ") and err.count("\n") == 1
+
+
+def test_as_a_process_with_hf_endpoint(fake_hub: FakeHub, tmp_path: Path) -> None:
+    # The same from the environment, as a user types it: HF_ENDPOINT=<fake> vram Qwen/Qwen3-8B s=32k --json
+    env = {**os.environ, "HF_ENDPOINT": fake_hub.url, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"}
+    cmd = [sys.executable, "-c", "from bot.cli import main; main()", "Qwen/Qwen3-8B", "s=32k", "--json"]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert first.returncode == 0, first.stderr
+    seen = len(fake_hub.requests())
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert second.returncode == 0
+    assert len(fake_hub.requests()) == seen
+    assert json.loads(second.stdout)["params"]["total"] == 8_190_735_360
