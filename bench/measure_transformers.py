@@ -269,6 +269,13 @@ def build_model(config: dict[str, Any], device: str = "cuda") -> Any:
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 0.02)
+    # transformers 5.x ties lm_head to the embedding inside ``init_weights`` (post_init), and
+    # ``no_init_weights`` replaces that whole method: a config that says tie_word_embeddings
+    # comes out UNTIED, one vocab x hidden matrix more than the real checkpoint loads (the H200
+    # run of 2026-11-26 has it: Qwen3-0.6B 751,632,384 params = 596,049,920 + 151,936 x 1,024).
+    # ``tie_weights()`` re-reads the config (recompute_mapping=True) and ties them, as
+    # from_pretrained does; the fill above already ran, the tied matrix keeps the embedding's.
+    model.tie_weights()
     model.eval()
     gen = model.generation_config
     gen.pad_token_id = 0
@@ -279,6 +286,14 @@ def build_model(config: dict[str, Any], device: str = "cuda") -> Any:
     # the whole sequence every step with no cache at all. Measure the cached path.
     gen.use_cache = True
     return model
+
+
+def embeddings_tied(model: Any) -> bool:
+    """True when the output projection is the input embedding's very tensor (one matrix)."""
+    out, inp = model.get_output_embeddings(), model.get_input_embeddings()
+    if out is None or inp is None:
+        return False
+    return out.weight.untyped_storage().data_ptr() == inp.weight.untyped_storage().data_ptr()
 
 
 def cache_bytes(cache: Any) -> int:
@@ -416,8 +431,9 @@ def run(args: argparse.Namespace) -> int:
         torch.cuda.synchronize()
         weights = torch.cuda.memory_allocated()
         n_params = sum(p.numel() for p in model.parameters())
+        tied = embeddings_tied(model)
         log(f"== {model_id}: built in {time.perf_counter() - t0:.1f} s, {n_params:,} params, "
-            f"weights {weights / 2**30:.2f} GiB")
+            f"weights {weights / 2**30:.2f} GiB, embeddings {'tied' if tied else 'untied'}")
         # Share the remaining budget fairly among the models still to come.
         models_left = len(by_model) - list(by_model).index(model_id)
         model_deadline = min(deadline, time.perf_counter() + (deadline - time.perf_counter()) / models_left)
@@ -444,6 +460,7 @@ def run(args: argparse.Namespace) -> int:
                 "weights_bytes": weights,
                 "cuda_context_bytes": context_used,
                 "params": n_params,
+                "tied_embeddings": tied,
             }
             try:
                 measured.update(run_case(model, case, vocab))

@@ -177,3 +177,19 @@ def test_trace_prediction_for_a_shrunken_model() -> None:
     nested = shrink({"model_type": "gemma3", "text_config": {"num_hidden_layers": 34,
                                                              "layer_types": ["sliding"] * 34}}, 6)
     assert nested["text_config"]["num_hidden_layers"] == 6 and len(nested["text_config"]["layer_types"]) == 6
+
+
+def test_build_ties_embeddings_like_a_checkpoint_load(mt) -> None:
+    """transformers 5.x ties lm_head in ``init_weights``, which ``no_init_weights`` skips: the
+    script must tie again (runs where torch and transformers are installed; skipped here)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    cfg = mt.load_config_dict("Qwen__Qwen3-0.6B.json")  # tie_word_embeddings: true
+    cfg.update(num_hidden_layers=1, hidden_size=64, intermediate_size=128, num_attention_heads=2,
+               num_key_value_heads=1, head_dim=32, vocab_size=1000, bos_token_id=1, eos_token_id=2)
+    model = mt.build_model(cfg, device="cpu")
+    assert mt.embeddings_tied(model)
+    # One layer of hidden 64: embedding 1000 x 64 = 64,000 counted once; untied it would be 128,000.
+    # Layer: q 64x64 + k 64x32 + v 64x32 + o 64x64 = 12,288; q/k norms 2 x 32; MLP 3 x 64 x 128 =
+    # 24,576; two layer norms 2 x 64; final norm 64: 64,000 + 12,288 + 64 + 24,576 + 128 + 64.
+    assert sum(p.numel() for p in model.parameters()) == 64_000 + 12_288 + 64 + 24_576 + 128 + 64
