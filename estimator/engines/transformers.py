@@ -36,8 +36,11 @@ phi-3 and Qwen3-MoE layers within 3% of these formulas; GPU runs: bench/):
   one is alive: one layer's keys for b x s tokens on top of the full cache.
 
 Overhead is what torch's ``max_memory_allocated`` does not see but ``nvidia-smi`` does: the CUDA
-context (and the kernels torch loads), plus the caching allocator's reserve over the allocated
-peak (blocks rounded up, and the growing cache tensors leave freed blocks too small to reuse).
+context (and the kernels and cuBLAS handles torch loads into it), plus the caching allocator's
+reserve over the allocated peak: the cache's K/V and small tensors split the big blocks the
+transients freed, so later layers cudaMalloc new segments. The reserve is modelled as a floor, a
+share of the transient, and for eager attention about one fp32 score tensor; fitted to 77 runs
+on one H200 (bench/README.md): totals within 10.1% of the device's used memory on every run.
 
 So ``weights + kv_cache + activations`` predicts ``torch.cuda.max_memory_allocated()`` and the
 total (with overhead) predicts the device's used memory. The prompt is taken as the whole s
@@ -59,15 +62,32 @@ from estimator.spec import DTYPE_BYTES, ModelSpec
 
 MiB = 1024 * 1024
 
-# What torch's allocator does not count: the CUDA context and the modules torch loads into it
-# (cuBLAS/cuDNN kernels). Measured as nvidia-smi used minus torch reserved before any model.
-CUDA_CONTEXT_BYTES = 512 * MiB
-# The caching allocator's reserve above the allocated peak: a share of the transient memory
-# (rounded blocks, fragmentation by the growing cache) plus a floor.
-RESERVE_FRACTION = 0.10
-RESERVE_FLOOR_BYTES = 32 * MiB
-# Persistent workspaces allocated through torch on the first matmul (cuBLAS), and small
-# per-forward tensors (rotary tables, position ids): a flat term in the activations.
+# The overhead constants are fitted to 77 generate runs on one H200 (torch 2.11 / CUDA 13,
+# transformers 5.17, driver 580; bench/results/transformers-h200.json, bench/README.md): a few
+# global constants, each for one mechanism, none per model.
+#
+# What torch's allocator does not count: the CUDA context plus the kernel modules, cuBLAS/cuBLASLt
+# handles and stream state that load on first use. Device used minus torch reserved after a
+# generate: 695-731 MiB, median 717 MiB over every run (0.51 GiB right after CUDA init, before
+# any kernel ran: what the script's ``cuda_context_bytes`` holds for its first model).
+CUDA_CONTEXT_BYTES = 720 * MiB
+# The caching allocator's reserve above the allocated peak (max_reserved - max_allocated). Each
+# layer's K/V (kept by the cache) and small tensors get carved out of the big blocks the previous
+# layer's transients freed, so the next layer's transients no longer fit them whole and new
+# segments are cudaMalloc'ed: what stays stranded grows with the transients. sdpa runs strand
+# 0.15-0.8 x the peak transient (median 0.3); the fit over all totals gives 0.12 (the sizes
+# that matter have weights and KV beside it, see bench/README.md for the leave-one-model-out
+# error), plus a floor for the small-block pool (2 MiB segments) and block rounding
+# (20-145 MiB measured at the smallest cases).
+RESERVE_FRACTION = 0.12
+RESERVE_FLOOR_BYTES = 64 * MiB
+# Eager attention: the largest freed blocks are the score tensors; the runs strand 0.07-0.74 x
+# the 10-byte score footprint (median 0.46): about one fp32 softmax tensor (4 bytes per score
+# element), whichever dtype the model runs in, on top of the reserve for the other transients.
+EAGER_RESERVE_BYTES_PER_SCORE = 4
+# Persistent workspaces allocated through torch on the first matmul (cuBLAS; the runs show 32 MiB
+# more allocated than the parameters once any matmul ran), and small per-forward tensors (rotary
+# tables, position ids): a flat term in the activations.
 WORKSPACE_BYTES = 32 * MiB
 
 # Bytes per element of one eager score matrix at the softmax, by activation dtype (see above).
@@ -194,6 +214,25 @@ def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
     return out
 
 
+def eager_score_elements(spec: ModelSpec, query: Query) -> int:
+    """Elements of one layer's eager score matrix: b x heads x s x s (0 with fused attention)."""
+    if query.flash_attention:
+        return 0
+    return query.batch * spec.num_attention_heads * query.seq_len * query.seq_len
+
+
+def reserve_bytes(spec: ModelSpec, query: Query, *, activations: int, where: str) -> int:
+    """The caching allocator's reserve over the allocated peak (see the constants above).
+
+    A floor, a share of the transient that is not eager scores, and, with eager attention,
+    about one fp32 score tensor stranded by the score blocks' reuse.
+    """
+    elements = eager_score_elements(spec, query)
+    scores_in_peak = elements * EAGER_SCORE_BYTES[spec.torch_dtype] if where == "attention scores" else 0
+    other = max(activations - scores_in_peak, 0)
+    return RESERVE_FLOOR_BYTES + int(RESERVE_FRACTION * other) + EAGER_RESERVE_BYTES_PER_SCORE * elements
+
+
 def transformers_terms(
     spec: ModelSpec, query: Query, *, weights_bytes: int, kv_cache_bytes: int
 ) -> EngineTerms:
@@ -218,8 +257,7 @@ def transformers_terms(
             "activations, so they are not divided by the GPU count"
         )
 
-    reserve = RESERVE_FLOOR_BYTES + int(RESERVE_FRACTION * activations)
-    overhead = CUDA_CONTEXT_BYTES + reserve
+    overhead = CUDA_CONTEXT_BYTES + reserve_bytes(spec, query, activations=activations, where=where)
     return EngineTerms(
         activations=activations,
         overhead=overhead,

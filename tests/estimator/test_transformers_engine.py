@@ -215,9 +215,21 @@ def test_logits_are_last_token_only() -> None:
 
 
 def test_overhead_is_context_plus_reserve() -> None:
+    # sdpa, s=4096: activations 488,636,416 + 32 MiB workspace = 522,190,848 (test above).
+    # context 720 MiB = 754,974,720; reserve floor 64 MiB = 67,108,864;
+    # 0.12 x 522,190,848 = 62,662,901.76 -> 62,662,901.
     t = terms(dense_spec(), seq_len=4096)
-    assert t.overhead == tf.CUDA_CONTEXT_BYTES + tf.RESERVE_FLOOR_BYTES + int(tf.RESERVE_FRACTION * t.activations)
+    assert t.overhead == 754_974_720 + 67_108_864 + 62_662_901
     assert t.warnings == ()
+
+
+def test_eager_overhead_strands_one_fp32_score_tensor() -> None:
+    # eager, s=2048, b=2: activations 2,904,555,520 + 33,554,432 = 2,938,109,952, of which the
+    # scores 2 x 32 x 2048^2 = 268,435,456 elements x 10 B = 2,684,354,560.
+    # reserve: 64 MiB + 0.12 x (2,938,109,952 - 2,684,354,560 = 253,755,392) = 30,450,647
+    #          + one fp32 score tensor 4 x 268,435,456 = 1,073,741,824; context 754,974,720.
+    t = terms(dense_spec(), seq_len=2048, batch=2, flash_attention=False)
+    assert t.overhead == 754_974_720 + 67_108_864 + 30_450_647 + 1_073_741_824
 
 
 def test_layer_split_keeps_full_width_activations() -> None:
