@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from estimator.errors import ConfigError
 from estimator.families import UNKNOWN, Family, family
 from estimator.spec import (
@@ -29,6 +31,7 @@ from estimator.spec import (
 )
 
 _MISSING = object()
+MAX_LAYERS = 10_000  # the deepest real decoders have a few hundred layers
 
 # Safetensors dtype names -> bytes per element (for exact checkpoint bytes from the Hub's counts).
 SAFETENSORS_DTYPE_BYTES: dict[str, int] = {
@@ -57,6 +60,8 @@ def _field(cfg: Mapping[str, Any], *names: str, default: Any = _MISSING) -> Any:
 
 def _int(cfg: Mapping[str, Any], model_type: str, *names: str, default: Any = _MISSING) -> int:
     value = _field(cfg, *names, default=default)
+    if value is default and default is not _MISSING:
+        return value  # the caller's default (may be None for optional fields)
     if value is _MISSING:
         raise ConfigError(
             f"{model_type} config lacks {names[0]}; vram needs num_hidden_layers, hidden_size, "
@@ -277,7 +282,13 @@ def _window(g: _Geometry) -> int | None:
     w = g.cfg.get("sliding_window")
     if w is None or w is False:
         return None
-    return int(w)
+    return _positive(g.model_type, "sliding_window", w)
+
+
+def _positive(model_type: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 1:
+        raise ConfigError(f"{model_type} config has {name}={value!r}; expected a positive whole number.")
+    return int(value)
 
 
 def _attention_kinds(g: _Geometry) -> list[str]:
@@ -323,7 +334,7 @@ def _attention_kinds(g: _Geometry) -> list[str]:
 def _gqa_layer(g: _Geometry, kind: str) -> LayerKV:
     window = _window(g)
     if kind == "sliding" and g.fam.sliding == "chunked":
-        window = _int(g.cfg, g.model_type, "attention_chunk_size")
+        window = _positive(g.model_type, "attention_chunk_size", _int(g.cfg, g.model_type, "attention_chunk_size"))
     return LayerKV(kind=kind, window=window if kind == "sliding" else None,  # type: ignore[arg-type]
                    kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim)
 
@@ -585,10 +596,29 @@ def _text_config(config: Mapping[str, Any], fam: Family, known: bool) -> Mapping
 def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo | None = None) -> ModelSpec:
     """Normalise ``config`` (a parsed config.json) into a :class:`ModelSpec`.
 
-    Raises :class:`ConfigError` when the standard size fields are missing. An unknown
-    ``model_type`` with the standard fields is read as a Llama-style decoder, with a warning.
+    Raises :class:`ConfigError` when the standard size fields are missing or a field holds a value
+    of the wrong shape. An unknown ``model_type`` with the standard fields is read as a Llama-style
+    decoder, with a warning.
     """
+    if not isinstance(config, Mapping):
+        raise ConfigError("config.json must hold a JSON object; this one holds "
+                          f"{type(config).__name__}.")
     model_type = str(config.get("model_type") or "unknown")
+    try:
+        return _load(config, model_type, safetensors)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as err:
+        # A field of the wrong type deep in a family's layout (a string where a number belongs):
+        # one sentence for the user, never a traceback.
+        if isinstance(err, ValidationError):
+            where = ".".join(str(part) for part in err.errors()[0]["loc"])
+            detail = f"{where}: {err.errors()[0]['msg']}"
+        else:
+            detail = f"{type(err).__name__}: {err}"
+        detail = " ".join(detail.split())[:120]
+        raise ConfigError(f"{model_type} config has a field vram cannot read ({detail}).") from err
+
+
+def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsInfo | None) -> ModelSpec:
     fam = family(model_type)
     warnings: list[str] = []
     known = fam is not None
@@ -605,10 +635,13 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
     vocab = vocab_size(cfg, model_type)
     for name, value in (("num_hidden_layers", layers), ("hidden_size", hidden),
                         ("num_attention_heads", heads), ("vocab_size", vocab)):
-        if value == 0:
-            raise ConfigError(f"{model_type} config has {name}=0; expected a positive number.")
-    kv_heads = num_kv_heads(cfg, model_type, heads)
-    hd = head_dim(cfg, model_type, hidden, heads)
+        _positive(model_type, name, value)
+    if layers > MAX_LAYERS:
+        # One LayerKV per layer is built: a corrupt config must not exhaust memory.
+        raise ConfigError(f"{model_type} config has num_hidden_layers={layers}; vram sizes models of at most "
+                          f"{MAX_LAYERS:,} layers.")
+    kv_heads = _positive(model_type, "num_key_value_heads", num_kv_heads(cfg, model_type, heads))
+    hd = _positive(model_type, "head_dim", head_dim(cfg, model_type, hidden, heads))
     inter = intermediate_size(cfg, model_type, hidden)
     tied = bool(_field(cfg, "tie_word_embeddings", default=_field(config, "tie_word_embeddings",
                                                                 default=fam.tie_default)))
@@ -647,7 +680,7 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
         torch_dtype=dtype, hidden_size=hidden, num_layers=layers, num_attention_heads=heads,
         num_kv_heads=kv_heads, head_dim=hd, vocab_size=vocab,
         intermediate_size=_dense_width(c, g),
-        max_position_embeddings=_field(cfg, "max_position_embeddings", "n_positions", default=None),
+        max_position_embeddings=_int(cfg, model_type, "max_position_embeddings", "n_positions", default=None),
         tie_word_embeddings=tied, layers=tuple(layer_kv), params=params, quantization=quant, vision=vision,
         checkpoint_bytes=checkpoint_bytes, params_source=params_source,  # type: ignore[arg-type]
         warnings=tuple(warnings), linears=c.linear_specs(), **extra,

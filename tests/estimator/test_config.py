@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from estimator.config import load_model_spec
@@ -219,3 +221,42 @@ def test_llama4_text_only_config() -> None:
     attn = h * 40 * 128 + 2 * h * 8 * 128 + 40 * 128 * h
     assert s.known_family
     assert s.params.total == 2 * V * h + L * (attn + E * 3 * h * inter + 3 * h * inter + E * h + 2 * h) + h
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 10**6) | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+FIXTURES = sorted(p.stem for p in CONFIGS.glob("*.json"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(FIXTURES), data=st.data())
+def test_any_field_of_any_type_gives_a_spec_or_a_config_error(name: str, data: st.DataObject) -> None:
+    cfg = raw(name)
+    target = cfg["text_config"] if isinstance(cfg.get("text_config"), dict) and data.draw(st.booleans()) else cfg
+    key = data.draw(st.sampled_from(sorted(target)))
+    target[key] = data.draw(JSON_VALUES)
+    try:
+        s = load_model_spec(cfg)
+    except ConfigError as err:
+        assert str(err) and "\n" not in str(err)
+    else:
+        assert s.params.total >= 0
+
+
+def test_a_config_that_is_not_an_object() -> None:
+    with pytest.raises(ConfigError, match="JSON object"):
+        load_model_spec([1, 2])  # type: ignore[arg-type]
+
+
+def test_implausible_sizes_are_refused_before_any_work() -> None:
+    with pytest.raises(ConfigError, match="at most 10,000 layers"):
+        load_model_spec({**TINY, "num_hidden_layers": 10**9})
+    with pytest.raises(ConfigError, match="sliding_window=-4"):
+        load_model_spec({**raw("mistralai__Mistral-7B-v0.1"), "sliding_window": -4})
+    with pytest.raises(ConfigError, match="num_key_value_heads=0"):
+        load_model_spec({**TINY, "num_key_value_heads": 0})
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_model_spec({**TINY, "num_hidden_layers": float("inf")})
