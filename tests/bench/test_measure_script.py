@@ -141,7 +141,8 @@ def test_compare_one_case(mt) -> None:
     case = mt.Case("Qwen/Qwen3-0.6B", "Qwen__Qwen3-0.6B.json", "sdpa", 1024, 1, 8)
     measured = {"weights_bytes": 1_192_099_840, "cuda_context_bytes": 520 * 2**20,
                 "max_allocated_bytes": 1_400_000_000, "max_reserved_bytes": 1_500_000_000,
-                "cuda_used_bytes": 2_100_000_000, "kv_cache_bytes": 117_325_824, "oom": False}
+                "reserved_bytes_after": 1_500_000_000, "cuda_used_bytes": 2_100_000_000,
+                "kv_cache_bytes": 117_325_824, "params": 596_049_920, "oom": False}
     rec = mt.case_record(case, gpu_name="NVIDIA H200", gpu_total_bytes=150_000_000_000,
                          engine_version="x", measured=measured)
     row = compare_case(rec)
@@ -153,8 +154,23 @@ def test_compare_one_case(mt) -> None:
     assert row["activations"][1] == 1_400_000_000 - 1_192_099_840 - 117_325_824
     assert row["allocated"][1] == 1_400_000_000
     assert row["reserve"] == 100_000_000
+    # context: device used - torch reserved after generate = 2,100,000,000 - 1,500,000,000
+    assert row["context"] == 600_000_000
     s = summarize([row])
-    assert s["cases"] == 1 and s["median_cuda_context_bytes"] == 520 * 2**20
+    assert s["cases"] == 1 and s["median_cuda_context_bytes"] == 600_000_000
+
+    # The H200 run built it untied: 596,049,920 + 151,936 x 1,024 = 751,632,384 parameters; the
+    # comparison then predicts the model as built: + 155,582,464 x 2 B = 311,164,928.
+    untied = mt.case_record(case, gpu_name="NVIDIA H200", gpu_total_bytes=150_000_000_000, engine_version="x",
+                            measured={**measured, "params": 751_632_384, "weights_bytes": 1_503_280_640})
+    row = compare_case(untied)
+    assert row is not None and row["lm_head_extra"] == 311_164_928
+    assert row["weights"] == (1_192_099_840 + 311_164_928, 1_503_280_640)
+    # Recorded as tied (the script since the fix) or any other count: no silent adjustment.
+    tied = mt.case_record(case, gpu_name="g", gpu_total_bytes=1, engine_version="x",
+                          measured={**measured, "params": 751_632_384, "tied_embeddings": True})
+    with pytest.raises(ValueError, match="751,632,384 parameters"):
+        compare_case(tied)
 
     failed = mt.case_record(case, gpu_name="g", gpu_total_bytes=1, engine_version="x",
                             measured={"oom": True, "error": "CUDA out of memory"})
@@ -193,3 +209,26 @@ def test_build_ties_embeddings_like_a_checkpoint_load(mt) -> None:
     # Layer: q 64x64 + k 64x32 + v 64x32 + o 64x64 = 12,288; q/k norms 2 x 32; MLP 3 x 64 x 128 =
     # 24,576; two layer norms 2 x 64; final norm 64: 64,000 + 12,288 + 64 + 24,576 + 128 + 64.
     assert sum(p.numel() for p in model.parameters()) == 64_000 + 12_288 + 64 + 24_576 + 128 + 64
+
+
+def test_reserve_fit_recovers_known_constants() -> None:
+    from bench.compare_transformers import fit_reserve, leave_one_model_out, total_errors
+
+    MiB = 2**20
+    context = 700 * MiB
+
+    def row(model: str, allocated: int, activations: int, score_bytes: int, elements: int) -> dict:
+        # measured total made with floor 64 MiB, 0.12 of the non-score transient, 4 B per score
+        used = allocated + context + 64 * MiB + int(0.12 * (activations - score_bytes)) + 4 * elements
+        return {"model": model, "allocated": (allocated, 0), "activations": (activations, 0),
+                "score_bytes": score_bytes, "score_elements": elements, "total": (0, used)}
+
+    rows = [row("a", 10 * 2**30, 2**30, 0, 0), row("b", 3 * 2**30, 2 * 2**30, 0, 0),
+            row("c", 4 * 2**30, 3 * 2**30, 2_684_354_560, 268_435_456),
+            row("a", 12 * 2**30, 5 * 2**30, 0, 0), row("b", 8 * 2**30, 6 * 2**30, 5 * 2**30, 2**29)]
+    fit = fit_reserve(rows, context)
+    assert (fit["floor_bytes"], fit["fraction"], fit["bytes_per_score"]) == (64 * MiB, 0.12, 4.0)
+    assert fit["max_abs_err"] < 1e-9
+    assert max(abs(e) for e in total_errors(rows, context, 0, 0.0, 0.0)) > 0.05
+    held = leave_one_model_out(rows, context)
+    assert [h["held_out"] for h in held] == ["a", "b", "c"]
