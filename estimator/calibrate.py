@@ -367,7 +367,8 @@ def fit_constants(cases: Sequence[dict[str, Any]], *, leave_out: str | None = No
         cuda_graph_base=round(graph_base * GiB), cuda_graph_per_layer=round(graph_per_layer * GiB),
     )
     legacy_constants = fitted.model_copy(update={
-        "sampler_bytes_per_logit": round(med(legacy_sampler, vllm.LEGACY_CONSTANTS.sampler_bytes_per_logit), 1)})
+        "sampler_bytes_per_logit": round(med(legacy_sampler, vllm.LEGACY_CONSTANTS.sampler_bytes_per_logit), 1),
+        "mxfp4_value_align": vllm.LEGACY_CONSTANTS.mxfp4_value_align})
     return {"current": fitted, "legacy": legacy_constants}
 
 

@@ -73,11 +73,18 @@ class VllmConstants(Frozen):
     # the single-GPU dense cases). Not part of the KV pool: it comes on top.
     cuda_graph_base: int = 494 * MiB
     cuda_graph_per_layer: int = 14 * MiB
+    # Not fitted, a version fact: the alignment (bytes) both matrix dims of an MXFP4 expert weight
+    # are padded to when vLLM's Triton MoE path swizzles it for Hopper. The triton_kernels that vLLM
+    # v0.19 vendors pre-pads to 64 (vllm/third_party/triton_kernels/tensor_details/layout_details/
+    # hopper_value.py, HopperMXValueLayout.swizzle_data: "Pre-pad both matrix dims to multiples of
+    # 64"); the earlier triton_kernels of the v0.11-era images (swizzle_mxfp4_value_hopper) padded
+    # only to the MMA tile, which the MXFP4 checkpoints' dims already are (1 = no pre-pad).
+    mxfp4_value_align: int = 64
 
 
 DEFAULT_CONSTANTS = VllmConstants()
 # v0.16 and earlier: what the ~v0.11 logs show for the sampler warm-up (36.3 bytes per logit).
-LEGACY_CONSTANTS = VllmConstants(sampler_bytes_per_logit=36.3)
+LEGACY_CONSTANTS = VllmConstants(sampler_bytes_per_logit=36.3, mxfp4_value_align=1)
 
 
 def constants_for_version(version: str) -> VllmConstants:
@@ -149,12 +156,151 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
         return 0
     mla = next((layer for layer in spec.layers if layer.kind == "mla"), None)
     rotary_dim = mla.value_dim if mla is not None else spec.head_dim
-    return spec.max_position_embeddings * rotary_dim * _act_bytes(spec, query)
+    # gpt-oss builds its rotary embedding in fp32 (models/gpt_oss.py OAIAttention: get_rope(...,
+    # dtype=torch.float32)); every other model in the model dtype.
+    dtype_bytes = 4 if spec.model_type == "gpt_oss" else _act_bytes(spec, query)
+    return spec.max_position_embeddings * rotary_dim * dtype_bytes
 
 
-def loaded_weight_bytes(spec: ModelSpec, query: Query, weights_bytes: int) -> int:
-    """What "Model loading took X GiB" reports: the weights plus buffers built at load time."""
-    return weights_bytes + rope_cache_bytes(spec, query)
+def loaded_weight_bytes(spec: ModelSpec, query: Query, weights_bytes: int,
+                        constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+    """What "Model loading took X GiB" reports, per GPU: the checkpoint's share (``weights_bytes``,
+    from ``estimator.weights.weight_bytes``), re-laid MXFP4 experts, and buffers built at load time.
+    """
+    loaded = weights_bytes + rope_cache_bytes(spec, query)
+    if uses_mxfp4_experts(spec, query):
+        loaded += mxfp4_expert_bytes(spec, query, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
+    return loaded
+
+
+# ---------------------------------------------------------------------------------------------
+# MXFP4 experts (gpt-oss) as vLLM lays them out
+#
+# vLLM v0.19 does not keep the checkpoint's MXFP4 expert tensors as they are. Per MoE layer and GPU:
+# 1. FusedMoE splits the expert intermediate size over tensor parallelism and the MXFP4 method
+#    rounds the per-GPU share up for the chosen kernel (fused_moe/oracle/mxfp4.py,
+#    mxfp4_round_up_hidden_size_and_intermediate_size: Triton 64; Marlin 128 and hidden 256;
+#    FlashInfer TRT-LLM and ROCm 256 both). Mxfp4MoEMethod.create_weights
+#    (quantization/mxfp4.py) allocates values, block scales and bf16 biases at the padded shapes.
+# 2. On Hopper the Triton backend (oracle/mxfp4.py convert_to_mxfp4_moe_kernel_format) then
+#    - converts both biases to fp32;
+#    - swizzles the values into new tensors (HopperMXValueLayout pads both dims of each transposed
+#      uint8 matrix to ``mxfp4_value_align``) and frees the originals (``del layer.w13_weight``);
+#    - swizzles the block scales into new tensors held by the kernel's PrecisionConfig
+#      (HopperMXScaleLayout pads the output dim to 2 x num_warps(8) x 2 x 8 = 256 rows), while
+#      the loaded scales stay registered on the layer (Mxfp4MoEMethod._setup_kernel only
+#      replaces the weights for Triton): the scales are held twice.
+# 3. Each of these tensors is a PyTorch caching-allocator block (``cuda_block_bytes``).
+# The sum reproduces the v0.19 logs of gpt-oss-20b to 0.1-0.2% at TP 1, 2 and 4 (13.64, 7.01,
+# 3.63 GiB) and the v0.11-era log (13.47 GiB, no 64-byte pre-pad) to 0.1%.
+
+Mxfp4MoeBackend = Literal["triton", "marlin", "flashinfer_trtllm", "rocm"]
+
+
+def uses_mxfp4_experts(spec: ModelSpec, query: Query) -> bool:
+    """True when vLLM runs the checkpoint's own MXFP4 routed experts (gpt-oss)."""
+    q = spec.quantization
+    return (q.method == "mxfp4" and q.scope == "experts" and spec.num_experts > 0
+            and query.weight_format in (None, "mxfp4") and query.bits in (None, 4))
+
+
+def mxfp4_moe_backend(query: Query) -> Mxfp4MoeBackend:
+    """The MXFP4 MoE kernel vLLM v0.19 picks on the query's GPU.
+
+    fused_moe/oracle/mxfp4.py select_mxfp4_moe_backend tries FlashInfer TRT-LLM (SM100 only),
+    CK (ROCm), Triton (SM90 up to SM100, triton_kernels bundled), ..., Marlin. With no GPU named,
+    Hopper (the H100 the profile's logs come from).
+    """
+    if query.gpu is None:
+        return "triton"
+    gpu = lookup_gpu(query.gpu)
+    if gpu.vendor == "amd":
+        return "rocm"
+    if gpu.arch == "hopper":
+        return "triton"
+    if gpu.arch == "blackwell" and gpu.key.startswith(("b", "gb")):  # data-centre SM100 (B200, GB200)
+        return "flashinfer_trtllm"
+    return "marlin"  # Ampere, Ada and the SM120 Blackwell cards: outside Triton's SM90-SM100 range
+
+
+def cuda_block_bytes(size: int) -> int:
+    """Bytes PyTorch's CUDA caching allocator counts as allocated for a fresh ``size``-byte tensor.
+
+    c10/cuda/CUDACachingAllocator.cpp: requests are rounded up to 512 B; one of 10 MiB or more gets
+    its own cudaMalloc rounded up to 2 MiB (get_allocation_size), and that block is split only when
+    more than 1 MiB would be left over (should_split). Otherwise the whole block is handed out, and
+    ``memory_allocated`` (what vLLM reads) counts all of it.
+    """
+    rounded = -(-max(size, 1) // 512) * 512
+    if size < 10 * MiB:
+        return rounded
+    segment = -(-size // (2 * MiB)) * (2 * MiB)
+    return segment if segment - size <= MiB else rounded
+
+
+def _up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def _expert_bias_params(spec: ModelSpec) -> int:
+    """Bias parameters of all routed experts (gpt-oss has them): expert params beyond the matrices."""
+    matrices = sum(lin.in_features * lin.out_features * lin.count for lin in spec.linears
+                   if lin.component == "routed_experts")
+    return max(0, spec.params.routed_experts - matrices)
+
+
+def _mxfp4_checkpoint_expert_bytes(spec: ModelSpec, gpus: int) -> int:
+    """The routed experts' bytes per GPU as the checkpoint share counts them (estimator.weights):
+    each matrix's split share at 4 bits plus an e8m0 scale byte per 32, and the biases whole in
+    the checkpoint dtype (they are not split there)."""
+    total = 0
+    for lin in spec.linears:
+        if lin.component != "routed_experts":
+            continue
+        in_f, out_f = lin.in_features, lin.out_features
+        if gpus > 1 and lin.split == "column":
+            out_f = -(-out_f // gpus)
+        elif gpus > 1 and lin.split == "row":
+            in_f = -(-in_f // gpus)
+        n = in_f * out_f
+        total += (-(-n // 2) + -(-n // 32)) * lin.count
+    return total + _expert_bias_params(spec) * DTYPE_BYTES[spec.torch_dtype]
+
+
+def mxfp4_expert_bytes(spec: ModelSpec, query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+    """Per-GPU bytes of the MXFP4 routed experts once vLLM has loaded and re-laid them."""
+    experts, layers, tp = spec.num_experts, spec.num_moe_layers, query.gpus
+    hidden = spec.hidden_size
+    backend = mxfp4_moe_backend(query)
+    inter = spec.moe_intermediate_size // tp  # FusedMoE: intermediate_size // tp_size
+    if backend == "triton":
+        inter = _up(inter, 64)
+    elif backend == "marlin":
+        inter, hidden = _up(inter, 128), _up(hidden, 256)
+    else:  # flashinfer_trtllm, rocm
+        inter, hidden = _up(inter, 256), _up(hidden, 256)
+    has_bias = _expert_bias_params(spec) > 0
+    if backend != "triton":
+        # Padded shapes as create_weights allocates them; the later re-layout is not modelled.
+        tensors = [2 * inter * hidden // 2, 2 * inter * hidden // 32, hidden * inter // 2, hidden * inter // 32]
+        if has_bias:
+            tensors += [2 * inter * 2, hidden * 2]
+        return layers * sum(cuda_block_bytes(experts * t) for t in tensors)
+    align = constants.mxfp4_value_align
+    scale_rows = 2 * 8 * 2 * 8  # HopperMXScaleLayout: 2 x num_warps x 2 x 8, num_warps 8
+    tensors = [
+        # swizzled values: (hidden/2 bytes x 2I) and (I/2 bytes x hidden), both dims to the alignment,
+        # then to the MMA tile (16 on the output dim, 32 on the packed input dim)
+        _up(_up(2 * inter, align), 16) * _up(_up(hidden // 2, align), 32),
+        _up(_up(hidden, align), 16) * _up(_up(inter // 2, align), 32),
+        # the loaded block scales, still registered on the layer
+        2 * inter * (hidden // 32), hidden * (inter // 32),
+        # the swizzled block scales the kernel uses
+        _up(2 * inter, scale_rows) * _up(hidden // 32, 2), _up(hidden, scale_rows) * _up(inter // 32, 2),
+    ]
+    if has_bias:
+        tensors += [2 * inter * 4, hidden * 4]  # biases converted to fp32
+    return layers * sum(cuda_block_bytes(experts * t) for t in tensors)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +522,7 @@ def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu_memory
     come out negative (vLLM would refuse to start); tokens and concurrency are then 0.
     """
     batched_tokens, _ = batch_defaults(query, gpu_memory)
-    weights = loaded_weight_bytes(spec, query, weights_bytes)
+    weights = loaded_weight_bytes(spec, query, weights_bytes, constants)
     peak, _ = activation_peak(spec, query, gpu_memory=gpu_memory, constants=constants)
     non_torch = non_torch_bytes(query, constants)
     requested = int(query.util * gpu_memory)

@@ -12,7 +12,7 @@ import pytest
 from estimator.engines import vllm
 from estimator.errors import InputError
 from estimator.query import Query
-from estimator.spec import LayerKV, ModelSpec, ParamCounts, Quantization
+from estimator.spec import LayerKV, LinearWeights, ModelSpec, ParamCounts, Quantization
 
 GiB = 1 << 30
 H100 = 85_030_617_088  # CUDA total of an H100 80GB HBM3
@@ -249,3 +249,100 @@ def test_fp32_dtype_doubles_the_kv_page_and_the_logits():
     assert vllm.kv_layout(LLAMA, q(weight_format="fp32"))[0].bytes_per_block == 16 * 8 * 256 * 4 * 32
     peak, _ = vllm.activation_peak(LLAMA, q(gpu="h100-80gb", weight_format="fp32"))
     assert peak == 8192 * 4096 * 4 + int(1024 * 128256 * (12.9 + 4))
+
+
+# ------------------------------------------------------------------ MXFP4 experts (gpt-oss) as vLLM lays them out
+
+MiB = 1 << 20
+# gpt-oss-20b's MXFP4 experts: 24 MoE layers x 32 experts; gate_up 2880 -> 5760 (column-split) and
+# down 2880 -> 2880 (row-split), each with a bf16 bias (5760 + 2880 per expert).
+GPT_OSS_MXFP4 = GPT_OSS.model_copy(update={
+    "quantization": Quantization(method="mxfp4", format="mxfp4", weight_bits=4, group_size=32,
+                                 scope="experts", scale_bytes=1),
+    "linears": (LinearWeights(component="routed_experts", in_features=2880, out_features=5760, count=768,
+                              split="column"),
+                LinearWeights(component="routed_experts", in_features=2880, out_features=2880, count=768,
+                              split="row")),
+    "params": ParamCounts(embedding=201088 * 2880, routed_experts=768 * (2880 * 5760 + 2880 * 2880 + 8640),
+                          active=1),
+})
+CHECKPOINT_GPT_OSS_20B = 13_761_264_768  # the checkpoint's bytes (its safetensors total)
+
+
+def test_cuda_block_bytes_follows_the_caching_allocator():
+    assert vllm.cuda_block_bytes(1) == 512
+    assert vllm.cuda_block_bytes(8_294_400) == 8_294_400  # under 10 MiB: carved from a shared segment
+    # 129.375 MiB: its own 130 MiB cudaMalloc; 0.625 MiB left is not worth a split: all 130 MiB counted.
+    assert vllm.cuda_block_bytes(135_659_520) == 130 * MiB
+    # 258.75 MiB: a 260 MiB segment would leave 1.25 MiB (> 1 MiB): split, the tensor's own size counted.
+    assert vllm.cuda_block_bytes(271_319_040) == 271_319_040
+
+
+def test_mxfp4_backend_follows_the_gpu():
+    assert vllm.mxfp4_moe_backend(q(gpu="h100-80gb")) == "triton"
+    assert vllm.mxfp4_moe_backend(q()) == "triton"  # no GPU named: Hopper, where the logs come from
+    assert vllm.mxfp4_moe_backend(q(gpu="b200")) == "flashinfer_trtllm"
+    assert vllm.mxfp4_moe_backend(q(gpu="a100-80gb")) == "marlin"
+    assert vllm.mxfp4_moe_backend(q(gpu="rtx-5090")) == "marlin"  # SM120: outside Triton's SM90-SM100
+    assert vllm.mxfp4_moe_backend(q(gpu="mi300x")) == "rocm"
+
+
+def test_gpt_oss_rope_cache_is_fp32():
+    # OAIAttention builds its rotary embedding in fp32: 131,072 positions x 64 dims x 4 bytes.
+    assert vllm.rope_cache_bytes(GPT_OSS, q()) == 131072 * 64 * 4 == 32 * MiB
+
+
+def test_mxfp4_experts_on_hopper_by_hand():
+    # TP 1 on an H100, per MoE layer (32 experts, hidden 2880, intermediate 2880, already a multiple of 64):
+    # swizzled w13 values: 32 x 5760 x (1440 bytes -> 1472)          = 271,319,040 (258.75 MiB, split)
+    # swizzled w2 values:  32 x 2880 x 1472                         = 135,659,520 -> 130 MiB block
+    # loaded w13 scales kept: 32 x 5760 x 90 = 16,588,800 (15.82 MiB)             -> 16 MiB block
+    # loaded w2 scales kept:  32 x 2880 x 90                        = 8,294,400
+    # swizzled w13 scales: 32 x (5760 -> 5888 rows) x 90            = 16,957,440 (16.17 MiB, split)
+    # swizzled w2 scales:  32 x (2880 -> 3072 rows) x 90            = 8,847,360
+    # fp32 biases: 32 x 5760 x 4 = 737,280 and 32 x 2880 x 4        = 368,640
+    per_layer = 271_319_040 + 130 * MiB + 16 * MiB + 8_294_400 + 16_957_440 + 8_847_360 + 737_280 + 368_640
+    assert per_layer == 459_616_256
+    assert vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpu="h100-80gb")) == 24 * per_layer
+    # The checkpoint holds 768 x (8,294,400 + 518,400) for gate_up, 768 x (4,147,200 + 259,200) for
+    # down (4 bits + a scale byte per 32) and 768 x 8,640 bf16 biases.
+    checkpoint_experts = 768 * (8_294_400 + 518_400 + 4_147_200 + 259_200) + 768 * 8640 * 2
+    assert checkpoint_experts == 10_165_616_640
+    loaded = vllm.loaded_weight_bytes(GPT_OSS_MXFP4, q(gpu="h100-80gb"), CHECKPOINT_GPT_OSS_20B)
+    assert loaded == CHECKPOINT_GPT_OSS_20B - checkpoint_experts + 24 * per_layer + 32 * MiB
+    # case040 (vLLM v0.19, H100, TP 1) logged "Model loading took 13.64 GiB": 13.65 here (+0.1%);
+    # the checkpoint alone would say 12.82 (-6%).
+    assert loaded / GiB == pytest.approx(13.64, rel=0.002)
+
+
+def test_mxfp4_experts_before_the_64_byte_pre_pad():
+    # The v0.11-era images' triton_kernels padded the values only to the MMA tile:
+    # w13 32 x 5760 x 1440 = 265,420,800 (253.125 MiB -> 254 MiB block, 0.875 left);
+    # w2 32 x 2880 x 1440 = 132,710,400 (126.5625 MiB, a 128 MiB segment leaves 1.44 MiB: split).
+    per_layer = 254 * MiB + 132_710_400 + 16 * MiB + 8_294_400 + 16_957_440 + 8_847_360 + 737_280 + 368_640
+    legacy = vllm.LEGACY_CONSTANTS
+    assert vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(), legacy) == 24 * per_layer
+    # case080 (~v0.11 image, H100, TP 1) logged 13.47 GiB.
+    loaded = vllm.loaded_weight_bytes(GPT_OSS_MXFP4, q(), CHECKPOINT_GPT_OSS_20B, legacy)
+    assert loaded / GiB == pytest.approx(13.47, rel=0.002)
+
+
+def test_mxfp4_experts_split_and_pad_per_gpu():
+    # TP 2: the per-GPU intermediate 1440 rounds up to 1472 (a multiple of 64), so w13 has 2944 rows:
+    # values 32 x 2944 x 1472 = 138,674,176 (132.25 MiB, split) and 32 x 2880 x (736 -> 768)
+    # = 70,778,880 (67.5 MiB -> 68 MiB block); kept scales 32 x 2944 x 90 = 8,478,720 and
+    # 32 x 2880 x 46 = 4,239,360; swizzled 32 x 3072 x 90 = 8,847,360 and 32 x 3072 x 46 = 4,521,984;
+    # fp32 biases 32 x 2944 x 4 = 376,832 and 368,640.
+    per_layer = (138_674_176 + 68 * MiB + 8_478_720 + 4_239_360 + 8_847_360 + 4_521_984 + 376_832 + 368_640)
+    assert vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpus=2)) == 24 * per_layer
+
+
+def test_mxfp4_layout_only_for_the_checkpoints_own_experts():
+    assert vllm.uses_mxfp4_experts(GPT_OSS_MXFP4, q())
+    assert not vllm.uses_mxfp4_experts(GPT_OSS_MXFP4, q(weight_format="bf16"))
+    assert not vllm.uses_mxfp4_experts(GPT_OSS, q())  # not an MXFP4 checkpoint
+    assert vllm.loaded_weight_bytes(LLAMA, q(), 1000) == 1000 + 32 * MiB
+    # Marlin (A100) pads the per-GPU intermediate to 128 and hidden to 256: 2880 -> 3072 both ways, so
+    # gpt-oss-20b's expert matrices are allocated (3072 / 2880)^2 larger than on Hopper.
+    marlin = vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpu="a100-80gb"))
+    assert marlin > vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpu="h100-80gb"))
