@@ -74,16 +74,17 @@ CUDA_CONTEXT_BYTES = 720 * MiB
 # The caching allocator's reserve above the allocated peak (max_reserved - max_allocated). Each
 # layer's K/V (kept by the cache) and small tensors get carved out of the big blocks the previous
 # layer's transients freed, so the next layer's transients no longer fit them whole and new
-# segments are cudaMalloc'ed: what stays stranded grows with the transients. sdpa runs strand
-# 0.15-0.8 x the peak transient (median 0.3); the fit over all totals gives 0.12 (the sizes
-# that matter have weights and KV beside it, see bench/README.md for the leave-one-model-out
-# error), plus a floor for the small-block pool (2 MiB segments) and block rounding
-# (20-145 MiB measured at the smallest cases).
+# segments are cudaMalloc'ed: what stays stranded grows with the transients, but by how much
+# depends on the order of frees (sdpa runs: 0.15-1.1 x the peak transient, median 0.34, with no
+# per-family rule we could find). A minimax fit on the 77 totals gives 0.12 (totals carry weights
+# and KV beside it; leave-one-model-out error in bench/README.md), plus a floor for the
+# small-block pool (2 MiB segments) and block rounding (20-145 MiB at the smallest cases).
 RESERVE_FRACTION = 0.12
 RESERVE_FLOOR_BYTES = 64 * MiB
-# Eager attention: the largest freed blocks are the score tensors; the runs strand 0.07-0.74 x
-# the 10-byte score footprint (median 0.46): about one fp32 softmax tensor (4 bytes per score
-# element), whichever dtype the model runs in, on top of the reserve for the other transients.
+# Eager attention: the largest freed blocks are the score tensors; the runs with > 1 GiB of
+# scores strand 0.08-0.74 x the 10-byte score footprint (median 0.5, in steps of about one bf16
+# score tensor, 0.2): about one fp32 softmax tensor (4 bytes per score element, what the free
+# fit chooses too), whichever dtype the model runs in, on top of the reserve for the rest.
 EAGER_RESERVE_BYTES_PER_SCORE = 4
 # Persistent workspaces allocated through torch on the first matmul (cuBLAS; the runs show 32 MiB
 # more allocated than the parameters once any matmul ran), and small per-forward tensors (rotary
