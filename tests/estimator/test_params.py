@@ -278,3 +278,56 @@ def test_jamba_mamba_attention_moe_hybrid() -> None:
     assert s.params.total == total
     assert s.params.active == total - n_moe * (E - k) * 3 * h * inter
     assert round(total / 1e9, 1) == 51.6  # the published 52B total / 12B active
+
+
+def raw(name: str) -> dict:
+    return json.loads((CONFIGS / f"{name}.json").read_text())
+
+
+# Variants of the fixtures that exercise the placement rules; their totals were also checked
+# against transformers 5.17 on the meta device (see the module docstring).
+
+
+def test_llama4_maverick_like_interleaved_moe() -> None:
+    cfg = raw("meta-llama__Llama-4-Scout-17B-16E-Instruct")
+    cfg["text_config"].update(num_local_experts=128, interleave_moe_layer_step=2)
+    V, h, L, nh, nkv, hd, E, inter, dense = 202048, 5120, 48, 40, 8, 128, 128, 8192, 16384
+    attn = h * nh * hd + 2 * h * nkv * hd + nh * hd * h
+    moe_layer = attn + E * 3 * h * inter + 3 * h * inter + E * h + 2 * h  # odd layers (i + 1) % 2 == 0
+    dense_layer = attn + 3 * h * dense + 2 * h  # even layers: intermediate_size_mlp
+    vision = 871_932_416  # as worked out for Scout above
+    total = 2 * V * h + (L // 2) * moe_layer + (L // 2) * dense_layer + h + vision
+    assert total == 401_583_781_376  # the published 400B
+    s = load_model_spec(cfg)
+    assert s.params.total == total
+    assert (s.num_moe_layers, s.intermediate_size) == (24, 16384)
+
+
+def test_gpt_oss_120b_like() -> None:
+    cfg = {**raw("openai__gpt-oss-20b"), "num_hidden_layers": 36, "num_local_experts": 128,
+           "layer_types": ["sliding_attention", "full_attention"] * 18}
+    V, h, L, nh, nkv, hd, E, inter = 201088, 2880, 36, 64, 8, 64, 128, 2880
+    attn = (h * nh * hd + nh * hd) + 2 * (h * nkv * hd + nkv * hd) + (nh * hd * h + h) + nh
+    experts = E * (h * 2 * inter + 2 * inter) + E * (inter * h + h)
+    total = 2 * V * h + L * (attn + experts + E * h + E + 2 * h) + h
+    assert total == 116_829_156_672  # the published 117B
+    assert load_model_spec(cfg).params.total == total
+
+
+def test_phi3_mini_like() -> None:
+    cfg = {**raw("microsoft__phi-4"), "sliding_window": 2047, "hidden_size": 3072, "num_attention_heads": 32,
+           "num_key_value_heads": 32, "intermediate_size": 8192, "vocab_size": 32064, "num_hidden_layers": 32}
+    expected = llama_like(32064, 3072, 32, 32, 32, 96, 8192, tied=False)
+    assert expected == 3_821_079_552  # Phi-3-mini's published 3.8B
+    s = load_model_spec(cfg)
+    assert s.params.total == expected
+    assert {(layer.kind, layer.window) for layer in s.layers} == {("sliding", 2047)}
+
+
+def test_deepseek_moe_layer_freq_follows_the_reference_code() -> None:
+    # DeepSeek's own modelling code and vLLM make layer i an MoE layer when i >= first_k_dense_replace
+    # and i % moe_layer_freq == 0 (transformers 5.17 ignores moe_layer_freq; every released
+    # DeepSeek config has 1, where the two agree).
+    cfg = {**raw("deepseek-ai__DeepSeek-V2-Lite-Chat"), "first_k_dense_replace": 2, "moe_layer_freq": 2}
+    s = load_model_spec(cfg)
+    assert s.num_moe_layers == len(range(2, 27, 2)) == 13
