@@ -349,6 +349,13 @@ def run_case(model: Any, case: Case, vocab_size: int, device: str = "cuda") -> d
     }
     if cuda:
         free, total = torch.cuda.mem_get_info()
+        stats = torch.cuda.memory_stats()
+        measured.update({
+            # What the allocator's reserve is made of (peaks since the reset): freed pieces of
+            # split blocks that later requests could not use, and how many segments it held.
+            "inactive_split_peak_bytes": stats.get("inactive_split_bytes.all.peak"),
+            "segments_peak": stats.get("segment.all.peak"),
+        })
         measured.update({
             "base_allocated_bytes": base_allocated,
             "max_allocated_bytes": torch.cuda.max_memory_allocated(),
