@@ -312,8 +312,8 @@ def test_qwen_benchmark_cases() -> None:
     must be within 5%. At long prompts the published figures show no prefill transient at all
     (weights + final KV + ~35 MiB), which a one-pass prefill must allocate; our estimate stays
     above them (conservative) and within 25%. Our own H200 runs (bench/README.md,
-    test_transformers_gpu_results.py) show the prefill transient that one pass allocates (allocated peak within 3.1%
-    on every case), so the published figures keep only this loose bound.
+    test_transformers_gpu_results.py) show the prefill transient that one pass allocates
+    (allocated peak within 3.1% on every case), so the published figures keep only this bound.
     """
     rows = _qwen_benchmark_rows()
     assert len(rows) == 16
