@@ -7,7 +7,7 @@ from collections.abc import Callable
 from estimator.classic import GB, classic
 from estimator.engines import EngineTerms
 from estimator.engines.transformers import transformers_terms
-from estimator.engines.vllm import VLLM_VERSION, vllm_report, vllm_terms
+from estimator.engines.vllm import VLLM_VERSION, loaded_weight_bytes, vllm_report, vllm_terms
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes, kv_dtype
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
@@ -50,6 +50,9 @@ def _memory(spec: ModelSpec, query: Query, weights: int) -> tuple[Memory, Engine
     )
     if query.engine == "vllm":
         terms = vllm_terms(spec, query, weights_bytes=weights)
+        # What vLLM holds once loaded: the checkpoint share plus what its kernels re-lay or add
+        # (rope cache, MXFP4 swizzle padding); the profile functions take the checkpoint share.
+        weights = loaded_weight_bytes(spec, query, weights)
     else:
         terms = transformers_terms(spec, query, weights_bytes=weights, kv_cache_bytes=kv)
     return Memory(weights=weights, kv_cache=kv, activations=terms.activations, overhead=terms.overhead), terms
