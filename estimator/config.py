@@ -479,6 +479,8 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return None
     vc = {**fam.vision_defaults, **{k: v for k, v in (top.get("vision_config") or {}).items() if v is not None}}
     mt = f"{fam.model_type} vision_config"
+    if fam.vision in ("qwen2_vl", "qwen2_5_vl"):
+        return _qwen_vision(c, fam, vc, text_hidden)
     hv = _int(vc, mt, "hidden_size")
     layers = _int(vc, mt, "num_hidden_layers")
     inter = _int(vc, mt, "intermediate_size")
@@ -514,6 +516,38 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
     c.add("vision", n)
     return VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
                       image_size=image, patch_size=patch)
+
+
+def _qwen_vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
+    """Qwen2-VL / Qwen2.5-VL ViT: Conv3d patches (no bias), blocks with biased qkv/proj, a patch merger.
+
+    Qwen2-VL: LayerNorms (weight + bias) and a plain fc1/fc2 MLP of ``embed_dim x mlp_ratio``; its
+    ``hidden_size`` is the output width. Qwen2.5-VL: RMSNorms and a biased gated MLP of
+    ``intermediate_size``; ``hidden_size`` is the ViT width and ``out_hidden_size`` the output.
+    """
+    mt = f"{fam.model_type} vision_config"
+    layers, heads = _int(vc, mt, "depth"), _int(vc, mt, "num_heads")
+    patch, temporal = _int(vc, mt, "patch_size"), _int(vc, mt, "temporal_patch_size")
+    channels = _int(vc, mt, "in_chans", "in_channels")
+    merge = _int(vc, mt, "spatial_merge_size")
+    if fam.vision == "qwen2_vl":
+        width, out = _int(vc, mt, "embed_dim"), _int(vc, mt, "hidden_size", default=text_hidden)
+        inter = int(width * vc["mlp_ratio"])
+        norms, norm = 2 * 2 * width, 2 * width  # LayerNorm weight + bias
+        mlp = width * inter + inter + inter * width + width
+    else:
+        width, out = _int(vc, mt, "hidden_size"), _int(vc, mt, "out_hidden_size", default=text_hidden)
+        inter = _int(vc, mt, "intermediate_size")
+        norms, norm = 2 * width, width  # RMSNorm weight
+        mlp = 2 * (width * inter + inter) + inter * width + width
+    attn = width * 3 * width + 3 * width + width * width + width
+    merged = width * merge * merge
+    n = channels * temporal * patch * patch * width  # Conv3d, no bias
+    n += layers * (norms + attn + mlp)
+    n += norm + merged * merged + merged + merged * out + out  # merger: ln_q, Linear, GELU, Linear
+    c.add("vision", n)
+    return VisionSpec(hidden_size=width, num_layers=layers, intermediate_size=inter, num_heads=heads,
+                      image_size=_int(vc, mt, "image_size"), patch_size=patch)
 
 
 # ---------------------------------------------------------------- quantization
@@ -583,11 +617,13 @@ def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[s
 # ---------------------------------------------------------------- entry point
 
 
-def _text_config(config: Mapping[str, Any], fam: Family, known: bool) -> Mapping[str, Any]:
+def _text_config(config: Mapping[str, Any], fam: Family) -> Mapping[str, Any]:
     """The text model's config (nested for multimodal families), the family's defaults filled in."""
     text: Any = config
     nested = config.get(fam.text_key or "text_config")
-    if isinstance(nested, Mapping) and (fam.text_key is not None or (not known and "num_hidden_layers" not in config)):
+    # Nested for multimodal families; also where a saved config moved the text fields into
+    # text_config (newer transformers saves of Qwen2.5-VL) or an unknown type nests them.
+    if isinstance(nested, Mapping) and (fam.text_key is not None or "num_hidden_layers" not in config):
         text = nested
     # An explicit null sliding_window overrides a family default (Mistral-7B-v0.3 turns it off).
     return {**fam.text_defaults, **{k: v for k, v in text.items() if v is not None or k == "sliding_window"}}
@@ -626,7 +662,7 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
         fam = UNKNOWN
         warnings.append(f"model_type {model_type!r} is not one vram knows; it was read as a Llama-style "
                         "decoder, so parameters and KV cache may be off.")
-    cfg = _text_config(config, fam, known)
+    cfg = _text_config(config, fam)
     if fam.sliding in ("all_if_window", "qwen2") and "sliding_window" not in cfg:
         cfg = {**cfg, "sliding_window": None}
     layers = num_layers(cfg, model_type)

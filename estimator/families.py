@@ -26,7 +26,7 @@ Sliding = Literal["none", "all_if_window", "qwen2", "alternate", "pattern", "chu
 # shared expert with a sigmoid gate); deepseek (first_k_dense_replace, moe_layer_freq, shared
 # experts); llama4 (interleave_moe_layer_step, one shared expert); jamba (expert_layer_period).
 MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss"]
-Vision = Literal["none", "siglip", "pixtral", "llama4"]
+Vision = Literal["none", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl"]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style).
 Bias = bool | Literal["config"]
@@ -121,6 +121,15 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
         vision_defaults=_ro(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
                             num_attention_heads=16, image_size=1024, patch_size=16, num_channels=3),
     ),
+    # Qwen2-VL / Qwen2.5-VL: a Qwen2 text stack (top-level fields, or a nested text_config in
+    # newer saves) and a ViT whose images are at most the processor's default max_pixels
+    # (12,845,056 = 3584 x 3584), the size vLLM profiles with.
+    "qwen2_vl": Family("qwen2_vl", qkv_bias=True, o_bias=False, sliding="qwen2", vision="qwen2_vl",
+                       vision_defaults=_ro(image_size=3584, in_chans=3, mlp_ratio=4, temporal_patch_size=2,
+                                           spatial_merge_size=2)),
+    "qwen2_5_vl": Family("qwen2_5_vl", qkv_bias=True, o_bias=False, sliding="qwen2", vision="qwen2_5_vl",
+                         vision_defaults=_ro(image_size=3584, in_chans=3, temporal_patch_size=2,
+                                             spatial_merge_size=2)),
     "jamba": Family(
         "jamba", arch="jamba", moe="jamba",
         text_defaults=_ro(attn_layer_period=8, attn_layer_offset=4, expert_layer_period=2,

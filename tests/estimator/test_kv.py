@@ -45,6 +45,7 @@ GQA = [
     ("Qwen__Qwen2.5-14B", 48, 8, 128),
     ("Qwen__Qwen2.5-32B", 64, 8, 128),
     ("Qwen__Qwen1.5-MoE-A2.7B", 24, 16, 128),
+    ("Qwen__Qwen2.5-VL-7B-Instruct", 28, 4, 128),
     ("Qwen__Qwen3-0.6B", 28, 8, 128),
     ("Qwen__Qwen3-4B", 36, 8, 128),
     ("Qwen__Qwen3-8B", 36, 8, 128),

@@ -4,7 +4,7 @@ The arithmetic follows each family's modules in transformers: a [out, in] matrix
 weights; biases and norms add their widths. Published totals are asserted next to the arithmetic.
 
 Cross-check (2026-11-26, transformers 5.17 on an H200, models built on the meta device from these
-fixtures, quantization_config removed): every total here equals ``sum(p.numel() for p in
+fixtures and the variants below, quantization_config removed): every total here equals ``sum(p.numel() for p in
 model.parameters())`` except two, on purpose: DeepSeek-V3 (transformers keeps the stored
 ``e_score_correction_bias`` as a buffer: 58 x 256 fewer) and Mistral-Small-3.1 (transformers 5.17
 ties lm_head when the top-level config omits ``tie_word_embeddings``; the text config's
@@ -331,3 +331,40 @@ def test_deepseek_moe_layer_freq_follows_the_reference_code() -> None:
     cfg = {**raw("deepseek-ai__DeepSeek-V2-Lite-Chat"), "first_k_dense_replace": 2, "moe_layer_freq": 2}
     s = load_model_spec(cfg)
     assert s.num_moe_layers == len(range(2, 27, 2)) == 13
+
+
+def test_qwen2_5_vl_7b_text_and_vit() -> None:
+    text = llama_like(152064, 3584, 28, 28, 4, 128, 18944, tied=False, qkv_bias=True)  # Qwen2.5-7B
+    width, depth, inter, out, merged = 1280, 32, 3420, 3584, 1280 * 2 * 2
+    patches = 3 * 2 * 14 * 14 * width  # Conv3d over 2 frames x 14 x 14, no bias
+    block = (2 * width  # two RMSNorms
+             + width * 3 * width + 3 * width + width * width + width  # qkv, proj with biases
+             + 2 * (width * inter + inter) + inter * width + width)  # gated MLP with biases
+    merger = width + merged * merged + merged + merged * out + out  # ln_q, Linear, GELU, Linear
+    vision = patches + depth * block + merger
+    assert text + vision == 8_292_166_656  # the published 8.29B
+    s = load_model_spec(raw("Qwen__Qwen2.5-VL-7B-Instruct"))
+    assert s.params.total == text + vision
+    assert s.params.vision == vision
+    assert s.vision is not None and (s.vision.hidden_size, s.vision.num_layers) == (1280, 32)
+    # newer saves nest the text fields in text_config: same model
+    cfg = raw("Qwen__Qwen2.5-VL-7B-Instruct")
+    top = ("architectures", "model_type", "vision_config", "torch_dtype", "tie_word_embeddings")
+    nested = {k: cfg[k] for k in top} | {"text_config": {k: v for k, v in cfg.items() if k not in top}}
+    assert load_model_spec(nested).params.total == text + vision
+
+
+def test_qwen2_vl_7b_layernorm_vit() -> None:
+    cfg = raw("Qwen__Qwen2.5-VL-7B-Instruct") | {"model_type": "qwen2_vl"}
+    cfg["vision_config"] = {"depth": 32, "embed_dim": 1280, "mlp_ratio": 4, "num_heads": 16, "in_chans": 3,
+                            "hidden_size": 3584, "patch_size": 14, "spatial_merge_size": 2,
+                            "temporal_patch_size": 2}
+    text = llama_like(152064, 3584, 28, 28, 4, 128, 18944, tied=False, qkv_bias=True)
+    width, depth, inter, out, merged = 1280, 32, 4 * 1280, 3584, 1280 * 4
+    block = (2 * 2 * width  # two LayerNorms with bias
+             + width * 3 * width + 3 * width + width * width + width
+             + width * inter + inter + inter * width + width)  # fc1, fc2 with biases
+    merger = 2 * width + merged * merged + merged + merged * out + out
+    vision = 3 * 2 * 14 * 14 * width + depth * block + merger
+    assert text + vision == 8_291_375_616  # the published Qwen2-VL-7B-Instruct total
+    assert load_model_spec(cfg).params.total == text + vision
