@@ -63,17 +63,37 @@ def _usable(query: Query, gpu: GPU) -> int:
     return int(query.util * gpu.memory_bytes) if query.engine == "vllm" else gpu.memory_bytes
 
 
-def total_for(spec: ModelSpec, query: Query) -> int:
-    """Per-GPU total bytes for a query (the quantity every solver bounds)."""
-    memory, _ = _memory(spec, query, _weights(spec, query, query.gpus))
+def total_for(spec: ModelSpec, query: Query, *, weights: int | None = None) -> int:
+    """Per-GPU total bytes for a query (the quantity every solver bounds).
+
+    ``weights`` may be passed when the caller already has them for ``query.gpus``: they depend on
+    neither s nor b, so the solvers compute them once.
+    """
+    if weights is None:
+        weights = _weights(spec, query, query.gpus)
+    memory, _ = _memory(spec, query, weights)
     return memory.total
 
 
-def _largest(fits: Callable[[int], bool], high: int) -> int:
-    """Largest x in [1, high] with fits(x), for a monotone predicate; 0 when fits(1) is false."""
-    if not fits(1):
-        return 0
-    low = 1
+def _largest(fits: Callable[[int], bool], high: int, start: int = 1) -> int:
+    """Largest x in [1, high] with fits(x), for a monotone predicate; 0 when fits(1) is false.
+
+    Gallops from ``start`` (the query's own value, usually near the answer) before bisecting, so a
+    solver costs a dozen estimates rather than log2(high).
+    """
+    start = min(max(start, 1), high)
+    if fits(start):
+        low, step = start, max(start, 1)
+        while True:
+            probe = min(low + step, high)
+            if probe == low or not fits(probe):
+                high = probe - 1 if probe != low else low
+                break
+            low, step = probe, step * 2
+    else:
+        if start == 1 or not fits(1):
+            return 0
+        low, high = 1, start - 1
     while low < high:
         mid = (low + high + 1) // 2
         if fits(mid):
@@ -86,12 +106,13 @@ def _largest(fits: Callable[[int], bool], high: int) -> int:
 def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int) -> Fit:
     """Fits or not, headroom, max s at b, max b at s, and the smallest tensor-parallel group that fits."""
     usable = _usable(query, gpu)
+    weights = _weights(spec, query, query.gpus)
 
     def fits_seq(s: int) -> bool:
-        return total_for(spec, query.model_copy(update={"seq_len": s})) <= usable
+        return total_for(spec, query.model_copy(update={"seq_len": s}), weights=weights) <= usable
 
     def fits_batch(b: int) -> bool:
-        return total_for(spec, query.model_copy(update={"batch": b})) <= usable
+        return total_for(spec, query.model_copy(update={"batch": b}), weights=weights) <= usable
 
     min_gpus = 0
     for n in _TP_SIZES:
@@ -100,8 +121,8 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int) -> Fit:
             break
     return Fit(
         gpu=gpu.key, gpu_name=gpu.name, gpu_memory=gpu.memory_bytes, fits=total <= usable,
-        headroom=usable - total, max_seq_len=_largest(fits_seq, MAX_SEQ_LEN),
-        max_batch=_largest(fits_batch, MAX_BATCH), min_gpus=min_gpus,
+        headroom=usable - total, max_seq_len=_largest(fits_seq, MAX_SEQ_LEN, query.seq_len),
+        max_batch=_largest(fits_batch, MAX_BATCH, query.batch), min_gpus=min_gpus,
     )
 
 

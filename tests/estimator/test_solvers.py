@@ -1,0 +1,69 @@
+"""The fit solvers: verdict, headroom, max s at b, max b at s, min GPUs; each checked at its boundary."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from estimator.config import load_model_spec
+from estimator.estimate import _largest, estimate, total_for
+from estimator.gpus import lookup_gpu
+from estimator.query import Query
+
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+
+
+def spec(name: str):
+    return load_model_spec(json.loads((CONFIGS / name).read_text()))
+
+
+def test_largest_matches_a_linear_scan() -> None:
+    rng = random.Random(7)
+    for _ in range(5000):
+        high = rng.choice([1, 2, 3, 17, 1000, 16 * 1024 * 1024])
+        answer = rng.randint(0, high)
+        start = rng.randint(1, high)
+        assert _largest(lambda x, a=answer: x <= a, high, start) == answer
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("meta-llama__Llama-3.1-8B.json", dict(seq_len=32768, batch=8, gpu="l40s")),
+    ("Qwen__Qwen3-30B-A3B.json", dict(seq_len=8192, batch=4, gpu="h100-80gb")),
+    ("google__gemma-2-9b-it.json", dict(seq_len=8192, batch=2, gpu="rtx-4090", weight_format="nf4")),
+    ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm")),
+])
+def test_fit_is_exact_at_its_boundaries(name: str, text: dict) -> None:
+    s = spec(name)
+    q = Query(model="m", **text)
+    est = estimate(s, q, model_id="m")
+    fit = est.fit
+    assert fit is not None
+    gpu = lookup_gpu(q.gpu or "")
+    usable = int(q.util * gpu.memory_bytes) if q.engine == "vllm" else gpu.memory_bytes
+    assert fit.gpu_memory == gpu.memory_bytes
+    assert fit.headroom == usable - est.memory.total
+    assert fit.fits == (est.memory.total <= usable)
+    # max_seq_len: the largest s whose total still fits at this b.
+    if fit.max_seq_len:
+        assert total_for(s, q.model_copy(update={"seq_len": fit.max_seq_len})) <= usable
+    assert total_for(s, q.model_copy(update={"seq_len": fit.max_seq_len + 1})) > usable
+    if fit.max_batch:
+        assert total_for(s, q.model_copy(update={"batch": fit.max_batch})) <= usable
+    assert total_for(s, q.model_copy(update={"batch": fit.max_batch + 1})) > usable
+    # min_gpus: the smallest power-of-two tensor-parallel group that fits.
+    assert fit.min_gpus >= 1
+    assert total_for(s, q.model_copy(update={"gpus": fit.min_gpus})) <= usable
+    if fit.min_gpus > 1:
+        assert total_for(s, q.model_copy(update={"gpus": fit.min_gpus // 2})) > usable
+
+
+def test_a_model_that_cannot_fit_says_so() -> None:
+    # Mixtral-8x7B in bf16: 46.7B parameters x 2 bytes = 93 GB of weights alone, more than an L4's
+    # 22 GiB, so it needs tensor parallelism; at least 8 L4s (8 x 22 GiB = 176 GiB of room).
+    est = estimate(spec("mistralai__Mixtral-8x7B-Instruct-v0.1.json"), Query(model="m", gpu="l4"), model_id="m")
+    assert est.fit is not None and not est.fit.fits and est.fit.headroom < 0
+    assert est.fit.max_seq_len == 0 and est.fit.max_batch == 0
+    assert est.fit.min_gpus >= 8
