@@ -368,3 +368,15 @@ def test_qwen2_vl_7b_layernorm_vit() -> None:
     vision = 3 * 2 * 14 * 14 * width + depth * block + merger
     assert text + vision == 8_291_375_616  # the published Qwen2-VL-7B-Instruct total
     assert load_model_spec(cfg).params.total == text + vision
+
+
+def test_every_fixture_has_an_exact_total_here() -> None:
+    covered = {name for name, *_ in DENSE} | {
+        "microsoft__phi-2", "google__gemma-7b", "google__gemma-2-9b-it", "google__gemma-3-1b-it",
+        "google__gemma-3-4b-it", "Qwen__Qwen3-30B-A3B", "Qwen__Qwen1.5-MoE-A2.7B",
+        "mistralai__Mixtral-8x7B-Instruct-v0.1", "deepseek-ai__DeepSeek-V2-Lite-Chat", "deepseek-ai__DeepSeek-V3",
+        "openai__gpt-oss-20b", "meta-llama__Llama-4-Scout-17B-16E-Instruct",
+        "mistralai__Mistral-Small-3.1-24B-Instruct-2503", "ai21labs__AI21-Jamba-1.5-Mini",
+        "Qwen__Qwen2.5-VL-7B-Instruct",
+    }
+    assert {p.stem for p in CONFIGS.glob("*.json")} <= covered
