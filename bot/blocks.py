@@ -12,16 +12,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot import report
+from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space glyph
+from bot.report import GIB, bar, gib, params, per_token
+from estimator.classic import classic_lines as _classic_lines
 from estimator.result import Estimate
 from estimator.spec import Frozen
 
-GIB = 1024**3
-BAR_WIDTH = 30
 SECTION_LIMIT = 3000  # Slack's limit on a section's text
 MAX_BLOCKS = 50  # Slack's limit on blocks per message
-# The bar: one fill character per component, then the free part of the GPU.
-BAR_FILL = {"weights": "█", "kv": "▓", "activations": "▒", "overhead": "░"}
-BAR_FREE = "·"
 REPLY_HINT = (
     "Reply in this thread to change one thing: `s=32k` · `b=8` · `gpu=a100-40gb` · `kv=fp8` · `engine=vllm`"
 )
@@ -66,46 +65,6 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def gib(n_bytes: int) -> str:
-    """Bytes as GiB with one decimal (``34.1 GiB``)."""
-    return f"{n_bytes / GIB:.1f} GiB"
-
-
-def signed_gib(n_bytes: int) -> str:
-    sign = "+" if n_bytes >= 0 else "-"
-    return f"{sign}{abs(n_bytes) / GIB:.1f} GiB"
-
-
-def per_token(n_bytes: int) -> str:
-    """A per-token size in the unit that reads best (``200 KiB``, ``1.5 MiB``)."""
-    if n_bytes >= 1024**2:
-        return f"{n_bytes / 1024**2:.1f} MiB"
-    if n_bytes >= 1024:
-        value = n_bytes / 1024
-        return f"{value:.0f} KiB" if value >= 100 else f"{value:.1f} KiB"
-    return f"{n_bytes} B"
-
-
-def tokens(n: int) -> str:
-    """A token count in a compact form (``233k``, ``1.2M``, ``512``)."""
-    if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):.1f}M"
-    if n >= 10_000:
-        return f"{n // 1000}k"
-    return f"{n:,}"
-
-
-def params(n: int) -> str:
-    """A parameter count in billions (``14.66B``) or millions below one billion."""
-    if n >= 1_000_000_000:
-        return f"{n / 1e9:.2f}B"
-    return f"{n / 1e6:.0f}M"
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
 def _truncate(text: str, limit: int = SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -136,168 +95,36 @@ def _message(blocks: Sequence[Block], text_parts: Iterable[str]) -> Message:
     return Message(blocks=tuple(blocks[:MAX_BLOCKS]), text=_truncate(text, 3900))
 
 
-# -- one estimate -----------------------------------------------------------------------------
+# -- one estimate (content from bot.report, escaped for mrkdwn) ---------------------------------
 def header_line(est: Estimate) -> str:
-    """``model @ sha · bf16 · s=16,384 · b=1 · fused attention · transformers`` (escaped)."""
-    q = est.query
-    model = escape(est.model)
-    if est.revision:
-        model += f" @ {escape(est.revision[:7])}"
-    parts = [model, escape(est.details.weight_format), f"s={q.seq_len:,}", f"b={q.batch:,}"]
-    parts.append("fused attention" if q.flash_attention else "eager attention")
-    if q.kv == "off":
-        parts.append("no KV cache")
-    elif est.details.kv_dtype and est.details.kv_dtype != est.details.weight_format:
-        parts.append(f"KV {escape(est.details.kv_dtype)}")
-    if q.gpus > 1:
-        parts.append(f"{q.gpus} GPUs (TP)")
-    parts.append(q.engine)
-    if q.method == "classic":
-        parts.append("classic formulas")
-    return " · ".join(parts)
+    return report.header(est, esc=escape)
 
 
 def verdict_line(est: Estimate) -> str:
-    """``Total 34.1 GiB: fits one H100 80GB with 45.1 GiB to spare`` (or why it does not)."""
-    q = est.query
-    total = f"Total {gib(est.memory.total)}" + (" per GPU" if q.gpus > 1 else "")
-    fit = est.fit
-    if fit is None:
-        return f"{total} (add `gpu=h100` to check the fit)"
-    name = escape(fit.gpu_name)
-    where = f"one {name}" if q.gpus == 1 else f"each of {q.gpus} {name}"
-    if fit.fits:
-        return f"{total}: fits {where} with {gib(fit.headroom)} to spare"
-    line = f"{total}: does not fit {where} ({gib(-fit.headroom)} short)"
-    if fit.min_gpus > q.gpus:
-        line += f"; it fits on {fit.min_gpus} of them (`gpus={fit.min_gpus}`)"
-    elif fit.min_gpus == 0:
-        line += "; no tensor-parallel group of these fits it"
-    return line
-
-
-def bar(est: Estimate, width: int = BAR_WIDTH) -> str:
-    """The split as a bar, scaled to the GPU when ``gpu=`` is given (free space shown as dots)."""
-    m = est.memory
-    parts = {"weights": m.weights, "kv": m.kv_cache, "activations": m.activations, "overhead": m.overhead}
-    scale = m.total
-    if est.fit is not None:
-        scale = max(scale, est.fit.gpu_memory)
-    if scale <= 0:
-        return "[" + BAR_FREE * width + "]"
-    # Largest remainder, so the cells add up to exactly the share of the scale that is used.
-    used_cells = round(width * m.total / scale)
-    exact = {k: width * v / scale for k, v in parts.items()}
-    cells = {k: int(x) for k, x in exact.items()}
-    order = sorted(parts, key=lambda k: exact[k] - cells[k], reverse=True)
-    for k in order[: max(0, used_cells - sum(cells.values()))]:
-        cells[k] += 1
-    filled = "".join(BAR_FILL[k] * cells[k] for k in parts)
-    return "[" + filled + BAR_FREE * (width - len(filled)) + "]"
+    return report.verdict(est, esc=escape)
 
 
 def bar_line(est: Estimate) -> str:
-    m = est.memory
-    legend = (
-        f"weights {m.weights / GIB:.1f} | KV {m.kv_cache / GIB:.1f} | "
-        f"activations {m.activations / GIB:.1f} | overhead {m.overhead / GIB:.1f} GiB"
-    )
-    return f"`{bar(est)}` {legend}"
+    return f"`{bar(est)}` {report.bar_legend(est)}"
 
 
 def breakdown_lines(est: Estimate) -> list[str]:
     """The table: each term with the arithmetic behind it (escaped, for a code block)."""
-    q, m, d = est.query, est.memory, est.details
-    weights_why = f"{params(est.params_total)} parameters in {escape(d.weight_format)}"
-    if est.params_active is not None and est.params_active != est.params_total:
-        weights_why += f" ({params(est.params_active)} active per token)"
-    if q.gpus > 1:
-        weights_why += f", split over {q.gpus} GPUs"
-    if q.kv == "off" or d.kv_dtype is None:
-        kv_why = "off (kv=off): every step recomputes attention"
-    else:
-        kv_why = (
-            f"{per_token(d.kv_bytes_per_token)} per token x {plural(q.seq_len, 'token')}"
-            f" x {plural(q.batch, 'sequence')}"
-        )
-        if m.kv_cache < d.kv_bytes_per_token * q.seq_len * q.batch:
-            kv_why += " (windowed layers keep less)"
-        kv_why += f", {escape(d.kv_dtype)}"
-    attention = "fused attention" if q.flash_attention else "eager attention"
-    act_why = f"peak: {escape(d.activation_peak_where)}, {attention}"
-    over_why = "CUDA context and allocator" if q.engine == "transformers" else (
-        "CUDA context, non-torch memory, CUDA graphs"
-    )
-    rows = [
-        ("Weights", m.weights, weights_why),
-        ("KV cache", m.kv_cache, kv_why),
-        ("Activations", m.activations, act_why),
-        ("Overhead", m.overhead, over_why),
-        ("Total", m.total, "per GPU" if q.gpus > 1 else ""),
-    ]
-    return [f"{label:<12}{m_bytes / GIB:>7.1f} GiB   {why}".rstrip() for label, m_bytes, why in rows]
+    return [f"{label:<12}{n_bytes / GIB:>7.1f} GiB   {why}".rstrip()
+            for label, n_bytes, why in report.breakdown(est, esc=escape)]
 
 
 def classic_lines(est: Estimate) -> list[str]:
     """The original calculator's six lines (``method=classic``)."""
-    c = est.classic
-
-    def gb(x: float | None) -> str:
-        return "n/a" if x is None else f"{x} GB"
-
-    return [
-        f"Memory consumption of the model: {gb(c.model_gb)}",
-        f"Memory consumption of vanilla inference: {gb(c.vanilla_gb)}",
-        f"Memory consumption of inference with GQA: {gb(c.gqa_gb)}",
-        f"Memory consumption of inference with FlashAttention: {gb(c.flash_gb)}",
-        f"Memory consumption of the KV cache (with GQA): {gb(c.kv_cache_gb)}",
-        f"Total Memory consumption (given the selected configuration): {gb(c.total_gb)}",
-    ]
+    return _classic_lines(est.classic, gqa=est.classic.gqa_gb is not None)
 
 
 def max_line(est: Estimate) -> str | None:
-    fit = est.fit
-    if fit is None:
-        return None
-    q = est.query
-    if fit.max_seq_len <= 0 and fit.max_batch <= 0:
-        return f"Max on this GPU: not one token at b={q.batch:,} (the weights alone do not fit)"
-    seq = f"{tokens(fit.max_seq_len)} tokens at b={q.batch:,}" if fit.max_seq_len > 0 else (
-        f"no sequence at b={q.batch:,}"
-    )
-    batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"no batch at s={q.seq_len:,}"
-    return f"Max on this GPU: {seq}, or {batch}"
+    return report.max_line(est)
 
 
 def vllm_line(est: Estimate) -> str | None:
-    v = est.vllm
-    if v is None:
-        return None
-    return (
-        f"vLLM {escape(v.version)} at util={est.query.util:g}: KV cache pool {gib(v.kv_cache_memory)}"
-        f" = {v.kv_cache_tokens:,} tokens,"
-        f" max concurrency {v.max_concurrency:.2f}x at s={est.query.seq_len:,}"
-    )
-
-
-def classic_note(est: Estimate) -> str | None:
-    """Say so when the classic formula is more than 10% off ours, in total or in its KV term."""
-    c = est.classic
-    if est.query.method == "classic" or c.total_gb is None or est.memory.total <= 0:
-        return None
-    if any("classic formula" in w for w in est.warnings):  # the estimator already said it
-        return None
-    ours = est.memory.total
-    theirs = c.total_gb * 1e9
-    ratio = est.details.classic_kv_ratio  # ours / classic KV
-    line = f"The classic formula says {c.total_gb} GB here"
-    if ratio is not None and ratio > 1.1:
-        return line + f": its KV cache term is {ratio:.1f}x too small."
-    if ratio is not None and 0 < ratio < 1 / 1.1:
-        return line + f": its KV cache term is {1 / ratio:.1f}x too large."
-    if abs(theirs - ours) > 0.1 * ours:
-        return line + f" ({'under' if theirs < ours else 'over'} ours by {abs(theirs - ours) / GIB:.1f} GiB)."
-    return None
+    return report.vllm_line(est, esc=escape)
 
 
 def estimate_message(
@@ -325,7 +152,7 @@ def estimate_message(
     table = classic_lines(est) if est.query.method == "classic" else breakdown_lines(est)
     blocks.append(_section(_code(table)))
     text.append(_plain(_code(table)))
-    extra = [x for x in (max_line(est), vllm_line(est), classic_note(est)) if x]
+    extra = [x for x in (max_line(est), vllm_line(est)) if x]
     if extra:
         blocks.append(_section("\n".join(extra)))
         text += extra
@@ -348,13 +175,7 @@ def estimate_message(
 
 
 def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate) -> str:
-    """``Changed `s=32k`, `b=8`: total 34.1 GiB → 40.2 GiB (+6.1 GiB)``, plus a fit change."""
-    what = ", ".join(f"`{escape(k)}={escape(str(v))}`" for k, v in changes.items()) or "nothing"
-    before, after = base.memory.total, new.memory.total
-    line = f"Changed {what}: total {gib(before)} → {gib(after)} ({signed_gib(after - before)})"
-    if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
-        line += "; it now fits" if new.fit.fits else "; it no longer fits"
-    return line
+    return report.change_line(changes, base, new, esc=escape)
 
 
 def what_if_message(

@@ -55,26 +55,30 @@ def help_text() -> str:
     return HELP
 
 
+def _gib2(n_bytes: int) -> str:
+    return f"{n_bytes / report.GIB:.2f}"
+
+
 def print_estimate(est: Estimate, console: Console) -> None:
     """The breakdown table, verdict, bar, capacity and warnings."""
-    r = report.build(est)
-    console.print(Text(r.header, style="bold"))
-    console.print(Text(r.verdict))
-    console.print(Text(f"{r.bar} {r.bar_legend}"))
+    console.print(Text(report.header(est), style="bold"))
+    console.print(Text(report.verdict(est)))
+    console.print(Text(f"{report.bar(est)} {report.bar_legend(est)}"))
     per_gpu = " per GPU" if est.query.gpus > 1 else ""
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("")
     table.add_column(f"GiB{per_gpu}", justify="right")
     table.add_column("bytes", justify="right")
     table.add_column("how")
-    for row in r.rows:
-        table.add_row(row.label, report.gib(row.bytes, 2), f"{row.bytes:,}", row.why)
-    table.add_row(Text("Total", style="bold"), Text(report.gib(r.total, 2), style="bold"), f"{r.total:,}", "")
+    for label, n_bytes, why in report.breakdown(est):
+        style = "bold" if label == "Total" else ""
+        table.add_row(Text(label, style=style), Text(_gib2(n_bytes), style=style), f"{n_bytes:,}",
+                      "" if label == "Total" else why)
     console.print(table)
-    for line in (r.capacity, r.vllm):
+    for line in (report.max_line(est), report.vllm_line(est)):
         if line:
             console.print(Text(line))
-    for warning in r.warnings:
+    for warning in est.warnings:
         console.print(Text(f"! {warning}", style="yellow"))
 
 
@@ -89,7 +93,7 @@ def gpus_table(gpus: Sequence[GPU]) -> Table:
     for column in ("gpu=", "name", "GiB (as CUDA/ROCm report)", "bytes", "also"):
         table.add_column(column, justify="right" if column.startswith(("GiB", "bytes")) else "left")
     for gpu in gpus:
-        table.add_row(gpu.key, gpu.name, report.gib(gpu.memory_bytes, 2), f"{gpu.memory_bytes:,}",
+        table.add_row(gpu.key, gpu.name, _gib2(gpu.memory_bytes), f"{gpu.memory_bytes:,}",
                       ", ".join(gpu.aliases[:4]))
     return table
 
@@ -117,7 +121,7 @@ def history_table(records: Sequence[QueryRecord]) -> Table | Text:
     for column in ("id", "when (UTC)", "model", "total GiB", "text"):
         table.add_column(column, justify="right" if column in ("id", "total GiB") else "left")
     for item in history_json(records):
-        total = report.gib(item["total"]) if item["total"] is not None else f"error: {item['error']}"
+        total = f"{item['total'] / report.GIB:.1f}" if item["total"] is not None else f"error: {item['error']}"
         table.add_row(str(item["id"]), item["created_at"][:16].replace("T", " "), item["model"] or "",
                       total, item["text"])
     return table
@@ -128,13 +132,11 @@ def compare_table(a: Estimate, b: Estimate) -> Table:
     table.add_column("")
     table.add_column(a.model, justify="right")
     table.add_column(b.model, justify="right")
-    ra, rb = report.build(a), report.build(b)
-    for row_a, row_b in zip(ra.rows, rb.rows, strict=True):
-        table.add_row(f"{row_a.label} GiB", report.gib(row_a.bytes, 2), report.gib(row_b.bytes, 2))
-    table.add_row("Total GiB", report.gib(ra.total, 2), report.gib(rb.total, 2))
-    table.add_row("Parameters", report.short_count(a.params_total), report.short_count(b.params_total))
-    table.add_row("KV per token", report.human_bytes(a.details.kv_bytes_per_token),
-                  report.human_bytes(b.details.kv_bytes_per_token))
+    for (label, x, _), (_, y, _) in zip(report.breakdown(a), report.breakdown(b), strict=True):
+        table.add_row(f"{label} GiB", _gib2(x), _gib2(y))
+    table.add_row("Parameters", report.params(a.params_total), report.params(b.params_total))
+    table.add_row("KV per token", report.per_token(a.details.kv_bytes_per_token),
+                  report.per_token(b.details.kv_bytes_per_token))
     if a.fit and b.fit:
         table.add_row("Fits " + a.fit.gpu_name, "yes" if a.fit.fits else "no", "yes" if b.fit.fits else "no")
     return table

@@ -1,178 +1,196 @@
-"""The content of an answer, front-end neutral: the terminal table and Slack's blocks render this.
+"""The content of an answer, front-end neutral: the terminal table and Slack's blocks both render this.
 
 Pure functions of an :class:`~estimator.result.Estimate`. Bytes become GiB here and only here.
+Every part that came from a user or the Hub (model id, formats, GPU names, warnings) goes through
+``esc``: the identity for the terminal, mrkdwn escaping for Slack (``bot.blocks.escape``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from estimator.result import Estimate
-from estimator.spec import Frozen
 
 GIB = 1024**3
-KIB = 1024
-BAR_WIDTH = 32
-# One glyph per part, in the order of the breakdown, and one for what is left on the GPU.
-BAR_GLYPHS = {"weights": "█", "kv_cache": "▓", "activations": "▒", "overhead": "░", "free": "·"}
+BAR_WIDTH = 30
+# The bar: one fill character per component, then the free part of the GPU.
+BAR_FILL = {"weights": "█", "kv": "▓", "activations": "▒", "overhead": "░"}
+BAR_FREE = "·"
+
+Escape = Callable[[str], str]
 
 
-class Row(Frozen):
-    label: str
-    bytes: int
-    why: str
+def _same(text: str) -> str:
+    return text
 
 
-class Report(Frozen):
-    header: str
-    verdict: str
-    bar: str
-    bar_legend: str
-    rows: tuple[Row, ...]
-    total: int
-    capacity: str | None  # "Max on this GPU: ..." when gpu= is given
-    vllm: str | None  # "vLLM will hold about N tokens ..." when engine=vllm and gpu=
-    warnings: tuple[str, ...]
+# -- numbers ------------------------------------------------------------------------------------
+def gib(n_bytes: int) -> str:
+    """Bytes as GiB with one decimal (``34.1 GiB``)."""
+    return f"{n_bytes / GIB:.1f} GiB"
 
 
-def gib(n: int | float, digits: int = 1) -> str:
-    """Bytes as GiB with a fixed number of decimals ("27.3")."""
-    return f"{n / GIB:.{digits}f}"
+def signed_gib(n_bytes: int) -> str:
+    sign = "+" if n_bytes >= 0 else "-"
+    return f"{sign}{abs(n_bytes) / GIB:.1f} GiB"
 
 
-def human_bytes(n: int) -> str:
-    """Bytes in the largest binary unit that keeps a readable number ("200 KiB", "1.5 MiB")."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit in ("B", "KiB") or value >= 100 else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+def per_token(n_bytes: int) -> str:
+    """A per-token size in the unit that reads best (``200 KiB``, ``1.5 MiB``)."""
+    if n_bytes >= 1024**2:
+        return f"{n_bytes / 1024**2:.1f} MiB"
+    if n_bytes >= 1024:
+        value = n_bytes / 1024
+        return f"{value:.0f} KiB" if value >= 100 else f"{value:.1f} KiB"
+    return f"{n_bytes} B"
 
 
-def short_count(n: int) -> str:
-    """Parameter or token counts: 14.66B, 233k, 512."""
-    if n >= 10**9:
-        return f"{n / 1e9:.2f}B"
-    if n >= 10**6:
-        return f"{n / 1e6:.1f}M"
-    if n >= 10**4:
-        return f"{n / 1e3:.0f}k"
+def tokens(n: int) -> str:
+    """A token count in a compact form (``233k``, ``1.2M``, ``512``)."""
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f}M"
+    if n >= 10_000:
+        return f"{n // 1000}k"
     return f"{n:,}"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
+def params(n: int) -> str:
+    """A parameter count in billions (``14.66B``) or millions below one billion."""
+    if n >= 1_000_000_000:
+        return f"{n / 1e9:.2f}B"
+    return f"{n / 1e6:.0f}M"
 
 
-def header(est: Estimate) -> str:
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+# -- one estimate -------------------------------------------------------------------------------
+def header(est: Estimate, esc: Escape = _same) -> str:
+    """``model @ sha · bf16 · s=16,384 · b=1 · fused attention · transformers``."""
     q = est.query
-    parts = [est.model + (f" @ {est.revision[:7]}" if est.revision else ""), est.details.weight_format,
-             f"s={q.seq_len:,}", f"b={q.batch:,}", "fused attention" if q.flash_attention else "eager attention"]
+    model = esc(est.model)
+    if est.revision:
+        model += f" @ {esc(est.revision[:7])}"
+    parts = [model, esc(est.details.weight_format), f"s={q.seq_len:,}", f"b={q.batch:,}"]
+    parts.append("fused attention" if q.flash_attention else "eager attention")
     if q.kv == "off":
         parts.append("no KV cache")
     elif est.details.kv_dtype and est.details.kv_dtype != est.details.weight_format:
-        parts.append(f"KV {est.details.kv_dtype}")
+        parts.append(f"KV {esc(est.details.kv_dtype)}")
     if q.gpus > 1:
-        parts.append(f"{q.gpus} GPUs (tensor parallel)")
+        parts.append(f"{q.gpus} GPUs (TP)")
     parts.append(q.engine)
+    if q.method == "classic":
+        parts.append("classic formulas")
     return " · ".join(parts)
 
 
-def verdict(est: Estimate) -> str:
-    total = f"Total {gib(est.memory.total)} GiB" + (" per GPU" if est.query.gpus > 1 else "")
+def verdict(est: Estimate, esc: Escape = _same) -> str:
+    """``Total 34.1 GiB: fits one H100 80GB with 45.1 GiB to spare`` (or why it does not)."""
+    q = est.query
+    total = f"Total {gib(est.memory.total)}" + (" per GPU" if q.gpus > 1 else "")
     fit = est.fit
     if fit is None:
-        return f"{total}. Add gpu= (e.g. gpu=h100) to see whether it fits."
-    where = "one" if est.query.gpus == 1 else f"each of {est.query.gpus}"
+        return f"{total} (add `gpu=h100` to check the fit)"
+    name = esc(fit.gpu_name)
+    where = f"one {name}" if q.gpus == 1 else f"each of {q.gpus} {name}"
     if fit.fits:
-        return f"{total}: fits {where} {fit.gpu_name} with {gib(fit.headroom)} GiB to spare"
-    need = f"; it needs {fit.min_gpus} of them" if fit.min_gpus else "; no tensor-parallel group up to 1024 fits"
-    return f"{total}: does not fit {where} {fit.gpu_name}, {gib(-fit.headroom)} GiB short{need}"
+        return f"{total}: fits {where} with {gib(fit.headroom)} to spare"
+    line = f"{total}: does not fit {where} ({gib(-fit.headroom)} short)"
+    if fit.min_gpus > q.gpus:
+        line += f"; it fits on {fit.min_gpus} of them (`gpus={fit.min_gpus}`)"
+    elif fit.min_gpus == 0:
+        line += "; no tensor-parallel group of these fits it"
+    return line
 
 
-def bar(est: Estimate, width: int = BAR_WIDTH) -> tuple[str, str]:
-    """A bar of the split (scaled to the GPU when gpu= is given) and its legend."""
+def bar(est: Estimate, width: int = BAR_WIDTH) -> str:
+    """The split as a bar, scaled to the GPU when ``gpu=`` is given (free space shown as dots)."""
     m = est.memory
-    parts = {"weights": m.weights, "kv_cache": m.kv_cache, "activations": m.activations, "overhead": m.overhead}
-    scale = max(est.fit.gpu_memory if est.fit else m.total, m.total, 1)
-    cells = ""
-    for name, value in parts.items():
-        cells += BAR_GLYPHS[name] * round(width * value / scale)
-    cells = cells[:width]
-    if est.fit:
-        cells += BAR_GLYPHS["free"] * (width - len(cells))
-    legend = (f"weights {gib(m.weights)} | KV {gib(m.kv_cache)} | activations {gib(m.activations)} | "
-              f"overhead {gib(m.overhead)} GiB")
-    return f"[{cells}]", legend
+    parts = {"weights": m.weights, "kv": m.kv_cache, "activations": m.activations, "overhead": m.overhead}
+    scale = m.total
+    if est.fit is not None:
+        scale = max(scale, est.fit.gpu_memory)
+    if scale <= 0:
+        return "[" + BAR_FREE * width + "]"
+    # Largest remainder, so the cells add up to exactly the share of the scale that is used.
+    used_cells = round(width * m.total / scale)
+    exact = {k: width * v / scale for k, v in parts.items()}
+    cells = {k: int(x) for k, x in exact.items()}
+    order = sorted(parts, key=lambda k: exact[k] - cells[k], reverse=True)
+    for k in order[: max(0, used_cells - sum(cells.values()))]:
+        cells[k] += 1
+    filled = "".join(BAR_FILL[k] * cells[k] for k in parts)
+    return "[" + filled + BAR_FREE * (width - len(filled)) + "]"
 
 
-def rows(est: Estimate) -> tuple[Row, ...]:
+def bar_legend(est: Estimate) -> str:
+    m = est.memory
+    return (f"weights {m.weights / GIB:.1f} | KV {m.kv_cache / GIB:.1f} | "
+            f"activations {m.activations / GIB:.1f} | overhead {m.overhead / GIB:.1f} GiB")
+
+
+def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
+    """(label, bytes, the arithmetic behind it) for weights, KV cache, activations, overhead, total."""
     q, m, d = est.query, est.memory, est.details
-    params = f"{short_count(est.params_total)} parameters in {d.weight_format}"
-    if est.params_active is not None:
-        params += f" ({short_count(est.params_active)} active per token)"
+    weights_why = f"{params(est.params_total)} parameters in {esc(d.weight_format)}"
+    if est.params_active is not None and est.params_active != est.params_total:
+        weights_why += f" ({params(est.params_active)} active per token)"
     if q.gpus > 1:
-        params += f", split over {q.gpus} GPUs"
-    if q.kv == "off" or not d.kv_dtype:
-        kv_why = "off (kv=off)"
+        weights_why += f", split over {q.gpus} GPUs"
+    if q.kv == "off" or d.kv_dtype is None:
+        kv_why = "off (kv=off): every step recomputes attention"
     else:
-        kv_why = (f"{human_bytes(d.kv_bytes_per_token)} per token x {_plural(q.seq_len, 'token')} x "
-                  f"{_plural(q.batch, 'sequence')}")
+        kv_why = (f"{per_token(d.kv_bytes_per_token)} per token x {plural(q.seq_len, 'token')}"
+                  f" x {plural(q.batch, 'sequence')}")
         if m.kv_cache < d.kv_bytes_per_token * q.seq_len * q.batch:
-            kv_why += " (sliding-window layers keep only their window)"
-        elif m.kv_cache > d.kv_bytes_per_token * q.seq_len * q.batch:
-            kv_why += " + fixed state per sequence"
-    attention = "fused attention" if q.flash_attention else "eager attention (s² scores)"
-    overhead_why = ("CUDA context, non-torch memory and CUDA graphs" if q.engine == "vllm"
-                    else "CUDA context and allocator")
-    return (
-        Row(label="Weights", bytes=m.weights, why=params),
-        Row(label="KV cache", bytes=m.kv_cache, why=kv_why),
-        Row(label="Activations", bytes=m.activations, why=f"{d.activation_peak_where}, {attention}"),
-        Row(label="Overhead", bytes=m.overhead, why=overhead_why),
-    )
+            kv_why += " (windowed layers keep less)"
+        kv_why += f", {esc(d.kv_dtype)}"
+    attention = "fused attention" if q.flash_attention else "eager attention"
+    act_why = f"peak: {esc(d.activation_peak_where)}, {attention}"
+    over_why = ("CUDA context and allocator" if q.engine == "transformers"
+                else "CUDA context, non-torch memory, CUDA graphs")
+    return [
+        ("Weights", m.weights, weights_why),
+        ("KV cache", m.kv_cache, kv_why),
+        ("Activations", m.activations, act_why),
+        ("Overhead", m.overhead, over_why),
+        ("Total", m.total, "per GPU" if q.gpus > 1 else ""),
+    ]
 
 
-def capacity(est: Estimate) -> str | None:
+def max_line(est: Estimate) -> str | None:
+    """What the GPU holds at most: s at this b, and b at this s."""
     fit = est.fit
     if fit is None:
         return None
     q = est.query
-    seq = (f"{short_count(fit.max_seq_len)} tokens at b={q.batch:,}" if fit.max_seq_len
-           else f"not one token at b={q.batch:,}")
-    batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch else f"no batch at s={q.seq_len:,}"
-    where = "this GPU" if q.gpus == 1 else f"{q.gpus} of these GPUs"
-    return f"Max on {where}: {seq}, or {batch}"
+    if fit.max_seq_len <= 0 and fit.max_batch <= 0:
+        return f"Max on this GPU: not one token at b={q.batch:,} (the weights alone do not fit)"
+    seq = (f"{tokens(fit.max_seq_len)} tokens at b={q.batch:,}" if fit.max_seq_len > 0
+           else f"no sequence at b={q.batch:,}")
+    batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"no batch at s={q.seq_len:,}"
+    return f"Max on this GPU: {seq}, or {batch}"
 
 
-def vllm_line(est: Estimate) -> str | None:
+def vllm_line(est: Estimate, esc: Escape = _same) -> str | None:
+    """What vLLM's start-up log would say: the KV pool, its tokens, and the concurrency at s."""
     v = est.vllm
     if v is None:
         return None
     if v.kv_cache_memory <= 0:
-        return (f"vLLM {v.version} would not start at util={est.query.util}: weights and activations leave "
-                "no room for the KV cache")
-    return (f"vLLM {v.version} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
-            f"({gib(v.kv_cache_memory, 2)} GiB): {v.max_concurrency:.1f} requests of {est.query.seq_len:,} "
-            "tokens at once")
+        return None  # the estimate's warnings say vLLM would not start
+    return (f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
+            f"({gib(v.kv_cache_memory)} at util={est.query.util:g}): {v.max_concurrency:.2f} requests of "
+            f"{est.query.seq_len:,} tokens at once")
 
 
-def build(est: Estimate) -> Report:
-    """Everything a reader wants, in the order they want it."""
-    bar_text, legend = bar(est)
-    return Report(header=header(est), verdict=verdict(est), bar=bar_text, bar_legend=legend, rows=rows(est),
-                  total=est.memory.total, capacity=capacity(est), vllm=vllm_line(est),
-                  warnings=est.warnings)
-
-
-def changes_line(changes: dict[str, str], base: Estimate | None, new: Estimate) -> str:
-    """What a thread what-if changed and what that did to the total."""
-    what = ", ".join(f"{k}={v}" for k, v in changes.items())
-    if base is None:
-        return f"Changed {what}."
-    delta = new.memory.total - base.memory.total
-    sign = "+" if delta >= 0 else "−"
-    return (f"Changed {what}: total {gib(base.memory.total)} → {gib(new.memory.total)} GiB "
-            f"({sign}{gib(abs(delta))} GiB)")
-
-
-NEXT_STEP = "Reply in this thread to change one thing: s=32k · b=8 · gpu=a100-40gb · kv=fp8 · engine=vllm"
+def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:
+    """``Changed `s=32k`, `b=8`: total 34.1 GiB → 40.2 GiB (+6.1 GiB)``, plus a change of verdict."""
+    what = ", ".join(f"`{esc(k)}={esc(str(v))}`" for k, v in changes.items()) or "nothing"
+    before, after = base.memory.total, new.memory.total
+    line = f"Changed {what}: total {gib(before)} → {gib(after)} ({signed_gib(after - before)})"
+    if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
+        line += "; it now fits" if new.fit.fits else "; it no longer fits"
+    return line

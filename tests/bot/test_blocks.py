@@ -73,7 +73,9 @@ def test_escape_the_three_control_characters() -> None:
 
 
 def test_estimate_message_content_and_order() -> None:
-    msg = blocks.estimate_message(phi4(), record_id=42)
+    # The estimator words the classic comparison (estimator/estimate.py); the message shows it.
+    classic = "The classic formula says 36.13 GB here: its KV cache term is 2.5x too small."
+    msg = blocks.estimate_message(phi4(warnings=(classic,)), record_id=42)
     assert_valid_blocks(msg)
     text = msg.text
     header = "microsoft/phi-4 @ 4a5f1d3 · bf16 · s=16,384 · b=1 · fused attention · transformers"
@@ -90,7 +92,7 @@ def test_estimate_message_content_and_order() -> None:
     assert "200 KiB per token x 16,384 tokens x 1 sequence" in text
     assert "peak: prefill MLP, fused attention" in text
     assert "Max on this GPU: 233k tokens at b=1, or b=14 at s=16,384" in text
-    assert "The classic formula says 36.13 GB here: its KV cache term is 2.5x too small." in text
+    assert f":warning: {classic}" in text
     assert "#42" in text and "Reply in this thread" in text
     # Order: header, verdict, breakdown, limits, hint.
     positions = [text.index(s) for s in (header, "Total 34.2", "Weights", "Max on this GPU", "Reply in")]
@@ -151,7 +153,8 @@ def test_vllm_line() -> None:
                         max_concurrency=12.8, weights=PHI4_WEIGHTS, activation_peak=ACT, non_torch=OVER,
                         cuda_graphs=0, requested_memory=int(0.9 * H100), block_size=16, num_gpu_blocks=13107)
     text = blocks.estimate_message(est.model_copy(update={"vllm": report})).text
-    assert "vLLM 0.19.0 at util=0.9: KV cache pool 40.0 GiB = 209,715 tokens, max concurrency 12.80x" in text
+    assert ("vLLM 0.19.0 will hold about 209,715 tokens of KV cache (40.0 GiB at util=0.9): "
+            "12.80 requests of 16,384 tokens at once") in text
     assert "CUDA graphs" in text
 
 
@@ -162,24 +165,12 @@ def test_classic_method_prints_the_six_lines() -> None:
     assert "classic formula says" not in text
 
 
-def test_classic_note_thresholds() -> None:
+def test_classic_comparison_is_said_once() -> None:
+    # The estimator's warning carries the classic comparison; the message shows it once, as a warning.
     est = phi4(gpu=False)
-    # ours 36,674,457,600 B; classic 36.13 GB = 36,130,000,000 B: 1.5% apart, and KV ratio 1.05 -> no note
-    details = est.details.model_copy(update={"classic_kv_ratio": 1.05})
-    assert blocks.classic_note(est.model_copy(update={"details": details})) is None
-    # classic KV 2x ours (ratio 0.5) -> "2.0x too large"
-    details = est.details.model_copy(update={"classic_kv_ratio": 0.5})
-    assert blocks.classic_note(est.model_copy(update={"details": details})) == (
-        "The classic formula says 36.13 GB here: its KV cache term is 2.0x too large.")
-    # totals 20% apart with no KV term: 36.674e9 x 0.8 = 29.34 GB; under ours by 7.34e9 B = 6.8 GiB
-    classic = est.classic.model_copy(update={"total_gb": 29.34})
-    details = est.details.model_copy(update={"classic_kv_ratio": None})
-    assert blocks.classic_note(est.model_copy(update={"classic": classic, "details": details})) == (
-        "The classic formula says 29.34 GB here (under ours by 6.8 GiB).")
-    # Said once: not again when the estimator's warnings already carry it.
     warned = est.model_copy(update={"warnings": ("The classic formula says 36.13 GB here (...)",)})
-    assert blocks.classic_note(warned) is None
     assert blocks.estimate_message(warned).text.count("The classic formula says") == 1
+    assert "The classic formula says" not in blocks.estimate_message(est).text
 
 
 @pytest.mark.parametrize("evil", ["<!channel>", "<!here|here>", "<https://evil.example|click>", "a & b"])
