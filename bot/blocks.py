@@ -73,6 +73,20 @@ def _section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(text)}}
 
 
+def _sections(lines: Sequence[str]) -> list[Block]:
+    """Lines as several sections, so a long listing stays under Slack's per-section limit."""
+    out: list[Block] = []
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 10:
+            out.append(_section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        out.append(_section("\n".join(chunk)))
+    return out
+
+
 def _context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": _truncate(text)}]}
 
@@ -287,16 +301,7 @@ def history_message(records: Sequence[Any], *, model: str | None = None, mine: b
         return _message([_section(body)], [body])
     title = f"*Recent {scope}* (`/vram show &lt;id&gt;` for one)"
     lines = history_lines(records)
-    blocks = [_section(title)]
-    # Several sections, so long listings stay under Slack's per-section limit.
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 10:
-            blocks.append(_section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        blocks.append(_section("\n".join(chunk)))
+    blocks = [_section(title), *_sections(lines)]
     return _message(blocks, [title, *lines])
 
 
@@ -363,15 +368,7 @@ def home_view(records: Sequence[Any]) -> dict[str, Any]:
     ]
     if records:
         blocks.append(_section("*Your recent queries*"))
-        lines = history_lines(records)
-        chunk: list[str] = []
-        for line in lines:
-            if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 10:
-                blocks.append(_section("\n".join(chunk)))
-                chunk = []
-            chunk.append(line)
-        if chunk:
-            blocks.append(_section("\n".join(chunk)))
+        blocks += _sections(history_lines(records))
     else:
         blocks.append(_section("You have no queries yet."))
     return {"type": "home", "blocks": blocks[:100]}
