@@ -30,7 +30,7 @@ from typing import Literal
 
 from estimator.engines import EngineTerms
 from estimator.errors import InputError
-from estimator.gpus import lookup_gpu
+from estimator.gpus import GPU, lookup_gpu
 from estimator.query import Query
 from estimator.result import VllmReport
 from estimator.spec import DTYPE_BYTES, Frozen, LayerKV, ModelSpec, TorchDType
@@ -162,12 +162,51 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
     return spec.max_position_embeddings * rotary_dim * dtype_bytes
 
 
+def _is_sm100(gpu: GPU) -> bool:
+    """Data-centre Blackwell (B200, GB200: compute capability 10), not the SM120 cards."""
+    return gpu.arch == "blackwell" and gpu.key.startswith(("b", "gb"))
+
+
+# MLA models: attention-backend workspaces that importing the backends allocates.
+#
+# Building the first MLAAttention layer (model_executor/layers/attention/mla_attention.py:
+# get_attn_backend(..., use_mla=True)) makes CudaPlatform.get_valid_backends (platforms/cuda.py)
+# import EVERY backend in the MLA priority list to validate it, not just the one it picks. Two of
+# those modules allocate a GPU buffer at import, on the worker's GPU and inside the "Model loading"
+# window (the DeviceMemoryProfiler around load_model):
+# - v1/attention/backends/mla/flashinfer_mla.py: ``g_fi_workspace = torch.zeros(128 MiB)``. FLASHINFER_MLA
+#   is in the list on every CUDA GPU (Hopper's list: FLASH_ATTN_MLA, FLASHMLA, FLASHINFER_MLA,
+#   TRITON_MLA, FLASHMLA_SPARSE), so Hopper pays it while running FLASH_ATTN_MLA. The import needs
+#   flashinfer-python, which vLLM's CUDA build ships.
+# - v1/attention/backends/mla/cutlass_mla.py: ``g_sm100_workspace = SM100Workspace(128 MiB)``; CUTLASS_MLA is
+#   listed only for compute capability 10 (B200/GB200).
+# Imported once per process, so once per GPU, whatever the TP size. DeepSeek-V2-Lite logs 29.43 / 14.83
+# / 7.51 GiB at TP 1 / 2 / 4; the split checkpoint plus rope is 29.28 / 14.68 / 7.38, 0.13-0.15 GiB
+# short at every TP; with the workspace 29.40 / 14.81 / 7.51 (the rest, <= 0.03 GiB, is the caching
+# allocator's rounding of the 11 MiB shared-expert matrices at TP 1 / 2). ROCm's list
+# (platforms/rocm.py) has neither backend.
+MLA_BACKEND_IMPORT_WORKSPACE = 128 * MiB
+
+
+def mla_backend_workspace_bytes(spec: ModelSpec, query: Query) -> int:
+    """GPU buffers that importing vLLM's MLA attention backends allocates, per GPU (MLA models only)."""
+    if not any(layer.kind == "mla" for layer in spec.layers):
+        return 0
+    gpu = lookup_gpu(query.gpu) if query.gpu is not None else None
+    if gpu is None:  # no GPU named: the H100 the profile's logs come from
+        return MLA_BACKEND_IMPORT_WORKSPACE
+    if gpu.vendor != "nvidia":
+        return 0
+    return MLA_BACKEND_IMPORT_WORKSPACE * (2 if _is_sm100(gpu) else 1)
+
+
 def loaded_weight_bytes(spec: ModelSpec, query: Query, weights_bytes: int,
                         constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
     """What "Model loading took X GiB" reports, per GPU: the checkpoint's share (``weights_bytes``,
-    from ``estimator.weights.weight_bytes``), re-laid MXFP4 experts, and buffers built at load time.
+    from ``estimator.weights.weight_bytes``), re-laid MXFP4 experts, and buffers built at load time
+    (the rotary cache, MLA backends' workspaces).
     """
-    loaded = weights_bytes + rope_cache_bytes(spec, query)
+    loaded = weights_bytes + rope_cache_bytes(spec, query) + mla_backend_workspace_bytes(spec, query)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
@@ -218,7 +257,7 @@ def mxfp4_moe_backend(query: Query) -> Mxfp4MoeBackend:
         return "rocm"
     if gpu.arch == "hopper":
         return "triton"
-    if gpu.arch == "blackwell" and gpu.key.startswith(("b", "gb")):  # data-centre SM100 (B200, GB200)
+    if _is_sm100(gpu):
         return "flashinfer_trtllm"
     return "marlin"  # Ampere, Ada and the SM120 Blackwell cards: outside Triton's SM90-SM100 range
 

@@ -182,6 +182,45 @@ def test_rope_cache_is_added_to_loaded_weights():
     assert vllm.rope_cache_bytes(DEEPSEEK, q()) == 163840 * 64 * 2
 
 
+def test_mla_models_load_the_flashinfer_mla_workspace():
+    # Choosing an MLA backend imports every backend in the priority list (platforms/cuda.py
+    # get_valid_backends); flashinfer_mla.py allocates a 128 MiB workspace at import, once per GPU.
+    # DeepSeek-V2-Lite-Chat by hand from its config (hidden 2048, vocab 102,400, 27 layers, the first
+    # dense with MLP 10,944, then 26 MoE layers of 64 experts x 1408 plus 2 shared experts):
+    #   embed + lm_head        2 x 102,400 x 2048                                =    419,430,400
+    #   attention, per layer   q 2048x3072 + kv_a 2048x576 + kv_a norm 512
+    #                          + kv_b 512x4096 + o 2048x2048 + 2 norms x 2048    =     13,767,168
+    #   dense MLP (layer 0)    3 x 2048 x 10,944                                 =     67,239,936
+    #   MoE, per layer         64 x 3 x 2048 x 1408 + 3 x 2048 x 2816 + 64 x 2048 =    571,080,704
+    #   total  419,430,400 + 27 x 13,767,168 + 67,239,936 + 26 x 571,080,704 + 2048 = 15,706,484,224
+    tp1_params = 419_430_400 + 27 * 13_767_168 + 67_239_936 + 26 * 571_080_704 + 2048
+    assert tp1_params == 15_706_484_224
+    # TP 4: kv_a_proj_with_mqa, the norms and the router stay whole; everything else is split in 4.
+    #   attention per layer    (6,291,456 + 2,097,152 + 4,194,304) / 4 + 1,179,648 + 512 + 4096 = 4,329,984
+    #   MoE per layer          (553,648,128 + 17,301,504) / 4 + 131,072                       = 142,868,480
+    tp4_params = 419_430_400 // 4 + 27 * 4_329_984 + 67_239_936 // 4 + 26 * 142_868_480 + 2048
+    assert tp4_params == 3_953_159_680
+    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, q()) == 128 * MiB
+    rope = 163840 * 64 * 2
+    # Logged "Model loading took 29.43 GiB" (case002, TP 1) and 7.51 GiB (case067, TP 4). Without the
+    # workspace: 29.28 / 7.38, 0.15 / 0.13 GiB short. With it: 29.40 / 7.51; the TP 1 rest (~0.03 GiB)
+    # is the caching allocator's rounding of the 11 MiB shared-expert matrices, not modelled.
+    tp1 = vllm.loaded_weight_bytes(DEEPSEEK, q(), tp1_params * 2)
+    tp4 = vllm.loaded_weight_bytes(DEEPSEEK, q(gpus=4), tp4_params * 2)
+    assert tp1 == tp1_params * 2 + rope + 128 * MiB == 31_568_157_696
+    assert tp4 == tp4_params * 2 + rope + 128 * MiB == 8_061_508_608
+    assert abs(tp1 / GiB - 29.43) < 0.05 and abs(tp4 / GiB - 7.51) < 0.01
+
+
+def test_mla_backend_workspace_follows_the_gpu():
+    assert vllm.mla_backend_workspace_bytes(LLAMA, q(gpu="h100-80gb")) == 0  # no MLA layers
+    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, q(gpu="a100-80gb")) == 128 * MiB
+    # B200 (compute capability 10) also lists CUTLASS_MLA, whose module allocates another 128 MiB.
+    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, q(gpu="b200")) == 256 * MiB
+    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, q(gpu="rtx-5090")) == 128 * MiB  # SM120
+    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, q(gpu="mi300x")) == 0  # ROCm lists neither
+
+
 def test_batch_defaults_read_the_catalog_when_only_the_gpu_key_is_given():
     assert vllm.batch_defaults(q(gpu="h100-80gb")) == (8192, 1024)
     assert vllm.batch_defaults(q(gpu="a100-80gb")) == (2048, 256)  # 79.15 GiB, but an A100
