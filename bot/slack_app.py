@@ -11,7 +11,7 @@ import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from slack_bolt import App, BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -82,6 +82,50 @@ def _slack_code(err: SlackApiError) -> str:
 def strip_mentions(text: str) -> str:
     """Drop ``<@U123>`` mentions (``@vram s=32k`` -> ``s=32k``)."""
     return _MENTION.sub(" ", text).strip()
+
+
+class Answer(NamedTuple):
+    """How to show one reply: the message, and whether the conversation sees it or only the asker."""
+
+    message: Message
+    public: bool = False  # estimates and comparisons are posted; everything else is private
+    record_id: int | None = None  # the stored query an estimate came from (threads follow it)
+    private: Message | None = None  # the same answer for the asker alone (no "reply in this thread")
+
+
+def render(reply: Reply) -> Answer:
+    """The Slack message for any reply of the service (the slash command, ``@vram`` and DMs share it)."""
+    if isinstance(reply, EstimateReply):
+        out = reply.outcome
+        if out.estimate is None:
+            return Answer(blocks.error_message(out.error or INTERNAL_ERROR))
+        return Answer(
+            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note), public=True,
+            record_id=out.record_id,
+            private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False),
+        )
+    if isinstance(reply, CompareReply):
+        failed = [o for o in (reply.a, reply.b) if o.estimate is None]
+        if failed:
+            return Answer(blocks.error_message("; ".join(o.error or INTERNAL_ERROR for o in failed)))
+        assert reply.a.estimate is not None and reply.b.estimate is not None
+        return Answer(blocks.compare_message(reply.a.estimate, reply.b.estimate,
+                                             record_ids=(reply.a.record_id, reply.b.record_id)), public=True)
+    if isinstance(reply, HistoryReply):
+        return Answer(blocks.history_message(reply.records, model=reply.model, mine=reply.mine))
+    if isinstance(reply, ShowReply):
+        if reply.estimate is not None:
+            return Answer(blocks.estimate_message(reply.estimate, record_id=reply.record.id, hint=False))
+        return Answer(blocks.error_message(
+            f"#{reply.record.id} `{reply.record.text}` failed: {reply.record.error or 'no result'}"
+        ))
+    if isinstance(reply, GpusReply):
+        return Answer(blocks.gpus_message(reply.gpus))
+    if isinstance(reply, HelpReply):
+        return Answer(blocks.help_message())
+    if isinstance(reply, ErrorReply):
+        return Answer(blocks.error_message(reply.message))
+    raise AssertionError(f"unhandled reply {reply!r}")  # pragma: no cover - the Reply union is closed
 
 
 def create_app(
@@ -217,61 +261,33 @@ class _Bot:
         self._answer_command(reply, who, respond)
 
     def _answer_command(self, reply: Reply, who: Who, respond: Any) -> None:
-        if isinstance(reply, EstimateReply):
-            out = reply.outcome
-            if out.estimate is None:
-                self.respond_error(respond, out.error or INTERNAL_ERROR)
-                return
-            msg = blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note)
-            self._post_or_respond(who, msg, respond, record_id=out.record_id)
-        elif isinstance(reply, CompareReply):
-            failed = [o for o in (reply.a, reply.b) if o.estimate is None]
-            if failed:
-                self.respond_error(respond, "; ".join(o.error or INTERNAL_ERROR for o in failed))
-                return
-            assert reply.a.estimate is not None and reply.b.estimate is not None
-            msg = blocks.compare_message(
-                reply.a.estimate, reply.b.estimate, record_ids=(reply.a.record_id, reply.b.record_id)
-            )
-            self._post_or_respond(who, msg, respond, record_id=None)
-        elif isinstance(reply, HistoryReply):
-            self._respond(respond, blocks.history_message(reply.records, model=reply.model, mine=reply.mine))
-        elif isinstance(reply, ShowReply):
-            if reply.estimate is not None:
-                msg = blocks.estimate_message(reply.estimate, record_id=reply.record.id, hint=False)
-            else:
-                msg = blocks.error_message(
-                    f"#{reply.record.id} `{reply.record.text}` failed: {reply.record.error or 'no result'}"
-                )
-            self._respond(respond, msg)
-        elif isinstance(reply, GpusReply):
-            self._respond(respond, blocks.gpus_message(reply.gpus))
-        elif isinstance(reply, HelpReply):
-            self._respond(respond, blocks.help_message())
-        elif isinstance(reply, ErrorReply):
-            self.respond_error(respond, reply.message)
-        else:  # pragma: no cover - the Reply union is closed
-            raise AssertionError(f"unhandled reply {reply!r}")
+        answer = render(reply)
+        if answer.public:
+            self._post_or_respond(who, answer, respond)
+        else:
+            self._respond(respond, answer.message)
 
-    def _post_or_respond(self, who: Who, msg: Message, respond: Any, *, record_id: int | None) -> None:
+    def _post_or_respond(self, who: Who, answer: Answer, respond: Any) -> None:
         """Post in the channel; where the bot cannot, answer privately and say how to invite it."""
         assert who.channel is not None
         try:
             resp = self.client.chat_postMessage(
-                channel=who.channel, unfurl_links=False, unfurl_media=False, **msg.kwargs()
+                channel=who.channel, unfurl_links=False, unfurl_media=False, **answer.message.kwargs()
             )
         except SlackApiError as err:
             if _slack_code(err) not in CANNOT_POST:
                 raise
             log.info("cannot post in %s (%s): answering privately", who.channel, _slack_code(err))
+            # The private copy has no thread to reply in: no "reply in this thread" hint, the invite instead.
+            msg = answer.private or answer.message
             private = Message(
                 blocks=(*msg.blocks, blocks._context(blocks.INVITE_HINT)),
                 text=msg.text + "\n" + blocks.INVITE_HINT,
             )
             self._respond(respond, private)
             return
-        if record_id is not None:
-            self.service.set_posted(record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=None)
+        if answer.record_id is not None:
+            self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=None)
 
     @staticmethod
     def _respond(respond: Any, msg: Message) -> None:

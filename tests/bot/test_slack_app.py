@@ -281,12 +281,22 @@ def test_private_channel_answers_privately_with_the_invite_hint(bot: Bot) -> Non
     assert resp.args["response_type"] == "ephemeral"
     assert "/invite @vram" in resp.args["text"]
     assert "144 KiB per token x 4,096 tokens" in blocks_text(resp.args)
+    # Only the asker sees it, and an ephemeral message has no thread: no "reply in this thread" hint.
+    assert "Reply in this thread" not in resp.args["text"] + blocks_text(resp.args)
 
 
 def test_dm_with_someone_else_answers_privately(bot: Bot) -> None:
     bot.send.command(f"{QWEN3_8B}", channel="DOTHERS", channel_name="directmessage")
     [resp] = bot.slack.wait_for("response_url")
     assert "/invite @vram" in resp.args["text"]
+    assert "Reply in this thread" not in resp.args["text"]
+
+
+def test_compare_where_the_bot_cannot_post_answers_privately(bot: Bot) -> None:
+    bot.send.command(f"compare {QWEN3_8B} Qwen/Qwen3-0.6B", channel="CPRIVATE", channel_name="privategroup")
+    [resp] = bot.slack.wait_for("response_url")
+    assert resp.args["response_type"] == "ephemeral"
+    assert "Compare" in resp.args["text"] and "/invite @vram" in resp.args["text"]
 
 
 # -- failures and escaping ------------------------------------------------------------------------------
