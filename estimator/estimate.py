@@ -58,6 +58,24 @@ def _memory(spec: ModelSpec, query: Query, weights: int) -> tuple[Memory, Engine
     return Memory(weights=weights, kv_cache=kv, activations=terms.activations, overhead=terms.overhead), terms
 
 
+def vllm_tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
+    """Why vLLM refuses this tensor-parallel size, or None when it accepts it.
+
+    vLLM checks that the attention heads divide by the TP size, and its QKV projection that the
+    KV heads either divide by it or divide it (replicated past them); MLA has no KV heads to split.
+    """
+    if gpus == 1:
+        return None
+    heads = spec.num_attention_heads
+    if heads % gpus:
+        return f"the model's {heads} attention heads do not divide by {gpus}"
+    kv = spec.num_kv_heads
+    has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
+    if has_gqa and kv and (kv % gpus if gpus <= kv else gpus % kv):
+        return f"the model's {kv} KV heads and {gpus} GPUs do not divide one another"
+    return None
+
+
 def _usable(query: Query, gpu: GPU) -> int:
     # vLLM only ever takes util x the device; transformers can use all of it.
     return int(query.util * gpu.memory_bytes) if query.engine == "vllm" else gpu.memory_bytes
@@ -192,6 +210,12 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
     if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
         notes.append(f"s={query.seq_len:,} is longer than the model's context window "
                      f"({spec.max_position_embeddings:,} tokens).")
+    if query.engine == "vllm":
+        refusal = vllm_tp_refusal(spec, query.gpus)
+        if refusal:
+            valid = [n for n in range(1, query.gpus) if vllm_tp_refusal(spec, n) is None]
+            notes.append(f"vLLM will not start with gpus={query.gpus}: {refusal}; "
+                         f"gpus={valid[-1]} is the largest size below it that vLLM accepts.")
     gpu = lookup_gpu(query.gpu) if query.gpu else None
     fit = solve_fit(spec, query, gpu, memory.total) if gpu else None
     vllm = None

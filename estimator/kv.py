@@ -3,7 +3,8 @@
 Pure arithmetic over ``spec.layers`` (see :func:`estimator.config.load_model_spec`):
 
 - full / sliding GQA layers cache ``kv_heads x (key_dim + value_dim)`` per token; with tensor
-  parallelism each GPU holds ``max(1, kv_heads // gpus)`` heads (replicated where gpus > heads);
+  parallelism the busiest GPU holds ``ceil(kv_heads / gpus)`` heads (replicated where gpus > heads;
+  where gpus does not divide the heads, some GPU holds the rounded-up share);
 - MLA layers cache one latent (``kv_lora_rank``) plus the rope key (``qk_rope_head_dim``) per
   token, the same on every GPU (not split);
 - state layers (Mamba) hold a fixed state per sequence, whatever the length, split across GPUs
@@ -37,7 +38,8 @@ def kv_dtype(spec: ModelSpec, kv: KVSetting) -> KVDType | None:
 def _heads_per_gpu(layer: LayerKV, gpus: int) -> int:
     if layer.kind == "mla":
         return layer.kv_heads  # the latent is not split across GPUs
-    return max(1, layer.kv_heads // gpus)
+    # ceil, not floor: with 8 heads on 3 GPUs one GPU holds 3 of them (floor would drop 2 heads).
+    return _cdiv(layer.kv_heads, gpus)
 
 
 def _layer_bytes_per_token(layer: LayerKV, dtype_bytes: int, gpus: int) -> int:

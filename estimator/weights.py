@@ -182,7 +182,8 @@ def _share(lin: LinearWeights, spec: ModelSpec, gpus: int) -> tuple[int, int]:
     if lin.split == "row":
         return _cdiv(lin.in_features, gpus), lin.out_features
     heads = lin.out_features // spec.head_dim  # kv: split by KV heads, replicated past them
-    return lin.in_features, max(1, heads // gpus) * spec.head_dim
+    # ceil: where gpus does not divide the KV heads, the busiest GPU holds the rounded-up share.
+    return lin.in_features, _cdiv(heads, gpus) * spec.head_dim
 
 
 def _is_quantized(s: _Scheme, lin: LinearWeights) -> bool:

@@ -98,8 +98,9 @@ def test_gqa_split_across_gpus_and_replicated_past_kv_heads() -> None:
     assert kv_bytes_per_token(s, "bf16", gpus=2) == 32 * 4 * 128 * 2 * 2
     assert kv_bytes_per_token(s, "bf16", gpus=8) == 32 * 1 * 128 * 2 * 2
     assert kv_bytes_per_token(s, "bf16", gpus=16) == 32 * 1 * 128 * 2 * 2  # replicated, one head each
-    phi4 = spec("microsoft__phi-4")  # 10 KV heads over 4 GPUs: each holds 10 // 4 = 2
-    assert kv_bytes_per_token(phi4, "bf16", gpus=4) == 40 * 2 * 128 * 2 * 2
+    # 10 KV heads over 4 GPUs: the busiest holds ceil(10 / 4) = 3 (the 4 GPUs hold all 10, 3+3+2+2).
+    phi4 = spec("microsoft__phi-4")
+    assert kv_bytes_per_token(phi4, "bf16", gpus=4) == 40 * 3 * 128 * 2 * 2
 
 
 def test_kv_dtype_setting() -> None:

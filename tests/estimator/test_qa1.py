@@ -1,0 +1,53 @@
+"""Regressions found by QA: each test failed before its fix. Numbers worked out from the configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from estimator.config import load_model_spec
+from estimator.estimate import estimate
+from estimator.kv import kv_bytes_per_token, kv_cache_bytes
+from estimator.query import Query
+from estimator.weights import weight_bytes
+
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+
+
+def spec(name: str):
+    return load_model_spec(json.loads((CONFIGS / f"{name}.json").read_text()))
+
+
+# -- gpus that do not divide the KV heads -------------------------------------------------------
+def test_kv_heads_round_up_when_gpus_do_not_divide_them():
+    # Qwen3-0.6B: 28 layers, 8 KV heads of 128. On 3 GPUs the busiest holds ceil(8/3) = 3 heads:
+    # 28 x 3 x 128 x 2 (K, V) x 2 bytes = 43,008 bytes per token (floor gave 2 heads: 28,672).
+    s = spec("Qwen__Qwen3-0.6B")
+    assert kv_bytes_per_token(s, "bf16", gpus=3) == 28 * 3 * 128 * 2 * 2
+    assert kv_cache_bytes(s, seq_len=1000, batch=2, kv_dtype="bf16", gpus=3) == 28 * 3 * 128 * 2 * 2 * 1000 * 2
+    # 64 GPUs > 8 heads: each holds one (replicated), 28 x 1 x 128 x 2 x 2.
+    assert kv_bytes_per_token(s, "bf16", gpus=64) == 28 * 1 * 128 * 2 * 2
+
+
+def test_weight_shares_cover_the_whole_model_on_any_gpu_count():
+    # Every GPU holds at least its share: n GPUs together hold no less than the whole model.
+    for name in ("Qwen__Qwen3-0.6B", "meta-llama__Llama-3.1-8B", "microsoft__phi-4"):
+        s = spec(name)
+        whole = weight_bytes(s, weight_format="bf16")
+        for gpus in (3, 5, 6, 7):
+            assert weight_bytes(s, weight_format="bf16", gpus=gpus) * gpus >= whole, (name, gpus)
+
+
+def test_vllm_warns_when_gpus_do_not_divide_the_heads():
+    # Qwen3-0.6B has 16 attention heads: vLLM refuses tensor_parallel_size=3 (16 % 3 != 0) and 64.
+    s = spec("Qwen__Qwen3-0.6B")
+    for gpus, largest in ((3, 2), (64, 16)):
+        est = estimate(s, Query(gpus=gpus, engine="vllm"), model_id="q")
+        assert any(f"vLLM will not start with gpus={gpus}" in w and f"gpus={largest} is the largest" in w
+                   for w in est.warnings), est.warnings
+    # 2, 4, 8 divide 16 heads and 8 KV heads: no such warning; transformers splits layers, never warns.
+    for gpus in (2, 4, 8):
+        est = estimate(s, Query(gpus=gpus, engine="vllm"), model_id="q")
+        assert not any("will not start" in w for w in est.warnings)
+    est = estimate(s, Query(gpus=3), model_id="q")
+    assert not any("will not start" in w for w in est.warnings)
