@@ -59,6 +59,8 @@ SLACK_ERRORS = {
 }
 INTERNAL_ERROR = "Something went wrong on my side while answering; it is logged, please try again."
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_LINK = re.compile(r"<((?:https?://|mailto:)[^<>|]+)(?:\|([^<>]*))?>")  # <!channel> & co. are left as typed
+_HUB_LINK = re.compile(r"https?://(?:www\.)?huggingface\.co/([\w.-]+/[\w.-]+)(?:/tree/([\w.-]+))?/?(?:[?#].*)?$")
 
 
 class EventClaims(Protocol):
@@ -82,6 +84,25 @@ def _slack_code(err: SlackApiError) -> str:
 def strip_mentions(text: str) -> str:
     """Drop ``<@U123>`` mentions (``@vram s=32k`` -> ``s=32k``)."""
     return _MENTION.sub(" ", text).strip()
+
+
+def _link_text(match: re.Match[str]) -> str:
+    target, label = match.group(1), match.group(2)
+    hub = _HUB_LINK.match(target)
+    if hub:  # a pasted Hub page: the model id (and the branch or commit of a /tree/ link)
+        return hub.group(1) + (f"@{hub.group(2)}" if hub.group(2) else "")
+    return label or target
+
+
+def from_slack(text: str) -> str:
+    """What the user typed, from Slack's encoding of it.
+
+    Slack sends ``&``, ``<`` and ``>`` as ``&amp;``, ``&lt;``, ``&gt;`` and wraps links, channels and
+    mentions in ``<...>``: mentions go, a link becomes the text the user saw (a Hub page its model id),
+    and the entities are decoded, so the text is stored, parsed and shown back (escaped once) as typed.
+    """
+    text = _LINK.sub(_link_text, strip_mentions(text))
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
 
 
 class Answer(NamedTuple):
@@ -256,8 +277,7 @@ class _Bot:
             source="slack", team=body.get("team_id"), channel=body.get("channel_id"), user=body.get("user_id"),
             is_dm=body.get("channel_name") == "directmessage",
         )
-        text = (body.get("text") or "").strip()
-        reply = self.service.run(text, who)
+        reply = self.service.run(from_slack(body.get("text") or ""), who)
         self._answer_command(reply, who, respond)
 
     def _answer_command(self, reply: Reply, who: Who, respond: Any) -> None:
@@ -311,7 +331,7 @@ class _Bot:
             return
         who = Who(source="slack", team=team, channel=channel, user=event.get("user"),
                   is_dm=event.get("channel_type") == "im")
-        outcome = self.service.what_if(base=base, text=strip_mentions(event.get("text") or ""), who=who)
+        outcome = self.service.what_if(base=base, text=from_slack(event.get("text") or ""), who=who)
         if outcome is None:
             return
         self._answer_in_thread(outcome, channel=channel, thread_ts=thread_ts, user=event.get("user"))
@@ -366,7 +386,7 @@ class _Bot:
         if not self.events.claim_event(f"msg:{team}:{channel}:{ts}"):
             return
         reply_ts = thread_ts or ts  # answer in the thread it was asked in, or start one under it
-        text = strip_mentions(event.get("text") or "")
+        text = from_slack(event.get("text") or "")
         who = Who(source="slack", team=team, channel=channel, user=user, is_dm=event.get("channel_type") == "im")
         reply = self.service.run(text, who)
         if isinstance(reply, EstimateReply) and reply.outcome.estimate is not None:

@@ -307,6 +307,11 @@ def test_bad_input_is_one_friendly_escaped_sentence(bot: Bot) -> None:
     rendered = resp.args["text"] + blocks_text(resp.args)
     assert "<!channel>" not in rendered and "&lt;!channel&gt;" in rendered
     assert "Traceback" not in rendered
+    # Typed literally, Slack sends it encoded: decoded to what was typed, then escaped once on the way out.
+    bot.send.command(f"{QWEN3_8B} &lt;!here&gt;=1")
+    resp = bot.slack.wait_for("response_url", 2)[1]
+    rendered = resp.args["text"] + blocks_text(resp.args)
+    assert "<!here>" not in rendered and '"&lt;!here&gt;' in rendered and "&amp;lt;" not in rendered
     assert bot.slack.of("chat.postMessage") == []
 
 
@@ -454,3 +459,41 @@ def test_a_database_failure_still_answers_with_a_note(bot: Bot) -> None:
     assert "144 KiB per token x 4,096 tokens" in blocks_text(post.args)
     assert "not saved to history" in post.args["text"]
     assert "/vram show" not in post.args["text"]  # no id to show
+
+
+def test_text_slack_escaped_is_read_as_typed(bot: Bot) -> None:
+    # Slack sends &, < and > as &amp;, &lt;, &gt; in command and message text: the bot reads what the
+    # user typed, and escapes it once when it shows it back ("&amp;" renders as "&", not "&amp;").
+    bot.send.command(f"{QWEN3_8B} s=4k &amp;")
+    [resp] = bot.slack.wait_for("response_url")
+    assert 'unexpected word "&amp;"' in resp.args["text"]
+    assert "&amp;amp;" not in resp.args["text"] + blocks_text(resp.args)
+    # Stored as typed, so history shows it as typed too.
+    bot.pool.drain()
+    [record] = bot.store.history(scope=_scope("C0001", "U0001"))
+    assert record.text == f"{QWEN3_8B} s=4k &"
+    # A pasted Hub link arrives wrapped (<url> or <url|label>): the bot reads the model id in it.
+    bot.send.event(bot.send.message(f"<@{BOT_USER_ID}> <https://huggingface.co/{QWEN3_8B}> s=2k", type="app_mention"))
+    [answer] = bot.slack.wait_for("chat.postMessage")
+    assert "144 KiB per token x 2,048 tokens" in blocks_text(answer.args)
+    # Any other link is read as the text the user saw (here: not a model id, said once-escaped).
+    bot.send.event(bot.send.message(f"<@{BOT_USER_ID}> <http://example.com/a/b?c=1&amp;d=2|example.com/a/b> s=2k",
+                                    type="app_mention"))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert eph.args["text"].startswith(':x: "example.com/a/b" is not a Hub model id')
+
+
+@pytest.mark.parametrize(("sent", "typed"), [
+    ("Qwen/Qwen3-8B s=4k", "Qwen/Qwen3-8B s=4k"),
+    ("<@UVRAMBOT> b=2", "b=2"),
+    ("<@UVRAMBOT|vram> s = 32k", "s = 32k"),
+    ("x &amp;lt; &lt;b&gt;", "x &lt; <b>"),  # "&lt;" typed literally arrives as "&amp;lt;"
+    ("<https://huggingface.co/Qwen/Qwen3-8B>", "Qwen/Qwen3-8B"),
+    ("<https://huggingface.co/Qwen/Qwen3-8B/tree/v1.0|the model>", "Qwen/Qwen3-8B@v1.0"),
+    ("<https://example.com/a|example.com/a>", "example.com/a"),
+    ("<!channel> s=1k", "<!channel> s=1k"),  # not a link: left to be escaped when shown back
+])
+def test_from_slack_reads_what_the_user_typed(sent: str, typed: str) -> None:
+    from bot.slack_app import from_slack
+
+    assert from_slack(sent) == typed
