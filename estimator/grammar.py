@@ -127,7 +127,7 @@ def _parse_count(key: str, raw: str, *, low: int, high: int) -> int:
     scale = {"": 1, "k": 1024, "m": 1024 * 1024}[suffix]
     value = float(number) * scale
     if value != int(value):
-        raise InputError(f"{key}={raw} is not a whole number of tokens")
+        raise InputError(f"{key}={raw} is not a whole number (examples: {key}=4096, {key}=32k)")
     count = int(value)
     if not low <= count <= high:
         raise InputError(f"{key}={raw} is out of range: it must be between {low:,} and {high:,}")

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from estimator.config import load_model_spec
+from estimator.errors import InputError
 from estimator.estimate import estimate
+from estimator.grammar import parse
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
 from estimator.query import Query
 from estimator.weights import weight_bytes
@@ -51,3 +55,13 @@ def test_vllm_warns_when_gpus_do_not_divide_the_heads():
         assert not any("will not start" in w for w in est.warnings)
     est = estimate(s, Query(gpus=3), model_id="q")
     assert not any("will not start" in w for w in est.warnings)
+
+
+# -- grammar wording ----------------------------------------------------------------------------
+def test_fractional_counts_are_not_called_tokens():
+    # b, gpus and seqs count sequences and GPUs: "b=2.5 is not a whole number of tokens" misled.
+    for text, key in (("m/x b=2.5", "b"), ("m/x gpus=1.5", "gpus"), ("m/x seqs=1.5", "seqs")):
+        with pytest.raises(InputError) as err:
+            parse(text)
+        assert str(err.value).startswith(f"{key}=") and "whole number" in str(err.value)
+        assert "tokens" not in str(err.value), str(err.value)
