@@ -170,6 +170,10 @@ def max_line(est: Estimate) -> str | None:
         return f"Max on this GPU: not one token at b={q.batch:,} (the weights alone do not fit)"
     seq = (f"{tokens(fit.max_seq_len)} tokens at b={q.batch:,}" if fit.max_seq_len > 0
            else f"no sequence at b={q.batch:,}")
+    window = est.details.context_window
+    if window and fit.max_seq_len > window:
+        # Memory is not the limit there: say so, or people plan for a context the model cannot use.
+        seq += f" (memory only: the model's context window is {window:,})"
     batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"no batch at s={q.seq_len:,}"
     return f"Max on this GPU: {seq}, or {batch}"
 

@@ -238,6 +238,6 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         classic=classic_result, fit=fit, vllm=vllm,
         details=Details(kv_bytes_per_token=per_token, weight_format=fmt, kv_dtype=kvd,
                         activation_peak_where=terms.activation_where, params_source=spec.params_source,
-                        classic_kv_ratio=kv_ratio),
+                        classic_kv_ratio=kv_ratio, context_window=spec.max_position_embeddings),
         warnings=tuple(dict.fromkeys(notes)),
     )

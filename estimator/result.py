@@ -68,6 +68,7 @@ class Details(Frozen):
     activation_peak_where: str  # e.g. "prefill MLP", "attention scores"
     params_source: str  # "safetensors" or "config"
     classic_kv_ratio: float | None  # ours / classic KV when both are non-zero
+    context_window: int | None = None  # the model's max_position_embeddings, when the config gives it
 
 
 class Estimate(Frozen):

@@ -1,0 +1,48 @@
+"""QA regressions in the terminal answer: each test failed before its fix."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.cli import run
+from bot.settings import Settings
+
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+PHI4 = str(CONFIGS / "microsoft__phi-4.json")
+LLAMA31_8B = str(CONFIGS / "meta-llama__Llama-3.1-8B.json")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'vram.sqlite3'}")
+
+
+def vram(args: list[str], settings: Settings) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(args, out=out, err=err, settings=settings)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_max_tokens_beyond_the_context_window_say_so(settings: Settings) -> None:
+    # phi-4's context window is 16,384 tokens. On an H100 (79.2 GiB) its 27.3 GiB of bf16 weights
+    # leave ~50 GiB, at 200 KiB per token ~250k tokens: far past what the model can attend to.
+    code, out, _ = vram([PHI4, "s=16k", "gpu=h100"], settings)
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("Max on this GPU"))
+    assert "context window is 16,384" in line, line
+    code, out, _ = vram([PHI4, "s=16k", "gpu=h100", "--json"], settings)
+    data = json.loads(out)
+    assert data["details"]["context_window"] == 16_384 and data["fit"]["max_seq_len"] > 16_384
+
+
+def test_no_context_note_when_memory_is_the_limit(settings: Settings) -> None:
+    # Llama-3.1-8B (131,072-token window) on an L4 (~22 GiB): 15 GiB of weights leave ~6 GiB,
+    # at 128 KiB per token ~50k tokens, well inside the window.
+    code, out, _ = vram([LLAMA31_8B, "gpu=l4"], settings)
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("Max on this GPU"))
+    assert "context window" not in line, line
