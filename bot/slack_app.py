@@ -195,7 +195,9 @@ def create_app(
     @app.event("message")
     def on_message(ack: Callable[..., None], event: dict[str, Any], body: dict[str, Any]) -> None:
         ack()
-        if bot.is_thread_change(event):
+        if bot.is_direct_question(event):
+            submit(bot.ask, body.get("team_id"), event, on_error=bot.tell_in_thread(event))
+        elif bot.is_thread_change(event):
             submit(bot.thread_reply, body.get("team_id"), event, on_error=bot.tell_in_thread(event))
 
     @app.event("app_mention")
@@ -260,6 +262,13 @@ class _Bot:
         return bool(event.get("bot_id")) or event.get("subtype") == "bot_message" or bool(
             event.get("bot_profile")
         )
+
+    def is_direct_question(self, event: dict[str, Any]) -> bool:
+        """A human's top-level message in the bot's own DM (the app's Messages tab)."""
+        if event.get("channel_type") != "im" or self.from_a_bot(event) or event.get("subtype") is not None:
+            return False
+        thread_ts = event.get("thread_ts")
+        return (not thread_ts or thread_ts == event.get("ts")) and bool((event.get("text") or "").strip())
 
     def is_thread_change(self, event: dict[str, Any]) -> bool:
         """A human's reply in a thread that might change something (has ``key=value``)."""
@@ -369,10 +378,10 @@ class _Bot:
         else:
             self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **msg.kwargs())
 
-    # -- @vram ---------------------------------------------------------------------------------------
+    # -- @vram and the bot's DM -------------------------------------------------------------------
     def mention(self, team: str | None, event: dict[str, Any]) -> None:
         """``@vram ...``: a change in one of our threads, else a question answered in a thread."""
-        channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
+        channel, ts = event.get("channel"), event.get("ts")
         if not channel or not ts:
             return
         thread_ts = event.get("thread_ts")
@@ -383,30 +392,31 @@ class _Bot:
             if self.is_thread_change(event):
                 self.thread_reply(team, event)
             return
+        self.ask(team, event)
+
+    def ask(self, team: str | None, event: dict[str, Any]) -> None:
+        """A question put to the bot: ``@vram <text>`` in a channel, or any message in its own DM."""
+        channel, ts, user = event.get("channel"), event.get("ts"), event.get("user")
+        if not channel or not ts:
+            return
+        # Slack's retries repeat the event; a mention also arrives as a message: one answer per message.
         if not self.events.claim_event(f"msg:{team}:{channel}:{ts}"):
             return
-        reply_ts = thread_ts or ts  # answer in the thread it was asked in, or start one under it
-        text = from_slack(event.get("text") or "")
-        who = Who(source="slack", team=team, channel=channel, user=user, is_dm=event.get("channel_type") == "im")
-        reply = self.service.run(text, who)
-        if isinstance(reply, EstimateReply) and reply.outcome.estimate is not None:
-            out = reply.outcome
-            msg = blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note)
+        dm = event.get("channel_type") == "im"
+        # In a channel the answer goes in the thread it was asked in, or starts one under the question;
+        # a DM is already a conversation with the bot, so the answer follows the question there.
+        reply_ts = event.get("thread_ts") or (None if dm else ts)
+        who = Who(source="slack", team=team, channel=channel, user=user, is_dm=dm)
+        answer = render(self.service.run(from_slack(event.get("text") or ""), who))
+        if answer.public or dm:  # in the DM only the asker and the bot are there: no need to whisper
             resp = self.client.chat_postMessage(
-                channel=channel, thread_ts=reply_ts, unfurl_links=False, unfurl_media=False, **msg.kwargs()
+                channel=channel, thread_ts=reply_ts, unfurl_links=False, unfurl_media=False,
+                **answer.message.kwargs(),
             )
-            if out.record_id is not None:
-                self.service.set_posted(out.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=reply_ts)
-            return
-        if isinstance(reply, EstimateReply):
-            msg = blocks.error_message(reply.outcome.error or INTERNAL_ERROR)
-        elif isinstance(reply, ErrorReply):
-            msg = blocks.error_message(reply.message)
-        else:
-            msg = blocks.notice_message("Mention me with a model, e.g. `@vram microsoft/phi-4 s=16k`; "
-                                        "for history, GPUs and help use `/vram help`.")
-        if user:
-            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=reply_ts, **msg.kwargs())
+            if answer.record_id is not None:
+                self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=reply_ts)
+        elif user:  # help, history, mistakes: only the asker needs to see them
+            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=reply_ts, **answer.message.kwargs())
 
     # -- App Home -----------------------------------------------------------------------------------
     def home(self, team: str | None, user: str) -> None:

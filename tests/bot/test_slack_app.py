@@ -497,3 +497,47 @@ def test_from_slack_reads_what_the_user_typed(sent: str, typed: str) -> None:
     from bot.slack_app import from_slack
 
     assert from_slack(sent) == typed
+
+
+# -- the bot's own DM (the app's Messages tab) ----------------------------------------------------------
+def test_dm_with_the_bot_answers_messages_and_their_threads(bot: Bot) -> None:
+    question = bot.send.message(f"{QWEN3_8B} s=4k", channel="DBOT1", channel_type="im")
+    assert bot.send.event(question, event_id="EvDM1").status == 200
+    assert bot.send.event(question, event_id="EvDM1", retry=1).status == 200  # Slack's retry: one answer
+    [answer] = bot.slack.wait_for("chat.postMessage")
+    assert answer.args["channel"] == "DBOT1" and "thread_ts" not in answer.args  # a DM is a conversation
+    assert "144 KiB per token x 4,096 tokens x 1 sequence" in blocks_text(answer.args)
+    bot.pool.drain()
+    [record] = bot.store.history(scope=_scope("DBOT1", "U0001"))
+    assert record.is_dm and record.posted_channel == "DBOT1"
+    # A change in the answer's thread re-estimates, as in a channel.
+    bot.send.event(bot.send.message("b=2", channel="DBOT1", channel_type="im", thread_ts=record.posted_ts))
+    follow = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    assert follow["thread_ts"] == record.posted_ts
+    assert "x 2 sequences" in blocks_text(follow)
+    # Sub-commands work in the DM too, and a mistake is one sentence there.
+    bot.send.event(bot.send.message("help", channel="DBOT1", channel_type="im"))
+    bot.send.event(bot.send.message("sq=4k", channel="DBOT1", channel_type="im"))
+    texts = [c.args["text"] for c in bot.slack.wait_for("chat.postMessage", 4)[2:]]
+    assert all(c.args["channel"] == "DBOT1" for c in bot.slack.of("chat.postMessage"))
+    assert any("/vram history" in t for t in texts)
+    assert any(t.startswith(':x: "sq=4k" comes before the model') for t in texts), texts
+    # Its own posts in the DM (and edits) are not questions.
+    bot.send.event(bot.send.message(f"{QWEN3_8B}", channel="DBOT1", channel_type="im", user=BOT_USER_ID,
+                                    bot_id=BOT_ID))
+    bot.send.event(bot.send.message(f"{QWEN3_8B}", channel="DBOT1", channel_type="im", subtype="message_changed"))
+    bot.send.event(bot.send.message("gpus", channel="DBOT1", channel_type="im"))  # answered: a marker
+    bot.slack.wait_for("chat.postMessage", 5)
+    bot.pool.drain()
+    assert len(bot.slack.of("chat.postMessage")) == 5 and bot.slack.of("chat.postEphemeral") == []
+
+
+def test_mention_without_a_model_gets_the_real_answer_privately(bot: Bot) -> None:
+    for i, text in enumerate(["help", "", "gpus"], start=1):
+        bot.send.event(bot.send.message(f"<@{BOT_USER_ID}> {text}".strip(), type="app_mention", user="U0003"))
+        bot.slack.wait_for("chat.postEphemeral", i)
+    help_a, help_b, gpus = (c.args for c in bot.slack.of("chat.postEphemeral"))
+    assert all(a["user"] == "U0003" for a in (help_a, help_b, gpus))
+    assert "/vram history" in help_a["text"] and help_b["text"] == help_a["text"]
+    assert "h100-80gb" in gpus["text"]
+    assert bot.slack.of("chat.postMessage") == []
