@@ -1,0 +1,131 @@
+"""Property tests: physical sanity of every estimate, over random fixtures and queries.
+
+- every term is non-negative and the total is their sum;
+- more tokens (s) or more sequences (b) never need less memory;
+- an fp8 KV cache is exactly half of a bf16 one (the models here without state-space layers);
+- per-GPU weights never grow with more GPUs (powers of two);
+- an estimate raises nothing but VramError subclasses.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from estimator.config import load_model_spec
+from estimator.errors import VramError
+from estimator.estimate import estimate
+from estimator.query import Query
+from estimator.spec import ModelSpec
+
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+NAMES = sorted(p.stem for p in CONFIGS.glob("*.json"))
+WEIGHT_FORMATS = (None, "bf16", "fp16", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4", "awq", "gptq")
+KV = ("on", "off", "auto", "bf16", "fp16", "fp8", "int8")
+
+PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@cache
+def spec(name: str) -> ModelSpec:
+    return load_model_spec(json.loads((CONFIGS / f"{name}.json").read_text()))
+
+
+def has_state_layers(s: ModelSpec) -> bool:
+    return any(layer.kind == "state" for layer in s.layers)
+
+
+queries = st.fixed_dictionaries({
+    "seq_len": st.integers(1, 2 * 1024 * 1024),
+    "batch": st.integers(1, 64),
+    "weight_format": st.sampled_from(WEIGHT_FORMATS),
+    "kv": st.sampled_from(KV),
+    "flash_attention": st.booleans(),
+    "gpus": st.sampled_from((1, 2, 3, 4, 8, 64)),
+    "engine": st.sampled_from(("transformers", "vllm")),
+})
+
+
+def run(name: str, **fields):
+    """The estimate, or None when it is refused with a VramError (anything else fails the test)."""
+    try:
+        return estimate(spec(name), Query(**fields), model_id=name)
+    except VramError:
+        return None
+
+
+@PROPS
+@given(name=st.sampled_from(NAMES), q=queries)
+def test_terms_non_negative_and_monotone_in_s_and_b(name: str, q: dict) -> None:
+    est = run(name, **q)
+    if est is None:
+        return
+    m = est.memory
+    assert min(m.weights, m.kv_cache, m.activations, m.overhead) >= 0
+    assert m.total == m.weights + m.kv_cache + m.activations + m.overhead
+    longer = run(name, **{**q, "seq_len": q["seq_len"] * 2})
+    more = run(name, **{**q, "batch": q["batch"] + 1})
+    assert longer is not None and more is not None
+    assert longer.memory.total >= m.total and longer.memory.kv_cache >= m.kv_cache
+    assert more.memory.total >= m.total and more.memory.kv_cache >= m.kv_cache
+
+
+@PROPS
+@given(name=st.sampled_from(NAMES), q=queries)
+def test_fp8_kv_is_half_of_bf16(name: str, q: dict) -> None:
+    if has_state_layers(spec(name)):
+        return  # Mamba state stays in the model dtype whatever kv= says
+    bf16 = run(name, **{**q, "kv": "bf16"})
+    fp8 = run(name, **{**q, "kv": "fp8"})
+    if bf16 is None or fp8 is None:
+        return
+    assert 2 * fp8.memory.kv_cache == bf16.memory.kv_cache
+    assert 2 * fp8.details.kv_bytes_per_token == bf16.details.kv_bytes_per_token
+
+
+@PROPS
+@given(name=st.sampled_from(NAMES), q=queries)
+def test_weights_per_gpu_never_grow_with_more_gpus(name: str, q: dict) -> None:
+    previous = None
+    for gpus in (1, 2, 4, 8, 16, 64):
+        est = run(name, **{**q, "gpus": gpus})
+        if est is None:
+            return
+        if previous is not None:
+            assert est.memory.weights <= previous, (gpus, est.memory.weights, previous)
+        previous = est.memory.weights
+
+
+@PROPS
+@given(name=st.sampled_from(NAMES), q=queries,
+       gpu=st.sampled_from(("h100", "l4", "a100-40gb", "rtx4090", "h200", "mi300x")))
+def test_fit_agrees_with_the_total(name: str, q: dict, gpu: str) -> None:
+    est = run(name, **{**q, "seq_len": min(q["seq_len"], 256 * 1024), "gpu": gpu})
+    if est is None:
+        return
+    fit = est.fit
+    assert fit is not None
+    assert fit.fits == (fit.headroom >= 0)
+    if fit.fits:
+        # The query itself fits: the solvers must find at least its own s and b, and its own GPU count.
+        assert fit.max_seq_len >= est.query.seq_len and fit.max_batch >= est.query.batch
+        if est.query.gpus in (1, 2, 4, 8, 64):  # the sizes the min-GPU solver tries
+            assert 1 <= fit.min_gpus <= est.query.gpus
+    else:
+        assert fit.max_seq_len < est.query.seq_len and fit.max_batch < est.query.batch
+
+
+@PROPS
+@given(name=st.sampled_from(NAMES), q=queries, gpus=st.integers(2, 96))
+def test_gpus_together_hold_the_whole_model(name: str, q: dict, gpus: int) -> None:
+    # Per-GPU shares are the busiest GPU's: n GPUs never hold less than one GPU does alone.
+    one = run(name, **{**q, "gpus": 1, "engine": "transformers"})
+    split = run(name, **{**q, "gpus": gpus, "engine": "transformers"})
+    if one is None or split is None:
+        return
+    assert split.memory.weights * gpus >= one.memory.weights
+    assert split.details.kv_bytes_per_token * gpus >= one.details.kv_bytes_per_token
