@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -183,6 +184,7 @@ def serve(settings: Settings, *, on_ready: Callable[[Callable[[], None]], None] 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app, store = build(settings)
+    _stop_on_sigterm()
     try:
         if settings.slack_app_token is not None:
             _serve_socket_mode(app, store, settings, on_ready)
@@ -190,6 +192,21 @@ def serve(settings: Settings, *, on_ready: Callable[[Callable[[], None]], None] 
             _serve_http(app, store, settings, on_ready)
     finally:
         store.close()
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``docker stop``, orchestrators) stops the bot as Ctrl-C does.
+
+    Without a handler Python dies at once on SIGTERM, and as PID 1 in a container it ignores it, so
+    ``docker stop`` waited its 10 seconds and killed the bot mid-answer.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # embedded (tests): signals are the host's business
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _serve_http(app: App, store: Store, settings: Settings,

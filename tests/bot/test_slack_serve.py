@@ -203,3 +203,61 @@ def test_serve_in_socket_mode_end_to_end(tmp_path: Path, slack: MockSlack, fake_
         thread.join(10)
         ws.stop()
     assert not thread.is_alive()
+
+
+def test_slack_api_url_without_the_trailing_slash(tmp_path: Path, slack: MockSlack) -> None:
+    # "http://host/api" joined with "auth.test" would be "http://host/auth.test": the slash is added.
+    settings = settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_api_url=slack.api_url.rstrip("/"))
+    app, store = build(settings)
+    try:
+        assert app.client.base_url == slack.api_url
+        assert [c.path for c in slack.of("auth.test")] == ["/api/auth.test"]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("socket_mode", [False, True])
+def test_sigterm_stops_vram_serve_cleanly(tmp_path: Path, slack: MockSlack, socket_mode: bool) -> None:
+    # `docker stop` and orchestrators send SIGTERM (to PID 1 in a container, where an unhandled SIGTERM
+    # is ignored): `vram serve` must stop on it, cleanly, in both modes.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ws = MockSocketMode().start() if socket_mode else None
+    if ws is not None:
+        slack.socket_url = ws.url
+    port = free_port()
+    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-serve", "SLACK_SIGNING_SECRET": SECRET,
+           "SLACK_API_URL": slack.api_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}",
+           "PORT": str(port), "HF_ENDPOINT": "http://127.0.0.1:9"}
+    env.pop("SLACK_APP_TOKEN", None)
+    if socket_mode:
+        env["SLACK_APP_TOKEN"] = "xapp-1-test"
+    proc = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "serve"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # wait until it listens (health check on PORT in both modes)
+            assert proc.poll() is None, proc.communicate()[0]
+            try:
+                if get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "vram serve did not start"
+            time.sleep(0.1)
+        if ws is not None:
+            ws.wait_connected()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=15)
+        assert proc.returncode == 0, out
+        assert "Traceback" not in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if ws is not None:
+            ws.stop()
