@@ -72,6 +72,12 @@ def _int(cfg: Mapping[str, Any], model_type: str, *names: str, default: Any = _M
     return int(value)
 
 
+def _count(cfg: Mapping[str, Any], model_type: str, *names: str, default: int) -> int:
+    """An optional whole-number field (absent, null or 0: ``default``); negative or fractional raises."""
+    value = _int(cfg, model_type, *names, default=None)
+    return value or default
+
+
 def hidden_size(cfg: Mapping[str, Any], model_type: str) -> int:
     return _int(cfg, model_type, "hidden_size", "n_embd", "d_model", "dim")
 
@@ -222,21 +228,22 @@ def _moe_layer_flags(g: _Geometry) -> list[bool]:
     if moe in ("mixtral", "gpt_oss"):
         return [True] * n
     if moe == "qwen":
-        step = int(cfg.get("decoder_sparse_step") or 1)
+        step = _count(cfg, g.model_type, "decoder_sparse_step", default=1)
         only_mlp = set(cfg.get("mlp_only_layers") or ())
         return [i not in only_mlp and (i + 1) % step == 0 for i in range(n)]
     if moe == "deepseek":
-        first = int(cfg.get("first_k_dense_replace") or 0)
-        freq = int(cfg.get("moe_layer_freq") or 1)
+        first = _count(cfg, g.model_type, "first_k_dense_replace", default=0)
+        freq = _count(cfg, g.model_type, "moe_layer_freq", default=1)
         return [i >= first and i % freq == 0 for i in range(n)]
     if moe == "llama4":
         if cfg.get("moe_layers") is not None:
             layers = set(cfg["moe_layers"])
             return [i in layers for i in range(n)]
-        step = int(cfg.get("interleave_moe_layer_step") or 1)
+        step = _count(cfg, g.model_type, "interleave_moe_layer_step", default=1)
         return [(i + 1) % step == 0 for i in range(n)]
     if moe == "jamba":
-        period, offset = int(cfg["expert_layer_period"]), int(cfg["expert_layer_offset"])
+        period = _positive(g.model_type, "expert_layer_period", cfg["expert_layer_period"])
+        offset = _int(cfg, g.model_type, "expert_layer_offset")
         return [i % period == offset for i in range(n)]
     return [False] * n
 
@@ -267,7 +274,7 @@ def _mlps(c: _Counts, g: _Geometry, moe_flags: list[bool], moe_inter: int, exper
     c.inactive += n_moe * (experts - topk) * per_expert
     c.add("router", n_moe * experts * h)
     if moe == "qwen":
-        shared = int(cfg.get("shared_expert_intermediate_size") or 0)
+        shared = _count(cfg, g.model_type, "shared_expert_intermediate_size", default=0)
         if shared:
             _gated_mlp(c, "shared_experts", h, shared, n_moe)
             c.add("shared_experts", n_moe * h)  # shared_expert_gate: Linear(h, 1)
@@ -309,7 +316,7 @@ def _attention_kinds(g: _Geometry) -> list[str]:
         return kinds
     window = _window(g)
     if rule == "chunked":
-        interval = int(cfg.get("no_rope_layer_interval") or 4)
+        interval = _count(cfg, g.model_type, "no_rope_layer_interval", default=4)
         no_rope = cfg.get("no_rope_layers")
         if not no_rope:
             no_rope = [int((i + 1) % interval != 0) for i in range(n)]
@@ -321,12 +328,12 @@ def _attention_kinds(g: _Geometry) -> list[str]:
     if rule == "qwen2":
         if not cfg.get("use_sliding_window"):
             return ["full"] * n
-        first = int(cfg.get("max_window_layers") or 0)
+        first = _count(cfg, g.model_type, "max_window_layers", default=0)
         return ["sliding" if i >= first else "full" for i in range(n)]
     if rule == "alternate":
         return ["sliding" if (i + 1) % 2 else "full" for i in range(n)]
     if rule == "pattern":
-        pattern = int(cfg.get("sliding_window_pattern") or cfg.get("_sliding_window_pattern") or 6)
+        pattern = _count(cfg, g.model_type, "sliding_window_pattern", "_sliding_window_pattern", default=6)
         return ["sliding" if (i + 1) % pattern else "full" for i in range(n)]
     raise AssertionError(rule)
 
@@ -397,7 +404,7 @@ def _build_mla(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]
     _gated_mlp(c, "dense_mlp", h, g.intermediate, n - n_moe)
     _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
     c.inactive += n_moe * (experts - topk) * 3 * h * moe_inter
-    shared = int(cfg.get("n_shared_experts") or 0)
+    shared = _count(cfg, g.model_type, "n_shared_experts", default=0)
     if shared:
         _gated_mlp(c, "shared_experts", h, moe_inter * shared, n_moe)
     c.add("router", n_moe * experts * h)
@@ -433,14 +440,18 @@ def _build_gpt_oss(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, i
 def _build_jamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
     """Jamba: Mamba (v1) mixers with attention every ``attn_layer_period`` layers, MoE every other."""
     cfg, h, n = g.cfg, g.hidden, g.layers
-    period, offset = int(cfg["attn_layer_period"]), int(cfg["attn_layer_offset"])
+    mt = g.model_type
+    # Checked like the core fields: a negative or fractional size gave negative parameter counts.
+    period = _positive(mt, "attn_layer_period", cfg["attn_layer_period"])
+    offset = _int(cfg, mt, "attn_layer_offset")
     is_attn = [i % period == offset for i in range(n)]
     n_attn = sum(is_attn)
     n_mamba = n - n_attn
-    d_inner = int(cfg["mamba_expand"]) * h
-    d_state, d_conv = int(cfg["mamba_d_state"]), int(cfg["mamba_d_conv"])
+    d_inner = _positive(mt, "mamba_expand", cfg["mamba_expand"]) * h
+    d_state = _positive(mt, "mamba_d_state", cfg["mamba_d_state"])
+    d_conv = _positive(mt, "mamba_d_conv", cfg["mamba_d_conv"])
     dt_rank = cfg["mamba_dt_rank"]
-    dt_rank = math.ceil(h / 16) if dt_rank == "auto" else int(dt_rank)
+    dt_rank = math.ceil(h / 16) if dt_rank == "auto" else _positive(mt, "mamba_dt_rank", dt_rank)
     proj_bias, conv_bias = bool(cfg["mamba_proj_bias"]), bool(cfg["mamba_conv_bias"])
     _gqa_attention(c, g, n_attn)
     c.linear("other", h, 2 * d_inner, "column", n_mamba, proj_bias)  # in_proj

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from estimator.config import load_model_spec
-from estimator.errors import InputError
+from estimator.errors import ConfigError, InputError
 from estimator.estimate import estimate
 from estimator.grammar import parse
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
@@ -65,3 +65,31 @@ def test_fractional_counts_are_not_called_tokens():
             parse(text)
         assert str(err.value).startswith(f"{key}=") and "whole number" in str(err.value)
         assert "tokens" not in str(err.value), str(err.value)
+
+
+# -- config validation --------------------------------------------------------------------------
+@pytest.mark.parametrize("field, value", [("mamba_expand", -33), ("mamba_expand", 1.5), ("mamba_d_state", -1),
+                                          ("mamba_d_conv", 0), ("mamba_dt_rank", -4), ("attn_layer_period", 0),
+                                          ("attn_layer_offset", -1)])
+def test_jamba_sizes_must_be_whole_and_positive(field: str, value: float) -> None:
+    # mamba_expand=-33 gave a spec with a negative parameter total (found by test_config's fuzzing).
+    cfg = json.loads((CONFIGS / "ai21labs__AI21-Jamba-1.5-Mini.json").read_text())
+    with pytest.raises(ConfigError, match=field):
+        load_model_spec({**cfg, field: value})
+
+
+@pytest.mark.parametrize("fixture, field", [
+    ("Qwen__Qwen1.5-MoE-A2.7B", "shared_expert_intermediate_size"), ("Qwen__Qwen1.5-MoE-A2.7B", "decoder_sparse_step"),
+    ("deepseek-ai__DeepSeek-V3", "n_shared_experts"), ("deepseek-ai__DeepSeek-V3", "first_k_dense_replace"),
+    ("deepseek-ai__DeepSeek-V3", "moe_layer_freq"), ("meta-llama__Llama-4-Scout-17B-16E-Instruct",
+                                                     "interleave_moe_layer_step"),
+    ("google__gemma-3-1b-it", "sliding_window_pattern"), ("ai21labs__AI21-Jamba-1.5-Mini", "expert_layer_period"),
+])
+@pytest.mark.parametrize("value", [-3, 2.5])
+def test_optional_layer_counts_must_be_whole_and_not_negative(fixture: str, field: str, value: float) -> None:
+    # n_shared_experts=-3 gave DeepSeek-V3 negative shared-expert parameters; 2.5 was truncated silently.
+    cfg = json.loads((CONFIGS / f"{fixture}.json").read_text())
+    target = cfg["text_config"] if field in cfg.get("text_config", {}) else cfg
+    target[field] = value
+    with pytest.raises(ConfigError, match=field):
+        load_model_spec(cfg)
