@@ -7,7 +7,7 @@ from collections.abc import Callable
 from estimator.classic import GB, classic
 from estimator.engines import EngineTerms
 from estimator.engines.transformers import transformers_terms
-from estimator.engines.vllm import VLLM_VERSION, loaded_weight_bytes, vllm_report, vllm_terms
+from estimator.engines.vllm import VLLM_VERSION, batch_defaults, loaded_weight_bytes, vllm_report, vllm_terms
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes, kv_dtype
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
@@ -211,6 +211,13 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         notes.append(f"s={query.seq_len:,} is longer than the model's context window "
                      f"({spec.max_position_embeddings:,} tokens).")
     if query.engine == "vllm":
+        _, max_seqs = batch_defaults(query)
+        if query.batch > max_seqs:
+            # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
+            seqs = f"{max_seqs:,} sequence" + ("" if max_seqs == 1 else "s")
+            why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
+            notes.append(f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would queue the rest; "
+                         "raise seqs= to run them together.")
         refusal = vllm_tp_refusal(spec, query.gpus)
         if refusal:
             valid = [n for n in range(1, query.gpus) if vllm_tp_refusal(spec, n) is None]

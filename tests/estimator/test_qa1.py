@@ -93,3 +93,15 @@ def test_optional_layer_counts_must_be_whole_and_not_negative(fixture: str, fiel
     target[field] = value
     with pytest.raises(ConfigError, match=field):
         load_model_spec(cfg)
+
+
+# -- vLLM's sequence limit ----------------------------------------------------------------------
+def test_vllm_warns_when_b_exceeds_max_num_seqs():
+    s = spec("microsoft__phi-4")
+    est = estimate(s, Query(engine="vllm", gpu="h100", batch=4, max_num_seqs=1), model_id="p")
+    assert any(w.startswith("vLLM runs at most 1 sequence at once (seqs=1): b=4") for w in est.warnings), est.warnings
+    # No seqs=: vLLM's default on a GPU under 70 GiB (an L4) is 256 sequences.
+    est = estimate(s, Query(engine="vllm", gpu="l4", batch=300, seq_len=1024), model_id="p")
+    assert any("at most 256 sequences at once (its default max_num_seqs): b=300" in w for w in est.warnings)
+    for q in (Query(engine="vllm", gpu="l4", batch=256), Query(batch=300)):
+        assert not any("sequences at once" in w for w in estimate(s, q, model_id="p").warnings)
