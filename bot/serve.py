@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -183,6 +184,9 @@ def serve(settings: Settings, *, on_ready: Callable[[Callable[[], None]], None] 
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    elif "VRAM_LOG_LEVEL" not in os.environ:
+        # `vram` logs WARNING and up for terminal commands; a server tells its operator how it runs.
+        logging.getLogger("bot").setLevel(logging.INFO)
     app, store = build(settings)
     _stop_on_sigterm()
     try:

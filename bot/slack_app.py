@@ -63,6 +63,17 @@ _LINK = re.compile(r"<((?:https?://|mailto:)[^<>|]+)(?:\|([^<>]*))?>")  # <!chan
 _HUB_LINK = re.compile(r"https?://(?:www\.)?huggingface\.co/([\w.-]+/[\w.-]+)(?:/tree/([\w.-]+))?/?(?:[?#].*)?$")
 
 
+class _NoUnusedTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that it goes unused next to our client, which was made
+    with that very token (and with SLACK_API_URL and retries): a warning with nothing to act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.App").addFilter(_NoUnusedTokenNotice())
+
+
 class EventClaims(Protocol):
     """De-duplication of Slack deliveries (the history store's ``claim_event``)."""
 

@@ -255,6 +255,10 @@ def test_sigterm_stops_vram_serve_cleanly(tmp_path: Path, slack: MockSlack, sock
         out, _ = proc.communicate(timeout=15)
         assert proc.returncode == 0, out
         assert "Traceback" not in out
+        # The operator sees how it runs, and no alarming noise ("`token` will be unused": Bolt read
+        # SLACK_BOT_TOKEN itself although the app hands it a client made with that very token).
+        assert ("Socket Mode" if socket_mode else f"HTTP on port {port}") in out, out
+        assert "WARNING" not in out, out
     finally:
         if proc.poll() is None:
             proc.kill()
