@@ -21,17 +21,28 @@ from __future__ import annotations
 from typing import Literal
 
 from estimator.query import KVSetting
-from estimator.spec import DTYPE_BYTES, KVDType, LayerKV, ModelSpec
+from estimator.spec import DTYPE_BYTES, KVDType, LayerKV, ModelSpec, TorchDType, WeightFormat
 
 VLLM_BLOCK_SIZE = 16
 
 
-def kv_dtype(spec: ModelSpec, kv: KVSetting) -> KVDType | None:
+def model_dtype(spec: ModelSpec, weight_format: WeightFormat | None = None) -> TorchDType:
+    """The dtype the model runs in: a float ``dtype=`` replaces the checkpoint's; quantized formats keep it.
+
+    Both engines load ``dtype=fp32`` as ``torch_dtype=float32`` / ``--dtype float32``: activations and
+    (with kv=on/auto) the KV cache follow it.
+    """
+    if weight_format in ("bf16", "fp16", "fp32"):
+        return weight_format
+    return spec.torch_dtype
+
+
+def kv_dtype(spec: ModelSpec, kv: KVSetting, weight_format: WeightFormat | None = None) -> KVDType | None:
     """The KV cache dtype for the ``kv=`` setting: None when off, the model dtype for on/auto."""
     if kv == "off":
         return None
     if kv in ("on", "auto"):
-        return spec.torch_dtype
+        return model_dtype(spec, weight_format)
     return kv
 
 

@@ -57,8 +57,9 @@ from __future__ import annotations
 import math
 
 from estimator.engines import EngineTerms
+from estimator.kv import model_dtype
 from estimator.query import Query
-from estimator.spec import DTYPE_BYTES, ModelSpec
+from estimator.spec import DTYPE_BYTES, ModelSpec, TorchDType
 
 MiB = 1024 * 1024
 
@@ -99,10 +100,15 @@ MLP_INTERMEDIATE_COPIES = {"phi3": 4}
 NORM_FP32_COPIES = 3
 
 
+def _dtype(spec: ModelSpec, query: Query) -> TorchDType:
+    """The dtype transformers runs in: ``dtype=fp32`` loads with torch_dtype=float32, and so on."""
+    return model_dtype(spec, query.weight_format)
+
+
 def _kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
     """Bytes per cached element: the model dtype unless kv= names one."""
     if query.kv in ("on", "auto", "off"):
-        return DTYPE_BYTES[spec.torch_dtype]
+        return DTYPE_BYTES[_dtype(spec, query)]
     return DTYPE_BYTES[query.kv]
 
 
@@ -146,7 +152,7 @@ def persistent_bytes(spec: ModelSpec, query: Query) -> int:
     the rotary cos/sin tables, and the masks: eager builds a float mask per attention kind, sdpa
     a bool mask only for sliding layers once the prompt exceeds the window (else none).
     """
-    dt = DTYPE_BYTES[spec.torch_dtype]
+    dt = DTYPE_BYTES[_dtype(spec, query)]
     b, s = query.batch, query.seq_len
     tokens = b * s
     embeds = (2 if spec.model_type.startswith("gemma") else 1) * tokens * spec.hidden_size * dt
@@ -162,7 +168,7 @@ def persistent_bytes(spec: ModelSpec, query: Query) -> int:
 
 def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
     """Each phase's transient bytes over weights + cache, for one GPU (the largest is the peak)."""
-    dt = DTYPE_BYTES[spec.torch_dtype]
+    dt = DTYPE_BYTES[_dtype(spec, query)]
     b, s = query.batch, query.seq_len
     tokens = b * s
     h = spec.hidden_size
@@ -200,7 +206,7 @@ def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
             attn += b * s * s * dt + 2 * tokens * q_width * dt
         out["prefill attention"] = attn
     else:
-        scores = b * heads * s * s * EAGER_SCORE_BYTES[spec.torch_dtype]
+        scores = b * heads * s * s * EAGER_SCORE_BYTES[_dtype(spec, query)]
         repeated = 2 * tokens * q_width * dt if kv_heads < heads else 0
         out["attention scores"] = keep + attn_stream + tokens * q_width * dt + repeated + scores
 
@@ -229,7 +235,7 @@ def reserve_bytes(spec: ModelSpec, query: Query, *, activations: int, where: str
     about one fp32 score tensor stranded by the score blocks' reuse.
     """
     elements = eager_score_elements(spec, query)
-    scores_in_peak = elements * EAGER_SCORE_BYTES[spec.torch_dtype] if where == "attention scores" else 0
+    scores_in_peak = elements * EAGER_SCORE_BYTES[_dtype(spec, query)] if where == "attention scores" else 0
     other = max(activations - scores_in_peak, 0)
     return RESERVE_FLOOR_BYTES + int(RESERVE_FRACTION * other) + EAGER_RESERVE_BYTES_PER_SCORE * elements
 

@@ -105,3 +105,29 @@ def test_vllm_warns_when_b_exceeds_max_num_seqs():
     assert any("at most 256 sequences at once (its default max_num_seqs): b=300" in w for w in est.warnings)
     for q in (Query(engine="vllm", gpu="l4", batch=256), Query(batch=300)):
         assert not any("sequences at once" in w for w in estimate(s, q, model_id="p").warnings)
+
+
+# -- dtype=fp32 runs the model, and its cache, in fp32 ---------------------------------------------
+@pytest.mark.parametrize("engine", ["transformers", "vllm"])
+def test_float_dtype_sets_the_kv_cache_dtype(engine: str):
+    # Llama-3.1-8B: 32 layers x 8 KV heads x 128 x 2 (K, V) per token. dtype=fp32 loads the model
+    # in float32 (torch_dtype / --dtype), so kv=on caches 4-byte elements: x 4 bytes x 8,192 tokens.
+    s = spec("meta-llama__Llama-3.1-8B")
+    est = estimate(s, Query(weight_format="fp32", seq_len=8192, engine=engine), model_id="l")
+    assert est.details.kv_dtype == "fp32"
+    assert est.memory.kv_cache == 32 * 8 * 128 * 2 * 4 * 8192
+    # A quantized format keeps the checkpoint's bf16 compute: 2 bytes.
+    est = estimate(s, Query(weight_format="int4", seq_len=8192, engine=engine), model_id="l")
+    assert est.details.kv_dtype == "bf16" and est.memory.kv_cache == 32 * 8 * 128 * 2 * 2 * 8192
+    # An explicit kv= wins over the model dtype.
+    est = estimate(s, Query(weight_format="fp32", kv="fp8", seq_len=8192, engine=engine), model_id="l")
+    assert est.memory.kv_cache == 32 * 8 * 128 * 2 * 1 * 8192
+
+
+def test_fp32_activations_exceed_bf16_in_transformers():
+    # The prefill transients are the model dtype's elements (plus fixed fp32 norm copies), so an
+    # fp32 run holds more than a bf16 one, never the same.
+    s = spec("meta-llama__Llama-3.1-8B")
+    bf16 = estimate(s, Query(weight_format="bf16", seq_len=8192), model_id="l").memory.activations
+    fp32 = estimate(s, Query(weight_format="fp32", seq_len=8192), model_id="l").memory.activations
+    assert fp32 > 1.5 * bf16
