@@ -57,6 +57,8 @@ SLACK_ERRORS = {
     "restricted_action": "This workspace does not let me post here.",
     "expired_url": "This command's reply link expired: run it again.",
 }
+THREAD_HOWTO = ("Reply here with what to change, e.g. `s=32k`, `b=8 kv=fp8` or `gpu=a100-40gb` "
+                "(`/vram help` lists every key).")
 INTERNAL_ERROR = "Something went wrong on my side while answering; it is logged, please try again."
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?://|mailto:)[^<>|]+)(?:\|([^<>]*))?>")  # <!channel> & co. are left as typed
@@ -402,6 +404,10 @@ class _Bot:
             # Our thread: the message event for the same reply may be handled already (claimed).
             if self.is_thread_change(event):
                 self.thread_reply(team, event)
+            elif event.get("user") and self.events.claim_event(f"msg:{team}:{channel}:{ts}"):
+                # Addressed to the bot but nothing to change: say how, to the asker only.
+                self.client.chat_postEphemeral(channel=channel, user=event["user"], thread_ts=thread_ts,
+                                               **blocks.notice_message(THREAD_HOWTO).kwargs())
             return
         self.ask(team, event)
 

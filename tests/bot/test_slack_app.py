@@ -541,3 +541,19 @@ def test_mention_without_a_model_gets_the_real_answer_privately(bot: Bot) -> Non
     assert "/vram history" in help_a["text"] and help_b["text"] == help_a["text"]
     assert "h100-80gb" in gpus["text"]
     assert bot.slack.of("chat.postMessage") == []
+
+
+def test_mention_without_a_change_in_our_thread_says_how(bot: Bot) -> None:
+    # Plain chat in the thread is ignored, but "@vram ..." is addressed to the bot: silence would look broken.
+    bot.send.command(f"{QWEN3_8B} s=16k")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    mention = bot.send.message(f"<@{BOT_USER_ID}> what about an A100?", thread_ts=root_ts, user="U0004")
+    bot.send.event({**mention, "type": "app_mention"}, event_id="EvM1")
+    bot.send.event(mention, event_id="EvM2")  # the message event for the same reply: ignored (no "=")
+    bot.send.event({**mention, "type": "app_mention"}, event_id="EvM1", retry=1)
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert eph.args["user"] == "U0004" and eph.args["thread_ts"] == root_ts
+    assert "`gpu=a100-40gb`" in eph.args["text"]
+    bot.pool.drain()
+    assert len(bot.slack.of("chat.postEphemeral")) == 1 and len(bot.slack.of("chat.postMessage")) == 1
