@@ -258,6 +258,14 @@ def transformers_terms(
     warnings: list[str] = []
     if any(layer.kind == "state" for layer in spec.layers):
         warnings.append("transformers activations for state-space (mamba) layers are not modelled")
+    if query.kv in ("fp8", "int8"):
+        # DynamicCache keeps K/V in the model dtype; only QuantizedCache (quanto int2/int4, HQQ)
+        # stores fewer bits, with scales and a window of recent tokens left in full precision.
+        warnings.append(
+            f"transformers' default cache keeps K/V in the model dtype: kv={query.kv} counts 1 byte per "
+            "element, which only a quantized cache (cache_implementation=\"quantized\") or engine=vllm "
+            "(kv=fp8) gives"
+        )
     if query.gpus > 1:
         warnings.append(
             "transformers splits layers across GPUs (device_map=auto): each GPU runs full-width "

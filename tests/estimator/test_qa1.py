@@ -131,3 +131,12 @@ def test_fp32_activations_exceed_bf16_in_transformers():
     bf16 = estimate(s, Query(weight_format="bf16", seq_len=8192), model_id="l").memory.activations
     fp32 = estimate(s, Query(weight_format="fp32", seq_len=8192), model_id="l").memory.activations
     assert fp32 > 1.5 * bf16
+
+
+def test_transformers_says_kv_fp8_is_not_its_default_cache():
+    s = spec("meta-llama__Llama-3.1-8B")
+    for kv in ("fp8", "int8"):
+        est = estimate(s, Query(kv=kv), model_id="l")
+        assert any(f"kv={kv} counts 1 byte per element" in w for w in est.warnings), est.warnings
+    for q in (Query(kv="bf16"), Query(kv="fp8", engine="vllm")):
+        assert not any("1 byte per element" in w for w in estimate(s, q, model_id="l").warnings)
