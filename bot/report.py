@@ -135,7 +135,11 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
     """(label, bytes, the arithmetic behind it) for weights, KV cache, activations, overhead, total."""
     q, m, d = est.query, est.memory, est.details
     weights_why = f"{params(est.params_total)} parameters in {esc(d.weight_format)}"
-    if est.params_active is not None and est.params_active != est.params_total:
+    if q.params_billions is not None:
+        # n= scales the weights: say so, or the line contradicts its own number.
+        weights_why = (f"{params(round(q.params_billions * 1e9))} parameters (n={q.params_billions:g}, "
+                       f"the checkpoint has {params(est.params_total)}) in {esc(d.weight_format)}")
+    elif est.params_active is not None and est.params_active != est.params_total:
         weights_why += f" ({params(est.params_active)} active per token)"
     if q.gpus > 1:
         weights_why += f", split over {q.gpus} GPUs"
@@ -167,7 +171,12 @@ def max_line(est: Estimate) -> str | None:
         return None
     q = est.query
     if fit.max_seq_len <= 0 and fit.max_batch <= 0:
-        return f"Max on this GPU: not one token at b={q.batch:,} (the weights alone do not fit)"
+        usable = fit.gpu_memory * (q.util if q.engine == "vllm" else 1)
+        if est.memory.weights >= usable:
+            return f"Max on this GPU: not one token at b={q.batch:,} (the weights alone do not fit)"
+        # The weights fit: it is b sequences (or s tokens each) that do not.
+        return (f"Max on this GPU: not one token at b={q.batch:,}, and not one sequence of "
+                f"{q.seq_len:,} tokens")
     seq = (f"{tokens(fit.max_seq_len)} tokens at b={q.batch:,}" if fit.max_seq_len > 0
            else f"no sequence at b={q.batch:,}")
     window = est.details.context_window

@@ -46,3 +46,25 @@ def test_no_context_note_when_memory_is_the_limit(settings: Settings) -> None:
     assert code == 0
     line = next(x for x in out.splitlines() if x.startswith("Max on this GPU"))
     assert "context window" not in line, line
+
+
+def test_no_room_for_tokens_is_not_blamed_on_the_weights(settings: Settings) -> None:
+    # phi-2 (2.78B fp16 = 5.2 GiB) fits an H100, but b=1,048,576 sequences do not, even of one
+    # token (320 KiB of KV each is 320 GiB): the weights are not the reason.
+    phi2 = str(CONFIGS / "microsoft__phi-2.json")
+    code, out, _ = vram([phi2, "b=1m", "s=1m", "gpu=h100"], settings)
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("Max on this GPU"))
+    assert "weights alone" not in line and "not one token at b=1,048,576" in line, line
+    # DeepSeek-V3's 671B parameters (fp8, ~640 GiB) do not fit one 79 GiB H100: that is the weights.
+    code, out, _ = vram([str(CONFIGS / "deepseek-ai__DeepSeek-V3.json"), "gpu=h100"], settings)
+    assert "Max on this GPU: not one token at b=1 (the weights alone do not fit)" in out
+
+
+def test_weights_line_follows_the_n_override(settings: Settings) -> None:
+    # n=3 sizes 3 billion bf16 parameters: 6,000,000,000 bytes; the line says 3.00B, not the
+    # checkpoint's 30.53B (Qwen3-30B-A3B).
+    code, out, _ = vram([str(CONFIGS / "Qwen__Qwen3-30B-A3B.json"), "n=3"], settings)
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("Weights"))
+    assert "6,000,000,000" in line and "3.00B parameters (n=3" in line, line
