@@ -282,8 +282,17 @@ def history_lines(records: Sequence[Any]) -> list[str]:
         # Only a real Slack user id becomes a mention; anything else is shown as text.
         who_part = f" · <@{who}>" if who and _SLACK_USER.fullmatch(who) else (f" · {escape(who)}" if who else "")
         status = getattr(r, "status", "ok")
-        mark = "" if status == "ok" else f" · :x: {escape(str(status))}"
-        lines.append(f"`#{r.id}` {_when(r.created_at)}{who_part} · `{escape(r.text)}`{mark}")
+        # The store keeps status "error" and the sentence apart: show the sentence (shortened).
+        reason = getattr(r, "error", None) or str(status)
+        mark = "" if status == "ok" else f" · :x: {escape(_truncate(reason, 160))}"
+        # Backticks (text pasted as code) would close the line's code span early; the grammar ignores them.
+        text = " ".join(r.text.replace("`", " ").split())
+        model = getattr(r, "model", None)
+        if getattr(r, "parent_id", None) is not None and model and model.lower() not in text.lower():
+            text_part = f"`{escape(text)}` on `{escape(model)}`"  # a thread reply that typed only the change
+        else:
+            text_part = f"`{escape(text)}`"
+        lines.append(f"`#{r.id}` {_when(r.created_at)}{who_part} · {text_part}{mark}")
     return lines
 
 

@@ -233,6 +233,9 @@ class Rec:
     text: str
     status: str
     user: str | None = None
+    error: str | None = None
+    parent_id: int | None = None
+    model: str | None = None
 
 
 def test_history_message_lists_records_and_handles_empty() -> None:
@@ -307,3 +310,20 @@ def test_nothing_we_render_opens_a_slack_control_sequence() -> None:
         assert_valid_blocks(msg)
         assert "<" not in all_text(msg) and ">" not in all_text(msg).replace("&gt;", "")
     assert "<" not in json.dumps(blocks.home_view([]))
+
+
+def test_history_lines_read_well_for_what_ifs_errors_and_pasted_code() -> None:
+    when = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
+    recs = [
+        # A thread reply typed only the change: the line says which model it changed.
+        Rec(3, when, "s=32k gpu=l4", "ok", "U0001", parent_id=2, model="Qwen/Qwen3-8B"),
+        # An error record: the store keeps status "error" and the sentence in error.
+        Rec(2, when, "nope/nope", "error", "U0001", error="nope/nope is not a model on the Hugging Face Hub"),
+        # Text pasted as `code`: its backticks would close the line's code span early.
+        Rec(1, when, "`Qwen/Qwen3-8B` s=4k", "ok", "U0001", model="Qwen/Qwen3-8B"),
+    ]
+    msg = blocks.history_message(recs)
+    assert_valid_blocks(msg)
+    assert "`#3` 2026-11-26 05:00 · <@U0001> · `s=32k gpu=l4` on `Qwen/Qwen3-8B`" in msg.text
+    assert "`nope/nope` · :x: nope/nope is not a model on the Hugging Face Hub" in msg.text
+    assert "· `Qwen/Qwen3-8B s=4k`" in msg.text
