@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.text import Text
 
 from bot import render_text
 from bot.service import (
@@ -155,6 +156,8 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
             print(json.dumps([reply.a.estimate.to_json(), reply.b.estimate.to_json()], indent=2), file=out)
         else:
             console.print(render_text.compare_table(reply.a.estimate, reply.b.estimate))
+            for line in render_text.compare_warnings(reply.a.estimate, reply.b.estimate):
+                console.print(Text(line, style="yellow"))
         return 0
     if isinstance(reply, EstimateReply):
         outcome = reply.outcome

@@ -140,3 +140,14 @@ def compare_table(a: Estimate, b: Estimate) -> Table:
     if a.fit and b.fit:
         table.add_row("Fits " + a.fit.gpu_name, "yes" if a.fit.fits else "no", "yes" if b.fit.fits else "no")
     return table
+
+
+def compare_warnings(a: Estimate, b: Estimate) -> list[str]:
+    """Each side's warnings, named (the classic-formula note left out: the table is the comparison)."""
+    lines = []
+    for est in (a, b):
+        for warning in est.warnings:
+            if not warning.startswith("The classic formula says"):
+                lines.append(f"! {est.model}: {warning}")
+    return lines
+

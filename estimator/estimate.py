@@ -207,7 +207,8 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
                                        gpus=1, engine=query.engine)
         kv_ratio = ours_kv_total / (classic_result.kv_cache_gb * GB)
     notes = [*spec.warnings, *warnings, *terms.warnings]
-    if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
+    # engine=vllm says it its own way (vLLM refuses such a max_model_len): one sentence, not two.
+    if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings and query.engine != "vllm":
         notes.append(f"s={query.seq_len:,} is longer than the model's context window "
                      f"({spec.max_position_embeddings:,} tokens).")
     if query.engine == "vllm":

@@ -68,3 +68,15 @@ def test_weights_line_follows_the_n_override(settings: Settings) -> None:
     assert code == 0
     line = next(x for x in out.splitlines() if x.startswith("Weights"))
     assert "6,000,000,000" in line and "3.00B parameters (n=3" in line, line
+
+
+def test_compare_shows_each_side_s_warnings_once(settings: Settings) -> None:
+    # phi-4's window is 16,384 tokens: at s=32k vLLM refuses it; the terminal compare used to drop that.
+    qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
+    code, out, _ = vram(["compare", qwen, PHI4, "s=32k", "engine=vllm"], settings)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "microsoft__phi-4.json: vLLM refuses max_model_len 32,768" in flat, out
+    # One sentence about the context window, not the generic one as well.
+    assert "longer than the model's context window" not in flat
+    assert "The classic formula says" not in flat
