@@ -557,3 +557,54 @@ def test_mention_without_a_change_in_our_thread_says_how(bot: Bot) -> None:
     assert "`gpu=a100-40gb`" in eph.args["text"]
     bot.pool.drain()
     assert len(bot.slack.of("chat.postEphemeral")) == 1 and len(bot.slack.of("chat.postMessage")) == 1
+
+
+def assert_slack_accepts(args: dict[str, Any], *, max_blocks: int = 50) -> None:
+    """Slack's Block Kit limits on one message (or Home view): what chat.postMessage would refuse."""
+    assert "text" not in args or args["text"].strip(), "a plain-text fallback"
+    blocks_ = args["blocks"]
+    assert 0 < len(blocks_) <= max_blocks
+    for block in blocks_:
+        kind = block["type"]
+        assert kind in {"section", "context", "header", "divider"}
+        if kind == "section":
+            assert block["text"]["type"] == "mrkdwn" and 0 < len(block["text"]["text"]) <= 3000
+        elif kind == "header":
+            assert block["text"]["type"] == "plain_text" and 0 < len(block["text"]["text"]) <= 150
+        elif kind == "context":
+            assert 0 < len(block["elements"]) <= 10
+            assert all(0 < len(e["text"]) <= 3000 for e in block["elements"])
+
+
+def test_every_message_the_app_sends_is_valid_block_kit(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=16k gpu=h100 engine=vllm")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    bot.send.event(bot.send.message("s=32k gpu=l4", thread_ts=root_ts))  # a what-if
+    bot.send.event(bot.send.message("s=0", thread_ts=root_ts))  # a what-if error
+    for text in ("help", "gpus", "history", "history mine", "show 1", "show 99", "nope",
+                 f"compare {QWEN3_8B} Qwen/Qwen3-0.6B gpu=a100-40gb"):
+        bot.send.command(text)
+    bot.send.command(f"{QWEN3_8B}", channel="CPRIVATE", channel_name="privategroup")  # the private fallback
+    bot.send.event({"type": "app_home_opened", "user": "U0001", "channel": "DHOME", "tab": "home",
+                    "event_ts": "1.1"})
+    bot.slack.wait_for("chat.postMessage", 4)  # answer, what-if, compare, the refused private post
+    bot.slack.wait_for("response_url", 8)
+    bot.slack.wait_for("chat.postEphemeral")
+    [home] = bot.slack.wait_for("views.publish")
+    sent = [c for c in bot.slack.calls if c.method in ("chat.postMessage", "chat.postEphemeral", "response_url")]
+    assert len(sent) >= 13
+    for call in sent:
+        assert_slack_accepts(call.args)
+    assert_slack_accepts(home.args["view"], max_blocks=100)
+    # ... and every Web API method it called is covered by the manifest's scopes (and needs no other).
+    import yaml
+
+    from tests.bot.test_slack_manifest import MANIFEST
+
+    needs = {"auth.test": None, "chat.postMessage": "chat:write", "chat.postEphemeral": "chat:write",
+             "views.publish": None, "response_url": None}
+    methods = {c.method for c in bot.slack.calls}
+    assert methods <= set(needs), methods - set(needs)
+    scopes = set(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
+    assert {needs[m] for m in methods if needs[m]} <= scopes
