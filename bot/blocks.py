@@ -28,6 +28,11 @@ INVITE_HINT = (
     "I can't post in this conversation, so only you see this. "
     "To share answers here and ask follow-ups in a thread, invite me with `/invite @vram`."
 )
+# Apps cannot be added to a DM or group DM between people: say where to ask instead.
+DM_HINT = (
+    "I can't post in a conversation between people, so only you see this. To share answers and ask "
+    "follow-ups in a thread, ask me in a channel I'm in, or in my own DM (Apps → vram)."
+)
 
 Block = dict[str, Any]
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,20}")

@@ -300,16 +300,15 @@ class _Bot:
             is_dm=body.get("channel_name") == "directmessage",
         )
         reply = self.service.run(from_slack(body.get("text") or ""), who)
-        self._answer_command(reply, who, respond)
-
-    def _answer_command(self, reply: Reply, who: Who, respond: Any) -> None:
+        # A DM or group DM between people (never one with the bot: it can post there).
+        between_people = who.is_dm or str(body.get("channel_name") or "").startswith("mpdm-")
         answer = render(reply)
         if answer.public:
-            self._post_or_respond(who, answer, respond)
+            self._post_or_respond(who, answer, respond, hint=blocks.DM_HINT if between_people else blocks.INVITE_HINT)
         else:
             self._respond(respond, answer.message)
 
-    def _post_or_respond(self, who: Who, answer: Answer, respond: Any) -> None:
+    def _post_or_respond(self, who: Who, answer: Answer, respond: Any, *, hint: str) -> None:
         """Post in the channel; where the bot cannot, answer privately and say how to invite it."""
         assert who.channel is not None
         try:
@@ -322,10 +321,7 @@ class _Bot:
             log.info("cannot post in %s (%s): answering privately", who.channel, _slack_code(err))
             # The private copy has no thread to reply in: no "reply in this thread" hint, the invite instead.
             msg = answer.private or answer.message
-            private = Message(
-                blocks=(*msg.blocks, blocks._context(blocks.INVITE_HINT)),
-                text=msg.text + "\n" + blocks.INVITE_HINT,
-            )
+            private = Message(blocks=(*msg.blocks, blocks._context(hint)), text=msg.text + "\n" + hint)
             self._respond(respond, private)
             return
         if answer.record_id is not None:

@@ -286,10 +286,14 @@ def test_private_channel_answers_privately_with_the_invite_hint(bot: Bot) -> Non
 
 
 def test_dm_with_someone_else_answers_privately(bot: Bot) -> None:
+    # Apps cannot be invited into a conversation between people: the hint says where to ask instead.
     bot.send.command(f"{QWEN3_8B}", channel="DOTHERS", channel_name="directmessage")
-    [resp] = bot.slack.wait_for("response_url")
-    assert "/invite @vram" in resp.args["text"]
-    assert "Reply in this thread" not in resp.args["text"]
+    bot.send.command(f"{QWEN3_8B}", channel="DOTHERS", channel_name="mpdm-ann--bob--eve-1")
+    for resp in bot.slack.wait_for("response_url", 2):
+        assert resp.args["response_type"] == "ephemeral"
+        assert "144 KiB per token x 4,096 tokens" in blocks_text(resp.args)
+        assert "/invite" not in resp.args["text"] and "Reply in this thread" not in resp.args["text"]
+        assert "in a channel I'm in, or in my own DM" in resp.args["text"]
 
 
 def test_compare_where_the_bot_cannot_post_answers_privately(bot: Bot) -> None:
