@@ -42,6 +42,17 @@ from estimator.errors import InputError, VramError
 log = logging.getLogger("vram")
 
 
+class _Console(Console):
+    """rich's Console, but a reader that leaves (``vram ... | head``) is not an error.
+
+    rich answers a broken pipe with ``SystemExit(1)``; raising BrokenPipeError instead lets
+    :func:`main` end with status 0, as it does for --json output.
+    """
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 def _fail(message: str, code: int, err: TextIO) -> int:
     print(f"vram: {message}", file=err)
     return code
@@ -184,7 +195,7 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
     out = out or sys.stdout
     err = err or sys.stderr
     # A pipe or file gets 120 columns, not rich's 80, so rows stay on one line.
-    console = Console(file=out, highlight=False, width=None if out.isatty() else 120)
+    console = _Console(file=out, highlight=False, width=None if out.isatty() else 120)
     try:
         words, as_json, limit = _take_flags(argv)
         settings = settings or load_settings()

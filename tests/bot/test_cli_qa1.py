@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +83,19 @@ def test_compare_shows_each_side_s_warnings_once(settings: Settings) -> None:
     # One sentence about the context window, not the generic one as well.
     assert "longer than the model's context window" not in flat
     assert "The classic formula says" not in flat
+
+
+@pytest.mark.parametrize("args", [[PHI4], [PHI4, "--json"], ["gpus"]])
+def test_a_reader_that_leaves_is_not_an_error(tmp_path: Path, args: list[str]) -> None:
+    # `vram ... | head -1`: the table output exited 1 (rich's broken-pipe handler), --json 0.
+    # A pipe whose read end is already closed makes the first write fail, every time.
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}", "PATH": "/usr/bin:/bin"}
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", *args],
+                              stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=60)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 0, proc.stderr
+    assert b"Traceback" not in proc.stderr
