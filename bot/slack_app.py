@@ -35,6 +35,7 @@ from bot.service import (
 )
 from bot.settings import Settings
 from estimator.errors import VramError
+from store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -254,11 +255,20 @@ class _Bot:
         except SlackClientError as err:
             log.warning("Slack call failed in %s: %s", fn.__name__, err)
             self._tell(on_error, slack_error_sentence(err))
-        except VramError as err:
+        except (VramError, StoreError) as err:  # both carry the one sentence for the user
             self._tell(on_error, str(err))
         except Exception:
             log.exception("unexpected failure in %s", fn.__name__)
             self._tell(on_error, INTERNAL_ERROR)
+
+    def _claim(self, key: str) -> bool:
+        """True the first time a message is seen. With the database down, answer anyway: a retry might
+        then be answered twice, which beats never answering (the slash command answers too)."""
+        try:
+            return self.events.claim_event(key)
+        except StoreError as err:
+            log.warning("could not record %s as handled (%s): answering anyway", key, err)
+            return True
 
     @staticmethod
     def _tell(on_error: Callable[[str], None] | None, sentence: str) -> None:
@@ -345,7 +355,7 @@ class _Bot:
             return
         # One claim per message: Slack's retries repeat the event id, and a reply that mentions the
         # bot arrives twice (message + app_mention, two event ids) - the message is the same.
-        if not self.events.claim_event(f"msg:{team}:{channel}:{ts}"):
+        if not self._claim(f"msg:{team}:{channel}:{ts}"):
             return
         who = Who(source="slack", team=team, channel=channel, user=event.get("user"),
                   is_dm=event.get("channel_type") == "im")
@@ -400,7 +410,7 @@ class _Bot:
             # Our thread: the message event for the same reply may be handled already (claimed).
             if self.is_thread_change(event):
                 self.thread_reply(team, event)
-            elif event.get("user") and self.events.claim_event(f"msg:{team}:{channel}:{ts}"):
+            elif event.get("user") and self._claim(f"msg:{team}:{channel}:{ts}"):
                 # Addressed to the bot but nothing to change: say how, to the asker only.
                 self.client.chat_postEphemeral(channel=channel, user=event["user"], thread_ts=thread_ts,
                                                **blocks.notice_message(THREAD_HOWTO).kwargs())
@@ -413,7 +423,7 @@ class _Bot:
         if not channel or not ts:
             return
         # Slack's retries repeat the event; a mention also arrives as a message: one answer per message.
-        if not self.events.claim_event(f"msg:{team}:{channel}:{ts}"):
+        if not self._claim(f"msg:{team}:{channel}:{ts}"):
             return
         dm = event.get("channel_type") == "im"
         # In a channel the answer goes in the thread it was asked in, or starts one under the question;

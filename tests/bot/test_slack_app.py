@@ -612,3 +612,25 @@ def test_every_message_the_app_sends_is_valid_block_kit(bot: Bot) -> None:
     assert methods <= set(needs), methods - set(needs)
     scopes = set(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
     assert {needs[m] for m in methods if needs[m]} <= scopes
+
+
+def test_a_database_failure_still_answers_mentions_and_dms(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=16k")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    # The database goes away under the running bot: a question is still answered (a retry might then
+    # be answered twice, which beats never answering), as the slash command already is.
+    with bot.store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE handled_events")
+        conn.exec_driver_sql("DROP TABLE queries")
+    bot.send.event(bot.send.message(f"<@{BOT_USER_ID}> {QWEN3_8B} s=2k", type="app_mention"))
+    bot.send.event(bot.send.message(f"{QWEN3_8B} s=2k", channel="DBOT1", channel_type="im"))
+    answers = bot.slack.wait_for("chat.postMessage", 3)[1:]
+    for answer in answers:
+        assert "144 KiB per token x 2,048 tokens" in blocks_text(answer.args)
+        assert "not saved to history" in answer.args["text"]
+    # A thread cannot be followed without its history: the author is told the store's sentence.
+    bot.send.event(bot.send.message("s=32k", thread_ts=root_ts, user="U0006"))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert eph.args["user"] == "U0006" and eph.args["text"].startswith(":x: ")
+    assert "Something went wrong" not in eph.args["text"]
