@@ -7,7 +7,15 @@ from collections.abc import Callable
 from estimator.classic import GB, classic
 from estimator.engines import EngineTerms
 from estimator.engines.transformers import transformers_terms
-from estimator.engines.vllm import VLLM_VERSION, batch_defaults, loaded_weight_bytes, vllm_report, vllm_terms
+from estimator.engines.vllm import (
+    VLLM_VERSION,
+    batch_defaults,
+    cuda_context_bytes,
+    cuda_graph_bytes,
+    loaded_weight_bytes,
+    vllm_report,
+    vllm_terms,
+)
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes, kv_dtype
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
@@ -76,9 +84,21 @@ def vllm_tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
     return None
 
 
-def _usable(query: Query, gpu: GPU) -> int:
-    # vLLM only ever takes util x the device; transformers can use all of it.
-    return int(query.util * gpu.memory_bytes) if query.engine == "vllm" else gpu.memory_bytes
+def _usable(spec: ModelSpec, query: Query, gpu: GPU) -> int:
+    """The most ``memory.total`` may be on one GPU.
+
+    transformers can use the whole device. vLLM's requested share (util x the device) holds the
+    weights, the KV cache, the activation peak and non-torch memory; the CUDA context (there before
+    vLLM measures) and the CUDA graphs (captured after the KV pool) come on top, within the device.
+    So the query fits exactly when vLLM's KV pool holds its b x s tokens.
+    """
+    if query.engine != "vllm":
+        return gpu.memory_bytes
+    requested = int(query.util * gpu.memory_bytes)
+    if query.method == "classic":
+        return requested  # the classic terms have no overhead to place outside the share
+    outside = cuda_context_bytes(query) + cuda_graph_bytes(spec)
+    return min(requested + outside, gpu.memory_bytes)
 
 
 def total_for(spec: ModelSpec, query: Query, *, weights: int | None = None) -> int:
@@ -123,7 +143,7 @@ def _largest(fits: Callable[[int], bool], high: int, start: int = 1) -> int:
 
 def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int) -> Fit:
     """Fits or not, headroom, max s at b, max b at s, and the smallest tensor-parallel group that fits."""
-    usable = _usable(query, gpu)
+    usable = _usable(spec, query, gpu)
     weights = _weights(spec, query, query.gpus)
 
     def fits_seq(s: int) -> bool:
@@ -134,7 +154,8 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int) -> Fit:
 
     min_gpus = 0
     for n in _TP_SIZES:
-        if total_for(spec, query.model_copy(update={"gpus": n})) <= usable:
+        tp = query.model_copy(update={"gpus": n})
+        if total_for(spec, tp) <= _usable(spec, tp, gpu):
             min_gpus = n
             break
     return Fit(

@@ -140,3 +140,23 @@ def test_transformers_says_kv_fp8_is_not_its_default_cache():
         assert any(f"kv={kv} counts 1 byte per element" in w for w in est.warnings), est.warnings
     for q in (Query(kv="bf16"), Query(kv="fp8", engine="vllm")):
         assert not any("1 byte per element" in w for w in estimate(s, q, model_id="l").warnings)
+
+
+# -- engine=vllm: the verdict and vLLM's own KV pool agree ------------------------------------------
+@pytest.mark.parametrize("name, fields", [
+    ("microsoft__phi-4", dict(seq_len=32768, batch=2, kv="fp8", gpu="a100-40gb")),
+    ("microsoft__phi-4", dict(batch=8, gpu="a100-40gb")),
+    ("Qwen__Qwen3-14B", dict(seq_len=32768, batch=2, kv="fp8", gpu="rtx4090", gpus=2)),
+    ("meta-llama__Llama-3.1-8B", dict(seq_len=131072, batch=4, gpu="h100")),
+    ("Qwen__Qwen3-8B", dict(seq_len=65536, batch=3, gpu="l40s")),
+])
+def test_vllm_fits_exactly_when_its_kv_pool_holds_the_batch(name: str, fields: dict):
+    # vLLM's pool = util x device - (weights + activation peak + non-torch): the CUDA context and
+    # graphs sit outside that share. "Does not fit, 0.3 GiB short" beside "vLLM will hold 2.4
+    # requests" (phi-4, s=32k, b=2 on an A100-40GB) contradicted itself.
+    est = estimate(spec(name), Query(engine="vllm", **fields), model_id=name)
+    assert est.fit is not None and est.vllm is not None
+    assert est.fit.fits == (est.vllm.kv_cache_memory >= est.memory.kv_cache), (est.fit, est.vllm)
+    assert est.fit.fits == (est.vllm.max_concurrency >= fields.get("batch", 1) - 0.01)
+    # And never more than the device itself.
+    assert not est.fit.fits or est.memory.total <= est.fit.gpu_memory

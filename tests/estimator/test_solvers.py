@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from estimator.config import load_model_spec
+from estimator.engines.vllm import cuda_context_bytes, cuda_graph_bytes
 from estimator.estimate import _largest, estimate, total_for
 from estimator.gpus import lookup_gpu
 from estimator.query import Query
@@ -42,7 +43,11 @@ def test_fit_is_exact_at_its_boundaries(name: str, text: dict) -> None:
     fit = est.fit
     assert fit is not None
     gpu = lookup_gpu(q.gpu or "")
-    usable = int(q.util * gpu.memory_bytes) if q.engine == "vllm" else gpu.memory_bytes
+    usable = gpu.memory_bytes
+    if q.engine == "vllm":
+        # vLLM's share (util x device) holds weights, KV, activations and non-torch memory; the CUDA
+        # context and the CUDA graphs come on top of it, within the device.
+        usable = min(int(q.util * gpu.memory_bytes) + cuda_context_bytes(q) + cuda_graph_bytes(s), gpu.memory_bytes)
     assert fit.gpu_memory == gpu.memory_bytes
     assert fit.headroom == usable - est.memory.total
     assert fit.fits == (est.memory.total <= usable)
