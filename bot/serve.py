@@ -14,6 +14,7 @@ from typing import Any
 from urllib.error import URLError
 
 from slack_bolt import App, BoltRequest
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.service import Service
 from bot.settings import Settings
@@ -188,29 +189,31 @@ def serve(settings: Settings, *, on_ready: Callable[[Callable[[], None]], None] 
         # `vram` logs WARNING and up for terminal commands; a server tells its operator how it runs.
         logging.getLogger("bot").setLevel(logging.INFO)
     app, store = build(settings)
-    _stop_on_sigterm()
+    restore = _stop_on_sigterm()
     try:
         if settings.slack_app_token is not None:
             _serve_socket_mode(app, store, settings, on_ready)
         else:
             _serve_http(app, store, settings, on_ready)
     finally:
+        restore()
         store.close()
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (``docker stop``, orchestrators) stops the bot as Ctrl-C does.
+def _stop_on_sigterm() -> Callable[[], None]:
+    """SIGTERM (``docker stop``, orchestrators) stops the bot as Ctrl-C does; returns the undo.
 
     Without a handler Python dies at once on SIGTERM, and as PID 1 in a container it ignores it, so
     ``docker stop`` waited its 10 seconds and killed the bot mid-answer.
     """
     if threading.current_thread() is not threading.main_thread():
-        return  # embedded (tests): signals are the host's business
+        return lambda: None  # embedded in a thread: signals are the host's business
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupt)
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 def _serve_http(app: App, store: Store, settings: Settings,
@@ -238,7 +241,18 @@ def _serve_socket_mode(app: App, store: Store, settings: Settings,
     handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
     stopped = threading.Event()
     try:
-        handler.connect()
+        try:
+            handler.connect()
+        except SlackApiError as err:  # a revoked token, or the bot token pasted as the app token
+            code = err.response.get("error", "unknown error") if err.response is not None else "unknown error"
+            raise VramError(
+                f"SLACK_APP_TOKEN was refused by Slack ({code}): generate an app-level token (xapp-...) with "
+                "the connections:write scope under Basic Information → App-Level Tokens"
+            ) from err
+        except (SlackClientError, URLError, OSError) as err:
+            raise VramError(
+                f"Slack did not answer at {settings.slack_api_url}: check the network (or SLACK_API_URL) and retry"
+            ) from err
         log.info("vram: Socket Mode (SLACK_APP_TOKEN is set); health check on port %d", settings.port)
         if on_ready is not None:
             on_ready(stopped.set)

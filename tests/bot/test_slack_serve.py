@@ -266,3 +266,16 @@ def test_sigterm_stops_vram_serve_cleanly(tmp_path: Path, slack: MockSlack, sock
             proc.wait()
         if ws is not None:
             ws.stop()
+
+
+@pytest.mark.parametrize("code", ["invalid_auth", "not_allowed_token_type"])
+def test_refused_app_token_is_one_sentence(tmp_path: Path, slack: MockSlack, code: str) -> None:
+    # Socket Mode with a wrong SLACK_APP_TOKEN (revoked, or the bot token pasted by mistake): Slack refuses
+    # apps.connections.open. The operator gets one sentence, not a traceback, and PORT is let go.
+    slack.fail["apps.connections.open"] = code
+    settings = settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_signing_secret=None,
+                            slack_app_token="xoxb-pasted-by-mistake")
+    with pytest.raises(VramError, match=rf"^SLACK_APP_TOKEN was refused by Slack \({code}\): .*xapp-"):
+        serve(settings)
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", settings.port))  # the health check's port is free again
