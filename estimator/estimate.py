@@ -228,6 +228,12 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
                                        gpus=1, engine=query.engine)
         kv_ratio = ours_kv_total / (classic_result.kv_cache_gb * GB)
     notes = [*spec.warnings, *warnings, *terms.warnings]
+    wanted = query.weight_format
+    if wanted in ("awq", "gptq", "mxfp4") and spec.quantization.format != wanted:
+        # Calibrated or re-laid formats: neither engine converts bf16 weights into them on load.
+        notes.append(f"dtype={wanted} sizes a {wanted.upper()} checkpoint of this model: neither transformers "
+                     f"nor vLLM converts a {spec.quantization.format} checkpoint to {wanted.upper()} on load, "
+                     "so load a pre-quantized one.")
     # engine=vllm says it its own way (vLLM refuses such a max_model_len): one sentence, not two.
     if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings and query.engine != "vllm":
         notes.append(f"s={query.seq_len:,} is longer than the model's context window "

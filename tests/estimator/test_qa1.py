@@ -160,3 +160,15 @@ def test_vllm_fits_exactly_when_its_kv_pool_holds_the_batch(name: str, fields: d
     assert est.fit.fits == (est.vllm.max_concurrency >= fields.get("batch", 1) - 0.01)
     # And never more than the device itself.
     assert not est.fit.fits or est.memory.total <= est.fit.gpu_memory
+
+
+def test_formats_no_engine_converts_to_on_load_are_flagged():
+    llama = spec("meta-llama__Llama-3.1-8B")  # a bf16 checkpoint
+    for fmt in ("awq", "gptq", "mxfp4"):
+        est = estimate(llama, Query(weight_format=fmt), model_id="l")
+        assert any(w.startswith(f"dtype={fmt} sizes a {fmt.upper()} checkpoint") for w in est.warnings), est.warnings
+    # The checkpoint's own format, and formats engines quantize to on load, raise nothing.
+    for name, fmt in (("Qwen__Qwen3-8B-AWQ", "awq"), ("openai__gpt-oss-20b", "mxfp4"),
+                      ("meta-llama__Llama-3.1-8B", "fp8"), ("meta-llama__Llama-3.1-8B", "nf4")):
+        est = estimate(spec(name), Query(weight_format=fmt), model_id=name)
+        assert not any("checkpoint of this model" in w for w in est.warnings), (name, est.warnings)
