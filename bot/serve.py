@@ -200,6 +200,13 @@ def serve(settings: Settings, *, on_ready: Callable[[Callable[[], None]], None] 
         store.close()
 
 
+def _listen(app: App | None, port: int, *, health: Callable[[], bool]) -> SlackHTTPServer:
+    try:
+        return make_http_server(app, port=port, health=health)
+    except OSError as err:  # another process has the port (or a low port needs privileges)
+        raise VramError(f"PORT {port} is not free: {err.strerror or err}; set PORT to a free port") from err
+
+
 def _stop_on_sigterm() -> Callable[[], None]:
     """SIGTERM (``docker stop``, orchestrators) stops the bot as Ctrl-C does; returns the undo.
 
@@ -218,7 +225,7 @@ def _stop_on_sigterm() -> Callable[[], None]:
 
 def _serve_http(app: App, store: Store, settings: Settings,
                 on_ready: Callable[[Callable[[], None]], None] | None) -> None:
-    server = make_http_server(app, port=settings.port, health=database_ok(store))
+    server = _listen(app, settings.port, health=database_ok(store))
     log.info("vram: HTTP on port %d, Slack events at %s", settings.port, EVENTS_PATH)
     if on_ready is not None:
         on_ready(server.shutdown)
@@ -236,7 +243,7 @@ def _serve_socket_mode(app: App, store: Store, settings: Settings,
 
     assert settings.slack_app_token is not None
     # The health check still listens on PORT (for Docker and orchestrators); events do not.
-    health_server = make_http_server(None, port=settings.port, health=database_ok(store))
+    health_server = _listen(None, settings.port, health=database_ok(store))
     threading.Thread(target=health_server.serve_forever, daemon=True, name="vram-health").start()
     handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
     stopped = threading.Event()

@@ -279,3 +279,15 @@ def test_refused_app_token_is_one_sentence(tmp_path: Path, slack: MockSlack, cod
         serve(settings)
     with socket.socket() as s:
         s.bind(("0.0.0.0", settings.port))  # the health check's port is free again
+
+
+@pytest.mark.parametrize("socket_mode", [False, True])
+def test_port_in_use_is_one_sentence(tmp_path: Path, slack: MockSlack, socket_mode: bool) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        mode = {"slack_signing_secret": None, "slack_app_token": "xapp-1-test"} if socket_mode else {}
+        settings = settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, port=port, **mode)
+        with pytest.raises(VramError, match=rf"^PORT {port} is not free: .*set PORT to a free port"):
+            serve(settings)
