@@ -15,6 +15,7 @@ from urllib.error import URLError
 
 from slack_bolt import App, BoltRequest
 from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.exc import ArgumentError
 
 from bot.service import Service
 from bot.settings import Settings
@@ -136,7 +137,15 @@ def check_settings(settings: Settings) -> None:
 def build(settings: Settings) -> tuple[App, Store]:
     """Store (migrated), Hub resolver, service and Bolt app, wired from the settings."""
     check_settings(settings)
-    store = Store(settings.database_url or default_database_url())
+    try:
+        store = Store(settings.database_url or default_database_url())
+    except StoreError as err:
+        raise VramError(str(err)) from err
+    except ArgumentError as err:
+        raise VramError(
+            "DATABASE_URL is not a database URL: use sqlite:///path/to/vram.sqlite3 or "
+            "postgresql+psycopg://user:password@host/db"
+        ) from err
     try:
         store.upgrade()  # `vram serve` applies the migrations on start
         resolver = Resolver(

@@ -291,3 +291,12 @@ def test_port_in_use_is_one_sentence(tmp_path: Path, slack: MockSlack, socket_mo
         settings = settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, port=port, **mode)
         with pytest.raises(VramError, match=rf"^PORT {port} is not free: .*set PORT to a free port"):
             serve(settings)
+
+
+@pytest.mark.parametrize(("url", "sentence"), [
+    ("not-a-url", r"^DATABASE_URL is not a database URL"),
+    ("sqlite:////proc/no-such-dir/v.sqlite3", r"^Cannot create the folder for the history database"),
+])
+def test_bad_database_url_is_one_sentence(slack: MockSlack, url: str, sentence: str) -> None:
+    with pytest.raises(VramError, match=sentence):
+        build(settings_for(url, slack))
