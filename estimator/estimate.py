@@ -84,6 +84,14 @@ def vllm_tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
     return None
 
 
+def _tp_sizes(spec: ModelSpec, query: Query) -> tuple[int, ...]:
+    """Group sizes the min-GPU solver tries: powers of two, or for vLLM the sizes it accepts
+    (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10)."""
+    if query.engine != "vllm":
+        return _TP_SIZES
+    return tuple(n for n in range(1, MAX_GPUS + 1) if vllm_tp_refusal(spec, n) is None)
+
+
 def _usable(spec: ModelSpec, query: Query, gpu: GPU) -> int:
     """The most ``memory.total`` may be on one GPU.
 
@@ -153,7 +161,7 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int) -> Fit:
         return total_for(spec, query.model_copy(update={"batch": b}), weights=weights) <= usable
 
     min_gpus = 0
-    for n in _TP_SIZES:
+    for n in _tp_sizes(spec, query):
         tp = query.model_copy(update={"gpus": n})
         if total_for(spec, tp) <= _usable(spec, tp, gpu):
             min_gpus = n

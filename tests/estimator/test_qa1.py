@@ -172,3 +172,16 @@ def test_formats_no_engine_converts_to_on_load_are_flagged():
                       ("meta-llama__Llama-3.1-8B", "fp8"), ("meta-llama__Llama-3.1-8B", "nf4")):
         est = estimate(spec(name), Query(weight_format=fmt), model_id=name)
         assert not any("checkpoint of this model" in w for w in est.warnings), (name, est.warnings)
+
+
+def test_vllm_min_gpus_is_a_size_vllm_accepts():
+    # phi-4 on 16 GB RTX 4080s with vLLM: 29.3 GB of bf16 weights need more than 2 GPUs. vLLM
+    # refuses 4 and 8 (10 KV heads: 10 % 4 and 10 % 8 != 0, and neither divides 10); 5 is the
+    # next size it accepts (40 heads % 5 == 0, 10 KV heads % 5 == 0): 29.3 / 5 = 5.9 GB each.
+    s = spec("microsoft__phi-4")
+    est = estimate(s, Query(engine="vllm", gpu="rtx4080"), model_id="p")
+    assert est.fit is not None and not est.fit.fits
+    assert est.fit.min_gpus == 5
+    # transformers splits layers, any count works: powers of two as before (4 fits there).
+    est = estimate(s, Query(gpu="rtx4080"), model_id="p")
+    assert est.fit is not None and est.fit.min_gpus in (2, 4)
