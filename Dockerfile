@@ -18,8 +18,10 @@ COPY estimator estimator
 COPY bot bot
 COPY store store
 COPY migrations migrations
+# Bytecode compiled now and kept: /opt/vram is read-only to the runtime user, who would otherwise
+# compile every import again on each start (and on each `docker exec ... vram history`).
 RUN /opt/vram/bin/pip install --no-deps . \
-    && find /opt/vram -name "__pycache__" -type d -prune -exec rm -rf {} +
+    && /opt/vram/bin/python -m compileall -q /opt/vram/lib
 
 # --- runtime: the virtualenv only, run as an unprivileged user --------------------------------------
 FROM python:3.11-slim
