@@ -370,8 +370,8 @@ def help_message() -> Message:
 
 
 # -- App Home ---------------------------------------------------------------------------------
-def home_view(records: Sequence[Any]) -> dict[str, Any]:
-    """The App Home tab: how to ask, and the user's recent queries."""
+def home_view(records: Sequence[Any], *, error: str | None = None) -> dict[str, Any]:
+    """The App Home tab: how to ask, and the user's recent queries (or why they cannot be shown)."""
     blocks: list[Block] = [
         _header("vram: GPU memory for LLM inference"),
         _section(
@@ -380,7 +380,9 @@ def home_view(records: Sequence[Any]) -> dict[str, Any]:
         ),
         {"type": "divider"},
     ]
-    if records:
+    if error:
+        blocks.append(_section(f":x: {escape(error)}"))
+    elif records:
         blocks.append(_section("*Your recent queries*"))
         blocks += _sections(history_lines(records))
     else:

@@ -445,5 +445,8 @@ class _Bot:
     def home(self, team: str | None, user: str) -> None:
         """Publish the Home tab with the user's recent queries."""
         reply = self.service.own_history(Who(source="slack", team=team, channel=None, user=user))
-        records = reply.records if isinstance(reply, HistoryReply) else ()
-        self.client.views_publish(user_id=user, view=blocks.home_view(records))
+        if isinstance(reply, HistoryReply):
+            view = blocks.home_view(reply.records)
+        else:  # the history could not be read: say so, rather than "no queries yet"
+            view = blocks.home_view((), error=reply.message)
+        self.client.views_publish(user_id=user, view=view)

@@ -634,3 +634,15 @@ def test_a_database_failure_still_answers_mentions_and_dms(bot: Bot) -> None:
     [eph] = bot.slack.wait_for("chat.postEphemeral")
     assert eph.args["user"] == "U0006" and eph.args["text"].startswith(":x: ")
     assert "Something went wrong" not in eph.args["text"]
+
+
+def test_app_home_says_when_the_history_cannot_be_read(bot: Bot) -> None:
+    with bot.store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE queries")
+    bot.send.event({"type": "app_home_opened", "user": "U0005", "channel": "DHOME", "tab": "home",
+                    "event_ts": "1.1"})
+    [pub] = bot.slack.wait_for("views.publish")
+    view = json.dumps(pub.args["view"])
+    assert "You have no queries yet" not in view  # that would be untrue
+    assert "The history database could not be read" in view
+    assert_slack_accepts(pub.args["view"], max_blocks=100)
