@@ -42,4 +42,7 @@ def test_command_and_urls_match_the_app() -> None:
     assert cmd["url"].endswith(EVENTS_PATH)
     assert m["settings"]["event_subscriptions"]["request_url"].endswith(EVENTS_PATH)
     assert m["features"]["app_home"]["home_tab_enabled"] is True
+    # The bot answers what users type in its own DM: the Messages tab must be there and writable.
+    assert m["features"]["app_home"]["messages_tab_enabled"] is True
+    assert m["features"]["app_home"]["messages_tab_read_only_enabled"] is False
     assert m["settings"]["interactivity"]["is_enabled"] is False  # no buttons: nothing to receive
