@@ -270,6 +270,13 @@ def test_show_respects_privacy(bot: Bot) -> None:
     bot.send.command(f"show {record.id}", channel="C0002", user="U0009")
     denied = bot.slack.wait_for("response_url", 2)[1]
     assert f"no query #{record.id} here" in denied.args["text"]
+    # Another workspace with a channel of the same id, even the same user id: not theirs either.
+    bot.send.team = "T0002"
+    bot.send.command(f"show {record.id}", channel="C0001", user="U0001")
+    bot.send.command("history", channel="C0001", user="U0001")
+    texts = sorted(c.args["text"] for c in bot.slack.wait_for("response_url", 4)[2:])
+    assert texts[0].startswith("No queries in this channel yet")
+    assert f"no query #{record.id} here" in texts[1]
 
 
 # -- where the bot cannot post ------------------------------------------------------------------------
