@@ -275,8 +275,8 @@ def test_show_respects_privacy(bot: Bot) -> None:
     bot.send.command(f"show {record.id}", channel="C0001", user="U0001")
     bot.send.command("history", channel="C0001", user="U0001")
     texts = sorted(c.args["text"] for c in bot.slack.wait_for("response_url", 4)[2:])
-    assert texts[0].startswith("No queries in this channel yet")
-    assert f"no query #{record.id} here" in texts[1]
+    assert f":x: no query #{record.id} here" in texts[0]
+    assert texts[1].startswith("No queries in this channel yet")
 
 
 # -- where the bot cannot post ------------------------------------------------------------------------
