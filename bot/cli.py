@@ -80,6 +80,8 @@ def _take_flags(argv: Sequence[str]) -> tuple[list[str], bool, int]:
 
 def _open_store(settings: Settings, *, upgrade: bool = False) -> Any:
     """The history store, at the current schema; None (history off, logged) when it cannot be opened."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from store import Store, default_database_url
     from store.errors import StoreError
 
@@ -89,7 +91,8 @@ def _open_store(settings: Settings, *, upgrade: bool = False) -> Any:
         # Created on first use; an up-to-date database costs one SELECT, not a migration run.
         store.upgrade() if upgrade else store.ensure_schema()
         return store
-    except StoreError as err:
+    except (StoreError, SQLAlchemyError) as err:
+        # SQLAlchemyError: a DATABASE_URL naming an unknown dialect fails in create_engine itself.
         log.warning("history is off: %s", err)
         return None
 

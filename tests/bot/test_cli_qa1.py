@@ -99,3 +99,12 @@ def test_a_reader_that_leaves_is_not_an_error(tmp_path: Path, args: list[str]) -
         os.close(write_end)
     assert proc.returncode == 0, proc.stderr
     assert b"Traceback" not in proc.stderr
+
+
+def test_a_database_url_of_an_unknown_dialect_is_no_traceback() -> None:
+    # DATABASE_URL=foo://bar: SQLAlchemy's create_engine raised NoSuchModuleError out of main().
+    bad = Settings(database_url="foo://bar")
+    code, out, err = vram([PHI4], bad)
+    assert code == 0 and "Total" in out
+    code, out, err = vram(["history"], bad)
+    assert code == 1 and err.startswith("vram: history is off")
