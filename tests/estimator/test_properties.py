@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from estimator.config import load_model_spec
 from estimator.errors import VramError
-from estimator.estimate import estimate
+from estimator.estimate import estimate, vllm_tp_refusal
 from estimator.query import Query
 from estimator.spec import ModelSpec
 
@@ -113,10 +113,13 @@ def test_fit_agrees_with_the_total(name: str, q: dict, gpu: str) -> None:
     if fit.fits:
         # The query itself fits: the solvers must find at least its own s and b, and its own GPU count.
         assert fit.max_seq_len >= est.query.seq_len and fit.max_batch >= est.query.batch
-        if est.query.gpus in (1, 2, 4, 8, 64):  # the sizes the min-GPU solver tries
+        refused = est.query.engine == "vllm" and vllm_tp_refusal(spec(name), est.query.gpus) is not None
+        if est.query.gpus in (1, 2, 4, 8, 64) and not refused:  # sizes the min-GPU solver tries
             assert 1 <= fit.min_gpus <= est.query.gpus
     else:
         assert fit.max_seq_len < est.query.seq_len and fit.max_batch < est.query.batch
+    if fit.min_gpus and est.query.engine == "vllm":
+        assert vllm_tp_refusal(spec(name), fit.min_gpus) is None  # never a size vLLM refuses
 
 
 @PROPS
