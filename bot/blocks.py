@@ -28,6 +28,11 @@ INVITE_HINT = (
     "I can't post in this conversation, so only you see this. "
     "To share answers here and ask follow-ups in a thread, invite me with `/invite @vram`."
 )
+# The workspace or channel does not let the bot post (announcement-only, archived): inviting won't help.
+RESTRICTED_HINT = (
+    "I'm not allowed to post in this channel, so only you see this. To share answers and ask follow-ups "
+    "in a thread, ask me in a channel where I can post."
+)
 # Apps cannot be added to a DM or group DM between people: say where to ask instead.
 DM_HINT = (
     "I can't post in a conversation between people, so only you see this. To share answers and ask "

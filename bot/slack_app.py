@@ -329,7 +329,10 @@ class _Bot:
             if _slack_code(err) not in CANNOT_POST:
                 raise
             log.info("cannot post in %s (%s): answering privately", who.channel, _slack_code(err))
-            # The private copy has no thread to reply in: no "reply in this thread" hint, the invite instead.
+            # The private copy has no thread to reply in: no "reply in this thread" hint, the invite instead
+            # (or, where inviting would not help, why only the asker sees it).
+            if _slack_code(err) in ("restricted_action", "is_archived"):
+                hint = blocks.RESTRICTED_HINT
             msg = answer.private or answer.message
             private = Message(blocks=(*msg.blocks, blocks._context(hint)), text=msg.text + "\n" + hint)
             self._respond(respond, private)

@@ -653,3 +653,14 @@ def test_app_home_says_when_the_history_cannot_be_read(bot: Bot) -> None:
     assert "You have no queries yet" not in view  # that would be untrue
     assert "The history database could not be read" in view
     assert_slack_accepts(pub.args["view"], max_blocks=100)
+
+
+def test_a_channel_where_posting_is_restricted_gets_no_invite_hint(bot: Bot) -> None:
+    # An announcement-only channel (Slack: restricted_action): inviting the bot would not help.
+    bot.slack.fail["chat.postMessage"] = "restricted_action"
+    bot.send.command(f"{QWEN3_8B} s=4k", channel="CANNOUNCE")
+    [resp] = bot.slack.wait_for("response_url")
+    assert resp.args["response_type"] == "ephemeral"
+    assert "144 KiB per token x 4,096 tokens" in blocks_text(resp.args)
+    assert "/invite" not in resp.args["text"] and "Reply in this thread" not in resp.args["text"]
+    assert "not allowed to post in this channel, so only you see this" in resp.args["text"]
