@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from estimator.errors import InputError
 
 
 class Settings(BaseSettings):
@@ -25,5 +27,13 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Read the settings from the environment (call at an entrypoint only)."""
-    return Settings()
+    """Read the settings from the environment (call at an entrypoint only).
+
+    A bad value is one sentence naming the variable and the rule, never a validation traceback.
+    """
+    try:
+        return Settings()
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = str(first["loc"][0]).upper() if first.get("loc") else "a setting"
+        raise InputError(f"the environment variable {name} is not valid: {first['msg'].lower()}") from None

@@ -306,22 +306,26 @@ def parse(text: str) -> Command:
 
 
 def parse_changes(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
-    """A thread reply's what-if: only key=value words (an optional leading mention is dropped).
+    """A thread reply's what-if: ``key=value`` words, optionally after a new model id (``org/name``).
 
-    Returns None when the text carries no ``key=value`` setting at all (plain chat in the thread).
-    A reply may also name a new model first (``Qwen/Qwen3-8B``) to change the model.
+    Returns None when the text is conversation rather than a change: no ``key=value`` word at all,
+    or other words around the settings ("I think b=2 is too small", "@bob try s=32k"). Mentions are
+    dropped first. A ``key=value`` change with a bad key or value still raises ``InputError``.
     """
     words = [w for w in _split(text) if not (w.startswith("<@") and w.endswith(">"))]
-    if not words or not any("=" in w for w in words):
+    if not any("=" in w for w in words):
         return None
     update: dict[str, Any] = {}
-    if "=" not in words[0]:
+    # Only a word shaped like a Hub id (org/name) changes the model; any other bare word is chat.
+    if "=" not in words[0] and "/" in words[0] and not words[0].startswith((".", "/", "~")):
         model, revision = parse_model(words[0])
         update = {"model": model, "revision": revision}
         words = words[1:]
+    if any("=" not in w for w in words):
+        return None
     settings = parse_settings(words)
     query = query_with(base, settings).model_copy(update=update)
-    changes = {k: v for k, v in settings.items()}
+    changes = dict(settings)
     if update:
         changes["model"] = update["model"]
     return query, changes

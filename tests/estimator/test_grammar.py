@@ -137,6 +137,12 @@ def test_thread_changes() -> None:
     assert (query.model, query.gpus, query.seq_len) == ("Qwen/Qwen3-8B", 2, 16384)
     with pytest.raises(InputError):
         parse_changes("s=lots", base)
+    # Conversation around a setting is not a change (and a bare first word is never a model).
+    assert parse_changes("I think b=2 is too small", base) is None
+    assert parse_changes("<@U123> try s=32k", base) is None
+    assert parse_changes("try s=32k", base) is None
+    # A Hub id first still changes the model; a local path in a thread does not.
+    assert parse_changes("./model s=1k", base) is None
 
 
 @settings(max_examples=400, deadline=None)
