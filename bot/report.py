@@ -66,6 +66,12 @@ def plural(n: int, word: str) -> str:
 
 
 # -- one estimate -------------------------------------------------------------------------------
+def attention(est: Estimate) -> str:
+    """``fused attention`` or ``eager attention``: vLLM's kernels are fused whatever fa= says."""
+    q = est.query
+    return "fused attention" if q.flash_attention or q.engine == "vllm" else "eager attention"
+
+
 def header(est: Estimate, esc: Escape = _same) -> str:
     """``model @ sha · bf16 · s=16,384 · b=1 · fused attention · transformers``."""
     q = est.query
@@ -73,7 +79,7 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     if est.revision:
         model += f" @ {esc(est.revision[:7])}"
     parts = [model, esc(est.details.weight_format), f"s={q.seq_len:,}", f"b={q.batch:,}"]
-    parts.append("fused attention" if q.flash_attention else "eager attention")
+    parts.append(attention(est))
     if q.kv == "off":
         parts.append("no KV cache")
     elif est.details.kv_dtype and est.details.kv_dtype != est.details.weight_format:
@@ -151,8 +157,7 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         if m.kv_cache < d.kv_bytes_per_token * q.seq_len * q.batch:
             kv_why += " (windowed layers keep less)"
         kv_why += f", {esc(d.kv_dtype)}"
-    attention = "fused attention" if q.flash_attention else "eager attention"
-    act_why = f"peak: {esc(d.activation_peak_where)}, {attention}"
+    act_why = f"peak: {esc(d.activation_peak_where)}, {attention(est)}"
     over_why = ("CUDA context and allocator" if q.engine == "transformers"
                 else "CUDA context, non-torch memory, CUDA graphs")
     return [

@@ -247,6 +247,9 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         notes.append(f"s={query.seq_len:,} is longer than the model's context window "
                      f"({spec.max_position_embeddings:,} tokens).")
     if query.engine == "vllm":
+        if not query.flash_attention:
+            notes.append("vLLM always runs fused (paged) attention kernels: fa=off changes nothing with "
+                         "engine=vllm (its --enforce-eager turns off CUDA graphs, not fused attention).")
         _, max_seqs = batch_defaults(query)
         if query.batch > max_seqs:
             # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.

@@ -108,3 +108,15 @@ def test_a_database_url_of_an_unknown_dialect_is_no_traceback() -> None:
     assert code == 0 and "Total" in out
     code, out, err = vram(["history"], bad)
     assert code == 1 and err.startswith("vram: history is off")
+
+
+def test_vllm_with_fa_off_is_not_called_eager(settings: Settings) -> None:
+    # vLLM has no eager attention path: the numbers ignore fa=off, so the header must not claim it.
+    llama = str(CONFIGS / "meta-llama__Llama-3.1-8B.json")
+    code, out, _ = vram([llama, "engine=vllm", "fa=off"], settings)
+    assert code == 0
+    assert "eager attention" not in out and "fused attention · vllm" in out.splitlines()[0]
+    assert "fa=off changes nothing with engine=vllm" in " ".join(out.split())
+    # transformers honours fa=off.
+    code, out, _ = vram([llama, "fa=off"], settings)
+    assert "eager attention · transformers" in out.splitlines()[0]
