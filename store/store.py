@@ -29,7 +29,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import URL, Row, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.pool import StaticPool
 
 from store.errors import StoreError, StoreReadError, StoreWriteError
@@ -52,7 +59,11 @@ def default_database_url() -> str:
 
 def normalize_url(url: str) -> URL:
     """Parse a database URL; plain ``postgres://`` / ``postgresql://`` mean psycopg 3 (the driver we ship)."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as err:
+        raise StoreError("DATABASE_URL is not a database URL: use sqlite:///path or "
+                         "postgresql+psycopg://user@host/db.") from err
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -107,7 +118,12 @@ class Store:
         self.prune_interval_s = prune_interval_s  # None: only explicit prune() calls
         self._prune_lock = threading.Lock()
         self._last_prune: float | None = None
-        self.engine = self._create_engine(self.url, echo=echo, busy_timeout_ms=busy_timeout_ms)
+        try:
+            self.engine = self._create_engine(self.url, echo=echo, busy_timeout_ms=busy_timeout_ms)
+        except (ArgumentError, NoSuchModuleError, ImportError) as err:
+            # An unknown dialect or driver, or a driver that is not installed: say which, in one line.
+            raise StoreError(f"DATABASE_URL names a database vram cannot open ({self.url.drivername}): use "
+                             "sqlite:///path or postgresql+psycopg://user@host/db.") from err
 
     @staticmethod
     def _create_engine(url: URL, *, echo: bool, busy_timeout_ms: int) -> Engine:
