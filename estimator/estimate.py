@@ -246,6 +246,14 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
     if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings and query.engine != "vllm":
         notes.append(f"s={query.seq_len:,} is longer than the model's context window "
                      f"({spec.max_position_embeddings:,} tokens).")
+    vllm_only = [key for key, given in (("util", query.util != Query.model_fields["util"].default),
+                                        ("mnbt", query.max_num_batched_tokens is not None),
+                                        ("seqs", query.max_num_seqs is not None)) if given]
+    if vllm_only and query.engine != "vllm":
+        one = len(vllm_only) == 1
+        notes.append(f"{', '.join(vllm_only)} {'is a vLLM setting' if one else 'are vLLM settings'}: "
+                     f"{'it changes' if one else 'they change'} nothing with engine={query.engine} "
+                     "(add engine=vllm).")
     if query.engine == "vllm":
         if not query.flash_attention:
             notes.append("vLLM always runs fused (paged) attention kernels: fa=off changes nothing with "

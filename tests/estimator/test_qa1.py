@@ -185,3 +185,16 @@ def test_vllm_min_gpus_is_a_size_vllm_accepts():
     # transformers splits layers, any count works: powers of two as before (4 fits there).
     est = estimate(s, Query(gpu="rtx4080"), model_id="p")
     assert est.fit is not None and est.fit.min_gpus in (2, 4)
+
+
+def test_vllm_settings_with_transformers_are_flagged():
+    s = spec("meta-llama__Llama-3.1-8B")
+    est = estimate(s, Query(util=0.5, max_num_batched_tokens=512, max_num_seqs=4), model_id="l")
+    assert ("util, mnbt, seqs are vLLM settings: they change nothing with engine=transformers "
+            "(add engine=vllm).") in est.warnings
+    est = estimate(s, Query(util=0.5), model_id="l")
+    assert "util is a vLLM setting: it changes nothing with engine=transformers (add engine=vllm)." in est.warnings
+    # The same numbers as without them: they are ignored, not misapplied.
+    assert est.memory == estimate(s, Query(), model_id="l").memory
+    for q in (Query(), Query(util=0.5, engine="vllm")):
+        assert not any("vLLM setting" in w for w in estimate(s, q, model_id="l").warnings)
