@@ -52,7 +52,7 @@ def _classic_memory(spec: ModelSpec, query: Query) -> tuple[Memory, EngineTerms]
 def _memory(spec: ModelSpec, query: Query, weights: int) -> tuple[Memory, EngineTerms]:
     if query.method == "classic":
         return _classic_memory(spec, query)
-    kvd = kv_dtype(spec, query.kv, query.weight_format)
+    kvd = kv_dtype(spec, query.kv, query.weight_format, query.bits)
     kv = 0 if kvd is None else kv_cache_bytes(
         spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kvd, gpus=query.gpus, engine=query.engine
     )
@@ -226,7 +226,7 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         fmt = spec.format_label
     weights = _weights(spec, query, query.gpus)
     memory, terms = _memory(spec, query, weights)
-    kvd = kv_dtype(spec, query.kv, query.weight_format)
+    kvd = kv_dtype(spec, query.kv, query.weight_format, query.bits)
     per_token = kv_bytes_per_token(spec, kvd, gpus=query.gpus) if kvd else 0
     classic_result = _classic(spec, query)
     kv_ratio = None

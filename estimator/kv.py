@@ -26,23 +26,30 @@ from estimator.spec import DTYPE_BYTES, KVDType, LayerKV, ModelSpec, TorchDType,
 VLLM_BLOCK_SIZE = 16
 
 
-def model_dtype(spec: ModelSpec, weight_format: WeightFormat | None = None) -> TorchDType:
-    """The dtype the model runs in: a float ``dtype=`` replaces the checkpoint's; quantized formats keep it.
+def model_dtype(spec: ModelSpec, weight_format: WeightFormat | None = None, bits: int | None = None) -> TorchDType:
+    """The dtype the model runs in: a float ``dtype=`` (or ``p=32``/``p=16``) replaces the checkpoint's;
+    quantized formats keep it.
 
     Both engines load ``dtype=fp32`` as ``torch_dtype=float32`` / ``--dtype float32``: activations and
-    (with kv=on/auto) the KV cache follow it.
+    (with kv=on/auto) the KV cache follow it. ``p=16`` means the checkpoint's 16-bit dtype (bf16 for
+    an fp32 checkpoint), as :mod:`estimator.weights` reads it.
     """
     if weight_format in ("bf16", "fp16", "fp32"):
         return weight_format
+    if weight_format is None and bits == 32:
+        return "fp32"
+    if weight_format is None and bits == 16 and spec.torch_dtype == "fp32":
+        return "bf16"
     return spec.torch_dtype
 
 
-def kv_dtype(spec: ModelSpec, kv: KVSetting, weight_format: WeightFormat | None = None) -> KVDType | None:
+def kv_dtype(spec: ModelSpec, kv: KVSetting, weight_format: WeightFormat | None = None,
+             bits: int | None = None) -> KVDType | None:
     """The KV cache dtype for the ``kv=`` setting: None when off, the model dtype for on/auto."""
     if kv == "off":
         return None
     if kv in ("on", "auto"):
-        return model_dtype(spec, weight_format)
+        return model_dtype(spec, weight_format, bits)
     return kv
 
 

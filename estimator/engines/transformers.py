@@ -102,7 +102,7 @@ NORM_FP32_COPIES = 3
 
 def _dtype(spec: ModelSpec, query: Query) -> TorchDType:
     """The dtype transformers runs in: ``dtype=fp32`` loads with torch_dtype=float32, and so on."""
-    return model_dtype(spec, query.weight_format)
+    return model_dtype(spec, query.weight_format, query.bits)
 
 
 def _kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:

@@ -198,3 +198,14 @@ def test_vllm_settings_with_transformers_are_flagged():
     assert est.memory == estimate(s, Query(), model_id="l").memory
     for q in (Query(), Query(util=0.5, engine="vllm")):
         assert not any("vLLM setting" in w for w in estimate(s, q, model_id="l").warnings)
+
+
+def test_p32_runs_in_fp32_like_dtype_fp32():
+    # p=32 is dtype=fp32 spelled as bits: 32 layers x 8 KV heads x 128 x 2 (K, V) x 4 bytes x 8,192.
+    s = spec("meta-llama__Llama-3.1-8B")
+    est = estimate(s, Query(bits=32, seq_len=8192), model_id="l")
+    assert est.details.kv_dtype == "fp32" and est.memory.kv_cache == 32 * 8 * 128 * 2 * 4 * 8192
+    assert est.memory == estimate(s, Query(weight_format="fp32", seq_len=8192), model_id="l").memory
+    # p=16 on a bf16 checkpoint is the checkpoint itself: bf16, 2 bytes.
+    est = estimate(s, Query(bits=16, seq_len=8192), model_id="l")
+    assert est.details.kv_dtype == "bf16" and est.memory.kv_cache == 32 * 8 * 128 * 2 * 2 * 8192
