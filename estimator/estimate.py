@@ -17,7 +17,7 @@ from estimator.engines.vllm import (
     vllm_terms,
 )
 from estimator.gpus import GPU, lookup_gpu
-from estimator.kv import kv_bytes_per_token, kv_cache_bytes, kv_dtype
+from estimator.kv import kv_bytes_per_token, kv_cache_bytes, kv_dtype, model_dtype
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.spec import ModelSpec
@@ -271,6 +271,13 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
             notes.append(f"vLLM will not start with gpus={query.gpus}: {refusal}; "
                          f"gpus={valid[-1]} is the largest size below it that vLLM accepts.")
     gpu = lookup_gpu(query.gpu) if query.gpu else None
+    if gpu is not None and gpu.arch in ("turing", "volta") and query.method == "calibrated" \
+            and model_dtype(spec, query.weight_format, query.bits) == "bf16":
+        # Compute capability 7.x has no bf16: vLLM refuses to start, and torch has no fast path.
+        refuses = "vLLM refuses to start in bf16" if query.engine == "vllm" else "bf16 has no fast path"
+        plain = spec.quantization.method == "none" and query.weight_format is None and query.bits is None
+        fix = "add dtype=fp16 (the same size)" if plain else "run it in fp16 (vLLM: --dtype half)"
+        notes.append(f"The {gpu.name} has no bf16 ({gpu.arch.title()}): {refuses} there; {fix}.")
     fit = solve_fit(spec, query, gpu, memory.total) if gpu else None
     vllm = None
     if query.engine == "vllm":

@@ -209,3 +209,21 @@ def test_p32_runs_in_fp32_like_dtype_fp32():
     # p=16 on a bf16 checkpoint is the checkpoint itself: bf16, 2 bytes.
     est = estimate(s, Query(bits=16, seq_len=8192), model_id="l")
     assert est.details.kv_dtype == "bf16" and est.memory.kv_cache == 32 * 8 * 128 * 2 * 2 * 8192
+
+
+def test_bf16_on_gpus_without_bf16_is_flagged():
+    # T4 (Turing) and V100 (Volta) are compute capability 7.x: no bf16; vLLM refuses to start.
+    s = spec("meta-llama__Llama-3.2-1B")  # a bf16 checkpoint
+    est = estimate(s, Query(gpu="t4", engine="vllm"), model_id="l")
+    assert ("The NVIDIA Tesla T4 16GB has no bf16 (Turing): vLLM refuses to start in bf16 there; "
+            "add dtype=fp16 (the same size).") in est.warnings
+    est = estimate(s, Query(gpu="v100-32gb"), model_id="l")
+    assert any("has no bf16 (Volta): bf16 has no fast path there" in w for w in est.warnings)
+    for q in (Query(gpu="t4", weight_format="fp16"), Query(gpu="a100-40gb"), Query(gpu="t4", engine="vllm", bits=4)):
+        # bits=4 still computes in bf16: flagged, but without the advice to dequantize to fp16.
+        warned = [w for w in estimate(s, q, model_id="l").warnings if "has no bf16" in w]
+        assert (q.bits == 4) == bool(warned), (q, warned)
+        assert not any("add dtype=fp16" in w for w in warned)
+    # An fp16 checkpoint (phi-2) raises nothing.
+    phi2 = estimate(spec("microsoft__phi-2"), Query(gpu="t4"), model_id="p")
+    assert not any("has no bf16" in w for w in phi2.warnings)
