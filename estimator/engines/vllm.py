@@ -455,7 +455,7 @@ def _page_bytes(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
     if layer.kind == "mla":
         # The compressed latent plus the rope key: one head, replicated on every rank, not split.
         return BLOCK_SIZE * (layer.key_dim + layer.value_dim) * dtype_bytes
-    heads = max(1, layer.kv_heads // tp)
+    heads = -(-layer.kv_heads // tp)  # the busiest rank's heads; replicated (1) where tp exceeds them
     return BLOCK_SIZE * heads * (layer.key_dim + layer.value_dim) * dtype_bytes
 
 

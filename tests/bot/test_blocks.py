@@ -91,7 +91,8 @@ def test_estimate_message_content_and_order() -> None:
     assert "14.66B parameters in bf16" in text
     assert "200 KiB per token x 16,384 tokens x 1 sequence" in text
     assert "peak: prefill MLP, fused attention" in text
-    assert "Max on this GPU: 233k tokens at b=1, or b=14 at s=16,384" in text
+    # 233,000 tokens = 227.5 x 1024: shown as 227k, the grammar's k, rounded down so s=227k still fits.
+    assert "Max on this GPU: 227k tokens at b=1, or b=14 at s=16,384" in text
     assert f":warning: {classic}" in text
     assert "#42" in text and "Reply in this thread" in text
     # Order: header, verdict, breakdown, limits, hint.
@@ -327,3 +328,13 @@ def test_history_lines_read_well_for_what_ifs_errors_and_pasted_code() -> None:
     assert "`#3` 2026-11-26 05:00 · <@U0001> · `s=32k gpu=l4` on `Qwen/Qwen3-8B`" in msg.text
     assert "`nope/nope` · :x: nope/nope is not a model on the Hugging Face Hub" in msg.text
     assert "· `Qwen/Qwen3-8B s=4k`" in msg.text
+
+
+def test_token_counts_read_back_in_the_grammar() -> None:
+    # What "Max on this GPU" shows can be typed back as s= and is never more than the true count.
+    from bot.report import tokens
+    from estimator.grammar import parse
+
+    for n in (512, 9_999, 10_000, 233_000, 1_048_576, 1_258_291, 16 * 1024 * 1024):
+        shown = tokens(n).replace(",", "")
+        assert parse(f"org/model s={shown}").query.seq_len <= n, (n, shown)
