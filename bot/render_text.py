@@ -61,9 +61,10 @@ def _gib2(n_bytes: int) -> str:
 
 def print_estimate(est: Estimate, console: Console) -> None:
     """The breakdown table, verdict, bar, capacity and warnings."""
-    console.print(Text(report.header(est), style="bold"))
-    console.print(Text(report.verdict(est)))
-    console.print(Text(f"{report.bar(est)} {report.bar_legend(est)}"))
+    # One line each, never wrapped: the header is what people paste into a ticket.
+    console.print(Text(report.header(est), style="bold"), soft_wrap=True)
+    console.print(Text(report.verdict(est)), soft_wrap=True)
+    console.print(Text(f"{report.bar(est)} {report.bar_legend(est)}"), soft_wrap=True)
     per_gpu = " per GPU" if est.query.gpus > 1 else ""
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("")
@@ -77,7 +78,7 @@ def print_estimate(est: Estimate, console: Console) -> None:
     console.print(table)
     for line in (report.max_line(est), report.vllm_line(est)):
         if line:
-            console.print(Text(line))
+            console.print(Text(line), soft_wrap=True)
     for warning in est.warnings:
         console.print(Text(f"! {warning}", style="yellow"))
 

@@ -150,3 +150,14 @@ def test_console_script_runs_as_installed(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.startswith("vram: b=zero is not a whole number")
+
+
+def test_header_is_one_line_however_long_the_path(settings: Settings, tmp_path: Path) -> None:
+    # A long local path must not wrap the header: it is the line people paste into a ticket.
+    deep = tmp_path / ("d" * 120) / "config.json"
+    deep.parent.mkdir()
+    deep.write_text(Path(QWEN3_8B).read_text())
+    code, out, _ = vram([str(deep), "fa=off"], settings)
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith(str(deep)) and first.endswith("eager attention · transformers")
