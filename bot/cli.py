@@ -158,7 +158,10 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
         console.print(f"#{reply.record.id} · {reply.record.created_at:%Y-%m-%d %H:%M} UTC · "
                       f"{reply.record.text}", markup=False, highlight=False)
         if reply.estimate is None:
-            return _fail(reply.record.error or "this query failed", 1, err)
+            # Showing a stored failure succeeds (as with --json): the sentence is the record's content.
+            console.print(f"failed: {reply.record.error or 'no estimate was stored'}", markup=False,
+                          highlight=False, soft_wrap=True)
+            return 0
         render_text.print_estimate(reply.estimate, console)
         return 0
     if isinstance(reply, CompareReply):

@@ -402,7 +402,8 @@ def activation_peak(spec: ModelSpec, query: Query, *, gpu_memory: int | None = N
     encoder = _encoder_peak(spec, query)
     peak = max(forward, sampler, encoder)
     if peak == sampler:
-        where = f"sampler warm-up: {rows:,} sequences x {spec.vocab_size:,}-token vocabulary"
+        seqs = f"{rows:,} sequence" + ("" if rows == 1 else "s")
+        where = f"sampler warm-up: {seqs} x {spec.vocab_size:,}-token vocabulary"
     elif peak == encoder and encoder > forward:
         where = "vision encoder dummy run"
     return peak, where

@@ -161,3 +161,11 @@ def test_header_is_one_line_however_long_the_path(settings: Settings, tmp_path: 
     assert code == 0
     first = out.splitlines()[0]
     assert first.startswith(str(deep)) and first.endswith("eager attention · transformers")
+
+
+def test_show_of_a_failed_query_prints_its_sentence(settings: Settings) -> None:
+    assert vram([QWEN3_8B, "s=0"], settings)[0] == 2  # kept as a failed query, #1
+    code, out, _ = vram(["show", "1"], settings)
+    assert code == 0 and "failed: s=0 is out of range" in out
+    code, out, _ = vram(["show", "1", "--json"], settings)
+    assert code == 0 and json.loads(out)["status"] == "error"
