@@ -18,11 +18,6 @@ PHI4 = str(CONFIGS / "microsoft__phi-4.json")
 QWEN3_8B = str(CONFIGS / "Qwen__Qwen3-8B.json")
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'vram.sqlite3'}")
-
-
 def vram(args: list[str], settings: Settings, read=input) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = run(args, out=out, err=err, settings=settings, read=read)

@@ -3,26 +3,20 @@ huggingface_hub client against the fake Hub, exact numbers, and a second run wit
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from bot.cli import run
 from bot.settings import Settings
+from tests.bot.test_cli import vram
 from tests.fakehub import FakeHub
-
-
-def _vram(args: list[str], settings: Settings) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    return run(args, out=out, err=err, settings=settings), out.getvalue(), err.getvalue()
 
 
 def test_qwen3_8b_exact_and_second_run_makes_no_request(fake_hub: FakeHub, tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'v.sqlite3'}", hf_endpoint=fake_hub.url)
-    code, out, err = _vram(["Qwen/Qwen3-8B", "s=32k", "--json"], settings)
+    code, out, err = vram(["Qwen/Qwen3-8B", "s=32k", "--json"], settings)
     assert code == 0, err
     first = json.loads(out)
     assert first["model"] == "Qwen/Qwen3-8B"
@@ -39,7 +33,7 @@ def test_qwen3_8b_exact_and_second_run_makes_no_request(fake_hub: FakeHub, tmp_p
     assert requests_after_first > 0
 
     # A second `vram` (a new resolver, as a new process has): answered from the database cache.
-    code, out, _ = _vram(["Qwen/Qwen3-8B", "s=32k", "--json"], settings)
+    code, out, _ = vram(["Qwen/Qwen3-8B", "s=32k", "--json"], settings)
     assert code == 0
     assert len(fake_hub.requests()) == requests_after_first
     assert json.loads(out)["memory"] == first["memory"]
@@ -47,7 +41,7 @@ def test_qwen3_8b_exact_and_second_run_makes_no_request(fake_hub: FakeHub, tmp_p
 
 def test_hub_failure_is_exit_1_with_one_sentence(fake_hub: FakeHub, tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'v.sqlite3'}", hf_endpoint=fake_hub.url)
-    code, out, err = _vram(["Qwen/Qwen3-8b-does-not-exist"], settings)
+    code, out, err = vram(["Qwen/Qwen3-8b-does-not-exist"], settings)
     assert code == 1 and out == ""
     assert err.startswith("vram: ") and err.count("\n") == 1
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -11,23 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import run
 from bot.settings import Settings
+from tests.bot.test_cli import vram
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 PHI4 = str(CONFIGS / "microsoft__phi-4.json")
 LLAMA31_8B = str(CONFIGS / "meta-llama__Llama-3.1-8B.json")
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'vram.sqlite3'}")
-
-
-def vram(args: list[str], settings: Settings) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = run(args, out=out, err=err, settings=settings)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_max_tokens_beyond_the_context_window_say_so(settings: Settings) -> None:
