@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -57,8 +58,9 @@ def get(url: str) -> tuple[int, dict[str, object]]:
         return err.code, json.loads(err.read())
 
 
-def test_serve_migrates_then_answers_over_http(db_url: str, slack: MockSlack) -> None:  # noqa: F811
-    settings = settings_for(db_url, slack)
+@contextlib.contextmanager
+def serving(settings: Settings, *, what: str = "start") -> Iterator[None]:
+    """``vram serve`` in a thread: ready on entry, stopped (and joined) on exit."""
     ready = threading.Event()
     stops: list[Callable[[], None]] = []
 
@@ -68,8 +70,19 @@ def test_serve_migrates_then_answers_over_http(db_url: str, slack: MockSlack) ->
 
     thread = threading.Thread(target=serve, args=(settings,), kwargs={"on_ready": on_ready}, daemon=True)
     thread.start()
-    assert ready.wait(30), "vram serve did not start"
     try:
+        assert ready.wait(30), f"vram serve did not {what}"
+        yield
+    finally:
+        if stops:
+            stops[0]()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_serve_migrates_then_answers_over_http(db_url: str, slack: MockSlack) -> None:  # noqa: F811
+    settings = settings_for(db_url, slack)
+    with serving(settings):
         base = f"http://127.0.0.1:{settings.port}"
         assert get(f"{base}/healthz") == (200, {"ok": True})
         assert get(f"{base}/nope")[0] == 404
@@ -84,10 +97,6 @@ def test_serve_migrates_then_answers_over_http(db_url: str, slack: MockSlack) ->
         for answer in answers:
             assert "is a local path: in Slack, give a Hub model id" in answer.args["text"]
         assert slack.of("chat.postMessage") == []
-    finally:
-        stops[0]()
-        thread.join(10)
-    assert not thread.is_alive()
 
 
 def test_missing_credentials_are_one_sentence(tmp_path: Path, slack: MockSlack) -> None:
@@ -172,37 +181,24 @@ def test_serve_in_socket_mode_end_to_end(tmp_path: Path, slack: MockSlack, fake_
     slack.socket_url = ws.url
     settings = settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_signing_secret=None,
                             slack_app_token="xapp-1-test", hf_endpoint=fake_hub.url)
-    ready = threading.Event()
-    stops: list[Callable[[], None]] = []
-
-    def on_ready(stop: Callable[[], None]) -> None:
-        stops.append(stop)
-        ready.set()
-
-    thread = threading.Thread(target=serve, args=(settings,), kwargs={"on_ready": on_ready}, daemon=True)
-    thread.start()
     try:
-        assert ready.wait(30), "vram serve did not connect"
-        ws.wait_connected()
-        [opened] = slack.of("apps.connections.open")
-        assert opened.token == "xapp-1-test"  # the app-level token opens the socket
-        # The health check listens on PORT; Slack's events do not come that way.
-        assert get(f"http://127.0.0.1:{settings.port}/healthz") == (200, {"ok": True})
-        ws.send({"envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
-                 "payload": {"team_id": "T0001", "channel_id": "C0001", "channel_name": "general",
-                             "user_id": "U0001", "command": "/vram", "text": "Qwen/Qwen3-0.6B s=4k",
-                             "response_url": slack.response_url("sock"), "trigger_id": "t.1"}})
-        ws.wait_ack("env-1")
-        [post] = slack.wait_for("chat.postMessage")
-        # Qwen3-0.6B: 2 x 28 layers x 8 KV heads x 128 x 2 bytes = 114,688 B = 112 KiB per token
-        assert post.args["channel"] == "C0001"
-        assert "112 KiB per token x 4,096 tokens" in json.dumps(post.args["blocks"], ensure_ascii=False)
+        with serving(settings, what="connect"):
+            ws.wait_connected()
+            [opened] = slack.of("apps.connections.open")
+            assert opened.token == "xapp-1-test"  # the app-level token opens the socket
+            # The health check listens on PORT; Slack's events do not come that way.
+            assert get(f"http://127.0.0.1:{settings.port}/healthz") == (200, {"ok": True})
+            ws.send({"envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
+                     "payload": {"team_id": "T0001", "channel_id": "C0001", "channel_name": "general",
+                                 "user_id": "U0001", "command": "/vram", "text": "Qwen/Qwen3-0.6B s=4k",
+                                 "response_url": slack.response_url("sock"), "trigger_id": "t.1"}})
+            ws.wait_ack("env-1")
+            [post] = slack.wait_for("chat.postMessage")
+            # Qwen3-0.6B: 2 x 28 layers x 8 KV heads x 128 x 2 bytes = 114,688 B = 112 KiB per token
+            assert post.args["channel"] == "C0001"
+            assert "112 KiB per token x 4,096 tokens" in json.dumps(post.args["blocks"], ensure_ascii=False)
     finally:
-        if stops:
-            stops[0]()
-        thread.join(10)
         ws.stop()
-    assert not thread.is_alive()
 
 
 def test_slack_api_url_without_the_trailing_slash(tmp_path: Path, slack: MockSlack) -> None:
