@@ -149,10 +149,14 @@ def _largest(fits: Callable[[int], bool], high: int, start: int = 1) -> int:
     return low
 
 
-def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int) -> Fit:
-    """Fits or not, headroom, max s at b, max b at s, and the smallest tensor-parallel group that fits."""
+def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: int | None = None) -> Fit:
+    """Fits or not, headroom, max s at b, max b at s, and the smallest tensor-parallel group that fits.
+
+    ``weights`` (for ``query.gpus``) may be passed by a caller that already has them.
+    """
     usable = _usable(spec, query, gpu)
-    weights = _weights(spec, query, query.gpus)
+    if weights is None:
+        weights = _weights(spec, query, query.gpus)
 
     def fits_seq(s: int) -> bool:
         return total_for(spec, query.model_copy(update={"seq_len": s}), weights=weights) <= usable
@@ -232,8 +236,9 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
     kv_ratio = None
     if classic_result.kv_cache_gb and memory.kv_cache:
         # Compare like with like: classic's KV is for the whole model on one device.
-        ours_kv_total = kv_cache_bytes(spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kvd or "bf16",
-                                       gpus=1, engine=query.engine)
+        same = query.gpus == 1 and query.method == "calibrated"  # then memory.kv_cache is this very figure
+        ours_kv_total = memory.kv_cache if same else kv_cache_bytes(
+            spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kvd or "bf16", gpus=1, engine=query.engine)
         kv_ratio = ours_kv_total / (classic_result.kv_cache_gb * GB)
     notes = [*spec.warnings, *warnings, *terms.warnings]
     wanted = query.weight_format
@@ -278,7 +283,7 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         plain = spec.quantization.method == "none" and query.weight_format is None and query.bits is None
         fix = "add dtype=fp16 (the same size)" if plain else "run it in fp16 (vLLM: --dtype half)"
         notes.append(f"The {gpu.name} has no bf16 ({gpu.arch.title()}): {refuses} there; {fix}.")
-    fit = solve_fit(spec, query, gpu, memory.total) if gpu else None
+    fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu else None
     vllm = None
     if query.engine == "vllm":
         if gpu is not None:
