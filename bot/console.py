@@ -8,7 +8,7 @@ rich pads table cells with.
 from __future__ import annotations
 
 import io
-from typing import TextIO
+from typing import TextIO, cast
 
 from rich.console import Console
 
@@ -59,4 +59,5 @@ def make_console(out: TextIO) -> Console:
     """A console for ``out``: the terminal's width on a terminal, unwrapped and trimmed elsewhere."""
     if out.isatty():
         return VramConsole(file=out, highlight=False)
-    return VramConsole(file=TrimmedLines(out), highlight=False, width=UNWRAPPED_WIDTH, color_system=None)
+    trimmed = cast(TextIO, TrimmedLines(out))  # a text stream, if not a typing.IO subclass
+    return VramConsole(file=trimmed, highlight=False, width=UNWRAPPED_WIDTH, color_system=None)

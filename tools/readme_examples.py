@@ -105,7 +105,7 @@ def run_example(command: str, database: Path) -> str:
     out, err = io.StringIO(), io.StringIO()
     with _in_root():
         run(argv[1:], out=out, err=err, read=_no_questions,
-            settings=Settings(database_url=f"sqlite:///{database}"))
+            settings=Settings.model_validate({"database_url": f"sqlite:///{database}"}))
     return out.getvalue() + err.getvalue()
 
 

@@ -188,3 +188,35 @@ def test_show_of_a_failed_query_indents_its_json_like_every_command(settings: Se
     assert data["status"] == "error" and data["id"] == 1
     assert out == json.dumps(data, indent=2) + "\n"
     assert out.startswith('{\n  "id": 1,\n')
+
+
+def test_help_says_gguf_files_work(settings: Settings) -> None:
+    code, out, _ = vram(["help"], settings)
+    assert code == 0
+    assert "a GGUF file" in out and ".gguf" in out
+
+
+def test_a_gguf_file_or_folder_is_sized_as_the_readme_says(settings: Settings, tmp_path: Path) -> None:
+    # What README and help promise: a .gguf file or a folder of them; the weights are the file's bytes;
+    # from a folder the Q4_K_M file is read and named. The files are sparse: header, then zeros.
+    from tests.fakehub import llama_3_2_1b_gguf
+
+    def write(path: Path, size: int, file_type: int) -> None:
+        content = llama_3_2_1b_gguf(file_type, size)
+        with path.open("wb") as f:
+            f.write(content.prefix)
+            f.truncate(content.size)
+
+    q4 = tmp_path / "Llama-3.2-1B-Instruct-Q4_K_M.gguf"
+    write(q4, 807_694_464, 15)
+    write(tmp_path / "Llama-3.2-1B-Instruct-Q8_0.gguf", 1_321_083_008, 7)
+    code, out, err = vram([str(q4), "s=8k"], settings)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("Llama-3.2-1B-Instruct-Q4_K_M (local) · GGUF Q4_K_M · s=8,192")
+    assert "807,694,464" in next(x for x in lines if x.startswith("Weights"))
+    # KV: 16 layers x (K+V) x 8 KV heads x 64 dims x 2 bytes = 32,768 bytes per token, x 8,192 tokens.
+    assert "268,435,456" in next(x for x in lines if x.startswith("KV cache"))
+    code, out, err = vram([str(tmp_path), "s=8k"], settings)
+    assert code == 0, err
+    assert "807,694,464" in out and "sized from Llama-3.2-1B-Instruct-Q4_K_M.gguf" in out
