@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
 from pathlib import Path
 
 # A config larger than this is not a config: do not read it just to find a name.
@@ -36,7 +35,6 @@ def _saved_name(config_path: Path) -> str | None:
     return None
 
 
-@lru_cache(maxsize=256)
 def model_name(model: str) -> str:
     """The name to show for ``model``: a Hub id unchanged; for a local path, the model's own name."""
     if not is_local(model):

@@ -7,6 +7,7 @@ through a pseudo-terminal.
 from __future__ import annotations
 
 import fcntl
+import io
 import os
 import pty
 import select
@@ -69,9 +70,10 @@ def test_the_seed_example_prints_its_six_lines_beside_the_estimate(settings: Set
     asked: list[str] = []
     code, out, err = vram([], settings, read=reader(SEED_ANSWERS, asked))
     assert code == 0, err
-    assert [q.split("?")[0].split(" (")[0].split(":")[0].split(" [")[0] for q in asked] == [
-        "Model", "Parameters in billions", "Bits per weight", "Sequence length in tokens", "Batch size",
-        "FlashAttention", "KV cache", "GPU to check the fit on"]
+    starts = ["Model (", "Parameters in billions", "Bits per weight", "Sequence length in tokens (32k",
+              "Batch size", "FlashAttention? [Y/n]", "KV cache? [Y/n", "GPU to check the fit on"]
+    assert len(asked) == len(starts)
+    assert all(q.startswith(start) for q, start in zip(asked, starts, strict=True)), asked
     lines = out.splitlines()
     assert lines[0].startswith("microsoft/phi-4 (local) · bf16 · s=16,384 · b=1 · fused attention")
     weights = next(x for x in lines if x.startswith("Weights"))
@@ -221,3 +223,25 @@ def test_at_a_terminal(tmp_path: Path) -> None:
     lines = text.splitlines()
     start = lines.index(SEED_LINES[0])
     assert lines[start:start + 6] == SEED_LINES
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_questions_go_to_stderr_whenever_stdout_is_not_the_terminal() -> None:
+    # `vram | tee answer.txt` at a terminal: the questions must not land in the file.
+    err, out = io.StringIO(), io.StringIO()
+    read = prompt.terminal_reader(stdin=_Tty("16k\n"), stdout=out, err=err)
+    assert read("Sequence length: ") == "16k"
+    assert out.getvalue() == "" and err.getvalue() == "Sequence length: "  # the terminal echoed the answer
+    # From a pipe, the answer is echoed after its question so the transcript reads.
+    err = io.StringIO()
+    read = prompt.terminal_reader(stdin=io.StringIO("16k\n"), stdout=out, err=err)
+    assert read("Sequence length: ") == "16k"
+    assert err.getvalue() == "Sequence length: 16k\n"
+    with pytest.raises(EOFError):
+        read("Batch size: ")
+    # Both ends at a terminal: input(), with line editing.
+    assert prompt.terminal_reader(stdin=_Tty(), stdout=_Tty(), err=err) is input

@@ -123,6 +123,8 @@ def test_model_names_for_local_paths(tmp_path: Path) -> None:
     # A name saved as a local path is no name: the folder is.
     (folder / "config.json").write_text(json.dumps({"_name_or_path": "/scratch/run-7/checkpoint-500"}))
     assert model_name(str(folder)) == "my-finetune"
+    (folder / "config.json").write_text(json.dumps({"_name_or_path": "acme/llama-ft"}))
+    assert model_name(str(folder)) == "acme/llama-ft"
     assert model_name(str(tmp_path / "Llama-3.2-1B-Instruct-Q4_K_M.gguf")) == "Llama-3.2-1B-Instruct-Q4_K_M"
     assert model_name(str(tmp_path / "gone" / "config.json")) == "gone"  # deleted since: still a name
     assert shorten_paths(f"{PHI4} s=16k gpu=h100") == "microsoft__phi-4.json s=16k gpu=h100"
