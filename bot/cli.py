@@ -23,8 +23,8 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from bot import prompt, render_text
-from bot.console import make_console
+from bot import render_text
+from bot.console import make_console, plain
 from bot.service import (
     CompareReply,
     ErrorReply,
@@ -44,7 +44,7 @@ log = logging.getLogger("vram")
 
 
 def _fail(message: str, code: int, err: TextIO) -> int:
-    print(f"vram: {render_text.plain(message)}", file=err)
+    print(f"vram: {plain(message)}", file=err)
     return code
 
 
@@ -189,6 +189,8 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         service = build_service(settings)
         asked = not words
         if asked:
+            from bot import prompt
+
             words = prompt.ask_questions(read or prompt.terminal_reader(err=err), lambda line: print(line, file=err))
         who = Who(source="cli", user=_local_user())
         if words[0].lower() == "history":
@@ -200,6 +202,7 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
             reply = service.run(" ".join(words), who)
         code = _print_reply(reply, as_json=as_json, console=console, out=out, err=err)
         if asked and not as_json and isinstance(reply, EstimateReply) and reply.outcome.estimate:
+            # The original calculator's six lines for the same answers, under the estimate.
             print("\n".join(prompt.classic_block(reply.outcome.estimate)), file=out)
         return code
     except VramError as error:

@@ -1,4 +1,4 @@
-"""The rich Console the terminal front end prints through.
+"""The rich Console the terminal front end prints through, and terminal text without Markdown.
 
 In a terminal rich fits the output to the window. In a pipe or a file nothing is hard-wrapped (a
 script or ``grep`` wants one row per line, whatever ``COLUMNS`` says) and no line ends in the spaces
@@ -8,9 +8,12 @@ rich pads table cells with.
 from __future__ import annotations
 
 import io
+import re
 from typing import TextIO, cast
 
 from rich.console import Console
+
+_CODE_SPAN = re.compile(r"`([^`\n]*)`")
 
 # Wide enough that no line of ours is ever wrapped; rich sizes tables to their content, not to this.
 UNWRAPPED_WIDTH = 100_000
@@ -61,3 +64,8 @@ def make_console(out: TextIO) -> Console:
         return VramConsole(file=out, highlight=False)
     trimmed = cast(TextIO, TrimmedLines(out))  # a text stream, if not a typing.IO subclass
     return VramConsole(file=trimmed, highlight=False, width=UNWRAPPED_WIDTH, color_system=None)
+
+
+def plain(text: str) -> str:
+    """Terminal text: Markdown code spans (which Slack renders) lose their backticks."""
+    return _CODE_SPAN.sub(r"\1", text)

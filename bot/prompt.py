@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from bot.console import plain
 from bot.names import is_local
-from bot.render_text import classic_text, plain
+from bot.render_text import classic_text
 from estimator.errors import InputError
 from estimator.grammar import parse_model, parse_settings
 from estimator.result import Estimate

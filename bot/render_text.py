@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot import report
+from bot.console import plain
 from bot.names import model_name, shorten_paths
 from estimator.classic import classic_lines
 from estimator.gpus import GPU
@@ -52,14 +52,6 @@ Examples:
   vram Qwen/Qwen3-30B-A3B s=32k b=8 engine=vllm gpu=h100 gpus=2
   vram meta-llama/Llama-3.1-8B dtype=nf4 kv=fp8 gpu=rtx4090
 """
-
-
-_CODE_SPAN = re.compile(r"`([^`\n]*)`")
-
-
-def plain(text: str) -> str:
-    """Terminal text: Markdown code spans (which Slack renders) lose their backticks."""
-    return _CODE_SPAN.sub(r"\1", text)
 
 
 def help_text() -> str:
