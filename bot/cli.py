@@ -25,6 +25,7 @@ from rich.text import Text
 
 from bot import render_text
 from bot.console import make_console, plain
+from bot.names import shorten_paths
 from bot.service import (
     CompareReply,
     ErrorReply,
@@ -125,7 +126,7 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
                 print(json.dumps(reply.estimate.to_json(), indent=2), file=out)
             return 0
         console.print(f"#{reply.record.id} · {reply.record.created_at:%Y-%m-%d %H:%M} UTC · "
-                      f"{reply.record.text}", markup=False, highlight=False)
+                      f"{shorten_paths(reply.record.text)}", markup=False, highlight=False)
         if reply.estimate is None:
             # Showing a stored failure succeeds (as with --json): the sentence is the record's content.
             console.print(f"failed: {reply.record.error or 'no estimate was stored'}", markup=False,

@@ -18,7 +18,7 @@ from bot.console import plain
 from bot.names import is_local
 from bot.render_text import classic_text
 from estimator.errors import InputError
-from estimator.grammar import parse_model, parse_settings
+from estimator.grammar import SUBCOMMANDS, parse_model, parse_settings
 from estimator.result import Estimate
 
 Read = Callable[[str], str]
@@ -52,6 +52,8 @@ def _model(answer: str) -> str:
         raise InputError("give a model: a Hub id (microsoft/phi-4), a config.json, a model folder or a .gguf file")
     if len(answer.split()) > 1:
         raise InputError(f'"{answer}" has spaces: give the model alone, the other settings are asked next')
+    if answer.lower() in SUBCOMMANDS:
+        raise InputError(f'"{answer}" is a command, not a model: run `vram {answer.lower()}` on its own')
     model, _ = parse_model(answer)
     if is_local(model) and not Path(model).expanduser().exists():
         raise InputError(f"{model} does not exist: give a config.json, a model folder, a .gguf file or a Hub id")

@@ -178,7 +178,7 @@ def test_history_of_only_mistakes_says_so(settings: Settings) -> None:
 def test_show_labels_its_time(settings: Settings) -> None:
     assert vram([PHI4], settings)[0] == 0
     code, out, _ = vram(["show", "1"], settings)
-    assert code == 0 and re.match(r"#1 · \d{4}-\d\d-\d\d \d\d:\d\d UTC · ", out)
+    assert code == 0 and re.match(r"#1 · \d{4}-\d\d-\d\d \d\d:\d\d UTC · microsoft__phi-4.json\n", out), out
 
 
 # -- show <failed id> --json -------------------------------------------------------------------
