@@ -143,13 +143,18 @@ def history_table(records: Sequence[QueryRecord]) -> Table | Text | Group:
     if not shown:
         return Text("No estimates kept yet." if note is None else f"No estimates kept yet; {note.plain}")
     table = Table(show_header=True, header_style="bold", box=None)
+    # Short columns stay on one line; at a narrow terminal only the last one (what was typed) wraps.
     for column in ("id", "when (UTC)", "model", "total GiB", "text"):
         table.add_column(column, justify="right" if column in ("id", "total GiB") else "left",
-                         overflow="ellipsis", no_wrap=column != "text")
+                         no_wrap=column != "text")
     for rec, item in zip(shown, history_json(shown), strict=True):
-        total = f"{item['total'] / report.GIB:.1f}" if item["total"] is not None else f"error: {item['error']}"
+        total, text = "", shorten_paths(rec.text)
+        if item["total"] is not None:
+            total = f"{item['total'] / report.GIB:.1f}"
+        else:
+            total, text = "failed", f"{text}: {plain(item['error'] or 'no estimate')}"
         table.add_row(str(item["id"]), item["created_at"][:16].replace("T", " "),
-                      model_name(rec.model_label or ""), plain(total), shorten_paths(rec.text))
+                      model_name(rec.model_label or ""), total, text)
     return table if note is None else Group(table, note)
 
 

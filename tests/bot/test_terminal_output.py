@@ -163,8 +163,32 @@ def test_history_keeps_input_mistakes_out_of_the_list(settings: Settings) -> Non
     assert lines[-1] == ("2 input mistakes not listed (#3, #2): vram show <id> shows one, "
                          "vram history --json lists them all")
     assert "s=abc" not in out and "b=zero" not in out
+    # A failure to size stays listed: "failed", and its sentence after what was typed.
+    assert re.search(r"failed  config.json: ./no/such/config.json does not exist", lines[1]), lines[1]
+    # At a narrow terminal the short columns keep their place; only the text wraps.
+    from rich.console import Console
+
+    from bot.render_text import history_table
+
+    narrow = io.StringIO()
+    Console(file=narrow, width=70).print(history_table(_records(settings)))
+    rows = narrow.getvalue().splitlines()
+    assert rows[0].split()[:6] == ["id", "when", "(UTC)", "model", "total", "GiB"]
+    assert rows[1].split()[0] == "4" and "failed" in rows[1]
+    assert any(r.split()[:1] == ["1"] and "Qwen__Qwen3-8B" in r for r in rows)
+    assert all(len(r.rstrip()) <= 70 for r in rows)
     code, out, _ = vram(["history", "--json"], settings)
     assert [item["id"] for item in json.loads(out)] == [4, 3, 2, 1]
+
+
+def _records(settings: Settings) -> list:
+    """The records `vram history` lists, from the store the commands wrote."""
+    from bot.cli import _local_user, build_service
+    from bot.service import HistoryReply, Who
+
+    reply = build_service(settings).history(Who(source="cli", user=_local_user()))
+    assert isinstance(reply, HistoryReply)
+    return list(reply.records)
 
 
 def test_history_of_only_mistakes_says_so(settings: Settings) -> None:
