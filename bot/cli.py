@@ -24,6 +24,8 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render_text
+from bot.console import make_console, plain
+from bot.names import shorten_paths
 from bot.service import (
     CompareReply,
     ErrorReply,
@@ -42,19 +44,8 @@ from estimator.errors import InputError, VramError
 log = logging.getLogger("vram")
 
 
-class _Console(Console):
-    """rich's Console, but a reader that leaves (``vram ... | head``) is not an error.
-
-    rich answers a broken pipe with ``SystemExit(1)``; raising BrokenPipeError instead lets
-    :func:`main` end with status 0, as it does for --json output.
-    """
-
-    def on_broken_pipe(self) -> None:
-        raise BrokenPipeError
-
-
 def _fail(message: str, code: int, err: TextIO) -> int:
-    print(f"vram: {message}", file=err)
+    print(f"vram: {plain(message)}", file=err)
     return code
 
 
@@ -108,27 +99,6 @@ def build_service(settings: Settings, *, with_store: bool = True) -> Service:
     return Service(store=store, resolver=resolver)
 
 
-def _ask(prompt: str, default: str, read: Callable[[str], str]) -> str:
-    answer = read(f"{prompt} [{default}]: ").strip()
-    return answer or default
-
-
-def interactive_text(read: Callable[[str], str] = input) -> str:
-    """The original calculator's questions, one at a time, with defaults; returns grammar text."""
-    model = ""
-    while not model:
-        model = read("Model id (Hub repo id, config.json or folder): ").strip()
-    n = _ask("Parameters in billions (blank: from the checkpoint)", "", read)
-    p = _ask("Bits per weight (blank: from the checkpoint)", "", read)
-    s = _ask("Sequence length", "4096", read)
-    b = _ask("Batch size", "1", read)
-    fa = _ask("FlashAttention (on/off)", "on", read)
-    kv = _ask("KV cache (on/off/fp8)", "on", read)
-    parts = [model] + [f"{k}={v}" for k, v in (("n", n), ("p", p), ("s", s), ("b", b), ("fa", fa), ("kv", kv))
-                       if v]
-    return " ".join(parts)
-
-
 def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, err: TextIO) -> int:
     if isinstance(reply, ErrorReply):
         return _fail(reply.message, reply.exit_code, err)
@@ -151,12 +121,12 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
         if as_json:
             if reply.estimate is None:
                 print(json.dumps({"id": reply.record.id, "status": reply.record.status,
-                                  "error": reply.record.error, "text": reply.record.text}), file=out)
+                                  "error": reply.record.error, "text": reply.record.text}, indent=2), file=out)
             else:
                 print(json.dumps(reply.estimate.to_json(), indent=2), file=out)
             return 0
         console.print(f"#{reply.record.id} · {reply.record.created_at:%Y-%m-%d %H:%M} UTC · "
-                      f"{reply.record.text}", markup=False, highlight=False)
+                      f"{shorten_paths(reply.record.text)}", markup=False, highlight=False)
         if reply.estimate is None:
             # Showing a stored failure succeeds (as with --json): the sentence is the record's content.
             console.print(f"failed: {reply.record.error or 'no estimate was stored'}", markup=False,
@@ -188,7 +158,7 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
         else:
             render_text.print_estimate(outcome.estimate, console)
             if outcome.record_id is not None:
-                console.print(f"[dim]kept as #{outcome.record_id}: `vram show {outcome.record_id}`[/dim]")
+                console.print(f"[dim]kept as #{outcome.record_id}: vram show {outcome.record_id}[/dim]")
         if outcome.note:
             print(f"vram: {outcome.note}", file=err)
         return 0
@@ -196,12 +166,11 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
 
 
 def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None,
-        read: Callable[[str], str] = input, settings: Settings | None = None) -> int:
+        read: Callable[[str], str] | None = None, settings: Settings | None = None) -> int:
     """Run one ``vram`` command line; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
-    # A pipe or file gets 120 columns, not rich's 80, so rows stay on one line.
-    console = _Console(file=out, highlight=False, width=None if out.isatty() else 120)
+    console = make_console(out)
     try:
         words, as_json, limit = _take_flags(argv)
         settings = settings or load_settings()
@@ -219,8 +188,11 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
             print("database is up to date", file=out)
             return 0
         service = build_service(settings)
-        if not words:
-            words = interactive_text(read).split()
+        asked = not words
+        if asked:
+            from bot import prompt
+
+            words = prompt.ask_questions(read or prompt.terminal_reader(err=err), lambda line: print(line, file=err))
         who = Who(source="cli", user=_local_user())
         if words[0].lower() == "history":
             rest = [w for w in words[1:] if w.lower() != "mine"]
@@ -229,7 +201,11 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
             reply: Reply = service.history(who, model=rest[0] if rest else None, limit=limit)
         else:
             reply = service.run(" ".join(words), who)
-        return _print_reply(reply, as_json=as_json, console=console, out=out, err=err)
+        code = _print_reply(reply, as_json=as_json, console=console, out=out, err=err)
+        if asked and not as_json and isinstance(reply, EstimateReply) and reply.outcome.estimate:
+            # The original calculator's six lines for the same answers, under the estimate.
+            print("\n".join(prompt.classic_block(reply.outcome.estimate)), file=out)
+        return code
     except VramError as error:
         return _fail(str(error), error.exit_code, err)
     except (EOFError, KeyboardInterrupt):
@@ -258,5 +234,5 @@ def main() -> None:
     raise SystemExit(code)
 
 
-__all__ = ["build_service", "interactive_text", "main", "run"]
+__all__ = ["build_service", "main", "run"]
 

@@ -46,15 +46,15 @@ def per_token(n_bytes: int) -> str:
 
 
 def tokens(n: int) -> str:
-    """A token count in a compact form (``227k``, ``16M``, ``512``), in the grammar's units.
+    """A token count in a compact form (``227k``, ``2,323k``, ``16M``, ``512``), in the grammar's units.
 
     k is 1024 and M is 1024 x 1024 as in ``s=32k``, and the count is rounded down, so what is shown can
-    be typed back (``s=227k``) and still fits.
+    be typed back (``s=227k``; the grammar ignores the thousands separator) and still fits.
     """
     if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
-        return f"{n // (1024 * 1024)}M"
+        return f"{n // (1024 * 1024):,}M"
     if n >= 10_000:
-        return f"{n // 1024}k"
+        return f"{n // 1024:,}k"
     return f"{n:,}"
 
 
