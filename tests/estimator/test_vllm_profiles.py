@@ -1,0 +1,192 @@
+"""vLLM release profiles: expected numbers are hand arithmetic from vLLM's source and logged lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from estimator.engines import vllm_profiles as vp
+from estimator.errors import InputError
+
+GiB = 1 << 30
+
+
+def test_every_minor_release_from_019_to_034_is_profiled() -> None:
+    assert sorted(vp.PROFILES, key=lambda v: int(v.split(".")[1])) == [f"0.{m}" for m in range(19, 35)]
+
+
+@pytest.mark.parametrize("given", ["0.24", "v0.24.0", "0.24.1", "0.24.0rc1.dev9+g01d4d1ad3"])
+def test_profile_for_known_release_has_no_warning(given: str) -> None:
+    profile, warning = vp.profile_for(given)
+    assert profile.version == "0.24" and warning is None
+
+
+def test_unknown_release_gets_nearest_with_a_warning_naming_it() -> None:
+    profile, warning = vp.profile_for("0.40")
+    assert profile.version == "0.34"
+    assert warning is not None and "0.34" in warning and "0.40" in warning
+    older, warning = vp.profile_for("v0.11.0")
+    assert older.version == "0.19" and warning is not None and "0.19" in warning
+
+
+def test_unparsable_version_raises() -> None:
+    with pytest.raises(InputError):
+        vp.profile_for("latest")
+
+
+def test_version_switches_land_where_the_source_changed() -> None:
+    # envs.py: VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS default "0" in 0.19.0, "1" in 0.20.0.
+    assert vp.PROFILES["0.19"].cuda_graph_accounting == "opt_in"
+    assert vp.PROFILES["0.20"].cuda_graph_accounting == "subtracted"
+    # config/cache.py gpu_memory_utilization default 0.9 -> 0.92 in 0.20.0.
+    assert vp.PROFILES["0.19"].gpu_memory_utilization == 0.9
+    assert vp.PROFILES["0.33"].gpu_memory_utilization == 0.92
+    # config/cache.py DEFAULT_BLOCK_SIZE 16 -> 64 in 0.34.0.
+    assert vp.PROFILES["0.33"].default_block_size == 16 and vp.PROFILES["0.34"].default_block_size == 64
+    assert vp.PROFILES["0.20"].kv_tokens_report == "blocks"
+    assert vp.PROFILES["0.21"].kv_tokens_report == "concurrency"
+    assert vp.PROFILES["0.26"].non_kv_accounting == "torch_peak"
+    assert vp.PROFILES["0.27"].non_kv_accounting == "consumed"
+
+
+def test_available_kv_cache_subtracts_cuda_graphs_only_where_the_release_does() -> None:
+    requested, non_kv, graphs = 72 * GiB, 20 * GiB, 2 * GiB
+    assert vp.available_kv_cache_bytes(vp.PROFILES["0.19"], requested, non_kv, graphs) == 52 * GiB
+    assert vp.available_kv_cache_bytes(vp.PROFILES["0.24"], requested, non_kv, graphs) == 50 * GiB
+    # VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0 on a newer release.
+    assert vp.available_kv_cache_bytes(vp.PROFILES["0.24"], requested, non_kv, graphs,
+                                       estimate_cudagraphs=False) == 52 * GiB
+    with pytest.raises(InputError):
+        vp.available_kv_cache_bytes(vp.PROFILES["0.34"], requested, non_kv, graphs)
+
+
+def test_cuda_graph_advice_matches_the_formula_of_the_log_line() -> None:
+    # 2.22 GiB estimated on a 79.33 GiB GPU at 0.92: delta = 2.22 / 79.33 = 0.027984...
+    equiv, suggested = vp.cuda_graph_utilization_advice(0.92, int(2.22 * GiB), int(79.33 * GiB))
+    assert equiv == 0.892 and suggested == 0.948
+
+
+@pytest.mark.parametrize(("version", "memory_gib", "name", "expected"), [
+    ("0.19", 80, "NVIDIA H100 80GB HBM3", (8192, 1024)),
+    ("0.19", 80, "NVIDIA A100-SXM4-80GB", (2048, 256)),
+    ("0.19", 24, "NVIDIA GeForce RTX 4090", (2048, 256)),
+    ("0.27", 179, "NVIDIA B200", (8192, 1024)),  # no 160 GiB tier before 0.28
+    ("0.28", 179, "NVIDIA B200", (16384, 1024)),
+    ("0.28", 140, "NVIDIA H200", (8192, 1024)),
+])
+def test_batch_defaults_for_vllm_serve(version: str, memory_gib: int, name: str,
+                                       expected: tuple[int, int]) -> None:
+    assert vp.batch_defaults(vp.PROFILES[version], memory_gib * GiB, name) == expected
+
+
+def test_gb10_leaves_the_large_tier_in_033() -> None:
+    spark = 119 * GiB
+    assert vp.batch_defaults(vp.PROFILES["0.32"], spark, "NVIDIA GB10", is_gb10=True) == (8192, 1024)
+    assert vp.batch_defaults(vp.PROFILES["0.33"], spark, "NVIDIA GB10", is_gb10=True) == (2048, 256)
+    assert vp.batch_defaults(vp.PROFILES["0.33"], 80 * GiB, "NVIDIA H100", usage="llm_class") == (16384, 1024)
+
+
+def test_gated_delta_net_page_and_hybrid_block_size_of_qwen3_next() -> None:
+    # Qwen3-Next-80B-A3B, bf16, TP 1: linear_num_key_heads 16, linear_num_value_heads 32,
+    # head dims 128, conv kernel 4; attention 2 KV heads x 256.
+    # conv: (128*16*2 + 128*32) * 3 * 2 B = 8192 * 6 = 49,152; state: 32*128*128*2 B = 1,048,576.
+    page = vp.gated_delta_net_state_bytes(1, 16, 32, 128, 128, 4, 2, 2)
+    assert page == 49_152 + 1_048_576
+    # attention bytes per token: 2 heads * 256 * (K+V) * 2 B = 2048;
+    # block = 16 * cdiv(1,097,728, 16*2048) = 16 * 34 = 544; padding 16,384 / 1,097,728 = 1.49 %.
+    pages = vp.hybrid_attention_pages(page, 2048, alignment=16, block_size=16)
+    assert pages.block_size == 544 and pages.raised
+    assert pages.page_bytes == 544 * 2048
+    assert f"{pages.mamba_padding_pct:.2f}" == "1.49"
+
+
+def test_hybrid_block_is_not_lowered_below_a_larger_configured_block() -> None:
+    pages = vp.hybrid_attention_pages(1000, 10, alignment=16, block_size=256)
+    assert pages.block_size == 256 and not pages.raised and pages.page_bytes == 2560
+
+
+def test_backend_lcm_rounds_the_block_up() -> None:
+    # cdiv(1,097,728, 16*2048)*16 = 544, then up to a multiple of 64 -> 576.
+    assert vp.hybrid_attention_pages(1_097_728, 2048, 16, 16, backend_lcm=64).block_size == 576
+
+
+def test_padding_layers_of_qwen36_27b_with_mtp() -> None:
+    # n011 (v0.25.1): 48 Gated-DeltaNet layers and 16 + 1 (MTP) attention layers; the log says
+    # "Add 3 padding layers, may waste at most 6.25% KV cache memory" (3 / 48).
+    size, groups, padding = vp.hybrid_groups([48, 17])
+    assert (size, groups, padding) == (17, 4, 3)
+    assert f"{padding / 48 * 100:.2f}" == "6.25"
+
+
+def test_group_size_uses_the_larger_count_when_close() -> None:
+    # gpt-oss-20b + eagle in vLLM's comment: 12 sliding + 13 full -> groups of 13, one padding layer.
+    assert vp.hybrid_groups([12, 13]) == (13, 2, 1)
+
+
+def test_mamba2_state_of_nemotron_h_style_layer() -> None:
+    # intermediate 4096, n_groups 8, 64 heads x 64, state 128, kernel 4, bf16 conv, fp32 SSM, TP 2.
+    # conv: (4096 + 2*8*128) / 2 * 3 = 3072 * 3 = 9216 elements * 2 B = 18,432
+    # ssm: 64/2 * 64 * 128 = 262,144 elements * 4 B = 1,048,576
+    assert vp.mamba2_state_bytes(2, 4096, 8, 64, 64, 128, 4, 2, 4) == 18_432 + 1_048_576
+    # n_groups 1 at TP 4 is replicated to 4 groups: conv (4096 + 2*4*128)/4 * 3 = 1280 * 3.
+    assert vp.mamba2_state_bytes(4, 4096, 1, 64, 64, 128, 4, 2, 2) == 3840 * 2 + 16 * 64 * 128 * 2
+
+
+def test_mamba1_state_of_jamba_mini() -> None:
+    # AI21-Jamba-1.5-Mini: mamba_expand 2 x hidden 4096 = 8192, d_state 16, d_conv 4, bf16.
+    assert vp.mamba1_state_bytes(1, 8192, 16, 4, 2, 2) == 8192 * 3 * 2 + 8192 * 16 * 2
+
+
+def test_kda_state_keeps_fp32_recurrent() -> None:
+    # Kimi-Linear: 32 heads x 128, kernel 4, TP 1: conv 3*4096*3*2 B; state 32*128*128*4 B.
+    assert vp.kda_state_bytes(1, 32, 128, 4, 2) == 73_728 + 2_097_152
+
+
+def test_sparse_mla_bytes_per_token() -> None:
+    # fp8_ds_mla: 512 fp8 latent + 4 fp32 scales + 64 bf16 rope = 512 + 16 + 128.
+    assert vp.mla_bytes_per_token(512, 64, "fp8_ds_mla", 2) == 656
+    # bf16 latent + rope: (512 + 64) * 2.
+    assert vp.mla_bytes_per_token(512, 64, "auto", 2) == 1152
+    # indexer: 128 fp8 values + one fp32 scale per 128.
+    assert vp.dsa_indexer_bytes_per_token() == 132
+
+
+def test_blocks_per_request_and_concurrency() -> None:
+    assert vp.blocks_per_request(32_768, 16) == 2048
+    # sliding window 4096, 8192 batched tokens, 32k context: min(4095 + 8192, 32768) = 12,287
+    # tokens -> cdiv(12287, 16) + 1 = 769 blocks.
+    assert vp.blocks_per_request(32_768, 16, sliding_window=4096, max_num_batched_tokens=8192) == 769
+    assert vp.blocks_per_request(32_768, 544, mamba=True, num_speculative_blocks=2) == 3
+    # one attention group (cdiv(131072, 544) = 241 blocks) and three Mamba groups (1 each).
+    assert vp.max_concurrency(1220, [241, 1, 1, 1]) == 5.0
+
+
+def test_kv_cache_size_line_per_release() -> None:
+    old, new = vp.PROFILES["0.20"], vp.PROFILES["0.21"]
+    assert vp.kv_cache_size_tokens(old, 10_001, 4, 544, 5.0, 131_072) == 2500 * 544
+    assert vp.kv_cache_size_tokens(new, 10_001, 4, 544, 4.33, 131_072) == 567_541
+
+
+def test_estimate_max_model_len_binary_search() -> None:
+    # 2 KiB per token, blocks of 16: need(len) = cdiv(len, 16) * 32 KiB; 1 GiB holds 32,768 blocks
+    # = 524,288 tokens.
+    def need(length: int) -> int:
+        return -(-length // 16) * 16 * 2048
+
+    assert vp.estimate_max_model_len(need, GiB, 1_000_000) == 524_288
+    assert vp.estimate_max_model_len(need, 1000, 1_000_000) == 0
+
+
+def test_fit_error_message_wording_per_release() -> None:
+    msg = vp.fit_error_message(vp.PROFILES["0.29"], 196_608, int(23.25 * GiB), int(22.5 * GiB), 190_272)
+    assert msg.startswith("To serve at least one request with the model's max seq len (196608), "
+                          "(23.25 GiB KV cache is needed, which is larger than the available KV "
+                          "cache memory (22.5 GiB). Based on the available memory, the estimated "
+                          "maximum model length is 190272. Try increasing `gpu_memory_utilization` "
+                          "(which also controls CPU memory on the CPU backend)")
+    assert "models's max seq len" in vp.fit_error_message(vp.PROFILES["0.19"], 10, 2, 1, 0)
+    assert "estimated maximum" not in vp.fit_error_message(vp.PROFILES["0.19"], 10, 2, 1, 0)
+
+
+def test_fit_check_holds_back_the_null_block_from_030() -> None:
+    assert vp.fit_check_bytes(vp.PROFILES["0.29"], 10 * GiB, 1 << 20) == 10 * GiB
+    assert vp.fit_check_bytes(vp.PROFILES["0.30"], 10 * GiB, 1 << 20) == 10 * GiB - (1 << 20)
