@@ -127,6 +127,18 @@ class VllmProfile(_Frozen):
     # from 0.30.0.
     has_nvfp4_ds_mla: bool
     kv_sizing: KvSizing
+    # config/vllm.py CUDA-graph capture sizes: the default largest size is
+    # min(max_num_seqs x (1 + speculative tokens) x 2, cap); cap 512 up to 0.27.0, 1024 on data-centre
+    # Blackwell (is_device_capability_family(100)) from 0.28.0.
+    cudagraph_capture_cap_sm100: int
+    # config/model.py is_prefix_caching_supported: "Hybrid models do not support prefix caching" up
+    # to 0.25.0; "Generative hybrid models support prefix caching." from 0.26.0, so a hybrid model
+    # starts with prefix caching on and MambaModelConfig sets mamba_cache_mode "align".
+    hybrid_prefix_caching_default: bool
+    # v1/kv_cache_interface.py MambaSpec.max_memory_usage_bytes in "align" mode:
+    # 2 + num_speculative_blocks pages, plus num_prefill_checkpoint_blocks (1 for Mamba-2 and GDN
+    # layers that export prefill checkpoints) from 0.29.0.
+    mamba_prefill_checkpoint_blocks: bool
 
 
 _V019 = VllmProfile(
@@ -135,6 +147,8 @@ _V019 = VllmProfile(
     breakdown_splits_weights=True, kv_tokens_report="blocks", concurrency_rounding="pooled",
     capacity_one_line=False, fit_check_reserves_null_block=False, batch_tiers=(_H100, _SMALL),
     hybrid_alignment="fixed", has_nvfp4_ds_mla=False, kv_sizing="profiled",
+    cudagraph_capture_cap_sm100=512, hybrid_prefix_caching_default=False,
+    mamba_prefill_checkpoint_blocks=False,
 )
 
 
@@ -149,11 +163,11 @@ _V022 = _next(_V021, "0.22")
 _V023 = _next(_V022, "0.23")
 _V024 = _next(_V023, "0.24")
 _V025 = _next(_V024, "0.25")
-_V026 = _next(_V025, "0.26", breakdown_log="info")
+_V026 = _next(_V025, "0.26", breakdown_log="info", hybrid_prefix_caching_default=True)
 _V027 = _next(_V026, "0.27", non_kv_accounting="consumed", breakdown_splits_weights=False,
               concurrency_rounding="per_group")
-_V028 = _next(_V027, "0.28", batch_tiers=(_B200, _H100, _SMALL))
-_V029 = _next(_V028, "0.29")
+_V028 = _next(_V027, "0.28", batch_tiers=(_B200, _H100, _SMALL), cudagraph_capture_cap_sm100=1024)
+_V029 = _next(_V028, "0.29", mamba_prefill_checkpoint_blocks=True)
 _V030 = _next(_V029, "0.30", capacity_one_line=True, fit_check_reserves_null_block=True,
               has_nvfp4_ds_mla=True)
 _V031 = _next(_V030, "0.31", hybrid_alignment="backend_lcm")
@@ -215,6 +229,18 @@ def batch_defaults(profile: VllmProfile, device_memory_bytes: int, device_name: 
         tokens = tier.server_batched_tokens if usage == "openai_api_server" else tier.offline_batched_tokens
         return tokens, tier.max_num_seqs
     raise AssertionError("the last tier has no memory floor")
+
+
+def cudagraph_capture_sizes(profile: VllmProfile, max_num_seqs: int, max_num_batched_tokens: int,
+                            num_speculative_tokens: int = 0, sm100: bool = False) -> list[int]:
+    """The default CUDA-graph capture sizes (config/vllm.py): 1, 2, 4, every 8 below 256, then
+    every 16 up to the largest size; the largest is min(max_num_seqs x decode query length x 2,
+    512 or the SM100 cap) and at most max_num_batched_tokens. The graph-memory estimate grows with
+    their number ("Profiling CUDA graph memory: PIECEWISE=N (largest=L), FULL=M (largest=K)")."""
+    cap = profile.cudagraph_capture_cap_sm100 if sm100 else 512
+    largest = min(max_num_seqs * (1 + num_speculative_tokens) * 2, cap, max_num_batched_tokens)
+    sizes = [1, 2, 4, *range(8, 256, 8), *range(256, largest + 1, 16)]
+    return [s for s in sizes if s <= largest]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,6 +427,19 @@ def blocks_per_request(max_model_len: int, block_size: int, sliding_window: int 
         tokens = min(sliding_window - 1 + max_num_batched_tokens, max_model_len)
         return math.ceil(tokens / block_size) + 1
     return math.ceil(max_model_len / block_size)
+
+
+def mamba_blocks_per_request(profile: VllmProfile, prefix_caching: bool | None = None,
+                             num_speculative_tokens: int = 0, exports_checkpoints: bool = True) -> int:
+    """State pages one request holds in one Mamba group: mamba_cache_mode "none" keeps 1 (+ one per
+    speculative token); "align" (prefix caching on: the default for hybrid models from 0.26)
+    keeps 2 (+ speculative), plus one prefill-checkpoint page from 0.29 for layers that export it.
+    """
+    caching = profile.hybrid_prefix_caching_default if prefix_caching is None else prefix_caching
+    if not caching:
+        return 1 + num_speculative_tokens
+    checkpoint = 1 if profile.mamba_prefill_checkpoint_blocks and exports_checkpoints else 0
+    return 2 + num_speculative_tokens + checkpoint
 
 
 def max_concurrency(num_blocks: int, group_blocks_per_request: Sequence[int]) -> float:

@@ -190,3 +190,25 @@ def test_fit_error_message_wording_per_release() -> None:
 def test_fit_check_holds_back_the_null_block_from_030() -> None:
     assert vp.fit_check_bytes(vp.PROFILES["0.29"], 10 * GiB, 1 << 20) == 10 * GiB
     assert vp.fit_check_bytes(vp.PROFILES["0.30"], 10 * GiB, 1 << 20) == 10 * GiB - (1 << 20)
+
+
+def test_cudagraph_capture_sizes() -> None:
+    # 1024 sequences x 2 = 2048, capped at 512: [1, 2, 4] + 31 multiples of 8 (8..248) + 17
+    # multiples of 16 (256..512) = 51 sizes.
+    sizes = vp.cudagraph_capture_sizes(vp.PROFILES["0.24"], 1024, 8192)
+    assert len(sizes) == 51 and sizes[-1] == 512
+    assert vp.cudagraph_capture_sizes(vp.PROFILES["0.28"], 1024, 16384, sm100=True)[-1] == 1024
+    assert vp.cudagraph_capture_sizes(vp.PROFILES["0.27"], 1024, 16384, sm100=True)[-1] == 512
+    # one sequence: min(1 x 2, 512) = 2 -> [1, 2].
+    assert vp.cudagraph_capture_sizes(vp.PROFILES["0.24"], 1, 8192) == [1, 2]
+    # MTP with 3 tokens: 8 sequences x 4 x 2 = 64.
+    assert vp.cudagraph_capture_sizes(vp.PROFILES["0.24"], 8, 8192, num_speculative_tokens=3)[-1] == 64
+
+
+def test_mamba_pages_per_request_follow_the_cache_mode() -> None:
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.25"]) == 1  # prefix caching off for hybrids
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"]) == 2  # on by default -> "align"
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"]) == 3  # + prefill checkpoint
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], prefix_caching=False,
+                                       num_speculative_tokens=2) == 3
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"], num_speculative_tokens=2) == 4
