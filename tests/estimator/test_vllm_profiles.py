@@ -212,3 +212,53 @@ def test_mamba_pages_per_request_follow_the_cache_mode() -> None:
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], prefix_caching=False,
                                        num_speculative_tokens=2) == 3
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"], num_speculative_tokens=2) == 4
+
+
+def _qwen36_35b_a3b_fp8_kv_pages() -> vp.HybridPages:
+    # Qwen3.6-35B-A3B (Qwen3_5MoeForConditionalGeneration): 40 layers = 30 Gated DeltaNet + 10
+    # attention; GDN 16 k-heads / 32 v-heads x 128, conv kernel 4, conv state bf16, SSM state fp32
+    # (the config's mamba_ssm_dtype); attention 2 KV heads x 256 in fp8 = 2*256*2*1 = 1024 B/token.
+    # GDN page: (128*16*2 + 128*32) * 3 * 2 B = 49,152 + 32*128*128*4 B = 2,097,152 -> 2,146,304.
+    page = vp.gated_delta_net_state_bytes(1, 16, 32, 128, 128, 4, conv_dtype_bytes=2, ssm_dtype_bytes=4)
+    assert page == 2_146_304
+    return vp.hybrid_attention_pages(page, 1024, alignment=16, block_size=16)
+
+
+def test_qwen36_35b_a3b_v0200_log_is_reproduced() -> None:
+    # v0.20.0 log (RTX 5090 under WSL, fp8_e4m3 KV, prefix caching on -> mamba "align", 65,536
+    # tokens): "Setting attention block size to 2096 tokens", no padding line, "Available KV cache
+    # memory: 3.07 GiB", "GPU KV cache size: 79,648 tokens", "Maximum concurrency for 65,536 tokens
+    # per request: 4.03x".
+    pages = _qwen36_35b_a3b_fp8_kv_pages()
+    assert pages.block_size == 2096 and pages.mamba_padding_pct == 0.0  # 2096 * 1024 = 2,146,304
+    size, groups, padding = vp.hybrid_groups([30, 10])
+    assert (size, groups, padding) == (10, 4, 0)
+    # 3.07 GiB / (10 layers x 2,146,304 B) = 3,296,378,798 / 21,463,040 = 153.6 -> 153 blocks.
+    num_blocks = int(3.07 * GiB) // (size * pages.page_bytes)
+    assert num_blocks == 153
+    profile = vp.PROFILES["0.20"]
+    attn = vp.blocks_per_request(65_536, pages.block_size)  # cdiv(65536, 2096) = 32
+    mamba = vp.mamba_blocks_per_request(profile, prefix_caching=True)  # "align": 2
+    concurrency = vp.max_concurrency(num_blocks, [attn, mamba, mamba, mamba])  # 153 / 38
+    assert f"{concurrency:.2f}" == "4.03"
+    # 0.20 still prints num_blocks // groups * block: 153 // 4 * 2096 = 38 * 2096.
+    assert vp.kv_cache_size_tokens(profile, num_blocks, groups, pages.block_size, concurrency,
+                                   65_536) == 79_648
+
+
+def test_qwen36_35b_a3b_v0240_log_is_reproduced() -> None:
+    # calibration2 n001, v0.24.0 (RTX 5090, fp8 KV, prefix caching on, 131,072 tokens):
+    # "Available KV cache memory: 5.98 GiB", "GPU KV cache size: 567,978 tokens",
+    # "Maximum concurrency for 131,072 tokens per request: 4.33x".
+    pages = _qwen36_35b_a3b_fp8_kv_pages()
+    # 5.98 GiB / 21,463,040 B = 299.2 -> 299 blocks.
+    num_blocks = int(5.98 * GiB) // (10 * pages.page_bytes)
+    assert num_blocks == 299
+    profile = vp.PROFILES["0.24"]
+    attn = vp.blocks_per_request(131_072, pages.block_size)  # cdiv(131072, 2096) = 63
+    mamba = vp.mamba_blocks_per_request(profile, prefix_caching=True)
+    concurrency = vp.max_concurrency(num_blocks, [attn, mamba, mamba, mamba])  # 299 / 69
+    assert f"{concurrency:.2f}" == "4.33"
+    # 0.21+: int(299 / 69 * 131072) = int(567,978.7).
+    assert vp.kv_cache_size_tokens(profile, num_blocks, 4, pages.block_size, concurrency,
+                                   131_072) == 567_978
