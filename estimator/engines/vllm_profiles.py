@@ -53,6 +53,13 @@ HybridAlignment = Literal["fixed", "backend", "backend_lcm"]
 # address range is reserved and physical pages are committed after warm-up from the memory actually
 # free after CUDA-graph capture (0.34, config/cache.py enable_extensible_kv_cache).
 KvSizing = Literal["profiled", "extensible"]
+# Which GPU model runner a plain `vllm serve` uses (config/vllm.py use_v2_model_runner): "v1" (V2
+# only with VLLM_USE_V2_MODEL_RUNNER=1); "v2_listed" = V2 for the architectures in
+# DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES (0.22-0.28; 0.22: Qwen3ForCausalLM only, dense and
+# unquantized); "v2" = V2 unless a feature it lacks is on (0.29-0.33); "v2_only" = the V1 runner
+# (v1/worker/gpu_model_runner.py) is gone (0.34). The runners warm up the sampler differently,
+# which moves the activation peak of large-vocabulary models.
+ModelRunner = Literal["v1", "v2_listed", "v2", "v2_only"]
 LogLevel = Literal["debug", "info"]
 UsageContext = Literal["openai_api_server", "llm_class"]
 
@@ -139,6 +146,7 @@ class VllmProfile(_Frozen):
     # 2 + num_speculative_blocks pages, plus num_prefill_checkpoint_blocks (1 for Mamba-2 and GDN
     # layers that export prefill checkpoints) from 0.29.0.
     mamba_prefill_checkpoint_blocks: bool
+    model_runner: ModelRunner
 
 
 _V019 = VllmProfile(
@@ -148,7 +156,7 @@ _V019 = VllmProfile(
     capacity_one_line=False, fit_check_reserves_null_block=False, batch_tiers=(_H100, _SMALL),
     hybrid_alignment="fixed", has_nvfp4_ds_mla=False, kv_sizing="profiled",
     cudagraph_capture_cap_sm100=512, hybrid_prefix_caching_default=False,
-    mamba_prefill_checkpoint_blocks=False,
+    mamba_prefill_checkpoint_blocks=False, model_runner="v1",
 )
 
 
@@ -159,7 +167,7 @@ def _next(prev: VllmProfile, version: VllmVersion, **changes: object) -> VllmPro
 _V020 = _next(_V019, "0.20", gpu_memory_utilization=0.92, cuda_graph_accounting="subtracted",
               hybrid_alignment="backend")
 _V021 = _next(_V020, "0.21", kv_tokens_report="concurrency")
-_V022 = _next(_V021, "0.22")
+_V022 = _next(_V021, "0.22", model_runner="v2_listed")
 _V023 = _next(_V022, "0.23")
 _V024 = _next(_V023, "0.24")
 _V025 = _next(_V024, "0.25")
@@ -167,7 +175,7 @@ _V026 = _next(_V025, "0.26", breakdown_log="info", hybrid_prefix_caching_default
 _V027 = _next(_V026, "0.27", non_kv_accounting="consumed", breakdown_splits_weights=False,
               concurrency_rounding="per_group")
 _V028 = _next(_V027, "0.28", batch_tiers=(_B200, _H100, _SMALL), cudagraph_capture_cap_sm100=1024)
-_V029 = _next(_V028, "0.29", mamba_prefill_checkpoint_blocks=True)
+_V029 = _next(_V028, "0.29", mamba_prefill_checkpoint_blocks=True, model_runner="v2")
 _V030 = _next(_V029, "0.30", capacity_one_line=True, fit_check_reserves_null_block=True,
               has_nvfp4_ds_mla=True)
 _V031 = _next(_V030, "0.31", hybrid_alignment="backend_lcm")
@@ -177,7 +185,7 @@ _V032 = _next(_V031, "0.32")
 _V033 = _next(_V032, "0.33", batch_tiers=(
     _B200, _H100.model_copy(update={"excludes_gb10": True}), _SMALL))
 _V034 = _next(_V033, "0.34", gpu_memory_utilization=1.0, default_block_size=64,
-              kv_sizing="extensible")
+              kv_sizing="extensible", model_runner="v2_only")
 
 PROFILES: dict[str, VllmProfile] = {p.version: p for p in (
     _V019, _V020, _V021, _V022, _V023, _V024, _V025, _V026, _V027, _V028, _V029, _V030, _V031,
