@@ -262,3 +262,41 @@ def test_qwen36_35b_a3b_v0240_log_is_reproduced() -> None:
     # 0.21+: int(299 / 69 * 131072) = int(567,978.7).
     assert vp.kv_cache_size_tokens(profile, num_blocks, 4, pages.block_size, concurrency,
                                    131_072) == 567_978
+
+
+def test_qwen38_27b_tp2_fp8_kv_log_is_reproduced() -> None:
+    # calibration2 n038 (2x RTX 3090, TP 2, fp8_e4m3 KV, prefix caching, 131,072 tokens): the PR
+    # quotes block 1568, "GPU KV cache size: 302,921 tokens", "2.31x", pool 4.99 GiB per GPU.
+    # GDN at TP 2 (16 k-heads, 48 v-heads x 128, kernel 4; fp32 state):
+    # conv (128*16*2 + 128*48) / 2 * 3 * 2 B = 30,720; state 24*128*128*4 B = 1,572,864.
+    page = vp.gated_delta_net_state_bytes(2, 16, 48, 128, 128, 4, 2, 4)
+    assert page == 1_603_584
+    # attention per GPU: 2 of 4 KV heads x 256 x 2 x 1 B = 1024 B/token;
+    # 16 * cdiv(1,603,584, 16,384) = 16 * 98 = 1568.
+    pages = vp.hybrid_attention_pages(page, 1024, alignment=16, block_size=16)
+    assert pages.block_size == 1568
+    size, groups, _ = vp.hybrid_groups([48, 16])
+    assert (size, groups) == (16, 4)
+    num_blocks = int(4.99 * GiB) // (size * pages.page_bytes)  # 5,357,950,402 / 25,690,112
+    assert num_blocks == 208
+    attn = vp.blocks_per_request(131_072, 1568)  # 84
+    concurrency = vp.max_concurrency(num_blocks, [attn, 2, 2, 2])  # 208 / 90
+    assert f"{concurrency:.2f}" == "2.31"
+    assert vp.kv_cache_size_tokens(vp.PROFILES["0.24"], num_blocks, groups, 1568, concurrency,
+                                   131_072) == 302_921
+
+
+def test_nemotron_nano_9b_v2_block_size() -> None:
+    # vllm-project/vllm#24280 quotes 672-token attention pages for nvidia/NVIDIA-Nemotron-Nano-9B-v2
+    # (config: mamba_num_heads 128 x mamba_head_dim 80, n_groups 8, ssm_state_size 128,
+    # conv_kernel 4; attention 8 KV heads x 128; bf16). Mamba-2 page:
+    # conv (10240 + 2*8*128) * 3 * 2 B = 73,728; SSM 128*80*128*2 B = 2,621,440.
+    page = vp.mamba2_state_bytes(1, 10_240, 8, 128, 80, 128, 4, 2, 2)
+    assert page == 2_695_168
+    # 16 * cdiv(2,695,168, 16 * 8*128*2*2) = 16 * cdiv(2,695,168, 65,536) = 16 * 42.
+    assert vp.hybrid_attention_pages(page, 4096, alignment=16, block_size=16).block_size == 672
+
+
+def test_gemma4_v0230_capture_sizes() -> None:
+    # calibration2 n036: max_num_seqs 20 -> 'cudagraph_capture_sizes': [1, 2, 4, 8, 16, 24, 32, 40].
+    assert vp.cudagraph_capture_sizes(vp.PROFILES["0.23"], 20, 8192) == [1, 2, 4, 8, 16, 24, 32, 40]
