@@ -251,6 +251,19 @@ def cudagraph_capture_sizes(profile: VllmProfile, max_num_seqs: int, max_num_bat
     return [s for s in sizes if s <= largest]
 
 
+def backend_block_size(profile: VllmProfile, kernel_block_sizes: Sequence[int]) -> int:
+    """The cache block size when ``--block-size`` is not given (platforms/interface.py
+    ``update_block_size_for_backend``, v1/attention/backend.py ``get_preferred_block_size``): the
+    release default when it is a multiple of one of the backend's kernel block sizes, else the
+    smallest of those ("Setting kv cache block size to 64 for DEEPSEEK_V32_INDEXER backend.").
+    FlashAttention takes multiples of 16; FlashMLA and the DSA indexer 64;
+    FLASHINFER_MLA_SPARSE 32 or 64."""
+    default = profile.default_block_size
+    if not kernel_block_sizes or any(default % size == 0 for size in kernel_block_sizes):
+        return default
+    return min(kernel_block_sizes)
+
+
 # ---------------------------------------------------------------------------------------------
 # The KV budget
 

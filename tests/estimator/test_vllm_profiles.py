@@ -300,3 +300,28 @@ def test_nemotron_nano_9b_v2_block_size() -> None:
 def test_gemma4_v0230_capture_sizes() -> None:
     # calibration2 n036: max_num_seqs 20 -> 'cudagraph_capture_sizes': [1, 2, 4, 8, 16, 24, 32, 40].
     assert vp.cudagraph_capture_sizes(vp.PROFILES["0.23"], 20, 8192) == [1, 2, 4, 8, 16, 24, 32, 40]
+
+
+def test_backend_block_size() -> None:
+    # FlashAttention: MultipleOf(16) -> the default 16 stays.
+    assert vp.backend_block_size(vp.PROFILES["0.26"], [16]) == 16
+    # DSA indexer supports [64] on CUDA: GLM-5.2 on v0.26.0 logs "Setting kv cache block size to
+    # 64 for DEEPSEEK_V32_INDEXER backend."
+    assert vp.backend_block_size(vp.PROFILES["0.26"], [64]) == 64
+    # 0.34's default 64 is already a multiple of FlashAttention's 16.
+    assert vp.backend_block_size(vp.PROFILES["0.34"], [16]) == 64
+    # FlashMLA-style [64, 256]: 16 fits neither -> 64.
+    assert vp.backend_block_size(vp.PROFILES["0.24"], [64, 256]) == 64
+
+
+def test_glm52_v0260_budget_line() -> None:
+    # calibration2 n044 (v0.26.0, TP 4): "Desired GPU memory utilization is (0.92, 169.56 GiB).
+    # Actual usage is 106.69 GiB for weight, 6.31 GiB for peak activation, 0.95 GiB for non-torch
+    # memory", "Estimated CUDA graph memory: 4.99 GiB total", "Available KV cache memory: 50.62 GiB":
+    # 169.56 - (106.69 + 6.31 + 0.95) - 4.99 = 50.62.
+    gib = GiB / 100
+    available = vp.available_kv_cache_bytes(vp.PROFILES["0.26"], int(16956 * gib),
+                                            int((10669 + 631 + 95) * gib), int(499 * gib))
+    assert vp.format_gib(available) == "50.62"
+    # 51 capture sizes up to 512 -> "PIECEWISE=51 (largest=512), FULL=51 (largest=512)".
+    assert len(vp.cudagraph_capture_sizes(vp.PROFILES["0.26"], 1024, 8192)) == 51
