@@ -46,8 +46,9 @@ KvTokensReport = Literal["blocks", "concurrency"]
 ConcurrencyRounding = Literal["pooled", "per_group"]
 # How the hybrid attention block size is aligned (platforms/interface.py or, in 0.19,
 # model_executor/models/config.py): "fixed" = 16 tokens (64 for MLA, 128 for CUTLASS MLA);
-# "backend" = max(smallest kernel block size of the chosen backend, cache block size);
-# "backend_lcm" = that, then rounded up to the lcm of every non-SSM backend's smallest block.
+# "backend" = max(smallest kernel block size of the chosen backend, cache block size) (0.20-0.31;
+# from 0.30 at least 128 for hybrid MLA models); "backend_lcm" = that, then rounded up to the lcm
+# of every non-SSM backend's smallest block (0.32+).
 HybridAlignment = Literal["fixed", "backend", "backend_lcm"]
 # How the pool is sized: "profiled" = requested - non-KV (- CUDA graphs); "extensible" = the
 # address range is reserved and physical pages are committed after warm-up from the memory actually
@@ -126,9 +127,9 @@ class VllmProfile(_Frozen):
     # engine/arg_utils.py get_batch_defaults tiers, largest first.
     batch_tiers: tuple[BatchTier, ...]
     # Hybrid attention block alignment; see HybridAlignment. 0.19.0 model_executor/models/config.py
-    # (kernel_block_alignment_size = 16, 64 MLA, 128 CUTLASS MLA); 0.20.0-0.24.0
-    # platforms/interface.py (backend's get_supported_kernel_block_sizes); 0.25.0+ max(that,
-    # cache block size) and, from 0.31.0, lcm over every non-SSM backend.
+    # (kernel_block_alignment_size = 16, 64 MLA, 128 CUTLASS MLA); 0.20.0+ platforms/interface.py
+    # _align_hybrid_block_size: max(min of the backend's get_supported_kernel_block_sizes, cache
+    # block size); 0.32.0+ also lcm over every non-SSM backend (backend_block_alignment).
     hybrid_alignment: HybridAlignment
     # v1/attention/backends/mla (FLASHMLA_SPARSE): NVFP4 DS-MLA cache format (352 B/token) exists
     # from 0.30.0.
@@ -178,8 +179,8 @@ _V028 = _next(_V027, "0.28", batch_tiers=(_B200, _H100, _SMALL), cudagraph_captu
 _V029 = _next(_V028, "0.29", mamba_prefill_checkpoint_blocks=True, model_runner="v2")
 _V030 = _next(_V029, "0.30", capacity_one_line=True, fit_check_reserves_null_block=True,
               has_nvfp4_ds_mla=True)
-_V031 = _next(_V030, "0.31", hybrid_alignment="backend_lcm")
-_V032 = _next(_V031, "0.32")
+_V031 = _next(_V030, "0.31")
+_V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm")
 # engine/arg_utils.py@v0.33.0: "GB10 (DGX Spark, cc 12.1) has the memory but not the compute of a
 # large discrete GPU, keep it on the small tier".
 _V033 = _next(_V032, "0.33", batch_tiers=(
@@ -374,10 +375,11 @@ def hybrid_attention_pages(mamba_page_bytes: int, attn_bytes_per_token: int, ali
     """The attention block size that makes one attention page at least one Mamba page.
 
     ``attn_block = alignment x cdiv(mamba_page, alignment x attn_bytes_per_token)``, rounded up to
-    ``backend_lcm`` (0.31+); the configured block size is raised to it when smaller, and the Mamba
+    ``backend_lcm`` (0.32+); the configured block size is raised to it when smaller, and the Mamba
     page is padded to ``block_size x attn_bytes_per_token``. ``alignment`` is 16 for FlashAttention
-    / FlashInfer / Triton (64 MLA, 128 CUTLASS MLA) in 0.19; from 0.25 it is at least the
-    configured block size (``max(backend minimum, cache_config.block_size)``).
+    / FlashInfer / Triton (64 MLA, 128 CUTLASS MLA) in 0.19; from 0.20 it is
+    ``max(backend's smallest kernel block, cache_config.block_size)`` (at least 128 for hybrid MLA
+    models from 0.30).
     """
     attn_block = alignment * math.ceil(mamba_page_bytes / (alignment * attn_bytes_per_token))
     attn_block = backend_lcm * math.ceil(attn_block / backend_lcm)
