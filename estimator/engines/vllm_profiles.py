@@ -47,7 +47,7 @@ ConcurrencyRounding = Literal["pooled", "per_group"]
 # How the hybrid attention block size is aligned (platforms/interface.py or, in 0.19,
 # model_executor/models/config.py): "fixed" = 16 tokens (64 for MLA, 128 for CUTLASS MLA);
 # "backend" = max(smallest kernel block size of the chosen backend, cache block size) (0.20-0.31;
-# from 0.30 at least 128 for hybrid MLA models); "backend_lcm" = that, then rounded up to the lcm
+# from 0.27 at least 128 for hybrid MLA models); "backend_lcm" = that, then rounded up to the lcm
 # of every non-SSM backend's smallest block (0.32+).
 HybridAlignment = Literal["fixed", "backend", "backend_lcm"]
 # How the pool is sized: "profiled" = requested - non-KV (- CUDA graphs); "extensible" = the
@@ -379,7 +379,7 @@ def hybrid_attention_pages(mamba_page_bytes: int, attn_bytes_per_token: int, ali
     page is padded to ``block_size x attn_bytes_per_token``. ``alignment`` is 16 for FlashAttention
     / FlashInfer / Triton (64 MLA, 128 CUTLASS MLA) in 0.19; from 0.20 it is
     ``max(backend's smallest kernel block, cache_config.block_size)`` (at least 128 for hybrid MLA
-    models from 0.30).
+    models from 0.27).
     """
     attn_block = alignment * math.ceil(mamba_page_bytes / (alignment * attn_bytes_per_token))
     attn_block = backend_lcm * math.ceil(attn_block / backend_lcm)
