@@ -61,6 +61,12 @@ KvSizing = Literal["profiled", "extensible"]
 # (v1/worker/gpu_model_runner.py) is gone (0.34). The runners warm up the sampler differently,
 # which moves the activation peak of large-vocabulary models.
 ModelRunner = Literal["v1", "v2_listed", "v2", "v2_only"]
+# mamba_cache_mode that prefix caching selects (model_executor/models/config.py MambaModelConfig):
+# "all_if_supported" = "all" for models that declare supports_mamba_prefix_caching (Mamba-2 families:
+# Nemotron-H, Granite-4 hybrid, Falcon-H1, Jamba, Zamba2, Mamba), else "align" (0.19-0.27);
+# "align" for every model (0.28+).
+PrefixCachingMambaMode = Literal["all_if_supported", "align"]
+MambaCacheMode = Literal["none", "align", "all"]
 LogLevel = Literal["debug", "info"]
 UsageContext = Literal["openai_api_server", "llm_class"]
 
@@ -147,6 +153,7 @@ class VllmProfile(_Frozen):
     # 2 + num_speculative_blocks pages, plus num_prefill_checkpoint_blocks (1 for Mamba-2 and GDN
     # layers that export prefill checkpoints) from 0.29.0.
     mamba_prefill_checkpoint_blocks: bool
+    prefix_caching_mamba_mode: PrefixCachingMambaMode
     model_runner: ModelRunner
 
 
@@ -157,7 +164,8 @@ _V019 = VllmProfile(
     capacity_one_line=False, fit_check_reserves_null_block=False, batch_tiers=(_H100, _SMALL),
     hybrid_alignment="fixed", has_nvfp4_ds_mla=False, kv_sizing="profiled",
     cudagraph_capture_cap_sm100=512, hybrid_prefix_caching_default=False,
-    mamba_prefill_checkpoint_blocks=False, model_runner="v1",
+    mamba_prefill_checkpoint_blocks=False, prefix_caching_mamba_mode="all_if_supported",
+    model_runner="v1",
 )
 
 
@@ -175,7 +183,8 @@ _V025 = _next(_V024, "0.25")
 _V026 = _next(_V025, "0.26", breakdown_log="info", hybrid_prefix_caching_default=True)
 _V027 = _next(_V026, "0.27", non_kv_accounting="consumed", breakdown_splits_weights=False,
               concurrency_rounding="per_group")
-_V028 = _next(_V027, "0.28", batch_tiers=(_B200, _H100, _SMALL), cudagraph_capture_cap_sm100=1024)
+_V028 = _next(_V027, "0.28", batch_tiers=(_B200, _H100, _SMALL), cudagraph_capture_cap_sm100=1024,
+              prefix_caching_mamba_mode="align")
 _V029 = _next(_V028, "0.29", mamba_prefill_checkpoint_blocks=True, model_runner="v2")
 _V030 = _next(_V029, "0.30", capacity_one_line=True, fit_check_reserves_null_block=True,
               has_nvfp4_ds_mla=True)
@@ -452,15 +461,31 @@ def blocks_per_request(max_model_len: int, block_size: int, sliding_window: int 
     return math.ceil(max_model_len / block_size)
 
 
-def mamba_blocks_per_request(profile: VllmProfile, prefix_caching: bool | None = None,
-                             num_speculative_tokens: int = 0, exports_checkpoints: bool = True) -> int:
-    """State pages one request holds in one Mamba group: mamba_cache_mode "none" keeps 1 (+ one per
-    speculative token); "align" (prefix caching on: the default for hybrid models from 0.26)
-    keeps 2 (+ speculative), plus one prefill-checkpoint page from 0.29 for layers that export it.
-    """
+def mamba_cache_mode(profile: VllmProfile, prefix_caching: bool | None = None,
+                     supports_all_mode: bool = False) -> MambaCacheMode:
+    """The mamba_cache_mode a start-up ends with: "none" without prefix caching; with it "all" for
+    models that support Mamba prefix caching up to 0.27, else "align". Hybrid models start with
+    prefix caching on from 0.26 (``hybrid_prefix_caching_default``)."""
     caching = profile.hybrid_prefix_caching_default if prefix_caching is None else prefix_caching
     if not caching:
+        return "none"
+    if profile.prefix_caching_mamba_mode == "all_if_supported" and supports_all_mode:
+        return "all"
+    return "align"
+
+
+def mamba_blocks_per_request(profile: VllmProfile, mode: MambaCacheMode,
+                             num_speculative_tokens: int = 0, exports_checkpoints: bool = True,
+                             max_model_len: int = 0, block_size: int = 0) -> int:
+    """State pages one request holds in one Mamba group (``MambaSpec.max_memory_usage_bytes`` /
+    page): "none" 1 + speculative; "align" 2 + speculative, plus one prefill-checkpoint page from
+    0.29 for layers that export it; "all" one page per block of ``max_model_len`` (+ speculative
+    from 0.22; 0.19-0.21 counted no speculative pages there)."""
+    if mode == "none":
         return 1 + num_speculative_tokens
+    if mode == "all":
+        spec = 0 if profile.version in ("0.19", "0.20", "0.21") else num_speculative_tokens
+        return math.ceil(max_model_len / block_size) + spec
     checkpoint = 1 if profile.mamba_prefill_checkpoint_blocks and exports_checkpoints else 0
     return 2 + num_speculative_tokens + checkpoint
 

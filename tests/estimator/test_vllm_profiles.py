@@ -205,13 +205,26 @@ def test_cudagraph_capture_sizes() -> None:
     assert vp.cudagraph_capture_sizes(vp.PROFILES["0.24"], 8, 8192, num_speculative_tokens=3)[-1] == 64
 
 
+def test_mamba_cache_mode_per_release() -> None:
+    assert vp.mamba_cache_mode(vp.PROFILES["0.25"]) == "none"  # prefix caching off for hybrids
+    assert vp.mamba_cache_mode(vp.PROFILES["0.26"]) == "align"  # on by default
+    # Mamba-2 families that support Mamba prefix caching got "all" up to 0.27, "align" from 0.28.
+    assert vp.mamba_cache_mode(vp.PROFILES["0.27"], supports_all_mode=True) == "all"
+    assert vp.mamba_cache_mode(vp.PROFILES["0.28"], supports_all_mode=True) == "align"
+    assert vp.mamba_cache_mode(vp.PROFILES["0.19"], prefix_caching=True, supports_all_mode=True) == "all"
+
+
 def test_mamba_pages_per_request_follow_the_cache_mode() -> None:
-    assert vp.mamba_blocks_per_request(vp.PROFILES["0.25"]) == 1  # prefix caching off for hybrids
-    assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"]) == 2  # on by default -> "align"
-    assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"]) == 3  # + prefill checkpoint
-    assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], prefix_caching=False,
-                                       num_speculative_tokens=2) == 3
-    assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"], num_speculative_tokens=2) == 4
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.25"], "none") == 1
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"], "align") == 2
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], "align") == 3  # + prefill checkpoint
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], "none", num_speculative_tokens=2) == 3
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"], "align", num_speculative_tokens=2) == 4
+    # "all": one page per block of the context: cdiv(131072, 1024) = 128 (+ 2 speculative).
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.24"], "all", 2, max_model_len=131_072,
+                                       block_size=1024) == 130
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.19"], "all", 2, max_model_len=131_072,
+                                       block_size=1024) == 128
 
 
 def _qwen36_35b_a3b_fp8_kv_pages() -> vp.HybridPages:
@@ -238,7 +251,7 @@ def test_qwen36_35b_a3b_v0200_log_is_reproduced() -> None:
     assert num_blocks == 153
     profile = vp.PROFILES["0.20"]
     attn = vp.blocks_per_request(65_536, pages.block_size)  # cdiv(65536, 2096) = 32
-    mamba = vp.mamba_blocks_per_request(profile, prefix_caching=True)  # "align": 2
+    mamba = vp.mamba_blocks_per_request(profile, vp.mamba_cache_mode(profile, prefix_caching=True))
     concurrency = vp.max_concurrency(num_blocks, [attn, mamba, mamba, mamba])  # 153 / 38
     assert f"{concurrency:.2f}" == "4.03"
     # 0.20 still prints num_blocks // groups * block: 153 // 4 * 2096 = 38 * 2096.
@@ -256,7 +269,7 @@ def test_qwen36_35b_a3b_v0240_log_is_reproduced() -> None:
     assert num_blocks == 299
     profile = vp.PROFILES["0.24"]
     attn = vp.blocks_per_request(131_072, pages.block_size)  # cdiv(131072, 2096) = 63
-    mamba = vp.mamba_blocks_per_request(profile, prefix_caching=True)
+    mamba = vp.mamba_blocks_per_request(profile, vp.mamba_cache_mode(profile, prefix_caching=True))
     concurrency = vp.max_concurrency(num_blocks, [attn, mamba, mamba, mamba])  # 299 / 69
     assert f"{concurrency:.2f}" == "4.33"
     # 0.21+: int(299 / 69 * 131072) = int(567,978.7).
