@@ -380,7 +380,8 @@ class HybridPages(_Frozen):
 
 
 def hybrid_attention_pages(mamba_page_bytes: int, attn_bytes_per_token: int, alignment: int,
-                           block_size: int, backend_lcm: int = 1) -> HybridPages:
+                           block_size: int, backend_lcm: int = 1,
+                           mamba_chunk_size: int | None = None) -> HybridPages:
     """The attention block size that makes one attention page at least one Mamba page.
 
     ``attn_block = alignment x cdiv(mamba_page, alignment x attn_bytes_per_token)``, rounded up to
@@ -389,8 +390,17 @@ def hybrid_attention_pages(mamba_page_bytes: int, attn_bytes_per_token: int, ali
     / FlashInfer / Triton (64 MLA, 128 CUTLASS MLA) in 0.19; from 0.20 it is
     ``max(backend's smallest kernel block, cache_config.block_size)`` (at least 128 for hybrid MLA
     models from 0.27).
+
+    With ``mamba_cache_mode="all"`` (0.19-0.27) pass ``mamba_chunk_size`` (the Mamba-2 SSD chunk,
+    or ``--mamba-block-size``): the block is then the smallest multiple of
+    ``lcm(chunk, alignment)`` that holds ``cdiv(mamba_page, attn_bytes_per_token)`` tokens.
     """
-    attn_block = alignment * math.ceil(mamba_page_bytes / (alignment * attn_bytes_per_token))
+    if mamba_chunk_size is not None:
+        chunk = math.lcm(mamba_chunk_size, alignment)
+        tokens = math.ceil(mamba_page_bytes / attn_bytes_per_token)
+        attn_block = chunk * math.ceil(tokens / chunk)
+    else:
+        attn_block = alignment * math.ceil(mamba_page_bytes / (alignment * attn_bytes_per_token))
     attn_block = backend_lcm * math.ceil(attn_block / backend_lcm)
     raised = block_size < attn_block
     block = attn_block if raised else block_size

@@ -338,3 +338,10 @@ def test_glm52_v0260_budget_line() -> None:
     assert vp.format_gib(available) == "50.62"
     # 51 capture sizes up to 512 -> "PIECEWISE=51 (largest=512), FULL=51 (largest=512)".
     assert len(vp.cudagraph_capture_sizes(vp.PROFILES["0.26"], 1024, 8192)) == 51
+
+
+def test_all_mode_block_is_a_chunk_multiple() -> None:
+    # vLLM's own comment (model_executor/models/config.py@v0.19.0): "mamba page size = 788kB,
+    # attn_1_token = 2kB -> fits ~394 tokens, then round up to a multiple of 256 -> 512 tokens".
+    pages = vp.hybrid_attention_pages(788_000, 2_000, alignment=16, block_size=16, mamba_chunk_size=256)
+    assert pages.block_size == 512
