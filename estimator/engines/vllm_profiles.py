@@ -155,6 +155,10 @@ class VllmProfile(_Frozen):
     mamba_prefill_checkpoint_blocks: bool
     prefix_caching_mamba_mode: PrefixCachingMambaMode
     model_runner: ModelRunner
+    # v1/worker/gpu/model_runner.py _dummy_sampler_run (V2 runner): from 0.33.0 the profile run
+    # samples twice, the second time with SamplingParams.for_sampler_warmup() ("warmup_kernels ...
+    # pays for the fp32 logits pipeline, so the profiled peak must too"); before, one default pass.
+    v2_sampler_warmup_pass: bool
 
 
 _V019 = VllmProfile(
@@ -165,7 +169,7 @@ _V019 = VllmProfile(
     hybrid_alignment="fixed", has_nvfp4_ds_mla=False, kv_sizing="profiled",
     cudagraph_capture_cap_sm100=512, hybrid_prefix_caching_default=False,
     mamba_prefill_checkpoint_blocks=False, prefix_caching_mamba_mode="all_if_supported",
-    model_runner="v1",
+    model_runner="v1", v2_sampler_warmup_pass=False,
 )
 
 
@@ -193,7 +197,7 @@ _V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm")
 # engine/arg_utils.py@v0.33.0: "GB10 (DGX Spark, cc 12.1) has the memory but not the compute of a
 # large discrete GPU, keep it on the small tier".
 _V033 = _next(_V032, "0.33", batch_tiers=(
-    _B200, _H100.model_copy(update={"excludes_gb10": True}), _SMALL))
+    _B200, _H100.model_copy(update={"excludes_gb10": True}), _SMALL), v2_sampler_warmup_pass=True)
 _V034 = _next(_V033, "0.34", gpu_memory_utilization=1.0, default_block_size=64,
               kv_sizing="extensible", model_runner="v2_only")
 
