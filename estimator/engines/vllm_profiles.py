@@ -124,8 +124,9 @@ class VllmProfile(_Frozen):
     # v1/core/kv_cache_utils.py get_max_concurrency_for_kv_cache_config: pooled cdiv up to 0.26.0,
     # per-group cdiv from 0.27.0.
     concurrency_rounding: ConcurrencyRounding
-    # v1/core/kv_cache_utils.py update_kv_cache_capacity (0.30.0): size and concurrency printed in
-    # one line "GPU KV cache size: N tokens, Maximum concurrency for L tokens per request: C.CCx".
+    # v1/core/kv_cache_utils.py: size and concurrency printed in one line "GPU KV cache size: N
+    # tokens, Maximum concurrency for L tokens per request: C.CCx" from 0.28.0 (two lines before);
+    # 0.30.0 prints the device name in place of "GPU" (update_kv_cache_capacity).
     capacity_one_line: bool
     # check_enough_kv_cache_memory subtracts one block of the pool (the null block BlockPool holds)
     # before comparing with one max_model_len request: from 0.30.0.
@@ -188,10 +189,9 @@ _V026 = _next(_V025, "0.26", breakdown_log="info", hybrid_prefix_caching_default
 _V027 = _next(_V026, "0.27", non_kv_accounting="consumed", breakdown_splits_weights=False,
               concurrency_rounding="per_group")
 _V028 = _next(_V027, "0.28", batch_tiers=(_B200, _H100, _SMALL), cudagraph_capture_cap_sm100=1024,
-              prefix_caching_mamba_mode="align")
+              prefix_caching_mamba_mode="align", capacity_one_line=True)
 _V029 = _next(_V028, "0.29", mamba_prefill_checkpoint_blocks=True, model_runner="v2")
-_V030 = _next(_V029, "0.30", capacity_one_line=True, fit_check_reserves_null_block=True,
-              has_nvfp4_ds_mla=True)
+_V030 = _next(_V029, "0.30", fit_check_reserves_null_block=True, has_nvfp4_ds_mla=True)
 _V031 = _next(_V030, "0.31")
 _V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm")
 # engine/arg_utils.py@v0.33.0: "GB10 (DGX Spark, cc 12.1) has the memory but not the compute of a
