@@ -56,6 +56,7 @@ models get handle support give set same there any way ok okay whether know tell 
 much long big large largest longest biggest most fewest least number context tokens token batch size
 users requests sequences concurrent concurrency at once parallel up able want wanna going go
 gonna here now instead again still right yes sure let's lets question checkpoint weights weight
+max-model-len max_model_len --max-model-len hold manage
 """
 FILLER = frozenset(_FILLER_WORDS.split())
 _MODELISH = re.compile(r"[a-z].*\d|\d.*[a-z]", re.IGNORECASE)
@@ -63,6 +64,8 @@ _SIZE_ONLY = re.compile(r"^\d+(?:\.\d+)?[bm]$", re.IGNORECASE)
 _GGUF_QUANT = re.compile(r"^(?:i?q\d(?:_[a-z0-9]+)*|gguf)$", re.IGNORECASE)
 # GPU-shaped words (a brand, or a catalog-like name) that the catalog may not know.
 _GPU_BRANDS = {"rtx", "gtx", "geforce", "nvidia", "amd", "radeon", "tesla", "quadro", "instinct", "tpu", "arc"}
+# Words that make a catalog name another card ("A6000 Ada", "4090 laptop", "3090 Ti").
+_GPU_VARIANT_WORDS = {"ada", "blackwell", "hopper", "ampere", "laptop", "mobile", "ti", "super", "max-q", "xt", "xtx"}
 _UNSUPPORTED_ENGINES = {
     "sglang": "SGLang", "ollama": "Ollama", "llama.cpp": "llama.cpp", "llamacpp": "llama.cpp",
     "llama-cpp": "llama.cpp", "tgi": "TGI", "text-generation-inference": "TGI", "tensorrt-llm": "TensorRT-LLM",
@@ -123,8 +126,15 @@ class _Token:
     used: bool = False
 
 
+# (max_num_seqs= and max_num_batched_tokens= are grammar keys, and stay so.)
+_VLLM_FLAG_EQ = re.compile(r"(?<!\S)(-{0,2}(?:max[-_]model[-_]len|tensor[-_]parallel[-_]size|"
+                           r"gpu[-_]memory[-_]utili[sz]ation)|--max-num-seqs|--max-num-batched-tokens)=", re.IGNORECASE)
+
+
 def _tokens(text: str) -> list[_Token]:
     text = text.replace("\u00a0", " ").replace("`", " ").replace("×", " x ")
+    # vLLM's flags pasted as --flag=value are not grammar keys: read them as the sentence forms.
+    text = _VLLM_FLAG_EQ.sub(r"\1 ", text)
     words = text.split()
     # "s = 32k" (spaces around "="): glue back, as the grammar does.
     glued: list[str] = []
@@ -265,9 +275,11 @@ _GPU_NOUN = r"gpus?|cards?|devices?|graphics cards?|accelerators?"
 _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
     ("max_context", re.compile(
         r"\bhow (?:much|long|big|large)(?: of)?(?: an?)? (?:context|ctx|sequence|seq|prompt|input|window)"
+        r"|\bhow (?:long|big|large) can (?:the |my |a )?(?:context|ctx|sequence|prompt|input)"
         r"|\b(?:max(?:imum)?|longest|largest|biggest) (?:context|ctx|seq(?:uence)?|model len|"
         r"prompt|input)(?:[ -](?:length|len|window|size))?\b(?! (?:of |= ?|: ?|is |at )?\d)"
-        r"|\bhow many tokens\b(?! (?:of |= ?|: ?)?\d)")),
+        r"|\bhow many tokens\b(?! (?:of |= ?|: ?)?\d)"
+        r"|(?<!\S)(?:--)?max[-_ ]model[-_ ]len(?!\S)(?! ?[=:]? ?\d)")),
     ("max_batch", re.compile(
         r"\bhow many (?:concurrent |parallel |simultaneous |active )?(?:" + _BATCH_NOUN + r")\b"
         r"|\b(?:max(?:imum)?|largest|biggest|most) (?:batch|concurrency|concurrent|parallel|number of users|"
@@ -281,13 +293,15 @@ _FIT_RULE = re.compile(r"\b(?:fit|fits|run|runs|serve|load|enough|possible|work)
 
 
 def _min_gpus_by_name(tokens: list[_Token]) -> bool:
-    """"how many H100s ..." names a GPU where the rule says "GPUs"."""
-    for i in range(len(tokens) - 2):
-        if tokens[i].norm == "how" and tokens[i + 1].norm == "many":
-            for k in (2, 1):
-                words = [t.norm for t in tokens[i + 2 : i + 2 + k]]
-                if len(words) == k and _gpu_of(words) is not None:
-                    return True
+    """"how many H100s", "minimum number of L40S": a GPU's name where the rule says "GPUs"."""
+    words = [t.norm for t in tokens]
+    for i in range(len(words)):
+        before = " ".join(words[max(0, i - 3) : i])
+        if not re.search(r"(?:how many|number of|minimum|min|fewest)$", before):
+            continue
+        for k in (2, 1):
+            if i + k <= len(words) and _gpu_of(words[i : i + k]) is not None:
+                return True
     return False
 
 
@@ -310,7 +324,9 @@ def _gpu_of(words: list[str]) -> GPU | None:
 def _looks_like_gpu(word: str) -> bool:
     if word in _GPU_BRANDS or re.fullmatch(r"\d{3,4}s?", word):
         return True
-    return bool(re.fullmatch(r"[a-z]{1,3}\d{2,4}[a-z]{0,3}s?", word))
+    if re.fullmatch(r"\d+(?:b|k|m|gb|g|tb|bit|bits)", word):
+        return False  # a size, not a name
+    return bool(re.fullmatch(r"[a-z]{1,3}\d{2,4}[a-z]{0,3}s?|\d{3,4}[a-z]{1,4}s?", word))
 
 
 # -- the rules ----------------------------------------------------------------------------------
@@ -422,6 +438,12 @@ def _read_settings(reader: _Reader) -> None:
 
     reader.run_rule(_w(r"(?:--)?max[-_ ]num[-_ ]batched[-_ ]tokens(?: of| =|=| :)? (?P<n>" + _NUM + r")"), mnbt)
 
+    def seqs(m: re.Match[str]) -> None:
+        reader.set("seqs", _count_setting("seqs", m.group("n")), m.group(0))
+
+    # vLLM's --max-num-seqs caps the sequences it schedules: the grammar's seqs=, not the batch.
+    reader.run_rule(_w(r"(?:--)?max[-_ ]num[-_ ]seqs(?: of| =|=| :)? (?P<n>" + _NUM + r")"), seqs)
+
     def tp(m: re.Match[str]) -> None:
         reader.set("gpus", _count_setting("gpus", m.group("n") or m.group("n2")), m.group(0))
         reader.gpu_count_stated = True
@@ -447,8 +469,8 @@ def _read_settings(reader: _Reader) -> None:
                        + r")(?: concurrent| parallel| simultaneous| active)? (?:" + _BATCH_NOUN + r")"
                        r"(?: at once| at a time| in parallel| concurrently| simultaneously| at the same time)?"),
                     batch)
-    reader.run_rule(_w(r"(?:an? |with |at |for |of )?(?:batch(?:[ -]?size)?|bs|concurrency|max[-_ ]num[-_ ]seqs"
-                       r"(?:=)?|--max-num-seqs)(?: of| =| :| is|:|=)? (?P<n>" + _NUMW + r")"), batch)
+    reader.run_rule(_w(r"(?:an? |with |at |for |of )?(?:batch(?:[ -]?size)?|bs|concurrency)(?: of| =| :| is|:|=)? "
+                       r"(?P<n>" + _NUMW + r")"), batch)
 
     reader.run_rule(_w(r"(?:on |with |across |using |over |to )?(?P<n>" + _NUMW + r")(?: x| \*)? (?:"
                        + _GPU_NOUN + r")"), tp)
@@ -464,8 +486,14 @@ def _read_gpus(reader: _Reader) -> None:
             continue
         # "4xA100": a count glued to the name.
         glued = re.fullmatch(r"(\d+)\s*[x*](\S+)", toks[i].norm)
+        # "A10*4", "h100x8", "A100-80GB:8" (SkyPilot's form): the count after the name.
+        after = re.fullmatch(r"(\S+?)[x*:](\d+)", toks[i].norm)
         found: tuple[GPU, int, int | None] | None = None  # gpu, words used, count
-        if glued and _gpu_of([glued.group(2)]) is not None:
+        if after and _gpu_of([after.group(1)]) is not None and not (glued and _gpu_of([glued.group(2)])):
+            gpu = _gpu_of([after.group(1)])
+            assert gpu is not None
+            found = (gpu, 1, int(after.group(2)))
+        if found is None and glued and _gpu_of([glued.group(2)]) is not None:
             end = i + 1
             gpu = _gpu_of([glued.group(2)])
             # "4xA100 40GB": the memory word right after.
@@ -474,7 +502,7 @@ def _read_gpus(reader: _Reader) -> None:
                 end += 1
             assert gpu is not None
             found = (gpu, end - i, int(glued.group(1)))
-        else:
+        elif found is None:
             for k in (4, 3, 2, 1):
                 window = toks[i : i + k]
                 if len(window) < k or any(t.used for t in window):
@@ -489,6 +517,9 @@ def _read_gpus(reader: _Reader) -> None:
         gpu, width, count = found
         start, end = i, i + width
         words = [t.raw for t in toks[start:end]]
+        if end < len(toks) and not toks[end].used and toks[end].norm in _GPU_VARIANT_WORDS:
+            name = " ".join([*words, toks[end].raw])
+            raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
         # "80GB A100": a memory word before the name picks the variant.
         if start > 0 and not toks[start - 1].used and re.fullmatch(r"\d+\s*gb?", toks[start - 1].norm):
             mem = toks[start - 1].norm
