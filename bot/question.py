@@ -287,7 +287,8 @@ _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
         r"|\bhow (?:big|large) (?:a |of a )?batch|\bhow much concurrency")),
     ("min_gpus", re.compile(
         r"\bhow many (?:\S+ ){0,2}?(?:" + _GPU_NOUN + r"|nodes?)\b"
-        r"|\b(?:min(?:imum)?|fewest|least)(?: number of)? (?:" + _GPU_NOUN + r")\b")),
+        r"|\b(?:min(?:imum)?|fewest|least)(?: number of)? (?:" + _GPU_NOUN + r")\b"
+        r"|\bhow many (?:do|would|will|should|shall) (?:i|we|you) need\b")),
 ]
 _FIT_RULE = re.compile(r"\b(?:fit|fits|run|runs|serve|load|enough|possible|work)\b")
 
@@ -598,8 +599,8 @@ def _finish_words(reader: _Reader) -> tuple[str | None, tuple[str, ...]]:
         if not words:
             continue
         modelish = (any(_MODELISH.search(t.norm) or ("-" in t.norm and len(t.norm) > 3) for t in words)
-                    or (any(re.search(r"[a-z]", t.norm) for t in words) and any(re.search(r"\d", t.norm)
-                                                                                for t in words)))
+                    # "mistral small 3.1": a name first, its version in a word of its own.
+                    or (bool(re.match(r"[a-z]", words[0].norm)) and any(re.search(r"\d", t.norm) for t in words)))
         gpuish = [t for t in words if t.norm in _GPU_BRANDS]
         if modelish and gpuish and words.index(gpuish[0]) < len(words) - 1:
             # "on an rtx 3080": brand first, then a number the catalog does not know.
