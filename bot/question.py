@@ -721,7 +721,8 @@ def is_question(text: str) -> bool:
     words = text.split()
     if len(words) < 2 or words[0].lower() in SUBCOMMANDS:
         return False
-    return any("=" not in word for word in words[1:])
+    # A word with letters that is not key=value; a stray "&" or "," stays the grammar's to refuse.
+    return any("=" not in word and re.search(r"[A-Za-z]", word) for word in words[1:])
 
 
 __all__ = ["EXAMPLE", "Question", "QuestionKind", "count_text", "is_question", "read_change", "read_question"]

@@ -160,6 +160,7 @@ def test_a_key_value_reply_reads_as_the_grammar_reads_it() -> None:
     ("history mine", False),
     ("compare Qwen/Qwen3-8B Qwen/Qwen3-32B", False),
     ("qwen3 8b on an L4", True),
+    ("Qwen/Qwen3-8B s=4k &", False),  # no word: the grammar refuses the stray "&"
 ])
 def test_is_question(text: str, expected: bool) -> None:
     assert is_question(text) is expected
