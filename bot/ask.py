@@ -82,6 +82,17 @@ def intro_lines(ans: QuestionAnswer) -> list[str]:
     return lines
 
 
+def slack_lead(ans: QuestionAnswer) -> str:
+    """The intro lines and the answer as Slack mrkdwn (user words escaped), to go above the estimate."""
+    from bot.blocks import escape
+
+    lines = [f"Read as `{escape(ans.read_as)}`"]
+    lines += [escape(line) for line in intro_lines(ans)[1:]]
+    if ans.outcome.estimate is not None:
+        lines.append(f"*{escape(headline(ans.outcome.estimate, ans.question))}*")
+    return "\n".join(lines)
+
+
 def to_json(ans: QuestionAnswer) -> dict[str, Any]:
     """``--json``: the estimate's object plus how the question was read."""
     assert ans.outcome.estimate is not None
@@ -97,4 +108,4 @@ def to_json(ans: QuestionAnswer) -> dict[str, Any]:
     return data
 
 
-__all__ = ["QuestionAnswer", "answer", "headline", "intro_lines", "to_json"]
+__all__ = ["QuestionAnswer", "answer", "headline", "intro_lines", "slack_lead", "to_json"]
