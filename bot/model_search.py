@@ -2,8 +2,8 @@
 
 One request to the Hub's model search (``GET {endpoint}/api/models?search=...&sort=downloads``),
 through huggingface_hub's HTTP session. The rule, with no guessing beyond it: a repo matches when
-every word of the name appears in its id; a repo whose name *is* the name ("Qwen3-32B" for "qwen3
-32b") comes first, then the most downloaded; the next few matches are offered as alternatives.
+every word of the name is a word of its id; a repo whose name has those words and no other
+("Qwen3-32B" for "qwen3 32b") comes first, then the most downloaded; the next few matches are offered as alternatives.
 Answers are cached (in-process, and in a :class:`SearchCache` when one is given) for ``ttl_s``, so
 a warm lookup makes no request. Self-contained: endpoint, token and timeout are arguments; this
 module reads no environment.
@@ -74,23 +74,21 @@ def words_of(phrase: str) -> list[str]:
 
 
 def search_terms(phrase: str) -> list[str]:
-    """What to ask the Hub, in order: the words joined as an id ("qwen3-32b"), then as typed."""
+    """What to ask the Hub, in order, until one answer matches: the words joined as an id
+    ("qwen3-32b"), then as typed, then the longest word alone ("70B llama 3.3" -> "llama", whose most
+    downloaded repos are then filtered here by every word)."""
     words = words_of(phrase)
     terms = ["-".join(words)]
-    spaced = " ".join(words)
-    if spaced != terms[0]:
-        terms.append(spaced)
+    for term in (" ".join(words), max(words, key=len) if len(words) > 1 else ""):
+        if term and term not in terms:
+            terms.append(term)
     return terms
-
-
-def _name_words(repo_id: str) -> str:
-    return "-".join(words_of(repo_id.split("/")[-1]))
 
 
 def rank(phrase: str, hits: list[ModelHit]) -> list[str]:
     """Repo ids whose id has every word of ``phrase``: an exact name first, then by downloads (stable)."""
     words = words_of(phrase)
-    wanted = "-".join(words)
+    wanted = sorted(words)
 
     def matches(hit: ModelHit) -> bool:
         # Whole words only: "llama 3 70b" is not Llama-3.1-70B, "qwen3 8b" is not Qwen3-38B.
@@ -103,7 +101,8 @@ def rank(phrase: str, hits: list[ModelHit]) -> list[str]:
         if hit.id.lower() not in seen and matches(hit):
             seen.add(hit.id.lower())
             unique.append(hit)
-    unique.sort(key=lambda h: (_name_words(h.id) != wanted, -h.downloads))
+    # Named exactly so: the repo's name has the phrase's words and no other ("Qwen3-8B" for "8b qwen3").
+    unique.sort(key=lambda h: (sorted(words_of(h.id.split("/")[-1])) != wanted, -h.downloads))
     return [h.id for h in unique]
 
 

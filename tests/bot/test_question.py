@@ -217,6 +217,15 @@ def test_the_shared_cache_serves_a_new_client_and_expires(hub: FakeHub) -> None:
     assert _search_requests(hub) == 2
 
 
+def test_words_in_another_order_are_found_by_the_longest_word(hub: FakeHub) -> None:
+    # "8b qwen3" is no substring of any id, nor is "8b qwen3" with its space: the third search, "qwen3",
+    # lists the Qwen3 repos, and the one with both words and the exact name is used.
+    match = ModelSearch(endpoint=hub.url).find("8b qwen3")
+    assert match.model_id == "Qwen/Qwen3-8B"
+    assert [r.path.split("search=")[1].split("&")[0] for r in hub.requests("/api/models?")] == [
+        "8b-qwen3", "8b+qwen3", "qwen3"]
+
+
 def test_no_match_and_hub_failures_are_one_sentence(hub: FakeHub) -> None:
     with pytest.raises(NotFoundError, match='no Hub model matches "zzz 9b"'):
         ModelSearch(endpoint=hub.url).find("zzz 9b")
@@ -233,7 +242,9 @@ def test_the_token_goes_with_the_search_and_never_into_repr(hub: FakeHub) -> Non
 
 
 def test_search_terms_and_ranking_by_hand() -> None:
-    assert search_terms("Llama 3.3 70B Instruct") == ["llama-3.3-70b-instruct", "llama 3.3 70b instruct"]
+    assert search_terms("Llama 3.3 70B Instruct") == ["llama-3.3-70b-instruct", "llama 3.3 70b instruct",
+                                                      "instruct"]
+    assert search_terms("gpt-oss-120b") == ["gpt-oss-120b", "gpt oss 120b", "120b"]
     from bot.model_search import ModelHit
 
     hits = [ModelHit(id="meta-llama/Llama-3.1-70B", downloads=9), ModelHit(id="x/Llama-3-70B", downloads=5),
