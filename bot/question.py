@@ -39,7 +39,7 @@ SUBCOMMANDS = ("help", "gpus", "history", "show", "compare", "serve", "db")
 
 # Counts written as words ("two L40S", "a single user").
 NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "dual": 2, "pair": 2, "three": 3, "four": 4, "quad": 4,
+    "a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "dual": 2, "three": 3, "four": 4, "quad": 4,
     "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "sixteen": 16,
     "twenty": 20, "thirty-two": 32, "sixty-four": 64, "hundred": 100,
 }
@@ -525,7 +525,7 @@ def _read_gpus(reader: _Reader) -> None:
         if start > 0 and not toks[start - 1].used and re.fullmatch(r"\d+\s*gb?", toks[start - 1].norm):
             mem = toks[start - 1].norm
             variant = _gpu_of([t.norm for t in toks[start:end]] + [mem])
-            if variant is None and mem.rstrip("gb").rstrip("g") + "GB" not in gpu.name.replace(" ", ""):
+            if variant is None and re.sub(r"\D", "", mem) + "GB" not in gpu.name.replace(" ", ""):
                 raise InputError(f'no {mem.upper()} {" ".join(words)} in the GPU catalog: run `vram gpus` for the '
                                  f"list, for example: {EXAMPLE}")
             gpu = variant or gpu
@@ -534,7 +534,9 @@ def _read_gpus(reader: _Reader) -> None:
         j = start - 1
         if j >= 0 and not toks[j].used and toks[j].norm in ("x", "*") and count is None:
             j -= 1
-        if count is None and j >= 0 and not toks[j].used:
+        if count is None and j >= 1 and toks[j].norm == "of" and toks[j - 1].norm == "pair":
+            count, start = 2, j - 1  # "a pair of H100s"
+        elif count is None and j >= 0 and not toks[j].used:
             word = toks[j].norm.rstrip("x*")
             value = _count_value(word)
             if value is not None and re.fullmatch(r"\d+|[a-z-]+", word):
@@ -542,8 +544,6 @@ def _read_gpus(reader: _Reader) -> None:
                 if word in ("a", "an"):
                     reader.gpu_article = True
                 start = j
-                if word == "pair" and end < len(toks) and toks[end].norm == "of":
-                    pass
         previous = reader.read.get("gpu")
         if previous is not None and previous[0] != gpu.key:
             raise InputError(

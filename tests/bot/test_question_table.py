@@ -117,6 +117,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B with tensor parallel 2 on L40S", "Qwen/Qwen3-8B", "gpu=l40s gpus=2", FIT, ()),
     ("Qwen/Qwen3-8B tp 4 on A100", "Qwen/Qwen3-8B", "gpu=a100-80gb gpus=4", FIT, ()),
     ("Qwen/Qwen3-8B on an MI250X", "Qwen/Qwen3-8B", "gpu=mi250x", FIT, ()),
+    ("Qwen/Qwen3-8B on a pair of 3090s", "Qwen/Qwen3-8B", "gpu=rtx-3090 gpus=2", FIT, ()),
     # -- formats, KV cache, attention, engines
     ("Qwen/Qwen3-8B in fp8 on an L4", "Qwen/Qwen3-8B", "dtype=fp8 gpu=l4", FIT, ()),
     ("Qwen/Qwen3-8B in 4-bit on a 3060", "Qwen/Qwen3-8B", "p=4 gpu=rtx-3060-12gb", FIT, ()),
