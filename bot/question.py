@@ -22,6 +22,10 @@ from estimator.errors import InputError
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import (
     _ALIAS_TO_KEY,
+    _KV_ALIASES,
+    _KV_VALUES,
+    _WEIGHT_FORMAT_ALIASES,
+    _WEIGHT_FORMATS,
     VALID_KEYS,
     EstimateCmd,
     parse,
@@ -262,7 +266,10 @@ def _w(pattern: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\S)(?:" + pattern + r")(?!\S)")
 
 
-_FMT_KV = r"fp8|fp16|bf16|int8|int4|fp4|nvfp4|float16|bfloat16|float8|fp8_e4m3|fp8_e5m2|e4m3|e5m2|half|auto"
+# KV formats: the grammar's values and aliases, and spoken forms of fp8 and fp16.
+_KV_SPOKEN = {"float8": "fp8", "e4m3": "fp8", "e5m2": "fp8", "half": "fp16"}
+_FMT_KV = "|".join(sorted({*_KV_VALUES, *_KV_ALIASES, *_KV_SPOKEN} - {"on", "off", "true", "false", "yes", "no",
+                                                                     "none"}, key=len, reverse=True))
 _KV = r"kv(?:[ -]?cache)?|kv-cache|kvcache|k/v(?: cache)?"
 _FA = r"flash[ -]?att(?:ention|n)(?:[ -]?[23])?|flashattention(?:[ -]?[23])?|fa[23]?"
 _CTX_WORD = (r"context(?:[ -](?:length|window|size|len))?|ctx(?:[ -]len)?|seq(?:uence)?[ -]?len(?:gth)?|"
@@ -383,6 +390,7 @@ def _read_settings(reader: _Reader) -> None:
 
     def kv(m: re.Match[str]) -> None:
         fmt = (m.group("fmt") or m.group("fmt2") or "").replace("-", "")
+        fmt = _KV_ALIASES.get(fmt, _KV_SPOKEN.get(fmt, fmt))
         state = m.group("state") or m.group("state2")
         value = fmt or {"off": "off", "disabled": "off", "no": "off", "without": "off", "w/o": "off",
                         "on": "on", "enabled": "on", "with": "on"}.get(state or "", "on")
@@ -413,10 +421,11 @@ def _read_settings(reader: _Reader) -> None:
     reader.run_rule(_w(r"(?:in |at |with |using )?(?P<n>\d+)[ -]?bits?(?: quant(?:ization|ized)?| precision"
                        r"| weights)?"), bits)
 
-    formats = {"fp8": "fp8", "float8": "fp8", "e4m3": "fp8", "bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16",
-               "float16": "fp16", "half": "fp16", "fp32": "fp32", "float32": "fp32", "full": "fp32",
-               "int8": "int8", "w8a8": "int8", "int4": "int4", "w4a16": "int4", "awq": "awq", "gptq": "gptq",
-               "mxfp4": "mxfp4"}
+    # The grammar's weight formats and its aliases, less those a sentence makes ambiguous ("4bit" reads
+    # as p=4 above, "float" and "half" alone are ordinary words); "half/full precision" spelt out.
+    formats = {name: name for name in _WEIGHT_FORMATS}
+    formats |= {alias: name for alias, name in _WEIGHT_FORMAT_ALIASES.items() if alias not in ("4bit", "float", "half")}
+    formats |= {"half precision": "fp16", "half-precision": "fp16", "full precision": "fp32", "full-precision": "fp32"}
 
     def weight_format(m: re.Match[str]) -> None:
         reader.set("dtype", formats[m.group("fmt")], m.group(0))
