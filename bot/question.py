@@ -60,7 +60,7 @@ models get handle support give set same there any way ok okay whether know tell 
 much long big large largest longest biggest most fewest least number context tokens token batch size
 users requests sequences concurrent concurrency at once parallel up able want wanna going go
 gonna here now instead again still right yes sure let's lets question checkpoint weights weight
-max-model-len max_model_len --max-model-len hold manage
+max-model-len max_model_len --max-model-len hold manage length supports supported quick
 """
 FILLER = frozenset(_FILLER_WORDS.split())
 _MODELISH = re.compile(r"[a-z].*\d|\d.*[a-z]", re.IGNORECASE)
@@ -152,7 +152,7 @@ def _tokens(text: str) -> list[_Token]:
         if word.startswith("<@") or word.startswith("<!"):
             continue  # a Slack mention
         raw = word.strip(_EDGE_PUNCT).rstrip(_TRAIL_PUNCT).strip(_EDGE_PUNCT)
-        if raw:
+        if re.search(r"\w", raw):  # punctuation alone ("--", "&") is no word
             out.append(_Token(raw=raw, norm=raw.lower()))
     return out
 

@@ -231,6 +231,15 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("what's the biggest batch Qwen/Qwen3-8B can do at 4k on a 4090", "Qwen/Qwen3-8B", "s=4k gpu=rtx-4090", BATCH,
      ()),
     ("Qwen/Qwen3-8B, 32k, 8 users, L40S", "Qwen/Qwen3-8B", "s=32k b=8 gpu=l40s", FIT, ()),
+    ("Hi! Quick question: can we run Qwen/Qwen3-32B at 32k context on a single A100 80GB for ~10 concurrent "
+     "users?", "Qwen/Qwen3-32B", "s=32k b=10 gpu=a100-80gb gpus=1", FIT, ()),
+    ("Is 2x H100 enough for llama 3.3 70b fp8 with 128k context?", "llama 3.3 70b",
+     "s=128k dtype=fp8 gpu=h100-80gb gpus=2", FIT, ()),
+    ("what's the max context length Qwen/Qwen3-8B supports on an RTX 4090 with 4-bit weights", "Qwen/Qwen3-8B",
+     "p=4 gpu=rtx-4090", CTX, ()),
+    ("Qwen/Qwen3-8B on an L4 at 32k -- how many requests in parallel?", "Qwen/Qwen3-8B", "s=32k gpu=l4", BATCH, ()),
+    ("does it make sense to run qwen3 32b on 4 L4s with tp=4?", "qwen3 32b", "gpu=l4 gpus=4", FIT,
+     ("make", "sense")),
     # -- Hub URLs and revisions
     ("https://huggingface.co/Qwen/Qwen3-8B will it fit on a T4?", "Qwen/Qwen3-8B", "gpu=t4", FIT, ()),
     ("<https://huggingface.co/Qwen/Qwen3-8B|Qwen3-8B> on a t4", "Qwen/Qwen3-8B", "gpu=t4", FIT, ()),
