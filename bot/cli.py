@@ -4,6 +4,7 @@
     vram                                            asks the questions one at a time
     vram gpus | help | history [model] [mine] [--limit N] [--json] | show <id> [--json]
     vram compare <model> <model> [key=value ...]
+    vram "can Qwen/Qwen3-8B run 32k for 4 users on an L4?"   a question in plain words (one argument)
     vram serve                                      the Slack app
     vram db upgrade                                 apply the database migrations
 
@@ -26,6 +27,7 @@ from rich.text import Text
 from bot import render_text
 from bot.console import make_console, plain
 from bot.names import shorten_paths
+from bot.question import is_question
 from bot.service import (
     CompareReply,
     ErrorReply,
@@ -194,6 +196,8 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
 
             words = prompt.ask_questions(read or prompt.terminal_reader(err=err), lambda line: print(line, file=err))
         who = Who(source="cli", user=_local_user())
+        if len(words) == 1 and is_question(words[0]):
+            return _question(words[0], service, who, settings, as_json=as_json, console=console, out=out, err=err)
         if words[0].lower() == "history":
             rest = [w for w in words[1:] if w.lower() != "mine"]
             if len(rest) > 1:
@@ -210,6 +214,25 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         return _fail(str(error), error.exit_code, err)
     except (EOFError, KeyboardInterrupt):
         return _fail("cancelled", 1, err)
+
+
+def _question(text: str, service: Service, who: Who, settings: Settings, *, as_json: bool, console: Console,
+              out: TextIO, err: TextIO) -> int:
+    """A question in plain words (one quoted argument): how it was read, then the answer."""
+    from bot import ask
+    from bot.model_search import ModelSearch
+
+    token = settings.hf_token.get_secret_value() if settings.hf_token else None
+    search = ModelSearch(endpoint=settings.hf_endpoint, token=token, timeout_s=settings.hub_timeout_s)
+    ans = ask.answer(text, service=service, who=who, search=search)
+    if as_json and ans.outcome.estimate is not None:
+        print(json.dumps(ask.to_json(ans), indent=2), file=out)
+        return 0
+    for line in ask.intro_lines(ans):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if ans.outcome.estimate is not None:
+        console.print(ask.headline(ans.outcome.estimate, ans.question), markup=False, highlight=False)
+    return _print_reply(EstimateReply(outcome=ans.outcome), as_json=as_json, console=console, out=out, err=err)
 
 
 def _local_user() -> str:

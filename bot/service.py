@@ -11,6 +11,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationError
 
+from bot.question import read_change
 from estimator.config import load_model_spec
 from estimator.errors import InputError, VramError
 from estimator.estimate import estimate
@@ -264,6 +265,8 @@ class Service:
         base_query = Query.model_validate(base.params)
         try:
             parsed = parse_changes(text, base_query)
+            if parsed is None:  # plain words: "what about 128k?", "try 2 GPUs"
+                parsed = read_change(text, base_query)
         except InputError as err:
             self._keep(who, text=text, status="error", error=str(err), parent_id=base.id)
             return Outcome(text=text, error=str(err), exit_code=err.exit_code)

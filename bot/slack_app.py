@@ -18,8 +18,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import WebClient
 
-from bot import blocks
+from bot import ask, blocks
 from bot.blocks import Message
+from bot.model_search import ModelSearch
+from bot.question import is_question, read_change
 from bot.service import (
     CompareReply,
     ErrorReply,
@@ -34,7 +36,8 @@ from bot.service import (
     Who,
 )
 from bot.settings import Settings
-from estimator.errors import VramError
+from estimator.errors import InputError, VramError
+from estimator.query import Query
 from store.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -119,6 +122,15 @@ def from_slack(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
 
 
+def _names_a_change(text: str) -> bool:
+    """A thread reply in plain words that reads as settings ("what about 128k?"); a bad value counts too,
+    so its author hears why."""
+    try:
+        return read_change(text, Query()) is not None
+    except InputError:
+        return True
+
+
 class Answer(NamedTuple):
     """How to show one reply: the message, and whether the conversation sees it or only the asker."""
 
@@ -196,7 +208,9 @@ def create_app(
         # Listener functions only ack and enqueue: a few threads keep up with any burst.
         listener_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="vram-ack"),
     )
-    bot = _Bot(service=service, client=client, events=events)
+    token = settings.hf_token.get_secret_value() if settings.hf_token else None
+    search = ModelSearch(endpoint=settings.hf_endpoint, token=token, timeout_s=settings.hub_timeout_s)
+    bot = _Bot(service=service, client=client, events=events, search=search)
 
     def submit(fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None = None) -> None:
         pool.submit(bot.guard, fn, *args, on_error=on_error)
@@ -243,10 +257,31 @@ def create_app(
 class _Bot:
     """What the listeners do after the ack (runs in the work pool)."""
 
-    def __init__(self, *, service: Service, client: WebClient, events: EventClaims) -> None:
+    def __init__(self, *, service: Service, client: WebClient, events: EventClaims,
+                 search: ModelSearch | None = None) -> None:
         self.service = service
         self.client = client
         self.events = events
+        self.search = search
+
+    def answer(self, text: str, who: Who) -> Answer:
+        """Grammar through the service; a question in plain words read first, its reading leading the answer."""
+        if self.search is None or not is_question(text):
+            return render(self.service.run(text, who))
+        try:
+            ans = ask.answer(text, service=self.service, who=who, search=self.search)
+        except VramError as err:
+            return Answer(blocks.error_message(str(err)))
+        out = ans.outcome
+        if out.estimate is None:
+            return Answer(blocks.error_message(f"{out.error or INTERNAL_ERROR} (read as {ans.read_as})"))
+        lead = ask.slack_lead(ans)
+        return Answer(
+            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead), public=True,
+            record_id=out.record_id,
+            private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead,
+                                            hint=False),
+        )
 
     # -- the one error handler for work after the ack --------------------------------------------
     def guard(self, fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None) -> None:
@@ -294,14 +329,16 @@ class _Bot:
         return (not thread_ts or thread_ts == event.get("ts")) and bool((event.get("text") or "").strip())
 
     def is_thread_change(self, event: dict[str, Any]) -> bool:
-        """A human's reply in a thread that might change something (has ``key=value``)."""
+        """A human's reply in a thread that might change something (``key=value``, or plain words that
+        name a setting and nothing else)."""
         # Edits, joins, deletions... are not questions; a reply also sent to the channel is.
         if self.from_a_bot(event) or event.get("subtype") not in (None, "thread_broadcast"):
             return False
         thread_ts = event.get("thread_ts")
         if not thread_ts or thread_ts == event.get("ts"):
             return False
-        return "=" in (event.get("text") or "")
+        text = event.get("text") or ""
+        return "=" in text or _names_a_change(text)
 
     # -- slash command ------------------------------------------------------------------------------
     def command(self, body: dict[str, Any], respond: Any) -> None:
@@ -309,10 +346,9 @@ class _Bot:
             source="slack", team=body.get("team_id"), channel=body.get("channel_id"), user=body.get("user_id"),
             is_dm=body.get("channel_name") == "directmessage",
         )
-        reply = self.service.run(from_slack(body.get("text") or ""), who)
+        answer = self.answer(from_slack(body.get("text") or ""), who)
         # A DM or group DM between people (never one with the bot: it can post there).
         between_people = who.is_dm or str(body.get("channel_name") or "").startswith("mpdm-")
-        answer = render(reply)
         if answer.public:
             self._post_or_respond(who, answer, respond, hint=blocks.DM_HINT if between_people else blocks.INVITE_HINT)
         else:
@@ -433,7 +469,7 @@ class _Bot:
         # a DM is already a conversation with the bot, so the answer follows the question there.
         reply_ts = event.get("thread_ts") or (None if dm else ts)
         who = Who(source="slack", team=team, channel=channel, user=user, is_dm=dm)
-        answer = render(self.service.run(from_slack(event.get("text") or ""), who))
+        answer = self.answer(from_slack(event.get("text") or ""), who)
         if answer.public or dm:  # in the DM only the asker and the bot are there: no need to whisper
             resp = self.client.chat_postMessage(
                 channel=channel, thread_ts=reply_ts, unfurl_links=False, unfurl_media=False,
