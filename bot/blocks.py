@@ -147,8 +147,8 @@ def max_line(est: Estimate) -> str | None:
     return report.max_line(est)
 
 
-def vllm_line(est: Estimate) -> str | None:
-    return report.vllm_line(est, esc=escape)
+def engine_line(est: Estimate) -> str | None:
+    return report.engine_line(est, esc=escape)
 
 
 def estimate_message(
@@ -176,7 +176,7 @@ def estimate_message(
     table = classic_lines(est) if est.query.method == "classic" else breakdown_lines(est)
     blocks.append(_section(_code(table)))
     text.append(_plain(_code(table)))
-    extra = [x for x in (max_line(est), vllm_line(est)) if x]
+    extra = [x for x in (max_line(est), engine_line(est)) if x]
     if extra:
         blocks.append(_section("\n".join(extra)))
         text += extra

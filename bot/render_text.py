@@ -76,7 +76,7 @@ def print_estimate(est: Estimate, console: Console) -> None:
         table.add_row(Text(label, style=style), Text(_gib2(n_bytes), style=style), f"{n_bytes:,}",
                       "" if label == "Total" else why)
     console.print(table)
-    for line in (report.max_line(est), report.vllm_line(est)):
+    for line in (report.max_line(est), report.engine_line(est)):
         if line:
             console.print(Text(line), soft_wrap=True)
     for warning in est.warnings:

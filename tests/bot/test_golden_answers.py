@@ -88,6 +88,16 @@ def test_answers_match_the_golden_copy(config: str, golden: dict[str, dict[str, 
         assert answer(config, query) == golden[config][query], f"{config} {query!r}"
 
 
+def test_p32_and_dtype_fp32_give_the_same_answer_with_vllm() -> None:
+    # p=32 names fp32 weights; vLLM then runs in fp32 (--dtype float32): activations, logits and the
+    # KV pool are sized in 4-byte elements whichever way the user spells it.
+    p32 = answer("Qwen__Qwen3-8B.json", "s=8k engine=vllm gpu=h100 p=32")
+    fp32 = answer("Qwen__Qwen3-8B.json", "s=8k engine=vllm gpu=h100 dtype=fp32")
+    assert p32["code"] == 0 and p32["json"]["vllm"] is not None
+    assert p32["json"] == fp32["json"]
+    assert p32["json"]["details"]["kv_dtype"] == "fp32"
+
+
 def main() -> None:
     if sys.argv[1:] != ["--write"]:
         raise SystemExit("usage: python tests/bot/test_golden_answers.py --write")

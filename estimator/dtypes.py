@@ -1,0 +1,60 @@
+"""The one place that decides dtypes: the model's, the KV cache's and the weights' bits.
+
+Every engine takes these from :func:`resolve_dtypes`, so ``p=32`` and ``dtype=fp32`` mean the
+same run whichever engine sizes it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from estimator.spec import Frozen, KVDType, ModelSpec, TorchDType, WeightFormat
+
+if TYPE_CHECKING:
+    from estimator.query import KVSetting, Query
+
+# The bits per weight each format stores: what ``p=`` must agree with, and the classic formula's p.
+FORMAT_BITS: dict[str, int] = {"bf16": 16, "fp16": 16, "fp32": 32, "fp8": 8, "int8": 8, "int4": 4,
+                               "nf4": 4, "mxfp4": 4, "awq": 4, "gptq": 4}
+
+
+def model_dtype(spec: ModelSpec, weight_format: WeightFormat | None = None, bits: int | None = None) -> TorchDType:
+    """The dtype the model runs in: a float ``dtype=`` (or ``p=32``/``p=16``) replaces the checkpoint's;
+    quantized formats keep it.
+
+    Both engines load ``dtype=fp32`` as ``torch_dtype=float32`` / ``--dtype float32``: activations and
+    (with kv=on/auto) the KV cache follow it. ``p=16`` means the checkpoint's 16-bit dtype (bf16 for
+    an fp32 checkpoint), as :mod:`estimator.weights` reads it.
+    """
+    if weight_format in ("bf16", "fp16", "fp32"):
+        return weight_format
+    if weight_format is None and bits == 32:
+        return "fp32"
+    if weight_format is None and bits == 16 and spec.torch_dtype == "fp32":
+        return "bf16"
+    return spec.torch_dtype
+
+
+def kv_dtype(spec: ModelSpec, kv: KVSetting, weight_format: WeightFormat | None = None,
+             bits: int | None = None) -> KVDType | None:
+    """The KV cache dtype for the ``kv=`` setting: None when off, the model dtype for on/auto."""
+    if kv == "off":
+        return None
+    if kv in ("on", "auto"):
+        return model_dtype(spec, weight_format, bits)
+    return kv
+
+
+class Dtypes(Frozen):
+    """The dtypes of one query, decided once."""
+
+    model: TorchDType  # activations, logits, and the KV cache with kv=on/auto
+    kv: KVDType | None  # the KV cache's dtype; None with kv=off
+    kv_layout: KVDType  # what a cache would hold even with kv=off (engines that always allocate one)
+
+
+def resolve_dtypes(spec: ModelSpec, query: Query) -> Dtypes:
+    """Model, KV and layout dtypes for a query, from the checkpoint and ``p=``/``dtype=``/``kv=``."""
+    model = model_dtype(spec, query.weight_format, query.bits)
+    kv = kv_dtype(spec, query.kv, query.weight_format, query.bits)
+    return Dtypes(model=model, kv=kv, kv_layout=model if kv is None else kv)
