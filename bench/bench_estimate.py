@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands import EstimateCmd, parse
 from estimator.config import load_model_spec
 from estimator.estimate import estimate
-from estimator.grammar import EstimateCmd, parse
 
 CONFIGS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "configs"
 

@@ -8,17 +8,12 @@ from estimator.classic import GB, classic
 from estimator.dtypes import FORMAT_BITS, Dtypes, resolve_dtypes
 from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
 from estimator.gpus import GPU, lookup_gpu
+from estimator.grammar import KEYS, is_default
 from estimator.kv import kv_bytes_per_token
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.spec import ModelSpec
 from estimator.weights import weight_bytes, weight_format_name
-
-# Settings that belong to one engine, and the query field each sets (a warning names them when
-# another engine is asked for).
-_ENGINE_SETTINGS = (("util", lambda q: q.util != Query.model_fields["util"].default),
-                    ("mnbt", lambda q: q.max_num_batched_tokens is not None),
-                    ("seqs", lambda q: q.max_num_seqs is not None))
 
 
 def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
@@ -235,8 +230,9 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
                      f"nor vLLM converts a {spec.quantization.format} checkpoint to {wanted.upper()} on load, "
                      "so load a pre-quantized one.")
     notes += engine.notes(spec, query, gpu)
-    foreign = [key for key, given in _ENGINE_SETTINGS
-               if given(query) and (owner := setting_owner(key)) is not None and owner is not engine]
+    # Settings another engine reads: say they change nothing here.
+    foreign = [key.name for key in KEYS if (owner := setting_owner(key.name)) is not None
+               and owner is not engine and not is_default(query, key.name)]
     if foreign:
         owner = setting_owner(foreign[0])
         assert owner is not None

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import SerializeAsAny, model_validator
 
-from estimator.engines import EngineReport, engines, get_engine
+from estimator.engines import DEFAULT_ENGINE, EngineReport, engines, get_engine
 from estimator.query import Query
 from estimator.spec import Frozen
 
@@ -79,10 +79,12 @@ class Estimate(Frozen):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        raw = data.pop("vllm", None) if "engine_report" not in data else data["engine_report"]
         query = data.get("query")
-        name = query.engine if isinstance(query, Query) else (query or {}).get("engine", "transformers")
-        model = get_engine(name).report_model
+        name = query.engine if isinstance(query, Query) else (query or {}).get("engine", DEFAULT_ENGINE)
+        engine = get_engine(name)
+        sections = {e.report_key: data.pop(e.report_key, None) for e in engines() if e.report_key}
+        raw = data["engine_report"] if "engine_report" in data else sections.get(engine.report_key or "")
+        model = engine.report_model
         data["engine_report"] = model.model_validate(raw) if raw is not None and model is not None else None
         return data
 

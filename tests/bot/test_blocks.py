@@ -333,8 +333,8 @@ def test_history_lines_read_well_for_what_ifs_errors_and_pasted_code() -> None:
 
 def test_token_counts_read_back_in_the_grammar() -> None:
     # What "Max on this GPU" shows can be typed back as s= and is never more than the true count.
+    from bot.commands import parse
     from bot.report import tokens
-    from estimator.grammar import parse
 
     for n in (512, 9_999, 10_000, 233_000, 1_048_576, 1_258_291, 16 * 1024 * 1024):
         shown = tokens(n).replace(",", "")

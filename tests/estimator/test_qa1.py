@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands import parse
 from estimator.config import load_model_spec
 from estimator.engines.vllm import VllmReport
 from estimator.errors import ConfigError, InputError
 from estimator.estimate import estimate
-from estimator.grammar import parse
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
 from estimator.query import Query
 from estimator.weights import weight_bytes
