@@ -6,6 +6,7 @@ same run whichever engine sizes it.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
 from estimator.spec import Frozen, KVDType, ModelSpec, TorchDType, WeightFormat
@@ -26,23 +27,13 @@ def model_dtype(spec: ModelSpec, weight_format: WeightFormat | None = None, bits
     (with kv=on/auto) the KV cache follow it. ``p=16`` means the checkpoint's 16-bit dtype (bf16 for
     an fp32 checkpoint), as :mod:`estimator.weights` reads it.
     """
-    if weight_format in ("bf16", "fp16", "fp32"):
-        return weight_format
-    if weight_format is None and bits == 32:
-        return "fp32"
-    if weight_format is None and bits == 16 and spec.torch_dtype == "fp32":
-        return "bf16"
-    return spec.torch_dtype
+    return _dtypes(spec.torch_dtype, weight_format, bits, "on").model
 
 
 def kv_dtype(spec: ModelSpec, kv: KVSetting, weight_format: WeightFormat | None = None,
              bits: int | None = None) -> KVDType | None:
     """The KV cache dtype for the ``kv=`` setting: None when off, the model dtype for on/auto."""
-    if kv == "off":
-        return None
-    if kv in ("on", "auto"):
-        return model_dtype(spec, weight_format, bits)
-    return kv
+    return _dtypes(spec.torch_dtype, weight_format, bits, kv).kv
 
 
 class Dtypes(Frozen):
@@ -55,6 +46,20 @@ class Dtypes(Frozen):
 
 def resolve_dtypes(spec: ModelSpec, query: Query) -> Dtypes:
     """Model, KV and layout dtypes for a query, from the checkpoint and ``p=``/``dtype=``/``kv=``."""
-    model = model_dtype(spec, query.weight_format, query.bits)
-    kv = kv_dtype(spec, query.kv, query.weight_format, query.bits)
+    return _dtypes(spec.torch_dtype, query.weight_format, query.bits, query.kv)
+
+
+@cache
+def _dtypes(checkpoint: TorchDType, weight_format: WeightFormat | None, bits: int | None,
+            kv_setting: KVSetting) -> Dtypes:
+    # Only the checkpoint's dtype matters of the spec; the engines ask many times per estimate.
+    if weight_format in ("bf16", "fp16", "fp32"):
+        model: TorchDType = weight_format
+    elif weight_format is None and bits == 32:
+        model = "fp32"
+    elif weight_format is None and bits == 16 and checkpoint == "fp32":
+        model = "bf16"
+    else:
+        model = checkpoint
+    kv: KVDType | None = None if kv_setting == "off" else model if kv_setting in ("on", "auto") else kv_setting
     return Dtypes(model=model, kv=kv, kv_layout=model if kv is None else kv)

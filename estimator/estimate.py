@@ -147,6 +147,11 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
 
     min_gpus = 0
     for n in engine.tp_sizes(spec, MAX_GPUS):
+        if n == query.gpus:  # the query's own group: its total is the one given
+            if total <= usable:
+                min_gpus = n
+                break
+            continue
         tp = query.model_copy(update={"gpus": n})
         if total_for(spec, tp, gpu=gpu) <= engine.usable_bytes(spec, tp, gpu):
             min_gpus = n

@@ -462,9 +462,26 @@ def _page_bytes(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
     return BLOCK_SIZE * heads * (layer.key_dim + layer.value_dim) * dtype_bytes
 
 
+# Layouts already worked out, per ``spec.layers`` tuple, TP size and bytes per element: one estimate
+# asks several times (terms, solvers, the report). Holding the tuple keeps its id from being reused.
+_LAYOUTS: dict[tuple[int, int, int], tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
+
+
 def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]:
     """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
     dtype_bytes = kv_dtype_bytes(spec, query)
+    key = (id(spec.layers), query.gpus, dtype_bytes)
+    cached = _LAYOUTS.get(key)
+    if cached is not None and cached[0] is spec.layers:
+        return cached[1]
+    layout = _kv_layout(spec, query.gpus, dtype_bytes)
+    if len(_LAYOUTS) >= 256:
+        _LAYOUTS.clear()
+    _LAYOUTS[key] = (spec.layers, layout)
+    return layout
+
+
+def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tuple[str, ...]]:
     warnings: list[str] = []
     counts: dict[tuple[str, int | None, int], int] = {}
     for layer in spec.layers:
@@ -475,7 +492,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
                 f"{spec.model_type}: vLLM's block layout for hybrid state-space layers is not modelled yet; "
                 "use engine=transformers for this model")
         key = (layer.kind, layer.window if layer.kind == "sliding" else None,
-               _page_bytes(layer, query.gpus, dtype_bytes))
+               _page_bytes(layer, tp, dtype_bytes))
         counts[key] = counts.get(key, 0) + 1
     if not counts:
         raise InputError(f"{spec.model_type}: the model has no KV-cache layers for vLLM to size")
