@@ -46,16 +46,20 @@ def _norm(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text).replace("gb", "g")
 
 
-@cache
-def catalog() -> tuple[GPU, ...]:
-    """Every GPU in the catalog, in the order of the data file."""
-    raw = json.loads(resources.files("estimator").joinpath("data/gpus.json").read_text())
+def parse_catalog(text: str) -> tuple[GPU, ...]:
+    """The records of a catalog file's JSON text (a list of entries)."""
     gpus = []
-    for item in raw:
+    for item in json.loads(text):
         item = {k: v for k, v in item.items() if k in GPU.model_fields}
         item["aliases"] = tuple(item.get("aliases", ()))
         gpus.append(GPU.model_validate(item))
     return tuple(gpus)
+
+
+@cache
+def catalog() -> tuple[GPU, ...]:
+    """Every GPU in the catalog, in the order of the data file."""
+    return parse_catalog(resources.files("estimator").joinpath("data/gpus.json").read_text())
 
 
 @cache

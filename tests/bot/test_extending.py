@@ -1,5 +1,9 @@
-"""A new serving engine is one module plus one registry line: register a toy one and see it
-in the grammar, both help texts and ``--json`` (docs/extending.md walks through the same steps)."""
+"""The steps of docs/extending.md, done for real.
+
+A new serving engine is one module plus one registry line: register a toy one and see it in the
+grammar, both help texts and ``--json``. A new GPU is one entry in estimator/data/gpus.json: add
+one and size a model on it, both engines.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from bot import cli
 from bot.commands import EstimateCmd, parse
 from bot.helptext import slack_help, terminal_help
 from bot.settings import Settings
-from estimator import engines
+from estimator import engines, gpus
 from estimator.dtypes import Dtypes
 from estimator.engines import BaseEngine, EngineReport, EngineTerms
 from estimator.errors import InputError
@@ -105,3 +109,39 @@ def test_json_has_its_section_and_its_terms(toy: None) -> None:
     assert "toy engines are not real" in data["warnings"]  # type: ignore[operator]
     # The other engines' answers carry the new key too, empty.
     assert _vram_json("engine=vllm", "gpu=h100")["toy"] is None
+
+
+# What an entry of estimator/data/gpus.json looks like (a made-up card; its source line would go to
+# tests/fixtures/gpus_sources.md).
+NEW_GPU = {
+    "key": "x200-64gb", "name": "Example X200 64GB", "aliases": ["x200"], "vendor": "nvidia",
+    "memory_bytes": 64 * 1024**3, "basis": "cuda-bytes", "source": "made up for the test",
+    "arch": "hopper", "family": "x200", "compute_capability": [9, 0], "bf16": True, "fp8": True,
+}
+
+
+@pytest.fixture
+def x200(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    text = json.dumps([g.model_dump() for g in gpus.catalog()] + [NEW_GPU])
+    monkeypatch.setattr(gpus, "catalog", lambda: gpus.parse_catalog(text))
+    gpus._index.cache_clear()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        gpus._index.cache_clear()
+
+
+def test_a_new_gpu_entry_is_found_and_sized_on(x200: None) -> None:
+    assert gpus.lookup_gpu("X200").key == "x200-64gb"
+    data = _vram_json("gpu=x200", "s=8k")
+    fit = data["fit"]
+    assert isinstance(fit, dict)
+    assert (fit["gpu"], fit["gpu_memory"]) == ("x200-64gb", 64 * 1024**3)
+    vllm = _vram_json("gpu=x200", "s=8k", "engine=vllm")
+    report = vllm["vllm"]
+    assert isinstance(report, dict)
+    # vLLM's share of the card: util 0.9 x 64 GiB, truncated to bytes as vLLM does.
+    assert report["requested_memory"] == int(0.9 * 64 * 1024**3)
+    # Under 70 GiB: vLLM's small-GPU batch defaults (2048 batched tokens, 256 sequences).
+    assert "256 sequences" in str(vllm["details"])
