@@ -61,5 +61,11 @@ def _dtypes(checkpoint: TorchDType, weight_format: WeightFormat | None, bits: in
         model = "bf16"
     else:
         model = checkpoint
-    kv: KVDType | None = None if kv_setting == "off" else model if kv_setting in ("on", "auto") else kv_setting
+    kv: KVDType | None
+    if kv_setting == "off":
+        kv = None
+    elif kv_setting == "on" or kv_setting == "auto":
+        kv = model
+    else:
+        kv = kv_setting
     return Dtypes(model=model, kv=kv, kv_layout=model if kv is None else kv)

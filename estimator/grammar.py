@@ -96,7 +96,7 @@ class Key:
 
     name: str  # canonical, what messages and help show
     aliases: tuple[str, ...]
-    field: str  # the Query field it sets
+    query_field: str  # the Query field it sets
     kind: str  # count, float, choice, bits, bool, gpu
     help: str  # what it means, one line
     default: str  # the default, as help shows it
@@ -181,7 +181,7 @@ VALID_KEYS = tuple(KEY_BY_NAME)
 
 def is_default(query: Query, name: str) -> bool:
     """True when the query leaves key ``name`` at its default."""
-    field_name = KEY_BY_NAME[name].field
+    field_name = KEY_BY_NAME[name].query_field
     return bool(getattr(query, field_name) == Query.model_fields[field_name].default)
 
 
@@ -213,7 +213,7 @@ def parse_settings(words: Iterable[str]) -> dict[str, Any]:
 
 def query_with(base: Query, settings: dict[str, Any]) -> Query:
     """A new query: ``base`` with the parsed settings applied (re-validated as a whole)."""
-    fields = {KEY_BY_NAME[key].field: value for key, value in settings.items()}
+    fields = {KEY_BY_NAME[key].query_field: value for key, value in settings.items()}
     return Query.model_validate({**base.model_dump(), **fields})
 
 

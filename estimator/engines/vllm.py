@@ -47,17 +47,9 @@ GiB = 1 << 30
 MiB = 1 << 20
 BLOCK_SIZE = 16  # vLLM's default block size on CUDA (tokens per KV block)
 
-# vLLM's batch defaults (engine/arg_utils.py, EngineArgs batch defaults for `vllm serve`, i.e. the
-# OPENAI_API_SERVER usage context): GPUs with >= 70 GiB that are not an A100 get 8192 batched tokens
-# and 1024 sequences, every other GPU 2048 and 256. max_num_seqs is then capped at
-# max_num_batched_tokens. The calibration set (H100, v0.19) ran with exactly 8192 / 1024.
-BIG_GPU_BYTES = 70 * GiB
-BIG_GPU_BATCHED_TOKENS, BIG_GPU_SEQS = 8192, 1024
-SMALL_GPU_BATCHED_TOKENS, SMALL_GPU_SEQS = 2048, 256
-
-
 class VllmConstants(Frozen):
-    """The few global constants of the profile, each fitted on the calibration logs (not per model)."""
+    """Every constant of the profile, in one place: the few fitted on the calibration logs (not per
+    model), then the facts of the vLLM release it follows (per-version data)."""
 
     # Peak bytes the sampler warm-up holds per logit (rows x vocabulary), on top of the logits the
     # model itself returns in its dtype: the fp32 copy, softmax probabilities, the exponential noise
@@ -86,6 +78,18 @@ class VllmConstants(Frozen):
     # 64"); the earlier triton_kernels of the v0.11-era images (swizzle_mxfp4_value_hopper) padded
     # only to the MMA tile, which the MXFP4 checkpoints' dims already are (1 = no pre-pad).
     mxfp4_value_align: int = 64
+    # Not fitted, version facts: vLLM's batch defaults (engine/arg_utils.py, EngineArgs batch defaults
+    # for `vllm serve`, i.e. the OPENAI_API_SERVER usage context): GPUs with >= 70 GiB that are not an
+    # A100 get 8192 batched tokens and 1024 sequences, every other GPU 2048 and 256. max_num_seqs is
+    # then capped at max_num_batched_tokens. The calibration set (H100, v0.19) ran with 8192 / 1024.
+    big_gpu_bytes: int = 70 * GiB
+    big_gpu_batched_tokens: int = 8192
+    big_gpu_seqs: int = 1024
+    small_gpu_batched_tokens: int = 2048
+    small_gpu_seqs: int = 256
+    # The GPU buffer each MLA backend that allocates one at import holds (see
+    # mla_backend_workspace_bytes).
+    mla_import_workspace: int = 128 * MiB
 
 
 DEFAULT_CONSTANTS = VllmConstants()
@@ -118,7 +122,7 @@ class VllmGpu(Frozen):
 
 
 @cache
-def vllm_gpu(gpu: GPU | None) -> VllmGpu:
+def vllm_gpu(gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> VllmGpu:
     """The vLLM facts of a GPU record; with no GPU, vLLM's small-GPU batch defaults and the kernels of
     the H100 the profile's logs come from."""
     if gpu is None:
@@ -134,18 +138,19 @@ def vllm_gpu(gpu: GPU | None) -> VllmGpu:
     else:
         backend = "marlin"  # Ampere, Ada and the SM120 Blackwell cards: outside Triton's SM90-SM100 range
     workspaces = 0 if gpu.vendor != "nvidia" else (2 if sm100 else 1)
-    return VllmGpu(big_batch_defaults=gpu.memory_bytes >= BIG_GPU_BYTES and gpu.family != "a100",
+    return VllmGpu(big_batch_defaults=gpu.memory_bytes >= constants.big_gpu_bytes and gpu.family != "a100",
                    mxfp4_moe_backend=backend, mla_import_workspaces=workspaces)
 
 
-def batch_defaults(query: Query, gpu: GPU | None) -> tuple[int, int]:
+def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> tuple[int, int]:
     """(max_num_batched_tokens, max_num_seqs) as ``vllm serve`` picks them when not given.
 
     With no GPU at all, vLLM's own fallback (the small-GPU defaults) applies.
     """
-    big = vllm_gpu(gpu).big_batch_defaults
-    mnbt = query.max_num_batched_tokens or (BIG_GPU_BATCHED_TOKENS if big else SMALL_GPU_BATCHED_TOKENS)
-    seqs = query.max_num_seqs or (BIG_GPU_SEQS if big else SMALL_GPU_SEQS)
+    c = constants
+    big = vllm_gpu(gpu, c).big_batch_defaults
+    mnbt = query.max_num_batched_tokens or (c.big_gpu_batched_tokens if big else c.small_gpu_batched_tokens)
+    seqs = query.max_num_seqs or (c.big_gpu_seqs if big else c.small_gpu_seqs)
     return mnbt, min(seqs, mnbt)
 
 
@@ -203,17 +208,15 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
 # short at every TP; with the workspace 29.40 / 14.81 / 7.51 (the rest, <= 0.03 GiB, is the caching
 # allocator's rounding of the 11 MiB shared-expert matrices at TP 1 / 2). ROCm's list
 # (platforms/rocm.py) has neither backend.
-MLA_BACKEND_IMPORT_WORKSPACE = 128 * MiB
-
-
-def mla_backend_workspace_bytes(spec: ModelSpec, gpu: GPU | None) -> int:
+def mla_backend_workspace_bytes(spec: ModelSpec, gpu: GPU | None,
+                                constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
     """GPU buffers that importing vLLM's MLA attention backends allocates, per GPU (MLA models only).
 
     With no GPU named, the H100 the profile's logs come from.
     """
     if not any(layer.kind == "mla" for layer in spec.layers):
         return 0
-    return MLA_BACKEND_IMPORT_WORKSPACE * vllm_gpu(gpu).mla_import_workspaces
+    return constants.mla_import_workspace * vllm_gpu(gpu, constants).mla_import_workspaces
 
 
 def loaded_weight_bytes(spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int,
@@ -222,7 +225,7 @@ def loaded_weight_bytes(spec: ModelSpec, query: Query, gpu: GPU | None, weights_
     from ``estimator.weights.weight_bytes``), re-laid MXFP4 experts, and buffers built at load time
     (the rotary cache, MLA backends' workspaces).
     """
-    loaded = weights_bytes + rope_cache_bytes(spec, query) + mla_backend_workspace_bytes(spec, gpu)
+    loaded = weights_bytes + rope_cache_bytes(spec, query) + mla_backend_workspace_bytes(spec, gpu, constants)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
@@ -397,15 +400,15 @@ def _encoder_peak(spec: ModelSpec, query: Query) -> int:
 def activation_peak(spec: ModelSpec, query: Query, *, gpu: GPU | None,
                     constants: VllmConstants = DEFAULT_CONSTANTS) -> tuple[int, str]:
     """The profile run's torch activation peak per GPU (bytes) and a phrase saying what sets it."""
-    tokens, seqs = batch_defaults(query, gpu)
+    tokens, seqs = batch_defaults(query, gpu, constants)
     rows = min(seqs, tokens)
     forward, where = _forward_peak(spec, query, tokens)
     sampler = _sampler_peak(spec, query, tokens, rows, constants)
     encoder = _encoder_peak(spec, query)
     peak = max(forward, sampler, encoder)
     if peak == sampler:
-        seqs = f"{rows:,} sequence" + ("" if rows == 1 else "s")
-        where = f"sampler warm-up: {seqs} x {spec.vocab_size:,}-token vocabulary"
+        sequences = f"{rows:,} sequence" + ("" if rows == 1 else "s")
+        where = f"sampler warm-up: {sequences} x {spec.vocab_size:,}-token vocabulary"
     elif peak == encoder and encoder > forward:
         where = "vision encoder dummy run"
     return peak, where
@@ -595,7 +598,7 @@ def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU,
     KV pool = util x the GPU's memory - (weights as loaded + activation peak + non-torch). The pool
     may come out negative (vLLM would refuse to start); tokens and concurrency are then 0.
     """
-    batched_tokens, _ = batch_defaults(query, gpu)
+    batched_tokens, _ = batch_defaults(query, gpu, constants)
     weights = loaded_weight_bytes(spec, query, gpu, weights_bytes, constants)
     peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
     non_torch = non_torch_bytes(query, constants)
