@@ -99,11 +99,21 @@ def test_p32_and_dtype_fp32_give_the_same_answer_with_vllm() -> None:
 
 
 def main() -> None:
-    if sys.argv[1:] != ["--write"]:
-        raise SystemExit("usage: python tests/bot/test_golden_answers.py --write")
+    """``--write``: record every answer anew. ``--write-text``: record only the terminal text, and
+    refuse if any ``--json`` answer, exit status or error changed (for a change of layout alone)."""
+    mode = sys.argv[1:]
+    if mode not in (["--write"], ["--write-text"]):
+        raise SystemExit("usage: python tests/bot/test_golden_answers.py --write | --write-text")
     real = cli.build_service
     cli.build_service = lambda settings: real(settings, with_store=False)  # type: ignore[assignment]
     data = {config: {query: answer(config, query) for query in QUERIES} for config in _configs()}
+    if mode == ["--write-text"]:
+        old = json.loads(GOLDEN.read_text())
+        moved = [f"{config} {query!r}" for config, answers in data.items() for query, new in answers.items()
+                 if {k: new[k] for k in ("code", "json", "err")}
+                 != {k: old.get(config, {}).get(query, {}).get(k) for k in ("code", "json", "err")}]
+        if moved:
+            raise SystemExit("answers changed, not only the text:\n" + "\n".join(moved))
     GOLDEN.parent.mkdir(parents=True, exist_ok=True)
     GOLDEN.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
