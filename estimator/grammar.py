@@ -16,7 +16,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from estimator.engines import engine_aliases, engine_names
 from estimator.errors import InputError
@@ -90,6 +90,9 @@ def _parse_bool(key: str, raw: str) -> bool:
     return value
 
 
+KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu"]
+
+
 @dataclass(frozen=True)
 class Key:
     """One ``key=value`` setting of the grammar."""
@@ -97,7 +100,7 @@ class Key:
     name: str  # canonical, what messages and help show
     aliases: tuple[str, ...]
     query_field: str  # the Query field it sets
-    kind: str  # count, float, choice, bits, bool, gpu
+    kind: KeyKind  # how its value is read
     help: str  # what it means, one line
     default: str  # the default, as help shows it
     low: float = 0
