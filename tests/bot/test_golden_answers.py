@@ -82,7 +82,13 @@ def test_the_golden_file_covers_every_fixture_and_query(golden: dict[str, dict[s
         assert sorted(answers) == sorted(QUERIES), config
 
 
-@pytest.mark.parametrize("config", _configs())
+# Always run (dense, sliding 5:1, MXFP4 MoE, MLA); the other configs are marked slow (about 15 s
+# for all of them) and run in the whole suite.
+FAST = ("Qwen__Qwen3-8B.json", "google__gemma-3-1b-it.json", "openai__gpt-oss-20b.json",
+        "deepseek-ai__DeepSeek-V2-Lite-Chat.json")
+
+
+@pytest.mark.parametrize("config", [c if c in FAST else pytest.param(c, marks=pytest.mark.slow) for c in _configs()])
 def test_answers_match_the_golden_copy(config: str, golden: dict[str, dict[str, Any]]) -> None:
     for query in QUERIES:
         assert answer(config, query) == golden[config][query], f"{config} {query!r}"
