@@ -18,23 +18,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.commands import EstimateCmd, parse
 from estimator.errors import InputError
 from estimator.gpus import GPU, lookup_gpu
-from estimator.grammar import (
-    _ALIAS_TO_KEY,
-    _KV_ALIASES,
-    _KV_VALUES,
-    _WEIGHT_FORMAT_ALIASES,
-    _WEIGHT_FORMATS,
-    VALID_KEYS,
-    EstimateCmd,
-    parse,
-    parse_settings,
-    query_with,
-)
+from estimator.grammar import ALIAS_TO_KEY, KEY_BY_NAME, VALID_KEYS, parse_settings, query_with
 from estimator.query import Query
 from estimator.resolve import REPO_ID_RE
 from estimator.spec import Frozen
+
+_KV_VALUES = KEY_BY_NAME["kv"].values()
+_KV_ALIASES = KEY_BY_NAME["kv"].value_aliases()
+_WEIGHT_FORMATS = KEY_BY_NAME["dtype"].values()
+_WEIGHT_FORMAT_ALIASES = KEY_BY_NAME["dtype"].value_aliases()
 
 QuestionKind = Literal["fit", "max_context", "max_batch", "min_gpus"]
 
@@ -354,7 +349,7 @@ def _read_ids(reader: _Reader) -> None:
             if re.fullmatch(r"-{0,2}[A-Za-z_][A-Za-z_-]*", key_raw):
                 # The grammar's own parser: an unknown key or a bad value is its sentence.
                 parse_settings([raw])
-                key = _ALIAS_TO_KEY[key_raw.strip().lower()]
+                key = ALIAS_TO_KEY[key_raw.strip().lower()]
                 reader.explicit.pop(key, None)  # the last repeat wins, and keeps its place last
                 reader.explicit[key] = value.strip()
                 token.used = True

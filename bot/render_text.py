@@ -11,51 +11,16 @@ from rich.text import Text
 
 from bot import report
 from bot.console import plain
+from bot.helptext import terminal_help
 from bot.names import model_name, shorten_paths
 from estimator.classic import classic_lines
 from estimator.gpus import GPU
 from estimator.result import Estimate
 from store.records import QueryRecord
 
-HELP = """\
-vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) and whether it fits.
-
-  vram <model>[@revision] [key=value ...] [--json]
-      <model> is a Hub repo id (microsoft/phi-4), a config.json, a model folder or a GGUF file
-      (a .gguf file, a folder of them or a Hub repo of them: weights are the file's bytes).
-
-  keys (aliases)              values                                   default
-  s (seq, ctx, context)       tokens per sequence; 32k = 32768          4096
-  b (batch)                   concurrent sequences                      1
-  p (bits)                    2 3 4 5 6 8 16 32                          from the checkpoint
-  dtype (q, quant)            bf16 fp16 fp32 fp8 int8 int4 nf4 mxfp4 awq gptq
-  kv                          on off auto bf16 fp16 fp8 int8            on (the model's dtype)
-  fa (flash)                  on off                                    on
-  n (params)                  parameter count override, billions        from the checkpoint
-  gpu                         see vram gpus (h100, a100-40gb, l4, rtx4090, ...)
-  gpus (tp)                   tensor-parallel GPUs                      1
-  engine                      transformers vllm                         transformers
-  util                        vLLM gpu_memory_utilization               0.9
-  mnbt (max_num_batched_tokens)  vLLM prefill chunk budget              vLLM's default
-  seqs (max_num_seqs)         vLLM max concurrent sequences             vLLM's default
-  method                      calibrated classic                        calibrated
-
-  vram gpus                   the GPU catalog
-  vram history [model] [--limit N] [--json]
-  vram show <id> [--json]
-  vram compare <model> <model> [key=value ...]
-  vram serve                  run the Slack app
-  vram db upgrade             apply database migrations
-
-Examples:
-  vram microsoft/phi-4 s=16k gpu=h100
-  vram Qwen/Qwen3-30B-A3B s=32k b=8 engine=vllm gpu=h100 gpus=2
-  vram meta-llama/Llama-3.1-8B dtype=nf4 kv=fp8 gpu=rtx4090
-"""
-
 
 def help_text() -> str:
-    return plain(HELP)
+    return plain(terminal_help())
 
 
 def _shown(est: Estimate) -> Estimate:
@@ -87,7 +52,7 @@ def print_estimate(est: Estimate, console: Console) -> None:
         table.add_row(Text(label, style=style), Text(_gib2(n_bytes), style=style), f"{n_bytes:,}",
                       "" if label == "Total" else why)
     console.print(table)
-    for line in (report.max_line(est), report.vllm_line(est)):
+    for line in (report.max_line(est), report.engine_line(est)):
         if line:
             console.print(Text(plain(line)), soft_wrap=True)
     for warning in est.warnings:

@@ -11,13 +11,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationError
 
-from bot.question import read_change
-from estimator.config import load_model_spec
-from estimator.errors import InputError, VramError
-from estimator.estimate import estimate
-from estimator.gguf import spec_from_gguf
-from estimator.gpus import GPU, catalog
-from estimator.grammar import (
+from bot.commands import (
     CompareCmd,
     EstimateCmd,
     GpusCmd,
@@ -27,6 +21,12 @@ from estimator.grammar import (
     parse,
     parse_changes,
 )
+from bot.question import read_change
+from estimator.config import load_model_spec
+from estimator.errors import InputError, VramError
+from estimator.estimate import estimate
+from estimator.gguf import spec_from_gguf
+from estimator.gpus import GPU, catalog
 from estimator.query import Query
 from estimator.resolve import ResolvedModel
 from estimator.result import Estimate

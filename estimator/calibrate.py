@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from estimator.config import load_model_spec
+from estimator.dtypes import resolve_dtypes
 from estimator.engines import vllm
 from estimator.engines.vllm import VllmConstants
+from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import kv_cache_bytes
 from estimator.query import Query
 from estimator.spec import DTYPE_BYTES, Frozen, ModelSpec, WeightFormat
@@ -176,6 +178,12 @@ def _vllm_query(case: dict[str, Any], spec: ModelSpec) -> Query:
     )
 
 
+def _logged_gpu(query: Query, total: int) -> GPU:
+    """The query's GPU record with the device total the log reports."""
+    assert query.gpu is not None
+    return lookup_gpu(query.gpu).model_copy(update={"memory_bytes": total})
+
+
 def _classic_kv_per_token(spec: ModelSpec) -> int:
     """interface.md's classic KV term per token: 2 L (h/g) x 2 bytes with GQA, 2 L h x 2 without."""
     L, h, a, g = spec.num_layers, spec.hidden_size, spec.num_attention_heads, spec.num_kv_heads
@@ -193,18 +201,19 @@ def predict_vllm(case: dict[str, Any], constants: VllmConstants) -> CaseResult:
     if total is None:
         return CaseResult(**common, skipped="GPU total not logged")
     query = _vllm_query(case, spec)
+    gpu = _logged_gpu(query, total)
     report = vllm.vllm_report(spec, query, weights_bytes=weight_bytes(spec, weight_format=query.weight_format,
                                                                       gpus=query.gpus),
-                              gpu_memory=total, constants=constants)
+                              gpu=gpu, constants=constants)
     pool_measured = _gib(m.get("available_kv_cache_gib"))
-    batched, _ = vllm.batch_defaults(query, total)
+    batched, _ = vllm.batch_defaults(query, gpu)
     from_measured = None
     if pool_measured is not None:
         from_measured = vllm.kv_capacity(spec, query, pool_measured, batched_tokens=batched)[1]
     conc = m.get("max_concurrency") or {}
     classic_tokens = None
     if pool_measured is not None:
-        kv_bytes = DTYPE_BYTES["fp8" if query.kv == "fp8" else vllm.model_dtype(spec, query)]
+        kv_bytes = DTYPE_BYTES["fp8" if query.kv == "fp8" else resolve_dtypes(spec, query).model]
         classic_tokens = int(pool_measured // (_classic_kv_per_token(spec) * kv_bytes // 2))
     return CaseResult(
         **common, weights=report.weights, weights_measured=_gib(m.get("weights_gib")),
@@ -292,13 +301,13 @@ def _sampler_implied(case: dict[str, Any], spec: ModelSpec, query: Query, total:
     peak = case["measured"].get("torch_activation_peak_gib")
     if peak is None:
         return None
-    tokens, seqs = vllm.batch_defaults(query, total)
+    tokens, seqs = vllm.batch_defaults(query, _logged_gpu(query, total))
     rows = min(tokens, seqs)
     forward, _ = vllm._forward_peak(spec, query, tokens)
     measured = peak * GiB
     if measured <= forward * 1.05:  # the forward pass, not the sampler, may set this peak
         return None
-    b = DTYPE_BYTES[vllm.model_dtype(spec, query)]
+    b = DTYPE_BYTES[resolve_dtypes(spec, query).model]
     return (measured - tokens * spec.hidden_size * b) / (rows * spec.vocab_size) - b
 
 

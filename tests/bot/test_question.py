@@ -11,28 +11,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cli import run
+from bot.commands import EstimateCmd, parse, parse_changes
 from bot.model_search import MemorySearchCache, ModelSearch, rank, search_terms
 from bot.question import is_question, read_change, read_question
 from bot.settings import Settings
 from estimator.errors import HubUnavailableError, InputError, NotFoundError
 from estimator.gpus import catalog
-from estimator.grammar import (
-    _BITS,
-    _BOOL_VALUES,
-    _ENGINE_ALIASES,
-    _ENGINES,
-    _KV_ALIASES,
-    _KV_VALUES,
-    _METHODS,
-    _WEIGHT_FORMAT_ALIASES,
-    _WEIGHT_FORMATS,
-    KEY_ALIASES,
-    EstimateCmd,
-    parse,
-    parse_changes,
-)
+from estimator.grammar import _BOOL_VALUES, KEY_BY_NAME
 from estimator.query import Query
 from tests.fakehub import GRANTED_TOKEN, FakeHub
+
+_BITS = KEY_BY_NAME["p"].values()
+_WEIGHT_FORMATS = KEY_BY_NAME["dtype"].values()
+_WEIGHT_FORMAT_ALIASES = KEY_BY_NAME["dtype"].value_aliases()
+_KV_VALUES = KEY_BY_NAME["kv"].values()
+_KV_ALIASES = KEY_BY_NAME["kv"].value_aliases()
+_ENGINES = KEY_BY_NAME["engine"].values()
+_ENGINE_ALIASES = KEY_BY_NAME["engine"].value_aliases()
+_METHODS = KEY_BY_NAME["method"].values()
+KEY_ALIASES = {key.name: key.aliases for key in KEY_BY_NAME.values()}
 
 # -- every key=value command reads the same inside a sentence -------------------------------------
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.commands import parse
 from bot.question import read_question
 from estimator.errors import InputError
-from estimator.grammar import parse
 
 FIT, CTX, BATCH, GPUS = "fit", "max_context", "max_batch", "min_gpus"
 

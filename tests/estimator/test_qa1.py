@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands import parse
 from estimator.config import load_model_spec
+from estimator.engines.vllm import VllmReport
 from estimator.errors import ConfigError, InputError
 from estimator.estimate import estimate
-from estimator.grammar import parse
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
 from estimator.query import Query
 from estimator.weights import weight_bytes
@@ -155,9 +156,10 @@ def test_vllm_fits_exactly_when_its_kv_pool_holds_the_batch(name: str, fields: d
     # graphs sit outside that share. "Does not fit, 0.3 GiB short" beside "vLLM will hold 2.4
     # requests" (phi-4, s=32k, b=2 on an A100-40GB) contradicted itself.
     est = estimate(spec(name), Query(engine="vllm", **fields), model_id=name)
-    assert est.fit is not None and est.vllm is not None
-    assert est.fit.fits == (est.vllm.kv_cache_memory >= est.memory.kv_cache), (est.fit, est.vllm)
-    assert est.fit.fits == (est.vllm.max_concurrency >= fields.get("batch", 1) - 0.01)
+    report = est.engine_report
+    assert est.fit is not None and isinstance(report, VllmReport)
+    assert est.fit.fits == (report.kv_cache_memory >= est.memory.kv_cache), (est.fit, report)
+    assert est.fit.fits == (report.max_concurrency >= fields.get("batch", 1) - 0.01)
     # And never more than the device itself.
     assert not est.fit.fits or est.memory.total <= est.fit.gpu_memory
 
