@@ -37,7 +37,7 @@ from bot.service import (
     Who,
 )
 from bot.settings import Settings, load_settings
-from estimator.errors import InputError, VramError
+from common.errors import InputError, VramError
 
 log = logging.getLogger("vram")
 
@@ -82,8 +82,8 @@ def _open_store(settings: Settings, *, upgrade: bool = False) -> Any:
     """The history store, at the current schema; None (history off, logged) when it cannot be opened."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from common.errors import StoreError
     from store import Store, default_database_url
-    from store.errors import StoreError
 
     url = settings.database_url or default_database_url()
     try:

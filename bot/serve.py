@@ -20,9 +20,8 @@ from sqlalchemy.exc import ArgumentError
 from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
-from estimator.errors import InputError, VramError
+from common.errors import InputError, StoreError, VramError
 from estimator.resolve import ResolvedModel, Resolver
-from store.errors import StoreError
 from store.store import Store, default_database_url
 
 log = logging.getLogger(__name__)

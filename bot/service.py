@@ -11,8 +11,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationError
 
+from common.errors import InputError, StoreError, VramError
 from estimator.config import load_model_spec
-from estimator.errors import InputError, VramError
 from estimator.estimate import estimate
 from estimator.gguf import spec_from_gguf
 from estimator.gpus import GPU, catalog
@@ -30,7 +30,6 @@ from estimator.query import Query
 from estimator.resolve import ResolvedModel
 from estimator.result import Estimate
 from estimator.spec import Frozen
-from store.errors import StoreError
 from store.records import NewQuery, QueryRecord, Scope
 
 log = logging.getLogger(__name__)

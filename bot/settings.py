@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from estimator.errors import InputError
+from common.errors import InputError
 
 
 class Settings(BaseSettings):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.errors import ConfigError
 from estimator.config import load_model_spec
-from estimator.errors import ConfigError
 from estimator.resolve import GgufInfo
 from estimator.spec import ModelSpec
 

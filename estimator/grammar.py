@@ -4,7 +4,7 @@
     help | gpus | history [model] [mine] | show <id> | compare <model> <model> [key=value ...]
 
 Keys are case-insensitive, order does not matter and the last repeat of a key wins. Every
-problem is an :class:`~estimator.errors.InputError` carrying one sentence that names the word.
+problem is an :class:`~common.errors.InputError` carrying one sentence that names the word.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from estimator.errors import InputError
+from common.errors import InputError
 from estimator.gpus import lookup_gpu
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
 from estimator.spec import Frozen

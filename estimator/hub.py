@@ -38,14 +38,14 @@ from huggingface_hub.errors import (
 from huggingface_hub.file_download import hf_hub_url
 from huggingface_hub.utils import get_session, hf_raise_for_status
 
-from estimator import local
-from estimator.errors import (
+from common.errors import (
     ConfigError,
     GatedError,
     HubUnavailableError,
     NotFoundError,
     ResolveError,
 )
+from estimator import local
 from estimator.resolve import GgufInfo, ResolvedModel
 from estimator.spec import SafetensorsInfo, TensorInfo
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from estimator.errors import ConfigError, NotFoundError
+from common.errors import ConfigError, NotFoundError
 from estimator.resolve import GgufInfo, GgufScalar, ResolvedModel
 from estimator.spec import SafetensorsInfo, TensorInfo
 

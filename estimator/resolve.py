@@ -19,7 +19,7 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import Field
 
-from estimator.errors import HubUnavailableError, InputError
+from common.errors import HubUnavailableError, InputError
 from estimator.spec import Frozen, SafetensorsInfo
 
 GgufScalar = str | int | float | bool

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from estimator.errors import InputError
+from common.errors import InputError
 from estimator.spec import DTYPE_BYTES, LinearWeights, ModelSpec, Quantization, WeightFormat
 
 _FLOAT_FORMATS = {"bf16", "fp16", "fp32"}

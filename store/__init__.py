@@ -2,7 +2,7 @@
 
 Usage from an entrypoint (the only place that reads settings)::
 
-    url = os.environ.get("DATABASE_URL") or default_database_url()
+    url = settings.database_url or default_database_url()
     store = Store(url)
     store.ensure_schema()          # or store.upgrade() for `vram db upgrade` / `vram serve`
     rec = store.record(NewQuery(source="cli", user=getpass.getuser(), text=..., status="ok", ...))
@@ -12,7 +12,7 @@ Writes that still fail after the retries raise ``StoreWriteError`` (show the ans
 saved"); reads that fail raise ``StoreReadError``; both are ``StoreError`` with one sentence.
 """
 
-from store.errors import StoreError, StoreReadError, StoreWriteError
+from common.errors import StoreError, StoreReadError, StoreWriteError
 from store.hub_cache import DbHubCache
 from store.records import NewQuery, QueryRecord, Scope
 from store.store import MAX_LIMIT, Store, default_database_url, normalize_url

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from sqlalchemy import Connection, select
 
-from store.errors import StoreError
+from common.errors import StoreError
 from store.models import HubCacheRow
 
 if TYPE_CHECKING:

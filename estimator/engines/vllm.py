@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+from common.errors import InputError
 from estimator.engines import EngineTerms
-from estimator.errors import InputError
 from estimator.gpus import GPU, lookup_gpu
 from estimator.query import Query
 from estimator.result import VllmReport

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.settings import load_settings
-from estimator.errors import InputError
+from common.errors import InputError
 
 
 @pytest.mark.parametrize(("var", "value"), [("PORT", "abc"), ("WORKERS", "0"), ("HUB_TIMEOUT_S", "-1")])

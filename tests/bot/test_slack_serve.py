@@ -16,7 +16,7 @@ from slack_bolt import App
 
 from bot.serve import HubOnlyResolver, build, database_ok, make_http_server, serve
 from bot.settings import Settings
-from estimator.errors import HubUnavailableError, InputError, VramError
+from common.errors import HubUnavailableError, InputError, VramError
 from estimator.resolve import Resolver
 from store import Store
 from store.migrate import script_head

@@ -2,7 +2,7 @@
 
 import pytest
 
-from estimator.errors import ConfigError
+from common.errors import ConfigError
 from estimator.estimate import estimate
 from estimator.gguf import spec_from_gguf
 from estimator.kv import kv_bytes_per_token

@@ -2,7 +2,7 @@
 
 import pytest
 
-from estimator.errors import InputError
+from common.errors import InputError
 from estimator.gpus import catalog, lookup_gpu
 
 

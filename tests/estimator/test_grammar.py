@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimator.errors import InputError, VramError
+from common.errors import InputError, VramError
 from estimator.grammar import (
     CompareCmd,
     EstimateCmd,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from estimator.errors import (
+from common.errors import (
     ConfigError,
     GatedError,
     HubUnavailableError,

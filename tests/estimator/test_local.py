@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from estimator.errors import ConfigError, InputError, NotFoundError
+from common.errors import ConfigError, InputError, NotFoundError
 from estimator.local import gguf_variant_bytes, is_local_reference, load_local, parse_gguf
 from estimator.resolve import Resolver
 from tests.fakehub import (

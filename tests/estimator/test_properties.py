@@ -16,8 +16,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.errors import VramError
 from estimator.config import load_model_spec
-from estimator.errors import VramError
 from estimator.estimate import estimate, vllm_tp_refusal
 from estimator.query import Query
 from estimator.spec import ModelSpec

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from common.errors import ConfigError, InputError
 from estimator.config import load_model_spec
-from estimator.errors import ConfigError, InputError
 from estimator.estimate import estimate
 from estimator.grammar import parse
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
