@@ -37,7 +37,8 @@ from bot.service import (
     Who,
 )
 from bot.settings import Settings, load_settings
-from common.errors import InputError, VramError
+from common.errors import InputError, StoreError, VramError
+from sources import make_resolver
 
 log = logging.getLogger("vram")
 
@@ -82,7 +83,6 @@ def _open_store(settings: Settings, *, upgrade: bool = False) -> Any:
     """The history store, at the current schema; None (history off, logged) when it cannot be opened."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from common.errors import StoreError
     from store import Store, default_database_url
 
     url = settings.database_url or default_database_url()
@@ -99,12 +99,8 @@ def _open_store(settings: Settings, *, upgrade: bool = False) -> Any:
 
 def build_service(settings: Settings, *, with_store: bool = True) -> Service:
     """The service wired from settings: the resolver (with the store's persistent Hub cache) and the store."""
-    from estimator.resolve import Resolver
-
     store = _open_store(settings) if with_store else None
-    token = settings.hf_token.get_secret_value() if settings.hf_token else None
-    resolver = Resolver(token=token, endpoint=settings.hf_endpoint, cache=store.hub_cache() if store else None,
-                        branch_ttl_s=settings.hub_branch_ttl_s, total_timeout_s=settings.hub_timeout_s)
+    resolver = make_resolver(settings, store_cache=store.hub_cache() if store else None)
     return Service(store=store, resolver=resolver)
 
 
@@ -221,7 +217,7 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         service = build_service(settings)
         if not words:
             words = interactive_text(read).split()
-        who = Who(source="cli", user=_local_user())
+        who = Who(source="cli", user=_local_user(settings))
         if words[0].lower() == "history":
             rest = [w for w in words[1:] if w.lower() != "mine"]
             if len(rest) > 1:
@@ -236,19 +232,22 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         return _fail("cancelled", 1, err)
 
 
-def _local_user() -> str:
+def _local_user(settings: Settings) -> str:
     try:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers
-        return os.environ.get("USER", "local")
+        return settings.user or "local"
 
 
 def main() -> None:
     """Console-script entry point."""
-    logging.basicConfig(level=os.environ.get("VRAM_LOG_LEVEL", "WARNING"),
-                        format="%(levelname)s %(name)s: %(message)s")
     try:
-        code = run(sys.argv[1:])
+        settings = load_settings()
+    except VramError as error:
+        raise SystemExit(_fail(str(error), error.exit_code, sys.stderr)) from None
+    logging.basicConfig(level=settings.vram_log_level or "WARNING", format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code = run(sys.argv[1:], settings=settings)
         sys.stdout.flush()
     except BrokenPipeError:
         # `vram ... --json | head`: the reader left; that is not an error worth a traceback.

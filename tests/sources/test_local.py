@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from common.errors import ConfigError, InputError, NotFoundError
-from estimator.local import gguf_variant_bytes, is_local_reference, load_local, parse_gguf
-from estimator.resolve import Resolver
+from sources import Resolver
+from sources.gguf import gguf_variant_bytes, parse_gguf
+from sources.local import is_local_reference, load_local
 from tests.fakehub import (
     GPT_OSS_20B_SHARDS,
     SparseFile,
