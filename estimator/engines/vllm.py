@@ -17,7 +17,7 @@ The accounting follows vLLM v0.19 (V1 engine, ``gpu_worker.determine_available_m
   window plus one prefill chunk).
 
 A handful of global constants (``VllmConstants``) are fitted to published start-up logs
-(``python -m estimator.calibrate``); each has a reason written next to it. Versions differ:
+(``python -m tools.calibrate``); each has a reason written next to it. Versions differ:
 the sampler's bytes per logit dropped from about 36 (v0.16 and earlier images: a full-vocabulary
 sort for top-k/top-p) to about 13 (v0.17+: top-k/top-p without that sort), which is most of the
 activation peak for models with large vocabularies.
