@@ -38,6 +38,7 @@ from bot.service import (
 )
 from bot.settings import Settings, load_settings
 from common.errors import InputError, StoreError, VramError
+from estimator.grammar import GpusCmd, HelpCmd, parse
 from sources import make_resolver
 
 log = logging.getLogger("vram")
@@ -95,6 +96,15 @@ def _open_store(settings: Settings, *, upgrade: bool = False) -> Any:
         # SQLAlchemyError: a DATABASE_URL naming an unknown dialect fails in create_engine itself.
         log.warning("history is off: %s", err)
         return None
+
+
+def _needs_store(words: Sequence[str]) -> bool:
+    """Whether a command line uses the history database: help and gpus answer without it."""
+    try:
+        cmd = parse(" ".join(words))
+    except InputError:
+        return True  # invalid input is kept in the history too
+    return not isinstance(cmd, HelpCmd | GpusCmd)
 
 
 def build_service(settings: Settings, *, with_store: bool = True) -> Service:
@@ -214,9 +224,9 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
                 return _fail("could not open the database: check DATABASE_URL", 1, err)
             print("database is up to date", file=out)
             return 0
-        service = build_service(settings)
         if not words:
             words = interactive_text(read).split()
+        service = build_service(settings, with_store=_needs_store(words))
         who = Who(source="cli", user=_local_user(settings))
         if words[0].lower() == "history":
             rest = [w for w in words[1:] if w.lower() != "mine"]
@@ -259,3 +269,7 @@ def main() -> None:
 
 __all__ = ["build_service", "interactive_text", "main", "run"]
 
+
+
+if __name__ == "__main__":
+    main()
