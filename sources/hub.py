@@ -32,6 +32,7 @@ from huggingface_hub.errors import (
     SafetensorsParsingError,
 )
 from huggingface_hub.file_download import hf_hub_url
+from huggingface_hub.hf_api import ExpandModelProperty_T
 from huggingface_hub.utils import get_session, hf_raise_for_status
 
 from common.errors import (
@@ -46,7 +47,8 @@ from estimator.spec import SafetensorsInfo, TensorInfo
 from sources import gguf, local
 from sources.model import ResolvedModel, hub_timeout_sentence, offline_sentence
 
-MODEL_INFO_FIELDS = ["sha", "safetensors", "gated", "private", "config", "gguf", "siblings"]
+MODEL_INFO_FIELDS: list[ExpandModelProperty_T] = ["sha", "safetensors", "gated", "private", "config", "gguf",
+                                                 "siblings"]
 # Element sizes of safetensors dtypes whose counts the Hub reports; anything else is packed or
 # exotic, and the headers are read to know what the elements are.
 FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}

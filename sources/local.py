@@ -54,6 +54,7 @@ def load_local(text: str) -> ResolvedModel:
     if safetensors is None and ggufs and not any(folder.glob("*.bin")):
         # A config.json beside GGUF weights only: the GGUF file is what gets loaded.
         gguf_only = _gguf_model(text, folder, ggufs)
+        assert gguf_only.gguf is not None  # _gguf_model always reads a header
         return gguf_only.model_copy(update={
             "model_id": str(path.resolve()), "config": config,
             "warnings": (*warnings, f"{text} holds its weights only as GGUF: sized from {gguf_only.gguf.filename}"),

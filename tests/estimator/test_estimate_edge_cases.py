@@ -1,4 +1,5 @@
-"""Regressions found by QA: each test failed before its fix. Numbers worked out from the configs."""
+"""Edge cases of an estimate: uneven tensor parallelism, malformed config fields, engine settings that
+do not apply, dtype choices. Each test failed before its fix. Numbers worked out from the configs."""
 
 from __future__ import annotations
 
