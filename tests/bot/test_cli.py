@@ -138,6 +138,7 @@ def test_no_arguments_asks_the_original_questions(settings: Settings) -> None:
     assert code == 0 and "s=2,048" in out and "b=2" in out and "eager attention" in out
 
 
+@pytest.mark.slow
 def test_console_script_runs_as_installed(tmp_path: Path) -> None:
     # The real entry point in a subprocess: exit status and stderr as a shell sees them.
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}", "PATH": "/usr/bin:/bin"}

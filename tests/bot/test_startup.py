@@ -35,6 +35,7 @@ def imported(args: list[str], *, entry: str = "bot.cli", env: dict[str, str] | N
     return names, done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--help"], ["help"], ["gpus"], ["gpus", "--json"]])
 def test_help_and_gpus_import_no_database_hub_or_slack(args: list[str]) -> None:
     names, out = imported(args)
@@ -51,6 +52,7 @@ def test_the_console_script_prints_the_same_help_without_the_estimator(args: lis
     assert out == full.getvalue() == HELP + "\n"
 
 
+@pytest.mark.slow
 def test_other_commands_still_go_through_the_console_script() -> None:
     done = subprocess.run([sys.executable, "-m", "bot.entry", "gpus", "--json"], capture_output=True, text=True,
                           cwd=ROOT, timeout=60)

@@ -413,6 +413,7 @@ def test_hub_timeout_is_capped(fake_hub: FakeHub) -> None:
     assert waited < 30
 
 
+@pytest.mark.slow
 def test_a_dripping_hub_is_cut_off_at_the_cap(fake_hub: FakeHub) -> None:
     # One byte every 0.2 s never trips a read timeout; a 1 kB answer would take minutes.
     fake_hub.drip_s = 0.2
