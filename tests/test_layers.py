@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ MAY_IMPORT = {
 }
 
 
+@cache
 def modules() -> dict[str, Path]:
     found = {}
     for package in RUNTIME:
@@ -31,7 +33,8 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def imports(path: Path) -> set[str]:
+@cache
+def imports(path: Path) -> frozenset[str]:
     """Modules ``path`` imports (absolute names), inside functions too, but not those under
     ``if TYPE_CHECKING:`` (type hints load nothing)."""
     tree = ast.parse(path.read_text(), filename=str(path))
@@ -49,7 +52,7 @@ def imports(path: Path) -> set[str]:
             visit(child)
 
     visit(tree)
-    return names
+    return frozenset(names)
 
 
 @pytest.mark.parametrize("package", RUNTIME)
