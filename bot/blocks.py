@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bot import report
 from bot.helptext import slack_help
@@ -53,21 +53,6 @@ class Message(Frozen):
     def kwargs(self) -> dict[str, Any]:
         """Arguments for ``chat.postMessage`` / ``respond``."""
         return {"blocks": [dict(b) for b in self.blocks], "text": self.text}
-
-
-class RecordLike(Protocol):
-    """What the history listing needs from a stored query (the store's ``QueryRecord``)."""
-
-    id: int
-    created_at: datetime
-    text: str
-    status: str
-
-
-class GpuLike(Protocol):
-    key: str
-    name: str
-    memory_bytes: int
 
 
 # -- text helpers -----------------------------------------------------------------------------

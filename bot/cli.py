@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render_text
+from bot.commands import GpusCmd, HelpCmd, parse
 from bot.console import make_console, plain
 from bot.names import shorten_paths
 from bot.question import is_question
@@ -41,7 +42,8 @@ from bot.service import (
     Who,
 )
 from bot.settings import Settings, load_settings
-from estimator.errors import InputError, VramError
+from common.errors import InputError, StoreError, VramError
+from sources import make_resolver
 
 log = logging.getLogger("vram")
 
@@ -76,7 +78,6 @@ def _open_store(settings: Settings, *, upgrade: bool = False) -> Any:
     from sqlalchemy.exc import SQLAlchemyError
 
     from store import Store, default_database_url
-    from store.errors import StoreError
 
     url = settings.database_url or default_database_url()
     try:
@@ -90,14 +91,19 @@ def _open_store(settings: Settings, *, upgrade: bool = False) -> Any:
         return None
 
 
+def _needs_store(words: Sequence[str]) -> bool:
+    """Whether a command line uses the history database: help and gpus answer without it."""
+    try:
+        cmd = parse(" ".join(words))
+    except InputError:
+        return True  # invalid input is kept in the history too
+    return not isinstance(cmd, HelpCmd | GpusCmd)
+
+
 def build_service(settings: Settings, *, with_store: bool = True) -> Service:
     """The service wired from settings: the resolver (with the store's persistent Hub cache) and the store."""
-    from estimator.resolve import Resolver
-
     store = _open_store(settings) if with_store else None
-    token = settings.hf_token.get_secret_value() if settings.hf_token else None
-    resolver = Resolver(token=token, endpoint=settings.hf_endpoint, cache=store.hub_cache() if store else None,
-                        branch_ttl_s=settings.hub_branch_ttl_s, total_timeout_s=settings.hub_timeout_s)
+    resolver = make_resolver(settings, store_cache=store.hub_cache() if store else None)
     return Service(store=store, resolver=resolver)
 
 
@@ -189,13 +195,13 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
                 return _fail("could not open the database: check DATABASE_URL", 1, err)
             print("database is up to date", file=out)
             return 0
-        service = build_service(settings)
         asked = not words
         if asked:
             from bot import prompt
 
             words = prompt.ask_questions(read or prompt.terminal_reader(err=err), lambda line: print(line, file=err))
-        who = Who(source="cli", user=_local_user())
+        service = build_service(settings, with_store=_needs_store(words))
+        who = Who(source="cli", user=_local_user(settings))
         if len(words) == 1 and is_question(words[0]):
             return _question(words[0], service, who, settings, as_json=as_json, console=console, out=out, err=err)
         if words[0].lower() == "history":
@@ -235,19 +241,22 @@ def _question(text: str, service: Service, who: Who, settings: Settings, *, as_j
     return _print_reply(EstimateReply(outcome=ans.outcome), as_json=as_json, console=console, out=out, err=err)
 
 
-def _local_user() -> str:
+def _local_user(settings: Settings) -> str:
     try:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers
-        return os.environ.get("USER", "local")
+        return settings.user or "local"
 
 
 def main() -> None:
     """Console-script entry point."""
-    logging.basicConfig(level=os.environ.get("VRAM_LOG_LEVEL", "WARNING"),
-                        format="%(levelname)s %(name)s: %(message)s")
     try:
-        code = run(sys.argv[1:])
+        settings = load_settings()
+    except VramError as error:
+        raise SystemExit(_fail(str(error), error.exit_code, sys.stderr)) from None
+    logging.basicConfig(level=settings.vram_log_level or "WARNING", format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code = run(sys.argv[1:], settings=settings)
         sys.stdout.flush()
     except BrokenPipeError:
         # `vram ... --json | head`: the reader left; that is not an error worth a traceback.
@@ -259,3 +268,7 @@ def main() -> None:
 
 __all__ = ["build_service", "main", "run"]
 
+
+
+if __name__ == "__main__":
+    main()

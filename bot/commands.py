@@ -5,14 +5,14 @@
 
 The ``key=value`` settings are the estimator's grammar (``estimator.grammar``); this module adds
 the commands around them, the clean-up of pasted chat text, and thread replies (mentions dropped).
-Every problem is an :class:`~estimator.errors.InputError` carrying one sentence that names the word.
+Every problem is an :class:`~common.errors.InputError` carrying one sentence that names the word.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from estimator.errors import InputError
+from common.errors import InputError
 from estimator.grammar import parse_model, parse_query, parse_settings, query_with
 from estimator.query import Query
 from estimator.spec import Frozen

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from estimator.errors import HubUnavailableError, NotFoundError
+from common.errors import HubUnavailableError, NotFoundError
 from estimator.spec import Frozen
 
 DEFAULT_ENDPOINT = "https://huggingface.co"

@@ -18,7 +18,7 @@ from bot.console import plain
 from bot.names import is_local
 from bot.question import SUBCOMMANDS
 from bot.render_text import classic_text
-from estimator.errors import InputError
+from common.errors import InputError
 from estimator.grammar import parse_model, parse_settings
 from estimator.result import Estimate
 

@@ -6,7 +6,7 @@
 The reader only recognises fixed forms (listed below with the rules); every word is either read
 (a setting, the question kind, the model, or a filler word of the question language) or reported
 in :attr:`Question.unused`. What it cannot read without guessing (no model, two GPUs, an unknown
-GPU, an engine vram does not model) raises :class:`~estimator.errors.InputError` with one sentence
+GPU, an engine vram does not model) raises :class:`~common.errors.InputError` with one sentence
 and an example. The settings it reads are validated by the grammar's own parser, so a question and
 the ``key=value`` command it shows give the same :class:`~estimator.grammar.EstimateCmd`.
 """
@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.commands import EstimateCmd, parse
-from estimator.errors import InputError
+from common.errors import InputError
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import ALIAS_TO_KEY, KEY_BY_NAME, VALID_KEYS, parse_settings, query_with
 from estimator.query import Query
-from estimator.resolve import REPO_ID_RE
 from estimator.spec import Frozen
+from sources.resolve import REPO_ID_RE
 
 _KV_VALUES = KEY_BY_NAME["kv"].values()
 _KV_ALIASES = KEY_BY_NAME["kv"].value_aliases()

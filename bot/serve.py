@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.error import URLError
 
@@ -20,9 +18,8 @@ from sqlalchemy.exc import ArgumentError
 from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
-from estimator.errors import InputError, VramError
-from estimator.resolve import ResolvedModel, Resolver
-from store.errors import StoreError
+from common.errors import StoreError, VramError
+from sources import make_resolver
 from store.store import Store, default_database_url
 
 log = logging.getLogger(__name__)
@@ -30,26 +27,6 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 MAX_BODY_BYTES = 1024 * 1024  # Slack payloads are far smaller; refuse anything bigger unread
-
-
-class HubOnlyResolver:
-    """A resolver that refuses local paths: Slack users must not make the server read its own files."""
-
-    def __init__(self, inner: Resolver) -> None:
-        self._inner = inner
-
-    def resolve(self, model: str, revision: str | None = None) -> ResolvedModel:
-        name = model.strip()
-        if name.startswith((".", "/", "~", "\\")) or name.endswith((".json", ".gguf")) or _exists(name):
-            raise InputError(f'"{model}" is a local path: in Slack, give a Hub model id such as microsoft/phi-4')
-        return self._inner.resolve(model, revision)
-
-
-def _exists(name: str) -> bool:
-    try:
-        return Path(name).expanduser().exists()
-    except (OSError, ValueError):
-        return False
 
 
 class SlackHTTPServer(ThreadingHTTPServer):
@@ -148,14 +125,8 @@ def build(settings: Settings) -> tuple[App, Store]:
         ) from err
     try:
         store.upgrade()  # `vram serve` applies the migrations on start
-        resolver = Resolver(
-            token=settings.hf_token.get_secret_value() if settings.hf_token else None,
-            endpoint=settings.hf_endpoint,
-            cache=store.hub_cache(),
-            branch_ttl_s=settings.hub_branch_ttl_s,
-            total_timeout_s=settings.hub_timeout_s,
-        )
-        service = Service(store=store, resolver=HubOnlyResolver(resolver))
+        resolver = make_resolver(settings, store_cache=store.hub_cache(), local_paths=False)
+        service = Service(store=store, resolver=resolver)
         return create_app(settings, service, events=store), store
     except StoreError as err:
         store.close()
@@ -194,7 +165,7 @@ def serve(settings: Settings, *, on_ready: Callable[[Callable[[], None]], None] 
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    elif "VRAM_LOG_LEVEL" not in os.environ:
+    elif settings.vram_log_level is None:
         # `vram` logs WARNING and up for terminal commands; a server tells its operator how it runs.
         logging.getLogger("bot").setLevel(logging.INFO)
     app, store = build(settings)

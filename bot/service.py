@@ -6,7 +6,6 @@ No Slack and no printing here: each front end renders the :data:`Reply` it gets 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationError
@@ -22,16 +21,13 @@ from bot.commands import (
     parse_changes,
 )
 from bot.question import read_change
-from estimator.config import load_model_spec
-from estimator.errors import InputError, VramError
+from common.errors import InputError, StoreError, VramError
 from estimator.estimate import estimate
-from estimator.gguf import spec_from_gguf
 from estimator.gpus import GPU, catalog
 from estimator.query import Query
-from estimator.resolve import ResolvedModel
 from estimator.result import Estimate
 from estimator.spec import Frozen
-from store.errors import StoreError
+from sources import Opens
 from store.records import NewQuery, QueryRecord, Scope
 
 log = logging.getLogger(__name__)
@@ -109,10 +105,6 @@ class ErrorReply(Frozen):
 Reply = EstimateReply | HelpReply | GpusReply | HistoryReply | ShowReply | CompareReply | ErrorReply
 
 
-class Resolves(Protocol):
-    def resolve(self, model: str, revision: str | None = None) -> ResolvedModel: ...
-
-
 class Stores(Protocol):
     def record(self, rec: NewQuery) -> QueryRecord: ...
     def get(self, query_id: int) -> QueryRecord | None: ...
@@ -140,22 +132,16 @@ def stored_estimate(record: QueryRecord) -> Estimate | None:
 class Service:
     """Parse, resolve, estimate and store; shared by ``vram`` and the Slack app."""
 
-    def __init__(self, *, store: Stores | None, resolver: Resolves,
-                 spec_loader: Callable[..., Any] = load_model_spec) -> None:
+    def __init__(self, *, store: Stores | None, resolver: Opens) -> None:
         self._store = store
         self._resolver = resolver
-        self._load_spec = spec_loader
 
     # -- one estimate ---------------------------------------------------------------------------
     def _estimate(self, query: Query) -> Estimate:
         assert query.model is not None
-        resolved = self._resolver.resolve(query.model, query.revision)
-        if resolved.gguf is not None and not resolved.config:
-            spec = spec_from_gguf(resolved.gguf)
-        else:
-            spec = self._load_spec(resolved.config, safetensors=resolved.safetensors)
-        return estimate(spec, query, model_id=resolved.model_id, revision=resolved.revision,
-                        warnings=resolved.warnings)
+        model = self._resolver.open_model(query.model, query.revision)
+        return estimate(model.spec, query, model_id=model.model_id, revision=model.revision,
+                        warnings=model.warnings)
 
     def _keep(self, who: Who, **fields: Any) -> tuple[int | None, str | None]:
         """Store one record; a failure never costs the user the answer, only the history line."""

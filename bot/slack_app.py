@@ -36,9 +36,8 @@ from bot.service import (
     Who,
 )
 from bot.settings import Settings
-from estimator.errors import InputError, VramError
+from common.errors import InputError, StoreError, VramError
 from estimator.query import Query
-from store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +289,7 @@ class _Bot:
         except SlackClientError as err:
             log.warning("Slack call failed in %s: %s", fn.__name__, err)
             self._tell(on_error, slack_error_sentence(err))
-        except (VramError, StoreError) as err:  # both carry the one sentence for the user
+        except VramError as err:  # the one root: it carries the sentence for the user
             self._tell(on_error, str(err))
         except Exception:
             log.exception("unexpected failure in %s", fn.__name__)

@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-from estimator.errors import InputError
+from common.errors import InputError
 from estimator.spec import Frozen
 
 

@@ -7,7 +7,7 @@ query uses, and the engine names from the engine registry. Commands around the s
 gpus, history, show, compare) are the front ends' business (``bot.commands``).
 
 Keys are case-insensitive, order does not matter and the last repeat of a key wins. Every
-problem is an :class:`~estimator.errors.InputError` carrying one sentence that names the word.
+problem is an :class:`~common.errors.InputError` carrying one sentence that names the word.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from common.errors import InputError
 from estimator.engines import engine_aliases, engine_names
-from estimator.errors import InputError
 from estimator.gpus import lookup_gpu
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Bits, KVSetting, Method, Query
 from estimator.spec import WeightFormat

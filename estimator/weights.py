@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.errors import InputError
 from estimator.arith import ceil_div as _cdiv
 from estimator.dtypes import FORMAT_BITS
-from estimator.errors import InputError
 from estimator.spec import DTYPE_BYTES, LinearWeights, ModelSpec, Quantization, WeightFormat
 
 _FLOAT_FORMATS = {"bf16", "fp16", "fp32"}

@@ -68,8 +68,8 @@ def _split(body: str) -> list[Example]:
 
 def _check_offline(args: list[str]) -> None:
     """Refuse an example that would reach the Hub: README examples must run anywhere."""
-    from bot.names import is_local
     from bot.commands import CompareCmd, EstimateCmd, parse
+    from bot.names import is_local
 
     cmd = parse(" ".join(args))
     queries = [cmd.query] if isinstance(cmd, EstimateCmd) else [cmd.a, cmd.b] if isinstance(cmd, CompareCmd) else []

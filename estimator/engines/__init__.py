@@ -6,9 +6,9 @@ registry (see docs/extending.md, "Add a serving engine").
 
 from __future__ import annotations
 
+from common.errors import InputError
 from estimator.engines import transformers, vllm
 from estimator.engines.base import BaseEngine, Engine, EngineReport, EngineTerms
-from estimator.errors import InputError
 
 _BUILTIN: tuple[Engine, ...] = (
     transformers.ENGINE,

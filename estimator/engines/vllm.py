@@ -17,7 +17,7 @@ The accounting follows vLLM v0.19 (V1 engine, ``gpu_worker.determine_available_m
   window plus one prefill chunk).
 
 A handful of global constants (``VllmConstants``) are fitted to published start-up logs
-(``python -m estimator.calibrate``); each has a reason written next to it. Versions differ:
+(``python -m tools.calibrate``); each has a reason written next to it. Versions differ:
 the sampler's bytes per logit dropped from about 36 (v0.16 and earlier images: a full-vocabulary
 sort for top-k/top-p) to about 13 (v0.17+: top-k/top-p without that sort), which is most of the
 activation peak for models with large vocabularies.
@@ -29,10 +29,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+from common.errors import InputError
 from estimator.arith import ceil_div, round_up
 from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
-from estimator.errors import InputError
 from estimator.gpus import GPU
 from estimator.kv import kv_cache_bytes
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from estimator.errors import InputError
+from common.errors import InputError
 
 GiB = 1 << 30
 MiB = 1 << 20

@@ -121,6 +121,7 @@ def test_gpus_and_help(settings: Settings) -> None:
     assert code == 0 and "vram <model>" in out
 
 
+@pytest.mark.slow
 def test_console_script_runs_as_installed(tmp_path: Path) -> None:
     # The real entry point in a subprocess: exit status and stderr as a shell sees them.
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}", "PATH": "/usr/bin:/bin"}

@@ -14,7 +14,7 @@ from bot.commands import (
     parse,
     parse_changes,
 )
-from estimator.errors import InputError, VramError
+from common.errors import InputError, VramError
 from estimator.query import Query
 
 

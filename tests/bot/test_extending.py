@@ -19,10 +19,10 @@ from bot import cli
 from bot.commands import EstimateCmd, parse
 from bot.helptext import slack_help, terminal_help
 from bot.settings import Settings
+from common.errors import InputError
 from estimator import engines, gpus
 from estimator.dtypes import Dtypes
 from estimator.engines import BaseEngine, EngineReport, EngineTerms
-from estimator.errors import InputError
 from estimator.gpus import GPU
 from estimator.query import Query
 from estimator.spec import ModelSpec
@@ -75,7 +75,7 @@ def _vram_json(*words: str) -> dict[str, object]:
 @pytest.fixture(autouse=True)
 def _no_store(monkeypatch: pytest.MonkeyPatch) -> None:
     real = cli.build_service
-    monkeypatch.setattr(cli, "build_service", lambda settings: real(settings, with_store=False))
+    monkeypatch.setattr(cli, "build_service", lambda settings, **_: real(settings, with_store=False))
 
 
 def test_the_grammar_takes_the_new_engine_and_its_alias(toy: None) -> None:

@@ -68,7 +68,7 @@ def answer(config: str, query: str) -> dict[str, Any]:
 def _no_store(monkeypatch: pytest.MonkeyPatch) -> None:
     # History is not part of an answer: without a store nothing is kept and no record id is printed.
     real = cli.build_service
-    monkeypatch.setattr(cli, "build_service", lambda settings: real(settings, with_store=False))
+    monkeypatch.setattr(cli, "build_service", lambda settings, **_: real(settings, with_store=False))
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def main() -> None:
     if mode not in (["--write"], ["--write-text"]):
         raise SystemExit("usage: python tests/bot/test_golden_answers.py --write | --write-text")
     real = cli.build_service
-    cli.build_service = lambda settings: real(settings, with_store=False)  # type: ignore[assignment]
+    cli.build_service = lambda settings, **_: real(settings, with_store=False)  # type: ignore[assignment]
     data = {config: {query: answer(config, query) for query in QUERIES} for config in _configs()}
     if mode == ["--write-text"]:
         old = json.loads(GOLDEN.read_text())

@@ -11,8 +11,8 @@ from bot.commands import EstimateCmd, parse
 from bot.console import plain
 from bot.helptext import readme_table, slack_help, terminal_help
 from bot.render_text import help_text
+from common.errors import InputError
 from estimator.engines import engine_names
-from estimator.errors import InputError
 from estimator.grammar import KEYS
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -24,7 +24,7 @@ import pytest
 from bot import prompt
 from bot.prompt import QUESTIONS, ask, ask_questions
 from bot.settings import Settings
-from estimator.errors import InputError
+from common.errors import InputError
 from tests.bot.test_cli import PHI4, vram
 
 # The original calculator's worked example, as its user typed it: phi-4, n=14.7, p=16, s=16384, b=1,

@@ -15,7 +15,7 @@ from bot.commands import EstimateCmd, parse, parse_changes
 from bot.model_search import MemorySearchCache, ModelSearch, rank, search_terms
 from bot.question import is_question, read_change, read_question
 from bot.settings import Settings
-from estimator.errors import HubUnavailableError, InputError, NotFoundError
+from common.errors import HubUnavailableError, InputError, NotFoundError
 from estimator.gpus import catalog
 from estimator.grammar import _BOOL_VALUES, KEY_BY_NAME
 from estimator.query import Query

@@ -22,7 +22,7 @@ import pytest
 
 from bot.commands import parse
 from bot.question import read_question
-from estimator.errors import InputError
+from common.errors import InputError
 
 FIT, CTX, BATCH, GPUS = "fit", "max_context", "max_batch", "min_gpus"
 

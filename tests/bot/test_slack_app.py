@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from bot.serve import HubOnlyResolver, make_http_server
+from bot.serve import make_http_server
 from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
-from estimator.resolve import Resolver
+from sources import HubOnlyResolver, Resolver
 from store import Store
 from tests.fakehub import FakeHub
 from tests.mockslack import BOT_ID, BOT_USER_ID, MockSlack, SlackSender

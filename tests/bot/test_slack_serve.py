@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from slack_bolt import App
 
-from bot.serve import HubOnlyResolver, build, database_ok, make_http_server, serve
+from bot.serve import build, database_ok, make_http_server, serve
 from bot.settings import Settings
-from estimator.errors import HubUnavailableError, InputError, VramError
-from estimator.resolve import Resolver
+from common.errors import HubUnavailableError, InputError, VramError
+from sources import HubOnlyResolver, Resolver
 from store import Store
 from store.migrate import script_head
 from tests.fakehub import FakeHub

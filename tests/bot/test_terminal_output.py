@@ -186,7 +186,7 @@ def _records(settings: Settings) -> list:
     from bot.cli import _local_user, build_service
     from bot.service import HistoryReply, Who
 
-    reply = build_service(settings).history(Who(source="cli", user=_local_user()))
+    reply = build_service(settings).history(Who(source="cli", user=_local_user(settings)))
     assert isinstance(reply, HistoryReply)
     return list(reply.records)
 

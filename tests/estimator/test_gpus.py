@@ -2,8 +2,8 @@
 
 import pytest
 
+from common.errors import InputError
 from estimator.engines.vllm import VllmGpu, vllm_gpu
-from estimator.errors import InputError
 from estimator.gpus import catalog, lookup_gpu
 
 

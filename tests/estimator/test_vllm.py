@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import InputError
 from estimator.engines import vllm
-from estimator.errors import InputError
 from estimator.gpus import GPU, lookup_gpu
 from estimator.query import Query
 from estimator.spec import LayerKV, LinearWeights, ModelSpec, ParamCounts, Quantization

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import InputError
 from estimator.engines import vllm_profiles as vp
-from estimator.errors import InputError
 
 GiB = 1 << 30
 

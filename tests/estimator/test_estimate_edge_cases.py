@@ -1,4 +1,5 @@
-"""Regressions found by QA: each test failed before its fix. Numbers worked out from the configs."""
+"""Edge cases of an estimate: uneven tensor parallelism, malformed config fields, engine settings that
+do not apply, dtype choices. Each test failed before its fix. Numbers worked out from the configs."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.commands import parse
+from common.errors import ConfigError, InputError
 from estimator.config import load_model_spec
 from estimator.engines.vllm import VllmReport
-from estimator.errors import ConfigError, InputError
 from estimator.estimate import estimate
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
 from estimator.query import Query

@@ -1,4 +1,7 @@
-"""The accuracy table: the estimator against real measured memory (``python -m estimator.calibrate``).
+"""The accuracy table: the estimator against real measured memory (``python -m tools.calibrate``).
+
+A development tool: it reads the calibration set and configs from the checkout's tests/fixtures,
+so it lives outside the installed packages.
 
 Reads the calibration set (``tests/fixtures/calibration/measurements.json``: vLLM start-up logs and
 transformers ``generate`` runs that other people measured and published), runs the estimator on
@@ -8,9 +11,9 @@ summary: weights, activation peak, non-torch memory, KV pool, KV tokens and maxi
 few global constants with each model family left out and reports the error on the family left out,
 and shows what the classic formulas would have said.
 
-    python -m estimator.calibrate             # plain table
-    python -m estimator.calibrate --json      # everything, machine-readable
-    python -m estimator.calibrate --markdown  # the table for docs/accuracy.md
+    python -m tools.calibrate             # plain table
+    python -m tools.calibrate --json      # everything, machine-readable
+    python -m tools.calibrate --markdown  # the table for docs/accuracy.md
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any, Literal
 from estimator.config import load_model_spec
 from estimator.dtypes import resolve_dtypes
 from estimator.engines import vllm
+from estimator.engines.transformers import transformers_terms
 from estimator.engines.vllm import VllmConstants
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import kv_cache_bytes
@@ -41,7 +45,7 @@ MEASUREMENTS = ROOT / "tests" / "fixtures" / "calibration" / "measurements.json"
 CONFIGS = ROOT / "tests" / "fixtures" / "configs"
 H100_BYTES = 85_030_617_088  # "79.19 GiB" in the logs: CUDA's total for an H100 80GB HBM3
 
-# Targets (issue 6). The test fails when the calibration set drops below them.
+# Accuracy targets. The test fails when the calibration set drops below them.
 WEIGHTS_TOLERANCE = 0.01
 KV_TOKENS_TOLERANCE = 0.05
 KV_TOKENS_SHARE = 0.90
@@ -241,20 +245,15 @@ def predict_transformers(case: dict[str, Any]) -> CaseResult:
     out = m.get("output_tokens", 0)
     batch = m.get("batch_size", 1)
     weights = weight_bytes(spec)
-    try:
-        from estimator.engines.transformers import transformers_terms
-    except ImportError:  # the transformers profile is another module's; its column waits for it
-        transformers_terms = None
     points = []
     full_total = None
     for input_len, mb in sorted(m["gpu_memory_MB_by_input_len"].items(), key=lambda kv: int(kv[0])):
         seq = int(input_len) + out
         kv = kv_cache_bytes(spec, seq_len=seq, batch=batch, kv_dtype=spec.torch_dtype)
         points.append((seq, weights + kv, mb * MiB))
-        if transformers_terms is not None:
-            terms = transformers_terms(spec, Query(engine="transformers", seq_len=seq, batch=batch),
-                                       weights_bytes=weights, kv_cache_bytes=kv)
-            full_total = weights + kv + terms.activations + terms.overhead
+        terms = transformers_terms(spec, Query(engine="transformers", seq_len=seq, batch=batch),
+                                   weights_bytes=weights, kv_cache_bytes=kv)
+        full_total = weights + kv + terms.activations + terms.overhead
     worst = max(points, key=lambda p: abs(p[1] - p[2]) / p[2])
     return CaseResult(**common, weights=weights, total=worst[1], total_measured=worst[2],
                       total_points=tuple(points), engine_total_longest=full_total)
@@ -571,7 +570,7 @@ def plain(data: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m estimator.calibrate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.calibrate", description=__doc__.split("\n")[0])
     parser.add_argument("--measurements", type=Path, default=MEASUREMENTS)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="everything as one JSON object")
