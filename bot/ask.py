@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.model_search import ModelMatch, ModelSearch
 from bot.question import Question, read_question
 from bot.service import Outcome, Service, Who
 from estimator.result import Estimate
 from estimator.spec import Frozen
+from sources.model_search import ModelMatch, ModelSearch
 
 GIB = 1024**3
 

@@ -226,10 +226,9 @@ def _question(text: str, service: Service, who: Who, settings: Settings, *, as_j
               out: TextIO, err: TextIO) -> int:
     """A question in plain words (one quoted argument): how it was read, then the answer."""
     from bot import ask
-    from bot.model_search import ModelSearch
+    from sources import make_search
 
-    token = settings.hf_token.get_secret_value() if settings.hf_token else None
-    search = ModelSearch(endpoint=settings.hf_endpoint, token=token, timeout_s=settings.hub_timeout_s)
+    search = make_search(settings, store_cache=service.hub_cache())
     ans = ask.answer(text, service=service, who=who, search=search)
     if as_json and ans.outcome.estimate is not None:
         print(json.dumps(ask.to_json(ans), indent=2), file=out)

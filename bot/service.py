@@ -114,6 +114,7 @@ class Stores(Protocol):
     def set_posted(self, query_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None: ...
     def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None: ...
     def own_queries(self, *, team: str | None, user: str, limit: int = 20) -> list[QueryRecord]: ...
+    def hub_cache(self) -> Any: ...
 
 
 def _setting_text(value: Any) -> str:
@@ -137,6 +138,10 @@ class Service:
         self._resolver = resolver
 
     # -- one estimate ---------------------------------------------------------------------------
+
+    def hub_cache(self) -> Any | None:
+        """The store's plain-data Hub cache, shared by every lookup (None without a store)."""
+        return self._store.hub_cache() if self._store is not None else None
     def _estimate(self, query: Query) -> Estimate:
         assert query.model is not None
         model = self._resolver.open_model(query.model, query.revision)

@@ -20,7 +20,6 @@ from slack_sdk.web import WebClient
 
 from bot import ask, blocks
 from bot.blocks import Message
-from bot.model_search import ModelSearch
 from bot.question import is_question, read_change
 from bot.service import (
     CompareReply,
@@ -38,6 +37,8 @@ from bot.service import (
 from bot.settings import Settings
 from common.errors import InputError, StoreError, VramError
 from estimator.query import Query
+from sources import make_search
+from sources.model_search import ModelSearch
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,7 @@ def create_app(
         # Listener functions only ack and enqueue: a few threads keep up with any burst.
         listener_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="vram-ack"),
     )
-    token = settings.hf_token.get_secret_value() if settings.hf_token else None
-    search = ModelSearch(endpoint=settings.hf_endpoint, token=token, timeout_s=settings.hub_timeout_s)
+    search = make_search(settings, store_cache=service.hub_cache())
     bot = _Bot(service=service, client=client, events=events, search=search)
 
     def submit(fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None = None) -> None:

@@ -13,8 +13,17 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from sources.cache import CachedEntry, HubCache, MemoryHubCache, PlainCache, StoredHubCache, cache_key
+from sources.cache import (
+    CachedEntry,
+    HubCache,
+    MemoryHubCache,
+    PlainCache,
+    StoredHubCache,
+    StoredSearchCache,
+    cache_key,
+)
 from sources.model import OpenedModel, ResolvedModel
+from sources.model_search import ModelSearch
 from sources.resolve import HubOnlyResolver, Opens, Resolver
 
 
@@ -53,6 +62,16 @@ def make_resolver(settings: HubSettings, *, store_cache: PlainCache | None = Non
     return resolver if local_paths else HubOnlyResolver(resolver)
 
 
+def make_search(settings: HubSettings, *, store_cache: PlainCache | None = None) -> ModelSearch:
+    """The Hub model search every front end uses; answers kept in the store's cache when there is one."""
+    return ModelSearch(
+        endpoint=settings.hf_endpoint,
+        token=settings.hf_token.get_secret_value() if settings.hf_token else None,
+        timeout_s=settings.hub_timeout_s,
+        cache=StoredSearchCache(store_cache) if store_cache is not None else None,
+    )
+
+
 __all__ = [
     "CachedEntry",
     "HubCache",
@@ -67,4 +86,5 @@ __all__ = [
     "StoredHubCache",
     "cache_key",
     "make_resolver",
+    "make_search",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
@@ -62,6 +63,23 @@ class StoredHubCache:
 
     def put(self, key: str, entry: CachedEntry) -> None:
         self._plain.put(key, entry.to_data(), entry.fetched_at)
+
+
+class StoredSearchCache:
+    """Model-search answers (JSON text) in the same plain cache, under their own key prefix."""
+
+    PREFIX = "search:"
+
+    def __init__(self, plain: PlainCache) -> None:
+        self._plain = plain
+
+    def get(self, key: str) -> str | None:
+        data = self._plain.get(self.PREFIX + key)
+        text = data.get("text") if isinstance(data, dict) else None
+        return text if isinstance(text, str) else None
+
+    def put(self, key: str, value: str) -> None:
+        self._plain.put(self.PREFIX + key, {"text": value}, time.time())
 
 
 class MemoryHubCache:

@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 
 from bot.cli import run
 from bot.commands import EstimateCmd, parse, parse_changes
-from bot.model_search import MemorySearchCache, ModelSearch, rank, search_terms
 from bot.question import is_question, read_change, read_question
 from bot.settings import Settings
 from common.errors import HubUnavailableError, InputError, NotFoundError
 from estimator.gpus import catalog
 from estimator.grammar import _BOOL_VALUES, KEY_BY_NAME
 from estimator.query import Query
+from sources.model_search import MemorySearchCache, ModelSearch, rank, search_terms
 from tests.fakehub import GRANTED_TOKEN, FakeHub
 
 _BITS = KEY_BY_NAME["p"].values()
@@ -242,7 +242,7 @@ def test_search_terms_and_ranking_by_hand() -> None:
     assert search_terms("Llama 3.3 70B Instruct") == ["llama-3.3-70b-instruct", "llama 3.3 70b instruct",
                                                       "instruct"]
     assert search_terms("gpt-oss-120b") == ["gpt-oss-120b", "gpt oss 120b", "120b"]
-    from bot.model_search import ModelHit
+    from sources.model_search import ModelHit
 
     hits = [ModelHit(id="meta-llama/Llama-3.1-70B", downloads=9), ModelHit(id="x/Llama-3-70B", downloads=5),
             ModelHit(id="meta-llama/Meta-Llama-3-70B", downloads=7), ModelHit(id="y/llama-3-70b-ft", downloads=1)]
@@ -310,3 +310,27 @@ def test_quoted_grammar_stays_grammar(cli_settings: Settings) -> None:
     code, out, _ = _vram(["Qwen/Qwen3-8B s=32k", "--json"], cli_settings)
     assert code == 0
     assert "read_as" not in json.loads(out)
+
+
+def test_a_search_answer_kept_in_the_store_serves_a_new_process(hub: FakeHub, tmp_path: Path) -> None:
+    # Two terminal runs share the history database: the second finds the name without a search.
+    from sources import make_search
+    from store import Store
+
+    url = f"sqlite:///{tmp_path / 'v.sqlite3'}"
+    settings = Settings(database_url=url, hf_endpoint=hub.url)
+    for _ in range(2):
+        store = Store(url)
+        store.upgrade()
+        try:
+            assert make_search(settings, store_cache=store.hub_cache()).find("qwen3 8b").model_id == "Qwen/Qwen3-8B"
+        finally:
+            store.close()
+    assert _search_requests(hub) >= 1
+    first = _search_requests(hub)
+    store = Store(url)
+    try:
+        make_search(settings, store_cache=store.hub_cache()).find("qwen3 8b")
+    finally:
+        store.close()
+    assert _search_requests(hub) == first
