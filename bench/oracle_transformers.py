@@ -385,13 +385,13 @@ def share_parameters(model: torch.nn.Module, dtype: torch.dtype) -> int:
     return sum(t.numel() * t.element_size() for t in pool.values())
 
 
-def build_real(cfg: Any, auto: Any) -> torch.nn.Module:
+def build_real(cfg: Any, auto: Any, dtype: torch.dtype) -> torch.nn.Module:
     from transformers.initialization import no_init_weights
 
     with no_init_weights():
-        model = auto.from_config(cfg, dtype=torch.bfloat16)
+        model = auto.from_config(cfg, dtype=dtype)
     model.eval()
-    share_parameters(model, torch.bfloat16)
+    share_parameters(model, dtype)
     return model
 
 
@@ -496,18 +496,19 @@ def language_model(model: torch.nn.Module) -> torch.nn.Module | None:
 
 
 @torch.inference_mode()
-def measure(cfg: Any, auto: Any, lengths: tuple[int, int]) -> dict[str, Any]:
-    model = build_real(cfg, auto)
+def measure(cfg: Any, auto: Any, lengths: tuple[int, int], dtype: torch.dtype = torch.bfloat16) -> dict[str, Any]:
+    model = build_real(cfg, auto, dtype)
     runs = []
     forward_on = "model"
     for length in lengths:
         ids = prompt(cfg, length)
         try:
             out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
-        except TypeError as exc:
-            # a model whose forward requires an image: run its language model on the text alone
+        except Exception:
+            # a model whose forward requires an image (or other inputs): its language model on the
+            # text alone builds the same text cache
             lm = language_model(model)
-            if "required positional argument" not in str(exc) or lm is None:
+            if lm is None or lm is model:
                 raise
             forward_on = "language_model"
             out = lm(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
@@ -597,7 +598,7 @@ def shrink_check(fresh: Any, auto: Any, cache: dict[str, Any], lengths: tuple[in
         if n > CHECK_MAX_PARAMS[level]:
             continue
         try:
-            other = measure(c, auto, lengths)
+            other = measure(c, auto, lengths, getattr(torch, cache["model_dtype"]))
         except Exception as exc:
             return {"level": level, "error": first_sentence(exc)}
         res: dict[str, Any] = {"level": level, "params_at_level": n, "equal": summary(other) == summary(cache)}
@@ -669,11 +670,18 @@ def run_type(model_type: str, in_maps: list[str], configs_dir: Path, check: bool
         c = build_config(model_type)[0]
         return text_config(c) if text_only else c
 
-    for level in (2, 1, 0, -1):
+    # bf16 first; float32 where a model's own code mixes dtypes (one float32 try, fully shrunk)
+    for level, dtype in (
+        (2, torch.bfloat16),
+        (1, torch.bfloat16),
+        (0, torch.bfloat16),
+        (-1, torch.bfloat16),
+        (2, torch.float32),
+    ):
         c = fresh()
         shrunk = shrink(c, level)
         try:
-            cache = measure(c, auto_for_cache, lengths)
+            cache = measure(c, auto_for_cache, lengths, dtype)
             cache["shrink_level"] = level
             cache["shrunk"] = sorted(set(shrunk))
             break
@@ -681,7 +689,7 @@ def run_type(model_type: str, in_maps: list[str], configs_dir: Path, check: bool
             rec["status"] = "no cache: " + str(exc)
             return rec
         except Exception as exc:
-            shrink_errors.append(f"level {level}: {first_sentence(exc)}")
+            shrink_errors.append(f"level {level} {str(dtype).replace('torch.', '')}: {first_sentence(exc)}")
     if cache is None:
         rec["status"] = "forward: " + shrink_errors[-1].split(": ", 1)[1]
         rec["cache_errors"] = shrink_errors
@@ -698,7 +706,7 @@ def run_type(model_type: str, in_maps: list[str], configs_dir: Path, check: bool
         shrink(c, cache["shrink_level"])
         changed = set_windows(c, WINDOW_PROBE)
         try:
-            probe = measure(c, auto_for_cache, lengths)
+            probe = measure(c, auto_for_cache, lengths, getattr(torch, cache["model_dtype"]))
             rec["window_probe"] = {
                 "window": WINDOW_PROBE,
                 "set": changed,
