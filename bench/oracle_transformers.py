@@ -835,8 +835,15 @@ def main() -> None:
     ap.add_argument("--timeout", type=int, default=300, help="seconds per type")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--no-check", action="store_true", help="skip the less-shrunk comparison")
+    ap.add_argument(
+        "--check-max-params",
+        type=int,
+        default=CHECK_MAX_PARAMS[0],
+        help="largest less-shrunk build (parameters) the check runs a forward on",
+    )
     args = ap.parse_args()
     _load_published()
+    CHECK_MAX_PARAMS.update({0: args.check_max_params, 1: args.check_max_params})
     warm_up()
     out: Path = args.out
     configs_dir = out.parent / "configs"
