@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from estimator import archconfig
 from estimator.errors import ConfigError
 from estimator.families import UNKNOWN, Family, family
 from estimator.spec import (
@@ -339,6 +340,8 @@ def _attention_kinds(g: _Geometry) -> list[str]:
 
 
 def _gqa_layer(g: _Geometry, kind: str) -> LayerKV:
+    if kind != "sliding":
+        return LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim)
     window = _window(g)
     if kind == "sliding" and g.fam.sliding == "chunked":
         window = _positive(g.model_type, "attention_chunk_size", _int(g.cfg, g.model_type, "attention_chunk_size"))
@@ -478,7 +481,209 @@ def _build_jamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
     return layers, extra
 
 
-_BUILDERS = {"decoder": _build_decoder, "phi": _build_phi, "mla": _build_mla, "gpt_oss": _build_gpt_oss,
+class Unmodelled(ConfigError):
+    """A layer kind or field vram does not model: the spec says so instead of guessing."""
+
+
+_LAYER_TYPE_KINDS = {"full_attention": "full", "attention": "full", "sliding_attention": "sliding",
+                     "chunked_attention": "chunked", "indexed_attention": "dsa",
+                     "linear_attention": "linear", "mamba": "linear", "conv": "linear"}
+
+
+def _layer_kinds(g: _Geometry) -> list[str]:
+    """Each layer's mixer: full / sliding / chunked attention, dsa, or the family's linear mixer."""
+    types = g.cfg.get("layer_types")
+    if types is None:
+        kinds = _attention_kinds(g)
+        return ["mla" if g.fam.attention == "mla" and k == "full" else k for k in kinds]
+    if len(types) != g.layers:
+        raise ConfigError(f"{g.model_type} config lists {len(types)} layer_types for {g.layers} layers.")
+    kinds = []
+    for t in types:
+        kind = _LAYER_TYPE_KINDS.get(t)
+        if kind is None or (kind == "linear" and g.fam.linear == "none"):
+            raise Unmodelled(f"{g.model_type} has layers of type {t!r}, which vram does not model.")
+        if kind == "full" and g.fam.attention != "gqa":
+            kind = g.fam.attention
+        kinds.append(kind)
+    return kinds
+
+
+def _moe_flags_from_config(g: _Geometry) -> list[bool]:
+    types = g.cfg.get("mlp_layer_types")
+    if types is not None:
+        if len(types) != g.layers or any(t not in ("dense", "sparse") for t in types):
+            raise Unmodelled(f"{g.model_type} has MLP layer types {sorted(set(types))}, which vram does not model.")
+        return [t == "sparse" for t in types]
+    return _moe_layer_flags(g)
+
+
+def _attention_block(c: _Counts, g: _Geometry, n: int) -> None:
+    """``n`` GQA attention blocks with the family's biases, q/k norms, output gate and sinks."""
+    h, hd = g.hidden, g.head_dim
+    q_out, kv_out = g.heads * hd, g.kv_heads * hd
+    qkv_bias = _flag(g.cfg, _bias_key(g.fam.qkv_bias), g.fam.qkv_bias)
+    o_bias = _flag(g.cfg, _bias_key(g.fam.o_bias), g.fam.o_bias)
+    c.linear("attention", h, q_out * (2 if g.fam.attn_gate else 1), "column", n, qkv_bias)
+    c.linear("attention", h, kv_out, "kv", 2 * n, qkv_bias)
+    c.linear("attention", q_out, h, "row", n, o_bias)
+    if g.fam.qk_norm == "full":
+        c.add("attention", n * (q_out + kv_out))
+    elif g.fam.qk_norm:
+        c.add("attention", n * 2 * hd)
+    if g.fam.sinks:
+        c.add("attention", n * g.heads)
+
+
+def _bias_key(rule: bool | str) -> str:
+    return "attention_bias" if rule in (True, False, "config") else str(rule)
+
+
+def _mla_block(c: _Counts, g: _Geometry, n: int, indexed: bool) -> LayerKV:
+    """``n`` DeepSeek MLA blocks (q_lora or a plain q_proj), plus the DSA lightning indexer."""
+    cfg, mt, h, heads = g.cfg, g.model_type, g.hidden, g.heads
+    kv_rank, rope = _int(cfg, mt, "kv_lora_rank"), _int(cfg, mt, "qk_rope_head_dim")
+    nope, v_dim = _int(cfg, mt, "qk_nope_head_dim"), _int(cfg, mt, "v_head_dim")
+    q_rank = cfg.get("q_lora_rank")
+    q_out = heads * (nope + rope)
+    if q_rank is None:
+        c.linear("attention", h, q_out, "column", n)
+    else:
+        c.linear("attention", h, int(q_rank), "none", n)  # q_a_proj (replicated in vLLM)
+        c.add("attention", n * int(q_rank))  # q_a_layernorm
+        c.linear("attention", int(q_rank), q_out, "column", n)  # q_b_proj
+    c.linear("attention", h, kv_rank + rope, "none", n)  # kv_a_proj_with_mqa
+    c.add("attention", n * kv_rank)  # kv_a_layernorm
+    c.linear("attention", kv_rank, heads * (nope + v_dim), "column", n)  # kv_b_proj
+    c.linear("attention", heads * v_dim, h, "row", n)  # o_proj
+    index_dim = 0
+    if indexed:
+        # Lightning indexer: wq_b (q_lora -> heads x dim), wk (h -> dim), k_norm (LayerNorm), weights_proj.
+        i_heads, index_dim = _int(cfg, mt, "index_n_heads"), _int(cfg, mt, "index_head_dim")
+        q_in = int(q_rank) if q_rank is not None else h
+        c.linear("attention", q_in, i_heads * index_dim, "none", n)
+        c.linear("attention", h, index_dim, "none", n)
+        c.add("attention", n * 2 * index_dim)
+        c.linear("attention", h, i_heads, "none", n)
+    return LayerKV(kind="mla", kv_heads=1, key_dim=kv_rank, value_dim=rope, index_dim=index_dim)
+
+
+def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
+    """``n`` fixed-state mixers of the family's kind, and the state one sequence holds in each."""
+    cfg, mt, h, kind = g.cfg, g.model_type, g.hidden, g.fam.linear
+    if kind == "gated_deltanet":  # Qwen3-Next / Qwen3.5
+        nk, nv = _int(cfg, mt, "linear_num_key_heads"), _int(cfg, mt, "linear_num_value_heads")
+        dk, dv = _int(cfg, mt, "linear_key_head_dim"), _int(cfg, mt, "linear_value_head_dim")
+        kernel = _int(cfg, mt, "linear_conv_kernel_dim")
+        key, value = nk * dk, nv * dv
+        conv = 2 * key + value
+        c.linear("other", h, conv + value, "column", n)  # in_proj_qkv + in_proj_z
+        c.linear("other", h, 2 * nv, "column", n)  # in_proj_b, in_proj_a
+        c.add("other", n * (conv * kernel + 2 * nv + dv))  # conv1d, dt_bias, A_log, gated norm
+        c.linear("other", value, h, "row", n)
+        return LayerKV(kind="state", mixer="gated_deltanet", conv_channels=conv, conv_kernel=kernel,
+                       ssm_state_elements=nv * dk * dv, state_elements=conv * kernel + nv * dk * dv,
+                       ssm_state_dtype_bytes=0)
+    if kind == "kda":  # Kimi Delta Attention
+        la = cfg.get("linear_attn_config") or {}
+        heads, dk = _int(la, mt, "num_heads"), _int(la, mt, "head_dim")
+        kernel = _int(la, mt, "short_conv_kernel_size")
+        proj = heads * dk
+        c.linear("other", h, proj, "column", 3 * n)  # q, k, v
+        c.add("other", n * (3 * proj * kernel + proj + heads))  # q/k/v short convs, dt_bias, A_log
+        c.linear("other", h, dk, "none", 2 * n)  # f_a_proj, g_a_proj
+        c.linear("other", dk, proj, "column", 2 * n)  # f_b_proj, g_b_proj
+        c.linear("other", h, heads, "column", n)  # b_proj
+        c.add("other", n * dk)  # o_norm
+        c.linear("other", proj, h, "row", n)
+        return LayerKV(kind="state", mixer="kda", conv_channels=3 * proj, conv_kernel=kernel,
+                       ssm_state_elements=heads * dk * dk, state_elements=3 * proj * kernel + heads * dk * dk,
+                       ssm_state_dtype_bytes=0)
+    if kind == "mamba2":  # Mamba-2 (Granite-4 hybrid, Nemotron-H, Bamba)
+        heads = _int(cfg, mt, "mamba_n_heads")
+        d_head = _int(cfg, mt, "mamba_d_head")
+        groups, d_state = _int(cfg, mt, "mamba_n_groups"), _int(cfg, mt, "mamba_d_state")
+        kernel = _int(cfg, mt, "mamba_d_conv")
+        inner = heads * d_head
+        conv = inner + 2 * groups * d_state
+        proj_bias = bool(cfg.get("mamba_proj_bias", cfg.get("use_bias", False)))
+        conv_bias = bool(cfg.get("mamba_conv_bias", cfg.get("use_conv_bias", True)))
+        c.linear("other", h, inner + conv + heads, "column", n, proj_bias)
+        c.add("other", n * (conv * kernel + (conv if conv_bias else 0) + 3 * heads + inner))
+        c.linear("other", inner, h, "row", n, proj_bias)
+        return LayerKV(kind="state", mixer="mamba2", conv_channels=conv, conv_kernel=kernel,
+                       ssm_state_elements=heads * d_head * d_state,
+                       state_elements=conv * kernel + heads * d_head * d_state)
+    if kind == "short_conv":  # LFM2: gated depthwise convolution over a short cache
+        kernel = _int(cfg, mt, "conv_L_cache")
+        bias = bool(cfg.get("conv_bias", False))
+        c.linear("other", h, 3 * h, "column", n, bias)
+        c.add("other", n * h * kernel)
+        c.linear("other", h, h, "row", n, bias)
+        return LayerKV(kind="state", mixer="short_conv", conv_channels=h, conv_kernel=kernel, state_elements=h * kernel)
+    raise Unmodelled(f"{mt} has linear-attention layers of a kind vram does not model.")
+
+
+def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """A decoder built layer by layer from its kinds (the config's layer_types and mlp_layer_types)."""
+    cfg, mt, h, fam = g.cfg, g.model_type, g.hidden, g.fam
+    kinds = _layer_kinds(g)
+    counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
+    built: dict[str, LayerKV] = {}
+    for kind, n in counts.items():
+        if kind in ("full", "sliding", "chunked"):
+            _attention_block(c, g, n)
+        elif kind in ("mla", "dsa"):
+            built[kind] = _mla_block(c, g, n, indexed=kind == "dsa")
+        else:
+            built[kind] = _linear_block(c, g, n)
+    flags = _moe_flags_from_config(g)
+    n_moe = sum(flags)
+    n_dense = g.layers - n_moe
+    bias = _flag(cfg, "mlp_bias", fam.mlp_bias)
+    if n_dense:
+        if fam.mlp == "gated":
+            _gated_mlp(c, "dense_mlp", h, g.intermediate, n_dense, bias)
+        else:
+            c.linear("dense_mlp", h, g.intermediate, "column", n_dense, bias)
+            c.linear("dense_mlp", g.intermediate, h, "row", n_dense, bias)
+    extra: dict[str, int] = {}
+    if n_moe:
+        experts, topk = _experts(g)
+        moe_inter = _int(cfg, mt, "moe_intermediate_size")
+        per_expert = (3 if fam.mlp == "gated" else 2) * h * moe_inter
+        if fam.mlp == "gated":
+            _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
+        else:
+            c.linear("routed_experts", h, moe_inter, "column", n_moe * experts)
+            c.linear("routed_experts", moe_inter, h, "row", n_moe * experts)
+        c.inactive += n_moe * (experts - topk) * per_expert
+        c.add("router", n_moe * experts * (h + (1 if fam.router_bias else 0)))
+        if fam.shared == "deepseek":
+            shared = _count(cfg, mt, "n_shared_experts", "num_shared_experts", default=0)
+            if shared:
+                _gated_mlp(c, "shared_experts", h, moe_inter * shared, n_moe)
+        elif fam.shared == "qwen":
+            width = _count(cfg, mt, "shared_expert_intermediate_size", default=0)
+            if width:
+                _gated_mlp(c, "shared_experts", h, width, n_moe)
+                c.add("shared_experts", n_moe * h)  # shared_expert_gate: Linear(h, 1)
+        extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": moe_inter,
+                 "num_moe_layers": n_moe}
+    norm = h * (2 if fam.norm_bias else 1)
+    c.add("norms", g.layers * fam.norms_per_layer * norm + (norm if fam.final_norm else 0))
+    if fam.learned_positions:
+        c.add("other", _int(cfg, mt, "max_position_embeddings", "n_positions") * h)
+    layers = []
+    for kind in kinds:
+        if kind in ("full", "sliding", "chunked"):
+            layers.append(_gqa_layer(g, "sliding" if kind == "chunked" else kind))
+        else:
+            layers.append(built[kind])
+    return layers, extra
+
+
+_BUILDERS = {"layers": _build_layers, "decoder": _build_decoder, "phi": _build_phi, "mla": _build_mla, "gpt_oss": _build_gpt_oss,
              "jamba": _build_jamba}
 
 
@@ -629,7 +834,7 @@ def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[s
 
 
 def _text_config(config: Mapping[str, Any], fam: Family) -> Mapping[str, Any]:
-    """The text model's config (nested for multimodal families), the family's defaults filled in."""
+    """The text model's config (nested for multimodal types), as transformers filled it."""
     text: Any = config
     nested = config.get(fam.text_key or "text_config")
     # Nested for multimodal families; also where a saved config moved the text fields into
@@ -643,9 +848,11 @@ def _text_config(config: Mapping[str, Any], fam: Family) -> Mapping[str, Any]:
 def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo | None = None) -> ModelSpec:
     """Normalise ``config`` (a parsed config.json) into a :class:`ModelSpec`.
 
-    Raises :class:`ConfigError` when the standard size fields are missing or a field holds a value
-    of the wrong shape. An unknown ``model_type`` with the standard fields is read as a Llama-style
-    decoder, with a warning.
+    The config is first filled by transformers' own config class for its ``model_type`` (defaults,
+    aliases, derived fields; see :mod:`estimator.archconfig`). Raises :class:`ConfigError` when the
+    standard size fields are missing or a field holds a value of the wrong shape. A type whose layers
+    vram does not model, or that the installed transformers does not know, is read through the
+    standard fields with ``unread`` saying why: its numbers carry no verdict.
     """
     if not isinstance(config, Mapping):
         raise ConfigError("config.json must hold a JSON object; this one holds "
@@ -665,17 +872,68 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
         raise ConfigError(f"{model_type} config has a field vram cannot read ({detail}).") from err
 
 
+def _filled(config: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, str | None]:
+    """The config as transformers fills it, where it came from, and why it could not be, if not."""
+    try:
+        full, source = archconfig.normalise(config)
+    except archconfig.UnknownModelType as err:
+        return config, "raw", str(err)
+    return full, source, None
+
+
+# Layer counts and periods whose value decides the layout; a config class derives layer lists from
+# them without checking, so a negative or fractional one is refused before it is read.
+_COUNT_FIELDS = ("sliding_window_pattern", "interleave_moe_layer_step", "decoder_sparse_step",
+                 "first_k_dense_replace", "moe_layer_freq", "n_shared_experts", "num_shared_experts",
+                 "shared_expert_intermediate_size", "expert_layer_period", "expert_layer_offset",
+                 "attn_layer_period", "attn_layer_offset", "full_attention_interval", "max_window_layers",
+                 "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_size",
+                 "intermediate_size", "moe_intermediate_size", "vocab_size", "head_dim")
+
+
+def _check_counts(config: Mapping[str, Any], model_type: str) -> None:
+    for cfg in (config, config.get("text_config")):
+        if not isinstance(cfg, Mapping):
+            continue
+        for name in _COUNT_FIELDS:
+            value = cfg.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
+                raise ConfigError(f"{model_type} config has {name}={value!r}; expected a whole number.")
+
+
 def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsInfo | None) -> ModelSpec:
+    _check_counts(config, model_type)
+    full, source, unknown = _filled(config)
     fam = family(model_type)
     warnings: list[str] = []
+    unread: list[str] = [unknown] if unknown else []
     known = fam is not None
     if fam is None:
         fam = UNKNOWN
-        warnings.append(f"model_type {model_type!r} is not one vram knows; it was read as a Llama-style "
-                        "decoder, so parameters and KV cache may be off.")
+        if not unread:
+            unread.append(f"vram does not model the layers of {model_type}: its parameters and cache "
+                          "are read as a Llama-style decoder's, which may be wrong.")
+    try:
+        return _build(full, config, model_type, fam, known, source, warnings, unread, safetensors)
+    except Unmodelled as err:
+        if fam is UNKNOWN:
+            raise
+        # A layer kind the family's layout does not cover: read the rest as a Llama-style decoder.
+        return _build(full, config, model_type, UNKNOWN, False, source, warnings, [*unread, str(err)],
+                      safetensors)
+
+
+def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, fam: Family, known: bool,
+           source: str, warnings: list[str], unread: list[str],
+           safetensors: SafetensorsInfo | None) -> ModelSpec:
+    warnings = list(warnings)
     cfg = _text_config(config, fam)
     if fam.sliding in ("all_if_window", "qwen2") and "sliding_window" not in cfg:
         cfg = {**cfg, "sliding_window": None}
+    if fam is UNKNOWN:
+        cfg = {k: v for k, v in cfg.items() if k not in ("layer_types", "mlp_layer_types")}
     layers = num_layers(cfg, model_type)
     hidden = hidden_size(cfg, model_type)
     heads = num_heads(cfg, model_type)
@@ -692,7 +950,8 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
     inter = intermediate_size(cfg, model_type, hidden)
     tied = bool(_field(cfg, "tie_word_embeddings", default=_field(config, "tie_word_embeddings",
                                                                 default=fam.tie_default)))
-    dtype, dtype_warning = torch_dtype((cfg, config), model_type, fam)
+    # The dtype the checkpoint was saved in: the raw config's (transformers fills none when absent).
+    dtype, dtype_warning = torch_dtype((_text_config(raw, fam), raw), model_type, fam)
     if dtype_warning:
         warnings.append(dtype_warning)
     if fam.arch == "jamba":
@@ -723,14 +982,15 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
 
     return ModelSpec(
         model_type=model_type, known_family=known,
-        architectures=tuple(config.get("architectures") or ()),
+        architectures=tuple(raw.get("architectures") or ()),
         torch_dtype=dtype, hidden_size=hidden, num_layers=layers, num_attention_heads=heads,
         num_kv_heads=kv_heads, head_dim=hd, vocab_size=vocab,
         intermediate_size=_dense_width(c, g),
         max_position_embeddings=_int(cfg, model_type, "max_position_embeddings", "n_positions", default=None),
         tie_word_embeddings=tied, layers=tuple(layer_kv), params=params, quantization=quant, vision=vision,
         checkpoint_bytes=checkpoint_bytes, params_source=params_source,  # type: ignore[arg-type]
-        warnings=tuple(warnings), linears=c.linear_specs(), **extra,
+        warnings=tuple(warnings), linears=c.linear_specs(), unread=tuple(unread),
+        config_source=source, **extra,  # type: ignore[arg-type]
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 # How the decoder is built: a standard GQA decoder, DeepSeek's multi-head latent attention,
 # gpt-oss (fused experts with biases, sinks), Jamba (mamba + attention), phi-2 (parallel block).
-Arch = Literal["decoder", "mla", "gpt_oss", "jamba", "phi"]
+Arch = Literal["decoder", "mla", "gpt_oss", "jamba", "phi", "layers"]
 # Which layers use a sliding window in transformers:
 #   none: all full; all_if_window: every layer when ``sliding_window`` is set (mistral, phi3);
 #   qwen2: only when ``use_sliding_window`` (layers >= max_window_layers); alternate: even layers
@@ -28,8 +28,16 @@ Sliding = Literal["none", "all_if_window", "qwen2", "alternate", "pattern", "chu
 MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss"]
 Vision = Literal["none", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl"]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
-# follow ``attention_bias``, llama-style).
-Bias = bool | Literal["config"]
+# follow ``attention_bias``, llama-style), or the name of the config field that decides it.
+Bias = bool | str
+# What a decoder layer's mixer is ("layers" arch), by the config's layer_types:
+#   attention: GQA (full, sliding or chunked per layer_types); mla / dsa: DeepSeek latent attention
+#   (dsa adds the lightning indexer); gated_deltanet, kda, mamba2, short_conv: fixed-state mixers
+#   for the layers whose layer_types entry is "linear_attention" / "conv" / "mamba".
+Attention = Literal["gqa", "mla", "dsa"]
+Linear = Literal["none", "gated_deltanet", "kda", "mamba2", "short_conv"]
+# Per-head q/k RMSNorm (head_dim each), or over all heads (olmo2/3, minimax-m2: heads x head_dim).
+QKNorm = bool | Literal["full"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,7 @@ class Family:
     vision_defaults: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     qkv_bias: Bias = "config"
     o_bias: Bias = "config"
-    qk_norm: bool = False  # per-head RMSNorm on q and k (head_dim weights each)
+    qk_norm: QKNorm = False  # RMSNorm on q and k: per head (head_dim weights each) or "full" width
     norms_per_layer: int = 2  # hidden-size norms per decoder layer
     mlp_bias: Bias = "config"  # reads ``mlp_bias`` when "config"
     tie_default: bool = False
@@ -49,6 +57,18 @@ class Family:
     moe: MoE = "none"
     vision: Vision = "none"
     dtype_default: str | None = None  # torch dtype when the config names none (no warning then)
+    # ---- the "layers" arch: each layer built from its kind, with these traits
+    attention: Attention = "gqa"
+    linear: Linear = "none"
+    attn_gate: bool = False  # q_proj doubled for a sigmoid output gate (Qwen3-Next, Qwen3.5)
+    sinks: bool = False  # one learned sink logit per head
+    mlp: Literal["gated", "plain"] = "gated"  # gate/up/down, or up/down (fc1/fc2)
+    norm_bias: bool = False  # LayerNorm with a bias (weight + bias per norm)
+    learned_positions: bool = False  # absolute position embeddings (max_position_embeddings x hidden)
+    # MoE: routed experts' router carries a per-expert score-correction bias (DeepSeek-V3 style).
+    router_bias: bool = False
+    shared: Literal["none", "deepseek", "qwen", "dense"] = "none"  # shared expert layout
+    final_norm: bool = True
 
 
 def _ro(**kw: Any) -> MappingProxyType[str, Any]:
