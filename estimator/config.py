@@ -134,8 +134,8 @@ def torch_dtype(cfgs: tuple[Mapping[str, Any], ...], model_type: str, fam: Famil
 
 def _flag(cfg: Mapping[str, Any], name: str, rule: bool | str) -> bool:
     """A bias/norm flag: fixed by the family, or read from the config (default False)."""
-    if rule == "config":
-        return bool(cfg.get(name) or False)
+    if isinstance(rule, str):  # "config" (the caller's field) or the name of the deciding field
+        return bool(cfg.get(name if rule == "config" else rule) or False)
     return bool(rule)
 
 
@@ -242,6 +242,12 @@ def _moe_layer_flags(g: _Geometry) -> list[bool]:
             return [i in layers for i in range(n)]
         step = _count(cfg, g.model_type, "interleave_moe_layer_step", default=1)
         return [(i + 1) % step == 0 for i in range(n)]
+    if moe == "ernie":
+        start = _count(cfg, g.model_type, "moe_layer_start_index", default=0)
+        end = _int(cfg, g.model_type, "moe_layer_end_index", default=n - 1)
+        end = n - 1 if end < 0 else end
+        step = _count(cfg, g.model_type, "moe_layer_interval", default=1)
+        return [(i + 1) % step == 0 and start <= i <= end for i in range(n)]
     if moe == "jamba":
         period = _positive(g.model_type, "expert_layer_period", cfg["expert_layer_period"])
         offset = _int(cfg, g.model_type, "expert_layer_offset")
@@ -624,6 +630,23 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
     raise Unmodelled(f"{mt} has linear-attention layers of a kind vram does not model.")
 
 
+def _ff_width(g: _Geometry) -> int:
+    """The dense MLP width; LFM2's ``block_auto_adjust_ff_dim`` takes 2/3 of it, rounded up to a multiple."""
+    cfg, inter = g.cfg, g.intermediate
+    if not cfg.get("block_auto_adjust_ff_dim"):
+        return inter
+    inter = int(2 * inter / 3)
+    if cfg.get("block_ffn_dim_multiplier") is not None:
+        inter = int(float(cfg["block_ffn_dim_multiplier"]) * inter)
+        multiple = _count(cfg, g.model_type, "block_multiple_of", default=1)
+        inter = multiple * _cdiv(inter, multiple)
+    return inter
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
 def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
     """A decoder built layer by layer from its kinds (the config's layer_types and mlp_layer_types)."""
     cfg, mt, h, fam = g.cfg, g.model_type, g.hidden, g.fam
@@ -640,17 +663,18 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     flags = _moe_flags_from_config(g)
     n_moe = sum(flags)
     n_dense = g.layers - n_moe
-    bias = _flag(cfg, "mlp_bias", fam.mlp_bias)
+    bias = _flag(cfg, _bias_key(fam.mlp_bias) if fam.mlp_bias != "config" else "mlp_bias", fam.mlp_bias)
+    inter = _ff_width(g)
     if n_dense:
         if fam.mlp == "gated":
-            _gated_mlp(c, "dense_mlp", h, g.intermediate, n_dense, bias)
+            _gated_mlp(c, "dense_mlp", h, inter, n_dense, bias)
         else:
-            c.linear("dense_mlp", h, g.intermediate, "column", n_dense, bias)
-            c.linear("dense_mlp", g.intermediate, h, "row", n_dense, bias)
+            c.linear("dense_mlp", h, inter, "column", n_dense, bias)
+            c.linear("dense_mlp", inter, h, "row", n_dense, bias)
     extra: dict[str, int] = {}
     if n_moe:
         experts, topk = _experts(g)
-        moe_inter = _int(cfg, mt, "moe_intermediate_size")
+        moe_inter = _int(cfg, mt, "moe_intermediate_size", default=g.intermediate)
         per_expert = (3 if fam.mlp == "gated" else 2) * h * moe_inter
         if fam.mlp == "gated":
             _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
@@ -660,7 +684,8 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         c.inactive += n_moe * (experts - topk) * per_expert
         c.add("router", n_moe * experts * (h + (1 if fam.router_bias else 0)))
         if fam.shared == "deepseek":
-            shared = _count(cfg, mt, "n_shared_experts", "num_shared_experts", default=0)
+            shared = _count(cfg, mt, "n_shared_experts", "num_shared_experts", "moe_num_shared_experts",
+                            default=0)
             if shared:
                 _gated_mlp(c, "shared_experts", h, moe_inter * shared, n_moe)
         elif fam.shared == "qwen":
@@ -668,6 +693,8 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
             if width:
                 _gated_mlp(c, "shared_experts", h, width, n_moe)
                 c.add("shared_experts", n_moe * h)  # shared_expert_gate: Linear(h, 1)
+        elif fam.shared == "dense":  # an always-on gated MLP beside the experts (Granite-4)
+            _gated_mlp(c, "shared_experts", h, _int(cfg, mt, "shared_intermediate_size"), n_moe)
         extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": moe_inter,
                  "num_moe_layers": n_moe}
     norm = h * (2 if fam.norm_bias else 1)

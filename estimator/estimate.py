@@ -283,9 +283,11 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         plain = spec.quantization.method == "none" and query.weight_format is None and query.bits is None
         fix = "add dtype=fp16 (the same size)" if plain else "run it in fp16 (vLLM: --dtype half)"
         notes.append(f"The {gpu.name} has no bf16 ({gpu.arch.title()}): {refuses} there; {fix}.")
-    fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu else None
+    # A model whose structure vram could not establish gets no verdict: no fit, no vLLM pool.
+    refused = spec.unread
+    fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu and not refused else None
     vllm = None
-    if query.engine == "vllm":
+    if query.engine == "vllm" and not refused:
         if gpu is not None:
             vllm = vllm_report(spec, query, weights_bytes=weights, gpu_memory=gpu.memory_bytes)
             if vllm.kv_cache_memory <= 0:
@@ -305,5 +307,5 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         details=Details(kv_bytes_per_token=per_token, weight_format=fmt, kv_dtype=kvd,
                         activation_peak_where=terms.activation_where, params_source=spec.params_source,
                         classic_kv_ratio=kv_ratio, context_window=spec.max_position_embeddings),
-        warnings=tuple(dict.fromkeys(notes)),
+        warnings=tuple(dict.fromkeys(notes)), refused=refused,
     )

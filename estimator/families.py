@@ -25,7 +25,7 @@ Sliding = Literal["none", "all_if_window", "qwen2", "alternate", "pattern", "chu
 # MoE layout: none; every layer (mixtral); qwen (decoder_sparse_step, mlp_only_layers, optional
 # shared expert with a sigmoid gate); deepseek (first_k_dense_replace, moe_layer_freq, shared
 # experts); llama4 (interleave_moe_layer_step, one shared expert); jamba (expert_layer_period).
-MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss"]
+MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss", "ernie"]
 Vision = Literal["none", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl"]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -157,6 +157,38 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
                           mamba_dt_rank="auto", mamba_conv_bias=True, mamba_proj_bias=False,
                           num_experts=16, num_experts_per_tok=2),
     ),
+    # ---- built layer by layer from the config's layer_types / mlp_layer_types (arch "layers").
+    # Each entry says only what the config does not: biases, norms, q/k norms, the MoE layout.
+    "smollm3": Family("smollm3", arch="layers"),
+    "olmo2": Family("olmo2", arch="layers", qk_norm="full"),  # post-norms only (2 per layer)
+    "olmo3": Family("olmo3", arch="layers", qk_norm="full"),
+    "seed_oss": Family("seed_oss", arch="layers", qkv_bias="attention_bias", o_bias="attention_out_bias"),
+    "cohere2": Family("cohere2", arch="layers", norms_per_layer=1),  # parallel block, one LayerNorm (no bias)
+    "ministral3": Family("ministral3", arch="layers", sliding="all_if_window"),
+    "starcoder2": Family("starcoder2", arch="layers", qkv_bias="use_bias", o_bias="use_bias", mlp="plain",
+                         mlp_bias="use_bias", norm_bias=True, sliding="all_if_window"),
+    # GPTBigCode (StarCoder 1): multi-query attention fused in c_attn, learned positions, LayerNorms.
+    "gpt_bigcode": Family("gpt_bigcode", arch="layers", qkv_bias=True, o_bias=True, mlp="plain", mlp_bias=True,
+                          norm_bias=True, learned_positions=True),
+    "phimoe": Family("phimoe", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, moe="mixtral",
+                     sliding="all_if_window"),
+    "minimax_m2": Family("minimax_m2", arch="layers", qk_norm="full", moe="mixtral"),
+    "glm4_moe": Family("glm4_moe", arch="layers", qkv_bias="attention_bias", qk_norm=False, moe="deepseek",
+                       shared="deepseek"),
+    "ernie4_5_moe": Family("ernie4_5_moe", arch="layers", qkv_bias="use_bias", o_bias="use_bias", moe="ernie",
+                           shared="deepseek", router_bias=True),
+    "mistral4": Family("mistral4", arch="layers", attention="mla", moe="deepseek", shared="deepseek"),
+    "deepseek_v32": Family("deepseek_v32", arch="layers", attention="mla", shared="deepseek"),
+    "glm_moe_dsa": Family("glm_moe_dsa", arch="layers", attention="mla", shared="deepseek"),
+    "glm4_moe_lite": Family("glm4_moe_lite", arch="layers", attention="mla", shared="deepseek"),
+    "qwen3_next": Family("qwen3_next", arch="layers", qk_norm=True, attn_gate=True, linear="gated_deltanet",
+                         moe="qwen", shared="qwen"),
+    "qwen3_5_text": Family("qwen3_5_text", arch="layers", qk_norm=True, attn_gate=True, linear="gated_deltanet"),
+    "qwen3_5_moe_text": Family("qwen3_5_moe_text", arch="layers", qk_norm=True, attn_gate=True,
+                               linear="gated_deltanet", moe="qwen", shared="qwen"),
+    "kimi_linear": Family("kimi_linear", arch="layers", attention="mla", linear="kda", shared="deepseek"),
+    "granitemoehybrid": Family("granitemoehybrid", arch="layers", linear="mamba2", moe="mixtral", shared="dense"),
+    "lfm2": Family("lfm2", arch="layers", qk_norm=True, linear="short_conv"),
 })
 
 # Read through the standard (Llama-style) fields, with a warning in the spec.

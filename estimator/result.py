@@ -83,6 +83,9 @@ class Estimate(Frozen):
     vllm: VllmReport | None = None
     details: Details
     warnings: tuple[str, ...] = ()
+    # What vram could not establish about the model (``ModelSpec.unread``): when non-empty the
+    # numbers are not a basis for a verdict, and ``fit`` and ``vllm`` are None.
+    refused: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object of the interface spec (bytes as integers)."""
@@ -115,4 +118,7 @@ class Estimate(Frozen):
             "vllm": self.vllm.model_dump() if self.vllm else None,
             "details": self.details.model_dump(),
             "warnings": list(self.warnings),
+            # Machine-readable: why there is no verdict (null when there is one or no GPU was named).
+            "refusal": ({"code": "structure_unread", "message": " ".join(self.refused)}
+                        if self.refused else None),
         }
