@@ -56,7 +56,7 @@ class Family:
     sliding: Sliding = "none"
     moe: MoE = "none"
     vision: Vision = "none"
-    dtype_default: str | None = None  # torch dtype when the config names none (no warning then)
+    dtype_default: str | None = None  # torch dtype when the config names none (no warning then),
     # ---- the "layers" arch: each layer built from its kind, with these traits
     attention: Attention = "gqa"
     linear: Linear = "none"
@@ -64,7 +64,7 @@ class Family:
     sinks: bool = False  # one learned sink logit per head
     mlp: Literal["gated", "plain"] = "gated"  # gate/up/down, or up/down (fc1/fc2)
     norm_bias: bool = False  # LayerNorm with a bias (weight + bias per norm)
-    learned_positions: bool = False  # absolute position embeddings (max_position_embeddings x hidden)
+    learned_positions: bool = False  # absolute position embeddings (max_position_embeddings x hidden),
     # MoE: routed experts' router carries a per-expert score-correction bias (DeepSeek-V3 style).
     router_bias: bool = False
     shared: Literal["none", "deepseek", "qwen", "dense"] = "none"  # shared expert layout
@@ -78,68 +78,33 @@ def _ro(**kw: Any) -> MappingProxyType[str, Any]:
 _LLAMA = Family("llama")
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     "llama": _LLAMA,
-    "mistral": Family("mistral", sliding="all_if_window", text_defaults=_ro(sliding_window=4096)),
+    "mistral": Family("mistral", sliding="all_if_window"),
     "mixtral": Family("mixtral", sliding="all_if_window", moe="mixtral"),
     "qwen2": Family("qwen2", qkv_bias=True, o_bias=False, sliding="qwen2"),
     "qwen2_moe": Family("qwen2_moe", qkv_bias=True, o_bias=False, sliding="qwen2", moe="qwen"),
-    "qwen3": Family("qwen3", qk_norm=True, sliding="qwen2", text_defaults=_ro(head_dim=128)),
-    "qwen3_moe": Family("qwen3_moe", qk_norm=True, sliding="qwen2", moe="qwen",
-                        text_defaults=_ro(head_dim=128)),
+    "qwen3": Family("qwen3", qk_norm=True, sliding="qwen2"),
+    "qwen3_moe": Family("qwen3_moe", qk_norm=True, sliding="qwen2", moe="qwen"),
     "phi": Family("phi", arch="phi", qkv_bias=True, o_bias=True, norms_per_layer=1, mlp_bias=True),
     "phi3": Family("phi3", sliding="all_if_window"),
-    "gemma": Family("gemma", tie_default=True, text_defaults=_ro(head_dim=256)),
-    "gemma2": Family("gemma2", tie_default=True, norms_per_layer=4, sliding="alternate",
-                     text_defaults=_ro(head_dim=256, sliding_window=4096)),
-    # Gemma3TextConfig's defaults apply where the nested text_config omits a field.
+    "gemma": Family("gemma", tie_default=True),
+    "gemma2": Family("gemma2", tie_default=True, norms_per_layer=4, sliding="alternate"),
     "gemma3": Family(
         "gemma3", text_key="text_config", tie_default=True, norms_per_layer=4, qk_norm=True,
         sliding="pattern", vision="siglip",
-        text_defaults=_ro(vocab_size=262208, hidden_size=2304, intermediate_size=9216,
-                          num_hidden_layers=26, num_attention_heads=8, num_key_value_heads=4,
-                          head_dim=256, sliding_window=4096, sliding_window_pattern=6,
-                          max_position_embeddings=131072),
-        vision_defaults=_ro(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                            num_attention_heads=12, image_size=224, patch_size=16, num_channels=3),
     ),
-    "gemma3_text": Family(
-        "gemma3_text", tie_default=True, norms_per_layer=4, qk_norm=True, sliding="pattern",
-        text_defaults=_ro(vocab_size=262208, hidden_size=2304, intermediate_size=9216,
-                          num_hidden_layers=26, num_attention_heads=8, num_key_value_heads=4,
-                          head_dim=256, sliding_window=4096, sliding_window_pattern=6,
-                          max_position_embeddings=131072),
-    ),
+    "gemma3_text": Family("gemma3_text", tie_default=True, norms_per_layer=4, qk_norm=True, sliding="pattern"),
     "granite": Family("granite"),
     "deepseek_v2": Family("deepseek_v2", arch="mla", moe="deepseek"),
     "deepseek_v3": Family("deepseek_v3", arch="mla", moe="deepseek"),
     "gpt_oss": Family("gpt_oss", arch="gpt_oss", qkv_bias=True, o_bias=True, moe="gpt_oss",
-                      sliding="alternate", dtype_default="bf16",
-                      text_defaults=_ro(head_dim=64, sliding_window=128)),
+                      sliding="alternate", dtype_default="bf16"),
     "llama4": Family(
         "llama4", text_key="text_config", qkv_bias="config", sliding="chunked", moe="llama4",
         vision="llama4",
-        text_defaults=_ro(vocab_size=202048, hidden_size=5120, intermediate_size=8192,
-                          intermediate_size_mlp=16384, num_hidden_layers=48, num_attention_heads=40,
-                          num_key_value_heads=8, head_dim=128, num_local_experts=16,
-                          num_experts_per_tok=1, interleave_moe_layer_step=1,
-                          attention_chunk_size=8192, use_qk_norm=True),
-        vision_defaults=_ro(hidden_size=768, intermediate_size=3072, num_hidden_layers=34,
-                            num_attention_heads=16, image_size=448, patch_size=14, num_channels=3,
-                            vision_output_dim=7680, projector_input_dim=4096,
-                            projector_output_dim=4096, pixel_shuffle_ratio=0.5),
     ),
-    "llama4_text": Family(
-        "llama4_text", sliding="chunked", moe="llama4",
-        text_defaults=_ro(vocab_size=202048, hidden_size=5120, intermediate_size=8192,
-                          intermediate_size_mlp=16384, num_hidden_layers=48, num_attention_heads=40,
-                          num_key_value_heads=8, head_dim=128, num_local_experts=16,
-                          num_experts_per_tok=1, interleave_moe_layer_step=1,
-                          attention_chunk_size=8192, use_qk_norm=True),
-    ),
+    "llama4_text": Family("llama4_text", sliding="chunked", moe="llama4"),
     "mistral3": Family(
         "mistral3", text_key="text_config", sliding="all_if_window", vision="pixtral",
-        text_defaults=_ro(sliding_window=None),
-        vision_defaults=_ro(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
-                            num_attention_heads=16, image_size=1024, patch_size=16, num_channels=3),
     ),
     # Qwen2-VL / Qwen2.5-VL: a Qwen2 text stack (top-level fields, or a nested text_config in
     # newer saves) and a ViT whose images are at most the processor's default max_pixels
@@ -150,20 +115,14 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     "qwen2_5_vl": Family("qwen2_5_vl", qkv_bias=True, o_bias=False, sliding="qwen2", vision="qwen2_5_vl",
                          vision_defaults=_ro(image_size=3584, in_chans=3, temporal_patch_size=2,
                                              spatial_merge_size=2)),
-    "jamba": Family(
-        "jamba", arch="jamba", moe="jamba",
-        text_defaults=_ro(attn_layer_period=8, attn_layer_offset=4, expert_layer_period=2,
-                          expert_layer_offset=1, mamba_d_state=16, mamba_d_conv=4, mamba_expand=2,
-                          mamba_dt_rank="auto", mamba_conv_bias=True, mamba_proj_bias=False,
-                          num_experts=16, num_experts_per_tok=2),
-    ),
+    "jamba": Family("jamba", arch="jamba", moe="jamba"),
     # ---- built layer by layer from the config's layer_types / mlp_layer_types (arch "layers").
     # Each entry says only what the config does not: biases, norms, q/k norms, the MoE layout.
     "smollm3": Family("smollm3", arch="layers"),
-    "olmo2": Family("olmo2", arch="layers", qk_norm="full"),  # post-norms only (2 per layer)
+    "olmo2": Family("olmo2", arch="layers", qk_norm="full"),  # post-norms only (2 per layer),
     "olmo3": Family("olmo3", arch="layers", qk_norm="full"),
     "seed_oss": Family("seed_oss", arch="layers", qkv_bias="attention_bias", o_bias="attention_out_bias"),
-    "cohere2": Family("cohere2", arch="layers", norms_per_layer=1),  # parallel block, one LayerNorm (no bias)
+    "cohere2": Family("cohere2", arch="layers", norms_per_layer=1),  # parallel block, one LayerNorm (no bias),
     "ministral3": Family("ministral3", arch="layers", sliding="all_if_window"),
     "starcoder2": Family("starcoder2", arch="layers", qkv_bias="use_bias", o_bias="use_bias", mlp="plain",
                          mlp_bias="use_bias", norm_bias=True, sliding="all_if_window"),
@@ -189,6 +148,25 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     "kimi_linear": Family("kimi_linear", arch="layers", attention="mla", linear="kda", shared="deepseek"),
     "granitemoehybrid": Family("granitemoehybrid", arch="layers", linear="mamba2", moe="mixtral", shared="dense"),
     "lfm2": Family("lfm2", arch="layers", qk_norm=True, linear="short_conv"),
+    # Llama-shaped decoders (gated MLP, RMSNorms, no biases) whose config says the rest.
+    **{t: Family(t, arch="layers") for t in ("cwm", "emu3", "ernie4_5", "exaone", "helium", "internlm3",
+                                              "iquestcoder", "vaultgemma")},
+    "exaone4": Family("exaone4", arch="layers", qk_norm=True),  # post-norms and per-head q/k norms
+    "cohere": Family("cohere", arch="layers", norms_per_layer=1),  # parallel block, one LayerNorm
+    "glm": Family("glm", arch="layers", qkv_bias=True),
+    "glm4": Family("glm4", arch="layers", qkv_bias=True, norms_per_layer=4),  # post-attention/-MLP norms
+    "hyperclovax": Family("hyperclovax", arch="layers", norms_per_layer=4),  # peri-layer norms
+    "stablelm": Family("stablelm", arch="layers", norm_bias=True),  # LayerNorms
+    "arcee": Family("arcee", arch="layers", mlp="plain"),  # ReLU^2 up/down MLP
+    "mpt": Family("mpt", arch="layers", mlp="plain"),  # ALiBi, LayerNorms without bias, up/down MLP
+    "falcon": Family("falcon", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain"),
+    # GPT-2: fused biased c_attn/c_proj, LayerNorms with bias, learned positions, biased fc/proj MLP.
+    "gpt2": Family("gpt2", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
+                   mlp_bias=True, learned_positions=True),
+    "gpt_neox": Family("gpt_neox", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
+                       mlp_bias=True),
+    "xglm": Family("xglm", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
+                   mlp_bias=True),
 })
 
 # Read through the standard (Llama-style) fields, with a warning in the spec.
