@@ -7,6 +7,7 @@ that reproduces published totals exactly. Pure: no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -592,8 +593,9 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
                        ssm_state_dtype_bytes=0)
     if kind == "kda":  # Kimi Delta Attention
         la = cfg.get("linear_attn_config") or {}
-        heads, dk = _int(la, mt, "num_heads"), _int(la, mt, "head_dim")
-        kernel = _int(la, mt, "short_conv_kernel_size")
+        heads = _int({**la, **cfg}, mt, "linear_num_heads", "num_heads")
+        dk = _int({**la, **cfg}, mt, "linear_head_dim", "head_dim")
+        kernel = _int({**la, **cfg}, mt, "linear_conv_kernel_dim", "short_conv_kernel_size")
         proj = heads * dk
         c.linear("other", h, proj, "column", 3 * n)  # q, k, v
         c.add("other", n * (3 * proj * kernel + proj + heads))  # q/k/v short convs, dt_bias, A_log
@@ -724,6 +726,10 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
     mt = f"{fam.model_type} vision_config"
     if fam.vision in ("qwen2_vl", "qwen2_5_vl"):
         return _qwen_vision(c, fam, vc, text_hidden)
+    if fam.vision == "qwen3_vl":
+        return _qwen3_vision(c, fam, vc)
+    if fam.vision in ("llava", "llava_next", "internvl"):
+        return _vit_with_projector(c, fam, top, vc, text_hidden)
     hv = _int(vc, mt, "hidden_size")
     layers = _int(vc, mt, "num_hidden_layers")
     inter = _int(vc, mt, "intermediate_size")
@@ -759,6 +765,88 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
     c.add("vision", n)
     return VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
                       image_size=image, patch_size=patch)
+
+
+def _vit_tower(vc: Mapping[str, Any], mt: str) -> tuple[int, VisionSpec]:
+    """A CLIP / SigLIP / InternViT encoder: conv patches, positions, biased attention and MLP, LayerNorms.
+
+    CLIP: a class token, bias-free patch conv, pre- and post-LayerNorm. SigLIP: no class token,
+    patch conv with bias, post-LayerNorm. InternViT: class token, patch conv with bias, layer-scale
+    vectors (2 per layer), no final norm (mean pooling off: the projector reads the last layer).
+    """
+    kind = str(vc.get("model_type") or "")
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    image, patch = vc.get("image_size"), vc.get("patch_size")
+    image = int(image[0] if isinstance(image, list | tuple) else image)
+    patch = int(patch[0] if isinstance(patch, list | tuple) else patch)
+    channels = _int(vc, mt, "num_channels", default=3)
+    patches = (image // patch) ** 2
+    block = 2 * (2 * hv) + 2 * hv * inter + inter + hv  # two LayerNorms, MLP
+    if kind == "clip_vision_model":
+        n = hv + channels * patch * patch * hv + (patches + 1) * hv + 2 * hv + 2 * hv
+        n += layers * (block + 4 * (hv * hv + hv))
+    elif kind == "siglip_vision_model":
+        n = channels * patch * patch * hv + hv + patches * hv + 2 * hv
+        n += layers * (block + 4 * (hv * hv + hv))
+        if vc.get("vision_use_head", True):
+            raise Unmodelled(f"{mt}: the SigLIP attention-pooling head is not modelled.")
+    elif kind == "internvl_vision":
+        qkv_bias = bool(vc.get("attention_bias"))
+        n = hv + channels * patch * patch * hv + hv + (patches + 1) * hv
+        attn = 4 * hv * hv + (3 * hv if qkv_bias else 0) + hv  # projection_layer has a bias
+        if vc.get("use_qk_norm"):
+            attn += 2 * hv
+        n += layers * (block + attn + 2 * hv)  # lambda_1, lambda_2 layer scales
+        if not vc.get("use_mean_pooling", True):
+            n += 2 * hv
+    else:
+        raise Unmodelled(f"{mt}: vision tower {kind or '(unnamed)'} is not modelled.")
+    return n, VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
+                         image_size=image, patch_size=patch)
+
+
+def _vit_with_projector(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any],
+                        text_hidden: int) -> VisionSpec:
+    """LLaVA-style towers and their projectors (two biased linears; NeXT adds an image-newline vector;
+    InternVL a pixel-shuffle LayerNorm over ``hv / downsample_ratio^2`` features)."""
+    mt = f"{fam.model_type} vision_config"
+    n, spec = _vit_tower(vc, mt)
+    hv = spec.hidden_size
+    if fam.vision == "internvl":
+        ratio = float(top.get("downsample_ratio") or 0.5)
+        width = int(hv / ratio / ratio)
+        n += 2 * width + width * text_hidden + text_hidden + text_hidden * text_hidden + text_hidden
+    else:
+        layers = top.get("vision_feature_layer")
+        width = hv * (len(layers) if isinstance(layers, list) else 1)
+        bias = bool(top.get("multimodal_projector_bias", True))
+        n += width * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
+        if fam.vision == "llava_next":
+            n += text_hidden  # image_newline
+    c.add("vision", n)
+    return spec
+
+
+def _qwen3_vision(c: _Counts, fam: Family, vc: Mapping[str, Any]) -> VisionSpec:
+    """Qwen3-VL / Qwen3.5 ViT: Conv3d patches (bias), learned positions, LayerNorm blocks with biased
+    qkv/proj and fc1/fc2, a patch merger, and one more merger per deepstack layer (Qwen3-VL)."""
+    mt = f"{fam.model_type} vision_config"
+    hv, layers, heads = _int(vc, mt, "hidden_size"), _int(vc, mt, "depth"), _int(vc, mt, "num_heads")
+    inter, patch = _int(vc, mt, "intermediate_size"), _int(vc, mt, "patch_size")
+    temporal, channels = _int(vc, mt, "temporal_patch_size"), _int(vc, mt, "in_channels")
+    merge, out = _int(vc, mt, "spatial_merge_size"), _int(vc, mt, "out_hidden_size")
+    positions = _int(vc, mt, "num_position_embeddings")
+    merged = hv * merge * merge
+    n = channels * temporal * patch * patch * hv + hv + positions * hv
+    n += layers * (4 * hv + 3 * hv * hv + 3 * hv + hv * hv + hv + 2 * hv * inter + inter + hv)
+    n += 2 * hv + merged * merged + merged + merged * out + out
+    deepstack = len(vc.get("deepstack_visual_indexes") or ())
+    n += deepstack * (2 * merged + merged * merged + merged + merged * out + out)
+    c.add("vision", n)
+    side = int(math.isqrt(positions)) * patch * merge
+    return VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
+                      image_size=side, patch_size=patch)
 
 
 def _qwen_vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
@@ -899,6 +987,18 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
         raise ConfigError(f"{model_type} config has a field vram cannot read ({detail}).") from err
 
 
+def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
+    """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
+    text = config.get("text_config")
+    if fam.vision in ("none", "qwen3_vl") or not isinstance(text, Mapping):
+        return fam
+    text_fam = family(str(text.get("model_type") or ""))
+    if text_fam is None or text_fam.text_key is not None:
+        return fam
+    return dataclasses.replace(text_fam, model_type=fam.model_type, text_key="text_config", vision=fam.vision,
+                               vision_defaults=fam.vision_defaults)
+
+
 def _filled(config: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, str | None]:
     """The config as transformers fills it, where it came from, and why it could not be, if not."""
     try:
@@ -942,6 +1042,7 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
         if not unread:
             unread.append(f"vram does not model the layers of {model_type}: its parameters and cache "
                           "are read as a Llama-style decoder's, which may be wrong.")
+    fam = _with_text_family(fam, full)
     try:
         return _build(full, config, model_type, fam, known, source, warnings, unread, safetensors)
     except Unmodelled as err:
@@ -975,8 +1076,11 @@ def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, f
     kv_heads = _positive(model_type, "num_key_value_heads", num_kv_heads(cfg, model_type, heads))
     hd = _positive(model_type, "head_dim", head_dim(cfg, model_type, hidden, heads))
     inter = intermediate_size(cfg, model_type, hidden)
-    tied = bool(_field(cfg, "tie_word_embeddings", default=_field(config, "tie_word_embeddings",
-                                                                default=fam.tie_default)))
+    # An image-text model ties (or not) its lm_head by its own top-level flag, whatever its text_config says.
+    # (when the saved config states it; the classes' defaults differ from what published checkpoints store).
+    outer = raw.get("tie_word_embeddings") if fam.text_key is not None else None
+    tied = bool(outer if outer is not None else _field(
+        cfg, "tie_word_embeddings", default=_field(config, "tie_word_embeddings", default=fam.tie_default)))
     # The dtype the checkpoint was saved in: the raw config's (transformers fills none when absent).
     dtype, dtype_warning = torch_dtype((_text_config(raw, fam), raw), model_type, fam)
     if dtype_warning:

@@ -8,7 +8,7 @@ the arithmetic in ``config.py`` is shared.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -26,7 +26,8 @@ Sliding = Literal["none", "all_if_window", "qwen2", "alternate", "pattern", "chu
 # shared expert with a sigmoid gate); deepseek (first_k_dense_replace, moe_layer_freq, shared
 # experts); llama4 (interleave_moe_layer_step, one shared expert); jamba (expert_layer_period).
 MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss", "ernie"]
-Vision = Literal["none", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl"]
+Vision = Literal["none", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_next",
+                 "internvl"]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
 Bias = bool | str
@@ -167,6 +168,33 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
                        mlp_bias=True),
     "xglm": Family("xglm", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
                    mlp_bias=True),
+})
+
+
+
+def _composite(model_type: str, text: str, vision: Vision, **kw: Any) -> Family:
+    """An image-text type: the text stack of ``text``'s family under ``text_config``, and a vision tower."""
+    base = FAMILIES[text]
+    return replace(base, model_type=model_type, text_key="text_config", vision=vision, **kw)
+
+
+FAMILIES = MappingProxyType({
+    **FAMILIES,
+    # Qwen3-VL / Qwen3.5: a ViT with learned positions, a patch merger and (3-VL) deepstack mergers.
+    "qwen3_vl_text": replace(FAMILIES["qwen3"], model_type="qwen3_vl_text", arch="layers"),
+    "qwen3_vl_moe_text": replace(FAMILIES["qwen3_moe"], model_type="qwen3_vl_moe_text", arch="layers"),
+})
+FAMILIES = MappingProxyType({
+    **FAMILIES,
+    "qwen3_vl": _composite("qwen3_vl", "qwen3_vl_text", "qwen3_vl"),
+    "qwen3_vl_moe": _composite("qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl"),
+    "qwen3_5": _composite("qwen3_5", "qwen3_5_text", "qwen3_vl"),
+    "qwen3_5_moe": _composite("qwen3_5_moe", "qwen3_5_moe_text", "qwen3_vl"),
+    # LLaVA / LLaVA-NeXT: a CLIP (or SigLIP) tower and a two-layer projector; the text family by type.
+    "llava": _composite("llava", "llama", "llava"),
+    "llava_next": _composite("llava_next", "llama", "llava_next"),
+    # InternVL: InternViT and a pixel-shuffle projector over a Qwen2 text stack.
+    "internvl": _composite("internvl", "qwen2", "internvl"),
 })
 
 # Read through the standard (Llama-style) fields, with a warning in the spec.
