@@ -649,15 +649,59 @@ def _cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _count_by(items: Any) -> dict[Any, int]:
+    out: dict[Any, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return out
+
+
+def _layer_geometry(g: _Geometry, index: int, kind: str) -> _Geometry:
+    """Layer ``index``'s attention geometry: the config's per-layer overrides (gemma4's
+    ``per_layer_config``), else the model's."""
+    per_layer = g.cfg.get("per_layer_config") or {}
+    over = per_layer.get(str(index)) or per_layer.get(f"{index:02d}") or {}
+    unknown = set(over) - {"head_dim", "num_key_value_heads", "num_attention_heads"}
+    if unknown:
+        raise Unmodelled(f"{g.model_type} sets {sorted(unknown)} per layer, which vram does not model.")
+    if not over:
+        return g
+    return dataclasses.replace(g, head_dim=int(over.get("head_dim", g.head_dim)),
+                               kv_heads=int(over.get("num_key_value_heads", g.kv_heads)),
+                               heads=int(over.get("num_attention_heads", g.heads)))
+
+
+def _per_layer_inputs(c: _Counts, g: _Geometry) -> None:
+    """Gemma-4 / 3n per-layer inputs: a second embedding (``hidden_size_per_layer_input`` per layer),
+    its projection from the hidden state and norm, and per layer a gate, a projection and a norm."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    width = _int(cfg, mt, "hidden_size_per_layer_input")
+    vocab = _int(cfg, mt, "vocab_size_per_layer_input")
+    c.add("other", vocab * n * width)
+    c.linear("other", h, n * width, "none", 1)
+    c.add("norms", width)
+    c.linear("other", h, width, "none", n)
+    c.linear("other", width, h, "none", n)
+    c.add("norms", n * h)
+
+
 def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
     """A decoder built layer by layer from its kinds (the config's layer_types and mlp_layer_types)."""
     cfg, mt, h, fam = g.cfg, g.model_type, g.hidden, g.fam
+    for flag in fam.unmodelled_flags:
+        if cfg.get(flag):
+            raise Unmodelled(f"{mt} sets {flag}, a layout vram does not model yet.")
     kinds = _layer_kinds(g)
     counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
     built: dict[str, LayerKV] = {}
+    geometry = [_layer_geometry(g, i, kind) for i, kind in enumerate(kinds)]
+    shapes = {(k, gi.heads, gi.kv_heads, gi.head_dim): gi for k, gi in zip(kinds, geometry)}
+    for key, n in _count_by((k, gi.heads, gi.kv_heads, gi.head_dim) for k, gi in zip(kinds, geometry)).items():
+        if key[0] in ("full", "sliding", "chunked"):
+            _attention_block(c, shapes[key], n)
     for kind, n in counts.items():
         if kind in ("full", "sliding", "chunked"):
-            _attention_block(c, g, n)
+            continue
         elif kind in ("mla", "dsa"):
             built[kind] = _mla_block(c, g, n, indexed=kind == "dsa")
         else:
@@ -703,10 +747,12 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     c.add("norms", g.layers * fam.norms_per_layer * norm + (norm if fam.final_norm else 0))
     if fam.learned_positions:
         c.add("other", _int(cfg, mt, "max_position_embeddings", "n_positions") * h)
+    if fam.per_layer_inputs:
+        _per_layer_inputs(c, g)
     layers = []
-    for kind in kinds:
+    for kind, gi in zip(kinds, geometry):
         if kind in ("full", "sliding", "chunked"):
-            layers.append(_gqa_layer(g, "sliding" if kind == "chunked" else kind))
+            layers.append(_gqa_layer(gi, "sliding" if kind == "chunked" else kind))
         else:
             layers.append(built[kind])
     return layers, extra
@@ -728,6 +774,11 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return _qwen_vision(c, fam, vc, text_hidden)
     if fam.vision == "qwen3_vl":
         return _qwen3_vision(c, fam, vc)
+    if fam.vision == "unmodelled":
+        if not any(top.get(k) for k in ("vision_config", "audio_config")):
+            return None
+        raise Unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}, so its "
+                         "parameter count is incomplete.")
     if fam.vision in ("llava", "llava_next", "internvl"):
         return _vit_with_projector(c, fam, top, vc, text_hidden)
     hv = _int(vc, mt, "hidden_size")
@@ -990,7 +1041,7 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
 def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
     """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
     text = config.get("text_config")
-    if fam.vision in ("none", "qwen3_vl") or not isinstance(text, Mapping):
+    if fam.vision not in ("llava", "llava_next", "internvl", "unmodelled") or not isinstance(text, Mapping):
         return fam
     text_fam = family(str(text.get("model_type") or ""))
     if text_fam is None or text_fam.text_key is not None:
@@ -1036,6 +1087,11 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
     fam = family(model_type)
     warnings: list[str] = []
     unread: list[str] = [unknown] if unknown else []
+    text = full.get("text_config")
+    if fam is None and isinstance(text, Mapping) and family(str(text.get("model_type") or "")) is not None:
+        # An image-text type vram has no entry for, over a text stack it models: the text stack is
+        # read exactly and the towers are named as not modelled.
+        fam = Family(model_type, text_key="text_config", vision="unmodelled")
     known = fam is not None
     if fam is None:
         fam = UNKNOWN
@@ -1095,7 +1151,11 @@ def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, f
     if not tied:
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=fam.arch == "phi")
     layer_kv, extra = _BUILDERS[fam.arch](c, g)
-    vision = _vision(c, fam, config, hidden)
+    try:
+        vision = _vision(c, fam, config, hidden)
+    except Unmodelled as err:  # the text stack is known; the tower is not: say so, no verdict
+        vision = None
+        unread = [*unread, str(err)]
     quant = _quantization(config, cfg, model_type, dtype)
 
     params = c.params()

@@ -26,7 +26,7 @@ Sliding = Literal["none", "all_if_window", "qwen2", "alternate", "pattern", "chu
 # shared expert with a sigmoid gate); deepseek (first_k_dense_replace, moe_layer_freq, shared
 # experts); llama4 (interleave_moe_layer_step, one shared expert); jamba (expert_layer_period).
 MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss", "ernie"]
-Vision = Literal["none", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_next",
+Vision = Literal["none", "unmodelled", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_next",
                  "internvl"]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -70,6 +70,9 @@ class Family:
     router_bias: bool = False
     shared: Literal["none", "deepseek", "qwen", "dense"] = "none"  # shared expert layout
     final_norm: bool = True
+    per_layer_inputs: bool = False  # Gemma-4/3n per-layer input embeddings (hidden_size_per_layer_input)
+    # Config flags that switch on a structure vram does not model: set, the spec says so (no verdict).
+    unmodelled_flags: tuple[str, ...] = ()
 
 
 def _ro(**kw: Any) -> MappingProxyType[str, Any]:
@@ -149,6 +152,11 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     "kimi_linear": Family("kimi_linear", arch="layers", attention="mla", linear="kda", shared="deepseek"),
     "granitemoehybrid": Family("granitemoehybrid", arch="layers", linear="mamba2", moe="mixtral", shared="dense"),
     "lfm2": Family("lfm2", arch="layers", qk_norm=True, linear="short_conv"),
+    # Gemma 4: sandwich norms, per-head q/k norms, per-layer head sizes, per-layer input embeddings.
+    "gemma4_text": Family("gemma4_text", arch="layers", tie_default=True, norms_per_layer=4, qk_norm=True,
+                          per_layer_inputs=True,
+                          unmodelled_flags=("num_kv_shared_layers", "attention_k_eq_v", "enable_moe_block",
+                                            "use_double_wide_mlp")),
     # Llama-shaped decoders (gated MLP, RMSNorms, no biases) whose config says the rest.
     **{t: Family(t, arch="layers") for t in ("cwm", "emu3", "ernie4_5", "exaone", "helium", "internlm3",
                                               "iquestcoder", "vaultgemma")},
@@ -190,6 +198,7 @@ FAMILIES = MappingProxyType({
     "qwen3_vl_moe": _composite("qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl"),
     "qwen3_5": _composite("qwen3_5", "qwen3_5_text", "qwen3_vl"),
     "qwen3_5_moe": _composite("qwen3_5_moe", "qwen3_5_moe_text", "qwen3_vl"),
+    "gemma4": _composite("gemma4", "gemma4_text", "unmodelled"),
     # LLaVA / LLaVA-NeXT: a CLIP (or SigLIP) tower and a two-layer projector; the text family by type.
     "llava": _composite("llava", "llama", "llava"),
     "llava_next": _composite("llava_next", "llama", "llava_next"),
