@@ -1088,7 +1088,7 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
     warnings: list[str] = []
     unread: list[str] = [unknown] if unknown else []
     text = full.get("text_config")
-    if fam is None and isinstance(text, Mapping) and family(str(text.get("model_type") or "")) is not None:
+    if fam is None and not unknown and isinstance(text, Mapping) and family(str(text.get("model_type") or "")) is not None:
         # An image-text type vram has no entry for, over a text stack it models: the text stack is
         # read exactly and the towers are named as not modelled.
         fam = Family(model_type, text_key="text_config", vision="unmodelled")
