@@ -85,6 +85,10 @@ def hidden_size(cfg: Mapping[str, Any], model_type: str) -> int:
 
 
 def num_layers(cfg: Mapping[str, Any], model_type: str) -> int:
+    types = cfg.get("layer_types")
+    if _field(cfg, "num_hidden_layers", "n_layer", "num_layers", "n_layers", default=None) is None \
+            and isinstance(types, list) and types:
+        return len(types)  # Nemotron-H: the layer count is the length of its block pattern
     return _int(cfg, model_type, "num_hidden_layers", "n_layer", "num_layers", "n_layers")
 
 
@@ -494,7 +498,9 @@ class Unmodelled(ConfigError):
 
 _LAYER_TYPE_KINDS = {"full_attention": "full", "attention": "full", "sliding_attention": "sliding",
                      "chunked_attention": "chunked", "indexed_attention": "dsa",
-                     "linear_attention": "linear", "mamba": "linear", "conv": "linear"}
+                     "linear_attention": "linear", "mamba": "linear", "conv": "linear",
+                     # Nemotron-H: a layer that is only an MLP or only an MoE block
+                     "mlp": "ffn", "moe": "ffn_moe"}
 
 
 def _layer_kinds(g: _Geometry) -> list[str]:
@@ -608,16 +614,18 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
                        ssm_state_elements=heads * dk * dk, state_elements=3 * proj * kernel + heads * dk * dk,
                        ssm_state_dtype_bytes=0)
     if kind == "mamba2":  # Mamba-2 (Granite-4 hybrid, Nemotron-H, Bamba)
-        heads = _int(cfg, mt, "mamba_n_heads")
-        d_head = _int(cfg, mt, "mamba_d_head")
-        groups, d_state = _int(cfg, mt, "mamba_n_groups"), _int(cfg, mt, "mamba_d_state")
-        kernel = _int(cfg, mt, "mamba_d_conv")
+        heads = _int(cfg, mt, "mamba_n_heads", "mamba_num_heads")
+        d_head = _int(cfg, mt, "mamba_d_head", "mamba_head_dim")
+        groups = _int(cfg, mt, "mamba_n_groups", "n_groups")
+        d_state = _int(cfg, mt, "mamba_d_state", "ssm_state_size")
+        kernel = _int(cfg, mt, "mamba_d_conv", "conv_kernel")
         inner = heads * d_head
         conv = inner + 2 * groups * d_state
         proj_bias = bool(cfg.get("mamba_proj_bias", cfg.get("use_bias", False)))
         conv_bias = bool(cfg.get("mamba_conv_bias", cfg.get("use_conv_bias", True)))
         c.linear("other", h, inner + conv + heads, "column", n, proj_bias)
-        c.add("other", n * (conv * kernel + (conv if conv_bias else 0) + 3 * heads + inner))
+        gated_norm = inner if cfg.get("mamba_rms_norm", True) is not False else 0  # Falcon-H1 may drop it
+        c.add("other", n * (conv * kernel + (conv if conv_bias else 0) + 3 * heads + gated_norm))
         c.linear("other", inner, h, "row", n, proj_bias)
         return LayerKV(kind="state", mixer="mamba2", conv_channels=conv, conv_kernel=kernel,
                        ssm_state_elements=heads * d_head * d_state,
@@ -700,15 +708,19 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         if key[0] in ("full", "sliding", "chunked"):
             _attention_block(c, shapes[key], n)
     for kind, n in counts.items():
-        if kind in ("full", "sliding", "chunked"):
+        if kind in ("full", "sliding", "chunked", "ffn", "ffn_moe"):
             continue
         elif kind in ("mla", "dsa"):
             built[kind] = _mla_block(c, g, n, indexed=kind == "dsa")
         else:
             built[kind] = _linear_block(c, g, n)
-    flags = _moe_flags_from_config(g)
+    if fam.single_block:  # each layer is one block: a mixer, an MLP or an MoE (Nemotron-H)
+        flags = [k == "ffn_moe" for k in kinds]
+        n_dense = kinds.count("ffn")
+    else:
+        flags = _moe_flags_from_config(g)
+        n_dense = g.layers - sum(flags)
     n_moe = sum(flags)
-    n_dense = g.layers - n_moe
     bias = _flag(cfg, _bias_key(fam.mlp_bias) if fam.mlp_bias != "config" else "mlp_bias", fam.mlp_bias)
     inter = _ff_width(g)
     if n_dense:
@@ -741,18 +753,33 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
                 c.add("shared_experts", n_moe * h)  # shared_expert_gate: Linear(h, 1)
         elif fam.shared == "dense":  # an always-on gated MLP beside the experts (Granite-4)
             _gated_mlp(c, "shared_experts", h, _int(cfg, mt, "shared_intermediate_size"), n_moe)
+        elif fam.shared == "plain":  # an always-on up/down MLP beside the experts (Nemotron-H)
+            width = _int(cfg, mt, "moe_shared_expert_intermediate_size")
+            c.linear("shared_experts", h, width, "column", n_moe)
+            c.linear("shared_experts", width, h, "row", n_moe)
         extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": moe_inter,
                  "num_moe_layers": n_moe}
     norm = h * (2 if fam.norm_bias else 1)
+    if fam.single_block:
+        c.add("norms", g.layers * norm + (norm if fam.final_norm else 0))
+        norm = 0
     c.add("norms", g.layers * fam.norms_per_layer * norm + (norm if fam.final_norm else 0))
     if fam.learned_positions:
         c.add("other", _int(cfg, mt, "max_position_embeddings", "n_positions") * h)
     if fam.per_layer_inputs:
         _per_layer_inputs(c, g)
+    parallel = _linear_block(c, g, g.layers) if fam.parallel_mamba else None
     layers = []
     for kind, gi in zip(kinds, geometry):
-        if kind in ("full", "sliding", "chunked"):
-            layers.append(_gqa_layer(gi, "sliding" if kind == "chunked" else kind))
+        if kind in ("ffn", "ffn_moe"):
+            layers.append(LayerKV(kind="none"))
+        elif kind in ("full", "sliding", "chunked"):
+            layer = _gqa_layer(gi, "sliding" if kind == "chunked" else kind)
+            if parallel is not None:  # Falcon-H1: a Mamba-2 state beside the KV cache in every layer
+                layer = layer.model_copy(update={
+                    k: getattr(parallel, k) for k in ("mixer", "conv_channels", "conv_kernel", "ssm_state_elements",
+                                                      "ssm_state_dtype_bytes")})
+            layers.append(layer)
         else:
             layers.append(built[kind])
     return layers, extra

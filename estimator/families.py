@@ -68,7 +68,9 @@ class Family:
     learned_positions: bool = False  # absolute position embeddings (max_position_embeddings x hidden),
     # MoE: routed experts' router carries a per-expert score-correction bias (DeepSeek-V3 style).
     router_bias: bool = False
-    shared: Literal["none", "deepseek", "qwen", "dense"] = "none"  # shared expert layout
+    shared: Literal["none", "deepseek", "qwen", "dense", "plain"] = "none"  # shared expert layout
+    single_block: bool = False  # each layer is one block (mixer, MLP or MoE) under one norm
+    parallel_mamba: bool = False  # a Mamba mixer beside attention in every layer (Falcon-H1)
     final_norm: bool = True
     per_layer_inputs: bool = False  # Gemma-4/3n per-layer input embeddings (hidden_size_per_layer_input)
     # Config flags that switch on a structure vram does not model: set, the spec says so (no verdict).
@@ -152,6 +154,12 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     "kimi_linear": Family("kimi_linear", arch="layers", attention="mla", linear="kda", shared="deepseek"),
     "granitemoehybrid": Family("granitemoehybrid", arch="layers", linear="mamba2", moe="mixtral", shared="dense"),
     "lfm2": Family("lfm2", arch="layers", qk_norm=True, linear="short_conv"),
+    # Nemotron-H: Mamba-2, attention, ReLU^2 MLP and MoE layers, one block and one norm each.
+    "nemotron_h": Family("nemotron_h", arch="layers", linear="mamba2", mlp="plain", shared="plain",
+                         single_block=True, unmodelled_flags=("moe_latent_size",)),
+    # Falcon-H1: attention and a Mamba-2 mixer side by side in every layer, then the MLP.
+    "falcon_h1": Family("falcon_h1", arch="layers", linear="mamba2", parallel_mamba=True,
+                        qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
     # Gemma 4: sandwich norms, per-head q/k norms, per-layer head sizes, per-layer input embeddings.
     "gemma4_text": Family("gemma4_text", arch="layers", tie_default=True, norms_per_layer=4, qk_norm=True,
                           per_layer_inputs=True,

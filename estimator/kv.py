@@ -126,7 +126,7 @@ def state_bytes_per_sequence(spec: ModelSpec, *, gpus: int = 1,
     """Fixed bytes one sequence holds whatever its length (Mamba, linear-attention and conv states)."""
     dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
     return sum(_state_bytes(layer, dtype_bytes, gpus, engine) * n
-               for layer, n in _groups(spec.layers) if layer.kind == "state")
+               for layer, n in _groups(spec.layers) if layer.kind == "state" or layer.conv_channels)
 
 
 def kv_cache_bytes(spec: ModelSpec, *, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int = 1,
@@ -136,8 +136,8 @@ def kv_cache_bytes(spec: ModelSpec, *, seq_len: int, batch: int, kv_dtype: KVDTy
     state_bytes = DTYPE_BYTES[spec.torch_dtype]  # Mamba state is never quantized with the KV cache
     per_sequence = 0
     for layer, n in _groups(spec.layers):
-        if layer.kind == "state":
+        if layer.kind == "state" or layer.conv_channels:  # Falcon-H1 layers hold both
             per_sequence += _state_bytes(layer, state_bytes, gpus, engine) * n
-        elif layer.kind != "none":
+        if layer.kind not in ("state", "none"):
             per_sequence += _layer_bytes_per_token(layer, dtype_bytes, gpus) * _tokens_kept(layer, seq_len, engine) * n
     return per_sequence * batch
