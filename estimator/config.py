@@ -351,13 +351,14 @@ def _attention_kinds(g: _Geometry) -> list[str]:
 
 
 def _gqa_layer(g: _Geometry, kind: str) -> LayerKV:
+    vd = _value_dim(g) if g.fam.arch == "layers" else g.head_dim
     if kind != "sliding":
-        return LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim)
+        return LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=vd)
     window = _window(g)
     if kind == "sliding" and g.fam.sliding == "chunked":
         window = _positive(g.model_type, "attention_chunk_size", _int(g.cfg, g.model_type, "attention_chunk_size"))
     return LayerKV(kind=kind, window=window if kind == "sliding" else None,  # type: ignore[arg-type]
-                   kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim)
+                   kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=vd)
 
 
 # ---------------------------------------------------------------- builders per architecture
@@ -531,21 +532,32 @@ def _moe_flags_from_config(g: _Geometry) -> list[bool]:
     return _moe_layer_flags(g)
 
 
-def _attention_block(c: _Counts, g: _Geometry, n: int) -> None:
+def _attention_block(c: _Counts, g: _Geometry, n: int, kind: str = "full") -> None:
     """``n`` GQA attention blocks with the family's biases, q/k norms, output gate and sinks."""
-    h, hd = g.hidden, g.head_dim
+    h, hd, vd = g.hidden, g.head_dim, _value_dim(g)
     q_out, kv_out = g.heads * hd, g.kv_heads * hd
     qkv_bias = _flag(g.cfg, _bias_key(g.fam.qkv_bias), g.fam.qkv_bias)
     o_bias = _flag(g.cfg, _bias_key(g.fam.o_bias), g.fam.o_bias)
     c.linear("attention", h, q_out * (2 if g.fam.attn_gate else 1), "column", n, qkv_bias)
-    c.linear("attention", h, kv_out, "kv", 2 * n, qkv_bias)
-    c.linear("attention", q_out, h, "row", n, o_bias)
+    if vd == hd:
+        c.linear("attention", h, kv_out, "kv", 2 * n, qkv_bias)
+    else:
+        c.linear("attention", h, kv_out, "kv", n, qkv_bias)
+        c.linear("attention", h, g.kv_heads * vd, "kv", n, qkv_bias)
+    c.linear("attention", g.heads * vd, h, "row", n, o_bias)
     if g.fam.qk_norm == "full":
         c.add("attention", n * (q_out + kv_out))
     elif g.fam.qk_norm:
         c.add("attention", n * 2 * hd)
-    if g.fam.sinks:
+    if g.fam.sinks is True or (g.fam.sinks == "sliding" and kind == "sliding"):
         c.add("attention", n * g.heads)
+
+
+def _value_dim(g: _Geometry) -> int:
+    """The value head size: ``v_head_dim`` where the family's attention reads it (MiMo-V2), else head_dim."""
+    if g.fam.v_head_dim:
+        return _int(g.cfg, g.model_type, "v_head_dim")
+    return g.head_dim
 
 
 def _bias_key(rule: bool | str) -> str:
@@ -668,7 +680,9 @@ def _layer_geometry(g: _Geometry, index: int, kind: str) -> _Geometry:
     """Layer ``index``'s attention geometry: the config's per-layer overrides (gemma4's
     ``per_layer_config``), else the model's."""
     per_layer = g.cfg.get("per_layer_config") or {}
-    over = per_layer.get(str(index)) or per_layer.get(f"{index:02d}") or {}
+    over = dict(per_layer.get(str(index)) or per_layer.get(f"{index:02d}") or {})
+    if kind == "sliding" and g.fam.sliding_kv_factor != 1:  # MiMo-V2: sliding layers double the KV heads
+        over.setdefault("num_key_value_heads", g.kv_heads * g.fam.sliding_kv_factor)
     unknown = set(over) - {"head_dim", "num_key_value_heads", "num_attention_heads"}
     if unknown:
         raise Unmodelled(f"{g.model_type} sets {sorted(unknown)} per layer, which vram does not model.")
@@ -706,17 +720,22 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     shapes = {(k, gi.heads, gi.kv_heads, gi.head_dim): gi for k, gi in zip(kinds, geometry)}
     for key, n in _count_by((k, gi.heads, gi.kv_heads, gi.head_dim) for k, gi in zip(kinds, geometry)).items():
         if key[0] in ("full", "sliding", "chunked"):
-            _attention_block(c, shapes[key], n)
+            _attention_block(c, shapes[key], n, key[0])
     for kind, n in counts.items():
         if kind in ("full", "sliding", "chunked", "ffn", "ffn_moe"):
             continue
         elif kind in ("mla", "dsa"):
-            built[kind] = _mla_block(c, g, n, indexed=kind == "dsa")
+            layer = _mla_block(c, g, n * fam.sublayers, indexed=kind == "dsa")
+            # LongCat-Flash: two attention sub-layers per layer, two latents cached (not split by TP)
+            built[kind] = layer.model_copy(update={"kv_heads": fam.sublayers}) if fam.sublayers > 1 else layer
         else:
             built[kind] = _linear_block(c, g, n)
     if fam.single_block:  # each layer is one block: a mixer, an MLP or an MoE (Nemotron-H)
         flags = [k == "ffn_moe" for k in kinds]
         n_dense = kinds.count("ffn")
+    elif fam.sublayers > 1:  # LongCat-Flash: per layer, one MLP per sub-layer and one MoE block
+        flags = [True] * g.layers
+        n_dense = g.layers * fam.sublayers
     else:
         flags = _moe_flags_from_config(g)
         n_dense = g.layers - sum(flags)
@@ -740,7 +759,9 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
             c.linear("routed_experts", h, moe_inter, "column", n_moe * experts)
             c.linear("routed_experts", moe_inter, h, "row", n_moe * experts)
         c.inactive += n_moe * (experts - topk) * per_expert
-        c.add("router", n_moe * experts * (h + (1 if fam.router_bias else 0)))
+        # LongCat: the router also scores zero-compute experts (identity outputs, no weights).
+        scored = experts + _count(cfg, mt, "zero_expert_num", default=0)
+        c.add("router", n_moe * scored * (h + (1 if fam.router_bias else 0)))
         if fam.shared == "deepseek":
             shared = _count(cfg, mt, "n_shared_experts", "num_shared_experts", "moe_num_shared_experts",
                             default=0)
@@ -763,7 +784,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     if fam.single_block:
         c.add("norms", g.layers * norm + (norm if fam.final_norm else 0))
         norm = 0
-    c.add("norms", g.layers * fam.norms_per_layer * norm + (norm if fam.final_norm else 0))
+    c.add("norms", g.layers * fam.norms_per_layer * fam.sublayers * norm + (norm if fam.final_norm else 0))
     if fam.learned_positions:
         c.add("other", _int(cfg, mt, "max_position_embeddings", "n_positions") * h)
     if fam.per_layer_inputs:

@@ -62,7 +62,9 @@ class Family:
     attention: Attention = "gqa"
     linear: Linear = "none"
     attn_gate: bool = False  # q_proj doubled for a sigmoid output gate (Qwen3-Next, Qwen3.5)
-    sinks: bool = False  # one learned sink logit per head
+    sinks: bool | Literal["sliding"] = False  # one learned sink logit per head (all layers, or sliding ones)
+    v_head_dim: bool = False  # values have their own head size (config ``v_head_dim``)
+    sliding_kv_factor: int = 1  # sliding layers hold this many times the KV heads (MiMo-V2)
     mlp: Literal["gated", "plain"] = "gated"  # gate/up/down, or up/down (fc1/fc2)
     norm_bias: bool = False  # LayerNorm with a bias (weight + bias per norm)
     learned_positions: bool = False  # absolute position embeddings (max_position_embeddings x hidden),
@@ -70,6 +72,7 @@ class Family:
     router_bias: bool = False
     shared: Literal["none", "deepseek", "qwen", "dense", "plain"] = "none"  # shared expert layout
     single_block: bool = False  # each layer is one block (mixer, MLP or MoE) under one norm
+    sublayers: int = 1  # attention + MLP pairs per layer (LongCat-Flash: 2, plus one MoE block)
     parallel_mamba: bool = False  # a Mamba mixer beside attention in every layer (Falcon-H1)
     final_norm: bool = True
     per_layer_inputs: bool = False  # Gemma-4/3n per-layer input embeddings (hidden_size_per_layer_input)
@@ -160,6 +163,11 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     # Falcon-H1: attention and a Mamba-2 mixer side by side in every layer, then the MLP.
     "falcon_h1": Family("falcon_h1", arch="layers", linear="mamba2", parallel_mamba=True,
                         qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
+    # MiMo-V2-Flash: 192-wide keys, 128-wide values; sliding layers double the KV heads and add sinks.
+    "mimo_v2_flash": Family("mimo_v2_flash", arch="layers", v_head_dim=True, sinks="sliding",
+                            sliding_kv_factor=2),
+    # LongCat-Flash: two MLA + MLP sub-layers and one MoE block (with zero-compute experts) per layer.
+    "longcat_flash": Family("longcat_flash", arch="layers", attention="mla", sublayers=2),
     # Gemma 4: sandwich norms, per-head q/k norms, per-layer head sizes, per-layer input embeddings.
     "gemma4_text": Family("gemma4_text", arch="layers", tie_default=True, norms_per_layer=4, qk_norm=True,
                           per_layer_inputs=True,
