@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from estimator import archconfig
+from estimator import archconfig, structure
 from estimator.errors import ConfigError
 from estimator.families import UNKNOWN, Family, family
 from estimator.spec import (
@@ -1218,6 +1218,18 @@ def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, f
             params_source = "safetensors"
             if note:
                 warnings.append(note)
+        if safetensors.tensors is not None:
+            checked, notes, covered = structure.check_layers(
+                tuple(layer_kv), safetensors.tensors, hidden=hidden, q_width=heads * hd, head_dim=hd,
+                model_type=model_type)
+            layer_kv = list(checked)
+            warnings.extend(notes)
+            if unread and covered and not any(layer.kind == "state" for layer in layer_kv):
+                # The weights are the checkpoint's bytes and every layer's cache is read from its
+                # tensors: the structure no longer rests on a guess.
+                warnings.append(f"vram does not model {model_type}'s layers: its weights are the checkpoint's "
+                                "bytes and its KV cache is read from the attention tensors of every layer.")
+                unread = []
 
     return ModelSpec(
         model_type=model_type, known_family=known,
