@@ -7,7 +7,7 @@ The config classes are the library's definition of each architecture: their defa
 - the table (``data/arch_table.json``, written by ``tools/gen_arch_table.py`` from the installed
   transformers): declared defaults and aliases as data, used when the config already carries every
   field the class would derive (configs saved by transformers do) or the rule is one of the table's
-  two data rules;
+  data rules (``hidden_size//num_attention_heads``, ``=other_field``);
 - the class itself (lazy ``import transformers``, ~0.7 s once) for every other config, and for
   types the table lacks.
 
@@ -77,8 +77,8 @@ def _fast(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if rule == "hidden_size//num_attention_heads":
             out[name] = out["hidden_size"] // out["num_attention_heads"]
-        elif rule == "=num_attention_heads":
-            out[name] = out["num_attention_heads"]
+        elif rule.startswith("=") and rule[1:] in out:
+            out[name] = out[rule[1:]]
         else:
             raise _NeedsClass(name)
     for key, sub_type in entry["sub_configs"].items():
@@ -108,7 +108,7 @@ def _live(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     cls = CONFIG_MAPPING[model_type]
     try:
         built = cls.from_dict({k: v for k, v in cfg.items() if k != "model_type"})
-    except Exception as err:  # noqa: BLE001 - the class's validators raise many kinds
+    except Exception as err:
         detail = " ".join(str(err).split())[:160]
         raise ConfigError(f"transformers rejects this {model_type} config ({detail}).") from err
     return _with_aliases(_dump(built), dict(cls.attribute_map))

@@ -717,8 +717,9 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
     built: dict[str, LayerKV] = {}
     geometry = [_layer_geometry(g, i, kind) for i, kind in enumerate(kinds)]
-    shapes = {(k, gi.heads, gi.kv_heads, gi.head_dim): gi for k, gi in zip(kinds, geometry)}
-    for key, n in _count_by((k, gi.heads, gi.kv_heads, gi.head_dim) for k, gi in zip(kinds, geometry)).items():
+    keys = [(k, gi.heads, gi.kv_heads, gi.head_dim) for k, gi in zip(kinds, geometry, strict=True)]
+    shapes = dict(zip(keys, geometry, strict=True))
+    for key, n in _count_by(keys).items():
         if key[0] in ("full", "sliding", "chunked"):
             _attention_block(c, shapes[key], n, key[0])
     for kind, n in counts.items():
@@ -791,7 +792,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         _per_layer_inputs(c, g)
     parallel = _linear_block(c, g, g.layers) if fam.parallel_mamba else None
     layers = []
-    for kind, gi in zip(kinds, geometry):
+    for kind, gi in zip(kinds, geometry, strict=True):
         if kind in ("ffn", "ffn_moe"):
             layers.append(LayerKV(kind="none"))
         elif kind in ("full", "sliding", "chunked"):
@@ -806,7 +807,8 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     return layers, extra
 
 
-_BUILDERS = {"layers": _build_layers, "decoder": _build_decoder, "phi": _build_phi, "mla": _build_mla, "gpt_oss": _build_gpt_oss,
+_BUILDERS = {"layers": _build_layers, "decoder": _build_decoder, "phi": _build_phi, "mla": _build_mla,
+             "gpt_oss": _build_gpt_oss,
              "jamba": _build_jamba}
 
 
@@ -943,7 +945,7 @@ def _qwen3_vision(c: _Counts, fam: Family, vc: Mapping[str, Any]) -> VisionSpec:
     deepstack = len(vc.get("deepstack_visual_indexes") or ())
     n += deepstack * (2 * merged + merged * merged + merged + merged * out + out)
     c.add("vision", n)
-    side = int(math.isqrt(positions)) * patch * merge
+    side = math.isqrt(positions) * patch * merge
     return VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
                       image_size=side, patch_size=patch)
 
@@ -1136,7 +1138,8 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
     warnings: list[str] = []
     unread: list[str] = [unknown] if unknown else []
     text = full.get("text_config")
-    if fam is None and not unknown and isinstance(text, Mapping) and family(str(text.get("model_type") or "")) is not None:
+    text_type = str(text.get("model_type") or "") if isinstance(text, Mapping) else ""
+    if fam is None and not unknown and family(text_type) is not None:
         # An image-text type vram has no entry for, over a text stack it models: the text stack is
         # read exactly and the towers are named as not modelled.
         fam = Family(model_type, text_key="text_config", vision="unmodelled")

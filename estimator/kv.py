@@ -8,7 +8,8 @@ Pure arithmetic over ``spec.layers`` (see :func:`estimator.config.load_model_spe
 - MLA layers cache one latent (``kv_lora_rank``) plus the rope key (``qk_rope_head_dim``) per
   token, the same on every GPU (not split);
 - DSA layers (MLA with a lightning indexer) also cache the indexer's key (``index_dim``) per token;
-- state layers (Mamba, gated DeltaNet, Kimi Delta Attention, short convolutions) hold a fixed state per sequence, whatever the length, split across GPUs
+- state layers (Mamba, gated DeltaNet, Kimi Delta Attention, short convolutions) hold a fixed state
+  per sequence, whatever the length, split across GPUs
   with the mixer's channels: transformers 5.17 keeps a conv window of ``d_conv`` in the model
   dtype and the SSM state in fp32 (seen on a GPU); vLLM keeps ``d_conv - 1`` and the model dtype.
 

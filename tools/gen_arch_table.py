@@ -20,7 +20,8 @@ from typing import Any
 IGNORED = {"rope_parameters", "rope_scaling", "rope_theta", "pad_token_id", "bos_token_id", "eos_token_id",
            "initializer_range", "use_cache", "attention_dropout", "hidden_dropout", "output_router_logits",
            "router_aux_loss_coef", "router_jitter_noise", "image_token_id", "video_token_id",
-           "image_token_index", "video_token_index", "boi_token_id", "eoi_token_id"}
+           "image_token_index", "video_token_index", "boi_token_id", "eoi_token_id", "num_nextn_predict_layers",
+           "qk_head_dim", "time_step_limit", "layer_rope_theta"}
 OUT = Path(__file__).resolve().parents[1] / "estimator" / "data" / "arch_table.json"
 
 
@@ -42,14 +43,17 @@ def _rule(cls: Any, name: str, default_value: Any) -> str:
     """How ``__post_init__`` derives ``name`` when the config leaves it unset."""
     probes = [{}, {"hidden_size": 1536, "num_attention_heads": 12, "num_hidden_layers": 6}]
     candidates = {"hidden_size//num_attention_heads": lambda c: c.hidden_size // c.num_attention_heads,
-                  "=num_attention_heads": lambda c: c.num_attention_heads}
+                  "=num_attention_heads": lambda c: c.num_attention_heads,
+                  "=qk_rope_head_dim": lambda c: c.qk_rope_head_dim}
+    if "qk_rope_head_dim" in {f.name for f in dataclasses.fields(cls)}:
+        probes.append({"qk_rope_head_dim": 32})
     for rule, fn in candidates.items():
         ok = True
         for probe in probes:
             try:
                 c = cls(**probe)
                 ok = ok and getattr(c, name) == fn(c)
-            except Exception:  # noqa: BLE001 - a probe the class rejects rules the candidate out
+            except Exception:  # a probe the class rejects rules the candidate out
                 ok = False
         if ok:
             return rule
@@ -89,6 +93,12 @@ def entry(cls: Any, base: set[str]) -> dict[str, Any]:
             derived[name] = _rule(cls, name, value)
     for name in unset:
         derived[name] = "live"
+    # Attributes __post_init__ sets that are not declared fields (DeepSeek-V3's head_dim).
+    declared = {f.name for f in dataclasses.fields(cls)}
+    for name in built:
+        if name not in declared and name not in base and name not in IGNORED and name not in cls.sub_configs \
+                and name not in ("model_type", "transformers_version", "_name_or_path", "output_attentions"):
+            derived.setdefault(name, _rule(cls, name, None))
     return {
         "defaults": defaults,
         "attribute_map": dict(cls.attribute_map),
@@ -117,7 +127,7 @@ def main() -> int:
         cls = CONFIG_MAPPING[mt]
         try:
             types[mt] = entry(cls, base)
-        except Exception as err:  # noqa: BLE001 - a class that cannot build its own default
+        except Exception as err:  # a class that cannot build its own default
             failed[mt] = f"{type(err).__name__}: {err}"[:200]
             continue
         todo.extend(t for t in types[mt]["sub_configs"].values() if t and t not in types)

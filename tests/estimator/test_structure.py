@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from estimator.config import load_model_spec
 from estimator.estimate import estimate
-from estimator.query import Query
 from estimator.kv import kv_bytes_per_token
+from estimator.query import Query
 from estimator.spec import SafetensorsInfo, TensorInfo
 
 TINY = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
