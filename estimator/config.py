@@ -878,9 +878,10 @@ def _vit_tower(vc: Mapping[str, Any], mt: str) -> tuple[int, VisionSpec]:
     kind = str(vc.get("model_type") or "")
     hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
     inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
-    image, patch = vc.get("image_size"), vc.get("patch_size")
-    image = int(image[0] if isinstance(image, list | tuple) else image)
-    patch = int(patch[0] if isinstance(patch, list | tuple) else patch)
+    # InternViT gives [height, width] pairs; square images and patches are what its configs use.
+    sizes = {k: vc.get(k) for k in ("image_size", "patch_size")}
+    flat = {k: v[0] if isinstance(v, list | tuple) else v for k, v in sizes.items()}
+    image, patch = _int(flat, mt, "image_size"), _int(flat, mt, "patch_size")
     channels = _int(vc, mt, "num_channels", default=3)
     patches = (image // patch) ** 2
     block = 2 * (2 * hv) + 2 * hv * inter + inter + hv  # two LayerNorms, MLP
@@ -1100,6 +1101,17 @@ def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
                                vision_defaults=fam.vision_defaults)
 
 
+def _unmodelled_sentence(model_type: str, config: Mapping[str, Any]) -> str:
+    """Why a type without a family gets no verdict: its layer kinds vram does not model, if it names them."""
+    text = config.get("text_config") if isinstance(config.get("text_config"), Mapping) else config
+    types = text.get("layer_types") if isinstance(text, Mapping) else None
+    odd = sorted({str(t) for t in types or () if str(t) not in _LAYER_TYPE_KINDS})
+    if odd:
+        kinds = ", ".join(repr(t) for t in odd)
+        return f"vram does not model {model_type}'s {kinds} layers, so its parameters and cache are not known."
+    return f"vram does not model the layers of {model_type}, so its parameters and cache are not known."
+
+
 def _filled(config: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, str | None]:
     """The config as transformers fills it, where it came from, and why it could not be, if not."""
     try:
@@ -1147,8 +1159,7 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
     if fam is None:
         fam = UNKNOWN
         if not unread:
-            unread.append(f"vram does not model the layers of {model_type}: its parameters and cache "
-                          "are read as a Llama-style decoder's, which may be wrong.")
+            unread.append(_unmodelled_sentence(model_type, full))
     fam = _with_text_family(fam, full)
     try:
         return _build(full, config, model_type, fam, known, source, warnings, unread, safetensors)
