@@ -179,13 +179,25 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
                                               "iquestcoder", "vaultgemma")},
     "exaone4": Family("exaone4", arch="layers", qk_norm=True),  # post-norms and per-head q/k norms
     "cohere": Family("cohere", arch="layers", norms_per_layer=1),  # parallel block, one LayerNorm
-    "glm": Family("glm", arch="layers", qkv_bias=True),
-    "glm4": Family("glm4", arch="layers", qkv_bias=True, norms_per_layer=4),  # post-attention/-MLP norms
+    "glm": Family("glm", arch="layers", qkv_bias=True, o_bias=False),
+    "glm4": Family("glm4", arch="layers", qkv_bias=True, o_bias=False, norms_per_layer=4),  # post-attn/-MLP norms
     "hyperclovax": Family("hyperclovax", arch="layers", norms_per_layer=4),  # peri-layer norms
     "stablelm": Family("stablelm", arch="layers", norm_bias=True),  # LayerNorms
     "arcee": Family("arcee", arch="layers", mlp="plain"),  # ReLU^2 up/down MLP
     "mpt": Family("mpt", arch="layers", mlp="plain"),  # ALiBi, LayerNorms without bias, up/down MLP
     "falcon": Family("falcon", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain"),
+    # MoE decoders whose MoE placement the config gives (mlp_layer_types, or every layer).
+    "cohere2_moe": Family("cohere2_moe", arch="layers", norms_per_layer=1),
+    "exaone_moe": Family("exaone_moe", arch="layers", qk_norm=True, moe="mixtral", shared="deepseek"),
+    "hy_v3": Family("hy_v3", arch="layers", qk_norm=True, moe="mixtral", shared="deepseek"),
+    "solar_open": Family("solar_open", arch="layers", moe="mixtral", shared="deepseek"),
+    "olmoe": Family("olmoe", arch="layers", qk_norm="full", moe="mixtral"),
+    "flex_olmo": Family("flex_olmo", arch="layers", qk_norm="full", moe="mixtral"),
+    "granitemoe": Family("granitemoe", arch="layers", moe="mixtral"),
+    "granitemoe_swa": Family("granitemoe_swa", arch="layers", moe="mixtral", sinks=True),
+    "granitemoeshared": Family("granitemoeshared", arch="layers", moe="mixtral", shared="dense"),
+    "param2moe": Family("param2moe", arch="layers", qk_norm=True, moe="deepseek", shared="deepseek"),
+    "sarvam_moe": Family("sarvam_moe", arch="layers", qk_norm=True, moe="deepseek", shared="deepseek"),
     # GPT-2: fused biased c_attn/c_proj, LayerNorms with bias, learned positions, biased fc/proj MLP.
     "gpt2": Family("gpt2", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
                    mlp_bias=True, learned_positions=True),
