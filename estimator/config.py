@@ -412,10 +412,11 @@ def _build_mla(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]
     c.add("attention", n * kv_rank)  # kv_a_layernorm
     c.linear("attention", kv_rank, heads * (nope + v_dim), "column", n)  # kv_b_proj
     c.linear("attention", heads * v_dim, h, "row", n)  # o_proj
-    flags = _moe_layer_flags(g)
+    routed = _field(cfg, "n_routed_experts", "num_local_experts", "num_experts", default=None)
+    flags = _moe_layer_flags(g) if routed else [False] * n  # no routed experts: a dense MLA model
     n_moe = sum(flags)
-    experts, topk = _experts(g)
-    moe_inter = _int(cfg, mt, "moe_intermediate_size")
+    experts, topk = _experts(g) if n_moe else (0, 0)
+    moe_inter = _int(cfg, mt, "moe_intermediate_size") if n_moe else 0
     _gated_mlp(c, "dense_mlp", h, g.intermediate, n - n_moe)
     _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
     c.inactive += n_moe * (experts - topk) * 3 * h * moe_inter

@@ -139,7 +139,7 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     # GPTBigCode (StarCoder 1): multi-query attention fused in c_attn, learned positions, LayerNorms.
     "gpt_bigcode": Family("gpt_bigcode", arch="layers", qkv_bias=True, o_bias=True, mlp="plain", mlp_bias=True,
                           norm_bias=True, learned_positions=True),
-    "phimoe": Family("phimoe", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, moe="mixtral",
+    "phimoe": Family("phimoe", arch="layers", norm_bias=True, moe="mixtral",
                      sliding="all_if_window"),
     "minimax_m2": Family("minimax_m2", arch="layers", qk_norm="full", moe="mixtral"),
     "glm4_moe": Family("glm4_moe", arch="layers", qkv_bias="attention_bias", qk_norm=False, moe="deepseek",
