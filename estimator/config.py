@@ -830,7 +830,7 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
             return None
         raise Unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}, so its "
                          "parameter count is incomplete.")
-    if fam.vision in ("llava", "llava_next", "internvl"):
+    if fam.vision in ("llava", "llava_next", "internvl", "paligemma", "vipllava"):
         return _vit_with_projector(c, fam, top, vc, text_hidden)
     hv = _int(vc, mt, "hidden_size")
     layers = _int(vc, mt, "num_hidden_layers")
@@ -845,6 +845,8 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         n = channels * patch * patch * hv + hv + patches * hv
         n += layers * (4 * (hv * hv + hv) + 2 * hv * inter + inter + hv + 4 * hv) + 2 * hv
         n += hv * text_hidden + hv
+        if vc.get("vision_use_head"):  # the class default; Gemma 3 checkpoints turn it off
+            n += hv + 3 * hv * hv + 3 * hv + hv * hv + hv + 2 * hv + 2 * hv * inter + inter + hv
     elif fam.vision == "pixtral":
         # Pixtral: bias-free conv patches, RMS ln_pre, gated MLP; mistral3 projector: RMS norm,
         # patch merger (spatial_merge_size^2 * hv -> hv), linear_1 (hv -> text), linear_2 (text -> text).
@@ -892,8 +894,8 @@ def _vit_tower(vc: Mapping[str, Any], mt: str) -> tuple[int, VisionSpec]:
     elif kind == "siglip_vision_model":
         n = channels * patch * patch * hv + hv + patches * hv + 2 * hv
         n += layers * (block + 4 * (hv * hv + hv))
-        if vc.get("vision_use_head", True):
-            raise Unmodelled(f"{mt}: the SigLIP attention-pooling head is not modelled.")
+        if vc.get("vision_use_head", True):  # attention-pooling head: probe, MHA, LayerNorm, MLP
+            n += hv + 3 * hv * hv + 3 * hv + hv * hv + hv + 2 * hv + 2 * hv * inter + inter + hv
     elif kind == "internvl_vision":
         qkv_bias = bool(vc.get("attention_bias"))
         n = hv + channels * patch * patch * hv + hv + (patches + 1) * hv
@@ -916,7 +918,12 @@ def _vit_with_projector(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Map
     mt = f"{fam.model_type} vision_config"
     n, spec = _vit_tower(vc, mt)
     hv = spec.hidden_size
-    if fam.vision == "internvl":
+    if fam.vision == "paligemma":  # one biased linear to the text width
+        n += hv * text_hidden + text_hidden
+    elif fam.vision == "vipllava":  # LayerNorm over the concatenated feature layers, two biased linears
+        width = hv * len(top.get("vision_feature_layers") or [-1])
+        n += 2 * width + width * text_hidden + text_hidden + text_hidden * text_hidden + text_hidden
+    elif fam.vision == "internvl":
         ratio = float(top.get("downsample_ratio") or 0.5)
         width = int(hv / ratio / ratio)
         n += 2 * width + width * text_hidden + text_hidden + text_hidden * text_hidden + text_hidden
@@ -1093,7 +1100,8 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
 def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
     """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
     text = config.get("text_config")
-    if fam.vision not in ("llava", "llava_next", "internvl", "unmodelled") or not isinstance(text, Mapping):
+    if fam.vision not in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "unmodelled") \
+            or not isinstance(text, Mapping):
         return fam
     text_fam = family(str(text.get("model_type") or ""))
     if text_fam is None or text_fam.text_key is not None:

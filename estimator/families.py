@@ -27,7 +27,7 @@ Sliding = Literal["none", "all_if_window", "qwen2", "alternate", "pattern", "chu
 # experts); llama4 (interleave_moe_layer_step, one shared expert); jamba (expert_layer_period).
 MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss", "ernie"]
 Vision = Literal["none", "unmodelled", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava",
-                 "llava_next",
+                 "llava_next", "paligemma", "vipllava",
                  "internvl"]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -231,6 +231,10 @@ FAMILIES = MappingProxyType({
     # LLaVA / LLaVA-NeXT: a CLIP (or SigLIP) tower and a two-layer projector; the text family by type.
     "llava": _composite("llava", "llama", "llava"),
     "llava_next": _composite("llava_next", "llama", "llava_next"),
+    "llava_next_video": _composite("llava_next_video", "llama", "llava_next"),
+    "llava_onevision": _composite("llava_onevision", "qwen2", "llava_next"),
+    "vipllava": _composite("vipllava", "llama", "vipllava"),
+    "paligemma": _composite("paligemma", "gemma", "paligemma"),
     # InternVL: InternViT and a pixel-shuffle projector over a Qwen2 text stack.
     "internvl": _composite("internvl", "qwen2", "internvl"),
 })
