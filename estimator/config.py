@@ -608,8 +608,7 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         c.add("other", n * (conv * kernel + 2 * nv + dv))  # conv1d, dt_bias, A_log, gated norm
         c.linear("other", value, h, "row", n)
         return LayerKV(kind="state", mixer="gated_deltanet", conv_channels=conv, conv_kernel=kernel,
-                       ssm_state_elements=nv * dk * dv, state_elements=conv * kernel + nv * dk * dv,
-                       ssm_state_dtype_bytes=0)
+                       ssm_state_elements=nv * dk * dv, state_elements=conv * kernel + nv * dk * dv)
     if kind == "kda":  # Kimi Delta Attention
         la = cfg.get("linear_attn_config") or {}
         heads = _int({**la, **cfg}, mt, "linear_num_heads", "num_heads")
@@ -624,8 +623,7 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         c.add("other", n * dk)  # o_norm
         c.linear("other", proj, h, "row", n)
         return LayerKV(kind="state", mixer="kda", conv_channels=3 * proj, conv_kernel=kernel,
-                       ssm_state_elements=heads * dk * dk, state_elements=3 * proj * kernel + heads * dk * dk,
-                       ssm_state_dtype_bytes=0)
+                       ssm_state_elements=heads * dk * dk, state_elements=3 * proj * kernel + heads * dk * dk)
     if kind == "mamba2":  # Mamba-2 (Granite-4 hybrid, Nemotron-H, Bamba)
         heads = _int(cfg, mt, "mamba_n_heads", "mamba_num_heads")
         d_head = _int(cfg, mt, "mamba_d_head", "mamba_head_dim")

@@ -117,7 +117,7 @@ def _state_bytes(layer: LayerKV, dtype_bytes: int, gpus: int, engine: Literal["t
     channels = _cdiv(layer.conv_channels, gpus)
     ssm = _cdiv(layer.ssm_state_elements, gpus)
     if engine == "transformers":
-        # conv window of conv_kernel; Mamba keeps its SSM state in fp32, linear attention in the model dtype
+        # conv window of conv_kernel in the model dtype; the recurrent state in fp32 (Mamba, DeltaNet, KDA)
         return channels * layer.conv_kernel * dtype_bytes + ssm * (layer.ssm_state_dtype_bytes or dtype_bytes)
     return channels * (layer.conv_kernel - 1) * dtype_bytes + ssm * dtype_bytes
 

@@ -71,7 +71,7 @@ class LayerKV(Frozen):
     # Attention, a short convolution (LFM2). "" for attention layers.
     mixer: Literal["", "mamba", "mamba2", "gated_deltanet", "kda", "short_conv"] = ""
     # Bytes per element of the recurrent (ssm) state as transformers keeps it (4: fp32; 0: the
-    # model dtype). Mamba keeps fp32; the linear-attention kernels keep the model dtype.
+    # model dtype). Mamba and the linear-attention kernels (gated DeltaNet, KDA) keep fp32.
     ssm_state_dtype_bytes: int = 4
     # DSA "indexed" attention (DeepSeek-V3.2, GLM-5, Mistral Large 4): the lightning indexer's key
     # cached per token next to the MLA latent (kind="mla"), in the model dtype. 0: no indexer.

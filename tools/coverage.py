@@ -10,6 +10,7 @@ written by bench/oracle_transformers.py) is one of:
 - exact: vram's parameters within 0.5% of the meta-device count, and its cache bytes per token and
   fixed bytes per sequence equal to the ones the real forward left (at the oracle's two lengths);
 - refused: vram names what it cannot read and gives no verdict (the sentence is shown);
+- params: parameters exact, but the oracle's forward failed, so the cache is not checked;
 - differs: vram gives numbers that disagree with the oracle (should be none);
 - not applicable: encoder-only, encoder-decoder, or no cache to size (the oracle says why);
 - not built: transformers cannot build the type from its default config (the oracle says why).
@@ -112,6 +113,9 @@ def compare(model_type: str, rec: dict[str, Any], fixture_dir: Path, doc: dict[s
     cache = rec.get("cache")
     per_token = fixed = None
     if cache is None:
+        if not problems:
+            return Row(model_type, "params", "parameters exact; the oracle's forward failed: "
+                       + _sentence(status.split(": ", 1)[-1], 90), ours, oracle_params)
         problems.append("the oracle has no cache: " + _sentence(status.split(": ", 1)[-1], 80))
     else:
         lengths = tuple(doc.get("lengths_by_type", {}).get(model_type) or doc.get("lengths") or (32, 64))
@@ -136,11 +140,13 @@ def table(all_rows: list[Row]) -> str:
     exact = sum(r.verdict == "exact" for r in counted)
     refused = sum(r.verdict == "refused" for r in counted)
     differs = sum(r.verdict == "differs" for r in counted)
+    params_only = sum(r.verdict == "params" for r in counted)
     na = sum(r.verdict == "n/a" for r in all_rows)
     unbuilt = sum(r.verdict == "not built" for r in all_rows)
     share = f"{100 * exact / len(counted):.0f}%" if counted else "n/a"
     lines = [
-        f"**{exact} of {len(counted)} types exact ({share})**, {refused} refused with a sentence, {differs} differing; "
+        f"**{exact} of {len(counted)} types exact ({share})**, {params_only} exact in parameters where the oracle's "
+        f"forward failed, {refused} refused with a sentence, {differs} differing; "
         f"{na} not applicable, {unbuilt} that transformers does not build from its default config "
         f"({len(all_rows)} causal-LM and image-text types of transformers "
         f"{json.loads(FIXTURE.read_text()).get('transformers', '?')}).",
