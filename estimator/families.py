@@ -186,6 +186,11 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     "arcee": Family("arcee", arch="layers", mlp="plain"),  # ReLU^2 up/down MLP
     "mpt": Family("mpt", arch="layers", mlp="plain"),  # ALiBi, LayerNorms without bias, up/down MLP
     "falcon": Family("falcon", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain"),
+    # Bamba: Mamba-2 layers with attention at attn_layer_indices.
+    "bamba": Family("bamba", arch="layers", linear="mamba2"),
+    # OLMo (1): non-parametric LayerNorms.
+    "olmo": Family("olmo", arch="layers", norms_per_layer=0, final_norm=False),
+    "olmo_hybrid": Family("olmo_hybrid", arch="layers", qk_norm="full", linear="gated_deltanet"),
     # MoE decoders whose MoE placement the config gives (mlp_layer_types, or every layer).
     "cohere2_moe": Family("cohere2_moe", arch="layers", norms_per_layer=1),
     "exaone_moe": Family("exaone_moe", arch="layers", qk_norm=True, moe="mixtral", shared="deepseek"),
