@@ -238,7 +238,7 @@ def _moe_layer_flags(g: _Geometry) -> list[bool]:
         only_mlp = set(cfg.get("mlp_only_layers") or ())
         return [i not in only_mlp and (i + 1) % step == 0 for i in range(n)]
     if moe == "deepseek":
-        first = _count(cfg, g.model_type, "first_k_dense_replace", default=0)
+        first = _count(cfg, g.model_type, "first_k_dense_replace", "num_dense_layers", default=0)
         freq = _count(cfg, g.model_type, "moe_layer_freq", default=1)
         return [i >= first and i % freq == 0 for i in range(n)]
     if moe == "llama4":

@@ -191,6 +191,11 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     # OLMo (1): non-parametric LayerNorms.
     "olmo": Family("olmo", arch="layers", norms_per_layer=0, final_norm=False),
     "olmo_hybrid": Family("olmo_hybrid", arch="layers", qk_norm="full", linear="gated_deltanet"),
+    # AFMoE: gated attention (a separate gate projection), sandwich norms, dense-first MoE with bias.
+    "afmoe": Family("afmoe", arch="layers", qk_norm=True, attn_gate=True, norms_per_layer=4, moe="deepseek",
+                    shared="deepseek", router_bias=True),
+    "minicpm5_moe": Family("minicpm5_moe", arch="layers", attn_gate=True, shared="deepseek"),
+    "youtu": Family("youtu", arch="layers", attention="mla"),
     # MoE decoders whose MoE placement the config gives (mlp_layer_types, or every layer).
     "cohere2_moe": Family("cohere2_moe", arch="layers", norms_per_layer=1),
     "exaone_moe": Family("exaone_moe", arch="layers", qk_norm=True, moe="mixtral", shared="deepseek"),
