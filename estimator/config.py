@@ -1102,7 +1102,7 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
 def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
     """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
     text = config.get("text_config")
-    if fam.vision not in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "unmodelled") \
+    if fam.vision not in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "pixtral", "unmodelled") \
             or not isinstance(text, Mapping):
         return fam
     text_fam = family(str(text.get("model_type") or ""))

@@ -244,6 +244,9 @@ FAMILIES = MappingProxyType({
     "llava_next_video": _composite("llava_next_video", "llama", "llava_next"),
     "llava_onevision": _composite("llava_onevision", "qwen2", "llava_next"),
     "vipllava": _composite("vipllava", "llama", "vipllava"),
+    "cosmos3_omni": _composite("cosmos3_omni", "qwen3_vl_text", "qwen3_vl"),
+    "shieldgemma2": replace(FAMILIES["gemma3"], model_type="shieldgemma2"),
+    "lighton_ocr": _composite("lighton_ocr", "qwen3", "pixtral"),
     "paligemma": _composite("paligemma", "gemma", "paligemma"),
     # InternVL: InternViT and a pixel-shuffle projector over a Qwen2 text stack.
     "internvl": _composite("internvl", "qwen2", "internvl"),
