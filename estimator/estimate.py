@@ -17,7 +17,7 @@ from estimator.engines.vllm import (
     vllm_terms,
 )
 from estimator.gpus import GPU, lookup_gpu
-from estimator.kv import kv_bytes_per_token, kv_cache_bytes, kv_dtype, model_dtype
+from estimator.kv import kv_bytes_per_token, kv_cache_bytes, kv_dtype, model_dtype, state_bytes_per_sequence
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.spec import ModelSpec
@@ -305,6 +305,8 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         params_active=spec.params.active if spec.num_experts else None, query=query, memory=memory,
         classic=classic_result, fit=fit, vllm=vllm,
         details=Details(kv_bytes_per_token=per_token, weight_format=fmt, kv_dtype=kvd,
+                        kv_fixed_bytes_per_sequence=state_bytes_per_sequence(spec, gpus=query.gpus, engine=query.engine)
+                        if kvd else 0,
                         activation_peak_where=terms.activation_where, params_source=spec.params_source,
                         classic_kv_ratio=kv_ratio, context_window=spec.max_position_embeddings),
         warnings=tuple(dict.fromkeys(notes)), refused=refused,

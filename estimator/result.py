@@ -63,6 +63,8 @@ class Details(Frozen):
     """The arithmetic behind the breakdown, for the report lines."""
 
     kv_bytes_per_token: int  # per GPU, for full-attention layers at the chosen KV dtype (all layers)
+    # Per GPU, what one sequence holds whatever its length (Mamba / linear-attention / conv states).
+    kv_fixed_bytes_per_sequence: int = 0
     weight_format: str
     kv_dtype: str | None  # None when kv=off
     activation_peak_where: str  # e.g. "prefill MLP", "attention scores"
