@@ -196,6 +196,11 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
                     shared="deepseek", router_bias=True),
     "minicpm5_moe": Family("minicpm5_moe", arch="layers", attn_gate=True, shared="deepseek"),
     "youtu": Family("youtu", arch="layers", attention="mla"),
+    "minicpm3": Family("minicpm3", arch="layers", attention="mla"),
+    "sarvam_mla": Family("sarvam_mla", arch="layers", attention="mla", moe="deepseek", shared="deepseek"),
+    "mellum": Family("mellum", arch="layers", qk_norm=True),
+    "gemma4_unified_text": Family("gemma4_unified_text", arch="layers", tie_default=True, norms_per_layer=4,
+                                  qk_norm=True),
     # MoE decoders whose MoE placement the config gives (mlp_layer_types, or every layer).
     "cohere2_moe": Family("cohere2_moe", arch="layers", norms_per_layer=1),
     "exaone_moe": Family("exaone_moe", arch="layers", qk_norm=True, moe="mixtral", shared="deepseek"),

@@ -90,7 +90,7 @@ def compare(model_type: str, rec: dict[str, Any], fixture_dir: Path, doc: dict[s
     from estimator.errors import VramError
 
     status = str(rec.get("status", ""))
-    if not rec.get("config_file") or status.startswith(("config:", "build:", "error:")) and not rec.get("params"):
+    if not rec.get("config_file") or (status.startswith(("config:", "build:", "error:")) and not rec.get("params")):
         return Row(model_type, "not built", _sentence(status.split(": ", 1)[-1]))
     cfg = json.loads((fixture_dir / rec["config_file"]).read_text())
     na = _not_applicable(rec, cfg)

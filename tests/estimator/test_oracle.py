@@ -82,4 +82,5 @@ def test_readme_table_is_current() -> None:
     cov = _coverage()
     readme = (ROOT / "README.md").read_text()
     section = readme.split(cov.START, 1)[1].split(cov.END, 1)[0]
-    assert section == "\n" + cov.table(cov.rows()), "README coverage table is stale: run python tools/coverage.py --write"
+    stale = "README coverage table is stale: run python tools/coverage.py --write"
+    assert section == "\n" + cov.table(cov.rows()), stale
