@@ -1222,7 +1222,8 @@ def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, f
     c = _Counts()
     c.add("embedding", vocab * hidden)
     if not tied:
-        c.linear("lm_head", hidden, vocab, "vocab", 1, bias=fam.arch == "phi")
+        head_bias = fam.arch == "phi" or _flag(cfg, "lm_head_bias", fam.lm_head_bias)
+        c.linear("lm_head", hidden, vocab, "vocab", 1, bias=head_bias)
     layer_kv, extra = _BUILDERS[fam.arch](c, g)
     try:
         vision = _vision(c, fam, config, hidden)

@@ -76,6 +76,7 @@ class Family:
     sublayers: int = 1  # attention + MLP pairs per layer (LongCat-Flash: 2, plus one MoE block)
     parallel_mamba: bool = False  # a Mamba mixer beside attention in every layer (Falcon-H1)
     final_norm: bool = True
+    lm_head_bias: Bias = False  # GPT-J / CodeGen's lm_head carries a bias
     per_layer_inputs: bool = False  # Gemma-4/3n per-layer input embeddings (hidden_size_per_layer_input)
     # Config flags that switch on a structure vram does not model: set, the spec says so (no verdict).
     unmodelled_flags: tuple[str, ...] = ()
@@ -216,6 +217,14 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     # GPT-2: fused biased c_attn/c_proj, LayerNorms with bias, learned positions, biased fc/proj MLP.
     "gpt2": Family("gpt2", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
                    mlp_bias=True, learned_positions=True),
+    # GPT-J / CodeGen: parallel block under one LayerNorm, bias-free attention, biased fc_in/fc_out and lm_head.
+    "gptj": Family("gptj", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain", mlp_bias=True,
+                   lm_head_bias=True),
+    "codegen": Family("codegen", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain", mlp_bias=True,
+                      lm_head_bias=True),
+    # GPT-Neo: bias-free q/k/v, biased out_proj, learned positions.
+    "gpt_neo": Family("gpt_neo", arch="layers", o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True,
+                      learned_positions=True),
     "gpt_neox": Family("gpt_neox", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
                        mlp_bias=True),
     "xglm": Family("xglm", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
