@@ -790,7 +790,8 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         norm = 0
     c.add("norms", g.layers * fam.norms_per_layer * fam.sublayers * norm + (norm if fam.final_norm else 0))
     if fam.learned_positions:
-        c.add("other", _int(cfg, mt, "max_position_embeddings", "n_positions") * h)
+        positions = _int(cfg, mt, "max_position_embeddings", "n_positions") + fam.position_offset
+        c.add("other", positions * h)
     if fam.per_layer_inputs:
         _per_layer_inputs(c, g)
     parallel = _linear_block(c, g, g.layers) if fam.parallel_mamba else None

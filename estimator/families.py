@@ -77,6 +77,7 @@ class Family:
     parallel_mamba: bool = False  # a Mamba mixer beside attention in every layer (Falcon-H1)
     final_norm: bool = True
     lm_head_bias: Bias = False  # GPT-J / CodeGen's lm_head carries a bias
+    position_offset: int = 0  # learned position rows beyond max_position_embeddings (OPT, BioGPT: 2)
     per_layer_inputs: bool = False  # Gemma-4/3n per-layer input embeddings (hidden_size_per_layer_input)
     # Config flags that switch on a structure vram does not model: set, the spec says so (no verdict).
     unmodelled_flags: tuple[str, ...] = ()
@@ -225,6 +226,10 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     # GPT-Neo: bias-free q/k/v, biased out_proj, learned positions.
     "gpt_neo": Family("gpt_neo", arch="layers", o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True,
                       learned_positions=True),
+    "opt": Family("opt", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True,
+                  learned_positions=True, position_offset=2),
+    "biogpt": Family("biogpt", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
+                     mlp_bias=True, learned_positions=True, position_offset=2),
     "gpt_neox": Family("gpt_neox", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
                        mlp_bias=True),
     "xglm": Family("xglm", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
