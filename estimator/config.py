@@ -1,8 +1,13 @@
 """Normalise a ``config.json`` into a :class:`~estimator.spec.ModelSpec`.
 
-All the reading of raw config dicts happens here, once: named field helpers with ordered
-fallbacks, the per-family quirks from :mod:`estimator.families`, and the parameter arithmetic
-that reproduces published totals exactly. Pure: no I/O.
+The config is first filled the way transformers' own config class fills it (defaults, aliases,
+derived fields such as ``layer_types``, ``head_dim``, ``mlp_layer_types``; see
+:mod:`estimator.archconfig`). Each decoder layer is then sized by its kind (full / sliding /
+chunked attention, MLA, DSA, gated DeltaNet, Kimi Delta Attention, Mamba-2, short convolution,
+dense or MoE MLP) with the per-type traits the config does not state from
+:mod:`estimator.families`; the parameter arithmetic reproduces the meta-device counts exactly.
+With a checkpoint's tensors, :mod:`estimator.structure` confirms each layer's cache geometry.
+What cannot be established goes to ``ModelSpec.unread`` (no verdict), never into a guess. Pure: no I/O.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""The one registry of per-``model_type`` quirks that :mod:`estimator.config` reads.
+"""The per-``model_type`` traits that :mod:`estimator.config` reads: only what a config does not say.
 
-Each :class:`Family` says how a model type lays out its decoder (biases, norms, MLP shape, MoE
-placement, which layers slide) and which defaults its transformers config class applies when
-``config.json`` omits a field. Everything that differs between families lives here, as data;
-the arithmetic in ``config.py`` is shared.
+Defaults and derived fields come from transformers' config classes (:mod:`estimator.archconfig`);
+a :class:`Family` says which tensors a layer holds where the config is silent: biases, norms,
+q/k norms, gates, the MLP shape, the MoE and shared-expert layout, the vision tower. The "layers"
+arch builds each layer from its kind (``layer_types``), so a new type made of known kinds is one
+line here. Each entry names the model it serves; each was checked against the parameter count of
+the model transformers builds on the meta device.
 """
 
 from __future__ import annotations
