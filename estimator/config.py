@@ -513,7 +513,7 @@ _LAYER_TYPE_KINDS = {"full_attention": "full", "attention": "full", "sliding_att
 def _layer_kinds(g: _Geometry) -> list[str]:
     """Each layer's mixer: full / sliding / chunked attention, dsa, or the family's linear mixer."""
     types = g.cfg.get("layer_types")
-    if types is None and g.fam.linear != "none":
+    if types is None and g.fam.linear != "none" and not g.fam.parallel_mamba:
         # Bamba: the attention layers are listed, every other layer is the linear mixer.
         attn = set(g.cfg.get("attn_layer_indices") or ())
         return ["full" if i in attn else "linear" for i in range(g.layers)]
