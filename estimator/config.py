@@ -123,6 +123,9 @@ def vocab_size(cfg: Mapping[str, Any], model_type: str) -> int:
 
 
 def intermediate_size(cfg: Mapping[str, Any], model_type: str, hidden: int) -> int:
+    if isinstance(cfg.get("intermediate_size"), list):  # Gemma 3n: one MLP width per layer
+        raise ConfigError(f"{model_type} gives one MLP width per layer, a layout vram does not model yet, so "
+                          "its parameters are not known.")
     return _int(cfg, model_type, "intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size",
                 default=4 * hidden)
 
