@@ -637,10 +637,12 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         return LayerKV(kind="state", mixer="kda", conv_channels=3 * proj, conv_kernel=kernel,
                        ssm_state_elements=heads * dk * dk, state_elements=3 * proj * kernel + heads * dk * dk)
     if kind == "mamba2":  # Mamba-2 (Granite-4 hybrid, Nemotron-H, Bamba)
-        heads = _int(cfg, mt, "mamba_n_heads", "mamba_num_heads")
-        d_head = _int(cfg, mt, "mamba_d_head", "mamba_head_dim")
+        # Hybrid configs prefix the mixer's fields with mamba_; a pure Mamba-2 config does not.
+        pure = g.fam.model_type == "mamba2"
+        heads = _int(cfg, mt, "mamba_n_heads", "mamba_num_heads", *(("num_heads",) if pure else ()))
+        d_head = _int(cfg, mt, "mamba_d_head", "mamba_head_dim", *(("head_dim",) if pure else ()))
         groups = _int(cfg, mt, "mamba_n_groups", "n_groups")
-        d_state = _int(cfg, mt, "mamba_d_state", "ssm_state_size")
+        d_state = _int(cfg, mt, "mamba_d_state", "ssm_state_size", "state_size")
         kernel = _int(cfg, mt, "mamba_d_conv", "conv_kernel")
         inner = heads * d_head
         conv = inner + 2 * groups * d_state

@@ -190,6 +190,9 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     "arcee": Family("arcee", arch="layers", mlp="plain"),  # ReLU^2 up/down MLP
     "mpt": Family("mpt", arch="layers", mlp="plain"),  # ALiBi, LayerNorms without bias, up/down MLP
     "falcon": Family("falcon", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain"),
+    # Mamba-2: every layer a Mamba-2 mixer under one norm.
+    "mamba2": Family("mamba2", arch="layers", linear="mamba2", single_block=True),
+    "granite_swa": Family("granite_swa", arch="layers", sinks="sliding"),
     # Bamba: Mamba-2 layers with attention at attn_layer_indices.
     "bamba": Family("bamba", arch="layers", linear="mamba2"),
     # OLMo (1): non-parametric LayerNorms.
