@@ -843,7 +843,7 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
             return None
         raise Unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}, so its "
                          "parameter count is incomplete.")
-    if fam.vision in ("llava", "llava_next", "internvl", "paligemma", "vipllava"):
+    if fam.vision in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "idefics3"):
         return _vit_with_projector(c, fam, top, vc, text_hidden)
     hv = _int(vc, mt, "hidden_size")
     layers = _int(vc, mt, "num_hidden_layers")
@@ -904,6 +904,9 @@ def _vit_tower(vc: Mapping[str, Any], mt: str) -> tuple[int, VisionSpec]:
     if kind == "clip_vision_model":
         n = hv + channels * patch * patch * hv + (patches + 1) * hv + 2 * hv + 2 * hv
         n += layers * (block + 4 * (hv * hv + hv))
+    elif kind in ("idefics3_vision", "smolvlm_vision"):  # SigLIP without the pooling head
+        n = channels * patch * patch * hv + hv + patches * hv + 2 * hv
+        n += layers * (block + 4 * (hv * hv + hv))
     elif kind == "siglip_vision_model":
         n = channels * patch * patch * hv + hv + patches * hv + 2 * hv
         n += layers * (block + 4 * (hv * hv + hv))
@@ -931,7 +934,10 @@ def _vit_with_projector(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Map
     mt = f"{fam.model_type} vision_config"
     n, spec = _vit_tower(vc, mt)
     hv = spec.hidden_size
-    if fam.vision == "paligemma":  # one biased linear to the text width
+    if fam.vision == "idefics3":  # pixel shuffle by scale_factor, one bias-free linear to the text width
+        scale = _count(top, fam.model_type, "scale_factor", default=2)
+        n += hv * scale * scale * text_hidden
+    elif fam.vision == "paligemma":  # one biased linear to the text width
         n += hv * text_hidden + text_hidden
     elif fam.vision == "vipllava":  # LayerNorm over the concatenated feature layers, two biased linears
         width = hv * len(top.get("vision_feature_layers") or [-1])
@@ -1113,7 +1119,8 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
 def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
     """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
     text = config.get("text_config")
-    if fam.vision not in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "pixtral", "unmodelled") \
+    if fam.vision not in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "pixtral", "idefics3",
+                          "unmodelled") \
             or not isinstance(text, Mapping):
         return fam
     text_fam = family(str(text.get("model_type") or ""))
