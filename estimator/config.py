@@ -270,7 +270,7 @@ def _moe_layer_flags(g: _Geometry) -> list[bool]:
 
 def _experts(g: _Geometry) -> tuple[int, int]:
     """Routed experts per MoE layer and experts per token."""
-    e = _int(g.cfg, g.model_type, "num_local_experts", "num_experts", "n_routed_experts")
+    e = _int(g.cfg, g.model_type, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
     k = _int(g.cfg, g.model_type, "num_experts_per_tok", "experts_per_token", "num_experts_per_token",
              "moe_topk")
     return e, k
@@ -562,6 +562,8 @@ def _attention_block(c: _Counts, g: _Geometry, n: int, kind: str = "full") -> No
         c.add("attention", n * (q_out + kv_out))
     elif g.fam.qk_norm:
         c.add("attention", n * 2 * hd)
+    if g.fam.head_gate:  # Laguna: one sigmoid output gate per head (g_proj: hidden -> heads)
+        c.linear("attention", h, g.heads, "column", n)
     if g.fam.sinks is True or (g.fam.sinks == "sliding" and kind == "sliding"):
         c.add("attention", n * g.heads)
 

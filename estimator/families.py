@@ -65,6 +65,7 @@ class Family:
     attention: Attention = "gqa"
     linear: Linear = "none"
     attn_gate: bool = False  # q_proj doubled for a sigmoid output gate (Qwen3-Next, Qwen3.5)
+    head_gate: bool = False  # one output-gate value per head (Laguna's g_proj)
     sinks: bool | Literal["sliding"] = False  # one learned sink logit per head (all layers, or sliding ones)
     v_head_dim: bool = False  # values have their own head size (config ``v_head_dim``)
     sliding_kv_factor: int = 1  # sliding layers hold this many times the KV heads (MiMo-V2)
@@ -193,6 +194,10 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     # Mamba-2: every layer a Mamba-2 mixer under one norm.
     "mamba2": Family("mamba2", arch="layers", linear="mamba2", single_block=True),
     "granite_swa": Family("granite_swa", arch="layers", sinks="sliding"),
+    "aria_text": Family("aria_text", arch="layers", moe="mixtral", shared="deepseek"),
+    "kolibri1": Family("kolibri1", arch="layers", norms_per_layer=4, moe="mixtral", shared="deepseek"),
+    "laguna": Family("laguna", arch="layers", qk_norm=True, head_gate=True, moe="deepseek", shared="deepseek",
+                     router_bias=True),
     # Bamba: Mamba-2 layers with attention at attn_layer_indices.
     "bamba": Family("bamba", arch="layers", linear="mamba2"),
     # OLMo (1): non-parametric LayerNorms.
