@@ -562,6 +562,8 @@ def _attention_block(c: _Counts, g: _Geometry, n: int, kind: str = "full") -> No
         c.add("attention", n * (q_out + kv_out))
     elif g.fam.qk_norm:
         c.add("attention", n * 2 * hd)
+    if g.fam.attn_gate_bias:  # Beam: the output gate's per-head bias
+        c.add("attention", n * g.heads)
     if g.fam.head_gate:  # Laguna: one sigmoid output gate per head (g_proj: hidden -> heads)
         c.linear("attention", h, g.heads, "column", n)
     if g.fam.sinks is True or (g.fam.sinks == "sliding" and kind == "sliding"):
@@ -787,7 +789,8 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
             width = _count(cfg, mt, "shared_expert_intermediate_size", default=0)
             if width:
                 _gated_mlp(c, "shared_experts", h, width, n_moe)
-                c.add("shared_experts", n_moe * h)  # shared_expert_gate: Linear(h, 1)
+                if fam.shared_gate:
+                    c.add("shared_experts", n_moe * h)  # shared_expert_gate: Linear(h, 1)
         elif fam.shared == "dense":  # an always-on gated MLP beside the experts (Granite-4)
             _gated_mlp(c, "shared_experts", h, _int(cfg, mt, "shared_intermediate_size"), n_moe)
         elif fam.shared == "plain":  # an always-on up/down MLP beside the experts (Nemotron-H)

@@ -65,6 +65,7 @@ class Family:
     attention: Attention = "gqa"
     linear: Linear = "none"
     attn_gate: bool = False  # q_proj doubled for a sigmoid output gate (Qwen3-Next, Qwen3.5)
+    attn_gate_bias: bool = False  # a per-head bias on that output gate (Beam)
     head_gate: bool = False  # one output-gate value per head (Laguna's g_proj)
     sinks: bool | Literal["sliding"] = False  # one learned sink logit per head (all layers, or sliding ones)
     v_head_dim: bool = False  # values have their own head size (config ``v_head_dim``)
@@ -75,6 +76,7 @@ class Family:
     # MoE: routed experts' router carries a per-expert score-correction bias (DeepSeek-V3 style).
     router_bias: bool = False
     shared: Literal["none", "deepseek", "qwen", "dense", "plain"] = "none"  # shared expert layout
+    shared_gate: bool = True  # "qwen" shared expert: with its sigmoid gate (Linear(h, 1))
     single_block: bool = False  # each layer is one block (mixer, MLP or MoE) under one norm
     sublayers: int = 1  # attention + MLP pairs per layer (LongCat-Flash: 2, plus one MoE block)
     parallel_mamba: bool = False  # a Mamba mixer beside attention in every layer (Falcon-H1)
@@ -194,6 +196,8 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     # Mamba-2: every layer a Mamba-2 mixer under one norm.
     "mamba2": Family("mamba2", arch="layers", linear="mamba2", single_block=True),
     "granite_swa": Family("granite_swa", arch="layers", sinks="sliding"),
+    "flint": Family("flint", arch="layers", qk_norm=True, sinks=True, moe="qwen", shared="qwen", shared_gate=False),
+    "beam": Family("beam", arch="layers", attn_gate=True, attn_gate_bias=True, norms_per_layer=4),
     "aria_text": Family("aria_text", arch="layers", moe="mixtral", shared="deepseek"),
     "kolibri1": Family("kolibri1", arch="layers", norms_per_layer=4, moe="mixtral", shared="deepseek"),
     "laguna": Family("laguna", arch="layers", qk_norm=True, head_gate=True, moe="deepseek", shared="deepseek",
