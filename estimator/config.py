@@ -561,7 +561,7 @@ def _attention_block(c: _Counts, g: _Geometry, n: int, kind: str = "full") -> No
     if g.fam.qk_norm == "full":
         c.add("attention", n * (q_out + kv_out))
     elif g.fam.qk_norm:
-        c.add("attention", n * 2 * hd)
+        c.add("attention", n * 2 * hd * (2 if g.fam.qk_norm_bias else 1))
     if g.fam.attn_gate_bias:  # Beam: the output gate's per-head bias
         c.add("attention", n * g.heads)
     if g.fam.head_gate:  # Laguna: one sigmoid output gate per head (g_proj: hidden -> heads)
@@ -804,6 +804,10 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         c.add("norms", g.layers * norm + (norm if fam.final_norm else 0))
         norm = 0
     c.add("norms", g.layers * fam.norms_per_layer * fam.sublayers * norm + (norm if fam.final_norm else 0))
+    if fam.embedding_norm:  # BLOOM: a LayerNorm right after the embedding
+        c.add("norms", norm if norm else h * (2 if fam.norm_bias else 1))
+    if fam.act_params:  # Apertus: xIELU's learned alphas, per MLP
+        c.add("dense_mlp", n_dense * fam.act_params)
     if fam.learned_positions:
         positions = _int(cfg, mt, "max_position_embeddings", "n_positions") + fam.position_offset
         c.add("other", positions * h)

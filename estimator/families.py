@@ -65,6 +65,9 @@ class Family:
     attention: Attention = "gqa"
     linear: Linear = "none"
     attn_gate: bool = False  # q_proj doubled for a sigmoid output gate (Qwen3-Next, Qwen3.5)
+    qk_norm_bias: bool = False  # the q/k norms are LayerNorms with a bias (Persimmon)
+    embedding_norm: bool = False  # a norm right after the embedding (BLOOM)
+    act_params: int = 0  # learned activation parameters per MLP (Apertus' xIELU: 2)
     attn_gate_bias: bool = False  # a per-head bias on that output gate (Beam)
     head_gate: bool = False  # one output-gate value per head (Laguna's g_proj)
     sinks: bool | Literal["sliding"] = False  # one learned sink logit per head (all layers, or sliding ones)
@@ -198,6 +201,13 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     "granite_swa": Family("granite_swa", arch="layers", sinks="sliding"),
     "flint": Family("flint", arch="layers", qk_norm=True, sinks=True, moe="qwen", shared="qwen", shared_gate=False),
     "beam": Family("beam", arch="layers", attn_gate=True, attn_gate_bias=True, norms_per_layer=4),
+    "jais2": Family("jais2", arch="layers", norm_bias=True, mlp="plain"),  # biases follow the config
+    "persimmon": Family("persimmon", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
+                        mlp_bias=True, qk_norm=True, qk_norm_bias=True),
+    "nanochat": Family("nanochat", arch="layers", norms_per_layer=0, final_norm=False, mlp="plain"),
+    "bloom": Family("bloom", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True,
+                    embedding_norm=True),
+    "apertus": Family("apertus", arch="layers", qk_norm=True, mlp="plain", act_params=2),
     "aria_text": Family("aria_text", arch="layers", moe="mixtral", shared="deepseek"),
     "kolibri1": Family("kolibri1", arch="layers", norms_per_layer=4, moe="mixtral", shared="deepseek"),
     "laguna": Family("laguna", arch="layers", qk_norm=True, head_gate=True, moe="deepseek", shared="deepseek",
