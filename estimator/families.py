@@ -66,6 +66,7 @@ class Family:
     linear: Linear = "none"
     attn_gate: bool = False  # q_proj doubled for a sigmoid output gate (Qwen3-Next, Qwen3.5)
     qk_norm_bias: bool = False  # the q/k norms are LayerNorms with a bias (Persimmon)
+    sub_norms: bool = False  # norms inside attention and MLP, before their output projections (BitNet)
     embedding_norm: bool = False  # a norm right after the embedding (BLOOM)
     act_params: int = 0  # learned activation parameters per MLP (Apertus' xIELU: 2)
     attn_gate_bias: bool = False  # a per-head bias on that output gate (Beam)
@@ -208,6 +209,8 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     "bloom": Family("bloom", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True,
                     embedding_norm=True),
     "apertus": Family("apertus", arch="layers", qk_norm=True, mlp="plain", act_params=2),
+    "apertus1p5_text": Family("apertus1p5_text", arch="layers", qk_norm=True, mlp="plain", act_params=2),
+    "bitnet": Family("bitnet", arch="layers", sub_norms=True),
     "aria_text": Family("aria_text", arch="layers", moe="mixtral", shared="deepseek"),
     "kolibri1": Family("kolibri1", arch="layers", norms_per_layer=4, moe="mixtral", shared="deepseek"),
     "laguna": Family("laguna", arch="layers", qk_norm=True, head_gate=True, moe="deepseek", shared="deepseek",
