@@ -854,7 +854,8 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
             return None
         raise Unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}, so its "
                          "parameter count is incomplete.")
-    if fam.vision in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "idefics3"):
+    if fam.vision in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "idefics3", "video_llava",
+                      "cohere2_vision"):
         return _vit_with_projector(c, fam, top, vc, text_hidden)
     hv = _int(vc, mt, "hidden_size")
     layers = _int(vc, mt, "num_hidden_layers")
@@ -945,7 +946,13 @@ def _vit_with_projector(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Map
     mt = f"{fam.model_type} vision_config"
     n, spec = _vit_tower(vc, mt)
     hv = spec.hidden_size
-    if fam.vision == "idefics3":  # pixel shuffle by scale_factor, one bias-free linear to the text width
+    if fam.vision == "video_llava":  # a second (video) CLIP tower beside the image tower
+        n *= 2
+    if fam.vision == "cohere2_vision":  # pixel shuffle, a SwiGLU pair of biased linears to the text width
+        factor = _count(top, fam.model_type, "downsample_factor", default=2)
+        width, inner = hv * factor * factor, _int(top, fam.model_type, "alignment_intermediate_size")
+        n += width * inner + inner + inner // 2 * text_hidden + text_hidden
+    elif fam.vision == "idefics3":  # pixel shuffle by scale_factor, one bias-free linear to the text width
         scale = _count(top, fam.model_type, "scale_factor", default=2)
         n += hv * scale * scale * text_hidden
     elif fam.vision == "paligemma":  # one biased linear to the text width
@@ -1131,7 +1138,7 @@ def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
     """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
     text = config.get("text_config")
     if fam.vision not in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "pixtral", "idefics3",
-                          "unmodelled") \
+                          "video_llava", "cohere2_vision", "unmodelled") \
             or not isinstance(text, Mapping):
         return fam
     text_fam = family(str(text.get("model_type") or ""))
