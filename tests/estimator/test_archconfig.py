@@ -77,3 +77,18 @@ def test_published_configs_fill_like_the_class(name: str) -> None:
 def test_unknown_type_names_the_upgrade() -> None:
     with pytest.raises(archconfig.UnknownModelType, match="upgrade"):
         archconfig.normalise({"model_type": "brand_new_lm", "hidden_size": 64})
+
+
+def test_the_table_path_does_not_import_transformers() -> None:
+    # Start-up cost: importing transformers takes most of a second; a saved config needs none of it.
+    import subprocess
+
+    code = (
+        "import json, sys\n"
+        "import bot.cli\n"
+        "from estimator.config import load_model_spec\n"
+        f"load_model_spec(json.load(open({str(CONFIGS / 'meta-llama__Llama-3.1-8B.json')!r})))\n"
+        "print('transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
