@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from estimator import archconfig, structure
 from estimator.errors import ConfigError
-from estimator.families import UNKNOWN, Family, family
+from estimator.families import UNKNOWN, UNMODELLED, Family, family
 from estimator.spec import (
     LayerKV,
     LinearComponent,
@@ -1198,6 +1198,9 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
     unread: list[str] = [unknown] if unknown else []
     text = full.get("text_config")
     text_type = str(text.get("model_type") or "") if isinstance(text, Mapping) else ""
+    if model_type in UNMODELLED:
+        unread.append(f"vram does not model {model_type} ({UNMODELLED[model_type]}).")
+        text_type = ""
     if fam is None and not unknown and family(text_type) is not None:
         # An image-text type vram has no entry for, over a text stack it models: the text stack is
         # read exactly and the towers are named as not modelled.

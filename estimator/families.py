@@ -304,6 +304,12 @@ FAMILIES = MappingProxyType({
     "internvl": _composite("internvl", "qwen2", "internvl"),
 })
 
+# Types whose text_config names a known stack but whose model is not that stack: refused, with why.
+UNMODELLED: MappingProxyType[str, str] = MappingProxyType({
+    "gemma4_assistant": "a Gemma 4 draft model that reads the target model's KV states",
+    "gemma4_unified_assistant": "a Gemma 4 draft model that reads the target model's KV states",
+})
+
 # Read through the standard (Llama-style) fields, with a warning in the spec.
 UNKNOWN = _LLAMA
 
