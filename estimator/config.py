@@ -849,6 +849,8 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return _qwen_vision(c, fam, vc, text_hidden)
     if fam.vision == "qwen3_vl":
         return _qwen3_vision(c, fam, vc)
+    if fam.vision == "kimi_k25":
+        return _moonvit(c, fam, vc, text_hidden)
     if fam.vision == "unmodelled":
         if not any(top.get(k) for k in ("vision_config", "audio_config")):
             return None
@@ -973,6 +975,24 @@ def _vit_with_projector(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Map
             n += text_hidden  # image_newline
     c.add("vision", n)
     return spec
+
+
+def _moonvit(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
+    """Kimi-K2.5's MoonViT: conv patches (bias), a 2-D learned position grid, LayerNorm blocks with
+    biased q/k/v/proj and fc1/fc2, a final LayerNorm; the projector merges ``merge_kernel_size``
+    patches (LayerNorm, in_proj, out_proj to the text width, all biased)."""
+    mt = f"{fam.model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    heads, inter, patch = _int(vc, mt, "num_attention_heads"), _int(vc, mt, "intermediate_size"), _int(vc, mt, "patch_size")
+    grid_h, grid_w = _int(vc, mt, "pos_emb_height"), _int(vc, mt, "pos_emb_width")
+    kernel = vc.get("merge_kernel_size") or [2, 2]
+    merged = hv * int(kernel[0]) * int(kernel[1])
+    n = 3 * patch * patch * hv + hv + grid_h * grid_w * hv
+    n += layers * (4 * hv + 4 * (hv * hv + hv) + 2 * hv * inter + inter + hv) + 2 * hv
+    n += 2 * hv + merged * merged + merged + merged * text_hidden + text_hidden
+    c.add("vision", n)
+    return VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
+                      image_size=grid_h * patch, patch_size=patch)
 
 
 def _qwen3_vision(c: _Counts, fam: Family, vc: Mapping[str, Any]) -> VisionSpec:
@@ -1138,7 +1158,7 @@ def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
     """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
     text = config.get("text_config")
     if fam.vision not in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "pixtral", "idefics3",
-                          "video_llava", "cohere2_vision", "unmodelled") \
+                          "video_llava", "cohere2_vision", "kimi_k25", "unmodelled") \
             or not isinstance(text, Mapping):
         return fam
     text_fam = family(str(text.get("model_type") or ""))

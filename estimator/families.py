@@ -29,7 +29,7 @@ Sliding = Literal["none", "all_if_window", "qwen2", "alternate", "pattern", "chu
 # experts); llama4 (interleave_moe_layer_step, one shared expert); jamba (expert_layer_period).
 MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss", "ernie"]
 Vision = Literal["none", "unmodelled", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava",
-                 "llava_next", "paligemma", "vipllava", "idefics3", "video_llava", "cohere2_vision",
+                 "llava_next", "paligemma", "vipllava", "idefics3", "video_llava", "cohere2_vision", "kimi_k25",
                  "internvl"]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -297,6 +297,8 @@ FAMILIES = MappingProxyType({
     # Idefics3 / SmolVLM: a SigLIP-style tower without the pooling head, a pixel-shuffle connector.
     "idefics3": _composite("idefics3", "llama", "idefics3"),
     "smolvlm": _composite("smolvlm", "llama", "idefics3"),
+    # Kimi-K2.5: MoonViT and a patch-merging projector over a DeepSeek-V3 text stack.
+    "kimi_k25": _composite("kimi_k25", "deepseek_v3", "kimi_k25"),
     "video_llava": _composite("video_llava", "llama", "video_llava"),
     "deepseek_vl": _composite("deepseek_vl", "llama", "llava"),  # SigLIP and a two-linear aligner
     "cohere2_vision": _composite("cohere2_vision", "cohere2", "cohere2_vision"),
