@@ -983,7 +983,8 @@ def _moonvit(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -
     patches (LayerNorm, in_proj, out_proj to the text width, all biased)."""
     mt = f"{fam.model_type} vision_config"
     hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
-    heads, inter, patch = _int(vc, mt, "num_attention_heads"), _int(vc, mt, "intermediate_size"), _int(vc, mt, "patch_size")
+    heads, inter = _int(vc, mt, "num_attention_heads"), _int(vc, mt, "intermediate_size")
+    patch = _int(vc, mt, "patch_size")
     grid_h, grid_w = _int(vc, mt, "pos_emb_height"), _int(vc, mt, "pos_emb_width")
     kernel = vc.get("merge_kernel_size") or [2, 2]
     merged = hv * int(kernel[0]) * int(kernel[1])
