@@ -310,6 +310,10 @@ FAMILIES = MappingProxyType({
 UNMODELLED: MappingProxyType[str, str] = MappingProxyType({
     "gemma4_assistant": "a Gemma 4 draft model that reads the target model's KV states",
     "gemma4_unified_assistant": "a Gemma 4 draft model that reads the target model's KV states",
+    # Text layers that cross-attend to the image tokens: a cache that depends on the images.
+    "mllama": "its cross-attention layers cache the image tokens' keys and values",
+    # Mistral Large 4: DSA layers, some without RoPE (no rope key in the latent), learned softmax scaling.
+    "mistral_large4": "its indexed-attention layers differ per layer (some without a rope key)",
 })
 
 # Read through the standard (Llama-style) fields, with a warning in the spec.
