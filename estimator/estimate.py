@@ -9,7 +9,7 @@ from estimator.dtypes import FORMAT_BITS, Dtypes, resolve_dtypes
 from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import KEYS, is_default
-from estimator.kv import kv_bytes_per_token
+from estimator.kv import kv_bytes_per_token, state_bytes_per_sequence
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.spec import ModelSpec
@@ -252,9 +252,13 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         fix = "add dtype=fp16 (the same size)" if plain else "run it in fp16 (vLLM: --dtype half)"
         arch = (gpu.arch or gpu.family).title()
         notes.append(f"The {gpu.name} has no bf16 ({arch}): {engine.no_bf16} there; {fix}.")
-    fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu else None
-    report, report_notes = engine.report(spec, query, gpu, dtypes, weights=weights)
-    notes += report_notes
+    # A model whose structure vram could not establish gets no verdict: no fit, no engine report.
+    refused = spec.unread
+    fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu and not refused else None
+    report = None
+    if not refused:
+        report, report_notes = engine.report(spec, query, gpu, dtypes, weights=weights)
+        notes += report_notes
     if query.method == "calibrated":
         warning = _classic_warning(classic_result, memory, kv_ratio, query)
         if warning:
@@ -264,7 +268,9 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         params_active=spec.params.active if spec.num_experts else None, query=query, memory=memory,
         classic=classic_result, fit=fit, engine_report=report,
         details=Details(kv_bytes_per_token=per_token, weight_format=fmt, kv_dtype=kvd,
+                        kv_fixed_bytes_per_sequence=state_bytes_per_sequence(spec, gpus=query.gpus, engine=query.engine)
+                        if kvd else 0,
                         activation_peak_where=terms.activation_where, params_source=spec.params_source,
                         classic_kv_ratio=kv_ratio, context_window=spec.max_position_embeddings),
-        warnings=tuple(dict.fromkeys(notes)),
+        warnings=tuple(dict.fromkeys(notes)), refused=refused,
     )

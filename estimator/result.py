@@ -50,6 +50,8 @@ class Details(Frozen):
     """The arithmetic behind the breakdown, for the report lines."""
 
     kv_bytes_per_token: int  # per GPU, for full-attention layers at the chosen KV dtype (all layers)
+    # Per GPU, what one sequence holds whatever its length (Mamba / linear-attention / conv states).
+    kv_fixed_bytes_per_sequence: int = 0
     weight_format: str
     kv_dtype: str | None  # None when kv=off
     activation_peak_where: str  # e.g. "prefill MLP", "attention scores"
@@ -70,6 +72,9 @@ class Estimate(Frozen):
     engine_report: SerializeAsAny[EngineReport] | None = None  # the engine's own section (vLLM's KV pool)
     details: Details
     warnings: tuple[str, ...] = ()
+    # What vram could not establish about the model (``ModelSpec.unread``): when non-empty the
+    # numbers are not a basis for a verdict, and ``fit`` and ``vllm`` are None.
+    refused: tuple[str, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -119,6 +124,9 @@ class Estimate(Frozen):
             **self._engine_sections(),
             "details": self.details.model_dump(),
             "warnings": list(self.warnings),
+            # Machine-readable: why there is no verdict (null when there is one or no GPU was named).
+            "refusal": ({"code": "structure_unread", "message": " ".join(self.refused)}
+                        if self.refused else None),
         }
 
     def _engine_sections(self) -> dict[str, Any]:

@@ -56,10 +56,14 @@ def test_mapping_lists_match_the_installed_transformers(oracle: dict[str, Any]) 
     transformers = pytest.importorskip("transformers")
     if transformers.__version__ != oracle["transformers"]:
         pytest.skip(f"transformers {transformers.__version__} installed, fixture from {oracle['transformers']}")
-    from transformers.models.auto import modeling_auto
+    try:
+        from transformers.models.auto import modeling_auto
 
+        installed = {mapping: sorted(getattr(modeling_auto, mapping)) for mapping in MAPPINGS}
+    except ImportError:  # transformers 5.25 builds these mappings only with torch installed
+        pytest.skip("transformers' model mappings need torch, which the project does not install")
     for mapping in MAPPINGS:
-        assert sorted(getattr(modeling_auto, mapping)) == oracle["mapping_types"][mapping]
+        assert installed[mapping] == oracle["mapping_types"][mapping]
 
 
 def test_numbers_are_non_negative_integers(oracle: dict[str, Any]) -> None:
