@@ -17,6 +17,8 @@ turns into a refusal (or reads the checkpoint's tensors instead).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from collections.abc import Mapping
 from functools import cache
@@ -93,13 +95,27 @@ def _fast(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     return _with_aliases(out, amap)
 
 
-def _live(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
+@cache
+def _transformers() -> tuple[Any, Any]:
+    """transformers and its config mapping, imported once and quiet.
+
+    Its import announces that torch is missing and its config classes log advice (RoPE factors,
+    token ids) on stderr: none of it is for vram's user, whose answer is the one sentence.
+    """
     try:
-        import transformers
-        from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+        with contextlib.redirect_stderr(io.StringIO()):
+            import transformers
+            from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+            from transformers.utils import logging as hf_logging
     except ImportError as err:  # pragma: no cover - a dependency of the package
         raise ConfigError(f"vram reads configs through transformers>={MIN_TRANSFORMERS}, which is not "
                           "installed: pip install -U transformers.") from err
+    hf_logging.set_verbosity_error()
+    return transformers, CONFIG_MAPPING
+
+
+def _live(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    transformers, CONFIG_MAPPING = _transformers()
     if model_type not in CONFIG_MAPPING:
         raise UnknownModelType(
             f"transformers {transformers.__version__} does not know model_type {model_type!r}: upgrade it "

@@ -1263,7 +1263,16 @@ def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, f
         raise ConfigError(f"{model_type} config has num_hidden_layers={layers}; vram sizes models of at most "
                           f"{MAX_LAYERS:,} layers.")
     kv_heads = _positive(model_type, "num_key_value_heads", num_kv_heads(cfg, model_type, heads))
-    hd = _positive(model_type, "head_dim", head_dim(cfg, model_type, hidden, heads))
+    # MLA: the classes derive head_dim = qk_rope_head_dim (a RoPE width); the engines' activation
+    # terms read spec.head_dim as the config states it, else hidden / heads, as before.
+    mla = fam.arch == "mla" or fam.attention in ("mla", "dsa")
+    head_cfg = {**_text_config(raw, fam), "hidden_size": hidden, "num_attention_heads": heads} if mla else cfg
+    try:
+        hd = _positive(model_type, "head_dim", head_dim(head_cfg, model_type, hidden, heads))
+    except ConfigError:
+        if not mla:
+            raise
+        hd = _positive(model_type, "head_dim", head_dim(cfg, model_type, hidden, heads))
     inter = intermediate_size(cfg, model_type, hidden)
     # An image-text model ties (or not) its lm_head by its own top-level flag, whatever its text_config says.
     # (when the saved config states it; the classes' defaults differ from what published checkpoints store).
