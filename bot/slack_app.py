@@ -7,10 +7,11 @@ claimed in the database before anything is posted, so no message is answered twi
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Protocol
 
 from slack_bolt import App, BoltResponse
@@ -34,6 +35,7 @@ from bot.service import (
     Who,
 )
 from bot.settings import Settings
+from bot.work import Work
 from estimator.errors import VramError
 from store.errors import StoreError
 
@@ -168,13 +170,14 @@ def create_app(
     service: Service,
     *,
     events: EventClaims,
-    work_pool: Executor | None = None,
+    work: Work | None = None,
     token_verification: bool = True,
 ) -> App:
     """The Bolt app with every listener of the ``/vram`` bot.
 
-    ``events`` claims message ids (the store); ``work_pool`` runs estimates after the ack
-    (default: ``settings.workers`` threads); ``token_verification`` calls ``auth.test`` once now.
+    ``events`` claims message ids (the store); ``work`` runs estimates after the ack (default:
+    ``settings.workers`` threads; ``vram serve`` passes its own to drain it on stop);
+    ``token_verification`` calls ``auth.test`` once now.
     """
     if settings.slack_bot_token is None:
         raise VramError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token from the Slack app settings")
@@ -185,7 +188,7 @@ def create_app(
     )
     # A burst of answers can meet Slack's rate limit: wait as told (Retry-After) and try again.
     client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
-    pool = work_pool or ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="vram-work")
+    pool = work or Work(settings.workers)
     app = App(
         name="vram",
         client=client,
@@ -199,7 +202,7 @@ def create_app(
     bot = _Bot(service=service, client=client, events=events)
 
     def submit(fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None = None) -> None:
-        pool.submit(bot.guard, fn, *args, on_error=on_error)
+        pool.submit(functools.partial(bot.guard, fn, *args, on_error=on_error), on_error=on_error)
 
     @app.command(COMMAND)
     def on_command(ack: Callable[..., None], body: dict[str, Any], respond: Any) -> None:

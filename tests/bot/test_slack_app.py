@@ -1,6 +1,6 @@
 """The Slack app against Slack's real protocol: signed HTTP requests in, Web API calls out to a mock.
 
-The app runs in HTTP mode on 127.0.0.1 (``bot.serve.make_http_server``), the real Bolt app with the
+The app runs in HTTP mode on 127.0.0.1 (``bot.http``: waitress and Bolt's WSGI adapter), the real Bolt app with the
 real service, store (SQLite and Postgres) and resolver; models come from the fake Hub
 (``tests/fakehub.py``), and the app's Web API calls go to ``MockSlack``.
 """
@@ -8,20 +8,20 @@ real service, store (SQLite and Postgres) and resolver; models come from the fak
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.serve import HubOnlyResolver, make_http_server
+from bot.http import HttpServer, SlackGate
+from bot.serve import HubOnlyResolver
 from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
+from bot.work import Work
 from estimator.resolve import Resolver
 from store import Store
 from tests.fakehub import FakeHub
@@ -36,25 +36,12 @@ QWEN3_KV_PER_TOKEN = 2 * 36 * 8 * 128 * 2
 GIB = 1024**3
 
 
-class TrackedPool(ThreadPoolExecutor):
+class TrackedPool(Work):
     """The app's work pool, with a way for tests to wait until every submitted job has finished."""
 
-    def __init__(self, workers: int) -> None:
-        super().__init__(max_workers=workers, thread_name_prefix="test-work")
-        self._futures: list[Future[Any]] = []
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        fut = super().submit(fn, *args, **kwargs)
-        with self._lock:
-            self._futures.append(fut)
-        return fut
-
-    def drain(self, timeout: float = 30) -> None:
-        with self._lock:
-            pending = list(self._futures)
-        for fut in pending:
-            fut.result(timeout=timeout)
+    def drain(self, timeout: float = 30) -> int:  # type: ignore[override]
+        assert self.wait_idle(timeout), "answers still in flight"
+        return 0
 
 
 @dataclass
@@ -80,18 +67,14 @@ def start_bot(db: str, resolver: Resolver | HubOnlyResolver, workers: int = 16) 
     settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.api_url,
                         database_url=db, workers=workers)
     pool = TrackedPool(workers)
-    app = create_app(settings, Service(store=store, resolver=resolver), events=store, work_pool=pool)
-    server = make_http_server(app, host="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    base = f"http://{host}:{port}"
+    app = create_app(settings, Service(store=store, resolver=resolver), events=store, work=pool)
+    server = HttpServer(SlackGate(app, signing_secret=SECRET), host="127.0.0.1", port=0).start()
+    base = f"http://127.0.0.1:{server.port}"
     try:
         yield Bot(slack, SlackSender(f"{base}/slack/events", SECRET, slack), store, pool, base)
     finally:
-        server.shutdown()
-        server.server_close()
-        pool.shutdown(wait=True)
+        server.close()
+        pool.wait_idle(30)
         store.close()
         slack.stop()
 
