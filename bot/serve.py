@@ -198,7 +198,7 @@ def _serve_http(built: Built, settings: Settings, stop: threading.Event,
                 on_ready: Callable[[Callable[[], None]], None] | None) -> None:
     assert settings.slack_signing_secret is not None  # check_settings: HTTP mode needs it
     gate = SlackGate(built.app, signing_secret=settings.slack_signing_secret.get_secret_value(),
-                     health=database_ok(built.store))
+                     health=database_ok(built.store), replays=built.store)
     server = _listen(gate, settings.port)
     log.info("vram: HTTP on port %d, Slack events at %s", server.port, EVENTS_PATH)
     if on_ready is not None:

@@ -133,3 +133,16 @@ class HandledEventRow(Base):
 
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+
+
+class SeenRequestRow(Base):
+    """Signatures of signed requests already handled, until they expire: a replayed request is refused.
+
+    Slack signs the timestamp with the body and Bolt refuses timestamps older than five minutes, so a
+    signature kept a little longer than that catches every replay, whichever replica it reaches.
+    """
+
+    __tablename__ = "seen_requests"
+
+    signature: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)

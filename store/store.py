@@ -41,7 +41,7 @@ from sqlalchemy.pool import StaticPool
 
 from store.errors import StoreError, StoreReadError, StoreWriteError
 from store.migrate import HEAD_REVISION, alembic_config
-from store.models import HandledEventRow, HubCacheRow, QueryRow
+from store.models import HandledEventRow, HubCacheRow, QueryRow, SeenRequestRow
 from store.records import NewQuery, QueryRecord, Scope
 
 log = logging.getLogger(__name__)
@@ -294,25 +294,45 @@ class Store:
         if self._write("save where the answer was posted", run) == 0:
             raise StoreWriteError(f"Query {query_id} is not in the history.")
 
+    @staticmethod
+    def _insert_once(conn: Connection, table: Any, key: str, values: dict[str, Any]) -> bool:
+        """INSERT unless the key is there; True when this call inserted it (atomic on both databases)."""
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        elif conn.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:  # pragma: no cover - only the two supported databases
+            raise StoreWriteError(f"Unsupported database {conn.dialect.name}.")
+        stmt = dialect_insert(table).values(values)
+        stmt = stmt.on_conflict_do_nothing(index_elements=[key]).returning(getattr(table, key))
+        # RETURNING, not rowcount: an insert's rowcount is not reported by every driver (-1).
+        return conn.execute(stmt).first() is not None
+
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen, False for every repeat (safe across processes)."""
         now = _now()
-
-        def run(conn: Connection) -> bool:
-            if conn.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as dialect_insert
-            elif conn.dialect.name == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert as dialect_insert
-            else:  # pragma: no cover - only the two supported databases
-                raise StoreWriteError(f"Unsupported database {conn.dialect.name} for event claims.")
-            stmt = dialect_insert(HandledEventRow).values(event_id=event_id, received_at=now)
-            stmt = stmt.on_conflict_do_nothing(index_elements=["event_id"]).returning(HandledEventRow.event_id)
-            # RETURNING, not rowcount: an insert's rowcount is not reported by every driver (-1).
-            return conn.execute(stmt).first() is not None
-
-        claimed = self._write("record the Slack event", run)
+        values = {"event_id": event_id, "received_at": now}
+        claimed = self._write("record the chat event",
+                              lambda conn: self._insert_once(conn, HandledEventRow, "event_id", values))
         self._maybe_prune()
         return claimed
+
+    def first_sighting(self, signature: str, *, keep: timedelta = timedelta(minutes=10)) -> bool:
+        """True the first time a request signature is seen; False for a replay (safe across replicas).
+
+        An expired signature counts as new: it is deleted and claimed again in the same transaction.
+        """
+        now = _now()
+
+        def run(conn: Connection) -> bool:
+            conn.execute(delete(SeenRequestRow).where(SeenRequestRow.signature == signature,
+                                                      SeenRequestRow.expires_at < now))
+            return self._insert_once(conn, SeenRequestRow, "signature",
+                                     {"signature": signature[:128], "expires_at": now + keep})
+
+        first = self._write("record the signed request", run)
+        self._maybe_prune()
+        return first
 
     def _maybe_prune(self) -> None:
         """Retention without a scheduler: the event path prunes at most once per interval (per process)."""
@@ -337,6 +357,7 @@ class Store:
             conn.execute(
                 delete(HandledEventRow).where(HandledEventRow.received_at < at - self.event_retention)
             )
+            conn.execute(delete(SeenRequestRow).where(SeenRequestRow.expires_at < at))
 
         self._write("prune old cache entries and event ids", run)
 

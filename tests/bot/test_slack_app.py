@@ -68,7 +68,7 @@ def start_bot(db: str, resolver: Resolver | HubOnlyResolver, workers: int = 16) 
                         database_url=db, workers=workers)
     pool = TrackedPool(workers)
     app = create_app(settings, Service(store=store, resolver=resolver), events=store, work=pool)
-    server = HttpServer(SlackGate(app, signing_secret=SECRET), host="127.0.0.1", port=0).start()
+    server = HttpServer(SlackGate(app, signing_secret=SECRET, replays=store), host="127.0.0.1", port=0).start()
     base = f"http://127.0.0.1:{server.port}"
     try:
         yield Bot(slack, SlackSender(f"{base}/slack/events", SECRET, slack), store, pool, base)

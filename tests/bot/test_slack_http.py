@@ -190,3 +190,22 @@ def test_sigterm_with_two_answers_in_flight_answers_both(tmp_path: Path, fake_hu
             proc.kill()
             proc.wait()
         slack.stop()
+
+
+# -- replays ---------------------------------------------------------------------------------------------------
+def test_a_replayed_slash_command_is_answered_once(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
+    body = urlencode({"team_id": "T0001", "channel_id": "C0001", "channel_name": "general", "user_id": "U1",
+                      "command": "/vram", "text": "help", "response_url": bot.slack.response_url("once"),
+                      "trigger_id": "t.1"})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
+    with caplog.at_level(logging.WARNING):
+        assert raw_post(bot, body, headers) == 200
+        assert raw_post(bot, body, headers) == 200  # the captured request, sent again within the window
+    bot.pool.drain()
+    assert len(bot.slack.of("response_url")) == 1
+    assert any("replayed slash command" in r.getMessage() for r in caplog.records)
+    # A new signature over the same text (a user asking again) is a new command.
+    again = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body, int(time.time()) + 1)}
+    assert raw_post(bot, body, again) == 200
+    bot.pool.drain()
+    assert len(bot.slack.of("response_url")) == 2

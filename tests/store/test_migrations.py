@@ -13,7 +13,7 @@ from store import NewQuery, Store, StoreWriteError
 from store.migrate import HEAD_REVISION, alembic_config, script_head
 from store.models import Base
 
-TABLES = {"queries", "hub_cache", "handled_events"}
+TABLES = {"queries", "hub_cache", "handled_events", "seen_requests"}
 
 
 def _tables(store: Store) -> set[str]:
