@@ -10,14 +10,17 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Protocol
+from urllib.error import URLError
 
 from slack_bolt import App, BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import WebClient
+from slack_sdk.webhook import WebhookClient
 
 from bot import blocks
 from bot.blocks import Message
@@ -35,7 +38,7 @@ from bot.service import (
     Who,
 )
 from bot.settings import Settings
-from bot.work import Work
+from bot.work import Tell, Work, tell
 from estimator.errors import VramError
 from store.errors import StoreError
 
@@ -165,6 +168,64 @@ def render(reply: Reply) -> Answer:
     raise AssertionError(f"unhandled reply {reply!r}")  # pragma: no cover - the Reply union is closed
 
 
+# Delivery retries: a 429 waits its Retry-After (at most MAX_RETRY_AFTER_S) and holds back that channel's
+# calls of that method meanwhile; a 5xx or a connection error is tried again after 1, 2, 4 s
+# (x the backoff unit). Waiting happens on a timer, never in a worker.
+MAX_TRIES = 4
+MAX_RETRY_AFTER_S = 60.0
+
+
+class ResponseUrlError(SlackClientError):
+    """A post to a slash command's ``response_url`` was not accepted."""
+
+    def __init__(self, status: int, retry_after_s: float | None = None) -> None:
+        super().__init__(f"response_url answered HTTP {status}")
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class Responder:
+    """Posts to one slash command's ``response_url`` and raises on failure (Bolt's ``respond`` does not)."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.url = str(body.get("response_url") or "")
+        self.channel = str(body.get("channel_id") or "")
+        self.user = str(body.get("user_id") or "")
+
+    def __call__(self, **message: Any) -> None:
+        if not self.url:
+            raise ResponseUrlError(0)
+        # No retry handlers: a retry is scheduled by the caller instead of sleeping here.
+        resp = WebhookClient(self.url, timeout=10, retry_handlers=[]).send_dict(message)
+        if resp.status_code != 200:
+            after = resp.headers.get("retry-after") or resp.headers.get("Retry-After")
+            raise ResponseUrlError(resp.status_code, _seconds(after))
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return min(max(float(value[0] if isinstance(value, list) else value), 0.0), MAX_RETRY_AFTER_S)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def retry_delay(err: BaseException, attempt: int, backoff_s: float) -> tuple[float, bool] | None:
+    """(seconds to wait, rate-limited?) when ``err`` is worth another try; None when it is final."""
+    backoff = backoff_s * 2 ** (attempt - 1)
+    if isinstance(err, SlackApiError) and err.response is not None:
+        status = err.response.status_code
+        if status == 429:
+            return _seconds(err.response.headers.get("Retry-After")) or backoff, True
+        return (backoff, False) if status >= 500 else None
+    if isinstance(err, ResponseUrlError):
+        if err.status == 429:
+            return err.retry_after_s or backoff, True
+        return (backoff, False) if err.status >= 500 else None
+    if isinstance(err, URLError | ConnectionError | TimeoutError):
+        return backoff, False
+    return None
+
+
 def create_app(
     settings: Settings,
     service: Service,
@@ -172,6 +233,7 @@ def create_app(
     events: EventClaims,
     work: Work | None = None,
     token_verification: bool = True,
+    retry_backoff_s: float = 1.0,
 ) -> App:
     """The Bolt app with every listener of the ``/vram`` bot.
 
@@ -186,8 +248,8 @@ def create_app(
     client = WebClient(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=15
     )
-    # A burst of answers can meet Slack's rate limit: wait as told (Retry-After) and try again.
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    # No retry handler sleeps in a worker: _Bot.deliver schedules the retries (429, 5xx, connection).
+    client.retry_handlers.clear()
     pool = work or Work(settings.workers)
     app = App(
         name="vram",
@@ -199,15 +261,16 @@ def create_app(
         # Listener functions only ack and enqueue: a few threads keep up with any burst.
         listener_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="vram-ack"),
     )
-    bot = _Bot(service=service, client=client, events=events)
+    bot = _Bot(service=service, client=client, events=events, work=pool, backoff_s=retry_backoff_s)
 
     def submit(fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None = None) -> None:
         pool.submit(functools.partial(bot.guard, fn, *args, on_error=on_error), on_error=on_error)
 
     @app.command(COMMAND)
-    def on_command(ack: Callable[..., None], body: dict[str, Any], respond: Any) -> None:
+    def on_command(ack: Callable[..., None], body: dict[str, Any]) -> None:
         ack()
-        submit(bot.command, body, respond, on_error=lambda msg: bot.respond_error(respond, msg))
+        respond = Responder(body)
+        submit(bot.command, body, respond, on_error=bot.tell_privately(respond))
 
     @app.event("message")
     def on_message(ack: Callable[..., None], event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -246,22 +309,84 @@ def create_app(
 class _Bot:
     """What the listeners do after the ack (runs in the work pool)."""
 
-    def __init__(self, *, service: Service, client: WebClient, events: EventClaims) -> None:
+    def __init__(self, *, service: Service, client: WebClient, events: EventClaims, work: Work,
+                 backoff_s: float = 1.0) -> None:
         self.service = service
         self.client = client
         self.events = events
+        self.work = work
+        self.backoff_s = backoff_s
+        self._held: dict[tuple[str, str], float] = {}  # (method, channel) -> monotonic time of its next try
+        self._held_lock = threading.Lock()
+
+    # -- delivery: Slack's rate limits and transient failures, without holding a worker ---------------
+    def deliver(self, key: tuple[str, str], step: Callable[[], None], on_error: Tell | None,
+                attempt: int = 1, *, fallback: Callable[[], None] | None = None) -> None:
+        """Run one delivery step (its Slack calls); retry it later on a 429, a 5xx or a lost connection.
+
+        ``key`` is (method, channel): a rate limit holds back that key only, so one busy channel never
+        delays another. After the last try ``fallback`` delivers the answer another way (privately);
+        without one the failure is raised, for the guard to tell the user in a sentence.
+        """
+        with self._held_lock:
+            wait = self._held.get(key, 0.0) - time.monotonic()
+        if wait > 0:
+            self._again(wait, key, step, on_error, attempt, fallback)
+            return
+        try:
+            step()
+        except Exception as err:
+            retry = retry_delay(err, attempt, self.backoff_s)
+            if retry is None:
+                raise
+            delay, rate_limited = retry
+            if rate_limited:
+                with self._held_lock:
+                    self._held[key] = max(self._held.get(key, 0.0), time.monotonic() + delay)
+            if attempt >= MAX_TRIES:
+                log.warning("Slack %s in %s failed %d times (%s): answering the user another way",
+                            key[0], key[1], attempt, err)
+                if fallback is None:
+                    raise
+                fallback()
+                return
+            log.info("Slack %s in %s failed (%s): trying again in %.1f s", key[0], key[1], err, delay)
+            self._again(delay, key, step, on_error, attempt + 1, fallback)
+
+    def _again(self, delay: float, key: tuple[str, str], step: Callable[[], None], on_error: Tell | None,
+               attempt: int, fallback: Callable[[], None] | None) -> None:
+        retry = functools.partial(self.guard, functools.partial(self.deliver, fallback=fallback), key, step,
+                                  on_error, attempt, on_error=on_error)
+        self.work.later(delay, retry, on_error=on_error)
+
+    def _dm(self, user: str, msg: Message) -> None:
+        """The last way to reach someone: a message from the bot in its DM with them."""
+        self.client.chat_postMessage(channel=user, unfurl_links=False, unfurl_media=False, **msg.kwargs())
+
+    def tell_privately(self, respond: Responder) -> Tell:
+        """How to tell a slash command's asker something: its response_url, else a DM from the bot."""
+
+        def tell_user(sentence: str) -> None:
+            msg = blocks.error_message(sentence)
+            try:
+                self._respond(respond, msg)
+            except (SlackClientError, URLError, ConnectionError, TimeoutError) as err:
+                log.warning("could not answer %s through response_url (%s): sending a DM", respond.user, err)
+                self._dm(respond.user, msg)
+
+        return tell_user
 
     # -- the one error handler for work after the ack --------------------------------------------
     def guard(self, fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None) -> None:
         try:
             fn(*args)
-        except SlackClientError as err:
-            log.warning("Slack call failed in %s: %s", fn.__name__, err)
+        except (SlackClientError, URLError, ConnectionError, TimeoutError) as err:
+            log.warning("Slack call failed in %s: %s", getattr(fn, "__name__", fn), err)
             self._tell(on_error, slack_error_sentence(err))
         except (VramError, StoreError) as err:  # both carry the one sentence for the user
             self._tell(on_error, str(err))
         except Exception:
-            log.exception("unexpected failure in %s", fn.__name__)
+            log.exception("unexpected failure in %s", getattr(fn, "__name__", fn))
             self._tell(on_error, INTERNAL_ERROR)
 
     def _claim(self, key: str) -> bool:
@@ -273,14 +398,7 @@ class _Bot:
             log.warning("could not record %s as handled (%s): answering anyway", key, err)
             return True
 
-    @staticmethod
-    def _tell(on_error: Callable[[str], None] | None, sentence: str) -> None:
-        if on_error is None:
-            return
-        try:
-            on_error(sentence)
-        except Exception:  # the user cannot be told either: the log is all we have
-            log.exception("could not report an error to the user")
+    _tell = staticmethod(tell)
 
     # -- filters (cheap: they run before the ack returns) -------------------------------------------
     @staticmethod
@@ -307,7 +425,7 @@ class _Bot:
         return "=" in (event.get("text") or "")
 
     # -- slash command ------------------------------------------------------------------------------
-    def command(self, body: dict[str, Any], respond: Any) -> None:
+    def command(self, body: dict[str, Any], respond: Responder) -> None:
         who = Who(
             source="slack", team=body.get("team_id"), channel=body.get("channel_id"), user=body.get("user_id"),
             is_dm=body.get("channel_name") == "directmessage",
@@ -316,12 +434,25 @@ class _Bot:
         # A DM or group DM between people (never one with the bot: it can post there).
         between_people = who.is_dm or str(body.get("channel_name") or "").startswith("mpdm-")
         answer = render(reply)
+        on_error = self.tell_privately(respond)
         if answer.public:
-            self._post_or_respond(who, answer, respond, hint=blocks.DM_HINT if between_people else blocks.INVITE_HINT)
+            hint = blocks.DM_HINT if between_people else blocks.INVITE_HINT
+            # Slack would not take the post: the asker still gets the answer, privately.
+            self.deliver(("chat.postMessage", respond.channel),
+                         lambda: self._post_or_respond(who, answer, respond, hint=hint), on_error,
+                         fallback=lambda: self._respond_or_dm(respond, answer.private or answer.message))
         else:
-            self._respond(respond, answer.message)
+            self.deliver(("response_url", respond.channel), lambda: self._respond(respond, answer.message), on_error,
+                         fallback=lambda: self._dm(respond.user, answer.message))
 
-    def _post_or_respond(self, who: Who, answer: Answer, respond: Any, *, hint: str) -> None:
+    def _respond_or_dm(self, respond: Responder, msg: Message) -> None:
+        try:
+            self._respond(respond, msg)
+        except (SlackClientError, URLError, ConnectionError, TimeoutError) as err:
+            log.warning("could not answer %s through response_url (%s): sending a DM", respond.user, err)
+            self._dm(respond.user, msg)
+
+    def _post_or_respond(self, who: Who, answer: Answer, respond: Responder, *, hint: str) -> None:
         """Post in the channel; where the bot cannot, answer privately and say how to invite it."""
         assert who.channel is not None
         try:
@@ -344,11 +475,8 @@ class _Bot:
             self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=None)
 
     @staticmethod
-    def _respond(respond: Any, msg: Message) -> None:
+    def _respond(respond: Responder, msg: Message) -> None:
         respond(response_type="ephemeral", replace_original=False, **msg.kwargs())
-
-    def respond_error(self, respond: Any, sentence: str) -> None:
-        self._respond(respond, blocks.error_message(sentence))
 
     # -- threads ------------------------------------------------------------------------------------
     def thread_reply(self, team: str | None, event: dict[str, Any]) -> None:
@@ -368,7 +496,10 @@ class _Bot:
         outcome = self.service.what_if(base=base, text=from_slack(event.get("text") or ""), who=who)
         if outcome is None:
             return
-        self._answer_in_thread(outcome, channel=channel, thread_ts=thread_ts, user=event.get("user"))
+        self.deliver(("chat.postMessage", channel),
+                     lambda: self._answer_in_thread(outcome, channel=channel, thread_ts=thread_ts,
+                                                    user=event.get("user")),
+                     self.tell_in_thread(event))
 
     def _answer_in_thread(self, out: Outcome, *, channel: str, thread_ts: str, user: str | None) -> None:
         if out.estimate is None:
@@ -398,10 +529,14 @@ class _Bot:
 
     def _thread_error(self, sentence: str, *, channel: str, thread_ts: str, user: str | None) -> None:
         msg = blocks.error_message(sentence)
-        if user:  # only the one who typed it needs to see the mistake
-            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **msg.kwargs())
-        else:
+        if not user:
             self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **msg.kwargs())
+            return
+        try:  # only the one who typed it needs to see the mistake
+            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **msg.kwargs())
+        except (SlackClientError, URLError, ConnectionError, TimeoutError) as err:
+            log.warning("could not tell %s in the thread (%s): sending a DM", user, err)
+            self.client.chat_postMessage(channel=user, **msg.kwargs())
 
     # -- @vram and the bot's DM -------------------------------------------------------------------
     def mention(self, team: str | None, event: dict[str, Any]) -> None:
@@ -438,14 +573,22 @@ class _Bot:
         who = Who(source="slack", team=team, channel=channel, user=user, is_dm=dm)
         answer = render(self.service.run(from_slack(event.get("text") or ""), who))
         if answer.public or dm:  # in the DM only the asker and the bot are there: no need to whisper
-            resp = self.client.chat_postMessage(
-                channel=channel, thread_ts=reply_ts, unfurl_links=False, unfurl_media=False,
-                **answer.message.kwargs(),
-            )
-            if answer.record_id is not None:
-                self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=reply_ts)
+
+            def post() -> None:
+                resp = self.client.chat_postMessage(
+                    channel=channel, thread_ts=reply_ts, unfurl_links=False, unfurl_media=False,
+                    **answer.message.kwargs(),
+                )
+                if answer.record_id is not None:
+                    self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"],
+                                            thread_ts=reply_ts)
+
+            self.deliver(("chat.postMessage", channel), post, self.tell_in_thread(event))
         elif user:  # help, history, mistakes: only the asker needs to see them
-            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=reply_ts, **answer.message.kwargs())
+            self.deliver(("chat.postEphemeral", channel),
+                         lambda: self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=reply_ts,
+                                                                **answer.message.kwargs()),
+                         self.tell_in_thread(event))
 
     # -- App Home -----------------------------------------------------------------------------------
     def home(self, team: str | None, user: str) -> None:
@@ -455,4 +598,4 @@ class _Bot:
             view = blocks.home_view(reply.records)
         else:  # the history could not be read: say so, rather than "no queries yet"
             view = blocks.home_view((), error=reply.message)
-        self.client.views_publish(user_id=user, view=view)
+        self.deliver(("views.publish", user), lambda: self.client.views_publish(user_id=user, view=view), None)

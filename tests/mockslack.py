@@ -34,6 +34,7 @@ class Call:
     args: dict[str, Any]  # form fields or JSON body (blocks decoded to lists)
     token: str | None  # the bearer token sent, if any
     path: str
+    status: int = 200  # what the mock answered (429 and 5xx when told to fail that way)
 
 
 @dataclass
@@ -45,6 +46,11 @@ class MockSlack:
     # method -> Slack error code, to make any method fail the way Slack fails it
     fail: dict[str, str] = field(default_factory=dict)
     socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
+    # How many of the next calls answer HTTP 429 (with Retry-After: retry_after_s) or HTTP 500, per
+    # "method" or "method channel" (e.g. "chat.postMessage C0001"); "response_url" for response URLs.
+    rate_limit: dict[str, int] = field(default_factory=dict)
+    retry_after_s: int = 1
+    server_errors: dict[str, int] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
@@ -78,6 +84,8 @@ class MockSlack:
                 status, body = mock._answer(path, args, token)
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", str(mock.retry_after_s))
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -113,14 +121,30 @@ class MockSlack:
             self._ts += 1
             return f"1700000000.{self._ts:06d}"
 
+    def _injected(self, method: str, channel: Any) -> int:
+        """The status a told-to-fail call gets (429 or 500), else 200; counts the failure down."""
+        with self._lock:
+            for table, status in ((self.rate_limit, 429), (self.server_errors, 500)):
+                for key in (f"{method} {channel}", method):
+                    if table.get(key, 0) > 0:
+                        table[key] -= 1
+                        return status
+        return 200
+
     def _answer(self, path: str, args: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any]]:
         if path.startswith("/response/"):
-            self._record(Call("response_url", args, token, path))
-            return 200, {"ok": True}
+            status = self._injected("response_url", None)
+            self._record(Call("response_url", args, token, path, status))
+            return status, {"ok": status == 200}
         if not path.startswith("/api/"):
             return 404, {"ok": False, "error": "unknown_path"}
         method = path.removeprefix("/api/")
-        self._record(Call(method, args, token, path))
+        status = self._injected(method, args.get("channel"))
+        self._record(Call(method, args, token, path, status))
+        if status == 429:
+            return 429, {"ok": False, "error": "ratelimited"}
+        if status == 500:
+            return 500, {"ok": False, "error": "internal_error"}
         if not token:
             return 200, {"ok": False, "error": "not_authed"}
         if method in self.fail:
@@ -158,10 +182,10 @@ class MockSlack:
             self.calls.append(call)
 
     # -- assertions helpers ----------------------------------------------------------------
-    def of(self, method: str) -> list[Call]:
-        """The recorded calls of one method, in arrival order."""
+    def of(self, method: str, *, failed: bool = False) -> list[Call]:
+        """The recorded calls of one method that succeeded (or, with ``failed``, those told to fail)."""
         with self._lock:
-            return [c for c in self.calls if c.method == method]
+            return [c for c in self.calls if c.method == method and (c.status != 200) == failed]
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         """Wait until ``count`` calls of ``method`` arrived; return them (fails the test if not)."""

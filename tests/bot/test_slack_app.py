@@ -60,14 +60,16 @@ class Bot:
         raise AssertionError(f"no top-level post in {channel}: {self.slack.calls}")
 
 
-def start_bot(db: str, resolver: Resolver | HubOnlyResolver, workers: int = 16) -> Iterator[Bot]:
+def start_bot(db: str, resolver: Resolver | HubOnlyResolver, workers: int = 16,
+              backoff_s: float = 0.05) -> Iterator[Bot]:
     slack = MockSlack(private={"CPRIVATE"}, missing={"DOTHERS"}).start()
     store = Store(db, backoff_s=0.01)
     store.upgrade()
     settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.api_url,
                         database_url=db, workers=workers)
     pool = TrackedPool(workers)
-    app = create_app(settings, Service(store=store, resolver=resolver), events=store, work=pool)
+    app = create_app(settings, Service(store=store, resolver=resolver), events=store, work=pool,
+                     retry_backoff_s=backoff_s)
     server = HttpServer(SlackGate(app, signing_secret=SECRET, replays=store), host="127.0.0.1", port=0).start()
     base = f"http://127.0.0.1:{server.port}"
     try:
