@@ -34,10 +34,10 @@ from bot.service import (
     Reply,
     Service,
     ShowReply,
-    Who,
 )
 from bot.settings import Settings, load_settings
 from estimator.errors import InputError, VramError
+from store.records import Conversation
 
 log = logging.getLogger("vram")
 
@@ -221,7 +221,7 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         service = build_service(settings)
         if not words:
             words = interactive_text(read).split()
-        who = Who(source="cli", user=_local_user())
+        who = Conversation(platform="cli", user=_local_user())
         if words[0].lower() == "history":
             rest = [w for w in words[1:] if w.lower() != "mine"]
             if len(rest) > 1:

@@ -110,7 +110,7 @@ def history_json(records: Sequence[QueryRecord]) -> list[dict[str, Any]]:
         items.append({
             "id": rec.id, "created_at": rec.created_at.isoformat(), "model": rec.model_label,
             "revision": rec.revision, "text": rec.text, "status": rec.status, "error": rec.error,
-            "total": total, "parent_id": rec.parent_id, "source": rec.source,
+            "total": total, "parent_id": rec.parent_id, "source": rec.conversation.platform,
         })
     return items
 

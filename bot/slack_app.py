@@ -35,16 +35,17 @@ from bot.service import (
     Reply,
     Service,
     ShowReply,
-    Who,
 )
 from bot.settings import Settings
 from bot.work import Tell, Work, tell
 from estimator.errors import VramError
 from store.errors import StoreError
+from store.records import Conversation
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/vram"
+PLATFORM = "slack"  # how the history store names this front end
 # Slack's error codes for "this bot cannot post there": answer privately instead, with the invite hint.
 CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action",
                          "cannot_dm_bot", "messages_tab_disabled"})
@@ -426,13 +427,14 @@ class _Bot:
 
     # -- slash command ------------------------------------------------------------------------------
     def command(self, body: dict[str, Any], respond: Responder) -> None:
-        who = Who(
-            source="slack", team=body.get("team_id"), channel=body.get("channel_id"), user=body.get("user_id"),
-            is_dm=body.get("channel_name") == "directmessage",
-        )
+        # A DM or a group DM: "directmessage" and "mpdm-..." (between people, or the bot's own DM).
+        channel_name = str(body.get("channel_name") or "")
+        who = Conversation(platform=PLATFORM, workspace=body.get("team_id"), channel=body.get("channel_id"),
+                           user=body.get("user_id"),
+                           private=channel_name == "directmessage" or channel_name.startswith("mpdm-"))
         reply = self.service.run(from_slack(body.get("text") or ""), who)
         # A DM or group DM between people (never one with the bot: it can post there).
-        between_people = who.is_dm or str(body.get("channel_name") or "").startswith("mpdm-")
+        between_people = who.private
         answer = render(reply)
         on_error = self.tell_privately(respond)
         if answer.public:
@@ -452,7 +454,7 @@ class _Bot:
             log.warning("could not answer %s through response_url (%s): sending a DM", respond.user, err)
             self._dm(respond.user, msg)
 
-    def _post_or_respond(self, who: Who, answer: Answer, respond: Responder, *, hint: str) -> None:
+    def _post_or_respond(self, who: Conversation, answer: Answer, respond: Responder, *, hint: str) -> None:
         """Post in the channel; where the bot cannot, answer privately and say how to invite it."""
         assert who.channel is not None
         try:
@@ -491,8 +493,8 @@ class _Bot:
         # bot arrives twice (message + app_mention, two event ids) - the message is the same.
         if not self._claim(f"msg:{team}:{channel}:{ts}"):
             return
-        who = Who(source="slack", team=team, channel=channel, user=event.get("user"),
-                  is_dm=event.get("channel_type") == "im")
+        who = Conversation(platform=PLATFORM, workspace=team, channel=channel, user=event.get("user"),
+                           private=event.get("channel_type") in ("im", "mpim"))
         outcome = self.service.what_if(base=base, text=from_slack(event.get("text") or ""), who=who)
         if outcome is None:
             return
@@ -570,7 +572,8 @@ class _Bot:
         # In a channel the answer goes in the thread it was asked in, or starts one under the question;
         # a DM is already a conversation with the bot, so the answer follows the question there.
         reply_ts = event.get("thread_ts") or (None if dm else ts)
-        who = Who(source="slack", team=team, channel=channel, user=user, is_dm=dm)
+        who = Conversation(platform=PLATFORM, workspace=team, channel=channel, user=user,
+                           private=dm or event.get("channel_type") == "mpim")
         answer = render(self.service.run(from_slack(event.get("text") or ""), who))
         if answer.public or dm:  # in the DM only the asker and the bot are there: no need to whisper
 
@@ -593,7 +596,7 @@ class _Bot:
     # -- App Home -----------------------------------------------------------------------------------
     def home(self, team: str | None, user: str) -> None:
         """Publish the Home tab with the user's recent queries."""
-        reply = self.service.own_history(Who(source="slack", team=team, channel=None, user=user))
+        reply = self.service.own_history(Conversation(platform=PLATFORM, workspace=team, user=user))
         if isinstance(reply, HistoryReply):
             view = blocks.home_view(reply.records)
         else:  # the history could not be read: say so, rather than "no queries yet"

@@ -1,4 +1,4 @@
-"""The history store: every sizing query, the Hub cache and handled Slack events, in one database.
+"""The history store: every sizing query, the Hub cache and handled chat events, in one database.
 
 SQLite (a file in the user's data dir, by default) or Postgres through psycopg 3. The store takes a
 URL; it reads no environment itself (``default_database_url`` is for the entrypoints).
@@ -42,7 +42,7 @@ from sqlalchemy.pool import StaticPool
 from store.errors import StoreError, StoreReadError, StoreWriteError
 from store.migrate import HEAD_REVISION, alembic_config
 from store.models import HandledEventRow, HubCacheRow, QueryRow, SeenRequestRow
-from store.records import NewQuery, QueryRecord, Scope
+from store.records import Conversation, NewQuery, QueryRecord
 
 log = logging.getLogger(__name__)
 
@@ -254,11 +254,12 @@ class Store:
         label = rec.model or rec.requested_model
         values: dict[str, Any] = {
             "created_at": created_at,
-            "source": rec.source,
-            "team_id": rec.team,
-            "channel_id": rec.channel,
-            "user_id": rec.user,
-            "is_dm": rec.is_dm,
+            "source": rec.conversation.platform,
+            "team_id": rec.conversation.workspace,
+            "channel_id": rec.conversation.channel,
+            "user_id": rec.conversation.user,
+            "is_dm": rec.conversation.private,
+            "public": False,  # until set_posted: an answer nobody else saw is its asker's alone
             "text": rec.text,
             "params": rec.params,
             "requested_model": rec.requested_model,
@@ -277,17 +278,21 @@ class Store:
         query_id = self._write("save the query to history", run)
         data = rec.model_dump(exclude={"created_at"})
         return QueryRecord(
-            id=query_id, created_at=created_at, posted_channel=None, posted_ts=None, thread_ts=None, **data
+            id=query_id, created_at=created_at, public=False, posted_channel=None, posted_ts=None, thread_ts=None,
+            **data,
         )
 
     def set_posted(self, query_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None:
-        """Remember the Slack message a query was answered with (and the thread it is in)."""
+        """Remember the message a query was answered with (and the thread it is in).
+
+        Posted means the whole conversation saw it: from now on, listings show it to its members.
+        """
 
         def run(conn: Connection) -> int:
             stmt = (
                 update(QueryRow)
                 .where(QueryRow.id == query_id)
-                .values(posted_channel=channel, posted_ts=ts, thread_ts=thread_ts)
+                .values(posted_channel=channel, posted_ts=ts, thread_ts=thread_ts, public=True)
             )
             return conn.execute(stmt).rowcount
 
@@ -368,11 +373,9 @@ class Store:
         return QueryRecord(
             id=row.id,
             created_at=row.created_at,
-            source=row.source,  # type: ignore[arg-type]  # the CHECK constraint keeps it in the Literal
-            team=row.team_id,
-            channel=row.channel_id,
-            user=row.user_id,
-            is_dm=row.is_dm,
+            conversation=Conversation(platform=row.source, workspace=row.team_id, channel=row.channel_id,
+                                      user=row.user_id, private=row.is_dm),
+            public=row.public,
             text=row.text,
             params=row.params,
             requested_model=row.requested_model,
@@ -403,7 +406,7 @@ class Store:
         return self._read(run)
 
     def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None:
-        """The newest successful estimate posted in a Slack thread (the root message or a reply)."""
+        """The newest successful estimate posted in a chat thread (the root message or a reply)."""
 
         def run(conn: Connection) -> QueryRecord | None:
             ids: list[int] = []
@@ -424,13 +427,13 @@ class Store:
     def history(
         self,
         *,
-        scope: Scope,
+        scope: Conversation,
         model: str | None = None,
         user: str | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> list[QueryRecord]:
-        """Queries visible from ``scope``, newest first; ``model`` is a case-insensitive substring."""
+        """Queries ``scope``'s user may see from there, newest first; ``model`` is a case-insensitive substring."""
         selects = self.history_selects(scope=scope, model=model, user=user, limit=limit, offset=offset)
 
         def run(conn: Connection) -> list[QueryRecord]:
@@ -444,35 +447,43 @@ class Store:
 
     @staticmethod
     def history_selects(
-        *, scope: Scope, model: str | None = None, user: str | None = None, limit: int = 20, offset: int = 0
+        *, scope: Conversation, model: str | None = None, user: str | None = None, limit: int = 20,
+        offset: int = 0,
     ) -> list[Select[tuple[int]]]:
         """The id queries behind ``history``: one per visible group, each one index range in id order.
 
-        A channel listing is "this channel" plus "my DMs"; as two simple selects (merged in Python)
-        each walks its own index backwards and stops after ``offset + limit`` ids, on both databases,
-        where one OR would leave the planner to sort every match.
+        The rule is ``visible``'s: in a channel, its public answers, plus the asker's own there, plus the
+        asker's own DMs; without a channel (the terminal), the user's own channel-less queries. As simple
+        selects merged in Python, each walks its own index backwards and stops after ``offset + limit``
+        ids on both databases, where one OR would leave the planner to sort every match.
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
         if offset < 0:
             raise ValueError("offset must be >= 0")
 
+        mine = user is None or user == scope.user
         branches: list[list[ColumnElement[bool]]] = []
-        if scope.source == "cli":
-            if user is None or user == scope.user:
-                # cli records never have a team or a DM flag (NewQuery enforces it): no test for them,
-                # so the index serves the rows in id order.
-                branches.append([QueryRow.user_id == scope.user, QueryRow.source == "cli"])
+        if scope.channel is None:
+            if mine:
+                # The user's own channel-less queries (the terminal's); channel_id rides at the end of the
+                # index, so the index still serves them in id order.
+                branches.append([QueryRow.user_id == scope.user, QueryRow.source == scope.platform,
+                                 QueryRow.channel_id.is_(None)])
         else:
-            if scope.channel is not None:
-                # Only Slack records have a channel (NewQuery enforces it), so no source test here.
-                where = [QueryRow.team_id == scope.team, QueryRow.channel_id == scope.channel]
-                if user is not None:
-                    where.append(QueryRow.user_id == user)
-                branches.append(where)
-            if scope.user is not None and (user is None or user == scope.user):
+            # Workspace ids are the platform's own (unique per platform): no platform test in these branches,
+            # so each stays one index range.
+            here = [QueryRow.team_id == scope.workspace, QueryRow.channel_id == scope.channel]
+            if user is None:
+                branches.append([*here, QueryRow.public.is_(True)])
+            else:  # someone's queries here: theirs that the channel saw (all of them, when it is the asker)
+                by_user = [*here, QueryRow.user_id == user]
+                branches.append(by_user if user == scope.user else [*by_user, QueryRow.public.is_(True)])
+            if scope.user is not None and mine:
+                if user is None:  # the asker's own here, answered privately or not
+                    branches.append([*here, QueryRow.user_id == scope.user])
                 branches.append([
-                    QueryRow.team_id == scope.team,
+                    QueryRow.team_id == scope.workspace,
                     QueryRow.user_id == scope.user,
                     QueryRow.is_dm.is_(True),
                 ])
@@ -485,17 +496,17 @@ class Store:
             for where in branches
         ]
 
-    def own_queries(self, *, team: str | None, user: str, limit: int = 20) -> list[QueryRecord]:
-        """One Slack user's own queries in their team, every channel, newest first.
+    def own_queries(self, *, platform: str, workspace: str | None, user: str, limit: int = 20) -> list[QueryRecord]:
+        """One user's own queries in their workspace, every channel, newest first.
 
-        For the App Home tab, which only that user sees: it is their own typing, so the channel
-        rule of ``history`` (which protects other people's queries) does not narrow it.
+        For a page only that user sees (a chat's home tab): it is their own typing, so the channel rule
+        of ``history`` (which protects other people's queries) does not narrow it.
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-        # ix_queries_user serves (user_id, source) in id order; the team test filters that walk.
+        # ix_queries_user serves (user_id, source) in id order; the workspace test filters that walk.
         stmt = (select(QueryRow.id)
-                .where(QueryRow.user_id == user, QueryRow.source == "slack", QueryRow.team_id == team)
+                .where(QueryRow.user_id == user, QueryRow.source == platform, QueryRow.team_id == workspace)
                 .order_by(QueryRow.id.desc()).limit(limit))
         return self._read(lambda conn: self._rows_by_id(conn, list(conn.execute(stmt).scalars())))
 
@@ -504,15 +515,24 @@ class Store:
         return self._read(lambda conn: conn.execute(select(func.count()).select_from(QueryRow)).scalar_one())
 
     @staticmethod
-    def visible(rec: QueryRecord, scope: Scope) -> bool:
-        """May ``scope`` see ``rec``? The same rule ``history`` lists by (for ``show <id>``)."""
-        if scope.source == "cli":
-            return rec.source == "cli" and rec.user == scope.user
-        if rec.source != "slack" or rec.team != scope.team:
+    def visible(rec: QueryRecord, scope: Conversation) -> bool:
+        """May ``scope``'s user see ``rec`` from there? Only if they could see it in the chat itself.
+
+        The answers posted in a channel are its members'; everything else (ephemeral answers, errors,
+        answers the bot could not post, anything in a DM between people) only its asker's, who sees
+        their own from the channel they asked in and their DMs from anywhere in the workspace.
+        """
+        asked = rec.conversation
+        if asked.platform != scope.platform:
             return False
-        in_this_channel = scope.channel is not None and rec.channel == scope.channel
-        own_dm = rec.is_dm and scope.user is not None and rec.user == scope.user
-        return in_this_channel or own_dm
+        own = scope.user is not None and asked.user == scope.user
+        if scope.channel is None:
+            return own and asked.channel is None
+        if asked.workspace != scope.workspace:
+            return False
+        if asked.channel == scope.channel:
+            return rec.public or own
+        return own and asked.private
 
     # -- Hub cache --------------------------------------------------------------------------------
 

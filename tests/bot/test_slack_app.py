@@ -23,7 +23,7 @@ from bot.settings import Settings
 from bot.slack_app import create_app
 from bot.work import Work
 from estimator.resolve import Resolver
-from store import Store
+from store import Conversation, Store
 from tests.fakehub import FakeHub
 from tests.mockslack import BOT_ID, BOT_USER_ID, MockSlack, SlackSender
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
@@ -121,10 +121,8 @@ def test_command_end_to_end(bot: Bot) -> None:
     assert again is not None and again.id == record.id
 
 
-def _scope(channel: str, user: str) -> Any:
-    from store.records import Scope
-
-    return Scope(source="slack", team="T0001", channel=channel, user=user)
+def _scope(channel: str, user: str) -> Conversation:
+    return Conversation(platform="slack", workspace="T0001", channel=channel, user=user)
 
 
 def _posted(bot: Bot) -> str:
@@ -505,7 +503,7 @@ def test_dm_with_the_bot_answers_messages_and_their_threads(bot: Bot) -> None:
     assert "144 KiB per token x 4,096 tokens x 1 sequence" in blocks_text(answer.args)
     bot.pool.drain()
     [record] = bot.store.history(scope=_scope("DBOT1", "U0001"))
-    assert record.is_dm and record.posted_channel == "DBOT1"
+    assert record.conversation.private and record.public and record.posted_channel == "DBOT1"
     # A change in the answer's thread re-estimates, as in a channel.
     bot.send.event(bot.send.message("b=2", channel="DBOT1", channel_type="im", thread_ts=record.posted_ts))
     follow = bot.slack.wait_for("chat.postMessage", 2)[1].args

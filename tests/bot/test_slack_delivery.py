@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from store import Scope
+from store import Conversation
 from tests.bot.test_slack_app import QWEN3_8B, Bot, hub_resolver, start_bot
 from tests.fakehub import FakeHub
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
@@ -87,5 +87,5 @@ def test_a_dead_response_url_ends_in_a_dm(bot: Bot, caplog: pytest.LogCaptureFix
     assert any("failed 4 times" in r.getMessage() and "another way" in r.getMessage() for r in caplog.records)
 
 
-def _scope(channel: str) -> Scope:
-    return Scope(source="slack", team="T0001", channel=channel, user="U0001")
+def _scope(channel: str) -> Conversation:
+    return Conversation(platform="slack", workspace="T0001", channel=channel, user="U0001")

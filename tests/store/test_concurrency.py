@@ -13,9 +13,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from store import NewQuery, Scope, Store, StoreReadError, StoreWriteError
+from store import Conversation, NewQuery, Store, StoreReadError, StoreWriteError
 from store.models import QueryRow
 from tests.store.conftest import require_postgres
+
+ME = Conversation(platform="cli", user="me")
+LOAD = Conversation(platform="cli", user="load")
 
 PROCESSES = 4
 THREADS = 4
@@ -31,7 +34,7 @@ def _write_many(url: str, who: str, start: threading.Event | None, go: object = 
         if start is not None:
             start.wait(30)
         for i in range(WRITES):
-            s.record(NewQuery(source="cli", user="load", text=f"{who} {i}", status="ok", model=f"m/{who}"))
+            s.record(NewQuery(conversation=LOAD, text=f"{who} {i}", status="ok", model=f"m/{who}"))
     finally:
         s.close()
 
@@ -78,7 +81,7 @@ def test_processes_and_threads_lose_no_record(db_url: str) -> None:
         # And the listing sees all of them, newest first, page by page.
         listed = []
         for offset in range(0, 200, 50):
-            listed += check.history(scope=Scope(source="cli", user="load"), limit=50, offset=offset)
+            listed += check.history(scope=LOAD, limit=50, offset=offset)
         assert len(listed) == 200 and [r.id for r in listed] == sorted((id_ for id_, _ in rows), reverse=True)
     finally:
         check.close()
@@ -116,7 +119,7 @@ def test_locked_write_is_retried_and_saved(tmp_path: Path) -> None:
     logger.setLevel(logging.WARNING)  # whatever the process's logging set-up, the warning is emitted
     logger.addHandler(handler)
     try:
-        rec = store.record(NewQuery(source="cli", user="me", text="vram phi-4", status="ok"))
+        rec = store.record(NewQuery(conversation=ME, text="vram phi-4", status="ok"))
         assert handler.released  # the first try did fail
         assert store.get(rec.id) == rec
     finally:
@@ -132,7 +135,7 @@ def test_write_that_keeps_failing_raises_store_error_and_logs(
     store, blocker = _locked_sqlite(tmp_path, busy_timeout_ms=10, retries=3, backoff_s=0.01)
     try:
         with caplog.at_level(logging.WARNING, logger="store"), pytest.raises(StoreWriteError) as info:
-            store.record(NewQuery(source="cli", user="me", text="vram phi-4", status="ok"))
+            store.record(NewQuery(conversation=ME, text="vram phi-4", status="ok"))
         assert str(info.value) == "Could not save the query to history after 3 tries: database is locked."
         assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING", "ERROR"]
         # claim_event and set_posted fail the same way.
@@ -153,10 +156,10 @@ def test_unreachable_postgres_fails_in_one_sentence_without_the_password(
     store = Store("postgresql://vram:s3cret-pw@127.0.0.1:1/vram", retries=2, backoff_s=0.01)
     try:
         with caplog.at_level(logging.WARNING, logger="store"), pytest.raises(StoreWriteError) as info:
-            store.record(NewQuery(source="cli", user="me", text="vram x", status="ok"))
+            store.record(NewQuery(conversation=ME, text="vram x", status="ok"))
         assert "after 2 tries" in str(info.value)
         with pytest.raises(StoreReadError, match="could not be read"):
-            store.history(scope=Scope(source="cli", user="me"))
+            store.history(scope=ME)
         assert "s3cret-pw" not in caplog.text and "s3cret-pw" not in str(info.value)
         assert "***" in caplog.text  # the URL is logged with its password masked
     finally:
@@ -171,7 +174,7 @@ def test_postgres_connections_killed_between_writes(pg_schema_url: str) -> None:
     store = Store(url.render_as_string(hide_password=False), backoff_s=0.01)
     store.upgrade()
     try:
-        first = store.record(NewQuery(source="cli", user="me", text="one", status="ok"))
+        first = store.record(NewQuery(conversation=ME, text="one", status="ok"))
         killer = Store(pg_schema_url)
         with killer.engine.connect() as conn:
             killed = conn.exec_driver_sql(
@@ -180,7 +183,7 @@ def test_postgres_connections_killed_between_writes(pg_schema_url: str) -> None:
             ).scalar()
         killer.close()
         assert killed >= 1  # the pooled connection really was cut
-        second = store.record(NewQuery(source="cli", user="me", text="two", status="ok"))
-        assert [r.id for r in store.history(scope=Scope(source="cli", user="me"))] == [second.id, first.id]
+        second = store.record(NewQuery(conversation=ME, text="two", status="ok"))
+        assert [r.id for r in store.history(scope=ME)] == [second.id, first.id]
     finally:
         store.close()
