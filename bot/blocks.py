@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot import report
+from bot.echo import neutral
 from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space glyph
 from bot.report import GIB, bar, gib, params, per_token
 from estimator.classic import classic_lines as _classic_lines
@@ -71,8 +72,9 @@ class GpuLike(Protocol):
 
 # -- text helpers -----------------------------------------------------------------------------
 def escape(text: str) -> str:
-    """Escape Slack mrkdwn control characters (``&``, ``<``, ``>``) in untrusted text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape Slack mrkdwn control characters (``&``, ``<``, ``>``) in untrusted text (and neutralise
+    bidi controls and overlong runs: :func:`bot.echo.neutral`)."""
+    return neutral(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _truncate(text: str, limit: int = SECTION_LIMIT) -> str:

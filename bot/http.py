@@ -3,7 +3,7 @@
 waitress reads every request in one event loop and hands complete requests to a few threads, so idle
 or half-sent connections cost a socket, not a thread; it listens with a large backlog, closes
 connections idle past a timeout and caps how many it keeps open. The gate in front of Bolt answers
-what Bolt would choke on (unsigned, stale, malformed, replayed) with a status and one log line.
+what Bolt would choke on (unsigned, stale, malformed) with a status and one log line.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltRequest
@@ -46,10 +46,8 @@ CLEANUP_S = 2
 ACK_THREADS = 8  # requests only verify, parse and ack here; the answers run in the work pool
 
 
-class ReplayGuard(Protocol):
-    """Remembers signed requests already handled (shared by replicas: the database)."""
-
-    def first_sighting(self, signature: str) -> bool: ...
+# Where the gate leaves a request's signature in Bolt's context, for the replay check after the ack.
+SIGNATURE_KEY = "vram_request_signature"
 
 
 class _FormAwareRequest(BoltRequest):
@@ -90,12 +88,11 @@ class SlackGate(SlackRequestHandler):
     """
 
     def __init__(self, app: App | None, *, signing_secret: str | None = None,
-                 health: Callable[[], bool] | None = None, replays: ReplayGuard | None = None) -> None:
+                 health: Callable[[], bool] | None = None) -> None:
         if app is not None:
             super().__init__(app, path=EVENTS_PATH)
         self.bolt = app
         self.health = health
-        self.replays = replays
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -137,21 +134,12 @@ class SlackGate(SlackRequestHandler):
             parsed = parse_slack_body(body, str(headers.get("content-type") or ""))
         except (ValueError, KeyError):  # json.JSONDecodeError is a ValueError
             return _refuse(400, "signed body is not a Slack payload", peer)
-        if self.replays is not None and parsed.get("command") and not self._first(signature):
-            log.warning("replayed slash command from %s ignored (signature seen before)", peer)
-            return WsgiHttpResponse(status=200, headers={}, body="")
         bolt_request = _FormAwareRequest(body=body, parsed=parsed, query=request.query_string, headers=headers)
+        # The listener checks for a replay after the ack (a database write must not delay it).
+        bolt_request.context[SIGNATURE_KEY] = signature
         assert self.bolt is not None
         resp: BoltResponse = self.bolt.dispatch(bolt_request)
         return WsgiHttpResponse(status=resp.status, headers=resp.headers, body=resp.body)
-
-    def _first(self, signature: str) -> bool:
-        assert self.replays is not None
-        try:
-            return self.replays.first_sighting(signature)
-        except Exception as err:  # the database is down: answering twice beats never answering
-            log.warning("could not check for a replay (%s): answering anyway", err)
-            return True
 
 
 def _refuse(status: int, why: str, peer: str) -> WsgiHttpResponse:
@@ -217,7 +205,12 @@ class HttpServer:
     def close(self) -> None:
         """Close every connection and stop the loop (``run`` returns)."""
         server = self._server
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        if self._thread is not None:
-            self._thread.join(2)
+        try:
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map, ignore_all=True))
+            if self._thread is not None:
+                self._thread.join(2)
+        except OSError as err:  # the loop is gone already: close what is left from here
+            log.debug("closing the HTTP server directly (%s)", err)
+        if self._thread is None or not self._thread.is_alive():
+            wasyncore.close_all(server._map, ignore_all=True)
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot import report
+from bot.echo import neutral
 from estimator.classic import classic_lines
 from estimator.gpus import GPU
 from estimator.result import Estimate
@@ -123,8 +124,8 @@ def history_table(records: Sequence[QueryRecord]) -> Table | Text:
         table.add_column(column, justify="right" if column in ("id", "total GiB") else "left")
     for item in history_json(records):
         total = f"{item['total'] / report.GIB:.1f}" if item["total"] is not None else f"error: {item['error']}"
-        table.add_row(str(item["id"]), item["created_at"][:16].replace("T", " "), item["model"] or "",
-                      total, item["text"])
+        table.add_row(str(item["id"]), item["created_at"][:16].replace("T", " "), neutral(item["model"] or ""),
+                      neutral(total), neutral(item["text"]))
     return table
 
 

@@ -121,11 +121,11 @@ def build(settings: Settings) -> Built:
 
 
 def database_ok(store: Store) -> Callable[[], bool]:
-    """The health check: the database answers."""
+    """The health check: the database takes a write now (a read-only file or a held lock is unhealthy)."""
 
     def check() -> bool:
         try:
-            store.schema_revision()
+            store.check_writable()
         except StoreError:
             return False
         return True
@@ -198,7 +198,7 @@ def _serve_http(built: Built, settings: Settings, stop: threading.Event,
                 on_ready: Callable[[Callable[[], None]], None] | None) -> None:
     assert settings.slack_signing_secret is not None  # check_settings: HTTP mode needs it
     gate = SlackGate(built.app, signing_secret=settings.slack_signing_secret.get_secret_value(),
-                     health=database_ok(built.store), replays=built.store)
+                     health=database_ok(built.store))
     server = _listen(gate, settings.port)
     log.info("vram: HTTP on port %d, Slack events at %s", server.port, EVENTS_PATH)
     if on_ready is not None:

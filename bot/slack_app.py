@@ -17,13 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Protocol
 from urllib.error import URLError
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from bot import blocks
 from bot.blocks import Message
+from bot.http import SIGNATURE_KEY
 from bot.service import (
     CompareReply,
     ErrorReply,
@@ -84,9 +85,11 @@ logging.getLogger("slack_bolt.App").addFilter(_NoUnusedTokenNotice())
 
 
 class EventClaims(Protocol):
-    """De-duplication of Slack deliveries (the history store's ``claim_event``)."""
+    """De-duplication of Slack deliveries and replays (the history store)."""
 
     def claim_event(self, event_id: str) -> bool: ...
+
+    def first_sighting(self, signature: str) -> bool: ...
 
 
 def slack_error_sentence(err: Exception) -> str:
@@ -268,10 +271,10 @@ def create_app(
         pool.submit(functools.partial(bot.guard, fn, *args, on_error=on_error), on_error=on_error)
 
     @app.command(COMMAND)
-    def on_command(ack: Callable[..., None], body: dict[str, Any]) -> None:
+    def on_command(ack: Callable[..., None], body: dict[str, Any], context: BoltContext) -> None:
         ack()
         respond = Responder(body)
-        submit(bot.command, body, respond, on_error=bot.tell_privately(respond))
+        submit(bot.command, body, respond, context.get(SIGNATURE_KEY), on_error=bot.tell_privately(respond))
 
     @app.event("message")
     def on_message(ack: Callable[..., None], event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -390,6 +393,14 @@ class _Bot:
             log.exception("unexpected failure in %s", getattr(fn, "__name__", fn))
             self._tell(on_error, INTERNAL_ERROR)
 
+    def _first_sighting(self, signature: str) -> bool:
+        """False for a replayed request. With the database down, answer anyway (as for claims)."""
+        try:
+            return self.events.first_sighting(signature)
+        except StoreError as err:
+            log.warning("could not check for a replay (%s): answering anyway", err)
+            return True
+
     def _claim(self, key: str) -> bool:
         """True the first time a message is seen. With the database down, answer anyway: a retry might
         then be answered twice, which beats never answering (the slash command answers too)."""
@@ -426,7 +437,11 @@ class _Bot:
         return "=" in (event.get("text") or "")
 
     # -- slash command ------------------------------------------------------------------------------
-    def command(self, body: dict[str, Any], respond: Responder) -> None:
+    def command(self, body: dict[str, Any], respond: Responder, signature: str | None = None) -> None:
+        if signature is not None and not self._first_sighting(signature):
+            log.warning("replayed slash command ignored (its signature was seen before): %s in %s",
+                        body.get("user_id"), body.get("channel_id"))
+            return
         # A DM or a group DM: "directmessage" and "mpdm-..." (between people, or the bot's own DM).
         channel_name = str(body.get("channel_name") or "")
         who = Conversation(platform=PLATFORM, workspace=body.get("team_id"), channel=body.get("channel_id"),

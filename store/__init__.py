@@ -20,10 +20,10 @@ from store.store import MAX_LIMIT, Store, default_database_url, normalize_url
 
 __all__ = [
     "MAX_LIMIT",
+    "Conversation",
     "DbHubCache",
     "NewQuery",
     "QueryRecord",
-    "Conversation",
     "Store",
     "StoreError",
     "StoreReadError",

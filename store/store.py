@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_LIMIT = 1000
+# What a user is told when the database fails (the details are logged, never shown: they name hosts).
+NOT_ANSWERING = "The history database is not answering: try again in a minute."
+NOT_ANSWERING_LC = "the history database is not answering."
 
 
 def default_database_url() -> str:
@@ -103,7 +106,8 @@ class Store:
         echo: bool = False,
         retries: int = 3,
         backoff_s: float = 0.1,
-        busy_timeout_ms: int = 5000,
+        busy_timeout_ms: int = 1000,
+        write_budget_s: float = 2.0,
         hub_cache_retention: timedelta = timedelta(days=30),
         event_retention: timedelta = timedelta(days=1),
         prune_interval_s: float | None = 3600.0,
@@ -113,10 +117,14 @@ class Store:
         self.url = normalize_url(url)
         self.retries = retries
         self.backoff_s = backoff_s
+        # A write (all its tries) gives up after about this long: a locked SQLite file or a database
+        # that does not answer costs the user a "not saved" note, never a late answer.
+        self.write_budget_s = write_budget_s
         self.hub_cache_retention = hub_cache_retention
         self.event_retention = event_retention
         self.prune_interval_s = prune_interval_s  # None: only explicit prune() calls
         self._prune_lock = threading.Lock()
+        self._busy_timeout_ms = busy_timeout_ms
         self._last_prune: float | None = None
         try:
             self.engine = self._create_engine(self.url, echo=echo, busy_timeout_ms=busy_timeout_ms)
@@ -206,7 +214,30 @@ class Store:
                     return None
                 return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         except SQLAlchemyError as err:
-            raise StoreReadError(f"The history database could not be read: {_reason(err)}.") from err
+            log.error("history database check failed (%s): %s", self._safe_url(), _reason(err))
+            raise StoreReadError(NOT_ANSWERING) from err
+
+    def check_writable(self) -> None:
+        """Raise StoreWriteError unless a write goes through now (a health check: nothing is kept).
+
+        Waits at most about a second for a lock, so a health probe answers promptly.
+        """
+        try:
+            with self.engine.connect() as conn:
+                sqlite = conn.dialect.name == "sqlite"
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA busy_timeout=1000")
+                    conn.commit()
+                try:
+                    conn.execute(insert(SeenRequestRow).values(signature="health-probe", expires_at=_now()))
+                finally:
+                    conn.rollback()  # the probe keeps nothing
+                    if sqlite:
+                        conn.exec_driver_sql(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+                        conn.commit()
+        except SQLAlchemyError as err:
+            log.error("history database is not writable (%s): %s", self._safe_url(), _reason(err))
+            raise StoreWriteError(NOT_ANSWERING) from err
 
     def ensure_schema(self) -> None:
         """Upgrade only when needed: one cheap SELECT when the database is already at head."""
@@ -220,6 +251,8 @@ class Store:
 
     def _write(self, what: str, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a transaction; retry transient failures with backoff, then raise StoreWriteError."""
+        # The sentences name no host, port or database: those go to the log, for the operator.
+        deadline = time.monotonic() + self.write_budget_s
         for attempt in range(1, self.retries + 1):
             try:
                 with self.engine.begin() as conn:
@@ -227,17 +260,16 @@ class Store:
             except SQLAlchemyError as err:
                 if not _is_transient(err):
                     log.error("could not %s (%s): %s", what, self._safe_url(), _reason(err))
-                    raise StoreWriteError(f"Could not {what}: {_reason(err)}.") from err
-                if attempt == self.retries:
+                    raise StoreWriteError(f"Could not {what}: the history database refused it.") from err
+                pause = self.backoff_s * (2 ** (attempt - 1))
+                if attempt == self.retries or time.monotonic() + pause >= deadline:
                     log.error(
                         "could not %s after %d tries (%s): %s", what, attempt, self._safe_url(), _reason(err)
                     )
-                    raise StoreWriteError(
-                        f"Could not {what} after {attempt} tries: {_reason(err)}."
-                    ) from err
+                    raise StoreWriteError(f"Could not {what}: {NOT_ANSWERING_LC}") from err
                 log.warning("could not %s (try %d of %d): %s; retrying", what, attempt, self.retries,
                             _reason(err))
-                time.sleep(self.backoff_s * (2 ** (attempt - 1)))
+                time.sleep(pause)
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
@@ -246,7 +278,7 @@ class Store:
                 return fn(conn)
         except SQLAlchemyError as err:
             log.error("history read failed (%s): %s", self._safe_url(), _reason(err))
-            raise StoreReadError(f"The history database could not be read: {_reason(err)}.") from err
+            raise StoreReadError(NOT_ANSWERING) from err
 
     def record(self, rec: NewQuery) -> QueryRecord:
         """Store one query; retried briefly, StoreWriteError when it still fails."""

@@ -201,7 +201,7 @@ def test_a_replayed_slash_command_is_answered_once(bot: Bot, caplog: pytest.LogC
     with caplog.at_level(logging.WARNING):
         assert raw_post(bot, body, headers) == 200
         assert raw_post(bot, body, headers) == 200  # the captured request, sent again within the window
-    bot.pool.drain()
+        bot.pool.drain()
     assert len(bot.slack.of("response_url")) == 1
     assert any("replayed slash command" in r.getMessage() for r in caplog.records)
     # A new signature over the same text (a user asking again) is a new command.

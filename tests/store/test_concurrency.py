@@ -136,7 +136,8 @@ def test_write_that_keeps_failing_raises_store_error_and_logs(
     try:
         with caplog.at_level(logging.WARNING, logger="store"), pytest.raises(StoreWriteError) as info:
             store.record(NewQuery(conversation=ME, text="vram phi-4", status="ok"))
-        assert str(info.value) == "Could not save the query to history after 3 tries: database is locked."
+        # The sentence names no file, host or port (those are logged for the operator).
+        assert str(info.value) == "Could not save the query to history: the history database is not answering."
         assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING", "ERROR"]
         # claim_event and set_posted fail the same way.
         with pytest.raises(StoreWriteError):
@@ -157,10 +158,15 @@ def test_unreachable_postgres_fails_in_one_sentence_without_the_password(
     try:
         with caplog.at_level(logging.WARNING, logger="store"), pytest.raises(StoreWriteError) as info:
             store.record(NewQuery(conversation=ME, text="vram x", status="ok"))
-        assert "after 2 tries" in str(info.value)
-        with pytest.raises(StoreReadError, match="could not be read"):
+        with pytest.raises(StoreReadError) as read:
             store.history(scope=ME)
-        assert "s3cret-pw" not in caplog.text and "s3cret-pw" not in str(info.value)
+        # The user is told the database is not answering; where it is (host, port, database) and why
+        # go to the log for the operator, with the password masked.
+        for sentence in (str(info.value), str(read.value)):
+            assert "the history database is not answering" in sentence.lower()
+            assert "127.0.0.1" not in sentence and ":1" not in sentence and "vram" not in sentence
+        assert "after 2 tries" in caplog.text and "127.0.0.1:1/vram" in caplog.text
+        assert "s3cret-pw" not in caplog.text
         assert "***" in caplog.text  # the URL is logged with its password masked
     finally:
         store.close()
@@ -186,4 +192,47 @@ def test_postgres_connections_killed_between_writes(pg_schema_url: str) -> None:
         second = store.record(NewQuery(conversation=ME, text="two", status="ok"))
         assert [r.id for r in store.history(scope=ME)] == [second.id, first.id]
     finally:
+        store.close()
+
+
+def test_check_writable_fails_on_a_locked_or_read_only_sqlite(tmp_path: Path) -> None:
+    store, blocker = _locked_sqlite(tmp_path, busy_timeout_ms=10, retries=1, backoff_s=0.01)
+    try:
+        with pytest.raises(StoreWriteError, match="not answering"):
+            store.check_writable()  # another connection holds the write lock
+        blocker.execute("ROLLBACK")
+        store.check_writable()  # and once it lets go, writes go through again
+        assert store.count() == 0  # the probe keeps nothing
+    finally:
+        blocker.close()
+        store.close()
+    path = next(tmp_path.glob("*.sqlite3"))
+    read_only = Store(f"sqlite:///file:{path}?mode=ro&uri=true")
+    try:
+        with pytest.raises(StoreWriteError, match="not answering"):
+            read_only.check_writable()
+    finally:
+        read_only.close()
+
+
+def test_a_locked_sqlite_write_gives_up_within_its_budget(tmp_path: Path) -> None:
+    # The defaults: a lock waits 1 s per try and the write stops retrying at 2 s, so the caller answers
+    # with "not saved" instead of waiting out three 5-second timeouts. Counted in tries, not timed.
+    store, blocker = _locked_sqlite(tmp_path, busy_timeout_ms=1000, retries=3, backoff_s=0.1)
+    store.write_budget_s = 1.5
+    tries: list[int] = []
+    original = store.engine.begin
+
+    def counting_begin() -> object:
+        tries.append(1)
+        return original()
+
+    store.engine.begin = counting_begin  # type: ignore[method-assign]
+    try:
+        with pytest.raises(StoreWriteError):
+            store.record(NewQuery(conversation=ME, text="vram x", status="ok"))
+        # Without the budget all 3 tries would run; a third would start after 1 + 0.1 + 1 + 0.2 s > 1.5 s.
+        assert 1 <= len(tries) <= 2
+    finally:
+        blocker.close()
         store.close()
