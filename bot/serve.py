@@ -178,7 +178,12 @@ def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()] and None
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def _wait(stop: threading.Event) -> None:

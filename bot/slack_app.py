@@ -326,7 +326,7 @@ class _Bot:
         self._held_lock = threading.Lock()
 
     # -- delivery: Slack's rate limits and transient failures, without holding a worker ---------------
-    def deliver(self, key: tuple[str, str], step: Callable[[], None], on_error: Tell | None,
+    def deliver(self, key: tuple[str, str], step: Callable[[], object], on_error: Tell | None,
                 attempt: int = 1, *, fallback: Callable[[], None] | None = None) -> None:
         """Run one delivery step (its Slack calls); retry it later on a 429, a 5xx or a lost connection.
 
@@ -359,7 +359,7 @@ class _Bot:
             log.info("Slack %s in %s failed (%s): trying again in %.1f s", key[0], key[1], err, delay)
             self._again(delay, key, step, on_error, attempt + 1, fallback)
 
-    def _again(self, delay: float, key: tuple[str, str], step: Callable[[], None], on_error: Tell | None,
+    def _again(self, delay: float, key: tuple[str, str], step: Callable[[], object], on_error: Tell | None,
                attempt: int, fallback: Callable[[], None] | None) -> None:
         retry = functools.partial(self.guard, functools.partial(self.deliver, fallback=fallback), key, step,
                                   on_error, attempt, on_error=on_error)

@@ -44,20 +44,20 @@ class Work:
             except BaseException:  # the job's own guard logs; a worker never dies of it
                 log.exception("work job failed")
 
-    def submit(self, fn: Callable[..., Any], *args: Any, on_error: Tell | None = None) -> bool:
-        """Queue ``fn(*args)``; False (and ``on_error`` told why) once the pool is draining."""
+    def _track(self, on_error: Tell | None) -> int | None:
+        """A key for a job now in flight; None (its asker told why) once the pool is draining."""
         with self._lock:
             if self._closed:
-                closed = True
+                key = None
             else:
-                closed = False
                 self._next += 1
                 key = self._next
                 self._inflight[key] = on_error
-        if closed:
+        if key is None:
             tell(on_error, RESTARTING)
-            return False
+        return key
 
+    def _queue(self, key: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         def job() -> None:
             try:
                 fn(*args)
@@ -67,49 +67,33 @@ class Work:
                     self._lock.notify_all()
 
         self._jobs.put(job)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, on_error: Tell | None = None) -> bool:
+        """Queue ``fn(*args)``; False (and ``on_error`` told why) once the pool is draining."""
+        key = self._track(on_error)
+        if key is None:
+            return False
+        self._queue(key, fn, args)
         return True
 
     def later(self, delay_s: float, fn: Callable[..., Any], *args: Any, on_error: Tell | None = None) -> None:
-        """Submit after ``delay_s`` without holding a worker meanwhile (a timer thread waits instead)."""
-        with self._lock:
-            if self._closed:
-                closed = True
-            else:
-                closed = False
-                self._next += 1
-                key = self._next
-                self._inflight[key] = on_error  # counted as in flight while it waits
-        if closed:
-            tell(on_error, RESTARTING)
+        """Submit after ``delay_s`` without holding a worker meanwhile (a timer thread waits instead).
+
+        The wait counts as in flight: a drain waits for it too, or tells its asker.
+        """
+        key = self._track(on_error)
+        if key is None:
             return
 
         def fire() -> None:
             with self._lock:
-                pending = self._inflight.pop(key, "gone")
-                self._lock.notify_all()
-            if pending == "gone":  # drained meanwhile: its asker was told already
-                return
-            self._submit_anyway(fn, *args, on_error=on_error)
+                given_up = key not in self._inflight  # a drain told its asker already
+            if not given_up:
+                self._queue(key, fn, args)  # still in flight under the same key until it has run
 
         timer = threading.Timer(delay_s, fire)
         timer.daemon = True
         timer.start()
-
-    def _submit_anyway(self, fn: Callable[..., Any], *args: Any, on_error: Tell | None) -> None:
-        with self._lock:
-            self._next += 1
-            key = self._next
-            self._inflight[key] = on_error
-
-        def job() -> None:
-            try:
-                fn(*args)
-            finally:
-                with self._lock:
-                    self._inflight.pop(key, None)
-                    self._lock.notify_all()
-
-        self._jobs.put(job)
 
     @property
     def in_flight(self) -> int:
