@@ -124,6 +124,11 @@ class SlackGate(SlackRequestHandler):
             return _refuse(400, "body is not UTF-8", peer)
         timestamp = str(headers.get("x-slack-request-timestamp") or "")
         signature = str(headers.get("x-slack-signature") or "")
+        if not signature and body.startswith("ssl_check=1"):
+            # Slack's certificate probe (a form with ssl_check=1): Bolt answers it with an empty 200.
+            bolt_ssl = _FormAwareRequest(body=body, parsed=dict(parse_qsl(body)), query=request.query_string,
+                                         headers=headers)
+            return self._dispatch(bolt_ssl)
         if not timestamp.isascii() or not timestamp.isdigit():
             return _refuse(400 if timestamp else 401, "missing or non-numeric request timestamp", peer)
         if not signature:
@@ -137,6 +142,9 @@ class SlackGate(SlackRequestHandler):
         bolt_request = _FormAwareRequest(body=body, parsed=parsed, query=request.query_string, headers=headers)
         # The listener checks for a replay after the ack (a database write must not delay it).
         bolt_request.context[SIGNATURE_KEY] = signature
+        return self._dispatch(bolt_request)
+
+    def _dispatch(self, bolt_request: BoltRequest) -> WsgiHttpResponse:
         assert self.bolt is not None
         resp: BoltResponse = self.bolt.dispatch(bolt_request)
         return WsgiHttpResponse(status=resp.status, headers=resp.headers, body=resp.body)

@@ -209,3 +209,9 @@ def test_a_replayed_slash_command_is_answered_once(bot: Bot, caplog: pytest.LogC
     assert raw_post(bot, body, again) == 200
     bot.pool.drain()
     assert len(bot.slack.of("response_url")) == 2
+
+
+def test_slacks_ssl_check_probe_is_answered(bot: Bot) -> None:
+    # Slack's certificate check comes unsigned as a form; Bolt answers it 200 and does nothing else.
+    assert raw_post(bot, "ssl_check=1&token=legacy", {"Content-Type": "application/x-www-form-urlencoded"}) == 200
+    assert [c.method for c in bot.slack.calls] == ["auth.test"]
