@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 # answers that could not finish.
 STOP_BUDGET_S = 8.0
 ACK_DRAIN_S = 1.0
-TELL_S = 1.5
+TELL_S = 2.0
 
 
 class HubOnlyResolver:
