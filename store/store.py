@@ -430,6 +430,8 @@ class Store:
 
     def get(self, query_id: int) -> QueryRecord | None:
         """One query by id (no privacy check: use ``visible`` before showing it)."""
+        if not 0 < query_id < 2**63:  # no such id, and a bigger one would overflow the driver's integer
+            return None
 
         def run(conn: Connection) -> QueryRecord | None:
             found = self._rows_by_id(conn, [query_id])

@@ -100,6 +100,9 @@ def test_ids_increase(store: Store) -> None:
 
 def test_get_missing_is_none(store: Store) -> None:
     assert store.get(123456) is None
+    # Ids no table holds: past a 64-bit integer (SQLite's driver overflowed, Postgres refused), 0, negative.
+    for query_id in (99999999999999999999, 2**63, 0, -1):
+        assert store.get(query_id) is None
 
 
 def test_new_query_validation() -> None:
