@@ -51,6 +51,8 @@ class MockSlack:
     rate_limit: dict[str, int] = field(default_factory=dict)
     retry_after_s: int = 1
     server_errors: dict[str, int] = field(default_factory=dict)
+    # How many of the next calls of a method get the connection closed without an answer.
+    drop: dict[str, int] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
@@ -81,6 +83,16 @@ class MockSlack:
                 auth = self.headers.get("Authorization") or ""
                 token = auth.removeprefix("Bearer ") if auth else args.get("token")
                 path = self.path.partition("?")[0]
+                method = "response_url" if path.startswith("/response/") else path.removeprefix("/api/")
+                with mock._lock:
+                    dropped = mock.drop.get(method, 0) > 0
+                    if dropped:
+                        mock.drop[method] -= 1
+                        mock.calls.append(Call(method, args, token, path, 0))
+                if dropped:  # a connection lost mid-call: no status line at all
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 status, body = mock._answer(path, args, token)
                 data = json.dumps(body).encode()
                 self.send_response(status)

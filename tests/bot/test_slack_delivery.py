@@ -89,3 +89,12 @@ def test_a_dead_response_url_ends_in_a_dm(bot: Bot, caplog: pytest.LogCaptureFix
 
 def _scope(channel: str) -> Conversation:
     return Conversation(platform="slack", workspace="T0001", channel=channel, user="U0001")
+
+
+def test_a_lost_connection_to_slack_is_retried(bot: Bot) -> None:
+    bot.slack.drop["chat.postMessage"] = 1
+    assert bot.send.command(f"{QWEN3_8B} s=4k").status == 200
+    [post] = bot.slack.wait_for("chat.postMessage", timeout=30)
+    bot.pool.drain()
+    assert post.args["channel"] == "C0001"
+    assert len(bot.slack.of("chat.postMessage", failed=True)) == 1  # the dropped try
