@@ -106,6 +106,7 @@ class Stores(Protocol):
     def history(self, *, scope: Conversation, model: str | None = None, user: str | None = None, limit: int = 20,
                 offset: int = 0) -> list[QueryRecord]: ...
     def set_posted(self, query_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None: ...
+    def mark_public(self, query_ids: tuple[int, ...]) -> None: ...
     def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None: ...
     def own_queries(self, *, platform: str, workspace: str | None, user: str, limit: int = 20) -> list[QueryRecord]: ...
 
@@ -274,3 +275,12 @@ class Service:
             self._store.set_posted(record_id, channel=channel, ts=ts, thread_ts=thread_ts)
         except StoreError as err:
             log.error("could not record where query %s was posted: %s", record_id, err)
+
+    def mark_public(self, record_ids: tuple[int, ...]) -> None:
+        """Queries whose answer the whole conversation saw (posted without a thread of their own)."""
+        if self._store is None or not record_ids:
+            return
+        try:
+            self._store.mark_public(record_ids)
+        except StoreError as err:
+            log.error("could not record that queries %s were posted: %s", record_ids, err)

@@ -135,6 +135,7 @@ class Answer(NamedTuple):
     public: bool = False  # estimates and comparisons are posted; everything else is private
     record_id: int | None = None  # the stored query an estimate came from (threads follow it)
     private: Message | None = None  # the same answer for the asker alone (no "reply in this thread")
+    shown: tuple[int, ...] = ()  # stored queries the conversation sees once posted (a comparison's two)
 
 
 def render(reply: Reply) -> Answer:
@@ -153,8 +154,9 @@ def render(reply: Reply) -> Answer:
         if failed:
             return Answer(blocks.error_message("; ".join(o.error or INTERNAL_ERROR for o in failed)))
         assert reply.a.estimate is not None and reply.b.estimate is not None
-        return Answer(blocks.compare_message(reply.a.estimate, reply.b.estimate,
-                                             record_ids=(reply.a.record_id, reply.b.record_id)), public=True)
+        ids = (reply.a.record_id, reply.b.record_id)
+        return Answer(blocks.compare_message(reply.a.estimate, reply.b.estimate, record_ids=ids), public=True,
+                      shown=tuple(i for i in ids if i is not None))
     if isinstance(reply, HistoryReply):
         return Answer(blocks.history_message(reply.records, model=reply.model, mine=reply.mine))
     if isinstance(reply, ShowReply):
@@ -492,6 +494,7 @@ class _Bot:
             return
         if answer.record_id is not None:
             self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=None)
+        self.service.mark_public(answer.shown)
 
     @staticmethod
     def _respond(respond: Responder, msg: Message) -> None:
@@ -602,6 +605,7 @@ class _Bot:
                 if answer.record_id is not None:
                     self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"],
                                             thread_ts=reply_ts)
+                self.service.mark_public(answer.shown)
 
             self.deliver(("chat.postMessage", channel), post, self.tell_in_thread(event))
         elif user:  # help, history, mistakes: only the asker needs to see them

@@ -345,6 +345,13 @@ class Store:
         # RETURNING, not rowcount: an insert's rowcount is not reported by every driver (-1).
         return conn.execute(stmt).first() is not None
 
+    def mark_public(self, query_ids: tuple[int, ...]) -> None:
+        """The conversation saw these answers (posted together, e.g. a comparison): listings show them."""
+        if query_ids:
+            self._write("save that the answers were posted",
+                        lambda conn: conn.execute(update(QueryRow).where(QueryRow.id.in_(query_ids))
+                                                  .values(public=True)))
+
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen, False for every repeat (safe across processes)."""
         now = _now()

@@ -73,3 +73,14 @@ def test_the_store_names_no_chat_platform() -> None:
     folder = Path(store.__file__).parent
     naming = [p.name for p in sorted(folder.glob("*.py")) if "slack" in p.read_text().lower()]
     assert naming == []
+
+
+def test_a_posted_comparison_is_listed_to_the_channel(bot: Bot) -> None:
+    bot.send.command(f"compare {QWEN3_8B} Qwen/Qwen3-0.6B s=4k", channel="C0001")
+    [post] = bot.slack.wait_for("chat.postMessage")
+    assert post.args["channel"] == "C0001"
+    bot.pool.drain()
+    both = bot.store.own_queries(platform="slack", workspace="T0001", user="U0001")
+    assert len(both) == 2 and all(r.public for r in both)
+    history = _ask(bot, "history", "C0001", "U0002")
+    assert all(f"#{r.id}" in history for r in both)
