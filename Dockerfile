@@ -10,10 +10,12 @@ RUN python -m venv /opt/vram
 WORKDIR /src
 # Dependencies first, so a code change does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir -p estimator bot store migrations \
-    && touch estimator/__init__.py bot/__init__.py store/__init__.py migrations/__init__.py \
+RUN mkdir -p common sources estimator bot store migrations \
+    && touch common/__init__.py sources/__init__.py estimator/__init__.py bot/__init__.py store/__init__.py migrations/__init__.py \
     && /opt/vram/bin/pip install ".[postgres]" \
     && /opt/vram/bin/pip uninstall -y vram
+COPY common common
+COPY sources sources
 COPY estimator estimator
 COPY bot bot
 COPY store store

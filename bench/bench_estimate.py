@@ -1,6 +1,8 @@
 """How long one estimate takes once the config is loaded (target: well under 1 ms).
 
 Run: .venv/bin/python -m pytest bench/bench_estimate.py --benchmark-enable
+Medians are recorded in bench/README.md. The suite runs these once each (benchmarks disabled)
+as smoke tests; speed is shown by the benchmark run, never asserted in a test.
 """
 
 from __future__ import annotations
@@ -10,14 +12,21 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands import EstimateCmd, parse
 from estimator.config import load_model_spec
 from estimator.estimate import estimate
-from estimator.grammar import EstimateCmd, parse
+from estimator.spec import ModelSpec
 
 CONFIGS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "configs"
 
+# The models the vLLM solvers must size in under 1 ms with gpu=h100 engine=vllm: dense GQA, MXFP4
+# MoE with sliding layers, interleaved sliding windows (1:1 and 5:1), MLA, and a 128-expert MoE.
+VLLM_MODELS = ["meta-llama__Llama-3.1-8B.json", "openai__gpt-oss-20b.json", "google__gemma-2-9b-it.json",
+               "google__gemma-3-1b-it.json", "deepseek-ai__DeepSeek-V2-Lite-Chat.json",
+               "Qwen__Qwen3-30B-A3B.json"]
 
-def _spec(name: str):
+
+def _spec(name: str) -> ModelSpec:
     return load_model_spec(json.loads((CONFIGS / name).read_text()))
 
 
@@ -29,15 +38,22 @@ def test_estimate_without_gpu(benchmark, name: str) -> None:
     assert isinstance(cmd, EstimateCmd)
     result = benchmark(estimate, spec, cmd.query, model_id="org/model")
     assert result.memory.total > 0
-    # Loaded-config estimates must stay well under a millisecond (median).
-    assert benchmark.stats is None or benchmark.stats.stats.median < 1e-3
 
 
-@pytest.mark.parametrize("engine", ["transformers", "vllm"])
-def test_estimate_with_fit_solvers(benchmark, engine: str) -> None:
-    # With gpu= the solvers run binary searches (max s, max b, min GPUs): the worst case.
+@pytest.mark.parametrize("name", VLLM_MODELS)
+def test_vllm_estimate_with_solvers(benchmark, name: str) -> None:
+    # With gpu= the solvers run (max s, max b, min GPUs) and vLLM's KV pool is sized.
+    spec = _spec(name)
+    cmd = parse("org/model gpu=h100 engine=vllm")
+    assert isinstance(cmd, EstimateCmd)
+    result = benchmark(estimate, spec, cmd.query, model_id="org/model")
+    assert result.fit is not None and result.engine_report is not None
+
+
+def test_transformers_estimate_with_solvers(benchmark) -> None:
+    # transformers' activations grow with s and b, so its solvers re-estimate at every probe.
     spec = _spec("meta-llama__Llama-3.1-8B.json")
-    cmd = parse(f"org/model s=32k b=8 gpu=h100 engine={engine}")
+    cmd = parse("org/model s=32k b=8 gpu=h100")
     assert isinstance(cmd, EstimateCmd)
     result = benchmark(estimate, spec, cmd.query, model_id="org/model")
     assert result.fit is not None

@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from bot import report
 from bot.echo import neutral
+from bot.helptext import slack_help
 from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space glyph
 from bot.report import GIB, bar, gib, params, per_token
 from estimator.classic import classic_lines as _classic_lines
@@ -53,21 +54,6 @@ class Message(Frozen):
     def kwargs(self) -> dict[str, Any]:
         """Arguments for ``chat.postMessage`` / ``respond``."""
         return {"blocks": [dict(b) for b in self.blocks], "text": self.text}
-
-
-class RecordLike(Protocol):
-    """What the history listing needs from a stored query (the store's ``QueryRecord``)."""
-
-    id: int
-    created_at: datetime
-    text: str
-    status: str
-
-
-class GpuLike(Protocol):
-    key: str
-    name: str
-    memory_bytes: int
 
 
 # -- text helpers -----------------------------------------------------------------------------
@@ -149,8 +135,8 @@ def max_line(est: Estimate) -> str | None:
     return report.max_line(est)
 
 
-def vllm_line(est: Estimate) -> str | None:
-    return report.vllm_line(est, esc=escape)
+def engine_line(est: Estimate) -> str | None:
+    return report.engine_line(est, esc=escape)
 
 
 def estimate_message(
@@ -178,7 +164,7 @@ def estimate_message(
     table = classic_lines(est) if est.query.method == "classic" else breakdown_lines(est)
     blocks.append(_section(_code(table)))
     text.append(_plain(_code(table)))
-    extra = [x for x in (max_line(est), vllm_line(est)) if x]
+    extra = [x for x in (max_line(est), engine_line(est)) if x]
     if extra:
         blocks.append(_section("\n".join(extra)))
         text += extra
@@ -344,35 +330,9 @@ def gpus_message(gpus: Sequence[Any]) -> Message:
     return _message(blocks, [title, *rows])
 
 
-HELP_TEXT = """*`/vram <model>[@revision] [key=value ...]`*: how much GPU memory a Hub model needs to serve.
-```
-s (seq, ctx)   tokens per sequence: 4096, 32k, 1m        default 4096
-b (batch)      concurrent sequences                      default 1
-p (bits)       bits per weight: 4 8 16 32                from the checkpoint
-dtype (q)      bf16 fp16 fp32 fp8 int8 int4 nf4 mxfp4 awq gptq
-kv             on off auto bf16 fp16 fp8 int8            default on
-fa (flash)     fused attention on/off                    default on
-n (params)     parameter count override, billions
-gpu            h100, a100-40gb, l4, rtx4090, ...         see /vram gpus
-gpus (tp)      tensor-parallel GPUs                      default 1
-engine         transformers vllm                         default transformers
-util           vLLM gpu_memory_utilization               default 0.9
-mnbt, seqs     vLLM max_num_batched_tokens, max_num_seqs
-method         calibrated classic                        default calibrated
-```
-*Examples*
-• `/vram microsoft/phi-4 s=16k gpu=h100`
-• `/vram Qwen/Qwen3-30B-A3B s=32k b=8 kv=fp8 engine=vllm gpu=h100`
-• `/vram meta-llama/Llama-3.1-8B@main dtype=int4 gpu=l4`
-• `/vram microsoft/phi-4 n=14.7 s=16384 method=classic`
-*Also*: `/vram history [model] [mine]` · `/vram show <id>` · `/vram gpus`
-· `/vram compare <a> <b> [key=value ...]`
-*Follow-ups*: reply in an answer's thread with a change (`s=32k`, `b=8 kv=fp8`, `@vram gpus=2`)."""
-
-
 def help_message() -> Message:
     # The grammar's <placeholders> are literal text, not Slack links.
-    text = escape(HELP_TEXT)
+    text = escape(slack_help())
     return _message([_section(text)], [_plain(text)])
 
 

@@ -4,6 +4,7 @@
     vram                                            asks the questions one at a time
     vram gpus | help | history [model] [mine] [--limit N] [--json] | show <id> [--json]
     vram compare <model> <model> [key=value ...]
+    vram "can Qwen/Qwen3-8B run 32k for 4 users on an L4?"   a question in plain words (one argument)
     vram serve                                      the Slack app
     vram db upgrade                                 apply the database migrations
 
@@ -24,6 +25,10 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render_text
+from bot.commands import GpusCmd, HelpCmd, parse
+from bot.console import make_console, plain
+from bot.names import shorten_paths
+from bot.question import is_question
 from bot.service import (
     CompareReply,
     ErrorReply,
@@ -36,25 +41,15 @@ from bot.service import (
     ShowReply,
 )
 from bot.settings import Settings, load_settings
-from estimator.errors import InputError, VramError
+from common.errors import InputError, StoreError, VramError
+from sources import make_resolver
 from store.records import Conversation
 
 log = logging.getLogger("vram")
 
 
-class _Console(Console):
-    """rich's Console, but a reader that leaves (``vram ... | head``) is not an error.
-
-    rich answers a broken pipe with ``SystemExit(1)``; raising BrokenPipeError instead lets
-    :func:`main` end with status 0, as it does for --json output.
-    """
-
-    def on_broken_pipe(self) -> None:
-        raise BrokenPipeError
-
-
 def _fail(message: str, code: int, err: TextIO) -> int:
-    print(f"vram: {message}", file=err)
+    print(f"vram: {plain(message)}", file=err)
     return code
 
 
@@ -83,7 +78,6 @@ def _open_store(settings: Settings, *, upgrade: bool = False) -> Any:
     from sqlalchemy.exc import SQLAlchemyError
 
     from store import Store, default_database_url
-    from store.errors import StoreError
 
     url = settings.database_url or default_database_url()
     try:
@@ -97,36 +91,20 @@ def _open_store(settings: Settings, *, upgrade: bool = False) -> Any:
         return None
 
 
+def _needs_store(words: Sequence[str]) -> bool:
+    """Whether a command line uses the history database: help and gpus answer without it."""
+    try:
+        cmd = parse(" ".join(words))
+    except InputError:
+        return True  # invalid input is kept in the history too
+    return not isinstance(cmd, HelpCmd | GpusCmd)
+
+
 def build_service(settings: Settings, *, with_store: bool = True) -> Service:
     """The service wired from settings: the resolver (with the store's persistent Hub cache) and the store."""
-    from estimator.resolve import Resolver
-
     store = _open_store(settings) if with_store else None
-    token = settings.hf_token.get_secret_value() if settings.hf_token else None
-    resolver = Resolver(token=token, endpoint=settings.hf_endpoint, cache=store.hub_cache() if store else None,
-                        branch_ttl_s=settings.hub_branch_ttl_s, total_timeout_s=settings.hub_timeout_s)
+    resolver = make_resolver(settings, store_cache=store.hub_cache() if store else None)
     return Service(store=store, resolver=resolver)
-
-
-def _ask(prompt: str, default: str, read: Callable[[str], str]) -> str:
-    answer = read(f"{prompt} [{default}]: ").strip()
-    return answer or default
-
-
-def interactive_text(read: Callable[[str], str] = input) -> str:
-    """The original calculator's questions, one at a time, with defaults; returns grammar text."""
-    model = ""
-    while not model:
-        model = read("Model id (Hub repo id, config.json or folder): ").strip()
-    n = _ask("Parameters in billions (blank: from the checkpoint)", "", read)
-    p = _ask("Bits per weight (blank: from the checkpoint)", "", read)
-    s = _ask("Sequence length", "4096", read)
-    b = _ask("Batch size", "1", read)
-    fa = _ask("FlashAttention (on/off)", "on", read)
-    kv = _ask("KV cache (on/off/fp8)", "on", read)
-    parts = [model] + [f"{k}={v}" for k, v in (("n", n), ("p", p), ("s", s), ("b", b), ("fa", fa), ("kv", kv))
-                       if v]
-    return " ".join(parts)
 
 
 def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, err: TextIO) -> int:
@@ -151,12 +129,12 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
         if as_json:
             if reply.estimate is None:
                 print(json.dumps({"id": reply.record.id, "status": reply.record.status,
-                                  "error": reply.record.error, "text": reply.record.text}), file=out)
+                                  "error": reply.record.error, "text": reply.record.text}, indent=2), file=out)
             else:
                 print(json.dumps(reply.estimate.to_json(), indent=2), file=out)
             return 0
         console.print(f"#{reply.record.id} · {reply.record.created_at:%Y-%m-%d %H:%M} UTC · "
-                      f"{reply.record.text}", markup=False, highlight=False)
+                      f"{shorten_paths(reply.record.text)}", markup=False, highlight=False)
         if reply.estimate is None:
             # Showing a stored failure succeeds (as with --json): the sentence is the record's content.
             console.print(f"failed: {reply.record.error or 'no estimate was stored'}", markup=False,
@@ -188,7 +166,7 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
         else:
             render_text.print_estimate(outcome.estimate, console)
             if outcome.record_id is not None:
-                console.print(f"[dim]kept as #{outcome.record_id}: `vram show {outcome.record_id}`[/dim]")
+                console.print(f"[dim]kept as #{outcome.record_id}: vram show {outcome.record_id}[/dim]")
         if outcome.note:
             print(f"vram: {outcome.note}", file=err)
         return 0
@@ -196,12 +174,11 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
 
 
 def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None,
-        read: Callable[[str], str] = input, settings: Settings | None = None) -> int:
+        read: Callable[[str], str] | None = None, settings: Settings | None = None) -> int:
     """Run one ``vram`` command line; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
-    # A pipe or file gets 120 columns, not rich's 80, so rows stay on one line.
-    console = _Console(file=out, highlight=False, width=None if out.isatty() else 120)
+    console = make_console(out)
     try:
         words, as_json, limit = _take_flags(argv)
         settings = settings or load_settings()
@@ -218,10 +195,15 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
                 return _fail("could not open the database: check DATABASE_URL", 1, err)
             print("database is up to date", file=out)
             return 0
-        service = build_service(settings)
-        if not words:
-            words = interactive_text(read).split()
-        who = Conversation(platform="cli", user=_local_user())
+        asked = not words
+        if asked:
+            from bot import prompt
+
+            words = prompt.ask_questions(read or prompt.terminal_reader(err=err), lambda line: print(line, file=err))
+        service = build_service(settings, with_store=_needs_store(words))
+        who = Conversation(platform="cli", user=_local_user(settings))
+        if len(words) == 1 and is_question(words[0]):
+            return _question(words[0], service, who, settings, as_json=as_json, console=console, out=out, err=err)
         if words[0].lower() == "history":
             rest = [w for w in words[1:] if w.lower() != "mine"]
             if len(rest) > 1:
@@ -229,26 +211,51 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
             reply: Reply = service.history(who, model=rest[0] if rest else None, limit=limit)
         else:
             reply = service.run(" ".join(words), who)
-        return _print_reply(reply, as_json=as_json, console=console, out=out, err=err)
+        code = _print_reply(reply, as_json=as_json, console=console, out=out, err=err)
+        if asked and not as_json and isinstance(reply, EstimateReply) and reply.outcome.estimate:
+            # The original calculator's six lines for the same answers, under the estimate.
+            print("\n".join(prompt.classic_block(reply.outcome.estimate)), file=out)
+        return code
     except VramError as error:
         return _fail(str(error), error.exit_code, err)
     except (EOFError, KeyboardInterrupt):
         return _fail("cancelled", 1, err)
 
 
-def _local_user() -> str:
+def _question(text: str, service: Service, who: Conversation, settings: Settings, *, as_json: bool, console: Console,
+              out: TextIO, err: TextIO) -> int:
+    """A question in plain words (one quoted argument): how it was read, then the answer."""
+    from bot import ask
+    from sources import make_search
+
+    search = make_search(settings, store_cache=service.hub_cache())
+    ans = ask.answer(text, service=service, who=who, search=search)
+    if as_json and ans.outcome.estimate is not None:
+        print(json.dumps(ask.to_json(ans), indent=2), file=out)
+        return 0
+    for line in ask.intro_lines(ans):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if ans.outcome.estimate is not None:
+        console.print(ask.headline(ans.outcome.estimate, ans.question), markup=False, highlight=False)
+    return _print_reply(EstimateReply(outcome=ans.outcome), as_json=as_json, console=console, out=out, err=err)
+
+
+def _local_user(settings: Settings) -> str:
     try:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers
-        return os.environ.get("USER", "local")
+        return settings.user or "local"
 
 
 def main() -> None:
     """Console-script entry point."""
-    logging.basicConfig(level=os.environ.get("VRAM_LOG_LEVEL", "WARNING"),
-                        format="%(levelname)s %(name)s: %(message)s")
     try:
-        code = run(sys.argv[1:])
+        settings = load_settings()
+    except VramError as error:
+        raise SystemExit(_fail(str(error), error.exit_code, sys.stderr)) from None
+    logging.basicConfig(level=settings.vram_log_level or "WARNING", format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code = run(sys.argv[1:], settings=settings)
         sys.stdout.flush()
     except BrokenPipeError:
         # `vram ... --json | head`: the reader left; that is not an error worth a traceback.
@@ -258,5 +265,9 @@ def main() -> None:
     raise SystemExit(code)
 
 
-__all__ = ["build_service", "interactive_text", "main", "run"]
+__all__ = ["build_service", "main", "run"]
 
+
+
+if __name__ == "__main__":
+    main()

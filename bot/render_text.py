@@ -5,55 +5,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from bot import report
+from bot.console import plain
 from bot.echo import neutral
+from bot.helptext import terminal_help
+from bot.names import model_name, shorten_paths
 from estimator.classic import classic_lines
 from estimator.gpus import GPU
 from estimator.result import Estimate
 from store.records import QueryRecord
 
-HELP = """\
-vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) and whether it fits.
-
-  vram <model>[@revision] [key=value ...] [--json]
-      <model> is a Hub repo id (microsoft/phi-4), a config.json or a model folder.
-
-  keys (aliases)              values                                   default
-  s (seq, ctx, context)       tokens per sequence; 32k = 32768          4096
-  b (batch)                   concurrent sequences                      1
-  p (bits)                    2 3 4 5 6 8 16 32                          from the checkpoint
-  dtype (q, quant)            bf16 fp16 fp32 fp8 int8 int4 nf4 mxfp4 awq gptq
-  kv                          on off auto bf16 fp16 fp8 int8            on (the model's dtype)
-  fa (flash)                  on off                                    on
-  n (params)                  parameter count override, billions        from the checkpoint
-  gpu                         see `vram gpus` (h100, a100-40gb, l4, rtx4090, ...)
-  gpus (tp)                   tensor-parallel GPUs                      1
-  engine                      transformers vllm                         transformers
-  util                        vLLM gpu_memory_utilization               0.9
-  mnbt (max_num_batched_tokens)  vLLM prefill chunk budget              vLLM's default
-  seqs (max_num_seqs)         vLLM max concurrent sequences             vLLM's default
-  method                      calibrated classic                        calibrated
-
-  vram gpus                   the GPU catalog
-  vram history [model] [--limit N] [--json]
-  vram show <id> [--json]
-  vram compare <model> <model> [key=value ...]
-  vram serve                  run the Slack app
-  vram db upgrade             apply database migrations
-
-Examples:
-  vram microsoft/phi-4 s=16k gpu=h100
-  vram Qwen/Qwen3-30B-A3B s=32k b=8 engine=vllm gpu=h100 gpus=2
-  vram meta-llama/Llama-3.1-8B dtype=nf4 kv=fp8 gpu=rtx4090
-"""
-
 
 def help_text() -> str:
-    return HELP
+    return plain(terminal_help())
+
+
+def _shown(est: Estimate) -> Estimate:
+    """``est`` with a local model named as people know it (the header would show the absolute path)."""
+    name = model_name(est.model)
+    if name == est.model:
+        return est
+    return est.model_copy(update={"model": f"{name} (local)"})
 
 
 def _gib2(n_bytes: int) -> str:
@@ -63,8 +39,8 @@ def _gib2(n_bytes: int) -> str:
 def print_estimate(est: Estimate, console: Console) -> None:
     """The breakdown table, verdict, bar, capacity and warnings."""
     # One line each, never wrapped: the header is what people paste into a ticket.
-    console.print(Text(report.header(est), style="bold"), soft_wrap=True)
-    console.print(Text(report.verdict(est)), soft_wrap=True)
+    console.print(Text(report.header(_shown(est)), style="bold"), soft_wrap=True)
+    console.print(Text(plain(report.verdict(est))), soft_wrap=True)
     console.print(Text(f"{report.bar(est)} {report.bar_legend(est)}"), soft_wrap=True)
     per_gpu = " per GPU" if est.query.gpus > 1 else ""
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
@@ -77,11 +53,11 @@ def print_estimate(est: Estimate, console: Console) -> None:
         table.add_row(Text(label, style=style), Text(_gib2(n_bytes), style=style), f"{n_bytes:,}",
                       "" if label == "Total" else why)
     console.print(table)
-    for line in (report.max_line(est), report.vllm_line(est)):
+    for line in (report.max_line(est), report.engine_line(est)):
         if line:
-            console.print(Text(line), soft_wrap=True)
+            console.print(Text(plain(line)), soft_wrap=True)
     for warning in est.warnings:
-        console.print(Text(f"! {warning}", style="yellow"))
+        console.print(Text(plain(f"! {warning}"), style="yellow"))
 
 
 def classic_text(est: Estimate) -> list[str]:
@@ -116,24 +92,43 @@ def history_json(records: Sequence[QueryRecord]) -> list[dict[str, Any]]:
     return items
 
 
-def history_table(records: Sequence[QueryRecord]) -> Table | Text:
-    if not records:
-        return Text("No queries kept yet.")
+def is_input_mistake(rec: QueryRecord) -> bool:
+    """A query the grammar refused (``s=abc``): kept so people can see what they typed, nothing to size."""
+    return rec.status == "error" and rec.params is None
+
+
+def history_table(records: Sequence[QueryRecord]) -> Table | Text | Group:
+    """Newest first, one row each; input mistakes are summed up in one line under the table."""
+    mistakes = [rec for rec in records if is_input_mistake(rec)]
+    shown = [rec for rec in records if not is_input_mistake(rec)]
+    note = None
+    if mistakes:
+        ids = ", ".join(f"#{rec.id}" for rec in mistakes)
+        note = Text(f"{report.plural(len(mistakes), 'input mistake')} not listed ({ids}): "
+                    "vram show <id> shows one, vram history --json lists them all")
+    if not shown:
+        return Text("No estimates kept yet." if note is None else f"No estimates kept yet; {note.plain}")
     table = Table(show_header=True, header_style="bold", box=None)
+    # Short columns stay on one line; at a narrow terminal only the last one (what was typed) wraps.
     for column in ("id", "when (UTC)", "model", "total GiB", "text"):
-        table.add_column(column, justify="right" if column in ("id", "total GiB") else "left")
-    for item in history_json(records):
-        total = f"{item['total'] / report.GIB:.1f}" if item["total"] is not None else f"error: {item['error']}"
-        table.add_row(str(item["id"]), item["created_at"][:16].replace("T", " "), neutral(item["model"] or ""),
-                      neutral(total), neutral(item["text"]))
-    return table
+        table.add_column(column, justify="right" if column in ("id", "total GiB") else "left",
+                         no_wrap=column != "text")
+    for rec, item in zip(shown, history_json(shown), strict=True):
+        total, text = "", shorten_paths(rec.text)
+        if item["total"] is not None:
+            total = f"{item['total'] / report.GIB:.1f}"
+        else:
+            total, text = "failed", f"{text}: {plain(item['error'] or 'no estimate')}"
+        table.add_row(str(item["id"]), item["created_at"][:16].replace("T", " "),
+                      neutral(model_name(rec.model_label or "")), total, neutral(text))
+    return table if note is None else Group(table, note)
 
 
 def compare_table(a: Estimate, b: Estimate) -> Table:
     table = Table(show_header=True, header_style="bold", box=None)
     table.add_column("")
-    table.add_column(a.model, justify="right")
-    table.add_column(b.model, justify="right")
+    table.add_column(model_name(a.model), justify="right")
+    table.add_column(model_name(b.model), justify="right")
     for (label, x, _), (_, y, _) in zip(report.breakdown(a), report.breakdown(b), strict=True):
         table.add_row(f"{label} GiB", _gib2(x), _gib2(y))
     table.add_row("Parameters", report.params(a.params_total), report.params(b.params_total))
@@ -150,6 +145,6 @@ def compare_warnings(a: Estimate, b: Estimate) -> list[str]:
     for est in (a, b):
         for warning in est.warnings:
             if not warning.startswith("The classic formula says"):
-                lines.append(f"! {est.model}: {warning}")
+                lines.append(plain(f"! {model_name(est.model)}: {warning}"))
     return lines
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from estimator.engines import get_engine
 from estimator.result import Estimate
 
 GIB = 1024**3
@@ -46,15 +47,15 @@ def per_token(n_bytes: int) -> str:
 
 
 def tokens(n: int) -> str:
-    """A token count in a compact form (``227k``, ``16M``, ``512``), in the grammar's units.
+    """A token count in a compact form (``227k``, ``2,323k``, ``16M``, ``512``), in the grammar's units.
 
     k is 1024 and M is 1024 x 1024 as in ``s=32k``, and the count is rounded down, so what is shown can
-    be typed back (``s=227k``) and still fits.
+    be typed back (``s=227k``; the grammar ignores the thousands separator) and still fits.
     """
     if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
-        return f"{n // (1024 * 1024)}M"
+        return f"{n // (1024 * 1024):,}M"
     if n >= 10_000:
-        return f"{n // 1024}k"
+        return f"{n // 1024:,}k"
     return f"{n:,}"
 
 
@@ -71,9 +72,10 @@ def plural(n: int, word: str) -> str:
 
 # -- one estimate -------------------------------------------------------------------------------
 def attention(est: Estimate) -> str:
-    """``fused attention`` or ``eager attention``: vLLM's kernels are fused whatever fa= says."""
+    """``fused attention`` or ``eager attention``: some engines (vLLM) run fused kernels whatever fa= says."""
     q = est.query
-    return "fused attention" if q.flash_attention or q.engine == "vllm" else "eager attention"
+    return "fused attention" if q.flash_attention or get_engine(q.engine).always_fused_attention \
+        else "eager attention"
 
 
 def header(est: Estimate, esc: Escape = _same) -> str:
@@ -162,8 +164,7 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
             kv_why += " (windowed layers keep less)"
         kv_why += f", {esc(d.kv_dtype)}"
     act_why = f"peak: {esc(d.activation_peak_where)}, {attention(est)}"
-    over_why = ("CUDA context and allocator" if q.engine == "transformers"
-                else "CUDA context, non-torch memory, CUDA graphs")
+    over_why = get_engine(q.engine).overhead_label
     return [
         ("Weights", m.weights, weights_why),
         ("KV cache", m.kv_cache, kv_why),
@@ -180,7 +181,7 @@ def max_line(est: Estimate) -> str | None:
         return None
     q = est.query
     if fit.max_seq_len <= 0 and fit.max_batch <= 0:
-        usable = fit.gpu_memory * (q.util if q.engine == "vllm" else 1)
+        usable = fit.gpu_memory * get_engine(q.engine).usable_fraction(q)
         if est.memory.weights >= usable:
             return f"Max on this GPU: not one token at b={q.batch:,} (the weights alone do not fit)"
         # The weights fit: it is b sequences (or s tokens each) that do not.
@@ -196,16 +197,9 @@ def max_line(est: Estimate) -> str | None:
     return f"Max on this GPU: {seq}, or {batch}"
 
 
-def vllm_line(est: Estimate, esc: Escape = _same) -> str | None:
-    """What vLLM's start-up log would say: the KV pool, its tokens, and the concurrency at s."""
-    v = est.vllm
-    if v is None:
-        return None
-    if v.kv_cache_memory <= 0:
-        return None  # the estimate's warnings say vLLM would not start
-    return (f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
-            f"({gib(v.kv_cache_memory)} at util={est.query.util:g}): {v.max_concurrency:.2f} requests of "
-            f"{est.query.seq_len:,} tokens at once")
+def engine_line(est: Estimate, esc: Escape = _same) -> str | None:
+    """The engine's own line, when it has one (vLLM: the KV pool, its tokens, the concurrency at s)."""
+    return get_engine(est.query.engine).summary_line(est, esc)
 
 
 def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:

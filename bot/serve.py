@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.error import URLError
 
@@ -22,9 +20,8 @@ from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
 from bot.work import Work
-from estimator.errors import InputError, VramError
-from estimator.resolve import ResolvedModel, Resolver
-from store.errors import StoreError
+from common.errors import StoreError, VramError
+from sources import make_resolver
 from store.store import Store, default_database_url
 
 log = logging.getLogger(__name__)
@@ -35,26 +32,6 @@ log = logging.getLogger(__name__)
 STOP_BUDGET_S = 8.0
 ACK_DRAIN_S = 1.0
 TELL_S = 2.0
-
-
-class HubOnlyResolver:
-    """A resolver that refuses local paths: Slack users must not make the server read its own files."""
-
-    def __init__(self, inner: Resolver) -> None:
-        self._inner = inner
-
-    def resolve(self, model: str, revision: str | None = None) -> ResolvedModel:
-        name = model.strip()
-        if name.startswith((".", "/", "~", "\\")) or name.endswith((".json", ".gguf")) or _exists(name):
-            raise InputError(f'"{model}" is a local path: in Slack, give a Hub model id such as microsoft/phi-4')
-        return self._inner.resolve(model, revision)
-
-
-def _exists(name: str) -> bool:
-    try:
-        return Path(name).expanduser().exists()
-    except (OSError, ValueError):
-        return False
 
 
 def check_settings(settings: Settings) -> None:
@@ -94,14 +71,8 @@ def build(settings: Settings) -> Built:
         ) from err
     try:
         store.upgrade()  # `vram serve` applies the migrations on start
-        resolver = Resolver(
-            token=settings.hf_token.get_secret_value() if settings.hf_token else None,
-            endpoint=settings.hf_endpoint,
-            cache=store.hub_cache(),
-            branch_ttl_s=settings.hub_branch_ttl_s,
-            total_timeout_s=settings.hub_timeout_s,
-        )
-        service = Service(store=store, resolver=HubOnlyResolver(resolver))
+        resolver = make_resolver(settings, store_cache=store.hub_cache(), local_paths=False)
+        service = Service(store=store, resolver=resolver)
         work = Work(settings.workers)
         return Built(create_app(settings, service, events=store, work=work), store, work)
     except StoreError as err:
@@ -142,7 +113,7 @@ def serve(settings: Settings, *, on_ready: Callable[[Callable[[], None]], None] 
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    elif "VRAM_LOG_LEVEL" not in os.environ:
+    elif settings.vram_log_level is None:
         # `vram` logs WARNING and up for terminal commands; a server tells its operator how it runs.
         logging.getLogger("bot").setLevel(logging.INFO)
     built = build(settings)

@@ -6,17 +6,11 @@ No Slack and no printing here: each front end renders the :data:`Reply` it gets 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationError
 
-from estimator.config import load_model_spec
-from estimator.errors import InputError, VramError
-from estimator.estimate import estimate
-from estimator.gguf import spec_from_gguf
-from estimator.gpus import GPU, catalog
-from estimator.grammar import (
+from bot.commands import (
     CompareCmd,
     EstimateCmd,
     GpusCmd,
@@ -26,11 +20,14 @@ from estimator.grammar import (
     parse,
     parse_changes,
 )
+from bot.question import read_change
+from common.errors import InputError, StoreError, VramError
+from estimator.estimate import estimate
+from estimator.gpus import GPU, catalog
 from estimator.query import Query
-from estimator.resolve import ResolvedModel
 from estimator.result import Estimate
 from estimator.spec import Frozen
-from store.errors import StoreError
+from sources import Opens
 from store.records import Conversation, NewQuery, QueryRecord
 
 log = logging.getLogger(__name__)
@@ -95,10 +92,6 @@ class ErrorReply(Frozen):
 Reply = EstimateReply | HelpReply | GpusReply | HistoryReply | ShowReply | CompareReply | ErrorReply
 
 
-class Resolves(Protocol):
-    def resolve(self, model: str, revision: str | None = None) -> ResolvedModel: ...
-
-
 class Stores(Protocol):
     def record(self, rec: NewQuery) -> QueryRecord: ...
     def get(self, query_id: int) -> QueryRecord | None: ...
@@ -109,6 +102,7 @@ class Stores(Protocol):
     def mark_public(self, query_ids: tuple[int, ...]) -> None: ...
     def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None: ...
     def own_queries(self, *, platform: str, workspace: str | None, user: str, limit: int = 20) -> list[QueryRecord]: ...
+    def hub_cache(self) -> Any: ...
 
 
 def _setting_text(value: Any) -> str:
@@ -127,22 +121,20 @@ def stored_estimate(record: QueryRecord) -> Estimate | None:
 class Service:
     """Parse, resolve, estimate and store; shared by ``vram`` and the Slack app."""
 
-    def __init__(self, *, store: Stores | None, resolver: Resolves,
-                 spec_loader: Callable[..., Any] = load_model_spec) -> None:
+    def __init__(self, *, store: Stores | None, resolver: Opens) -> None:
         self._store = store
         self._resolver = resolver
-        self._load_spec = spec_loader
 
     # -- one estimate ---------------------------------------------------------------------------
+
+    def hub_cache(self) -> Any | None:
+        """The store's plain-data Hub cache, shared by every lookup (None without a store)."""
+        return self._store.hub_cache() if self._store is not None else None
     def _estimate(self, query: Query) -> Estimate:
         assert query.model is not None
-        resolved = self._resolver.resolve(query.model, query.revision)
-        if resolved.gguf is not None and not resolved.config:
-            spec = spec_from_gguf(resolved.gguf)
-        else:
-            spec = self._load_spec(resolved.config, safetensors=resolved.safetensors)
-        return estimate(spec, query, model_id=resolved.model_id, revision=resolved.revision,
-                        warnings=resolved.warnings)
+        model = self._resolver.open_model(query.model, query.revision)
+        return estimate(model.spec, query, model_id=model.model_id, revision=model.revision,
+                        warnings=model.warnings)
 
     def _keep(self, who: Conversation, **fields: Any) -> tuple[int | None, str | None]:
         """Store one record; a failure never costs the user the answer, only the history line."""
@@ -252,6 +244,8 @@ class Service:
         base_query = Query.model_validate(base.params)
         try:
             parsed = parse_changes(text, base_query)
+            if parsed is None:  # plain words: "what about 128k?", "try 2 GPUs"
+                parsed = read_change(text, base_query)
         except InputError as err:
             self._keep(who, text=text, status="error", error=str(err), parent_id=base.id)
             return Outcome(text=text, error=str(err), exit_code=err.exit_code)

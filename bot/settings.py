@@ -1,11 +1,17 @@
-"""Settings, read from the environment at entrypoints only (``vram`` and ``vram serve``)."""
+"""Settings, read from the environment at entrypoints only (``vram`` and ``vram serve``).
+
+This is the only module of vram that touches the environment: everything else gets its values
+as arguments.
+"""
 
 from __future__ import annotations
+
+import os
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from estimator.errors import InputError
+from common.errors import InputError
 
 
 class Settings(BaseSettings):
@@ -24,6 +30,14 @@ class Settings(BaseSettings):
     hub_timeout_s: float = Field(10.0, gt=0, le=120)  # total wait for one model's resolution
     hub_branch_ttl_s: float = Field(600.0, ge=0)  # how long a resolved branch (main) is trusted
     workers: int = Field(16, ge=1, le=256)  # Slack listener pool: resolutions run here, not in ack
+    hf_hub_offline: str = ""  # as huggingface_hub reads it: 1, ON, YES or TRUE (any case) means offline
+    vram_log_level: str | None = None  # terminal commands log WARNING and up unless this says otherwise
+    user: str | None = None  # the terminal user when the passwd database has no entry (containers)
+
+    @property
+    def hub_offline(self) -> bool:
+        """HF_HUB_OFFLINE is on: answer from the Hub cache only."""
+        return self.hf_hub_offline.strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
 def load_settings() -> Settings:
@@ -31,9 +45,19 @@ def load_settings() -> Settings:
 
     A bad value is one sentence naming the variable and the rule, never a validation traceback.
     """
+    quiet_hub_library()
     try:
         return Settings()
     except ValidationError as err:
         first = err.errors()[0]
         name = str(first["loc"][0]).upper() if first.get("loc") else "a setting"
         raise InputError(f"the environment variable {name} is not valid: {first['msg'].lower()}") from None
+
+
+def quiet_hub_library() -> None:
+    """Turn off huggingface_hub's telemetry unless the user set it (before the library is imported).
+
+    The library reads its settings once, at import. Without this it would fetch an "agent harness"
+    registry from the Hub on the first request, only to build a user-agent string.
+    """
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

@@ -22,9 +22,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot import blocks
+from bot import ask, blocks
 from bot.blocks import Message
 from bot.http import SIGNATURE_KEY
+from bot.question import is_question, read_change
 from bot.service import (
     CompareReply,
     ErrorReply,
@@ -39,8 +40,10 @@ from bot.service import (
 )
 from bot.settings import Settings
 from bot.work import Tell, Work, tell
-from estimator.errors import VramError
-from store.errors import StoreError
+from common.errors import InputError, StoreError, VramError
+from estimator.query import Query
+from sources import make_search
+from sources.model_search import ModelSearch
 from store.records import Conversation
 
 log = logging.getLogger(__name__)
@@ -126,6 +129,15 @@ def from_slack(text: str) -> str:
     """
     text = _LINK.sub(_link_text, strip_mentions(text))
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+
+
+def _names_a_change(text: str) -> bool:
+    """A thread reply in plain words that reads as settings ("what about 128k?"); a bad value counts too,
+    so its author hears why."""
+    try:
+        return read_change(text, Query()) is not None
+    except InputError:
+        return True
 
 
 class Answer(NamedTuple):
@@ -269,7 +281,8 @@ def create_app(
         process_before_response=True,
         listener_executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="vram-ack"),
     )
-    bot = _Bot(service=service, client=client, events=events, work=pool, backoff_s=retry_backoff_s)
+    search = make_search(settings, store_cache=service.hub_cache())
+    bot = _Bot(service=service, client=client, events=events, work=pool, backoff_s=retry_backoff_s, search=search)
 
     def submit(fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None = None) -> None:
         pool.submit(functools.partial(bot.guard, fn, *args, on_error=on_error), on_error=on_error)
@@ -318,12 +331,13 @@ class _Bot:
     """What the listeners do after the ack (runs in the work pool)."""
 
     def __init__(self, *, service: Service, client: WebClient, events: EventClaims, work: Work,
-                 backoff_s: float = 1.0) -> None:
+                 backoff_s: float = 1.0, search: ModelSearch | None = None) -> None:
         self.service = service
         self.client = client
         self.events = events
         self.work = work
         self.backoff_s = backoff_s
+        self.search = search
         self._held: dict[tuple[str, str], float] = {}  # (method, channel) -> monotonic time of its next try
         self._held_lock = threading.Lock()
 
@@ -384,6 +398,25 @@ class _Bot:
 
         return tell_user
 
+    def answer(self, text: str, who: Conversation) -> Answer:
+        """Grammar through the service; a question in plain words read first, its reading leading the answer."""
+        if self.search is None or not is_question(text):
+            return render(self.service.run(text, who))
+        try:
+            ans = ask.answer(text, service=self.service, who=who, search=self.search)
+        except VramError as err:
+            return Answer(blocks.error_message(str(err)))
+        out = ans.outcome
+        if out.estimate is None:
+            return Answer(blocks.error_message(f"{out.error or INTERNAL_ERROR} (read as {ans.read_as})"))
+        lead = ask.slack_lead(ans)
+        return Answer(
+            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead), public=True,
+            record_id=out.record_id,
+            private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead,
+                                            hint=False),
+        )
+
     # -- the one error handler for work after the ack --------------------------------------------
     def guard(self, fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None) -> None:
         try:
@@ -391,7 +424,7 @@ class _Bot:
         except (SlackClientError, URLError, ConnectionError, TimeoutError) as err:
             log.warning("Slack call failed in %s: %s", getattr(fn, "__name__", fn), err)
             self._tell(on_error, slack_error_sentence(err))
-        except (VramError, StoreError) as err:  # both carry the one sentence for the user
+        except VramError as err:  # the one root: it carries the sentence for the user
             self._tell(on_error, str(err))
         except Exception:
             log.exception("unexpected failure in %s", getattr(fn, "__name__", fn))
@@ -431,14 +464,16 @@ class _Bot:
         return (not thread_ts or thread_ts == event.get("ts")) and bool((event.get("text") or "").strip())
 
     def is_thread_change(self, event: dict[str, Any]) -> bool:
-        """A human's reply in a thread that might change something (has ``key=value``)."""
+        """A human's reply in a thread that might change something (``key=value``, or plain words that
+        name a setting and nothing else)."""
         # Edits, joins, deletions... are not questions; a reply also sent to the channel is.
         if self.from_a_bot(event) or event.get("subtype") not in (None, "thread_broadcast"):
             return False
         thread_ts = event.get("thread_ts")
         if not thread_ts or thread_ts == event.get("ts"):
             return False
-        return "=" in (event.get("text") or "")
+        text = event.get("text") or ""
+        return "=" in text or _names_a_change(text)
 
     # -- slash command ------------------------------------------------------------------------------
     def command(self, body: dict[str, Any], respond: Responder, signature: str | None = None) -> None:
@@ -451,10 +486,9 @@ class _Bot:
         who = Conversation(platform=PLATFORM, workspace=body.get("team_id"), channel=body.get("channel_id"),
                            user=body.get("user_id"),
                            private=channel_name == "directmessage" or channel_name.startswith("mpdm-"))
-        reply = self.service.run(from_slack(body.get("text") or ""), who)
+        answer = self.answer(from_slack(body.get("text") or ""), who)
         # A DM or group DM between people (never one with the bot: it can post there).
         between_people = who.private
-        answer = render(reply)
         on_error = self.tell_privately(respond)
         if answer.public:
             hint = blocks.DM_HINT if between_people else blocks.INVITE_HINT
@@ -594,7 +628,7 @@ class _Bot:
         reply_ts = event.get("thread_ts") or (None if dm else ts)
         who = Conversation(platform=PLATFORM, workspace=team, channel=channel, user=user,
                            private=dm or event.get("channel_type") == "mpim")
-        answer = render(self.service.run(from_slack(event.get("text") or ""), who))
+        answer = self.answer(from_slack(event.get("text") or ""), who)
         if answer.public or dm:  # in the DM only the asker and the bot are there: no need to whisper
 
             def post() -> None:

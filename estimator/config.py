@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from estimator.errors import ConfigError
+from common.errors import ConfigError
 from estimator.families import UNKNOWN, Family, family
 from estimator.spec import (
     LayerKV,

@@ -9,10 +9,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
+from common.errors import ConfigError
 from estimator.config import load_model_spec
-from estimator.errors import ConfigError
-from estimator.resolve import GgufInfo
-from estimator.spec import ModelSpec
+from estimator.spec import Frozen, ModelSpec
+
+GgufScalar = str | int | float | bool
+
+
+class GgufInfo(Frozen):
+    """What a GGUF file's header says (read by :mod:`sources` from a file or with range requests)."""
+
+    filename: str  # the file whose header was read
+    file_bytes: int  # bytes of this variant (all parts of a split GGUF): weights plus header
+    files: dict[str, int]  # every .gguf file of the repo (quantisation variants), name -> bytes
+    version: int
+    tensor_count: int
+    architecture: str
+    file_type: int | None = None  # general.file_type (llama.cpp's LLAMA_FTYPE: 15 = Q4_K_M)
+    block_count: int | None = None
+    embedding_length: int | None = None
+    feed_forward_length: int | None = None
+    head_count: int | None = None
+    head_count_kv: int | None = None
+    key_length: int | None = None
+    value_length: int | None = None
+    context_length: int | None = None
+    vocab_size: int | None = None  # {arch}.vocab_size, else the length of tokenizer.ggml.tokens
+    expert_count: int | None = None
+    expert_used_count: int | None = None
+    sliding_window: int | None = None
+    parameters: int | None = None  # the Hub's count (model_info gguf.total), when known
+    # From the tensor infos, when the whole header was read (local files):
+    tensor_parameters: int | None = None  # elements of every tensor
+    tied_embeddings: bool | None = None  # no output.weight beside token_embd.weight
+    metadata: dict[str, GgufScalar] = Field(default_factory=dict)  # scalar key-values (arrays left out)
 
 # llama.cpp's general.architecture -> the transformers model_type with the same geometry.
 _ARCH_MODEL_TYPE = {

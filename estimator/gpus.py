@@ -13,11 +13,17 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-from estimator.errors import InputError
+from common.errors import InputError
 from estimator.spec import Frozen
 
 
 class GPU(Frozen):
+    """One catalog entry: what the estimator and the engines need to know about a device.
+
+    Resolved once per query (``lookup_gpu``) and passed down; engines derive their own choices
+    (vLLM's batch defaults and kernels) from these fields, never from the key.
+    """
+
     key: str  # canonical, e.g. "h100-80gb"
     name: str  # e.g. "NVIDIA H100 80GB HBM3"
     aliases: tuple[str, ...] = ()
@@ -27,8 +33,11 @@ class GPU(Frozen):
     source: str = ""
     bf16_tflops: float | None = None
     memory_bandwidth_gbs: float | None = None
-    arch: str | None = None
-    fp8: bool | None = None
+    arch: str | None = None  # hopper, ampere, cdna3, ...
+    family: str  # the product line whatever the memory or form factor: h100, a100, l4, mi300x
+    compute_capability: tuple[int, int] | None = None  # NVIDIA's (major, minor); None elsewhere
+    bf16: bool  # runs bf16 natively (NVIDIA compute capability >= 8.0, AMD CDNA2+)
+    fp8: bool  # has fp8 tensor cores
 
 
 def _norm(text: str) -> str:
@@ -37,16 +46,20 @@ def _norm(text: str) -> str:
     return re.sub(r"[\s_\-]+", "", text).replace("gb", "g")
 
 
-@cache
-def catalog() -> tuple[GPU, ...]:
-    """Every GPU in the catalog, in the order of the data file."""
-    raw = json.loads(resources.files("estimator").joinpath("data/gpus.json").read_text())
+def parse_catalog(text: str) -> tuple[GPU, ...]:
+    """The records of a catalog file's JSON text (a list of entries)."""
     gpus = []
-    for item in raw:
+    for item in json.loads(text):
         item = {k: v for k, v in item.items() if k in GPU.model_fields}
         item["aliases"] = tuple(item.get("aliases", ()))
         gpus.append(GPU.model_validate(item))
     return tuple(gpus)
+
+
+@cache
+def catalog() -> tuple[GPU, ...]:
+    """Every GPU in the catalog, in the order of the data file."""
+    return parse_catalog(resources.files("estimator").joinpath("data/gpus.json").read_text())
 
 
 @cache

@@ -20,37 +20,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from estimator.query import KVSetting
-from estimator.spec import DTYPE_BYTES, KVDType, LayerKV, ModelSpec, TorchDType, WeightFormat
+from estimator.arith import ceil_div as _cdiv
+from estimator.spec import DTYPE_BYTES, KVDType, LayerKV, ModelSpec
 
 VLLM_BLOCK_SIZE = 16
-
-
-def model_dtype(spec: ModelSpec, weight_format: WeightFormat | None = None, bits: int | None = None) -> TorchDType:
-    """The dtype the model runs in: a float ``dtype=`` (or ``p=32``/``p=16``) replaces the checkpoint's;
-    quantized formats keep it.
-
-    Both engines load ``dtype=fp32`` as ``torch_dtype=float32`` / ``--dtype float32``: activations and
-    (with kv=on/auto) the KV cache follow it. ``p=16`` means the checkpoint's 16-bit dtype (bf16 for
-    an fp32 checkpoint), as :mod:`estimator.weights` reads it.
-    """
-    if weight_format in ("bf16", "fp16", "fp32"):
-        return weight_format
-    if weight_format is None and bits == 32:
-        return "fp32"
-    if weight_format is None and bits == 16 and spec.torch_dtype == "fp32":
-        return "bf16"
-    return spec.torch_dtype
-
-
-def kv_dtype(spec: ModelSpec, kv: KVSetting, weight_format: WeightFormat | None = None,
-             bits: int | None = None) -> KVDType | None:
-    """The KV cache dtype for the ``kv=`` setting: None when off, the model dtype for on/auto."""
-    if kv == "off":
-        return None
-    if kv in ("on", "auto"):
-        return model_dtype(spec, weight_format, bits)
-    return kv
 
 
 def _heads_per_gpu(layer: LayerKV, gpus: int) -> int:
@@ -89,10 +62,6 @@ def kv_bytes_per_token(spec: ModelSpec, kv_dtype: KVDType, *, gpus: int = 1) -> 
     """Bytes per token on one GPU, summed over every attention layer (full, sliding and MLA)."""
     dtype_bytes = DTYPE_BYTES[kv_dtype]
     return sum(_layer_bytes_per_token(layer, dtype_bytes, gpus) * n for layer, n in _groups(spec.layers))
-
-
-def _cdiv(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def _tokens_kept(layer: LayerKV, seq_len: int, engine: Literal["transformers", "vllm"]) -> int:

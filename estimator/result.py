@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import SerializeAsAny, model_validator
+
+from estimator.engines import DEFAULT_ENGINE, EngineReport, engines, get_engine
 from estimator.query import Query
 from estimator.spec import Frozen
 
@@ -43,22 +46,6 @@ class Fit(Frozen):
     min_gpus: int  # smallest tensor-parallel group that fits (0: none up to the limit)
 
 
-class VllmReport(Frozen):
-    """What vLLM's start-up log would report, and the terms behind it (bytes per GPU)."""
-
-    version: str  # the vLLM release whose accounting this follows
-    kv_cache_memory: int
-    kv_cache_tokens: int
-    max_concurrency: float
-    weights: int
-    activation_peak: int
-    non_torch: int
-    cuda_graphs: int
-    requested_memory: int  # util x GPU total
-    block_size: int
-    num_gpu_blocks: int
-
-
 class Details(Frozen):
     """The arithmetic behind the breakdown, for the report lines."""
 
@@ -80,9 +67,26 @@ class Estimate(Frozen):
     memory: Memory
     classic: Classic
     fit: Fit | None = None
-    vllm: VllmReport | None = None
+    engine_report: SerializeAsAny[EngineReport] | None = None  # the engine's own section (vLLM's KV pool)
     details: Details
     warnings: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_report(cls, data: Any) -> Any:
+        """Read the engine's section back as its engine's model (stored answers: also the older
+        ``vllm`` key)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        query = data.get("query")
+        name = query.engine if isinstance(query, Query) else (query or {}).get("engine", DEFAULT_ENGINE)
+        engine = get_engine(name)
+        sections = {e.report_key: data.pop(e.report_key, None) for e in engines() if e.report_key}
+        raw = data["engine_report"] if "engine_report" in data else sections.get(engine.report_key or "")
+        model = engine.report_model
+        data["engine_report"] = model.model_validate(raw) if raw is not None and model is not None else None
+        return data
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object of the interface spec (bytes as integers)."""
@@ -112,7 +116,13 @@ class Estimate(Frozen):
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),
             "fit": self.fit.model_dump() if self.fit else None,
-            "vllm": self.vllm.model_dump() if self.vllm else None,
+            **self._engine_sections(),
             "details": self.details.model_dump(),
             "warnings": list(self.warnings),
         }
+
+    def _engine_sections(self) -> dict[str, Any]:
+        """One key per engine that has a section: this estimate's engine fills its own."""
+        own = self.engine_report.model_dump() if self.engine_report is not None else None
+        return {engine.report_key: own if engine.name == self.query.engine else None
+                for engine in engines() if engine.report_key}

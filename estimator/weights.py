@@ -27,18 +27,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from estimator.errors import InputError
+from common.errors import InputError
+from estimator.arith import ceil_div as _cdiv
+from estimator.dtypes import FORMAT_BITS
 from estimator.spec import DTYPE_BYTES, LinearWeights, ModelSpec, Quantization, WeightFormat
 
 _FLOAT_FORMATS = {"bf16", "fp16", "fp32"}
-# The bits each format implies, to check a ``p=`` given with ``dtype=``.
-_FORMAT_BITS: dict[str, int] = {"bf16": 16, "fp16": 16, "fp32": 32, "fp8": 8, "int8": 8, "int4": 4,
-                                "nf4": 4, "mxfp4": 4, "awq": 4, "gptq": 4}
 _QUANTIZED_COMPONENTS = {"attention", "dense_mlp", "routed_experts", "shared_experts", "other"}
-
-
-def _cdiv(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 @dataclass(frozen=True)
@@ -105,8 +100,8 @@ def _override(spec: ModelSpec, weight_format: WeightFormat | None, bits: int | N
     if weight_format is None and bits is None:
         return None
     q = spec.quantization
-    if weight_format is not None and bits is not None and _FORMAT_BITS[weight_format] != bits:
-        raise InputError(f"dtype={weight_format} stores {_FORMAT_BITS[weight_format]}-bit weights, "
+    if weight_format is not None and bits is not None and FORMAT_BITS[weight_format] != bits:
+        raise InputError(f"dtype={weight_format} stores {FORMAT_BITS[weight_format]}-bit weights, "
                          f"so p={bits} contradicts it; give one of them.")
     if weight_format is None:
         assert bits is not None

@@ -1,24 +1,22 @@
-"""The persistent Hub cache: ``estimator.resolve.HubCache`` backed by the ``hub_cache`` table.
+"""The persistent Hub cache: plain JSON data keyed by strings, in the ``hub_cache`` table.
 
-A cache must never fail an estimate: a read that fails (database down, an entry an older or newer
-release wrote in another shape) is a miss, and a write that fails is skipped; both are logged.
+The store keeps the data as it gets it and knows nothing of what it means (the typed view is
+``sources.cache.StoredHubCache``). A cache must never fail an estimate: a read that fails
+(database down) is a miss, and a write that fails is skipped; both are logged.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
 from sqlalchemy import Connection, select
 
-from store.errors import StoreError
+from common.errors import StoreError
 from store.models import HubCacheRow
 
 if TYPE_CHECKING:
-    from estimator.resolve import CachedEntry
     from store.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,14 +25,13 @@ MAX_KEY_LEN = 512  # the column width
 
 
 class DbHubCache:
-    """A :class:`estimator.resolve.HubCache` in the store's database (shared by every replica)."""
+    """Cached Hub answers in the store's database (shared by every replica)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def get(self, key: str) -> CachedEntry | None:
-        from estimator.resolve import CachedEntry
-
+    def get(self, key: str) -> Any | None:
+        """The JSON data stored under ``key``; None when absent or unreadable."""
         if len(key) > MAX_KEY_LEN:
             return None
 
@@ -42,27 +39,20 @@ class DbHubCache:
             return conn.execute(select(HubCacheRow.entry).where(HubCacheRow.key == key)).scalar()
 
         try:
-            data = self._store._read(run)
+            return self._store._read(run)
         except StoreError as err:
             log.warning("Hub cache read skipped: %s", err)
             return None
-        if data is None:
-            return None
-        try:
-            return CachedEntry.from_json(json.dumps(data))
-        except ValidationError:
-            log.warning("Hub cache entry %r no longer matches the entry model; treated as a miss", key)
-            return None
 
-    def put(self, key: str, entry: CachedEntry) -> None:
+    def put(self, key: str, data: dict[str, Any], fetched_at: float) -> None:
+        """Store ``data`` under ``key`` (replacing what was there); ``fetched_at`` is Unix time."""
         if len(key) > MAX_KEY_LEN:
             log.warning("Hub cache key longer than %d characters; not cached", MAX_KEY_LEN)
             return
-        data = json.loads(entry.to_json())
-        fetched_at = datetime.fromtimestamp(entry.fetched_at, tz=UTC)
+        when = datetime.fromtimestamp(fetched_at, tz=UTC)
 
         def run(conn: Connection) -> None:
-            values = {"key": key, "entry": data, "fetched_at": fetched_at}
+            values = {"key": key, "entry": data, "fetched_at": when}
             if conn.dialect.name == "postgresql":
                 from sqlalchemy.dialects.postgresql import insert as dialect_insert
             else:

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Text,
     false,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -38,8 +37,25 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias), not a BIGINT one.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-# JSONB on Postgres (compact, indexable later); plain JSON (text) elsewhere.
-Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class _Json(TypeDecorator[Any]):
+    """JSONB on Postgres (compact, indexable later); plain JSON (text) elsewhere.
+
+    The Postgres type is looked up only on a Postgres connection: importing
+    ``sqlalchemy.dialects.postgresql`` up front would load that whole dialect for SQLite users too.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(dialect.ischema_names["jsonb"]())
+        return dialect.type_descriptor(JSON())
+
+
+Json = _Json()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

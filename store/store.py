@@ -39,7 +39,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.pool import StaticPool
 
-from store.errors import StoreError, StoreReadError, StoreWriteError
+from common.errors import StoreError, StoreReadError, StoreWriteError
 from store.migrate import HEAD_REVISION, alembic_config
 from store.models import HandledEventRow, HubCacheRow, QueryRow, SeenRequestRow
 from store.records import Conversation, NewQuery, QueryRecord

@@ -7,7 +7,8 @@ It serves what the client really calls, with the Hub's status codes and headers:
   (computed from the served headers, as the Hub computes them), gguf;
 - ``HEAD``/``GET /{repo}/resolve/{rev}/{file}`` with ``Range`` (206 + ``Content-Range``),
   ``X-Repo-Commit``, ``ETag``, ``Content-Length``, ``Accept-Ranges``;
-- ``POST /api/models/{repo}/paths-info/{rev}`` (file sizes) and ``GET /api/models?search=``;
+- ``POST /api/models/{repo}/paths-info/{rev}`` (file sizes) and ``GET /api/models?search=`` (substring
+  of the id; ``sort=downloads`` puts the most downloaded first; ``hub.downloads`` and ``hub.listed``);
 - large (LFS) files as the Hub serves them: ``302`` from ``/resolve/`` to a CDN on another origin
   (``http://localhost:{port}/cdn/...``, so the client drops the Authorization header on the way, as
   it must) with ``X-Linked-Size`` and ``X-Linked-ETag``; the CDN answers ``Range`` reads;
@@ -328,6 +329,8 @@ class FakeHub:
         self.fail_status: int | None = None  # answer every request with this status (5xx tests)
         self.violations: list[str] = []  # things a client must never do (checked at teardown)
         self.cdn = True  # serve SparseFile (LFS) contents through a 302 to the "CDN" origin
+        self.downloads: dict[str, int] = {}  # lower-case id -> downloads, as the model search reports them
+        self.listed: list[str] = []  # ids the model search lists without a repo behind them here
         self._release = threading.Event()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -645,8 +648,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _search(self, query: dict[str, list[str]]) -> None:
         term = (query.get("search") or [""])[0].lower()
         limit = int((query.get("limit") or ["1000"])[0])
-        hits = [r for r in self.fake.repos.values() if term in r.id.lower() and not r.private][:limit]
-        out = [{"_id": fake_sha(r.id)[:24], "id": r.id, "likes": 0, "downloads": 0, "tags": []} for r in hits]
+        ids = [r.id for r in self.fake.repos.values() if not r.private] + self.fake.listed
+        hits = [i for i in ids if term in i.lower()]
+        if (query.get("sort") or [""])[0] == "downloads":  # the Hub sorts most downloaded first
+            hits.sort(key=lambda i: -self.fake.downloads.get(i.lower(), 0))
+        out = [{"_id": fake_sha(i)[:24], "id": i, "likes": 0, "downloads": self.fake.downloads.get(i.lower(), 0),
+                "tags": []} for i in hits[:limit]]
         self._send(200, json.dumps(out).encode(), {}, "GET")
 
 

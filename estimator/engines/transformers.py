@@ -54,12 +54,16 @@ the layers, is), and every GPU pays its own CUDA context.
 
 from __future__ import annotations
 
-import math
+from typing import TYPE_CHECKING, ClassVar
 
-from estimator.engines import EngineTerms
-from estimator.kv import model_dtype
-from estimator.query import Query
+from estimator.arith import ceil_div
+from estimator.dtypes import Dtypes, resolve_dtypes
+from estimator.engines.base import BaseEngine, EngineTerms
 from estimator.spec import DTYPE_BYTES, ModelSpec, TorchDType
+
+if TYPE_CHECKING:
+    from estimator.gpus import GPU
+    from estimator.query import Query
 
 MiB = 1024 * 1024
 
@@ -102,14 +106,12 @@ NORM_FP32_COPIES = 3
 
 def _dtype(spec: ModelSpec, query: Query) -> TorchDType:
     """The dtype transformers runs in: ``dtype=fp32`` loads with torch_dtype=float32, and so on."""
-    return model_dtype(spec, query.weight_format, query.bits)
+    return resolve_dtypes(spec, query).model
 
 
 def _kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
     """Bytes per cached element: the model dtype unless kv= names one."""
-    if query.kv in ("on", "auto", "off"):
-        return DTYPE_BYTES[_dtype(spec, query)]
-    return DTYPE_BYTES[query.kv]
+    return DTYPE_BYTES[resolve_dtypes(spec, query).kv_layout]
 
 
 def _sliding_retention_bytes(spec: ModelSpec, query: Query) -> int:
@@ -126,7 +128,7 @@ def _sliding_retention_bytes(spec: ModelSpec, query: Query) -> int:
         if extra_tokens > 0:
             total += query.batch * extra_tokens * layer.kv_heads * (layer.key_dim + layer.value_dim) * per_elem
     # Layers are split across GPUs: each holds its share.
-    return math.ceil(total / query.gpus)
+    return ceil_div(total, query.gpus)
 
 
 def _has_sliding_mask(spec: ModelSpec, query: Query) -> bool:
@@ -279,3 +281,25 @@ def transformers_terms(
         activation_where=where,
         warnings=tuple(warnings),
     )
+
+
+class TransformersEngine(BaseEngine):
+    """HF transformers ``generate``: the prefill peak over weights and a growing ``DynamicCache``."""
+
+    name: ClassVar[str] = "transformers"
+    aliases: ClassVar[tuple[str, ...]] = ("hf", "huggingface")
+    label: ClassVar[str] = "transformers"
+    help: ClassVar[str] = "HF transformers `generate` (the default)"
+
+    def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
+              kv_cache: int) -> EngineTerms:
+        return transformers_terms(spec, query, weights_bytes=weights, kv_cache_bytes=kv_cache)
+
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
+        if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
+            return [f"s={query.seq_len:,} is longer than the model's context window "
+                    f"({spec.max_position_embeddings:,} tokens)."]
+        return []
+
+
+ENGINE = TransformersEngine()

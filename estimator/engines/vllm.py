@@ -17,7 +17,7 @@ The accounting follows vLLM v0.19 (V1 engine, ``gpu_worker.determine_available_m
   window plus one prefill chunk).
 
 A handful of global constants (``VllmConstants``) are fitted to published start-up logs
-(``python -m estimator.calibrate``); each has a reason written next to it. Versions differ:
+(``python -m tools.calibrate``); each has a reason written next to it. Versions differ:
 the sampler's bytes per logit dropped from about 36 (v0.16 and earlier images: a full-vocabulary
 sort for top-k/top-p) to about 13 (v0.17+: top-k/top-p without that sort), which is most of the
 activation peak for models with large vocabularies.
@@ -25,15 +25,21 @@ activation peak for models with large vocabularies.
 
 from __future__ import annotations
 
-import math
-from typing import Literal
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-from estimator.engines import EngineTerms
-from estimator.errors import InputError
-from estimator.gpus import GPU, lookup_gpu
-from estimator.query import Query
-from estimator.result import VllmReport
-from estimator.spec import DTYPE_BYTES, Frozen, LayerKV, ModelSpec, TorchDType
+from common.errors import InputError
+from estimator.arith import ceil_div, round_up
+from estimator.dtypes import Dtypes, resolve_dtypes
+from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
+from estimator.gpus import GPU
+from estimator.kv import kv_cache_bytes
+from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
+
+if TYPE_CHECKING:
+    from estimator.query import Query
+    from estimator.result import Estimate
 
 VLLM_VERSION = "0.19"
 
@@ -41,17 +47,9 @@ GiB = 1 << 30
 MiB = 1 << 20
 BLOCK_SIZE = 16  # vLLM's default block size on CUDA (tokens per KV block)
 
-# vLLM's batch defaults (engine/arg_utils.py, EngineArgs batch defaults for `vllm serve`, i.e. the
-# OPENAI_API_SERVER usage context): GPUs with >= 70 GiB that are not an A100 get 8192 batched tokens
-# and 1024 sequences, every other GPU 2048 and 256. max_num_seqs is then capped at
-# max_num_batched_tokens. The calibration set (H100, v0.19) ran with exactly 8192 / 1024.
-BIG_GPU_BYTES = 70 * GiB
-BIG_GPU_BATCHED_TOKENS, BIG_GPU_SEQS = 8192, 1024
-SMALL_GPU_BATCHED_TOKENS, SMALL_GPU_SEQS = 2048, 256
-
-
 class VllmConstants(Frozen):
-    """The few global constants of the profile, each fitted on the calibration logs (not per model)."""
+    """Every constant of the profile, in one place: the few fitted on the calibration logs (not per
+    model), then the facts of the vLLM release it follows (per-version data)."""
 
     # Peak bytes the sampler warm-up holds per logit (rows x vocabulary), on top of the logits the
     # model itself returns in its dtype: the fp32 copy, softmax probabilities, the exponential noise
@@ -80,6 +78,18 @@ class VllmConstants(Frozen):
     # 64"); the earlier triton_kernels of the v0.11-era images (swizzle_mxfp4_value_hopper) padded
     # only to the MMA tile, which the MXFP4 checkpoints' dims already are (1 = no pre-pad).
     mxfp4_value_align: int = 64
+    # Not fitted, version facts: vLLM's batch defaults (engine/arg_utils.py, EngineArgs batch defaults
+    # for `vllm serve`, i.e. the OPENAI_API_SERVER usage context): GPUs with >= 70 GiB that are not an
+    # A100 get 8192 batched tokens and 1024 sequences, every other GPU 2048 and 256. max_num_seqs is
+    # then capped at max_num_batched_tokens. The calibration set (H100, v0.19) ran with 8192 / 1024.
+    big_gpu_bytes: int = 70 * GiB
+    big_gpu_batched_tokens: int = 8192
+    big_gpu_seqs: int = 1024
+    small_gpu_batched_tokens: int = 2048
+    small_gpu_seqs: int = 256
+    # The GPU buffer each MLA backend that allocates one at import holds (see
+    # mla_backend_workspace_bytes).
+    mla_import_workspace: int = 128 * MiB
 
 
 DEFAULT_CONSTANTS = VllmConstants()
@@ -98,24 +108,49 @@ def constants_for_version(version: str) -> VllmConstants:
 
 
 # ---------------------------------------------------------------------------------------------
-# Scheduler defaults
+# Scheduler defaults and the GPU
+
+Mxfp4MoeBackend = Literal["triton", "marlin", "flashinfer_trtllm", "rocm"]
 
 
-def _is_a100(query: Query) -> bool:
-    return query.gpu is not None and "a100" in query.gpu.lower()
+class VllmGpu(Frozen):
+    """What vLLM decides from the GPU record: its batch defaults and the kernels it picks."""
+
+    big_batch_defaults: bool  # >= 70 GiB and not an A100 (arg_utils reads the device name)
+    mxfp4_moe_backend: Mxfp4MoeBackend
+    mla_import_workspaces: int  # MLA backends whose import allocates a workspace (see below)
 
 
-def batch_defaults(query: Query, gpu_memory: int | None = None) -> tuple[int, int]:
+@cache
+def vllm_gpu(gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> VllmGpu:
+    """The vLLM facts of a GPU record; with no GPU, vLLM's small-GPU batch defaults and the kernels of
+    the H100 the profile's logs come from."""
+    if gpu is None:
+        return VllmGpu(big_batch_defaults=False, mxfp4_moe_backend="triton", mla_import_workspaces=1)
+    sm100 = gpu.vendor == "nvidia" and gpu.compute_capability is not None and gpu.compute_capability[0] == 10
+    backend: Mxfp4MoeBackend
+    if gpu.vendor == "amd":
+        backend = "rocm"
+    elif gpu.compute_capability == (9, 0):
+        backend = "triton"
+    elif sm100:
+        backend = "flashinfer_trtllm"
+    else:
+        backend = "marlin"  # Ampere, Ada and the SM120 Blackwell cards: outside Triton's SM90-SM100 range
+    workspaces = 0 if gpu.vendor != "nvidia" else (2 if sm100 else 1)
+    return VllmGpu(big_batch_defaults=gpu.memory_bytes >= constants.big_gpu_bytes and gpu.family != "a100",
+                   mxfp4_moe_backend=backend, mla_import_workspaces=workspaces)
+
+
+def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> tuple[int, int]:
     """(max_num_batched_tokens, max_num_seqs) as ``vllm serve`` picks them when not given.
 
-    The GPU's memory comes from ``gpu_memory`` or else the catalog entry of ``query.gpu``; with no
-    GPU at all, vLLM's own fallback (the small-GPU defaults) applies.
+    With no GPU at all, vLLM's own fallback (the small-GPU defaults) applies.
     """
-    if gpu_memory is None and query.gpu is not None:
-        gpu_memory = lookup_gpu(query.gpu).memory_bytes
-    big = gpu_memory is not None and gpu_memory >= BIG_GPU_BYTES and not _is_a100(query)
-    mnbt = query.max_num_batched_tokens or (BIG_GPU_BATCHED_TOKENS if big else SMALL_GPU_BATCHED_TOKENS)
-    seqs = query.max_num_seqs or (BIG_GPU_SEQS if big else SMALL_GPU_SEQS)
+    c = constants
+    big = vllm_gpu(gpu, c).big_batch_defaults
+    mnbt = query.max_num_batched_tokens or (c.big_gpu_batched_tokens if big else c.small_gpu_batched_tokens)
+    seqs = query.max_num_seqs or (c.big_gpu_seqs if big else c.small_gpu_seqs)
     return mnbt, min(seqs, mnbt)
 
 
@@ -123,27 +158,20 @@ def batch_defaults(query: Query, gpu_memory: int | None = None) -> tuple[int, in
 # Dtypes
 
 
-def model_dtype(spec: ModelSpec, query: Query) -> TorchDType:
-    """vLLM's ``--dtype``: a float ``dtype=`` in the query, else the checkpoint's torch dtype.
-
-    It sets the activations, the logits and (with ``kv=auto``) the KV cache.
-    """
-    if query.weight_format in ("bf16", "fp16", "fp32"):
-        return query.weight_format
-    return spec.torch_dtype
-
-
 def _act_bytes(spec: ModelSpec, query: Query) -> int:
-    return DTYPE_BYTES[model_dtype(spec, query)]
+    """Bytes per element of vLLM's ``--dtype`` (activations, logits): see :mod:`estimator.dtypes`."""
+    return DTYPE_BYTES[resolve_dtypes(spec, query).model]
 
 
 def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
-    """Bytes per cached element: ``auto`` is the model dtype; vLLM has fp8 but no int8 KV cache."""
-    if query.kv in ("on", "off", "auto"):
-        return _act_bytes(spec, query)
-    if query.kv == "int8":
+    """Bytes per cached element: ``auto`` is the model dtype; vLLM has fp8 but no int8 KV cache.
+
+    vLLM allocates a pool even with kv=off, in the dtype kv=auto would give.
+    """
+    dtype = resolve_dtypes(spec, query).kv_layout
+    if dtype == "int8":
         raise InputError("vLLM has no int8 KV cache: use kv=fp8, or kv=auto for the model's dtype")
-    return DTYPE_BYTES[query.kv]
+    return DTYPE_BYTES[dtype]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,11 +188,6 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
     # dtype=torch.float32)); every other model in the model dtype.
     dtype_bytes = 4 if spec.model_type == "gpt_oss" else _act_bytes(spec, query)
     return spec.max_position_embeddings * rotary_dim * dtype_bytes
-
-
-def _is_sm100(gpu: GPU) -> bool:
-    """Data-centre Blackwell (B200, GB200: compute capability 10), not the SM120 cards."""
-    return gpu.arch == "blackwell" and gpu.key.startswith(("b", "gb"))
 
 
 # MLA models: attention-backend workspaces that importing the backends allocates.
@@ -185,30 +208,26 @@ def _is_sm100(gpu: GPU) -> bool:
 # short at every TP; with the workspace 29.40 / 14.81 / 7.51 (the rest, <= 0.03 GiB, is the caching
 # allocator's rounding of the 11 MiB shared-expert matrices at TP 1 / 2). ROCm's list
 # (platforms/rocm.py) has neither backend.
-MLA_BACKEND_IMPORT_WORKSPACE = 128 * MiB
+def mla_backend_workspace_bytes(spec: ModelSpec, gpu: GPU | None,
+                                constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+    """GPU buffers that importing vLLM's MLA attention backends allocates, per GPU (MLA models only).
 
-
-def mla_backend_workspace_bytes(spec: ModelSpec, query: Query) -> int:
-    """GPU buffers that importing vLLM's MLA attention backends allocates, per GPU (MLA models only)."""
+    With no GPU named, the H100 the profile's logs come from.
+    """
     if not any(layer.kind == "mla" for layer in spec.layers):
         return 0
-    gpu = lookup_gpu(query.gpu) if query.gpu is not None else None
-    if gpu is None:  # no GPU named: the H100 the profile's logs come from
-        return MLA_BACKEND_IMPORT_WORKSPACE
-    if gpu.vendor != "nvidia":
-        return 0
-    return MLA_BACKEND_IMPORT_WORKSPACE * (2 if _is_sm100(gpu) else 1)
+    return constants.mla_import_workspace * vllm_gpu(gpu, constants).mla_import_workspaces
 
 
-def loaded_weight_bytes(spec: ModelSpec, query: Query, weights_bytes: int,
+def loaded_weight_bytes(spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int,
                         constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
     """What "Model loading took X GiB" reports, per GPU: the checkpoint's share (``weights_bytes``,
     from ``estimator.weights.weight_bytes``), re-laid MXFP4 experts, and buffers built at load time
     (the rotary cache, MLA backends' workspaces).
     """
-    loaded = weights_bytes + rope_cache_bytes(spec, query) + mla_backend_workspace_bytes(spec, query)
+    loaded = weights_bytes + rope_cache_bytes(spec, query) + mla_backend_workspace_bytes(spec, gpu, constants)
     if uses_mxfp4_experts(spec, query):
-        loaded += mxfp4_expert_bytes(spec, query, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
+        loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
 
 
@@ -233,9 +252,6 @@ def loaded_weight_bytes(spec: ModelSpec, query: Query, weights_bytes: int,
 # The sum reproduces the v0.19 logs of gpt-oss-20b to 0.1-0.2% at TP 1, 2 and 4 (13.64, 7.01,
 # 3.63 GiB) and the v0.11-era log (13.47 GiB, no 64-byte pre-pad) to 0.1%.
 
-Mxfp4MoeBackend = Literal["triton", "marlin", "flashinfer_trtllm", "rocm"]
-
-
 def uses_mxfp4_experts(spec: ModelSpec, query: Query) -> bool:
     """True when vLLM runs the checkpoint's own MXFP4 routed experts (gpt-oss)."""
     q = spec.quantization
@@ -243,23 +259,14 @@ def uses_mxfp4_experts(spec: ModelSpec, query: Query) -> bool:
             and query.weight_format in (None, "mxfp4") and query.bits in (None, 4))
 
 
-def mxfp4_moe_backend(query: Query) -> Mxfp4MoeBackend:
-    """The MXFP4 MoE kernel vLLM v0.19 picks on the query's GPU.
+def mxfp4_moe_backend(gpu: GPU | None) -> Mxfp4MoeBackend:
+    """The MXFP4 MoE kernel vLLM v0.19 picks on the GPU.
 
     fused_moe/oracle/mxfp4.py select_mxfp4_moe_backend tries FlashInfer TRT-LLM (SM100 only),
     CK (ROCm), Triton (SM90 up to SM100, triton_kernels bundled), ..., Marlin. With no GPU named,
     Hopper (the H100 the profile's logs come from).
     """
-    if query.gpu is None:
-        return "triton"
-    gpu = lookup_gpu(query.gpu)
-    if gpu.vendor == "amd":
-        return "rocm"
-    if gpu.arch == "hopper":
-        return "triton"
-    if _is_sm100(gpu):
-        return "flashinfer_trtllm"
-    return "marlin"  # Ampere, Ada and the SM120 Blackwell cards: outside Triton's SM90-SM100 range
+    return vllm_gpu(gpu).mxfp4_moe_backend
 
 
 def cuda_block_bytes(size: int) -> int:
@@ -270,15 +277,11 @@ def cuda_block_bytes(size: int) -> int:
     more than 1 MiB would be left over (should_split). Otherwise the whole block is handed out, and
     ``memory_allocated`` (what vLLM reads) counts all of it.
     """
-    rounded = -(-max(size, 1) // 512) * 512
+    rounded = round_up(max(size, 1), 512)
     if size < 10 * MiB:
         return rounded
-    segment = -(-size // (2 * MiB)) * (2 * MiB)
+    segment = round_up(size, 2 * MiB)
     return segment if segment - size <= MiB else rounded
-
-
-def _up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
 
 
 def _expert_bias_params(spec: ModelSpec) -> int:
@@ -298,26 +301,27 @@ def _mxfp4_checkpoint_expert_bytes(spec: ModelSpec, gpus: int) -> int:
             continue
         in_f, out_f = lin.in_features, lin.out_features
         if gpus > 1 and lin.split == "column":
-            out_f = -(-out_f // gpus)
+            out_f = ceil_div(out_f, gpus)
         elif gpus > 1 and lin.split == "row":
-            in_f = -(-in_f // gpus)
+            in_f = ceil_div(in_f, gpus)
         n = in_f * out_f
-        total += (-(-n // 2) + -(-n // 32)) * lin.count
+        total += (ceil_div(n, 2) + ceil_div(n, 32)) * lin.count
     return total + _expert_bias_params(spec) * DTYPE_BYTES[spec.torch_dtype]
 
 
-def mxfp4_expert_bytes(spec: ModelSpec, query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+def mxfp4_expert_bytes(spec: ModelSpec, query: Query, gpu: GPU | None,
+                       constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
     """Per-GPU bytes of the MXFP4 routed experts once vLLM has loaded and re-laid them."""
     experts, layers, tp = spec.num_experts, spec.num_moe_layers, query.gpus
     hidden = spec.hidden_size
-    backend = mxfp4_moe_backend(query)
+    backend = mxfp4_moe_backend(gpu)
     inter = spec.moe_intermediate_size // tp  # FusedMoE: intermediate_size // tp_size
     if backend == "triton":
-        inter = _up(inter, 64)
+        inter = round_up(inter, 64)
     elif backend == "marlin":
-        inter, hidden = _up(inter, 128), _up(hidden, 256)
+        inter, hidden = round_up(inter, 128), round_up(hidden, 256)
     else:  # flashinfer_trtllm, rocm
-        inter, hidden = _up(inter, 256), _up(hidden, 256)
+        inter, hidden = round_up(inter, 256), round_up(hidden, 256)
     has_bias = _expert_bias_params(spec) > 0
     if backend != "triton":
         # Padded shapes as create_weights allocates them; the later re-layout is not modelled.
@@ -330,12 +334,13 @@ def mxfp4_expert_bytes(spec: ModelSpec, query: Query, constants: VllmConstants =
     tensors = [
         # swizzled values: (hidden/2 bytes x 2I) and (I/2 bytes x hidden), both dims to the alignment,
         # then to the MMA tile (16 on the output dim, 32 on the packed input dim)
-        _up(_up(2 * inter, align), 16) * _up(_up(hidden // 2, align), 32),
-        _up(_up(hidden, align), 16) * _up(_up(inter // 2, align), 32),
+        round_up(round_up(2 * inter, align), 16) * round_up(round_up(hidden // 2, align), 32),
+        round_up(round_up(hidden, align), 16) * round_up(round_up(inter // 2, align), 32),
         # the loaded block scales, still registered on the layer
         2 * inter * (hidden // 32), hidden * (inter // 32),
         # the swizzled block scales the kernel uses
-        _up(2 * inter, scale_rows) * _up(hidden // 32, 2), _up(hidden, scale_rows) * _up(inter // 32, 2),
+        round_up(2 * inter, scale_rows) * round_up(hidden // 32, 2),
+        round_up(hidden, scale_rows) * round_up(inter // 32, 2),
     ]
     if has_bias:
         tensors += [2 * inter * 4, hidden * 4]  # biases converted to fp32
@@ -359,10 +364,10 @@ def _forward_peak(spec: ModelSpec, query: Query, tokens: int) -> tuple[int, str]
     tp = query.gpus
     h = spec.hidden_size
     base = tokens * (2 * h * b + 4 * h)
-    dense = tokens * 3 * math.ceil(spec.intermediate_size / tp) * b if spec.intermediate_size else 0
+    dense = tokens * 3 * ceil_div(spec.intermediate_size, tp) * b if spec.intermediate_size else 0
     moe = 0
     if spec.num_experts and spec.moe_intermediate_size:
-        inter = math.ceil(spec.moe_intermediate_size / tp)
+        inter = ceil_div(spec.moe_intermediate_size, tp)
         moe = tokens * spec.experts_per_token * (3 * inter + h) * b
     if moe > dense:
         return base + moe, f"MoE experts at {tokens:,} batched tokens"
@@ -392,18 +397,18 @@ def _encoder_peak(spec: ModelSpec, query: Query) -> int:
     return patches * (4 * v.hidden_size + 2 * v.intermediate_size) * b + scores
 
 
-def activation_peak(spec: ModelSpec, query: Query, *, gpu_memory: int | None = None,
+def activation_peak(spec: ModelSpec, query: Query, *, gpu: GPU | None,
                     constants: VllmConstants = DEFAULT_CONSTANTS) -> tuple[int, str]:
     """The profile run's torch activation peak per GPU (bytes) and a phrase saying what sets it."""
-    tokens, seqs = batch_defaults(query, gpu_memory)
+    tokens, seqs = batch_defaults(query, gpu, constants)
     rows = min(seqs, tokens)
     forward, where = _forward_peak(spec, query, tokens)
     sampler = _sampler_peak(spec, query, tokens, rows, constants)
     encoder = _encoder_peak(spec, query)
     peak = max(forward, sampler, encoder)
     if peak == sampler:
-        seqs = f"{rows:,} sequence" + ("" if rows == 1 else "s")
-        where = f"sampler warm-up: {seqs} x {spec.vocab_size:,}-token vocabulary"
+        sequences = f"{rows:,} sequence" + ("" if rows == 1 else "s")
+        where = f"sampler warm-up: {sequences} x {spec.vocab_size:,}-token vocabulary"
     elif peak == encoder and encoder > forward:
         where = "vision encoder dummy run"
     return peak, where
@@ -456,13 +461,30 @@ def _page_bytes(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
     if layer.kind == "mla":
         # The compressed latent plus the rope key: one head, replicated on every rank, not split.
         return BLOCK_SIZE * (layer.key_dim + layer.value_dim) * dtype_bytes
-    heads = -(-layer.kv_heads // tp)  # the busiest rank's heads; replicated (1) where tp exceeds them
+    heads = ceil_div(layer.kv_heads, tp)  # the busiest rank's heads; replicated (1) where tp exceeds them
     return BLOCK_SIZE * heads * (layer.key_dim + layer.value_dim) * dtype_bytes
+
+
+# Layouts already worked out, per ``spec.layers`` tuple, TP size and bytes per element: one estimate
+# asks several times (terms, solvers, the report). Holding the tuple keeps its id from being reused.
+_LAYOUTS: dict[tuple[int, int, int], tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
 def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]:
     """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
     dtype_bytes = kv_dtype_bytes(spec, query)
+    key = (id(spec.layers), query.gpus, dtype_bytes)
+    cached = _LAYOUTS.get(key)
+    if cached is not None and cached[0] is spec.layers:
+        return cached[1]
+    layout = _kv_layout(spec, query.gpus, dtype_bytes)
+    if len(_LAYOUTS) >= 256:
+        _LAYOUTS.clear()
+    _LAYOUTS[key] = (spec.layers, layout)
+    return layout
+
+
+def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tuple[str, ...]]:
     warnings: list[str] = []
     counts: dict[tuple[str, int | None, int], int] = {}
     for layer in spec.layers:
@@ -473,7 +495,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
                 f"{spec.model_type}: vLLM's block layout for hybrid state-space layers is not modelled yet; "
                 "use engine=transformers for this model")
         key = (layer.kind, layer.window if layer.kind == "sliding" else None,
-               _page_bytes(layer, query.gpus, dtype_bytes))
+               _page_bytes(layer, tp, dtype_bytes))
         counts[key] = counts.get(key, 0) + 1
     if not counts:
         raise InputError(f"{spec.model_type}: the model has no KV-cache layers for vLLM to size")
@@ -495,7 +517,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     # Groups take as many layers as the rarest type has (the "1" of an n:1 pattern); when the counts
     # are close, the largest count is used instead to avoid padding groups.
     group_size = largest if largest < smallest * 1.25 else smallest
-    num_groups = sum(math.ceil(t.num_layers / group_size) for t in types)
+    num_groups = sum(ceil_div(t.num_layers, group_size) for t in types)
     return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False), tuple(warnings)
 
 
@@ -504,16 +526,16 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
     def layer_blocks(t: KvGroupSpec) -> int:
         if t.kind == "sliding" and t.window is not None:
             span = min(t.window - 1 + batched_tokens, max_model_len)
-            return math.ceil(span / BLOCK_SIZE) + 1
-        return math.ceil(max_model_len / BLOCK_SIZE)
+            return ceil_div(span, BLOCK_SIZE) + 1
+        return ceil_div(max_model_len, BLOCK_SIZE)
 
     if layout.uniform:
         need = sum(layer_blocks(t) * t.page_bytes * t.num_layers for t in layout.types)
-        return math.ceil(need / layout.bytes_per_block)
+        return ceil_div(need, layout.bytes_per_block)
     # One spec per group: a type split over several groups counts once per group.
-    per_layer = sum(layer_blocks(t) * math.ceil(t.num_layers / layout.group_size) for t in layout.types)
+    per_layer = sum(layer_blocks(t) * ceil_div(t.num_layers, layout.group_size) for t in layout.types)
     need = layout.group_size * per_layer * layout.types[0].page_bytes
-    return math.ceil(need / layout.bytes_per_block)
+    return ceil_div(need, layout.bytes_per_block)
 
 
 def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_tokens: int) -> tuple[int, int, float]:
@@ -531,16 +553,31 @@ def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
 # Public API
 
 
-def vllm_terms(spec: ModelSpec, query: Query, *, weights_bytes: int,
-               gpu_memory: int | None = None, constants: VllmConstants = DEFAULT_CONSTANTS) -> EngineTerms:
+class VllmReport(EngineReport):
+    """What vLLM's start-up log would report, and the terms behind it (bytes per GPU)."""
+
+    version: str  # the vLLM release whose accounting this follows
+    kv_cache_memory: int
+    kv_cache_tokens: int
+    max_concurrency: float
+    weights: int
+    activation_peak: int
+    non_torch: int
+    cuda_graphs: int
+    requested_memory: int  # util x GPU total
+    block_size: int
+    num_gpu_blocks: int
+
+
+def vllm_terms(spec: ModelSpec, query: Query, *, gpu: GPU | None,
+               constants: VllmConstants = DEFAULT_CONSTANTS) -> EngineTerms:
     """Per-GPU bytes vLLM adds besides weights and KV cache.
 
     ``activations`` is the profile run's torch activation peak; ``overhead`` is the CUDA context,
-    the non-torch memory and the CUDA graphs. The GPU (``gpu_memory``, else ``query.gpu``) picks
-    vLLM's batch defaults the way it would on that GPU; with none, vLLM's small-GPU defaults apply.
+    the non-torch memory and the CUDA graphs. The GPU picks vLLM's batch defaults the way it would
+    on that GPU; with none, vLLM's small-GPU defaults apply.
     """
-    del weights_bytes  # the peak is measured above the weights; kept for a uniform signature
-    peak, where = activation_peak(spec, query, gpu_memory=gpu_memory, constants=constants)
+    peak, where = activation_peak(spec, query, gpu=gpu, constants=constants)
     overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) \
         + cuda_graph_bytes(spec, constants)
     warnings: list[str] = []
@@ -554,18 +591,18 @@ def vllm_terms(spec: ModelSpec, query: Query, *, weights_bytes: int,
     return EngineTerms(activations=peak, overhead=overhead, activation_where=where, warnings=tuple(warnings))
 
 
-def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu_memory: int,
+def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU,
                 constants: VllmConstants = DEFAULT_CONSTANTS) -> VllmReport:
-    """What vLLM's start-up log would report on a GPU of ``gpu_memory`` bytes (per GPU).
+    """What vLLM's start-up log would report on ``gpu`` (per GPU).
 
-    KV pool = util x gpu_memory - (weights as loaded + activation peak + non-torch). The pool may
-    come out negative (vLLM would refuse to start); tokens and concurrency are then 0.
+    KV pool = util x the GPU's memory - (weights as loaded + activation peak + non-torch). The pool
+    may come out negative (vLLM would refuse to start); tokens and concurrency are then 0.
     """
-    batched_tokens, _ = batch_defaults(query, gpu_memory)
-    weights = loaded_weight_bytes(spec, query, weights_bytes, constants)
-    peak, _ = activation_peak(spec, query, gpu_memory=gpu_memory, constants=constants)
+    batched_tokens, _ = batch_defaults(query, gpu, constants)
+    weights = loaded_weight_bytes(spec, query, gpu, weights_bytes, constants)
+    peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
     non_torch = non_torch_bytes(query, constants)
-    requested = int(query.util * gpu_memory)
+    requested = int(query.util * gpu.memory_bytes)
     pool = requested - weights - peak - non_torch
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
     return VllmReport(
@@ -574,3 +611,137 @@ def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu_memory
         cuda_graphs=cuda_graph_bytes(spec, constants), requested_memory=requested, block_size=BLOCK_SIZE,
         num_gpu_blocks=blocks,
     )
+
+
+def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
+    """Why vLLM refuses this tensor-parallel size, or None when it accepts it.
+
+    vLLM checks that the attention heads divide by the TP size, and its QKV projection that the
+    KV heads either divide by it or divide it (replicated past them); MLA has no KV heads to split.
+    """
+    if gpus == 1:
+        return None
+    heads = spec.num_attention_heads
+    if heads % gpus:
+        return f"the model's {heads} attention heads do not divide by {gpus}"
+    kv = spec.num_kv_heads
+    has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
+    if has_gqa and kv and (kv % gpus if gpus <= kv else gpus % kv):
+        return f"the model's {kv} KV heads and {gpus} GPUs do not divide one another"
+    return None
+
+
+@cache
+def _accepted_tp_sizes(heads: int, kv_heads: int, has_gqa: bool, limit: int) -> tuple[int, ...]:
+    """TP sizes up to ``limit`` that vLLM accepts for these head counts (built once per shape)."""
+    sizes = [1]
+    for n in range(2, limit + 1):
+        if heads % n:
+            continue
+        if has_gqa and kv_heads and (kv_heads % n if n <= kv_heads else n % kv_heads):
+            continue
+        sizes.append(n)
+    return tuple(sizes)
+
+
+class VllmEngine(BaseEngine):
+    """``vllm serve``: the memory it reserves at start-up, its KV pool and concurrency."""
+
+    name: ClassVar[str] = "vllm"
+    label: ClassVar[str] = "vLLM"
+    help: ClassVar[str] = "vLLM (`vllm serve`): KV pool and concurrency"
+    report_key: ClassVar[str | None] = "vllm"
+    report_model: ClassVar[type[EngineReport] | None] = VllmReport
+    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs")
+    always_fused_attention: ClassVar[bool] = True
+    overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
+    no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
+
+    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int) -> int:
+        return kv_cache_bytes(spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kv_dtype, gpus=gpus,
+                              engine="vllm")
+
+    def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
+        return loaded_weight_bytes(spec, query, gpu, weights)
+
+    def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
+              kv_cache: int) -> EngineTerms:
+        return vllm_terms(spec, query, gpu=gpu)
+
+    def usable_fraction(self, query: Query) -> float:
+        return query.util
+
+    def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
+        """vLLM's requested share (util x the device) holds the weights, the KV cache, the activation
+        peak and non-torch memory; the CUDA context (there before vLLM measures) and the CUDA graphs
+        (captured after the KV pool) come on top, within the device. So the query fits exactly when
+        vLLM's KV pool holds its b x s tokens."""
+        requested = int(query.util * gpu.memory_bytes)
+        if query.method == "classic":
+            return requested  # the classic terms have no overhead to place outside the share
+        outside = cuda_context_bytes(query) + cuda_graph_bytes(spec)
+        return min(requested + outside, gpu.memory_bytes)
+
+    def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
+        """The sizes vLLM accepts (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10)."""
+        has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
+        return _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa, limit)
+
+    def shape_total(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
+                    weights: int) -> Callable[[int, int], int] | None:
+        """Only the KV cache depends on s and b: the rest is computed once."""
+        if query.method != "calibrated":
+            return None
+        terms = vllm_terms(spec, query, gpu=gpu)
+        fixed = loaded_weight_bytes(spec, query, gpu, weights) + terms.activations + terms.overhead
+        kv = dtypes.kv
+        if kv is None:
+            return lambda s, b: fixed
+
+        def total(s: int, b: int) -> int:
+            return fixed + kv_cache_bytes(spec, seq_len=s, batch=b, kv_dtype=kv, gpus=query.gpus, engine="vllm")
+
+        return total
+
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
+        notes: list[str] = []
+        if not query.flash_attention:
+            notes.append("vLLM always runs fused (paged) attention kernels: fa=off changes nothing with "
+                         "engine=vllm (its --enforce-eager turns off CUDA graphs, not fused attention).")
+        _, max_seqs = batch_defaults(query, gpu)
+        if query.batch > max_seqs:
+            # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
+            seqs = f"{max_seqs:,} sequence" + ("" if max_seqs == 1 else "s")
+            why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
+            notes.append(f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would queue the rest; "
+                         "raise seqs= to run them together.")
+        refusal = tp_refusal(spec, query.gpus)
+        if refusal:
+            valid = [n for n in range(1, query.gpus) if tp_refusal(spec, n) is None]
+            notes.append(f"vLLM will not start with gpus={query.gpus}: {refusal}; "
+                         f"gpus={valid[-1]} is the largest size below it that vLLM accepts.")
+        return notes
+
+    def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
+               weights: int) -> tuple[EngineReport | None, list[str]]:
+        if gpu is None:
+            return None, [f"Give gpu= to see the KV pool vLLM {VLLM_VERSION} would reserve and how many "
+                          "requests it holds."]
+        report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+        if report.kv_cache_memory <= 0:
+            return report, ["vLLM would not start: weights and activations leave no room for the KV cache "
+                            f"at util={query.util}."]
+        return report, []
+
+    def summary_line(self, est: Estimate, esc: Escape) -> str | None:
+        """What vLLM's start-up log would say: the KV pool, its tokens, and the concurrency at s."""
+        v = est.engine_report
+        if not isinstance(v, VllmReport) or v.kv_cache_memory <= 0:
+            return None  # no GPU, or the estimate's warnings say vLLM would not start
+        gib = f"{v.kv_cache_memory / GiB:.1f} GiB"
+        return (f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
+                f"({gib} at util={est.query.util:g}): {v.max_concurrency:.2f} requests of "
+                f"{est.query.seq_len:,} tokens at once")
+
+
+ENGINE = VllmEngine()

@@ -10,8 +10,9 @@ import pytest
 
 from bot import blocks
 from bot.blocks import escape
+from estimator.engines.vllm import VllmReport
 from estimator.query import Query
-from estimator.result import Classic, Details, Estimate, Fit, Memory, VllmReport
+from estimator.result import Classic, Details, Estimate, Fit, Memory
 
 GIB = 1024**3
 H100 = 85_030_617_088  # bytes CUDA reports for an H100 80GB HBM3
@@ -153,7 +154,7 @@ def test_vllm_line() -> None:
     report = VllmReport(version="0.19.0", kv_cache_memory=40 * GIB, kv_cache_tokens=209_715,
                         max_concurrency=12.8, weights=PHI4_WEIGHTS, activation_peak=ACT, non_torch=OVER,
                         cuda_graphs=0, requested_memory=int(0.9 * H100), block_size=16, num_gpu_blocks=13107)
-    text = blocks.estimate_message(est.model_copy(update={"vllm": report})).text
+    text = blocks.estimate_message(est.model_copy(update={"engine_report": report})).text
     assert ("vLLM 0.19.0 will hold about 209,715 tokens of KV cache (40.0 GiB at util=0.9): "
             "12.80 requests of 16,384 tokens at once") in text
     assert "CUDA graphs" in text
@@ -332,8 +333,8 @@ def test_history_lines_read_well_for_what_ifs_errors_and_pasted_code() -> None:
 
 def test_token_counts_read_back_in_the_grammar() -> None:
     # What "Max on this GPU" shows can be typed back as s= and is never more than the true count.
+    from bot.commands import parse
     from bot.report import tokens
-    from estimator.grammar import parse
 
     for n in (512, 9_999, 10_000, 233_000, 1_048_576, 1_258_291, 16 * 1024 * 1024):
         shown = tokens(n).replace(",", "")

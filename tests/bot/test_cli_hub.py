@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.settings import Settings
 from tests.bot.test_cli import vram
 from tests.fakehub import FakeHub
@@ -46,6 +48,7 @@ def test_hub_failure_is_exit_1_with_one_sentence(fake_hub: FakeHub, tmp_path: Pa
     assert err.startswith("vram: ") and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_as_a_process_with_hf_endpoint(fake_hub: FakeHub, tmp_path: Path) -> None:
     # The same from the environment, as a user types it: HF_ENDPOINT=<fake> vram Qwen/Qwen3-8B s=32k --json
     env = {**os.environ, "HF_ENDPOINT": fake_hub.url, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite3'}"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.settings import load_settings
-from estimator.errors import InputError
+from common.errors import HubUnavailableError, InputError
+from sources import make_resolver
 
 
 @pytest.mark.parametrize(("var", "value"), [("PORT", "abc"), ("WORKERS", "0"), ("HUB_TIMEOUT_S", "-1")])
@@ -24,3 +25,22 @@ def test_good_settings_and_secrets_hidden(monkeypatch: pytest.MonkeyPatch) -> No
     settings = load_settings()
     assert settings.port == 8080
     assert "hf_secret_value" not in repr(settings)
+
+
+@pytest.mark.parametrize(("value", "offline"), [("1", True), ("on", True), ("TRUE", True), ("0", False), ("", False)])
+def test_hf_hub_offline_reaches_the_resolver(monkeypatch: pytest.MonkeyPatch, value: str, offline: bool) -> None:
+    # Read once, here, and passed down: the resolver never looks at the environment itself.
+    monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    settings = load_settings()
+    assert settings.hub_offline is offline
+    resolver = make_resolver(settings)
+    if offline:
+        with pytest.raises(HubUnavailableError, match="offline mode is on"):
+            resolver.resolve("Qwen/Qwen3-8B")
+
+
+def test_log_level_and_user_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VRAM_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("USER", "someone")
+    settings = load_settings()
+    assert (settings.vram_log_level, settings.user) == ("DEBUG", "someone")

@@ -17,12 +17,11 @@ from typing import Any
 import pytest
 
 from bot.http import HttpServer, SlackGate
-from bot.serve import HubOnlyResolver
 from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
 from bot.work import Work
-from estimator.resolve import Resolver
+from sources import HubOnlyResolver, Resolver
 from store import Conversation, Store
 from tests.fakehub import FakeHub
 from tests.mockslack import BOT_ID, BOT_USER_ID, MockSlack, SlackSender
@@ -542,7 +541,8 @@ def test_mention_without_a_change_in_our_thread_says_how(bot: Bot) -> None:
     bot.send.command(f"{QWEN3_8B} s=16k")
     bot.slack.wait_for("chat.postMessage")
     root_ts = _posted(bot)
-    mention = bot.send.message(f"<@{BOT_USER_ID}> what about an A100?", thread_ts=root_ts, user="U0004")
+    # (A reply naming a setting in plain words, "what about an A100?", is a change: see test_question_slack.)
+    mention = bot.send.message(f"<@{BOT_USER_ID}> what do you think?", thread_ts=root_ts, user="U0004")
     bot.send.event({**mention, "type": "app_mention"}, event_id="EvM1")
     bot.send.event(mention, event_id="EvM2")  # the message event for the same reply: ignored (no "=")
     bot.send.event({**mention, "type": "app_mention"}, event_id="EvM1", retry=1)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from estimator.resolve import Resolver
+from sources import Resolver
 from tests.bot.test_slack_app import Bot, start_bot
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
 

@@ -15,10 +15,10 @@ import pytest
 from slack_bolt import App
 
 from bot.http import HttpServer, SlackGate
-from bot.serve import HubOnlyResolver, build, database_ok, serve
+from bot.serve import build, database_ok, serve
 from bot.settings import Settings
-from estimator.errors import HubUnavailableError, InputError, VramError
-from estimator.resolve import Resolver
+from common.errors import HubUnavailableError, InputError, VramError
+from sources import HubOnlyResolver, Resolver
 from store import Store
 from store.migrate import script_head
 from tests.fakehub import FakeHub

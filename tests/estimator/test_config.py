@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from common.errors import ConfigError
 from estimator.config import load_model_spec
-from estimator.errors import ConfigError
 from estimator.families import FAMILIES
 from estimator.spec import SafetensorsInfo
 

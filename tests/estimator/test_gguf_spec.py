@@ -2,12 +2,11 @@
 
 import pytest
 
-from estimator.errors import ConfigError
+from common.errors import ConfigError
 from estimator.estimate import estimate
-from estimator.gguf import spec_from_gguf
+from estimator.gguf import GgufInfo, spec_from_gguf
 from estimator.kv import kv_bytes_per_token
 from estimator.query import Query
-from estimator.resolve import GgufInfo
 
 # Llama-3.2-1B-Instruct as a Q4_K_M GGUF (llama.cpp key values of that model; file size of the variant).
 LLAMA_1B_Q4 = GgufInfo(

@@ -2,7 +2,8 @@
 
 import pytest
 
-from estimator.errors import InputError
+from common.errors import InputError
+from estimator.engines.vllm import VllmGpu, vllm_gpu
 from estimator.gpus import catalog, lookup_gpu
 
 
@@ -38,3 +39,28 @@ def test_unknown_gpu_is_input_error_with_hint() -> None:
         lookup_gpu("h1000")
     assert 'unknown GPU "h1000"' in str(err.value)
     assert err.value.exit_code == 2
+
+
+def test_every_entry_states_its_capabilities() -> None:
+    # NVIDIA: bf16 from compute capability 8.0 (Ampere) on; the capability is what vLLM's kernel
+    # choices read. Others carry no CUDA capability.
+    for gpu in catalog():
+        if gpu.vendor == "nvidia":
+            assert gpu.compute_capability is not None, gpu.key
+            assert gpu.bf16 == (gpu.compute_capability >= (8, 0)), gpu.key
+        else:
+            assert gpu.compute_capability is None, gpu.key
+        assert gpu.family and gpu.family == gpu.family.lower(), gpu.key
+
+
+def test_vllm_reads_the_record_not_the_key() -> None:
+    h100, a100, b200, rtx5090, mi300x = (lookup_gpu(k) for k in ("h100", "a100-80gb", "b200", "rtx-5090", "mi300x"))
+    assert vllm_gpu(h100) == VllmGpu(big_batch_defaults=True, mxfp4_moe_backend="triton", mla_import_workspaces=1)
+    # 79 GiB, but vLLM keeps the small defaults on any A100.
+    assert not vllm_gpu(a100).big_batch_defaults
+    assert vllm_gpu(b200).mxfp4_moe_backend == "flashinfer_trtllm" and vllm_gpu(b200).mla_import_workspaces == 2
+    assert vllm_gpu(rtx5090).mxfp4_moe_backend == "marlin"  # SM120: outside Triton's SM90-SM100 range
+    assert vllm_gpu(mi300x) == VllmGpu(big_batch_defaults=True, mxfp4_moe_backend="rocm", mla_import_workspaces=0)
+    # A renamed key changes nothing: the facts are fields.
+    renamed = h100.model_copy(update={"key": "a100-lookalike", "name": "Not an A100"})
+    assert vllm_gpu(renamed) == vllm_gpu(h100)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from estimator.config import load_model_spec
-from estimator.kv import kv_bytes_per_token, kv_cache_bytes, kv_dtype
+from estimator.dtypes import kv_dtype
+from estimator.kv import kv_bytes_per_token, kv_cache_bytes
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 

@@ -16,9 +16,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.errors import VramError
 from estimator.config import load_model_spec
-from estimator.errors import VramError
-from estimator.estimate import estimate, vllm_tp_refusal
+from estimator.engines.vllm import tp_refusal as vllm_tp_refusal
+from estimator.estimate import estimate
 from estimator.query import Query
 from estimator.spec import ModelSpec
 

@@ -12,7 +12,7 @@ from estimator.config import load_model_spec
 from estimator.engines.vllm import cuda_context_bytes, cuda_graph_bytes
 from estimator.estimate import _largest, estimate, total_for
 from estimator.gpus import lookup_gpu
-from estimator.query import Query
+from estimator.query import MAX_BATCH, MAX_SEQ_LEN, Query
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 
@@ -72,3 +72,35 @@ def test_a_model_that_cannot_fit_says_so() -> None:
     assert est.fit is not None and not est.fit.fits and est.fit.headroom < 0
     assert est.fit.max_seq_len == 0 and est.fit.max_batch == 0
     assert est.fit.min_gpus >= 8
+
+
+def test_largest_from_a_guess_with_a_small_step_matches_a_linear_scan() -> None:
+    # The vLLM solvers start from an extrapolated guess with a small step, above or below the answer.
+    rng = random.Random(11)
+    for _ in range(5000):
+        high = rng.choice([1, 2, 3, 17, 1000, 16 * 1024 * 1024])
+        answer = rng.randint(0, high)
+        start = rng.randint(1, high)
+        step = rng.choice([1, 4, 16, 64, 1000])
+        assert _largest(lambda x, a=answer: x <= a, high, start, step=step) == answer
+
+
+@pytest.mark.parametrize("name", ["meta-llama__Llama-3.1-8B.json", "openai__gpt-oss-20b.json",
+                                  "google__gemma-2-9b-it.json", "google__gemma-3-1b-it.json",
+                                  "deepseek-ai__DeepSeek-V2-Lite-Chat.json", "Qwen__Qwen3-30B-A3B.json"])
+@pytest.mark.parametrize("text", [dict(), dict(seq_len=32768, batch=4, kv="fp8"), dict(gpus=2, batch=16)])
+def test_vllm_solvers_find_what_a_search_over_whole_estimates_finds(name: str, text: dict) -> None:
+    # The vLLM solvers re-use every term but the KV cache and start from an extrapolated point; a
+    # plain search over whole re-estimates (the query's own s and b as starting points) is the oracle.
+    s = spec(name)
+    q = Query(model="m", gpu="h100-80gb", engine="vllm", **text)
+    fit = estimate(s, q, model_id="m").fit
+    assert fit is not None
+    gpu = lookup_gpu("h100-80gb")
+    usable = min(int(q.util * gpu.memory_bytes) + cuda_context_bytes(q) + cuda_graph_bytes(s), gpu.memory_bytes)
+
+    def fits(**update: int) -> bool:
+        return total_for(s, q.model_copy(update=update)) <= usable
+
+    assert fit.max_seq_len == _largest(lambda x: fits(seq_len=x), MAX_SEQ_LEN, q.seq_len)
+    assert fit.max_batch == _largest(lambda x: fits(batch=x), MAX_BATCH, q.batch)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import InputError
 from estimator.engines import vllm
-from estimator.errors import InputError
+from estimator.gpus import GPU, lookup_gpu
 from estimator.query import Query
 from estimator.spec import LayerKV, LinearWeights, ModelSpec, ParamCounts, Quantization
 
@@ -59,6 +60,14 @@ DEEPSEEK = make_spec(layers=tuple(LayerKV(kind="mla", kv_heads=1, key_dim=512, v
 
 def q(**kw) -> Query:
     return Query(engine="vllm", **kw)
+
+
+def gpu_of(query: Query) -> GPU | None:
+    """The catalog record of the query's GPU, as the estimate resolves it."""
+    return lookup_gpu(query.gpu) if query.gpu else None
+
+
+H100_GPU = lookup_gpu("h100-80gb")
 
 
 # ------------------------------------------------------------------ block arithmetic vs the logs
@@ -152,13 +161,13 @@ def test_int8_kv_is_refused_and_state_layers_are_refused():
 
 def test_batch_defaults_follow_the_gpu():
     # >= 70 GiB and not an A100: 8192 tokens, 1024 sequences; otherwise 2048 / 256.
-    assert vllm.batch_defaults(q(gpu="h100-80gb"), H100) == (8192, 1024)
-    assert vllm.batch_defaults(q(gpu="a100-80gb"), 85_899_345_920) == (2048, 256)
-    assert vllm.batch_defaults(q(gpu="l4"), 23_580_639_232) == (2048, 256)
+    assert vllm.batch_defaults(q(gpu="h100-80gb"), gpu_of(q(gpu="h100-80gb"))) == (8192, 1024)
+    assert vllm.batch_defaults(q(gpu="a100-80gb"), gpu_of(q(gpu="a100-80gb"))) == (2048, 256)
+    assert vllm.batch_defaults(q(gpu="l4"), gpu_of(q(gpu="l4"))) == (2048, 256)
     assert vllm.batch_defaults(q(), None) == (2048, 256)
     # Given values win; max_num_seqs is capped at max_num_batched_tokens.
-    assert vllm.batch_defaults(q(max_num_batched_tokens=512), H100) == (512, 512)
-    assert vllm.batch_defaults(q(max_num_batched_tokens=4096, max_num_seqs=64), H100) == (4096, 64)
+    assert vllm.batch_defaults(q(max_num_batched_tokens=512), H100_GPU) == (512, 512)
+    assert vllm.batch_defaults(q(max_num_batched_tokens=4096, max_num_seqs=64), H100_GPU) == (4096, 64)
 
 
 def test_version_constants():
@@ -176,7 +185,7 @@ def test_rope_cache_is_added_to_loaded_weights():
     # Llama-3.1: 131,072 positions x 128 rotary dims x 2 bytes = 32 MiB; vLLM logs 14.99 GiB for
     # 8,030,261,248 params x 2 bytes = 14.957 GiB + 0.031 GiB.
     assert vllm.rope_cache_bytes(LLAMA, q()) == 131072 * 128 * 2 == 32 * 1024 * 1024
-    loaded = vllm.loaded_weight_bytes(LLAMA, q(), 8_030_261_248 * 2)
+    loaded = vllm.loaded_weight_bytes(LLAMA, q(), gpu_of(q()), 8_030_261_248 * 2)
     assert round(loaded / GiB, 2) == 14.99
     # MLA rotates only the 64 rope dims: 163,840 x 64 x 2.
     assert vllm.rope_cache_bytes(DEEPSEEK, q()) == 163840 * 64 * 2
@@ -200,38 +209,38 @@ def test_mla_models_load_the_flashinfer_mla_workspace():
     #   MoE per layer          (553,648,128 + 17,301,504) / 4 + 131,072                       = 142,868,480
     tp4_params = 419_430_400 // 4 + 27 * 4_329_984 + 67_239_936 // 4 + 26 * 142_868_480 + 2048
     assert tp4_params == 3_953_159_680
-    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, q()) == 128 * MiB
+    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, gpu_of(q())) == 128 * MiB
     rope = 163840 * 64 * 2
     # Logged "Model loading took 29.43 GiB" (case002, TP 1) and 7.51 GiB (case067, TP 4). Without the
     # workspace: 29.28 / 7.38, 0.15 / 0.13 GiB short. With it: 29.40 / 7.51; the TP 1 rest (~0.03 GiB)
     # is the caching allocator's rounding of the 11 MiB shared-expert matrices, not modelled.
-    tp1 = vllm.loaded_weight_bytes(DEEPSEEK, q(), tp1_params * 2)
-    tp4 = vllm.loaded_weight_bytes(DEEPSEEK, q(gpus=4), tp4_params * 2)
+    tp1 = vllm.loaded_weight_bytes(DEEPSEEK, q(), gpu_of(q()), tp1_params * 2)
+    tp4 = vllm.loaded_weight_bytes(DEEPSEEK, q(gpus=4), gpu_of(q(gpus=4)), tp4_params * 2)
     assert tp1 == tp1_params * 2 + rope + 128 * MiB == 31_568_157_696
     assert tp4 == tp4_params * 2 + rope + 128 * MiB == 8_061_508_608
     assert abs(tp1 / GiB - 29.43) < 0.05 and abs(tp4 / GiB - 7.51) < 0.01
 
 
 def test_mla_backend_workspace_follows_the_gpu():
-    assert vllm.mla_backend_workspace_bytes(LLAMA, q(gpu="h100-80gb")) == 0  # no MLA layers
-    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, q(gpu="a100-80gb")) == 128 * MiB
+    assert vllm.mla_backend_workspace_bytes(LLAMA, gpu_of(q(gpu="h100-80gb"))) == 0  # no MLA layers
+    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, gpu_of(q(gpu="a100-80gb"))) == 128 * MiB
     # B200 (compute capability 10) also lists CUTLASS_MLA, whose module allocates another 128 MiB.
-    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, q(gpu="b200")) == 256 * MiB
-    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, q(gpu="rtx-5090")) == 128 * MiB  # SM120
-    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, q(gpu="mi300x")) == 0  # ROCm lists neither
+    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, gpu_of(q(gpu="b200"))) == 256 * MiB
+    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, gpu_of(q(gpu="rtx-5090"))) == 128 * MiB  # SM120
+    assert vllm.mla_backend_workspace_bytes(DEEPSEEK, gpu_of(q(gpu="mi300x"))) == 0  # ROCm lists neither
 
 
 def test_batch_defaults_read_the_catalog_when_only_the_gpu_key_is_given():
-    assert vllm.batch_defaults(q(gpu="h100-80gb")) == (8192, 1024)
-    assert vllm.batch_defaults(q(gpu="a100-80gb")) == (2048, 256)  # 79.15 GiB, but an A100
-    assert vllm.batch_defaults(q(gpu="l4")) == (2048, 256)
+    assert vllm.batch_defaults(q(gpu="h100-80gb"), gpu_of(q(gpu="h100-80gb"))) == (8192, 1024)
+    assert vllm.batch_defaults(q(gpu="a100-80gb"), gpu_of(q(gpu="a100-80gb"))) == (2048, 256)  # 79.15 GiB, but an A100
+    assert vllm.batch_defaults(q(gpu="l4"), gpu_of(q(gpu="l4"))) == (2048, 256)
 
 
 # ------------------------------------------------------------------ terms and report
 
 def test_llama_terms_on_an_h100():
     c = vllm.DEFAULT_CONSTANTS
-    terms = vllm.vllm_terms(LLAMA, q(gpu="h100-80gb", seq_len=8192), weights_bytes=8_030_261_248 * 2)
+    terms = vllm.vllm_terms(LLAMA, q(gpu="h100-80gb", seq_len=8192), gpu=H100_GPU)
     # Sampler warm-up: hidden states of 8192 tokens (8192 x 4096 x 2) stay alive, plus 1024 rows x
     # 128,256 logits at (12.9 + 2) bytes each.
     sampler = 8192 * 4096 * 2 + int(1024 * 128256 * (12.9 + 2))
@@ -243,7 +252,7 @@ def test_llama_terms_on_an_h100():
     # Overhead: context 522 MiB + non-torch 256 MiB + graphs 494 MiB + 32 layers x 14 MiB.
     assert terms.overhead == (522 + 256 + 494 + 32 * 14) * 1024 * 1024
     # TP 2: the sampler still sees the whole vocabulary; non-torch jumps to 2,120 MiB; context +1,065 MiB.
-    tp2 = vllm.vllm_terms(LLAMA, q(gpu="h100-80gb", gpus=2), weights_bytes=0)
+    tp2 = vllm.vllm_terms(LLAMA, q(gpu="h100-80gb", gpus=2), gpu=H100_GPU)
     assert tp2.activations == sampler
     assert tp2.overhead == (522 + 1065 + 2120 + 494 + 32 * 14) * 1024 * 1024
 
@@ -254,7 +263,7 @@ def test_small_vocabulary_model_is_set_by_its_mlp():
     # sampler: 8192 x 4096 x 2 + 1024 x 32016 x 14.9 = 555,613,593 B.
     code = LLAMA.model_copy(update={"layers": tuple(full(32, 128) for _ in range(32)), "vocab_size": 32016,
                                     "intermediate_size": 11008})
-    peak, where = vllm.activation_peak(code, q(gpu="h100-80gb"))
+    peak, where = vllm.activation_peak(code, q(gpu="h100-80gb"), gpu=gpu_of(q(gpu="h100-80gb")))
     assert peak == 8192 * (2 * 4096 * 2 + 4 * 4096) + 8192 * 3 * 11008 * 2 == 809_500_672
     assert where == "prefill MLP at 8,192 batched tokens"
 
@@ -262,7 +271,7 @@ def test_small_vocabulary_model_is_set_by_its_mlp():
 def test_report_pool_is_requested_minus_weights_peak_non_torch():
     weights = 8_030_261_248 * 2
     report = vllm.vllm_report(LLAMA, q(gpu="h100-80gb", seq_len=8192, util=0.95), weights_bytes=weights,
-                              gpu_memory=H100)
+                              gpu=H100_GPU)
     requested = int(0.95 * H100)
     loaded = weights + 131072 * 128 * 2
     peak = 8192 * 4096 * 2 + int(1024 * 128256 * 14.9)
@@ -278,7 +287,8 @@ def test_report_pool_is_requested_minus_weights_peak_non_torch():
 
 
 def test_report_with_no_room_says_zero_tokens():
-    report = vllm.vllm_report(LLAMA, q(gpu="l4", util=0.9), weights_bytes=30 * GiB, gpu_memory=23_612_293_120)
+    report = vllm.vllm_report(LLAMA, q(gpu="l4", util=0.9), weights_bytes=30 * GiB,
+                              gpu=lookup_gpu("l4").model_copy(update={"memory_bytes": 23_612_293_120}))
     assert report.kv_cache_memory < 0
     assert (report.kv_cache_tokens, report.num_gpu_blocks, report.max_concurrency) == (0, 0, 0.0)
 
@@ -286,7 +296,7 @@ def test_report_with_no_room_says_zero_tokens():
 def test_fp32_dtype_doubles_the_kv_page_and_the_logits():
     # --dtype float32 (case021): KV auto follows it, 4 bytes an element: 4 MiB a block.
     assert vllm.kv_layout(LLAMA, q(weight_format="fp32"))[0].bytes_per_block == 16 * 8 * 256 * 4 * 32
-    peak, _ = vllm.activation_peak(LLAMA, q(gpu="h100-80gb", weight_format="fp32"))
+    peak, _ = vllm.activation_peak(LLAMA, q(gpu="h100-80gb", weight_format="fp32"), gpu=H100_GPU)
     assert peak == 8192 * 4096 * 4 + int(1024 * 128256 * (12.9 + 4))
 
 
@@ -318,12 +328,12 @@ def test_cuda_block_bytes_follows_the_caching_allocator():
 
 
 def test_mxfp4_backend_follows_the_gpu():
-    assert vllm.mxfp4_moe_backend(q(gpu="h100-80gb")) == "triton"
-    assert vllm.mxfp4_moe_backend(q()) == "triton"  # no GPU named: Hopper, where the logs come from
-    assert vllm.mxfp4_moe_backend(q(gpu="b200")) == "flashinfer_trtllm"
-    assert vllm.mxfp4_moe_backend(q(gpu="a100-80gb")) == "marlin"
-    assert vllm.mxfp4_moe_backend(q(gpu="rtx-5090")) == "marlin"  # SM120: outside Triton's SM90-SM100
-    assert vllm.mxfp4_moe_backend(q(gpu="mi300x")) == "rocm"
+    assert vllm.mxfp4_moe_backend(gpu_of(q(gpu="h100-80gb"))) == "triton"
+    assert vllm.mxfp4_moe_backend(gpu_of(q())) == "triton"  # no GPU named: Hopper, where the logs come from
+    assert vllm.mxfp4_moe_backend(gpu_of(q(gpu="b200"))) == "flashinfer_trtllm"
+    assert vllm.mxfp4_moe_backend(gpu_of(q(gpu="a100-80gb"))) == "marlin"
+    assert vllm.mxfp4_moe_backend(gpu_of(q(gpu="rtx-5090"))) == "marlin"  # SM120: outside Triton's SM90-SM100
+    assert vllm.mxfp4_moe_backend(gpu_of(q(gpu="mi300x"))) == "rocm"
 
 
 def test_gpt_oss_rope_cache_is_fp32():
@@ -342,12 +352,12 @@ def test_mxfp4_experts_on_hopper_by_hand():
     # fp32 biases: 32 x 5760 x 4 = 737,280 and 32 x 2880 x 4        = 368,640
     per_layer = 271_319_040 + 130 * MiB + 16 * MiB + 8_294_400 + 16_957_440 + 8_847_360 + 737_280 + 368_640
     assert per_layer == 459_616_256
-    assert vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpu="h100-80gb")) == 24 * per_layer
+    assert vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpu="h100-80gb"), gpu_of(q(gpu="h100-80gb"))) == 24 * per_layer
     # The checkpoint holds 768 x (8,294,400 + 518,400) for gate_up, 768 x (4,147,200 + 259,200) for
     # down (4 bits + a scale byte per 32) and 768 x 8,640 bf16 biases.
     checkpoint_experts = 768 * (8_294_400 + 518_400 + 4_147_200 + 259_200) + 768 * 8640 * 2
     assert checkpoint_experts == 10_165_616_640
-    loaded = vllm.loaded_weight_bytes(GPT_OSS_MXFP4, q(gpu="h100-80gb"), CHECKPOINT_GPT_OSS_20B)
+    loaded = vllm.loaded_weight_bytes(GPT_OSS_MXFP4, q(gpu="h100-80gb"), H100_GPU, CHECKPOINT_GPT_OSS_20B)
     assert loaded == CHECKPOINT_GPT_OSS_20B - checkpoint_experts + 24 * per_layer + 32 * MiB
     # case040 (vLLM v0.19, H100, TP 1) logged "Model loading took 13.64 GiB": 13.65 here (+0.1%);
     # the checkpoint alone would say 12.82 (-6%).
@@ -360,9 +370,9 @@ def test_mxfp4_experts_before_the_64_byte_pre_pad():
     # w2 32 x 2880 x 1440 = 132,710,400 (126.5625 MiB, a 128 MiB segment leaves 1.44 MiB: split).
     per_layer = 254 * MiB + 132_710_400 + 16 * MiB + 8_294_400 + 16_957_440 + 8_847_360 + 737_280 + 368_640
     legacy = vllm.LEGACY_CONSTANTS
-    assert vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(), legacy) == 24 * per_layer
+    assert vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(), gpu_of(q()), legacy) == 24 * per_layer
     # case080 (~v0.11 image, H100, TP 1) logged 13.47 GiB.
-    loaded = vllm.loaded_weight_bytes(GPT_OSS_MXFP4, q(), CHECKPOINT_GPT_OSS_20B, legacy)
+    loaded = vllm.loaded_weight_bytes(GPT_OSS_MXFP4, q(), gpu_of(q()), CHECKPOINT_GPT_OSS_20B, legacy)
     assert loaded / GiB == pytest.approx(13.47, rel=0.002)
 
 
@@ -373,15 +383,15 @@ def test_mxfp4_experts_split_and_pad_per_gpu():
     # 32 x 2880 x 46 = 4,239,360; swizzled 32 x 3072 x 90 = 8,847,360 and 32 x 3072 x 46 = 4,521,984;
     # fp32 biases 32 x 2944 x 4 = 376,832 and 368,640.
     per_layer = (138_674_176 + 68 * MiB + 8_478_720 + 4_239_360 + 8_847_360 + 4_521_984 + 376_832 + 368_640)
-    assert vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpus=2)) == 24 * per_layer
+    assert vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpus=2), gpu_of(q(gpus=2))) == 24 * per_layer
 
 
 def test_mxfp4_layout_only_for_the_checkpoints_own_experts():
     assert vllm.uses_mxfp4_experts(GPT_OSS_MXFP4, q())
     assert not vllm.uses_mxfp4_experts(GPT_OSS_MXFP4, q(weight_format="bf16"))
     assert not vllm.uses_mxfp4_experts(GPT_OSS, q())  # not an MXFP4 checkpoint
-    assert vllm.loaded_weight_bytes(LLAMA, q(), 1000) == 1000 + 32 * MiB
+    assert vllm.loaded_weight_bytes(LLAMA, q(), gpu_of(q()), 1000) == 1000 + 32 * MiB
     # Marlin (A100) pads the per-GPU intermediate to 128 and hidden to 256: 2880 -> 3072 both ways, so
     # gpt-oss-20b's expert matrices are allocated (3072 / 2880)^2 larger than on Hopper.
-    marlin = vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpu="a100-80gb"))
-    assert marlin > vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpu="h100-80gb"))
+    marlin = vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpu="a100-80gb"), gpu_of(q(gpu="a100-80gb")))
+    assert marlin > vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpu="h100-80gb"), gpu_of(q(gpu="h100-80gb")))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from common.errors import InputError
 from estimator.config import load_model_spec
-from estimator.errors import InputError
 from estimator.spec import SafetensorsInfo, TensorInfo
 from estimator.weights import weight_bytes, weight_format_name
 

@@ -2,8 +2,8 @@
 
 import pytest
 
+from common.errors import StoreError
 from store import Store
-from store.errors import StoreError
 
 
 @pytest.mark.parametrize("url", ["not a url", "nosuchdb://x/y", "mysql+nosuchdriver://u@h/d"])

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from estimator.resolve import CachedEntry, HubCache, ResolvedModel, cache_key
 from estimator.spec import SafetensorsInfo
+from sources import CachedEntry, HubCache, ResolvedModel, StoredHubCache, cache_key
 from store import DbHubCache, Store
 from store.models import HandledEventRow, HubCacheRow, SeenRequestRow
 
@@ -58,18 +58,23 @@ def test_claim_event_racing_threads(store: Store) -> None:
 
 
 def test_hub_cache_round_trip(store: Store) -> None:
-    cache = store.hub_cache()
+    plain = store.hub_cache()
+    assert isinstance(plain, DbHubCache)
+    cache = StoredHubCache(plain)
     assert isinstance(cache, HubCache)  # the resolver's protocol
-    assert isinstance(cache, DbHubCache)
     key = cache_key("microsoft/phi-4", SHA)
     assert cache.get(key) is None
     entry = _entry(1_760_000_000.5)
     cache.put(key, entry)
     assert cache.get(key) == entry
+    # The store itself keeps plain JSON data.
+    data = plain.get(key)
+    assert isinstance(data, dict) and data["model"]["model_id"] == "microsoft/phi-4"
+    assert data["fetched_at"] == 1_760_000_000.5
     # Another Store on the same database (another replica) sees it.
     other = Store(store.url.render_as_string(hide_password=False))
     try:
-        assert other.hub_cache().get(key) == entry
+        assert StoredHubCache(other.hub_cache()).get(key) == entry
     finally:
         other.close()
     # put replaces: a moving branch re-checked later.
@@ -82,7 +87,7 @@ def test_hub_cache_round_trip(store: Store) -> None:
 
 
 def test_hub_cache_bad_entry_is_a_miss(store: Store) -> None:
-    cache = store.hub_cache()
+    cache = StoredHubCache(store.hub_cache())
     cache.put("hub:x@main", _entry(1.0))
     with store.engine.begin() as conn:  # as an older release might have left it
         conn.execute(update(HubCacheRow).values(entry={"model": {"unexpected": True}, "fetched_at": 1.0}))
@@ -90,7 +95,7 @@ def test_hub_cache_bad_entry_is_a_miss(store: Store) -> None:
 
 
 def test_hub_cache_key_too_long(store: Store) -> None:
-    cache = store.hub_cache()
+    cache = StoredHubCache(store.hub_cache())
     key = "hub:" + "a" * 600
     cache.put(key, _entry(1.0))  # skipped, not raised
     assert cache.get(key) is None
@@ -99,7 +104,7 @@ def test_hub_cache_key_too_long(store: Store) -> None:
 def test_hub_cache_never_raises_when_the_database_is_gone(tmp_path) -> None:
     s = Store(f"sqlite:///{tmp_path / 'no-tables.sqlite3'}", retries=1)  # never migrated
     try:
-        cache = s.hub_cache()
+        cache = StoredHubCache(s.hub_cache())
         cache.put("hub:x@main", _entry(1.0))
         assert cache.get("hub:x@main") is None
     finally:
@@ -109,7 +114,7 @@ def test_hub_cache_never_raises_when_the_database_is_gone(tmp_path) -> None:
 def test_prune_retention(store: Store) -> None:
     store.prune_interval_s = None  # only the explicit prune below, at its own "now"
     now = datetime(2026, 6, 1, tzinfo=UTC)
-    cache = store.hub_cache()
+    cache = StoredHubCache(store.hub_cache())
     # Hub cache keeps 30 days from fetched_at: 31 days old goes, 29 days old stays.
     cache.put("hub:old@main", _entry((now - timedelta(days=31)).timestamp()))
     cache.put("hub:new@main", _entry((now - timedelta(days=29)).timestamp()))

@@ -1,6 +1,6 @@
 """The accuracy table against the issue's targets: this test fails when accuracy regresses.
 
-Targets (issue 6), on the calibration set in tests/fixtures/calibration:
+Targets, on the calibration set in tests/fixtures/calibration:
 - weights within 1% on every vLLM case (the known misses are listed, with why, and must stay
   exactly those: a new miss fails, and so does a fixed one until it is taken off the list);
 - KV capacity in tokens within 5% on at least 90% of the cases whose measured KV pool is >= 8 GiB;
@@ -13,8 +13,8 @@ import json
 
 import pytest
 
-from estimator import calibrate
 from estimator.engines import vllm
+from tools import calibrate
 
 GiB = 1 << 30
 

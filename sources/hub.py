@@ -1,4 +1,4 @@
-"""The Hugging Face Hub, through ``huggingface_hub``: the only module of ``estimator`` on the network.
+"""The Hugging Face Hub, through ``huggingface_hub``: the only module of vram on the Hub's network.
 
 One ``model_info`` request (sha, safetensors counts by dtype, gated, config, gguf, file list),
 then ``config.json`` at the resolved commit. Packed or quantized checkpoints, whose element counts
@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-# The library reads its settings once, at import. Without this it would fetch an "agent harness"
-# registry from the Hub on the first request, only to build a user-agent string.
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
 import httpx2  # the HTTP client huggingface_hub 2.x is built on
-from huggingface_hub import HfApi, constants
+from huggingface_hub import HfApi, get_token
 from huggingface_hub.errors import (
     DisabledRepoError,
     GatedRepoError,
@@ -36,20 +32,23 @@ from huggingface_hub.errors import (
     SafetensorsParsingError,
 )
 from huggingface_hub.file_download import hf_hub_url
+from huggingface_hub.hf_api import ExpandModelProperty_T
 from huggingface_hub.utils import get_session, hf_raise_for_status
 
-from estimator import local
-from estimator.errors import (
+from common.errors import (
     ConfigError,
     GatedError,
     HubUnavailableError,
     NotFoundError,
     ResolveError,
 )
-from estimator.resolve import GgufInfo, ResolvedModel
+from estimator.gguf import GgufInfo
 from estimator.spec import SafetensorsInfo, TensorInfo
+from sources import gguf, local
+from sources.model import ResolvedModel, hub_timeout_sentence, offline_sentence
 
-MODEL_INFO_FIELDS = ["sha", "safetensors", "gated", "private", "config", "gguf", "siblings"]
+MODEL_INFO_FIELDS: list[ExpandModelProperty_T] = ["sha", "safetensors", "gated", "private", "config", "gguf",
+                                                 "siblings"]
 # Element sizes of safetensors dtypes whose counts the Hub reports; anything else is packed or
 # exotic, and the headers are read to know what the elements are.
 FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
@@ -58,10 +57,6 @@ MAX_HEADER_WORKERS = 8
 # this many bytes (a 150k vocabulary with its merges takes ~7 MB), else up to its geometry.
 GGUF_HEADER_BYTES = 16 * 1024 * 1024
 MIN_SEARCH_BUDGET_S = 0.5  # "did you mean" suggestions only when this much time is left
-
-
-def library_offline_mode() -> bool:
-    return constants.is_offline_mode()
 
 
 class Deadline:
@@ -83,10 +78,7 @@ class Deadline:
         return left
 
     def expired_sentence(self) -> str:
-        return (
-            f"the Hugging Face Hub did not answer within {self.total_s:g} s: try again in a minute "
-            "(or set HF_HUB_OFFLINE=1 to use models looked up before)"
-        )
+        return hub_timeout_sentence(self.total_s)
 
 
 class HubClient:
@@ -100,6 +92,11 @@ class HubClient:
 
     def __repr__(self) -> str:
         return f"HubClient(endpoint={self.endpoint!r})"
+
+    @staticmethod
+    def deadline(total_s: float) -> Deadline:
+        """The time budget of one resolution, starting now."""
+        return Deadline(total_s)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -131,23 +128,23 @@ class HubClient:
                         f"{canonical} has no config.json and no GGUF file: it is not a model vram can "
                         "size; give n= (billions of parameters) instead"
                     )
-                gguf = self._read_gguf(canonical, sha, gguf_files, info.gguf, deadline)
+                header = self._read_gguf(canonical, sha, gguf_files, info.gguf, deadline)
                 warnings += (
-                    f"{canonical} has only GGUF files: sized from {gguf.filename} "
+                    f"{canonical} has only GGUF files: sized from {header.filename} "
                     f"({len(gguf_files)} GGUF file{'s' if len(gguf_files) > 1 else ''} in the repo)",
                 )
                 return ResolvedModel(
                     model_id=canonical, requested_id=model, revision=sha, config={}, safetensors=None,
-                    gguf=gguf, source="hub", warnings=warnings,
+                    gguf=header, source="hub", warnings=warnings,
                 )
             config = self._get_json(canonical, sha, "config.json", deadline)
             if not isinstance(config, dict):
                 raise ConfigError(f"config.json of {canonical} is not a JSON object: vram cannot read it")
-            gguf = None
+            beside: GgufInfo | None = None
             if gguf_files and not any(f.endswith((".safetensors", ".bin")) for f in files):
                 # A config.json beside GGUF weights only: the GGUF file is what gets loaded.
-                gguf = self._read_gguf(canonical, sha, gguf_files, info.gguf, deadline)
-                warnings += (f"{canonical} holds its weights only as GGUF: sized from {gguf.filename}",)
+                beside = self._read_gguf(canonical, sha, gguf_files, info.gguf, deadline)
+                warnings += (f"{canonical} holds its weights only as GGUF: sized from {beside.filename}",)
             counts = dict(info.safetensors.parameters) if info.safetensors else None
             safetensors = None
             if counts is not None:
@@ -159,7 +156,7 @@ class HubClient:
                     safetensors = SafetensorsInfo(parameters=local.count_by_dtype(tensors), tensors=tensors)
         return ResolvedModel(
             model_id=canonical, requested_id=model, revision=sha, config=config,
-            safetensors=safetensors, gguf=gguf, source="hub", warnings=warnings,
+            safetensors=safetensors, gguf=beside, source="hub", warnings=warnings,
         )
 
     def suggest(self, model: str, deadline: Deadline, limit: int = 3) -> list[str]:
@@ -235,24 +232,23 @@ class HubClient:
             }
 
         tensors: dict[str, TensorInfo] = {}
-        with ThreadPoolExecutor(max_workers=min(MAX_HEADER_WORKERS, len(shards))) as pool:
-            for part in pool.map(parse, shards):
-                tensors.update(part)
+        for part in _parallel(parse, shards, MAX_HEADER_WORKERS):
+            tensors.update(part)
         return tensors
 
     def _read_gguf(
         self, repo: str, sha: str, gguf_files: list[str], hub_gguf: dict | None, deadline: Deadline
     ) -> GgufInfo:
         sizes = self._file_sizes(repo, sha, gguf_files, deadline)
-        chosen = local.pick_gguf(gguf_files)
+        chosen = gguf.pick_gguf(gguf_files)
 
         def read(offset: int, size: int) -> bytes:
             response = self._get(repo, sha, chosen, deadline, byte_range=f"bytes={offset}-{offset + size - 1}")
             return response.content
 
         parameters = hub_gguf.get("total") if isinstance(hub_gguf, dict) else None
-        return local.parse_gguf(
-            read, filename=chosen, file_bytes=local.gguf_variant_bytes(chosen, sizes), files=sizes,
+        return gguf.parse_gguf(
+            read, filename=chosen, file_bytes=gguf.gguf_variant_bytes(chosen, sizes), files=sizes,
             parameters=parameters if isinstance(parameters, int) else None, source=f"{repo}/{chosen}",
             limit_bytes=GGUF_HEADER_BYTES,
         )
@@ -278,7 +274,8 @@ class HubClient:
     @contextmanager
     def _translate(self, model: str, revision: str | None, deadline: Deadline) -> Iterator[None]:
         """Turn every Hub and transport failure into an error of ours, with its one sentence."""
-        token_set = bool(self._token or os.environ.get("HF_TOKEN"))
+        # The library falls back on HF_TOKEN or the saved login when no token is given.
+        token_set = bool(self._token or get_token())
         try:
             yield
         except GatedRepoError as err:  # before RepositoryNotFoundError: it is a subclass
@@ -303,10 +300,7 @@ class HubClient:
         except HfHubHTTPError as err:
             raise self._http_error(model, err) from None
         except OfflineModeIsEnabled:
-            raise HubUnavailableError(
-                f"offline mode is on (HF_HUB_OFFLINE) and {model} has not been looked up before: "
-                "unset HF_HUB_OFFLINE to ask the Hub"
-            ) from None
+            raise HubUnavailableError(offline_sentence(model)) from None
         except httpx2.TimeoutException:
             raise HubUnavailableError(deadline.expired_sentence()) from None
         except httpx2.TransportError:
@@ -393,3 +387,43 @@ def _needs_headers(config: Any, counts: dict[str, int] | None, files: list[str])
     if isinstance(config, dict) and _quantized(config):
         return True  # packed int4/fp4 elements, scales and zero points: counts are not parameters
     return any(dtype not in FLOAT_DTYPES for dtype in counts)
+
+
+Tensors = dict[str, TensorInfo]
+
+
+def _parallel(fn: Callable[[str], Tensors], items: list[str], workers: int) -> list[Tensors]:
+    """``[fn(item) for item in items]`` on up to ``workers`` threads; the first failure is raised.
+
+    Plain daemon threads rather than a ThreadPoolExecutor: an executor refuses new work once the
+    interpreter has begun to shut down ("cannot schedule new futures after interpreter shutdown"),
+    which is exactly when a server finishes the answers still in flight.
+    """
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(items)):
+        todo.put(index)
+    results: list[Tensors | None] = [None] * len(items)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        while not errors:
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[index] = fn(items[index])
+            except BaseException as err:  # handed to the calling thread below
+                errors.append(err)
+
+    threads = [threading.Thread(target=work, name="vram-headers", daemon=True)
+               for _ in range(min(workers, len(items)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()  # each request has its own timeout from the Deadline, so this ends
+    if errors:
+        raise errors[0]
+    return [r for r in results if r is not None]

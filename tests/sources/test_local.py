@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from estimator.errors import ConfigError, InputError, NotFoundError
-from estimator.local import gguf_variant_bytes, is_local_reference, load_local, parse_gguf
-from estimator.resolve import Resolver
+from common.errors import ConfigError, InputError, NotFoundError
+from sources import Resolver
+from sources.gguf import gguf_variant_bytes, parse_gguf
+from sources.local import is_local_reference, load_local
 from tests.fakehub import (
     GPT_OSS_20B_SHARDS,
     SparseFile,
@@ -270,3 +271,25 @@ def test_gguf_read_stops_at_the_vocabulary_past_its_byte_limit() -> None:
     assert sum(size for _, size in fetched) <= 1 << 20
     lean = parse_gguf(fetch, filename="x.gguf", file_bytes=f.size, full=False)
     assert lean.vocab_size == 128256 and lean.tensor_parameters is None
+
+
+def test_open_model_sizes_a_gguf_only_folder_from_its_header(tmp_path: Path) -> None:
+    # The source, not the front end, decides: no config.json, so the GGUF header describes the model
+    # and the file's bytes are its weights (Q4_K_M: 807,694,464 bytes, as written above).
+    write(tmp_path / "Llama-3.2-1B-Instruct-Q4_K_M.gguf", llama_3_2_1b_gguf(15, 807_694_464))
+    got = Resolver().open_model(str(tmp_path))
+    assert got.spec.params_source == "gguf"
+    assert got.spec.checkpoint_bytes == 807_694_464
+    assert got.spec.format_label == "GGUF Q4_K_M"
+    assert got.model_id == str(tmp_path.resolve()) and got.revision is None
+    assert got.warnings == got.resolved.warnings and any("only GGUF" in w for w in got.warnings)
+
+
+def test_open_model_sizes_a_config_from_the_config(tmp_path: Path) -> None:
+    # A config.json beside GGUF weights: the config describes the geometry (hidden 2048, 16 layers
+    # for Llama-3.2-1B), as before the source made the choice.
+    (tmp_path / "config.json").write_text(json.dumps(config("meta-llama__Llama-3.2-1B.json")))
+    write(tmp_path / "Llama-3.2-1B-Instruct-Q8_0.gguf", llama_3_2_1b_gguf(7, 1_321_083_008))
+    got = Resolver().open_model(str(tmp_path))
+    assert got.spec.params_source != "gguf"
+    assert got.resolved.config["num_hidden_layers"] == 16

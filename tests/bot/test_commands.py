@@ -4,8 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estimator.errors import InputError, VramError
-from estimator.grammar import (
+from bot.commands import (
     CompareCmd,
     EstimateCmd,
     GpusCmd,
@@ -15,6 +14,7 @@ from estimator.grammar import (
     parse,
     parse_changes,
 )
+from common.errors import InputError, VramError
 from estimator.query import Query
 
 

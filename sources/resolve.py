@@ -1,28 +1,34 @@
-"""One entry point from what the user typed to a :class:`ResolvedModel`.
+"""One entry point from what the user typed to a model the estimator can size.
 
-``Resolver.resolve("Qwen/Qwen3-8B")`` asks the Hub (through :mod:`estimator.hub`, the only module
-that does network I/O); ``Resolver.resolve("./my-model")`` reads a local folder or config.json
-(through :mod:`estimator.local`). Hub answers are cached in-process and, when a :class:`HubCache`
-is given, persistently: a commit sha never changes, so it is never re-checked; a branch or tag is
-re-checked after ``branch_ttl_s`` with one small request for its current sha.
+``Resolver.open_model("Qwen/Qwen3-8B")`` asks the Hub (through :mod:`sources.hub`, the only module
+that talks to it); ``Resolver.open_model("./my-model")`` reads a local folder, a config.json or a
+GGUF file (through :mod:`sources.local`). Either way the source decides how the model is described
+(its config.json, or its GGUF header when it has none) and hands back an :class:`OpenedModel`.
+
+Hub answers are cached in-process and, when a :class:`HubCache` is given, persistently: a commit
+sha never changes, so it is never re-checked; a branch or tag is re-checked after ``branch_ttl_s``
+with one small request for its current sha. Concurrent asks for one model share one lookup.
 """
 
 from __future__ import annotations
 
-import os
+import copy
 import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from pydantic import Field
+from common.errors import HubUnavailableError, InputError
+from sources import local
+from sources.cache import CachedEntry, HubCache, cache_key
+from sources.model import OpenedModel, ResolvedModel, hub_timeout_sentence, offline_sentence, opened
 
-from estimator.errors import HubUnavailableError, InputError
-from estimator.spec import Frozen, SafetensorsInfo
+if TYPE_CHECKING:
+    from sources.hub import HubClient
 
-GgufScalar = str | int | float | bool
 T = TypeVar("T")
 WATCHDOG_GRACE_S = 1.0  # past the total timeout, before an answer still coming is abandoned
 
@@ -31,110 +37,25 @@ SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 
-class GgufInfo(Frozen):
-    """What a GGUF file's header says (read with range requests, or from a local file)."""
-
-    filename: str  # the file whose header was read
-    file_bytes: int  # bytes of this variant (all parts of a split GGUF): weights plus header
-    files: dict[str, int]  # every .gguf file of the repo (quantisation variants), name -> bytes
-    version: int
-    tensor_count: int
-    architecture: str
-    file_type: int | None = None  # general.file_type (llama.cpp's LLAMA_FTYPE: 15 = Q4_K_M)
-    block_count: int | None = None
-    embedding_length: int | None = None
-    feed_forward_length: int | None = None
-    head_count: int | None = None
-    head_count_kv: int | None = None
-    key_length: int | None = None
-    value_length: int | None = None
-    context_length: int | None = None
-    vocab_size: int | None = None  # {arch}.vocab_size, else the length of tokenizer.ggml.tokens
-    expert_count: int | None = None
-    expert_used_count: int | None = None
-    sliding_window: int | None = None
-    parameters: int | None = None  # the Hub's count (model_info gguf.total), when known
-    # From the tensor infos, when the whole header was read (local files):
-    tensor_parameters: int | None = None  # elements of every tensor
-    tied_embeddings: bool | None = None  # no output.weight beside token_embd.weight
-    metadata: dict[str, GgufScalar] = Field(default_factory=dict)  # scalar key-values (arrays left out)
-
-
-class ResolvedModel(Frozen):
-    """A model located and described: its config and what its checkpoint holds."""
-
-    model_id: str  # canonical id as the Hub spells it (after redirects), or the local path
-    requested_id: str  # what the user typed
-    revision: str | None  # 40-hex commit sha (None for local paths)
-    config: dict[str, Any]  # config.json as is (nested text_config etc. untouched); {} for GGUF-only
-    safetensors: SafetensorsInfo | None
-    gguf: GgufInfo | None = None  # GGUF-only repos (no config.json)
-    source: Literal["hub", "local", "cache"]
-    warnings: tuple[str, ...] = ()
-
-
-class CachedEntry(Frozen):
-    """One cached Hub answer. Store it with :meth:`to_json`, load it with :meth:`from_json`."""
-
-    model: ResolvedModel
-    fetched_at: float  # Unix time when the Hub last confirmed this revision's sha
-
-    def to_json(self) -> str:
-        # Computed fields (SafetensorsInfo.total_bytes) are derived: leaving them out keeps the
-        # round trip valid under extra="forbid".
-        return self.model_dump_json(exclude_computed_fields=True)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> CachedEntry:
-        return cls.model_validate_json(text)
-
-
-@runtime_checkable
-class HubCache(Protocol):
-    """A persistent cache of Hub answers, keyed by :func:`cache_key` strings."""
-
-    def get(self, key: str) -> CachedEntry | None: ...
-
-    def put(self, key: str, entry: CachedEntry) -> None: ...
-
-
-class MemoryHubCache:
-    """A :class:`HubCache` in a dict (tests, and a process that wants no database)."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> CachedEntry | None:
-        with self._lock:
-            text = self._entries.get(key)
-        # Stored as JSON, as a database would: a hit proves the entry survives the round trip.
-        return None if text is None else CachedEntry.from_json(text)
-
-    def put(self, key: str, entry: CachedEntry) -> None:
-        with self._lock:
-            self._entries[key] = entry.to_json()
-
-    def stored_keys(self) -> list[str]:
-        with self._lock:
-            return sorted(self._entries)
-
-
-def cache_key(model_id: str, revision: str | None) -> str:
-    """The cache key of a Hub model at a revision (ids are case-insensitive on the Hub)."""
-    return f"hub:{model_id.lower()}@{revision or 'main'}"
-
-
 def is_commit_sha(revision: str | None) -> bool:
     return revision is not None and SHA_RE.match(revision) is not None
 
 
-def offline_mode() -> bool:
-    """HF_HUB_OFFLINE as set now (the library reads it once at import; a CLI may set it later)."""
-    from estimator.hub import library_offline_mode
+def hub_client(token: str | None, endpoint: str | None) -> HubClient:
+    """A Hub client. ``huggingface_hub`` is imported here, on the first ask that needs the Hub, so
+    a command that never asks it (help, gpus, a local config, a cached model) never pays for it."""
+    from sources.hub import HubClient
 
-    value = os.environ.get("HF_HUB_OFFLINE", "")
-    return value.strip().upper() in {"1", "ON", "YES", "TRUE"} or library_offline_mode()
+    return HubClient(token=token, endpoint=endpoint)
+
+
+class _Flight:
+    """One Hub lookup in progress; every asker of the same model waits on it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: ResolvedModel | None = None
+        self.error: BaseException | None = None
 
 
 class Resolver:
@@ -148,27 +69,38 @@ class Resolver:
         cache: HubCache | None = None,
         branch_ttl_s: float = 600,
         total_timeout_s: float = 10,
+        offline: bool = False,
         clock: Callable[[], float] = time.time,
         memory_entries: int = 256,
+        client: Callable[[str | None, str | None], Any] = hub_client,
+        preload_client: bool = False,
     ) -> None:
+        """``preload_client``: import the Hub library now rather than on the first Hub ask. A server
+        wants that: a first ask still in flight when it shuts down could no longer import it."""
         self._token = token
         self._endpoint = endpoint
         self._cache = cache
         self._branch_ttl_s = branch_ttl_s
         self._total_timeout_s = total_timeout_s
+        self._offline = offline  # HF_HUB_OFFLINE, read by the caller's settings
         self._clock = clock
+        self._client = client
         self._memory: OrderedDict[str, CachedEntry] = OrderedDict()  # least recently used first
         self._memory_limit = memory_entries
         self._lock = threading.Lock()
-        self._key_locks: dict[str, list[Any]] = {}  # key -> [lock, threads using it]
+        self._flights: dict[str, _Flight] = {}  # key -> the lookup in progress
+        if preload_client:
+            client(token, endpoint)
 
     def __repr__(self) -> str:  # never show the token
         return f"Resolver(endpoint={self._endpoint!r}, token={'set' if self._token else 'unset'})"
 
+    def open_model(self, model: str, revision: str | None = None) -> OpenedModel:
+        """Locate ``model`` and work out its spec: what the estimator needs."""
+        return opened(self.resolve(model, revision))
+
     def resolve(self, model: str, revision: str | None = None) -> ResolvedModel:
         """Locate ``model`` (a local path, or a Hub id at ``revision``) and describe it."""
-        from estimator import local
-
         model = model.strip()
         if revision is not None:
             revision = revision.strip() or None
@@ -225,40 +157,50 @@ class Resolver:
 
     def _resolve_hub(self, model: str, revision: str | None) -> ResolvedModel:
         key = cache_key(model, revision)
-        # Concurrent asks for one model (a burst in a Slack channel) make one round of Hub requests.
+        # Concurrent asks for one model (a burst in a Slack channel) share one lookup: the first
+        # asker makes it, the others wait for its answer or its failure, all within one timeout.
         with self._lock:
-            slot = self._key_locks.setdefault(key, [threading.Lock(), 0])
-            slot[1] += 1
-        try:
-            with slot[0]:
-                notes: list[str] = []
-                resolved = self._resolve_hub_locked(model, revision, key, notes)
-        finally:
-            with self._lock:
-                slot[1] -= 1
-                if slot[1] == 0:
-                    del self._key_locks[key]  # no lock kept per model ever asked for
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        notes: list[str] = []
+        if leader:
+            try:
+                flight.result = self._resolve_hub_once(model, revision, key, notes)
+            except BaseException as err:
+                flight.error = err
+                raise
+            finally:
+                with self._lock:
+                    del self._flights[key]  # the next ask after this one looks at the caches again
+                flight.done.set()
+            resolved = flight.result
+        else:
+            # The leader's lookup is itself bounded by the timeout and its grace; this bound only
+            # guards against a leader stuck outside it (a cache read on a hung database).
+            if not flight.done.wait(self._total_timeout_s + 2 * WATCHDOG_GRACE_S):
+                raise HubUnavailableError(hub_timeout_sentence(self._total_timeout_s))
+            if flight.error is not None:
+                raise copy.copy(flight.error) from None  # a copy: each asker's traceback is its own
+            assert flight.result is not None
+            resolved = flight.result
         # What depends on this ask, not on the cached answer: the id typed, and whether it was renamed.
         warnings = (*rename_warnings(model, resolved.model_id), *resolved.warnings, *notes)
         return resolved.model_copy(update={"requested_id": model, "warnings": warnings})
 
-    def _resolve_hub_locked(self, model: str, revision: str | None, key: str, notes: list[str]) -> ResolvedModel:
-        from estimator import hub
-
+    def _resolve_hub_once(self, model: str, revision: str | None, key: str, notes: list[str]) -> ResolvedModel:
         entry = self._lookup(key, notes)
         if entry is not None and self._fresh(entry, revision):
             return _from_cache(entry)
 
-        if offline_mode():
+        if self._offline:
             if entry is not None:
                 return _from_cache(entry, stale_note=self._stale_note(entry, "offline mode is on"))
-            raise HubUnavailableError(
-                f"offline mode is on (HF_HUB_OFFLINE) and {model} has not been looked up before: "
-                "unset HF_HUB_OFFLINE to ask the Hub"
-            )
+            raise HubUnavailableError(offline_sentence(model))
 
-        client = hub.HubClient(token=self._token, endpoint=self._endpoint)
-        deadline = hub.Deadline(self._total_timeout_s, clock=time.monotonic)
+        client = self._client(self._token, self._endpoint)
+        deadline = client.deadline(self._total_timeout_s)
         cached_sha = entry.model.revision if entry is not None else None
 
         def ask() -> ResolvedModel | None:
@@ -268,7 +210,8 @@ class Resolver:
             return client.fetch(model, revision, deadline)
 
         try:
-            resolved = _within(ask, self._total_timeout_s + WATCHDOG_GRACE_S, deadline.expired_sentence())
+            resolved = _within(ask, self._total_timeout_s + WATCHDOG_GRACE_S,
+                               hub_timeout_sentence(self._total_timeout_s))
         except HubUnavailableError:
             if entry is not None:
                 return _from_cache(entry, stale_note=self._stale_note(entry, "the Hub is unavailable"))
@@ -327,3 +270,35 @@ def _within(fn: Callable[[], T], limit_s: float, sentence: str) -> T:
 def _from_cache(entry: CachedEntry, stale_note: str | None = None) -> ResolvedModel:
     warnings = entry.model.warnings + ((stale_note,) if stale_note else ())
     return entry.model.model_copy(update={"source": "cache", "warnings": warnings})
+
+
+class HubOnlyResolver:
+    """A resolver that refuses local paths: Slack users must not make the server read its own files."""
+
+    def __init__(self, inner: Resolver) -> None:
+        self._inner = inner
+
+    def __repr__(self) -> str:
+        return f"HubOnlyResolver({self._inner!r})"
+
+    def resolve(self, model: str, revision: str | None = None) -> ResolvedModel:
+        name = model.strip()
+        if name.startswith((".", "/", "~", "\\")) or name.endswith((".json", ".gguf")) or _exists(name):
+            raise InputError(f'"{model}" is a local path: in Slack, give a Hub model id such as microsoft/phi-4')
+        return self._inner.resolve(model, revision)
+
+    def open_model(self, model: str, revision: str | None = None) -> OpenedModel:
+        return opened(self.resolve(model, revision))
+
+
+def _exists(name: str) -> bool:
+    try:
+        return Path(name).expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
+class Opens(Protocol):
+    """What a front end needs of a source: a model the estimator can size."""
+
+    def open_model(self, model: str, revision: str | None = None) -> OpenedModel: ...

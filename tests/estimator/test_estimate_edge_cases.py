@@ -1,4 +1,5 @@
-"""Regressions found by QA: each test failed before its fix. Numbers worked out from the configs."""
+"""Edge cases of an estimate: uneven tensor parallelism, malformed config fields, engine settings that
+do not apply, dtype choices. Each test failed before its fix. Numbers worked out from the configs."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands import parse
+from common.errors import ConfigError, InputError
 from estimator.config import load_model_spec
-from estimator.errors import ConfigError, InputError
+from estimator.engines.vllm import VllmReport
 from estimator.estimate import estimate
-from estimator.grammar import parse
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
 from estimator.query import Query
 from estimator.weights import weight_bytes
@@ -155,9 +157,10 @@ def test_vllm_fits_exactly_when_its_kv_pool_holds_the_batch(name: str, fields: d
     # graphs sit outside that share. "Does not fit, 0.3 GiB short" beside "vLLM will hold 2.4
     # requests" (phi-4, s=32k, b=2 on an A100-40GB) contradicted itself.
     est = estimate(spec(name), Query(engine="vllm", **fields), model_id=name)
-    assert est.fit is not None and est.vllm is not None
-    assert est.fit.fits == (est.vllm.kv_cache_memory >= est.memory.kv_cache), (est.fit, est.vllm)
-    assert est.fit.fits == (est.vllm.max_concurrency >= fields.get("batch", 1) - 0.01)
+    report = est.engine_report
+    assert est.fit is not None and isinstance(report, VllmReport)
+    assert est.fit.fits == (report.kv_cache_memory >= est.memory.kv_cache), (est.fit, report)
+    assert est.fit.fits == (report.max_concurrency >= fields.get("batch", 1) - 0.01)
     # And never more than the device itself.
     assert not est.fit.fits or est.memory.total <= est.fit.gpu_memory
 

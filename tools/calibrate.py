@@ -1,4 +1,7 @@
-"""The accuracy table: the estimator against real measured memory (``python -m estimator.calibrate``).
+"""The accuracy table: the estimator against real measured memory (``python -m tools.calibrate``).
+
+A development tool: it reads the calibration set and configs from the checkout's tests/fixtures,
+so it lives outside the installed packages.
 
 Reads the calibration set (``tests/fixtures/calibration/measurements.json``: vLLM start-up logs and
 transformers ``generate`` runs that other people measured and published), runs the estimator on
@@ -8,9 +11,9 @@ summary: weights, activation peak, non-torch memory, KV pool, KV tokens and maxi
 few global constants with each model family left out and reports the error on the family left out,
 and shows what the classic formulas would have said.
 
-    python -m estimator.calibrate             # plain table
-    python -m estimator.calibrate --json      # everything, machine-readable
-    python -m estimator.calibrate --markdown  # the table for docs/accuracy.md
+    python -m tools.calibrate             # plain table
+    python -m tools.calibrate --json      # everything, machine-readable
+    python -m tools.calibrate --markdown  # the table for docs/accuracy.md
 """
 
 from __future__ import annotations
@@ -25,8 +28,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from estimator.config import load_model_spec
+from estimator.dtypes import resolve_dtypes
 from estimator.engines import vllm
+from estimator.engines.transformers import transformers_terms
 from estimator.engines.vllm import VllmConstants
+from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import kv_cache_bytes
 from estimator.query import Query
 from estimator.spec import DTYPE_BYTES, Frozen, ModelSpec, WeightFormat
@@ -39,7 +45,7 @@ MEASUREMENTS = ROOT / "tests" / "fixtures" / "calibration" / "measurements.json"
 CONFIGS = ROOT / "tests" / "fixtures" / "configs"
 H100_BYTES = 85_030_617_088  # "79.19 GiB" in the logs: CUDA's total for an H100 80GB HBM3
 
-# Targets (issue 6). The test fails when the calibration set drops below them.
+# Accuracy targets. The test fails when the calibration set drops below them.
 WEIGHTS_TOLERANCE = 0.01
 KV_TOKENS_TOLERANCE = 0.05
 KV_TOKENS_SHARE = 0.90
@@ -176,6 +182,12 @@ def _vllm_query(case: dict[str, Any], spec: ModelSpec) -> Query:
     )
 
 
+def _logged_gpu(query: Query, total: int) -> GPU:
+    """The query's GPU record with the device total the log reports."""
+    assert query.gpu is not None
+    return lookup_gpu(query.gpu).model_copy(update={"memory_bytes": total})
+
+
 def _classic_kv_per_token(spec: ModelSpec) -> int:
     """interface.md's classic KV term per token: 2 L (h/g) x 2 bytes with GQA, 2 L h x 2 without."""
     L, h, a, g = spec.num_layers, spec.hidden_size, spec.num_attention_heads, spec.num_kv_heads
@@ -193,18 +205,19 @@ def predict_vllm(case: dict[str, Any], constants: VllmConstants) -> CaseResult:
     if total is None:
         return CaseResult(**common, skipped="GPU total not logged")
     query = _vllm_query(case, spec)
+    gpu = _logged_gpu(query, total)
     report = vllm.vllm_report(spec, query, weights_bytes=weight_bytes(spec, weight_format=query.weight_format,
                                                                       gpus=query.gpus),
-                              gpu_memory=total, constants=constants)
+                              gpu=gpu, constants=constants)
     pool_measured = _gib(m.get("available_kv_cache_gib"))
-    batched, _ = vllm.batch_defaults(query, total)
+    batched, _ = vllm.batch_defaults(query, gpu)
     from_measured = None
     if pool_measured is not None:
         from_measured = vllm.kv_capacity(spec, query, pool_measured, batched_tokens=batched)[1]
     conc = m.get("max_concurrency") or {}
     classic_tokens = None
     if pool_measured is not None:
-        kv_bytes = DTYPE_BYTES["fp8" if query.kv == "fp8" else vllm.model_dtype(spec, query)]
+        kv_bytes = DTYPE_BYTES["fp8" if query.kv == "fp8" else resolve_dtypes(spec, query).model]
         classic_tokens = int(pool_measured // (_classic_kv_per_token(spec) * kv_bytes // 2))
     return CaseResult(
         **common, weights=report.weights, weights_measured=_gib(m.get("weights_gib")),
@@ -232,20 +245,15 @@ def predict_transformers(case: dict[str, Any]) -> CaseResult:
     out = m.get("output_tokens", 0)
     batch = m.get("batch_size", 1)
     weights = weight_bytes(spec)
-    try:
-        from estimator.engines.transformers import transformers_terms
-    except ImportError:  # the transformers profile is another module's; its column waits for it
-        transformers_terms = None
     points = []
     full_total = None
     for input_len, mb in sorted(m["gpu_memory_MB_by_input_len"].items(), key=lambda kv: int(kv[0])):
         seq = int(input_len) + out
         kv = kv_cache_bytes(spec, seq_len=seq, batch=batch, kv_dtype=spec.torch_dtype)
         points.append((seq, weights + kv, mb * MiB))
-        if transformers_terms is not None:
-            terms = transformers_terms(spec, Query(engine="transformers", seq_len=seq, batch=batch),
-                                       weights_bytes=weights, kv_cache_bytes=kv)
-            full_total = weights + kv + terms.activations + terms.overhead
+        terms = transformers_terms(spec, Query(engine="transformers", seq_len=seq, batch=batch),
+                                   weights_bytes=weights, kv_cache_bytes=kv)
+        full_total = weights + kv + terms.activations + terms.overhead
     worst = max(points, key=lambda p: abs(p[1] - p[2]) / p[2])
     return CaseResult(**common, weights=weights, total=worst[1], total_measured=worst[2],
                       total_points=tuple(points), engine_total_longest=full_total)
@@ -292,13 +300,13 @@ def _sampler_implied(case: dict[str, Any], spec: ModelSpec, query: Query, total:
     peak = case["measured"].get("torch_activation_peak_gib")
     if peak is None:
         return None
-    tokens, seqs = vllm.batch_defaults(query, total)
+    tokens, seqs = vllm.batch_defaults(query, _logged_gpu(query, total))
     rows = min(tokens, seqs)
     forward, _ = vllm._forward_peak(spec, query, tokens)
     measured = peak * GiB
     if measured <= forward * 1.05:  # the forward pass, not the sampler, may set this peak
         return None
-    b = DTYPE_BYTES[vllm.model_dtype(spec, query)]
+    b = DTYPE_BYTES[resolve_dtypes(spec, query).model]
     return (measured - tokens * spec.hidden_size * b) / (rows * spec.vocab_size) - b
 
 
@@ -562,7 +570,7 @@ def plain(data: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m estimator.calibrate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.calibrate", description=__doc__.split("\n")[0])
     parser.add_argument("--measurements", type=Path, default=MEASUREMENTS)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="everything as one JSON object")

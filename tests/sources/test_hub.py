@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from estimator.errors import (
+from common.errors import (
     ConfigError,
     GatedError,
     HubUnavailableError,
@@ -22,8 +25,8 @@ from estimator.errors import (
     ResolveError,
     VramError,
 )
-from estimator.hub import rank_suggestions
-from estimator.resolve import CachedEntry, MemoryHubCache, Resolver, cache_key
+from sources import CachedEntry, MemoryHubCache, Resolver, cache_key
+from sources.hub import rank_suggestions
 from tests.fakehub import GRANTED_TOKEN, OTHER_TOKEN, FakeHub
 
 CONFIGS = Path(__file__).parents[1] / "fixtures" / "configs"
@@ -410,6 +413,7 @@ def test_hub_timeout_is_capped(fake_hub: FakeHub) -> None:
     assert waited < 30
 
 
+@pytest.mark.slow
 def test_a_dripping_hub_is_cut_off_at_the_cap(fake_hub: FakeHub) -> None:
     # One byte every 0.2 s never trips a read timeout; a 1 kB answer would take minutes.
     fake_hub.drip_s = 0.2
@@ -426,21 +430,19 @@ def test_hub_unreachable() -> None:
     assert "cannot reach the Hugging Face Hub" in str(info.value)
 
 
-def test_offline_mode_with_nothing_cached(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_offline_mode_with_nothing_cached(fake_hub: FakeHub) -> None:
     with pytest.raises(HubUnavailableError) as info:
-        resolver(fake_hub).resolve("Qwen/Qwen3-8B")
+        resolver(fake_hub, offline=True).resolve("Qwen/Qwen3-8B")
     assert "offline mode is on" in str(info.value)
     assert fake_hub.log == []
 
 
-def test_offline_mode_uses_a_stale_cached_copy(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_mode_uses_a_stale_cached_copy(fake_hub: FakeHub) -> None:
     clock, store = Clock(), MemoryHubCache()
     first = resolver(fake_hub, cache=store, clock=clock).resolve("Qwen/Qwen3-8B")
     n = len(fake_hub.log)
     clock.now += 3600
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    got = resolver(fake_hub, cache=store, clock=clock).resolve("Qwen/Qwen3-8B")
+    got = resolver(fake_hub, cache=store, clock=clock, offline=True).resolve("Qwen/Qwen3-8B")
     assert got.revision == first.revision and got.source == "cache"
     assert any("offline mode is on" in w and "60 min ago" in w for w in got.warnings)
     assert len(fake_hub.log) == n
@@ -493,8 +495,10 @@ def test_concurrent_asks_for_one_model_make_one_round_of_requests(fake_hub: Fake
         got = list(pool.map(lambda _: r.resolve("Qwen/Qwen3-8B"), range(6)))
     assert len({g.revision for g in got}) == 1
     assert len(fake_hub.log) == 2  # model_info + config.json, once
-    assert sorted(g.source for g in got) == ["cache"] * 5 + ["hub"]
-    assert r._key_locks == {}  # nothing kept per model once the asks are answered
+    # Those waiting on the lookup share its answer; any later ask finds it in the cache.
+    assert {g.source for g in got} <= {"hub", "cache"} and "hub" in {g.source for g in got}
+    assert all(g.requested_id == "Qwen/Qwen3-8B" for g in got)
+    assert r._flights == {}  # nothing kept per model once the asks are answered
 
 
 def test_in_process_cache_is_bounded(fake_hub: FakeHub) -> None:
@@ -536,3 +540,62 @@ def test_malformed_files_on_the_hub_are_plain_errors(fake_hub: FakeHub) -> None:
     fake_hub.add_repo("acme/bad-header", {"config.json": awq, "model.safetensors": b"\xff" * 8 + b"{}"})
     with pytest.raises(ResolveError, match="could not be read"):
         resolver(fake_hub).resolve("acme/bad-header")
+
+
+@pytest.mark.slow
+def test_waiters_on_a_hung_hub_share_one_timeout(fake_hub: FakeHub) -> None:
+    # Four users ask for one model while the Hub hangs. With one lookup shared, every one of them
+    # has its answer when that lookup times out (about TIMEOUT_S); waiters queued one behind the
+    # other would get theirs after 1, 2, 3 and 4 timeouts. The bound is loose on purpose.
+    timeout_s = 3.0
+    fake_hub.delay_s = 60  # longer than anything here: the Hub never answers in time
+    r = resolver(fake_hub, total_timeout_s=timeout_s)
+    start = threading.Barrier(4)
+
+    def ask(_: int) -> tuple[str, float]:
+        start.wait()
+        began = time.monotonic()
+        try:
+            r.resolve("Qwen/Qwen3-8B")
+        except HubUnavailableError as err:
+            return str(err), time.monotonic() - began
+        return "answered", time.monotonic() - began
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(ask, range(4)))
+    fake_hub.delay_s = 0
+    assert [sentence for sentence, _ in got] == [f"the Hugging Face Hub did not answer within {timeout_s:g} s: "
+                                                 "try again in a minute (or set HF_HUB_OFFLINE=1 to use models "
+                                                 "looked up before)"] * 4
+    assert max(elapsed for _, elapsed in got) < 2 * timeout_s
+    assert len(fake_hub.requests(INFO)) == 1  # one lookup for the four
+
+
+SHUTDOWN_SCRIPT = """
+import sys, threading
+from sources import Resolver
+
+resolver = Resolver(endpoint=sys.argv[1], total_timeout_s=30, preload_client=True)  # as `vram serve` does
+
+def work():
+    try:
+        got = resolver.resolve("openai/gpt-oss-20b")
+        print("answered", got.safetensors.total_bytes, flush=True)
+    except BaseException as err:
+        print("failed", type(err).__name__, err, flush=True)
+
+threading.Thread(target=work).start()
+# The main thread ends now: the interpreter begins to shut down while the lookup is in flight.
+"""
+
+
+@pytest.mark.slow
+def test_a_lookup_in_flight_at_shutdown_still_reads_its_headers(fake_hub: FakeHub, tmp_path: Path) -> None:
+    # gpt-oss-20b needs its safetensors headers read (MXFP4 blocks), several shards at once; a
+    # thread pool refuses that work once the interpreter is shutting down (a server on SIGTERM).
+    fake_hub.delay_s = 0.5  # the main thread is gone before the first answer comes
+    done = subprocess.run([sys.executable, "-c", SHUTDOWN_SCRIPT, fake_hub.url], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("answered "), done.stdout + done.stderr
+    assert "cannot schedule new futures" not in done.stdout + done.stderr

@@ -1,0 +1,112 @@
+"""Answer a question in plain words: read it, look up the model name, estimate, and say how it was read.
+
+Front-end neutral (the terminal and Slack render :class:`QuestionAnswer`): the first line of every
+answer is how vram read the question in the grammar, so one word can be corrected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.question import Question, read_question
+from bot.service import Outcome, Service
+from estimator.result import Estimate
+from estimator.spec import Frozen
+from sources.model_search import ModelMatch, ModelSearch
+from store.records import Conversation
+
+GIB = 1024**3
+
+
+class QuestionAnswer(Frozen):
+    question: Question
+    read_as: str  # the grammar command the question was read as
+    match: ModelMatch | None = None  # how a model name was looked up, when it was not a Hub id
+    outcome: Outcome
+
+
+def answer(text: str, *, service: Service, who: Conversation, search: ModelSearch) -> QuestionAnswer:
+    """Read ``text``, resolve a model name through ``search``, and estimate; raises VramError when it cannot
+    read the question or find the model (the sentence says which part)."""
+    question = read_question(text)
+    match = None
+    model = question.model
+    if model is None:
+        assert question.model_phrase is not None
+        match = search.find(question.model_phrase)
+        model = match.model_id
+    cmd = question.command(model if match else None)
+    read_as = question.grammar_text(model if match else None)
+    outcome = service.estimate_query(cmd.query, who, text=text)
+    return QuestionAnswer(question=question, read_as=read_as, match=match, outcome=outcome)
+
+
+def _gib(n_bytes: int) -> str:
+    return f"{n_bytes / GIB:.1f} GiB"
+
+
+def headline(est: Estimate, question: Question) -> str:
+    """The answer to the question asked, in one sentence."""
+    q, fit = est.query, est.fit
+    if fit is None:
+        return (f"it needs {_gib(est.memory.total)} per GPU; name a GPU for a verdict "
+                "(for example: ... on an H100)")
+    where = f"{q.gpus} × {fit.gpu_name}" if q.gpus > 1 else f"one {fit.gpu_name}"
+    if question.kind == "max_context":
+        if fit.max_seq_len == 0:
+            return f"not even one token of context fits at batch {q.batch} on {where}"
+        return f"longest context at batch {q.batch} on {where}: {fit.max_seq_len:,} tokens"
+    if question.kind == "max_batch":
+        if fit.max_batch == 0:
+            return f"not even one sequence of {q.seq_len:,} tokens fits on {where}"
+        return f"most sequences at once at {q.seq_len:,} tokens on {where}: {fit.max_batch:,}"
+    if question.kind == "min_gpus":
+        if fit.min_gpus == 0:
+            return f"no group of {fit.gpu_name} that vram tries holds it (at {q.seq_len:,} tokens, batch {q.batch})"
+        return f"fewest {fit.gpu_name} that hold it: {fit.min_gpus} (at {q.seq_len:,} tokens, batch {q.batch})"
+    if fit.fits:
+        return f"yes: it fits on {where}, with {_gib(fit.headroom)} free per GPU"
+    more = f"; {fit.min_gpus} of them would" if fit.min_gpus > q.gpus else ""
+    return f"no: on {where} it needs {_gib(-fit.headroom)} more per GPU{more}"
+
+
+def intro_lines(ans: QuestionAnswer) -> list[str]:
+    """The lines before the estimate: how it was read, the lookup, and the words not used."""
+    lines = [f"read as: {ans.read_as}"]
+    if ans.match is not None:
+        line = f'"{ans.match.phrase}" read as {ans.match.model_id} (most downloaded match on the Hub)'
+        if ans.match.others:
+            line += "; also: " + ", ".join(ans.match.others)
+        lines.append(line)
+    if ans.question.unused:
+        lines.append("not used: " + " ".join(ans.question.unused))
+    return lines
+
+
+def slack_lead(ans: QuestionAnswer) -> str:
+    """The intro lines and the answer as Slack mrkdwn (user words escaped), to go above the estimate."""
+    from bot.blocks import escape
+
+    lines = [f"Read as `{escape(ans.read_as)}`"]
+    lines += [escape(line) for line in intro_lines(ans)[1:]]
+    if ans.outcome.estimate is not None:
+        lines.append(f"*{escape(headline(ans.outcome.estimate, ans.question))}*")
+    return "\n".join(lines)
+
+
+def to_json(ans: QuestionAnswer) -> dict[str, Any]:
+    """``--json``: the estimate's object plus how the question was read."""
+    assert ans.outcome.estimate is not None
+    data = ans.outcome.estimate.to_json()
+    data["read_as"] = ans.read_as
+    data["question"] = {
+        "kind": ans.question.kind,
+        "unused": list(ans.question.unused),
+        "model_phrase": ans.match.phrase if ans.match else None,
+        "other_matches": list(ans.match.others) if ans.match else [],
+        "answer": headline(ans.outcome.estimate, ans.question),
+    }
+    return data
+
+
+__all__ = ["QuestionAnswer", "answer", "headline", "intro_lines", "slack_lead", "to_json"]

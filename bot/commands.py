@@ -1,0 +1,139 @@
+"""The commands of ``/vram`` and ``vram``: one line of text in, a typed :data:`Command` out.
+
+    <model>[@<revision>] [key=value ...]
+    help | gpus | history [model] [mine] | show <id> | compare <model> <model> [key=value ...]
+
+The ``key=value`` settings are the estimator's grammar (``estimator.grammar``); this module adds
+the commands around them, the clean-up of pasted chat text, and thread replies (mentions dropped).
+Every problem is an :class:`~common.errors.InputError` carrying one sentence that names the word.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from common.errors import InputError
+from estimator.grammar import parse_model, parse_query, parse_settings, query_with
+from estimator.query import Query
+from estimator.spec import Frozen
+
+
+class EstimateCmd(Frozen):
+    kind: Literal["estimate"] = "estimate"
+    query: Query
+    changed: tuple[str, ...] = ()  # canonical keys the text set
+
+
+class HelpCmd(Frozen):
+    kind: Literal["help"] = "help"
+
+
+class GpusCmd(Frozen):
+    kind: Literal["gpus"] = "gpus"
+
+
+class HistoryCmd(Frozen):
+    kind: Literal["history"] = "history"
+    model: str | None = None
+    mine: bool = False
+
+
+class ShowCmd(Frozen):
+    kind: Literal["show"] = "show"
+    record_id: int
+
+
+class CompareCmd(Frozen):
+    kind: Literal["compare"] = "compare"
+    a: Query
+    b: Query
+
+
+Command = EstimateCmd | HelpCmd | GpusCmd | HistoryCmd | ShowCmd | CompareCmd
+
+
+def split_words(text: str) -> list[str]:
+    """The words of a command as chat clients send it."""
+    # Slack may wrap pasted text in backticks or send non-breaking spaces.
+    cleaned = text.replace("\u00a0", " ").replace("`", " ").strip()
+    words = cleaned.split()
+    # Slack and shells put spaces around "=" sometimes ("s = 32k"): glue them back.
+    glued: list[str] = []
+    for word in words:
+        if glued and (word.startswith("=") or glued[-1].endswith("=")) and "=" not in glued[-1][:-1]:
+            glued[-1] += word
+        else:
+            glued.append(word)
+    return glued
+
+
+def _is_mention(word: str) -> bool:
+    return word.startswith("<@") and word.endswith(">")
+
+
+def parse(text: str) -> Command:
+    """Parse one line of ``/vram`` or ``vram`` input into a command."""
+    words = split_words(text)
+    if not words:
+        return HelpCmd()
+    head = words[0].lower()
+    if head in ("help", "-h", "--help", "?"):
+        return HelpCmd()
+    if head == "gpus":
+        if len(words) > 1:
+            raise InputError(f'"gpus" takes no arguments (got "{words[1]}")')
+        return GpusCmd()
+    if head == "history":
+        rest = words[1:]
+        mine = any(w.lower() == "mine" for w in rest)
+        others = [w for w in rest if w.lower() != "mine"]
+        if len(others) > 1:
+            raise InputError(f'history takes one model filter at most (got "{others[1]}")')
+        if others and "=" in others[0]:
+            raise InputError(f'history takes a model name to filter by, not "{others[0]}"')
+        return HistoryCmd(model=others[0] if others else None, mine=mine)
+    if head == "show":
+        if len(words) != 2 or not words[1].lstrip("#").isdigit():
+            raise InputError("show needs the number of a stored query, for example: show 42")
+        return ShowCmd(record_id=int(words[1].lstrip("#")))
+    if head == "compare":
+        models = [w for w in words[1:] if "=" not in w]
+        if len(models) != 2:
+            raise InputError(
+                "compare needs two models, for example: compare Qwen/Qwen3-8B meta-llama/Llama-3.1-8B s=32k"
+            )
+        settings = parse_settings(w for w in words[1:] if "=" in w)
+        shared = query_with(Query(), settings)
+        queries = []
+        for word in models:
+            model, revision = parse_model(word)
+            queries.append(shared.model_copy(update={"model": model, "revision": revision}))
+        return CompareCmd(a=queries[0], b=queries[1])
+    query, changed = parse_query(words)
+    return EstimateCmd(query=query, changed=changed)
+
+
+def parse_changes(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
+    """A thread reply's what-if: ``key=value`` words, optionally after a new model id (``org/name``).
+
+    Returns None when the text is conversation rather than a change: no ``key=value`` word at all,
+    or other words around the settings ("I think b=2 is too small", "@bob try s=32k"). Mentions are
+    dropped first. A ``key=value`` change with a bad key or value still raises ``InputError``.
+    """
+    words = [w for w in split_words(text) if not _is_mention(w)]
+    if not any("=" in w for w in words):
+        return None
+    update: dict[str, Any] = {}
+    # Only a word shaped like a Hub id (org/name) changes the model; any other bare word is chat.
+    if "=" not in words[0] and "/" in words[0] and not words[0].startswith((".", "/", "~")):
+        model, revision = parse_model(words[0])
+        update = {"model": model, "revision": revision}
+        words = words[1:]
+    if any("=" not in w for w in words):
+        return None
+    settings = parse_settings(words)
+    query = query_with(base, settings).model_copy(update=update)
+    changes = dict(settings)
+    if update:
+        changes["model"] = update["model"]
+    return query, changes

@@ -1,0 +1,42 @@
+"""The ``vram`` help text, in a module that imports nothing: ``vram --help`` prints it without
+loading the estimator, pydantic or rich (see :mod:`bot.entry`)."""
+
+HELP = """\
+vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) and whether it fits.
+
+  vram <model>[@revision] [key=value ...] [--json]
+      <model> is a Hub repo id (microsoft/phi-4), a config.json, a model folder or a GGUF file
+      (a .gguf file, a folder of them or a Hub repo of them: weights are the file's bytes).
+
+  keys (aliases)                 values                                                   default
+  s (seq, ctx, context)          tokens per sequence; 32k = 32768                         4096
+  b (batch)                      concurrent sequences                                     1
+  p (bits)                       2 3 4 5 6 8 16 32                                        from the checkpoint
+  dtype (q, quant)               bf16 fp16 fp32 fp8 int8 int4 nf4 mxfp4 awq gptq          from the checkpoint
+  kv                             on off auto bf16 fp16 fp8 int8                           on (the model's dtype)
+  fa (flash)                     on off                                                   on
+  n (params)                     parameter count override, billions                       from the checkpoint
+  gpu                            GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)  none
+  gpus (tp)                      tensor-parallel GPUs                                     1
+  engine                         transformers vllm                                        transformers
+  util                           vLLM gpu_memory_utilization                              0.9
+  mnbt (max_num_batched_tokens)  vLLM max_num_batched_tokens                              vLLM's default
+  seqs (max_num_seqs)            vLLM max_num_seqs                                        vLLM's default
+  method                         calibrated classic                                       calibrated
+
+  engines (engine=):
+    transformers  HF transformers generate (the default)
+    vllm          vLLM (vllm serve): KV pool and concurrency
+
+  vram gpus                   the GPU catalog
+  vram history [model] [--limit N] [--json]
+  vram show <id> [--json]
+  vram compare <model> <model> [key=value ...]
+  vram serve                  run the Slack app
+  vram db upgrade             apply database migrations
+
+Examples:
+  vram microsoft/phi-4 s=16k gpu=h100
+  vram Qwen/Qwen3-30B-A3B s=32k b=8 engine=vllm gpu=h100 gpus=2
+  vram meta-llama/Llama-3.1-8B dtype=nf4 kv=fp8 gpu=rtx4090
+"""

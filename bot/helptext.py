@@ -1,0 +1,96 @@
+"""The help texts of both front ends and the README's grammar table, made from the key table.
+
+``estimator.grammar.KEYS`` says what each key is; ``estimator.engines`` lists the engines. Nothing
+here is typed by hand twice: a new key or engine shows up in ``vram help``, ``/vram help`` and
+(through ``tests/bot/test_helptext.py``) the README.
+"""
+
+from __future__ import annotations
+
+from estimator.engines import engines
+from estimator.grammar import KEYS, Key
+
+
+def _name(key: Key) -> str:
+    return f"{key.name} ({', '.join(key.aliases)})" if key.aliases else key.name
+
+
+def key_rows() -> list[tuple[str, str, str]]:
+    """(key and aliases, its values or meaning, default) for every key, in table order."""
+    return [(_name(key), key.short(), key.default) for key in KEYS]
+
+
+def _table(rows: list[tuple[str, str, str]], indent: str) -> list[str]:
+    first = max(len(r[0]) for r in rows) + 2
+    second = max(len(r[1]) for r in rows) + 2
+    return [f"{indent}{a:<{first}}{b:<{second}}{c}".rstrip() for a, b, c in rows]
+
+
+def engine_lines(indent: str) -> list[str]:
+    """One line per registered engine: its engine= value and what it sizes."""
+    width = max(len(e.name) for e in engines()) + 2
+    return [f"{indent}{e.name:<{width}}{e.help}" for e in engines()]
+
+
+def terminal_help() -> str:
+    """``vram help`` / ``vram --help``."""
+    lines = [
+        "vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) and whether it fits.",
+        "",
+        "  vram <model>[@revision] [key=value ...] [--json]",
+        "      <model> is a Hub repo id (microsoft/phi-4), a config.json, a model folder or a GGUF file",
+        "      (a .gguf file, a folder of them or a Hub repo of them: weights are the file's bytes).",
+        "",
+        *_table([("keys (aliases)", "values", "default"), *key_rows()], "  "),
+        "",
+        "  engines (engine=):",
+        *engine_lines("    "),
+        "",
+        "  vram gpus                   the GPU catalog",
+        "  vram history [model] [--limit N] [--json]",
+        "  vram show <id> [--json]",
+        "  vram compare <model> <model> [key=value ...]",
+        "  vram serve                  run the Slack app",
+        "  vram db upgrade             apply database migrations",
+        "",
+        "Examples:",
+        "  vram microsoft/phi-4 s=16k gpu=h100",
+        "  vram Qwen/Qwen3-30B-A3B s=32k b=8 engine=vllm gpu=h100 gpus=2",
+        "  vram meta-llama/Llama-3.1-8B dtype=nf4 kv=fp8 gpu=rtx4090",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def slack_help() -> str:
+    """``/vram help`` (mrkdwn; the front end escapes it)."""
+    lines = [
+        "*`/vram <model>[@revision] [key=value ...]`*: how much GPU memory a Hub model needs to serve.",
+        "```",
+        *_table(key_rows(), ""),
+        "",
+        "engines:",
+        *engine_lines("  "),
+        "```",
+        "*Examples*",
+        "• `/vram microsoft/phi-4 s=16k gpu=h100`",
+        "• `/vram Qwen/Qwen3-30B-A3B s=32k b=8 kv=fp8 engine=vllm gpu=h100`",
+        "• `/vram meta-llama/Llama-3.1-8B@main dtype=int4 gpu=l4`",
+        "• `/vram microsoft/phi-4 n=14.7 s=16384 method=classic`",
+        "*Also*: `/vram history [model] [mine]` · `/vram show <id>` · `/vram gpus`",
+        "· `/vram compare <a> <b> [key=value ...]`",
+        "*Follow-ups*: reply in an answer's thread with a change (`s=32k`, `b=8 kv=fp8`, `@vram gpus=2`).",
+    ]
+    return "\n".join(lines)
+
+
+def readme_table() -> str:
+    """The README's grammar table (Markdown), checked against README.md by a test."""
+    def code(text: str) -> str:
+        return f"`{text}`" if text else ""
+
+    lines = ["| key (aliases) | meaning | values | default |", "|---|---|---|---|"]
+    for key in KEYS:
+        name = code(key.name) + (f" ({', '.join(code(a) for a in key.aliases)})" if key.aliases else "")
+        values = code(key.values_text()) if key.choices else key.values_text()
+        lines.append(f"| {name} | {key.help} | {values} | {key.default} |")
+    return "\n".join(lines) + "\n"

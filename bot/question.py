@@ -1,0 +1,732 @@
+"""Questions in plain words, read into the ``key=value`` grammar: deterministic, no language model.
+
+    "can Qwen3-32B run 64k context for 8 users on two L40S?"
+    -> kind "fit", model phrase "Qwen3-32B", settings ``s=64k b=8 gpu=l40s gpus=2``
+
+The reader only recognises fixed forms (listed below with the rules); every word is either read
+(a setting, the question kind, the model, or a filler word of the question language) or reported
+in :attr:`Question.unused`. What it cannot read without guessing (no model, two GPUs, an unknown
+GPU, an engine vram does not model) raises :class:`~common.errors.InputError` with one sentence
+and an example. The settings it reads are validated by the grammar's own parser, so a question and
+the ``key=value`` command it shows give the same :class:`~estimator.grammar.EstimateCmd`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.commands import EstimateCmd, parse
+from common.errors import InputError
+from estimator.gpus import GPU, lookup_gpu
+from estimator.grammar import ALIAS_TO_KEY, KEY_BY_NAME, VALID_KEYS, parse_settings, query_with
+from estimator.query import Query
+from estimator.spec import Frozen
+from sources.resolve import REPO_ID_RE
+
+_KV_VALUES = KEY_BY_NAME["kv"].values()
+_KV_ALIASES = KEY_BY_NAME["kv"].value_aliases()
+_WEIGHT_FORMATS = KEY_BY_NAME["dtype"].values()
+_WEIGHT_FORMAT_ALIASES = KEY_BY_NAME["dtype"].value_aliases()
+
+QuestionKind = Literal["fit", "max_context", "max_batch", "min_gpus"]
+
+EXAMPLE = "can Qwen/Qwen3-32B run 64k context for 8 users on two L40S?"
+SUBCOMMANDS = ("help", "gpus", "history", "show", "compare", "serve", "db")
+
+# Counts written as words ("two L40S", "a single user").
+NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "dual": 2, "three": 3, "four": 4, "quad": 4,
+    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "sixteen": 16,
+    "twenty": 20, "thirty-two": 32, "sixty-four": 64, "hundred": 100,
+}
+# The words of the question language itself: read, and used for nothing else.
+_FILLER_WORDS = """
+a an the it its it's this that these those i i'm we we're you me my our us they them he she
+can could will would does do did is are was were be been being am have has had should shall might may
+on in with using use used via under over across into onto at for of to from by and or but if so as than
+then also just please pls plz thanks thank thx hey hi hello vram fit fits fitting fitted run runs running
+serve serving served load loading host hosting deploy deploying deployed inference infer work works
+enough possible need needed needs require required requires requirement take takes how many much max
+maximum min minimum what what's whats which about try trying gpu gpus card cards memory vram model
+models get handle support give set same there any way ok okay whether know tell wonder wondering
+much long big large largest longest biggest most fewest least number context tokens token batch size
+users requests sequences concurrent concurrency at once parallel up able want wanna going go
+gonna here now instead again still right yes sure let's lets question checkpoint weights weight
+max-model-len max_model_len --max-model-len hold manage length supports supported quick
+"""
+FILLER = frozenset(_FILLER_WORDS.split())
+_MODELISH = re.compile(r"[a-z].*\d|\d.*[a-z]", re.IGNORECASE)
+_SIZE_ONLY = re.compile(r"^\d+(?:\.\d+)?[bm]$", re.IGNORECASE)
+_GGUF_QUANT = re.compile(r"^(?:i?q\d(?:_[a-z0-9]+)*|gguf)$", re.IGNORECASE)
+# GPU-shaped words (a brand, or a catalog-like name) that the catalog may not know.
+_GPU_BRANDS = {"rtx", "gtx", "geforce", "nvidia", "amd", "radeon", "tesla", "quadro", "instinct", "tpu", "arc"}
+# Words that make a catalog name another card ("A6000 Ada", "4090 laptop", "3090 Ti").
+_GPU_VARIANT_WORDS = {"ada", "blackwell", "hopper", "ampere", "laptop", "mobile", "ti", "super", "max-q", "xt", "xtx"}
+_UNSUPPORTED_ENGINES = {
+    "sglang": "SGLang", "ollama": "Ollama", "llama.cpp": "llama.cpp", "llamacpp": "llama.cpp",
+    "llama-cpp": "llama.cpp", "tgi": "TGI", "text-generation-inference": "TGI", "tensorrt-llm": "TensorRT-LLM",
+    "trt-llm": "TensorRT-LLM", "tensorrt": "TensorRT-LLM", "trtllm": "TensorRT-LLM", "exllama": "ExLlama",
+    "exllamav2": "ExLlama", "exllamav3": "ExLlama", "lmdeploy": "LMDeploy", "mlx": "MLX", "lmstudio": "LM Studio",
+    "koboldcpp": "KoboldCpp", "deepspeed": "DeepSpeed", "vllm-ascend": "vLLM Ascend",
+}
+_URL_RE = re.compile(
+    r"^<?https?://(?:www\.)?(?:huggingface\.co|hf\.co)/(?:models/)?([^/\s|>?#]+/[^/\s|>?#]+)"
+    r"(?:/(?:tree|blob|resolve)/([^/\s|>?#]+))?[^\s]*$",
+    re.IGNORECASE,
+)
+_EDGE_PUNCT = "\"'()[]{}“”‘’"
+_TRAIL_PUNCT = "?!.,;:…"
+
+# -- numbers ------------------------------------------------------------------------------------
+
+_NUM = r"\d[\d,_]*(?:\.\d+)?[km]?"
+_NUMW = r"(?:\d[\d,_]*(?:\.\d+)?[km]?|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + ")"
+
+
+def _count_value(raw: str) -> int | None:
+    """``32k`` -> 32768, ``32,768`` -> 32768, ``two`` -> 2; None when not a whole count."""
+    text = raw.lower().replace(",", "").replace("_", "")
+    if text in NUMBER_WORDS:
+        return NUMBER_WORDS[text]
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([km]?)", text)
+    if not match:
+        return None
+    value = float(match.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2)]
+    return int(value) if value == int(value) else None
+
+
+def count_text(value: int) -> str:
+    """A count as the grammar reads it, compact: 65536 -> ``64k``, 1048576 -> ``1m``, 100 -> ``100``."""
+    if value >= 1024 * 1024 and value % (1024 * 1024) == 0:
+        return f"{value // (1024 * 1024)}m"
+    if value >= 1024 and value % 1024 == 0:
+        return f"{value // 1024}k"
+    return str(value)
+
+
+def _count_setting(key: str, raw: str) -> str:
+    value = _count_value(raw)
+    if value is None:
+        # The grammar's parser words the error (the same sentence as for key=value).
+        return raw.replace(",", "")
+    return count_text(value)
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Token:
+    raw: str  # as typed, edge punctuation removed
+    norm: str  # lower case
+    used: bool = False
+
+
+# (max_num_seqs= and max_num_batched_tokens= are grammar keys, and stay so.)
+_VLLM_FLAG_EQ = re.compile(r"(?<!\S)(-{0,2}(?:max[-_]model[-_]len|tensor[-_]parallel[-_]size|"
+                           r"gpu[-_]memory[-_]utili[sz]ation)|--max-num-seqs|--max-num-batched-tokens)=", re.IGNORECASE)
+
+
+def _tokens(text: str) -> list[_Token]:
+    text = text.replace("\u00a0", " ").replace("`", " ").replace("×", " x ")
+    # vLLM's flags pasted as --flag=value are not grammar keys: read them as the sentence forms.
+    text = _VLLM_FLAG_EQ.sub(r"\1 ", text)
+    words = text.split()
+    # "s = 32k" (spaces around "="): glue back, as the grammar does.
+    glued: list[str] = []
+    for word in words:
+        if glued and (word.startswith("=") or glued[-1].endswith("=")) and "=" not in glued[-1][:-1]:
+            glued[-1] += word
+        else:
+            glued.append(word)
+    out = []
+    for word in glued:
+        if word.startswith("<@") or word.startswith("<!"):
+            continue  # a Slack mention
+        raw = word.strip(_EDGE_PUNCT).rstrip(_TRAIL_PUNCT).strip(_EDGE_PUNCT)
+        if re.search(r"\w", raw):  # punctuation alone ("--", "&") is no word
+            out.append(_Token(raw=raw, norm=raw.lower()))
+    return out
+
+
+# -- what was read ------------------------------------------------------------------------------
+
+
+class Question(Frozen):
+    """A sentence as read: the settings in grammar form, the kind, the model, and what was left."""
+
+    text: str
+    kind: QuestionKind
+    model: str | None = None  # an exact Hub id, path or URL's id; None when a name must be looked up
+    revision: str | None = None
+    model_phrase: str | None = None  # the name to look up on the Hub ("qwen3 32b")
+    settings: dict[str, str]  # canonical key -> value as the grammar reads it, in key-table order
+    unused: tuple[str, ...] = ()  # words read as nothing (listed to the user, never dropped)
+
+    def settings_text(self) -> str:
+        return " ".join(f"{key}={value}" for key, value in self.settings.items())
+
+    def grammar_text(self, model: str | None = None) -> str:
+        """The ``key=value`` command this question reads as; ``model`` replaces a looked-up name."""
+        name = model or self.model
+        if name is None:
+            raise InputError(f'"{self.model_phrase}" must be looked up on the Hub first')
+        head = f"{name}@{self.revision}" if self.revision and not model else name
+        return " ".join(part for part in (head, self.settings_text()) if part)
+
+    def command(self, model: str | None = None) -> EstimateCmd:
+        """The grammar's command for this question (parsed, so validated, by the grammar itself)."""
+        cmd = parse(self.grammar_text(model))
+        assert isinstance(cmd, EstimateCmd)
+        return cmd
+
+
+@dataclass
+class _Reader:
+    tokens: list[_Token]
+    read: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (value, the words read)
+    explicit: dict[str, str] = field(default_factory=dict)  # key=value words, last wins
+    kinds: set[str] = field(default_factory=set)
+    gpu_count_stated: bool = False  # a count word or number, not an article
+    gpu_article: bool = False
+    model: str | None = None
+    revision: str | None = None
+
+    def set(self, key: str, value: str, words: str) -> None:
+        """A setting read from the sentence; two different values for one key cannot be chosen between."""
+        old = self.read.get(key)
+        if old is not None and old[0] != value:
+            raise InputError(
+                f'"{old[1]}" and "{words}" both set {key} ({key}={old[0]}, {key}={value}): ask about one at a '
+                f"time, for example: {EXAMPLE}"
+            )
+        self.read[key] = (value, words)
+
+    def set_model(self, model: str, revision: str | None, words: str) -> None:
+        if self.model is not None and self.model.lower() != model.lower():
+            raise _two_models(self.model, words)
+        self.model, self.revision = model, revision
+
+    def free(self) -> Iterator[tuple[int, _Token]]:
+        return ((i, t) for i, t in enumerate(self.tokens) if not t.used)
+
+    def run_rule(self, pattern: re.Pattern[str], handle: Callable[[re.Match[str]], None]) -> None:
+        """Apply ``pattern`` to the free words (whole words only); each match is read once."""
+        while True:
+            hit = self._find(pattern)
+            if hit is None:
+                return
+            match, indexes = hit
+            handle(match)
+            for i in indexes:
+                self.tokens[i].used = True
+
+    def _find(self, pattern: re.Pattern[str]) -> tuple[re.Match[str], list[int]] | None:
+        # Runs of consecutive free tokens, joined by spaces; a match must start and end on word edges.
+        runs: list[list[int]] = []
+        for i, token in enumerate(self.tokens):
+            if token.used:
+                continue
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        for run in runs:
+            text = " ".join(self.tokens[i].norm for i in run)
+            starts, pos = [], 0
+            for i in run:
+                starts.append(pos)
+                pos += len(self.tokens[i].norm) + 1
+            for match in pattern.finditer(text):
+                if match.start() == match.end():
+                    continue
+                covered = [i for i, s in zip(run, starts, strict=True)
+                           if s < match.end() and s + len(self.tokens[i].norm) > match.start()]
+                return match, covered
+        return None
+
+
+def _two_models(first: str, second: str) -> InputError:
+    return InputError(
+        f'two models named ("{first}" and "{second}"): ask about one, or compare them with '
+        f"`compare {first} <other model> s=32k`"
+    )
+
+
+def _w(pattern: str) -> re.Pattern[str]:
+    """A rule's pattern, anchored on word edges."""
+    return re.compile(r"(?<!\S)(?:" + pattern + r")(?!\S)")
+
+
+# KV formats: the grammar's values and aliases, and spoken forms of fp8 and fp16.
+_KV_SPOKEN = {"float8": "fp8", "e4m3": "fp8", "e5m2": "fp8", "half": "fp16"}
+_FMT_KV = "|".join(sorted({*_KV_VALUES, *_KV_ALIASES, *_KV_SPOKEN} - {"on", "off", "true", "false", "yes", "no",
+                                                                     "none"}, key=len, reverse=True))
+_KV = r"kv(?:[ -]?cache)?|kv-cache|kvcache|k/v(?: cache)?"
+_FA = r"flash[ -]?att(?:ention|n)(?:[ -]?[23])?|flashattention(?:[ -]?[23])?|fa[23]?"
+_CTX_WORD = (r"context(?:[ -](?:length|window|size|len))?|ctx(?:[ -]len)?|seq(?:uence)?[ -]?len(?:gth)?|"
+             r"sequence|(?:prompt|input)[ -]length|window")
+_CTX_FLAG = r"--max-model-len|max[-_ ]model[-_ ]len|max[-_ ]seq[-_ ]len|seq_len|max_seq_length"
+_BATCH_NOUN = (r"users?|requests?|sequences?|seqs|sessions?|streams?|clients?|prompts?|conversations?|chats?|"
+               r"people|queries|calls|agents?")
+_GPU_NOUN = r"gpus?|cards?|devices?|graphics cards?|accelerators?"
+
+_KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
+    ("max_context", re.compile(
+        r"\bhow (?:much|long|big|large)(?: of)?(?: an?)? (?:context|ctx|sequence|seq|prompt|input|window)"
+        r"|\bhow (?:long|big|large) can (?:the |my |a )?(?:context|ctx|sequence|prompt|input)"
+        r"|\b(?:max(?:imum)?|longest|largest|biggest) (?:context|ctx|seq(?:uence)?|model len|"
+        r"prompt|input)(?:[ -](?:length|len|window|size))?\b(?! (?:of |= ?|: ?|is |at )?\d)"
+        r"|\bhow many tokens\b(?! (?:of |= ?|: ?)?\d)"
+        r"|(?<!\S)(?:--)?max[-_ ]model[-_ ]len(?!\S)(?! ?[=:]? ?\d)")),
+    ("max_batch", re.compile(
+        r"\bhow many (?:concurrent |parallel |simultaneous |active )?(?:" + _BATCH_NOUN + r")\b"
+        r"|\b(?:max(?:imum)?|largest|biggest|most) (?:batch|concurrency|concurrent|parallel|number of users|"
+        r"users|requests|sequences)\b(?:[ -]size)?(?! (?:size )?(?:of |= ?|: ?|is )?\d)"
+        r"|\bhow (?:big|large) (?:a |of a )?batch|\bhow much concurrency")),
+    ("min_gpus", re.compile(
+        r"\bhow many (?:\S+ ){0,2}?(?:" + _GPU_NOUN + r"|nodes?)\b"
+        r"|\b(?:min(?:imum)?|fewest|least)(?: number of)? (?:" + _GPU_NOUN + r")\b"
+        r"|\bhow many (?:do|would|will|should|shall) (?:i|we|you) need\b")),
+]
+_FIT_RULE = re.compile(r"\b(?:fit|fits|run|runs|serve|load|enough|possible|work)\b")
+
+
+def _min_gpus_by_name(tokens: list[_Token]) -> bool:
+    """"how many H100s", "minimum number of L40S": a GPU's name where the rule says "GPUs"."""
+    words = [t.norm for t in tokens]
+    for i in range(len(words)):
+        before = " ".join(words[max(0, i - 3) : i])
+        if not re.search(r"(?:how many|number of|minimum|min|fewest)$", before):
+            continue
+        for k in (2, 1):
+            if i + k <= len(words) and _gpu_of(words[i : i + k]) is not None:
+                return True
+    return False
+
+
+def _gpu_of(words: list[str]) -> GPU | None:
+    """The catalog GPU these words name together ("rtx 4090", "a100 40gb", "h100s"), if any."""
+    joined = "".join(words)
+    if not joined or (not re.search(r"\d", joined) and joined != "g5"):
+        # Every catalog name has a digit; this keeps "a", "on" and such away from the lookup.
+        return None
+    for candidate in (joined, joined[:-1] if joined.endswith("s") else None):
+        if not candidate:
+            continue
+        try:
+            return lookup_gpu(candidate)
+        except InputError:
+            continue
+    return None
+
+
+def _looks_like_gpu(word: str) -> bool:
+    if word in _GPU_BRANDS or re.fullmatch(r"\d{3,4}s?", word):
+        return True
+    if re.fullmatch(r"\d+(?:b|k|m|gb|g|tb|bit|bits)", word):
+        return False  # a size, not a name
+    return bool(re.fullmatch(r"[a-z]{1,3}\d{2,4}[a-z]{0,3}s?|\d{3,4}[a-z]{1,4}s?", word))
+
+
+# -- the rules ----------------------------------------------------------------------------------
+
+
+def _read_ids(reader: _Reader) -> None:
+    """URLs, exact Hub ids, local paths and ``key=value`` words (whole tokens)."""
+    for token in reader.tokens:
+        raw = token.raw
+        url = _URL_RE.match(raw)
+        if url:
+            reader.set_model(url.group(1), url.group(2), raw)
+            token.used = True
+            continue
+        if "=" in raw and not raw.startswith("="):
+            key_raw, _, value = raw.partition("=")
+            if re.fullmatch(r"-{0,2}[A-Za-z_][A-Za-z_-]*", key_raw):
+                # The grammar's own parser: an unknown key or a bad value is its sentence.
+                parse_settings([raw])
+                key = ALIAS_TO_KEY[key_raw.strip().lower()]
+                reader.explicit.pop(key, None)  # the last repeat wins, and keeps its place last
+                reader.explicit[key] = value.strip()
+                token.used = True
+                continue
+        if raw.startswith(("./", "~/", "../")) or raw.endswith(".json"):
+            reader.set_model(raw, None, raw)
+            token.used = True
+            continue
+        model, _, revision = raw.partition("@")
+        if "/" in model and REPO_ID_RE.match(model) and re.match(r"[A-Za-z]", model) and not model.endswith("/"):
+            reader.set_model(model, revision or None, raw)
+            token.used = True
+
+
+def _read_settings(reader: _Reader) -> None:
+    """Engines, formats, context, batch, utilisation and vLLM flags, in this order."""
+
+    def engine(name: str) -> Callable[[re.Match[str]], None]:
+        return lambda m: reader.set("engine", name, m.group(0))
+
+    def refuse_engine(m: re.Match[str]) -> None:
+        name = _UNSUPPORTED_ENGINES[m.group(1)]
+        raise InputError(
+            f'vram models transformers and vLLM, not {name} ("{m.group(0)}"): ask with vllm instead, '
+            f"for example: can Qwen/Qwen3-8B run 32k with vllm on an L4?"
+        )
+
+    unsupported = "|".join(re.escape(k) for k in sorted(_UNSUPPORTED_ENGINES, key=len, reverse=True))
+    reader.run_rule(_w(r"(?:with |on |in |using |via |under |through )?(" + unsupported + ")"), refuse_engine)
+    reader.run_rule(_w(r"(?:with |on |in |using |via |under |through |for )?v-?llm(?: engine)?"), engine("vllm"))
+    reader.run_rule(_w(r"(?:with |on |in |using |via |under |through |for )?(?:hf |huggingface |hugging face )?"
+                       r"transformers(?: engine| library)?"), engine("transformers"))
+
+    def kv(m: re.Match[str]) -> None:
+        fmt = (m.group("fmt") or m.group("fmt2") or "").replace("-", "")
+        fmt = _KV_ALIASES.get(fmt, _KV_SPOKEN.get(fmt, fmt))
+        state = m.group("state") or m.group("state2")
+        value = fmt or {"off": "off", "disabled": "off", "no": "off", "without": "off", "w/o": "off",
+                        "on": "on", "enabled": "on", "with": "on"}.get(state or "", "on")
+        reader.set("kv", value, m.group(0))
+
+    reader.run_rule(_w(r"(?:(?P<state>no|without|w/o) (?:the )?(?:" + _KV + r"))"
+                       r"|(?:(?:" + _KV + r") (?P<state2>off|disabled|on|enabled))"
+                       r"|(?:(?:in |with |using )?(?P<fmt>" + _FMT_KV + r"|int\d+|fp\d+) (?:" + _KV + r"))"
+                       r"|(?:(?:" + _KV + r") (?:in |at |as |of |dtype |type |= ?|: ?)?(?P<fmt2>" + _FMT_KV
+                       + r"|int\d+|fp\d+))"), kv)
+
+    def fa(m: re.Match[str]) -> None:
+        off = bool(m.group("off") or m.group("off2"))
+        reader.set("fa", "off" if off else "on", m.group(0))
+
+    reader.run_rule(_w(r"(?:(?P<off>no|without|w/o|disable|disabled) (?:" + _FA + r"))"
+                       r"|(?:(?:" + _FA + r") (?:(?P<off2>off|disabled|false|no)|on|enabled|true|yes))"
+                       r"|(?:with (?:" + _FA + r"))"), fa)
+
+    def bnb(m: re.Match[str]) -> None:
+        reader.set("dtype", "nf4", m.group(0))
+
+    reader.run_rule(_w(r"(?:in |with |using )?(?:(?:bnb|bitsandbytes)[ -]?(?:4[ -]?bits?|nf4)?|nf4|qlora)"), bnb)
+
+    def bits(m: re.Match[str]) -> None:
+        reader.set("p", m.group("n"), m.group(0))
+
+    reader.run_rule(_w(r"(?:in |at |with |using )?(?P<n>\d+)[ -]?bits?(?: quant(?:ization|ized)?| precision"
+                       r"| weights)?"), bits)
+
+    # The grammar's weight formats and its aliases, less those a sentence makes ambiguous ("4bit" reads
+    # as p=4 above, "float" and "half" alone are ordinary words); "half/full precision" spelt out.
+    formats = {name: name for name in _WEIGHT_FORMATS}
+    formats |= {alias: name for alias, name in _WEIGHT_FORMAT_ALIASES.items() if alias not in ("4bit", "float", "half")}
+    formats |= {"half precision": "fp16", "half-precision": "fp16", "full precision": "fp32", "full-precision": "fp32"}
+
+    def weight_format(m: re.Match[str]) -> None:
+        reader.set("dtype", formats[m.group("fmt")], m.group(0))
+
+    alts = "|".join(sorted(formats, key=len, reverse=True))
+    reader.run_rule(_w(r"(?:in |at |with |using )?(?P<fmt>" + alts + r")(?:[ -](?:precision|weights|quant(?:ized|"
+                       r"ization)?|quantised|format))?"), weight_format)
+
+    def util(m: re.Match[str]) -> None:
+        raw = m.group("u") or m.group("u2")
+        value = float(raw.rstrip("%")) / (100 if raw.endswith("%") or float(raw.rstrip("%")) > 1 else 1)
+        reader.set("util", f"{value:g}", m.group(0))
+
+    util_word = r"(?:--)?gpu[-_ ]memory[-_ ]utili[sz]ation|util(?:i[sz]ation)?|memory util(?:i[sz]ation)?"
+    reader.run_rule(_w(r"(?:at |with )?(?P<u>\d+(?:\.\d+)?%)(?: gpu)?(?: memory)? (?:" + util_word + r")"
+                       r"|(?:at |with )?(?:" + util_word + r")(?: of| =| :| at|:|=)? (?P<u2>\d+(?:\.\d+)?%?)"), util)
+
+    def mnbt(m: re.Match[str]) -> None:
+        reader.set("mnbt", _count_setting("mnbt", m.group("n")), m.group(0))
+
+    reader.run_rule(_w(r"(?:--)?max[-_ ]num[-_ ]batched[-_ ]tokens(?: of| =|=| :)? (?P<n>" + _NUM + r")"), mnbt)
+
+    def seqs(m: re.Match[str]) -> None:
+        reader.set("seqs", _count_setting("seqs", m.group("n")), m.group(0))
+
+    # vLLM's --max-num-seqs caps the sequences it schedules: the grammar's seqs=, not the batch.
+    reader.run_rule(_w(r"(?:--)?max[-_ ]num[-_ ]seqs(?: of| =|=| :)? (?P<n>" + _NUM + r")"), seqs)
+
+    def tp(m: re.Match[str]) -> None:
+        reader.set("gpus", _count_setting("gpus", m.group("n") or m.group("n2")), m.group(0))
+        reader.gpu_count_stated = True
+
+    reader.run_rule(_w(r"(?:--tensor-parallel-size|--tp|-tp|tp|tensor[ -]parallel(?:ism)?(?:[ -]size)?(?: of)?)"
+                       r"(?: |=)?(?P<n>\d+)|tp(?P<n2>\d+)"), tp)
+
+
+    def seq(m: re.Match[str]) -> None:
+        reader.set("s", _count_setting("s", m.group("n")), m.group(0))
+
+    reader.run_rule(_w(r"(?:an? |with |at |for |of |using |max |maximum )?(?:" + _CTX_WORD + "|" + _CTX_FLAG
+                       + r")(?: of| =| :| is| at| to|:|=)? (?:about |around |~)?(?P<n>" + _NUM
+                       + r")(?: tokens?)?"), seq)
+    reader.run_rule(_w(r"(?:an? |with |at |for |of |using )?(?P<n>" + _NUM + r")(?:[ -]tokens?)?[ -](?:of )?(?:"
+                       + _CTX_WORD + r")"), seq)
+    reader.run_rule(_w(r"(?:an? |with |at |for |of )?(?P<n>" + _NUM + r")[ -]?tokens?(?: long| of input)?"), seq)
+
+    def batch(m: re.Match[str]) -> None:
+        reader.set("b", _count_setting("b", m.group("n")), m.group(0))
+
+    reader.run_rule(_w(r"(?:for |with |to |serving |serve |of |at )?(?:up to |about |around |~)?(?P<n>" + _NUMW
+                       + r")(?: concurrent| parallel| simultaneous| active)? (?:" + _BATCH_NOUN + r")"
+                       r"(?: at once| at a time| in parallel| concurrently| simultaneously| at the same time)?"),
+                    batch)
+    reader.run_rule(_w(r"(?:an? |with |at |for |of )?(?:batch(?:[ -]?size)?|bs|concurrency)(?: of| =| :| is|:|=)? "
+                       r"(?P<n>" + _NUMW + r")"), batch)
+
+    reader.run_rule(_w(r"(?:on |with |across |using |over |to )?(?P<n>" + _NUMW + r")(?: x| \*)? (?:"
+                       + _GPU_NOUN + r")"), tp)
+
+
+def _read_gpus(reader: _Reader) -> None:
+    """Catalog GPUs by name or alias, with a count before them ("two L40S", "4xA100 40GB", "80GB A100")."""
+    toks = reader.tokens
+    i = 0
+    while i < len(toks):
+        if toks[i].used:
+            i += 1
+            continue
+        # "4xA100": a count glued to the name.
+        glued = re.fullmatch(r"(\d+)\s*[x*](\S+)", toks[i].norm)
+        # "A10*4", "h100x8", "A100-80GB:8" (SkyPilot's form): the count after the name.
+        after = re.fullmatch(r"(\S+?)[x*:](\d+)", toks[i].norm)
+        found: tuple[GPU, int, int | None] | None = None  # gpu, words used, count
+        if after and _gpu_of([after.group(1)]) is not None and not (glued and _gpu_of([glued.group(2)])):
+            gpu = _gpu_of([after.group(1)])
+            assert gpu is not None
+            found = (gpu, 1, int(after.group(2)))
+        if found is None and glued and _gpu_of([glued.group(2)]) is not None:
+            end = i + 1
+            gpu = _gpu_of([glued.group(2)])
+            # "4xA100 40GB": the memory word right after.
+            if end < len(toks) and not toks[end].used and _gpu_of([glued.group(2), toks[end].norm]):
+                gpu = _gpu_of([glued.group(2), toks[end].norm])
+                end += 1
+            assert gpu is not None
+            found = (gpu, end - i, int(glued.group(1)))
+        elif found is None:
+            for k in (4, 3, 2, 1):
+                window = toks[i : i + k]
+                if len(window) < k or any(t.used for t in window):
+                    continue
+                gpu = _gpu_of([t.norm for t in window])
+                if gpu is not None:
+                    found = (gpu, k, None)
+                    break
+        if found is None:
+            i += 1
+            continue
+        gpu, width, count = found
+        start, end = i, i + width
+        words = [t.raw for t in toks[start:end]]
+        if end < len(toks) and not toks[end].used and toks[end].norm in _GPU_VARIANT_WORDS:
+            name = " ".join([*words, toks[end].raw])
+            raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
+        # "80GB A100": a memory word before the name picks the variant.
+        if start > 0 and not toks[start - 1].used and re.fullmatch(r"\d+\s*gb?", toks[start - 1].norm):
+            mem = toks[start - 1].norm
+            variant = _gpu_of([t.norm for t in toks[start:end]] + [mem])
+            if variant is None and re.sub(r"\D", "", mem) + "GB" not in gpu.name.replace(" ", ""):
+                raise InputError(f'no {mem.upper()} {" ".join(words)} in the GPU catalog: run `vram gpus` for the '
+                                 f"list, for example: {EXAMPLE}")
+            gpu = variant or gpu
+            start -= 1
+        # A count before: "two L40S", "8 x H200", "2x H100", "a 4090".
+        j = start - 1
+        if j >= 0 and not toks[j].used and toks[j].norm in ("x", "*") and count is None:
+            j -= 1
+        if count is None and j >= 1 and toks[j].norm == "of" and toks[j - 1].norm == "pair":
+            count, start = 2, j - 1  # "a pair of H100s"
+        elif count is None and j >= 0 and not toks[j].used:
+            word = toks[j].norm.rstrip("x*")
+            value = _count_value(word)
+            if value is not None and re.fullmatch(r"\d+|[a-z-]+", word):
+                count = value
+                if word in ("a", "an"):
+                    reader.gpu_article = True
+                start = j
+        previous = reader.read.get("gpu")
+        if previous is not None and previous[0] != gpu.key:
+            raise InputError(
+                f'two GPUs named ("{previous[1]}" and "{" ".join(words)}"): ask about one at a time, for example: '
+                f"{EXAMPLE}"
+            )
+        reader.read["gpu"] = (gpu.key, " ".join(words))
+        if count is not None and not reader.gpu_article:
+            reader.set("gpus", str(count), " ".join(t.raw for t in toks[start:end]))
+            reader.gpu_count_stated = True
+        elif count is not None:
+            reader.read.setdefault("gpus", ("1", "a"))
+        for t in toks[start:end]:
+            t.used = True
+        i = end
+
+
+def _read_kind(tokens: list[_Token]) -> QuestionKind:
+    text = " ".join(t.norm for t in tokens)
+    kinds: list[QuestionKind] = [kind for kind, rule in _KIND_RULES if rule.search(text)]
+    if _min_gpus_by_name(tokens) and "min_gpus" not in kinds:
+        kinds.append("min_gpus")
+    if "min_gpus" in kinds and "max_batch" in kinds and re.search(r"\bhow many (?:" + _GPU_NOUN + r")\b", text) is None:
+        kinds.remove("min_gpus")  # "how many users ... on 2 GPUs"
+    if len(kinds) > 1:
+        names = {"max_context": "the longest context", "max_batch": "the largest batch",
+                 "min_gpus": "the fewest GPUs"}
+        raise InputError(
+            f"that asks for {' and '.join(names[k] for k in kinds)}: ask one at a time, for example: "
+            "how much context can Qwen/Qwen3-8B take on an L4?"
+        )
+    return kinds[0] if kinds else "fit"
+
+
+def _finish_words(reader: _Reader) -> tuple[str | None, tuple[str, ...]]:
+    """The model phrase (first run of free words with a model-shaped word) and the unused words."""
+    runs: list[list[_Token]] = []
+    last = -2
+    for i, token in reader.free():
+        if token.norm in FILLER or token.norm in NUMBER_WORDS:
+            token.used = True
+            continue
+        if runs and last == i - 1:
+            runs[-1].append(token)
+        else:
+            runs.append([token])
+        last = i
+    phrase: str | None = None
+    unused: list[str] = []
+    for run in runs:
+        words = [t for t in run if not _GGUF_QUANT.match(t.norm)]
+        unused += [t.raw for t in run if _GGUF_QUANT.match(t.norm)]
+        if not words:
+            continue
+        modelish = (any(_MODELISH.search(t.norm) or ("-" in t.norm and len(t.norm) > 3) for t in words)
+                    # "mistral small 3.1": a name first, its version in a word of its own.
+                    or (bool(re.match(r"[a-z]", words[0].norm)) and any(re.search(r"\d", t.norm) for t in words)))
+        gpuish = [t for t in words if t.norm in _GPU_BRANDS]
+        if modelish and gpuish and words.index(gpuish[0]) < len(words) - 1:
+            # "on an rtx 3080": brand first, then a number the catalog does not know.
+            name = " ".join(t.raw for t in words[words.index(gpuish[0]):])
+            raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
+        if not modelish:
+            unused += [t.raw for t in words]
+            continue
+        if all(re.fullmatch(r"[\d,._]+(?:gb?|tb|%)?", t.norm) for t in words):
+            unused += [t.raw for t in words]
+            continue
+        text = " ".join(t.raw for t in words)
+        if reader.model is not None or phrase is not None:
+            raise _two_models(reader.model or phrase or "", text)
+        phrase = text
+    return phrase, tuple(unused)
+
+
+def _check_unknown_gpu(reader: _Reader) -> None:
+    """"on a 3080", "on two A6000 Ada": a GPU-shaped word after "on" that the catalog does not know."""
+    toks = reader.tokens
+    for i, token in enumerate(toks):
+        if token.used or token.norm not in ("on", "with", "using", "across"):
+            continue
+        j = i + 1
+        while j < len(toks) and not toks[j].used and (toks[j].norm in NUMBER_WORDS or toks[j].norm in ("my", "our",
+                                                                                                         "x")):
+            j += 1
+        if j < len(toks) and not toks[j].used and _looks_like_gpu(toks[j].norm):
+            name = " ".join(t.raw for t in toks[j : j + 2] if not t.used and t.norm not in FILLER)
+            raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
+
+
+def _read(text: str) -> tuple[_Reader, QuestionKind]:
+    tokens = _tokens(text)
+    # "vram ..." or "@vram ..." typed into a sentence.
+    while tokens and tokens[0].norm.lstrip("@/") == "vram":
+        tokens = tokens[1:]
+    reader = _Reader(tokens=tokens)
+    _read_ids(reader)
+    kind = _read_kind(reader.tokens)
+    _read_settings(reader)
+    _read_gpus(reader)
+
+    def bare_k(m: re.Match[str]) -> None:
+        reader.set("s", _count_setting("s", m.group("n")), m.group(0))
+
+    # "run 32k for 4 users": a count in thousands with no noun is a context length.
+    reader.run_rule(_w(r"(?:at |with |for |of )?(?P<n>\d+(?:\.\d+)?k)"), bare_k)
+    _check_unknown_gpu(reader)
+    return reader, kind
+
+
+def _ordered(settings: dict[str, str]) -> dict[str, str]:
+    return {key: settings[key] for key in VALID_KEYS if key in settings}
+
+
+def read_question(text: str) -> Question:
+    """Read one sentence; raises InputError (one sentence and an example) where it cannot."""
+    if not text.strip():
+        raise InputError(f"ask about a model, for example: {EXAMPLE}")
+    reader, kind = _read(text)
+    phrase, unused = _finish_words(reader)
+    if reader.model is None and phrase is None:
+        raise InputError(f"which model? Name it (a Hub id like Qwen/Qwen3-32B, or a name like qwen3 32b), "
+                         f"for example: {EXAMPLE}")
+    if phrase is not None and all(_SIZE_ONLY.match(w) for w in phrase.split()):
+        raise InputError(f'which {phrase} model? Name it (for example "llama 3.3 70b" or '
+                         f"meta-llama/Llama-3.3-70B-Instruct), for example: {EXAMPLE}")
+    settings = {key: value for key, (value, _) in reader.read.items()}
+    if settings.get("gpus") == "1" and not reader.gpu_count_stated:
+        del settings["gpus"]  # "on an H100": one GPU, the default, so the command stays short
+    settings.update(reader.explicit)
+    if kind != "fit" and "gpu" not in settings:
+        what = {"max_context": "how much context", "max_batch": "how many users",
+                "min_gpus": "how many GPUs"}[kind]
+        example = {"max_context": "how much context can Qwen/Qwen3-8B take on an L4?",
+                   "max_batch": "how many users can Qwen/Qwen3-8B serve at 32k on an L40S?",
+                   "min_gpus": "how many H100s do I need for Qwen/Qwen3-32B at 128k?"}[kind]
+        raise InputError(f"{what} on which GPU? Name one, for example: {example}")
+    settings = _ordered(settings)
+    # The grammar's parser validates every value, with its own sentences.
+    parse_settings(f"{key}={value}" for key, value in settings.items())
+    return Question(text=text, kind=kind, model=reader.model, revision=reader.revision,
+                    model_phrase=phrase if reader.model is None else None, settings=settings, unused=unused)
+
+
+def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
+    """A thread reply in plain words ("what about 128k?", "and with fp8 kv?", "try 2 GPUs").
+
+    Same result as :func:`estimator.grammar.parse_changes`: the changed query and {key: value}, or
+    None when the reply is conversation: it reads no setting, or it has words that are not settings
+    ("I think 8 users is too many"). A model changes only by an exact Hub id or URL. A reply that is
+    only settings but with a bad value raises InputError.
+    """
+    if not text.strip():
+        return None
+    try:
+        reader, _ = _read(text)
+        phrase, unused = _finish_words(reader)
+    except InputError:
+        return None  # a sentence that cannot be read is conversation, not a failed change
+    if phrase is not None or unused or (not reader.read and not reader.explicit and reader.model is None):
+        return None
+    settings = {key: value for key, (value, _) in reader.read.items()}
+    settings.update(reader.explicit)
+    parsed = parse_settings(f"{key}={value}" for key, value in _ordered(settings).items())
+    query = query_with(base, parsed)
+    changes: dict[str, Any] = dict(parsed)
+    if reader.model is not None:
+        query = query.model_copy(update={"model": reader.model, "revision": reader.revision})
+        changes["model"] = reader.model
+    return query, changes
+
+
+def is_question(text: str) -> bool:
+    """True for a sentence, False for grammar (``model key=value ...``) and the subcommands."""
+    words = text.split()
+    if len(words) < 2 or words[0].lower() in SUBCOMMANDS:
+        return False
+    # A word with letters that is not key=value; a stray "&" or "," stays the grammar's to refuse.
+    return any("=" not in word and re.search(r"[A-Za-z]", word) for word in words[1:])
+
+
+__all__ = ["EXAMPLE", "Question", "QuestionKind", "count_text", "is_question", "read_change", "read_question"]

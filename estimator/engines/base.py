@@ -1,0 +1,147 @@
+"""What a serving engine is to the estimator: the protocol every engine module implements.
+
+An engine gets the model's spec, the query, the GPU record (None when no ``gpu=`` was given) and
+the query's dtypes (:mod:`estimator.dtypes`), and returns its memory terms, its fit rules, its
+warnings and its ``--json`` section. :class:`BaseEngine` holds the defaults (a contiguous KV cache,
+the whole device usable, powers-of-two tensor parallelism, no section of its own), so an engine
+states only where it differs. Engines are listed in :mod:`estimator.engines`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from estimator.kv import kv_cache_bytes
+from estimator.spec import Frozen, KVDType, ModelSpec
+
+if TYPE_CHECKING:
+    from estimator.dtypes import Dtypes
+    from estimator.gpus import GPU
+    from estimator.query import Query
+    from estimator.result import Estimate
+
+Escape = Callable[[str], str]
+
+
+class EngineTerms(Frozen):
+    """Per-GPU bytes an engine adds on top of weights and KV cache."""
+
+    activations: int  # peak transient memory of a forward pass (prefill), per GPU
+    overhead: int  # CUDA context, allocator slack, non-torch memory, CUDA graphs
+    activation_where: str  # what sets the peak, for the report ("prefill MLP", "attention scores")
+    warnings: tuple[str, ...] = ()
+
+
+class EngineReport(Frozen):
+    """An engine's own section of the answer (``--json`` key ``Engine.report_key``)."""
+
+
+class Engine(Protocol):
+    """A serving engine profile."""
+
+    name: ClassVar[str]  # the engine= value
+    aliases: ClassVar[tuple[str, ...]]  # other spellings engine= accepts
+    label: ClassVar[str]  # how sentences name it ("vLLM")
+    help: ClassVar[str]  # one line for the help texts
+    report_key: ClassVar[str | None]  # its --json section, None when it has none
+    report_model: ClassVar[type[EngineReport] | None]
+    setting_keys: ClassVar[tuple[str, ...]]  # grammar keys only this engine reads
+    always_fused_attention: ClassVar[bool]  # fa=off changes nothing
+    overhead_label: ClassVar[str]  # what its overhead term is made of, for the breakdown
+    no_bf16: ClassVar[str]  # what happens in bf16 on a GPU without it
+
+    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int) -> int:
+        """KV cache bytes one GPU holds for the query's b sequences of s tokens, laid out as it lays them."""
+        ...
+
+    def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
+        """The weights once loaded, from the checkpoint's per-GPU share ``weights``."""
+        ...
+
+    def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
+              kv_cache: int) -> EngineTerms:
+        """Activations, overhead and warnings, per GPU."""
+        ...
+
+    def usable_fraction(self, query: Query) -> float:
+        """The share of the device the engine lets itself use."""
+        ...
+
+    def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
+        """The most ``memory.total`` may be on one GPU."""
+        ...
+
+    def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
+        """Tensor-parallel sizes up to ``limit`` the engine can run this model on, smallest first."""
+        ...
+
+    def shape_total(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
+                    weights: int) -> Callable[[int, int], int] | None:
+        """A fast per-GPU total at (s, b) for the solvers, or None to recompute the whole estimate."""
+        ...
+
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
+        """Warnings about the query as this engine would run it."""
+        ...
+
+    def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
+               weights: int) -> tuple[EngineReport | None, list[str]]:
+        """Its own section of the answer (or None) and the warnings that come with it."""
+        ...
+
+    def summary_line(self, est: Estimate, esc: Escape) -> str | None:
+        """One line for the front ends about its section, or None."""
+        ...
+
+
+# Tensor-parallel sizes tried when an engine has no rule of its own: what engines accept in practice.
+POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class BaseEngine:
+    """Defaults for an engine: override what differs (see ``estimator/engines/transformers.py``)."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    label: ClassVar[str]
+    help: ClassVar[str]
+    report_key: ClassVar[str | None] = None
+    report_model: ClassVar[type[EngineReport] | None] = None
+    setting_keys: ClassVar[tuple[str, ...]] = ()
+    always_fused_attention: ClassVar[bool] = False
+    overhead_label: ClassVar[str] = "CUDA context and allocator"
+    no_bf16: ClassVar[str] = "bf16 has no fast path"
+
+    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int) -> int:
+        return kv_cache_bytes(spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kv_dtype, gpus=gpus)
+
+    def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
+        return weights
+
+    def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
+              kv_cache: int) -> EngineTerms:
+        raise NotImplementedError
+
+    def usable_fraction(self, query: Query) -> float:
+        return 1.0
+
+    def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
+        return gpu.memory_bytes
+
+    def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
+        return tuple(n for n in POWERS_OF_TWO if n <= limit)
+
+    def shape_total(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
+                    weights: int) -> Callable[[int, int], int] | None:
+        return None
+
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
+        return []
+
+    def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
+               weights: int) -> tuple[EngineReport | None, list[str]]:
+        return None, []
+
+    def summary_line(self, est: Estimate, esc: Escape) -> str | None:
+        return None

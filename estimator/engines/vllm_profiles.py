@@ -1,0 +1,560 @@
+"""vLLM's start-up memory accounting per release, as data and pure functions.
+
+Each ``VllmProfile`` records what one vLLM minor release does when ``vllm serve`` sizes its KV
+cache: defaults that change memory, and switches for the mechanisms that changed between releases.
+Every field names the source line it came from as ``path@vX.Y.0`` (paths under ``vllm/``); the
+narrative, with the log lines each mechanism prints, is in docs/engine-notes.md.
+
+The helpers below reproduce vLLM's arithmetic for the mechanisms that changed (hybrid page
+alignment, Mamba / linear-attention state pages, MLA sparse-attention caches, KV capacity and the
+fit check). They take plain numbers, so the engine module can wire them in without new model types.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from common.errors import InputError
+
+GiB = 1 << 30
+MiB = 1 << 20
+
+VllmVersion = Literal[
+    "0.19", "0.20", "0.21", "0.22", "0.23", "0.24", "0.25", "0.26", "0.27", "0.28", "0.29",
+    "0.30", "0.31", "0.32", "0.33", "0.34",
+]
+# How the CUDA-graph memory estimate reaches the KV budget (v1/worker/gpu_worker.py
+# determine_available_memory): "opt_in" = profiled, logged, but only subtracted with
+# VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1; "subtracted" = the same variable defaults to 1.
+CudaGraphAccounting = Literal["opt_in", "subtracted"]
+# How the non-KV memory is measured (utils/mem_utils.py memory_profiling):
+# "torch_peak" = weights + torch peak increase of the profile run + non-torch increase;
+# "consumed" = drop of free device memory since before model creation + (torch peak - torch
+# allocated) after the profile run.
+NonKvAccounting = Literal["torch_peak", "consumed"]
+# "GPU KV cache size: N tokens" (v1/core/kv_cache_utils.py):
+# "blocks" = num_blocks // num_groups * min_block_size; "concurrency" = int(max_concurrency x
+# max_model_len).
+KvTokensReport = Literal["blocks", "concurrency"]
+# Blocks one max_model_len request needs (get_max_concurrency_for_kv_cache_config):
+# "pooled" = cdiv(sum of max bytes over groups, page bytes); "per_group" = sum over groups of
+# cdiv(group max bytes, group page bytes).
+ConcurrencyRounding = Literal["pooled", "per_group"]
+# How the hybrid attention block size is aligned (platforms/interface.py or, in 0.19,
+# model_executor/models/config.py): "fixed" = 16 tokens (64 for MLA, 128 for CUTLASS MLA);
+# "backend" = max(smallest kernel block size of the chosen backend, cache block size) (0.20-0.31;
+# from 0.27 at least 128 for hybrid MLA models); "backend_lcm" = that, then rounded up to the lcm
+# of every non-SSM backend's smallest block (0.32+).
+HybridAlignment = Literal["fixed", "backend", "backend_lcm"]
+# How the pool is sized: "profiled" = requested - non-KV (- CUDA graphs); "extensible" = the
+# address range is reserved and physical pages are committed after warm-up from the memory actually
+# free after CUDA-graph capture (0.34, config/cache.py enable_extensible_kv_cache).
+KvSizing = Literal["profiled", "extensible"]
+# Which GPU model runner a plain `vllm serve` uses (config/vllm.py use_v2_model_runner): "v1" (V2
+# only with VLLM_USE_V2_MODEL_RUNNER=1); "v2_listed" = V2 for the architectures in
+# DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES (0.22-0.28; 0.22: Qwen3ForCausalLM only, dense and
+# unquantized); "v2" = V2 unless a feature it lacks is on (0.29-0.33); "v2_only" = the V1 runner
+# (v1/worker/gpu_model_runner.py) is gone (0.34). The runners warm up the sampler differently,
+# which moves the activation peak of large-vocabulary models.
+ModelRunner = Literal["v1", "v2_listed", "v2", "v2_only"]
+# mamba_cache_mode that prefix caching selects (model_executor/models/config.py MambaModelConfig):
+# "all_if_supported" = "all" for models that declare supports_mamba_prefix_caching (Mamba-2 families:
+# Nemotron-H, Granite-4 hybrid, Falcon-H1, Jamba, Zamba2, Mamba), else "align" (0.19-0.27);
+# "align" for every model (0.28+).
+PrefixCachingMambaMode = Literal["all_if_supported", "align"]
+MambaCacheMode = Literal["none", "align", "all"]
+LogLevel = Literal["debug", "info"]
+UsageContext = Literal["openai_api_server", "llm_class"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BatchTier(_Frozen):
+    """One row of ``EngineArgs.get_batch_defaults`` (engine/arg_utils.py)."""
+
+    min_memory_bytes: int  # the tier applies from this device memory up
+    excludes_a100: bool  # "a100" not in device_name
+    excludes_gb10: bool  # compute capability (12, 1) kept on the small tier
+    server_batched_tokens: int  # UsageContext.OPENAI_API_SERVER (vllm serve)
+    offline_batched_tokens: int  # UsageContext.LLM_CLASS (LLM(...))
+    max_num_seqs: int  # the same for both contexts in every release read
+
+
+_SMALL = BatchTier(min_memory_bytes=0, excludes_a100=False, excludes_gb10=False,
+                   server_batched_tokens=2048, offline_batched_tokens=8192, max_num_seqs=256)
+_H100 = BatchTier(min_memory_bytes=70 * GiB, excludes_a100=True, excludes_gb10=False,
+                  server_batched_tokens=8192, offline_batched_tokens=16384, max_num_seqs=1024)
+# engine/arg_utils.py@v0.28.0: "for GPUs like B200/B300 with >= 160GB memory, use the largest
+# defaults" (16384 / 16384 tokens, 1024 sequences); no A100 test on this tier.
+_B200 = BatchTier(min_memory_bytes=160 * GiB, excludes_a100=False, excludes_gb10=False,
+                  server_batched_tokens=16384, offline_batched_tokens=16384, max_num_seqs=1024)
+
+
+class VllmProfile(_Frozen):
+    """What one vLLM minor release does at start-up that changes memory."""
+
+    version: VllmVersion
+    # config/cache.py CacheConfig.gpu_memory_utilization: Field(default=0.9) in 0.19,
+    # Field(default=0.92) from 0.20.0; 0.34 resolves None to 1.0 under the extensible KV cache
+    # (resolved_gpu_memory_utilization) and keeps DEFAULT_GPU_MEMORY_UTILIZATION = 0.92 otherwise.
+    gpu_memory_utilization: float
+    # config/cache.py CacheConfig.DEFAULT_BLOCK_SIZE: 16 up to 0.33.0, 64 in 0.34.0.
+    default_block_size: int
+    # envs.py "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS": os.getenv(..., "0") in 0.19.0, "1" from
+    # 0.20.0 (the log line says "default since v0.21.0", the source flipped one release earlier).
+    cuda_graph_accounting: CudaGraphAccounting
+    # utils/mem_utils.py memory_profiling: weights + torch_peak_increase + non_torch_increase up to
+    # 0.26.0; total_consumed + transient_peak_headroom from 0.27.0.
+    non_kv_accounting: NonKvAccounting
+    # v1/worker/gpu_worker.py compile_or_warm_up_model: the "Free memory on device ... Actual usage
+    # is ..." breakdown is logger.debug up to 0.25.0 and logger.info from 0.26.0; from 0.27.0 it
+    # reads "X GiB for consumed memory (weights + non-torch), Y GiB for peak activation, and Z GiB
+    # for CUDAGraph memory" instead of separate weight / non-torch figures.
+    breakdown_log: LogLevel
+    breakdown_splits_weights: bool
+    # v1/core/kv_cache_utils.py "GPU KV cache size": num_blocks // len(groups) * min_block_size in
+    # 0.19.0-0.20.0; int(max_concurrency * max_model_len) from 0.21.0.
+    kv_tokens_report: KvTokensReport
+    # v1/core/kv_cache_utils.py get_max_concurrency_for_kv_cache_config: pooled cdiv up to 0.26.0,
+    # per-group cdiv from 0.27.0.
+    concurrency_rounding: ConcurrencyRounding
+    # v1/core/kv_cache_utils.py: size and concurrency printed in one line "GPU KV cache size: N
+    # tokens, Maximum concurrency for L tokens per request: C.CCx" from 0.28.0 (two lines before);
+    # 0.30.0 prints the device name in place of "GPU" (update_kv_cache_capacity).
+    capacity_one_line: bool
+    # check_enough_kv_cache_memory subtracts one block of the pool (the null block BlockPool holds)
+    # before comparing with one max_model_len request: from 0.30.0.
+    fit_check_reserves_null_block: bool
+    # engine/arg_utils.py get_batch_defaults tiers, largest first.
+    batch_tiers: tuple[BatchTier, ...]
+    # Hybrid attention block alignment; see HybridAlignment. 0.19.0 model_executor/models/config.py
+    # (kernel_block_alignment_size = 16, 64 MLA, 128 CUTLASS MLA); 0.20.0+ platforms/interface.py
+    # _align_hybrid_block_size: max(min of the backend's get_supported_kernel_block_sizes, cache
+    # block size); 0.32.0+ also lcm over every non-SSM backend (backend_block_alignment).
+    hybrid_alignment: HybridAlignment
+    # v1/attention/backends/mla (FLASHMLA_SPARSE): NVFP4 DS-MLA cache format (352 B/token) exists
+    # from 0.30.0.
+    has_nvfp4_ds_mla: bool
+    kv_sizing: KvSizing
+    # config/vllm.py CUDA-graph capture sizes: the default largest size is
+    # min(max_num_seqs x (1 + speculative tokens) x 2, cap); cap 512 up to 0.27.0, 1024 on data-centre
+    # Blackwell (is_device_capability_family(100)) from 0.28.0.
+    cudagraph_capture_cap_sm100: int
+    # config/model.py is_prefix_caching_supported: "Hybrid models do not support prefix caching" up
+    # to 0.25.0; "Generative hybrid models support prefix caching." from 0.26.0, so a hybrid model
+    # starts with prefix caching on and MambaModelConfig sets mamba_cache_mode "align".
+    hybrid_prefix_caching_default: bool
+    # v1/kv_cache_interface.py MambaSpec.max_memory_usage_bytes in "align" mode:
+    # 2 + num_speculative_blocks pages, plus num_prefill_checkpoint_blocks (1 for Mamba-2 and GDN
+    # layers that export prefill checkpoints) from 0.29.0.
+    mamba_prefill_checkpoint_blocks: bool
+    prefix_caching_mamba_mode: PrefixCachingMambaMode
+    model_runner: ModelRunner
+    # v1/worker/gpu/model_runner.py _dummy_sampler_run (V2 runner): from 0.33.0 the profile run
+    # samples twice, the second time with SamplingParams.for_sampler_warmup() ("warmup_kernels ...
+    # pays for the fp32 logits pipeline, so the profiled peak must too"); before, one default pass.
+    v2_sampler_warmup_pass: bool
+
+
+_V019 = VllmProfile(
+    version="0.19", gpu_memory_utilization=0.9, default_block_size=16,
+    cuda_graph_accounting="opt_in", non_kv_accounting="torch_peak", breakdown_log="debug",
+    breakdown_splits_weights=True, kv_tokens_report="blocks", concurrency_rounding="pooled",
+    capacity_one_line=False, fit_check_reserves_null_block=False, batch_tiers=(_H100, _SMALL),
+    hybrid_alignment="fixed", has_nvfp4_ds_mla=False, kv_sizing="profiled",
+    cudagraph_capture_cap_sm100=512, hybrid_prefix_caching_default=False,
+    mamba_prefill_checkpoint_blocks=False, prefix_caching_mamba_mode="all_if_supported",
+    model_runner="v1", v2_sampler_warmup_pass=False,
+)
+
+
+def _next(prev: VllmProfile, version: VllmVersion, **changes: object) -> VllmProfile:
+    return prev.model_copy(update={"version": version, **changes})
+
+
+_V020 = _next(_V019, "0.20", gpu_memory_utilization=0.92, cuda_graph_accounting="subtracted",
+              hybrid_alignment="backend")
+_V021 = _next(_V020, "0.21", kv_tokens_report="concurrency")
+_V022 = _next(_V021, "0.22", model_runner="v2_listed")
+_V023 = _next(_V022, "0.23")
+_V024 = _next(_V023, "0.24")
+_V025 = _next(_V024, "0.25")
+_V026 = _next(_V025, "0.26", breakdown_log="info", hybrid_prefix_caching_default=True)
+_V027 = _next(_V026, "0.27", non_kv_accounting="consumed", breakdown_splits_weights=False,
+              concurrency_rounding="per_group")
+_V028 = _next(_V027, "0.28", batch_tiers=(_B200, _H100, _SMALL), cudagraph_capture_cap_sm100=1024,
+              prefix_caching_mamba_mode="align", capacity_one_line=True)
+_V029 = _next(_V028, "0.29", mamba_prefill_checkpoint_blocks=True, model_runner="v2")
+_V030 = _next(_V029, "0.30", fit_check_reserves_null_block=True, has_nvfp4_ds_mla=True)
+_V031 = _next(_V030, "0.31")
+_V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm")
+# engine/arg_utils.py@v0.33.0: "GB10 (DGX Spark, cc 12.1) has the memory but not the compute of a
+# large discrete GPU, keep it on the small tier".
+_V033 = _next(_V032, "0.33", batch_tiers=(
+    _B200, _H100.model_copy(update={"excludes_gb10": True}), _SMALL), v2_sampler_warmup_pass=True)
+_V034 = _next(_V033, "0.34", gpu_memory_utilization=1.0, default_block_size=64,
+              kv_sizing="extensible", model_runner="v2_only")
+
+PROFILES: dict[str, VllmProfile] = {p.version: p for p in (
+    _V019, _V020, _V021, _V022, _V023, _V024, _V025, _V026, _V027, _V028, _V029, _V030, _V031,
+    _V032, _V033, _V034)}
+NEWEST: VllmVersion = "0.34"
+
+
+def _minor(version: str) -> tuple[int, int]:
+    text = version.strip().lstrip("vV~")
+    parts = text.split(".")
+    try:
+        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or "x")
+    except (ValueError, IndexError) as err:
+        raise InputError(f'unknown vLLM version "{version}"; give it as 0.24 or v0.24.0') from err
+
+
+def profile_for(version: str) -> tuple[VllmProfile, str | None]:
+    """The profile of a release ("0.24", "v0.24.0", "0.29.1rc1.dev339+g..."), and a warning when
+    the release is not profiled and the nearest profiled one stands in for it."""
+    major, minor = _minor(version)
+    key = f"{major}.{minor}"
+    if key in PROFILES:
+        return PROFILES[key], None
+    profiled = sorted(_minor(v) for v in PROFILES)
+    nearest = min(profiled, key=lambda mm: (abs((mm[0] - major) * 1000 + mm[1] - minor), -mm[1]))
+    chosen = PROFILES[f"{nearest[0]}.{nearest[1]}"]
+    return chosen, (f"vLLM {key} is not profiled; using the nearest profiled release, "
+                    f"{chosen.version}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Defaults
+
+
+def batch_defaults(profile: VllmProfile, device_memory_bytes: int, device_name: str,
+                   usage: UsageContext = "openai_api_server", is_gb10: bool = False) -> tuple[int, int]:
+    """(max_num_batched_tokens, max_num_seqs) as ``get_batch_defaults`` picks them.
+
+    ``device_memory_bytes`` is what ``torch.cuda.get_device_properties().total_memory`` reports.
+    """
+    name = device_name.lower()
+    for tier in profile.batch_tiers:
+        if device_memory_bytes < tier.min_memory_bytes:
+            continue
+        if tier.excludes_a100 and "a100" in name:
+            continue
+        if tier.excludes_gb10 and is_gb10:
+            continue
+        tokens = tier.server_batched_tokens if usage == "openai_api_server" else tier.offline_batched_tokens
+        return tokens, tier.max_num_seqs
+    raise AssertionError("the last tier has no memory floor")
+
+
+def cudagraph_capture_sizes(profile: VllmProfile, max_num_seqs: int, max_num_batched_tokens: int,
+                            num_speculative_tokens: int = 0, sm100: bool = False) -> list[int]:
+    """The default CUDA-graph capture sizes (config/vllm.py): 1, 2, 4, every 8 below 256, then
+    every 16 up to the largest size; the largest is min(max_num_seqs x decode query length x 2,
+    512 or the SM100 cap) and at most max_num_batched_tokens. The graph-memory estimate grows with
+    their number ("Profiling CUDA graph memory: PIECEWISE=N (largest=L), FULL=M (largest=K)")."""
+    cap = profile.cudagraph_capture_cap_sm100 if sm100 else 512
+    largest = min(max_num_seqs * (1 + num_speculative_tokens) * 2, cap, max_num_batched_tokens)
+    sizes = [1, 2, 4, *range(8, 256, 8), *range(256, largest + 1, 16)]
+    return [s for s in sizes if s <= largest]
+
+
+def backend_block_size(profile: VllmProfile, kernel_block_sizes: Sequence[int]) -> int:
+    """The cache block size when ``--block-size`` is not given (platforms/interface.py
+    ``update_block_size_for_backend``, v1/attention/backend.py ``get_preferred_block_size``): the
+    release default when it is a multiple of one of the backend's kernel block sizes, else the
+    smallest of those ("Setting kv cache block size to 64 for DEEPSEEK_V32_INDEXER backend.").
+    FlashAttention takes multiples of 16; FlashMLA and the DSA indexer 64;
+    FLASHINFER_MLA_SPARSE 32 or 64."""
+    default = profile.default_block_size
+    if not kernel_block_sizes or any(default % size == 0 for size in kernel_block_sizes):
+        return default
+    return min(kernel_block_sizes)
+
+
+# ---------------------------------------------------------------------------------------------
+# The KV budget
+
+
+def available_kv_cache_bytes(profile: VllmProfile, requested_bytes: int, non_kv_bytes: int,
+                             cuda_graph_estimate_bytes: int, estimate_cudagraphs: bool | None = None,
+                             ) -> int:
+    """``requested - non-KV - applied CUDA-graph estimate`` (determine_available_memory).
+
+    ``estimate_cudagraphs`` is VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS when the user set it;
+    None takes the release's default. With ``enforce_eager`` the estimate is 0.
+    """
+    if profile.kv_sizing == "extensible":
+        raise InputError(f"vLLM {profile.version} sizes an extensible KV cache after CUDA-graph "
+                         "capture; the profiled budget does not apply")
+    applied = profile.cuda_graph_accounting == "subtracted" if estimate_cudagraphs is None else estimate_cudagraphs
+    return int(requested_bytes - non_kv_bytes - (cuda_graph_estimate_bytes if applied else 0))
+
+
+def format_gib(n_bytes: int) -> str:
+    """vLLM's ``format_gib`` (utils/mem_utils.py): ``round(b / GiB, 2)`` printed by Python."""
+    return f"{round(n_bytes / GiB, 2)}"
+
+
+def cuda_graph_utilization_advice(gpu_memory_utilization: float, cuda_graph_estimate_bytes: int,
+                                  total_memory_bytes: int) -> tuple[float, float]:
+    """(equivalent util without CUDA-graph profiling, suggested util) as the 0.20+ log prints them:
+    ``round(util -/+ estimate / total, 4)``, the suggestion capped at 1.0."""
+    delta = cuda_graph_estimate_bytes / total_memory_bytes
+    return round(gpu_memory_utilization - delta, 4), min(round(gpu_memory_utilization + delta, 4), 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mamba / linear-attention state pages (model_executor/layers/mamba/mamba_utils.py, unchanged in
+# its formulas from 0.19.0 to 0.33.0 except where noted). Each returns bytes per request per layer.
+
+
+def extra_groups_for_head_shards(n_groups: int, tp: int) -> int:
+    """Groups added so every head shard carries its groups (MambaStateShapeCalculator)."""
+    return 0 if n_groups % tp == 0 else tp - n_groups
+
+
+def mamba2_state_bytes(tp: int, intermediate_size: int, n_groups: int, num_heads: int,
+                       head_dim: int, state_size: int, conv_kernel: int, conv_dtype_bytes: int,
+                       ssm_dtype_bytes: int, num_spec: int = 0) -> int:
+    """Mamba-2 (Nemotron-H, Granite-4, Falcon-H1, Bamba): conv (conv_dim/tp, kernel-1+spec) plus
+    SSM state (heads/tp, head_dim, state_size)."""
+    groups = n_groups + extra_groups_for_head_shards(n_groups, tp)
+    conv = (intermediate_size + 2 * groups * state_size) // tp * (conv_kernel - 1 + num_spec)
+    ssm = num_heads // tp * head_dim * state_size
+    return conv * conv_dtype_bytes + ssm * ssm_dtype_bytes
+
+
+def mamba1_state_bytes(tp: int, intermediate_size: int, state_size: int, conv_kernel: int,
+                       conv_dtype_bytes: int, ssm_dtype_bytes: int) -> int:
+    """Mamba-1 (Jamba): conv (inner/tp, kernel-1) plus SSM (inner/tp, state_size)."""
+    inner = intermediate_size // tp
+    return inner * (conv_kernel - 1) * conv_dtype_bytes + inner * state_size * ssm_dtype_bytes
+
+
+def gated_delta_net_state_bytes(tp: int, num_k_heads: int, num_v_heads: int, head_k_dim: int,
+                                head_v_dim: int, conv_kernel: int, conv_dtype_bytes: int,
+                                ssm_dtype_bytes: int, num_spec: int = 0) -> int:
+    """Gated DeltaNet (Qwen3-Next, Qwen3.5/3.6): conv over q, k, v (2 k-dims + v-dim) plus the
+    recurrent state (v_heads/tp, head_v_dim, head_k_dim). With mamba_ssm_cache_dtype "auto" both
+    use the KV-cache dtype (gated_delta_net_state_dtype)."""
+    conv_dim = head_k_dim * num_k_heads * 2 + head_v_dim * num_v_heads
+    conv = conv_dim // tp * (conv_kernel - 1 + num_spec)
+    ssm = num_v_heads // tp * head_v_dim * head_k_dim
+    return conv * conv_dtype_bytes + ssm * ssm_dtype_bytes
+
+
+def kda_state_bytes(tp: int, num_heads: int, head_dim: int, conv_kernel: int,
+                    conv_dtype_bytes: int, ssm_dtype_bytes: int = 4, num_spec: int = 0) -> int:
+    """Kimi Delta Attention (Kimi-Linear): conv over q, k, v plus an fp32 recurrent state
+    (heads/tp, head_dim, head_dim); kda_state_dtype keeps fp32 under "auto"."""
+    conv = 3 * num_heads * head_dim // tp * (conv_kernel - 1 + num_spec)
+    return conv * conv_dtype_bytes + num_heads // tp * head_dim * head_dim * ssm_dtype_bytes
+
+
+def short_conv_state_bytes(tp: int, intermediate_size: int, conv_kernel: int,
+                           dtype_bytes: int, num_spec: int = 0) -> int:
+    """Short convolution (LFM2): one conv state (inner/tp, kernel-1+spec)."""
+    return intermediate_size // tp * (conv_kernel - 1 + num_spec) * dtype_bytes
+
+
+def linear_attention_state_bytes(tp: int, num_heads: int, head_dim: int, dtype_bytes: int) -> int:
+    """Lightning / linear attention (MiniMax-Text-01): one (heads/tp, head_dim, head_dim) state."""
+    return num_heads // tp * head_dim * head_dim * dtype_bytes
+
+
+# ---------------------------------------------------------------------------------------------
+# Hybrid page alignment
+
+
+class HybridPages(_Frozen):
+    """What ``_align_hybrid_block_size`` settles: the attention block size and the page size all
+    KV-cache groups share (the Mamba page padded up to it)."""
+
+    block_size: int
+    page_bytes: int
+    mamba_padding_pct: float  # printed as "Padding mamba page size by %.2f%%"
+    raised: bool  # True when "Setting attention block size to N tokens" is logged
+
+
+def hybrid_attention_pages(mamba_page_bytes: int, attn_bytes_per_token: int, alignment: int,
+                           block_size: int, backend_lcm: int = 1,
+                           mamba_chunk_size: int | None = None) -> HybridPages:
+    """The attention block size that makes one attention page at least one Mamba page.
+
+    ``attn_block = alignment x cdiv(mamba_page, alignment x attn_bytes_per_token)``, rounded up to
+    ``backend_lcm`` (0.32+); the configured block size is raised to it when smaller, and the Mamba
+    page is padded to ``block_size x attn_bytes_per_token``. ``alignment`` is 16 for FlashAttention
+    / FlashInfer / Triton (64 MLA, 128 CUTLASS MLA) in 0.19; from 0.20 it is
+    ``max(backend's smallest kernel block, cache_config.block_size)`` (at least 128 for hybrid MLA
+    models from 0.27).
+
+    With ``mamba_cache_mode="all"`` (0.19-0.27) pass ``mamba_chunk_size`` (the Mamba-2 SSD chunk,
+    or ``--mamba-block-size``): the block is then the smallest multiple of
+    ``lcm(chunk, alignment)`` that holds ``cdiv(mamba_page, attn_bytes_per_token)`` tokens.
+    """
+    if mamba_chunk_size is not None:
+        chunk = math.lcm(mamba_chunk_size, alignment)
+        tokens = math.ceil(mamba_page_bytes / attn_bytes_per_token)
+        attn_block = chunk * math.ceil(tokens / chunk)
+    else:
+        attn_block = alignment * math.ceil(mamba_page_bytes / (alignment * attn_bytes_per_token))
+    attn_block = backend_lcm * math.ceil(attn_block / backend_lcm)
+    raised = block_size < attn_block
+    block = attn_block if raised else block_size
+    page = block * attn_bytes_per_token
+    pct = 100 * (page - mamba_page_bytes) / mamba_page_bytes
+    return HybridPages(block_size=block, page_bytes=page, mamba_padding_pct=pct, raised=raised)
+
+
+def hybrid_group_size(layers_per_type: Sequence[int]) -> int:
+    """Layers per KV-cache group (``_get_kv_cache_groups_uniform_page_size``): the fewest layers of
+    any type, or the most when max < 1.5 x min (gpt-oss + eagle: 12 sliding + 13 full -> 13)."""
+    smallest, largest = min(layers_per_type), max(layers_per_type)
+    return largest if largest < smallest * 1.5 else smallest
+
+
+def hybrid_groups(layers_per_type: Sequence[int]) -> tuple[int, int, int]:
+    """(group size, number of groups, padding layers) for the uniform-page layout: each type gets
+    ``cdiv(n, group size)`` groups and its last group is padded ("Add N padding layers")."""
+    size = hybrid_group_size(layers_per_type)
+    groups = sum(math.ceil(n / size) for n in layers_per_type)
+    padding = sum((size - n % size) % size for n in layers_per_type)
+    return size, groups, padding
+
+
+# ---------------------------------------------------------------------------------------------
+# MLA sparse attention (DeepSeek-V3.2, GLM-5; DSA)
+
+# model_executor/layers/attention/mla_attention.py: ds_mla layouts pack NoPE + RoPE + scales into
+# one per-token blob: fp8_ds_mla = 512 fp8 NoPE + 4 fp32 scales (one per 128) + 64 bf16 RoPE = 656;
+# nvfp4_ds_mla = 352 (0.30+). FLASHMLA_SPARSE serves any quantized KV dtype as fp8_ds_mla.
+DS_MLA_BYTES_PER_TOKEN = {"fp8_ds_mla": 656, "nvfp4_ds_mla": 352}
+# models/deepseek_v4/attention.py: DeepSeek-V4 compressed layers, "448B NoPE + 128B RoPE + 8B fp8
+# scale = 584B per token" in fp8_ds_mla (576-byte aligned rows).
+DSV4_FP8_DS_MLA_BYTES_PER_TOKEN = 584
+
+
+def mla_bytes_per_token(kv_lora_rank: int, rope_dim: int, cache_dtype: str, dtype_bytes: int) -> int:
+    """One MLA layer's cache per token: the latent plus the RoPE key, one head, not split by TP."""
+    if cache_dtype in DS_MLA_BYTES_PER_TOKEN:
+        return DS_MLA_BYTES_PER_TOKEN[cache_dtype]
+    return (kv_lora_rank + rope_dim) * dtype_bytes
+
+
+def dsa_indexer_bytes_per_token(index_head_dim: int = 128, quant_block_size: int = 128) -> int:
+    """The DSA indexer's key cache per token per layer (models/deepseek_v2.py Indexer): fp8 values
+    plus one fp32 scale per ``quant_block_size`` values, stored as uint8:
+    ``head_dim + head_dim // quant_block_size x 4``."""
+    return index_head_dim + index_head_dim // quant_block_size * 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Capacity, concurrency and the fit check
+
+
+def blocks_per_request(max_model_len: int, block_size: int, sliding_window: int | None = None,
+                       max_num_batched_tokens: int = 0, mamba: bool = False,
+                       num_speculative_blocks: int = 0) -> int:
+    """Blocks one request of ``max_model_len`` takes from one group (``max_memory_usage_bytes``
+    / page): full attention ``cdiv(len, block)``; sliding window ``cdiv(min(window - 1 +
+    in-flight tokens, len), block) + 1`` (in-flight = max_num_batched_tokens x concurrent
+    batches, 1 without pipeline parallelism); Mamba (mamba_cache_mode "none") one state plus
+    the speculative blocks."""
+    if mamba:
+        return 1 + num_speculative_blocks
+    if sliding_window is not None:
+        tokens = min(sliding_window - 1 + max_num_batched_tokens, max_model_len)
+        return math.ceil(tokens / block_size) + 1
+    return math.ceil(max_model_len / block_size)
+
+
+def mamba_cache_mode(profile: VllmProfile, prefix_caching: bool | None = None,
+                     supports_all_mode: bool = False) -> MambaCacheMode:
+    """The mamba_cache_mode a start-up ends with: "none" without prefix caching; with it "all" for
+    models that support Mamba prefix caching up to 0.27, else "align". Hybrid models start with
+    prefix caching on from 0.26 (``hybrid_prefix_caching_default``)."""
+    caching = profile.hybrid_prefix_caching_default if prefix_caching is None else prefix_caching
+    if not caching:
+        return "none"
+    if profile.prefix_caching_mamba_mode == "all_if_supported" and supports_all_mode:
+        return "all"
+    return "align"
+
+
+def mamba_blocks_per_request(profile: VllmProfile, mode: MambaCacheMode,
+                             num_speculative_tokens: int = 0, exports_checkpoints: bool = True,
+                             max_model_len: int = 0, block_size: int = 0) -> int:
+    """State pages one request holds in one Mamba group (``MambaSpec.max_memory_usage_bytes`` /
+    page): "none" 1 + speculative; "align" 2 + speculative, plus one prefill-checkpoint page from
+    0.29 for layers that export it; "all" one page per block of ``max_model_len`` (+ speculative
+    from 0.22; 0.19-0.21 counted no speculative pages there)."""
+    if mode == "none":
+        return 1 + num_speculative_tokens
+    if mode == "all":
+        spec = 0 if profile.version in ("0.19", "0.20", "0.21") else num_speculative_tokens
+        return math.ceil(max_model_len / block_size) + spec
+    checkpoint = 1 if profile.mamba_prefill_checkpoint_blocks and exports_checkpoints else 0
+    return 2 + num_speculative_tokens + checkpoint
+
+
+def max_concurrency(num_blocks: int, group_blocks_per_request: Sequence[int]) -> float:
+    """``num_blocks / sum(blocks per request of each group)``, as "Maximum concurrency" prints it.
+
+    For uniform-page groups the pooled (<= 0.26) and per-group (0.27+) roundings agree, because
+    each group's need is already a whole number of pages.
+    """
+    return num_blocks / sum(group_blocks_per_request)
+
+
+def kv_cache_size_tokens(profile: VllmProfile, num_blocks: int, num_groups: int,
+                         min_block_size: int, concurrency: float, max_model_len: int) -> int:
+    """The token count of the "GPU KV cache size" line for this release."""
+    if profile.kv_tokens_report == "blocks":
+        return num_blocks // num_groups * min_block_size
+    return int(concurrency * max_model_len)
+
+
+def estimate_max_model_len(bytes_for_len: Callable[[int], int], available_bytes: int,
+                           max_model_len: int) -> int:
+    """vLLM's binary search for the longest ``max_model_len`` whose KV need fits (0 if even one
+    token does not)."""
+    if bytes_for_len(1) > available_bytes:
+        return 0
+    left, right, best = 1, max_model_len, 1
+    while left <= right:
+        mid = (left + right) // 2
+        if bytes_for_len(mid) <= available_bytes:
+            best, left = mid, mid + 1
+        else:
+            right = mid - 1
+    return best
+
+
+def fit_error_message(profile: VllmProfile, max_model_len: int, needed_bytes: int,
+                      available_bytes: int, estimated_max_len: int) -> str:
+    """The ValueError text vLLM raises when one ``max_model_len`` request does not fit."""
+    estimated = (f"Based on the available memory, the estimated maximum model length is "
+                 f"{estimated_max_len}. " if estimated_max_len > 0 else "")
+    # v1/core/kv_cache_utils.py: "the models's max seq len" and no CPU clause up to 0.21.0.
+    old = profile.version in ("0.19", "0.20", "0.21")
+    possessive = "models's" if old else "model's"
+    knob = ("`gpu_memory_utilization`" if old else
+            "`gpu_memory_utilization` (which also controls CPU memory on the CPU backend)")
+    return (f"To serve at least one request with the {possessive} max seq len ({max_model_len}), "
+            f"({format_gib(needed_bytes)} GiB KV cache is needed, which is larger than the "
+            f"available KV cache memory ({format_gib(available_bytes)} GiB). {estimated}"
+            f"Try increasing {knob} or decreasing `max_model_len` when initializing the engine. "
+            "See https://docs.vllm.ai/en/latest/configuration/conserving_memory/ for more details.")
+
+
+def fit_check_bytes(profile: VllmProfile, available_bytes: int, bytes_per_block: int) -> int:
+    """The memory the fit check compares with one request: from 0.30 one pool block (the null
+    block) is held back first."""
+    return available_bytes - bytes_per_block if profile.fit_check_reserves_null_block else available_bytes

@@ -1,0 +1,336 @@
+"""The question reader's properties, thread replies in plain words, and the model-name lookup on the fake Hub."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.cli import run
+from bot.commands import EstimateCmd, parse, parse_changes
+from bot.question import is_question, read_change, read_question
+from bot.settings import Settings
+from common.errors import HubUnavailableError, InputError, NotFoundError
+from estimator.gpus import catalog
+from estimator.grammar import _BOOL_VALUES, KEY_BY_NAME
+from estimator.query import Query
+from sources.model_search import MemorySearchCache, ModelSearch, rank, search_terms
+from tests.fakehub import GRANTED_TOKEN, FakeHub
+
+_BITS = KEY_BY_NAME["p"].values()
+_WEIGHT_FORMATS = KEY_BY_NAME["dtype"].values()
+_WEIGHT_FORMAT_ALIASES = KEY_BY_NAME["dtype"].value_aliases()
+_KV_VALUES = KEY_BY_NAME["kv"].values()
+_KV_ALIASES = KEY_BY_NAME["kv"].value_aliases()
+_ENGINES = KEY_BY_NAME["engine"].values()
+_ENGINE_ALIASES = KEY_BY_NAME["engine"].value_aliases()
+_METHODS = KEY_BY_NAME["method"].values()
+KEY_ALIASES = {key.name: key.aliases for key in KEY_BY_NAME.values()}
+
+# -- every key=value command reads the same inside a sentence -------------------------------------
+
+_counts = st.one_of(st.integers(1, 1_000_000).map(str), st.integers(1, 1024).map(lambda n: f"{n}k"))
+_VALUES = {
+    "s": _counts,
+    "b": _counts,
+    "p": st.sampled_from(_BITS).map(str),
+    "dtype": st.sampled_from(_WEIGHT_FORMATS + tuple(_WEIGHT_FORMAT_ALIASES)),
+    "kv": st.sampled_from(_KV_VALUES + tuple(_KV_ALIASES)),
+    "fa": st.sampled_from(tuple(_BOOL_VALUES)),
+    "n": st.decimals(min_value="0.1", max_value="2000", places=1).map(str),
+    "gpu": st.sampled_from([name for g in catalog() for name in (g.key, *g.aliases)]),
+    "gpus": st.integers(1, 1024).map(str),
+    "engine": st.sampled_from(_ENGINES + tuple(_ENGINE_ALIASES)),
+    "util": st.decimals(min_value="0.05", max_value="1", places=2).map(str),
+    "mnbt": _counts,
+    "seqs": st.integers(1, 100_000).map(str),
+    "method": st.sampled_from(_METHODS),
+}
+_PAIR = st.sampled_from(sorted(_VALUES)).flatmap(
+    lambda key: st.tuples(st.sampled_from((key, *KEY_ALIASES[key])), _VALUES[key]).map(lambda kv: f"{kv[0]}={kv[1]}")
+)
+_TEMPLATES = (
+    "can {model} run with {pairs}?",
+    "will {model} fit {pairs} please",
+    "hey vram, does {model} fit with {pairs}?",
+    "{model} {pairs}",
+    "@vram is {model} ok at {pairs}, thanks!",
+    "what would {model} need for {pairs}?",
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pairs=st.lists(_PAIR, min_size=1, max_size=6), template=st.sampled_from(_TEMPLATES),
+       model=st.sampled_from(("Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B@main", "openai/gpt-oss-20b")))
+def test_a_command_reads_the_same_inside_a_sentence(pairs: list[str], template: str, model: str) -> None:
+    command = f"{model} {' '.join(pairs)}"
+    try:
+        expected = parse(command)
+    except InputError as err:
+        # A command the grammar refuses is refused the same way inside a sentence.
+        with pytest.raises(InputError) as caught:
+            read_question(template.format(model=model, pairs=" ".join(pairs)))
+        assert str(caught.value) == str(err)
+        return
+    assert isinstance(expected, EstimateCmd)
+    question = read_question(template.format(model=model, pairs=" ".join(pairs)))
+    got = question.command()
+    assert got.query == expected.query
+    assert set(got.changed) == set(expected.changed)
+    assert question.unused == ()
+
+
+# -- threads ----------------------------------------------------------------------------------------
+
+BASE = Query(model="Qwen/Qwen3-8B", seq_len=32 * 1024, batch=4, gpu="l40s", gpus=2)
+
+
+@pytest.mark.parametrize(("text", "changes"), [
+    ("what about 128k?", {"s": 131072}),
+    ("and with fp8 kv?", {"kv": "fp8"}),
+    ("try 2 GPUs", {"gpus": 2}),
+    ("try 4 GPUs and 16 users", {"b": 16, "gpus": 4}),
+    ("what about on an H200?", {"gpu": "h200", "gpus": 1}),
+    ("and on two H100s?", {"gpu": "h100-80gb", "gpus": 2}),
+    ("with vllm?", {"engine": "vllm"}),
+    ("flash attention off", {"fa": False}),
+    ("how about 8 users at 64k", {"s": 65536, "b": 8}),
+    ("in fp8 then", {"dtype": "fp8"}),
+    ("ok and s=16k?", {"s": 16384}),
+    ("<@U0VRAM> what about 1k context?", {"s": 1024}),
+])
+def test_a_thread_reply_in_plain_words_changes_settings(text: str, changes: dict[str, object]) -> None:
+    got = read_change(text, BASE)
+    assert got is not None
+    query, read = got
+    assert read == changes
+    fields = {"s": "seq_len", "b": "batch", "kv": "kv", "gpus": "gpus", "gpu": "gpu", "engine": "engine",
+              "fa": "flash_attention", "dtype": "weight_format"}
+    for key, value in changes.items():
+        assert getattr(query, fields[key]) == value
+    # What it did not name stays as it was.
+    untouched = {"seq_len", "batch", "kv", "gpus", "gpu", "engine", "flash_attention", "weight_format"} - {
+        fields[k] for k in changes}
+    for name in untouched:
+        assert getattr(query, name) == getattr(BASE, name)
+
+
+def test_a_thread_reply_can_change_the_model_by_its_hub_id() -> None:
+    got = read_change("and Qwen/Qwen3-32B at 64k?", BASE)
+    assert got is not None
+    query, changes = got
+    assert (query.model, query.seq_len, changes) == ("Qwen/Qwen3-32B", 65536, {"s": 65536, "model": "Qwen/Qwen3-32B"})
+
+
+@pytest.mark.parametrize("text", [
+    "thanks, that's helpful",
+    "I think 8 users is too many",
+    "lol",
+    "nice!",
+    "",
+    "we ran it on two H100s last week and it was fine",
+    "can you share this with the team?",
+    "what about llama?",  # a name, not a Hub id: threads change models by id only
+    "the 128k number looks high to me",
+])
+def test_chatter_in_a_thread_is_ignored(text: str) -> None:
+    assert read_change(text, BASE) is None
+
+
+def test_a_plain_reply_with_a_bad_value_says_so() -> None:
+    with pytest.raises(InputError, match="b=0 is out of range"):
+        read_change("what about 0 users?", BASE)
+
+
+def test_a_key_value_reply_reads_as_the_grammar_reads_it() -> None:
+    assert read_change("s=64k b=2", BASE) == parse_changes("s=64k b=2", BASE)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("can Qwen/Qwen3-8B run 32k for 4 users on an L4?", True),
+    ("Qwen/Qwen3-8B s=32k", False),
+    ("Qwen/Qwen3-8B", False),
+    ("history mine", False),
+    ("compare Qwen/Qwen3-8B Qwen/Qwen3-32B", False),
+    ("qwen3 8b on an L4", True),
+    ("Qwen/Qwen3-8B s=4k &", False),  # no word: the grammar refuses the stray "&"
+])
+def test_is_question(text: str, expected: bool) -> None:
+    assert is_question(text) is expected
+
+
+# -- model names through the Hub's search -----------------------------------------------------------
+
+
+def _search_requests(hub: FakeHub) -> int:
+    return len(hub.requests("/api/models?"))
+
+
+@pytest.fixture
+def hub(fake_hub: FakeHub) -> FakeHub:
+    # Download counts as the search reports them; two repos only the search lists.
+    fake_hub.downloads = {"qwen/qwen3-8b": 1_000, "qwen/qwen3-8b-awq": 500, "unsloth/qwen3-8b-gguf": 2_000,
+                          "bartowski/qwen3-0.6b-instruct-gguf": 300, "acme/qwen3-0.6b-instruct-ft": 40}
+    fake_hub.listed = ["unsloth/Qwen3-8B-GGUF", "bartowski/Qwen3-0.6B-Instruct-GGUF", "acme/Qwen3-0.6B-Instruct-ft"]
+    return fake_hub
+
+
+def test_a_name_is_the_repo_named_so_and_the_others_are_offered(hub: FakeHub) -> None:
+    match = ModelSearch(endpoint=hub.url).find("qwen3 8b")
+    # Qwen/Qwen3-8B is named exactly so; the GGUF, more downloaded, is offered, then the AWQ.
+    assert (match.model_id, match.others) == ("Qwen/Qwen3-8B", ("unsloth/Qwen3-8B-GGUF", "Qwen/Qwen3-8B-AWQ"))
+    assert hub.requests("/api/models?")[0].path.count("sort=downloads") == 1
+
+
+def test_without_an_exact_name_the_most_downloaded_match_wins(hub: FakeHub) -> None:
+    match = ModelSearch(endpoint=hub.url).find("qwen3 0.6b instruct")
+    assert (match.model_id, match.others) == ("bartowski/Qwen3-0.6B-Instruct-GGUF", ("acme/Qwen3-0.6B-Instruct-ft",))
+
+
+def test_a_warm_lookup_makes_no_hub_request(hub: FakeHub) -> None:
+    search = ModelSearch(endpoint=hub.url)
+    first = search.find("gpt-oss-20b")
+    seen = _search_requests(hub)
+    assert seen == 1
+    again = search.find("GPT OSS 20B")  # the same words, spelt otherwise
+    assert _search_requests(hub) == seen
+    assert again.model_id == first.model_id == "openai/gpt-oss-20b"
+
+
+def test_the_shared_cache_serves_a_new_client_and_expires(hub: FakeHub) -> None:
+    cache, now = MemorySearchCache(), [1_000_000.0]
+    ModelSearch(endpoint=hub.url, cache=cache, clock=lambda: now[0], ttl_s=3600).find("qwen3 8b")
+    assert _search_requests(hub) == 1
+    # A new process (a new client) with the same cache: no request.
+    fresh = ModelSearch(endpoint=hub.url, cache=cache, clock=lambda: now[0], ttl_s=3600)
+    assert fresh.find("qwen3 8b").model_id == "Qwen/Qwen3-8B"
+    assert _search_requests(hub) == 1
+    now[0] += 3601  # a day's downloads change the ranking: asked again once the entry is old
+    ModelSearch(endpoint=hub.url, cache=cache, clock=lambda: now[0], ttl_s=3600).find("qwen3 8b")
+    assert _search_requests(hub) == 2
+
+
+def test_words_in_another_order_are_found_by_the_longest_word(hub: FakeHub) -> None:
+    # "8b qwen3" is no substring of any id, nor is "8b qwen3" with its space: the third search, "qwen3",
+    # lists the Qwen3 repos, and the one with both words and the exact name is used.
+    match = ModelSearch(endpoint=hub.url).find("8b qwen3")
+    assert match.model_id == "Qwen/Qwen3-8B"
+    assert [r.path.split("search=")[1].split("&")[0] for r in hub.requests("/api/models?")] == [
+        "8b-qwen3", "8b+qwen3", "qwen3"]
+
+
+def test_no_match_and_hub_failures_are_one_sentence(hub: FakeHub) -> None:
+    with pytest.raises(NotFoundError, match='no Hub model matches "zzz 9b"'):
+        ModelSearch(endpoint=hub.url).find("zzz 9b")
+    hub.fail_status = 503
+    with pytest.raises(HubUnavailableError, match="search failed"):
+        ModelSearch(endpoint=hub.url).find("qwen3 8b")
+
+
+def test_the_token_goes_with_the_search_and_never_into_repr(hub: FakeHub) -> None:
+    search = ModelSearch(endpoint=hub.url, token=GRANTED_TOKEN)
+    search.find("qwen3 8b")
+    assert hub.requests("/api/models?")[-1].authorized
+    assert GRANTED_TOKEN not in repr(search)
+
+
+def test_search_terms_and_ranking_by_hand() -> None:
+    assert search_terms("Llama 3.3 70B Instruct") == ["llama-3.3-70b-instruct", "llama 3.3 70b instruct",
+                                                      "instruct"]
+    assert search_terms("gpt-oss-120b") == ["gpt-oss-120b", "gpt oss 120b", "120b"]
+    from sources.model_search import ModelHit
+
+    hits = [ModelHit(id="meta-llama/Llama-3.1-70B", downloads=9), ModelHit(id="x/Llama-3-70B", downloads=5),
+            ModelHit(id="meta-llama/Meta-Llama-3-70B", downloads=7), ModelHit(id="y/llama-3-70b-ft", downloads=1)]
+    # "3" is a whole word: Llama-3.1 is not Llama 3; the repo named exactly so comes first whatever its
+    # downloads, then the most downloaded.
+    assert rank("llama 3 70b", hits) == ["x/Llama-3-70B", "meta-llama/Meta-Llama-3-70B", "y/llama-3-70b-ft"]
+
+
+# -- the terminal -----------------------------------------------------------------------------------
+
+
+def _vram(args: list[str], settings_: Settings) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run(args, out=out, err=err, settings=settings_)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def cli_settings(hub: FakeHub, tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'v.sqlite3'}", hf_endpoint=hub.url)
+
+
+def test_terminal_question_starts_with_how_it_was_read(cli_settings: Settings) -> None:
+    code, out, err = _vram(["can Qwen/Qwen3-8B run 32k for 4 users on an L4?"], cli_settings)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "read as: Qwen/Qwen3-8B s=32k b=4 gpu=l4"
+    # 8.19B parameters in bf16 alone (16.4 GB) leave too little of an L4's 22.0 GiB for 4 x 32k of KV.
+    assert lines[1].startswith("no: on one NVIDIA L4 24GB it needs")
+
+
+def test_terminal_question_json_has_inputs_and_read_as(cli_settings: Settings, hub: FakeHub) -> None:
+    code, out, err = _vram(["will qwen3 8b fit on an L4 at 32k for our chatbot?", "--json"], cli_settings)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["read_as"] == "Qwen/Qwen3-8B s=32k gpu=l4"
+    assert data["model"] == "Qwen/Qwen3-8B"
+    assert (data["inputs"]["seq_len"], data["inputs"]["batch"], data["inputs"]["gpu"]) == (32768, 1, "l4")
+    # KV by hand: 36 layers x (K+V) x 8 heads x 128 x 2 bytes = 147,456 bytes per token, x 32,768 tokens.
+    assert data["memory"]["kv_cache"] == 147_456 * 32_768
+    assert data["question"]["kind"] == "fit"
+    assert data["question"]["unused"] == ["chatbot"]
+    assert data["question"]["model_phrase"] == "qwen3 8b"
+    assert data["question"]["other_matches"] == ["unsloth/Qwen3-8B-GGUF", "Qwen/Qwen3-8B-AWQ"]
+
+
+def test_terminal_question_by_name_lists_the_other_matches(cli_settings: Settings) -> None:
+    code, out, _ = _vram(["how much context can qwen3 8b take on an H100?"], cli_settings)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "read as: Qwen/Qwen3-8B gpu=h100-80gb"
+    assert lines[1] == ('"qwen3 8b" read as Qwen/Qwen3-8B (most downloaded match on the Hub); also: '
+                        "unsloth/Qwen3-8B-GGUF, Qwen/Qwen3-8B-AWQ")
+    assert lines[2].startswith("longest context at batch 1 on one NVIDIA H100 80GB HBM3 (SXM5): ")
+
+
+def test_terminal_question_refused_is_one_sentence_and_exit_2(cli_settings: Settings, hub: FakeHub) -> None:
+    code, out, err = _vram(["will it fit on an h100?"], cli_settings)
+    assert (code, out) == (2, "")
+    assert err.startswith("vram: which model?") and err.count("\n") == 1
+    assert hub.log == []  # refused before any Hub request
+
+
+def test_quoted_grammar_stays_grammar(cli_settings: Settings) -> None:
+    code, out, _ = _vram(["Qwen/Qwen3-8B s=32k", "--json"], cli_settings)
+    assert code == 0
+    assert "read_as" not in json.loads(out)
+
+
+def test_a_search_answer_kept_in_the_store_serves_a_new_process(hub: FakeHub, tmp_path: Path) -> None:
+    # Two terminal runs share the history database: the second finds the name without a search.
+    from sources import make_search
+    from store import Store
+
+    url = f"sqlite:///{tmp_path / 'v.sqlite3'}"
+    settings = Settings(database_url=url, hf_endpoint=hub.url)
+    for _ in range(2):
+        store = Store(url)
+        store.upgrade()
+        try:
+            assert make_search(settings, store_cache=store.hub_cache()).find("qwen3 8b").model_id == "Qwen/Qwen3-8B"
+        finally:
+            store.close()
+    assert _search_requests(hub) >= 1
+    first = _search_requests(hub)
+    store = Store(url)
+    try:
+        make_search(settings, store_cache=store.hub_cache()).find("qwen3 8b")
+    finally:
+        store.close()
+    assert _search_requests(hub) == first

@@ -1,0 +1,149 @@
+"""Questions in plain words in Slack: the slash command, an @mention, the bot's DM and a thread reply.
+
+The real Bolt app over signed HTTP, the real service and store, models and the model search from the
+fake Hub, Web API calls to ``MockSlack`` (the same harness as ``test_slack_app``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bot.http import HttpServer, SlackGate
+from bot.service import Service
+from bot.settings import Settings
+from bot.slack_app import create_app
+from store import Store
+from tests.bot.test_slack_app import (
+    BOT_TOKEN,
+    BOT_USER_ID,
+    SECRET,
+    Bot,
+    TrackedPool,
+    _posted,
+    blocks_text,
+    hub_resolver,
+)
+from tests.fakehub import FakeHub
+from tests.mockslack import MockSlack, SlackSender
+from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
+
+
+@pytest.fixture
+def bot(db_url: str, fake_hub: FakeHub) -> Iterator[Bot]:  # noqa: F811
+    fake_hub.downloads = {"qwen/qwen3-8b": 1_000, "qwen/qwen3-8b-awq": 500, "unsloth/qwen3-8b-gguf": 2_000}
+    fake_hub.listed = ["unsloth/Qwen3-8B-GGUF"]
+    # As test_slack_app's bot, with HF_ENDPOINT set: the model search goes to the fake Hub too.
+    slack = MockSlack().start()
+    store = Store(db_url, backoff_s=0.01)
+    store.upgrade()
+    settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.api_url,
+                        database_url=db_url, hf_endpoint=fake_hub.url, workers=4)
+    pool = TrackedPool(4)
+    app = create_app(settings, Service(store=store, resolver=hub_resolver(fake_hub.url)), events=store,
+                     work=pool)
+    server = HttpServer(SlackGate(app, signing_secret=SECRET), host="127.0.0.1", port=0).start()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        yield Bot(slack, SlackSender(f"{base}/slack/events", SECRET, slack), store, pool, base)
+    finally:
+        server.close()
+        pool.wait_idle(30)
+        store.close()
+        slack.stop()
+
+
+def _lead(args: dict) -> str:  # type: ignore[type-arg]
+    return args["blocks"][0]["text"]["text"]
+
+
+def test_a_question_as_a_slash_command(bot: Bot) -> None:
+    assert bot.send.command("can Qwen/Qwen3-8B run 16k on an H100?").status == 200
+    [post] = bot.slack.wait_for("chat.postMessage")
+    lead = _lead(post.args)
+    assert lead.splitlines()[0] == "Read as `Qwen/Qwen3-8B s=16k gpu=h100-80gb`"
+    assert lead.splitlines()[-1].startswith("*yes: it fits on one NVIDIA H100 80GB HBM3 (SXM5), with ")
+    # KV by hand: 2 x 36 layers x 8 heads x 128 x 2 bytes = 147,456 B = 144 KiB per token.
+    assert "144 KiB per token x 16,384 tokens x 1 sequence" in blocks_text(post.args)
+    bot.pool.drain()
+    [record] = bot.store.history(scope=_scope("C0001", "U0001"))
+    assert record.text == "can Qwen/Qwen3-8B run 16k on an H100?" and record.params["seq_len"] == 16384
+
+
+def test_a_name_is_looked_up_once_and_the_other_matches_offered(bot: Bot, fake_hub: FakeHub) -> None:
+    bot.send.command("will qwen3 8b fit on an L40S at 8k?")
+    [post] = bot.slack.wait_for("chat.postMessage")
+    lines = _lead(post.args).splitlines()
+    assert lines[0] == "Read as `Qwen/Qwen3-8B s=8k gpu=l40s`"
+    assert lines[1] == ('"qwen3 8b" read as Qwen/Qwen3-8B (most downloaded match on the Hub); also: '
+                        "unsloth/Qwen3-8B-GGUF, Qwen/Qwen3-8B-AWQ")
+    searches = len(fake_hub.requests("/api/models?"))
+    assert searches == 1
+    # The same name again, in other words: the search is not asked again.
+    bot.send.command("how many users can Qwen3 8B serve at 8k on an L40S?")
+    second = bot.slack.wait_for("chat.postMessage", 2)[1]
+    assert _lead(second.args).splitlines()[0] == "Read as `Qwen/Qwen3-8B s=8k gpu=l40s`"
+    assert _lead(second.args).splitlines()[-1].startswith("*most sequences at once at 8,192 tokens on one NVIDIA")
+    assert len(fake_hub.requests("/api/models?")) == searches
+
+
+def test_a_question_in_an_at_mention_is_answered_in_its_thread(bot: Bot) -> None:
+    mention = bot.send.message(f"<@{BOT_USER_ID}> can Qwen/Qwen3-8B run 32k for 4 users on an L4?", type="app_mention")
+    assert bot.send.event(mention).status == 200
+    [answer] = bot.slack.wait_for("chat.postMessage")
+    assert answer.args["thread_ts"] == mention["ts"]
+    assert _lead(answer.args).splitlines()[0] == "Read as `Qwen/Qwen3-8B s=32k b=4 gpu=l4`"
+    assert "144 KiB per token x 32,768 tokens x 4 sequences" in blocks_text(answer.args)
+
+
+def test_a_question_in_the_bots_dm(bot: Bot) -> None:
+    question = bot.send.message("does Qwen/Qwen3-8B fit a T4 at 4k with fp8 kv cache?", channel="DBOT1",
+                                channel_type="im")
+    assert bot.send.event(question).status == 200
+    [answer] = bot.slack.wait_for("chat.postMessage")
+    assert answer.args["channel"] == "DBOT1"
+    assert _lead(answer.args).splitlines()[0] == "Read as `Qwen/Qwen3-8B s=4k kv=fp8 gpu=t4`"
+    # fp8 KV: 147,456 / 2 = 73,728 B = 72.0 KiB per token.
+    assert "72.0 KiB per token x 4,096 tokens x 1 sequence" in blocks_text(answer.args)
+
+
+def test_a_question_it_cannot_read_is_one_private_sentence(bot: Bot) -> None:
+    bot.send.command("will it fit on an h100?", user="U0004")
+    [resp] = bot.slack.wait_for("response_url")
+    assert resp.args["text"].startswith(":x: which model?")
+    assert resp.args["response_type"] == "ephemeral"
+    assert bot.slack.of("chat.postMessage") == []
+
+
+def test_thread_replies_in_plain_words_change_settings_and_chatter_is_ignored(bot: Bot) -> None:
+    bot.send.command("Qwen/Qwen3-8B s=16k gpu=h100")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    bot.send.event(bot.send.message("what about 32k?", thread_ts=root_ts))
+    reply = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    assert reply["thread_ts"] == root_ts
+    assert _lead(reply).startswith("Changed `s=32768`")
+    assert "144 KiB per token x 32,768 tokens x 1 sequence" in blocks_text(reply)
+    bot.pool.drain()
+    bot.send.event(bot.send.message("and with fp8 kv?", thread_ts=root_ts))
+    fp8 = bot.slack.wait_for("chat.postMessage", 3)[2].args
+    assert _lead(fp8).startswith("Changed `kv=fp8`")
+    assert "72.0 KiB per token x 32,768 tokens" in blocks_text(fp8)  # s=32k stays from the previous change
+    bot.pool.drain()
+    bot.send.event(bot.send.message("try 2 GPUs", thread_ts=root_ts))
+    two = bot.slack.wait_for("chat.postMessage", 4)[3].args
+    assert _lead(two).startswith("Changed `gpus=2`")
+    bot.pool.drain()
+    # Chatter that names a setting among other words, and chatter that names none: no answer.
+    for text in ("I think 32k is plenty for us", "thanks, that helps", "nice"):
+        assert bot.send.event(bot.send.message(text, thread_ts=root_ts)).status == 200
+    bot.pool.drain()
+    assert len(bot.slack.of("chat.postMessage")) == 4
+    assert bot.slack.of("chat.postEphemeral") == []
+
+
+def _scope(channel: str, user: str):  # type: ignore[no-untyped-def]
+    from store.records import Conversation
+
+    return Conversation(platform="slack", workspace="T0001", channel=channel, user=user)

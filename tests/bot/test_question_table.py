@@ -1,0 +1,358 @@
+"""Questions as people ask them, and the settings each must read as (written by hand, one by one).
+
+The phrasings follow questions asked in public issues and discussions about whether a model fits
+some GPUs, for example:
+- https://github.com/SakanaAI/AI-Scientist/issues/31 ("Can it run on RTX 4090 by adjusting ... batch size?")
+- https://github.com/AEON-7/Qwen3.6-27B-AEON-Ultimate-Uncensored-DFlash/issues/1 ("Dual RTX 4090 ... can it boot up")
+- https://github.com/vllm-project/vllm/issues/6689 ("what is good choice for max-model-len for 4*H100?", "L4:1")
+- https://github.com/vllm-project/vllm/issues/17327 ("Qwen/Qwen3-30B-A3B, A10*4 ... max-model-len to 1024")
+- https://github.com/vllm-project/vllm/issues/3872 ("24G 4090 ... max-model-len=4000", Qwen1.5-32B-Chat-AWQ)
+- https://github.com/meta-llama/llama/issues/101 ("the largest possible model on a single A100 80Gb")
+- https://github.com/lyogavin/airllm/issues/96 ("70B on 24GB 4090?")
+- https://github.com/vllm-project/vllm-ascend/issues/5153 (how long a context qwen3-next-80B reaches)
+- https://nelsahost.com/compatibility/can-i-run-llama-3-8b-on-a100-40gb-int8
+
+Each row: the sentence, the model (a Hub id) or the name to look up, the settings in grammar form,
+the question kind, and the words it must list as unused.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import parse
+from bot.question import read_question
+from common.errors import InputError
+
+FIT, CTX, BATCH, GPUS = "fit", "max_context", "max_batch", "min_gpus"
+
+# (sentence, model id or name, settings, kind, unused words)
+READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
+    # -- the issue's own examples
+    ("can Qwen3-32B run 64k context for 8 users on two L40S?", "Qwen3-32B", "s=64k b=8 gpu=l40s gpus=2", FIT, ()),
+    ("will llama 3.3 70b fit on 4xA100 40GB in fp8?", "llama 3.3 70b", "dtype=fp8 gpu=a100-40gb gpus=4", FIT, ()),
+    ("does gpt-oss-120b fit one H100 with vllm?", "gpt-oss-120b", "gpu=h100-80gb gpus=1 engine=vllm", FIT, ()),
+    ("can Qwen/Qwen3-8B run 32k for 4 users on an L4?", "Qwen/Qwen3-8B", "s=32k b=4 gpu=l4", FIT, ()),
+    ("@vram can Qwen3-32B run 64k context for 8 users on two L40S?", "Qwen3-32B", "s=64k b=8 gpu=l40s gpus=2", FIT,
+     ()),
+    ("<@U012ABCDEF> will llama 3.3 70b fit on 4xA100 40GB in fp8?", "llama 3.3 70b",
+     "dtype=fp8 gpu=a100-40gb gpus=4", FIT, ()),
+    # -- context forms
+    ("Qwen/Qwen3-8B with 64k context on an H100", "Qwen/Qwen3-8B", "s=64k gpu=h100-80gb", FIT, ()),
+    ("can Qwen/Qwen3-8B do 128k tokens on an H200?", "Qwen/Qwen3-8B", "s=128k gpu=h200", FIT, ()),
+    ("Qwen/Qwen3-8B with a context of 32,768 on an A100", "Qwen/Qwen3-8B", "s=32k gpu=a100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B with a context of 32768 tokens", "Qwen/Qwen3-8B", "s=32k", FIT, ()),
+    ("Qwen/Qwen3-8B at 8192 tokens on a T4", "Qwen/Qwen3-8B", "s=8k gpu=t4", FIT, ()),
+    ("Qwen/Qwen3-8B 16k ctx on an L4", "Qwen/Qwen3-8B", "s=16k gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B context length 40960 on an L40S", "Qwen/Qwen3-8B", "s=40k gpu=l40s", FIT, ()),
+    ("Qwen/Qwen3-8B with a 32K context window on an L4", "Qwen/Qwen3-8B", "s=32k gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B at a sequence length of 4096", "Qwen/Qwen3-8B", "s=4k", FIT, ()),
+    ("Qwen/Qwen3-8B with 1M context on 8 H200", "Qwen/Qwen3-8B", "s=1m gpu=h200 gpus=8", FIT, ()),
+    ("Qwen/Qwen3-8B with a 64k-token context on a 5090", "Qwen/Qwen3-8B", "s=64k gpu=rtx-5090", FIT, ()),
+    ("Qwen/Qwen3-8B 2000 tokens on a 3060", "Qwen/Qwen3-8B", "s=2000 gpu=rtx-3060-12gb", FIT, ()),
+    ("Qwen/Qwen3-8B with context length of 10,000 on an A10G", "Qwen/Qwen3-8B", "s=10000 gpu=a10g", FIT, ()),
+    ("Qwen/Qwen3-8B at 32k on an L4", "Qwen/Qwen3-8B", "s=32k gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B seq len 2048 batch size 32 on a V100", "Qwen/Qwen3-8B", "s=2k b=32 gpu=v100-16gb", FIT, ()),
+    ("Qwen/Qwen3-8B 100k context", "Qwen/Qwen3-8B", "s=100k", FIT, ()),
+    ("Qwen/Qwen3-8B with 1.5k tokens", "Qwen/Qwen3-8B", "s=1536", FIT, ()),
+    ("Qwen/Qwen3-8B with max model len 16384 on an L4", "Qwen/Qwen3-8B", "s=16k gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B --max-model-len 4000 on a 4090", "Qwen/Qwen3-8B", "s=4000 gpu=rtx-4090", FIT, ()),
+    # -- batch forms
+    ("Qwen/Qwen3-8B for 8 users on an L40S", "Qwen/Qwen3-8B", "b=8 gpu=l40s", FIT, ()),
+    ("Qwen/Qwen3-8B batch of 16 at 4k", "Qwen/Qwen3-8B", "s=4k b=16", FIT, ()),
+    ("Qwen/Qwen3-8B with 16 concurrent requests on an H100", "Qwen/Qwen3-8B", "b=16 gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B for 100 sequences of 2k tokens", "Qwen/Qwen3-8B", "s=2k b=100", FIT, ()),
+    ("Qwen/Qwen3-8B batch size 64 on 2 H100s", "Qwen/Qwen3-8B", "b=64 gpu=h100-80gb gpus=2", FIT, ()),
+    ("Qwen/Qwen3-8B serving 50 concurrent users at 8k", "Qwen/Qwen3-8B", "s=8k b=50", FIT, ()),
+    ("Qwen/Qwen3-8B for a single user at 128k on an H100", "Qwen/Qwen3-8B", "s=128k b=1 gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B with 32 parallel requests", "Qwen/Qwen3-8B", "b=32", FIT, ()),
+    ("Qwen/Qwen3-8B with 4 simultaneous sessions", "Qwen/Qwen3-8B", "b=4", FIT, ()),
+    ("Qwen/Qwen3-8B with concurrency of 20", "Qwen/Qwen3-8B", "b=20", FIT, ()),
+    ("Qwen/Qwen3-8B for two users on a 4090", "Qwen/Qwen3-8B", "b=2 gpu=rtx-4090", FIT, ()),
+    ("Qwen/Qwen3-8B 10 requests at once on an L4", "Qwen/Qwen3-8B", "b=10 gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B with 256 prompts in parallel on 8 x H100", "Qwen/Qwen3-8B", "b=256 gpu=h100-80gb gpus=8", FIT,
+     ()),
+    ("Qwen/Qwen3-8B bs 8", "Qwen/Qwen3-8B", "b=8", FIT, ()),
+    ("Qwen/Qwen3-8B for up to 12 chats", "Qwen/Qwen3-8B", "b=12", FIT, ()),
+    ("Qwen/Qwen3-8B with --max-num-seqs 2", "Qwen/Qwen3-8B", "seqs=2", FIT, ()),
+    # -- hardware
+    ("Qwen/Qwen3-8B on an H100", "Qwen/Qwen3-8B", "gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B on two L40S", "Qwen/Qwen3-8B", "gpu=l40s gpus=2", FIT, ()),
+    ("Qwen/Qwen3-8B on 4xA100 40GB", "Qwen/Qwen3-8B", "gpu=a100-40gb gpus=4", FIT, ()),
+    ("Qwen/Qwen3-8B on 8 x H200", "Qwen/Qwen3-8B", "gpu=h200 gpus=8", FIT, ()),
+    ("does Qwen/Qwen3-8B fit a 4090?", "Qwen/Qwen3-8B", "gpu=rtx-4090", FIT, ()),
+    ("Qwen/Qwen3-8B on one B200", "Qwen/Qwen3-8B", "gpu=b200 gpus=1", FIT, ()),
+    ("Qwen/Qwen3-8B on an 80GB A100", "Qwen/Qwen3-8B", "gpu=a100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B on a 40GB A100", "Qwen/Qwen3-8B", "gpu=a100-40gb", FIT, ()),
+    ("Qwen/Qwen3-8B with 2 GPUs", "Qwen/Qwen3-8B", "gpus=2", FIT, ()),
+    ("Qwen/Qwen3-8B on 8×H100", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=8", FIT, ()),
+    ("Qwen/Qwen3-8B on 2x RTX 3090", "Qwen/Qwen3-8B", "gpu=rtx-3090 gpus=2", FIT, ()),
+    ("Qwen/Qwen3-8B on dual 4090s", "Qwen/Qwen3-8B", "gpu=rtx-4090 gpus=2", FIT, ()),
+    ("Qwen/Qwen3-8B on a single RTX 4090 24GB", "Qwen/Qwen3-8B", "gpu=rtx-4090 gpus=1", FIT, ()),
+    ("Qwen/Qwen3-8B on an NVIDIA L4", "Qwen/Qwen3-8B", "gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B on a Tesla T4", "Qwen/Qwen3-8B", "gpu=t4", FIT, ()),
+    ("Qwen/Qwen3-8B on an H100 PCIe", "Qwen/Qwen3-8B", "gpu=h100-pcie", FIT, ()),
+    ("Qwen/Qwen3-8B on an H100 NVL", "Qwen/Qwen3-8B", "gpu=h100-nvl", FIT, ()),
+    ("Qwen/Qwen3-8B on an A100 80GB PCIe", "Qwen/Qwen3-8B", "gpu=a100-80gb-pcie", FIT, ()),
+    ("Qwen/Qwen3-8B on an RTX A6000", "Qwen/Qwen3-8B", "gpu=rtx-a6000", FIT, ()),
+    ("Qwen/Qwen3-8B on an RTX 6000 Ada", "Qwen/Qwen3-8B", "gpu=rtx-6000-ada", FIT, ()),
+    ("Qwen/Qwen3-8B on an RTX Pro 6000", "Qwen/Qwen3-8B", "gpu=rtx-pro-6000", FIT, ()),
+    ("Qwen/Qwen3-8B on an MI300X", "Qwen/Qwen3-8B", "gpu=mi300x", FIT, ()),
+    ("Qwen/Qwen3-8B on 8 AMD MI325X", "Qwen/Qwen3-8B", "gpu=mi325x gpus=8", FIT, ()),
+    ("Qwen/Qwen3-8B on a GH200", "Qwen/Qwen3-8B", "gpu=gh200", FIT, ()),
+    ("Qwen/Qwen3-8B on four A10G", "Qwen/Qwen3-8B", "gpu=a10g gpus=4", FIT, ()),
+    ("Qwen/Qwen3-8B on A10*4", "Qwen/Qwen3-8B", "gpu=a10 gpus=4", FIT, ()),
+    ("Qwen/Qwen3-8B on L4:1", "Qwen/Qwen3-8B", "gpu=l4 gpus=1", FIT, ()),
+    ("Qwen/Qwen3-8B on A100-80GB:8", "Qwen/Qwen3-8B", "gpu=a100-80gb gpus=8", FIT, ()),
+    ("Qwen/Qwen3-8B on 4*H100", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=4", FIT, ()),
+    ("Qwen/Qwen3-8B on a V100 32GB", "Qwen/Qwen3-8B", "gpu=v100-32gb", FIT, ()),
+    ("Qwen/Qwen3-8B on a 16GB V100", "Qwen/Qwen3-8B", "gpu=v100-16gb", FIT, ()),
+    ("Qwen/Qwen3-8B on my 3090", "Qwen/Qwen3-8B", "gpu=rtx-3090", FIT, ()),
+    ("Qwen/Qwen3-8B on a 5090", "Qwen/Qwen3-8B", "gpu=rtx-5090", FIT, ()),
+    ("Qwen/Qwen3-8B on an RTX 4080", "Qwen/Qwen3-8B", "gpu=rtx-4080", FIT, ()),
+    ("Qwen/Qwen3-8B on an H20", "Qwen/Qwen3-8B", "gpu=h20", FIT, ()),
+    ("Qwen/Qwen3-8B on 16 H100s", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=16", FIT, ()),
+    ("Qwen/Qwen3-8B on an A5000", "Qwen/Qwen3-8B", "gpu=rtx-a5000", FIT, ()),
+    ("Qwen/Qwen3-8B across 4 GPUs", "Qwen/Qwen3-8B", "gpus=4", FIT, ()),
+    ("Qwen/Qwen3-8B with tensor parallel 2 on L40S", "Qwen/Qwen3-8B", "gpu=l40s gpus=2", FIT, ()),
+    ("Qwen/Qwen3-8B tp 4 on A100", "Qwen/Qwen3-8B", "gpu=a100-80gb gpus=4", FIT, ()),
+    ("Qwen/Qwen3-8B on an MI250X", "Qwen/Qwen3-8B", "gpu=mi250x", FIT, ()),
+    ("Qwen/Qwen3-8B on a pair of 3090s", "Qwen/Qwen3-8B", "gpu=rtx-3090 gpus=2", FIT, ()),
+    # -- formats, KV cache, attention, engines
+    ("Qwen/Qwen3-8B in fp8 on an L4", "Qwen/Qwen3-8B", "dtype=fp8 gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B in 4-bit on a 3060", "Qwen/Qwen3-8B", "p=4 gpu=rtx-3060-12gb", FIT, ()),
+    ("Qwen/Qwen3-8B awq on a T4", "Qwen/Qwen3-8B", "dtype=awq gpu=t4", FIT, ()),
+    ("Qwen/Qwen3-8B with int8 kv", "Qwen/Qwen3-8B", "kv=int8", FIT, ()),
+    ("Qwen/Qwen3-8B with fp8 kv cache at 128k", "Qwen/Qwen3-8B", "s=128k kv=fp8", FIT, ()),
+    ("Qwen/Qwen3-8B with vllm on an L4", "Qwen/Qwen3-8B", "gpu=l4 engine=vllm", FIT, ()),
+    ("Qwen/Qwen3-8B in transformers on an L4", "Qwen/Qwen3-8B", "gpu=l4 engine=transformers", FIT, ()),
+    ("Qwen/Qwen3-8B flash attention off", "Qwen/Qwen3-8B", "fa=off", FIT, ()),
+    ("Qwen/Qwen3-8B without flash attention at 8k", "Qwen/Qwen3-8B", "s=8k fa=off", FIT, ()),
+    ("Qwen/Qwen3-8B with flash attention on", "Qwen/Qwen3-8B", "fa=on", FIT, ()),
+    ("Qwen/Qwen3-8B in bf16", "Qwen/Qwen3-8B", "dtype=bf16", FIT, ()),
+    ("Qwen/Qwen3-8B in fp16 on a V100", "Qwen/Qwen3-8B", "dtype=fp16 gpu=v100-16gb", FIT, ()),
+    ("Qwen/Qwen3-8B in int8", "Qwen/Qwen3-8B", "dtype=int8", FIT, ()),
+    ("Qwen/Qwen3-8B in int4 on a 4080", "Qwen/Qwen3-8B", "dtype=int4 gpu=rtx-4080", FIT, ()),
+    ("Qwen/Qwen3-8B gptq on a T4", "Qwen/Qwen3-8B", "dtype=gptq gpu=t4", FIT, ()),
+    ("Qwen/Qwen3-8B in 8-bit", "Qwen/Qwen3-8B", "p=8", FIT, ()),
+    ("Qwen/Qwen3-8B 8bit on a T4", "Qwen/Qwen3-8B", "p=8 gpu=t4", FIT, ()),
+    ("Qwen/Qwen3-8B with bitsandbytes 4-bit", "Qwen/Qwen3-8B", "dtype=nf4", FIT, ()),
+    ("Qwen/Qwen3-8B in nf4 on a 3060", "Qwen/Qwen3-8B", "dtype=nf4 gpu=rtx-3060-12gb", FIT, ()),
+    ("Qwen/Qwen3-8B in half precision", "Qwen/Qwen3-8B", "dtype=fp16", FIT, ()),
+    ("Qwen/Qwen3-8B in full precision on an A100", "Qwen/Qwen3-8B", "dtype=fp32 gpu=a100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B with the full 40k context on an L4", "Qwen/Qwen3-8B", "s=40k gpu=l4", FIT, ("full",)),
+    ("Qwen/Qwen3-8B with a bfloat16 kv cache", "Qwen/Qwen3-8B", "kv=bf16", FIT, ()),
+    ("Qwen/Qwen3-8B with e4m3 kv", "Qwen/Qwen3-8B", "kv=fp8", FIT, ()),
+    ("Qwen/Qwen3-8B in bfloat16 on an L40S", "Qwen/Qwen3-8B", "dtype=bf16 gpu=l40s", FIT, ()),
+    ("Qwen/Qwen3-8B with the kv cache in fp8", "Qwen/Qwen3-8B", "kv=fp8", FIT, ()),
+    ("Qwen/Qwen3-8B kv cache fp8 on an L4 with vllm", "Qwen/Qwen3-8B", "kv=fp8 gpu=l4 engine=vllm", FIT, ()),
+    ("Qwen/Qwen3-8B without kv cache", "Qwen/Qwen3-8B", "kv=off", FIT, ()),
+    ("Qwen/Qwen3-8B using vLLM", "Qwen/Qwen3-8B", "engine=vllm", FIT, ()),
+    ("Qwen/Qwen3-8B with hf transformers", "Qwen/Qwen3-8B", "engine=transformers", FIT, ()),
+    ("Qwen/Qwen3-8B on vllm at 90% gpu memory utilization", "Qwen/Qwen3-8B", "engine=vllm util=0.9", FIT, ()),
+    ("Qwen/Qwen3-8B with --gpu-memory-utilization 0.95 in vllm", "Qwen/Qwen3-8B", "engine=vllm util=0.95", FIT,
+     ()),
+    ("Qwen/Qwen3-8B with --max-num-batched-tokens 8192", "Qwen/Qwen3-8B", "mnbt=8k", FIT, ()),
+    ("Qwen/Qwen3-8B mxfp4 on an H100", "Qwen/Qwen3-8B", "dtype=mxfp4 gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B fp8 weights and fp8 kv on an L40S", "Qwen/Qwen3-8B", "dtype=fp8 kv=fp8 gpu=l40s", FIT, ()),
+    # -- question kinds
+    ("will Qwen/Qwen3-8B fit on an L4?", "Qwen/Qwen3-8B", "gpu=l4", FIT, ()),
+    ("can Qwen/Qwen3-8B run on a T4", "Qwen/Qwen3-8B", "gpu=t4", FIT, ()),
+    ("does Qwen/Qwen3-8B fit on a 3090 at 32k", "Qwen/Qwen3-8B", "s=32k gpu=rtx-3090", FIT, ()),
+    ("how much context can Qwen/Qwen3-8B take on an L4?", "Qwen/Qwen3-8B", "gpu=l4", CTX, ()),
+    ("what's the max context for Qwen/Qwen3-8B on a 4090 with fp8 kv?", "Qwen/Qwen3-8B",
+     "kv=fp8 gpu=rtx-4090", CTX, ()),
+    ("how long a context can Qwen/Qwen3-8B handle for 4 users on an A10G", "Qwen/Qwen3-8B", "b=4 gpu=a10g", CTX,
+     ()),
+    ("longest context for Qwen/Qwen3-8B on a T4", "Qwen/Qwen3-8B", "gpu=t4", CTX, ()),
+    ("how many tokens can Qwen/Qwen3-8B hold on an L4", "Qwen/Qwen3-8B", "gpu=l4", CTX, ()),
+    ("how many users can Qwen/Qwen3-8B serve at 32k on an L40S?", "Qwen/Qwen3-8B", "s=32k gpu=l40s", BATCH, ()),
+    ("max batch for Qwen/Qwen3-8B at 8k on an A100", "Qwen/Qwen3-8B", "s=8k gpu=a100-80gb", BATCH, ()),
+    ("how many concurrent requests can Qwen/Qwen3-8B handle on an H100 with vllm", "Qwen/Qwen3-8B",
+     "gpu=h100-80gb engine=vllm", BATCH, ()),
+    ("maximum concurrency for Qwen/Qwen3-8B at 16k on two L4", "Qwen/Qwen3-8B", "s=16k gpu=l4 gpus=2", BATCH, ()),
+    ("how many H100s do I need for Qwen/Qwen3-32B at 128k?", "Qwen/Qwen3-32B", "s=128k gpu=h100-80gb", GPUS, ()),
+    ("how many A100 80GB for Qwen/Qwen3-32B in bf16", "Qwen/Qwen3-32B", "dtype=bf16 gpu=a100-80gb", GPUS, ()),
+    ("minimum number of L40S for Qwen/Qwen3-32B at 32k", "Qwen/Qwen3-32B", "s=32k gpu=l40s", GPUS, ()),
+    ("how many L4 GPUs would we need for Qwen/Qwen3-32B for 8 users", "Qwen/Qwen3-32B", "b=8 gpu=l4", GPUS, ()),
+    ("how many users can Qwen/Qwen3-8B serve at 8k on 2 GPUs of type L4", "Qwen/Qwen3-8B", "s=8k gpu=l4 gpus=2",
+     BATCH, ("type",)),
+    ("what is good choice for max-model-len for Qwen/Qwen3-8B on 4*H100?", "Qwen/Qwen3-8B",
+     "gpu=h100-80gb gpus=4", CTX, ("good", "choice")),
+    # -- model names as people write them
+    ("will qwen3 32b fit on an H100", "qwen3 32b", "gpu=h100-80gb", FIT, ()),
+    ("can llama 3.3 70b instruct run on 2 H100s", "llama 3.3 70b instruct", "gpu=h100-80gb gpus=2", FIT, ()),
+    ("gpt-oss-120b on one H100", "gpt-oss-120b", "gpu=h100-80gb gpus=1", FIT, ()),
+    ("will mistral small 3.1 fit on an 80GB A100 with int8 kv", "mistral small 3.1", "kv=int8 gpu=a100-80gb", FIT,
+     ()),
+    ("can I run gemma 3 27b on a single rtx 4090 in 4 bit?", "gemma 3 27b", "p=4 gpu=rtx-4090 gpus=1", FIT, ()),
+    ("qwen3-30b-a3b on 2 x rtx 3090", "qwen3-30b-a3b", "gpu=rtx-3090 gpus=2", FIT, ()),
+    ("phi-4 for 100 sequences of 2k tokens on an l40s", "phi-4", "s=2k b=100 gpu=l40s", FIT, ()),
+    ("how many H100s do I need for deepseek r1?", "deepseek r1", "gpu=h100-80gb", GPUS, ()),
+    ("llama 3.1 8b on an A100 40GB in int8", "llama 3.1 8b", "dtype=int8 gpu=a100-40gb", FIT, ()),
+    ("Can I run llama 3 8b on A100 40GB in INT8?", "llama 3 8b", "dtype=int8 gpu=a100-40gb", FIT, ()),
+    ("qwen2.5 7b instruct with 32k context on a T4", "qwen2.5 7b instruct", "s=32k gpu=t4", FIT, ()),
+    ("the qwen3 8b model on an L4 please", "qwen3 8b", "gpu=l4", FIT, ()),
+    ("Qwen3-8B on a 4090 at 32k", "Qwen3-8B", "s=32k gpu=rtx-4090", FIT, ()),
+    ("deepseek-r1-distill-qwen-32b on dual 4090 with awq", "deepseek-r1-distill-qwen-32b",
+     "dtype=awq gpu=rtx-4090 gpus=2", FIT, ()),
+    ("Qwen1.5-32B-Chat-AWQ on a 24GB 4090 with max-model-len=4000", "Qwen1.5-32B-Chat-AWQ", "s=4000 gpu=rtx-4090",
+     FIT, ()),
+    ("how long can the context of qwen3 next 80b be on 8 H100", "qwen3 next 80b", "gpu=h100-80gb gpus=8", CTX, ()),
+    ("70B llama 3.3 on a 4090?", "70B llama 3.3", "gpu=rtx-4090", FIT, ()),
+    ("mixtral 8x7b on 2 A100s", "mixtral 8x7b", "gpu=a100-80gb gpus=2", FIT, ()),
+    ("llama 3.1 405b fp8 on 8 H100", "llama 3.1 405b", "dtype=fp8 gpu=h100-80gb gpus=8", FIT, ()),
+    ("kimi k2 on 16 H200 in fp8", "kimi k2", "dtype=fp8 gpu=h200 gpus=16", FIT, ()),
+    ("qwen3 235b a22b on 8 x H100 with vllm at 32k", "qwen3 235b a22b", "s=32k gpu=h100-80gb gpus=8 engine=vllm",
+     FIT, ()),
+    ("qwen3 32b q4_k_m on a 4090", "qwen3 32b", "gpu=rtx-4090", FIT, ("q4_k_m",)),
+    ("Is it possible to run Llama 3.1 70B on 2x RTX 4090?", "Llama 3.1 70B", "gpu=rtx-4090 gpus=2", FIT, ()),
+    ("What GPU do I need for qwen2.5 72b instruct at 32k context?", "qwen2.5 72b instruct", "s=32k", FIT, ()),
+    ("can I fit deepseek v3 on 8 H200s in fp8?", "deepseek v3", "dtype=fp8 gpu=h200 gpus=8", FIT, ()),
+    ("Will Mixtral 8x22B fit on 4 A100 80GB GPUs?", "Mixtral 8x22B", "gpu=a100-80gb gpus=4", FIT, ()),
+    ("How much VRAM does Qwen/Qwen3-8B need for 32k context and 8 concurrent users?", "Qwen/Qwen3-8B", "s=32k b=8",
+     FIT, ()),
+    ("llama-3.1-8b-instruct on a single T4 with 4k context, is that feasible?", "llama-3.1-8b-instruct",
+     "s=4k gpu=t4 gpus=1", FIT, ("feasible",)),
+    ("Can I serve 100 users with qwen3 14b on one H100?", "qwen3 14b", "b=100 gpu=h100-80gb gpus=1", FIT, ()),
+    ("Qwen3-Coder-480B-A35B-Instruct-FP8 with 256k on 8 H20", "Qwen3-Coder-480B-A35B-Instruct-FP8",
+     "s=256k gpu=h20 gpus=8", FIT, ()),
+    ("gemma-3-12b-it on a 16GB card", "gemma-3-12b-it", "", FIT, ("16GB",)),
+    ("would qwen 2.5 coder 32b run on 2 3090s at 32k with awq?", "qwen 2.5 coder 32b",
+     "s=32k dtype=awq gpu=rtx-3090 gpus=2", FIT, ()),
+    ("Is an A6000 enough for llama 3 70b 4-bit?", "llama 3 70b", "p=4 gpu=rtx-a6000", FIT, ()),
+    ("how many tokens of context fit for Qwen/Qwen3-8B on an L4 with 8 users", "Qwen/Qwen3-8B", "b=8 gpu=l4", CTX,
+     ()),
+    ("Qwen/Qwen3-8B on 2 nodes of 8 H100", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=8", FIT, ("2", "nodes")),
+    ("can nvidia/Llama-3.1-Nemotron-70B-Instruct-HF run on 4x L40S with 16k ctx?",
+     "nvidia/Llama-3.1-Nemotron-70B-Instruct-HF", "s=16k gpu=l40s gpus=4", FIT, ()),
+    ("I want to serve Qwen/Qwen3-32B to 20 people with 8k context on A100s, how many do I need?", "Qwen/Qwen3-32B",
+     "s=8k b=20 gpu=a100-80gb", GPUS, ()),
+    ("what's the biggest batch Qwen/Qwen3-8B can do at 4k on a 4090", "Qwen/Qwen3-8B", "s=4k gpu=rtx-4090", BATCH,
+     ()),
+    ("Qwen/Qwen3-8B, 32k, 8 users, L40S", "Qwen/Qwen3-8B", "s=32k b=8 gpu=l40s", FIT, ()),
+    ("Hi! Quick question: can we run Qwen/Qwen3-32B at 32k context on a single A100 80GB for ~10 concurrent "
+     "users?", "Qwen/Qwen3-32B", "s=32k b=10 gpu=a100-80gb gpus=1", FIT, ()),
+    ("Is 2x H100 enough for llama 3.3 70b fp8 with 128k context?", "llama 3.3 70b",
+     "s=128k dtype=fp8 gpu=h100-80gb gpus=2", FIT, ()),
+    ("what's the max context length Qwen/Qwen3-8B supports on an RTX 4090 with 4-bit weights", "Qwen/Qwen3-8B",
+     "p=4 gpu=rtx-4090", CTX, ()),
+    ("Qwen/Qwen3-8B on an L4 at 32k -- how many requests in parallel?", "Qwen/Qwen3-8B", "s=32k gpu=l4", BATCH, ()),
+    ("does it make sense to run qwen3 32b on 4 L4s with tp=4?", "qwen3 32b", "gpu=l4 gpus=4", FIT,
+     ("make", "sense")),
+    # -- Hub URLs and revisions
+    ("https://huggingface.co/Qwen/Qwen3-8B will it fit on a T4?", "Qwen/Qwen3-8B", "gpu=t4", FIT, ()),
+    ("<https://huggingface.co/Qwen/Qwen3-8B|Qwen3-8B> on a t4", "Qwen/Qwen3-8B", "gpu=t4", FIT, ()),
+    ("does https://hf.co/openai/gpt-oss-20b fit on an L4", "openai/gpt-oss-20b", "gpu=l4", FIT, ()),
+    ("https://huggingface.co/Qwen/Qwen3-8B/tree/main on an L4", "Qwen/Qwen3-8B@main", "gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B@main at 8k on an L4", "Qwen/Qwen3-8B@main", "s=8k gpu=l4", FIT, ()),
+    # -- key=value mixed in
+    ("can Qwen/Qwen3-8B run s=32k b=4 on an L4?", "Qwen/Qwen3-8B", "s=32k b=4 gpu=l4", FIT, ()),
+    ("will Qwen/Qwen3-8B fit gpu=l40s gpus=2 at 64k", "Qwen/Qwen3-8B", "s=64k gpu=l40s gpus=2", FIT, ()),
+    ("Qwen/Qwen3-8B on an L4 with kv=fp8 engine=vllm", "Qwen/Qwen3-8B", "kv=fp8 gpu=l4 engine=vllm", FIT, ()),
+    ("Qwen/Qwen3-8B at 32k but s=16k", "Qwen/Qwen3-8B", "s=16k", FIT, ()),
+    ("Qwen/Qwen3-8B with s = 8k on an L4", "Qwen/Qwen3-8B", "s=8k gpu=l4", FIT, ()),
+    ("qwen3 8b n=8.2 on a T4", "qwen3 8b", "n=8.2 gpu=t4", FIT, ()),
+    ("how many users can Qwen/Qwen3-8B serve with ctx=16k gpu=l4", "Qwen/Qwen3-8B", "s=16k gpu=l4", BATCH, ()),
+    # -- pasted vLLM command lines
+    ("vllm serve Qwen/Qwen3-32B --tensor-parallel-size 2 --max-model-len 32768 --gpu-memory-utilization 0.95 on "
+     "h100", "Qwen/Qwen3-32B", "s=32k gpu=h100-80gb gpus=2 engine=vllm util=0.95", FIT, ()),
+    ("vllm serve Qwen/Qwen3-8B --max-num-seqs 64 --max-model-len 8192 on an L40S", "Qwen/Qwen3-8B",
+     "s=8k gpu=l40s engine=vllm seqs=64", FIT, ()),
+    # -- words left over are listed, never dropped
+    ("Qwen/Qwen3-8B on an L4 for our chatbot", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("chatbot",)),
+    ("Qwen/Qwen3-8B on an L4 in 24gb", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("24gb",)),
+    ("Qwen/Qwen3-8B on a budget L4 box", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("budget", "box")),
+    ("Qwen/Qwen3-8B on an L4 quickly", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("quickly",)),
+]
+
+# Sentences vram must refuse or ask back about: (sentence, words the one sentence must contain).
+REFUSED: list[tuple[str, str]] = [
+    ("", "ask about a model"),
+    ("   ", "ask about a model"),
+    ("will it fit on an h100?", "which model?"),
+    ("can it run 32k for 8 users on two L40S?", "which model?"),
+    ("hello", "which model?"),
+    ("thanks!", "which model?"),
+    ("how much vram do I need?", "which model?"),
+    ("will a 70b model fit on an h100", "which 70b model?"),
+    ("can a 7B run on a 4090", "which 7B model?"),
+    ("does 405b fit on 8 H100s", "which 405b model?"),
+    ("can qwen3 32b run on a 3080", 'unknown GPU "3080"'),
+    ("can qwen3 32b run on an rtx 3080", 'unknown GPU "rtx 3080"'),
+    ("Qwen/Qwen3-8B on a GTX 1080", 'unknown GPU "GTX 1080"'),
+    ("Qwen/Qwen3-8B on two A6000 Ada", "unknown GPU"),
+    ("Qwen/Qwen3-8B on an MI210", 'unknown GPU "MI210"'),
+    ("Qwen/Qwen3-8B on a 48GB 4090", "48GB"),
+    ("Qwen/Qwen3-8B on a 7900xtx", "unknown GPU"),
+    ("can qwen3 32b run with sglang on an h100", "not SGLang"),
+    ("Qwen/Qwen3-8B in ollama on a 4090", "not Ollama"),
+    ("Qwen/Qwen3-8B with llama.cpp on a 3090", "not llama.cpp"),
+    ("Qwen/Qwen3-8B on TGI", "not TGI"),
+    ("Qwen/Qwen3-8B with tensorrt-llm on an H100", "not TensorRT-LLM"),
+    ("Qwen/Qwen3-8B with exllamav2 on a 3090", "not ExLlama"),
+    ("Qwen/Qwen3-8B with lmdeploy", "not LMDeploy"),
+    ("Qwen/Qwen3-8B on an h100 or an a100", "two GPUs named"),
+    ("Qwen/Qwen3-8B on a T4 and an L4", "two GPUs named"),
+    ("will qwen3 32b or llama 3.3 70b fit on an h100", "two models named"),
+    ("Qwen/Qwen3-8B or Qwen/Qwen3-32B on an L4", "two models named"),
+    ("Qwen/Qwen3-8B at 32k or 64k context", "both set s"),
+    ("Qwen/Qwen3-8B for 8 users or 16 users", "both set b"),
+    ("Qwen/Qwen3-8B in fp8 or in int4", "both set dtype"),
+    ("Qwen/Qwen3-8B on two H100s with 4 GPUs", "both set gpus"),
+    ("how much context and how many users can Qwen/Qwen3-8B take on an L4", "ask one at a time"),
+    ("how much context can Qwen/Qwen3-8B take?", "on which GPU?"),
+    ("how many users can Qwen/Qwen3-8B serve at 32k?", "on which GPU?"),
+    ("how many GPUs do I need for qwen3 32b?", "on which GPU?"),
+    ("max batch for Qwen/Qwen3-8B at 8k", "on which GPU?"),
+    ("Qwen/Qwen3-8B for 0 users", "b=0 is out of range"),
+    ("Qwen/Qwen3-8B with a context of 0", "s=0 is out of range"),
+    ("Qwen/Qwen3-8B with 32m context", "is out of range"),
+    ("Qwen/Qwen3-8B for 2000000 users", "is out of range"),
+    ("Qwen/Qwen3-8B on 2000 H100s", "gpus=2000 is out of range"),
+    ("Qwen/Qwen3-8B in 7-bit", "p=7 is not valid"),
+    ("Qwen/Qwen3-8B with int4 kv cache", "kv=int4 is not valid"),
+    ("Qwen/Qwen3-8B with fp4 kv", "kv=fp4 is not valid"),
+    ("Qwen/Qwen3-8B with foo=bar", 'unknown key "foo"'),
+    ("Qwen/Qwen3-8B with s=lots", "s=lots is not a whole number"),
+    ("Qwen/Qwen3-8B on gpu=h1000", 'unknown GPU "h1000"'),
+    ("Qwen/Qwen3-8B at 150% gpu memory utilization", "util=1.5 is out of range"),
+    ("Qwen/Qwen3-8B with 1.5 users", "b=1.5 is not a whole number"),
+    ("Qwen/Qwen3-8B with engine=sglang", "engine=sglang is not valid"),
+    ("what about 128k?", "which model?"),
+]
+
+
+def _model_of(q) -> str:  # type: ignore[no-untyped-def]
+    if q.model is None:
+        return q.model_phrase
+    return f"{q.model}@{q.revision}" if q.revision else q.model
+
+
+@pytest.mark.parametrize(("text", "model", "settings", "kind", "unused"), READS, ids=[r[0][:60] for r in READS])
+def test_reads(text: str, model: str, settings: str, kind: str, unused: tuple[str, ...]) -> None:
+    q = read_question(text)
+    assert (_model_of(q), q.settings_text(), q.kind, q.unused) == (model, settings, kind, unused)
+    # The grammar text it shows parses, with the grammar's own parser, to the same settings.
+    cmd = q.command("Qwen/Qwen3-8B" if q.model is None else None)
+    assert cmd.changed == tuple(q.settings)
+
+
+@pytest.mark.parametrize(("text", "words"), REFUSED, ids=[r[0][:60] or "empty" for r in REFUSED])
+def test_refused_with_one_sentence(text: str, words: str) -> None:
+    with pytest.raises(InputError) as caught:
+        read_question(text)
+    message = str(caught.value)
+    assert words in message
+    assert "\n" not in message
+
+
+def test_table_sizes() -> None:
+    assert len(READS) >= 150 and len(REFUSED) >= 50
+    assert len({r[0] for r in READS}) == len(READS) and len({r[0] for r in REFUSED}) == len(REFUSED)
+
+
+def test_grammar_of_a_question_is_the_grammar_command() -> None:
+    q = read_question("can Qwen3-32B run 64k context for 8 users on two L40S?")
+    assert q.grammar_text("Qwen/Qwen3-32B") == "Qwen/Qwen3-32B s=64k b=8 gpu=l40s gpus=2"
+    assert q.command("Qwen/Qwen3-32B") == parse("Qwen/Qwen3-32B s=64k b=8 gpu=l40s gpus=2")
