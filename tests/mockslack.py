@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from tests.blockkit import block_errors, phone_errors, view_errors
+
 BOT_USER_ID = "UVRAMBOT"
 BOT_ID = "BVRAMBOT"
 TEAM_ID = "T0001"
@@ -45,6 +47,12 @@ class MockSlack:
     # method -> Slack error code, to make any method fail the way Slack fails it
     fail: dict[str, str] = field(default_factory=dict)
     socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
+    # OAuth: code -> what oauth.v2.access answers for it (client id and secret are checked)
+    oauth_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    client_id: str = "111.222"
+    client_secret: str = "oauth-client-secret"
+    # Block Kit or phone-width problems in what the app sent: stop() fails the test with them
+    violations: list[str] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
@@ -93,6 +101,33 @@ class MockSlack:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server = None
+        if self.violations:
+            raise AssertionError("the app sent Slack what it rejects or a phone wraps:\n" +
+                                 "\n".join(self.violations))
+
+    def _check(self, method: str, args: dict[str, Any]) -> str | None:
+        """Slack's checks on a message or view (and the phone-width rule); the error code Slack gives."""
+        errors: list[str] = []
+        if isinstance(args.get("view"), dict):
+            errors += view_errors(args["view"])
+            errors += phone_errors(args["view"].get("blocks") or [])
+        if isinstance(args.get("blocks"), list):
+            errors += block_errors(args["blocks"])
+            errors += phone_errors(args["blocks"], args.get("text"))
+            if not args.get("text"):
+                errors.append("no fallback text")
+        if isinstance(args.get("unfurls"), dict):
+            for unfurl in args["unfurls"].values():
+                errors += block_errors(unfurl.get("blocks") or [])
+                errors += phone_errors(unfurl.get("blocks") or [])
+        if len(str(args.get("text") or "")) > 40000:
+            errors.append("text over 40,000 characters")
+        if not errors:
+            return None
+        with self._lock:
+            self.violations += [f"{method}: {e}" for e in errors]
+        return "invalid_blocks"
 
     @property
     def base(self) -> str:
@@ -116,11 +151,15 @@ class MockSlack:
     def _answer(self, path: str, args: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any]]:
         if path.startswith("/response/"):
             self._record(Call("response_url", args, token, path))
+            if self._check("response_url", args):
+                return 400, {"ok": False, "error": "invalid_blocks"}
             return 200, {"ok": True}
         if not path.startswith("/api/"):
             return 404, {"ok": False, "error": "unknown_path"}
         method = path.removeprefix("/api/")
         self._record(Call(method, args, token, path))
+        if method == "oauth.v2.access":
+            return 200, self._oauth_access(args)
         if not token:
             return 200, {"ok": False, "error": "not_authed"}
         if method in self.fail:
@@ -149,9 +188,26 @@ class MockSlack:
             return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
         if method == "chat.postEphemeral":
             return 200, {"ok": True, "message_ts": self._next_ts()}
+        invalid = self._check(method, args)
+        if invalid:
+            return 200, {"ok": False, "error": invalid}
         if method == "views.publish":
             return 200, {"ok": True, "view": {"id": "V0001", **(args.get("view") or {})}}
+        if method in ("views.open", "views.update", "views.push"):
+            return 200, {"ok": True, "view": {"id": args.get("view_id") or "V0002", **(args.get("view") or {})}}
+        if method in ("chat.update", "chat.delete"):
+            return 200, {"ok": True, "channel": channel, "ts": args.get("ts")}
         return 200, {"ok": True}
+
+    def _oauth_access(self, args: dict[str, Any]) -> dict[str, Any]:
+        """``oauth.v2.access``: a known code, from the right client, once."""
+        if (args.get("client_id"), args.get("client_secret")) != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id"}
+        with self._lock:
+            granted = self.oauth_codes.pop(str(args.get("code")), None)
+        if granted is None:
+            return {"ok": False, "error": "invalid_code"}
+        return {"ok": True, **granted}
 
     def _record(self, call: Call) -> None:
         with self._lock:

@@ -24,6 +24,7 @@ from bot.settings import Settings
 from bot.slack_app import create_app
 from estimator.resolve import Resolver
 from store import Store
+from tests.blockkit import block_errors
 from tests.fakehub import FakeHub
 from tests.mockslack import BOT_ID, BOT_USER_ID, MockSlack, SlackSender
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
@@ -573,18 +574,8 @@ def test_mention_without_a_change_in_our_thread_says_how(bot: Bot) -> None:
 def assert_slack_accepts(args: dict[str, Any], *, max_blocks: int = 50) -> None:
     """Slack's Block Kit limits on one message (or Home view): what chat.postMessage would refuse."""
     assert "text" not in args or args["text"].strip(), "a plain-text fallback"
-    blocks_ = args["blocks"]
-    assert 0 < len(blocks_) <= max_blocks
-    for block in blocks_:
-        kind = block["type"]
-        assert kind in {"section", "context", "header", "divider"}
-        if kind == "section":
-            assert block["text"]["type"] == "mrkdwn" and 0 < len(block["text"]["text"]) <= 3000
-        elif kind == "header":
-            assert block["text"]["type"] == "plain_text" and 0 < len(block["text"]["text"]) <= 150
-        elif kind == "context":
-            assert 0 < len(block["elements"]) <= 10
-            assert all(0 < len(e["text"]) <= 3000 for e in block["elements"])
+    assert 0 < len(args["blocks"]) <= max_blocks
+    assert block_errors(args["blocks"], max_blocks=max_blocks) == []
 
 
 def test_every_message_the_app_sends_is_valid_block_kit(bot: Bot) -> None:
