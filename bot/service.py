@@ -156,6 +156,10 @@ class Service:
         return estimate(spec, query, model_id=resolved.model_id, revision=resolved.revision,
                         warnings=resolved.warnings)
 
+    def preview(self, query: Query) -> Estimate:
+        """One estimate, not stored (a link preview); raises :class:`VramError` as an estimate would."""
+        return self._estimate(query)
+
     def _keep(self, who: Who, **fields: Any) -> tuple[int | None, str | None]:
         """Store one record; a failure never costs the user the answer, only the history line."""
         if self._store is None:

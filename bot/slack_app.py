@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import WebClient
 
-from bot import blocks
+from bot import blocks, slack_native
 from bot.blocks import Message
 from bot.service import (
     CompareReply,
@@ -128,16 +128,20 @@ class Answer(NamedTuple):
     private: Message | None = None  # the same answer for the asker alone (no "reply in this thread")
 
 
-def render(reply: Reply) -> Answer:
-    """The Slack message for any reply of the service (the slash command, ``@vram`` and DMs share it)."""
+def render(reply: Reply, asker: str | None = None) -> Answer:
+    """The Slack message for any reply of the service (the slash command, ``@vram`` and DMs share it).
+
+    ``asker`` (a Slack user id) is named on public answers with what they typed."""
     if isinstance(reply, EstimateReply):
         out = reply.outcome
         if out.estimate is None:
             return Answer(blocks.error_message(out.error or INTERNAL_ERROR))
+        asked = (asker, out.text) if asker else None
         return Answer(
-            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note), public=True,
-            record_id=out.record_id,
-            private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False),
+            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, asked=asked),
+            public=True, record_id=out.record_id,
+            private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False,
+                                            private=True),
         )
     if isinstance(reply, CompareReply):
         failed = [o for o in (reply.a, reply.b) if o.estimate is None]
@@ -145,7 +149,8 @@ def render(reply: Reply) -> Answer:
             return Answer(blocks.error_message("; ".join(o.error or INTERNAL_ERROR for o in failed)))
         assert reply.a.estimate is not None and reply.b.estimate is not None
         return Answer(blocks.compare_message(reply.a.estimate, reply.b.estimate,
-                                             record_ids=(reply.a.record_id, reply.b.record_id)), public=True)
+                                             record_ids=(reply.a.record_id, reply.b.record_id),
+                                             asked=(asker, reply.a.text) if asker else None), public=True)
     if isinstance(reply, HistoryReply):
         return Answer(blocks.history_message(reply.records, model=reply.model, mine=reply.mine))
     if isinstance(reply, ShowReply):
@@ -200,6 +205,8 @@ def create_app(
 
     def submit(fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None = None) -> None:
         pool.submit(bot.guard, fn, *args, on_error=on_error)
+
+    slack_native.register(app, bot, submit, settings)  # buttons, the form, unfurls (before the catch-alls)
 
     @app.command(COMMAND)
     def on_command(ack: Callable[..., None], body: dict[str, Any], respond: Any) -> None:
@@ -312,7 +319,7 @@ class _Bot:
         reply = self.service.run(from_slack(body.get("text") or ""), who)
         # A DM or group DM between people (never one with the bot: it can post there).
         between_people = who.is_dm or str(body.get("channel_name") or "").startswith("mpdm-")
-        answer = render(reply)
+        answer = render(reply, asker=who.user)
         if answer.public:
             self._post_or_respond(who, answer, respond, hint=blocks.DM_HINT if between_people else blocks.INVITE_HINT)
         else:
@@ -433,7 +440,7 @@ class _Bot:
         # a DM is already a conversation with the bot, so the answer follows the question there.
         reply_ts = event.get("thread_ts") or (None if dm else ts)
         who = Who(source="slack", team=team, channel=channel, user=user, is_dm=dm)
-        answer = render(self.service.run(from_slack(event.get("text") or ""), who))
+        answer = render(self.service.run(from_slack(event.get("text") or ""), who), asker=user)
         if answer.public or dm:  # in the DM only the asker and the bot are there: no need to whisper
             resp = self.client.chat_postMessage(
                 channel=channel, thread_ts=reply_ts, unfurl_links=False, unfurl_media=False,

@@ -77,7 +77,7 @@ class MockSlack:
                 else:
                     args = dict(parse_qsl(raw, keep_blank_values=True))
                     # WebClient form-encodes list arguments as JSON strings
-                    for key in ("blocks", "view", "attachments"):
+                    for key in ("blocks", "view", "attachments", "unfurls"):
                         if isinstance(args.get(key), str):
                             args[key] = json.loads(args[key])
                 auth = self.headers.get("Authorization") or ""

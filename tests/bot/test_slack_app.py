@@ -328,12 +328,15 @@ def test_bad_input_is_one_friendly_escaped_sentence(bot: Bot) -> None:
 
 
 def test_slash_command_subcommands(bot: Bot) -> None:
-    for i, text in enumerate(["help", "gpus", ""], start=1):
+    for i, text in enumerate(["help", "gpus"], start=1):
         bot.send.command(text)
         resp = bot.slack.wait_for("response_url", i)[i - 1]
         assert resp.args["response_type"] == "ephemeral"
-    help_text, gpus_text, empty_text = (c.args["text"] for c in bot.slack.of("response_url"))
-    assert "/vram history" in help_text and "h100-80gb" in gpus_text and empty_text == help_text
+    help_text, gpus_text = (c.args["text"] for c in bot.slack.of("response_url"))
+    assert "/vram history" in help_text and "h100-80gb" in gpus_text
+    bot.send.command("")  # nothing typed: the sizing form opens (tests/bot/test_slack_native.py)
+    [opened] = bot.slack.wait_for("views.open")
+    assert opened.args["view"]["callback_id"] == "vram_size_form"
 
 
 def test_compare_posts_side_by_side(bot: Bot) -> None:
