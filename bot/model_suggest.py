@@ -1,8 +1,8 @@
 """Model ids for the sizing form's live suggestions: the Hub's model search, cached briefly.
 
 Slack waits about 3 seconds for the options of an external select, and a user types a few letters
-at a time: each distinct search term goes to the Hub once per ``ttl_s``, and a failed search
-suggests only what was typed (never an error in the menu).
+at a time: each distinct search term goes to the Hub once per ``ttl_s`` (giving up after
+``timeout_s``), and a failed search suggests only what was typed (never an error in the menu).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Protocol
 
 log = logging.getLogger(__name__)
 
+DEFAULT_ENDPOINT = "https://huggingface.co"
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
@@ -29,7 +30,9 @@ class HubSuggestions:
     """:class:`Suggests` through the Hub's ``/api/models?search=`` (sorted by downloads)."""
 
     def __init__(self, *, endpoint: str | None = None, token: str | None = None, ttl_s: float = 300.0,
-                 max_entries: int = 512) -> None:
+                 timeout_s: float = 2.0, max_entries: int = 512) -> None:
+        # Slack drops the options after 3 seconds: a slow search must give up before that.
+        self._timeout_s = timeout_s
         self._endpoint = endpoint
         self._token = token
         self._ttl_s = ttl_s
@@ -41,11 +44,13 @@ class HubSuggestions:
         return f"HubSuggestions(endpoint={self._endpoint!r})"
 
     def _search(self, term: str) -> list[str]:
-        from estimator import hub as _hub  # noqa: F401  (sets the library's settings before its import)
-        from huggingface_hub import HfApi
+        import httpx2  # the HTTP client huggingface_hub is built on
 
-        api = HfApi(endpoint=self._endpoint, token=self._token)
-        return [m.id for m in api.list_models(search=term, sort="downloads", limit=50)]
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        resp = httpx2.get(f"{(self._endpoint or DEFAULT_ENDPOINT).rstrip('/')}/api/models", headers=headers,
+                          params={"search": term, "sort": "downloads", "limit": 50}, timeout=self._timeout_s)
+        resp.raise_for_status()
+        return [str(m["id"]) for m in resp.json() if isinstance(m, dict) and m.get("id")]
 
     def _cached(self, term: str) -> list[str] | None:
         with self._lock:

@@ -297,6 +297,28 @@ class SlackSender:
             headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
         return self.post(json.dumps(payload), "application/json", headers=headers, **kw)
 
+    def interactive(self, payload: dict[str, Any], **kw: Any) -> Sent:
+        """An interactivity request as Slack sends it: ``payload=<json>``, form-encoded and signed."""
+        self._n += 1
+        payload = {"token": "legacy-verification-token", "api_app_id": "A0001",
+                   "team": {"id": self.team, "domain": "vram-test"}, "is_enterprise_install": False, **payload}
+        return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw)
+
+    def click(self, message: dict[str, Any], action: dict[str, Any], *, channel: str = "C0001",
+              user: str = "U0001", ephemeral: bool = False, **kw: Any) -> Sent:
+        """A ``block_actions`` click on one element of a message the bot posted (``message`` as posted)."""
+        self._n += 1
+        container = {"type": "message", "message_ts": message.get("ts", "0"), "channel_id": channel,
+                     "is_ephemeral": ephemeral}
+        payload = {
+            "type": "block_actions", "user": {"id": user, "team_id": self.team}, "container": container,
+            "trigger_id": f"trigger.{self._n}", "channel": {"id": channel, "name": "general"},
+            "response_url": self.mock.response_url(f"action{self._n}"), "actions": [action],
+        }
+        if not ephemeral:
+            payload["message"] = message
+        return self.interactive(payload, **kw)
+
     def message(self, text: str, *, channel: str = "C0001", user: str = "U0001", ts: str | None = None,
                 thread_ts: str | None = None, **extra: Any) -> dict[str, Any]:
         """A ``message`` event as Slack delivers a human's post (add bot_id/subtype via ``extra``)."""
