@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot import report
-from estimator.query import MAX_BATCH, MAX_SEQ_LEN
 from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space glyph
 from bot.report import GIB, bar, gib, params, per_token
 from estimator.classic import classic_lines as _classic_lines
+from estimator.query import MAX_BATCH, MAX_SEQ_LEN
 from estimator.result import Estimate
 from estimator.spec import Frozen
 

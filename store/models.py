@@ -133,3 +133,6 @@ class HandledEventRow(Base):
 
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+
+# Tables of Slack OAuth installs (same metadata, so the migration check covers them).
+from store import slack_install as _slack_install  # noqa: E402, F401

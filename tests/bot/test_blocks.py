@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bot import blocks
-from tests.blockkit import block_errors, phone_errors
 from bot.blocks import escape
 from estimator.query import Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory, VllmReport
+from tests.blockkit import block_errors, phone_errors
 
 GIB = 1024**3
 H100 = 85_030_617_088  # bytes CUDA reports for an H100 80GB HBM3

@@ -106,7 +106,7 @@ def test_the_gpu_count_button_is_the_smallest_that_fits(bot: Bot) -> None:
     bot.send.click({"ts": ts, "blocks": post["blocks"]}, _click_action(button))
     [_, reply] = bot.slack.wait_for("chat.postMessage", 2)
     lead = reply.args["blocks"][0]["text"]["text"]
-    assert f"does not fit one NVIDIA Tesla T4 16GB" in lead and f"→ fits {n} x NVIDIA Tesla T4 16GB" in lead
+    assert "does not fit one NVIDIA Tesla T4 16GB" in lead and f"→ fits {n} x NVIDIA Tesla T4 16GB" in lead
 
 
 def test_a_gpu_what_if_says_how_the_fit_changed(bot: Bot) -> None:
@@ -269,7 +269,7 @@ def test_model_suggestions_come_from_the_hub_and_are_cached(bot: Bot, fake_hub: 
     assert len(fake_hub.requests("search=")) == searches  # the second came from the cache
     # A full id is offered as typed, even when the Hub search knows nothing of it.
     typed = bot.send.interactive({**payload, "value": "acme/private-model"})
-    assert [o["value"] for o in json.loads(typed.body)["options"]][0] == "acme/private-model"
+    assert next(o["value"] for o in json.loads(typed.body)["options"]) == "acme/private-model"
 
 
 # -- 3. Hub links --------------------------------------------------------------------------------
