@@ -181,23 +181,31 @@ def create_app(
     ``events`` claims message ids (the store); ``work_pool`` runs estimates after the ack
     (default: ``settings.workers`` threads); ``token_verification`` calls ``auth.test`` once now.
     """
-    if settings.slack_bot_token is None:
+    oauth = None
+    if settings.slack_bot_token is None and settings.slack_client_id:  # installs in any workspace (OAuth)
+        from bot.slack_oauth import OAuth
+
+        oauth = OAuth(settings)
+    if settings.slack_bot_token is None and oauth is None:
         raise VramError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token from the Slack app settings")
     if settings.slack_signing_secret is None and settings.slack_app_token is None:
         raise VramError("SLACK_SIGNING_SECRET is not set: copy it from the Slack app's Basic Information page")
-    client = WebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=15
+    client: Any = oauth.teams.client if oauth else WebClient(
+        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+        base_url=settings.slack_api_url, timeout=15,
     )
     # A burst of answers can meet Slack's rate limit: wait as told (Retry-After) and try again.
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+    if oauth is None:
+        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
     pool = work_pool or ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="vram-work")
     app = App(
         name="vram",
-        client=client,
+        client=WebClient(base_url=settings.slack_api_url, timeout=15) if oauth else client,
+        oauth_settings=oauth.settings if oauth else None,
         signing_secret=(
             settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         ),
-        token_verification_enabled=token_verification,
+        token_verification_enabled=token_verification and oauth is None,
         # Listener functions only ack and enqueue: a few threads keep up with any burst.
         listener_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="vram-ack"),
     )
@@ -207,6 +215,8 @@ def create_app(
         pool.submit(bot.guard, fn, *args, on_error=on_error)
 
     slack_native.register(app, bot, submit, settings)  # buttons, the form, unfurls (before the catch-alls)
+    if oauth is not None:  # every workspace's own token; uninstalls and revoked tokens
+        oauth.register(app, bot, submit)
 
     @app.command(COMMAND)
     def on_command(ack: Callable[..., None], body: dict[str, Any], respond: Any) -> None:

@@ -49,6 +49,8 @@ class MockSlack:
     socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
     # OAuth: code -> what oauth.v2.access answers for it (client id and secret are checked)
     oauth_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # token rotation: refresh token -> what oauth.v2.access (grant_type=refresh_token) answers, once
+    refresh_grants: dict[str, dict[str, Any]] = field(default_factory=dict)
     client_id: str = "111.222"
     client_secret: str = "oauth-client-secret"
     # Block Kit or phone-width problems in what the app sent: stop() fails the test with them
@@ -159,7 +161,7 @@ class MockSlack:
         method = path.removeprefix("/api/")
         self._record(Call(method, args, token, path))
         if method == "oauth.v2.access":
-            return 200, self._oauth_access(args)
+            return 200, self._oauth_access(args, token)
         if not token:
             return 200, {"ok": False, "error": "not_authed"}
         if method in self.fail:
@@ -199,11 +201,20 @@ class MockSlack:
             return 200, {"ok": True, "channel": channel, "ts": args.get("ts")}
         return 200, {"ok": True}
 
-    def _oauth_access(self, args: dict[str, Any]) -> dict[str, Any]:
-        """``oauth.v2.access``: a known code, from the right client, once."""
-        if (args.get("client_id"), args.get("client_secret")) != (self.client_id, self.client_secret):
+    def _oauth_access(self, args: dict[str, Any], auth: str | None) -> dict[str, Any]:
+        """``oauth.v2.access``: a known code, from the right client (form fields or HTTP Basic), once."""
+        client = (args.get("client_id"), args.get("client_secret"))
+        if auth and auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+            client = (client_id, secret)
+        if client != (self.client_id, self.client_secret):
             return {"ok": False, "error": "invalid_client_id"}
         with self._lock:
+            if args.get("grant_type") == "refresh_token":
+                granted = self.refresh_grants.pop(str(args.get("refresh_token")), None)
+                if granted is None:
+                    return {"ok": False, "error": "invalid_refresh_token"}
+                return {"ok": True, **granted}
             granted = self.oauth_codes.pop(str(args.get("code")), None)
         if granted is None:
             return {"ok": False, "error": "invalid_code"}
