@@ -343,3 +343,24 @@ def test_token_counts_read_back_in_the_grammar() -> None:
     for n in (512, 9_999, 10_000, 233_000, 1_048_576, 1_258_291, 16 * 1024 * 1024):
         shown = tokens(n).replace(",", "")
         assert parse(f"org/model s={shown}").query.seq_len <= n, (n, shown)
+
+
+def test_a_code_block_too_wide_for_a_phone_becomes_short_lines() -> None:
+    narrow = "```\nWeights       27.3 GiB\nTotal         34.2 GiB\n```"
+    assert blocks.narrow(narrow) == narrow  # 21 characters a line: kept as a table
+    wide = "```\n" + "kv             on off auto bf16 fp16 fp8 int8            default on" + "\n```"
+    assert blocks.narrow(wide) == "`kv` on off auto bf16 fp16 fp8 int8 · default on"
+    assert phone_errors([{"type": "section", "text": {"type": "mrkdwn", "text": blocks.narrow(wide)}}]) == []
+    assert phone_errors([{"type": "section", "text": {"type": "mrkdwn", "text": wide}}]) != []
+
+
+def test_what_if_buttons_follow_the_answer() -> None:
+    # phi-4 on one H100 fits (min_gpus 1 = gpus): no GPU-count button; s=16,384 x 2 = 32k; bf16 KV -> fp8.
+    est = phi4()
+    assert [change for _label, change in blocks.what_ifs(est)] == ["s=32768", "b=2", "kv=fp8", "engine=vllm"]
+    actions = blocks.what_if_actions(est, 42, private=True)
+    assert block_errors([actions]) == []
+    menu = actions["elements"][-1]
+    assert [o["value"] for o in menu["options"]] == ["share:42", "classic:42", "delete:42"]
+    public = blocks.what_if_actions(est, 42)["elements"][-1]
+    assert [o["value"] for o in public["options"]] == ["classic:42", "delete:42"]  # already in the channel
