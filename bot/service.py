@@ -136,6 +136,10 @@ class Service:
         return estimate(model.spec, query, model_id=model.model_id, revision=model.revision,
                         warnings=model.warnings)
 
+    def preview(self, query: Query) -> Estimate:
+        """One estimate, not stored (a link preview); raises :class:`VramError` as an estimate would."""
+        return self._estimate(query)
+
     def _keep(self, who: Conversation, **fields: Any) -> tuple[int | None, str | None]:
         """Store one record; a failure never costs the user the answer, only the history line."""
         if self._store is None:

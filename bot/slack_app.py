@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 from urllib.error import URLError
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -22,23 +22,17 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot import ask, blocks
+from bot import ask, blocks, slack_native
 from bot.blocks import Message
 from bot.http import SIGNATURE_KEY
 from bot.question import is_question, read_change
 from bot.service import (
-    CompareReply,
-    ErrorReply,
-    EstimateReply,
-    GpusReply,
-    HelpReply,
     HistoryReply,
     Outcome,
-    Reply,
     Service,
-    ShowReply,
 )
 from bot.settings import Settings
+from bot.slack_render import CANNOT_POST, COMMAND, INTERNAL_ERROR, PLATFORM, Answer, render
 from bot.work import Tell, Work, tell
 from common.errors import InputError, StoreError, VramError
 from estimator.query import Query
@@ -48,11 +42,6 @@ from store.records import Conversation
 
 log = logging.getLogger(__name__)
 
-COMMAND = "/vram"
-PLATFORM = "slack"  # how the history store names this front end
-# Slack's error codes for "this bot cannot post there": answer privately instead, with the invite hint.
-CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action",
-                         "cannot_dm_bot", "messages_tab_disabled"})
 # Slack Web API error code -> the one sentence a user sees.
 SLACK_ERRORS = {
     "not_in_channel": "I'm not in this channel: invite me with `/invite @vram` and ask again.",
@@ -70,7 +59,6 @@ SLACK_ERRORS = {
 }
 THREAD_HOWTO = ("Reply here with what to change, e.g. `s=32k`, `b=8 kv=fp8` or `gpu=a100-40gb` "
                 "(`/vram help` lists every key).")
-INTERNAL_ERROR = "Something went wrong on my side while answering; it is logged, please try again."
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?://|mailto:)[^<>|]+)(?:\|([^<>]*))?>")  # <!channel> & co. are left as typed
 _HUB_LINK = re.compile(r"https?://(?:www\.)?huggingface\.co/([\w.-]+/[\w.-]+)(?:/tree/([\w.-]+))?/?(?:[?#].*)?$")
@@ -138,52 +126,6 @@ def _names_a_change(text: str) -> bool:
         return read_change(text, Query()) is not None
     except InputError:
         return True
-
-
-class Answer(NamedTuple):
-    """How to show one reply: the message, and whether the conversation sees it or only the asker."""
-
-    message: Message
-    public: bool = False  # estimates and comparisons are posted; everything else is private
-    record_id: int | None = None  # the stored query an estimate came from (threads follow it)
-    private: Message | None = None  # the same answer for the asker alone (no "reply in this thread")
-    shown: tuple[int, ...] = ()  # stored queries the conversation sees once posted (a comparison's two)
-
-
-def render(reply: Reply) -> Answer:
-    """The Slack message for any reply of the service (the slash command, ``@vram`` and DMs share it)."""
-    if isinstance(reply, EstimateReply):
-        out = reply.outcome
-        if out.estimate is None:
-            return Answer(blocks.error_message(out.error or INTERNAL_ERROR))
-        return Answer(
-            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note), public=True,
-            record_id=out.record_id,
-            private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False),
-        )
-    if isinstance(reply, CompareReply):
-        failed = [o for o in (reply.a, reply.b) if o.estimate is None]
-        if failed:
-            return Answer(blocks.error_message("; ".join(o.error or INTERNAL_ERROR for o in failed)))
-        assert reply.a.estimate is not None and reply.b.estimate is not None
-        ids = (reply.a.record_id, reply.b.record_id)
-        return Answer(blocks.compare_message(reply.a.estimate, reply.b.estimate, record_ids=ids), public=True,
-                      shown=tuple(i for i in ids if i is not None))
-    if isinstance(reply, HistoryReply):
-        return Answer(blocks.history_message(reply.records, model=reply.model, mine=reply.mine))
-    if isinstance(reply, ShowReply):
-        if reply.estimate is not None:
-            return Answer(blocks.estimate_message(reply.estimate, record_id=reply.record.id, hint=False))
-        return Answer(blocks.error_message(
-            f"#{reply.record.id} `{reply.record.text}` failed: {reply.record.error or 'no result'}"
-        ))
-    if isinstance(reply, GpusReply):
-        return Answer(blocks.gpus_message(reply.gpus))
-    if isinstance(reply, HelpReply):
-        return Answer(blocks.help_message())
-    if isinstance(reply, ErrorReply):
-        return Answer(blocks.error_message(reply.message))
-    raise AssertionError(f"unhandled reply {reply!r}")  # pragma: no cover - the Reply union is closed
 
 
 # Delivery retries: a 429 waits its Retry-After (at most MAX_RETRY_AFTER_S) and holds back that channel's
@@ -259,23 +201,32 @@ def create_app(
     ``settings.workers`` threads; ``vram serve`` passes its own to drain it on stop);
     ``token_verification`` calls ``auth.test`` once now.
     """
-    if settings.slack_bot_token is None:
+    oauth = None
+    if settings.slack_bot_token is None and settings.slack_client_id:  # installs in any workspace (OAuth)
+        from bot.slack_oauth import OAuth
+
+        oauth = OAuth(settings)
+    if settings.slack_bot_token is None and oauth is None:
         raise VramError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token from the Slack app settings")
     if settings.slack_signing_secret is None and settings.slack_app_token is None:
         raise VramError("SLACK_SIGNING_SECRET is not set: copy it from the Slack app's Basic Information page")
-    client = WebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=15
+    client: Any = oauth.teams.client if oauth else WebClient(
+        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+        base_url=settings.slack_api_url, timeout=15,
     )
     # No retry handler sleeps in a worker: _Bot.deliver schedules the retries (429, 5xx, connection).
-    client.retry_handlers.clear()
+    # (OAuth: each workspace's client is made without them, see bot.slack_oauth.TeamClients.)
+    if oauth is None:
+        client.retry_handlers.clear()
     pool = work or Work(settings.workers)
     app = App(
         name="vram",
-        client=client,
+        client=WebClient(base_url=settings.slack_api_url, timeout=15) if oauth else client,
+        oauth_settings=oauth.settings if oauth else None,
         signing_secret=(
             settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         ),
-        token_verification_enabled=token_verification,
+        token_verification_enabled=token_verification and oauth is None,
         # Listener functions only ack and enqueue (the work runs in ``work``): they run in the request's
         # own thread, which saves a hand-over to Bolt's listener pool per request under a burst.
         process_before_response=True,
@@ -286,6 +237,10 @@ def create_app(
 
     def submit(fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None = None) -> None:
         pool.submit(functools.partial(bot.guard, fn, *args, on_error=on_error), on_error=on_error)
+
+    slack_native.register(app, bot, submit, settings)  # buttons, the form, unfurls (before the catch-alls)
+    if oauth is not None:  # every workspace's own token; uninstalls and revoked tokens
+        oauth.register(app, bot, submit)
 
     @app.command(COMMAND)
     def on_command(ack: Callable[..., None], body: dict[str, Any], context: BoltContext) -> None:
@@ -401,7 +356,7 @@ class _Bot:
     def answer(self, text: str, who: Conversation) -> Answer:
         """Grammar through the service; a question in plain words read first, its reading leading the answer."""
         if self.search is None or not is_question(text):
-            return render(self.service.run(text, who))
+            return render(self.service.run(text, who), asker=who.user)
         try:
             ans = ask.answer(text, service=self.service, who=who, search=self.search)
         except VramError as err:
@@ -410,11 +365,12 @@ class _Bot:
         if out.estimate is None:
             return Answer(blocks.error_message(f"{out.error or INTERNAL_ERROR} (read as {ans.read_as})"))
         lead = ask.slack_lead(ans)
+        asked = (who.user, text) if who.user else None
         return Answer(
-            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead), public=True,
-            record_id=out.record_id,
+            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead, asked=asked),
+            public=True, record_id=out.record_id,
             private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead,
-                                            hint=False),
+                                            hint=False, private=True),
         )
 
     # -- the one error handler for work after the ack --------------------------------------------
