@@ -31,15 +31,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from store import NewQuery, Scope, Store
+from store import Conversation, NewQuery, Store
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 PG_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
-HOT = Scope(source="slack", team="T0", channel="C0", user="U1")
-QUIET = Scope(source="slack", team="T7", channel="C17", user="U1")
-IN_DM = Scope(source="slack", team="T0", channel="DU40", user="U40", is_dm=True)
-CLI = Scope(source="cli", user="local2")
+HOT = Conversation(platform="slack", workspace="T0", channel="C0", user="U1")
+QUIET = Conversation(platform="slack", workspace="T7", channel="C17", user="U1")
+IN_DM = Conversation(platform="slack", workspace="T0", channel="DU40", user="U40", private=True)
+CLI = Conversation(platform="cli", user="local2")
 
 # Column expressions over the row number i, shared by both dialects ("||" and CASE are standard).
 _CHANNEL_NO = "(CASE WHEN i % 3 = 0 THEN 0 ELSE i % 500 END)"
@@ -55,7 +55,7 @@ _MODEL = (
 )
 _COLUMNS = (
     "created_at, source, team_id, channel_id, user_id, is_dm, text, params, requested_model, model,"
-    " model_lc, revision, result, status, error, parent_id, posted_channel, posted_ts, thread_ts"
+    " model_lc, revision, result, status, error, parent_id, posted_channel, posted_ts, thread_ts, public"
 )
 
 
@@ -76,7 +76,8 @@ def _select_list(created_at: str, true: str, false: str, json_cast: str) -> str:
         'ok', NULL, NULL,
         CASE WHEN {_IS_CLI} THEN NULL ELSE {channel} END,
         CASE WHEN {_IS_CLI} THEN NULL ELSE i || '.000100' END,
-        CASE WHEN {_IS_CLI} OR i % 2 = 1 THEN NULL ELSE (i - 1) || '.000100' END
+        CASE WHEN {_IS_CLI} OR i % 2 = 1 THEN NULL ELSE (i - 1) || '.000100' END,
+        CASE WHEN {_IS_CLI} THEN {false} ELSE {true} END
     """
 
 
@@ -142,7 +143,7 @@ def big(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             pass
 
 
-def _explain(store: Store, scope: Scope, **kw: Any) -> str:
+def _explain(store: Store, scope: Conversation, **kw: Any) -> str:
     """The plan of each id query, for the benchmark's log (run with -s to see it)."""
     out = []
     with store.engine.connect() as conn:
@@ -167,7 +168,7 @@ def _explain(store: Store, scope: Scope, **kw: Any) -> str:
         ("terminal, model=qwen", CLI, {"model": "qwen"}),
     ],
 )
-def test_history(benchmark: Any, big: Store, name: str, scope: Scope, kw: dict[str, Any]) -> None:
+def test_history(benchmark: Any, big: Store, name: str, scope: Conversation, kw: dict[str, Any]) -> None:
     print(f"\n[{big.engine.dialect.name}] {name}\n{_explain(big, scope, **kw)}")
     found = benchmark(big.history, scope=scope, **kw)
     assert found or kw.get("model") == "unicorn"
@@ -185,7 +186,7 @@ def test_latest_in_thread(benchmark: Any, big: Store) -> None:
 
 
 def test_record(benchmark: Any, big: Store) -> None:
-    q = NewQuery(source="slack", team="T0", channel="C0", user="U1", text="vram x", status="ok", model="x/y")
+    q = NewQuery(conversation=HOT, text="vram x", status="ok", model="x/y")
     assert benchmark(big.record, q).id > ROWS
 
 

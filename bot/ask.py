@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from bot.question import Question, read_question
-from bot.service import Outcome, Service, Who
+from bot.service import Outcome, Service
 from estimator.result import Estimate
 from estimator.spec import Frozen
 from sources.model_search import ModelMatch, ModelSearch
+from store.records import Conversation
 
 GIB = 1024**3
 
@@ -24,7 +25,7 @@ class QuestionAnswer(Frozen):
     outcome: Outcome
 
 
-def answer(text: str, *, service: Service, who: Who, search: ModelSearch) -> QuestionAnswer:
+def answer(text: str, *, service: Service, who: Conversation, search: ModelSearch) -> QuestionAnswer:
     """Read ``text``, resolve a model name through ``search``, and estimate; raises VramError when it cannot
     read the question or find the model (the sentence says which part)."""
     question = read_question(text)

@@ -7,21 +7,27 @@ user or from the Hub (model ids, typed text, error sentences, warnings) goes thr
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from bot import report
+from bot.echo import neutral
 from bot.helptext import slack_help
 from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space glyph
 from bot.report import GIB, bar, gib, params, per_token
 from estimator.classic import classic_lines as _classic_lines
+from estimator.query import MAX_BATCH, MAX_SEQ_LEN
 from estimator.result import Estimate
 from estimator.spec import Frozen
 
 SECTION_LIMIT = 3000  # Slack's limit on a section's text
 MAX_BLOCKS = 50  # Slack's limit on blocks per message
+# The widest code-block line that a phone shows without wrapping (about 45 monospace characters).
+PHONE_WIDTH = 45
+CLASSIC_WARNING = "The classic formula says"  # the estimator's warning comparing with the classic formulas
 REPLY_HINT = (
     "Reply in this thread to change one thing: `s=32k` · `b=8` · `gpu=a100-40gb` · `kv=fp8` · `engine=vllm`"
 )
@@ -57,16 +63,38 @@ class Message(Frozen):
 
 # -- text helpers -----------------------------------------------------------------------------
 def escape(text: str) -> str:
-    """Escape Slack mrkdwn control characters (``&``, ``<``, ``>``) in untrusted text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape Slack mrkdwn control characters (``&``, ``<``, ``>``) in untrusted text (and neutralise
+    bidi controls and overlong runs: :func:`bot.echo.neutral`)."""
+    return neutral(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _truncate(text: str, limit: int = SECTION_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_FENCED = re.compile(r"```\n(.*?)\n```", re.DOTALL)
+
+
+def _narrow_block(match: re.Match[str]) -> str:
+    """A code block too wide for a phone, as short lines: the first column in code, the rest as text."""
+    lines = match.group(1).split("\n")
+    if all(len(line) <= PHONE_WIDTH for line in lines):
+        return match.group(0)
+    out = []
+    for line in lines:
+        cols = [c for c in re.split(r"\s{2,}", line.strip()) if c]
+        if cols:
+            out.append(f"`{cols[0]}` " + " · ".join(cols[1:]) if len(cols) > 1 else f"`{cols[0]}`")
+    return "\n".join(out)
+
+
+def narrow(text: str) -> str:
+    """Keep every code-block line within :data:`PHONE_WIDTH` (wider tables become short lines)."""
+    return _FENCED.sub(_narrow_block, text)
+
+
 def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(text)}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(narrow(text))}}
 
 
 def _sections(lines: Sequence[str]) -> list[Block]:
@@ -119,9 +147,13 @@ def bar_line(est: Estimate) -> str:
 
 
 def breakdown_lines(est: Estimate) -> list[str]:
-    """The table: each term with the arithmetic behind it (escaped, for a code block)."""
-    return [f"{label:<12}{n_bytes / GIB:>7.1f} GiB   {why}".rstrip()
-            for label, n_bytes, why in report.breakdown(est, esc=escape)]
+    """The table: each term and its size, narrow enough for a phone (for a code block)."""
+    return [f"{label:<12}{n_bytes / GIB:>8.1f} GiB" for label, n_bytes, _why in report.breakdown(est, esc=escape)]
+
+
+def breakdown_why(est: Estimate) -> list[str]:
+    """The arithmetic behind each term, one short mrkdwn line each (escaped)."""
+    return [f"*{label}*: {why}" for label, _n, why in report.breakdown(est, esc=escape) if why]
 
 
 def classic_lines(est: Estimate) -> list[str]:
@@ -144,11 +176,18 @@ def estimate_message(
     note: str | None = None,
     lead: str | None = None,
     hint: bool = True,
+    classic: bool = False,
+    asked: tuple[str, str] | None = None,
+    private: bool = False,
+    buttons: bool = True,
 ) -> Message:
-    """One estimate as Slack shows it: header, verdict, bar, breakdown, limits, warnings, hint.
+    """One estimate as Slack shows it: header, verdict, bar, breakdown, limits, warnings, hint, buttons.
 
     ``lead`` (already mrkdwn) goes first, e.g. what a what-if changed; ``note`` is the store's
-    "not saved" note; ``hint`` adds how to ask the next question in the thread.
+    "not saved" note; ``hint`` adds how to ask the next question in the thread; ``classic`` adds the
+    classic formulas' six lines (always there with ``method=classic``); ``asked`` is (user id, text
+    typed) for a public answer; ``private`` marks the asker-only copy (its menu offers to share it);
+    ``buttons`` adds the next what-ifs under a stored answer.
     """
     blocks: list[Block] = []
     text: list[str] = []
@@ -159,18 +198,27 @@ def estimate_message(
     verdict = f"*{verdict_line(est)}*\n{bar_line(est)}"
     blocks += [_section(head), _section(verdict)]
     text += [head, verdict]
-    table = classic_lines(est) if est.query.method == "classic" else breakdown_lines(est)
-    blocks.append(_section(_code(table)))
-    text.append(_plain(_code(table)))
+    table = breakdown_lines(est)
+    why = "\n".join(breakdown_why(est))
+    blocks += [_section(_code(table)), _context(why)]
+    text += [_plain(_code(table)), why]
+    show_classic = classic or est.query.method == "classic"
+    if show_classic:
+        six = "*Classic formulas*\n" + "\n".join(f"• {escape(line)}" for line in classic_lines(est))
+        blocks.append(_section(six))
+        text.append(six)
     extra = [x for x in (max_line(est), engine_line(est)) if x]
     if extra:
         blocks.append(_section("\n".join(extra)))
         text += extra
-    if est.warnings:
-        warn = "\n".join(f":warning: {escape(w)}" for w in est.warnings)
+    warnings = [w for w in est.warnings if show_classic or not w.startswith(CLASSIC_WARNING)]
+    if warnings:
+        warn = "\n".join(f":warning: {escape(w)}" for w in warnings)
         blocks.append(_section(warn))
         text.append(warn)
     context: list[str] = []
+    if asked is not None:
+        context.append(asked_line(*asked))
     if record_id is not None:
         context.append(f"#{record_id} (`/vram show {record_id}`)")
     if hint:
@@ -181,11 +229,93 @@ def estimate_message(
         ctx = " · ".join(context)
         blocks.append(_context(ctx))
         text.append(ctx)
+    if buttons and record_id is not None:
+        blocks.append(what_if_actions(est, record_id, private=private))
     return _message(blocks, text)
+
+
+def asked_line(user: str, typed: str) -> str:
+    """``asked by @user: `/vram ...` `` (only a real Slack user id becomes a mention)."""
+    who = f"<@{user}>" if _SLACK_USER.fullmatch(user) else escape(user)
+    typed = " ".join(typed.replace("`", " ").split())
+    return f"asked by {who}: `/vram {escape(typed)}`"
+
+
+# -- the buttons under an answer -----------------------------------------------------------
+WHAT_IF_ACTION = "vram_whatif"  # action ids start with this; the value says which record and what change
+MENU_ACTION = "vram_menu"
+
+
+def _button(label: str, action_id: str, value: str) -> Block:
+    return {"type": "button", "text": {"type": "plain_text", "text": label[:75], "emoji": True},
+            "action_id": action_id, "value": value}
+
+
+def _option(label: str, value: str) -> Block:
+    return {"text": {"type": "plain_text", "text": label[:75], "emoji": True}, "value": value}
+
+
+def what_ifs(est: Estimate) -> list[tuple[str, str]]:
+    """(button label, change as typed) for the what-ifs people try next."""
+    q = est.query
+    out: list[tuple[str, str]] = []
+    if q.seq_len * 2 <= MAX_SEQ_LEN:
+        out.append((f"Context x2 (s={report.tokens(q.seq_len * 2)})", f"s={q.seq_len * 2}"))
+    if q.batch * 2 <= MAX_BATCH:
+        out.append((f"Batch x2 (b={q.batch * 2})", f"b={q.batch * 2}"))
+    if q.kv != "off" and est.details.kv_dtype not in (None, "fp8"):
+        out.append(("KV in fp8", "kv=fp8"))
+    fit = est.fit
+    if fit is not None and fit.min_gpus > 0 and fit.min_gpus != q.gpus:
+        out.append((f"{fit.min_gpus} GPUs (smallest that fits)" if not fit.fits
+                    else f"{fit.min_gpus} GPU{'s' if fit.min_gpus > 1 else ''} (fewest that fit)",
+                    f"gpus={fit.min_gpus}"))
+    other = "vllm" if q.engine == "transformers" else "transformers"
+    out.append((f"On {other}", f"engine={other}"))
+    return out
+
+
+def what_if_actions(est: Estimate, record_id: int, *, private: bool = False) -> Block:
+    """The what-if buttons and the overflow menu (share, classic lines, delete) for one stored answer."""
+    elements: list[Block] = [
+        _button(label, f"{WHAT_IF_ACTION}_{i}", json.dumps({"r": record_id, "c": change}))
+        for i, (label, change) in enumerate(what_ifs(est))
+    ]
+    options = [_option("Show the classic formulas", f"classic:{record_id}"),
+               _option("Delete my answer", f"delete:{record_id}")]
+    if private:
+        options.insert(0, _option("Share to the channel", f"share:{record_id}"))
+    elements.append({"type": "overflow", "action_id": MENU_ACTION, "options": options})
+    return {"type": "actions", "block_id": f"vram_next_{record_id}", "elements": elements}
 
 
 def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate) -> str:
     return report.change_line(changes, base, new, esc=escape)
+
+
+def fit_phrase(est: Estimate) -> str | None:
+    """``fits one NVIDIA L4 (3.2 GiB spare)`` or ``does not fit 2 x NVIDIA L4 (5.0 GiB short)``."""
+    fit = est.fit
+    if fit is None:
+        return None
+    where = f"one {escape(fit.gpu_name)}" if est.query.gpus == 1 else f"{est.query.gpus} x {escape(fit.gpu_name)}"
+    if fit.fits:
+        return f"fits {where} ({gib(fit.headroom)} spare)"
+    return f"does not fit {where} ({gib(-fit.headroom)} short)"
+
+
+def what_if_lead(changes: Mapping[str, str], base: Estimate, new: Estimate) -> str:
+    """What a what-if changed: the total (or that it did not move), and the fit before and after."""
+    what = ", ".join(f"`{escape(k)}={escape(str(v))}`" for k, v in changes.items()) or "nothing"
+    before, after = base.memory.total, new.memory.total
+    if before == after:
+        line = f"Changed {what}: total {gib(after)}, unchanged"
+    else:
+        line = f"Changed {what}: total {gib(before)} → {gib(after)} ({report.signed_gib(after - before)})"
+    was, now = fit_phrase(base), fit_phrase(new)
+    if was != now and now is not None:
+        line += f"\nFit: {was} → {now}" if was is not None else f"\nFit: {now}"
+    return line
 
 
 def what_if_message(
@@ -195,10 +325,11 @@ def what_if_message(
     *,
     record_id: int | None = None,
     note: str | None = None,
+    private: bool = False,
 ) -> Message:
-    """A thread reply: what changed and the difference in total, then the new estimate."""
+    """A thread reply: what changed (totals and the fit), then the new estimate."""
     return estimate_message(
-        new, record_id=record_id, note=note, lead=change_line(changes, base, new), hint=False
+        new, record_id=record_id, note=note, lead=what_if_lead(changes, base, new), hint=False, private=private
     )
 
 
@@ -216,10 +347,22 @@ def notice_message(message: str) -> Message:
     return _message([_section(message)], [message])
 
 
+def _compare_field(e: Estimate, name: str) -> Block:
+    m = e.memory
+    lines = [f"*{name}*", f"Weights {gib(m.weights)}", f"KV cache {gib(m.kv_cache)}",
+             f"Activations {gib(m.activations)}", f"Overhead {gib(m.overhead)}", f"*Total {gib(m.total)}*",
+             f"{params(e.params_total)} parameters", f"KV {per_token(e.details.kv_bytes_per_token)}/token"]
+    phrase = fit_phrase(e)
+    if phrase:
+        lines.append(phrase[0].upper() + phrase[1:])
+    return {"type": "mrkdwn", "text": _truncate("\n".join(lines), 2000)}
+
+
 def compare_message(
-    a: Estimate, b: Estimate, *, record_ids: tuple[int | None, int | None] = (None, None)
+    a: Estimate, b: Estimate, *, record_ids: tuple[int | None, int | None] = (None, None),
+    lead: str | None = None, asked: tuple[str, str] | None = None,
 ) -> Message:
-    """Two models side by side, same inputs: the breakdown in columns and the difference."""
+    """Two models side by side, same inputs: one column each (they stack on a phone), and the difference."""
     q = a.query
     title = f"*Compare* · s={q.seq_len:,} · b={q.batch:,} · {q.engine}"
     if q.gpu:
@@ -228,39 +371,26 @@ def compare_message(
     def name(e: Estimate) -> str:
         return escape(e.model + (f"@{e.revision[:7]}" if e.revision else ""))
 
-    width = max(14, len(name(a)), len(name(b))) + 2
-    rows = [f"{'':<12}{name(a):>{width}}{name(b):>{width}}"]
-    for label, x, y in (
-        ("Weights", a.memory.weights, b.memory.weights),
-        ("KV cache", a.memory.kv_cache, b.memory.kv_cache),
-        ("Activations", a.memory.activations, b.memory.activations),
-        ("Overhead", a.memory.overhead, b.memory.overhead),
-        ("Total", a.memory.total, b.memory.total),
-    ):
-        rows.append(f"{label:<12}{gib(x):>{width}}{gib(y):>{width}}")
-    rows.append(f"{'Parameters':<12}{params(a.params_total):>{width}}{params(b.params_total):>{width}}")
-    rows.append(
-        f"{'KV/token':<12}{per_token(a.details.kv_bytes_per_token):>{width}}"
-        f"{per_token(b.details.kv_bytes_per_token):>{width}}"
-    )
-    if a.fit is not None and b.fit is not None:
-        rows.append(
-            f"{'Fits':<12}{'yes' if a.fit.fits else 'no':>{width}}{'yes' if b.fit.fits else 'no':>{width}}"
-        )
+    fields = [_compare_field(a, name(a)), _compare_field(b, name(b))]
     diff = b.memory.total - a.memory.total
     if diff == 0:
         summary = f"{name(b)} needs the same memory as {name(a)}"
     else:
         summary = f"{name(b)} needs {gib(abs(diff))} {'more' if diff > 0 else 'less'} than {name(a)}"
-    blocks = [_section(title), _section(_code(rows)), _section(summary)]
-    text = [title, _plain(_code(rows)), summary]
+    blocks: list[Block] = [_section(lead)] if lead else []
+    blocks += [_section(title), {"type": "section", "fields": fields}, _section(summary)]
+    text = [lead or "", title, *(f["text"] for f in fields), summary]
     ids = [f"#{i}" for i in record_ids if i is not None]
-    warnings = [f":warning: {escape(e.model)}: {escape(w)}" for e in (a, b) for w in e.warnings]
+    warnings = [f":warning: {escape(e.model)}: {escape(w)}" for e in (a, b) for w in e.warnings
+                if not w.startswith(CLASSIC_WARNING) or q.method == "classic"]
     if warnings:
         blocks.append(_section("\n".join(warnings)))
         text += warnings
+    context = [asked_line(*asked)] if asked else []
     if ids:
-        ctx = "Stored as " + " and ".join(ids)
+        context.append("Stored as " + " and ".join(ids) + " · reply in this thread to change both sides")
+    if context:
+        ctx = " · ".join(context)
         blocks.append(_context(ctx))
         text.append(ctx)
     return _message(blocks, text)
@@ -311,20 +441,10 @@ def history_message(records: Sequence[Any], *, model: str | None = None, mine: b
 
 
 def gpus_message(gpus: Sequence[Any]) -> Message:
-    """The GPU catalog: the key to type and the memory CUDA reports."""
-    rows = [f"{'gpu=':<16}{'memory':>10}   name"]
-    rows += [f"{escape(g.key):<16}{g.memory_bytes / GIB:>6.1f} GiB   {escape(g.name)}" for g in gpus]
+    """The GPU catalog: the key to type and the memory CUDA reports (short lines for a phone)."""
+    rows = [f"`{escape(g.key)}` {g.memory_bytes / GIB:.1f} GiB · {escape(g.name)}" for g in gpus]
     title = "*GPUs I know* (memory as CUDA reports the device total); use them as `gpu=&lt;key&gt;`"
-    blocks = [_section(title)]
-    # Code blocks split across sections when the catalog is long.
-    chunk: list[str] = []
-    for row in rows:
-        if sum(len(x) + 1 for x in chunk) + len(row) > SECTION_LIMIT - 20:
-            blocks.append(_section(_code(chunk)))
-            chunk = []
-        chunk.append(row)
-    if chunk:
-        blocks.append(_section(_code(chunk)))
+    blocks = [_section(title), *_sections(rows)]
     return _message(blocks, [title, *rows])
 
 

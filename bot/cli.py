@@ -39,11 +39,11 @@ from bot.service import (
     Reply,
     Service,
     ShowReply,
-    Who,
 )
 from bot.settings import Settings, load_settings
 from common.errors import InputError, StoreError, VramError
 from sources import make_resolver
+from store.records import Conversation
 
 log = logging.getLogger("vram")
 
@@ -201,7 +201,7 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
 
             words = prompt.ask_questions(read or prompt.terminal_reader(err=err), lambda line: print(line, file=err))
         service = build_service(settings, with_store=_needs_store(words))
-        who = Who(source="cli", user=_local_user(settings))
+        who = Conversation(platform="cli", user=_local_user(settings))
         if len(words) == 1 and is_question(words[0]):
             return _question(words[0], service, who, settings, as_json=as_json, console=console, out=out, err=err)
         if words[0].lower() == "history":
@@ -222,7 +222,7 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         return _fail("cancelled", 1, err)
 
 
-def _question(text: str, service: Service, who: Who, settings: Settings, *, as_json: bool, console: Console,
+def _question(text: str, service: Service, who: Conversation, settings: Settings, *, as_json: bool, console: Console,
               out: TextIO, err: TextIO) -> int:
     """A question in plain words (one quoted argument): how it was read, then the answer."""
     from bot import ask

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from bot import report
 from bot.console import plain
+from bot.echo import neutral
 from bot.helptext import terminal_help
 from bot.names import model_name, shorten_paths
 from estimator.classic import classic_lines
@@ -86,7 +87,7 @@ def history_json(records: Sequence[QueryRecord]) -> list[dict[str, Any]]:
         items.append({
             "id": rec.id, "created_at": rec.created_at.isoformat(), "model": rec.model_label,
             "revision": rec.revision, "text": rec.text, "status": rec.status, "error": rec.error,
-            "total": total, "parent_id": rec.parent_id, "source": rec.source,
+            "total": total, "parent_id": rec.parent_id, "source": rec.conversation.platform,
         })
     return items
 
@@ -119,7 +120,7 @@ def history_table(records: Sequence[QueryRecord]) -> Table | Text | Group:
         else:
             total, text = "failed", f"{text}: {plain(item['error'] or 'no estimate')}"
         table.add_row(str(item["id"]), item["created_at"][:16].replace("T", " "),
-                      model_name(rec.model_label or ""), total, text)
+                      neutral(model_name(rec.model_label or "")), total, neutral(text))
     return table if note is None else Group(table, note)
 
 

@@ -2,102 +2,36 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 from urllib.error import URLError
 
-from slack_bolt import App, BoltRequest
+from slack_bolt import App
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import ArgumentError
 
+from bot.http import EVENTS_PATH, HttpServer, SlackGate
 from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
+from bot.work import Work
 from common.errors import StoreError, VramError
 from sources import make_resolver
 from store.store import Store, default_database_url
 
 log = logging.getLogger(__name__)
 
-EVENTS_PATH = "/slack/events"
-HEALTH_PATH = "/healthz"
-MAX_BODY_BYTES = 1024 * 1024  # Slack payloads are far smaller; refuse anything bigger unread
-
-
-class SlackHTTPServer(ThreadingHTTPServer):
-    """One thread per request, so a slow client never holds up another request's ack."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-def make_http_server(
-    app: App | None, *, host: str = "0.0.0.0", port: int = 3000, health: Callable[[], bool] | None = None
-) -> SlackHTTPServer:
-    """An HTTP server for ``app``: Slack requests at ``/slack/events``, a health check at ``/healthz``.
-
-    With ``app=None`` only the health check is served (Socket Mode: events never come over HTTP).
-    """
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("%s " + format, self.address_string(), *args)
-
-        def do_GET(self) -> None:
-            if self.path.partition("?")[0] != HEALTH_PATH:
-                self._send(404, {"ok": False, "error": "not found"})
-                return
-            ok = True
-            if health is not None:
-                try:
-                    ok = health()
-                except Exception:
-                    log.exception("health check failed")
-                    ok = False
-            self._send(200 if ok else 503, {"ok": ok})
-
-        def do_POST(self) -> None:
-            path, _, query = self.path.partition("?")
-            if app is None or path != EVENTS_PATH:
-                self._send(404, {"ok": False, "error": "not found"})
-                return
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if not 0 <= length <= MAX_BODY_BYTES:
-                self._send(413, {"ok": False, "error": "payload too large"})
-                self.close_connection = True
-                return
-            body = self.rfile.read(length).decode("utf-8", errors="replace")
-            headers = {k.lower(): [v] for k, v in self.headers.items()}
-            resp = app.dispatch(BoltRequest(body=body, query=query, headers=headers))
-            out_headers = {k: list(v) for k, v in resp.headers.items()}
-            self._send_raw(resp.status, resp.body or "", out_headers)
-
-        def _send(self, status: int, obj: dict[str, Any]) -> None:
-            self._send_raw(status, json.dumps(obj), {"content-type": ["application/json"]})
-
-        def _send_raw(self, status: int, body: str, headers: dict[str, list[str]]) -> None:
-            data = body.encode("utf-8")
-            self.send_response(status)
-            for key, values in headers.items():
-                if key.lower() == "content-length":
-                    continue
-                for value in values:
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return SlackHTTPServer((host, port), Handler)
+# A stop (SIGTERM) must be over before the orchestrator's kill (Docker: 10 s): the acks in flight get
+# ACK_DRAIN_S, the answers in flight what is left of STOP_BUDGET_S less TELL_S, kept to tell the askers of
+# answers that could not finish.
+STOP_BUDGET_S = 8.0
+ACK_DRAIN_S = 1.0
+TELL_S = 2.0
 
 
 def check_settings(settings: Settings) -> None:
@@ -111,7 +45,19 @@ def check_settings(settings: Settings) -> None:
         )
 
 
-def build(settings: Settings) -> tuple[App, Store]:
+@dataclass
+class Built:
+    """What ``vram serve`` runs: the Bolt app, its store and the work pool answering after the ack."""
+
+    app: App
+    store: Store
+    work: Work
+
+    def __iter__(self) -> Any:  # ``app, store = build(...)``
+        return iter((self.app, self.store))
+
+
+def build(settings: Settings) -> Built:
     """Store (migrated), Hub resolver, service and Bolt app, wired from the settings."""
     check_settings(settings)
     try:
@@ -127,7 +73,8 @@ def build(settings: Settings) -> tuple[App, Store]:
         store.upgrade()  # `vram serve` applies the migrations on start
         resolver = make_resolver(settings, store_cache=store.hub_cache(), local_paths=False)
         service = Service(store=store, resolver=resolver)
-        return create_app(settings, service, events=store), store
+        work = Work(settings.workers)
+        return Built(create_app(settings, service, events=store, work=work), store, work)
     except StoreError as err:
         store.close()
         raise VramError(str(err)) from err
@@ -145,11 +92,11 @@ def build(settings: Settings) -> tuple[App, Store]:
 
 
 def database_ok(store: Store) -> Callable[[], bool]:
-    """The health check: the database answers."""
+    """The health check: the database takes a write now (a read-only file or a held lock is unhealthy)."""
 
     def check() -> bool:
         try:
-            store.schema_revision()
+            store.check_writable()
         except StoreError:
             return False
         return True
@@ -158,37 +105,39 @@ def database_ok(store: Store) -> Callable[[], bool]:
 
 
 def serve(settings: Settings, *, on_ready: Callable[[Callable[[], None]], None] | None = None) -> None:
-    """Run the bot until interrupted: Socket Mode with SLACK_APP_TOKEN, else HTTP on PORT.
+    """Run the bot until stopped: Socket Mode with SLACK_APP_TOKEN, else HTTP on PORT.
 
     ``on_ready`` is called once Slack can reach the bot, with a function that stops it (for tests
-    and for embedding; from the command line, Ctrl-C or SIGTERM stops it).
+    and for embedding; from the command line, Ctrl-C or SIGTERM stops it). A stop takes no new
+    requests, finishes the answers in flight (or tells their askers) and returns within STOP_BUDGET_S.
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     elif settings.vram_log_level is None:
         # `vram` logs WARNING and up for terminal commands; a server tells its operator how it runs.
         logging.getLogger("bot").setLevel(logging.INFO)
-    app, store = build(settings)
-    restore = _stop_on_sigterm()
+    built = build(settings)
+    stop = threading.Event()
+    restore = _stop_on_signals(stop)
     try:
         if settings.slack_app_token is not None:
-            _serve_socket_mode(app, store, settings, on_ready)
+            _serve_socket_mode(built, settings, stop, on_ready)
         else:
-            _serve_http(app, store, settings, on_ready)
+            _serve_http(built, settings, stop, on_ready)
     finally:
         restore()
-        store.close()
+        built.store.close()
 
 
-def _listen(app: App | None, port: int, *, health: Callable[[], bool]) -> SlackHTTPServer:
+def _listen(gate: SlackGate, port: int) -> HttpServer:
     try:
-        return make_http_server(app, port=port, health=health)
+        return HttpServer(gate, port=port).start()
     except OSError as err:  # another process has the port (or a low port needs privileges)
         raise VramError(f"PORT {port} is not free: {err.strerror or err}; set PORT to a free port") from err
 
 
-def _stop_on_sigterm() -> Callable[[], None]:
-    """SIGTERM (``docker stop``, orchestrators) stops the bot as Ctrl-C does; returns the undo.
+def _stop_on_signals(stop: threading.Event) -> Callable[[], None]:
+    """SIGTERM (``docker stop``, orchestrators) and Ctrl-C start a graceful stop; returns the undo.
 
     Without a handler Python dies at once on SIGTERM, and as PID 1 in a container it ignores it, so
     ``docker stop`` waited its 10 seconds and killed the bot mid-answer.
@@ -196,37 +145,64 @@ def _stop_on_sigterm() -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None  # embedded in a thread: signals are the host's business
 
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
-def _serve_http(app: App, store: Store, settings: Settings,
-                on_ready: Callable[[Callable[[], None]], None] | None) -> None:
-    server = _listen(app, settings.port, health=database_ok(store))
-    log.info("vram: HTTP on port %d, Slack events at %s", settings.port, EVENTS_PATH)
-    if on_ready is not None:
-        on_ready(server.shutdown)
-    try:
-        server.serve_forever(poll_interval=0.5)
-    except KeyboardInterrupt:
+def _wait(stop: threading.Event) -> None:
+    # A timed wait: the main thread then runs the signal handler promptly on every platform.
+    while not stop.wait(0.5):
         pass
+
+
+def _finish(work: Work, started: float) -> None:
+    """Let the answers in flight finish within the stop budget; the rest are told to ask again."""
+    left = STOP_BUDGET_S - TELL_S - (time.monotonic() - started)
+    unfinished = work.drain(max(left, 0.0))
+    log.info("vram: stopped (%d answer(s) could not finish)", unfinished)
+
+
+def _serve_http(built: Built, settings: Settings, stop: threading.Event,
+                on_ready: Callable[[Callable[[], None]], None] | None) -> None:
+    assert settings.slack_signing_secret is not None  # check_settings: HTTP mode needs it
+    gate = SlackGate(built.app, signing_secret=settings.slack_signing_secret.get_secret_value(),
+                     health=database_ok(built.store))
+    server = _listen(gate, settings.port)
+    log.info("vram: HTTP on port %d, Slack events at %s", server.port, EVENTS_PATH)
+    if on_ready is not None:
+        on_ready(stop.set)
+    try:
+        _wait(stop)
     finally:
-        server.server_close()
+        started = time.monotonic()
+        log.info("vram: stopping: no new requests; finishing the answers in flight")
+        server.stop_accepting()
+        server.wait_idle(ACK_DRAIN_S)
+        _finish(built.work, started)
+        server.close()
 
 
-def _serve_socket_mode(app: App, store: Store, settings: Settings,
+def _serve_socket_mode(built: Built, settings: Settings, stop: threading.Event,
                        on_ready: Callable[[Callable[[], None]], None] | None) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     assert settings.slack_app_token is not None
+    handler = SocketModeHandler(built.app, settings.slack_app_token.get_secret_value())
+    db_ok = database_ok(built.store)
+
+    def healthy() -> bool:
+        return handler.client.is_connected() and db_ok()
+
     # The health check still listens on PORT (for Docker and orchestrators); events do not.
-    health_server = _listen(None, settings.port, health=database_ok(store))
-    threading.Thread(target=health_server.serve_forever, daemon=True, name="vram-health").start()
-    handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
-    stopped = threading.Event()
+    health_server = _listen(SlackGate(None, health=healthy), settings.port)
     try:
         try:
             handler.connect()
@@ -242,11 +218,12 @@ def _serve_socket_mode(app: App, store: Store, settings: Settings,
             ) from err
         log.info("vram: Socket Mode (SLACK_APP_TOKEN is set); health check on port %d", settings.port)
         if on_ready is not None:
-            on_ready(stopped.set)
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
+            on_ready(stop.set)
+        _wait(stop)
+        started = time.monotonic()
+        log.info("vram: stopping: no new events; finishing the answers in flight")
+        handler.close()
+        _finish(built.work, started)
     finally:
         handler.close()
-        health_server.shutdown()
-        health_server.server_close()
+        health_server.close()

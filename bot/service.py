@@ -28,24 +28,11 @@ from estimator.query import Query
 from estimator.result import Estimate
 from estimator.spec import Frozen
 from sources import Opens
-from store.records import NewQuery, QueryRecord, Scope
+from store.records import Conversation, NewQuery, QueryRecord
 
 log = logging.getLogger(__name__)
 
 NOT_SAVED = "not saved to history: the database did not answer"
-
-
-class Who(Frozen):
-    """Who asked and where (a Slack user in a channel, or the local terminal user)."""
-
-    source: Literal["slack", "cli"]
-    team: str | None = None
-    channel: str | None = None
-    user: str | None = None
-    is_dm: bool = False
-
-    def scope(self) -> Scope:
-        return Scope(source=self.source, team=self.team, channel=self.channel, user=self.user, is_dm=self.is_dm)
 
 
 class Outcome(Frozen):
@@ -108,12 +95,13 @@ Reply = EstimateReply | HelpReply | GpusReply | HistoryReply | ShowReply | Compa
 class Stores(Protocol):
     def record(self, rec: NewQuery) -> QueryRecord: ...
     def get(self, query_id: int) -> QueryRecord | None: ...
-    def visible(self, rec: QueryRecord, scope: Scope) -> bool: ...
-    def history(self, *, scope: Scope, model: str | None = None, user: str | None = None, limit: int = 20,
+    def visible(self, rec: QueryRecord, scope: Conversation) -> bool: ...
+    def history(self, *, scope: Conversation, model: str | None = None, user: str | None = None, limit: int = 20,
                 offset: int = 0) -> list[QueryRecord]: ...
     def set_posted(self, query_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None: ...
+    def mark_public(self, query_ids: tuple[int, ...]) -> None: ...
     def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None: ...
-    def own_queries(self, *, team: str | None, user: str, limit: int = 20) -> list[QueryRecord]: ...
+    def own_queries(self, *, platform: str, workspace: str | None, user: str, limit: int = 20) -> list[QueryRecord]: ...
     def hub_cache(self) -> Any: ...
 
 
@@ -148,13 +136,16 @@ class Service:
         return estimate(model.spec, query, model_id=model.model_id, revision=model.revision,
                         warnings=model.warnings)
 
-    def _keep(self, who: Who, **fields: Any) -> tuple[int | None, str | None]:
+    def preview(self, query: Query) -> Estimate:
+        """One estimate, not stored (a link preview); raises :class:`VramError` as an estimate would."""
+        return self._estimate(query)
+
+    def _keep(self, who: Conversation, **fields: Any) -> tuple[int | None, str | None]:
         """Store one record; a failure never costs the user the answer, only the history line."""
         if self._store is None:
             return None, None
         try:
-            rec = NewQuery(source=who.source, team=who.team, channel=who.channel, user=who.user,
-                           is_dm=who.is_dm, **fields)
+            rec = NewQuery(conversation=who, **fields)
             return self._store.record(rec).id, None
         except StoreError as err:
             log.error("query not saved: %s", err)
@@ -164,7 +155,7 @@ class Service:
             log.error("query not saved: %s", err.errors()[0]["msg"])
             return None, "not saved to history: the query does not fit the history's columns"
 
-    def estimate_query(self, query: Query, who: Who, *, text: str, parent_id: int | None = None,
+    def estimate_query(self, query: Query, who: Conversation, *, text: str, parent_id: int | None = None,
                        base: Estimate | None = None, changes: dict[str, str] | None = None) -> Outcome:
         """Estimate one parsed query and store it, whatever happens."""
         est: Estimate | None = None
@@ -185,13 +176,13 @@ class Service:
             changes=changes or {},
         )
 
-    def _input_error(self, text: str, err: InputError, who: Who) -> ErrorReply:
+    def _input_error(self, text: str, err: InputError, who: Conversation) -> ErrorReply:
         # Invalid input is kept too, so people can see what they typed.
         self._keep(who, text=text, status="error", error=str(err))
         return ErrorReply(message=str(err), exit_code=err.exit_code)
 
     # -- any text -------------------------------------------------------------------------------
-    def run(self, text: str, who: Who) -> Reply:
+    def run(self, text: str, who: Conversation) -> Reply:
         """Answer one line of ``/vram`` / ``vram`` text."""
         try:
             cmd = parse(text)
@@ -212,29 +203,30 @@ class Service:
             return self.show(cmd.record_id, who)
         raise AssertionError(f"unhandled command {cmd!r}")
 
-    def history(self, who: Who, *, model: str | None = None, mine: bool = False, limit: int = 20,
+    def history(self, who: Conversation, *, model: str | None = None, mine: bool = False, limit: int = 20,
                 offset: int = 0) -> HistoryReply | ErrorReply:
-        """Recent queries visible from where ``who`` asks (channel-scoped)."""
+        """Recent queries ``who`` may see from where they ask (``Store.visible``)."""
         if self._store is None:
             return ErrorReply(message="history is off: no database is configured", exit_code=1)
         try:
-            records = self._store.history(scope=who.scope(), model=model, user=who.user if mine else None,
+            records = self._store.history(scope=who, model=model, user=who.user if mine else None,
                                           limit=limit, offset=offset)
         except StoreError as err:
             return ErrorReply(message=str(err), exit_code=err.exit_code)
         return HistoryReply(records=tuple(records), model=model, mine=mine)
 
-    def own_history(self, who: Who, *, limit: int = 20) -> HistoryReply | ErrorReply:
+    def own_history(self, who: Conversation, *, limit: int = 20) -> HistoryReply | ErrorReply:
         """The asker's own queries in every channel of their team (their App Home, seen by them only)."""
         if self._store is None or who.user is None:
             return HistoryReply(records=())
         try:
-            records = self._store.own_queries(team=who.team, user=who.user, limit=limit)
+            records = self._store.own_queries(platform=who.platform, workspace=who.workspace, user=who.user,
+                                               limit=limit)
         except StoreError as err:
             return ErrorReply(message=str(err), exit_code=err.exit_code)
         return HistoryReply(records=tuple(records), mine=True)
 
-    def show(self, record_id: int, who: Who) -> ShowReply | ErrorReply:
+    def show(self, record_id: int, who: Conversation) -> ShowReply | ErrorReply:
         """One stored query, if ``who`` may see it."""
         if self._store is None:
             return ErrorReply(message="history is off: no database is configured", exit_code=1)
@@ -242,14 +234,14 @@ class Service:
             record = self._store.get(record_id)
         except StoreError as err:
             return ErrorReply(message=str(err), exit_code=err.exit_code)
-        if record is None or not self._store.visible(record, who.scope()):
+        if record is None or not self._store.visible(record, who):
             # Same sentence for "absent" and "not yours": ids of other channels stay private.
             return ErrorReply(message=f"no query #{record_id} here: `history` lists the ones you can see",
                               exit_code=1)
         return ShowReply(record=record, estimate=stored_estimate(record))
 
     # -- threads --------------------------------------------------------------------------------
-    def what_if(self, *, base: QueryRecord, text: str, who: Who) -> Outcome | None:
+    def what_if(self, *, base: QueryRecord, text: str, who: Conversation) -> Outcome | None:
         """Re-estimate ``base`` with the settings in a thread reply; None when it changes nothing."""
         if not base.params:
             return None
@@ -281,3 +273,12 @@ class Service:
             self._store.set_posted(record_id, channel=channel, ts=ts, thread_ts=thread_ts)
         except StoreError as err:
             log.error("could not record where query %s was posted: %s", record_id, err)
+
+    def mark_public(self, record_ids: tuple[int, ...]) -> None:
+        """Queries whose answer the whole conversation saw (posted without a thread of their own)."""
+        if self._store is None or not record_ids:
+            return
+        try:
+            self._store.mark_public(record_ids)
+        except StoreError as err:
+            log.error("could not record that queries %s were posted: %s", record_ids, err)

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # Install in any workspace (OAuth v2): set all three instead of SLACK_BOT_TOKEN.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_token_key: SecretStr | None = None  # Fernet key: bot tokens are encrypted with it at rest
+    slack_oauth_redirect_url: str | None = None  # default: what the app's settings on api.slack.com say
+    slack_install_url: str = "https://slack.com/oauth/v2/authorize"  # where the install link sends people
     port: int = Field(3000, ge=1, le=65535)
     hub_timeout_s: float = Field(10.0, gt=0, le=120)  # total wait for one model's resolution
     hub_branch_ttl_s: float = Field(600.0, ge=0)  # how long a resolved branch (main) is trusted

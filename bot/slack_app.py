@@ -7,45 +7,41 @@ claimed in the database before anything is posted, so no message is answered twi
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any, NamedTuple, Protocol
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+from urllib.error import URLError
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.web import WebClient
+from slack_sdk.webhook import WebhookClient
 
-from bot import ask, blocks
+from bot import ask, blocks, slack_native
 from bot.blocks import Message
+from bot.http import SIGNATURE_KEY
 from bot.question import is_question, read_change
 from bot.service import (
-    CompareReply,
-    ErrorReply,
-    EstimateReply,
-    GpusReply,
-    HelpReply,
     HistoryReply,
     Outcome,
-    Reply,
     Service,
-    ShowReply,
-    Who,
 )
 from bot.settings import Settings
+from bot.slack_render import CANNOT_POST, COMMAND, INTERNAL_ERROR, PLATFORM, Answer, render
+from bot.work import Tell, Work, tell
 from common.errors import InputError, StoreError, VramError
 from estimator.query import Query
 from sources import make_search
 from sources.model_search import ModelSearch
+from store.records import Conversation
 
 log = logging.getLogger(__name__)
 
-COMMAND = "/vram"
-# Slack's error codes for "this bot cannot post there": answer privately instead, with the invite hint.
-CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action",
-                         "cannot_dm_bot", "messages_tab_disabled"})
 # Slack Web API error code -> the one sentence a user sees.
 SLACK_ERRORS = {
     "not_in_channel": "I'm not in this channel: invite me with `/invite @vram` and ask again.",
@@ -63,7 +59,6 @@ SLACK_ERRORS = {
 }
 THREAD_HOWTO = ("Reply here with what to change, e.g. `s=32k`, `b=8 kv=fp8` or `gpu=a100-40gb` "
                 "(`/vram help` lists every key).")
-INTERNAL_ERROR = "Something went wrong on my side while answering; it is logged, please try again."
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?://|mailto:)[^<>|]+)(?:\|([^<>]*))?>")  # <!channel> & co. are left as typed
 _HUB_LINK = re.compile(r"https?://(?:www\.)?huggingface\.co/([\w.-]+/[\w.-]+)(?:/tree/([\w.-]+))?/?(?:[?#].*)?$")
@@ -81,9 +76,11 @@ logging.getLogger("slack_bolt.App").addFilter(_NoUnusedTokenNotice())
 
 
 class EventClaims(Protocol):
-    """De-duplication of Slack deliveries (the history store's ``claim_event``)."""
+    """De-duplication of Slack deliveries and replays (the history store)."""
 
     def claim_event(self, event_id: str) -> bool: ...
+
+    def first_sighting(self, signature: str) -> bool: ...
 
 
 def slack_error_sentence(err: Exception) -> str:
@@ -131,48 +128,62 @@ def _names_a_change(text: str) -> bool:
         return True
 
 
-class Answer(NamedTuple):
-    """How to show one reply: the message, and whether the conversation sees it or only the asker."""
-
-    message: Message
-    public: bool = False  # estimates and comparisons are posted; everything else is private
-    record_id: int | None = None  # the stored query an estimate came from (threads follow it)
-    private: Message | None = None  # the same answer for the asker alone (no "reply in this thread")
+# Delivery retries: a 429 waits its Retry-After (at most MAX_RETRY_AFTER_S) and holds back that channel's
+# calls of that method meanwhile; a 5xx or a connection error is tried again after 1, 2, 4 s
+# (x the backoff unit). Waiting happens on a timer, never in a worker.
+MAX_TRIES = 4
+MAX_RETRY_AFTER_S = 60.0
 
 
-def render(reply: Reply) -> Answer:
-    """The Slack message for any reply of the service (the slash command, ``@vram`` and DMs share it)."""
-    if isinstance(reply, EstimateReply):
-        out = reply.outcome
-        if out.estimate is None:
-            return Answer(blocks.error_message(out.error or INTERNAL_ERROR))
-        return Answer(
-            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note), public=True,
-            record_id=out.record_id,
-            private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False),
-        )
-    if isinstance(reply, CompareReply):
-        failed = [o for o in (reply.a, reply.b) if o.estimate is None]
-        if failed:
-            return Answer(blocks.error_message("; ".join(o.error or INTERNAL_ERROR for o in failed)))
-        assert reply.a.estimate is not None and reply.b.estimate is not None
-        return Answer(blocks.compare_message(reply.a.estimate, reply.b.estimate,
-                                             record_ids=(reply.a.record_id, reply.b.record_id)), public=True)
-    if isinstance(reply, HistoryReply):
-        return Answer(blocks.history_message(reply.records, model=reply.model, mine=reply.mine))
-    if isinstance(reply, ShowReply):
-        if reply.estimate is not None:
-            return Answer(blocks.estimate_message(reply.estimate, record_id=reply.record.id, hint=False))
-        return Answer(blocks.error_message(
-            f"#{reply.record.id} `{reply.record.text}` failed: {reply.record.error or 'no result'}"
-        ))
-    if isinstance(reply, GpusReply):
-        return Answer(blocks.gpus_message(reply.gpus))
-    if isinstance(reply, HelpReply):
-        return Answer(blocks.help_message())
-    if isinstance(reply, ErrorReply):
-        return Answer(blocks.error_message(reply.message))
-    raise AssertionError(f"unhandled reply {reply!r}")  # pragma: no cover - the Reply union is closed
+class ResponseUrlError(SlackClientError):
+    """A post to a slash command's ``response_url`` was not accepted."""
+
+    def __init__(self, status: int, retry_after_s: float | None = None) -> None:
+        super().__init__(f"response_url answered HTTP {status}")
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class Responder:
+    """Posts to one slash command's ``response_url`` and raises on failure (Bolt's ``respond`` does not)."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.url = str(body.get("response_url") or "")
+        self.channel = str(body.get("channel_id") or "")
+        self.user = str(body.get("user_id") or "")
+
+    def __call__(self, **message: Any) -> None:
+        if not self.url:
+            raise ResponseUrlError(0)
+        # No retry handlers: a retry is scheduled by the caller instead of sleeping here.
+        resp = WebhookClient(self.url, timeout=10, retry_handlers=[]).send_dict(message)
+        if resp.status_code != 200:
+            after = resp.headers.get("retry-after") or resp.headers.get("Retry-After")
+            raise ResponseUrlError(resp.status_code, _seconds(after))
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return min(max(float(value[0] if isinstance(value, list) else value), 0.0), MAX_RETRY_AFTER_S)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def retry_delay(err: BaseException, attempt: int, backoff_s: float) -> tuple[float, bool] | None:
+    """(seconds to wait, rate-limited?) when ``err`` is worth another try; None when it is final."""
+    backoff = backoff_s * 2 ** (attempt - 1)
+    if isinstance(err, SlackApiError) and err.response is not None:
+        status = err.response.status_code
+        if status == 429:
+            return _seconds(err.response.headers.get("Retry-After")) or backoff, True
+        return (backoff, False) if status >= 500 else None
+    if isinstance(err, ResponseUrlError):
+        if err.status == 429:
+            return err.retry_after_s or backoff, True
+        return (backoff, False) if err.status >= 500 else None
+    if isinstance(err, URLError | ConnectionError | TimeoutError):
+        return backoff, False
+    return None
 
 
 def create_app(
@@ -180,44 +191,62 @@ def create_app(
     service: Service,
     *,
     events: EventClaims,
-    work_pool: Executor | None = None,
+    work: Work | None = None,
     token_verification: bool = True,
+    retry_backoff_s: float = 1.0,
 ) -> App:
     """The Bolt app with every listener of the ``/vram`` bot.
 
-    ``events`` claims message ids (the store); ``work_pool`` runs estimates after the ack
-    (default: ``settings.workers`` threads); ``token_verification`` calls ``auth.test`` once now.
+    ``events`` claims message ids (the store); ``work`` runs estimates after the ack (default:
+    ``settings.workers`` threads; ``vram serve`` passes its own to drain it on stop);
+    ``token_verification`` calls ``auth.test`` once now.
     """
-    if settings.slack_bot_token is None:
+    oauth = None
+    if settings.slack_bot_token is None and settings.slack_client_id:  # installs in any workspace (OAuth)
+        from bot.slack_oauth import OAuth
+
+        oauth = OAuth(settings)
+    if settings.slack_bot_token is None and oauth is None:
         raise VramError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token from the Slack app settings")
     if settings.slack_signing_secret is None and settings.slack_app_token is None:
         raise VramError("SLACK_SIGNING_SECRET is not set: copy it from the Slack app's Basic Information page")
-    client = WebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=15
+    client: Any = oauth.teams.client if oauth else WebClient(
+        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+        base_url=settings.slack_api_url, timeout=15,
     )
-    # A burst of answers can meet Slack's rate limit: wait as told (Retry-After) and try again.
-    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
-    pool = work_pool or ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="vram-work")
+    # No retry handler sleeps in a worker: _Bot.deliver schedules the retries (429, 5xx, connection).
+    # (OAuth: each workspace's client is made without them, see bot.slack_oauth.TeamClients.)
+    if oauth is None:
+        client.retry_handlers.clear()
+    pool = work or Work(settings.workers)
     app = App(
         name="vram",
-        client=client,
+        client=WebClient(base_url=settings.slack_api_url, timeout=15) if oauth else client,
+        oauth_settings=oauth.settings if oauth else None,
         signing_secret=(
             settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
         ),
-        token_verification_enabled=token_verification,
-        # Listener functions only ack and enqueue: a few threads keep up with any burst.
-        listener_executor=ThreadPoolExecutor(max_workers=8, thread_name_prefix="vram-ack"),
+        token_verification_enabled=token_verification and oauth is None,
+        # Listener functions only ack and enqueue (the work runs in ``work``): they run in the request's
+        # own thread, which saves a hand-over to Bolt's listener pool per request under a burst.
+        process_before_response=True,
+        listener_executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="vram-ack"),
     )
     search = make_search(settings, store_cache=service.hub_cache())
-    bot = _Bot(service=service, client=client, events=events, search=search)
+    bot = _Bot(service=service, client=client, events=events, work=pool, backoff_s=retry_backoff_s, search=search)
 
     def submit(fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None = None) -> None:
-        pool.submit(bot.guard, fn, *args, on_error=on_error)
+        pool.submit(functools.partial(bot.guard, fn, *args, on_error=on_error), on_error=on_error)
+
+    slack_native.register(app, bot, submit, settings)  # buttons, the form, unfurls (before the catch-alls)
+    if oauth is not None:  # every workspace's own token; uninstalls and revoked tokens
+        oauth.register(app, bot, submit)
 
     @app.command(COMMAND)
-    def on_command(ack: Callable[..., None], body: dict[str, Any], respond: Any) -> None:
+    def on_command(ack: Callable[..., None], body: dict[str, Any], context: BoltContext) -> None:
         ack()
-        submit(bot.command, body, respond, on_error=lambda msg: bot.respond_error(respond, msg))
+        respond = Responder(body)
+        submit(bot.command, body, respond, context.get(SIGNATURE_KEY), on_error=bot.tell_privately(respond))
 
     @app.event("message")
     def on_message(ack: Callable[..., None], event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -256,17 +285,78 @@ def create_app(
 class _Bot:
     """What the listeners do after the ack (runs in the work pool)."""
 
-    def __init__(self, *, service: Service, client: WebClient, events: EventClaims,
-                 search: ModelSearch | None = None) -> None:
+    def __init__(self, *, service: Service, client: WebClient, events: EventClaims, work: Work,
+                 backoff_s: float = 1.0, search: ModelSearch | None = None) -> None:
         self.service = service
         self.client = client
         self.events = events
+        self.work = work
+        self.backoff_s = backoff_s
         self.search = search
+        self._held: dict[tuple[str, str], float] = {}  # (method, channel) -> monotonic time of its next try
+        self._held_lock = threading.Lock()
 
-    def answer(self, text: str, who: Who) -> Answer:
+    # -- delivery: Slack's rate limits and transient failures, without holding a worker ---------------
+    def deliver(self, key: tuple[str, str], step: Callable[[], object], on_error: Tell | None,
+                attempt: int = 1, *, fallback: Callable[[], None] | None = None) -> None:
+        """Run one delivery step (its Slack calls); retry it later on a 429, a 5xx or a lost connection.
+
+        ``key`` is (method, channel): a rate limit holds back that key only, so one busy channel never
+        delays another. After the last try ``fallback`` delivers the answer another way (privately);
+        without one the failure is raised, for the guard to tell the user in a sentence.
+        """
+        with self._held_lock:
+            wait = self._held.get(key, 0.0) - time.monotonic()
+        if wait > 0:
+            self._again(wait, key, step, on_error, attempt, fallback)
+            return
+        try:
+            step()
+        except Exception as err:
+            retry = retry_delay(err, attempt, self.backoff_s)
+            if retry is None:
+                raise
+            delay, rate_limited = retry
+            if rate_limited:
+                with self._held_lock:
+                    self._held[key] = max(self._held.get(key, 0.0), time.monotonic() + delay)
+            if attempt >= MAX_TRIES:
+                log.warning("Slack %s in %s failed %d times (%s): answering the user another way",
+                            key[0], key[1], attempt, err)
+                if fallback is None:
+                    raise
+                fallback()
+                return
+            log.info("Slack %s in %s failed (%s): trying again in %.1f s", key[0], key[1], err, delay)
+            self._again(delay, key, step, on_error, attempt + 1, fallback)
+
+    def _again(self, delay: float, key: tuple[str, str], step: Callable[[], object], on_error: Tell | None,
+               attempt: int, fallback: Callable[[], None] | None) -> None:
+        retry = functools.partial(self.guard, functools.partial(self.deliver, fallback=fallback), key, step,
+                                  on_error, attempt, on_error=on_error)
+        self.work.later(delay, retry, on_error=on_error)
+
+    def _dm(self, user: str, msg: Message) -> None:
+        """The last way to reach someone: a message from the bot in its DM with them."""
+        self.client.chat_postMessage(channel=user, unfurl_links=False, unfurl_media=False, **msg.kwargs())
+
+    def tell_privately(self, respond: Responder) -> Tell:
+        """How to tell a slash command's asker something: its response_url, else a DM from the bot."""
+
+        def tell_user(sentence: str) -> None:
+            msg = blocks.error_message(sentence)
+            try:
+                self._respond(respond, msg)
+            except (SlackClientError, URLError, ConnectionError, TimeoutError) as err:
+                log.warning("could not answer %s through response_url (%s): sending a DM", respond.user, err)
+                self._dm(respond.user, msg)
+
+        return tell_user
+
+    def answer(self, text: str, who: Conversation) -> Answer:
         """Grammar through the service; a question in plain words read first, its reading leading the answer."""
         if self.search is None or not is_question(text):
-            return render(self.service.run(text, who))
+            return render(self.service.run(text, who), asker=who.user)
         try:
             ans = ask.answer(text, service=self.service, who=who, search=self.search)
         except VramError as err:
@@ -275,25 +365,34 @@ class _Bot:
         if out.estimate is None:
             return Answer(blocks.error_message(f"{out.error or INTERNAL_ERROR} (read as {ans.read_as})"))
         lead = ask.slack_lead(ans)
+        asked = (who.user, text) if who.user else None
         return Answer(
-            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead), public=True,
-            record_id=out.record_id,
+            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead, asked=asked),
+            public=True, record_id=out.record_id,
             private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead,
-                                            hint=False),
+                                            hint=False, private=True),
         )
 
     # -- the one error handler for work after the ack --------------------------------------------
     def guard(self, fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None) -> None:
         try:
             fn(*args)
-        except SlackClientError as err:
-            log.warning("Slack call failed in %s: %s", fn.__name__, err)
+        except (SlackClientError, URLError, ConnectionError, TimeoutError) as err:
+            log.warning("Slack call failed in %s: %s", getattr(fn, "__name__", fn), err)
             self._tell(on_error, slack_error_sentence(err))
         except VramError as err:  # the one root: it carries the sentence for the user
             self._tell(on_error, str(err))
         except Exception:
-            log.exception("unexpected failure in %s", fn.__name__)
+            log.exception("unexpected failure in %s", getattr(fn, "__name__", fn))
             self._tell(on_error, INTERNAL_ERROR)
+
+    def _first_sighting(self, signature: str) -> bool:
+        """False for a replayed request. With the database down, answer anyway (as for claims)."""
+        try:
+            return self.events.first_sighting(signature)
+        except StoreError as err:
+            log.warning("could not check for a replay (%s): answering anyway", err)
+            return True
 
     def _claim(self, key: str) -> bool:
         """True the first time a message is seen. With the database down, answer anyway: a retry might
@@ -304,14 +403,7 @@ class _Bot:
             log.warning("could not record %s as handled (%s): answering anyway", key, err)
             return True
 
-    @staticmethod
-    def _tell(on_error: Callable[[str], None] | None, sentence: str) -> None:
-        if on_error is None:
-            return
-        try:
-            on_error(sentence)
-        except Exception:  # the user cannot be told either: the log is all we have
-            log.exception("could not report an error to the user")
+    _tell = staticmethod(tell)
 
     # -- filters (cheap: they run before the ack returns) -------------------------------------------
     @staticmethod
@@ -340,20 +432,38 @@ class _Bot:
         return "=" in text or _names_a_change(text)
 
     # -- slash command ------------------------------------------------------------------------------
-    def command(self, body: dict[str, Any], respond: Any) -> None:
-        who = Who(
-            source="slack", team=body.get("team_id"), channel=body.get("channel_id"), user=body.get("user_id"),
-            is_dm=body.get("channel_name") == "directmessage",
-        )
+    def command(self, body: dict[str, Any], respond: Responder, signature: str | None = None) -> None:
+        if signature is not None and not self._first_sighting(signature):
+            log.warning("replayed slash command ignored (its signature was seen before): %s in %s",
+                        body.get("user_id"), body.get("channel_id"))
+            return
+        # A DM or a group DM: "directmessage" and "mpdm-..." (between people, or the bot's own DM).
+        channel_name = str(body.get("channel_name") or "")
+        who = Conversation(platform=PLATFORM, workspace=body.get("team_id"), channel=body.get("channel_id"),
+                           user=body.get("user_id"),
+                           private=channel_name == "directmessage" or channel_name.startswith("mpdm-"))
         answer = self.answer(from_slack(body.get("text") or ""), who)
         # A DM or group DM between people (never one with the bot: it can post there).
-        between_people = who.is_dm or str(body.get("channel_name") or "").startswith("mpdm-")
+        between_people = who.private
+        on_error = self.tell_privately(respond)
         if answer.public:
-            self._post_or_respond(who, answer, respond, hint=blocks.DM_HINT if between_people else blocks.INVITE_HINT)
+            hint = blocks.DM_HINT if between_people else blocks.INVITE_HINT
+            # Slack would not take the post: the asker still gets the answer, privately.
+            self.deliver(("chat.postMessage", respond.channel),
+                         lambda: self._post_or_respond(who, answer, respond, hint=hint), on_error,
+                         fallback=lambda: self._respond_or_dm(respond, answer.private or answer.message))
         else:
-            self._respond(respond, answer.message)
+            self.deliver(("response_url", respond.channel), lambda: self._respond(respond, answer.message), on_error,
+                         fallback=lambda: self._dm(respond.user, answer.message))
 
-    def _post_or_respond(self, who: Who, answer: Answer, respond: Any, *, hint: str) -> None:
+    def _respond_or_dm(self, respond: Responder, msg: Message) -> None:
+        try:
+            self._respond(respond, msg)
+        except (SlackClientError, URLError, ConnectionError, TimeoutError) as err:
+            log.warning("could not answer %s through response_url (%s): sending a DM", respond.user, err)
+            self._dm(respond.user, msg)
+
+    def _post_or_respond(self, who: Conversation, answer: Answer, respond: Responder, *, hint: str) -> None:
         """Post in the channel; where the bot cannot, answer privately and say how to invite it."""
         assert who.channel is not None
         try:
@@ -374,13 +484,11 @@ class _Bot:
             return
         if answer.record_id is not None:
             self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=None)
+        self.service.mark_public(answer.shown)
 
     @staticmethod
-    def _respond(respond: Any, msg: Message) -> None:
+    def _respond(respond: Responder, msg: Message) -> None:
         respond(response_type="ephemeral", replace_original=False, **msg.kwargs())
-
-    def respond_error(self, respond: Any, sentence: str) -> None:
-        self._respond(respond, blocks.error_message(sentence))
 
     # -- threads ------------------------------------------------------------------------------------
     def thread_reply(self, team: str | None, event: dict[str, Any]) -> None:
@@ -395,12 +503,15 @@ class _Bot:
         # bot arrives twice (message + app_mention, two event ids) - the message is the same.
         if not self._claim(f"msg:{team}:{channel}:{ts}"):
             return
-        who = Who(source="slack", team=team, channel=channel, user=event.get("user"),
-                  is_dm=event.get("channel_type") == "im")
+        who = Conversation(platform=PLATFORM, workspace=team, channel=channel, user=event.get("user"),
+                           private=event.get("channel_type") in ("im", "mpim"))
         outcome = self.service.what_if(base=base, text=from_slack(event.get("text") or ""), who=who)
         if outcome is None:
             return
-        self._answer_in_thread(outcome, channel=channel, thread_ts=thread_ts, user=event.get("user"))
+        self.deliver(("chat.postMessage", channel),
+                     lambda: self._answer_in_thread(outcome, channel=channel, thread_ts=thread_ts,
+                                                    user=event.get("user")),
+                     self.tell_in_thread(event))
 
     def _answer_in_thread(self, out: Outcome, *, channel: str, thread_ts: str, user: str | None) -> None:
         if out.estimate is None:
@@ -430,10 +541,14 @@ class _Bot:
 
     def _thread_error(self, sentence: str, *, channel: str, thread_ts: str, user: str | None) -> None:
         msg = blocks.error_message(sentence)
-        if user:  # only the one who typed it needs to see the mistake
-            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **msg.kwargs())
-        else:
+        if not user:
             self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **msg.kwargs())
+            return
+        try:  # only the one who typed it needs to see the mistake
+            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **msg.kwargs())
+        except (SlackClientError, URLError, ConnectionError, TimeoutError) as err:
+            log.warning("could not tell %s in the thread (%s): sending a DM", user, err)
+            self.client.chat_postMessage(channel=user, **msg.kwargs())
 
     # -- @vram and the bot's DM -------------------------------------------------------------------
     def mention(self, team: str | None, event: dict[str, Any]) -> None:
@@ -467,24 +582,34 @@ class _Bot:
         # In a channel the answer goes in the thread it was asked in, or starts one under the question;
         # a DM is already a conversation with the bot, so the answer follows the question there.
         reply_ts = event.get("thread_ts") or (None if dm else ts)
-        who = Who(source="slack", team=team, channel=channel, user=user, is_dm=dm)
+        who = Conversation(platform=PLATFORM, workspace=team, channel=channel, user=user,
+                           private=dm or event.get("channel_type") == "mpim")
         answer = self.answer(from_slack(event.get("text") or ""), who)
         if answer.public or dm:  # in the DM only the asker and the bot are there: no need to whisper
-            resp = self.client.chat_postMessage(
-                channel=channel, thread_ts=reply_ts, unfurl_links=False, unfurl_media=False,
-                **answer.message.kwargs(),
-            )
-            if answer.record_id is not None:
-                self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=reply_ts)
+
+            def post() -> None:
+                resp = self.client.chat_postMessage(
+                    channel=channel, thread_ts=reply_ts, unfurl_links=False, unfurl_media=False,
+                    **answer.message.kwargs(),
+                )
+                if answer.record_id is not None:
+                    self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"],
+                                            thread_ts=reply_ts)
+                self.service.mark_public(answer.shown)
+
+            self.deliver(("chat.postMessage", channel), post, self.tell_in_thread(event))
         elif user:  # help, history, mistakes: only the asker needs to see them
-            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=reply_ts, **answer.message.kwargs())
+            self.deliver(("chat.postEphemeral", channel),
+                         lambda: self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=reply_ts,
+                                                                **answer.message.kwargs()),
+                         self.tell_in_thread(event))
 
     # -- App Home -----------------------------------------------------------------------------------
     def home(self, team: str | None, user: str) -> None:
         """Publish the Home tab with the user's recent queries."""
-        reply = self.service.own_history(Who(source="slack", team=team, channel=None, user=user))
+        reply = self.service.own_history(Conversation(platform=PLATFORM, workspace=team, user=user))
         if isinstance(reply, HistoryReply):
             view = blocks.home_view(reply.records)
         else:  # the history could not be read: say so, rather than "no queries yet"
             view = blocks.home_view((), error=reply.message)
-        self.client.views_publish(user_id=user, view=view)
+        self.deliver(("views.publish", user), lambda: self.client.views_publish(user_id=user, view=view), None)

@@ -1,12 +1,13 @@
-"""The history store: queries, the Hub cache and handled Slack events (SQLite or Postgres).
+"""The history store: queries, the Hub cache and handled chat events (SQLite or Postgres).
 
 Usage from an entrypoint (the only place that reads settings)::
 
     url = settings.database_url or default_database_url()
     store = Store(url)
     store.ensure_schema()          # or store.upgrade() for `vram db upgrade` / `vram serve`
-    rec = store.record(NewQuery(source="cli", user=getpass.getuser(), text=..., status="ok", ...))
-    store.history(scope=Scope(source="cli", user=getpass.getuser()), model="llama")
+    me = Conversation(platform="cli", user=getpass.getuser())   # a chat: workspace, channel, DM or not
+    rec = store.record(NewQuery(conversation=me, text=..., status="ok", ...))
+    store.history(scope=me, model="llama")
 
 Writes that still fail after the retries raise ``StoreWriteError`` (show the answer anyway, "not
 saved"); reads that fail raise ``StoreReadError``; both are ``StoreError`` with one sentence.
@@ -18,7 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from common.errors import StoreError, StoreReadError, StoreWriteError
-from store.records import NewQuery, QueryRecord, Scope
+from store.records import Conversation, NewQuery, QueryRecord
 
 if TYPE_CHECKING:
     from store.hub_cache import DbHubCache
@@ -38,10 +39,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "MAX_LIMIT",
+    "Conversation",
     "DbHubCache",
     "NewQuery",
     "QueryRecord",
-    "Scope",
     "Store",
     "StoreError",
     "StoreReadError",

@@ -17,12 +17,13 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from store.records import ID_LEN, MODEL_LEN, REVISION_LEN, USER_LEN
+from store.records import ID_LEN, MODEL_LEN, PLATFORM_LEN, REVISION_LEN, USER_LEN
 
 # Deterministic constraint names, so migrations can name what they alter or drop (SQLite batch mode
 # needs names to drop constraints).
@@ -92,11 +93,15 @@ class QueryRow(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    source: Mapped[str] = mapped_column(String(8), nullable=False)
+    # The conversation (records.Conversation): platform, workspace, channel, user, DM or not.
+    source: Mapped[str] = mapped_column(String(PLATFORM_LEN), nullable=False)
     team_id: Mapped[str | None] = mapped_column(String(ID_LEN))
     channel_id: Mapped[str | None] = mapped_column(String(ID_LEN))
     user_id: Mapped[str | None] = mapped_column(String(USER_LEN))
     is_dm: Mapped[bool] = mapped_column(Boolean(create_constraint=False), nullable=False)
+    # Posted where the whole conversation sees it; else only its asker may see it in a listing.
+    public: Mapped[bool] = mapped_column(Boolean(create_constraint=False), nullable=False,
+                                         server_default=false())
     text: Mapped[str] = mapped_column(Text, nullable=False)
     params: Mapped[dict[str, Any] | None] = mapped_column(Json)
     requested_model: Mapped[str | None] = mapped_column(String(MODEL_LEN))
@@ -114,17 +119,18 @@ class QueryRow(Base):
     thread_ts: Mapped[str | None] = mapped_column(String(ID_LEN))
 
     __table_args__ = (
-        CheckConstraint("source IN ('slack', 'cli')", name="source"),
         CheckConstraint("status IN ('ok', 'error')", name="status"),
         # Listings are "newest first" by id within a scope; model_lc rides along at the end so the
         # model filter is evaluated on the index entries (a covering scan, no table lookups).
-        Index("ix_queries_channel", "team_id", "channel_id", "id", "model_lc"),
-        Index("ix_queries_channel_user", "team_id", "channel_id", "user_id", "id", "model_lc"),
-        # A user's own direct-message queries (only Slack records are DMs: NewQuery enforces it).
+        # A channel's public answers:
+        Index("ix_queries_channel", "team_id", "channel_id", "public", "id", "model_lc"),
+        # One user's queries in a channel (public rides along: someone else's are shown only if public).
+        Index("ix_queries_channel_user", "team_id", "channel_id", "user_id", "id", "model_lc", "public"),
+        # A user's own direct-message queries (only chat records are DMs: Conversation enforces it).
         Index("ix_queries_dm", "team_id", "user_id", "is_dm", "id", "model_lc"),
         # The terminal's queries of the local user (cli records have no team and are no DMs). Kept
         # apart from the DM index: "team_id IS NULL" does not let Postgres read an index in id order.
-        Index("ix_queries_user", "user_id", "source", "id", "model_lc"),
+        Index("ix_queries_user", "user_id", "source", "id", "model_lc", "channel_id"),
         # Threaded follow-ups: the root message (posted_ts) and the replies (thread_ts).
         Index("ix_queries_thread", "posted_channel", "thread_ts", "id"),
         Index("ix_queries_posted", "posted_channel", "posted_ts"),
@@ -143,9 +149,22 @@ class HubCacheRow(Base):
 
 
 class HandledEventRow(Base):
-    """Slack event ids already handled, so a retried delivery is answered once."""
+    """Chat event ids already handled, so a retried delivery is answered once."""
 
     __tablename__ = "handled_events"
 
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+
+
+class SeenRequestRow(Base):
+    """Signatures of signed requests already handled, until they expire: a replayed request is refused.
+
+    A chat platform signs the timestamp with the body and refuses timestamps older than a few minutes
+    (five minutes is usual), so a signature kept a little longer catches every replay, whichever replica it reaches.
+    """
+
+    __tablename__ = "seen_requests"
+
+    signature: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
-Source = Literal["slack", "cli"]
+# The front end a query came from ("cli" for the terminal; a chat front end names itself). The
+# store keeps no list of them: a new front end needs no migration.
+Platform = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,15}$")]
 Status = Literal["ok", "error"]
 
 # Column widths (the same numbers size the table columns in store.models).
-ID_LEN = 64  # Slack team / channel / user ids, message timestamps
-USER_LEN = 128  # Slack user id, or the local user name for the terminal
+PLATFORM_LEN = 16
+ID_LEN = 64  # workspace / channel ids, message timestamps
+USER_LEN = 128  # a chat user id, or the local user name for the terminal
 MODEL_LEN = 256  # Hub repo ids are at most 96 characters; local paths may be longer
 REVISION_LEN = 255  # a 40-hex sha, or the branch/tag the user typed when unresolved
 
@@ -21,24 +24,31 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Scope(Frozen):
-    """Who is asking, and where: decides which records a listing may show."""
+class Conversation(Frozen):
+    """Who asks and where: a user in a conversation of a workspace on a platform (the seam to front ends).
 
-    source: Source
-    team: str | None = Field(None, max_length=ID_LEN)
+    It decides what a listing may show (see ``Store.visible``). The terminal is a conversation with no
+    workspace and no channel. ``private``: a direct conversation (a DM), whose members are its only
+    readers; a channel (public or not) is not private in this sense.
+    """
+
+    platform: Platform
+    workspace: str | None = Field(None, max_length=ID_LEN)
     channel: str | None = Field(None, max_length=ID_LEN)
     user: str | None = Field(None, max_length=USER_LEN)
-    is_dm: bool = False
+    private: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Conversation:
+        if self.channel is None and self.private:
+            raise ValueError("a direct conversation (private) needs its channel id")
+        return self
 
 
 class NewQuery(Frozen):
     """One sizing query as it is about to be stored."""
 
-    source: Source
-    team: str | None = Field(None, max_length=ID_LEN)
-    channel: str | None = Field(None, max_length=ID_LEN)
-    user: str | None = Field(None, max_length=USER_LEN)
-    is_dm: bool = False
+    conversation: Conversation
     text: str  # what the user typed, as typed
     params: dict[str, JsonValue] | None = None  # the parsed parameters (JSON values only)
     requested_model: str | None = Field(None, max_length=MODEL_LEN)  # as typed
@@ -56,9 +66,6 @@ class NewQuery(Frozen):
             raise ValueError("an error record needs the error sentence")
         if self.status == "ok" and self.error is not None:
             raise ValueError("an ok record carries no error sentence")
-        # Listings rely on this: only Slack records have a team, a channel or a DM flag.
-        if self.source == "cli" and (self.team is not None or self.channel is not None or self.is_dm):
-            raise ValueError("a terminal (cli) record has no Slack team, channel or DM flag")
         return self
 
 
@@ -67,11 +74,10 @@ class QueryRecord(Frozen):
 
     id: int
     created_at: datetime  # timezone-aware, UTC
-    source: Source
-    team: str | None
-    channel: str | None
-    user: str | None
-    is_dm: bool
+    conversation: Conversation
+    # Seen by the whole conversation (the answer was posted there), not only by its asker (an
+    # ephemeral answer, an error, a channel the bot could not post in).
+    public: bool
     text: str
     params: dict[str, JsonValue] | None
     requested_model: str | None
@@ -81,7 +87,7 @@ class QueryRecord(Frozen):
     status: Status
     error: str | None
     parent_id: int | None
-    # Where the answer was posted in Slack (None until set_posted, and for the terminal).
+    # Where the answer was posted in the chat (None until set_posted, and for the terminal).
     posted_channel: str | None
     posted_ts: str | None
     thread_ts: str | None

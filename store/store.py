@@ -1,4 +1,4 @@
-"""The history store: every sizing query, the Hub cache and handled Slack events, in one database.
+"""The history store: every sizing query, the Hub cache and handled chat events, in one database.
 
 SQLite (a file in the user's data dir, by default) or Postgres through psycopg 3. The store takes a
 URL; it reads no environment itself (``default_database_url`` is for the entrypoints).
@@ -41,14 +41,17 @@ from sqlalchemy.pool import StaticPool
 
 from common.errors import StoreError, StoreReadError, StoreWriteError
 from store.migrate import HEAD_REVISION, alembic_config
-from store.models import HandledEventRow, HubCacheRow, QueryRow
-from store.records import NewQuery, QueryRecord, Scope
+from store.models import HandledEventRow, HubCacheRow, QueryRow, SeenRequestRow
+from store.records import Conversation, NewQuery, QueryRecord
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 MAX_LIMIT = 1000
+# What a user is told when the database fails (the details are logged, never shown: they name hosts).
+NOT_ANSWERING = "The history database is not answering: try again in a minute."
+NOT_ANSWERING_LC = "the history database is not answering."
 
 
 def default_database_url() -> str:
@@ -103,7 +106,8 @@ class Store:
         echo: bool = False,
         retries: int = 3,
         backoff_s: float = 0.1,
-        busy_timeout_ms: int = 5000,
+        busy_timeout_ms: int = 1000,
+        write_budget_s: float = 2.0,
         hub_cache_retention: timedelta = timedelta(days=30),
         event_retention: timedelta = timedelta(days=1),
         prune_interval_s: float | None = 3600.0,
@@ -113,10 +117,14 @@ class Store:
         self.url = normalize_url(url)
         self.retries = retries
         self.backoff_s = backoff_s
+        # A write (all its tries) gives up after about this long: a locked SQLite file or a database
+        # that does not answer costs the user a "not saved" note, never a late answer.
+        self.write_budget_s = write_budget_s
         self.hub_cache_retention = hub_cache_retention
         self.event_retention = event_retention
         self.prune_interval_s = prune_interval_s  # None: only explicit prune() calls
         self._prune_lock = threading.Lock()
+        self._busy_timeout_ms = busy_timeout_ms
         self._last_prune: float | None = None
         try:
             self.engine = self._create_engine(self.url, echo=echo, busy_timeout_ms=busy_timeout_ms)
@@ -206,7 +214,30 @@ class Store:
                     return None
                 return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
         except SQLAlchemyError as err:
-            raise StoreReadError(f"The history database could not be read: {_reason(err)}.") from err
+            log.error("history database check failed (%s): %s", self._safe_url(), _reason(err))
+            raise StoreReadError(NOT_ANSWERING) from err
+
+    def check_writable(self) -> None:
+        """Raise StoreWriteError unless a write goes through now (a health check: nothing is kept).
+
+        Waits at most about a second for a lock, so a health probe answers promptly.
+        """
+        try:
+            with self.engine.connect() as conn:
+                sqlite = conn.dialect.name == "sqlite"
+                if sqlite:
+                    conn.exec_driver_sql("PRAGMA busy_timeout=1000")
+                    conn.commit()
+                try:
+                    conn.execute(insert(SeenRequestRow).values(signature="health-probe", expires_at=_now()))
+                finally:
+                    conn.rollback()  # the probe keeps nothing
+                    if sqlite:
+                        conn.exec_driver_sql(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+                        conn.commit()
+        except SQLAlchemyError as err:
+            log.error("history database is not writable (%s): %s", self._safe_url(), _reason(err))
+            raise StoreWriteError(NOT_ANSWERING) from err
 
     def ensure_schema(self) -> None:
         """Upgrade only when needed: one cheap SELECT when the database is already at head."""
@@ -220,6 +251,8 @@ class Store:
 
     def _write(self, what: str, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in a transaction; retry transient failures with backoff, then raise StoreWriteError."""
+        # The sentences name no host, port or database: those go to the log, for the operator.
+        deadline = time.monotonic() + self.write_budget_s
         for attempt in range(1, self.retries + 1):
             try:
                 with self.engine.begin() as conn:
@@ -227,17 +260,16 @@ class Store:
             except SQLAlchemyError as err:
                 if not _is_transient(err):
                     log.error("could not %s (%s): %s", what, self._safe_url(), _reason(err))
-                    raise StoreWriteError(f"Could not {what}: {_reason(err)}.") from err
-                if attempt == self.retries:
+                    raise StoreWriteError(f"Could not {what}: the history database refused it.") from err
+                pause = self.backoff_s * (2 ** (attempt - 1))
+                if attempt == self.retries or time.monotonic() + pause >= deadline:
                     log.error(
                         "could not %s after %d tries (%s): %s", what, attempt, self._safe_url(), _reason(err)
                     )
-                    raise StoreWriteError(
-                        f"Could not {what} after {attempt} tries: {_reason(err)}."
-                    ) from err
+                    raise StoreWriteError(f"Could not {what}: {NOT_ANSWERING_LC}") from err
                 log.warning("could not %s (try %d of %d): %s; retrying", what, attempt, self.retries,
                             _reason(err))
-                time.sleep(self.backoff_s * (2 ** (attempt - 1)))
+                time.sleep(pause)
         raise AssertionError("unreachable")  # the loop returns or raises
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
@@ -246,7 +278,7 @@ class Store:
                 return fn(conn)
         except SQLAlchemyError as err:
             log.error("history read failed (%s): %s", self._safe_url(), _reason(err))
-            raise StoreReadError(f"The history database could not be read: {_reason(err)}.") from err
+            raise StoreReadError(NOT_ANSWERING) from err
 
     def record(self, rec: NewQuery) -> QueryRecord:
         """Store one query; retried briefly, StoreWriteError when it still fails."""
@@ -254,11 +286,12 @@ class Store:
         label = rec.model or rec.requested_model
         values: dict[str, Any] = {
             "created_at": created_at,
-            "source": rec.source,
-            "team_id": rec.team,
-            "channel_id": rec.channel,
-            "user_id": rec.user,
-            "is_dm": rec.is_dm,
+            "source": rec.conversation.platform,
+            "team_id": rec.conversation.workspace,
+            "channel_id": rec.conversation.channel,
+            "user_id": rec.conversation.user,
+            "is_dm": rec.conversation.private,
+            "public": False,  # until set_posted: an answer nobody else saw is its asker's alone
             "text": rec.text,
             "params": rec.params,
             "requested_model": rec.requested_model,
@@ -277,42 +310,73 @@ class Store:
         query_id = self._write("save the query to history", run)
         data = rec.model_dump(exclude={"created_at"})
         return QueryRecord(
-            id=query_id, created_at=created_at, posted_channel=None, posted_ts=None, thread_ts=None, **data
+            id=query_id, created_at=created_at, public=False, posted_channel=None, posted_ts=None, thread_ts=None,
+            **data,
         )
 
     def set_posted(self, query_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None:
-        """Remember the Slack message a query was answered with (and the thread it is in)."""
+        """Remember the message a query was answered with (and the thread it is in).
+
+        Posted means the whole conversation saw it: from now on, listings show it to its members.
+        """
 
         def run(conn: Connection) -> int:
             stmt = (
                 update(QueryRow)
                 .where(QueryRow.id == query_id)
-                .values(posted_channel=channel, posted_ts=ts, thread_ts=thread_ts)
+                .values(posted_channel=channel, posted_ts=ts, thread_ts=thread_ts, public=True)
             )
             return conn.execute(stmt).rowcount
 
         if self._write("save where the answer was posted", run) == 0:
             raise StoreWriteError(f"Query {query_id} is not in the history.")
 
+    @staticmethod
+    def _insert_once(conn: Connection, table: Any, key: str, values: dict[str, Any]) -> bool:
+        """INSERT unless the key is there; True when this call inserted it (atomic on both databases)."""
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        elif conn.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:  # pragma: no cover - only the two supported databases
+            raise StoreWriteError(f"Unsupported database {conn.dialect.name}.")
+        stmt = dialect_insert(table).values(values)
+        stmt = stmt.on_conflict_do_nothing(index_elements=[key]).returning(getattr(table, key))
+        # RETURNING, not rowcount: an insert's rowcount is not reported by every driver (-1).
+        return conn.execute(stmt).first() is not None
+
+    def mark_public(self, query_ids: tuple[int, ...]) -> None:
+        """The conversation saw these answers (posted together, e.g. a comparison): listings show them."""
+        if query_ids:
+            self._write("save that the answers were posted",
+                        lambda conn: conn.execute(update(QueryRow).where(QueryRow.id.in_(query_ids))
+                                                  .values(public=True)))
+
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen, False for every repeat (safe across processes)."""
         now = _now()
-
-        def run(conn: Connection) -> bool:
-            if conn.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as dialect_insert
-            elif conn.dialect.name == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert as dialect_insert
-            else:  # pragma: no cover - only the two supported databases
-                raise StoreWriteError(f"Unsupported database {conn.dialect.name} for event claims.")
-            stmt = dialect_insert(HandledEventRow).values(event_id=event_id, received_at=now)
-            stmt = stmt.on_conflict_do_nothing(index_elements=["event_id"]).returning(HandledEventRow.event_id)
-            # RETURNING, not rowcount: an insert's rowcount is not reported by every driver (-1).
-            return conn.execute(stmt).first() is not None
-
-        claimed = self._write("record the Slack event", run)
+        values = {"event_id": event_id, "received_at": now}
+        claimed = self._write("record the chat event",
+                              lambda conn: self._insert_once(conn, HandledEventRow, "event_id", values))
         self._maybe_prune()
         return claimed
+
+    def first_sighting(self, signature: str, *, keep: timedelta = timedelta(minutes=10)) -> bool:
+        """True the first time a request signature is seen; False for a replay (safe across replicas).
+
+        An expired signature counts as new: it is deleted and claimed again in the same transaction.
+        """
+        now = _now()
+
+        def run(conn: Connection) -> bool:
+            conn.execute(delete(SeenRequestRow).where(SeenRequestRow.signature == signature,
+                                                      SeenRequestRow.expires_at < now))
+            return self._insert_once(conn, SeenRequestRow, "signature",
+                                     {"signature": signature[:128], "expires_at": now + keep})
+
+        first = self._write("record the signed request", run)
+        self._maybe_prune()
+        return first
 
     def _maybe_prune(self) -> None:
         """Retention without a scheduler: the event path prunes at most once per interval (per process)."""
@@ -337,6 +401,7 @@ class Store:
             conn.execute(
                 delete(HandledEventRow).where(HandledEventRow.received_at < at - self.event_retention)
             )
+            conn.execute(delete(SeenRequestRow).where(SeenRequestRow.expires_at < at))
 
         self._write("prune old cache entries and event ids", run)
 
@@ -347,11 +412,9 @@ class Store:
         return QueryRecord(
             id=row.id,
             created_at=row.created_at,
-            source=row.source,  # type: ignore[arg-type]  # the CHECK constraint keeps it in the Literal
-            team=row.team_id,
-            channel=row.channel_id,
-            user=row.user_id,
-            is_dm=row.is_dm,
+            conversation=Conversation(platform=row.source, workspace=row.team_id, channel=row.channel_id,
+                                      user=row.user_id, private=row.is_dm),
+            public=row.public,
             text=row.text,
             params=row.params,
             requested_model=row.requested_model,
@@ -374,6 +437,8 @@ class Store:
 
     def get(self, query_id: int) -> QueryRecord | None:
         """One query by id (no privacy check: use ``visible`` before showing it)."""
+        if not 0 < query_id < 2**63:  # no such id, and a bigger one would overflow the driver's integer
+            return None
 
         def run(conn: Connection) -> QueryRecord | None:
             found = self._rows_by_id(conn, [query_id])
@@ -382,7 +447,7 @@ class Store:
         return self._read(run)
 
     def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None:
-        """The newest successful estimate posted in a Slack thread (the root message or a reply)."""
+        """The newest successful estimate posted in a chat thread (the root message or a reply)."""
 
         def run(conn: Connection) -> QueryRecord | None:
             ids: list[int] = []
@@ -403,13 +468,13 @@ class Store:
     def history(
         self,
         *,
-        scope: Scope,
+        scope: Conversation,
         model: str | None = None,
         user: str | None = None,
         limit: int = 20,
         offset: int = 0,
     ) -> list[QueryRecord]:
-        """Queries visible from ``scope``, newest first; ``model`` is a case-insensitive substring."""
+        """Queries ``scope``'s user may see from there, newest first; ``model`` is a case-insensitive substring."""
         selects = self.history_selects(scope=scope, model=model, user=user, limit=limit, offset=offset)
 
         def run(conn: Connection) -> list[QueryRecord]:
@@ -423,35 +488,43 @@ class Store:
 
     @staticmethod
     def history_selects(
-        *, scope: Scope, model: str | None = None, user: str | None = None, limit: int = 20, offset: int = 0
+        *, scope: Conversation, model: str | None = None, user: str | None = None, limit: int = 20,
+        offset: int = 0,
     ) -> list[Select[tuple[int]]]:
         """The id queries behind ``history``: one per visible group, each one index range in id order.
 
-        A channel listing is "this channel" plus "my DMs"; as two simple selects (merged in Python)
-        each walks its own index backwards and stops after ``offset + limit`` ids, on both databases,
-        where one OR would leave the planner to sort every match.
+        The rule is ``visible``'s: in a channel, its public answers, plus the asker's own there, plus the
+        asker's own DMs; without a channel (the terminal), the user's own channel-less queries. As simple
+        selects merged in Python, each walks its own index backwards and stops after ``offset + limit``
+        ids on both databases, where one OR would leave the planner to sort every match.
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
         if offset < 0:
             raise ValueError("offset must be >= 0")
 
+        mine = user is None or user == scope.user
         branches: list[list[ColumnElement[bool]]] = []
-        if scope.source == "cli":
-            if user is None or user == scope.user:
-                # cli records never have a team or a DM flag (NewQuery enforces it): no test for them,
-                # so the index serves the rows in id order.
-                branches.append([QueryRow.user_id == scope.user, QueryRow.source == "cli"])
+        if scope.channel is None:
+            if mine:
+                # The user's own channel-less queries (the terminal's); channel_id rides at the end of the
+                # index, so the index still serves them in id order.
+                branches.append([QueryRow.user_id == scope.user, QueryRow.source == scope.platform,
+                                 QueryRow.channel_id.is_(None)])
         else:
-            if scope.channel is not None:
-                # Only Slack records have a channel (NewQuery enforces it), so no source test here.
-                where = [QueryRow.team_id == scope.team, QueryRow.channel_id == scope.channel]
-                if user is not None:
-                    where.append(QueryRow.user_id == user)
-                branches.append(where)
-            if scope.user is not None and (user is None or user == scope.user):
+            # Workspace ids are the platform's own (unique per platform): no platform test in these branches,
+            # so each stays one index range.
+            here = [QueryRow.team_id == scope.workspace, QueryRow.channel_id == scope.channel]
+            if user is None:
+                branches.append([*here, QueryRow.public.is_(True)])
+            else:  # someone's queries here: theirs that the channel saw (all of them, when it is the asker)
+                by_user = [*here, QueryRow.user_id == user]
+                branches.append(by_user if user == scope.user else [*by_user, QueryRow.public.is_(True)])
+            if scope.user is not None and mine:
+                if user is None:  # the asker's own here, answered privately or not
+                    branches.append([*here, QueryRow.user_id == scope.user])
                 branches.append([
-                    QueryRow.team_id == scope.team,
+                    QueryRow.team_id == scope.workspace,
                     QueryRow.user_id == scope.user,
                     QueryRow.is_dm.is_(True),
                 ])
@@ -464,17 +537,17 @@ class Store:
             for where in branches
         ]
 
-    def own_queries(self, *, team: str | None, user: str, limit: int = 20) -> list[QueryRecord]:
-        """One Slack user's own queries in their team, every channel, newest first.
+    def own_queries(self, *, platform: str, workspace: str | None, user: str, limit: int = 20) -> list[QueryRecord]:
+        """One user's own queries in their workspace, every channel, newest first.
 
-        For the App Home tab, which only that user sees: it is their own typing, so the channel
-        rule of ``history`` (which protects other people's queries) does not narrow it.
+        For a page only that user sees (a chat's home tab): it is their own typing, so the channel rule
+        of ``history`` (which protects other people's queries) does not narrow it.
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-        # ix_queries_user serves (user_id, source) in id order; the team test filters that walk.
+        # ix_queries_user serves (user_id, source) in id order; the workspace test filters that walk.
         stmt = (select(QueryRow.id)
-                .where(QueryRow.user_id == user, QueryRow.source == "slack", QueryRow.team_id == team)
+                .where(QueryRow.user_id == user, QueryRow.source == platform, QueryRow.team_id == workspace)
                 .order_by(QueryRow.id.desc()).limit(limit))
         return self._read(lambda conn: self._rows_by_id(conn, list(conn.execute(stmt).scalars())))
 
@@ -483,15 +556,24 @@ class Store:
         return self._read(lambda conn: conn.execute(select(func.count()).select_from(QueryRow)).scalar_one())
 
     @staticmethod
-    def visible(rec: QueryRecord, scope: Scope) -> bool:
-        """May ``scope`` see ``rec``? The same rule ``history`` lists by (for ``show <id>``)."""
-        if scope.source == "cli":
-            return rec.source == "cli" and rec.user == scope.user
-        if rec.source != "slack" or rec.team != scope.team:
+    def visible(rec: QueryRecord, scope: Conversation) -> bool:
+        """May ``scope``'s user see ``rec`` from there? Only if they could see it in the chat itself.
+
+        The answers posted in a channel are its members'; everything else (ephemeral answers, errors,
+        answers the bot could not post, anything in a DM between people) only its asker's, who sees
+        their own from the channel they asked in and their DMs from anywhere in the workspace.
+        """
+        asked = rec.conversation
+        if asked.platform != scope.platform:
             return False
-        in_this_channel = scope.channel is not None and rec.channel == scope.channel
-        own_dm = rec.is_dm and scope.user is not None and rec.user == scope.user
-        return in_this_channel or own_dm
+        own = scope.user is not None and asked.user == scope.user
+        if scope.channel is None:
+            return own and asked.channel is None
+        if asked.workspace != scope.workspace:
+            return False
+        if asked.channel == scope.channel:
+            return rec.public or own
+        return own and asked.private
 
     # -- Hub cache --------------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from tests.blockkit import block_errors, phone_errors, view_errors
+
 BOT_USER_ID = "UVRAMBOT"
 BOT_ID = "BVRAMBOT"
 TEAM_ID = "T0001"
@@ -34,6 +36,7 @@ class Call:
     args: dict[str, Any]  # form fields or JSON body (blocks decoded to lists)
     token: str | None  # the bearer token sent, if any
     path: str
+    status: int = 200  # what the mock answered (429 and 5xx when told to fail that way)
 
 
 @dataclass
@@ -45,6 +48,21 @@ class MockSlack:
     # method -> Slack error code, to make any method fail the way Slack fails it
     fail: dict[str, str] = field(default_factory=dict)
     socket_url: str | None = None  # what apps.connections.open hands out (Socket Mode)
+    # How many of the next calls answer HTTP 429 (with Retry-After: retry_after_s) or HTTP 500, per
+    # "method" or "method channel" (e.g. "chat.postMessage C0001"); "response_url" for response URLs.
+    rate_limit: dict[str, int] = field(default_factory=dict)
+    retry_after_s: int = 1
+    server_errors: dict[str, int] = field(default_factory=dict)
+    # How many of the next calls of a method get the connection closed without an answer.
+    drop: dict[str, int] = field(default_factory=dict)
+    # OAuth: code -> what oauth.v2.access answers for it (client id and secret are checked)
+    oauth_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # token rotation: refresh token -> what oauth.v2.access (grant_type=refresh_token) answers, once
+    refresh_grants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    client_id: str = "111.222"
+    client_secret: str = "oauth-client-secret"
+    # Block Kit or phone-width problems in what the app sent: stop() fails the test with them
+    violations: list[str] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: int = 0
@@ -69,15 +87,27 @@ class MockSlack:
                 else:
                     args = dict(parse_qsl(raw, keep_blank_values=True))
                     # WebClient form-encodes list arguments as JSON strings
-                    for key in ("blocks", "view", "attachments"):
+                    for key in ("blocks", "view", "attachments", "unfurls"):
                         if isinstance(args.get(key), str):
                             args[key] = json.loads(args[key])
                 auth = self.headers.get("Authorization") or ""
                 token = auth.removeprefix("Bearer ") if auth else args.get("token")
                 path = self.path.partition("?")[0]
+                method = "response_url" if path.startswith("/response/") else path.removeprefix("/api/")
+                with mock._lock:
+                    dropped = mock.drop.get(method, 0) > 0
+                    if dropped:
+                        mock.drop[method] -= 1
+                        mock.calls.append(Call(method, args, token, path, 0))
+                if dropped:  # a connection lost mid-call: no status line at all
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 status, body = mock._answer(path, args, token)
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", str(mock.retry_after_s))
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -93,6 +123,33 @@ class MockSlack:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server = None
+        if self.violations:
+            raise AssertionError("the app sent Slack what it rejects or a phone wraps:\n" +
+                                 "\n".join(self.violations))
+
+    def _check(self, method: str, args: dict[str, Any]) -> str | None:
+        """Slack's checks on a message or view (and the phone-width rule); the error code Slack gives."""
+        errors: list[str] = []
+        if isinstance(args.get("view"), dict):
+            errors += view_errors(args["view"])
+            errors += phone_errors(args["view"].get("blocks") or [])
+        if isinstance(args.get("blocks"), list):
+            errors += block_errors(args["blocks"])
+            errors += phone_errors(args["blocks"], args.get("text"))
+            if not args.get("text"):
+                errors.append("no fallback text")
+        if isinstance(args.get("unfurls"), dict):
+            for unfurl in args["unfurls"].values():
+                errors += block_errors(unfurl.get("blocks") or [])
+                errors += phone_errors(unfurl.get("blocks") or [])
+        if len(str(args.get("text") or "")) > 40000:
+            errors.append("text over 40,000 characters")
+        if not errors:
+            return None
+        with self._lock:
+            self.violations += [f"{method}: {e}" for e in errors]
+        return "invalid_blocks"
 
     @property
     def base(self) -> str:
@@ -113,14 +170,36 @@ class MockSlack:
             self._ts += 1
             return f"1700000000.{self._ts:06d}"
 
+    def _injected(self, method: str, channel: Any) -> int:
+        """The status a told-to-fail call gets (429 or 500), else 200; counts the failure down."""
+        with self._lock:
+            for table, status in ((self.rate_limit, 429), (self.server_errors, 500)):
+                for key in (f"{method} {channel}", method):
+                    if table.get(key, 0) > 0:
+                        table[key] -= 1
+                        return status
+        return 200
+
     def _answer(self, path: str, args: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any]]:
         if path.startswith("/response/"):
-            self._record(Call("response_url", args, token, path))
+            status = self._injected("response_url", None)
+            self._record(Call("response_url", args, token, path, status))
+            if status != 200:
+                return status, {"ok": False}
+            if self._check("response_url", args):
+                return 400, {"ok": False, "error": "invalid_blocks"}
             return 200, {"ok": True}
         if not path.startswith("/api/"):
             return 404, {"ok": False, "error": "unknown_path"}
         method = path.removeprefix("/api/")
-        self._record(Call(method, args, token, path))
+        status = self._injected(method, args.get("channel"))
+        self._record(Call(method, args, token, path, status))
+        if status == 429:
+            return 429, {"ok": False, "error": "ratelimited"}
+        if status == 500:
+            return 500, {"ok": False, "error": "internal_error"}
+        if method == "oauth.v2.access":
+            return 200, self._oauth_access(args, token)
         if not token:
             return 200, {"ok": False, "error": "not_authed"}
         if method in self.fail:
@@ -149,19 +228,45 @@ class MockSlack:
             return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
         if method == "chat.postEphemeral":
             return 200, {"ok": True, "message_ts": self._next_ts()}
+        invalid = self._check(method, args)
+        if invalid:
+            return 200, {"ok": False, "error": invalid}
         if method == "views.publish":
             return 200, {"ok": True, "view": {"id": "V0001", **(args.get("view") or {})}}
+        if method in ("views.open", "views.update", "views.push"):
+            return 200, {"ok": True, "view": {"id": args.get("view_id") or "V0002", **(args.get("view") or {})}}
+        if method in ("chat.update", "chat.delete"):
+            return 200, {"ok": True, "channel": channel, "ts": args.get("ts")}
         return 200, {"ok": True}
+
+    def _oauth_access(self, args: dict[str, Any], auth: str | None) -> dict[str, Any]:
+        """``oauth.v2.access``: a known code, from the right client (form fields or HTTP Basic), once."""
+        client = (args.get("client_id"), args.get("client_secret"))
+        if auth and auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")
+            client = (client_id, secret)
+        if client != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id"}
+        with self._lock:
+            if args.get("grant_type") == "refresh_token":
+                granted = self.refresh_grants.pop(str(args.get("refresh_token")), None)
+                if granted is None:
+                    return {"ok": False, "error": "invalid_refresh_token"}
+                return {"ok": True, **granted}
+            granted = self.oauth_codes.pop(str(args.get("code")), None)
+        if granted is None:
+            return {"ok": False, "error": "invalid_code"}
+        return {"ok": True, **granted}
 
     def _record(self, call: Call) -> None:
         with self._lock:
             self.calls.append(call)
 
     # -- assertions helpers ----------------------------------------------------------------
-    def of(self, method: str) -> list[Call]:
-        """The recorded calls of one method, in arrival order."""
+    def of(self, method: str, *, failed: bool = False) -> list[Call]:
+        """The recorded calls of one method that succeeded (or, with ``failed``, those told to fail)."""
         with self._lock:
-            return [c for c in self.calls if c.method == method]
+            return [c for c in self.calls if c.method == method and (c.status != 200) == failed]
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         """Wait until ``count`` calls of ``method`` arrived; return them (fails the test if not)."""
@@ -240,6 +345,28 @@ class SlackSender:
         if retry is not None:
             headers.update({"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"})
         return self.post(json.dumps(payload), "application/json", headers=headers, **kw)
+
+    def interactive(self, payload: dict[str, Any], **kw: Any) -> Sent:
+        """An interactivity request as Slack sends it: ``payload=<json>``, form-encoded and signed."""
+        self._n += 1
+        payload = {"token": "legacy-verification-token", "api_app_id": "A0001",
+                   "team": {"id": self.team, "domain": "vram-test"}, "is_enterprise_install": False, **payload}
+        return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw)
+
+    def click(self, message: dict[str, Any], action: dict[str, Any], *, channel: str = "C0001",
+              user: str = "U0001", ephemeral: bool = False, **kw: Any) -> Sent:
+        """A ``block_actions`` click on one element of a message the bot posted (``message`` as posted)."""
+        self._n += 1
+        container = {"type": "message", "message_ts": message.get("ts", "0"), "channel_id": channel,
+                     "is_ephemeral": ephemeral}
+        payload = {
+            "type": "block_actions", "user": {"id": user, "team_id": self.team}, "container": container,
+            "trigger_id": f"trigger.{self._n}", "channel": {"id": channel, "name": "general"},
+            "response_url": self.mock.response_url(f"action{self._n}"), "actions": [action],
+        }
+        if not ephemeral:
+            payload["message"] = message
+        return self.interactive(payload, **kw)
 
     def message(self, text: str, *, channel: str = "C0001", user: str = "U0001", ts: str | None = None,
                 thread_ts: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -71,16 +71,39 @@ def test_the_estimator_imports_no_io_library() -> None:
             assert not used & IO_LIBRARIES, (name, sorted(used & IO_LIBRARIES))
 
 
+ENV_NAMES = {"environ", "getenv", "environb", "putenv", "unsetenv"}
+
+
 def reads_environment(path: Path) -> bool:
-    """Whether the code (not a comment or a string) touches ``environ`` or calls ``getenv``."""
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
-        if name in {"environ", "getenv", "environb", "putenv", "unsetenv"}:
+    """Whether the code (not a comment or a string) touches ``os.environ`` or calls ``os.getenv``.
+
+    Only names of the ``os`` module count: a WSGI app's ``environ`` (the request's variables) is not
+    the process environment.
+    """
+    tree = ast.parse(path.read_text(), filename=str(path))
+    os_names = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for a in node.names if a.name == "os"}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr in ENV_NAMES and isinstance(node.value, ast.Name)
+                and node.value.id in os_names):
             return True
-        if isinstance(node, ast.ImportFrom) and node.module == "os" and any(
-                a.name in {"environ", "getenv", "environb"} for a in node.names):
+        if isinstance(node, ast.ImportFrom) and node.module == "os" and any(a.name in ENV_NAMES for a in node.names):
             return True
     return False
+
+
+def test_the_environment_check_tells_os_environ_from_a_wsgi_environ(tmp_path: Path) -> None:
+    cases = {
+        "import os\nx = os.environ.get('A')\n": True,
+        "import os as _os\nx = _os.getenv('A')\n": True,
+        "from os import environ\n": True,
+        "def app(environ, start_response):\n    return environ.get('REMOTE_ADDR')\n": False,
+        "# os.getenv('A') in a comment\nx = 'os.environ'\n": False,
+    }
+    for i, (code, expected) in enumerate(cases.items()):
+        path = tmp_path / f"m{i}.py"
+        path.write_text(code)
+        assert reads_environment(path) is expected, code
 
 
 def test_only_the_settings_read_the_environment() -> None:

@@ -13,6 +13,7 @@ from bot.blocks import escape
 from estimator.engines.vllm import VllmReport
 from estimator.query import Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
+from tests.blockkit import block_errors, phone_errors
 
 GIB = 1024**3
 H100 = 85_030_617_088  # bytes CUDA reports for an H100 80GB HBM3
@@ -56,16 +57,11 @@ def all_text(msg: blocks.Message) -> str:
 
 
 def assert_valid_blocks(msg: blocks.Message) -> None:
-    """Slack's structural limits: <= 50 blocks, section text <= 3000, a fallback text present."""
+    """Slack's Block Kit limits and the phone-width rule (tests/blockkit.py), a fallback text present."""
     assert msg.text.strip()
     assert 0 < len(msg.blocks) <= 50
-    for block in msg.blocks:
-        assert block["type"] in {"section", "context", "header", "divider"}
-        if block["type"] == "section":
-            assert block["text"]["type"] == "mrkdwn"
-            assert 0 < len(block["text"]["text"]) <= 3000
-        if block["type"] == "context":
-            assert all(len(e["text"]) <= 3000 for e in block["elements"])
+    assert block_errors(msg.blocks) == []
+    assert phone_errors(msg.blocks, msg.text) == []
 
 
 def test_escape_the_three_control_characters() -> None:
@@ -94,13 +90,19 @@ def test_estimate_message_content_and_order() -> None:
     assert "peak: prefill MLP, fused attention" in text
     # 233,000 tokens = 227.5 x 1024: shown as 227k, the grammar's k, rounded down so s=227k still fits.
     assert "Max on this GPU: 227k tokens at b=1, or b=14 at s=16,384" in text
-    assert f":warning: {classic}" in text
+    # The classic comparison is noise unless asked for (method=classic or the answer's menu).
+    assert "classic formula" not in text and "Memory consumption" not in text
+    asked = blocks.estimate_message(phi4(warnings=(classic,)), record_id=42, classic=True)
+    assert_valid_blocks(asked)
+    assert f":warning: {classic}" in asked.text
+    assert "Memory consumption of the model: 29.4 GB" in asked.text
     assert "#42" in text and "Reply in this thread" in text
     # Order: header, verdict, breakdown, limits, hint.
     positions = [text.index(s) for s in (header, "Total 34.2", "Weights", "Max on this GPU", "Reply in")]
     assert positions == sorted(positions)
-    # The last block is the context line with the hint.
-    assert msg.blocks[-1]["type"] == "context"
+    # The context line with the hint, then the what-if buttons.
+    assert msg.blocks[-2]["type"] == "context"
+    assert msg.blocks[-1]["type"] == "actions"
 
 
 def test_bar_scaled_to_the_gpu() -> None:
@@ -167,11 +169,12 @@ def test_classic_method_prints_the_six_lines() -> None:
     assert "classic formula says" not in text
 
 
-def test_classic_comparison_is_said_once() -> None:
-    # The estimator's warning carries the classic comparison; the message shows it once, as a warning.
+def test_classic_comparison_is_said_once_and_only_when_asked() -> None:
+    # The estimator's warning carries the classic comparison; the message shows it once, when asked.
     est = phi4(gpu=False)
     warned = est.model_copy(update={"warnings": ("The classic formula says 36.13 GB here (...)",)})
-    assert blocks.estimate_message(warned).text.count("The classic formula says") == 1
+    assert blocks.estimate_message(warned, classic=True).text.count("The classic formula says") == 1
+    assert "The classic formula says" not in blocks.estimate_message(warned).text
     assert "The classic formula says" not in blocks.estimate_message(est).text
 
 
@@ -203,7 +206,9 @@ def test_what_if_says_what_changed_and_the_difference() -> None:
     msg = blocks.what_if_message(new, base, {"s": "32k"}, record_id=7)
     assert_valid_blocks(msg)
     first = msg.blocks[0]["text"]["text"]
-    assert first == "Changed `s=32k`: total 34.2 GiB → 37.3 GiB (+3.1 GiB)"
+    # spare 45.04 GiB - 3.125 GiB = 41.92 GiB
+    assert first == ("Changed `s=32k`: total 34.2 GiB → 37.3 GiB (+3.1 GiB)\n"
+                     "Fit: fits one H100 80GB (45.0 GiB spare) → fits one H100 80GB (41.9 GiB spare)")
     assert "Reply in this thread" not in msg.text  # the thread already knows how
     assert "s=32,768" in msg.text
 
@@ -339,3 +344,24 @@ def test_token_counts_read_back_in_the_grammar() -> None:
     for n in (512, 9_999, 10_000, 233_000, 1_048_576, 1_258_291, 16 * 1024 * 1024):
         shown = tokens(n).replace(",", "")
         assert parse(f"org/model s={shown}").query.seq_len <= n, (n, shown)
+
+
+def test_a_code_block_too_wide_for_a_phone_becomes_short_lines() -> None:
+    narrow = "```\nWeights       27.3 GiB\nTotal         34.2 GiB\n```"
+    assert blocks.narrow(narrow) == narrow  # 21 characters a line: kept as a table
+    wide = "```\n" + "kv             on off auto bf16 fp16 fp8 int8            default on" + "\n```"
+    assert blocks.narrow(wide) == "`kv` on off auto bf16 fp16 fp8 int8 · default on"
+    assert phone_errors([{"type": "section", "text": {"type": "mrkdwn", "text": blocks.narrow(wide)}}]) == []
+    assert phone_errors([{"type": "section", "text": {"type": "mrkdwn", "text": wide}}]) != []
+
+
+def test_what_if_buttons_follow_the_answer() -> None:
+    # phi-4 on one H100 fits (min_gpus 1 = gpus): no GPU-count button; s=16,384 x 2 = 32k; bf16 KV -> fp8.
+    est = phi4()
+    assert [change for _label, change in blocks.what_ifs(est)] == ["s=32768", "b=2", "kv=fp8", "engine=vllm"]
+    actions = blocks.what_if_actions(est, 42, private=True)
+    assert block_errors([actions]) == []
+    menu = actions["elements"][-1]
+    assert [o["value"] for o in menu["options"]] == ["share:42", "classic:42", "delete:42"]
+    public = blocks.what_if_actions(est, 42)["elements"][-1]
+    assert [o["value"] for o in public["options"]] == ["classic:42", "delete:42"]  # already in the channel

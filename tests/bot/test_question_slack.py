@@ -6,12 +6,11 @@ fake Hub, Web API calls to ``MockSlack`` (the same harness as ``test_slack_app``
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 
-from bot.serve import make_http_server
+from bot.http import HttpServer, SlackGate
 from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
@@ -43,18 +42,14 @@ def bot(db_url: str, fake_hub: FakeHub) -> Iterator[Bot]:  # noqa: F811
                         database_url=db_url, hf_endpoint=fake_hub.url, workers=4)
     pool = TrackedPool(4)
     app = create_app(settings, Service(store=store, resolver=hub_resolver(fake_hub.url)), events=store,
-                     work_pool=pool)
-    server = make_http_server(app, host="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    host, port = server.server_address[:2]
-    base = f"http://{host}:{port}"
+                     work=pool)
+    server = HttpServer(SlackGate(app, signing_secret=SECRET), host="127.0.0.1", port=0).start()
+    base = f"http://127.0.0.1:{server.port}"
     try:
         yield Bot(slack, SlackSender(f"{base}/slack/events", SECRET, slack), store, pool, base)
     finally:
-        server.shutdown()
-        server.server_close()
-        pool.shutdown(wait=True)
+        server.close()
+        pool.wait_idle(30)
         store.close()
         slack.stop()
 
@@ -149,6 +144,6 @@ def test_thread_replies_in_plain_words_change_settings_and_chatter_is_ignored(bo
 
 
 def _scope(channel: str, user: str):  # type: ignore[no-untyped-def]
-    from store.records import Scope
+    from store.records import Conversation
 
-    return Scope(source="slack", team="T0001", channel=channel, user=user)
+    return Conversation(platform="slack", workspace="T0001", channel=channel, user=user)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from slack_bolt import App
 
-from bot.serve import build, database_ok, make_http_server, serve
+from bot.http import HttpServer, SlackGate
+from bot.serve import build, database_ok, serve
 from bot.settings import Settings
 from common.errors import HubUnavailableError, InputError, VramError
 from sources import HubOnlyResolver, Resolver
@@ -147,33 +148,27 @@ def test_hub_only_resolver_passes_hub_ids_on() -> None:
 def test_healthz_reports_a_dead_database() -> None:
     app = App(token="xoxb-x", signing_secret="s", token_verification_enabled=False)
     dead = Store("postgresql+psycopg://postgres@127.0.0.1:9/none?connect_timeout=1", retries=1)
-    server = make_http_server(app, host="127.0.0.1", port=0, health=database_ok(dead))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    server = HttpServer(SlackGate(app, signing_secret="s", health=database_ok(dead)), host="127.0.0.1",
+                        port=0).start()
     try:
-        host, port = server.server_address[:2]
-        assert get(f"http://{host}:{port}/healthz") == (503, {"ok": False})
+        assert get(f"http://127.0.0.1:{server.port}/healthz") == (503, {"ok": False})
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
         dead.close()
 
 
 def test_health_only_server_for_socket_mode() -> None:
     # Socket Mode: PORT serves the health check, and nothing else (no unsigned way in).
-    server = make_http_server(None, host="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
+    server = HttpServer(SlackGate(None), host="127.0.0.1", port=0).start()
     try:
-        host, port = server.server_address[:2]
+        host, port = "127.0.0.1", server.port
         assert get(f"http://{host}:{port}/healthz") == (200, {"ok": True})
         req = urllib.request.Request(f"http://{host}:{port}/slack/events", data=b"{}", method="POST")
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(req, timeout=5)
         assert err.value.code == 404
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
 
 
 def test_serve_in_socket_mode_end_to_end(tmp_path: Path, slack: MockSlack, fake_hub: FakeHub) -> None:

@@ -184,9 +184,10 @@ def test_history_keeps_input_mistakes_out_of_the_list(settings: Settings) -> Non
 def _records(settings: Settings) -> list:
     """The records `vram history` lists, from the store the commands wrote."""
     from bot.cli import _local_user, build_service
-    from bot.service import HistoryReply, Who
+    from bot.service import HistoryReply
+    from store.records import Conversation
 
-    reply = build_service(settings).history(Who(source="cli", user=_local_user(settings)))
+    reply = build_service(settings).history(Conversation(platform="cli", user=_local_user(settings)))
     assert isinstance(reply, HistoryReply)
     return list(reply.records)
 

@@ -13,9 +13,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from store import NewQuery, Scope, Store, StoreReadError, StoreWriteError
+from store import Conversation, NewQuery, Store, StoreReadError, StoreWriteError
 from store.models import QueryRow
 from tests.store.conftest import require_postgres
+
+ME = Conversation(platform="cli", user="me")
+LOAD = Conversation(platform="cli", user="load")
 
 PROCESSES = 4
 THREADS = 4
@@ -31,7 +34,7 @@ def _write_many(url: str, who: str, start: threading.Event | None, go: object = 
         if start is not None:
             start.wait(30)
         for i in range(WRITES):
-            s.record(NewQuery(source="cli", user="load", text=f"{who} {i}", status="ok", model=f"m/{who}"))
+            s.record(NewQuery(conversation=LOAD, text=f"{who} {i}", status="ok", model=f"m/{who}"))
     finally:
         s.close()
 
@@ -78,7 +81,7 @@ def test_processes_and_threads_lose_no_record(db_url: str) -> None:
         # And the listing sees all of them, newest first, page by page.
         listed = []
         for offset in range(0, 200, 50):
-            listed += check.history(scope=Scope(source="cli", user="load"), limit=50, offset=offset)
+            listed += check.history(scope=LOAD, limit=50, offset=offset)
         assert len(listed) == 200 and [r.id for r in listed] == sorted((id_ for id_, _ in rows), reverse=True)
     finally:
         check.close()
@@ -116,7 +119,7 @@ def test_locked_write_is_retried_and_saved(tmp_path: Path) -> None:
     logger.setLevel(logging.WARNING)  # whatever the process's logging set-up, the warning is emitted
     logger.addHandler(handler)
     try:
-        rec = store.record(NewQuery(source="cli", user="me", text="vram phi-4", status="ok"))
+        rec = store.record(NewQuery(conversation=ME, text="vram phi-4", status="ok"))
         assert handler.released  # the first try did fail
         assert store.get(rec.id) == rec
     finally:
@@ -132,8 +135,9 @@ def test_write_that_keeps_failing_raises_store_error_and_logs(
     store, blocker = _locked_sqlite(tmp_path, busy_timeout_ms=10, retries=3, backoff_s=0.01)
     try:
         with caplog.at_level(logging.WARNING, logger="store"), pytest.raises(StoreWriteError) as info:
-            store.record(NewQuery(source="cli", user="me", text="vram phi-4", status="ok"))
-        assert str(info.value) == "Could not save the query to history after 3 tries: database is locked."
+            store.record(NewQuery(conversation=ME, text="vram phi-4", status="ok"))
+        # The sentence names no file, host or port (those are logged for the operator).
+        assert str(info.value) == "Could not save the query to history: the history database is not answering."
         assert [r.levelname for r in caplog.records] == ["WARNING", "WARNING", "ERROR"]
         # claim_event and set_posted fail the same way.
         with pytest.raises(StoreWriteError):
@@ -153,11 +157,16 @@ def test_unreachable_postgres_fails_in_one_sentence_without_the_password(
     store = Store("postgresql://vram:s3cret-pw@127.0.0.1:1/vram", retries=2, backoff_s=0.01)
     try:
         with caplog.at_level(logging.WARNING, logger="store"), pytest.raises(StoreWriteError) as info:
-            store.record(NewQuery(source="cli", user="me", text="vram x", status="ok"))
-        assert "after 2 tries" in str(info.value)
-        with pytest.raises(StoreReadError, match="could not be read"):
-            store.history(scope=Scope(source="cli", user="me"))
-        assert "s3cret-pw" not in caplog.text and "s3cret-pw" not in str(info.value)
+            store.record(NewQuery(conversation=ME, text="vram x", status="ok"))
+        with pytest.raises(StoreReadError) as read:
+            store.history(scope=ME)
+        # The user is told the database is not answering; where it is (host, port, database) and why
+        # go to the log for the operator, with the password masked.
+        for sentence in (str(info.value), str(read.value)):
+            assert "the history database is not answering" in sentence.lower()
+            assert "127.0.0.1" not in sentence and ":1" not in sentence and "vram" not in sentence
+        assert "after 2 tries" in caplog.text and "127.0.0.1:1/vram" in caplog.text
+        assert "s3cret-pw" not in caplog.text
         assert "***" in caplog.text  # the URL is logged with its password masked
     finally:
         store.close()
@@ -171,7 +180,7 @@ def test_postgres_connections_killed_between_writes(pg_schema_url: str) -> None:
     store = Store(url.render_as_string(hide_password=False), backoff_s=0.01)
     store.upgrade()
     try:
-        first = store.record(NewQuery(source="cli", user="me", text="one", status="ok"))
+        first = store.record(NewQuery(conversation=ME, text="one", status="ok"))
         killer = Store(pg_schema_url)
         with killer.engine.connect() as conn:
             killed = conn.exec_driver_sql(
@@ -180,7 +189,50 @@ def test_postgres_connections_killed_between_writes(pg_schema_url: str) -> None:
             ).scalar()
         killer.close()
         assert killed >= 1  # the pooled connection really was cut
-        second = store.record(NewQuery(source="cli", user="me", text="two", status="ok"))
-        assert [r.id for r in store.history(scope=Scope(source="cli", user="me"))] == [second.id, first.id]
+        second = store.record(NewQuery(conversation=ME, text="two", status="ok"))
+        assert [r.id for r in store.history(scope=ME)] == [second.id, first.id]
     finally:
+        store.close()
+
+
+def test_check_writable_fails_on_a_locked_or_read_only_sqlite(tmp_path: Path) -> None:
+    store, blocker = _locked_sqlite(tmp_path, busy_timeout_ms=10, retries=1, backoff_s=0.01)
+    try:
+        with pytest.raises(StoreWriteError, match="not answering"):
+            store.check_writable()  # another connection holds the write lock
+        blocker.execute("ROLLBACK")
+        store.check_writable()  # and once it lets go, writes go through again
+        assert store.count() == 0  # the probe keeps nothing
+    finally:
+        blocker.close()
+        store.close()
+    path = next(tmp_path.glob("*.sqlite3"))
+    read_only = Store(f"sqlite:///file:{path}?mode=ro&uri=true")
+    try:
+        with pytest.raises(StoreWriteError, match="not answering"):
+            read_only.check_writable()
+    finally:
+        read_only.close()
+
+
+def test_a_locked_sqlite_write_gives_up_within_its_budget(tmp_path: Path) -> None:
+    # The defaults: a lock waits 1 s per try and the write stops retrying at 2 s, so the caller answers
+    # with "not saved" instead of waiting out three 5-second timeouts. Counted in tries, not timed.
+    store, blocker = _locked_sqlite(tmp_path, busy_timeout_ms=1000, retries=3, backoff_s=0.1)
+    store.write_budget_s = 1.5
+    tries: list[int] = []
+    original = store.engine.begin
+
+    def counting_begin() -> object:
+        tries.append(1)
+        return original()
+
+    store.engine.begin = counting_begin  # type: ignore[method-assign]
+    try:
+        with pytest.raises(StoreWriteError):
+            store.record(NewQuery(conversation=ME, text="vram x", status="ok"))
+        # Without the budget all 3 tries would run; a third would start after 1 + 0.1 + 1 + 0.2 s > 1.5 s.
+        assert 1 <= len(tries) <= 2
+    finally:
+        blocker.close()
         store.close()

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from store import NewQuery, Scope, Store, StoreError, default_database_url, normalize_url
+from store import Conversation, NewQuery, Store, StoreError, default_database_url, normalize_url
+
+ME = Conversation(platform="cli", user="me")
 
 
 def test_default_is_a_sqlite_file_in_the_user_data_dir(
@@ -22,9 +24,9 @@ def test_default_is_a_sqlite_file_in_the_user_data_dir(
     try:
         store.ensure_schema()  # first use: directory, file and tables appear
         assert (tmp_path / "data" / "vram" / "vram.sqlite3").is_file()
-        rec = store.record(NewQuery(source="cli", user="me", text="vram microsoft/phi-4", status="ok",
+        rec = store.record(NewQuery(conversation=ME, text="vram microsoft/phi-4", status="ok",
                                     model="microsoft/phi-4"))
-        assert store.history(scope=Scope(source="cli", user="me"), model="PHI") == [rec]
+        assert store.history(scope=ME, model="PHI") == [rec]
     finally:
         store.close()
 
@@ -55,7 +57,7 @@ def test_in_memory_sqlite_works_across_threads() -> None:
     try:
         store.upgrade()
         t = threading.Thread(
-            target=store.record, args=(NewQuery(source="cli", user="me", text="vram a", status="ok"),)
+            target=store.record, args=(NewQuery(conversation=ME, text="vram a", status="ok"),)
         )
         t.start()
         t.join(10)

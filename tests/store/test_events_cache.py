@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from estimator.spec import SafetensorsInfo
 from sources import CachedEntry, HubCache, ResolvedModel, StoredHubCache, cache_key
 from store import DbHubCache, Store
-from store.models import HandledEventRow, HubCacheRow
+from store.models import HandledEventRow, HubCacheRow, SeenRequestRow
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -158,3 +158,19 @@ def test_claiming_events_applies_retention(db_url: str) -> None:
             assert sorted(conn.execute(select(HandledEventRow.event_id)).scalars()) == ["a", "b", "fresh"]
     finally:
         hourly.close()
+
+
+def test_first_sighting_of_a_request_signature(store: Store) -> None:
+    assert store.first_sighting("v0=abc") is True
+    assert store.first_sighting("v0=abc") is False  # a replay
+    assert store.first_sighting("v0=def") is True
+
+
+def test_an_expired_signature_is_new_again_and_pruned(store: Store) -> None:
+    assert store.first_sighting("v0=old", keep=timedelta(seconds=-1)) is True  # already expired
+    assert store.first_sighting("v0=old") is True
+    assert store.first_sighting("v0=gone", keep=timedelta(seconds=-1)) is True
+    store.prune()
+    with store.engine.connect() as conn:
+        left = set(conn.execute(select(SeenRequestRow.signature)).scalars())
+    assert left == {"v0=old"}

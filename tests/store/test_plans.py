@@ -10,23 +10,23 @@ from pathlib import Path
 
 import pytest
 
-from store import Scope, Store
+from store import Conversation, Store
 
-IN_CHANNEL = Scope(source="slack", team="T1", channel="C1", user="U1")
+IN_CHANNEL = Conversation(platform="slack", workspace="T1", channel="C1", user="U1")
 CASES = [
-    (IN_CHANNEL, None, None, ["ix_queries_channel", "ix_queries_dm"]),
-    (IN_CHANNEL, "llama", None, ["ix_queries_channel", "ix_queries_dm"]),
+    (IN_CHANNEL, None, None, ["ix_queries_channel", "ix_queries_channel_user", "ix_queries_dm"]),
+    (IN_CHANNEL, "llama", None, ["ix_queries_channel", "ix_queries_channel_user", "ix_queries_dm"]),
     (IN_CHANNEL, None, "U2", ["ix_queries_channel_user"]),
     (IN_CHANNEL, "llama", "U1", ["ix_queries_channel_user", "ix_queries_dm"]),
-    (Scope(source="slack", team="T1", channel="D1", user="U1", is_dm=True), None, None,
-     ["ix_queries_channel", "ix_queries_dm"]),
-    (Scope(source="cli", user="me"), "qwen", None, ["ix_queries_user"]),
+    (Conversation(platform="slack", workspace="T1", channel="D1", user="U1", private=True), None, None,
+     ["ix_queries_channel", "ix_queries_channel_user", "ix_queries_dm"]),
+    (Conversation(platform="cli", user="me"), "qwen", None, ["ix_queries_user"]),
 ]
 
 
 @pytest.mark.parametrize(("scope", "model", "user", "indexes"), CASES)
 def test_history_uses_covering_index_scans(
-    tmp_path: Path, scope: Scope, model: str | None, user: str | None, indexes: list[str]
+    tmp_path: Path, scope: Conversation, model: str | None, user: str | None, indexes: list[str]
 ) -> None:
     store = Store(f"sqlite:///{tmp_path / 'plans.sqlite3'}")
     try:

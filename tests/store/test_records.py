@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from store import NewQuery, QueryRecord, Store, StoreWriteError
+from store import Conversation, NewQuery, QueryRecord, Store, StoreWriteError
 from store.models import QueryRow
 
 SHA = "4a5f1d3" + "0" * 33
@@ -28,7 +28,8 @@ RESULT = {
 
 def slack_query(**over: object) -> NewQuery:
     fields: dict[str, object] = {
-        "source": "slack", "team": "T1", "channel": "C1", "user": "U1", "text": "/vram microsoft/phi-4 s=16k",
+        "conversation": Conversation(platform="slack", workspace="T1", channel="C1", user="U1"),
+        "text": "/vram microsoft/phi-4 s=16k",
         "params": {"seq_len": 16384, "batch": 1, "flash_attention": True},
         "requested_model": "microsoft/phi-4", "model": "microsoft/phi-4", "revision": SHA,
         "result": RESULT, "status": "ok",
@@ -49,7 +50,18 @@ def test_record_round_trip(store: Store) -> None:
     assert got.params == {"seq_len": 16384, "batch": 1, "flash_attention": True}
     assert got.created_at.tzinfo is not None and got.created_at.utcoffset() == timedelta(0)
     assert (got.posted_channel, got.posted_ts, got.thread_ts) == (None, None, None)
+    assert got.public is False  # nobody else saw it until it is posted
     assert got.model_label == "microsoft/phi-4"
+
+
+def test_a_new_front_end_needs_no_migration(store: Store) -> None:
+    # Any short platform name is stored and read back (the table no longer lists the front ends).
+    teams = Conversation(platform="msteams", workspace="tenant-1", channel="19:abc", user="29:xyz")
+    rec = store.record(slack_query(conversation=teams))
+    assert store.get(rec.id) == rec
+    assert store.history(scope=teams.model_copy(update={"user": "29:other"})) == []  # not posted: private
+    store.set_posted(rec.id, channel="19:abc", ts="1", thread_ts=None)
+    assert [r.id for r in store.history(scope=teams.model_copy(update={"user": "29:other"}))] == [rec.id]
 
 
 def test_created_at_defaults_to_now_and_is_utc(store: Store) -> None:
@@ -88,6 +100,9 @@ def test_ids_increase(store: Store) -> None:
 
 def test_get_missing_is_none(store: Store) -> None:
     assert store.get(123456) is None
+    # Ids no table holds: past a 64-bit integer (SQLite's driver overflowed, Postgres refused), 0, negative.
+    for query_id in (99999999999999999999, 2**63, 0, -1):
+        assert store.get(query_id) is None
 
 
 def test_new_query_validation() -> None:
@@ -98,9 +113,9 @@ def test_new_query_validation() -> None:
     with pytest.raises(ValidationError):
         slack_query(status="maybe")
     with pytest.raises(ValidationError):
-        slack_query(source="email")
+        Conversation(platform="Slack Workspace", user="U1")  # a platform is a short lowercase name
     with pytest.raises(ValidationError):
-        NewQuery(source="cli", channel="C1", text="x", status="ok")  # terminal records have no channel
+        Conversation(platform="cli", user="me", private=True)  # a DM has a channel
     with pytest.raises(ValidationError):
         slack_query(surprise=1)  # extra fields are refused
     with pytest.raises(ValidationError):
@@ -117,6 +132,7 @@ def test_set_posted_and_thread_follow_ups(store: Store) -> None:
     assert got is not None and (got.posted_channel, got.posted_ts, got.thread_ts) == (
         "C1", "1700000000.000100", None
     )
+    assert got.public  # posted: the channel saw it
     # The thread is found from its root message alone.
     found = store.latest_in_thread(team="T1", channel="C1", thread_ts="1700000000.000100")
     assert found is not None and found.id == root.id
@@ -156,6 +172,7 @@ def test_parent_must_exist(store: Store) -> None:
 
 
 def test_record_returns_what_get_reads(store: Store) -> None:
-    rec = store.record(NewQuery(source="cli", user="alice", text="vram ./cfg.json", status="ok"))
+    rec = store.record(NewQuery(conversation=Conversation(platform="cli", user="alice"), text="vram ./cfg.json",
+                                status="ok"))
     assert isinstance(rec, QueryRecord)
     assert store.get(rec.id) == rec

@@ -1,0 +1,189 @@
+"""Load on real ``vram serve`` processes: N signed slash commands at C concurrency (a script, not a test).
+
+Each command asks for an estimate in a channel of its own, so every answer (a ``chat.postMessage`` to the
+mock Slack) and every stored query can be counted per command. Reports lost acks (no HTTP 200), ack
+latency percentiles, commands answered exactly once, and queries stored exactly once.
+
+    .venv/bin/python bench/bench_serve.py --n 1000 --concurrency 100                  # one replica, SQLite
+    .venv/bin/python bench/bench_serve.py --n 1000 --concurrency 100 --replicas 2 --postgres
+
+The mock Slack (tests/mockslack.py) and the fake Hub (tests/fakehub.py) run in this process; the
+replicas are ``vram serve`` subprocesses on 127.0.0.1. Postgres: ``TEST_DATABASE_URL`` or the local
+default; a fresh schema is made and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
+
+from tests.fakehub import standard_hub  # noqa: E402
+from tests.mockslack import MockSlack, sign  # noqa: E402
+
+SECRET = "bench-signing-secret"
+MODEL = "Qwen/Qwen3-0.6B"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_replica(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    log = log_path.open("wb")
+    proc = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "serve"], cwd=ROOT,
+                            env={**env, "PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, port
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"vram serve did not start: {log_path.read_text()}") from None
+            time.sleep(0.1)
+
+
+def send(port: int, slack: MockSlack, n: int) -> tuple[int, float]:
+    """One signed slash command in channel C<n>; (HTTP status or 0 for a failed connection, seconds)."""
+    body = urlencode({"team_id": "T0001", "channel_id": f"C{n:06d}", "channel_name": f"bench-{n}",
+                      "user_id": f"U{n % 97:04d}", "command": "/vram", "text": f"{MODEL} s=4k",
+                      "response_url": slack.response_url(f"cmd{n}"), "trigger_id": f"t.{n}"})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
+    start = time.monotonic()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/slack/events", body=body, headers=headers)
+        status = conn.getresponse().status
+        conn.close()
+    except OSError:
+        status = 0
+    return status, time.monotonic() - start
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(n: int, concurrency: int, replicas: int, postgres: bool) -> dict[str, object]:
+    slack = MockSlack().start()
+    hub = standard_hub().start()
+    workdir = Path(tempfile.mkdtemp(prefix="vram-bench-serve-"))
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = None
+    if postgres:
+        base = os.environ.get("TEST_DATABASE_URL") or PG_DEFAULT
+        admin = create_engine(base, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    else:
+        url = f"sqlite:///{workdir / 'vram.sqlite3'}"
+    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
+           "SLACK_API_URL": slack.api_url, "DATABASE_URL": url, "HF_ENDPOINT": hub.url,
+           "VRAM_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    env.pop("SLACK_APP_TOKEN", None)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        # Replicas start one after the other (the first applies the migrations).
+        ports = []
+        for i in range(replicas):
+            proc, port = start_replica(env, workdir / f"replica{i}.log")
+            procs.append(proc)
+            ports.append(port)
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            results = list(pool.map(lambda i: send(ports[i % replicas], slack, i), range(n)))
+        sent_s = time.monotonic() - start
+        acked = [s for status, s in results if status == 200]
+        # Every acked command should get its answer: wait until they stop coming.
+        deadline = time.monotonic() + 180
+        last, still = -1, 0
+        while time.monotonic() < deadline:
+            got = len(slack.of("chat.postMessage")) + len(slack.of("response_url"))
+            if got >= len(acked):
+                break
+            still = still + 1 if got == last else 0
+            if still > 100:  # 10 s without a new answer
+                break
+            last = got
+            time.sleep(0.1)
+        answers = Counter(c.args.get("channel") for c in slack.of("chat.postMessage"))
+        errors = len(slack.of("response_url"))
+        engine = create_engine(url, poolclass=NullPool)
+        with engine.connect() as conn:
+            stored = Counter(r[0] for r in conn.execute(text("SELECT channel_id FROM queries")))
+        engine.dispose()
+        return {
+            "n": n, "concurrency": concurrency, "replicas": replicas, "database": "postgres" if postgres else "sqlite",
+            "lost": n - len(acked),
+            "statuses": dict(Counter(str(status) for status, _ in results)),
+            "ack_p50_ms": round(1000 * statistics.median(acked), 1) if acked else None,
+            "ack_p95_ms": round(1000 * percentile(acked, 0.95), 1) if acked else None,
+            "ack_p99_ms": round(1000 * percentile(acked, 0.99), 1) if acked else None,
+            "ack_max_ms": round(1000 * max(acked), 1) if acked else None,
+            "acks_over_3s": sum(1 for s in acked if s >= 3.0),
+            "answered_once": sum(1 for c in answers.values() if c == 1),
+            "answered_twice_or_more": sum(1 for c in answers.values() if c > 1),
+            "error_answers": errors,
+            "stored_once": sum(1 for c in stored.values() if c == 1),
+            "stored_twice_or_more": sum(1 for c in stored.values() if c > 1),
+            "send_seconds": round(sent_s, 2),
+        }
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        slack.stop()
+        hub.stop()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--postgres", action="store_true", help="share one Postgres (default: one SQLite file)")
+    args = parser.parse_args()
+    if args.replicas > 1 and not args.postgres:
+        parser.error("several replicas need --postgres (SQLite is for one replica)")
+    print(json.dumps(run(args.n, args.concurrency, args.replicas, args.postgres), indent=2))
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    main()

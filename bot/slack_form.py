@@ -1,0 +1,224 @@
+"""The sizing form: ``/vram`` with nothing after it, the "Size a model" shortcut, and the unfurl's button.
+
+The form is a modal: the model (live suggestions from the Hub), context, batch, GPU (from the
+catalog), GPU count, engine, weight and KV dtypes. Each field is checked by the same grammar as a
+typed command, and a bad one is shown on its field (``response_action: errors``). A valid form
+becomes the line a user would have typed, answered like ``/vram <line>`` where the form was opened,
+or in the bot's DM when it was opened from a shortcut or the bot cannot post in the channel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot import blocks
+from bot.commands import parse
+from bot.model_suggest import Suggests
+from bot.slack_render import CANNOT_POST, COMMAND, PLATFORM, render
+from common.errors import InputError
+from estimator.gpus import catalog
+from store.records import Conversation
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+    from slack_sdk.web import WebClient
+
+    from bot.slack_app import _Bot
+
+log = logging.getLogger(__name__)
+
+CALLBACK_ID = "vram_size_form"
+SHORTCUT_ID = "vram_size_model"
+OPEN_ACTION = "vram_size_open"  # a button that opens the form for one model (the unfurl's)
+MODEL_ACTION = "model"
+WEIGHT_DTYPES = ("bf16", "fp16", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4", "awq", "gptq")
+KV_SETTINGS = ("on", "off", "bf16", "fp16", "fp8", "int8")
+ENGINES = ("transformers", "vllm")
+# Form field (block id) -> the grammar's key; the order is the order of the line typed.
+FIELDS = (("s", "s"), ("b", "b"), ("gpu", "gpu"), ("gpus", "gpus"), ("engine", "engine"), ("dtype", "dtype"),
+          ("kv", "kv"))
+
+Submit = Callable[..., None]
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _option(label: str, value: str) -> dict[str, Any]:
+    return {"text": _plain(label[:75]), "value": value[:150]}
+
+
+def _text_input(block_id: str, label: str, initial: str, hint: str, *, optional: bool = False) -> dict[str, Any]:
+    return {"type": "input", "block_id": block_id, "optional": optional, "label": _plain(label),
+            "hint": _plain(hint),
+            "element": {"type": "plain_text_input", "action_id": block_id, "initial_value": initial}}
+
+
+def _select(block_id: str, label: str, options: list[dict[str, Any]], *, initial: str | None = None,
+            optional: bool = True, placeholder: str = "Choose") -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "static_select", "action_id": block_id, "options": options,
+                               "placeholder": _plain(placeholder)}
+    chosen = [o for o in options if o["value"] == initial]
+    if chosen:
+        element["initial_option"] = chosen[0]
+    return {"type": "input", "block_id": block_id, "optional": optional, "label": _plain(label),
+            "element": element}
+
+
+def form_view(*, channel: str | None, model: str | None = None) -> dict[str, Any]:
+    """The modal; ``channel`` (where to answer) travels in ``private_metadata``."""
+    model_select: dict[str, Any] = {"type": "external_select", "action_id": MODEL_ACTION, "min_query_length": 2,
+                                    "placeholder": _plain("org/name, e.g. Qwen/Qwen3-8B")}
+    if model:
+        model_select["initial_option"] = _option(model, model)
+    gpus = [_option(f"{g.key} · {g.memory_bytes / 1024**3:.0f} GiB", g.key) for g in catalog()][:100]
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_ID,
+        "title": _plain("Size a model"),
+        "submit": _plain("Size it"),
+        "close": _plain("Cancel"),
+        "private_metadata": json.dumps({"channel": channel}),
+        "blocks": [
+            {"type": "input", "block_id": MODEL_ACTION, "label": _plain("Model on the Hugging Face Hub"),
+             "element": model_select},
+            _text_input("s", "Context (tokens per sequence)", "4096", "4096, 32k, 128k"),
+            _text_input("b", "Batch (concurrent sequences)", "1", "1 to 1M"),
+            _select("gpu", "GPU", gpus, placeholder="No GPU: just the memory"),
+            _text_input("gpus", "GPU count (tensor parallel)", "1", "1, 2, 4, 8"),
+            _select("engine", "Engine", [_option(e, e) for e in ENGINES], initial="transformers", optional=False),
+            _select("dtype", "Weight dtype", [_option(d, d) for d in WEIGHT_DTYPES],
+                    placeholder="As the checkpoint stores it"),
+            _select("kv", "KV cache", [_option(k, k) for k in KV_SETTINGS], placeholder="on (the model's dtype)"),
+        ],
+    }
+
+
+def _value(state: dict[str, Any], block_id: str) -> str | None:
+    field = (state.get(block_id) or {}).get(block_id) or {}
+    if field.get("selected_option"):
+        return str(field["selected_option"]["value"])
+    value = field.get("value")
+    return str(value).strip() if value is not None and str(value).strip() else None
+
+
+def form_line(state: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The line a user would have typed for a submitted form, and the errors per field (block id)."""
+    errors: dict[str, str] = {}
+    model = _value(state, MODEL_ACTION)
+    if not model:
+        return "", {MODEL_ACTION: "Choose a model"}
+    try:
+        parse(model)
+    except InputError as err:
+        errors[MODEL_ACTION] = str(err)[:150]
+    words = [model]
+    for block_id, key in FIELDS:
+        value = _value(state, block_id)
+        if value is None:
+            continue
+        if any(c.isspace() for c in value):
+            errors[block_id] = "one value, without spaces"
+            continue
+        word = f"{key}={value}"
+        try:
+            parse(f"{model} {word}")
+        except InputError as err:
+            errors[block_id] = str(err)[:150]
+            continue
+        words.append(word)
+    return " ".join(words), errors
+
+
+class Form:
+    """What the form does after the ack."""
+
+    def __init__(self, bot: _Bot) -> None:
+        self.bot = bot
+
+    def answer(self, body: dict[str, Any], line: str, client: WebClient) -> None:
+        """Answer a submitted form where it was opened (else in the bot's DM with the user)."""
+        user = body["user"]["id"]
+        team = (body.get("team") or {}).get("id") or body["user"].get("team_id")
+        meta = json.loads(body["view"].get("private_metadata") or "{}")
+        channel = meta.get("channel")
+        # Opened from a shortcut: answered in the bot's DM with the user (a user id as chat.postMessage's
+        # channel), a private conversation.
+        who = Conversation(platform=PLATFORM, workspace=team, channel=channel or user, user=user,
+                           private=channel is None)
+        answer = render(self.bot.service.run(line, who), asker=user)
+        if channel is not None and answer.public:
+            try:
+                self._post(client, answer, channel)
+                return
+            except SlackApiError as err:
+                code = str(err.response.get("error", "")) if err.response is not None else ""
+                if code not in CANNOT_POST:
+                    raise
+                log.info("cannot post the form's answer in %s (%s): in the DM instead", channel, code)
+        if channel is not None and not answer.public:  # a mistake: only the asker sees it, where they are
+            try:
+                client.chat_postEphemeral(channel=channel, user=user, **answer.message.kwargs())
+                return
+            except SlackApiError as err:
+                log.info("cannot answer the form privately in %s (%s): in the DM instead", channel, err)
+        # A user id as channel: the app's DM with them. An answer meant for a channel that lands there was
+        # not seen by that channel, so it is not recorded as posted (its listings keep it to the asker).
+        self._post(client, answer, user, posted=channel is None)
+
+    def _post(self, client: WebClient, answer: Any, channel: str, *, posted: bool = True) -> None:
+        resp = client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
+                                       **answer.message.kwargs())
+        if posted and answer.record_id is not None:
+            self.bot.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=None)
+
+
+def register(app: App, bot: _Bot, submit: Submit, suggestions: Suggests) -> None:
+    """The form's listeners: open (command, shortcut, button), suggest models, submit."""
+    form = Form(bot)
+
+    def no_text(body: dict[str, Any]) -> bool:
+        return not (body.get("text") or "").strip() and bool(body.get("trigger_id"))
+
+    # Registered before the command's main listener: Bolt runs the first one whose matchers agree.
+    @app.command(COMMAND, matchers=[no_text])
+    def on_empty_command(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        # trigger_id is valid for 3 seconds: open the view now, not in the work pool.
+        client.views_open(trigger_id=body["trigger_id"], view=form_view(channel=body.get("channel_id")))
+
+    @app.shortcut(SHORTCUT_ID)
+    def on_shortcut(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=form_view(channel=None))
+
+    @app.action(OPEN_ACTION)
+    def on_open(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        channel = (body.get("channel") or {}).get("id")
+        model = str(body["actions"][0].get("value") or "") or None
+        client.views_open(trigger_id=body["trigger_id"], view=form_view(channel=channel, model=model))
+
+    @app.options(MODEL_ACTION)
+    def on_suggest(ack: Callable[..., None], body: dict[str, Any]) -> None:
+        ids = suggestions.suggest(str(body.get("value") or ""), limit=20)
+        ack(options=[_option(i, i) for i in ids if len(i) <= 150])
+
+    @app.view(CALLBACK_ID)
+    def on_submit(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+        line, errors = form_line(body["view"]["state"]["values"])
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        submit(form.answer, body, line, client, on_error=lambda sentence: _tell_dm(client, body, sentence))
+
+
+def _tell_dm(client: WebClient, body: dict[str, Any], sentence: str) -> None:
+    client.chat_postMessage(channel=body["user"]["id"], **blocks.error_message(sentence).kwargs())

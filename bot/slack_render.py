@@ -1,0 +1,77 @@
+"""Slack messages for the service's replies, and the names the Slack modules share (the slash command,
+the platform name the history store keeps, the error codes that mean the bot cannot post)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from bot import blocks
+from bot.blocks import Message
+from bot.service import (
+    CompareReply,
+    ErrorReply,
+    EstimateReply,
+    GpusReply,
+    HelpReply,
+    HistoryReply,
+    Reply,
+    ShowReply,
+)
+
+COMMAND = "/vram"
+PLATFORM = "slack"  # how the history store names this front end
+# Slack's error codes for "this bot cannot post there": answer privately instead, with the invite hint.
+CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action",
+                         "cannot_dm_bot", "messages_tab_disabled"})
+INTERNAL_ERROR = "Something went wrong on my side while answering; it is logged, please try again."
+
+
+class Answer(NamedTuple):
+    """How to show one reply: the message, and whether the conversation sees it or only the asker."""
+
+    message: Message
+    public: bool = False  # estimates and comparisons are posted; everything else is private
+    record_id: int | None = None  # the stored query an estimate came from (threads follow it)
+    private: Message | None = None  # the same answer for the asker alone (no "reply in this thread")
+    shown: tuple[int, ...] = ()  # stored queries the conversation sees once posted (a comparison's two)
+
+
+def render(reply: Reply, asker: str | None = None) -> Answer:
+    """The Slack message for any reply of the service (the slash command, ``@vram`` and DMs share it).
+
+    ``asker`` (a Slack user id) is named on public answers with what they typed."""
+    if isinstance(reply, EstimateReply):
+        out = reply.outcome
+        if out.estimate is None:
+            return Answer(blocks.error_message(out.error or INTERNAL_ERROR))
+        asked = (asker, out.text) if asker else None
+        return Answer(
+            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, asked=asked),
+            public=True, record_id=out.record_id,
+            private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False,
+                                            private=True),
+        )
+    if isinstance(reply, CompareReply):
+        failed = [o for o in (reply.a, reply.b) if o.estimate is None]
+        if failed:
+            return Answer(blocks.error_message("; ".join(o.error or INTERNAL_ERROR for o in failed)))
+        assert reply.a.estimate is not None and reply.b.estimate is not None
+        ids = (reply.a.record_id, reply.b.record_id)
+        return Answer(blocks.compare_message(reply.a.estimate, reply.b.estimate, record_ids=ids,
+                                             asked=(asker, reply.a.text) if asker else None), public=True,
+                      shown=tuple(i for i in ids if i is not None))
+    if isinstance(reply, HistoryReply):
+        return Answer(blocks.history_message(reply.records, model=reply.model, mine=reply.mine))
+    if isinstance(reply, ShowReply):
+        if reply.estimate is not None:
+            return Answer(blocks.estimate_message(reply.estimate, record_id=reply.record.id, hint=False))
+        return Answer(blocks.error_message(
+            f"#{reply.record.id} `{reply.record.text}` failed: {reply.record.error or 'no result'}"
+        ))
+    if isinstance(reply, GpusReply):
+        return Answer(blocks.gpus_message(reply.gpus))
+    if isinstance(reply, HelpReply):
+        return Answer(blocks.help_message())
+    if isinstance(reply, ErrorReply):
+        return Answer(blocks.error_message(reply.message))
+    raise AssertionError(f"unhandled reply {reply!r}")  # pragma: no cover - the Reply union is closed

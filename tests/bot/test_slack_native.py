@@ -1,0 +1,365 @@
+"""Buttons, the sizing form, shortcuts and Hub unfurls against Slack's real protocol.
+
+Signed ``block_actions``, ``view_submission``, ``block_suggestion``, ``shortcut`` and ``link_shared``
+payloads go to the real app over HTTP (and one flow over Socket Mode); its Web API calls go to
+``MockSlack``, which also checks every message and view against Block Kit's limits and the phone rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.service import Service
+from bot.settings import Settings
+from bot.slack_app import create_app
+from bot.slack_unfurl import model_of
+from store import Store
+from tests.bot.test_slack_app import (
+    QWEN3_8B,
+    Bot,
+    _posted,
+    blocks_text,
+    hub_resolver,
+    start_bot,
+)
+from tests.fakehub import FakeHub
+from tests.mockslack import MockSlack, MockSocketMode
+from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
+
+GIB = 1024**3
+
+
+@pytest.fixture
+def bot(db_url: str, fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:  # noqa: F811
+    monkeypatch.setenv("HF_ENDPOINT", fake_hub.url)  # the form's model search (Settings reads it)
+    yield from start_bot(db_url, hub_resolver(fake_hub.url))
+
+
+def _actions(args: dict[str, Any]) -> list[dict[str, Any]]:
+    [block] = [b for b in args["blocks"] if b["type"] == "actions"]
+    return block["elements"]
+
+
+def _button(args: dict[str, Any], change_prefix: str) -> dict[str, Any]:
+    for el in _actions(args):
+        if el["type"] == "button" and json.loads(el["value"])["c"].startswith(change_prefix):
+            return el
+    raise AssertionError(f"no {change_prefix} button in {_actions(args)}")
+
+
+def _menu_action(args: dict[str, Any], what: str) -> dict[str, Any]:
+    [menu] = [el for el in _actions(args) if el["type"] == "overflow"]
+    [opt] = [o for o in menu["options"] if o["value"].startswith(f"{what}:")]
+    return {"type": "overflow", "action_id": menu["action_id"], "block_id": "b", "selected_option": opt}
+
+
+def _click_action(el: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "button", "action_id": el["action_id"], "block_id": "b", "value": el["value"]}
+
+
+def _answer(bot: Bot, text: str) -> tuple[dict[str, Any], str]:
+    """Ask in C0001; the posted answer's arguments and its ts."""
+    bot.send.command(text)
+    bot.slack.wait_for("chat.postMessage")
+    ts = _posted(bot)
+    return bot.root_post(), ts
+
+
+# -- 1. buttons under an answer ------------------------------------------------------------------
+def test_a_click_answers_in_the_thread_like_a_typed_what_if(bot: Bot) -> None:
+    post, ts = _answer(bot, f"{QWEN3_8B} s=16k gpu=h100")
+    labels = [el["text"]["text"] for el in _actions(post) if el["type"] == "button"]
+    # 16,384 x 2 = 32,768 = 32k; batch 1 x 2; bf16 KV -> fp8; transformers -> vllm. It fits one H100:
+    # no GPU-count button.
+    assert labels == ["Context x2 (s=32k)", "Batch x2 (b=2)", "KV in fp8", "On vllm"]
+    sent = bot.send.click({"ts": ts, "blocks": post["blocks"]}, _click_action(_button(post, "s=")))
+    assert sent.status == 200 and sent.body == ""
+    [_, reply] = bot.slack.wait_for("chat.postMessage", 2)
+    assert reply.args["channel"] == "C0001" and reply.args["thread_ts"] == ts
+    body = blocks_text(reply.args)
+    first = reply.args["blocks"][0]["text"]["text"]
+    assert first.startswith("Changed `s=32768`: total ")
+    assert "\\nFit: fits one NVIDIA H100" in json.dumps(first)
+    # KV: 144 KiB per token (2 x 36 layers x 8 heads x 128 x 2 B) over twice the tokens
+    assert "144 KiB per token x 32,768 tokens x 1 sequence" in body
+    # The click is stored like a typed reply: the change as text, linked to the answer it changed.
+    bot.pool.drain()
+    mine = bot.store.own_queries(platform="slack", workspace="T0001", user="U0001")
+    [base] = [r for r in mine if r.parent_id is None]
+    [child] = [r for r in mine if r.parent_id is not None]
+    assert child.parent_id == base.id and child.text == "s=32768"
+    assert child.thread_ts == ts  # posted in the answer's thread, so a typed reply there follows it
+    # The reply carries its own buttons (chain the next what-if), for its own record.
+    assert json.loads(_button(reply.args, "b=")["value"])["r"] == child.id
+
+
+def test_the_gpu_count_button_is_the_smallest_that_fits(bot: Bot) -> None:
+    # Qwen3-8B weights alone: 8.19e9 parameters x 2 bytes = 15.3 GiB > a T4's 14.7 GiB: one T4 cannot.
+    post, ts = _answer(bot, f"{QWEN3_8B} gpu=t4")
+    button = _button(post, "gpus=")
+    n = int(json.loads(button["value"])["c"].removeprefix("gpus="))
+    assert n >= 2
+    bot.send.click({"ts": ts, "blocks": post["blocks"]}, _click_action(button))
+    [_, reply] = bot.slack.wait_for("chat.postMessage", 2)
+    lead = reply.args["blocks"][0]["text"]["text"]
+    assert "does not fit one NVIDIA Tesla T4 16GB" in lead and f"→ fits {n} x NVIDIA Tesla T4 16GB" in lead
+
+
+def test_a_gpu_what_if_says_how_the_fit_changed(bot: Bot) -> None:
+    _post, ts = _answer(bot, f"{QWEN3_8B} gpu=h100")
+    bot.send.event(bot.send.message("gpu=t4", thread_ts=ts))
+    [_, reply] = bot.slack.wait_for("chat.postMessage", 2)
+    lead = reply.args["blocks"][0]["text"]["text"]
+    assert "+0.0 GiB" not in lead and "unchanged" in lead
+    assert "Fit: fits one NVIDIA H100" in lead and "→ does not fit one NVIDIA Tesla T4 16GB" in lead
+
+
+def test_menu_shows_the_classic_lines_privately(bot: Bot) -> None:
+    post, ts = _answer(bot, f"{QWEN3_8B} s=16k")
+    assert "Memory consumption" not in blocks_text(post)  # not unless asked
+    bot.send.click({"ts": ts, "blocks": post["blocks"]}, _menu_action(post, "classic"))
+    [resp] = bot.slack.wait_for("response_url")
+    assert resp.args["response_type"] == "ephemeral"
+    assert "Memory consumption of the model" in blocks_text(resp.args)
+
+
+def test_only_the_asker_deletes_the_answer(bot: Bot) -> None:
+    post, ts = _answer(bot, f"{QWEN3_8B}")
+    bot.send.click({"ts": ts, "blocks": post["blocks"]}, _menu_action(post, "delete"), user="U0002")
+    [refused] = bot.slack.wait_for("response_url")
+    assert "only the person who asked" in refused.args["text"]
+    assert bot.slack.of("chat.delete") == []
+    bot.send.click({"ts": ts, "blocks": post["blocks"]}, _menu_action(post, "delete"))
+    [deleted] = bot.slack.wait_for("chat.delete")
+    assert deleted.args == {"channel": "C0001", "ts": ts}
+
+
+def test_a_private_answer_stays_private_and_can_be_shared(bot: Bot) -> None:
+    bot.send.command(QWEN3_8B, channel="CPRIVATE", channel_name="privategroup")
+    [private] = bot.slack.wait_for("response_url")
+    assert private.args["response_type"] == "ephemeral"
+    assert "Share to the channel" in blocks_text(private.args)
+    message = {"blocks": private.args["blocks"]}
+    bot.send.click(message, _click_action(_button(private.args, "b=")), channel="CPRIVATE", ephemeral=True)
+    [_, what_if] = bot.slack.wait_for("response_url", 2)
+    assert what_if.args["response_type"] == "ephemeral"
+    assert what_if.args["blocks"][0]["text"]["text"].startswith("Changed `b=2`")
+    bot.send.click(message, _menu_action(private.args, "share"), channel="CPRIVATE", ephemeral=True)
+    calls = bot.slack.wait_for("response_url", 4)
+    shared, removed = calls[2].args, calls[3].args
+    assert shared["response_type"] == "in_channel" and "asked by <@U0001>" in blocks_text(shared)
+    assert removed["delete_original"] is True
+    # The bot still cannot post there itself: its one try was the refused first answer.
+    assert [c.args["channel"] for c in bot.slack.of("chat.postMessage")] == ["CPRIVATE"]
+
+
+def test_a_click_on_another_channels_answer_is_refused(bot: Bot) -> None:
+    post, ts = _answer(bot, f"{QWEN3_8B}")
+    # The same buttons replayed from another channel: the record is not visible there.
+    bot.send.click({"ts": ts, "blocks": post["blocks"]}, _click_action(_button(post, "s=")), channel="C0777")
+    [resp] = bot.slack.wait_for("response_url")
+    assert "no query #" in resp.args["text"]
+    assert len(bot.slack.of("chat.postMessage")) == 1
+
+
+def test_an_unsigned_click_is_refused(bot: Bot) -> None:
+    post, ts = _answer(bot, f"{QWEN3_8B}")
+    sent = bot.send.click({"ts": ts, "blocks": post["blocks"]}, _click_action(_button(post, "s=")),
+                          secret="not-the-signing-secret")
+    assert sent.status == 401
+    bot.pool.drain()
+    assert len(bot.slack.of("chat.postMessage")) == 1
+
+
+def test_public_answers_name_who_asked_and_what(bot: Bot) -> None:
+    post, _ts = _answer(bot, f"{QWEN3_8B} s=16k")
+    assert f"asked by <@U0001>: `/vram {QWEN3_8B} s=16k`" in blocks_text(post)
+
+
+# -- 2. the sizing form --------------------------------------------------------------------------
+def _state(**values: str | None) -> dict[str, Any]:
+    selects = {"model", "gpu", "engine", "dtype", "kv"}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in selects:
+            opt = {"text": {"type": "plain_text", "text": value}, "value": value} if value else None
+            out[key] = {key: {"type": "static_select", "selected_option": opt}}
+        else:
+            out[key] = {key: {"type": "plain_text_input", "value": value}}
+    return out
+
+
+def _submit(bot: Bot, view: dict[str, Any], user: str = "U0001", **values: str | None) -> Any:
+    payload = {"type": "view_submission", "user": {"id": user, "team_id": "T0001"},
+               "view": {**view, "id": "V0002", "state": {"values": _state(**values)}}}
+    return bot.send.interactive(payload)
+
+
+FORM = {"s": "16k", "b": "1", "gpu": "h100", "gpus": "1", "engine": "transformers", "dtype": None, "kv": None}
+
+
+def test_empty_command_opens_the_form_and_its_answer_goes_to_the_channel(bot: Bot) -> None:
+    bot.send.command("")
+    [opened] = bot.slack.wait_for("views.open")
+    assert opened.args["trigger_id"].startswith("trigger.")
+    view = opened.args["view"]
+    assert json.loads(view["private_metadata"]) == {"channel": "C0001"}
+    gpu_options = [o["value"] for b in view["blocks"] if b["block_id"] == "gpu" for o in b["element"]["options"]]
+    assert "h100-80gb" in gpu_options and "l4" in gpu_options
+    sent = _submit(bot, view, model=QWEN3_8B, **{**FORM, "gpu": "h100-80gb"})
+    assert sent.status == 200 and sent.body == ""  # closes the modal
+    [post] = bot.slack.wait_for("chat.postMessage")
+    assert post.args["channel"] == "C0001"
+    body = blocks_text(post.args)
+    assert "144 KiB per token x 16,384 tokens x 1 sequence" in body
+    assert f"asked by <@U0001>: `/vram {QWEN3_8B} s=16k b=1 gpu=h100-80gb gpus=1 engine=transformers`" in body
+
+
+def test_form_errors_are_shown_on_their_fields(bot: Bot) -> None:
+    bot.send.command("")
+    [opened] = bot.slack.wait_for("views.open")
+    sent = _submit(bot, opened.args["view"], model=QWEN3_8B, **{**FORM, "s": "lots", "gpus": "0", "b": "8"})
+    assert sent.status == 200
+    answer = json.loads(sent.body)
+    assert answer["response_action"] == "errors"
+    assert set(answer["errors"]) == {"s", "gpus"}  # b=8 is fine
+    assert all(0 < len(v) <= 150 for v in answer["errors"].values())
+    bot.pool.drain()
+    assert bot.slack.of("chat.postMessage") == []
+
+
+def test_the_shortcut_opens_the_form_and_answers_in_the_dm(bot: Bot) -> None:
+    bot.send.interactive({"type": "shortcut", "callback_id": "vram_size_model", "trigger_id": "trigger.sc",
+                          "user": {"id": "U0001", "team_id": "T0001"}})
+    [opened] = bot.slack.wait_for("views.open")
+    assert opened.args["trigger_id"] == "trigger.sc"
+    view = opened.args["view"]
+    assert json.loads(view["private_metadata"]) == {"channel": None}
+    _submit(bot, view, model="Qwen/Qwen3-0.6B", **FORM)
+    [post] = bot.slack.wait_for("chat.postMessage")
+    assert post.args["channel"] == "U0001"  # the app's DM with the user
+    # Qwen3-0.6B: 2 x 28 layers x 8 KV heads x 128 x 2 bytes = 114,688 B = 112 KiB per token
+    assert "112 KiB per token x 16,384 tokens" in blocks_text(post.args)
+
+
+def test_a_form_from_a_channel_the_bot_is_not_in_answers_in_the_dm(bot: Bot) -> None:
+    bot.send.command("", channel="CPRIVATE", channel_name="privategroup")
+    [opened] = bot.slack.wait_for("views.open")
+    _submit(bot, opened.args["view"], model=QWEN3_8B, **FORM)
+    posts = bot.slack.wait_for("chat.postMessage", 2)
+    assert [p.args["channel"] for p in posts] == ["CPRIVATE", "U0001"]  # refused there, then the DM
+
+
+def test_model_suggestions_come_from_the_hub_and_are_cached(bot: Bot, fake_hub: FakeHub) -> None:
+    payload = {"type": "block_suggestion", "action_id": "model", "block_id": "model", "value": "qwen3-0",
+               "user": {"id": "U0001", "team_id": "T0001"},
+               "view": {"id": "V0002", "type": "modal", "callback_id": "vram_size_form"}}
+    first = bot.send.interactive(payload)
+    assert first.status == 200
+    values = [o["value"] for o in json.loads(first.body)["options"]]
+    assert "Qwen/Qwen3-0.6B" in values and QWEN3_8B not in values
+    searches = len(fake_hub.requests("search="))
+    assert searches == 1
+    again = bot.send.interactive(payload)
+    assert json.loads(again.body) == json.loads(first.body)
+    assert len(fake_hub.requests("search=")) == searches  # the second came from the cache
+    # A full id is offered as typed, even when the Hub search knows nothing of it.
+    typed = bot.send.interactive({**payload, "value": "acme/private-model"})
+    assert next(o["value"] for o in json.loads(typed.body)["options"]) == "acme/private-model"
+
+
+# -- 3. Hub links --------------------------------------------------------------------------------
+def test_model_links_and_other_pages() -> None:
+    assert model_of("https://huggingface.co/Qwen/Qwen3-8B") == ("Qwen/Qwen3-8B", None)
+    assert model_of("https://huggingface.co/Qwen/Qwen3-8B/tree/v1.0") == ("Qwen/Qwen3-8B", "v1.0")
+    assert model_of("https://huggingface.co/Qwen/Qwen3-8B/blob/main/config.json") == ("Qwen/Qwen3-8B", None)
+    assert model_of("https://huggingface.co/datasets/org/data") is None
+    assert model_of("https://huggingface.co/docs/transformers") is None
+    assert model_of("https://example.com/Qwen/Qwen3-8B") is None
+
+
+def test_a_hub_link_gets_a_compact_unfurl_with_a_button(bot: Bot) -> None:
+    url = f"https://huggingface.co/{QWEN3_8B}"
+    event = {"type": "link_shared", "channel": "C0001", "user": "U0001", "message_ts": "1800000000.000100",
+             "links": [{"domain": "huggingface.co", "url": url},
+                       {"domain": "huggingface.co", "url": "https://huggingface.co/docs/hub"}],
+             "source": "conversations_history", "unfurl_id": "UNF1"}
+    assert bot.send.event(event).status == 200
+    [unfurl] = bot.slack.wait_for("chat.unfurl")
+    assert unfurl.args["channel"] == "C0001" and unfurl.args["ts"] == "1800000000.000100"
+    unfurls = unfurl.args["unfurls"]
+    assert list(unfurls) == [url]
+    text = json.dumps(unfurls[url]["blocks"], ensure_ascii=False)
+    # 147,456 B per token x 1,024 tokens = 150,994,944 B = 144 MiB
+    assert "KV cache 144.0 MiB per 1k tokens (bf16)" in text
+    # The weights alone (8.19e9 x 2 B = 15.3 GiB) exceed a T4's 14.7 GiB; an H100 (79.2 GiB) holds 8k.
+    assert "`h100-80gb`" in text and "`t4`" not in text
+    bot.pool.drain()
+    assert bot.store.own_queries(platform="slack", workspace="T0001", user="U0001") == []  # a preview is not a query
+    # Slack retries the event: one unfurl.
+    bot.send.event(event, event_id="EvRetry", retry=1)
+    bot.pool.drain()
+    assert len(bot.slack.of("chat.unfurl")) == 1
+    # The button opens the form for that model, answering in the channel.
+    [button] = unfurls[url]["blocks"][-1]["elements"]
+    bot.send.click({"ts": "1800000000.000100"}, _click_action(button))
+    [opened] = bot.slack.wait_for("views.open")
+    view = opened.args["view"]
+    [model] = [b for b in view["blocks"] if b["block_id"] == "model"]
+    assert model["element"]["initial_option"]["value"] == QWEN3_8B
+    assert json.loads(view["private_metadata"]) == {"channel": "C0001"}
+
+
+def test_a_link_to_a_missing_model_gets_no_unfurl(bot: Bot) -> None:
+    event = {"type": "link_shared", "channel": "C0001", "user": "U0001", "message_ts": "1800000000.000200",
+             "links": [{"domain": "huggingface.co", "url": "https://huggingface.co/acme/no-such-model"}]}
+    bot.send.event(event)
+    bot.pool.drain()
+    assert bot.slack.of("chat.unfurl") == []
+    assert bot.slack.of("chat.postMessage") == [] and bot.slack.of("chat.postEphemeral") == []
+
+
+# -- Socket Mode: a click arrives over the WebSocket ----------------------------------------------
+def test_a_click_over_socket_mode(tmp_path: Path, fake_hub: FakeHub) -> None:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    ws = MockSocketMode().start()
+    slack = MockSlack(socket_url=ws.url).start()
+    store = Store(f"sqlite:///{tmp_path / 'v.sqlite3'}")
+    store.upgrade()
+    settings = Settings(slack_bot_token="xoxb-test-token", slack_app_token="xapp-1-test",
+                        slack_api_url=slack.api_url)
+    app = create_app(settings, Service(store=store, resolver=hub_resolver(fake_hub.url)), events=store)
+    handler = SocketModeHandler(app, "xapp-1-test")
+    try:
+        handler.connect()
+        ws.wait_connected()
+        ws.send({"envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
+                 "payload": {"team_id": "T0001", "channel_id": "C0001", "channel_name": "general",
+                             "user_id": "U0001", "command": "/vram", "text": "Qwen/Qwen3-0.6B s=4k",
+                             "response_url": slack.response_url("sock"), "trigger_id": "t.1"}})
+        [post] = slack.wait_for("chat.postMessage")
+        [button] = [el for el in _actions(post.args) if el["type"] == "button" and "b=2" in el["value"]]
+        ts = "1700000000.000001"  # the mock's first ts
+        ws.send({"envelope_id": "env-2", "type": "interactive", "accepts_response_payload": False,
+                 "payload": {"type": "block_actions", "team": {"id": "T0001"},
+                             "user": {"id": "U0001", "team_id": "T0001"}, "trigger_id": "t.2",
+                             "channel": {"id": "C0001", "name": "general"},
+                             "container": {"type": "message", "message_ts": ts, "channel_id": "C0001"},
+                             "message": {"ts": ts, "blocks": post.args["blocks"]},
+                             "response_url": slack.response_url("sock2"), "actions": [_click_action(button)]}})
+        ws.wait_ack("env-2")
+        [_, reply] = slack.wait_for("chat.postMessage", 2)
+        assert reply.args["thread_ts"] == ts
+        # 112 KiB per token (see above), now for 2 sequences
+        assert "112 KiB per token x 4,096 tokens x 2 sequences" in blocks_text(reply.args)
+    finally:
+        handler.close()
+        ws.stop()
+        store.close()
+        slack.stop()
