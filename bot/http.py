@@ -82,7 +82,8 @@ def parse_slack_body(body: str, content_type: str) -> dict[str, Any]:
 
 
 class SlackGate(SlackRequestHandler):
-    """Bolt's WSGI adapter with ``/healthz`` and a gate in front of ``/slack/events``.
+    """Bolt's WSGI adapter with ``/healthz``, a gate in front of ``/slack/events`` and, when the app
+    installs through OAuth, Bolt's install page and redirect.
 
     With ``app=None`` (Socket Mode) only the health check is served.
     """
@@ -100,6 +101,13 @@ class SlackGate(SlackRequestHandler):
         if request.method == "GET" and request.path == HEALTH_PATH:
             ok = self._healthy()
             return _reply(start_response, 200 if ok else 503, {"ok": ok})
+        flow = self.bolt.oauth_flow if self.bolt is not None else None
+        if flow is not None and request.method == "GET" and request.path in (flow.install_path,
+                                                                             flow.redirect_uri_path):
+            # Installs in any workspace: Bolt's own install page and OAuth redirect (state checked there).
+            response = self._get_http_response(request)
+            start_response(response.status, response.get_headers())
+            return response.get_body()
         if self.bolt is None or request.method != "POST" or request.path != EVENTS_PATH:
             return _reply(start_response, 404, {"ok": False, "error": "not found"})
         response = self._gate(request)

@@ -36,8 +36,21 @@ TELL_S = 2.0
 
 def check_settings(settings: Settings) -> None:
     """Fail at once, with what to set, when the Slack credentials are missing."""
-    if settings.slack_bot_token is None:
-        raise VramError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token from the Slack app settings")
+    oauth = settings.slack_bot_token is None and settings.slack_client_id is not None
+    if settings.slack_bot_token is None and not oauth:
+        raise VramError(
+            "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token from the Slack app settings "
+            "(or set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_TOKEN_KEY to install in any workspace)"
+        )
+    if oauth:
+        missing = [name for name, value in (("SLACK_CLIENT_SECRET", settings.slack_client_secret),
+                                            ("SLACK_TOKEN_KEY", settings.slack_token_key)) if not value]
+        if missing:
+            raise VramError(f"{' and '.join(missing)} not set: installing in any workspace (SLACK_CLIENT_ID) "
+                            "needs the app's client secret and a key to encrypt the stored tokens")
+        if settings.slack_app_token is not None:
+            raise VramError("installing in any workspace needs HTTP mode (the install page and redirect are "
+                            "web pages): unset SLACK_APP_TOKEN, or set SLACK_BOT_TOKEN for one workspace")
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         raise VramError(
             "SLACK_SIGNING_SECRET is not set: copy it from the Slack app's Basic Information page "

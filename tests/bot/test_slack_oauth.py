@@ -1,27 +1,25 @@
 """Installing vram in any workspace: Slack's OAuth v2 through Bolt, end to end against the mock Slack.
 
-The app runs behind Bolt's own WSGI adapter on 127.0.0.1 (the install page and the redirect are GET
-requests), with its installation and state stores in the test's database (SQLite and Postgres).
+The app runs behind what `vram serve` runs (waitress, the gate, Bolt's WSGI adapter) on 127.0.0.1
+(the install page and the redirect are GET requests), with its installation and state stores in the
+test's database (SQLite and Postgres).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from socketserver import ThreadingMixIn
 from typing import Any
 from urllib.parse import parse_qs, urlparse
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from cryptography.fernet import Fernet
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import create_engine, select
 
+from bot.http import HttpServer, SlackGate
 from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
@@ -35,15 +33,6 @@ from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures:
 
 NEW_TEAM = "T0002"
 NEW_TOKEN = "xoxb-2-installed-through-oauth"
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
 
 
 @dataclass
@@ -102,15 +91,12 @@ def installed(db_url: str, fake_hub: FakeHub) -> Iterator[Installed]:  # noqa: F
     pool = TrackedPool(4)
     app = create_app(settings, Service(store=store, resolver=hub_resolver(fake_hub.url)), events=store,
                      work=pool)
-    server = make_server("127.0.0.1", 0, SlackRequestHandler(app), server_class=_ThreadingWSGIServer,
-                         handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+    # What `vram serve` runs: waitress, the gate, Bolt's install page and redirect behind it.
+    server = HttpServer(SlackGate(app, signing_secret=SECRET), host="127.0.0.1", port=0).start()
     try:
-        yield Installed(slack, store, pool, f"http://127.0.0.1:{server.server_port}", key, db_url)
+        yield Installed(slack, store, pool, f"http://127.0.0.1:{server.port}", key, db_url)
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
         pool.wait_idle(30)
         store.close()
         slack.stop()
@@ -222,3 +208,19 @@ def test_revoked_bot_token_is_forgotten(installed: Installed) -> None:
     assert _install(inst, "code-4")[0] == 200
     inst.sender(NEW_TEAM).event({"type": "tokens_revoked", "tokens": {"bot": ["UVRAMBOT2"]}})
     eventually(lambda: inst.rows(slack_bots) == [])
+
+
+def test_serve_settings_for_installs_in_any_workspace() -> None:
+    from bot.serve import check_settings
+    from common.errors import VramError
+
+    key = Fernet.generate_key().decode()
+    check_settings(Settings(slack_client_id="1.2", slack_client_secret="s", slack_token_key=key,
+                            slack_signing_secret=SECRET))
+    with pytest.raises(VramError, match="SLACK_TOKEN_KEY not set"):
+        check_settings(Settings(slack_client_id="1.2", slack_client_secret="s", slack_signing_secret=SECRET))
+    with pytest.raises(VramError, match="needs HTTP mode"):
+        check_settings(Settings(slack_client_id="1.2", slack_client_secret="s", slack_token_key=key,
+                                slack_app_token="xapp-1"))
+    with pytest.raises(VramError, match="SLACK_BOT_TOKEN is not set"):
+        check_settings(Settings(slack_signing_secret=SECRET))
