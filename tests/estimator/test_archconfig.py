@@ -92,3 +92,74 @@ def test_the_table_path_does_not_import_transformers() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+# Published configs the table cannot fill yet, with the reason; every other fixture takes the table path.
+CLASS_PATH = {
+    # A flat config (text fields at the top, no text_config): Qwen2_5_VLConfig gathers the fields its
+    # text config's __init__ accepts into text_config, which the table does not describe.
+    "Qwen__Qwen2.5-VL-7B-Instruct.json": "flat text_config",
+}
+
+
+def _fixture_configs() -> list[str]:
+    from tests import fakehub
+
+    names = {p.name for p in CONFIGS.glob("*.json")}
+    # The fake Hub serves fixture configs: each one it serves must be among them.
+    served = {name for files in fakehub.standard_files().values() for key, body in files.items()
+              if key == "config.json" for name in names if (CONFIGS / name).read_bytes() == body}
+    assert served, "the fake Hub serves no fixture config"
+    return sorted(names)
+
+
+@pytest.mark.parametrize("name", _fixture_configs())
+def test_published_configs_take_the_table_path(name: str) -> None:
+    raw = json.loads((CONFIGS / name).read_text())
+    filled, source = archconfig.normalise(raw)
+    assert source == ("transformers" if name in CLASS_PATH else "table"), CLASS_PATH.get(name, name)
+    # The table path gives what the class gives, field for field (sub-configs too).
+    live = archconfig._live(str(raw["model_type"]), raw)
+    _same(filled, live, name)
+
+
+# Bookkeeping the class rewrites on load, not architecture.
+NOT_ARCHITECTURE = {"transformers_version", "_name_or_path"}
+
+
+def _same(filled: dict, live: dict, where: str) -> None:
+    for key, value in filled.items():
+        if key not in live or key in NOT_ARCHITECTURE:
+            continue  # fields the table leaves out (token ids, rope) or keeps from the config
+        if isinstance(value, dict) and isinstance(live[key], dict):
+            _same(value, live[key], f"{where}.{key}")
+        else:
+            assert value == live[key], (where, key, value, live[key])
+
+
+@pytest.mark.parametrize("model_type, rule", [
+    ("qwen3", "sliding_attention from layer max_window_layers on, when sliding_window"),
+    ("qwen2", "sliding_attention from layer max_window_layers on, when sliding_window"),
+    ("gemma2", "full_attention every 2nd layer, else sliding_attention"),
+    ("gemma3_text", "full_attention every _sliding_window_pattern-th layer, else sliding_attention"),
+    ("llama4_text", "chunked_attention on no_rope_layers, when attention_chunk_size"),
+])
+def test_layer_types_are_data_for_the_common_types(model_type: str, rule: str) -> None:
+    assert archconfig.table()["types"][model_type]["derived"]["layer_types"] == rule
+
+
+def test_layer_type_rules_by_hand() -> None:
+    # Qwen2.5-7B with its window switched on from layer 2 of 4; Gemma 3 with a full layer every 3rd.
+    qwen, _ = archconfig.normalise({"model_type": "qwen2", "num_hidden_layers": 4, "use_sliding_window": True,
+                                    "sliding_window": 4096, "max_window_layers": 2})
+    assert qwen["layer_types"] == ["full_attention", "full_attention", "sliding_attention", "sliding_attention"]
+    off, _ = archconfig.normalise({"model_type": "qwen2", "num_hidden_layers": 2, "use_sliding_window": False,
+                                   "sliding_window": 4096, "max_window_layers": 0})
+    assert off["sliding_window"] is None and off["layer_types"] == ["full_attention"] * 2
+    gemma, _ = archconfig.normalise({"model_type": "gemma3_text", "num_hidden_layers": 5,
+                                     "sliding_window_pattern": 3})
+    assert gemma["layer_types"] == ["sliding_attention", "sliding_attention", "full_attention",
+                                    "sliding_attention", "sliding_attention"]
+    llama4, _ = archconfig.normalise({"model_type": "llama4_text", "num_hidden_layers": 4, "no_rope_layers": [],
+                                      "no_rope_layer_interval": 2, "attention_chunk_size": 8192})
+    assert llama4["layer_types"] == ["chunked_attention", "full_attention", "chunked_attention", "full_attention"]
