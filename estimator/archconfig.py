@@ -144,8 +144,13 @@ def _fast(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     return fill(entry, model_type, cfg)
 
 
-def fill(entry: Mapping[str, Any], model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """``cfg`` filled from one type's table entry; :class:`_NeedsClass` where the entry cannot."""
+def fill(entry: Mapping[str, Any], model_type: str, cfg: Mapping[str, Any],
+         types: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``cfg`` filled from one type's table entry; :class:`_NeedsClass` where the entry cannot.
+
+    ``types`` holds the entries of nested sub-config types (the generator's, while it writes them).
+    """
+    types = table()["types"] if types is None else types
     amap: Mapping[str, str] = entry["attribute_map"]
     given = {amap.get(k, k): v for k, v in cfg.items()}
     out: dict[str, Any] = {**entry["defaults"], **{k: v for k, v in given.items() if v is not None}}
@@ -172,12 +177,27 @@ def fill(entry: Mapping[str, Any], model_type: str, cfg: Mapping[str, Any]) -> d
         sub = given.get(key)
         if isinstance(sub, Mapping):
             sub_mt = str(sub.get("model_type") or sub_type or "")
-            out[key] = {**_fast(sub_mt, sub), "model_type": sub_mt}
+            out[key] = {**_sub_fill(types, sub_mt, sub), "model_type": sub_mt}
+        elif key not in given and key in entry.get("flat_sub_configs", ()) and sub_type in types:
+            # A flat config (Qwen2.5-VL's text fields at the top): the class gathers the fields its
+            # sub-config declares and its own does not into that sub-config.
+            sub_entry = types[sub_type]
+            own = {*entry["defaults"], *entry["sub_configs"], *entry["derived"]}
+            theirs = {*sub_entry["defaults"], *sub_entry["derived"], *sub_entry["attribute_map"]}
+            flat = {k: v for k, v in cfg.items() if k in theirs and amap.get(k, k) not in own}
+            out[key] = {**_sub_fill(types, sub_type, flat), "model_type": sub_type}
         elif key not in given:
             # The class builds a default sub-config here, sometimes with its own overrides.
             raise _NeedsClass(key)
     out["model_type"] = model_type
     return _with_aliases(out, amap)
+
+
+def _sub_fill(types: Mapping[str, Any], model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    entry = types.get(model_type)
+    if entry is None:
+        raise _NeedsClass(model_type)
+    return fill(entry, model_type, cfg, types)
 
 
 @cache

@@ -137,7 +137,7 @@ def _sub_type(inst: Any, key: str, cls: Any) -> str | None:
     return getattr(cls, "model_type", None) or None
 
 
-def entry(cls: Any, base: set[str]) -> dict[str, Any]:
+def entry(cls: Any, base: set[str], *, flat: bool = True) -> dict[str, Any]:
     defaults: dict[str, Any] = {}
     unset: list[str] = []
     for f in dataclasses.fields(cls):
@@ -169,7 +169,7 @@ def entry(cls: Any, base: set[str]) -> dict[str, Any]:
         if name not in declared and name not in base and name not in IGNORED and name not in cls.sub_configs \
                 and name not in ("model_type", "transformers_version", "_name_or_path", "output_attentions"):
             derived.setdefault(name, _rule(cls, name, None))
-    out = {
+    out: dict[str, Any] = {
         "defaults": defaults,
         "attribute_map": dict(cls.attribute_map),
         # AutoConfig sub-configs take their type from the nested dict; the default instance names one.
@@ -177,7 +177,45 @@ def entry(cls: Any, base: set[str]) -> dict[str, Any]:
         "derived": derived,
     }
     _data_rules(cls, str(getattr(cls, "model_type", "")), out)
+    flat_keys = _flat_sub_configs(cls, inst, base) if flat and cls.sub_configs else []
+    if flat_keys:
+        out["flat_sub_configs"] = flat_keys
     return out
+
+
+# Text fields a flat config carries at the top (Qwen2.5-VL's), each away from every class default.
+FLAT_PROBE: dict[str, Any] = {"num_hidden_layers": 3, "vocab_size": 1000, "intermediate_size": 96,
+                              "max_window_layers": 1, "use_sliding_window": True, "sliding_window": 16}
+
+
+def _flat_sub_configs(cls: Any, inst: Any, base: set[str]) -> list[str]:
+    """Sub-configs the class builds from top-level fields of a flat config, as the table fills them.
+
+    Recorded only when the class, given the fields of :data:`FLAT_PROBE` at the top, builds the
+    sub-config the table builds from them: same values for every field the table fills.
+    """
+    model_type = str(getattr(cls, "model_type", ""))
+    own = entry(cls, base, flat=False)
+    flat = []
+    for key, sub_cls in cls.sub_configs.items():
+        sub_type = _sub_type(inst, key, sub_cls)
+        if not sub_type or not dataclasses.is_dataclass(sub_cls) or \
+                getattr(sub_cls, "model_type", None) != sub_type:
+            continue
+        sub_entry = entry(sub_cls, base, flat=False)
+        trial = {**own, "sub_configs": {key: sub_type}, "flat_sub_configs": [key]}
+        probe = {k: v for k, v in FLAT_PROBE.items() if k in sub_entry["defaults"] and k not in own["defaults"]}
+        if "num_hidden_layers" not in probe:
+            continue
+        try:
+            want = getattr(cls(**probe), key).to_dict()
+            got = archconfig.fill(trial, model_type, probe, {sub_type: sub_entry})[key]
+        except Exception:  # a class that rejects the probe, or a sub-config the table cannot fill
+            continue
+        if all(want.get(k) == got.get(k) for k in probe) and \
+                all(got[k] == want[k] for k in got if k in want and k != "transformers_version"):
+            flat.append(key)
+    return flat
 
 
 def main() -> int:

@@ -94,33 +94,40 @@ def test_the_table_path_does_not_import_transformers() -> None:
     assert out.stdout.strip() == "False"
 
 
-# Published configs the table cannot fill yet, with the reason; every other fixture takes the table path.
-CLASS_PATH = {
-    # A flat config (text fields at the top, no text_config): Qwen2_5_VLConfig gathers the fields its
-    # text config's __init__ accepts into text_config, which the table does not describe.
-    "Qwen__Qwen2.5-VL-7B-Instruct.json": "flat text_config",
-}
+# Published configs the table cannot fill yet, with the reason; every other one takes the table path.
+CLASS_PATH: dict[str, str] = {}
 
 
-def _fixture_configs() -> list[str]:
+def _published_configs() -> dict[str, bytes]:
+    """The fixture configs, and any config the fake Hub serves that is not one of them."""
     from tests import fakehub
 
-    names = {p.name for p in CONFIGS.glob("*.json")}
-    # The fake Hub serves fixture configs: each one it serves must be among them.
-    served = {name for files in fakehub.standard_files().values() for key, body in files.items()
-              if key == "config.json" for name in names if (CONFIGS / name).read_bytes() == body}
-    assert served, "the fake Hub serves no fixture config"
-    return sorted(names)
+    found = {p.name: p.read_bytes() for p in CONFIGS.glob("*.json")}
+    for repo_id, files in fakehub.standard_files().items():
+        body = files.get("config.json")
+        if isinstance(body, bytes) and body not in found.values():
+            found[f"fakehub:{repo_id}"] = body
+    return found
 
 
-@pytest.mark.parametrize("name", _fixture_configs())
+PUBLISHED = _published_configs()
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
 def test_published_configs_take_the_table_path(name: str) -> None:
-    raw = json.loads((CONFIGS / name).read_text())
+    raw = json.loads(PUBLISHED[name])
     filled, source = archconfig.normalise(raw)
     assert source == ("transformers" if name in CLASS_PATH else "table"), CLASS_PATH.get(name, name)
     # The table path gives what the class gives, field for field (sub-configs too).
     live = archconfig._live(str(raw["model_type"]), raw)
     _same(filled, live, name)
+
+
+def test_the_fake_hub_serves_configs_checked_here() -> None:
+    from tests import fakehub
+
+    served = [files["config.json"] for files in fakehub.standard_files().values() if "config.json" in files]
+    assert len(served) >= 5 and all(body in PUBLISHED.values() for body in served)
 
 
 # Bookkeeping the class rewrites on load, not architecture.
