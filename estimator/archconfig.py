@@ -7,7 +7,10 @@ The config classes are the library's definition of each architecture: their defa
 - the table (``data/arch_table.json``, written by ``tools/gen_arch_table.py`` from the installed
   transformers): declared defaults and aliases as data, used when the config already carries every
   field the class would derive (configs saved by transformers do) or the rule is one of the table's
-  data rules (``hidden_size//num_attention_heads``, ``=other_field``);
+  data rules (``hidden_size//num_attention_heads``, ``=other_field``, or one of :data:`RULES`: the
+  per-layer ``layer_types`` patterns of Qwen2/3, Gemma 2/3, Llama 4..., a window that
+  ``use_sliding_window`` turns off), each recorded only after the generator saw the class agree on
+  every probe;
 - the class itself (lazy ``import transformers``, ~0.7 s once) for every other config, and for
   types the table lacks.
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -63,10 +66,91 @@ def _with_aliases(out: dict[str, Any], attribute_map: Mapping[str, str]) -> dict
     return out
 
 
+_FULL, _SLIDING, _CHUNKED = "full_attention", "sliding_attention", "chunked_attention"
+
+
+def _layers(out: Mapping[str, Any]) -> range:
+    return range(int(out["num_hidden_layers"]))
+
+
+def _no_rope_layers(out: Mapping[str, Any]) -> list[int]:
+    # The class replaces an empty list too ("no_rope_layers if no_rope_layers else default").
+    given = out.get("no_rope_layers")
+    if given:
+        return list(given)
+    step = int(out["no_rope_layer_interval"])
+    return [int((i + 1) % step != 0) for i in _layers(out)]
+
+
+class _Rule:
+    """A ``__post_init__`` rule as data: the field it sets, when it runs, and what it computes.
+
+    ``always`` rules rewrite the field even when the config carries it (qwen2 drops a window that
+    ``use_sliding_window`` turns off); the others fill the field only when the config leaves it unset.
+    ``stage`` orders them: windows first, then the per-layer lists the layer types read, then the types.
+    """
+
+    def __init__(self, field: str, stage: int, always: bool, fn: Callable[[Mapping[str, Any]], Any]) -> None:
+        self.field, self.stage, self.always, self.fn = field, stage, always, fn
+
+
+# Rules the generator may record for a type, each after probing the type's class with varied configs.
+RULES: dict[str, _Rule] = {
+    "gelu read as gelu_pytorch_tanh": _Rule(
+        "hidden_act", 0, True, lambda o: "gelu_pytorch_tanh" if o.get("hidden_act") == "gelu" else o.get("hidden_act")),
+    "sliding_window if use_sliding_window else None": _Rule(
+        "sliding_window", 0, True, lambda o: o.get("sliding_window") if o.get("use_sliding_window") else None),
+    "sliding_window if use_sliding_window else 0": _Rule(
+        "sliding_window", 0, True, lambda o: o.get("sliding_window") if o.get("use_sliding_window") else 0),
+    "sliding_window_pattern, else 6": _Rule(
+        "_sliding_window_pattern", 1, True, lambda o: o.get("sliding_window_pattern", 6)),
+    "no_rope_layers, else rope off every no_rope_layer_interval-th layer": _Rule(
+        "no_rope_layers", 1, True, _no_rope_layers),
+    "every interleave_moe_layer_step-th layer": _Rule(
+        "moe_layers", 1, False,
+        lambda o: list(range(int(o["interleave_moe_layer_step"]) - 1, int(o["num_hidden_layers"]),
+                             int(o["interleave_moe_layer_step"])))),
+    "none when unset": _Rule("mlp_only_layers", 1, False, lambda o: []),
+    "all full_attention": _Rule("layer_types", 2, False, lambda o: [_FULL for _ in _layers(o)]),
+    "sliding_attention from layer max_window_layers on, when sliding_window": _Rule(
+        "layer_types", 2, False,
+        lambda o: [_SLIDING if o.get("sliding_window") is not None and i >= o["max_window_layers"] else _FULL
+                   for i in _layers(o)]),
+    "sliding_attention on even layers below max_window_layers, when use_sliding_window": _Rule(
+        "layer_types", 2, False,
+        lambda o: [_SLIDING if (i + 1) % 2 and i < o["max_window_layers"] and o.get("use_sliding_window") else _FULL
+                   for i in _layers(o)]),
+    "full_attention every 2nd layer, else sliding_attention": _Rule(
+        "layer_types", 2, False, lambda o: [_SLIDING if (i + 1) % 2 else _FULL for i in _layers(o)]),
+    "full_attention every _sliding_window_pattern-th layer, else sliding_attention": _Rule(
+        "layer_types", 2, False,
+        lambda o: [_SLIDING if (i + 1) % int(o["_sliding_window_pattern"]) else _FULL for i in _layers(o)]),
+    "chunked_attention on no_rope_layers, when attention_chunk_size": _Rule(
+        "layer_types", 2, False,
+        lambda o: [_CHUNKED if flag and o.get("attention_chunk_size") is not None else _FULL
+                   for flag in o["no_rope_layers"]]),
+}
+
+
+def _stage(rule: str) -> int:
+    known = RULES.get(rule)
+    return known.stage if known is not None else 1
+
+
 def _fast(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     entry = table()["types"].get(model_type)
     if entry is None:
         raise _NeedsClass(model_type)
+    return fill(entry, model_type, cfg)
+
+
+def fill(entry: Mapping[str, Any], model_type: str, cfg: Mapping[str, Any],
+         types: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``cfg`` filled from one type's table entry; :class:`_NeedsClass` where the entry cannot.
+
+    ``types`` holds the entries of nested sub-config types (the generator's, while it writes them).
+    """
+    types = table()["types"] if types is None else types
     amap: Mapping[str, str] = entry["attribute_map"]
     given = {amap.get(k, k): v for k, v in cfg.items()}
     out: dict[str, Any] = {**entry["defaults"], **{k: v for k, v in given.items() if v is not None}}
@@ -74,10 +158,16 @@ def _fast(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     for k, v in given.items():
         if v is None and k in entry["defaults"] and (k not in entry["derived"] or k in _NULLABLE):
             out[k] = None
-    for name, rule in entry["derived"].items():
+    for name, rule in sorted(entry["derived"].items(), key=lambda item: _stage(item[1])):
+        known = RULES.get(rule)
+        if known is not None and known.always:
+            out[name] = known.fn(out)
+            continue
         if _present(given, name) or (name in _NULLABLE and name in given):
             continue
-        if rule == "hidden_size//num_attention_heads":
+        if known is not None:
+            out[name] = known.fn(out)
+        elif rule == "hidden_size//num_attention_heads":
             out[name] = out["hidden_size"] // out["num_attention_heads"]
         elif rule.startswith("=") and rule[1:] in out:
             out[name] = out[rule[1:]]
@@ -87,12 +177,27 @@ def _fast(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
         sub = given.get(key)
         if isinstance(sub, Mapping):
             sub_mt = str(sub.get("model_type") or sub_type or "")
-            out[key] = {**_fast(sub_mt, sub), "model_type": sub_mt}
+            out[key] = {**_sub_fill(types, sub_mt, sub), "model_type": sub_mt}
+        elif key not in given and key in entry.get("flat_sub_configs", ()) and sub_type in types:
+            # A flat config (Qwen2.5-VL's text fields at the top): the class gathers the fields its
+            # sub-config declares and its own does not into that sub-config.
+            sub_entry = types[sub_type]
+            own = {*entry["defaults"], *entry["sub_configs"], *entry["derived"]}
+            theirs = {*sub_entry["defaults"], *sub_entry["derived"], *sub_entry["attribute_map"]}
+            flat = {k: v for k, v in cfg.items() if k in theirs and amap.get(k, k) not in own}
+            out[key] = {**_sub_fill(types, sub_type, flat), "model_type": sub_type}
         elif key not in given:
             # The class builds a default sub-config here, sometimes with its own overrides.
             raise _NeedsClass(key)
     out["model_type"] = model_type
     return _with_aliases(out, amap)
+
+
+def _sub_fill(types: Mapping[str, Any], model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    entry = types.get(model_type)
+    if entry is None:
+        raise _NeedsClass(model_type)
+    return fill(entry, model_type, cfg, types)
 
 
 @cache

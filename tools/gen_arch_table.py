@@ -6,15 +6,25 @@ what :mod:`estimator.archconfig` needs to fill a config.json the way the config 
 without importing transformers: the declared field defaults, the attribute aliases, the nested
 sub-configs, and the fields the class derives in ``__post_init__`` (with the rule where it is one
 vram can apply as data; ``"live"`` otherwise, which sends configs lacking that field to the class).
+A rule of :data:`estimator.archconfig.RULES` is recorded for a type only when the table, filling
+configs that vary the fields the rule reads (:data:`PROBE_VALUES`), gives what the class gives on
+every probe.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import sys
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a checkout
+    sys.path.insert(0, str(ROOT))
+
+from estimator import archconfig  # noqa: E402 - after the path above
 
 # Fields vram never reads (positions, token ids, training knobs): left out of the table.
 IGNORED = {"rope_parameters", "rope_scaling", "rope_theta", "pad_token_id", "bos_token_id", "eos_token_id",
@@ -22,7 +32,24 @@ IGNORED = {"rope_parameters", "rope_scaling", "rope_theta", "pad_token_id", "bos
            "router_aux_loss_coef", "router_jitter_noise", "image_token_id", "video_token_id",
            "image_token_index", "video_token_index", "boi_token_id", "eoi_token_id", "num_nextn_predict_layers",
            "qk_head_dim", "time_step_limit", "layer_rope_theta"}
-OUT = Path(__file__).resolve().parents[1] / "estimator" / "data" / "arch_table.json"
+OUT = ROOT / "estimator" / "data" / "arch_table.json"
+
+# Values the data rules read, varied together so a rule that matches the class's default by chance
+# (all layers full, a window off) meets a probe where it does not. Only fields the class declares are
+# varied, and sliding_window_pattern, which some classes read from their keyword arguments.
+PROBE_VALUES: dict[str, list[Any]] = {
+    "num_hidden_layers": [7, 12],
+    "use_sliding_window": [False, True],
+    "sliding_window": [None, 64],
+    "max_window_layers": [0, 3, 100],
+    "sliding_window_pattern": [2, 3, 6],
+    "no_rope_layer_interval": [2, 4],
+    "no_rope_layers": [None, [0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0]],
+    "attention_chunk_size": [None, 128],
+    "interleave_moe_layer_step": [1, 2],
+    "hidden_act": ["gelu", "silu"],
+}
+KWARGS = {"sliding_window_pattern"}
 
 
 def _jsonable(value: Any) -> bool:
@@ -60,6 +87,49 @@ def _rule(cls: Any, name: str, default_value: Any) -> str:
     return "live"
 
 
+def _probes(cls: Any) -> list[dict[str, Any]]:
+    declared = {f.name for f in dataclasses.fields(cls)}
+    varied = {k: v for k, v in PROBE_VALUES.items() if k in declared or k in KWARGS}
+    probes = [dict(zip(varied, values, strict=True)) for values in itertools.product(*varied.values())]
+    # A probe leaves a None out, so the class sees its own default rather than an explicit null.
+    return [{k: v for k, v in p.items() if v is not None or k == "sliding_window"} for p in probes]
+
+
+def _rule_holds(cls: Any, model_type: str, entry: dict[str, Any], name: str, rule: str) -> bool:
+    """Whether the table, with ``rule`` for ``name``, fills every probe as the class does."""
+    trial = {**entry, "derived": {**entry["derived"], name: rule}, "sub_configs": {}}
+    live = [f for f, r in trial["derived"].items() if r == "live"]
+    checked = 0
+    for probe in _probes(cls):
+        try:
+            want = cls(**probe).to_dict()
+        except Exception:  # a combination the class rejects says nothing about the rule
+            continue
+        # Fields still left to the class come in as the class set them, as a saved config has them.
+        given = {**probe, **{f: want[f] for f in live if f in want}}
+        try:
+            got = archconfig.fill(trial, model_type, given)
+        except Exception:
+            return False
+        if name not in want or got.get(name) != want[name]:
+            return False
+        checked += 1
+    return checked > 0
+
+
+def _data_rules(cls: Any, model_type: str, entry: dict[str, Any]) -> None:
+    """Replace ``"live"`` by the first rule of :data:`archconfig.RULES` that every probe confirms."""
+    candidates = sorted(archconfig.RULES.items(), key=lambda item: item[1].stage)
+    for rule, spec in candidates:
+        name = spec.field
+        # A rewrite of a value the config gives (Gemma's "gelu") leaves the default as declared, so
+        # the default instance does not flag it: such rules are probed on every declared field.
+        open_to_rewrite = spec.always and name in entry["defaults"] and name not in entry["derived"]
+        if (entry["derived"].get(name) == "live" or open_to_rewrite) \
+                and _rule_holds(cls, model_type, entry, name, rule):
+            entry["derived"][name] = rule
+
+
 def _sub_type(inst: Any, key: str, cls: Any) -> str | None:
     value = getattr(inst, key, None)
     if value is not None and getattr(value, "model_type", None):
@@ -67,7 +137,7 @@ def _sub_type(inst: Any, key: str, cls: Any) -> str | None:
     return getattr(cls, "model_type", None) or None
 
 
-def entry(cls: Any, base: set[str]) -> dict[str, Any]:
+def entry(cls: Any, base: set[str], *, flat: bool = True) -> dict[str, Any]:
     defaults: dict[str, Any] = {}
     unset: list[str] = []
     for f in dataclasses.fields(cls):
@@ -99,13 +169,53 @@ def entry(cls: Any, base: set[str]) -> dict[str, Any]:
         if name not in declared and name not in base and name not in IGNORED and name not in cls.sub_configs \
                 and name not in ("model_type", "transformers_version", "_name_or_path", "output_attentions"):
             derived.setdefault(name, _rule(cls, name, None))
-    return {
+    out: dict[str, Any] = {
         "defaults": defaults,
         "attribute_map": dict(cls.attribute_map),
         # AutoConfig sub-configs take their type from the nested dict; the default instance names one.
         "sub_configs": {k: _sub_type(inst, k, v) for k, v in cls.sub_configs.items()},
         "derived": derived,
     }
+    _data_rules(cls, str(getattr(cls, "model_type", "")), out)
+    flat_keys = _flat_sub_configs(cls, inst, base) if flat and cls.sub_configs else []
+    if flat_keys:
+        out["flat_sub_configs"] = flat_keys
+    return out
+
+
+# Text fields a flat config carries at the top (Qwen2.5-VL's), each away from every class default.
+FLAT_PROBE: dict[str, Any] = {"num_hidden_layers": 3, "vocab_size": 1000, "intermediate_size": 96,
+                              "max_window_layers": 1, "use_sliding_window": True, "sliding_window": 16}
+
+
+def _flat_sub_configs(cls: Any, inst: Any, base: set[str]) -> list[str]:
+    """Sub-configs the class builds from top-level fields of a flat config, as the table fills them.
+
+    Recorded only when the class, given the fields of :data:`FLAT_PROBE` at the top, builds the
+    sub-config the table builds from them: same values for every field the table fills.
+    """
+    model_type = str(getattr(cls, "model_type", ""))
+    own = entry(cls, base, flat=False)
+    flat = []
+    for key, sub_cls in cls.sub_configs.items():
+        sub_type = _sub_type(inst, key, sub_cls)
+        if not sub_type or not dataclasses.is_dataclass(sub_cls) or \
+                getattr(sub_cls, "model_type", None) != sub_type:
+            continue
+        sub_entry = entry(sub_cls, base, flat=False)
+        trial = {**own, "sub_configs": {key: sub_type}, "flat_sub_configs": [key]}
+        probe = {k: v for k, v in FLAT_PROBE.items() if k in sub_entry["defaults"] and k not in own["defaults"]}
+        if "num_hidden_layers" not in probe:
+            continue
+        try:
+            want = getattr(cls(**probe), key).to_dict()
+            got = archconfig.fill(trial, model_type, probe, {sub_type: sub_entry})[key]
+        except Exception:  # a class that rejects the probe, or a sub-config the table cannot fill
+            continue
+        if all(want.get(k) == got.get(k) for k in probe) and \
+                all(got[k] == want[k] for k in got if k in want and k != "transformers_version"):
+            flat.append(key)
+    return flat
 
 
 def main() -> int:
@@ -115,7 +225,9 @@ def main() -> int:
         MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
         MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
     )
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.set_verbosity_error()  # the probes trip the classes' advice on purpose
     base = _base_fields()
     todo = sorted(set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES) | set(MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES))
     types: dict[str, Any] = {}

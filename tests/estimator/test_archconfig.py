@@ -92,3 +92,81 @@ def test_the_table_path_does_not_import_transformers() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+# Published configs the table cannot fill yet, with the reason; every other one takes the table path.
+CLASS_PATH: dict[str, str] = {}
+
+
+def _published_configs() -> dict[str, bytes]:
+    """The fixture configs, and any config the fake Hub serves that is not one of them."""
+    from tests import fakehub
+
+    found = {p.name: p.read_bytes() for p in CONFIGS.glob("*.json")}
+    for repo_id, files in fakehub.standard_files().items():
+        body = files.get("config.json")
+        if isinstance(body, bytes) and body not in found.values():
+            found[f"fakehub:{repo_id}"] = body
+    return found
+
+
+PUBLISHED = _published_configs()
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_published_configs_take_the_table_path(name: str) -> None:
+    raw = json.loads(PUBLISHED[name])
+    filled, source = archconfig.normalise(raw)
+    assert source == ("transformers" if name in CLASS_PATH else "table"), CLASS_PATH.get(name, name)
+    # The table path gives what the class gives, field for field (sub-configs too).
+    live = archconfig._live(str(raw["model_type"]), raw)
+    _same(filled, live, name)
+
+
+def test_the_fake_hub_serves_configs_checked_here() -> None:
+    from tests import fakehub
+
+    served = [files["config.json"] for files in fakehub.standard_files().values() if "config.json" in files]
+    assert len(served) >= 5 and all(body in PUBLISHED.values() for body in served)
+
+
+# Bookkeeping the class rewrites on load, not architecture.
+NOT_ARCHITECTURE = {"transformers_version", "_name_or_path"}
+
+
+def _same(filled: dict, live: dict, where: str) -> None:
+    for key, value in filled.items():
+        if key not in live or key in NOT_ARCHITECTURE:
+            continue  # fields the table leaves out (token ids, rope) or keeps from the config
+        if isinstance(value, dict) and isinstance(live[key], dict):
+            _same(value, live[key], f"{where}.{key}")
+        else:
+            assert value == live[key], (where, key, value, live[key])
+
+
+@pytest.mark.parametrize("model_type, rule", [
+    ("qwen3", "sliding_attention from layer max_window_layers on, when sliding_window"),
+    ("qwen2", "sliding_attention from layer max_window_layers on, when sliding_window"),
+    ("gemma2", "full_attention every 2nd layer, else sliding_attention"),
+    ("gemma3_text", "full_attention every _sliding_window_pattern-th layer, else sliding_attention"),
+    ("llama4_text", "chunked_attention on no_rope_layers, when attention_chunk_size"),
+])
+def test_layer_types_are_data_for_the_common_types(model_type: str, rule: str) -> None:
+    assert archconfig.table()["types"][model_type]["derived"]["layer_types"] == rule
+
+
+def test_layer_type_rules_by_hand() -> None:
+    # Qwen2.5-7B with its window switched on from layer 2 of 4; Gemma 3 with a full layer every 3rd.
+    qwen, _ = archconfig.normalise({"model_type": "qwen2", "num_hidden_layers": 4, "use_sliding_window": True,
+                                    "sliding_window": 4096, "max_window_layers": 2})
+    assert qwen["layer_types"] == ["full_attention", "full_attention", "sliding_attention", "sliding_attention"]
+    off, _ = archconfig.normalise({"model_type": "qwen2", "num_hidden_layers": 2, "use_sliding_window": False,
+                                   "sliding_window": 4096, "max_window_layers": 0})
+    assert off["sliding_window"] is None and off["layer_types"] == ["full_attention"] * 2
+    gemma, _ = archconfig.normalise({"model_type": "gemma3_text", "num_hidden_layers": 5,
+                                     "sliding_window_pattern": 3})
+    assert gemma["layer_types"] == ["sliding_attention", "sliding_attention", "full_attention",
+                                    "sliding_attention", "sliding_attention"]
+    llama4, _ = archconfig.normalise({"model_type": "llama4_text", "num_hidden_layers": 4, "no_rope_layers": [],
+                                      "no_rope_layer_interval": 2, "attention_chunk_size": 8192})
+    assert llama4["layer_types"] == ["chunked_attention", "full_attention", "chunked_attention", "full_attention"]
