@@ -195,7 +195,7 @@ class _Counts:
 
     def linear_specs(self) -> tuple[LinearWeights, ...]:
         return tuple(
-            LinearWeights(component=c, in_features=i, out_features=o, count=n, split=s)  # type: ignore[arg-type]
+            LinearWeights(component=c, in_features=i, out_features=o, count=n, split=s)
             for (c, i, o, s), n in self.linears.items()
         )
 
@@ -365,7 +365,7 @@ def _gqa_layer(g: _Geometry, kind: str) -> LayerKV:
     window = _window(g)
     if kind == "sliding" and g.fam.sliding == "chunked":
         window = _positive(g.model_type, "attention_chunk_size", _int(g.cfg, g.model_type, "attention_chunk_size"))
-    return LayerKV(kind=kind, window=window if kind == "sliding" else None,  # type: ignore[arg-type]
+    return LayerKV(kind=kind, window=window if kind == "sliding" else None,
                    kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=vd)
 
 
@@ -1334,9 +1334,9 @@ def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, f
         intermediate_size=_dense_width(c, g),
         max_position_embeddings=_int(cfg, model_type, "max_position_embeddings", "n_positions", default=None),
         tie_word_embeddings=tied, layers=tuple(layer_kv), params=params, quantization=quant, vision=vision,
-        checkpoint_bytes=checkpoint_bytes, params_source=params_source,  # type: ignore[arg-type]
+        checkpoint_bytes=checkpoint_bytes, params_source=params_source,
         warnings=tuple(warnings), linears=c.linear_specs(), unread=tuple(unread),
-        config_source=source, **extra,  # type: ignore[arg-type]
+        config_source=source, **extra,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from estimator.classic import GB, classic
 from estimator.dtypes import FORMAT_BITS, Dtypes, resolve_dtypes
@@ -263,12 +264,14 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         warning = _classic_warning(classic_result, memory, kv_ratio, query)
         if warning:
             notes.append(warning)
+    # kv.py lays out Mamba-style state as transformers does, or as vLLM does for any other engine.
+    state_layout: Literal["transformers", "vllm"] = "transformers" if query.engine == "transformers" else "vllm"
     return Estimate(
         model=model_id, revision=revision, params_total=spec.params.total,
         params_active=spec.params.active if spec.num_experts else None, query=query, memory=memory,
         classic=classic_result, fit=fit, engine_report=report,
         details=Details(kv_bytes_per_token=per_token, weight_format=fmt, kv_dtype=kvd,
-                        kv_fixed_bytes_per_sequence=state_bytes_per_sequence(spec, gpus=query.gpus, engine=query.engine)
+                        kv_fixed_bytes_per_sequence=state_bytes_per_sequence(spec, gpus=query.gpus, engine=state_layout)
                         if kvd else 0,
                         activation_peak_where=terms.activation_where, params_source=spec.params_source,
                         classic_kv_ratio=kv_ratio, context_window=spec.max_position_embeddings),

@@ -55,25 +55,31 @@ class _Scheme:
     shape_bytes: int = 0  # compressed-tensors stores each packed matrix's shape (2 x int64)
 
 
+def _quantized(q: Quantization, torch_bytes: int, name: str, kind: str, *, double_quant: bool = False,
+               g_idx: bool = False, shape_bytes: int = 0) -> _Scheme:
+    """A quantized scheme laid out as the checkpoint's quantization config says."""
+    return _Scheme(kind=kind, name=name, dense_bytes=torch_bytes, scope=q.scope, bits=q.weight_bits,
+                   group=q.group_size, block=q.block_size, granularity=q.granularity,
+                   scale_bytes=q.scale_bytes, zero_points=q.zero_points, g_idx=g_idx,
+                   double_quant=double_quant, shape_bytes=shape_bytes)
+
+
 def _from_quantization(q: Quantization, torch_bytes: int, name: str) -> _Scheme:
-    common = {"name": name, "dense_bytes": torch_bytes, "scope": q.scope, "bits": q.weight_bits,
-              "group": q.group_size, "block": q.block_size, "granularity": q.granularity,
-              "scale_bytes": q.scale_bytes, "zero_points": q.zero_points}
     if q.method == "none":
         return _Scheme(kind="dense", name=name, dense_bytes=DTYPE_BYTES[q.format])
     if q.format == "fp8":
-        return _Scheme(kind="fp8", **common)
+        return _quantized(q, torch_bytes, name, "fp8")
     if q.method == "bitsandbytes":
         if q.format == "nf4":
-            return _Scheme(kind="nf4", double_quant=q.double_quant, **common)
-        return _Scheme(kind="bnb8", **common)
+            return _quantized(q, torch_bytes, name, "nf4", double_quant=q.double_quant)
+        return _quantized(q, torch_bytes, name, "bnb8")
     if q.format == "mxfp4":
-        return _Scheme(kind="mxfp4", **common)
+        return _quantized(q, torch_bytes, name, "mxfp4")
     if q.format == "int8":
-        return _Scheme(kind="int8", **common)
+        return _quantized(q, torch_bytes, name, "int8")
     if q.method in ("gptq", "awq", "compressed-tensors"):
-        return _Scheme(kind="int4", g_idx=q.method == "gptq",
-                       shape_bytes=16 if q.method == "compressed-tensors" else 0, **common)
+        return _quantized(q, torch_bytes, name, "int4", g_idx=q.method == "gptq",
+                          shape_bytes=16 if q.method == "compressed-tensors" else 0)
     raise AssertionError(q)  # config.py only builds the schemes above
 
 
@@ -110,7 +116,7 @@ def _override(spec: ModelSpec, weight_format: WeightFormat | None, bits: int | N
         if q.method == "none" and bits == 32 and q.format == "fp32":
             return None
         weight_format = {16: "bf16" if spec.torch_dtype == "fp32" else spec.torch_dtype, 32: "fp32",
-                         8: "int8", 4: "int4"}.get(bits)  # type: ignore[assignment]
+                         8: "int8", 4: "int4"}.get(bits)
         if weight_format is None:
             if bits not in (2, 3, 5, 6):
                 raise InputError(f"p={bits} is not a weight width vram knows; use 2, 3, 4, 5, 6, 8, 16 or 32.")

@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Insert, select
 
 from common.errors import StoreError
 from store.models import HubCacheRow
@@ -53,13 +53,20 @@ class DbHubCache:
 
         def run(conn: Connection) -> None:
             values = {"key": key, "entry": data, "fetched_at": when}
+            # Each dialect's insert is its own class (with its own ``excluded``): one branch each.
+            stmt: Insert
             if conn.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert as dialect_insert
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                pg = pg_insert(HubCacheRow).values(values)
+                newer = {"entry": pg.excluded.entry, "fetched_at": pg.excluded.fetched_at}
+                stmt = pg.on_conflict_do_update(index_elements=["key"], set_=newer)
             else:
-                from sqlalchemy.dialects.sqlite import insert as dialect_insert
-            stmt = dialect_insert(HubCacheRow).values(values)
-            newer = {"entry": stmt.excluded.entry, "fetched_at": stmt.excluded.fetched_at}
-            stmt = stmt.on_conflict_do_update(index_elements=["key"], set_=newer)
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                lite = sqlite_insert(HubCacheRow).values(values)
+                newer = {"entry": lite.excluded.entry, "fetched_at": lite.excluded.fetched_at}
+                stmt = lite.on_conflict_do_update(index_elements=["key"], set_=newer)
             conn.execute(stmt)
 
         try:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Insert,
     Select,
     create_engine,
     delete,
@@ -334,16 +335,19 @@ class Store:
     @staticmethod
     def _insert_once(conn: Connection, table: Any, key: str, values: dict[str, Any]) -> bool:
         """INSERT unless the key is there; True when this call inserted it (atomic on both databases)."""
+        stmt: Insert
         if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt = pg_insert(table).values(values).on_conflict_do_nothing(index_elements=[key])
         elif conn.dialect.name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=[key])
         else:  # pragma: no cover - only the two supported databases
             raise StoreWriteError(f"Unsupported database {conn.dialect.name}.")
-        stmt = dialect_insert(table).values(values)
-        stmt = stmt.on_conflict_do_nothing(index_elements=[key]).returning(getattr(table, key))
         # RETURNING, not rowcount: an insert's rowcount is not reported by every driver (-1).
-        return conn.execute(stmt).first() is not None
+        return conn.execute(stmt.returning(getattr(table, key))).first() is not None
 
     def mark_public(self, query_ids: tuple[int, ...]) -> None:
         """The conversation saw these answers (posted together, e.g. a comparison): listings show them."""
@@ -421,7 +425,7 @@ class Store:
             model=row.model,
             revision=row.revision,
             result=row.result,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,
             error=row.error,
             parent_id=row.parent_id,
             posted_channel=row.posted_channel,
@@ -490,7 +494,7 @@ class Store:
     def history_selects(
         *, scope: Conversation, model: str | None = None, user: str | None = None, limit: int = 20,
         offset: int = 0,
-    ) -> list[Select[tuple[int]]]:
+    ) -> list[Select[int]]:
         """The id queries behind ``history``: one per visible group, each one index range in id order.
 
         The rule is ``visible``'s: in a channel, its public answers, plus the asker's own there, plus the

@@ -499,7 +499,7 @@ def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tu
         counts[key] = counts.get(key, 0) + 1
     if not counts:
         raise InputError(f"{spec.model_type}: the model has no KV-cache layers for vLLM to size")
-    types = tuple(KvGroupSpec(kind=k[0], window=k[1], page_bytes=k[2], num_layers=n)  # type: ignore[arg-type]
+    types = tuple(KvGroupSpec(kind=k[0], window=k[1], page_bytes=k[2], num_layers=n)
                   for k, n in counts.items())
     kinds = {(t.kind, t.window) for t in types}
     if len(kinds) == 1:
