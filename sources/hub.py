@@ -11,7 +11,6 @@ sentence the user sees.
 from __future__ import annotations
 
 import difflib
-import json
 import queue
 import threading
 import time
@@ -35,6 +34,7 @@ from huggingface_hub.file_download import hf_hub_url
 from huggingface_hub.hf_api import ExpandModelProperty_T
 from huggingface_hub.utils import get_session, hf_raise_for_status
 
+from common import safejson
 from common.errors import (
     ConfigError,
     GatedError,
@@ -201,10 +201,7 @@ class HubClient:
 
     def _get_json(self, repo: str, sha: str, filename: str, deadline: Deadline) -> Any:
         response = self._get(repo, sha, filename, deadline)
-        try:
-            return json.loads(response.content)
-        except ValueError as err:
-            raise ConfigError(f"{filename} of {repo} is not valid JSON: vram cannot read it") from err
+        return safejson.loads(response.content, what=f"{filename} of {repo}", max_bytes=local.MAX_CONFIG_BYTES)
 
     def _read_headers(
         self, repo: str, sha: str, files: list[str], deadline: Deadline
@@ -308,6 +305,10 @@ class HubClient:
                 f"cannot reach the Hugging Face Hub at {self.endpoint}: check the network "
                 "(and HF_ENDPOINT if you set it), then try again"
             ) from None
+        except RecursionError:
+            # huggingface_hub decodes model_info and safetensors headers itself: a hostile file nested
+            # past the interpreter's limit ends here.
+            raise ResolveError(f"an answer of the Hub for {model} nests too deeply: vram cannot read it") from None
         except SafetensorsParsingError:
             raise ResolveError(
                 f"a safetensors header of {model} could not be read: the checkpoint looks damaged"
