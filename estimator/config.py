@@ -1220,22 +1220,23 @@ _CAP_VOCAB = 1 << 24
 _CAP_HEADS = 1 << 16
 _CAP_EXPERTS = 1 << 16
 _CAP_TOKENS = 1 << 32  # context lengths and windows
-_FIELD_CAPS: dict[str, int] = {
-    **dict.fromkeys(("hidden_size", "n_embd", "d_model", "dim", "kv_lora_rank", "q_lora_rank"), _CAP_HIDDEN),
-    **dict.fromkeys(("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size", "moe_intermediate_size",
-                     "shared_expert_intermediate_size", "expert_intermediate_size"), _CAP_WIDTH),
-    **dict.fromkeys(("vocab_size", "padded_vocab_size", "n_vocab"), _CAP_VOCAB),
-    **dict.fromkeys(("num_hidden_layers", "n_layer", "num_layers", "n_layers"), MAX_LAYERS),
-    **dict.fromkeys(("num_attention_heads", "n_head", "num_heads", "n_heads", "num_key_value_heads",
-                     "n_head_kv", "num_kv_heads", "n_kv_heads", "head_dim", "kv_channels", "qk_nope_head_dim",
-                     "qk_rope_head_dim", "v_head_dim", "linear_num_key_heads", "linear_num_value_heads",
-                     "linear_key_head_dim", "linear_value_head_dim"), _CAP_HEADS),
-    **dict.fromkeys(("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts",
-                     "num_experts_per_tok", "experts_per_token", "num_experts_per_token", "moe_topk",
-                     "n_shared_experts", "num_shared_experts", "n_group", "topk_group"), _CAP_EXPERTS),
-    **dict.fromkeys(("max_position_embeddings", "n_positions", "sliding_window", "attention_chunk_size",
-                     "max_window_layers"), _CAP_TOKENS),
-}
+_CAP_GROUPS: tuple[tuple[tuple[str, ...], int, str], ...] = (
+    (("hidden_size", "n_embd", "d_model", "dim", "kv_lora_rank", "q_lora_rank"), _CAP_HIDDEN, "hidden units"),
+    (("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size", "moe_intermediate_size",
+      "shared_expert_intermediate_size", "expert_intermediate_size"), _CAP_WIDTH, "MLP units"),
+    (("vocab_size", "padded_vocab_size", "n_vocab"), _CAP_VOCAB, "tokens in its vocabulary"),
+    (("num_hidden_layers", "n_layer", "num_layers", "n_layers"), MAX_LAYERS, "layers"),
+    (("num_attention_heads", "n_head", "num_heads", "n_heads", "num_key_value_heads", "n_head_kv",
+      "num_kv_heads", "n_kv_heads", "linear_num_key_heads", "linear_num_value_heads"), _CAP_HEADS, "heads"),
+    (("head_dim", "kv_channels", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "linear_key_head_dim",
+      "linear_value_head_dim"), _CAP_HEADS, "units per head"),
+    (("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", "num_experts_per_tok",
+      "experts_per_token", "num_experts_per_token", "moe_topk", "n_shared_experts", "num_shared_experts",
+      "n_group", "topk_group"), _CAP_EXPERTS, "experts"),
+    (("max_position_embeddings", "n_positions", "sliding_window", "attention_chunk_size", "max_window_layers"),
+     _CAP_TOKENS, "tokens of context"),
+)
+_FIELD_CAPS: dict[str, tuple[int, str]] = {name: (cap, noun) for names, cap, noun in _CAP_GROUPS for name in names}
 _MAX_CONFIG_DEPTH = 32  # real configs nest 3-5 levels (quantization_config.config_groups.group_0.weights)
 _MAX_NUMBER = 2**63  # no field of a real config comes near it
 
@@ -1249,17 +1250,28 @@ def _check_values(node: Any, model_type: str, path: str = "", depth: int = 0) ->
     if isinstance(node, Mapping):
         for key, value in node.items():
             _check_values(value, model_type, f"{path}.{key}" if path else str(key), depth + 1)
-            cap = _FIELD_CAPS.get(str(key))
-            if cap is not None:
+            if str(key) in _FIELD_CAPS:
                 for item in value if isinstance(value, list) else (value,):
-                    if isinstance(item, int | float) and not isinstance(item, bool) and not 0 <= item <= cap:
-                        raise ConfigError(f"{model_type} config has {key}={_shown(item)}; it must be between 0 "
-                                          f"and {cap:,}.")
+                    _check_capped(model_type, str(key), item)
     elif isinstance(node, list | tuple):
         for index, value in enumerate(node):
             _check_values(value, model_type, f"{path}[{index}]", depth + 1)
     elif _unusable_number(node):
         raise ConfigError(f"{model_type} config has {path}={_shown(node)}, which is not a usable number.")
+
+
+def _check_capped(model_type: str, key: str, value: Any) -> None:
+    """One value of a field that sizes the model: a finite number from 0 to the field's cap."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return  # the wrong type is refused where the field is read
+    cap, noun = _FIELD_CAPS[key]
+    if not math.isfinite(value):
+        raise ConfigError(f"{model_type} config has {key}={_shown(value)}, a value vram cannot read.")
+    if value < 0:
+        raise ConfigError(f"{model_type} config has {key}={_shown(value)}; it cannot be negative.")
+    if value > cap:
+        raise ConfigError(f"{model_type} config has {key}={_shown(value)}: vram reads models of at most "
+                          f"{cap:,} {noun}.")
 
 
 def _unusable_number(value: Any) -> bool:
