@@ -88,7 +88,7 @@ class Quantization(Frozen):
 
     method: QuantMethod = "none"
     format: WeightFormat  # the user-facing name: bf16, fp8, gptq, awq, nf4, mxfp4, ...
-    weight_bits: int = Field(16, ge=1, le=32)  # bits per quantized weight element (a config may say -4)
+    weight_bits: Annotated[int, Field(ge=1, le=32)] = 16  # bits per quantized weight element (a config may say -4)
     group_size: _Positive | None = None  # elements sharing one scale (None: per channel / per tensor)
     # Which weights the method quantizes: every linear layer in the text stack, or only the
     # routed experts (gpt-oss's MXFP4). Embeddings, lm_head, norms and routers stay unquantized.
@@ -98,7 +98,7 @@ class Quantization(Frozen):
     block_size: tuple[_Positive, _Positive] | None = None  # FP8 block scales [out, in] (None: per channel/tensor)
     # What one scale covers when group_size and block_size are None: a whole tensor or one output row.
     granularity: Literal["tensor", "channel"] = "channel"
-    scale_bytes: int = Field(2, ge=0, le=8)  # bytes per stored scale (fp32 4, fp16/bf16 2, e8m0/u8 1)
+    scale_bytes: Annotated[int, Field(ge=0, le=8)] = 2  # bytes per stored scale (fp32 4, fp16/bf16 2, e8m0/u8 1)
     zero_points: bool = False  # asymmetric int schemes store packed zero points per group (GPTQ, AWQ)
     double_quant: bool = False  # bitsandbytes nf4: absmax quantized to 8 bits (+ fp32 per 256 blocks)
 

@@ -59,7 +59,10 @@ def load_local(text: str) -> ResolvedModel:
     problem = _unusable_path(text)
     if problem:
         raise InputError(f"{_shown(text)} cannot be a path: {problem}")
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~name" of a user this machine does not have
+        raise InputError(f"{_shown(text)} names the home folder of a user this machine does not have") from None
     if not path.exists():
         raise NotFoundError(f"{text} does not exist: give a config.json, a model folder or a Hub id")
     if path.is_file() and path.suffix.lower() == ".gguf":

@@ -133,7 +133,7 @@ def test_the_reported_commands_end_in_a_sentence(text: str, service: tuple[Servi
     _check(text, service)
 
 
-@fuzz(150)
+@fuzz(300)
 @given(text=commands)
 def test_commands_end_in_an_answer_or_a_sentence(text: str, service: tuple[Service, Store]) -> None:
     _check(text, service)

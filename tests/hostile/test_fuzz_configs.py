@@ -50,7 +50,7 @@ def test_every_seed_config_sizes_cleanly() -> None:
         _check(seed)
 
 
-@fuzz(60)
+@fuzz(200)
 @given(mutated_configs())
 def test_mutated_configs_end_in_an_answer_or_a_sentence(config: dict[str, Any]) -> None:
     _check(config)

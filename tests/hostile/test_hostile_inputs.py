@@ -16,6 +16,7 @@ import pytest
 
 from bot.cli import run
 from bot.commands import ShowCmd, parse
+from bot.names import model_name
 from bot.settings import Settings
 from common import safejson
 from common.errors import ConfigError, InputError
@@ -235,3 +236,17 @@ def test_a_real_fp8_block_config_still_sizes() -> None:
     plain = load_model_spec(qwen())
     # fp8 weights plus fp32 block scales: more than half of bf16's bytes, less than all of them.
     assert weight_bytes(plain) // 2 < weight_bytes(spec) < weight_bytes(plain)
+
+
+def test_home_of_an_unknown_user_is_bad_input(settings: Settings) -> None:
+    # Path("~0").expanduser() raises RuntimeError when no user "0" has a home folder.
+    code, _, err = vram(["~nosuchuser0"], settings)
+    assert code == 2 and err.startswith("vram: ~nosuchuser0 names the home folder") and "Traceback" not in err
+    code, out, _ = vram(["history", "--json"], settings)
+    assert code == 0 and json.loads(out)[0]["status"] == "error"
+
+
+@pytest.mark.parametrize("model", ["~nosuchuser0/config.json", "/" + "a" * 300, "./x/" + "b" * 300])
+def test_names_of_paths_the_machine_cannot_look_at_are_shown_as_typed(model: str) -> None:
+    # History lists what people typed; a path the OS refuses must not break the listing.
+    assert model_name(model) == model
