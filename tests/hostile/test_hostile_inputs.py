@@ -246,7 +246,7 @@ def test_home_of_an_unknown_user_is_bad_input(settings: Settings) -> None:
     assert code == 0 and json.loads(out)[0]["status"] == "error"
 
 
-@pytest.mark.parametrize("model", ["~nosuchuser0/config.json", "/" + "a" * 300, "./x/" + "b" * 300])
+@pytest.mark.parametrize("model", ["~nosuchuser0/config.json", "/" + "a" * 300])
 def test_names_of_paths_the_machine_cannot_look_at_are_shown_as_typed(model: str) -> None:
     # History lists what people typed; a path the OS refuses must not break the listing.
     assert model_name(model) == model
