@@ -114,16 +114,20 @@ class VisionSpec(Frozen):
     patch_size: int
 
 
+# A count read from a checkpoint header or the Hub (dimensions, bytes, elements): never negative.
+_NonNegative = Annotated[int, Field(ge=0)]
+
+
 class TensorInfo(Frozen):
     dtype: str  # safetensors dtype: BF16, F16, F32, F8_E4M3, U8, I32, ...
-    shape: tuple[int, ...]
-    nbytes: int  # from the header's data_offsets: exact bytes on disk
+    shape: tuple[_NonNegative, ...]
+    nbytes: _NonNegative  # from the header's data_offsets: exact bytes on disk
 
 
 class SafetensorsInfo(Frozen):
     """What the checkpoint's safetensors metadata says (from the Hub or a local folder)."""
 
-    parameters: dict[str, int]  # element count by dtype, as the Hub reports it
+    parameters: dict[str, _NonNegative]  # element count by dtype, as the Hub reports it
     tensors: dict[str, TensorInfo] | None = None  # per tensor, when the headers were read
 
     @computed_field  # type: ignore[prop-decorator]

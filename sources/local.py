@@ -148,6 +148,8 @@ def tensors_from_header(header: Any, data_bytes: int, name: str) -> dict[str, Te
             begin, end = (int(o) for o in entry["data_offsets"])
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"{name}: tensor {key} has a malformed header entry") from err
+        if any(dim < 0 for dim in shape):
+            raise ConfigError(f"{name}: tensor {key} has a negative dimension in its shape {list(shape)}")
         if not 0 <= begin <= end <= data_bytes:
             raise ConfigError(f"{name}: tensor {key} lies outside the file (offsets {begin}-{end})")
         elements = 1

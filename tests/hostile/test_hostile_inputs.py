@@ -250,3 +250,11 @@ def test_home_of_an_unknown_user_is_bad_input(settings: Settings) -> None:
 def test_names_of_paths_the_machine_cannot_look_at_are_shown_as_typed(model: str) -> None:
     # History lists what people typed; a path the OS refuses must not break the listing.
     assert model_name(model) == model
+
+
+def test_negative_dimensions_in_a_safetensors_header_are_refused() -> None:
+    # [-2, -3] of BF16 has 6 elements, 12 bytes: the byte check alone would let it through.
+    header = json.dumps({"w": {"dtype": "BF16", "shape": [-2, -3], "data_offsets": [0, 12]}}).encode()
+    handle, size = _safetensors(header, b"\0" * 12)
+    with pytest.raises(ConfigError, match=r"negative dimension in its shape \[-2, -3\]"):
+        read_safetensors_header(handle.read, size, "w.safetensors")
