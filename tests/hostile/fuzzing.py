@@ -86,7 +86,11 @@ def mutated_configs(draw: st.DrawFn) -> dict[str, Any]:
 _SIGNED = frozenset({"headroom", "kv_cache_memory"})
 
 
-def bad_figures(node: Any, where: str = "", *, signed: bool = False) -> list[str]:
+# 10**18 bytes is an exabyte: no figure of a real model at a sane query comes near it.
+SANE = 10**18
+
+
+def bad_figures(node: Any, where: str = "", *, signed: bool = False, limit: int = SANE) -> list[str]:
     """Negative, NaN, infinite or absurd figures in an answer's JSON.
 
     Two figures are signed by design and only checked for being finite and sane: a fit's ``headroom``
@@ -95,12 +99,11 @@ def bad_figures(node: Any, where: str = "", *, signed: bool = False) -> list[str
     found: list[str] = []
     if isinstance(node, dict):
         for key, value in node.items():
-            found += bad_figures(value, f"{where}.{key}", signed=key in _SIGNED)
+            found += bad_figures(value, f"{where}.{key}", signed=key in _SIGNED, limit=limit)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            found += bad_figures(value, f"{where}[{index}]")
-    elif isinstance(node, int | float) and not isinstance(node, bool):
-        # 10**18 bytes is an exabyte: no figure of a real answer comes near it.
-        if not math.isfinite(node) or abs(node) > 10**18 or (node < 0 and not signed):
-            found.append(f"{where}={node!r}")
+            found += bad_figures(value, f"{where}[{index}]", limit=limit)
+    elif isinstance(node, int | float) and not isinstance(node, bool) \
+            and (not math.isfinite(node) or abs(node) > limit or (node < 0 and not signed)):
+        found.append(f"{where}={node!r}")
     return found

@@ -8,15 +8,15 @@ mistake comes back as a sentence and is stored, and no figure is negative, NaN o
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.commands import parse
-from bot.service import CompareReply, EstimateReply, ErrorReply, Service
+from bot.service import CompareReply, ErrorReply, EstimateReply, Service
 from bot.slack_render import render
 from common.errors import VramError
 from estimator.grammar import KEYS
@@ -27,6 +27,10 @@ from store.store import Store
 from tests.hostile.fuzzing import FIXTURES, bad_figures
 
 QWEN_7B = str(FIXTURES / "configs" / "Qwen__Qwen2.5-7B.json")
+# The grammar's own bounds (s up to 16M tokens, b up to 1M sequences) size real arithmetic into
+# 1e23 bytes for a 7B model with eager attention (s=16m b=1m fa=off): large, exact and finite. The
+# check here is for figures no query can mean (a 55-digit total, inf, NaN, a negative).
+QUERY_LIMIT = 10**25
 WHO = Conversation(platform="slack", workspace="T1", channel="C1", user="U1")
 
 
@@ -103,10 +107,8 @@ def fuzz(examples: int) -> settings:
 
 def _check(text: str, service: tuple[Service, Store]) -> None:
     svc, store = service
-    try:
+    with contextlib.suppress(VramError):  # the only kind allowed out of the parser
         parse(text)
-    except VramError:
-        pass  # the only kind allowed out of the parser
     before = store.count()
     reply = svc.run(text, WHO)  # nothing may escape the service
     render(reply, "U1")  # nor the Slack renderer
@@ -115,7 +117,7 @@ def _check(text: str, service: tuple[Service, Store]) -> None:
     for outcome in outcomes:
         assert outcome.saved, (text, outcome.note)  # answers and failures alike are kept
         if outcome.estimate is not None:
-            assert bad_figures(outcome.estimate.to_json()) == [], text
+            assert bad_figures(outcome.estimate.to_json(), limit=QUERY_LIMIT) == [], text
         else:
             assert outcome.error and "\n" not in outcome.error
     if isinstance(reply, ErrorReply):
