@@ -34,7 +34,6 @@ from huggingface_hub.file_download import hf_hub_url
 from huggingface_hub.hf_api import ExpandModelProperty_T
 from huggingface_hub.utils import get_session, hf_raise_for_status
 
-from common import safejson
 from common.errors import (
     ConfigError,
     GatedError,
@@ -44,7 +43,7 @@ from common.errors import (
 )
 from estimator.gguf import GgufInfo
 from estimator.spec import SafetensorsInfo, TensorInfo
-from sources import gguf, local
+from sources import gguf, local, safejson
 from sources.model import ResolvedModel, hub_timeout_sentence, offline_sentence
 
 MODEL_INFO_FIELDS: list[ExpandModelProperty_T] = ["sha", "safetensors", "gated", "private", "config", "gguf",

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import safejson
 from common.errors import ConfigError, InputError, NotFoundError
 from estimator.config import SAFETENSORS_DTYPE_BYTES
 from estimator.spec import SafetensorsInfo, TensorInfo
+from sources import safejson
 from sources.gguf import gguf_variant_bytes, parse_gguf, pick_gguf
 from sources.model import ResolvedModel
 

@@ -18,10 +18,10 @@ from bot.cli import run
 from bot.commands import ShowCmd, parse
 from bot.names import model_name
 from bot.settings import Settings
-from common import safejson
 from common.errors import ConfigError, InputError
 from estimator.config import load_model_spec
 from estimator.weights import weight_bytes
+from sources import safejson
 from sources.local import load_local, read_safetensors_header
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
