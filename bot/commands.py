@@ -10,12 +10,16 @@ Every problem is an :class:`~common.errors.InputError` carrying one sentence tha
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from common.errors import InputError
 from estimator.grammar import parse_model, parse_query, parse_settings, query_with
 from estimator.query import Query
 from estimator.spec import Frozen
+
+# A stored query's number: at most 19 digits (a 63-bit integer; the store refuses larger ones).
+_RECORD_ID = re.compile(r"#?0*([1-9][0-9]{0,18})")
 
 
 class EstimateCmd(Frozen):
@@ -93,9 +97,11 @@ def parse(text: str) -> Command:
             raise InputError(f'history takes a model name to filter by, not "{others[0]}"')
         return HistoryCmd(model=others[0] if others else None, mine=mine)
     if head == "show":
-        if len(words) != 2 or not words[1].lstrip("#").isdigit():
+        # ASCII digits only (str.isdigit accepts "²"), and no more than a stored id can have.
+        match = _RECORD_ID.fullmatch(words[1]) if len(words) == 2 else None
+        if match is None:
             raise InputError("show needs the number of a stored query, for example: show 42")
-        return ShowCmd(record_id=int(words[1].lstrip("#")))
+        return ShowCmd(record_id=int(match.group(1)))
     if head == "compare":
         models = [w for w in words[1:] if "=" not in w]
         if len(models) != 2:

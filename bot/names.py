@@ -39,6 +39,14 @@ def model_name(model: str) -> str:
     """The name to show for ``model``: a Hub id unchanged; for a local path, the model's own name."""
     if not is_local(model):
         return model
+    try:
+        return _local_name(model)
+    except (OSError, RuntimeError, ValueError):
+        # A path this machine cannot look at (a part too long, "~user" unknown, a NUL): shown as typed.
+        return model
+
+
+def _local_name(model: str) -> str:
     path = Path(model).expanduser()
     if path.suffix.lower() == ".gguf":
         return path.stem

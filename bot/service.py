@@ -28,7 +28,7 @@ from estimator.query import Query
 from estimator.result import Estimate
 from estimator.spec import Frozen
 from sources import Opens
-from store.records import Conversation, NewQuery, QueryRecord
+from store.records import MODEL_LEN, Conversation, NewQuery, QueryRecord
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,13 @@ def stored_estimate(record: QueryRecord) -> Estimate | None:
     return Estimate.model_validate(record.result)
 
 
+def _column(model: str | None) -> str | None:
+    """A model id or path cut to the history's column (the full text stays in the record's text)."""
+    if model is None or len(model) <= MODEL_LEN:
+        return model
+    return model[: MODEL_LEN - 3] + "..."
+
+
 class Service:
     """Parse, resolve, estimate and store; shared by ``vram`` and the Slack app."""
 
@@ -165,8 +172,8 @@ class Service:
         except VramError as err:
             error = err
         record_id, note = self._keep(
-            who, text=text, params=query.model_dump(mode="json"), requested_model=query.model,
-            model=est.model if est else None, revision=est.revision if est else query.revision,
+            who, text=text, params=query.model_dump(mode="json"), requested_model=_column(query.model),
+            model=_column(est.model) if est else None, revision=est.revision if est else query.revision,
             result=est.model_dump(mode="json") if est else None, status="ok" if est else "error",
             error=str(error) if error else None, parent_id=parent_id,
         )

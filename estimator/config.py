@@ -1142,7 +1142,7 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
                           f"{type(config).__name__}.")
     model_type = str(config.get("model_type") or "unknown")
     try:
-        return _load(config, model_type, safetensors)
+        return _check_spec(_load(config, model_type, safetensors))
     except (TypeError, ValueError, KeyError, AttributeError, IndexError, ArithmeticError) as err:
         # A field of the wrong type deep in a family's layout (a string where a number belongs):
         # one sentence for the user, never a traceback.
@@ -1211,7 +1211,99 @@ def _check_counts(config: Mapping[str, Any], model_type: str) -> None:
                 raise ConfigError(f"{model_type} config has {name}={value!r}; expected a whole number.")
 
 
+# Upper bounds on the fields that size a model, far above any real one (the largest real models
+# have hidden 16k-25k, vocab 256k, a few hundred layers, 128 heads, 512 experts, 10M context), so a
+# hostile or mistyped value is refused with its name instead of yielding a 55-digit answer.
+_CAP_HIDDEN = 1 << 20
+_CAP_WIDTH = 1 << 22  # MLP widths
+_CAP_VOCAB = 1 << 24
+_CAP_HEADS = 1 << 16
+_CAP_EXPERTS = 1 << 16
+_CAP_TOKENS = 1 << 32  # context lengths and windows
+_CAP_GROUPS: tuple[tuple[tuple[str, ...], int, str], ...] = (
+    (("hidden_size", "n_embd", "d_model", "dim", "kv_lora_rank", "q_lora_rank"), _CAP_HIDDEN, "hidden units"),
+    (("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size", "moe_intermediate_size",
+      "shared_expert_intermediate_size", "expert_intermediate_size"), _CAP_WIDTH, "MLP units"),
+    (("vocab_size", "padded_vocab_size", "n_vocab"), _CAP_VOCAB, "tokens in its vocabulary"),
+    (("num_hidden_layers", "n_layer", "num_layers", "n_layers"), MAX_LAYERS, "layers"),
+    (("num_attention_heads", "n_head", "num_heads", "n_heads", "num_key_value_heads", "n_head_kv",
+      "num_kv_heads", "n_kv_heads", "linear_num_key_heads", "linear_num_value_heads"), _CAP_HEADS, "heads"),
+    (("head_dim", "kv_channels", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "linear_key_head_dim",
+      "linear_value_head_dim"), _CAP_HEADS, "units per head"),
+    (("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", "num_experts_per_tok",
+      "experts_per_token", "num_experts_per_token", "moe_topk", "n_shared_experts", "num_shared_experts",
+      "n_group", "topk_group"), _CAP_EXPERTS, "experts"),
+    (("max_position_embeddings", "n_positions", "sliding_window", "attention_chunk_size", "max_window_layers"),
+     _CAP_TOKENS, "tokens of context"),
+)
+_FIELD_CAPS: dict[str, tuple[int, str]] = {name: (cap, noun) for names, cap, noun in _CAP_GROUPS for name in names}
+_MAX_CONFIG_DEPTH = 32  # real configs nest 3-5 levels (quantization_config.config_groups.group_0.weights)
+_MAX_NUMBER = 2**63  # no field of a real config comes near it
+
+
+def _check_values(node: Any, model_type: str, path: str = "", depth: int = 0) -> None:
+    """Refuse NaN, infinities, absurd numbers and absurd nesting anywhere in a config, naming the field."""
+    if depth > _MAX_CONFIG_DEPTH:
+        where = path or "the top"
+        raise ConfigError(f"{model_type} config nests more than {_MAX_CONFIG_DEPTH} levels deep at {where}: vram "
+                          "cannot read it.")
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            _check_values(value, model_type, f"{path}.{key}" if path else str(key), depth + 1)
+            if str(key) in _FIELD_CAPS:
+                for item in value if isinstance(value, list) else (value,):
+                    _check_capped(model_type, str(key), item)
+    elif isinstance(node, list | tuple):
+        for index, value in enumerate(node):
+            _check_values(value, model_type, f"{path}[{index}]", depth + 1)
+    elif _unusable_number(node):
+        raise ConfigError(f"{model_type} config has {path}={_shown(node)}, which is not a usable number.")
+
+
+def _check_capped(model_type: str, key: str, value: Any) -> None:
+    """One value of a field that sizes the model: a finite number from 0 to the field's cap."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return  # the wrong type is refused where the field is read
+    cap, noun = _FIELD_CAPS[key]
+    if not math.isfinite(value):
+        raise ConfigError(f"{model_type} config has {key}={_shown(value)}, a value vram cannot read.")
+    if value < 0:
+        raise ConfigError(f"{model_type} config has {key}={_shown(value)}; it cannot be negative.")
+    if value > cap:
+        raise ConfigError(f"{model_type} config has {key}={_shown(value)}: vram reads models of at most "
+                          f"{cap:,} {noun}.")
+
+
+def _unusable_number(value: Any) -> bool:
+    # Infinity is a real value in places (Mamba-2's time_step_limit [0, inf]); NaN never is, nor an
+    # integer no machine type holds. The fields that size the model are bounded by _FIELD_CAPS.
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_NUMBER
+
+
+def _shown(value: Any) -> str:
+    """A value as a sentence shows it (a 400-digit integer is cut)."""
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text):,} characters)"
+
+
+_MAX_PARAMS = 100_000 * 10**9  # the n= override's bound: 100,000 billion
+
+
+def _check_spec(spec: ModelSpec) -> ModelSpec:
+    """What the fields allow one by one but no model can be: more active than total, absurd totals."""
+    if spec.num_experts and spec.experts_per_token > spec.num_experts:
+        raise ConfigError(f"{spec.model_type} config routes each token to {spec.experts_per_token} experts "
+                          f"of {spec.num_experts}: num_experts_per_tok cannot exceed the expert count.")
+    if spec.params.total > _MAX_PARAMS:
+        raise ConfigError(f"{spec.model_type} config describes {spec.params.total:.3g} parameters, more than "
+                          f"{_MAX_PARAMS:.0e}: check hidden_size, num_hidden_layers and the MLP widths.")
+    return spec
+
+
 def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsInfo | None) -> ModelSpec:
+    _check_values(config, model_type)
     _check_counts(config, model_type)
     full, source, unknown = _filled(config)
     fam = family(model_type)

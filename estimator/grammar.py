@@ -16,12 +16,13 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal, get_args
 
 from common.errors import InputError
 from estimator.engines import engine_aliases, engine_names
 from estimator.gpus import lookup_gpu
-from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Bits, KVSetting, Method, Query
+from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, MIN_PARAMS_BILLIONS, Bits, KVSetting, Method, Query
 from estimator.spec import WeightFormat
 
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([km]?)$")
@@ -36,6 +37,14 @@ def _fmt_choices(values: Iterable[object]) -> str:
     return ", ".join(str(v) for v in values)
 
 
+_MAX_COUNT_CHARS = 40
+
+
+def _cut(raw: str) -> str:
+    """A value as a sentence shows it: long ones cut."""
+    return raw if len(raw) <= 24 else f"{raw[:12]}...{raw[-6:]} ({len(raw):,} characters)"
+
+
 def _parse_count(key: str, raw: str, *, low: int, high: int) -> int:
     """An integer with an optional k (x1024) or m (x1048576) suffix, range-checked."""
     text = raw.lower().replace("_", "").replace(",", "")
@@ -43,9 +52,11 @@ def _parse_count(key: str, raw: str, *, low: int, high: int) -> int:
     if not match:
         raise InputError(f'{key}={raw} is not a whole number (examples: {key}=4096, {key}=32k)')
     number, suffix = match.groups()
+    if len(number) > _MAX_COUNT_CHARS:  # far past any range; never converted (int() refuses 4,300 digits)
+        raise InputError(f"{key}={_cut(raw)} is out of range: it must be between {low:,} and {high:,}")
     scale = {"": 1, "k": 1024, "m": 1024 * 1024}[suffix]
-    value = float(number) * scale
-    if value != int(value):
+    value = Fraction(number) * scale  # exact: a float overflows to inf past 309 digits
+    if value.denominator != 1:
         raise InputError(f"{key}={raw} is not a whole number (examples: {key}=4096, {key}=32k)")
     count = int(value)
     if not low <= count <= high:
@@ -160,7 +171,7 @@ KEYS: tuple[Key, ...] = (
         choices=_literal(KVSetting), value_aliases=lambda: _KV_ALIASES),
     Key("fa", ("flash",), "flash_attention", "bool", "fused attention", "on", choices=lambda: ("on", "off")),
     Key("n", ("params",), "params_billions", "float", "parameter count override, billions", "from the checkpoint",
-        low=0, high=100_000, values_hint="number"),
+        low=MIN_PARAMS_BILLIONS, high=100_000, values_hint="number"),
     Key("gpu", (), "gpu", "gpu", "GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)", "none",
         values_hint="a catalog key or alias"),
     Key("gpus", ("tp",), "gpus", "count", "tensor-parallel GPUs", "1", low=1, high=MAX_GPUS,

@@ -26,6 +26,8 @@ EngineName = Annotated[str, AfterValidator(_registered)]
 MAX_SEQ_LEN = 16 * 1024 * 1024
 MAX_BATCH = 1024 * 1024
 MAX_GPUS = 1024
+# n= below a thousand parameters rounds the weights to nothing (n=1e-300 gave 0 bytes).
+MIN_PARAMS_BILLIONS = 1e-6
 
 
 class Query(Frozen):
@@ -39,7 +41,7 @@ class Query(Frozen):
     weight_format: WeightFormat | None = None  # dtype=: weight format override
     kv: KVSetting = "on"
     flash_attention: bool = True
-    params_billions: float | None = Field(None, gt=0, le=100_000)  # n=
+    params_billions: float | None = Field(None, gt=MIN_PARAMS_BILLIONS, le=100_000)  # n=
     gpu: str | None = None  # catalog key, already validated
     gpus: int = Field(1, ge=1, le=MAX_GPUS)
     engine: EngineName = DEFAULT_ENGINE

@@ -7,9 +7,9 @@ reads raw config dicts: every quirk is resolved once, there.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 # Formats a user can ask for with ``dtype=`` (closed set, see the interface spec).
 WeightFormat = Literal["bf16", "fp16", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4", "awq", "gptq"]
@@ -78,22 +78,27 @@ class LayerKV(Frozen):
     index_dim: int = 0
 
 
+# A divisor read from a config (group and block sizes): zero or negative would divide by zero or
+# turn bytes negative, and past 2**40 it is no real layout.
+_Positive = Annotated[int, Field(ge=1, le=2**40)]
+
+
 class Quantization(Frozen):
     """How the checkpoint's weights are stored."""
 
     method: QuantMethod = "none"
     format: WeightFormat  # the user-facing name: bf16, fp8, gptq, awq, nf4, mxfp4, ...
-    weight_bits: int = 16  # bits per quantized weight element
-    group_size: int | None = None  # elements sharing one scale (None: per channel / per tensor)
+    weight_bits: Annotated[int, Field(ge=1, le=32)] = 16  # bits per quantized weight element (a config may say -4)
+    group_size: _Positive | None = None  # elements sharing one scale (None: per channel / per tensor)
     # Which weights the method quantizes: every linear layer in the text stack, or only the
     # routed experts (gpt-oss's MXFP4). Embeddings, lm_head, norms and routers stay unquantized.
     scope: Literal["linear", "experts"] = "linear"
     skipped_modules: tuple[str, ...] = ()
     # Added by task A (optional, defaults keep older callers working):
-    block_size: tuple[int, int] | None = None  # FP8 block scales [out, in] (None: per channel/tensor)
+    block_size: tuple[_Positive, _Positive] | None = None  # FP8 block scales [out, in] (None: per channel/tensor)
     # What one scale covers when group_size and block_size are None: a whole tensor or one output row.
     granularity: Literal["tensor", "channel"] = "channel"
-    scale_bytes: int = 2  # bytes per stored scale (fp32 4, fp16/bf16 2, e8m0/u8 1)
+    scale_bytes: Annotated[int, Field(ge=0, le=8)] = 2  # bytes per stored scale (fp32 4, fp16/bf16 2, e8m0/u8 1)
     zero_points: bool = False  # asymmetric int schemes store packed zero points per group (GPTQ, AWQ)
     double_quant: bool = False  # bitsandbytes nf4: absmax quantized to 8 bits (+ fp32 per 256 blocks)
 
@@ -109,16 +114,20 @@ class VisionSpec(Frozen):
     patch_size: int
 
 
+# A count read from a checkpoint header or the Hub (dimensions, bytes, elements): never negative.
+_NonNegative = Annotated[int, Field(ge=0)]
+
+
 class TensorInfo(Frozen):
     dtype: str  # safetensors dtype: BF16, F16, F32, F8_E4M3, U8, I32, ...
-    shape: tuple[int, ...]
-    nbytes: int  # from the header's data_offsets: exact bytes on disk
+    shape: tuple[_NonNegative, ...]
+    nbytes: _NonNegative  # from the header's data_offsets: exact bytes on disk
 
 
 class SafetensorsInfo(Frozen):
     """What the checkpoint's safetensors metadata says (from the Hub or a local folder)."""
 
-    parameters: dict[str, int]  # element count by dtype, as the Hub reports it
+    parameters: dict[str, _NonNegative]  # element count by dtype, as the Hub reports it
     tensors: dict[str, TensorInfo] | None = None  # per tensor, when the headers were read
 
     @computed_field  # type: ignore[prop-decorator]

@@ -11,7 +11,6 @@ sentence the user sees.
 from __future__ import annotations
 
 import difflib
-import json
 import queue
 import threading
 import time
@@ -44,7 +43,7 @@ from common.errors import (
 )
 from estimator.gguf import GgufInfo
 from estimator.spec import SafetensorsInfo, TensorInfo
-from sources import gguf, local
+from sources import gguf, local, safejson
 from sources.model import ResolvedModel, hub_timeout_sentence, offline_sentence
 
 MODEL_INFO_FIELDS: list[ExpandModelProperty_T] = ["sha", "safetensors", "gated", "private", "config", "gguf",
@@ -201,10 +200,7 @@ class HubClient:
 
     def _get_json(self, repo: str, sha: str, filename: str, deadline: Deadline) -> Any:
         response = self._get(repo, sha, filename, deadline)
-        try:
-            return json.loads(response.content)
-        except ValueError as err:
-            raise ConfigError(f"{filename} of {repo} is not valid JSON: vram cannot read it") from err
+        return safejson.loads(response.content, what=f"{filename} of {repo}", max_bytes=local.MAX_CONFIG_BYTES)
 
     def _read_headers(
         self, repo: str, sha: str, files: list[str], deadline: Deadline
@@ -308,6 +304,10 @@ class HubClient:
                 f"cannot reach the Hugging Face Hub at {self.endpoint}: check the network "
                 "(and HF_ENDPOINT if you set it), then try again"
             ) from None
+        except RecursionError:
+            # huggingface_hub decodes model_info and safetensors headers itself: a hostile file nested
+            # past the interpreter's limit ends here.
+            raise ResolveError(f"an answer of the Hub for {model} nests too deeply: vram cannot read it") from None
         except SafetensorsParsingError:
             raise ResolveError(
                 f"a safetensors header of {model} could not be read: the checkpoint looks damaged"

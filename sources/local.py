@@ -6,33 +6,63 @@ the weights. The same byte parsers serve :mod:`sources.hub`, which feeds them ra
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common.errors import ConfigError, NotFoundError
+from common.errors import ConfigError, InputError, NotFoundError
 from estimator.config import SAFETENSORS_DTYPE_BYTES
 from estimator.spec import SafetensorsInfo, TensorInfo
+from sources import safejson
 from sources.gguf import gguf_variant_bytes, parse_gguf, pick_gguf
 from sources.model import ResolvedModel
 
 SAFETENSORS_MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors format's own limit
+MAX_CONFIG_BYTES = 64 * 1024 * 1024  # the largest real index.json files are a few MB
 
 
 def is_local_reference(text: str) -> bool:
     """Whether ``text`` names a local file or folder rather than a Hub repo id."""
     if text.startswith(("/", "./", "../", "~", ".\\")) or text.endswith((".json", ".gguf")):
         return True
+    if _unusable_path(text):
+        return False
     path = Path(text).expanduser()
     # "org/name" that also exists as a folder here: the folder wins only if it holds a model.
     return path.is_dir() and ((path / "config.json").is_file() or any(path.glob("*.gguf")))
 
 
+_MAX_PART_BYTES = 255  # NAME_MAX of the common file systems
+_MAX_PATH_BYTES = 4096  # PATH_MAX on Linux
+
+
+def _unusable_path(text: str) -> str | None:
+    """Why ``text`` cannot name a file here (the OS would answer ENAMETOOLONG or refuse a NUL), if so."""
+    if "\0" in text:
+        return "it holds a NUL character"
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw) > _MAX_PATH_BYTES:
+        return f"it is {len(raw):,} bytes long, more than a path may be ({_MAX_PATH_BYTES:,})"
+    if any(len(part.encode("utf-8", "surrogatepass")) > _MAX_PART_BYTES for part in text.split("/")):
+        return f"one of its parts is longer than a file name may be ({_MAX_PART_BYTES} bytes)"
+    return None
+
+
+def _shown(text: str) -> str:
+    """A path as a sentence shows it: long ones cut."""
+    return text if len(text) <= 80 else f"{text[:60]}...{text[-12:]}"
+
+
 def load_local(text: str) -> ResolvedModel:
     """Read a config.json path or a model folder (with its safetensors or GGUF headers)."""
-    path = Path(text).expanduser()
+    problem = _unusable_path(text)
+    if problem:
+        raise InputError(f"{_shown(text)} cannot be a path: {problem}")
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~name" of a user this machine does not have
+        raise InputError(f"{_shown(text)} names the home folder of a user this machine does not have") from None
     if not path.exists():
         raise NotFoundError(f"{text} does not exist: give a config.json, a model folder or a Hub id")
     if path.is_file() and path.suffix.lower() == ".gguf":
@@ -100,10 +130,8 @@ def read_safetensors_header(read: Callable[[int], bytes], file_bytes: int, name:
     (header_bytes,) = struct.unpack("<Q", prefix)
     if header_bytes > SAFETENSORS_MAX_HEADER_BYTES or 8 + header_bytes > file_bytes:
         raise ConfigError(f"{name} has a safetensors header length ({header_bytes}) that cannot be right")
-    try:
-        header = json.loads(read(header_bytes))
-    except ValueError as err:
-        raise ConfigError(f"{name} has a safetensors header that is not valid JSON") from err
+    header = safejson.loads(read(header_bytes), what=f"the safetensors header of {name}",
+                            max_bytes=SAFETENSORS_MAX_HEADER_BYTES)
     return tensors_from_header(header, file_bytes - 8 - header_bytes, name)
 
 
@@ -120,6 +148,8 @@ def tensors_from_header(header: Any, data_bytes: int, name: str) -> dict[str, Te
             begin, end = (int(o) for o in entry["data_offsets"])
         except (KeyError, TypeError, ValueError) as err:
             raise ConfigError(f"{name}: tensor {key} has a malformed header entry") from err
+        if any(dim < 0 for dim in shape):
+            raise ConfigError(f"{name}: tensor {key} has a negative dimension in its shape {list(shape)}")
         if not 0 <= begin <= end <= data_bytes:
             raise ConfigError(f"{name}: tensor {key} lies outside the file (offsets {begin}-{end})")
         elements = 1
@@ -148,9 +178,7 @@ def count_by_dtype(tensors: dict[str, TensorInfo]) -> dict[str, int]:
 
 def _read_json(path: Path, shown: str) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise ConfigError(f"{shown} is not valid JSON: vram cannot read it") from err
+        return safejson.loads(path.read_bytes(), what=shown, max_bytes=MAX_CONFIG_BYTES)
     except OSError as err:
         raise NotFoundError(f"{shown} cannot be read ({err.strerror}): check the path") from err
 
