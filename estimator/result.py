@@ -112,6 +112,7 @@ class Estimate(Frozen):
                 "util": q.util,
                 "max_num_batched_tokens": q.max_num_batched_tokens,
                 "max_num_seqs": q.max_num_seqs,
+                "vllm": q.vllm,
             },
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),

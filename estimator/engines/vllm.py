@@ -32,6 +32,16 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from estimator.arith import ceil_div, round_up
 from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
+from estimator.engines.vllm_profiles import (
+    PROFILES,
+    VllmProfile,
+    cudagraph_capture_sizes,
+    estimate_max_model_len,
+    fit_check_bytes,
+    fit_error_message,
+    format_gib,
+    profile_for,
+)
 from estimator.errors import InputError
 from estimator.gpus import GPU
 from estimator.kv import kv_cache_bytes
@@ -41,6 +51,12 @@ if TYPE_CHECKING:
     from estimator.query import Query
     from estimator.result import Estimate
 
+# The release answers follow when vllm= is not given: the newest whose KV budget is the profiled
+# one. 0.34 (profiled for its switches) reserves an extensible KV cache and sizes it from the memory
+# free after CUDA-graph capture (config/cache.py@v0.34.0 enable_extensible_kv_cache), which these
+# terms do not model, so it is refused rather than answered with 0.33's rules.
+DEFAULT_VERSION = "0.33"
+# The release the fitted constants and the first calibration set (tests/fixtures/calibration) follow.
 VLLM_VERSION = "0.19"
 
 GiB = 1 << 30
@@ -97,6 +113,37 @@ DEFAULT_CONSTANTS = VllmConstants()
 LEGACY_CONSTANTS = VllmConstants(sampler_bytes_per_logit=36.3, mxfp4_value_align=1)
 
 
+@cache
+def _resolve(version: str) -> tuple[VllmProfile, str | None]:
+    profile, warning = profile_for(version)
+    if profile.kv_sizing == "extensible":
+        raise InputError(
+            f"vLLM {version} sizes an extensible KV cache from the memory free after CUDA-graph capture, "
+            f"which vram does not model yet: vllm={DEFAULT_VERSION} is the newest release it follows")
+    return profile, warning
+
+
+def version_profile(query: Query) -> tuple[VllmProfile, str | None]:
+    """The profile of the release the query names (vllm=, default the newest followed) and, for a
+    release that is not profiled, the warning naming the one that stands in for it."""
+    return _resolve(query.vllm or DEFAULT_VERSION)
+
+
+def query_constants(query: Query) -> VllmConstants:
+    """The constants of the query's release (the sampler changed in v0.17)."""
+    return constants_for_version(query.vllm or DEFAULT_VERSION)
+
+
+def util_of(query: Query) -> float:
+    """gpu_memory_utilization: the query's, else the release's default (0.9 up to 0.19, then 0.92)."""
+    return query.util if query.util is not None else version_profile(query)[0].gpu_memory_utilization
+
+
+def followed_versions() -> tuple[str, ...]:
+    """The releases vllm= follows (profiled, with a profiled KV budget)."""
+    return tuple(v for v, p in PROFILES.items() if p.kv_sizing == "profiled")
+
+
 def constants_for_version(version: str) -> VllmConstants:
     """The constants for a vLLM release ("0.19", "v0.11.0"): the sampler changed in v0.17."""
     text = version.strip().lstrip("v~")
@@ -145,12 +192,24 @@ def vllm_gpu(gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> V
 def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> tuple[int, int]:
     """(max_num_batched_tokens, max_num_seqs) as ``vllm serve`` picks them when not given.
 
-    With no GPU at all, vLLM's own fallback (the small-GPU defaults) applies.
+    The release's tiers (engine/arg_utils.py get_batch_defaults) read the GPU record: its device
+    total, whether it is an A100, whether it is a GB10 (compute capability 12.1). With no GPU at
+    all, vLLM's own fallback (the small-GPU defaults) applies.
     """
-    c = constants
-    big = vllm_gpu(gpu, c).big_batch_defaults
-    mnbt = query.max_num_batched_tokens or (c.big_gpu_batched_tokens if big else c.small_gpu_batched_tokens)
-    seqs = query.max_num_seqs or (c.big_gpu_seqs if big else c.small_gpu_seqs)
+    profile, _ = version_profile(query)
+    tier = profile.batch_tiers[-1]
+    if gpu is not None:
+        for candidate in profile.batch_tiers:
+            if gpu.memory_bytes < candidate.min_memory_bytes:
+                continue
+            if candidate.excludes_a100 and gpu.family == "a100":
+                continue
+            if candidate.excludes_gb10 and gpu.compute_capability == (12, 1):
+                continue
+            tier = candidate
+            break
+    mnbt = query.max_num_batched_tokens or tier.server_batched_tokens
+    seqs = query.max_num_seqs or tier.max_num_seqs
     return mnbt, min(seqs, mnbt)
 
 
@@ -424,6 +483,35 @@ def cuda_graph_bytes(spec: ModelSpec, constants: VllmConstants = DEFAULT_CONSTAN
     return constants.cuda_graph_base + spec.num_layers * constants.cuda_graph_per_layer
 
 
+# The number of capture sizes of the default list on the calibration logs' H100 (1, 2, 4, every 8
+# below 256, every 16 up to 512): the graph-pool constants above were fitted at that count.
+_FITTED_CAPTURE_SIZES = 51
+
+
+def cuda_graph_estimate_bytes(spec: ModelSpec, query: Query, gpu: GPU | None,
+                              constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+    """The CUDA-graph memory vLLM 0.20+ estimates before sizing the pool ("Estimated CUDA graph
+    memory: X GiB total"; v1/worker/gpu_model_runner.py profile_cudagraph_memory: the first capture
+    plus the second capture's increment for every further size, per mode).
+
+    Modelled as the graph pool fitted on the v0.19 logs at the default 51 capture sizes, scaled by
+    the number of sizes the query's batch defaults capture (config/vllm.py: the largest is
+    min(2 x max_num_seqs, 512, max_num_batched_tokens); 1024 on data-centre Blackwell from 0.28).
+    """
+    profile, _ = version_profile(query)
+    tokens, seqs = batch_defaults(query, gpu, constants)
+    sm100 = gpu is not None and gpu.vendor == "nvidia" and gpu.compute_capability is not None \
+        and gpu.compute_capability[0] == 10
+    sizes = len(cudagraph_capture_sizes(profile, seqs, tokens, sm100=sm100))
+    return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
+
+
+def graphs_in_budget(query: Query) -> bool:
+    """True when the release takes the CUDA-graph estimate out of the KV budget (0.20+:
+    VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py)."""
+    return version_profile(query)[0].cuda_graph_accounting == "subtracted"
+
+
 def cuda_context_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
     return constants.cuda_context + (constants.cuda_context_tp_extra if query.gpus > 1 else 0)
 
@@ -539,14 +627,58 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
 
 
 def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_tokens: int) -> tuple[int, int, float]:
-    """(num_gpu_blocks, "GPU KV cache size" tokens, max concurrency at query.seq_len) for a pool."""
+    """(num_gpu_blocks, "GPU KV cache size" tokens, max concurrency at query.seq_len) for a pool.
+
+    The token figure follows the release (v1/core/kv_cache_utils.py): up to 0.20 the blocks per
+    group times the block size; from 0.21 ``int(max concurrency x max_model_len)``.
+    """
     layout, _ = kv_layout(spec, query)
     if pool_bytes <= 0:
         return 0, 0, 0.0
     num_blocks = pool_bytes // layout.bytes_per_block
-    tokens = num_blocks // layout.num_groups * BLOCK_SIZE
     per_request = _blocks_per_request(layout, query.seq_len, batched_tokens)
-    return num_blocks, tokens, num_blocks / per_request
+    concurrency = num_blocks / per_request
+    if version_profile(query)[0].kv_tokens_report == "concurrency":
+        tokens = int(concurrency * query.seq_len)
+    else:
+        tokens = num_blocks // layout.num_groups * BLOCK_SIZE
+    return num_blocks, tokens, concurrency
+
+
+def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batched_tokens: int) -> int:
+    """KV bytes one request of ``max_model_len`` tokens holds (max_memory_usage_bytes over layers)."""
+    layout, _ = kv_layout(spec, query)
+    return _blocks_per_request(layout, max_model_len, batched_tokens) * layout.bytes_per_block
+
+
+class StartCheck(Frozen):
+    """vLLM's start-up check that one request of max_model_len fits the pool
+    (check_enough_kv_cache_memory), and what it prints when it does not."""
+
+    fits: bool
+    needed_bytes: int  # one max_model_len request
+    available_bytes: int  # the pool, less the null block from 0.30
+    estimated_max_model_len: int  # the longest request that fits (vLLM's binary search)
+    error: str | None  # vLLM's ValueError text when it does not fit
+
+
+def start_check(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_tokens: int) -> StartCheck:
+    """Whether vLLM starts with this pool at max_model_len = s; if not, its message."""
+    profile, _ = version_profile(query)
+    layout, _ = kv_layout(spec, query)
+    available = fit_check_bytes(profile, pool_bytes, layout.bytes_per_block)
+    needed = request_kv_bytes(spec, query, query.seq_len, batched_tokens=batched_tokens)
+    if pool_bytes <= 0:
+        return StartCheck(fits=False, needed_bytes=needed, available_bytes=pool_bytes, estimated_max_model_len=0,
+                          error="No available memory for the cache blocks. Try increasing "
+                                "`gpu_memory_utilization` when initializing the engine.")
+    if needed <= available:
+        return StartCheck(fits=True, needed_bytes=needed, available_bytes=available,
+                          estimated_max_model_len=query.seq_len, error=None)
+    longest = estimate_max_model_len(
+        lambda n: request_kv_bytes(spec, query, n, batched_tokens=batched_tokens), available, query.seq_len)
+    return StartCheck(fits=False, needed_bytes=needed, available_bytes=available, estimated_max_model_len=longest,
+                      error=fit_error_message(profile, query.seq_len, needed, available, longest))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -564,23 +696,36 @@ class VllmReport(EngineReport):
     activation_peak: int
     non_torch: int
     cuda_graphs: int
+    cuda_graphs_in_budget: bool  # 0.20+: the graph estimate is taken out of the pool
+    gpu_memory_utilization: float
     requested_memory: int  # util x GPU total
     block_size: int
     num_gpu_blocks: int
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    starts: bool  # one request of max_model_len fits the pool (vLLM's start-up check)
+    estimated_max_model_len: int
+    start_error: str | None  # vLLM's error text when it refuses to start
+    log_lines: tuple[str, ...]  # the capacity lines as this release prints them
 
 
 def vllm_terms(spec: ModelSpec, query: Query, *, gpu: GPU | None,
-               constants: VllmConstants = DEFAULT_CONSTANTS) -> EngineTerms:
+               constants: VllmConstants | None = None) -> EngineTerms:
     """Per-GPU bytes vLLM adds besides weights and KV cache.
 
     ``activations`` is the profile run's torch activation peak; ``overhead`` is the CUDA context,
     the non-torch memory and the CUDA graphs. The GPU picks vLLM's batch defaults the way it would
     on that GPU; with none, vLLM's small-GPU defaults apply.
     """
+    constants = constants or query_constants(query)
     peak, where = activation_peak(spec, query, gpu=gpu, constants=constants)
-    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) \
-        + cuda_graph_bytes(spec, constants)
+    graphs = cuda_graph_estimate_bytes(spec, query, gpu, constants) if graphs_in_budget(query) \
+        else cuda_graph_bytes(spec, constants)
+    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) + graphs
     warnings: list[str] = []
+    _, version_warning = version_profile(query)
+    if version_warning:
+        warnings.append(version_warning)
     if query.kv == "off":
         warnings.append("vLLM always allocates a KV cache; kv=off only drops it from the memory total")
     if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
@@ -592,25 +737,50 @@ def vllm_terms(spec: ModelSpec, query: Query, *, gpu: GPU | None,
 
 
 def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU,
-                constants: VllmConstants = DEFAULT_CONSTANTS) -> VllmReport:
+                constants: VllmConstants | None = None) -> VllmReport:
     """What vLLM's start-up log would report on ``gpu`` (per GPU).
 
-    KV pool = util x the GPU's memory - (weights as loaded + activation peak + non-torch). The pool
-    may come out negative (vLLM would refuse to start); tokens and concurrency are then 0.
+    KV pool = util x the GPU's memory - (weights as loaded + activation peak + non-torch), less the
+    CUDA-graph estimate from 0.20. The pool may come out negative (vLLM would refuse to start);
+    tokens and concurrency are then 0. ``constants`` default to the query's release.
     """
-    batched_tokens, _ = batch_defaults(query, gpu, constants)
+    constants = constants or query_constants(query)
+    profile, _ = version_profile(query)
+    batched_tokens, max_seqs = batch_defaults(query, gpu, constants)
     weights = loaded_weight_bytes(spec, query, gpu, weights_bytes, constants)
     peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
     non_torch = non_torch_bytes(query, constants)
-    requested = int(query.util * gpu.memory_bytes)
-    pool = requested - weights - peak - non_torch
+    util = util_of(query)
+    requested = int(util * gpu.memory_bytes)
+    in_budget = graphs_in_budget(query)
+    graphs = cuda_graph_estimate_bytes(spec, query, gpu, constants) if in_budget else cuda_graph_bytes(spec, constants)
+    pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
+    check = start_check(spec, query, pool, batched_tokens=batched_tokens)
     return VllmReport(
-        version=VLLM_VERSION, kv_cache_memory=pool, kv_cache_tokens=tokens,
+        version=profile.version, kv_cache_memory=pool, kv_cache_tokens=tokens,
         max_concurrency=round(concurrency, 2), weights=weights, activation_peak=peak, non_torch=non_torch,
-        cuda_graphs=cuda_graph_bytes(spec, constants), requested_memory=requested, block_size=BLOCK_SIZE,
-        num_gpu_blocks=blocks,
+        cuda_graphs=graphs, cuda_graphs_in_budget=in_budget, gpu_memory_utilization=util,
+        requested_memory=requested, block_size=BLOCK_SIZE, num_gpu_blocks=blocks,
+        max_num_batched_tokens=batched_tokens, max_num_seqs=max_seqs, starts=check.fits,
+        estimated_max_model_len=check.estimated_max_model_len, start_error=check.error,
+        log_lines=capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len) if pool > 0 else (),
     )
+
+
+def capacity_lines(profile: VllmProfile, gpu: GPU, pool: int, tokens: int, concurrency: float,
+                   max_model_len: int) -> tuple[str, ...]:
+    """The start-up lines that report the pool, as the release words them (gpu_worker.py,
+    v1/core/kv_cache_utils.py): one capacity line from 0.28; from 0.30 the device type names it
+    ("GPU" for CUDA and ROCm, "XPU" for Intel; update_kv_cache_capacity)."""
+    available = f"Available KV cache memory: {format_gib(pool)} GiB"
+    newer = tuple(int(part) for part in profile.version.split(".")) >= (0, 30)
+    device = "XPU" if newer and gpu.vendor == "intel" else "GPU"
+    size = f"{device} KV cache size: {tokens:,} tokens"
+    conc = f"Maximum concurrency for {max_model_len:,} tokens per request: {concurrency:.2f}x"
+    if profile.capacity_one_line:
+        return available, f"{size}, {conc}"
+    return available, size, conc
 
 
 def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
@@ -652,7 +822,7 @@ class VllmEngine(BaseEngine):
     help: ClassVar[str] = "vLLM (`vllm serve`): KV pool and concurrency"
     report_key: ClassVar[str | None] = "vllm"
     report_model: ClassVar[type[EngineReport] | None] = VllmReport
-    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs")
+    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm")
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
@@ -662,24 +832,30 @@ class VllmEngine(BaseEngine):
                               engine="vllm")
 
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
-        return loaded_weight_bytes(spec, query, gpu, weights)
+        return loaded_weight_bytes(spec, query, gpu, weights, query_constants(query))
+
+    def display_name(self, query: Query) -> str:
+        return f"vllm {version_profile(query)[0].version}"
 
     def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
               kv_cache: int) -> EngineTerms:
         return vllm_terms(spec, query, gpu=gpu)
 
     def usable_fraction(self, query: Query) -> float:
-        return query.util
+        return util_of(query)
 
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
         """vLLM's requested share (util x the device) holds the weights, the KV cache, the activation
-        peak and non-torch memory; the CUDA context (there before vLLM measures) and the CUDA graphs
-        (captured after the KV pool) come on top, within the device. So the query fits exactly when
-        vLLM's KV pool holds its b x s tokens."""
-        requested = int(query.util * gpu.memory_bytes)
+        peak and non-torch memory (and, from 0.20, the CUDA-graph estimate); the CUDA context (there
+        before vLLM measures) and, up to 0.19, the CUDA graphs (captured after the KV pool) come on
+        top, within the device. So the query fits exactly when vLLM's KV pool holds its b x s tokens."""
+        requested = int(util_of(query) * gpu.memory_bytes)
         if query.method == "classic":
             return requested  # the classic terms have no overhead to place outside the share
-        outside = cuda_context_bytes(query) + cuda_graph_bytes(spec)
+        constants = query_constants(query)
+        outside = cuda_context_bytes(query, constants)
+        if not graphs_in_budget(query):
+            outside += cuda_graph_bytes(spec, constants)
         return min(requested + outside, gpu.memory_bytes)
 
     def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
@@ -693,7 +869,8 @@ class VllmEngine(BaseEngine):
         if query.method != "calibrated":
             return None
         terms = vllm_terms(spec, query, gpu=gpu)
-        fixed = loaded_weight_bytes(spec, query, gpu, weights) + terms.activations + terms.overhead
+        fixed = loaded_weight_bytes(spec, query, gpu, weights, query_constants(query)) + terms.activations \
+            + terms.overhead
         kv = dtypes.kv
         if kv is None:
             return lambda s, b: fixed
@@ -724,13 +901,17 @@ class VllmEngine(BaseEngine):
 
     def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
                weights: int) -> tuple[EngineReport | None, list[str]]:
+        version = version_profile(query)[0].version
         if gpu is None:
-            return None, [f"Give gpu= to see the KV pool vLLM {VLLM_VERSION} would reserve and how many "
+            return None, [f"Give gpu= to see the KV pool vLLM {version} would reserve and how many "
                           "requests it holds."]
         report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
         if report.kv_cache_memory <= 0:
-            return report, ["vLLM would not start: weights and activations leave no room for the KV cache "
-                            f"at util={query.util}."]
+            return report, [f"vLLM {version} would not start: weights and activations leave no room for the "
+                            f"KV cache at util={report.gpu_memory_utilization:g}."]
+        if not report.starts:
+            return report, [f"vLLM {version} would not start with max_model_len {query.seq_len:,}: "
+                            f"{report.start_error}"]
         return report, []
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
@@ -739,9 +920,13 @@ class VllmEngine(BaseEngine):
         if not isinstance(v, VllmReport) or v.kv_cache_memory <= 0:
             return None  # no GPU, or the estimate's warnings say vLLM would not start
         gib = f"{v.kv_cache_memory / GiB:.1f} GiB"
-        return (f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
-                f"({gib} at util={est.query.util:g}): {v.max_concurrency:.2f} requests of "
+        line = (f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
+                f"({gib} at util={v.gpu_memory_utilization:g}): {v.max_concurrency:.2f} requests of "
                 f"{est.query.seq_len:,} tokens at once")
+        if not v.starts:
+            line += (f"; it would not start at max_model_len {est.query.seq_len:,} "
+                     f"(estimated maximum model length {v.estimated_max_model_len:,})")
+        return line
 
 
 ENGINE = VllmEngine()
