@@ -103,6 +103,8 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
     q = est.query
     total = f"Total {gib(est.memory.total)}" + (" per GPU" if q.gpus > 1 else "")
     fit = est.fit
+    if est.refused:
+        return f"{total} is a guess, not a verdict: {esc(' '.join(est.refused))}"
     if fit is None:
         return f"{total} (add `gpu=h100` to check the fit)"
     name = esc(fit.gpu_name)

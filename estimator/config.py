@@ -7,6 +7,7 @@ that reproduces published totals exactly. Pure: no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from estimator import archconfig, structure
 from estimator.errors import ConfigError
 from estimator.families import UNKNOWN, Family, family
 from estimator.spec import (
@@ -83,6 +85,10 @@ def hidden_size(cfg: Mapping[str, Any], model_type: str) -> int:
 
 
 def num_layers(cfg: Mapping[str, Any], model_type: str) -> int:
+    types = cfg.get("layer_types")
+    if _field(cfg, "num_hidden_layers", "n_layer", "num_layers", "n_layers", default=None) is None \
+            and isinstance(types, list) and types:
+        return len(types)  # Nemotron-H: the layer count is the length of its block pattern
     return _int(cfg, model_type, "num_hidden_layers", "n_layer", "num_layers", "n_layers")
 
 
@@ -133,8 +139,8 @@ def torch_dtype(cfgs: tuple[Mapping[str, Any], ...], model_type: str, fam: Famil
 
 def _flag(cfg: Mapping[str, Any], name: str, rule: bool | str) -> bool:
     """A bias/norm flag: fixed by the family, or read from the config (default False)."""
-    if rule == "config":
-        return bool(cfg.get(name) or False)
+    if isinstance(rule, str):  # "config" (the caller's field) or the name of the deciding field
+        return bool(cfg.get(name if rule == "config" else rule) or False)
     return bool(rule)
 
 
@@ -232,7 +238,7 @@ def _moe_layer_flags(g: _Geometry) -> list[bool]:
         only_mlp = set(cfg.get("mlp_only_layers") or ())
         return [i not in only_mlp and (i + 1) % step == 0 for i in range(n)]
     if moe == "deepseek":
-        first = _count(cfg, g.model_type, "first_k_dense_replace", default=0)
+        first = _count(cfg, g.model_type, "first_k_dense_replace", "num_dense_layers", default=0)
         freq = _count(cfg, g.model_type, "moe_layer_freq", default=1)
         return [i >= first and i % freq == 0 for i in range(n)]
     if moe == "llama4":
@@ -241,6 +247,12 @@ def _moe_layer_flags(g: _Geometry) -> list[bool]:
             return [i in layers for i in range(n)]
         step = _count(cfg, g.model_type, "interleave_moe_layer_step", default=1)
         return [(i + 1) % step == 0 for i in range(n)]
+    if moe == "ernie":
+        start = _count(cfg, g.model_type, "moe_layer_start_index", default=0)
+        end = _int(cfg, g.model_type, "moe_layer_end_index", default=n - 1)
+        end = n - 1 if end < 0 else end
+        step = _count(cfg, g.model_type, "moe_layer_interval", default=1)
+        return [(i + 1) % step == 0 and start <= i <= end for i in range(n)]
     if moe == "jamba":
         period = _positive(g.model_type, "expert_layer_period", cfg["expert_layer_period"])
         offset = _int(cfg, g.model_type, "expert_layer_offset")
@@ -339,11 +351,14 @@ def _attention_kinds(g: _Geometry) -> list[str]:
 
 
 def _gqa_layer(g: _Geometry, kind: str) -> LayerKV:
+    vd = _value_dim(g) if g.fam.arch == "layers" else g.head_dim
+    if kind != "sliding":
+        return LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=vd)
     window = _window(g)
     if kind == "sliding" and g.fam.sliding == "chunked":
         window = _positive(g.model_type, "attention_chunk_size", _int(g.cfg, g.model_type, "attention_chunk_size"))
     return LayerKV(kind=kind, window=window if kind == "sliding" else None,  # type: ignore[arg-type]
-                   kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim)
+                   kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=vd)
 
 
 # ---------------------------------------------------------------- builders per architecture
@@ -397,10 +412,11 @@ def _build_mla(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]
     c.add("attention", n * kv_rank)  # kv_a_layernorm
     c.linear("attention", kv_rank, heads * (nope + v_dim), "column", n)  # kv_b_proj
     c.linear("attention", heads * v_dim, h, "row", n)  # o_proj
-    flags = _moe_layer_flags(g)
+    routed = _field(cfg, "n_routed_experts", "num_local_experts", "num_experts", default=None)
+    flags = _moe_layer_flags(g) if routed else [False] * n  # no routed experts: a dense MLA model
     n_moe = sum(flags)
-    experts, topk = _experts(g)
-    moe_inter = _int(cfg, mt, "moe_intermediate_size")
+    experts, topk = _experts(g) if n_moe else (0, 0)
+    moe_inter = _int(cfg, mt, "moe_intermediate_size") if n_moe else 0
     _gated_mlp(c, "dense_mlp", h, g.intermediate, n - n_moe)
     _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
     c.inactive += n_moe * (experts - topk) * 3 * h * moe_inter
@@ -478,7 +494,324 @@ def _build_jamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
     return layers, extra
 
 
-_BUILDERS = {"decoder": _build_decoder, "phi": _build_phi, "mla": _build_mla, "gpt_oss": _build_gpt_oss,
+class Unmodelled(ConfigError):
+    """A layer kind or field vram does not model: the spec says so instead of guessing."""
+
+
+_LAYER_TYPE_KINDS = {"full_attention": "full", "attention": "full", "sliding_attention": "sliding",
+                     "chunked_attention": "chunked", "indexed_attention": "dsa",
+                     "linear_attention": "linear", "mamba": "linear", "conv": "linear",
+                     # Nemotron-H: a layer that is only an MLP or only an MoE block
+                     "mlp": "ffn", "moe": "ffn_moe"}
+
+
+def _layer_kinds(g: _Geometry) -> list[str]:
+    """Each layer's mixer: full / sliding / chunked attention, dsa, or the family's linear mixer."""
+    types = g.cfg.get("layer_types")
+    if types is None and g.fam.linear != "none":
+        # Bamba: the attention layers are listed, every other layer is the linear mixer.
+        attn = set(g.cfg.get("attn_layer_indices") or ())
+        return ["full" if i in attn else "linear" for i in range(g.layers)]
+    if types is None:
+        kinds = _attention_kinds(g)
+        return ["mla" if g.fam.attention == "mla" and k == "full" else k for k in kinds]
+    if len(types) != g.layers:
+        raise ConfigError(f"{g.model_type} config lists {len(types)} layer_types for {g.layers} layers.")
+    kinds = []
+    for t in types:
+        kind = _LAYER_TYPE_KINDS.get(t)
+        if kind is None or (kind == "linear" and g.fam.linear == "none"):
+            raise Unmodelled(f"{g.model_type} has layers of type {t!r}, which vram does not model.")
+        if kind == "full" and g.fam.attention != "gqa":
+            kind = g.fam.attention
+        kinds.append(kind)
+    return kinds
+
+
+def _moe_flags_from_config(g: _Geometry) -> list[bool]:
+    types = g.cfg.get("mlp_layer_types")
+    if types is not None:
+        if len(types) != g.layers or any(t not in ("dense", "sparse") for t in types):
+            raise Unmodelled(f"{g.model_type} has MLP layer types {sorted(set(types))}, which vram does not model.")
+        return [t == "sparse" for t in types]
+    return _moe_layer_flags(g)
+
+
+def _attention_block(c: _Counts, g: _Geometry, n: int, kind: str = "full") -> None:
+    """``n`` GQA attention blocks with the family's biases, q/k norms, output gate and sinks."""
+    h, hd, vd = g.hidden, g.head_dim, _value_dim(g)
+    q_out, kv_out = g.heads * hd, g.kv_heads * hd
+    qkv_bias = _flag(g.cfg, _bias_key(g.fam.qkv_bias), g.fam.qkv_bias)
+    o_bias = _flag(g.cfg, _bias_key(g.fam.o_bias), g.fam.o_bias)
+    c.linear("attention", h, q_out * (2 if g.fam.attn_gate else 1), "column", n, qkv_bias)
+    if vd == hd:
+        c.linear("attention", h, kv_out, "kv", 2 * n, qkv_bias)
+    else:
+        c.linear("attention", h, kv_out, "kv", n, qkv_bias)
+        c.linear("attention", h, g.kv_heads * vd, "kv", n, qkv_bias)
+    c.linear("attention", g.heads * vd, h, "row", n, o_bias)
+    if g.fam.qk_norm == "full":
+        c.add("attention", n * (q_out + kv_out))
+    elif g.fam.qk_norm:
+        c.add("attention", n * 2 * hd)
+    if g.fam.sinks is True or (g.fam.sinks == "sliding" and kind == "sliding"):
+        c.add("attention", n * g.heads)
+
+
+def _value_dim(g: _Geometry) -> int:
+    """The value head size: ``v_head_dim`` where the family's attention reads it (MiMo-V2), else head_dim."""
+    if g.fam.v_head_dim:
+        return _int(g.cfg, g.model_type, "v_head_dim")
+    return g.head_dim
+
+
+def _bias_key(rule: bool | str) -> str:
+    return "attention_bias" if rule in (True, False, "config") else str(rule)
+
+
+def _mla_block(c: _Counts, g: _Geometry, n: int, indexed: bool) -> LayerKV:
+    """``n`` DeepSeek MLA blocks (q_lora or a plain q_proj), plus the DSA lightning indexer."""
+    cfg, mt, h, heads = g.cfg, g.model_type, g.hidden, g.heads
+    kv_rank, rope = _int(cfg, mt, "kv_lora_rank"), _int(cfg, mt, "qk_rope_head_dim")
+    nope, v_dim = _int(cfg, mt, "qk_nope_head_dim"), _int(cfg, mt, "v_head_dim")
+    q_rank = cfg.get("q_lora_rank")
+    q_out = heads * (nope + rope)
+    if q_rank is None:
+        c.linear("attention", h, q_out, "column", n)
+    else:
+        c.linear("attention", h, int(q_rank), "none", n)  # q_a_proj (replicated in vLLM)
+        c.add("attention", n * int(q_rank))  # q_a_layernorm
+        c.linear("attention", int(q_rank), q_out, "column", n)  # q_b_proj
+    c.linear("attention", h, kv_rank + rope, "none", n)  # kv_a_proj_with_mqa
+    c.add("attention", n * kv_rank)  # kv_a_layernorm
+    c.linear("attention", kv_rank, heads * (nope + v_dim), "column", n)  # kv_b_proj
+    c.linear("attention", heads * v_dim, h, "row", n)  # o_proj
+    index_dim = 0
+    if indexed:
+        # Lightning indexer: wq_b (q_lora -> heads x dim), wk (h -> dim), k_norm (LayerNorm), weights_proj.
+        i_heads, index_dim = _int(cfg, mt, "index_n_heads"), _int(cfg, mt, "index_head_dim")
+        q_in = int(q_rank) if q_rank is not None else h
+        c.linear("attention", q_in, i_heads * index_dim, "none", n)
+        c.linear("attention", h, index_dim, "none", n)
+        c.add("attention", n * 2 * index_dim)
+        c.linear("attention", h, i_heads, "none", n)
+    return LayerKV(kind="mla", kv_heads=1, key_dim=kv_rank, value_dim=rope, index_dim=index_dim)
+
+
+def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
+    """``n`` fixed-state mixers of the family's kind, and the state one sequence holds in each."""
+    cfg, mt, h, kind = g.cfg, g.model_type, g.hidden, g.fam.linear
+    if kind == "gated_deltanet":  # Qwen3-Next / Qwen3.5
+        nk, nv = _int(cfg, mt, "linear_num_key_heads"), _int(cfg, mt, "linear_num_value_heads")
+        dk, dv = _int(cfg, mt, "linear_key_head_dim"), _int(cfg, mt, "linear_value_head_dim")
+        kernel = _int(cfg, mt, "linear_conv_kernel_dim")
+        key, value = nk * dk, nv * dv
+        conv = 2 * key + value
+        c.linear("other", h, conv + value, "column", n)  # in_proj_qkv + in_proj_z
+        c.linear("other", h, 2 * nv, "column", n)  # in_proj_b, in_proj_a
+        c.add("other", n * (conv * kernel + 2 * nv + dv))  # conv1d, dt_bias, A_log, gated norm
+        c.linear("other", value, h, "row", n)
+        return LayerKV(kind="state", mixer="gated_deltanet", conv_channels=conv, conv_kernel=kernel,
+                       ssm_state_elements=nv * dk * dv, state_elements=conv * kernel + nv * dk * dv)
+    if kind == "kda":  # Kimi Delta Attention
+        la = cfg.get("linear_attn_config") or {}
+        heads = _int({**la, **cfg}, mt, "linear_num_heads", "num_heads")
+        dk = _int({**la, **cfg}, mt, "linear_head_dim", "head_dim")
+        kernel = _int({**la, **cfg}, mt, "linear_conv_kernel_dim", "short_conv_kernel_size")
+        proj = heads * dk
+        c.linear("other", h, proj, "column", 3 * n)  # q, k, v
+        c.add("other", n * (3 * proj * kernel + proj + heads))  # q/k/v short convs, dt_bias, A_log
+        c.linear("other", h, dk, "none", 2 * n)  # f_a_proj, g_a_proj
+        c.linear("other", dk, proj, "column", 2 * n)  # f_b_proj, g_b_proj
+        c.linear("other", h, heads, "column", n)  # b_proj
+        c.add("other", n * dk)  # o_norm
+        c.linear("other", proj, h, "row", n)
+        return LayerKV(kind="state", mixer="kda", conv_channels=3 * proj, conv_kernel=kernel,
+                       ssm_state_elements=heads * dk * dk, state_elements=3 * proj * kernel + heads * dk * dk)
+    if kind == "mamba2":  # Mamba-2 (Granite-4 hybrid, Nemotron-H, Bamba)
+        heads = _int(cfg, mt, "mamba_n_heads", "mamba_num_heads")
+        d_head = _int(cfg, mt, "mamba_d_head", "mamba_head_dim")
+        groups = _int(cfg, mt, "mamba_n_groups", "n_groups")
+        d_state = _int(cfg, mt, "mamba_d_state", "ssm_state_size")
+        kernel = _int(cfg, mt, "mamba_d_conv", "conv_kernel")
+        inner = heads * d_head
+        conv = inner + 2 * groups * d_state
+        proj_bias = bool(cfg.get("mamba_proj_bias", cfg.get("use_bias", False)))
+        conv_bias = bool(cfg.get("mamba_conv_bias", cfg.get("use_conv_bias", True)))
+        c.linear("other", h, inner + conv + heads, "column", n, proj_bias)
+        gated_norm = inner if cfg.get("mamba_rms_norm", True) is not False else 0  # Falcon-H1 may drop it
+        c.add("other", n * (conv * kernel + (conv if conv_bias else 0) + 3 * heads + gated_norm))
+        c.linear("other", inner, h, "row", n, proj_bias)
+        return LayerKV(kind="state", mixer="mamba2", conv_channels=conv, conv_kernel=kernel,
+                       ssm_state_elements=heads * d_head * d_state,
+                       state_elements=conv * kernel + heads * d_head * d_state)
+    if kind == "short_conv":  # LFM2: gated depthwise convolution over a short cache
+        kernel = _int(cfg, mt, "conv_L_cache")
+        bias = bool(cfg.get("conv_bias", False))
+        c.linear("other", h, 3 * h, "column", n, bias)
+        c.add("other", n * h * kernel)
+        c.linear("other", h, h, "row", n, bias)
+        return LayerKV(kind="state", mixer="short_conv", conv_channels=h, conv_kernel=kernel, state_elements=h * kernel)
+    raise Unmodelled(f"{mt} has linear-attention layers of a kind vram does not model.")
+
+
+def _ff_width(g: _Geometry) -> int:
+    """The dense MLP width; LFM2's ``block_auto_adjust_ff_dim`` takes 2/3 of it, rounded up to a multiple."""
+    cfg, inter = g.cfg, g.intermediate
+    if not cfg.get("block_auto_adjust_ff_dim"):
+        return inter
+    inter = int(2 * inter / 3)
+    if cfg.get("block_ffn_dim_multiplier") is not None:
+        inter = int(float(cfg["block_ffn_dim_multiplier"]) * inter)
+        multiple = _count(cfg, g.model_type, "block_multiple_of", default=1)
+        inter = multiple * _cdiv(inter, multiple)
+    return inter
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _count_by(items: Any) -> dict[Any, int]:
+    out: dict[Any, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return out
+
+
+def _layer_geometry(g: _Geometry, index: int, kind: str) -> _Geometry:
+    """Layer ``index``'s attention geometry: the config's per-layer overrides (gemma4's
+    ``per_layer_config``), else the model's."""
+    per_layer = g.cfg.get("per_layer_config") or {}
+    over = dict(per_layer.get(str(index)) or per_layer.get(f"{index:02d}") or {})
+    if kind == "sliding" and g.fam.sliding_kv_factor != 1:  # MiMo-V2: sliding layers double the KV heads
+        over.setdefault("num_key_value_heads", g.kv_heads * g.fam.sliding_kv_factor)
+    unknown = set(over) - {"head_dim", "num_key_value_heads", "num_attention_heads"}
+    if unknown:
+        raise Unmodelled(f"{g.model_type} sets {sorted(unknown)} per layer, which vram does not model.")
+    if not over:
+        return g
+    return dataclasses.replace(g, head_dim=int(over.get("head_dim", g.head_dim)),
+                               kv_heads=int(over.get("num_key_value_heads", g.kv_heads)),
+                               heads=int(over.get("num_attention_heads", g.heads)))
+
+
+def _per_layer_inputs(c: _Counts, g: _Geometry) -> None:
+    """Gemma-4 / 3n per-layer inputs: a second embedding (``hidden_size_per_layer_input`` per layer),
+    its projection from the hidden state and norm, and per layer a gate, a projection and a norm."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    width = _int(cfg, mt, "hidden_size_per_layer_input")
+    vocab = _int(cfg, mt, "vocab_size_per_layer_input")
+    c.add("other", vocab * n * width)
+    c.linear("other", h, n * width, "none", 1)
+    c.add("norms", width)
+    c.linear("other", h, width, "none", n)
+    c.linear("other", width, h, "none", n)
+    c.add("norms", n * h)
+
+
+def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """A decoder built layer by layer from its kinds (the config's layer_types and mlp_layer_types)."""
+    cfg, mt, h, fam = g.cfg, g.model_type, g.hidden, g.fam
+    for flag in fam.unmodelled_flags:
+        if cfg.get(flag):
+            raise Unmodelled(f"{mt} sets {flag}, a layout vram does not model yet.")
+    kinds = _layer_kinds(g)
+    counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
+    built: dict[str, LayerKV] = {}
+    geometry = [_layer_geometry(g, i, kind) for i, kind in enumerate(kinds)]
+    keys = [(k, gi.heads, gi.kv_heads, gi.head_dim) for k, gi in zip(kinds, geometry, strict=True)]
+    shapes = dict(zip(keys, geometry, strict=True))
+    for key, n in _count_by(keys).items():
+        if key[0] in ("full", "sliding", "chunked"):
+            _attention_block(c, shapes[key], n, key[0])
+    for kind, n in counts.items():
+        if kind in ("full", "sliding", "chunked", "ffn", "ffn_moe"):
+            continue
+        elif kind in ("mla", "dsa"):
+            layer = _mla_block(c, g, n * fam.sublayers, indexed=kind == "dsa")
+            # LongCat-Flash: two attention sub-layers per layer, two latents cached (not split by TP)
+            built[kind] = layer.model_copy(update={"kv_heads": fam.sublayers}) if fam.sublayers > 1 else layer
+        else:
+            built[kind] = _linear_block(c, g, n)
+    if fam.single_block:  # each layer is one block: a mixer, an MLP or an MoE (Nemotron-H)
+        flags = [k == "ffn_moe" for k in kinds]
+        n_dense = kinds.count("ffn")
+    elif fam.sublayers > 1:  # LongCat-Flash: per layer, one MLP per sub-layer and one MoE block
+        flags = [True] * g.layers
+        n_dense = g.layers * fam.sublayers
+    else:
+        flags = _moe_flags_from_config(g)
+        n_dense = g.layers - sum(flags)
+    n_moe = sum(flags)
+    bias = _flag(cfg, _bias_key(fam.mlp_bias) if fam.mlp_bias != "config" else "mlp_bias", fam.mlp_bias)
+    inter = _ff_width(g)
+    if n_dense:
+        if fam.mlp == "gated":
+            _gated_mlp(c, "dense_mlp", h, inter, n_dense, bias)
+        else:
+            c.linear("dense_mlp", h, inter, "column", n_dense, bias)
+            c.linear("dense_mlp", inter, h, "row", n_dense, bias)
+    extra: dict[str, int] = {}
+    if n_moe:
+        experts, topk = _experts(g)
+        moe_inter = _int(cfg, mt, "moe_intermediate_size", default=g.intermediate)
+        per_expert = (3 if fam.mlp == "gated" else 2) * h * moe_inter
+        if fam.mlp == "gated":
+            _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
+        else:
+            c.linear("routed_experts", h, moe_inter, "column", n_moe * experts)
+            c.linear("routed_experts", moe_inter, h, "row", n_moe * experts)
+        c.inactive += n_moe * (experts - topk) * per_expert
+        # LongCat: the router also scores zero-compute experts (identity outputs, no weights).
+        scored = experts + _count(cfg, mt, "zero_expert_num", default=0)
+        c.add("router", n_moe * scored * (h + (1 if fam.router_bias else 0)))
+        if fam.shared == "deepseek":
+            shared = _count(cfg, mt, "n_shared_experts", "num_shared_experts", "moe_num_shared_experts",
+                            default=0)
+            if shared:
+                _gated_mlp(c, "shared_experts", h, moe_inter * shared, n_moe)
+        elif fam.shared == "qwen":
+            width = _count(cfg, mt, "shared_expert_intermediate_size", default=0)
+            if width:
+                _gated_mlp(c, "shared_experts", h, width, n_moe)
+                c.add("shared_experts", n_moe * h)  # shared_expert_gate: Linear(h, 1)
+        elif fam.shared == "dense":  # an always-on gated MLP beside the experts (Granite-4)
+            _gated_mlp(c, "shared_experts", h, _int(cfg, mt, "shared_intermediate_size"), n_moe)
+        elif fam.shared == "plain":  # an always-on up/down MLP beside the experts (Nemotron-H)
+            width = _int(cfg, mt, "moe_shared_expert_intermediate_size")
+            c.linear("shared_experts", h, width, "column", n_moe)
+            c.linear("shared_experts", width, h, "row", n_moe)
+        extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": moe_inter,
+                 "num_moe_layers": n_moe}
+    norm = h * (2 if fam.norm_bias else 1)
+    if fam.single_block:
+        c.add("norms", g.layers * norm + (norm if fam.final_norm else 0))
+        norm = 0
+    c.add("norms", g.layers * fam.norms_per_layer * fam.sublayers * norm + (norm if fam.final_norm else 0))
+    if fam.learned_positions:
+        c.add("other", _int(cfg, mt, "max_position_embeddings", "n_positions") * h)
+    if fam.per_layer_inputs:
+        _per_layer_inputs(c, g)
+    parallel = _linear_block(c, g, g.layers) if fam.parallel_mamba else None
+    layers = []
+    for kind, gi in zip(kinds, geometry, strict=True):
+        if kind in ("ffn", "ffn_moe"):
+            layers.append(LayerKV(kind="none"))
+        elif kind in ("full", "sliding", "chunked"):
+            layer = _gqa_layer(gi, "sliding" if kind == "chunked" else kind)
+            if parallel is not None:  # Falcon-H1: a Mamba-2 state beside the KV cache in every layer
+                layer = layer.model_copy(update={
+                    k: getattr(parallel, k) for k in ("mixer", "conv_channels", "conv_kernel", "ssm_state_elements",
+                                                      "ssm_state_dtype_bytes")})
+            layers.append(layer)
+        else:
+            layers.append(built[kind])
+    return layers, extra
+
+
+_BUILDERS = {"layers": _build_layers, "decoder": _build_decoder, "phi": _build_phi, "mla": _build_mla,
+             "gpt_oss": _build_gpt_oss,
              "jamba": _build_jamba}
 
 
@@ -492,6 +825,15 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
     mt = f"{fam.model_type} vision_config"
     if fam.vision in ("qwen2_vl", "qwen2_5_vl"):
         return _qwen_vision(c, fam, vc, text_hidden)
+    if fam.vision == "qwen3_vl":
+        return _qwen3_vision(c, fam, vc)
+    if fam.vision == "unmodelled":
+        if not any(top.get(k) for k in ("vision_config", "audio_config")):
+            return None
+        raise Unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}, so its "
+                         "parameter count is incomplete.")
+    if fam.vision in ("llava", "llava_next", "internvl", "paligemma", "vipllava"):
+        return _vit_with_projector(c, fam, top, vc, text_hidden)
     hv = _int(vc, mt, "hidden_size")
     layers = _int(vc, mt, "num_hidden_layers")
     inter = _int(vc, mt, "intermediate_size")
@@ -505,6 +847,8 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         n = channels * patch * patch * hv + hv + patches * hv
         n += layers * (4 * (hv * hv + hv) + 2 * hv * inter + inter + hv + 4 * hv) + 2 * hv
         n += hv * text_hidden + hv
+        if vc.get("vision_use_head"):  # the class default; Gemma 3 checkpoints turn it off
+            n += hv + 3 * hv * hv + 3 * hv + hv * hv + hv + 2 * hv + 2 * hv * inter + inter + hv
     elif fam.vision == "pixtral":
         # Pixtral: bias-free conv patches, RMS ln_pre, gated MLP; mistral3 projector: RMS norm,
         # patch merger (spatial_merge_size^2 * hv -> hv), linear_1 (hv -> text), linear_2 (text -> text).
@@ -527,6 +871,94 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
     c.add("vision", n)
     return VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
                       image_size=image, patch_size=patch)
+
+
+def _vit_tower(vc: Mapping[str, Any], mt: str) -> tuple[int, VisionSpec]:
+    """A CLIP / SigLIP / InternViT encoder: conv patches, positions, biased attention and MLP, LayerNorms.
+
+    CLIP: a class token, bias-free patch conv, pre- and post-LayerNorm. SigLIP: no class token,
+    patch conv with bias, post-LayerNorm. InternViT: class token, patch conv with bias, layer-scale
+    vectors (2 per layer), no final norm (mean pooling off: the projector reads the last layer).
+    """
+    kind = str(vc.get("model_type") or "")
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    # InternViT gives [height, width] pairs; square images and patches are what its configs use.
+    sizes = {k: vc.get(k) for k in ("image_size", "patch_size")}
+    flat = {k: v[0] if isinstance(v, list | tuple) else v for k, v in sizes.items()}
+    image, patch = _int(flat, mt, "image_size"), _int(flat, mt, "patch_size")
+    channels = _int(vc, mt, "num_channels", default=3)
+    patches = (image // patch) ** 2
+    block = 2 * (2 * hv) + 2 * hv * inter + inter + hv  # two LayerNorms, MLP
+    if kind == "clip_vision_model":
+        n = hv + channels * patch * patch * hv + (patches + 1) * hv + 2 * hv + 2 * hv
+        n += layers * (block + 4 * (hv * hv + hv))
+    elif kind == "siglip_vision_model":
+        n = channels * patch * patch * hv + hv + patches * hv + 2 * hv
+        n += layers * (block + 4 * (hv * hv + hv))
+        if vc.get("vision_use_head", True):  # attention-pooling head: probe, MHA, LayerNorm, MLP
+            n += hv + 3 * hv * hv + 3 * hv + hv * hv + hv + 2 * hv + 2 * hv * inter + inter + hv
+    elif kind == "internvl_vision":
+        qkv_bias = bool(vc.get("attention_bias"))
+        n = hv + channels * patch * patch * hv + hv + (patches + 1) * hv
+        attn = 4 * hv * hv + (3 * hv if qkv_bias else 0) + hv  # projection_layer has a bias
+        if vc.get("use_qk_norm"):
+            attn += 2 * hv
+        n += layers * (block + attn + 2 * hv)  # lambda_1, lambda_2 layer scales
+        if not vc.get("use_mean_pooling", True):
+            n += 2 * hv
+    else:
+        raise Unmodelled(f"{mt}: vision tower {kind or '(unnamed)'} is not modelled.")
+    return n, VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
+                         image_size=image, patch_size=patch)
+
+
+def _vit_with_projector(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any],
+                        text_hidden: int) -> VisionSpec:
+    """LLaVA-style towers and their projectors (two biased linears; NeXT adds an image-newline vector;
+    InternVL a pixel-shuffle LayerNorm over ``hv / downsample_ratio^2`` features)."""
+    mt = f"{fam.model_type} vision_config"
+    n, spec = _vit_tower(vc, mt)
+    hv = spec.hidden_size
+    if fam.vision == "paligemma":  # one biased linear to the text width
+        n += hv * text_hidden + text_hidden
+    elif fam.vision == "vipllava":  # LayerNorm over the concatenated feature layers, two biased linears
+        width = hv * len(top.get("vision_feature_layers") or [-1])
+        n += 2 * width + width * text_hidden + text_hidden + text_hidden * text_hidden + text_hidden
+    elif fam.vision == "internvl":
+        ratio = float(top.get("downsample_ratio") or 0.5)
+        width = int(hv / ratio / ratio)
+        n += 2 * width + width * text_hidden + text_hidden + text_hidden * text_hidden + text_hidden
+    else:
+        layers = top.get("vision_feature_layer")
+        width = hv * (len(layers) if isinstance(layers, list) else 1)
+        bias = bool(top.get("multimodal_projector_bias", True))
+        n += width * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
+        if fam.vision == "llava_next":
+            n += text_hidden  # image_newline
+    c.add("vision", n)
+    return spec
+
+
+def _qwen3_vision(c: _Counts, fam: Family, vc: Mapping[str, Any]) -> VisionSpec:
+    """Qwen3-VL / Qwen3.5 ViT: Conv3d patches (bias), learned positions, LayerNorm blocks with biased
+    qkv/proj and fc1/fc2, a patch merger, and one more merger per deepstack layer (Qwen3-VL)."""
+    mt = f"{fam.model_type} vision_config"
+    hv, layers, heads = _int(vc, mt, "hidden_size"), _int(vc, mt, "depth"), _int(vc, mt, "num_heads")
+    inter, patch = _int(vc, mt, "intermediate_size"), _int(vc, mt, "patch_size")
+    temporal, channels = _int(vc, mt, "temporal_patch_size"), _int(vc, mt, "in_channels")
+    merge, out = _int(vc, mt, "spatial_merge_size"), _int(vc, mt, "out_hidden_size")
+    positions = _int(vc, mt, "num_position_embeddings")
+    merged = hv * merge * merge
+    n = channels * temporal * patch * patch * hv + hv + positions * hv
+    n += layers * (4 * hv + 3 * hv * hv + 3 * hv + hv * hv + hv + 2 * hv * inter + inter + hv)
+    n += 2 * hv + merged * merged + merged + merged * out + out
+    deepstack = len(vc.get("deepstack_visual_indexes") or ())
+    n += deepstack * (2 * merged + merged * merged + merged + merged * out + out)
+    c.add("vision", n)
+    side = math.isqrt(positions) * patch * merge
+    return VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
+                      image_size=side, patch_size=patch)
 
 
 def _qwen_vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
@@ -629,7 +1061,7 @@ def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[s
 
 
 def _text_config(config: Mapping[str, Any], fam: Family) -> Mapping[str, Any]:
-    """The text model's config (nested for multimodal families), the family's defaults filled in."""
+    """The text model's config (nested for multimodal types), as transformers filled it."""
     text: Any = config
     nested = config.get(fam.text_key or "text_config")
     # Nested for multimodal families; also where a saved config moved the text fields into
@@ -643,9 +1075,11 @@ def _text_config(config: Mapping[str, Any], fam: Family) -> Mapping[str, Any]:
 def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo | None = None) -> ModelSpec:
     """Normalise ``config`` (a parsed config.json) into a :class:`ModelSpec`.
 
-    Raises :class:`ConfigError` when the standard size fields are missing or a field holds a value
-    of the wrong shape. An unknown ``model_type`` with the standard fields is read as a Llama-style
-    decoder, with a warning.
+    The config is first filled by transformers' own config class for its ``model_type`` (defaults,
+    aliases, derived fields; see :mod:`estimator.archconfig`). Raises :class:`ConfigError` when the
+    standard size fields are missing or a field holds a value of the wrong shape. A type whose layers
+    vram does not model, or that the installed transformers does not know, is read through the
+    standard fields with ``unread`` saying why: its numbers carry no verdict.
     """
     if not isinstance(config, Mapping):
         raise ConfigError("config.json must hold a JSON object; this one holds "
@@ -665,17 +1099,98 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
         raise ConfigError(f"{model_type} config has a field vram cannot read ({detail}).") from err
 
 
+def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
+    """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
+    text = config.get("text_config")
+    if fam.vision not in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "pixtral", "unmodelled") \
+            or not isinstance(text, Mapping):
+        return fam
+    text_fam = family(str(text.get("model_type") or ""))
+    if text_fam is None or text_fam.text_key is not None:
+        return fam
+    return dataclasses.replace(text_fam, model_type=fam.model_type, text_key="text_config", vision=fam.vision,
+                               vision_defaults=fam.vision_defaults)
+
+
+def _unmodelled_sentence(model_type: str, config: Mapping[str, Any]) -> str:
+    """Why a type without a family gets no verdict: its layer kinds vram does not model, if it names them."""
+    text = config.get("text_config") if isinstance(config.get("text_config"), Mapping) else config
+    types = text.get("layer_types") if isinstance(text, Mapping) else None
+    odd = sorted({str(t) for t in types or () if str(t) not in _LAYER_TYPE_KINDS})
+    if odd:
+        kinds = ", ".join(repr(t) for t in odd)
+        return f"vram does not model {model_type}'s {kinds} layers, so its parameters and cache are not known."
+    return f"vram does not model the layers of {model_type}, so its parameters and cache are not known."
+
+
+def _filled(config: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, str | None]:
+    """The config as transformers fills it, where it came from, and why it could not be, if not."""
+    try:
+        full, source = archconfig.normalise(config)
+    except archconfig.UnknownModelType as err:
+        return config, "raw", str(err)
+    return full, source, None
+
+
+# Layer counts and periods whose value decides the layout; a config class derives layer lists from
+# them without checking, so a negative or fractional one is refused before it is read.
+_COUNT_FIELDS = ("sliding_window_pattern", "interleave_moe_layer_step", "decoder_sparse_step",
+                 "first_k_dense_replace", "moe_layer_freq", "n_shared_experts", "num_shared_experts",
+                 "shared_expert_intermediate_size", "expert_layer_period", "expert_layer_offset",
+                 "attn_layer_period", "attn_layer_offset", "full_attention_interval", "max_window_layers",
+                 "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_size",
+                 "intermediate_size", "moe_intermediate_size", "vocab_size", "head_dim")
+
+
+def _check_counts(config: Mapping[str, Any], model_type: str) -> None:
+    for cfg in (config, config.get("text_config")):
+        if not isinstance(cfg, Mapping):
+            continue
+        for name in _COUNT_FIELDS:
+            value = cfg.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
+                raise ConfigError(f"{model_type} config has {name}={value!r}; expected a whole number.")
+
+
 def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsInfo | None) -> ModelSpec:
+    _check_counts(config, model_type)
+    full, source, unknown = _filled(config)
     fam = family(model_type)
     warnings: list[str] = []
+    unread: list[str] = [unknown] if unknown else []
+    text = full.get("text_config")
+    text_type = str(text.get("model_type") or "") if isinstance(text, Mapping) else ""
+    if fam is None and not unknown and family(text_type) is not None:
+        # An image-text type vram has no entry for, over a text stack it models: the text stack is
+        # read exactly and the towers are named as not modelled.
+        fam = Family(model_type, text_key="text_config", vision="unmodelled")
     known = fam is not None
     if fam is None:
         fam = UNKNOWN
-        warnings.append(f"model_type {model_type!r} is not one vram knows; it was read as a Llama-style "
-                        "decoder, so parameters and KV cache may be off.")
+        if not unread:
+            unread.append(_unmodelled_sentence(model_type, full))
+    fam = _with_text_family(fam, full)
+    try:
+        return _build(full, config, model_type, fam, known, source, warnings, unread, safetensors)
+    except Unmodelled as err:
+        if fam is UNKNOWN:
+            raise
+        # A layer kind the family's layout does not cover: read the rest as a Llama-style decoder.
+        return _build(full, config, model_type, UNKNOWN, False, source, warnings, [*unread, str(err)],
+                      safetensors)
+
+
+def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, fam: Family, known: bool,
+           source: str, warnings: list[str], unread: list[str],
+           safetensors: SafetensorsInfo | None) -> ModelSpec:
+    warnings = list(warnings)
     cfg = _text_config(config, fam)
     if fam.sliding in ("all_if_window", "qwen2") and "sliding_window" not in cfg:
         cfg = {**cfg, "sliding_window": None}
+    if fam is UNKNOWN:
+        cfg = {k: v for k, v in cfg.items() if k not in ("layer_types", "mlp_layer_types")}
     layers = num_layers(cfg, model_type)
     hidden = hidden_size(cfg, model_type)
     heads = num_heads(cfg, model_type)
@@ -690,9 +1205,13 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
     kv_heads = _positive(model_type, "num_key_value_heads", num_kv_heads(cfg, model_type, heads))
     hd = _positive(model_type, "head_dim", head_dim(cfg, model_type, hidden, heads))
     inter = intermediate_size(cfg, model_type, hidden)
-    tied = bool(_field(cfg, "tie_word_embeddings", default=_field(config, "tie_word_embeddings",
-                                                                default=fam.tie_default)))
-    dtype, dtype_warning = torch_dtype((cfg, config), model_type, fam)
+    # An image-text model ties (or not) its lm_head by its own top-level flag, whatever its text_config says.
+    # (when the saved config states it; the classes' defaults differ from what published checkpoints store).
+    outer = raw.get("tie_word_embeddings") if fam.text_key is not None else None
+    tied = bool(outer if outer is not None else _field(
+        cfg, "tie_word_embeddings", default=_field(config, "tie_word_embeddings", default=fam.tie_default)))
+    # The dtype the checkpoint was saved in: the raw config's (transformers fills none when absent).
+    dtype, dtype_warning = torch_dtype((_text_config(raw, fam), raw), model_type, fam)
     if dtype_warning:
         warnings.append(dtype_warning)
     if fam.arch == "jamba":
@@ -705,7 +1224,11 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
     if not tied:
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=fam.arch == "phi")
     layer_kv, extra = _BUILDERS[fam.arch](c, g)
-    vision = _vision(c, fam, config, hidden)
+    try:
+        vision = _vision(c, fam, config, hidden)
+    except Unmodelled as err:  # the text stack is known; the tower is not: say so, no verdict
+        vision = None
+        unread = [*unread, str(err)]
     quant = _quantization(config, cfg, model_type, dtype)
 
     params = c.params()
@@ -720,17 +1243,30 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
             params_source = "safetensors"
             if note:
                 warnings.append(note)
+        if safetensors.tensors is not None:
+            checked, notes, covered = structure.check_layers(
+                tuple(layer_kv), safetensors.tensors, hidden=hidden, q_width=heads * hd, head_dim=hd,
+                model_type=model_type)
+            layer_kv = list(checked)
+            warnings.extend(notes)
+            if unread and covered and not any(layer.kind == "state" for layer in layer_kv):
+                # The weights are the checkpoint's bytes and every layer's cache is read from its
+                # tensors: the structure no longer rests on a guess.
+                warnings.append(f"vram does not model {model_type}'s layers: its weights are the checkpoint's "
+                                "bytes and its KV cache is read from the attention tensors of every layer.")
+                unread = []
 
     return ModelSpec(
         model_type=model_type, known_family=known,
-        architectures=tuple(config.get("architectures") or ()),
+        architectures=tuple(raw.get("architectures") or ()),
         torch_dtype=dtype, hidden_size=hidden, num_layers=layers, num_attention_heads=heads,
         num_kv_heads=kv_heads, head_dim=hd, vocab_size=vocab,
         intermediate_size=_dense_width(c, g),
         max_position_embeddings=_int(cfg, model_type, "max_position_embeddings", "n_positions", default=None),
         tie_word_embeddings=tied, layers=tuple(layer_kv), params=params, quantization=quant, vision=vision,
         checkpoint_bytes=checkpoint_bytes, params_source=params_source,  # type: ignore[arg-type]
-        warnings=tuple(warnings), linears=c.linear_specs(), **extra,
+        warnings=tuple(warnings), linears=c.linear_specs(), unread=tuple(unread),
+        config_source=source, **extra,  # type: ignore[arg-type]
     )
 
 

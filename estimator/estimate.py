@@ -252,9 +252,13 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         fix = "add dtype=fp16 (the same size)" if plain else "run it in fp16 (vLLM: --dtype half)"
         arch = (gpu.arch or gpu.family).title()
         notes.append(f"The {gpu.name} has no bf16 ({arch}): {engine.no_bf16} there; {fix}.")
-    fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu else None
-    report, report_notes = engine.report(spec, query, gpu, dtypes, weights=weights)
-    notes += report_notes
+    # A model whose structure vram could not establish gets no verdict: no fit, no engine report.
+    refused = spec.unread
+    fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu and not refused else None
+    report = None
+    if not refused:
+        report, report_notes = engine.report(spec, query, gpu, dtypes, weights=weights)
+        notes += report_notes
     if query.method == "calibrated":
         warning = _classic_warning(classic_result, memory, kv_ratio, query)
         if warning:
@@ -266,5 +270,5 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         details=Details(kv_bytes_per_token=per_token, weight_format=fmt, kv_dtype=kvd,
                         activation_peak_where=terms.activation_where, params_source=spec.params_source,
                         classic_kv_ratio=kv_ratio, context_window=spec.max_position_embeddings),
-        warnings=tuple(dict.fromkeys(notes)),
+        warnings=tuple(dict.fromkeys(notes)), refused=refused,
     )

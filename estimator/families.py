@@ -8,13 +8,13 @@ the arithmetic in ``config.py`` is shared.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal
 
 # How the decoder is built: a standard GQA decoder, DeepSeek's multi-head latent attention,
 # gpt-oss (fused experts with biases, sinks), Jamba (mamba + attention), phi-2 (parallel block).
-Arch = Literal["decoder", "mla", "gpt_oss", "jamba", "phi"]
+Arch = Literal["decoder", "mla", "gpt_oss", "jamba", "phi", "layers"]
 # Which layers use a sliding window in transformers:
 #   none: all full; all_if_window: every layer when ``sliding_window`` is set (mistral, phi3);
 #   qwen2: only when ``use_sliding_window`` (layers >= max_window_layers); alternate: even layers
@@ -25,11 +25,21 @@ Sliding = Literal["none", "all_if_window", "qwen2", "alternate", "pattern", "chu
 # MoE layout: none; every layer (mixtral); qwen (decoder_sparse_step, mlp_only_layers, optional
 # shared expert with a sigmoid gate); deepseek (first_k_dense_replace, moe_layer_freq, shared
 # experts); llama4 (interleave_moe_layer_step, one shared expert); jamba (expert_layer_period).
-MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss"]
-Vision = Literal["none", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl"]
+MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss", "ernie"]
+Vision = Literal["none", "unmodelled", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava",
+                 "llava_next", "paligemma", "vipllava",
+                 "internvl"]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
-# follow ``attention_bias``, llama-style).
-Bias = bool | Literal["config"]
+# follow ``attention_bias``, llama-style), or the name of the config field that decides it.
+Bias = bool | str
+# What a decoder layer's mixer is ("layers" arch), by the config's layer_types:
+#   attention: GQA (full, sliding or chunked per layer_types); mla / dsa: DeepSeek latent attention
+#   (dsa adds the lightning indexer); gated_deltanet, kda, mamba2, short_conv: fixed-state mixers
+#   for the layers whose layer_types entry is "linear_attention" / "conv" / "mamba".
+Attention = Literal["gqa", "mla", "dsa"]
+Linear = Literal["none", "gated_deltanet", "kda", "mamba2", "short_conv"]
+# Per-head q/k RMSNorm (head_dim each), or over all heads (olmo2/3, minimax-m2: heads x head_dim).
+QKNorm = bool | Literal["full"]
 
 
 @dataclass(frozen=True)
@@ -41,14 +51,34 @@ class Family:
     vision_defaults: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     qkv_bias: Bias = "config"
     o_bias: Bias = "config"
-    qk_norm: bool = False  # per-head RMSNorm on q and k (head_dim weights each)
+    qk_norm: QKNorm = False  # RMSNorm on q and k: per head (head_dim weights each) or "full" width
     norms_per_layer: int = 2  # hidden-size norms per decoder layer
     mlp_bias: Bias = "config"  # reads ``mlp_bias`` when "config"
     tie_default: bool = False
     sliding: Sliding = "none"
     moe: MoE = "none"
     vision: Vision = "none"
-    dtype_default: str | None = None  # torch dtype when the config names none (no warning then)
+    dtype_default: str | None = None  # torch dtype when the config names none (no warning then),
+    # ---- the "layers" arch: each layer built from its kind, with these traits
+    attention: Attention = "gqa"
+    linear: Linear = "none"
+    attn_gate: bool = False  # q_proj doubled for a sigmoid output gate (Qwen3-Next, Qwen3.5)
+    sinks: bool | Literal["sliding"] = False  # one learned sink logit per head (all layers, or sliding ones)
+    v_head_dim: bool = False  # values have their own head size (config ``v_head_dim``)
+    sliding_kv_factor: int = 1  # sliding layers hold this many times the KV heads (MiMo-V2)
+    mlp: Literal["gated", "plain"] = "gated"  # gate/up/down, or up/down (fc1/fc2)
+    norm_bias: bool = False  # LayerNorm with a bias (weight + bias per norm)
+    learned_positions: bool = False  # absolute position embeddings (max_position_embeddings x hidden),
+    # MoE: routed experts' router carries a per-expert score-correction bias (DeepSeek-V3 style).
+    router_bias: bool = False
+    shared: Literal["none", "deepseek", "qwen", "dense", "plain"] = "none"  # shared expert layout
+    single_block: bool = False  # each layer is one block (mixer, MLP or MoE) under one norm
+    sublayers: int = 1  # attention + MLP pairs per layer (LongCat-Flash: 2, plus one MoE block)
+    parallel_mamba: bool = False  # a Mamba mixer beside attention in every layer (Falcon-H1)
+    final_norm: bool = True
+    per_layer_inputs: bool = False  # Gemma-4/3n per-layer input embeddings (hidden_size_per_layer_input)
+    # Config flags that switch on a structure vram does not model: set, the spec says so (no verdict).
+    unmodelled_flags: tuple[str, ...] = ()
 
 
 def _ro(**kw: Any) -> MappingProxyType[str, Any]:
@@ -58,68 +88,33 @@ def _ro(**kw: Any) -> MappingProxyType[str, Any]:
 _LLAMA = Family("llama")
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     "llama": _LLAMA,
-    "mistral": Family("mistral", sliding="all_if_window", text_defaults=_ro(sliding_window=4096)),
+    "mistral": Family("mistral", sliding="all_if_window"),
     "mixtral": Family("mixtral", sliding="all_if_window", moe="mixtral"),
     "qwen2": Family("qwen2", qkv_bias=True, o_bias=False, sliding="qwen2"),
     "qwen2_moe": Family("qwen2_moe", qkv_bias=True, o_bias=False, sliding="qwen2", moe="qwen"),
-    "qwen3": Family("qwen3", qk_norm=True, sliding="qwen2", text_defaults=_ro(head_dim=128)),
-    "qwen3_moe": Family("qwen3_moe", qk_norm=True, sliding="qwen2", moe="qwen",
-                        text_defaults=_ro(head_dim=128)),
+    "qwen3": Family("qwen3", qk_norm=True, sliding="qwen2"),
+    "qwen3_moe": Family("qwen3_moe", qk_norm=True, sliding="qwen2", moe="qwen"),
     "phi": Family("phi", arch="phi", qkv_bias=True, o_bias=True, norms_per_layer=1, mlp_bias=True),
     "phi3": Family("phi3", sliding="all_if_window"),
-    "gemma": Family("gemma", tie_default=True, text_defaults=_ro(head_dim=256)),
-    "gemma2": Family("gemma2", tie_default=True, norms_per_layer=4, sliding="alternate",
-                     text_defaults=_ro(head_dim=256, sliding_window=4096)),
-    # Gemma3TextConfig's defaults apply where the nested text_config omits a field.
+    "gemma": Family("gemma", tie_default=True),
+    "gemma2": Family("gemma2", tie_default=True, norms_per_layer=4, sliding="alternate"),
     "gemma3": Family(
         "gemma3", text_key="text_config", tie_default=True, norms_per_layer=4, qk_norm=True,
         sliding="pattern", vision="siglip",
-        text_defaults=_ro(vocab_size=262208, hidden_size=2304, intermediate_size=9216,
-                          num_hidden_layers=26, num_attention_heads=8, num_key_value_heads=4,
-                          head_dim=256, sliding_window=4096, sliding_window_pattern=6,
-                          max_position_embeddings=131072),
-        vision_defaults=_ro(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                            num_attention_heads=12, image_size=224, patch_size=16, num_channels=3),
     ),
-    "gemma3_text": Family(
-        "gemma3_text", tie_default=True, norms_per_layer=4, qk_norm=True, sliding="pattern",
-        text_defaults=_ro(vocab_size=262208, hidden_size=2304, intermediate_size=9216,
-                          num_hidden_layers=26, num_attention_heads=8, num_key_value_heads=4,
-                          head_dim=256, sliding_window=4096, sliding_window_pattern=6,
-                          max_position_embeddings=131072),
-    ),
+    "gemma3_text": Family("gemma3_text", tie_default=True, norms_per_layer=4, qk_norm=True, sliding="pattern"),
     "granite": Family("granite"),
     "deepseek_v2": Family("deepseek_v2", arch="mla", moe="deepseek"),
     "deepseek_v3": Family("deepseek_v3", arch="mla", moe="deepseek"),
     "gpt_oss": Family("gpt_oss", arch="gpt_oss", qkv_bias=True, o_bias=True, moe="gpt_oss",
-                      sliding="alternate", dtype_default="bf16",
-                      text_defaults=_ro(head_dim=64, sliding_window=128)),
+                      sliding="alternate", dtype_default="bf16"),
     "llama4": Family(
         "llama4", text_key="text_config", qkv_bias="config", sliding="chunked", moe="llama4",
         vision="llama4",
-        text_defaults=_ro(vocab_size=202048, hidden_size=5120, intermediate_size=8192,
-                          intermediate_size_mlp=16384, num_hidden_layers=48, num_attention_heads=40,
-                          num_key_value_heads=8, head_dim=128, num_local_experts=16,
-                          num_experts_per_tok=1, interleave_moe_layer_step=1,
-                          attention_chunk_size=8192, use_qk_norm=True),
-        vision_defaults=_ro(hidden_size=768, intermediate_size=3072, num_hidden_layers=34,
-                            num_attention_heads=16, image_size=448, patch_size=14, num_channels=3,
-                            vision_output_dim=7680, projector_input_dim=4096,
-                            projector_output_dim=4096, pixel_shuffle_ratio=0.5),
     ),
-    "llama4_text": Family(
-        "llama4_text", sliding="chunked", moe="llama4",
-        text_defaults=_ro(vocab_size=202048, hidden_size=5120, intermediate_size=8192,
-                          intermediate_size_mlp=16384, num_hidden_layers=48, num_attention_heads=40,
-                          num_key_value_heads=8, head_dim=128, num_local_experts=16,
-                          num_experts_per_tok=1, interleave_moe_layer_step=1,
-                          attention_chunk_size=8192, use_qk_norm=True),
-    ),
+    "llama4_text": Family("llama4_text", sliding="chunked", moe="llama4"),
     "mistral3": Family(
         "mistral3", text_key="text_config", sliding="all_if_window", vision="pixtral",
-        text_defaults=_ro(sliding_window=None),
-        vision_defaults=_ro(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
-                            num_attention_heads=16, image_size=1024, patch_size=16, num_channels=3),
     ),
     # Qwen2-VL / Qwen2.5-VL: a Qwen2 text stack (top-level fields, or a nested text_config in
     # newer saves) and a ViT whose images are at most the processor's default max_pixels
@@ -130,13 +125,131 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
     "qwen2_5_vl": Family("qwen2_5_vl", qkv_bias=True, o_bias=False, sliding="qwen2", vision="qwen2_5_vl",
                          vision_defaults=_ro(image_size=3584, in_chans=3, temporal_patch_size=2,
                                              spatial_merge_size=2)),
-    "jamba": Family(
-        "jamba", arch="jamba", moe="jamba",
-        text_defaults=_ro(attn_layer_period=8, attn_layer_offset=4, expert_layer_period=2,
-                          expert_layer_offset=1, mamba_d_state=16, mamba_d_conv=4, mamba_expand=2,
-                          mamba_dt_rank="auto", mamba_conv_bias=True, mamba_proj_bias=False,
-                          num_experts=16, num_experts_per_tok=2),
-    ),
+    "jamba": Family("jamba", arch="jamba", moe="jamba"),
+    # ---- built layer by layer from the config's layer_types / mlp_layer_types (arch "layers").
+    # Each entry says only what the config does not: biases, norms, q/k norms, the MoE layout.
+    "smollm3": Family("smollm3", arch="layers"),
+    "olmo2": Family("olmo2", arch="layers", qk_norm="full"),  # post-norms only (2 per layer),
+    "olmo3": Family("olmo3", arch="layers", qk_norm="full"),
+    "seed_oss": Family("seed_oss", arch="layers", qkv_bias="attention_bias", o_bias="attention_out_bias"),
+    "cohere2": Family("cohere2", arch="layers", norms_per_layer=1),  # parallel block, one LayerNorm (no bias),
+    "ministral3": Family("ministral3", arch="layers", sliding="all_if_window"),
+    "starcoder2": Family("starcoder2", arch="layers", qkv_bias="use_bias", o_bias="use_bias", mlp="plain",
+                         mlp_bias="use_bias", norm_bias=True, sliding="all_if_window"),
+    # GPTBigCode (StarCoder 1): multi-query attention fused in c_attn, learned positions, LayerNorms.
+    "gpt_bigcode": Family("gpt_bigcode", arch="layers", qkv_bias=True, o_bias=True, mlp="plain", mlp_bias=True,
+                          norm_bias=True, learned_positions=True),
+    "phimoe": Family("phimoe", arch="layers", norm_bias=True, moe="mixtral",
+                     sliding="all_if_window"),
+    "minimax_m2": Family("minimax_m2", arch="layers", qk_norm="full", moe="mixtral"),
+    "glm4_moe": Family("glm4_moe", arch="layers", qkv_bias="attention_bias", qk_norm=False, moe="deepseek",
+                       shared="deepseek"),
+    "ernie4_5_moe": Family("ernie4_5_moe", arch="layers", qkv_bias="use_bias", o_bias="use_bias", moe="ernie",
+                           shared="deepseek", router_bias=True),
+    "mistral4": Family("mistral4", arch="layers", attention="mla", moe="deepseek", shared="deepseek"),
+    "deepseek_v32": Family("deepseek_v32", arch="layers", attention="mla", shared="deepseek"),
+    "glm_moe_dsa": Family("glm_moe_dsa", arch="layers", attention="mla", shared="deepseek"),
+    "glm4_moe_lite": Family("glm4_moe_lite", arch="layers", attention="mla", shared="deepseek"),
+    "qwen3_next": Family("qwen3_next", arch="layers", qk_norm=True, attn_gate=True, linear="gated_deltanet",
+                         moe="qwen", shared="qwen"),
+    "qwen3_5_text": Family("qwen3_5_text", arch="layers", qk_norm=True, attn_gate=True, linear="gated_deltanet"),
+    "qwen3_5_moe_text": Family("qwen3_5_moe_text", arch="layers", qk_norm=True, attn_gate=True,
+                               linear="gated_deltanet", moe="qwen", shared="qwen"),
+    "kimi_linear": Family("kimi_linear", arch="layers", attention="mla", linear="kda", shared="deepseek"),
+    "granitemoehybrid": Family("granitemoehybrid", arch="layers", linear="mamba2", moe="mixtral", shared="dense"),
+    "lfm2": Family("lfm2", arch="layers", qk_norm=True, linear="short_conv"),
+    # Nemotron-H: Mamba-2, attention, ReLU^2 MLP and MoE layers, one block and one norm each.
+    "nemotron_h": Family("nemotron_h", arch="layers", linear="mamba2", mlp="plain", shared="plain",
+                         single_block=True, unmodelled_flags=("moe_latent_size",)),
+    # Falcon-H1: attention and a Mamba-2 mixer side by side in every layer, then the MLP.
+    "falcon_h1": Family("falcon_h1", arch="layers", linear="mamba2", parallel_mamba=True,
+                        qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
+    # MiMo-V2-Flash: 192-wide keys, 128-wide values; sliding layers double the KV heads and add sinks.
+    "mimo_v2_flash": Family("mimo_v2_flash", arch="layers", v_head_dim=True, sinks="sliding",
+                            sliding_kv_factor=2),
+    # LongCat-Flash: two MLA + MLP sub-layers and one MoE block (with zero-compute experts) per layer.
+    "longcat_flash": Family("longcat_flash", arch="layers", attention="mla", sublayers=2),
+    # Gemma 4: sandwich norms, per-head q/k norms, per-layer head sizes, per-layer input embeddings.
+    "gemma4_text": Family("gemma4_text", arch="layers", tie_default=True, norms_per_layer=4, qk_norm=True,
+                          per_layer_inputs=True,
+                          unmodelled_flags=("num_kv_shared_layers", "attention_k_eq_v", "enable_moe_block",
+                                            "use_double_wide_mlp")),
+    # Llama-shaped decoders (gated MLP, RMSNorms, no biases) whose config says the rest.
+    **{t: Family(t, arch="layers") for t in ("cwm", "emu3", "ernie4_5", "exaone", "helium", "internlm3",
+                                              "iquestcoder", "vaultgemma")},
+    "exaone4": Family("exaone4", arch="layers", qk_norm=True),  # post-norms and per-head q/k norms
+    "cohere": Family("cohere", arch="layers", norms_per_layer=1),  # parallel block, one LayerNorm
+    "glm": Family("glm", arch="layers", qkv_bias=True, o_bias=False),
+    "glm4": Family("glm4", arch="layers", qkv_bias=True, o_bias=False, norms_per_layer=4),  # post-attn/-MLP norms
+    "hyperclovax": Family("hyperclovax", arch="layers", norms_per_layer=4),  # peri-layer norms
+    "stablelm": Family("stablelm", arch="layers", norm_bias=True),  # LayerNorms
+    "arcee": Family("arcee", arch="layers", mlp="plain"),  # ReLU^2 up/down MLP
+    "mpt": Family("mpt", arch="layers", mlp="plain"),  # ALiBi, LayerNorms without bias, up/down MLP
+    "falcon": Family("falcon", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain"),
+    # Bamba: Mamba-2 layers with attention at attn_layer_indices.
+    "bamba": Family("bamba", arch="layers", linear="mamba2"),
+    # OLMo (1): non-parametric LayerNorms.
+    "olmo": Family("olmo", arch="layers", norms_per_layer=0, final_norm=False),
+    "olmo_hybrid": Family("olmo_hybrid", arch="layers", qk_norm="full", linear="gated_deltanet"),
+    # AFMoE: gated attention (a separate gate projection), sandwich norms, dense-first MoE with bias.
+    "afmoe": Family("afmoe", arch="layers", qk_norm=True, attn_gate=True, norms_per_layer=4, moe="deepseek",
+                    shared="deepseek", router_bias=True),
+    "minicpm5_moe": Family("minicpm5_moe", arch="layers", attn_gate=True, shared="deepseek"),
+    "youtu": Family("youtu", arch="layers", attention="mla"),
+    # MoE decoders whose MoE placement the config gives (mlp_layer_types, or every layer).
+    "cohere2_moe": Family("cohere2_moe", arch="layers", norms_per_layer=1),
+    "exaone_moe": Family("exaone_moe", arch="layers", qk_norm=True, moe="mixtral", shared="deepseek"),
+    "hy_v3": Family("hy_v3", arch="layers", qk_norm=True, moe="mixtral", shared="deepseek"),
+    "solar_open": Family("solar_open", arch="layers", moe="mixtral", shared="deepseek"),
+    "olmoe": Family("olmoe", arch="layers", qk_norm="full", moe="mixtral"),
+    "flex_olmo": Family("flex_olmo", arch="layers", qk_norm="full", moe="mixtral"),
+    "granitemoe": Family("granitemoe", arch="layers", moe="mixtral"),
+    "granitemoe_swa": Family("granitemoe_swa", arch="layers", moe="mixtral", sinks=True),
+    "granitemoeshared": Family("granitemoeshared", arch="layers", moe="mixtral", shared="dense"),
+    "param2moe": Family("param2moe", arch="layers", qk_norm=True, moe="deepseek", shared="deepseek"),
+    "sarvam_moe": Family("sarvam_moe", arch="layers", qk_norm=True, moe="deepseek", shared="deepseek"),
+    # GPT-2: fused biased c_attn/c_proj, LayerNorms with bias, learned positions, biased fc/proj MLP.
+    "gpt2": Family("gpt2", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
+                   mlp_bias=True, learned_positions=True),
+    "gpt_neox": Family("gpt_neox", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
+                       mlp_bias=True),
+    "xglm": Family("xglm", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
+                   mlp_bias=True),
+})
+
+
+
+def _composite(model_type: str, text: str, vision: Vision, **kw: Any) -> Family:
+    """An image-text type: the text stack of ``text``'s family under ``text_config``, and a vision tower."""
+    base = FAMILIES[text]
+    return replace(base, model_type=model_type, text_key="text_config", vision=vision, **kw)
+
+
+FAMILIES = MappingProxyType({
+    **FAMILIES,
+    # Qwen3-VL / Qwen3.5: a ViT with learned positions, a patch merger and (3-VL) deepstack mergers.
+    "qwen3_vl_text": replace(FAMILIES["qwen3"], model_type="qwen3_vl_text", arch="layers"),
+    "qwen3_vl_moe_text": replace(FAMILIES["qwen3_moe"], model_type="qwen3_vl_moe_text", arch="layers"),
+})
+FAMILIES = MappingProxyType({
+    **FAMILIES,
+    "qwen3_vl": _composite("qwen3_vl", "qwen3_vl_text", "qwen3_vl"),
+    "qwen3_vl_moe": _composite("qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl"),
+    "qwen3_5": _composite("qwen3_5", "qwen3_5_text", "qwen3_vl"),
+    "qwen3_5_moe": _composite("qwen3_5_moe", "qwen3_5_moe_text", "qwen3_vl"),
+    "gemma4": _composite("gemma4", "gemma4_text", "unmodelled"),
+    # LLaVA / LLaVA-NeXT: a CLIP (or SigLIP) tower and a two-layer projector; the text family by type.
+    "llava": _composite("llava", "llama", "llava"),
+    "llava_next": _composite("llava_next", "llama", "llava_next"),
+    "llava_next_video": _composite("llava_next_video", "llama", "llava_next"),
+    "llava_onevision": _composite("llava_onevision", "qwen2", "llava_next"),
+    "vipllava": _composite("vipllava", "llama", "vipllava"),
+    "cosmos3_omni": _composite("cosmos3_omni", "qwen3_vl_text", "qwen3_vl"),
+    "shieldgemma2": replace(FAMILIES["gemma3"], model_type="shieldgemma2"),
+    "lighton_ocr": _composite("lighton_ocr", "qwen3", "pixtral"),
+    "paligemma": _composite("paligemma", "gemma", "paligemma"),
+    # InternVL: InternViT and a pixel-shuffle projector over a Qwen2 text stack.
+    "internvl": _composite("internvl", "qwen2", "internvl"),
 })
 
 # Read through the standard (Llama-style) fields, with a warning in the spec.

@@ -7,7 +7,9 @@ Pure arithmetic over ``spec.layers`` (see :func:`estimator.config.load_model_spe
   where gpus does not divide the heads, some GPU holds the rounded-up share);
 - MLA layers cache one latent (``kv_lora_rank``) plus the rope key (``qk_rope_head_dim``) per
   token, the same on every GPU (not split);
-- state layers (Mamba) hold a fixed state per sequence, whatever the length, split across GPUs
+- DSA layers (MLA with a lightning indexer) also cache the indexer's key (``index_dim``) per token;
+- state layers (Mamba, gated DeltaNet, Kimi Delta Attention, short convolutions) hold a fixed state
+  per sequence, whatever the length, split across GPUs
   with the mixer's channels: transformers 5.17 keeps a conv window of ``d_conv`` in the model
   dtype and the SSM state in fp32 (seen on a GPU); vLLM keeps ``d_conv - 1`` and the model dtype.
 
@@ -36,7 +38,8 @@ def _heads_per_gpu(layer: LayerKV, gpus: int) -> int:
 def _layer_bytes_per_token(layer: LayerKV, dtype_bytes: int, gpus: int) -> int:
     if layer.kind not in ("full", "sliding", "mla"):
         return 0
-    return _heads_per_gpu(layer, gpus) * (layer.key_dim + layer.value_dim) * dtype_bytes
+    # DSA: the indexer's key (one head, not split) is cached next to the latent, same dtype.
+    return (_heads_per_gpu(layer, gpus) * (layer.key_dim + layer.value_dim) + layer.index_dim) * dtype_bytes
 
 
 # Identical layers grouped with their counts, per ``spec.layers`` tuple: the solvers call these
@@ -82,9 +85,18 @@ def _state_bytes(layer: LayerKV, dtype_bytes: int, gpus: int, engine: Literal["t
         return _cdiv(layer.state_elements, gpus) * dtype_bytes
     channels = _cdiv(layer.conv_channels, gpus)
     ssm = _cdiv(layer.ssm_state_elements, gpus)
-    if engine == "transformers":  # conv window of conv_kernel; the SSM state is kept in fp32
-        return channels * layer.conv_kernel * dtype_bytes + ssm * 4
+    if engine == "transformers":
+        # conv window of conv_kernel in the model dtype; the recurrent state in fp32 (Mamba, DeltaNet, KDA)
+        return channels * layer.conv_kernel * dtype_bytes + ssm * (layer.ssm_state_dtype_bytes or dtype_bytes)
     return channels * (layer.conv_kernel - 1) * dtype_bytes + ssm * dtype_bytes
+
+
+def state_bytes_per_sequence(spec: ModelSpec, *, gpus: int = 1,
+                             engine: Literal["transformers", "vllm"] = "transformers") -> int:
+    """Fixed bytes one sequence holds whatever its length (Mamba, linear-attention and conv states)."""
+    dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
+    return sum(_state_bytes(layer, dtype_bytes, gpus, engine) * n
+               for layer, n in _groups(spec.layers) if layer.kind == "state" or layer.conv_channels)
 
 
 def kv_cache_bytes(spec: ModelSpec, *, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int = 1,
@@ -94,8 +106,8 @@ def kv_cache_bytes(spec: ModelSpec, *, seq_len: int, batch: int, kv_dtype: KVDTy
     state_bytes = DTYPE_BYTES[spec.torch_dtype]  # Mamba state is never quantized with the KV cache
     per_sequence = 0
     for layer, n in _groups(spec.layers):
-        if layer.kind == "state":
+        if layer.kind == "state" or layer.conv_channels:  # Falcon-H1 layers hold both
             per_sequence += _state_bytes(layer, state_bytes, gpus, engine) * n
-        elif layer.kind != "none":
+        if layer.kind not in ("state", "none"):
             per_sequence += _layer_bytes_per_token(layer, dtype_bytes, gpus) * _tokens_kept(layer, seq_len, engine) * n
     return per_sequence * batch

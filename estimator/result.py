@@ -70,6 +70,9 @@ class Estimate(Frozen):
     engine_report: SerializeAsAny[EngineReport] | None = None  # the engine's own section (vLLM's KV pool)
     details: Details
     warnings: tuple[str, ...] = ()
+    # What vram could not establish about the model (``ModelSpec.unread``): when non-empty the
+    # numbers are not a basis for a verdict, and ``fit`` and ``vllm`` are None.
+    refused: tuple[str, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -120,6 +123,9 @@ class Estimate(Frozen):
             **self._engine_sections(),
             "details": self.details.model_dump(),
             "warnings": list(self.warnings),
+            # Machine-readable: why there is no verdict (null when there is one or no GPU was named).
+            "refusal": ({"code": "structure_unread", "message": " ".join(self.refused)}
+                        if self.refused else None),
         }
 
     def _engine_sections(self) -> dict[str, Any]:

@@ -66,6 +66,16 @@ class LayerKV(Frozen):
     conv_channels: int = 0
     conv_kernel: int = 0
     ssm_state_elements: int = 0
+    # Optional, defaults keep older readers working:
+    # What a "state" layer is: Mamba-1/2 mixers, gated DeltaNet (Qwen3-Next, Qwen3.5), Kimi Delta
+    # Attention, a short convolution (LFM2). "" for attention layers.
+    mixer: Literal["", "mamba", "mamba2", "gated_deltanet", "kda", "short_conv"] = ""
+    # Bytes per element of the recurrent (ssm) state as transformers keeps it (4: fp32; 0: the
+    # model dtype). Mamba and the linear-attention kernels (gated DeltaNet, KDA) keep fp32.
+    ssm_state_dtype_bytes: int = 4
+    # DSA "indexed" attention (DeepSeek-V3.2, GLM-5, Mistral Large 4): the lightning indexer's key
+    # cached per token next to the MLA latent (kind="mla"), in the model dtype. 0: no indexer.
+    index_dim: int = 0
 
 
 class Quantization(Frozen):
@@ -143,7 +153,7 @@ class ModelSpec(Frozen):
     """One model, normalised: the geometry every calculation needs."""
 
     model_type: str
-    known_family: bool  # False: an unknown model_type read through the standard fields
+    known_family: bool  # False: a model_type whose layers vram does not model (see ``unread``)
     architectures: tuple[str, ...] = ()
     torch_dtype: TorchDType  # dtype of unquantized tensors and activations
     hidden_size: int
@@ -169,5 +179,12 @@ class ModelSpec(Frozen):
     # The checkpoint's own name for a format outside WeightFormat (GGUF "Q4_K_M"), shown as is.
     format_label: str | None = None
     warnings: tuple[str, ...] = ()
+    # What vram could not establish about this model (an architecture it does not model, a type the
+    # installed transformers does not know): when non-empty, the numbers are not a basis for a
+    # verdict and no answer carries one.
+    unread: tuple[str, ...] = ()
+    # Where the config was filled from: transformers' config class ("transformers"), the generated
+    # table of its defaults ("table"), or the raw config.json ("raw": a type transformers lacks).
+    config_source: Literal["table", "transformers", "raw"] = "raw"
     # Added by task A (optional): the weight matrices, for quantized bytes and tensor-parallel shares.
     linears: tuple[LinearWeights, ...] = ()

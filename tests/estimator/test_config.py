@@ -50,29 +50,38 @@ def test_tiny_llama() -> None:
 
 @pytest.mark.parametrize("missing", ["num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size"])
 def test_missing_standard_field_is_one_sentence(missing: str) -> None:
-    cfg = {k: v for k, v in TINY.items() if k != missing}
+    # A type transformers does not define has no class to fill the field from.
+    cfg = {k: v for k, v in TINY.items() if k != missing} | {"model_type": "brand_new_lm"}
     with pytest.raises(ConfigError) as err:
         load_model_spec(cfg)
-    assert str(err.value).startswith(f"llama config lacks {missing};")
+    assert str(err.value).startswith(f"brand_new_lm config lacks {missing};")
     message = str(err.value)
     assert message.endswith(".") and message.count(". ") == 0 and "\n" not in message
 
 
+@pytest.mark.parametrize("missing, default", [("num_hidden_layers", 32), ("vocab_size", 32000)])
+def test_missing_field_takes_the_config_class_default(missing: str, default: int) -> None:
+    # LlamaConfig's own defaults (transformers/models/llama/configuration_llama.py): what
+    # transformers builds from this config.json.
+    s = load_model_spec({k: v for k, v in TINY.items() if k != missing})
+    assert (s.num_layers if missing == "num_hidden_layers" else s.vocab_size) == default
+
+
 def test_bad_values_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="hidden_size='big'"):
+    with pytest.raises(ConfigError, match="hidden_size"):
         load_model_spec({**TINY, "hidden_size": "big"})
     with pytest.raises(ConfigError, match="num_hidden_layers=0"):
         load_model_spec({**TINY, "num_hidden_layers": 0})
-    with pytest.raises(ConfigError, match="not divisible"):
-        load_model_spec({**TINY, "hidden_size": 66})
+    # LlamaConfig derives head_dim = hidden_size // num_attention_heads, as the model is then built.
+    assert load_model_spec({**TINY, "hidden_size": 66}).head_dim == 16
     with pytest.raises(ConfigError, match="torch_dtype 'float8'"):
         load_model_spec({**TINY, "torch_dtype": "float8"})
 
 
-def test_unknown_model_type_with_standard_fields_warns() -> None:
+def test_unknown_model_type_with_standard_fields_is_unread() -> None:
     s = load_model_spec({**TINY, "model_type": "brand_new_lm"})
     assert not s.known_family
-    assert any("brand_new_lm" in w for w in s.warnings)
+    assert any("brand_new_lm" in u and "upgrade" in u for u in s.unread)
     assert s.params.total == tiny_llama_total()
 
 
