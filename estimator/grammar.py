@@ -190,6 +190,9 @@ KEYS: tuple[Key, ...] = (
     Key("vllm", ("vllm_version",), "vllm", "version", "vLLM release the answer follows",
         f"{DEFAULT_VLLM_VERSION} (the newest followed)",
         values_hint=f"{FOLLOWED_VLLM_VERSIONS[0]} ... {FOLLOWED_VLLM_VERSIONS[-1]}"),
+    Key("prefix", ("prefix_caching", "apc"), "prefix_caching", "bool",
+        "vLLM prefix caching (hybrid models: 2-3 state pages per request instead of 1)",
+        "the release's (on for hybrid models from 0.26)", choices=lambda: ("on", "off")),
     Key("method", (), "method", "choice", "sizing method; classic: the original calculator's six lines",
         "calibrated", choices=_literal(Method)),
 )

@@ -61,3 +61,4 @@ class Query(Frozen):
     max_num_seqs: int | None = Field(None, ge=1, le=MAX_BATCH)
     method: Method = "calibrated"
     vllm: VllmVersionText | None = None  # vllm=: the vLLM release (None: the newest profiled)
+    prefix_caching: bool | None = None  # prefix=: vLLM --enable-prefix-caching (None: the release's default)

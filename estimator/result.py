@@ -116,6 +116,7 @@ class Estimate(Frozen):
                 "max_num_batched_tokens": q.max_num_batched_tokens,
                 "max_num_seqs": q.max_num_seqs,
                 "vllm": q.vllm,
+                "prefix_caching": q.prefix_caching,
             },
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),

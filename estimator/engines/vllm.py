@@ -40,6 +40,10 @@ from estimator.engines.vllm_profiles import (
     fit_check_bytes,
     fit_error_message,
     format_gib,
+    hybrid_attention_pages,
+    hybrid_groups,
+    mamba_blocks_per_request,
+    mamba_cache_mode,
     profile_for,
 )
 from estimator.errors import InputError
@@ -521,12 +525,13 @@ def cuda_context_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANT
 
 
 class KvGroupSpec(Frozen):
-    """One kind of KV layer as vLLM groups them (full / sliding window w / MLA)."""
+    """One kind of KV layer as vLLM groups them (full / sliding window w / MLA / Mamba state)."""
 
-    kind: Literal["full", "sliding", "mla"]
+    kind: Literal["full", "sliding", "mla", "mamba"]
     window: int | None
-    page_bytes: int  # one block of BLOCK_SIZE tokens, one layer, per GPU
+    page_bytes: int  # one block (KvLayout.block_size tokens, or one state), one layer, per GPU
     num_layers: int
+    mamba_blocks: int = 0  # state pages one request holds in one Mamba group
 
 
 class KvLayout(Frozen):
@@ -536,6 +541,8 @@ class KvLayout(Frozen):
     group_size: int  # layers per group (padding included)
     num_groups: int
     uniform: bool  # one attention type: every layer in a single group
+    block_size: int = BLOCK_SIZE  # tokens per attention block (raised to the state page in hybrids)
+    mamba_padding_pct: float = 0.0  # "Padding mamba page size by P%"
 
     @property
     def bytes_per_block(self) -> int:
@@ -545,27 +552,70 @@ class KvLayout(Frozen):
         return self.types[0].page_bytes * self.group_size
 
 
-def _page_bytes(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
+def _attn_bytes_per_token(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
     if layer.kind == "mla":
         # The compressed latent plus the rope key: one head, replicated on every rank, not split.
-        return BLOCK_SIZE * (layer.key_dim + layer.value_dim) * dtype_bytes
+        return (layer.key_dim + layer.value_dim) * dtype_bytes
     heads = ceil_div(layer.kv_heads, tp)  # the busiest rank's heads; replicated (1) where tp exceeds them
-    return BLOCK_SIZE * heads * (layer.key_dim + layer.value_dim) * dtype_bytes
+    return heads * (layer.key_dim + layer.value_dim) * dtype_bytes
 
 
-# Layouts already worked out, per ``spec.layers`` tuple, TP size and bytes per element: one estimate
-# asks several times (terms, solvers, the report). Holding the tuple keeps its id from being reused.
-_LAYOUTS: dict[tuple[int, int, int], tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
+def _page_bytes(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
+    return BLOCK_SIZE * _attn_bytes_per_token(layer, tp, dtype_bytes)
+
+
+# Model types whose published configs set ``mamba_ssm_dtype: float32`` and whose vLLM config hook
+# (model_executor/models/config.py Qwen3_5ForConditionalGenerationConfig, every release read) makes
+# it the SSM-state dtype: Qwen3.5 / Qwen3.6 (calibration2 n035: the logged 2,096-token block needs
+# the fp32 state).
+_FP32_SSM_TYPES = frozenset({"qwen3_5", "qwen3_5_moe", "qwen3_5_text", "qwen3_5_moe_text"})
+
+
+def _ssm_dtype_bytes(spec: ModelSpec, layer: LayerKV, version: str, model_bytes: int) -> int:
+    """Bytes per element of the recurrent state as vLLM stores it (mamba_ssm_cache_dtype "auto")."""
+    if layer.mixer == "kda":
+        return 4  # mamba_utils.py kda_state_dtype: the recurrent state is always fp32
+    if spec.model_type in _FP32_SSM_TYPES:
+        return 4
+    if spec.model_type == "nemotron_h":
+        # NemotronHForCausalLMConfig: float16 when the config names none in 0.19, float32 from 0.20.
+        return 2 if version == "0.19" else 4
+    return model_bytes  # "auto": the conv state's dtype, the model's
+
+
+def _state_page_bytes(spec: ModelSpec, layer: LayerKV, tp: int, model_bytes: int, version: str) -> int:
+    """One request's state for one layer, per GPU (mamba_utils.py MambaStateShapeCalculator): the conv
+    window of kernel - 1 columns over the layer's conv channels, and the recurrent state, split over
+    tensor parallelism. The conv state is in the model dtype (mamba_cache_dtype "auto").
+
+    Mamba-2 with fewer groups than GPUs replicates groups on every rank (extra_groups_for_head_shards);
+    the spec does not give the group count, so the conv channels are split evenly (the conv state is
+    about 1% of the page for the models named here)."""
+    conv = layer.conv_channels // tp * max(layer.conv_kernel - 1, 0) * model_bytes
+    ssm = layer.ssm_state_elements // tp * _ssm_dtype_bytes(spec, layer, version, model_bytes)
+    return conv + ssm
+
+
+# Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
+# estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
+# reused.
+_LayoutKey = tuple[int, int, int, str, bool | None]
+_LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
 def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]:
     """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
     dtype_bytes = kv_dtype_bytes(spec, query)
-    key = (id(spec.layers), query.gpus, dtype_bytes)
+    profile, _ = version_profile(query)
+    key = (id(spec.layers), query.gpus, dtype_bytes, profile.version, query.prefix_caching)
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
         return cached[1]
-    layout = _kv_layout(spec, query.gpus, dtype_bytes)
+    if any(layer.kind == "state" for layer in spec.layers):
+        layout = _hybrid_layout(spec, query.gpus, dtype_bytes, _act_bytes(spec, query), profile,
+                                query.prefix_caching)
+    else:
+        layout = _kv_layout(spec, query.gpus, dtype_bytes)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
@@ -578,10 +628,6 @@ def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tu
     for layer in spec.layers:
         if layer.kind == "none":
             continue
-        if layer.kind == "state":
-            raise InputError(
-                f"{spec.model_type}: vLLM's block layout for hybrid state-space layers is not modelled yet; "
-                "use engine=transformers for this model")
         key = (layer.kind, layer.window if layer.kind == "sliding" else None,
                _page_bytes(layer, tp, dtype_bytes))
         counts[key] = counts.get(key, 0) + 1
@@ -600,22 +646,69 @@ def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tu
         warnings.append("KV layer types have different page sizes; vLLM pads them to the largest")
         biggest = max(pages)
         types = tuple(t.model_copy(update={"page_bytes": biggest}) for t in types)
-    smallest = min(t.num_layers for t in types)
-    largest = max(t.num_layers for t in types)
-    # Groups take as many layers as the rarest type has (the "1" of an n:1 pattern); when the counts
-    # are close, the largest count is used instead to avoid padding groups.
-    group_size = largest if largest < smallest * 1.25 else smallest
-    num_groups = sum(ceil_div(t.num_layers, group_size) for t in types)
+    group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
     return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False), tuple(warnings)
+
+
+def _hybrid_layout(spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int,
+                   profile: VllmProfile, prefix_caching: bool | None) -> tuple[KvLayout, tuple[str, ...]]:
+    """vLLM's hybrid KV cache manager: state layers hold whole per-request states in pages as large
+    as an attention block, whose size is raised until one attention page holds the largest state
+    (platforms/interface.py / model_executor/models/config.py, the alignment of each release); every
+    group then shares one page size and one block count."""
+    attention = [layer for layer in spec.layers if layer.kind in ("full", "sliding", "mla")
+                 or (layer.kind == "state" and layer.kv_heads > 0)]
+    states = [layer for layer in spec.layers if layer.kind == "state"]
+    state_pages = [_state_page_bytes(spec, layer, tp, model_bytes, profile.version) for layer in states]
+    mamba_page = max(state_pages)
+    mode = mamba_cache_mode(profile, prefix_caching, supports_all_mode=any(layer.mixer in ("mamba", "mamba2", "")
+                                                          for layer in states))
+    if mode == "all":
+        raise InputError(
+            f"vLLM {profile.version} caches {spec.model_type}'s Mamba state per chunk with prefix caching "
+            "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later")
+    exports = all(layer.mixer in ("mamba2", "gated_deltanet") for layer in states)
+    mamba_blocks = mamba_blocks_per_request(profile, mode, exports_checkpoints=exports)
+    if not attention:
+        page = mamba_page
+        types = (KvGroupSpec(kind="mamba", window=None, page_bytes=page, num_layers=len(states),
+                             mamba_blocks=mamba_blocks),)
+        return KvLayout(types=types, group_size=len(states), num_groups=1, uniform=True, block_size=BLOCK_SIZE), ()
+    per_token = max(_attn_bytes_per_token(layer, tp, dtype_bytes) for layer in attention)
+    mla = any(layer.kind == "mla" for layer in attention)
+    if profile.hybrid_alignment == "fixed":
+        alignment = 64 if mla else BLOCK_SIZE
+    else:
+        # max(the backend's smallest kernel block, the cache block): 16 for FlashAttention; MLA
+        # backends take 64, and hybrid MLA models at least 128 from 0.27.
+        newer = tuple(int(part) for part in profile.version.split(".")) >= (0, 27)
+        alignment = (128 if newer else 64) if mla else BLOCK_SIZE
+    pages = hybrid_attention_pages(mamba_page, per_token, alignment, BLOCK_SIZE)
+    counts: dict[tuple[str, int | None], int] = {}
+    for layer in attention:
+        kind = "mla" if layer.kind == "mla" else ("sliding" if layer.kind == "sliding" else "full")
+        window = layer.window if kind == "sliding" else None
+        counts[(kind, window)] = counts.get((kind, window), 0) + 1
+    types = tuple(KvGroupSpec(kind=k[0], window=k[1], page_bytes=pages.page_bytes, num_layers=n)  # type: ignore[arg-type]
+                  for k, n in counts.items())
+    types += (KvGroupSpec(kind="mamba", window=None, page_bytes=pages.page_bytes, num_layers=len(states),
+                          mamba_blocks=mamba_blocks),)
+    group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
+    return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False,
+                    block_size=pages.block_size, mamba_padding_pct=pages.mamba_padding_pct), ()
 
 
 def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
     """Blocks one request of ``max_model_len`` tokens needs, in units of one shared block index."""
+    block = layout.block_size
+
     def layer_blocks(t: KvGroupSpec) -> int:
+        if t.kind == "mamba":
+            return t.mamba_blocks
         if t.kind == "sliding" and t.window is not None:
             span = min(t.window - 1 + batched_tokens, max_model_len)
-            return ceil_div(span, BLOCK_SIZE) + 1
-        return ceil_div(max_model_len, BLOCK_SIZE)
+            return ceil_div(span, block) + 1
+        return ceil_div(max_model_len, block)
 
     if layout.uniform:
         need = sum(layer_blocks(t) * t.page_bytes * t.num_layers for t in layout.types)
@@ -624,6 +717,21 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
     per_layer = sum(layer_blocks(t) * ceil_div(t.num_layers, layout.group_size) for t in layout.types)
     need = layout.group_size * per_layer * layout.types[0].page_bytes
     return ceil_div(need, layout.bytes_per_block)
+
+
+def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
+    """Sum over the real layers (no padding layers) of one request's bytes (max_memory_usage_bytes)."""
+    block = layout.block_size
+    total = 0
+    for t in layout.types:
+        if t.kind == "mamba":
+            blocks = t.mamba_blocks
+        elif t.kind == "sliding" and t.window is not None:
+            blocks = ceil_div(min(t.window - 1 + batched_tokens, max_model_len), block) + 1
+        else:
+            blocks = ceil_div(max_model_len, block)
+        total += blocks * t.page_bytes * t.num_layers
+    return total
 
 
 def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_tokens: int) -> tuple[int, int, float]:
@@ -641,14 +749,14 @@ def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
     if version_profile(query)[0].kv_tokens_report == "concurrency":
         tokens = int(concurrency * query.seq_len)
     else:
-        tokens = num_blocks // layout.num_groups * BLOCK_SIZE
+        tokens = num_blocks // layout.num_groups * layout.block_size
     return num_blocks, tokens, concurrency
 
 
 def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batched_tokens: int) -> int:
     """KV bytes one request of ``max_model_len`` tokens holds (max_memory_usage_bytes over layers)."""
     layout, _ = kv_layout(spec, query)
-    return _blocks_per_request(layout, max_model_len, batched_tokens) * layout.bytes_per_block
+    return _request_layer_bytes(layout, max_model_len, batched_tokens)
 
 
 class StartCheck(Frozen):
@@ -761,7 +869,7 @@ def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU,
         version=profile.version, kv_cache_memory=pool, kv_cache_tokens=tokens,
         max_concurrency=round(concurrency, 2), weights=weights, activation_peak=peak, non_torch=non_torch,
         cuda_graphs=graphs, cuda_graphs_in_budget=in_budget, gpu_memory_utilization=util,
-        requested_memory=requested, block_size=BLOCK_SIZE, num_gpu_blocks=blocks,
+        requested_memory=requested, block_size=kv_layout(spec, query)[0].block_size, num_gpu_blocks=blocks,
         max_num_batched_tokens=batched_tokens, max_num_seqs=max_seqs, starts=check.fits,
         estimated_max_model_len=check.estimated_max_model_len, start_error=check.error,
         log_lines=capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len) if pool > 0 else (),
@@ -822,7 +930,7 @@ class VllmEngine(BaseEngine):
     help: ClassVar[str] = "vLLM (`vllm serve`): KV pool and concurrency"
     report_key: ClassVar[str | None] = "vllm"
     report_model: ClassVar[type[EngineReport] | None] = VllmReport
-    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm")
+    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm", "prefix")
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"

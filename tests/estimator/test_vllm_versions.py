@@ -18,6 +18,7 @@ from estimator.estimate import estimate
 from estimator.gpus import lookup_gpu
 from estimator.grammar import parse_query
 from estimator.query import Query
+from estimator.spec import LayerKV, ModelSpec
 from estimator.weights import weight_bytes
 
 GiB = 1 << 30
@@ -163,3 +164,108 @@ def test_a_request_longer_than_the_pool_is_a_failed_start() -> None:
     expected = (report.kv_cache_memory - LLAMA_BLOCK) // LLAMA_BLOCK * 16
     assert report.estimated_max_model_len == expected
     assert any("would not start with max_model_len 131,072" in w for w in est.warnings)
+
+
+# ------------------------------------------------------------------ hybrid KV cache manager
+
+def _gdn(k_heads: int, v_heads: int, dim: int = 128, kernel: int = 4) -> LayerKV:
+    """A Gated DeltaNet layer: conv over q, k, v (2 x k-heads + v-heads) x dim; state v-heads x dim x dim."""
+    return LayerKV(kind="state", mixer="gated_deltanet", conv_channels=(2 * k_heads + v_heads) * dim,
+                   conv_kernel=kernel, ssm_state_elements=v_heads * dim * dim)
+
+
+def _qwen36(n_layers: int, k_heads: int, v_heads: int, kv_heads: int, model_type: str) -> ModelSpec:
+    # Every 4th layer full attention (head_dim 256), the rest Gated DeltaNet (Qwen3.5/3.6 configs:
+    # full_attention_interval 4, linear_key_head_dim = linear_value_head_dim = 128, conv kernel 4).
+    layers = tuple(LayerKV(kind="full", kv_heads=kv_heads, key_dim=256, value_dim=256) if i % 4 == 3
+                   else _gdn(k_heads, v_heads) for i in range(n_layers))
+    return LLAMA.model_copy(update={"model_type": model_type, "layers": layers, "num_layers": n_layers,
+                                    "num_kv_heads": kv_heads, "head_dim": 256})
+
+
+QWEN36_35B = _qwen36(40, 16, 32, 2, "qwen3_5_moe")
+QWEN38_27B = _qwen36(64, 16, 48, 4, "qwen3_5")
+
+
+def test_n035_qwen36_35b_v020_block_tokens_and_concurrency() -> None:
+    # calibration2 n035 (v0.20.0, fp8 KV, prefix caching on, 65,536 tokens): "Setting attention block
+    # size to 2096 tokens", 3.07 GiB -> "GPU KV cache size: 79,648 tokens", "4.03x".
+    # State page: conv 8192 x 3 x 2 B = 49,152 + fp32 state 32 x 128 x 128 x 4 B = 2,097,152 ->
+    # 2,146,304 B; attention 2 heads x 512 x 1 B = 1,024 B/token -> block 16 x cdiv(2,146,304, 16,384) =
+    # 2,096. Groups of 10 layers (10 full, 30 GDN): 4 groups; 3.07 GiB // (10 x 2,146,304) = 153
+    # blocks; a request needs cdiv(65536, 2096) = 32 + 3 x 2 state pages -> 153 / 38 = 4.03;
+    # 0.20 prints 153 // 4 x 2096 = 79,648.
+    query = q(vllm="0.20", kv="fp8", seq_len=65536, prefix_caching=True)
+    layout, _ = vllm.kv_layout(QWEN36_35B, query)
+    assert (layout.block_size, layout.group_size, layout.num_groups) == (2096, 10, 4)
+    blocks, tokens, conc = vllm.kv_capacity(QWEN36_35B, query, int(3.07 * GiB), batched_tokens=4096)
+    assert (blocks, tokens, f"{conc:.2f}") == (153, 79_648, "4.03")
+
+
+def test_n001_qwen36_35b_v024_tokens_are_concurrency_times_length() -> None:
+    # calibration2 n001 (v0.24.0, fp8 KV, prefix caching on, 131,072 tokens): 5.98 GiB ->
+    # "GPU KV cache size: 567,978 tokens", "4.33x": 299 blocks; cdiv(131072, 2096) = 63 + 6 = 69;
+    # int(299 / 69 x 131,072) = 567,978.
+    query = q(vllm="0.24", kv="fp8", seq_len=131072, prefix_caching=True)
+    blocks, tokens, conc = vllm.kv_capacity(QWEN36_35B, query, int(5.98 * GiB), batched_tokens=8192)
+    assert (blocks, tokens, f"{conc:.2f}") == (299, 567_978, "4.33")
+
+
+def test_n038_qwen38_27b_tp2() -> None:
+    # calibration2 n038 (0.21+ wording, 2 state pages per request: before 0.29), TP 2, fp8 KV:
+    # block 1568, 4.99 GiB per GPU -> "302,921 tokens", "2.31x". Per GPU: conv 10240 / 2 x 3 x 2 B =
+    # 30,720 + state 24 x 128 x 128 x 4 B = 1,572,864; attention 2 of 4 heads x 512 x 1 B = 1,024 B;
+    # block 16 x cdiv(1,603,584, 16,384) = 1,568; groups of 16 (16 full, 48 GDN): 4; 4.99 GiB //
+    # (16 x 1,605,632) = 208 blocks; cdiv(131072, 1568) = 84 + 3 x 2 = 90 -> 2.31; int(208/90 x 131072).
+    query = q(vllm="0.24", kv="fp8", seq_len=131072, gpus=2, prefix_caching=True)
+    layout, _ = vllm.kv_layout(QWEN38_27B, query)
+    assert (layout.block_size, layout.group_size, layout.num_groups) == (1568, 16, 4)
+    blocks, tokens, conc = vllm.kv_capacity(QWEN38_27B, query, int(4.99 * GiB), batched_tokens=8192)
+    assert (blocks, tokens, f"{conc:.2f}") == (208, 302_921, "2.31")
+
+
+def test_prefix_caching_default_and_checkpoint_page() -> None:
+    # Hybrid models start with prefix caching from 0.26 (config/model.py), "align" mode holds 2 state
+    # pages, plus a prefill-checkpoint page for GDN / Mamba-2 from 0.29 (MambaSpec); without prefix
+    # caching one page. 1,000 blocks at 65,536 tokens: cdiv(65536, 2096) = 32 attention blocks.
+    pool = 1000 * 10 * 2096 * 1024
+    for version, state_pages in (("0.25", 1), ("0.26", 2), ("0.28", 2), ("0.29", 3), ("0.33", 3)):
+        query = q(vllm=version, kv="fp8", seq_len=65536)
+        _, _, conc = vllm.kv_capacity(QWEN36_35B, query, pool, batched_tokens=8192)
+        assert conc == pytest.approx(1000 / (32 + 3 * state_pages)), version
+    _, _, conc = vllm.kv_capacity(QWEN36_35B, q(vllm="0.33", kv="fp8", seq_len=65536, prefix_caching=False),
+                                  pool, batched_tokens=8192)
+    assert conc == pytest.approx(1000 / 35)
+
+
+def test_nemotron_nano_9b_v2_block_on_019() -> None:
+    # vllm-project/vllm#24280: 672-token attention pages for NVIDIA-Nemotron-Nano-9B-v2 (mamba 128
+    # heads x 80, 8 groups, state 128, kernel 4; 8 KV heads x 128; bf16). 0.19's NemotronH hook keeps
+    # the SSM state in float16: conv (10240 + 2 x 8 x 128) x 3 x 2 B = 73,728 + 128 x 80 x 128 x 2 B =
+    # 2,621,440 -> 16 x cdiv(2,695,168, 16 x 4,096) = 672. From 0.20 it is float32: 5,316,608 B ->
+    # 16 x cdiv(5,316,608, 65,536) = 1,312.
+    mamba = LayerKV(kind="state", mixer="mamba2", conv_channels=12288, conv_kernel=4,
+                    ssm_state_elements=128 * 80 * 128)
+    layers = tuple(LayerKV(kind="full", kv_heads=8, key_dim=128, value_dim=128) if i % 7 == 3 else mamba
+                   for i in range(28))
+    spec = LLAMA.model_copy(update={"model_type": "nemotron_h", "layers": layers, "num_layers": 28})
+    assert vllm.kv_layout(spec, q(vllm="0.19"))[0].block_size == 672
+    assert vllm.kv_layout(spec, q(vllm="0.25"))[0].block_size == 1312
+
+
+def test_jamba_is_sized_not_refused() -> None:
+    # AI21-Jamba-1.5-Mini at TP 2 (Mamba-1: inner 2 x 4096, state 16, kernel 4; 4 attention layers
+    # of 8 KV heads x 128 among 32; bf16). Per GPU: conv 4096 x 3 x 2 B = 24,576 + SSM 4096 x 16 x
+    # 2 B = 131,072 -> 155,648 B; attention 4 heads x 256 x 2 B = 2,048 B/token -> block 16 x
+    # cdiv(155,648, 32,768) = 80, page 163,840. Groups of 4: 1 attention + 7 Mamba. v0.25 (no prefix
+    # caching): a 8,192-token request needs cdiv(8192, 80) = 103 + 7 blocks; 1,000 blocks ->
+    # 1000 / 110 and int(1000 / 110 x 8192) = 74,472 tokens.
+    spec = load_model_spec(json.loads((CONFIGS / "ai21labs__AI21-Jamba-1.5-Mini.json").read_text()))
+    query = q(vllm="0.25", seq_len=8192, gpus=2)
+    layout, _ = vllm.kv_layout(spec, query)
+    assert (layout.block_size, layout.group_size, layout.num_groups) == (80, 4, 8)
+    blocks, tokens, conc = vllm.kv_capacity(spec, query, 1000 * 4 * 163_840, batched_tokens=8192)
+    assert (blocks, tokens) == (1000, 74_472)
+    assert conc == pytest.approx(1000 / 110)
+    est = estimate(spec, q(vllm="0.25", gpu="h100", gpus=2, seq_len=8192), model_id="jamba")
+    assert isinstance(est.engine_report, vllm.VllmReport) and est.engine_report.kv_cache_tokens > 0
