@@ -62,3 +62,4 @@ class Query(Frozen):
     method: Method = "calibrated"
     vllm: VllmVersionText | None = None  # vllm=: the vLLM release (None: the newest profiled)
     prefix_caching: bool | None = None  # prefix=: vLLM --enable-prefix-caching (None: the release's default)
+    mm_limit: int | None = Field(None, ge=0, le=MAX_BATCH)  # mm=: vLLM --limit-mm-per-prompt (0: text only)

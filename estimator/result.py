@@ -117,6 +117,7 @@ class Estimate(Frozen):
                 "max_num_seqs": q.max_num_seqs,
                 "vllm": q.vllm,
                 "prefix_caching": q.prefix_caching,
+                "mm_limit": q.mm_limit,
             },
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),

@@ -33,9 +33,11 @@ from estimator.arith import ceil_div, round_up
 from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
 from estimator.engines.vllm_profiles import (
+    DS_MLA_BYTES_PER_TOKEN,
     PROFILES,
     VllmProfile,
     cudagraph_capture_sizes,
+    dsa_indexer_bytes_per_token,
     estimate_max_model_len,
     fit_check_bytes,
     fit_error_message,
@@ -47,7 +49,7 @@ from estimator.engines.vllm_profiles import (
     profile_for,
 )
 from estimator.errors import InputError
-from estimator.gpus import GPU
+from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import kv_cache_bytes
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
 
@@ -282,13 +284,28 @@ def mla_backend_workspace_bytes(spec: ModelSpec, gpu: GPU | None,
     return constants.mla_import_workspace * vllm_gpu(gpu, constants).mla_import_workspaces
 
 
+def text_only(spec: ModelSpec, query: Query) -> bool:
+    """True when vLLM starts a multimodal model without its vision tower: ``--limit-mm-per-prompt``
+    0 for every modality (or ``--language-model-only``). SupportsMultiModal._mark_tower_model
+    (model_executor/models/interfaces.py@v0.19.0) then builds the tower as a StageMissingLayer, so its
+    weights are neither allocated nor loaded, and the encoder is not profiled."""
+    return spec.vision is not None and query.mm_limit == 0
+
+
+def text_only_saving_bytes(spec: ModelSpec, query: Query) -> int:
+    """The vision tower and projector's bytes a text-only start does not load (replicated on every
+    GPU, in the checkpoint's dtype, as :mod:`estimator.weights` counts them)."""
+    return spec.params.vision * DTYPE_BYTES[spec.torch_dtype] if text_only(spec, query) else 0
+
+
 def loaded_weight_bytes(spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int,
                         constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
     """What "Model loading took X GiB" reports, per GPU: the checkpoint's share (``weights_bytes``,
     from ``estimator.weights.weight_bytes``), re-laid MXFP4 experts, and buffers built at load time
     (the rotary cache, MLA backends' workspaces).
     """
-    loaded = weights_bytes + rope_cache_bytes(spec, query) + mla_backend_workspace_bytes(spec, gpu, constants)
+    loaded = weights_bytes + rope_cache_bytes(spec, query) + mla_backend_workspace_bytes(spec, gpu, constants) \
+        - text_only_saving_bytes(spec, query)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
@@ -449,15 +466,19 @@ def _sampler_peak(spec: ModelSpec, query: Query, tokens: int, rows: int, constan
 
 
 def _encoder_peak(spec: ModelSpec, query: Query) -> int:
-    """Vision encoder dummy run: one image of the maximum size through the tower (rough)."""
-    if spec.vision is None:
+    """Vision encoder dummy run: one image of the maximum size through the tower (rough).
+
+    vLLM's vision towers run fused attention (model_executor/models/pixtral.py@v0.19.0: xformers'
+    memory_efficient_attention or F.scaled_dot_product_attention; siglip.py, clip.py, intern_vit.py,
+    qwen2_5_vl.py, qwen3_vl.py, mllama4.py: MMEncoderAttention), so no per-head (patches x patches)
+    score tensor exists: the peak is the hidden states and the MLP's intermediate.
+    """
+    if spec.vision is None or text_only(spec, query):
         return 0
     v = spec.vision
     patches = (v.image_size // v.patch_size) ** 2
     b = _act_bytes(spec, query)
-    # Attention scores per head are materialised by most vision towers' eager paths.
-    scores = v.num_heads * patches * patches * b
-    return patches * (4 * v.hidden_size + 2 * v.intermediate_size) * b + scores
+    return patches * (4 * v.hidden_size + 2 * v.intermediate_size) * b
 
 
 def activation_peak(spec: ModelSpec, query: Query, *, gpu: GPU | None,
@@ -599,7 +620,7 @@ def _state_page_bytes(spec: ModelSpec, layer: LayerKV, tp: int, model_bytes: int
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, int, str, bool | None]
+_LayoutKey = tuple[int, int, int, str, bool | None, str | None]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
@@ -607,11 +628,14 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
     dtype_bytes = kv_dtype_bytes(spec, query)
     profile, _ = version_profile(query)
-    key = (id(spec.layers), query.gpus, dtype_bytes, profile.version, query.prefix_caching)
+    key = (id(spec.layers), query.gpus, dtype_bytes, profile.version, query.prefix_caching, query.gpu)
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
         return cached[1]
-    if any(layer.kind == "state" for layer in spec.layers):
+    if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
+        gpu = lookup_gpu(query.gpu) if query.gpu else None
+        layout = _dsa_layout(spec, dtype_bytes, gpu)
+    elif any(layer.kind == "state" for layer in spec.layers):
         layout = _hybrid_layout(spec, query.gpus, dtype_bytes, _act_bytes(spec, query), profile,
                                 query.prefix_caching)
     else:
@@ -648,6 +672,43 @@ def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tu
         types = tuple(t.model_copy(update={"page_bytes": biggest}) for t in types)
     group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
     return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False), tuple(warnings)
+
+
+# DSA models' cache blocks: the indexer's backend takes 64-token blocks only on CUDA
+# (v1/attention/backends/mla/indexer.py@v0.26.0, "Setting kv cache block size to 64 for
+# DEEPSEEK_V32_INDEXER backend", calibration2 n044), and so does FlashMLA (sparse).
+DSA_BLOCK_SIZE = 64
+
+
+def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvLayout, tuple[str, ...]]:
+    """MLA with DeepSeek sparse attention (DeepSeek-V3.2, GLM-5, Mistral Large 4): each layer caches
+    the latent plus the rope key, and its indexer caches fp8 keys with an fp32 scale per 128
+    (models/deepseek_v2.py Indexer: index_head_dim + index_head_dim / 128 x 4 bytes per token). Both
+    are full-attention specs, so vLLM keeps them in one group whose block holds every layer's pages.
+
+    With an fp8 KV cache the sparse backend decides the latent's format
+    (model_executor/layers/attention/mla_attention.py): FLASHMLA_SPARSE (Hopper) stores fp8_ds_mla,
+    656 B/token (512 fp8 + 4 fp32 scales + 64 bf16 rope); FLASHINFER_MLA_SPARSE (data-centre
+    Blackwell) keeps the standard fp8 layout, 576 B/token. No GPU named: Hopper."""
+    sm100 = gpu is not None and gpu.vendor == "nvidia" and gpu.compute_capability is not None \
+        and gpu.compute_capability[0] == 10
+    pages: dict[int, int] = {}
+    for layer in spec.layers:
+        if layer.kind == "none":
+            continue
+        if layer.kind != "mla":
+            raise InputError(f"{spec.model_type}: sparse-attention layers next to other attention kinds are not "
+                             "modelled for vLLM yet")
+        if dtype_bytes == 1 and not sm100:
+            latent = DS_MLA_BYTES_PER_TOKEN["fp8_ds_mla"]
+        else:
+            latent = (layer.key_dim + layer.value_dim) * dtype_bytes
+        indexer = dsa_indexer_bytes_per_token(layer.index_dim) if layer.index_dim else 0
+        page = DSA_BLOCK_SIZE * (latent + indexer)
+        pages[page] = pages.get(page, 0) + 1
+    types = tuple(KvGroupSpec(kind="mla", window=None, page_bytes=page, num_layers=n) for page, n in pages.items())
+    return KvLayout(types=types, group_size=sum(pages.values()), num_groups=1, uniform=True,
+                    block_size=DSA_BLOCK_SIZE), ()
 
 
 def _hybrid_layout(spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int,
@@ -930,7 +991,7 @@ class VllmEngine(BaseEngine):
     help: ClassVar[str] = "vLLM (`vllm serve`): KV pool and concurrency"
     report_key: ClassVar[str | None] = "vllm"
     report_model: ClassVar[type[EngineReport] | None] = VllmReport
-    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm", "prefix")
+    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm", "prefix", "mm")
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"

@@ -269,3 +269,62 @@ def test_jamba_is_sized_not_refused() -> None:
     assert conc == pytest.approx(1000 / 110)
     est = estimate(spec, q(vllm="0.25", gpu="h100", gpus=2, seq_len=8192), model_id="jamba")
     assert isinstance(est.engine_report, vllm.VllmReport) and est.engine_report.kv_cache_tokens > 0
+
+
+# ------------------------------------------------------------------ MLA with DSA
+
+DSV32 = load_model_spec(json.loads((CONFIGS.parent / "calibration2" / "configs" / "deepseek_v32.json").read_text()))
+
+
+@pytest.mark.parametrize(("gpu", "kv", "per_token"), [
+    # 61 MLA layers (DeepseekV32Config defaults: kv_lora_rank 512, rope 64, index_head_dim 128).
+    # bf16: (512 + 64) x 2 = 1,152 B + indexer 128 fp8 + 4 B scale = 132 -> 1,284 B/token/layer.
+    ("h100", "auto", 1_284),
+    # fp8 on Hopper: FLASHMLA_SPARSE's fp8_ds_mla, 512 + 4 x 4 + 64 x 2 = 656, + 132 = 788.
+    ("h100", "fp8", 788),
+    # fp8 on B200: FLASHINFER_MLA_SPARSE keeps standard fp8, 576, + 132 = 708.
+    ("b200", "fp8", 708),
+])
+def test_dsa_pages(gpu: str, kv: str, per_token: int) -> None:
+    query = q(gpu=gpu, kv=kv, seq_len=8192)
+    layout, _ = vllm.kv_layout(DSV32, query)
+    assert layout.block_size == 64
+    assert layout.bytes_per_block == 61 * 64 * per_token
+    # One group: tokens = blocks x 64; at 8,192 tokens a request needs 128 blocks.
+    blocks, _, conc = vllm.kv_capacity(DSV32, query, 1000 * layout.bytes_per_block, batched_tokens=8192)
+    assert blocks == 1000 and conc == pytest.approx(1000 / 128)
+
+
+def test_mla_fp8_is_the_standard_576_bytes() -> None:
+    # DeepSeek-V2-Lite (no indexer) with kv=fp8: (512 + 64) x 1 B per token per layer, 16-token blocks.
+    spec = load_model_spec(json.loads((CONFIGS / "deepseek-ai__DeepSeek-V2-Lite-Chat.json").read_text()))
+    layout, _ = vllm.kv_layout(spec, q(kv="fp8"))
+    assert (layout.block_size, layout.bytes_per_block) == (16, 27 * 16 * 576)
+
+
+# ------------------------------------------------------------------ multimodal start-up
+
+MISTRAL_SMALL = load_model_spec(json.loads(
+    (CONFIGS / "mistralai__Mistral-Small-3.1-24B-Instruct-2503.json").read_text()))
+
+
+def test_pixtral_encoder_has_no_score_matrices() -> None:
+    # The logged activation peak of Mistral-Small-3.1 matches the sampler term: vLLM's Pixtral encoder
+    # runs fused attention, so the 16 x 12,100^2 x 2 B score tensors (4.4 GiB) never exist. Sampler
+    # at 8,192 batched tokens and 1,024 rows: 8192 x 5120 x 2 B of hidden states + 1024 x 131,072
+    # logits x (12.9 + 2) B = 83,886,080 + 1,999,844,147.
+    peak, where = vllm.activation_peak(MISTRAL_SMALL, q(vllm="0.19", gpu="h100"), gpu=lookup_gpu("h100"))
+    assert peak == 83_886_080 + int(1024 * 131_072 * 14.9)
+    assert where.startswith("sampler warm-up")
+
+
+def test_text_only_start_drops_the_vision_tower() -> None:
+    # mm=0 (--limit-mm-per-prompt 0): the tower is a StageMissingLayer, neither allocated nor loaded.
+    query, _ = parse_query(["m", "engine=vllm", "mm=0"])
+    assert query.mm_limit == 0
+    gpu = lookup_gpu("h100")
+    full = vllm.loaded_weight_bytes(MISTRAL_SMALL, q(gpu="h100"), gpu, 10 * GiB)
+    text = vllm.loaded_weight_bytes(MISTRAL_SMALL, q(gpu="h100", mm_limit=0), gpu, 10 * GiB)
+    assert full - text == MISTRAL_SMALL.params.vision * 2 > 0.8 * GiB
+    assert vllm.loaded_weight_bytes(LLAMA, q(mm_limit=0), gpu, 10 * GiB) \
+        == vllm.loaded_weight_bytes(LLAMA, q(), gpu, 10 * GiB)
