@@ -617,6 +617,11 @@ def _state_page_bytes(spec: ModelSpec, layer: LayerKV, tp: int, model_bytes: int
     return conv + ssm
 
 
+def _has_state(layer: LayerKV) -> bool:
+    """A layer with a per-request recurrent / conv state (on its own, or beside attention)."""
+    return layer.kind == "state" or (layer.mixer != "" and (layer.ssm_state_elements > 0 or layer.conv_channels > 0))
+
+
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
@@ -635,7 +640,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
         gpu = lookup_gpu(query.gpu) if query.gpu else None
         layout = _dsa_layout(spec, dtype_bytes, gpu)
-    elif any(layer.kind == "state" for layer in spec.layers):
+    elif any(_has_state(layer) for layer in spec.layers):
         layout = _hybrid_layout(spec, query.gpus, dtype_bytes, _act_bytes(spec, query), profile,
                                 query.prefix_caching)
     else:
@@ -717,9 +722,9 @@ def _hybrid_layout(spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int,
     as an attention block, whose size is raised until one attention page holds the largest state
     (platforms/interface.py / model_executor/models/config.py, the alignment of each release); every
     group then shares one page size and one block count."""
-    attention = [layer for layer in spec.layers if layer.kind in ("full", "sliding", "mla")
-                 or (layer.kind == "state" and layer.kv_heads > 0)]
-    states = [layer for layer in spec.layers if layer.kind == "state"]
+    attention = [layer for layer in spec.layers if layer.kind in ("full", "sliding", "mla")]
+    # Falcon-H1's layers are attention layers that also carry a Mamba-2 state (both are cached).
+    states = [layer for layer in spec.layers if _has_state(layer)]
     state_pages = [_state_page_bytes(spec, layer, tp, model_bytes, profile.version) for layer in states]
     mamba_page = max(state_pages)
     mode = mamba_cache_mode(profile, prefix_caching, supports_all_mode=any(layer.mixer in ("mamba", "mamba2", "")

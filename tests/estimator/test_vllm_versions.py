@@ -328,3 +328,31 @@ def test_text_only_start_drops_the_vision_tower() -> None:
     assert full - text == MISTRAL_SMALL.params.vision * 2 > 0.8 * GiB
     assert vllm.loaded_weight_bytes(LLAMA, q(mm_limit=0), gpu, 10 * GiB) \
         == vllm.loaded_weight_bytes(LLAMA, q(), gpu, 10 * GiB)
+
+
+def test_falcon_h1_layers_cache_attention_and_state() -> None:
+    # Falcon-H1: every layer holds KV and a Mamba-2 state (vLLM registers both). 8 such layers, 2 KV
+    # heads x 128 in bf16 = 1,024 B/token; state conv 1,536 x 3 x 2 B = 9,216 + SSM 262,144 x 2 B
+    # (model dtype) = 533,504 B -> block 16 x cdiv(533,504, 16,384) = 528. Two groups of 8 (attention,
+    # Mamba); v0.25 without prefix caching: cdiv(8192, 528) = 16 + 1 pages per request.
+    layer = LayerKV(kind="full", kv_heads=2, key_dim=128, value_dim=128, mixer="mamba2", conv_channels=1536,
+                    conv_kernel=4, ssm_state_elements=262_144)
+    spec = LLAMA.model_copy(update={"model_type": "falcon_h1", "layers": (layer,) * 8, "num_layers": 8})
+    query = q(vllm="0.25", seq_len=8192)
+    layout, _ = vllm.kv_layout(spec, query)
+    assert (layout.block_size, layout.group_size, layout.num_groups) == (528, 8, 2)
+    _, _, conc = vllm.kv_capacity(spec, query, 1000 * 8 * 528 * 1024, batched_tokens=8192)
+    assert conc == pytest.approx(1000 / 17)
+
+
+def test_kimi_linear_kda_next_to_mla() -> None:
+    # Kimi-Linear: KDA state conv 3 x 32 x 128 = 12,288 channels x 3 x 2 B = 73,728 + fp32 state
+    # 32 x 128 x 128 x 4 B = 2,097,152 -> 2,170,880 B; MLA (512 + 64) x 2 B = 1,152 B/token. 0.19 aligns
+    # MLA to 64: 64 x cdiv(2,170,880, 73,728) = 1,920; 0.27+ to 128: 128 x cdiv(2,170,880, 147,456) = 1,920.
+    kda = LayerKV(kind="state", mixer="kda", conv_channels=12_288, conv_kernel=4, ssm_state_elements=32 * 128 * 128)
+    mla = LayerKV(kind="mla", kv_heads=1, key_dim=512, value_dim=64)
+    spec = LLAMA.model_copy(update={"model_type": "kimi_linear", "layers": (kda, kda, kda, mla) * 6,
+                                    "num_layers": 24})
+    for version in ("0.19", "0.27"):
+        layout, _ = vllm.kv_layout(spec, q(vllm=version))
+        assert layout.block_size == 1920, version
