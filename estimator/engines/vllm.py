@@ -124,8 +124,9 @@ def _resolve(version: str) -> tuple[VllmProfile, str | None]:
     profile, warning = profile_for(version)
     if profile.kv_sizing == "extensible":
         raise InputError(
-            f"vLLM {version} sizes an extensible KV cache from the memory free after CUDA-graph capture, "
-            f"which vram does not model yet: vllm={DEFAULT_VERSION} is the newest release it follows")
+            f"vllm={version} is past the releases vram follows (0.19 to {DEFAULT_VERSION}): from 0.34 vLLM sizes "
+            "its KV cache from the memory free after CUDA-graph capture (extensible KV cache), which vram "
+            f"does not model yet; use vllm={DEFAULT_VERSION}")
     return profile, warning
 
 
@@ -988,6 +989,22 @@ def _accepted_tp_sizes(heads: int, kv_heads: int, has_gqa: bool, limit: int) -> 
     return tuple(sizes)
 
 
+def _paged_by_vllm(spec: ModelSpec) -> bool:
+    """Models whose cache vLLM lays out unlike a per-token KV cache: hybrid state pages, DSA."""
+    return any(_has_state(layer) or (layer.kind == "mla" and layer.index_dim) for layer in spec.layers)
+
+
+def _kv_bytes(spec: ModelSpec, query: Query, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int) -> int:
+    """KV bytes one GPU holds for ``batch`` requests of ``seq_len`` tokens, laid out as vLLM lays them:
+    hybrid and DSA models by their pages (attention blocks of the raised size, whole state pages per
+    request), the others per token (estimator.kv, 16-token blocks)."""
+    if not _paged_by_vllm(spec) or kv_dtype_bytes(spec, query) != DTYPE_BYTES[kv_dtype]:
+        return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, engine="vllm")
+    at = query.model_copy(update={"gpus": gpus}) if gpus != query.gpus else query
+    batched, _ = batch_defaults(at, lookup_gpu(at.gpu) if at.gpu else None)
+    return batch * request_kv_bytes(spec, at, seq_len, batched_tokens=batched)
+
+
 class VllmEngine(BaseEngine):
     """``vllm serve``: the memory it reserves at start-up, its KV pool and concurrency."""
 
@@ -1002,8 +1019,7 @@ class VllmEngine(BaseEngine):
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
 
     def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int) -> int:
-        return kv_cache_bytes(spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kv_dtype, gpus=gpus,
-                              engine="vllm")
+        return _kv_bytes(spec, query, query.seq_len, query.batch, kv_dtype, gpus)
 
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
         return loaded_weight_bytes(spec, query, gpu, weights, query_constants(query))
@@ -1050,7 +1066,7 @@ class VllmEngine(BaseEngine):
             return lambda s, b: fixed
 
         def total(s: int, b: int) -> int:
-            return fixed + kv_cache_bytes(spec, seq_len=s, batch=b, kv_dtype=kv, gpus=query.gpus, engine="vllm")
+            return fixed + _kv_bytes(spec, query, s, b, kv, query.gpus)
 
         return total
 
