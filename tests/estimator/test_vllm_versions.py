@@ -356,3 +356,12 @@ def test_kimi_linear_kda_next_to_mla() -> None:
     for version in ("0.19", "0.27"):
         layout, _ = vllm.kv_layout(spec, q(vllm=version))
         assert layout.block_size == 1920, version
+
+
+def test_both_front_ends_name_the_release() -> None:
+    from bot import blocks, report
+
+    est = estimate(LLAMA, q(gpu="h100", seq_len=8192, vllm="0.26"), model_id="m")
+    assert report.header(est).endswith("· vllm 0.26")
+    text = blocks.estimate_message(est).text
+    assert "vllm 0.26" in text and "vLLM 0.26 will hold about" in text
