@@ -1,6 +1,10 @@
 """The vLLM engine profile: what ``vllm serve`` allocates at start-up, by mechanism.
 
-The accounting follows vLLM v0.19 (V1 engine, ``gpu_worker.determine_available_memory``):
+``vllm=<release>`` picks the release (0.19-0.33, default 0.33): what changed between releases is data
+in :mod:`estimator.engines.vllm_profiles` (default utilization, the CUDA-graph estimate taken out of
+the pool from 0.20, batch tiers, the token line's wording, the start-up check, hybrid alignment and
+state pages), wired in below. The base accounting, as in v0.19 (V1 engine,
+``gpu_worker.determine_available_memory``):
 
 * ``requested = gpu_memory_utilization x CUDA total`` (per GPU).
 * A profile run pushes ``max_num_batched_tokens`` dummy tokens through the model, then runs the
@@ -100,15 +104,7 @@ class VllmConstants(Frozen):
     # 64"); the earlier triton_kernels of the v0.11-era images (swizzle_mxfp4_value_hopper) padded
     # only to the MMA tile, which the MXFP4 checkpoints' dims already are (1 = no pre-pad).
     mxfp4_value_align: int = 64
-    # Not fitted, version facts: vLLM's batch defaults (engine/arg_utils.py, EngineArgs batch defaults
-    # for `vllm serve`, i.e. the OPENAI_API_SERVER usage context): GPUs with >= 70 GiB that are not an
-    # A100 get 8192 batched tokens and 1024 sequences, every other GPU 2048 and 256. max_num_seqs is
-    # then capped at max_num_batched_tokens. The calibration set (H100, v0.19) ran with 8192 / 1024.
-    big_gpu_bytes: int = 70 * GiB
-    big_gpu_batched_tokens: int = 8192
-    big_gpu_seqs: int = 1024
-    small_gpu_batched_tokens: int = 2048
-    small_gpu_seqs: int = 256
+    # vLLM's batch defaults per GPU are release facts: VllmProfile.batch_tiers (vllm_profiles.py).
     # The GPU buffer each MLA backend that allocates one at import holds (see
     # mla_backend_workspace_bytes).
     mla_import_workspace: int = 128 * MiB
@@ -168,9 +164,8 @@ Mxfp4MoeBackend = Literal["triton", "marlin", "flashinfer_trtllm", "rocm"]
 
 
 class VllmGpu(Frozen):
-    """What vLLM decides from the GPU record: its batch defaults and the kernels it picks."""
+    """What vLLM decides from the GPU record: the kernels it picks (batch defaults: batch_defaults)."""
 
-    big_batch_defaults: bool  # >= 70 GiB and not an A100 (arg_utils reads the device name)
     mxfp4_moe_backend: Mxfp4MoeBackend
     mla_import_workspaces: int  # MLA backends whose import allocates a workspace (see below)
 
@@ -180,7 +175,7 @@ def vllm_gpu(gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> V
     """The vLLM facts of a GPU record; with no GPU, vLLM's small-GPU batch defaults and the kernels of
     the H100 the profile's logs come from."""
     if gpu is None:
-        return VllmGpu(big_batch_defaults=False, mxfp4_moe_backend="triton", mla_import_workspaces=1)
+        return VllmGpu(mxfp4_moe_backend="triton", mla_import_workspaces=1)
     sm100 = gpu.vendor == "nvidia" and gpu.compute_capability is not None and gpu.compute_capability[0] == 10
     backend: Mxfp4MoeBackend
     if gpu.vendor == "amd":
@@ -192,8 +187,7 @@ def vllm_gpu(gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> V
     else:
         backend = "marlin"  # Ampere, Ada and the SM120 Blackwell cards: outside Triton's SM90-SM100 range
     workspaces = 0 if gpu.vendor != "nvidia" else (2 if sm100 else 1)
-    return VllmGpu(big_batch_defaults=gpu.memory_bytes >= constants.big_gpu_bytes and gpu.family != "a100",
-                   mxfp4_moe_backend=backend, mla_import_workspaces=workspaces)
+    return VllmGpu(mxfp4_moe_backend=backend, mla_import_workspaces=workspaces)
 
 
 def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> tuple[int, int]:
