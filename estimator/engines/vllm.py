@@ -732,7 +732,8 @@ def _hybrid_layout(spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int,
     mamba_blocks = mamba_blocks_per_request(profile, mode, exports_checkpoints=exports)
     if not attention:
         page = mamba_page
-        types = (KvGroupSpec(kind="mamba", window=None, page_bytes=page, num_layers=len(states),
+        types: tuple[KvGroupSpec, ...] = (KvGroupSpec(kind="mamba", window=None, page_bytes=page,
+                                                      num_layers=len(states),
                              mamba_blocks=mamba_blocks),)
         return KvLayout(types=types, group_size=len(states), num_groups=1, uniform=True, block_size=BLOCK_SIZE), ()
     per_token = max(_attn_bytes_per_token(layer, tp, dtype_bytes) for layer in attention)
@@ -750,10 +751,10 @@ def _hybrid_layout(spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int,
         kind = "mla" if layer.kind == "mla" else ("sliding" if layer.kind == "sliding" else "full")
         window = layer.window if kind == "sliding" else None
         counts[(kind, window)] = counts.get((kind, window), 0) + 1
-    types = tuple(KvGroupSpec(kind=k[0], window=k[1], page_bytes=pages.page_bytes, num_layers=n)  # type: ignore[arg-type]
-                  for k, n in counts.items())
-    types += (KvGroupSpec(kind="mamba", window=None, page_bytes=pages.page_bytes, num_layers=len(states),
-                          mamba_blocks=mamba_blocks),)
+    types = (*(KvGroupSpec(kind=k[0], window=k[1], page_bytes=pages.page_bytes, num_layers=n)  # type: ignore[arg-type]
+               for k, n in counts.items()),
+             KvGroupSpec(kind="mamba", window=None, page_bytes=pages.page_bytes, num_layers=len(states),
+                         mamba_blocks=mamba_blocks))
     group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
     return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False,
                     block_size=pages.block_size, mamba_padding_pct=pages.mamba_padding_pct), ()
