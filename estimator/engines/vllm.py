@@ -732,9 +732,9 @@ def _hybrid_layout(spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int,
     mamba_blocks = mamba_blocks_per_request(profile, mode, exports_checkpoints=exports)
     if not attention:
         page = mamba_page
-        types: tuple[KvGroupSpec, ...] = (KvGroupSpec(kind="mamba", window=None, page_bytes=page,
-                                                      num_layers=len(states),
-                             mamba_blocks=mamba_blocks),)
+        only = KvGroupSpec(kind="mamba", window=None, page_bytes=page, num_layers=len(states),
+                           mamba_blocks=mamba_blocks)
+        types: tuple[KvGroupSpec, ...] = (only,)
         return KvLayout(types=types, group_size=len(states), num_groups=1, uniform=True, block_size=BLOCK_SIZE), ()
     per_token = max(_attn_bytes_per_token(layer, tp, dtype_bytes) for layer in attention)
     mla = any(layer.kind == "mla" for layer in attention)
