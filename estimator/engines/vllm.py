@@ -293,6 +293,25 @@ def text_only_saving_bytes(spec: ModelSpec, query: Query) -> int:
     return spec.params.vision * DTYPE_BYTES[spec.torch_dtype] if text_only(spec, query) else 0
 
 
+def vision_split_saving_bytes(spec: ModelSpec, query: Query) -> int:
+    """What tensor parallelism takes off the vision tower vLLM splits, per GPU.
+
+    :mod:`estimator.weights` counts a vision tower as replicated (what transformers does), but vLLM
+    builds the HF-format towers from QKVParallelLinear / ColumnParallelLinear / RowParallelLinear
+    (model_executor/models/mllama4.py, pixtral.py PixtralHF*, siglip.py, clip.py, qwen2_5_vl.py,
+    qwen3_vl.py, intern_vit.py, idefics2_vision_model.py @v0.19.0), so each GPU holds 1/tp of
+    its matrices, which are nearly all of its bytes (Llama-4-Scout at TP 4: 1.22 of its 1.62 GiB
+    tower is not on each GPU; the logs put its weights 1.19 GiB under the replicated count).
+    Pixtral in Mistral's own format (nn.Linear) and ``mm_encoder_tp_mode=data`` stay replicated.
+    """
+    if spec.vision is None or query.gpus == 1 or text_only(spec, query):
+        return 0
+    fmt = query.weight_format
+    dtype_bytes = DTYPE_BYTES[fmt] if fmt in ("bf16", "fp16", "fp32") else DTYPE_BYTES[spec.torch_dtype]
+    tower = spec.params.vision * dtype_bytes
+    return tower - ceil_div(tower, query.gpus)
+
+
 def loaded_weight_bytes(spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int,
                         constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
     """What "Model loading took X GiB" reports, per GPU: the checkpoint's share (``weights_bytes``,
@@ -300,7 +319,7 @@ def loaded_weight_bytes(spec: ModelSpec, query: Query, gpu: GPU | None, weights_
     (the rotary cache, MLA backends' workspaces).
     """
     loaded = weights_bytes + rope_cache_bytes(spec, query) + mla_backend_workspace_bytes(spec, gpu, constants) \
-        - text_only_saving_bytes(spec, query)
+        - text_only_saving_bytes(spec, query) - vision_split_saving_bytes(spec, query)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded

@@ -365,3 +365,17 @@ def test_both_front_ends_name_the_release() -> None:
     assert report.header(est).endswith("· vllm 0.26")
     text = blocks.estimate_message(est).text
     assert "vllm 0.26" in text and "vLLM 0.26 will hold about" in text
+
+
+def test_vision_towers_are_split_over_tensor_parallelism() -> None:
+    # Llama-4-Scout at TP 4: the logs put vLLM's weights 1.19 GiB under the checkpoint share with the
+    # vision tower replicated (issue's held-out case); vLLM builds the tower from parallel linears
+    # (mllama4.py), so 3/4 of it is not on each GPU.
+    scout = load_model_spec(json.loads((CONFIGS / "meta-llama__Llama-4-Scout-17B-16E-Instruct.json").read_text()))
+    gpu = lookup_gpu("h100")
+    saving = vllm.vision_split_saving_bytes(scout, q(gpus=4))
+    assert abs(saving - 1.19 * GiB) < 0.05 * GiB
+    assert vllm.loaded_weight_bytes(scout, q(gpus=4), gpu, 20 * GiB) \
+        == 20 * GiB + vllm.rope_cache_bytes(scout, q(gpus=4)) - saving
+    assert vllm.vision_split_saving_bytes(scout, q(gpus=1)) == 0
+    assert vllm.vision_split_saving_bytes(scout, q(gpus=4, mm_limit=0)) == 0  # no tower at all then
