@@ -92,7 +92,7 @@ def header(est: Estimate, esc: Escape = _same) -> str:
         parts.append(f"KV {esc(est.details.kv_dtype)}")
     if q.gpus > 1:
         parts.append(f"{q.gpus} GPUs (TP)")
-    parts.append(q.engine)
+    parts.append(get_engine(q.engine).display_name(q))
     if q.method == "classic":
         parts.append("classic formulas")
     return " · ".join(parts)

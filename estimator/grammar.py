@@ -20,6 +20,8 @@ from typing import Any, Literal, get_args
 
 from common.errors import InputError
 from estimator.engines import engine_aliases, engine_names
+from estimator.engines.vllm import DEFAULT_VERSION as DEFAULT_VLLM_VERSION
+from estimator.engines.vllm import followed_versions
 from estimator.gpus import lookup_gpu
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Bits, KVSetting, Method, Query
 from estimator.spec import WeightFormat
@@ -90,7 +92,15 @@ def _parse_bool(key: str, raw: str) -> bool:
     return value
 
 
-KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu"]
+def _parse_version(key: str, raw: str) -> str:
+    """A release as major.minor: "0.33", "v0.29.1", "0.29.1rc1.dev339+g..." all give the minor."""
+    match = re.match(r"^v?(\d+)\.(\d+)", raw.strip().lower())
+    if not match:
+        raise InputError(f"{key}={raw} is not a vLLM release: write it as {key}=0.19 or {key}=0.33")
+    return f"{int(match.group(1))}.{int(match.group(2))}"
+
+
+KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu", "version"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,8 @@ class Key:
             return _parse_bool(self.name, raw)
         if self.kind == "gpu":
             return lookup_gpu(raw).key
+        if self.kind == "version":
+            return _parse_version(self.name, raw)
         return _parse_choice(self.name, raw, self.values(), self.value_aliases())
 
 
@@ -147,6 +159,8 @@ _WEIGHT_FORMAT_ALIASES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16",
                           "bnb4": "nf4", "4bit": "nf4"}
 _KV_ALIASES = {"true": "on", "yes": "on", "false": "off", "no": "off", "none": "off",
                "bfloat16": "bf16", "float16": "fp16", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8"}
+
+FOLLOWED_VLLM_VERSIONS = followed_versions()
 
 KEYS: tuple[Key, ...] = (
     Key("s", ("seq", "ctx", "context"), "seq_len", "count", "tokens per sequence; 32k = 32768", "4096",
@@ -167,12 +181,21 @@ KEYS: tuple[Key, ...] = (
         values_hint=f"1..{MAX_GPUS}"),
     Key("engine", (), "engine", "choice", "serving engine profile", "transformers", choices=engine_names,
         value_aliases=engine_aliases),
-    Key("util", (), "util", "float", "vLLM gpu_memory_utilization", "0.9", low=0, high=1,
-        values_hint="0 < x <= 1"),
+    Key("util", (), "util", "float", "vLLM gpu_memory_utilization", "0.92 (0.9 up to 0.19)",
+        low=0, high=1, values_hint="0 < x <= 1"),
     Key("mnbt", ("max_num_batched_tokens",), "max_num_batched_tokens", "count", "vLLM max_num_batched_tokens",
         "vLLM's default", low=1, high=MAX_SEQ_LEN, values_hint="integer"),
     Key("seqs", ("max_num_seqs",), "max_num_seqs", "count", "vLLM max_num_seqs", "vLLM's default", low=1,
         high=MAX_BATCH, values_hint="integer"),
+    Key("vllm", ("vllm_version",), "vllm", "version", "vLLM release",
+        f"{DEFAULT_VLLM_VERSION} (the newest followed)",
+        values_hint=f"{FOLLOWED_VLLM_VERSIONS[0]} ... {FOLLOWED_VLLM_VERSIONS[-1]}"),
+    Key("prefix", ("prefix_caching", "apc"), "prefix_caching", "bool",
+        "vLLM prefix caching",
+        "the release's", choices=lambda: ("on", "off")),
+    Key("mm", ("limit_mm_per_prompt", "images"), "mm_limit", "count",
+        "vLLM items per prompt (0: text only, no vision tower)",
+        "vLLM's (999 per modality)", low=0, high=MAX_BATCH, values_hint="integer, 0 = text only"),
     Key("method", (), "method", "choice", "sizing method; classic: the original calculator's six lines",
         "calibrated", choices=_literal(Method)),
 )

@@ -68,6 +68,10 @@ class Engine(Protocol):
         """The share of the device the engine lets itself use."""
         ...
 
+    def display_name(self, query: Query) -> str:
+        """How the answer's header names the engine (with its release where it has one)."""
+        ...
+
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
         """The most ``memory.total`` may be on one GPU."""
         ...
@@ -125,6 +129,9 @@ class BaseEngine:
 
     def usable_fraction(self, query: Query) -> float:
         return 1.0
+
+    def display_name(self, query: Query) -> str:
+        return self.name
 
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
         return gpu.memory_bytes

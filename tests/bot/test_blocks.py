@@ -155,7 +155,10 @@ def test_vllm_line() -> None:
     est = phi4(engine="vllm")
     report = VllmReport(version="0.19.0", kv_cache_memory=40 * GIB, kv_cache_tokens=209_715,
                         max_concurrency=12.8, weights=PHI4_WEIGHTS, activation_peak=ACT, non_torch=OVER,
-                        cuda_graphs=0, requested_memory=int(0.9 * H100), block_size=16, num_gpu_blocks=13107)
+                        cuda_graphs=0, cuda_graphs_in_budget=False, gpu_memory_utilization=0.9,
+                        requested_memory=int(0.9 * H100), block_size=16, num_gpu_blocks=13107,
+                        max_num_batched_tokens=8192, max_num_seqs=1024, starts=True,
+                        estimated_max_model_len=16384, start_error=None, log_lines=())
     text = blocks.estimate_message(est.model_copy(update={"engine_report": report})).text
     assert ("vLLM 0.19.0 will hold about 209,715 tokens of KV cache (40.0 GiB at util=0.9): "
             "12.80 requests of 16,384 tokens at once") in text

@@ -27,7 +27,8 @@ def est(text: str) -> Query:
 def test_defaults() -> None:
     q = est("microsoft/phi-4")
     assert (q.model, q.revision, q.seq_len, q.batch, q.kv, q.flash_attention, q.gpus, q.engine, q.util,
-            q.method) == ("microsoft/phi-4", None, 4096, 1, "on", True, 1, "transformers", 0.9, "calibrated")
+            q.method, q.vllm) == ("microsoft/phi-4", None, 4096, 1, "on", True, 1, "transformers", None, "calibrated",
+                                  None)
 
 
 def test_spec_example_and_suffixes() -> None:

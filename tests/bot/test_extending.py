@@ -141,7 +141,7 @@ def test_a_new_gpu_entry_is_found_and_sized_on(x200: None) -> None:
     vllm = _vram_json("gpu=x200", "s=8k", "engine=vllm")
     report = vllm["vllm"]
     assert isinstance(report, dict)
-    # vLLM's share of the card: util 0.9 x 64 GiB, truncated to bytes as vLLM does.
-    assert report["requested_memory"] == int(0.9 * 64 * 1024**3)
+    # vLLM's share of the card: the newest release's default util 0.92 x 64 GiB, truncated to bytes.
+    assert report["requested_memory"] == int(0.92 * 64 * 1024**3)
     # Under 70 GiB: vLLM's small-GPU batch defaults (2048 batched tokens, 256 sequences).
     assert "256 sequences" in str(vllm["details"])
