@@ -17,6 +17,10 @@ from estimator.weights import weight_bytes, weight_format_name
 
 
 def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
+    """The weights one GPU holds with tensor parallelism over ``gpus``; the whole model's weights for
+    an engine that splits layers (its ``layer_share`` divides them)."""
+    if get_engine(query.engine).split == "layers":
+        gpus = 1
     weights = weight_bytes(spec, weight_format=query.weight_format, bits=query.bits, gpus=gpus)
     if query.params_billions is not None and spec.params.total:
         # n= overrides the parameter count: scale the checkpoint's byte mix to it.
@@ -38,7 +42,11 @@ def _memory(spec: ModelSpec, query: Query, weights: int, engine: Engine, gpu: GP
             dtypes: Dtypes) -> tuple[Memory, EngineTerms]:
     if query.method == "classic":
         return _classic_memory(spec, query)
-    kv = 0 if dtypes.kv is None else engine.kv_cache_bytes(spec, query, dtypes.kv, gpus=query.gpus)
+    if engine.split == "layers" and query.gpus > 1:
+        share = engine.layer_share(spec, query, gpu, dtypes, weights=weights)
+        return Memory(weights=share.weights, kv_cache=share.kv_cache, activations=share.terms.activations,
+                      overhead=share.terms.overhead), share.terms
+    kv = 0 if dtypes.kv is None else engine.kv_cache_bytes(spec, query, dtypes.kv, gpus=query.gpus, gpu=gpu)
     terms = engine.terms(spec, query, gpu, dtypes, weights=weights, kv_cache=kv)
     # What the engine holds once loaded: the checkpoint share plus what its kernels re-lay or add
     # (vLLM: rope cache, MXFP4 swizzle padding); the terms above take the checkpoint share.
@@ -156,9 +164,11 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         if total_for(spec, tp, gpu=gpu) <= engine.usable_bytes(spec, tp, gpu):
             min_gpus = n
             break
+    refusal = engine.refusal(spec, query)
     return Fit(
-        gpu=gpu.key, gpu_name=gpu.name, gpu_memory=gpu.memory_bytes, fits=total <= usable,
+        gpu=gpu.key, gpu_name=gpu.name, gpu_memory=gpu.memory_bytes, fits=refusal is None and total <= usable,
         headroom=usable - total, max_seq_len=max_seq, max_batch=max_batch, min_gpus=min_gpus,
+        engine_refuses=refusal,
     )
 
 
@@ -220,6 +230,8 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
     memory, terms = _memory(spec, query, weights, engine, gpu, dtypes)
     kvd = dtypes.kv
     per_token = kv_bytes_per_token(spec, kvd, gpus=query.gpus) if kvd else 0
+    if kvd and engine.split == "layers" and query.gpus > 1 and query.method == "calibrated":
+        per_token = engine.layer_share(spec, query, gpu, dtypes, weights=weights).kv_bytes_per_token
     classic_result = _classic(spec, query)
     kv_ratio = None
     if classic_result.kv_cache_gb and memory.kv_cache:

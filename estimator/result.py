@@ -43,7 +43,8 @@ class Fit(Frozen):
     headroom: int  # bytes, negative when it does not fit
     max_seq_len: int  # at the query's batch (0: not even one token fits)
     max_batch: int  # at the query's seq_len
-    min_gpus: int  # smallest tensor-parallel group that fits (0: none up to the limit)
+    min_gpus: int  # smallest group the engine runs the model on that fits (0: none up to the limit)
+    engine_refuses: str | None = None  # why the engine will not start this configuration (fits is then false)
 
 
 class Details(Frozen):

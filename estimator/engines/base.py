@@ -10,7 +10,7 @@ states only where it differs. Engines are listed in :mod:`estimator.engines`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 from estimator.kv import kv_cache_bytes
 from estimator.spec import Frozen, KVDType, ModelSpec
@@ -33,6 +33,16 @@ class EngineTerms(Frozen):
     warnings: tuple[str, ...] = ()
 
 
+class GpuShare(Frozen):
+    """The busiest GPU's part of a model whose layers an engine splits across GPUs."""
+
+    weights: int
+    kv_cache: int
+    terms: EngineTerms
+    layers: int  # decoder layers this GPU runs
+    kv_bytes_per_token: int  # what its layers cache per token
+
+
 class EngineReport(Frozen):
     """An engine's own section of the answer (``--json`` key ``Engine.report_key``)."""
 
@@ -50,9 +60,21 @@ class Engine(Protocol):
     always_fused_attention: ClassVar[bool]  # fa=off changes nothing
     overhead_label: ClassVar[str]  # what its overhead term is made of, for the breakdown
     no_bf16: ClassVar[str]  # what happens in bf16 on a GPU without it
+    # How gpus=N divides the model: tensor parallelism (every layer split) or whole layers per GPU.
+    split: ClassVar[Literal["tensor", "layers"]]
 
-    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int) -> int:
+    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int,
+                       gpu: GPU | None = None) -> int:
         """KV cache bytes one GPU holds for the query's b sequences of s tokens, laid out as it lays them."""
+        ...
+
+    def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
+                    weights: int) -> GpuShare:
+        """With ``split = "layers"``: the busiest GPU's share of the whole model's ``weights``."""
+        ...
+
+    def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        """The sentence saying why the engine will not start this configuration, or None."""
         ...
 
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
@@ -94,6 +116,11 @@ class Engine(Protocol):
         """One line for the front ends about its section, or None."""
         ...
 
+    def verdict(self, est: Estimate, esc: Escape) -> str | None:
+        """The verdict line when the engine's own rule decides the fit (vLLM: its KV pool), or None
+        for the memory verdict."""
+        ...
+
 
 # Tensor-parallel sizes tried when an engine has no rule of its own: what engines accept in practice.
 POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -112,9 +139,18 @@ class BaseEngine:
     always_fused_attention: ClassVar[bool] = False
     overhead_label: ClassVar[str] = "CUDA context and allocator"
     no_bf16: ClassVar[str] = "bf16 has no fast path"
+    split: ClassVar[Literal["tensor", "layers"]] = "tensor"
 
-    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int) -> int:
+    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int,
+                       gpu: GPU | None = None) -> int:
         return kv_cache_bytes(spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kv_dtype, gpus=gpus)
+
+    def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
+                    weights: int) -> GpuShare:
+        raise NotImplementedError(f"{self.name} splits tensors, not layers")
+
+    def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        return None
 
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
         return weights
@@ -144,4 +180,7 @@ class BaseEngine:
         return None, []
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
+        return None
+
+    def verdict(self, est: Estimate, esc: Escape) -> str | None:
         return None

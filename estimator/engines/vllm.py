@@ -34,7 +34,6 @@ from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
 from estimator.errors import InputError
 from estimator.gpus import GPU
-from estimator.kv import kv_cache_bytes
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
 
 if TYPE_CHECKING:
@@ -472,12 +471,15 @@ _LAYOUTS: dict[tuple[int, int, int], tuple[tuple[LayerKV, ...], tuple[KvLayout, 
 
 def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]:
     """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
-    dtype_bytes = kv_dtype_bytes(spec, query)
-    key = (id(spec.layers), query.gpus, dtype_bytes)
+    return _layout_for(spec, query.gpus, kv_dtype_bytes(spec, query))
+
+
+def _layout_for(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tuple[str, ...]]:
+    key = (id(spec.layers), tp, dtype_bytes)
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
         return cached[1]
-    layout = _kv_layout(spec, query.gpus, dtype_bytes)
+    layout = _kv_layout(spec, tp, dtype_bytes)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
@@ -538,6 +540,17 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
     return ceil_div(need, layout.bytes_per_block)
 
 
+def requests_kv_bytes(spec: ModelSpec, *, seq_len: int, batch: int, dtype_bytes: int, tp: int,
+                      batched_tokens: int) -> int:
+    """Pool bytes ``batch`` requests of ``seq_len`` tokens reserve, per GPU.
+
+    The same blocks :func:`kv_capacity` divides the pool by: the query fits exactly when the pool
+    holds its b requests (one rule for the fit and the concurrency).
+    """
+    layout, _ = _layout_for(spec, tp, dtype_bytes)
+    return batch * _blocks_per_request(layout, seq_len, batched_tokens) * layout.bytes_per_block
+
+
 def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_tokens: int) -> tuple[int, int, float]:
     """(num_gpu_blocks, "GPU KV cache size" tokens, max concurrency at query.seq_len) for a pool."""
     layout, _ = kv_layout(spec, query)
@@ -567,6 +580,9 @@ class VllmReport(EngineReport):
     requested_memory: int  # util x GPU total
     block_size: int
     num_gpu_blocks: int
+    # The smallest util (two decimals) at which the pool holds the b requests of s tokens, when the
+    # asked util falls short and one up to the device's limit does; None otherwise.
+    util_to_fit: float | None = None
 
 
 def vllm_terms(spec: ModelSpec, query: Query, *, gpu: GPU | None,
@@ -605,12 +621,31 @@ def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU,
     requested = int(query.util * gpu.memory_bytes)
     pool = requested - weights - peak - non_torch
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
+    util = None
+    if query.kv != "off" and concurrency < query.batch:
+        need = weights + peak + non_torch + requests_kv_bytes(
+            spec, seq_len=query.seq_len, batch=query.batch, dtype_bytes=kv_dtype_bytes(spec, query),
+            tp=query.gpus, batched_tokens=batched_tokens)
+        util = util_to_fit(need, gpu.memory_bytes, cuda_context_bytes(query, constants)
+                           + cuda_graph_bytes(spec, constants))
     return VllmReport(
         version=VLLM_VERSION, kv_cache_memory=pool, kv_cache_tokens=tokens,
         max_concurrency=round(concurrency, 2), weights=weights, activation_peak=peak, non_torch=non_torch,
         cuda_graphs=cuda_graph_bytes(spec, constants), requested_memory=requested, block_size=BLOCK_SIZE,
-        num_gpu_blocks=blocks,
+        num_gpu_blocks=blocks, util_to_fit=util,
     )
+
+
+def util_to_fit(requested_bytes: int, device_bytes: int, outside_bytes: int) -> float | None:
+    """The smallest ``gpu_memory_utilization`` (two decimals) whose share of the device is at least
+    ``requested_bytes``, with ``outside_bytes`` (CUDA context and graphs, on top of the share) still
+    on the device; None when no util up to 1 gives that."""
+    pct = ceil_div(requested_bytes * 100, device_bytes)
+    while int(pct / 100 * device_bytes) < requested_bytes:  # vLLM truncates util x total
+        pct += 1
+    if pct > 100 or int(pct / 100 * device_bytes) + outside_bytes > device_bytes:
+        return None
+    return pct / 100
 
 
 def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
@@ -629,6 +664,17 @@ def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
     if has_gqa and kv and (kv % gpus if gpus <= kv else gpus % kv):
         return f"the model's {kv} KV heads and {gpus} GPUs do not divide one another"
     return None
+
+
+def nearest_tp_sizes(spec: ModelSpec, gpus: int) -> tuple[int, ...]:
+    """The TP sizes vLLM accepts next to ``gpus``: the largest below it and the smallest above it
+    (up to the attention heads, which every accepted size divides)."""
+    has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
+    accepted = _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa,
+                                  max(spec.num_attention_heads, gpus))
+    below = [n for n in accepted if n < gpus]
+    above = [n for n in accepted if n > gpus]
+    return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
 
 
 @cache
@@ -657,9 +703,12 @@ class VllmEngine(BaseEngine):
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
 
-    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int) -> int:
-        return kv_cache_bytes(spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kv_dtype, gpus=gpus,
-                              engine="vllm")
+    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int,
+                       gpu: GPU | None = None) -> int:
+        """The pool bytes the b requests of s tokens reserve (see :func:`requests_kv_bytes`)."""
+        batched_tokens, _ = batch_defaults(query, gpu)
+        return requests_kv_bytes(spec, seq_len=query.seq_len, batch=query.batch, dtype_bytes=DTYPE_BYTES[kv_dtype],
+                                 tp=gpus, batched_tokens=batched_tokens)
 
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
         return loaded_weight_bytes(spec, query, gpu, weights)
@@ -697,9 +746,12 @@ class VllmEngine(BaseEngine):
         kv = dtypes.kv
         if kv is None:
             return lambda s, b: fixed
+        batched_tokens, _ = batch_defaults(query, gpu)
+        dtype_bytes = DTYPE_BYTES[kv]
 
         def total(s: int, b: int) -> int:
-            return fixed + kv_cache_bytes(spec, seq_len=s, batch=b, kv_dtype=kv, gpus=query.gpus, engine="vllm")
+            return fixed + requests_kv_bytes(spec, seq_len=s, batch=b, dtype_bytes=dtype_bytes, tp=query.gpus,
+                                             batched_tokens=batched_tokens)
 
         return total
 
@@ -715,12 +767,18 @@ class VllmEngine(BaseEngine):
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
             notes.append(f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would queue the rest; "
                          "raise seqs= to run them together.")
-        refusal = tp_refusal(spec, query.gpus)
-        if refusal:
-            valid = [n for n in range(1, query.gpus) if tp_refusal(spec, n) is None]
-            notes.append(f"vLLM will not start with gpus={query.gpus}: {refusal}; "
-                         f"gpus={valid[-1]} is the largest size below it that vLLM accepts.")
+        refusal = self.refusal(spec, query)
+        if refusal and gpu is None:  # with a GPU the verdict says it
+            notes.append(refusal + ".")
         return notes
+
+    def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        """vLLM checks the TP size against the heads at start-up: say so, with the sizes it accepts."""
+        why = tp_refusal(spec, query.gpus)
+        if why is None:
+            return None
+        sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus))
+        return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
 
     def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
                weights: int) -> tuple[EngineReport | None, list[str]]:
@@ -742,6 +800,48 @@ class VllmEngine(BaseEngine):
         return (f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
                 f"({gib} at util={est.query.util:g}): {v.max_concurrency:.2f} requests of "
                 f"{est.query.seq_len:,} tokens at once")
+
+
+    def verdict(self, est: Estimate, esc: Escape) -> str | None:
+        """The fit is whether the KV pool holds the b requests of s tokens (what vLLM's concurrency
+        counts): say how many it holds and what makes it hold them (util first, then b, then GPUs)."""
+        fit, v, q = est.fit, est.engine_report, est.query
+        if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
+            return None
+        total = f"Total {est.memory.total / GiB:.1f} GiB" + (" per GPU" if q.gpus > 1 else "")
+        name = esc(fit.gpu_name)
+        where = f"one {name}" if q.gpus == 1 else f"each of {q.gpus} {name}"
+        pool = f"vLLM's KV pool at util={q.util:g}"
+        asked = f"{q.batch:,} request" + ("" if q.batch == 1 else "s") + f" of {q.seq_len:,} tokens"
+        if fit.fits:
+            return f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens " \
+                   f"(b={q.batch:,} asked)"
+        if v.max_concurrency >= q.batch and v.util_to_fit is None:
+            # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
+            return (f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
+                    f"graphs vLLM adds on top of it leave no room on the device; lower util")
+        held = min(v.max_concurrency, q.batch - 0.01)  # never round up to what was asked
+        if v.kv_cache_memory <= 0:
+            line = (f"{total}: does not fit {where}: at util={q.util:g} the weights and activations leave vLLM "
+                    "no KV pool")
+        elif held < 1:
+            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of one request of {q.seq_len:,} tokens"
+        else:
+            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of the {asked} asked"
+        fixes = []
+        if v.util_to_fit is not None:
+            fixes.append(f"util={v.util_to_fit:g}")
+        if fit.max_batch >= 1 and q.batch > 1:
+            fixes.append(f"b={fit.max_batch:,}")
+        if fit.max_seq_len >= 1 and held < 1:
+            fixes.append(f"s={fit.max_seq_len:,}")
+        if v.util_to_fit is None and fit.min_gpus > q.gpus:
+            fixes.append(f"gpus={fit.min_gpus}")
+        if fixes:
+            line += "; use " + ", or ".join(fixes)
+        elif fit.min_gpus == 0:
+            line += "; no tensor-parallel group vLLM accepts fits it"
+        return line
 
 
 ENGINE = VllmEngine()

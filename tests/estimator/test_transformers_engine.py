@@ -239,7 +239,7 @@ def test_layer_split_keeps_full_width_activations() -> None:
     retention = 21 * (8192 - 4095) * 8 * 512 * 2
     # The per-layer transient is the same on each GPU; the sliding retention is split in two.
     assert one.activations - two.activations == retention - retention // 2
-    assert any("splits layers" in w for w in two.warnings)
+    assert any("whole layers on each GPU" in w for w in two.warnings)
 
 
 def test_fp8_kv_halves_the_retention() -> None:
