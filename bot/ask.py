@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import report
 from bot.model_search import ModelMatch, ModelSearch
 from bot.question import Question, read_question
 from bot.service import Outcome, Service, Who
@@ -96,7 +97,7 @@ def slack_lead(ans: QuestionAnswer) -> str:
 def to_json(ans: QuestionAnswer) -> dict[str, Any]:
     """``--json``: the estimate's object plus how the question was read."""
     assert ans.outcome.estimate is not None
-    data = ans.outcome.estimate.to_json()
+    data = report.estimate_json(ans.outcome.estimate, record_id=ans.outcome.record_id)
     data["read_as"] = ans.read_as
     data["question"] = {
         "kind": ans.question.kind,

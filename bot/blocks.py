@@ -182,7 +182,7 @@ def estimate_message(
         blocks.append(_section("\n".join(extra)))
         text += extra
     if est.warnings:
-        warn = "\n".join(f":warning: {escape(w)}" for w in est.warnings)
+        warn = "\n".join(f":warning: {escape(w.message)}" for w in est.warnings)
         blocks.append(_section(warn))
         text.append(warn)
     context: list[str] = []
@@ -270,7 +270,7 @@ def compare_message(
     blocks = [_section(title), _section(_code(rows)), _section(summary)]
     text = [title, _plain(_code(rows)), summary]
     ids = [f"#{i}" for i in record_ids if i is not None]
-    warnings = [f":warning: {escape(e.model)}: {escape(w)}" for e in (a, b) for w in e.warnings]
+    warnings = [f":warning: {escape(e.model)}: {escape(w.message)}" for e in (a, b) for w in e.warnings]
     if warnings:
         blocks.append(_section("\n".join(warnings)))
         text += warnings

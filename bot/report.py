@@ -8,6 +8,9 @@ Every part that came from a user or the Hub (model id, formats, GPU names, warni
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cache
+from importlib import metadata
+from typing import Any
 
 from estimator.engines import get_engine
 from estimator.result import Estimate
@@ -23,6 +26,21 @@ Escape = Callable[[str], str]
 
 def _same(text: str) -> str:
     return text
+
+
+# -- --json -------------------------------------------------------------------------------------
+@cache
+def vram_version() -> str | None:
+    """The installed package's version (None when running from a tree that was never installed)."""
+    try:
+        return metadata.version("vram")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def estimate_json(est: Estimate, *, record_id: int | None = None) -> dict[str, Any]:
+    """The ``--json`` object of one answer: the estimate, the tool's version, the stored record's id."""
+    return est.to_json(record_id=record_id, vram_version=vram_version())
 
 
 # -- numbers ------------------------------------------------------------------------------------

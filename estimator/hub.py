@@ -24,7 +24,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import httpx2  # the HTTP client huggingface_hub 2.x is built on
-from huggingface_hub import HfApi, constants
+from huggingface_hub import HfApi, constants, try_to_load_from_cache
 from huggingface_hub.errors import (
     DisabledRepoError,
     GatedRepoError,
@@ -62,6 +62,13 @@ MIN_SEARCH_BUDGET_S = 0.5  # "did you mean" suggestions only when this much time
 
 def library_offline_mode() -> bool:
     return constants.is_offline_mode()
+
+
+def hf_cache_snapshot(model: str, revision: str | None) -> str | None:
+    """The folder huggingface_hub's own cache holds for ``model`` at ``revision`` (branch, tag or sha;
+    None: main), found as ``from_pretrained`` finds it offline; None when its config.json is not there."""
+    found = try_to_load_from_cache(model, "config.json", revision=revision)
+    return os.path.dirname(found) if isinstance(found, str) else None
 
 
 class Deadline:

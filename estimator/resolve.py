@@ -252,9 +252,18 @@ class Resolver:
         if offline_mode():
             if entry is not None:
                 return _from_cache(entry, stale_note=self._stale_note(entry, "offline mode is on"))
+            snapshot = hub.hf_cache_snapshot(model, revision)
+            if snapshot is not None:
+                # What transformers would load offline: the Hugging Face cache's copy of the repo.
+                from estimator import local
+
+                found = local.load_local(snapshot)
+                sha = os.path.basename(snapshot)
+                notes.append(f"offline mode is on: read {model} @ {sha[:7]} from the Hugging Face cache")
+                return found.model_copy(update={"model_id": model, "revision": sha, "source": "cache"})
             raise HubUnavailableError(
-                f"offline mode is on (HF_HUB_OFFLINE) and {model} has not been looked up before: "
-                "unset HF_HUB_OFFLINE to ask the Hub"
+                f"offline mode is on (HF_HUB_OFFLINE) and {model} has not been looked up before nor is it in "
+                "the Hugging Face cache: unset HF_HUB_OFFLINE to ask the Hub"
             )
 
         client = hub.HubClient(token=self._token, endpoint=self._endpoint)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 from estimator.kv import kv_cache_bytes
+from estimator.notes import Note
 from estimator.spec import Frozen, KVDType, ModelSpec
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ class EngineTerms(Frozen):
     activations: int  # peak transient memory of a forward pass (prefill), per GPU
     overhead: int  # CUDA context, allocator slack, non-torch memory, CUDA graphs
     activation_where: str  # what sets the peak, for the report ("prefill MLP", "attention scores")
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Note, ...] = ()
 
 
 class GpuShare(Frozen):
@@ -103,12 +104,12 @@ class Engine(Protocol):
         """A fast per-GPU total at (s, b) for the solvers, or None to recompute the whole estimate."""
         ...
 
-    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         """Warnings about the query as this engine would run it."""
         ...
 
     def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-               weights: int) -> tuple[EngineReport | None, list[str]]:
+               weights: int) -> tuple[EngineReport | None, list[Note]]:
         """Its own section of the answer (or None) and the warnings that come with it."""
         ...
 
@@ -172,11 +173,11 @@ class BaseEngine:
                     weights: int) -> Callable[[int, int], int] | None:
         return None
 
-    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         return []
 
     def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-               weights: int) -> tuple[EngineReport | None, list[str]]:
+               weights: int) -> tuple[EngineReport | None, list[Note]]:
         return None, []
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:

@@ -64,6 +64,7 @@ from estimator.arith import ceil_div
 from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineTerms, GpuShare
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
+from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, ModelSpec, TorchDType
 
 if TYPE_CHECKING:
@@ -271,25 +272,26 @@ def transformers_terms(
     )
 
 
-def terms_warnings(spec: ModelSpec, query: Query) -> tuple[str, ...]:
+def terms_warnings(spec: ModelSpec, query: Query) -> tuple[Note, ...]:
     """What the transformers terms leave out or assume, for the whole model."""
-    warnings: list[str] = []
+    warnings: list[Note] = []
     if any(layer.kind == "state" for layer in spec.layers):
-        warnings.append("transformers activations for state-space (mamba) layers are not modelled")
+        warnings.append(note("state_layers_not_modelled",
+                             "transformers activations for state-space (mamba) layers are not modelled"))
     if query.kv in ("fp8", "int8"):
         # DynamicCache keeps K/V in the model dtype; only QuantizedCache (quanto int2/int4, HQQ)
         # stores fewer bits, with scales and a window of recent tokens left in full precision.
-        warnings.append(
+        warnings.append(note(
+            "kv_dtype_not_stored",
             f"transformers' default cache keeps K/V in the model dtype: kv={query.kv} counts 1 byte per "
             "element, which only a quantized cache (cache_implementation=\"quantized\") or engine=vllm "
-            "(kv=fp8) gives"
-        )
+            "(kv=fp8) gives"))
     if query.gpus > 1:
-        warnings.append(
+        warnings.append(note(
+            "layer_split",
             f"transformers places whole layers on each GPU (device_map=\"auto\"), not tensor parallel: the "
             f"busiest of the {query.gpus} GPUs decides, and each runs full-width activations, which more GPUs "
-            "do not divide"
-        )
+            "do not divide"))
     return tuple(warnings)
 
 
@@ -360,14 +362,14 @@ class TransformersEngine(BaseEngine):
               kv_cache: int) -> EngineTerms:
         return transformers_terms(spec, query, weights_bytes=weights, kv_cache_bytes=kv_cache)
 
-    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         notes = []
         if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
-            notes.append(f"s={query.seq_len:,} is longer than the model's context window "
-                         f"({spec.max_position_embeddings:,} tokens).")
+            notes.append(note("context_window_exceeded", f"s={query.seq_len:,} is longer than the model's "
+                              f"context window ({spec.max_position_embeddings:,} tokens)."))
         refusal = self.refusal(spec, query)
         if refusal and gpu is None:  # with a GPU the verdict says it
-            notes.append(refusal + ".")
+            notes.append(note("engine_refuses", refusal + "."))
         return notes
 
 

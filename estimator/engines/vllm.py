@@ -34,6 +34,7 @@ from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
 from estimator.errors import InputError
 from estimator.gpus import GPU
+from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
 
 if TYPE_CHECKING:
@@ -596,14 +597,15 @@ def vllm_terms(spec: ModelSpec, query: Query, *, gpu: GPU | None,
     peak, where = activation_peak(spec, query, gpu=gpu, constants=constants)
     overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) \
         + cuda_graph_bytes(spec, constants)
-    warnings: list[str] = []
+    warnings: list[Note] = []
     if query.kv == "off":
-        warnings.append("vLLM always allocates a KV cache; kv=off only drops it from the memory total")
+        warnings.append(note("kv_off_allocates",
+                             "vLLM always allocates a KV cache; kv=off only drops it from the memory total"))
     if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
-        warnings.append(f"vLLM refuses max_model_len {query.seq_len:,} above the model's "
-                        f"{spec.max_position_embeddings:,} positions unless told to override")
+        warnings.append(note("context_window_exceeded", f"vLLM refuses max_model_len {query.seq_len:,} above the "
+                             f"model's {spec.max_position_embeddings:,} positions unless told to override"))
     _, layout_warnings = kv_layout(spec, query)
-    warnings.extend(layout_warnings)
+    warnings.extend(note("kv_page_padding", w) for w in layout_warnings)
     return EngineTerms(activations=peak, overhead=overhead, activation_where=where, warnings=tuple(warnings))
 
 
@@ -755,21 +757,22 @@ class VllmEngine(BaseEngine):
 
         return total
 
-    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
-        notes: list[str] = []
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
+        notes: list[Note] = []
         if not query.flash_attention:
-            notes.append("vLLM always runs fused (paged) attention kernels: fa=off changes nothing with "
-                         "engine=vllm (its --enforce-eager turns off CUDA graphs, not fused attention).")
+            notes.append(note("fused_attention_always", "vLLM always runs fused (paged) attention kernels: fa=off "
+                              "changes nothing with engine=vllm (its --enforce-eager turns off CUDA graphs, not "
+                              "fused attention)."))
         _, max_seqs = batch_defaults(query, gpu)
         if query.batch > max_seqs:
             # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
             seqs = f"{max_seqs:,} sequence" + ("" if max_seqs == 1 else "s")
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
-            notes.append(f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would queue the rest; "
-                         "raise seqs= to run them together.")
+            notes.append(note("batch_queued", f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would "
+                              "queue the rest; raise seqs= to run them together."))
         refusal = self.refusal(spec, query)
         if refusal and gpu is None:  # with a GPU the verdict says it
-            notes.append(refusal + ".")
+            notes.append(note("engine_refuses", refusal + "."))
         return notes
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
@@ -781,14 +784,14 @@ class VllmEngine(BaseEngine):
         return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
 
     def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-               weights: int) -> tuple[EngineReport | None, list[str]]:
+               weights: int) -> tuple[EngineReport | None, list[Note]]:
         if gpu is None:
-            return None, [f"Give gpu= to see the KV pool vLLM {VLLM_VERSION} would reserve and how many "
-                          "requests it holds."]
+            return None, [note("no_gpu_given", f"Give gpu= to see the KV pool vLLM {VLLM_VERSION} would reserve "
+                               "and how many requests it holds.")]
         report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
         if report.kv_cache_memory <= 0:
-            return report, ["vLLM would not start: weights and activations leave no room for the KV cache "
-                            f"at util={query.util}."]
+            return report, [note("no_kv_pool", "vLLM would not start: weights and activations leave no room for "
+                                 f"the KV cache at util={query.util}.")]
         return report, []
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:

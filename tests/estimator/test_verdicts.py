@@ -17,6 +17,7 @@ from estimator.gpus import lookup_gpu
 from estimator.query import Query
 from estimator.spec import ModelSpec
 from estimator.weights import weight_bytes
+from tests.helpers import messages
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 
@@ -99,10 +100,10 @@ def test_vllm_refuses_a_tp_size_that_does_not_divide_the_heads() -> None:
     line = report.verdict(est)
     assert "vLLM will not start with gpus=3: the model's 40 attention heads do not divide by 3" in line
     assert line.endswith("it accepts gpus=2 or gpus=5"), line
-    assert not any("will not start" in w for w in est.warnings)  # said once, in the verdict
+    assert not any("will not start" in w for w in messages(est))  # said once, in the verdict
     # Without a GPU there is no verdict: the warning says it.
     bare = estimate(spec("microsoft__phi-4"), Query(model="p", engine="vllm", gpus=3), model_id="p")
-    assert any("it accepts gpus=2 or gpus=5" in w for w in bare.warnings)
+    assert any("it accepts gpus=2 or gpus=5" in w for w in messages(bare))
 
 
 # -- transformers: whole layers per GPU ---------------------------------------------------------
