@@ -168,7 +168,7 @@ KEYS: tuple[Key, ...] = (
         low=0, high=100_000, values_hint="number"),
     Key("gpu", (), "gpu", "gpu", "GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)", "none",
         values_hint="a catalog key or alias"),
-    Key("gpus", ("tp",), "gpus", "count", "GPUs to split over (vLLM: tensor parallel; transformers: layers)", "1",
+    Key("gpus", ("tp",), "gpus", "count", "GPUs (vLLM: tensor parallel; transformers: layers)", "1",
         low=1, high=MAX_GPUS,
         values_hint=f"1..{MAX_GPUS}"),
     Key("engine", (), "engine", "choice", "serving engine profile", "transformers", choices=engine_names,
