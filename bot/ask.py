@@ -12,6 +12,7 @@ from bot import report
 from bot.model_search import ModelMatch, ModelSearch
 from bot.question import Question, read_question
 from bot.service import Outcome, Service, Who
+from estimator.engines import get_engine
 from estimator.result import Estimate
 from estimator.spec import Frozen
 
@@ -64,6 +65,12 @@ def headline(est: Estimate, question: Question) -> str:
         if fit.min_gpus == 0:
             return f"no group of {fit.gpu_name} that vram tries holds it (at {q.seq_len:,} tokens, batch {q.batch})"
         return f"fewest {fit.gpu_name} that hold it: {fit.min_gpus} (at {q.seq_len:,} tokens, batch {q.batch})"
+    if fit.engine_refuses:
+        return f"no: {fit.engine_refuses}"
+    own = report.verdict(est)
+    if get_engine(q.engine).verdict(est, report.same) is not None:
+        # The engine's own rule decided (vLLM: its KV pool): its sentence, without the total before it.
+        return ("yes: " if fit.fits else "no: ") + own.partition(": ")[2]
     if fit.fits:
         return f"yes: it fits on {where}, with {_gib(fit.headroom)} free per GPU"
     more = f"; {fit.min_gpus} of them would" if fit.min_gpus > q.gpus else ""

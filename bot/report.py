@@ -24,8 +24,12 @@ BAR_FREE = "·"
 Escape = Callable[[str], str]
 
 
-def _same(text: str) -> str:
+def same(text: str) -> str:
+    """The identity escape (the terminal's)."""
     return text
+
+
+_same = same
 
 
 # -- --json -------------------------------------------------------------------------------------

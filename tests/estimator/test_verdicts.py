@@ -147,3 +147,17 @@ def test_transformers_refuses_more_gpus_than_layers() -> None:
     est = estimate(spec("Qwen__Qwen3-0.6B"), Query(model="q", gpus=32, gpu="h100"), model_id="q")
     assert est.fit is not None and not est.fit.fits
     assert "use gpus=28 at most" in (est.fit.engine_refuses or "")
+
+
+def test_a_fit_question_is_answered_by_the_same_rule() -> None:
+    from bot.ask import headline
+    from bot.question import read_question
+
+    question = read_question("will Qwen/Qwen3-30B-A3B fit 32k for 8 users with fp8 kv cache in vllm on an H100?")
+    q = Query(model="q", seq_len=32 * 1024, batch=8, kv="fp8", engine="vllm", gpu="h100")
+    est = estimate(spec(QWEN_MOE), q, model_id="q")
+    line = headline(est, question)
+    assert line.startswith("no: does not fit one") and "7.97 of the 8 requests" in line, line
+    assert "more per GPU" not in line and "of them would" not in line
+    refused = estimate(spec("microsoft__phi-4"), Query(model="p", engine="vllm", gpus=3, gpu="h100"), model_id="p")
+    assert headline(refused, question).startswith("no: vLLM will not start with gpus=3")
