@@ -7,6 +7,8 @@ here is typed by hand twice: a new key or engine shows up in ``vram help``, ``/v
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from estimator.engines import engines
 from estimator.grammar import KEYS, Key
 
@@ -20,7 +22,7 @@ def key_rows() -> list[tuple[str, str, str]]:
     return [(_name(key), key.short(), key.default) for key in KEYS]
 
 
-def _table(rows: list[tuple[str, ...]], indent: str) -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]], indent: str) -> list[str]:
     """Rows as columns two spaces apart, each as wide as its widest cell (the last one unpadded)."""
     widths = [max(len(row[i]) for row in rows) + 2 for i in range(len(rows[0]) - 1)]
     return [(indent + "".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=False)) + row[-1]).rstrip()
