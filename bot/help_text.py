@@ -17,7 +17,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   fa (flash)                        on off                                                   on
   n (params)                        parameter count override, billions                       from the checkpoint
   gpu                               GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)  none
-  gpus (tp)                         tensor-parallel GPUs                                     1
+  gpus (tp)                         GPUs (vLLM: tensor parallel; transformers: layers)       1
   engine                            transformers vllm                                        transformers
   util                              vLLM gpu_memory_utilization                              0.92 (0.9 up to 0.19)
   mnbt (max_num_batched_tokens)     vLLM max_num_batched_tokens                              vLLM's default
@@ -31,12 +31,12 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
     transformers  HF transformers generate (the default)
     vllm          vLLM (vllm serve): KV pool and concurrency
 
-  vram gpus                   the GPU catalog
-  vram history [model] [--limit N] [--json]
-  vram show <id> [--json]
-  vram compare <model> <model> [key=value ...]
-  vram serve                  run the Slack app
-  vram db upgrade             apply database migrations
+  vram gpus [--json]                                the GPU catalog
+  vram history [model] [mine] [--limit N] [--json]  your earlier estimates, newest first
+  vram show <id> [--json]                           one stored estimate again
+  vram compare <model> <model> [key=value ...]      two models side by side
+  vram serve                                        run the Slack app
+  vram db upgrade                                   apply database migrations
 
 Examples:
   vram microsoft/phi-4 s=16k gpu=h100

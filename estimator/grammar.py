@@ -6,7 +6,9 @@ README's table are made from it; the allowed values come from the same ``Literal
 query uses, and the engine names from the engine registry. Commands around the settings (help,
 gpus, history, show, compare) are the front ends' business (``bot.commands``).
 
-Keys are case-insensitive, order does not matter and the last repeat of a key wins. Every
+Keys are case-insensitive and order does not matter; a key given twice is an error. Settings are
+read after Unicode NFKC normalisation, so the full-width forms an East Asian input method types
+(``s=１６k``, ``ｂ＝２``) mean their ASCII forms; other scripts' digits (``s=٣k``) are refused. Every
 problem is an :class:`~common.errors.InputError` carrying one sentence that names the word.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -26,7 +29,7 @@ from estimator.gpus import lookup_gpu
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Bits, KVSetting, Method, Query
 from estimator.spec import WeightFormat
 
-_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([km]?)$")
+_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([km]?)$", re.ASCII)
 _MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)?$")
 _REVISION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$")
 
@@ -56,6 +59,8 @@ def _parse_count(key: str, raw: str, *, low: int, high: int) -> int:
 
 
 def _parse_float(key: str, raw: str, *, low: float, high: float) -> float:
+    if not raw.isascii():  # float() reads any script's digits; the grammar reads ASCII (after NFKC)
+        raise InputError(f"{key}={raw} is not a number")
     try:
         value = float(raw)
     except ValueError:
@@ -177,7 +182,8 @@ KEYS: tuple[Key, ...] = (
         low=0, high=100_000, values_hint="number"),
     Key("gpu", (), "gpu", "gpu", "GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)", "none",
         values_hint="a catalog key or alias"),
-    Key("gpus", ("tp",), "gpus", "count", "tensor-parallel GPUs", "1", low=1, high=MAX_GPUS,
+    Key("gpus", ("tp",), "gpus", "count", "GPUs (vLLM: tensor parallel; transformers: layers)", "1",
+        low=1, high=MAX_GPUS,
         values_hint=f"1..{MAX_GPUS}"),
     Key("engine", (), "engine", "choice", "serving engine profile", "transformers", choices=engine_names,
         value_aliases=engine_aliases),
@@ -217,10 +223,16 @@ def _unknown_key(word: str) -> InputError:
     return InputError(f'unknown key "{word}"{hint} valid keys: {_fmt_choices(VALID_KEYS)}')
 
 
+def normalize_word(word: str) -> str:
+    """A settings word as the grammar reads it: NFKC, so full-width ``ｓ＝１６ｋ`` is ``s=16k``."""
+    return unicodedata.normalize("NFKC", word)
+
+
 def parse_settings(words: Iterable[str]) -> dict[str, Any]:
-    """Parse ``key=value`` words into {canonical key: value}; the last repeat wins."""
+    """Parse ``key=value`` words into {canonical key: value}; a key given twice is an error."""
     settings: dict[str, Any] = {}
-    for word in words:
+    given: dict[str, str] = {}
+    for word in map(normalize_word, words):
         if "=" not in word:
             raise InputError(
                 f'unexpected word "{word}": after the model, write settings as key=value '
@@ -230,6 +242,10 @@ def parse_settings(words: Iterable[str]) -> dict[str, Any]:
         key = ALIAS_TO_KEY.get(raw_key.strip().lower())
         if key is None:
             raise _unknown_key(raw_key)
+        if key in given:
+            same = "" if given[key].partition("=")[0].lower() == raw_key.strip().lower() else f" ({key})"
+            raise InputError(f'"{given[key]}" and "{word}" set the same key{same}: give it once')
+        given[key] = word
         raw_value = raw_value.strip()
         if not raw_value:
             raise InputError(f"{key}= has no value")

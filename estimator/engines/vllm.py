@@ -55,6 +55,7 @@ from estimator.engines.vllm_profiles import (
 )
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import kv_cache_bytes
+from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
 
 if TYPE_CHECKING:
@@ -815,6 +816,18 @@ def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: i
     return total
 
 
+def requests_kv_bytes(spec: ModelSpec, query: Query, *, seq_len: int, batch: int, tp: int,
+                      batched_tokens: int) -> int:
+    """Pool bytes ``batch`` requests of ``seq_len`` tokens reserve, per GPU.
+
+    The same blocks :func:`kv_capacity` divides the pool by: the query fits exactly when the pool
+    holds its b requests (one rule for the fit and the concurrency).
+    """
+    at = query.model_copy(update={"gpus": tp}) if tp != query.gpus else query
+    layout, _ = kv_layout(spec, at)
+    return batch * _blocks_per_request(layout, seq_len, batched_tokens) * layout.bytes_per_block
+
+
 def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_tokens: int) -> tuple[int, int, float]:
     """(num_gpu_blocks, "GPU KV cache size" tokens, max concurrency at query.seq_len) for a pool.
 
@@ -896,6 +909,9 @@ class VllmReport(EngineReport):
     estimated_max_model_len: int
     start_error: str | None  # vLLM's error text when it refuses to start
     log_lines: tuple[str, ...]  # the capacity lines as this release prints them
+    # The smallest util (two decimals) at which the pool holds the b requests of s tokens, when the
+    # asked util falls short and one up to the device's limit does; None otherwise.
+    util_to_fit: float | None = None
 
 
 def vllm_terms(spec: ModelSpec, query: Query, *, gpu: GPU | None,
@@ -911,17 +927,18 @@ def vllm_terms(spec: ModelSpec, query: Query, *, gpu: GPU | None,
     graphs = cuda_graph_estimate_bytes(spec, query, gpu, constants) if graphs_in_budget(query) \
         else cuda_graph_bytes(spec, constants)
     overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) + graphs
-    warnings: list[str] = []
+    warnings: list[Note] = []
     _, version_warning = version_profile(query)
     if version_warning:
-        warnings.append(version_warning)
+        warnings.append(note("vllm_release", version_warning))
     if query.kv == "off":
-        warnings.append("vLLM always allocates a KV cache; kv=off only drops it from the memory total")
+        warnings.append(note("kv_off_allocates",
+                             "vLLM always allocates a KV cache; kv=off only drops it from the memory total"))
     if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
-        warnings.append(f"vLLM refuses max_model_len {query.seq_len:,} above the model's "
-                        f"{spec.max_position_embeddings:,} positions unless told to override")
+        warnings.append(note("context_window_exceeded", f"vLLM refuses max_model_len {query.seq_len:,} above the "
+                             f"model's {spec.max_position_embeddings:,} positions unless told to override"))
     _, layout_warnings = kv_layout(spec, query)
-    warnings.extend(layout_warnings)
+    warnings.extend(note("kv_page_padding", w) for w in layout_warnings)
     return EngineTerms(activations=peak, overhead=overhead, activation_where=where, warnings=tuple(warnings))
 
 
@@ -946,13 +963,21 @@ def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU,
     pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
     check = start_check(spec, query, pool, batched_tokens=batched_tokens)
+    to_fit = None
+    if query.kv != "off" and concurrency < query.batch:
+        # What the requested share must hold for the b requests; the CUDA context (and, up to 0.19,
+        # the graphs) come on top of it.
+        need = weights + peak + non_torch + (graphs if in_budget else 0) + requests_kv_bytes(
+            spec, query, seq_len=query.seq_len, batch=query.batch, tp=query.gpus, batched_tokens=batched_tokens)
+        to_fit = util_to_fit(need, gpu.memory_bytes,
+                             cuda_context_bytes(query, constants) + (0 if in_budget else graphs))
     return VllmReport(
         version=profile.version, kv_cache_memory=pool, kv_cache_tokens=tokens,
         max_concurrency=round(concurrency, 2), weights=weights, activation_peak=peak, non_torch=non_torch,
         cuda_graphs=graphs, cuda_graphs_in_budget=in_budget, gpu_memory_utilization=util,
         requested_memory=requested, block_size=kv_layout(spec, query)[0].block_size, num_gpu_blocks=blocks,
         max_num_batched_tokens=batched_tokens, max_num_seqs=max_seqs, starts=check.fits,
-        estimated_max_model_len=check.estimated_max_model_len, start_error=check.error,
+        estimated_max_model_len=check.estimated_max_model_len, start_error=check.error, util_to_fit=to_fit,
         log_lines=capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len) if pool > 0 else (),
     )
 
@@ -970,6 +995,18 @@ def capacity_lines(profile: VllmProfile, gpu: GPU, pool: int, tokens: int, concu
     if profile.capacity_one_line:
         return available, f"{size}, {conc}"
     return available, size, conc
+
+
+def util_to_fit(requested_bytes: int, device_bytes: int, outside_bytes: int) -> float | None:
+    """The smallest ``gpu_memory_utilization`` (two decimals) whose share of the device is at least
+    ``requested_bytes``, with ``outside_bytes`` (CUDA context and graphs, on top of the share) still
+    on the device; None when no util up to 1 gives that."""
+    pct = ceil_div(requested_bytes * 100, device_bytes)
+    while int(pct / 100 * device_bytes) < requested_bytes:  # vLLM truncates util x total
+        pct += 1
+    if pct > 100 or int(pct / 100 * device_bytes) + outside_bytes > device_bytes:
+        return None
+    return pct / 100
 
 
 def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
@@ -990,6 +1027,17 @@ def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
     return None
 
 
+def nearest_tp_sizes(spec: ModelSpec, gpus: int) -> tuple[int, ...]:
+    """The TP sizes vLLM accepts next to ``gpus``: the largest below it and the smallest above it
+    (up to the attention heads, which every accepted size divides)."""
+    has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
+    accepted = _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa,
+                                  max(spec.num_attention_heads, gpus))
+    below = [n for n in accepted if n < gpus]
+    above = [n for n in accepted if n > gpus]
+    return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
+
+
 @cache
 def _accepted_tp_sizes(heads: int, kv_heads: int, has_gqa: bool, limit: int) -> tuple[int, ...]:
     """TP sizes up to ``limit`` that vLLM accepts for these head counts (built once per shape)."""
@@ -1003,20 +1051,19 @@ def _accepted_tp_sizes(heads: int, kv_heads: int, has_gqa: bool, limit: int) -> 
     return tuple(sizes)
 
 
-def _paged_by_vllm(spec: ModelSpec) -> bool:
-    """Models whose cache vLLM lays out unlike a per-token KV cache: hybrid state pages, DSA."""
-    return any(_has_state(layer) or (layer.kind == "mla" and layer.index_dim) for layer in spec.layers)
-
-
-def _kv_bytes(spec: ModelSpec, query: Query, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int) -> int:
-    """KV bytes one GPU holds for ``batch`` requests of ``seq_len`` tokens, laid out as vLLM lays them:
-    hybrid and DSA models by their pages (attention blocks of the raised size, whole state pages per
-    request), the others per token (estimator.kv, 16-token blocks)."""
-    if not _paged_by_vllm(spec) or kv_dtype_bytes(spec, query) != DTYPE_BYTES[kv_dtype]:
+def _kv_bytes(spec: ModelSpec, query: Query, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int,
+              gpu: GPU | None = None) -> int:
+    """KV bytes one GPU's pool reserves for ``batch`` requests of ``seq_len`` tokens: the blocks vLLM
+    gives each request (attention blocks of the layout's size, sliding windows capped, whole state
+    pages per request), so the fit and the concurrency follow one rule. A KV dtype other than the
+    query's (the classic comparison) is counted per token (estimator.kv)."""
+    if kv_dtype_bytes(spec, query) != DTYPE_BYTES[kv_dtype]:
         return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, engine="vllm")
     at = query.model_copy(update={"gpus": gpus}) if gpus != query.gpus else query
-    batched, _ = batch_defaults(at, lookup_gpu(at.gpu) if at.gpu else None)
-    return batch * request_kv_bytes(spec, at, seq_len, batched_tokens=batched)
+    if gpu is None and at.gpu:
+        gpu = lookup_gpu(at.gpu)
+    batched, _ = batch_defaults(at, gpu)
+    return requests_kv_bytes(spec, at, seq_len=seq_len, batch=batch, tp=gpus, batched_tokens=batched)
 
 
 class VllmEngine(BaseEngine):
@@ -1032,8 +1079,10 @@ class VllmEngine(BaseEngine):
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
 
-    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int) -> int:
-        return _kv_bytes(spec, query, query.seq_len, query.batch, kv_dtype, gpus)
+    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int,
+                       gpu: GPU | None = None) -> int:
+        """The pool bytes the b requests of s tokens reserve (see :func:`requests_kv_bytes`)."""
+        return _kv_bytes(spec, query, query.seq_len, query.batch, kv_dtype, gpus, gpu)
 
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
         return loaded_weight_bytes(spec, query, gpu, weights, query_constants(query))
@@ -1080,42 +1129,49 @@ class VllmEngine(BaseEngine):
             return lambda s, b: fixed
 
         def total(s: int, b: int) -> int:
-            return fixed + _kv_bytes(spec, query, s, b, kv, query.gpus)
+            return fixed + _kv_bytes(spec, query, s, b, kv, query.gpus, gpu)
 
         return total
 
-    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
-        notes: list[str] = []
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
+        notes: list[Note] = []
         if not query.flash_attention:
-            notes.append("vLLM always runs fused (paged) attention kernels: fa=off changes nothing with "
-                         "engine=vllm (its --enforce-eager turns off CUDA graphs, not fused attention).")
+            notes.append(note("fused_attention_always", "vLLM always runs fused (paged) attention kernels: fa=off "
+                              "changes nothing with engine=vllm (its --enforce-eager turns off CUDA graphs, not "
+                              "fused attention)."))
         _, max_seqs = batch_defaults(query, gpu)
         if query.batch > max_seqs:
             # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
             seqs = f"{max_seqs:,} sequence" + ("" if max_seqs == 1 else "s")
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
-            notes.append(f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would queue the rest; "
-                         "raise seqs= to run them together.")
-        refusal = tp_refusal(spec, query.gpus)
-        if refusal:
-            valid = [n for n in range(1, query.gpus) if tp_refusal(spec, n) is None]
-            notes.append(f"vLLM will not start with gpus={query.gpus}: {refusal}; "
-                         f"gpus={valid[-1]} is the largest size below it that vLLM accepts.")
+            notes.append(note("batch_queued", f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would "
+                              "queue the rest; raise seqs= to run them together."))
+        refusal = self.refusal(spec, query)
+        if refusal and gpu is None:  # with a GPU the verdict says it
+            notes.append(note("engine_refuses", refusal + "."))
         return notes
 
+    def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        """vLLM checks the TP size against the heads at start-up: say so, with the sizes it accepts."""
+        why = tp_refusal(spec, query.gpus)
+        if why is None:
+            return None
+        sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus))
+        return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
+
     def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-               weights: int) -> tuple[EngineReport | None, list[str]]:
+               weights: int) -> tuple[EngineReport | None, list[Note]]:
         version = version_profile(query)[0].version
         if gpu is None:
-            return None, [f"Give gpu= to see the KV pool vLLM {version} would reserve and how many "
-                          "requests it holds."]
+            return None, [note("no_gpu_given", f"Give gpu= to see the KV pool vLLM {version} would reserve "
+                               "and how many requests it holds.")]
         report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
         if report.kv_cache_memory <= 0:
-            return report, [f"vLLM {version} would not start: weights and activations leave no room for the "
-                            f"KV cache at util={report.gpu_memory_utilization:g}."]
+            return report, [note("no_kv_pool", f"vLLM {version} would not start: weights and activations leave "
+                                 f"no room for the KV cache at util={report.gpu_memory_utilization:g}.")]
         if not report.starts:
-            return report, [f"vLLM {version} would not start with max_model_len {query.seq_len:,}: "
-                            f"{report.start_error}"]
+            return report, [note("max_model_len_refused", f"vLLM {version} would not start with max_model_len "
+                                 f"{query.seq_len:,}: {report.start_error}")]
         return report, []
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
@@ -1130,6 +1186,48 @@ class VllmEngine(BaseEngine):
         if not v.starts:
             line += (f"; it would not start at max_model_len {est.query.seq_len:,} "
                      f"(estimated maximum model length {v.estimated_max_model_len:,})")
+        return line
+
+
+    def verdict(self, est: Estimate, esc: Escape) -> str | None:
+        """The fit is whether the KV pool holds the b requests of s tokens (what vLLM's concurrency
+        counts): say how many it holds and what makes it hold them (util first, then b, then GPUs)."""
+        fit, v, q = est.fit, est.engine_report, est.query
+        if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
+            return None
+        total = f"Total {est.memory.total / GiB:.1f} GiB" + (" per GPU" if q.gpus > 1 else "")
+        name = esc(fit.gpu_name)
+        where = f"one {name}" if q.gpus == 1 else f"each of {q.gpus} {name}"
+        pool = f"vLLM's KV pool at util={v.gpu_memory_utilization:g}"
+        asked = f"{q.batch:,} request" + ("" if q.batch == 1 else "s") + f" of {q.seq_len:,} tokens"
+        if fit.fits:
+            return f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens " \
+                   f"(b={q.batch:,} asked)"
+        if v.max_concurrency >= q.batch and v.util_to_fit is None:
+            # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
+            return (f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
+                    f"graphs vLLM adds on top of it leave no room on the device; lower util")
+        held = min(v.max_concurrency, q.batch - 0.01)  # never round up to what was asked
+        if v.kv_cache_memory <= 0:
+            line = (f"{total}: does not fit {where}: at util={v.gpu_memory_utilization:g} the weights and "
+                    "activations leave vLLM no KV pool")
+        elif held < 1:
+            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of one request of {q.seq_len:,} tokens"
+        else:
+            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of the {asked} asked"
+        fixes = []
+        if v.util_to_fit is not None:
+            fixes.append(f"util={v.util_to_fit:g}")
+        if fit.max_batch >= 1 and q.batch > 1:
+            fixes.append(f"b={fit.max_batch:,}")
+        if fit.max_seq_len >= 1 and held < 1:
+            fixes.append(f"s={fit.max_seq_len:,}")
+        if v.util_to_fit is None and fit.min_gpus > q.gpus:
+            fixes.append(f"gpus={fit.min_gpus}")
+        if fixes:
+            line += "; use " + ", or ".join(fixes)
+        elif fit.min_gpus == 0:
+            line += "; no tensor-parallel group vLLM accepts fits it"
         return line
 
 

@@ -11,6 +11,7 @@ import pytest
 from bot import blocks
 from bot.blocks import escape
 from estimator.engines.vllm import VllmReport
+from estimator.notes import note
 from estimator.query import Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from tests.blockkit import block_errors, phone_errors
@@ -175,7 +176,8 @@ def test_classic_method_prints_the_six_lines() -> None:
 def test_classic_comparison_is_said_once_and_only_when_asked() -> None:
     # The estimator's warning carries the classic comparison; the message shows it once, when asked.
     est = phi4(gpu=False)
-    warned = est.model_copy(update={"warnings": ("The classic formula says 36.13 GB here (...)",)})
+    classic = note("classic_formula", "The classic formula says 36.13 GB here (...)")
+    warned = est.model_copy(update={"warnings": (classic,)})
     assert blocks.estimate_message(warned, classic=True).text.count("The classic formula says") == 1
     assert "The classic formula says" not in blocks.estimate_message(warned).text
     assert "The classic formula says" not in blocks.estimate_message(est).text

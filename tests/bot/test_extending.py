@@ -24,6 +24,7 @@ from estimator import engines, gpus
 from estimator.dtypes import Dtypes
 from estimator.engines import BaseEngine, EngineReport, EngineTerms
 from estimator.gpus import GPU
+from estimator.notes import note
 from estimator.query import Query
 from estimator.spec import ModelSpec
 
@@ -53,7 +54,7 @@ class ToyEngine(BaseEngine):
 
     def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
                weights: int) -> tuple[EngineReport | None, list[str]]:
-        return ToyReport(slots=query.seq_len // 1024), ["toy engines are not real"]
+        return ToyReport(slots=query.seq_len // 1024), [note("unclassified", "toy engines are not real")]
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_json_has_its_section_and_its_terms(toy: None) -> None:
     memory = data["memory"]
     assert isinstance(memory, dict)
     assert (memory["activations"], memory["overhead"]) == (100 * MiB, 300 * MiB)
-    assert "toy engines are not real" in data["warnings"]  # type: ignore[operator]
+    assert {"code": "unclassified", "message": "toy engines are not real"} in data["warnings"]  # type: ignore[operator]
     # The other engines' answers carry the new key too, empty.
     assert _vram_json("engine=vllm", "gpu=h100")["toy"] is None
 

@@ -76,11 +76,13 @@ def test_fit_is_exact_at_its_boundaries(name: str, text: dict) -> None:
 
 def test_a_model_that_cannot_fit_says_so() -> None:
     # Mixtral-8x7B in bf16: 46.7B parameters x 2 bytes = 93 GB of weights alone, more than an L4's
-    # 22 GiB, so it needs tensor parallelism; at least 8 L4s (8 x 22 GiB = 176 GiB of room).
+    # 22 GiB, so it needs several GPUs.
     est = estimate(spec("mistralai__Mixtral-8x7B-Instruct-v0.1.json"), Query(model="m", gpu="l4"), model_id="m")
     assert est.fit is not None and not est.fit.fits and est.fit.headroom < 0
     assert est.fit.max_seq_len == 0 and est.fit.max_batch == 0
-    assert est.fit.min_gpus >= 8
+    # transformers splits layers over any number of GPUs: 4 L4s (4 x 21.99 GiB = 87.96 GiB) cannot hold
+    # 86.98 GiB of weights plus a 0.7 GiB CUDA context on each, so at least 5.
+    assert est.fit.min_gpus >= 5
 
 
 def test_largest_from_a_guess_with_a_small_step_matches_a_linear_scan() -> None:

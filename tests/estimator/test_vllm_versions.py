@@ -54,7 +54,7 @@ def test_unknown_release_gets_the_nearest_with_a_warning() -> None:
     assert profile.version == "0.19"
     assert warning is not None and "0.18" in warning and "0.19" in warning
     est = estimate(LLAMA, q(vllm="0.18", gpu="h100-80gb"), model_id="m")
-    assert any("0.18 is not profiled" in w for w in est.warnings)
+    assert any("0.18 is not profiled" in w.message for w in est.warnings)
 
 
 def test_default_util_per_release() -> None:
@@ -163,7 +163,7 @@ def test_a_request_longer_than_the_pool_is_a_failed_start() -> None:
     assert not report.starts
     expected = (report.kv_cache_memory - LLAMA_BLOCK) // LLAMA_BLOCK * 16
     assert report.estimated_max_model_len == expected
-    assert any("would not start with max_model_len 131,072" in w for w in est.warnings)
+    assert any("would not start with max_model_len 131,072" in w.message for w in est.warnings)
 
 
 # ------------------------------------------------------------------ hybrid KV cache manager
