@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import report
 from bot.question import Question, read_question
 from bot.service import Outcome, Service
+from estimator.engines import get_engine
 from estimator.result import Estimate
 from estimator.spec import Frozen
 from sources.model_search import ModelMatch, ModelSearch
@@ -64,6 +66,12 @@ def headline(est: Estimate, question: Question) -> str:
         if fit.min_gpus == 0:
             return f"no group of {fit.gpu_name} that vram tries holds it (at {q.seq_len:,} tokens, batch {q.batch})"
         return f"fewest {fit.gpu_name} that hold it: {fit.min_gpus} (at {q.seq_len:,} tokens, batch {q.batch})"
+    if fit.engine_refuses:
+        return f"no: {fit.engine_refuses}"
+    own = report.verdict(est)
+    if get_engine(q.engine).verdict(est, report.same) is not None:
+        # The engine's own rule decided (vLLM: its KV pool): its sentence, without the total before it.
+        return ("yes: " if fit.fits else "no: ") + own.partition(": ")[2]
     if fit.fits:
         return f"yes: it fits on {where}, with {_gib(fit.headroom)} free per GPU"
     more = f"; {fit.min_gpus} of them would" if fit.min_gpus > q.gpus else ""
@@ -97,7 +105,7 @@ def slack_lead(ans: QuestionAnswer) -> str:
 def to_json(ans: QuestionAnswer) -> dict[str, Any]:
     """``--json``: the estimate's object plus how the question was read."""
     assert ans.outcome.estimate is not None
-    data = ans.outcome.estimate.to_json()
+    data = report.estimate_json(ans.outcome.estimate, record_id=ans.outcome.record_id)
     data["read_as"] = ans.read_as
     data["question"] = {
         "kind": ans.question.kind,

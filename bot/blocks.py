@@ -19,6 +19,7 @@ from bot.helptext import slack_help
 from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space glyph
 from bot.report import GIB, bar, gib, params, per_token
 from estimator.classic import classic_lines as _classic_lines
+from estimator.notes import Note
 from estimator.query import MAX_BATCH, MAX_SEQ_LEN
 from estimator.result import Estimate
 from estimator.spec import Frozen
@@ -28,6 +29,11 @@ MAX_BLOCKS = 50  # Slack's limit on blocks per message
 # The widest code-block line that a phone shows without wrapping (about 45 monospace characters).
 PHONE_WIDTH = 45
 CLASSIC_WARNING = "The classic formula says"  # the estimator's warning comparing with the classic formulas
+
+
+def _is_classic(warning: Note) -> bool:
+    """The classic comparison: by its code, or by its sentence in answers stored before codes."""
+    return warning.code == "classic_formula" or warning.message.startswith(CLASSIC_WARNING)
 REPLY_HINT = (
     "Reply in this thread to change one thing: `s=32k` · `b=8` · `gpu=a100-40gb` · `kv=fp8` · `engine=vllm`"
 )
@@ -211,9 +217,9 @@ def estimate_message(
     if extra:
         blocks.append(_section("\n".join(extra)))
         text += extra
-    warnings = [w for w in est.warnings if show_classic or not w.startswith(CLASSIC_WARNING)]
+    warnings = [w for w in est.warnings if show_classic or not _is_classic(w)]
     if warnings:
-        warn = "\n".join(f":warning: {escape(w)}" for w in warnings)
+        warn = "\n".join(f":warning: {escape(w.message)}" for w in warnings)
         blocks.append(_section(warn))
         text.append(warn)
     context: list[str] = []
@@ -381,8 +387,8 @@ def compare_message(
     blocks += [_section(title), {"type": "section", "fields": fields}, _section(summary)]
     text = [lead or "", title, *(f["text"] for f in fields), summary]
     ids = [f"#{i}" for i in record_ids if i is not None]
-    warnings = [f":warning: {escape(e.model)}: {escape(w)}" for e in (a, b) for w in e.warnings
-                if not w.startswith(CLASSIC_WARNING) or q.method == "classic"]
+    warnings = [f":warning: {escape(e.model)}: {escape(w.message)}" for e in (a, b) for w in e.warnings
+                if not _is_classic(w) or q.method == "classic"]
     if warnings:
         blocks.append(_section("\n".join(warnings)))
         text += warnings

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from bot import render_text
+from bot import render_text, report
 from bot.commands import GpusCmd, HelpCmd, parse
 from bot.console import make_console, plain
 from bot.names import shorten_paths
@@ -131,7 +131,8 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
                 print(json.dumps({"id": reply.record.id, "status": reply.record.status,
                                   "error": reply.record.error, "text": reply.record.text}, indent=2), file=out)
             else:
-                print(json.dumps(reply.estimate.to_json(), indent=2), file=out)
+                print(json.dumps(report.estimate_json(reply.estimate, record_id=reply.record.id), indent=2),
+                      file=out)
             return 0
         console.print(f"#{reply.record.id} · {reply.record.created_at:%Y-%m-%d %H:%M} UTC · "
                       f"{shorten_paths(reply.record.text)}", markup=False, highlight=False)
@@ -148,7 +149,8 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
                 return _fail(outcome.error, outcome.exit_code, err)
         assert reply.a.estimate and reply.b.estimate
         if as_json:
-            print(json.dumps([reply.a.estimate.to_json(), reply.b.estimate.to_json()], indent=2), file=out)
+            print(json.dumps([report.estimate_json(o.estimate, record_id=o.record_id)
+                              for o in (reply.a, reply.b) if o.estimate], indent=2), file=out)
         else:
             console.print(render_text.compare_table(reply.a.estimate, reply.b.estimate))
             for line in render_text.compare_warnings(reply.a.estimate, reply.b.estimate):
@@ -159,7 +161,8 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
         if outcome.error or outcome.estimate is None:
             return _fail(outcome.error or "no estimate", outcome.exit_code or 1, err)
         if as_json:
-            print(json.dumps(outcome.estimate.to_json(), indent=2), file=out)
+            print(json.dumps(report.estimate_json(outcome.estimate, record_id=outcome.record_id), indent=2),
+                  file=out)
         elif outcome.estimate.query.method == "classic":
             for line in render_text.classic_text(outcome.estimate):
                 print(line, file=out)

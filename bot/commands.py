@@ -14,7 +14,7 @@ import re
 from typing import Any, Literal
 
 from common.errors import InputError
-from estimator.grammar import parse_model, parse_query, parse_settings, query_with
+from estimator.grammar import normalize_word, parse_model, parse_query, parse_settings, query_with
 from estimator.query import Query
 from estimator.spec import Frozen
 
@@ -61,6 +61,9 @@ def split_words(text: str) -> list[str]:
     # Slack may wrap pasted text in backticks or send non-breaking spaces.
     cleaned = text.replace("\u00a0", " ").replace("`", " ").strip()
     words = cleaned.split()
+    # Settings typed with an East Asian input method arrive full width (ｓ＝１６ｋ): read them as ASCII
+    # (NFKC). Only words that then hold "=": a model path keeps its own spelling.
+    words = [n if "=" in (n := normalize_word(w)) else w for w in words]
     # Slack and shells put spaces around "=" sometimes ("s = 32k"): glue them back.
     glued: list[str] = []
     for word in words:

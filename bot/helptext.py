@@ -7,6 +7,8 @@ here is typed by hand twice: a new key or engine shows up in ``vram help``, ``/v
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from estimator.engines import engines
 from estimator.grammar import KEYS, Key
 
@@ -20,16 +22,27 @@ def key_rows() -> list[tuple[str, str, str]]:
     return [(_name(key), key.short(), key.default) for key in KEYS]
 
 
-def _table(rows: list[tuple[str, str, str]], indent: str) -> list[str]:
-    first = max(len(r[0]) for r in rows) + 2
-    second = max(len(r[1]) for r in rows) + 2
-    return [f"{indent}{a:<{first}}{b:<{second}}{c}".rstrip() for a, b, c in rows]
+def _table(rows: Sequence[tuple[str, ...]], indent: str) -> list[str]:
+    """Rows as columns two spaces apart, each as wide as its widest cell (the last one unpadded)."""
+    widths = [max(len(row[i]) for row in rows) + 2 for i in range(len(rows[0]) - 1)]
+    return [(indent + "".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=False)) + row[-1]).rstrip()
+            for row in rows]
+
+
+# The sub-commands and what each does, for the terminal help.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("vram gpus [--json]", "the GPU catalog"),
+    ("vram history [model] [mine] [--limit N] [--json]", "your earlier estimates, newest first"),
+    ("vram show <id> [--json]", "one stored estimate again"),
+    ("vram compare <model> <model> [key=value ...]", "two models side by side"),
+    ("vram serve", "run the Slack app"),
+    ("vram db upgrade", "apply database migrations"),
+)
 
 
 def engine_lines(indent: str) -> list[str]:
     """One line per registered engine: its engine= value and what it sizes."""
-    width = max(len(e.name) for e in engines()) + 2
-    return [f"{indent}{e.name:<{width}}{e.help}" for e in engines()]
+    return _table([(e.name, e.help) for e in engines()], indent)
 
 
 def terminal_help() -> str:
@@ -46,12 +59,7 @@ def terminal_help() -> str:
         "  engines (engine=):",
         *engine_lines("    "),
         "",
-        "  vram gpus                   the GPU catalog",
-        "  vram history [model] [--limit N] [--json]",
-        "  vram show <id> [--json]",
-        "  vram compare <model> <model> [key=value ...]",
-        "  vram serve                  run the Slack app",
-        "  vram db upgrade             apply database migrations",
+        *_table(list(COMMANDS), "  "),
         "",
         "Examples:",
         "  vram microsoft/phi-4 s=16k gpu=h100",

@@ -188,7 +188,7 @@ class Question(Frozen):
 class _Reader:
     tokens: list[_Token]
     read: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (value, the words read)
-    explicit: dict[str, str] = field(default_factory=dict)  # key=value words, last wins
+    explicit: dict[str, str] = field(default_factory=dict)  # key=value words (each key once)
     kinds: set[str] = field(default_factory=set)
     gpu_count_stated: bool = False  # a count word or number, not an article
     gpu_article: bool = False
@@ -337,6 +337,7 @@ def _looks_like_gpu(word: str) -> bool:
 
 def _read_ids(reader: _Reader) -> None:
     """URLs, exact Hub ids, local paths and ``key=value`` words (whole tokens)."""
+    words: dict[str, str] = {}  # key -> the key=value word that set it
     for token in reader.tokens:
         raw = token.raw
         url = _URL_RE.match(raw)
@@ -350,7 +351,9 @@ def _read_ids(reader: _Reader) -> None:
                 # The grammar's own parser: an unknown key or a bad value is its sentence.
                 parse_settings([raw])
                 key = ALIAS_TO_KEY[key_raw.strip().lower()]
-                reader.explicit.pop(key, None)  # the last repeat wins, and keeps its place last
+                if key in words:
+                    parse_settings([words[key], raw])  # a key given twice: the grammar's sentence
+                words[key] = raw
                 reader.explicit[key] = value.strip()
                 token.used = True
                 continue

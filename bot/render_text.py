@@ -57,7 +57,7 @@ def print_estimate(est: Estimate, console: Console) -> None:
         if line:
             console.print(Text(plain(line)), soft_wrap=True)
     for warning in est.warnings:
-        console.print(Text(plain(f"! {warning}"), style="yellow"))
+        console.print(Text(plain(f"! {warning.message}"), style="yellow"))
 
 
 def classic_text(est: Estimate) -> list[str]:
@@ -144,7 +144,7 @@ def compare_warnings(a: Estimate, b: Estimate) -> list[str]:
     lines = []
     for est in (a, b):
         for warning in est.warnings:
-            if not warning.startswith("The classic formula says"):
-                lines.append(plain(f"! {model_name(est.model)}: {warning}"))
+            if warning.code != "classic_formula":
+                lines.append(plain(f"! {model_name(est.model)}: {warning.message}"))
     return lines
 

@@ -8,6 +8,9 @@ Every part that came from a user or the Hub (model id, formats, GPU names, warni
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cache
+from importlib import metadata
+from typing import Any
 
 from estimator.engines import get_engine
 from estimator.result import Estimate
@@ -21,8 +24,27 @@ BAR_FREE = "·"
 Escape = Callable[[str], str]
 
 
-def _same(text: str) -> str:
+def same(text: str) -> str:
+    """The identity escape (the terminal's)."""
     return text
+
+
+_same = same
+
+
+# -- --json -------------------------------------------------------------------------------------
+@cache
+def vram_version() -> str | None:
+    """The installed package's version (None when running from a tree that was never installed)."""
+    try:
+        return metadata.version("vram")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def estimate_json(est: Estimate, *, record_id: int | None = None) -> dict[str, Any]:
+    """The ``--json`` object of one answer: the estimate, the tool's version, the stored record's id."""
+    return est.to_json(record_id=record_id, vram_version=vram_version())
 
 
 # -- numbers ------------------------------------------------------------------------------------
@@ -91,8 +113,9 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     elif est.details.kv_dtype and est.details.kv_dtype != est.details.weight_format:
         parts.append(f"KV {esc(est.details.kv_dtype)}")
     if q.gpus > 1:
-        parts.append(f"{q.gpus} GPUs (TP)")
-    parts.append(q.engine)
+        split = get_engine(q.engine).split
+        parts.append(f"{q.gpus} GPUs (TP)" if split == "tensor" else f"layers split across {q.gpus} GPUs")
+    parts.append(get_engine(q.engine).display_name(q))
     if q.method == "classic":
         parts.append("classic formulas")
     return " · ".join(parts)
@@ -107,15 +130,28 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
         return f"{total} is a guess, not a verdict: {esc(' '.join(est.refused))}"
     if fit is None:
         return f"{total} (add `gpu=h100` to check the fit)"
+    if fit.engine_refuses:
+        return f"{total}: {esc(fit.engine_refuses)}"
+    engine = get_engine(q.engine)
+    own = engine.verdict(est, esc)
+    if own is not None:
+        return own
     name = esc(fit.gpu_name)
     where = f"one {name}" if q.gpus == 1 else f"each of {q.gpus} {name}"
+    split = "tensor-parallel group" if engine.split == "tensor" else "split of its layers"
     if fit.fits:
         return f"{total}: fits {where} with {gib(fit.headroom)} to spare"
     line = f"{total}: does not fit {where} ({gib(-fit.headroom)} short)"
     if fit.min_gpus > q.gpus:
         line += f"; it fits on {fit.min_gpus} of them (`gpus={fit.min_gpus}`)"
     elif fit.min_gpus == 0:
-        line += "; no tensor-parallel group of these fits it"
+        if engine.split == "layers":
+            # Whole layers per GPU: past some count, each GPU's activations alone are the limit.
+            line += (f"; no split of its layers over more GPUs fits it: each GPU still runs "
+                     f"{gib(est.memory.activations)} of activations at s={q.seq_len:,}, which more GPUs do not "
+                     "divide; lower s or b")
+        else:
+            line += f"; no {split} of these fits it"
     return line
 
 
@@ -155,7 +191,9 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
                        f"the checkpoint has {params(est.params_total)}) in {esc(d.weight_format)}")
     elif est.params_active is not None and est.params_active != est.params_total:
         weights_why += f" ({params(est.params_active)} active per token)"
-    if q.gpus > 1:
+    if q.gpus > 1 and get_engine(q.engine).split == "layers":
+        weights_why += f", the busiest GPU's layers of {q.gpus}"
+    elif q.gpus > 1:
         weights_why += f", split over {q.gpus} GPUs"
     if q.kv == "off" or d.kv_dtype is None:
         kv_why = "off (kv=off): every step recomputes attention"

@@ -11,6 +11,7 @@ from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import KEYS, is_default
 from estimator.kv import kv_bytes_per_token, state_bytes_per_sequence
+from estimator.notes import Note, note
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.spec import ModelSpec
@@ -18,6 +19,10 @@ from estimator.weights import weight_bytes, weight_format_name
 
 
 def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
+    """The weights one GPU holds with tensor parallelism over ``gpus``; the whole model's weights for
+    an engine that splits layers (its ``layer_share`` divides them)."""
+    if get_engine(query.engine).split == "layers":
+        gpus = 1
     weights = weight_bytes(spec, weight_format=query.weight_format, bits=query.bits, gpus=gpus)
     if query.params_billions is not None and spec.params.total:
         # n= overrides the parameter count: scale the checkpoint's byte mix to it.
@@ -39,7 +44,11 @@ def _memory(spec: ModelSpec, query: Query, weights: int, engine: Engine, gpu: GP
             dtypes: Dtypes) -> tuple[Memory, EngineTerms]:
     if query.method == "classic":
         return _classic_memory(spec, query)
-    kv = 0 if dtypes.kv is None else engine.kv_cache_bytes(spec, query, dtypes.kv, gpus=query.gpus)
+    if engine.split == "layers" and query.gpus > 1:
+        share = engine.layer_share(spec, query, gpu, dtypes, weights=weights)
+        return Memory(weights=share.weights, kv_cache=share.kv_cache, activations=share.terms.activations,
+                      overhead=share.terms.overhead), share.terms
+    kv = 0 if dtypes.kv is None else engine.kv_cache_bytes(spec, query, dtypes.kv, gpus=query.gpus, gpu=gpu)
     terms = engine.terms(spec, query, gpu, dtypes, weights=weights, kv_cache=kv)
     # What the engine holds once loaded: the checkpoint share plus what its kernels re-lay or add
     # (vLLM: rope cache, MXFP4 swizzle padding); the terms above take the checkpoint share.
@@ -157,9 +166,11 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         if total_for(spec, tp, gpu=gpu) <= engine.usable_bytes(spec, tp, gpu):
             min_gpus = n
             break
+    refusal = engine.refusal(spec, query)
     return Fit(
-        gpu=gpu.key, gpu_name=gpu.name, gpu_memory=gpu.memory_bytes, fits=total <= usable,
+        gpu=gpu.key, gpu_name=gpu.name, gpu_memory=gpu.memory_bytes, fits=refusal is None and total <= usable,
         headroom=usable - total, max_seq_len=max_seq, max_batch=max_batch, min_gpus=min_gpus,
+        engine_refuses=refusal,
     )
 
 
@@ -185,7 +196,7 @@ def _off_by(name: str, ours: float, theirs: float) -> str | None:
     return None
 
 
-def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, query: Query) -> str | None:
+def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, query: Query) -> Note | None:
     """Where and by how much the classic formula is wrong, when a term or the total is >10% off."""
     if result.total_gb is None or memory.total == 0:
         return None
@@ -205,7 +216,8 @@ def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, qu
         return None
     why = "; ".join(found) or "its terms do not follow how engines allocate"
     cancel = "" if total_off else ", close only because its errors cancel"
-    return f"The classic formula says {result.total_gb} GB here (this estimate: {ours_gb:.2f} GB{cancel}): {why}."
+    return note("classic_formula",
+                f"The classic formula says {result.total_gb} GB here (this estimate: {ours_gb:.2f} GB{cancel}): {why}.")
 
 
 def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | None = None,
@@ -221,6 +233,8 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
     memory, terms = _memory(spec, query, weights, engine, gpu, dtypes)
     kvd = dtypes.kv
     per_token = kv_bytes_per_token(spec, kvd, gpus=query.gpus) if kvd else 0
+    if kvd and engine.split == "layers" and query.gpus > 1 and query.method == "calibrated":
+        per_token = engine.layer_share(spec, query, gpu, dtypes, weights=weights).kv_bytes_per_token
     classic_result = _classic(spec, query)
     kv_ratio = None
     if classic_result.kv_cache_gb and memory.kv_cache:
@@ -228,13 +242,15 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         same = query.gpus == 1 and query.method == "calibrated"  # then memory.kv_cache is this very figure
         ours_kv_total = memory.kv_cache if same else engine.kv_cache_bytes(spec, query, kvd or "bf16", gpus=1)
         kv_ratio = ours_kv_total / (classic_result.kv_cache_gb * GB)
-    notes = [*spec.warnings, *warnings, *terms.warnings]
+    # What reading the config found, then where the model came from (the resolver's sentences).
+    notes = [*(note("config", w) for w in spec.warnings), *(note("source", w) for w in warnings), *terms.warnings]
     wanted = query.weight_format
     if wanted in ("awq", "gptq", "mxfp4") and spec.quantization.format != wanted:
         # Calibrated or re-laid formats: neither engine converts bf16 weights into them on load.
-        notes.append(f"dtype={wanted} sizes a {wanted.upper()} checkpoint of this model: neither transformers "
-                     f"nor vLLM converts a {spec.quantization.format} checkpoint to {wanted.upper()} on load, "
-                     "so load a pre-quantized one.")
+        notes.append(note("pre_quantized_needed",
+                          f"dtype={wanted} sizes a {wanted.upper()} checkpoint of this model: neither transformers "
+                          f"nor vLLM converts a {spec.quantization.format} checkpoint to {wanted.upper()} on load, "
+                          "so load a pre-quantized one."))
     notes += engine.notes(spec, query, gpu)
     # Settings another engine reads: say they change nothing here.
     foreign = [key.name for key in KEYS if (owner := setting_owner(key.name)) is not None
@@ -243,16 +259,17 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
         owner = setting_owner(foreign[0])
         assert owner is not None
         one = len(foreign) == 1
-        notes.append(f"{', '.join(foreign)} {'is a' if one else 'are'} {owner.label} "
-                     f"{'setting' if one else 'settings'}: "
-                     f"{'it changes' if one else 'they change'} nothing with engine={query.engine} "
-                     f"(add engine={owner.name}).")
+        notes.append(note("setting_ignored",
+                          f"{', '.join(foreign)} {'is a' if one else 'are'} {owner.label} "
+                          f"{'setting' if one else 'settings'}: "
+                          f"{'it changes' if one else 'they change'} nothing with engine={query.engine} "
+                          f"(add engine={owner.name})."))
     if gpu is not None and not gpu.bf16 and query.method == "calibrated" and dtypes.model == "bf16":
         # Compute capability 7.x has no bf16: vLLM refuses to start, and torch has no fast path.
         plain = spec.quantization.method == "none" and query.weight_format is None and query.bits is None
         fix = "add dtype=fp16 (the same size)" if plain else "run it in fp16 (vLLM: --dtype half)"
         arch = (gpu.arch or gpu.family).title()
-        notes.append(f"The {gpu.name} has no bf16 ({arch}): {engine.no_bf16} there; {fix}.")
+        notes.append(note("no_bf16", f"The {gpu.name} has no bf16 ({arch}): {engine.no_bf16} there; {fix}."))
     # A model whose structure vram could not establish gets no verdict: no fit, no engine report.
     refused = spec.unread
     fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu and not refused else None

@@ -6,7 +6,9 @@ README's table are made from it; the allowed values come from the same ``Literal
 query uses, and the engine names from the engine registry. Commands around the settings (help,
 gpus, history, show, compare) are the front ends' business (``bot.commands``).
 
-Keys are case-insensitive, order does not matter and the last repeat of a key wins. Every
+Keys are case-insensitive and order does not matter; a key given twice is an error. Settings are
+read after Unicode NFKC normalisation, so the full-width forms an East Asian input method types
+(``s=１６k``, ``ｂ＝２``) mean their ASCII forms; other scripts' digits (``s=٣k``) are refused. Every
 problem is an :class:`~common.errors.InputError` carrying one sentence that names the word.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -21,11 +24,13 @@ from typing import Any, Literal, get_args
 
 from common.errors import InputError
 from estimator.engines import engine_aliases, engine_names
+from estimator.engines.vllm import DEFAULT_VERSION as DEFAULT_VLLM_VERSION
+from estimator.engines.vllm import followed_versions
 from estimator.gpus import lookup_gpu
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, MIN_PARAMS_BILLIONS, Bits, KVSetting, Method, Query
 from estimator.spec import WeightFormat
 
-_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([km]?)$")
+_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([km]?)$", re.ASCII)
 _MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)?$")
 _REVISION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$")
 
@@ -65,6 +70,8 @@ def _parse_count(key: str, raw: str, *, low: int, high: int) -> int:
 
 
 def _parse_float(key: str, raw: str, *, low: float, high: float) -> float:
+    if not raw.isascii():  # float() reads any script's digits; the grammar reads ASCII (after NFKC)
+        raise InputError(f"{key}={raw} is not a number")
     try:
         value = float(raw)
     except ValueError:
@@ -101,7 +108,15 @@ def _parse_bool(key: str, raw: str) -> bool:
     return value
 
 
-KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu"]
+def _parse_version(key: str, raw: str) -> str:
+    """A release as major.minor: "0.33", "v0.29.1", "0.29.1rc1.dev339+g..." all give the minor."""
+    match = re.match(r"^v?(\d+)\.(\d+)", raw.strip().lower())
+    if not match:
+        raise InputError(f"{key}={raw} is not a vLLM release: write it as {key}=0.19 or {key}=0.33")
+    return f"{int(match.group(1))}.{int(match.group(2))}"
+
+
+KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu", "version"]
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,8 @@ class Key:
             return _parse_bool(self.name, raw)
         if self.kind == "gpu":
             return lookup_gpu(raw).key
+        if self.kind == "version":
+            return _parse_version(self.name, raw)
         return _parse_choice(self.name, raw, self.values(), self.value_aliases())
 
 
@@ -158,6 +175,8 @@ _WEIGHT_FORMAT_ALIASES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16",
                           "bnb4": "nf4", "4bit": "nf4"}
 _KV_ALIASES = {"true": "on", "yes": "on", "false": "off", "no": "off", "none": "off",
                "bfloat16": "bf16", "float16": "fp16", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8"}
+
+FOLLOWED_VLLM_VERSIONS = followed_versions()
 
 KEYS: tuple[Key, ...] = (
     Key("s", ("seq", "ctx", "context"), "seq_len", "count", "tokens per sequence; 32k = 32768", "4096",
@@ -174,16 +193,26 @@ KEYS: tuple[Key, ...] = (
         low=MIN_PARAMS_BILLIONS, high=100_000, values_hint="number"),
     Key("gpu", (), "gpu", "gpu", "GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)", "none",
         values_hint="a catalog key or alias"),
-    Key("gpus", ("tp",), "gpus", "count", "tensor-parallel GPUs", "1", low=1, high=MAX_GPUS,
+    Key("gpus", ("tp",), "gpus", "count", "GPUs (vLLM: tensor parallel; transformers: layers)", "1",
+        low=1, high=MAX_GPUS,
         values_hint=f"1..{MAX_GPUS}"),
     Key("engine", (), "engine", "choice", "serving engine profile", "transformers", choices=engine_names,
         value_aliases=engine_aliases),
-    Key("util", (), "util", "float", "vLLM gpu_memory_utilization", "0.9", low=0, high=1,
-        values_hint="0 < x <= 1"),
+    Key("util", (), "util", "float", "vLLM gpu_memory_utilization", "0.92 (0.9 up to 0.19)",
+        low=0, high=1, values_hint="0 < x <= 1"),
     Key("mnbt", ("max_num_batched_tokens",), "max_num_batched_tokens", "count", "vLLM max_num_batched_tokens",
         "vLLM's default", low=1, high=MAX_SEQ_LEN, values_hint="integer"),
     Key("seqs", ("max_num_seqs",), "max_num_seqs", "count", "vLLM max_num_seqs", "vLLM's default", low=1,
         high=MAX_BATCH, values_hint="integer"),
+    Key("vllm", ("vllm_version",), "vllm", "version", "vLLM release",
+        f"{DEFAULT_VLLM_VERSION} (the newest followed)",
+        values_hint=f"{FOLLOWED_VLLM_VERSIONS[0]} ... {FOLLOWED_VLLM_VERSIONS[-1]}"),
+    Key("prefix", ("prefix_caching", "apc"), "prefix_caching", "bool",
+        "vLLM prefix caching",
+        "the release's", choices=lambda: ("on", "off")),
+    Key("mm", ("limit_mm_per_prompt", "images"), "mm_limit", "count",
+        "vLLM items per prompt (0: text only, no vision tower)",
+        "vLLM's (999 per modality)", low=0, high=MAX_BATCH, values_hint="integer, 0 = text only"),
     Key("method", (), "method", "choice", "sizing method; classic: the original calculator's six lines",
         "calibrated", choices=_literal(Method)),
 )
@@ -205,10 +234,16 @@ def _unknown_key(word: str) -> InputError:
     return InputError(f'unknown key "{word}"{hint} valid keys: {_fmt_choices(VALID_KEYS)}')
 
 
+def normalize_word(word: str) -> str:
+    """A settings word as the grammar reads it: NFKC, so full-width ``ｓ＝１６ｋ`` is ``s=16k``."""
+    return unicodedata.normalize("NFKC", word)
+
+
 def parse_settings(words: Iterable[str]) -> dict[str, Any]:
-    """Parse ``key=value`` words into {canonical key: value}; the last repeat wins."""
+    """Parse ``key=value`` words into {canonical key: value}; a key given twice is an error."""
     settings: dict[str, Any] = {}
-    for word in words:
+    given: dict[str, str] = {}
+    for word in map(normalize_word, words):
         if "=" not in word:
             raise InputError(
                 f'unexpected word "{word}": after the model, write settings as key=value '
@@ -218,6 +253,10 @@ def parse_settings(words: Iterable[str]) -> dict[str, Any]:
         key = ALIAS_TO_KEY.get(raw_key.strip().lower())
         if key is None:
             raise _unknown_key(raw_key)
+        if key in given:
+            same = "" if given[key].partition("=")[0].lower() == raw_key.strip().lower() else f" ({key})"
+            raise InputError(f'"{given[key]}" and "{word}" set the same key{same}: give it once')
+        given[key] = word
         raw_value = raw_value.strip()
         if not raw_value:
             raise InputError(f"{key}= has no value")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
@@ -22,6 +23,18 @@ def _registered(name: str) -> str:
 
 # The name of a registered engine (estimator.engines).
 EngineName = Annotated[str, AfterValidator(_registered)]
+
+_VERSION_RE = re.compile(r"^\d+\.\d+$")
+
+
+def _version_text(text: str) -> str:
+    if not _VERSION_RE.match(text):
+        raise ValueError(f'"{text}" is not a vLLM release: write it as 0.19 or 0.33')
+    return text
+
+
+# A vLLM release as major.minor ("0.19"); the grammar normalises "v0.19.1" to it.
+VllmVersionText = Annotated[str, AfterValidator(_version_text)]
 
 MAX_SEQ_LEN = 16 * 1024 * 1024
 MAX_BATCH = 1024 * 1024
@@ -45,7 +58,10 @@ class Query(Frozen):
     gpu: str | None = None  # catalog key, already validated
     gpus: int = Field(1, ge=1, le=MAX_GPUS)
     engine: EngineName = DEFAULT_ENGINE
-    util: float = Field(0.9, gt=0, le=1)
+    util: float | None = Field(None, gt=0, le=1)  # None: the vLLM release's default
     max_num_batched_tokens: int | None = Field(None, ge=1, le=MAX_SEQ_LEN)
     max_num_seqs: int | None = Field(None, ge=1, le=MAX_BATCH)
     method: Method = "calibrated"
+    vllm: VllmVersionText | None = None  # vllm=: the vLLM release (None: the newest profiled)
+    prefix_caching: bool | None = None  # prefix=: vLLM --enable-prefix-caching (None: the release's default)
+    mm_limit: int | None = Field(None, ge=0, le=MAX_BATCH)  # mm=: vLLM --limit-mm-per-prompt (0: text only)

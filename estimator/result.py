@@ -1,4 +1,4 @@
-"""The result of one estimate; ``Estimate.to_json()`` is the ``--json`` contract."""
+"""The result of one estimate; ``Estimate.to_json()`` is the ``--json`` contract (docs/interface.md)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from typing import Any
 from pydantic import SerializeAsAny, model_validator
 
 from estimator.engines import DEFAULT_ENGINE, EngineReport, engines, get_engine
+from estimator.notes import Note
 from estimator.query import Query
 from estimator.spec import Frozen
+
+# The version of the --json object's shape: raised whenever a key changes meaning or goes away.
+# 2: schema_version, vram_version and id; warnings as {code, message}; fit.engine_refuses;
+#    details.context_window_exceeded; vllm.util_to_fit.
+SCHEMA_VERSION = 2
 
 
 class Memory(Frozen):
@@ -43,7 +49,8 @@ class Fit(Frozen):
     headroom: int  # bytes, negative when it does not fit
     max_seq_len: int  # at the query's batch (0: not even one token fits)
     max_batch: int  # at the query's seq_len
-    min_gpus: int  # smallest tensor-parallel group that fits (0: none up to the limit)
+    min_gpus: int  # smallest group the engine runs the model on that fits (0: none up to the limit)
+    engine_refuses: str | None = None  # why the engine will not start this configuration (fits is then false)
 
 
 class Details(Frozen):
@@ -71,7 +78,7 @@ class Estimate(Frozen):
     fit: Fit | None = None
     engine_report: SerializeAsAny[EngineReport] | None = None  # the engine's own section (vLLM's KV pool)
     details: Details
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Note, ...] = ()
     # What vram could not establish about the model (``ModelSpec.unread``): when non-empty the
     # numbers are not a basis for a verdict, and ``fit`` and ``vllm`` are None.
     refused: tuple[str, ...] = ()
@@ -84,6 +91,9 @@ class Estimate(Frozen):
         if not isinstance(data, dict):
             return data
         data = dict(data)
+        # Answers stored before warnings had codes hold plain sentences.
+        data["warnings"] = tuple(Note(code="unclassified", message=w) if isinstance(w, str) else w
+                                 for w in data.get("warnings") or ())
         query = data.get("query")
         name = query.engine if isinstance(query, Query) else (query or {}).get("engine", DEFAULT_ENGINE)
         engine = get_engine(name)
@@ -93,13 +103,26 @@ class Estimate(Frozen):
         data["engine_report"] = model.model_validate(raw) if raw is not None and model is not None else None
         return data
 
-    def to_json(self) -> dict[str, Any]:
-        """The ``--json`` object of the interface spec (bytes as integers)."""
+    @property
+    def context_window_exceeded(self) -> bool:
+        """s is longer than the model's context window (when the config gives one)."""
+        window = self.details.context_window
+        return window is not None and self.query.seq_len > window
+
+    def to_json(self, *, record_id: int | None = None, vram_version: str | None = None) -> dict[str, Any]:
+        """The ``--json`` object of the interface spec (bytes as integers; ``classic`` in GB).
+
+        ``record_id`` is the stored record's id (None when it was not stored), ``vram_version`` the
+        installed tool's version: the front ends know both, the estimator neither.
+        """
         q = self.query
         params: dict[str, Any] = {"total": self.params_total}
         if self.params_active is not None:
             params["active"] = self.params_active
         return {
+            "schema_version": SCHEMA_VERSION,
+            "vram_version": vram_version,
+            "id": record_id,
             "model": self.model,
             "revision": self.revision,
             "params": params,
@@ -117,13 +140,16 @@ class Estimate(Frozen):
                 "util": q.util,
                 "max_num_batched_tokens": q.max_num_batched_tokens,
                 "max_num_seqs": q.max_num_seqs,
+                "vllm": q.vllm,
+                "prefix_caching": q.prefix_caching,
+                "mm_limit": q.mm_limit,
             },
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),
             "fit": self.fit.model_dump() if self.fit else None,
             **self._engine_sections(),
-            "details": self.details.model_dump(),
-            "warnings": list(self.warnings),
+            "details": {**self.details.model_dump(), "context_window_exceeded": self.context_window_exceeded},
+            "warnings": [w.model_dump() for w in self.warnings],
             # Machine-readable: why there is no verdict (null when there is one or no GPU was named).
             "refusal": ({"code": "structure_unread", "message": " ".join(self.refused)}
                         if self.refused else None),

@@ -11,6 +11,7 @@ sentence the user sees.
 from __future__ import annotations
 
 import difflib
+import os
 import queue
 import threading
 import time
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx2  # the HTTP client huggingface_hub 2.x is built on
-from huggingface_hub import HfApi, get_token
+from huggingface_hub import HfApi, get_token, try_to_load_from_cache
 from huggingface_hub.errors import (
     DisabledRepoError,
     GatedRepoError,
@@ -56,6 +57,13 @@ MAX_HEADER_WORKERS = 8
 # this many bytes (a 150k vocabulary with its merges takes ~7 MB), else up to its geometry.
 GGUF_HEADER_BYTES = 16 * 1024 * 1024
 MIN_SEARCH_BUDGET_S = 0.5  # "did you mean" suggestions only when this much time is left
+
+
+def hf_cache_snapshot(model: str, revision: str | None) -> str | None:
+    """The folder huggingface_hub's own cache holds for ``model`` at ``revision`` (branch, tag or sha;
+    None: main), found as ``from_pretrained`` finds it offline; None when its config.json is not there."""
+    found = try_to_load_from_cache(model, "config.json", revision=revision)
+    return os.path.dirname(found) if isinstance(found, str) else None
 
 
 class Deadline:

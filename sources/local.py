@@ -29,8 +29,9 @@ def is_local_reference(text: str) -> bool:
     if _unusable_path(text):
         return False
     path = Path(text).expanduser()
+    # A file here is never a repo id (README.md): reading it says whether it is a config.
     # "org/name" that also exists as a folder here: the folder wins only if it holds a model.
-    return path.is_dir() and ((path / "config.json").is_file() or any(path.glob("*.gguf")))
+    return path.is_file() or (path.is_dir() and ((path / "config.json").is_file() or any(path.glob("*.gguf"))))
 
 
 _MAX_PART_BYTES = 255  # NAME_MAX of the common file systems
@@ -76,7 +77,15 @@ def load_local(text: str) -> ResolvedModel:
             if ggufs:
                 return _gguf_model(text, folder, ggufs)
             raise NotFoundError(f"{text} holds no config.json (and no GGUF file): vram cannot size it")
-    config = _read_json(config_path, text)
+    try:
+        config = _read_json(config_path, text)
+    except ConfigError:
+        if config_path.suffix.lower() == ".json":
+            raise
+        config = None
+    if config is None or (config_path.suffix.lower() != ".json" and not _looks_like_config(config)):
+        raise ConfigError(f"{text} is not a model config: give a config.json, a model folder, a .gguf file "
+                          "or a Hub id")
     if not isinstance(config, dict):
         raise ConfigError(f"{config_path} is not a JSON object: vram cannot read it")
     safetensors, warnings = read_safetensors_folder(folder)
@@ -174,6 +183,11 @@ def count_by_dtype(tensors: dict[str, TensorInfo]) -> dict[str, int]:
             elements *= dim
         counts[tensor.dtype] = counts.get(tensor.dtype, 0) + elements
     return counts
+
+
+def _looks_like_config(data: Any) -> bool:
+    """A transformers config names its model type (or, for some older ones, its architectures)."""
+    return isinstance(data, dict) and ("model_type" in data or "architectures" in data)
 
 
 def _read_json(path: Path, shown: str) -> Any:

@@ -81,5 +81,5 @@ def hub_timeout_sentence(total_s: float) -> str:
 
 def offline_sentence(model: str) -> str:
     """What the user reads when offline mode is on and the model was never looked up."""
-    return (f"offline mode is on (HF_HUB_OFFLINE) and {model} has not been looked up before: "
-            "unset HF_HUB_OFFLINE to ask the Hub")
+    return (f"offline mode is on (HF_HUB_OFFLINE) and {model} has not been looked up before nor is it in "
+            "the Hugging Face cache: unset HF_HUB_OFFLINE to ask the Hub")

@@ -13,6 +13,7 @@ with one small request for its current sha. Concurrent asks for one model share 
 from __future__ import annotations
 
 import copy
+import os
 import re
 import threading
 import time
@@ -197,6 +198,15 @@ class Resolver:
         if self._offline:
             if entry is not None:
                 return _from_cache(entry, stale_note=self._stale_note(entry, "offline mode is on"))
+            from sources.hub import hf_cache_snapshot  # only offline: huggingface_hub is imported lazily
+
+            snapshot = hf_cache_snapshot(model, revision)
+            if snapshot is not None:
+                # What transformers would load offline: the Hugging Face cache's copy of the repo.
+                found = local.load_local(snapshot)
+                sha = os.path.basename(snapshot)
+                notes.append(f"offline mode is on: read {model} @ {sha[:7]} from the Hugging Face cache")
+                return found.model_copy(update={"model_id": model, "revision": sha, "source": "cache"})
             raise HubUnavailableError(offline_sentence(model))
 
         client = self._client(self._token, self._endpoint)

@@ -129,8 +129,17 @@ class Store:
         self._last_prune: float | None = None
         try:
             self.engine = self._create_engine(self.url, echo=echo, busy_timeout_ms=busy_timeout_ms)
-        except (ArgumentError, NoSuchModuleError, ImportError) as err:
-            # An unknown dialect or driver, or a driver that is not installed: say which, in one line.
+        except ImportError as err:
+            if self.url.get_backend_name() != "postgresql":
+                raise StoreError(f"DATABASE_URL names a database vram cannot open ({self.url.drivername}): its "
+                                 "driver is not installed; use sqlite:///path or postgresql+psycopg://user@host/db."
+                                 ) from err
+            # Postgres without its driver: the extra that installs it.
+            raise StoreError(f"DATABASE_URL names Postgres, but its driver ({self.url.get_driver_name()}) is not "
+                             "installed: pip install 'vram[postgres]' (and use postgresql+psycopg://user@host/db)."
+                             ) from err
+        except (ArgumentError, NoSuchModuleError) as err:
+            # An unknown dialect or driver: say which, in one line.
             raise StoreError(f"DATABASE_URL names a database vram cannot open ({self.url.drivername}): use "
                              "sqlite:///path or postgresql+psycopg://user@host/db.") from err
 

@@ -176,7 +176,7 @@ def _vllm_query(case: dict[str, Any], spec: ModelSpec) -> Query:
     kv = "fp8" if case.get("kv_cache_dtype") == "fp8" else "auto"
     mml = case.get("max_model_len") or 8192
     return Query(
-        engine="vllm", seq_len=mml, gpus=case.get("tp") or 1, util=case["gpu_memory_utilization"],
+        engine="vllm", vllm="0.19", seq_len=mml, gpus=case.get("tp") or 1, util=case["gpu_memory_utilization"],
         kv=kv, weight_format=_weight_format(case, spec), gpu="h100-80gb",
         max_num_batched_tokens=case.get("max_num_batched_tokens"), max_num_seqs=case.get("max_num_seqs"),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from common.errors import InputError
 from estimator.engines import transformers, vllm
-from estimator.engines.base import BaseEngine, Engine, EngineReport, EngineTerms
+from estimator.engines.base import BaseEngine, Engine, EngineReport, EngineTerms, GpuShare
 
 _BUILTIN: tuple[Engine, ...] = (
     transformers.ENGINE,
@@ -61,5 +61,5 @@ def setting_owner(key: str) -> Engine | None:
     return next((engine for engine in _REGISTRY.values() if key in engine.setting_keys), None)
 
 
-__all__ = ["DEFAULT_ENGINE", "BaseEngine", "Engine", "EngineReport", "EngineTerms", "engine_aliases",
+__all__ = ["DEFAULT_ENGINE", "BaseEngine", "Engine", "EngineReport", "EngineTerms", "GpuShare", "engine_aliases",
            "engine_names", "engines", "get_engine", "register", "setting_owner", "unregister"]

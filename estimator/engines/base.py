@@ -10,9 +10,10 @@ states only where it differs. Engines are listed in :mod:`estimator.engines`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 from estimator.kv import kv_cache_bytes
+from estimator.notes import Note
 from estimator.spec import Frozen, KVDType, ModelSpec
 
 if TYPE_CHECKING:
@@ -30,7 +31,17 @@ class EngineTerms(Frozen):
     activations: int  # peak transient memory of a forward pass (prefill), per GPU
     overhead: int  # CUDA context, allocator slack, non-torch memory, CUDA graphs
     activation_where: str  # what sets the peak, for the report ("prefill MLP", "attention scores")
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Note, ...] = ()
+
+
+class GpuShare(Frozen):
+    """The busiest GPU's part of a model whose layers an engine splits across GPUs."""
+
+    weights: int
+    kv_cache: int
+    terms: EngineTerms
+    layers: int  # decoder layers this GPU runs
+    kv_bytes_per_token: int  # what its layers cache per token
 
 
 class EngineReport(Frozen):
@@ -50,9 +61,21 @@ class Engine(Protocol):
     always_fused_attention: ClassVar[bool]  # fa=off changes nothing
     overhead_label: ClassVar[str]  # what its overhead term is made of, for the breakdown
     no_bf16: ClassVar[str]  # what happens in bf16 on a GPU without it
+    # How gpus=N divides the model: tensor parallelism (every layer split) or whole layers per GPU.
+    split: ClassVar[Literal["tensor", "layers"]]
 
-    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int) -> int:
+    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int,
+                       gpu: GPU | None = None) -> int:
         """KV cache bytes one GPU holds for the query's b sequences of s tokens, laid out as it lays them."""
+        ...
+
+    def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
+                    weights: int) -> GpuShare:
+        """With ``split = "layers"``: the busiest GPU's share of the whole model's ``weights``."""
+        ...
+
+    def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        """The sentence saying why the engine will not start this configuration, or None."""
         ...
 
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
@@ -68,6 +91,10 @@ class Engine(Protocol):
         """The share of the device the engine lets itself use."""
         ...
 
+    def display_name(self, query: Query) -> str:
+        """How the answer's header names the engine (with its release where it has one)."""
+        ...
+
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
         """The most ``memory.total`` may be on one GPU."""
         ...
@@ -81,17 +108,22 @@ class Engine(Protocol):
         """A fast per-GPU total at (s, b) for the solvers, or None to recompute the whole estimate."""
         ...
 
-    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         """Warnings about the query as this engine would run it."""
         ...
 
     def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-               weights: int) -> tuple[EngineReport | None, list[str]]:
+               weights: int) -> tuple[EngineReport | None, list[Note]]:
         """Its own section of the answer (or None) and the warnings that come with it."""
         ...
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
         """One line for the front ends about its section, or None."""
+        ...
+
+    def verdict(self, est: Estimate, esc: Escape) -> str | None:
+        """The verdict line when the engine's own rule decides the fit (vLLM: its KV pool), or None
+        for the memory verdict."""
         ...
 
 
@@ -112,9 +144,18 @@ class BaseEngine:
     always_fused_attention: ClassVar[bool] = False
     overhead_label: ClassVar[str] = "CUDA context and allocator"
     no_bf16: ClassVar[str] = "bf16 has no fast path"
+    split: ClassVar[Literal["tensor", "layers"]] = "tensor"
 
-    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int) -> int:
+    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int,
+                       gpu: GPU | None = None) -> int:
         return kv_cache_bytes(spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kv_dtype, gpus=gpus)
+
+    def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
+                    weights: int) -> GpuShare:
+        raise NotImplementedError(f"{self.name} splits tensors, not layers")
+
+    def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        return None
 
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
         return weights
@@ -126,6 +167,9 @@ class BaseEngine:
     def usable_fraction(self, query: Query) -> float:
         return 1.0
 
+    def display_name(self, query: Query) -> str:
+        return self.name
+
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
         return gpu.memory_bytes
 
@@ -136,12 +180,15 @@ class BaseEngine:
                     weights: int) -> Callable[[int, int], int] | None:
         return None
 
-    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         return []
 
     def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-               weights: int) -> tuple[EngineReport | None, list[str]]:
+               weights: int) -> tuple[EngineReport | None, list[Note]]:
         return None, []
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
+        return None
+
+    def verdict(self, est: Estimate, esc: Escape) -> str | None:
         return None

@@ -47,18 +47,24 @@ total (with overhead) predicts the device's used memory. The prompt is taken as 
 tokens (the worst case for a given s: prefill peak and full cache at once).
 
 With gpus > 1, transformers' ``device_map="auto"`` splits the *layers* across GPUs (pipeline, no
-tensor parallelism): each GPU runs its layers with full-width activations, so the per-layer
-transient is NOT divided by the number of GPUs (the sliding-window retention, which belongs to
-the layers, is), and every GPU pays its own CUDA context.
+tensor parallelism; :meth:`TransformersEngine.layer_share`): each GPU holds whole decoder layers,
+their weights and their KV cache (every KV head of them: nothing is replicated), and runs them
+with full-width activations, so the per-layer transient is NOT divided by the number of GPUs.
+Every GPU pays its own CUDA context. The layers go out in contiguous runs as even as the count
+allows (the first GPUs take one more), the embedding (and a vision tower) with the first GPU and
+an untied ``lm_head`` with the last; the busiest GPU decides the fit. accelerate balances by
+bytes rather than layer counts, so its busiest GPU is at most about one layer lighter than this.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from estimator.arith import ceil_div
 from estimator.dtypes import Dtypes, resolve_dtypes
-from estimator.engines.base import BaseEngine, EngineTerms
+from estimator.engines.base import BaseEngine, EngineTerms, GpuShare
+from estimator.kv import kv_bytes_per_token, kv_cache_bytes
+from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, ModelSpec, TorchDType
 
 if TYPE_CHECKING:
@@ -257,30 +263,75 @@ def transformers_terms(
         where = "sliding-window prefill cache"
     activations = peak + retention + WORKSPACE_BYTES
 
-    warnings: list[str] = []
-    if any(layer.kind == "state" for layer in spec.layers):
-        warnings.append("transformers activations for state-space (mamba) layers are not modelled")
-    if query.kv in ("fp8", "int8"):
-        # DynamicCache keeps K/V in the model dtype; only QuantizedCache (quanto int2/int4, HQQ)
-        # stores fewer bits, with scales and a window of recent tokens left in full precision.
-        warnings.append(
-            f"transformers' default cache keeps K/V in the model dtype: kv={query.kv} counts 1 byte per "
-            "element, which only a quantized cache (cache_implementation=\"quantized\") or engine=vllm "
-            "(kv=fp8) gives"
-        )
-    if query.gpus > 1:
-        warnings.append(
-            "transformers splits layers across GPUs (device_map=auto): each GPU runs full-width "
-            "activations, so they are not divided by the GPU count"
-        )
-
     overhead = CUDA_CONTEXT_BYTES + reserve_bytes(spec, query, activations=activations, where=where)
     return EngineTerms(
         activations=activations,
         overhead=overhead,
         activation_where=where,
-        warnings=tuple(warnings),
+        warnings=terms_warnings(spec, query),
     )
+
+
+def terms_warnings(spec: ModelSpec, query: Query) -> tuple[Note, ...]:
+    """What the transformers terms leave out or assume, for the whole model."""
+    warnings: list[Note] = []
+    if any(layer.kind == "state" for layer in spec.layers):
+        warnings.append(note("state_layers_not_modelled",
+                             "transformers activations for state-space (mamba) layers are not modelled"))
+    if query.kv in ("fp8", "int8"):
+        # DynamicCache keeps K/V in the model dtype; only QuantizedCache (quanto int2/int4, HQQ)
+        # stores fewer bits, with scales and a window of recent tokens left in full precision.
+        warnings.append(note(
+            "kv_dtype_not_stored",
+            f"transformers' default cache keeps K/V in the model dtype: kv={query.kv} counts 1 byte per "
+            "element, which only a quantized cache (cache_implementation=\"quantized\") or engine=vllm "
+            "(kv=fp8) gives"))
+    if query.gpus > 1:
+        warnings.append(note(
+            "layer_split",
+            f"transformers places whole layers on each GPU (device_map=\"auto\"), not tensor parallel: the "
+            f"busiest of the {query.gpus} GPUs decides, and each runs full-width activations, which more GPUs "
+            "do not divide"))
+    return tuple(warnings)
+
+
+def layer_runs(num_layers: int, gpus: int) -> list[tuple[int, int]]:
+    """Contiguous [start, stop) runs of layers per GPU, as even as the count allows (first GPUs +1)."""
+    base, extra = divmod(num_layers, gpus)
+    runs, start = [], 0
+    for i in range(gpus):
+        stop = start + base + (1 if i < extra else 0)
+        runs.append((start, stop))
+        start = stop
+    return runs
+
+
+def layer_share(spec: ModelSpec, query: Query, dtypes: Dtypes, *, weights: int) -> GpuShare:
+    """The busiest GPU's weights, KV cache, activations and overhead when ``device_map="auto"`` splits
+    the layers over ``query.gpus`` GPUs; ``weights`` are the whole model's."""
+    dt = DTYPE_BYTES[dtypes.model]
+    p = spec.params
+    first = (p.embedding + p.vision) * dt
+    last = p.lm_head * dt  # 0 when tied: the head is the embedding, on the first GPU
+    layers = len(spec.layers) or spec.num_layers
+    per_layer = max(weights - first - last, 0) / max(layers, 1)
+    single = query.model_copy(update={"gpus": 1})
+    best: GpuShare | None = None
+    best_total = -1
+    runs = layer_runs(layers, query.gpus)
+    for i, (start, stop) in enumerate(runs):
+        part = spec.model_copy(update={"layers": spec.layers[start:stop]})
+        w = round(per_layer * (stop - start)) + (first if i == 0 else 0) + (last if i == len(runs) - 1 else 0)
+        kv = 0 if dtypes.kv is None else kv_cache_bytes(part, seq_len=query.seq_len, batch=query.batch,
+                                                        kv_dtype=dtypes.kv)
+        terms = transformers_terms(part, single, weights_bytes=w, kv_cache_bytes=kv)
+        total = w + kv + terms.activations + terms.overhead
+        if total > best_total:
+            per_token = kv_bytes_per_token(part, dtypes.kv) if dtypes.kv else 0
+            best, best_total = GpuShare(weights=w, kv_cache=kv, terms=terms, layers=stop - start,
+                                        kv_bytes_per_token=per_token), total
+    assert best is not None
+    return best.model_copy(update={"terms": best.terms.model_copy(update={"warnings": terms_warnings(spec, query)})})
 
 
 class TransformersEngine(BaseEngine):
@@ -290,16 +341,36 @@ class TransformersEngine(BaseEngine):
     aliases: ClassVar[tuple[str, ...]] = ("hf", "huggingface")
     label: ClassVar[str] = "transformers"
     help: ClassVar[str] = "HF transformers `generate` (the default)"
+    split: ClassVar[Literal["tensor", "layers"]] = "layers"
+
+    def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
+                    weights: int) -> GpuShare:
+        return layer_share(spec, query, dtypes, weights=weights)
+
+    def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
+        """Any number of GPUs up to one layer each."""
+        return tuple(range(1, min(limit, len(spec.layers) or spec.num_layers) + 1))
+
+    def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        layers = len(spec.layers) or spec.num_layers
+        if query.gpus <= layers:
+            return None
+        return (f"transformers places whole layers on each GPU: gpus={query.gpus} is more than the model's "
+                f"{layers} layers, so some GPUs would hold nothing; use gpus={layers} at most")
 
     def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
               kv_cache: int) -> EngineTerms:
         return transformers_terms(spec, query, weights_bytes=weights, kv_cache_bytes=kv_cache)
 
-    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
+        notes = []
         if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
-            return [f"s={query.seq_len:,} is longer than the model's context window "
-                    f"({spec.max_position_embeddings:,} tokens)."]
-        return []
+            notes.append(note("context_window_exceeded", f"s={query.seq_len:,} is longer than the model's "
+                              f"context window ({spec.max_position_embeddings:,} tokens)."))
+        refusal = self.refusal(spec, query)
+        if refusal and gpu is None:  # with a GPU the verdict says it
+            notes.append(note("engine_refuses", refusal + "."))
+        return notes
 
 
 ENGINE = TransformersEngine()

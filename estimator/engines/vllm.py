@@ -1,6 +1,10 @@
 """The vLLM engine profile: what ``vllm serve`` allocates at start-up, by mechanism.
 
-The accounting follows vLLM v0.19 (V1 engine, ``gpu_worker.determine_available_memory``):
+``vllm=<release>`` picks the release (0.19-0.33, default 0.33): what changed between releases is data
+in :mod:`estimator.engines.vllm_profiles` (default utilization, the CUDA-graph estimate taken out of
+the pool from 0.20, batch tiers, the token line's wording, the start-up check, hybrid alignment and
+state pages), wired in below. The base accounting, as in v0.19 (V1 engine,
+``gpu_worker.determine_available_memory``):
 
 * ``requested = gpu_memory_utilization x CUDA total`` (per GPU).
 * A profile run pushes ``max_num_batched_tokens`` dummy tokens through the model, then runs the
@@ -33,14 +37,37 @@ from common.errors import InputError
 from estimator.arith import ceil_div, round_up
 from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
-from estimator.gpus import GPU
+from estimator.engines.vllm_profiles import (
+    DS_MLA_BYTES_PER_TOKEN,
+    PROFILES,
+    VllmProfile,
+    cudagraph_capture_sizes,
+    dsa_indexer_bytes_per_token,
+    estimate_max_model_len,
+    fit_check_bytes,
+    fit_error_message,
+    format_gib,
+    hybrid_attention_pages,
+    hybrid_groups,
+    mamba_blocks_per_request,
+    mamba_cache_mode,
+    profile_for,
+)
+from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import kv_cache_bytes
+from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
 
 if TYPE_CHECKING:
     from estimator.query import Query
     from estimator.result import Estimate
 
+# The release answers follow when vllm= is not given: the newest whose KV budget is the profiled
+# one. 0.34 (profiled for its switches) reserves an extensible KV cache and sizes it from the memory
+# free after CUDA-graph capture (config/cache.py@v0.34.0 enable_extensible_kv_cache), which these
+# terms do not model, so it is refused rather than answered with 0.33's rules.
+DEFAULT_VERSION = "0.33"
+# The release the fitted constants and the first calibration set (tests/fixtures/calibration) follow.
 VLLM_VERSION = "0.19"
 
 GiB = 1 << 30
@@ -78,15 +105,7 @@ class VllmConstants(Frozen):
     # 64"); the earlier triton_kernels of the v0.11-era images (swizzle_mxfp4_value_hopper) padded
     # only to the MMA tile, which the MXFP4 checkpoints' dims already are (1 = no pre-pad).
     mxfp4_value_align: int = 64
-    # Not fitted, version facts: vLLM's batch defaults (engine/arg_utils.py, EngineArgs batch defaults
-    # for `vllm serve`, i.e. the OPENAI_API_SERVER usage context): GPUs with >= 70 GiB that are not an
-    # A100 get 8192 batched tokens and 1024 sequences, every other GPU 2048 and 256. max_num_seqs is
-    # then capped at max_num_batched_tokens. The calibration set (H100, v0.19) ran with 8192 / 1024.
-    big_gpu_bytes: int = 70 * GiB
-    big_gpu_batched_tokens: int = 8192
-    big_gpu_seqs: int = 1024
-    small_gpu_batched_tokens: int = 2048
-    small_gpu_seqs: int = 256
+    # vLLM's batch defaults per GPU are release facts: VllmProfile.batch_tiers (vllm_profiles.py).
     # The GPU buffer each MLA backend that allocates one at import holds (see
     # mla_backend_workspace_bytes).
     mla_import_workspace: int = 128 * MiB
@@ -95,6 +114,38 @@ class VllmConstants(Frozen):
 DEFAULT_CONSTANTS = VllmConstants()
 # v0.16 and earlier: what the ~v0.11 logs show for the sampler warm-up (36.3 bytes per logit).
 LEGACY_CONSTANTS = VllmConstants(sampler_bytes_per_logit=36.3, mxfp4_value_align=1)
+
+
+@cache
+def _resolve(version: str) -> tuple[VllmProfile, str | None]:
+    profile, warning = profile_for(version)
+    if profile.kv_sizing == "extensible":
+        raise InputError(
+            f"vllm={version} is past the releases vram follows (0.19 to {DEFAULT_VERSION}): from 0.34 vLLM sizes "
+            "its KV cache from the memory free after CUDA-graph capture (extensible KV cache), which vram "
+            f"does not model yet; use vllm={DEFAULT_VERSION}")
+    return profile, warning
+
+
+def version_profile(query: Query) -> tuple[VllmProfile, str | None]:
+    """The profile of the release the query names (vllm=, default the newest followed) and, for a
+    release that is not profiled, the warning naming the one that stands in for it."""
+    return _resolve(query.vllm or DEFAULT_VERSION)
+
+
+def query_constants(query: Query) -> VllmConstants:
+    """The constants of the query's release (the sampler changed in v0.17)."""
+    return constants_for_version(query.vllm or DEFAULT_VERSION)
+
+
+def util_of(query: Query) -> float:
+    """gpu_memory_utilization: the query's, else the release's default (0.9 up to 0.19, then 0.92)."""
+    return query.util if query.util is not None else version_profile(query)[0].gpu_memory_utilization
+
+
+def followed_versions() -> tuple[str, ...]:
+    """The releases vllm= follows (profiled, with a profiled KV budget)."""
+    return tuple(v for v, p in PROFILES.items() if p.kv_sizing == "profiled")
 
 
 def constants_for_version(version: str) -> VllmConstants:
@@ -114,9 +165,8 @@ Mxfp4MoeBackend = Literal["triton", "marlin", "flashinfer_trtllm", "rocm"]
 
 
 class VllmGpu(Frozen):
-    """What vLLM decides from the GPU record: its batch defaults and the kernels it picks."""
+    """What vLLM decides from the GPU record: the kernels it picks (batch defaults: batch_defaults)."""
 
-    big_batch_defaults: bool  # >= 70 GiB and not an A100 (arg_utils reads the device name)
     mxfp4_moe_backend: Mxfp4MoeBackend
     mla_import_workspaces: int  # MLA backends whose import allocates a workspace (see below)
 
@@ -126,7 +176,7 @@ def vllm_gpu(gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> V
     """The vLLM facts of a GPU record; with no GPU, vLLM's small-GPU batch defaults and the kernels of
     the H100 the profile's logs come from."""
     if gpu is None:
-        return VllmGpu(big_batch_defaults=False, mxfp4_moe_backend="triton", mla_import_workspaces=1)
+        return VllmGpu(mxfp4_moe_backend="triton", mla_import_workspaces=1)
     sm100 = gpu.vendor == "nvidia" and gpu.compute_capability is not None and gpu.compute_capability[0] == 10
     backend: Mxfp4MoeBackend
     if gpu.vendor == "amd":
@@ -138,19 +188,30 @@ def vllm_gpu(gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> V
     else:
         backend = "marlin"  # Ampere, Ada and the SM120 Blackwell cards: outside Triton's SM90-SM100 range
     workspaces = 0 if gpu.vendor != "nvidia" else (2 if sm100 else 1)
-    return VllmGpu(big_batch_defaults=gpu.memory_bytes >= constants.big_gpu_bytes and gpu.family != "a100",
-                   mxfp4_moe_backend=backend, mla_import_workspaces=workspaces)
+    return VllmGpu(mxfp4_moe_backend=backend, mla_import_workspaces=workspaces)
 
 
 def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> tuple[int, int]:
     """(max_num_batched_tokens, max_num_seqs) as ``vllm serve`` picks them when not given.
 
-    With no GPU at all, vLLM's own fallback (the small-GPU defaults) applies.
+    The release's tiers (engine/arg_utils.py get_batch_defaults) read the GPU record: its device
+    total, whether it is an A100, whether it is a GB10 (compute capability 12.1). With no GPU at
+    all, vLLM's own fallback (the small-GPU defaults) applies.
     """
-    c = constants
-    big = vllm_gpu(gpu, c).big_batch_defaults
-    mnbt = query.max_num_batched_tokens or (c.big_gpu_batched_tokens if big else c.small_gpu_batched_tokens)
-    seqs = query.max_num_seqs or (c.big_gpu_seqs if big else c.small_gpu_seqs)
+    profile, _ = version_profile(query)
+    tier = profile.batch_tiers[-1]
+    if gpu is not None:
+        for candidate in profile.batch_tiers:
+            if gpu.memory_bytes < candidate.min_memory_bytes:
+                continue
+            if candidate.excludes_a100 and gpu.family == "a100":
+                continue
+            if candidate.excludes_gb10 and gpu.compute_capability == (12, 1):
+                continue
+            tier = candidate
+            break
+    mnbt = query.max_num_batched_tokens or tier.server_batched_tokens
+    seqs = query.max_num_seqs or tier.max_num_seqs
     return mnbt, min(seqs, mnbt)
 
 
@@ -219,13 +280,47 @@ def mla_backend_workspace_bytes(spec: ModelSpec, gpu: GPU | None,
     return constants.mla_import_workspace * vllm_gpu(gpu, constants).mla_import_workspaces
 
 
+def text_only(spec: ModelSpec, query: Query) -> bool:
+    """True when vLLM starts a multimodal model without its vision tower: ``--limit-mm-per-prompt``
+    0 for every modality (or ``--language-model-only``). SupportsMultiModal._mark_tower_model
+    (model_executor/models/interfaces.py@v0.19.0) then builds the tower as a StageMissingLayer, so its
+    weights are neither allocated nor loaded, and the encoder is not profiled."""
+    return spec.vision is not None and query.mm_limit == 0
+
+
+def text_only_saving_bytes(spec: ModelSpec, query: Query) -> int:
+    """The vision tower and projector's bytes a text-only start does not load (replicated on every
+    GPU, in the checkpoint's dtype, as :mod:`estimator.weights` counts them)."""
+    return spec.params.vision * DTYPE_BYTES[spec.torch_dtype] if text_only(spec, query) else 0
+
+
+def vision_split_saving_bytes(spec: ModelSpec, query: Query) -> int:
+    """What tensor parallelism takes off the vision tower vLLM splits, per GPU.
+
+    :mod:`estimator.weights` counts a vision tower as replicated (what transformers does), but vLLM
+    builds the HF-format towers from QKVParallelLinear / ColumnParallelLinear / RowParallelLinear
+    (model_executor/models/mllama4.py, pixtral.py PixtralHF*, siglip.py, clip.py, qwen2_5_vl.py,
+    qwen3_vl.py, intern_vit.py, idefics2_vision_model.py @v0.19.0), so each GPU holds 1/tp of
+    its matrices, which are nearly all of its bytes (Llama-4-Scout at TP 4: 1.22 of its 1.62 GiB
+    tower is not on each GPU; the logs put its weights 1.19 GiB under the replicated count).
+    Pixtral in Mistral's own format (nn.Linear) and ``mm_encoder_tp_mode=data`` stay replicated.
+    """
+    if spec.vision is None or query.gpus == 1 or text_only(spec, query):
+        return 0
+    fmt = query.weight_format
+    dtype_bytes = DTYPE_BYTES[fmt] if fmt in ("bf16", "fp16", "fp32") else DTYPE_BYTES[spec.torch_dtype]
+    tower = spec.params.vision * dtype_bytes
+    return tower - ceil_div(tower, query.gpus)
+
+
 def loaded_weight_bytes(spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int,
                         constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
     """What "Model loading took X GiB" reports, per GPU: the checkpoint's share (``weights_bytes``,
     from ``estimator.weights.weight_bytes``), re-laid MXFP4 experts, and buffers built at load time
     (the rotary cache, MLA backends' workspaces).
     """
-    loaded = weights_bytes + rope_cache_bytes(spec, query) + mla_backend_workspace_bytes(spec, gpu, constants)
+    loaded = weights_bytes + rope_cache_bytes(spec, query) + mla_backend_workspace_bytes(spec, gpu, constants) \
+        - text_only_saving_bytes(spec, query) - vision_split_saving_bytes(spec, query)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
@@ -386,15 +481,19 @@ def _sampler_peak(spec: ModelSpec, query: Query, tokens: int, rows: int, constan
 
 
 def _encoder_peak(spec: ModelSpec, query: Query) -> int:
-    """Vision encoder dummy run: one image of the maximum size through the tower (rough)."""
-    if spec.vision is None:
+    """Vision encoder dummy run: one image of the maximum size through the tower (rough).
+
+    vLLM's vision towers run fused attention (model_executor/models/pixtral.py@v0.19.0: xformers'
+    memory_efficient_attention or F.scaled_dot_product_attention; siglip.py, clip.py, intern_vit.py,
+    qwen2_5_vl.py, qwen3_vl.py, mllama4.py: MMEncoderAttention), so no per-head (patches x patches)
+    score tensor exists: the peak is the hidden states and the MLP's intermediate.
+    """
+    if spec.vision is None or text_only(spec, query):
         return 0
     v = spec.vision
     patches = (v.image_size // v.patch_size) ** 2
     b = _act_bytes(spec, query)
-    # Attention scores per head are materialised by most vision towers' eager paths.
-    scores = v.num_heads * patches * patches * b
-    return patches * (4 * v.hidden_size + 2 * v.intermediate_size) * b + scores
+    return patches * (4 * v.hidden_size + 2 * v.intermediate_size) * b
 
 
 def activation_peak(spec: ModelSpec, query: Query, *, gpu: GPU | None,
@@ -424,6 +523,35 @@ def cuda_graph_bytes(spec: ModelSpec, constants: VllmConstants = DEFAULT_CONSTAN
     return constants.cuda_graph_base + spec.num_layers * constants.cuda_graph_per_layer
 
 
+# The number of capture sizes of the default list on the calibration logs' H100 (1, 2, 4, every 8
+# below 256, every 16 up to 512): the graph-pool constants above were fitted at that count.
+_FITTED_CAPTURE_SIZES = 51
+
+
+def cuda_graph_estimate_bytes(spec: ModelSpec, query: Query, gpu: GPU | None,
+                              constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+    """The CUDA-graph memory vLLM 0.20+ estimates before sizing the pool ("Estimated CUDA graph
+    memory: X GiB total"; v1/worker/gpu_model_runner.py profile_cudagraph_memory: the first capture
+    plus the second capture's increment for every further size, per mode).
+
+    Modelled as the graph pool fitted on the v0.19 logs at the default 51 capture sizes, scaled by
+    the number of sizes the query's batch defaults capture (config/vllm.py: the largest is
+    min(2 x max_num_seqs, 512, max_num_batched_tokens); 1024 on data-centre Blackwell from 0.28).
+    """
+    profile, _ = version_profile(query)
+    tokens, seqs = batch_defaults(query, gpu, constants)
+    sm100 = gpu is not None and gpu.vendor == "nvidia" and gpu.compute_capability is not None \
+        and gpu.compute_capability[0] == 10
+    sizes = len(cudagraph_capture_sizes(profile, seqs, tokens, sm100=sm100))
+    return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
+
+
+def graphs_in_budget(query: Query) -> bool:
+    """True when the release takes the CUDA-graph estimate out of the KV budget (0.20+:
+    VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py)."""
+    return version_profile(query)[0].cuda_graph_accounting == "subtracted"
+
+
 def cuda_context_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
     return constants.cuda_context + (constants.cuda_context_tp_extra if query.gpus > 1 else 0)
 
@@ -433,12 +561,13 @@ def cuda_context_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANT
 
 
 class KvGroupSpec(Frozen):
-    """One kind of KV layer as vLLM groups them (full / sliding window w / MLA)."""
+    """One kind of KV layer as vLLM groups them (full / sliding window w / MLA / Mamba state)."""
 
-    kind: Literal["full", "sliding", "mla"]
+    kind: Literal["full", "sliding", "mla", "mamba"]
     window: int | None
-    page_bytes: int  # one block of BLOCK_SIZE tokens, one layer, per GPU
+    page_bytes: int  # one block (KvLayout.block_size tokens, or one state), one layer, per GPU
     num_layers: int
+    mamba_blocks: int = 0  # state pages one request holds in one Mamba group
 
 
 class KvLayout(Frozen):
@@ -448,6 +577,8 @@ class KvLayout(Frozen):
     group_size: int  # layers per group (padding included)
     num_groups: int
     uniform: bool  # one attention type: every layer in a single group
+    block_size: int = BLOCK_SIZE  # tokens per attention block (raised to the state page in hybrids)
+    mamba_padding_pct: float = 0.0  # "Padding mamba page size by P%"
 
     @property
     def bytes_per_block(self) -> int:
@@ -457,27 +588,78 @@ class KvLayout(Frozen):
         return self.types[0].page_bytes * self.group_size
 
 
-def _page_bytes(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
+def _attn_bytes_per_token(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
     if layer.kind == "mla":
         # The compressed latent plus the rope key: one head, replicated on every rank, not split.
-        return BLOCK_SIZE * (layer.key_dim + layer.value_dim) * dtype_bytes
+        return (layer.key_dim + layer.value_dim) * dtype_bytes
     heads = ceil_div(layer.kv_heads, tp)  # the busiest rank's heads; replicated (1) where tp exceeds them
-    return BLOCK_SIZE * heads * (layer.key_dim + layer.value_dim) * dtype_bytes
+    return heads * (layer.key_dim + layer.value_dim) * dtype_bytes
 
 
-# Layouts already worked out, per ``spec.layers`` tuple, TP size and bytes per element: one estimate
-# asks several times (terms, solvers, the report). Holding the tuple keeps its id from being reused.
-_LAYOUTS: dict[tuple[int, int, int], tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
+def _page_bytes(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
+    return BLOCK_SIZE * _attn_bytes_per_token(layer, tp, dtype_bytes)
+
+
+# Model types whose published configs set ``mamba_ssm_dtype: float32`` and whose vLLM config hook
+# (model_executor/models/config.py Qwen3_5ForConditionalGenerationConfig, every release read) makes
+# it the SSM-state dtype: Qwen3.5 / Qwen3.6 (calibration2 n035: the logged 2,096-token block needs
+# the fp32 state).
+_FP32_SSM_TYPES = frozenset({"qwen3_5", "qwen3_5_moe", "qwen3_5_text", "qwen3_5_moe_text"})
+
+
+def _ssm_dtype_bytes(spec: ModelSpec, layer: LayerKV, version: str, model_bytes: int) -> int:
+    """Bytes per element of the recurrent state as vLLM stores it (mamba_ssm_cache_dtype "auto")."""
+    if layer.mixer == "kda":
+        return 4  # mamba_utils.py kda_state_dtype: the recurrent state is always fp32
+    if spec.model_type in _FP32_SSM_TYPES:
+        return 4
+    if spec.model_type == "nemotron_h":
+        # NemotronHForCausalLMConfig: float16 when the config names none in 0.19, float32 from 0.20.
+        return 2 if version == "0.19" else 4
+    return model_bytes  # "auto": the conv state's dtype, the model's
+
+
+def _state_page_bytes(spec: ModelSpec, layer: LayerKV, tp: int, model_bytes: int, version: str) -> int:
+    """One request's state for one layer, per GPU (mamba_utils.py MambaStateShapeCalculator): the conv
+    window of kernel - 1 columns over the layer's conv channels, and the recurrent state, split over
+    tensor parallelism. The conv state is in the model dtype (mamba_cache_dtype "auto").
+
+    Mamba-2 with fewer groups than GPUs replicates groups on every rank (extra_groups_for_head_shards);
+    the spec does not give the group count, so the conv channels are split evenly (the conv state is
+    about 1% of the page for the models named here)."""
+    conv = layer.conv_channels // tp * max(layer.conv_kernel - 1, 0) * model_bytes
+    ssm = layer.ssm_state_elements // tp * _ssm_dtype_bytes(spec, layer, version, model_bytes)
+    return conv + ssm
+
+
+def _has_state(layer: LayerKV) -> bool:
+    """A layer with a per-request recurrent / conv state (on its own, or beside attention)."""
+    return layer.kind == "state" or (layer.mixer != "" and (layer.ssm_state_elements > 0 or layer.conv_channels > 0))
+
+
+# Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
+# estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
+# reused.
+_LayoutKey = tuple[int, int, int, str, bool | None, str | None]
+_LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
 def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]:
     """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
     dtype_bytes = kv_dtype_bytes(spec, query)
-    key = (id(spec.layers), query.gpus, dtype_bytes)
+    profile, _ = version_profile(query)
+    key = (id(spec.layers), query.gpus, dtype_bytes, profile.version, query.prefix_caching, query.gpu)
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
         return cached[1]
-    layout = _kv_layout(spec, query.gpus, dtype_bytes)
+    if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
+        gpu = lookup_gpu(query.gpu) if query.gpu else None
+        layout = _dsa_layout(spec, dtype_bytes, gpu)
+    elif any(_has_state(layer) for layer in spec.layers):
+        layout = _hybrid_layout(spec, query.gpus, dtype_bytes, _act_bytes(spec, query), profile,
+                                query.prefix_caching)
+    else:
+        layout = _kv_layout(spec, query.gpus, dtype_bytes)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
@@ -490,10 +672,6 @@ def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tu
     for layer in spec.layers:
         if layer.kind == "none":
             continue
-        if layer.kind == "state":
-            raise InputError(
-                f"{spec.model_type}: vLLM's block layout for hybrid state-space layers is not modelled yet; "
-                "use engine=transformers for this model")
         key = (layer.kind, layer.window if layer.kind == "sliding" else None,
                _page_bytes(layer, tp, dtype_bytes))
         counts[key] = counts.get(key, 0) + 1
@@ -512,22 +690,107 @@ def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tu
         warnings.append("KV layer types have different page sizes; vLLM pads them to the largest")
         biggest = max(pages)
         types = tuple(t.model_copy(update={"page_bytes": biggest}) for t in types)
-    smallest = min(t.num_layers for t in types)
-    largest = max(t.num_layers for t in types)
-    # Groups take as many layers as the rarest type has (the "1" of an n:1 pattern); when the counts
-    # are close, the largest count is used instead to avoid padding groups.
-    group_size = largest if largest < smallest * 1.25 else smallest
-    num_groups = sum(ceil_div(t.num_layers, group_size) for t in types)
+    group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
     return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False), tuple(warnings)
+
+
+# DSA models' cache blocks: the indexer's backend takes 64-token blocks only on CUDA
+# (v1/attention/backends/mla/indexer.py@v0.26.0, "Setting kv cache block size to 64 for
+# DEEPSEEK_V32_INDEXER backend", calibration2 n044), and so does FlashMLA (sparse).
+DSA_BLOCK_SIZE = 64
+
+
+def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvLayout, tuple[str, ...]]:
+    """MLA with DeepSeek sparse attention (DeepSeek-V3.2, GLM-5, Mistral Large 4): each layer caches
+    the latent plus the rope key, and its indexer caches fp8 keys with an fp32 scale per 128
+    (models/deepseek_v2.py Indexer: index_head_dim + index_head_dim / 128 x 4 bytes per token). Both
+    are full-attention specs, so vLLM keeps them in one group whose block holds every layer's pages.
+
+    With an fp8 KV cache the sparse backend decides the latent's format
+    (model_executor/layers/attention/mla_attention.py): FLASHMLA_SPARSE (Hopper) stores fp8_ds_mla,
+    656 B/token (512 fp8 + 4 fp32 scales + 64 bf16 rope); FLASHINFER_MLA_SPARSE (data-centre
+    Blackwell) keeps the standard fp8 layout, 576 B/token. No GPU named: Hopper."""
+    sm100 = gpu is not None and gpu.vendor == "nvidia" and gpu.compute_capability is not None \
+        and gpu.compute_capability[0] == 10
+    pages: dict[int, int] = {}
+    for layer in spec.layers:
+        if layer.kind == "none":
+            continue
+        if layer.kind != "mla":
+            raise InputError(f"{spec.model_type}: sparse-attention layers next to other attention kinds are not "
+                             "modelled for vLLM yet")
+        if dtype_bytes == 1 and not sm100:
+            latent = DS_MLA_BYTES_PER_TOKEN["fp8_ds_mla"]
+        else:
+            latent = (layer.key_dim + layer.value_dim) * dtype_bytes
+        indexer = dsa_indexer_bytes_per_token(layer.index_dim) if layer.index_dim else 0
+        page = DSA_BLOCK_SIZE * (latent + indexer)
+        pages[page] = pages.get(page, 0) + 1
+    types = tuple(KvGroupSpec(kind="mla", window=None, page_bytes=page, num_layers=n) for page, n in pages.items())
+    return KvLayout(types=types, group_size=sum(pages.values()), num_groups=1, uniform=True,
+                    block_size=DSA_BLOCK_SIZE), ()
+
+
+def _hybrid_layout(spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int,
+                   profile: VllmProfile, prefix_caching: bool | None) -> tuple[KvLayout, tuple[str, ...]]:
+    """vLLM's hybrid KV cache manager: state layers hold whole per-request states in pages as large
+    as an attention block, whose size is raised until one attention page holds the largest state
+    (platforms/interface.py / model_executor/models/config.py, the alignment of each release); every
+    group then shares one page size and one block count."""
+    attention = [layer for layer in spec.layers if layer.kind in ("full", "sliding", "mla")]
+    # Falcon-H1's layers are attention layers that also carry a Mamba-2 state (both are cached).
+    states = [layer for layer in spec.layers if _has_state(layer)]
+    state_pages = [_state_page_bytes(spec, layer, tp, model_bytes, profile.version) for layer in states]
+    mamba_page = max(state_pages)
+    mode = mamba_cache_mode(profile, prefix_caching, supports_all_mode=any(layer.mixer in ("mamba", "mamba2", "")
+                                                          for layer in states))
+    if mode == "all":
+        raise InputError(
+            f"vLLM {profile.version} caches {spec.model_type}'s Mamba state per chunk with prefix caching "
+            "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later")
+    exports = all(layer.mixer in ("mamba2", "gated_deltanet") for layer in states)
+    mamba_blocks = mamba_blocks_per_request(profile, mode, exports_checkpoints=exports)
+    if not attention:
+        page = mamba_page
+        only = KvGroupSpec(kind="mamba", window=None, page_bytes=page, num_layers=len(states),
+                           mamba_blocks=mamba_blocks)
+        types: tuple[KvGroupSpec, ...] = (only,)
+        return KvLayout(types=types, group_size=len(states), num_groups=1, uniform=True, block_size=BLOCK_SIZE), ()
+    per_token = max(_attn_bytes_per_token(layer, tp, dtype_bytes) for layer in attention)
+    mla = any(layer.kind == "mla" for layer in attention)
+    if profile.hybrid_alignment == "fixed":
+        alignment = 64 if mla else BLOCK_SIZE
+    else:
+        # max(the backend's smallest kernel block, the cache block): 16 for FlashAttention; MLA
+        # backends take 64, and hybrid MLA models at least 128 from 0.27.
+        newer = tuple(int(part) for part in profile.version.split(".")) >= (0, 27)
+        alignment = (128 if newer else 64) if mla else BLOCK_SIZE
+    pages = hybrid_attention_pages(mamba_page, per_token, alignment, BLOCK_SIZE)
+    counts: dict[tuple[str, int | None], int] = {}
+    for layer in attention:
+        kind = "mla" if layer.kind == "mla" else ("sliding" if layer.kind == "sliding" else "full")
+        window = layer.window if kind == "sliding" else None
+        counts[(kind, window)] = counts.get((kind, window), 0) + 1
+    types = (*(KvGroupSpec(kind=k[0], window=k[1], page_bytes=pages.page_bytes, num_layers=n)
+               for k, n in counts.items()),
+             KvGroupSpec(kind="mamba", window=None, page_bytes=pages.page_bytes, num_layers=len(states),
+                         mamba_blocks=mamba_blocks))
+    group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
+    return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False,
+                    block_size=pages.block_size, mamba_padding_pct=pages.mamba_padding_pct), ()
 
 
 def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
     """Blocks one request of ``max_model_len`` tokens needs, in units of one shared block index."""
+    block = layout.block_size
+
     def layer_blocks(t: KvGroupSpec) -> int:
+        if t.kind == "mamba":
+            return t.mamba_blocks
         if t.kind == "sliding" and t.window is not None:
             span = min(t.window - 1 + batched_tokens, max_model_len)
-            return ceil_div(span, BLOCK_SIZE) + 1
-        return ceil_div(max_model_len, BLOCK_SIZE)
+            return ceil_div(span, block) + 1
+        return ceil_div(max_model_len, block)
 
     if layout.uniform:
         need = sum(layer_blocks(t) * t.page_bytes * t.num_layers for t in layout.types)
@@ -538,15 +801,86 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
     return ceil_div(need, layout.bytes_per_block)
 
 
+def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
+    """Sum over the real layers (no padding layers) of one request's bytes (max_memory_usage_bytes)."""
+    block = layout.block_size
+    total = 0
+    for t in layout.types:
+        if t.kind == "mamba":
+            blocks = t.mamba_blocks
+        elif t.kind == "sliding" and t.window is not None:
+            blocks = ceil_div(min(t.window - 1 + batched_tokens, max_model_len), block) + 1
+        else:
+            blocks = ceil_div(max_model_len, block)
+        total += blocks * t.page_bytes * t.num_layers
+    return total
+
+
+def requests_kv_bytes(spec: ModelSpec, query: Query, *, seq_len: int, batch: int, tp: int,
+                      batched_tokens: int) -> int:
+    """Pool bytes ``batch`` requests of ``seq_len`` tokens reserve, per GPU.
+
+    The same blocks :func:`kv_capacity` divides the pool by: the query fits exactly when the pool
+    holds its b requests (one rule for the fit and the concurrency).
+    """
+    at = query.model_copy(update={"gpus": tp}) if tp != query.gpus else query
+    layout, _ = kv_layout(spec, at)
+    return batch * _blocks_per_request(layout, seq_len, batched_tokens) * layout.bytes_per_block
+
+
 def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_tokens: int) -> tuple[int, int, float]:
-    """(num_gpu_blocks, "GPU KV cache size" tokens, max concurrency at query.seq_len) for a pool."""
+    """(num_gpu_blocks, "GPU KV cache size" tokens, max concurrency at query.seq_len) for a pool.
+
+    The token figure follows the release (v1/core/kv_cache_utils.py): up to 0.20 the blocks per
+    group times the block size; from 0.21 ``int(max concurrency x max_model_len)``.
+    """
     layout, _ = kv_layout(spec, query)
     if pool_bytes <= 0:
         return 0, 0, 0.0
     num_blocks = pool_bytes // layout.bytes_per_block
-    tokens = num_blocks // layout.num_groups * BLOCK_SIZE
     per_request = _blocks_per_request(layout, query.seq_len, batched_tokens)
-    return num_blocks, tokens, num_blocks / per_request
+    concurrency = num_blocks / per_request
+    if version_profile(query)[0].kv_tokens_report == "concurrency":
+        tokens = int(concurrency * query.seq_len)
+    else:
+        tokens = num_blocks // layout.num_groups * layout.block_size
+    return num_blocks, tokens, concurrency
+
+
+def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batched_tokens: int) -> int:
+    """KV bytes one request of ``max_model_len`` tokens holds (max_memory_usage_bytes over layers)."""
+    layout, _ = kv_layout(spec, query)
+    return _request_layer_bytes(layout, max_model_len, batched_tokens)
+
+
+class StartCheck(Frozen):
+    """vLLM's start-up check that one request of max_model_len fits the pool
+    (check_enough_kv_cache_memory), and what it prints when it does not."""
+
+    fits: bool
+    needed_bytes: int  # one max_model_len request
+    available_bytes: int  # the pool, less the null block from 0.30
+    estimated_max_model_len: int  # the longest request that fits (vLLM's binary search)
+    error: str | None  # vLLM's ValueError text when it does not fit
+
+
+def start_check(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_tokens: int) -> StartCheck:
+    """Whether vLLM starts with this pool at max_model_len = s; if not, its message."""
+    profile, _ = version_profile(query)
+    layout, _ = kv_layout(spec, query)
+    available = fit_check_bytes(profile, pool_bytes, layout.bytes_per_block)
+    needed = request_kv_bytes(spec, query, query.seq_len, batched_tokens=batched_tokens)
+    if pool_bytes <= 0:
+        return StartCheck(fits=False, needed_bytes=needed, available_bytes=pool_bytes, estimated_max_model_len=0,
+                          error="No available memory for the cache blocks. Try increasing "
+                                "`gpu_memory_utilization` when initializing the engine.")
+    if needed <= available:
+        return StartCheck(fits=True, needed_bytes=needed, available_bytes=available,
+                          estimated_max_model_len=query.seq_len, error=None)
+    longest = estimate_max_model_len(
+        lambda n: request_kv_bytes(spec, query, n, batched_tokens=batched_tokens), available, query.seq_len)
+    return StartCheck(fits=False, needed_bytes=needed, available_bytes=available, estimated_max_model_len=longest,
+                      error=fit_error_message(profile, query.seq_len, needed, available, longest))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -564,53 +898,115 @@ class VllmReport(EngineReport):
     activation_peak: int
     non_torch: int
     cuda_graphs: int
+    cuda_graphs_in_budget: bool  # 0.20+: the graph estimate is taken out of the pool
+    gpu_memory_utilization: float
     requested_memory: int  # util x GPU total
     block_size: int
     num_gpu_blocks: int
+    max_num_batched_tokens: int
+    max_num_seqs: int
+    starts: bool  # one request of max_model_len fits the pool (vLLM's start-up check)
+    estimated_max_model_len: int
+    start_error: str | None  # vLLM's error text when it refuses to start
+    log_lines: tuple[str, ...]  # the capacity lines as this release prints them
+    # The smallest util (two decimals) at which the pool holds the b requests of s tokens, when the
+    # asked util falls short and one up to the device's limit does; None otherwise.
+    util_to_fit: float | None = None
 
 
 def vllm_terms(spec: ModelSpec, query: Query, *, gpu: GPU | None,
-               constants: VllmConstants = DEFAULT_CONSTANTS) -> EngineTerms:
+               constants: VllmConstants | None = None) -> EngineTerms:
     """Per-GPU bytes vLLM adds besides weights and KV cache.
 
     ``activations`` is the profile run's torch activation peak; ``overhead`` is the CUDA context,
     the non-torch memory and the CUDA graphs. The GPU picks vLLM's batch defaults the way it would
     on that GPU; with none, vLLM's small-GPU defaults apply.
     """
+    constants = constants or query_constants(query)
     peak, where = activation_peak(spec, query, gpu=gpu, constants=constants)
-    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) \
-        + cuda_graph_bytes(spec, constants)
-    warnings: list[str] = []
+    graphs = cuda_graph_estimate_bytes(spec, query, gpu, constants) if graphs_in_budget(query) \
+        else cuda_graph_bytes(spec, constants)
+    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) + graphs
+    warnings: list[Note] = []
+    _, version_warning = version_profile(query)
+    if version_warning:
+        warnings.append(note("vllm_release", version_warning))
     if query.kv == "off":
-        warnings.append("vLLM always allocates a KV cache; kv=off only drops it from the memory total")
+        warnings.append(note("kv_off_allocates",
+                             "vLLM always allocates a KV cache; kv=off only drops it from the memory total"))
     if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
-        warnings.append(f"vLLM refuses max_model_len {query.seq_len:,} above the model's "
-                        f"{spec.max_position_embeddings:,} positions unless told to override")
+        warnings.append(note("context_window_exceeded", f"vLLM refuses max_model_len {query.seq_len:,} above the "
+                             f"model's {spec.max_position_embeddings:,} positions unless told to override"))
     _, layout_warnings = kv_layout(spec, query)
-    warnings.extend(layout_warnings)
+    warnings.extend(note("kv_page_padding", w) for w in layout_warnings)
     return EngineTerms(activations=peak, overhead=overhead, activation_where=where, warnings=tuple(warnings))
 
 
 def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU,
-                constants: VllmConstants = DEFAULT_CONSTANTS) -> VllmReport:
+                constants: VllmConstants | None = None) -> VllmReport:
     """What vLLM's start-up log would report on ``gpu`` (per GPU).
 
-    KV pool = util x the GPU's memory - (weights as loaded + activation peak + non-torch). The pool
-    may come out negative (vLLM would refuse to start); tokens and concurrency are then 0.
+    KV pool = util x the GPU's memory - (weights as loaded + activation peak + non-torch), less the
+    CUDA-graph estimate from 0.20. The pool may come out negative (vLLM would refuse to start);
+    tokens and concurrency are then 0. ``constants`` default to the query's release.
     """
-    batched_tokens, _ = batch_defaults(query, gpu, constants)
+    constants = constants or query_constants(query)
+    profile, _ = version_profile(query)
+    batched_tokens, max_seqs = batch_defaults(query, gpu, constants)
     weights = loaded_weight_bytes(spec, query, gpu, weights_bytes, constants)
     peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
     non_torch = non_torch_bytes(query, constants)
-    requested = int(query.util * gpu.memory_bytes)
-    pool = requested - weights - peak - non_torch
+    util = util_of(query)
+    requested = int(util * gpu.memory_bytes)
+    in_budget = graphs_in_budget(query)
+    graphs = cuda_graph_estimate_bytes(spec, query, gpu, constants) if in_budget else cuda_graph_bytes(spec, constants)
+    pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
+    check = start_check(spec, query, pool, batched_tokens=batched_tokens)
+    to_fit = None
+    if query.kv != "off" and concurrency < query.batch:
+        # What the requested share must hold for the b requests; the CUDA context (and, up to 0.19,
+        # the graphs) come on top of it.
+        need = weights + peak + non_torch + (graphs if in_budget else 0) + requests_kv_bytes(
+            spec, query, seq_len=query.seq_len, batch=query.batch, tp=query.gpus, batched_tokens=batched_tokens)
+        to_fit = util_to_fit(need, gpu.memory_bytes,
+                             cuda_context_bytes(query, constants) + (0 if in_budget else graphs))
     return VllmReport(
-        version=VLLM_VERSION, kv_cache_memory=pool, kv_cache_tokens=tokens,
+        version=profile.version, kv_cache_memory=pool, kv_cache_tokens=tokens,
         max_concurrency=round(concurrency, 2), weights=weights, activation_peak=peak, non_torch=non_torch,
-        cuda_graphs=cuda_graph_bytes(spec, constants), requested_memory=requested, block_size=BLOCK_SIZE,
-        num_gpu_blocks=blocks,
+        cuda_graphs=graphs, cuda_graphs_in_budget=in_budget, gpu_memory_utilization=util,
+        requested_memory=requested, block_size=kv_layout(spec, query)[0].block_size, num_gpu_blocks=blocks,
+        max_num_batched_tokens=batched_tokens, max_num_seqs=max_seqs, starts=check.fits,
+        estimated_max_model_len=check.estimated_max_model_len, start_error=check.error, util_to_fit=to_fit,
+        log_lines=capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len) if pool > 0 else (),
     )
+
+
+def capacity_lines(profile: VllmProfile, gpu: GPU, pool: int, tokens: int, concurrency: float,
+                   max_model_len: int) -> tuple[str, ...]:
+    """The start-up lines that report the pool, as the release words them (gpu_worker.py,
+    v1/core/kv_cache_utils.py): one capacity line from 0.28; from 0.30 the device type names it
+    ("GPU" for CUDA and ROCm, "XPU" for Intel; update_kv_cache_capacity)."""
+    available = f"Available KV cache memory: {format_gib(pool)} GiB"
+    newer = tuple(int(part) for part in profile.version.split(".")) >= (0, 30)
+    device = "XPU" if newer and gpu.vendor == "intel" else "GPU"
+    size = f"{device} KV cache size: {tokens:,} tokens"
+    conc = f"Maximum concurrency for {max_model_len:,} tokens per request: {concurrency:.2f}x"
+    if profile.capacity_one_line:
+        return available, f"{size}, {conc}"
+    return available, size, conc
+
+
+def util_to_fit(requested_bytes: int, device_bytes: int, outside_bytes: int) -> float | None:
+    """The smallest ``gpu_memory_utilization`` (two decimals) whose share of the device is at least
+    ``requested_bytes``, with ``outside_bytes`` (CUDA context and graphs, on top of the share) still
+    on the device; None when no util up to 1 gives that."""
+    pct = ceil_div(requested_bytes * 100, device_bytes)
+    while int(pct / 100 * device_bytes) < requested_bytes:  # vLLM truncates util x total
+        pct += 1
+    if pct > 100 or int(pct / 100 * device_bytes) + outside_bytes > device_bytes:
+        return None
+    return pct / 100
 
 
 def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
@@ -631,6 +1027,17 @@ def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
     return None
 
 
+def nearest_tp_sizes(spec: ModelSpec, gpus: int) -> tuple[int, ...]:
+    """The TP sizes vLLM accepts next to ``gpus``: the largest below it and the smallest above it
+    (up to the attention heads, which every accepted size divides)."""
+    has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
+    accepted = _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa,
+                                  max(spec.num_attention_heads, gpus))
+    below = [n for n in accepted if n < gpus]
+    above = [n for n in accepted if n > gpus]
+    return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
+
+
 @cache
 def _accepted_tp_sizes(heads: int, kv_heads: int, has_gqa: bool, limit: int) -> tuple[int, ...]:
     """TP sizes up to ``limit`` that vLLM accepts for these head counts (built once per shape)."""
@@ -644,6 +1051,21 @@ def _accepted_tp_sizes(heads: int, kv_heads: int, has_gqa: bool, limit: int) -> 
     return tuple(sizes)
 
 
+def _kv_bytes(spec: ModelSpec, query: Query, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int,
+              gpu: GPU | None = None) -> int:
+    """KV bytes one GPU's pool reserves for ``batch`` requests of ``seq_len`` tokens: the blocks vLLM
+    gives each request (attention blocks of the layout's size, sliding windows capped, whole state
+    pages per request), so the fit and the concurrency follow one rule. A KV dtype other than the
+    query's (the classic comparison) is counted per token (estimator.kv)."""
+    if kv_dtype_bytes(spec, query) != DTYPE_BYTES[kv_dtype]:
+        return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, engine="vllm")
+    at = query.model_copy(update={"gpus": gpus}) if gpus != query.gpus else query
+    if gpu is None and at.gpu:
+        gpu = lookup_gpu(at.gpu)
+    batched, _ = batch_defaults(at, gpu)
+    return requests_kv_bytes(spec, at, seq_len=seq_len, batch=batch, tp=gpus, batched_tokens=batched)
+
+
 class VllmEngine(BaseEngine):
     """``vllm serve``: the memory it reserves at start-up, its KV pool and concurrency."""
 
@@ -652,34 +1074,41 @@ class VllmEngine(BaseEngine):
     help: ClassVar[str] = "vLLM (`vllm serve`): KV pool and concurrency"
     report_key: ClassVar[str | None] = "vllm"
     report_model: ClassVar[type[EngineReport] | None] = VllmReport
-    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs")
+    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm", "prefix", "mm")
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
 
-    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int) -> int:
-        return kv_cache_bytes(spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kv_dtype, gpus=gpus,
-                              engine="vllm")
+    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int,
+                       gpu: GPU | None = None) -> int:
+        """The pool bytes the b requests of s tokens reserve (see :func:`requests_kv_bytes`)."""
+        return _kv_bytes(spec, query, query.seq_len, query.batch, kv_dtype, gpus, gpu)
 
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
-        return loaded_weight_bytes(spec, query, gpu, weights)
+        return loaded_weight_bytes(spec, query, gpu, weights, query_constants(query))
+
+    def display_name(self, query: Query) -> str:
+        return f"vllm {version_profile(query)[0].version}"
 
     def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
               kv_cache: int) -> EngineTerms:
         return vllm_terms(spec, query, gpu=gpu)
 
     def usable_fraction(self, query: Query) -> float:
-        return query.util
+        return util_of(query)
 
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
         """vLLM's requested share (util x the device) holds the weights, the KV cache, the activation
-        peak and non-torch memory; the CUDA context (there before vLLM measures) and the CUDA graphs
-        (captured after the KV pool) come on top, within the device. So the query fits exactly when
-        vLLM's KV pool holds its b x s tokens."""
-        requested = int(query.util * gpu.memory_bytes)
+        peak and non-torch memory (and, from 0.20, the CUDA-graph estimate); the CUDA context (there
+        before vLLM measures) and, up to 0.19, the CUDA graphs (captured after the KV pool) come on
+        top, within the device. So the query fits exactly when vLLM's KV pool holds its b x s tokens."""
+        requested = int(util_of(query) * gpu.memory_bytes)
         if query.method == "classic":
             return requested  # the classic terms have no overhead to place outside the share
-        outside = cuda_context_bytes(query) + cuda_graph_bytes(spec)
+        constants = query_constants(query)
+        outside = cuda_context_bytes(query, constants)
+        if not graphs_in_budget(query):
+            outside += cuda_graph_bytes(spec, constants)
         return min(requested + outside, gpu.memory_bytes)
 
     def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
@@ -693,44 +1122,56 @@ class VllmEngine(BaseEngine):
         if query.method != "calibrated":
             return None
         terms = vllm_terms(spec, query, gpu=gpu)
-        fixed = loaded_weight_bytes(spec, query, gpu, weights) + terms.activations + terms.overhead
+        fixed = loaded_weight_bytes(spec, query, gpu, weights, query_constants(query)) + terms.activations \
+            + terms.overhead
         kv = dtypes.kv
         if kv is None:
             return lambda s, b: fixed
 
         def total(s: int, b: int) -> int:
-            return fixed + kv_cache_bytes(spec, seq_len=s, batch=b, kv_dtype=kv, gpus=query.gpus, engine="vllm")
+            return fixed + _kv_bytes(spec, query, s, b, kv, query.gpus, gpu)
 
         return total
 
-    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[str]:
-        notes: list[str] = []
+    def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
+        notes: list[Note] = []
         if not query.flash_attention:
-            notes.append("vLLM always runs fused (paged) attention kernels: fa=off changes nothing with "
-                         "engine=vllm (its --enforce-eager turns off CUDA graphs, not fused attention).")
+            notes.append(note("fused_attention_always", "vLLM always runs fused (paged) attention kernels: fa=off "
+                              "changes nothing with engine=vllm (its --enforce-eager turns off CUDA graphs, not "
+                              "fused attention)."))
         _, max_seqs = batch_defaults(query, gpu)
         if query.batch > max_seqs:
             # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
             seqs = f"{max_seqs:,} sequence" + ("" if max_seqs == 1 else "s")
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
-            notes.append(f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would queue the rest; "
-                         "raise seqs= to run them together.")
-        refusal = tp_refusal(spec, query.gpus)
-        if refusal:
-            valid = [n for n in range(1, query.gpus) if tp_refusal(spec, n) is None]
-            notes.append(f"vLLM will not start with gpus={query.gpus}: {refusal}; "
-                         f"gpus={valid[-1]} is the largest size below it that vLLM accepts.")
+            notes.append(note("batch_queued", f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would "
+                              "queue the rest; raise seqs= to run them together."))
+        refusal = self.refusal(spec, query)
+        if refusal and gpu is None:  # with a GPU the verdict says it
+            notes.append(note("engine_refuses", refusal + "."))
         return notes
 
+    def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        """vLLM checks the TP size against the heads at start-up: say so, with the sizes it accepts."""
+        why = tp_refusal(spec, query.gpus)
+        if why is None:
+            return None
+        sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus))
+        return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
+
     def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-               weights: int) -> tuple[EngineReport | None, list[str]]:
+               weights: int) -> tuple[EngineReport | None, list[Note]]:
+        version = version_profile(query)[0].version
         if gpu is None:
-            return None, [f"Give gpu= to see the KV pool vLLM {VLLM_VERSION} would reserve and how many "
-                          "requests it holds."]
+            return None, [note("no_gpu_given", f"Give gpu= to see the KV pool vLLM {version} would reserve "
+                               "and how many requests it holds.")]
         report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
         if report.kv_cache_memory <= 0:
-            return report, ["vLLM would not start: weights and activations leave no room for the KV cache "
-                            f"at util={query.util}."]
+            return report, [note("no_kv_pool", f"vLLM {version} would not start: weights and activations leave "
+                                 f"no room for the KV cache at util={report.gpu_memory_utilization:g}.")]
+        if not report.starts:
+            return report, [note("max_model_len_refused", f"vLLM {version} would not start with max_model_len "
+                                 f"{query.seq_len:,}: {report.start_error}")]
         return report, []
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
@@ -739,9 +1180,55 @@ class VllmEngine(BaseEngine):
         if not isinstance(v, VllmReport) or v.kv_cache_memory <= 0:
             return None  # no GPU, or the estimate's warnings say vLLM would not start
         gib = f"{v.kv_cache_memory / GiB:.1f} GiB"
-        return (f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
-                f"({gib} at util={est.query.util:g}): {v.max_concurrency:.2f} requests of "
+        line = (f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
+                f"({gib} at util={v.gpu_memory_utilization:g}): {v.max_concurrency:.2f} requests of "
                 f"{est.query.seq_len:,} tokens at once")
+        if not v.starts:
+            line += (f"; it would not start at max_model_len {est.query.seq_len:,} "
+                     f"(estimated maximum model length {v.estimated_max_model_len:,})")
+        return line
+
+
+    def verdict(self, est: Estimate, esc: Escape) -> str | None:
+        """The fit is whether the KV pool holds the b requests of s tokens (what vLLM's concurrency
+        counts): say how many it holds and what makes it hold them (util first, then b, then GPUs)."""
+        fit, v, q = est.fit, est.engine_report, est.query
+        if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
+            return None
+        total = f"Total {est.memory.total / GiB:.1f} GiB" + (" per GPU" if q.gpus > 1 else "")
+        name = esc(fit.gpu_name)
+        where = f"one {name}" if q.gpus == 1 else f"each of {q.gpus} {name}"
+        pool = f"vLLM's KV pool at util={v.gpu_memory_utilization:g}"
+        asked = f"{q.batch:,} request" + ("" if q.batch == 1 else "s") + f" of {q.seq_len:,} tokens"
+        if fit.fits:
+            return f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens " \
+                   f"(b={q.batch:,} asked)"
+        if v.max_concurrency >= q.batch and v.util_to_fit is None:
+            # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
+            return (f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
+                    f"graphs vLLM adds on top of it leave no room on the device; lower util")
+        held = min(v.max_concurrency, q.batch - 0.01)  # never round up to what was asked
+        if v.kv_cache_memory <= 0:
+            line = (f"{total}: does not fit {where}: at util={v.gpu_memory_utilization:g} the weights and "
+                    "activations leave vLLM no KV pool")
+        elif held < 1:
+            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of one request of {q.seq_len:,} tokens"
+        else:
+            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of the {asked} asked"
+        fixes = []
+        if v.util_to_fit is not None:
+            fixes.append(f"util={v.util_to_fit:g}")
+        if fit.max_batch >= 1 and q.batch > 1:
+            fixes.append(f"b={fit.max_batch:,}")
+        if fit.max_seq_len >= 1 and held < 1:
+            fixes.append(f"s={fit.max_seq_len:,}")
+        if v.util_to_fit is None and fit.min_gpus > q.gpus:
+            fixes.append(f"gpus={fit.min_gpus}")
+        if fixes:
+            line += "; use " + ", or ".join(fixes)
+        elif fit.min_gpus == 0:
+            line += "; no tensor-parallel group vLLM accepts fits it"
+        return line
 
 
 ENGINE = VllmEngine()

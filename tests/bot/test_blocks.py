@@ -11,6 +11,7 @@ import pytest
 from bot import blocks
 from bot.blocks import escape
 from estimator.engines.vllm import VllmReport
+from estimator.notes import note
 from estimator.query import Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from tests.blockkit import block_errors, phone_errors
@@ -155,7 +156,10 @@ def test_vllm_line() -> None:
     est = phi4(engine="vllm")
     report = VllmReport(version="0.19.0", kv_cache_memory=40 * GIB, kv_cache_tokens=209_715,
                         max_concurrency=12.8, weights=PHI4_WEIGHTS, activation_peak=ACT, non_torch=OVER,
-                        cuda_graphs=0, requested_memory=int(0.9 * H100), block_size=16, num_gpu_blocks=13107)
+                        cuda_graphs=0, cuda_graphs_in_budget=False, gpu_memory_utilization=0.9,
+                        requested_memory=int(0.9 * H100), block_size=16, num_gpu_blocks=13107,
+                        max_num_batched_tokens=8192, max_num_seqs=1024, starts=True,
+                        estimated_max_model_len=16384, start_error=None, log_lines=())
     text = blocks.estimate_message(est.model_copy(update={"engine_report": report})).text
     assert ("vLLM 0.19.0 will hold about 209,715 tokens of KV cache (40.0 GiB at util=0.9): "
             "12.80 requests of 16,384 tokens at once") in text
@@ -172,7 +176,8 @@ def test_classic_method_prints_the_six_lines() -> None:
 def test_classic_comparison_is_said_once_and_only_when_asked() -> None:
     # The estimator's warning carries the classic comparison; the message shows it once, when asked.
     est = phi4(gpu=False)
-    warned = est.model_copy(update={"warnings": ("The classic formula says 36.13 GB here (...)",)})
+    classic = note("classic_formula", "The classic formula says 36.13 GB here (...)")
+    warned = est.model_copy(update={"warnings": (classic,)})
     assert blocks.estimate_message(warned, classic=True).text.count("The classic formula says") == 1
     assert "The classic formula says" not in blocks.estimate_message(warned).text
     assert "The classic formula says" not in blocks.estimate_message(est).text

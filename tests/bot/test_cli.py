@@ -63,7 +63,8 @@ def test_json_contract_for_phi4(settings: Settings) -> None:
     assert fit["gpu_memory"] == 85_030_617_088
     assert fit["headroom"] == 85_030_617_088 - memory["total"]
     assert fit["fits"] is True and fit["min_gpus"] == 1 and fit["max_batch"] >= 1
-    assert any("classic formula" in w and "KV cache term is 2.5x too small" in w for w in data["warnings"])
+    assert any(w["code"] == "classic_formula" and "KV cache term is 2.5x too small" in w["message"]
+               for w in data["warnings"])
 
 
 def test_table_output_names_every_part(settings: Settings) -> None:

@@ -27,7 +27,8 @@ def est(text: str) -> Query:
 def test_defaults() -> None:
     q = est("microsoft/phi-4")
     assert (q.model, q.revision, q.seq_len, q.batch, q.kv, q.flash_attention, q.gpus, q.engine, q.util,
-            q.method) == ("microsoft/phi-4", None, 4096, 1, "on", True, 1, "transformers", 0.9, "calibrated")
+            q.method, q.vllm) == ("microsoft/phi-4", None, 4096, 1, "on", True, 1, "transformers", None, "calibrated",
+                                  None)
 
 
 def test_spec_example_and_suffixes() -> None:
@@ -39,10 +40,13 @@ def test_spec_example_and_suffixes() -> None:
     assert est("m/x ctx=8K").seq_len == 8192
 
 
-def test_aliases_case_and_last_repeat_wins() -> None:
-    q = est("Qwen/Qwen3-8B SEQ=1k Batch=4 tp=2 flash=off q=fp8 bits=8 params=7.5 s=2k")
+def test_aliases_and_case_and_a_repeat_is_refused() -> None:
+    q = est("Qwen/Qwen3-8B SEQ=2k Batch=4 tp=2 flash=off q=fp8 bits=8 params=7.5")
     assert (q.seq_len, q.batch, q.gpus, q.flash_attention, q.weight_format, q.bits, q.params_billions) == (
         2048, 4, 2, False, "fp8", 8, 7.5)
+    # Silently keeping the last of two values hid typos: a key given twice is an error.
+    with pytest.raises(InputError, match='"SEQ=1k" and "s=2k" set the same key'):
+        est("Qwen/Qwen3-8B SEQ=1k s=2k")
 
 
 def test_revision_and_vllm_keys() -> None:

@@ -24,6 +24,7 @@ from estimator import engines, gpus
 from estimator.dtypes import Dtypes
 from estimator.engines import BaseEngine, EngineReport, EngineTerms
 from estimator.gpus import GPU
+from estimator.notes import note
 from estimator.query import Query
 from estimator.spec import ModelSpec
 
@@ -53,7 +54,7 @@ class ToyEngine(BaseEngine):
 
     def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
                weights: int) -> tuple[EngineReport | None, list[str]]:
-        return ToyReport(slots=query.seq_len // 1024), ["toy engines are not real"]
+        return ToyReport(slots=query.seq_len // 1024), [note("unclassified", "toy engines are not real")]
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_json_has_its_section_and_its_terms(toy: None) -> None:
     memory = data["memory"]
     assert isinstance(memory, dict)
     assert (memory["activations"], memory["overhead"]) == (100 * MiB, 300 * MiB)
-    assert "toy engines are not real" in data["warnings"]  # type: ignore[operator]
+    assert {"code": "unclassified", "message": "toy engines are not real"} in data["warnings"]  # type: ignore[operator]
     # The other engines' answers carry the new key too, empty.
     assert _vram_json("engine=vllm", "gpu=h100")["toy"] is None
 
@@ -141,7 +142,7 @@ def test_a_new_gpu_entry_is_found_and_sized_on(x200: None) -> None:
     vllm = _vram_json("gpu=x200", "s=8k", "engine=vllm")
     report = vllm["vllm"]
     assert isinstance(report, dict)
-    # vLLM's share of the card: util 0.9 x 64 GiB, truncated to bytes as vLLM does.
-    assert report["requested_memory"] == int(0.9 * 64 * 1024**3)
+    # vLLM's share of the card: the newest release's default util 0.92 x 64 GiB, truncated to bytes.
+    assert report["requested_memory"] == int(0.92 * 64 * 1024**3)
     # Under 70 GiB: vLLM's small-GPU batch defaults (2048 batched tokens, 256 sequences).
     assert "256 sequences" in str(vllm["details"])

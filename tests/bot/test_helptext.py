@@ -9,7 +9,7 @@ import pytest
 from bot import blocks
 from bot.commands import EstimateCmd, parse
 from bot.console import plain
-from bot.helptext import readme_table, slack_help, terminal_help
+from bot.helptext import COMMANDS, _name, readme_table, slack_help, terminal_help
 from bot.render_text import help_text
 from common.errors import InputError
 from estimator.engines import engine_names
@@ -33,6 +33,24 @@ def test_both_help_texts_list_every_key_with_the_values_the_parser_takes(text: s
         # A key with a closed set shows exactly that set, in the parser's order.
         if key.choices:
             assert " ".join(key.values()) in line, (key.name, line)
+
+
+@pytest.mark.parametrize("text", [terminal_help(), slack_help()], ids=["terminal", "slack"])
+def test_help_columns_line_up(text: str) -> None:
+    # Each key's values (or meaning) and its default start at the same column on every row.
+    lines = text.splitlines()
+    rows = {key: next(row for row in lines if row.strip().startswith(_name(key))) for key in KEYS}
+    values = {row.index("  " + key.short(), len(_name(key))) + 2 for key, row in rows.items()}
+    defaults = {row.rindex("  " + key.default) + 2 for key, row in rows.items()}
+    assert len(values) == 1 and len(defaults) == 1, (values, defaults)
+    assert all(row.endswith(key.default) for key, row in rows.items())
+
+
+def test_terminal_commands_line_up() -> None:
+    lines = terminal_help().splitlines()
+    starts = {next(row for row in lines if row.startswith("  " + command + " ")).index(what)
+              for command, what in COMMANDS}
+    assert len(starts) == 1, starts
 
 
 def test_p_takes_the_same_bits_everywhere() -> None:

@@ -16,6 +16,7 @@ from estimator.estimate import estimate
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
 from estimator.query import Query
 from estimator.weights import weight_bytes
+from tests.helpers import messages
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 
@@ -47,16 +48,17 @@ def test_weight_shares_cover_the_whole_model_on_any_gpu_count():
 def test_vllm_warns_when_gpus_do_not_divide_the_heads():
     # Qwen3-0.6B has 16 attention heads: vLLM refuses tensor_parallel_size=3 (16 % 3 != 0) and 64.
     s = spec("Qwen__Qwen3-0.6B")
-    for gpus, largest in ((3, 2), (64, 16)):
+    # The nearest sizes it accepts: 3 -> 2 (below) or 4 (above); 64 -> 16 (nothing above divides 16 heads).
+    for gpus, nearest in ((3, "gpus=2 or gpus=4"), (64, "gpus=16")):
         est = estimate(s, Query(gpus=gpus, engine="vllm"), model_id="q")
-        assert any(f"vLLM will not start with gpus={gpus}" in w and f"gpus={largest} is the largest" in w
-                   for w in est.warnings), est.warnings
+        assert any(f"vLLM will not start with gpus={gpus}" in w and w.endswith(f"it accepts {nearest}.")
+                   for w in messages(est)), est.warnings
     # 2, 4, 8 divide 16 heads and 8 KV heads: no such warning; transformers splits layers, never warns.
     for gpus in (2, 4, 8):
         est = estimate(s, Query(gpus=gpus, engine="vllm"), model_id="q")
-        assert not any("will not start" in w for w in est.warnings)
+        assert not any("will not start" in w for w in messages(est))
     est = estimate(s, Query(gpus=3), model_id="q")
-    assert not any("will not start" in w for w in est.warnings)
+    assert not any("will not start" in w for w in messages(est))
 
 
 # -- grammar wording ----------------------------------------------------------------------------
@@ -101,12 +103,12 @@ def test_optional_layer_counts_must_be_whole_and_not_negative(fixture: str, fiel
 def test_vllm_warns_when_b_exceeds_max_num_seqs():
     s = spec("microsoft__phi-4")
     est = estimate(s, Query(engine="vllm", gpu="h100", batch=4, max_num_seqs=1), model_id="p")
-    assert any(w.startswith("vLLM runs at most 1 sequence at once (seqs=1): b=4") for w in est.warnings), est.warnings
+    assert any(w.startswith("vLLM runs at most 1 sequence at once (seqs=1): b=4") for w in messages(est)), est.warnings
     # No seqs=: vLLM's default on a GPU under 70 GiB (an L4) is 256 sequences.
     est = estimate(s, Query(engine="vllm", gpu="l4", batch=300, seq_len=1024), model_id="p")
-    assert any("at most 256 sequences at once (its default max_num_seqs): b=300" in w for w in est.warnings)
+    assert any("at most 256 sequences at once (its default max_num_seqs): b=300" in w for w in messages(est))
     for q in (Query(engine="vllm", gpu="l4", batch=256), Query(batch=300)):
-        assert not any("sequences at once" in w for w in estimate(s, q, model_id="p").warnings)
+        assert not any("sequences at once" in w for w in messages(estimate(s, q, model_id="p")))
 
 
 # -- dtype=fp32 runs the model, and its cache, in fp32 ---------------------------------------------
@@ -139,9 +141,9 @@ def test_transformers_says_kv_fp8_is_not_its_default_cache():
     s = spec("meta-llama__Llama-3.1-8B")
     for kv in ("fp8", "int8"):
         est = estimate(s, Query(kv=kv), model_id="l")
-        assert any(f"kv={kv} counts 1 byte per element" in w for w in est.warnings), est.warnings
+        assert any(f"kv={kv} counts 1 byte per element" in w for w in messages(est)), est.warnings
     for q in (Query(kv="bf16"), Query(kv="fp8", engine="vllm")):
-        assert not any("1 byte per element" in w for w in estimate(s, q, model_id="l").warnings)
+        assert not any("1 byte per element" in w for w in messages(estimate(s, q, model_id="l")))
 
 
 # -- engine=vllm: the verdict and vLLM's own KV pool agree ------------------------------------------
@@ -169,12 +171,12 @@ def test_formats_no_engine_converts_to_on_load_are_flagged():
     llama = spec("meta-llama__Llama-3.1-8B")  # a bf16 checkpoint
     for fmt in ("awq", "gptq", "mxfp4"):
         est = estimate(llama, Query(weight_format=fmt), model_id="l")
-        assert any(w.startswith(f"dtype={fmt} sizes a {fmt.upper()} checkpoint") for w in est.warnings), est.warnings
+        assert any(w.startswith(f"dtype={fmt} sizes a {fmt.upper()} checkpoint") for w in messages(est)), est.warnings
     # The checkpoint's own format, and formats engines quantize to on load, raise nothing.
     for name, fmt in (("Qwen__Qwen3-8B-AWQ", "awq"), ("openai__gpt-oss-20b", "mxfp4"),
                       ("meta-llama__Llama-3.1-8B", "fp8"), ("meta-llama__Llama-3.1-8B", "nf4")):
         est = estimate(spec(name), Query(weight_format=fmt), model_id=name)
-        assert not any("checkpoint of this model" in w for w in est.warnings), (name, est.warnings)
+        assert not any("checkpoint of this model" in w for w in messages(est)), (name, est.warnings)
 
 
 def test_vllm_min_gpus_is_a_size_vllm_accepts():
@@ -194,13 +196,13 @@ def test_vllm_settings_with_transformers_are_flagged():
     s = spec("meta-llama__Llama-3.1-8B")
     est = estimate(s, Query(util=0.5, max_num_batched_tokens=512, max_num_seqs=4), model_id="l")
     assert ("util, mnbt, seqs are vLLM settings: they change nothing with engine=transformers "
-            "(add engine=vllm).") in est.warnings
+            "(add engine=vllm).") in messages(est)
     est = estimate(s, Query(util=0.5), model_id="l")
-    assert "util is a vLLM setting: it changes nothing with engine=transformers (add engine=vllm)." in est.warnings
+    assert "util is a vLLM setting: it changes nothing with engine=transformers (add engine=vllm)." in messages(est)
     # The same numbers as without them: they are ignored, not misapplied.
     assert est.memory == estimate(s, Query(), model_id="l").memory
     for q in (Query(), Query(util=0.5, engine="vllm")):
-        assert not any("vLLM setting" in w for w in estimate(s, q, model_id="l").warnings)
+        assert not any("vLLM setting" in w for w in messages(estimate(s, q, model_id="l")))
 
 
 def test_p32_runs_in_fp32_like_dtype_fp32():
@@ -219,14 +221,14 @@ def test_bf16_on_gpus_without_bf16_is_flagged():
     s = spec("meta-llama__Llama-3.2-1B")  # a bf16 checkpoint
     est = estimate(s, Query(gpu="t4", engine="vllm"), model_id="l")
     assert ("The NVIDIA Tesla T4 16GB has no bf16 (Turing): vLLM refuses to start in bf16 there; "
-            "add dtype=fp16 (the same size).") in est.warnings
+            "add dtype=fp16 (the same size).") in messages(est)
     est = estimate(s, Query(gpu="v100-32gb"), model_id="l")
-    assert any("has no bf16 (Volta): bf16 has no fast path there" in w for w in est.warnings)
+    assert any("has no bf16 (Volta): bf16 has no fast path there" in w for w in messages(est))
     for q in (Query(gpu="t4", weight_format="fp16"), Query(gpu="a100-40gb"), Query(gpu="t4", engine="vllm", bits=4)):
         # bits=4 still computes in bf16: flagged, but without the advice to dequantize to fp16.
-        warned = [w for w in estimate(s, q, model_id="l").warnings if "has no bf16" in w]
+        warned = [w for w in messages(estimate(s, q, model_id="l")) if "has no bf16" in w]
         assert (q.bits == 4) == bool(warned), (q, warned)
         assert not any("add dtype=fp16" in w for w in warned)
     # An fp16 checkpoint (phi-2) raises nothing.
     phi2 = estimate(spec("microsoft__phi-2"), Query(gpu="t4"), model_id="p")
-    assert not any("has no bf16" in w for w in phi2.warnings)
+    assert not any("has no bf16" in w for w in messages(phi2))

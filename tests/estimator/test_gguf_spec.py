@@ -7,6 +7,7 @@ from estimator.estimate import estimate
 from estimator.gguf import GgufInfo, spec_from_gguf
 from estimator.kv import kv_bytes_per_token
 from estimator.query import Query
+from tests.helpers import messages
 
 # Llama-3.2-1B-Instruct as a Q4_K_M GGUF (llama.cpp key values of that model; file size of the variant).
 LLAMA_1B_Q4 = GgufInfo(
@@ -29,7 +30,7 @@ def test_weights_are_the_file_and_kv_follows_the_header() -> None:
     # The count is the file's: Llama-3.2-1B has 1,235,814,400 parameters (tied embeddings), not the
     # 1.50B an untied lm_head would add.
     assert est.params_total == 1_235_814_400
-    assert any("GGUF" in w for w in est.warnings)
+    assert any("GGUF" in w for w in messages(est))
 
 
 def test_header_without_geometry_is_a_clear_error() -> None:

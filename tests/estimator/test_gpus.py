@@ -3,8 +3,9 @@
 import pytest
 
 from common.errors import InputError
-from estimator.engines.vllm import VllmGpu, vllm_gpu
+from estimator.engines.vllm import VllmGpu, batch_defaults, vllm_gpu
 from estimator.gpus import catalog, lookup_gpu
+from estimator.query import Query
 
 
 def test_catalog_size_and_vendors() -> None:
@@ -55,12 +56,13 @@ def test_every_entry_states_its_capabilities() -> None:
 
 def test_vllm_reads_the_record_not_the_key() -> None:
     h100, a100, b200, rtx5090, mi300x = (lookup_gpu(k) for k in ("h100", "a100-80gb", "b200", "rtx-5090", "mi300x"))
-    assert vllm_gpu(h100) == VllmGpu(big_batch_defaults=True, mxfp4_moe_backend="triton", mla_import_workspaces=1)
-    # 79 GiB, but vLLM keeps the small defaults on any A100.
-    assert not vllm_gpu(a100).big_batch_defaults
+    assert vllm_gpu(h100) == VllmGpu(mxfp4_moe_backend="triton", mla_import_workspaces=1)
+    # 79 GiB, but vLLM keeps the small defaults on any A100 (engine/arg_utils.py get_batch_defaults).
+    query = Query(engine="vllm")
+    assert batch_defaults(query, a100) == (2048, 256) and batch_defaults(query, h100) == (8192, 1024)
     assert vllm_gpu(b200).mxfp4_moe_backend == "flashinfer_trtllm" and vllm_gpu(b200).mla_import_workspaces == 2
     assert vllm_gpu(rtx5090).mxfp4_moe_backend == "marlin"  # SM120: outside Triton's SM90-SM100 range
-    assert vllm_gpu(mi300x) == VllmGpu(big_batch_defaults=True, mxfp4_moe_backend="rocm", mla_import_workspaces=0)
+    assert vllm_gpu(mi300x) == VllmGpu(mxfp4_moe_backend="rocm", mla_import_workspaces=0)
     # A renamed key changes nothing: the facts are fields.
     renamed = h100.model_copy(update={"key": "a100-lookalike", "name": "Not an A100"})
     assert vllm_gpu(renamed) == vllm_gpu(h100)

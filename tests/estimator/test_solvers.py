@@ -21,6 +21,16 @@ def spec(name: str):
     return load_model_spec(json.loads((CONFIGS / name).read_text()))
 
 
+def _vllm_usable(s, q: Query, device: int) -> int:
+    """vLLM's share (util x device) holds weights, KV, activations and non-torch memory; the CUDA
+    context comes on top, and so do the CUDA graphs up to 0.19 (from 0.20 their estimate is taken
+    out of the share). Default util: 0.9 in 0.19, 0.92 from 0.20 (config/cache.py)."""
+    old = q.vllm == "0.19"
+    util = q.util or (0.9 if old else 0.92)
+    outside = cuda_context_bytes(q) + (cuda_graph_bytes(s) if old else 0)
+    return min(int(util * device) + outside, device)
+
+
 def test_largest_matches_a_linear_scan() -> None:
     rng = random.Random(7)
     for _ in range(5000):
@@ -34,7 +44,8 @@ def test_largest_matches_a_linear_scan() -> None:
     ("meta-llama__Llama-3.1-8B.json", dict(seq_len=32768, batch=8, gpu="l40s")),
     ("Qwen__Qwen3-30B-A3B.json", dict(seq_len=8192, batch=4, gpu="h100-80gb")),
     ("google__gemma-2-9b-it.json", dict(seq_len=8192, batch=2, gpu="rtx-4090", weight_format="nf4")),
-    ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm")),
+    ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm", vllm="0.19")),
+    ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm", vllm="0.33")),
 ])
 def test_fit_is_exact_at_its_boundaries(name: str, text: dict) -> None:
     s = spec(name)
@@ -45,9 +56,7 @@ def test_fit_is_exact_at_its_boundaries(name: str, text: dict) -> None:
     gpu = lookup_gpu(q.gpu or "")
     usable = gpu.memory_bytes
     if q.engine == "vllm":
-        # vLLM's share (util x device) holds weights, KV, activations and non-torch memory; the CUDA
-        # context and the CUDA graphs come on top of it, within the device.
-        usable = min(int(q.util * gpu.memory_bytes) + cuda_context_bytes(q) + cuda_graph_bytes(s), gpu.memory_bytes)
+        usable = _vllm_usable(s, q, gpu.memory_bytes)
     assert fit.gpu_memory == gpu.memory_bytes
     assert fit.headroom == usable - est.memory.total
     assert fit.fits == (est.memory.total <= usable)
@@ -67,11 +76,13 @@ def test_fit_is_exact_at_its_boundaries(name: str, text: dict) -> None:
 
 def test_a_model_that_cannot_fit_says_so() -> None:
     # Mixtral-8x7B in bf16: 46.7B parameters x 2 bytes = 93 GB of weights alone, more than an L4's
-    # 22 GiB, so it needs tensor parallelism; at least 8 L4s (8 x 22 GiB = 176 GiB of room).
+    # 22 GiB, so it needs several GPUs.
     est = estimate(spec("mistralai__Mixtral-8x7B-Instruct-v0.1.json"), Query(model="m", gpu="l4"), model_id="m")
     assert est.fit is not None and not est.fit.fits and est.fit.headroom < 0
     assert est.fit.max_seq_len == 0 and est.fit.max_batch == 0
-    assert est.fit.min_gpus >= 8
+    # transformers splits layers over any number of GPUs: 4 L4s (4 x 21.99 GiB = 87.96 GiB) cannot hold
+    # 86.98 GiB of weights plus a 0.7 GiB CUDA context on each, so at least 5.
+    assert est.fit.min_gpus >= 5
 
 
 def test_largest_from_a_guess_with_a_small_step_matches_a_linear_scan() -> None:
@@ -88,7 +99,8 @@ def test_largest_from_a_guess_with_a_small_step_matches_a_linear_scan() -> None:
 @pytest.mark.parametrize("name", ["meta-llama__Llama-3.1-8B.json", "openai__gpt-oss-20b.json",
                                   "google__gemma-2-9b-it.json", "google__gemma-3-1b-it.json",
                                   "deepseek-ai__DeepSeek-V2-Lite-Chat.json", "Qwen__Qwen3-30B-A3B.json"])
-@pytest.mark.parametrize("text", [dict(), dict(seq_len=32768, batch=4, kv="fp8"), dict(gpus=2, batch=16)])
+@pytest.mark.parametrize("text", [dict(vllm="0.19"), dict(seq_len=32768, batch=4, kv="fp8"),
+                                  dict(gpus=2, batch=16, vllm="0.19")])
 def test_vllm_solvers_find_what_a_search_over_whole_estimates_finds(name: str, text: dict) -> None:
     # The vLLM solvers re-use every term but the KV cache and start from an extrapolated point; a
     # plain search over whole re-estimates (the query's own s and b as starting points) is the oracle.
@@ -97,7 +109,7 @@ def test_vllm_solvers_find_what_a_search_over_whole_estimates_finds(name: str, t
     fit = estimate(s, q, model_id="m").fit
     assert fit is not None
     gpu = lookup_gpu("h100-80gb")
-    usable = min(int(q.util * gpu.memory_bytes) + cuda_context_bytes(q) + cuda_graph_bytes(s), gpu.memory_bytes)
+    usable = _vllm_usable(s, q, gpu.memory_bytes)
 
     def fits(**update: int) -> bool:
         return total_for(s, q.model_copy(update=update)) <= usable

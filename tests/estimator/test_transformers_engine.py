@@ -19,6 +19,7 @@ from estimator.kv import kv_cache_bytes
 from estimator.query import Query
 from estimator.spec import LayerKV, ModelSpec, ParamCounts, Quantization
 from estimator.weights import weight_bytes
+from tests.helpers import messages
 
 BF16 = Quantization(format="bf16")
 
@@ -239,7 +240,7 @@ def test_layer_split_keeps_full_width_activations() -> None:
     retention = 21 * (8192 - 4095) * 8 * 512 * 2
     # The per-layer transient is the same on each GPU; the sliding retention is split in two.
     assert one.activations - two.activations == retention - retention // 2
-    assert any("splits layers" in w for w in two.warnings)
+    assert any("whole layers on each GPU" in w for w in messages(two))
 
 
 def test_fp8_kv_halves_the_retention() -> None:

@@ -59,7 +59,8 @@ DEEPSEEK = make_spec(layers=tuple(LayerKV(kind="mla", kv_heads=1, key_dim=512, v
 
 
 def q(**kw) -> Query:
-    return Query(engine="vllm", **kw)
+    # The expected numbers of this module come from v0.19 start-up logs.
+    return Query(engine="vllm", **{"vllm": "0.19", **kw})
 
 
 def gpu_of(query: Query) -> GPU | None:
@@ -149,12 +150,9 @@ def test_empty_or_negative_pool_holds_nothing():
     assert vllm.kv_capacity(LLAMA, q(), 2_097_151, batched_tokens=8192)[:2] == (0, 0)
 
 
-def test_int8_kv_is_refused_and_state_layers_are_refused():
+def test_int8_kv_is_refused():
     with pytest.raises(InputError, match="int8"):
         vllm.kv_layout(LLAMA, q(kv="int8"))
-    hybrid = LLAMA.model_copy(update={"layers": (LayerKV(kind="state", state_elements=100), *LLAMA.layers[1:])})
-    with pytest.raises(InputError, match="state-space"):
-        vllm.kv_layout(hybrid, q())
 
 
 # ------------------------------------------------------------------ defaults

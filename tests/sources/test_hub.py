@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from huggingface_hub import constants as hf_constants
 
 from common.errors import (
     ConfigError,
@@ -430,11 +431,41 @@ def test_hub_unreachable() -> None:
     assert "cannot reach the Hugging Face Hub" in str(info.value)
 
 
-def test_offline_mode_with_nothing_cached(fake_hub: FakeHub) -> None:
+def test_offline_mode_with_nothing_cached(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path))  # an empty Hugging Face cache
     with pytest.raises(HubUnavailableError) as info:
         resolver(fake_hub, offline=True).resolve("Qwen/Qwen3-8B")
-    assert "offline mode is on" in str(info.value)
+    assert "offline mode is on" in str(info.value) and "Hugging Face cache" in str(info.value)
     assert fake_hub.log == []
+
+
+def _hf_cache(root: Path, repo: str, sha: str, files: dict[str, bytes]) -> None:
+    """A Hugging Face cache as huggingface_hub lays it out: refs/main -> snapshots/<sha>/<file>."""
+    folder = root / f"models--{repo.replace('/', '--')}"
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text(sha)
+    (folder / "snapshots" / sha).mkdir(parents=True)
+    for name, data in files.items():
+        (folder / "snapshots" / sha / name).write_bytes(data)
+
+
+def test_offline_mode_reads_the_hugging_face_cache(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    # Never looked up by vram, but downloaded by transformers before: HF_HUB_OFFLINE=1 answers from
+    # that copy, as from_pretrained would, at the commit refs/main points to.
+    sha = "a" * 40
+    config = (CONFIGS / "microsoft__phi-4.json").read_bytes()
+    _hf_cache(tmp_path, "microsoft/phi-4", sha, {"config.json": config})
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path))
+    got = resolver(fake_hub, offline=True).resolve("microsoft/phi-4")
+    assert (got.model_id, got.revision, got.source) == ("microsoft/phi-4", sha, "cache")
+    assert got.config == json.loads(config)
+    assert any("Hugging Face cache" in w and sha[:7] in w for w in got.warnings)
+    assert fake_hub.log == []
+    # A revision the cache does not hold is not answered from another one.
+    with pytest.raises(HubUnavailableError):
+        resolver(fake_hub, offline=True).resolve("microsoft/phi-4", "b" * 40)
 
 
 def test_offline_mode_uses_a_stale_cached_copy(fake_hub: FakeHub) -> None:

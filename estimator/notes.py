@@ -1,0 +1,44 @@
+"""Warnings as data: each has a code from a closed set, so scripts need not match the sentence.
+
+A warning is made with its code where it is raised; ``--json`` shows both (``{"code", "message"}``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from estimator.spec import Frozen
+
+WarningCode = Literal[
+    "config",  # what reading the model's config or checkpoint found (an unknown type, a mismatch)
+    "source",  # where the model came from: a renamed repo, a GGUF file, a cached copy
+    "context_window_exceeded",  # s is longer than the model's context window
+    "kv_dtype_not_stored",  # the engine keeps the KV cache in another dtype than kv= asks
+    "state_layers_not_modelled",  # an engine's term leaves out state-space (Mamba) layers
+    "layer_split",  # transformers places whole layers per GPU: the busiest GPU decides
+    "kv_off_allocates",  # kv=off, but the engine allocates a KV cache anyway
+    "kv_page_padding",  # vLLM pads KV pages of different sizes to the largest
+    "pre_quantized_needed",  # a quantized format the engines do not convert to on load
+    "setting_ignored",  # a setting the chosen engine does not read
+    "no_bf16",  # the GPU has no bf16
+    "no_gpu_given",  # a figure that needs gpu=
+    "no_kv_pool",  # vLLM would not start: nothing is left for the KV pool
+    "classic_formula",  # where the original formula is off, and by how much
+    "fused_attention_always",  # fa=off changes nothing with this engine
+    "batch_queued",  # b is more than the engine runs at once
+    "engine_refuses",  # the engine will not start this configuration
+    "vllm_release",  # the vLLM release asked for is not one vram follows: the nearest one is used
+    "max_model_len_refused",  # vLLM's start-up check: one request of s tokens does not fit its KV pool
+    "unclassified",  # a warning stored before warnings had codes
+]
+
+
+class Note(Frozen):
+    """One warning: its code and the sentence people read."""
+
+    code: WarningCode
+    message: str
+
+
+def note(code: WarningCode, message: str) -> Note:
+    return Note(code=code, message=message)

@@ -1,0 +1,73 @@
+"""`--json` for scripts: a schema version, the tool's version, the stored record's id, warnings with
+codes from a closed set, and a flag for a context window exceeded."""
+
+from __future__ import annotations
+
+import io
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, get_args
+
+from bot.cli import run
+from bot.settings import Settings
+from estimator.notes import WarningCode
+from estimator.result import SCHEMA_VERSION, Estimate
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "tests" / "fixtures" / "configs"
+PHI4 = str(CONFIGS / "microsoft__phi-4.json")
+CODES = set(get_args(WarningCode))
+
+
+def vram_json(settings: Settings, *args: str) -> Any:
+    out, err = io.StringIO(), io.StringIO()
+    code = run([*args, "--json"], out=out, err=err, settings=settings)
+    assert code == 0, err.getvalue()
+    return json.loads(out.getvalue())
+
+
+def test_versions_and_the_stored_id(settings: Settings) -> None:
+    data = vram_json(settings, PHI4, "s=8k")
+    assert data["schema_version"] == SCHEMA_VERSION == 2
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert data["vram_version"] == version
+    # The id is the record `vram show` finds, and show --json gives the same object back.
+    assert isinstance(data["id"], int)
+    again = vram_json(settings, "show", str(data["id"]))
+    assert again["id"] == data["id"] and again["memory"] == data["memory"]
+    second = vram_json(settings, PHI4, "s=16k")
+    assert second["id"] == data["id"] + 1  # `show` stores nothing; each estimate is a record
+
+
+def test_warnings_are_objects_with_closed_codes(settings: Settings) -> None:
+    # phi-4 at s=32k with vLLM, fa=off, no GPU, and util with transformers: several warnings at once.
+    data = vram_json(settings, PHI4, "s=32k", "engine=vllm", "fa=off")
+    codes = [w["code"] for w in data["warnings"]]
+    assert all(set(w) == {"code", "message"} for w in data["warnings"])
+    assert set(codes) <= CODES and "unclassified" not in codes
+    assert {"context_window_exceeded", "fused_attention_always", "no_gpu_given", "classic_formula"} <= set(codes)
+    other = vram_json(settings, PHI4, "util=0.8")
+    assert [w["code"] for w in other["warnings"] if "vLLM setting" in w["message"]] == ["setting_ignored"]
+
+
+def test_context_window_exceeded_is_a_flag(settings: Settings) -> None:
+    # phi-4's config: max_position_embeddings 16,384.
+    long = vram_json(settings, PHI4, "s=16385")
+    exact = vram_json(settings, PHI4, "s=16384")
+    assert long["details"]["context_window"] == 16_384
+    assert long["details"]["context_window_exceeded"] is True
+    assert exact["details"]["context_window_exceeded"] is False
+
+
+def test_answers_stored_before_codes_still_show() -> None:
+    # A record written before warnings had codes holds plain sentences: they read back unclassified.
+    old = {"model": "m", "revision": None, "params_total": 1, "params_active": None,
+           "query": {"model": "m"}, "memory": {"weights": 1, "kv_cache": 0, "activations": 0, "overhead": 0},
+           "classic": {"model_gb": None, "vanilla_gb": None, "gqa_gb": None, "flash_gb": None, "kv_cache_gb": None,
+                       "total_gb": None},
+           "details": {"kv_bytes_per_token": 0, "weight_format": "bf16", "kv_dtype": "bf16",
+                       "activation_peak_where": "x", "params_source": "config", "classic_kv_ratio": None},
+           "warnings": ["an old sentence"]}
+    est = Estimate.model_validate(old)
+    assert [(w.code, w.message) for w in est.warnings] == [("unclassified", "an old sentence")]

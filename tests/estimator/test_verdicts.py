@@ -1,0 +1,165 @@
+"""Verdicts a careful user can trust: one rule for vLLM's fit and concurrency, vLLM's refusal of a TP
+size, and transformers' layer split (``device_map="auto"``) across GPUs. Numbers from the configs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from bot import report
+from estimator.config import load_model_spec
+from estimator.engines.vllm import BLOCK_SIZE, VllmReport, batch_defaults, kv_capacity, vllm_report
+from estimator.estimate import estimate
+from estimator.gpus import lookup_gpu
+from estimator.query import Query
+from estimator.spec import ModelSpec
+from estimator.weights import weight_bytes
+from tests.helpers import messages
+
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+
+
+def spec(name: str) -> ModelSpec:
+    return load_model_spec(json.loads((CONFIGS / f"{name}.json").read_text()))
+
+
+QWEN_MOE = "Qwen__Qwen3-30B-A3B"
+SCOUT = "meta-llama__Llama-4-Scout-17B-16E-Instruct"
+
+
+# -- vLLM: the KV pool decides ------------------------------------------------------------------
+def test_a_pool_a_little_short_suggests_util_or_b_not_a_second_gpu() -> None:
+    # vLLM 0.19's accounting (util 0.9, graphs outside the share), the release these cases were measured on.
+    q = Query(model="q", seq_len=32 * 1024, batch=8, kv="fp8", engine="vllm", vllm="0.19", gpu="h100")
+    est = estimate(spec(QWEN_MOE), q, model_id="q")
+    assert est.fit is not None and not est.fit.fits
+    v = est.engine_report
+    assert isinstance(v, VllmReport) and 7 <= v.max_concurrency < 8
+    line = report.verdict(est)
+    assert "holds 7.97 of the 8 requests of 32,768 tokens asked" in line, line
+    assert f"use util={v.util_to_fit:g}, or b=7" in line, line
+    assert "gpus=" not in line and "0.0 GiB short" not in line, line
+    # The util it suggests is the smallest that works: it fits there and not 0.01 below.
+    assert v.util_to_fit is not None
+    at = estimate(spec(QWEN_MOE), q.model_copy(update={"util": v.util_to_fit}), model_id="q")
+    below = estimate(spec(QWEN_MOE), q.model_copy(update={"util": round(v.util_to_fit - 0.01, 2)}), model_id="q")
+    assert at.fit is not None and at.fit.fits and below.fit is not None and not below.fit.fits
+    assert "fits one" in report.verdict(at)
+
+
+def test_scout_fit_and_concurrency_agree() -> None:
+    # Said "fits each of 4 ... 1.2 GiB to spare" and "b=6" next to "will hold 5.79 requests".
+    # (5.79 requests before the vision tower was split over tensor parallelism; 6.38 since, so b=7.)
+    q = Query(model="s", seq_len=128 * 1024, batch=7, engine="vllm", vllm="0.19", gpus=4, gpu="h100")
+    est = estimate(spec(SCOUT), q, model_id="s")
+    v = est.engine_report
+    assert isinstance(v, VllmReport) and 6 < v.max_concurrency < 7
+    assert est.fit is not None and not est.fit.fits and est.fit.max_batch == 6
+    assert f"holds {v.max_concurrency:.2f} of the 7 requests" in report.verdict(est)
+    assert "b=7 at" not in (report.max_line(est) or "")
+
+
+@pytest.mark.parametrize("name", [QWEN_MOE, SCOUT, "meta-llama__Llama-3.1-8B", "google__gemma-3-4b-it",
+                                  "mistralai__Mistral-7B-v0.1", "openai__gpt-oss-20b",
+                                  "deepseek-ai__DeepSeek-V2-Lite-Chat"])
+@pytest.mark.parametrize(("s", "b", "gpus", "gpu"), [(32 * 1024, 8, 1, "h100"), (128 * 1024, 6, 4, "h100"),
+                                                   (8 * 1024, 40, 2, "a100"), (4096, 1, 1, "l4")])
+def test_one_rule_decides_fit_and_concurrency(name: str, s: int, b: int, gpus: int, gpu: str) -> None:
+    # With engine=vllm the query fits exactly when the pool holds its b requests of s tokens, and the
+    # largest b the solver finds is the whole number of requests the pool holds.
+    sp = spec(name)
+    q = Query(model="m", seq_len=s, batch=b, engine="vllm", gpus=gpus, gpu=gpu)
+    est = estimate(sp, q, model_id="m")
+    assert est.fit is not None
+    if est.fit.engine_refuses:
+        return
+    device = lookup_gpu(gpu)
+    weights = weight_bytes(sp, gpus=gpus)
+    pool = vllm_report(sp, q, weights_bytes=weights, gpu=device).kv_cache_memory
+    batched, _ = batch_defaults(q, device)
+    _, _, concurrency = kv_capacity(sp, q, pool, batched_tokens=batched)
+    assert est.fit.fits == (concurrency >= b), (concurrency, est.fit)
+    assert est.fit.max_batch == math.floor(concurrency)
+
+
+def test_the_pool_reserves_whole_blocks_per_request() -> None:
+    # Llama-3.1-8B: 32 layers x 8 KV heads x (128 + 128) x 2 bytes = 128 KiB per token, blocks of 16
+    # tokens: one request of 32,768 tokens takes 2,048 blocks of 2 MiB = 4 GiB; two take 8 GiB.
+    est = estimate(spec("meta-llama__Llama-3.1-8B"), Query(model="l", seq_len=32768, batch=2, engine="vllm"),
+                   model_id="l")
+    assert BLOCK_SIZE == 16
+    assert est.memory.kv_cache == 2 * 2048 * 32 * 16 * 8 * 256 * 2 == 8 * 2**30
+
+
+def test_vllm_refuses_a_tp_size_that_does_not_divide_the_heads() -> None:
+    # phi-4: 40 attention heads, 10 KV heads. 3 divides neither; 4 divides 40 but not 10 (and 10 does
+    # not divide 4); 2 and 5 divide both: the nearest sizes vLLM accepts are 2 and 5.
+    est = estimate(spec("microsoft__phi-4"), Query(model="p", engine="vllm", gpus=3, gpu="h100"), model_id="p")
+    assert est.fit is not None and not est.fit.fits
+    line = report.verdict(est)
+    assert "vLLM will not start with gpus=3: the model's 40 attention heads do not divide by 3" in line
+    assert line.endswith("it accepts gpus=2 or gpus=5"), line
+    assert not any("will not start" in w for w in messages(est))  # said once, in the verdict
+    # Without a GPU there is no verdict: the warning says it.
+    bare = estimate(spec("microsoft__phi-4"), Query(model="p", engine="vllm", gpus=3), model_id="p")
+    assert any("it accepts gpus=2 or gpus=5" in w for w in messages(bare))
+
+
+# -- transformers: whole layers per GPU ---------------------------------------------------------
+def test_phi4_on_three_gpus_splits_layers_not_heads() -> None:
+    sp = spec("microsoft__phi-4")
+    one = estimate(sp, Query(model="p", gpu="h100"), model_id="p")
+    three = estimate(sp, Query(model="p", gpus=3, gpu="h100"), model_id="p")
+    # 40 layers over 3 GPUs: 14, 13, 13. The first also holds the embedding (100,352 x 5,120, bf16),
+    # the last the untied lm_head (the same size). Each layer's share of the rest is equal.
+    emb = 100_352 * 5_120 * 2
+    whole = weight_bytes(sp)
+    per_layer = (whole - 2 * emb) / 40
+    first, last = round(14 * per_layer) + emb, round(13 * per_layer) + emb
+    assert three.memory.weights == max(first, last)
+    # Every KV head of its 14 layers (no replication): 14 x 10 x (128 + 128) x 2 = 71,680 bytes a
+    # token (70 KiB; splitting heads over 3 showed ceil(10/3) = 4 of 10 heads on all 40: 80 KiB).
+    assert three.details.kv_bytes_per_token == 14 * 10 * 256 * 2 == 71_680
+    assert three.memory.kv_cache == 71_680 * 4096
+    # Full-width activations on every GPU: the same as on one (phi-4 has no sliding layers).
+    assert three.memory.activations == one.memory.activations
+    assert "layers split across 3 GPUs" in report.header(three) and "(TP)" not in report.header(three)
+    assert "70.0 KiB per token" in report.breakdown(three)[1][2]
+
+
+def test_jamba_at_256k_is_not_told_to_buy_more_gpus() -> None:
+    # Each GPU runs the MoE prefill at 262,144 tokens whatever the split (tens of GiB of activations):
+    # more GPUs do not divide it, so no count fits and the advice is a shorter s or smaller b.
+    sp = spec("ai21labs__AI21-Jamba-1.5-Mini")
+    est = estimate(sp, Query(model="j", seq_len=256 * 1024, gpu="h100"), model_id="j")
+    assert est.fit is not None and not est.fit.fits and est.fit.min_gpus == 0
+    line = report.verdict(est)
+    assert "fits on" not in line and "more GPUs do not divide" in line and "lower s or b" in line, line
+    # At 64k the model fits on a few GPUs: the solver finds a count no larger than the 32 layers.
+    short = estimate(sp, Query(model="j", seq_len=64 * 1024, gpu="h100"), model_id="j")
+    assert short.fit is not None and 1 < short.fit.min_gpus <= 32
+    assert f"it fits on {short.fit.min_gpus} of them" in report.verdict(short)
+
+
+def test_transformers_refuses_more_gpus_than_layers() -> None:
+    # Qwen3-0.6B has 28 layers: 32 GPUs would leave 4 with nothing to run.
+    est = estimate(spec("Qwen__Qwen3-0.6B"), Query(model="q", gpus=32, gpu="h100"), model_id="q")
+    assert est.fit is not None and not est.fit.fits
+    assert "use gpus=28 at most" in (est.fit.engine_refuses or "")
+
+
+def test_a_fit_question_is_answered_by_the_same_rule() -> None:
+    from bot.ask import headline
+    from bot.question import read_question
+
+    question = read_question("will Qwen/Qwen3-30B-A3B fit 32k for 8 users with fp8 kv cache in vllm on an H100?")
+    q = Query(model="q", seq_len=32 * 1024, batch=8, kv="fp8", engine="vllm", vllm="0.19", gpu="h100")
+    est = estimate(spec(QWEN_MOE), q, model_id="q")
+    line = headline(est, question)
+    assert line.startswith("no: does not fit one") and "7.97 of the 8 requests" in line, line
+    assert "more per GPU" not in line and "of them would" not in line
+    refused = estimate(spec("microsoft__phi-4"), Query(model="p", engine="vllm", gpus=3, gpu="h100"), model_id="p")
+    assert headline(refused, question).startswith("no: vLLM will not start with gpus=3")

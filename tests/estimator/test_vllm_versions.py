@@ -1,0 +1,381 @@
+"""vllm=<release>: the engine follows each profiled release's start-up rules.
+
+Expected numbers are hand arithmetic from vLLM's source at the named release (cited per test) or
+logged start-up lines (tests/fixtures/calibration2/cases.json, by case id).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from common.errors import InputError
+from estimator.config import load_model_spec
+from estimator.engines import vllm
+from estimator.estimate import estimate
+from estimator.gpus import lookup_gpu
+from estimator.grammar import parse_query
+from estimator.query import Query
+from estimator.spec import LayerKV, ModelSpec
+from estimator.weights import weight_bytes
+
+GiB = 1 << 30
+MiB = 1 << 20
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+LLAMA = load_model_spec(json.loads((CONFIGS / "meta-llama__Llama-3.1-8B.json").read_text()))
+# Llama-3.1-8B: 32 layers x 8 KV heads x 128 x (K + V) x 2 bytes = 131,072 B per token; a 16-token
+# block across all layers is 2 MiB.
+LLAMA_BLOCK = 16 * 32 * 8 * 128 * 2 * 2
+
+
+def q(**kw) -> Query:
+    return Query(engine="vllm", **kw)
+
+
+def test_grammar_reads_the_release_as_major_minor() -> None:
+    for text, version in (("vllm=0.33", "0.33"), ("vllm=v0.29.1rc1.dev339+gda9888462", "0.29"),
+                          ("vllm_version=0.20.2", "0.20")):
+        query, _ = parse_query(["m", "engine=vllm", text])
+        assert query.vllm == version
+    with pytest.raises(InputError, match="vllm=latest is not a vLLM release"):
+        parse_query(["m", "vllm=latest"])
+
+
+def test_default_release_is_033_and_0_34_is_refused() -> None:
+    assert vllm.version_profile(q())[0].version == "0.33"
+    with pytest.raises(InputError, match="extensible KV cache"):
+        vllm.version_profile(q(vllm="0.34"))
+
+
+def test_unknown_release_gets_the_nearest_with_a_warning() -> None:
+    profile, warning = vllm.version_profile(q(vllm="0.18"))
+    assert profile.version == "0.19"
+    assert warning is not None and "0.18" in warning and "0.19" in warning
+    est = estimate(LLAMA, q(vllm="0.18", gpu="h100-80gb"), model_id="m")
+    assert any("0.18 is not profiled" in w.message for w in est.warnings)
+
+
+def test_default_util_per_release() -> None:
+    # config/cache.py: gpu_memory_utilization Field(default=0.9) in 0.19.0, 0.92 from 0.20.0.
+    assert vllm.util_of(q(vllm="0.19")) == 0.9
+    assert vllm.util_of(q(vllm="0.20")) == 0.92
+    assert vllm.util_of(q(vllm="0.33")) == 0.92
+    assert vllm.util_of(q(vllm="0.33", util=0.8)) == 0.8
+
+
+def test_batch_defaults_follow_the_release_and_the_gpu_record() -> None:
+    # engine/arg_utils.py get_batch_defaults (vllm serve): >= 70 GiB and not an A100: 8192 / 1024;
+    # from 0.28 >= 160 GiB: 16384 / 1024; from 0.33 a GB10 (cc 12.1) stays on 2048 / 256.
+    h100, a100, b200 = lookup_gpu("h100"), lookup_gpu("a100-80gb"), lookup_gpu("b200")
+    gb10 = h100.model_copy(update={"family": "gb10", "memory_bytes": 119 * GiB, "compute_capability": (12, 1)})
+    assert vllm.batch_defaults(q(vllm="0.19"), h100) == (8192, 1024)
+    assert vllm.batch_defaults(q(vllm="0.33"), a100) == (2048, 256)
+    assert vllm.batch_defaults(q(vllm="0.27"), b200) == (8192, 1024)
+    assert vllm.batch_defaults(q(vllm="0.28"), b200) == (16384, 1024)
+    assert vllm.batch_defaults(q(vllm="0.32"), gb10) == (8192, 1024)
+    assert vllm.batch_defaults(q(vllm="0.33"), gb10) == (2048, 256)
+    assert vllm.batch_defaults(q(vllm="0.33", max_num_seqs=8), b200) == (16384, 8)
+
+
+def test_cuda_graph_estimate_leaves_the_pool_from_0_20() -> None:
+    gpu = lookup_gpu("h100")
+    weights = weight_bytes(LLAMA, gpus=1)
+    old = vllm.vllm_report(LLAMA, q(vllm="0.19", gpu="h100"), weights_bytes=weights, gpu=gpu)
+    new = vllm.vllm_report(LLAMA, q(vllm="0.20", gpu="h100", util=0.9), weights_bytes=weights, gpu=gpu)
+    assert not old.cuda_graphs_in_budget and new.cuda_graphs_in_budget
+    assert old.kv_cache_memory == old.requested_memory - old.weights - old.activation_peak - old.non_torch
+    assert new.kv_cache_memory == new.requested_memory - new.weights - new.activation_peak - new.non_torch \
+        - new.cuda_graphs
+    assert new.requested_memory == old.requested_memory
+    assert new.kv_cache_memory == old.kv_cache_memory - new.cuda_graphs
+
+
+def test_kv_tokens_line_semantics_per_release() -> None:
+    # 0.19-0.20: num_blocks // groups x 16; 0.21+: int(num_blocks / blocks per request x max_model_len)
+    # (v1/core/kv_cache_utils.py get_kv_cache_capacity). At max_model_len 5,000 a request needs
+    # cdiv(5000, 16) = 313 blocks; with 1,000 blocks: 16,000 tokens vs int(1000 / 313 x 5000) = 15,974.
+    pool = 1000 * LLAMA_BLOCK + 12345
+    blocks, tokens, conc = vllm.kv_capacity(LLAMA, q(vllm="0.20", seq_len=5000), pool, batched_tokens=8192)
+    assert (blocks, tokens) == (1000, 16_000)
+    assert conc == pytest.approx(1000 / 313)
+    _, tokens, _ = vllm.kv_capacity(LLAMA, q(vllm="0.21", seq_len=5000), pool, batched_tokens=8192)
+    assert tokens == 15_974
+
+
+def test_n045_llama_on_a40_v026_from_the_logged_pool() -> None:
+    # n045: "GPU KV cache size: 195,760 tokens" at max_model_len 4,096 with 23.9 GiB logged
+    # (rounded to 0.01 GiB): 12,235 blocks of 2 MiB x 16 = 195,760; int(12235 / 256 x 4096) = 195,760.
+    pool = 12235 * LLAMA_BLOCK + LLAMA_BLOCK // 3
+    assert round(pool / GiB, 2) == 23.9
+    _, tokens, conc = vllm.kv_capacity(LLAMA, q(vllm="0.26", seq_len=4096), pool, batched_tokens=2048)
+    assert tokens == 195_760
+    assert round(conc, 2) == 47.79
+
+
+def test_start_check_reproduces_vllms_error_and_estimated_length() -> None:
+    # One request of 131,072 tokens needs 8,192 blocks of 2 MiB = 16 GiB. A 10 GiB pool holds 5,120
+    # blocks; from 0.30 the null block is held back first (5,119), so the longest request is
+    # 5,119 x 16 = 81,904 tokens; before 0.30, 5,120 x 16 = 81,920.
+    pool = 10 * GiB
+    new = vllm.start_check(LLAMA, q(vllm="0.33", seq_len=131072), pool, batched_tokens=8192)
+    assert not new.fits
+    assert new.estimated_max_model_len == 81_904
+    assert new.error is not None
+    assert new.error.startswith("To serve at least one request with the model's max seq len (131072), "
+                                "(16.0 GiB KV cache is needed, which is larger than the available KV cache "
+                                "memory (10.0 GiB). Based on the available memory, the estimated maximum "
+                                "model length is 81904.")
+    old = vllm.start_check(LLAMA, q(vllm="0.19", seq_len=131072), pool, batched_tokens=8192)
+    assert old.estimated_max_model_len == 81_920
+    assert old.error is not None and "models's max seq len" in old.error
+    fits = vllm.start_check(LLAMA, q(vllm="0.33", seq_len=81904), pool, batched_tokens=8192)
+    assert fits.fits and fits.error is None
+
+
+def test_answer_names_the_release_everywhere() -> None:
+    est = estimate(LLAMA, q(gpu="h100", seq_len=8192), model_id="m")
+    report = est.engine_report
+    assert isinstance(report, vllm.VllmReport)
+    assert report.version == "0.33"
+    data = est.to_json()
+    assert data["vllm"]["version"] == "0.33"
+    assert data["inputs"]["vllm"] is None
+    line = vllm.ENGINE.summary_line(est, lambda s: s)
+    assert line is not None and line.startswith("vLLM 0.33 will hold about")
+    assert "util=0.92" in line
+    # One capacity line from 0.28 ("GPU KV cache size: N tokens, Maximum concurrency for ...").
+    assert len(report.log_lines) == 2
+    assert report.log_lines[1].startswith("GPU KV cache size: ")
+    assert ", Maximum concurrency for 8,192 tokens per request: " in report.log_lines[1]
+    old = estimate(LLAMA, q(gpu="h100", seq_len=8192, vllm="0.27"), model_id="m").engine_report
+    assert isinstance(old, vllm.VllmReport) and len(old.log_lines) == 3
+
+
+def test_a_request_longer_than_the_pool_is_a_failed_start() -> None:
+    # Llama-3.1-8B bf16 on an L4 (22 GiB): 16 GiB of weights leave under 4 GiB of pool at util 0.92,
+    # far less than the 16 GiB one 131,072-token request needs.
+    est = estimate(LLAMA, q(gpu="l4", seq_len=131072), model_id="m")
+    report = est.engine_report
+    assert isinstance(report, vllm.VllmReport)
+    assert 0 < report.kv_cache_memory < 4 * GiB
+    assert not report.starts
+    expected = (report.kv_cache_memory - LLAMA_BLOCK) // LLAMA_BLOCK * 16
+    assert report.estimated_max_model_len == expected
+    assert any("would not start with max_model_len 131,072" in w.message for w in est.warnings)
+
+
+# ------------------------------------------------------------------ hybrid KV cache manager
+
+def _gdn(k_heads: int, v_heads: int, dim: int = 128, kernel: int = 4) -> LayerKV:
+    """A Gated DeltaNet layer: conv over q, k, v (2 x k-heads + v-heads) x dim; state v-heads x dim x dim."""
+    return LayerKV(kind="state", mixer="gated_deltanet", conv_channels=(2 * k_heads + v_heads) * dim,
+                   conv_kernel=kernel, ssm_state_elements=v_heads * dim * dim)
+
+
+def _qwen36(n_layers: int, k_heads: int, v_heads: int, kv_heads: int, model_type: str) -> ModelSpec:
+    # Every 4th layer full attention (head_dim 256), the rest Gated DeltaNet (Qwen3.5/3.6 configs:
+    # full_attention_interval 4, linear_key_head_dim = linear_value_head_dim = 128, conv kernel 4).
+    layers = tuple(LayerKV(kind="full", kv_heads=kv_heads, key_dim=256, value_dim=256) if i % 4 == 3
+                   else _gdn(k_heads, v_heads) for i in range(n_layers))
+    return LLAMA.model_copy(update={"model_type": model_type, "layers": layers, "num_layers": n_layers,
+                                    "num_kv_heads": kv_heads, "head_dim": 256})
+
+
+QWEN36_35B = _qwen36(40, 16, 32, 2, "qwen3_5_moe")
+QWEN38_27B = _qwen36(64, 16, 48, 4, "qwen3_5")
+
+
+def test_n035_qwen36_35b_v020_block_tokens_and_concurrency() -> None:
+    # calibration2 n035 (v0.20.0, fp8 KV, prefix caching on, 65,536 tokens): "Setting attention block
+    # size to 2096 tokens", 3.07 GiB -> "GPU KV cache size: 79,648 tokens", "4.03x".
+    # State page: conv 8192 x 3 x 2 B = 49,152 + fp32 state 32 x 128 x 128 x 4 B = 2,097,152 ->
+    # 2,146,304 B; attention 2 heads x 512 x 1 B = 1,024 B/token -> block 16 x cdiv(2,146,304, 16,384) =
+    # 2,096. Groups of 10 layers (10 full, 30 GDN): 4 groups; 3.07 GiB // (10 x 2,146,304) = 153
+    # blocks; a request needs cdiv(65536, 2096) = 32 + 3 x 2 state pages -> 153 / 38 = 4.03;
+    # 0.20 prints 153 // 4 x 2096 = 79,648.
+    query = q(vllm="0.20", kv="fp8", seq_len=65536, prefix_caching=True)
+    layout, _ = vllm.kv_layout(QWEN36_35B, query)
+    assert (layout.block_size, layout.group_size, layout.num_groups) == (2096, 10, 4)
+    blocks, tokens, conc = vllm.kv_capacity(QWEN36_35B, query, int(3.07 * GiB), batched_tokens=4096)
+    assert (blocks, tokens, f"{conc:.2f}") == (153, 79_648, "4.03")
+
+
+def test_n001_qwen36_35b_v024_tokens_are_concurrency_times_length() -> None:
+    # calibration2 n001 (v0.24.0, fp8 KV, prefix caching on, 131,072 tokens): 5.98 GiB ->
+    # "GPU KV cache size: 567,978 tokens", "4.33x": 299 blocks; cdiv(131072, 2096) = 63 + 6 = 69;
+    # int(299 / 69 x 131,072) = 567,978.
+    query = q(vllm="0.24", kv="fp8", seq_len=131072, prefix_caching=True)
+    blocks, tokens, conc = vllm.kv_capacity(QWEN36_35B, query, int(5.98 * GiB), batched_tokens=8192)
+    assert (blocks, tokens, f"{conc:.2f}") == (299, 567_978, "4.33")
+
+
+def test_n038_qwen38_27b_tp2() -> None:
+    # calibration2 n038 (0.21+ wording, 2 state pages per request: before 0.29), TP 2, fp8 KV:
+    # block 1568, 4.99 GiB per GPU -> "302,921 tokens", "2.31x". Per GPU: conv 10240 / 2 x 3 x 2 B =
+    # 30,720 + state 24 x 128 x 128 x 4 B = 1,572,864; attention 2 of 4 heads x 512 x 1 B = 1,024 B;
+    # block 16 x cdiv(1,603,584, 16,384) = 1,568; groups of 16 (16 full, 48 GDN): 4; 4.99 GiB //
+    # (16 x 1,605,632) = 208 blocks; cdiv(131072, 1568) = 84 + 3 x 2 = 90 -> 2.31; int(208/90 x 131072).
+    query = q(vllm="0.24", kv="fp8", seq_len=131072, gpus=2, prefix_caching=True)
+    layout, _ = vllm.kv_layout(QWEN38_27B, query)
+    assert (layout.block_size, layout.group_size, layout.num_groups) == (1568, 16, 4)
+    blocks, tokens, conc = vllm.kv_capacity(QWEN38_27B, query, int(4.99 * GiB), batched_tokens=8192)
+    assert (blocks, tokens, f"{conc:.2f}") == (208, 302_921, "2.31")
+
+
+def test_prefix_caching_default_and_checkpoint_page() -> None:
+    # Hybrid models start with prefix caching from 0.26 (config/model.py), "align" mode holds 2 state
+    # pages, plus a prefill-checkpoint page for GDN / Mamba-2 from 0.29 (MambaSpec); without prefix
+    # caching one page. 1,000 blocks at 65,536 tokens: cdiv(65536, 2096) = 32 attention blocks.
+    pool = 1000 * 10 * 2096 * 1024
+    for version, state_pages in (("0.25", 1), ("0.26", 2), ("0.28", 2), ("0.29", 3), ("0.33", 3)):
+        query = q(vllm=version, kv="fp8", seq_len=65536)
+        _, _, conc = vllm.kv_capacity(QWEN36_35B, query, pool, batched_tokens=8192)
+        assert conc == pytest.approx(1000 / (32 + 3 * state_pages)), version
+    _, _, conc = vllm.kv_capacity(QWEN36_35B, q(vllm="0.33", kv="fp8", seq_len=65536, prefix_caching=False),
+                                  pool, batched_tokens=8192)
+    assert conc == pytest.approx(1000 / 35)
+
+
+def test_nemotron_nano_9b_v2_block_on_019() -> None:
+    # vllm-project/vllm#24280: 672-token attention pages for NVIDIA-Nemotron-Nano-9B-v2 (mamba 128
+    # heads x 80, 8 groups, state 128, kernel 4; 8 KV heads x 128; bf16). 0.19's NemotronH hook keeps
+    # the SSM state in float16: conv (10240 + 2 x 8 x 128) x 3 x 2 B = 73,728 + 128 x 80 x 128 x 2 B =
+    # 2,621,440 -> 16 x cdiv(2,695,168, 16 x 4,096) = 672. From 0.20 it is float32: 5,316,608 B ->
+    # 16 x cdiv(5,316,608, 65,536) = 1,312.
+    mamba = LayerKV(kind="state", mixer="mamba2", conv_channels=12288, conv_kernel=4,
+                    ssm_state_elements=128 * 80 * 128)
+    layers = tuple(LayerKV(kind="full", kv_heads=8, key_dim=128, value_dim=128) if i % 7 == 3 else mamba
+                   for i in range(28))
+    spec = LLAMA.model_copy(update={"model_type": "nemotron_h", "layers": layers, "num_layers": 28})
+    assert vllm.kv_layout(spec, q(vllm="0.19"))[0].block_size == 672
+    assert vllm.kv_layout(spec, q(vllm="0.25"))[0].block_size == 1312
+
+
+def test_jamba_is_sized_not_refused() -> None:
+    # AI21-Jamba-1.5-Mini at TP 2 (Mamba-1: inner 2 x 4096, state 16, kernel 4; 4 attention layers
+    # of 8 KV heads x 128 among 32; bf16). Per GPU: conv 4096 x 3 x 2 B = 24,576 + SSM 4096 x 16 x
+    # 2 B = 131,072 -> 155,648 B; attention 4 heads x 256 x 2 B = 2,048 B/token -> block 16 x
+    # cdiv(155,648, 32,768) = 80, page 163,840. Groups of 4: 1 attention + 7 Mamba. v0.25 (no prefix
+    # caching): a 8,192-token request needs cdiv(8192, 80) = 103 + 7 blocks; 1,000 blocks ->
+    # 1000 / 110 and int(1000 / 110 x 8192) = 74,472 tokens.
+    spec = load_model_spec(json.loads((CONFIGS / "ai21labs__AI21-Jamba-1.5-Mini.json").read_text()))
+    query = q(vllm="0.25", seq_len=8192, gpus=2)
+    layout, _ = vllm.kv_layout(spec, query)
+    assert (layout.block_size, layout.group_size, layout.num_groups) == (80, 4, 8)
+    blocks, tokens, conc = vllm.kv_capacity(spec, query, 1000 * 4 * 163_840, batched_tokens=8192)
+    assert (blocks, tokens) == (1000, 74_472)
+    assert conc == pytest.approx(1000 / 110)
+    est = estimate(spec, q(vllm="0.25", gpu="h100", gpus=2, seq_len=8192), model_id="jamba")
+    assert isinstance(est.engine_report, vllm.VllmReport) and est.engine_report.kv_cache_tokens > 0
+
+
+# ------------------------------------------------------------------ MLA with DSA
+
+DSV32 = load_model_spec(json.loads((CONFIGS.parent / "calibration2" / "configs" / "deepseek_v32.json").read_text()))
+
+
+@pytest.mark.parametrize(("gpu", "kv", "per_token"), [
+    # 61 MLA layers (DeepseekV32Config defaults: kv_lora_rank 512, rope 64, index_head_dim 128).
+    # bf16: (512 + 64) x 2 = 1,152 B + indexer 128 fp8 + 4 B scale = 132 -> 1,284 B/token/layer.
+    ("h100", "auto", 1_284),
+    # fp8 on Hopper: FLASHMLA_SPARSE's fp8_ds_mla, 512 + 4 x 4 + 64 x 2 = 656, + 132 = 788.
+    ("h100", "fp8", 788),
+    # fp8 on B200: FLASHINFER_MLA_SPARSE keeps standard fp8, 576, + 132 = 708.
+    ("b200", "fp8", 708),
+])
+def test_dsa_pages(gpu: str, kv: str, per_token: int) -> None:
+    query = q(gpu=gpu, kv=kv, seq_len=8192)
+    layout, _ = vllm.kv_layout(DSV32, query)
+    assert layout.block_size == 64
+    assert layout.bytes_per_block == 61 * 64 * per_token
+    # One group: tokens = blocks x 64; at 8,192 tokens a request needs 128 blocks.
+    blocks, _, conc = vllm.kv_capacity(DSV32, query, 1000 * layout.bytes_per_block, batched_tokens=8192)
+    assert blocks == 1000 and conc == pytest.approx(1000 / 128)
+
+
+def test_mla_fp8_is_the_standard_576_bytes() -> None:
+    # DeepSeek-V2-Lite (no indexer) with kv=fp8: (512 + 64) x 1 B per token per layer, 16-token blocks.
+    spec = load_model_spec(json.loads((CONFIGS / "deepseek-ai__DeepSeek-V2-Lite-Chat.json").read_text()))
+    layout, _ = vllm.kv_layout(spec, q(kv="fp8"))
+    assert (layout.block_size, layout.bytes_per_block) == (16, 27 * 16 * 576)
+
+
+# ------------------------------------------------------------------ multimodal start-up
+
+MISTRAL_SMALL = load_model_spec(json.loads(
+    (CONFIGS / "mistralai__Mistral-Small-3.1-24B-Instruct-2503.json").read_text()))
+
+
+def test_pixtral_encoder_has_no_score_matrices() -> None:
+    # The logged activation peak of Mistral-Small-3.1 matches the sampler term: vLLM's Pixtral encoder
+    # runs fused attention, so the 16 x 12,100^2 x 2 B score tensors (4.4 GiB) never exist. Sampler
+    # at 8,192 batched tokens and 1,024 rows: 8192 x 5120 x 2 B of hidden states + 1024 x 131,072
+    # logits x (12.9 + 2) B = 83,886,080 + 1,999,844,147.
+    peak, where = vllm.activation_peak(MISTRAL_SMALL, q(vllm="0.19", gpu="h100"), gpu=lookup_gpu("h100"))
+    assert peak == 83_886_080 + int(1024 * 131_072 * 14.9)
+    assert where.startswith("sampler warm-up")
+
+
+def test_text_only_start_drops_the_vision_tower() -> None:
+    # mm=0 (--limit-mm-per-prompt 0): the tower is a StageMissingLayer, neither allocated nor loaded.
+    query, _ = parse_query(["m", "engine=vllm", "mm=0"])
+    assert query.mm_limit == 0
+    gpu = lookup_gpu("h100")
+    full = vllm.loaded_weight_bytes(MISTRAL_SMALL, q(gpu="h100"), gpu, 10 * GiB)
+    text = vllm.loaded_weight_bytes(MISTRAL_SMALL, q(gpu="h100", mm_limit=0), gpu, 10 * GiB)
+    assert full - text == MISTRAL_SMALL.params.vision * 2 > 0.8 * GiB
+    assert vllm.loaded_weight_bytes(LLAMA, q(mm_limit=0), gpu, 10 * GiB) \
+        == vllm.loaded_weight_bytes(LLAMA, q(), gpu, 10 * GiB)
+
+
+def test_falcon_h1_layers_cache_attention_and_state() -> None:
+    # Falcon-H1: every layer holds KV and a Mamba-2 state (vLLM registers both). 8 such layers, 2 KV
+    # heads x 128 in bf16 = 1,024 B/token; state conv 1,536 x 3 x 2 B = 9,216 + SSM 262,144 x 2 B
+    # (model dtype) = 533,504 B -> block 16 x cdiv(533,504, 16,384) = 528. Two groups of 8 (attention,
+    # Mamba); v0.25 without prefix caching: cdiv(8192, 528) = 16 + 1 pages per request.
+    layer = LayerKV(kind="full", kv_heads=2, key_dim=128, value_dim=128, mixer="mamba2", conv_channels=1536,
+                    conv_kernel=4, ssm_state_elements=262_144)
+    spec = LLAMA.model_copy(update={"model_type": "falcon_h1", "layers": (layer,) * 8, "num_layers": 8})
+    query = q(vllm="0.25", seq_len=8192)
+    layout, _ = vllm.kv_layout(spec, query)
+    assert (layout.block_size, layout.group_size, layout.num_groups) == (528, 8, 2)
+    _, _, conc = vllm.kv_capacity(spec, query, 1000 * 8 * 528 * 1024, batched_tokens=8192)
+    assert conc == pytest.approx(1000 / 17)
+
+
+def test_kimi_linear_kda_next_to_mla() -> None:
+    # Kimi-Linear: KDA state conv 3 x 32 x 128 = 12,288 channels x 3 x 2 B = 73,728 + fp32 state
+    # 32 x 128 x 128 x 4 B = 2,097,152 -> 2,170,880 B; MLA (512 + 64) x 2 B = 1,152 B/token. 0.19 aligns
+    # MLA to 64: 64 x cdiv(2,170,880, 73,728) = 1,920; 0.27+ to 128: 128 x cdiv(2,170,880, 147,456) = 1,920.
+    kda = LayerKV(kind="state", mixer="kda", conv_channels=12_288, conv_kernel=4, ssm_state_elements=32 * 128 * 128)
+    mla = LayerKV(kind="mla", kv_heads=1, key_dim=512, value_dim=64)
+    spec = LLAMA.model_copy(update={"model_type": "kimi_linear", "layers": (kda, kda, kda, mla) * 6,
+                                    "num_layers": 24})
+    for version in ("0.19", "0.27"):
+        layout, _ = vllm.kv_layout(spec, q(vllm=version))
+        assert layout.block_size == 1920, version
+
+
+def test_both_front_ends_name_the_release() -> None:
+    from bot import blocks, report
+
+    est = estimate(LLAMA, q(gpu="h100", seq_len=8192, vllm="0.26"), model_id="m")
+    assert report.header(est).endswith("· vllm 0.26")
+    text = blocks.estimate_message(est).text
+    assert "vllm 0.26" in text and "vLLM 0.26 will hold about" in text
+
+
+def test_vision_towers_are_split_over_tensor_parallelism() -> None:
+    # Llama-4-Scout at TP 4: the logs put vLLM's weights 1.19 GiB under the checkpoint share with the
+    # vision tower replicated (issue's held-out case); vLLM builds the tower from parallel linears
+    # (mllama4.py), so 3/4 of it is not on each GPU.
+    scout = load_model_spec(json.loads((CONFIGS / "meta-llama__Llama-4-Scout-17B-16E-Instruct.json").read_text()))
+    gpu = lookup_gpu("h100")
+    saving = vllm.vision_split_saving_bytes(scout, q(gpus=4))
+    assert abs(saving - 1.19 * GiB) < 0.05 * GiB
+    assert vllm.loaded_weight_bytes(scout, q(gpus=4), gpu, 20 * GiB) \
+        == 20 * GiB + vllm.rope_cache_bytes(scout, q(gpus=4)) - saving
+    assert vllm.vision_split_saving_bytes(scout, q(gpus=1)) == 0
+    assert vllm.vision_split_saving_bytes(scout, q(gpus=4, mm_limit=0)) == 0  # no tower at all then
