@@ -16,8 +16,15 @@ from estimator.config import load_model_spec
 CONFIGS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "configs"
 
 
-@pytest.mark.parametrize("name", ["meta-llama__Llama-3.1-8B.json", "Qwen__Qwen3-30B-A3B.json",
-                                  "google__gemma-2-9b-it.json", "deepseek-ai__DeepSeek-V3.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "meta-llama__Llama-3.1-8B.json",
+        "Qwen__Qwen3-30B-A3B.json",
+        "google__gemma-2-9b-it.json",
+        "deepseek-ai__DeepSeek-V3.json",
+    ],
+)
 def test_normalise(benchmark, name: str) -> None:
     raw = json.loads((CONFIGS / name).read_text())
     filled, source = normalise(raw)  # warm: the table (and, for a class fallback, transformers) loaded

@@ -21,17 +21,29 @@ CONFIGS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "configs"
 
 # The models the vLLM solvers must size in under 1 ms with gpu=h100 engine=vllm: dense GQA, MXFP4
 # MoE with sliding layers, interleaved sliding windows (1:1 and 5:1), MLA, and a 128-expert MoE.
-VLLM_MODELS = ["meta-llama__Llama-3.1-8B.json", "openai__gpt-oss-20b.json", "google__gemma-2-9b-it.json",
-               "google__gemma-3-1b-it.json", "deepseek-ai__DeepSeek-V2-Lite-Chat.json",
-               "Qwen__Qwen3-30B-A3B.json"]
+VLLM_MODELS = [
+    "meta-llama__Llama-3.1-8B.json",
+    "openai__gpt-oss-20b.json",
+    "google__gemma-2-9b-it.json",
+    "google__gemma-3-1b-it.json",
+    "deepseek-ai__DeepSeek-V2-Lite-Chat.json",
+    "Qwen__Qwen3-30B-A3B.json",
+]
 
 
 def _spec(name: str) -> ModelSpec:
     return load_model_spec(json.loads((CONFIGS / name).read_text()))
 
 
-@pytest.mark.parametrize("name", ["meta-llama__Llama-3.1-8B.json", "Qwen__Qwen3-30B-A3B.json",
-                                  "google__gemma-2-9b-it.json", "deepseek-ai__DeepSeek-V2-Lite-Chat.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "meta-llama__Llama-3.1-8B.json",
+        "Qwen__Qwen3-30B-A3B.json",
+        "google__gemma-2-9b-it.json",
+        "deepseek-ai__DeepSeek-V2-Lite-Chat.json",
+    ],
+)
 def test_estimate_without_gpu(benchmark, name: str) -> None:
     spec = _spec(name)
     cmd = parse("org/model s=32k b=8 kv=fp8")

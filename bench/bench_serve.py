@@ -56,8 +56,13 @@ def free_port() -> int:
 def start_replica(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     log = log_path.open("wb")
-    proc = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "serve"], cwd=ROOT,
-                            env={**env, "PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "serve"],
+        cwd=ROOT,
+        env={**env, "PORT": str(port)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -71,9 +76,18 @@ def start_replica(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen
 
 def send(port: int, slack: MockSlack, n: int) -> tuple[int, float]:
     """One signed slash command in channel C<n>; (HTTP status or 0 for a failed connection, seconds)."""
-    body = urlencode({"team_id": "T0001", "channel_id": f"C{n:06d}", "channel_name": f"bench-{n}",
-                      "user_id": f"U{n % 97:04d}", "command": "/vram", "text": f"{MODEL} s=4k",
-                      "response_url": slack.response_url(f"cmd{n}"), "trigger_id": f"t.{n}"})
+    body = urlencode(
+        {
+            "team_id": "T0001",
+            "channel_id": f"C{n:06d}",
+            "channel_name": f"bench-{n}",
+            "user_id": f"U{n % 97:04d}",
+            "command": "/vram",
+            "text": f"{MODEL} s=4k",
+            "response_url": slack.response_url(f"cmd{n}"),
+            "trigger_id": f"t.{n}",
+        }
+    )
     headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
     start = time.monotonic()
     try:
@@ -105,9 +119,16 @@ def run(n: int, concurrency: int, replicas: int, postgres: bool) -> dict[str, ob
         url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
     else:
         url = f"sqlite:///{workdir / 'vram.sqlite3'}"
-    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-           "SLACK_API_URL": slack.api_url, "DATABASE_URL": url, "HF_ENDPOINT": hub.url,
-           "VRAM_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_URL": url,
+        "HF_ENDPOINT": hub.url,
+        "VRAM_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("SLACK_APP_TOKEN", None)
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -141,7 +162,10 @@ def run(n: int, concurrency: int, replicas: int, postgres: bool) -> dict[str, ob
             stored = Counter(r[0] for r in conn.execute(text("SELECT channel_id FROM queries")))
         engine.dispose()
         return {
-            "n": n, "concurrency": concurrency, "replicas": replicas, "database": "postgres" if postgres else "sqlite",
+            "n": n,
+            "concurrency": concurrency,
+            "replicas": replicas,
+            "database": "postgres" if postgres else "sqlite",
             "lost": n - len(acked),
             "statuses": dict(Counter(str(status) for status, _ in results)),
             "ack_p50_ms": round(1000 * statistics.median(acked), 1) if acked else None,

@@ -84,27 +84,30 @@ def _select_list(created_at: str, true: str, false: str, json_cast: str) -> str:
 def _fill(store: Store, rows: int) -> None:
     with store.engine.begin() as conn:
         if conn.dialect.name == "sqlite":
-            conn.execute(text(
-                f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) "
-                f"INSERT INTO queries ({_COLUMNS}) SELECT "
-                + _select_list("datetime('2026-01-01', '+' || i || ' seconds')", "1", "0", "")
-                + " FROM n"
-            ))
-        else:
-            conn.execute(text(
-                f"INSERT INTO queries ({_COLUMNS}) SELECT "
-                + _select_list(
-                    "timestamptz '2026-01-01 00:00:00+00' + i * interval '1 second'", "true", "false", "::jsonb"
+            conn.execute(
+                text(
+                    f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) "
+                    f"INSERT INTO queries ({_COLUMNS}) SELECT "
+                    + _select_list("datetime('2026-01-01', '+' || i || ' seconds')", "1", "0", "")
+                    + " FROM n"
                 )
-                + f" FROM generate_series(1, {rows}) AS g(i)"
-            ))
+            )
+        else:
+            conn.execute(
+                text(
+                    f"INSERT INTO queries ({_COLUMNS}) SELECT "
+                    + _select_list(
+                        "timestamptz '2026-01-01 00:00:00+00' + i * interval '1 second'", "true", "false", "::jsonb"
+                    )
+                    + f" FROM generate_series(1, {rows}) AS g(i)"
+                )
+            )
     with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE" if conn.dialect.name == "postgresql" else "ANALYZE")
 
 
 def _pg_schema_url() -> Iterator[str]:
-    admin = create_engine(PG_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT",
-                          connect_args={"connect_timeout": 3})
+    admin = create_engine(PG_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
@@ -114,8 +117,10 @@ def _pg_schema_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     try:
-        yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
+        yield (
+            make_url(PG_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
         )
     finally:
         with admin.connect() as conn:

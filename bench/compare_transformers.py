@@ -64,8 +64,9 @@ def untied_lm_head_bytes(spec: ModelSpec, measured: dict[str, Any]) -> int:
 def predict_case(record: dict[str, Any], repo_root: Path = REPO_ROOT) -> dict[str, Any]:
     """The estimate for one measured case, with the weights of the model as built."""
     spec = load_model_spec(json.loads((repo_root / record["config_file"]).read_text()))
-    query = Query(seq_len=record["s"], batch=record["b"], flash_attention=record["attn"] != "eager",
-                  engine="transformers")
+    query = Query(
+        seq_len=record["s"], batch=record["b"], flash_attention=record["attn"] != "eager", engine="transformers"
+    )
     est = estimate(spec, query, model_id=record["model"])
     extra = untied_lm_head_bytes(spec, record["measured"])
     mem = est.memory
@@ -116,8 +117,11 @@ def compare_case(record: dict[str, Any], repo_root: Path = REPO_ROOT) -> dict[st
         "context": m["cuda_used_bytes"] - m["reserved_bytes_after"],
         "reserve": m["max_reserved_bytes"] - m["max_allocated_bytes"],
         "score_elements": tf.eager_score_elements(spec, query),
-        "score_bytes": (tf.eager_score_elements(spec, query) * tf.EAGER_SCORE_BYTES[spec.torch_dtype]
-                        if p["where"] == "attention scores" else 0),
+        "score_bytes": (
+            tf.eager_score_elements(spec, query) * tf.EAGER_SCORE_BYTES[spec.torch_dtype]
+            if p["where"] == "attention scores"
+            else 0
+        ),
     }
 
 
@@ -149,16 +153,18 @@ def per_model(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         g = list(group)
         worst_alloc = max((_err(r["allocated"]) for r in g), key=abs)
         worst_total = max((_err(r["total"]) for r in g), key=abs)
-        out.append({
-            "model": model,
-            "cases": len(g),
-            "attn": sorted({r["attn"] for r in g}),
-            "weights_gib": g[0]["weights"][0] / GiB,
-            "lm_head_extra_gib": g[0]["lm_head_extra"] / GiB,
-            "measured_total_gib": (min(r["total"][1] for r in g) / GiB, max(r["total"][1] for r in g) / GiB),
-            "allocated_max_err": worst_alloc,
-            "total_max_err": worst_total,
-        })
+        out.append(
+            {
+                "model": model,
+                "cases": len(g),
+                "attn": sorted({r["attn"] for r in g}),
+                "weights_gib": g[0]["weights"][0] / GiB,
+                "lm_head_extra_gib": g[0]["lm_head_extra"] / GiB,
+                "measured_total_gib": (min(r["total"][1] for r in g) / GiB, max(r["total"][1] for r in g) / GiB),
+                "allocated_max_err": worst_alloc,
+                "total_max_err": worst_total,
+            }
+        )
     return out
 
 
@@ -175,8 +181,9 @@ def _total_with(r: dict[str, Any], context: int, floor: int, fraction: float, pe
     return allocated + context + floor + int(fraction * other) + int(per_score * r["score_elements"])
 
 
-def total_errors(rows: Iterable[dict[str, Any]], context: int, floor: int, fraction: float,
-                 per_score: float) -> list[float]:
+def total_errors(
+    rows: Iterable[dict[str, Any]], context: int, floor: int, fraction: float, per_score: float
+) -> list[float]:
     return [_total_with(r, context, floor, fraction, per_score) / r["total"][1] - 1 for r in rows]
 
 
@@ -210,9 +217,11 @@ def _row_text(r: dict[str, Any]) -> str:
     def g(pair: Sequence[int]) -> str:
         return f"{pair[0] / GiB:7.2f} {pair[1] / GiB:7.2f} {100 * _err(pair):+6.1f}%"
 
-    return (f"{r['model'][:22]:22s} {r['attn']:5s} s={r['s']:<6d} b={r['b']:<3d} | W {g(r['weights'])} | "
-            f"KV {g(r['kv_end'])} | act {g(r['activations'])} | alloc {g(r['allocated'])} | "
-            f"total {g(r['total'])} | {r['where']}")
+    return (
+        f"{r['model'][:22]:22s} {r['attn']:5s} s={r['s']:<6d} b={r['b']:<3d} | W {g(r['weights'])} | "
+        f"KV {g(r['kv_end'])} | act {g(r['activations'])} | alloc {g(r['allocated'])} | "
+        f"total {g(r['total'])} | {r['where']}"
+    )
 
 
 def load_rows(paths: Iterable[Path]) -> list[dict[str, Any]]:
@@ -240,8 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         fit = fit_reserve(rows, context)
         lomo = leave_one_model_out(rows, context)
     if args.json:
-        print(json.dumps({"rows": rows, "summary": summary, "per_model": models, "fit": fit,
-                          "leave_one_model_out": lomo}, indent=1))
+        print(
+            json.dumps(
+                {"rows": rows, "summary": summary, "per_model": models, "fit": fit, "leave_one_model_out": lomo},
+                indent=1,
+            )
+        )
         return 0
     print("GiB: predicted measured error (weights: the model as built, see --help)")
     for r in rows:
@@ -249,17 +262,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nmodel                          cases  alloc max err  total max err  measured total GiB")
     for m in models:
         lo, hi = m["measured_total_gib"]
-        print(f"{m['model']:30s} {m['cases']:5d}  {100 * m['allocated_max_err']:+12.1f}%  "
-              f"{100 * m['total_max_err']:+12.1f}%  {lo:.1f}-{hi:.1f}")
+        print(
+            f"{m['model']:30s} {m['cases']:5d}  {100 * m['allocated_max_err']:+12.1f}%  "
+            f"{100 * m['total_max_err']:+12.1f}%  {lo:.1f}-{hi:.1f}"
+        )
     print(json.dumps(summary, indent=1))
     if fit is not None and lomo is not None:
-        print(f"\nreserve fit (context {summary['median_cuda_context_bytes'] / MiB:.0f} MiB measured): floor "
-              f"{fit['floor_bytes'] / MiB:.0f} MiB, fraction {fit['fraction']:.2f}, eager "
-              f"{fit['bytes_per_score']:.2f} B/score; worst |total error| {100 * fit['max_abs_err']:.1f}%")
+        print(
+            f"\nreserve fit (context {summary['median_cuda_context_bytes'] / MiB:.0f} MiB measured): floor "
+            f"{fit['floor_bytes'] / MiB:.0f} MiB, fraction {fit['fraction']:.2f}, eager "
+            f"{fit['bytes_per_score']:.2f} B/score; worst |total error| {100 * fit['max_abs_err']:.1f}%"
+        )
         for x in lomo:
-            print(f"  without {x['held_out']:28s} floor {x['floor_bytes'] / MiB:3.0f} MiB, fraction "
-                  f"{x['fraction']:.2f}, eager {x['bytes_per_score']:.2f} B/score -> held out "
-                  f"{100 * x['held_out_max_abs_err']:.1f}%")
+            print(
+                f"  without {x['held_out']:28s} floor {x['floor_bytes'] / MiB:3.0f} MiB, fraction "
+                f"{x['fraction']:.2f}, eager {x['bytes_per_score']:.2f} B/score -> held out "
+                f"{100 * x['held_out_max_abs_err']:.1f}%"
+            )
     return 0
 
 

@@ -350,19 +350,23 @@ def run_case(model: Any, case: Case, vocab_size: int, device: str = "cuda") -> d
     if cuda:
         free, total = torch.cuda.mem_get_info()
         stats = torch.cuda.memory_stats()
-        measured.update({
-            # What the allocator's reserve is made of (peaks since the reset): freed pieces of
-            # split blocks that later requests could not use, and how many segments it held.
-            "inactive_split_peak_bytes": stats.get("inactive_split_bytes.all.peak"),
-            "segments_peak": stats.get("segment.all.peak"),
-        })
-        measured.update({
-            "base_allocated_bytes": base_allocated,
-            "max_allocated_bytes": torch.cuda.max_memory_allocated(),
-            "max_reserved_bytes": torch.cuda.max_memory_reserved(),
-            "reserved_bytes_after": torch.cuda.memory_reserved(),
-            "cuda_used_bytes": total - free,
-        })
+        measured.update(
+            {
+                # What the allocator's reserve is made of (peaks since the reset): freed pieces of
+                # split blocks that later requests could not use, and how many segments it held.
+                "inactive_split_peak_bytes": stats.get("inactive_split_bytes.all.peak"),
+                "segments_peak": stats.get("segment.all.peak"),
+            }
+        )
+        measured.update(
+            {
+                "base_allocated_bytes": base_allocated,
+                "max_allocated_bytes": torch.cuda.max_memory_allocated(),
+                "max_reserved_bytes": torch.cuda.max_memory_reserved(),
+                "reserved_bytes_after": torch.cuda.memory_reserved(),
+                "cuda_used_bytes": total - free,
+            }
+        )
     del out, input_ids, attention_mask
     return measured
 
@@ -439,8 +443,10 @@ def run(args: argparse.Namespace) -> int:
         weights = torch.cuda.memory_allocated()
         n_params = sum(p.numel() for p in model.parameters())
         tied = embeddings_tied(model)
-        log(f"== {model_id}: built in {time.perf_counter() - t0:.1f} s, {n_params:,} params, "
-            f"weights {weights / 2**30:.2f} GiB, embeddings {'tied' if tied else 'untied'}")
+        log(
+            f"== {model_id}: built in {time.perf_counter() - t0:.1f} s, {n_params:,} params, "
+            f"weights {weights / 2**30:.2f} GiB, embeddings {'tied' if tied else 'untied'}"
+        )
         # Share the remaining budget fairly among the models still to come.
         models_left = len(by_model) - list(by_model).index(model_id)
         model_deadline = min(deadline, time.perf_counter() + (deadline - time.perf_counter()) / models_left)
@@ -473,10 +479,12 @@ def run(args: argparse.Namespace) -> int:
                 measured.update(run_case(model, case, vocab))
                 measured["oom"] = False
                 peak = measured["max_allocated_bytes"]
-                log(f"{case.case_id}: peak {peak / 2**30:.2f} GiB (over weights "
+                log(
+                    f"{case.case_id}: peak {peak / 2**30:.2f} GiB (over weights "
                     f"{(peak - weights) / 2**30:.2f}), reserved {measured['max_reserved_bytes'] / 2**30:.2f}, "
                     f"used {measured['cuda_used_bytes'] / 2**30:.2f}, kv {measured['kv_cache_bytes'] / 2**30:.3f}, "
-                    f"{measured['wall_s']:.1f} s")
+                    f"{measured['wall_s']:.1f} s"
+                )
             except torch.OutOfMemoryError as e:
                 oom.append(case)
                 measured.update({"oom": True, "error": str(e).splitlines()[0][:300]})
@@ -486,23 +494,30 @@ def run(args: argparse.Namespace) -> int:
                 log(f"{case.case_id}: ERROR {type(e).__name__}: {e}")
             gc.collect()
             torch.cuda.empty_cache()
-            records.append(case_record(case, gpu_name=gpu_name, gpu_total_bytes=total,
-                                       engine_version=version, measured=measured))
+            records.append(
+                case_record(case, gpu_name=gpu_name, gpu_total_bytes=total, engine_version=version, measured=measured)
+            )
             write_results(records, out_path)
         del model
         gc.collect()
         torch.cuda.empty_cache()
 
     write_results(records, out_path)
-    log(f"done in {time.perf_counter() - t_start:.0f} s: {len(records)} cases written, "
-        f"{len(skipped)} skipped{': ' + ', '.join(skipped) if skipped else ''}")
+    log(
+        f"done in {time.perf_counter() - t_start:.0f} s: {len(records)} cases written, "
+        f"{len(skipped)} skipped{': ' + ', '.join(skipped) if skipped else ''}"
+    )
     return 0
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--budget-s", type=float, default=380.0,
-                   help="wall-clock budget including model builds; later cases are skipped (default 380)")
+    p.add_argument(
+        "--budget-s",
+        type=float,
+        default=380.0,
+        help="wall-clock budget including model builds; later cases are skipped (default 380)",
+    )
     p.add_argument("--models", nargs="*", default=None, help="only these model ids")
     p.add_argument("--attn", nargs="*", default=list(ATTN_IMPLS), choices=ATTN_IMPLS)
     p.add_argument("--new-tokens", type=int, default=DEFAULT_NEW_TOKENS)

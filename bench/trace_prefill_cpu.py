@@ -62,8 +62,13 @@ def traced_over_weights(config: dict[str, Any], s: int, b: int, attn: str) -> in
     tracker = MemTracker()
     tracker.track_external(model)
     with tracker, torch.no_grad():
-        model(input_ids=ids, attention_mask=torch.ones_like(ids), past_key_values=DynamicCache(config=model.config),
-              use_cache=True, logits_to_keep=1)
+        model(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            past_key_values=DynamicCache(config=model.config),
+            use_cache=True,
+            logits_to_keep=1,
+        )
     peak = sum(stats.get("Total", 0) for stats in tracker.get_tracker_snapshot("peak").values())
     return peak - weights
 
@@ -79,9 +84,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = shrink(load_config_dict(args.config_file), args.layers)
     predicted, where = predicted_over_weights(config, args.s, args.b, args.attn)
     traced = traced_over_weights(config, args.s, args.b, args.attn)
-    print(json.dumps({"config": args.config_file, "layers": args.layers, "s": args.s, "b": args.b,
-                      "attn": args.attn, "where": where, "predicted_bytes": predicted, "traced_bytes": traced,
-                      "error": round(predicted / traced - 1, 4)}))
+    print(
+        json.dumps(
+            {
+                "config": args.config_file,
+                "layers": args.layers,
+                "s": args.s,
+                "b": args.b,
+                "attn": args.attn,
+                "where": where,
+                "predicted_bytes": predicted,
+                "traced_bytes": traced,
+                "error": round(predicted / traced - 1, 4),
+            }
+        )
+    )
     return 0
 
 

@@ -51,8 +51,7 @@ def headline(est: Estimate, question: Question) -> str:
     """The answer to the question asked, in one sentence."""
     q, fit = est.query, est.fit
     if fit is None:
-        return (f"it needs {_gib(est.memory.total)} per GPU; name a GPU for a verdict "
-                "(for example: ... on an H100)")
+        return f"it needs {_gib(est.memory.total)} per GPU; name a GPU for a verdict (for example: ... on an H100)"
     where = f"{q.gpus} × {fit.gpu_name}" if q.gpus > 1 else f"one {fit.gpu_name}"
     if question.kind == "max_context":
         if fit.max_seq_len == 0:

@@ -34,9 +34,9 @@ CLASSIC_WARNING = "The classic formula says"  # the estimator's warning comparin
 def _is_classic(warning: Note) -> bool:
     """The classic comparison: by its code, or by its sentence in answers stored before codes."""
     return warning.code == "classic_formula" or warning.message.startswith(CLASSIC_WARNING)
-REPLY_HINT = (
-    "Reply in this thread to change one thing: `s=32k` · `b=8` · `gpu=a100-40gb` · `kv=fp8` · `engine=vllm`"
-)
+
+
+REPLY_HINT = "Reply in this thread to change one thing: `s=32k` · `b=8` · `gpu=a100-40gb` · `kv=fp8` · `engine=vllm`"
 INVITE_HINT = (
     "I can't post in this conversation, so only you see this. "
     "To share answers here and ask follow-ups in a thread, invite me with `/invite @vram`."
@@ -253,8 +253,12 @@ MENU_ACTION = "vram_menu"
 
 
 def _button(label: str, action_id: str, value: str) -> Block:
-    return {"type": "button", "text": {"type": "plain_text", "text": label[:75], "emoji": True},
-            "action_id": action_id, "value": value}
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label[:75], "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
 
 
 def _option(label: str, value: str) -> Block:
@@ -273,9 +277,14 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
         out.append(("KV in fp8", "kv=fp8"))
     fit = est.fit
     if fit is not None and fit.min_gpus > 0 and fit.min_gpus != q.gpus:
-        out.append((f"{fit.min_gpus} GPUs (smallest that fits)" if not fit.fits
-                    else f"{fit.min_gpus} GPU{'s' if fit.min_gpus > 1 else ''} (fewest that fit)",
-                    f"gpus={fit.min_gpus}"))
+        out.append(
+            (
+                f"{fit.min_gpus} GPUs (smallest that fits)"
+                if not fit.fits
+                else f"{fit.min_gpus} GPU{'s' if fit.min_gpus > 1 else ''} (fewest that fit)",
+                f"gpus={fit.min_gpus}",
+            )
+        )
     other = "vllm" if q.engine == "transformers" else "transformers"
     out.append((f"On {other}", f"engine={other}"))
     return out
@@ -287,8 +296,10 @@ def what_if_actions(est: Estimate, record_id: int, *, private: bool = False) -> 
         _button(label, f"{WHAT_IF_ACTION}_{i}", json.dumps({"r": record_id, "c": change}))
         for i, (label, change) in enumerate(what_ifs(est))
     ]
-    options = [_option("Show the classic formulas", f"classic:{record_id}"),
-               _option("Delete my answer", f"delete:{record_id}")]
+    options = [
+        _option("Show the classic formulas", f"classic:{record_id}"),
+        _option("Delete my answer", f"delete:{record_id}"),
+    ]
     if private:
         options.insert(0, _option("Share to the channel", f"share:{record_id}"))
     elements.append({"type": "overflow", "action_id": MENU_ACTION, "options": options})
@@ -355,9 +366,16 @@ def notice_message(message: str) -> Message:
 
 def _compare_field(e: Estimate, name: str) -> Block:
     m = e.memory
-    lines = [f"*{name}*", f"Weights {gib(m.weights)}", f"KV cache {gib(m.kv_cache)}",
-             f"Activations {gib(m.activations)}", f"Overhead {gib(m.overhead)}", f"*Total {gib(m.total)}*",
-             f"{params(e.params_total)} parameters", f"KV {per_token(e.details.kv_bytes_per_token)}/token"]
+    lines = [
+        f"*{name}*",
+        f"Weights {gib(m.weights)}",
+        f"KV cache {gib(m.kv_cache)}",
+        f"Activations {gib(m.activations)}",
+        f"Overhead {gib(m.overhead)}",
+        f"*Total {gib(m.total)}*",
+        f"{params(e.params_total)} parameters",
+        f"KV {per_token(e.details.kv_bytes_per_token)}/token",
+    ]
     phrase = fit_phrase(e)
     if phrase:
         lines.append(phrase[0].upper() + phrase[1:])
@@ -365,8 +383,12 @@ def _compare_field(e: Estimate, name: str) -> Block:
 
 
 def compare_message(
-    a: Estimate, b: Estimate, *, record_ids: tuple[int | None, int | None] = (None, None),
-    lead: str | None = None, asked: tuple[str, str] | None = None,
+    a: Estimate,
+    b: Estimate,
+    *,
+    record_ids: tuple[int | None, int | None] = (None, None),
+    lead: str | None = None,
+    asked: tuple[str, str] | None = None,
 ) -> Message:
     """Two models side by side, same inputs: one column each (they stack on a phone), and the difference."""
     q = a.query
@@ -387,8 +409,12 @@ def compare_message(
     blocks += [_section(title), {"type": "section", "fields": fields}, _section(summary)]
     text = [lead or "", title, *(f["text"] for f in fields), summary]
     ids = [f"#{i}" for i in record_ids if i is not None]
-    warnings = [f":warning: {escape(e.model)}: {escape(w.message)}" for e in (a, b) for w in e.warnings
-                if not _is_classic(w) or q.method == "classic"]
+    warnings = [
+        f":warning: {escape(e.model)}: {escape(w.message)}"
+        for e in (a, b)
+        for w in e.warnings
+        if not _is_classic(w) or q.method == "classic"
+    ]
     if warnings:
         blocks.append(_section("\n".join(warnings)))
         text += warnings
@@ -436,8 +462,10 @@ def history_message(records: Sequence[Any], *, model: str | None = None, mine: b
     if not records:
         body = f"No {scope} yet. Try `/vram microsoft/phi-4 s=16k`."
         if mine:
-            body = body.replace("No your queries", "None of your queries", 1) if model else (
-                "You have no queries yet. Try `/vram microsoft/phi-4 s=16k`."
+            body = (
+                body.replace("No your queries", "None of your queries", 1)
+                if model
+                else ("You have no queries yet. Try `/vram microsoft/phi-4 s=16k`.")
             )
         return _message([_section(body)], [body])
     title = f"*Recent {scope}* (`/vram show &lt;id&gt;` for one)"

@@ -128,18 +128,34 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
     if isinstance(reply, ShowReply):
         if as_json:
             if reply.estimate is None:
-                print(json.dumps({"id": reply.record.id, "status": reply.record.status,
-                                  "error": reply.record.error, "text": reply.record.text}, indent=2), file=out)
+                print(
+                    json.dumps(
+                        {
+                            "id": reply.record.id,
+                            "status": reply.record.status,
+                            "error": reply.record.error,
+                            "text": reply.record.text,
+                        },
+                        indent=2,
+                    ),
+                    file=out,
+                )
             else:
-                print(json.dumps(report.estimate_json(reply.estimate, record_id=reply.record.id), indent=2),
-                      file=out)
+                print(json.dumps(report.estimate_json(reply.estimate, record_id=reply.record.id), indent=2), file=out)
             return 0
-        console.print(f"#{reply.record.id} · {reply.record.created_at:%Y-%m-%d %H:%M} UTC · "
-                      f"{shorten_paths(reply.record.text)}", markup=False, highlight=False)
+        console.print(
+            f"#{reply.record.id} · {reply.record.created_at:%Y-%m-%d %H:%M} UTC · {shorten_paths(reply.record.text)}",
+            markup=False,
+            highlight=False,
+        )
         if reply.estimate is None:
             # Showing a stored failure succeeds (as with --json): the sentence is the record's content.
-            console.print(f"failed: {reply.record.error or 'no estimate was stored'}", markup=False,
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"failed: {reply.record.error or 'no estimate was stored'}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
             return 0
         render_text.print_estimate(reply.estimate, console)
         return 0
@@ -149,8 +165,13 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
                 return _fail(outcome.error, outcome.exit_code, err)
         assert reply.a.estimate and reply.b.estimate
         if as_json:
-            print(json.dumps([report.estimate_json(o.estimate, record_id=o.record_id)
-                              for o in (reply.a, reply.b) if o.estimate], indent=2), file=out)
+            print(
+                json.dumps(
+                    [report.estimate_json(o.estimate, record_id=o.record_id) for o in (reply.a, reply.b) if o.estimate],
+                    indent=2,
+                ),
+                file=out,
+            )
         else:
             console.print(render_text.compare_table(reply.a.estimate, reply.b.estimate))
             for line in render_text.compare_warnings(reply.a.estimate, reply.b.estimate):
@@ -161,8 +182,7 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
         if outcome.error or outcome.estimate is None:
             return _fail(outcome.error or "no estimate", outcome.exit_code or 1, err)
         if as_json:
-            print(json.dumps(report.estimate_json(outcome.estimate, record_id=outcome.record_id), indent=2),
-                  file=out)
+            print(json.dumps(report.estimate_json(outcome.estimate, record_id=outcome.record_id), indent=2), file=out)
         elif outcome.estimate.query.method == "classic":
             for line in render_text.classic_text(outcome.estimate):
                 print(line, file=out)
@@ -176,8 +196,14 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
     raise AssertionError(f"unhandled reply {reply!r}")
 
 
-def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None,
-        read: Callable[[str], str] | None = None, settings: Settings | None = None) -> int:
+def run(
+    argv: Sequence[str],
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    read: Callable[[str], str] | None = None,
+    settings: Settings | None = None,
+) -> int:
     """Run one ``vram`` command line; returns the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
@@ -225,8 +251,17 @@ def run(argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = 
         return _fail("cancelled", 1, err)
 
 
-def _question(text: str, service: Service, who: Conversation, settings: Settings, *, as_json: bool, console: Console,
-              out: TextIO, err: TextIO) -> int:
+def _question(
+    text: str,
+    service: Service,
+    who: Conversation,
+    settings: Settings,
+    *,
+    as_json: bool,
+    console: Console,
+    out: TextIO,
+    err: TextIO,
+) -> int:
     """A question in plain words (one quoted argument): how it was read, then the answer."""
     from bot import ask
     from sources import make_search
@@ -269,7 +304,6 @@ def main() -> None:
 
 
 __all__ = ["build_service", "main", "run"]
-
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ def key_rows() -> list[tuple[str, str, str]]:
 def _table(rows: Sequence[tuple[str, ...]], indent: str) -> list[str]:
     """Rows as columns two spaces apart, each as wide as its widest cell (the last one unpadded)."""
     widths = [max(len(row[i]) for row in rows) + 2 for i in range(len(rows[0]) - 1)]
-    return [(indent + "".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=False)) + row[-1]).rstrip()
-            for row in rows]
+    return [
+        (indent + "".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=False)) + row[-1]).rstrip()
+        for row in rows
+    ]
 
 
 # The sub-commands and what each does, for the terminal help.
@@ -93,6 +95,7 @@ def slack_help() -> str:
 
 def readme_table() -> str:
     """The README's grammar table (Markdown), checked against README.md by a test."""
+
     def code(text: str) -> str:
         return f"`{text}`" if text else ""
 

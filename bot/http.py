@@ -88,8 +88,9 @@ class SlackGate(SlackRequestHandler):
     With ``app=None`` (Socket Mode) only the health check is served.
     """
 
-    def __init__(self, app: App | None, *, signing_secret: str | None = None,
-                 health: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self, app: App | None, *, signing_secret: str | None = None, health: Callable[[], bool] | None = None
+    ) -> None:
         if app is not None:
             super().__init__(app, path=EVENTS_PATH)
         self.bolt = app
@@ -102,8 +103,7 @@ class SlackGate(SlackRequestHandler):
             ok = self._healthy()
             return _reply(start_response, 200 if ok else 503, {"ok": ok})
         flow = self.bolt.oauth_flow if self.bolt is not None else None
-        if flow is not None and request.method == "GET" and request.path in (flow.install_path,
-                                                                             flow.redirect_uri_path):
+        if flow is not None and request.method == "GET" and request.path in (flow.install_path, flow.redirect_uri_path):
             # Installs in any workspace: Bolt's own install page and OAuth redirect (state checked there).
             response = self._get_http_response(request)
             start_response(response.status, response.get_headers())
@@ -134,8 +134,9 @@ class SlackGate(SlackRequestHandler):
         signature = str(headers.get("x-slack-signature") or "")
         if not signature and body.startswith("ssl_check=1"):
             # Slack's certificate probe (a form with ssl_check=1): Bolt answers it with an empty 200.
-            bolt_ssl = _FormAwareRequest(body=body, parsed=dict(parse_qsl(body)), query=request.query_string,
-                                         headers=headers)
+            bolt_ssl = _FormAwareRequest(
+                body=body, parsed=dict(parse_qsl(body)), query=request.query_string, headers=headers
+            )
             return self._dispatch(bolt_ssl)
         if not timestamp.isascii() or not timestamp.isdigit():
             return _refuse(400 if timestamp else 401, "missing or non-numeric request timestamp", peer)
@@ -176,10 +177,19 @@ class HttpServer:
 
     def __init__(self, wsgi: Callable[..., Iterable[bytes]], *, host: str = "0.0.0.0", port: int = 3000) -> None:
         server = create_server(
-            wsgi, host=host, port=port, threads=ACK_THREADS, backlog=BACKLOG, connection_limit=MAX_CONNECTIONS,
-            channel_timeout=IDLE_TIMEOUT_S, cleanup_interval=CLEANUP_S, max_request_body_size=MAX_BODY_BYTES,
-            max_request_header_size=64 * 1024, asyncore_use_poll=True,  # select() stops at 1024 sockets
-            ident="vram", clear_untrusted_proxy_headers=True,
+            wsgi,
+            host=host,
+            port=port,
+            threads=ACK_THREADS,
+            backlog=BACKLOG,
+            connection_limit=MAX_CONNECTIONS,
+            channel_timeout=IDLE_TIMEOUT_S,
+            cleanup_interval=CLEANUP_S,
+            max_request_body_size=MAX_BODY_BYTES,
+            max_request_header_size=64 * 1024,
+            asyncore_use_poll=True,  # select() stops at 1024 sockets
+            ident="vram",
+            clear_untrusted_proxy_headers=True,
         )
         assert isinstance(server, TcpWSGIServer)
         self._server = server

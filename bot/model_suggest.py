@@ -29,8 +29,15 @@ class Suggests(Protocol):
 class HubSuggestions:
     """:class:`Suggests` through the Hub's ``/api/models?search=`` (sorted by downloads)."""
 
-    def __init__(self, *, endpoint: str | None = None, token: str | None = None, ttl_s: float = 300.0,
-                 timeout_s: float = 2.0, max_entries: int = 512) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        token: str | None = None,
+        ttl_s: float = 300.0,
+        timeout_s: float = 2.0,
+        max_entries: int = 512,
+    ) -> None:
         # Slack drops the options after 3 seconds: a slow search must give up before that.
         self._timeout_s = timeout_s
         self._endpoint = endpoint
@@ -47,8 +54,12 @@ class HubSuggestions:
         import httpx2  # the HTTP client huggingface_hub is built on
 
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
-        resp = httpx2.get(f"{(self._endpoint or DEFAULT_ENDPOINT).rstrip('/')}/api/models", headers=headers,
-                          params={"search": term, "sort": "downloads", "limit": 50}, timeout=self._timeout_s)
+        resp = httpx2.get(
+            f"{(self._endpoint or DEFAULT_ENDPOINT).rstrip('/')}/api/models",
+            headers=headers,
+            params={"search": term, "sort": "downloads", "limit": 50},
+            timeout=self._timeout_s,
+        )
         resp.raise_for_status()
         return [str(m["id"]) for m in resp.json() if isinstance(m, dict) and m.get("id")]
 

@@ -135,8 +135,7 @@ def ask_questions(read: Read, say: Say, questions: Sequence[Question] = QUESTION
     return words
 
 
-def terminal_reader(stdin: TextIO | None = None, stdout: TextIO | None = None,
-                    err: TextIO | None = None) -> Read:
+def terminal_reader(stdin: TextIO | None = None, stdout: TextIO | None = None, err: TextIO | None = None) -> Read:
     """How answers are read: ``input`` (line editing) at a terminal; from a pipe, line by line.
 
     Outside a terminal the questions go to stderr, so that stdout holds only the answer.
@@ -163,5 +162,4 @@ def terminal_reader(stdin: TextIO | None = None, stdout: TextIO | None = None,
 
 def classic_block(est: Estimate) -> list[str]:
     """The original calculator's six lines for the same answers, under a heading."""
-    return ["", "The original calculator's formulas for the same answers (GB = 10^9 bytes):",
-            *classic_text(est)]
+    return ["", "The original calculator's formulas for the same answers (GB = 10^9 bytes):", *classic_text(est)]

@@ -38,9 +38,27 @@ SUBCOMMANDS = ("help", "gpus", "history", "show", "compare", "serve", "db")
 
 # Counts written as words ("two L40S", "a single user").
 NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "dual": 2, "three": 3, "four": 4, "quad": 4,
-    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "sixteen": 16,
-    "twenty": 20, "thirty-two": 32, "sixty-four": 64, "hundred": 100,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "single": 1,
+    "two": 2,
+    "dual": 2,
+    "three": 3,
+    "four": 4,
+    "quad": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+    "sixteen": 16,
+    "twenty": 20,
+    "thirty-two": 32,
+    "sixty-four": 64,
+    "hundred": 100,
 }
 # The words of the question language itself: read, and used for nothing else.
 _FILLER_WORDS = """
@@ -66,11 +84,26 @@ _GPU_BRANDS = {"rtx", "gtx", "geforce", "nvidia", "amd", "radeon", "tesla", "qua
 # Words that make a catalog name another card ("A6000 Ada", "4090 laptop", "3090 Ti").
 _GPU_VARIANT_WORDS = {"ada", "blackwell", "hopper", "ampere", "laptop", "mobile", "ti", "super", "max-q", "xt", "xtx"}
 _UNSUPPORTED_ENGINES = {
-    "sglang": "SGLang", "ollama": "Ollama", "llama.cpp": "llama.cpp", "llamacpp": "llama.cpp",
-    "llama-cpp": "llama.cpp", "tgi": "TGI", "text-generation-inference": "TGI", "tensorrt-llm": "TensorRT-LLM",
-    "trt-llm": "TensorRT-LLM", "tensorrt": "TensorRT-LLM", "trtllm": "TensorRT-LLM", "exllama": "ExLlama",
-    "exllamav2": "ExLlama", "exllamav3": "ExLlama", "lmdeploy": "LMDeploy", "mlx": "MLX", "lmstudio": "LM Studio",
-    "koboldcpp": "KoboldCpp", "deepspeed": "DeepSpeed", "vllm-ascend": "vLLM Ascend",
+    "sglang": "SGLang",
+    "ollama": "Ollama",
+    "llama.cpp": "llama.cpp",
+    "llamacpp": "llama.cpp",
+    "llama-cpp": "llama.cpp",
+    "tgi": "TGI",
+    "text-generation-inference": "TGI",
+    "tensorrt-llm": "TensorRT-LLM",
+    "trt-llm": "TensorRT-LLM",
+    "tensorrt": "TensorRT-LLM",
+    "trtllm": "TensorRT-LLM",
+    "exllama": "ExLlama",
+    "exllamav2": "ExLlama",
+    "exllamav3": "ExLlama",
+    "lmdeploy": "LMDeploy",
+    "mlx": "MLX",
+    "lmstudio": "LM Studio",
+    "koboldcpp": "KoboldCpp",
+    "deepspeed": "DeepSpeed",
+    "vllm-ascend": "vLLM Ascend",
 }
 _URL_RE = re.compile(
     r"^<?https?://(?:www\.)?(?:huggingface\.co|hf\.co)/(?:models/)?([^/\s|>?#]+/[^/\s|>?#]+)"
@@ -126,8 +159,11 @@ class _Token:
 
 
 # (max_num_seqs= and max_num_batched_tokens= are grammar keys, and stay so.)
-_VLLM_FLAG_EQ = re.compile(r"(?<!\S)(-{0,2}(?:max[-_]model[-_]len|tensor[-_]parallel[-_]size|"
-                           r"gpu[-_]memory[-_]utili[sz]ation)|--max-num-seqs|--max-num-batched-tokens)=", re.IGNORECASE)
+_VLLM_FLAG_EQ = re.compile(
+    r"(?<!\S)(-{0,2}(?:max[-_]model[-_]len|tensor[-_]parallel[-_]size|"
+    r"gpu[-_]memory[-_]utili[sz]ation)|--max-num-seqs|--max-num-batched-tokens)=",
+    re.IGNORECASE,
+)
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -243,8 +279,11 @@ class _Reader:
             for match in pattern.finditer(text):
                 if match.start() == match.end():
                     continue
-                covered = [i for i, s in zip(run, starts, strict=True)
-                           if s < match.end() and s + len(self.tokens[i].norm) > match.start()]
+                covered = [
+                    i
+                    for i, s in zip(run, starts, strict=True)
+                    if s < match.end() and s + len(self.tokens[i].norm) > match.start()
+                ]
                 return match, covered
         return None
 
@@ -263,40 +302,61 @@ def _w(pattern: str) -> re.Pattern[str]:
 
 # KV formats: the grammar's values and aliases, and spoken forms of fp8 and fp16.
 _KV_SPOKEN = {"float8": "fp8", "e4m3": "fp8", "e5m2": "fp8", "half": "fp16"}
-_FMT_KV = "|".join(sorted({*_KV_VALUES, *_KV_ALIASES, *_KV_SPOKEN} - {"on", "off", "true", "false", "yes", "no",
-                                                                     "none"}, key=len, reverse=True))
+_FMT_KV = "|".join(
+    sorted(
+        {*_KV_VALUES, *_KV_ALIASES, *_KV_SPOKEN} - {"on", "off", "true", "false", "yes", "no", "none"},
+        key=len,
+        reverse=True,
+    )
+)
 _KV = r"kv(?:[ -]?cache)?|kv-cache|kvcache|k/v(?: cache)?"
 _FA = r"flash[ -]?att(?:ention|n)(?:[ -]?[23])?|flashattention(?:[ -]?[23])?|fa[23]?"
-_CTX_WORD = (r"context(?:[ -](?:length|window|size|len))?|ctx(?:[ -]len)?|seq(?:uence)?[ -]?len(?:gth)?|"
-             r"sequence|(?:prompt|input)[ -]length|window")
+_CTX_WORD = (
+    r"context(?:[ -](?:length|window|size|len))?|ctx(?:[ -]len)?|seq(?:uence)?[ -]?len(?:gth)?|"
+    r"sequence|(?:prompt|input)[ -]length|window"
+)
 _CTX_FLAG = r"--max-model-len|max[-_ ]model[-_ ]len|max[-_ ]seq[-_ ]len|seq_len|max_seq_length"
-_BATCH_NOUN = (r"users?|requests?|sequences?|seqs|sessions?|streams?|clients?|prompts?|conversations?|chats?|"
-               r"people|queries|calls|agents?")
+_BATCH_NOUN = (
+    r"users?|requests?|sequences?|seqs|sessions?|streams?|clients?|prompts?|conversations?|chats?|"
+    r"people|queries|calls|agents?"
+)
 _GPU_NOUN = r"gpus?|cards?|devices?|graphics cards?|accelerators?"
 
 _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
-    ("max_context", re.compile(
-        r"\bhow (?:much|long|big|large)(?: of)?(?: an?)? (?:context|ctx|sequence|seq|prompt|input|window)"
-        r"|\bhow (?:long|big|large) can (?:the |my |a )?(?:context|ctx|sequence|prompt|input)"
-        r"|\b(?:max(?:imum)?|longest|largest|biggest) (?:context|ctx|seq(?:uence)?|model len|"
-        r"prompt|input)(?:[ -](?:length|len|window|size))?\b(?! (?:of |= ?|: ?|is |at )?\d)"
-        r"|\bhow many tokens\b(?! (?:of |= ?|: ?)?\d)"
-        r"|(?<!\S)(?:--)?max[-_ ]model[-_ ]len(?!\S)(?! ?[=:]? ?\d)")),
-    ("max_batch", re.compile(
-        r"\bhow many (?:concurrent |parallel |simultaneous |active )?(?:" + _BATCH_NOUN + r")\b"
-        r"|\b(?:max(?:imum)?|largest|biggest|most) (?:batch|concurrency|concurrent|parallel|number of users|"
-        r"users|requests|sequences)\b(?:[ -]size)?(?! (?:size )?(?:of |= ?|: ?|is )?\d)"
-        r"|\bhow (?:big|large) (?:a |of a )?batch|\bhow much concurrency")),
-    ("min_gpus", re.compile(
-        r"\bhow many (?:\S+ ){0,2}?(?:" + _GPU_NOUN + r"|nodes?)\b"
-        r"|\b(?:min(?:imum)?|fewest|least)(?: number of)? (?:" + _GPU_NOUN + r")\b"
-        r"|\bhow many (?:do|would|will|should|shall) (?:i|we|you) need\b")),
+    (
+        "max_context",
+        re.compile(
+            r"\bhow (?:much|long|big|large)(?: of)?(?: an?)? (?:context|ctx|sequence|seq|prompt|input|window)"
+            r"|\bhow (?:long|big|large) can (?:the |my |a )?(?:context|ctx|sequence|prompt|input)"
+            r"|\b(?:max(?:imum)?|longest|largest|biggest) (?:context|ctx|seq(?:uence)?|model len|"
+            r"prompt|input)(?:[ -](?:length|len|window|size))?\b(?! (?:of |= ?|: ?|is |at )?\d)"
+            r"|\bhow many tokens\b(?! (?:of |= ?|: ?)?\d)"
+            r"|(?<!\S)(?:--)?max[-_ ]model[-_ ]len(?!\S)(?! ?[=:]? ?\d)"
+        ),
+    ),
+    (
+        "max_batch",
+        re.compile(
+            r"\bhow many (?:concurrent |parallel |simultaneous |active )?(?:" + _BATCH_NOUN + r")\b"
+            r"|\b(?:max(?:imum)?|largest|biggest|most) (?:batch|concurrency|concurrent|parallel|number of users|"
+            r"users|requests|sequences)\b(?:[ -]size)?(?! (?:size )?(?:of |= ?|: ?|is )?\d)"
+            r"|\bhow (?:big|large) (?:a |of a )?batch|\bhow much concurrency"
+        ),
+    ),
+    (
+        "min_gpus",
+        re.compile(
+            r"\bhow many (?:\S+ ){0,2}?(?:" + _GPU_NOUN + r"|nodes?)\b"
+            r"|\b(?:min(?:imum)?|fewest|least)(?: number of)? (?:" + _GPU_NOUN + r")\b"
+            r"|\bhow many (?:do|would|will|should|shall) (?:i|we|you) need\b"
+        ),
+    ),
 ]
 _FIT_RULE = re.compile(r"\b(?:fit|fits|run|runs|serve|load|enough|possible|work)\b")
 
 
 def _min_gpus_by_name(tokens: list[_Token]) -> bool:
-    """"how many H100s", "minimum number of L40S": a GPU's name where the rule says "GPUs"."""
+    """ "how many H100s", "minimum number of L40S": a GPU's name where the rule says "GPUs"."""
     words = [t.norm for t in tokens]
     for i in range(len(words)):
         before = " ".join(words[max(0, i - 3) : i])
@@ -383,30 +443,52 @@ def _read_settings(reader: _Reader) -> None:
     unsupported = "|".join(re.escape(k) for k in sorted(_UNSUPPORTED_ENGINES, key=len, reverse=True))
     reader.run_rule(_w(r"(?:with |on |in |using |via |under |through )?(" + unsupported + ")"), refuse_engine)
     reader.run_rule(_w(r"(?:with |on |in |using |via |under |through |for )?v-?llm(?: engine)?"), engine("vllm"))
-    reader.run_rule(_w(r"(?:with |on |in |using |via |under |through |for )?(?:hf |huggingface |hugging face )?"
-                       r"transformers(?: engine| library)?"), engine("transformers"))
+    reader.run_rule(
+        _w(
+            r"(?:with |on |in |using |via |under |through |for )?(?:hf |huggingface |hugging face )?"
+            r"transformers(?: engine| library)?"
+        ),
+        engine("transformers"),
+    )
 
     def kv(m: re.Match[str]) -> None:
         fmt = (m.group("fmt") or m.group("fmt2") or "").replace("-", "")
         fmt = _KV_ALIASES.get(fmt, _KV_SPOKEN.get(fmt, fmt))
         state = m.group("state") or m.group("state2")
-        value = fmt or {"off": "off", "disabled": "off", "no": "off", "without": "off", "w/o": "off",
-                        "on": "on", "enabled": "on", "with": "on"}.get(state or "", "on")
+        value = fmt or {
+            "off": "off",
+            "disabled": "off",
+            "no": "off",
+            "without": "off",
+            "w/o": "off",
+            "on": "on",
+            "enabled": "on",
+            "with": "on",
+        }.get(state or "", "on")
         reader.set("kv", value, m.group(0))
 
-    reader.run_rule(_w(r"(?:(?P<state>no|without|w/o) (?:the )?(?:" + _KV + r"))"
-                       r"|(?:(?:" + _KV + r") (?P<state2>off|disabled|on|enabled))"
-                       r"|(?:(?:in |with |using )?(?P<fmt>" + _FMT_KV + r"|int\d+|fp\d+) (?:" + _KV + r"))"
-                       r"|(?:(?:" + _KV + r") (?:in |at |as |of |dtype |type |= ?|: ?)?(?P<fmt2>" + _FMT_KV
-                       + r"|int\d+|fp\d+))"), kv)
+    reader.run_rule(
+        _w(
+            r"(?:(?P<state>no|without|w/o) (?:the )?(?:" + _KV + r"))"
+            r"|(?:(?:" + _KV + r") (?P<state2>off|disabled|on|enabled))"
+            r"|(?:(?:in |with |using )?(?P<fmt>" + _FMT_KV + r"|int\d+|fp\d+) (?:" + _KV + r"))"
+            r"|(?:(?:" + _KV + r") (?:in |at |as |of |dtype |type |= ?|: ?)?(?P<fmt2>" + _FMT_KV + r"|int\d+|fp\d+))"
+        ),
+        kv,
+    )
 
     def fa(m: re.Match[str]) -> None:
         off = bool(m.group("off") or m.group("off2"))
         reader.set("fa", "off" if off else "on", m.group(0))
 
-    reader.run_rule(_w(r"(?:(?P<off>no|without|w/o|disable|disabled) (?:" + _FA + r"))"
-                       r"|(?:(?:" + _FA + r") (?:(?P<off2>off|disabled|false|no)|on|enabled|true|yes))"
-                       r"|(?:with (?:" + _FA + r"))"), fa)
+    reader.run_rule(
+        _w(
+            r"(?:(?P<off>no|without|w/o|disable|disabled) (?:" + _FA + r"))"
+            r"|(?:(?:" + _FA + r") (?:(?P<off2>off|disabled|false|no)|on|enabled|true|yes))"
+            r"|(?:with (?:" + _FA + r"))"
+        ),
+        fa,
+    )
 
     def bnb(m: re.Match[str]) -> None:
         reader.set("dtype", "nf4", m.group(0))
@@ -416,8 +498,13 @@ def _read_settings(reader: _Reader) -> None:
     def bits(m: re.Match[str]) -> None:
         reader.set("p", m.group("n"), m.group(0))
 
-    reader.run_rule(_w(r"(?:in |at |with |using )?(?P<n>\d+)[ -]?bits?(?: quant(?:ization|ized)?| precision"
-                       r"| weights)?"), bits)
+    reader.run_rule(
+        _w(
+            r"(?:in |at |with |using )?(?P<n>\d+)[ -]?bits?(?: quant(?:ization|ized)?| precision"
+            r"| weights)?"
+        ),
+        bits,
+    )
 
     # The grammar's weight formats and its aliases, less those a sentence makes ambiguous ("4bit" reads
     # as p=4 above, "float" and "half" alone are ordinary words); "half/full precision" spelt out.
@@ -429,8 +516,13 @@ def _read_settings(reader: _Reader) -> None:
         reader.set("dtype", formats[m.group("fmt")], m.group(0))
 
     alts = "|".join(sorted(formats, key=len, reverse=True))
-    reader.run_rule(_w(r"(?:in |at |with |using )?(?P<fmt>" + alts + r")(?:[ -](?:precision|weights|quant(?:ized|"
-                       r"ization)?|quantised|format))?"), weight_format)
+    reader.run_rule(
+        _w(
+            r"(?:in |at |with |using )?(?P<fmt>" + alts + r")(?:[ -](?:precision|weights|quant(?:ized|"
+            r"ization)?|quantised|format))?"
+        ),
+        weight_format,
+    )
 
     def util(m: re.Match[str]) -> None:
         raw = m.group("u") or m.group("u2")
@@ -438,8 +530,13 @@ def _read_settings(reader: _Reader) -> None:
         reader.set("util", f"{value:g}", m.group(0))
 
     util_word = r"(?:--)?gpu[-_ ]memory[-_ ]utili[sz]ation|util(?:i[sz]ation)?|memory util(?:i[sz]ation)?"
-    reader.run_rule(_w(r"(?:at |with )?(?P<u>\d+(?:\.\d+)?%)(?: gpu)?(?: memory)? (?:" + util_word + r")"
-                       r"|(?:at |with )?(?:" + util_word + r")(?: of| =| :| at|:|=)? (?P<u2>\d+(?:\.\d+)?%?)"), util)
+    reader.run_rule(
+        _w(
+            r"(?:at |with )?(?P<u>\d+(?:\.\d+)?%)(?: gpu)?(?: memory)? (?:" + util_word + r")"
+            r"|(?:at |with )?(?:" + util_word + r")(?: of| =| :| at|:|=)? (?P<u2>\d+(?:\.\d+)?%?)"
+        ),
+        util,
+    )
 
     def mnbt(m: re.Match[str]) -> None:
         reader.set("mnbt", _count_setting("mnbt", m.group("n")), m.group(0))
@@ -456,32 +553,62 @@ def _read_settings(reader: _Reader) -> None:
         reader.set("gpus", _count_setting("gpus", m.group("n") or m.group("n2")), m.group(0))
         reader.gpu_count_stated = True
 
-    reader.run_rule(_w(r"(?:--tensor-parallel-size|--tp|-tp|tp|tensor[ -]parallel(?:ism)?(?:[ -]size)?(?: of)?)"
-                       r"(?: |=)?(?P<n>\d+)|tp(?P<n2>\d+)"), tp)
-
+    reader.run_rule(
+        _w(
+            r"(?:--tensor-parallel-size|--tp|-tp|tp|tensor[ -]parallel(?:ism)?(?:[ -]size)?(?: of)?)"
+            r"(?: |=)?(?P<n>\d+)|tp(?P<n2>\d+)"
+        ),
+        tp,
+    )
 
     def seq(m: re.Match[str]) -> None:
         reader.set("s", _count_setting("s", m.group("n")), m.group(0))
 
-    reader.run_rule(_w(r"(?:an? |with |at |for |of |using |max |maximum )?(?:" + _CTX_WORD + "|" + _CTX_FLAG
-                       + r")(?: of| =| :| is| at| to|:|=)? (?:about |around |~)?(?P<n>" + _NUM
-                       + r")(?: tokens?)?"), seq)
-    reader.run_rule(_w(r"(?:an? |with |at |for |of |using )?(?P<n>" + _NUM + r")(?:[ -]tokens?)?[ -](?:of )?(?:"
-                       + _CTX_WORD + r")"), seq)
+    reader.run_rule(
+        _w(
+            r"(?:an? |with |at |for |of |using |max |maximum )?(?:"
+            + _CTX_WORD
+            + "|"
+            + _CTX_FLAG
+            + r")(?: of| =| :| is| at| to|:|=)? (?:about |around |~)?(?P<n>"
+            + _NUM
+            + r")(?: tokens?)?"
+        ),
+        seq,
+    )
+    reader.run_rule(
+        _w(
+            r"(?:an? |with |at |for |of |using )?(?P<n>" + _NUM + r")(?:[ -]tokens?)?[ -](?:of )?(?:" + _CTX_WORD + r")"
+        ),
+        seq,
+    )
     reader.run_rule(_w(r"(?:an? |with |at |for |of )?(?P<n>" + _NUM + r")[ -]?tokens?(?: long| of input)?"), seq)
 
     def batch(m: re.Match[str]) -> None:
         reader.set("b", _count_setting("b", m.group("n")), m.group(0))
 
-    reader.run_rule(_w(r"(?:for |with |to |serving |serve |of |at )?(?:up to |about |around |~)?(?P<n>" + _NUMW
-                       + r")(?: concurrent| parallel| simultaneous| active)? (?:" + _BATCH_NOUN + r")"
-                       r"(?: at once| at a time| in parallel| concurrently| simultaneously| at the same time)?"),
-                    batch)
-    reader.run_rule(_w(r"(?:an? |with |at |for |of )?(?:batch(?:[ -]?size)?|bs|concurrency)(?: of| =| :| is|:|=)? "
-                       r"(?P<n>" + _NUMW + r")"), batch)
+    reader.run_rule(
+        _w(
+            r"(?:for |with |to |serving |serve |of |at )?(?:up to |about |around |~)?(?P<n>"
+            + _NUMW
+            + r")(?: concurrent| parallel| simultaneous| active)? (?:"
+            + _BATCH_NOUN
+            + r")"
+            r"(?: at once| at a time| in parallel| concurrently| simultaneously| at the same time)?"
+        ),
+        batch,
+    )
+    reader.run_rule(
+        _w(
+            r"(?:an? |with |at |for |of )?(?:batch(?:[ -]?size)?|bs|concurrency)(?: of| =| :| is|:|=)? "
+            r"(?P<n>" + _NUMW + r")"
+        ),
+        batch,
+    )
 
-    reader.run_rule(_w(r"(?:on |with |across |using |over |to )?(?P<n>" + _NUMW + r")(?: x| \*)? (?:"
-                       + _GPU_NOUN + r")"), tp)
+    reader.run_rule(
+        _w(r"(?:on |with |across |using |over |to )?(?P<n>" + _NUMW + r")(?: x| \*)? (?:" + _GPU_NOUN + r")"), tp
+    )
 
 
 def _read_gpus(reader: _Reader) -> None:
@@ -533,8 +660,10 @@ def _read_gpus(reader: _Reader) -> None:
             mem = toks[start - 1].norm
             variant = _gpu_of([t.norm for t in toks[start:end]] + [mem])
             if variant is None and re.sub(r"\D", "", mem) + "GB" not in gpu.name.replace(" ", ""):
-                raise InputError(f'no {mem.upper()} {" ".join(words)} in the GPU catalog: run `vram gpus` for the '
-                                 f"list, for example: {EXAMPLE}")
+                raise InputError(
+                    f"no {mem.upper()} {' '.join(words)} in the GPU catalog: run `vram gpus` for the "
+                    f"list, for example: {EXAMPLE}"
+                )
             gpu = variant or gpu
             start -= 1
         # A count before: "two L40S", "8 x H200", "2x H100", "a 4090".
@@ -576,8 +705,7 @@ def _read_kind(tokens: list[_Token]) -> QuestionKind:
     if "min_gpus" in kinds and "max_batch" in kinds and re.search(r"\bhow many (?:" + _GPU_NOUN + r")\b", text) is None:
         kinds.remove("min_gpus")  # "how many users ... on 2 GPUs"
     if len(kinds) > 1:
-        names = {"max_context": "the longest context", "max_batch": "the largest batch",
-                 "min_gpus": "the fewest GPUs"}
+        names = {"max_context": "the longest context", "max_batch": "the largest batch", "min_gpus": "the fewest GPUs"}
         raise InputError(
             f"that asks for {' and '.join(names[k] for k in kinds)}: ask one at a time, for example: "
             "how much context can Qwen/Qwen3-8B take on an L4?"
@@ -605,13 +733,15 @@ def _finish_words(reader: _Reader) -> tuple[str | None, tuple[str, ...]]:
         unused += [t.raw for t in run if _GGUF_QUANT.match(t.norm)]
         if not words:
             continue
-        modelish = (any(_MODELISH.search(t.norm) or ("-" in t.norm and len(t.norm) > 3) for t in words)
-                    # "mistral small 3.1": a name first, its version in a word of its own.
-                    or (bool(re.match(r"[a-z]", words[0].norm)) and any(re.search(r"\d", t.norm) for t in words)))
+        modelish = (
+            any(_MODELISH.search(t.norm) or ("-" in t.norm and len(t.norm) > 3) for t in words)
+            # "mistral small 3.1": a name first, its version in a word of its own.
+            or (bool(re.match(r"[a-z]", words[0].norm)) and any(re.search(r"\d", t.norm) for t in words))
+        )
         gpuish = [t for t in words if t.norm in _GPU_BRANDS]
         if modelish and gpuish and words.index(gpuish[0]) < len(words) - 1:
             # "on an rtx 3080": brand first, then a number the catalog does not know.
-            name = " ".join(t.raw for t in words[words.index(gpuish[0]):])
+            name = " ".join(t.raw for t in words[words.index(gpuish[0]) :])
             raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
         if not modelish:
             unused += [t.raw for t in words]
@@ -627,14 +757,15 @@ def _finish_words(reader: _Reader) -> tuple[str | None, tuple[str, ...]]:
 
 
 def _check_unknown_gpu(reader: _Reader) -> None:
-    """"on a 3080", "on two A6000 Ada": a GPU-shaped word after "on" that the catalog does not know."""
+    """ "on a 3080", "on two A6000 Ada": a GPU-shaped word after "on" that the catalog does not know."""
     toks = reader.tokens
     for i, token in enumerate(toks):
         if token.used or token.norm not in ("on", "with", "using", "across"):
             continue
         j = i + 1
-        while j < len(toks) and not toks[j].used and (toks[j].norm in NUMBER_WORDS or toks[j].norm in ("my", "our",
-                                                                                                         "x")):
+        while (
+            j < len(toks) and not toks[j].used and (toks[j].norm in NUMBER_WORDS or toks[j].norm in ("my", "our", "x"))
+        ):
             j += 1
         if j < len(toks) and not toks[j].used and _looks_like_gpu(toks[j].norm):
             name = " ".join(t.raw for t in toks[j : j + 2] if not t.used and t.norm not in FILLER)
@@ -672,27 +803,38 @@ def read_question(text: str) -> Question:
     reader, kind = _read(text)
     phrase, unused = _finish_words(reader)
     if reader.model is None and phrase is None:
-        raise InputError(f"which model? Name it (a Hub id like Qwen/Qwen3-32B, or a name like qwen3 32b), "
-                         f"for example: {EXAMPLE}")
+        raise InputError(
+            f"which model? Name it (a Hub id like Qwen/Qwen3-32B, or a name like qwen3 32b), for example: {EXAMPLE}"
+        )
     if phrase is not None and all(_SIZE_ONLY.match(w) for w in phrase.split()):
-        raise InputError(f'which {phrase} model? Name it (for example "llama 3.3 70b" or '
-                         f"meta-llama/Llama-3.3-70B-Instruct), for example: {EXAMPLE}")
+        raise InputError(
+            f'which {phrase} model? Name it (for example "llama 3.3 70b" or '
+            f"meta-llama/Llama-3.3-70B-Instruct), for example: {EXAMPLE}"
+        )
     settings = {key: value for key, (value, _) in reader.read.items()}
     if settings.get("gpus") == "1" and not reader.gpu_count_stated:
         del settings["gpus"]  # "on an H100": one GPU, the default, so the command stays short
     settings.update(reader.explicit)
     if kind != "fit" and "gpu" not in settings:
-        what = {"max_context": "how much context", "max_batch": "how many users",
-                "min_gpus": "how many GPUs"}[kind]
-        example = {"max_context": "how much context can Qwen/Qwen3-8B take on an L4?",
-                   "max_batch": "how many users can Qwen/Qwen3-8B serve at 32k on an L40S?",
-                   "min_gpus": "how many H100s do I need for Qwen/Qwen3-32B at 128k?"}[kind]
+        what = {"max_context": "how much context", "max_batch": "how many users", "min_gpus": "how many GPUs"}[kind]
+        example = {
+            "max_context": "how much context can Qwen/Qwen3-8B take on an L4?",
+            "max_batch": "how many users can Qwen/Qwen3-8B serve at 32k on an L40S?",
+            "min_gpus": "how many H100s do I need for Qwen/Qwen3-32B at 128k?",
+        }[kind]
         raise InputError(f"{what} on which GPU? Name one, for example: {example}")
     settings = _ordered(settings)
     # The grammar's parser validates every value, with its own sentences.
     parse_settings(f"{key}={value}" for key, value in settings.items())
-    return Question(text=text, kind=kind, model=reader.model, revision=reader.revision,
-                    model_phrase=phrase if reader.model is None else None, settings=settings, unused=unused)
+    return Question(
+        text=text,
+        kind=kind,
+        model=reader.model,
+        revision=reader.revision,
+        model_phrase=phrase if reader.model is None else None,
+        settings=settings,
+        unused=unused,
+    )
 
 
 def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:

@@ -50,8 +50,9 @@ def print_estimate(est: Estimate, console: Console) -> None:
     table.add_column("how")
     for label, n_bytes, why in report.breakdown(est):
         style = "bold" if label == "Total" else ""
-        table.add_row(Text(label, style=style), Text(_gib2(n_bytes), style=style), f"{n_bytes:,}",
-                      "" if label == "Total" else why)
+        table.add_row(
+            Text(label, style=style), Text(_gib2(n_bytes), style=style), f"{n_bytes:,}", "" if label == "Total" else why
+        )
     console.print(table)
     for line in (report.max_line(est), report.engine_line(est)):
         if line:
@@ -71,8 +72,7 @@ def gpus_table(gpus: Sequence[GPU]) -> Table:
     for column in ("gpu=", "name", "GiB (as CUDA/ROCm report)", "bytes", "also"):
         table.add_column(column, justify="right" if column.startswith(("GiB", "bytes")) else "left")
     for gpu in gpus:
-        table.add_row(gpu.key, gpu.name, _gib2(gpu.memory_bytes), f"{gpu.memory_bytes:,}",
-                      ", ".join(gpu.aliases[:4]))
+        table.add_row(gpu.key, gpu.name, _gib2(gpu.memory_bytes), f"{gpu.memory_bytes:,}", ", ".join(gpu.aliases[:4]))
     return table
 
 
@@ -84,11 +84,20 @@ def history_json(records: Sequence[QueryRecord]) -> list[dict[str, Any]]:
         if rec.result and rec.status == "ok":
             memory = rec.result.get("memory") or {}
             total = sum(int(memory.get(k, 0)) for k in ("weights", "kv_cache", "activations", "overhead"))
-        items.append({
-            "id": rec.id, "created_at": rec.created_at.isoformat(), "model": rec.model_label,
-            "revision": rec.revision, "text": rec.text, "status": rec.status, "error": rec.error,
-            "total": total, "parent_id": rec.parent_id, "source": rec.conversation.platform,
-        })
+        items.append(
+            {
+                "id": rec.id,
+                "created_at": rec.created_at.isoformat(),
+                "model": rec.model_label,
+                "revision": rec.revision,
+                "text": rec.text,
+                "status": rec.status,
+                "error": rec.error,
+                "total": total,
+                "parent_id": rec.parent_id,
+                "source": rec.conversation.platform,
+            }
+        )
     return items
 
 
@@ -104,23 +113,29 @@ def history_table(records: Sequence[QueryRecord]) -> Table | Text | Group:
     note = None
     if mistakes:
         ids = ", ".join(f"#{rec.id}" for rec in mistakes)
-        note = Text(f"{report.plural(len(mistakes), 'input mistake')} not listed ({ids}): "
-                    "vram show <id> shows one, vram history --json lists them all")
+        note = Text(
+            f"{report.plural(len(mistakes), 'input mistake')} not listed ({ids}): "
+            "vram show <id> shows one, vram history --json lists them all"
+        )
     if not shown:
         return Text("No estimates kept yet." if note is None else f"No estimates kept yet; {note.plain}")
     table = Table(show_header=True, header_style="bold", box=None)
     # Short columns stay on one line; at a narrow terminal only the last one (what was typed) wraps.
     for column in ("id", "when (UTC)", "model", "total GiB", "text"):
-        table.add_column(column, justify="right" if column in ("id", "total GiB") else "left",
-                         no_wrap=column != "text")
+        table.add_column(column, justify="right" if column in ("id", "total GiB") else "left", no_wrap=column != "text")
     for rec, item in zip(shown, history_json(shown), strict=True):
         total, text = "", shorten_paths(rec.text)
         if item["total"] is not None:
             total = f"{item['total'] / report.GIB:.1f}"
         else:
             total, text = "failed", f"{text}: {plain(item['error'] or 'no estimate')}"
-        table.add_row(str(item["id"]), item["created_at"][:16].replace("T", " "),
-                      neutral(model_name(rec.model_label or "")), total, neutral(text))
+        table.add_row(
+            str(item["id"]),
+            item["created_at"][:16].replace("T", " "),
+            neutral(model_name(rec.model_label or "")),
+            total,
+            neutral(text),
+        )
     return table if note is None else Group(table, note)
 
 
@@ -132,8 +147,9 @@ def compare_table(a: Estimate, b: Estimate) -> Table:
     for (label, x, _), (_, y, _) in zip(report.breakdown(a), report.breakdown(b), strict=True):
         table.add_row(f"{label} GiB", _gib2(x), _gib2(y))
     table.add_row("Parameters", report.params(a.params_total), report.params(b.params_total))
-    table.add_row("KV per token", report.per_token(a.details.kv_bytes_per_token),
-                  report.per_token(b.details.kv_bytes_per_token))
+    table.add_row(
+        "KV per token", report.per_token(a.details.kv_bytes_per_token), report.per_token(b.details.kv_bytes_per_token)
+    )
     if a.fit and b.fit:
         table.add_row("Fits " + a.fit.gpu_name, "yes" if a.fit.fits else "no", "yes" if b.fit.fits else "no")
     return table
@@ -147,4 +163,3 @@ def compare_warnings(a: Estimate, b: Estimate) -> list[str]:
             if warning.code != "classic_formula":
                 lines.append(plain(f"! {model_name(est.model)}: {warning.message}"))
     return lines
-

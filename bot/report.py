@@ -96,8 +96,7 @@ def plural(n: int, word: str) -> str:
 def attention(est: Estimate) -> str:
     """``fused attention`` or ``eager attention``: some engines (vLLM) run fused kernels whatever fa= says."""
     q = est.query
-    return "fused attention" if q.flash_attention or get_engine(q.engine).always_fused_attention \
-        else "eager attention"
+    return "fused attention" if q.flash_attention or get_engine(q.engine).always_fused_attention else "eager attention"
 
 
 def header(est: Estimate, esc: Escape = _same) -> str:
@@ -147,9 +146,11 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
     elif fit.min_gpus == 0:
         if engine.split == "layers":
             # Whole layers per GPU: past some count, each GPU's activations alone are the limit.
-            line += (f"; no split of its layers over more GPUs fits it: each GPU still runs "
-                     f"{gib(est.memory.activations)} of activations at s={q.seq_len:,}, which more GPUs do not "
-                     "divide; lower s or b")
+            line += (
+                f"; no split of its layers over more GPUs fits it: each GPU still runs "
+                f"{gib(est.memory.activations)} of activations at s={q.seq_len:,}, which more GPUs do not "
+                "divide; lower s or b"
+            )
         else:
             line += f"; no {split} of these fits it"
     return line
@@ -177,8 +178,10 @@ def bar(est: Estimate, width: int = BAR_WIDTH) -> str:
 
 def bar_legend(est: Estimate) -> str:
     m = est.memory
-    return (f"weights {m.weights / GIB:.1f} | KV {m.kv_cache / GIB:.1f} | "
-            f"activations {m.activations / GIB:.1f} | overhead {m.overhead / GIB:.1f} GiB")
+    return (
+        f"weights {m.weights / GIB:.1f} | KV {m.kv_cache / GIB:.1f} | "
+        f"activations {m.activations / GIB:.1f} | overhead {m.overhead / GIB:.1f} GiB"
+    )
 
 
 def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
@@ -187,8 +190,10 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
     weights_why = f"{params(est.params_total)} parameters in {esc(d.weight_format)}"
     if q.params_billions is not None:
         # n= scales the weights: say so, or the line contradicts its own number.
-        weights_why = (f"{params(round(q.params_billions * 1e9))} parameters (n={q.params_billions:g}, "
-                       f"the checkpoint has {params(est.params_total)}) in {esc(d.weight_format)}")
+        weights_why = (
+            f"{params(round(q.params_billions * 1e9))} parameters (n={q.params_billions:g}, "
+            f"the checkpoint has {params(est.params_total)}) in {esc(d.weight_format)}"
+        )
     elif est.params_active is not None and est.params_active != est.params_total:
         weights_why += f" ({params(est.params_active)} active per token)"
     if q.gpus > 1 and get_engine(q.engine).split == "layers":
@@ -198,8 +203,10 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
     if q.kv == "off" or d.kv_dtype is None:
         kv_why = "off (kv=off): every step recomputes attention"
     else:
-        kv_why = (f"{per_token(d.kv_bytes_per_token)} per token x {plural(q.seq_len, 'token')}"
-                  f" x {plural(q.batch, 'sequence')}")
+        kv_why = (
+            f"{per_token(d.kv_bytes_per_token)} per token x {plural(q.seq_len, 'token')}"
+            f" x {plural(q.batch, 'sequence')}"
+        )
         if m.kv_cache < d.kv_bytes_per_token * q.seq_len * q.batch:
             kv_why += " (windowed layers keep less)"
         kv_why += f", {esc(d.kv_dtype)}"
@@ -225,10 +232,10 @@ def max_line(est: Estimate) -> str | None:
         if est.memory.weights >= usable:
             return f"Max on this GPU: not one token at b={q.batch:,} (the weights alone do not fit)"
         # The weights fit: it is b sequences (or s tokens each) that do not.
-        return (f"Max on this GPU: not one token at b={q.batch:,}, and not one sequence of "
-                f"{q.seq_len:,} tokens")
-    seq = (f"{tokens(fit.max_seq_len)} tokens at b={q.batch:,}" if fit.max_seq_len > 0
-           else f"no sequence at b={q.batch:,}")
+        return f"Max on this GPU: not one token at b={q.batch:,}, and not one sequence of {q.seq_len:,} tokens"
+    seq = (
+        f"{tokens(fit.max_seq_len)} tokens at b={q.batch:,}" if fit.max_seq_len > 0 else f"no sequence at b={q.batch:,}"
+    )
     window = est.details.context_window
     if window and fit.max_seq_len > window:
         # Memory is not the limit there: say so, or people plan for a context the model cannot use.

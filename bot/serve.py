@@ -43,14 +43,24 @@ def check_settings(settings: Settings) -> None:
             "(or set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_TOKEN_KEY to install in any workspace)"
         )
     if oauth:
-        missing = [name for name, value in (("SLACK_CLIENT_SECRET", settings.slack_client_secret),
-                                            ("SLACK_TOKEN_KEY", settings.slack_token_key)) if not value]
+        missing = [
+            name
+            for name, value in (
+                ("SLACK_CLIENT_SECRET", settings.slack_client_secret),
+                ("SLACK_TOKEN_KEY", settings.slack_token_key),
+            )
+            if not value
+        ]
         if missing:
-            raise VramError(f"{' and '.join(missing)} not set: installing in any workspace (SLACK_CLIENT_ID) "
-                            "needs the app's client secret and a key to encrypt the stored tokens")
+            raise VramError(
+                f"{' and '.join(missing)} not set: installing in any workspace (SLACK_CLIENT_ID) "
+                "needs the app's client secret and a key to encrypt the stored tokens"
+            )
         if settings.slack_app_token is not None:
-            raise VramError("installing in any workspace needs HTTP mode (the install page and redirect are "
-                            "web pages): unset SLACK_APP_TOKEN, or set SLACK_BOT_TOKEN for one workspace")
+            raise VramError(
+                "installing in any workspace needs HTTP mode (the install page and redirect are "
+                "web pages): unset SLACK_APP_TOKEN, or set SLACK_BOT_TOKEN for one workspace"
+            )
     if settings.slack_app_token is None and settings.slack_signing_secret is None:
         raise VramError(
             "SLACK_SIGNING_SECRET is not set: copy it from the Slack app's Basic Information page "
@@ -183,11 +193,13 @@ def _finish(work: Work, started: float) -> None:
     log.info("vram: stopped (%d answer(s) could not finish)", unfinished)
 
 
-def _serve_http(built: Built, settings: Settings, stop: threading.Event,
-                on_ready: Callable[[Callable[[], None]], None] | None) -> None:
+def _serve_http(
+    built: Built, settings: Settings, stop: threading.Event, on_ready: Callable[[Callable[[], None]], None] | None
+) -> None:
     assert settings.slack_signing_secret is not None  # check_settings: HTTP mode needs it
-    gate = SlackGate(built.app, signing_secret=settings.slack_signing_secret.get_secret_value(),
-                     health=database_ok(built.store))
+    gate = SlackGate(
+        built.app, signing_secret=settings.slack_signing_secret.get_secret_value(), health=database_ok(built.store)
+    )
     server = _listen(gate, settings.port)
     log.info("vram: HTTP on port %d, Slack events at %s", server.port, EVENTS_PATH)
     if on_ready is not None:
@@ -203,8 +215,9 @@ def _serve_http(built: Built, settings: Settings, stop: threading.Event,
         server.close()
 
 
-def _serve_socket_mode(built: Built, settings: Settings, stop: threading.Event,
-                       on_ready: Callable[[Callable[[], None]], None] | None) -> None:
+def _serve_socket_mode(
+    built: Built, settings: Settings, stop: threading.Event, on_ready: Callable[[Callable[[], None]], None] | None
+) -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     assert settings.slack_app_token is not None

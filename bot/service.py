@@ -96,8 +96,15 @@ class Stores(Protocol):
     def record(self, rec: NewQuery) -> QueryRecord: ...
     def get(self, query_id: int) -> QueryRecord | None: ...
     def visible(self, rec: QueryRecord, scope: Conversation) -> bool: ...
-    def history(self, *, scope: Conversation, model: str | None = None, user: str | None = None, limit: int = 20,
-                offset: int = 0) -> list[QueryRecord]: ...
+    def history(
+        self,
+        *,
+        scope: Conversation,
+        model: str | None = None,
+        user: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[QueryRecord]: ...
     def set_posted(self, query_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None: ...
     def mark_public(self, query_ids: tuple[int, ...]) -> None: ...
     def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None: ...
@@ -137,11 +144,11 @@ class Service:
     def hub_cache(self) -> Any | None:
         """The store's plain-data Hub cache, shared by every lookup (None without a store)."""
         return self._store.hub_cache() if self._store is not None else None
+
     def _estimate(self, query: Query) -> Estimate:
         assert query.model is not None
         model = self._resolver.open_model(query.model, query.revision)
-        return estimate(model.spec, query, model_id=model.model_id, revision=model.revision,
-                        warnings=model.warnings)
+        return estimate(model.spec, query, model_id=model.model_id, revision=model.revision, warnings=model.warnings)
 
     def preview(self, query: Query) -> Estimate:
         """One estimate, not stored (a link preview); raises :class:`VramError` as an estimate would."""
@@ -162,8 +169,16 @@ class Service:
             log.error("query not saved: %s", err.errors()[0]["msg"])
             return None, "not saved to history: the query does not fit the history's columns"
 
-    def estimate_query(self, query: Query, who: Conversation, *, text: str, parent_id: int | None = None,
-                       base: Estimate | None = None, changes: dict[str, str] | None = None) -> Outcome:
+    def estimate_query(
+        self,
+        query: Query,
+        who: Conversation,
+        *,
+        text: str,
+        parent_id: int | None = None,
+        base: Estimate | None = None,
+        changes: dict[str, str] | None = None,
+    ) -> Outcome:
         """Estimate one parsed query and store it, whatever happens."""
         est: Estimate | None = None
         error: VramError | None = None
@@ -172,14 +187,26 @@ class Service:
         except VramError as err:
             error = err
         record_id, note = self._keep(
-            who, text=text, params=query.model_dump(mode="json"), requested_model=_column(query.model),
-            model=_column(est.model) if est else None, revision=est.revision if est else query.revision,
-            result=est.model_dump(mode="json") if est else None, status="ok" if est else "error",
-            error=str(error) if error else None, parent_id=parent_id,
+            who,
+            text=text,
+            params=query.model_dump(mode="json"),
+            requested_model=_column(query.model),
+            model=_column(est.model) if est else None,
+            revision=est.revision if est else query.revision,
+            result=est.model_dump(mode="json") if est else None,
+            status="ok" if est else "error",
+            error=str(error) if error else None,
+            parent_id=parent_id,
         )
         return Outcome(
-            text=text, record_id=record_id, estimate=est, error=str(error) if error else None,
-            exit_code=error.exit_code if error else 0, saved=record_id is not None, note=note, base=base,
+            text=text,
+            record_id=record_id,
+            estimate=est,
+            error=str(error) if error else None,
+            exit_code=error.exit_code if error else 0,
+            saved=record_id is not None,
+            note=note,
+            base=base,
             changes=changes or {},
         )
 
@@ -202,22 +229,25 @@ class Service:
         if isinstance(cmd, EstimateCmd):
             return EstimateReply(outcome=self.estimate_query(cmd.query, who, text=text))
         if isinstance(cmd, CompareCmd):
-            return CompareReply(a=self.estimate_query(cmd.a, who, text=text),
-                                b=self.estimate_query(cmd.b, who, text=text))
+            return CompareReply(
+                a=self.estimate_query(cmd.a, who, text=text), b=self.estimate_query(cmd.b, who, text=text)
+            )
         if isinstance(cmd, HistoryCmd):
             return self.history(who, model=cmd.model, mine=cmd.mine)
         if isinstance(cmd, ShowCmd):
             return self.show(cmd.record_id, who)
         raise AssertionError(f"unhandled command {cmd!r}")
 
-    def history(self, who: Conversation, *, model: str | None = None, mine: bool = False, limit: int = 20,
-                offset: int = 0) -> HistoryReply | ErrorReply:
+    def history(
+        self, who: Conversation, *, model: str | None = None, mine: bool = False, limit: int = 20, offset: int = 0
+    ) -> HistoryReply | ErrorReply:
         """Recent queries ``who`` may see from where they ask (``Store.visible``)."""
         if self._store is None:
             return ErrorReply(message="history is off: no database is configured", exit_code=1)
         try:
-            records = self._store.history(scope=who, model=model, user=who.user if mine else None,
-                                          limit=limit, offset=offset)
+            records = self._store.history(
+                scope=who, model=model, user=who.user if mine else None, limit=limit, offset=offset
+            )
         except StoreError as err:
             return ErrorReply(message=str(err), exit_code=err.exit_code)
         return HistoryReply(records=tuple(records), model=model, mine=mine)
@@ -227,8 +257,9 @@ class Service:
         if self._store is None or who.user is None:
             return HistoryReply(records=())
         try:
-            records = self._store.own_queries(platform=who.platform, workspace=who.workspace, user=who.user,
-                                               limit=limit)
+            records = self._store.own_queries(
+                platform=who.platform, workspace=who.workspace, user=who.user, limit=limit
+            )
         except StoreError as err:
             return ErrorReply(message=str(err), exit_code=err.exit_code)
         return HistoryReply(records=tuple(records), mine=True)
@@ -243,8 +274,7 @@ class Service:
             return ErrorReply(message=str(err), exit_code=err.exit_code)
         if record is None or not self._store.visible(record, who):
             # Same sentence for "absent" and "not yours": ids of other channels stay private.
-            return ErrorReply(message=f"no query #{record_id} here: `history` lists the ones you can see",
-                              exit_code=1)
+            return ErrorReply(message=f"no query #{record_id} here: `history` lists the ones you can see", exit_code=1)
         return ShowReply(record=record, estimate=stored_estimate(record))
 
     # -- threads --------------------------------------------------------------------------------
@@ -264,7 +294,11 @@ class Service:
             return None
         query, changes = parsed
         return self.estimate_query(
-            query, who, text=text, parent_id=base.id, base=stored_estimate(base),
+            query,
+            who,
+            text=text,
+            parent_id=base.id,
+            base=stored_estimate(base),
             changes={k: _setting_text(v) for k, v in changes.items()},
         )
 

@@ -34,8 +34,9 @@ def _who(body: dict[str, Any]) -> Conversation:
     name = str((body.get("channel") or {}).get("name") or "")
     # A DM or a group DM ("directmessage", "mpdm-..."), as for the slash command.
     private = bool(channel) and (name == "directmessage" or name.startswith("mpdm-") or str(channel).startswith("D"))
-    return Conversation(platform="slack", workspace=team, channel=channel, user=(body.get("user") or {}).get("id"),
-                        private=private)
+    return Conversation(
+        platform="slack", workspace=team, channel=channel, user=(body.get("user") or {}).get("id"), private=private
+    )
 
 
 def _is_private(body: dict[str, Any]) -> bool:
@@ -85,9 +86,12 @@ class Clicks:
             return
         base = outcome.base or stored_estimate(record)
         assert base is not None
-        self._private(respond, blocks.what_if_message(outcome.estimate, base, outcome.changes,
-                                                      record_id=outcome.record_id, note=outcome.note,
-                                                      private=True))
+        self._private(
+            respond,
+            blocks.what_if_message(
+                outcome.estimate, base, outcome.changes, record_id=outcome.record_id, note=outcome.note, private=True
+            ),
+        )
 
     def menu(self, body: dict[str, Any], respond: Any) -> None:
         choice = str((body["actions"][0].get("selected_option") or {}).get("value", ""))
@@ -100,8 +104,9 @@ class Clicks:
             return
         est = stored_estimate(record)
         if what == "classic" and est is not None:
-            self._private(respond, blocks.estimate_message(est, record_id=record.id, hint=False, classic=True,
-                                                           buttons=False))
+            self._private(
+                respond, blocks.estimate_message(est, record_id=record.id, hint=False, classic=True, buttons=False)
+            )
         elif what == "share" and est is not None:
             self._share(body, respond, record, est, who)
         elif what == "delete":
@@ -114,8 +119,9 @@ class Clicks:
             self._private(respond, blocks.error_message("only the person who asked can share this answer"))
             return
         assert who.user is not None
-        msg = blocks.estimate_message(est, record_id=record.id, hint=False, asked=(who.user, record.text),
-                                      buttons=False)
+        msg = blocks.estimate_message(
+            est, record_id=record.id, hint=False, asked=(who.user, record.text), buttons=False
+        )
         respond(response_type="in_channel", replace_original=False, **msg.kwargs())
         self.bot.service.mark_public((record.id,))  # the channel saw it now: its listings show it
         if _is_private(body):

@@ -57,8 +57,9 @@ SLACK_ERRORS = {
     "restricted_action": "This workspace does not let me post here.",
     "expired_url": "This command's reply link expired: run it again.",
 }
-THREAD_HOWTO = ("Reply here with what to change, e.g. `s=32k`, `b=8 kv=fp8` or `gpu=a100-40gb` "
-                "(`/vram help` lists every key).")
+THREAD_HOWTO = (
+    "Reply here with what to change, e.g. `s=32k`, `b=8 kv=fp8` or `gpu=a100-40gb` (`/vram help` lists every key)."
+)
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?://|mailto:)[^<>|]+)(?:\|([^<>]*))?>")  # <!channel> & co. are left as typed
 _HUB_LINK = re.compile(r"https?://(?:www\.)?huggingface\.co/([\w.-]+/[\w.-]+)(?:/tree/([\w.-]+))?/?(?:[?#].*)?$")
@@ -210,9 +211,14 @@ def create_app(
         raise VramError("SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token from the Slack app settings")
     if settings.slack_signing_secret is None and settings.slack_app_token is None:
         raise VramError("SLACK_SIGNING_SECRET is not set: copy it from the Slack app's Basic Information page")
-    client: Any = oauth.teams.client if oauth else WebClient(
-        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
-        base_url=settings.slack_api_url, timeout=15,
+    client: Any = (
+        oauth.teams.client
+        if oauth
+        else WebClient(
+            token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+            base_url=settings.slack_api_url,
+            timeout=15,
+        )
     )
     # No retry handler sleeps in a worker: _Bot.deliver schedules the retries (429, 5xx, connection).
     # (OAuth: each workspace's client is made without them, see bot.slack_oauth.TeamClients.)
@@ -223,9 +229,7 @@ def create_app(
         name="vram",
         client=WebClient(base_url=settings.slack_api_url, timeout=15) if oauth else client,
         oauth_settings=oauth.settings if oauth else None,
-        signing_secret=(
-            settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-        ),
+        signing_secret=(settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None),
         token_verification_enabled=token_verification and oauth is None,
         # Listener functions only ack and enqueue (the work runs in ``work``): they run in the request's
         # own thread, which saves a hand-over to Bolt's listener pool per request under a burst.
@@ -285,8 +289,16 @@ def create_app(
 class _Bot:
     """What the listeners do after the ack (runs in the work pool)."""
 
-    def __init__(self, *, service: Service, client: WebClient, events: EventClaims, work: Work,
-                 backoff_s: float = 1.0, search: ModelSearch | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        service: Service,
+        client: WebClient,
+        events: EventClaims,
+        work: Work,
+        backoff_s: float = 1.0,
+        search: ModelSearch | None = None,
+    ) -> None:
         self.service = service
         self.client = client
         self.events = events
@@ -297,8 +309,15 @@ class _Bot:
         self._held_lock = threading.Lock()
 
     # -- delivery: Slack's rate limits and transient failures, without holding a worker ---------------
-    def deliver(self, key: tuple[str, str], step: Callable[[], object], on_error: Tell | None,
-                attempt: int = 1, *, fallback: Callable[[], None] | None = None) -> None:
+    def deliver(
+        self,
+        key: tuple[str, str],
+        step: Callable[[], object],
+        on_error: Tell | None,
+        attempt: int = 1,
+        *,
+        fallback: Callable[[], None] | None = None,
+    ) -> None:
         """Run one delivery step (its Slack calls); retry it later on a 429, a 5xx or a lost connection.
 
         ``key`` is (method, channel): a rate limit holds back that key only, so one busy channel never
@@ -321,8 +340,9 @@ class _Bot:
                 with self._held_lock:
                     self._held[key] = max(self._held.get(key, 0.0), time.monotonic() + delay)
             if attempt >= MAX_TRIES:
-                log.warning("Slack %s in %s failed %d times (%s): answering the user another way",
-                            key[0], key[1], attempt, err)
+                log.warning(
+                    "Slack %s in %s failed %d times (%s): answering the user another way", key[0], key[1], attempt, err
+                )
                 if fallback is None:
                     raise
                 fallback()
@@ -330,10 +350,24 @@ class _Bot:
             log.info("Slack %s in %s failed (%s): trying again in %.1f s", key[0], key[1], err, delay)
             self._again(delay, key, step, on_error, attempt + 1, fallback)
 
-    def _again(self, delay: float, key: tuple[str, str], step: Callable[[], object], on_error: Tell | None,
-               attempt: int, fallback: Callable[[], None] | None) -> None:
-        retry = functools.partial(self.guard, functools.partial(self.deliver, fallback=fallback), key, step,
-                                  on_error, attempt, on_error=on_error)
+    def _again(
+        self,
+        delay: float,
+        key: tuple[str, str],
+        step: Callable[[], object],
+        on_error: Tell | None,
+        attempt: int,
+        fallback: Callable[[], None] | None,
+    ) -> None:
+        retry = functools.partial(
+            self.guard,
+            functools.partial(self.deliver, fallback=fallback),
+            key,
+            step,
+            on_error,
+            attempt,
+            on_error=on_error,
+        )
         self.work.later(delay, retry, on_error=on_error)
 
     def _dm(self, user: str, msg: Message) -> None:
@@ -368,9 +402,11 @@ class _Bot:
         asked = (who.user, text) if who.user else None
         return Answer(
             blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead, asked=asked),
-            public=True, record_id=out.record_id,
-            private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead,
-                                            hint=False, private=True),
+            public=True,
+            record_id=out.record_id,
+            private=blocks.estimate_message(
+                out.estimate, record_id=out.record_id, note=out.note, lead=lead, hint=False, private=True
+            ),
         )
 
     # -- the one error handler for work after the ack --------------------------------------------
@@ -408,9 +444,7 @@ class _Bot:
     # -- filters (cheap: they run before the ack returns) -------------------------------------------
     @staticmethod
     def from_a_bot(event: dict[str, Any]) -> bool:
-        return bool(event.get("bot_id")) or event.get("subtype") == "bot_message" or bool(
-            event.get("bot_profile")
-        )
+        return bool(event.get("bot_id")) or event.get("subtype") == "bot_message" or bool(event.get("bot_profile"))
 
     def is_direct_question(self, event: dict[str, Any]) -> bool:
         """A human's top-level message in the bot's own DM (the app's Messages tab)."""
@@ -434,14 +468,21 @@ class _Bot:
     # -- slash command ------------------------------------------------------------------------------
     def command(self, body: dict[str, Any], respond: Responder, signature: str | None = None) -> None:
         if signature is not None and not self._first_sighting(signature):
-            log.warning("replayed slash command ignored (its signature was seen before): %s in %s",
-                        body.get("user_id"), body.get("channel_id"))
+            log.warning(
+                "replayed slash command ignored (its signature was seen before): %s in %s",
+                body.get("user_id"),
+                body.get("channel_id"),
+            )
             return
         # A DM or a group DM: "directmessage" and "mpdm-..." (between people, or the bot's own DM).
         channel_name = str(body.get("channel_name") or "")
-        who = Conversation(platform=PLATFORM, workspace=body.get("team_id"), channel=body.get("channel_id"),
-                           user=body.get("user_id"),
-                           private=channel_name == "directmessage" or channel_name.startswith("mpdm-"))
+        who = Conversation(
+            platform=PLATFORM,
+            workspace=body.get("team_id"),
+            channel=body.get("channel_id"),
+            user=body.get("user_id"),
+            private=channel_name == "directmessage" or channel_name.startswith("mpdm-"),
+        )
         answer = self.answer(from_slack(body.get("text") or ""), who)
         # A DM or group DM between people (never one with the bot: it can post there).
         between_people = who.private
@@ -449,12 +490,19 @@ class _Bot:
         if answer.public:
             hint = blocks.DM_HINT if between_people else blocks.INVITE_HINT
             # Slack would not take the post: the asker still gets the answer, privately.
-            self.deliver(("chat.postMessage", respond.channel),
-                         lambda: self._post_or_respond(who, answer, respond, hint=hint), on_error,
-                         fallback=lambda: self._respond_or_dm(respond, answer.private or answer.message))
+            self.deliver(
+                ("chat.postMessage", respond.channel),
+                lambda: self._post_or_respond(who, answer, respond, hint=hint),
+                on_error,
+                fallback=lambda: self._respond_or_dm(respond, answer.private or answer.message),
+            )
         else:
-            self.deliver(("response_url", respond.channel), lambda: self._respond(respond, answer.message), on_error,
-                         fallback=lambda: self._dm(respond.user, answer.message))
+            self.deliver(
+                ("response_url", respond.channel),
+                lambda: self._respond(respond, answer.message),
+                on_error,
+                fallback=lambda: self._dm(respond.user, answer.message),
+            )
 
     def _respond_or_dm(self, respond: Responder, msg: Message) -> None:
         try:
@@ -503,23 +551,28 @@ class _Bot:
         # bot arrives twice (message + app_mention, two event ids) - the message is the same.
         if not self._claim(f"msg:{team}:{channel}:{ts}"):
             return
-        who = Conversation(platform=PLATFORM, workspace=team, channel=channel, user=event.get("user"),
-                           private=event.get("channel_type") in ("im", "mpim"))
+        who = Conversation(
+            platform=PLATFORM,
+            workspace=team,
+            channel=channel,
+            user=event.get("user"),
+            private=event.get("channel_type") in ("im", "mpim"),
+        )
         outcome = self.service.what_if(base=base, text=from_slack(event.get("text") or ""), who=who)
         if outcome is None:
             return
-        self.deliver(("chat.postMessage", channel),
-                     lambda: self._answer_in_thread(outcome, channel=channel, thread_ts=thread_ts,
-                                                    user=event.get("user")),
-                     self.tell_in_thread(event))
+        self.deliver(
+            ("chat.postMessage", channel),
+            lambda: self._answer_in_thread(outcome, channel=channel, thread_ts=thread_ts, user=event.get("user")),
+            self.tell_in_thread(event),
+        )
 
     def _answer_in_thread(self, out: Outcome, *, channel: str, thread_ts: str, user: str | None) -> None:
         if out.estimate is None:
             self._thread_error(out.error or INTERNAL_ERROR, channel=channel, thread_ts=thread_ts, user=user)
             return
         if out.base is not None:
-            msg = blocks.what_if_message(out.estimate, out.base, out.changes, record_id=out.record_id,
-                                         note=out.note)
+            msg = blocks.what_if_message(out.estimate, out.base, out.changes, record_id=out.record_id, note=out.note)
         else:
             msg = blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False)
         resp = self.client.chat_postMessage(
@@ -557,16 +610,22 @@ class _Bot:
         if not channel or not ts:
             return
         thread_ts = event.get("thread_ts")
-        if thread_ts and thread_ts != ts and self.service.latest_in_thread(
-            team=team, channel=channel, thread_ts=thread_ts
-        ) is not None:
+        if (
+            thread_ts
+            and thread_ts != ts
+            and self.service.latest_in_thread(team=team, channel=channel, thread_ts=thread_ts) is not None
+        ):
             # Our thread: the message event for the same reply may be handled already (claimed).
             if self.is_thread_change(event):
                 self.thread_reply(team, event)
             elif event.get("user") and self._claim(f"msg:{team}:{channel}:{ts}"):
                 # Addressed to the bot but nothing to change: say how, to the asker only.
-                self.client.chat_postEphemeral(channel=channel, user=event["user"], thread_ts=thread_ts,
-                                               **blocks.notice_message(THREAD_HOWTO).kwargs())
+                self.client.chat_postEphemeral(
+                    channel=channel,
+                    user=event["user"],
+                    thread_ts=thread_ts,
+                    **blocks.notice_message(THREAD_HOWTO).kwargs(),
+                )
             return
         self.ask(team, event)
 
@@ -582,27 +641,39 @@ class _Bot:
         # In a channel the answer goes in the thread it was asked in, or starts one under the question;
         # a DM is already a conversation with the bot, so the answer follows the question there.
         reply_ts = event.get("thread_ts") or (None if dm else ts)
-        who = Conversation(platform=PLATFORM, workspace=team, channel=channel, user=user,
-                           private=dm or event.get("channel_type") == "mpim")
+        who = Conversation(
+            platform=PLATFORM,
+            workspace=team,
+            channel=channel,
+            user=user,
+            private=dm or event.get("channel_type") == "mpim",
+        )
         answer = self.answer(from_slack(event.get("text") or ""), who)
         if answer.public or dm:  # in the DM only the asker and the bot are there: no need to whisper
 
             def post() -> None:
                 resp = self.client.chat_postMessage(
-                    channel=channel, thread_ts=reply_ts, unfurl_links=False, unfurl_media=False,
+                    channel=channel,
+                    thread_ts=reply_ts,
+                    unfurl_links=False,
+                    unfurl_media=False,
                     **answer.message.kwargs(),
                 )
                 if answer.record_id is not None:
-                    self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"],
-                                            thread_ts=reply_ts)
+                    self.service.set_posted(
+                        answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=reply_ts
+                    )
                 self.service.mark_public(answer.shown)
 
             self.deliver(("chat.postMessage", channel), post, self.tell_in_thread(event))
         elif user:  # help, history, mistakes: only the asker needs to see them
-            self.deliver(("chat.postEphemeral", channel),
-                         lambda: self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=reply_ts,
-                                                                **answer.message.kwargs()),
-                         self.tell_in_thread(event))
+            self.deliver(
+                ("chat.postEphemeral", channel),
+                lambda: self.client.chat_postEphemeral(
+                    channel=channel, user=user, thread_ts=reply_ts, **answer.message.kwargs()
+                ),
+                self.tell_in_thread(event),
+            )
 
     # -- App Home -----------------------------------------------------------------------------------
     def home(self, team: str | None, user: str) -> None:

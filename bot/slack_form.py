@@ -40,8 +40,15 @@ WEIGHT_DTYPES = ("bf16", "fp16", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4", 
 KV_SETTINGS = ("on", "off", "bf16", "fp16", "fp8", "int8")
 ENGINES = ("transformers", "vllm")
 # Form field (block id) -> the grammar's key; the order is the order of the line typed.
-FIELDS = (("s", "s"), ("b", "b"), ("gpu", "gpu"), ("gpus", "gpus"), ("engine", "engine"), ("dtype", "dtype"),
-          ("kv", "kv"))
+FIELDS = (
+    ("s", "s"),
+    ("b", "b"),
+    ("gpu", "gpu"),
+    ("gpus", "gpus"),
+    ("engine", "engine"),
+    ("dtype", "dtype"),
+    ("kv", "kv"),
+)
 
 Submit = Callable[..., None]
 
@@ -55,26 +62,45 @@ def _option(label: str, value: str) -> dict[str, Any]:
 
 
 def _text_input(block_id: str, label: str, initial: str, hint: str, *, optional: bool = False) -> dict[str, Any]:
-    return {"type": "input", "block_id": block_id, "optional": optional, "label": _plain(label),
-            "hint": _plain(hint),
-            "element": {"type": "plain_text_input", "action_id": block_id, "initial_value": initial}}
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": _plain(label),
+        "hint": _plain(hint),
+        "element": {"type": "plain_text_input", "action_id": block_id, "initial_value": initial},
+    }
 
 
-def _select(block_id: str, label: str, options: list[dict[str, Any]], *, initial: str | None = None,
-            optional: bool = True, placeholder: str = "Choose") -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "static_select", "action_id": block_id, "options": options,
-                               "placeholder": _plain(placeholder)}
+def _select(
+    block_id: str,
+    label: str,
+    options: list[dict[str, Any]],
+    *,
+    initial: str | None = None,
+    optional: bool = True,
+    placeholder: str = "Choose",
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": block_id,
+        "options": options,
+        "placeholder": _plain(placeholder),
+    }
     chosen = [o for o in options if o["value"] == initial]
     if chosen:
         element["initial_option"] = chosen[0]
-    return {"type": "input", "block_id": block_id, "optional": optional, "label": _plain(label),
-            "element": element}
+    return {"type": "input", "block_id": block_id, "optional": optional, "label": _plain(label), "element": element}
 
 
 def form_view(*, channel: str | None, model: str | None = None) -> dict[str, Any]:
     """The modal; ``channel`` (where to answer) travels in ``private_metadata``."""
-    model_select: dict[str, Any] = {"type": "external_select", "action_id": MODEL_ACTION, "min_query_length": 2,
-                                    "placeholder": _plain("org/name, e.g. Qwen/Qwen3-8B")}
+    model_select: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": MODEL_ACTION,
+        "min_query_length": 2,
+        "placeholder": _plain("org/name, e.g. Qwen/Qwen3-8B"),
+    }
     if model:
         model_select["initial_option"] = _option(model, model)
     gpus = [_option(f"{g.key} · {g.memory_bytes / 1024**3:.0f} GiB", g.key) for g in catalog()][:100]
@@ -86,15 +112,23 @@ def form_view(*, channel: str | None, model: str | None = None) -> dict[str, Any
         "close": _plain("Cancel"),
         "private_metadata": json.dumps({"channel": channel}),
         "blocks": [
-            {"type": "input", "block_id": MODEL_ACTION, "label": _plain("Model on the Hugging Face Hub"),
-             "element": model_select},
+            {
+                "type": "input",
+                "block_id": MODEL_ACTION,
+                "label": _plain("Model on the Hugging Face Hub"),
+                "element": model_select,
+            },
             _text_input("s", "Context (tokens per sequence)", "4096", "4096, 32k, 128k"),
             _text_input("b", "Batch (concurrent sequences)", "1", "1 to 1M"),
             _select("gpu", "GPU", gpus, placeholder="No GPU: just the memory"),
             _text_input("gpus", "GPU count (tensor parallel)", "1", "1, 2, 4, 8"),
             _select("engine", "Engine", [_option(e, e) for e in ENGINES], initial="transformers", optional=False),
-            _select("dtype", "Weight dtype", [_option(d, d) for d in WEIGHT_DTYPES],
-                    placeholder="As the checkpoint stores it"),
+            _select(
+                "dtype",
+                "Weight dtype",
+                [_option(d, d) for d in WEIGHT_DTYPES],
+                placeholder="As the checkpoint stores it",
+            ),
             _select("kv", "KV cache", [_option(k, k) for k in KV_SETTINGS], placeholder="on (the model's dtype)"),
         ],
     }
@@ -150,8 +184,9 @@ class Form:
         channel = meta.get("channel")
         # Opened from a shortcut: answered in the bot's DM with the user (a user id as chat.postMessage's
         # channel), a private conversation.
-        who = Conversation(platform=PLATFORM, workspace=team, channel=channel or user, user=user,
-                           private=channel is None)
+        who = Conversation(
+            platform=PLATFORM, workspace=team, channel=channel or user, user=user, private=channel is None
+        )
         answer = render(self.bot.service.run(line, who), asker=user)
         if channel is not None and answer.public:
             try:
@@ -173,8 +208,9 @@ class Form:
         self._post(client, answer, user, posted=channel is None)
 
     def _post(self, client: WebClient, answer: Any, channel: str, *, posted: bool = True) -> None:
-        resp = client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
-                                       **answer.message.kwargs())
+        resp = client.chat_postMessage(
+            channel=channel, unfurl_links=False, unfurl_media=False, **answer.message.kwargs()
+        )
         if posted and answer.record_id is not None:
             self.bot.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=None)
 

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from bot.slack_app import _Bot
 
 
-def register(app: App, bot: _Bot, submit: Callable[..., None], settings: Settings,
-             suggestions: Suggests | None = None) -> None:
+def register(
+    app: App, bot: _Bot, submit: Callable[..., None], settings: Settings, suggestions: Suggests | None = None
+) -> None:
     """Add the listeners; call before the command's and the catch-all event listeners (first match wins)."""
     if suggestions is None:
         token = settings.hf_token.get_secret_value() if settings.hf_token else None

@@ -40,8 +40,16 @@ log = logging.getLogger(__name__)
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 # The bot scopes the features need (manifest.yml says why, one by one).
-BOT_SCOPES = ("commands", "chat:write", "app_mentions:read", "channels:history", "groups:history", "im:history",
-              "links:read", "links:write")
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "app_mentions:read",
+    "channels:history",
+    "groups:history",
+    "im:history",
+    "links:read",
+    "links:write",
+)
 _TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 ROTATE_MINUTES_BEFORE = 120  # refresh a rotating token this long before it expires
 
@@ -65,8 +73,10 @@ class TokenCipher:
         try:
             return self._fernet.decrypt(stored.encode()).decode()
         except InvalidToken:
-            raise VramError("a stored Slack token does not decrypt with SLACK_TOKEN_KEY: was the key changed? "
-                            "Reinstall the app in that workspace") from None
+            raise VramError(
+                "a stored Slack token does not decrypt with SLACK_TOKEN_KEY: was the key changed? "
+                "Reinstall the app in that workspace"
+            ) from None
 
 
 def _with_tokens(obj: Any, change: Callable[[str], str]) -> Any:
@@ -83,8 +93,13 @@ class EncryptedInstallationStore(InstallationStore):
     """slack_sdk's SQLAlchemy installation store, with tokens encrypted on the way in and out."""
 
     def __init__(self, *, client_id: str, engine: Engine, cipher: TokenCipher) -> None:
-        self.inner = SQLAlchemyInstallationStore(client_id=client_id, engine=engine, bots_table_name=BOTS_TABLE,
-                                                 installations_table_name=INSTALLATIONS_TABLE, logger=log)
+        self.inner = SQLAlchemyInstallationStore(
+            client_id=client_id,
+            engine=engine,
+            bots_table_name=BOTS_TABLE,
+            installations_table_name=INSTALLATIONS_TABLE,
+            logger=log,
+        )
         self.cipher = cipher
 
     @property
@@ -97,23 +112,33 @@ class EncryptedInstallationStore(InstallationStore):
     def save_bot(self, bot: Bot) -> None:
         self.inner.save_bot(_with_tokens(bot, self.cipher.encrypt))
 
-    def find_bot(self, *, enterprise_id: str | None, team_id: str | None,
-                 is_enterprise_install: bool | None = False) -> Bot | None:
-        bot = self.inner.find_bot(enterprise_id=enterprise_id, team_id=team_id,
-                                  is_enterprise_install=is_enterprise_install)
+    def find_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> Bot | None:
+        bot = self.inner.find_bot(
+            enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install
+        )
         return None if bot is None else _with_tokens(bot, self.cipher.decrypt)
 
-    def find_installation(self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None,
-                          is_enterprise_install: bool | None = False) -> Installation | None:
-        found = self.inner.find_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id,
-                                             is_enterprise_install=is_enterprise_install)
+    def find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
+        found = self.inner.find_installation(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, is_enterprise_install=is_enterprise_install
+        )
         return None if found is None else _with_tokens(found, self.cipher.decrypt)
 
     def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         self.inner.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
 
-    def delete_installation(self, *, enterprise_id: str | None, team_id: str | None,
-                            user_id: str | None = None) -> None:
+    def delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
         self.inner.delete_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
 
     def delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
@@ -199,20 +224,33 @@ class OAuth:
 
         self.engine = engine or create_engine(normalize_url(settings.database_url or default_database_url()))
         secret = settings.slack_client_secret.get_secret_value()
-        self.store = EncryptedInstallationStore(client_id=settings.slack_client_id, engine=self.engine,
-                                                cipher=TokenCipher(settings.slack_token_key.get_secret_value()))
-        self.states = SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=self.engine, table_name=STATES_TABLE,
-                                                logger=log)
+        self.store = EncryptedInstallationStore(
+            client_id=settings.slack_client_id,
+            engine=self.engine,
+            cipher=TokenCipher(settings.slack_token_key.get_secret_value()),
+        )
+        self.states = SQLAlchemyOAuthStateStore(
+            expiration_seconds=600, engine=self.engine, table_name=STATES_TABLE, logger=log
+        )
         api = WebClient(base_url=settings.slack_api_url)
-        self.teams = TeamClients(store=self.store, base_url=settings.slack_api_url,
-                                 rotator=TokenRotator(client_id=settings.slack_client_id, client_secret=secret,
-                                                      client=api))
+        self.teams = TeamClients(
+            store=self.store,
+            base_url=settings.slack_api_url,
+            rotator=TokenRotator(client_id=settings.slack_client_id, client_secret=secret, client=api),
+        )
         self.settings = OAuthSettings(
-            client_id=settings.slack_client_id, client_secret=secret, scopes=list(BOT_SCOPES),
-            redirect_uri=settings.slack_oauth_redirect_url, install_path=INSTALL_PATH,
-            redirect_uri_path=REDIRECT_PATH, authorization_url=settings.slack_install_url,
-            installation_store=self.store, installation_store_bot_only=True, state_store=self.states,
-            token_rotation_expiration_minutes=ROTATE_MINUTES_BEFORE, logger=log,
+            client_id=settings.slack_client_id,
+            client_secret=secret,
+            scopes=list(BOT_SCOPES),
+            redirect_uri=settings.slack_oauth_redirect_url,
+            install_path=INSTALL_PATH,
+            redirect_uri_path=REDIRECT_PATH,
+            authorization_url=settings.slack_install_url,
+            installation_store=self.store,
+            installation_store_bot_only=True,
+            state_store=self.states,
+            token_rotation_expiration_minutes=ROTATE_MINUTES_BEFORE,
+            logger=log,
         )
 
     def forget_workspace(self, team: str | None, enterprise: str | None = None) -> None:
@@ -248,8 +286,14 @@ class OAuth:
 
         deliver = bot.deliver
 
-        def deliver_as_team(key: tuple[str, str], step: Callable[[], object], on_error: Callable[[str], None] | None,
-                            attempt: int = 1, *, fallback: Callable[[], None] | None = None) -> None:
+        def deliver_as_team(
+            key: tuple[str, str],
+            step: Callable[[], object],
+            on_error: Callable[[str], None] | None,
+            attempt: int = 1,
+            *,
+            fallback: Callable[[], None] | None = None,
+        ) -> None:
             # A retry runs later on a timer, outside the job that knew its workspace: its steps keep it.
             team = teams.current()
 
@@ -264,8 +308,13 @@ class OAuth:
                 assert on_error is not None
                 teams.run_as(team, on_error, sentence)
 
-            deliver(key, step_as_team, tell_as_team if on_error is not None else None, attempt,
-                    fallback=fallback_as_team if fallback is not None else None)
+            deliver(
+                key,
+                step_as_team,
+                tell_as_team if on_error is not None else None,
+                attempt,
+                fallback=fallback_as_team if fallback is not None else None,
+            )
 
         bot.deliver = deliver_as_team  # type: ignore[method-assign]
 

@@ -21,8 +21,16 @@ from bot.service import (
 COMMAND = "/vram"
 PLATFORM = "slack"  # how the history store names this front end
 # Slack's error codes for "this bot cannot post there": answer privately instead, with the invite hint.
-CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action",
-                         "cannot_dm_bot", "messages_tab_disabled"})
+CANNOT_POST = frozenset(
+    {
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "restricted_action",
+        "cannot_dm_bot",
+        "messages_tab_disabled",
+    }
+)
 INTERNAL_ERROR = "Something went wrong on my side while answering; it is logged, please try again."
 
 
@@ -47,9 +55,11 @@ def render(reply: Reply, asker: str | None = None) -> Answer:
         asked = (asker, out.text) if asker else None
         return Answer(
             blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, asked=asked),
-            public=True, record_id=out.record_id,
-            private=blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False,
-                                            private=True),
+            public=True,
+            record_id=out.record_id,
+            private=blocks.estimate_message(
+                out.estimate, record_id=out.record_id, note=out.note, hint=False, private=True
+            ),
         )
     if isinstance(reply, CompareReply):
         failed = [o for o in (reply.a, reply.b) if o.estimate is None]
@@ -57,17 +67,23 @@ def render(reply: Reply, asker: str | None = None) -> Answer:
             return Answer(blocks.error_message("; ".join(o.error or INTERNAL_ERROR for o in failed)))
         assert reply.a.estimate is not None and reply.b.estimate is not None
         ids = (reply.a.record_id, reply.b.record_id)
-        return Answer(blocks.compare_message(reply.a.estimate, reply.b.estimate, record_ids=ids,
-                                             asked=(asker, reply.a.text) if asker else None), public=True,
-                      shown=tuple(i for i in ids if i is not None))
+        return Answer(
+            blocks.compare_message(
+                reply.a.estimate, reply.b.estimate, record_ids=ids, asked=(asker, reply.a.text) if asker else None
+            ),
+            public=True,
+            shown=tuple(i for i in ids if i is not None),
+        )
     if isinstance(reply, HistoryReply):
         return Answer(blocks.history_message(reply.records, model=reply.model, mine=reply.mine))
     if isinstance(reply, ShowReply):
         if reply.estimate is not None:
             return Answer(blocks.estimate_message(reply.estimate, record_id=reply.record.id, hint=False))
-        return Answer(blocks.error_message(
-            f"#{reply.record.id} `{reply.record.text}` failed: {reply.record.error or 'no result'}"
-        ))
+        return Answer(
+            blocks.error_message(
+                f"#{reply.record.id} `{reply.record.text}` failed: {reply.record.error or 'no result'}"
+            )
+        )
     if isinstance(reply, GpusReply):
         return Answer(blocks.gpus_message(reply.gpus))
     if isinstance(reply, HelpReply):

@@ -32,8 +32,27 @@ PREVIEW_SEQ_LEN = 8 * 1024
 MAX_LINKS = 5  # Slack sends at most a few links per message; more is not worth the Hub's time
 # huggingface.co/<org>/<name>[/tree/<rev>][/...]: not the site's own pages (docs, spaces, datasets...)
 _MODEL_LINK = re.compile(r"^https?://(?:www\.)?huggingface\.co/([\w.-]+)/([\w.-]+)(?:/tree/([\w.-]+))?(?:[/?#].*)?$")
-_NOT_ORGS = frozenset({"datasets", "spaces", "docs", "blog", "papers", "collections", "organizations", "models",
-                       "settings", "join", "login", "pricing", "learn", "tasks", "api", "posts", "chat"})
+_NOT_ORGS = frozenset(
+    {
+        "datasets",
+        "spaces",
+        "docs",
+        "blog",
+        "papers",
+        "collections",
+        "organizations",
+        "models",
+        "settings",
+        "join",
+        "login",
+        "pricing",
+        "learn",
+        "tasks",
+        "api",
+        "posts",
+        "chat",
+    }
+)
 
 Submit = Callable[..., None]
 
@@ -50,8 +69,10 @@ def unfurl_blocks(est: Estimate) -> list[dict[str, Any]]:
     """The preview: what the model is, its KV per 1k tokens, the GPUs that hold it at 8k, a button."""
     d = est.details
     name = blocks.escape(est.model + (f"@{est.revision[:7]}" if est.revision else ""))
-    first = (f"*{name}*\n{params(est.params_total)} parameters · weights {gib(est.memory.weights)} "
-             f"({blocks.escape(d.weight_format)})")
+    first = (
+        f"*{name}*\n{params(est.params_total)} parameters · weights {gib(est.memory.weights)} "
+        f"({blocks.escape(d.weight_format)})"
+    )
     if d.kv_dtype is None:
         kv = "No KV cache"
     else:
@@ -65,9 +86,17 @@ def unfurl_blocks(est: Estimate) -> list[dict[str, Any]]:
         fit = f"At 8k context, b=1: {gib(total)}; no single GPU I know holds it"
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": blocks._truncate(f"{first}\n{kv}\n{fit}")}},
-        {"type": "actions", "elements": [
-            {"type": "button", "action_id": OPEN_ACTION, "value": est.model[:2000],
-             "text": {"type": "plain_text", "text": "Size it in full", "emoji": True}}]},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": OPEN_ACTION,
+                    "value": est.model[:2000],
+                    "text": {"type": "plain_text", "text": "Size it in full", "emoji": True},
+                }
+            ],
+        },
     ]
 
 

@@ -116,8 +116,7 @@ class Work:
         for on_error in unfinished:
             tell(on_error, RESTARTING)
         if unfinished:
-            log.warning("stopped with %d answer(s) unfinished: their askers were told to ask again",
-                        len(unfinished))
+            log.warning("stopped with %d answer(s) unfinished: their askers were told to ask again", len(unfinished))
         for _ in self._threads:
             self._jobs.put(None)
         return len(unfinished)

@@ -17,8 +17,7 @@ class VramError(Exception):
 
     exit_code: int = 1
 
-    def __init__(self, message: str, *, what: str | None = None, value: object = None,
-                 hint: str | None = None) -> None:
+    def __init__(self, message: str, *, what: str | None = None, value: object = None, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.what = what
@@ -30,8 +29,13 @@ class VramError(Exception):
 
     def fields(self) -> dict[str, object]:
         """The structured fields, for a front end that renders more than the sentence."""
-        return {"message": self.message, "what": self.what, "value": self.value, "hint": self.hint,
-                "exit_code": self.exit_code}
+        return {
+            "message": self.message,
+            "what": self.what,
+            "value": self.value,
+            "hint": self.hint,
+            "exit_code": self.exit_code,
+        }
 
 
 class InputError(VramError):

@@ -97,38 +97,69 @@ class _Rule:
 # Rules the generator may record for a type, each after probing the type's class with varied configs.
 RULES: dict[str, _Rule] = {
     "gelu read as gelu_pytorch_tanh": _Rule(
-        "hidden_act", 0, True, lambda o: "gelu_pytorch_tanh" if o.get("hidden_act") == "gelu" else o.get("hidden_act")),
+        "hidden_act", 0, True, lambda o: "gelu_pytorch_tanh" if o.get("hidden_act") == "gelu" else o.get("hidden_act")
+    ),
     "sliding_window if use_sliding_window else None": _Rule(
-        "sliding_window", 0, True, lambda o: o.get("sliding_window") if o.get("use_sliding_window") else None),
+        "sliding_window", 0, True, lambda o: o.get("sliding_window") if o.get("use_sliding_window") else None
+    ),
     "sliding_window if use_sliding_window else 0": _Rule(
-        "sliding_window", 0, True, lambda o: o.get("sliding_window") if o.get("use_sliding_window") else 0),
+        "sliding_window", 0, True, lambda o: o.get("sliding_window") if o.get("use_sliding_window") else 0
+    ),
     "sliding_window_pattern, else 6": _Rule(
-        "_sliding_window_pattern", 1, True, lambda o: o.get("sliding_window_pattern", 6)),
+        "_sliding_window_pattern", 1, True, lambda o: o.get("sliding_window_pattern", 6)
+    ),
     "no_rope_layers, else rope off every no_rope_layer_interval-th layer": _Rule(
-        "no_rope_layers", 1, True, _no_rope_layers),
+        "no_rope_layers", 1, True, _no_rope_layers
+    ),
     "every interleave_moe_layer_step-th layer": _Rule(
-        "moe_layers", 1, False,
-        lambda o: list(range(int(o["interleave_moe_layer_step"]) - 1, int(o["num_hidden_layers"]),
-                             int(o["interleave_moe_layer_step"])))),
+        "moe_layers",
+        1,
+        False,
+        lambda o: list(
+            range(
+                int(o["interleave_moe_layer_step"]) - 1,
+                int(o["num_hidden_layers"]),
+                int(o["interleave_moe_layer_step"]),
+            )
+        ),
+    ),
     "none when unset": _Rule("mlp_only_layers", 1, False, lambda o: []),
     "all full_attention": _Rule("layer_types", 2, False, lambda o: [_FULL for _ in _layers(o)]),
     "sliding_attention from layer max_window_layers on, when sliding_window": _Rule(
-        "layer_types", 2, False,
-        lambda o: [_SLIDING if o.get("sliding_window") is not None and i >= o["max_window_layers"] else _FULL
-                   for i in _layers(o)]),
+        "layer_types",
+        2,
+        False,
+        lambda o: [
+            _SLIDING if o.get("sliding_window") is not None and i >= o["max_window_layers"] else _FULL
+            for i in _layers(o)
+        ],
+    ),
     "sliding_attention on even layers below max_window_layers, when use_sliding_window": _Rule(
-        "layer_types", 2, False,
-        lambda o: [_SLIDING if (i + 1) % 2 and i < o["max_window_layers"] and o.get("use_sliding_window") else _FULL
-                   for i in _layers(o)]),
+        "layer_types",
+        2,
+        False,
+        lambda o: [
+            _SLIDING if (i + 1) % 2 and i < o["max_window_layers"] and o.get("use_sliding_window") else _FULL
+            for i in _layers(o)
+        ],
+    ),
     "full_attention every 2nd layer, else sliding_attention": _Rule(
-        "layer_types", 2, False, lambda o: [_SLIDING if (i + 1) % 2 else _FULL for i in _layers(o)]),
+        "layer_types", 2, False, lambda o: [_SLIDING if (i + 1) % 2 else _FULL for i in _layers(o)]
+    ),
     "full_attention every _sliding_window_pattern-th layer, else sliding_attention": _Rule(
-        "layer_types", 2, False,
-        lambda o: [_SLIDING if (i + 1) % int(o["_sliding_window_pattern"]) else _FULL for i in _layers(o)]),
+        "layer_types",
+        2,
+        False,
+        lambda o: [_SLIDING if (i + 1) % int(o["_sliding_window_pattern"]) else _FULL for i in _layers(o)],
+    ),
     "chunked_attention on no_rope_layers, when attention_chunk_size": _Rule(
-        "layer_types", 2, False,
-        lambda o: [_CHUNKED if flag and o.get("attention_chunk_size") is not None else _FULL
-                   for flag in o["no_rope_layers"]]),
+        "layer_types",
+        2,
+        False,
+        lambda o: [
+            _CHUNKED if flag and o.get("attention_chunk_size") is not None else _FULL for flag in o["no_rope_layers"]
+        ],
+    ),
 }
 
 
@@ -144,8 +175,9 @@ def _fast(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     return fill(entry, model_type, cfg)
 
 
-def fill(entry: Mapping[str, Any], model_type: str, cfg: Mapping[str, Any],
-         types: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def fill(
+    entry: Mapping[str, Any], model_type: str, cfg: Mapping[str, Any], types: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """``cfg`` filled from one type's table entry; :class:`_NeedsClass` where the entry cannot.
 
     ``types`` holds the entries of nested sub-config types (the generator's, while it writes them).
@@ -213,8 +245,10 @@ def _transformers() -> tuple[Any, Any]:
             from transformers.models.auto.configuration_auto import CONFIG_MAPPING
             from transformers.utils import logging as hf_logging
     except ImportError as err:  # pragma: no cover - a dependency of the package
-        raise ConfigError(f"vram reads configs through transformers>={MIN_TRANSFORMERS}, which is not "
-                          "installed: pip install -U transformers.") from err
+        raise ConfigError(
+            f"vram reads configs through transformers>={MIN_TRANSFORMERS}, which is not "
+            "installed: pip install -U transformers."
+        ) from err
     hf_logging.set_verbosity_error()
     return transformers, CONFIG_MAPPING
 
@@ -225,7 +259,8 @@ def _live(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
         raise UnknownModelType(
             f"transformers {transformers.__version__} does not know model_type {model_type!r}: upgrade it "
             "(pip install -U transformers), or size a Hub checkpoint so vram reads the layers from its "
-            "tensors.")
+            "tensors."
+        )
     cls = CONFIG_MAPPING[model_type]
     try:
         built = cls.from_dict({k: v for k, v in cfg.items() if k != "model_type"})
@@ -248,8 +283,7 @@ def normalise(config: Mapping[str, Any]) -> tuple[dict[str, Any], Source]:
     """``config`` with every default and derived field its transformers class would set."""
     model_type = str(config.get("model_type") or "")
     if not model_type:
-        raise UnknownModelType("config.json names no model_type, so vram cannot tell which architecture "
-                               "it describes.")
+        raise UnknownModelType("config.json names no model_type, so vram cannot tell which architecture it describes.")
     try:
         return _fast(model_type, config), "table"
     except _NeedsClass:

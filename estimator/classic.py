@@ -13,8 +13,17 @@ GB = 10**9
 
 
 def classic(
-    *, n_billions: float, bits: int, seq_len: int, batch: int, hidden: int, heads: int, kv_heads: int | None,
-    layers: int, flash_attention: bool, kv_cache: bool,
+    *,
+    n_billions: float,
+    bits: int,
+    seq_len: int,
+    batch: int,
+    hidden: int,
+    heads: int,
+    kv_heads: int | None,
+    layers: int,
+    flash_attention: bool,
+    kv_cache: bool,
 ) -> Classic:
     """The six numbers of the original calculator for these inputs."""
     s, b, h, a, g, L = seq_len, batch, hidden, heads, kv_heads or 0, layers
@@ -36,14 +45,16 @@ def classic(
     else:
         activations = vanilla
     total = round(model + kv + activations, 2)
-    return Classic(model_gb=model, vanilla_gb=vanilla, gqa_gb=gqa_act, flash_gb=flash, kv_cache_gb=kv,
-                   total_gb=total)
+    return Classic(model_gb=model, vanilla_gb=vanilla, gqa_gb=gqa_act, flash_gb=flash, kv_cache_gb=kv, total_gb=total)
 
 
 def classic_lines(result: Classic, *, gqa: bool) -> list[str]:
     """The six lines the original calculator printed."""
-    gqa_line = (f"{result.gqa_gb} GB" if result.gqa_gb is not None
-                else "not applicable (the model has as many KV heads as query heads)")
+    gqa_line = (
+        f"{result.gqa_gb} GB"
+        if result.gqa_gb is not None
+        else "not applicable (the model has as many KV heads as query heads)"
+    )
     kv_label = "the KV cache (with GQA)" if gqa else "the KV cache"
     return [
         f"Memory consumption of the model: {result.model_gb} GB",

@@ -42,14 +42,34 @@ MAX_LAYERS = 10_000  # the deepest real decoders have a few hundred layers
 
 # Safetensors dtype names -> bytes per element (for exact checkpoint bytes from the Hub's counts).
 SAFETENSORS_DTYPE_BYTES: dict[str, int] = {
-    "F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2,
-    "U16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "I8": 1, "U8": 1, "BOOL": 1,
+    "F64": 8,
+    "I64": 8,
+    "U64": 8,
+    "F32": 4,
+    "I32": 4,
+    "U32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I16": 2,
+    "U16": 2,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "F8_E8M0": 1,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
 }
 _FLOAT_DTYPES = {"F32", "F16", "BF16"}
 
 _TORCH_DTYPES: dict[str, TorchDType] = {
-    "bfloat16": "bf16", "bf16": "bf16", "float16": "fp16", "fp16": "fp16", "half": "fp16",
-    "float32": "fp32", "fp32": "fp32", "float": "fp32",
+    "bfloat16": "bf16",
+    "bf16": "bf16",
+    "float16": "fp16",
+    "fp16": "fp16",
+    "half": "fp16",
+    "float32": "fp32",
+    "fp32": "fp32",
+    "float": "fp32",
 }
 
 
@@ -91,8 +111,11 @@ def hidden_size(cfg: Mapping[str, Any], model_type: str) -> int:
 
 def num_layers(cfg: Mapping[str, Any], model_type: str) -> int:
     types = cfg.get("layer_types")
-    if _field(cfg, "num_hidden_layers", "n_layer", "num_layers", "n_layers", default=None) is None \
-            and isinstance(types, list) and types:
+    if (
+        _field(cfg, "num_hidden_layers", "n_layer", "num_layers", "n_layers", default=None) is None
+        and isinstance(types, list)
+        and types
+    ):
         return len(types)  # Nemotron-H: the layer count is the length of its block pattern
     return _int(cfg, model_type, "num_hidden_layers", "n_layer", "num_layers", "n_layers")
 
@@ -104,8 +127,7 @@ def num_heads(cfg: Mapping[str, Any], model_type: str) -> int:
 def num_kv_heads(cfg: Mapping[str, Any], model_type: str, heads: int) -> int:
     if cfg.get("multi_query") is True:
         return 1
-    return _int(cfg, model_type, "num_key_value_heads", "n_head_kv", "num_kv_heads", "n_kv_heads",
-                default=heads)
+    return _int(cfg, model_type, "num_key_value_heads", "n_head_kv", "num_kv_heads", "n_kv_heads", default=heads)
 
 
 def head_dim(cfg: Mapping[str, Any], model_type: str, hidden: int, heads: int) -> int:
@@ -113,8 +135,9 @@ def head_dim(cfg: Mapping[str, Any], model_type: str, hidden: int, heads: int) -
     if explicit is not None:
         return _int(cfg, model_type, "head_dim", "kv_channels")
     if hidden % heads:
-        raise ConfigError(f"{model_type} config has hidden_size {hidden} not divisible by "
-                          f"{heads} attention heads and no head_dim.")
+        raise ConfigError(
+            f"{model_type} config has hidden_size {hidden} not divisible by {heads} attention heads and no head_dim."
+        )
     return hidden // heads
 
 
@@ -124,10 +147,11 @@ def vocab_size(cfg: Mapping[str, Any], model_type: str) -> int:
 
 def intermediate_size(cfg: Mapping[str, Any], model_type: str, hidden: int) -> int:
     if isinstance(cfg.get("intermediate_size"), list):  # Gemma 3n: one MLP width per layer
-        raise ConfigError(f"{model_type} gives one MLP width per layer, a layout vram does not model yet, so "
-                          "its parameters are not known.")
-    return _int(cfg, model_type, "intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size",
-                default=4 * hidden)
+        raise ConfigError(
+            f"{model_type} gives one MLP width per layer, a layout vram does not model yet, so "
+            "its parameters are not known."
+        )
+    return _int(cfg, model_type, "intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size", default=4 * hidden)
 
 
 def torch_dtype(cfgs: tuple[Mapping[str, Any], ...], model_type: str, fam: Family) -> tuple[TorchDType, str | None]:
@@ -137,8 +161,9 @@ def torch_dtype(cfgs: tuple[Mapping[str, Any], ...], model_type: str, fam: Famil
         if raw is not None:
             key = str(raw).removeprefix("torch.").lower()
             if key not in _TORCH_DTYPES:
-                raise ConfigError(f"{model_type} config has torch_dtype {raw!r}; expected bfloat16, "
-                                  "float16 or float32.")
+                raise ConfigError(
+                    f"{model_type} config has torch_dtype {raw!r}; expected bfloat16, float16 or float32."
+                )
             return _TORCH_DTYPES[key], None
     if fam.dtype_default is not None:
         return _TORCH_DTYPES[fam.dtype_default], None
@@ -172,8 +197,9 @@ class _Counts:
     inactive: int = 0  # routed-expert parameters a token does not touch
     linears: dict[tuple[str, int, int, str], int] = field(default_factory=dict)
 
-    def linear(self, component: LinearComponent, in_f: int, out_f: int, split: LinearSplit,
-               count: int = 1, bias: bool = False) -> None:
+    def linear(
+        self, component: LinearComponent, in_f: int, out_f: int, split: LinearSplit, count: int = 1, bias: bool = False
+    ) -> None:
         """``count`` matrices [out_f, in_f] (plus biases, which stay unquantized)."""
         n = count * in_f * out_f + (count * out_f if bias else 0)
         setattr(self, component, getattr(self, component) + n)
@@ -184,13 +210,30 @@ class _Counts:
         setattr(self, component, getattr(self, component) + n)
 
     def params(self) -> ParamCounts:
-        total = (self.embedding + self.lm_head + self.attention + self.dense_mlp + self.routed_experts
-                 + self.shared_experts + self.router + self.norms + self.other + self.vision)
+        total = (
+            self.embedding
+            + self.lm_head
+            + self.attention
+            + self.dense_mlp
+            + self.routed_experts
+            + self.shared_experts
+            + self.router
+            + self.norms
+            + self.other
+            + self.vision
+        )
         return ParamCounts(
-            embedding=self.embedding, lm_head=self.lm_head, attention=self.attention,
-            dense_mlp=self.dense_mlp, routed_experts=self.routed_experts,
-            shared_experts=self.shared_experts, router=self.router, norms=self.norms, other=self.other,
-            vision=self.vision, active=total - self.inactive,
+            embedding=self.embedding,
+            lm_head=self.lm_head,
+            attention=self.attention,
+            dense_mlp=self.dense_mlp,
+            routed_experts=self.routed_experts,
+            shared_experts=self.shared_experts,
+            router=self.router,
+            norms=self.norms,
+            other=self.other,
+            vision=self.vision,
+            active=total - self.inactive,
         )
 
     def linear_specs(self) -> tuple[LinearWeights, ...]:
@@ -271,8 +314,7 @@ def _moe_layer_flags(g: _Geometry) -> list[bool]:
 def _experts(g: _Geometry) -> tuple[int, int]:
     """Routed experts per MoE layer and experts per token."""
     e = _int(g.cfg, g.model_type, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
-    k = _int(g.cfg, g.model_type, "num_experts_per_tok", "experts_per_token", "num_experts_per_token",
-             "moe_topk")
+    k = _int(g.cfg, g.model_type, "num_experts_per_tok", "experts_per_token", "num_experts_per_token", "moe_topk")
     return e, k
 
 
@@ -365,8 +407,9 @@ def _gqa_layer(g: _Geometry, kind: str) -> LayerKV:
     window = _window(g)
     if kind == "sliding" and g.fam.sliding == "chunked":
         window = _positive(g.model_type, "attention_chunk_size", _int(g.cfg, g.model_type, "attention_chunk_size"))
-    return LayerKV(kind=kind, window=window if kind == "sliding" else None,
-                   kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=vd)
+    return LayerKV(
+        kind=kind, window=window if kind == "sliding" else None, kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=vd
+    )
 
 
 # ---------------------------------------------------------------- builders per architecture
@@ -382,8 +425,12 @@ def _build_decoder(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, i
         if g.fam.moe == "llama4":
             moe_inter = g.intermediate
         _mlps(c, g, flags, moe_inter, experts, topk)
-        extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": moe_inter,
-                 "num_moe_layers": sum(flags)}
+        extra = {
+            "num_experts": experts,
+            "experts_per_token": topk,
+            "moe_intermediate_size": moe_inter,
+            "num_moe_layers": sum(flags),
+        }
     else:
         _mlps(c, g, flags, 0, 0, 0)
     c.add("norms", g.layers * g.fam.norms_per_layer * g.hidden + g.hidden)
@@ -436,8 +483,12 @@ def _build_mla(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]
         c.add("router", n_moe * experts)
     c.add("norms", n * 2 * h + h)
     layer = LayerKV(kind="mla", kv_heads=1, key_dim=kv_rank, value_dim=rope)
-    extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": moe_inter,
-             "num_moe_layers": n_moe}
+    extra = {
+        "num_experts": experts,
+        "experts_per_token": topk,
+        "moe_intermediate_size": moe_inter,
+        "num_moe_layers": n_moe,
+    }
     return [layer] * n, extra
 
 
@@ -456,8 +507,7 @@ def _build_gpt_oss(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, i
     c.add("router", n * (experts * h + experts))
     c.add("norms", n * 2 * h + h)
     layers = [_gqa_layer(g, k) for k in _attention_kinds(g)]
-    extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": inter,
-             "num_moe_layers": n}
+    extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": inter, "num_moe_layers": n}
     return layers, extra
 
 
@@ -495,10 +545,21 @@ def _build_jamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
         if attn:
             layers.append(LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim))
         else:
-            layers.append(LayerKV(kind="state", state_elements=state, conv_channels=d_inner, conv_kernel=d_conv,
-                                  ssm_state_elements=d_inner * d_state))
-    extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": g.intermediate,
-             "num_moe_layers": sum(flags)}
+            layers.append(
+                LayerKV(
+                    kind="state",
+                    state_elements=state,
+                    conv_channels=d_inner,
+                    conv_kernel=d_conv,
+                    ssm_state_elements=d_inner * d_state,
+                )
+            )
+    extra = {
+        "num_experts": experts,
+        "experts_per_token": topk,
+        "moe_intermediate_size": g.intermediate,
+        "num_moe_layers": sum(flags),
+    }
     return layers, extra
 
 
@@ -506,11 +567,19 @@ class Unmodelled(ConfigError):
     """A layer kind or field vram does not model: the spec says so instead of guessing."""
 
 
-_LAYER_TYPE_KINDS = {"full_attention": "full", "attention": "full", "sliding_attention": "sliding",
-                     "chunked_attention": "chunked", "indexed_attention": "dsa",
-                     "linear_attention": "linear", "mamba": "linear", "conv": "linear",
-                     # Nemotron-H: a layer that is only an MLP or only an MoE block
-                     "mlp": "ffn", "moe": "ffn_moe"}
+_LAYER_TYPE_KINDS = {
+    "full_attention": "full",
+    "attention": "full",
+    "sliding_attention": "sliding",
+    "chunked_attention": "chunked",
+    "indexed_attention": "dsa",
+    "linear_attention": "linear",
+    "mamba": "linear",
+    "conv": "linear",
+    # Nemotron-H: a layer that is only an MLP or only an MoE block
+    "mlp": "ffn",
+    "moe": "ffn_moe",
+}
 
 
 def _layer_kinds(g: _Geometry) -> list[str]:
@@ -623,8 +692,14 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         c.linear("other", h, 2 * nv, "column", n)  # in_proj_b, in_proj_a
         c.add("other", n * (conv * kernel + 2 * nv + dv))  # conv1d, dt_bias, A_log, gated norm
         c.linear("other", value, h, "row", n)
-        return LayerKV(kind="state", mixer="gated_deltanet", conv_channels=conv, conv_kernel=kernel,
-                       ssm_state_elements=nv * dk * dv, state_elements=conv * kernel + nv * dk * dv)
+        return LayerKV(
+            kind="state",
+            mixer="gated_deltanet",
+            conv_channels=conv,
+            conv_kernel=kernel,
+            ssm_state_elements=nv * dk * dv,
+            state_elements=conv * kernel + nv * dk * dv,
+        )
     if kind == "kda":  # Kimi Delta Attention
         la = cfg.get("linear_attn_config") or {}
         heads = _int({**la, **cfg}, mt, "linear_num_heads", "num_heads")
@@ -638,8 +713,14 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         c.linear("other", h, heads, "column", n)  # b_proj
         c.add("other", n * dk)  # o_norm
         c.linear("other", proj, h, "row", n)
-        return LayerKV(kind="state", mixer="kda", conv_channels=3 * proj, conv_kernel=kernel,
-                       ssm_state_elements=heads * dk * dk, state_elements=3 * proj * kernel + heads * dk * dk)
+        return LayerKV(
+            kind="state",
+            mixer="kda",
+            conv_channels=3 * proj,
+            conv_kernel=kernel,
+            ssm_state_elements=heads * dk * dk,
+            state_elements=3 * proj * kernel + heads * dk * dk,
+        )
     if kind == "mamba2":  # Mamba-2 (Granite-4 hybrid, Nemotron-H, Bamba)
         # Hybrid configs prefix the mixer's fields with mamba_; a pure Mamba-2 config does not.
         pure = g.fam.model_type == "mamba2"
@@ -656,9 +737,14 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         gated_norm = inner if cfg.get("mamba_rms_norm", True) is not False else 0  # Falcon-H1 may drop it
         c.add("other", n * (conv * kernel + (conv if conv_bias else 0) + 3 * heads + gated_norm))
         c.linear("other", inner, h, "row", n, proj_bias)
-        return LayerKV(kind="state", mixer="mamba2", conv_channels=conv, conv_kernel=kernel,
-                       ssm_state_elements=heads * d_head * d_state,
-                       state_elements=conv * kernel + heads * d_head * d_state)
+        return LayerKV(
+            kind="state",
+            mixer="mamba2",
+            conv_channels=conv,
+            conv_kernel=kernel,
+            ssm_state_elements=heads * d_head * d_state,
+            state_elements=conv * kernel + heads * d_head * d_state,
+        )
     if kind == "short_conv":  # LFM2: gated depthwise convolution over a short cache
         kernel = _int(cfg, mt, "conv_L_cache")
         bias = bool(cfg.get("conv_bias", False))
@@ -705,9 +791,12 @@ def _layer_geometry(g: _Geometry, index: int, kind: str) -> _Geometry:
         raise Unmodelled(f"{g.model_type} sets {sorted(unknown)} per layer, which vram does not model.")
     if not over:
         return g
-    return dataclasses.replace(g, head_dim=int(over.get("head_dim", g.head_dim)),
-                               kv_heads=int(over.get("num_key_value_heads", g.kv_heads)),
-                               heads=int(over.get("num_attention_heads", g.heads)))
+    return dataclasses.replace(
+        g,
+        head_dim=int(over.get("head_dim", g.head_dim)),
+        kv_heads=int(over.get("num_key_value_heads", g.kv_heads)),
+        heads=int(over.get("num_attention_heads", g.heads)),
+    )
 
 
 def _per_layer_inputs(c: _Counts, g: _Geometry) -> None:
@@ -781,8 +870,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         scored = experts + _count(cfg, mt, "zero_expert_num", default=0)
         c.add("router", n_moe * scored * (h + (1 if fam.router_bias else 0)))
         if fam.shared == "deepseek":
-            shared = _count(cfg, mt, "n_shared_experts", "num_shared_experts", "moe_num_shared_experts",
-                            default=0)
+            shared = _count(cfg, mt, "n_shared_experts", "num_shared_experts", "moe_num_shared_experts", default=0)
             if shared:
                 _gated_mlp(c, "shared_experts", h, moe_inter * shared, n_moe)
         elif fam.shared == "qwen":
@@ -797,8 +885,12 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
             width = _int(cfg, mt, "moe_shared_expert_intermediate_size")
             c.linear("shared_experts", h, width, "column", n_moe)
             c.linear("shared_experts", width, h, "row", n_moe)
-        extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": moe_inter,
-                 "num_moe_layers": n_moe}
+        extra = {
+            "num_experts": experts,
+            "experts_per_token": topk,
+            "moe_intermediate_size": moe_inter,
+            "num_moe_layers": n_moe,
+        }
     norm = h * (2 if fam.norm_bias else 1)
     if fam.single_block:
         c.add("norms", g.layers * norm + (norm if fam.final_norm else 0))
@@ -823,18 +915,32 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         elif kind in ("full", "sliding", "chunked"):
             layer = _gqa_layer(gi, "sliding" if kind == "chunked" else kind)
             if parallel is not None:  # Falcon-H1: a Mamba-2 state beside the KV cache in every layer
-                layer = layer.model_copy(update={
-                    k: getattr(parallel, k) for k in ("mixer", "conv_channels", "conv_kernel", "ssm_state_elements",
-                                                      "ssm_state_dtype_bytes")})
+                layer = layer.model_copy(
+                    update={
+                        k: getattr(parallel, k)
+                        for k in (
+                            "mixer",
+                            "conv_channels",
+                            "conv_kernel",
+                            "ssm_state_elements",
+                            "ssm_state_dtype_bytes",
+                        )
+                    }
+                )
             layers.append(layer)
         else:
             layers.append(built[kind])
     return layers, extra
 
 
-_BUILDERS = {"layers": _build_layers, "decoder": _build_decoder, "phi": _build_phi, "mla": _build_mla,
-             "gpt_oss": _build_gpt_oss,
-             "jamba": _build_jamba}
+_BUILDERS = {
+    "layers": _build_layers,
+    "decoder": _build_decoder,
+    "phi": _build_phi,
+    "mla": _build_mla,
+    "gpt_oss": _build_gpt_oss,
+    "jamba": _build_jamba,
+}
 
 
 # ---------------------------------------------------------------- vision towers
@@ -854,10 +960,20 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
     if fam.vision == "unmodelled":
         if not any(top.get(k) for k in ("vision_config", "audio_config")):
             return None
-        raise Unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}, so its "
-                         "parameter count is incomplete.")
-    if fam.vision in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "idefics3", "video_llava",
-                      "cohere2_vision"):
+        raise Unmodelled(
+            f"vram does not model the vision tower and projector of {fam.model_type}, so its "
+            "parameter count is incomplete."
+        )
+    if fam.vision in (
+        "llava",
+        "llava_next",
+        "internvl",
+        "paligemma",
+        "vipllava",
+        "idefics3",
+        "video_llava",
+        "cohere2_vision",
+    ):
         return _vit_with_projector(c, fam, top, vc, text_hidden)
     hv = _int(vc, mt, "hidden_size")
     layers = _int(vc, mt, "num_hidden_layers")
@@ -894,8 +1010,9 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         n += inter * p_in + p_out * p_out
         n += out_dim * text_hidden
     c.add("vision", n)
-    return VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
-                      image_size=image, patch_size=patch)
+    return VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=image, patch_size=patch
+    )
 
 
 def _vit_tower(vc: Mapping[str, Any], mt: str) -> tuple[int, VisionSpec]:
@@ -937,12 +1054,14 @@ def _vit_tower(vc: Mapping[str, Any], mt: str) -> tuple[int, VisionSpec]:
             n += 2 * hv
     else:
         raise Unmodelled(f"{mt}: vision tower {kind or '(unnamed)'} is not modelled.")
-    return n, VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
-                         image_size=image, patch_size=patch)
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=image, patch_size=patch
+    )
 
 
-def _vit_with_projector(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any],
-                        text_hidden: int) -> VisionSpec:
+def _vit_with_projector(
+    c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any], text_hidden: int
+) -> VisionSpec:
     """LLaVA-style towers and their projectors (two biased linears; NeXT adds an image-newline vector;
     InternVL a pixel-shuffle LayerNorm over ``hv / downsample_ratio^2`` features)."""
     mt = f"{fam.model_type} vision_config"
@@ -992,8 +1111,14 @@ def _moonvit(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -
     n += layers * (4 * hv + 4 * (hv * hv + hv) + 2 * hv * inter + inter + hv) + 2 * hv
     n += 2 * hv + merged * merged + merged + merged * text_hidden + text_hidden
     c.add("vision", n)
-    return VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
-                      image_size=grid_h * patch, patch_size=patch)
+    return VisionSpec(
+        hidden_size=hv,
+        num_layers=layers,
+        intermediate_size=inter,
+        num_heads=heads,
+        image_size=grid_h * patch,
+        patch_size=patch,
+    )
 
 
 def _qwen3_vision(c: _Counts, fam: Family, vc: Mapping[str, Any]) -> VisionSpec:
@@ -1013,8 +1138,9 @@ def _qwen3_vision(c: _Counts, fam: Family, vc: Mapping[str, Any]) -> VisionSpec:
     n += deepstack * (2 * merged + merged * merged + merged + merged * out + out)
     c.add("vision", n)
     side = math.isqrt(positions) * patch * merge
-    return VisionSpec(hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads,
-                      image_size=side, patch_size=patch)
+    return VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=side, patch_size=patch
+    )
 
 
 def _qwen_vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
@@ -1045,15 +1171,20 @@ def _qwen_vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: in
     n += layers * (norms + attn + mlp)
     n += norm + merged * merged + merged + merged * out + out  # merger: ln_q, Linear, GELU, Linear
     c.add("vision", n)
-    return VisionSpec(hidden_size=width, num_layers=layers, intermediate_size=inter, num_heads=heads,
-                      image_size=_int(vc, mt, "image_size"), patch_size=patch)
+    return VisionSpec(
+        hidden_size=width,
+        num_layers=layers,
+        intermediate_size=inter,
+        num_heads=heads,
+        image_size=_int(vc, mt, "image_size"),
+        patch_size=patch,
+    )
 
 
 # ---------------------------------------------------------------- quantization
 
 
-def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: str,
-                  dtype: TorchDType) -> Quantization:
+def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: str, dtype: TorchDType) -> Quantization:
     qc = top.get("quantization_config") or text.get("quantization_config")
     if not qc:
         return Quantization(method="none", format=dtype)
@@ -1062,25 +1193,52 @@ def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: s
     if method == "fp8":
         block = qc.get("weight_block_size")
         # transformers/vLLM "fp8" checkpoints: weight_scale_inv in fp32, per block or per tensor.
-        return Quantization(method="fp8", format="fp8", weight_bits=8, scale_bytes=4, skipped_modules=skipped,
-                            block_size=(int(block[0]), int(block[1])) if block else None, granularity="tensor")
+        return Quantization(
+            method="fp8",
+            format="fp8",
+            weight_bits=8,
+            scale_bytes=4,
+            skipped_modules=skipped,
+            block_size=(int(block[0]), int(block[1])) if block else None,
+            granularity="tensor",
+        )
     if method in ("gptq", "awq"):
         bits = int(qc.get("bits") or qc.get("w_bit") or 4)
         group = int(qc.get("group_size") or qc.get("q_group_size") or 128)
         zero = (method == "awq" and qc.get("zero_point", True)) or method == "gptq"
-        return Quantization(method=method, format=method, weight_bits=bits, group_size=None if group < 0 else group,
-                            scale_bytes=2, zero_points=bool(zero), skipped_modules=skipped)
+        return Quantization(
+            method=method,
+            format=method,
+            weight_bits=bits,
+            group_size=None if group < 0 else group,
+            scale_bytes=2,
+            zero_points=bool(zero),
+            skipped_modules=skipped,
+        )
     if method == "bitsandbytes":
         if qc.get("load_in_4bit") or qc.get("_load_in_4bit"):
             if str(qc.get("bnb_4bit_quant_type") or "fp4") != "nf4":
                 raise ConfigError(f"{model_type} checkpoint uses bitsandbytes fp4, which vram does not size.")
-            return Quantization(method="bitsandbytes", format="nf4", weight_bits=4, group_size=64, scale_bytes=4,
-                                double_quant=bool(qc.get("bnb_4bit_use_double_quant")), skipped_modules=skipped)
-        return Quantization(method="bitsandbytes", format="int8", weight_bits=8, scale_bytes=4,
-                            skipped_modules=skipped)
+            return Quantization(
+                method="bitsandbytes",
+                format="nf4",
+                weight_bits=4,
+                group_size=64,
+                scale_bytes=4,
+                double_quant=bool(qc.get("bnb_4bit_use_double_quant")),
+                skipped_modules=skipped,
+            )
+        return Quantization(method="bitsandbytes", format="int8", weight_bits=8, scale_bytes=4, skipped_modules=skipped)
     if method == "mxfp4":
-        return Quantization(method="mxfp4", format="mxfp4", weight_bits=4, group_size=32, scale_bytes=1,
-                            scope="experts", skipped_modules=skipped)
+        return Quantization(
+            method="mxfp4",
+            format="mxfp4",
+            weight_bits=4,
+            group_size=32,
+            scale_bytes=1,
+            scope="experts",
+            skipped_modules=skipped,
+        )
     if method == "compressed-tensors":
         return _compressed_tensors(qc, model_type, skipped)
     raise ConfigError(f"{model_type} checkpoint uses quantization method {method!r}, which vram does not size.")
@@ -1090,26 +1248,38 @@ def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[s
     groups = qc.get("config_groups") or {}
     schemes = [g.get("weights") for g in groups.values() if g.get("weights")]
     if len(schemes) != 1:
-        raise ConfigError(f"{model_type} checkpoint has {len(schemes)} compressed-tensors weight schemes; "
-                          "vram sizes exactly one.")
+        raise ConfigError(
+            f"{model_type} checkpoint has {len(schemes)} compressed-tensors weight schemes; vram sizes exactly one."
+        )
     w = schemes[0]
     bits, kind, strategy = int(w.get("num_bits") or 8), w.get("type") or "int", w.get("strategy") or "tensor"
     group = w.get("group_size")
     block = w.get("block_structure")
     common: dict[str, Any] = {"method": "compressed-tensors", "weight_bits": bits, "skipped_modules": skipped}
     if strategy not in ("tensor", "channel", "group", "block"):
-        raise ConfigError(f"{model_type} checkpoint uses compressed-tensors strategy {strategy!r}, which vram "
-                          "does not size.")
+        raise ConfigError(
+            f"{model_type} checkpoint uses compressed-tensors strategy {strategy!r}, which vram does not size."
+        )
     granularity = "tensor" if strategy == "tensor" else "channel"
     if kind == "float" and bits == 8:
         # float-quantized scales are stored in fp32 (weight_scale [out, 1] or per block / tensor)
-        return Quantization(format="fp8", scale_bytes=4, granularity=granularity,
-                            block_size=(int(block[0]), int(block[1])) if block else None, **common)
+        return Quantization(
+            format="fp8",
+            scale_bytes=4,
+            granularity=granularity,
+            block_size=(int(block[0]), int(block[1])) if block else None,
+            **common,
+        )
     if kind == "int" and bits == 8:
         return Quantization(format="int8", scale_bytes=4, granularity=granularity, **common)
     if kind == "int" and bits == 4:
-        return Quantization(format="int4", group_size=int(group) if strategy == "group" else None,
-                            scale_bytes=2, zero_points=not w.get("symmetric", True), **common)
+        return Quantization(
+            format="int4",
+            group_size=int(group) if strategy == "group" else None,
+            scale_bytes=2,
+            zero_points=not w.get("symmetric", True),
+            **common,
+        )
     raise ConfigError(f"{model_type} checkpoint uses compressed-tensors {kind}{bits}, which vram does not size.")
 
 
@@ -1138,8 +1308,7 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
     standard fields with ``unread`` saying why: its numbers carry no verdict.
     """
     if not isinstance(config, Mapping):
-        raise ConfigError("config.json must hold a JSON object; this one holds "
-                          f"{type(config).__name__}.")
+        raise ConfigError(f"config.json must hold a JSON object; this one holds {type(config).__name__}.")
     model_type = str(config.get("model_type") or "unknown")
     try:
         return _check_spec(_load(config, model_type, safetensors))
@@ -1158,15 +1327,30 @@ def load_model_spec(config: Mapping[str, Any], *, safetensors: SafetensorsInfo |
 def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
     """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
     text = config.get("text_config")
-    if fam.vision not in ("llava", "llava_next", "internvl", "paligemma", "vipllava", "pixtral", "idefics3",
-                          "video_llava", "cohere2_vision", "kimi_k25", "unmodelled") \
-            or not isinstance(text, Mapping):
+    if fam.vision not in (
+        "llava",
+        "llava_next",
+        "internvl",
+        "paligemma",
+        "vipllava",
+        "pixtral",
+        "idefics3",
+        "video_llava",
+        "cohere2_vision",
+        "kimi_k25",
+        "unmodelled",
+    ) or not isinstance(text, Mapping):
         return fam
     text_fam = family(str(text.get("model_type") or ""))
     if text_fam is None or text_fam.text_key is not None:
         return fam
-    return dataclasses.replace(text_fam, model_type=fam.model_type, text_key="text_config", vision=fam.vision,
-                               vision_defaults=fam.vision_defaults)
+    return dataclasses.replace(
+        text_fam,
+        model_type=fam.model_type,
+        text_key="text_config",
+        vision=fam.vision,
+        vision_defaults=fam.vision_defaults,
+    )
 
 
 def _unmodelled_sentence(model_type: str, config: Mapping[str, Any]) -> str:
@@ -1191,12 +1375,30 @@ def _filled(config: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, str | No
 
 # Layer counts and periods whose value decides the layout; a config class derives layer lists from
 # them without checking, so a negative or fractional one is refused before it is read.
-_COUNT_FIELDS = ("sliding_window_pattern", "interleave_moe_layer_step", "decoder_sparse_step",
-                 "first_k_dense_replace", "moe_layer_freq", "n_shared_experts", "num_shared_experts",
-                 "shared_expert_intermediate_size", "expert_layer_period", "expert_layer_offset",
-                 "attn_layer_period", "attn_layer_offset", "full_attention_interval", "max_window_layers",
-                 "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "hidden_size",
-                 "intermediate_size", "moe_intermediate_size", "vocab_size", "head_dim")
+_COUNT_FIELDS = (
+    "sliding_window_pattern",
+    "interleave_moe_layer_step",
+    "decoder_sparse_step",
+    "first_k_dense_replace",
+    "moe_layer_freq",
+    "n_shared_experts",
+    "num_shared_experts",
+    "shared_expert_intermediate_size",
+    "expert_layer_period",
+    "expert_layer_offset",
+    "attn_layer_period",
+    "attn_layer_offset",
+    "full_attention_interval",
+    "max_window_layers",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "hidden_size",
+    "intermediate_size",
+    "moe_intermediate_size",
+    "vocab_size",
+    "head_dim",
+)
 
 
 def _check_counts(config: Mapping[str, Any], model_type: str) -> None:
@@ -1222,19 +1424,73 @@ _CAP_EXPERTS = 1 << 16
 _CAP_TOKENS = 1 << 32  # context lengths and windows
 _CAP_GROUPS: tuple[tuple[tuple[str, ...], int, str], ...] = (
     (("hidden_size", "n_embd", "d_model", "dim", "kv_lora_rank", "q_lora_rank"), _CAP_HIDDEN, "hidden units"),
-    (("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size", "moe_intermediate_size",
-      "shared_expert_intermediate_size", "expert_intermediate_size"), _CAP_WIDTH, "MLP units"),
+    (
+        (
+            "intermediate_size",
+            "n_inner",
+            "ffn_dim",
+            "ffn_hidden_size",
+            "moe_intermediate_size",
+            "shared_expert_intermediate_size",
+            "expert_intermediate_size",
+        ),
+        _CAP_WIDTH,
+        "MLP units",
+    ),
     (("vocab_size", "padded_vocab_size", "n_vocab"), _CAP_VOCAB, "tokens in its vocabulary"),
     (("num_hidden_layers", "n_layer", "num_layers", "n_layers"), MAX_LAYERS, "layers"),
-    (("num_attention_heads", "n_head", "num_heads", "n_heads", "num_key_value_heads", "n_head_kv",
-      "num_kv_heads", "n_kv_heads", "linear_num_key_heads", "linear_num_value_heads"), _CAP_HEADS, "heads"),
-    (("head_dim", "kv_channels", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "linear_key_head_dim",
-      "linear_value_head_dim"), _CAP_HEADS, "units per head"),
-    (("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts", "num_experts_per_tok",
-      "experts_per_token", "num_experts_per_token", "moe_topk", "n_shared_experts", "num_shared_experts",
-      "n_group", "topk_group"), _CAP_EXPERTS, "experts"),
-    (("max_position_embeddings", "n_positions", "sliding_window", "attention_chunk_size", "max_window_layers"),
-     _CAP_TOKENS, "tokens of context"),
+    (
+        (
+            "num_attention_heads",
+            "n_head",
+            "num_heads",
+            "n_heads",
+            "num_key_value_heads",
+            "n_head_kv",
+            "num_kv_heads",
+            "n_kv_heads",
+            "linear_num_key_heads",
+            "linear_num_value_heads",
+        ),
+        _CAP_HEADS,
+        "heads",
+    ),
+    (
+        (
+            "head_dim",
+            "kv_channels",
+            "qk_nope_head_dim",
+            "qk_rope_head_dim",
+            "v_head_dim",
+            "linear_key_head_dim",
+            "linear_value_head_dim",
+        ),
+        _CAP_HEADS,
+        "units per head",
+    ),
+    (
+        (
+            "num_local_experts",
+            "num_experts",
+            "n_routed_experts",
+            "moe_num_experts",
+            "num_experts_per_tok",
+            "experts_per_token",
+            "num_experts_per_token",
+            "moe_topk",
+            "n_shared_experts",
+            "num_shared_experts",
+            "n_group",
+            "topk_group",
+        ),
+        _CAP_EXPERTS,
+        "experts",
+    ),
+    (
+        ("max_position_embeddings", "n_positions", "sliding_window", "attention_chunk_size", "max_window_layers"),
+        _CAP_TOKENS,
+        "tokens of context",
+    ),
 )
 _FIELD_CAPS: dict[str, tuple[int, str]] = {name: (cap, noun) for names, cap, noun in _CAP_GROUPS for name in names}
 _MAX_CONFIG_DEPTH = 32  # real configs nest 3-5 levels (quantization_config.config_groups.group_0.weights)
@@ -1245,8 +1501,9 @@ def _check_values(node: Any, model_type: str, path: str = "", depth: int = 0) ->
     """Refuse NaN, infinities, absurd numbers and absurd nesting anywhere in a config, naming the field."""
     if depth > _MAX_CONFIG_DEPTH:
         where = path or "the top"
-        raise ConfigError(f"{model_type} config nests more than {_MAX_CONFIG_DEPTH} levels deep at {where}: vram "
-                          "cannot read it.")
+        raise ConfigError(
+            f"{model_type} config nests more than {_MAX_CONFIG_DEPTH} levels deep at {where}: vram cannot read it."
+        )
     if isinstance(node, Mapping):
         for key, value in node.items():
             _check_values(value, model_type, f"{path}.{key}" if path else str(key), depth + 1)
@@ -1270,8 +1527,9 @@ def _check_capped(model_type: str, key: str, value: Any) -> None:
     if value < 0:
         raise ConfigError(f"{model_type} config has {key}={_shown(value)}; it cannot be negative.")
     if value > cap:
-        raise ConfigError(f"{model_type} config has {key}={_shown(value)}: vram reads models of at most "
-                          f"{cap:,} {noun}.")
+        raise ConfigError(
+            f"{model_type} config has {key}={_shown(value)}: vram reads models of at most {cap:,} {noun}."
+        )
 
 
 def _unusable_number(value: Any) -> bool:
@@ -1294,11 +1552,15 @@ _MAX_PARAMS = 100_000 * 10**9  # the n= override's bound: 100,000 billion
 def _check_spec(spec: ModelSpec) -> ModelSpec:
     """What the fields allow one by one but no model can be: more active than total, absurd totals."""
     if spec.num_experts and spec.experts_per_token > spec.num_experts:
-        raise ConfigError(f"{spec.model_type} config routes each token to {spec.experts_per_token} experts "
-                          f"of {spec.num_experts}: num_experts_per_tok cannot exceed the expert count.")
+        raise ConfigError(
+            f"{spec.model_type} config routes each token to {spec.experts_per_token} experts "
+            f"of {spec.num_experts}: num_experts_per_tok cannot exceed the expert count."
+        )
     if spec.params.total > _MAX_PARAMS:
-        raise ConfigError(f"{spec.model_type} config describes {spec.params.total:.3g} parameters, more than "
-                          f"{_MAX_PARAMS:.0e}: check hidden_size, num_hidden_layers and the MLP widths.")
+        raise ConfigError(
+            f"{spec.model_type} config describes {spec.params.total:.3g} parameters, more than "
+            f"{_MAX_PARAMS:.0e}: check hidden_size, num_hidden_layers and the MLP widths."
+        )
     return spec
 
 
@@ -1330,13 +1592,20 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
         if fam is UNKNOWN:
             raise
         # A layer kind the family's layout does not cover: read the rest as a Llama-style decoder.
-        return _build(full, config, model_type, UNKNOWN, False, source, warnings, [*unread, str(err)],
-                      safetensors)
+        return _build(full, config, model_type, UNKNOWN, False, source, warnings, [*unread, str(err)], safetensors)
 
 
-def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, fam: Family, known: bool,
-           source: str, warnings: list[str], unread: list[str],
-           safetensors: SafetensorsInfo | None) -> ModelSpec:
+def _build(
+    config: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    model_type: str,
+    fam: Family,
+    known: bool,
+    source: str,
+    warnings: list[str],
+    unread: list[str],
+    safetensors: SafetensorsInfo | None,
+) -> ModelSpec:
     warnings = list(warnings)
     cfg = _text_config(config, fam)
     if fam.sliding in ("all_if_window", "qwen2") and "sliding_window" not in cfg:
@@ -1347,13 +1616,18 @@ def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, f
     hidden = hidden_size(cfg, model_type)
     heads = num_heads(cfg, model_type)
     vocab = vocab_size(cfg, model_type)
-    for name, value in (("num_hidden_layers", layers), ("hidden_size", hidden),
-                        ("num_attention_heads", heads), ("vocab_size", vocab)):
+    for name, value in (
+        ("num_hidden_layers", layers),
+        ("hidden_size", hidden),
+        ("num_attention_heads", heads),
+        ("vocab_size", vocab),
+    ):
         _positive(model_type, name, value)
     if layers > MAX_LAYERS:
         # One LayerKV per layer is built: a corrupt config must not exhaust memory.
-        raise ConfigError(f"{model_type} config has num_hidden_layers={layers}; vram sizes models of at most "
-                          f"{MAX_LAYERS:,} layers.")
+        raise ConfigError(
+            f"{model_type} config has num_hidden_layers={layers}; vram sizes models of at most {MAX_LAYERS:,} layers."
+        )
     kv_heads = _positive(model_type, "num_key_value_heads", num_kv_heads(cfg, model_type, heads))
     # MLA: the classes derive head_dim = qk_rope_head_dim (a RoPE width); the engines' activation
     # terms read spec.head_dim as the config states it, else hidden / heads, as before.
@@ -1369,16 +1643,31 @@ def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, f
     # An image-text model ties (or not) its lm_head by its own top-level flag, whatever its text_config says.
     # (when the saved config states it; the classes' defaults differ from what published checkpoints store).
     outer = raw.get("tie_word_embeddings") if fam.text_key is not None else None
-    tied = bool(outer if outer is not None else _field(
-        cfg, "tie_word_embeddings", default=_field(config, "tie_word_embeddings", default=fam.tie_default)))
+    tied = bool(
+        outer
+        if outer is not None
+        else _field(cfg, "tie_word_embeddings", default=_field(config, "tie_word_embeddings", default=fam.tie_default))
+    )
     # The dtype the checkpoint was saved in: the raw config's (transformers fills none when absent).
     dtype, dtype_warning = torch_dtype((_text_config(raw, fam), raw), model_type, fam)
     if dtype_warning:
         warnings.append(dtype_warning)
     if fam.arch == "jamba":
         cfg = {**cfg, "mamba_dt_rank": cfg.get("mamba_dt_rank", "auto")}
-    g = _Geometry(model_type=model_type, fam=fam, cfg=cfg, top=config, hidden=hidden, layers=layers,
-                  heads=heads, kv_heads=kv_heads, head_dim=hd, vocab=vocab, intermediate=inter, tied=tied)
+    g = _Geometry(
+        model_type=model_type,
+        fam=fam,
+        cfg=cfg,
+        top=config,
+        hidden=hidden,
+        layers=layers,
+        heads=heads,
+        kv_heads=kv_heads,
+        head_dim=hd,
+        vocab=vocab,
+        intermediate=inter,
+        tied=tied,
+    )
 
     c = _Counts()
     c.add("embedding", vocab * hidden)
@@ -1407,28 +1696,49 @@ def _build(config: Mapping[str, Any], raw: Mapping[str, Any], model_type: str, f
                 warnings.append(note)
         if safetensors.tensors is not None:
             checked, notes, covered = structure.check_layers(
-                tuple(layer_kv), safetensors.tensors, hidden=hidden, q_width=heads * hd, head_dim=hd,
-                model_type=model_type)
+                tuple(layer_kv),
+                safetensors.tensors,
+                hidden=hidden,
+                q_width=heads * hd,
+                head_dim=hd,
+                model_type=model_type,
+            )
             layer_kv = list(checked)
             warnings.extend(notes)
             if unread and covered and not any(layer.kind == "state" for layer in layer_kv):
                 # The weights are the checkpoint's bytes and every layer's cache is read from its
                 # tensors: the structure no longer rests on a guess.
-                warnings.append(f"vram does not model {model_type}'s layers: its weights are the checkpoint's "
-                                "bytes and its KV cache is read from the attention tensors of every layer.")
+                warnings.append(
+                    f"vram does not model {model_type}'s layers: its weights are the checkpoint's "
+                    "bytes and its KV cache is read from the attention tensors of every layer."
+                )
                 unread = []
 
     return ModelSpec(
-        model_type=model_type, known_family=known,
+        model_type=model_type,
+        known_family=known,
         architectures=tuple(raw.get("architectures") or ()),
-        torch_dtype=dtype, hidden_size=hidden, num_layers=layers, num_attention_heads=heads,
-        num_kv_heads=kv_heads, head_dim=hd, vocab_size=vocab,
+        torch_dtype=dtype,
+        hidden_size=hidden,
+        num_layers=layers,
+        num_attention_heads=heads,
+        num_kv_heads=kv_heads,
+        head_dim=hd,
+        vocab_size=vocab,
         intermediate_size=_dense_width(c, g),
         max_position_embeddings=_int(cfg, model_type, "max_position_embeddings", "n_positions", default=None),
-        tie_word_embeddings=tied, layers=tuple(layer_kv), params=params, quantization=quant, vision=vision,
-        checkpoint_bytes=checkpoint_bytes, params_source=params_source,
-        warnings=tuple(warnings), linears=c.linear_specs(), unread=tuple(unread),
-        config_source=source, **extra,
+        tie_word_embeddings=tied,
+        layers=tuple(layer_kv),
+        params=params,
+        quantization=quant,
+        vision=vision,
+        checkpoint_bytes=checkpoint_bytes,
+        params_source=params_source,
+        warnings=tuple(warnings),
+        linears=c.linear_specs(),
+        unread=tuple(unread),
+        config_source=source,
+        **extra,
     )
 
 
@@ -1470,8 +1780,9 @@ def _bytes_from_counts(parameters: Mapping[str, int], model_type: str) -> int:
     return total
 
 
-def _params_from_checkpoint(params: ParamCounts, st: SafetensorsInfo, tied: bool,
-                            embedding: int) -> tuple[ParamCounts, str | None]:
+def _params_from_checkpoint(
+    params: ParamCounts, st: SafetensorsInfo, tied: bool, embedding: int
+) -> tuple[ParamCounts, str | None]:
     """Counts that follow an unquantized checkpoint: what is stored is what is counted.
 
     A tied checkpoint that also stores ``lm_head`` (Qwen3-0.6B) counts it as ``lm_head``; any other
@@ -1487,9 +1798,12 @@ def _params_from_checkpoint(params: ParamCounts, st: SafetensorsInfo, tied: bool
         data["active"] += embedding
         return ParamCounts(**data), None
     if params.other + diff < 0:
-        return params, (f"the checkpoint stores {stored:,} parameters but the config implies "
-                        f"{params.total:,}; using the config's count.")
+        return params, (
+            f"the checkpoint stores {stored:,} parameters but the config implies "
+            f"{params.total:,}; using the config's count."
+        )
     data["other"] += diff
     data["active"] += diff
-    return ParamCounts(**data), (f"the checkpoint stores {stored:,} parameters, {diff:+,} against the "
-                                 "config's arithmetic.")
+    return ParamCounts(**data), (
+        f"the checkpoint stores {stored:,} parameters, {diff:+,} against the config's arithmetic."
+    )

@@ -15,8 +15,18 @@ if TYPE_CHECKING:
     from estimator.query import KVSetting, Query
 
 # The bits per weight each format stores: what ``p=`` must agree with, and the classic formula's p.
-FORMAT_BITS: dict[str, int] = {"bf16": 16, "fp16": 16, "fp32": 32, "fp8": 8, "int8": 8, "int4": 4,
-                               "nf4": 4, "mxfp4": 4, "awq": 4, "gptq": 4}
+FORMAT_BITS: dict[str, int] = {
+    "bf16": 16,
+    "fp16": 16,
+    "fp32": 32,
+    "fp8": 8,
+    "int8": 8,
+    "int4": 4,
+    "nf4": 4,
+    "mxfp4": 4,
+    "awq": 4,
+    "gptq": 4,
+}
 
 
 def model_dtype(spec: ModelSpec, weight_format: WeightFormat | None = None, bits: int | None = None) -> TorchDType:
@@ -30,8 +40,9 @@ def model_dtype(spec: ModelSpec, weight_format: WeightFormat | None = None, bits
     return _dtypes(spec.torch_dtype, weight_format, bits, "on").model
 
 
-def kv_dtype(spec: ModelSpec, kv: KVSetting, weight_format: WeightFormat | None = None,
-             bits: int | None = None) -> KVDType | None:
+def kv_dtype(
+    spec: ModelSpec, kv: KVSetting, weight_format: WeightFormat | None = None, bits: int | None = None
+) -> KVDType | None:
     """The KV cache dtype for the ``kv=`` setting: None when off, the model dtype for on/auto."""
     return _dtypes(spec.torch_dtype, weight_format, bits, kv).kv
 
@@ -50,8 +61,9 @@ def resolve_dtypes(spec: ModelSpec, query: Query) -> Dtypes:
 
 
 @cache
-def _dtypes(checkpoint: TorchDType, weight_format: WeightFormat | None, bits: int | None,
-            kv_setting: KVSetting) -> Dtypes:
+def _dtypes(
+    checkpoint: TorchDType, weight_format: WeightFormat | None, bits: int | None, kv_setting: KVSetting
+) -> Dtypes:
     # Only the checkpoint's dtype matters of the spec; the engines ask many times per estimate.
     if weight_format in ("bf16", "fp16", "fp32"):
         model: TorchDType = weight_format

@@ -34,20 +34,30 @@ def _classic_memory(spec: ModelSpec, query: Query) -> tuple[Memory, EngineTerms]
     # method=classic: the original formulas' terms, in bytes (GB = 1e9), so fit and solvers follow them.
     c = _classic(spec, query)
     act_gb = c.flash_gb if query.flash_attention else (c.gqa_gb if c.gqa_gb is not None else c.vanilla_gb)
-    memory = Memory(weights=round((c.model_gb or 0) * GB), kv_cache=round((c.kv_cache_gb or 0) * GB),
-                    activations=round((act_gb or 0) * GB), overhead=0)
-    return memory, EngineTerms(activations=memory.activations, overhead=0,
-                               activation_where="one layer's activations (classic formula)")
+    memory = Memory(
+        weights=round((c.model_gb or 0) * GB),
+        kv_cache=round((c.kv_cache_gb or 0) * GB),
+        activations=round((act_gb or 0) * GB),
+        overhead=0,
+    )
+    return memory, EngineTerms(
+        activations=memory.activations, overhead=0, activation_where="one layer's activations (classic formula)"
+    )
 
 
-def _memory(spec: ModelSpec, query: Query, weights: int, engine: Engine, gpu: GPU | None,
-            dtypes: Dtypes) -> tuple[Memory, EngineTerms]:
+def _memory(
+    spec: ModelSpec, query: Query, weights: int, engine: Engine, gpu: GPU | None, dtypes: Dtypes
+) -> tuple[Memory, EngineTerms]:
     if query.method == "classic":
         return _classic_memory(spec, query)
     if engine.split == "layers" and query.gpus > 1:
         share = engine.layer_share(spec, query, gpu, dtypes, weights=weights)
-        return Memory(weights=share.weights, kv_cache=share.kv_cache, activations=share.terms.activations,
-                      overhead=share.terms.overhead), share.terms
+        return Memory(
+            weights=share.weights,
+            kv_cache=share.kv_cache,
+            activations=share.terms.activations,
+            overhead=share.terms.overhead,
+        ), share.terms
     kv = 0 if dtypes.kv is None else engine.kv_cache_bytes(spec, query, dtypes.kv, gpus=query.gpus, gpu=gpu)
     terms = engine.terms(spec, query, gpu, dtypes, weights=weights, kv_cache=kv)
     # What the engine holds once loaded: the checkpoint share plus what its kernels re-lay or add
@@ -168,8 +178,14 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
             break
     refusal = engine.refusal(spec, query)
     return Fit(
-        gpu=gpu.key, gpu_name=gpu.name, gpu_memory=gpu.memory_bytes, fits=refusal is None and total <= usable,
-        headroom=usable - total, max_seq_len=max_seq, max_batch=max_batch, min_gpus=min_gpus,
+        gpu=gpu.key,
+        gpu_name=gpu.name,
+        gpu_memory=gpu.memory_bytes,
+        fits=refusal is None and total <= usable,
+        headroom=usable - total,
+        max_seq_len=max_seq,
+        max_batch=max_batch,
+        min_gpus=min_gpus,
         engine_refuses=refusal,
     )
 
@@ -178,9 +194,16 @@ def _classic(spec: ModelSpec, query: Query) -> Classic:
     n = query.params_billions if query.params_billions is not None else spec.params.total / 1e9
     bits = query.bits or FORMAT_BITS.get(query.weight_format or spec.quantization.format, 16)
     return classic(
-        n_billions=n, bits=bits, seq_len=query.seq_len, batch=query.batch, hidden=spec.hidden_size,
-        heads=spec.num_attention_heads, kv_heads=spec.num_kv_heads, layers=spec.num_layers,
-        flash_attention=query.flash_attention, kv_cache=query.kv != "off",
+        n_billions=n,
+        bits=bits,
+        seq_len=query.seq_len,
+        batch=query.batch,
+        hidden=spec.hidden_size,
+        heads=spec.num_attention_heads,
+        kv_heads=spec.num_kv_heads,
+        layers=spec.num_layers,
+        flash_attention=query.flash_attention,
+        kv_cache=query.kv != "off",
     )
 
 
@@ -201,8 +224,11 @@ def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, qu
     if result.total_gb is None or memory.total == 0:
         return None
     ours_gb = memory.total / GB
-    act_gb = result.flash_gb if query.flash_attention else (
-        result.gqa_gb if result.gqa_gb is not None else result.vanilla_gb)
+    act_gb = (
+        result.flash_gb
+        if query.flash_attention
+        else (result.gqa_gb if result.gqa_gb is not None else result.vanilla_gb)
+    )
     reasons = [
         None if kv_ratio is None else _off_by("KV cache", kv_ratio, 1.0),
         # Its activation term is one layer's, at the whole model's scale of s and b.
@@ -216,12 +242,15 @@ def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, qu
         return None
     why = "; ".join(found) or "its terms do not follow how engines allocate"
     cancel = "" if total_off else ", close only because its errors cancel"
-    return note("classic_formula",
-                f"The classic formula says {result.total_gb} GB here (this estimate: {ours_gb:.2f} GB{cancel}): {why}.")
+    return note(
+        "classic_formula",
+        f"The classic formula says {result.total_gb} GB here (this estimate: {ours_gb:.2f} GB{cancel}): {why}.",
+    )
 
 
-def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | None = None,
-             warnings: tuple[str, ...] = ()) -> Estimate:
+def estimate(
+    spec: ModelSpec, query: Query, *, model_id: str, revision: str | None = None, warnings: tuple[str, ...] = ()
+) -> Estimate:
     """Size one query against one model description."""
     engine = get_engine(query.engine)
     gpu = _gpu(query)
@@ -247,23 +276,34 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
     wanted = query.weight_format
     if wanted in ("awq", "gptq", "mxfp4") and spec.quantization.format != wanted:
         # Calibrated or re-laid formats: neither engine converts bf16 weights into them on load.
-        notes.append(note("pre_quantized_needed",
-                          f"dtype={wanted} sizes a {wanted.upper()} checkpoint of this model: neither transformers "
-                          f"nor vLLM converts a {spec.quantization.format} checkpoint to {wanted.upper()} on load, "
-                          "so load a pre-quantized one."))
+        notes.append(
+            note(
+                "pre_quantized_needed",
+                f"dtype={wanted} sizes a {wanted.upper()} checkpoint of this model: neither transformers "
+                f"nor vLLM converts a {spec.quantization.format} checkpoint to {wanted.upper()} on load, "
+                "so load a pre-quantized one.",
+            )
+        )
     notes += engine.notes(spec, query, gpu)
     # Settings another engine reads: say they change nothing here.
-    foreign = [key.name for key in KEYS if (owner := setting_owner(key.name)) is not None
-               and owner is not engine and not is_default(query, key.name)]
+    foreign = [
+        key.name
+        for key in KEYS
+        if (owner := setting_owner(key.name)) is not None and owner is not engine and not is_default(query, key.name)
+    ]
     if foreign:
         owner = setting_owner(foreign[0])
         assert owner is not None
         one = len(foreign) == 1
-        notes.append(note("setting_ignored",
-                          f"{', '.join(foreign)} {'is a' if one else 'are'} {owner.label} "
-                          f"{'setting' if one else 'settings'}: "
-                          f"{'it changes' if one else 'they change'} nothing with engine={query.engine} "
-                          f"(add engine={owner.name})."))
+        notes.append(
+            note(
+                "setting_ignored",
+                f"{', '.join(foreign)} {'is a' if one else 'are'} {owner.label} "
+                f"{'setting' if one else 'settings'}: "
+                f"{'it changes' if one else 'they change'} nothing with engine={query.engine} "
+                f"(add engine={owner.name}).",
+            )
+        )
     if gpu is not None and not gpu.bf16 and query.method == "calibrated" and dtypes.model == "bf16":
         # Compute capability 7.x has no bf16: vLLM refuses to start, and torch has no fast path.
         plain = spec.quantization.method == "none" and query.weight_format is None and query.bits is None
@@ -284,13 +324,27 @@ def estimate(spec: ModelSpec, query: Query, *, model_id: str, revision: str | No
     # kv.py lays out Mamba-style state as transformers does, or as vLLM does for any other engine.
     state_layout: Literal["transformers", "vllm"] = "transformers" if query.engine == "transformers" else "vllm"
     return Estimate(
-        model=model_id, revision=revision, params_total=spec.params.total,
-        params_active=spec.params.active if spec.num_experts else None, query=query, memory=memory,
-        classic=classic_result, fit=fit, engine_report=report,
-        details=Details(kv_bytes_per_token=per_token, weight_format=fmt, kv_dtype=kvd,
-                        kv_fixed_bytes_per_sequence=state_bytes_per_sequence(spec, gpus=query.gpus, engine=state_layout)
-                        if kvd else 0,
-                        activation_peak_where=terms.activation_where, params_source=spec.params_source,
-                        classic_kv_ratio=kv_ratio, context_window=spec.max_position_embeddings),
-        warnings=tuple(dict.fromkeys(notes)), refused=refused,
+        model=model_id,
+        revision=revision,
+        params_total=spec.params.total,
+        params_active=spec.params.active if spec.num_experts else None,
+        query=query,
+        memory=memory,
+        classic=classic_result,
+        fit=fit,
+        engine_report=report,
+        details=Details(
+            kv_bytes_per_token=per_token,
+            weight_format=fmt,
+            kv_dtype=kvd,
+            kv_fixed_bytes_per_sequence=state_bytes_per_sequence(spec, gpus=query.gpus, engine=state_layout)
+            if kvd
+            else 0,
+            activation_peak_where=terms.activation_where,
+            params_source=spec.params_source,
+            classic_kv_ratio=kv_ratio,
+            context_window=spec.max_position_embeddings,
+        ),
+        warnings=tuple(dict.fromkeys(notes)),
+        refused=refused,
     )

@@ -28,9 +28,25 @@ Sliding = Literal["none", "all_if_window", "qwen2", "alternate", "pattern", "chu
 # shared expert with a sigmoid gate); deepseek (first_k_dense_replace, moe_layer_freq, shared
 # experts); llama4 (interleave_moe_layer_step, one shared expert); jamba (expert_layer_period).
 MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss", "ernie"]
-Vision = Literal["none", "unmodelled", "siglip", "pixtral", "llama4", "qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava",
-                 "llava_next", "paligemma", "vipllava", "idefics3", "video_llava", "cohere2_vision", "kimi_k25",
-                 "internvl"]
+Vision = Literal[
+    "none",
+    "unmodelled",
+    "siglip",
+    "pixtral",
+    "llama4",
+    "qwen2_vl",
+    "qwen2_5_vl",
+    "qwen3_vl",
+    "llava",
+    "llava_next",
+    "paligemma",
+    "vipllava",
+    "idefics3",
+    "video_llava",
+    "cohere2_vision",
+    "kimi_k25",
+    "internvl",
+]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
 Bias = bool | str
@@ -97,172 +113,315 @@ def _ro(**kw: Any) -> MappingProxyType[str, Any]:
 
 
 _LLAMA = Family("llama")
-FAMILIES: MappingProxyType[str, Family] = MappingProxyType({
-    "llama": _LLAMA,
-    "mistral": Family("mistral", sliding="all_if_window"),
-    "mixtral": Family("mixtral", sliding="all_if_window", moe="mixtral"),
-    "qwen2": Family("qwen2", qkv_bias=True, o_bias=False, sliding="qwen2"),
-    "qwen2_moe": Family("qwen2_moe", qkv_bias=True, o_bias=False, sliding="qwen2", moe="qwen"),
-    "qwen3": Family("qwen3", qk_norm=True, sliding="qwen2"),
-    "qwen3_moe": Family("qwen3_moe", qk_norm=True, sliding="qwen2", moe="qwen"),
-    "phi": Family("phi", arch="phi", qkv_bias=True, o_bias=True, norms_per_layer=1, mlp_bias=True),
-    "phi3": Family("phi3", sliding="all_if_window"),
-    "gemma": Family("gemma", tie_default=True),
-    "gemma2": Family("gemma2", tie_default=True, norms_per_layer=4, sliding="alternate"),
-    "gemma3": Family(
-        "gemma3", text_key="text_config", tie_default=True, norms_per_layer=4, qk_norm=True,
-        sliding="pattern", vision="siglip",
-    ),
-    "gemma3_text": Family("gemma3_text", tie_default=True, norms_per_layer=4, qk_norm=True, sliding="pattern"),
-    "granite": Family("granite"),
-    "deepseek_v2": Family("deepseek_v2", arch="mla", moe="deepseek"),
-    "deepseek_v3": Family("deepseek_v3", arch="mla", moe="deepseek"),
-    "gpt_oss": Family("gpt_oss", arch="gpt_oss", qkv_bias=True, o_bias=True, moe="gpt_oss",
-                      sliding="alternate", dtype_default="bf16"),
-    "llama4": Family(
-        "llama4", text_key="text_config", qkv_bias="config", sliding="chunked", moe="llama4",
-        vision="llama4",
-    ),
-    "llama4_text": Family("llama4_text", sliding="chunked", moe="llama4"),
-    "mistral3": Family(
-        "mistral3", text_key="text_config", sliding="all_if_window", vision="pixtral",
-    ),
-    # Qwen2-VL / Qwen2.5-VL: a Qwen2 text stack (top-level fields, or a nested text_config in
-    # newer saves) and a ViT whose images are at most the processor's default max_pixels
-    # (12,845,056 = 3584 x 3584), the size vLLM profiles with.
-    "qwen2_vl": Family("qwen2_vl", qkv_bias=True, o_bias=False, sliding="qwen2", vision="qwen2_vl",
-                       vision_defaults=_ro(image_size=3584, in_chans=3, mlp_ratio=4, temporal_patch_size=2,
-                                           spatial_merge_size=2)),
-    "qwen2_5_vl": Family("qwen2_5_vl", qkv_bias=True, o_bias=False, sliding="qwen2", vision="qwen2_5_vl",
-                         vision_defaults=_ro(image_size=3584, in_chans=3, temporal_patch_size=2,
-                                             spatial_merge_size=2)),
-    "jamba": Family("jamba", arch="jamba", moe="jamba"),
-    # ---- built layer by layer from the config's layer_types / mlp_layer_types (arch "layers").
-    # Each entry says only what the config does not: biases, norms, q/k norms, the MoE layout.
-    "smollm3": Family("smollm3", arch="layers"),
-    "olmo2": Family("olmo2", arch="layers", qk_norm="full"),  # post-norms only (2 per layer),
-    "olmo3": Family("olmo3", arch="layers", qk_norm="full"),
-    "seed_oss": Family("seed_oss", arch="layers", qkv_bias="attention_bias", o_bias="attention_out_bias"),
-    "cohere2": Family("cohere2", arch="layers", norms_per_layer=1),  # parallel block, one LayerNorm (no bias),
-    "ministral3": Family("ministral3", arch="layers", sliding="all_if_window"),
-    "starcoder2": Family("starcoder2", arch="layers", qkv_bias="use_bias", o_bias="use_bias", mlp="plain",
-                         mlp_bias="use_bias", norm_bias=True, sliding="all_if_window"),
-    # GPTBigCode (StarCoder 1): multi-query attention fused in c_attn, learned positions, LayerNorms.
-    "gpt_bigcode": Family("gpt_bigcode", arch="layers", qkv_bias=True, o_bias=True, mlp="plain", mlp_bias=True,
-                          norm_bias=True, learned_positions=True),
-    "phimoe": Family("phimoe", arch="layers", norm_bias=True, moe="mixtral",
-                     sliding="all_if_window"),
-    "minimax_m2": Family("minimax_m2", arch="layers", qk_norm="full", moe="mixtral"),
-    "glm4_moe": Family("glm4_moe", arch="layers", qkv_bias="attention_bias", qk_norm=False, moe="deepseek",
-                       shared="deepseek"),
-    "ernie4_5_moe": Family("ernie4_5_moe", arch="layers", qkv_bias="use_bias", o_bias="use_bias", moe="ernie",
-                           shared="deepseek", router_bias=True),
-    "mistral4": Family("mistral4", arch="layers", attention="mla", moe="deepseek", shared="deepseek"),
-    "deepseek_v32": Family("deepseek_v32", arch="layers", attention="mla", shared="deepseek"),
-    "glm_moe_dsa": Family("glm_moe_dsa", arch="layers", attention="mla", shared="deepseek"),
-    "glm4_moe_lite": Family("glm4_moe_lite", arch="layers", attention="mla", shared="deepseek"),
-    "qwen3_next": Family("qwen3_next", arch="layers", qk_norm=True, attn_gate=True, linear="gated_deltanet",
-                         moe="qwen", shared="qwen"),
-    "qwen3_5_text": Family("qwen3_5_text", arch="layers", qk_norm=True, attn_gate=True, linear="gated_deltanet"),
-    "qwen3_5_moe_text": Family("qwen3_5_moe_text", arch="layers", qk_norm=True, attn_gate=True,
-                               linear="gated_deltanet", moe="qwen", shared="qwen"),
-    "kimi_linear": Family("kimi_linear", arch="layers", attention="mla", linear="kda", shared="deepseek"),
-    "granitemoehybrid": Family("granitemoehybrid", arch="layers", linear="mamba2", moe="mixtral", shared="dense"),
-    "lfm2": Family("lfm2", arch="layers", qk_norm=True, linear="short_conv"),
-    # Nemotron-H: Mamba-2, attention, ReLU^2 MLP and MoE layers, one block and one norm each.
-    "nemotron_h": Family("nemotron_h", arch="layers", linear="mamba2", mlp="plain", shared="plain",
-                         single_block=True, unmodelled_flags=("moe_latent_size",)),
-    # Falcon-H1: attention and a Mamba-2 mixer side by side in every layer, then the MLP.
-    "falcon_h1": Family("falcon_h1", arch="layers", linear="mamba2", parallel_mamba=True,
-                        qkv_bias="attention_bias", o_bias="attention_bias", mlp_bias="mlp_bias"),
-    # MiMo-V2-Flash: 192-wide keys, 128-wide values; sliding layers double the KV heads and add sinks.
-    "mimo_v2_flash": Family("mimo_v2_flash", arch="layers", v_head_dim=True, sinks="sliding",
-                            sliding_kv_factor=2),
-    # LongCat-Flash: two MLA + MLP sub-layers and one MoE block (with zero-compute experts) per layer.
-    "longcat_flash": Family("longcat_flash", arch="layers", attention="mla", sublayers=2),
-    # Gemma 4: sandwich norms, per-head q/k norms, per-layer head sizes, per-layer input embeddings.
-    "gemma4_text": Family("gemma4_text", arch="layers", tie_default=True, norms_per_layer=4, qk_norm=True,
-                          per_layer_inputs=True,
-                          unmodelled_flags=("num_kv_shared_layers", "attention_k_eq_v", "enable_moe_block",
-                                            "use_double_wide_mlp")),
-    # Llama-shaped decoders (gated MLP, RMSNorms, no biases) whose config says the rest.
-    **{t: Family(t, arch="layers") for t in ("cwm", "emu3", "ernie4_5", "exaone", "helium", "internlm3",
-                                              "iquestcoder", "vaultgemma")},
-    "exaone4": Family("exaone4", arch="layers", qk_norm=True),  # post-norms and per-head q/k norms
-    "cohere": Family("cohere", arch="layers", norms_per_layer=1),  # parallel block, one LayerNorm
-    "glm": Family("glm", arch="layers", qkv_bias=True, o_bias=False),
-    "glm4": Family("glm4", arch="layers", qkv_bias=True, o_bias=False, norms_per_layer=4),  # post-attn/-MLP norms
-    "hyperclovax": Family("hyperclovax", arch="layers", norms_per_layer=4),  # peri-layer norms
-    "stablelm": Family("stablelm", arch="layers", norm_bias=True),  # LayerNorms
-    "arcee": Family("arcee", arch="layers", mlp="plain"),  # ReLU^2 up/down MLP
-    "mpt": Family("mpt", arch="layers", mlp="plain"),  # ALiBi, LayerNorms without bias, up/down MLP
-    "falcon": Family("falcon", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain"),
-    # Mamba-2: every layer a Mamba-2 mixer under one norm.
-    "mamba2": Family("mamba2", arch="layers", linear="mamba2", single_block=True),
-    "granite_swa": Family("granite_swa", arch="layers", sinks="sliding"),
-    "flint": Family("flint", arch="layers", qk_norm=True, sinks=True, moe="qwen", shared="qwen", shared_gate=False),
-    "beam": Family("beam", arch="layers", attn_gate=True, attn_gate_bias=True, norms_per_layer=4),
-    "jais2": Family("jais2", arch="layers", norm_bias=True, mlp="plain"),  # biases follow the config
-    "persimmon": Family("persimmon", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
-                        mlp_bias=True, qk_norm=True, qk_norm_bias=True),
-    "nanochat": Family("nanochat", arch="layers", norms_per_layer=0, final_norm=False, mlp="plain"),
-    "bloom": Family("bloom", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True,
-                    embedding_norm=True),
-    "apertus": Family("apertus", arch="layers", qk_norm=True, mlp="plain", act_params=2),
-    "apertus1p5_text": Family("apertus1p5_text", arch="layers", qk_norm=True, mlp="plain", act_params=2),
-    "bitnet": Family("bitnet", arch="layers", sub_norms=True),
-    "aria_text": Family("aria_text", arch="layers", moe="mixtral", shared="deepseek"),
-    "kolibri1": Family("kolibri1", arch="layers", norms_per_layer=4, moe="mixtral", shared="deepseek"),
-    "laguna": Family("laguna", arch="layers", qk_norm=True, head_gate=True, moe="deepseek", shared="deepseek",
-                     router_bias=True),
-    # Bamba: Mamba-2 layers with attention at attn_layer_indices.
-    "bamba": Family("bamba", arch="layers", linear="mamba2"),
-    # OLMo (1): non-parametric LayerNorms.
-    "olmo": Family("olmo", arch="layers", norms_per_layer=0, final_norm=False),
-    "olmo_hybrid": Family("olmo_hybrid", arch="layers", qk_norm="full", linear="gated_deltanet"),
-    # AFMoE: gated attention (a separate gate projection), sandwich norms, dense-first MoE with bias.
-    "afmoe": Family("afmoe", arch="layers", qk_norm=True, attn_gate=True, norms_per_layer=4, moe="deepseek",
-                    shared="deepseek", router_bias=True),
-    "minicpm5_moe": Family("minicpm5_moe", arch="layers", attn_gate=True, shared="deepseek"),
-    "youtu": Family("youtu", arch="layers", attention="mla"),
-    "minicpm3": Family("minicpm3", arch="layers", attention="mla"),
-    "sarvam_mla": Family("sarvam_mla", arch="layers", attention="mla", moe="deepseek", shared="deepseek"),
-    "mellum": Family("mellum", arch="layers", qk_norm=True),
-    "gemma4_unified_text": Family("gemma4_unified_text", arch="layers", tie_default=True, norms_per_layer=4,
-                                  qk_norm=True),
-    # MoE decoders whose MoE placement the config gives (mlp_layer_types, or every layer).
-    "cohere2_moe": Family("cohere2_moe", arch="layers", norms_per_layer=1),
-    "exaone_moe": Family("exaone_moe", arch="layers", qk_norm=True, moe="mixtral", shared="deepseek"),
-    "hy_v3": Family("hy_v3", arch="layers", qk_norm=True, moe="mixtral", shared="deepseek"),
-    "solar_open": Family("solar_open", arch="layers", moe="mixtral", shared="deepseek"),
-    "olmoe": Family("olmoe", arch="layers", qk_norm="full", moe="mixtral"),
-    "flex_olmo": Family("flex_olmo", arch="layers", qk_norm="full", moe="mixtral"),
-    "granitemoe": Family("granitemoe", arch="layers", moe="mixtral"),
-    "granitemoe_swa": Family("granitemoe_swa", arch="layers", moe="mixtral", sinks=True),
-    "granitemoeshared": Family("granitemoeshared", arch="layers", moe="mixtral", shared="dense"),
-    "param2moe": Family("param2moe", arch="layers", qk_norm=True, moe="deepseek", shared="deepseek"),
-    "sarvam_moe": Family("sarvam_moe", arch="layers", qk_norm=True, moe="deepseek", shared="deepseek"),
-    # GPT-2: fused biased c_attn/c_proj, LayerNorms with bias, learned positions, biased fc/proj MLP.
-    "gpt2": Family("gpt2", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
-                   mlp_bias=True, learned_positions=True),
-    # GPT-J / CodeGen: parallel block under one LayerNorm, bias-free attention, biased fc_in/fc_out and lm_head.
-    "gptj": Family("gptj", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain", mlp_bias=True,
-                   lm_head_bias=True),
-    "codegen": Family("codegen", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain", mlp_bias=True,
-                      lm_head_bias=True),
-    # GPT-Neo: bias-free q/k/v, biased out_proj, learned positions.
-    "gpt_neo": Family("gpt_neo", arch="layers", o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True,
-                      learned_positions=True),
-    "opt": Family("opt", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True,
-                  learned_positions=True, position_offset=2),
-    "biogpt": Family("biogpt", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
-                     mlp_bias=True, learned_positions=True, position_offset=2),
-    "gpt_neox": Family("gpt_neox", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
-                       mlp_bias=True),
-    "xglm": Family("xglm", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain",
-                   mlp_bias=True),
-})
-
+FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
+    {
+        "llama": _LLAMA,
+        "mistral": Family("mistral", sliding="all_if_window"),
+        "mixtral": Family("mixtral", sliding="all_if_window", moe="mixtral"),
+        "qwen2": Family("qwen2", qkv_bias=True, o_bias=False, sliding="qwen2"),
+        "qwen2_moe": Family("qwen2_moe", qkv_bias=True, o_bias=False, sliding="qwen2", moe="qwen"),
+        "qwen3": Family("qwen3", qk_norm=True, sliding="qwen2"),
+        "qwen3_moe": Family("qwen3_moe", qk_norm=True, sliding="qwen2", moe="qwen"),
+        "phi": Family("phi", arch="phi", qkv_bias=True, o_bias=True, norms_per_layer=1, mlp_bias=True),
+        "phi3": Family("phi3", sliding="all_if_window"),
+        "gemma": Family("gemma", tie_default=True),
+        "gemma2": Family("gemma2", tie_default=True, norms_per_layer=4, sliding="alternate"),
+        "gemma3": Family(
+            "gemma3",
+            text_key="text_config",
+            tie_default=True,
+            norms_per_layer=4,
+            qk_norm=True,
+            sliding="pattern",
+            vision="siglip",
+        ),
+        "gemma3_text": Family("gemma3_text", tie_default=True, norms_per_layer=4, qk_norm=True, sliding="pattern"),
+        "granite": Family("granite"),
+        "deepseek_v2": Family("deepseek_v2", arch="mla", moe="deepseek"),
+        "deepseek_v3": Family("deepseek_v3", arch="mla", moe="deepseek"),
+        "gpt_oss": Family(
+            "gpt_oss",
+            arch="gpt_oss",
+            qkv_bias=True,
+            o_bias=True,
+            moe="gpt_oss",
+            sliding="alternate",
+            dtype_default="bf16",
+        ),
+        "llama4": Family(
+            "llama4",
+            text_key="text_config",
+            qkv_bias="config",
+            sliding="chunked",
+            moe="llama4",
+            vision="llama4",
+        ),
+        "llama4_text": Family("llama4_text", sliding="chunked", moe="llama4"),
+        "mistral3": Family(
+            "mistral3",
+            text_key="text_config",
+            sliding="all_if_window",
+            vision="pixtral",
+        ),
+        # Qwen2-VL / Qwen2.5-VL: a Qwen2 text stack (top-level fields, or a nested text_config in
+        # newer saves) and a ViT whose images are at most the processor's default max_pixels
+        # (12,845,056 = 3584 x 3584), the size vLLM profiles with.
+        "qwen2_vl": Family(
+            "qwen2_vl",
+            qkv_bias=True,
+            o_bias=False,
+            sliding="qwen2",
+            vision="qwen2_vl",
+            vision_defaults=_ro(image_size=3584, in_chans=3, mlp_ratio=4, temporal_patch_size=2, spatial_merge_size=2),
+        ),
+        "qwen2_5_vl": Family(
+            "qwen2_5_vl",
+            qkv_bias=True,
+            o_bias=False,
+            sliding="qwen2",
+            vision="qwen2_5_vl",
+            vision_defaults=_ro(image_size=3584, in_chans=3, temporal_patch_size=2, spatial_merge_size=2),
+        ),
+        "jamba": Family("jamba", arch="jamba", moe="jamba"),
+        # ---- built layer by layer from the config's layer_types / mlp_layer_types (arch "layers").
+        # Each entry says only what the config does not: biases, norms, q/k norms, the MoE layout.
+        "smollm3": Family("smollm3", arch="layers"),
+        "olmo2": Family("olmo2", arch="layers", qk_norm="full"),  # post-norms only (2 per layer),
+        "olmo3": Family("olmo3", arch="layers", qk_norm="full"),
+        "seed_oss": Family("seed_oss", arch="layers", qkv_bias="attention_bias", o_bias="attention_out_bias"),
+        "cohere2": Family("cohere2", arch="layers", norms_per_layer=1),  # parallel block, one LayerNorm (no bias),
+        "ministral3": Family("ministral3", arch="layers", sliding="all_if_window"),
+        "starcoder2": Family(
+            "starcoder2",
+            arch="layers",
+            qkv_bias="use_bias",
+            o_bias="use_bias",
+            mlp="plain",
+            mlp_bias="use_bias",
+            norm_bias=True,
+            sliding="all_if_window",
+        ),
+        # GPTBigCode (StarCoder 1): multi-query attention fused in c_attn, learned positions, LayerNorms.
+        "gpt_bigcode": Family(
+            "gpt_bigcode",
+            arch="layers",
+            qkv_bias=True,
+            o_bias=True,
+            mlp="plain",
+            mlp_bias=True,
+            norm_bias=True,
+            learned_positions=True,
+        ),
+        "phimoe": Family("phimoe", arch="layers", norm_bias=True, moe="mixtral", sliding="all_if_window"),
+        "minimax_m2": Family("minimax_m2", arch="layers", qk_norm="full", moe="mixtral"),
+        "glm4_moe": Family(
+            "glm4_moe", arch="layers", qkv_bias="attention_bias", qk_norm=False, moe="deepseek", shared="deepseek"
+        ),
+        "ernie4_5_moe": Family(
+            "ernie4_5_moe",
+            arch="layers",
+            qkv_bias="use_bias",
+            o_bias="use_bias",
+            moe="ernie",
+            shared="deepseek",
+            router_bias=True,
+        ),
+        "mistral4": Family("mistral4", arch="layers", attention="mla", moe="deepseek", shared="deepseek"),
+        "deepseek_v32": Family("deepseek_v32", arch="layers", attention="mla", shared="deepseek"),
+        "glm_moe_dsa": Family("glm_moe_dsa", arch="layers", attention="mla", shared="deepseek"),
+        "glm4_moe_lite": Family("glm4_moe_lite", arch="layers", attention="mla", shared="deepseek"),
+        "qwen3_next": Family(
+            "qwen3_next",
+            arch="layers",
+            qk_norm=True,
+            attn_gate=True,
+            linear="gated_deltanet",
+            moe="qwen",
+            shared="qwen",
+        ),
+        "qwen3_5_text": Family("qwen3_5_text", arch="layers", qk_norm=True, attn_gate=True, linear="gated_deltanet"),
+        "qwen3_5_moe_text": Family(
+            "qwen3_5_moe_text",
+            arch="layers",
+            qk_norm=True,
+            attn_gate=True,
+            linear="gated_deltanet",
+            moe="qwen",
+            shared="qwen",
+        ),
+        "kimi_linear": Family("kimi_linear", arch="layers", attention="mla", linear="kda", shared="deepseek"),
+        "granitemoehybrid": Family("granitemoehybrid", arch="layers", linear="mamba2", moe="mixtral", shared="dense"),
+        "lfm2": Family("lfm2", arch="layers", qk_norm=True, linear="short_conv"),
+        # Nemotron-H: Mamba-2, attention, ReLU^2 MLP and MoE layers, one block and one norm each.
+        "nemotron_h": Family(
+            "nemotron_h",
+            arch="layers",
+            linear="mamba2",
+            mlp="plain",
+            shared="plain",
+            single_block=True,
+            unmodelled_flags=("moe_latent_size",),
+        ),
+        # Falcon-H1: attention and a Mamba-2 mixer side by side in every layer, then the MLP.
+        "falcon_h1": Family(
+            "falcon_h1",
+            arch="layers",
+            linear="mamba2",
+            parallel_mamba=True,
+            qkv_bias="attention_bias",
+            o_bias="attention_bias",
+            mlp_bias="mlp_bias",
+        ),
+        # MiMo-V2-Flash: 192-wide keys, 128-wide values; sliding layers double the KV heads and add sinks.
+        "mimo_v2_flash": Family("mimo_v2_flash", arch="layers", v_head_dim=True, sinks="sliding", sliding_kv_factor=2),
+        # LongCat-Flash: two MLA + MLP sub-layers and one MoE block (with zero-compute experts) per layer.
+        "longcat_flash": Family("longcat_flash", arch="layers", attention="mla", sublayers=2),
+        # Gemma 4: sandwich norms, per-head q/k norms, per-layer head sizes, per-layer input embeddings.
+        "gemma4_text": Family(
+            "gemma4_text",
+            arch="layers",
+            tie_default=True,
+            norms_per_layer=4,
+            qk_norm=True,
+            per_layer_inputs=True,
+            unmodelled_flags=("num_kv_shared_layers", "attention_k_eq_v", "enable_moe_block", "use_double_wide_mlp"),
+        ),
+        # Llama-shaped decoders (gated MLP, RMSNorms, no biases) whose config says the rest.
+        **{
+            t: Family(t, arch="layers")
+            for t in ("cwm", "emu3", "ernie4_5", "exaone", "helium", "internlm3", "iquestcoder", "vaultgemma")
+        },
+        "exaone4": Family("exaone4", arch="layers", qk_norm=True),  # post-norms and per-head q/k norms
+        "cohere": Family("cohere", arch="layers", norms_per_layer=1),  # parallel block, one LayerNorm
+        "glm": Family("glm", arch="layers", qkv_bias=True, o_bias=False),
+        "glm4": Family("glm4", arch="layers", qkv_bias=True, o_bias=False, norms_per_layer=4),  # post-attn/-MLP norms
+        "hyperclovax": Family("hyperclovax", arch="layers", norms_per_layer=4),  # peri-layer norms
+        "stablelm": Family("stablelm", arch="layers", norm_bias=True),  # LayerNorms
+        "arcee": Family("arcee", arch="layers", mlp="plain"),  # ReLU^2 up/down MLP
+        "mpt": Family("mpt", arch="layers", mlp="plain"),  # ALiBi, LayerNorms without bias, up/down MLP
+        "falcon": Family("falcon", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain"),
+        # Mamba-2: every layer a Mamba-2 mixer under one norm.
+        "mamba2": Family("mamba2", arch="layers", linear="mamba2", single_block=True),
+        "granite_swa": Family("granite_swa", arch="layers", sinks="sliding"),
+        "flint": Family("flint", arch="layers", qk_norm=True, sinks=True, moe="qwen", shared="qwen", shared_gate=False),
+        "beam": Family("beam", arch="layers", attn_gate=True, attn_gate_bias=True, norms_per_layer=4),
+        "jais2": Family("jais2", arch="layers", norm_bias=True, mlp="plain"),  # biases follow the config
+        "persimmon": Family(
+            "persimmon",
+            arch="layers",
+            qkv_bias=True,
+            o_bias=True,
+            norm_bias=True,
+            mlp="plain",
+            mlp_bias=True,
+            qk_norm=True,
+            qk_norm_bias=True,
+        ),
+        "nanochat": Family("nanochat", arch="layers", norms_per_layer=0, final_norm=False, mlp="plain"),
+        "bloom": Family(
+            "bloom",
+            arch="layers",
+            qkv_bias=True,
+            o_bias=True,
+            norm_bias=True,
+            mlp="plain",
+            mlp_bias=True,
+            embedding_norm=True,
+        ),
+        "apertus": Family("apertus", arch="layers", qk_norm=True, mlp="plain", act_params=2),
+        "apertus1p5_text": Family("apertus1p5_text", arch="layers", qk_norm=True, mlp="plain", act_params=2),
+        "bitnet": Family("bitnet", arch="layers", sub_norms=True),
+        "aria_text": Family("aria_text", arch="layers", moe="mixtral", shared="deepseek"),
+        "kolibri1": Family("kolibri1", arch="layers", norms_per_layer=4, moe="mixtral", shared="deepseek"),
+        "laguna": Family(
+            "laguna", arch="layers", qk_norm=True, head_gate=True, moe="deepseek", shared="deepseek", router_bias=True
+        ),
+        # Bamba: Mamba-2 layers with attention at attn_layer_indices.
+        "bamba": Family("bamba", arch="layers", linear="mamba2"),
+        # OLMo (1): non-parametric LayerNorms.
+        "olmo": Family("olmo", arch="layers", norms_per_layer=0, final_norm=False),
+        "olmo_hybrid": Family("olmo_hybrid", arch="layers", qk_norm="full", linear="gated_deltanet"),
+        # AFMoE: gated attention (a separate gate projection), sandwich norms, dense-first MoE with bias.
+        "afmoe": Family(
+            "afmoe",
+            arch="layers",
+            qk_norm=True,
+            attn_gate=True,
+            norms_per_layer=4,
+            moe="deepseek",
+            shared="deepseek",
+            router_bias=True,
+        ),
+        "minicpm5_moe": Family("minicpm5_moe", arch="layers", attn_gate=True, shared="deepseek"),
+        "youtu": Family("youtu", arch="layers", attention="mla"),
+        "minicpm3": Family("minicpm3", arch="layers", attention="mla"),
+        "sarvam_mla": Family("sarvam_mla", arch="layers", attention="mla", moe="deepseek", shared="deepseek"),
+        "mellum": Family("mellum", arch="layers", qk_norm=True),
+        "gemma4_unified_text": Family(
+            "gemma4_unified_text", arch="layers", tie_default=True, norms_per_layer=4, qk_norm=True
+        ),
+        # MoE decoders whose MoE placement the config gives (mlp_layer_types, or every layer).
+        "cohere2_moe": Family("cohere2_moe", arch="layers", norms_per_layer=1),
+        "exaone_moe": Family("exaone_moe", arch="layers", qk_norm=True, moe="mixtral", shared="deepseek"),
+        "hy_v3": Family("hy_v3", arch="layers", qk_norm=True, moe="mixtral", shared="deepseek"),
+        "solar_open": Family("solar_open", arch="layers", moe="mixtral", shared="deepseek"),
+        "olmoe": Family("olmoe", arch="layers", qk_norm="full", moe="mixtral"),
+        "flex_olmo": Family("flex_olmo", arch="layers", qk_norm="full", moe="mixtral"),
+        "granitemoe": Family("granitemoe", arch="layers", moe="mixtral"),
+        "granitemoe_swa": Family("granitemoe_swa", arch="layers", moe="mixtral", sinks=True),
+        "granitemoeshared": Family("granitemoeshared", arch="layers", moe="mixtral", shared="dense"),
+        "param2moe": Family("param2moe", arch="layers", qk_norm=True, moe="deepseek", shared="deepseek"),
+        "sarvam_moe": Family("sarvam_moe", arch="layers", qk_norm=True, moe="deepseek", shared="deepseek"),
+        # GPT-2: fused biased c_attn/c_proj, LayerNorms with bias, learned positions, biased fc/proj MLP.
+        "gpt2": Family(
+            "gpt2",
+            arch="layers",
+            qkv_bias=True,
+            o_bias=True,
+            norm_bias=True,
+            mlp="plain",
+            mlp_bias=True,
+            learned_positions=True,
+        ),
+        # GPT-J / CodeGen: parallel block under one LayerNorm, bias-free attention, biased fc_in/fc_out and lm_head.
+        "gptj": Family(
+            "gptj", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain", mlp_bias=True, lm_head_bias=True
+        ),
+        "codegen": Family(
+            "codegen", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain", mlp_bias=True, lm_head_bias=True
+        ),
+        # GPT-Neo: bias-free q/k/v, biased out_proj, learned positions.
+        "gpt_neo": Family(
+            "gpt_neo", arch="layers", o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True, learned_positions=True
+        ),
+        "opt": Family(
+            "opt",
+            arch="layers",
+            qkv_bias=True,
+            o_bias=True,
+            norm_bias=True,
+            mlp="plain",
+            mlp_bias=True,
+            learned_positions=True,
+            position_offset=2,
+        ),
+        "biogpt": Family(
+            "biogpt",
+            arch="layers",
+            qkv_bias=True,
+            o_bias=True,
+            norm_bias=True,
+            mlp="plain",
+            mlp_bias=True,
+            learned_positions=True,
+            position_offset=2,
+        ),
+        "gpt_neox": Family(
+            "gpt_neox", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True
+        ),
+        "xglm": Family("xglm", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True),
+    }
+)
 
 
 def _composite(model_type: str, text: str, vision: Vision, **kw: Any) -> Family:
@@ -271,50 +430,56 @@ def _composite(model_type: str, text: str, vision: Vision, **kw: Any) -> Family:
     return replace(base, model_type=model_type, text_key="text_config", vision=vision, **kw)
 
 
-FAMILIES = MappingProxyType({
-    **FAMILIES,
-    # Qwen3-VL / Qwen3.5: a ViT with learned positions, a patch merger and (3-VL) deepstack mergers.
-    "qwen3_vl_text": replace(FAMILIES["qwen3"], model_type="qwen3_vl_text", arch="layers"),
-    "qwen3_vl_moe_text": replace(FAMILIES["qwen3_moe"], model_type="qwen3_vl_moe_text", arch="layers"),
-})
-FAMILIES = MappingProxyType({
-    **FAMILIES,
-    "qwen3_vl": _composite("qwen3_vl", "qwen3_vl_text", "qwen3_vl"),
-    "qwen3_vl_moe": _composite("qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl"),
-    "qwen3_5": _composite("qwen3_5", "qwen3_5_text", "qwen3_vl"),
-    "qwen3_5_moe": _composite("qwen3_5_moe", "qwen3_5_moe_text", "qwen3_vl"),
-    "gemma4": _composite("gemma4", "gemma4_text", "unmodelled"),
-    # LLaVA / LLaVA-NeXT: a CLIP (or SigLIP) tower and a two-layer projector; the text family by type.
-    "llava": _composite("llava", "llama", "llava"),
-    "llava_next": _composite("llava_next", "llama", "llava_next"),
-    "llava_next_video": _composite("llava_next_video", "llama", "llava_next"),
-    "llava_onevision": _composite("llava_onevision", "qwen2", "llava_next"),
-    "vipllava": _composite("vipllava", "llama", "vipllava"),
-    "cosmos3_omni": _composite("cosmos3_omni", "qwen3_vl_text", "qwen3_vl"),
-    "shieldgemma2": replace(FAMILIES["gemma3"], model_type="shieldgemma2"),
-    "lighton_ocr": _composite("lighton_ocr", "qwen3", "pixtral"),
-    "paligemma": _composite("paligemma", "gemma", "paligemma"),
-    # Idefics3 / SmolVLM: a SigLIP-style tower without the pooling head, a pixel-shuffle connector.
-    "idefics3": _composite("idefics3", "llama", "idefics3"),
-    "smolvlm": _composite("smolvlm", "llama", "idefics3"),
-    # Kimi-K2.5: MoonViT and a patch-merging projector over a DeepSeek-V3 text stack.
-    "kimi_k25": _composite("kimi_k25", "deepseek_v3", "kimi_k25"),
-    "video_llava": _composite("video_llava", "llama", "video_llava"),
-    "deepseek_vl": _composite("deepseek_vl", "llama", "llava"),  # SigLIP and a two-linear aligner
-    "cohere2_vision": _composite("cohere2_vision", "cohere2", "cohere2_vision"),
-    # InternVL: InternViT and a pixel-shuffle projector over a Qwen2 text stack.
-    "internvl": _composite("internvl", "qwen2", "internvl"),
-})
+FAMILIES = MappingProxyType(
+    {
+        **FAMILIES,
+        # Qwen3-VL / Qwen3.5: a ViT with learned positions, a patch merger and (3-VL) deepstack mergers.
+        "qwen3_vl_text": replace(FAMILIES["qwen3"], model_type="qwen3_vl_text", arch="layers"),
+        "qwen3_vl_moe_text": replace(FAMILIES["qwen3_moe"], model_type="qwen3_vl_moe_text", arch="layers"),
+    }
+)
+FAMILIES = MappingProxyType(
+    {
+        **FAMILIES,
+        "qwen3_vl": _composite("qwen3_vl", "qwen3_vl_text", "qwen3_vl"),
+        "qwen3_vl_moe": _composite("qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl"),
+        "qwen3_5": _composite("qwen3_5", "qwen3_5_text", "qwen3_vl"),
+        "qwen3_5_moe": _composite("qwen3_5_moe", "qwen3_5_moe_text", "qwen3_vl"),
+        "gemma4": _composite("gemma4", "gemma4_text", "unmodelled"),
+        # LLaVA / LLaVA-NeXT: a CLIP (or SigLIP) tower and a two-layer projector; the text family by type.
+        "llava": _composite("llava", "llama", "llava"),
+        "llava_next": _composite("llava_next", "llama", "llava_next"),
+        "llava_next_video": _composite("llava_next_video", "llama", "llava_next"),
+        "llava_onevision": _composite("llava_onevision", "qwen2", "llava_next"),
+        "vipllava": _composite("vipllava", "llama", "vipllava"),
+        "cosmos3_omni": _composite("cosmos3_omni", "qwen3_vl_text", "qwen3_vl"),
+        "shieldgemma2": replace(FAMILIES["gemma3"], model_type="shieldgemma2"),
+        "lighton_ocr": _composite("lighton_ocr", "qwen3", "pixtral"),
+        "paligemma": _composite("paligemma", "gemma", "paligemma"),
+        # Idefics3 / SmolVLM: a SigLIP-style tower without the pooling head, a pixel-shuffle connector.
+        "idefics3": _composite("idefics3", "llama", "idefics3"),
+        "smolvlm": _composite("smolvlm", "llama", "idefics3"),
+        # Kimi-K2.5: MoonViT and a patch-merging projector over a DeepSeek-V3 text stack.
+        "kimi_k25": _composite("kimi_k25", "deepseek_v3", "kimi_k25"),
+        "video_llava": _composite("video_llava", "llama", "video_llava"),
+        "deepseek_vl": _composite("deepseek_vl", "llama", "llava"),  # SigLIP and a two-linear aligner
+        "cohere2_vision": _composite("cohere2_vision", "cohere2", "cohere2_vision"),
+        # InternVL: InternViT and a pixel-shuffle projector over a Qwen2 text stack.
+        "internvl": _composite("internvl", "qwen2", "internvl"),
+    }
+)
 
 # Types whose text_config names a known stack but whose model is not that stack: refused, with why.
-UNMODELLED: MappingProxyType[str, str] = MappingProxyType({
-    "gemma4_assistant": "a Gemma 4 draft model that reads the target model's KV states",
-    "gemma4_unified_assistant": "a Gemma 4 draft model that reads the target model's KV states",
-    # Text layers that cross-attend to the image tokens: a cache that depends on the images.
-    "mllama": "its cross-attention layers cache the image tokens' keys and values",
-    # Mistral Large 4: DSA layers, some without RoPE (no rope key in the latent), learned softmax scaling.
-    "mistral_large4": "its indexed-attention layers differ per layer (some without a rope key)",
-})
+UNMODELLED: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "gemma4_assistant": "a Gemma 4 draft model that reads the target model's KV states",
+        "gemma4_unified_assistant": "a Gemma 4 draft model that reads the target model's KV states",
+        # Text layers that cross-attend to the image tokens: a cache that depends on the images.
+        "mllama": "its cross-attention layers cache the image tokens' keys and values",
+        # Mistral Large 4: DSA layers, some without RoPE (no rope key in the latent), learned softmax scaling.
+        "mistral_large4": "its indexed-attention layers differ per layer (some without a rope key)",
+    }
+)
 
 # Read through the standard (Llama-style) fields, with a warning in the spec.
 UNKNOWN = _LLAMA

@@ -46,33 +46,73 @@ class GgufInfo(Frozen):
     tied_embeddings: bool | None = None  # no output.weight beside token_embd.weight
     metadata: dict[str, GgufScalar] = Field(default_factory=dict)  # scalar key-values (arrays left out)
 
+
 # llama.cpp's general.architecture -> the transformers model_type with the same geometry.
 _ARCH_MODEL_TYPE = {
-    "llama": "llama", "mistral": "mistral", "qwen2": "qwen2", "qwen3": "qwen3", "qwen2moe": "qwen2_moe",
-    "qwen3moe": "qwen3_moe", "gemma": "gemma", "gemma2": "gemma2", "gemma3": "gemma3_text", "phi3": "phi3",
+    "llama": "llama",
+    "mistral": "mistral",
+    "qwen2": "qwen2",
+    "qwen3": "qwen3",
+    "qwen2moe": "qwen2_moe",
+    "qwen3moe": "qwen3_moe",
+    "gemma": "gemma",
+    "gemma2": "gemma2",
+    "gemma3": "gemma3_text",
+    "phi3": "phi3",
     "granite": "granite",
 }
 
 # llama.cpp's LLAMA_FTYPE values (general.file_type): the names people know the files by.
 FILE_TYPES = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S",
-    12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K",
-    19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS", 23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL",
-    26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16",
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    19: "IQ2_XXS",
+    20: "IQ2_XS",
+    21: "Q2_K_S",
+    22: "IQ3_XS",
+    23: "IQ3_XXS",
+    24: "IQ1_S",
+    25: "IQ4_NL",
+    26: "IQ3_S",
+    27: "IQ3_M",
+    28: "IQ2_S",
+    29: "IQ2_M",
+    30: "IQ4_XS",
+    31: "IQ1_M",
+    32: "BF16",
 }
 
 
-_REQUIRED = (("block_count", "block_count"), ("embedding_length", "embedding_length"),
-             ("head_count", "attention.head_count"), ("feed_forward_length", "feed_forward_length"),
-             ("vocab_size", "vocab_size"))
+_REQUIRED = (
+    ("block_count", "block_count"),
+    ("embedding_length", "embedding_length"),
+    ("head_count", "attention.head_count"),
+    ("feed_forward_length", "feed_forward_length"),
+    ("vocab_size", "vocab_size"),
+)
 
 
 def gguf_config(info: GgufInfo) -> dict[str, Any]:
     """The config.json fields a GGUF header implies (llama.cpp key names -> transformers names)."""
     for field, key in _REQUIRED:
         if getattr(info, field) is None:
-            raise ConfigError(f"the GGUF file {info.filename} lacks {info.architecture}.{key}, so its "
-                              "size cannot be worked out")
+            raise ConfigError(
+                f"the GGUF file {info.filename} lacks {info.architecture}.{key}, so its size cannot be worked out"
+            )
     config: dict[str, Any] = {
         "model_type": _ARCH_MODEL_TYPE.get(info.architecture, info.architecture),
         "num_hidden_layers": info.block_count,
@@ -106,10 +146,17 @@ def spec_from_gguf(info: GgufInfo) -> ModelSpec:
     """A ModelSpec whose weights are the GGUF file's bytes."""
     spec = load_model_spec(gguf_config(info))
     label = FILE_TYPES.get(info.file_type, f"file type {info.file_type}") if info.file_type is not None else "GGUF"
-    warnings = (*spec.warnings, f"Sized from the GGUF file {info.filename} ({label}): the repo has no config.json; "
-                "weights are the file's bytes, as llama.cpp maps them.")
-    update: dict[str, Any] = {"checkpoint_bytes": info.file_bytes, "params_source": "gguf",
-                              "format_label": f"GGUF {label}", "warnings": warnings}
+    warnings = (
+        *spec.warnings,
+        f"Sized from the GGUF file {info.filename} ({label}): the repo has no config.json; "
+        "weights are the file's bytes, as llama.cpp maps them.",
+    )
+    update: dict[str, Any] = {
+        "checkpoint_bytes": info.file_bytes,
+        "params_source": "gguf",
+        "format_label": f"GGUF {label}",
+        "warnings": warnings,
+    }
     counted = info.tensor_parameters or info.parameters
     if counted is not None and counted != spec.params.total:
         # The file's own count is exact (the header's geometry misses norms' and biases' quirks):

@@ -34,8 +34,7 @@ _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([km]?)$", re.ASCII)
 _MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)?$")
 _REVISION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,127}$")
 
-_BOOL_VALUES = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False,
-                "0": False}
+_BOOL_VALUES = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
 
 
 def _fmt_choices(values: Iterable[object]) -> str:
@@ -55,7 +54,7 @@ def _parse_count(key: str, raw: str, *, low: int, high: int) -> int:
     text = raw.lower().replace("_", "").replace(",", "")
     match = _SIZE_RE.match(text)
     if not match:
-        raise InputError(f'{key}={raw} is not a whole number (examples: {key}=4096, {key}=32k)')
+        raise InputError(f"{key}={raw} is not a whole number (examples: {key}=4096, {key}=32k)")
     number, suffix = match.groups()
     if len(number) > _MAX_COUNT_CHARS:  # far past any range; never converted (int() refuses 4,300 digits)
         raise InputError(f"{key}={_cut(raw)} is out of range: it must be between {low:,} and {high:,}")
@@ -170,51 +169,190 @@ def _literal(kind: Any) -> Callable[[], tuple[str, ...]]:
 
 
 # Spellings people paste from torch / HF configs.
-_WEIGHT_FORMAT_ALIASES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp32",
-                          "float": "fp32", "float8": "fp8", "e4m3": "fp8", "w8a8": "int8", "w4a16": "int4",
-                          "bnb4": "nf4", "4bit": "nf4"}
-_KV_ALIASES = {"true": "on", "yes": "on", "false": "off", "no": "off", "none": "off",
-               "bfloat16": "bf16", "float16": "fp16", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8"}
+_WEIGHT_FORMAT_ALIASES = {
+    "bfloat16": "bf16",
+    "float16": "fp16",
+    "half": "fp16",
+    "float32": "fp32",
+    "float": "fp32",
+    "float8": "fp8",
+    "e4m3": "fp8",
+    "w8a8": "int8",
+    "w4a16": "int4",
+    "bnb4": "nf4",
+    "4bit": "nf4",
+}
+_KV_ALIASES = {
+    "true": "on",
+    "yes": "on",
+    "false": "off",
+    "no": "off",
+    "none": "off",
+    "bfloat16": "bf16",
+    "float16": "fp16",
+    "fp8_e4m3": "fp8",
+    "fp8_e5m2": "fp8",
+}
 
 FOLLOWED_VLLM_VERSIONS = followed_versions()
 
 KEYS: tuple[Key, ...] = (
-    Key("s", ("seq", "ctx", "context"), "seq_len", "count", "tokens per sequence; 32k = 32768", "4096",
-        low=1, high=MAX_SEQ_LEN, values_hint="integer, 32k = 32768, 1m = 1048576"),
-    Key("b", ("batch",), "batch", "count", "concurrent sequences", "1", low=1, high=MAX_BATCH,
-        values_hint="integer >= 1"),
+    Key(
+        "s",
+        ("seq", "ctx", "context"),
+        "seq_len",
+        "count",
+        "tokens per sequence; 32k = 32768",
+        "4096",
+        low=1,
+        high=MAX_SEQ_LEN,
+        values_hint="integer, 32k = 32768, 1m = 1048576",
+    ),
+    Key(
+        "b",
+        ("batch",),
+        "batch",
+        "count",
+        "concurrent sequences",
+        "1",
+        low=1,
+        high=MAX_BATCH,
+        values_hint="integer >= 1",
+    ),
     Key("p", ("bits",), "bits", "bits", "bits per weight", "from the checkpoint", choices=_literal(Bits)),
-    Key("dtype", ("q", "quant"), "weight_format", "choice", "weight format", "from the checkpoint",
-        choices=_literal(WeightFormat), value_aliases=lambda: _WEIGHT_FORMAT_ALIASES),
-    Key("kv", (), "kv", "choice", "KV cache on/off or its dtype", "on (the model's dtype)",
-        choices=_literal(KVSetting), value_aliases=lambda: _KV_ALIASES),
+    Key(
+        "dtype",
+        ("q", "quant"),
+        "weight_format",
+        "choice",
+        "weight format",
+        "from the checkpoint",
+        choices=_literal(WeightFormat),
+        value_aliases=lambda: _WEIGHT_FORMAT_ALIASES,
+    ),
+    Key(
+        "kv",
+        (),
+        "kv",
+        "choice",
+        "KV cache on/off or its dtype",
+        "on (the model's dtype)",
+        choices=_literal(KVSetting),
+        value_aliases=lambda: _KV_ALIASES,
+    ),
     Key("fa", ("flash",), "flash_attention", "bool", "fused attention", "on", choices=lambda: ("on", "off")),
-    Key("n", ("params",), "params_billions", "float", "parameter count override, billions", "from the checkpoint",
-        low=MIN_PARAMS_BILLIONS, high=100_000, values_hint="number"),
-    Key("gpu", (), "gpu", "gpu", "GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)", "none",
-        values_hint="a catalog key or alias"),
-    Key("gpus", ("tp",), "gpus", "count", "GPUs (vLLM: tensor parallel; transformers: layers)", "1",
-        low=1, high=MAX_GPUS,
-        values_hint=f"1..{MAX_GPUS}"),
-    Key("engine", (), "engine", "choice", "serving engine profile", "transformers", choices=engine_names,
-        value_aliases=engine_aliases),
-    Key("util", (), "util", "float", "vLLM gpu_memory_utilization", "0.92 (0.9 up to 0.19)",
-        low=0, high=1, values_hint="0 < x <= 1"),
-    Key("mnbt", ("max_num_batched_tokens",), "max_num_batched_tokens", "count", "vLLM max_num_batched_tokens",
-        "vLLM's default", low=1, high=MAX_SEQ_LEN, values_hint="integer"),
-    Key("seqs", ("max_num_seqs",), "max_num_seqs", "count", "vLLM max_num_seqs", "vLLM's default", low=1,
-        high=MAX_BATCH, values_hint="integer"),
-    Key("vllm", ("vllm_version",), "vllm", "version", "vLLM release",
+    Key(
+        "n",
+        ("params",),
+        "params_billions",
+        "float",
+        "parameter count override, billions",
+        "from the checkpoint",
+        low=MIN_PARAMS_BILLIONS,
+        high=100_000,
+        values_hint="number",
+    ),
+    Key(
+        "gpu",
+        (),
+        "gpu",
+        "gpu",
+        "GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)",
+        "none",
+        values_hint="a catalog key or alias",
+    ),
+    Key(
+        "gpus",
+        ("tp",),
+        "gpus",
+        "count",
+        "GPUs (vLLM: tensor parallel; transformers: layers)",
+        "1",
+        low=1,
+        high=MAX_GPUS,
+        values_hint=f"1..{MAX_GPUS}",
+    ),
+    Key(
+        "engine",
+        (),
+        "engine",
+        "choice",
+        "serving engine profile",
+        "transformers",
+        choices=engine_names,
+        value_aliases=engine_aliases,
+    ),
+    Key(
+        "util",
+        (),
+        "util",
+        "float",
+        "vLLM gpu_memory_utilization",
+        "0.92 (0.9 up to 0.19)",
+        low=0,
+        high=1,
+        values_hint="0 < x <= 1",
+    ),
+    Key(
+        "mnbt",
+        ("max_num_batched_tokens",),
+        "max_num_batched_tokens",
+        "count",
+        "vLLM max_num_batched_tokens",
+        "vLLM's default",
+        low=1,
+        high=MAX_SEQ_LEN,
+        values_hint="integer",
+    ),
+    Key(
+        "seqs",
+        ("max_num_seqs",),
+        "max_num_seqs",
+        "count",
+        "vLLM max_num_seqs",
+        "vLLM's default",
+        low=1,
+        high=MAX_BATCH,
+        values_hint="integer",
+    ),
+    Key(
+        "vllm",
+        ("vllm_version",),
+        "vllm",
+        "version",
+        "vLLM release",
         f"{DEFAULT_VLLM_VERSION} (the newest followed)",
-        values_hint=f"{FOLLOWED_VLLM_VERSIONS[0]} ... {FOLLOWED_VLLM_VERSIONS[-1]}"),
-    Key("prefix", ("prefix_caching", "apc"), "prefix_caching", "bool",
+        values_hint=f"{FOLLOWED_VLLM_VERSIONS[0]} ... {FOLLOWED_VLLM_VERSIONS[-1]}",
+    ),
+    Key(
+        "prefix",
+        ("prefix_caching", "apc"),
+        "prefix_caching",
+        "bool",
         "vLLM prefix caching",
-        "the release's", choices=lambda: ("on", "off")),
-    Key("mm", ("limit_mm_per_prompt", "images"), "mm_limit", "count",
+        "the release's",
+        choices=lambda: ("on", "off"),
+    ),
+    Key(
+        "mm",
+        ("limit_mm_per_prompt", "images"),
+        "mm_limit",
+        "count",
         "vLLM items per prompt (0: text only, no vision tower)",
-        "vLLM's (999 per modality)", low=0, high=MAX_BATCH, values_hint="integer, 0 = text only"),
-    Key("method", (), "method", "choice", "sizing method; classic: the original calculator's six lines",
-        "calibrated", choices=_literal(Method)),
+        "vLLM's (999 per modality)",
+        low=0,
+        high=MAX_BATCH,
+        values_hint="integer, 0 = text only",
+    ),
+    Key(
+        "method",
+        (),
+        "method",
+        "choice",
+        "sizing method; classic: the original calculator's six lines",
+        "calibrated",
+        choices=_literal(Method),
+    ),
 )
 
 KEY_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}
@@ -276,9 +414,7 @@ def parse_model(word: str) -> tuple[str, str | None]:
         return word, None
     model, _, revision = word.partition("@")
     if not _MODEL_RE.match(model):
-        raise InputError(
-            f'"{word}" is not a Hub model id: write it as org/name, for example microsoft/phi-4'
-        )
+        raise InputError(f'"{word}" is not a Hub model id: write it as org/name, for example microsoft/phi-4')
     if "@" in word and not _REVISION_RE.match(revision):
         raise InputError(f'"{revision}" is not a valid revision: use a branch, tag or commit sha')
     return model, (revision or None)

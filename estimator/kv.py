@@ -91,16 +91,27 @@ def _state_bytes(layer: LayerKV, dtype_bytes: int, gpus: int, engine: Literal["t
     return channels * (layer.conv_kernel - 1) * dtype_bytes + ssm * dtype_bytes
 
 
-def state_bytes_per_sequence(spec: ModelSpec, *, gpus: int = 1,
-                             engine: Literal["transformers", "vllm"] = "transformers") -> int:
+def state_bytes_per_sequence(
+    spec: ModelSpec, *, gpus: int = 1, engine: Literal["transformers", "vllm"] = "transformers"
+) -> int:
     """Fixed bytes one sequence holds whatever its length (Mamba, linear-attention and conv states)."""
     dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
-    return sum(_state_bytes(layer, dtype_bytes, gpus, engine) * n
-               for layer, n in _groups(spec.layers) if layer.kind == "state" or layer.conv_channels)
+    return sum(
+        _state_bytes(layer, dtype_bytes, gpus, engine) * n
+        for layer, n in _groups(spec.layers)
+        if layer.kind == "state" or layer.conv_channels
+    )
 
 
-def kv_cache_bytes(spec: ModelSpec, *, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int = 1,
-                   engine: Literal["transformers", "vllm"] = "transformers") -> int:
+def kv_cache_bytes(
+    spec: ModelSpec,
+    *,
+    seq_len: int,
+    batch: int,
+    kv_dtype: KVDType,
+    gpus: int = 1,
+    engine: Literal["transformers", "vllm"] = "transformers",
+) -> int:
     """Bytes one GPU holds for ``batch`` sequences of ``seq_len`` tokens, as the engine allocates."""
     dtype_bytes = DTYPE_BYTES[kv_dtype]
     state_bytes = DTYPE_BYTES[spec.torch_dtype]  # Mamba state is never quantized with the KV cache

@@ -92,8 +92,9 @@ class Estimate(Frozen):
             return data
         data = dict(data)
         # Answers stored before warnings had codes hold plain sentences.
-        data["warnings"] = tuple(Note(code="unclassified", message=w) if isinstance(w, str) else w
-                                 for w in data.get("warnings") or ())
+        data["warnings"] = tuple(
+            Note(code="unclassified", message=w) if isinstance(w, str) else w for w in data.get("warnings") or ()
+        )
         query = data.get("query")
         name = query.engine if isinstance(query, Query) else (query or {}).get("engine", DEFAULT_ENGINE)
         engine = get_engine(name)
@@ -151,12 +152,14 @@ class Estimate(Frozen):
             "details": {**self.details.model_dump(), "context_window_exceeded": self.context_window_exceeded},
             "warnings": [w.model_dump() for w in self.warnings],
             # Machine-readable: why there is no verdict (null when there is one or no GPU was named).
-            "refusal": ({"code": "structure_unread", "message": " ".join(self.refused)}
-                        if self.refused else None),
+            "refusal": ({"code": "structure_unread", "message": " ".join(self.refused)} if self.refused else None),
         }
 
     def _engine_sections(self) -> dict[str, Any]:
         """One key per engine that has a section: this estimate's engine fills its own."""
         own = self.engine_report.model_dump() if self.engine_report is not None else None
-        return {engine.report_key: own if engine.name == self.query.engine else None
-                for engine in engines() if engine.report_key}
+        return {
+            engine.report_key: own if engine.name == self.query.engine else None
+            for engine in engines()
+            if engine.report_key
+        }

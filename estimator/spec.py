@@ -46,8 +46,16 @@ class ParamCounts(Frozen):
     @property
     def total(self) -> int:
         return (
-            self.embedding + self.lm_head + self.attention + self.dense_mlp + self.routed_experts
-            + self.shared_experts + self.router + self.norms + self.other + self.vision
+            self.embedding
+            + self.lm_head
+            + self.attention
+            + self.dense_mlp
+            + self.routed_experts
+            + self.shared_experts
+            + self.router
+            + self.norms
+            + self.other
+            + self.vision
         )
 
 

@@ -75,8 +75,9 @@ def _find(rests: Mapping[str, str], suffix: str) -> str | None:
     return None
 
 
-def _observe_layer(tensors: Mapping[str, TensorInfo], rests: Mapping[str, str], hidden: int,
-                   q_width: int) -> Observed | None:
+def _observe_layer(
+    tensors: Mapping[str, TensorInfo], rests: Mapping[str, str], hidden: int, q_width: int
+) -> Observed | None:
     kv_a = _find(rests, "kv_a_proj_with_mqa.weight")
     if kv_a is not None:
         shape, norm = _shape(tensors, kv_a), _find(rests, "kv_a_layernorm.weight")
@@ -127,18 +128,33 @@ def _expected(layer: LayerKV) -> Observed | None:
 def _from_checkpoint(layer: LayerKV, seen: Observed, head_dim: int) -> LayerKV:
     """``layer`` with the checkpoint's widths (its window and state fields kept)."""
     if seen.kind == "mla":
-        return layer.model_copy(update={"kind": "mla", "kv_heads": 1, "key_dim": seen.latent,
-                                        "value_dim": seen.rope, "index_dim": seen.index})
+        return layer.model_copy(
+            update={
+                "kind": "mla",
+                "kv_heads": 1,
+                "key_dim": seen.latent,
+                "value_dim": seen.rope,
+                "index_dim": seen.index,
+            }
+        )
     if seen.kind == "attention":
         heads = seen.key // head_dim if head_dim and seen.key % head_dim == 0 else 1
         kind = layer.kind if layer.kind in ("full", "sliding") else "full"
-        return layer.model_copy(update={"kind": kind, "kv_heads": heads, "key_dim": seen.key // heads,
-                                        "value_dim": seen.value // heads})
+        return layer.model_copy(
+            update={"kind": kind, "kv_heads": heads, "key_dim": seen.key // heads, "value_dim": seen.value // heads}
+        )
     return layer.model_copy(update={"conv_channels": seen.conv_channels, "conv_kernel": seen.conv_kernel})
 
 
-def check_layers(layers: tuple[LayerKV, ...], tensors: Mapping[str, TensorInfo], *, hidden: int, q_width: int,
-                 head_dim: int, model_type: str) -> tuple[tuple[LayerKV, ...], list[str], bool]:
+def check_layers(
+    layers: tuple[LayerKV, ...],
+    tensors: Mapping[str, TensorInfo],
+    *,
+    hidden: int,
+    q_width: int,
+    head_dim: int,
+    model_type: str,
+) -> tuple[tuple[LayerKV, ...], list[str], bool]:
     """The layers with the checkpoint's cache widths, the disagreements in words, and whether the
     checkpoint showed every layer's cache (so the geometry no longer rests on the config reading)."""
     seen = observe(tensors, hidden=hidden, q_width=q_width)
@@ -151,9 +167,12 @@ def check_layers(layers: tuple[LayerKV, ...], tensors: Mapping[str, TensorInfo],
         if got is None:
             continue
         want = _expected(layer)
-        if want is None or want.kind != got.kind or (got.kind == "state" and (
-                want.conv_channels, want.conv_kernel) != (got.conv_channels, got.conv_kernel)) or (
-                got.kind != "state" and want != got):
+        if (
+            want is None
+            or want.kind != got.kind
+            or (got.kind == "state" and (want.conv_channels, want.conv_kernel) != (got.conv_channels, got.conv_kernel))
+            or (got.kind != "state" and want != got)
+        ):
             if got.kind == "state" and layer.kind != "state":
                 continue  # a conv inside an attention layer (Falcon-H1) is checked with its state fields
             differ.append(i)
@@ -161,7 +180,9 @@ def check_layers(layers: tuple[LayerKV, ...], tensors: Mapping[str, TensorInfo],
     notes = []
     if differ:
         shown = ", ".join(str(i) for i in differ[:6]) + (" ..." if len(differ) > 6 else "")
-        notes.append(f"the checkpoint's tensors give {len(differ)} {model_type} layer(s) ({shown}) a different "
-                     "cache geometry from the config reading; vram uses the checkpoint's.")
+        notes.append(
+            f"the checkpoint's tensors give {len(differ)} {model_type} layer(s) ({shown}) a different "
+            "cache geometry from the config reading; vram uses the checkpoint's."
+        )
     covered = all(i in seen for i, layer in enumerate(layers) if layer.kind != "none")
     return tuple(out), notes, covered

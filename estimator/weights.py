@@ -55,13 +55,32 @@ class _Scheme:
     shape_bytes: int = 0  # compressed-tensors stores each packed matrix's shape (2 x int64)
 
 
-def _quantized(q: Quantization, torch_bytes: int, name: str, kind: str, *, double_quant: bool = False,
-               g_idx: bool = False, shape_bytes: int = 0) -> _Scheme:
+def _quantized(
+    q: Quantization,
+    torch_bytes: int,
+    name: str,
+    kind: str,
+    *,
+    double_quant: bool = False,
+    g_idx: bool = False,
+    shape_bytes: int = 0,
+) -> _Scheme:
     """A quantized scheme laid out as the checkpoint's quantization config says."""
-    return _Scheme(kind=kind, name=name, dense_bytes=torch_bytes, scope=q.scope, bits=q.weight_bits,
-                   group=q.group_size, block=q.block_size, granularity=q.granularity,
-                   scale_bytes=q.scale_bytes, zero_points=q.zero_points, g_idx=g_idx,
-                   double_quant=double_quant, shape_bytes=shape_bytes)
+    return _Scheme(
+        kind=kind,
+        name=name,
+        dense_bytes=torch_bytes,
+        scope=q.scope,
+        bits=q.weight_bits,
+        group=q.group_size,
+        block=q.block_size,
+        granularity=q.granularity,
+        scale_bytes=q.scale_bytes,
+        zero_points=q.zero_points,
+        g_idx=g_idx,
+        double_quant=double_quant,
+        shape_bytes=shape_bytes,
+    )
 
 
 def _from_quantization(q: Quantization, torch_bytes: int, name: str) -> _Scheme:
@@ -78,8 +97,14 @@ def _from_quantization(q: Quantization, torch_bytes: int, name: str) -> _Scheme:
     if q.format == "int8":
         return _quantized(q, torch_bytes, name, "int8")
     if q.method in ("gptq", "awq", "compressed-tensors"):
-        return _quantized(q, torch_bytes, name, "int4", g_idx=q.method == "gptq",
-                          shape_bytes=16 if q.method == "compressed-tensors" else 0)
+        return _quantized(
+            q,
+            torch_bytes,
+            name,
+            "int4",
+            g_idx=q.method == "gptq",
+            shape_bytes=16 if q.method == "compressed-tensors" else 0,
+        )
     raise AssertionError(q)  # config.py only builds the schemes above
 
 
@@ -107,21 +132,33 @@ def _override(spec: ModelSpec, weight_format: WeightFormat | None, bits: int | N
         return None
     q = spec.quantization
     if weight_format is not None and bits is not None and FORMAT_BITS[weight_format] != bits:
-        raise InputError(f"dtype={weight_format} stores {FORMAT_BITS[weight_format]}-bit weights, "
-                         f"so p={bits} contradicts it; give one of them.")
+        raise InputError(
+            f"dtype={weight_format} stores {FORMAT_BITS[weight_format]}-bit weights, "
+            f"so p={bits} contradicts it; give one of them."
+        )
     if weight_format is None:
         assert bits is not None
         if bits == q.weight_bits and (q.method != "none" or (bits == 16 and spec.torch_dtype != "fp32")):
             return None
         if q.method == "none" and bits == 32 and q.format == "fp32":
             return None
-        weight_format = {16: "bf16" if spec.torch_dtype == "fp32" else spec.torch_dtype, 32: "fp32",
-                         8: "int8", 4: "int4"}.get(bits)
+        weight_format = {
+            16: "bf16" if spec.torch_dtype == "fp32" else spec.torch_dtype,
+            32: "fp32",
+            8: "int8",
+            4: "int4",
+        }.get(bits)
         if weight_format is None:
             if bits not in (2, 3, 5, 6):
                 raise InputError(f"p={bits} is not a weight width vram knows; use 2, 3, 4, 5, 6, 8, 16 or 32.")
-            return _Scheme(kind="kbits", name=f"{bits}-bit g32", dense_bytes=DTYPE_BYTES[spec.torch_dtype],
-                           bits=bits, group=32, scale_bytes=2)
+            return _Scheme(
+                kind="kbits",
+                name=f"{bits}-bit g32",
+                dense_bytes=DTYPE_BYTES[spec.torch_dtype],
+                bits=bits,
+                group=32,
+                scale_bytes=2,
+            )
     if weight_format == q.format and (q.method == "none" or weight_format not in _FLOAT_FORMATS):
         return None
     if weight_format in _FLOAT_FORMATS:
@@ -134,8 +171,16 @@ def _override(spec: ModelSpec, weight_format: WeightFormat | None, bits: int | N
     if weight_format == "int4":
         return _Scheme(kind="int4", name="int4 g128", dense_bytes=dense, bits=4, group=128, scale_bytes=2)
     if weight_format in ("gptq", "awq"):
-        return _Scheme(kind="int4", name=f"{weight_format} int4 g128", dense_bytes=dense, bits=4, group=128,
-                       scale_bytes=2, zero_points=True, g_idx=weight_format == "gptq")
+        return _Scheme(
+            kind="int4",
+            name=f"{weight_format} int4 g128",
+            dense_bytes=dense,
+            bits=4,
+            group=128,
+            scale_bytes=2,
+            zero_points=True,
+            g_idx=weight_format == "gptq",
+        )
     if weight_format == "nf4":
         return _Scheme(kind="nf4", name="nf4", dense_bytes=dense, bits=4, group=64, scale_bytes=4)
     if weight_format == "mxfp4":
@@ -221,8 +266,9 @@ def _scheme(spec: ModelSpec, weight_format: WeightFormat | None, bits: int | Non
     return _from_quantization(spec.quantization, DTYPE_BYTES[spec.torch_dtype], _checkpoint_name(spec)), True
 
 
-def weight_bytes(spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None,
-                 gpus: int = 1) -> int:
+def weight_bytes(
+    spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None, gpus: int = 1
+) -> int:
     """Bytes ONE GPU holds for the weights (its tensor-parallel share)."""
     scheme, own = _scheme(spec, weight_format, bits)
     share = _modelled_bytes(spec, scheme, gpus)
@@ -236,7 +282,6 @@ def weight_bytes(spec: ModelSpec, *, weight_format: WeightFormat | None = None, 
     return max(0, stored - (_modelled_bytes(spec, scheme, 1) - share))
 
 
-def weight_format_name(spec: ModelSpec, *, weight_format: WeightFormat | None = None,
-                       bits: int | None = None) -> str:
+def weight_format_name(spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None) -> str:
     """The effective weight format shown to users ("bf16", "gptq int4 g128", "mxfp4 experts + bf16")."""
     return _scheme(spec, weight_format, bits)[0].name

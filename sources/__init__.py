@@ -42,8 +42,9 @@ class HubSettings(Protocol):
     def hub_timeout_s(self) -> float: ...
 
 
-def make_resolver(settings: HubSettings, *, store_cache: PlainCache | None = None,
-                  local_paths: bool = True) -> Resolver | HubOnlyResolver:
+def make_resolver(
+    settings: HubSettings, *, store_cache: PlainCache | None = None, local_paths: bool = True
+) -> Resolver | HubOnlyResolver:
     """The resolver every front end uses, wired from settings.
 
     ``store_cache``: the store's plain-data Hub cache (``Store.hub_cache()``), used through its

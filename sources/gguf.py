@@ -16,8 +16,19 @@ from estimator.gguf import GgufInfo, GgufScalar
 
 GGUF_MAGIC = b"GGUF"
 # GGUF value types (ggml's gguf.h): fixed-size scalars as struct formats.
-_GGUF_SCALARS: dict[int, str] = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-                                 10: "<Q", 11: "<q", 12: "<d"}
+_GGUF_SCALARS: dict[int, str] = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
 _GGUF_STRING, _GGUF_ARRAY = 8, 9
 GGUF_MAX_HEADER_BYTES = 64 * 1024 * 1024  # local files; over the network, see hub.GGUF_HEADER_BYTES
 # Geometry keys, stored as "{architecture}.{suffix}".
@@ -44,8 +55,9 @@ class _OverBudget(Exception):
 class _RangeReader:
     """Sequential reads over a ``read(offset, size)`` source, fetched in growing chunks."""
 
-    def __init__(self, fetch: Callable[[int, int], bytes], name: str, limit_bytes: int,
-                 first_chunk: int = 1 << 20) -> None:
+    def __init__(
+        self, fetch: Callable[[int, int], bytes], name: str, limit_bytes: int, first_chunk: int = 1 << 20
+    ) -> None:
         self._fetch = fetch
         self._name = name
         self._limit = limit_bytes
@@ -160,10 +172,17 @@ def parse_gguf(
         fields["vocab_size"] = token_count
     file_type = metadata.get("general.file_type")
     return GgufInfo(
-        filename=filename, file_bytes=file_bytes, files=files or {filename: file_bytes}, version=version,
-        tensor_count=tensor_count, architecture=architecture,
+        filename=filename,
+        file_bytes=file_bytes,
+        files=files or {filename: file_bytes},
+        version=version,
+        tensor_count=tensor_count,
+        architecture=architecture,
         file_type=int(file_type) if isinstance(file_type, int) else None,
-        parameters=parameters, tensor_parameters=tensor_parameters, tied_embeddings=tied, metadata=metadata,
+        parameters=parameters,
+        tensor_parameters=tensor_parameters,
+        tied_embeddings=tied,
+        metadata=metadata,
         **fields,
     )
 
@@ -189,7 +208,10 @@ def gguf_variant_bytes(chosen: str, sizes: dict[str, int]) -> int:
         return sizes.get(chosen, 0)
     stem, parts = chosen[: m.start()], m.group(2)
     return sum(
-        size for name, size in sizes.items()
-        if name.startswith(stem) and (p := _SPLIT_GGUF.search(name)) is not None and p.group(2) == parts
+        size
+        for name, size in sizes.items()
+        if name.startswith(stem)
+        and (p := _SPLIT_GGUF.search(name)) is not None
+        and p.group(2) == parts
         and name[: p.start()] == stem
     )

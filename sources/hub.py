@@ -47,8 +47,15 @@ from estimator.spec import SafetensorsInfo, TensorInfo
 from sources import gguf, local, safejson
 from sources.model import ResolvedModel, hub_timeout_sentence, offline_sentence
 
-MODEL_INFO_FIELDS: list[ExpandModelProperty_T] = ["sha", "safetensors", "gated", "private", "config", "gguf",
-                                                 "siblings"]
+MODEL_INFO_FIELDS: list[ExpandModelProperty_T] = [
+    "sha",
+    "safetensors",
+    "gated",
+    "private",
+    "config",
+    "gguf",
+    "siblings",
+]
 # Element sizes of safetensors dtypes whose counts the Hub reports; anything else is packed or
 # exotic, and the headers are read to know what the elements are.
 FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
@@ -118,9 +125,7 @@ class HubClient:
     def fetch(self, model: str, revision: str | None, deadline: Deadline) -> ResolvedModel:
         """model_info, config.json at the resolved commit, and headers where the counts fall short."""
         with self._translate(model, revision, deadline):
-            info = self._api.model_info(
-                model, revision=revision, expand=MODEL_INFO_FIELDS, timeout=deadline.timeout()
-            )
+            info = self._api.model_info(model, revision=revision, expand=MODEL_INFO_FIELDS, timeout=deadline.timeout())
         canonical, sha = info.id, info.sha
         if not sha:
             raise ResolveError(f"the Hub gave no commit for {model}: try again, or pin one with @<commit>")
@@ -141,8 +146,14 @@ class HubClient:
                     f"({len(gguf_files)} GGUF file{'s' if len(gguf_files) > 1 else ''} in the repo)",
                 )
                 return ResolvedModel(
-                    model_id=canonical, requested_id=model, revision=sha, config={}, safetensors=None,
-                    gguf=header, source="hub", warnings=warnings,
+                    model_id=canonical,
+                    requested_id=model,
+                    revision=sha,
+                    config={},
+                    safetensors=None,
+                    gguf=header,
+                    source="hub",
+                    warnings=warnings,
                 )
             config = self._get_json(canonical, sha, "config.json", deadline)
             if not isinstance(config, dict):
@@ -162,8 +173,14 @@ class HubClient:
                     # Counted from the headers read, so counts and tensors describe the same files.
                     safetensors = SafetensorsInfo(parameters=local.count_by_dtype(tensors), tensors=tensors)
         return ResolvedModel(
-            model_id=canonical, requested_id=model, revision=sha, config=config,
-            safetensors=safetensors, gguf=beside, source="hub", warnings=warnings,
+            model_id=canonical,
+            requested_id=model,
+            revision=sha,
+            config=config,
+            safetensors=safetensors,
+            gguf=beside,
+            source="hub",
+            warnings=warnings,
         )
 
     def suggest(self, model: str, deadline: Deadline, limit: int = 3) -> list[str]:
@@ -210,9 +227,7 @@ class HubClient:
         response = self._get(repo, sha, filename, deadline)
         return safejson.loads(response.content, what=f"{filename} of {repo}", max_bytes=local.MAX_CONFIG_BYTES)
 
-    def _read_headers(
-        self, repo: str, sha: str, files: list[str], deadline: Deadline
-    ) -> dict[str, TensorInfo] | None:
+    def _read_headers(self, repo: str, sha: str, files: list[str], deadline: Deadline) -> dict[str, TensorInfo] | None:
         if "model.safetensors.index.json" in files:
             index = self._get_json(repo, sha, "model.safetensors.index.json", deadline)
             weight_map = index.get("weight_map") if isinstance(index, dict) else None
@@ -225,13 +240,9 @@ class HubClient:
             raise ConfigError(f"model.safetensors.index.json of {repo} lists no shards: vram cannot read it")
 
         def parse(shard: str) -> dict[str, TensorInfo]:
-            meta = self._api.parse_safetensors_file_metadata(
-                repo, shard, revision=sha, timeout=deadline.timeout()
-            )
+            meta = self._api.parse_safetensors_file_metadata(repo, shard, revision=sha, timeout=deadline.timeout())
             return {
-                name: TensorInfo(
-                    dtype=t.dtype, shape=tuple(t.shape), nbytes=t.data_offsets[1] - t.data_offsets[0]
-                )
+                name: TensorInfo(dtype=t.dtype, shape=tuple(t.shape), nbytes=t.data_offsets[1] - t.data_offsets[0])
                 for name, t in meta.tensors.items()
             }
 
@@ -252,8 +263,12 @@ class HubClient:
 
         parameters = hub_gguf.get("total") if isinstance(hub_gguf, dict) else None
         return gguf.parse_gguf(
-            read, filename=chosen, file_bytes=gguf.gguf_variant_bytes(chosen, sizes), files=sizes,
-            parameters=parameters if isinstance(parameters, int) else None, source=f"{repo}/{chosen}",
+            read,
+            filename=chosen,
+            file_bytes=gguf.gguf_variant_bytes(chosen, sizes),
+            files=sizes,
+            parameters=parameters if isinstance(parameters, int) else None,
+            source=f"{repo}/{chosen}",
             limit_bytes=GGUF_HEADER_BYTES,
         )
 
@@ -346,9 +361,7 @@ class HubClient:
 
     def _not_found_sentence(self, model: str, token_set: bool, deadline: Deadline) -> str:
         access = (
-            "or HF_TOKEN cannot read it"
-            if token_set
-            else "or it is private: set HF_TOKEN to a token that can read it"
+            "or HF_TOKEN cannot read it" if token_set else "or it is private: set HF_TOKEN to a token that can read it"
         )
         sentence = f"{model} is not a model on the Hugging Face Hub ({access})"
         suggestions = self.suggest(model, deadline)
@@ -426,8 +439,7 @@ def _parallel(fn: Callable[[str], Tensors], items: list[str], workers: int) -> l
             except BaseException as err:  # handed to the calling thread below
                 errors.append(err)
 
-    threads = [threading.Thread(target=work, name="vram-headers", daemon=True)
-               for _ in range(min(workers, len(items)))]
+    threads = [threading.Thread(target=work, name="vram-headers", daemon=True) for _ in range(min(workers, len(items)))]
     for thread in threads:
         thread.start()
     for thread in threads:

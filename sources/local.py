@@ -84,8 +84,7 @@ def load_local(text: str) -> ResolvedModel:
             raise
         config = None
     if config is None or (config_path.suffix.lower() != ".json" and not _looks_like_config(config)):
-        raise ConfigError(f"{text} is not a model config: give a config.json, a model folder, a .gguf file "
-                          "or a Hub id")
+        raise ConfigError(f"{text} is not a model config: give a config.json, a model folder, a .gguf file or a Hub id")
     if not isinstance(config, dict):
         raise ConfigError(f"{config_path} is not a JSON object: vram cannot read it")
     safetensors, warnings = read_safetensors_folder(folder)
@@ -94,13 +93,21 @@ def load_local(text: str) -> ResolvedModel:
         # A config.json beside GGUF weights only: the GGUF file is what gets loaded.
         gguf_only = _gguf_model(text, folder, ggufs)
         assert gguf_only.gguf is not None  # _gguf_model always reads a header
-        return gguf_only.model_copy(update={
-            "model_id": str(path.resolve()), "config": config,
-            "warnings": (*warnings, f"{text} holds its weights only as GGUF: sized from {gguf_only.gguf.filename}"),
-        })
+        return gguf_only.model_copy(
+            update={
+                "model_id": str(path.resolve()),
+                "config": config,
+                "warnings": (*warnings, f"{text} holds its weights only as GGUF: sized from {gguf_only.gguf.filename}"),
+            }
+        )
     return ResolvedModel(
-        model_id=str(path.resolve()), requested_id=text, revision=None, config=config,
-        safetensors=safetensors, source="local", warnings=warnings,
+        model_id=str(path.resolve()),
+        requested_id=text,
+        revision=None,
+        config=config,
+        safetensors=safetensors,
+        source="local",
+        warnings=warnings,
     )
 
 
@@ -139,8 +146,9 @@ def read_safetensors_header(read: Callable[[int], bytes], file_bytes: int, name:
     (header_bytes,) = struct.unpack("<Q", prefix)
     if header_bytes > SAFETENSORS_MAX_HEADER_BYTES or 8 + header_bytes > file_bytes:
         raise ConfigError(f"{name} has a safetensors header length ({header_bytes}) that cannot be right")
-    header = safejson.loads(read(header_bytes), what=f"the safetensors header of {name}",
-                            max_bytes=SAFETENSORS_MAX_HEADER_BYTES)
+    header = safejson.loads(
+        read(header_bytes), what=f"the safetensors header of {name}", max_bytes=SAFETENSORS_MAX_HEADER_BYTES
+    )
     return tensors_from_header(header, file_bytes - 8 - header_bytes, name)
 
 
@@ -206,10 +214,20 @@ def _gguf_model(text: str, folder: Path, ggufs: list[Path]) -> ResolvedModel:
             handle.seek(offset)
             return handle.read(size)
 
-        gguf = parse_gguf(fetch, filename=chosen.name, file_bytes=gguf_variant_bytes(chosen.name, sizes),
-                          files=sizes, source=str(chosen))
+        gguf = parse_gguf(
+            fetch,
+            filename=chosen.name,
+            file_bytes=gguf_variant_bytes(chosen.name, sizes),
+            files=sizes,
+            source=str(chosen),
+        )
     return ResolvedModel(
-        model_id=str(Path(text).expanduser().resolve()), requested_id=text, revision=None, config={},
-        safetensors=None, gguf=gguf, source="local",
+        model_id=str(Path(text).expanduser().resolve()),
+        requested_id=text,
+        revision=None,
+        config={},
+        safetensors=None,
+        gguf=gguf,
+        source="local",
         warnings=(f"{text} has only GGUF files: sized from {chosen.name}",),
     )

@@ -42,8 +42,13 @@ def describe(resolved: ResolvedModel) -> ModelSpec:
 
 def opened(resolved: ResolvedModel) -> OpenedModel:
     """A resolved model with its spec worked out."""
-    return OpenedModel(model_id=resolved.model_id, revision=resolved.revision, warnings=resolved.warnings,
-                       spec=describe(resolved), resolved=resolved)
+    return OpenedModel(
+        model_id=resolved.model_id,
+        revision=resolved.revision,
+        warnings=resolved.warnings,
+        spec=describe(resolved),
+        resolved=resolved,
+    )
 
 
 class CachedEntry(Frozen):
@@ -81,5 +86,7 @@ def hub_timeout_sentence(total_s: float) -> str:
 
 def offline_sentence(model: str) -> str:
     """What the user reads when offline mode is on and the model was never looked up."""
-    return (f"offline mode is on (HF_HUB_OFFLINE) and {model} has not been looked up before nor is it in "
-            "the Hugging Face cache: unset HF_HUB_OFFLINE to ask the Hub")
+    return (
+        f"offline mode is on (HF_HUB_OFFLINE) and {model} has not been looked up before nor is it in "
+        "the Hugging Face cache: unset HF_HUB_OFFLINE to ask the Hub"
+    )

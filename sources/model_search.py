@@ -113,9 +113,17 @@ def cache_key(phrase: str) -> str:
 class ModelSearch:
     """Finds the Hub repo a name means; thread-safe; caches answers."""
 
-    def __init__(self, *, endpoint: str | None = None, token: str | None = None, timeout_s: float = 10.0,
-                 cache: SearchCache | None = None, ttl_s: float = 24 * 3600,
-                 clock: Callable[[], float] = time.time, memory_entries: int = 512) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        token: str | None = None,
+        timeout_s: float = 10.0,
+        cache: SearchCache | None = None,
+        ttl_s: float = 24 * 3600,
+        clock: Callable[[], float] = time.time,
+        memory_entries: int = 512,
+    ) -> None:
         self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
         self._token = token
         self._timeout_s = timeout_s
@@ -148,8 +156,9 @@ class ModelSearch:
             raise NotFoundError(
                 f'no Hub model matches "{phrase}": write its Hub id (org/name, for example Qwen/Qwen3-32B)'
             )
-        match = ModelMatch(phrase=phrase, model_id=ids[0], others=tuple(ids[1 : 1 + MAX_OTHERS]),
-                           fetched_at=self._clock())
+        match = ModelMatch(
+            phrase=phrase, model_id=ids[0], others=tuple(ids[1 : 1 + MAX_OTHERS]), fetched_at=self._clock()
+        )
         self._remember(key, match)
         return match
 

@@ -110,9 +110,7 @@ class Resolver:
                 raise InputError(f"{model} is a local path: drop @{revision}, revisions are for Hub models")
             return local.load_local(model)
         if not REPO_ID_RE.match(model) or ".." in model:
-            raise InputError(
-                f'"{model}" is neither a Hub model id (like Qwen/Qwen3-8B) nor an existing local path'
-            )
+            raise InputError(f'"{model}" is neither a Hub model id (like Qwen/Qwen3-8B) nor an existing local path')
         if revision is not None and is_commit_sha(revision.lower()):
             revision = revision.lower()  # the Hub spells commits in lower case; so do the cache keys
         return self._resolve_hub(model, revision)
@@ -220,8 +218,9 @@ class Resolver:
             return client.fetch(model, revision, deadline)
 
         try:
-            resolved = _within(ask, self._total_timeout_s + WATCHDOG_GRACE_S,
-                               hub_timeout_sentence(self._total_timeout_s))
+            resolved = _within(
+                ask, self._total_timeout_s + WATCHDOG_GRACE_S, hub_timeout_sentence(self._total_timeout_s)
+            )
         except HubUnavailableError:
             if entry is not None:
                 return _from_cache(entry, stale_note=self._stale_note(entry, "the Hub is unavailable"))

@@ -33,8 +33,9 @@ def loads(data: bytes | str, *, what: str, max_bytes: int = MAX_JSON_BYTES, max_
     """Decode ``data``, or raise :class:`ConfigError` naming ``what`` when it is too big, too deep or not JSON."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if len(raw) > max_bytes:
-        raise ConfigError(f"{what} is {len(raw):,} bytes, more than the {max_bytes:,} bytes vram reads: "
-                          "it cannot be right")
+        raise ConfigError(
+            f"{what} is {len(raw):,} bytes, more than the {max_bytes:,} bytes vram reads: it cannot be right"
+        )
     depth = json_depth(raw)
     if depth > max_depth:
         raise ConfigError(f"{what} nests {depth} levels deep (more than {max_depth}): vram cannot read it")

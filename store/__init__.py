@@ -27,8 +27,13 @@ if TYPE_CHECKING:
 
 # SQLAlchemy is loaded on first use of these names, not when the records are imported: a command
 # that never touches the database (`vram --help`, `vram gpus`) never pays for it.
-_LAZY = {"DbHubCache": "store.hub_cache", "MAX_LIMIT": "store.store", "Store": "store.store",
-         "default_database_url": "store.store", "normalize_url": "store.store"}
+_LAZY = {
+    "DbHubCache": "store.hub_cache",
+    "MAX_LIMIT": "store.store",
+    "Store": "store.store",
+    "default_database_url": "store.store",
+    "normalize_url": "store.store",
+}
 
 
 def __getattr__(name: str) -> Any:

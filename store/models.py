@@ -102,8 +102,7 @@ class QueryRow(Base):
     user_id: Mapped[str | None] = mapped_column(String(USER_LEN))
     is_dm: Mapped[bool] = mapped_column(Boolean(create_constraint=False), nullable=False)
     # Posted where the whole conversation sees it; else only its asker may see it in a listing.
-    public: Mapped[bool] = mapped_column(Boolean(create_constraint=False), nullable=False,
-                                         server_default=false())
+    public: Mapped[bool] = mapped_column(Boolean(create_constraint=False), nullable=False, server_default=false())
     text: Mapped[str] = mapped_column(Text, nullable=False)
     params: Mapped[dict[str, Any] | None] = mapped_column(Json)
     requested_model: Mapped[str | None] = mapped_column(String(MODEL_LEN))

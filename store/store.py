@@ -66,8 +66,9 @@ def normalize_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except ArgumentError as err:
-        raise StoreError("DATABASE_URL is not a database URL: use sqlite:///path or "
-                         "postgresql+psycopg://user@host/db.") from err
+        raise StoreError(
+            "DATABASE_URL is not a database URL: use sqlite:///path or postgresql+psycopg://user@host/db."
+        ) from err
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -131,17 +132,21 @@ class Store:
             self.engine = self._create_engine(self.url, echo=echo, busy_timeout_ms=busy_timeout_ms)
         except ImportError as err:
             if self.url.get_backend_name() != "postgresql":
-                raise StoreError(f"DATABASE_URL names a database vram cannot open ({self.url.drivername}): its "
-                                 "driver is not installed; use sqlite:///path or postgresql+psycopg://user@host/db."
-                                 ) from err
+                raise StoreError(
+                    f"DATABASE_URL names a database vram cannot open ({self.url.drivername}): its "
+                    "driver is not installed; use sqlite:///path or postgresql+psycopg://user@host/db."
+                ) from err
             # Postgres without its driver: the extra that installs it.
-            raise StoreError(f"DATABASE_URL names Postgres, but its driver ({self.url.get_driver_name()}) is not "
-                             "installed: pip install 'vram[postgres]' (and use postgresql+psycopg://user@host/db)."
-                             ) from err
+            raise StoreError(
+                f"DATABASE_URL names Postgres, but its driver ({self.url.get_driver_name()}) is not "
+                "installed: pip install 'vram[postgres]' (and use postgresql+psycopg://user@host/db)."
+            ) from err
         except (ArgumentError, NoSuchModuleError) as err:
             # An unknown dialect or driver: say which, in one line.
-            raise StoreError(f"DATABASE_URL names a database vram cannot open ({self.url.drivername}): use "
-                             "sqlite:///path or postgresql+psycopg://user@host/db.") from err
+            raise StoreError(
+                f"DATABASE_URL names a database vram cannot open ({self.url.drivername}): use "
+                "sqlite:///path or postgresql+psycopg://user@host/db."
+            ) from err
 
     @staticmethod
     def _create_engine(url: URL, *, echo: bool, busy_timeout_ms: int) -> Engine:
@@ -155,9 +160,7 @@ class Store:
         in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
         if in_memory:
             # One shared connection, or every checkout would see its own empty database.
-            engine = create_engine(
-                url, echo=echo, poolclass=StaticPool, connect_args={"check_same_thread": False}
-            )
+            engine = create_engine(url, echo=echo, poolclass=StaticPool, connect_args={"check_same_thread": False})
         else:
             folder = Path(database).parent
             try:
@@ -273,12 +276,9 @@ class Store:
                     raise StoreWriteError(f"Could not {what}: the history database refused it.") from err
                 pause = self.backoff_s * (2 ** (attempt - 1))
                 if attempt == self.retries or time.monotonic() + pause >= deadline:
-                    log.error(
-                        "could not %s after %d tries (%s): %s", what, attempt, self._safe_url(), _reason(err)
-                    )
+                    log.error("could not %s after %d tries (%s): %s", what, attempt, self._safe_url(), _reason(err))
                     raise StoreWriteError(f"Could not {what}: {NOT_ANSWERING_LC}") from err
-                log.warning("could not %s (try %d of %d): %s; retrying", what, attempt, self.retries,
-                            _reason(err))
+                log.warning("could not %s (try %d of %d): %s; retrying", what, attempt, self.retries, _reason(err))
                 time.sleep(pause)
         raise AssertionError("unreachable")  # the loop returns or raises
 
@@ -320,7 +320,12 @@ class Store:
         query_id = self._write("save the query to history", run)
         data = rec.model_dump(exclude={"created_at"})
         return QueryRecord(
-            id=query_id, created_at=created_at, public=False, posted_channel=None, posted_ts=None, thread_ts=None,
+            id=query_id,
+            created_at=created_at,
+            public=False,
+            posted_channel=None,
+            posted_ts=None,
+            thread_ts=None,
             **data,
         )
 
@@ -361,16 +366,18 @@ class Store:
     def mark_public(self, query_ids: tuple[int, ...]) -> None:
         """The conversation saw these answers (posted together, e.g. a comparison): listings show them."""
         if query_ids:
-            self._write("save that the answers were posted",
-                        lambda conn: conn.execute(update(QueryRow).where(QueryRow.id.in_(query_ids))
-                                                  .values(public=True)))
+            self._write(
+                "save that the answers were posted",
+                lambda conn: conn.execute(update(QueryRow).where(QueryRow.id.in_(query_ids)).values(public=True)),
+            )
 
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen, False for every repeat (safe across processes)."""
         now = _now()
         values = {"event_id": event_id, "received_at": now}
-        claimed = self._write("record the chat event",
-                              lambda conn: self._insert_once(conn, HandledEventRow, "event_id", values))
+        claimed = self._write(
+            "record the chat event", lambda conn: self._insert_once(conn, HandledEventRow, "event_id", values)
+        )
         self._maybe_prune()
         return claimed
 
@@ -382,10 +389,12 @@ class Store:
         now = _now()
 
         def run(conn: Connection) -> bool:
-            conn.execute(delete(SeenRequestRow).where(SeenRequestRow.signature == signature,
-                                                      SeenRequestRow.expires_at < now))
-            return self._insert_once(conn, SeenRequestRow, "signature",
-                                     {"signature": signature[:128], "expires_at": now + keep})
+            conn.execute(
+                delete(SeenRequestRow).where(SeenRequestRow.signature == signature, SeenRequestRow.expires_at < now)
+            )
+            return self._insert_once(
+                conn, SeenRequestRow, "signature", {"signature": signature[:128], "expires_at": now + keep}
+            )
 
         first = self._write("record the signed request", run)
         self._maybe_prune()
@@ -411,9 +420,7 @@ class Store:
 
         def run(conn: Connection) -> None:
             conn.execute(delete(HubCacheRow).where(HubCacheRow.fetched_at < at - self.hub_cache_retention))
-            conn.execute(
-                delete(HandledEventRow).where(HandledEventRow.received_at < at - self.event_retention)
-            )
+            conn.execute(delete(HandledEventRow).where(HandledEventRow.received_at < at - self.event_retention))
             conn.execute(delete(SeenRequestRow).where(SeenRequestRow.expires_at < at))
 
         self._write("prune old cache entries and event ids", run)
@@ -425,8 +432,9 @@ class Store:
         return QueryRecord(
             id=row.id,
             created_at=row.created_at,
-            conversation=Conversation(platform=row.source, workspace=row.team_id, channel=row.channel_id,
-                                      user=row.user_id, private=row.is_dm),
+            conversation=Conversation(
+                platform=row.source, workspace=row.team_id, channel=row.channel_id, user=row.user_id, private=row.is_dm
+            ),
             public=row.public,
             text=row.text,
             params=row.params,
@@ -466,9 +474,7 @@ class Store:
             ids: list[int] = []
             # Two index lookups rather than one OR: each stays a simple range scan on both databases.
             for match in (QueryRow.thread_ts == thread_ts, QueryRow.posted_ts == thread_ts):
-                stmt = select(QueryRow.id).where(
-                    QueryRow.posted_channel == channel, match, QueryRow.status == "ok"
-                )
+                stmt = select(QueryRow.id).where(QueryRow.posted_channel == channel, match, QueryRow.status == "ok")
                 if team is not None:
                     stmt = stmt.where(QueryRow.team_id == team)
                 found = conn.execute(stmt.order_by(QueryRow.id.desc()).limit(1)).scalar()
@@ -501,7 +507,11 @@ class Store:
 
     @staticmethod
     def history_selects(
-        *, scope: Conversation, model: str | None = None, user: str | None = None, limit: int = 20,
+        *,
+        scope: Conversation,
+        model: str | None = None,
+        user: str | None = None,
+        limit: int = 20,
         offset: int = 0,
     ) -> list[Select[int]]:
         """The id queries behind ``history``: one per visible group, each one index range in id order.
@@ -522,8 +532,9 @@ class Store:
             if mine:
                 # The user's own channel-less queries (the terminal's); channel_id rides at the end of the
                 # index, so the index still serves them in id order.
-                branches.append([QueryRow.user_id == scope.user, QueryRow.source == scope.platform,
-                                 QueryRow.channel_id.is_(None)])
+                branches.append(
+                    [QueryRow.user_id == scope.user, QueryRow.source == scope.platform, QueryRow.channel_id.is_(None)]
+                )
         else:
             # Workspace ids are the platform's own (unique per platform): no platform test in these branches,
             # so each stays one index range.
@@ -536,18 +547,19 @@ class Store:
             if scope.user is not None and mine:
                 if user is None:  # the asker's own here, answered privately or not
                     branches.append([*here, QueryRow.user_id == scope.user])
-                branches.append([
-                    QueryRow.team_id == scope.workspace,
-                    QueryRow.user_id == scope.user,
-                    QueryRow.is_dm.is_(True),
-                ])
+                branches.append(
+                    [
+                        QueryRow.team_id == scope.workspace,
+                        QueryRow.user_id == scope.user,
+                        QueryRow.is_dm.is_(True),
+                    ]
+                )
         needle = (model or "").strip().lower()
         if needle:
             for where in branches:
                 where.append(QueryRow.model_lc.contains(needle, autoescape=True))
         return [
-            select(QueryRow.id).where(*where).order_by(QueryRow.id.desc()).limit(offset + limit)
-            for where in branches
+            select(QueryRow.id).where(*where).order_by(QueryRow.id.desc()).limit(offset + limit) for where in branches
         ]
 
     def own_queries(self, *, platform: str, workspace: str | None, user: str, limit: int = 20) -> list[QueryRecord]:
@@ -559,9 +571,12 @@ class Store:
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
         # ix_queries_user serves (user_id, source) in id order; the workspace test filters that walk.
-        stmt = (select(QueryRow.id)
-                .where(QueryRow.user_id == user, QueryRow.source == platform, QueryRow.team_id == workspace)
-                .order_by(QueryRow.id.desc()).limit(limit))
+        stmt = (
+            select(QueryRow.id)
+            .where(QueryRow.user_id == user, QueryRow.source == platform, QueryRow.team_id == workspace)
+            .order_by(QueryRow.id.desc())
+            .limit(limit)
+        )
         return self._read(lambda conn: self._rows_by_id(conn, list(conn.execute(stmt).scalars())))
 
     def count(self) -> int:

@@ -19,9 +19,20 @@ from typing import Any
 PHONE_WIDTH = 45
 _FENCE = re.compile(r"```(.*?)```", re.DOTALL)
 _BLOCK_TYPES = {"section", "context", "header", "divider", "actions", "input", "image", "rich_text"}
-_ELEMENT_TYPES = {"button", "overflow", "static_select", "external_select", "plain_text_input",
-                  "number_input", "users_select", "conversations_select", "channels_select", "image",
-                  "mrkdwn", "plain_text"}
+_ELEMENT_TYPES = {
+    "button",
+    "overflow",
+    "static_select",
+    "external_select",
+    "plain_text_input",
+    "number_input",
+    "users_select",
+    "conversations_select",
+    "channels_select",
+    "image",
+    "mrkdwn",
+    "plain_text",
+}
 
 
 def _text(obj: Any, limit: int, where: str, errors: list[str]) -> None:
@@ -156,6 +167,9 @@ def phone_errors(blocks: Iterable[Any], text: str | None = None) -> list[str]:
     errors = []
     for chunk in [*_mrkdwn_texts(blocks), text or ""]:
         for fenced in _FENCE.findall(chunk):
-            errors += [f"code line of {len(line)} > {PHONE_WIDTH}: {line!r}"
-                       for line in fenced.split("\n") if len(line) > PHONE_WIDTH]
+            errors += [
+                f"code line of {len(line)} > {PHONE_WIDTH}: {line!r}"
+                for line in fenced.split("\n")
+                if len(line) > PHONE_WIDTH
+            ]
     return errors

@@ -40,8 +40,20 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
-               "F8_E4M3": 1, "F8_E5M2": 1, "BOOL": 1}
+DTYPE_BYTES = {
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "BOOL": 1,
+}
 
 
 # -- file contents ---------------------------------------------------------------------------
@@ -248,10 +260,14 @@ def llama_3_2_1b_gguf_tensors() -> list[GgufTensor]:
     for i in range(16):
         b = f"blk.{i}."
         out += [
-            (b + "attn_norm.weight", (2048,), f32), (b + "attn_q.weight", (2048, 2048), q4k),
-            (b + "attn_k.weight", (2048, 512), q4k), (b + "attn_v.weight", (2048, 512), q6k),
-            (b + "attn_output.weight", (2048, 2048), q4k), (b + "ffn_norm.weight", (2048,), f32),
-            (b + "ffn_gate.weight", (2048, 8192), q4k), (b + "ffn_up.weight", (2048, 8192), q4k),
+            (b + "attn_norm.weight", (2048,), f32),
+            (b + "attn_q.weight", (2048, 2048), q4k),
+            (b + "attn_k.weight", (2048, 512), q4k),
+            (b + "attn_v.weight", (2048, 512), q6k),
+            (b + "attn_output.weight", (2048, 2048), q4k),
+            (b + "ffn_norm.weight", (2048,), f32),
+            (b + "ffn_gate.weight", (2048, 8192), q4k),
+            (b + "ffn_up.weight", (2048, 8192), q4k),
             (b + "ffn_down.weight", (8192, 2048), q6k),
         ]
     return [*out, ("output_norm.weight", (2048,), f32), ("rope_freqs.weight", (32,), f32)]
@@ -338,12 +354,25 @@ class FakeHub:
 
     # -- state ---------------------------------------------------------------------------
 
-    def add_repo(self, repo_id: str, files: dict[str, Content], *, gated: str | bool = False,
-                 private: bool = False, granted: Iterable[str] = (), gguf: dict[str, Any] | None = None) -> str:
+    def add_repo(
+        self,
+        repo_id: str,
+        files: dict[str, Content],
+        *,
+        gated: str | bool = False,
+        private: bool = False,
+        granted: Iterable[str] = (),
+        gguf: dict[str, Any] | None = None,
+    ) -> str:
         sha = fake_sha(repo_id, "initial")
         self.repos[repo_id.lower()] = FakeRepo(
-            id=repo_id, commits={sha: dict(files)}, refs={"main": sha}, gated=gated, private=private,
-            granted=set(granted), gguf=gguf,
+            id=repo_id,
+            commits={sha: dict(files)},
+            refs={"main": sha},
+            gated=gated,
+            private=private,
+            granted=set(granted),
+            gguf=gguf,
         )
         self.valid_tokens |= set(granted)
         return sha
@@ -489,8 +518,9 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["Location"] = err.location
             self._send(err.status, json.dumps({"error": err.message}).encode(), headers, method)
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str], method: str,
-              content_type: str = "application/json") -> None:
+    def _send(
+        self, status: int, body: bytes, headers: dict[str, str], method: str, content_type: str = "application/json"
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(headers.pop("Content-Length", len(body))))
@@ -554,21 +584,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- endpoints -----------------------------------------------------------------------
 
-    def _model_info(self, parts: list[str], rev: str | None, token: str | None,
-                    query: dict[str, list[str]], method: str) -> None:
+    def _model_info(
+        self, parts: list[str], rev: str | None, token: str | None, query: dict[str, list[str]], method: str
+    ) -> None:
         repo = self._repo(parts, token)
         sha = self._sha(repo, rev)
         files = repo.commits[sha]
         data: dict[str, Any] = {
-            "_id": fake_sha(repo.id)[:24], "id": repo.id, "modelId": repo.id, "author": repo.id.split("/")[0],
-            "sha": sha, "private": repo.private, "gated": repo.gated, "disabled": False,
-            "siblings": [{"rfilename": f} for f in sorted(files)], "tags": [],
+            "_id": fake_sha(repo.id)[:24],
+            "id": repo.id,
+            "modelId": repo.id,
+            "author": repo.id.split("/")[0],
+            "sha": sha,
+            "private": repo.private,
+            "gated": repo.gated,
+            "disabled": False,
+            "siblings": [{"rfilename": f} for f in sorted(files)],
+            "tags": [],
             "lastModified": "2025-01-01T00:00:00.000Z",
         }
         try:
             config = json.loads(content_read(files["config.json"], 0, content_size(files["config.json"]) - 1))
-            data["config"] = {k: config[k] for k in ("architectures", "model_type", "quantization_config")
-                              if k in config}
+            data["config"] = {
+                k: config[k] for k in ("architectures", "model_type", "quantization_config") if k in config
+            }
         except (KeyError, ValueError, TypeError):
             pass  # no config.json, or one the Hub cannot parse: no config excerpt
         try:
@@ -587,8 +626,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _resolve(self, parts: list[str], rev: str, path: str, token: str | None, method: str) -> None:
         repo = self._repo(parts, token)
         if repo.gated and token not in repo.granted:
-            message = (f"Access to model {repo.id} is restricted. You must have access to it and be "
-                       "authenticated to access it. Please log in.")
+            message = (
+                f"Access to model {repo.id} is restricted. You must have access to it and be "
+                "authenticated to access it. Please log in."
+            )
             raise _Error(401 if token is None else 403, "GatedRepo", message)
         sha = self._sha(repo, rev)
         files = repo.commits[sha]
@@ -601,8 +642,13 @@ class _Handler(BaseHTTPRequestHandler):
             # An LFS file: the Hub points at its CDN (another origin), with the file's metadata.
             port = self.server.server_address[1]
             location = f"http://localhost:{port}/cdn/{fake_sha(repo.id)}/{sha}/{quote(path)}"
-            headers = {"X-Repo-Commit": sha, "X-Linked-Size": str(size), "X-Linked-ETag": f'"{etag}"',
-                       "ETag": f'"{etag}"', "Location": location}
+            headers = {
+                "X-Repo-Commit": sha,
+                "X-Linked-Size": str(size),
+                "X-Linked-ETag": f'"{etag}"',
+                "ETag": f'"{etag}"',
+                "Location": location,
+            }
             return self._send(302, b"", headers, method)
         self._serve(content, {"X-Repo-Commit": sha, "ETag": f'"{etag}"'}, method, path)
 
@@ -610,8 +656,9 @@ class _Handler(BaseHTTPRequestHandler):
         """The CDN: no auth, no repo logic, the blob by its commit and path."""
         for repo in self.fake.repos.values():
             if fake_sha(repo.id) == repo_key and sha in repo.commits and path in repo.commits[sha]:
-                return self._serve(repo.commits[sha][path], {"ETag": f'"{_etag(repo.commits[sha][path])}"'},
-                                   method, path)
+                return self._serve(
+                    repo.commits[sha][path], {"ETag": f'"{_etag(repo.commits[sha][path])}"'}, method, path
+                )
         raise _Error(403, None, "Access Denied")
 
     def _serve(self, content: Content, headers: dict[str, str], method: str, path: str) -> None:
@@ -641,8 +688,9 @@ class _Handler(BaseHTTPRequestHandler):
         repo = self._repo(parts, token)
         files = repo.commits[self._sha(repo, rev)]
         paths = parse_qs(body.decode()).get("paths", [])
-        out = [{"type": "file", "oid": fake_sha(p), "size": content_size(files[p]), "path": p}
-               for p in paths if p in files]
+        out = [
+            {"type": "file", "oid": fake_sha(p), "size": content_size(files[p]), "path": p} for p in paths if p in files
+        ]
         self._send(200, json.dumps(out).encode(), {}, "POST")
 
     def _search(self, query: dict[str, list[str]]) -> None:
@@ -652,8 +700,16 @@ class _Handler(BaseHTTPRequestHandler):
         hits = [i for i in ids if term in i.lower()]
         if (query.get("sort") or [""])[0] == "downloads":  # the Hub sorts most downloaded first
             hits.sort(key=lambda i: -self.fake.downloads.get(i.lower(), 0))
-        out = [{"_id": fake_sha(i)[:24], "id": i, "likes": 0, "downloads": self.fake.downloads.get(i.lower(), 0),
-                "tags": []} for i in hits[:limit]]
+        out = [
+            {
+                "_id": fake_sha(i)[:24],
+                "id": i,
+                "likes": 0,
+                "downloads": self.fake.downloads.get(i.lower(), 0),
+                "tags": [],
+            }
+            for i in hits[:limit]
+        ]
         self._send(200, json.dumps(out).encode(), {}, "GET")
 
 
@@ -684,18 +740,27 @@ def standard_files() -> dict[str, dict[str, Content]]:
     q06_file = safetensors_file(dense_decoder_tensors(q06, qk_norm=True, lm_head=True))
     readme = b"---\nlicense: apache-2.0\n---\n"
     return {
-        "Qwen/Qwen3-8B": {"config.json": config_bytes("Qwen__Qwen3-8B.json"), "README.md": readme,
-                          **qwen8_files},
-        "Qwen/Qwen3-8B-AWQ": {"config.json": config_bytes("Qwen__Qwen3-8B-AWQ.json"), "README.md": readme,
-                              **awq_files},
+        "Qwen/Qwen3-8B": {"config.json": config_bytes("Qwen__Qwen3-8B.json"), "README.md": readme, **qwen8_files},
+        "Qwen/Qwen3-8B-AWQ": {"config.json": config_bytes("Qwen__Qwen3-8B-AWQ.json"), "README.md": readme, **awq_files},
         "mistralai/Mistral-Small-3.1-24B-Instruct-2503": {
-            "config.json": config_bytes("mistralai__Mistral-Small-3.1-24B-Instruct-2503.json"), "README.md": readme},
-        "Qwen/Qwen3-0.6B": {"config.json": config_bytes("Qwen__Qwen3-0.6B.json"), "README.md": readme,
-                            "model.safetensors": q06_file},
-        "openai/gpt-oss-20b": {"config.json": config_bytes("openai__gpt-oss-20b.json"), "README.md": readme,
-                               **oss_files},
-        "meta-llama/Llama-3.1-8B": {"config.json": config_bytes("meta-llama__Llama-3.1-8B.json"),
-                                    "README.md": readme, **llama_files},
+            "config.json": config_bytes("mistralai__Mistral-Small-3.1-24B-Instruct-2503.json"),
+            "README.md": readme,
+        },
+        "Qwen/Qwen3-0.6B": {
+            "config.json": config_bytes("Qwen__Qwen3-0.6B.json"),
+            "README.md": readme,
+            "model.safetensors": q06_file,
+        },
+        "openai/gpt-oss-20b": {
+            "config.json": config_bytes("openai__gpt-oss-20b.json"),
+            "README.md": readme,
+            **oss_files,
+        },
+        "meta-llama/Llama-3.1-8B": {
+            "config.json": config_bytes("meta-llama__Llama-3.1-8B.json"),
+            "README.md": readme,
+            **llama_files,
+        },
         "bartowski/Llama-3.2-1B-Instruct-GGUF": {
             "README.md": readme,
             # Illustrative file sizes, of the order of the published Q4_K_M and Q8_0 conversions.
@@ -703,8 +768,7 @@ def standard_files() -> dict[str, dict[str, Content]]:
             "Llama-3.2-1B-Instruct-Q8_0.gguf": llama_3_2_1b_gguf(7, 1_321_083_008),
         },
         "acme/notes-only": {"README.md": readme},
-        "acme/private-qwen": {"config.json": config_bytes("Qwen__Qwen3-0.6B.json"),
-                              "model.safetensors": q06_file},
+        "acme/private-qwen": {"config.json": config_bytes("Qwen__Qwen3-0.6B.json"), "model.safetensors": q06_file},
     }
 
 
@@ -712,14 +776,22 @@ def standard_hub() -> FakeHub:
     """A FakeHub (not started) holding the standard repos."""
     hub = FakeHub()
     files = standard_files()
-    for repo_id in ("Qwen/Qwen3-8B", "Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B-AWQ", "openai/gpt-oss-20b",
-                    "mistralai/Mistral-Small-3.1-24B-Instruct-2503", "acme/notes-only"):
+    for repo_id in (
+        "Qwen/Qwen3-8B",
+        "Qwen/Qwen3-0.6B",
+        "Qwen/Qwen3-8B-AWQ",
+        "openai/gpt-oss-20b",
+        "mistralai/Mistral-Small-3.1-24B-Instruct-2503",
+        "acme/notes-only",
+    ):
         hub.add_repo(repo_id, files[repo_id])
-    hub.add_repo("meta-llama/Llama-3.1-8B", files["meta-llama/Llama-3.1-8B"], gated="manual",
-                 granted=[GRANTED_TOKEN])
+    hub.add_repo("meta-llama/Llama-3.1-8B", files["meta-llama/Llama-3.1-8B"], gated="manual", granted=[GRANTED_TOKEN])
     hub.add_repo("acme/private-qwen", files["acme/private-qwen"], private=True, granted=[GRANTED_TOKEN])
-    hub.add_repo("bartowski/Llama-3.2-1B-Instruct-GGUF", files["bartowski/Llama-3.2-1B-Instruct-GGUF"],
-                 gguf={"total": 1_235_814_432, "architecture": "llama", "context_length": 131072})
+    hub.add_repo(
+        "bartowski/Llama-3.2-1B-Instruct-GGUF",
+        files["bartowski/Llama-3.2-1B-Instruct-GGUF"],
+        gguf={"total": 1_235_814_432, "architecture": "llama", "context_length": 131072},
+    )
     # Meta renamed its Llama 3.1 repos: the old id redirects.
     hub.rename("meta-llama/Meta-Llama-3.1-8B", "meta-llama/Llama-3.1-8B")
     hub.valid_tokens.add(OTHER_TOKEN)

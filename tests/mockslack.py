@@ -125,8 +125,7 @@ class MockSlack:
             self._server.server_close()
             self._server = None
         if self.violations:
-            raise AssertionError("the app sent Slack what it rejects or a phone wraps:\n" +
-                                 "\n".join(self.violations))
+            raise AssertionError("the app sent Slack what it rejects or a phone wraps:\n" + "\n".join(self.violations))
 
     def _check(self, method: str, args: dict[str, Any]) -> str | None:
         """Slack's checks on a message or view (and the phone-width rule); the error code Slack gives."""
@@ -212,8 +211,14 @@ class MockSlack:
                 return 200, {"ok": False, "error": "channel_not_found"}
         if method == "auth.test":
             return 200, {
-                "ok": True, "url": "https://vram-test.slack.com/", "team": "vram test", "user": "vram",
-                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False,
+                "ok": True,
+                "url": "https://vram-test.slack.com/",
+                "team": "vram test",
+                "user": "vram",
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
             }
         if method == "apps.connections.open":
             if not self.socket_url:
@@ -221,8 +226,14 @@ class MockSlack:
             return 200, {"ok": True, "url": self.socket_url}
         if method == "chat.postMessage":
             ts = self._next_ts()
-            message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts,
-                       "text": args.get("text", ""), "blocks": args.get("blocks", [])}
+            message = {
+                "type": "message",
+                "user": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "ts": ts,
+                "text": args.get("text", ""),
+                "blocks": args.get("blocks", []),
+            }
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
             return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
@@ -308,8 +319,15 @@ class SlackSender:
     team: str = TEAM_ID
     _n: int = 0
 
-    def post(self, body: str, content_type: str, *, headers: dict[str, str] | None = None,
-             timestamp: int | None = None, secret: str | None = None) -> Sent:
+    def post(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timestamp: int | None = None,
+        secret: str | None = None,
+    ) -> Sent:
         all_headers = {"Content-Type": content_type, **sign(secret or self.secret, body, timestamp)}
         all_headers.update(headers or {})
         req = urllib.request.Request(self.url, data=body.encode(), headers=all_headers, method="POST")
@@ -320,26 +338,46 @@ class SlackSender:
         except urllib.error.HTTPError as err:
             return Sent(err.code, err.read().decode(), time.monotonic() - start)
 
-    def command(self, text: str, *, channel: str = "C0001", user: str = "U0001",
-                channel_name: str = "general", **kw: Any) -> Sent:
+    def command(
+        self, text: str, *, channel: str = "C0001", user: str = "U0001", channel_name: str = "general", **kw: Any
+    ) -> Sent:
         self._n += 1
         fields = {
-            "token": "legacy-verification-token", "team_id": self.team, "team_domain": "vram-test",
-            "channel_id": channel, "channel_name": channel_name, "user_id": user, "user_name": user.lower(),
-            "command": "/vram", "text": text, "api_app_id": "A0001", "is_enterprise_install": "false",
-            "response_url": self.mock.response_url(f"cmd{self._n}"), "trigger_id": f"trigger.{self._n}",
+            "token": "legacy-verification-token",
+            "team_id": self.team,
+            "team_domain": "vram-test",
+            "channel_id": channel,
+            "channel_name": channel_name,
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/vram",
+            "text": text,
+            "api_app_id": "A0001",
+            "is_enterprise_install": "false",
+            "response_url": self.mock.response_url(f"cmd{self._n}"),
+            "trigger_id": f"trigger.{self._n}",
         }
         return self.post(urlencode(fields), "application/x-www-form-urlencoded", **kw)
 
-    def event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None,
-              **kw: Any) -> Sent:
+    def event(self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None, **kw: Any) -> Sent:
         self._n += 1
         payload = {
-            "token": "legacy-verification-token", "team_id": self.team, "api_app_id": "A0001",
-            "event": event, "type": "event_callback", "event_id": event_id or f"Ev{self._n:08d}",
+            "token": "legacy-verification-token",
+            "team_id": self.team,
+            "api_app_id": "A0001",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{self._n:08d}",
             "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": None, "team_id": self.team, "user_id": BOT_USER_ID,
-                                "is_bot": True, "is_enterprise_install": False}],
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self.team,
+                    "user_id": BOT_USER_ID,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
         }
         headers = dict(kw.pop("headers", None) or {})
         if retry is not None:
@@ -349,32 +387,67 @@ class SlackSender:
     def interactive(self, payload: dict[str, Any], **kw: Any) -> Sent:
         """An interactivity request as Slack sends it: ``payload=<json>``, form-encoded and signed."""
         self._n += 1
-        payload = {"token": "legacy-verification-token", "api_app_id": "A0001",
-                   "team": {"id": self.team, "domain": "vram-test"}, "is_enterprise_install": False, **payload}
+        payload = {
+            "token": "legacy-verification-token",
+            "api_app_id": "A0001",
+            "team": {"id": self.team, "domain": "vram-test"},
+            "is_enterprise_install": False,
+            **payload,
+        }
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **kw)
 
-    def click(self, message: dict[str, Any], action: dict[str, Any], *, channel: str = "C0001",
-              user: str = "U0001", ephemeral: bool = False, **kw: Any) -> Sent:
+    def click(
+        self,
+        message: dict[str, Any],
+        action: dict[str, Any],
+        *,
+        channel: str = "C0001",
+        user: str = "U0001",
+        ephemeral: bool = False,
+        **kw: Any,
+    ) -> Sent:
         """A ``block_actions`` click on one element of a message the bot posted (``message`` as posted)."""
         self._n += 1
-        container = {"type": "message", "message_ts": message.get("ts", "0"), "channel_id": channel,
-                     "is_ephemeral": ephemeral}
+        container = {
+            "type": "message",
+            "message_ts": message.get("ts", "0"),
+            "channel_id": channel,
+            "is_ephemeral": ephemeral,
+        }
         payload = {
-            "type": "block_actions", "user": {"id": user, "team_id": self.team}, "container": container,
-            "trigger_id": f"trigger.{self._n}", "channel": {"id": channel, "name": "general"},
-            "response_url": self.mock.response_url(f"action{self._n}"), "actions": [action],
+            "type": "block_actions",
+            "user": {"id": user, "team_id": self.team},
+            "container": container,
+            "trigger_id": f"trigger.{self._n}",
+            "channel": {"id": channel, "name": "general"},
+            "response_url": self.mock.response_url(f"action{self._n}"),
+            "actions": [action],
         }
         if not ephemeral:
             payload["message"] = message
         return self.interactive(payload, **kw)
 
-    def message(self, text: str, *, channel: str = "C0001", user: str = "U0001", ts: str | None = None,
-                thread_ts: str | None = None, **extra: Any) -> dict[str, Any]:
+    def message(
+        self,
+        text: str,
+        *,
+        channel: str = "C0001",
+        user: str = "U0001",
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         """A ``message`` event as Slack delivers a human's post (add bot_id/subtype via ``extra``)."""
         self._n += 1
-        event: dict[str, Any] = {"type": "message", "channel": channel, "user": user, "text": text,
-                                 "ts": ts or f"1800000000.{self._n:06d}", "channel_type": "channel",
-                                 "event_ts": ts or f"1800000000.{self._n:06d}"}
+        event: dict[str, Any] = {
+            "type": "message",
+            "channel": channel,
+            "user": user,
+            "text": text,
+            "ts": ts or f"1800000000.{self._n:06d}",
+            "channel_type": "channel",
+            "event_ts": ts or f"1800000000.{self._n:06d}",
+        }
         if thread_ts:
             event["thread_ts"] = thread_ts
         event.update(extra)
@@ -461,8 +534,12 @@ class MockSocketMode:
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
             )
-            hello = {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"},
-                     "debug_info": {"host": "mock", "approximate_connection_time": 3600}}
+            hello = {
+                "type": "hello",
+                "num_connections": 1,
+                "connection_info": {"app_id": "A0001"},
+                "debug_info": {"host": "mock", "approximate_connection_time": 3600},
+            }
             with self._send_lock:
                 conn.sendall(_ws_frame(json.dumps(hello).encode()))
             with self._lock:

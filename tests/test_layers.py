@@ -12,8 +12,23 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 RUNTIME = ("common", "estimator", "sources", "store", "bot")
-IO_LIBRARIES = {"huggingface_hub", "httpx", "httpx2", "requests", "sqlalchemy", "alembic", "slack_bolt",
-                "slack_sdk", "socket", "threading", "urllib", "http", "subprocess", "asyncio", "concurrent"}
+IO_LIBRARIES = {
+    "huggingface_hub",
+    "httpx",
+    "httpx2",
+    "requests",
+    "sqlalchemy",
+    "alembic",
+    "slack_bolt",
+    "slack_sdk",
+    "socket",
+    "threading",
+    "urllib",
+    "http",
+    "subprocess",
+    "asyncio",
+    "concurrent",
+}
 MAY_IMPORT = {
     "common": set(),
     "estimator": {"common", "estimator"},
@@ -81,11 +96,20 @@ def reads_environment(path: Path) -> bool:
     the process environment.
     """
     tree = ast.parse(path.read_text(), filename=str(path))
-    os_names = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for a in node.names if a.name == "os"}
+    os_names = {
+        a.asname or a.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for a in node.names
+        if a.name == "os"
+    }
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and node.attr in ENV_NAMES and isinstance(node.value, ast.Name)
-                and node.value.id in os_names):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ENV_NAMES
+            and isinstance(node.value, ast.Name)
+            and node.value.id in os_names
+        ):
             return True
         if isinstance(node, ast.ImportFrom) and node.module == "os" and any(a.name in ENV_NAMES for a in node.names):
             return True
@@ -114,15 +138,14 @@ def test_only_the_settings_read_the_environment() -> None:
 def test_no_import_loops() -> None:
     # Imports inside functions count too: one there may save start-up time, never hide a loop.
     mods = modules()
-    graph = {name: {m for i in imports(path) for m in _project_modules(i, mods, name)}
-             for name, path in mods.items()}
+    graph = {name: {m for i in imports(path) for m in _project_modules(i, mods, name)} for name, path in mods.items()}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
     def walk(node: str, path: list[str]) -> None:
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                raise AssertionError("import loop: " + " -> ".join([*path[path.index(nxt):], nxt]))
+                raise AssertionError("import loop: " + " -> ".join([*path[path.index(nxt) :], nxt]))
             if nxt not in state:
                 walk(nxt, [*path, nxt])
         state[node] = 2

@@ -36,13 +36,13 @@ def test_the_readme_has_examples_to_check(tool: ModuleType, readme: str) -> None
     assert all(ex.shown.strip() for ex in found)  # each shows some output
 
 
-def test_every_readme_example_prints_what_the_readme_shows(tool: ModuleType, readme: str,
-                                                           tmp_path: Path) -> None:
+def test_every_readme_example_prints_what_the_readme_shows(tool: ModuleType, readme: str, tmp_path: Path) -> None:
     for number, ex in enumerate(tool.examples(readme)):
         printed = tool.run_example(ex.command, tmp_path / f"{number}.sqlite3")
         assert printed == ex.shown, (
             f"README example `{ex.command}` is stale; run python tools/readme_examples.py\n"
-            + tool.diff(ex.shown, printed))
+            + tool.diff(ex.shown, printed)
+        )
 
 
 def test_a_stale_example_is_caught_and_rewritten(tool: ModuleType, readme: str) -> None:
@@ -59,12 +59,12 @@ def test_examples_must_run_offline(tool: ModuleType, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="names the Hub model microsoft/phi-4"):
         tool.run_example("vram microsoft/phi-4 s=16k", tmp_path / "x.sqlite3")
     with pytest.raises(SystemExit, match="names the Hub model Qwen/Qwen3-8B"):
-        tool.run_example("vram compare tests/fixtures/configs/microsoft__phi-4.json Qwen/Qwen3-8B",
-                         tmp_path / "y.sqlite3")
+        tool.run_example(
+            "vram compare tests/fixtures/configs/microsoft__phi-4.json Qwen/Qwen3-8B", tmp_path / "y.sqlite3"
+        )
 
 
 def test_the_check_mode_runs_as_a_script() -> None:
-    proc = subprocess.run([sys.executable, str(TOOL), "--check"], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT)
+    proc = subprocess.run([sys.executable, str(TOOL), "--check"], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == ""

@@ -176,9 +176,16 @@ def _vllm_query(case: dict[str, Any], spec: ModelSpec) -> Query:
     kv = "fp8" if case.get("kv_cache_dtype") == "fp8" else "auto"
     mml = case.get("max_model_len") or 8192
     return Query(
-        engine="vllm", vllm="0.19", seq_len=mml, gpus=case.get("tp") or 1, util=case["gpu_memory_utilization"],
-        kv=kv, weight_format=_weight_format(case, spec), gpu="h100-80gb",
-        max_num_batched_tokens=case.get("max_num_batched_tokens"), max_num_seqs=case.get("max_num_seqs"),
+        engine="vllm",
+        vllm="0.19",
+        seq_len=mml,
+        gpus=case.get("tp") or 1,
+        util=case["gpu_memory_utilization"],
+        kv=kv,
+        weight_format=_weight_format(case, spec),
+        gpu="h100-80gb",
+        max_num_batched_tokens=case.get("max_num_batched_tokens"),
+        max_num_seqs=case.get("max_num_seqs"),
     )
 
 
@@ -206,9 +213,13 @@ def predict_vllm(case: dict[str, Any], constants: VllmConstants) -> CaseResult:
         return CaseResult(**common, skipped="GPU total not logged")
     query = _vllm_query(case, spec)
     gpu = _logged_gpu(query, total)
-    report = vllm.vllm_report(spec, query, weights_bytes=weight_bytes(spec, weight_format=query.weight_format,
-                                                                      gpus=query.gpus),
-                              gpu=gpu, constants=constants)
+    report = vllm.vllm_report(
+        spec,
+        query,
+        weights_bytes=weight_bytes(spec, weight_format=query.weight_format, gpus=query.gpus),
+        gpu=gpu,
+        constants=constants,
+    )
     pool_measured = _gib(m.get("available_kv_cache_gib"))
     batched, _ = vllm.batch_defaults(query, gpu)
     from_measured = None
@@ -220,12 +231,20 @@ def predict_vllm(case: dict[str, Any], constants: VllmConstants) -> CaseResult:
         kv_bytes = DTYPE_BYTES["fp8" if query.kv == "fp8" else resolve_dtypes(spec, query).model]
         classic_tokens = int(pool_measured // (_classic_kv_per_token(spec) * kv_bytes // 2))
     return CaseResult(
-        **common, weights=report.weights, weights_measured=_gib(m.get("weights_gib")),
-        activation=report.activation_peak, activation_measured=_gib(m.get("torch_activation_peak_gib")),
-        non_torch=report.non_torch, non_torch_measured=_gib(m.get("non_torch_forward_increase_gib")),
-        kv_pool=report.kv_cache_memory, kv_pool_measured=pool_measured, kv_tokens=report.kv_cache_tokens,
-        kv_tokens_measured=m.get("kv_cache_tokens"), kv_tokens_from_measured_pool=from_measured,
-        max_concurrency=report.max_concurrency, max_concurrency_measured=conc.get("x"),
+        **common,
+        weights=report.weights,
+        weights_measured=_gib(m.get("weights_gib")),
+        activation=report.activation_peak,
+        activation_measured=_gib(m.get("torch_activation_peak_gib")),
+        non_torch=report.non_torch,
+        non_torch_measured=_gib(m.get("non_torch_forward_increase_gib")),
+        kv_pool=report.kv_cache_memory,
+        kv_pool_measured=pool_measured,
+        kv_tokens=report.kv_cache_tokens,
+        kv_tokens_measured=m.get("kv_cache_tokens"),
+        kv_tokens_from_measured_pool=from_measured,
+        max_concurrency=report.max_concurrency,
+        max_concurrency_measured=conc.get("x"),
         classic_kv_tokens=classic_tokens,
     )
 
@@ -251,12 +270,19 @@ def predict_transformers(case: dict[str, Any]) -> CaseResult:
         seq = int(input_len) + out
         kv = kv_cache_bytes(spec, seq_len=seq, batch=batch, kv_dtype=spec.torch_dtype)
         points.append((seq, weights + kv, mb * MiB))
-        terms = transformers_terms(spec, Query(engine="transformers", seq_len=seq, batch=batch),
-                                   weights_bytes=weights, kv_cache_bytes=kv)
+        terms = transformers_terms(
+            spec, Query(engine="transformers", seq_len=seq, batch=batch), weights_bytes=weights, kv_cache_bytes=kv
+        )
         full_total = weights + kv + terms.activations + terms.overhead
     worst = max(points, key=lambda p: abs(p[1] - p[2]) / p[2])
-    return CaseResult(**common, weights=weights, total=worst[1], total_measured=worst[2],
-                      total_points=tuple(points), engine_total_longest=full_total)
+    return CaseResult(
+        **common,
+        weights=weights,
+        total=worst[1],
+        total_measured=worst[2],
+        total_points=tuple(points),
+        engine_total_longest=full_total,
+    )
 
 
 def _common(case: dict[str, Any], spec: ModelSpec, engine: Literal["vllm", "transformers"]) -> dict[str, Any]:
@@ -275,8 +301,15 @@ def _common(case: dict[str, Any], spec: ModelSpec, engine: Literal["vllm", "tran
         setting = " ".join(b for b in bits if b)
     else:
         setting = case.get("workload", "")
-    return {"id": case["id"], "model": case["model"], "family": _family(spec), "engine": engine,
-            "engine_version": case["engine_version"], "setting": setting, "source": case["source"]}
+    return {
+        "id": case["id"],
+        "model": case["model"],
+        "family": _family(spec),
+        "engine": engine,
+        "engine_version": case["engine_version"],
+        "setting": setting,
+        "source": case["source"],
+    }
 
 
 def predict_all(cases: Iterable[dict[str, Any]], fitted: dict[str, VllmConstants]) -> list[CaseResult]:
@@ -331,8 +364,10 @@ def fit_constants(cases: Sequence[dict[str, Any]], *, leave_out: str | None = No
         query = _vllm_query(case, spec)
         m = case["measured"]
         implied = _sampler_implied(case, spec, query, total)
-        legacy = constants_for_case(case, {"current": vllm.DEFAULT_CONSTANTS, "legacy": vllm.LEGACY_CONSTANTS}) \
+        legacy = (
+            constants_for_case(case, {"current": vllm.DEFAULT_CONSTANTS, "legacy": vllm.LEGACY_CONSTANTS})
             is vllm.LEGACY_CONSTANTS
+        )
         if legacy:
             if implied is not None:
                 legacy_sampler.append(implied)
@@ -362,8 +397,9 @@ def fit_constants(cases: Sequence[dict[str, Any]], *, leave_out: str | None = No
 
     graph_base, graph_per_layer = d.cuda_graph_base / GiB, d.cuda_graph_per_layer / GiB
     if len({n for n, _ in graph_points}) >= 2:
-        slope, intercept = statistics.linear_regression([float(n) for n, _ in graph_points],
-                                                        [g for _, g in graph_points])
+        slope, intercept = statistics.linear_regression(
+            [float(n) for n, _ in graph_points], [g for _, g in graph_points]
+        )
         graph_base, graph_per_layer = intercept, slope
     ctx1 = med(current["ctx1"], d.cuda_context / GiB)
     fitted = VllmConstants(
@@ -372,11 +408,15 @@ def fit_constants(cases: Sequence[dict[str, Any]], *, leave_out: str | None = No
         non_torch_tensor_parallel=round(med(current["ntp"], d.non_torch_tensor_parallel / GiB) * GiB),
         cuda_context=round(ctx1 * GiB),
         cuda_context_tp_extra=round((med(current["ctxp"], ctx1 + d.cuda_context_tp_extra / GiB) - ctx1) * GiB),
-        cuda_graph_base=round(graph_base * GiB), cuda_graph_per_layer=round(graph_per_layer * GiB),
+        cuda_graph_base=round(graph_base * GiB),
+        cuda_graph_per_layer=round(graph_per_layer * GiB),
     )
-    legacy_constants = fitted.model_copy(update={
-        "sampler_bytes_per_logit": round(med(legacy_sampler, vllm.LEGACY_CONSTANTS.sampler_bytes_per_logit), 1),
-        "mxfp4_value_align": vllm.LEGACY_CONSTANTS.mxfp4_value_align})
+    legacy_constants = fitted.model_copy(
+        update={
+            "sampler_bytes_per_logit": round(med(legacy_sampler, vllm.LEGACY_CONSTANTS.sampler_bytes_per_logit), 1),
+            "mxfp4_value_align": vllm.LEGACY_CONSTANTS.mxfp4_value_align,
+        }
+    )
     return {"current": fitted, "legacy": legacy_constants}
 
 
@@ -388,8 +428,13 @@ SHIPPED = {"current": vllm.DEFAULT_CONSTANTS, "legacy": vllm.LEGACY_CONSTANTS}
 
 
 def _in_kv_target(r: CaseResult) -> bool:
-    return (r.engine == "vllm" and r.skipped is None and r.kv_tokens_measured is not None
-            and r.kv_pool_measured is not None and r.kv_pool_measured >= KV_POOL_MIN_BYTES)
+    return (
+        r.engine == "vllm"
+        and r.skipped is None
+        and r.kv_tokens_measured is not None
+        and r.kv_pool_measured is not None
+        and r.kv_pool_measured >= KV_POOL_MIN_BYTES
+    )
 
 
 def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
@@ -401,17 +446,23 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
     block_errs = [abs(rel_err(r.kv_tokens_from_measured_pool, r.kv_tokens_measured) or 0.0) for r in kv_cases]
     classic_errs = [abs(rel_err(r.classic_kv_tokens, r.kv_tokens_measured) or 0.0) for r in kv_cases]
     pool_errs = [abs(e) for r in vllm_cases if (e := rel_err(r.kv_pool, r.kv_pool_measured)) is not None]
-    act_errs = [abs(r.activation - r.activation_measured) for r in vllm_cases
-                if r.activation is not None and r.activation_measured is not None]
+    act_errs = [
+        abs(r.activation - r.activation_measured)
+        for r in vllm_cases
+        if r.activation is not None and r.activation_measured is not None
+    ]
     tf_cases = [r for r in results if r.engine == "transformers" and r.skipped is None]
     tf_errs = [abs(rel_err(p, m) or 0.0) for r in tf_cases for _, p, m in r.total_points]
     within = sum(e <= KV_TOKENS_TOLERANCE for e in kv_errs)
     return {
-        "cases": len(results), "predicted": sum(r.skipped is None for r in results),
+        "cases": len(results),
+        "predicted": sum(r.skipped is None for r in results),
         "skipped": {r.id: r.skipped for r in results if r.skipped},
-        "weights_cases": len(w_errs), "weights_within_1pct": sum(e <= WEIGHTS_TOLERANCE for e in w_errs),
+        "weights_cases": len(w_errs),
+        "weights_within_1pct": sum(e <= WEIGHTS_TOLERANCE for e in w_errs),
         "weights_max_abs_err": max(w_errs, default=0.0),
-        "kv_cases": len(kv_errs), "kv_within_5pct": within,
+        "kv_cases": len(kv_errs),
+        "kv_within_5pct": within,
         "kv_share_within_5pct": within / len(kv_errs) if kv_errs else 0.0,
         "kv_median_abs_err": statistics.median(kv_errs) if kv_errs else 0.0,
         "kv_max_abs_err": max(kv_errs, default=0.0),
@@ -421,7 +472,8 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
         "kv_pool_median_abs_err": statistics.median(pool_errs) if pool_errs else 0.0,
         "activation_median_abs_err_gib": statistics.median(act_errs) / GiB if act_errs else 0.0,
         "activation_max_abs_err_gib": max(act_errs, default=0) / GiB,
-        "transformers_cases": len(tf_cases), "transformers_points": len(tf_errs),
+        "transformers_cases": len(tf_cases),
+        "transformers_points": len(tf_errs),
         "transformers_within_10pct": sum(e <= TRANSFORMERS_TOLERANCE for e in tf_errs),
         "transformers_max_abs_err": max(tf_errs, default=0.0),
     }
@@ -429,18 +481,31 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
 
 def leave_one_family_out(cases: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Refit the constants without each family; the KV-token error on the family left out."""
-    families = sorted({_family(_spec(MODEL_CONFIGS[c["model"]])) for c in cases
-                       if c["engine"].startswith("vLLM") and c["model"] in MODEL_CONFIGS})
+    families = sorted(
+        {
+            _family(_spec(MODEL_CONFIGS[c["model"]]))
+            for c in cases
+            if c["engine"].startswith("vLLM") and c["model"] in MODEL_CONFIGS
+        }
+    )
     out: dict[str, dict[str, Any]] = {}
     for fam in families:
         fitted = fit_constants(cases, leave_out=fam)
-        held = [c for c in cases if c["model"] in MODEL_CONFIGS and c["engine"].startswith("vLLM")
-                and _family(_spec(MODEL_CONFIGS[c["model"]])) == fam]
+        held = [
+            c
+            for c in cases
+            if c["model"] in MODEL_CONFIGS
+            and c["engine"].startswith("vLLM")
+            and _family(_spec(MODEL_CONFIGS[c["model"]])) == fam
+        ]
         results = [r for r in predict_all(held, fitted) if _in_kv_target(r)]
         errs = [abs(rel_err(r.kv_tokens, r.kv_tokens_measured) or 0.0) for r in results]
-        out[fam] = {"cases": len(errs), "max_abs_err": max(errs, default=0.0),
-                    "within_5pct": sum(e <= KV_TOKENS_TOLERANCE for e in errs),
-                    "sampler_bytes_per_logit": fitted["current"].sampler_bytes_per_logit}
+        out[fam] = {
+            "cases": len(errs),
+            "max_abs_err": max(errs, default=0.0),
+            "within_5pct": sum(e <= KV_TOKENS_TOLERANCE for e in errs),
+            "sampler_bytes_per_logit": fitted["current"].sampler_bytes_per_logit,
+        }
     return out
 
 
@@ -483,7 +548,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines = [
         f"### vLLM start-up (profile follows v{data['vllm_version']})",
         "",
-        "GiB; predicted / measured (error). KV tokens: vLLM's \"GPU KV cache size\". "
+        'GiB; predicted / measured (error). KV tokens: vLLM\'s "GPU KV cache size". '
         "Classic: the classic KV formula's tokens on the measured pool.",
         "",
         "| case | model | setting | weights | activation peak | non-torch | KV pool | KV tokens | "
@@ -496,8 +561,9 @@ def markdown(data: dict[str, Any]) -> str:
         if r.skipped:
             lines.append(f"| {r.id} | {r.model} | {r.setting} | skipped: {r.skipped} ||||||||")
             continue
-        conc = "" if r.max_concurrency_measured is None else \
-            f"{r.max_concurrency:.2f} / {r.max_concurrency_measured:.2f}"
+        conc = (
+            "" if r.max_concurrency_measured is None else f"{r.max_concurrency:.2f} / {r.max_concurrency_measured:.2f}"
+        )
         lines.append(
             f"| {r.id} | {r.model} | {r.setting} "
             f"| {_g(r.weights)} / {_g(r.weights_measured)} ({_pct(r.weights, r.weights_measured)}) "
@@ -506,13 +572,19 @@ def markdown(data: dict[str, Any]) -> str:
             f"| {_g(r.kv_pool)} / {_g(r.kv_pool_measured)} ({_pct(r.kv_pool, r.kv_pool_measured)}) "
             f"| {_tok(r.kv_tokens)} / {_tok(r.kv_tokens_measured)} ({_pct(r.kv_tokens, r.kv_tokens_measured)}) "
             f"| {conc} "
-            f"| {_tok(r.classic_kv_tokens)} ({_pct(r.classic_kv_tokens, r.kv_tokens_measured)}) |")
-    lines += ["", "### transformers `generate` (torch-allocated memory after generation, MiB)", "",
-              "Predicted: weights + KV cache for input + 2,048 generated tokens (what the figure holds; see "
-              "below). Last column: the transformers profile's full total (activations, CUDA context) "
-              "at the longest point, for reference.", "",
-              "| case | model | tokens | predicted | measured | error | full total |",
-              "|---|---|---|---|---|---|---|"]
+            f"| {_tok(r.classic_kv_tokens)} ({_pct(r.classic_kv_tokens, r.kv_tokens_measured)}) |"
+        )
+    lines += [
+        "",
+        "### transformers `generate` (torch-allocated memory after generation, MiB)",
+        "",
+        "Predicted: weights + KV cache for input + 2,048 generated tokens (what the figure holds; see "
+        "below). Last column: the transformers profile's full total (activations, CUDA context) "
+        "at the longest point, for reference.",
+        "",
+        "| case | model | tokens | predicted | measured | error | full total |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in cases:
         if r.engine != "transformers":
             continue
@@ -523,10 +595,14 @@ def markdown(data: dict[str, Any]) -> str:
             full = ""
             if i == len(r.total_points) - 1 and r.engine_total_longest is not None:
                 full = f"{r.engine_total_longest / MiB:,.0f}"
-            lines.append(f"| {r.id} | {r.model} | {seq:,} | {pred / MiB:,.0f} | {meas / MiB:,.0f} "
-                         f"| {_pct(pred, meas)} | {full} |")
+            lines.append(
+                f"| {r.id} | {r.model} | {seq:,} | {pred / MiB:,.0f} | {meas / MiB:,.0f} "
+                f"| {_pct(pred, meas)} | {full} |"
+            )
     lines += [
-        "", "### Summary", "",
+        "",
+        "### Summary",
+        "",
         f"- Weights within 1%: {s['weights_within_1pct']} of {s['weights_cases']} vLLM cases "
         f"(largest error {s['weights_max_abs_err'] * 100:.1f}%).",
         f"- KV tokens within 5% (cases with a KV pool of 8 GiB or more): {s['kv_within_5pct']} of {s['kv_cases']} "
@@ -539,14 +615,19 @@ def markdown(data: dict[str, Any]) -> str:
         f"{s['activation_max_abs_err_gib']:.2f} GiB.",
         f"- transformers totals within 10%: {s['transformers_within_10pct']} of {s['transformers_points']} points "
         f"(largest error {s['transformers_max_abs_err'] * 100:.1f}%).",
-        "", "### Leave one family out", "",
-        "The global constants refitted without each family; KV-token error on the family left out.", "",
+        "",
+        "### Leave one family out",
+        "",
+        "The global constants refitted without each family; KV-token error on the family left out.",
+        "",
         "| family left out | cases (pool >= 8 GiB) | within 5% | largest error | refitted sampler bytes/logit |",
         "|---|---|---|---|---|",
     ]
     for fam, row in data["leave_one_family_out"].items():
-        lines.append(f"| {fam} | {row['cases']} | {row['within_5pct']} | {row['max_abs_err'] * 100:.1f}% "
-                     f"| {row['sampler_bytes_per_logit']} |")
+        lines.append(
+            f"| {fam} | {row['cases']} | {row['within_5pct']} | {row['max_abs_err'] * 100:.1f}% "
+            f"| {row['sampler_bytes_per_logit']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -557,13 +638,17 @@ def plain(data: dict[str, Any]) -> str:
         if r.skipped:
             out.append(f"{r.id:8} {r.model[:44]:44} skipped: {r.skipped}")
         elif r.engine == "vllm":
-            out.append(f"{r.id:8} {r.model[:44]:44} {_g(r.weights):>6} {_pct(r.weights, r.weights_measured):>8} "
-                       f"{_g(r.activation):>5}/{_g(r.activation_measured):>5} "
-                       f"{_g(r.kv_pool):>6} {_pct(r.kv_pool, r.kv_pool_measured):>8} "
-                       f"{_tok(r.kv_tokens):>11} {_pct(r.kv_tokens, r.kv_tokens_measured):>8}")
+            out.append(
+                f"{r.id:8} {r.model[:44]:44} {_g(r.weights):>6} {_pct(r.weights, r.weights_measured):>8} "
+                f"{_g(r.activation):>5}/{_g(r.activation_measured):>5} "
+                f"{_g(r.kv_pool):>6} {_pct(r.kv_pool, r.kv_pool_measured):>8} "
+                f"{_tok(r.kv_tokens):>11} {_pct(r.kv_tokens, r.kv_tokens_measured):>8}"
+            )
         else:
-            out.append(f"{r.id:8} {r.model[:44]:44} total {r.total / MiB:,.0f} MiB vs {r.total_measured / MiB:,.0f} "
-                       f"({_pct(r.total, r.total_measured)}, worst point)")
+            out.append(
+                f"{r.id:8} {r.model[:44]:44} total {r.total / MiB:,.0f} MiB vs {r.total_measured / MiB:,.0f} "
+                f"({_pct(r.total, r.total_measured)}, worst point)"
+            )
     out.append("")
     out.extend(f"{k}: {v}" for k, v in data["summary"].items() if k != "skipped")
     return "\n".join(out) + "\n"

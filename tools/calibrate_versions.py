@@ -54,8 +54,7 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     "n002": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     "n035": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     # Qwen2.5-7B-Instruct-AWQ: the base model's published config, weights as AWQ.
-    "n037": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights",
-             {"weight_format": "awq"}),
+    "n037": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights", {"weight_format": "awq"}),
     "n045": (PUBLISHED / "meta-llama__Llama-3.1-8B.json", "Llama-3.1-8B published config", {}),
     # The failed start quotes 36.0 GiB for 262,144 tokens: 144 KiB per token, the text stack of
     # Qwen3-VL-8B, which is Qwen3-8B's (36 layers x 8 KV heads x 128).
@@ -131,10 +130,15 @@ def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Que
     flags = case.get("other_flags") or {}
     prefix = flags.get("enable_prefix_caching")
     return Query(
-        engine="vllm", vllm=release, seq_len=case.get("max_model_len") or 8192,
-        gpus=case.get("tensor_parallel_size") or 1, kv="fp8" if kv.startswith("fp8") else "auto",
-        util=case.get("gpu_memory_utilization"), max_num_batched_tokens=case.get("max_num_batched_tokens"),
-        max_num_seqs=case.get("max_num_seqs"), prefix_caching=prefix if isinstance(prefix, bool) else None,
+        engine="vllm",
+        vllm=release,
+        seq_len=case.get("max_model_len") or 8192,
+        gpus=case.get("tensor_parallel_size") or 1,
+        kv="fp8" if kv.startswith("fp8") else "auto",
+        util=case.get("gpu_memory_utilization"),
+        max_num_batched_tokens=case.get("max_num_batched_tokens"),
+        max_num_seqs=case.get("max_num_seqs"),
+        prefix_caching=prefix if isinstance(prefix, bool) else None,
         **overrides,
     )
 
@@ -152,8 +156,12 @@ def size_case(case: dict[str, Any]) -> Row:
     m = case["measured"]
     failure = _failed_start(case)
     row = Row(
-        id=case["id"], version=case["version"], profile=None, model=str(case.get("model_id"))[:60],
-        gpu=str(case.get("gpu_model"))[:30], tp=case.get("tensor_parallel_size") or 1,
+        id=case["id"],
+        version=case["version"],
+        profile=None,
+        model=str(case.get("model_id"))[:60],
+        gpu=str(case.get("gpu_model"))[:30],
+        tp=case.get("tensor_parallel_size") or 1,
         max_model_len=case.get("max_model_len"),
         logged_pool_gib=_number(m.get("available_kv_cache_memory"), r"([\d.]+) GiB"),
         logged_tokens=int(t) if (t := _number(m.get("gpu_kv_cache_size"), r"size: ([\d,]+) tokens")) else None,
@@ -234,34 +242,53 @@ def summary(rows: list[Row]) -> dict[str, dict[str, Any]]:
 def markdown(rows: list[Row]) -> str:
     lines: list[str] = []
     for version, entry in summary(rows).items():
-        lines += [f"#### vLLM {version}", "",
-                  "| case | model | GPU x TP | max_model_len | KV tokens (from logged pool) / logged | "
-                  "max concurrency | start / logged |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            f"#### vLLM {version}",
+            "",
+            "| case | model | GPU x TP | max_model_len | KV tokens (from logged pool) / logged | "
+            "max concurrency | start / logged |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for row in rows:
             if row.profile != version:
                 continue
-            tokens = (f"{row.tokens_from_pool:,} / {row.logged_tokens:,} ({_pct(row.tokens_error)})"
-                      if row.tokens_from_pool is not None and row.logged_tokens else "")
-            conc = (f"{row.concurrency_from_pool:.2f} / {row.logged_concurrency:.2f}"
-                    if row.concurrency_from_pool is not None and row.logged_concurrency is not None else "")
+            tokens = (
+                f"{row.tokens_from_pool:,} / {row.logged_tokens:,} ({_pct(row.tokens_error)})"
+                if row.tokens_from_pool is not None and row.logged_tokens
+                else ""
+            )
+            conc = (
+                f"{row.concurrency_from_pool:.2f} / {row.logged_concurrency:.2f}"
+                if row.concurrency_from_pool is not None and row.logged_concurrency is not None
+                else ""
+            )
             start = f"{row.start_from_pool} / {row.logged_start}"
             if row.estimated_max_len is not None:
-                start += (f": needs {row.needed_gib} GiB (logged {row.logged_needed_gib}) of "
-                          f"{row.logged_pool_gib} GiB; estimated max length {row.estimated_max_len:,} "
-                          f"(logged {row.logged_estimated_max_len:,})")
-            lines.append(f"| {row.id} ({row.version.split(' (')[0]}) | {row.model} | {row.gpu} x {row.tp} | "
-                         f"{row.max_model_len or ''} | {tokens} | {conc} | {start} |")
-        stats = (f"KV tokens |error| median {entry['median'] * 100:.2f}%, p90 {entry['p90'] * 100:.2f}%, "
-                 f"max {entry['max'] * 100:.2f}% on {entry['kv_tokens_checked']} case(s)"
-                 if entry["kv_tokens_checked"] else "no KV-token line to compare")
+                start += (
+                    f": needs {row.needed_gib} GiB (logged {row.logged_needed_gib}) of "
+                    f"{row.logged_pool_gib} GiB; estimated max length {row.estimated_max_len:,} "
+                    f"(logged {row.logged_estimated_max_len:,})"
+                )
+            lines.append(
+                f"| {row.id} ({row.version.split(' (')[0]}) | {row.model} | {row.gpu} x {row.tp} | "
+                f"{row.max_model_len or ''} | {tokens} | {conc} | {start} |"
+            )
+        stats = (
+            f"KV tokens |error| median {entry['median'] * 100:.2f}%, p90 {entry['p90'] * 100:.2f}%, "
+            f"max {entry['max'] * 100:.2f}% on {entry['kv_tokens_checked']} case(s)"
+            if entry["kv_tokens_checked"]
+            else "no KV-token line to compare"
+        )
         lines += ["", f"{stats}; start/fail verdict right on {entry['verdicts_right']} of {entry['verdicts']}.", ""]
     skipped = [row for row in rows if row.skipped]
     reasons: dict[str, list[str]] = {}
     for row in skipped:
         reasons.setdefault(row.skipped or "", []).append(row.id)
-    lines += [f"Not sized: {len(skipped)} of {len(rows)} vLLM cases. " + "; ".join(
-        f"{reason}: {', '.join(ids)}" for reason, ids in reasons.items()) + "."]
+    lines += [
+        f"Not sized: {len(skipped)} of {len(rows)} vLLM cases. "
+        + "; ".join(f"{reason}: {', '.join(ids)}" for reason, ids in reasons.items())
+        + "."
+    ]
     return "\n".join(lines)
 
 

@@ -114,8 +114,13 @@ def compare(model_type: str, rec: dict[str, Any], fixture_dir: Path, doc: dict[s
     per_token = fixed = None
     if cache is None:
         if not problems:
-            return Row(model_type, "params", "parameters exact; the oracle's forward failed: "
-                       + _sentence(status.split(": ", 1)[-1], 90), ours, oracle_params)
+            return Row(
+                model_type,
+                "params",
+                "parameters exact; the oracle's forward failed: " + _sentence(status.split(": ", 1)[-1], 90),
+                ours,
+                oracle_params,
+            )
         problems.append("the oracle has no cache: " + _sentence(status.split(": ", 1)[-1], 80))
     else:
         lengths = tuple(doc.get("lengths_by_type", {}).get(model_type) or doc.get("lengths") or (32, 64))

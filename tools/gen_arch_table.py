@@ -27,11 +27,31 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout
 from estimator import archconfig  # noqa: E402 - after the path above
 
 # Fields vram never reads (positions, token ids, training knobs): left out of the table.
-IGNORED = {"rope_parameters", "rope_scaling", "rope_theta", "pad_token_id", "bos_token_id", "eos_token_id",
-           "initializer_range", "use_cache", "attention_dropout", "hidden_dropout", "output_router_logits",
-           "router_aux_loss_coef", "router_jitter_noise", "image_token_id", "video_token_id",
-           "image_token_index", "video_token_index", "boi_token_id", "eoi_token_id", "num_nextn_predict_layers",
-           "qk_head_dim", "time_step_limit", "layer_rope_theta"}
+IGNORED = {
+    "rope_parameters",
+    "rope_scaling",
+    "rope_theta",
+    "pad_token_id",
+    "bos_token_id",
+    "eos_token_id",
+    "initializer_range",
+    "use_cache",
+    "attention_dropout",
+    "hidden_dropout",
+    "output_router_logits",
+    "router_aux_loss_coef",
+    "router_jitter_noise",
+    "image_token_id",
+    "video_token_id",
+    "image_token_index",
+    "video_token_index",
+    "boi_token_id",
+    "eoi_token_id",
+    "num_nextn_predict_layers",
+    "qk_head_dim",
+    "time_step_limit",
+    "layer_rope_theta",
+}
 OUT = ROOT / "estimator" / "data" / "arch_table.json"
 
 # Values the data rules read, varied together so a rule that matches the class's default by chance
@@ -69,9 +89,11 @@ def _base_fields() -> set[str]:
 def _rule(cls: Any, name: str, default_value: Any) -> str:
     """How ``__post_init__`` derives ``name`` when the config leaves it unset."""
     probes = [{}, {"hidden_size": 1536, "num_attention_heads": 12, "num_hidden_layers": 6}]
-    candidates = {"hidden_size//num_attention_heads": lambda c: c.hidden_size // c.num_attention_heads,
-                  "=num_attention_heads": lambda c: c.num_attention_heads,
-                  "=qk_rope_head_dim": lambda c: c.qk_rope_head_dim}
+    candidates = {
+        "hidden_size//num_attention_heads": lambda c: c.hidden_size // c.num_attention_heads,
+        "=num_attention_heads": lambda c: c.num_attention_heads,
+        "=qk_rope_head_dim": lambda c: c.qk_rope_head_dim,
+    }
     if "qk_rope_head_dim" in {f.name for f in dataclasses.fields(cls)}:
         probes.append({"qk_rope_head_dim": 32})
     for rule, fn in candidates.items():
@@ -125,8 +147,9 @@ def _data_rules(cls: Any, model_type: str, entry: dict[str, Any]) -> None:
         # A rewrite of a value the config gives (Gemma's "gelu") leaves the default as declared, so
         # the default instance does not flag it: such rules are probed on every declared field.
         open_to_rewrite = spec.always and name in entry["defaults"] and name not in entry["derived"]
-        if (entry["derived"].get(name) == "live" or open_to_rewrite) \
-                and _rule_holds(cls, model_type, entry, name, rule):
+        if (entry["derived"].get(name) == "live" or open_to_rewrite) and _rule_holds(
+            cls, model_type, entry, name, rule
+        ):
             entry["derived"][name] = rule
 
 
@@ -166,8 +189,13 @@ def entry(cls: Any, base: set[str], *, flat: bool = True) -> dict[str, Any]:
     # Attributes __post_init__ sets that are not declared fields (DeepSeek-V3's head_dim).
     declared = {f.name for f in dataclasses.fields(cls)}
     for name in built:
-        if name not in declared and name not in base and name not in IGNORED and name not in cls.sub_configs \
-                and name not in ("model_type", "transformers_version", "_name_or_path", "output_attentions"):
+        if (
+            name not in declared
+            and name not in base
+            and name not in IGNORED
+            and name not in cls.sub_configs
+            and name not in ("model_type", "transformers_version", "_name_or_path", "output_attentions")
+        ):
             derived.setdefault(name, _rule(cls, name, None))
     out: dict[str, Any] = {
         "defaults": defaults,
@@ -184,8 +212,14 @@ def entry(cls: Any, base: set[str], *, flat: bool = True) -> dict[str, Any]:
 
 
 # Text fields a flat config carries at the top (Qwen2.5-VL's), each away from every class default.
-FLAT_PROBE: dict[str, Any] = {"num_hidden_layers": 3, "vocab_size": 1000, "intermediate_size": 96,
-                              "max_window_layers": 1, "use_sliding_window": True, "sliding_window": 16}
+FLAT_PROBE: dict[str, Any] = {
+    "num_hidden_layers": 3,
+    "vocab_size": 1000,
+    "intermediate_size": 96,
+    "max_window_layers": 1,
+    "use_sliding_window": True,
+    "sliding_window": 16,
+}
 
 
 def _flat_sub_configs(cls: Any, inst: Any, base: set[str]) -> list[str]:
@@ -199,8 +233,7 @@ def _flat_sub_configs(cls: Any, inst: Any, base: set[str]) -> list[str]:
     flat = []
     for key, sub_cls in cls.sub_configs.items():
         sub_type = _sub_type(inst, key, sub_cls)
-        if not sub_type or not dataclasses.is_dataclass(sub_cls) or \
-                getattr(sub_cls, "model_type", None) != sub_type:
+        if not sub_type or not dataclasses.is_dataclass(sub_cls) or getattr(sub_cls, "model_type", None) != sub_type:
             continue
         sub_entry = entry(sub_cls, base, flat=False)
         trial = {**own, "sub_configs": {key: sub_type}, "flat_sub_configs": [key]}
@@ -212,8 +245,9 @@ def _flat_sub_configs(cls: Any, inst: Any, base: set[str]) -> list[str]:
             got = archconfig.fill(trial, model_type, probe, {sub_type: sub_entry})[key]
         except Exception:  # a class that rejects the probe, or a sub-config the table cannot fill
             continue
-        if all(want.get(k) == got.get(k) for k in probe) and \
-                all(got[k] == want[k] for k in got if k in want and k != "transformers_version"):
+        if all(want.get(k) == got.get(k) for k in probe) and all(
+            got[k] == want[k] for k in got if k in want and k != "transformers_version"
+        ):
             flat.append(key)
     return flat
 
@@ -243,8 +277,11 @@ def main() -> int:
             failed[mt] = f"{type(err).__name__}: {err}"[:200]
             continue
         todo.extend(t for t in types[mt]["sub_configs"].values() if t and t not in types)
-    table = {"transformers_version": transformers.__version__, "types": dict(sorted(types.items())),
-             "failed": dict(sorted(failed.items()))}
+    table = {
+        "transformers_version": transformers.__version__,
+        "types": dict(sorted(types.items())),
+        "failed": dict(sorted(failed.items())),
+    }
     OUT.write_text(json.dumps(table, indent=0, sort_keys=True, separators=(",", ":")) + "\n")
     print(f"{len(types)} types, {len(failed)} failed -> {OUT}")
     return 0

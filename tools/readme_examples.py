@@ -58,7 +58,7 @@ def _split(body: str) -> list[Example]:
         if line.startswith(PROMPT):
             if command is not None:
                 items.append(Example(command, shown))
-            command, shown = line[len(PROMPT):].strip(), ""
+            command, shown = line[len(PROMPT) :].strip(), ""
         else:
             shown += line
     if command is not None:
@@ -75,8 +75,10 @@ def _check_offline(args: list[str]) -> None:
     queries = [cmd.query] if isinstance(cmd, EstimateCmd) else [cmd.a, cmd.b] if isinstance(cmd, CompareCmd) else []
     for query in queries:
         if query.model and not is_local(query.model):
-            raise SystemExit(f"README example `vram {' '.join(args)}` names the Hub model {query.model}: "
-                             "use a config under tests/fixtures/configs so it runs offline")
+            raise SystemExit(
+                f"README example `vram {' '.join(args)}` names the Hub model {query.model}: "
+                "use a config under tests/fixtures/configs so it runs offline"
+            )
 
 
 @contextmanager
@@ -104,8 +106,13 @@ def run_example(command: str, database: Path) -> str:
     _check_offline(argv[1:])
     out, err = io.StringIO(), io.StringIO()
     with _in_root():
-        run(argv[1:], out=out, err=err, read=_no_questions,
-            settings=Settings.model_validate({"database_url": f"sqlite:///{database}"}))
+        run(
+            argv[1:],
+            out=out,
+            err=err,
+            read=_no_questions,
+            settings=Settings.model_validate({"database_url": f"sqlite:///{database}"}),
+        )
     return out.getvalue() + err.getvalue()
 
 
@@ -115,8 +122,9 @@ def regenerate(text: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         for number, (start, end) in enumerate(example_blocks(text)):
             database = Path(tmp) / f"block{number}.sqlite3"
-            body = "".join(f"{PROMPT}{ex.command}\n{run_example(ex.command, database)}"
-                           for ex in _split(text[start:end]))
+            body = "".join(
+                f"{PROMPT}{ex.command}\n{run_example(ex.command, database)}" for ex in _split(text[start:end])
+            )
             pieces += [text[last:start], body]
             last = end
     pieces.append(text[last:])
@@ -124,8 +132,14 @@ def regenerate(text: str) -> str:
 
 
 def diff(old: str, new: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                        "README.md (as written)", "README.md (as the commands print now)"))
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            "README.md (as written)",
+            "README.md (as the commands print now)",
+        )
+    )
 
 
 def main(argv: list[str]) -> int:

@@ -61,5 +61,18 @@ def setting_owner(key: str) -> Engine | None:
     return next((engine for engine in _REGISTRY.values() if key in engine.setting_keys), None)
 
 
-__all__ = ["DEFAULT_ENGINE", "BaseEngine", "Engine", "EngineReport", "EngineTerms", "GpuShare", "engine_aliases",
-           "engine_names", "engines", "get_engine", "register", "setting_owner", "unregister"]
+__all__ = [
+    "DEFAULT_ENGINE",
+    "BaseEngine",
+    "Engine",
+    "EngineReport",
+    "EngineTerms",
+    "GpuShare",
+    "engine_aliases",
+    "engine_names",
+    "engines",
+    "get_engine",
+    "register",
+    "setting_owner",
+    "unregister",
+]

@@ -64,13 +64,13 @@ class Engine(Protocol):
     # How gpus=N divides the model: tensor parallelism (every layer split) or whole layers per GPU.
     split: ClassVar[Literal["tensor", "layers"]]
 
-    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int,
-                       gpu: GPU | None = None) -> int:
+    def kv_cache_bytes(
+        self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None
+    ) -> int:
         """KV cache bytes one GPU holds for the query's b sequences of s tokens, laid out as it lays them."""
         ...
 
-    def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-                    weights: int) -> GpuShare:
+    def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int) -> GpuShare:
         """With ``split = "layers"``: the busiest GPU's share of the whole model's ``weights``."""
         ...
 
@@ -82,8 +82,9 @@ class Engine(Protocol):
         """The weights once loaded, from the checkpoint's per-GPU share ``weights``."""
         ...
 
-    def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
-              kv_cache: int) -> EngineTerms:
+    def terms(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int, kv_cache: int
+    ) -> EngineTerms:
         """Activations, overhead and warnings, per GPU."""
         ...
 
@@ -103,8 +104,9 @@ class Engine(Protocol):
         """Tensor-parallel sizes up to ``limit`` the engine can run this model on, smallest first."""
         ...
 
-    def shape_total(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-                    weights: int) -> Callable[[int, int], int] | None:
+    def shape_total(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
+    ) -> Callable[[int, int], int] | None:
         """A fast per-GPU total at (s, b) for the solvers, or None to recompute the whole estimate."""
         ...
 
@@ -112,8 +114,9 @@ class Engine(Protocol):
         """Warnings about the query as this engine would run it."""
         ...
 
-    def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-               weights: int) -> tuple[EngineReport | None, list[Note]]:
+    def report(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
+    ) -> tuple[EngineReport | None, list[Note]]:
         """Its own section of the answer (or None) and the warnings that come with it."""
         ...
 
@@ -146,12 +149,12 @@ class BaseEngine:
     no_bf16: ClassVar[str] = "bf16 has no fast path"
     split: ClassVar[Literal["tensor", "layers"]] = "tensor"
 
-    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int,
-                       gpu: GPU | None = None) -> int:
+    def kv_cache_bytes(
+        self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None
+    ) -> int:
         return kv_cache_bytes(spec, seq_len=query.seq_len, batch=query.batch, kv_dtype=kv_dtype, gpus=gpus)
 
-    def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-                    weights: int) -> GpuShare:
+    def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int) -> GpuShare:
         raise NotImplementedError(f"{self.name} splits tensors, not layers")
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
@@ -160,8 +163,9 @@ class BaseEngine:
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
         return weights
 
-    def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
-              kv_cache: int) -> EngineTerms:
+    def terms(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int, kv_cache: int
+    ) -> EngineTerms:
         raise NotImplementedError
 
     def usable_fraction(self, query: Query) -> float:
@@ -176,15 +180,17 @@ class BaseEngine:
     def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
         return tuple(n for n in POWERS_OF_TWO if n <= limit)
 
-    def shape_total(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-                    weights: int) -> Callable[[int, int], int] | None:
+    def shape_total(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
+    ) -> Callable[[int, int], int] | None:
         return None
 
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         return []
 
-    def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-               weights: int) -> tuple[EngineReport | None, list[Note]]:
+    def report(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
+    ) -> tuple[EngineReport | None, list[Note]]:
         return None, []
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:

@@ -140,8 +140,7 @@ def _sliding_retention_bytes(spec: ModelSpec, query: Query) -> int:
 def _has_sliding_mask(spec: ModelSpec, query: Query) -> bool:
     """sdpa needs an explicit mask for sliding layers once the prompt exceeds the window."""
     return any(
-        layer.kind == "sliding" and layer.window is not None and query.seq_len > layer.window
-        for layer in spec.layers
+        layer.kind == "sliding" and layer.window is not None and query.seq_len > layer.window for layer in spec.layers
     )
 
 
@@ -248,9 +247,7 @@ def reserve_bytes(spec: ModelSpec, query: Query, *, activations: int, where: str
     return RESERVE_FLOOR_BYTES + int(RESERVE_FRACTION * other) + EAGER_RESERVE_BYTES_PER_SCORE * elements
 
 
-def transformers_terms(
-    spec: ModelSpec, query: Query, *, weights_bytes: int, kv_cache_bytes: int
-) -> EngineTerms:
+def transformers_terms(spec: ModelSpec, query: Query, *, weights_bytes: int, kv_cache_bytes: int) -> EngineTerms:
     """Activations and overhead of ``generate`` (b sequences of s tokens), per GPU.
 
     ``weights_bytes`` and ``kv_cache_bytes`` are the per-GPU terms these add to; the transients
@@ -276,22 +273,31 @@ def terms_warnings(spec: ModelSpec, query: Query) -> tuple[Note, ...]:
     """What the transformers terms leave out or assume, for the whole model."""
     warnings: list[Note] = []
     if any(layer.kind == "state" for layer in spec.layers):
-        warnings.append(note("state_layers_not_modelled",
-                             "transformers activations for state-space (mamba) layers are not modelled"))
+        warnings.append(
+            note(
+                "state_layers_not_modelled", "transformers activations for state-space (mamba) layers are not modelled"
+            )
+        )
     if query.kv in ("fp8", "int8"):
         # DynamicCache keeps K/V in the model dtype; only QuantizedCache (quanto int2/int4, HQQ)
         # stores fewer bits, with scales and a window of recent tokens left in full precision.
-        warnings.append(note(
-            "kv_dtype_not_stored",
-            f"transformers' default cache keeps K/V in the model dtype: kv={query.kv} counts 1 byte per "
-            "element, which only a quantized cache (cache_implementation=\"quantized\") or engine=vllm "
-            "(kv=fp8) gives"))
+        warnings.append(
+            note(
+                "kv_dtype_not_stored",
+                f"transformers' default cache keeps K/V in the model dtype: kv={query.kv} counts 1 byte per "
+                'element, which only a quantized cache (cache_implementation="quantized") or engine=vllm '
+                "(kv=fp8) gives",
+            )
+        )
     if query.gpus > 1:
-        warnings.append(note(
-            "layer_split",
-            f"transformers places whole layers on each GPU (device_map=\"auto\"), not tensor parallel: the "
-            f"busiest of the {query.gpus} GPUs decides, and each runs full-width activations, which more GPUs "
-            "do not divide"))
+        warnings.append(
+            note(
+                "layer_split",
+                f'transformers places whole layers on each GPU (device_map="auto"), not tensor parallel: the '
+                f"busiest of the {query.gpus} GPUs decides, and each runs full-width activations, which more GPUs "
+                "do not divide",
+            )
+        )
     return tuple(warnings)
 
 
@@ -322,14 +328,19 @@ def layer_share(spec: ModelSpec, query: Query, dtypes: Dtypes, *, weights: int) 
     for i, (start, stop) in enumerate(runs):
         part = spec.model_copy(update={"layers": spec.layers[start:stop]})
         w = round(per_layer * (stop - start)) + (first if i == 0 else 0) + (last if i == len(runs) - 1 else 0)
-        kv = 0 if dtypes.kv is None else kv_cache_bytes(part, seq_len=query.seq_len, batch=query.batch,
-                                                        kv_dtype=dtypes.kv)
+        kv = (
+            0
+            if dtypes.kv is None
+            else kv_cache_bytes(part, seq_len=query.seq_len, batch=query.batch, kv_dtype=dtypes.kv)
+        )
         terms = transformers_terms(part, single, weights_bytes=w, kv_cache_bytes=kv)
         total = w + kv + terms.activations + terms.overhead
         if total > best_total:
             per_token = kv_bytes_per_token(part, dtypes.kv) if dtypes.kv else 0
-            best, best_total = GpuShare(weights=w, kv_cache=kv, terms=terms, layers=stop - start,
-                                        kv_bytes_per_token=per_token), total
+            best, best_total = (
+                GpuShare(weights=w, kv_cache=kv, terms=terms, layers=stop - start, kv_bytes_per_token=per_token),
+                total,
+            )
     assert best is not None
     return best.model_copy(update={"terms": best.terms.model_copy(update={"warnings": terms_warnings(spec, query)})})
 
@@ -343,8 +354,7 @@ class TransformersEngine(BaseEngine):
     help: ClassVar[str] = "HF transformers `generate` (the default)"
     split: ClassVar[Literal["tensor", "layers"]] = "layers"
 
-    def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-                    weights: int) -> GpuShare:
+    def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int) -> GpuShare:
         return layer_share(spec, query, dtypes, weights=weights)
 
     def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
@@ -355,18 +365,26 @@ class TransformersEngine(BaseEngine):
         layers = len(spec.layers) or spec.num_layers
         if query.gpus <= layers:
             return None
-        return (f"transformers places whole layers on each GPU: gpus={query.gpus} is more than the model's "
-                f"{layers} layers, so some GPUs would hold nothing; use gpus={layers} at most")
+        return (
+            f"transformers places whole layers on each GPU: gpus={query.gpus} is more than the model's "
+            f"{layers} layers, so some GPUs would hold nothing; use gpus={layers} at most"
+        )
 
-    def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
-              kv_cache: int) -> EngineTerms:
+    def terms(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int, kv_cache: int
+    ) -> EngineTerms:
         return transformers_terms(spec, query, weights_bytes=weights, kv_cache_bytes=kv_cache)
 
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         notes = []
         if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
-            notes.append(note("context_window_exceeded", f"s={query.seq_len:,} is longer than the model's "
-                              f"context window ({spec.max_position_embeddings:,} tokens)."))
+            notes.append(
+                note(
+                    "context_window_exceeded",
+                    f"s={query.seq_len:,} is longer than the model's "
+                    f"context window ({spec.max_position_embeddings:,} tokens).",
+                )
+            )
         refusal = self.refusal(spec, query)
         if refusal and gpu is None:  # with a GPU the verdict says it
             notes.append(note("engine_refuses", refusal + "."))

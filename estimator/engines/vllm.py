@@ -74,6 +74,7 @@ GiB = 1 << 30
 MiB = 1 << 20
 BLOCK_SIZE = 16  # vLLM's default block size on CUDA (tokens per KV block)
 
+
 class VllmConstants(Frozen):
     """Every constant of the profile, in one place: the few fitted on the calibration logs (not per
     model), then the facts of the vLLM release it follows (per-version data)."""
@@ -123,7 +124,8 @@ def _resolve(version: str) -> tuple[VllmProfile, str | None]:
         raise InputError(
             f"vllm={version} is past the releases vram follows (0.19 to {DEFAULT_VERSION}): from 0.34 vLLM sizes "
             "its KV cache from the memory free after CUDA-graph capture (extensible KV cache), which vram "
-            f"does not model yet; use vllm={DEFAULT_VERSION}")
+            f"does not model yet; use vllm={DEFAULT_VERSION}"
+        )
     return profile, warning
 
 
@@ -269,8 +271,7 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
 # short at every TP; with the workspace 29.40 / 14.81 / 7.51 (the rest, <= 0.03 GiB, is the caching
 # allocator's rounding of the 11 MiB shared-expert matrices at TP 1 / 2). ROCm's list
 # (platforms/rocm.py) has neither backend.
-def mla_backend_workspace_bytes(spec: ModelSpec, gpu: GPU | None,
-                                constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+def mla_backend_workspace_bytes(spec: ModelSpec, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
     """GPU buffers that importing vLLM's MLA attention backends allocates, per GPU (MLA models only).
 
     With no GPU named, the H100 the profile's logs come from.
@@ -313,14 +314,20 @@ def vision_split_saving_bytes(spec: ModelSpec, query: Query) -> int:
     return tower - ceil_div(tower, query.gpus)
 
 
-def loaded_weight_bytes(spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int,
-                        constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+def loaded_weight_bytes(
+    spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int, constants: VllmConstants = DEFAULT_CONSTANTS
+) -> int:
     """What "Model loading took X GiB" reports, per GPU: the checkpoint's share (``weights_bytes``,
     from ``estimator.weights.weight_bytes``), re-laid MXFP4 experts, and buffers built at load time
     (the rotary cache, MLA backends' workspaces).
     """
-    loaded = weights_bytes + rope_cache_bytes(spec, query) + mla_backend_workspace_bytes(spec, gpu, constants) \
-        - text_only_saving_bytes(spec, query) - vision_split_saving_bytes(spec, query)
+    loaded = (
+        weights_bytes
+        + rope_cache_bytes(spec, query)
+        + mla_backend_workspace_bytes(spec, gpu, constants)
+        - text_only_saving_bytes(spec, query)
+        - vision_split_saving_bytes(spec, query)
+    )
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
@@ -347,11 +354,17 @@ def loaded_weight_bytes(spec: ModelSpec, query: Query, gpu: GPU | None, weights_
 # The sum reproduces the v0.19 logs of gpt-oss-20b to 0.1-0.2% at TP 1, 2 and 4 (13.64, 7.01,
 # 3.63 GiB) and the v0.11-era log (13.47 GiB, no 64-byte pre-pad) to 0.1%.
 
+
 def uses_mxfp4_experts(spec: ModelSpec, query: Query) -> bool:
     """True when vLLM runs the checkpoint's own MXFP4 routed experts (gpt-oss)."""
     q = spec.quantization
-    return (q.method == "mxfp4" and q.scope == "experts" and spec.num_experts > 0
-            and query.weight_format in (None, "mxfp4") and query.bits in (None, 4))
+    return (
+        q.method == "mxfp4"
+        and q.scope == "experts"
+        and spec.num_experts > 0
+        and query.weight_format in (None, "mxfp4")
+        and query.bits in (None, 4)
+    )
 
 
 def mxfp4_moe_backend(gpu: GPU | None) -> Mxfp4MoeBackend:
@@ -381,8 +394,9 @@ def cuda_block_bytes(size: int) -> int:
 
 def _expert_bias_params(spec: ModelSpec) -> int:
     """Bias parameters of all routed experts (gpt-oss has them): expert params beyond the matrices."""
-    matrices = sum(lin.in_features * lin.out_features * lin.count for lin in spec.linears
-                   if lin.component == "routed_experts")
+    matrices = sum(
+        lin.in_features * lin.out_features * lin.count for lin in spec.linears if lin.component == "routed_experts"
+    )
     return max(0, spec.params.routed_experts - matrices)
 
 
@@ -404,8 +418,9 @@ def _mxfp4_checkpoint_expert_bytes(spec: ModelSpec, gpus: int) -> int:
     return total + _expert_bias_params(spec) * DTYPE_BYTES[spec.torch_dtype]
 
 
-def mxfp4_expert_bytes(spec: ModelSpec, query: Query, gpu: GPU | None,
-                       constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+def mxfp4_expert_bytes(
+    spec: ModelSpec, query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
+) -> int:
     """Per-GPU bytes of the MXFP4 routed experts once vLLM has loaded and re-laid them."""
     experts, layers, tp = spec.num_experts, spec.num_moe_layers, query.gpus
     hidden = spec.hidden_size
@@ -432,7 +447,8 @@ def mxfp4_expert_bytes(spec: ModelSpec, query: Query, gpu: GPU | None,
         round_up(round_up(2 * inter, align), 16) * round_up(round_up(hidden // 2, align), 32),
         round_up(round_up(hidden, align), 16) * round_up(round_up(inter // 2, align), 32),
         # the loaded block scales, still registered on the layer
-        2 * inter * (hidden // 32), hidden * (inter // 32),
+        2 * inter * (hidden // 32),
+        hidden * (inter // 32),
         # the swizzled block scales the kernel uses
         round_up(2 * inter, scale_rows) * round_up(hidden // 32, 2),
         round_up(hidden, scale_rows) * round_up(inter // 32, 2),
@@ -496,8 +512,9 @@ def _encoder_peak(spec: ModelSpec, query: Query) -> int:
     return patches * (4 * v.hidden_size + 2 * v.intermediate_size) * b
 
 
-def activation_peak(spec: ModelSpec, query: Query, *, gpu: GPU | None,
-                    constants: VllmConstants = DEFAULT_CONSTANTS) -> tuple[int, str]:
+def activation_peak(
+    spec: ModelSpec, query: Query, *, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
+) -> tuple[int, str]:
     """The profile run's torch activation peak per GPU (bytes) and a phrase saying what sets it."""
     tokens, seqs = batch_defaults(query, gpu, constants)
     rows = min(seqs, tokens)
@@ -528,8 +545,9 @@ def cuda_graph_bytes(spec: ModelSpec, constants: VllmConstants = DEFAULT_CONSTAN
 _FITTED_CAPTURE_SIZES = 51
 
 
-def cuda_graph_estimate_bytes(spec: ModelSpec, query: Query, gpu: GPU | None,
-                              constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
+def cuda_graph_estimate_bytes(
+    spec: ModelSpec, query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
+) -> int:
     """The CUDA-graph memory vLLM 0.20+ estimates before sizing the pool ("Estimated CUDA graph
     memory: X GiB total"; v1/worker/gpu_model_runner.py profile_cudagraph_memory: the first capture
     plus the second capture's increment for every further size, per mode).
@@ -540,8 +558,12 @@ def cuda_graph_estimate_bytes(spec: ModelSpec, query: Query, gpu: GPU | None,
     """
     profile, _ = version_profile(query)
     tokens, seqs = batch_defaults(query, gpu, constants)
-    sm100 = gpu is not None and gpu.vendor == "nvidia" and gpu.compute_capability is not None \
+    sm100 = (
+        gpu is not None
+        and gpu.vendor == "nvidia"
+        and gpu.compute_capability is not None
         and gpu.compute_capability[0] == 10
+    )
     sizes = len(cudagraph_capture_sizes(profile, seqs, tokens, sm100=sm100))
     return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
 
@@ -656,8 +678,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         gpu = lookup_gpu(query.gpu) if query.gpu else None
         layout = _dsa_layout(spec, dtype_bytes, gpu)
     elif any(_has_state(layer) for layer in spec.layers):
-        layout = _hybrid_layout(spec, query.gpus, dtype_bytes, _act_bytes(spec, query), profile,
-                                query.prefix_caching)
+        layout = _hybrid_layout(spec, query.gpus, dtype_bytes, _act_bytes(spec, query), profile, query.prefix_caching)
     else:
         layout = _kv_layout(spec, query.gpus, dtype_bytes)
     if len(_LAYOUTS) >= 256:
@@ -672,18 +693,15 @@ def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tu
     for layer in spec.layers:
         if layer.kind == "none":
             continue
-        key = (layer.kind, layer.window if layer.kind == "sliding" else None,
-               _page_bytes(layer, tp, dtype_bytes))
+        key = (layer.kind, layer.window if layer.kind == "sliding" else None, _page_bytes(layer, tp, dtype_bytes))
         counts[key] = counts.get(key, 0) + 1
     if not counts:
         raise InputError(f"{spec.model_type}: the model has no KV-cache layers for vLLM to size")
-    types = tuple(KvGroupSpec(kind=k[0], window=k[1], page_bytes=k[2], num_layers=n)
-                  for k, n in counts.items())
+    types = tuple(KvGroupSpec(kind=k[0], window=k[1], page_bytes=k[2], num_layers=n) for k, n in counts.items())
     kinds = {(t.kind, t.window) for t in types}
     if len(kinds) == 1:
         # One attention type (page sizes may still differ per layer): a single group.
-        return KvLayout(types=types, group_size=sum(t.num_layers for t in types), num_groups=1,
-                        uniform=True), ()
+        return KvLayout(types=types, group_size=sum(t.num_layers for t in types), num_groups=1, uniform=True), ()
     pages = {t.page_bytes for t in types}
     if len(pages) > 1:
         # vLLM pads to the largest page in this case; we follow that and say so.
@@ -710,15 +728,21 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
     (model_executor/layers/attention/mla_attention.py): FLASHMLA_SPARSE (Hopper) stores fp8_ds_mla,
     656 B/token (512 fp8 + 4 fp32 scales + 64 bf16 rope); FLASHINFER_MLA_SPARSE (data-centre
     Blackwell) keeps the standard fp8 layout, 576 B/token. No GPU named: Hopper."""
-    sm100 = gpu is not None and gpu.vendor == "nvidia" and gpu.compute_capability is not None \
+    sm100 = (
+        gpu is not None
+        and gpu.vendor == "nvidia"
+        and gpu.compute_capability is not None
         and gpu.compute_capability[0] == 10
+    )
     pages: dict[int, int] = {}
     for layer in spec.layers:
         if layer.kind == "none":
             continue
         if layer.kind != "mla":
-            raise InputError(f"{spec.model_type}: sparse-attention layers next to other attention kinds are not "
-                             "modelled for vLLM yet")
+            raise InputError(
+                f"{spec.model_type}: sparse-attention layers next to other attention kinds are not "
+                "modelled for vLLM yet"
+            )
         if dtype_bytes == 1 and not sm100:
             latent = DS_MLA_BYTES_PER_TOKEN["fp8_ds_mla"]
         else:
@@ -727,12 +751,14 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
         page = DSA_BLOCK_SIZE * (latent + indexer)
         pages[page] = pages.get(page, 0) + 1
     types = tuple(KvGroupSpec(kind="mla", window=None, page_bytes=page, num_layers=n) for page, n in pages.items())
-    return KvLayout(types=types, group_size=sum(pages.values()), num_groups=1, uniform=True,
-                    block_size=DSA_BLOCK_SIZE), ()
+    return KvLayout(
+        types=types, group_size=sum(pages.values()), num_groups=1, uniform=True, block_size=DSA_BLOCK_SIZE
+    ), ()
 
 
-def _hybrid_layout(spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int,
-                   profile: VllmProfile, prefix_caching: bool | None) -> tuple[KvLayout, tuple[str, ...]]:
+def _hybrid_layout(
+    spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int, profile: VllmProfile, prefix_caching: bool | None
+) -> tuple[KvLayout, tuple[str, ...]]:
     """vLLM's hybrid KV cache manager: state layers hold whole per-request states in pages as large
     as an attention block, whose size is raised until one attention page holds the largest state
     (platforms/interface.py / model_executor/models/config.py, the alignment of each release); every
@@ -742,18 +768,21 @@ def _hybrid_layout(spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int,
     states = [layer for layer in spec.layers if _has_state(layer)]
     state_pages = [_state_page_bytes(spec, layer, tp, model_bytes, profile.version) for layer in states]
     mamba_page = max(state_pages)
-    mode = mamba_cache_mode(profile, prefix_caching, supports_all_mode=any(layer.mixer in ("mamba", "mamba2", "")
-                                                          for layer in states))
+    mode = mamba_cache_mode(
+        profile, prefix_caching, supports_all_mode=any(layer.mixer in ("mamba", "mamba2", "") for layer in states)
+    )
     if mode == "all":
         raise InputError(
             f"vLLM {profile.version} caches {spec.model_type}'s Mamba state per chunk with prefix caching "
-            "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later")
+            "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later"
+        )
     exports = all(layer.mixer in ("mamba2", "gated_deltanet") for layer in states)
     mamba_blocks = mamba_blocks_per_request(profile, mode, exports_checkpoints=exports)
     if not attention:
         page = mamba_page
-        only = KvGroupSpec(kind="mamba", window=None, page_bytes=page, num_layers=len(states),
-                           mamba_blocks=mamba_blocks)
+        only = KvGroupSpec(
+            kind="mamba", window=None, page_bytes=page, num_layers=len(states), mamba_blocks=mamba_blocks
+        )
         types: tuple[KvGroupSpec, ...] = (only,)
         return KvLayout(types=types, group_size=len(states), num_groups=1, uniform=True, block_size=BLOCK_SIZE), ()
     per_token = max(_attn_bytes_per_token(layer, tp, dtype_bytes) for layer in attention)
@@ -771,13 +800,21 @@ def _hybrid_layout(spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int,
         kind = "mla" if layer.kind == "mla" else ("sliding" if layer.kind == "sliding" else "full")
         window = layer.window if kind == "sliding" else None
         counts[(kind, window)] = counts.get((kind, window), 0) + 1
-    types = (*(KvGroupSpec(kind=k[0], window=k[1], page_bytes=pages.page_bytes, num_layers=n)
-               for k, n in counts.items()),
-             KvGroupSpec(kind="mamba", window=None, page_bytes=pages.page_bytes, num_layers=len(states),
-                         mamba_blocks=mamba_blocks))
+    types = (
+        *(KvGroupSpec(kind=k[0], window=k[1], page_bytes=pages.page_bytes, num_layers=n) for k, n in counts.items()),
+        KvGroupSpec(
+            kind="mamba", window=None, page_bytes=pages.page_bytes, num_layers=len(states), mamba_blocks=mamba_blocks
+        ),
+    )
     group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
-    return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False,
-                    block_size=pages.block_size, mamba_padding_pct=pages.mamba_padding_pct), ()
+    return KvLayout(
+        types=types,
+        group_size=group_size,
+        num_groups=num_groups,
+        uniform=False,
+        block_size=pages.block_size,
+        mamba_padding_pct=pages.mamba_padding_pct,
+    ), ()
 
 
 def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
@@ -816,8 +853,7 @@ def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: i
     return total
 
 
-def requests_kv_bytes(spec: ModelSpec, query: Query, *, seq_len: int, batch: int, tp: int,
-                      batched_tokens: int) -> int:
+def requests_kv_bytes(spec: ModelSpec, query: Query, *, seq_len: int, batch: int, tp: int, batched_tokens: int) -> int:
     """Pool bytes ``batch`` requests of ``seq_len`` tokens reserve, per GPU.
 
     The same blocks :func:`kv_capacity` divides the pool by: the query fits exactly when the pool
@@ -871,16 +907,28 @@ def start_check(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
     available = fit_check_bytes(profile, pool_bytes, layout.bytes_per_block)
     needed = request_kv_bytes(spec, query, query.seq_len, batched_tokens=batched_tokens)
     if pool_bytes <= 0:
-        return StartCheck(fits=False, needed_bytes=needed, available_bytes=pool_bytes, estimated_max_model_len=0,
-                          error="No available memory for the cache blocks. Try increasing "
-                                "`gpu_memory_utilization` when initializing the engine.")
+        return StartCheck(
+            fits=False,
+            needed_bytes=needed,
+            available_bytes=pool_bytes,
+            estimated_max_model_len=0,
+            error="No available memory for the cache blocks. Try increasing "
+            "`gpu_memory_utilization` when initializing the engine.",
+        )
     if needed <= available:
-        return StartCheck(fits=True, needed_bytes=needed, available_bytes=available,
-                          estimated_max_model_len=query.seq_len, error=None)
+        return StartCheck(
+            fits=True, needed_bytes=needed, available_bytes=available, estimated_max_model_len=query.seq_len, error=None
+        )
     longest = estimate_max_model_len(
-        lambda n: request_kv_bytes(spec, query, n, batched_tokens=batched_tokens), available, query.seq_len)
-    return StartCheck(fits=False, needed_bytes=needed, available_bytes=available, estimated_max_model_len=longest,
-                      error=fit_error_message(profile, query.seq_len, needed, available, longest))
+        lambda n: request_kv_bytes(spec, query, n, batched_tokens=batched_tokens), available, query.seq_len
+    )
+    return StartCheck(
+        fits=False,
+        needed_bytes=needed,
+        available_bytes=available,
+        estimated_max_model_len=longest,
+        error=fit_error_message(profile, query.seq_len, needed, available, longest),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -914,8 +962,9 @@ class VllmReport(EngineReport):
     util_to_fit: float | None = None
 
 
-def vllm_terms(spec: ModelSpec, query: Query, *, gpu: GPU | None,
-               constants: VllmConstants | None = None) -> EngineTerms:
+def vllm_terms(
+    spec: ModelSpec, query: Query, *, gpu: GPU | None, constants: VllmConstants | None = None
+) -> EngineTerms:
     """Per-GPU bytes vLLM adds besides weights and KV cache.
 
     ``activations`` is the profile run's torch activation peak; ``overhead`` is the CUDA context,
@@ -924,26 +973,36 @@ def vllm_terms(spec: ModelSpec, query: Query, *, gpu: GPU | None,
     """
     constants = constants or query_constants(query)
     peak, where = activation_peak(spec, query, gpu=gpu, constants=constants)
-    graphs = cuda_graph_estimate_bytes(spec, query, gpu, constants) if graphs_in_budget(query) \
+    graphs = (
+        cuda_graph_estimate_bytes(spec, query, gpu, constants)
+        if graphs_in_budget(query)
         else cuda_graph_bytes(spec, constants)
+    )
     overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) + graphs
     warnings: list[Note] = []
     _, version_warning = version_profile(query)
     if version_warning:
         warnings.append(note("vllm_release", version_warning))
     if query.kv == "off":
-        warnings.append(note("kv_off_allocates",
-                             "vLLM always allocates a KV cache; kv=off only drops it from the memory total"))
+        warnings.append(
+            note("kv_off_allocates", "vLLM always allocates a KV cache; kv=off only drops it from the memory total")
+        )
     if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
-        warnings.append(note("context_window_exceeded", f"vLLM refuses max_model_len {query.seq_len:,} above the "
-                             f"model's {spec.max_position_embeddings:,} positions unless told to override"))
+        warnings.append(
+            note(
+                "context_window_exceeded",
+                f"vLLM refuses max_model_len {query.seq_len:,} above the "
+                f"model's {spec.max_position_embeddings:,} positions unless told to override",
+            )
+        )
     _, layout_warnings = kv_layout(spec, query)
     warnings.extend(note("kv_page_padding", w) for w in layout_warnings)
     return EngineTerms(activations=peak, overhead=overhead, activation_where=where, warnings=tuple(warnings))
 
 
-def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU,
-                constants: VllmConstants | None = None) -> VllmReport:
+def vllm_report(
+    spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU, constants: VllmConstants | None = None
+) -> VllmReport:
     """What vLLM's start-up log would report on ``gpu`` (per GPU).
 
     KV pool = util x the GPU's memory - (weights as loaded + activation peak + non-torch), less the
@@ -967,23 +1026,45 @@ def vllm_report(spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU,
     if query.kv != "off" and concurrency < query.batch:
         # What the requested share must hold for the b requests; the CUDA context (and, up to 0.19,
         # the graphs) come on top of it.
-        need = weights + peak + non_torch + (graphs if in_budget else 0) + requests_kv_bytes(
-            spec, query, seq_len=query.seq_len, batch=query.batch, tp=query.gpus, batched_tokens=batched_tokens)
-        to_fit = util_to_fit(need, gpu.memory_bytes,
-                             cuda_context_bytes(query, constants) + (0 if in_budget else graphs))
+        need = (
+            weights
+            + peak
+            + non_torch
+            + (graphs if in_budget else 0)
+            + requests_kv_bytes(
+                spec, query, seq_len=query.seq_len, batch=query.batch, tp=query.gpus, batched_tokens=batched_tokens
+            )
+        )
+        to_fit = util_to_fit(
+            need, gpu.memory_bytes, cuda_context_bytes(query, constants) + (0 if in_budget else graphs)
+        )
     return VllmReport(
-        version=profile.version, kv_cache_memory=pool, kv_cache_tokens=tokens,
-        max_concurrency=round(concurrency, 2), weights=weights, activation_peak=peak, non_torch=non_torch,
-        cuda_graphs=graphs, cuda_graphs_in_budget=in_budget, gpu_memory_utilization=util,
-        requested_memory=requested, block_size=kv_layout(spec, query)[0].block_size, num_gpu_blocks=blocks,
-        max_num_batched_tokens=batched_tokens, max_num_seqs=max_seqs, starts=check.fits,
-        estimated_max_model_len=check.estimated_max_model_len, start_error=check.error, util_to_fit=to_fit,
+        version=profile.version,
+        kv_cache_memory=pool,
+        kv_cache_tokens=tokens,
+        max_concurrency=round(concurrency, 2),
+        weights=weights,
+        activation_peak=peak,
+        non_torch=non_torch,
+        cuda_graphs=graphs,
+        cuda_graphs_in_budget=in_budget,
+        gpu_memory_utilization=util,
+        requested_memory=requested,
+        block_size=kv_layout(spec, query)[0].block_size,
+        num_gpu_blocks=blocks,
+        max_num_batched_tokens=batched_tokens,
+        max_num_seqs=max_seqs,
+        starts=check.fits,
+        estimated_max_model_len=check.estimated_max_model_len,
+        start_error=check.error,
+        util_to_fit=to_fit,
         log_lines=capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len) if pool > 0 else (),
     )
 
 
-def capacity_lines(profile: VllmProfile, gpu: GPU, pool: int, tokens: int, concurrency: float,
-                   max_model_len: int) -> tuple[str, ...]:
+def capacity_lines(
+    profile: VllmProfile, gpu: GPU, pool: int, tokens: int, concurrency: float, max_model_len: int
+) -> tuple[str, ...]:
     """The start-up lines that report the pool, as the release words them (gpu_worker.py,
     v1/core/kv_cache_utils.py): one capacity line from 0.28; from 0.30 the device type names it
     ("GPU" for CUDA and ROCm, "XPU" for Intel; update_kv_cache_capacity)."""
@@ -1031,8 +1112,9 @@ def nearest_tp_sizes(spec: ModelSpec, gpus: int) -> tuple[int, ...]:
     """The TP sizes vLLM accepts next to ``gpus``: the largest below it and the smallest above it
     (up to the attention heads, which every accepted size divides)."""
     has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
-    accepted = _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa,
-                                  max(spec.num_attention_heads, gpus))
+    accepted = _accepted_tp_sizes(
+        spec.num_attention_heads, spec.num_kv_heads, has_gqa, max(spec.num_attention_heads, gpus)
+    )
     below = [n for n in accepted if n < gpus]
     above = [n for n in accepted if n > gpus]
     return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
@@ -1051,8 +1133,9 @@ def _accepted_tp_sizes(heads: int, kv_heads: int, has_gqa: bool, limit: int) -> 
     return tuple(sizes)
 
 
-def _kv_bytes(spec: ModelSpec, query: Query, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int,
-              gpu: GPU | None = None) -> int:
+def _kv_bytes(
+    spec: ModelSpec, query: Query, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int, gpu: GPU | None = None
+) -> int:
     """KV bytes one GPU's pool reserves for ``batch`` requests of ``seq_len`` tokens: the blocks vLLM
     gives each request (attention blocks of the layout's size, sliding windows capped, whole state
     pages per request), so the fit and the concurrency follow one rule. A KV dtype other than the
@@ -1079,8 +1162,9 @@ class VllmEngine(BaseEngine):
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
 
-    def kv_cache_bytes(self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int,
-                       gpu: GPU | None = None) -> int:
+    def kv_cache_bytes(
+        self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None
+    ) -> int:
         """The pool bytes the b requests of s tokens reserve (see :func:`requests_kv_bytes`)."""
         return _kv_bytes(spec, query, query.seq_len, query.batch, kv_dtype, gpus, gpu)
 
@@ -1090,8 +1174,9 @@ class VllmEngine(BaseEngine):
     def display_name(self, query: Query) -> str:
         return f"vllm {version_profile(query)[0].version}"
 
-    def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
-              kv_cache: int) -> EngineTerms:
+    def terms(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int, kv_cache: int
+    ) -> EngineTerms:
         return vllm_terms(spec, query, gpu=gpu)
 
     def usable_fraction(self, query: Query) -> float:
@@ -1116,14 +1201,16 @@ class VllmEngine(BaseEngine):
         has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
         return _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa, limit)
 
-    def shape_total(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-                    weights: int) -> Callable[[int, int], int] | None:
+    def shape_total(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
+    ) -> Callable[[int, int], int] | None:
         """Only the KV cache depends on s and b: the rest is computed once."""
         if query.method != "calibrated":
             return None
         terms = vllm_terms(spec, query, gpu=gpu)
-        fixed = loaded_weight_bytes(spec, query, gpu, weights, query_constants(query)) + terms.activations \
-            + terms.overhead
+        fixed = (
+            loaded_weight_bytes(spec, query, gpu, weights, query_constants(query)) + terms.activations + terms.overhead
+        )
         kv = dtypes.kv
         if kv is None:
             return lambda s, b: fixed
@@ -1136,16 +1223,26 @@ class VllmEngine(BaseEngine):
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         notes: list[Note] = []
         if not query.flash_attention:
-            notes.append(note("fused_attention_always", "vLLM always runs fused (paged) attention kernels: fa=off "
-                              "changes nothing with engine=vllm (its --enforce-eager turns off CUDA graphs, not "
-                              "fused attention)."))
+            notes.append(
+                note(
+                    "fused_attention_always",
+                    "vLLM always runs fused (paged) attention kernels: fa=off "
+                    "changes nothing with engine=vllm (its --enforce-eager turns off CUDA graphs, not "
+                    "fused attention).",
+                )
+            )
         _, max_seqs = batch_defaults(query, gpu)
         if query.batch > max_seqs:
             # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
             seqs = f"{max_seqs:,} sequence" + ("" if max_seqs == 1 else "s")
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
-            notes.append(note("batch_queued", f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would "
-                              "queue the rest; raise seqs= to run them together."))
+            notes.append(
+                note(
+                    "batch_queued",
+                    f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would "
+                    "queue the rest; raise seqs= to run them together.",
+                )
+            )
         refusal = self.refusal(spec, query)
         if refusal and gpu is None:  # with a GPU the verdict says it
             notes.append(note("engine_refuses", refusal + "."))
@@ -1159,19 +1256,33 @@ class VllmEngine(BaseEngine):
         sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus))
         return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
 
-    def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-               weights: int) -> tuple[EngineReport | None, list[Note]]:
+    def report(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
+    ) -> tuple[EngineReport | None, list[Note]]:
         version = version_profile(query)[0].version
         if gpu is None:
-            return None, [note("no_gpu_given", f"Give gpu= to see the KV pool vLLM {version} would reserve "
-                               "and how many requests it holds.")]
+            return None, [
+                note(
+                    "no_gpu_given",
+                    f"Give gpu= to see the KV pool vLLM {version} would reserve and how many requests it holds.",
+                )
+            ]
         report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
         if report.kv_cache_memory <= 0:
-            return report, [note("no_kv_pool", f"vLLM {version} would not start: weights and activations leave "
-                                 f"no room for the KV cache at util={report.gpu_memory_utilization:g}.")]
+            return report, [
+                note(
+                    "no_kv_pool",
+                    f"vLLM {version} would not start: weights and activations leave "
+                    f"no room for the KV cache at util={report.gpu_memory_utilization:g}.",
+                )
+            ]
         if not report.starts:
-            return report, [note("max_model_len_refused", f"vLLM {version} would not start with max_model_len "
-                                 f"{query.seq_len:,}: {report.start_error}")]
+            return report, [
+                note(
+                    "max_model_len_refused",
+                    f"vLLM {version} would not start with max_model_len {query.seq_len:,}: {report.start_error}",
+                )
+            ]
         return report, []
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
@@ -1180,14 +1291,17 @@ class VllmEngine(BaseEngine):
         if not isinstance(v, VllmReport) or v.kv_cache_memory <= 0:
             return None  # no GPU, or the estimate's warnings say vLLM would not start
         gib = f"{v.kv_cache_memory / GiB:.1f} GiB"
-        line = (f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
-                f"({gib} at util={v.gpu_memory_utilization:g}): {v.max_concurrency:.2f} requests of "
-                f"{est.query.seq_len:,} tokens at once")
+        line = (
+            f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
+            f"({gib} at util={v.gpu_memory_utilization:g}): {v.max_concurrency:.2f} requests of "
+            f"{est.query.seq_len:,} tokens at once"
+        )
         if not v.starts:
-            line += (f"; it would not start at max_model_len {est.query.seq_len:,} "
-                     f"(estimated maximum model length {v.estimated_max_model_len:,})")
+            line += (
+                f"; it would not start at max_model_len {est.query.seq_len:,} "
+                f"(estimated maximum model length {v.estimated_max_model_len:,})"
+            )
         return line
-
 
     def verdict(self, est: Estimate, esc: Escape) -> str | None:
         """The fit is whether the KV pool holds the b requests of s tokens (what vLLM's concurrency
@@ -1201,16 +1315,22 @@ class VllmEngine(BaseEngine):
         pool = f"vLLM's KV pool at util={v.gpu_memory_utilization:g}"
         asked = f"{q.batch:,} request" + ("" if q.batch == 1 else "s") + f" of {q.seq_len:,} tokens"
         if fit.fits:
-            return f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens " \
-                   f"(b={q.batch:,} asked)"
+            return (
+                f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens "
+                f"(b={q.batch:,} asked)"
+            )
         if v.max_concurrency >= q.batch and v.util_to_fit is None:
             # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
-            return (f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
-                    f"graphs vLLM adds on top of it leave no room on the device; lower util")
+            return (
+                f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
+                f"graphs vLLM adds on top of it leave no room on the device; lower util"
+            )
         held = min(v.max_concurrency, q.batch - 0.01)  # never round up to what was asked
         if v.kv_cache_memory <= 0:
-            line = (f"{total}: does not fit {where}: at util={v.gpu_memory_utilization:g} the weights and "
-                    "activations leave vLLM no KV pool")
+            line = (
+                f"{total}: does not fit {where}: at util={v.gpu_memory_utilization:g} the weights and "
+                "activations leave vLLM no KV pool"
+            )
         elif held < 1:
             line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of one request of {q.seq_len:,} tokens"
         else:

@@ -24,8 +24,22 @@ GiB = 1 << 30
 MiB = 1 << 20
 
 VllmVersion = Literal[
-    "0.19", "0.20", "0.21", "0.22", "0.23", "0.24", "0.25", "0.26", "0.27", "0.28", "0.29",
-    "0.30", "0.31", "0.32", "0.33", "0.34",
+    "0.19",
+    "0.20",
+    "0.21",
+    "0.22",
+    "0.23",
+    "0.24",
+    "0.25",
+    "0.26",
+    "0.27",
+    "0.28",
+    "0.29",
+    "0.30",
+    "0.31",
+    "0.32",
+    "0.33",
+    "0.34",
 ]
 # How the CUDA-graph memory estimate reaches the KV budget (v1/worker/gpu_worker.py
 # determine_available_memory): "opt_in" = profiled, logged, but only subtracted with
@@ -86,14 +100,32 @@ class BatchTier(_Frozen):
     max_num_seqs: int  # the same for both contexts in every release read
 
 
-_SMALL = BatchTier(min_memory_bytes=0, excludes_a100=False, excludes_gb10=False,
-                   server_batched_tokens=2048, offline_batched_tokens=8192, max_num_seqs=256)
-_H100 = BatchTier(min_memory_bytes=70 * GiB, excludes_a100=True, excludes_gb10=False,
-                  server_batched_tokens=8192, offline_batched_tokens=16384, max_num_seqs=1024)
+_SMALL = BatchTier(
+    min_memory_bytes=0,
+    excludes_a100=False,
+    excludes_gb10=False,
+    server_batched_tokens=2048,
+    offline_batched_tokens=8192,
+    max_num_seqs=256,
+)
+_H100 = BatchTier(
+    min_memory_bytes=70 * GiB,
+    excludes_a100=True,
+    excludes_gb10=False,
+    server_batched_tokens=8192,
+    offline_batched_tokens=16384,
+    max_num_seqs=1024,
+)
 # engine/arg_utils.py@v0.28.0: "for GPUs like B200/B300 with >= 160GB memory, use the largest
 # defaults" (16384 / 16384 tokens, 1024 sequences); no A100 test on this tier.
-_B200 = BatchTier(min_memory_bytes=160 * GiB, excludes_a100=False, excludes_gb10=False,
-                  server_batched_tokens=16384, offline_batched_tokens=16384, max_num_seqs=1024)
+_B200 = BatchTier(
+    min_memory_bytes=160 * GiB,
+    excludes_a100=False,
+    excludes_gb10=False,
+    server_batched_tokens=16384,
+    offline_batched_tokens=16384,
+    max_num_seqs=1024,
+)
 
 
 class VllmProfile(_Frozen):
@@ -163,14 +195,27 @@ class VllmProfile(_Frozen):
 
 
 _V019 = VllmProfile(
-    version="0.19", gpu_memory_utilization=0.9, default_block_size=16,
-    cuda_graph_accounting="opt_in", non_kv_accounting="torch_peak", breakdown_log="debug",
-    breakdown_splits_weights=True, kv_tokens_report="blocks", concurrency_rounding="pooled",
-    capacity_one_line=False, fit_check_reserves_null_block=False, batch_tiers=(_H100, _SMALL),
-    hybrid_alignment="fixed", has_nvfp4_ds_mla=False, kv_sizing="profiled",
-    cudagraph_capture_cap_sm100=512, hybrid_prefix_caching_default=False,
-    mamba_prefill_checkpoint_blocks=False, prefix_caching_mamba_mode="all_if_supported",
-    model_runner="v1", v2_sampler_warmup_pass=False,
+    version="0.19",
+    gpu_memory_utilization=0.9,
+    default_block_size=16,
+    cuda_graph_accounting="opt_in",
+    non_kv_accounting="torch_peak",
+    breakdown_log="debug",
+    breakdown_splits_weights=True,
+    kv_tokens_report="blocks",
+    concurrency_rounding="pooled",
+    capacity_one_line=False,
+    fit_check_reserves_null_block=False,
+    batch_tiers=(_H100, _SMALL),
+    hybrid_alignment="fixed",
+    has_nvfp4_ds_mla=False,
+    kv_sizing="profiled",
+    cudagraph_capture_cap_sm100=512,
+    hybrid_prefix_caching_default=False,
+    mamba_prefill_checkpoint_blocks=False,
+    prefix_caching_mamba_mode="all_if_supported",
+    model_runner="v1",
+    v2_sampler_warmup_pass=False,
 )
 
 
@@ -178,32 +223,63 @@ def _next(prev: VllmProfile, version: VllmVersion, **changes: object) -> VllmPro
     return prev.model_copy(update={"version": version, **changes})
 
 
-_V020 = _next(_V019, "0.20", gpu_memory_utilization=0.92, cuda_graph_accounting="subtracted",
-              hybrid_alignment="backend")
+_V020 = _next(
+    _V019, "0.20", gpu_memory_utilization=0.92, cuda_graph_accounting="subtracted", hybrid_alignment="backend"
+)
 _V021 = _next(_V020, "0.21", kv_tokens_report="concurrency")
 _V022 = _next(_V021, "0.22", model_runner="v2_listed")
 _V023 = _next(_V022, "0.23")
 _V024 = _next(_V023, "0.24")
 _V025 = _next(_V024, "0.25")
 _V026 = _next(_V025, "0.26", breakdown_log="info", hybrid_prefix_caching_default=True)
-_V027 = _next(_V026, "0.27", non_kv_accounting="consumed", breakdown_splits_weights=False,
-              concurrency_rounding="per_group")
-_V028 = _next(_V027, "0.28", batch_tiers=(_B200, _H100, _SMALL), cudagraph_capture_cap_sm100=1024,
-              prefix_caching_mamba_mode="align", capacity_one_line=True)
+_V027 = _next(
+    _V026, "0.27", non_kv_accounting="consumed", breakdown_splits_weights=False, concurrency_rounding="per_group"
+)
+_V028 = _next(
+    _V027,
+    "0.28",
+    batch_tiers=(_B200, _H100, _SMALL),
+    cudagraph_capture_cap_sm100=1024,
+    prefix_caching_mamba_mode="align",
+    capacity_one_line=True,
+)
 _V029 = _next(_V028, "0.29", mamba_prefill_checkpoint_blocks=True, model_runner="v2")
 _V030 = _next(_V029, "0.30", fit_check_reserves_null_block=True, has_nvfp4_ds_mla=True)
 _V031 = _next(_V030, "0.31")
 _V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm")
 # engine/arg_utils.py@v0.33.0: "GB10 (DGX Spark, cc 12.1) has the memory but not the compute of a
 # large discrete GPU, keep it on the small tier".
-_V033 = _next(_V032, "0.33", batch_tiers=(
-    _B200, _H100.model_copy(update={"excludes_gb10": True}), _SMALL), v2_sampler_warmup_pass=True)
-_V034 = _next(_V033, "0.34", gpu_memory_utilization=1.0, default_block_size=64,
-              kv_sizing="extensible", model_runner="v2_only")
+_V033 = _next(
+    _V032,
+    "0.33",
+    batch_tiers=(_B200, _H100.model_copy(update={"excludes_gb10": True}), _SMALL),
+    v2_sampler_warmup_pass=True,
+)
+_V034 = _next(
+    _V033, "0.34", gpu_memory_utilization=1.0, default_block_size=64, kv_sizing="extensible", model_runner="v2_only"
+)
 
-PROFILES: dict[str, VllmProfile] = {p.version: p for p in (
-    _V019, _V020, _V021, _V022, _V023, _V024, _V025, _V026, _V027, _V028, _V029, _V030, _V031,
-    _V032, _V033, _V034)}
+PROFILES: dict[str, VllmProfile] = {
+    p.version: p
+    for p in (
+        _V019,
+        _V020,
+        _V021,
+        _V022,
+        _V023,
+        _V024,
+        _V025,
+        _V026,
+        _V027,
+        _V028,
+        _V029,
+        _V030,
+        _V031,
+        _V032,
+        _V033,
+        _V034,
+    )
+}
 NEWEST: VllmVersion = "0.34"
 
 
@@ -226,16 +302,20 @@ def profile_for(version: str) -> tuple[VllmProfile, str | None]:
     profiled = sorted(_minor(v) for v in PROFILES)
     nearest = min(profiled, key=lambda mm: (abs((mm[0] - major) * 1000 + mm[1] - minor), -mm[1]))
     chosen = PROFILES[f"{nearest[0]}.{nearest[1]}"]
-    return chosen, (f"vLLM {key} is not profiled; using the nearest profiled release, "
-                    f"{chosen.version}")
+    return chosen, (f"vLLM {key} is not profiled; using the nearest profiled release, {chosen.version}")
 
 
 # ---------------------------------------------------------------------------------------------
 # Defaults
 
 
-def batch_defaults(profile: VllmProfile, device_memory_bytes: int, device_name: str,
-                   usage: UsageContext = "openai_api_server", is_gb10: bool = False) -> tuple[int, int]:
+def batch_defaults(
+    profile: VllmProfile,
+    device_memory_bytes: int,
+    device_name: str,
+    usage: UsageContext = "openai_api_server",
+    is_gb10: bool = False,
+) -> tuple[int, int]:
     """(max_num_batched_tokens, max_num_seqs) as ``get_batch_defaults`` picks them.
 
     ``device_memory_bytes`` is what ``torch.cuda.get_device_properties().total_memory`` reports.
@@ -253,8 +333,13 @@ def batch_defaults(profile: VllmProfile, device_memory_bytes: int, device_name: 
     raise AssertionError("the last tier has no memory floor")
 
 
-def cudagraph_capture_sizes(profile: VllmProfile, max_num_seqs: int, max_num_batched_tokens: int,
-                            num_speculative_tokens: int = 0, sm100: bool = False) -> list[int]:
+def cudagraph_capture_sizes(
+    profile: VllmProfile,
+    max_num_seqs: int,
+    max_num_batched_tokens: int,
+    num_speculative_tokens: int = 0,
+    sm100: bool = False,
+) -> list[int]:
     """The default CUDA-graph capture sizes (config/vllm.py): 1, 2, 4, every 8 below 256, then
     every 16 up to the largest size; the largest is min(max_num_seqs x decode query length x 2,
     512 or the SM100 cap) and at most max_num_batched_tokens. The graph-memory estimate grows with
@@ -282,17 +367,23 @@ def backend_block_size(profile: VllmProfile, kernel_block_sizes: Sequence[int]) 
 # The KV budget
 
 
-def available_kv_cache_bytes(profile: VllmProfile, requested_bytes: int, non_kv_bytes: int,
-                             cuda_graph_estimate_bytes: int, estimate_cudagraphs: bool | None = None,
-                             ) -> int:
+def available_kv_cache_bytes(
+    profile: VllmProfile,
+    requested_bytes: int,
+    non_kv_bytes: int,
+    cuda_graph_estimate_bytes: int,
+    estimate_cudagraphs: bool | None = None,
+) -> int:
     """``requested - non-KV - applied CUDA-graph estimate`` (determine_available_memory).
 
     ``estimate_cudagraphs`` is VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS when the user set it;
     None takes the release's default. With ``enforce_eager`` the estimate is 0.
     """
     if profile.kv_sizing == "extensible":
-        raise InputError(f"vLLM {profile.version} sizes an extensible KV cache after CUDA-graph "
-                         "capture; the profiled budget does not apply")
+        raise InputError(
+            f"vLLM {profile.version} sizes an extensible KV cache after CUDA-graph "
+            "capture; the profiled budget does not apply"
+        )
     applied = profile.cuda_graph_accounting == "subtracted" if estimate_cudagraphs is None else estimate_cudagraphs
     return int(requested_bytes - non_kv_bytes - (cuda_graph_estimate_bytes if applied else 0))
 
@@ -302,8 +393,9 @@ def format_gib(n_bytes: int) -> str:
     return f"{round(n_bytes / GiB, 2)}"
 
 
-def cuda_graph_utilization_advice(gpu_memory_utilization: float, cuda_graph_estimate_bytes: int,
-                                  total_memory_bytes: int) -> tuple[float, float]:
+def cuda_graph_utilization_advice(
+    gpu_memory_utilization: float, cuda_graph_estimate_bytes: int, total_memory_bytes: int
+) -> tuple[float, float]:
     """(equivalent util without CUDA-graph profiling, suggested util) as the 0.20+ log prints them:
     ``round(util -/+ estimate / total, 4)``, the suggestion capped at 1.0."""
     delta = cuda_graph_estimate_bytes / total_memory_bytes
@@ -320,9 +412,18 @@ def extra_groups_for_head_shards(n_groups: int, tp: int) -> int:
     return 0 if n_groups % tp == 0 else tp - n_groups
 
 
-def mamba2_state_bytes(tp: int, intermediate_size: int, n_groups: int, num_heads: int,
-                       head_dim: int, state_size: int, conv_kernel: int, conv_dtype_bytes: int,
-                       ssm_dtype_bytes: int, num_spec: int = 0) -> int:
+def mamba2_state_bytes(
+    tp: int,
+    intermediate_size: int,
+    n_groups: int,
+    num_heads: int,
+    head_dim: int,
+    state_size: int,
+    conv_kernel: int,
+    conv_dtype_bytes: int,
+    ssm_dtype_bytes: int,
+    num_spec: int = 0,
+) -> int:
     """Mamba-2 (Nemotron-H, Granite-4, Falcon-H1, Bamba): conv (conv_dim/tp, kernel-1+spec) plus
     SSM state (heads/tp, head_dim, state_size)."""
     groups = n_groups + extra_groups_for_head_shards(n_groups, tp)
@@ -331,16 +432,25 @@ def mamba2_state_bytes(tp: int, intermediate_size: int, n_groups: int, num_heads
     return conv * conv_dtype_bytes + ssm * ssm_dtype_bytes
 
 
-def mamba1_state_bytes(tp: int, intermediate_size: int, state_size: int, conv_kernel: int,
-                       conv_dtype_bytes: int, ssm_dtype_bytes: int) -> int:
+def mamba1_state_bytes(
+    tp: int, intermediate_size: int, state_size: int, conv_kernel: int, conv_dtype_bytes: int, ssm_dtype_bytes: int
+) -> int:
     """Mamba-1 (Jamba): conv (inner/tp, kernel-1) plus SSM (inner/tp, state_size)."""
     inner = intermediate_size // tp
     return inner * (conv_kernel - 1) * conv_dtype_bytes + inner * state_size * ssm_dtype_bytes
 
 
-def gated_delta_net_state_bytes(tp: int, num_k_heads: int, num_v_heads: int, head_k_dim: int,
-                                head_v_dim: int, conv_kernel: int, conv_dtype_bytes: int,
-                                ssm_dtype_bytes: int, num_spec: int = 0) -> int:
+def gated_delta_net_state_bytes(
+    tp: int,
+    num_k_heads: int,
+    num_v_heads: int,
+    head_k_dim: int,
+    head_v_dim: int,
+    conv_kernel: int,
+    conv_dtype_bytes: int,
+    ssm_dtype_bytes: int,
+    num_spec: int = 0,
+) -> int:
     """Gated DeltaNet (Qwen3-Next, Qwen3.5/3.6): conv over q, k, v (2 k-dims + v-dim) plus the
     recurrent state (v_heads/tp, head_v_dim, head_k_dim). With mamba_ssm_cache_dtype "auto" both
     use the KV-cache dtype (gated_delta_net_state_dtype)."""
@@ -350,16 +460,24 @@ def gated_delta_net_state_bytes(tp: int, num_k_heads: int, num_v_heads: int, hea
     return conv * conv_dtype_bytes + ssm * ssm_dtype_bytes
 
 
-def kda_state_bytes(tp: int, num_heads: int, head_dim: int, conv_kernel: int,
-                    conv_dtype_bytes: int, ssm_dtype_bytes: int = 4, num_spec: int = 0) -> int:
+def kda_state_bytes(
+    tp: int,
+    num_heads: int,
+    head_dim: int,
+    conv_kernel: int,
+    conv_dtype_bytes: int,
+    ssm_dtype_bytes: int = 4,
+    num_spec: int = 0,
+) -> int:
     """Kimi Delta Attention (Kimi-Linear): conv over q, k, v plus an fp32 recurrent state
     (heads/tp, head_dim, head_dim); kda_state_dtype keeps fp32 under "auto"."""
     conv = 3 * num_heads * head_dim // tp * (conv_kernel - 1 + num_spec)
     return conv * conv_dtype_bytes + num_heads // tp * head_dim * head_dim * ssm_dtype_bytes
 
 
-def short_conv_state_bytes(tp: int, intermediate_size: int, conv_kernel: int,
-                           dtype_bytes: int, num_spec: int = 0) -> int:
+def short_conv_state_bytes(
+    tp: int, intermediate_size: int, conv_kernel: int, dtype_bytes: int, num_spec: int = 0
+) -> int:
     """Short convolution (LFM2): one conv state (inner/tp, kernel-1+spec)."""
     return intermediate_size // tp * (conv_kernel - 1 + num_spec) * dtype_bytes
 
@@ -383,9 +501,14 @@ class HybridPages(_Frozen):
     raised: bool  # True when "Setting attention block size to N tokens" is logged
 
 
-def hybrid_attention_pages(mamba_page_bytes: int, attn_bytes_per_token: int, alignment: int,
-                           block_size: int, backend_lcm: int = 1,
-                           mamba_chunk_size: int | None = None) -> HybridPages:
+def hybrid_attention_pages(
+    mamba_page_bytes: int,
+    attn_bytes_per_token: int,
+    alignment: int,
+    block_size: int,
+    backend_lcm: int = 1,
+    mamba_chunk_size: int | None = None,
+) -> HybridPages:
     """The attention block size that makes one attention page at least one Mamba page.
 
     ``attn_block = alignment x cdiv(mamba_page, alignment x attn_bytes_per_token)``, rounded up to
@@ -459,9 +582,14 @@ def dsa_indexer_bytes_per_token(index_head_dim: int = 128, quant_block_size: int
 # Capacity, concurrency and the fit check
 
 
-def blocks_per_request(max_model_len: int, block_size: int, sliding_window: int | None = None,
-                       max_num_batched_tokens: int = 0, mamba: bool = False,
-                       num_speculative_blocks: int = 0) -> int:
+def blocks_per_request(
+    max_model_len: int,
+    block_size: int,
+    sliding_window: int | None = None,
+    max_num_batched_tokens: int = 0,
+    mamba: bool = False,
+    num_speculative_blocks: int = 0,
+) -> int:
     """Blocks one request of ``max_model_len`` takes from one group (``max_memory_usage_bytes``
     / page): full attention ``cdiv(len, block)``; sliding window ``cdiv(min(window - 1 +
     in-flight tokens, len), block) + 1`` (in-flight = max_num_batched_tokens x concurrent
@@ -475,8 +603,9 @@ def blocks_per_request(max_model_len: int, block_size: int, sliding_window: int 
     return math.ceil(max_model_len / block_size)
 
 
-def mamba_cache_mode(profile: VllmProfile, prefix_caching: bool | None = None,
-                     supports_all_mode: bool = False) -> MambaCacheMode:
+def mamba_cache_mode(
+    profile: VllmProfile, prefix_caching: bool | None = None, supports_all_mode: bool = False
+) -> MambaCacheMode:
     """The mamba_cache_mode a start-up ends with: "none" without prefix caching; with it "all" for
     models that support Mamba prefix caching up to 0.27, else "align". Hybrid models start with
     prefix caching on from 0.26 (``hybrid_prefix_caching_default``)."""
@@ -488,9 +617,14 @@ def mamba_cache_mode(profile: VllmProfile, prefix_caching: bool | None = None,
     return "align"
 
 
-def mamba_blocks_per_request(profile: VllmProfile, mode: MambaCacheMode,
-                             num_speculative_tokens: int = 0, exports_checkpoints: bool = True,
-                             max_model_len: int = 0, block_size: int = 0) -> int:
+def mamba_blocks_per_request(
+    profile: VllmProfile,
+    mode: MambaCacheMode,
+    num_speculative_tokens: int = 0,
+    exports_checkpoints: bool = True,
+    max_model_len: int = 0,
+    block_size: int = 0,
+) -> int:
     """State pages one request holds in one Mamba group (``MambaSpec.max_memory_usage_bytes`` /
     page): "none" 1 + speculative; "align" 2 + speculative, plus one prefill-checkpoint page from
     0.29 for layers that export it; "all" one page per block of ``max_model_len`` (+ speculative
@@ -513,16 +647,16 @@ def max_concurrency(num_blocks: int, group_blocks_per_request: Sequence[int]) ->
     return num_blocks / sum(group_blocks_per_request)
 
 
-def kv_cache_size_tokens(profile: VllmProfile, num_blocks: int, num_groups: int,
-                         min_block_size: int, concurrency: float, max_model_len: int) -> int:
+def kv_cache_size_tokens(
+    profile: VllmProfile, num_blocks: int, num_groups: int, min_block_size: int, concurrency: float, max_model_len: int
+) -> int:
     """The token count of the "GPU KV cache size" line for this release."""
     if profile.kv_tokens_report == "blocks":
         return num_blocks // num_groups * min_block_size
     return int(concurrency * max_model_len)
 
 
-def estimate_max_model_len(bytes_for_len: Callable[[int], int], available_bytes: int,
-                           max_model_len: int) -> int:
+def estimate_max_model_len(bytes_for_len: Callable[[int], int], available_bytes: int, max_model_len: int) -> int:
     """vLLM's binary search for the longest ``max_model_len`` whose KV need fits (0 if even one
     token does not)."""
     if bytes_for_len(1) > available_bytes:
@@ -537,21 +671,30 @@ def estimate_max_model_len(bytes_for_len: Callable[[int], int], available_bytes:
     return best
 
 
-def fit_error_message(profile: VllmProfile, max_model_len: int, needed_bytes: int,
-                      available_bytes: int, estimated_max_len: int) -> str:
+def fit_error_message(
+    profile: VllmProfile, max_model_len: int, needed_bytes: int, available_bytes: int, estimated_max_len: int
+) -> str:
     """The ValueError text vLLM raises when one ``max_model_len`` request does not fit."""
-    estimated = (f"Based on the available memory, the estimated maximum model length is "
-                 f"{estimated_max_len}. " if estimated_max_len > 0 else "")
+    estimated = (
+        f"Based on the available memory, the estimated maximum model length is {estimated_max_len}. "
+        if estimated_max_len > 0
+        else ""
+    )
     # v1/core/kv_cache_utils.py: "the models's max seq len" and no CPU clause up to 0.21.0.
     old = profile.version in ("0.19", "0.20", "0.21")
     possessive = "models's" if old else "model's"
-    knob = ("`gpu_memory_utilization`" if old else
-            "`gpu_memory_utilization` (which also controls CPU memory on the CPU backend)")
-    return (f"To serve at least one request with the {possessive} max seq len ({max_model_len}), "
-            f"({format_gib(needed_bytes)} GiB KV cache is needed, which is larger than the "
-            f"available KV cache memory ({format_gib(available_bytes)} GiB). {estimated}"
-            f"Try increasing {knob} or decreasing `max_model_len` when initializing the engine. "
-            "See https://docs.vllm.ai/en/latest/configuration/conserving_memory/ for more details.")
+    knob = (
+        "`gpu_memory_utilization`"
+        if old
+        else "`gpu_memory_utilization` (which also controls CPU memory on the CPU backend)"
+    )
+    return (
+        f"To serve at least one request with the {possessive} max seq len ({max_model_len}), "
+        f"({format_gib(needed_bytes)} GiB KV cache is needed, which is larger than the "
+        f"available KV cache memory ({format_gib(available_bytes)} GiB). {estimated}"
+        f"Try increasing {knob} or decreasing `max_model_len` when initializing the engine. "
+        "See https://docs.vllm.ai/en/latest/configuration/conserving_memory/ for more details."
+    )
 
 
 def fit_check_bytes(profile: VllmProfile, available_bytes: int, bytes_per_block: int) -> int:

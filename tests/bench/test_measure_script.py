@@ -33,9 +33,17 @@ def mt():
 def test_plan_covers_the_size_ladder(mt) -> None:
     models = [p.model for p in mt.DEFAULT_PLAN]
     # 0.5B to 14B dense, both sliding-window families, a MoE.
-    for wanted in ("Qwen/Qwen3-0.6B", "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.2-3B", "Qwen/Qwen3-4B",
-                   "Qwen/Qwen3-8B", "google/gemma-2-9b-it", "google/gemma-3-1b-it", "microsoft/phi-4",
-                   "Qwen/Qwen3-30B-A3B"):
+    for wanted in (
+        "Qwen/Qwen3-0.6B",
+        "meta-llama/Llama-3.2-1B",
+        "meta-llama/Llama-3.2-3B",
+        "Qwen/Qwen3-4B",
+        "Qwen/Qwen3-8B",
+        "google/gemma-2-9b-it",
+        "google/gemma-3-1b-it",
+        "microsoft/phi-4",
+        "Qwen/Qwen3-30B-A3B",
+    ):
         assert wanted in models
     cases = mt.plan_cases(mt.DEFAULT_PLAN)
     assert {c.attn for c in cases} == {"sdpa", "eager"}
@@ -100,8 +108,13 @@ def test_records_follow_the_calibration_format(mt, tmp_path: Path) -> None:
     tf_keys = {k for c in calib if "transformers" in c["engine"].lower() for k in c}
     case = mt.Case("Qwen/Qwen3-8B", "Qwen__Qwen3-8B.json", "sdpa", 8192, 2, 8)
     measured = {"weights_bytes": 16_381_470_720, "max_allocated_bytes": 20_000_000_000, "oom": False}
-    rec = mt.case_record(case, gpu_name="NVIDIA H200", gpu_total_bytes=150_121_545_728,
-                         engine_version="transformers 5.17.0, torch 2.11.0", measured=measured)
+    rec = mt.case_record(
+        case,
+        gpu_name="NVIDIA H200",
+        gpu_total_bytes=150_121_545_728,
+        engine_version="transformers 5.17.0, torch 2.11.0",
+        measured=measured,
+    )
     assert tf_keys <= set(rec), tf_keys - set(rec)
     assert rec["engine"] == "transformers"
     assert rec["source"] == "bench/measure_transformers.py on NVIDIA H200"
@@ -139,12 +152,20 @@ def test_compare_one_case(mt) -> None:
     from bench.compare_transformers import compare_case, summarize
 
     case = mt.Case("Qwen/Qwen3-0.6B", "Qwen__Qwen3-0.6B.json", "sdpa", 1024, 1, 8)
-    measured = {"weights_bytes": 1_192_099_840, "cuda_context_bytes": 520 * 2**20,
-                "max_allocated_bytes": 1_400_000_000, "max_reserved_bytes": 1_500_000_000,
-                "reserved_bytes_after": 1_500_000_000, "cuda_used_bytes": 2_100_000_000,
-                "kv_cache_bytes": 117_325_824, "params": 596_049_920, "oom": False}
-    rec = mt.case_record(case, gpu_name="NVIDIA H200", gpu_total_bytes=150_000_000_000,
-                         engine_version="x", measured=measured)
+    measured = {
+        "weights_bytes": 1_192_099_840,
+        "cuda_context_bytes": 520 * 2**20,
+        "max_allocated_bytes": 1_400_000_000,
+        "max_reserved_bytes": 1_500_000_000,
+        "reserved_bytes_after": 1_500_000_000,
+        "cuda_used_bytes": 2_100_000_000,
+        "kv_cache_bytes": 117_325_824,
+        "params": 596_049_920,
+        "oom": False,
+    }
+    rec = mt.case_record(
+        case, gpu_name="NVIDIA H200", gpu_total_bytes=150_000_000_000, engine_version="x", measured=measured
+    )
     row = compare_case(rec)
     assert row is not None
     # Qwen3-0.6B: 596,049,920 parameters (tied) x 2 B
@@ -161,19 +182,30 @@ def test_compare_one_case(mt) -> None:
 
     # The H200 run built it untied: 596,049,920 + 151,936 x 1,024 = 751,632,384 parameters; the
     # comparison then predicts the model as built: + 155,582,464 x 2 B = 311,164,928.
-    untied = mt.case_record(case, gpu_name="NVIDIA H200", gpu_total_bytes=150_000_000_000, engine_version="x",
-                            measured={**measured, "params": 751_632_384, "weights_bytes": 1_503_280_640})
+    untied = mt.case_record(
+        case,
+        gpu_name="NVIDIA H200",
+        gpu_total_bytes=150_000_000_000,
+        engine_version="x",
+        measured={**measured, "params": 751_632_384, "weights_bytes": 1_503_280_640},
+    )
     row = compare_case(untied)
     assert row is not None and row["lm_head_extra"] == 311_164_928
     assert row["weights"] == (1_192_099_840 + 311_164_928, 1_503_280_640)
     # Recorded as tied (the script since the fix) or any other count: no silent adjustment.
-    tied = mt.case_record(case, gpu_name="g", gpu_total_bytes=1, engine_version="x",
-                          measured={**measured, "params": 751_632_384, "tied_embeddings": True})
+    tied = mt.case_record(
+        case,
+        gpu_name="g",
+        gpu_total_bytes=1,
+        engine_version="x",
+        measured={**measured, "params": 751_632_384, "tied_embeddings": True},
+    )
     with pytest.raises(ValueError, match="751,632,384 parameters"):
         compare_case(tied)
 
-    failed = mt.case_record(case, gpu_name="g", gpu_total_bytes=1, engine_version="x",
-                            measured={"oom": True, "error": "CUDA out of memory"})
+    failed = mt.case_record(
+        case, gpu_name="g", gpu_total_bytes=1, engine_version="x", measured={"oom": True, "error": "CUDA out of memory"}
+    )
     assert compare_case(failed) is None
 
 
@@ -190,8 +222,9 @@ def test_trace_prediction_for_a_shrunken_model() -> None:
     # (the CPU trace with transformers 5.17 / torch 2.11 measured 72,384,512: -0.05%)
     assert where == "prefill MLP"
     assert predicted == 16_777_216 + 4_194_304 + 1_048_576 + 12_582_912 + 37_748_736
-    nested = shrink({"model_type": "gemma3", "text_config": {"num_hidden_layers": 34,
-                                                             "layer_types": ["sliding"] * 34}}, 6)
+    nested = shrink(
+        {"model_type": "gemma3", "text_config": {"num_hidden_layers": 34, "layer_types": ["sliding"] * 34}}, 6
+    )
     assert nested["text_config"]["num_hidden_layers"] == 6 and len(nested["text_config"]["layer_types"]) == 6
 
 
@@ -201,8 +234,17 @@ def test_build_ties_embeddings_like_a_checkpoint_load(mt) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     cfg = mt.load_config_dict("Qwen__Qwen3-0.6B.json")  # tie_word_embeddings: true
-    cfg.update(num_hidden_layers=1, hidden_size=64, intermediate_size=128, num_attention_heads=2,
-               num_key_value_heads=1, head_dim=32, vocab_size=1000, bos_token_id=1, eos_token_id=2)
+    cfg.update(
+        num_hidden_layers=1,
+        hidden_size=64,
+        intermediate_size=128,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        vocab_size=1000,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     model = mt.build_model(cfg, device="cpu")
     assert mt.embeddings_tied(model)
     # One layer of hidden 64: embedding 1000 x 64 = 64,000 counted once; untied it would be 128,000.
@@ -220,12 +262,22 @@ def test_reserve_fit_recovers_known_constants() -> None:
     def row(model: str, allocated: int, activations: int, score_bytes: int, elements: int) -> dict:
         # measured total made with floor 64 MiB, 0.12 of the non-score transient, 4 B per score
         used = allocated + context + 64 * MiB + int(0.12 * (activations - score_bytes)) + 4 * elements
-        return {"model": model, "allocated": (allocated, 0), "activations": (activations, 0),
-                "score_bytes": score_bytes, "score_elements": elements, "total": (0, used)}
+        return {
+            "model": model,
+            "allocated": (allocated, 0),
+            "activations": (activations, 0),
+            "score_bytes": score_bytes,
+            "score_elements": elements,
+            "total": (0, used),
+        }
 
-    rows = [row("a", 10 * 2**30, 2**30, 0, 0), row("b", 3 * 2**30, 2 * 2**30, 0, 0),
-            row("c", 4 * 2**30, 3 * 2**30, 2_684_354_560, 268_435_456),
-            row("a", 12 * 2**30, 5 * 2**30, 0, 0), row("b", 8 * 2**30, 6 * 2**30, 5 * 2**30, 2**29)]
+    rows = [
+        row("a", 10 * 2**30, 2**30, 0, 0),
+        row("b", 3 * 2**30, 2 * 2**30, 0, 0),
+        row("c", 4 * 2**30, 3 * 2**30, 2_684_354_560, 268_435_456),
+        row("a", 12 * 2**30, 5 * 2**30, 0, 0),
+        row("b", 8 * 2**30, 6 * 2**30, 5 * 2**30, 2**29),
+    ]
     fit = fit_reserve(rows, context)
     assert (fit["floor_bytes"], fit["fraction"], fit["bytes_per_score"]) == (64 * MiB, 0.12, 4.0)
     assert fit["max_abs_err"] < 1e-9

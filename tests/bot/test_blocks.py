@@ -31,23 +31,47 @@ PHI4_TOTAL = PHI4_WEIGHTS + PHI4_KV_16K + ACT + OVER  # 36,674,457,600 B = 34.16
 SHA = "4a5f1d3e" + "0" * 32
 
 
-def phi4(*, gpu: bool = True, seq: int = 16384, kv_bytes: int = PHI4_KV_16K, warnings: tuple[str, ...] = (),
-         model: str = "microsoft/phi-4", **query: object) -> Estimate:
+def phi4(
+    *,
+    gpu: bool = True,
+    seq: int = 16384,
+    kv_bytes: int = PHI4_KV_16K,
+    warnings: tuple[str, ...] = (),
+    model: str = "microsoft/phi-4",
+    **query: object,
+) -> Estimate:
     q = Query(model=model, seq_len=seq, gpu="h100-80gb" if gpu else None, **query)
     memory = Memory(weights=PHI4_WEIGHTS, kv_cache=kv_bytes, activations=ACT, overhead=OVER)
     total = memory.total
     fit = None
     if gpu:
-        fit = Fit(gpu="h100-80gb", gpu_name="H100 80GB", gpu_memory=H100, fits=total <= H100,
-                  headroom=H100 - total, max_seq_len=233_000, max_batch=14, min_gpus=1)
+        fit = Fit(
+            gpu="h100-80gb",
+            gpu_name="H100 80GB",
+            gpu_memory=H100,
+            fits=total <= H100,
+            headroom=H100 - total,
+            max_seq_len=233_000,
+            max_batch=14,
+            min_gpus=1,
+        )
     return Estimate(
-        model=model, revision=SHA, params_total=PHI4_PARAMS, params_active=None, query=q, memory=memory,
-        classic=Classic(model_gb=29.4, vanilla_gb=91.27, gqa_gb=26.26, flash_gb=5.39, kv_cache_gb=1.34,
-                        total_gb=36.13),
+        model=model,
+        revision=SHA,
+        params_total=PHI4_PARAMS,
+        params_active=None,
+        query=q,
+        memory=memory,
+        classic=Classic(model_gb=29.4, vanilla_gb=91.27, gqa_gb=26.26, flash_gb=5.39, kv_cache_gb=1.34, total_gb=36.13),
         fit=fit,
-        details=Details(kv_bytes_per_token=PHI4_KV_PER_TOKEN, weight_format="bf16", kv_dtype="bf16",
-                        activation_peak_where="prefill MLP", params_source="safetensors",
-                        classic_kv_ratio=2.5),
+        details=Details(
+            kv_bytes_per_token=PHI4_KV_PER_TOKEN,
+            weight_format="bf16",
+            kv_dtype="bf16",
+            activation_peak_where="prefill MLP",
+            params_source="safetensors",
+            classic_kv_ratio=2.5,
+        ),
         warnings=warnings,
     )
 
@@ -154,15 +178,32 @@ def test_kv_off() -> None:
 
 def test_vllm_line() -> None:
     est = phi4(engine="vllm")
-    report = VllmReport(version="0.19.0", kv_cache_memory=40 * GIB, kv_cache_tokens=209_715,
-                        max_concurrency=12.8, weights=PHI4_WEIGHTS, activation_peak=ACT, non_torch=OVER,
-                        cuda_graphs=0, cuda_graphs_in_budget=False, gpu_memory_utilization=0.9,
-                        requested_memory=int(0.9 * H100), block_size=16, num_gpu_blocks=13107,
-                        max_num_batched_tokens=8192, max_num_seqs=1024, starts=True,
-                        estimated_max_model_len=16384, start_error=None, log_lines=())
+    report = VllmReport(
+        version="0.19.0",
+        kv_cache_memory=40 * GIB,
+        kv_cache_tokens=209_715,
+        max_concurrency=12.8,
+        weights=PHI4_WEIGHTS,
+        activation_peak=ACT,
+        non_torch=OVER,
+        cuda_graphs=0,
+        cuda_graphs_in_budget=False,
+        gpu_memory_utilization=0.9,
+        requested_memory=int(0.9 * H100),
+        block_size=16,
+        num_gpu_blocks=13107,
+        max_num_batched_tokens=8192,
+        max_num_seqs=1024,
+        starts=True,
+        estimated_max_model_len=16384,
+        start_error=None,
+        log_lines=(),
+    )
     text = blocks.estimate_message(est.model_copy(update={"engine_report": report})).text
-    assert ("vLLM 0.19.0 will hold about 209,715 tokens of KV cache (40.0 GiB at util=0.9): "
-            "12.80 requests of 16,384 tokens at once") in text
+    assert (
+        "vLLM 0.19.0 will hold about 209,715 tokens of KV cache (40.0 GiB at util=0.9): "
+        "12.80 requests of 16,384 tokens at once"
+    ) in text
     assert "CUDA graphs" in text
 
 
@@ -190,8 +231,9 @@ def test_user_text_cannot_inject_mentions_or_links(evil: str) -> None:
         blocks.estimate_message(est, note=f"not saved: {evil}"),
         blocks.error_message(f'unknown key "{evil}"'),
         blocks.what_if_message(est, est, {"gpu": evil}),
-        blocks.history_message([Rec(1, datetime(2026, 1, 2, 3, 4, tzinfo=UTC), f"x {evil}", "ok", "U0001")],
-                               model=evil),
+        blocks.history_message(
+            [Rec(1, datetime(2026, 1, 2, 3, 4, tzinfo=UTC), f"x {evil}", "ok", "U0001")], model=evil
+        ),
     ]
     for msg in messages:
         rendered = all_text(msg)
@@ -212,8 +254,10 @@ def test_what_if_says_what_changed_and_the_difference() -> None:
     assert_valid_blocks(msg)
     first = msg.blocks[0]["text"]["text"]
     # spare 45.04 GiB - 3.125 GiB = 41.92 GiB
-    assert first == ("Changed `s=32k`: total 34.2 GiB → 37.3 GiB (+3.1 GiB)\n"
-                     "Fit: fits one H100 80GB (45.0 GiB spare) → fits one H100 80GB (41.9 GiB spare)")
+    assert first == (
+        "Changed `s=32k`: total 34.2 GiB → 37.3 GiB (+3.1 GiB)\n"
+        "Fit: fits one H100 80GB (45.0 GiB spare) → fits one H100 80GB (41.9 GiB spare)"
+    )
     assert "Reply in this thread" not in msg.text  # the thread already knows how
     assert "s=32,768" in msg.text
 
@@ -234,7 +278,8 @@ def test_compare_message() -> None:
     # b - a = one more PHI4_KV_16K = 3,355,443,200 B = +3.1 GiB
     assert "Qwen/Qwen3-8B@4a5f1d3 needs 3.1 GiB more than microsoft/phi-4@4a5f1d3" in msg.text
     assert "microsoft/phi-4@4a5f1d3 needs 3.1 GiB less than Qwen/Qwen3-8B@4a5f1d3" in (
-        blocks.compare_message(b, a).text)
+        blocks.compare_message(b, a).text
+    )
     assert "#3 and #4" in msg.text
 
 
@@ -251,8 +296,10 @@ class Rec:
 
 
 def test_history_message_lists_records_and_handles_empty() -> None:
-    recs = [Rec(12, datetime(2026, 11, 26, 5, 0, tzinfo=UTC), "microsoft/phi-4 s=16k", "ok", "U0001"),
-            Rec(11, datetime(2026, 11, 25, 4, 0, tzinfo=UTC), "nope/nope", "nope/nope was not found", "U0002")]
+    recs = [
+        Rec(12, datetime(2026, 11, 26, 5, 0, tzinfo=UTC), "microsoft/phi-4 s=16k", "ok", "U0001"),
+        Rec(11, datetime(2026, 11, 25, 4, 0, tzinfo=UTC), "nope/nope", "nope/nope was not found", "U0002"),
+    ]
     msg = blocks.history_message(recs)
     assert_valid_blocks(msg)
     assert "`#12` 2026-11-26 05:00 · <@U0001> · `microsoft/phi-4 s=16k`" in msg.text

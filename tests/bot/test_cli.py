@@ -46,10 +46,18 @@ def test_json_contract_for_phi4(settings: Settings) -> None:
     # qkv 5120*(5120+2*10*128) + o 5120*5120 + gate_up 5120*2*17920 + down 17920*5120 + 2 norms*5120
     # = 340,797,440; x40 = 13,631,897,600; + 2*513,802,240 + final norm 5120 = 14,659,507,200.
     assert data["params"]["total"] == 14_659_507_200
-    assert data["inputs"] == data["inputs"] | {"seq_len": 16384, "batch": 1, "weight_dtype": "bf16",
-                                              "kv_dtype": "bf16", "flash_attention": True, "kv_cache": True,
-                                              "gpus": 1, "engine": "transformers", "gpu": "h100-80gb",
-                                              "method": "calibrated"}
+    assert data["inputs"] == data["inputs"] | {
+        "seq_len": 16384,
+        "batch": 1,
+        "weight_dtype": "bf16",
+        "kv_dtype": "bf16",
+        "flash_attention": True,
+        "kv_cache": True,
+        "gpus": 1,
+        "engine": "transformers",
+        "gpu": "h100-80gb",
+        "method": "calibrated",
+    }
     memory = data["memory"]
     assert memory["total"] == memory["weights"] + memory["kv_cache"] + memory["activations"] + memory["overhead"]
     # Weights: 14,659,507,200 parameters x 2 bytes (bf16).
@@ -57,14 +65,21 @@ def test_json_contract_for_phi4(settings: Settings) -> None:
     # KV: phi-4 caches 10 KV heads x 128 dims x (K+V) x 2 bytes x 40 layers = 204,800 bytes per token,
     # x 16,384 tokens (this config revision has sliding_window null: every layer keeps every token).
     assert memory["kv_cache"] == 204_800 * 16_384
-    assert data["classic"] == {"model_gb": 29.32, "vanilla_gb": 91.27, "gqa_gb": 26.26, "flash_gb": 5.39,
-                               "kv_cache_gb": 1.34, "total_gb": 36.05}
+    assert data["classic"] == {
+        "model_gb": 29.32,
+        "vanilla_gb": 91.27,
+        "gqa_gb": 26.26,
+        "flash_gb": 5.39,
+        "kv_cache_gb": 1.34,
+        "total_gb": 36.05,
+    }
     fit = data["fit"]
     assert fit["gpu_memory"] == 85_030_617_088
     assert fit["headroom"] == 85_030_617_088 - memory["total"]
     assert fit["fits"] is True and fit["min_gpus"] == 1 and fit["max_batch"] >= 1
-    assert any(w["code"] == "classic_formula" and "KV cache term is 2.5x too small" in w["message"]
-               for w in data["warnings"])
+    assert any(
+        w["code"] == "classic_formula" and "KV cache term is 2.5x too small" in w["message"] for w in data["warnings"]
+    )
 
 
 def test_table_output_names_every_part(settings: Settings) -> None:
@@ -75,16 +90,20 @@ def test_table_output_names_every_part(settings: Settings) -> None:
     assert "kept as #1" in out
 
 
-@pytest.mark.parametrize(("args", "code", "fragment"), [
-    ([QWEN3_8B, "sq=3"], 2, 'unknown key "sq"; did you mean "s"?'),
-    ([QWEN3_8B, "s=0"], 2, "out of range"),
-    ([QWEN3_8B, "--bogus"], 2, 'unknown option "--bogus"'),
-    (["./no/such/config.json"], 1, "no/such/config.json"),
-    (["show", "999"], 1, "no query #999"),
-    (["db", "downgrade"], 2, "vram db upgrade"),
-])
-def test_errors_are_one_sentence_with_exit_status(settings: Settings, args: list[str], code: int,
-                                                  fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        ([QWEN3_8B, "sq=3"], 2, 'unknown key "sq"; did you mean "s"?'),
+        ([QWEN3_8B, "s=0"], 2, "out of range"),
+        ([QWEN3_8B, "--bogus"], 2, 'unknown option "--bogus"'),
+        (["./no/such/config.json"], 1, "no/such/config.json"),
+        (["show", "999"], 1, "no query #999"),
+        (["db", "downgrade"], 2, "vram db upgrade"),
+    ],
+)
+def test_errors_are_one_sentence_with_exit_status(
+    settings: Settings, args: list[str], code: int, fragment: str
+) -> None:
     got, out, err = vram(args, settings)
     assert got == code
     assert out == ""
@@ -127,8 +146,13 @@ def test_gpus_and_help(settings: Settings) -> None:
 def test_console_script_runs_as_installed(tmp_path: Path) -> None:
     # The real entry point in a subprocess: exit status and stderr as a shell sees them.
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}", "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", QWEN3_8B, "b=zero"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", QWEN3_8B, "b=zero"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("vram: b=zero is not a whole number")
 

@@ -83,8 +83,13 @@ def test_a_reader_that_leaves_is_not_an_error(tmp_path: Path, args: list[str]) -
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        proc = subprocess.run([sys.executable, "-c", "from bot.entry import main; main()", *args],
-                              stdout=write_end, stderr=subprocess.PIPE, env=env, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-c", "from bot.entry import main; main()", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=60,
+        )
     finally:
         os.close(write_end)
     assert proc.returncode == 0, proc.stderr

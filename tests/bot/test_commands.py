@@ -26,9 +26,19 @@ def est(text: str) -> Query:
 
 def test_defaults() -> None:
     q = est("microsoft/phi-4")
-    assert (q.model, q.revision, q.seq_len, q.batch, q.kv, q.flash_attention, q.gpus, q.engine, q.util,
-            q.method, q.vllm) == ("microsoft/phi-4", None, 4096, 1, "on", True, 1, "transformers", None, "calibrated",
-                                  None)
+    assert (
+        q.model,
+        q.revision,
+        q.seq_len,
+        q.batch,
+        q.kv,
+        q.flash_attention,
+        q.gpus,
+        q.engine,
+        q.util,
+        q.method,
+        q.vllm,
+    ) == ("microsoft/phi-4", None, 4096, 1, "on", True, 1, "transformers", None, "calibrated", None)
 
 
 def test_spec_example_and_suffixes() -> None:
@@ -43,7 +53,14 @@ def test_spec_example_and_suffixes() -> None:
 def test_aliases_and_case_and_a_repeat_is_refused() -> None:
     q = est("Qwen/Qwen3-8B SEQ=2k Batch=4 tp=2 flash=off q=fp8 bits=8 params=7.5")
     assert (q.seq_len, q.batch, q.gpus, q.flash_attention, q.weight_format, q.bits, q.params_billions) == (
-        2048, 4, 2, False, "fp8", 8, 7.5)
+        2048,
+        4,
+        2,
+        False,
+        "fp8",
+        8,
+        7.5,
+    )
     # Silently keeping the last of two values hid typos: a key given twice is an error.
     with pytest.raises(InputError, match='"SEQ=1k" and "s=2k" set the same key'):
         est("Qwen/Qwen3-8B SEQ=1k s=2k")
@@ -111,7 +128,11 @@ def test_subcommands() -> None:
     cmp = parse("compare Qwen/Qwen3-8B meta-llama/Llama-3.1-8B s=32k")
     assert isinstance(cmp, CompareCmd)
     assert (cmp.a.model, cmp.b.model, cmp.a.seq_len, cmp.b.seq_len) == (
-        "Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B", 32768, 32768)
+        "Qwen/Qwen3-8B",
+        "meta-llama/Llama-3.1-8B",
+        32768,
+        32768,
+    )
     with pytest.raises(InputError):
         parse("show abc")
     with pytest.raises(InputError):
@@ -135,7 +156,12 @@ def test_thread_changes() -> None:
     assert parse_changes("<@U123> nice", base) is None
     query, changes = parse_changes("<@U123> s=32k b=8 kv=fp8", base)
     assert (query.model, query.seq_len, query.batch, query.kv, query.gpu) == (
-        "microsoft/phi-4", 32768, 8, "fp8", "h100-80gb")
+        "microsoft/phi-4",
+        32768,
+        8,
+        "fp8",
+        "h100-80gb",
+    )
     assert changes == {"s": 32768, "b": 8, "kv": "fp8"}
     query, changes = parse_changes("Qwen/Qwen3-8B gpus=2", base)
     assert (query.model, query.gpus, query.seq_len) == ("Qwen/Qwen3-8B", 2, 16384)
@@ -158,11 +184,35 @@ def test_any_text_parses_or_raises_input_error(text: str) -> None:
         assert str(err) and "\n" not in str(err)
 
 
-_keys = st.sampled_from(["s", "b", "p", "dtype", "kv", "fa", "n", "gpu", "gpus", "engine", "util", "mnbt",
-                         "seqs", "method", "seq", "batch", "tp", "flash", "zz"])
-_values = st.one_of(st.integers(-5, 10**9).map(str), st.floats(allow_nan=True).map(str),
-                    st.sampled_from(["on", "off", "32k", "1m", "fp8", "h100", "vllm", "classic", "", "x"]),
-                    st.text(max_size=6))
+_keys = st.sampled_from(
+    [
+        "s",
+        "b",
+        "p",
+        "dtype",
+        "kv",
+        "fa",
+        "n",
+        "gpu",
+        "gpus",
+        "engine",
+        "util",
+        "mnbt",
+        "seqs",
+        "method",
+        "seq",
+        "batch",
+        "tp",
+        "flash",
+        "zz",
+    ]
+)
+_values = st.one_of(
+    st.integers(-5, 10**9).map(str),
+    st.floats(allow_nan=True).map(str),
+    st.sampled_from(["on", "off", "32k", "1m", "fp8", "h100", "vllm", "classic", "", "x"]),
+    st.text(max_size=6),
+)
 
 
 @settings(max_examples=400, deadline=None)

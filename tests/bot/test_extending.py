@@ -48,12 +48,14 @@ class ToyEngine(BaseEngine):
     report_key: ClassVar[str | None] = "toy"
     report_model: ClassVar[type[EngineReport] | None] = ToyReport
 
-    def terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int,
-              kv_cache: int) -> EngineTerms:
+    def terms(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int, kv_cache: int
+    ) -> EngineTerms:
         return EngineTerms(activations=100 * MiB, overhead=300 * MiB, activation_where="toy peak")
 
-    def report(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *,
-               weights: int) -> tuple[EngineReport | None, list[str]]:
+    def report(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
+    ) -> tuple[EngineReport | None, list[str]]:
         return ToyReport(slots=query.seq_len // 1024), [note("unclassified", "toy engines are not real")]
 
 
@@ -115,9 +117,18 @@ def test_json_has_its_section_and_its_terms(toy: None) -> None:
 # What an entry of estimator/data/gpus.json looks like (a made-up card; its source line would go to
 # tests/fixtures/gpus_sources.md).
 NEW_GPU = {
-    "key": "x200-64gb", "name": "Example X200 64GB", "aliases": ["x200"], "vendor": "nvidia",
-    "memory_bytes": 64 * 1024**3, "basis": "cuda-bytes", "source": "made up for the test",
-    "arch": "hopper", "family": "x200", "compute_capability": [9, 0], "bf16": True, "fp8": True,
+    "key": "x200-64gb",
+    "name": "Example X200 64GB",
+    "aliases": ["x200"],
+    "vendor": "nvidia",
+    "memory_bytes": 64 * 1024**3,
+    "basis": "cuda-bytes",
+    "source": "made up for the test",
+    "arch": "hopper",
+    "family": "x200",
+    "compute_capability": [9, 0],
+    "bf16": True,
+    "fp8": True,
 }
 
 

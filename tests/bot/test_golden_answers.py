@@ -50,8 +50,11 @@ def _configs() -> list[str]:
 def _run(words: list[str]) -> dict[str, Any]:
     out, err = io.StringIO(), io.StringIO()
     code = cli.run(words, out=out, err=err, settings=Settings(database_url="sqlite://"))
-    return {"code": code, "out": out.getvalue().replace(str(CONFIGS), MASK),
-            "err": err.getvalue().replace(str(CONFIGS), MASK)}
+    return {
+        "code": code,
+        "out": out.getvalue().replace(str(CONFIGS), MASK),
+        "err": err.getvalue().replace(str(CONFIGS), MASK),
+    }
 
 
 def answer(config: str, query: str) -> dict[str, Any]:
@@ -60,8 +63,13 @@ def answer(config: str, query: str) -> dict[str, Any]:
     as_json = _run([*words, "--json"])
     text = _run(words)
     parsed = json.loads(as_json["out"]) if as_json["code"] == 0 and as_json["out"] else None
-    return {"code": as_json["code"], "json": parsed, "err": as_json["err"],
-            "text": text["out"].splitlines(), "text_err": text["err"]}
+    return {
+        "code": as_json["code"],
+        "json": parsed,
+        "err": as_json["err"],
+        "text": text["out"].splitlines(),
+        "text_err": text["err"],
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -84,8 +92,12 @@ def test_the_golden_file_covers_every_fixture_and_query(golden: dict[str, dict[s
 
 # Always run (dense, sliding 5:1, MXFP4 MoE, MLA); the other configs are marked slow (about 15 s
 # for all of them) and run in the whole suite.
-FAST = ("Qwen__Qwen3-8B.json", "google__gemma-3-1b-it.json", "openai__gpt-oss-20b.json",
-        "deepseek-ai__DeepSeek-V2-Lite-Chat.json")
+FAST = (
+    "Qwen__Qwen3-8B.json",
+    "google__gemma-3-1b-it.json",
+    "openai__gpt-oss-20b.json",
+    "deepseek-ai__DeepSeek-V2-Lite-Chat.json",
+)
 
 
 @pytest.mark.parametrize("config", [c if c in FAST else pytest.param(c, marks=pytest.mark.slow) for c in _configs()])
@@ -115,9 +127,13 @@ def main() -> None:
     data = {config: {query: answer(config, query) for query in QUERIES} for config in _configs()}
     if mode == ["--write-text"]:
         old = json.loads(GOLDEN.read_text())
-        moved = [f"{config} {query!r}" for config, answers in data.items() for query, new in answers.items()
-                 if {k: new[k] for k in ("code", "json", "err")}
-                 != {k: old.get(config, {}).get(query, {}).get(k) for k in ("code", "json", "err")}]
+        moved = [
+            f"{config} {query!r}"
+            for config, answers in data.items()
+            for query, new in answers.items()
+            if {k: new[k] for k in ("code", "json", "err")}
+            != {k: old.get(config, {}).get(query, {}).get(k) for k in ("code", "json", "err")}
+        ]
         if moved:
             raise SystemExit("answers changed, not only the text:\n" + "\n".join(moved))
     GOLDEN.parent.mkdir(parents=True, exist_ok=True)

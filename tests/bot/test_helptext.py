@@ -25,8 +25,10 @@ def test_readme_grammar_table_is_the_generated_one() -> None:
 @pytest.mark.parametrize("text", [terminal_help(), slack_help()], ids=["terminal", "slack"])
 def test_both_help_texts_list_every_key_with_the_values_the_parser_takes(text: str) -> None:
     for key in KEYS:
-        line = next((row for row in text.splitlines() if row.strip().startswith(key.name + " ")
-                     or row.strip() == key.name), None)
+        line = next(
+            (row for row in text.splitlines() if row.strip().startswith(key.name + " ") or row.strip() == key.name),
+            None,
+        )
         assert line is not None, key.name
         for alias in key.aliases:
             assert alias in line
@@ -48,8 +50,9 @@ def test_help_columns_line_up(text: str) -> None:
 
 def test_terminal_commands_line_up() -> None:
     lines = terminal_help().splitlines()
-    starts = {next(row for row in lines if row.startswith("  " + command + " ")).index(what)
-              for command, what in COMMANDS}
+    starts = {
+        next(row for row in lines if row.startswith("  " + command + " ")).index(what) for command, what in COMMANDS
+    }
     assert len(starts) == 1, starts
 
 

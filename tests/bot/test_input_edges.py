@@ -68,8 +68,9 @@ def test_vram_readme_md_is_not_looked_up_on_the_hub(tmp_path: Path, monkeypatch:
     assert "Hub" not in err.getvalue().split(":", 2)[1]
 
 
-@pytest.mark.parametrize("url", ["postgresql://u@127.0.0.1/d", "postgresql+psycopg://u@127.0.0.1/d",
-                                 "postgres://u@127.0.0.1/d"])
+@pytest.mark.parametrize(
+    "url", ["postgresql://u@127.0.0.1/d", "postgresql+psycopg://u@127.0.0.1/d", "postgres://u@127.0.0.1/d"]
+)
 def test_postgres_without_its_driver_names_the_extra(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # As if psycopg were not installed: importing it fails.
     monkeypatch.setitem(sys.modules, "psycopg", None)

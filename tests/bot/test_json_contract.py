@@ -62,12 +62,30 @@ def test_context_window_exceeded_is_a_flag(settings: Settings) -> None:
 
 def test_answers_stored_before_codes_still_show() -> None:
     # A record written before warnings had codes holds plain sentences: they read back unclassified.
-    old = {"model": "m", "revision": None, "params_total": 1, "params_active": None,
-           "query": {"model": "m"}, "memory": {"weights": 1, "kv_cache": 0, "activations": 0, "overhead": 0},
-           "classic": {"model_gb": None, "vanilla_gb": None, "gqa_gb": None, "flash_gb": None, "kv_cache_gb": None,
-                       "total_gb": None},
-           "details": {"kv_bytes_per_token": 0, "weight_format": "bf16", "kv_dtype": "bf16",
-                       "activation_peak_where": "x", "params_source": "config", "classic_kv_ratio": None},
-           "warnings": ["an old sentence"]}
+    old = {
+        "model": "m",
+        "revision": None,
+        "params_total": 1,
+        "params_active": None,
+        "query": {"model": "m"},
+        "memory": {"weights": 1, "kv_cache": 0, "activations": 0, "overhead": 0},
+        "classic": {
+            "model_gb": None,
+            "vanilla_gb": None,
+            "gqa_gb": None,
+            "flash_gb": None,
+            "kv_cache_gb": None,
+            "total_gb": None,
+        },
+        "details": {
+            "kv_bytes_per_token": 0,
+            "weight_format": "bf16",
+            "kv_dtype": "bf16",
+            "activation_peak_where": "x",
+            "params_source": "config",
+            "classic_kv_ratio": None,
+        },
+        "warnings": ["an old sentence"],
+    }
     est = Estimate.model_validate(old)
     assert [(w.code, w.message) for w in est.warnings] == [("unclassified", "an old sentence")]

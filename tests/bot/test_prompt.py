@@ -70,8 +70,16 @@ def test_the_seed_example_prints_its_six_lines_beside_the_estimate(settings: Set
     asked: list[str] = []
     code, out, err = vram([], settings, read=reader(SEED_ANSWERS, asked))
     assert code == 0, err
-    starts = ["Model (", "Parameters in billions", "Bits per weight", "Sequence length in tokens (32k",
-              "Batch size", "FlashAttention? [Y/n]", "KV cache? [Y/n", "GPU to check the fit on"]
+    starts = [
+        "Model (",
+        "Parameters in billions",
+        "Bits per weight",
+        "Sequence length in tokens (32k",
+        "Batch size",
+        "FlashAttention? [Y/n]",
+        "KV cache? [Y/n",
+        "GPU to check the fit on",
+    ]
     assert len(asked) == len(starts)
     assert all(q.startswith(start) for q, start in zip(asked, starts, strict=True)), asked
     lines = out.splitlines()
@@ -80,7 +88,7 @@ def test_the_seed_example_prints_its_six_lines_beside_the_estimate(settings: Set
     assert SEED_WEIGHTS in weights
     # The six lines, exactly and in order, after the calibrated table.
     start = lines.index(SEED_LINES[0])
-    assert lines[start:start + 6] == SEED_LINES
+    assert lines[start : start + 6] == SEED_LINES
     assert lines.index(weights) < start
 
 
@@ -94,10 +102,23 @@ def test_answers_become_the_grammar_line() -> None:
     assert words == [PHI4, "s=4096", "b=1", "fa=on", "kv=on"]
 
 
-@pytest.mark.parametrize(("typed", "flag"), [
-    ("Y", "on"), ("y", "on"), ("yes", "on"), ("YES", "on"), ("on", "on"), ("On", "on"),
-    ("N", "off"), ("n", "off"), ("no", "off"), ("No", "off"), ("off", "off"), ("OFF", "off"),
-])
+@pytest.mark.parametrize(
+    ("typed", "flag"),
+    [
+        ("Y", "on"),
+        ("y", "on"),
+        ("yes", "on"),
+        ("YES", "on"),
+        ("on", "on"),
+        ("On", "on"),
+        ("N", "off"),
+        ("n", "off"),
+        ("no", "off"),
+        ("No", "off"),
+        ("off", "off"),
+        ("OFF", "off"),
+    ],
+)
 def test_yes_no_questions_take_y_n_yes_no_on_off(typed: str, flag: str) -> None:
     said: list[str] = []
     assert ask(question("fa"), reader([typed]), said.append) == flag
@@ -105,25 +126,29 @@ def test_yes_no_questions_take_y_n_yes_no_on_off(typed: str, flag: str) -> None:
     assert said == []
 
 
-@pytest.mark.parametrize(("key", "wrong", "right", "taken", "reason"), [
-    ("model", "", PHI4, PHI4, "give a model"),
-    ("model", "phi 4", PHI4, PHI4, "has spaces"),
-    ("model", "./no/such/config.json", PHI4, PHI4, "does not exist"),
-    ("model", "not a/model id", PHI4, PHI4, "has spaces"),
-    ("model", "-phi", PHI4, PHI4, "is not a Hub model id"),
-    ("model", "gpus", PHI4, PHI4, '"gpus" is a command, not a model: run vram gpus on its own'),
-    ("n", "abc", "14.7", "14.7", "n=abc is not a number"),
-    ("n", "-3", "14.7", "14.7", "out of range"),
-    ("p", "15", "16", "16", "use one of 2, 3, 4, 5, 6, 8, 16, 32"),
-    ("s", "16q", "16k", "16k", "not a whole number"),
-    ("s", "0", "32768", "32768", "out of range"),
-    ("b", "zero", "2", "2", "not a whole number"),
-    ("fa", "maybe", "n", "off", "type y or n"),
-    ("kv", "fp9", "fp8", "fp8", "type y or n or a KV cache dtype"),
-    ("gpu", "h1000", "h100", "h100", 'unknown GPU "h1000"'),
-])
-def test_a_wrong_answer_is_asked_again_with_the_reason(key: str, wrong: str, right: str, taken: str,
-                                                       reason: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "wrong", "right", "taken", "reason"),
+    [
+        ("model", "", PHI4, PHI4, "give a model"),
+        ("model", "phi 4", PHI4, PHI4, "has spaces"),
+        ("model", "./no/such/config.json", PHI4, PHI4, "does not exist"),
+        ("model", "not a/model id", PHI4, PHI4, "has spaces"),
+        ("model", "-phi", PHI4, PHI4, "is not a Hub model id"),
+        ("model", "gpus", PHI4, PHI4, '"gpus" is a command, not a model: run vram gpus on its own'),
+        ("n", "abc", "14.7", "14.7", "n=abc is not a number"),
+        ("n", "-3", "14.7", "14.7", "out of range"),
+        ("p", "15", "16", "16", "use one of 2, 3, 4, 5, 6, 8, 16, 32"),
+        ("s", "16q", "16k", "16k", "not a whole number"),
+        ("s", "0", "32768", "32768", "out of range"),
+        ("b", "zero", "2", "2", "not a whole number"),
+        ("fa", "maybe", "n", "off", "type y or n"),
+        ("kv", "fp9", "fp8", "fp8", "type y or n or a KV cache dtype"),
+        ("gpu", "h1000", "h100", "h100", 'unknown GPU "h1000"'),
+    ],
+)
+def test_a_wrong_answer_is_asked_again_with_the_reason(
+    key: str, wrong: str, right: str, taken: str, reason: str
+) -> None:
     asked: list[str] = []
     said: list[str] = []
     assert ask(question(key), reader([wrong, right], asked), said.append) == taken
@@ -160,8 +185,14 @@ def test_the_same_wrong_answer_forever_ends_with_its_reason(settings: Settings) 
 
 def run_piped(stdin: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}", "PATH": "/usr/bin:/bin", "COLUMNS": "60"}
-    return subprocess.run([sys.executable, "-c", "from bot.cli import main; main()"], input=stdin,
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_through_a_pipe(tmp_path: Path) -> None:
@@ -172,7 +203,7 @@ def test_through_a_pipe(tmp_path: Path) -> None:
     assert lines[0].startswith("microsoft/phi-4 (local) · bf16 · s=16,384 · b=1")
     assert "Model (" not in proc.stdout and "FlashAttention? [Y/n]: Y" in proc.stderr
     start = lines.index(SEED_LINES[0])
-    assert lines[start:start + 6] == SEED_LINES
+    assert lines[start : start + 6] == SEED_LINES
     assert any(SEED_WEIGHTS in x for x in lines[:start])
 
 
@@ -197,8 +228,14 @@ def test_at_a_terminal(tmp_path: Path) -> None:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}", "PATH": "/usr/bin:/bin", "TERM": "dumb"}
-    proc = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()"], stdin=slave,
-                            stdout=slave, stderr=slave, env=env, close_fds=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
     os.close(slave)
     os.write(master, ("\n".join([SEED_ANSWERS[0], "abc", *SEED_ANSWERS[1:]]) + "\n").encode())
     chunks: list[bytes] = []
@@ -225,7 +262,7 @@ def test_at_a_terminal(tmp_path: Path) -> None:
     assert "blank: none): microsoft/phi-4 (local) · bf16 · s=16,384 · b=1" in text
     lines = text.splitlines()
     start = lines.index(SEED_LINES[0])
-    assert lines[start:start + 6] == SEED_LINES
+    assert lines[start : start + 6] == SEED_LINES
 
 
 class _Tty(io.StringIO):

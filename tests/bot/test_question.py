@@ -64,8 +64,11 @@ _TEMPLATES = (
 
 
 @settings(max_examples=300, deadline=None)
-@given(pairs=st.lists(_PAIR, min_size=1, max_size=6), template=st.sampled_from(_TEMPLATES),
-       model=st.sampled_from(("Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B@main", "openai/gpt-oss-20b")))
+@given(
+    pairs=st.lists(_PAIR, min_size=1, max_size=6),
+    template=st.sampled_from(_TEMPLATES),
+    model=st.sampled_from(("Qwen/Qwen3-8B", "meta-llama/Llama-3.1-8B@main", "openai/gpt-oss-20b")),
+)
 def test_a_command_reads_the_same_inside_a_sentence(pairs: list[str], template: str, model: str) -> None:
     command = f"{model} {' '.join(pairs)}"
     try:
@@ -89,32 +92,44 @@ def test_a_command_reads_the_same_inside_a_sentence(pairs: list[str], template: 
 BASE = Query(model="Qwen/Qwen3-8B", seq_len=32 * 1024, batch=4, gpu="l40s", gpus=2)
 
 
-@pytest.mark.parametrize(("text", "changes"), [
-    ("what about 128k?", {"s": 131072}),
-    ("and with fp8 kv?", {"kv": "fp8"}),
-    ("try 2 GPUs", {"gpus": 2}),
-    ("try 4 GPUs and 16 users", {"b": 16, "gpus": 4}),
-    ("what about on an H200?", {"gpu": "h200", "gpus": 1}),
-    ("and on two H100s?", {"gpu": "h100-80gb", "gpus": 2}),
-    ("with vllm?", {"engine": "vllm"}),
-    ("flash attention off", {"fa": False}),
-    ("how about 8 users at 64k", {"s": 65536, "b": 8}),
-    ("in fp8 then", {"dtype": "fp8"}),
-    ("ok and s=16k?", {"s": 16384}),
-    ("<@U0VRAM> what about 1k context?", {"s": 1024}),
-])
+@pytest.mark.parametrize(
+    ("text", "changes"),
+    [
+        ("what about 128k?", {"s": 131072}),
+        ("and with fp8 kv?", {"kv": "fp8"}),
+        ("try 2 GPUs", {"gpus": 2}),
+        ("try 4 GPUs and 16 users", {"b": 16, "gpus": 4}),
+        ("what about on an H200?", {"gpu": "h200", "gpus": 1}),
+        ("and on two H100s?", {"gpu": "h100-80gb", "gpus": 2}),
+        ("with vllm?", {"engine": "vllm"}),
+        ("flash attention off", {"fa": False}),
+        ("how about 8 users at 64k", {"s": 65536, "b": 8}),
+        ("in fp8 then", {"dtype": "fp8"}),
+        ("ok and s=16k?", {"s": 16384}),
+        ("<@U0VRAM> what about 1k context?", {"s": 1024}),
+    ],
+)
 def test_a_thread_reply_in_plain_words_changes_settings(text: str, changes: dict[str, object]) -> None:
     got = read_change(text, BASE)
     assert got is not None
     query, read = got
     assert read == changes
-    fields = {"s": "seq_len", "b": "batch", "kv": "kv", "gpus": "gpus", "gpu": "gpu", "engine": "engine",
-              "fa": "flash_attention", "dtype": "weight_format"}
+    fields = {
+        "s": "seq_len",
+        "b": "batch",
+        "kv": "kv",
+        "gpus": "gpus",
+        "gpu": "gpu",
+        "engine": "engine",
+        "fa": "flash_attention",
+        "dtype": "weight_format",
+    }
     for key, value in changes.items():
         assert getattr(query, fields[key]) == value
     # What it did not name stays as it was.
     untouched = {"seq_len", "batch", "kv", "gpus", "gpu", "engine", "flash_attention", "weight_format"} - {
-        fields[k] for k in changes}
+        fields[k] for k in changes
+    }
     for name in untouched:
         assert getattr(query, name) == getattr(BASE, name)
 
@@ -126,17 +141,20 @@ def test_a_thread_reply_can_change_the_model_by_its_hub_id() -> None:
     assert (query.model, query.seq_len, changes) == ("Qwen/Qwen3-32B", 65536, {"s": 65536, "model": "Qwen/Qwen3-32B"})
 
 
-@pytest.mark.parametrize("text", [
-    "thanks, that's helpful",
-    "I think 8 users is too many",
-    "lol",
-    "nice!",
-    "",
-    "we ran it on two H100s last week and it was fine",
-    "can you share this with the team?",
-    "what about llama?",  # a name, not a Hub id: threads change models by id only
-    "the 128k number looks high to me",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks, that's helpful",
+        "I think 8 users is too many",
+        "lol",
+        "nice!",
+        "",
+        "we ran it on two H100s last week and it was fine",
+        "can you share this with the team?",
+        "what about llama?",  # a name, not a Hub id: threads change models by id only
+        "the 128k number looks high to me",
+    ],
+)
 def test_chatter_in_a_thread_is_ignored(text: str) -> None:
     assert read_change(text, BASE) is None
 
@@ -150,15 +168,18 @@ def test_a_key_value_reply_reads_as_the_grammar_reads_it() -> None:
     assert read_change("s=64k b=2", BASE) == parse_changes("s=64k b=2", BASE)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("can Qwen/Qwen3-8B run 32k for 4 users on an L4?", True),
-    ("Qwen/Qwen3-8B s=32k", False),
-    ("Qwen/Qwen3-8B", False),
-    ("history mine", False),
-    ("compare Qwen/Qwen3-8B Qwen/Qwen3-32B", False),
-    ("qwen3 8b on an L4", True),
-    ("Qwen/Qwen3-8B s=4k &", False),  # no word: the grammar refuses the stray "&"
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("can Qwen/Qwen3-8B run 32k for 4 users on an L4?", True),
+        ("Qwen/Qwen3-8B s=32k", False),
+        ("Qwen/Qwen3-8B", False),
+        ("history mine", False),
+        ("compare Qwen/Qwen3-8B Qwen/Qwen3-32B", False),
+        ("qwen3 8b on an L4", True),
+        ("Qwen/Qwen3-8B s=4k &", False),  # no word: the grammar refuses the stray "&"
+    ],
+)
 def test_is_question(text: str, expected: bool) -> None:
     assert is_question(text) is expected
 
@@ -173,8 +194,13 @@ def _search_requests(hub: FakeHub) -> int:
 @pytest.fixture
 def hub(fake_hub: FakeHub) -> FakeHub:
     # Download counts as the search reports them; two repos only the search lists.
-    fake_hub.downloads = {"qwen/qwen3-8b": 1_000, "qwen/qwen3-8b-awq": 500, "unsloth/qwen3-8b-gguf": 2_000,
-                          "bartowski/qwen3-0.6b-instruct-gguf": 300, "acme/qwen3-0.6b-instruct-ft": 40}
+    fake_hub.downloads = {
+        "qwen/qwen3-8b": 1_000,
+        "qwen/qwen3-8b-awq": 500,
+        "unsloth/qwen3-8b-gguf": 2_000,
+        "bartowski/qwen3-0.6b-instruct-gguf": 300,
+        "acme/qwen3-0.6b-instruct-ft": 40,
+    }
     fake_hub.listed = ["unsloth/Qwen3-8B-GGUF", "bartowski/Qwen3-0.6B-Instruct-GGUF", "acme/Qwen3-0.6B-Instruct-ft"]
     return fake_hub
 
@@ -220,7 +246,10 @@ def test_words_in_another_order_are_found_by_the_longest_word(hub: FakeHub) -> N
     match = ModelSearch(endpoint=hub.url).find("8b qwen3")
     assert match.model_id == "Qwen/Qwen3-8B"
     assert [r.path.split("search=")[1].split("&")[0] for r in hub.requests("/api/models?")] == [
-        "8b-qwen3", "8b+qwen3", "qwen3"]
+        "8b-qwen3",
+        "8b+qwen3",
+        "qwen3",
+    ]
 
 
 def test_no_match_and_hub_failures_are_one_sentence(hub: FakeHub) -> None:
@@ -239,13 +268,16 @@ def test_the_token_goes_with_the_search_and_never_into_repr(hub: FakeHub) -> Non
 
 
 def test_search_terms_and_ranking_by_hand() -> None:
-    assert search_terms("Llama 3.3 70B Instruct") == ["llama-3.3-70b-instruct", "llama 3.3 70b instruct",
-                                                      "instruct"]
+    assert search_terms("Llama 3.3 70B Instruct") == ["llama-3.3-70b-instruct", "llama 3.3 70b instruct", "instruct"]
     assert search_terms("gpt-oss-120b") == ["gpt-oss-120b", "gpt oss 120b", "120b"]
     from sources.model_search import ModelHit
 
-    hits = [ModelHit(id="meta-llama/Llama-3.1-70B", downloads=9), ModelHit(id="x/Llama-3-70B", downloads=5),
-            ModelHit(id="meta-llama/Meta-Llama-3-70B", downloads=7), ModelHit(id="y/llama-3-70b-ft", downloads=1)]
+    hits = [
+        ModelHit(id="meta-llama/Llama-3.1-70B", downloads=9),
+        ModelHit(id="x/Llama-3-70B", downloads=5),
+        ModelHit(id="meta-llama/Meta-Llama-3-70B", downloads=7),
+        ModelHit(id="y/llama-3-70b-ft", downloads=1),
+    ]
     # "3" is a whole word: Llama-3.1 is not Llama 3; the repo named exactly so comes first whatever its
     # downloads, then the most downloaded.
     assert rank("llama 3 70b", hits) == ["x/Llama-3-70B", "meta-llama/Meta-Llama-3-70B", "y/llama-3-70b-ft"]
@@ -294,8 +326,10 @@ def test_terminal_question_by_name_lists_the_other_matches(cli_settings: Setting
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "read as: Qwen/Qwen3-8B gpu=h100-80gb"
-    assert lines[1] == ('"qwen3 8b" read as Qwen/Qwen3-8B (most downloaded match on the Hub); also: '
-                        "unsloth/Qwen3-8B-GGUF, Qwen/Qwen3-8B-AWQ")
+    assert lines[1] == (
+        '"qwen3 8b" read as Qwen/Qwen3-8B (most downloaded match on the Hub); also: '
+        "unsloth/Qwen3-8B-GGUF, Qwen/Qwen3-8B-AWQ"
+    )
     assert lines[2].startswith("longest context at batch 1 on one NVIDIA H100 80GB HBM3 (SXM5): ")
 
 

@@ -38,11 +38,16 @@ def bot(db_url: str, fake_hub: FakeHub) -> Iterator[Bot]:  # noqa: F811
     slack = MockSlack().start()
     store = Store(db_url, backoff_s=0.01)
     store.upgrade()
-    settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.api_url,
-                        database_url=db_url, hf_endpoint=fake_hub.url, workers=4)
+    settings = Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=slack.api_url,
+        database_url=db_url,
+        hf_endpoint=fake_hub.url,
+        workers=4,
+    )
     pool = TrackedPool(4)
-    app = create_app(settings, Service(store=store, resolver=hub_resolver(fake_hub.url)), events=store,
-                     work=pool)
+    app = create_app(settings, Service(store=store, resolver=hub_resolver(fake_hub.url)), events=store, work=pool)
     server = HttpServer(SlackGate(app, signing_secret=SECRET), host="127.0.0.1", port=0).start()
     base = f"http://127.0.0.1:{server.port}"
     try:
@@ -76,8 +81,10 @@ def test_a_name_is_looked_up_once_and_the_other_matches_offered(bot: Bot, fake_h
     [post] = bot.slack.wait_for("chat.postMessage")
     lines = _lead(post.args).splitlines()
     assert lines[0] == "Read as `Qwen/Qwen3-8B s=8k gpu=l40s`"
-    assert lines[1] == ('"qwen3 8b" read as Qwen/Qwen3-8B (most downloaded match on the Hub); also: '
-                        "unsloth/Qwen3-8B-GGUF, Qwen/Qwen3-8B-AWQ")
+    assert lines[1] == (
+        '"qwen3 8b" read as Qwen/Qwen3-8B (most downloaded match on the Hub); also: '
+        "unsloth/Qwen3-8B-GGUF, Qwen/Qwen3-8B-AWQ"
+    )
     searches = len(fake_hub.requests("/api/models?"))
     assert searches == 1
     # The same name again, in other words: the search is not asked again.
@@ -98,8 +105,9 @@ def test_a_question_in_an_at_mention_is_answered_in_its_thread(bot: Bot) -> None
 
 
 def test_a_question_in_the_bots_dm(bot: Bot) -> None:
-    question = bot.send.message("does Qwen/Qwen3-8B fit a T4 at 4k with fp8 kv cache?", channel="DBOT1",
-                                channel_type="im")
+    question = bot.send.message(
+        "does Qwen/Qwen3-8B fit a T4 at 4k with fp8 kv cache?", channel="DBOT1", channel_type="im"
+    )
     assert bot.send.event(question).status == 200
     [answer] = bot.slack.wait_for("chat.postMessage")
     assert answer.args["channel"] == "DBOT1"

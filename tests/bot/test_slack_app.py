@@ -60,16 +60,23 @@ class Bot:
         raise AssertionError(f"no top-level post in {channel}: {self.slack.calls}")
 
 
-def start_bot(db: str, resolver: Resolver | HubOnlyResolver, workers: int = 16,
-              backoff_s: float = 0.05) -> Iterator[Bot]:
+def start_bot(
+    db: str, resolver: Resolver | HubOnlyResolver, workers: int = 16, backoff_s: float = 0.05
+) -> Iterator[Bot]:
     slack = MockSlack(private={"CPRIVATE"}, missing={"DOTHERS"}).start()
     store = Store(db, backoff_s=0.01)
     store.upgrade()
-    settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET, slack_api_url=slack.api_url,
-                        database_url=db, workers=workers)
+    settings = Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=slack.api_url,
+        database_url=db,
+        workers=workers,
+    )
     pool = TrackedPool(workers)
-    app = create_app(settings, Service(store=store, resolver=resolver), events=store, work=pool,
-                     retry_backoff_s=backoff_s)
+    app = create_app(
+        settings, Service(store=store, resolver=resolver), events=store, work=pool, retry_backoff_s=backoff_s
+    )
     server = HttpServer(SlackGate(app, signing_secret=SECRET), host="127.0.0.1", port=0).start()
     base = f"http://127.0.0.1:{server.port}"
     try:
@@ -215,8 +222,15 @@ def test_bot_messages_and_plain_chat_are_ignored(bot: Bot) -> None:
 
 
 def test_unhandled_events_are_acknowledged(bot: Bot) -> None:
-    sent = bot.send.event({"type": "reaction_added", "user": "U0001", "reaction": "+1",
-                           "item": {"type": "message", "channel": "C0001", "ts": "1.2"}, "event_ts": "1.3"})
+    sent = bot.send.event(
+        {
+            "type": "reaction_added",
+            "user": "U0001",
+            "reaction": "+1",
+            "item": {"type": "message", "channel": "C0001", "ts": "1.2"},
+            "event_ts": "1.3",
+        }
+    )
     assert sent.status == 200
 
 
@@ -336,8 +350,7 @@ def test_app_home_lists_the_users_queries(bot: Bot) -> None:
     bot.send.command(f"{QWEN3_8B} s=3k", channel="C0001", user="U0009")  # someone else's
     bot.slack.wait_for("chat.postMessage", 3)
     bot.pool.drain()
-    bot.send.event({"type": "app_home_opened", "user": "U0005", "channel": "DHOME", "tab": "home",
-                    "event_ts": "1.1"})
+    bot.send.event({"type": "app_home_opened", "user": "U0005", "channel": "DHOME", "tab": "home", "event_ts": "1.1"})
     [pub] = bot.slack.wait_for("views.publish")
     assert pub.args["user_id"] == "U0005"
     view = json.dumps(pub.args["view"])
@@ -360,8 +373,9 @@ def test_bad_signature_and_stale_timestamp_are_refused(bot: Bot) -> None:
 
 
 def test_url_verification_and_healthz(bot: Bot) -> None:
-    sent = bot.send.post(json.dumps({"type": "url_verification", "challenge": "abc123", "token": "t"}),
-                         "application/json")
+    sent = bot.send.post(
+        json.dumps({"type": "url_verification", "challenge": "abc123", "token": "t"}), "application/json"
+    )
     assert sent.status == 200 and json.loads(sent.body)["challenge"] == "abc123"
     with urllib.request.urlopen(f"{bot.base_url}/healthz", timeout=5) as resp:
         assert resp.status == 200 and json.loads(resp.read())["ok"] is True
@@ -474,22 +488,28 @@ def test_text_slack_escaped_is_read_as_typed(bot: Bot) -> None:
     [answer] = bot.slack.wait_for("chat.postMessage")
     assert "144 KiB per token x 2,048 tokens" in blocks_text(answer.args)
     # Any other link is read as the text the user saw (here: not a model id, said once-escaped).
-    bot.send.event(bot.send.message(f"<@{BOT_USER_ID}> <http://example.com/a/b?c=1&amp;d=2|example.com/a/b> s=2k",
-                                    type="app_mention"))
+    bot.send.event(
+        bot.send.message(
+            f"<@{BOT_USER_ID}> <http://example.com/a/b?c=1&amp;d=2|example.com/a/b> s=2k", type="app_mention"
+        )
+    )
     [eph] = bot.slack.wait_for("chat.postEphemeral")
     assert eph.args["text"].startswith(':x: "example.com/a/b" is not a Hub model id')
 
 
-@pytest.mark.parametrize(("sent", "typed"), [
-    ("Qwen/Qwen3-8B s=4k", "Qwen/Qwen3-8B s=4k"),
-    ("<@UVRAMBOT> b=2", "b=2"),
-    ("<@UVRAMBOT|vram> s = 32k", "s = 32k"),
-    ("x &amp;lt; &lt;b&gt;", "x &lt; <b>"),  # "&lt;" typed literally arrives as "&amp;lt;"
-    ("<https://huggingface.co/Qwen/Qwen3-8B>", "Qwen/Qwen3-8B"),
-    ("<https://huggingface.co/Qwen/Qwen3-8B/tree/v1.0|the model>", "Qwen/Qwen3-8B@v1.0"),
-    ("<https://example.com/a|example.com/a>", "example.com/a"),
-    ("<!channel> s=1k", "<!channel> s=1k"),  # not a link: left to be escaped when shown back
-])
+@pytest.mark.parametrize(
+    ("sent", "typed"),
+    [
+        ("Qwen/Qwen3-8B s=4k", "Qwen/Qwen3-8B s=4k"),
+        ("<@UVRAMBOT> b=2", "b=2"),
+        ("<@UVRAMBOT|vram> s = 32k", "s = 32k"),
+        ("x &amp;lt; &lt;b&gt;", "x &lt; <b>"),  # "&lt;" typed literally arrives as "&amp;lt;"
+        ("<https://huggingface.co/Qwen/Qwen3-8B>", "Qwen/Qwen3-8B"),
+        ("<https://huggingface.co/Qwen/Qwen3-8B/tree/v1.0|the model>", "Qwen/Qwen3-8B@v1.0"),
+        ("<https://example.com/a|example.com/a>", "example.com/a"),
+        ("<!channel> s=1k", "<!channel> s=1k"),  # not a link: left to be escaped when shown back
+    ],
+)
 def test_from_slack_reads_what_the_user_typed(sent: str, typed: str) -> None:
     from bot.slack_app import from_slack
 
@@ -520,8 +540,7 @@ def test_dm_with_the_bot_answers_messages_and_their_threads(bot: Bot) -> None:
     assert any("/vram history" in t for t in texts)
     assert any(t.startswith(':x: "sq=4k" comes before the model') for t in texts), texts
     # Its own posts in the DM (and edits) are not questions.
-    bot.send.event(bot.send.message(f"{QWEN3_8B}", channel="DBOT1", channel_type="im", user=BOT_USER_ID,
-                                    bot_id=BOT_ID))
+    bot.send.event(bot.send.message(f"{QWEN3_8B}", channel="DBOT1", channel_type="im", user=BOT_USER_ID, bot_id=BOT_ID))
     bot.send.event(bot.send.message(f"{QWEN3_8B}", channel="DBOT1", channel_type="im", subtype="message_changed"))
     bot.send.event(bot.send.message("gpus", channel="DBOT1", channel_type="im"))  # answered: a marker
     bot.slack.wait_for("chat.postMessage", 5)
@@ -570,12 +589,19 @@ def test_every_message_the_app_sends_is_valid_block_kit(bot: Bot) -> None:
     root_ts = _posted(bot)
     bot.send.event(bot.send.message("s=32k gpu=l4", thread_ts=root_ts))  # a what-if
     bot.send.event(bot.send.message("s=0", thread_ts=root_ts))  # a what-if error
-    for text in ("help", "gpus", "history", "history mine", "show 1", "show 99", "nope",
-                 f"compare {QWEN3_8B} Qwen/Qwen3-0.6B gpu=a100-40gb"):
+    for text in (
+        "help",
+        "gpus",
+        "history",
+        "history mine",
+        "show 1",
+        "show 99",
+        "nope",
+        f"compare {QWEN3_8B} Qwen/Qwen3-0.6B gpu=a100-40gb",
+    ):
         bot.send.command(text)
     bot.send.command(f"{QWEN3_8B}", channel="CPRIVATE", channel_name="privategroup")  # the private fallback
-    bot.send.event({"type": "app_home_opened", "user": "U0001", "channel": "DHOME", "tab": "home",
-                    "event_ts": "1.1"})
+    bot.send.event({"type": "app_home_opened", "user": "U0001", "channel": "DHOME", "tab": "home", "event_ts": "1.1"})
     bot.slack.wait_for("chat.postMessage", 4)  # answer, what-if, compare, the refused private post
     bot.slack.wait_for("response_url", 8)
     bot.slack.wait_for("chat.postEphemeral")
@@ -590,8 +616,13 @@ def test_every_message_the_app_sends_is_valid_block_kit(bot: Bot) -> None:
 
     from tests.bot.test_slack_manifest import MANIFEST
 
-    needs = {"auth.test": None, "chat.postMessage": "chat:write", "chat.postEphemeral": "chat:write",
-             "views.publish": None, "response_url": None}
+    needs = {
+        "auth.test": None,
+        "chat.postMessage": "chat:write",
+        "chat.postEphemeral": "chat:write",
+        "views.publish": None,
+        "response_url": None,
+    }
     methods = {c.method for c in bot.slack.calls}
     assert methods <= set(needs), methods - set(needs)
     scopes = set(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
@@ -623,8 +654,7 @@ def test_a_database_failure_still_answers_mentions_and_dms(bot: Bot) -> None:
 def test_app_home_says_when_the_history_cannot_be_read(bot: Bot) -> None:
     with bot.store.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE queries")
-    bot.send.event({"type": "app_home_opened", "user": "U0005", "channel": "DHOME", "tab": "home",
-                    "event_ts": "1.1"})
+    bot.send.event({"type": "app_home_opened", "user": "U0005", "channel": "DHOME", "tab": "home", "event_ts": "1.1"})
     [pub] = bot.slack.wait_for("views.publish")
     view = json.dumps(pub.args["view"])
     assert "You have no queries yet" not in view  # that would be untrue

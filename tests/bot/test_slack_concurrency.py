@@ -50,8 +50,7 @@ def slow_hub_bot(db_url: str, hanging_hub: str) -> Iterator[Bot]:  # noqa: F811
 def test_twenty_concurrent_commands_are_all_acked_in_time(slow_hub_bot: Bot) -> None:
     bot = slow_hub_bot
     with ThreadPoolExecutor(max_workers=20) as senders:
-        sent = list(senders.map(lambda i: bot.send.command(f"Qwen/Qwen3-{i}B s=16k", user=f"U{i:04d}"),
-                                range(20)))
+        sent = list(senders.map(lambda i: bot.send.command(f"Qwen/Qwen3-{i}B s=16k", user=f"U{i:04d}"), range(20)))
     # Slack's protocol: every command is acknowledged inside 3 seconds, although each estimate
     # waits 2 s for the Hub and only 10 run at once (20 need 2 rounds, over 4 s).
     assert [s.status for s in sent] == [200] * 20

@@ -27,11 +27,15 @@ def stages() -> list[list[str]]:
 
 
 def dockerignored(path: str) -> bool:
-    patterns = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
-                if p.strip() and not p.startswith("#")]
+    patterns = [
+        p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines() if p.strip() and not p.startswith("#")
+    ]
     parts = Path(path).parts
-    return any(fnmatch.fnmatch(path, p.removeprefix("**/")) or any(fnmatch.fnmatch(part, p.removeprefix("**/"))
-               for part in parts) for p in patterns)
+    return any(
+        fnmatch.fnmatch(path, p.removeprefix("**/"))
+        or any(fnmatch.fnmatch(part, p.removeprefix("**/")) for part in parts)
+        for p in patterns
+    )
 
 
 def test_multi_stage_and_the_runtime_runs_vram_serve_as_a_user() -> None:

@@ -81,8 +81,7 @@ def test_healthz_is_503_while_writes_fail(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{path}")
     store.upgrade()
     app = App(token="xoxb-x", signing_secret="s", token_verification_enabled=False)
-    server = HttpServer(SlackGate(app, signing_secret="s", health=database_ok(store)), host="127.0.0.1",
-                        port=0).start()
+    server = HttpServer(SlackGate(app, signing_secret="s", health=database_ok(store)), host="127.0.0.1", port=0).start()
     blocker = sqlite3.connect(path, isolation_level=None)
     try:
         url = f"http://127.0.0.1:{server.port}/healthz"
@@ -109,8 +108,9 @@ def test_socket_mode_healthz_is_503_while_the_socket_is_down(tmp_path: Path) -> 
     slack = MockSlack().start()
     ws = MockSocketMode().start()
     slack.socket_url = ws.url
-    settings = settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_signing_secret=None,
-                            slack_app_token="xapp-1-test")
+    settings = settings_for(
+        f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_signing_secret=None, slack_app_token="xapp-1-test"
+    )
     try:
         with serving(settings, what="connect"):
             ws.wait_connected()

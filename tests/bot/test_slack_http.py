@@ -41,17 +41,25 @@ def raw_post(bot: Bot, body: str, headers: dict[str, str]) -> int:
 
 
 # -- unsigned and malformed requests: a status at once, one log line, no traceback -------------------------
-@pytest.mark.parametrize(("body", "ctype", "signed", "timestamp", "status"), [
-    ("not json at all", "application/json", True, None, 400),
-    ("{not json", "application/json", True, None, 400),
-    ("[1, 2]", "application/json", True, None, 400),
-    ("payload=%7B", "application/x-www-form-urlencoded", True, None, 400),
-    ("command=%2Fvram&text=help", "application/x-www-form-urlencoded", False, None, 401),
-    ("command=%2Fvram&text=help", "application/x-www-form-urlencoded", True, "12abc", 400),
-    ("command=%2Fvram&text=help", "application/x-www-form-urlencoded", True, "", 401),
-])
+@pytest.mark.parametrize(
+    ("body", "ctype", "signed", "timestamp", "status"),
+    [
+        ("not json at all", "application/json", True, None, 400),
+        ("{not json", "application/json", True, None, 400),
+        ("[1, 2]", "application/json", True, None, 400),
+        ("payload=%7B", "application/x-www-form-urlencoded", True, None, 400),
+        ("command=%2Fvram&text=help", "application/x-www-form-urlencoded", False, None, 401),
+        ("command=%2Fvram&text=help", "application/x-www-form-urlencoded", True, "12abc", 400),
+        ("command=%2Fvram&text=help", "application/x-www-form-urlencoded", True, "", 401),
+    ],
+)
 def test_malformed_requests_get_a_status_and_one_log_line(
-    bot: Bot, caplog: pytest.LogCaptureFixture, body: str, ctype: str, signed: bool, timestamp: str | None,
+    bot: Bot,
+    caplog: pytest.LogCaptureFixture,
+    body: str,
+    ctype: str,
+    signed: bool,
+    timestamp: str | None,
     status: int,
 ) -> None:
     headers = {"Content-Type": ctype}
@@ -127,15 +135,28 @@ def test_300_idle_connections_do_not_stop_a_signed_command(bot: Bot) -> None:
 
 
 # -- SIGTERM with answers in flight (a real `vram serve` process) -------------------------------------------
-def _start_serve(tmp_path: Path, slack: MockSlack, hub: FakeHub, **env_extra: str) -> tuple[subprocess.Popen[str],
-                                                                                             list[str], int]:
+def _start_serve(
+    tmp_path: Path, slack: MockSlack, hub: FakeHub, **env_extra: str
+) -> tuple[subprocess.Popen[str], list[str], int]:
     port = free_port()
-    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-serve", "SLACK_SIGNING_SECRET": SECRET,
-           "SLACK_API_URL": slack.api_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}",
-           "PORT": str(port), "HF_ENDPOINT": hub.url, **env_extra}
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-serve",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}",
+        "PORT": str(port),
+        "HF_ENDPOINT": hub.url,
+        **env_extra,
+    }
     env.pop("SLACK_APP_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "serve"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     assert proc.stdout is not None
     threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True).start()
@@ -148,19 +169,33 @@ def _start_serve(tmp_path: Path, slack: MockSlack, hub: FakeHub, **env_extra: st
 
 
 def _command(port: int, slack: MockSlack, text: str, n: int, channel: str = "C0001") -> int:
-    body = urlencode({"team_id": "T0001", "channel_id": channel, "channel_name": "general", "user_id": f"U{n}",
-                      "command": "/vram", "text": text, "response_url": slack.response_url(f"cmd{n}"),
-                      "trigger_id": f"t.{n}"})
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events", data=body.encode(), method="POST",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)})
+    body = urlencode(
+        {
+            "team_id": "T0001",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": f"U{n}",
+            "command": "/vram",
+            "text": text,
+            "response_url": slack.response_url(f"cmd{n}"),
+            "trigger_id": f"t.{n}",
+        }
+    )
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/slack/events",
+        data=body.encode(),
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)},
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         return int(resp.status)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("hub_delay_s", "finished"), [(2.0, True), (60.0, False)])
-def test_sigterm_with_two_answers_in_flight_answers_both(tmp_path: Path, fake_hub: FakeHub, hub_delay_s: float,
-                                                         finished: bool) -> None:
+def test_sigterm_with_two_answers_in_flight_answers_both(
+    tmp_path: Path, fake_hub: FakeHub, hub_delay_s: float, finished: bool
+) -> None:
     # The Hub answers after 2 s (the answers can finish within the stop budget), or hangs (they cannot:
     # their askers are told so). Either way both askers hear back and the process exits cleanly.
     slack = MockSlack().start()
@@ -194,9 +229,18 @@ def test_sigterm_with_two_answers_in_flight_answers_both(tmp_path: Path, fake_hu
 
 # -- replays ---------------------------------------------------------------------------------------------------
 def test_a_replayed_slash_command_is_answered_once(bot: Bot, caplog: pytest.LogCaptureFixture) -> None:
-    body = urlencode({"team_id": "T0001", "channel_id": "C0001", "channel_name": "general", "user_id": "U1",
-                      "command": "/vram", "text": "help", "response_url": bot.slack.response_url("once"),
-                      "trigger_id": "t.1"})
+    body = urlencode(
+        {
+            "team_id": "T0001",
+            "channel_id": "C0001",
+            "channel_name": "general",
+            "user_id": "U1",
+            "command": "/vram",
+            "text": "help",
+            "response_url": bot.slack.response_url("once"),
+            "trigger_id": "t.1",
+        }
+    )
     headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
     with caplog.at_level(logging.WARNING):
         assert raw_post(bot, body, headers) == 200

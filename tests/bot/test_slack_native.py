@@ -169,8 +169,9 @@ def test_a_click_on_another_channels_answer_is_refused(bot: Bot) -> None:
 
 def test_an_unsigned_click_is_refused(bot: Bot) -> None:
     post, ts = _answer(bot, f"{QWEN3_8B}")
-    sent = bot.send.click({"ts": ts, "blocks": post["blocks"]}, _click_action(_button(post, "s=")),
-                          secret="not-the-signing-secret")
+    sent = bot.send.click(
+        {"ts": ts, "blocks": post["blocks"]}, _click_action(_button(post, "s=")), secret="not-the-signing-secret"
+    )
     assert sent.status == 401
     bot.pool.drain()
     assert len(bot.slack.of("chat.postMessage")) == 1
@@ -195,8 +196,11 @@ def _state(**values: str | None) -> dict[str, Any]:
 
 
 def _submit(bot: Bot, view: dict[str, Any], user: str = "U0001", **values: str | None) -> Any:
-    payload = {"type": "view_submission", "user": {"id": user, "team_id": "T0001"},
-               "view": {**view, "id": "V0002", "state": {"values": _state(**values)}}}
+    payload = {
+        "type": "view_submission",
+        "user": {"id": user, "team_id": "T0001"},
+        "view": {**view, "id": "V0002", "state": {"values": _state(**values)}},
+    }
     return bot.send.interactive(payload)
 
 
@@ -234,8 +238,14 @@ def test_form_errors_are_shown_on_their_fields(bot: Bot) -> None:
 
 
 def test_the_shortcut_opens_the_form_and_answers_in_the_dm(bot: Bot) -> None:
-    bot.send.interactive({"type": "shortcut", "callback_id": "vram_size_model", "trigger_id": "trigger.sc",
-                          "user": {"id": "U0001", "team_id": "T0001"}})
+    bot.send.interactive(
+        {
+            "type": "shortcut",
+            "callback_id": "vram_size_model",
+            "trigger_id": "trigger.sc",
+            "user": {"id": "U0001", "team_id": "T0001"},
+        }
+    )
     [opened] = bot.slack.wait_for("views.open")
     assert opened.args["trigger_id"] == "trigger.sc"
     view = opened.args["view"]
@@ -256,9 +266,14 @@ def test_a_form_from_a_channel_the_bot_is_not_in_answers_in_the_dm(bot: Bot) -> 
 
 
 def test_model_suggestions_come_from_the_hub_and_are_cached(bot: Bot, fake_hub: FakeHub) -> None:
-    payload = {"type": "block_suggestion", "action_id": "model", "block_id": "model", "value": "qwen3-0",
-               "user": {"id": "U0001", "team_id": "T0001"},
-               "view": {"id": "V0002", "type": "modal", "callback_id": "vram_size_form"}}
+    payload = {
+        "type": "block_suggestion",
+        "action_id": "model",
+        "block_id": "model",
+        "value": "qwen3-0",
+        "user": {"id": "U0001", "team_id": "T0001"},
+        "view": {"id": "V0002", "type": "modal", "callback_id": "vram_size_form"},
+    }
     first = bot.send.interactive(payload)
     assert first.status == 200
     values = [o["value"] for o in json.loads(first.body)["options"]]
@@ -285,10 +300,18 @@ def test_model_links_and_other_pages() -> None:
 
 def test_a_hub_link_gets_a_compact_unfurl_with_a_button(bot: Bot) -> None:
     url = f"https://huggingface.co/{QWEN3_8B}"
-    event = {"type": "link_shared", "channel": "C0001", "user": "U0001", "message_ts": "1800000000.000100",
-             "links": [{"domain": "huggingface.co", "url": url},
-                       {"domain": "huggingface.co", "url": "https://huggingface.co/docs/hub"}],
-             "source": "conversations_history", "unfurl_id": "UNF1"}
+    event = {
+        "type": "link_shared",
+        "channel": "C0001",
+        "user": "U0001",
+        "message_ts": "1800000000.000100",
+        "links": [
+            {"domain": "huggingface.co", "url": url},
+            {"domain": "huggingface.co", "url": "https://huggingface.co/docs/hub"},
+        ],
+        "source": "conversations_history",
+        "unfurl_id": "UNF1",
+    }
     assert bot.send.event(event).status == 200
     [unfurl] = bot.slack.wait_for("chat.unfurl")
     assert unfurl.args["channel"] == "C0001" and unfurl.args["ts"] == "1800000000.000100"
@@ -316,8 +339,13 @@ def test_a_hub_link_gets_a_compact_unfurl_with_a_button(bot: Bot) -> None:
 
 
 def test_a_link_to_a_missing_model_gets_no_unfurl(bot: Bot) -> None:
-    event = {"type": "link_shared", "channel": "C0001", "user": "U0001", "message_ts": "1800000000.000200",
-             "links": [{"domain": "huggingface.co", "url": "https://huggingface.co/acme/no-such-model"}]}
+    event = {
+        "type": "link_shared",
+        "channel": "C0001",
+        "user": "U0001",
+        "message_ts": "1800000000.000200",
+        "links": [{"domain": "huggingface.co", "url": "https://huggingface.co/acme/no-such-model"}],
+    }
     bot.send.event(event)
     bot.pool.drain()
     assert bot.slack.of("chat.unfurl") == []
@@ -332,27 +360,50 @@ def test_a_click_over_socket_mode(tmp_path: Path, fake_hub: FakeHub) -> None:
     slack = MockSlack(socket_url=ws.url).start()
     store = Store(f"sqlite:///{tmp_path / 'v.sqlite3'}")
     store.upgrade()
-    settings = Settings(slack_bot_token="xoxb-test-token", slack_app_token="xapp-1-test",
-                        slack_api_url=slack.api_url)
+    settings = Settings(slack_bot_token="xoxb-test-token", slack_app_token="xapp-1-test", slack_api_url=slack.api_url)
     app = create_app(settings, Service(store=store, resolver=hub_resolver(fake_hub.url)), events=store)
     handler = SocketModeHandler(app, "xapp-1-test")
     try:
         handler.connect()
         ws.wait_connected()
-        ws.send({"envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
-                 "payload": {"team_id": "T0001", "channel_id": "C0001", "channel_name": "general",
-                             "user_id": "U0001", "command": "/vram", "text": "Qwen/Qwen3-0.6B s=4k",
-                             "response_url": slack.response_url("sock"), "trigger_id": "t.1"}})
+        ws.send(
+            {
+                "envelope_id": "env-1",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": {
+                    "team_id": "T0001",
+                    "channel_id": "C0001",
+                    "channel_name": "general",
+                    "user_id": "U0001",
+                    "command": "/vram",
+                    "text": "Qwen/Qwen3-0.6B s=4k",
+                    "response_url": slack.response_url("sock"),
+                    "trigger_id": "t.1",
+                },
+            }
+        )
         [post] = slack.wait_for("chat.postMessage")
         [button] = [el for el in _actions(post.args) if el["type"] == "button" and "b=2" in el["value"]]
         ts = "1700000000.000001"  # the mock's first ts
-        ws.send({"envelope_id": "env-2", "type": "interactive", "accepts_response_payload": False,
-                 "payload": {"type": "block_actions", "team": {"id": "T0001"},
-                             "user": {"id": "U0001", "team_id": "T0001"}, "trigger_id": "t.2",
-                             "channel": {"id": "C0001", "name": "general"},
-                             "container": {"type": "message", "message_ts": ts, "channel_id": "C0001"},
-                             "message": {"ts": ts, "blocks": post.args["blocks"]},
-                             "response_url": slack.response_url("sock2"), "actions": [_click_action(button)]}})
+        ws.send(
+            {
+                "envelope_id": "env-2",
+                "type": "interactive",
+                "accepts_response_payload": False,
+                "payload": {
+                    "type": "block_actions",
+                    "team": {"id": "T0001"},
+                    "user": {"id": "U0001", "team_id": "T0001"},
+                    "trigger_id": "t.2",
+                    "channel": {"id": "C0001", "name": "general"},
+                    "container": {"type": "message", "message_ts": ts, "channel_id": "C0001"},
+                    "message": {"ts": ts, "blocks": post.args["blocks"]},
+                    "response_url": slack.response_url("sock2"),
+                    "actions": [_click_action(button)],
+                },
+            }
+        )
         ws.wait_ack("env-2")
         [_, reply] = slack.wait_for("chat.postMessage", 2)
         assert reply.args["thread_ts"] == ts

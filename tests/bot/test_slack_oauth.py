@@ -85,12 +85,18 @@ def installed(db_url: str, fake_hub: FakeHub) -> Iterator[Installed]:  # noqa: F
     store = Store(db_url, backoff_s=0.01)
     store.upgrade()
     key = Fernet.generate_key().decode()
-    settings = Settings(slack_client_id=slack.client_id, slack_client_secret=slack.client_secret,
-                        slack_token_key=key, slack_signing_secret=SECRET, slack_api_url=slack.api_url,
-                        slack_install_url=f"{slack.base}/oauth/v2/authorize", database_url=db_url, workers=4)
+    settings = Settings(
+        slack_client_id=slack.client_id,
+        slack_client_secret=slack.client_secret,
+        slack_token_key=key,
+        slack_signing_secret=SECRET,
+        slack_api_url=slack.api_url,
+        slack_install_url=f"{slack.base}/oauth/v2/authorize",
+        database_url=db_url,
+        workers=4,
+    )
     pool = TrackedPool(4)
-    app = create_app(settings, Service(store=store, resolver=hub_resolver(fake_hub.url)), events=store,
-                     work=pool)
+    app = create_app(settings, Service(store=store, resolver=hub_resolver(fake_hub.url)), events=store, work=pool)
     # What `vram serve` runs: waitress, the gate, Bolt's install page and redirect behind it.
     server = HttpServer(SlackGate(app, signing_secret=SECRET), host="127.0.0.1", port=0).start()
     try:
@@ -104,16 +110,25 @@ def installed(db_url: str, fake_hub: FakeHub) -> Iterator[Installed]:  # noqa: F
 
 def _grant(team: str, token: str, **extra: Any) -> dict[str, Any]:
     """What oauth.v2.access answers for a bot install (Slack's documented shape)."""
-    return {"access_token": token, "token_type": "bot", "app_id": "A0001", "bot_user_id": "UVRAMBOT2",
-            "scope": "commands,chat:write", "team": {"id": team, "name": "Other team"}, "enterprise": None,
-            "authed_user": {"id": "U0009"}, "is_enterprise_install": False, **extra}
+    return {
+        "access_token": token,
+        "token_type": "bot",
+        "app_id": "A0001",
+        "bot_user_id": "UVRAMBOT2",
+        "scope": "commands,chat:write",
+        "team": {"id": team, "name": "Other team"},
+        "enterprise": None,
+        "authed_user": {"id": "U0009"},
+        "is_enterprise_install": False,
+        **extra,
+    }
 
 
 def _install(inst: Installed, code: str) -> tuple[int, str]:
     status, headers, page = inst.get("/slack/install")
     assert status == 200
     # The page links to Slack's authorize URL with our client id, scopes and a one-time state.
-    link = page[page.index(inst.slack.base + "/oauth/v2/authorize"):].split('"')[0].replace("&amp;", "&")
+    link = page[page.index(inst.slack.base + "/oauth/v2/authorize") :].split('"')[0].replace("&amp;", "&")
     query = parse_qs(urlparse(link).query)
     assert query["client_id"] == [inst.slack.client_id]
     assert "commands" in query["scope"][0].split(",") and "links:write" in query["scope"][0].split(",")
@@ -186,11 +201,17 @@ def test_a_forged_state_installs_nothing(installed: Installed) -> None:
 def test_rotating_tokens_are_refreshed_before_use(installed: Installed) -> None:
     inst = installed
     # Token rotation on: the install hands out a token that expires in a minute, and a refresh token.
-    inst.slack.oauth_codes["code-3"] = _grant(NEW_TEAM, "xoxe.xoxb-first", refresh_token="xoxe-1-refresh",
-                                              expires_in=60)
+    inst.slack.oauth_codes["code-3"] = _grant(
+        NEW_TEAM, "xoxe.xoxb-first", refresh_token="xoxe-1-refresh", expires_in=60
+    )
     inst.slack.refresh_grants["xoxe-1-refresh"] = {
-        "access_token": "xoxe.xoxb-rotated", "refresh_token": "xoxe-1-refresh-2", "token_type": "bot",
-        "expires_in": 43200, "team": {"id": NEW_TEAM}, "enterprise": None, "is_enterprise_install": False,
+        "access_token": "xoxe.xoxb-rotated",
+        "refresh_token": "xoxe-1-refresh-2",
+        "token_type": "bot",
+        "expires_in": 43200,
+        "team": {"id": NEW_TEAM},
+        "enterprise": None,
+        "is_enterprise_install": False,
     }
     assert _install(inst, "code-3")[0] == 200
     [bot_row] = inst.rows(slack_bots)
@@ -215,12 +236,14 @@ def test_serve_settings_for_installs_in_any_workspace() -> None:
     from common.errors import VramError
 
     key = Fernet.generate_key().decode()
-    check_settings(Settings(slack_client_id="1.2", slack_client_secret="s", slack_token_key=key,
-                            slack_signing_secret=SECRET))
+    check_settings(
+        Settings(slack_client_id="1.2", slack_client_secret="s", slack_token_key=key, slack_signing_secret=SECRET)
+    )
     with pytest.raises(VramError, match="SLACK_TOKEN_KEY not set"):
         check_settings(Settings(slack_client_id="1.2", slack_client_secret="s", slack_signing_secret=SECRET))
     with pytest.raises(VramError, match="needs HTTP mode"):
-        check_settings(Settings(slack_client_id="1.2", slack_client_secret="s", slack_token_key=key,
-                                slack_app_token="xapp-1"))
+        check_settings(
+            Settings(slack_client_id="1.2", slack_client_secret="s", slack_token_key=key, slack_app_token="xapp-1")
+        )
     with pytest.raises(VramError, match="SLACK_BOT_TOKEN is not set"):
         check_settings(Settings(slack_signing_secret=SECRET))

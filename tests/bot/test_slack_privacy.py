@@ -41,8 +41,10 @@ def test_who_sees_what_across_dm_private_channel_channel_and_workspace(bot: Bot)
     bot.send.command(f"{QWEN3_8B} s=2k", channel="CPRIVATE", channel_name="privategroup")
     bot.send.command(f"{QWEN3_8B} s=1k", channel="DOTHERS", channel_name="directmessage")
     bot.pool.drain()
-    mine = {r.conversation.channel + ("/error" if r.status == "error" else ""): r.id
-            for r in bot.store.own_queries(platform="slack", workspace="T0001", user="U0001")}
+    mine = {
+        r.conversation.channel + ("/error" if r.status == "error" else ""): r.id
+        for r in bot.store.own_queries(platform="slack", workspace="T0001", user="U0001")
+    }
     assert set(mine) == {"C0001", "C0001/error", "CPRIVATE", "DOTHERS"}
     posted = mine["C0001"]
 

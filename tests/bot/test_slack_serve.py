@@ -43,9 +43,14 @@ def free_port() -> int:
 
 def settings_for(db: str, slack: MockSlack, **kw: object) -> Settings:
     values: dict[str, object] = {
-        "slack_bot_token": "xoxb-serve", "slack_signing_secret": SECRET, "slack_app_token": None,
-        "slack_api_url": slack.api_url, "database_url": db, "port": free_port(),
-        "hf_endpoint": "http://127.0.0.1:9", "hub_timeout_s": 2,
+        "slack_bot_token": "xoxb-serve",
+        "slack_signing_secret": SECRET,
+        "slack_app_token": None,
+        "slack_api_url": slack.api_url,
+        "database_url": db,
+        "port": free_port(),
+        "hf_endpoint": "http://127.0.0.1:9",
+        "hub_timeout_s": 2,
     }
     values.update(kw)
     return Settings(**values)  # type: ignore[arg-type]
@@ -122,8 +127,11 @@ def test_unreachable_slack_is_one_sentence(tmp_path: Path, slack: MockSlack) -> 
 
 
 def test_socket_mode_needs_no_signing_secret(tmp_path: Path, slack: MockSlack) -> None:
-    app, store = build(settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_signing_secret=None,
-                                    slack_app_token="xapp-1-test"))
+    app, store = build(
+        settings_for(
+            f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_signing_secret=None, slack_app_token="xapp-1-test"
+        )
+    )
     try:
         assert isinstance(app, App)
         assert app.client.base_url == slack.api_url  # SLACK_API_URL honoured
@@ -131,8 +139,10 @@ def test_socket_mode_needs_no_signing_secret(tmp_path: Path, slack: MockSlack) -
         store.close()
 
 
-@pytest.mark.parametrize("text", ["/etc/passwd", "./config.json", "~/models/x", "../x", "model.gguf",
-                                  "tests/fixtures/configs", "x/config.json"])
+@pytest.mark.parametrize(
+    "text",
+    ["/etc/passwd", "./config.json", "~/models/x", "../x", "model.gguf", "tests/fixtures/configs", "x/config.json"],
+)
 def test_hub_only_resolver_refuses_local_paths(text: str) -> None:
     resolver = HubOnlyResolver(Resolver(endpoint="http://127.0.0.1:9", total_timeout_s=1))
     with pytest.raises(InputError, match="is a local path"):
@@ -148,8 +158,7 @@ def test_hub_only_resolver_passes_hub_ids_on() -> None:
 def test_healthz_reports_a_dead_database() -> None:
     app = App(token="xoxb-x", signing_secret="s", token_verification_enabled=False)
     dead = Store("postgresql+psycopg://postgres@127.0.0.1:9/none?connect_timeout=1", retries=1)
-    server = HttpServer(SlackGate(app, signing_secret="s", health=database_ok(dead)), host="127.0.0.1",
-                        port=0).start()
+    server = HttpServer(SlackGate(app, signing_secret="s", health=database_ok(dead)), host="127.0.0.1", port=0).start()
     try:
         assert get(f"http://127.0.0.1:{server.port}/healthz") == (503, {"ok": False})
     finally:
@@ -174,8 +183,13 @@ def test_health_only_server_for_socket_mode() -> None:
 def test_serve_in_socket_mode_end_to_end(tmp_path: Path, slack: MockSlack, fake_hub: FakeHub) -> None:
     ws = MockSocketMode().start()
     slack.socket_url = ws.url
-    settings = settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_signing_secret=None,
-                            slack_app_token="xapp-1-test", hf_endpoint=fake_hub.url)
+    settings = settings_for(
+        f"sqlite:///{tmp_path / 'v.sqlite3'}",
+        slack,
+        slack_signing_secret=None,
+        slack_app_token="xapp-1-test",
+        hf_endpoint=fake_hub.url,
+    )
     try:
         with serving(settings, what="connect"):
             ws.wait_connected()
@@ -183,10 +197,23 @@ def test_serve_in_socket_mode_end_to_end(tmp_path: Path, slack: MockSlack, fake_
             assert opened.token == "xapp-1-test"  # the app-level token opens the socket
             # The health check listens on PORT; Slack's events do not come that way.
             assert get(f"http://127.0.0.1:{settings.port}/healthz") == (200, {"ok": True})
-            ws.send({"envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
-                     "payload": {"team_id": "T0001", "channel_id": "C0001", "channel_name": "general",
-                                 "user_id": "U0001", "command": "/vram", "text": "Qwen/Qwen3-0.6B s=4k",
-                                 "response_url": slack.response_url("sock"), "trigger_id": "t.1"}})
+            ws.send(
+                {
+                    "envelope_id": "env-1",
+                    "type": "slash_commands",
+                    "accepts_response_payload": True,
+                    "payload": {
+                        "team_id": "T0001",
+                        "channel_id": "C0001",
+                        "channel_name": "general",
+                        "user_id": "U0001",
+                        "command": "/vram",
+                        "text": "Qwen/Qwen3-0.6B s=4k",
+                        "response_url": slack.response_url("sock"),
+                        "trigger_id": "t.1",
+                    },
+                }
+            )
             ws.wait_ack("env-1")
             [post] = slack.wait_for("chat.postMessage")
             # Qwen3-0.6B: 2 x 28 layers x 8 KV heads x 128 x 2 bytes = 114,688 B = 112 KiB per token
@@ -221,14 +248,25 @@ def test_sigterm_stops_vram_serve_cleanly(tmp_path: Path, slack: MockSlack, sock
     if ws is not None:
         slack.socket_url = ws.url
     port = free_port()
-    env = {**os.environ, "SLACK_BOT_TOKEN": "xoxb-serve", "SLACK_SIGNING_SECRET": SECRET,
-           "SLACK_API_URL": slack.api_url, "DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}",
-           "PORT": str(port), "HF_ENDPOINT": "http://127.0.0.1:9"}
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-serve",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}",
+        "PORT": str(port),
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+    }
     env.pop("SLACK_APP_TOKEN", None)
     if socket_mode:
         env["SLACK_APP_TOKEN"] = "xapp-1-test"
-    proc = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()", "serve"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     assert proc.stdout is not None
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
@@ -264,8 +302,12 @@ def test_refused_app_token_is_one_sentence(tmp_path: Path, slack: MockSlack, cod
     # Socket Mode with a wrong SLACK_APP_TOKEN (revoked, or the bot token pasted by mistake): Slack refuses
     # apps.connections.open. The operator gets one sentence, not a traceback, and PORT is let go.
     slack.fail["apps.connections.open"] = code
-    settings = settings_for(f"sqlite:///{tmp_path / 'v.sqlite3'}", slack, slack_signing_secret=None,
-                            slack_app_token="xoxb-pasted-by-mistake")
+    settings = settings_for(
+        f"sqlite:///{tmp_path / 'v.sqlite3'}",
+        slack,
+        slack_signing_secret=None,
+        slack_app_token="xoxb-pasted-by-mistake",
+    )
     with pytest.raises(VramError, match=rf"^SLACK_APP_TOKEN was refused by Slack \({code}\): .*xapp-"):
         serve(settings)
     with socket.socket() as s:
@@ -284,10 +326,13 @@ def test_port_in_use_is_one_sentence(tmp_path: Path, slack: MockSlack, socket_mo
             serve(settings)
 
 
-@pytest.mark.parametrize(("url", "sentence"), [
-    ("not-a-url", r"^DATABASE_URL is not a database URL"),
-    ("sqlite:////proc/no-such-dir/v.sqlite3", r"^Cannot create the folder for the history database"),
-])
+@pytest.mark.parametrize(
+    ("url", "sentence"),
+    [
+        ("not-a-url", r"^DATABASE_URL is not a database URL"),
+        ("sqlite:////proc/no-such-dir/v.sqlite3", r"^Cannot create the folder for the history database"),
+    ],
+)
 def test_bad_database_url_is_one_sentence(slack: MockSlack, url: str, sentence: str) -> None:
     with pytest.raises(VramError, match=sentence):
         build(settings_for(url, slack))

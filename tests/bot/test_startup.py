@@ -26,11 +26,20 @@ HEAVY = {"sqlalchemy", "huggingface_hub", "slack_bolt"}
 
 def imported(args: list[str], *, entry: str = "bot.cli", env: dict[str, str] | None = None) -> tuple[set[str], str]:
     """Top-level packages a fresh ``python -m <entry> <args>`` imports, and what it printed."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", entry, *args], capture_output=True,
-                          text=True, cwd=ROOT, env=env or dict(os.environ), timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", entry, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env or dict(os.environ),
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    names = {line.split("|")[-1].strip().split(".")[0] for line in done.stderr.splitlines()
-             if line.startswith("import time:") and "|" in line}
+    names = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
     assert "bot" in names  # the listing is real: it names what ran
     return names, done.stdout
 
@@ -54,8 +63,9 @@ def test_the_console_script_prints_the_same_help_without_the_estimator(args: lis
 
 @pytest.mark.slow
 def test_other_commands_still_go_through_the_console_script() -> None:
-    done = subprocess.run([sys.executable, "-m", "bot.entry", "gpus", "--json"], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.entry", "gpus", "--json"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert any("h100" in g["aliases"] for g in json.loads(done.stdout))
 

@@ -19,16 +19,23 @@ from tests.bot.test_cli import CONFIGS, PHI4, QWEN3_8B, vram
 
 QWEN3_06B = str(CONFIGS / "Qwen__Qwen3-0.6B.json")
 # The classic-formula warning for phi-4 at s=16k is longer than any terminal: a wrapped one shows.
-PHI4_WARNING = ("! The classic formula says 36.05 GB here (this estimate: 36.93 GB, close only because its "
-                "errors cancel): its KV cache term is 2.5x too small; its activation term is 1.8x too large.")
+PHI4_WARNING = (
+    "! The classic formula says 36.05 GB here (this estimate: 36.93 GB, close only because its "
+    "errors cancel): its KV cache term is 2.5x too small; its activation term is 1.8x too large."
+)
 
 
 # -- piped output is not hard-wrapped ----------------------------------------------------------
 @pytest.mark.parametrize("columns", ["40", "200"])
 def test_piped_output_is_one_line_per_row_whatever_columns_says(tmp_path: Path, columns: str) -> None:
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}", "PATH": "/usr/bin:/bin", "COLUMNS": columns}
-    proc = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", PHI4, "s=16k", "gpu=h100"],
-                          capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import main; main()", PHI4, "s=16k", "gpu=h100"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert PHI4_WARNING in lines
@@ -66,15 +73,18 @@ def test_a_terminal_still_gets_its_width() -> None:
 
 
 # -- no Markdown in terminal text --------------------------------------------------------------
-@pytest.mark.parametrize("args", [
-    [PHI4],  # "add gpu=h100 to check the fit", "kept as #1: vram show 1"
-    [str(CONFIGS / "deepseek-ai__DeepSeek-V3.json"), "gpu=h100"],  # "it fits on N of them (gpus=N)"
-    [PHI4, "gpu=zzzz"],  # "unknown GPU ...; run vram gpus for the list"
-    ["db", "downgrade"],  # "the db command is vram db upgrade"
-    ["show", "7"],  # "history lists the ones you can see"
-    ["help"],
-    ["compare", QWEN3_8B, PHI4, "s=32k", "engine=vllm"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [PHI4],  # "add gpu=h100 to check the fit", "kept as #1: vram show 1"
+        [str(CONFIGS / "deepseek-ai__DeepSeek-V3.json"), "gpu=h100"],  # "it fits on N of them (gpus=N)"
+        [PHI4, "gpu=zzzz"],  # "unknown GPU ...; run vram gpus for the list"
+        ["db", "downgrade"],  # "the db command is vram db upgrade"
+        ["show", "7"],  # "history lists the ones you can see"
+        ["help"],
+        ["compare", QWEN3_8B, PHI4, "s=32k", "engine=vllm"],
+    ],
+)
 def test_no_backticks_in_terminal_text(settings: Settings, args: list[str]) -> None:
     _, out, err = vram(args, settings)
     assert out + err
@@ -91,10 +101,17 @@ def test_the_words_stay_when_the_backticks_go(settings: Settings) -> None:
 
 
 # -- thousands separators in token counts ------------------------------------------------------
-@pytest.mark.parametrize(("n", "shown"), [
-    (2_323 * 1024, "2,323k"), (2_323 * 1024 + 1023, "2,323k"), (227 * 1024 + 5, "227k"), (9_999, "9,999"),
-    (16 * 1024 * 1024, "16M"), (1_024 * 1024 * 1024, "1,024M"),
-])
+@pytest.mark.parametrize(
+    ("n", "shown"),
+    [
+        (2_323 * 1024, "2,323k"),
+        (2_323 * 1024 + 1023, "2,323k"),
+        (227 * 1024 + 5, "227k"),
+        (9_999, "9,999"),
+        (16 * 1024 * 1024, "16M"),
+        (1_024 * 1024 * 1024, "1,024M"),
+    ],
+)
 def test_token_counts_have_thousands_separators(n: int, shown: str) -> None:
     assert tokens(n) == shown
 
@@ -138,8 +155,7 @@ def test_headers_history_and_compare_name_local_models(settings: Settings) -> No
     assert code == 0 and str(CONFIGS) not in out
     rows = out.splitlines()[1:]
     assert re.match(r"\s*2  \d{4}-\d\d-\d\d \d\d:\d\d  Qwen__Qwen3-8B\s+\d+\.\d  Qwen__Qwen3-8B.json$", rows[0])
-    assert re.match(r"\s*1  \d{4}-\d\d-\d\d \d\d:\d\d  microsoft/phi-4\s+\d+\.\d  microsoft__phi-4.json s=8k$",
-                    rows[1])
+    assert re.match(r"\s*1  \d{4}-\d\d-\d\d \d\d:\d\d  microsoft/phi-4\s+\d+\.\d  microsoft__phi-4.json s=8k$", rows[1])
     # --json keeps the path: scripts may need to find the file again.
     code, out, _ = vram(["history", "--json"], settings)
     assert json.loads(out)[0]["model"] == QWEN3_8B
@@ -160,8 +176,9 @@ def test_history_keeps_input_mistakes_out_of_the_list(settings: Settings) -> Non
     assert lines[0].split()[:4] == ["id", "when", "(UTC)", "model"]  # times are labelled
     ids = [int(x.split()[0]) for x in lines[1:-1]]
     assert ids == [4, 1]
-    assert lines[-1] == ("2 input mistakes not listed (#3, #2): vram show <id> shows one, "
-                         "vram history --json lists them all")
+    assert lines[-1] == (
+        "2 input mistakes not listed (#3, #2): vram show <id> shows one, vram history --json lists them all"
+    )
     assert "s=abc" not in out and "b=zero" not in out
     # A failure to size stays listed: "failed", and its sentence after what was typed.
     assert re.search(r"failed  config.json: ./no/such/config.json does not exist", lines[1]), lines[1]
@@ -196,8 +213,10 @@ def test_history_of_only_mistakes_says_so(settings: Settings) -> None:
     assert vram([QWEN3_8B, "s=abc"], settings)[0] == 2
     code, out, _ = vram(["history"], settings)
     assert code == 0
-    assert out == ("No estimates kept yet; 1 input mistake not listed (#1): vram show <id> shows one, "
-                   "vram history --json lists them all\n")
+    assert out == (
+        "No estimates kept yet; 1 input mistake not listed (#1): vram show <id> shows one, "
+        "vram history --json lists them all\n"
+    )
 
 
 def test_show_labels_its_time(settings: Settings) -> None:

@@ -29,7 +29,8 @@ def test_table_is_for_the_installed_transformers() -> None:
     import transformers
 
     assert archconfig.table()["transformers_version"] == transformers.__version__, (
-        "estimator/data/arch_table.json was generated from another transformers: run tools/gen_arch_table.py")
+        "estimator/data/arch_table.json was generated from another transformers: run tools/gen_arch_table.py"
+    )
 
 
 @pytest.mark.slow
@@ -42,13 +43,29 @@ def test_table_matches_the_config_classes() -> None:
     base = gen._base_fields()
     committed = archconfig.table()["types"]
     for model_type, entry in committed.items():
-        assert gen.entry(CONFIG_MAPPING[model_type], base) == json.loads(json.dumps(entry)) or \
-            json.loads(json.dumps(gen.entry(CONFIG_MAPPING[model_type], base))) == entry, model_type
+        assert (
+            gen.entry(CONFIG_MAPPING[model_type], base) == json.loads(json.dumps(entry))
+            or json.loads(json.dumps(gen.entry(CONFIG_MAPPING[model_type], base))) == entry
+        ), model_type
 
 
 # Types whose saved config (to_dict of the default) the table fills without the class.
-SAMPLE = ["llama", "qwen3", "qwen3_next", "deepseek_v32", "gemma4_text", "kimi_linear", "nemotron_h",
-          "gpt_bigcode", "starcoder2", "lfm2", "falcon_h1", "minimax_m2", "qwen3_vl", "internvl"]
+SAMPLE = [
+    "llama",
+    "qwen3",
+    "qwen3_next",
+    "deepseek_v32",
+    "gemma4_text",
+    "kimi_linear",
+    "nemotron_h",
+    "gpt_bigcode",
+    "starcoder2",
+    "lfm2",
+    "falcon_h1",
+    "minimax_m2",
+    "qwen3_vl",
+    "internvl",
+]
 
 
 @pytest.mark.parametrize("model_type", SAMPLE)
@@ -68,8 +85,17 @@ def test_published_configs_fill_like_the_class(name: str) -> None:
         pytest.skip("no model_type")
     filled, _ = archconfig.normalise(raw)
     live = archconfig._live(str(raw["model_type"]), raw)
-    for key in ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
-                "intermediate_size", "vocab_size", "sliding_window", "layer_types"):
+    for key in (
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "intermediate_size",
+        "vocab_size",
+        "sliding_window",
+        "layer_types",
+    ):
         if key in live:
             assert filled.get(key) == live[key], key
 
@@ -144,29 +170,57 @@ def _same(filled: dict, live: dict, where: str) -> None:
             assert value == live[key], (where, key, value, live[key])
 
 
-@pytest.mark.parametrize("model_type, rule", [
-    ("qwen3", "sliding_attention from layer max_window_layers on, when sliding_window"),
-    ("qwen2", "sliding_attention from layer max_window_layers on, when sliding_window"),
-    ("gemma2", "full_attention every 2nd layer, else sliding_attention"),
-    ("gemma3_text", "full_attention every _sliding_window_pattern-th layer, else sliding_attention"),
-    ("llama4_text", "chunked_attention on no_rope_layers, when attention_chunk_size"),
-])
+@pytest.mark.parametrize(
+    "model_type, rule",
+    [
+        ("qwen3", "sliding_attention from layer max_window_layers on, when sliding_window"),
+        ("qwen2", "sliding_attention from layer max_window_layers on, when sliding_window"),
+        ("gemma2", "full_attention every 2nd layer, else sliding_attention"),
+        ("gemma3_text", "full_attention every _sliding_window_pattern-th layer, else sliding_attention"),
+        ("llama4_text", "chunked_attention on no_rope_layers, when attention_chunk_size"),
+    ],
+)
 def test_layer_types_are_data_for_the_common_types(model_type: str, rule: str) -> None:
     assert archconfig.table()["types"][model_type]["derived"]["layer_types"] == rule
 
 
 def test_layer_type_rules_by_hand() -> None:
     # Qwen2.5-7B with its window switched on from layer 2 of 4; Gemma 3 with a full layer every 3rd.
-    qwen, _ = archconfig.normalise({"model_type": "qwen2", "num_hidden_layers": 4, "use_sliding_window": True,
-                                    "sliding_window": 4096, "max_window_layers": 2})
+    qwen, _ = archconfig.normalise(
+        {
+            "model_type": "qwen2",
+            "num_hidden_layers": 4,
+            "use_sliding_window": True,
+            "sliding_window": 4096,
+            "max_window_layers": 2,
+        }
+    )
     assert qwen["layer_types"] == ["full_attention", "full_attention", "sliding_attention", "sliding_attention"]
-    off, _ = archconfig.normalise({"model_type": "qwen2", "num_hidden_layers": 2, "use_sliding_window": False,
-                                   "sliding_window": 4096, "max_window_layers": 0})
+    off, _ = archconfig.normalise(
+        {
+            "model_type": "qwen2",
+            "num_hidden_layers": 2,
+            "use_sliding_window": False,
+            "sliding_window": 4096,
+            "max_window_layers": 0,
+        }
+    )
     assert off["sliding_window"] is None and off["layer_types"] == ["full_attention"] * 2
-    gemma, _ = archconfig.normalise({"model_type": "gemma3_text", "num_hidden_layers": 5,
-                                     "sliding_window_pattern": 3})
-    assert gemma["layer_types"] == ["sliding_attention", "sliding_attention", "full_attention",
-                                    "sliding_attention", "sliding_attention"]
-    llama4, _ = archconfig.normalise({"model_type": "llama4_text", "num_hidden_layers": 4, "no_rope_layers": [],
-                                      "no_rope_layer_interval": 2, "attention_chunk_size": 8192})
+    gemma, _ = archconfig.normalise({"model_type": "gemma3_text", "num_hidden_layers": 5, "sliding_window_pattern": 3})
+    assert gemma["layer_types"] == [
+        "sliding_attention",
+        "sliding_attention",
+        "full_attention",
+        "sliding_attention",
+        "sliding_attention",
+    ]
+    llama4, _ = archconfig.normalise(
+        {
+            "model_type": "llama4_text",
+            "num_hidden_layers": 4,
+            "no_rope_layers": [],
+            "no_rope_layer_interval": 2,
+            "attention_chunk_size": 8192,
+        }
+    )
     assert llama4["layer_types"] == ["chunked_attention", "full_attention", "chunked_attention", "full_attention"]

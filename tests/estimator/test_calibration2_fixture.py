@@ -25,8 +25,14 @@ def test_every_case_has_a_source_and_version_evidence() -> None:
 
 
 def test_printed_vllm_versions_map_to_a_profile_without_warning() -> None:
-    printed = [c for c in CASES if c["engine"] == "vllm" and c["version"][:1].isdigit()
-               and "inferred" not in c["version"] and "(" not in c["version"]]
+    printed = [
+        c
+        for c in CASES
+        if c["engine"] == "vllm"
+        and c["version"][:1].isdigit()
+        and "inferred" not in c["version"]
+        and "(" not in c["version"]
+    ]
     assert len(printed) >= 20
     for case in printed:
         profile, warning = profile_for(case["version"])

@@ -26,20 +26,28 @@ def test_phi4_six_lines_exactly() -> None:
 
 
 def test_total_follows_fa_and_gqa_choice() -> None:
-    eager = classic(n_billions=14.7, bits=16, seq_len=16384, batch=1, flash_attention=False, kv_cache=True,
-                    **PHI4)
+    eager = classic(n_billions=14.7, bits=16, seq_len=16384, batch=1, flash_attention=False, kv_cache=True, **PHI4)
     # fa=off with GQA: model + kv + gqa = 29.4 + 1.34 + 26.26
     assert eager.total_gb == round(29.4 + 1.34 + 26.26, 2)
-    no_kv = classic(n_billions=14.7, bits=16, seq_len=16384, batch=1, flash_attention=True, kv_cache=False,
-                    **PHI4)
+    no_kv = classic(n_billions=14.7, bits=16, seq_len=16384, batch=1, flash_attention=True, kv_cache=False, **PHI4)
     assert no_kv.kv_cache_gb == 0.0
     assert no_kv.total_gb == round(29.4 + 5.39, 2)
 
 
 def test_mha_model_has_no_gqa_term_and_full_kv() -> None:
     # A model with g == a (no GQA): KV = 2*L*s*b*h*2/1e9; L=32, h=4096, s=4096, b=1 -> 2.147... -> 2.15
-    result = classic(n_billions=7.0, bits=16, seq_len=4096, batch=1, hidden=4096, heads=32, kv_heads=32, layers=32,
-                     flash_attention=False, kv_cache=True)
+    result = classic(
+        n_billions=7.0,
+        bits=16,
+        seq_len=4096,
+        batch=1,
+        hidden=4096,
+        heads=32,
+        kv_heads=32,
+        layers=32,
+        flash_attention=False,
+        kv_cache=True,
+    )
     assert result.gqa_gb is None
     assert result.kv_cache_gb == 2.15
     # vanilla = (32*4096*1*4096 + 4*32*4096^2*1) * 2 / 1e9 = (536,870,912 + 2,147,483,648) * 2 / 1e9 = 5.37

@@ -22,8 +22,16 @@ def raw(name: str) -> dict:
     return json.loads((CONFIGS / f"{name}.json").read_text())
 
 
-TINY = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 100, "torch_dtype": "bfloat16"}
+TINY = {
+    "model_type": "llama",
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 128,
+    "vocab_size": 100,
+    "torch_dtype": "bfloat16",
+}
 
 
 def tiny_llama_total(h=64, L=2, nh=4, nkv=2, inter=128, V=100, tied=False) -> int:
@@ -33,9 +41,27 @@ def tiny_llama_total(h=64, L=2, nh=4, nkv=2, inter=128, V=100, tied=False) -> in
 
 
 def test_the_required_families_are_registered() -> None:
-    required = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "phi", "phi3",
-                "gemma", "gemma2", "gemma3", "granite", "deepseek_v2", "deepseek_v3", "gpt_oss", "llama4",
-                "mistral3", "jamba"}
+    required = {
+        "llama",
+        "mistral",
+        "mixtral",
+        "qwen2",
+        "qwen2_moe",
+        "qwen3",
+        "qwen3_moe",
+        "phi",
+        "phi3",
+        "gemma",
+        "gemma2",
+        "gemma3",
+        "granite",
+        "deepseek_v2",
+        "deepseek_v3",
+        "gpt_oss",
+        "llama4",
+        "mistral3",
+        "jamba",
+    }
     assert required <= set(FAMILIES)
 
 
@@ -91,8 +117,16 @@ def test_unknown_model_type_without_fields_is_an_error() -> None:
 
 
 def test_field_fallbacks_gpt2_style_names_and_multi_query() -> None:
-    cfg = {"model_type": "gpt_like", "n_embd": 64, "n_layer": 2, "n_head": 4, "vocab_size": 100,
-           "intermediate_size": 128, "multi_query": True, "dtype": "float16"}
+    cfg = {
+        "model_type": "gpt_like",
+        "n_embd": 64,
+        "n_layer": 2,
+        "n_head": 4,
+        "vocab_size": 100,
+        "intermediate_size": 128,
+        "multi_query": True,
+        "dtype": "float16",
+    }
     s = load_model_spec(cfg)
     assert (s.hidden_size, s.num_layers, s.num_attention_heads, s.num_kv_heads) == (64, 2, 4, 1)
     assert s.torch_dtype == "fp16"  # the newer "dtype" key
@@ -162,11 +196,13 @@ def test_quantization_parsing() -> None:
     w4 = load_model_spec(raw("RedHatAI__Meta-Llama-3.1-8B-Instruct-quantized.w4a16")).quantization
     assert (w4.method, w4.format, w4.group_size, w4.zero_points) == ("compressed-tensors", "int4", 128, False)
     assert w4.skipped_modules == ("lm_head",)
-    gptq = load_model_spec({**TINY, "quantization_config": {"quant_method": "gptq", "bits": 4,
-                                                            "group_size": -1}}).quantization
+    gptq = load_model_spec(
+        {**TINY, "quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": -1}}
+    ).quantization
     assert gptq.group_size is None  # -1: one scale per output channel
-    bnb8 = load_model_spec({**TINY, "quantization_config": {"quant_method": "bitsandbytes",
-                                                            "load_in_8bit": True}}).quantization
+    bnb8 = load_model_spec(
+        {**TINY, "quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}}
+    ).quantization
     assert (bnb8.format, bnb8.weight_bits) == ("int8", 8)
 
 
@@ -174,11 +210,23 @@ def test_unsupported_quantization_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="'hqq'"):
         load_model_spec({**TINY, "quantization_config": {"quant_method": "hqq"}})
     with pytest.raises(ConfigError, match="bitsandbytes fp4"):
-        load_model_spec({**TINY, "quantization_config": {"quant_method": "bitsandbytes", "load_in_4bit": True,
-                                                         "bnb_4bit_quant_type": "fp4"}})
-    two = {"quant_method": "compressed-tensors", "config_groups": {
-        "a": {"weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 128}},
-        "b": {"weights": {"num_bits": 8, "type": "int", "strategy": "channel"}}}}
+        load_model_spec(
+            {
+                **TINY,
+                "quantization_config": {
+                    "quant_method": "bitsandbytes",
+                    "load_in_4bit": True,
+                    "bnb_4bit_quant_type": "fp4",
+                },
+            }
+        )
+    two = {
+        "quant_method": "compressed-tensors",
+        "config_groups": {
+            "a": {"weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 128}},
+            "b": {"weights": {"num_bits": 8, "type": "int", "strategy": "channel"}},
+        },
+    }
     with pytest.raises(ConfigError, match="2 compressed-tensors weight schemes"):
         load_model_spec({**TINY, "quantization_config": two})
 
@@ -218,8 +266,9 @@ def test_mtp_layers_past_the_stack_are_not_loaded() -> None:
         "vision_tower.encoder.layers.7.fc1.weight": TensorInfo(dtype="BF16", shape=(8, 8), nbytes=128),
     }
     q = {"quant_method": "fp8", "weight_block_size": [128, 128]}
-    s = load_model_spec({**TINY, "quantization_config": q},
-                        safetensors=SafetensorsInfo(parameters={"BF16": 14656}, tensors=tensors))
+    s = load_model_spec(
+        {**TINY, "quantization_config": q}, safetensors=SafetensorsInfo(parameters={"BF16": 14656}, tensors=tensors)
+    )
     assert s.checkpoint_bytes == 12800 + 16384 + 128
 
 

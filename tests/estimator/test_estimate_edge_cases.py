@@ -51,8 +51,9 @@ def test_vllm_warns_when_gpus_do_not_divide_the_heads():
     # The nearest sizes it accepts: 3 -> 2 (below) or 4 (above); 64 -> 16 (nothing above divides 16 heads).
     for gpus, nearest in ((3, "gpus=2 or gpus=4"), (64, "gpus=16")):
         est = estimate(s, Query(gpus=gpus, engine="vllm"), model_id="q")
-        assert any(f"vLLM will not start with gpus={gpus}" in w and w.endswith(f"it accepts {nearest}.")
-                   for w in messages(est)), est.warnings
+        assert any(
+            f"vLLM will not start with gpus={gpus}" in w and w.endswith(f"it accepts {nearest}.") for w in messages(est)
+        ), est.warnings
     # 2, 4, 8 divide 16 heads and 8 KV heads: no such warning; transformers splits layers, never warns.
     for gpus in (2, 4, 8):
         est = estimate(s, Query(gpus=gpus, engine="vllm"), model_id="q")
@@ -72,9 +73,18 @@ def test_fractional_counts_are_not_called_tokens():
 
 
 # -- config validation --------------------------------------------------------------------------
-@pytest.mark.parametrize("field, value", [("mamba_expand", -33), ("mamba_expand", 1.5), ("mamba_d_state", -1),
-                                          ("mamba_d_conv", 0), ("mamba_dt_rank", -4), ("attn_layer_period", 0),
-                                          ("attn_layer_offset", -1)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("mamba_expand", -33),
+        ("mamba_expand", 1.5),
+        ("mamba_d_state", -1),
+        ("mamba_d_conv", 0),
+        ("mamba_dt_rank", -4),
+        ("attn_layer_period", 0),
+        ("attn_layer_offset", -1),
+    ],
+)
 def test_jamba_sizes_must_be_whole_and_positive(field: str, value: float) -> None:
     # mamba_expand=-33 gave a spec with a negative parameter total (found by test_config's fuzzing).
     cfg = json.loads((CONFIGS / "ai21labs__AI21-Jamba-1.5-Mini.json").read_text())
@@ -82,13 +92,19 @@ def test_jamba_sizes_must_be_whole_and_positive(field: str, value: float) -> Non
         load_model_spec({**cfg, field: value})
 
 
-@pytest.mark.parametrize("fixture, field", [
-    ("Qwen__Qwen1.5-MoE-A2.7B", "shared_expert_intermediate_size"), ("Qwen__Qwen1.5-MoE-A2.7B", "decoder_sparse_step"),
-    ("deepseek-ai__DeepSeek-V3", "n_shared_experts"), ("deepseek-ai__DeepSeek-V3", "first_k_dense_replace"),
-    ("deepseek-ai__DeepSeek-V3", "moe_layer_freq"), ("meta-llama__Llama-4-Scout-17B-16E-Instruct",
-                                                     "interleave_moe_layer_step"),
-    ("google__gemma-3-1b-it", "sliding_window_pattern"), ("ai21labs__AI21-Jamba-1.5-Mini", "expert_layer_period"),
-])
+@pytest.mark.parametrize(
+    "fixture, field",
+    [
+        ("Qwen__Qwen1.5-MoE-A2.7B", "shared_expert_intermediate_size"),
+        ("Qwen__Qwen1.5-MoE-A2.7B", "decoder_sparse_step"),
+        ("deepseek-ai__DeepSeek-V3", "n_shared_experts"),
+        ("deepseek-ai__DeepSeek-V3", "first_k_dense_replace"),
+        ("deepseek-ai__DeepSeek-V3", "moe_layer_freq"),
+        ("meta-llama__Llama-4-Scout-17B-16E-Instruct", "interleave_moe_layer_step"),
+        ("google__gemma-3-1b-it", "sliding_window_pattern"),
+        ("ai21labs__AI21-Jamba-1.5-Mini", "expert_layer_period"),
+    ],
+)
 @pytest.mark.parametrize("value", [-3, 2.5])
 def test_optional_layer_counts_must_be_whole_and_not_negative(fixture: str, field: str, value: float) -> None:
     # n_shared_experts=-3 gave DeepSeek-V3 negative shared-expert parameters; 2.5 was truncated silently.
@@ -147,13 +163,16 @@ def test_transformers_says_kv_fp8_is_not_its_default_cache():
 
 
 # -- engine=vllm: the verdict and vLLM's own KV pool agree ------------------------------------------
-@pytest.mark.parametrize("name, fields", [
-    ("microsoft__phi-4", dict(seq_len=32768, batch=2, kv="fp8", gpu="a100-40gb")),
-    ("microsoft__phi-4", dict(batch=8, gpu="a100-40gb")),
-    ("Qwen__Qwen3-14B", dict(seq_len=32768, batch=2, kv="fp8", gpu="rtx4090", gpus=2)),
-    ("meta-llama__Llama-3.1-8B", dict(seq_len=131072, batch=4, gpu="h100")),
-    ("Qwen__Qwen3-8B", dict(seq_len=65536, batch=3, gpu="l40s")),
-])
+@pytest.mark.parametrize(
+    "name, fields",
+    [
+        ("microsoft__phi-4", dict(seq_len=32768, batch=2, kv="fp8", gpu="a100-40gb")),
+        ("microsoft__phi-4", dict(batch=8, gpu="a100-40gb")),
+        ("Qwen__Qwen3-14B", dict(seq_len=32768, batch=2, kv="fp8", gpu="rtx4090", gpus=2)),
+        ("meta-llama__Llama-3.1-8B", dict(seq_len=131072, batch=4, gpu="h100")),
+        ("Qwen__Qwen3-8B", dict(seq_len=65536, batch=3, gpu="l40s")),
+    ],
+)
 def test_vllm_fits_exactly_when_its_kv_pool_holds_the_batch(name: str, fields: dict):
     # vLLM's pool = util x device - (weights + activation peak + non-torch): the CUDA context and
     # graphs sit outside that share. "Does not fit, 0.3 GiB short" beside "vLLM will hold 2.4
@@ -173,8 +192,12 @@ def test_formats_no_engine_converts_to_on_load_are_flagged():
         est = estimate(llama, Query(weight_format=fmt), model_id="l")
         assert any(w.startswith(f"dtype={fmt} sizes a {fmt.upper()} checkpoint") for w in messages(est)), est.warnings
     # The checkpoint's own format, and formats engines quantize to on load, raise nothing.
-    for name, fmt in (("Qwen__Qwen3-8B-AWQ", "awq"), ("openai__gpt-oss-20b", "mxfp4"),
-                      ("meta-llama__Llama-3.1-8B", "fp8"), ("meta-llama__Llama-3.1-8B", "nf4")):
+    for name, fmt in (
+        ("Qwen__Qwen3-8B-AWQ", "awq"),
+        ("openai__gpt-oss-20b", "mxfp4"),
+        ("meta-llama__Llama-3.1-8B", "fp8"),
+        ("meta-llama__Llama-3.1-8B", "nf4"),
+    ):
         est = estimate(spec(name), Query(weight_format=fmt), model_id=name)
         assert not any("checkpoint of this model" in w for w in messages(est)), (name, est.warnings)
 
@@ -195,8 +218,9 @@ def test_vllm_min_gpus_is_a_size_vllm_accepts():
 def test_vllm_settings_with_transformers_are_flagged():
     s = spec("meta-llama__Llama-3.1-8B")
     est = estimate(s, Query(util=0.5, max_num_batched_tokens=512, max_num_seqs=4), model_id="l")
-    assert ("util, mnbt, seqs are vLLM settings: they change nothing with engine=transformers "
-            "(add engine=vllm).") in messages(est)
+    assert (
+        "util, mnbt, seqs are vLLM settings: they change nothing with engine=transformers (add engine=vllm)."
+    ) in messages(est)
     est = estimate(s, Query(util=0.5), model_id="l")
     assert "util is a vLLM setting: it changes nothing with engine=transformers (add engine=vllm)." in messages(est)
     # The same numbers as without them: they are ignored, not misapplied.
@@ -220,8 +244,10 @@ def test_bf16_on_gpus_without_bf16_is_flagged():
     # T4 (Turing) and V100 (Volta) are compute capability 7.x: no bf16; vLLM refuses to start.
     s = spec("meta-llama__Llama-3.2-1B")  # a bf16 checkpoint
     est = estimate(s, Query(gpu="t4", engine="vllm"), model_id="l")
-    assert ("The NVIDIA Tesla T4 16GB has no bf16 (Turing): vLLM refuses to start in bf16 there; "
-            "add dtype=fp16 (the same size).") in messages(est)
+    assert (
+        "The NVIDIA Tesla T4 16GB has no bf16 (Turing): vLLM refuses to start in bf16 there; "
+        "add dtype=fp16 (the same size)."
+    ) in messages(est)
     est = estimate(s, Query(gpu="v100-32gb"), model_id="l")
     assert any("has no bf16 (Volta): bf16 has no fast path there" in w for w in messages(est))
     for q in (Query(gpu="t4", weight_format="fp16"), Query(gpu="a100-40gb"), Query(gpu="t4", engine="vllm", bits=4)):

@@ -11,10 +11,23 @@ from tests.helpers import messages
 
 # Llama-3.2-1B-Instruct as a Q4_K_M GGUF (llama.cpp key values of that model; file size of the variant).
 LLAMA_1B_Q4 = GgufInfo(
-    filename="Llama-3.2-1B-Instruct-Q4_K_M.gguf", file_bytes=807_694_464,
-    files={"Llama-3.2-1B-Instruct-Q4_K_M.gguf": 807_694_464}, version=3, tensor_count=147, architecture="llama",
-    file_type=15, block_count=16, embedding_length=2048, feed_forward_length=8192, head_count=32, head_count_kv=8,
-    key_length=64, value_length=64, context_length=131072, vocab_size=128256, parameters=1_235_814_400,
+    filename="Llama-3.2-1B-Instruct-Q4_K_M.gguf",
+    file_bytes=807_694_464,
+    files={"Llama-3.2-1B-Instruct-Q4_K_M.gguf": 807_694_464},
+    version=3,
+    tensor_count=147,
+    architecture="llama",
+    file_type=15,
+    block_count=16,
+    embedding_length=2048,
+    feed_forward_length=8192,
+    head_count=32,
+    head_count_kv=8,
+    key_length=64,
+    value_length=64,
+    context_length=131072,
+    vocab_size=128256,
+    parameters=1_235_814_400,
     tied_embeddings=True,
 )
 

@@ -27,10 +27,19 @@ def test_h100_is_what_cuda_reports() -> None:
     assert round(h100.memory_bytes / 2**30, 2) == 79.19
 
 
-@pytest.mark.parametrize(("typed", "key"), [
-    ("H100", "h100-80gb"), ("h100-80gb", "h100-80gb"), ("a100-40gb", "a100-40gb"), ("A100 80GB", "a100-80gb"),
-    ("rtx4090", "rtx-4090"), ("RTX 4090", "rtx-4090"), ("l4", "l4"), ("mi300x", "mi300x"),
-])
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("H100", "h100-80gb"),
+        ("h100-80gb", "h100-80gb"),
+        ("a100-40gb", "a100-40gb"),
+        ("A100 80GB", "a100-80gb"),
+        ("rtx4090", "rtx-4090"),
+        ("RTX 4090", "rtx-4090"),
+        ("l4", "l4"),
+        ("mi300x", "mi300x"),
+    ],
+)
 def test_aliases(typed: str, key: str) -> None:
     assert lookup_gpu(typed).key == key
 

@@ -73,10 +73,13 @@ def test_gqa_bytes_per_token(name: str, layers: int, kv_heads: int, hd: int) -> 
     assert kv_bytes_per_token(s, "fp8") == layers * kv_heads * hd * 2 * 1
 
 
-@pytest.mark.parametrize(("name", "layers", "kv_rank", "rope"), [
-    ("deepseek-ai__DeepSeek-V2-Lite-Chat", 27, 512, 64),
-    ("deepseek-ai__DeepSeek-V3", 61, 512, 64),
-])
+@pytest.mark.parametrize(
+    ("name", "layers", "kv_rank", "rope"),
+    [
+        ("deepseek-ai__DeepSeek-V2-Lite-Chat", 27, 512, 64),
+        ("deepseek-ai__DeepSeek-V3", 61, 512, 64),
+    ],
+)
 def test_mla_bytes_per_token_latent_plus_rope(name: str, layers: int, kv_rank: int, rope: int) -> None:
     s = spec(name)
     assert kv_bytes_per_token(s, "bf16") == layers * (kv_rank + rope) * 2
@@ -130,8 +133,9 @@ def test_gemma2_sliding_layers_keep_window_minus_one() -> None:
     # shorter than the window: every layer keeps every token
     assert kv_cache_bytes(s, seq_len=1000, batch=2, kv_dtype="bf16") == 42 * per_layer_token * 1000 * 2
     # vLLM: full layers 512 blocks; sliding layers cdiv(4095, 16) + 1 = 257 blocks
-    assert kv_cache_bytes(s, seq_len=8192, batch=1, kv_dtype="bf16", engine="vllm") == \
-        21 * per_layer_token * (512 * 16 + 257 * 16)
+    assert kv_cache_bytes(s, seq_len=8192, batch=1, kv_dtype="bf16", engine="vllm") == 21 * per_layer_token * (
+        512 * 16 + 257 * 16
+    )
 
 
 def test_gemma3_five_sliding_to_one_full() -> None:
@@ -139,8 +143,7 @@ def test_gemma3_five_sliding_to_one_full() -> None:
     full = [i for i, layer in enumerate(s.layers) if layer.kind == "full"]
     assert full == [5, 11, 17, 23, 29]
     per_layer_token = 4 * 256 * 2 * 2
-    assert kv_cache_bytes(s, seq_len=32768, batch=1, kv_dtype="bf16") == \
-        per_layer_token * (5 * 32768 + 29 * 1023)
+    assert kv_cache_bytes(s, seq_len=32768, batch=1, kv_dtype="bf16") == per_layer_token * (5 * 32768 + 29 * 1023)
 
 
 def test_gpt_oss_alternating_128_window() -> None:
@@ -148,8 +151,9 @@ def test_gpt_oss_alternating_128_window() -> None:
     per_layer_token = 8 * 64 * 2 * 2
     assert kv_cache_bytes(s, seq_len=4096, batch=1, kv_dtype="bf16") == per_layer_token * (12 * 4096 + 12 * 127)
     # vLLM: sliding layers keep cdiv(127, 16) + 1 = 9 blocks
-    assert kv_cache_bytes(s, seq_len=4096, batch=1, kv_dtype="bf16", engine="vllm") == \
-        per_layer_token * (12 * 4096 + 12 * 9 * 16)
+    assert kv_cache_bytes(s, seq_len=4096, batch=1, kv_dtype="bf16", engine="vllm") == per_layer_token * (
+        12 * 4096 + 12 * 9 * 16
+    )
 
 
 def test_mistral_sliding_window_without_layer_types_slides_every_layer() -> None:
@@ -190,12 +194,12 @@ def test_jamba_state_layers_fixed_per_sequence() -> None:
     assert kv_cache_bytes(s, seq_len=1000, batch=2, kv_dtype="bf16") == (attn_token * 1000 + state_bytes) * 2
     assert kv_cache_bytes(s, seq_len=100_000, batch=1, kv_dtype="bf16") == attn_token * 100_000 + state_bytes
     # two GPUs: 4 of 8 KV heads each, half the mamba channels each
-    assert kv_cache_bytes(s, seq_len=1000, batch=1, kv_dtype="bf16", gpus=2) == \
-        attn_token // 2 * 1000 + state_bytes // 2
+    assert (
+        kv_cache_bytes(s, seq_len=1000, batch=1, kv_dtype="bf16", gpus=2) == attn_token // 2 * 1000 + state_bytes // 2
+    )
     # vLLM: a conv window of d_conv - 1 and the SSM state in the model dtype; 1000 -> 63 blocks
     vllm_state = 28 * (d_inner * (d_conv - 1) * 2 + d_inner * d_state * 2)
-    assert kv_cache_bytes(s, seq_len=1000, batch=1, kv_dtype="bf16", engine="vllm") == \
-        attn_token * 1008 + vllm_state
+    assert kv_cache_bytes(s, seq_len=1000, batch=1, kv_dtype="bf16", engine="vllm") == attn_token * 1008 + vllm_state
     # an fp8 KV cache does not shrink the Mamba state
     assert kv_cache_bytes(s, seq_len=1000, batch=1, kv_dtype="fp8") == attn_token // 2 * 1000 + state_bytes
 
@@ -205,5 +209,4 @@ def test_llama4_chunked_layers_keep_the_chunk() -> None:
     kinds = [layer.kind for layer in s.layers]
     assert kinds[:8] == ["sliding", "sliding", "sliding", "full"] * 2
     per_layer_token = 8 * 128 * 2 * 2
-    assert kv_cache_bytes(s, seq_len=100_000, batch=1, kv_dtype="bf16") == \
-        per_layer_token * (12 * 100_000 + 36 * 8191)
+    assert kv_cache_bytes(s, seq_len=100_000, batch=1, kv_dtype="bf16") == per_layer_token * (12 * 100_000 + 36 * 8191)

@@ -27,8 +27,20 @@ def spec(name: str):
     return load_model_spec(json.loads((CONFIGS / f"{name}.json").read_text()))
 
 
-def llama_like(V: int, h: int, L: int, nh: int, nkv: int, hd: int, inter: int, *, tied: bool,
-               qkv_bias: bool = False, qk_norm: bool = False, norms: int = 2) -> int:
+def llama_like(
+    V: int,
+    h: int,
+    L: int,
+    nh: int,
+    nkv: int,
+    hd: int,
+    inter: int,
+    *,
+    tied: bool,
+    qkv_bias: bool = False,
+    qk_norm: bool = False,
+    norms: int = 2,
+) -> int:
     """Hand formula for a Llama-style decoder: q/k/v/o, gated MLP, RMSNorms, embeddings."""
     attn = h * nh * hd + 2 * h * nkv * hd + nh * hd * h
     if qkv_bias:
@@ -47,10 +59,8 @@ DENSE = [
     ("meta-llama__Llama-3.2-3B", 128256, 3072, 28, 24, 8, 128, 8192, True, False, False),
     ("meta-llama__Llama-2-7b-hf", 32000, 4096, 32, 32, 32, 128, 11008, False, False, False),
     ("codellama__CodeLlama-7b-hf", 32016, 4096, 32, 32, 32, 128, 11008, False, False, False),
-    ("RedHatAI__Meta-Llama-3.1-8B-Instruct-quantized.w4a16", 128256, 4096, 32, 32, 8, 128, 14336, False,
-     False, False),
-    ("RedHatAI__Meta-Llama-3.1-8B-Instruct-quantized.w8a8", 128256, 4096, 32, 32, 8, 128, 14336, False,
-     False, False),
+    ("RedHatAI__Meta-Llama-3.1-8B-Instruct-quantized.w4a16", 128256, 4096, 32, 32, 8, 128, 14336, False, False, False),
+    ("RedHatAI__Meta-Llama-3.1-8B-Instruct-quantized.w8a8", 128256, 4096, 32, 32, 8, 128, 14336, False, False, False),
     ("mistralai__Mistral-7B-v0.1", 32000, 4096, 32, 32, 8, 128, 14336, False, False, False),
     ("ibm-granite__granite-3.3-8b-instruct", 49159, 4096, 40, 32, 8, 128, 12800, True, False, False),
     ("Qwen__Qwen2.5-3B", 151936, 2048, 36, 16, 2, 128, 11008, True, True, False),
@@ -79,8 +89,10 @@ def test_dense_decoder_totals(name, V, h, L, nh, nkv, hd, inter, tied, bias, qk_
 
 def test_published_dense_totals() -> None:
     # Llama-3.1-8B: 2 x 128256 x 4096 embeddings/lm_head + 32 x 218,112,000 per layer + 4096
-    assert 2 * 128256 * 4096 + 32 * (4096 * 4096 * 2 + 2 * 4096 * 1024 + 3 * 4096 * 14336 + 2 * 4096) + 4096 \
+    assert (
+        2 * 128256 * 4096 + 32 * (4096 * 4096 * 2 + 2 * 4096 * 1024 + 3 * 4096 * 14336 + 2 * 4096) + 4096
         == 8_030_261_248
+    )
     assert spec("meta-llama__Llama-3.1-8B").params.total == 8_030_261_248
     # phi-4: qkv fused 5120 x (5120 + 2 x 1280), o 5120 x 5120, gate_up 5120 x 35840, down 17920 x 5120
     per_layer = 5120 * 7680 + 5120 * 5120 + 5120 * 35840 + 17920 * 5120 + 2 * 5120
@@ -190,10 +202,13 @@ def test_mixtral_8x7b() -> None:
 def test_deepseek_v2_lite_mla_without_q_lora() -> None:
     V, h, L, heads, kv_rank, rope, nope, v = 102400, 2048, 27, 16, 512, 64, 128, 128
     inter, mi, E, k, shared = 10944, 1408, 64, 6, 2
-    attn = (h * heads * (nope + rope)  # q_proj (q_lora_rank is null)
-            + h * (kv_rank + rope) + kv_rank  # kv_a_proj_with_mqa + kv_a_layernorm
-            + kv_rank * heads * (nope + v)  # kv_b_proj
-            + heads * v * h)  # o_proj
+    attn = (
+        h * heads * (nope + rope)  # q_proj (q_lora_rank is null)
+        + h * (kv_rank + rope)
+        + kv_rank  # kv_a_proj_with_mqa + kv_a_layernorm
+        + kv_rank * heads * (nope + v)  # kv_b_proj
+        + heads * v * h
+    )  # o_proj
     dense_layer = attn + 3 * h * inter + 2 * h
     moe_layer = attn + E * 3 * h * mi + 3 * h * (shared * mi) + E * h + 2 * h
     total = 2 * V * h + 1 * dense_layer + (L - 1) * moe_layer + h  # first_k_dense_replace = 1
@@ -206,8 +221,15 @@ def test_deepseek_v2_lite_mla_without_q_lora() -> None:
 def test_deepseek_v3_q_lora_and_router_bias() -> None:
     V, h, L, heads, q_rank, kv_rank, rope, nope, v = 129280, 7168, 61, 128, 1536, 512, 64, 128, 128
     inter, mi, E, k = 18432, 2048, 256, 8
-    attn = (h * q_rank + q_rank + q_rank * heads * (nope + rope)  # q_a_proj, q_a_layernorm, q_b_proj
-            + h * (kv_rank + rope) + kv_rank + kv_rank * heads * (nope + v) + heads * v * h)
+    attn = (
+        h * q_rank
+        + q_rank
+        + q_rank * heads * (nope + rope)  # q_a_proj, q_a_layernorm, q_b_proj
+        + h * (kv_rank + rope)
+        + kv_rank
+        + kv_rank * heads * (nope + v)
+        + heads * v * h
+    )
     dense_layer = attn + 3 * h * inter + 2 * h
     moe_layer = attn + E * 3 * h * mi + 3 * h * mi + E * h + E + 2 * h  # + e_score_correction_bias
     total = 2 * V * h + 3 * dense_layer + (L - 3) * moe_layer + h  # MTP layer not in num_hidden_layers
@@ -236,10 +258,16 @@ def test_llama4_scout_moe_shared_expert_and_vision() -> None:
     moe = E * 3 * h * inter + 3 * h * inter + E * h  # routed, shared expert, router
     text = 2 * V * h + L * (attn + moe + 2 * h) + h
     hv, Lv, iv = 1408, 34, 5632
-    vision = (3 * 14 * 14 * hv + hv + ((336 // 14) ** 2 + 1) * hv + 2 * 2 * hv  # patches, class, positions, LNs
-              + Lv * (4 * (hv * hv + hv) + (hv * iv + iv) + (iv * hv + hv) + 2 * 2 * hv)
-              + iv * 4096 + 4096 * 4096  # pixel-shuffle MLP adapter
-              + 4096 * h)  # multi-modal projector
+    vision = (
+        3 * 14 * 14 * hv
+        + hv
+        + ((336 // 14) ** 2 + 1) * hv
+        + 2 * 2 * hv  # patches, class, positions, LNs
+        + Lv * (4 * (hv * hv + hv) + (hv * iv + iv) + (iv * hv + hv) + 2 * 2 * hv)
+        + iv * 4096
+        + 4096 * 4096  # pixel-shuffle MLP adapter
+        + 4096 * h
+    )  # multi-modal projector
     assert text + vision == 108_641_793_536
     s = spec("meta-llama__Llama-4-Scout-17B-16E-Instruct")
     assert s.params.total == text + vision
@@ -263,13 +291,19 @@ def test_jamba_mamba_attention_moe_hybrid() -> None:
     V, h, L, nh, nkv, hd, inter, E, k = 65536, 4096, 32, 32, 8, 128, 14336, 16, 2
     d_inner, d_state, d_conv, dt_rank = 2 * 4096, 16, 4, 256
     attn = h * nh * hd + 2 * h * nkv * hd + nh * hd * h
-    mamba = (h * 2 * d_inner  # in_proj
-             + d_inner * d_conv + d_inner  # depthwise conv1d with bias
-             + d_inner * (dt_rank + 2 * d_state)  # x_proj
-             + dt_rank * d_inner + d_inner  # dt_proj with bias
-             + d_inner * d_state + d_inner  # A_log, D
-             + dt_rank + 2 * d_state  # dt, B, C layernorms
-             + d_inner * h)  # out_proj
+    mamba = (
+        h * 2 * d_inner  # in_proj
+        + d_inner * d_conv
+        + d_inner  # depthwise conv1d with bias
+        + d_inner * (dt_rank + 2 * d_state)  # x_proj
+        + dt_rank * d_inner
+        + d_inner  # dt_proj with bias
+        + d_inner * d_state
+        + d_inner  # A_log, D
+        + dt_rank
+        + 2 * d_state  # dt, B, C layernorms
+        + d_inner * h
+    )  # out_proj
     n_attn = 4  # layers 4, 12, 20, 28 (attn_layer_period 8, offset 4)
     n_moe = 16  # odd layers (expert_layer_period 2, offset 1)
     mlps = n_moe * (E * 3 * h * inter + E * h) + (L - n_moe) * 3 * h * inter
@@ -304,8 +338,12 @@ def test_llama4_maverick_like_interleaved_moe() -> None:
 
 
 def test_gpt_oss_120b_like() -> None:
-    cfg = {**raw("openai__gpt-oss-20b"), "num_hidden_layers": 36, "num_local_experts": 128,
-           "layer_types": ["sliding_attention", "full_attention"] * 18}
+    cfg = {
+        **raw("openai__gpt-oss-20b"),
+        "num_hidden_layers": 36,
+        "num_local_experts": 128,
+        "layer_types": ["sliding_attention", "full_attention"] * 18,
+    }
     V, h, L, nh, nkv, hd, E, inter = 201088, 2880, 36, 64, 8, 64, 128, 2880
     attn = (h * nh * hd + nh * hd) + 2 * (h * nkv * hd + nkv * hd) + (nh * hd * h + h) + nh
     experts = E * (h * 2 * inter + 2 * inter) + E * (inter * h + h)
@@ -315,8 +353,16 @@ def test_gpt_oss_120b_like() -> None:
 
 
 def test_phi3_mini_like() -> None:
-    cfg = {**raw("microsoft__phi-4"), "sliding_window": 2047, "hidden_size": 3072, "num_attention_heads": 32,
-           "num_key_value_heads": 32, "intermediate_size": 8192, "vocab_size": 32064, "num_hidden_layers": 32}
+    cfg = {
+        **raw("microsoft__phi-4"),
+        "sliding_window": 2047,
+        "hidden_size": 3072,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 32,
+        "intermediate_size": 8192,
+        "vocab_size": 32064,
+        "num_hidden_layers": 32,
+    }
     expected = llama_like(32064, 3072, 32, 32, 32, 96, 8192, tied=False)
     assert expected == 3_821_079_552  # Phi-3-mini's published 3.8B
     s = load_model_spec(cfg)
@@ -337,9 +383,16 @@ def test_qwen2_5_vl_7b_text_and_vit() -> None:
     text = llama_like(152064, 3584, 28, 28, 4, 128, 18944, tied=False, qkv_bias=True)  # Qwen2.5-7B
     width, depth, inter, out, merged = 1280, 32, 3420, 3584, 1280 * 2 * 2
     patches = 3 * 2 * 14 * 14 * width  # Conv3d over 2 frames x 14 x 14, no bias
-    block = (2 * width  # two RMSNorms
-             + width * 3 * width + 3 * width + width * width + width  # qkv, proj with biases
-             + 2 * (width * inter + inter) + inter * width + width)  # gated MLP with biases
+    block = (
+        2 * width  # two RMSNorms
+        + width * 3 * width
+        + 3 * width
+        + width * width
+        + width  # qkv, proj with biases
+        + 2 * (width * inter + inter)
+        + inter * width
+        + width
+    )  # gated MLP with biases
     merger = width + merged * merged + merged + merged * out + out  # ln_q, Linear, GELU, Linear
     vision = patches + depth * block + merger
     assert text + vision == 8_292_166_656  # the published 8.29B
@@ -356,14 +409,30 @@ def test_qwen2_5_vl_7b_text_and_vit() -> None:
 
 def test_qwen2_vl_7b_layernorm_vit() -> None:
     cfg = raw("Qwen__Qwen2.5-VL-7B-Instruct") | {"model_type": "qwen2_vl"}
-    cfg["vision_config"] = {"depth": 32, "embed_dim": 1280, "mlp_ratio": 4, "num_heads": 16, "in_chans": 3,
-                            "hidden_size": 3584, "patch_size": 14, "spatial_merge_size": 2,
-                            "temporal_patch_size": 2}
+    cfg["vision_config"] = {
+        "depth": 32,
+        "embed_dim": 1280,
+        "mlp_ratio": 4,
+        "num_heads": 16,
+        "in_chans": 3,
+        "hidden_size": 3584,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+    }
     text = llama_like(152064, 3584, 28, 28, 4, 128, 18944, tied=False, qkv_bias=True)
     width, depth, inter, out, merged = 1280, 32, 4 * 1280, 3584, 1280 * 4
-    block = (2 * 2 * width  # two LayerNorms with bias
-             + width * 3 * width + 3 * width + width * width + width
-             + width * inter + inter + inter * width + width)  # fc1, fc2 with biases
+    block = (
+        2 * 2 * width  # two LayerNorms with bias
+        + width * 3 * width
+        + 3 * width
+        + width * width
+        + width
+        + width * inter
+        + inter
+        + inter * width
+        + width
+    )  # fc1, fc2 with biases
     merger = 2 * width + merged * merged + merged + merged * out + out
     vision = 3 * 2 * 14 * 14 * width + depth * block + merger
     assert text + vision == 8_291_375_616  # the published Qwen2-VL-7B-Instruct total
@@ -372,11 +441,20 @@ def test_qwen2_vl_7b_layernorm_vit() -> None:
 
 def test_every_fixture_has_an_exact_total_here() -> None:
     covered = {name for name, *_ in DENSE} | {
-        "microsoft__phi-2", "google__gemma-7b", "google__gemma-2-9b-it", "google__gemma-3-1b-it",
-        "google__gemma-3-4b-it", "Qwen__Qwen3-30B-A3B", "Qwen__Qwen1.5-MoE-A2.7B",
-        "mistralai__Mixtral-8x7B-Instruct-v0.1", "deepseek-ai__DeepSeek-V2-Lite-Chat", "deepseek-ai__DeepSeek-V3",
-        "openai__gpt-oss-20b", "meta-llama__Llama-4-Scout-17B-16E-Instruct",
-        "mistralai__Mistral-Small-3.1-24B-Instruct-2503", "ai21labs__AI21-Jamba-1.5-Mini",
+        "microsoft__phi-2",
+        "google__gemma-7b",
+        "google__gemma-2-9b-it",
+        "google__gemma-3-1b-it",
+        "google__gemma-3-4b-it",
+        "Qwen__Qwen3-30B-A3B",
+        "Qwen__Qwen1.5-MoE-A2.7B",
+        "mistralai__Mixtral-8x7B-Instruct-v0.1",
+        "deepseek-ai__DeepSeek-V2-Lite-Chat",
+        "deepseek-ai__DeepSeek-V3",
+        "openai__gpt-oss-20b",
+        "meta-llama__Llama-4-Scout-17B-16E-Instruct",
+        "mistralai__Mistral-Small-3.1-24B-Instruct-2503",
+        "ai21labs__AI21-Jamba-1.5-Mini",
         "Qwen__Qwen2.5-VL-7B-Instruct",
     }
     assert {p.stem for p in CONFIGS.glob("*.json")} <= covered

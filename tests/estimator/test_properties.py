@@ -40,15 +40,17 @@ def has_state_layers(s: ModelSpec) -> bool:
     return any(layer.kind == "state" for layer in s.layers)
 
 
-queries = st.fixed_dictionaries({
-    "seq_len": st.integers(1, 2 * 1024 * 1024),
-    "batch": st.integers(1, 64),
-    "weight_format": st.sampled_from(WEIGHT_FORMATS),
-    "kv": st.sampled_from(KV),
-    "flash_attention": st.booleans(),
-    "gpus": st.sampled_from((1, 2, 3, 4, 8, 64)),
-    "engine": st.sampled_from(("transformers", "vllm")),
-})
+queries = st.fixed_dictionaries(
+    {
+        "seq_len": st.integers(1, 2 * 1024 * 1024),
+        "batch": st.integers(1, 64),
+        "weight_format": st.sampled_from(WEIGHT_FORMATS),
+        "kv": st.sampled_from(KV),
+        "flash_attention": st.booleans(),
+        "gpus": st.sampled_from((1, 2, 3, 4, 8, 64)),
+        "engine": st.sampled_from(("transformers", "vllm")),
+    }
+)
 
 
 def run(name: str, **fields):
@@ -107,8 +109,11 @@ def test_weights_per_gpu_never_grow_with_more_gpus(name: str, q: dict) -> None:
 
 
 @PROPS
-@given(name=st.sampled_from(NAMES), q=queries,
-       gpu=st.sampled_from(("h100", "l4", "a100-40gb", "rtx4090", "h200", "mi300x")))
+@given(
+    name=st.sampled_from(NAMES),
+    q=queries,
+    gpu=st.sampled_from(("h100", "l4", "a100-40gb", "rtx4090", "h200", "mi300x")),
+)
 def test_fit_agrees_with_the_total(name: str, q: dict, gpu: str) -> None:
     est = run(name, **{**q, "seq_len": min(q["seq_len"], 256 * 1024), "gpu": gpu})
     if est is None:

@@ -40,13 +40,16 @@ def test_largest_matches_a_linear_scan() -> None:
         assert _largest(lambda x, a=answer: x <= a, high, start) == answer
 
 
-@pytest.mark.parametrize(("name", "text"), [
-    ("meta-llama__Llama-3.1-8B.json", dict(seq_len=32768, batch=8, gpu="l40s")),
-    ("Qwen__Qwen3-30B-A3B.json", dict(seq_len=8192, batch=4, gpu="h100-80gb")),
-    ("google__gemma-2-9b-it.json", dict(seq_len=8192, batch=2, gpu="rtx-4090", weight_format="nf4")),
-    ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm", vllm="0.19")),
-    ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm", vllm="0.33")),
-])
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("meta-llama__Llama-3.1-8B.json", dict(seq_len=32768, batch=8, gpu="l40s")),
+        ("Qwen__Qwen3-30B-A3B.json", dict(seq_len=8192, batch=4, gpu="h100-80gb")),
+        ("google__gemma-2-9b-it.json", dict(seq_len=8192, batch=2, gpu="rtx-4090", weight_format="nf4")),
+        ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm", vllm="0.19")),
+        ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm", vllm="0.33")),
+    ],
+)
 def test_fit_is_exact_at_its_boundaries(name: str, text: dict) -> None:
     s = spec(name)
     q = Query(model="m", **text)
@@ -96,11 +99,20 @@ def test_largest_from_a_guess_with_a_small_step_matches_a_linear_scan() -> None:
         assert _largest(lambda x, a=answer: x <= a, high, start, step=step) == answer
 
 
-@pytest.mark.parametrize("name", ["meta-llama__Llama-3.1-8B.json", "openai__gpt-oss-20b.json",
-                                  "google__gemma-2-9b-it.json", "google__gemma-3-1b-it.json",
-                                  "deepseek-ai__DeepSeek-V2-Lite-Chat.json", "Qwen__Qwen3-30B-A3B.json"])
-@pytest.mark.parametrize("text", [dict(vllm="0.19"), dict(seq_len=32768, batch=4, kv="fp8"),
-                                  dict(gpus=2, batch=16, vllm="0.19")])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "meta-llama__Llama-3.1-8B.json",
+        "openai__gpt-oss-20b.json",
+        "google__gemma-2-9b-it.json",
+        "google__gemma-3-1b-it.json",
+        "deepseek-ai__DeepSeek-V2-Lite-Chat.json",
+        "Qwen__Qwen3-30B-A3B.json",
+    ],
+)
+@pytest.mark.parametrize(
+    "text", [dict(vllm="0.19"), dict(seq_len=32768, batch=4, kv="fp8"), dict(gpus=2, batch=16, vllm="0.19")]
+)
 def test_vllm_solvers_find_what_a_search_over_whole_estimates_finds(name: str, text: dict) -> None:
     # The vLLM solvers re-use every term but the KV cache and start from an extrapolated point; a
     # plain search over whole re-estimates (the query's own s and b as starting points) is the oracle.

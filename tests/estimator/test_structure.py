@@ -8,8 +8,16 @@ from estimator.kv import kv_bytes_per_token
 from estimator.query import Query
 from estimator.spec import SafetensorsInfo, TensorInfo
 
-TINY = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 100, "torch_dtype": "bfloat16"}
+TINY = {
+    "model_type": "llama",
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 128,
+    "vocab_size": 100,
+    "torch_dtype": "bfloat16",
+}
 
 
 def _t(*shape: int, dtype: str = "BF16") -> TensorInfo:
@@ -23,11 +31,17 @@ def _llama_tensors(layers: int, kv_out: int, h: int = 64, inter: int = 128, voca
     out = {"model.embed_tokens.weight": _t(vocab, h), "lm_head.weight": _t(vocab, h), "model.norm.weight": _t(h)}
     for i in range(layers):
         p = f"model.layers.{i}."
-        out |= {p + "self_attn.q_proj.weight": _t(h, h), p + "self_attn.k_proj.weight": _t(kv_out, h),
-                p + "self_attn.v_proj.weight": _t(kv_out, h), p + "self_attn.o_proj.weight": _t(h, h),
-                p + "mlp.gate_proj.weight": _t(inter, h), p + "mlp.up_proj.weight": _t(inter, h),
-                p + "mlp.down_proj.weight": _t(h, inter), p + "input_layernorm.weight": _t(h),
-                p + "post_attention_layernorm.weight": _t(h)}
+        out |= {
+            p + "self_attn.q_proj.weight": _t(h, h),
+            p + "self_attn.k_proj.weight": _t(kv_out, h),
+            p + "self_attn.v_proj.weight": _t(kv_out, h),
+            p + "self_attn.o_proj.weight": _t(h, h),
+            p + "mlp.gate_proj.weight": _t(inter, h),
+            p + "mlp.up_proj.weight": _t(inter, h),
+            p + "mlp.down_proj.weight": _t(h, inter),
+            p + "input_layernorm.weight": _t(h),
+            p + "post_attention_layernorm.weight": _t(h),
+        }
     return out
 
 
@@ -58,6 +72,7 @@ def test_unknown_type_without_a_checkpoint_gets_no_verdict() -> None:
     data = est.to_json()
     assert data["fit"] is None and data["refusal"]["code"] == "structure_unread"
     from bot import report
+
     line = report.verdict(est)
     assert "not a verdict" in line and "fits" not in line
 
@@ -75,11 +90,13 @@ def test_mla_latent_and_indexer_key_from_the_tensors() -> None:
     from estimator.structure import observe
 
     h = 64
-    tensors = {"model.layers.0.self_attn.kv_a_proj_with_mqa.weight": _t(512 + 64, h),
-               "model.layers.0.self_attn.kv_a_layernorm.weight": _t(512),
-               "model.layers.0.self_attn.indexer.wk.weight": _t(128, h),
-               "model.layers.1.mixer.conv1d.weight": _t(8192, 1, 4),
-               "model.layers.2.self_attn.qkv_proj.weight": _t(64 + 2 * 32, h)}
+    tensors = {
+        "model.layers.0.self_attn.kv_a_proj_with_mqa.weight": _t(512 + 64, h),
+        "model.layers.0.self_attn.kv_a_layernorm.weight": _t(512),
+        "model.layers.0.self_attn.indexer.wk.weight": _t(128, h),
+        "model.layers.1.mixer.conv1d.weight": _t(8192, 1, 4),
+        "model.layers.2.self_attn.qkv_proj.weight": _t(64 + 2 * 32, h),
+    }
     seen = observe(tensors, hidden=h, q_width=64)
     assert (seen[0].kind, seen[0].latent, seen[0].rope, seen[0].index) == ("mla", 512, 64, 128)
     assert (seen[1].kind, seen[1].conv_channels, seen[1].conv_kernel) == ("state", 8192, 4)

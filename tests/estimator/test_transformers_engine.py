@@ -48,8 +48,13 @@ def dense_spec(**over: object) -> ModelSpec:
 def gemma2_spec() -> ModelSpec:
     """gemma-2-9b's geometry: 42 layers alternating sliding (window 4096) and full, 8 KV heads x 256."""
     layers = tuple(
-        LayerKV(kind="sliding" if i % 2 == 0 else "full", window=4096 if i % 2 == 0 else None,
-                kv_heads=8, key_dim=256, value_dim=256)
+        LayerKV(
+            kind="sliding" if i % 2 == 0 else "full",
+            window=4096 if i % 2 == 0 else None,
+            kv_heads=8,
+            key_dim=256,
+            value_dim=256,
+        )
         for i in range(42)
     )
     return ModelSpec(
@@ -137,18 +142,23 @@ def test_dense_eager_peak_is_the_scores() -> None:
 def test_eager_grows_with_the_square_fused_does_not() -> None:
     spec = dense_spec()
     fused = [terms(spec, seq_len=s).activations - tf.WORKSPACE_BYTES for s in (8192, 16384)]
-    eager = [terms(spec, seq_len=s, flash_attention=False).activations - tf.WORKSPACE_BYTES
-             for s in (8192, 16384)]
+    eager = [terms(spec, seq_len=s, flash_attention=False).activations - tf.WORKSPACE_BYTES for s in (8192, 16384)]
     assert fused[1] == 2 * fused[0]  # linear in s
     assert eager[1] > 3.9 * eager[0]  # the s^2 scores dominate
 
 
 def test_phi3_fused_gate_up_holds_four_intermediates() -> None:
     # phi-4's geometry at s=1024: h 5120, I 17920, 40 heads, 10 KV heads x 128.
-    spec = dense_spec(model_type="phi3", hidden_size=5120, intermediate_size=17920, num_attention_heads=40,
-                      num_kv_heads=10, vocab_size=100352, num_layers=40,
-                      layers=tuple(LayerKV(kind="sliding", window=16384, kv_heads=10, key_dim=128,
-                                           value_dim=128) for _ in range(40)))
+    spec = dense_spec(
+        model_type="phi3",
+        hidden_size=5120,
+        intermediate_size=17920,
+        num_attention_heads=40,
+        num_kv_heads=10,
+        vocab_size=100352,
+        num_layers=40,
+        layers=tuple(LayerKV(kind="sliding", window=16384, kv_heads=10, key_dim=128, value_dim=128) for _ in range(40)),
+    )
     c = prefill_candidates(spec, Query(seq_len=1024))
     # kept: 1024 x 5120 x 2 + 2 x 1024 x 128 x 2; stream 3 x 1024 x 5120 x 2; gate_up, act, product 4 x 1024 x 17920 x 2
     assert c["prefill MLP"] == 10_485_760 + 524_288 + 31_457_280 + 146_800_640
@@ -194,8 +204,14 @@ def test_sdpa_past_the_window_materialises_the_sliding_mask() -> None:
     assert inside == (58_720_256 + 4_194_304) + 58_720_256 + 4096 * 16384 * 2
     # Past the window (8192 tokens): all of it doubles, plus the bool mask 8192^2 (kept), SDPA's
     # bf16 bias 8192^2 x 2 and repeat_kv 2 x 8192 x 4096 x 2
-    assert past == (2 * 58_720_256 + 2 * 4_194_304 + 8192 * 8192) + 2 * 58_720_256 + 8192 * 16384 * 2 \
-        + 8192 * 8192 * 2 + 2 * 8192 * 4096 * 2
+    assert (
+        past
+        == (2 * 58_720_256 + 2 * 4_194_304 + 8192 * 8192)
+        + 2 * 58_720_256
+        + 8192 * 16384 * 2
+        + 8192 * 8192 * 2
+        + 2 * 8192 * 4096 * 2
+    )
 
 
 def test_eager_builds_one_mask_per_attention_kind() -> None:
@@ -295,8 +311,12 @@ def test_gemma3_real_config_retention() -> None:
 
 
 def _qwen_benchmark_rows() -> list[tuple[str, int, int]]:
-    files = {"Qwen/Qwen3-0.6B": "Qwen__Qwen3-0.6B.json", "Qwen/Qwen3-4B": "Qwen__Qwen3-4B.json",
-             "Qwen/Qwen3-8B": "Qwen__Qwen3-8B.json", "Qwen/Qwen3-30B-A3B": "Qwen__Qwen3-30B-A3B.json"}
+    files = {
+        "Qwen/Qwen3-0.6B": "Qwen__Qwen3-0.6B.json",
+        "Qwen/Qwen3-4B": "Qwen__Qwen3-4B.json",
+        "Qwen/Qwen3-8B": "Qwen__Qwen3-8B.json",
+        "Qwen/Qwen3-30B-A3B": "Qwen__Qwen3-30B-A3B.json",
+    }
     rows = []
     for case in json.loads(CALIBRATION.read_text()):
         if "transformers" in case["engine"].lower() and case["model"] in files:

@@ -71,8 +71,7 @@ def errors(records: list[dict], specs: dict[str, ModelSpec]) -> list[tuple[str, 
         extra = built_untied_extra(spec, m)
         allocated = mem.weights + extra + mem.kv_cache + mem.activations
         total = mem.total + extra
-        out.append((r["id"], r["attn"], allocated / m["max_allocated_bytes"] - 1,
-                    total / m["cuda_used_bytes"] - 1))
+        out.append((r["id"], r["attn"], allocated / m["max_allocated_bytes"] - 1, total / m["cuda_used_bytes"] - 1))
     return out
 
 

@@ -62,11 +62,22 @@ def test_scout_fit_and_concurrency_agree() -> None:
     assert "b=7 at" not in (report.max_line(est) or "")
 
 
-@pytest.mark.parametrize("name", [QWEN_MOE, SCOUT, "meta-llama__Llama-3.1-8B", "google__gemma-3-4b-it",
-                                  "mistralai__Mistral-7B-v0.1", "openai__gpt-oss-20b",
-                                  "deepseek-ai__DeepSeek-V2-Lite-Chat"])
-@pytest.mark.parametrize(("s", "b", "gpus", "gpu"), [(32 * 1024, 8, 1, "h100"), (128 * 1024, 6, 4, "h100"),
-                                                   (8 * 1024, 40, 2, "a100"), (4096, 1, 1, "l4")])
+@pytest.mark.parametrize(
+    "name",
+    [
+        QWEN_MOE,
+        SCOUT,
+        "meta-llama__Llama-3.1-8B",
+        "google__gemma-3-4b-it",
+        "mistralai__Mistral-7B-v0.1",
+        "openai__gpt-oss-20b",
+        "deepseek-ai__DeepSeek-V2-Lite-Chat",
+    ],
+)
+@pytest.mark.parametrize(
+    ("s", "b", "gpus", "gpu"),
+    [(32 * 1024, 8, 1, "h100"), (128 * 1024, 6, 4, "h100"), (8 * 1024, 40, 2, "a100"), (4096, 1, 1, "l4")],
+)
 def test_one_rule_decides_fit_and_concurrency(name: str, s: int, b: int, gpus: int, gpu: str) -> None:
     # With engine=vllm the query fits exactly when the pool holds its b requests of s tokens, and the
     # largest b the solver finds is the whole number of requests the pool holds.
@@ -88,8 +99,9 @@ def test_one_rule_decides_fit_and_concurrency(name: str, s: int, b: int, gpus: i
 def test_the_pool_reserves_whole_blocks_per_request() -> None:
     # Llama-3.1-8B: 32 layers x 8 KV heads x (128 + 128) x 2 bytes = 128 KiB per token, blocks of 16
     # tokens: one request of 32,768 tokens takes 2,048 blocks of 2 MiB = 4 GiB; two take 8 GiB.
-    est = estimate(spec("meta-llama__Llama-3.1-8B"), Query(model="l", seq_len=32768, batch=2, engine="vllm"),
-                   model_id="l")
+    est = estimate(
+        spec("meta-llama__Llama-3.1-8B"), Query(model="l", seq_len=32768, batch=2, engine="vllm"), model_id="l"
+    )
     assert BLOCK_SIZE == 16
     assert est.memory.kv_cache == 2 * 2048 * 32 * 16 * 8 * 256 * 2 == 8 * 2**30
 

@@ -19,15 +19,39 @@ GiB = 1 << 30
 H100 = 85_030_617_088  # CUDA total of an H100 80GB HBM3
 
 
-def make_spec(*, layers: tuple[LayerKV, ...], hidden: int, inter: int, vocab: int, heads: int, kv_heads: int,
-              head_dim: int, dtype: str = "bf16", max_pos: int | None = None, experts: int = 0, topk: int = 0,
-              moe_inter: int = 0, model_type: str = "llama") -> ModelSpec:
+def make_spec(
+    *,
+    layers: tuple[LayerKV, ...],
+    hidden: int,
+    inter: int,
+    vocab: int,
+    heads: int,
+    kv_heads: int,
+    head_dim: int,
+    dtype: str = "bf16",
+    max_pos: int | None = None,
+    experts: int = 0,
+    topk: int = 0,
+    moe_inter: int = 0,
+    model_type: str = "llama",
+) -> ModelSpec:
     return ModelSpec(
-        model_type=model_type, known_family=True, torch_dtype=dtype, hidden_size=hidden,
-        num_layers=len(layers), num_attention_heads=heads, num_kv_heads=kv_heads, head_dim=head_dim,
-        vocab_size=vocab, intermediate_size=inter, num_experts=experts, experts_per_token=topk,
-        moe_intermediate_size=moe_inter, num_moe_layers=len(layers) if experts else 0,
-        max_position_embeddings=max_pos, layers=layers,
+        model_type=model_type,
+        known_family=True,
+        torch_dtype=dtype,
+        hidden_size=hidden,
+        num_layers=len(layers),
+        num_attention_heads=heads,
+        num_kv_heads=kv_heads,
+        head_dim=head_dim,
+        vocab_size=vocab,
+        intermediate_size=inter,
+        num_experts=experts,
+        experts_per_token=topk,
+        moe_intermediate_size=moe_inter,
+        num_moe_layers=len(layers) if experts else 0,
+        max_position_embeddings=max_pos,
+        layers=layers,
         params=ParamCounts(embedding=vocab * hidden, active=vocab * hidden),
         quantization=Quantization(format="bf16"),
     )
@@ -42,20 +66,58 @@ def sliding(window: int, kv_heads: int, head_dim: int) -> LayerKV:
 
 
 # Llama-3.1-8B: 32 layers, 8 KV heads of 128, hidden 4096, MLP 14336, vocabulary 128256.
-LLAMA = make_spec(layers=tuple(full(8, 128) for _ in range(32)), hidden=4096, inter=14336, vocab=128256,
-                  heads=32, kv_heads=8, head_dim=128, max_pos=131072)
+LLAMA = make_spec(
+    layers=tuple(full(8, 128) for _ in range(32)),
+    hidden=4096,
+    inter=14336,
+    vocab=128256,
+    heads=32,
+    kv_heads=8,
+    head_dim=128,
+    max_pos=131072,
+)
 # gemma-2-9b: 42 layers alternating sliding (4096) and full, 8 KV heads of 256.
-GEMMA2 = make_spec(layers=tuple(sliding(4096, 8, 256) if i % 2 == 0 else full(8, 256) for i in range(42)),
-                   hidden=3584, inter=14336, vocab=256000, heads=16, kv_heads=8, head_dim=256, max_pos=8192,
-                   model_type="gemma2")
+GEMMA2 = make_spec(
+    layers=tuple(sliding(4096, 8, 256) if i % 2 == 0 else full(8, 256) for i in range(42)),
+    hidden=3584,
+    inter=14336,
+    vocab=256000,
+    heads=16,
+    kv_heads=8,
+    head_dim=256,
+    max_pos=8192,
+    model_type="gemma2",
+)
 # gpt-oss-20b: 24 layers alternating sliding (128) and full, 8 KV heads of 64; 32 experts, top-4.
-GPT_OSS = make_spec(layers=tuple(sliding(128, 8, 64) if i % 2 == 0 else full(8, 64) for i in range(24)),
-                    hidden=2880, inter=0, vocab=201088, heads=64, kv_heads=8, head_dim=64, max_pos=131072,
-                    experts=32, topk=4, moe_inter=2880, model_type="gpt_oss")
+GPT_OSS = make_spec(
+    layers=tuple(sliding(128, 8, 64) if i % 2 == 0 else full(8, 64) for i in range(24)),
+    hidden=2880,
+    inter=0,
+    vocab=201088,
+    heads=64,
+    kv_heads=8,
+    head_dim=64,
+    max_pos=131072,
+    experts=32,
+    topk=4,
+    moe_inter=2880,
+    model_type="gpt_oss",
+)
 # DeepSeek-V2-Lite: 27 MLA layers caching kv_lora_rank 512 + qk_rope_head_dim 64, one head.
-DEEPSEEK = make_spec(layers=tuple(LayerKV(kind="mla", kv_heads=1, key_dim=512, value_dim=64) for _ in range(27)),
-                     hidden=2048, inter=10944, vocab=102400, heads=16, kv_heads=16, head_dim=192,
-                     max_pos=163840, experts=64, topk=6, moe_inter=1408, model_type="deepseek_v2")
+DEEPSEEK = make_spec(
+    layers=tuple(LayerKV(kind="mla", kv_heads=1, key_dim=512, value_dim=64) for _ in range(27)),
+    hidden=2048,
+    inter=10944,
+    vocab=102400,
+    heads=16,
+    kv_heads=16,
+    head_dim=192,
+    max_pos=163840,
+    experts=64,
+    topk=6,
+    moe_inter=1408,
+    model_type="deepseek_v2",
+)
 
 
 def q(**kw) -> Query:
@@ -72,6 +134,7 @@ H100_GPU = lookup_gpu("h100-80gb")
 
 
 # ------------------------------------------------------------------ block arithmetic vs the logs
+
 
 def test_llama_blocks_tokens_concurrency_match_the_log():
     # page = 16 tokens x 8 heads x (128 + 128) x 2 bytes = 65,536 B per layer; x 32 layers = 2 MiB a block.
@@ -92,8 +155,7 @@ def test_llama_fp8_kv_halves_the_page():
     # case017: kv fp8 -> 1 byte an element: 1 MiB a block; 59,502 blocks = 952,032 tokens, 116.21x.
     layout, _ = vllm.kv_layout(LLAMA, q(seq_len=8192, kv="fp8"))
     assert layout.bytes_per_block == 16 * 8 * 256 * 1 * 32
-    blocks, tokens, conc = vllm.kv_capacity(LLAMA, q(seq_len=8192, kv="fp8"), 59_502 * 1_048_576,
-                                           batched_tokens=8192)
+    blocks, tokens, conc = vllm.kv_capacity(LLAMA, q(seq_len=8192, kv="fp8"), 59_502 * 1_048_576, batched_tokens=8192)
     assert (blocks, tokens, round(conc, 2)) == (59_502, 952_032, 116.21)
 
 
@@ -120,8 +182,7 @@ def test_gemma2_hybrid_groups_match_the_log():
 def test_sliding_window_needs_only_window_plus_chunk():
     # With a 512-token prefill chunk a 128-token window needs cdiv(127 + 512, 16) + 1 = 41 blocks,
     # not 8192 / 16 = 512: per request 512 + 41 = 553 blocks.
-    blocks, _, conc = vllm.kv_capacity(GPT_OSS, q(seq_len=8192), 553 * 12 * 16 * 8 * 128 * 2,
-                                       batched_tokens=512)
+    blocks, _, conc = vllm.kv_capacity(GPT_OSS, q(seq_len=8192), 553 * 12 * 16 * 8 * 128 * 2, batched_tokens=512)
     assert blocks == 553
     assert conc == pytest.approx(1.0)
 
@@ -131,8 +192,7 @@ def test_gpt_oss_tp2_matches_the_log():
     # case041: 2,764,768 tokens = 345,596 // 2 x 16; 337.17x = 345,596 / 1,025.
     layout, _ = vllm.kv_layout(GPT_OSS, q(seq_len=8192, gpus=2))
     assert layout.bytes_per_block == 12 * 16 * 4 * 128 * 2 == 196_608
-    blocks, tokens, conc = vllm.kv_capacity(GPT_OSS, q(seq_len=8192, gpus=2), 345_596 * 196_608,
-                                           batched_tokens=8192)
+    blocks, tokens, conc = vllm.kv_capacity(GPT_OSS, q(seq_len=8192, gpus=2), 345_596 * 196_608, batched_tokens=8192)
     assert (blocks, tokens, round(conc, 2)) == (345_596, 2_764_768, 337.17)
 
 
@@ -157,6 +217,7 @@ def test_int8_kv_is_refused():
 
 # ------------------------------------------------------------------ defaults
 
+
 def test_batch_defaults_follow_the_gpu():
     # >= 70 GiB and not an A100: 8192 tokens, 1024 sequences; otherwise 2048 / 256.
     assert vllm.batch_defaults(q(gpu="h100-80gb"), gpu_of(q(gpu="h100-80gb"))) == (8192, 1024)
@@ -178,6 +239,7 @@ def test_version_constants():
 
 
 # ------------------------------------------------------------------ weights as loaded
+
 
 def test_rope_cache_is_added_to_loaded_weights():
     # Llama-3.1: 131,072 positions x 128 rotary dims x 2 bytes = 32 MiB; vLLM logs 14.99 GiB for
@@ -236,6 +298,7 @@ def test_batch_defaults_read_the_catalog_when_only_the_gpu_key_is_given():
 
 # ------------------------------------------------------------------ terms and report
 
+
 def test_llama_terms_on_an_h100():
     c = vllm.DEFAULT_CONSTANTS
     terms = vllm.vllm_terms(LLAMA, q(gpu="h100-80gb", seq_len=8192), gpu=H100_GPU)
@@ -259,8 +322,9 @@ def test_small_vocabulary_model_is_set_by_its_mlp():
     # CodeLlama-7B geometry: vocabulary 32,016, MLP 11,008. Forward at 8192 tokens:
     # 8192 x (2 x 4096 x 2 + 4 x 4096) + 8192 x 3 x 11008 x 2 = 809,500,672 B (log: 0.77 GiB);
     # sampler: 8192 x 4096 x 2 + 1024 x 32016 x 14.9 = 555,613,593 B.
-    code = LLAMA.model_copy(update={"layers": tuple(full(32, 128) for _ in range(32)), "vocab_size": 32016,
-                                    "intermediate_size": 11008})
+    code = LLAMA.model_copy(
+        update={"layers": tuple(full(32, 128) for _ in range(32)), "vocab_size": 32016, "intermediate_size": 11008}
+    )
     peak, where = vllm.activation_peak(code, q(gpu="h100-80gb"), gpu=gpu_of(q(gpu="h100-80gb")))
     assert peak == 8192 * (2 * 4096 * 2 + 4 * 4096) + 8192 * 3 * 11008 * 2 == 809_500_672
     assert where == "prefill MLP at 8,192 batched tokens"
@@ -268,8 +332,7 @@ def test_small_vocabulary_model_is_set_by_its_mlp():
 
 def test_report_pool_is_requested_minus_weights_peak_non_torch():
     weights = 8_030_261_248 * 2
-    report = vllm.vllm_report(LLAMA, q(gpu="h100-80gb", seq_len=8192, util=0.95), weights_bytes=weights,
-                              gpu=H100_GPU)
+    report = vllm.vllm_report(LLAMA, q(gpu="h100-80gb", seq_len=8192, util=0.95), weights_bytes=weights, gpu=H100_GPU)
     requested = int(0.95 * H100)
     loaded = weights + 131072 * 128 * 2
     peak = 8192 * 4096 * 2 + int(1024 * 128256 * 14.9)
@@ -285,8 +348,12 @@ def test_report_pool_is_requested_minus_weights_peak_non_torch():
 
 
 def test_report_with_no_room_says_zero_tokens():
-    report = vllm.vllm_report(LLAMA, q(gpu="l4", util=0.9), weights_bytes=30 * GiB,
-                              gpu=lookup_gpu("l4").model_copy(update={"memory_bytes": 23_612_293_120}))
+    report = vllm.vllm_report(
+        LLAMA,
+        q(gpu="l4", util=0.9),
+        weights_bytes=30 * GiB,
+        gpu=lookup_gpu("l4").model_copy(update={"memory_bytes": 23_612_293_120}),
+    )
     assert report.kv_cache_memory < 0
     assert (report.kv_cache_tokens, report.num_gpu_blocks, report.max_concurrency) == (0, 0, 0.0)
 
@@ -303,16 +370,20 @@ def test_fp32_dtype_doubles_the_kv_page_and_the_logits():
 MiB = 1 << 20
 # gpt-oss-20b's MXFP4 experts: 24 MoE layers x 32 experts; gate_up 2880 -> 5760 (column-split) and
 # down 2880 -> 2880 (row-split), each with a bf16 bias (5760 + 2880 per expert).
-GPT_OSS_MXFP4 = GPT_OSS.model_copy(update={
-    "quantization": Quantization(method="mxfp4", format="mxfp4", weight_bits=4, group_size=32,
-                                 scope="experts", scale_bytes=1),
-    "linears": (LinearWeights(component="routed_experts", in_features=2880, out_features=5760, count=768,
-                              split="column"),
-                LinearWeights(component="routed_experts", in_features=2880, out_features=2880, count=768,
-                              split="row")),
-    "params": ParamCounts(embedding=201088 * 2880, routed_experts=768 * (2880 * 5760 + 2880 * 2880 + 8640),
-                          active=1),
-})
+GPT_OSS_MXFP4 = GPT_OSS.model_copy(
+    update={
+        "quantization": Quantization(
+            method="mxfp4", format="mxfp4", weight_bits=4, group_size=32, scope="experts", scale_bytes=1
+        ),
+        "linears": (
+            LinearWeights(component="routed_experts", in_features=2880, out_features=5760, count=768, split="column"),
+            LinearWeights(component="routed_experts", in_features=2880, out_features=2880, count=768, split="row"),
+        ),
+        "params": ParamCounts(
+            embedding=201088 * 2880, routed_experts=768 * (2880 * 5760 + 2880 * 2880 + 8640), active=1
+        ),
+    }
+)
 CHECKPOINT_GPT_OSS_20B = 13_761_264_768  # the checkpoint's bytes (its safetensors total)
 
 
@@ -380,7 +451,7 @@ def test_mxfp4_experts_split_and_pad_per_gpu():
     # = 70,778,880 (67.5 MiB -> 68 MiB block); kept scales 32 x 2944 x 90 = 8,478,720 and
     # 32 x 2880 x 46 = 4,239,360; swizzled 32 x 3072 x 90 = 8,847,360 and 32 x 3072 x 46 = 4,521,984;
     # fp32 biases 32 x 2944 x 4 = 376,832 and 368,640.
-    per_layer = (138_674_176 + 68 * MiB + 8_478_720 + 4_239_360 + 8_847_360 + 4_521_984 + 376_832 + 368_640)
+    per_layer = 138_674_176 + 68 * MiB + 8_478_720 + 4_239_360 + 8_847_360 + 4_521_984 + 376_832 + 368_640
     assert vllm.mxfp4_expert_bytes(GPT_OSS_MXFP4, q(gpus=2), gpu_of(q(gpus=2))) == 24 * per_layer
 
 

@@ -53,8 +53,10 @@ def test_available_kv_cache_subtracts_cuda_graphs_only_where_the_release_does() 
     assert vp.available_kv_cache_bytes(vp.PROFILES["0.19"], requested, non_kv, graphs) == 52 * GiB
     assert vp.available_kv_cache_bytes(vp.PROFILES["0.24"], requested, non_kv, graphs) == 50 * GiB
     # VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0 on a newer release.
-    assert vp.available_kv_cache_bytes(vp.PROFILES["0.24"], requested, non_kv, graphs,
-                                       estimate_cudagraphs=False) == 52 * GiB
+    assert (
+        vp.available_kv_cache_bytes(vp.PROFILES["0.24"], requested, non_kv, graphs, estimate_cudagraphs=False)
+        == 52 * GiB
+    )
     with pytest.raises(InputError):
         vp.available_kv_cache_bytes(vp.PROFILES["0.34"], requested, non_kv, graphs)
 
@@ -65,16 +67,18 @@ def test_cuda_graph_advice_matches_the_formula_of_the_log_line() -> None:
     assert equiv == 0.892 and suggested == 0.948
 
 
-@pytest.mark.parametrize(("version", "memory_gib", "name", "expected"), [
-    ("0.19", 80, "NVIDIA H100 80GB HBM3", (8192, 1024)),
-    ("0.19", 80, "NVIDIA A100-SXM4-80GB", (2048, 256)),
-    ("0.19", 24, "NVIDIA GeForce RTX 4090", (2048, 256)),
-    ("0.27", 179, "NVIDIA B200", (8192, 1024)),  # no 160 GiB tier before 0.28
-    ("0.28", 179, "NVIDIA B200", (16384, 1024)),
-    ("0.28", 140, "NVIDIA H200", (8192, 1024)),
-])
-def test_batch_defaults_for_vllm_serve(version: str, memory_gib: int, name: str,
-                                       expected: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("version", "memory_gib", "name", "expected"),
+    [
+        ("0.19", 80, "NVIDIA H100 80GB HBM3", (8192, 1024)),
+        ("0.19", 80, "NVIDIA A100-SXM4-80GB", (2048, 256)),
+        ("0.19", 24, "NVIDIA GeForce RTX 4090", (2048, 256)),
+        ("0.27", 179, "NVIDIA B200", (8192, 1024)),  # no 160 GiB tier before 0.28
+        ("0.28", 179, "NVIDIA B200", (16384, 1024)),
+        ("0.28", 140, "NVIDIA H200", (8192, 1024)),
+    ],
+)
+def test_batch_defaults_for_vllm_serve(version: str, memory_gib: int, name: str, expected: tuple[int, int]) -> None:
     assert vp.batch_defaults(vp.PROFILES[version], memory_gib * GiB, name) == expected
 
 
@@ -178,11 +182,13 @@ def test_estimate_max_model_len_binary_search() -> None:
 
 def test_fit_error_message_wording_per_release() -> None:
     msg = vp.fit_error_message(vp.PROFILES["0.29"], 196_608, int(23.25 * GiB), int(22.5 * GiB), 190_272)
-    assert msg.startswith("To serve at least one request with the model's max seq len (196608), "
-                          "(23.25 GiB KV cache is needed, which is larger than the available KV "
-                          "cache memory (22.5 GiB). Based on the available memory, the estimated "
-                          "maximum model length is 190272. Try increasing `gpu_memory_utilization` "
-                          "(which also controls CPU memory on the CPU backend)")
+    assert msg.startswith(
+        "To serve at least one request with the model's max seq len (196608), "
+        "(23.25 GiB KV cache is needed, which is larger than the available KV "
+        "cache memory (22.5 GiB). Based on the available memory, the estimated "
+        "maximum model length is 190272. Try increasing `gpu_memory_utilization` "
+        "(which also controls CPU memory on the CPU backend)"
+    )
     assert "models's max seq len" in vp.fit_error_message(vp.PROFILES["0.19"], 10, 2, 1, 0)
     assert "estimated maximum" not in vp.fit_error_message(vp.PROFILES["0.19"], 10, 2, 1, 0)
 
@@ -221,10 +227,8 @@ def test_mamba_pages_per_request_follow_the_cache_mode() -> None:
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], "none", num_speculative_tokens=2) == 3
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"], "align", num_speculative_tokens=2) == 4
     # "all": one page per block of the context: cdiv(131072, 1024) = 128 (+ 2 speculative).
-    assert vp.mamba_blocks_per_request(vp.PROFILES["0.24"], "all", 2, max_model_len=131_072,
-                                       block_size=1024) == 130
-    assert vp.mamba_blocks_per_request(vp.PROFILES["0.19"], "all", 2, max_model_len=131_072,
-                                       block_size=1024) == 128
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.24"], "all", 2, max_model_len=131_072, block_size=1024) == 130
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.19"], "all", 2, max_model_len=131_072, block_size=1024) == 128
 
 
 def _qwen36_35b_a3b_fp8_kv_pages() -> vp.HybridPages:
@@ -255,8 +259,7 @@ def test_qwen36_35b_a3b_v0200_log_is_reproduced() -> None:
     concurrency = vp.max_concurrency(num_blocks, [attn, mamba, mamba, mamba])  # 153 / 38
     assert f"{concurrency:.2f}" == "4.03"
     # 0.20 still prints num_blocks // groups * block: 153 // 4 * 2096 = 38 * 2096.
-    assert vp.kv_cache_size_tokens(profile, num_blocks, groups, pages.block_size, concurrency,
-                                   65_536) == 79_648
+    assert vp.kv_cache_size_tokens(profile, num_blocks, groups, pages.block_size, concurrency, 65_536) == 79_648
 
 
 def test_qwen36_35b_a3b_v0240_log_is_reproduced() -> None:
@@ -273,8 +276,7 @@ def test_qwen36_35b_a3b_v0240_log_is_reproduced() -> None:
     concurrency = vp.max_concurrency(num_blocks, [attn, mamba, mamba, mamba])  # 299 / 69
     assert f"{concurrency:.2f}" == "4.33"
     # 0.21+: int(299 / 69 * 131072) = int(567,978.7).
-    assert vp.kv_cache_size_tokens(profile, num_blocks, 4, pages.block_size, concurrency,
-                                   131_072) == 567_978
+    assert vp.kv_cache_size_tokens(profile, num_blocks, 4, pages.block_size, concurrency, 131_072) == 567_978
 
 
 def test_qwen38_27b_tp2_fp8_kv_log_is_reproduced() -> None:
@@ -295,8 +297,7 @@ def test_qwen38_27b_tp2_fp8_kv_log_is_reproduced() -> None:
     attn = vp.blocks_per_request(131_072, 1568)  # 84
     concurrency = vp.max_concurrency(num_blocks, [attn, 2, 2, 2])  # 208 / 90
     assert f"{concurrency:.2f}" == "2.31"
-    assert vp.kv_cache_size_tokens(vp.PROFILES["0.24"], num_blocks, groups, 1568, concurrency,
-                                   131_072) == 302_921
+    assert vp.kv_cache_size_tokens(vp.PROFILES["0.24"], num_blocks, groups, 1568, concurrency, 131_072) == 302_921
 
 
 def test_nemotron_nano_9b_v2_block_size() -> None:
@@ -333,8 +334,9 @@ def test_glm52_v0260_budget_line() -> None:
     # memory", "Estimated CUDA graph memory: 4.99 GiB total", "Available KV cache memory: 50.62 GiB":
     # 169.56 - (106.69 + 6.31 + 0.95) - 4.99 = 50.62.
     gib = GiB / 100
-    available = vp.available_kv_cache_bytes(vp.PROFILES["0.26"], int(16956 * gib),
-                                            int((10669 + 631 + 95) * gib), int(499 * gib))
+    available = vp.available_kv_cache_bytes(
+        vp.PROFILES["0.26"], int(16956 * gib), int((10669 + 631 + 95) * gib), int(499 * gib)
+    )
     assert vp.format_gib(available) == "50.62"
     # 51 capture sizes up to 512 -> "PIECEWISE=51 (largest=512), FULL=51 (largest=512)".
     assert len(vp.cudagraph_capture_sizes(vp.PROFILES["0.26"], 1024, 8192)) == 51

@@ -35,8 +35,11 @@ def q(**kw) -> Query:
 
 
 def test_grammar_reads_the_release_as_major_minor() -> None:
-    for text, version in (("vllm=0.33", "0.33"), ("vllm=v0.29.1rc1.dev339+gda9888462", "0.29"),
-                          ("vllm_version=0.20.2", "0.20")):
+    for text, version in (
+        ("vllm=0.33", "0.33"),
+        ("vllm=v0.29.1rc1.dev339+gda9888462", "0.29"),
+        ("vllm_version=0.20.2", "0.20"),
+    ):
         query, _ = parse_query(["m", "engine=vllm", text])
         assert query.vllm == version
     with pytest.raises(InputError, match="vllm=latest is not a vLLM release"):
@@ -86,8 +89,10 @@ def test_cuda_graph_estimate_leaves_the_pool_from_0_20() -> None:
     new = vllm.vllm_report(LLAMA, q(vllm="0.20", gpu="h100", util=0.9), weights_bytes=weights, gpu=gpu)
     assert not old.cuda_graphs_in_budget and new.cuda_graphs_in_budget
     assert old.kv_cache_memory == old.requested_memory - old.weights - old.activation_peak - old.non_torch
-    assert new.kv_cache_memory == new.requested_memory - new.weights - new.activation_peak - new.non_torch \
-        - new.cuda_graphs
+    assert (
+        new.kv_cache_memory
+        == new.requested_memory - new.weights - new.activation_peak - new.non_torch - new.cuda_graphs
+    )
     assert new.requested_memory == old.requested_memory
     assert new.kv_cache_memory == old.kv_cache_memory - new.cuda_graphs
 
@@ -123,10 +128,12 @@ def test_start_check_reproduces_vllms_error_and_estimated_length() -> None:
     assert not new.fits
     assert new.estimated_max_model_len == 81_904
     assert new.error is not None
-    assert new.error.startswith("To serve at least one request with the model's max seq len (131072), "
-                                "(16.0 GiB KV cache is needed, which is larger than the available KV cache "
-                                "memory (10.0 GiB). Based on the available memory, the estimated maximum "
-                                "model length is 81904.")
+    assert new.error.startswith(
+        "To serve at least one request with the model's max seq len (131072), "
+        "(16.0 GiB KV cache is needed, which is larger than the available KV cache "
+        "memory (10.0 GiB). Based on the available memory, the estimated maximum "
+        "model length is 81904."
+    )
     old = vllm.start_check(LLAMA, q(vllm="0.19", seq_len=131072), pool, batched_tokens=8192)
     assert old.estimated_max_model_len == 81_920
     assert old.error is not None and "models's max seq len" in old.error
@@ -168,19 +175,34 @@ def test_a_request_longer_than_the_pool_is_a_failed_start() -> None:
 
 # ------------------------------------------------------------------ hybrid KV cache manager
 
+
 def _gdn(k_heads: int, v_heads: int, dim: int = 128, kernel: int = 4) -> LayerKV:
     """A Gated DeltaNet layer: conv over q, k, v (2 x k-heads + v-heads) x dim; state v-heads x dim x dim."""
-    return LayerKV(kind="state", mixer="gated_deltanet", conv_channels=(2 * k_heads + v_heads) * dim,
-                   conv_kernel=kernel, ssm_state_elements=v_heads * dim * dim)
+    return LayerKV(
+        kind="state",
+        mixer="gated_deltanet",
+        conv_channels=(2 * k_heads + v_heads) * dim,
+        conv_kernel=kernel,
+        ssm_state_elements=v_heads * dim * dim,
+    )
 
 
 def _qwen36(n_layers: int, k_heads: int, v_heads: int, kv_heads: int, model_type: str) -> ModelSpec:
     # Every 4th layer full attention (head_dim 256), the rest Gated DeltaNet (Qwen3.5/3.6 configs:
     # full_attention_interval 4, linear_key_head_dim = linear_value_head_dim = 128, conv kernel 4).
-    layers = tuple(LayerKV(kind="full", kv_heads=kv_heads, key_dim=256, value_dim=256) if i % 4 == 3
-                   else _gdn(k_heads, v_heads) for i in range(n_layers))
-    return LLAMA.model_copy(update={"model_type": model_type, "layers": layers, "num_layers": n_layers,
-                                    "num_kv_heads": kv_heads, "head_dim": 256})
+    layers = tuple(
+        LayerKV(kind="full", kv_heads=kv_heads, key_dim=256, value_dim=256) if i % 4 == 3 else _gdn(k_heads, v_heads)
+        for i in range(n_layers)
+    )
+    return LLAMA.model_copy(
+        update={
+            "model_type": model_type,
+            "layers": layers,
+            "num_layers": n_layers,
+            "num_kv_heads": kv_heads,
+            "head_dim": 256,
+        }
+    )
 
 
 QWEN36_35B = _qwen36(40, 16, 32, 2, "qwen3_5_moe")
@@ -233,8 +255,9 @@ def test_prefix_caching_default_and_checkpoint_page() -> None:
         query = q(vllm=version, kv="fp8", seq_len=65536)
         _, _, conc = vllm.kv_capacity(QWEN36_35B, query, pool, batched_tokens=8192)
         assert conc == pytest.approx(1000 / (32 + 3 * state_pages)), version
-    _, _, conc = vllm.kv_capacity(QWEN36_35B, q(vllm="0.33", kv="fp8", seq_len=65536, prefix_caching=False),
-                                  pool, batched_tokens=8192)
+    _, _, conc = vllm.kv_capacity(
+        QWEN36_35B, q(vllm="0.33", kv="fp8", seq_len=65536, prefix_caching=False), pool, batched_tokens=8192
+    )
     assert conc == pytest.approx(1000 / 35)
 
 
@@ -244,10 +267,10 @@ def test_nemotron_nano_9b_v2_block_on_019() -> None:
     # the SSM state in float16: conv (10240 + 2 x 8 x 128) x 3 x 2 B = 73,728 + 128 x 80 x 128 x 2 B =
     # 2,621,440 -> 16 x cdiv(2,695,168, 16 x 4,096) = 672. From 0.20 it is float32: 5,316,608 B ->
     # 16 x cdiv(5,316,608, 65,536) = 1,312.
-    mamba = LayerKV(kind="state", mixer="mamba2", conv_channels=12288, conv_kernel=4,
-                    ssm_state_elements=128 * 80 * 128)
-    layers = tuple(LayerKV(kind="full", kv_heads=8, key_dim=128, value_dim=128) if i % 7 == 3 else mamba
-                   for i in range(28))
+    mamba = LayerKV(kind="state", mixer="mamba2", conv_channels=12288, conv_kernel=4, ssm_state_elements=128 * 80 * 128)
+    layers = tuple(
+        LayerKV(kind="full", kv_heads=8, key_dim=128, value_dim=128) if i % 7 == 3 else mamba for i in range(28)
+    )
     spec = LLAMA.model_copy(update={"model_type": "nemotron_h", "layers": layers, "num_layers": 28})
     assert vllm.kv_layout(spec, q(vllm="0.19"))[0].block_size == 672
     assert vllm.kv_layout(spec, q(vllm="0.25"))[0].block_size == 1312
@@ -276,15 +299,18 @@ def test_jamba_is_sized_not_refused() -> None:
 DSV32 = load_model_spec(json.loads((CONFIGS.parent / "calibration2" / "configs" / "deepseek_v32.json").read_text()))
 
 
-@pytest.mark.parametrize(("gpu", "kv", "per_token"), [
-    # 61 MLA layers (DeepseekV32Config defaults: kv_lora_rank 512, rope 64, index_head_dim 128).
-    # bf16: (512 + 64) x 2 = 1,152 B + indexer 128 fp8 + 4 B scale = 132 -> 1,284 B/token/layer.
-    ("h100", "auto", 1_284),
-    # fp8 on Hopper: FLASHMLA_SPARSE's fp8_ds_mla, 512 + 4 x 4 + 64 x 2 = 656, + 132 = 788.
-    ("h100", "fp8", 788),
-    # fp8 on B200: FLASHINFER_MLA_SPARSE keeps standard fp8, 576, + 132 = 708.
-    ("b200", "fp8", 708),
-])
+@pytest.mark.parametrize(
+    ("gpu", "kv", "per_token"),
+    [
+        # 61 MLA layers (DeepseekV32Config defaults: kv_lora_rank 512, rope 64, index_head_dim 128).
+        # bf16: (512 + 64) x 2 = 1,152 B + indexer 128 fp8 + 4 B scale = 132 -> 1,284 B/token/layer.
+        ("h100", "auto", 1_284),
+        # fp8 on Hopper: FLASHMLA_SPARSE's fp8_ds_mla, 512 + 4 x 4 + 64 x 2 = 656, + 132 = 788.
+        ("h100", "fp8", 788),
+        # fp8 on B200: FLASHINFER_MLA_SPARSE keeps standard fp8, 576, + 132 = 708.
+        ("b200", "fp8", 708),
+    ],
+)
 def test_dsa_pages(gpu: str, kv: str, per_token: int) -> None:
     query = q(gpu=gpu, kv=kv, seq_len=8192)
     layout, _ = vllm.kv_layout(DSV32, query)
@@ -304,8 +330,9 @@ def test_mla_fp8_is_the_standard_576_bytes() -> None:
 
 # ------------------------------------------------------------------ multimodal start-up
 
-MISTRAL_SMALL = load_model_spec(json.loads(
-    (CONFIGS / "mistralai__Mistral-Small-3.1-24B-Instruct-2503.json").read_text()))
+MISTRAL_SMALL = load_model_spec(
+    json.loads((CONFIGS / "mistralai__Mistral-Small-3.1-24B-Instruct-2503.json").read_text())
+)
 
 
 def test_pixtral_encoder_has_no_score_matrices() -> None:
@@ -326,8 +353,9 @@ def test_text_only_start_drops_the_vision_tower() -> None:
     full = vllm.loaded_weight_bytes(MISTRAL_SMALL, q(gpu="h100"), gpu, 10 * GiB)
     text = vllm.loaded_weight_bytes(MISTRAL_SMALL, q(gpu="h100", mm_limit=0), gpu, 10 * GiB)
     assert full - text == MISTRAL_SMALL.params.vision * 2 > 0.8 * GiB
-    assert vllm.loaded_weight_bytes(LLAMA, q(mm_limit=0), gpu, 10 * GiB) \
-        == vllm.loaded_weight_bytes(LLAMA, q(), gpu, 10 * GiB)
+    assert vllm.loaded_weight_bytes(LLAMA, q(mm_limit=0), gpu, 10 * GiB) == vllm.loaded_weight_bytes(
+        LLAMA, q(), gpu, 10 * GiB
+    )
 
 
 def test_falcon_h1_layers_cache_attention_and_state() -> None:
@@ -335,8 +363,16 @@ def test_falcon_h1_layers_cache_attention_and_state() -> None:
     # heads x 128 in bf16 = 1,024 B/token; state conv 1,536 x 3 x 2 B = 9,216 + SSM 262,144 x 2 B
     # (model dtype) = 533,504 B -> block 16 x cdiv(533,504, 16,384) = 528. Two groups of 8 (attention,
     # Mamba); v0.25 without prefix caching: cdiv(8192, 528) = 16 + 1 pages per request.
-    layer = LayerKV(kind="full", kv_heads=2, key_dim=128, value_dim=128, mixer="mamba2", conv_channels=1536,
-                    conv_kernel=4, ssm_state_elements=262_144)
+    layer = LayerKV(
+        kind="full",
+        kv_heads=2,
+        key_dim=128,
+        value_dim=128,
+        mixer="mamba2",
+        conv_channels=1536,
+        conv_kernel=4,
+        ssm_state_elements=262_144,
+    )
     spec = LLAMA.model_copy(update={"model_type": "falcon_h1", "layers": (layer,) * 8, "num_layers": 8})
     query = q(vllm="0.25", seq_len=8192)
     layout, _ = vllm.kv_layout(spec, query)
@@ -351,8 +387,7 @@ def test_kimi_linear_kda_next_to_mla() -> None:
     # MLA to 64: 64 x cdiv(2,170,880, 73,728) = 1,920; 0.27+ to 128: 128 x cdiv(2,170,880, 147,456) = 1,920.
     kda = LayerKV(kind="state", mixer="kda", conv_channels=12_288, conv_kernel=4, ssm_state_elements=32 * 128 * 128)
     mla = LayerKV(kind="mla", kv_heads=1, key_dim=512, value_dim=64)
-    spec = LLAMA.model_copy(update={"model_type": "kimi_linear", "layers": (kda, kda, kda, mla) * 6,
-                                    "num_layers": 24})
+    spec = LLAMA.model_copy(update={"model_type": "kimi_linear", "layers": (kda, kda, kda, mla) * 6, "num_layers": 24})
     for version in ("0.19", "0.27"):
         layout, _ = vllm.kv_layout(spec, q(vllm=version))
         assert layout.block_size == 1920, version
@@ -375,7 +410,9 @@ def test_vision_towers_are_split_over_tensor_parallelism() -> None:
     gpu = lookup_gpu("h100")
     saving = vllm.vision_split_saving_bytes(scout, q(gpus=4))
     assert abs(saving - 1.19 * GiB) < 0.05 * GiB
-    assert vllm.loaded_weight_bytes(scout, q(gpus=4), gpu, 20 * GiB) \
+    assert (
+        vllm.loaded_weight_bytes(scout, q(gpus=4), gpu, 20 * GiB)
         == 20 * GiB + vllm.rope_cache_bytes(scout, q(gpus=4)) - saving
+    )
     assert vllm.vision_split_saving_bytes(scout, q(gpus=1)) == 0
     assert vllm.vision_split_saving_bytes(scout, q(gpus=4, mm_limit=0)) == 0  # no tower at all then

@@ -33,14 +33,20 @@ def cdiv(a: int, b: int) -> int:
 
 
 # Llama-3.1-8B: h 4096, 32 layers, 32 heads, 8 KV heads of 128, MLP 14336, vocab 128256, untied.
-LLAMA_LAYER = [(4096, 4096), (4096, 1024), (4096, 1024), (4096, 4096),  # q, k, v, o
-               (4096, 14336), (4096, 14336), (14336, 4096)]  # gate, up, down
+LLAMA_LAYER = [
+    (4096, 4096),
+    (4096, 1024),
+    (4096, 1024),
+    (4096, 4096),  # q, k, v, o
+    (4096, 14336),
+    (4096, 14336),
+    (14336, 4096),
+]  # gate, up, down
 LLAMA_REST = 2 * 128256 * 4096 + 32 * 2 * 4096 + 4096  # embeddings + lm_head + norms (never quantized)
 LLAMA_LINEAR = 32 * sum(i * o for i, o in LLAMA_LAYER)
 
 # Qwen3-8B: h 4096, 36 layers, 32 heads, 8 KV heads of 128, MLP 12288, vocab 151936, untied, q/k norms.
-QWEN3_8B_LAYER = [(4096, 4096), (4096, 1024), (4096, 1024), (4096, 4096),
-                  (4096, 12288), (4096, 12288), (12288, 4096)]
+QWEN3_8B_LAYER = [(4096, 4096), (4096, 1024), (4096, 1024), (4096, 4096), (4096, 12288), (4096, 12288), (12288, 4096)]
 QWEN3_8B_REST = 2 * 151936 * 4096 + 36 * (2 * 4096 + 2 * 128) + 4096
 
 
@@ -170,8 +176,12 @@ def test_fp8_block_checkpoint_qwen3_8b() -> None:
 
 
 def test_bitsandbytes_nf4_double_quant_checkpoint() -> None:
-    q = {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
-         "bnb_4bit_use_double_quant": True}
+    q = {
+        "quant_method": "bitsandbytes",
+        "load_in_4bit": True,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_use_double_quant": True,
+    }
     s = spec("Qwen__Qwen3-8B", quantization_config=q)
     per_layer = 0
     for i, o in QWEN3_8B_LAYER:
@@ -212,8 +222,7 @@ def test_quantized_checkpoint_bytes_from_tensor_headers() -> None:
         "a": TensorInfo(dtype="U8", shape=(100,), nbytes=100),
         "b": TensorInfo(dtype="BF16", shape=(10,), nbytes=20),
     }
-    s = spec("openai__gpt-oss-20b", safetensors=SafetensorsInfo(parameters={"U8": 100, "BF16": 10},
-                                                                tensors=tensors))
+    s = spec("openai__gpt-oss-20b", safetensors=SafetensorsInfo(parameters={"U8": 100, "BF16": 10}, tensors=tensors))
     assert s.checkpoint_bytes == 120
     assert s.params_source == "config"  # packed U8 counts are not parameters
     assert s.params.total == 20_914_757_184

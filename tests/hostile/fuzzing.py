@@ -24,10 +24,45 @@ SEED_PATHS = sorted([*(FIXTURES / "configs").glob("*.json"), *(FIXTURES / "oracl
 SEEDS: list[dict[str, Any]] = [seed for seed in map(_seed, SEED_PATHS) if seed is not None]
 
 # The values a hostile or mistyped config holds where a number belongs.
-HOSTILE_VALUES = st.sampled_from([
-    0, -1, -4, 1, 2, 3, 0.5, 1.5, -0.0, 1e-300, 1e30, 1e308, 10**30, 2**63, 10**400, float("nan"), float("inf"),
-    float("-inf"), True, False, None, "", "x", "4096", [], [0, 0], [-1, 1], [1], {}, {"a": 1}, [[[1]]],
-]) | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+HOSTILE_VALUES = (
+    st.sampled_from(
+        [
+            0,
+            -1,
+            -4,
+            1,
+            2,
+            3,
+            0.5,
+            1.5,
+            -0.0,
+            1e-300,
+            1e30,
+            1e308,
+            10**30,
+            2**63,
+            10**400,
+            float("nan"),
+            float("inf"),
+            float("-inf"),
+            True,
+            False,
+            None,
+            "",
+            "x",
+            "4096",
+            [],
+            [0, 0],
+            [-1, 1],
+            [1],
+            {},
+            {"a": 1},
+            [[[1]]],
+        ]
+    )
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+)
 
 
 def paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -103,7 +138,10 @@ def bad_figures(node: Any, where: str = "", *, signed: bool = False, limit: int 
     elif isinstance(node, list):
         for index, value in enumerate(node):
             found += bad_figures(value, f"{where}[{index}]", limit=limit)
-    elif isinstance(node, int | float) and not isinstance(node, bool) \
-            and (not math.isfinite(node) or abs(node) > limit or (node < 0 and not signed)):
+    elif (
+        isinstance(node, int | float)
+        and not isinstance(node, bool)
+        and (not math.isfinite(node) or abs(node) > limit or (node < 0 and not signed))
+    ):
         found.append(f"{where}={node!r}")
     return found

@@ -58,24 +58,79 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service,
 
 KEY_WORDS = sorted({alias for key in KEYS for alias in (key.name, *key.aliases)} | {"zz", "S", "GPU", ""})
 HOSTILE_VALUES = [
-    "1", "0", "-1", "32k", "1m", "1.5k", "0.5", "1e308", "1e-300", "nan", "inf", "-inf", "NaN", "²", "١٢", "0x10",
-    "9" * 309, "9" * 5000, "1" + "0" * 19, "4_096", "4,096", "on", "off", "h100", "vllm", "fp8", "awq", "16",
-    "", "=", "k", "m", "1e", ".5", "5.", "\u202e", "\u00a0", "`", "<@U1>",
+    "1",
+    "0",
+    "-1",
+    "32k",
+    "1m",
+    "1.5k",
+    "0.5",
+    "1e308",
+    "1e-300",
+    "nan",
+    "inf",
+    "-inf",
+    "NaN",
+    "²",
+    "١٢",
+    "0x10",
+    "9" * 309,
+    "9" * 5000,
+    "1" + "0" * 19,
+    "4_096",
+    "4,096",
+    "on",
+    "off",
+    "h100",
+    "vllm",
+    "fp8",
+    "awq",
+    "16",
+    "",
+    "=",
+    "k",
+    "m",
+    "1e",
+    ".5",
+    "5.",
+    "\u202e",
+    "\u00a0",
+    "`",
+    "<@U1>",
 ]
-MODELS = ["org/model", "Qwen/Qwen2.5-7B@main", "org/model@" + "a" * 200, "a" * 4000, QWEN_7B, "./missing.json",
-          "/" + "a" * 300, "./" + "b" * 300 + "/config.json", "~/x.json", "org/model@", "@", "/", ".", "x.gguf"]
+MODELS = [
+    "org/model",
+    "Qwen/Qwen2.5-7B@main",
+    "org/model@" + "a" * 200,
+    "a" * 4000,
+    QWEN_7B,
+    "./missing.json",
+    "/" + "a" * 300,
+    "./" + "b" * 300 + "/config.json",
+    "~/x.json",
+    "org/model@",
+    "@",
+    "/",
+    ".",
+    "x.gguf",
+]
 HEADS = ["show", "history", "compare", "help", "gpus", "mine", "?"]
 
-values = st.sampled_from(HOSTILE_VALUES) | st.text(max_size=12) | st.integers().map(str) \
-    | st.floats().map(str)
+values = st.sampled_from(HOSTILE_VALUES) | st.text(max_size=12) | st.integers().map(str) | st.floats().map(str)
 settings_words = st.builds(lambda k, v: f"{k}={v}", st.sampled_from(KEY_WORDS), values)
 built = st.builds(
     lambda head, words: " ".join([*head, *words]),
     st.lists(st.sampled_from(MODELS + HEADS) | st.text(max_size=20), min_size=0, max_size=3),
     st.lists(settings_words | values, max_size=6),
 )
-GOOD = [f"{QWEN_7B} s=32k b=4 gpu=h100 gpus=2 engine=vllm", "org/model s=8k kv=fp8 dtype=awq", "show 1",
-        "compare org/a org/b s=16k", "history org/model mine", "org/model p=4 n=7 util=0.8 mnbt=8192 seqs=64"]
+GOOD = [
+    f"{QWEN_7B} s=32k b=4 gpu=h100 gpus=2 engine=vllm",
+    "org/model s=8k kv=fp8 dtype=awq",
+    "show 1",
+    "compare org/a org/b s=16k",
+    "history org/model mine",
+    "org/model p=4 n=7 util=0.8 mnbt=8192 seqs=64",
+]
 
 
 @st.composite
@@ -100,9 +155,13 @@ commands = st.text(max_size=80) | built | mutated()
 
 def fuzz(examples: int) -> settings:
     """Bounded, reproducible runs, no per-example deadline (a 5,000-digit value takes its time)."""
-    return settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                           HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    )
 
 
 def _check(text: str, service: tuple[Service, Store]) -> None:
@@ -112,8 +171,13 @@ def _check(text: str, service: tuple[Service, Store]) -> None:
     before = store.count()
     reply = svc.run(text, WHO)  # nothing may escape the service
     render(reply, "U1")  # nor the Slack renderer
-    outcomes = [reply.outcome] if isinstance(reply, EstimateReply) else \
-        [reply.a, reply.b] if isinstance(reply, CompareReply) else []
+    outcomes = (
+        [reply.outcome]
+        if isinstance(reply, EstimateReply)
+        else [reply.a, reply.b]
+        if isinstance(reply, CompareReply)
+        else []
+    )
     for outcome in outcomes:
         assert outcome.saved, (text, outcome.note)  # answers and failures alike are kept
         if outcome.estimate is not None:
@@ -126,11 +190,21 @@ def _check(text: str, service: tuple[Service, Store]) -> None:
             assert store.count() == before + 1, text  # the mistake is stored with its sentence
 
 
-@pytest.mark.parametrize("text", [
-    "org/model s=" + "9" * 309, "org/model gpus=" + "9" * 400, "org/model mnbt=" + "9" * 5000, "show ²",
-    "show " + "9" * 5000, "show 99999999999999999999", "./" + "a" * 300 + "/config.json", "org/model n=1e-300",
-    "org/model seqs=1e308", "a" * 4000,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "org/model s=" + "9" * 309,
+        "org/model gpus=" + "9" * 400,
+        "org/model mnbt=" + "9" * 5000,
+        "show ²",
+        "show " + "9" * 5000,
+        "show 99999999999999999999",
+        "./" + "a" * 300 + "/config.json",
+        "org/model n=1e-300",
+        "org/model seqs=1e308",
+        "a" * 4000,
+    ],
+)
 def test_the_reported_commands_end_in_a_sentence(text: str, service: tuple[Service, Store]) -> None:
     _check(text, service)
 

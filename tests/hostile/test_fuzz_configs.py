@@ -24,10 +24,16 @@ QUERIES = (
     Query(engine="vllm", gpu="h100", gpus=2, seq_len=131072, batch=64),
 )
 
+
 def fuzz(examples: int) -> settings:
     """Bounded, reproducible runs (CI sees the same examples every time), no per-example deadline."""
-    return settings(max_examples=examples, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 def _check(config: dict[str, Any]) -> None:

@@ -66,8 +66,10 @@ def test_counts_stay_exact_past_float_precision() -> None:
         parse("org/model s=1.5")
 
 
-@pytest.mark.parametrize("text", ["show ²", "show ١٢", "show 0", "show -1", "show 1.0", "show " + "9" * 5000,
-                                  "show 99999999999999999999", "show #"])
+@pytest.mark.parametrize(
+    "text",
+    ["show ²", "show ١٢", "show 0", "show -1", "show 1.0", "show " + "9" * 5000, "show 99999999999999999999", "show #"],
+)
 def test_show_takes_an_ascii_record_number(text: str) -> None:
     with pytest.raises(InputError, match="show needs the number"):
         parse(text)
@@ -152,16 +154,19 @@ def test_a_plain_safetensors_header_still_reads() -> None:
 # ---------------------------------------------------------------- config fields
 
 
-@pytest.mark.parametrize(("field", "value", "sentence"), [
-    ("vocab_size", 1e308, "vocab_size=1e+308: vram reads models of at most 16,777,216 tokens"),
-    ("vocab_size", 10**400, "vocab_size="),
-    ("hidden_size", 1e30, "hidden_size=1e+30: vram reads models of at most 1,048,576 hidden units"),
-    ("hidden_size", -3584, "hidden_size=-3584; it cannot be negative"),
-    ("num_attention_heads", float("nan"), "num_attention_heads=nan, which is not a usable number"),
-    ("intermediate_size", float("inf"), "intermediate_size=inf, a value vram cannot read"),
-    ("max_position_embeddings", 10**300, "max_position_embeddings="),
-    ("rope_theta", float("nan"), "rope_theta=nan, which is not a usable number"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "sentence"),
+    [
+        ("vocab_size", 1e308, "vocab_size=1e+308: vram reads models of at most 16,777,216 tokens"),
+        ("vocab_size", 10**400, "vocab_size="),
+        ("hidden_size", 1e30, "hidden_size=1e+30: vram reads models of at most 1,048,576 hidden units"),
+        ("hidden_size", -3584, "hidden_size=-3584; it cannot be negative"),
+        ("num_attention_heads", float("nan"), "num_attention_heads=nan, which is not a usable number"),
+        ("intermediate_size", float("inf"), "intermediate_size=inf, a value vram cannot read"),
+        ("max_position_embeddings", 10**300, "max_position_embeddings="),
+        ("rope_theta", float("nan"), "rope_theta=nan, which is not a usable number"),
+    ],
+)
 def test_absurd_config_fields_are_named(field: str, value: Any, sentence: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_model_spec({**qwen(), field: value})
@@ -192,8 +197,15 @@ def test_infinity_where_real_configs_use_it_still_reads() -> None:
 
 def test_the_product_of_capped_fields_is_still_bounded() -> None:
     # Each field under its cap, the whole 1.6e16 parameters: refused as a total.
-    config = {**qwen(), "hidden_size": 1 << 20, "intermediate_size": 1 << 22, "num_hidden_layers": 1000,
-              "num_attention_heads": 1024, "num_key_value_heads": 1024, "head_dim": 1024}
+    config = {
+        **qwen(),
+        "hidden_size": 1 << 20,
+        "intermediate_size": 1 << 22,
+        "num_hidden_layers": 1000,
+        "num_attention_heads": 1024,
+        "num_key_value_heads": 1024,
+        "head_dim": 1024,
+    }
     with pytest.raises(ConfigError, match="parameters, more than 1e"):
         load_model_spec(config)
 
@@ -207,17 +219,26 @@ def test_more_experts_per_token_than_experts_is_refused() -> None:
     assert spec.params.active <= spec.params.total
 
 
-@pytest.mark.parametrize("qc", [
-    {"quant_method": "fp8", "weight_block_size": [0, 0]},
-    {"quant_method": "fp8", "weight_block_size": [-128, 128]},
-    {"quant_method": "gptq", "bits": -4},
-    {"quant_method": "gptq", "bits": 1_000_000},
-    {"quant_method": "gptq", "bits": 4, "group_size": 0.5},
-    {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {
-        "num_bits": 8, "type": "float", "strategy": "block", "block_structure": [0, 128]}}}},
-    {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {
-        "num_bits": 4, "type": "int", "strategy": "group", "group_size": 0}}}},
-])
+@pytest.mark.parametrize(
+    "qc",
+    [
+        {"quant_method": "fp8", "weight_block_size": [0, 0]},
+        {"quant_method": "fp8", "weight_block_size": [-128, 128]},
+        {"quant_method": "gptq", "bits": -4},
+        {"quant_method": "gptq", "bits": 1_000_000},
+        {"quant_method": "gptq", "bits": 4, "group_size": 0.5},
+        {
+            "quant_method": "compressed-tensors",
+            "config_groups": {
+                "g": {"weights": {"num_bits": 8, "type": "float", "strategy": "block", "block_structure": [0, 128]}}
+            },
+        },
+        {
+            "quant_method": "compressed-tensors",
+            "config_groups": {"g": {"weights": {"num_bits": 4, "type": "int", "strategy": "group", "group_size": 0}}},
+        },
+    ],
+)
 def test_quantization_that_divides_by_zero_or_goes_negative_is_refused(qc: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_model_spec({**qwen(), "quantization_config": qc})
@@ -231,8 +252,7 @@ def test_gptq_bits_minus_four_is_exit_1_not_negative_weights(settings: Settings,
 
 
 def test_a_real_fp8_block_config_still_sizes() -> None:
-    spec = load_model_spec({**qwen(), "quantization_config": {"quant_method": "fp8",
-                                                              "weight_block_size": [128, 128]}})
+    spec = load_model_spec({**qwen(), "quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}})
     plain = load_model_spec(qwen())
     # fp8 weights plus fp32 block scales: more than half of bf16's bytes, less than all of them.
     assert weight_bytes(plain) // 2 < weight_bytes(spec) < weight_bytes(plain)

@@ -156,6 +156,7 @@ def test_cached_entry_round_trips_through_json(fake_hub: FakeHub) -> None:
 
 # -- gpt-oss-20b: MXFP4 experts, headers read ----------------------------------------------------
 
+
 # gpt-oss-20b (config): hidden 2880, 24 layers, 64 heads x 64, 8 KV heads, 32 experts of width
 # 2880, vocabulary 201088, untied lm_head, attention biases and sinks.
 # BF16 per layer: norms 2 x 2880 = 5,760; q 4096 x 2880 + bias 4096 = 11,800,576;
@@ -172,8 +173,16 @@ def test_gpt_oss_headers_give_exact_bytes_per_tensor(fake_hub: FakeHub) -> None:
     got = resolver(fake_hub).resolve("openai/gpt-oss-20b")
     st = got.safetensors
     assert st is not None and st.tensors is not None
-    bf16_per_layer = (2 * 2880 + (4096 * 2880 + 4096) + 2 * (512 * 2880 + 512) + (2880 * 4096 + 2880) + 64
-                      + (32 * 2880 + 32) + 32 * 5760 + 32 * 2880)
+    bf16_per_layer = (
+        2 * 2880
+        + (4096 * 2880 + 4096)
+        + 2 * (512 * 2880 + 512)
+        + (2880 * 4096 + 2880)
+        + 64
+        + (32 * 2880 + 32)
+        + 32 * 5760
+        + 32 * 2880
+    )
     assert bf16_per_layer == 26_924_576
     bf16 = 24 * bf16_per_layer + 2 * 201088 * 2880 + 2880
     assert bf16 == 1_804_459_584
@@ -281,8 +290,10 @@ def test_gguf_only_repo_is_sized_from_its_header(fake_hub: FakeHub) -> None:
     g = got.gguf
     assert g is not None
     assert g.filename == "Llama-3.2-1B-Instruct-Q4_K_M.gguf"
-    assert g.files == {"Llama-3.2-1B-Instruct-Q4_K_M.gguf": 807_694_464,
-                       "Llama-3.2-1B-Instruct-Q8_0.gguf": 1_321_083_008}
+    assert g.files == {
+        "Llama-3.2-1B-Instruct-Q4_K_M.gguf": 807_694_464,
+        "Llama-3.2-1B-Instruct-Q8_0.gguf": 1_321_083_008,
+    }
     assert g.file_bytes == 807_694_464
     assert (g.architecture, g.block_count, g.embedding_length, g.feed_forward_length) == ("llama", 16, 2048, 8192)
     assert (g.head_count, g.head_count_kv, g.key_length, g.context_length) == (32, 8, 64, 131072)
@@ -330,10 +341,15 @@ def test_unknown_repo_without_close_ids_says_so_plainly(fake_hub: FakeHub) -> No
 
 
 def test_rank_suggestions_orders_by_similarity() -> None:
-    ranked = rank_suggestions("meta-llama/Llama-3.1-8B-Instuct", [
-        "meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.1-8B", "google/gemma-2-9b-it",
-        "meta-llama/Llama-3.1-70B-Instruct",
-    ])
+    ranked = rank_suggestions(
+        "meta-llama/Llama-3.1-8B-Instuct",
+        [
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "meta-llama/Llama-3.1-8B",
+            "google/gemma-2-9b-it",
+            "meta-llama/Llama-3.1-70B-Instruct",
+        ],
+    )
     assert ranked[0] == "meta-llama/Llama-3.1-8B-Instruct"
     assert "google/gemma-2-9b-it" not in ranked
 
@@ -431,8 +447,7 @@ def test_hub_unreachable() -> None:
     assert "cannot reach the Hugging Face Hub" in str(info.value)
 
 
-def test_offline_mode_with_nothing_cached(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch,
-                                          tmp_path: Path) -> None:
+def test_offline_mode_with_nothing_cached(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path))  # an empty Hugging Face cache
     with pytest.raises(HubUnavailableError) as info:
         resolver(fake_hub, offline=True).resolve("Qwen/Qwen3-8B")
@@ -450,8 +465,9 @@ def _hf_cache(root: Path, repo: str, sha: str, files: dict[str, bytes]) -> None:
         (folder / "snapshots" / sha / name).write_bytes(data)
 
 
-def test_offline_mode_reads_the_hugging_face_cache(fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch,
-                                                   tmp_path: Path) -> None:
+def test_offline_mode_reads_the_hugging_face_cache(
+    fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     # Never looked up by vram, but downloaded by transformers before: HF_HUB_OFFLINE=1 answers from
     # that copy, as from_pretrained would, at the commit refs/main points to.
     sha = "a" * 40
@@ -504,8 +520,12 @@ def test_token_never_appears_in_errors_or_logs(
     secret = OTHER_TOKEN
     r = resolver(fake_hub, token=secret)
     messages = [repr(r)]
-    for model, rev in [("meta-llama/Llama-3.1-8B", None), ("Qwen/Qwen3-8G", None), ("Qwen/Qwen3-8B", "nope"),
-                       ("acme/private-qwen", None)]:
+    for model, rev in [
+        ("meta-llama/Llama-3.1-8B", None),
+        ("Qwen/Qwen3-8G", None),
+        ("Qwen/Qwen3-8B", "nope"),
+        ("acme/private-qwen", None),
+    ]:
         with pytest.raises(VramError) as info:
             r.resolve(model, rev)
         messages.append(str(info.value))
@@ -595,9 +615,11 @@ def test_waiters_on_a_hung_hub_share_one_timeout(fake_hub: FakeHub) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(pool.map(ask, range(4)))
     fake_hub.delay_s = 0
-    assert [sentence for sentence, _ in got] == [f"the Hugging Face Hub did not answer within {timeout_s:g} s: "
-                                                 "try again in a minute (or set HF_HUB_OFFLINE=1 to use models "
-                                                 "looked up before)"] * 4
+    assert [sentence for sentence, _ in got] == [
+        f"the Hugging Face Hub did not answer within {timeout_s:g} s: "
+        "try again in a minute (or set HF_HUB_OFFLINE=1 to use models "
+        "looked up before)"
+    ] * 4
     assert max(elapsed for _, elapsed in got) < 2 * timeout_s
     assert len(fake_hub.requests(INFO)) == 1  # one lookup for the four
 
@@ -625,8 +647,13 @@ def test_a_lookup_in_flight_at_shutdown_still_reads_its_headers(fake_hub: FakeHu
     # gpt-oss-20b needs its safetensors headers read (MXFP4 blocks), several shards at once; a
     # thread pool refuses that work once the interpreter is shutting down (a server on SIGTERM).
     fake_hub.delay_s = 0.5  # the main thread is gone before the first answer comes
-    done = subprocess.run([sys.executable, "-c", SHUTDOWN_SCRIPT, fake_hub.url], capture_output=True, text=True,
-                          timeout=60, cwd=Path(__file__).parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", SHUTDOWN_SCRIPT, fake_hub.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[2],
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("answered "), done.stdout + done.stderr
     assert "cannot schedule new futures" not in done.stdout + done.stderr

@@ -129,9 +129,7 @@ def test_locked_write_is_retried_and_saved(tmp_path: Path) -> None:
         store.close()
 
 
-def test_write_that_keeps_failing_raises_store_error_and_logs(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_write_that_keeps_failing_raises_store_error_and_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     store, blocker = _locked_sqlite(tmp_path, busy_timeout_ms=10, retries=3, backoff_s=0.01)
     try:
         with caplog.at_level(logging.WARNING, logger="store"), pytest.raises(StoreWriteError) as info:

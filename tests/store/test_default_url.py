@@ -11,9 +11,7 @@ from store import Conversation, NewQuery, Store, StoreError, default_database_ur
 ME = Conversation(platform="cli", user="me")
 
 
-def test_default_is_a_sqlite_file_in_the_user_data_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_is_a_sqlite_file_in_the_user_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # platformdirs follows XDG_DATA_HOME on Linux: $XDG_DATA_HOME/vram/vram.sqlite3.
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     url = default_database_url()
@@ -24,8 +22,7 @@ def test_default_is_a_sqlite_file_in_the_user_data_dir(
     try:
         store.ensure_schema()  # first use: directory, file and tables appear
         assert (tmp_path / "data" / "vram" / "vram.sqlite3").is_file()
-        rec = store.record(NewQuery(conversation=ME, text="vram microsoft/phi-4", status="ok",
-                                    model="microsoft/phi-4"))
+        rec = store.record(NewQuery(conversation=ME, text="vram microsoft/phi-4", status="ok", model="microsoft/phi-4"))
         assert store.history(scope=ME, model="PHI") == [rec]
     finally:
         store.close()
@@ -56,9 +53,7 @@ def test_in_memory_sqlite_works_across_threads() -> None:
     store = Store("sqlite://")
     try:
         store.upgrade()
-        t = threading.Thread(
-            target=store.record, args=(NewQuery(conversation=ME, text="vram a", status="ok"),)
-        )
+        t = threading.Thread(target=store.record, args=(NewQuery(conversation=ME, text="vram a", status="ok"),))
         t.start()
         t.join(10)
         assert store.count() == 1

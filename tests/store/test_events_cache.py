@@ -21,8 +21,13 @@ def _entry(fetched_at: float, layers: int = 40) -> CachedEntry:
         model_id="microsoft/phi-4",
         requested_id="Microsoft/Phi-4",
         revision=SHA,
-        config={"model_type": "phi3", "num_hidden_layers": layers, "rope_scaling": None,
-                "torch_dtype": "bfloat16", "nested": {"a": [1, 2.5, "x"]}},
+        config={
+            "model_type": "phi3",
+            "num_hidden_layers": layers,
+            "rope_scaling": None,
+            "torch_dtype": "bfloat16",
+            "nested": {"a": [1, 2.5, "x"]},
+        },
         safetensors=SafetensorsInfo(parameters={"BF16": 14659507200}),
         source="hub",
         warnings=("a warning",),
@@ -121,10 +126,16 @@ def test_prune_retention(store: Store) -> None:
     # Event ids keep 1 day from receipt: 25 hours old goes, 23 hours old stays.
     assert store.claim_event("old") and store.claim_event("new")
     with store.engine.begin() as conn:
-        conn.execute(update(HandledEventRow).where(HandledEventRow.event_id == "old")
-                     .values(received_at=now - timedelta(hours=25)))
-        conn.execute(update(HandledEventRow).where(HandledEventRow.event_id == "new")
-                     .values(received_at=now - timedelta(hours=23)))
+        conn.execute(
+            update(HandledEventRow)
+            .where(HandledEventRow.event_id == "old")
+            .values(received_at=now - timedelta(hours=25))
+        )
+        conn.execute(
+            update(HandledEventRow)
+            .where(HandledEventRow.event_id == "new")
+            .values(received_at=now - timedelta(hours=23))
+        )
     store.prune(now=now)
     with store.engine.connect() as conn:
         assert conn.execute(select(HubCacheRow.key)).scalars().all() == ["hub:new@main"]

@@ -24,10 +24,16 @@ def cli(user: str | None) -> Conversation:
 def _add(store: Store, n: int, conversation: Conversation, *, posted: bool = True) -> QueryRecord:
     """Query #n; ``posted``: the answer went to the conversation (else only its asker saw it)."""
     model = MODELS[n % len(MODELS)]
-    rec = store.record(NewQuery(
-        conversation=conversation, text=f"#{n} {model}", model=model, requested_model=model.lower(),
-        status="ok", created_at=T0 + timedelta(minutes=n),
-    ))
+    rec = store.record(
+        NewQuery(
+            conversation=conversation,
+            text=f"#{n} {model}",
+            model=model,
+            requested_model=model.lower(),
+            status="ok",
+            created_at=T0 + timedelta(minutes=n),
+        )
+    )
     if posted and conversation.channel is not None:
         store.set_posted(rec.id, channel=conversation.channel, ts=f"{n}.0", thread_ts=None)
         return store.get(rec.id) or rec
@@ -119,7 +125,8 @@ def test_every_scope_sees_exactly_what_the_rule_allows(store: Store) -> None:
     scopes = [
         slack(t, c, u, private=c is not None and c.startswith("D"))
         for t, c, u in itertools.product(
-            ["T1", "T2", "T9", None], ["C1", "C2", "DU1", "DU2", "DPEOPLE", "GPRIV", "C9", None],
+            ["T1", "T2", "T9", None],
+            ["C1", "C2", "DU1", "DU2", "DPEOPLE", "GPRIV", "C9", None],
             ["U1", "U2", "U3", None],
         )
     ] + [cli(u) for u in ["alice", "bob", "carol", None]]

@@ -135,8 +135,9 @@ def test_0004_keeps_existing_rows_and_marks_the_posted_ones_public(db_url: str) 
         assert one is not None and one.public and one.conversation.workspace == "T1"
         assert two is not None and not two.public
         # Any front end may now be stored: the platform is no longer a closed list in the table.
-        rec = store.record(NewQuery(conversation=Conversation(platform="mattermost", channel="c", user="u"),
-                                    text="x", status="ok"))
+        rec = store.record(
+            NewQuery(conversation=Conversation(platform="mattermost", channel="c", user="u"), text="x", status="ok")
+        )
         assert store.get(rec.id) == rec
     finally:
         store.close()

@@ -18,8 +18,12 @@ CASES = [
     (IN_CHANNEL, "llama", None, ["ix_queries_channel", "ix_queries_channel_user", "ix_queries_dm"]),
     (IN_CHANNEL, None, "U2", ["ix_queries_channel_user"]),
     (IN_CHANNEL, "llama", "U1", ["ix_queries_channel_user", "ix_queries_dm"]),
-    (Conversation(platform="slack", workspace="T1", channel="D1", user="U1", private=True), None, None,
-     ["ix_queries_channel", "ix_queries_channel_user", "ix_queries_dm"]),
+    (
+        Conversation(platform="slack", workspace="T1", channel="D1", user="U1", private=True),
+        None,
+        None,
+        ["ix_queries_channel", "ix_queries_channel_user", "ix_queries_dm"],
+    ),
     (Conversation(platform="cli", user="me"), "qwen", None, ["ix_queries_user"]),
 ]
 

@@ -17,10 +17,15 @@ RESULT = {
     "model": "microsoft/phi-4",
     "revision": SHA,
     "params": {"total": 14659507200},
-    "memory": {"weights": 29319014400, "kv_cache": 3355443200, "activations": 1, "overhead": 2,
-               "total": 32674457603},
-    "classic": {"model_gb": 29.4, "vanilla_gb": 91.27, "gqa_gb": 26.26, "flash_gb": 5.39,
-                "kv_cache_gb": 1.34, "total_gb": 36.13},
+    "memory": {"weights": 29319014400, "kv_cache": 3355443200, "activations": 1, "overhead": 2, "total": 32674457603},
+    "classic": {
+        "model_gb": 29.4,
+        "vanilla_gb": 91.27,
+        "gqa_gb": 26.26,
+        "flash_gb": 5.39,
+        "kv_cache_gb": 1.34,
+        "total_gb": 36.13,
+    },
     "fit": None,
     "warnings": ["naïve — ünïcödé ✓"],
 }
@@ -31,8 +36,11 @@ def slack_query(**over: object) -> NewQuery:
         "conversation": Conversation(platform="slack", workspace="T1", channel="C1", user="U1"),
         "text": "/vram microsoft/phi-4 s=16k",
         "params": {"seq_len": 16384, "batch": 1, "flash_attention": True},
-        "requested_model": "microsoft/phi-4", "model": "microsoft/phi-4", "revision": SHA,
-        "result": RESULT, "status": "ok",
+        "requested_model": "microsoft/phi-4",
+        "model": "microsoft/phi-4",
+        "revision": SHA,
+        "result": RESULT,
+        "status": "ok",
     }
     fields.update(over)
     return NewQuery(**fields)  # type: ignore[arg-type]
@@ -82,8 +90,16 @@ def test_created_at_defaults_to_now_and_is_utc(store: Store) -> None:
 
 def test_error_record(store: Store) -> None:
     sentence = "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN"
-    rec = store.record(slack_query(status="error", error=sentence, model=None, revision=None, result=None,
-                                   requested_model="meta-llama/Llama-3.1-8B"))
+    rec = store.record(
+        slack_query(
+            status="error",
+            error=sentence,
+            model=None,
+            revision=None,
+            result=None,
+            requested_model="meta-llama/Llama-3.1-8B",
+        )
+    )
     got = store.get(rec.id)
     assert got is not None and got.status == "error" and got.error == sentence
     assert got.model is None and got.model_label == "meta-llama/Llama-3.1-8B"
@@ -129,9 +145,7 @@ def test_set_posted_and_thread_follow_ups(store: Store) -> None:
     root = store.record(slack_query())
     store.set_posted(root.id, channel="C1", ts="1700000000.000100", thread_ts=None)
     got = store.get(root.id)
-    assert got is not None and (got.posted_channel, got.posted_ts, got.thread_ts) == (
-        "C1", "1700000000.000100", None
-    )
+    assert got is not None and (got.posted_channel, got.posted_ts, got.thread_ts) == ("C1", "1700000000.000100", None)
     assert got.public  # posted: the channel saw it
     # The thread is found from its root message alone.
     found = store.latest_in_thread(team="T1", channel="C1", thread_ts="1700000000.000100")
@@ -144,8 +158,7 @@ def test_set_posted_and_thread_follow_ups(store: Store) -> None:
     assert found is not None and found.id == reply.id and found.parent_id == root.id
 
     # A reply that failed does not become the base of the next what-if.
-    bad = store.record(slack_query(text="s=huge", parent_id=reply.id, status="error", error="bad s",
-                                   result=None))
+    bad = store.record(slack_query(text="s=huge", parent_id=reply.id, status="error", error="bad s", result=None))
     store.set_posted(bad.id, channel="C1", ts="1700000000.000300", thread_ts="1700000000.000100")
     found = store.latest_in_thread(team="T1", channel="C1", thread_ts="1700000000.000100")
     assert found is not None and found.id == reply.id
@@ -172,7 +185,8 @@ def test_parent_must_exist(store: Store) -> None:
 
 
 def test_record_returns_what_get_reads(store: Store) -> None:
-    rec = store.record(NewQuery(conversation=Conversation(platform="cli", user="alice"), text="vram ./cfg.json",
-                                status="ok"))
+    rec = store.record(
+        NewQuery(conversation=Conversation(platform="cli", user="alice"), text="vram ./cfg.json", status="ok")
+    )
     assert isinstance(rec, QueryRecord)
     assert store.get(rec.id) == rec

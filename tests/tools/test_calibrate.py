@@ -41,13 +41,21 @@ def test_every_case_with_a_config_is_predicted_or_says_why(results):
     assert {r.id for r in results} == {c["id"] for c in cases if c["model"] in calibrate.MODEL_CONFIGS}
     skipped = {r.id: r.skipped for r in results if r.skipped}
     # Only the two pipeline-parallel runs: the Query has no pp.
-    assert skipped == {"case025": "pipeline parallelism is not modelled",
-                       "case026": "pipeline parallelism is not modelled"}
+    assert skipped == {
+        "case025": "pipeline parallelism is not modelled",
+        "case026": "pipeline parallelism is not modelled",
+    }
 
 
 def test_weights_within_one_percent(results):
-    misses = {r.id for r in results if r.engine == "vllm" and r.skipped is None
-              and (e := calibrate.rel_err(r.weights, r.weights_measured)) is not None and abs(e) > 0.01}
+    misses = {
+        r.id
+        for r in results
+        if r.engine == "vllm"
+        and r.skipped is None
+        and (e := calibrate.rel_err(r.weights, r.weights_measured)) is not None
+        and abs(e) > 0.01
+    }
     assert misses == KNOWN_WEIGHT_MISSES
 
 
