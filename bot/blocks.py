@@ -19,6 +19,7 @@ from bot.helptext import slack_help
 from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space glyph
 from bot.report import GIB, bar, gib, params, per_token
 from estimator.classic import classic_lines as _classic_lines
+from estimator.engines import engine_names
 from estimator.notes import Note
 from estimator.query import MAX_BATCH, MAX_SEQ_LEN
 from estimator.result import Estimate
@@ -285,8 +286,8 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
                 f"gpus={fit.min_gpus}",
             )
         )
-    other = "vllm" if q.engine == "transformers" else "transformers"
-    out.append((f"On {other}", f"engine={other}"))
+    # Every other registered engine is one click away.
+    out.extend((f"On {other}", f"engine={other}") for other in engine_names() if other != q.engine)
     return out
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 from estimator.classic import GB, classic
 from estimator.dtypes import FORMAT_BITS, Dtypes, resolve_dtypes
@@ -321,8 +320,6 @@ def estimate(
         warning = _classic_warning(classic_result, memory, kv_ratio, query)
         if warning:
             notes.append(warning)
-    # kv.py lays out Mamba-style state as transformers does, or as vLLM does for any other engine.
-    state_layout: Literal["transformers", "vllm"] = "transformers" if query.engine == "transformers" else "vllm"
     return Estimate(
         model=model_id,
         revision=revision,
@@ -337,7 +334,7 @@ def estimate(
             kv_bytes_per_token=per_token,
             weight_format=fmt,
             kv_dtype=kvd,
-            kv_fixed_bytes_per_sequence=state_bytes_per_sequence(spec, gpus=query.gpus, engine=state_layout)
+            kv_fixed_bytes_per_sequence=state_bytes_per_sequence(spec, gpus=query.gpus, layout=engine.cache_layout)
             if kvd
             else 0,
             activation_peak_where=terms.activation_where,

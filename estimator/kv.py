@@ -27,6 +27,12 @@ from estimator.spec import DTYPE_BYTES, KVDType, LayerKV, ModelSpec
 
 VLLM_BLOCK_SIZE = 16
 
+# How an engine lays its cache out (each engine declares its own, see ``Engine.cache_layout``):
+# contiguous: per-token tensors as long as the sequence, a sliding window keeps ``window - 1`` tokens,
+# the conv state keeps ``d_conv`` columns and the recurrent state its own dtype (transformers);
+# paged: blocks of VLLM_BLOCK_SIZE tokens, ``d_conv - 1`` conv columns, states in the model dtype (vLLM).
+CacheLayout = Literal["contiguous", "paged"]
+
 
 def _heads_per_gpu(layer: LayerKV, gpus: int) -> int:
     if layer.kind == "mla":
@@ -67,9 +73,9 @@ def kv_bytes_per_token(spec: ModelSpec, kv_dtype: KVDType, *, gpus: int = 1) -> 
     return sum(_layer_bytes_per_token(layer, dtype_bytes, gpus) * n for layer, n in _groups(spec.layers))
 
 
-def _tokens_kept(layer: LayerKV, seq_len: int, engine: Literal["transformers", "vllm"]) -> int:
+def _tokens_kept(layer: LayerKV, seq_len: int, layout: CacheLayout) -> int:
     """Tokens one sequence of ``seq_len`` keeps in this layer's cache."""
-    if engine == "transformers":
+    if layout == "contiguous":
         if layer.kind == "sliding" and layer.window is not None:
             return min(seq_len, layer.window - 1)
         return seq_len
@@ -79,25 +85,23 @@ def _tokens_kept(layer: LayerKV, seq_len: int, engine: Literal["transformers", "
     return blocks * VLLM_BLOCK_SIZE
 
 
-def _state_bytes(layer: LayerKV, dtype_bytes: int, gpus: int, engine: Literal["transformers", "vllm"]) -> int:
+def _state_bytes(layer: LayerKV, dtype_bytes: int, gpus: int, layout: CacheLayout) -> int:
     """One sequence's fixed state in a Mamba layer; its channels are split across GPUs."""
     if not layer.conv_channels:
         return _cdiv(layer.state_elements, gpus) * dtype_bytes
     channels = _cdiv(layer.conv_channels, gpus)
     ssm = _cdiv(layer.ssm_state_elements, gpus)
-    if engine == "transformers":
+    if layout == "contiguous":
         # conv window of conv_kernel in the model dtype; the recurrent state in fp32 (Mamba, DeltaNet, KDA)
         return channels * layer.conv_kernel * dtype_bytes + ssm * (layer.ssm_state_dtype_bytes or dtype_bytes)
     return channels * (layer.conv_kernel - 1) * dtype_bytes + ssm * dtype_bytes
 
 
-def state_bytes_per_sequence(
-    spec: ModelSpec, *, gpus: int = 1, engine: Literal["transformers", "vllm"] = "transformers"
-) -> int:
+def state_bytes_per_sequence(spec: ModelSpec, *, gpus: int = 1, layout: CacheLayout = "contiguous") -> int:
     """Fixed bytes one sequence holds whatever its length (Mamba, linear-attention and conv states)."""
     dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
     return sum(
-        _state_bytes(layer, dtype_bytes, gpus, engine) * n
+        _state_bytes(layer, dtype_bytes, gpus, layout) * n
         for layer, n in _groups(spec.layers)
         if layer.kind == "state" or layer.conv_channels
     )
@@ -110,7 +114,7 @@ def kv_cache_bytes(
     batch: int,
     kv_dtype: KVDType,
     gpus: int = 1,
-    engine: Literal["transformers", "vllm"] = "transformers",
+    layout: CacheLayout = "contiguous",
 ) -> int:
     """Bytes one GPU holds for ``batch`` sequences of ``seq_len`` tokens, as the engine allocates."""
     dtype_bytes = DTYPE_BYTES[kv_dtype]
@@ -118,7 +122,7 @@ def kv_cache_bytes(
     per_sequence = 0
     for layer, n in _groups(spec.layers):
         if layer.kind == "state" or layer.conv_channels:  # Falcon-H1 layers hold both
-            per_sequence += _state_bytes(layer, state_bytes, gpus, engine) * n
+            per_sequence += _state_bytes(layer, state_bytes, gpus, layout) * n
         if layer.kind not in ("state", "none"):
-            per_sequence += _layer_bytes_per_token(layer, dtype_bytes, gpus) * _tokens_kept(layer, seq_len, engine) * n
+            per_sequence += _layer_bytes_per_token(layer, dtype_bytes, gpus) * _tokens_kept(layer, seq_len, layout) * n
     return per_sequence * batch

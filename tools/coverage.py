@@ -79,8 +79,8 @@ def _vram_cache(spec: Any, lengths: tuple[int, int]) -> tuple[int, int]:
 
     bf16 = spec.model_copy(update={"torch_dtype": "bf16"})  # the oracle runs the model in bfloat16
     l1, l2 = lengths
-    b1 = kv_cache_bytes(bf16, seq_len=l1, batch=1, kv_dtype="bf16", engine="transformers")
-    b2 = kv_cache_bytes(bf16, seq_len=l2, batch=1, kv_dtype="bf16", engine="transformers")
+    b1 = kv_cache_bytes(bf16, seq_len=l1, batch=1, kv_dtype="bf16", layout="contiguous")
+    b2 = kv_cache_bytes(bf16, seq_len=l2, batch=1, kv_dtype="bf16", layout="contiguous")
     per_token = (b2 - b1) // (l2 - l1)
     return per_token, b1 - per_token * l1
 

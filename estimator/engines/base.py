@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
-from estimator.kv import kv_cache_bytes
+from estimator.kv import CacheLayout, kv_cache_bytes
 from estimator.notes import Note
 from estimator.spec import Frozen, KVDType, ModelSpec
 
@@ -58,6 +58,7 @@ class Engine(Protocol):
     report_key: ClassVar[str | None]  # its --json section, None when it has none
     report_model: ClassVar[type[EngineReport] | None]
     setting_keys: ClassVar[tuple[str, ...]]  # grammar keys only this engine reads
+    cache_layout: ClassVar[CacheLayout]  # how its KV cache and per-sequence states are laid out
     always_fused_attention: ClassVar[bool]  # fa=off changes nothing
     overhead_label: ClassVar[str]  # what its overhead term is made of, for the breakdown
     no_bf16: ClassVar[str]  # what happens in bf16 on a GPU without it
@@ -143,6 +144,7 @@ class BaseEngine:
     help: ClassVar[str]
     report_key: ClassVar[str | None] = None
     report_model: ClassVar[type[EngineReport] | None] = None
+    cache_layout: ClassVar[CacheLayout] = "contiguous"
     setting_keys: ClassVar[tuple[str, ...]] = ()
     always_fused_attention: ClassVar[bool] = False
     overhead_label: ClassVar[str] = "CUDA context and allocator"

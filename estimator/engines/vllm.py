@@ -54,7 +54,7 @@ from estimator.engines.vllm_profiles import (
     profile_for,
 )
 from estimator.gpus import GPU, lookup_gpu
-from estimator.kv import kv_cache_bytes
+from estimator.kv import CacheLayout, kv_cache_bytes
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
 
@@ -1141,7 +1141,7 @@ def _kv_bytes(
     pages per request), so the fit and the concurrency follow one rule. A KV dtype other than the
     query's (the classic comparison) is counted per token (estimator.kv)."""
     if kv_dtype_bytes(spec, query) != DTYPE_BYTES[kv_dtype]:
-        return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, engine="vllm")
+        return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, layout="paged")
     at = query.model_copy(update={"gpus": gpus}) if gpus != query.gpus else query
     if gpu is None and at.gpu:
         gpu = lookup_gpu(at.gpu)
@@ -1153,6 +1153,7 @@ class VllmEngine(BaseEngine):
     """``vllm serve``: the memory it reserves at start-up, its KV pool and concurrency."""
 
     name: ClassVar[str] = "vllm"
+    cache_layout: ClassVar[CacheLayout] = "paged"
     label: ClassVar[str] = "vLLM"
     help: ClassVar[str] = "vLLM (`vllm serve`): KV pool and concurrency"
     report_key: ClassVar[str | None] = "vllm"

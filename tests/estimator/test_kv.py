@@ -122,7 +122,7 @@ def test_full_attention_cache_is_linear_in_tokens_and_batch() -> None:
     assert kv_cache_bytes(s, seq_len=1000, batch=3, kv_dtype="bf16") == per_token * 1000 * 3
     assert kv_cache_bytes(s, seq_len=1000, batch=3, kv_dtype="fp8") == per_token // 2 * 1000 * 3
     # vLLM allocates whole blocks of 16 tokens: 1000 -> 63 blocks = 1008 tokens
-    assert kv_cache_bytes(s, seq_len=1000, batch=3, kv_dtype="bf16", engine="vllm") == per_token * 1008 * 3
+    assert kv_cache_bytes(s, seq_len=1000, batch=3, kv_dtype="bf16", layout="paged") == per_token * 1008 * 3
 
 
 def test_gemma2_sliding_layers_keep_window_minus_one() -> None:
@@ -133,7 +133,7 @@ def test_gemma2_sliding_layers_keep_window_minus_one() -> None:
     # shorter than the window: every layer keeps every token
     assert kv_cache_bytes(s, seq_len=1000, batch=2, kv_dtype="bf16") == 42 * per_layer_token * 1000 * 2
     # vLLM: full layers 512 blocks; sliding layers cdiv(4095, 16) + 1 = 257 blocks
-    assert kv_cache_bytes(s, seq_len=8192, batch=1, kv_dtype="bf16", engine="vllm") == 21 * per_layer_token * (
+    assert kv_cache_bytes(s, seq_len=8192, batch=1, kv_dtype="bf16", layout="paged") == 21 * per_layer_token * (
         512 * 16 + 257 * 16
     )
 
@@ -151,7 +151,7 @@ def test_gpt_oss_alternating_128_window() -> None:
     per_layer_token = 8 * 64 * 2 * 2
     assert kv_cache_bytes(s, seq_len=4096, batch=1, kv_dtype="bf16") == per_layer_token * (12 * 4096 + 12 * 127)
     # vLLM: sliding layers keep cdiv(127, 16) + 1 = 9 blocks
-    assert kv_cache_bytes(s, seq_len=4096, batch=1, kv_dtype="bf16", engine="vllm") == per_layer_token * (
+    assert kv_cache_bytes(s, seq_len=4096, batch=1, kv_dtype="bf16", layout="paged") == per_layer_token * (
         12 * 4096 + 12 * 9 * 16
     )
 
@@ -199,7 +199,7 @@ def test_jamba_state_layers_fixed_per_sequence() -> None:
     )
     # vLLM: a conv window of d_conv - 1 and the SSM state in the model dtype; 1000 -> 63 blocks
     vllm_state = 28 * (d_inner * (d_conv - 1) * 2 + d_inner * d_state * 2)
-    assert kv_cache_bytes(s, seq_len=1000, batch=1, kv_dtype="bf16", engine="vllm") == attn_token * 1008 + vllm_state
+    assert kv_cache_bytes(s, seq_len=1000, batch=1, kv_dtype="bf16", layout="paged") == attn_token * 1008 + vllm_state
     # an fp8 KV cache does not shrink the Mamba state
     assert kv_cache_bytes(s, seq_len=1000, batch=1, kv_dtype="fp8") == attn_token // 2 * 1000 + state_bytes
 
