@@ -1727,6 +1727,9 @@ def _build(
         vocab_size=vocab,
         intermediate_size=_dense_width(c, g),
         max_position_embeddings=_int(cfg, model_type, "max_position_embeddings", "n_positions", default=None),
+        scaled_max_positions=_scaled_max_positions(
+            cfg, _int(cfg, model_type, "max_position_embeddings", "n_positions", default=None)
+        ),
         tie_word_embeddings=tied,
         layers=tuple(layer_kv),
         params=params,
@@ -1740,6 +1743,24 @@ def _build(
         config_source=source,
         **extra,
     )
+
+
+def _scaled_max_positions(cfg: Mapping[str, Any], positions: int | None) -> int | None:
+    """``positions`` with the config's RoPE scaling applied as vLLM derives its longest max_model_len."""
+    if positions is None:
+        return None
+    scaling = cfg.get("rope_scaling") or cfg.get("rope_parameters")
+    if not isinstance(scaling, Mapping):
+        return positions
+    kind = str(scaling.get("rope_type") or scaling.get("type") or "default")
+    factor = scaling.get("factor")
+    if kind in ("default", "su", "longrope", "llama3") or not isinstance(factor, int | float) or factor <= 1:
+        return positions
+    if kind == "yarn":
+        original = scaling.get("original_max_position_embeddings")
+        if isinstance(original, int) and original > 0:
+            positions = original
+    return int(positions * factor)
 
 
 def _dense_width(c: _Counts, g: _Geometry) -> int:

@@ -185,6 +185,10 @@ class ModelSpec(Frozen):
     moe_intermediate_size: int = 0
     num_moe_layers: int = 0
     max_position_embeddings: int | None = None
+    # The longest max_model_len the config allows once its RoPE scaling is applied, derived the way
+    # vLLM's model config does (yarn: original positions x factor; linear/dynamic: positions x factor;
+    # llama3/longrope/su: the positions as given). None when the config names no positions.
+    scaled_max_positions: int | None = None
     tie_word_embeddings: bool = False
     layers: tuple[LayerKV, ...]  # one per decoder layer
     params: ParamCounts

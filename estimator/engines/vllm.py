@@ -987,14 +987,8 @@ def vllm_terms(
         warnings.append(
             note("kv_off_allocates", "vLLM always allocates a KV cache; kv=off only drops it from the memory total")
         )
-    if spec.max_position_embeddings and query.seq_len > spec.max_position_embeddings:
-        warnings.append(
-            note(
-                "context_window_exceeded",
-                f"vLLM refuses max_model_len {query.seq_len:,} above the "
-                f"model's {spec.max_position_embeddings:,} positions unless told to override",
-            )
-        )
+    if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
+        warnings.append(note("context_window_exceeded", f"vLLM refuses it: {_too_long(query.seq_len, longest)}"))
     _, layout_warnings = kv_layout(spec, query)
     warnings.extend(note("kv_page_padding", w) for w in layout_warnings)
     return EngineTerms(activations=peak, overhead=overhead, activation_where=where, warnings=tuple(warnings))
@@ -1149,6 +1143,18 @@ def _kv_bytes(
     return requests_kv_bytes(spec, at, seq_len=seq_len, batch=batch, tp=gpus, batched_tokens=batched)
 
 
+def _longest_max_model_len(spec: ModelSpec) -> int | None:
+    """The longest max_model_len vLLM derives from the config (its positions, with RoPE scaling)."""
+    return spec.scaled_max_positions or spec.max_position_embeddings
+
+
+def _too_long(seq_len: int, longest: int) -> str:
+    return (
+        f"max_model_len {seq_len:,} is past the {longest:,} positions the model's config allows (RoPE scaling "
+        "included); VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 overrides that, at the risk of wrong outputs"
+    )
+
+
 class VllmEngine(BaseEngine):
     """``vllm serve``: the memory it reserves at start-up, its KV pool and concurrency."""
 
@@ -1250,7 +1256,10 @@ class VllmEngine(BaseEngine):
         return notes
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
-        """vLLM checks the TP size against the heads at start-up: say so, with the sizes it accepts."""
+        """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
+        scaling), and a TP size that does not divide the heads (with the sizes it accepts)."""
+        if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
+            return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
         why = tp_refusal(spec, query.gpus)
         if why is None:
             return None

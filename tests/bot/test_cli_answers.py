@@ -68,7 +68,7 @@ def test_compare_shows_each_side_s_warnings_once(settings: Settings) -> None:
     code, out, _ = vram(["compare", qwen, PHI4, "s=32k", "engine=vllm"], settings)
     assert code == 0
     flat = " ".join(out.split())
-    assert "microsoft/phi-4: vLLM refuses max_model_len 32,768" in flat, out  # named by _name_or_path
+    assert "microsoft/phi-4: vLLM refuses it: max_model_len 32,768 is past the 16,384" in flat, out  # by _name_or_path
     # One sentence about the context window, not the generic one as well.
     assert "longer than the model's context window" not in flat
     assert "The classic formula says" not in flat
