@@ -27,6 +27,9 @@ from bot.settings import Settings
 from common.errors import InputError
 from tests.bot.test_cli import PHI4, vram
 
+# Subprocesses, both databases or many generated examples: outside the fast subset.
+pytestmark = pytest.mark.slow
+
 # The original calculator's worked example, as its user typed it: phi-4, n=14.7, p=16, s=16384, b=1,
 # FlashAttention Y, KV cache Y (and no GPU: that question is new and may be left blank).
 SEED_ANSWERS = [PHI4, "14.7", "16", "16384", "1", "Y", "Y", ""]

@@ -28,6 +28,9 @@ from tests.fakehub import FakeHub
 from tests.mockslack import BOT_ID, BOT_USER_ID, MockSlack, SlackSender
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
 
+# Real servers and peers on 127.0.0.1 (seconds per test): outside the fast subset.
+pytestmark = pytest.mark.slow
+
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token"
 # Qwen3-8B: 36 layers, 8 KV heads, head_dim 128, bf16 -> KV per token 2 x 36 x 8 x 128 x 2 = 147,456 B = 144 KiB

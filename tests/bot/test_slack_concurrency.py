@@ -13,6 +13,9 @@ from sources import Resolver
 from tests.bot.test_slack_app import Bot, start_bot
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
 
+# Real servers and peers on 127.0.0.1 (seconds per test): outside the fast subset.
+pytestmark = pytest.mark.slow
+
 
 # -- 20 concurrent commands while the Hub hangs ------------------------------------------------------------
 @pytest.fixture

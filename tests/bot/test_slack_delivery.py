@@ -14,6 +14,9 @@ from tests.bot.test_slack_app import QWEN3_8B, Bot, hub_resolver, start_bot
 from tests.fakehub import FakeHub
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
 
+# Real servers and peers on 127.0.0.1 (seconds per test): outside the fast subset.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def bot(db_url: str, fake_hub: FakeHub) -> Iterator[Bot]:  # noqa: F811

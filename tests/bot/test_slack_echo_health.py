@@ -21,6 +21,9 @@ from tests.fakehub import FakeHub
 from tests.mockslack import MockSlack, MockSocketMode
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
 
+# Real servers and peers on 127.0.0.1 (seconds per test): outside the fast subset.
+pytestmark = pytest.mark.slow
+
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
 
 

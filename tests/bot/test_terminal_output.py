@@ -17,6 +17,9 @@ from bot.report import tokens
 from bot.settings import Settings
 from tests.bot.test_cli import CONFIGS, PHI4, QWEN3_8B, vram
 
+# Subprocesses, both databases or many generated examples: outside the fast subset.
+pytestmark = pytest.mark.slow
+
 QWEN3_06B = str(CONFIGS / "Qwen__Qwen3-0.6B.json")
 # The classic-formula warning for phi-4 at s=16k is longer than any terminal: a wrapped one shows.
 PHI4_WARNING = (

@@ -13,6 +13,7 @@ import json
 from functools import cache
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,9 @@ from estimator.engines.vllm import tp_refusal as vllm_tp_refusal
 from estimator.estimate import estimate
 from estimator.query import Query
 from estimator.spec import ModelSpec
+
+# Subprocesses, both databases or many generated examples: outside the fast subset.
+pytestmark = pytest.mark.slow
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 NAMES = sorted(p.stem for p in CONFIGS.glob("*.json"))

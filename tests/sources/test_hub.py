@@ -30,6 +30,9 @@ from sources import CachedEntry, MemoryHubCache, Resolver, cache_key
 from sources.hub import rank_suggestions
 from tests.fakehub import GRANTED_TOKEN, OTHER_TOKEN, FakeHub
 
+# Real servers and peers on 127.0.0.1 (seconds per test): outside the fast subset.
+pytestmark = pytest.mark.slow
+
 CONFIGS = Path(__file__).parents[1] / "fixtures" / "configs"
 INFO = "/api/models/"
 

@@ -17,6 +17,9 @@ from store import Conversation, NewQuery, Store, StoreReadError, StoreWriteError
 from store.models import QueryRow
 from tests.store.conftest import require_postgres
 
+# Real servers and peers on 127.0.0.1 (seconds per test): outside the fast subset.
+pytestmark = pytest.mark.slow
+
 ME = Conversation(platform="cli", user="me")
 LOAD = Conversation(platform="cli", user="load")
 

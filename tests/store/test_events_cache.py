@@ -6,12 +6,16 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from estimator.spec import SafetensorsInfo
 from sources import CachedEntry, HubCache, ResolvedModel, StoredHubCache, cache_key
 from store import DbHubCache, Store
 from store.models import HandledEventRow, HubCacheRow, SeenRequestRow
+
+# Subprocesses, both databases or many generated examples: outside the fast subset.
+pytestmark = pytest.mark.slow
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

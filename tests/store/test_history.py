@@ -9,6 +9,9 @@ import pytest
 
 from store import Conversation, NewQuery, QueryRecord, Store
 
+# Subprocesses, both databases or many generated examples: outside the fast subset.
+pytestmark = pytest.mark.slow
+
 MODELS = ["meta-llama/Llama-3.1-8B", "Qwen/Qwen3-8B", "microsoft/phi-4", "my_org/50%-Llama"]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

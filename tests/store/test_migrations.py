@@ -13,6 +13,9 @@ from store import Conversation, NewQuery, Store, StoreWriteError
 from store.migrate import HEAD_REVISION, alembic_config, script_head
 from store.models import Base
 
+# Real servers and peers on 127.0.0.1 (seconds per test): outside the fast subset.
+pytestmark = pytest.mark.slow
+
 ME = Conversation(platform="cli", user="me")
 
 TABLES = {"queries", "hub_cache", "handled_events", "seen_requests"}

@@ -11,6 +11,9 @@ from sqlalchemy import select
 from store import Conversation, NewQuery, QueryRecord, Store, StoreWriteError
 from store.models import QueryRow
 
+# Subprocesses, both databases or many generated examples: outside the fast subset.
+pytestmark = pytest.mark.slow
+
 SHA = "4a5f1d3" + "0" * 33
 
 RESULT = {
