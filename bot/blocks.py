@@ -187,6 +187,7 @@ def estimate_message(
     asked: tuple[str, str] | None = None,
     private: bool = False,
     buttons: bool = True,
+    others: tuple[str, ...] = (),
 ) -> Message:
     """One estimate as Slack shows it: header, verdict, bar, breakdown, limits, warnings, hint, buttons.
 
@@ -194,7 +195,8 @@ def estimate_message(
     "not saved" note; ``hint`` adds how to ask the next question in the thread; ``classic`` adds the
     classic formulas' six lines (always there with ``method=classic``); ``asked`` is (user id, text
     typed) for a public answer; ``private`` marks the asker-only copy (its menu offers to share it);
-    ``buttons`` adds the next what-ifs under a stored answer.
+    ``buttons`` adds the next what-ifs under a stored answer; ``others`` (Hub ids) adds one button
+    each to ask the same about another close match of a model name.
     """
     blocks: list[Block] = []
     text: list[str] = []
@@ -237,7 +239,7 @@ def estimate_message(
         blocks.append(_context(ctx))
         text.append(ctx)
     if buttons and record_id is not None:
-        blocks.append(what_if_actions(est, record_id, private=private))
+        blocks.append(what_if_actions(est, record_id, private=private, others=others))
     return _message(blocks, text)
 
 
@@ -291,11 +293,16 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
     return out
 
 
-def what_if_actions(est: Estimate, record_id: int, *, private: bool = False) -> Block:
-    """The what-if buttons and the overflow menu (share, classic lines, delete) for one stored answer."""
+def what_if_actions(est: Estimate, record_id: int, *, private: bool = False, others: tuple[str, ...] = ()) -> Block:
+    """The what-if buttons and the overflow menu (share, classic lines, delete) for one stored answer.
+
+    ``others``: other Hub ids a model name matched; a click asks the same with that model (a model id
+    typed in the thread changes the model the same way).
+    """
+    choices = what_ifs(est) + [(f"Use {model}", model) for model in others]
     elements: list[Block] = [
         _button(label, f"{WHAT_IF_ACTION}_{i}", json.dumps({"r": record_id, "c": change}))
-        for i, (label, change) in enumerate(what_ifs(est))
+        for i, (label, change) in enumerate(choices)
     ]
     options = [
         _option("Show the classic formulas", f"classic:{record_id}"),

@@ -400,12 +400,15 @@ class _Bot:
             return Answer(blocks.error_message(f"{out.error or INTERNAL_ERROR} (read as {ans.read_as})"))
         lead = ask.slack_lead(ans)
         asked = (who.user, text) if who.user else None
+        others = ans.match.others if ans.match is not None else ()
         return Answer(
-            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, lead=lead, asked=asked),
+            blocks.estimate_message(
+                out.estimate, record_id=out.record_id, note=out.note, lead=lead, asked=asked, others=others
+            ),
             public=True,
             record_id=out.record_id,
             private=blocks.estimate_message(
-                out.estimate, record_id=out.record_id, note=out.note, lead=lead, hint=False, private=True
+                out.estimate, record_id=out.record_id, note=out.note, lead=lead, hint=False, private=True, others=others
             ),
         )
 

@@ -158,3 +158,22 @@ def _scope(channel: str, user: str):  # type: ignore[no-untyped-def]
     from store.records import Conversation
 
     return Conversation(platform="slack", workspace="T0001", channel=channel, user=user)
+
+
+def test_the_other_matches_are_buttons_and_a_click_asks_about_that_model(bot: Bot) -> None:
+    bot.send.command("will qwen3 8b fit on an L40S at 8k?")
+    [post] = bot.slack.wait_for("chat.postMessage")
+    [actions] = [b for b in post.args["blocks"] if b["type"] == "actions"]
+    uses = {el["text"]["text"]: el for el in actions["elements"] if el["type"] == "button"}
+    # The fake Hub lists these two besides Qwen/Qwen3-8B for "qwen3 8b" (see the test above).
+    assert {"Use unsloth/Qwen3-8B-GGUF", "Use Qwen/Qwen3-8B-AWQ"} <= set(uses)
+    bot.pool.drain()
+    [record] = [r for r in bot.store.history(scope=_scope("C0001", "U0001")) if r.thread_ts is None]
+    awq = uses["Use Qwen/Qwen3-8B-AWQ"]
+    click = {"type": "button", "action_id": awq["action_id"], "block_id": "b", "value": awq["value"]}
+    assert bot.send.click({"ts": record.posted_ts, "blocks": post.args["blocks"]}, click).status == 200
+    [_, reply] = bot.slack.wait_for("chat.postMessage", 2)
+    assert reply.args["thread_ts"] == record.posted_ts  # answered in the answer's thread
+    bot.pool.drain()
+    [child] = [r for r in bot.store.own_queries(platform="slack", workspace="T0001", user="U0001") if r.parent_id]
+    assert child.parent_id == record.id and child.model == "Qwen/Qwen3-8B-AWQ"
