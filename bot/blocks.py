@@ -477,7 +477,12 @@ def history_message(records: Sequence[Any], *, model: str | None = None, mine: b
             )
         return _message([_section(body)], [body])
     title = f"*Recent {scope}* (`/vram show &lt;id&gt;` for one)"
-    lines = history_lines(records)
+    # Input mistakes (`s=abc`) are kept, but summed up in one line rather than listed.
+    mistakes = [r for r in records if report.is_input_mistake(r)]
+    lines = history_lines([r for r in records if not report.is_input_mistake(r)])
+    if mistakes:
+        ids = ", ".join(f"#{r.id}" for r in mistakes)
+        lines.append(f"_{report.plural(len(mistakes), 'input mistake')} not listed ({ids})_")
     blocks = [_section(title), *_sections(lines)]
     return _message(blocks, [title, *lines])
 

@@ -101,15 +101,10 @@ def history_json(records: Sequence[QueryRecord]) -> list[dict[str, Any]]:
     return items
 
 
-def is_input_mistake(rec: QueryRecord) -> bool:
-    """A query the grammar refused (``s=abc``): kept so people can see what they typed, nothing to size."""
-    return rec.status == "error" and rec.params is None
-
-
 def history_table(records: Sequence[QueryRecord]) -> Table | Text | Group:
     """Newest first, one row each; input mistakes are summed up in one line under the table."""
-    mistakes = [rec for rec in records if is_input_mistake(rec)]
-    shown = [rec for rec in records if not is_input_mistake(rec)]
+    mistakes = [rec for rec in records if report.is_input_mistake(rec)]
+    shown = [rec for rec in records if not report.is_input_mistake(rec)]
     note = None
     if mistakes:
         ids = ", ".join(f"#{rec.id}" for rec in mistakes)

@@ -257,3 +257,8 @@ def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: 
     if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
         line += "; it now fits" if new.fit.fits else "; it no longer fits"
     return line
+
+
+def is_input_mistake(rec: Any) -> bool:
+    """A query the grammar refused (``s=abc``): kept so people can see what they typed, nothing to size."""
+    return getattr(rec, "status", "ok") == "error" and getattr(rec, "params", {}) is None

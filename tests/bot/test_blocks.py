@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -293,6 +294,21 @@ class Rec:
     error: str | None = None
     parent_id: int | None = None
     model: str | None = None
+    params: dict[str, Any] | None = field(default_factory=dict)
+
+
+def test_history_message_sums_up_input_mistakes() -> None:
+    when = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
+    recs = [
+        Rec(14, when, "org/model s=abc", "error", "U0001", error="s=abc is not a number", params=None),
+        Rec(13, when, "org/model s=8k", "ok", "U0001", params={"seq_len": 8192}),
+        Rec(12, when, "org/model q=1", "error", "U0001", error='unknown key "q"', params=None),
+    ]
+    msg = blocks.history_message(recs)
+    assert_valid_blocks(msg)
+    assert "`org/model s=8k`" in msg.text
+    assert "s=abc" not in msg.text and "q=1" not in msg.text  # not listed, only counted
+    assert "2 input mistakes not listed (#14, #12)" in msg.text
 
 
 def test_history_message_lists_records_and_handles_empty() -> None:
