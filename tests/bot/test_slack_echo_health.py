@@ -55,10 +55,14 @@ def test_bidi_controls_are_neutralised_in_answers_and_history(bot: Bot) -> None:
     bot.pool.drain()
     bot.send.command("history mine")
     history = bot.slack.wait_for("response_url", 2)[1]
+    # An input mistake is summed up in the listing, not listed; `show` brings it back, neutralised.
+    assert "1 input mistake not listed (#1)" in history.args["text"]
+    bot.send.command("show 1")
+    shown_one = bot.slack.wait_for("response_url", 3)[2]
     for call in bot.slack.of("response_url"):
         shown = call.args["text"] + json.dumps(call.args.get("blocks", []), ensure_ascii=False)
         assert RLO not in shown
-    assert "acme/\ufffdlmm-evil" in history.args["text"] + json.dumps(history.args["blocks"], ensure_ascii=False)
+    assert "acme/\ufffdlmm-evil" in shown_one.args["text"] + json.dumps(shown_one.args["blocks"], ensure_ascii=False)
 
 
 def test_a_dead_database_is_one_sentence_without_host_port_or_name(tmp_path: Path, fake_hub: FakeHub) -> None:
