@@ -450,23 +450,8 @@ def _build_phi(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]
 
 def _build_mla(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
     """DeepSeek V2/V3 multi-head latent attention and their MoE."""
-    cfg, mt, h, n, heads = g.cfg, g.model_type, g.hidden, g.layers, g.heads
-    kv_rank = _int(cfg, mt, "kv_lora_rank")
-    rope = _int(cfg, mt, "qk_rope_head_dim")
-    nope = _int(cfg, mt, "qk_nope_head_dim")
-    v_dim = _int(cfg, mt, "v_head_dim")
-    q_rank = cfg.get("q_lora_rank")
-    q_out = heads * (nope + rope)
-    if q_rank is None:  # V2-Lite: a plain q_proj
-        c.linear("attention", h, q_out, "column", n)
-    else:
-        c.linear("attention", h, int(q_rank), "none", n)  # q_a_proj (replicated in vLLM)
-        c.add("attention", n * int(q_rank))  # q_a_layernorm
-        c.linear("attention", int(q_rank), q_out, "column", n)  # q_b_proj
-    c.linear("attention", h, kv_rank + rope, "none", n)  # kv_a_proj_with_mqa
-    c.add("attention", n * kv_rank)  # kv_a_layernorm
-    c.linear("attention", kv_rank, heads * (nope + v_dim), "column", n)  # kv_b_proj
-    c.linear("attention", heads * v_dim, h, "row", n)  # o_proj
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    layer = _mla_block(c, g, n, indexed=False)  # the attention projections and the latent cache
     routed = _field(cfg, "n_routed_experts", "num_local_experts", "num_experts", default=None)
     flags = _moe_layer_flags(g) if routed else [False] * n  # no routed experts: a dense MLA model
     n_moe = sum(flags)
@@ -482,7 +467,6 @@ def _build_mla(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]
     if cfg.get("topk_method") == "noaux_tc":  # V3: e_score_correction_bias per expert
         c.add("router", n_moe * experts)
     c.add("norms", n * 2 * h + h)
-    layer = LayerKV(kind="mla", kv_heads=1, key_dim=kv_rank, value_dim=rope)
     extra = {
         "num_experts": experts,
         "experts_per_token": topk,
