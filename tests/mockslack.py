@@ -481,6 +481,25 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
     return data
 
 
+def slash_command_envelope(slack: MockSlack, text: str, *, envelope_id: str = "env-1") -> dict[str, Any]:
+    """A ``/vram`` slash command as Socket Mode delivers it (from U0001 in #general of T0001)."""
+    return {
+        "envelope_id": envelope_id,
+        "type": "slash_commands",
+        "accepts_response_payload": True,
+        "payload": {
+            "team_id": "T0001",
+            "channel_id": "C0001",
+            "channel_name": "general",
+            "user_id": "U0001",
+            "command": "/vram",
+            "text": text,
+            "response_url": slack.response_url("sock"),
+            "trigger_id": "t.1",
+        },
+    }
+
+
 @dataclass
 class MockSocketMode:
     """A WebSocket server that speaks Socket Mode: says hello, sends envelopes, records the acks."""

@@ -28,7 +28,7 @@ from tests.bot.test_slack_app import (
     start_bot,
 )
 from tests.fakehub import FakeHub
-from tests.mockslack import MockSlack, MockSocketMode
+from tests.mockslack import MockSlack, MockSocketMode, slash_command_envelope
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
 
 # Real servers and peers on 127.0.0.1 (seconds per test): outside the fast subset.
@@ -369,23 +369,7 @@ def test_a_click_over_socket_mode(tmp_path: Path, fake_hub: FakeHub) -> None:
     try:
         handler.connect()
         ws.wait_connected()
-        ws.send(
-            {
-                "envelope_id": "env-1",
-                "type": "slash_commands",
-                "accepts_response_payload": True,
-                "payload": {
-                    "team_id": "T0001",
-                    "channel_id": "C0001",
-                    "channel_name": "general",
-                    "user_id": "U0001",
-                    "command": "/vram",
-                    "text": "Qwen/Qwen3-0.6B s=4k",
-                    "response_url": slack.response_url("sock"),
-                    "trigger_id": "t.1",
-                },
-            }
-        )
+        ws.send(slash_command_envelope(slack, "Qwen/Qwen3-0.6B s=4k"))
         [post] = slack.wait_for("chat.postMessage")
         [button] = [el for el in _actions(post.args) if el["type"] == "button" and "b=2" in el["value"]]
         ts = "1700000000.000001"  # the mock's first ts

@@ -22,7 +22,7 @@ from sources import HubOnlyResolver, Resolver
 from store import Store
 from store.migrate import script_head
 from tests.fakehub import FakeHub
-from tests.mockslack import MockSlack, MockSocketMode, SlackSender
+from tests.mockslack import MockSlack, MockSocketMode, SlackSender, slash_command_envelope
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
 
 # Real servers and peers on 127.0.0.1 (seconds per test): outside the fast subset.
@@ -200,23 +200,7 @@ def test_serve_in_socket_mode_end_to_end(tmp_path: Path, slack: MockSlack, fake_
             assert opened.token == "xapp-1-test"  # the app-level token opens the socket
             # The health check listens on PORT; Slack's events do not come that way.
             assert get(f"http://127.0.0.1:{settings.port}/healthz") == (200, {"ok": True})
-            ws.send(
-                {
-                    "envelope_id": "env-1",
-                    "type": "slash_commands",
-                    "accepts_response_payload": True,
-                    "payload": {
-                        "team_id": "T0001",
-                        "channel_id": "C0001",
-                        "channel_name": "general",
-                        "user_id": "U0001",
-                        "command": "/vram",
-                        "text": "Qwen/Qwen3-0.6B s=4k",
-                        "response_url": slack.response_url("sock"),
-                        "trigger_id": "t.1",
-                    },
-                }
-            )
+            ws.send(slash_command_envelope(slack, "Qwen/Qwen3-0.6B s=4k"))
             ws.wait_ack("env-1")
             [post] = slack.wait_for("chat.postMessage")
             # Qwen3-0.6B: 2 x 28 layers x 8 KV heads x 128 x 2 bytes = 114,688 B = 112 KiB per token
