@@ -122,6 +122,50 @@ def test_a_gpu_what_if_says_how_the_fit_changed(bot: Bot) -> None:
     assert "Fit: fits one NVIDIA H100" in lead and "→ does not fit one NVIDIA Tesla T4 16GB" in lead
 
 
+def test_a_reply_in_a_compare_thread_changes_both_sides(bot: Bot) -> None:
+    bot.send.command(f"compare {QWEN3_8B} Qwen/Qwen3-0.6B s=4k")
+    bot.slack.wait_for("chat.postMessage")
+    bot.pool.drain()
+    a, b = sorted(bot.store.own_queries(platform="slack", workspace="T0001", user="U0001"), key=lambda r: r.id)
+    # Both sides are stored as posted in the one message, so its thread finds them.
+    assert a.posted_ts is not None and a.posted_ts == b.posted_ts and a.public and b.public
+    ts = a.posted_ts
+    bot.send.event(bot.send.message("s=8k", thread_ts=ts))
+    [_, reply] = bot.slack.wait_for("chat.postMessage", 2)
+    assert reply.args["channel"] == "C0001" and reply.args["thread_ts"] == ts
+    lead = reply.args["blocks"][0]["text"]["text"]
+    assert lead.startswith("Changed `s=8192` on both sides")
+    # KV per token: Qwen3-8B 2 x 36 x 8 x 128 x 2 = 147,456 B; Qwen3-0.6B 2 x 28 x 8 x 128 x 2 = 114,688 B;
+    # 4,096 more tokens each.
+    bot.pool.drain()
+    mine = sorted(bot.store.own_queries(platform="slack", workspace="T0001", user="U0001"), key=lambda r: r.id)
+    a2, b2 = mine[2:]
+    assert (a2.parent_id, b2.parent_id) == (a.id, b.id) and a2.text == b2.text == "s=8k"
+    assert a2.thread_ts == b2.thread_ts == ts and a2.posted_ts == b2.posted_ts and a2.public and b2.public
+    for old, new, per_token in ((a, a2, 147_456), (b, b2, 114_688)):
+        assert new.result["memory"]["kv_cache"] - old.result["memory"]["kv_cache"] == per_token * 4096
+        before, after = sum(old.result["memory"].values()), sum(new.result["memory"].values())
+        assert f"total {before / GIB:.1f} GiB → {after / GIB:.1f} GiB" in lead
+    text = blocks_text(reply.args)
+    assert "Qwen/Qwen3-8B@" in text and "Qwen/Qwen3-0.6B@" in text and f"#{a2.id} and #{b2.id}" in text
+    # The next reply follows both changed sides (s stays 8k).
+    bot.send.event(bot.send.message("b=2", thread_ts=ts))
+    [*_, third] = bot.slack.wait_for("chat.postMessage", 3)
+    assert third.args["blocks"][1]["text"]["text"].startswith("*Compare* · s=8,192 · b=2")
+    bot.pool.drain()
+    a3, b3 = sorted(bot.store.own_queries(platform="slack", workspace="T0001", user="U0001"), key=lambda r: r.id)[4:]
+    assert (a3.parent_id, b3.parent_id) == (a2.id, b2.id)
+    # A new model would make both sides the same: refused, to its author only, and stored as a mistake.
+    bot.send.event(bot.send.message("Qwen/Qwen3-0.6B s=16k", thread_ts=ts, user="U0002"))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert eph.args["user"] == "U0002" and eph.args["thread_ts"] == ts
+    assert "changes the settings of both sides" in eph.args["text"]
+    bot.pool.drain()
+    [refused] = bot.store.own_queries(platform="slack", workspace="T0001", user="U0002")
+    assert refused.status == "error" and refused.parent_id == b3.id
+    assert len(bot.slack.of("chat.postMessage")) == 3
+
+
 def test_menu_shows_the_classic_lines_privately(bot: Bot) -> None:
     post, ts = _answer(bot, f"{QWEN3_8B} s=16k")
     assert "Memory consumption" not in blocks_text(post)  # not unless asked
