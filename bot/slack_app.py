@@ -252,7 +252,7 @@ def create_app(
     def submit(fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None = None) -> None:
         pool.submit(functools.partial(bot.guard, fn, *args, on_error=on_error), on_error=on_error)
 
-    slack_native.register(app, bot, submit, settings)  # buttons, the form, unfurls (before the catch-alls)
+    slack_native.register(app, bot, submit)  # buttons, the form, unfurls (before the catch-alls)
     if oauth is not None:  # every workspace's own token; uninstalls and revoked tokens
         oauth.register(app, bot, submit)
 

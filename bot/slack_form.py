@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,6 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks
 from bot.commands import parse
-from bot.model_suggest import Suggests
 from bot.slack_render import CANNOT_POST, COMMAND, PLATFORM, render
 from common.errors import InputError
 from estimator.gpus import catalog
@@ -36,6 +36,9 @@ CALLBACK_ID = "vram_size_form"
 SHORTCUT_ID = "vram_size_model"
 OPEN_ACTION = "vram_size_open"  # a button that opens the form for one model (the unfurl's)
 MODEL_ACTION = "model"
+MAX_OPTIONS = 20  # suggestions shown per search
+MAX_OPTION_VALUE = 150  # Block Kit's limit on an option's value
+REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 WEIGHT_DTYPES = ("bf16", "fp16", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4", "awq", "gptq")
 KV_SETTINGS = ("on", "off", "bf16", "fp16", "fp8", "int8")
 ENGINES = ("transformers", "vllm")
@@ -215,7 +218,16 @@ class Form:
             self.bot.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=None)
 
 
-def register(app: App, bot: _Bot, submit: Submit, suggestions: Suggests) -> None:
+def suggest_options(bot: _Bot, typed: str) -> list[dict[str, Any]]:
+    """The model select's options for what was typed: the Hub search's repo ids (cached in the store)."""
+    if bot.search is None:  # no search configured: the text itself, when it is a repo id
+        ids = [typed.strip()] if REPO_ID.match(typed.strip()) else []
+    else:
+        ids = bot.search.suggest(typed, limit=MAX_OPTIONS)
+    return [_option(i, i) for i in ids if len(i) <= MAX_OPTION_VALUE]
+
+
+def register(app: App, bot: _Bot, submit: Submit) -> None:
     """The form's listeners: open (command, shortcut, button), suggest models, submit."""
     form = Form(bot)
 
@@ -243,8 +255,7 @@ def register(app: App, bot: _Bot, submit: Submit, suggestions: Suggests) -> None
 
     @app.options(MODEL_ACTION)
     def on_suggest(ack: Callable[..., None], body: dict[str, Any]) -> None:
-        ids = suggestions.suggest(str(body.get("value") or ""), limit=20)
-        ack(options=[_option(i, i) for i in ids if len(i) <= 150])
+        ack(options=suggest_options(bot, str(body.get("value") or "")))
 
     @app.view(CALLBACK_ID)
     def on_submit(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:

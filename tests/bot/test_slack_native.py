@@ -312,27 +312,62 @@ def test_a_form_from_a_channel_the_bot_is_not_in_answers_in_the_dm(bot: Bot) -> 
     assert [p.args["channel"] for p in posts] == ["CPRIVATE", "U0001"]  # refused there, then the DM
 
 
-def test_model_suggestions_come_from_the_hub_and_are_cached(bot: Bot, fake_hub: FakeHub) -> None:
+def _suggest(bot: Bot, typed: str) -> list[str]:
+    """The model select's options for ``typed``, as a signed ``block_suggestion`` gets them."""
     payload = {
         "type": "block_suggestion",
         "action_id": "model",
         "block_id": "model",
-        "value": "qwen3-0",
+        "value": typed,
         "user": {"id": "U0001", "team_id": "T0001"},
         "view": {"id": "V0002", "type": "modal", "callback_id": "vram_size_form"},
     }
-    first = bot.send.interactive(payload)
-    assert first.status == 200
-    values = [o["value"] for o in json.loads(first.body)["options"]]
-    assert "Qwen/Qwen3-0.6B" in values and QWEN3_8B not in values
-    searches = len(fake_hub.requests("search="))
-    assert searches == 1
-    again = bot.send.interactive(payload)
-    assert json.loads(again.body) == json.loads(first.body)
-    assert len(fake_hub.requests("search=")) == searches  # the second came from the cache
+    sent = bot.send.interactive(payload)
+    assert sent.status == 200
+    options = json.loads(sent.body)["options"]
+    # Block Kit's limits on an external select's options
+    assert len(options) <= 100 and all(len(o["text"]["text"]) <= 75 and len(o["value"]) <= 150 for o in options)
+    return [o["value"] for o in options]
+
+
+def test_model_suggestions_come_from_the_hub_and_are_cached(bot: Bot, fake_hub: FakeHub) -> None:
+    fake_hub.downloads["qwen/qwen3-0.6b"] = 5  # the Hub lists the most downloaded first
+    first = _suggest(bot, "qwen3-0")
+    # Every fixture repo whose id holds "qwen3-0", and no other.
+    assert first[0] == "Qwen/Qwen3-0.6B" and all("qwen3-0" in i.lower() for i in first)
+    assert QWEN3_8B not in first
+    assert len(fake_hub.requests("search=")) == 1
+    assert _suggest(bot, "qwen3-0") == first
+    assert len(fake_hub.requests("search=")) == 1  # the second came from the cache
+    # The cache is the store's, the one the plain-words reader uses: a new process's search (a fresh
+    # ModelSearch on the same database) asks the Hub nothing either.
+    from sources import make_search
+
+    fresh = make_search(Settings(hf_endpoint=fake_hub.url), store_cache=bot.store.hub_cache())
+    assert fresh.suggest("qwen3-0") == first
+    assert len(fake_hub.requests("search=")) == 1
     # A full id is offered as typed, even when the Hub search knows nothing of it.
-    typed = bot.send.interactive({**payload, "value": "acme/private-model"})
-    assert next(o["value"] for o in json.loads(typed.body)["options"]) == "acme/private-model"
+    assert _suggest(bot, "acme/private-model")[0] == "acme/private-model"
+
+
+def test_a_failing_hub_suggests_only_what_was_typed(bot: Bot, fake_hub: FakeHub) -> None:
+    fake_hub.fail_status = 503
+    assert _suggest(bot, "Qwen/Qwen3-0.6B") == ["Qwen/Qwen3-0.6B"]
+    assert _suggest(bot, "qwen3") == []  # not an id: nothing to offer, and no error
+    assert len(fake_hub.requests("search=")) == 2
+    # A failure is not remembered: once the Hub is back, the same text is searched again.
+    fake_hub.fail_status = None
+    assert "Qwen/Qwen3-0.6B" in _suggest(bot, "qwen3")
+    assert len(fake_hub.requests("search=")) == 3
+
+
+def test_a_slow_hub_gives_up_before_slack_does(bot: Bot, fake_hub: FakeHub) -> None:
+    import time
+
+    fake_hub.delay_s = 5.0  # longer than the 3 seconds Slack waits for the options
+    started = time.monotonic()
+    assert _suggest(bot, "Qwen/Qwen3-0.6B") == ["Qwen/Qwen3-0.6B"]
+    assert time.monotonic() - started < 3.0
 
 
 # -- 3. Hub links --------------------------------------------------------------------------------
