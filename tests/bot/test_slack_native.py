@@ -231,14 +231,17 @@ def test_public_answers_name_who_asked_and_what(bot: Bot) -> None:
 
 # -- 2. the sizing form --------------------------------------------------------------------------
 def _state(**values: str | None) -> dict[str, Any]:
-    selects = {"model", "gpu", "engine", "dtype", "kv"}
+    """A submitted form's state: block id -> action id -> the element's value (as Slack sends it)."""
+    selects = {"model", "gpu", "engine", "vllm", "dtype", "kv"}
+    action_ids = {"engine": "vram_form_engine"}
     out: dict[str, Any] = {}
     for key, value in values.items():
+        action = action_ids.get(key, key)
         if key in selects:
             opt = {"text": {"type": "plain_text", "text": value}, "value": value} if value else None
-            out[key] = {key: {"type": "static_select", "selected_option": opt}}
+            out[key] = {action: {"type": "static_select", "selected_option": opt}}
         else:
-            out[key] = {key: {"type": "plain_text_input", "value": value}}
+            out[key] = {action: {"type": "plain_text_input", "value": value}}
     return out
 
 
@@ -269,6 +272,81 @@ def test_empty_command_opens_the_form_and_its_answer_goes_to_the_channel(bot: Bo
     body = blocks_text(post.args)
     assert "144 KiB per token x 16,384 tokens x 1 sequence" in body
     assert f"asked by <@U0001>: `/vram {QWEN3_8B} s=16k b=1 gpu=h100-80gb gpus=1 engine=transformers`" in body
+
+
+def _choose_engine(bot: Bot, view: dict[str, Any], engine: str, **values: str | None) -> dict[str, Any]:
+    """Pick an engine in an open form (a ``block_actions`` from the view); the redrawn view."""
+    before = len(bot.slack.of("views.update"))
+    option = {"text": {"type": "plain_text", "text": engine}, "value": engine}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0001", "team_id": "T0001"},
+        "trigger_id": "trigger.engine",
+        "container": {"type": "view", "view_id": "V0002"},
+        "view": {**view, "id": "V0002", "hash": "h.1", "state": {"values": _state(**values, engine=engine)}},
+        "actions": [
+            {"type": "static_select", "action_id": "vram_form_engine", "block_id": "engine", "selected_option": option}
+        ],
+    }
+    assert bot.send.interactive(payload).status == 200
+    update = bot.slack.wait_for("views.update", before + 1)[-1]
+    assert update.args["view_id"] == "V0002" and update.args["hash"] == "h.1"
+    return update.args["view"]
+
+
+def _block_ids(view: dict[str, Any]) -> list[str]:
+    return [b["block_id"] for b in view["blocks"]]
+
+
+def test_the_vllm_version_comes_with_engine_vllm(bot: Bot) -> None:
+    bot.send.command("")
+    [opened] = bot.slack.wait_for("views.open")
+    view = opened.args["view"]
+    assert "vllm" not in _block_ids(view)  # transformers: no release to choose
+    [engine] = [b for b in view["blocks"] if b["block_id"] == "engine"]
+    assert engine["dispatch_action"] is True and engine["element"]["initial_option"]["value"] == "transformers"
+    redrawn = _choose_engine(bot, view, "vllm", model=QWEN3_8B)
+    ids = _block_ids(redrawn)
+    assert ids.index("vllm") == ids.index("engine") + 1
+    [release] = [b for b in redrawn["blocks"] if b["block_id"] == "vllm"]
+    # The releases vram follows, newest first: 0.19 to 0.33 (0.34's extensible KV cache is refused).
+    assert [o["value"] for o in release["element"]["options"]] == [f"0.{n}" for n in range(33, 18, -1)]
+    assert release["element"]["initial_option"]["value"] == "0.33"
+    # What was entered stays: the model is carried over, the channel to answer in too.
+    [model] = [b for b in redrawn["blocks"] if b["block_id"] == "model"]
+    assert model["element"]["initial_option"]["value"] == QWEN3_8B
+    assert json.loads(redrawn["private_metadata"]) == {"channel": "C0001"}
+    [chosen] = [b for b in redrawn["blocks"] if b["block_id"] == "engine"]
+    assert chosen["element"]["initial_option"]["value"] == "vllm"
+    # Back to transformers: the release field goes.
+    assert "vllm" not in _block_ids(_choose_engine(bot, redrawn, "transformers", model=QWEN3_8B))
+
+    sent = _submit(bot, redrawn, model=QWEN3_8B, **{**FORM, "engine": "vllm", "vllm": "0.30"})
+    assert sent.status == 200 and sent.body == ""
+    [post] = bot.slack.wait_for("chat.postMessage")
+    assert post.args["channel"] == "C0001"
+    body = blocks_text(post.args)
+    assert f"`/vram {QWEN3_8B} s=16k b=1 gpu=h100 gpus=1 engine=vllm vllm=0.30`" in body
+    bot.pool.drain()
+    [record] = bot.store.own_queries(platform="slack", workspace="T0001", user="U0001")
+    assert record.params is not None and (record.params["engine"], record.params["vllm"]) == ("vllm", "0.30")
+
+
+def test_a_vllm_version_that_does_not_fit_is_shown_on_its_field(bot: Bot) -> None:
+    bot.send.command("")
+    [opened] = bot.slack.wait_for("views.open")
+    view = opened.args["view"]
+    # A release with another engine (the form was not redrawn yet), and one vram does not follow.
+    for engine, version, says in (
+        ("transformers", "0.30", "only with engine vllm"),
+        ("vllm", "0.34", "choose 0.19 to 0.33"),
+    ):
+        sent = _submit(bot, view, model=QWEN3_8B, **{**FORM, "engine": engine, "vllm": version})
+        answer = json.loads(sent.body)
+        assert answer["response_action"] == "errors" and list(answer["errors"]) == ["vllm"]
+        assert says in answer["errors"]["vllm"] and len(answer["errors"]["vllm"]) <= 150
+    bot.pool.drain()
+    assert bot.slack.of("chat.postMessage") == []
 
 
 def test_form_errors_are_shown_on_their_fields(bot: Bot) -> None:
