@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.errors import ConfigError
-from estimator import archconfig, structure
+from estimator import archconfig, structure, towers_mm
 from estimator.families import UNKNOWN, UNMODELLED, Family, family
 from estimator.spec import (
     LayerKV,
@@ -941,6 +941,10 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return _qwen3_vision(c, fam, vc)
     if fam.vision == "kimi_k25":
         return _moonvit(c, fam, vc, text_hidden)
+    if fam.vision == "own":  # a tower of the type's own (estimator.towers_mm)
+        n, spec = towers_mm.tower(fam.model_type, top, vc, text_hidden)
+        c.add("vision", n)
+        return spec
     if fam.vision == "unmodelled":
         if not any(top.get(k) for k in ("vision_config", "audio_config")):
             return None

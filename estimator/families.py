@@ -31,6 +31,7 @@ MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss
 Vision = Literal[
     "none",
     "unmodelled",
+    "own",  # a tower of the type's own, built in estimator.towers_mm
     "siglip",
     "pixtral",
     "llama4",
@@ -215,7 +216,13 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
         "phimoe": Family("phimoe", arch="layers", norm_bias=True, moe="mixtral", sliding="all_if_window"),
         "minimax_m2": Family("minimax_m2", arch="layers", qk_norm="full", moe="mixtral"),
         "glm4_moe": Family(
-            "glm4_moe", arch="layers", qkv_bias="attention_bias", qk_norm=False, moe="deepseek", shared="deepseek"
+            "glm4_moe",
+            arch="layers",
+            qkv_bias="attention_bias",
+            o_bias=False,  # o_proj never carries a bias
+            qk_norm=False,
+            moe="deepseek",
+            shared="deepseek",
         ),
         "ernie4_5_moe": Family(
             "ernie4_5_moe",
@@ -466,6 +473,15 @@ FAMILIES = MappingProxyType(
         "cohere2_vision": _composite("cohere2_vision", "cohere2", "cohere2_vision"),
         # InternVL: InternViT and a pixel-shuffle projector over a Qwen2 text stack.
         "internvl": _composite("internvl", "qwen2", "internvl"),
+        # ---- multimodal types (own layers): towers in estimator.towers_mm, text stacks of known families.
+        # GLM-4.1V / 4.6V (and GLM-ga): a GLM-4 text stack (biased q/k/v, post-attention/-MLP norms).
+        "glm4v": _composite("glm4v", "glm4", "own"),
+        "glm46v": _composite("glm46v", "glm4", "own"),
+        "glmga": _composite("glmga", "glm4", "own"),
+        # GLM-4.5V: a GLM-4.5 MoE text stack.
+        "glm4v_moe": _composite("glm4v_moe", "glm4_moe", "own"),
+        # GLM-OCR: a GLM-4 text stack without q/k/v biases.
+        "glm_ocr": _composite("glm_ocr", "glm4", "own", qkv_bias=False),
     }
 )
 

@@ -1,0 +1,74 @@
+"""Image-text types with towers of their own (estimator.towers_mm) against the transformers oracle:
+the parameter count the meta device gives, the cache a real forward left; and a part by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from estimator.config import load_model_spec
+from estimator.kv import kv_cache_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "oracle" / "transformers-5.25.json"
+
+pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason="the oracle fixture is not in this checkout")
+
+# Types whose parameters equal the oracle's to the parameter, and whose cache matches its forward.
+EXACT = ["glm4v", "glm46v", "glm4v_moe", "glm_ocr", "glm4_moe"]
+# Types the oracle could build but not run forward: parameters only.
+PARAMS_ONLY = ["glmga"]
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict:
+    return json.loads(FIXTURE.read_text())
+
+
+def _config(doc: dict, model_type: str) -> dict:
+    return json.loads((FIXTURE.parent / doc["types"][model_type]["config_file"]).read_text())
+
+
+def _oracle_total(rec: dict) -> int:
+    params = rec["params"]
+    entry = params.get("MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES") or params["MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"]
+    return int(entry["total"])
+
+
+@pytest.mark.parametrize("model_type", EXACT + PARAMS_ONLY)
+def test_parameters_equal_the_oracle(model_type: str, doc: dict) -> None:
+    spec = load_model_spec(_config(doc, model_type))
+    assert spec.unread == ()
+    assert spec.params.total == _oracle_total(doc["types"][model_type])
+
+
+@pytest.mark.parametrize("model_type", EXACT)
+def test_cache_equals_the_oracle(model_type: str, doc: dict) -> None:
+    rec = doc["types"][model_type]
+    spec = load_model_spec(_config(doc, model_type)).model_copy(update={"torch_dtype": "bf16"})
+    l1, l2 = doc.get("lengths_by_type", {}).get(model_type) or doc["lengths"]
+    b1 = kv_cache_bytes(spec, seq_len=l1, batch=1, kv_dtype="bf16", layout="contiguous")
+    b2 = kv_cache_bytes(spec, seq_len=l2, batch=1, kv_dtype="bf16", layout="contiguous")
+    per_token = (b2 - b1) // (l2 - l1)
+    assert per_token == rec["cache"]["bytes_per_token"]
+    assert b1 - per_token * l1 == rec["cache"]["fixed_bytes_per_sequence"]
+
+
+def test_glm4v_vision_tower_by_hand(doc: dict) -> None:
+    # GLM-4.1V's tower at its default widths: 24 blocks of 1536, MLP and downsample to 4096,
+    # merger of 13,696, 14-pixel patches over 2 frames, 336-pixel position grid.
+    hv, out, inter, depth = 1536, 4096, 13696, 24
+    patch_embed = 3 * 2 * 14 * 14 * hv + hv
+    positions = (336 // 14) ** 2 * hv
+    block = 2 * hv + hv * 3 * hv + hv * hv + 3 * hv * out  # 2 RMSNorms, qkv, proj, SwiGLU
+    norms = 2 * hv  # post-conv and post RMSNorms
+    downsample = hv * out * 2 * 2 + out
+    merger = out * out + 2 * out + 3 * out * inter
+    by_hand = patch_embed + positions + depth * block + norms + downsample + merger
+    spec = load_model_spec(_config(doc, "glm4v"))
+    assert spec.params.vision == by_hand
+    assert (
+        by_hand == doc["types"]["glm4v"]["params"]["MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"]["breakdown"]["vision"]
+    )
