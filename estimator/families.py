@@ -482,6 +482,14 @@ FAMILIES = MappingProxyType(
         "glm4v_moe": _composite("glm4v_moe", "glm4_moe", "own"),
         # GLM-OCR: a GLM-4 text stack without q/k/v biases.
         "glm_ocr": _composite("glm_ocr", "glm4", "own", qkv_bias=False),
+        # PaddleOCR-VL: an ERNIE-4.5 text stack whose biases follow use_bias.
+        "paddleocr_vl": _composite(
+            "paddleocr_vl", "ernie4_5", "own", qkv_bias="use_bias", o_bias="use_bias", mlp_bias="use_bias"
+        ),
+        # Qwen2.5-Omni's thinker: a Qwen2 text stack under vision and audio encoders.
+        "qwen2_5_omni_thinker": _composite("qwen2_5_omni_thinker", "qwen2", "own"),
+        # Granite-Docling: a Granite text stack (its multipliers change no tensor).
+        "granite_docling": _composite("granite_docling", "granite", "own"),
     }
 )
 

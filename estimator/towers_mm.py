@@ -75,12 +75,102 @@ def _glm_vision(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, 
     )
 
 
+def _siglip_body(hv: int, layers: int, inter: int, channels: int, patch: int, positions: int) -> int:
+    """A SigLIP encoder without its pooling head: biased patch conv, learned positions, LayerNorm
+    blocks with biased q/k/v/out and fc1/fc2, a post-LayerNorm."""
+    block = 2 * 2 * hv + 4 * _linear(hv, hv, True) + _linear(hv, inter, True) + _linear(inter, hv, True)
+    return channels * patch * patch * hv + hv + positions * hv + layers * block + 2 * hv
+
+
+def _paddleocr_vision(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """PaddleOCR-VL: a SigLIP (NaViT) encoder and a projector that merges ``spatial_merge_size``^2
+    patches (LayerNorm over the ViT width, then two biased linears to the text width)."""
+    mt = f"{model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    image, patch = _int(vc, mt, "image_size"), _int(vc, mt, "patch_size")
+    channels, merge = _int(vc, mt, "num_channels", 3), _int(vc, mt, "spatial_merge_size")
+    n = _siglip_body(hv, layers, inter, channels, patch, (image // patch) ** 2)
+    merged = hv * merge * merge
+    n += 2 * hv + _linear(merged, merged, True) + _linear(merged, text_hidden, True)
+    # The image processor's default most pixels per image (1536 x 1536).
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=1536, patch_size=patch
+    )
+
+
+def _qwen25_vit(vc: Mapping[str, Any], mt: str) -> Tower:
+    """A Qwen2.5-VL-style ViT: bias-free Conv3d patches, RMSNorm blocks with biased q/k/v/proj and a
+    biased SwiGLU MLP, a patch merger (RMSNorm, two biased linears to ``out_hidden_size``)."""
+    hv, depth, heads = _int(vc, mt, "hidden_size"), _int(vc, mt, "depth"), _int(vc, mt, "num_heads")
+    inter, out = _int(vc, mt, "intermediate_size"), _int(vc, mt, "out_hidden_size")
+    patch, temporal = _int(vc, mt, "patch_size"), _int(vc, mt, "temporal_patch_size")
+    channels, merge = _int(vc, mt, "in_channels"), _int(vc, mt, "spatial_merge_size")
+    block = 2 * hv + 4 * _linear(hv, hv, True) + 2 * _linear(hv, inter, True) + _linear(inter, hv, True)
+    merged = hv * merge * merge
+    n = channels * temporal * patch * patch * hv + depth * block
+    n += hv + _linear(merged, merged, True) + _linear(merged, out, True)
+    # The Qwen2-VL image processor's default most pixels per image (12,845,056 = 3584 x 3584).
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=depth, intermediate_size=inter, num_heads=heads, image_size=3584, patch_size=patch
+    )
+
+
+def _whisper_audio(ac: Mapping[str, Any], mt: str) -> int:
+    """A Whisper-style audio encoder (Qwen2-Audio / Qwen2.5-Omni): two biased Conv1d of kernel 3,
+    sinusoidal positions (a buffer), LayerNorm blocks with a bias-free k_proj, a post-LayerNorm, a
+    biased projection to ``output_dim`` and two audio begin/end embeddings of that width."""
+    d, layers = _int(ac, mt, "d_model"), _int(ac, mt, "encoder_layers")
+    ffn, mels, out = _int(ac, mt, "encoder_ffn_dim"), _int(ac, mt, "num_mel_bins"), _int(ac, mt, "output_dim")
+    block = 4 * d * d + 3 * d + 2 * 2 * d + _linear(d, ffn, True) + _linear(ffn, d, True)
+    n = mels * d * 3 + d + d * d * 3 + d + layers * block + 2 * d + _linear(d, out, True)
+    return n + 2 * out
+
+
+def _qwen25_omni(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """Qwen2.5-Omni's thinker: the Qwen2.5-VL-style vision encoder and the Whisper-style audio encoder."""
+    n, spec = _qwen25_vit(vc, f"{model_type} vision_config")
+    ac = top.get("audio_config")
+    if not isinstance(ac, Mapping):
+        raise ConfigError(f"{model_type} config lacks audio_config; vram needs it to size the audio encoder.")
+    return n + _whisper_audio(ac, f"{model_type} audio_config"), spec
+
+
+def _granite_docling(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """Granite-Docling: a SigLIP encoder and a connector with a coarse (``scale_factor``) and, with
+    ``use_fine_route``, a fine (half the factor) pixel-shuffle path, each a bias-free projection to
+    ``out_hidden_size`` and one DeepStack merger per ``deepstack_visual_indexes`` entry (LayerNorm,
+    two biased linears); shared LayerNorms in/mid/out and a bias-free fc2; an optional density router."""
+    mt = f"{model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    image, patch = _int(vc, mt, "image_size"), _int(vc, mt, "patch_size")
+    channels, out = _int(vc, mt, "num_channels", 3), _int(vc, mt, "out_hidden_size")
+    scale = _int(vc, mt, "scale_factor")
+    n = _siglip_body(hv, layers, inter, channels, patch, (image // patch) ** 2)
+    n += 2 * hv + 2 * out + out * out + 2 * out  # ln_in, ln_mid, mlp_fc2, ln_out
+    deepstack = len(vc.get("deepstack_visual_indexes") or ())
+    for factor in (scale, scale // 2) if vc.get("use_fine_route") else (scale,):
+        merged = hv * factor * factor
+        n += merged * out + deepstack * (2 * merged + _linear(merged, out, True) + _linear(out, out, True))
+    router = top.get("density_router_hidden_size")
+    if router is not None:
+        width = _int(top, model_type, "density_router_hidden_size")
+        n += _linear(hv, 1, True) + 2 * hv + _linear(hv, width, True) + _linear(width, 1, True)
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=image, patch_size=patch
+    )
+
+
 _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int], Tower]] = {
     "glm4v": _glm_vision,  # GLM-4.1V-9B-Thinking
     "glm46v": _glm_vision,  # GLM-4.6V-Flash
     "glmga": _glm_vision,
     "glm4v_moe": _glm_vision,  # GLM-4.5V
     "glm_ocr": _glm_vision,  # GLM-OCR
+    "paddleocr_vl": _paddleocr_vision,  # PaddleOCR-VL
+    "qwen2_5_omni_thinker": _qwen25_omni,  # Qwen2.5-Omni-7B's thinker
+    "granite_docling": _granite_docling,  # granite-docling-258M
 }
 
 

@@ -17,7 +17,16 @@ FIXTURE = ROOT / "tests" / "fixtures" / "oracle" / "transformers-5.25.json"
 pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason="the oracle fixture is not in this checkout")
 
 # Types whose parameters equal the oracle's to the parameter, and whose cache matches its forward.
-EXACT = ["glm4v", "glm46v", "glm4v_moe", "glm_ocr", "glm4_moe"]
+EXACT = [
+    "glm4v",
+    "glm46v",
+    "glm4v_moe",
+    "glm_ocr",
+    "glm4_moe",
+    "paddleocr_vl",
+    "qwen2_5_omni_thinker",
+    "granite_docling",
+]
 # Types the oracle could build but not run forward: parameters only.
 PARAMS_ONLY = ["glmga"]
 
