@@ -942,7 +942,10 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
     if fam.vision == "kimi_k25":
         return _moonvit(c, fam, vc, text_hidden)
     if fam.vision == "own":  # a tower of the type's own (estimator.towers_mm)
-        n, spec = towers_mm.tower(fam.model_type, top, vc, text_hidden)
+        try:
+            n, spec = towers_mm.tower(fam.model_type, top, vc, text_hidden)
+        except towers_mm.NotModelled as err:
+            raise Unmodelled(str(err)) from err
         c.add("vision", n)
         return spec
     if fam.vision == "unmodelled":
@@ -1658,7 +1661,8 @@ def _build(
     )
 
     c = _Counts()
-    c.add("embedding", vocab * hidden)
+    extra_rows = _int(cfg, model_type, fam.extra_vocab, default=0) if fam.extra_vocab else 0
+    c.add("embedding", (vocab + extra_rows) * hidden)
     if not tied:
         head_bias = fam.arch == "phi" or _flag(cfg, "lm_head_bias", fam.lm_head_bias)
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=head_bias)

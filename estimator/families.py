@@ -105,6 +105,7 @@ class Family:
     lm_head_bias: Bias = False  # GPT-J / CodeGen's lm_head carries a bias
     position_offset: int = 0  # learned position rows beyond max_position_embeddings (OPT, BioGPT: 2)
     per_layer_inputs: bool = False  # Gemma-4/3n per-layer input embeddings (hidden_size_per_layer_input)
+    extra_vocab: str | None = None  # config field of embedding rows beyond vocab_size (no lm_head rows)
     # Config flags that switch on a structure vram does not model: set, the spec says so (no verdict).
     unmodelled_flags: tuple[str, ...] = ()
 
@@ -490,6 +491,10 @@ FAMILIES = MappingProxyType(
         "qwen2_5_omni_thinker": _composite("qwen2_5_omni_thinker", "qwen2", "own"),
         # Granite-Docling: a Granite text stack (its multipliers change no tensor).
         "granite_docling": _composite("granite_docling", "granite", "own"),
+        # Molmo2: a Qwen3-style text stack (per-head q/k norms) with extra embedding rows for its image tokens.
+        # Phi-4-multimodal: a Phi-3 text stack (top-level fields) under vision and audio encoders.
+        "phi4_multimodal": replace(FAMILIES["phi3"], model_type="phi4_multimodal", vision="own"),
+        "molmo2": _composite("molmo2", "llama", "own", o_bias=False, qk_norm=True, extra_vocab="additional_vocab_size"),
     }
 )
 

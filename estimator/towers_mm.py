@@ -18,6 +18,10 @@ from estimator.spec import VisionSpec
 Tower = tuple[int, VisionSpec]
 
 
+class NotModelled(Exception):
+    """A variant of the type (a config setting) whose tensors vram does not model: one sentence, no verdict."""
+
+
 def _int(cfg: Mapping[str, Any], where: str, name: str, default: int | None = None) -> int:
     value = cfg.get(name)
     if value is None:
@@ -162,6 +166,106 @@ def _granite_docling(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: 
     )
 
 
+def _molmo2(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """Molmo2: a SigLIP-2-style ViT (linear patch embedding, learned positions, no final norm) and an
+    adapter: one attention layer pooling the concatenated ``vision_feature_layer`` features, then a
+    SwiGLU projector to the adapter's ``text_hidden_size``."""
+    text = top.get("text_config") or {}
+    if text.get("qk_norm_type", "qwen3") != "qwen3":
+        raise NotModelled(f"vram does not model {model_type}'s q/k norms over all heads (qk_norm_type 'olmo').")
+    mt = f"{model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    kv_heads, hd = _int(vc, mt, "num_key_value_heads", heads), _int(vc, mt, "head_dim", hv // heads)
+    patch, channels = _int(vc, mt, "patch_size"), _int(vc, mt, "num_channels", 3)
+    positions, bias = _int(vc, mt, "num_position_embeddings"), bool(vc.get("attention_bias"))
+
+    def attention(width: int, out: int, heads: int, kv_heads: int, hd: int, bias: bool) -> int:
+        return (
+            _linear(width, heads * hd, bias) + 2 * _linear(width, kv_heads * hd, bias) + _linear(heads * hd, out, bias)
+        )
+
+    block = (
+        2 * 2 * hv + attention(hv, hv, heads, kv_heads, hd, bias) + _linear(hv, inter, True) + _linear(inter, hv, True)
+    )
+    n = _linear(patch * patch * channels, hv, True) + positions * hv + layers * block
+    ac = top.get("adapter_config")
+    if not isinstance(ac, Mapping):
+        raise ConfigError(f"{model_type} config lacks adapter_config; vram needs it to size the adapter.")
+    at = f"{model_type} adapter_config"
+    ah, a_inter = _int(ac, at, "hidden_size"), _int(ac, at, "intermediate_size")
+    a_heads = _int(ac, at, "num_attention_heads")
+    a_kv, a_hd = _int(ac, at, "num_key_value_heads", a_heads), _int(ac, at, "head_dim", ah // a_heads)
+    pooled = ah * len(ac.get("vision_feature_layer") or ())
+    n += attention(pooled, ah, a_heads, a_kv, a_hd, bool(ac.get("attention_bias")))
+    n += 2 * _linear(ah, a_inter, bool(ac.get("mlp_bias"))) + a_inter * _int(ac, at, "text_hidden_size")
+    size = vc.get("image_size")
+    image = int(size[0]) if isinstance(size, list | tuple) and size else _int(vc, mt, "image_size")
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=image, patch_size=patch
+    )
+
+
+def _sub(top: Mapping[str, Any], model_type: str, key: str) -> Mapping[str, Any]:
+    sub = top.get(key)
+    if not isinstance(sub, Mapping):
+        raise ConfigError(f"{model_type} config lacks {key}; vram needs it to size the model's encoders.")
+    return sub
+
+
+def _siglip_head(hv: int, inter: int) -> int:
+    """SigLIP's attention-pooling head: a probe, a biased MultiheadAttention, a LayerNorm and an MLP."""
+    return (
+        hv + 3 * hv * hv + 3 * hv + _linear(hv, hv, True) + 2 * hv + _linear(hv, inter, True) + _linear(inter, hv, True)
+    )
+
+
+def _conformer_audio(ac: Mapping[str, Any], mt: str) -> int:
+    """Phi-4-multimodal's Conformer audio encoder: a NeMo-style convolutional subsampling (a 3x3 conv,
+    then depthwise-separable 3x3 pairs to ``time_reduction``), a relative-position bias table, and
+    ``num_blocks`` Conformer layers (two half-step biased SwiGLU feed-forwards with LayerNorms,
+    biased attention, a GLU convolution module, two LayerNorms)."""
+    h, blocks = _int(ac, mt, "hidden_size"), _int(ac, mt, "num_blocks")
+    inter, heads = _int(ac, mt, "intermediate_size"), _int(ac, mt, "num_attention_heads")
+    channels, final = _int(ac, mt, "nemo_conv_channels"), _int(ac, mt, "nemo_final_size")
+    reduction, kernel = _int(ac, mt, "time_reduction"), _int(ac, mt, "kernel_size")
+    ext, mult = _int(ac, mt, "ext_pw_out_channel"), _int(ac, mt, "depthwise_multiplier")
+    dw_out = _int(ac, mt, "depthwise_separable_out_channel")
+    if reduction < 2 or reduction & (reduction - 1):
+        raise ConfigError(f"{mt} has time_reduction={reduction}; vram needs a power of two of at least 2.")
+    n = 9 * channels + channels  # Conv2d(1, C, 3)
+    n += (reduction.bit_length() - 2) * (9 * channels + channels + _linear(channels, channels, True))
+    n += _linear(channels * final, h, True)
+    buckets = _int(ac, mt, "bias_max_distance") * (1 if ac.get("bias_symmetric") else 2)
+    n += buckets * heads
+    ffn = 2 * h + _linear(h, 2 * inter, True) + _linear(inter, h, True)
+    conv = 2 * h + _linear(h, 2 * ext, True) + 2 * ext  # LayerNorm, GLU point-wise conv and its b1/b2
+    conv += h * mult * kernel + h * mult + _linear(h * mult, dw_out, True)  # depthwise, point-wise
+    conv += _linear(h, ext, True)
+    n += blocks * (2 * ffn + 4 * _linear(h, h, True) + conv + 2 * 2 * h)
+    return n
+
+
+def _phi4_multimodal(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """Phi-4-multimodal: a SigLIP encoder with its pooling head and a two-linear projection (plus the
+    global / sub-image separator vectors); the Conformer audio encoder and its two two-linear
+    projections (speech, vision-speech)."""
+    mt = f"{model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    image, patch = _int(vc, mt, "image_size"), _int(vc, mt, "patch_size")
+    channels = _int(vc, mt, "num_channels", 3)
+    n = _siglip_body(hv, layers, inter, channels, patch, (image // patch) ** 2) + _siglip_head(hv, inter)
+    n += _linear(hv, text_hidden, True) + _linear(text_hidden, text_hidden, True) + 2 * hv
+    at = f"{model_type} audio_config"
+    ac = _sub(top, model_type, "audio_config")
+    width = _int(ac, at, "hidden_size") * _int(ac, at, "downsample_rate")
+    n += _conformer_audio(ac, at) + 2 * (_linear(width, text_hidden, True) + _linear(text_hidden, text_hidden, True))
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=image, patch_size=patch
+    )
+
+
 _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int], Tower]] = {
     "glm4v": _glm_vision,  # GLM-4.1V-9B-Thinking
     "glm46v": _glm_vision,  # GLM-4.6V-Flash
@@ -171,6 +275,8 @@ _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int],
     "paddleocr_vl": _paddleocr_vision,  # PaddleOCR-VL
     "qwen2_5_omni_thinker": _qwen25_omni,  # Qwen2.5-Omni-7B's thinker
     "granite_docling": _granite_docling,  # granite-docling-258M
+    "molmo2": _molmo2,  # Molmo2-8B
+    "phi4_multimodal": _phi4_multimodal,  # Phi-4-multimodal-instruct
 }
 
 

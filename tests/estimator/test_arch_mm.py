@@ -26,6 +26,8 @@ EXACT = [
     "paddleocr_vl",
     "qwen2_5_omni_thinker",
     "granite_docling",
+    "molmo2",
+    "phi4_multimodal",
 ]
 # Types the oracle could build but not run forward: parameters only.
 PARAMS_ONLY = ["glmga"]
