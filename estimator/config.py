@@ -742,6 +742,8 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
 def _ff_width(g: _Geometry) -> int:
     """The dense MLP width; LFM2's ``block_auto_adjust_ff_dim`` takes 2/3 of it, rounded up to a multiple."""
     cfg, inter = g.cfg, g.intermediate
+    if g.fam.dense_width:
+        return _int(cfg, g.model_type, g.fam.dense_width)
     if not cfg.get("block_auto_adjust_ff_dim"):
         return inter
     inter = int(2 * inter / 3)

@@ -106,6 +106,7 @@ class Family:
     position_offset: int = 0  # learned position rows beyond max_position_embeddings (OPT, BioGPT: 2)
     per_layer_inputs: bool = False  # Gemma-4/3n per-layer input embeddings (hidden_size_per_layer_input)
     extra_vocab: str | None = None  # config field of embedding rows beyond vocab_size (no lm_head rows)
+    dense_width: str | None = None  # config field of the dense MLP width, where intermediate_size is the experts'
     # Config flags that switch on a structure vram does not model: set, the spec says so (no verdict).
     unmodelled_flags: tuple[str, ...] = ()
 
@@ -491,11 +492,23 @@ FAMILIES = MappingProxyType(
         "qwen2_5_omni_thinker": _composite("qwen2_5_omni_thinker", "qwen2", "own"),
         # Granite-Docling: a Granite text stack (its multipliers change no tensor).
         "granite_docling": _composite("granite_docling", "granite", "own"),
+        # MiniMax-M3-VL: per-head q/k norms, MoE layers with an always-on shared MLP, dense layers of their own width.
+        "minimax_m3_vl_text": Family(
+            "minimax_m3_vl_text",
+            arch="layers",
+            qk_norm=True,
+            moe="mixtral",
+            shared="dense",
+            dense_width="dense_intermediate_size",
+        ),
         # Molmo2: a Qwen3-style text stack (per-head q/k norms) with extra embedding rows for its image tokens.
         # Phi-4-multimodal: a Phi-3 text stack (top-level fields) under vision and audio encoders.
         "phi4_multimodal": replace(FAMILIES["phi3"], model_type="phi4_multimodal", vision="own"),
         "molmo2": _composite("molmo2", "llama", "own", o_bias=False, qk_norm=True, extra_vocab="additional_vocab_size"),
     }
+)
+FAMILIES = MappingProxyType(
+    {**FAMILIES, "minimax_m3_vl": _composite("minimax_m3_vl", "minimax_m3_vl_text", "own")}  # MiniMax-M3-VL
 )
 
 # Types whose text_config names a known stack but whose model is not that stack: refused, with why.

@@ -266,6 +266,24 @@ def _phi4_multimodal(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: 
     )
 
 
+def _minimax_m3_vl(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """MiniMax-M3-VL: a CLIP-like ViT (bias-free Conv3d patches, a pre-LayerNorm, LayerNorm blocks with
+    biased attention and fc1/fc2) and a projector: a GELU MLP per patch to the text width, then one
+    over ``spatial_merge_size``^2 patches (``merged_hidden_size`` wide) to the text width."""
+    mt = f"{model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    patch, temporal = _int(vc, mt, "patch_size"), _int(vc, mt, "temporal_patch_size")
+    channels, image = _int(vc, mt, "num_channels", 3), _int(vc, mt, "image_size")
+    width, merged = _int(top, model_type, "projector_hidden_size"), _int(top, model_type, "merged_hidden_size")
+    block = 2 * 2 * hv + 4 * _linear(hv, hv, True) + _linear(hv, inter, True) + _linear(inter, hv, True)
+    n = channels * temporal * patch * patch * hv + 2 * hv + layers * block
+    n += _linear(hv, width, True) + _linear(merged, width, True) + 2 * _linear(width, text_hidden, True)
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=image, patch_size=patch
+    )
+
+
 _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int], Tower]] = {
     "glm4v": _glm_vision,  # GLM-4.1V-9B-Thinking
     "glm46v": _glm_vision,  # GLM-4.6V-Flash
@@ -277,6 +295,7 @@ _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int],
     "granite_docling": _granite_docling,  # granite-docling-258M
     "molmo2": _molmo2,  # Molmo2-8B
     "phi4_multimodal": _phi4_multimodal,  # Phi-4-multimodal-instruct
+    "minimax_m3_vl": _minimax_m3_vl,  # MiniMax-M3-VL
 }
 
 

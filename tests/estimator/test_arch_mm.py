@@ -28,6 +28,8 @@ EXACT = [
     "granite_docling",
     "molmo2",
     "phi4_multimodal",
+    "minimax_m3_vl",
+    "minimax_m3_vl_text",
 ]
 # Types the oracle could build but not run forward: parameters only.
 PARAMS_ONLY = ["glmga"]
@@ -83,3 +85,22 @@ def test_glm4v_vision_tower_by_hand(doc: dict) -> None:
     assert (
         by_hand == doc["types"]["glm4v"]["params"]["MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"]["breakdown"]["vision"]
     )
+
+
+def test_minimax_m3_dense_layers_use_their_own_width(doc: dict) -> None:
+    # A dense first layer swaps one MoE block (router, experts, shared MLP) for a SwiGLU MLP of
+    # dense_intermediate_size: the difference, by hand, from the widths in the config.
+    config = _config(doc, "minimax_m3_vl_text")
+    h, dense, moe, shared = 6144, 12288, 3072, 3072
+    experts = config["num_local_experts"]
+    moe_block = experts * (h + 3 * h * moe) + 3 * h * shared
+    base = load_model_spec(config).params.total
+    types = ["dense", *config["mlp_layer_types"][1:]]
+    changed = load_model_spec({**config, "mlp_layer_types": types}).params.total
+    assert changed - base == 3 * h * dense - moe_block
+
+
+def test_minimax_m3_sparse_attention_layers_are_refused(doc: dict) -> None:
+    config = _config(doc, "minimax_m3_vl_text")
+    types = ["minimax_m3_sparse", *config["layer_types"][1:]]
+    assert load_model_spec({**config, "layer_types": types}).unread
