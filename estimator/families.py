@@ -508,7 +508,16 @@ FAMILIES = MappingProxyType(
     }
 )
 FAMILIES = MappingProxyType(
-    {**FAMILIES, "minimax_m3_vl": _composite("minimax_m3_vl", "minimax_m3_vl_text", "own")}  # MiniMax-M3-VL
+    {
+        **FAMILIES,
+        "minimax_m3_vl": _composite("minimax_m3_vl", "minimax_m3_vl_text", "own"),  # MiniMax-M3-VL
+        # HY-V4-VL and LFM3-VL: their towers over the Hy-V4 and LFM3 text stacks, where those are registered.
+        **{
+            vl: _composite(vl, text, "own")
+            for vl, text in (("hy_v4_vl", "hy_v4"), ("lfm3_vl", "lfm3"))
+            if text in FAMILIES
+        },
+    }
 )
 
 # Types whose text_config names a known stack but whose model is not that stack: refused, with why.

@@ -284,6 +284,56 @@ def _minimax_m3_vl(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: st
     )
 
 
+def _hy_v4_vl(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """HY-V4-VL: a ViT with a biased patch conv, learned positions over ``max_image_size`` (plus a
+    class row), LayerNorm blocks with biased attention and fc1/fc2, and a patch merger (RMSNorm, a
+    ``spatial_merge_size`` conv to ``hidden x merge^2``, a 1x1 conv to ``out_hidden_size``, an
+    image-newline vector)."""
+    mt = f"{model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    patch, channels = _int(vc, mt, "patch_size"), _int(vc, mt, "num_channels", 3)
+    image, out = _int(vc, mt, "max_image_size"), _int(vc, mt, "out_hidden_size")
+    merge = _int(vc, mt, "spatial_merge_size")
+    hd = _int(vc, mt, "head_dim", hv // heads)
+    block = 2 * 2 * hv + 3 * _linear(hv, heads * hd, True) + _linear(heads * hd, hv, True)
+    block += _linear(hv, inter, True) + _linear(inter, hv, True)
+    n = channels * patch * patch * hv + hv + ((image // patch) ** 2 + 1) * hv + layers * block
+    merged = hv * merge * merge
+    n += hv + hv * merge * merge * merged + merged + _linear(merged, out, True) + out
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=image, patch_size=patch
+    )
+
+
+def _lfm3_vl(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """LFM3-VL: a ViT of RMSNorm layers that are either attention (GQA, per-head q/k norms) or a gated
+    depthwise 2-D convolution (``layer_types``), each with a SwiGLU MLP, all bias-free, over a linear
+    patch embedding and an RMSNorm; a projector merging ``spatial_merge_size``^2 tokens (LayerNorm,
+    two linears, biased per ``projector_bias``)."""
+    mt = f"{model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    kv_heads, kernel = _int(vc, mt, "num_key_value_heads", heads), _int(vc, mt, "conv_kernel_size")
+    patch, temporal = _int(vc, mt, "patch_size"), _int(vc, mt, "temporal_patch_size")
+    channels, merge = _int(vc, mt, "in_channels"), _int(vc, mt, "spatial_merge_size")
+    types = vc.get("layer_types") or ()
+    if len(types) != layers or any(t not in ("conv", "full_attention") for t in types):
+        raise NotModelled(f"vram does not model {model_type}'s vision layer types {sorted({str(t) for t in types})}.")
+    hd = hv // heads
+    attention = 2 * hv * heads * hd + 2 * hv * kv_heads * hd + 2 * hd
+    conv = 3 * hv * hv + hv * kernel * kernel + hv * hv
+    n = channels * temporal * patch * patch * hv + hv
+    n += layers * (2 * hv + 3 * hv * inter) + sum(conv if t == "conv" else attention for t in types)
+    width, bias = _int(top, model_type, "projector_hidden_size"), bool(top.get("projector_bias"))
+    merged = hv * merge * merge
+    n += 2 * hv + _linear(merged, width, bias) + _linear(width, text_hidden, bias)
+    # The Qwen2-VL image processor's default most pixels per image (12,845,056 = 3584 x 3584).
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=3584, patch_size=patch
+    )
+
+
 _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int], Tower]] = {
     "glm4v": _glm_vision,  # GLM-4.1V-9B-Thinking
     "glm46v": _glm_vision,  # GLM-4.6V-Flash
@@ -296,6 +346,8 @@ _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int],
     "molmo2": _molmo2,  # Molmo2-8B
     "phi4_multimodal": _phi4_multimodal,  # Phi-4-multimodal-instruct
     "minimax_m3_vl": _minimax_m3_vl,  # MiniMax-M3-VL
+    "hy_v4_vl": _hy_v4_vl,  # HY-V4-VL
+    "lfm3_vl": _lfm3_vl,  # LFM3-VL
 }
 
 

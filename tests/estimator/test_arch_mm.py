@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from estimator import towers_mm
 from estimator.config import load_model_spec
 from estimator.kv import kv_cache_bytes
 
@@ -104,3 +105,12 @@ def test_minimax_m3_sparse_attention_layers_are_refused(doc: dict) -> None:
     config = _config(doc, "minimax_m3_vl_text")
     types = ["minimax_m3_sparse", *config["layer_types"][1:]]
     assert load_model_spec({**config, "layer_types": types}).unread
+
+
+@pytest.mark.parametrize("model_type", ["hy_v4_vl", "lfm3_vl"])
+def test_towers_over_text_stacks_registered_elsewhere(model_type: str, doc: dict) -> None:
+    # The tower alone against the oracle's vision + projector parameters (the text stack is its own family's).
+    config = _config(doc, model_type)
+    params, _ = towers_mm.tower(model_type, config, config["vision_config"], config["text_config"]["hidden_size"])
+    breakdown = doc["types"][model_type]["params"]["MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"]["breakdown"]
+    assert params == breakdown["vision"] + breakdown.get("projector", 0)
