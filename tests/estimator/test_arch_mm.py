@@ -10,6 +10,7 @@ import pytest
 
 from estimator import towers_mm
 from estimator.config import load_model_spec
+from estimator.families import family
 from estimator.kv import kv_cache_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +115,12 @@ def test_towers_over_text_stacks_registered_elsewhere(model_type: str, doc: dict
     params, _ = towers_mm.tower(model_type, config, config["vision_config"], config["text_config"]["hidden_size"])
     breakdown = doc["types"][model_type]["params"]["MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"]["breakdown"]
     assert params == breakdown["vision"] + breakdown.get("projector", 0)
+
+
+@pytest.mark.parametrize(("model_type", "text"), [("hy_v4_vl", "hy_v4"), ("lfm3_vl", "lfm3")])
+def test_whole_type_once_its_text_stack_is_registered(model_type: str, text: str, doc: dict) -> None:
+    if family(text) is None:
+        pytest.skip(f"the {text} text stack is not registered in this checkout")
+    spec = load_model_spec(_config(doc, model_type))
+    assert spec.unread == ()
+    assert spec.params.total == _oracle_total(doc["types"][model_type])
