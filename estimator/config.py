@@ -883,7 +883,9 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         norm = 0
     c.add("norms", g.layers * fam.norms_per_layer * fam.sublayers * norm + (norm if fam.final_norm else 0))
     if fam.sub_norms:  # BitNet: a norm before o_proj (hidden) and before down_proj (MLP width)
-        c.add("norms", g.layers * (h + inter))
+        c.add("norms", g.layers * ((h if fam.sub_norms is True else 0) + inter) * (2 if fam.norm_bias else 1))
+    if fam.token_types:  # Kosmos-2.5's segment embeddings
+        c.add("embedding", fam.token_types * h)
     if fam.embedding_norm:  # BLOOM: a LayerNorm right after the embedding
         c.add("norms", norm if norm else h * (2 if fam.norm_bias else 1))
     if fam.act_params:  # Apertus: xIELU's learned alphas, per MLP

@@ -83,7 +83,8 @@ class Family:
     linear: Linear = "none"
     attn_gate: bool = False  # q_proj doubled for a sigmoid output gate (Qwen3-Next, Qwen3.5)
     qk_norm_bias: bool = False  # the q/k norms are LayerNorms with a bias (Persimmon)
-    sub_norms: bool = False  # norms inside attention and MLP, before their output projections (BitNet)
+    # norms inside attention and MLP, before their output projections (BitNet), or in the MLP only ("mlp")
+    sub_norms: bool | Literal["mlp"] = False
     embedding_norm: bool = False  # a norm right after the embedding (BLOOM)
     act_params: int = 0  # learned activation parameters per MLP (Apertus' xIELU: 2)
     attn_gate_bias: bool = False  # a per-head bias on that output gate (Beam)
@@ -106,6 +107,7 @@ class Family:
     position_offset: int = 0  # learned position rows beyond max_position_embeddings (OPT, BioGPT: 2)
     per_layer_inputs: bool = False  # Gemma-4/3n per-layer input embeddings (hidden_size_per_layer_input)
     extra_vocab: str | None = None  # config field of embedding rows beyond vocab_size (no lm_head rows)
+    token_types: int = 0  # token-type (segment) embedding rows added to every token (Kosmos-2.5: 2)
     dense_width: str | None = None  # config field of the dense MLP width, where intermediate_size is the experts'
     # Config flags that switch on a structure vram does not model: set, the spec says so (no verdict).
     unmodelled_flags: tuple[str, ...] = ()
@@ -500,6 +502,39 @@ FAMILIES = MappingProxyType(
             moe="mixtral",
             shared="dense",
             dense_width="dense_intermediate_size",
+        ),
+        # GIT: a BERT-style decoder (post-LayerNorms, learned positions and an embedding LayerNorm,
+        # a biased output layer) over a CLIP image encoder.
+        "git": Family(
+            "git",
+            arch="layers",
+            qkv_bias=True,
+            o_bias=True,
+            norm_bias=True,
+            mlp="plain",
+            mlp_bias=True,
+            learned_positions=True,
+            embedding_norm=True,
+            final_norm=False,
+            lm_head_bias=True,
+            vision="own",
+        ),
+        # Kosmos-2 / 2.5: biased attention and fc1/fc2, LayerNorms, a LayerNorm over the MLP width before fc2
+        # (Kosmos-2 also one inside attention before out_proj), sinusoidal positions; 2.5 adds segment embeddings.
+        "kosmos-2": _composite(
+            "kosmos-2",
+            "xglm",
+            "own",
+            sub_norms=True,
+            tie_default=True,
+        ),
+        "kosmos-2.5": _composite(
+            "kosmos-2.5",
+            "xglm",
+            "own",
+            sub_norms="mlp",
+            token_types=2,
+            tie_default=True,
         ),
         # Molmo2: a Qwen3-style text stack (per-head q/k norms) with extra embedding rows for its image tokens.
         # Phi-4-multimodal: a Phi-3 text stack (top-level fields) under vision and audio encoders.

@@ -334,6 +334,67 @@ def _lfm3_vl(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, tex
     )
 
 
+def _clip_body(hv: int, layers: int, inter: int, channels: int, patch: int, patches: int) -> int:
+    """A CLIP vision transformer: a class token, a bias-free patch conv, positions for the patches and
+    the class token, pre- and post-LayerNorms, LayerNorm blocks with biased attention and fc1/fc2."""
+    block = 2 * 2 * hv + 4 * _linear(hv, hv, True) + _linear(hv, inter, True) + _linear(inter, hv, True)
+    return hv + channels * patch * patch * hv + (patches + 1) * hv + 2 * 2 * hv + layers * block
+
+
+def _git(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """GIT: a CLIP image encoder, a visual projection (biased linear, LayerNorm) and, with
+    ``num_image_with_embedding``, one temporal embedding vector per image."""
+    mt = f"{model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    image, patch = _int(vc, mt, "image_size"), _int(vc, mt, "patch_size")
+    n = _clip_body(hv, layers, inter, _int(vc, mt, "num_channels", 3), patch, (image // patch) ** 2)
+    n += _linear(hv, text_hidden, True) + 2 * text_hidden
+    n += _int(top, model_type, "num_image_with_embedding", 0) * hv
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=image, patch_size=patch
+    )
+
+
+def _kosmos_projection(top: Mapping[str, Any], hv: int, model_type: str, text_hidden: int) -> int:
+    """Kosmos-2 / 2.5's image-to-text projection: a biased dense to the text width, ``latent_query_num``
+    learned queries and one biased cross-attention (q/k/v/out) over them."""
+    latents = _int(top, model_type, "latent_query_num")
+    return _linear(hv, text_hidden, True) + latents * text_hidden + 4 * _linear(text_hidden, text_hidden, True)
+
+
+def _kosmos2(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """Kosmos-2: a CLIP image encoder and the latent-query projection."""
+    mt = f"{model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    image, patch = _int(vc, mt, "image_size"), _int(vc, mt, "patch_size")
+    n = _clip_body(hv, layers, inter, _int(vc, mt, "num_channels", 3), patch, (image // patch) ** 2)
+    n += _kosmos_projection(top, hv, model_type, text_hidden)
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=image, patch_size=patch
+    )
+
+
+def _kosmos25(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """Kosmos-2.5: a Pix2Struct-style encoder (a biased linear patch projection, row and column
+    embeddings of ``max_num_patches``, T5 LayerNorms, bias-free attention and gated MLP, a final
+    norm) and the latent-query projection."""
+    mt = f"{model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    hd, patches = _int(vc, mt, "head_dim"), _int(vc, mt, "max_num_patches")
+    n = _linear(_int(vc, mt, "patch_embed_hidden_size"), hv, True) + 2 * patches * hv
+    n += layers * (2 * hv + 4 * hv * heads * hd + 3 * hv * inter) + hv
+    n += _kosmos_projection(top, hv, model_type, text_hidden)
+    # Flattened RGB patches of patch_embed_hidden_size values; at most max_num_patches of them, as a square.
+    patch = math.isqrt(_int(vc, mt, "patch_embed_hidden_size") // 3)
+    side = math.isqrt(patches) * patch
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=side, patch_size=patch
+    )
+
+
 _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int], Tower]] = {
     "glm4v": _glm_vision,  # GLM-4.1V-9B-Thinking
     "glm46v": _glm_vision,  # GLM-4.6V-Flash
@@ -348,6 +409,9 @@ _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int],
     "minimax_m3_vl": _minimax_m3_vl,  # MiniMax-M3-VL
     "hy_v4_vl": _hy_v4_vl,  # HY-V4-VL
     "lfm3_vl": _lfm3_vl,  # LFM3-VL
+    "git": _git,  # GIT-base
+    "kosmos-2": _kosmos2,  # Kosmos-2-patch14-224
+    "kosmos-2.5": _kosmos25,  # Kosmos-2.5
 }
 
 

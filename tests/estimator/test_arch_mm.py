@@ -32,9 +32,11 @@ EXACT = [
     "phi4_multimodal",
     "minimax_m3_vl",
     "minimax_m3_vl_text",
+    "git",
+    "kosmos-2.5",
 ]
 # Types the oracle could build but not run forward: parameters only.
-PARAMS_ONLY = ["glmga"]
+PARAMS_ONLY = ["glmga", "kosmos-2"]
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +126,31 @@ def test_whole_type_once_its_text_stack_is_registered(model_type: str, text: str
     spec = load_model_spec(_config(doc, model_type))
     assert spec.unread == ()
     assert spec.params.total == _oracle_total(doc["types"][model_type])
+
+
+def test_qwen25_omni_audio_encoder_by_hand(doc: dict) -> None:
+    # Whisper-style encoder at Qwen2.5-Omni's defaults: 128 mel bins, 32 layers of 1280, FFN 5120,
+    # projection to 3584; k_proj has no bias; two begin/end embeddings of the output width.
+    d, ffn, mels, out, layers = 1280, 5120, 128, 3584, 32
+    convs = (mels * d * 3 + d) + (d * d * 3 + d)
+    layer = (4 * d * d + 3 * d) + 2 * (2 * d) + (d * ffn + ffn) + (ffn * d + d)
+    by_hand = convs + layers * layer + 2 * d + (d * out + out) + 2 * out
+    config = _config(doc, "qwen2_5_omni_thinker")
+    assert towers_mm._whisper_audio(config["audio_config"], "audio_config") == by_hand
+    breakdown = doc["types"]["qwen2_5_omni_thinker"]["params"]["MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"][
+        "breakdown"
+    ]
+    assert by_hand == breakdown["audio"]
+
+
+def test_kosmos25_mlp_layernorm_by_hand(doc: dict) -> None:
+    # Kosmos-2.5's 24 text layers: two LayerNorms of 1536 and one over the MLP width (ffn_dim 6144)
+    # before fc2, each with weight and bias, and the final LayerNorm.
+    config = _config(doc, "kosmos-2.5")
+    spec = load_model_spec(config)
+    fam = family("kosmos-2.5")
+    assert fam is not None and fam.sub_norms == "mlp"
+    text = spec.params.total - spec.params.vision
+    breakdown = doc["types"]["kosmos-2.5"]["params"]["MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"]["breakdown"]
+    assert text == breakdown["embeddings"] + breakdown["text"]
+    assert spec.params.norms == 24 * (2 * 2 * 1536 + 2 * 6144) + 2 * 1536
