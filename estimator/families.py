@@ -564,6 +564,11 @@ UNMODELLED: MappingProxyType[str, str] = MappingProxyType(
         "mllama": "its cross-attention layers cache the image tokens' keys and values",
         # Mistral Large 4: DSA layers, some without RoPE (no rope key in the latent), learned softmax scaling.
         "mistral_large4": "its indexed-attention layers differ per layer (some without a rope key)",
+        # Decoders whose cross-attention caches the image (encoder) states: a cache that depends on the images.
+        "blip": "its text decoder's cross-attention layers cache the image tokens' keys and values",
+        "trocr": "an image-to-text decoder whose cross-attention caches the encoder's states",
+        # Moshi serves the temporal transformer with a depth decoder and the Mimi audio codec.
+        "moshi": "a speech model: its depth decoder and Mimi audio codec",
     }
 )
 
