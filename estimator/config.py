@@ -1334,6 +1334,7 @@ def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
         "cohere2_vision",
         "kimi_k25",
         "unmodelled",
+        "own",
     ) or not isinstance(text, Mapping):
         return fam
     text_fam = family(str(text.get("model_type") or ""))

@@ -478,7 +478,10 @@ FAMILIES = MappingProxyType(
         # InternVL: InternViT and a pixel-shuffle projector over a Qwen2 text stack.
         "internvl": _composite("internvl", "qwen2", "internvl"),
         # ---- multimodal types (own layers): towers in estimator.towers_mm, text stacks of known families.
-        # GLM-4.1V / 4.6V (and GLM-ga): a GLM-4 text stack (biased q/k/v, post-attention/-MLP norms).
+        # GLM-4.1V / 4.6V (and GLM-ga): a GLM-4 text stack (biased q/k/v, post-attention/-MLP norms); GLM-4.6V
+        # and GLM-ga take whichever GLM-4V text stack their text_config names (4.6V: the MoE one).
+        "glm4v_text": replace(FAMILIES["glm4"], model_type="glm4v_text"),
+        "glm4v_moe_text": replace(FAMILIES["glm4_moe"], model_type="glm4v_moe_text"),
         "glm4v": _composite("glm4v", "glm4", "own"),
         "glm46v": _composite("glm46v", "glm4", "own"),
         "glmga": _composite("glmga", "glm4", "own"),

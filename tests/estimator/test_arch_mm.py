@@ -160,3 +160,14 @@ def test_kosmos25_mlp_layernorm_by_hand(doc: dict) -> None:
 def test_refused_with_the_reason(model_type: str, doc: dict) -> None:
     spec = load_model_spec(_config(doc, model_type))
     assert spec.unread and spec.unread[0].startswith(f"vram does not model {model_type} (")
+
+
+def test_glm46v_takes_the_text_stack_its_config_names(doc: dict) -> None:
+    # GLM-4.6V (106B) pairs the GLM-4V tower with the GLM-4.5V MoE text stack: the same parameters
+    # as glm4v_moe, whose tower has the same widths.
+    moe = _config(doc, "glm4v_moe")
+    config = {**_config(doc, "glm46v"), "text_config": moe["text_config"], "vision_config": moe["vision_config"]}
+    spec = load_model_spec(config)
+    assert spec.unread == ()
+    assert spec.num_experts == moe["text_config"]["n_routed_experts"]
+    assert spec.params.total == _oracle_total(doc["types"]["glm4v_moe"])
