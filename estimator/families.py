@@ -539,6 +539,8 @@ FAMILIES = MappingProxyType(
             token_types=2,
             tie_default=True,
         ),
+        # IDEFICS: Llama layers with gated cross-attention layers (estimator.towers_mm) over a CLIP encoder.
+        "idefics": replace(FAMILIES["llama"], model_type="idefics", vision="own"),
         # Molmo2: a Qwen3-style text stack (per-head q/k norms) with extra embedding rows for its image tokens.
         # Phi-4-multimodal: a Phi-3 text stack (top-level fields) under vision and audio encoders.
         "phi4_multimodal": replace(FAMILIES["phi3"], model_type="phi4_multimodal", vision="own"),

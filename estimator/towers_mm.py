@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from common.errors import ConfigError
 from estimator.spec import VisionSpec
 
 Tower = tuple[int, VisionSpec]
+
+
+class Counts(Protocol):
+    """The parameter accumulator of :mod:`estimator.config` (linears by component, other tensors by count)."""
+
+    def linear(self, component: Any, in_f: int, out_f: int, split: Any, count: int = 1, bias: bool = False) -> None: ...
+
+    def add(self, component: str, n: int) -> None: ...
 
 
 class NotModelled(Exception):
@@ -395,6 +403,70 @@ def _kosmos25(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, te
     )
 
 
+def _idefics(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """IDEFICS: a CLIP image encoder and, with ``use_resampler``, a Perceiver resampler (learned latents,
+    LayerNormed bias-free cross-attention and MLP blocks, a final LayerNorm)."""
+    mt = f"{model_type} vision_config"
+    hv, layers = _int(vc, mt, "embed_dim"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    image, patch = _int(vc, mt, "image_size"), _int(vc, mt, "patch_size")
+    n = _clip_body(hv, layers, inter, _int(vc, mt, "num_channels", 3), patch, (image // patch) ** 2)
+    if top.get("use_resampler"):
+        pc, pt = _sub(top, model_type, "perceiver_config"), f"{model_type} perceiver_config"
+        depth, width = (
+            _int(pc, pt, "resampler_depth"),
+            _int(pc, pt, "resampler_n_heads") * _int(pc, pt, "resampler_head_dim"),
+        )
+        qk_norms = 2 * 2 * _int(pc, pt, "resampler_head_dim") if pc.get("qk_layer_norms_perceiver") else 0
+        attention = 2 * 2 * hv + qk_norms + 3 * hv * width + width * hv
+        mlp = 2 * hv + 2 * hv * (4 * hv)
+        n += _int(pc, pt, "resampler_n_latents") * hv + depth * (attention + mlp) + 2 * hv
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=image, patch_size=patch
+    )
+
+
+def _idefics_text(c: Counts, cfg: Mapping[str, Any], top: Mapping[str, Any], model_type: str) -> None:
+    """IDEFICS' text side beyond its Llama layers: a gated cross-attention layer (to the image
+    encoder's width) every ``cross_layer_interval`` layers, with its SwiGLU MLP, two RMSNorms and two
+    tanh gates (``alpha_type`` float or vector), and ``additional_vocab_size`` extra embedding and
+    output rows. The cross-attention reads the image features anew each step: no cache."""
+    h, heads = _int(cfg, model_type, "hidden_size"), _int(cfg, model_type, "num_attention_heads")
+    layers, inter = _int(cfg, model_type, "num_hidden_layers"), _int(cfg, model_type, "intermediate_size")
+    interval = _int(cfg, model_type, "cross_layer_interval", 1)
+    if interval < 1:
+        raise ConfigError(f"{model_type} has cross_layer_interval={interval}; vram needs at least 1.")
+    width = _int(_sub(top, model_type, "vision_config"), f"{model_type} vision_config", "embed_dim")
+    n = layers // interval
+    c.linear("attention", h, h, "column", n)
+    c.linear("attention", width, h, "kv", 2 * n)
+    c.linear("attention", h, h, "row", n)
+    if cfg.get("qk_layer_norms"):
+        c.add("attention", n * 2 * (h // heads))
+    c.linear("dense_mlp", h, inter, "column", 2 * n)
+    c.linear("dense_mlp", inter, h, "row", n)
+    c.add("norms", n * 2 * h)
+    alpha = cfg.get("alpha_type", "float")
+    if alpha not in ("float", "vector"):
+        raise ConfigError(f"{model_type} has alpha_type={alpha!r}; vram knows 'float' and 'vector'.")
+    c.add("other", n * 2 * (h if alpha == "vector" else 1))
+    extra = _int(cfg, model_type, "additional_vocab_size", 0)
+    if extra:
+        c.add("embedding", extra * h)
+        c.linear("lm_head", h, extra, "vocab")
+
+
+_TEXT_EXTRAS: Mapping[str, Callable[[Counts, Mapping[str, Any], Mapping[str, Any], str], None]] = {
+    "idefics": _idefics_text,
+}
+
+
+def text_extras(c: Counts, model_type: str, cfg: Mapping[str, Any], top: Mapping[str, Any]) -> None:
+    """Text-side tensors of an own-tower type beyond its text family's layers (none for most)."""
+    if model_type in _TEXT_EXTRAS:
+        _TEXT_EXTRAS[model_type](c, cfg, top, model_type)
+
+
 _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int], Tower]] = {
     "glm4v": _glm_vision,  # GLM-4.1V-9B-Thinking
     "glm46v": _glm_vision,  # GLM-4.6V-Flash
@@ -412,6 +484,7 @@ _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int],
     "git": _git,  # GIT-base
     "kosmos-2": _kosmos2,  # Kosmos-2-patch14-224
     "kosmos-2.5": _kosmos25,  # Kosmos-2.5
+    "idefics": _idefics,  # IDEFICS-9B / 80B
 }
 
 

@@ -36,7 +36,7 @@ EXACT = [
     "kosmos-2.5",
 ]
 # Types the oracle could build but not run forward: parameters only.
-PARAMS_ONLY = ["glmga", "kosmos-2"]
+PARAMS_ONLY = ["glmga", "kosmos-2", "idefics"]
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +171,26 @@ def test_glm46v_takes_the_text_stack_its_config_names(doc: dict) -> None:
     assert spec.unread == ()
     assert spec.num_experts == moe["text_config"]["n_routed_experts"]
     assert spec.params.total == _oracle_total(doc["types"]["glm4v_moe"])
+
+
+def test_idefics_gated_cross_attention_layer_by_hand(doc: dict) -> None:
+    # One gated cross-attention layer at IDEFICS' default widths: q/o of 4096, k/v from the 768-wide
+    # image encoder, a SwiGLU MLP of 11,008, two RMSNorms and two float tanh gates. With one every
+    # fourth layer instead of every layer, 24 of the 32 go.
+    h, width, inter = 4096, 768, 11008
+    layer = 2 * h * h + 2 * width * h + 3 * h * inter + 2 * h + 2
+    config = _config(doc, "idefics")
+    every = load_model_spec(config).params.total
+    fourth = load_model_spec({**config, "cross_layer_interval": 4}).params.total
+    assert every - fourth == 24 * layer
+
+
+def test_idefics_perceiver_resampler_by_hand(doc: dict) -> None:
+    # The Perceiver resampler at its defaults: 64 latents of 768, 6 blocks of bias-free cross-attention
+    # (16 heads x 96) and a 4x MLP, each with LayerNorms, and a final LayerNorm.
+    e, inner, depth = 768, 16 * 96, 6
+    block = (2 * 2 * e + 3 * e * inner + inner * e) + (2 * e + 2 * e * 4 * e)
+    by_hand = 64 * e + depth * block + 2 * e
+    config = _config(doc, "idefics")
+    with_resampler = {**config, "use_resampler": True}
+    assert load_model_spec(with_resampler).params.vision - load_model_spec(config).params.vision == by_hand
