@@ -882,7 +882,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         c.add("norms", g.layers * norm + (norm if fam.final_norm else 0))
         norm = 0
     c.add("norms", g.layers * fam.norms_per_layer * fam.sublayers * norm + (norm if fam.final_norm else 0))
-    if fam.sub_norms:  # BitNet: a norm before o_proj (hidden) and before down_proj (MLP width)
+    if fam.sub_norms:  # BitNet: norms before o_proj (hidden) and down_proj (MLP width); Kosmos-2.5: the MLP one
         c.add("norms", g.layers * ((h if fam.sub_norms is True else 0) + inter) * (2 if fam.norm_bias else 1))
     if fam.token_types:  # Kosmos-2.5's segment embeddings
         c.add("embedding", fam.token_types * h)

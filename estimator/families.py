@@ -522,8 +522,8 @@ FAMILIES = MappingProxyType(
             lm_head_bias=True,
             vision="own",
         ),
-        # Kosmos-2 / 2.5: biased attention and fc1/fc2, LayerNorms, a LayerNorm over the MLP width before fc2
-        # (Kosmos-2 also one inside attention before out_proj), sinusoidal positions; 2.5 adds segment embeddings.
+        # Kosmos-2 / 2.5: XGLM-style layers (biased attention and fc1/fc2, LayerNorms, sinusoidal positions) with a
+        # LayerNorm over the MLP width before fc2 (Kosmos-2 also one before out_proj); 2.5 adds segment embeddings.
         "kosmos-2": _composite(
             "kosmos-2",
             "xglm",
@@ -541,9 +541,9 @@ FAMILIES = MappingProxyType(
         ),
         # IDEFICS: Llama layers with gated cross-attention layers (estimator.towers_mm) over a CLIP encoder.
         "idefics": replace(FAMILIES["llama"], model_type="idefics", vision="own"),
-        # Molmo2: a Qwen3-style text stack (per-head q/k norms) with extra embedding rows for its image tokens.
         # Phi-4-multimodal: a Phi-3 text stack (top-level fields) under vision and audio encoders.
         "phi4_multimodal": replace(FAMILIES["phi3"], model_type="phi4_multimodal", vision="own"),
+        # Molmo2: a Qwen3-style text stack (per-head q/k norms) with extra embedding rows for its image tokens.
         "molmo2": _composite("molmo2", "llama", "own", o_bias=False, qk_norm=True, extra_vocab="additional_vocab_size"),
     }
 )
