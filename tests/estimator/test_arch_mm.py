@@ -194,3 +194,8 @@ def test_idefics_perceiver_resampler_by_hand(doc: dict) -> None:
     config = _config(doc, "idefics")
     with_resampler = {**config, "use_resampler": True}
     assert load_model_spec(with_resampler).params.vision - load_model_spec(config).params.vision == by_hand
+
+
+def test_a_type_without_its_own_tower_builder_is_refused() -> None:
+    with pytest.raises(towers_mm.NotModelled):
+        towers_mm.tower("no_such_type", {}, {}, 1024)
