@@ -939,12 +939,6 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return None
     vc = {**fam.vision_defaults, **{k: v for k, v in (top.get("vision_config") or {}).items() if v is not None}}
     mt = f"{fam.model_type} vision_config"
-    if fam.vision in ("qwen2_vl", "qwen2_5_vl"):
-        return _qwen_vision(c, fam, vc, text_hidden)
-    if fam.vision == "qwen3_vl":
-        return _qwen3_vision(c, fam, vc)
-    if fam.vision == "kimi_k25":
-        return _moonvit(c, fam, vc, text_hidden)
     if fam.vision == "own":  # a tower of the type's own (estimator.towers_mm)
         try:
             n, spec = towers_mm.tower(fam.model_type, top, vc, text_hidden)
@@ -952,6 +946,12 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
             raise Unmodelled(str(err)) from err
         c.add("vision", n)
         return spec
+    if fam.vision in ("qwen2_vl", "qwen2_5_vl"):
+        return _qwen_vision(c, fam, vc, text_hidden)
+    if fam.vision == "qwen3_vl":
+        return _qwen3_vision(c, fam, vc)
+    if fam.vision == "kimi_k25":
+        return _moonvit(c, fam, vc, text_hidden)
     if fam.vision == "unmodelled":
         if not any(top.get(k) for k in ("vision_config", "audio_config")):
             return None
@@ -1323,6 +1323,7 @@ def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
     """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
     text = config.get("text_config")
     if fam.vision not in (
+        "own",
         "llava",
         "llava_next",
         "internvl",
@@ -1334,7 +1335,6 @@ def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
         "cohere2_vision",
         "kimi_k25",
         "unmodelled",
-        "own",
     ) or not isinstance(text, Mapping):
         return fam
     text_fam = family(str(text.get("model_type") or ""))
