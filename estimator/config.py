@@ -1672,13 +1672,13 @@ def _build(
         head_bias = fam.arch == "phi" or _flag(cfg, "lm_head_bias", fam.lm_head_bias)
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=head_bias)
     layer_kv, extra = _BUILDERS[fam.arch](c, g)
-    if fam.vision == "own":
-        towers_mm.text_extras(c, fam.model_type, cfg, config)
     try:
         vision = _vision(c, fam, config, hidden)
     except Unmodelled as err:  # the text stack is known; the tower is not: say so, no verdict
         vision = None
         unread = [*unread, str(err)]
+    if fam.vision == "own":  # text-side tensors of an own-tower type beyond its text family's layers
+        towers_mm.text_extras(c, fam.model_type, cfg, config)
     quant = _quantization(config, cfg, model_type, dtype)
 
     params = c.params()
