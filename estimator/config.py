@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.errors import ConfigError
-from estimator import archconfig, structure
+from estimator import archconfig, structure, towers_mm
 from estimator.families import UNKNOWN, UNMODELLED, Family, family
 from estimator.spec import (
     LayerKV,
@@ -742,6 +742,8 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
 def _ff_width(g: _Geometry) -> int:
     """The dense MLP width; LFM2's ``block_auto_adjust_ff_dim`` takes 2/3 of it, rounded up to a multiple."""
     cfg, inter = g.cfg, g.intermediate
+    if g.fam.dense_width:
+        return _int(cfg, g.model_type, g.fam.dense_width)
     if not cfg.get("block_auto_adjust_ff_dim"):
         return inter
     inter = int(2 * inter / 3)
@@ -880,8 +882,10 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         c.add("norms", g.layers * norm + (norm if fam.final_norm else 0))
         norm = 0
     c.add("norms", g.layers * fam.norms_per_layer * fam.sublayers * norm + (norm if fam.final_norm else 0))
-    if fam.sub_norms:  # BitNet: a norm before o_proj (hidden) and before down_proj (MLP width)
-        c.add("norms", g.layers * (h + inter))
+    if fam.sub_norms:  # BitNet: norms before o_proj (hidden) and down_proj (MLP width); Kosmos-2.5: the MLP one
+        c.add("norms", g.layers * ((h if fam.sub_norms is True else 0) + inter) * (2 if fam.norm_bias else 1))
+    if fam.token_types:  # Kosmos-2.5's segment embeddings
+        c.add("embedding", fam.token_types * h)
     if fam.embedding_norm:  # BLOOM: a LayerNorm right after the embedding
         c.add("norms", norm if norm else h * (2 if fam.norm_bias else 1))
     if fam.act_params:  # Apertus: xIELU's learned alphas, per MLP
@@ -935,6 +939,13 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return None
     vc = {**fam.vision_defaults, **{k: v for k, v in (top.get("vision_config") or {}).items() if v is not None}}
     mt = f"{fam.model_type} vision_config"
+    if fam.vision == "own":  # a tower of the type's own (estimator.towers_mm)
+        try:
+            n, spec = towers_mm.tower(fam.model_type, top, vc, text_hidden)
+        except towers_mm.NotModelled as err:
+            raise Unmodelled(str(err)) from err
+        c.add("vision", n)
+        return spec
     if fam.vision in ("qwen2_vl", "qwen2_5_vl"):
         return _qwen_vision(c, fam, vc, text_hidden)
     if fam.vision == "qwen3_vl":
@@ -1312,6 +1323,7 @@ def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
     """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
     text = config.get("text_config")
     if fam.vision not in (
+        "own",
         "llava",
         "llava_next",
         "internvl",
@@ -1654,7 +1666,8 @@ def _build(
     )
 
     c = _Counts()
-    c.add("embedding", vocab * hidden)
+    extra_rows = _int(cfg, model_type, fam.extra_vocab, default=0) if fam.extra_vocab else 0
+    c.add("embedding", (vocab + extra_rows) * hidden)
     if not tied:
         head_bias = fam.arch == "phi" or _flag(cfg, "lm_head_bias", fam.lm_head_bias)
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=head_bias)
@@ -1664,6 +1677,8 @@ def _build(
     except Unmodelled as err:  # the text stack is known; the tower is not: say so, no verdict
         vision = None
         unread = [*unread, str(err)]
+    if fam.vision == "own":  # text-side tensors of an own-tower type beyond its text family's layers
+        towers_mm.text_extras(c, fam.model_type, cfg, config)
     quant = _quantization(config, cfg, model_type, dtype)
 
     params = c.params()

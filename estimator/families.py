@@ -31,6 +31,7 @@ MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss
 Vision = Literal[
     "none",
     "unmodelled",
+    "own",  # a tower of the type's own, built in estimator.towers_mm
     "siglip",
     "pixtral",
     "llama4",
@@ -82,7 +83,8 @@ class Family:
     linear: Linear = "none"
     attn_gate: bool = False  # q_proj doubled for a sigmoid output gate (Qwen3-Next, Qwen3.5)
     qk_norm_bias: bool = False  # the q/k norms are LayerNorms with a bias (Persimmon)
-    sub_norms: bool = False  # norms inside attention and MLP, before their output projections (BitNet)
+    # norms inside attention and MLP, before their output projections (BitNet), or in the MLP only ("mlp")
+    sub_norms: bool | Literal["mlp"] = False
     embedding_norm: bool = False  # a norm right after the embedding (BLOOM)
     act_params: int = 0  # learned activation parameters per MLP (Apertus' xIELU: 2)
     attn_gate_bias: bool = False  # a per-head bias on that output gate (Beam)
@@ -104,6 +106,9 @@ class Family:
     lm_head_bias: Bias = False  # GPT-J / CodeGen's lm_head carries a bias
     position_offset: int = 0  # learned position rows beyond max_position_embeddings (OPT, BioGPT: 2)
     per_layer_inputs: bool = False  # Gemma-4/3n per-layer input embeddings (hidden_size_per_layer_input)
+    extra_vocab: str | None = None  # config field of embedding rows beyond vocab_size (no lm_head rows)
+    token_types: int = 0  # token-type (segment) embedding rows added to every token (Kosmos-2.5: 2)
+    dense_width: str | None = None  # config field of the dense MLP width, where intermediate_size is the experts'
     # Config flags that switch on a structure vram does not model: set, the spec says so (no verdict).
     unmodelled_flags: tuple[str, ...] = ()
 
@@ -215,7 +220,13 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
         "phimoe": Family("phimoe", arch="layers", norm_bias=True, moe="mixtral", sliding="all_if_window"),
         "minimax_m2": Family("minimax_m2", arch="layers", qk_norm="full", moe="mixtral"),
         "glm4_moe": Family(
-            "glm4_moe", arch="layers", qkv_bias="attention_bias", qk_norm=False, moe="deepseek", shared="deepseek"
+            "glm4_moe",
+            arch="layers",
+            qkv_bias="attention_bias",
+            o_bias=False,  # o_proj never carries a bias
+            qk_norm=False,
+            moe="deepseek",
+            shared="deepseek",
         ),
         "ernie4_5_moe": Family(
             "ernie4_5_moe",
@@ -466,6 +477,86 @@ FAMILIES = MappingProxyType(
         "cohere2_vision": _composite("cohere2_vision", "cohere2", "cohere2_vision"),
         # InternVL: InternViT and a pixel-shuffle projector over a Qwen2 text stack.
         "internvl": _composite("internvl", "qwen2", "internvl"),
+        # ---- multimodal types (own layers): towers in estimator.towers_mm, text stacks of known families.
+        # GLM-4.1V / 4.6V (and GLM-ga): a GLM-4 text stack (biased q/k/v, post-attention/-MLP norms); GLM-4.6V
+        # and GLM-ga take whichever GLM-4V text stack their text_config names (4.6V: the MoE one).
+        "glm4v_text": replace(FAMILIES["glm4"], model_type="glm4v_text"),
+        "glm4v_moe_text": replace(FAMILIES["glm4_moe"], model_type="glm4v_moe_text"),
+        "glm4v": _composite("glm4v", "glm4", "own"),
+        "glm46v": _composite("glm46v", "glm4", "own"),
+        "glmga": _composite("glmga", "glm4", "own"),
+        # GLM-4.5V: a GLM-4.5 MoE text stack.
+        "glm4v_moe": _composite("glm4v_moe", "glm4_moe", "own"),
+        # GLM-OCR: a GLM-4 text stack without q/k/v biases.
+        "glm_ocr": _composite("glm_ocr", "glm4", "own", qkv_bias=False),
+        # PaddleOCR-VL: an ERNIE-4.5 text stack whose biases follow use_bias.
+        "paddleocr_vl": _composite(
+            "paddleocr_vl", "ernie4_5", "own", qkv_bias="use_bias", o_bias="use_bias", mlp_bias="use_bias"
+        ),
+        # Qwen2.5-Omni's thinker: a Qwen2 text stack under vision and audio encoders.
+        "qwen2_5_omni_thinker": _composite("qwen2_5_omni_thinker", "qwen2", "own"),
+        # Granite-Docling: a Granite text stack (its multipliers change no tensor).
+        "granite_docling": _composite("granite_docling", "granite", "own"),
+        # MiniMax-M3-VL: per-head q/k norms, MoE layers with an always-on shared MLP, dense layers of their own width.
+        "minimax_m3_vl_text": Family(
+            "minimax_m3_vl_text",
+            arch="layers",
+            qk_norm=True,
+            moe="mixtral",
+            shared="dense",
+            dense_width="dense_intermediate_size",
+        ),
+        # GIT: a BERT-style decoder (post-LayerNorms, learned positions and an embedding LayerNorm,
+        # a biased output layer) over a CLIP image encoder.
+        "git": Family(
+            "git",
+            arch="layers",
+            qkv_bias=True,
+            o_bias=True,
+            norm_bias=True,
+            mlp="plain",
+            mlp_bias=True,
+            learned_positions=True,
+            embedding_norm=True,
+            final_norm=False,
+            lm_head_bias=True,
+            vision="own",
+        ),
+        # Kosmos-2 / 2.5: XGLM-style layers (biased attention and fc1/fc2, LayerNorms, sinusoidal positions) with a
+        # LayerNorm over the MLP width before fc2 (Kosmos-2 also one before out_proj); 2.5 adds segment embeddings.
+        "kosmos-2": _composite(
+            "kosmos-2",
+            "xglm",
+            "own",
+            sub_norms=True,
+            tie_default=True,
+        ),
+        "kosmos-2.5": _composite(
+            "kosmos-2.5",
+            "xglm",
+            "own",
+            sub_norms="mlp",
+            token_types=2,
+            tie_default=True,
+        ),
+        # IDEFICS: Llama layers with gated cross-attention layers (estimator.towers_mm) over a CLIP encoder.
+        "idefics": replace(FAMILIES["llama"], model_type="idefics", vision="own"),
+        # Phi-4-multimodal: a Phi-3 text stack (top-level fields) under vision and audio encoders.
+        "phi4_multimodal": replace(FAMILIES["phi3"], model_type="phi4_multimodal", vision="own"),
+        # Molmo2: a Qwen3-style text stack (per-head q/k norms) with extra embedding rows for its image tokens.
+        "molmo2": _composite("molmo2", "llama", "own", o_bias=False, qk_norm=True, extra_vocab="additional_vocab_size"),
+    }
+)
+FAMILIES = MappingProxyType(
+    {
+        **FAMILIES,
+        "minimax_m3_vl": _composite("minimax_m3_vl", "minimax_m3_vl_text", "own"),  # MiniMax-M3-VL
+        # HY-V4-VL and LFM3-VL: their towers over the Hy-V4 and LFM3 text stacks, where those are registered.
+        **{
+            vl: _composite(vl, text, "own")
+            for vl, text in (("hy_v4_vl", "hy_v4"), ("lfm3_vl", "lfm3"))
+            if text in FAMILIES
+        },
     }
 )
 
@@ -478,6 +569,11 @@ UNMODELLED: MappingProxyType[str, str] = MappingProxyType(
         "mllama": "its cross-attention layers cache the image tokens' keys and values",
         # Mistral Large 4: DSA layers, some without RoPE (no rope key in the latent), learned softmax scaling.
         "mistral_large4": "its indexed-attention layers differ per layer (some without a rope key)",
+        # Decoders whose cross-attention caches the image (encoder) states: a cache that depends on the images.
+        "blip": "its text decoder's cross-attention layers cache the image tokens' keys and values",
+        "trocr": "an image-to-text decoder whose cross-attention caches the encoder's states",
+        # Moshi serves the temporal transformer with a depth decoder and the Mimi audio codec.
+        "moshi": "a speech model: its depth decoder and Mimi audio codec",
     }
 )
 
