@@ -46,6 +46,9 @@ Vision = Literal[
     "cohere2_vision",
     "kimi_k25",
     "internvl",
+    # image-text types (vision towers): counted in estimator.towers
+    "blip2",
+    "got_ocr2",
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -466,6 +469,19 @@ FAMILIES = MappingProxyType(
         "cohere2_vision": _composite("cohere2_vision", "cohere2", "cohere2_vision"),
         # InternVL: InternViT and a pixel-shuffle projector over a Qwen2 text stack.
         "internvl": _composite("internvl", "qwen2", "internvl"),
+    }
+)
+# ---- image-text types (vision towers): towers and projectors in estimator.towers
+FAMILIES = MappingProxyType(
+    {
+        **FAMILIES,
+        # BLIP-2 / InstructBLIP: an EVA ViT, a Q-Former and a language projection over OPT.
+        "blip-2": _composite("blip-2", "opt", "blip2"),
+        "instructblip": _composite("instructblip", "opt", "blip2"),
+        "instructblipvideo": _composite("instructblipvideo", "opt", "blip2"),
+        # GOT-OCR2 / PP-Chart2Table: a SAM ViT, two stride-2 convolutions and a linear over Qwen2.
+        "got_ocr2": _composite("got_ocr2", "qwen2", "got_ocr2"),
+        "pp_chart2table": _composite("pp_chart2table", "qwen2", "got_ocr2"),
     }
 )
 

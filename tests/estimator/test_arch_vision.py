@@ -1,0 +1,119 @@
+"""Image-text types whose vision tower and projector vram counts (estimator.towers), against the
+transformers oracle (tests/fixtures/oracle: parameters on the meta device) and hand arithmetic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from common.errors import ConfigError
+from estimator import towers
+from estimator.config import load_model_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "oracle" / "transformers-5.25.json"
+IMAGE = "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"
+
+pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason="the oracle fixture is not in this checkout")
+
+# Types whose every tower and projector tensor the oracle's name patterns file under vision,
+# projector or audio: vram's tower count must equal that sum, not only the total.
+CLEAN = ["blip-2", "instructblip", "instructblipvideo", "got_ocr2", "pp_chart2table"]
+# Types where some tower modules fall under the oracle's "text" (a resampler, a visual tokenizer's
+# head): the total is compared.
+OTHER: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict:
+    return json.loads(FIXTURE.read_text())
+
+
+def _spec(doc: dict, model_type: str):
+    rec = doc["types"][model_type]
+    return load_model_spec(json.loads((FIXTURE.parent / rec["config_file"]).read_text()))
+
+
+def _oracle(doc: dict, model_type: str) -> dict:
+    params = doc["types"][model_type]["params"]
+    return params.get(IMAGE) or next(iter(params.values()))
+
+
+@pytest.mark.parametrize("model_type", CLEAN + OTHER)
+def test_total_equals_oracle(model_type: str, doc: dict) -> None:
+    spec = _spec(doc, model_type)
+    assert spec.unread == ()
+    assert spec.vision is not None
+    assert spec.params.total == _oracle(doc, model_type)["total"]
+
+
+@pytest.mark.parametrize("model_type", CLEAN)
+def test_towers_equal_oracle_breakdown(model_type: str, doc: dict) -> None:
+    breakdown = _oracle(doc, model_type)["breakdown"]
+    towers = sum(breakdown.get(k, 0) for k in ("vision", "projector", "audio"))
+    assert _spec(doc, model_type).params.vision == towers
+
+
+def test_blip2_by_hand() -> None:
+    """BLIP-2's EVA ViT (one block, embeddings), Q-Former and projection from their widths."""
+    h, inter, layers, patch, image = 64, 128, 2, 14, 28
+    q, q_inter, q_layers, queries, text = 32, 48, 2, 4, 16
+    cfg = {
+        "model_type": "blip-2",
+        "num_query_tokens": queries,
+        "vision_config": {
+            "model_type": "blip_2_vision_model",
+            "hidden_size": h,
+            "intermediate_size": inter,
+            "num_hidden_layers": layers,
+            "num_attention_heads": 4,
+            "patch_size": patch,
+            "image_size": image,
+        },
+        "qformer_config": {
+            "model_type": "blip_2_qformer",
+            "hidden_size": q,
+            "intermediate_size": q_inter,
+            "num_hidden_layers": q_layers,
+            "num_attention_heads": 4,
+            "encoder_hidden_size": h,
+        },
+        "text_config": {
+            "model_type": "opt",
+            "hidden_size": text,
+            "ffn_dim": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "vocab_size": 100,
+            "word_embed_proj_dim": text,
+        },
+    }
+    block = 2 * 2 * h + (h * 3 * h + 3 * h) + (h * h + h) + (h * inter + inter) + (inter * h + h)
+    embeddings = h + (3 * patch * patch * h + h) + ((image // patch) ** 2 + 1) * h
+    vit = embeddings + layers * block + 2 * h
+    # Q-Former: self-attention q/k/v, output dense + LayerNorm, query MLP + LayerNorm; cross-attention
+    # (q from the queries, k/v from the ViT width) on every second layer, starting at the first.
+    self_attn = 3 * (q * q + q) + (q * q + q) + 2 * q
+    mlp = (q * q_inter + q_inter) + (q_inter * q + q) + 2 * q
+    cross = (q * q + q) + 2 * (h * q + q) + (q * q + q) + 2 * q
+    qformer = 2 * q + q_layers * (self_attn + mlp) + cross + queries * q
+    projection = q * text + text
+    spec = load_model_spec(cfg)
+    assert spec.params.vision == vit + qformer + projection
+
+
+def test_got_ocr2_projector_by_hand(doc: dict) -> None:
+    """GOT-OCR2's projector: 3x3 convs 256 -> 512 -> text width (no bias), then a biased linear."""
+    cfg = {"vision_config": {"output_channels": 256}}
+    text = 1024
+    projector = 256 * 512 * 9 + 512 * text * 9 + text * text + text
+    assert towers.PROJECTORS["got_ocr2"](cfg, text, "got_ocr2") == projector
+    assert projector == _oracle(doc, "got_ocr2")["breakdown"]["projector"]
+
+
+def test_unmodelled_text_stack_refused() -> None:
+    """BLIP-2 over Flan-T5: the T5 stack is not read as OPT's layout."""
+    with pytest.raises(ConfigError, match="t5 text stack"):
+        load_model_spec({"model_type": "blip-2", "text_config": {"model_type": "t5"}, "vision_config": {}})
