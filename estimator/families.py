@@ -49,6 +49,10 @@ Vision = Literal[
     # image-text types (vision towers): counted in estimator.towers
     "blip2",
     "got_ocr2",
+    "idefics2",
+    "lfm2_vl",
+    "aria",
+    "video_llama_3",
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -482,6 +486,15 @@ FAMILIES = MappingProxyType(
         # GOT-OCR2 / PP-Chart2Table: a SAM ViT, two stride-2 convolutions and a linear over Qwen2.
         "got_ocr2": _composite("got_ocr2", "qwen2", "got_ocr2"),
         "pp_chart2table": _composite("pp_chart2table", "qwen2", "got_ocr2"),
+        # Idefics2: a SigLIP tower without its head, a gated MLP and a perceiver resampler, over Mistral.
+        "idefics2": _composite("idefics2", "mistral", "idefics2"),
+        # LFM2-VL: a SigLIP2 (NaFlex) tower and a pixel-unshuffle MLP over LFM2.
+        "lfm2_vl": _composite("lfm2_vl", "lfm2", "lfm2_vl"),
+        # Aria: an Idefics3-style SigLIP tower and a cross-attention projector over Aria's MoE stack.
+        "aria": _composite("aria", "aria_text", "aria"),
+        # VideoLLaMA3: a rotary SigLIP tower (images up to the processor's max_pixels, 28 * 28 * 1280,
+        # a 1001-pixel square) and two linears over Qwen2.
+        "video_llama_3": _composite("video_llama_3", "qwen2", "video_llama_3", vision_defaults=_ro(image_size=1001)),
     }
 )
 

@@ -8,7 +8,9 @@ reused by every image-text type that carries it; each projector is keyed by the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from common.errors import ConfigError
@@ -46,19 +48,24 @@ def _conv(c_in: int, c_out: int, k: int, bias: bool = True) -> int:
     return c_in * c_out * k * k + (c_out if bias else 0)
 
 
+@dataclass(frozen=True)
 class Tower:
     """A tower's parameter count and the geometry its activation estimate reads."""
 
-    def __init__(self, n: int, hidden: int, layers: int, inter: int, heads: int, image: int, patch: int) -> None:
-        self.n = n
-        self.spec = VisionSpec(
-            hidden_size=hidden,
-            num_layers=layers,
-            intermediate_size=inter,
-            num_heads=heads,
-            image_size=image,
-            patch_size=patch,
-        )
+    n: int
+    spec: VisionSpec
+
+
+def _tower(n: int, hidden: int, layers: int, inter: int, heads: int, image: int, patch: int) -> Tower:
+    spec = VisionSpec(
+        hidden_size=hidden,
+        num_layers=layers,
+        intermediate_size=inter,
+        num_heads=heads,
+        image_size=image,
+        patch_size=patch,
+    )
+    return Tower(n, spec)
 
 
 # ---------------------------------------------------------------- towers (by vision_config model_type)
@@ -84,7 +91,7 @@ def _sam_vit(vc: Mapping[str, Any], where: str) -> Tower:
         if vc.get("use_rel_pos", True):
             n += 2 * (2 * size - 1) * head_dim
     n += _conv(h, out, 1, bias=False) + _ln(out) + _conv(out, out, 3, bias=False) + _ln(out)
-    return Tower(n, h, layers, mlp, heads, image, patch)
+    return _tower(n, h, layers, mlp, heads, image, patch)
 
 
 def _blip_vit(vc: Mapping[str, Any], where: str) -> Tower:
@@ -97,10 +104,38 @@ def _blip_vit(vc: Mapping[str, Any], where: str) -> Tower:
     n = h + _conv(3, h, patch) + positions * h
     attn = _lin(h, 3 * h, bool(vc.get("qkv_bias", True))) + _lin(h, h)
     n += layers * (2 * _ln(h) + attn + _lin(h, inter) + _lin(inter, h)) + _ln(h)
-    return Tower(n, h, layers, inter, heads, image, patch)
+    return _tower(n, h, layers, inter, heads, image, patch)
 
+
+def _siglip(vc: Mapping[str, Any], where: str) -> Tower:
+    """SigLIP-style ViT: patch embedding with bias (a conv, or SigLIP2's equivalent linear), learned
+    positions (one per patch of ``image_size``, SigLIP2's ``num_patches``, none for rotary towers),
+    biased q/k/v/out and fc1/fc2, LayerNorms, a post-LayerNorm, the attention-pooling head when
+    ``vision_use_head``."""
+    kind = str(vc.get("model_type") or "")
+    h, layers = _i(vc, where, "hidden_size"), _i(vc, where, "num_hidden_layers")
+    heads, inter = _i(vc, where, "num_attention_heads"), _i(vc, where, "intermediate_size")
+    patch, channels = _i(vc, where, "patch_size"), _i(vc, where, "num_channels", 3)
+    if kind == "siglip2_vision_model":
+        positions = _i(vc, where, "num_patches")
+        image = math.isqrt(positions) * patch
+    else:
+        image = _i(vc, where, "image_size")
+        positions = 0 if kind in _ROTARY_SIGLIP else (image // patch) ** 2
+    block = 2 * _ln(h) + 4 * _lin(h, h) + _lin(h, inter) + _lin(inter, h)
+    n = _conv(channels, h, patch) + positions * h + layers * block + _ln(h)
+    if vc.get("vision_use_head", kind in ("siglip_vision_model", "siglip2_vision_model")):
+        n += h + _lin(h, 3 * h) + _lin(h, h) + _ln(h) + _lin(h, inter) + _lin(inter, h)
+    return _tower(n, h, layers, inter, heads, image, patch)
+
+
+# SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
+_ROTARY_SIGLIP = frozenset({"video_llama_3_vision"})
 
 TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
+    "siglip2_vision_model": _siglip,
+    "idefics2_vision": _siglip,
+    "video_llama_3_vision": _siglip,
     "got_ocr2_vision": _sam_vit,
     "pp_chart2table_vision": _sam_vit,
     "blip_2_vision_model": _blip_vit,
@@ -109,13 +144,18 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
 }
 
 
-def tower(vc: Mapping[str, Any], where: str) -> Tower:
-    """The tower its ``vision_config`` describes."""
+Fallback = Callable[[Mapping[str, Any], str], tuple[int, VisionSpec]]
+
+
+def tower(vc: Mapping[str, Any], where: str, fallback: Fallback | None = None) -> Tower:
+    """The tower its ``vision_config`` describes (``fallback`` counts the kinds this module does not)."""
     kind = str(vc.get("model_type") or "")
     build = TOWERS.get(kind)
-    if build is None:
+    if build is not None:
+        return build(vc, where)
+    if fallback is None:
         raise UnknownTower(f"{where}: vision tower {kind or '(unnamed)'} is not modelled.")
-    return build(vc, where)
+    return Tower(*fallback(vc, where))
 
 
 # ---------------------------------------------------------------- projectors (by the type's Vision value)
@@ -153,17 +193,69 @@ def _got_ocr2(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     )
 
 
+def _idefics2(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """A bias-free gated MLP from the tower's width through the text MLP width to the text width, then
+    the perceiver resampler: latents, ``resampler_depth`` layers of RMS-normed GQA cross-attention and
+    a gated MLP of 4x the width, a final RMSNorm."""
+    vc, tc, pc = (top.get(k) or {} for k in ("vision_config", "text_config", "perceiver_config"))
+    hv, inter = _i(vc, where, "hidden_size"), _i(tc, where, "intermediate_size")
+    w = f"{where} perceiver_config"
+    hp, depth = _i(pc, w, "hidden_size"), _i(pc, w, "resampler_depth")
+    heads, head_dim = _i(pc, w, "resampler_n_heads"), _i(pc, w, "resampler_head_dim")
+    kv = _i(pc, w, "num_key_value_heads")
+    n = 2 * hv * inter + inter * text_hidden
+    attn = 2 * hp * heads * head_dim + 2 * hp * kv * head_dim
+    n += _i(pc, w, "resampler_n_latents") * hp + depth * (3 * hp + attn + 3 * hp * 4 * hp) + hp
+    return n
+
+
+def _pixel_unshuffle_mlp(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """LFM2-VL: pixel unshuffle by ``downsample_factor``, an optional LayerNorm, two linears through
+    ``projector_hidden_size``."""
+    hv = _i(top.get("vision_config") or {}, where, "hidden_size")
+    width = hv * _i(top, where, "downsample_factor") ** 2
+    inner, bias = _i(top, where, "projector_hidden_size"), bool(top.get("projector_bias", True))
+    norm = _ln(width) if top.get("projector_use_layernorm", True) else 0
+    return norm + _lin(width, inner, bias) + _lin(inner, text_hidden, bias)
+
+
+def _aria(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """Aria: learned queries cross-attending to the patches (bias-free q/k/v, a biased
+    nn.MultiheadAttention, a biased linear, two LayerNorms), a LayerNorm and a bias-free GELU MLP
+    through the text width."""
+    hv = _i(top.get("vision_config") or {}, where, "hidden_size")
+    queries = _i(top, where, "max_value_projector_patch_to_query_dict")
+    cross = 3 * hv * hv + _lin(hv, 3 * hv) + _lin(hv, hv) + _lin(hv, hv) + 2 * _ln(hv)
+    return queries * hv + cross + _ln(hv) + hv * text_hidden + text_hidden * text_hidden
+
+
+def _two_linears(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """Two biased linears, the tower's width to the text width, then text to text (VideoLLaMA3)."""
+    hv = _i(top.get("vision_config") or {}, where, "hidden_size")
+    return _lin(hv, text_hidden) + _lin(text_hidden, text_hidden)
+
+
 PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "blip2": _qformer,
     "got_ocr2": _got_ocr2,
+    "idefics2": _idefics2,
+    "lfm2_vl": _pixel_unshuffle_mlp,
+    "aria": _aria,
+    "video_llama_3": _two_linears,
 }
 
 
-def vision_params(kind: str, model_type: str, top: Mapping[str, Any], text_hidden: int) -> tuple[int, VisionSpec]:
-    """The parameters of ``kind``'s towers and projector (``top`` is the whole filled config)."""
-    where = f"{model_type} vision_config"
-    vc = top.get("vision_config")
-    if not isinstance(vc, Mapping):
+def vision_params(
+    kind: str,
+    model_type: str,
+    top: Mapping[str, Any],
+    vc: Mapping[str, Any],
+    text_hidden: int,
+    fallback: Fallback | None = None,
+) -> tuple[int, VisionSpec]:
+    """The parameters of ``kind``'s towers and projector: ``top`` is the whole filled config, ``vc``
+    its vision_config with the family's defaults; ``fallback`` counts towers kept elsewhere."""
+    if not top.get("vision_config"):
         raise UnknownTower(f"{model_type} config has no vision_config, so vram cannot size its vision tower.")
-    t = tower(vc, where)
+    t = tower(vc, f"{model_type} vision_config", fallback)
     return t.n + PROJECTORS[kind](top, text_hidden, model_type), t.spec

@@ -20,7 +20,17 @@ pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason="the oracle fixture
 
 # Types whose every tower and projector tensor the oracle's name patterns file under vision,
 # projector or audio: vram's tower count must equal that sum, not only the total.
-CLEAN = ["blip-2", "instructblip", "instructblipvideo", "got_ocr2", "pp_chart2table"]
+CLEAN = [
+    "blip-2",
+    "instructblip",
+    "instructblipvideo",
+    "got_ocr2",
+    "pp_chart2table",
+    "idefics2",
+    "lfm2_vl",
+    "aria",
+    "video_llama_3",
+]
 # Types where some tower modules fall under the oracle's "text" (a resampler, a visual tokenizer's
 # head): the total is compared.
 OTHER: list[str] = []
