@@ -53,6 +53,9 @@ Vision = Literal[
     "lfm2_vl",
     "aria",
     "video_llama_3",
+    "merger",
+    "merger_linear",
+    "pixel_shuffle_ln_mlp",
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -495,6 +498,17 @@ FAMILIES = MappingProxyType(
         # VideoLLaMA3: a rotary SigLIP tower (images up to the processor's max_pixels, 28 * 28 * 1280,
         # a 1001-pixel square) and two linears over Qwen2.
         "video_llama_3": _composite("video_llama_3", "qwen2", "video_llama_3", vision_defaults=_ro(image_size=1001)),
+        # Qwen2-VL-processor types: images up to its default max_pixels (3584 x 3584).
+        # HyperCLOVA X SEED vision: Qwen2.5-VL's ViT and a linear over HyperCLOVA X.
+        "hyperclovax_vision_v2": _composite(
+            "hyperclovax_vision_v2", "hyperclovax", "merger_linear", vision_defaults=_ro(image_size=3584)
+        ),
+        # EXAONE 4.5: a Qwen2.5-VL-style ViT with grouped KV heads; its merger is the projector.
+        "exaone4_5": _composite("exaone4_5", "exaone4", "merger", vision_defaults=_ro(image_size=3584)),
+        # LLaVA-OneVision-1.5: RiceViT and its patch merger over Qwen3.
+        "llava_onevision1_5": _composite("llava_onevision1_5", "qwen3", "merger", vision_defaults=_ro(image_size=3584)),
+        # Qianfan-OCR: InternViT and an InternVL-style pixel-shuffle projector over Qwen3.
+        "qianfan_ocr": _composite("qianfan_ocr", "qwen3", "pixel_shuffle_ln_mlp"),
     }
 )
 

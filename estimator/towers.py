@@ -129,6 +129,57 @@ def _siglip(vc: Mapping[str, Any], where: str) -> Tower:
     return _tower(n, h, layers, inter, heads, image, patch)
 
 
+def _qwen2_5_vit(vc: Mapping[str, Any], where: str) -> Tower:
+    """Qwen2.5-VL's ViT (HyperCLOVA X vision, EXAONE 4.5 with grouped KV heads): bias-free Conv3d
+    patches, RMS-normed blocks with a biased fused qkv and proj and a biased gated MLP, then the
+    patch merger (RMSNorm, two biased linears over ``spatial_merge_size``^2 patches)."""
+    w, depth = _i(vc, where, "hidden_size"), _i(vc, where, "depth")
+    heads, inter = _i(vc, where, "num_heads"), _i(vc, where, "intermediate_size")
+    kv = _i(vc, where, "num_key_value_heads", heads)
+    patch, temporal = _i(vc, where, "patch_size"), _i(vc, where, "temporal_patch_size")
+    channels, out = _i(vc, where, "in_channels", 3), _i(vc, where, "out_hidden_size")
+    merged = w * _i(vc, where, "spatial_merge_size") ** 2
+    head_dim = w // heads
+    block = 2 * w + _lin(w, (heads + 2 * kv) * head_dim) + _lin(w, w) + 2 * _lin(w, inter) + _lin(inter, w)
+    n = channels * temporal * patch * patch * w + depth * block + w + _lin(merged, merged) + _lin(merged, out)
+    return _tower(n, w, depth, inter, heads, _i(vc, where, "image_size"), patch)
+
+
+def _rice_vit(vc: Mapping[str, Any], where: str) -> Tower:
+    """LLaVA-OneVision-1.5's RiceViT: bias-free conv patches, a class token with its rotary slot, a
+    pre-LayerNorm, LayerNorm blocks with biased fused qkv, proj and fc1/fc2, then the patch merger
+    (LayerNorm, two biased linears over ``spatial_merge_size``^2 patches to ``out_hidden_size``)."""
+    w, depth = _i(vc, where, "hidden_size"), _i(vc, where, "depth")
+    heads, inter = _i(vc, where, "num_heads"), _i(vc, where, "intermediate_size")
+    patch, channels = _i(vc, where, "patch_size"), _i(vc, where, "in_channels", 3)
+    merged, out = w * _i(vc, where, "spatial_merge_size") ** 2, _i(vc, where, "out_hidden_size")
+    block = 2 * _ln(w) + _lin(w, 3 * w) + _lin(w, w) + _lin(w, inter) + _lin(inter, w)
+    n = _conv(channels, w, patch, bias=False) + w + w // heads // 2 + _ln(w) + depth * block
+    n += _ln(w) + _lin(merged, merged) + _lin(merged, out)
+    return _tower(n, w, depth, inter, heads, _i(vc, where, "image_size"), patch)
+
+
+def _intern_vit(vc: Mapping[str, Any], where: str) -> Tower:
+    """InternViT (Qianfan-OCR): class token, biased conv patches, positions, blocks with LayerNorms
+    or RMSNorms (``norm_type``), q/k/v (bias per ``attention_bias``), optional q/k norms over the
+    width, a biased projection and fc1/fc2, two layer-scale vectors; a final LayerNorm only without
+    mean pooling."""
+    h, layers = _i(vc, where, "hidden_size"), _i(vc, where, "num_hidden_layers")
+    heads, inter = _i(vc, where, "num_attention_heads"), _i(vc, where, "intermediate_size")
+    image, patch = _i(vc, where, "image_size"), _i(vc, where, "patch_size")
+    norm = _ln(h, bias=vc.get("norm_type", "layer_norm") == "layer_norm")
+    n = h + _conv(_i(vc, where, "num_channels", 3), h, patch)
+    if vc.get("use_absolute_position_embeddings", True):
+        n += ((image // patch) ** 2 + 1) * h
+    if vc.get("use_mask_token"):
+        n += h
+    attn = 3 * _lin(h, h, bool(vc.get("attention_bias"))) + _lin(h, h) + (2 * h if vc.get("use_qk_norm") else 0)
+    n += layers * (2 * norm + attn + _lin(h, inter) + _lin(inter, h) + 2 * h)
+    if not vc.get("use_mean_pooling", True):
+        n += _ln(h)
+    return _tower(n, h, layers, inter, heads, image, patch)
+
+
 # SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
 _ROTARY_SIGLIP = frozenset({"video_llama_3_vision"})
 
@@ -136,6 +187,10 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "siglip2_vision_model": _siglip,
     "idefics2_vision": _siglip,
     "video_llama_3_vision": _siglip,
+    "qwen2_5_vl_vision": _qwen2_5_vit,
+    "exaone4_5_vision": _qwen2_5_vit,
+    "llava_onevision1_5_vision": _rice_vit,
+    "qianfan_ocr_vision": _intern_vit,
     "got_ocr2_vision": _sam_vit,
     "pp_chart2table_vision": _sam_vit,
     "blip_2_vision_model": _blip_vit,
@@ -235,6 +290,27 @@ def _two_linears(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     return _lin(hv, text_hidden) + _lin(text_hidden, text_hidden)
 
 
+def _none(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """No projector beyond the tower's own patch merger (EXAONE 4.5, LLaVA-OneVision-1.5)."""
+    return 0
+
+
+def _merger_linear(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """One biased linear from the tower's merger output to the text width (HyperCLOVA X vision)."""
+    return _lin(_i(top.get("vision_config") or {}, where, "out_hidden_size"), text_hidden)
+
+
+def _pixel_shuffle_ln_mlp(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """InternVL-style: pixel shuffle by ``1 / downsample_ratio``, a LayerNorm, two biased linears to and
+    at the text width (Qianfan-OCR)."""
+    hv = _i(top.get("vision_config") or {}, where, "hidden_size")
+    ratio = top.get("downsample_ratio", 0.5)
+    if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0 < ratio <= 1:
+        raise ConfigError(f"{where} has downsample_ratio={ratio!r}; expected a fraction in (0, 1].")
+    width = hv * int(1 / ratio) ** 2
+    return _ln(width) + _lin(width, text_hidden) + _lin(text_hidden, text_hidden)
+
+
 PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "blip2": _qformer,
     "got_ocr2": _got_ocr2,
@@ -242,6 +318,9 @@ PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "lfm2_vl": _pixel_unshuffle_mlp,
     "aria": _aria,
     "video_llama_3": _two_linears,
+    "merger": _none,
+    "merger_linear": _merger_linear,
+    "pixel_shuffle_ln_mlp": _pixel_shuffle_ln_mlp,
 }
 
 

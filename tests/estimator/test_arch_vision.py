@@ -30,6 +30,10 @@ CLEAN = [
     "lfm2_vl",
     "aria",
     "video_llama_3",
+    "hyperclovax_vision_v2",
+    "exaone4_5",
+    "llava_onevision1_5",
+    "qianfan_ocr",
 ]
 # Types where some tower modules fall under the oracle's "text" (a resampler, a visual tokenizer's
 # head): the total is compared.
