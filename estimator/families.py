@@ -56,6 +56,9 @@ Vision = Literal[
     "merger",
     "merger_linear",
     "pixel_shuffle_ln_mlp",
+    "minicpm",
+    "ovis2",
+    "ovis2_5",
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -509,6 +512,15 @@ FAMILIES = MappingProxyType(
         "llava_onevision1_5": _composite("llava_onevision1_5", "qwen3", "merger", vision_defaults=_ro(image_size=3584)),
         # Qianfan-OCR: InternViT and an InternVL-style pixel-shuffle projector over Qwen3.
         "qianfan_ocr": _composite("qianfan_ocr", "qwen3", "pixel_shuffle_ln_mlp"),
+        # MiniCPM-V 4.6 / 4.7, MiniCPM-OCR: a SigLIP tower with a window-attention merger inside,
+        # and an MLP merger, over Qwen3.5's text stack.
+        "minicpm_ocr": _composite("minicpm_ocr", "qwen3_5_text", "minicpm"),
+        "minicpmv4_6": _composite("minicpmv4_6", "qwen3_5_text", "minicpm"),
+        "minicpmv4_7": _composite("minicpmv4_7", "qwen3_5_text", "minicpm"),
+        # Ovis2: a visual tokenizer (an RMS-normed ViT with a softmax head over a visual vocabulary)
+        # and a visual embedding table, over Qwen2. Ovis2.5: a SigLIP tower, the same over Qwen3.
+        "ovis2": _composite("ovis2", "qwen2", "ovis2"),
+        "ovis2_5": _composite("ovis2_5", "qwen3", "ovis2_5"),
     }
 )
 

@@ -180,6 +180,35 @@ def _intern_vit(vc: Mapping[str, Any], where: str) -> Tower:
     return _tower(n, h, layers, inter, heads, image, patch)
 
 
+def _minicpm_vit(vc: Mapping[str, Any], where: str) -> Tower:
+    """MiniCPM-V 4.6 / 4.7 / MiniCPM-OCR: a SigLIP tower without its head, plus the window-attention
+    merger inserted after ``insert_layer_id`` (an attention block and an MLP over a
+    ``window_kernel_size`` window of patches, its widths that many times the tower's)."""
+    base = _siglip(vc, where)
+    h, inter = base.spec.hidden_size, base.spec.intermediate_size
+    kernel = vc.get("window_kernel_size") or (2, 2)
+    window = _i({"k": kernel[0]}, where, "k") * _i({"k": kernel[1]}, where, "k")
+    merger = 4 * _lin(h, h) + _ln(h) + _ln(window * h) + _lin(window * h, window * inter) + _lin(window * inter, h)
+    return Tower(base.n + merger, base.spec)
+
+
+def _ovis2_vit(vc: Mapping[str, Any], where: str) -> Tower:
+    """Ovis2's visual tokenizer: biased conv patches, learned positions and an RMSNorm, RMS-normed
+    blocks with q/k/v/out (bias per ``qkv_bias``) and a gated MLP (bias per ``mlp_bias``), a final
+    RMSNorm, then the head: a bias-free linear over ``hidden_stride``^2 patches to the visual
+    vocabulary (less its indicator tokens) and a LayerNorm."""
+    h, layers = _i(vc, where, "hidden_size"), _i(vc, where, "num_hidden_layers")
+    heads, inter = _i(vc, where, "num_attention_heads"), _i(vc, where, "intermediate_size")
+    image, patch = _i(vc, where, "image_size"), _i(vc, where, "patch_size")
+    stride = _i(vc, where, "hidden_stride", 1)
+    vocab = _i(vc, where, "vocab_size") - _i(vc, where, "num_visual_indicator_tokens")
+    qkv_bias, mlp_bias = bool(vc.get("qkv_bias")), bool(vc.get("mlp_bias"))
+    block = 2 * h + 4 * _lin(h, h, qkv_bias) + 2 * _lin(h, inter, mlp_bias) + _lin(inter, h, mlp_bias)
+    n = _conv(_i(vc, where, "num_channels", 3), h, patch) + (image // patch) ** 2 * h + h
+    n += layers * block + h + h * stride * stride * vocab + _ln(vocab)
+    return _tower(n, h, layers, inter, heads, image, patch)
+
+
 # SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
 _ROTARY_SIGLIP = frozenset({"video_llama_3_vision"})
 
@@ -191,6 +220,11 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "exaone4_5_vision": _qwen2_5_vit,
     "llava_onevision1_5_vision": _rice_vit,
     "qianfan_ocr_vision": _intern_vit,
+    "minicpm_ocr_vision": _minicpm_vit,
+    "minicpmv4_6_vision": _minicpm_vit,
+    "minicpmv4_7_vision": _minicpm_vit,
+    "ovis2_vision": _ovis2_vit,
+    "ovis2_5_vision": _siglip,
     "got_ocr2_vision": _sam_vit,
     "pp_chart2table_vision": _sam_vit,
     "blip_2_vision_model": _blip_vit,
@@ -311,6 +345,33 @@ def _pixel_shuffle_ln_mlp(top: Mapping[str, Any], text_hidden: int, where: str) 
     return _ln(width) + _lin(width, text_hidden) + _lin(text_hidden, text_hidden)
 
 
+def _minicpm(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """MiniCPM-V's merger: ``merger_times`` MLPs over 2x2-merged patches (4x the tower's width:
+    LayerNorm, a square linear, a linear out), the last one out to the text width."""
+    hv = _i(top.get("vision_config") or {}, where, "hidden_size")
+    wide = 4 * hv  # the class merges a fixed 2x2 window here, whatever merge_kernel_size says
+
+    def mlp(out: int) -> int:
+        return _ln(wide) + _lin(wide, wide) + _lin(wide, out)
+
+    return (_i(top, where, "merger_times", 1) - 1) * mlp(hv) + mlp(text_hidden)
+
+
+def _ovis2(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """Ovis2's visual embedding table: one row of the text width per visual token."""
+    return _i(top.get("vision_config") or {}, where, "vocab_size") * _i(top, where, "hidden_size", text_hidden)
+
+
+def _ovis2_5(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """Ovis2.5's visual tokenizer (a bias-free linear over ``spatial_merge_size``^2 patches to the visual
+    vocabulary less its indicator tokens, a LayerNorm) and its bias-free embedding table."""
+    vc = top.get("vision_config") or {}
+    h, merge = _i(vc, where, "hidden_size"), _i(vc, where, "spatial_merge_size")
+    vocab = _i(vc, where, "vocab_size")
+    tokens = vocab - _i(vc, where, "num_visual_indicator_tokens")
+    return h * merge * merge * tokens + _ln(tokens) + vocab * text_hidden
+
+
 PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "blip2": _qformer,
     "got_ocr2": _got_ocr2,
@@ -321,6 +382,9 @@ PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "merger": _none,
     "merger_linear": _merger_linear,
     "pixel_shuffle_ln_mlp": _pixel_shuffle_ln_mlp,
+    "minicpm": _minicpm,
+    "ovis2": _ovis2,
+    "ovis2_5": _ovis2_5,
 }
 
 
