@@ -59,6 +59,9 @@ Vision = Literal[
     "minicpm",
     "ovis2",
     "ovis2_5",
+    "deepseek_vl_hybrid",
+    "nemotron_h_omni",
+    "moss",
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -521,6 +524,12 @@ FAMILIES = MappingProxyType(
         # and a visual embedding table, over Qwen2. Ovis2.5: a SigLIP tower, the same over Qwen3.
         "ovis2": _composite("ovis2", "qwen2", "ovis2"),
         "ovis2_5": _composite("ovis2_5", "qwen3", "ovis2_5"),
+        # DeepSeek-VL (hybrid): a SigLIP tower and a high-resolution SAM tower, aligned over Llama.
+        "deepseek_vl_hybrid": _composite("deepseek_vl_hybrid", "llama", "deepseek_vl_hybrid"),
+        # Nemotron-H Omni: a RADIO tower and a pixel-shuffle MLP over Nemotron-H.
+        "nemotron_h_omni": _composite("nemotron_h_omni", "nemotron_h", "nemotron_h_omni"),
+        # MOSS transcribe-diarize: a Whisper encoder and a merged-frame MLP over Qwen3 (audio only).
+        "moss_transcribe_diarize": _composite("moss_transcribe_diarize", "qwen3", "moss"),
     }
 )
 

@@ -209,6 +209,31 @@ def _ovis2_vit(vc: Mapping[str, Any], where: str) -> Tower:
     return _tower(n, h, layers, inter, heads, image, patch)
 
 
+def _radio(vc: Mapping[str, Any], where: str) -> Tower:
+    """NVIDIA RADIO: bias-free linear patch (and video-patch) projections, a position grid of
+    ``max_img_size / patch_size`` squared, class and register tokens, LayerNorm blocks with q/k/v
+    (bias per ``qkv_bias``), a biased output, two layer-scale vectors and a biased MLP (plain of
+    ``mlp_ratio`` x the width, or SwiGLU of two thirds of it rounded up to 8)."""
+    h, layers = _i(vc, where, "hidden_size"), _i(vc, where, "num_hidden_layers")
+    heads, patch = _i(vc, where, "num_attention_heads"), _i(vc, where, "patch_size")
+    ratio = vc.get("mlp_ratio", 4.0)
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or ratio <= 0:
+        raise ConfigError(f"{where} has mlp_ratio={ratio!r}; expected a positive number.")
+    inter = int(h * ratio)
+    grid = _i(vc, where, "max_img_size") // patch
+    n = _i(vc, where, "patch_dim") * h + grid * grid * h
+    if vc.get("video_temporal_patch_size") is not None:
+        n += _i(vc, where, "video_patch_dim") * h
+    n += (_i(vc, where, "num_cls_tokens") + _i(vc, where, "num_registers")) * h
+    if vc.get("use_swiglu_ffn"):
+        inter = (int(inter * 2 / 3) + 7) // 8 * 8
+        mlp = 2 * _lin(h, inter) + _lin(inter, h)
+    else:
+        mlp = _lin(h, inter) + _lin(inter, h)
+    n += layers * (2 * _ln(h) + 3 * _lin(h, h, bool(vc.get("qkv_bias", True))) + _lin(h, h) + 2 * h + mlp)
+    return _tower(n, h, layers, inter, heads, _i(vc, where, "image_size"), patch)
+
+
 # SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
 _ROTARY_SIGLIP = frozenset({"video_llama_3_vision"})
 
@@ -225,12 +250,39 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "minicpmv4_7_vision": _minicpm_vit,
     "ovis2_vision": _ovis2_vit,
     "ovis2_5_vision": _siglip,
+    "radio": _radio,
     "got_ocr2_vision": _sam_vit,
+    "sam_vision_model": _sam_vit,
     "pp_chart2table_vision": _sam_vit,
     "blip_2_vision_model": _blip_vit,
     "instructblip_vision_model": _blip_vit,
     "instructblipvideo_vision_model": _blip_vit,
 }
+
+
+def _whisper_encoder(ac: Mapping[str, Any], where: str) -> int:
+    """A Whisper encoder (MOSS transcribe-diarize): two biased 1-D convolutions over the mel bins, a
+    position table, LayerNorm blocks with a bias-free k projection and biased q/v/out and fc1/fc2,
+    a final LayerNorm."""
+    h, layers = _i(ac, where, "hidden_size"), _i(ac, where, "num_hidden_layers")
+    inter = _i(ac, where, "intermediate_size")
+    n = _i(ac, where, "num_mel_bins") * h * 3 + h + h * h * 3 + h + _i(ac, where, "max_source_positions") * h
+    attn = h * h + 3 * _lin(h, h)
+    return n + layers * (2 * _ln(h) + attn + _lin(h, inter) + _lin(inter, h)) + _ln(h)
+
+
+AUDIO: Mapping[str, Callable[[Mapping[str, Any], str], int]] = {
+    "moss_transcribe_diarize_audio": _whisper_encoder,
+}
+
+
+def audio(ac: Mapping[str, Any], where: str) -> int:
+    """The parameters of the audio tower its ``audio_config`` describes."""
+    kind = str(ac.get("model_type") or "")
+    build = AUDIO.get(kind)
+    if build is None:
+        raise UnknownTower(f"{where}: audio tower {kind or '(unnamed)'} is not modelled.")
+    return build(ac, where)
 
 
 Fallback = Callable[[Mapping[str, Any], str], tuple[int, VisionSpec]]
@@ -372,6 +424,47 @@ def _ovis2_5(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     return h * merge * merge * tokens + _ln(tokens) + vocab * text_hidden
 
 
+def _deepseek_vl_hybrid(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """DeepSeek-VL's hybrid side: a SAM tower for high-resolution images with a second conv neck, two
+    stride-2 convolutions (channels x2, x4; no bias) and a scalar gate, then the aligner (a biased
+    linear from each tower to half the text width, one at the text width)."""
+    hc = top.get("high_res_vision_config")
+    if not isinstance(hc, Mapping):
+        raise UnknownTower(f"{where} config has no high_res_vision_config, so vram cannot size its SAM tower.")
+    w = f"{where} high_res_vision_config"
+    sam = tower(hc, w).n
+    out = _i(hc, w, "output_channels")
+    neck = _conv(_i(hc, w, "hidden_size"), out, 1, bias=False) + _ln(out) + _conv(out, out, 3, bias=False) + _ln(out)
+    proj = _conv(out, 2 * out, 3, bias=False) + _conv(2 * out, 4 * out, 3, bias=False)
+    hv = _i(top.get("vision_config") or {}, where, "hidden_size")
+    half = text_hidden // 2
+    aligner = _lin(hv, half) + _lin(4 * out, half) + _lin(text_hidden, text_hidden)
+    return sam + neck + proj + 1 + aligner
+
+
+def _nemotron_h_omni(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """Nemotron-H Omni: a LayerNorm on the tower's output when the text stack has MTP layers, then an
+    RMSNorm and two bias-free linears (squared-ReLU) over pixel-shuffled features; the audio side
+    (a Parakeet encoder and its projector) is not counted here, so an ``audio_config`` is refused."""
+    if top.get("audio_config"):
+        raise UnknownTower(f"{where}: the Parakeet audio tower is not modelled.")
+    hv = _i(top, where, "vision_hidden_size")
+    ratio = top.get("downsample_ratio", 0.5)
+    if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0 < ratio <= 1:
+        raise ConfigError(f"{where} has downsample_ratio={ratio!r}; expected a fraction in (0, 1].")
+    width, inner = hv * int(1 / ratio) ** 2, _i(top, where, "projector_hidden_size")
+    mtp = _i(top.get("text_config") or {}, where, "num_nextn_predict_layers", 0) > 0
+    return (_ln(hv) if mtp else 0) + width + width * inner + inner * text_hidden
+
+
+def _moss(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """MOSS transcribe-diarize: two linears (bias per ``projector_bias``) over ``audio_merge_size``
+    merged frames to the text width, and a LayerNorm."""
+    width = _i(top.get("audio_config") or {}, where, "hidden_size") * _i(top, where, "audio_merge_size")
+    bias = bool(top.get("projector_bias", True))
+    return _lin(width, text_hidden, bias) + _lin(text_hidden, text_hidden, bias) + _ln(text_hidden)
+
+
 PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "blip2": _qformer,
     "got_ocr2": _got_ocr2,
@@ -385,6 +478,9 @@ PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "minicpm": _minicpm,
     "ovis2": _ovis2,
     "ovis2_5": _ovis2_5,
+    "deepseek_vl_hybrid": _deepseek_vl_hybrid,
+    "nemotron_h_omni": _nemotron_h_omni,
+    "moss": _moss,
 }
 
 
@@ -395,10 +491,17 @@ def vision_params(
     vc: Mapping[str, Any],
     text_hidden: int,
     fallback: Fallback | None = None,
-) -> tuple[int, VisionSpec]:
+) -> tuple[int, VisionSpec | None]:
     """The parameters of ``kind``'s towers and projector: ``top`` is the whole filled config, ``vc``
-    its vision_config with the family's defaults; ``fallback`` counts towers kept elsewhere."""
-    if not top.get("vision_config"):
-        raise UnknownTower(f"{model_type} config has no vision_config, so vram cannot size its vision tower.")
-    t = tower(vc, f"{model_type} vision_config", fallback)
-    return t.n + PROJECTORS[kind](top, text_hidden, model_type), t.spec
+    its vision_config with the family's defaults; ``fallback`` counts vision towers kept elsewhere.
+    The spec is the vision tower's geometry (None for an audio-only model)."""
+    vision, sound = top.get("vision_config"), top.get("audio_config")
+    if not vision and not sound:
+        return 0, None  # a text-only save of an image-text type
+    n, spec = 0, None
+    if vision:
+        t = tower(vc, f"{model_type} vision_config", fallback)
+        n, spec = t.n, t.spec
+    if isinstance(sound, Mapping) and sound and kind != "nemotron_h_omni":
+        n += audio(sound, f"{model_type} audio_config")
+    return n + PROJECTORS[kind](top, text_hidden, model_type), spec
