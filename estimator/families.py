@@ -62,6 +62,7 @@ Vision = Literal[
     "deepseek_vl_hybrid",
     "nemotron_h_omni",
     "moss",
+    "janus",
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -530,6 +531,9 @@ FAMILIES = MappingProxyType(
         "nemotron_h_omni": _composite("nemotron_h_omni", "nemotron_h", "nemotron_h_omni"),
         # MOSS transcribe-diarize: a Whisper encoder and a merged-frame MLP over Qwen3 (audio only).
         "moss_transcribe_diarize": _composite("moss_transcribe_diarize", "qwen3", "moss"),
+        # Janus: a SigLIP-style tower and an aligner for understanding, a VQGAN and heads for
+        # generating images, over Llama.
+        "janus": _composite("janus", "llama", "janus"),
     }
 )
 

@@ -234,6 +234,24 @@ def _radio(vc: Mapping[str, Any], where: str) -> Tower:
     return _tower(n, h, layers, inter, heads, _i(vc, where, "image_size"), patch)
 
 
+def _janus_vit(vc: Mapping[str, Any], where: str) -> Tower:
+    """Janus's SigLIP-style tower: biased conv patches, learned positions, q/k/v (bias per
+    ``attention_bias``) with optional LayerNorm q/k norms over the width, a biased projection, a
+    biased MLP of ``mlp_ratio`` x the width, LayerNorms and a post-LayerNorm."""
+    h, layers = _i(vc, where, "hidden_size"), _i(vc, where, "num_hidden_layers")
+    heads, image, patch = _i(vc, where, "num_attention_heads"), _i(vc, where, "image_size"), _i(vc, where, "patch_size")
+    ratio = vc.get("mlp_ratio", 4.0)
+    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or ratio <= 0:
+        raise ConfigError(f"{where} has mlp_ratio={ratio!r}; expected a positive number.")
+    inter = int(h * ratio)
+    attn = 3 * _lin(h, h, bool(vc.get("attention_bias", True))) + _lin(h, h)
+    if vc.get("use_qk_norm"):
+        attn += 2 * _ln(h)
+    n = _conv(_i(vc, where, "num_channels", 3), h, patch) + (image // patch) ** 2 * h
+    n += layers * (2 * _ln(h) + attn + _lin(h, inter) + _lin(inter, h)) + _ln(h)
+    return _tower(n, h, layers, inter, heads, image, patch)
+
+
 # SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
 _ROTARY_SIGLIP = frozenset({"video_llama_3_vision"})
 
@@ -251,6 +269,7 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "ovis2_vision": _ovis2_vit,
     "ovis2_5_vision": _siglip,
     "radio": _radio,
+    "janus_vision_model": _janus_vit,
     "got_ocr2_vision": _sam_vit,
     "sam_vision_model": _sam_vit,
     "pp_chart2table_vision": _sam_vit,
@@ -465,6 +484,64 @@ def _moss(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     return _lin(width, text_hidden, bias) + _lin(text_hidden, text_hidden, bias) + _ln(text_hidden)
 
 
+def _vqgan(qc: Mapping[str, Any], where: str) -> int:
+    """A VQGAN image tokenizer (Janus): a conv encoder of GroupNorm ResNet blocks per resolution level
+    (attention blocks at the lowest one, stride-2 downsampling convs between levels), a mid block, the
+    codebook, 1x1 quant convs, and the mirrored decoder (one more ResNet block per level, upsampling)."""
+    base, levels = _i(qc, where, "base_channels"), list(qc.get("channel_multiplier") or ())
+    blocks, latent = _i(qc, where, "num_res_blocks"), _i(qc, where, "latent_channels")
+    embed = _i(qc, where, "embed_dim")
+    if not levels or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in levels):
+        raise ConfigError(f"{where} has channel_multiplier={levels!r}; expected positive whole numbers.")
+
+    def resnet(c_in: int, c_out: int) -> int:
+        shortcut = _conv(c_in, c_out, 1) if c_in != c_out else 0
+        return 2 * c_in + _conv(c_in, c_out, 3) + 2 * c_out + _conv(c_out, c_out, 3) + shortcut
+
+    def attn(c: int) -> int:
+        return 2 * c + 4 * _conv(c, c, 1)
+
+    def mid(c: int) -> int:
+        return 2 * resnet(c, c) + attn(c)
+
+    last = len(levels) - 1
+    n = _conv(_i(qc, where, "in_channels", 3), base, 3)
+    c_in = base
+    for level, mult in enumerate(levels):
+        for _ in range(blocks):
+            n += resnet(c_in, base * mult)
+            c_in = base * mult
+            n += attn(c_in) if level == last else 0
+        n += _conv(c_in, c_in, 3) if level != last else 0
+    out = 2 * latent if qc.get("double_latent") else latent
+    n += mid(c_in) + 2 * c_in + _conv(c_in, out, 3)
+    n += _i(qc, where, "num_embeddings") * embed + _conv(latent, embed, 1) + _conv(embed, latent, 1)
+    c_in = base * levels[last]
+    n += _conv(latent, c_in, 3) + mid(c_in)
+    for level in reversed(range(len(levels))):
+        for _ in range(blocks + 1):
+            n += resnet(c_in, base * levels[level])
+            c_in = base * levels[level]
+            n += attn(c_in) if level == last else 0
+        n += _conv(c_in, c_in, 3) if level != 0 else 0
+    return n + 2 * c_in + _conv(c_in, _i(qc, where, "out_channels", 3), 3)
+
+
+def _janus(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """Janus: the understanding aligner (``depth`` biased linears to ``projection_dim``) and the
+    generation side: the VQGAN, a codebook embedding, its aligner MLP and the image-token head."""
+    vc, qc = top.get("vision_config") or {}, top.get("vq_config")
+    if not isinstance(qc, Mapping):
+        raise UnknownTower(f"{where} config has no vq_config, so vram cannot size its image generator.")
+    w, wq = f"{where} vision_config", f"{where} vq_config"
+    proj, depth = _i(vc, w, "projection_dim"), _i(vc, w, "depth")
+    n = _lin(_i(vc, w, "hidden_size"), proj) + (depth - 1) * _lin(proj, proj)
+    embed, codes = _i(qc, wq, "embed_dim"), _i(qc, wq, "num_embeddings")
+    q_proj, q_layers = _i(qc, wq, "projection_dim"), _i(qc, wq, "num_hidden_layers")
+    n += _vqgan(qc, wq) + codes * embed + _lin(embed, q_proj) + (q_layers - 1) * _lin(q_proj, q_proj)
+    return n + _lin(_i(qc, wq, "image_token_embed_dim"), q_proj) + _lin(q_proj, codes)
+
+
 PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "blip2": _qformer,
     "got_ocr2": _got_ocr2,
@@ -481,6 +558,7 @@ PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "deepseek_vl_hybrid": _deepseek_vl_hybrid,
     "nemotron_h_omni": _nemotron_h_omni,
     "moss": _moss,
+    "janus": _janus,
 }
 
 

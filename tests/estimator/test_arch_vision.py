@@ -42,7 +42,7 @@ CLEAN = [
 AUDIO_ONLY = ["moss_transcribe_diarize"]
 # Types where some tower modules fall under the oracle's "text" (a resampler, a visual tokenizer's
 # head): the total is compared.
-OTHER = ["minicpm_ocr", "minicpmv4_6", "minicpmv4_7", "deepseek_vl_hybrid"]
+OTHER = ["minicpm_ocr", "minicpmv4_6", "minicpmv4_7", "deepseek_vl_hybrid", "janus"]
 
 
 @pytest.fixture(scope="module")
