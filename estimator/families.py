@@ -534,6 +534,9 @@ FAMILIES = MappingProxyType(
         # Janus: a SigLIP-style tower and an aligner for understanding, a VQGAN and heads for
         # generating images, over Llama.
         "janus": _composite("janus", "llama", "janus"),
+        # Apertus 1.5: discrete image (Emu3.5 VQGAN encoder) and audio (WavTokenizer) tokenizers whose
+        # codes are text-vocabulary tokens: no projector, over Apertus 1.5's text stack.
+        "apertus1p5": _composite("apertus1p5", "apertus1p5_text", "merger"),
     }
 )
 

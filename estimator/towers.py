@@ -252,6 +252,69 @@ def _janus_vit(vc: Mapping[str, Any], where: str) -> Tower:
     return _tower(n, h, layers, inter, heads, image, patch)
 
 
+def _resnet(c_in: int, c_out: int) -> int:
+    """A VQGAN ResNet block: two GroupNorms and 3x3 convs, a 1x1 shortcut when the width changes."""
+    shortcut = _conv(c_in, c_out, 1) if c_in != c_out else 0
+    return 2 * c_in + _conv(c_in, c_out, 3) + 2 * c_out + _conv(c_out, c_out, 3) + shortcut
+
+
+def _attn_block(c: int) -> int:
+    """A VQGAN attention block: a GroupNorm and 1x1 q/k/v/out convs."""
+    return 2 * c + 4 * _conv(c, c, 1)
+
+
+def _vq_levels(qc: Mapping[str, Any], where: str) -> tuple[int, list[int], int]:
+    base, levels = _i(qc, where, "base_channels"), list(qc.get("channel_multiplier") or ())
+    if not levels or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in levels):
+        raise ConfigError(f"{where} has channel_multiplier={levels!r}; expected positive whole numbers.")
+    return base, levels, _i(qc, where, "num_res_blocks")
+
+
+def _vq_encoder(qc: Mapping[str, Any], where: str, attention: Callable[[int], bool], out: int) -> int:
+    """A VQGAN encoder: ``num_res_blocks`` ResNet blocks per level (with attention blocks where
+    ``attention(level)``), stride-2 downsampling convs between levels, a mid block, a GroupNorm and a
+    conv out to ``out`` channels."""
+    base, levels, blocks = _vq_levels(qc, where)
+    n, c_in = _conv(_i(qc, where, "in_channels", 3), base, 3), base
+    for level, mult in enumerate(levels):
+        for _ in range(blocks):
+            n += _resnet(c_in, base * mult) + (_attn_block(base * mult) if attention(level) else 0)
+            c_in = base * mult
+        n += _conv(c_in, c_in, 3) if level != len(levels) - 1 else 0
+    return n + 2 * _resnet(c_in, c_in) + _attn_block(c_in) + 2 * c_in + _conv(c_in, out, 3)
+
+
+def _vqgan(qc: Mapping[str, Any], where: str) -> int:
+    """Janus's VQGAN: the encoder (attention at the lowest resolution), the codebook, 1x1 quant convs,
+    and the mirrored decoder (one more ResNet block per level, upsampling convs)."""
+    base, levels, blocks = _vq_levels(qc, where)
+    latent, embed = _i(qc, where, "latent_channels"), _i(qc, where, "embed_dim")
+    last = len(levels) - 1
+    out = 2 * latent if qc.get("double_latent") else latent
+    n = _vq_encoder(qc, where, lambda level: level == last, out)
+    n += _i(qc, where, "num_embeddings") * embed + _conv(latent, embed, 1) + _conv(embed, latent, 1)
+    c_in = base * levels[last]
+    n += _conv(latent, c_in, 3) + 2 * _resnet(c_in, c_in) + _attn_block(c_in)
+    for level in reversed(range(len(levels))):
+        for _ in range(blocks + 1):
+            n += _resnet(c_in, base * levels[level]) + (_attn_block(base * levels[level]) if level == last else 0)
+            c_in = base * levels[level]
+        n += _conv(c_in, c_in, 3) if level != 0 else 0
+    return n + 2 * c_in + _conv(c_in, _i(qc, where, "out_channels", 3), 3)
+
+
+def _emu3_5_tokenizer(vc: Mapping[str, Any], where: str) -> Tower:
+    """Apertus 1.5's image tokenizer (the Emu3.5 VQGAN encoder): attention blocks at the levels whose
+    resolution is in ``attn_resolutions``, a 1x1 quant conv, a bias-free codebook linear."""
+    resolution, latent = _i(vc, where, "resolution"), _i(vc, where, "latent_channels")
+    embed = _i(vc, where, "embed_dim")
+    at = {int(r) for r in vc.get("attn_resolutions") or ()}
+    n = _vq_encoder(vc, where, lambda level: resolution // 2**level in at, latent)
+    n += _conv(latent, embed, 1) + embed * _i(vc, where, "codebook_size")
+    base, levels, blocks = _vq_levels(vc, where)
+    return _tower(n, base * levels[-1], len(levels) * blocks, 0, 1, resolution, _i(vc, where, "spatial_scale_factor"))
+
+
 # SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
 _ROTARY_SIGLIP = frozenset({"video_llama_3_vision"})
 
@@ -270,6 +333,7 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "ovis2_5_vision": _siglip,
     "radio": _radio,
     "janus_vision_model": _janus_vit,
+    "apertus1p5_vision_tokenizer": _emu3_5_tokenizer,
     "got_ocr2_vision": _sam_vit,
     "sam_vision_model": _sam_vit,
     "pp_chart2table_vision": _sam_vit,
@@ -290,8 +354,34 @@ def _whisper_encoder(ac: Mapping[str, Any], where: str) -> int:
     return n + layers * (2 * _ln(h) + attn + _lin(h, inter) + _lin(inter, h)) + _ln(h)
 
 
+def _seanet(ac: Mapping[str, Any], where: str) -> int:
+    """WavTokenizer's SEANet encoder (Apertus 1.5's audio tokenizer): weight-normed 1-D convs (weight,
+    gain and bias; or a GroupNorm under ``time_group_norm``), residual blocks per downsampling ratio,
+    an LSTM and a conv out to ``hidden_size``; its codebook is buffers."""
+    grouped = ac.get("norm_type", "weight_norm") == "time_group_norm"
+    compress = _i(ac, where, "compress")
+
+    def conv(c_in: int, c_out: int, k: int) -> int:
+        return c_in * c_out * k + c_out + 2 * c_out if grouped else c_in * c_out * k + 2 * c_out
+
+    filters, residual_k = _i(ac, where, "num_filters"), _i(ac, where, "residual_kernel_size")
+    n, scale = conv(_i(ac, where, "audio_channels"), filters, _i(ac, where, "kernel_size")), 1
+    ratios = list(ac.get("upsampling_ratios") or ())
+    for ratio in reversed(ratios):
+        dim = scale * filters
+        hidden = dim // compress
+        block = conv(dim, hidden, residual_k) + conv(hidden, dim, 1)
+        block += conv(dim, dim, 1) if ac.get("use_conv_shortcut", True) else 0
+        n += _i(ac, where, "num_residual_layers") * block + conv(dim, 2 * dim, 2 * _i({"r": ratio}, where, "r"))
+        scale *= 2
+    dim = scale * filters
+    n += _i(ac, where, "num_lstm_layers") * (8 * dim * dim + 8 * dim)
+    return n + conv(dim, _i(ac, where, "hidden_size"), _i(ac, where, "last_kernel_size"))
+
+
 AUDIO: Mapping[str, Callable[[Mapping[str, Any], str], int]] = {
     "moss_transcribe_diarize_audio": _whisper_encoder,
+    "wavtokenizer_encoder": _seanet,
 }
 
 
@@ -482,49 +572,6 @@ def _moss(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     width = _i(top.get("audio_config") or {}, where, "hidden_size") * _i(top, where, "audio_merge_size")
     bias = bool(top.get("projector_bias", True))
     return _lin(width, text_hidden, bias) + _lin(text_hidden, text_hidden, bias) + _ln(text_hidden)
-
-
-def _vqgan(qc: Mapping[str, Any], where: str) -> int:
-    """A VQGAN image tokenizer (Janus): a conv encoder of GroupNorm ResNet blocks per resolution level
-    (attention blocks at the lowest one, stride-2 downsampling convs between levels), a mid block, the
-    codebook, 1x1 quant convs, and the mirrored decoder (one more ResNet block per level, upsampling)."""
-    base, levels = _i(qc, where, "base_channels"), list(qc.get("channel_multiplier") or ())
-    blocks, latent = _i(qc, where, "num_res_blocks"), _i(qc, where, "latent_channels")
-    embed = _i(qc, where, "embed_dim")
-    if not levels or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in levels):
-        raise ConfigError(f"{where} has channel_multiplier={levels!r}; expected positive whole numbers.")
-
-    def resnet(c_in: int, c_out: int) -> int:
-        shortcut = _conv(c_in, c_out, 1) if c_in != c_out else 0
-        return 2 * c_in + _conv(c_in, c_out, 3) + 2 * c_out + _conv(c_out, c_out, 3) + shortcut
-
-    def attn(c: int) -> int:
-        return 2 * c + 4 * _conv(c, c, 1)
-
-    def mid(c: int) -> int:
-        return 2 * resnet(c, c) + attn(c)
-
-    last = len(levels) - 1
-    n = _conv(_i(qc, where, "in_channels", 3), base, 3)
-    c_in = base
-    for level, mult in enumerate(levels):
-        for _ in range(blocks):
-            n += resnet(c_in, base * mult)
-            c_in = base * mult
-            n += attn(c_in) if level == last else 0
-        n += _conv(c_in, c_in, 3) if level != last else 0
-    out = 2 * latent if qc.get("double_latent") else latent
-    n += mid(c_in) + 2 * c_in + _conv(c_in, out, 3)
-    n += _i(qc, where, "num_embeddings") * embed + _conv(latent, embed, 1) + _conv(embed, latent, 1)
-    c_in = base * levels[last]
-    n += _conv(latent, c_in, 3) + mid(c_in)
-    for level in reversed(range(len(levels))):
-        for _ in range(blocks + 1):
-            n += resnet(c_in, base * levels[level])
-            c_in = base * levels[level]
-            n += attn(c_in) if level == last else 0
-        n += _conv(c_in, c_in, 3) if level != 0 else 0
-    return n + 2 * c_in + _conv(c_in, _i(qc, where, "out_channels", 3), 3)
 
 
 def _janus(top: Mapping[str, Any], text_hidden: int, where: str) -> int:

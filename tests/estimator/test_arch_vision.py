@@ -38,6 +38,7 @@ CLEAN = [
     "ovis2_5",
     "nemotron_h_omni",
     "moss_transcribe_diarize",
+    "apertus1p5",
 ]
 AUDIO_ONLY = ["moss_transcribe_diarize"]
 # Types where some tower modules fall under the oracle's "text" (a resampler, a visual tokenizer's
