@@ -63,6 +63,7 @@ Vision = Literal[
     "nemotron_h_omni",
     "moss",
     "janus",
+    "gemma4",
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -462,7 +463,7 @@ FAMILIES = MappingProxyType(
         "qwen3_vl_moe": _composite("qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl"),
         "qwen3_5": _composite("qwen3_5", "qwen3_5_text", "qwen3_vl"),
         "qwen3_5_moe": _composite("qwen3_5_moe", "qwen3_5_moe_text", "qwen3_vl"),
-        "gemma4": _composite("gemma4", "gemma4_text", "unmodelled"),
+        "gemma4": _composite("gemma4", "gemma4_text", "gemma4"),  # towers in estimator.towers
         # LLaVA / LLaVA-NeXT: a CLIP (or SigLIP) tower and a two-layer projector; the text family by type.
         "llava": _composite("llava", "llama", "llava"),
         "llava_next": _composite("llava_next", "llama", "llava_next"),

@@ -315,6 +315,22 @@ def _emu3_5_tokenizer(vc: Mapping[str, Any], where: str) -> Tower:
     return _tower(n, base * levels[-1], len(levels) * blocks, 0, 1, resolution, _i(vc, where, "spatial_scale_factor"))
 
 
+def _gemma4_vit(vc: Mapping[str, Any], where: str) -> Tower:
+    """Gemma 4's ViT: a bias-free linear patch embedding, two position tables (rows, columns) of
+    ``position_embedding_size``, sandwich-normed blocks (four RMSNorms) with bias-free GQA q/k/v/o,
+    q/k RMSNorms of ``head_dim`` (the v norm has no scale) and a bias-free gated MLP; the pooler has
+    no parameters. Images are sized to the processor's default budget, 280 soft tokens of
+    ``pooling_kernel_size``^2 patches each."""
+    h, layers = _i(vc, where, "hidden_size"), _i(vc, where, "num_hidden_layers")
+    heads, inter = _i(vc, where, "num_attention_heads"), _i(vc, where, "intermediate_size")
+    kv, head_dim = _i(vc, where, "num_key_value_heads", heads), _i(vc, where, "head_dim", h // heads)
+    patch, pool = _i(vc, where, "patch_size"), _i(vc, where, "pooling_kernel_size")
+    attn = h * heads * head_dim + 2 * h * kv * head_dim + heads * head_dim * h + 2 * head_dim
+    n = 3 * patch * patch * h + 2 * _i(vc, where, "position_embedding_size") * h
+    n += layers * (4 * h + attn + 3 * h * inter)
+    return _tower(n, h, layers, inter, heads, math.isqrt(280 * pool * pool) * patch, patch)
+
+
 # SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
 _ROTARY_SIGLIP = frozenset({"video_llama_3_vision"})
 
@@ -334,6 +350,7 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "radio": _radio,
     "janus_vision_model": _janus_vit,
     "apertus1p5_vision_tokenizer": _emu3_5_tokenizer,
+    "gemma4_vision": _gemma4_vit,
     "got_ocr2_vision": _sam_vit,
     "sam_vision_model": _sam_vit,
     "pp_chart2table_vision": _sam_vit,
@@ -379,9 +396,30 @@ def _seanet(ac: Mapping[str, Any], where: str) -> int:
     return n + conv(dim, _i(ac, where, "hidden_size"), _i(ac, where, "last_kernel_size"))
 
 
+def _gemma4_audio(ac: Mapping[str, Any], where: str) -> int:
+    """Gemma 4's Conformer audio encoder: two bias-free stride-2 convs with LayerNorms (weights only)
+    and a linear in, then per layer two macaron feed-forwards (4x, RMS pre/post norms), bias-free
+    q/k/v/post and relative-key projections with a per-dimension scale, a light conv module (linear
+    in to 2x for the GLU, a depthwise conv, a linear out, two RMSNorms), three more RMSNorms; a
+    biased projection to ``output_proj_dims``."""
+    h, layers = _i(ac, where, "hidden_size"), _i(ac, where, "num_hidden_layers")
+    heads, kernel = _i(ac, where, "num_attention_heads"), _i(ac, where, "conv_kernel_size")
+    channels = list(ac.get("subsampling_conv_channels") or ())
+    if len(channels) != 2:
+        raise ConfigError(f"{where} has subsampling_conv_channels={channels!r}; expected two channel counts.")
+    c0, c1 = (_i({"c": c}, where, "c") for c in channels)
+    n = 9 * c0 + c0 + 9 * c0 * c1 + c1 + (c0 // 4) * c1 * h
+    ff = 2 * 4 * h * h + 2 * h
+    attn = 5 * h * h + h // heads
+    conv = 2 * h * h + h * h + h * kernel + 2 * h
+    n += layers * (2 * ff + attn + conv + 3 * h)
+    return n + _lin(h, _i(ac, where, "output_proj_dims"))
+
+
 AUDIO: Mapping[str, Callable[[Mapping[str, Any], str], int]] = {
     "moss_transcribe_diarize_audio": _whisper_encoder,
     "wavtokenizer_encoder": _seanet,
+    "gemma4_audio": _gemma4_audio,
 }
 
 
@@ -589,6 +627,17 @@ def _janus(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     return n + _lin(_i(qc, wq, "image_token_embed_dim"), q_proj) + _lin(q_proj, codes)
 
 
+def _gemma4(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """Gemma 4's embedders: a bias-free linear from each tower's output (the ViT width, the audio
+    encoder's ``output_proj_dims``) to the text width, after a scale-free RMSNorm."""
+    n = 0
+    if vc := top.get("vision_config"):
+        n += _i(vc, where, "hidden_size") * text_hidden
+    if ac := top.get("audio_config"):
+        n += _i(ac, where, "output_proj_dims") * text_hidden
+    return n
+
+
 PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "blip2": _qformer,
     "got_ocr2": _got_ocr2,
@@ -606,6 +655,7 @@ PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "nemotron_h_omni": _nemotron_h_omni,
     "moss": _moss,
     "janus": _janus,
+    "gemma4": _gemma4,
 }
 
 

@@ -137,3 +137,51 @@ def test_unmodelled_text_stack_refused() -> None:
     """BLIP-2 over Flan-T5: the T5 stack is not read as OPT's layout."""
     with pytest.raises(ConfigError, match="t5 text stack"):
         load_model_spec({"model_type": "blip-2", "text_config": {"model_type": "t5"}, "vision_config": {}})
+
+
+def _gemma4_with_towers(doc: dict, vision: dict | None, audio: dict | None) -> dict:
+    cfg = json.loads((FIXTURE.parent / doc["types"]["gemma4"]["config_file"]).read_text())
+    return {**cfg, "vision_config": vision, "audio_config": audio}
+
+
+def test_gemma4_vision_and_audio_by_hand(doc: dict) -> None:
+    """Gemma 4's towers (no oracle count: its default config has none), from their widths."""
+    text = 2304  # the default gemma4_text hidden size
+    vision = {"model_type": "gemma4_vision", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2}
+    vision |= {"num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "patch_size": 4}
+    vision |= {"position_embedding_size": 32, "pooling_kernel_size": 3}
+    audio = {"model_type": "gemma4_audio", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4}
+    audio |= {"conv_kernel_size": 5, "subsampling_conv_channels": [8, 4], "output_proj_dims": 48}
+    text_only = load_model_spec(_gemma4_with_towers(doc, None, None))
+    assert text_only.params.total == _oracle(doc, "gemma4")["total"]
+    # vision: patch linear 3*4*4 -> 64; two 32-row position tables; per layer q 64->4x16, k/v 64->2x16,
+    # o 64->64, q/k norms of 16, four RMSNorms of 64, gate/up/down 64<->96; embedder 64 -> text.
+    layer = 64 * 64 + 2 * 64 * 32 + 64 * 64 + 2 * 16 + 4 * 64 + 3 * 64 * 96
+    tower = 48 * 64 + 2 * 32 * 64 + 2 * layer
+    spec = load_model_spec(_gemma4_with_towers(doc, vision, None))
+    assert spec.params.vision == tower + 64 * text
+    assert spec.unread == ()
+    # audio: convs 1->8 and 8->4 (3x3, no bias) with weight-only LayerNorms, linear (8 // 4) * 4 -> 32;
+    # per layer two 4x feed-forwards with two norms each, q/k/v/post/relative-k 32x32 and a per-dim
+    # scale of 8, light conv (32->64, depthwise 32x5, 32->32, two norms), three norms; a biased
+    # 32 -> 48 projection; embedder 48 -> text.
+    conformer = 2 * (2 * 32 * 128 + 2 * 32) + (5 * 32 * 32 + 8) + (32 * 64 + 32 * 5 + 32 * 32 + 2 * 32) + 3 * 32
+    encoder = (9 * 8 + 8) + (9 * 8 * 4 + 4) + 2 * 4 * 32 + 2 * conformer + 32 * 48 + 48
+    both = load_model_spec(_gemma4_with_towers(doc, vision, audio))
+    assert both.params.vision == tower + 64 * text + encoder + 48 * text
+
+
+def test_parakeet_audio_refused(doc: dict) -> None:
+    """Nemotron-H Omni with its Parakeet audio tower: no verdict, and says why."""
+    rec = doc["types"]["nemotron_h_omni"]
+    cfg = json.loads((FIXTURE.parent / rec["config_file"]).read_text())
+    spec = load_model_spec({**cfg, "audio_config": {"model_type": "parakeet_encoder", "hidden_size": 1024}})
+    assert any("Parakeet" in why for why in spec.unread)
+
+
+def test_unknown_vision_tower_refused(doc: dict) -> None:
+    """A vision_config of a kind no counter knows (a Pixtral tower under LFM2-VL) gets no verdict."""
+    rec = doc["types"]["lfm2_vl"]
+    cfg = json.loads((FIXTURE.parent / rec["config_file"]).read_text())
+    spec = load_model_spec({**cfg, "vision_config": {"model_type": "pixtral"}})
+    assert any("pixtral is not modelled" in why for why in spec.unread)
