@@ -23,7 +23,14 @@ class UnknownTower(ConfigError):
     """A tower or projector layout this module does not count."""
 
 
+def _whole(value: Any, where: str, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
+        raise ConfigError(f"{where} has {name}={value!r}; expected a whole number.")
+    return int(value)
+
+
 def _i(cfg: Mapping[str, Any], where: str, name: str, default: Any = _MISSING) -> int:
+    """A whole-number field of a tower's config (``default`` where it may be absent)."""
     value = cfg.get(name)
     if value is None:
         if default is _MISSING:
@@ -31,9 +38,16 @@ def _i(cfg: Mapping[str, Any], where: str, name: str, default: Any = _MISSING) -
         return int(default)
     if isinstance(value, list | tuple) and value:
         value = value[0]  # [height, width] pairs: square images and patches are what configs use
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
-        raise ConfigError(f"{where} has {name}={value!r}; expected a whole number.")
-    return int(value)
+    return _whole(value, where, name)
+
+
+def _ints(cfg: Mapping[str, Any], where: str, name: str, default: Any = ()) -> list[int]:
+    """A list of whole numbers (kernel sizes, channel counts, ratios)."""
+    values = cfg.get(name)
+    values = default if values is None else values
+    if not isinstance(values, list | tuple):
+        raise ConfigError(f"{where} has {name}={values!r}; expected a list of whole numbers.")
+    return [_whole(v, where, name) for v in values]
 
 
 def _lin(i: int, o: int, bias: bool = True) -> int:
@@ -80,7 +94,7 @@ def _sam_vit(vc: Mapping[str, Any], where: str) -> Tower:
     channels, out = _i(vc, where, "num_channels", 3), _i(vc, where, "output_channels")
     window = _i(vc, where, "window_size", 0)
     grid, head_dim = image // patch, h // heads
-    globals_ = set(vc.get("global_attn_indexes") or ())
+    globals_ = set(_ints(vc, where, "global_attn_indexes"))
     n = _conv(channels, h, patch)
     if vc.get("use_abs_pos", True):
         n += grid * grid * h
@@ -186,8 +200,7 @@ def _minicpm_vit(vc: Mapping[str, Any], where: str) -> Tower:
     ``window_kernel_size`` window of patches, its widths that many times the tower's)."""
     base = _siglip(vc, where)
     h, inter = base.spec.hidden_size, base.spec.intermediate_size
-    kernel = vc.get("window_kernel_size") or (2, 2)
-    window = _i({"k": kernel[0]}, where, "k") * _i({"k": kernel[1]}, where, "k")
+    window = math.prod(_ints(vc, where, "window_kernel_size", (2, 2)))
     merger = 4 * _lin(h, h) + _ln(h) + _ln(window * h) + _lin(window * h, window * inter) + _lin(window * inter, h)
     return Tower(base.n + merger, base.spec)
 
@@ -264,8 +277,8 @@ def _attn_block(c: int) -> int:
 
 
 def _vq_levels(qc: Mapping[str, Any], where: str) -> tuple[int, list[int], int]:
-    base, levels = _i(qc, where, "base_channels"), list(qc.get("channel_multiplier") or ())
-    if not levels or not all(isinstance(m, int) and not isinstance(m, bool) and m > 0 for m in levels):
+    base, levels = _i(qc, where, "base_channels"), _ints(qc, where, "channel_multiplier")
+    if not levels or 0 in levels:
         raise ConfigError(f"{where} has channel_multiplier={levels!r}; expected positive whole numbers.")
     return base, levels, _i(qc, where, "num_res_blocks")
 
@@ -308,7 +321,7 @@ def _emu3_5_tokenizer(vc: Mapping[str, Any], where: str) -> Tower:
     resolution is in ``attn_resolutions``, a 1x1 quant conv, a bias-free codebook linear."""
     resolution, latent = _i(vc, where, "resolution"), _i(vc, where, "latent_channels")
     embed = _i(vc, where, "embed_dim")
-    at = {int(r) for r in vc.get("attn_resolutions") or ()}
+    at = set(_ints(vc, where, "attn_resolutions"))
     n = _vq_encoder(vc, where, lambda level: resolution // 2**level in at, latent)
     n += _conv(latent, embed, 1) + embed * _i(vc, where, "codebook_size")
     base, levels, blocks = _vq_levels(vc, where)
@@ -383,13 +396,12 @@ def _seanet(ac: Mapping[str, Any], where: str) -> int:
 
     filters, residual_k = _i(ac, where, "num_filters"), _i(ac, where, "residual_kernel_size")
     n, scale = conv(_i(ac, where, "audio_channels"), filters, _i(ac, where, "kernel_size")), 1
-    ratios = list(ac.get("upsampling_ratios") or ())
-    for ratio in reversed(ratios):
+    for ratio in reversed(_ints(ac, where, "upsampling_ratios")):
         dim = scale * filters
         hidden = dim // compress
         block = conv(dim, hidden, residual_k) + conv(hidden, dim, 1)
         block += conv(dim, dim, 1) if ac.get("use_conv_shortcut", True) else 0
-        n += _i(ac, where, "num_residual_layers") * block + conv(dim, 2 * dim, 2 * _i({"r": ratio}, where, "r"))
+        n += _i(ac, where, "num_residual_layers") * block + conv(dim, 2 * dim, 2 * ratio)
         scale *= 2
     dim = scale * filters
     n += _i(ac, where, "num_lstm_layers") * (8 * dim * dim + 8 * dim)
@@ -404,10 +416,10 @@ def _gemma4_audio(ac: Mapping[str, Any], where: str) -> int:
     biased projection to ``output_proj_dims``."""
     h, layers = _i(ac, where, "hidden_size"), _i(ac, where, "num_hidden_layers")
     heads, kernel = _i(ac, where, "num_attention_heads"), _i(ac, where, "conv_kernel_size")
-    channels = list(ac.get("subsampling_conv_channels") or ())
+    channels = _ints(ac, where, "subsampling_conv_channels")
     if len(channels) != 2:
         raise ConfigError(f"{where} has subsampling_conv_channels={channels!r}; expected two channel counts.")
-    c0, c1 = (_i({"c": c}, where, "c") for c in channels)
+    c0, c1 = channels
     n = 9 * c0 + c0 + 9 * c0 * c1 + c1 + (c0 // 4) * c1 * h
     ff = 2 * 4 * h * h + 2 * h
     attn = 5 * h * h + h // heads
