@@ -428,10 +428,33 @@ def _gemma4_audio(ac: Mapping[str, Any], where: str) -> int:
     return n + _lin(h, _i(ac, where, "output_proj_dims"))
 
 
+def _parakeet(ac: Mapping[str, Any], where: str) -> int:
+    """NVIDIA's Parakeet (FastConformer) encoder (Nemotron-H Omni): a conv subsampler (a conv, then
+    depthwise and pointwise convs per further factor of 2, a biased linear over the remaining mel
+    bins), then per layer two feed-forwards, relative-position attention (q/k/v/o with bias per
+    ``attention_bias``, a bias-free relative-key projection, two per-head bias vectors), a conv
+    module (pointwise to 2x for the GLU, depthwise, BatchNorm, pointwise) and five LayerNorms."""
+    h, layers = _i(ac, where, "hidden_size"), _i(ac, where, "num_hidden_layers")
+    heads, inter = _i(ac, where, "num_attention_heads"), _i(ac, where, "intermediate_size")
+    head_dim = _i(ac, where, "head_dim", h // heads)
+    ch, k = _i(ac, where, "subsampling_conv_channels"), _i(ac, where, "subsampling_conv_kernel_size")
+    stride, kernel = _i(ac, where, "subsampling_conv_stride"), _i(ac, where, "conv_kernel_size")
+    steps = _i(ac, where, "subsampling_factor").bit_length() - 1
+    bias, conv_bias = bool(ac.get("attention_bias", True)), bool(ac.get("convolution_bias", True))
+    n = _conv(1, ch, k) + (steps - 1) * (ch * k * k + ch + _conv(ch, ch, 1))
+    n += _lin(ch * (_i(ac, where, "num_mel_bins") // stride**steps), h)
+    ff = _lin(h, inter, bias) + _lin(inter, h, bias)
+    attn = 2 * _lin(h, heads * head_dim, bias) + 2 * _lin(heads * head_dim, h, bias)
+    attn += h * heads * head_dim + 2 * heads * head_dim
+    conv = _lin(h, 2 * h, conv_bias) + h * kernel + (h if conv_bias else 0) + 2 * h + _lin(h, h, conv_bias)
+    return n + layers * (2 * ff + attn + conv + 5 * _ln(h))
+
+
 AUDIO: Mapping[str, Callable[[Mapping[str, Any], str], int]] = {
     "moss_transcribe_diarize_audio": _whisper_encoder,
     "wavtokenizer_encoder": _seanet,
     "gemma4_audio": _gemma4_audio,
+    "parakeet_encoder": _parakeet,
 }
 
 
@@ -471,7 +494,7 @@ def _qformer(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     enc, freq = _i(qc, w, "encoder_hidden_size"), _i(qc, w, "cross_attention_frequency")
     # InstructBLIP's Q-Former reads the prompt: word and position embeddings (their LayerNorm is
     # the one BLIP-2 keeps at the top) and a text MLP per layer, as BLIP-2's does with text input.
-    embeds = str(qc.get("model_type")) != "blip_2_qformer"
+    embeds = str(top.get("model_type")) in ("instructblip", "instructblipvideo")
     text_input = embeds or bool(qc.get("use_qformer_text_input"))
     out = _lin(q, q) + _ln(q)  # attention output dense + LayerNorm
     mlp = _lin(q, inter) + _lin(inter, q) + _ln(q)
@@ -603,17 +626,21 @@ def _deepseek_vl_hybrid(top: Mapping[str, Any], text_hidden: int, where: str) ->
 
 def _nemotron_h_omni(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     """Nemotron-H Omni: a LayerNorm on the tower's output when the text stack has MTP layers, then an
-    RMSNorm and two bias-free linears (squared-ReLU) over pixel-shuffled features; the audio side
-    (a Parakeet encoder and its projector) is not counted here, so an ``audio_config`` is refused."""
-    if top.get("audio_config"):
-        raise UnknownTower(f"{where}: the Parakeet audio tower is not modelled.")
+    RMSNorm and two bias-free linears (squared-ReLU) over pixel-shuffled features; with audio, the
+    same RMSNorm and two linears (bias per ``projection_bias``) from the audio encoder's width."""
+    n = 0
+    if ac := top.get("audio_config"):
+        w = f"{where} audio_config"
+        ha, inner_a = _i(ac, w, "hidden_size"), _i(ac, w, "projection_hidden_size")
+        bias = bool(ac.get("projection_bias", False))
+        n += ha + _lin(ha, inner_a, bias) + _lin(inner_a, text_hidden, bias)
     hv = _i(top, where, "vision_hidden_size")
     ratio = top.get("downsample_ratio", 0.5)
     if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0 < ratio <= 1:
         raise ConfigError(f"{where} has downsample_ratio={ratio!r}; expected a fraction in (0, 1].")
     width, inner = hv * int(1 / ratio) ** 2, _i(top, where, "projector_hidden_size")
     mtp = _i(top.get("text_config") or {}, where, "num_nextn_predict_layers", 0) > 0
-    return (_ln(hv) if mtp else 0) + width + width * inner + inner * text_hidden
+    return n + (_ln(hv) if mtp else 0) + width + width * inner + inner * text_hidden
 
 
 def _moss(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
@@ -689,6 +716,6 @@ def vision_params(
     if vision:
         t = tower(vc, f"{model_type} vision_config", fallback)
         n, spec = t.n, t.spec
-    if isinstance(sound, Mapping) and sound and kind != "nemotron_h_omni":
+    if isinstance(sound, Mapping) and sound:
         n += audio(sound, f"{model_type} audio_config")
     return n + PROJECTORS[kind](top, text_hidden, model_type), spec

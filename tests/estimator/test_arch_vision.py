@@ -171,12 +171,27 @@ def test_gemma4_vision_and_audio_by_hand(doc: dict) -> None:
     assert both.params.vision == tower + 64 * text + encoder + 48 * text
 
 
-def test_parakeet_audio_refused(doc: dict) -> None:
-    """Nemotron-H Omni with its Parakeet audio tower: no verdict, and says why."""
+def test_nemotron_h_omni_parakeet_audio_by_hand(doc: dict) -> None:
+    """Nemotron-H Omni with a Parakeet audio tower (the oracle's default config has none), by hand."""
     rec = doc["types"]["nemotron_h_omni"]
     cfg = json.loads((FIXTURE.parent / rec["config_file"]).read_text())
-    spec = load_model_spec({**cfg, "audio_config": {"model_type": "parakeet_encoder", "hidden_size": 1024}})
-    assert any("Parakeet" in why for why in spec.unread)
+    audio = {"model_type": "parakeet_encoder", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4}
+    audio |= {"intermediate_size": 96, "subsampling_conv_channels": 8, "num_mel_bins": 80}
+    audio |= {"projection_hidden_size": 80, "projection_bias": True}
+    base = load_model_spec(cfg)
+    spec = load_model_spec({**cfg, "audio_config": audio})
+    assert spec.unread == ()
+    text = spec.hidden_size
+    # subsampling by 8: a 3x3 conv 1 -> 8, then twice a depthwise 3x3 and a pointwise 8 -> 8 (biased),
+    # a biased linear over 8 channels x 80 / 8 mel bins -> 64.
+    subsampling = (9 * 8 + 8) + 2 * ((9 * 8 + 8) + (8 * 8 + 8)) + (8 * 10 * 64 + 64)
+    # per layer (Nemotron turns attention_bias off): two 64 <-> 96 feed-forwards; q/k/v/o and the
+    # relative-key projection 64 x 64, two 4 x 16 bias vectors; conv module 64 -> 128, depthwise 9,
+    # BatchNorm, 64 -> 64 (biased); five LayerNorms.
+    layer = 2 * (2 * 64 * 96) + (5 * 64 * 64 + 2 * 64) + (64 * 128 + 128 + 64 * 9 + 64 + 2 * 64 + 64 * 64 + 64)
+    layer += 5 * 2 * 64
+    projector = 64 + (64 * 80 + 80) + (80 * text + text)  # RMSNorm, two biased linears
+    assert spec.params.vision - base.params.vision == subsampling + 2 * layer + projector
 
 
 def test_unknown_vision_tower_refused(doc: dict) -> None:
