@@ -353,6 +353,7 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "video_llama_3_vision": _siglip,
     "qwen2_5_vl_vision": _qwen2_5_vit,
     "exaone4_5_vision": _qwen2_5_vit,
+    "qwen2_5_omni_vision_encoder": _qwen2_5_vit,  # Qwen2.5-Omni's thinker (its text stack is not modelled)
     "llava_onevision1_5_vision": _rice_vit,
     "qianfan_ocr_vision": _intern_vit,
     "minicpm_ocr_vision": _minicpm_vit,
@@ -467,6 +468,12 @@ def audio(ac: Mapping[str, Any], where: str) -> int:
     return build(ac, where)
 
 
+# The towers estimator.config counts for the LLaVA-style types (its ``_vit_tower``), passed in as
+# the fallback so that they are counted once.
+FALLBACK_KINDS = frozenset(
+    {"clip_vision_model", "siglip_vision_model", "idefics3_vision", "smolvlm_vision", "internvl_vision"}
+)
+
 Fallback = Callable[[Mapping[str, Any], str], tuple[int, VisionSpec]]
 
 
@@ -476,7 +483,7 @@ def tower(vc: Mapping[str, Any], where: str, fallback: Fallback | None = None) -
     build = TOWERS.get(kind)
     if build is not None:
         return build(vc, where)
-    if fallback is None:
+    if fallback is None or kind not in FALLBACK_KINDS:
         raise UnknownTower(f"{where}: vision tower {kind or '(unnamed)'} is not modelled.")
     return Tower(*fallback(vc, where))
 

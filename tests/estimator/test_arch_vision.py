@@ -195,8 +195,9 @@ def test_nemotron_h_omni_parakeet_audio_by_hand(doc: dict) -> None:
 
 
 def test_unknown_vision_tower_refused(doc: dict) -> None:
-    """A vision_config of a kind no counter knows (a Pixtral tower under LFM2-VL) gets no verdict."""
+    """A vision_config of a kind no counter knows (Pixtral's, LFM3-VL's under LFM2-VL) gets no verdict."""
     rec = doc["types"]["lfm2_vl"]
     cfg = json.loads((FIXTURE.parent / rec["config_file"]).read_text())
-    spec = load_model_spec({**cfg, "vision_config": {"model_type": "pixtral"}})
-    assert any("pixtral is not modelled" in why for why in spec.unread)
+    for kind in ("pixtral", "lfm3_vl_vision"):
+        spec = load_model_spec({**cfg, "vision_config": {"model_type": kind}})
+        assert any(f"{kind} is not modelled" in why for why in spec.unread)
