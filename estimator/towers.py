@@ -50,6 +50,15 @@ def _ints(cfg: Mapping[str, Any], where: str, name: str, default: Any = ()) -> l
     return [_whole(v, where, name) for v in values]
 
 
+def _positive(cfg: Mapping[str, Any], where: str, name: str, default: float, upper: float | None = None) -> float:
+    """A positive real field (an MLP ratio; a downsample fraction, at most ``upper``)."""
+    value = cfg.get(name, default)
+    value = default if value is None else value
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 or (upper and value > upper):
+        raise ConfigError(f"{where} has {name}={value!r}; expected a positive number.")
+    return float(value)
+
+
 def _lin(i: int, o: int, bias: bool = True) -> int:
     return i * o + (o if bias else 0)
 
@@ -138,7 +147,7 @@ def _siglip(vc: Mapping[str, Any], where: str) -> Tower:
         positions = 0 if kind in _ROTARY_SIGLIP else (image // patch) ** 2
     block = 2 * _ln(h) + 4 * _lin(h, h) + _lin(h, inter) + _lin(inter, h)
     n = _conv(channels, h, patch) + positions * h + layers * block + _ln(h)
-    if vc.get("vision_use_head", kind in ("siglip_vision_model", "siglip2_vision_model")):
+    if kind == "siglip2_vision_model" and vc.get("vision_use_head", True):  # the others build no head
         n += h + _lin(h, 3 * h) + _lin(h, h) + _ln(h) + _lin(h, inter) + _lin(inter, h)
     return _tower(n, h, layers, inter, heads, image, patch)
 
@@ -229,10 +238,7 @@ def _radio(vc: Mapping[str, Any], where: str) -> Tower:
     ``mlp_ratio`` x the width, or SwiGLU of two thirds of it rounded up to 8)."""
     h, layers = _i(vc, where, "hidden_size"), _i(vc, where, "num_hidden_layers")
     heads, patch = _i(vc, where, "num_attention_heads"), _i(vc, where, "patch_size")
-    ratio = vc.get("mlp_ratio", 4.0)
-    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or ratio <= 0:
-        raise ConfigError(f"{where} has mlp_ratio={ratio!r}; expected a positive number.")
-    inter = int(h * ratio)
+    inter = int(h * _positive(vc, where, "mlp_ratio", 4.0))
     grid = _i(vc, where, "max_img_size") // patch
     n = _i(vc, where, "patch_dim") * h + grid * grid * h
     if vc.get("video_temporal_patch_size") is not None:
@@ -253,10 +259,7 @@ def _janus_vit(vc: Mapping[str, Any], where: str) -> Tower:
     biased MLP of ``mlp_ratio`` x the width, LayerNorms and a post-LayerNorm."""
     h, layers = _i(vc, where, "hidden_size"), _i(vc, where, "num_hidden_layers")
     heads, image, patch = _i(vc, where, "num_attention_heads"), _i(vc, where, "image_size"), _i(vc, where, "patch_size")
-    ratio = vc.get("mlp_ratio", 4.0)
-    if isinstance(ratio, bool) or not isinstance(ratio, int | float) or ratio <= 0:
-        raise ConfigError(f"{where} has mlp_ratio={ratio!r}; expected a positive number.")
-    inter = int(h * ratio)
+    inter = int(h * _positive(vc, where, "mlp_ratio", 4.0))
     attn = 3 * _lin(h, h, bool(vc.get("attention_bias", True))) + _lin(h, h)
     if vc.get("use_qk_norm"):
         attn += 2 * _ln(h)
@@ -579,9 +582,7 @@ def _pixel_shuffle_ln_mlp(top: Mapping[str, Any], text_hidden: int, where: str) 
     """InternVL-style: pixel shuffle by ``1 / downsample_ratio``, a LayerNorm, two biased linears to and
     at the text width (Qianfan-OCR)."""
     hv = _i(top.get("vision_config") or {}, where, "hidden_size")
-    ratio = top.get("downsample_ratio", 0.5)
-    if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0 < ratio <= 1:
-        raise ConfigError(f"{where} has downsample_ratio={ratio!r}; expected a fraction in (0, 1].")
+    ratio = _positive(top, where, "downsample_ratio", 0.5, upper=1.0)
     width = hv * int(1 / ratio) ** 2
     return _ln(width) + _lin(width, text_hidden) + _lin(text_hidden, text_hidden)
 
@@ -642,9 +643,7 @@ def _nemotron_h_omni(top: Mapping[str, Any], text_hidden: int, where: str) -> in
         bias = bool(ac.get("projection_bias", False))
         n += ha + _lin(ha, inner_a, bias) + _lin(inner_a, text_hidden, bias)
     hv = _i(top, where, "vision_hidden_size")
-    ratio = top.get("downsample_ratio", 0.5)
-    if not isinstance(ratio, int | float) or isinstance(ratio, bool) or not 0 < ratio <= 1:
-        raise ConfigError(f"{where} has downsample_ratio={ratio!r}; expected a fraction in (0, 1].")
+    ratio = _positive(top, where, "downsample_ratio", 0.5, upper=1.0)
     width, inner = hv * int(1 / ratio) ** 2, _i(top, where, "projector_hidden_size")
     mtp = _i(top.get("text_config") or {}, where, "num_nextn_predict_layers", 0) > 0
     return n + (_ln(hv) if mtp else 0) + width + width * inner + inner * text_hidden
@@ -677,10 +676,9 @@ def _gemma4(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     """Gemma 4's embedders: a bias-free linear from each tower's output (the ViT width, the audio
     encoder's ``output_proj_dims``) to the text width, after a scale-free RMSNorm."""
     n = 0
-    if vc := top.get("vision_config"):
-        n += _i(vc, where, "hidden_size") * text_hidden
-    if ac := top.get("audio_config"):
-        n += _i(ac, where, "output_proj_dims") * text_hidden
+    for sub in (top.get("vision_config"), top.get("audio_config")):
+        if sub:
+            n += _i(sub, where, "output_proj_dims", _i(sub, where, "hidden_size")) * text_hidden
     return n
 
 
