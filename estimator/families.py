@@ -538,6 +538,8 @@ FAMILIES = MappingProxyType(
         # Apertus 1.5: discrete image (Emu3.5 VQGAN encoder) and audio (WavTokenizer) tokenizers whose
         # codes are text-vocabulary tokens: no projector, over Apertus 1.5's text stack.
         "apertus1p5": _composite("apertus1p5", "apertus1p5_text", "merger"),
+        # Gemma 4 unified: an encoder-free patch embedder and raw audio frames, each into one linear.
+        "gemma4_unified": _composite("gemma4_unified", "gemma4_unified_text", "gemma4"),
     }
 )
 

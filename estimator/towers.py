@@ -347,6 +347,17 @@ def _gemma4_vit(vc: Mapping[str, Any], where: str) -> Tower:
     return _tower(n, h, layers, inter, heads, math.isqrt(280 * pool * pool) * patch, patch)
 
 
+def _gemma4_unified_embedder(vc: Mapping[str, Any], where: str) -> Tower:
+    """Gemma 4 unified's encoder-free vision embedder: LayerNorm over raw ``patch_size`` x
+    ``pooling_kernel_size`` square patches (3 channels), a biased dense to ``mm_embed_dim``, a
+    LayerNorm, a factorized 2-D position table of ``mm_posemb_size`` rows per axis, a LayerNorm.
+    Images are sized to 280 merged patches, the Gemma 4 processor's default budget."""
+    side = _i(vc, where, "patch_size") * _i(vc, where, "pooling_kernel_size")
+    raw, width = 3 * side * side, _i(vc, where, "mm_embed_dim")
+    n = _ln(raw) + _lin(raw, width) + _ln(width) + _i(vc, where, "mm_posemb_size") * 2 * width + _ln(width)
+    return _tower(n, width, 0, 0, 1, math.isqrt(280) * side, side)
+
+
 # SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
 _ROTARY_SIGLIP = frozenset({"video_llama_3_vision"})
 
@@ -368,6 +379,7 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "janus_vision_model": _janus_vit,
     "apertus1p5_vision_tokenizer": _emu3_5_tokenizer,
     "gemma4_vision": _gemma4_vit,
+    "gemma4_unified_vision": _gemma4_unified_embedder,
     "got_ocr2_vision": _sam_vit,
     "sam_vision_model": _sam_vit,
     "pp_chart2table_vision": _sam_vit,
@@ -454,11 +466,17 @@ def _parakeet(ac: Mapping[str, Any], where: str) -> int:
     return n + layers * (2 * ff + attn + conv + 5 * _ln(h))
 
 
+def _raw_frames(ac: Mapping[str, Any], where: str) -> int:
+    """Gemma 4 unified's audio: raw waveform frames go straight to the embedder (no encoder)."""
+    return 0
+
+
 AUDIO: Mapping[str, Callable[[Mapping[str, Any], str], int]] = {
     "moss_transcribe_diarize_audio": _whisper_encoder,
     "wavtokenizer_encoder": _seanet,
     "gemma4_audio": _gemma4_audio,
     "parakeet_encoder": _parakeet,
+    "gemma4_unified_audio": _raw_frames,
 }
 
 
@@ -674,11 +692,13 @@ def _janus(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
 
 def _gemma4(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     """Gemma 4's embedders: a bias-free linear from each tower's output (the ViT width, the audio
-    encoder's ``output_proj_dims``) to the text width, after a scale-free RMSNorm."""
+    encoder's ``output_proj_dims``; Gemma 4 unified's ``output_proj_dims`` and raw audio frames of
+    ``audio_embed_dim``) to the text width, after a scale-free RMSNorm."""
     n = 0
     for sub in (top.get("vision_config"), top.get("audio_config")):
         if sub:
-            n += _i(sub, where, "output_proj_dims", _i(sub, where, "hidden_size")) * text_hidden
+            width = _i(sub, where, "audio_embed_dim", _i(sub, where, "hidden_size", 0))
+            n += _i(sub, where, "output_proj_dims", width) * text_hidden
     return n
 
 

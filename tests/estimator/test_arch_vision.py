@@ -201,3 +201,20 @@ def test_unknown_vision_tower_refused(doc: dict) -> None:
     for kind in ("pixtral", "lfm3_vl_vision"):
         spec = load_model_spec({**cfg, "vision_config": {"model_type": kind}})
         assert any(f"{kind} is not modelled" in why for why in spec.unread)
+
+
+def test_gemma4_unified_embedders_by_hand(doc: dict) -> None:
+    """Gemma 4 unified: no encoders, an embedder over raw 6x6 patches and raw audio frames."""
+    cfg = json.loads((FIXTURE.parent / doc["types"]["gemma4_unified"]["config_file"]).read_text())
+    vision = {"model_type": "gemma4_unified_vision", "patch_size": 2, "pooling_kernel_size": 3}
+    vision |= {"mm_embed_dim": 40, "mm_posemb_size": 10, "output_proj_dims": 40}
+    audio = {"model_type": "gemma4_unified_audio", "audio_embed_dim": 16}
+    base = load_model_spec(cfg)
+    spec = load_model_spec({**cfg, "vision_config": vision, "audio_config": audio})
+    text = spec.hidden_size
+    raw = 3 * 6 * 6
+    # LayerNorm over the raw patch, biased dense to 40, LayerNorm, a 10 x 2 x 40 position table,
+    # LayerNorm; bias-free linears 40 -> text and 16 -> text.
+    embedder = 2 * raw + (raw * 40 + 40) + 2 * 40 + 10 * 2 * 40 + 2 * 40
+    assert spec.unread == ()
+    assert spec.params.total - base.params.total == embedder + 40 * text + 16 * text
