@@ -528,7 +528,8 @@ FAMILIES = MappingProxyType(
         "ovis2_5": _composite("ovis2_5", "qwen3", "ovis2_5"),
         # DeepSeek-VL (hybrid): a SigLIP tower and a high-resolution SAM tower, aligned over Llama.
         "deepseek_vl_hybrid": _composite("deepseek_vl_hybrid", "llama", "deepseek_vl_hybrid"),
-        # Nemotron-H Omni: a RADIO tower and a pixel-shuffle MLP over Nemotron-H.
+        # Nemotron-H Omni: a RADIO tower and a pixel-shuffle MLP (a Parakeet audio encoder and its MLP
+        # where the config has audio) over Nemotron-H.
         "nemotron_h_omni": _composite("nemotron_h_omni", "nemotron_h", "nemotron_h_omni"),
         # MOSS transcribe-diarize: a Whisper encoder and a merged-frame MLP over Qwen3 (audio only).
         "moss_transcribe_diarize": _composite("moss_transcribe_diarize", "qwen3", "moss"),
