@@ -286,6 +286,16 @@ def _vq_levels(qc: Mapping[str, Any], where: str) -> tuple[int, list[int], int]:
     return base, levels, _i(qc, where, "num_res_blocks")
 
 
+def _vq_stage(c_in: int, c_out: int, blocks: int, attention: bool) -> int:
+    """``blocks`` ResNet blocks from ``c_in`` to ``c_out`` channels (the first one changes the width),
+    each followed by an attention block when ``attention``."""
+    if blocks == 0:
+        return 0
+    return (
+        _resnet(c_in, c_out) + (blocks - 1) * _resnet(c_out, c_out) + (blocks * _attn_block(c_out) if attention else 0)
+    )
+
+
 def _vq_encoder(qc: Mapping[str, Any], where: str, attention: Callable[[int], bool], out: int) -> int:
     """A VQGAN encoder: ``num_res_blocks`` ResNet blocks per level (with attention blocks where
     ``attention(level)``), stride-2 downsampling convs between levels, a mid block, a GroupNorm and a
@@ -293,9 +303,8 @@ def _vq_encoder(qc: Mapping[str, Any], where: str, attention: Callable[[int], bo
     base, levels, blocks = _vq_levels(qc, where)
     n, c_in = _conv(_i(qc, where, "in_channels", 3), base, 3), base
     for level, mult in enumerate(levels):
-        for _ in range(blocks):
-            n += _resnet(c_in, base * mult) + (_attn_block(base * mult) if attention(level) else 0)
-            c_in = base * mult
+        n += _vq_stage(c_in, base * mult, blocks, attention(level))
+        c_in = base * mult if blocks else c_in
         n += _conv(c_in, c_in, 3) if level != len(levels) - 1 else 0
     return n + 2 * _resnet(c_in, c_in) + _attn_block(c_in) + 2 * c_in + _conv(c_in, out, 3)
 
@@ -312,9 +321,8 @@ def _vqgan(qc: Mapping[str, Any], where: str) -> int:
     c_in = base * levels[last]
     n += _conv(latent, c_in, 3) + 2 * _resnet(c_in, c_in) + _attn_block(c_in)
     for level in reversed(range(len(levels))):
-        for _ in range(blocks + 1):
-            n += _resnet(c_in, base * levels[level]) + (_attn_block(base * levels[level]) if level == last else 0)
-            c_in = base * levels[level]
+        n += _vq_stage(c_in, base * levels[level], blocks + 1, level == last)
+        c_in = base * levels[level]
         n += _conv(c_in, c_in, 3) if level != 0 else 0
     return n + 2 * c_in + _conv(c_in, _i(qc, where, "out_channels", 3), 3)
 
@@ -456,6 +464,8 @@ def _parakeet(ac: Mapping[str, Any], where: str) -> int:
     ch, k = _i(ac, where, "subsampling_conv_channels"), _i(ac, where, "subsampling_conv_kernel_size")
     stride, kernel = _i(ac, where, "subsampling_conv_stride"), _i(ac, where, "conv_kernel_size")
     steps = _i(ac, where, "subsampling_factor").bit_length() - 1
+    if steps < 1:
+        raise ConfigError(f"{where} has subsampling_factor={ac.get('subsampling_factor')!r}; expected 2 or more.")
     bias, conv_bias = bool(ac.get("attention_bias", True)), bool(ac.get("convolution_bias", True))
     n = _conv(1, ch, k) + (steps - 1) * (ch * k * k + ch + _conv(ch, ch, 1))
     n += _lin(ch * (_i(ac, where, "num_mel_bins") // stride**steps), h)

@@ -218,3 +218,11 @@ def test_gemma4_unified_embedders_by_hand(doc: dict) -> None:
     embedder = 2 * raw + (raw * 40 + 40) + 2 * 40 + 10 * 2 * 40 + 2 * 40
     assert spec.unread == ()
     assert spec.params.total - base.params.total == embedder + 40 * text + 16 * text
+
+
+def test_absurd_tower_counts_refused_quickly(doc: dict) -> None:
+    """A hostile block count in a tower's config is refused with a sentence, not looped over."""
+    rec = doc["types"]["janus"]
+    cfg = json.loads((FIXTURE.parent / rec["config_file"]).read_text())
+    with pytest.raises(ConfigError, match="parameters"):
+        load_model_spec({**cfg, "vq_config": {**cfg["vq_config"], "num_res_blocks": 10**15}})
