@@ -375,7 +375,6 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "video_llama_3_vision": _siglip,
     "qwen2_5_vl_vision": _qwen2_5_vit,
     "exaone4_5_vision": _qwen2_5_vit,
-    "qwen2_5_omni_vision_encoder": _qwen2_5_vit,  # Qwen2.5-Omni's thinker (its text stack is not modelled)
     "llava_onevision1_5_vision": _rice_vit,
     "qianfan_ocr_vision": _intern_vit,
     "minicpm_ocr_vision": _minicpm_vit,
