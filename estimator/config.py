@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.errors import ConfigError
-from estimator import archconfig, structure, towers_mm
+from estimator import archconfig, structure, towers, towers_mm
 from estimator.families import UNKNOWN, UNMODELLED, Family, family
 from estimator.spec import (
     LayerKV,
@@ -952,6 +952,13 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return _qwen3_vision(c, fam, vc)
     if fam.vision == "kimi_k25":
         return _moonvit(c, fam, vc, text_hidden)
+    if fam.vision in towers.PROJECTORS:
+        try:
+            n, spec = towers.vision_params(fam.vision, fam.model_type, top, vc, text_hidden, _vit_tower)
+        except towers.UnknownTower as err:
+            raise Unmodelled(str(err)) from err
+        c.add("vision", n)
+        return spec
     if fam.vision == "unmodelled":
         if not any(top.get(k) for k in ("vision_config", "audio_config")):
             return None
@@ -1335,9 +1342,14 @@ def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
         "cohere2_vision",
         "kimi_k25",
         "unmodelled",
+        *towers.PROJECTORS,
     ) or not isinstance(text, Mapping):
         return fam
-    text_fam = family(str(text.get("model_type") or ""))
+    text_type = str(text.get("model_type") or "")
+    text_fam = family(text_type)
+    if text_fam is None and text_type and fam.vision in towers.PROJECTORS:
+        # BLIP-2 over Flan-T5: a text stack that is not the family's must not be read as its layout.
+        raise ConfigError(f"vram does not model the {text_type} text stack of {fam.model_type}.")
     if text_fam is None or text_fam.text_key is not None:
         return fam
     return dataclasses.replace(

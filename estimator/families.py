@@ -47,6 +47,24 @@ Vision = Literal[
     "cohere2_vision",
     "kimi_k25",
     "internvl",
+    # image-text types (vision towers): counted in estimator.towers
+    "blip2",
+    "got_ocr2",
+    "idefics2",
+    "lfm2_vl",
+    "aria",
+    "video_llama_3",
+    "merger",
+    "merger_linear",
+    "pixel_shuffle_ln_mlp",
+    "minicpm",
+    "ovis2",
+    "ovis2_5",
+    "deepseek_vl_hybrid",
+    "nemotron_h_omni",
+    "moss",
+    "janus",
+    "gemma4",
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -456,7 +474,7 @@ FAMILIES = MappingProxyType(
         "qwen3_vl_moe": _composite("qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl"),
         "qwen3_5": _composite("qwen3_5", "qwen3_5_text", "qwen3_vl"),
         "qwen3_5_moe": _composite("qwen3_5_moe", "qwen3_5_moe_text", "qwen3_vl"),
-        "gemma4": _composite("gemma4", "gemma4_text", "unmodelled"),
+        "gemma4": _composite("gemma4", "gemma4_text", "gemma4"),  # towers in estimator.towers
         # LLaVA / LLaVA-NeXT: a CLIP (or SigLIP) tower and a two-layer projector; the text family by type.
         "llava": _composite("llava", "llama", "llava"),
         "llava_next": _composite("llava_next", "llama", "llava_next"),
@@ -557,6 +575,63 @@ FAMILIES = MappingProxyType(
             for vl, text in (("hy_v4_vl", "hy_v4"), ("lfm3_vl", "lfm3"))
             if text in FAMILIES
         },
+    }
+)
+# ---- image-text types (vision towers): towers and projectors in estimator.towers
+FAMILIES = MappingProxyType(
+    {
+        **FAMILIES,
+        # BLIP-2 / InstructBLIP: an EVA ViT, a Q-Former and a language projection over OPT.
+        "blip-2": _composite("blip-2", "opt", "blip2"),
+        "instructblip": _composite("instructblip", "opt", "blip2"),
+        "instructblipvideo": _composite("instructblipvideo", "opt", "blip2"),
+        # GOT-OCR2 / PP-Chart2Table: a SAM ViT, two stride-2 convolutions and a linear over Qwen2.
+        "got_ocr2": _composite("got_ocr2", "qwen2", "got_ocr2"),
+        "pp_chart2table": _composite("pp_chart2table", "qwen2", "got_ocr2"),
+        # Idefics2: a SigLIP tower without its head, a gated MLP and a perceiver resampler, over Mistral.
+        "idefics2": _composite("idefics2", "mistral", "idefics2"),
+        # LFM2-VL: a SigLIP2 (NaFlex) tower and a pixel-unshuffle MLP over LFM2.
+        "lfm2_vl": _composite("lfm2_vl", "lfm2", "lfm2_vl"),
+        # Aria: an Idefics3-style SigLIP tower and a cross-attention projector over Aria's MoE stack.
+        "aria": _composite("aria", "aria_text", "aria"),
+        # VideoLLaMA3: a rotary SigLIP tower (images up to the processor's max_pixels, 28 * 28 * 1280,
+        # a 1001-pixel square) and two linears over Qwen2.
+        "video_llama_3": _composite("video_llama_3", "qwen2", "video_llama_3", vision_defaults=_ro(image_size=1001)),
+        # Qwen2-VL-processor types: images up to its default max_pixels (3584 x 3584).
+        # HyperCLOVA X SEED vision: Qwen2.5-VL's ViT and a linear over HyperCLOVA X.
+        "hyperclovax_vision_v2": _composite(
+            "hyperclovax_vision_v2", "hyperclovax", "merger_linear", vision_defaults=_ro(image_size=3584)
+        ),
+        # EXAONE 4.5: a Qwen2.5-VL-style ViT with grouped KV heads; its merger is the projector.
+        "exaone4_5": _composite("exaone4_5", "exaone4", "merger", vision_defaults=_ro(image_size=3584)),
+        # LLaVA-OneVision-1.5: RiceViT and its patch merger over Qwen3.
+        "llava_onevision1_5": _composite("llava_onevision1_5", "qwen3", "merger", vision_defaults=_ro(image_size=3584)),
+        # Qianfan-OCR: InternViT and an InternVL-style pixel-shuffle projector over Qwen3.
+        "qianfan_ocr": _composite("qianfan_ocr", "qwen3", "pixel_shuffle_ln_mlp"),
+        # MiniCPM-V 4.6 / 4.7, MiniCPM-OCR: a SigLIP tower with a window-attention merger inside,
+        # and an MLP merger, over Qwen3.5's text stack.
+        "minicpm_ocr": _composite("minicpm_ocr", "qwen3_5_text", "minicpm"),
+        "minicpmv4_6": _composite("minicpmv4_6", "qwen3_5_text", "minicpm"),
+        "minicpmv4_7": _composite("minicpmv4_7", "qwen3_5_text", "minicpm"),
+        # Ovis2: a visual tokenizer (an RMS-normed ViT with a softmax head over a visual vocabulary)
+        # and a visual embedding table, over Qwen2. Ovis2.5: a SigLIP tower, the same over Qwen3.
+        "ovis2": _composite("ovis2", "qwen2", "ovis2"),
+        "ovis2_5": _composite("ovis2_5", "qwen3", "ovis2_5"),
+        # DeepSeek-VL (hybrid): a SigLIP tower and a high-resolution SAM tower, aligned over Llama.
+        "deepseek_vl_hybrid": _composite("deepseek_vl_hybrid", "llama", "deepseek_vl_hybrid"),
+        # Nemotron-H Omni: a RADIO tower and a pixel-shuffle MLP (a Parakeet audio encoder and its MLP
+        # where the config has audio) over Nemotron-H.
+        "nemotron_h_omni": _composite("nemotron_h_omni", "nemotron_h", "nemotron_h_omni"),
+        # MOSS transcribe-diarize: a Whisper encoder and a merged-frame MLP over Qwen3 (audio only).
+        "moss_transcribe_diarize": _composite("moss_transcribe_diarize", "qwen3", "moss"),
+        # Janus: a SigLIP-style tower and an aligner for understanding, a VQGAN and heads for
+        # generating images, over Llama.
+        "janus": _composite("janus", "llama", "janus"),
+        # Apertus 1.5: discrete image (Emu3.5 VQGAN encoder) and audio (WavTokenizer) tokenizers whose
+        # codes are text-vocabulary tokens: no projector, over Apertus 1.5's text stack.
+        "apertus1p5": _composite("apertus1p5", "apertus1p5_text", "merger"),
+        # Gemma 4 unified: an encoder-free patch embedder and raw audio frames, each into one linear.
+        "gemma4_unified": _composite("gemma4_unified", "gemma4_unified_text", "gemma4"),
     }
 )
 
