@@ -917,7 +917,14 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     return layers, extra
 
 
+def _build_special(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    from estimator import special  # builds on this module's helpers, so imported once they exist
+
+    return special.build(c, g)
+
+
 _BUILDERS = {
+    "special": _build_special,
     "layers": _build_layers,
     "decoder": _build_decoder,
     "phi": _build_phi,
@@ -1579,6 +1586,13 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
         return _build(full, config, model_type, UNKNOWN, False, source, warnings, [*unread, str(err)], safetensors)
 
 
+def _attention_free(fam: Family) -> bool:
+    """A family with no attention layers (Mamba): no head count to read, heads and head_dim 0."""
+    from estimator import special
+
+    return fam.arch == "special" and fam.model_type in special.ATTENTION_FREE
+
+
 def _build(
     config: Mapping[str, Any],
     raw: Mapping[str, Any],
@@ -1598,12 +1612,13 @@ def _build(
         cfg = {k: v for k, v in cfg.items() if k not in ("layer_types", "mlp_layer_types")}
     layers = num_layers(cfg, model_type)
     hidden = hidden_size(cfg, model_type)
-    heads = num_heads(cfg, model_type)
+    attention_free = _attention_free(fam)
+    heads = 0 if attention_free else num_heads(cfg, model_type)
     vocab = vocab_size(cfg, model_type)
     for name, value in (
         ("num_hidden_layers", layers),
         ("hidden_size", hidden),
-        ("num_attention_heads", heads),
+        ("num_attention_heads", heads or 1),
         ("vocab_size", vocab),
     ):
         _positive(model_type, name, value)
@@ -1612,13 +1627,15 @@ def _build(
         raise ConfigError(
             f"{model_type} config has num_hidden_layers={layers}; vram sizes models of at most {MAX_LAYERS:,} layers."
         )
-    kv_heads = _positive(model_type, "num_key_value_heads", num_kv_heads(cfg, model_type, heads))
+    kv_heads = (
+        0 if attention_free else _positive(model_type, "num_key_value_heads", num_kv_heads(cfg, model_type, heads))
+    )
     # MLA: the classes derive head_dim = qk_rope_head_dim (a RoPE width); the engines' activation
     # terms read spec.head_dim as the config states it, else hidden / heads, as before.
     mla = fam.arch == "mla" or fam.attention in ("mla", "dsa")
     head_cfg = {**_text_config(raw, fam), "hidden_size": hidden, "num_attention_heads": heads} if mla else cfg
     try:
-        hd = _positive(model_type, "head_dim", head_dim(head_cfg, model_type, hidden, heads))
+        hd = 0 if attention_free else _positive(model_type, "head_dim", head_dim(head_cfg, model_type, hidden, heads))
     except ConfigError:
         if not mla:
             raise

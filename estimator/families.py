@@ -15,8 +15,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 # How the decoder is built: a standard GQA decoder, DeepSeek's multi-head latent attention,
-# gpt-oss (fused experts with biases, sinks), Jamba (mamba + attention), phi-2 (parallel block).
-Arch = Literal["decoder", "mla", "gpt_oss", "jamba", "phi", "layers"]
+# gpt-oss (fused experts with biases, sinks), Jamba (mamba + attention), phi-2 (parallel block),
+# or a builder of its own in :mod:`estimator.special` ("special").
+Arch = Literal["decoder", "mla", "gpt_oss", "jamba", "phi", "layers", "special"]
 # Which layers use a sliding window in transformers:
 #   none: all full; all_if_window: every layer when ``sliding_window`` is set (mistral, phi3);
 #   qwen2: only when ``use_sliding_window`` (layers >= max_window_layers); alternate: even layers
@@ -113,9 +114,16 @@ def _ro(**kw: Any) -> MappingProxyType[str, Any]:
 
 
 _LLAMA = Family("llama")
+# ---- special architectures: stacks sized by their own builders in estimator.special (arch "special").
+_SPECIAL: dict[str, Family] = {
+    # Mamba (state-spaces/mamba-*-hf) and Falcon-Mamba-7B: Mamba-1 mixers only, no attention.
+    "mamba": Family("mamba", arch="special", tie_default=True),
+    "falcon_mamba": Family("falcon_mamba", arch="special", tie_default=True),
+}
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
     {
         "llama": _LLAMA,
+        **_SPECIAL,
         "mistral": Family("mistral", sliding="all_if_window"),
         "mixtral": Family("mixtral", sliding="all_if_window", moe="mixtral"),
         "qwen2": Family("qwen2", qkv_bias=True, o_bias=False, sliding="qwen2"),
