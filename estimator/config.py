@@ -1640,7 +1640,12 @@ def _build(
         if not mla:
             raise
         hd = _positive(model_type, "head_dim", head_dim(cfg, model_type, hidden, heads))
-    inter = intermediate_size(cfg, model_type, hidden)
+    if fam.arch == "special" and isinstance(cfg.get("intermediate_size"), list):
+        from estimator import special  # Gemma 3n: one MLP width per layer; the widest sizes activations
+
+        inter = max(special.mlp_widths(cfg, model_type, layers))
+    else:
+        inter = intermediate_size(cfg, model_type, hidden)
     # An image-text model ties (or not) its lm_head by its own top-level flag, whatever its text_config says.
     # (when the saved config states it; the classes' defaults differ from what published checkpoints store).
     outer = raw.get("tie_word_embeddings") if fam.text_key is not None else None

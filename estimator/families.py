@@ -119,6 +119,8 @@ _SPECIAL: dict[str, Family] = {
     # Mamba (state-spaces/mamba-*-hf) and Falcon-Mamba-7B: Mamba-1 mixers only, no attention.
     "mamba": Family("mamba", arch="special", tie_default=True),
     "falcon_mamba": Family("falcon_mamba", arch="special", tie_default=True),
+    # Gemma 3n (E2B / E4B): AltUp, Laurel, per-layer inputs and MLP widths, KV shared by the last layers.
+    "gemma3n_text": Family("gemma3n_text", arch="special", tie_default=True),
 }
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
     {

@@ -9,10 +9,24 @@ type (its ``modeling_<type>.py``); what a builder cannot establish raises :class
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from common.errors import ConfigError
 
 # config imports this module only inside its functions, so importing config here makes no cycle.
-from estimator.config import Unmodelled, _Counts, _Geometry, _positive
+from estimator.config import (
+    Unmodelled,
+    _attention_kinds,
+    _count_by,
+    _Counts,
+    _gated_mlp,
+    _Geometry,
+    _gqa_layer,
+    _int,
+    _per_layer_inputs,
+    _positive,
+)
 from estimator.spec import LayerKV
 
 Builder = Callable[[_Counts, _Geometry], tuple[list[LayerKV], dict[str, int]]]
@@ -61,9 +75,54 @@ def _build_mamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
     return [layer] * g.layers, {}
 
 
+# ---------------------------------------------------------------- Gemma 3n
+
+
+def mlp_widths(cfg: Mapping[str, Any], model_type: str, layers: int) -> list[int]:
+    """One MLP width per layer: the config's list (Gemma 3n), or its one width repeated."""
+    raw = cfg.get("intermediate_size")
+    widths = raw if isinstance(raw, list) else [raw] * layers
+    if len(widths) != layers:
+        raise ConfigError(f"{model_type} config lists {len(widths)} MLP widths for {layers} layers.")
+    return [_positive(model_type, "intermediate_size", w) for w in widths]
+
+
+def _build_gemma3n(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """Gemma 3n: per-layer MLP widths, AltUp and Laurel blocks, per-layer inputs, and the last
+    ``num_kv_shared_layers`` layers reusing an earlier layer's keys and values (no k/v weights, no cache)."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    hd, q_out, kv_out = g.head_dim, g.heads * g.head_dim, g.kv_heads * g.head_dim
+    shared = _int(cfg, mt, "num_kv_shared_layers", default=0)
+    if shared >= n:
+        raise ConfigError(f"{mt} config shares the keys and values of {shared} of its {n} layers.")
+    owners = n - shared
+    bias = bool(cfg.get("attention_bias"))
+    c.linear("attention", h, q_out, "column", n, bias)
+    c.linear("attention", q_out, h, "row", n, bias)
+    c.linear("attention", h, kv_out, "kv", 2 * owners, bias)
+    c.add("attention", n * hd + owners * hd)  # q_norm everywhere, k_norm where k is computed (v_norm has no weight)
+    for width, count in _count_by(mlp_widths(cfg, mt, n)).items():
+        _gated_mlp(c, "dense_mlp", h, width, count)
+    inputs = _int(cfg, mt, "altup_num_inputs")
+    rank = _int(cfg, mt, "laurel_rank")
+    # AltUp per layer: output scale, correction and prediction coefficients, the modality router and its norm.
+    c.add("other", n * (h + inputs * inputs + inputs**3 + h * inputs))
+    c.add("norms", n * h)
+    c.linear("other", h, rank, "none", n)  # Laurel: linear_left, linear_right and its norm
+    c.linear("other", rank, h, "none", n)
+    c.add("norms", n * h)
+    c.add("norms", n * 4 * h + h)  # input, post-attention, pre- and post-feedforward norms; final norm
+    c.linear("other", h, h, "none", 2 * (inputs - 1))  # altup_projections, altup_unembed_projections
+    _per_layer_inputs(c, g)
+    layers = [_gqa_layer(g, kind) if i < owners else LayerKV(kind="none") for i, kind in enumerate(_attention_kinds(g))]
+    return layers, {}
+
+
 BUILDERS: dict[str, Builder] = {
     "mamba": _build_mamba,
     "falcon_mamba": _build_mamba,
+    "gemma3n_text": _build_gemma3n,
+    "gemma3n": _build_gemma3n,
 }
 
 

@@ -42,7 +42,7 @@ def _config(doc: dict[str, Any], model_type: str) -> dict[str, Any]:
     return json.loads((FIXTURE.parent / doc["types"][model_type]["config_file"]).read_text())
 
 
-EXACT = ["mamba", "falcon_mamba"]
+EXACT = ["mamba", "falcon_mamba", "gemma3n_text"]
 
 
 @pytest.mark.parametrize("model_type", EXACT)
@@ -72,3 +72,28 @@ def test_mamba_by_hand(doc: dict[str, Any]) -> None:
     # transformers: a conv window of conv_kernel columns in bf16 and the SSM state in fp32, per layer.
     assert state_bytes_per_sequence(spec) == n * (inner * kernel * 2 + inner * d_state * 4)
     assert kv_cache_bytes(spec, seq_len=100_000, batch=2, kv_dtype="bf16") == 2 * state_bytes_per_sequence(spec)
+
+
+def test_gemma3n_text_by_hand(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "gemma3n_text")
+    h, n, shared = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_kv_shared_layers"]
+    heads, kv, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    alt, rank, w = cfg["altup_num_inputs"], cfg["laurel_rank"], cfg["hidden_size_per_layer_input"]
+    owners = n - shared
+    attention = n * (2 * h * heads * hd + hd) + owners * (2 * h * kv * hd + hd)  # q/o + q_norm; k/v + k_norm
+    mlp = sum(3 * h * width for width in cfg["intermediate_size"])
+    altup = n * (h + alt * alt + alt**3 + h * alt + h) + 2 * (alt - 1) * h * h
+    laurel = n * (2 * h * rank + h)
+    per_layer = cfg["vocab_size_per_layer_input"] * n * w + h * n * w + w + n * (2 * h * w + h)
+    norms = n * 4 * h + h
+    spec = load_model_spec(cfg)
+    expected = cfg["vocab_size"] * h + attention + mlp + altup + laurel + per_layer + norms
+    assert spec.params.total == expected
+    # The last num_kv_shared_layers layers read an earlier layer's cache and keep none of their own.
+    assert [layer.kind for layer in spec.layers[owners:]] == ["none"] * shared
+    assert kv_bytes_per_token(spec, "bf16") == owners * 2 * kv * hd * 2
+
+
+def test_gemma3n_refuses_its_towers(doc: dict[str, Any]) -> None:
+    spec = load_model_spec(_config(doc, "gemma3n"))
+    assert spec.unread and "vision tower" in spec.unread[0]
