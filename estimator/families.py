@@ -121,6 +121,12 @@ _SPECIAL: dict[str, Family] = {
     "falcon_mamba": Family("falcon_mamba", arch="special", tie_default=True),
     # Gemma 3n (E2B / E4B): AltUp, Laurel, per-layer inputs and MLP widths, KV shared by the last layers.
     "gemma3n_text": Family("gemma3n_text", arch="special", tie_default=True),
+    # Mistral Large 4: DSA layers that differ one by one (RoPE, shared indexers, shared latents), and
+    # Pixtral with Mistral 3's projector for the image-text model.
+    "mistral_large4_text": Family("mistral_large4_text", arch="special", attention="dsa"),
+    "mistral_large4": Family(
+        "mistral_large4", arch="special", attention="dsa", text_key="text_config", vision="pixtral"
+    ),
 }
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
     {
@@ -486,8 +492,6 @@ UNMODELLED: MappingProxyType[str, str] = MappingProxyType(
         "gemma4_unified_assistant": "a Gemma 4 draft model that reads the target model's KV states",
         # Text layers that cross-attend to the image tokens: a cache that depends on the images.
         "mllama": "its cross-attention layers cache the image tokens' keys and values",
-        # Mistral Large 4: DSA layers, some without RoPE (no rope key in the latent), learned softmax scaling.
-        "mistral_large4": "its indexed-attention layers differ per layer (some without a rope key)",
     }
 )
 

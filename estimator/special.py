@@ -118,11 +118,97 @@ def _build_gemma3n(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, i
     return layers, {}
 
 
+# ---------------------------------------------------------------- Mistral Large 4
+
+
+def _per_layer_list(cfg: Mapping[str, Any], model_type: str, name: str, layers: int) -> list[Any]:
+    values = cfg.get(name)
+    if not isinstance(values, list) or len(values) != layers:
+        raise ConfigError(f"{model_type} config needs {name} with one entry per layer ({layers}).")
+    return values
+
+
+def _build_mistral_large4(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """Mistral Large 4: DSA attention without Q-LoRA whose layers differ one by one.
+
+    ``no_rope_layers`` (0: no RoPE) drops the rope key from the latent (kv_a_proj and the cache);
+    ``indexer_types`` "shared" layers reuse the previous indexer's top-k (no indexer, no indexer
+    key cached); ``kv_source_layers`` lets a layer reuse an earlier layer's latent (no kv_a_proj,
+    no latent cached). Every attention and indexer carries a learned per-head softmax scale and bias.
+    """
+    cfg, mt, h, n, heads = g.cfg, g.model_type, g.hidden, g.layers, g.heads
+    kv_rank, rope = _int(cfg, mt, "kv_lora_rank"), _int(cfg, mt, "qk_rope_head_dim")
+    nope, v_dim = _int(cfg, mt, "qk_nope_head_dim"), _int(cfg, mt, "v_head_dim")
+    i_heads, i_dim = _int(cfg, mt, "index_n_heads"), _int(cfg, mt, "index_head_dim")
+    uses_rope = [bool(x) for x in _per_layer_list(cfg, mt, "no_rope_layers", n)]
+    indexers = _per_layer_list(cfg, mt, "indexer_types", n)
+    sources = _per_layer_list(cfg, mt, "kv_source_layers", n)
+    if any(t not in ("full", "shared") for t in indexers):
+        raise Unmodelled(f"{mt} has indexer types {sorted(set(indexers))}, which vram does not model.")
+    owns = [sources[i] == i for i in range(n)]
+    bias = bool(cfg.get("attention_bias"))
+    c.linear("attention", h, heads * (nope + rope), "column", n)  # q_proj (no Q-LoRA)
+    c.linear("attention", heads * v_dim, h, "row", n, bias)  # o_proj
+    c.add("attention", n * 2 * heads)  # softmax scaling: a scale and a bias per head
+    for with_rope in (True, False):
+        # A layer without RoPE widens its non-rotary key part by the rope width (kv_b_proj).
+        width = nope + (0 if with_rope else rope)
+        c.linear("attention", kv_rank, heads * (width + v_dim), "column", uses_rope.count(with_rope))  # kv_b_proj
+        count = sum(o and r == with_rope for o, r in zip(owns, uses_rope, strict=True))
+        c.linear("attention", h, kv_rank + (rope if with_rope else 0), "none", count, bias)  # kv_a_proj_with_mqa
+        c.add("attention", count * kv_rank)  # kv_a_layernorm
+    n_index = indexers.count("full")
+    # Lightning indexer: wq_b, wk, k_norm (LayerNorm), weights_proj, q_input_norm (LayerNorm), softmax scaling.
+    c.linear("attention", h, i_heads * i_dim, "none", n_index)
+    c.linear("attention", h, i_dim, "none", n_index)
+    c.linear("attention", h, i_heads, "none", n_index)
+    c.add("attention", n_index * (2 * i_dim + 2 * h + 2 * i_heads))
+    # The rotary embedding's learned frequency scale: one value per rotary frequency.
+    c.add("attention", _int(cfg, mt, "head_dim") // 2)
+    flags = [t == "sparse" for t in _per_layer_list(cfg, mt, "mlp_layer_types", n)]
+    n_moe = sum(flags)
+    _gated_mlp(c, "dense_mlp", h, g.intermediate, n - n_moe)
+    extra: dict[str, int] = {}
+    if n_moe:
+        experts = _int(cfg, mt, "n_routed_experts")
+        topk = _int(cfg, mt, "num_experts_per_tok")
+        moe_inter = _int(cfg, mt, "moe_intermediate_size")
+        shared = _int(cfg, mt, "n_shared_experts", default=0)
+        _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
+        c.inactive += n_moe * (experts - topk) * 3 * h * moe_inter
+        c.add("router", n_moe * experts * h)
+        if shared:
+            _gated_mlp(c, "shared_experts", h, moe_inter * shared, n_moe)
+        extra = {
+            "num_experts": experts,
+            "experts_per_token": topk,
+            "moe_intermediate_size": moe_inter,
+            "num_moe_layers": n_moe,
+        }
+    c.add("norms", n * 2 * h + h)
+    layers = []
+    for i in range(n):
+        index_dim = i_dim if indexers[i] == "full" else 0
+        if owns[i]:
+            layers.append(
+                LayerKV(
+                    kind="mla", kv_heads=1, key_dim=kv_rank, value_dim=rope if uses_rope[i] else 0, index_dim=index_dim
+                )
+            )
+        elif index_dim:  # the latent is read from an earlier layer; only the indexer's keys are cached here
+            layers.append(LayerKV(kind="mla", kv_heads=1, index_dim=index_dim))
+        else:
+            layers.append(LayerKV(kind="none"))
+    return layers, extra
+
+
 BUILDERS: dict[str, Builder] = {
     "mamba": _build_mamba,
     "falcon_mamba": _build_mamba,
     "gemma3n_text": _build_gemma3n,
     "gemma3n": _build_gemma3n,
+    "mistral_large4_text": _build_mistral_large4,
+    "mistral_large4": _build_mistral_large4,
 }
 
 

@@ -42,7 +42,7 @@ def _config(doc: dict[str, Any], model_type: str) -> dict[str, Any]:
     return json.loads((FIXTURE.parent / doc["types"][model_type]["config_file"]).read_text())
 
 
-EXACT = ["mamba", "falcon_mamba", "gemma3n_text"]
+EXACT = ["mamba", "falcon_mamba", "gemma3n_text", "mistral_large4"]
 
 
 @pytest.mark.parametrize("model_type", EXACT)
@@ -97,3 +97,36 @@ def test_gemma3n_text_by_hand(doc: dict[str, Any]) -> None:
 def test_gemma3n_refuses_its_towers(doc: dict[str, Any]) -> None:
     spec = load_model_spec(_config(doc, "gemma3n"))
     assert spec.unread and "vision tower" in spec.unread[0]
+
+
+def test_mistral_large4_cache_by_hand(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "mistral_large4")
+    text = cfg["text_config"]
+    rank, rope, index = text["kv_lora_rank"], text["qk_rope_head_dim"], text["index_head_dim"]
+    rope_layers = sum(text["no_rope_layers"])  # 1: the layer uses RoPE
+    plain = text["num_hidden_layers"] - rope_layers
+    spec = load_model_spec(cfg)
+    # Every layer caches the latent and the indexer key; only RoPE layers add the rope key.
+    expected = rope_layers * (rank + rope + index) * 2 + plain * (rank + index) * 2
+    assert kv_bytes_per_token(spec, "bf16") == expected
+
+
+def test_mistral_large4_shared_latents_and_indexers(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "mistral_large4")
+    text = dict(cfg["text_config"])
+    n, h = text["num_hidden_layers"], text["hidden_size"]
+    rank, rope, index = text["kv_lora_rank"], text["qk_rope_head_dim"], text["index_head_dim"]
+    base = load_model_spec(cfg)
+    # Layer 1 reads layer 0's latent but keeps its own indexer; layer 2 reads layer 0's latent and
+    # layer 1's top-k (no indexer at all). Layers 0-2 all use RoPE in this config.
+    assert text["no_rope_layers"][:3] == [1, 1, 1]
+    text["kv_source_layers"] = [0, 0, 0, *range(3, n)]
+    text["indexer_types"] = ["full", "full", "shared", *["full"] * (n - 3)]
+    spec = load_model_spec({**cfg, "text_config": text})
+    assert [layer.kind for layer in spec.layers[:3]] == ["mla", "mla", "none"]
+    dropped_cache = (rank + rope) * 2 + (rank + rope + index) * 2
+    assert kv_bytes_per_token(base, "bf16") - kv_bytes_per_token(spec, "bf16") == dropped_cache
+    i_heads = text["index_n_heads"]
+    indexer = h * i_heads * index + h * index + 2 * index + h * i_heads + 2 * h + 2 * i_heads
+    kv_a = h * (rank + rope) + rank  # kv_a_proj_with_mqa and kv_a_layernorm
+    assert base.params.total - spec.params.total == 2 * kv_a + indexer
