@@ -25,6 +25,7 @@ from common.errors import ConfigError
 from estimator import archconfig, structure
 from estimator.families import UNKNOWN, UNMODELLED, Family, family
 from estimator.spec import (
+    DTYPE_BYTES,
     LayerKV,
     LinearComponent,
     LinearSplit,
@@ -948,6 +949,10 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return _qwen3_vision(c, fam, vc)
     if fam.vision == "kimi_k25":
         return _moonvit(c, fam, vc, text_hidden)
+    if fam.vision == "special":
+        from estimator import special  # a tower sized with its family's own builder
+
+        return special.vision(c, fam, vc, text_hidden)
     if fam.vision == "unmodelled":
         if not any(top.get(k) for k in ("vision_config", "audio_config")):
             return None
@@ -1681,6 +1686,10 @@ def _build(
         head_bias = fam.arch == "phi" or _flag(cfg, "lm_head_bias", fam.lm_head_bias)
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=head_bias)
     layer_kv, extra = _BUILDERS[fam.arch](c, g)
+    if fam.arch == "special":
+        from estimator import special
+
+        warnings.extend(special.notes(g, DTYPE_BYTES[dtype]))
     try:
         vision = _vision(c, fam, config, hidden)
     except Unmodelled as err:  # the text stack is known; the tower is not: say so, no verdict

@@ -32,6 +32,7 @@ MoE = Literal["none", "mixtral", "qwen", "deepseek", "llama4", "jamba", "gpt_oss
 Vision = Literal[
     "none",
     "unmodelled",
+    "special",  # a tower sized in estimator.special
     "siglip",
     "pixtral",
     "llama4",
@@ -127,6 +128,8 @@ _SPECIAL: dict[str, Family] = {
     "mistral_large4": Family(
         "mistral_large4", arch="special", attention="dsa", text_key="text_config", vision="pixtral"
     ),
+    # Llama 3.2 Vision: Llama layers with gated cross-attention layers, a tiled ViT with global layers.
+    "mllama": Family("mllama", arch="special", text_key="text_config", vision="special"),
 }
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
     {
@@ -490,8 +493,6 @@ UNMODELLED: MappingProxyType[str, str] = MappingProxyType(
     {
         "gemma4_assistant": "a Gemma 4 draft model that reads the target model's KV states",
         "gemma4_unified_assistant": "a Gemma 4 draft model that reads the target model's KV states",
-        # Text layers that cross-attend to the image tokens: a cache that depends on the images.
-        "mllama": "its cross-attention layers cache the image tokens' keys and values",
     }
 )
 

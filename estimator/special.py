@@ -27,7 +27,8 @@ from estimator.config import (
     _per_layer_inputs,
     _positive,
 )
-from estimator.spec import LayerKV
+from estimator.families import Family
+from estimator.spec import LayerKV, VisionSpec
 
 Builder = Callable[[_Counts, _Geometry], tuple[list[LayerKV], dict[str, int]]]
 
@@ -202,6 +203,82 @@ def _build_mistral_large4(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict
     return layers, extra
 
 
+# ---------------------------------------------------------------- Mllama (Llama 3.2 Vision)
+
+
+def _cross_layers(g: _Geometry) -> set[int]:
+    layers = g.cfg.get("cross_attention_layers") or []
+    if not isinstance(layers, list) or any(not isinstance(i, int) or not 0 <= i < g.layers for i in layers):
+        raise ConfigError(f"{g.model_type} config has cross_attention_layers={layers!r}; expected layer indices.")
+    return set(layers)
+
+
+def _build_mllama(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """Mllama's text stack: Llama layers, and at ``cross_attention_layers`` layers that attend to the
+    image tokens (q/k norms, tanh gates on attention and MLP). The cross-attention layers cache only
+    the images' keys and values, none without an image (see :func:`notes`)."""
+    h, n = g.hidden, g.layers
+    cross = len(_cross_layers(g))
+    hd = h // g.heads  # both attentions size heads as hidden_size / num_attention_heads
+    c.linear("attention", h, g.heads * hd, "column", n)
+    c.linear("attention", h, g.kv_heads * hd, "kv", 2 * n)
+    c.linear("attention", g.heads * hd, h, "row", n)
+    c.add("attention", cross * (2 * hd + 2))  # cross-attention q/k norms and the two tanh gates
+    _gated_mlp(c, "dense_mlp", h, g.intermediate, n)
+    c.add("norms", n * 2 * h + h)
+    c.add("embedding", 8 * h)  # the embedding holds 8 rows past the vocabulary (image and special tokens)
+    self_attention = LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=hd, value_dim=hd)
+    crossed = _cross_layers(g)
+    return [LayerKV(kind="none") if i in crossed else self_attention for i in range(n)], {}
+
+
+def _mllama_vision(c: _Counts, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
+    """Mllama's tiled ViT: local and gated global encoders, tile and aspect-ratio embeddings, and
+    the projector from the concatenated intermediate layers to the text width."""
+    mt = "mllama vision_config"
+    hv, inter = _int(vc, mt, "hidden_size"), _int(vc, mt, "intermediate_size")
+    local, glob = _int(vc, mt, "num_hidden_layers"), _int(vc, mt, "num_global_layers")
+    image, patch = _int(vc, mt, "image_size"), _int(vc, mt, "patch_size")
+    tiles, channels = _int(vc, mt, "max_num_tiles"), _int(vc, mt, "num_channels", default=3)
+    ratios = vc.get("supported_aspect_ratios")
+    if not isinstance(ratios, list) or not ratios:
+        raise ConfigError(f"{mt} lacks supported_aspect_ratios.")
+    rows = len(ratios) + 1  # aspect-ratio ids 0..len(supported_aspect_ratios)
+    patches = (image // patch) ** 2 + 1  # with the class token
+    n = channels * patch * patch * hv + hv  # patch convolution (no bias), class embedding
+    n += 1 + patches * hv + rows * tiles * patches * hv  # gated position and tile-position embeddings
+    n += 2 * (rows * tiles * hv + 1)  # pre- and post-tile aspect-ratio embeddings with their gates
+    n += 2 * 2 * hv  # layernorm_pre, layernorm_post
+    block = 4 * hv * hv + hv * inter + inter + inter * hv + hv + 2 * 2 * hv
+    n += local * block + glob * (block + 2)  # global layers gate attention and MLP
+    out = _int(vc, mt, "vision_output_dim")
+    n += out * text_hidden + text_hidden  # multi_modal_projector
+    c.add("vision", n)
+    return VisionSpec(
+        hidden_size=hv,
+        num_layers=local + glob,
+        intermediate_size=inter,
+        num_heads=_int(vc, mt, "attention_heads"),
+        image_size=image,
+        patch_size=patch,
+    )
+
+
+def _mllama_notes(g: _Geometry, dtype_bytes: int) -> list[str]:
+    vc = g.top.get("vision_config")
+    if not isinstance(vc, Mapping):
+        return []
+    mt = "mllama vision_config"
+    tokens = _int(vc, mt, "max_num_tiles") * ((_int(vc, mt, "image_size") // _int(vc, mt, "patch_size")) ** 2 + 1)
+    cross = len(_cross_layers(g))
+    per_image = cross * 2 * g.kv_heads * (g.hidden // g.heads) * tokens * dtype_bytes
+    return [
+        f"{g.model_type}'s {cross} cross-attention layers also cache each image's keys and values "
+        f"({tokens:,} image tokens, {per_image / 2**20:,.1f} MiB per image in the model dtype); "
+        "the cache here is for text-only prompts."
+    ]
+
+
 BUILDERS: dict[str, Builder] = {
     "mamba": _build_mamba,
     "falcon_mamba": _build_mamba,
@@ -209,7 +286,22 @@ BUILDERS: dict[str, Builder] = {
     "gemma3n": _build_gemma3n,
     "mistral_large4_text": _build_mistral_large4,
     "mistral_large4": _build_mistral_large4,
+    "mllama": _build_mllama,
 }
+
+
+def vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
+    """The vision tower and projector of a family whose tower is sized here (``vision="special"``)."""
+    if fam.model_type == "mllama":
+        return _mllama_vision(c, vc, text_hidden)
+    raise Unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}.")
+
+
+def notes(g: _Geometry, dtype_bytes: int) -> list[str]:
+    """What the spec should say about a special stack beyond its numbers."""
+    if g.fam.model_type == "mllama":
+        return _mllama_notes(g, dtype_bytes)
+    return []
 
 
 def build(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:

@@ -42,7 +42,7 @@ def _config(doc: dict[str, Any], model_type: str) -> dict[str, Any]:
     return json.loads((FIXTURE.parent / doc["types"][model_type]["config_file"]).read_text())
 
 
-EXACT = ["mamba", "falcon_mamba", "gemma3n_text", "mistral_large4"]
+EXACT = ["mamba", "falcon_mamba", "gemma3n_text", "mistral_large4", "mllama"]
 
 
 @pytest.mark.parametrize("model_type", EXACT)
@@ -130,3 +130,23 @@ def test_mistral_large4_shared_latents_and_indexers(doc: dict[str, Any]) -> None
     indexer = h * i_heads * index + h * index + 2 * index + h * i_heads + 2 * h + 2 * i_heads
     kv_a = h * (rank + rope) + rank  # kv_a_proj_with_mqa and kv_a_layernorm
     assert base.params.total - spec.params.total == 2 * kv_a + indexer
+
+
+def test_mllama_by_hand(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "mllama")
+    text, vc = cfg["text_config"], cfg["vision_config"]
+    h, heads, kv = text["hidden_size"], text["num_attention_heads"], text["num_key_value_heads"]
+    hd, n, cross = h // heads, text["num_hidden_layers"], len(text["cross_attention_layers"])
+    spec = load_model_spec(cfg)
+    # Text-only: the cross-attention layers cache nothing; the self-attention layers cache k and v.
+    assert kv_bytes_per_token(spec, "bf16") == (n - cross) * 2 * kv * hd * 2
+    # One global vision layer: biased fc1/fc2, bias-free attention, two LayerNorms, two gates.
+    hv, inter = vc["hidden_size"], vc["intermediate_size"]
+    global_layer = 4 * hv * hv + 2 * hv * inter + inter + hv + 4 * hv + 2
+    local_layer = global_layer - 2
+    tower = vc["num_hidden_layers"] * local_layer + vc["num_global_layers"] * global_layer
+    assert spec.params.vision > tower
+    assert spec.vision is not None and spec.vision.num_layers == vc["num_hidden_layers"] + vc["num_global_layers"]
+    # The images' cross-attention keys and values are named, not silently dropped.
+    tokens = vc["max_num_tiles"] * ((vc["image_size"] // vc["patch_size"]) ** 2 + 1)
+    assert any(f"{tokens:,} image tokens" in w for w in spec.warnings)
