@@ -130,6 +130,8 @@ _SPECIAL: dict[str, Family] = {
     ),
     # Llama 3.2 Vision: Llama layers with gated cross-attention layers, a tiled ViT with global layers.
     "mllama": Family("mllama", arch="special", text_key="text_config", vision="special"),
+    # DeepSeek-V4 (Flash / Pro): sliding-window MQA with compressed sparse (CSA) and heavily compressed (HCA) caches.
+    "deepseek_v4": Family("deepseek_v4", arch="special"),
 }
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
     {

@@ -84,6 +84,14 @@ class LayerKV(Frozen):
     # DSA "indexed" attention (DeepSeek-V3.2, GLM-5, Mistral Large 4): the lightning indexer's key
     # cached per token next to the MLA latent (kind="mla"), in the model dtype. 0: no indexer.
     index_dim: int = 0
+    # DeepSeek-V4 compressed attention (CSA / HCA), beside the layer's sliding window: one compressed
+    # entry of ``compressed_dim`` elements per ``compress_rate`` tokens, the ``compress_buffer_dim``
+    # elements of each token of the unfinished window, and once a window has closed its overlap
+    # (``overlap_dim`` elements, plus as many fp32 gates). 0: no compression.
+    compress_rate: int = 0
+    compressed_dim: int = 0
+    compress_buffer_dim: int = 0
+    overlap_dim: int = 0
 
 
 # A divisor read from a config (group and block sizes): zero or negative would divide by zero or

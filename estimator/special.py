@@ -279,6 +279,81 @@ def _mllama_notes(g: _Geometry, dtype_bytes: int) -> list[str]:
     ]
 
 
+# ---------------------------------------------------------------- DeepSeek-V4
+
+
+_V4_KINDS = ("sliding_attention", "compressed_sparse_attention", "heavily_compressed_attention")
+
+
+def _build_deepseek_v4(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """DeepSeek-V4: shared-KV multi-query attention over a sliding window, plus per layer either a
+    compressor with a lightning indexer (CSA: a compressed entry every few tokens) or a heavier
+    compressor without one (HCA); grouped low-rank output projection, per-head sinks, hyper-connections
+    (``hc_mult`` residual streams) around attention and MoE, hash-routed MoE in the first layers."""
+    cfg, mt, h, n, heads = g.cfg, g.model_type, g.hidden, g.layers, g.heads
+    hd, q_rank = g.head_dim, _int(cfg, mt, "q_lora_rank")
+    groups, o_rank = _int(cfg, mt, "o_groups"), _int(cfg, mt, "o_lora_rank")
+    i_heads, i_dim = _int(cfg, mt, "index_n_heads"), _int(cfg, mt, "index_head_dim")
+    streams = _int(cfg, mt, "hc_mult")
+    window = _positive(mt, "sliding_window", cfg.get("sliding_window"))
+    rates = cfg.get("compress_rates") or {}
+    types = _per_layer_list(cfg, mt, "layer_types", n)
+    if any(t not in _V4_KINDS for t in types):
+        raise Unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
+    csa, hca = types.count("compressed_sparse_attention"), types.count("heavily_compressed_attention")
+    csa_rate = _positive(mt, "compress_rates", rates.get("compressed_sparse_attention")) if csa else 0
+    hca_rate = _positive(mt, "compress_rates", rates.get("heavily_compressed_attention")) if hca else 0
+    # Attention: q_a, its norm, q_b; one kv_proj (keys are values) and its norm; o_a (grouped: each of
+    # o_groups groups of heads to o_lora_rank), o_b; a sink per head.
+    c.linear("attention", h, q_rank, "none", n)
+    c.linear("attention", q_rank, heads * hd, "column", n)
+    c.linear("attention", h, hd, "none", n)
+    c.linear("attention", heads * hd // groups, groups * o_rank, "column", n)
+    c.linear("attention", groups * o_rank, h, "row", n)
+    c.add("attention", n * (q_rank + hd + heads))
+    # HCA compressor: kv and gate projections to head_dim, a position bias per window slot, a norm.
+    c.linear("attention", h, hd, "none", 2 * hca)
+    c.add("attention", hca * (hca_rate * hd + hd))
+    # CSA compressor: two overlapping series (2 x head_dim); its indexer compresses at index_head_dim
+    # the same way and scores with its own queries (q_b from the q latent) and per-head weights.
+    c.linear("attention", h, 2 * hd, "none", 2 * csa)
+    c.add("attention", csa * (csa_rate * 2 * hd + hd))
+    c.linear("attention", h, 2 * i_dim, "none", 2 * csa)
+    c.add("attention", csa * (csa_rate * 2 * i_dim + i_dim))
+    c.linear("attention", q_rank, i_heads * i_dim, "none", csa)
+    c.linear("attention", h, i_heads, "none", csa)
+    # Every layer is MoE (top-k or hash routed: both hold a router weight) with one shared expert.
+    experts, topk = _int(cfg, mt, "n_routed_experts"), _int(cfg, mt, "num_experts_per_tok")
+    moe_inter = _int(cfg, mt, "moe_intermediate_size")
+    _gated_mlp(c, "routed_experts", h, moe_inter, n * experts)
+    c.inactive += n * (experts - topk) * 3 * h * moe_inter
+    c.add("router", n * experts * h)
+    _gated_mlp(c, "shared_experts", h, moe_inter, n)
+    # Hyper-connections: per layer two (attention, MoE), each mixing hc_mult streams of hidden_size
+    # into pre / post / comb weights ((2 + N) x N outputs) with a bias and 3 scales; the head collapses them.
+    mix = (2 + streams) * streams
+    c.add("other", n * 2 * (mix * streams * h + mix + 3))
+    c.add("other", streams * streams * h + streams + 1)
+    c.add("norms", n * 2 * h + h)
+    sliding = LayerKV(kind="sliding", window=window, kv_heads=1, key_dim=hd, value_dim=0)
+    kinds = {
+        "sliding_attention": sliding,
+        "heavily_compressed_attention": sliding.model_copy(
+            update={"compress_rate": hca_rate, "compressed_dim": hd, "compress_buffer_dim": 2 * hd}
+        ),
+        "compressed_sparse_attention": sliding.model_copy(
+            update={
+                "compress_rate": csa_rate,
+                "compressed_dim": hd + i_dim,
+                "compress_buffer_dim": 4 * (hd + i_dim),  # kv and gate, two series each
+                "overlap_dim": csa_rate * (hd + i_dim),
+            }
+        ),
+    }
+    extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": moe_inter, "num_moe_layers": n}
+    return [kinds[t] for t in types], extra
+
+
 BUILDERS: dict[str, Builder] = {
     "mamba": _build_mamba,
     "falcon_mamba": _build_mamba,
@@ -287,6 +362,7 @@ BUILDERS: dict[str, Builder] = {
     "mistral_large4_text": _build_mistral_large4,
     "mistral_large4": _build_mistral_large4,
     "mllama": _build_mllama,
+    "deepseek_v4": _build_deepseek_v4,
 }
 
 

@@ -674,6 +674,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
         return cached[1]
+    _refuse_compressed(spec)
     if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
         gpu = lookup_gpu(query.gpu) if query.gpu else None
         layout = _dsa_layout(spec, dtype_bytes, gpu)
@@ -685,6 +686,14 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
     return layout
+
+
+def _refuse_compressed(spec: ModelSpec) -> None:
+    """DeepSeek-V4's compressed attention caches: how vLLM pages them is not modelled."""
+    if any(layer.compress_rate for layer in spec.layers):
+        raise InputError(
+            f"{spec.model_type}: vram does not model how vLLM pages DeepSeek-V4's compressed attention cache yet"
+        )
 
 
 def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tuple[str, ...]]:
@@ -1134,6 +1143,7 @@ def _kv_bytes(
     gives each request (attention blocks of the layout's size, sliding windows capped, whole state
     pages per request), so the fit and the concurrency follow one rule. A KV dtype other than the
     query's (the classic comparison) is counted per token (estimator.kv)."""
+    _refuse_compressed(spec)
     if kv_dtype_bytes(spec, query) != DTYPE_BYTES[kv_dtype]:
         return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, layout="paged")
     at = query.model_copy(update={"gpus": gpus}) if gpus != query.gpus else query

@@ -42,7 +42,7 @@ def _config(doc: dict[str, Any], model_type: str) -> dict[str, Any]:
     return json.loads((FIXTURE.parent / doc["types"][model_type]["config_file"]).read_text())
 
 
-EXACT = ["mamba", "falcon_mamba", "gemma3n_text", "mistral_large4", "mllama"]
+EXACT = ["mamba", "falcon_mamba", "gemma3n_text", "mistral_large4", "mllama", "deepseek_v4"]
 
 
 @pytest.mark.parametrize("model_type", EXACT)
@@ -150,3 +150,47 @@ def test_mllama_by_hand(doc: dict[str, Any]) -> None:
     # The images' cross-attention keys and values are named, not silently dropped.
     tokens = vc["max_num_tiles"] * ((vc["image_size"] // vc["patch_size"]) ** 2 + 1)
     assert any(f"{tokens:,} image tokens" in w for w in spec.warnings)
+
+
+def test_deepseek_v4_layer_caches_match_the_oracle_tensors(doc: dict[str, Any]) -> None:
+    spec = load_model_spec(_config(doc, "deepseek_v4"))
+    for group in doc["types"]["deepseek_v4"]["cache"]["layer_groups"]:
+        layer = spec.layers[group["layers"][0]]
+        assert all(spec.layers[i] == layer for i in group["layers"])
+        one = spec.model_copy(update={"layers": (layer,)})
+        for length, expected in group["bytes_at"].items():
+            assert kv_cache_bytes(one, seq_len=int(length), batch=1, kv_dtype="bf16") == expected
+
+
+def test_deepseek_v4_cache_by_hand_mid_window(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "deepseek_v4")
+    hd, idx, window = cfg["head_dim"], cfg["index_head_dim"], cfg["sliding_window"]
+    csa, hca = (
+        cfg["compress_rates"]["compressed_sparse_attention"],
+        cfg["compress_rates"]["heavily_compressed_attention"],
+    )
+    spec = load_model_spec(cfg)
+    length = 1001  # neither rate divides it: the unfinished windows sit in the buffers
+    sliding = (window - 1) * hd * 2  # keys are the values: one tensor, the last window - 1 tokens
+    hca_bytes = sliding + (length // hca) * hd * 2 + (length % hca) * 2 * hd * 2
+    csa_bytes = (
+        sliding
+        + (length // csa) * (hd + idx) * 2  # compressor and indexer entries
+        + (length % csa) * 2 * (2 * hd + 2 * idx) * 2  # buffered kv and gate, two series each
+        + csa * (hd + idx) * (2 + 4)  # the overlap: kv in bf16, gates in fp32
+    )
+    types = cfg["layer_types"]
+    expected = types.count("heavily_compressed_attention") * hca_bytes
+    expected += types.count("compressed_sparse_attention") * csa_bytes
+    assert kv_cache_bytes(spec, seq_len=length, batch=1, kv_dtype="bf16") == expected
+
+
+def test_deepseek_v4_refused_for_vllm(doc: dict[str, Any]) -> None:
+    from common.errors import VramError
+    from estimator.estimate import estimate
+    from estimator.query import Query
+
+    spec = load_model_spec(_config(doc, "deepseek_v4"))
+    assert estimate(spec, Query(engine="transformers", gpu="h100", gpus=8), model_id="v4").memory.kv_cache > 0
+    with pytest.raises(VramError, match="compressed attention"):
+        estimate(spec, Query(engine="vllm", gpu="h100", gpus=8), model_id="v4")
