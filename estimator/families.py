@@ -132,6 +132,9 @@ _SPECIAL: dict[str, Family] = {
     "mllama": Family("mllama", arch="special", text_key="text_config", vision="special"),
     # DeepSeek-V4 (Flash / Pro): sliding-window MQA with compressed sparse (CSA) and heavily compressed (HCA) caches.
     "deepseek_v4": Family("deepseek_v4", arch="special"),
+    # Zamba-7B and Zamba2 (1.2B / 2.7B / 7B): Mamba layers with shared transformer blocks every few layers.
+    "zamba": Family("zamba", arch="special", tie_default=True),
+    "zamba2": Family("zamba2", arch="special", tie_default=True),
 }
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
     {

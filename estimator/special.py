@@ -39,11 +39,22 @@ ATTENTION_FREE = frozenset({"mamba", "falcon_mamba"})
 # ---------------------------------------------------------------- Mamba (v1)
 
 
-def _mamba_mixer(c: _Counts, g: _Geometry, n: int, *, inner: int, d_state: int, kernel: int, dt_rank: int) -> LayerKV:
-    """``n`` Mamba-1 mixers (in/x/dt/out projections, depthwise conv, A_log, D) and their state."""
-    cfg, h = g.cfg, g.hidden
-    proj_bias = bool(cfg.get("use_bias", False))
-    conv_bias = bool(cfg.get("use_conv_bias", True))
+def _mamba_mixer(
+    c: _Counts,
+    g: _Geometry,
+    n: int,
+    *,
+    inner: int,
+    d_state: int,
+    kernel: int,
+    dt_rank: int,
+    proj_bias: bool,
+    conv_bias: bool,
+) -> LayerKV:
+    """``n`` Mamba-1 mixers (in/x/dt/out projections, depthwise conv, A_log, D) and their state.
+
+    Zamba splits x_proj and dt_proj per Mamba head; the weights add up to the same counts."""
+    h = g.hidden
     c.linear("other", h, 2 * inner, "column", n, proj_bias)  # in_proj
     c.add("other", n * (inner * kernel + (inner if conv_bias else 0)))  # depthwise conv1d
     c.linear("other", inner, dt_rank + 2 * d_state, "none", n)  # x_proj
@@ -71,7 +82,17 @@ def _build_mamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
     kernel = _positive(mt, "conv_kernel", cfg.get("conv_kernel"))
     rank = cfg.get("time_step_rank")
     dt_rank = math.ceil(h / 16) if rank == "auto" else _positive(mt, "time_step_rank", rank)
-    layer = _mamba_mixer(c, g, g.layers, inner=inner, d_state=d_state, kernel=kernel, dt_rank=dt_rank)
+    layer = _mamba_mixer(
+        c,
+        g,
+        g.layers,
+        inner=inner,
+        d_state=d_state,
+        kernel=kernel,
+        dt_rank=dt_rank,
+        proj_bias=bool(cfg.get("use_bias", False)),
+        conv_bias=bool(cfg.get("use_conv_bias", True)),
+    )
     c.add("norms", g.layers * h + h)
     return [layer] * g.layers, {}
 
@@ -354,6 +375,107 @@ def _build_deepseek_v4(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[st
     return [kinds[t] for t in types], extra
 
 
+# ---------------------------------------------------------------- Zamba / Zamba2
+
+
+def _zamba_layer_types(g: _Geometry) -> list[str]:
+    types = _per_layer_list(g.cfg, g.model_type, "layers_block_type", g.layers)
+    if any(t not in ("linear_attention", "hybrid") for t in types):
+        raise Unmodelled(f"{g.model_type} has layer types {sorted(set(types))}, which vram does not model.")
+    return types
+
+
+def _zamba_shared_blocks(
+    c: _Counts, g: _Geometry, blocks: int, hybrids: int, *, attention_rank: int = 0, mlp_rank: int = 0
+) -> None:
+    """Zamba's shared transformer blocks, counted once each however many layers reuse them: attention
+    over the concatenated input and hidden state (2 x hidden_size), a gated MLP, two norms. Zamba2's
+    per-use LoRA adapters on q/k/v (``attention_rank``) and gate_up (``mlp_rank``; 0: none) live in
+    the block that serves that use. Each hybrid layer adds its own hidden x hidden linear."""
+    cfg, mt, h = g.cfg, g.model_type, g.hidden
+    wide = 2 * h
+    hd = _int(cfg, mt, "attention_head_dim", "head_dim")
+    inter = g.intermediate
+    bias = bool(cfg.get("add_bias_linear"))
+    c.linear("attention", wide, g.heads * hd, "column", blocks)
+    c.linear("attention", wide, g.kv_heads * hd, "kv", 2 * blocks)
+    c.linear("attention", g.heads * hd, h, "row", blocks)
+    c.linear("dense_mlp", h, 2 * inter, "column", blocks, bias)
+    c.linear("dense_mlp", inter, h, "row", blocks, bias)
+    c.add("norms", blocks * (wide + h))
+    if attention_rank:
+        c.linear("attention", wide, attention_rank, "none", 3 * hybrids)
+        c.linear("attention", attention_rank, wide, "none", 3 * hybrids)
+    if mlp_rank:
+        c.linear("dense_mlp", h, mlp_rank, "none", hybrids)
+        c.linear("dense_mlp", mlp_rank, 2 * inter, "none", hybrids)
+    c.linear("other", h, h, "none", hybrids)
+
+
+def _zamba_layers(g: _Geometry, types: list[str], mixer: LayerKV) -> list[LayerKV]:
+    """Every layer holds its mixer's state; hybrid layers also cache the shared attention's keys and values."""
+    hd = _int(g.cfg, g.model_type, "attention_head_dim", "head_dim")
+    attention = mixer.model_copy(update={"kind": "full", "kv_heads": g.kv_heads, "key_dim": hd, "value_dim": hd})
+    return [attention if t == "hybrid" else mixer for t in types]
+
+
+def _build_zamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """Zamba: Mamba-1 layers (x_proj and dt_proj per Mamba head), one shared transformer block."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    types = _zamba_layer_types(g)
+    inner = _positive(mt, "mamba_expand", cfg.get("mamba_expand")) * h
+    rank = cfg.get("mamba_dt_rank")
+    dt_rank = math.ceil(h / 16) if rank in (None, "auto") else _positive(mt, "mamba_dt_rank", rank)
+    d_state = _positive(mt, "mamba_d_state", cfg.get("mamba_d_state"))
+    kernel = _positive(mt, "mamba_d_conv", cfg.get("mamba_d_conv"))
+    mixer = _mamba_mixer(
+        c,
+        g,
+        n,
+        inner=inner,
+        d_state=d_state,
+        kernel=kernel,
+        dt_rank=dt_rank,
+        proj_bias=bool(cfg.get("mamba_proj_bias")),
+        conv_bias=bool(cfg.get("mamba_conv_bias", True)),
+    )
+    c.add("norms", n * h + h)
+    hybrids = types.count("hybrid")
+    _zamba_shared_blocks(c, g, min(1, hybrids), hybrids)
+    return _zamba_layers(g, types, mixer), {}
+
+
+def _build_zamba2(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """Zamba2: Mamba-2 layers and ``num_mem_blocks`` shared transformer blocks used in turn."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    types = _zamba_layer_types(g)
+    heads, d_head = _int(cfg, mt, "n_mamba_heads"), _int(cfg, mt, "mamba_headdim")
+    groups, d_state = _int(cfg, mt, "mamba_ngroups"), _int(cfg, mt, "mamba_d_state")
+    kernel = _positive(mt, "mamba_d_conv", cfg.get("mamba_d_conv"))
+    inner = _positive(mt, "mamba_expand", cfg.get("mamba_expand")) * h
+    conv = inner + 2 * groups * d_state
+    bias = bool(cfg.get("add_bias_linear"))
+    c.linear("other", h, inner + conv + heads, "column", n, bias)  # in_proj
+    c.add("other", n * (conv * kernel + conv + 3 * heads + inner))  # conv1d with bias, dt_bias, A_log, D, gated norm
+    c.linear("other", inner, h, "row", n, bias)  # out_proj
+    c.add("norms", n * h + h)
+    mixer = LayerKV(
+        kind="state",
+        mixer="mamba2",
+        conv_channels=conv,
+        conv_kernel=kernel,
+        ssm_state_elements=heads * d_head * d_state,
+        state_elements=conv * kernel + heads * d_head * d_state,
+    )
+    hybrids = types.count("hybrid")
+    blocks = min(_positive(mt, "num_mem_blocks", cfg.get("num_mem_blocks", 1)), hybrids)
+    rank = _int(cfg, mt, "adapter_rank")
+    # The MLP's gate_up adapters are always built; the attention's only with use_shared_attention_adapter.
+    attention_rank = rank if cfg.get("use_shared_attention_adapter") else 0
+    _zamba_shared_blocks(c, g, blocks, hybrids, attention_rank=attention_rank, mlp_rank=rank)
+    return _zamba_layers(g, types, mixer), {}
+
+
 BUILDERS: dict[str, Builder] = {
     "mamba": _build_mamba,
     "falcon_mamba": _build_mamba,
@@ -363,6 +485,8 @@ BUILDERS: dict[str, Builder] = {
     "mistral_large4": _build_mistral_large4,
     "mllama": _build_mllama,
     "deepseek_v4": _build_deepseek_v4,
+    "zamba": _build_zamba,
+    "zamba2": _build_zamba2,
 }
 
 

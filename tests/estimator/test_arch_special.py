@@ -42,7 +42,7 @@ def _config(doc: dict[str, Any], model_type: str) -> dict[str, Any]:
     return json.loads((FIXTURE.parent / doc["types"][model_type]["config_file"]).read_text())
 
 
-EXACT = ["mamba", "falcon_mamba", "gemma3n_text", "mistral_large4", "mllama", "deepseek_v4"]
+EXACT = ["mamba", "falcon_mamba", "gemma3n_text", "mistral_large4", "mllama", "deepseek_v4", "zamba", "zamba2"]
 
 
 @pytest.mark.parametrize("model_type", EXACT)
@@ -194,3 +194,21 @@ def test_deepseek_v4_refused_for_vllm(doc: dict[str, Any]) -> None:
     assert estimate(spec, Query(engine="transformers", gpu="h100", gpus=8), model_id="v4").memory.kv_cache > 0
     with pytest.raises(VramError, match="compressed attention"):
         estimate(spec, Query(engine="vllm", gpu="h100", gpus=8), model_id="v4")
+
+
+def test_zamba2_shared_blocks_by_hand(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "zamba2")
+    h, inter, rank = cfg["hidden_size"], cfg["intermediate_size"], cfg["adapter_rank"]
+    heads, hd = cfg["num_attention_heads"], cfg["attention_head_dim"]
+    hybrids = cfg["layers_block_type"].count("hybrid")
+    assert cfg["num_mem_blocks"] == 1 and not cfg["use_shared_attention_adapter"]
+    base = load_model_spec(cfg)
+    # A second shared block: q/k/v over the doubled width, o_proj, gated MLP, its two norms. Attention
+    # adapters: three LoRA pairs (2h -> rank -> 2h) for each use of a block, whichever block serves it.
+    block = 3 * (2 * h) * heads * hd + heads * hd * h + 3 * h * inter + 2 * h + h
+    adapters = hybrids * 3 * 2 * (2 * h * rank)
+    more = load_model_spec({**cfg, "num_mem_blocks": 2, "use_shared_attention_adapter": True})
+    assert more.params.total - base.params.total == block + adapters
+    # Hybrid layers cache keys and values beside their Mamba-2 state; the others only the state.
+    kv = cfg["num_key_value_heads"]
+    assert kv_bytes_per_token(base, "bf16") == hybrids * 2 * kv * hd * 2
