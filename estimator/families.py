@@ -135,6 +135,8 @@ _SPECIAL: dict[str, Family] = {
     # Zamba-7B and Zamba2 (1.2B / 2.7B / 7B): Mamba layers with shared transformer blocks every few layers.
     "zamba": Family("zamba", arch="special", tie_default=True),
     "zamba2": Family("zamba2", arch="special", tie_default=True),
+    # Inkling: attention layers with relative-position biases and short convolutions, MoE MLPs.
+    "inkling_text": Family("inkling_text", arch="special"),
 }
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
     {

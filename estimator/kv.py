@@ -113,7 +113,8 @@ def _state_bytes(layer: LayerKV, dtype_bytes: int, gpus: int, layout: CacheLayou
     ssm = _cdiv(layer.ssm_state_elements, gpus)
     if layout == "contiguous":
         # conv window of conv_kernel in the model dtype; the recurrent state in fp32 (Mamba, DeltaNet, KDA)
-        return channels * layer.conv_kernel * dtype_bytes + ssm * (layer.ssm_state_dtype_bytes or dtype_bytes)
+        conv_bytes = layer.conv_state_dtype_bytes or dtype_bytes
+        return channels * layer.conv_kernel * conv_bytes + ssm * (layer.ssm_state_dtype_bytes or dtype_bytes)
     return channels * (layer.conv_kernel - 1) * dtype_bytes + ssm * dtype_bytes
 
 

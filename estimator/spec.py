@@ -88,6 +88,9 @@ class LayerKV(Frozen):
     # entry of ``compressed_dim`` elements per ``compress_rate`` tokens, the ``compress_buffer_dim``
     # elements of each token of the unfinished window, and once a window has closed its overlap
     # (``overlap_dim`` elements, plus as many fp32 gates). 0: no compression.
+    # Bytes per element of the conv window as transformers keeps it (0: the model dtype; Inkling's
+    # short convolutions run and cache in fp32).
+    conv_state_dtype_bytes: int = 0
     compress_rate: int = 0
     compressed_dim: int = 0
     compress_buffer_dim: int = 0

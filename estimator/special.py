@@ -476,17 +476,84 @@ def _build_zamba2(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     return _zamba_layers(g, types, mixer), {}
 
 
+# ---------------------------------------------------------------- Inkling
+
+
+def _build_inkling(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """Inkling: every layer attention ('hybrid': full, 'hybrid_sliding': a window with its own head
+    counts) with a relative-position bias and short convolutions on k, v and after attention and the
+    MLP (fp32 conv states); dense or MoE MLPs whose router also scores the shared experts."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    types = _per_layer_list(cfg, mt, "layer_types", n)
+    if any(t not in ("hybrid", "hybrid_sliding") for t in types):
+        raise Unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
+    d_rel, kernel = _int(cfg, mt, "d_rel"), _positive(mt, "conv_kernel_size", cfg.get("conv_kernel_size"))
+    window = _positive(mt, "sliding_window_size", cfg.get("sliding_window_size"))
+    layers = []
+    for kind, count in _count_by(types).items():
+        sliding = kind == "hybrid_sliding"
+        prefix = "swa_" if sliding else ""
+        heads = _int(cfg, mt, f"{prefix}num_attention_heads")
+        kv, hd = _int(cfg, mt, f"{prefix}num_key_value_heads"), _int(cfg, mt, f"{prefix}head_dim")
+        extent = window if sliding else _int(cfg, mt, "rel_extent")
+        c.linear("attention", h, heads * hd, "column", count)  # q_proj
+        c.linear("attention", h, kv * hd, "kv", 2 * count)  # k_proj, v_proj
+        c.linear("attention", h, heads * d_rel, "column", count)  # r_proj
+        c.linear("attention", heads * hd, h, "row", count)  # o_proj
+        # k/v short convolutions, q/k norms, the relative-logit profiles
+        c.add("attention", count * (2 * kv * hd * kernel + 2 * hd + d_rel * extent))
+    c.add("other", n * 2 * h * kernel)  # the short convolutions after attention and after the MLP
+    flags = [t == "sparse" for t in _per_layer_list(cfg, mt, "mlp_layer_types", n)]
+    n_moe = sum(flags)
+    _gated_mlp(c, "dense_mlp", h, g.intermediate, n - n_moe)
+    c.add("dense_mlp", n - n_moe)  # a global output scale per dense MLP
+    extra: dict[str, int] = {}
+    if n_moe:
+        experts, topk = _int(cfg, mt, "n_routed_experts"), _int(cfg, mt, "num_experts_per_tok")
+        shared, moe_inter = _int(cfg, mt, "n_shared_experts"), _int(cfg, mt, "moe_intermediate_size")
+        _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
+        c.inactive += n_moe * (experts - topk) * 3 * h * moe_inter
+        c.add("router", n_moe * ((experts + shared) * h + 1))  # scores routed and shared experts; a global scale
+        _gated_mlp(c, "shared_experts", h, moe_inter, n_moe * shared)
+        extra = {
+            "num_experts": experts,
+            "experts_per_token": topk,
+            "moe_intermediate_size": moe_inter,
+            "num_moe_layers": n_moe,
+        }
+    c.add("norms", n * 2 * h + h + h)  # two per layer, the final norm, the embedding's norm
+    for kind in types:
+        sliding = kind == "hybrid_sliding"
+        prefix = "swa_" if sliding else ""
+        kv, hd = _int(cfg, mt, f"{prefix}num_key_value_heads"), _int(cfg, mt, f"{prefix}head_dim")
+        channels = 2 * kv * hd + 2 * h  # k, v, post-attention and post-MLP convolutions
+        layers.append(
+            LayerKV(
+                kind="sliding" if sliding else "full",
+                window=window if sliding else None,
+                kv_heads=kv,
+                key_dim=hd,
+                value_dim=hd,
+                mixer="short_conv",
+                conv_channels=channels,
+                conv_kernel=kernel,
+                conv_state_dtype_bytes=4,
+            )
+        )
+    return layers, extra
+
+
 BUILDERS: dict[str, Builder] = {
     "mamba": _build_mamba,
     "falcon_mamba": _build_mamba,
     "gemma3n_text": _build_gemma3n,
-    "gemma3n": _build_gemma3n,
     "mistral_large4_text": _build_mistral_large4,
     "mistral_large4": _build_mistral_large4,
     "mllama": _build_mllama,
     "deepseek_v4": _build_deepseek_v4,
     "zamba": _build_zamba,
     "zamba2": _build_zamba2,
+    "inkling_text": _build_inkling,
 }
 
 
@@ -506,7 +573,10 @@ def notes(g: _Geometry, dtype_bytes: int) -> list[str]:
 
 def build(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
     """The text stack of ``g``'s special family: parameters into ``c``, one LayerKV per layer."""
-    builder = BUILDERS.get(g.fam.model_type) or BUILDERS.get(g.model_type)
+    text = g.top.get("text_config")
+    text_type = str(text.get("model_type") or "") if isinstance(text, Mapping) else ""
+    # An image-text type over a special text stack: that stack's builder.
+    builder = BUILDERS.get(g.fam.model_type) or BUILDERS.get(g.model_type) or BUILDERS.get(text_type)
     if builder is None:
         raise Unmodelled(f"vram does not model the layers of {g.model_type}.")
     return builder(c, g)

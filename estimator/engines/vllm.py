@@ -689,11 +689,14 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
 
 
 def _refuse_compressed(spec: ModelSpec) -> None:
-    """DeepSeek-V4's compressed attention caches: how vLLM pages them is not modelled."""
+    """Caches whose vLLM layout is not modelled: DeepSeek-V4's compressed attention, and conv states
+    transformers keeps in a dtype of their own (Inkling's fp32 short convolutions)."""
     if any(layer.compress_rate for layer in spec.layers):
         raise InputError(
             f"{spec.model_type}: vram does not model how vLLM pages DeepSeek-V4's compressed attention cache yet"
         )
+    if any(layer.conv_state_dtype_bytes for layer in spec.layers):
+        raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps its short-convolution states yet")
 
 
 def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tuple[str, ...]]:

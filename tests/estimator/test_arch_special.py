@@ -42,7 +42,17 @@ def _config(doc: dict[str, Any], model_type: str) -> dict[str, Any]:
     return json.loads((FIXTURE.parent / doc["types"][model_type]["config_file"]).read_text())
 
 
-EXACT = ["mamba", "falcon_mamba", "gemma3n_text", "mistral_large4", "mllama", "deepseek_v4", "zamba", "zamba2"]
+EXACT = [
+    "mamba",
+    "falcon_mamba",
+    "gemma3n_text",
+    "mistral_large4",
+    "mllama",
+    "deepseek_v4",
+    "zamba",
+    "zamba2",
+    "inkling_text",
+]
 
 
 @pytest.mark.parametrize("model_type", EXACT)
@@ -212,3 +222,17 @@ def test_zamba2_shared_blocks_by_hand(doc: dict[str, Any]) -> None:
     # Hybrid layers cache keys and values beside their Mamba-2 state; the others only the state.
     kv = cfg["num_key_value_heads"]
     assert kv_bytes_per_token(base, "bf16") == hybrids * 2 * kv * hd * 2
+
+
+def test_inkling_text_states_by_hand(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "inkling_text")
+    h, kernel = cfg["hidden_size"], cfg["conv_kernel_size"]
+    spec = load_model_spec(cfg)
+    fixed = 0
+    for kind in cfg["layer_types"]:
+        prefix = "swa_" if kind == "hybrid_sliding" else ""
+        channels = 2 * cfg[f"{prefix}num_key_value_heads"] * cfg[f"{prefix}head_dim"] + 2 * h
+        fixed += channels * kernel * 4  # four short convolutions per layer, their windows kept in fp32
+    assert state_bytes_per_sequence(spec) == fixed
+    sliding = spec.layers[cfg["layer_types"].index("hybrid_sliding")]
+    assert sliding.window == cfg["sliding_window_size"]
