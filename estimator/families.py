@@ -137,6 +137,8 @@ _SPECIAL: dict[str, Family] = {
     "zamba2": Family("zamba2", arch="special", tie_default=True),
     # Inkling: attention layers with relative-position biases and short convolutions, MoE MLPs.
     "inkling_text": Family("inkling_text", arch="special"),
+    "inkling2_text": Family("inkling2_text", arch="special"),
+    "inkling2_loop_text": Family("inkling2_loop_text", arch="special"),
 }
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
     {

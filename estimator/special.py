@@ -543,6 +543,94 @@ def _build_inkling(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, i
     return layers, extra
 
 
+def _resize_lm_head(c: _Counts, h: int, vocab: int, rows: int) -> None:
+    """An lm_head with ``rows`` outputs instead of the embedding's ``vocab`` (Inkling 2's unpadded vocabulary)."""
+    key = ("lm_head", h, vocab, "vocab")
+    if rows == vocab or key not in c.linears:
+        return
+    count = c.linears.pop(key)
+    c.lm_head -= count * h * vocab
+    c.linear("lm_head", h, rows, "vocab", count)
+
+
+def _build_inkling2(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """Inkling 2: sliding and full attention layers, each with a gated output projection, per-head
+    sink logits, a relative-position bias with learned scales, short convolutions on k and v (dynamic
+    ones, with per-token taps, in full layers) and after attention and the MoE block; block attention
+    residuals feed every layer's inputs. Every layer is MoE; the lm_head covers the unpadded vocabulary."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    types = _per_layer_list(cfg, mt, "layer_types", n)
+    if any(t not in ("hybrid", "hybrid_sliding") for t in types):
+        raise Unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
+    d_rel, kernel = _int(cfg, mt, "d_rel"), _positive(mt, "conv_kernel_size", cfg.get("conv_kernel_size"))
+    window = _positive(mt, "sliding_window_size", cfg.get("sliding_window_size"))
+    for kind, count in _count_by(types).items():
+        sliding = kind == "hybrid_sliding"
+        prefix = "swa_" if sliding else ""
+        heads = _int(cfg, mt, f"{prefix}num_attention_heads")
+        kv, hd = _int(cfg, mt, f"{prefix}num_key_value_heads"), _int(cfg, mt, f"{prefix}head_dim")
+        extent = window if sliding else _int(cfg, mt, "rel_extent")
+        c.linear("attention", h, heads * hd, "column", 2 * count)  # q_proj, the output gate
+        c.linear("attention", h, kv * hd, "kv", 2 * count)  # k_proj, v_proj
+        c.linear("attention", heads * hd, h, "row", count)  # o_proj
+        c.linear("attention", h, heads, "column", count)  # sink_proj
+        c.linear("attention", h, heads * d_rel, "column", count)  # relative-position states
+        # q scale, relative-state scale and profiles, k/v conv taps (+ per-token tap projections when dynamic)
+        c.add("attention", count * (heads * hd + heads * d_rel + d_rel * extent + 2 * kv * hd * kernel))
+        if not sliding:
+            c.linear("attention", h, kv * kernel, "none", 2 * count)
+    c.add("other", n * 2 * h * kernel)  # the short convolutions after attention and after the MoE block
+    full = types.count("hybrid")
+    # Block attention residual queries: the MoE input's, the attention input's (3 in full layers: q, k,
+    # v inputs; none in layer 0), the final input's.
+    attention_inputs = sum((3 if t == "hybrid" else 1) for t in types[1:])
+    c.add("other", n * h + attention_inputs * h + h)
+    experts, topk = _int(cfg, mt, "n_routed_experts"), _int(cfg, mt, "num_experts_per_tok")
+    moe_inter = _int(cfg, mt, "moe_intermediate_size")
+    _gated_mlp(c, "routed_experts", h, moe_inter, n * experts)
+    c.inactive += n * (experts - topk) * 3 * h * moe_inter
+    c.add("router", n * experts * h)
+    # Norms: sliding layers input + post-attention, full layers q/k/v input + post-attention; final, embedding.
+    c.add("norms", (n - full) * 2 * h + full * 4 * h + 2 * h)
+    vocab = g.vocab
+    _resize_lm_head(c, h, vocab, _int(cfg, mt, "unpadded_vocab_size", default=vocab) or vocab)
+    # Inkling 2 Loop: layers [loop_layer_index_start, loop_layer_index_end) run loop_num_passes times,
+    # each pass with a cache of its own; the looped layers mix in messages from the previous pass
+    # (four low-rank gates each, and one learned query per message and looped layer).
+    passes = _int(cfg, mt, "loop_num_passes", default=1) or 1
+    start = _int(cfg, mt, "loop_layer_index_start", default=0)
+    end = _int(cfg, mt, "loop_layer_index_end", default=0) if passes > 1 else 0
+    if end and not 0 <= start < end <= n:
+        raise ConfigError(f"{mt} config loops layers {start} to {end} of {n}.")
+    looped = range(start, end)
+    if looped:
+        rank = _int(cfg, mt, "loop_gate_rank")
+        c.linear("other", 2 * h, rank, "none", 4 * len(looped))
+        c.linear("other", rank, h, "none", 2 * 4 * len(looped))
+        c.add("other", len(looped) * 4 * h)
+    layers = []
+    for i, kind in enumerate(types):
+        sliding = kind == "hybrid_sliding"
+        prefix = "swa_" if sliding else ""
+        kv, hd = _int(cfg, mt, f"{prefix}num_key_value_heads"), _int(cfg, mt, f"{prefix}head_dim")
+        copies = passes if i in looped else 1  # a looped layer holds one cache per pass
+        layers.append(
+            LayerKV(
+                kind="sliding" if sliding else "full",
+                window=window if sliding else None,
+                kv_heads=kv * copies,
+                key_dim=hd,
+                value_dim=hd,
+                mixer="short_conv",
+                conv_channels=(2 * kv * hd + 2 * h) * copies,
+                conv_kernel=kernel,
+                conv_state_dtype_bytes=4,
+            )
+        )
+    extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": moe_inter, "num_moe_layers": n}
+    return layers, extra
+
+
 BUILDERS: dict[str, Builder] = {
     "mamba": _build_mamba,
     "falcon_mamba": _build_mamba,
@@ -554,6 +642,8 @@ BUILDERS: dict[str, Builder] = {
     "zamba": _build_zamba,
     "zamba2": _build_zamba2,
     "inkling_text": _build_inkling,
+    "inkling2_text": _build_inkling2,
+    "inkling2_loop_text": _build_inkling2,
 }
 
 

@@ -236,3 +236,25 @@ def test_inkling_text_states_by_hand(doc: dict[str, Any]) -> None:
     assert state_bytes_per_sequence(spec) == fixed
     sliding = spec.layers[cfg["layer_types"].index("hybrid_sliding")]
     assert sliding.window == cfg["sliding_window_size"]
+
+
+def test_inkling2_loop_keeps_a_cache_per_pass(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "inkling2_loop_text")
+    start, end, passes = cfg["loop_layer_index_start"], cfg["loop_layer_index_end"], cfg["loop_num_passes"]
+    types = cfg["layer_types"]
+    per_token = 0
+    for i, kind in enumerate(types):
+        prefix = "swa_" if kind == "hybrid_sliding" else ""
+        runs = passes if start <= i < end else 1
+        per_token += runs * 2 * cfg[f"{prefix}num_key_value_heads"] * cfg[f"{prefix}head_dim"] * 2
+    spec = load_model_spec(cfg)
+    # At 64 tokens no sliding window is full yet: every layer's keys and values grow with the sequence.
+    assert (
+        kv_cache_bytes(spec, seq_len=64, batch=1, kv_dtype="bf16")
+        - kv_cache_bytes(spec, seq_len=32, batch=1, kv_dtype="bf16")
+        == 32 * per_token
+    )
+    # The loop's own weights: four message gates per looped layer (2h -> rank, rank -> h twice), the queries.
+    h, rank = cfg["hidden_size"], cfg["loop_gate_rank"]
+    unlooped = load_model_spec({**cfg, "loop_num_passes": 1})
+    assert spec.params.total - unlooped.params.total == (end - start) * (4 * (2 * h * rank + 2 * rank * h) + 4 * h)
