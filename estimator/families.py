@@ -139,6 +139,8 @@ _SPECIAL: dict[str, Family] = {
     "inkling_text": Family("inkling_text", arch="special"),
     "inkling2_text": Family("inkling2_text", arch="special"),
     "inkling2_loop_text": Family("inkling2_loop_text", arch="special"),
+    "inkling2": Family("inkling2", arch="special", text_key="text_config", vision="special"),
+    "inkling2_loop": Family("inkling2_loop", arch="special", text_key="text_config", vision="special"),
 }
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
     {

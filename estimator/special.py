@@ -647,10 +647,40 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
+def _inkling2_vision(c: _Counts, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
+    """Inkling 2's ViT: linear patch embedding, learned grid positions and a class token, layer-scaled
+    pre-norm blocks, and a merger (spatial_merge_size^2 patches -> projection_hidden_dim -> text)."""
+    mt = "inkling2 vision_config"
+    hv, inter, layers = (
+        _int(vc, mt, "hidden_size"),
+        _int(vc, mt, "intermediate_size"),
+        _int(vc, mt, "num_hidden_layers"),
+    )
+    patch, grid = _int(vc, mt, "patch_size"), _int(vc, mt, "posemb_grid_size")
+    merge, proj = _int(vc, mt, "spatial_merge_size"), _int(vc, mt, "projection_hidden_dim")
+    channels = _int(vc, mt, "num_channels", default=3)
+    bias = bool(vc.get("projector_bias"))
+    n = channels * patch * patch * hv + grid * grid * hv + 2 * hv  # patches, positions, class token and its position
+    n += 2 * hv  # pre_layernorm
+    n += layers * (4 * (hv * hv + hv) + 2 * hv * inter + inter + hv + 2 * 2 * hv + 2 * hv)  # blocks and layer scales
+    n += merge * merge * hv * proj + proj * text_hidden + ((proj + text_hidden) if bias else 0)
+    c.add("vision", n)
+    return VisionSpec(
+        hidden_size=hv,
+        num_layers=layers,
+        intermediate_size=inter,
+        num_heads=_int(vc, mt, "num_attention_heads"),
+        image_size=grid * patch,  # the grid the learned positions cover (other sizes interpolate them)
+        patch_size=patch,
+    )
+
+
 def vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
     """The vision tower and projector of a family whose tower is sized here (``vision="special"``)."""
     if fam.model_type == "mllama":
         return _mllama_vision(c, vc, text_hidden)
+    if fam.model_type in ("inkling2", "inkling2_loop"):
+        return _inkling2_vision(c, vc, text_hidden)
     raise Unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}.")
 
 

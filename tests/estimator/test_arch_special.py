@@ -258,3 +258,14 @@ def test_inkling2_loop_keeps_a_cache_per_pass(doc: dict[str, Any]) -> None:
     h, rank = cfg["hidden_size"], cfg["loop_gate_rank"]
     unlooped = load_model_spec({**cfg, "loop_num_passes": 1})
     assert spec.params.total - unlooped.params.total == (end - start) * (4 * (2 * h * rank + 2 * rank * h) + 4 * h)
+
+
+def test_inkling2_vision_block_by_hand(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "inkling2")
+    vc = cfg["vision_config"]
+    spec = load_model_spec(cfg)
+    more = load_model_spec({**cfg, "vision_config": {**vc, "num_hidden_layers": vc["num_hidden_layers"] + 1}})
+    hv, inter = vc["hidden_size"], vc["intermediate_size"]
+    # One block: biased q/k/v/out, biased fc1/fc2, two LayerNorms (weight and bias), two layer scales.
+    block = 4 * (hv * hv + hv) + (hv * inter + inter) + (inter * hv + hv) + 2 * 2 * hv + 2 * hv
+    assert more.params.vision - spec.params.vision == block
