@@ -120,6 +120,8 @@ _SPECIAL: dict[str, Family] = {
     # Mamba (state-spaces/mamba-*-hf) and Falcon-Mamba-7B: Mamba-1 mixers only, no attention.
     "mamba": Family("mamba", arch="special", tie_default=True),
     "falcon_mamba": Family("falcon_mamba", arch="special", tie_default=True),
+    # RWKV-4 (RWKV/rwkv-4-*-pile): time-mix and channel-mix blocks, a fixed state per sequence.
+    "rwkv": Family("rwkv", arch="special"),
     # Gemma 3n (E2B / E4B): AltUp, Laurel, per-layer inputs and MLP widths, KV shared by the last layers.
     "gemma3n_text": Family("gemma3n_text", arch="special", tie_default=True),
     # Mistral Large 4: DSA layers that differ one by one (RoPE, shared indexers, shared latents), and

@@ -33,7 +33,7 @@ from estimator.spec import LayerKV, VisionSpec
 Builder = Callable[[_Counts, _Geometry], tuple[list[LayerKV], dict[str, int]]]
 
 # Types with no attention at all: no head count to read, no per-token cache.
-ATTENTION_FREE = frozenset({"mamba", "falcon_mamba"})
+ATTENTION_FREE = frozenset({"mamba", "falcon_mamba", "rwkv"})
 
 
 # ---------------------------------------------------------------- Mamba (v1)
@@ -631,6 +631,35 @@ def _build_inkling2(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, 
     return layers, extra
 
 
+# ---------------------------------------------------------------- RWKV (v4)
+
+
+def _build_rwkv(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """RWKV-4: per layer a time-mix (key/value/receptance/output, decay and bonus, three mixing
+    vectors) and a channel-mix (key, receptance, value, two mixing vectors), two LayerNorms (a third
+    before the first layer). Its state per layer: the previous token's input to each mix (model
+    dtype) and the WKV numerator, denominator and running maximum (fp32)."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    att = _int(cfg, mt, "attention_hidden_size", default=h) or h
+    c.linear("other", h, att, "column", 3 * n)  # key, value, receptance
+    c.linear("other", att, h, "row", n)  # output
+    c.add("other", n * (2 * att + 3 * h))  # time_decay, time_first, time_mix_k/v/r
+    c.linear("dense_mlp", h, g.intermediate, "column", n)  # channel-mix key
+    c.linear("dense_mlp", h, h, "column", n)  # receptance
+    c.linear("dense_mlp", g.intermediate, h, "row", n)  # value
+    c.add("dense_mlp", n * 2 * h)  # time_mix_k/r
+    c.add("norms", n * 2 * 2 * h + 2 * h + 2 * h)  # ln1, ln2 per layer; pre_ln; ln_out
+    state = LayerKV(
+        kind="state",
+        mixer="rwkv",
+        conv_channels=h,
+        conv_kernel=2,
+        ssm_state_elements=3 * h,
+        state_elements=5 * h,
+    )
+    return [state] * n, {}
+
+
 BUILDERS: dict[str, Builder] = {
     "mamba": _build_mamba,
     "falcon_mamba": _build_mamba,
@@ -644,6 +673,7 @@ BUILDERS: dict[str, Builder] = {
     "inkling_text": _build_inkling,
     "inkling2_text": _build_inkling2,
     "inkling2_loop_text": _build_inkling2,
+    "rwkv": _build_rwkv,
 }
 
 

@@ -695,6 +695,8 @@ def _refuse_compressed(spec: ModelSpec) -> None:
         raise InputError(
             f"{spec.model_type}: vram does not model how vLLM pages DeepSeek-V4's compressed attention cache yet"
         )
+    if any(layer.mixer == "rwkv" for layer in spec.layers):
+        raise InputError(f"{spec.model_type}: vram does not model RWKV's state in vLLM")
     if any(layer.conv_state_dtype_bytes for layer in spec.layers):
         raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps its short-convolution states yet")
 

@@ -269,3 +269,12 @@ def test_inkling2_vision_block_by_hand(doc: dict[str, Any]) -> None:
     # One block: biased q/k/v/out, biased fc1/fc2, two LayerNorms (weight and bias), two layer scales.
     block = 4 * (hv * hv + hv) + (hv * inter + inter) + (inter * hv + hv) + 2 * 2 * hv + 2 * hv
     assert more.params.vision - spec.params.vision == block
+
+
+def test_rwkv_state_by_hand(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "rwkv")
+    h, n = cfg["hidden_size"], cfg["num_hidden_layers"]
+    spec = load_model_spec(cfg)
+    # Five [hidden] vectors per layer: two token shifts in bf16, the WKV numerator, denominator and max in fp32.
+    assert state_bytes_per_sequence(spec) == n * (2 * h * 2 + 3 * h * 4)
+    assert kv_bytes_per_token(spec, "bf16") == 0
