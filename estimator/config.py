@@ -1403,8 +1403,8 @@ def _check_counts(config: Mapping[str, Any], model_type: str) -> None:
             continue
         for name in _COUNT_FIELDS:
             value = cfg.get(name)
-            if value is None or (name == "intermediate_size" and isinstance(value, list)):
-                continue  # per-layer widths are refused where the MLP is read
+            if value is None or (name in ("intermediate_size", "moe_intermediate_size") and isinstance(value, list)):
+                continue  # per-layer (or per-modality) widths are refused where the MLP is read
             if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
                 raise ConfigError(f"{model_type} config has {name}={value!r}; expected a whole number.")
 

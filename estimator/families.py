@@ -143,6 +143,11 @@ _SPECIAL: dict[str, Family] = {
     "inkling2_loop_text": Family("inkling2_loop_text", arch="special"),
     "inkling2": Family("inkling2", arch="special", text_key="text_config", vision="special"),
     "inkling2_loop": Family("inkling2_loop", arch="special", text_key="text_config", vision="special"),
+    # ERNIE-4.5-VL-28B-A3B / 424B-A47B: separate text and image experts per MoE layer, a ViT and a resampler.
+    "ernie4_5_vl_moe_text": Family("ernie4_5_vl_moe_text", arch="special", tie_default=True),
+    "ernie4_5_vl_moe": Family(
+        "ernie4_5_vl_moe", arch="special", text_key="text_config", vision="special", tie_default=True
+    ),
 }
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
     {

@@ -660,6 +660,75 @@ def _build_rwkv(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]
     return [state] * n, {}
 
 
+# ---------------------------------------------------------------- ERNIE 4.5 VL (MoE)
+
+
+def _build_ernie4_5_vl(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """ERNIE-4.5-VL's text stack: GQA, and MoE layers with two expert sets (text tokens' experts of
+    moe_intermediate_size[0], image tokens' of [1]), each with its router and score-correction bias,
+    plus always-on shared experts. A token runs k experts of its own modality's set."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    widths = cfg.get("moe_intermediate_size")
+    if not isinstance(widths, list) or len(widths) != 2:
+        raise Unmodelled(f"{mt} config has moe_intermediate_size={widths!r}; vram models a [text, vision] pair.")
+    text_inter, vision_inter = (_positive(mt, "moe_intermediate_size", w) for w in widths)
+    bias = bool(cfg.get("use_bias"))
+    c.linear("attention", h, g.heads * g.head_dim, "column", n, bias)
+    c.linear("attention", h, g.kv_heads * g.head_dim, "kv", 2 * n, bias)
+    c.linear("attention", g.heads * g.head_dim, h, "row", n, bias)
+    flags = [t == "sparse" for t in _per_layer_list(cfg, mt, "mlp_layer_types", n)]
+    n_moe = sum(flags)
+    _gated_mlp(c, "dense_mlp", h, g.intermediate, n - n_moe, bias)
+    experts, topk = _int(cfg, mt, "moe_num_experts"), _int(cfg, mt, "moe_k")
+    shared = _int(cfg, mt, "moe_num_shared_experts", default=0)
+    for width in (text_inter, vision_inter):
+        _gated_mlp(c, "routed_experts", h, width, n_moe * experts)
+        c.add("router", n_moe * (experts * h + experts))
+    # A text token touches k of the text experts; the image experts are all idle for it.
+    c.inactive += n_moe * ((experts - topk) * 3 * h * text_inter + experts * 3 * h * vision_inter)
+    if shared:
+        _gated_mlp(c, "shared_experts", h, text_inter * shared, n_moe, bias)
+    c.add("norms", n * 2 * h + h)
+    layer = LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim)
+    extra = {
+        "num_experts": experts,
+        "experts_per_token": topk,
+        "moe_intermediate_size": text_inter,
+        "num_moe_layers": n_moe,
+    }
+    return [layer] * n, extra
+
+
+# The image processor's default pixel budget (image_processing_ernie4_5_vl_moe.py: longest_edge
+# 28 x 28 x 6177 pixels), as the side of a square image: the largest image the tower sees.
+_ERNIE_VL_MAX_SIDE = math.isqrt(28 * 28 * 6177)
+
+
+def _ernie4_5_vl_vision(c: _Counts, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
+    """ERNIE-4.5-VL's ViT (fused biased qkv, LayerNorms, a fc1/fc2 MLP) and its resampler: spatial
+    and temporal MLPs over merged patches, a projection to the text width and an RMSNorm."""
+    mt = "ernie4_5_vl_moe vision_config"
+    hv, inter, depth = _int(vc, mt, "hidden_size"), _int(vc, mt, "intermediate_size"), _int(vc, mt, "depth")
+    patch, channels = _int(vc, mt, "patch_size"), _int(vc, mt, "in_channels", default=3)
+    merge, temporal = _int(vc, mt, "spatial_merge_size"), _int(vc, mt, "temporal_merge_size")
+    n = channels * patch * patch * hv  # patch embedding, no bias
+    n += depth * (3 * hv * hv + 3 * hv + hv * hv + hv + hv * inter + inter + inter * hv + hv + 2 * 2 * hv)
+    n += 2 * hv  # final LayerNorm
+    spatial, wide = hv * merge * merge, hv * merge * merge * temporal
+    n += 2 * (spatial * spatial + spatial) + 2 * spatial  # spatial MLP: fc1, fc2, LayerNorm
+    n += wide * spatial + spatial + spatial * spatial + spatial + 2 * spatial  # temporal MLP
+    n += spatial * text_hidden + text_hidden + text_hidden  # projection and its RMSNorm
+    c.add("vision", n)
+    return VisionSpec(
+        hidden_size=hv,
+        num_layers=depth,
+        intermediate_size=inter,
+        num_heads=_int(vc, mt, "num_heads"),
+        image_size=_ERNIE_VL_MAX_SIDE,
+        patch_size=patch,
+    )
+
+
 BUILDERS: dict[str, Builder] = {
     "mamba": _build_mamba,
     "falcon_mamba": _build_mamba,
@@ -674,6 +743,7 @@ BUILDERS: dict[str, Builder] = {
     "inkling2_text": _build_inkling2,
     "inkling2_loop_text": _build_inkling2,
     "rwkv": _build_rwkv,
+    "ernie4_5_vl_moe_text": _build_ernie4_5_vl,
 }
 
 
@@ -711,6 +781,8 @@ def vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -> 
         return _mllama_vision(c, vc, text_hidden)
     if fam.model_type in ("inkling2", "inkling2_loop"):
         return _inkling2_vision(c, vc, text_hidden)
+    if fam.model_type == "ernie4_5_vl_moe":
+        return _ernie4_5_vl_vision(c, vc, text_hidden)
     raise Unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}.")
 
 

@@ -278,3 +278,16 @@ def test_rwkv_state_by_hand(doc: dict[str, Any]) -> None:
     # Five [hidden] vectors per layer: two token shifts in bf16, the WKV numerator, denominator and max in fp32.
     assert state_bytes_per_sequence(spec) == n * (2 * h * 2 + 3 * h * 4)
     assert kv_bytes_per_token(spec, "bf16") == 0
+
+
+def test_ernie4_5_vl_two_expert_sets_by_hand(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "ernie4_5_vl_moe")
+    text = cfg["text_config"]
+    h, experts = text["hidden_size"], text["moe_num_experts"]
+    text_inter, vision_inter = text["moe_intermediate_size"]
+    n_moe = text["mlp_layer_types"].count("sparse")
+    spec = load_model_spec(cfg)
+    # Both expert sets are weights (gate, up, down each); each set has a router and a correction bias.
+    assert spec.params.routed_experts == n_moe * experts * 3 * h * (text_inter + vision_inter)
+    assert spec.params.router == n_moe * 2 * (experts * h + experts)
+    assert spec.params.shared_experts == n_moe * 3 * h * text_inter * text["moe_num_shared_experts"]
