@@ -78,7 +78,9 @@ class LayerKV(Frozen):
     # What a "state" layer is: Mamba-1/2 mixers, gated DeltaNet (Qwen3-Next, Qwen3.5), Kimi Delta
     # Attention, a short convolution (LFM2). "" for attention layers.
     # RWKV (v4): time-mix / channel-mix; its two token-shift vectors are held as a conv window of 2.
-    mixer: Literal["", "mamba", "mamba2", "gated_deltanet", "kda", "short_conv", "rwkv"] = ""
+    # ZAYA's compressed convolutional attention ("cca") keeps a q/k conv window and the previous
+    # token's delayed value half beside its KV cache.
+    mixer: Literal["", "mamba", "mamba2", "gated_deltanet", "kda", "short_conv", "rwkv", "cca"] = ""
     # Bytes per element of the recurrent (ssm) state as transformers keeps it (4: fp32; 0: the
     # model dtype). Mamba and the linear-attention kernels (gated DeltaNet, KDA) keep fp32.
     ssm_state_dtype_bytes: int = 4

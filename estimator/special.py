@@ -729,6 +729,60 @@ def _ernie4_5_vl_vision(c: _Counts, vc: Mapping[str, Any], text_hidden: int) -> 
     )
 
 
+# ---------------------------------------------------------------- ZAYA
+
+
+def _build_zaya(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """ZAYA1: compressed convolutional attention (q/k through a depthwise then a grouped causal
+    conv, values half current and half the previous token's), residual scaling around each block,
+    and an MLP router (with a skip class) feeding MoE experts in every layer."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    types = _per_layer_list(cfg, mt, "layer_types", n)
+    if any(t not in ("hybrid", "hybrid_sliding") for t in types):
+        raise Unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
+    heads, kv, hd = g.heads, g.kv_heads, g.head_dim
+    t0, t1 = _positive(mt, "cca_time0", cfg.get("cca_time0")), _positive(mt, "cca_time1", cfg.get("cca_time1"))
+    bias = bool(cfg.get("attention_bias"))
+    q_out, kv_out = heads * hd, kv * hd
+    channels = q_out + kv_out
+    c.linear("attention", h, q_out, "column", n, bias)
+    c.linear("attention", h, kv_out, "kv", n, bias)
+    c.linear("attention", h, kv_out // 2, "kv", 2 * n, bias)  # v_proj_current, v_proj_delayed
+    c.linear("attention", q_out, h, "row", n, bias)
+    # Depthwise conv (t0 taps) and grouped conv (one group per q and kv head: head_dim inputs, t1 taps), both biased;
+    # the learned key temperature per KV head.
+    c.add("attention", n * (channels * t0 + channels + channels * hd * t1 + channels + kv))
+    c.add("norms", n * 2 * h + h)
+    c.add("other", n * 2 * 4 * h + 2 * h)  # residual scales and biases per block; the input's scale and bias
+    experts, topk = _int(cfg, mt, "num_experts"), _int(cfg, mt, "num_experts_per_tok")
+    r, moe_inter = _int(cfg, mt, "router_hidden_size"), _int(cfg, mt, "moe_intermediate_size")
+    # Router: down_proj (biased), a state scale past layer 0, an MLP (norm, fc1, fc2 biased) over
+    # experts + 1 classes (the last skips the experts).
+    c.add("router", n * (h * r + r + r + 2 * (r * r + r) + r * (experts + 1)) + (n - 1) * r)
+    _gated_mlp(c, "routed_experts", h, moe_inter, n * experts)
+    c.inactive += n * (experts - topk) * 3 * h * moe_inter
+    window = cfg.get("sliding_window")
+    layers = []
+    for kind in types:
+        sliding = kind == "hybrid_sliding"
+        layers.append(
+            LayerKV(
+                kind="sliding" if sliding else "full",
+                window=_positive(mt, "sliding_window", window) if sliding else None,
+                kv_heads=kv,
+                key_dim=hd,
+                value_dim=hd,
+                mixer="cca",
+                conv_channels=channels,
+                conv_kernel=(t0 - 1) + (t1 - 1),
+                ssm_state_elements=kv_out // 2,
+                ssm_state_dtype_bytes=0,  # the delayed value half, in the model dtype
+            )
+        )
+    extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": moe_inter, "num_moe_layers": n}
+    return layers, extra
+
+
 BUILDERS: dict[str, Builder] = {
     "mamba": _build_mamba,
     "falcon_mamba": _build_mamba,
@@ -744,6 +798,7 @@ BUILDERS: dict[str, Builder] = {
     "inkling2_loop_text": _build_inkling2,
     "rwkv": _build_rwkv,
     "ernie4_5_vl_moe_text": _build_ernie4_5_vl,
+    "zaya": _build_zaya,
 }
 
 

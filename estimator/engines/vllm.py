@@ -697,6 +697,8 @@ def _refuse_compressed(spec: ModelSpec) -> None:
         )
     if any(layer.mixer == "rwkv" for layer in spec.layers):
         raise InputError(f"{spec.model_type}: vram does not model RWKV's state in vLLM")
+    if any(layer.mixer == "cca" for layer in spec.layers):
+        raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps ZAYA's convolution states yet")
     if any(layer.conv_state_dtype_bytes for layer in spec.layers):
         raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps its short-convolution states yet")
 

@@ -291,3 +291,13 @@ def test_ernie4_5_vl_two_expert_sets_by_hand(doc: dict[str, Any]) -> None:
     assert spec.params.routed_experts == n_moe * experts * 3 * h * (text_inter + vision_inter)
     assert spec.params.router == n_moe * 2 * (experts * h + experts)
     assert spec.params.shared_experts == n_moe * 3 * h * text_inter * text["moe_num_shared_experts"]
+
+
+def test_zaya_state_by_hand(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "zaya")
+    heads, kv, hd, n = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"], cfg["num_hidden_layers"]
+    window = (cfg["cca_time0"] - 1) + (cfg["cca_time1"] - 1)
+    spec = load_model_spec(cfg)
+    # Per layer: the q/k conv window (q and k channels) and the previous token's delayed value half, both bf16.
+    assert state_bytes_per_sequence(spec) == n * ((heads + kv) * hd * window * 2 + kv * hd // 2 * 2)
+    assert kv_bytes_per_token(spec, "bf16") == n * 2 * kv * hd * 2
