@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.errors import ConfigError
-from estimator import archconfig, structure
+from estimator import archconfig, special, structure
 from estimator.families import UNKNOWN, UNMODELLED, Family, family
 from estimator.spec import (
     DTYPE_BYTES,
@@ -918,14 +918,8 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     return layers, extra
 
 
-def _build_special(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
-    from estimator import special  # builds on this module's helpers, so imported once they exist
-
-    return special.build(c, g)
-
-
 _BUILDERS = {
-    "special": _build_special,
+    "special": special.build,
     "layers": _build_layers,
     "decoder": _build_decoder,
     "phi": _build_phi,
@@ -949,9 +943,7 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return _qwen3_vision(c, fam, vc)
     if fam.vision == "kimi_k25":
         return _moonvit(c, fam, vc, text_hidden)
-    if fam.vision == "special":
-        from estimator import special  # a tower sized with its family's own builder
-
+    if fam.vision == "special":  # a tower sized with its family's own builder
         return special.vision(c, fam, vc, text_hidden)
     if fam.vision == "unmodelled":
         if not any(top.get(k) for k in ("vision_config", "audio_config")):
@@ -1593,8 +1585,6 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
 
 def _attention_free(fam: Family) -> bool:
     """A family with no attention layers (Mamba): no head count to read, heads and head_dim 0."""
-    from estimator import special
-
     return fam.arch == "special" and fam.model_type in special.ATTENTION_FREE
 
 
@@ -1646,8 +1636,7 @@ def _build(
             raise
         hd = _positive(model_type, "head_dim", head_dim(cfg, model_type, hidden, heads))
     if fam.arch == "special" and isinstance(cfg.get("intermediate_size"), list):
-        from estimator import special  # Gemma 3n: one MLP width per layer; the widest sizes activations
-
+        # Gemma 3n: one MLP width per layer; the widest sizes activations
         inter = max(special.mlp_widths(cfg, model_type, layers))
     else:
         inter = intermediate_size(cfg, model_type, hidden)
@@ -1687,8 +1676,6 @@ def _build(
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=head_bias)
     layer_kv, extra = _BUILDERS[fam.arch](c, g)
     if fam.arch == "special":
-        from estimator import special
-
         warnings.extend(special.notes(g, DTYPE_BYTES[dtype]))
     try:
         vision = _vision(c, fam, config, hidden)

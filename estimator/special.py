@@ -3,34 +3,65 @@
 :mod:`estimator.config` calls :func:`build` for a family whose ``arch`` is ``"special"``; the
 builder adds the text stack's parameters to the counts and returns one :class:`LayerKV` per decoder
 layer, as the other builders do. Every count below follows the modules transformers builds for the
-type (its ``modeling_<type>.py``); what a builder cannot establish raises :class:`Unmodelled`.
+type (its ``modeling_<type>.py``); what a builder cannot establish is refused with one sentence (a ConfigError).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from common.errors import ConfigError
-
-# config imports this module only inside its functions, so importing config here makes no cycle.
-from estimator.config import (
-    Unmodelled,
-    _attention_kinds,
-    _count_by,
-    _Counts,
-    _gated_mlp,
-    _Geometry,
-    _gqa_layer,
-    _int,
-    _per_layer_inputs,
-    _positive,
-)
 from estimator.families import Family
-from estimator.spec import LayerKV, VisionSpec
+from estimator.spec import LayerKV, LinearComponent, VisionSpec
 
-Builder = Callable[[_Counts, _Geometry], tuple[list[LayerKV], dict[str, int]]]
+if TYPE_CHECKING:
+    from estimator.config import _Counts, _Geometry
+
+Builder = Callable[["_Counts", "_Geometry"], tuple[list[LayerKV], dict[str, int]]]
+
+_REQUIRED: Any = object()
+
+
+# ---------------------------------------------------------------- field helpers
+# (config imports this module, so its helpers are not imported here: these read fields the same way)
+
+
+def _int(cfg: Mapping[str, Any], model_type: str, *names: str, default: Any = _REQUIRED) -> Any:
+    """The first of ``names`` set in ``cfg`` as a whole number, else ``default`` (required without one)."""
+    value = next((cfg[name] for name in names if cfg.get(name) is not None), None)
+    if value is None:
+        if default is _REQUIRED:
+            raise ConfigError(f"{model_type} config lacks {names[0]}, which vram needs to size it.")
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
+        raise ConfigError(f"{model_type} config has {names[0]}={value!r}; expected a whole number.")
+    return int(value)
+
+
+def _positive(model_type: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 1:
+        raise ConfigError(f"{model_type} config has {name}={value!r}; expected a positive whole number.")
+    return int(value)
+
+
+def _count_by(items: Iterable[Any]) -> dict[Any, int]:
+    out: dict[Any, int] = {}
+    for item in items:
+        out[item] = out.get(item, 0) + 1
+    return out
+
+
+def _gated_mlp(c: _Counts, component: LinearComponent, h: int, inter: int, n: int, bias: bool = False) -> None:
+    c.linear(component, h, inter, "column", 2 * n, bias)  # gate, up
+    c.linear(component, inter, h, "row", n, bias)  # down
+
+
+def _unmodelled(message: str) -> ConfigError:
+    """A layout this module does not size: the type is refused with this sentence."""
+    return ConfigError(message)
+
 
 # Types with no attention at all: no head count to read, no per-token cache.
 ATTENTION_FREE = frozenset({"mamba", "falcon_mamba", "rwkv"})
@@ -135,8 +166,29 @@ def _build_gemma3n(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, i
     c.add("norms", n * h)
     c.add("norms", n * 4 * h + h)  # input, post-attention, pre- and post-feedforward norms; final norm
     c.linear("other", h, h, "none", 2 * (inputs - 1))  # altup_projections, altup_unembed_projections
-    _per_layer_inputs(c, g)
-    layers = [_gqa_layer(g, kind) if i < owners else LayerKV(kind="none") for i, kind in enumerate(_attention_kinds(g))]
+    # Per-layer inputs: their embedding (hidden_size_per_layer_input per layer), its projection from
+    # the hidden state and norm, and per layer a gate, a projection back and a norm.
+    width = _int(cfg, mt, "hidden_size_per_layer_input")
+    c.add("other", _int(cfg, mt, "vocab_size_per_layer_input") * n * width)
+    c.linear("other", h, n * width, "none", 1)
+    c.add("norms", width)
+    c.linear("other", h, width, "none", n)
+    c.linear("other", width, h, "none", n)
+    c.add("norms", n * h)
+    window = _positive(mt, "sliding_window", cfg.get("sliding_window"))
+    layers = []
+    for i, kind in enumerate(_per_layer_list(cfg, mt, "layer_types", n)):
+        if kind not in ("sliding_attention", "full_attention"):
+            raise _unmodelled(f"{mt} has layers of type {kind!r}, which vram does not model.")
+        sliding = kind == "sliding_attention"
+        layer = LayerKV(
+            kind="sliding" if sliding else "full",
+            window=window if sliding else None,
+            kv_heads=g.kv_heads,
+            key_dim=hd,
+            value_dim=hd,
+        )
+        layers.append(layer if i < owners else LayerKV(kind="none"))
     return layers, {}
 
 
@@ -166,7 +218,7 @@ def _build_mistral_large4(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict
     indexers = _per_layer_list(cfg, mt, "indexer_types", n)
     sources = _per_layer_list(cfg, mt, "kv_source_layers", n)
     if any(t not in ("full", "shared") for t in indexers):
-        raise Unmodelled(f"{mt} has indexer types {sorted(set(indexers))}, which vram does not model.")
+        raise _unmodelled(f"{mt} has indexer types {sorted(set(indexers))}, which vram does not model.")
     owns = [sources[i] == i for i in range(n)]
     bias = bool(cfg.get("attention_bias"))
     c.linear("attention", h, heads * (nope + rope), "column", n)  # q_proj (no Q-LoRA)
@@ -320,7 +372,7 @@ def _build_deepseek_v4(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[st
     rates = cfg.get("compress_rates") or {}
     types = _per_layer_list(cfg, mt, "layer_types", n)
     if any(t not in _V4_KINDS for t in types):
-        raise Unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
+        raise _unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
     csa, hca = types.count("compressed_sparse_attention"), types.count("heavily_compressed_attention")
     csa_rate = _positive(mt, "compress_rates", rates.get("compressed_sparse_attention")) if csa else 0
     hca_rate = _positive(mt, "compress_rates", rates.get("heavily_compressed_attention")) if hca else 0
@@ -381,7 +433,7 @@ def _build_deepseek_v4(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[st
 def _zamba_layer_types(g: _Geometry) -> list[str]:
     types = _per_layer_list(g.cfg, g.model_type, "layers_block_type", g.layers)
     if any(t not in ("linear_attention", "hybrid") for t in types):
-        raise Unmodelled(f"{g.model_type} has layer types {sorted(set(types))}, which vram does not model.")
+        raise _unmodelled(f"{g.model_type} has layer types {sorted(set(types))}, which vram does not model.")
     return types
 
 
@@ -486,7 +538,7 @@ def _build_inkling(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, i
     cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
     types = _per_layer_list(cfg, mt, "layer_types", n)
     if any(t not in ("hybrid", "hybrid_sliding") for t in types):
-        raise Unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
+        raise _unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
     d_rel, kernel = _int(cfg, mt, "d_rel"), _positive(mt, "conv_kernel_size", cfg.get("conv_kernel_size"))
     window = _positive(mt, "sliding_window_size", cfg.get("sliding_window_size"))
     layers = []
@@ -561,7 +613,7 @@ def _build_inkling2(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, 
     cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
     types = _per_layer_list(cfg, mt, "layer_types", n)
     if any(t not in ("hybrid", "hybrid_sliding") for t in types):
-        raise Unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
+        raise _unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
     d_rel, kernel = _int(cfg, mt, "d_rel"), _positive(mt, "conv_kernel_size", cfg.get("conv_kernel_size"))
     window = _positive(mt, "sliding_window_size", cfg.get("sliding_window_size"))
     for kind, count in _count_by(types).items():
@@ -670,7 +722,7 @@ def _build_ernie4_5_vl(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[st
     cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
     widths = cfg.get("moe_intermediate_size")
     if not isinstance(widths, list) or len(widths) != 2:
-        raise Unmodelled(f"{mt} config has moe_intermediate_size={widths!r}; vram models a [text, vision] pair.")
+        raise _unmodelled(f"{mt} config has moe_intermediate_size={widths!r}; vram models a [text, vision] pair.")
     text_inter, vision_inter = (_positive(mt, "moe_intermediate_size", w) for w in widths)
     bias = bool(cfg.get("use_bias"))
     c.linear("attention", h, g.heads * g.head_dim, "column", n, bias)
@@ -739,7 +791,7 @@ def _build_zaya(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]
     cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
     types = _per_layer_list(cfg, mt, "layer_types", n)
     if any(t not in ("hybrid", "hybrid_sliding") for t in types):
-        raise Unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
+        raise _unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
     heads, kv, hd = g.heads, g.kv_heads, g.head_dim
     t0, t1 = _positive(mt, "cca_time0", cfg.get("cca_time0")), _positive(mt, "cca_time1", cfg.get("cca_time1"))
     bias = bool(cfg.get("attention_bias"))
@@ -838,7 +890,7 @@ def vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -> 
         return _inkling2_vision(c, vc, text_hidden)
     if fam.model_type == "ernie4_5_vl_moe":
         return _ernie4_5_vl_vision(c, vc, text_hidden)
-    raise Unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}.")
+    raise _unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}.")
 
 
 def notes(g: _Geometry, dtype_bytes: int) -> list[str]:
@@ -855,5 +907,5 @@ def build(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
     # An image-text type over a special text stack: that stack's builder.
     builder = BUILDERS.get(g.fam.model_type) or BUILDERS.get(g.model_type) or BUILDERS.get(text_type)
     if builder is None:
-        raise Unmodelled(f"vram does not model the layers of {g.model_type}.")
+        raise _unmodelled(f"vram does not model the layers of {g.model_type}.")
     return builder(c, g)
