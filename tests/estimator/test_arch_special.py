@@ -301,3 +301,21 @@ def test_zaya_state_by_hand(doc: dict[str, Any]) -> None:
     # Per layer: the q/k conv window (q and k channels) and the previous token's delayed value half, both bf16.
     assert state_bytes_per_sequence(spec) == n * ((heads + kv) * hd * window * 2 + kv * hd // 2 * 2)
     assert kv_bytes_per_token(spec, "bf16") == n * 2 * kv * hd * 2
+
+
+def test_mllama_checkpoint_cross_attention_is_not_a_text_cache(doc: dict[str, Any]) -> None:
+    from estimator.spec import SafetensorsInfo, TensorInfo
+
+    cfg = _config(doc, "mllama")
+    text = cfg["text_config"]
+    h, kv, hd = text["hidden_size"], text["num_key_value_heads"], text["hidden_size"] // text["num_attention_heads"]
+    tensors = {}
+    for i in range(text["num_hidden_layers"]):
+        block = "cross_attn" if i in text["cross_attention_layers"] else "self_attn"
+        for proj in ("k_proj", "v_proj"):
+            name = f"language_model.model.layers.{i}.{block}.{proj}.weight"
+            tensors[name] = TensorInfo(dtype="BF16", shape=(kv * hd, h), nbytes=kv * hd * h * 2)
+    st = SafetensorsInfo(parameters={"BF16": sum(t.nbytes for t in tensors.values()) // 2}, tensors=tensors)
+    spec = load_model_spec(cfg, safetensors=st)
+    assert [layer.kind for layer in spec.layers] == [layer.kind for layer in load_model_spec(cfg).layers]
+    assert not any("different cache geometry" in w for w in spec.warnings)
