@@ -319,3 +319,16 @@ def test_mllama_checkpoint_cross_attention_is_not_a_text_cache(doc: dict[str, An
     spec = load_model_spec(cfg, safetensors=st)
     assert [layer.kind for layer in spec.layers] == [layer.kind for layer in load_model_spec(cfg).layers]
     assert not any("different cache geometry" in w for w in spec.warnings)
+
+
+@pytest.mark.slow
+def test_deepseek_v4_legacy_per_layer_ratios(doc: dict[str, Any]) -> None:
+    """Hub configs give compress_ratios (0 / 4 / 128 per layer) and num_hash_layers; transformers'
+    config class turns them into the layer types, and the sizing is the same."""
+    cfg = _config(doc, "deepseek_v4")
+    ratio = {"sliding_attention": 0, "compressed_sparse_attention": 4, "heavily_compressed_attention": 128}
+    legacy = {k: v for k, v in cfg.items() if k not in ("layer_types", "compress_rates", "mlp_layer_types")}
+    legacy["compress_ratios"] = [ratio[t] for t in cfg["layer_types"]]
+    legacy["num_hash_layers"] = cfg["mlp_layer_types"].count("hash_moe")
+    base, spec = load_model_spec(cfg), load_model_spec(legacy)
+    assert spec.params.total == base.params.total and spec.layers == base.layers
