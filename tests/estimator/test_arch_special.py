@@ -195,15 +195,25 @@ def test_deepseek_v4_cache_by_hand_mid_window(doc: dict[str, Any]) -> None:
     assert kv_cache_bytes(spec, seq_len=length, batch=1, kv_dtype="bf16") == expected
 
 
-def test_deepseek_v4_refused_for_vllm(doc: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("model_type", "why"),
+    [
+        ("deepseek_v4", "compressed attention"),
+        ("mllama", "cross-attention"),
+        ("rwkv", "RWKV"),
+        ("zaya", "ZAYA"),
+        ("inkling_text", "short-convolution"),
+    ],
+)
+def test_caches_vllm_lays_out_unmodelled_are_refused_for_vllm(model_type: str, why: str, doc: dict[str, Any]) -> None:
     from common.errors import VramError
     from estimator.estimate import estimate
     from estimator.query import Query
 
-    spec = load_model_spec(_config(doc, "deepseek_v4"))
-    assert estimate(spec, Query(engine="transformers", gpu="h100", gpus=8), model_id="v4").memory.kv_cache > 0
-    with pytest.raises(VramError, match="compressed attention"):
-        estimate(spec, Query(engine="vllm", gpu="h100", gpus=8), model_id="v4")
+    spec = load_model_spec(_config(doc, model_type))
+    assert estimate(spec, Query(engine="transformers", gpu="h100", gpus=8), model_id=model_type).memory.kv_cache > 0
+    with pytest.raises(VramError, match=why):
+        estimate(spec, Query(engine="vllm", gpu="h100", gpus=8), model_id=model_type)
 
 
 def test_zamba2_shared_blocks_by_hand(doc: dict[str, Any]) -> None:
