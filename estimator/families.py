@@ -137,6 +137,9 @@ _SPECIAL: dict[str, Family] = {
     # Zamba-7B and Zamba2 (1.2B / 2.7B / 7B): Mamba layers with shared transformer blocks every few layers.
     "zamba": Family("zamba", arch="special", tie_default=True),
     "zamba2": Family("zamba2", arch="special", tie_default=True),
+    # Unlimited-OCR: DeepSeek-OCR's SAM + CLIP towers over a small MoE text stack with reference sliding windows.
+    "unlimited_ocr_text": Family("unlimited_ocr_text", arch="special"),
+    "unlimited_ocr": Family("unlimited_ocr", arch="special", text_key="text_config", vision="special"),
     # ZAYA1 (Zyphra): compressed convolutional attention and MLP-routed MoE in every layer.
     "zaya": Family("zaya", arch="special", tie_default=True, lm_head_bias="lm_head_bias"),
     # Inkling: attention layers with relative-position biases and short convolutions, MoE MLPs.

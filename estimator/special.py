@@ -835,6 +835,101 @@ def _build_zaya(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]
     return layers, extra
 
 
+# ---------------------------------------------------------------- Unlimited-OCR
+
+
+def _build_unlimited_ocr(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """Unlimited-OCR's text stack: GQA with reference sliding-window attention (the whole prompt is
+    kept, generated tokens past the window are evicted), dense then DeepSeek-style MoE MLPs."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    types = _per_layer_list(cfg, mt, "layer_types", n)
+    if any(t not in ("reference_sliding_attention", "full_attention") for t in types):
+        raise _unmodelled(f"{mt} has layer types {sorted(set(types))}, which vram does not model.")
+    if cfg.get("topk_method", "greedy") not in ("greedy", "group_limited_greedy"):
+        raise _unmodelled(f"{mt} routes with {cfg.get('topk_method')!r}, which vram does not model.")
+    bias = bool(cfg.get("attention_bias"))
+    c.linear("attention", h, g.heads * g.head_dim, "column", n, bias)
+    c.linear("attention", h, g.kv_heads * g.head_dim, "kv", 2 * n, bias)
+    c.linear("attention", g.heads * g.head_dim, h, "row", n, bias)
+    flags = [t == "sparse" for t in _per_layer_list(cfg, mt, "mlp_layer_types", n)]
+    n_moe = sum(flags)
+    _gated_mlp(c, "dense_mlp", h, g.intermediate, n - n_moe, bool(cfg.get("mlp_bias")))
+    experts, topk = _int(cfg, mt, "n_routed_experts"), _int(cfg, mt, "num_experts_per_tok")
+    moe_inter, shared = _int(cfg, mt, "moe_intermediate_size"), _int(cfg, mt, "n_shared_experts", default=0)
+    _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
+    c.inactive += n_moe * (experts - topk) * 3 * h * moe_inter
+    c.add("router", n_moe * experts * h)
+    if shared:
+        _gated_mlp(c, "shared_experts", h, moe_inter * shared, n_moe, bool(cfg.get("mlp_bias")))
+    c.add("norms", n * 2 * h + h)
+    # Every token is counted as kept: exact for the prompt, an upper bound once generation passes the window.
+    layer = LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim)
+    extra = {
+        "num_experts": experts,
+        "experts_per_token": topk,
+        "moe_intermediate_size": moe_inter,
+        "num_moe_layers": n_moe,
+    }
+    return [layer] * n, extra
+
+
+def _unlimited_ocr_notes(g: _Geometry) -> list[str]:
+    window = g.cfg.get("sliding_window")
+    return [
+        f"{g.model_type} keeps the whole prompt's keys and values but the generated tokens' only within "
+        f"a {window}-token window; vram counts every token as kept (exact for the prompt, an upper bound past it)."
+    ]
+
+
+def _unlimited_ocr_vision(c: _Counts, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
+    """Unlimited-OCR's towers (DeepSeek-OCR's layout): a SAM ViT-B (windowed and global blocks with
+    relative positions, a conv neck and two stride-2 convs), a CLIP-L encoder over the SAM features
+    (no patch convolution of its own), the projector from both to the text width, and the two
+    learned separator tokens (image newline, view separator)."""
+    sam, clip = vc.get("sam_config"), vc.get("encoder_config")
+    if not isinstance(sam, Mapping) or not isinstance(clip, Mapping):
+        raise _unmodelled("unlimited_ocr vision_config lacks sam_config or encoder_config.")
+    mt = "unlimited_ocr sam_config"
+    hs, sam_layers, mlp = _int(sam, mt, "hidden_size"), _int(sam, mt, "num_hidden_layers"), _int(sam, mt, "mlp_dim")
+    heads, patch, image = _int(sam, mt, "num_attention_heads"), _int(sam, mt, "patch_size"), _int(sam, mt, "image_size")
+    window, out_ch = _int(sam, mt, "window_size"), _int(sam, mt, "output_channels")
+    down = sam.get("downsample_channels")
+    glob = set(sam.get("global_attn_indexes") or ())
+    if not isinstance(down, list) or len(down) != 2:
+        raise _unmodelled(f"{mt} has downsample_channels={down!r}; vram models two downsampling convs.")
+    grid, head_dim = image // patch, hs // heads
+    n = _int(sam, mt, "num_channels", default=3) * patch * patch * hs + hs  # patch conv with bias
+    n += grid * grid * hs if sam.get("use_abs_pos", True) else 0
+    qkv_bias = bool(sam.get("qkv_bias", True))
+    for i in range(sam_layers):
+        span = grid if i in glob else window
+        n += 2 * 2 * hs + hs * 3 * hs + (3 * hs if qkv_bias else 0) + hs * hs + hs
+        n += 2 * (2 * span - 1) * head_dim if sam.get("use_rel_pos", True) else 0
+        n += hs * mlp + mlp + mlp * hs + hs
+    n += hs * out_ch + 2 * out_ch + out_ch * out_ch * 9 + 2 * out_ch  # neck
+    n += out_ch * down[0] * 9 + down[0] * down[1] * 9  # downsampling convs, no bias
+    mt = "unlimited_ocr encoder_config"
+    hv, layers, inter = (
+        _int(clip, mt, "hidden_size"),
+        _int(clip, mt, "num_hidden_layers"),
+        _int(clip, mt, "intermediate_size"),
+    )
+    positions = (_int(clip, mt, "image_size") // _int(clip, mt, "patch_size")) ** 2 + 1
+    n += hv + positions * hv + 2 * hv  # class token, positions, pre-LayerNorm
+    n += layers * (4 * (hv * hv + hv) + 2 * 2 * hv + hv * inter + inter + inter * hv + hv)
+    n += (down[1] + hv) * text_hidden + text_hidden  # multi_modal_projector
+    n += 2 * text_hidden  # image_newline, view_separator
+    c.add("vision", n)
+    return VisionSpec(
+        hidden_size=hs,
+        num_layers=sam_layers,
+        intermediate_size=mlp,
+        num_heads=heads,
+        image_size=image,
+        patch_size=patch,
+    )
+
+
 BUILDERS: dict[str, Builder] = {
     "mamba": _build_mamba,
     "falcon_mamba": _build_mamba,
@@ -851,6 +946,7 @@ BUILDERS: dict[str, Builder] = {
     "rwkv": _build_rwkv,
     "ernie4_5_vl_moe_text": _build_ernie4_5_vl,
     "zaya": _build_zaya,
+    "unlimited_ocr_text": _build_unlimited_ocr,
 }
 
 
@@ -890,6 +986,8 @@ def vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -> 
         return _inkling2_vision(c, vc, text_hidden)
     if fam.model_type == "ernie4_5_vl_moe":
         return _ernie4_5_vl_vision(c, vc, text_hidden)
+    if fam.model_type == "unlimited_ocr":
+        return _unlimited_ocr_vision(c, vc, text_hidden)
     raise _unmodelled(f"vram does not model the vision tower and projector of {fam.model_type}.")
 
 
@@ -897,6 +995,8 @@ def notes(g: _Geometry, dtype_bytes: int) -> list[str]:
     """What the spec should say about a special stack beyond its numbers."""
     if g.fam.model_type == "mllama":
         return _mllama_notes(g, dtype_bytes)
+    if g.fam.model_type in ("unlimited_ocr", "unlimited_ocr_text"):
+        return _unlimited_ocr_notes(g)
     return []
 
 

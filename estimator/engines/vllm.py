@@ -692,6 +692,8 @@ def _refuse_unmodelled_cache(spec: ModelSpec) -> None:
     """Caches whose vLLM layout is not modelled: DeepSeek-V4's compressed attention, conv states
     transformers keeps in a dtype of their own (Inkling's fp32 short convolutions), RWKV and ZAYA
     states, and Mllama's cross-attention cache of the image tokens."""
+    if spec.model_type in ("unlimited_ocr", "unlimited_ocr_text"):
+        raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps its reference sliding windows")
     if spec.model_type == "mllama":
         raise InputError(f"{spec.model_type}: vram does not model how vLLM caches the image tokens' cross-attention")
     if any(layer.compress_rate for layer in spec.layers):

@@ -203,6 +203,7 @@ def test_deepseek_v4_cache_by_hand_mid_window(doc: dict[str, Any]) -> None:
         ("rwkv", "RWKV"),
         ("zaya", "ZAYA"),
         ("inkling_text", "short-convolution"),
+        ("unlimited_ocr", "reference sliding"),
     ],
 )
 def test_caches_vllm_lays_out_unmodelled_are_refused_for_vllm(model_type: str, why: str, doc: dict[str, Any]) -> None:
@@ -342,3 +343,18 @@ def test_deepseek_v4_legacy_per_layer_ratios(doc: dict[str, Any]) -> None:
     legacy["num_hash_layers"] = cfg["mlp_layer_types"].count("hash_moe")
     base, spec = load_model_spec(cfg), load_model_spec(legacy)
     assert spec.params.total == base.params.total and spec.layers == base.layers
+
+
+def test_unlimited_ocr_sam_block_by_hand(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "unlimited_ocr")
+    sam = cfg["vision_config"]["sam_config"]
+    hs, mlp, head_dim = sam["hidden_size"], sam["mlp_dim"], sam["hidden_size"] // sam["num_attention_heads"]
+    spec = load_model_spec(cfg)
+    # One more windowed SAM block: two LayerNorms, biased qkv and proj, relative positions over the
+    # window (2 x (2w - 1) x head_dim), a biased two-layer MLP.
+    w = sam["window_size"]
+    block = 4 * hs + hs * 3 * hs + 3 * hs + hs * hs + hs + 2 * (2 * w - 1) * head_dim + 2 * hs * mlp + mlp + hs
+    more = {**sam, "num_hidden_layers": sam["num_hidden_layers"] + 1}
+    bigger = load_model_spec({**cfg, "vision_config": {**cfg["vision_config"], "sam_config": more}})
+    assert bigger.params.vision - spec.params.vision == block
+    assert any("upper bound" in w for w in spec.warnings)
