@@ -22,9 +22,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.errors import ConfigError
-from estimator import archconfig, structure, towers, towers_mm
+from estimator import archconfig, special, structure, towers, towers_mm
 from estimator.families import UNKNOWN, UNMODELLED, Family, family
 from estimator.spec import (
+    DTYPE_BYTES,
     LayerKV,
     LinearComponent,
     LinearSplit,
@@ -922,6 +923,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
 
 
 _BUILDERS = {
+    "special": special.build,
     "layers": _build_layers,
     "decoder": _build_decoder,
     "phi": _build_phi,
@@ -959,6 +961,8 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
             raise Unmodelled(str(err)) from err
         c.add("vision", n)
         return spec
+    if fam.vision == "special":  # a tower sized with its family's own builder
+        return special.vision(c, fam, vc, text_hidden)
     if fam.vision == "unmodelled":
         if not any(top.get(k) for k in ("vision_config", "audio_config")):
             return None
@@ -1415,8 +1419,8 @@ def _check_counts(config: Mapping[str, Any], model_type: str) -> None:
             continue
         for name in _COUNT_FIELDS:
             value = cfg.get(name)
-            if value is None or (name == "intermediate_size" and isinstance(value, list)):
-                continue  # per-layer widths are refused where the MLP is read
+            if value is None or (name in ("intermediate_size", "moe_intermediate_size") and isinstance(value, list)):
+                continue  # per-layer (or per-modality) widths are refused where the MLP is read
             if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
                 raise ConfigError(f"{model_type} config has {name}={value!r}; expected a whole number.")
 
@@ -1603,6 +1607,11 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
         return _build(full, config, model_type, UNKNOWN, False, source, warnings, [*unread, str(err)], safetensors)
 
 
+def _attention_free(fam: Family) -> bool:
+    """A family with no attention layers (Mamba): no head count to read, heads and head_dim 0."""
+    return fam.arch == "special" and fam.model_type in special.ATTENTION_FREE
+
+
 def _build(
     config: Mapping[str, Any],
     raw: Mapping[str, Any],
@@ -1622,12 +1631,13 @@ def _build(
         cfg = {k: v for k, v in cfg.items() if k not in ("layer_types", "mlp_layer_types")}
     layers = num_layers(cfg, model_type)
     hidden = hidden_size(cfg, model_type)
-    heads = num_heads(cfg, model_type)
+    attention_free = _attention_free(fam)
+    heads = 0 if attention_free else num_heads(cfg, model_type)
     vocab = vocab_size(cfg, model_type)
     for name, value in (
         ("num_hidden_layers", layers),
         ("hidden_size", hidden),
-        ("num_attention_heads", heads),
+        ("num_attention_heads", heads or 1),
         ("vocab_size", vocab),
     ):
         _positive(model_type, name, value)
@@ -1636,18 +1646,24 @@ def _build(
         raise ConfigError(
             f"{model_type} config has num_hidden_layers={layers}; vram sizes models of at most {MAX_LAYERS:,} layers."
         )
-    kv_heads = _positive(model_type, "num_key_value_heads", num_kv_heads(cfg, model_type, heads))
+    kv_heads = (
+        0 if attention_free else _positive(model_type, "num_key_value_heads", num_kv_heads(cfg, model_type, heads))
+    )
     # MLA: the classes derive head_dim = qk_rope_head_dim (a RoPE width); the engines' activation
     # terms read spec.head_dim as the config states it, else hidden / heads, as before.
     mla = fam.arch == "mla" or fam.attention in ("mla", "dsa")
     head_cfg = {**_text_config(raw, fam), "hidden_size": hidden, "num_attention_heads": heads} if mla else cfg
     try:
-        hd = _positive(model_type, "head_dim", head_dim(head_cfg, model_type, hidden, heads))
+        hd = 0 if attention_free else _positive(model_type, "head_dim", head_dim(head_cfg, model_type, hidden, heads))
     except ConfigError:
         if not mla:
             raise
         hd = _positive(model_type, "head_dim", head_dim(cfg, model_type, hidden, heads))
-    inter = intermediate_size(cfg, model_type, hidden)
+    if fam.arch == "special" and isinstance(cfg.get("intermediate_size"), list):
+        # Gemma 3n: one MLP width per layer; the widest sizes activations
+        inter = max(special.mlp_widths(cfg, model_type, layers))
+    else:
+        inter = intermediate_size(cfg, model_type, hidden)
     # An image-text model ties (or not) its lm_head by its own top-level flag, whatever its text_config says.
     # (when the saved config states it; the classes' defaults differ from what published checkpoints store).
     outer = raw.get("tie_word_embeddings") if fam.text_key is not None else None
@@ -1684,6 +1700,8 @@ def _build(
         head_bias = fam.arch == "phi" or _flag(cfg, "lm_head_bias", fam.lm_head_bias)
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=head_bias)
     layer_kv, extra = _BUILDERS[fam.arch](c, g)
+    if fam.arch == "special":
+        warnings.extend(special.notes(g, DTYPE_BYTES[dtype]))
     try:
         vision = _vision(c, fam, config, hidden)
     except Unmodelled as err:  # the text stack is known; the tower is not: say so, no verdict

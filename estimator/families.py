@@ -15,8 +15,9 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 # How the decoder is built: a standard GQA decoder, DeepSeek's multi-head latent attention,
-# gpt-oss (fused experts with biases, sinks), Jamba (mamba + attention), phi-2 (parallel block).
-Arch = Literal["decoder", "mla", "gpt_oss", "jamba", "phi", "layers"]
+# gpt-oss (fused experts with biases, sinks), Jamba (mamba + attention), phi-2 (parallel block),
+# or a builder of its own in :mod:`estimator.special` ("special").
+Arch = Literal["decoder", "mla", "gpt_oss", "jamba", "phi", "layers", "special"]
 # Which layers use a sliding window in transformers:
 #   none: all full; all_if_window: every layer when ``sliding_window`` is set (mistral, phi3);
 #   qwen2: only when ``use_sliding_window`` (layers >= max_window_layers); alternate: even layers
@@ -32,6 +33,7 @@ Vision = Literal[
     "none",
     "unmodelled",
     "own",  # a tower of the type's own, built in estimator.towers_mm
+    "special",  # a tower sized in estimator.special
     "siglip",
     "pixtral",
     "llama4",
@@ -136,9 +138,49 @@ def _ro(**kw: Any) -> MappingProxyType[str, Any]:
 
 
 _LLAMA = Family("llama")
+# ---- special architectures: stacks sized by their own builders in estimator.special (arch "special").
+_SPECIAL: dict[str, Family] = {
+    # Mamba (state-spaces/mamba-*-hf) and Falcon-Mamba-7B: Mamba-1 mixers only, no attention.
+    "mamba": Family("mamba", arch="special", tie_default=True),
+    "falcon_mamba": Family("falcon_mamba", arch="special", tie_default=True),
+    # RWKV-4 (RWKV/rwkv-4-*-pile): time-mix and channel-mix blocks, a fixed state per sequence.
+    "rwkv": Family("rwkv", arch="special"),
+    # Gemma 3n (E2B / E4B): AltUp, Laurel, per-layer inputs and MLP widths, KV shared by the last layers.
+    "gemma3n_text": Family("gemma3n_text", arch="special", tie_default=True),
+    # Mistral Large 4: DSA layers that differ one by one (RoPE, shared indexers, shared latents), and
+    # Pixtral with Mistral 3's projector for the image-text model.
+    "mistral_large4_text": Family("mistral_large4_text", arch="special", attention="dsa"),
+    "mistral_large4": Family(
+        "mistral_large4", arch="special", attention="dsa", text_key="text_config", vision="pixtral"
+    ),
+    # Llama 3.2 Vision: Llama layers with gated cross-attention layers, a tiled ViT with global layers.
+    "mllama": Family("mllama", arch="special", text_key="text_config", vision="special"),
+    # DeepSeek-V4 (Flash / Pro): sliding-window MQA with compressed sparse (CSA) and heavily compressed (HCA) caches.
+    "deepseek_v4": Family("deepseek_v4", arch="special"),
+    # Zamba-7B and Zamba2 (1.2B / 2.7B / 7B): Mamba layers with shared transformer blocks every few layers.
+    "zamba": Family("zamba", arch="special", tie_default=True),
+    "zamba2": Family("zamba2", arch="special", tie_default=True),
+    # Unlimited-OCR: DeepSeek-OCR's SAM + CLIP towers over a small MoE text stack with reference sliding windows.
+    "unlimited_ocr_text": Family("unlimited_ocr_text", arch="special"),
+    "unlimited_ocr": Family("unlimited_ocr", arch="special", text_key="text_config", vision="special"),
+    # ZAYA1 (Zyphra): compressed convolutional attention and MLP-routed MoE in every layer.
+    "zaya": Family("zaya", arch="special", tie_default=True, lm_head_bias="lm_head_bias"),
+    # Inkling: attention layers with relative-position biases and short convolutions, MoE MLPs.
+    "inkling_text": Family("inkling_text", arch="special"),
+    "inkling2_text": Family("inkling2_text", arch="special"),
+    "inkling2_loop_text": Family("inkling2_loop_text", arch="special"),
+    "inkling2": Family("inkling2", arch="special", text_key="text_config", vision="special"),
+    "inkling2_loop": Family("inkling2_loop", arch="special", text_key="text_config", vision="special"),
+    # ERNIE-4.5-VL-28B-A3B / 424B-A47B: separate text and image experts per MoE layer, a ViT and a resampler.
+    "ernie4_5_vl_moe_text": Family("ernie4_5_vl_moe_text", arch="special", tie_default=True),
+    "ernie4_5_vl_moe": Family(
+        "ernie4_5_vl_moe", arch="special", text_key="text_config", vision="special", tie_default=True
+    ),
+}
 FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
     {
         "llama": _LLAMA,
+        **_SPECIAL,
         "mistral": Family("mistral", sliding="all_if_window"),
         "mixtral": Family("mixtral", sliding="all_if_window", moe="mixtral"),
         "qwen2": Family("qwen2", qkv_bias=True, o_bias=False, sliding="qwen2"),
@@ -640,10 +682,6 @@ UNMODELLED: MappingProxyType[str, str] = MappingProxyType(
     {
         "gemma4_assistant": "a Gemma 4 draft model that reads the target model's KV states",
         "gemma4_unified_assistant": "a Gemma 4 draft model that reads the target model's KV states",
-        # Text layers that cross-attend to the image tokens: a cache that depends on the images.
-        "mllama": "its cross-attention layers cache the image tokens' keys and values",
-        # Mistral Large 4: DSA layers, some without RoPE (no rope key in the latent), learned softmax scaling.
-        "mistral_large4": "its indexed-attention layers differ per layer (some without a rope key)",
         # Decoders whose cross-attention caches the image (encoder) states: a cache that depends on the images.
         "blip": "its text decoder's cross-attention layers cache the image tokens' keys and values",
         "trocr": "an image-to-text decoder whose cross-attention caches the encoder's states",
