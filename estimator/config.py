@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.errors import ConfigError
-from estimator import archconfig, structure
+from estimator import archconfig, layerkinds, structure
 from estimator.families import UNKNOWN, UNMODELLED, Family, family
 from estimator.spec import (
     LayerKV,
@@ -736,7 +736,7 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         c.add("other", n * h * kernel)
         c.linear("other", h, h, "row", n, bias)
         return LayerKV(kind="state", mixer="short_conv", conv_channels=h, conv_kernel=kernel, state_elements=h * kernel)
-    raise Unmodelled(f"{mt} has linear-attention layers of a kind vram does not model.")
+    return layerkinds.linear_block(c, g, n)
 
 
 def _ff_width(g: _Geometry) -> int:
@@ -891,6 +891,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         c.add("other", positions * h)
     if fam.per_layer_inputs:
         _per_layer_inputs(c, g)
+    layerkinds.extras(c, g, kinds, flags)
     parallel = _linear_block(c, g, g.layers) if fam.parallel_mamba else None
     layers = []
     for kind, gi in zip(kinds, geometry, strict=True):
@@ -1591,6 +1592,7 @@ def _build(
     safetensors: SafetensorsInfo | None,
 ) -> ModelSpec:
     warnings = list(warnings)
+    fam = layerkinds.switched(fam, _text_config(config, fam))
     cfg = _text_config(config, fam)
     if fam.sliding in ("all_if_window", "qwen2") and "sliding_window" not in cfg:
         cfg = {**cfg, "sliding_window": None}

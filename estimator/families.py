@@ -55,7 +55,7 @@ Bias = bool | str
 #   (dsa adds the lightning indexer); gated_deltanet, kda, mamba2, short_conv: fixed-state mixers
 #   for the layers whose layer_types entry is "linear_attention" / "conv" / "mamba".
 Attention = Literal["gqa", "mla", "dsa"]
-Linear = Literal["none", "gated_deltanet", "kda", "mamba2", "short_conv"]
+Linear = Literal["none", "gated_deltanet", "kda", "mamba2", "short_conv", "kda_full_gates"]
 # Per-head q/k RMSNorm (head_dim each), or over all heads (olmo2/3, minimax-m2: heads x head_dim).
 QKNorm = bool | Literal["full"]
 
@@ -106,6 +106,11 @@ class Family:
     per_layer_inputs: bool = False  # Gemma-4/3n per-layer input embeddings (hidden_size_per_layer_input)
     # Config flags that switch on a structure vram does not model: set, the spec says so (no verdict).
     unmodelled_flags: tuple[str, ...] = ()
+    # ---- traits built by estimator.layerkinds
+    diff_attention: bool = False  # differential attention: four lambda vectors of head_dim per layer (DiffLlama)
+    moe_norm: bool = False  # a norm on each MoE block's output (A.X-K1)
+    # Config flags that switch traits on: flag -> the traits it sets when true (LFM3's use_attention_gate).
+    switches: MappingProxyType[str, MappingProxyType[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _ro(**kw: Any) -> MappingProxyType[str, Any]:
@@ -420,6 +425,39 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
             "gpt_neox", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True
         ),
         "xglm": Family("xglm", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True),
+    }
+)
+
+# ---- text types (layer kinds)
+# Each entry names the model it serves; what the config does not say.
+FAMILIES = MappingProxyType(
+    {
+        **FAMILIES,
+        # dots.llm1: per-head q/k norms, DeepSeek-style dense-first MoE with shared experts.
+        "dots1": Family("dots1", arch="layers", qk_norm=True, moe="deepseek", shared="deepseek"),
+        # DiffLlama: Llama with differential attention (two softmax maps, four lambda vectors per layer).
+        "diffllama": Family("diffllama", arch="layers", diff_attention=True),
+        # LFM3: LFM2's short convolutions and attention, with a per-head output gate and sandwich norms
+        # where the config switches them on.
+        "lfm3": Family(
+            "lfm3",
+            arch="layers",
+            qk_norm=True,
+            linear="short_conv",
+            switches=_ro(use_attention_gate=_ro(head_gate=True), use_sandwich_norm=_ro(norms_per_layer=4)),
+        ),
+        # A.X-K1: DeepSeek-V3 with a norm on each MoE block's output.
+        "axk1": Family("axk1", arch="layers", attention="mla", shared="deepseek", moe_norm=True),
+        # Ling 3 (bailing_hybrid): KDA layers with full-rank gates, MLA layers with a per-head output gate.
+        "bailing_hybrid": Family(
+            "bailing_hybrid",
+            arch="layers",
+            attention="mla",
+            linear="kda_full_gates",
+            head_gate=True,
+            shared="deepseek",
+            unmodelled_flags=("attention_bias",),
+        ),
     }
 )
 

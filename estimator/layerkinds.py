@@ -1,0 +1,67 @@
+"""Layer kinds and per-layer traits of the "layers" arch beyond the common ones in :mod:`estimator.config`.
+
+:func:`switched` applies a family's config-driven traits; :func:`linear_block` sizes the fixed-state
+mixers that config does not; :func:`extras` adds the per-layer tensors of the traits named in
+:class:`~estimator.families.Family` (differential attention, MoE output norms, MLA output gates).
+Each count reproduces the tensors transformers builds. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from estimator.families import Family
+from estimator.spec import LayerKV
+
+if TYPE_CHECKING:
+    from estimator.config import _Counts, _Geometry
+
+
+def switched(fam: Family, cfg: Mapping[str, Any]) -> Family:
+    """``fam`` with the traits its config flags switch on (``Family.switches``)."""
+    over: dict[str, Any] = {}
+    for flag, traits in fam.switches.items():
+        if cfg.get(flag):
+            over.update(traits)
+    return dataclasses.replace(fam, **over) if over else fam
+
+
+def linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
+    """``n`` fixed-state mixers of a kind :func:`estimator.config._linear_block` does not cover."""
+    from estimator.config import Unmodelled, _int
+
+    cfg, mt, h, kind = g.cfg, g.model_type, g.hidden, g.fam.linear
+    if kind == "kda_full_gates":  # Ling 3 (bailing_hybrid): Kimi Delta Attention with full-rank f / g gates
+        heads, dk = _int(cfg, mt, "linear_num_heads"), _int(cfg, mt, "linear_head_dim")
+        kernel = _int(cfg, mt, "linear_conv_kernel_dim")
+        proj = heads * dk
+        c.linear("other", h, proj, "column", 3 * n)  # q, k, v
+        c.add("other", n * (3 * proj * kernel + heads + proj))  # q/k/v short conv, A_log, dt_bias
+        c.linear("other", h, proj, "column", 2 * n)  # forget gate f_proj, output gate g_proj
+        c.linear("other", h, heads, "column", n)  # b_proj
+        c.add("other", n * dk)  # o_norm
+        c.linear("other", proj, h, "row", n)
+        return LayerKV(
+            kind="state",
+            mixer="kda",
+            conv_channels=3 * proj,
+            conv_kernel=kernel,
+            ssm_state_elements=heads * dk * dk,
+            state_elements=3 * proj * kernel + heads * dk * dk,
+        )
+    raise Unmodelled(f"{mt} has linear-attention layers of a kind vram does not model.")
+
+
+def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) -> None:
+    """The per-layer tensors of the family's extra traits, over the layers ``kinds`` describes."""
+    fam, h = g.fam, g.hidden
+    attention = sum(k in ("full", "sliding", "chunked") for k in kinds)
+    if fam.diff_attention:  # lambda_q1, lambda_k1, lambda_q2, lambda_k2 (the group norm has no weight)
+        c.add("attention", attention * 4 * g.head_dim)
+    if fam.moe_norm:
+        c.add("norms", sum(moe_flags) * h)
+    if fam.head_gate:  # the per-head output gate on latent-attention layers too (Ling 3's g_proj)
+        latent = sum(k in ("mla", "dsa") for k in kinds)
+        c.linear("attention", h, g.heads, "column", latent)
