@@ -575,7 +575,7 @@ def _layer_kinds(g: _Geometry) -> list[str]:
         return ["full" if i in attn else "linear" for i in range(g.layers)]
     if types is None:
         kinds = _attention_kinds(g)
-        return ["mla" if g.fam.attention == "mla" and k == "full" else k for k in kinds]
+        return [g.fam.attention if g.fam.attention in ("mla", "moa") and k == "full" else k for k in kinds]
     if len(types) != g.layers:
         raise ConfigError(f"{g.model_type} config lists {len(types)} layer_types for {g.layers} layers.")
     kinds = []
@@ -820,7 +820,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
             # LongCat-Flash: two attention sub-layers per layer, two latents cached (not split by TP)
             built[kind] = layer.model_copy(update={"kv_heads": fam.sublayers}) if fam.sublayers > 1 else layer
         else:
-            built[kind] = _linear_block(c, g, n)
+            built[kind] = _linear_block(c, g, n) if kind == "linear" else layerkinds.block(c, g, kind, n)
     if fam.single_block:  # each layer is one block: a mixer, an MLP or an MoE (Nemotron-H)
         flags = [k == "ffn_moe" for k in kinds]
         n_dense = kinds.count("ffn")

@@ -54,7 +54,7 @@ Bias = bool | str
 #   attention: GQA (full, sliding or chunked per layer_types); mla / dsa: DeepSeek latent attention
 #   (dsa adds the lightning indexer); gated_deltanet, kda, mamba2, short_conv: fixed-state mixers
 #   for the layers whose layer_types entry is "linear_attention" / "conv" / "mamba".
-Attention = Literal["gqa", "mla", "dsa"]
+Attention = Literal["gqa", "mla", "dsa", "moa"]  # moa: mixture of attention experts (JetMoE)
 Linear = Literal["none", "gated_deltanet", "kda", "mamba2", "short_conv", "kda_full_gates"]
 # Per-head q/k RMSNorm (head_dim each), or over all heads (olmo2/3, minimax-m2: heads x head_dim).
 QKNorm = bool | Literal["full"]
@@ -109,6 +109,9 @@ class Family:
     # ---- traits built by estimator.layerkinds
     diff_attention: bool = False  # differential attention: four lambda vectors of head_dim per layer (DiffLlama)
     moe_norm: bool = False  # a norm on each MoE block's output (A.X-K1)
+    moe_bias: bool = False  # a bias (hidden) on each MoE block's output (JetMoE)
+    dynamic_mask: bool = False  # Doge: a learned A per KV head and dt_proj from the values to the KV heads
+    residual_scales: int = 0  # learned per-channel residual scales (hidden each) per layer (Doge: 2)
     # Config flags that switch traits on: flag -> the traits it sets when true (LFM3's use_attention_gate).
     switches: MappingProxyType[str, MappingProxyType[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -457,6 +460,12 @@ FAMILIES = MappingProxyType(
             head_gate=True,
             shared="deepseek",
             unmodelled_flags=("attention_bias",),
+        ),
+        # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
+        "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),
+        # Doge: per-head q/k norms, a learned dynamic mask, learned residual scales; CDMoE not modelled.
+        "doge": Family(
+            "doge", arch="layers", qk_norm=True, dynamic_mask=True, residual_scales=2, unmodelled_flags=("is_moe",)
         ),
     }
 )

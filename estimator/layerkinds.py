@@ -54,6 +54,24 @@ def linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
     raise Unmodelled(f"{mt} has linear-attention layers of a kind vram does not model.")
 
 
+def block(c: _Counts, g: _Geometry, kind: str, n: int) -> LayerKV:
+    """``n`` attention layers of a kind :func:`estimator.config._build_layers` does not build itself."""
+    from estimator.config import Unmodelled, _experts
+
+    h, mt = g.hidden, g.model_type
+    if kind == "moa":  # JetMoE: shared k/v projections, routed experts of q and o projections
+        experts, topk = _experts(g)
+        width = g.kv_heads * g.head_dim
+        c.linear("attention", h, 2 * width, "kv", n)  # kv_proj
+        c.linear("routed_experts", h, width, "column", n * experts)  # q experts
+        c.linear("routed_experts", width, h, "row", n * experts)  # o experts
+        c.add("attention", n * h)  # the mixture's output bias
+        c.add("router", n * experts * h)
+        c.inactive += n * (experts - topk) * 2 * h * width
+        return LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim)
+    raise Unmodelled(f"{mt} has layers of kind {kind!r}, which vram does not model.")
+
+
 def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) -> None:
     """The per-layer tensors of the family's extra traits, over the layers ``kinds`` describes."""
     fam, h = g.fam, g.hidden
@@ -62,6 +80,15 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
         c.add("attention", attention * 4 * g.head_dim)
     if fam.moe_norm:
         c.add("norms", sum(moe_flags) * h)
+    if fam.moe_bias:
+        c.add("routed_experts", sum(moe_flags) * h)
+    if fam.dynamic_mask:  # A (one per KV head) and dt_proj (values -> KV heads, biased like q/k/v)
+        from estimator.config import _bias_key, _flag
+
+        bias = _flag(g.cfg, _bias_key(fam.qkv_bias), fam.qkv_bias)
+        c.add("attention", attention * g.kv_heads)
+        c.linear("attention", g.kv_heads * g.head_dim, g.kv_heads, "none", attention, bias)
+    c.add("norms", len(kinds) * fam.residual_scales * h)
     if fam.head_gate:  # the per-head output gate on latent-attention layers too (Ling 3's g_proj)
         latent = sum(k in ("mla", "dsa") for k in kinds)
         c.linear("attention", h, g.heads, "column", latent)
