@@ -803,7 +803,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     for flag in fam.unmodelled_flags:
         if cfg.get(flag):
             raise Unmodelled(f"{mt} sets {flag}, a layout vram does not model yet.")
-    kinds = _layer_kinds(g)
+    kinds = layerkinds.kinds(g, _layer_kinds(g))
     counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
     built: dict[str, LayerKV] = {}
     geometry = [_layer_geometry(g, i, kind) for i, kind in enumerate(kinds)]

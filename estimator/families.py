@@ -112,6 +112,10 @@ class Family:
     moe_bias: bool = False  # a bias (hidden) on each MoE block's output (JetMoE)
     dynamic_mask: bool = False  # Doge: a learned A per KV head and dt_proj from the values to the KV heads
     residual_scales: int = 0  # learned per-channel residual scales (hidden each) per layer (Doge: 2)
+    # DSA layers whose ``indexer_types`` entry is "shared" reuse the previous indexer's selection:
+    # no indexer of their own, no indexer key cached (Hy-V4).
+    shared_indexers: bool = False
+    hyper_connections: bool = False  # ``hc_mult`` residual streams mixed around each block (Hy-V4)
     # Config flags that switch traits on: flag -> the traits it sets when true (LFM3's use_attention_gate).
     switches: MappingProxyType[str, MappingProxyType[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -459,6 +463,19 @@ FAMILIES = MappingProxyType(
             linear="kda_full_gates",
             head_gate=True,
             shared="deepseek",
+            unmodelled_flags=("attention_bias",),
+        ),
+        # Hy-V4: DSA with shared indexers, a full sigmoid output gate and sinks on every attention layer,
+        # hyper-connections, dense-first MoE with shared experts.
+        "hy_v4": Family(
+            "hy_v4",
+            arch="layers",
+            attention="dsa",
+            attn_gate=True,
+            sinks=True,
+            shared="deepseek",
+            shared_indexers=True,
+            hyper_connections=True,
             unmodelled_flags=("attention_bias",),
         ),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.

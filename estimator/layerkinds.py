@@ -28,6 +28,18 @@ def switched(fam: Family, cfg: Mapping[str, Any]) -> Family:
     return dataclasses.replace(fam, **over) if over else fam
 
 
+def kinds(g: _Geometry, layer_kinds: list[str]) -> list[str]:
+    """The layers' kinds once the family's traits are applied (Hy-V4's shared indexers)."""
+    from estimator.config import Unmodelled
+
+    if not g.fam.shared_indexers:
+        return layer_kinds
+    types = g.cfg.get("indexer_types")
+    if not isinstance(types, list) or len(types) != len(layer_kinds) or set(types) - {"full", "shared"}:
+        raise Unmodelled(f"{g.model_type} has indexer_types vram does not model.")
+    return ["mla" if k == "dsa" and t == "shared" else k for k, t in zip(layer_kinds, types, strict=True)]
+
+
 def linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
     """``n`` fixed-state mixers of a kind :func:`estimator.config._linear_block` does not cover."""
     from estimator.config import Unmodelled, _int
@@ -74,6 +86,8 @@ def block(c: _Counts, g: _Geometry, kind: str, n: int) -> LayerKV:
 
 def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) -> None:
     """The per-layer tensors of the family's extra traits, over the layers ``kinds`` describes."""
+    from estimator.config import _int
+
     fam, h = g.fam, g.hidden
     attention = sum(k in ("full", "sliding", "chunked") for k in kinds)
     if fam.diff_attention:  # lambda_q1, lambda_k1, lambda_q2, lambda_k2 (the group norm has no weight)
@@ -89,6 +103,17 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
         c.add("attention", attention * g.kv_heads)
         c.linear("attention", g.kv_heads * g.head_dim, g.kv_heads, "none", attention, bias)
     c.add("norms", len(kinds) * fam.residual_scales * h)
-    if fam.head_gate:  # the per-head output gate on latent-attention layers too (Ling 3's g_proj)
-        latent = sum(k in ("mla", "dsa") for k in kinds)
-        c.linear("attention", h, g.heads, "column", latent)
+    latent = sum(k in ("mla", "dsa") for k in kinds)
+    if latent and fam.attention != "gqa":
+        # The output gates and sinks of latent-attention layers (GQA layers have theirs in config._attention_block).
+        if fam.head_gate:  # one gate per head (Ling 3's g_proj)
+            c.linear("attention", h, g.heads, "column", latent)
+        if fam.attn_gate:  # a full sigmoid gate over the values (Hy-V4's gate_proj)
+            c.linear("attention", h, g.heads * _int(g.cfg, g.model_type, "v_head_dim"), "column", latent)
+        if fam.sinks is True:
+            c.add("attention", latent * g.heads)
+    if fam.hyper_connections:
+        # Per layer, around attention and around the MLP: fn [2m, m*h], base [2m], scale [2];
+        # before the final norm, the head: hc_fn [m, m*h], hc_base [m], hc_scale [1].
+        m = _int(g.cfg, g.model_type, "hc_mult")
+        c.add("other", len(kinds) * 2 * (2 * m * m * h + 2 * m + 2) + m * m * h + m + 1)
