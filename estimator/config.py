@@ -1593,7 +1593,7 @@ def _build(
 ) -> ModelSpec:
     warnings = list(warnings)
     fam = layerkinds.switched(fam, _text_config(config, fam))
-    cfg = _text_config(config, fam)
+    cfg = layerkinds.derived(fam, _text_config(config, fam))
     if fam.sliding in ("all_if_window", "qwen2") and "sliding_window" not in cfg:
         cfg = {**cfg, "sliding_window": None}
     if fam is UNKNOWN:

@@ -112,12 +112,16 @@ class Family:
     moe_bias: bool = False  # a bias (hidden) on each MoE block's output (JetMoE)
     dynamic_mask: bool = False  # Doge: a learned A per KV head and dt_proj from the values to the KV heads
     residual_scales: int = 0  # learned per-channel residual scales (hidden each) per layer (Doge: 2)
+    last_o_bias: bool = False  # only the last layer's attention output carries a bias (GPT-NeoX-Japanese)
     # DSA layers whose ``indexer_types`` entry is "shared" reuse the previous indexer's selection:
     # no indexer of their own, no indexer key cached (Hy-V4).
     shared_indexers: bool = False
     hyper_connections: bool = False  # ``hc_mult`` residual streams mixed around each block (Hy-V4)
     # Config flags that switch traits on: flag -> the traits it sets when true (LFM3's use_attention_gate).
     switches: MappingProxyType[str, MappingProxyType[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    # Fields vram reads that the config names otherwise: field -> the config fields whose product it is
+    # (CTRL's ``dff`` is the MLP width; GPT-NeoX-Japanese's is hidden_size x intermediate_multiple_size).
+    derived: MappingProxyType[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _ro(**kw: Any) -> MappingProxyType[str, Any]:
@@ -477,6 +481,38 @@ FAMILIES = MappingProxyType(
             shared_indexers=True,
             hyper_connections=True,
             unmodelled_flags=("attention_bias",),
+        ),
+        # Lara-Mini: Qwen3.5 gated DeltaNet layers, sliding and full attention, Flint's MoE (ungated shared expert).
+        "lara_mini": Family(
+            "lara_mini",
+            arch="layers",
+            qk_norm=True,
+            linear="gated_deltanet",
+            moe="qwen",
+            shared="qwen",
+            shared_gate=False,
+        ),
+        # CTRL: biased q/k/v/o and fc MLP, LayerNorms, sinusoidal positions, a biased lm_head tied to the embedding.
+        "ctrl": Family(
+            "ctrl",
+            arch="layers",
+            qkv_bias=True,
+            o_bias=True,
+            mlp="plain",
+            mlp_bias=True,
+            norm_bias=True,
+            lm_head_bias=True,
+            derived=_ro(intermediate_size=("dff",)),
+        ),
+        # GPT-NeoX-Japanese: fused bias-free q/k/v, a bias on the last layer's attention output only,
+        # LayerNorms, a bias-free up/down MLP of hidden_size x intermediate_multiple_size.
+        "gpt_neox_japanese": Family(
+            "gpt_neox_japanese",
+            arch="layers",
+            norm_bias=True,
+            mlp="plain",
+            last_o_bias=True,
+            derived=_ro(intermediate_size=("hidden_size", "intermediate_multiple_size")),
         ),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),

@@ -40,6 +40,21 @@ def kinds(g: _Geometry, layer_kinds: list[str]) -> list[str]:
     return ["mla" if k == "dsa" and t == "shared" else k for k, t in zip(layer_kinds, types, strict=True)]
 
 
+def derived(fam: Family, cfg: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``cfg`` with the fields the family derives from others (``Family.derived``)."""
+    from estimator.config import _int
+
+    if not fam.derived:
+        return cfg
+    out = dict(cfg)
+    for name, factors in fam.derived.items():
+        value = 1
+        for factor in factors:
+            value *= _int(cfg, fam.model_type, factor)
+        out[name] = value
+    return out
+
+
 def linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
     """``n`` fixed-state mixers of a kind :func:`estimator.config._linear_block` does not cover."""
     from estimator.config import Unmodelled, _int
@@ -86,7 +101,7 @@ def block(c: _Counts, g: _Geometry, kind: str, n: int) -> LayerKV:
 
 def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) -> None:
     """The per-layer tensors of the family's extra traits, over the layers ``kinds`` describes."""
-    from estimator.config import _int
+    from estimator.config import _bias_key, _flag, _int
 
     fam, h = g.fam, g.hidden
     attention = sum(k in ("full", "sliding", "chunked") for k in kinds)
@@ -97,12 +112,14 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
     if fam.moe_bias:
         c.add("routed_experts", sum(moe_flags) * h)
     if fam.dynamic_mask:  # A (one per KV head) and dt_proj (values -> KV heads, biased like q/k/v)
-        from estimator.config import _bias_key, _flag
-
         bias = _flag(g.cfg, _bias_key(fam.qkv_bias), fam.qkv_bias)
         c.add("attention", attention * g.kv_heads)
         c.linear("attention", g.kv_heads * g.head_dim, g.kv_heads, "none", attention, bias)
     c.add("norms", len(kinds) * fam.residual_scales * h)
+    if fam.last_o_bias:
+        c.add("attention", h)
+    if g.tied and _flag(g.cfg, "lm_head_bias", fam.lm_head_bias):  # tying shares the weight, not the bias (CTRL)
+        c.add("lm_head", g.vocab)
     latent = sum(k in ("mla", "dsa") for k in kinds)
     if latent and fam.attention != "gqa":
         # The output gates and sinks of latent-attention layers (GQA layers have theirs in config._attention_block).
