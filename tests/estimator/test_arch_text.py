@@ -1,0 +1,119 @@
+"""Text types built from their layer kinds (estimator.layerkinds): parameters and cache against the
+transformers oracle (tests/fixtures/oracle), and some parts by hand from the config's widths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from estimator.config import load_model_spec
+from estimator.kv import kv_cache_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "oracle" / "transformers-5.25.json"
+
+pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason="the oracle fixture is not in this checkout")
+
+EXACT = [
+    "axk1",
+    "bailing_hybrid",
+    "ctrl",
+    "diffllama",
+    "doge",
+    "dots1",
+    "gpt_neox_japanese",
+    "hy_v4",
+    "jetmoe",
+    "lara_mini",
+    "lfm3",
+]
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return json.loads(FIXTURE.read_text())
+
+
+def _config(doc: dict[str, Any], model_type: str) -> dict[str, Any]:
+    return json.loads((FIXTURE.parent / doc["types"][model_type]["config_file"]).read_text())
+
+
+def _oracle_total(doc: dict[str, Any], model_type: str) -> int:
+    return int(next(iter(doc["types"][model_type]["params"].values()))["total"])
+
+
+def _cache(spec: Any, lengths: tuple[int, int] = (32, 64)) -> tuple[int, int]:
+    """Bytes per token and fixed bytes per sequence, in bf16 as the oracle ran."""
+    bf16 = spec.model_copy(update={"torch_dtype": "bf16"})
+    b1, b2 = (kv_cache_bytes(bf16, seq_len=n, batch=1, kv_dtype="bf16") for n in lengths)
+    per_token = (b2 - b1) // (lengths[1] - lengths[0])
+    return per_token, b1 - per_token * lengths[0]
+
+
+@pytest.mark.parametrize("model_type", EXACT)
+def test_parameters_and_cache_match_the_oracle(model_type: str, doc: dict[str, Any]) -> None:
+    spec = load_model_spec(_config(doc, model_type))
+    assert not spec.unread, spec.unread
+    assert spec.params.total == _oracle_total(doc, model_type)
+    cache = doc["types"][model_type]["cache"]
+    assert _cache(spec) == (cache["bytes_per_token"], cache["fixed_bytes_per_sequence"])
+
+
+def test_diffllama_adds_four_lambda_vectors_per_layer(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "diffllama")
+    llama = load_model_spec({**cfg, "model_type": "llama"})
+    diff = load_model_spec(cfg)
+    assert diff.params.total - llama.params.total == 16 * 4 * 64  # 16 layers, lambda_q1/k1/q2/k2 of head_dim 64
+
+
+def test_jetmoe_attention_experts_by_hand(doc: dict[str, Any]) -> None:
+    # hidden 2048, 16 KV heads of 128, 8 experts (2 per token), 12 layers
+    spec = load_model_spec(_config(doc, "jetmoe"))
+    h, width, experts, layers = 2048, 16 * 128, 8, 12
+    kv_proj = h * 2 * width
+    assert spec.params.attention == layers * (kv_proj + h)  # kv_proj and the mixture's output bias
+    q_o_experts = layers * experts * 2 * h * width
+    mlp_experts = layers * experts * 3 * h * 5632
+    assert spec.params.routed_experts == q_o_experts + mlp_experts + layers * h  # + the MoE output bias
+    assert spec.params.router == layers * 2 * (experts * h)  # one router for attention, one for the MLP
+    # a token touches 2 of 8 q/o experts and 2 of 8 MLP experts
+    inactive = layers * 6 * (2 * h * width + 3 * h * 5632)
+    assert spec.params.active == spec.params.total - inactive
+
+
+def test_ctrl_keeps_the_lm_head_bias_when_tied(doc: dict[str, Any]) -> None:
+    spec = load_model_spec(_config(doc, "ctrl"))
+    assert spec.tie_word_embeddings
+    assert spec.params.lm_head == 246534  # the bias only: the weight is the embedding
+    assert spec.intermediate_size == 8192  # from dff
+
+
+def test_gpt_neox_japanese_mlp_width_and_last_layer_bias(doc: dict[str, Any]) -> None:
+    spec = load_model_spec(_config(doc, "gpt_neox_japanese"))
+    h, layers = 2560, 32
+    assert spec.params.dense_mlp == layers * 2 * h * 4 * h  # intermediate_multiple_size 4, no biases
+    assert spec.params.attention == layers * 4 * h * h + h  # fused q/k/v and dense; one bias, last layer
+
+
+def test_lfm3_switches_follow_the_config(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "lfm3")
+    on = load_model_spec(cfg)
+    off = load_model_spec({**cfg, "use_attention_gate": False, "use_sandwich_norm": False})
+    h, heads, attention_layers, layers = 2048, 16, 11, 24
+    assert on.params.attention - off.params.attention == attention_layers * h * heads  # g_proj per head
+    assert on.params.norms - off.params.norms == layers * 2 * h  # post-operator and post-MLP norms
+
+
+def test_hy_v4_shared_indexers_cache_no_indexer_key(doc: dict[str, Any]) -> None:
+    spec = load_model_spec(_config(doc, "hy_v4"))
+    full = doc["types"]["hy_v4"]["config_file"]
+    types = json.loads((FIXTURE.parent / full).read_text())["indexer_types"]
+    assert [layer.index_dim > 0 for layer in spec.layers] == [t == "full" for t in types]
+
+
+def test_doge_moe_is_refused(doc: dict[str, Any]) -> None:
+    spec = load_model_spec({**_config(doc, "doge"), "is_moe": True})
+    assert spec.unread and "is_moe" in spec.unread[0]
