@@ -646,7 +646,7 @@ def _mla_block(c: _Counts, g: _Geometry, n: int, indexed: bool) -> LayerKV:
     else:
         c.linear("attention", h, int(q_rank), "none", n)  # q_a_proj (replicated in vLLM)
         c.add("attention", n * int(q_rank))  # q_a_layernorm
-        c.linear("attention", int(q_rank), q_out, "column", n)  # q_b_proj
+        layerkinds.q_up(c, g, int(q_rank), q_out, n)  # q_b_proj (or a fused query and gate projection)
     c.linear("attention", h, kv_rank + rope, "none", n)  # kv_a_proj_with_mqa
     c.add("attention", n * kv_rank)  # kv_a_layernorm
     c.linear("attention", kv_rank, heads * (nope + v_dim), "column", n)  # kv_b_proj

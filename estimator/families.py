@@ -112,6 +112,10 @@ class Family:
     moe_bias: bool = False  # a bias (hidden) on each MoE block's output (JetMoE)
     dynamic_mask: bool = False  # Doge: a learned A per KV head and dt_proj from the values to the KV heads
     residual_scales: int = 0  # learned per-channel residual scales (hidden each) per layer (Doge: 2)
+    # AXK2: q_b_proj fused with a sigmoid value gate (from 2 x q_lora_rank to heads x (qk + v) head dims),
+    # and the input norm (every layer) and post-attention norm (MoE layers) gated by a low-rank MLP.
+    mla_q_gate: bool = False
+    gated_norms: bool = False
     last_o_bias: bool = False  # only the last layer's attention output carries a bias (GPT-NeoX-Japanese)
     # DSA layers whose ``indexer_types`` entry is "shared" reuse the previous indexer's selection:
     # no indexer of their own, no indexer key cached (Hy-V4).
@@ -513,6 +517,16 @@ FAMILIES = MappingProxyType(
             mlp="plain",
             last_o_bias=True,
             derived=_ro(intermediate_size=("hidden_size", "intermediate_multiple_size")),
+        ),
+        # A.X-K2: DSA with a fused query / output-gate projection, low-rank gated norms, DeepSeek MoE.
+        "axk2": Family(
+            "axk2",
+            arch="layers",
+            attention="dsa",
+            shared="deepseek",
+            mla_q_gate=True,
+            gated_norms=True,
+            unmodelled_flags=("attention_bias",),
         ),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),

@@ -55,6 +55,17 @@ def derived(fam: Family, cfg: Mapping[str, Any]) -> Mapping[str, Any]:
     return out
 
 
+def q_up(c: _Counts, g: _Geometry, q_rank: int, q_out: int, n: int) -> None:
+    """``n`` latent-attention query up-projections: q_b_proj, or AXK2's fused query and value gate."""
+    from estimator.config import _int
+
+    if not g.fam.mla_q_gate:
+        c.linear("attention", q_rank, q_out, "column", n)
+        return
+    gate = g.heads * _int(g.cfg, g.model_type, "v_head_dim")
+    c.linear("attention", 2 * q_rank, q_out + gate, "column", n)
+
+
 def linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
     """``n`` fixed-state mixers of a kind :func:`estimator.config._linear_block` does not cover."""
     from estimator.config import Unmodelled, _int
@@ -116,6 +127,9 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
         c.add("attention", attention * g.kv_heads)
         c.linear("attention", g.kv_heads * g.head_dim, g.kv_heads, "none", attention, bias)
     c.add("norms", len(kinds) * fam.residual_scales * h)
+    if fam.gated_norms:  # fc1 [rank, h] and fc2 [h, rank] per gated norm
+        rank = _int(g.cfg, g.model_type, "gated_norm_rank")
+        c.add("norms", (len(kinds) + sum(moe_flags)) * 2 * h * rank)
     if fam.last_o_bias:
         c.add("attention", h)
     if g.tied and _flag(g.cfg, "lm_head_bias", fam.lm_head_bias):  # tying shares the weight, not the bias (CTRL)

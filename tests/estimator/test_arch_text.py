@@ -19,6 +19,7 @@ pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason="the oracle fixture
 
 EXACT = [
     "axk1",
+    "axk2",
     "bailing_hybrid",
     "ctrl",
     "diffllama",
