@@ -55,7 +55,7 @@ Bias = bool | str
 #   (dsa adds the lightning indexer); gated_deltanet, kda, mamba2, short_conv: fixed-state mixers
 #   for the layers whose layer_types entry is "linear_attention" / "conv" / "mamba".
 Attention = Literal["gqa", "mla", "dsa", "moa"]  # moa: mixture of attention experts (JetMoE)
-Linear = Literal["none", "gated_deltanet", "kda", "mamba2", "short_conv", "kda_full_gates"]
+Linear = Literal["none", "gated_deltanet", "kda", "mamba2", "short_conv", "kda_full_gates", "lightning"]
 # Per-head q/k RMSNorm (head_dim each), or over all heads (olmo2/3, minimax-m2: heads x head_dim).
 QKNorm = bool | Literal["full"]
 
@@ -528,6 +528,9 @@ FAMILIES = MappingProxyType(
             gated_norms=True,
             unmodelled_flags=("attention_bias",),
         ),
+        # MiniMax-Text-01: lightning (linear) attention layers holding a heads x head_dim x head_dim state,
+        # softmax attention layers, a Mixtral-style MoE.
+        "minimax": Family("minimax", arch="layers", linear="lightning", moe="mixtral"),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),
         # Doge: per-head q/k norms, a learned dynamic mask, learned residual scales; CDMoE not modelled.

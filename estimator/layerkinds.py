@@ -89,6 +89,15 @@ def linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
             ssm_state_elements=heads * dk * dk,
             state_elements=3 * proj * kernel + heads * dk * dk,
         )
+    if kind == "lightning":  # MiniMax-Text-01: the running K^T V per head, in the model dtype
+        heads, hd = g.heads, g.head_dim
+        width = heads * hd
+        c.linear("other", h, 3 * width, "column", n)  # qkv_proj
+        c.linear("other", h, width, "column", n)  # output_gate
+        c.add("other", n * width)  # norm
+        c.linear("other", width, h, "row", n)  # out_proj
+        state = heads * hd * hd
+        return LayerKV(kind="state", ssm_state_elements=state, state_elements=state, ssm_state_dtype_bytes=0)
     raise Unmodelled(f"{mt} has linear-attention layers of a kind vram does not model.")
 
 

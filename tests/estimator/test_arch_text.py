@@ -118,3 +118,15 @@ def test_hy_v4_shared_indexers_cache_no_indexer_key(doc: dict[str, Any]) -> None
 def test_doge_moe_is_refused(doc: dict[str, Any]) -> None:
     spec = load_model_spec({**_config(doc, "doge"), "is_moe": True})
     assert spec.unread and "is_moe" in spec.unread[0]
+
+
+def test_minimax_lightning_state_by_hand(doc: dict[str, Any]) -> None:
+    # The oracle reads MiniMaxCache's attention layers but not its linear_cache (the lightning state):
+    # parameters and bytes per token against the oracle, the state from its shape [heads, head_dim, head_dim].
+    spec = load_model_spec(_config(doc, "minimax"))
+    assert not spec.unread
+    assert spec.params.total == _oracle_total(doc, "minimax")
+    per_token, fixed = _cache(spec)
+    assert per_token == doc["types"]["minimax"]["cache"]["bytes_per_token"]
+    lightning_layers, heads, head_dim = 16, 32, 128  # layer_types alternate, linear_attention second
+    assert fixed == lightning_layers * heads * head_dim * head_dim * 2  # bf16, as value_states
