@@ -116,6 +116,7 @@ class Family:
     # and the input norm (every layer) and post-attention norm (MoE layers) gated by a low-rank MLP.
     mla_q_gate: bool = False
     gated_norms: bool = False
+    expert_norms: bool = False  # a norm on each routed expert's and on the shared expert's output (Ergo)
     last_o_bias: bool = False  # only the last layer's attention output carries a bias (GPT-NeoX-Japanese)
     # DSA layers whose ``indexer_types`` entry is "shared" reuse the previous indexer's selection:
     # no indexer of their own, no indexer key cached (Hy-V4).
@@ -531,6 +532,22 @@ FAMILIES = MappingProxyType(
         # MiniMax-Text-01: lightning (linear) attention layers holding a heads x head_dim x head_dim state,
         # softmax attention layers, a Mixtral-style MoE.
         "minimax": Family("minimax", arch="layers", linear="lightning", moe="mixtral"),
+        # Ergo: fused q/k/v with per-head q/k norms, sandwich norms, residual gates, ReLU^2 up/down MLPs,
+        # a routed and a shared expert each followed by its own norm.
+        "ergo": Family(
+            "ergo",
+            arch="layers",
+            qk_norm=True,
+            norms_per_layer=4,
+            residual_scales=2,
+            mlp="plain",
+            shared="plain",
+            expert_norms=True,
+            derived=_ro(
+                intermediate_size=("first_dense_intermediate_size",),
+                moe_shared_expert_intermediate_size=("shared_intermediate_size",),
+            ),
+        ),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),
         # Doge: per-head q/k norms, a learned dynamic mask, learned residual scales; CDMoE not modelled.

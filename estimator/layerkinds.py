@@ -139,6 +139,9 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
     if fam.gated_norms:  # fc1 [rank, h] and fc2 [h, rank] per gated norm
         rank = _int(g.cfg, g.model_type, "gated_norm_rank")
         c.add("norms", (len(kinds) + sum(moe_flags)) * 2 * h * rank)
+    if fam.expert_norms:  # [experts, hidden] after the routed experts, [hidden] after the shared one
+        experts = _int(g.cfg, g.model_type, "num_experts", "num_local_experts", "n_routed_experts")
+        c.add("norms", sum(moe_flags) * (experts + 1) * h)
     if fam.last_o_bias:
         c.add("attention", h)
     if g.tied and _flag(g.cfg, "lm_head_bias", fam.lm_head_bias):  # tying shares the weight, not the bias (CTRL)
