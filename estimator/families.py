@@ -116,6 +116,11 @@ class Family:
     # and the input norm (every layer) and post-attention norm (MoE layers) gated by a low-rank MLP.
     mla_q_gate: bool = False
     gated_norms: bool = False
+    # Kolibri 1.1: indexed-attention layers are GQA layers with a weightless indexer; a layer whose
+    # ``kv_source_layers`` entry names another layer reads that layer's keys and values (no k/v weights,
+    # no cache of its own).
+    gqa_indexer: bool = False
+    kv_sharing: bool = False
     expert_norms: bool = False  # a norm on each routed expert's and on the shared expert's output (Ergo)
     last_o_bias: bool = False  # only the last layer's attention output carries a bias (GPT-NeoX-Japanese)
     # DSA layers whose ``indexer_types`` entry is "shared" reuse the previous indexer's selection:
@@ -547,6 +552,20 @@ FAMILIES = MappingProxyType(
                 intermediate_size=("first_dense_intermediate_size",),
                 moe_shared_expert_intermediate_size=("shared_intermediate_size",),
             ),
+        ),
+        # Kolibri 1.1: sandwich norms, sliding and indexed GQA layers, some reading another layer's K/V,
+        # dense MLPs on mlp_only_layers, MoE with an ungated shared expert elsewhere.
+        "kolibri1_1": Family(
+            "kolibri1_1",
+            arch="layers",
+            norms_per_layer=4,
+            qk_norm=True,
+            moe="qwen",
+            shared="qwen",
+            shared_gate=False,
+            gqa_indexer=True,
+            kv_sharing=True,
+            derived=_ro(intermediate_size=("mlp_only_intermediate_size",)),
         ),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),

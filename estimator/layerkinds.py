@@ -32,7 +32,15 @@ def kinds(g: _Geometry, layer_kinds: list[str]) -> list[str]:
     """The layers' kinds once the family's traits are applied (Hy-V4's shared indexers)."""
     from estimator.config import Unmodelled
 
-    if not g.fam.shared_indexers:
+    fam = g.fam
+    if fam.gqa_indexer:
+        layer_kinds = ["full" if k == "dsa" else k for k in layer_kinds]
+    if fam.kv_sharing:
+        sources = g.cfg.get("kv_source_layers")
+        if not isinstance(sources, list) or len(sources) != len(layer_kinds):
+            raise Unmodelled(f"{g.model_type} has kv_source_layers vram does not model.")
+        layer_kinds = ["reuse" if s != i else k for i, (k, s) in enumerate(zip(layer_kinds, sources, strict=True))]
+    if not fam.shared_indexers:
         return layer_kinds
     types = g.cfg.get("indexer_types")
     if not isinstance(types, list) or len(types) != len(layer_kinds) or set(types) - {"full", "shared"}:
@@ -103,7 +111,7 @@ def linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
 
 def block(c: _Counts, g: _Geometry, kind: str, n: int) -> LayerKV:
     """``n`` attention layers of a kind :func:`estimator.config._build_layers` does not build itself."""
-    from estimator.config import Unmodelled, _experts
+    from estimator.config import Unmodelled, _bias_key, _experts, _flag
 
     h, mt = g.hidden, g.model_type
     if kind == "moa":  # JetMoE: shared k/v projections, routed experts of q and o projections
@@ -116,6 +124,17 @@ def block(c: _Counts, g: _Geometry, kind: str, n: int) -> LayerKV:
         c.add("router", n * experts * h)
         c.inactive += n * (experts - topk) * 2 * h * width
         return LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim)
+    if kind == "reuse":  # attention over another layer's keys and values: q, o and the q norm only
+        q_out = g.heads * g.head_dim
+        qkv_bias = _flag(g.cfg, _bias_key(g.fam.qkv_bias), g.fam.qkv_bias)
+        o_bias = _flag(g.cfg, _bias_key(g.fam.o_bias), g.fam.o_bias)
+        c.linear("attention", h, q_out, "column", n, qkv_bias)
+        c.linear("attention", q_out, h, "row", n, o_bias)
+        if g.fam.qk_norm is True:
+            c.add("attention", n * g.head_dim)
+        elif g.fam.qk_norm:
+            raise Unmodelled(f"{mt} shares keys and values under a norm layout vram does not model.")
+        return LayerKV(kind="none")
     raise Unmodelled(f"{mt} has layers of kind {kind!r}, which vram does not model.")
 
 

@@ -25,9 +25,11 @@ EXACT = [
     "diffllama",
     "doge",
     "dots1",
+    "ergo",
     "gpt_neox_japanese",
     "hy_v4",
     "jetmoe",
+    "kolibri1_1",
     "lara_mini",
     "lfm3",
 ]
@@ -130,3 +132,15 @@ def test_minimax_lightning_state_by_hand(doc: dict[str, Any]) -> None:
     assert per_token == doc["types"]["minimax"]["cache"]["bytes_per_token"]
     lightning_layers, heads, head_dim = 16, 32, 128  # layer_types alternate, linear_attention second
     assert fixed == lightning_layers * heads * head_dim * head_dim * 2  # bf16, as value_states
+
+
+def test_kolibri1_1_layers_reading_another_layers_kv_cache_nothing(doc: dict[str, Any]) -> None:
+    cfg = _config(doc, "kolibri1_1")
+    spec = load_model_spec(cfg)
+    sources = cfg["kv_source_layers"]
+    readers = [i for i, s in enumerate(sources) if s != i]
+    assert readers and all(spec.layers[i].kind == "none" for i in readers)
+    # Without the sharing every reader would hold its own k/v projections and k norm.
+    alone = load_model_spec({**cfg, "kv_source_layers": list(range(len(sources)))})
+    h, kv_width, head_dim = 2560, 4 * 128, 128
+    assert alone.params.attention - spec.params.attention == len(readers) * (2 * h * kv_width + head_dim)
