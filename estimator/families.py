@@ -121,6 +121,10 @@ class Family:
     # no cache of its own).
     gqa_indexer: bool = False
     kv_sharing: bool = False
+    # ModernBERT decoder: the first layer has no attention norm (the embedding norm precedes it), and a
+    # prediction head (dense hidden -> hidden, biased per ``classifier_bias``, and a norm) precedes the lm_head.
+    no_first_attn_norm: bool = False
+    prediction_head: bool = False
     expert_norms: bool = False  # a norm on each routed expert's and on the shared expert's output (Ergo)
     last_o_bias: bool = False  # only the last layer's attention output carries a bias (GPT-NeoX-Japanese)
     # DSA layers whose ``indexer_types`` entry is "shared" reuse the previous indexer's selection:
@@ -566,6 +570,18 @@ FAMILIES = MappingProxyType(
             gqa_indexer=True,
             kv_sharing=True,
             derived=_ro(intermediate_size=("mlp_only_intermediate_size",)),
+        ),
+        # ModernBERT decoder (Ettin): LayerNorms biased per norm_bias, an embedding norm, a gated MLP fused in Wi,
+        # sliding and full layers, a prediction head and a tied decoder with its own bias.
+        "modernbert-decoder": Family(
+            "modernbert-decoder",
+            arch="layers",
+            embedding_norm=True,
+            mlp_bias="mlp_bias",
+            lm_head_bias="decoder_bias",
+            no_first_attn_norm=True,
+            prediction_head=True,
+            switches=_ro(norm_bias=_ro(norm_bias=True)),
         ),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),

@@ -161,6 +161,12 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
     if fam.expert_norms:  # [experts, hidden] after the routed experts, [hidden] after the shared one
         experts = _int(g.cfg, g.model_type, "num_experts", "num_local_experts", "n_routed_experts")
         c.add("norms", sum(moe_flags) * (experts + 1) * h)
+    norm = h * (2 if fam.norm_bias else 1)
+    if fam.no_first_attn_norm:  # counted with every layer's norms by the caller
+        c.add("norms", -norm)
+    if fam.prediction_head:
+        c.linear("other", h, h, "none", 1, _flag(g.cfg, "classifier_bias", "config"))
+        c.add("norms", norm)
     if fam.last_o_bias:
         c.add("attention", h)
     if g.tied and _flag(g.cfg, "lm_head_bias", fam.lm_head_bias):  # tying shares the weight, not the bias (CTRL)

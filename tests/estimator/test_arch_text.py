@@ -32,6 +32,7 @@ EXACT = [
     "kolibri1_1",
     "lara_mini",
     "lfm3",
+    "modernbert-decoder",
 ]
 
 
