@@ -583,6 +583,8 @@ FAMILIES = MappingProxyType(
             prediction_head=True,
             switches=_ro(norm_bias=_ro(norm_bias=True)),
         ),
+        # Cosmos3-Edge's text stack: Llama attention and a plain fc1/fc2 (ReLU^2) MLP.
+        "cosmos3_edge_text": Family("cosmos3_edge_text", arch="layers", mlp="plain"),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),
         # Doge: per-head q/k norms, a learned dynamic mask, learned residual scales; CDMoE not modelled.
