@@ -942,6 +942,8 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return _qwen3_vision(c, fam, vc)
     if fam.vision == "kimi_k25":
         return _moonvit(c, fam, vc, text_hidden)
+    if fam.vision in layerkinds.TOWERS:
+        return layerkinds.vision(c, fam, top, vc, text_hidden)
     if fam.vision == "unmodelled":
         if not any(top.get(k) for k in ("vision_config", "audio_config")):
             return None

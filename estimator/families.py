@@ -46,6 +46,7 @@ Vision = Literal[
     "cohere2_vision",
     "kimi_k25",
     "internvl",
+    "siglip2_merger",  # estimator.layerkinds: a SigLIP2 encoder and a patch-merging MLP (Cosmos3-Edge)
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -585,6 +586,16 @@ FAMILIES = MappingProxyType(
         ),
         # Cosmos3-Edge's text stack: Llama attention and a plain fc1/fc2 (ReLU^2) MLP.
         "cosmos3_edge_text": Family("cosmos3_edge_text", arch="layers", mlp="plain"),
+        # Cosmos3-Edge: that text stack, a SigLIP2 tower and a patch merger; images at most the processor's
+        # longest_edge (4096 x 4096 pixels), the size vLLM profiles with.
+        "cosmos3_edge": Family(
+            "cosmos3_edge",
+            arch="layers",
+            mlp="plain",
+            text_key="text_config",
+            vision="siglip2_merger",
+            vision_defaults=_ro(image_size=4096),
+        ),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),
         # Doge: per-head q/k norms, a learned dynamic mask, learned residual scales; CDMoE not modelled.

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from estimator.families import Family
-from estimator.spec import LayerKV
+from estimator.spec import LayerKV, VisionSpec
 
 if TYPE_CHECKING:
     from estimator.config import _Counts, _Geometry
@@ -185,3 +185,35 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
         # before the final norm, the head: hc_fn [m, m*h], hc_base [m], hc_scale [1].
         m = _int(g.cfg, g.model_type, "hc_mult")
         c.add("other", len(kinds) * 2 * (2 * m * m * h + 2 * m + 2) + m * m * h + m + 1)
+
+
+# Vision towers built here (``Family.vision``).
+TOWERS = frozenset({"siglip2_merger"})
+
+
+def vision(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
+    """The vision tower and projector of ``fam`` (one of :data:`TOWERS`)."""
+    from estimator.config import _int
+
+    mt = f"{fam.model_type} vision_config"
+    if fam.vision != "siglip2_merger":
+        raise AssertionError(fam.vision)
+    # SigLIP2: linear patch embedding (bias), a learned grid of num_patches positions, biased attention
+    # and MLP under two LayerNorms per layer, a post-LayerNorm. The merger: LayerNorm (hv), then
+    # spatial_merge_size^2 x hv -> projector_hidden_size -> the text width, biased.
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    patch, positions = _int(vc, mt, "patch_size"), _int(vc, mt, "num_patches")
+    channels, merge = _int(vc, mt, "num_channels", default=3), _int(vc, mt, "spatial_merge_size")
+    block = 4 * (hv * hv + hv) + 2 * hv * inter + inter + hv + 2 * (2 * hv)
+    c.add("vision", channels * patch * patch * hv + hv + positions * hv + layers * block + 2 * hv)
+    width = _int(top, fam.model_type, "projector_hidden_size")
+    c.add("vision", 2 * hv + merge * merge * hv * width + width + width * text_hidden + text_hidden)
+    return VisionSpec(
+        hidden_size=hv,
+        num_layers=layers,
+        intermediate_size=inter,
+        num_heads=heads,
+        image_size=_int(vc, mt, "image_size"),  # the largest image the processor makes (family default)
+        patch_size=patch,
+    )

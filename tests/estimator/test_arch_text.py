@@ -21,6 +21,7 @@ EXACT = [
     "axk1",
     "axk2",
     "bailing_hybrid",
+    "cosmos3_edge",
     "ctrl",
     "diffllama",
     "doge",
@@ -145,3 +146,15 @@ def test_kolibri1_1_layers_reading_another_layers_kv_cache_nothing(doc: dict[str
     alone = load_model_spec({**cfg, "kv_source_layers": list(range(len(sources)))})
     h, kv_width, head_dim = 2560, 4 * 128, 128
     assert alone.params.attention - spec.params.attention == len(readers) * (2 * h * kv_width + head_dim)
+
+
+def test_cosmos3_edge_tower_by_hand(doc: dict[str, Any]) -> None:
+    # SigLIP2: 1152 wide, 27 layers, MLP 4304, 16 px patches, 256 learned positions; merger 4 x 1152 -> 11520 -> 2048.
+    spec = load_model_spec(_config(doc, "cosmos3_edge"))
+    hv, inter = 1152, 4304
+    layer = 4 * (hv * hv + hv) + 2 * hv * inter + inter + hv + 4 * hv
+    tower = 3 * 16 * 16 * hv + hv + 256 * hv + 27 * layer + 2 * hv
+    projector = 2 * hv + 4 * hv * 11520 + 11520 + 11520 * 2048 + 2048
+    assert spec.params.vision == tower + projector
+    breakdown = doc["types"]["cosmos3_edge"]["params"]["MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"]["breakdown"]
+    assert spec.params.vision == breakdown["vision"] + breakdown["projector"]
