@@ -47,6 +47,7 @@ Vision = Literal[
     "kimi_k25",
     "internvl",
     "siglip2_merger",  # estimator.layerkinds: a SigLIP2 encoder and a patch-merging MLP (Cosmos3-Edge)
+    "moonvit_adapter",  # estimator.layerkinds: a MoonViT-style encoder, pixel shuffle, MLP adapter (Muse)
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -595,6 +596,19 @@ FAMILIES = MappingProxyType(
             text_key="text_config",
             vision="siglip2_merger",
             vision_defaults=_ro(image_size=4096),
+        ),
+        # Muse Glimmer's text stack: Gemma 2 sandwich norms, a full sigmoid output gate, weightless q/k norms.
+        "muse_glimmer_text": Family("muse_glimmer_text", arch="layers", norms_per_layer=4, attn_gate=True),
+        # Muse Glimmer: that text stack, a MoonViT-style tower and an MLP adapter; images of at most
+        # max_image_tokens 4096 merged 28-pixel cells (1792 x 1792 pixels).
+        "muse_glimmer": Family(
+            "muse_glimmer",
+            arch="layers",
+            norms_per_layer=4,
+            attn_gate=True,
+            text_key="text_config",
+            vision="moonvit_adapter",
+            vision_defaults=_ro(image_size=1792),
         ),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),

@@ -188,7 +188,7 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
 
 
 # Vision towers built here (``Family.vision``).
-TOWERS = frozenset({"siglip2_merger"})
+TOWERS = frozenset({"siglip2_merger", "moonvit_adapter"})
 
 
 def vision(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
@@ -196,6 +196,8 @@ def vision(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any
     from estimator.config import _int
 
     mt = f"{fam.model_type} vision_config"
+    if fam.vision == "moonvit_adapter":
+        return _moonvit_adapter(c, fam, top, vc, text_hidden)
     if fam.vision != "siglip2_merger":
         raise AssertionError(fam.vision)
     # SigLIP2: linear patch embedding (bias), a learned grid of num_patches positions, biased attention
@@ -209,6 +211,33 @@ def vision(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any
     c.add("vision", channels * patch * patch * hv + hv + positions * hv + layers * block + 2 * hv)
     width = _int(top, fam.model_type, "projector_hidden_size")
     c.add("vision", 2 * hv + merge * merge * hv * width + width + width * text_hidden + text_hidden)
+    return VisionSpec(
+        hidden_size=hv,
+        num_layers=layers,
+        intermediate_size=inter,
+        num_heads=heads,
+        image_size=_int(vc, mt, "image_size"),  # the largest image the processor makes (family default)
+        patch_size=patch,
+    )
+
+
+def _moonvit_adapter(
+    c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any], text_hidden: int
+) -> VisionSpec:
+    """Muse's tower: bias-free linear patches over patch_temporal frames, a learned position grid, pre- and
+    post-LayerNorms around biased attention / MLP blocks; then the merged patches (out_hidden_size) through
+    a bias-free two-layer adapter (projector_hidden_size) and a bias-free projection to the text width."""
+    from estimator.config import _int
+
+    mt = f"{fam.model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    patch, frames = _int(vc, mt, "patch_size"), _int(vc, mt, "patch_temporal")
+    grid = _int(vc, mt, "pos_emb_height") * _int(vc, mt, "pos_emb_width")
+    block = 2 * (2 * hv) + 4 * (hv * hv + hv) + 2 * hv * inter + inter + hv
+    c.add("vision", frames * 3 * patch * patch * hv + grid * hv + 2 * hv + layers * block + 2 * hv)
+    merged, width = _int(top, fam.model_type, "out_hidden_size"), _int(top, fam.model_type, "projector_hidden_size")
+    c.add("vision", merged * width + width * width + width * text_hidden)
     return VisionSpec(
         hidden_size=hv,
         num_layers=layers,

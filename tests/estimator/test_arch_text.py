@@ -34,6 +34,7 @@ EXACT = [
     "lara_mini",
     "lfm3",
     "modernbert-decoder",
+    "muse_glimmer",
 ]
 
 
@@ -158,3 +159,13 @@ def test_cosmos3_edge_tower_by_hand(doc: dict[str, Any]) -> None:
     assert spec.params.vision == tower + projector
     breakdown = doc["types"]["cosmos3_edge"]["params"]["MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"]["breakdown"]
     assert spec.params.vision == breakdown["vision"] + breakdown["projector"]
+
+
+def test_muse_glimmer_tower_by_hand(doc: dict[str, Any]) -> None:
+    # 1536 wide, 50 layers, MLP 8960, 14 px patches over 2 frames, a 32 x 32 position grid;
+    # adapter 6144 -> 4096 -> 4096, projection 4096 -> 6656 (no biases).
+    spec = load_model_spec(_config(doc, "muse_glimmer"))
+    hv, inter = 1536, 8960
+    layer = 4 * hv + 4 * (hv * hv + hv) + 2 * hv * inter + inter + hv
+    tower = 2 * 3 * 14 * 14 * hv + 32 * 32 * hv + 2 * hv + 50 * layer + 2 * hv
+    assert spec.params.vision == tower + 6144 * 4096 + 4096 * 4096 + 4096 * 6656
