@@ -843,12 +843,13 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     if n_moe:
         experts, topk = _experts(g)
         moe_inter = _int(cfg, mt, "moe_intermediate_size", default=g.intermediate)
-        per_expert = (3 if fam.mlp == "gated" else 2) * h * moe_inter
+        eh = layerkinds.expert_width(g)  # the experts' model width: hidden, or a latent width
+        per_expert = (3 if fam.mlp == "gated" else 2) * eh * moe_inter
         if fam.mlp == "gated":
-            _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
+            _gated_mlp(c, "routed_experts", eh, moe_inter, n_moe * experts)
         else:
-            c.linear("routed_experts", h, moe_inter, "column", n_moe * experts)
-            c.linear("routed_experts", moe_inter, h, "row", n_moe * experts)
+            c.linear("routed_experts", eh, moe_inter, "column", n_moe * experts)
+            c.linear("routed_experts", moe_inter, eh, "row", n_moe * experts)
         c.inactive += n_moe * (experts - topk) * per_expert
         # LongCat: the router also scores zero-compute experts (identity outputs, no weights).
         scored = experts + _count(cfg, mt, "zero_expert_num", default=0)

@@ -127,6 +127,9 @@ class Family:
     # prediction head (dense hidden -> hidden, biased per ``classifier_bias``, and a norm) precedes the lm_head.
     no_first_attn_norm: bool = False
     prediction_head: bool = False
+    # Muse Spark: the routed experts work in ``moe_hidden_size``: a projection in (then a norm) and out
+    # (after one norm over the experts' output) around them.
+    moe_latent: bool = False
     expert_norms: bool = False  # a norm on each routed expert's and on the shared expert's output (Ergo)
     last_o_bias: bool = False  # only the last layer's attention output carries a bias (GPT-NeoX-Japanese)
     # DSA layers whose ``indexer_types`` entry is "shared" reuse the previous indexer's selection:
@@ -606,6 +609,23 @@ FAMILIES = MappingProxyType(
             arch="layers",
             norms_per_layer=4,
             attn_gate=True,
+            text_key="text_config",
+            vision="moonvit_adapter",
+            vision_defaults=_ro(image_size=1792),
+        ),
+        # Muse Spark's text stack: Muse Glimmer's attention, three weighted norms and two residual gates per
+        # layer, MoE layers whose experts work in a latent width.
+        "muse_spark_text": Family(
+            "muse_spark_text", arch="layers", norms_per_layer=3, residual_scales=2, attn_gate=True, moe_latent=True
+        ),
+        # Muse Spark: that text stack, Muse Glimmer's tower and a convolutional waveform encoder.
+        "muse_spark": Family(
+            "muse_spark",
+            arch="layers",
+            norms_per_layer=3,
+            residual_scales=2,
+            attn_gate=True,
+            moe_latent=True,
             text_key="text_config",
             vision="moonvit_adapter",
             vision_defaults=_ro(image_size=1792),

@@ -74,6 +74,13 @@ def q_up(c: _Counts, g: _Geometry, q_rank: int, q_out: int, n: int) -> None:
     c.linear("attention", 2 * q_rank, q_out + gate, "column", n)
 
 
+def expert_width(g: _Geometry) -> int:
+    """The width the routed experts read and write: the hidden size, or Muse Spark's latent width."""
+    from estimator.config import _int
+
+    return _int(g.cfg, g.model_type, "moe_hidden_size") if g.fam.moe_latent else g.hidden
+
+
 def linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
     """``n`` fixed-state mixers of a kind :func:`estimator.config._linear_block` does not cover."""
     from estimator.config import Unmodelled, _int
@@ -158,6 +165,11 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
     if fam.gated_norms:  # fc1 [rank, h] and fc2 [h, rank] per gated norm
         rank = _int(g.cfg, g.model_type, "gated_norm_rank")
         c.add("norms", (len(kinds) + sum(moe_flags)) * 2 * h * rank)
+    if fam.moe_latent:  # pre_expert_proj, pre_expert_norm, post_expert_norm, post_expert_proj
+        latent, n_moe = expert_width(g), sum(moe_flags)
+        c.linear("dense_mlp", h, latent, "column", n_moe)
+        c.linear("dense_mlp", latent, h, "row", n_moe)
+        c.add("norms", n_moe * 2 * latent)
     if fam.expert_norms:  # [experts, hidden] after the routed experts, [hidden] after the shared one
         experts = _int(g.cfg, g.model_type, "num_experts", "num_local_experts", "n_routed_experts")
         c.add("norms", sum(moe_flags) * (experts + 1) * h)
@@ -238,6 +250,9 @@ def _moonvit_adapter(
     c.add("vision", frames * 3 * patch * patch * hv + grid * hv + 2 * hv + layers * block + 2 * hv)
     merged, width = _int(top, fam.model_type, "out_hidden_size"), _int(top, fam.model_type, "projector_hidden_size")
     c.add("vision", merged * width + width * width + width * text_hidden)
+    audio = top.get("audio_config")
+    if isinstance(audio, Mapping):
+        c.add("vision", _conv_audio(audio, fam.model_type))
     return VisionSpec(
         hidden_size=hv,
         num_layers=layers,
@@ -246,3 +261,28 @@ def _moonvit_adapter(
         image_size=_int(vc, mt, "image_size"),  # the largest image the processor makes (family default)
         patch_size=patch,
     )
+
+
+def _conv_audio(ac: Mapping[str, Any], model_type: str) -> int:
+    """Muse Spark's waveform encoder, counted with the towers: per stage a biased linear patch embedding
+    and a norm, then ``depths`` blocks of a biased depthwise causal conv, a norm and a biased MLP
+    (``mlp_ratio``); a final norm, a biased projection to ``out_hidden_size`` and its norm."""
+    from estimator.config import Unmodelled, _int
+
+    mt = f"{model_type} audio_config"
+    if ac.get("model_type") != "muse_spark_audio":
+        raise Unmodelled(f"vram does not model the audio tower of {model_type}, so its parameter count is incomplete.")
+    stages = _int(ac, mt, "num_hidden_layers")
+    lists = [ac.get(k) for k in ("hidden_sizes", "patch_sizes", "depths")]
+    if not all(isinstance(x, list) and len(x) == stages for x in lists):
+        raise Unmodelled(f"vram does not model the audio tower of {model_type}, so its parameter count is incomplete.")
+    sizes, patches, depths = (list(x or ()) for x in lists)
+    kernel, out = _int(ac, mt, "conv_kernel_size"), _int(ac, mt, "out_hidden_size")
+    ratio = float(ac.get("mlp_ratio") or 4.0)
+    n, prev = 0, 1
+    for width, patch, depth in zip(sizes, patches, depths, strict=True):
+        inter = int(width * ratio)
+        n += prev * patch * width + width + width  # patch embedding and its norm
+        n += depth * (width * kernel + width + width + 2 * width * inter + inter + width)
+        prev = width
+    return n + prev + prev * out + out + out

@@ -35,6 +35,7 @@ EXACT = [
     "lfm3",
     "modernbert-decoder",
     "muse_glimmer",
+    "muse_spark",
 ]
 
 
@@ -169,3 +170,20 @@ def test_muse_glimmer_tower_by_hand(doc: dict[str, Any]) -> None:
     layer = 4 * hv + 4 * (hv * hv + hv) + 2 * hv * inter + inter + hv
     tower = 2 * 3 * 14 * 14 * hv + 32 * 32 * hv + 2 * hv + 50 * layer + 2 * hv
     assert spec.params.vision == tower + 6144 * 4096 + 4096 * 4096 + 4096 * 6656
+
+
+def test_muse_spark_audio_encoder_by_hand(doc: dict[str, Any]) -> None:
+    # Stages of 256 / 512 / 1024 / 2048 channels, patches 16 / 6 / 5 / 4, two blocks each (kernel 7, MLP x4),
+    # then a norm, a projection to 8192 and its norm.
+    def stage(prev: int, width: int, patch: int) -> int:
+        block = width * 7 + width + width + 2 * width * 4 * width + 4 * width + width
+        return prev * patch * width + 2 * width + 2 * block
+
+    audio = stage(1, 256, 16) + stage(256, 512, 6) + stage(512, 1024, 5) + stage(1024, 2048, 4)
+    audio += 2048 + 2048 * 8192 + 8192 + 8192
+    breakdown = doc["types"]["muse_spark"]["params"]["MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"]["breakdown"]
+    assert audio == breakdown["audio"]
+    spec = load_model_spec(_config(doc, "muse_spark"))
+    glimmer = load_model_spec(_config(doc, "muse_glimmer"))
+    # the same tower and adapter; the projection goes to 8192 wide text instead of 6656
+    assert spec.params.vision - audio - glimmer.params.vision == 4096 * (8192 - 6656)
