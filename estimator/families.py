@@ -48,6 +48,7 @@ Vision = Literal[
     "internvl",
     "siglip2_merger",  # estimator.layerkinds: a SigLIP2 encoder and a patch-merging MLP (Cosmos3-Edge)
     "moonvit_adapter",  # estimator.layerkinds: a MoonViT-style encoder, pixel shuffle, MLP adapter (Muse)
+    "conv_downsampled",  # estimator.layerkinds: a layer-scaled ViT and two stride-2 convolutions (Step 3.7)
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -138,6 +139,8 @@ class Family:
     hyper_connections: bool = False  # ``hc_mult`` residual streams mixed around each block (Hy-V4)
     # Config flags that switch traits on: flag -> the traits it sets when true (LFM3's use_attention_gate).
     switches: MappingProxyType[str, MappingProxyType[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    # Config fields whose value the family's traits assume: field -> the values modelled (others: no verdict).
+    required: MappingProxyType[str, tuple[Any, ...]] = field(default_factory=lambda: MappingProxyType({}))
     # Fields vram reads that the config names otherwise: field -> the config fields whose product it is
     # (CTRL's ``dff`` is the MLP width; GPT-NeoX-Japanese's is hidden_size x intermediate_multiple_size).
     derived: MappingProxyType[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
@@ -629,6 +632,38 @@ FAMILIES = MappingProxyType(
             text_key="text_config",
             vision="moonvit_adapter",
             vision_defaults=_ro(image_size=1792),
+        ),
+        # Step 3.5 (Step-3.7-Flash's text stack): per-head q/k norms and output gate, dense-first MoE with
+        # an ungated shared expert of share_expert_dim.
+        "step3p5": Family(
+            "step3p5",
+            arch="layers",
+            qk_norm=True,
+            head_gate=True,
+            moe="mixtral",
+            shared="qwen",
+            shared_gate=False,
+            required=_ro(gating=(True, "per-head", None)),  # absent: Step3p5Config's default, True
+            # num_local_experts is an alias of n_routed_experts in Step3p5Config (attribute_map)
+            derived=_ro(shared_expert_intermediate_size=("share_expert_dim",), num_local_experts=("n_routed_experts",)),
+            # the legacy per-layer-type override of head counts (newer configs give per_layer_config)
+            unmodelled_flags=("attention_other_setting",),
+        ),
+        # Step-3.7-Flash: that text stack, a ViT downsampled by two convolutions, a linear projector.
+        "step3p7": Family(
+            "step3p7",
+            arch="layers",
+            qk_norm=True,
+            head_gate=True,
+            moe="mixtral",
+            shared="qwen",
+            shared_gate=False,
+            required=_ro(gating=(True, "per-head", None)),
+            derived=_ro(shared_expert_intermediate_size=("share_expert_dim",), num_local_experts=("n_routed_experts",)),
+            # the legacy per-layer-type override of head counts (newer configs give per_layer_config)
+            unmodelled_flags=("attention_other_setting",),
+            text_key="text_config",
+            vision="conv_downsampled",
         ),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),

@@ -20,7 +20,13 @@ if TYPE_CHECKING:
 
 
 def switched(fam: Family, cfg: Mapping[str, Any]) -> Family:
-    """``fam`` with the traits its config flags switch on (``Family.switches``)."""
+    """``fam`` with the traits its config flags switch on (``Family.switches``); a config value the
+    family does not model (``Family.required``) is refused."""
+    from estimator.config import Unmodelled
+
+    for name, values in fam.required.items():
+        if cfg.get(name) not in values:
+            raise Unmodelled(f"{fam.model_type} sets {name}={cfg.get(name)!r}, a layout vram does not model yet.")
     over: dict[str, Any] = {}
     for flag, traits in fam.switches.items():
         if cfg.get(flag):
@@ -200,7 +206,7 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
 
 
 # Vision towers built here (``Family.vision``).
-TOWERS = frozenset({"siglip2_merger", "moonvit_adapter"})
+TOWERS = frozenset({"siglip2_merger", "moonvit_adapter", "conv_downsampled"})
 
 
 def vision(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
@@ -210,6 +216,8 @@ def vision(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any
     mt = f"{fam.model_type} vision_config"
     if fam.vision == "moonvit_adapter":
         return _moonvit_adapter(c, fam, top, vc, text_hidden)
+    if fam.vision == "conv_downsampled":
+        return _conv_downsampled(c, fam, top, vc, text_hidden)
     if fam.vision != "siglip2_merger":
         raise AssertionError(fam.vision)
     # SigLIP2: linear patch embedding (bias), a learned grid of num_patches positions, biased attention
@@ -286,3 +294,26 @@ def _conv_audio(ac: Mapping[str, Any], model_type: str) -> int:
         n += depth * (width * kernel + width + width + 2 * width * inter + inter + width)
         prev = width
     return n + prev + prev * out + out + out
+
+
+def _conv_downsampled(
+    c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any], text_hidden: int
+) -> VisionSpec:
+    """Step 3.7's tower: bias-free conv patches, learned positions for the image grid, a pre-LayerNorm,
+    biased attention / MLP blocks with two layer-scale vectors each; two 3x3 stride-2 convolutions (biased)
+    doubling the width twice; a linear projector (biased per ``projector_bias``) to the text width."""
+    from estimator.config import _int
+
+    mt = f"{fam.model_type} vision_config"
+    hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
+    inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
+    image, patch = _int(vc, mt, "image_size"), _int(vc, mt, "patch_size")
+    channels = _int(vc, mt, "num_channels", default=3)
+    block = 2 * (2 * hv) + 4 * (hv * hv + hv) + 2 * hv * inter + inter + hv + 2 * hv
+    n = channels * patch * patch * hv + (image // patch) ** 2 * hv + 2 * hv + layers * block
+    n += hv * 2 * hv * 9 + 2 * hv + 2 * hv * 4 * hv * 9 + 4 * hv
+    n += 4 * hv * text_hidden + (text_hidden if top.get("projector_bias") else 0)
+    c.add("vision", n)
+    return VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=image, patch_size=patch
+    )

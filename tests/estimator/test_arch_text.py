@@ -187,3 +187,22 @@ def test_muse_spark_audio_encoder_by_hand(doc: dict[str, Any]) -> None:
     glimmer = load_model_spec(_config(doc, "muse_glimmer"))
     # the same tower and adapter; the projection goes to 8192 wide text instead of 6656
     assert spec.params.vision - audio - glimmer.params.vision == 4096 * (8192 - 6656)
+
+
+def test_step3p7_parameters_and_tower_by_hand(doc: dict[str, Any]) -> None:
+    # The oracle's forward failed (no cache to compare); its meta-device count stands.
+    spec = load_model_spec(_config(doc, "step3p7"))
+    assert not spec.unread
+    assert spec.params.total == _oracle_total(doc, "step3p7")
+    # ViT 1536 wide, 47 layers, MLP 8960, 14 px patches of 728 px images; convs 1536 -> 3072 -> 6144 (3x3);
+    # projector 6144 -> 4096 without a bias.
+    hv, inter = 1536, 8960
+    layer = 4 * hv + 4 * (hv * hv + hv) + 2 * hv * inter + inter + hv + 2 * hv
+    tower = 3 * 14 * 14 * hv + 52 * 52 * hv + 2 * hv + 47 * layer
+    convs = hv * 2 * hv * 9 + 2 * hv + 2 * hv * 4 * hv * 9 + 4 * hv
+    assert spec.params.vision == tower + convs + 4 * hv * 4096
+
+
+def test_step3p5_legacy_head_override_is_refused(doc: dict[str, Any]) -> None:
+    text = {**_config(doc, "step3p7")["text_config"], "attention_other_setting": {"num_attention_heads": 96}}
+    assert load_model_spec(text).unread
