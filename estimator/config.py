@@ -1663,7 +1663,8 @@ def _build(
     if not tied:
         head_bias = fam.arch == "phi" or _flag(cfg, "lm_head_bias", fam.lm_head_bias)
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=head_bias)
-    layer_kv, extra = _BUILDERS[fam.arch](c, g)
+    layer_kv, extra = _BUILDERS[fam.arch](c, layerkinds.weight_geometry(g))
+    layer_kv = layerkinds.unrolled(g, layer_kv)  # weights run in cycles: one cache layer per pass
     try:
         vision = _vision(c, fam, config, hidden)
     except Unmodelled as err:  # the text stack is known; the tower is not: say so, no verdict

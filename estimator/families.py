@@ -131,6 +131,9 @@ class Family:
     # Muse Spark: the routed experts work in ``moe_hidden_size``: a projection in (then a norm) and out
     # (after one norm over the experts' output) around them.
     moe_latent: bool = False
+    # HRM-Text: the weights are this many stacks of ``num_layers_per_stack`` layers run in cycles, each pass
+    # a cache layer of its own (num_hidden_layers of them), plus a learned initial state (hidden).
+    weight_stacks: int = 0
     expert_norms: bool = False  # a norm on each routed expert's and on the shared expert's output (Ergo)
     last_o_bias: bool = False  # only the last layer's attention output carries a bias (GPT-NeoX-Japanese)
     # DSA layers whose ``indexer_types`` entry is "shared" reuse the previous indexer's selection:
@@ -664,6 +667,10 @@ FAMILIES = MappingProxyType(
             unmodelled_flags=("attention_other_setting",),
             text_key="text_config",
             vision="conv_downsampled",
+        ),
+        # HRM-Text: two stacks of gated-attention layers with weightless norms, run in cycles.
+        "hrm_text": Family(
+            "hrm_text", arch="layers", attn_gate=True, norms_per_layer=0, final_norm=False, weight_stacks=2
         ),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),

@@ -54,6 +54,27 @@ def kinds(g: _Geometry, layer_kinds: list[str]) -> list[str]:
     return ["mla" if k == "dsa" and t == "shared" else k for k, t in zip(layer_kinds, types, strict=True)]
 
 
+def weight_geometry(g: _Geometry) -> _Geometry:
+    """The geometry whose layers hold weights: the distinct layers where passes reuse them (HRM-Text)."""
+    from estimator.config import _positive
+
+    if not g.fam.weight_stacks:
+        return g
+    per_stack = _positive(g.model_type, "num_layers_per_stack", g.cfg.get("num_layers_per_stack"))
+    return dataclasses.replace(g, layers=g.fam.weight_stacks * per_stack)
+
+
+def unrolled(g: _Geometry, layers: list[LayerKV]) -> list[LayerKV]:
+    """One cache layer per pass over the weights (``num_hidden_layers`` of them), when passes reuse them."""
+    from estimator.config import Unmodelled
+
+    if not g.fam.weight_stacks:
+        return layers
+    if len(set(layers)) != 1:
+        raise Unmodelled(f"{g.model_type} reuses layers of different kinds, which vram does not model.")
+    return [layers[0]] * g.layers
+
+
 def derived(fam: Family, cfg: Mapping[str, Any]) -> Mapping[str, Any]:
     """``cfg`` with the fields the family derives from others (``Family.derived``)."""
     from estimator.config import _int
@@ -185,6 +206,8 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
     if fam.prediction_head:
         c.linear("other", h, h, "none", 1, _flag(g.cfg, "classifier_bias", "config"))
         c.add("norms", norm)
+    if fam.weight_stacks:  # the low-level module's learned initial state
+        c.add("other", h)
     if fam.last_o_bias:
         c.add("attention", h)
     if g.tied and _flag(g.cfg, "lm_head_bias", fam.lm_head_bias):  # tying shares the weight, not the bias (CTRL)

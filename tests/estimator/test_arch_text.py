@@ -28,6 +28,7 @@ EXACT = [
     "dots1",
     "ergo",
     "gpt_neox_japanese",
+    "hrm_text",
     "hy_v4",
     "jetmoe",
     "kolibri1_1",
@@ -206,3 +207,12 @@ def test_step3p7_parameters_and_tower_by_hand(doc: dict[str, Any]) -> None:
 def test_step3p5_legacy_head_override_is_refused(doc: dict[str, Any]) -> None:
     text = {**_config(doc, "step3p7")["text_config"], "attention_other_setting": {"num_attention_heads": 96}}
     assert load_model_spec(text).unread
+
+
+def test_hrm_text_weights_are_two_stacks_run_in_cycles(doc: dict[str, Any]) -> None:
+    # 2 stacks of 16 layers hold the weights; 2 H-cycles x (3 L-cycles + 1) x 16 = 128 passes cache keys/values.
+    spec = load_model_spec(_config(doc, "hrm_text"))
+    h, width, inter = 1536, 12 * 128, 4096
+    layer = 3 * h * width + width * h + h * width + 3 * h * inter  # q, k, v, o, gate; gated MLP
+    assert spec.params.total == 2 * 151808 * h + 32 * layer + h  # embedding, lm_head, layers, z_L_init
+    assert len(spec.layers) == 128 and {layer.kind for layer in spec.layers} == {"full"}
