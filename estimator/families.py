@@ -56,7 +56,8 @@ Bias = bool | str
 # What a decoder layer's mixer is ("layers" arch), by the config's layer_types:
 #   attention: GQA (full, sliding or chunked per layer_types); mla / dsa: DeepSeek latent attention
 #   (dsa adds the lightning indexer); gated_deltanet, kda, mamba2, short_conv: fixed-state mixers
-#   for the layers whose layer_types entry is "linear_attention" / "conv" / "mamba".
+#   for the layers whose layer_types entry is "linear_attention" / "conv" / "mamba"; kda_full_gates (Ling 3's
+#   KDA with full-rank gates) and lightning (MiniMax-Text-01) are built in estimator.layerkinds.
 Attention = Literal["gqa", "mla", "dsa", "moa"]  # moa: mixture of attention experts (JetMoE)
 Linear = Literal["none", "gated_deltanet", "kda", "mamba2", "short_conv", "kda_full_gates", "lightning"]
 # Per-head q/k RMSNorm (head_dim each), or over all heads (olmo2/3, minimax-m2: heads x head_dim).

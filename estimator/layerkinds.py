@@ -1,8 +1,13 @@
-"""Layer kinds and per-layer traits of the "layers" arch beyond the common ones in :mod:`estimator.config`.
+"""Layer kinds, per-layer traits and towers of the "layers" arch beyond the common ones in :mod:`estimator.config`.
 
-:func:`switched` applies a family's config-driven traits; :func:`linear_block` sizes the fixed-state
-mixers that config does not; :func:`extras` adds the per-layer tensors of the traits named in
-:class:`~estimator.families.Family` (differential attention, MoE output norms, MLA output gates).
+The hooks, in the order :mod:`estimator.config` calls them: :func:`switched` applies the traits a config
+switches on (and refuses values a family does not model), :func:`derived` fills fields the config names
+otherwise; :func:`kinds` rewrites layer kinds (shared DSA indexers, layers reading another layer's keys
+and values), :func:`block` and :func:`linear_block` size the kinds config.py does not (mixture of
+attention experts, KDA with full-rank gates, MiniMax's lightning attention), :func:`q_up` and
+:func:`expert_width` vary the latent-attention query and the experts' width, :func:`extras` adds the
+per-layer tensors of the remaining traits of :class:`~estimator.families.Family`; :func:`weight_geometry`
+and :func:`unrolled` handle weights run in cycles, :func:`vision` the towers in :data:`TOWERS`.
 Each count reproduces the tensors transformers builds. Pure: no I/O.
 """
 
@@ -35,7 +40,8 @@ def switched(fam: Family, cfg: Mapping[str, Any]) -> Family:
 
 
 def kinds(g: _Geometry, layer_kinds: list[str]) -> list[str]:
-    """The layers' kinds once the family's traits are applied (Hy-V4's shared indexers)."""
+    """The layers' kinds once the family's traits are applied: Kolibri 1.1's weightless GQA indexers and
+    layers reading another layer's keys and values ("reuse"), Hy-V4's shared indexers ("mla": no indexer)."""
     from estimator.config import Unmodelled
 
     fam = g.fam
