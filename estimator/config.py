@@ -547,8 +547,7 @@ def _build_jamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
     return layers, extra
 
 
-class Unmodelled(ConfigError):
-    """A layer kind or field vram does not model: the spec says so instead of guessing."""
+Unmodelled = layerkinds.Unmodelled  # a layer kind or field vram does not model: the spec says so
 
 
 _LAYER_TYPE_KINDS = {

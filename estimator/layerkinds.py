@@ -17,18 +17,56 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from estimator.families import Family
+from common.errors import ConfigError
+from estimator.families import Bias, Family
 from estimator.spec import LayerKV, VisionSpec
 
 if TYPE_CHECKING:
     from estimator.config import _Counts, _Geometry
 
 
+class Unmodelled(ConfigError):
+    """A layer kind or field vram does not model: the spec says so instead of guessing."""
+
+
+# ---------------------------------------------------------------- config fields (as estimator.config reads them)
+
+
+def _int(cfg: Mapping[str, Any], model_type: str, *names: str, default: int | None = None) -> int:
+    """The first of ``names`` present (not null) as a whole number; absent: ``default``, else an error."""
+    value = next((cfg[n] for n in names if cfg.get(n) is not None), None)
+    if value is None:
+        if default is not None:
+            return default
+        raise ConfigError(f"{model_type} config lacks {names[0]}, which vram needs to size its layers.")
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
+        raise ConfigError(f"{model_type} config has {names[0]}={value!r}; expected a whole number.")
+    return int(value)
+
+
+def _positive(model_type: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 1:
+        raise ConfigError(f"{model_type} config has {name}={value!r}; expected a positive whole number.")
+    return int(value)
+
+
+def _flag(cfg: Mapping[str, Any], rule: Bias, name: str = "attention_bias") -> bool:
+    """A bias flag: fixed by the family, or read from the config field it names ("config": ``name``)."""
+    if isinstance(rule, str):
+        return bool(cfg.get(name if rule == "config" else rule) or False)
+    return bool(rule)
+
+
+def _experts(g: _Geometry) -> tuple[int, int]:
+    """Routed experts and experts per token, by the names estimator.config reads."""
+    e = _int(g.cfg, g.model_type, "num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
+    k = _int(g.cfg, g.model_type, "num_experts_per_tok", "experts_per_token", "num_experts_per_token", "moe_topk")
+    return e, k
+
+
 def switched(fam: Family, cfg: Mapping[str, Any]) -> Family:
     """``fam`` with the traits its config flags switch on (``Family.switches``); a config value the
     family does not model (``Family.required``) is refused."""
-    from estimator.config import Unmodelled
-
     for name, values in fam.required.items():
         if cfg.get(name) not in values:
             raise Unmodelled(f"{fam.model_type} sets {name}={cfg.get(name)!r}, a layout vram does not model yet.")
@@ -42,8 +80,6 @@ def switched(fam: Family, cfg: Mapping[str, Any]) -> Family:
 def kinds(g: _Geometry, layer_kinds: list[str]) -> list[str]:
     """The layers' kinds once the family's traits are applied: Kolibri 1.1's weightless GQA indexers and
     layers reading another layer's keys and values ("reuse"), Hy-V4's shared indexers ("mla": no indexer)."""
-    from estimator.config import Unmodelled
-
     fam = g.fam
     if fam.gqa_indexer:
         layer_kinds = ["full" if k == "dsa" else k for k in layer_kinds]
@@ -62,8 +98,6 @@ def kinds(g: _Geometry, layer_kinds: list[str]) -> list[str]:
 
 def weight_geometry(g: _Geometry) -> _Geometry:
     """The geometry whose layers hold weights: the distinct layers where passes reuse them (HRM-Text)."""
-    from estimator.config import _positive
-
     if not g.fam.weight_stacks:
         return g
     per_stack = _positive(g.model_type, "num_layers_per_stack", g.cfg.get("num_layers_per_stack"))
@@ -72,8 +106,6 @@ def weight_geometry(g: _Geometry) -> _Geometry:
 
 def unrolled(g: _Geometry, layers: list[LayerKV]) -> list[LayerKV]:
     """One cache layer per pass over the weights (``num_hidden_layers`` of them), when passes reuse them."""
-    from estimator.config import Unmodelled
-
     if not g.fam.weight_stacks:
         return layers
     if len(set(layers)) != 1:
@@ -83,8 +115,6 @@ def unrolled(g: _Geometry, layers: list[LayerKV]) -> list[LayerKV]:
 
 def derived(fam: Family, cfg: Mapping[str, Any]) -> Mapping[str, Any]:
     """``cfg`` with the fields the family derives from others (``Family.derived``)."""
-    from estimator.config import _int
-
     if not fam.derived:
         return cfg
     out = dict(cfg)
@@ -98,8 +128,6 @@ def derived(fam: Family, cfg: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def q_up(c: _Counts, g: _Geometry, q_rank: int, q_out: int, n: int) -> None:
     """``n`` latent-attention query up-projections: q_b_proj, or AXK2's fused query and value gate."""
-    from estimator.config import _int
-
     if not g.fam.mla_q_gate:
         c.linear("attention", q_rank, q_out, "column", n)
         return
@@ -109,15 +137,11 @@ def q_up(c: _Counts, g: _Geometry, q_rank: int, q_out: int, n: int) -> None:
 
 def expert_width(g: _Geometry) -> int:
     """The width the routed experts read and write: the hidden size, or Muse Spark's latent width."""
-    from estimator.config import _int
-
     return _int(g.cfg, g.model_type, "moe_hidden_size") if g.fam.moe_latent else g.hidden
 
 
 def linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
     """``n`` fixed-state mixers of a kind :func:`estimator.config._linear_block` does not cover."""
-    from estimator.config import Unmodelled, _int
-
     cfg, mt, h, kind = g.cfg, g.model_type, g.hidden, g.fam.linear
     if kind == "kda_full_gates":  # Ling 3 (bailing_hybrid): Kimi Delta Attention with full-rank f / g gates
         heads, dk = _int(cfg, mt, "linear_num_heads"), _int(cfg, mt, "linear_head_dim")
@@ -151,8 +175,6 @@ def linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
 
 def block(c: _Counts, g: _Geometry, kind: str, n: int) -> LayerKV:
     """``n`` attention layers of a kind :func:`estimator.config._build_layers` does not build itself."""
-    from estimator.config import Unmodelled, _bias_key, _experts, _flag
-
     h, mt = g.hidden, g.model_type
     if kind == "moa":  # JetMoE: shared k/v projections, routed experts of q and o projections
         experts, topk = _experts(g)
@@ -166,8 +188,8 @@ def block(c: _Counts, g: _Geometry, kind: str, n: int) -> LayerKV:
         return LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=g.head_dim)
     if kind == "reuse":  # attention over another layer's keys and values: q, o and the q norm only
         q_out = g.heads * g.head_dim
-        qkv_bias = _flag(g.cfg, _bias_key(g.fam.qkv_bias), g.fam.qkv_bias)
-        o_bias = _flag(g.cfg, _bias_key(g.fam.o_bias), g.fam.o_bias)
+        qkv_bias = _flag(g.cfg, g.fam.qkv_bias)
+        o_bias = _flag(g.cfg, g.fam.o_bias)
         c.linear("attention", h, q_out, "column", n, qkv_bias)
         c.linear("attention", q_out, h, "row", n, o_bias)
         if g.fam.qk_norm is True:
@@ -180,8 +202,6 @@ def block(c: _Counts, g: _Geometry, kind: str, n: int) -> LayerKV:
 
 def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) -> None:
     """The per-layer tensors of the family's extra traits, over the layers ``kinds`` describes."""
-    from estimator.config import _bias_key, _flag, _int
-
     fam, h = g.fam, g.hidden
     attention = sum(k in ("full", "sliding", "chunked") for k in kinds)
     if fam.diff_attention:  # lambda_q1, lambda_k1, lambda_q2, lambda_k2 (the group norm has no weight)
@@ -191,7 +211,7 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
     if fam.moe_bias:
         c.add("routed_experts", sum(moe_flags) * h)
     if fam.dynamic_mask:  # A (one per KV head) and dt_proj (values -> KV heads, biased like q/k/v)
-        bias = _flag(g.cfg, _bias_key(fam.qkv_bias), fam.qkv_bias)
+        bias = _flag(g.cfg, fam.qkv_bias)
         c.add("attention", attention * g.kv_heads)
         c.linear("attention", g.kv_heads * g.head_dim, g.kv_heads, "none", attention, bias)
     c.add("norms", len(kinds) * fam.residual_scales * h)
@@ -210,13 +230,13 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
     if fam.no_first_attn_norm:  # counted with every layer's norms by the caller
         c.add("norms", -norm)
     if fam.prediction_head:
-        c.linear("other", h, h, "none", 1, _flag(g.cfg, "classifier_bias", "config"))
+        c.linear("other", h, h, "none", 1, _flag(g.cfg, "config", "classifier_bias"))
         c.add("norms", norm)
     if fam.weight_stacks:  # the low-level module's learned initial state
         c.add("other", h)
     if fam.last_o_bias:
         c.add("attention", h)
-    if g.tied and _flag(g.cfg, "lm_head_bias", fam.lm_head_bias):  # tying shares the weight, not the bias (CTRL)
+    if g.tied and _flag(g.cfg, fam.lm_head_bias, "lm_head_bias"):  # tying shares the weight, not the bias (CTRL)
         c.add("lm_head", g.vocab)
     latent = sum(k in ("mla", "dsa") for k in kinds)
     if latent and fam.attention != "gqa":
@@ -240,8 +260,6 @@ TOWERS = frozenset({"siglip2_merger", "moonvit_adapter", "conv_downsampled"})
 
 def vision(c: _Counts, fam: Family, top: Mapping[str, Any], vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:
     """The vision tower and projector of ``fam`` (one of :data:`TOWERS`)."""
-    from estimator.config import _int
-
     mt = f"{fam.model_type} vision_config"
     if fam.vision == "moonvit_adapter":
         return _moonvit_adapter(c, fam, top, vc, text_hidden)
@@ -276,8 +294,6 @@ def _moonvit_adapter(
     """Muse's tower: bias-free linear patches over patch_temporal frames, a learned position grid, pre- and
     post-LayerNorms around biased attention / MLP blocks; then the merged patches (out_hidden_size) through
     a bias-free two-layer adapter (projector_hidden_size) and a bias-free projection to the text width."""
-    from estimator.config import _int
-
     mt = f"{fam.model_type} vision_config"
     hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
     inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
@@ -304,8 +320,6 @@ def _conv_audio(ac: Mapping[str, Any], model_type: str) -> int:
     """Muse Spark's waveform encoder, counted with the towers: per stage a biased linear patch embedding
     and a norm, then ``depths`` blocks of a biased depthwise causal conv, a norm and a biased MLP
     (``mlp_ratio``); a final norm, a biased projection to ``out_hidden_size`` and its norm."""
-    from estimator.config import Unmodelled, _int
-
     mt = f"{model_type} audio_config"
     if ac.get("model_type") != "muse_spark_audio":
         raise Unmodelled(f"vram does not model the audio tower of {model_type}, so its parameter count is incomplete.")
@@ -331,8 +345,6 @@ def _conv_downsampled(
     """Step 3.7's tower: bias-free conv patches, learned positions for the image grid, a pre-LayerNorm,
     biased attention / MLP blocks with two layer-scale vectors each; two 3x3 stride-2 convolutions (biased)
     doubling the width twice; a linear projector (biased per ``projector_bias``) to the text width."""
-    from estimator.config import _int
-
     mt = f"{fam.model_type} vision_config"
     hv, layers = _int(vc, mt, "hidden_size"), _int(vc, mt, "num_hidden_layers")
     inter, heads = _int(vc, mt, "intermediate_size"), _int(vc, mt, "num_attention_heads")
