@@ -135,6 +135,15 @@ class Family:
     # HRM-Text: the weights are this many stacks of ``num_layers_per_stack`` layers run in cycles, each pass
     # a cache layer of its own (num_hidden_layers of them), plus a learned initial state (hidden).
     weight_stacks: int = 0
+    # Dory: layer_types alternate attention and "mlp" entries with every layer count doubled (halved as
+    # DoryConfig does); the recurrent section runs n_recurrent_loops times, each loop caching its own
+    # keys and values ("per_loop") or reading the last loop's ("last_loop"); learned per-channel scales:
+    # attn_scales over heads x head_dim per attention, mlp_scales over the MLP width, a logit scale per token.
+    paired_layer_types: bool = False
+    recurrent_loops: bool = False
+    attn_scales: int = 0
+    mlp_scales: int = 0
+    logit_scale: bool = False
     expert_norms: bool = False  # a norm on each routed expert's and on the shared expert's output (Ergo)
     last_o_bias: bool = False  # only the last layer's attention output carries a bias (GPT-NeoX-Japanese)
     # DSA layers whose ``indexer_types`` entry is "shared" reuse the previous indexer's selection:
@@ -672,6 +681,20 @@ FAMILIES = MappingProxyType(
         # HRM-Text: two stacks of gated-attention layers with weightless norms, run in cycles.
         "hrm_text": Family(
             "hrm_text", arch="layers", attn_gate=True, norms_per_layer=0, final_norm=False, weight_stacks=2
+        ),
+        # Dory: nGPT-style weightless L2 norms, a gated attention output, learned scales, looped middle layers.
+        "dory": Family(
+            "dory",
+            arch="layers",
+            attn_gate=True,
+            norms_per_layer=0,
+            final_norm=False,
+            residual_scales=2,
+            attn_scales=2,
+            mlp_scales=2,
+            logit_scale=True,
+            paired_layer_types=True,
+            recurrent_loops=True,
         ),
         # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
         "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),

@@ -106,6 +106,8 @@ def weight_geometry(g: _Geometry) -> _Geometry:
 
 def unrolled(g: _Geometry, layers: list[LayerKV]) -> list[LayerKV]:
     """One cache layer per pass over the weights (``num_hidden_layers`` of them), when passes reuse them."""
+    if g.fam.recurrent_loops:
+        return _looped(g, layers)
     if not g.fam.weight_stacks:
         return layers
     if len(set(layers)) != 1:
@@ -113,8 +115,43 @@ def unrolled(g: _Geometry, layers: list[LayerKV]) -> list[LayerKV]:
     return [layers[0]] * g.layers
 
 
+def _looped(g: _Geometry, layers: list[LayerKV]) -> list[LayerKV]:
+    """Dory: the recurrent layers' caches again for every further loop ("per_loop"), or readers holding
+    nothing ("last_loop"), after the layers' own."""
+    mt = g.model_type
+    start, count = _int(g.cfg, mt, "n_input_layers"), _int(g.cfg, mt, "n_recurrent_layers")
+    loops = _positive(mt, "n_recurrent_loops", g.cfg.get("n_recurrent_loops"))
+    mode = g.cfg.get("recurrent_kv_cache_mode", "per_loop")
+    if start + count > len(layers):
+        raise ConfigError(f"{mt} config has more input and recurrent layers than layers.")
+    if mode == "per_loop":
+        return layers + layers[start : start + count] * (loops - 1)
+    if mode == "last_loop":
+        return layers + [LayerKV(kind="none")] * count
+    raise Unmodelled(f"{mt} sets recurrent_kv_cache_mode={mode!r}, which vram does not model.")
+
+
+def _unpaired(cfg: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Dory's saved layer_types: (attention, "mlp") pairs, every count doubled; halved as DoryConfig does."""
+    types = cfg.get("layer_types")
+    if not isinstance(types, list) or "mlp" not in types:
+        return cfg
+    out = {**cfg, "layer_types": types[::2]}
+    for name in ("num_hidden_layers", "n_input_layers", "n_output_layers", "n_recurrent_layers"):
+        if isinstance(cfg.get(name), int):
+            out[name] = cfg[name] // 2
+    return out
+
+
 def derived(fam: Family, cfg: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``cfg`` with the fields the family derives from others (``Family.derived``)."""
+    """``cfg`` with the fields the family derives from others (``Family.derived``), and Dory's layer
+    counts as its config class reads them."""
+    if fam.paired_layer_types:
+        cfg = _unpaired(cfg)
+        if cfg.get("n_recurrent_layers") is None:
+            layers = _int(cfg, fam.model_type, "num_hidden_layers")
+            ends = _int(cfg, fam.model_type, "n_input_layers") + _int(cfg, fam.model_type, "n_output_layers")
+            cfg = {**cfg, "n_recurrent_layers": layers - ends}
     if not fam.derived:
         return cfg
     out = dict(cfg)
@@ -232,6 +269,10 @@ def extras(c: _Counts, g: _Geometry, kinds: list[str], moe_flags: list[bool]) ->
     if fam.prediction_head:
         c.linear("other", h, h, "none", 1, _flag(g.cfg, "config", "classifier_bias"))
         c.add("norms", norm)
+    c.add("attention", attention * fam.attn_scales * g.heads * g.head_dim)
+    c.add("dense_mlp", (len(kinds) - sum(moe_flags)) * fam.mlp_scales * g.intermediate)
+    if fam.logit_scale:
+        c.add("lm_head", g.vocab)
     if fam.weight_stacks:  # the low-level module's learned initial state
         c.add("other", h)
     if fam.last_o_bias:

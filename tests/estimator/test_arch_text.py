@@ -25,6 +25,7 @@ EXACT = [
     "ctrl",
     "diffllama",
     "doge",
+    "dory",
     "dots1",
     "ergo",
     "gpt_neox_japanese",
@@ -216,3 +217,13 @@ def test_hrm_text_weights_are_two_stacks_run_in_cycles(doc: dict[str, Any]) -> N
     layer = 3 * h * width + width * h + h * width + 3 * h * inter  # q, k, v, o, gate; gated MLP
     assert spec.params.total == 2 * 151808 * h + 32 * layer + h  # embedding, lm_head, layers, z_L_init
     assert len(spec.layers) == 128 and {layer.kind for layer in spec.layers} == {"full"}
+
+
+def test_dory_caches_every_loop_of_its_recurrent_layers(doc: dict[str, Any]) -> None:
+    # The saved config counts (attention, MLP) pairs: 72 entries are 36 layers, 8 input, 20 recurrent, 8 output.
+    cfg = _config(doc, "dory")
+    per_loop = load_model_spec(cfg)
+    assert len(per_loop.layers) == 36 + 20  # the second loop caches its own keys and values
+    last_loop = load_model_spec({**cfg, "recurrent_kv_cache_mode": "last_loop"})
+    assert [layer.kind for layer in last_loop.layers[36:]] == ["none"] * 20
+    assert per_loop.params.total == last_loop.params.total
