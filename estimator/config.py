@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.errors import ConfigError
-from estimator import archconfig, special, structure, towers, towers_mm
+from estimator import archconfig, layerkinds, special, structure, towers, towers_mm
 from estimator.families import UNKNOWN, UNMODELLED, Family, family
 from estimator.spec import (
     DTYPE_BYTES,
@@ -548,8 +548,7 @@ def _build_jamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
     return layers, extra
 
 
-class Unmodelled(ConfigError):
-    """A layer kind or field vram does not model: the spec says so instead of guessing."""
+Unmodelled = layerkinds.Unmodelled  # a layer kind or field vram does not model: the spec says so
 
 
 _LAYER_TYPE_KINDS = {
@@ -576,7 +575,7 @@ def _layer_kinds(g: _Geometry) -> list[str]:
         return ["full" if i in attn else "linear" for i in range(g.layers)]
     if types is None:
         kinds = _attention_kinds(g)
-        return ["mla" if g.fam.attention == "mla" and k == "full" else k for k in kinds]
+        return [g.fam.attention if g.fam.attention in ("mla", "moa") and k == "full" else k for k in kinds]
     if len(types) != g.layers:
         raise ConfigError(f"{g.model_type} config lists {len(types)} layer_types for {g.layers} layers.")
     kinds = []
@@ -647,7 +646,7 @@ def _mla_block(c: _Counts, g: _Geometry, n: int, indexed: bool) -> LayerKV:
     else:
         c.linear("attention", h, int(q_rank), "none", n)  # q_a_proj (replicated in vLLM)
         c.add("attention", n * int(q_rank))  # q_a_layernorm
-        c.linear("attention", int(q_rank), q_out, "column", n)  # q_b_proj
+        layerkinds.q_up(c, g, int(q_rank), q_out, n)  # q_b_proj (or a fused query and gate projection)
     c.linear("attention", h, kv_rank + rope, "none", n)  # kv_a_proj_with_mqa
     c.add("attention", n * kv_rank)  # kv_a_layernorm
     c.linear("attention", kv_rank, heads * (nope + v_dim), "column", n)  # kv_b_proj
@@ -737,7 +736,7 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         c.add("other", n * h * kernel)
         c.linear("other", h, h, "row", n, bias)
         return LayerKV(kind="state", mixer="short_conv", conv_channels=h, conv_kernel=kernel, state_elements=h * kernel)
-    raise Unmodelled(f"{mt} has linear-attention layers of a kind vram does not model.")
+    return layerkinds.linear_block(c, g, n)
 
 
 def _ff_width(g: _Geometry) -> int:
@@ -806,7 +805,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     for flag in fam.unmodelled_flags:
         if cfg.get(flag):
             raise Unmodelled(f"{mt} sets {flag}, a layout vram does not model yet.")
-    kinds = _layer_kinds(g)
+    kinds = layerkinds.kinds(g, _layer_kinds(g))
     counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
     built: dict[str, LayerKV] = {}
     geometry = [_layer_geometry(g, i, kind) for i, kind in enumerate(kinds)]
@@ -823,7 +822,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
             # LongCat-Flash: two attention sub-layers per layer, two latents cached (not split by TP)
             built[kind] = layer.model_copy(update={"kv_heads": fam.sublayers}) if fam.sublayers > 1 else layer
         else:
-            built[kind] = _linear_block(c, g, n)
+            built[kind] = _linear_block(c, g, n) if kind == "linear" else layerkinds.block(c, g, kind, n)
     if fam.single_block:  # each layer is one block: a mixer, an MLP or an MoE (Nemotron-H)
         flags = [k == "ffn_moe" for k in kinds]
         n_dense = kinds.count("ffn")
@@ -846,12 +845,13 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     if n_moe:
         experts, topk = _experts(g)
         moe_inter = _int(cfg, mt, "moe_intermediate_size", default=g.intermediate)
-        per_expert = (3 if fam.mlp == "gated" else 2) * h * moe_inter
+        eh = layerkinds.expert_width(g)  # the experts' model width: hidden, or a latent width
+        per_expert = (3 if fam.mlp == "gated" else 2) * eh * moe_inter
         if fam.mlp == "gated":
-            _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
+            _gated_mlp(c, "routed_experts", eh, moe_inter, n_moe * experts)
         else:
-            c.linear("routed_experts", h, moe_inter, "column", n_moe * experts)
-            c.linear("routed_experts", moe_inter, h, "row", n_moe * experts)
+            c.linear("routed_experts", eh, moe_inter, "column", n_moe * experts)
+            c.linear("routed_experts", moe_inter, eh, "row", n_moe * experts)
         c.inactive += n_moe * (experts - topk) * per_expert
         # LongCat: the router also scores zero-compute experts (identity outputs, no weights).
         scored = experts + _count(cfg, mt, "zero_expert_num", default=0)
@@ -896,6 +896,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         c.add("other", positions * h)
     if fam.per_layer_inputs:
         _per_layer_inputs(c, g)
+    layerkinds.extras(c, g, kinds, flags)
     parallel = _linear_block(c, g, g.layers) if fam.parallel_mamba else None
     layers = []
     for kind, gi in zip(kinds, geometry, strict=True):
@@ -963,6 +964,8 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return spec
     if fam.vision == "special":  # a tower sized with its family's own builder
         return special.vision(c, fam, vc, text_hidden)
+    if fam.vision in layerkinds.TOWERS:
+        return layerkinds.vision(c, fam, top, vc, text_hidden)
     if fam.vision == "unmodelled":
         if not any(top.get(k) for k in ("vision_config", "audio_config")):
             return None
@@ -1624,7 +1627,8 @@ def _build(
     safetensors: SafetensorsInfo | None,
 ) -> ModelSpec:
     warnings = list(warnings)
-    cfg = _text_config(config, fam)
+    fam = layerkinds.switched(fam, _text_config(config, fam))
+    cfg = layerkinds.derived(fam, _text_config(config, fam))
     if fam.sliding in ("all_if_window", "qwen2") and "sliding_window" not in cfg:
         cfg = {**cfg, "sliding_window": None}
     if fam is UNKNOWN:
@@ -1699,7 +1703,8 @@ def _build(
     if not tied:
         head_bias = fam.arch == "phi" or _flag(cfg, "lm_head_bias", fam.lm_head_bias)
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=head_bias)
-    layer_kv, extra = _BUILDERS[fam.arch](c, g)
+    layer_kv, extra = _BUILDERS[fam.arch](c, layerkinds.weight_geometry(g))
+    layer_kv = layerkinds.unrolled(g, layer_kv)  # weights run in cycles: one cache layer per pass
     if fam.arch == "special":
         warnings.extend(special.notes(g, DTYPE_BYTES[dtype]))
     try:

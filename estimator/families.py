@@ -67,6 +67,9 @@ Vision = Literal[
     "moss",
     "janus",
     "gemma4",
+    "siglip2_merger",  # estimator.layerkinds: a SigLIP2 encoder and a patch-merging MLP (Cosmos3-Edge)
+    "moonvit_adapter",  # estimator.layerkinds: a MoonViT-style encoder, pixel shuffle, MLP adapter (Muse)
+    "conv_downsampled",  # estimator.layerkinds: a layer-scaled ViT and two stride-2 convolutions (Step 3.7)
 ]
 # ``attention_bias`` handling: False (never), True (q/k/v always, e.g. qwen2), "config" (q/k/v/o
 # follow ``attention_bias``, llama-style), or the name of the config field that decides it.
@@ -74,9 +77,10 @@ Bias = bool | str
 # What a decoder layer's mixer is ("layers" arch), by the config's layer_types:
 #   attention: GQA (full, sliding or chunked per layer_types); mla / dsa: DeepSeek latent attention
 #   (dsa adds the lightning indexer); gated_deltanet, kda, mamba2, short_conv: fixed-state mixers
-#   for the layers whose layer_types entry is "linear_attention" / "conv" / "mamba".
-Attention = Literal["gqa", "mla", "dsa"]
-Linear = Literal["none", "gated_deltanet", "kda", "mamba2", "short_conv"]
+#   for the layers whose layer_types entry is "linear_attention" / "conv" / "mamba"; kda_full_gates (Ling 3's
+#   KDA with full-rank gates) and lightning (MiniMax-Text-01) are built in estimator.layerkinds.
+Attention = Literal["gqa", "mla", "dsa", "moa"]  # moa: mixture of attention experts (JetMoE)
+Linear = Literal["none", "gated_deltanet", "kda", "mamba2", "short_conv", "kda_full_gates", "lightning"]
 # Per-head q/k RMSNorm (head_dim each), or over all heads (olmo2/3, minimax-m2: heads x head_dim).
 QKNorm = bool | Literal["full"]
 
@@ -131,6 +135,53 @@ class Family:
     dense_width: str | None = None  # config field of the dense MLP width, where intermediate_size is the experts'
     # Config flags that switch on a structure vram does not model: set, the spec says so (no verdict).
     unmodelled_flags: tuple[str, ...] = ()
+    # ---- traits built by estimator.layerkinds
+    diff_attention: bool = False  # differential attention: four lambda vectors of head_dim per layer (DiffLlama)
+    moe_norm: bool = False  # a norm on each MoE block's output (A.X-K1)
+    moe_bias: bool = False  # a bias (hidden) on each MoE block's output (JetMoE)
+    dynamic_mask: bool = False  # Doge: a learned A per KV head and dt_proj from the values to the KV heads
+    residual_scales: int = 0  # learned per-channel residual scales (hidden each) per layer (Doge: 2)
+    # AXK2: q_b_proj fused with a sigmoid value gate (from 2 x q_lora_rank to heads x (qk + v) head dims),
+    # and the input norm (every layer) and post-attention norm (MoE layers) gated by a low-rank MLP.
+    mla_q_gate: bool = False
+    gated_norms: bool = False
+    # Kolibri 1.1: indexed-attention layers are GQA layers with a weightless indexer; a layer whose
+    # ``kv_source_layers`` entry names another layer reads that layer's keys and values (no k/v weights,
+    # no cache of its own).
+    gqa_indexer: bool = False
+    kv_sharing: bool = False
+    # ModernBERT decoder: the first layer has no attention norm (the embedding norm precedes it), and a
+    # prediction head (dense hidden -> hidden, biased per ``classifier_bias``, and a norm) precedes the lm_head.
+    no_first_attn_norm: bool = False
+    prediction_head: bool = False
+    # Muse Spark: the routed experts work in ``moe_hidden_size``: a projection in (then a norm) and out
+    # (after one norm over the experts' output) around them.
+    moe_latent: bool = False
+    # HRM-Text: the weights are this many stacks of ``num_layers_per_stack`` layers run in cycles, each pass
+    # a cache layer of its own (num_hidden_layers of them), plus a learned initial state (hidden).
+    weight_stacks: int = 0
+    # Dory: layer_types alternate attention and "mlp" entries with every layer count doubled (halved as
+    # DoryConfig does); the recurrent section runs n_recurrent_loops times, each loop caching its own
+    # keys and values ("per_loop") or reading the last loop's ("last_loop"); learned per-channel scales:
+    # attn_scales over heads x head_dim per attention, mlp_scales over the MLP width, a logit scale per token.
+    paired_layer_types: bool = False
+    recurrent_loops: bool = False
+    attn_scales: int = 0
+    mlp_scales: int = 0
+    logit_scale: bool = False
+    expert_norms: bool = False  # a norm on each routed expert's and on the shared expert's output (Ergo)
+    last_o_bias: bool = False  # only the last layer's attention output carries a bias (GPT-NeoX-Japanese)
+    # DSA layers whose ``indexer_types`` entry is "shared" reuse the previous indexer's selection:
+    # no indexer of their own, no indexer key cached (Hy-V4).
+    shared_indexers: bool = False
+    hyper_connections: bool = False  # ``hc_mult`` residual streams mixed around each block (Hy-V4)
+    # Config flags that switch traits on: flag -> the traits it sets when true (LFM3's use_attention_gate).
+    switches: MappingProxyType[str, MappingProxyType[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    # Config fields whose value the family's traits assume: field -> the values modelled (others: no verdict).
+    required: MappingProxyType[str, tuple[Any, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # Fields vram reads that the config names otherwise: field -> the config fields whose product it is
+    # (CTRL's ``dff`` is the MLP width; GPT-NeoX-Japanese's is hidden_size x intermediate_multiple_size).
+    derived: MappingProxyType[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _ro(**kw: Any) -> MappingProxyType[str, Any]:
@@ -491,6 +542,237 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
             "gpt_neox", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True
         ),
         "xglm": Family("xglm", arch="layers", qkv_bias=True, o_bias=True, norm_bias=True, mlp="plain", mlp_bias=True),
+    }
+)
+
+# ---- text types (layer kinds)
+# Each entry names the model it serves; what the config does not say.
+FAMILIES = MappingProxyType(
+    {
+        **FAMILIES,
+        # dots.llm1: per-head q/k norms, DeepSeek-style dense-first MoE with shared experts.
+        "dots1": Family("dots1", arch="layers", qk_norm=True, moe="deepseek", shared="deepseek"),
+        # DiffLlama: Llama with differential attention (two softmax maps, four lambda vectors per layer).
+        "diffllama": Family("diffllama", arch="layers", diff_attention=True),
+        # LFM3: LFM2's short convolutions and attention, with a per-head output gate and sandwich norms
+        # where the config switches them on.
+        "lfm3": Family(
+            "lfm3",
+            arch="layers",
+            qk_norm=True,
+            linear="short_conv",
+            switches=_ro(use_attention_gate=_ro(head_gate=True), use_sandwich_norm=_ro(norms_per_layer=4)),
+        ),
+        # A.X-K1: DeepSeek-V3 with a norm on each MoE block's output.
+        "axk1": Family("axk1", arch="layers", attention="mla", shared="deepseek", moe_norm=True),
+        # Ling 3 (bailing_hybrid): KDA layers with full-rank gates, MLA layers with a per-head output gate.
+        "bailing_hybrid": Family(
+            "bailing_hybrid",
+            arch="layers",
+            attention="mla",
+            linear="kda_full_gates",
+            head_gate=True,
+            shared="deepseek",
+            unmodelled_flags=("attention_bias",),
+        ),
+        # Hy-V4: DSA with shared indexers, a full sigmoid output gate and sinks on every attention layer,
+        # hyper-connections, dense-first MoE with shared experts.
+        "hy_v4": Family(
+            "hy_v4",
+            arch="layers",
+            attention="dsa",
+            attn_gate=True,
+            sinks=True,
+            shared="deepseek",
+            shared_indexers=True,
+            hyper_connections=True,
+            unmodelled_flags=("attention_bias",),
+        ),
+        # Lara-Mini: Qwen3.5 gated DeltaNet layers, sliding and full attention, Flint's MoE (ungated shared expert).
+        "lara_mini": Family(
+            "lara_mini",
+            arch="layers",
+            qk_norm=True,
+            linear="gated_deltanet",
+            moe="qwen",
+            shared="qwen",
+            shared_gate=False,
+        ),
+        # CTRL: biased q/k/v/o and fc MLP, LayerNorms, sinusoidal positions, a biased lm_head tied to the embedding.
+        "ctrl": Family(
+            "ctrl",
+            arch="layers",
+            qkv_bias=True,
+            o_bias=True,
+            mlp="plain",
+            mlp_bias=True,
+            norm_bias=True,
+            lm_head_bias=True,
+            derived=_ro(intermediate_size=("dff",)),
+        ),
+        # GPT-NeoX-Japanese: fused bias-free q/k/v, a bias on the last layer's attention output only,
+        # LayerNorms, a bias-free up/down MLP of hidden_size x intermediate_multiple_size.
+        "gpt_neox_japanese": Family(
+            "gpt_neox_japanese",
+            arch="layers",
+            norm_bias=True,
+            mlp="plain",
+            last_o_bias=True,
+            derived=_ro(intermediate_size=("hidden_size", "intermediate_multiple_size")),
+        ),
+        # A.X-K2: DSA with a fused query / output-gate projection, low-rank gated norms, DeepSeek MoE.
+        "axk2": Family(
+            "axk2",
+            arch="layers",
+            attention="dsa",
+            shared="deepseek",
+            mla_q_gate=True,
+            gated_norms=True,
+            unmodelled_flags=("attention_bias",),
+        ),
+        # MiniMax-Text-01: lightning (linear) attention layers holding a heads x head_dim x head_dim state,
+        # softmax attention layers, a Mixtral-style MoE.
+        "minimax": Family("minimax", arch="layers", linear="lightning", moe="mixtral"),
+        # Ergo: fused q/k/v with per-head q/k norms, sandwich norms, residual gates, ReLU^2 up/down MLPs,
+        # a routed and a shared expert each followed by its own norm.
+        "ergo": Family(
+            "ergo",
+            arch="layers",
+            qk_norm=True,
+            norms_per_layer=4,
+            residual_scales=2,
+            mlp="plain",
+            shared="plain",
+            expert_norms=True,
+            derived=_ro(
+                intermediate_size=("first_dense_intermediate_size",),
+                moe_shared_expert_intermediate_size=("shared_intermediate_size",),
+            ),
+        ),
+        # Kolibri 1.1: sandwich norms, sliding and indexed GQA layers, some reading another layer's K/V,
+        # dense MLPs on mlp_only_layers, MoE with an ungated shared expert elsewhere.
+        "kolibri1_1": Family(
+            "kolibri1_1",
+            arch="layers",
+            norms_per_layer=4,
+            qk_norm=True,
+            moe="qwen",
+            shared="qwen",
+            shared_gate=False,
+            gqa_indexer=True,
+            kv_sharing=True,
+            derived=_ro(intermediate_size=("mlp_only_intermediate_size",)),
+        ),
+        # ModernBERT decoder (Ettin): LayerNorms biased per norm_bias, an embedding norm, a gated MLP fused in Wi,
+        # sliding and full layers, a prediction head and a tied decoder with its own bias.
+        "modernbert-decoder": Family(
+            "modernbert-decoder",
+            arch="layers",
+            embedding_norm=True,
+            mlp_bias="mlp_bias",
+            lm_head_bias="decoder_bias",
+            no_first_attn_norm=True,
+            prediction_head=True,
+            switches=_ro(norm_bias=_ro(norm_bias=True)),
+        ),
+        # Cosmos3-Edge's text stack: Llama attention and a plain fc1/fc2 (ReLU^2) MLP.
+        "cosmos3_edge_text": Family("cosmos3_edge_text", arch="layers", mlp="plain"),
+        # Cosmos3-Edge: that text stack, a SigLIP2 tower and a patch merger; images at most the processor's
+        # longest_edge (4096 x 4096 pixels), the size vLLM profiles with.
+        "cosmos3_edge": Family(
+            "cosmos3_edge",
+            arch="layers",
+            mlp="plain",
+            text_key="text_config",
+            vision="siglip2_merger",
+            vision_defaults=_ro(image_size=4096),
+        ),
+        # Muse Glimmer's text stack: Gemma 2 sandwich norms, a full sigmoid output gate, weightless q/k norms.
+        "muse_glimmer_text": Family("muse_glimmer_text", arch="layers", norms_per_layer=4, attn_gate=True),
+        # Muse Glimmer: that text stack, a MoonViT-style tower and an MLP adapter; images of at most
+        # max_image_tokens 4096 merged 28-pixel cells (1792 x 1792 pixels).
+        "muse_glimmer": Family(
+            "muse_glimmer",
+            arch="layers",
+            norms_per_layer=4,
+            attn_gate=True,
+            text_key="text_config",
+            vision="moonvit_adapter",
+            vision_defaults=_ro(image_size=1792),
+        ),
+        # Muse Spark's text stack: Muse Glimmer's attention, three weighted norms and two residual gates per
+        # layer, MoE layers whose experts work in a latent width.
+        "muse_spark_text": Family(
+            "muse_spark_text", arch="layers", norms_per_layer=3, residual_scales=2, attn_gate=True, moe_latent=True
+        ),
+        # Muse Spark: that text stack, Muse Glimmer's tower and a convolutional waveform encoder.
+        "muse_spark": Family(
+            "muse_spark",
+            arch="layers",
+            norms_per_layer=3,
+            residual_scales=2,
+            attn_gate=True,
+            moe_latent=True,
+            text_key="text_config",
+            vision="moonvit_adapter",
+            vision_defaults=_ro(image_size=1792),
+        ),
+        # Step 3.5 (Step-3.7-Flash's text stack): per-head q/k norms and output gate, dense-first MoE with
+        # an ungated shared expert of share_expert_dim.
+        "step3p5": Family(
+            "step3p5",
+            arch="layers",
+            qk_norm=True,
+            head_gate=True,
+            moe="mixtral",
+            shared="qwen",
+            shared_gate=False,
+            required=_ro(gating=(True, "per-head", None)),  # absent: Step3p5Config's default, True
+            # num_local_experts is an alias of n_routed_experts in Step3p5Config (attribute_map)
+            derived=_ro(shared_expert_intermediate_size=("share_expert_dim",), num_local_experts=("n_routed_experts",)),
+            # the legacy per-layer-type override of head counts (newer configs give per_layer_config)
+            unmodelled_flags=("attention_other_setting",),
+        ),
+        # Step-3.7-Flash: that text stack, a ViT downsampled by two convolutions, a linear projector.
+        "step3p7": Family(
+            "step3p7",
+            arch="layers",
+            qk_norm=True,
+            head_gate=True,
+            moe="mixtral",
+            shared="qwen",
+            shared_gate=False,
+            required=_ro(gating=(True, "per-head", None)),
+            derived=_ro(shared_expert_intermediate_size=("share_expert_dim",), num_local_experts=("n_routed_experts",)),
+            # the legacy per-layer-type override of head counts (newer configs give per_layer_config)
+            unmodelled_flags=("attention_other_setting",),
+            text_key="text_config",
+            vision="conv_downsampled",
+        ),
+        # HRM-Text: two stacks of gated-attention layers with weightless norms, run in cycles.
+        "hrm_text": Family(
+            "hrm_text", arch="layers", attn_gate=True, norms_per_layer=0, final_norm=False, weight_stacks=2
+        ),
+        # Dory: nGPT-style weightless L2 norms, a gated attention output, learned scales, looped middle layers.
+        "dory": Family(
+            "dory",
+            arch="layers",
+            attn_gate=True,
+            norms_per_layer=0,
+            final_norm=False,
+            residual_scales=2,
+            attn_scales=2,
+            mlp_scales=2,
+            logit_scale=True,
+            paired_layer_types=True,
+            recurrent_loops=True,
+        ),
+        # JetMoE: mixture-of-attention (q/o experts over shared k/v) and a gated MoE with an output bias.
+        "jetmoe": Family("jetmoe", arch="layers", attention="moa", moe="mixtral", moe_bias=True),
+        # Doge: per-head q/k norms, a learned dynamic mask, learned residual scales; CDMoE not modelled.
+        "doge": Family(
+            "doge", arch="layers", qk_norm=True, dynamic_mask=True, residual_scales=2, unmodelled_flags=("is_moe",)
+        ),
     }
 )
 
