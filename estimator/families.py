@@ -956,6 +956,15 @@ FAMILIES = MappingProxyType(
         "apertus1p5": _composite("apertus1p5", "apertus1p5_text", "merger"),
         # Gemma 4 unified: an encoder-free patch embedder and raw audio frames, each into one linear.
         "gemma4_unified": _composite("gemma4_unified", "gemma4_unified_text", "gemma4"),
+        # ---- stacks unlike any decoder family, built in estimator.stacks
+        # X-MOD (facebook/xmod-base): RoBERTa layers with one adapter per language.
+        "xmod": Family("xmod", arch="special", tie_default=True),
+        # CPM-Ant 10B (openbmb/cpm-ant-10b): learned prompt tokens cached with every sequence.
+        "cpmant": Family("cpmant", arch="special"),
+        # XLNet (xlnet/xlnet-large-cased): its cache is each layer's hidden-state memory.
+        "xlnet": Family("xlnet", arch="special", tie_default=True),
+        # xLSTM 7B (NX-AI/xLSTM-7b): mLSTM blocks with a fixed matrix-memory state.
+        "xlstm": Family("xlstm", arch="special"),
     }
 )
 

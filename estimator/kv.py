@@ -46,8 +46,11 @@ def _heads_per_gpu(layer: LayerKV, gpus: int) -> int:
 def _layer_bytes_per_token(layer: LayerKV, dtype_bytes: int, gpus: int) -> int:
     if layer.kind not in ("full", "sliding", "mla"):
         return 0
-    # DSA: the indexer's key (one head, not split) is cached next to the latent, same dtype.
-    return (_heads_per_gpu(layer, gpus) * (layer.key_dim + layer.value_dim) + layer.index_dim) * dtype_bytes
+    # DSA: the indexer's key (one head, not split) is cached next to the latent, in the latent's
+    # dtype unless the layer keeps it in its own.
+    dtype_bytes = layer.cache_dtype_bytes or dtype_bytes
+    index_bytes = layer.index_dim * (layer.index_dtype_bytes or dtype_bytes)
+    return _heads_per_gpu(layer, gpus) * (layer.key_dim + layer.value_dim) * dtype_bytes + index_bytes
 
 
 def _compressed_bytes(layer: LayerKV, seq_len: int, dtype_bytes: int) -> int:
@@ -98,8 +101,8 @@ def _tokens_kept(layer: LayerKV, seq_len: int, layout: CacheLayout) -> int:
     if layout == "contiguous":
         if layer.kind == "sliding" and layer.window is not None:
             return min(seq_len, layer.window - 1)
-        return seq_len
-    blocks = _cdiv(seq_len, VLLM_BLOCK_SIZE)
+        return seq_len + layer.prefix_tokens
+    blocks = _cdiv(seq_len + layer.prefix_tokens, VLLM_BLOCK_SIZE)
     if layer.kind == "sliding" and layer.window is not None:
         blocks = min(blocks, _cdiv(layer.window - 1, VLLM_BLOCK_SIZE) + 1)
     return blocks * VLLM_BLOCK_SIZE
@@ -121,11 +124,18 @@ def _state_bytes(layer: LayerKV, dtype_bytes: int, gpus: int, layout: CacheLayou
 def state_bytes_per_sequence(spec: ModelSpec, *, gpus: int = 1, layout: CacheLayout = "contiguous") -> int:
     """Fixed bytes one sequence holds whatever its length (Mamba, linear-attention and conv states)."""
     dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
-    return sum(
+    state = sum(
         _state_bytes(layer, dtype_bytes, gpus, layout) * n
         for layer, n in _groups(spec.layers)
         if layer.kind == "state" or layer.conv_channels
     )
+    # Prefix tokens every sequence caches (CPM-Ant's prompt), at the model dtype's KV bytes.
+    prefix = sum(
+        _layer_bytes_per_token(layer, dtype_bytes, gpus) * layer.prefix_tokens * n
+        for layer, n in _groups(spec.layers)
+        if layer.prefix_tokens
+    )
+    return state + prefix
 
 
 def kv_cache_bytes(
@@ -147,4 +157,4 @@ def kv_cache_bytes(
         if layer.kind not in ("state", "none"):
             per_sequence += _layer_bytes_per_token(layer, dtype_bytes, gpus) * _tokens_kept(layer, seq_len, layout) * n
         per_sequence += _compressed_bytes(layer, seq_len, dtype_bytes) * n
-    return per_sequence * batch
+    return per_sequence * batch + (spec.cache_shared_bytes if batch else 0)

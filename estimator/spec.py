@@ -98,6 +98,13 @@ class LayerKV(Frozen):
     compressed_dim: int = 0
     compress_buffer_dim: int = 0
     overlap_dim: int = 0
+    # Bytes per element of the per-token cache as transformers keeps it, whatever KV dtype is asked
+    # (0: the KV dtype). XLNet's memory is fp32: its forward runs in fp32 only.
+    cache_dtype_bytes: int = 0
+    # Bytes per element of the DSA indexer's cached key (0: as the latent). dots.llm3 keeps it in fp32.
+    index_dtype_bytes: int = 0
+    # Tokens every sequence caches ahead of its own (CPM-Ant's prompt_length learned prompt tokens).
+    prefix_tokens: int = 0
 
 
 # A divisor read from a config (group and block sizes): zero or negative would divide by zero or
@@ -205,6 +212,8 @@ class ModelSpec(Frozen):
     scaled_max_positions: int | None = None
     tie_word_embeddings: bool = False
     layers: tuple[LayerKV, ...]  # one per decoder layer
+    # Bytes the cache holds once, whatever the batch (xLSTM's int64 step counter, shape [1]).
+    cache_shared_bytes: int = 0
     params: ParamCounts
     quantization: Quantization
     vision: VisionSpec | None = None

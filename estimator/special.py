@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from common.errors import ConfigError
+from estimator import stacks
 from estimator.families import Family
 from estimator.spec import LayerKV, LinearComponent, VisionSpec
 
@@ -1005,7 +1006,8 @@ def build(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
     text = g.top.get("text_config")
     text_type = str(text.get("model_type") or "") if isinstance(text, Mapping) else ""
     # An image-text type over a special text stack: that stack's builder.
-    builder = BUILDERS.get(g.fam.model_type) or BUILDERS.get(g.model_type) or BUILDERS.get(text_type)
+    builders = {**BUILDERS, **stacks.BUILDERS}
+    builder = builders.get(g.fam.model_type) or builders.get(g.model_type) or builders.get(text_type)
     if builder is None:
         raise _unmodelled(f"vram does not model the layers of {g.model_type}.")
     return builder(c, g)

@@ -76,7 +76,19 @@ def _oracle_params(rec: dict[str, Any], with_towers: bool) -> int | None:
     total = int(entry["total"])
     if with_towers:
         return total
-    return total - sum(int(entry.get("breakdown", {}).get(k, 0)) for k in TOWERS)
+    return total - sum(tower_params(entry.get("breakdown", {})).values())
+
+
+def tower_params(breakdown: dict[str, Any]) -> dict[str, int]:
+    """The oracle breakdown's tower parts, which a text-only count leaves out.
+
+    The oracle files modules by name prefix, so a text layer's "adapter" (X-MOD's language adapters)
+    lands under "projector"; a projector bridges a tower into the text stack, so without a vision or
+    audio tower there is nothing for it to bridge and those parameters are text."""
+    towers = {k: int(breakdown.get(k, 0)) for k in TOWERS}
+    if not towers["vision"] and not towers["audio"]:
+        towers["projector"] = 0
+    return towers
 
 
 def _vram_cache(spec: Any, lengths: tuple[int, int]) -> tuple[int, int]:

@@ -1,0 +1,172 @@
+"""Builders for stacks unlike any decoder family: X-MOD, CPM-Ant, XLNet and xLSTM.
+
+Called through :func:`estimator.special.build` (their families' ``arch`` is ``"special"``). Each adds
+the stack's parameters beyond the token embedding (and untied lm_head) that :mod:`estimator.config`
+counts, and returns one :class:`LayerKV` per layer. Every count follows the modules transformers 5.25
+builds for the type (``modeling_<type>.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from common.errors import ConfigError
+from estimator.spec import LayerKV
+
+if TYPE_CHECKING:
+    from estimator.config import _Counts, _Geometry
+
+Builder = Callable[["_Counts", "_Geometry"], tuple[list[LayerKV], dict[str, int]]]
+
+
+def _whole(cfg: Mapping[str, Any], model_type: str, name: str, default: int | None = None) -> int:
+    """``cfg[name]`` as a whole number >= 0 (``default`` when absent; required without one)."""
+    value = cfg.get(name)
+    if value is None:
+        if default is None:
+            raise ConfigError(f"{model_type} config lacks {name}, which vram needs to size it.")
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
+        raise ConfigError(f"{model_type} config has {name}={value!r}; expected a whole number.")
+    return int(value)
+
+
+def _round_up(x: float, multiple: int) -> int:
+    """xLSTM's ``round_up_to_next_multiple_of`` (the same float arithmetic)."""
+    return int(((x + multiple - 1) // multiple) * multiple)
+
+
+# ---------------------------------------------------------------- X-MOD (RoBERTa with language adapters)
+
+
+def _build_xmod(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """X-MOD: RoBERTa-style post-norm layers (biased q/k/v/o and fc1/fc2, two LayerNorms), each with
+    one bottleneck adapter per language; learned positions and token types; the RoBERTa LM head."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    if cfg.get("add_cross_attention"):
+        raise ConfigError(f"vram does not model {mt} with cross-attention (it caches the encoder's states).")
+    ln = 2 * h  # LayerNorm weight and bias
+    positions = _whole(cfg, mt, "max_position_embeddings")
+    c.add("embedding", positions * h)
+    c.add("other", _whole(cfg, mt, "type_vocab_size", 2) * h)
+    c.add("norms", ln)  # embeddings.LayerNorm
+    q_out = g.heads * g.head_dim
+    c.linear("attention", h, q_out, "column", n, bias=True)
+    c.linear("attention", h, q_out, "kv", 2 * n, bias=True)
+    c.linear("attention", q_out, h, "row", n, bias=True)
+    c.linear("dense_mlp", h, g.intermediate, "column", n, bias=True)
+    c.linear("dense_mlp", g.intermediate, h, "row", n, bias=True)
+    c.add("norms", n * 2 * ln + (n * ln if cfg.get("adapter_layer_norm") else 0))
+    languages = cfg.get("languages")
+    if not isinstance(languages, list | tuple):
+        raise ConfigError(f"{mt} config lacks languages, which vram needs to count its adapters.")
+    bottleneck = h // _whole(cfg, mt, "adapter_reduction_factor", 2)
+    adapters = n * len(languages)
+    c.linear("other", h, bottleneck, "none", adapters, bias=True)
+    c.linear("other", bottleneck, h, "none", adapters, bias=True)
+    if cfg.get("pre_norm"):
+        c.add("norms", ln)  # encoder.LayerNorm
+    # lm_head: dense and layer_norm, and the decoder's bias (its weight is the embedding when tied)
+    c.linear("lm_head", h, h, "none", 1, bias=True)
+    c.add("lm_head", ln + g.vocab)
+    kv = LayerKV(kind="full", kv_heads=g.heads, key_dim=g.head_dim, value_dim=g.head_dim)
+    return [kv] * n, {}
+
+
+# ---------------------------------------------------------------- CPM-Ant
+
+
+def _build_cpmant(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """CPM-Ant: pre-norm layers (q/k/v/o without biases, a gated FFN of ``dim_ff``, weight-only norms),
+    a bucketed relative position bias, segment embeddings, and ``prompt_types x prompt_length`` prompt
+    rows in the input embedding. Each sequence caches its ``prompt_length`` prompt tokens too."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    prompt_len = _whole(cfg, mt, "prompt_length")
+    c.add("embedding", _whole(cfg, mt, "prompt_types") * prompt_len * h)
+    segments = _whole(cfg, mt, "segment_types")
+    c.add("other", segments * h)  # segment_embedding
+    c.add("other", (segments * segments + _whole(cfg, mt, "position_bias_num_buckets")) * g.heads)
+    head_dim = _whole(cfg, mt, "dim_head")
+    ff = _whole(cfg, mt, "dim_ff")
+    c.linear("attention", h, g.heads * head_dim, "column", n)
+    c.linear("attention", h, g.heads * head_dim, "kv", 2 * n)
+    c.linear("attention", g.heads * head_dim, h, "row", n)
+    c.linear("dense_mlp", h, ff, "column", 2 * n)  # w_0, w_1
+    c.linear("dense_mlp", ff, h, "row", n)  # w_out
+    c.add("norms", n * 2 * h + h)  # two per layer, output_layernorm
+    if g.tied:
+        # CpmAntForCausalLM ties nothing (_tied_weights_keys is empty), whatever the config says.
+        c.linear("lm_head", h, g.vocab, "vocab", 1)
+    kv = LayerKV(kind="full", kv_heads=g.heads, key_dim=head_dim, value_dim=head_dim, prefix_tokens=prompt_len)
+    return [kv] * n, {}
+
+
+# ---------------------------------------------------------------- XLNet
+
+
+def _build_xlnet(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """XLNet: two-stream relative attention (q/k/v/o and the position key r, no biases; three bias
+    vectors per head and segment embeddings), a post-norm FFN; a mask embedding and the LM head's bias.
+
+    Its cache is the memory: each layer's input hidden state per token, the last ``mem_len`` tokens
+    (all when ``mem_len`` is unset). transformers' XLNet runs in fp32 only (its bf16 forward fails on
+    fp32 position tensors), so the memory is fp32."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    if cfg.get("reuse_len"):
+        raise ConfigError(f"vram does not model {mt} with reuse_len set (its memory keeps a prefix).")
+    qkv = g.heads * _whole(cfg, mt, "d_head")
+    c.linear("attention", h, qkv, "column", 5 * n)  # q, k, v, o, r: [d_model, n_head, d_head] each
+    c.add("attention", n * (3 * qkv + 2 * qkv))  # r_r/r_s/r_w biases, seg_embed
+    c.add("norms", n * 2 * 2 * h)
+    c.linear("dense_mlp", h, g.intermediate, "column", n, bias=True)
+    c.linear("dense_mlp", g.intermediate, h, "row", n, bias=True)
+    c.add("other", h)  # mask_emb
+    c.add("lm_head", g.vocab)  # lm_loss bias
+    mem_len = _whole(cfg, mt, "mem_len", 0)
+    if mem_len:
+        # keeps the last mem_len tokens: a window of mem_len + 1 in vram's sense (window - 1 kept)
+        kv = LayerKV(kind="sliding", window=mem_len + 1, kv_heads=1, key_dim=h, cache_dtype_bytes=4)
+    else:
+        kv = LayerKV(kind="full", kv_heads=1, key_dim=h, cache_dtype_bytes=4)
+    return [kv] * n, {}
+
+
+# ---------------------------------------------------------------- xLSTM (mLSTM blocks)
+
+
+def _build_xlstm(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """xLSTM-7B: per block an mLSTM layer (q, k, v, output gate, out projection; input and forget gate
+    projections with biases; a multi-head norm) and a gated FFN, two RMSNorms; a final RMSNorm.
+
+    Its cache per layer: the matrix memory C (heads x qk_head_dim x v_head_dim), the normaliser n
+    (heads x qk_head_dim) and the max state m (heads) in the model dtype; and one int64 step counter
+    for the whole cache."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    heads = g.heads
+    bias = bool(cfg.get("use_bias"))
+    qk_w = int(h * float(cfg.get("qk_dim_factor", 0.5)))  # the layer's widths truncate...
+    v_w = int(h * float(cfg.get("v_dim_factor", 1.0)))
+    qk_state = _round_up(h * float(cfg.get("qk_dim_factor", 0.5)), 64) // heads  # ...the cache's round up
+    v_state = _round_up(h * float(cfg.get("v_dim_factor", 1.0)), 64) // heads
+    ffn = _round_up(h * float(cfg.get("ffn_proj_factor", 2.667)), _whole(cfg, mt, "ffn_round_up_to_multiple_of", 64))
+    if cfg.get("weight_mode", "single") not in ("single", "fused"):
+        raise ConfigError(f"{mt} config has weight_mode={cfg.get('weight_mode')!r}; expected single or fused.")
+    # fused mode holds the same weights in one matrix
+    c.linear("attention", h, 2 * qk_w + 2 * v_w, "column", n, bias)  # q, k, v, output gate
+    c.linear("attention", h, 2 * heads, "none", n, bias=True)  # input and forget gates
+    c.add("attention", n * (v_w + (v_w if bias else 0)))  # multihead_norm
+    c.linear("attention", v_w, h, "row", n, bias)  # out_proj
+    c.linear("dense_mlp", h, ffn, "column", 2 * n, bias)
+    c.linear("dense_mlp", ffn, h, "row", n, bias)
+    c.add("norms", (2 * n + 1) * h * (2 if bias else 1))
+    state = LayerKV(kind="state", state_elements=heads * (qk_state * v_state + qk_state + 1))
+    return [state] * n, {"cache_shared_bytes": 8}
+
+
+BUILDERS: dict[str, Builder] = {
+    "xmod": _build_xmod,
+    "cpmant": _build_cpmant,
+    "xlnet": _build_xlnet,
+    "xlstm": _build_xlstm,
+}

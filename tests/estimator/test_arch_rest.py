@@ -1,0 +1,96 @@
+"""X-MOD, CPM-Ant, XLNet, xLSTM (estimator.stacks), dots.llm3 note: against the transformers oracle and by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from estimator.config import load_model_spec
+from estimator.kv import kv_cache_bytes, state_bytes_per_sequence
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "oracle" / "transformers-5.25.json"
+DOC = json.loads(FIXTURE.read_text())
+
+
+def _coverage():
+    spec = importlib.util.spec_from_file_location("coverage_tool_rest", ROOT / "tools" / "coverage.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["coverage_tool_rest"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _spec(model_type: str):
+    cfg = json.loads((FIXTURE.parent / DOC["types"][model_type]["config_file"]).read_text())
+    return load_model_spec(cfg)
+
+
+def _oracle(model_type: str) -> dict:
+    return DOC["types"][model_type]
+
+
+def _bf16_cache(spec, seq_len: int, batch: int = 1) -> int:
+    bf16 = spec.model_copy(update={"torch_dtype": "bf16"})
+    return kv_cache_bytes(bf16, seq_len=seq_len, batch=batch, kv_dtype="bf16", layout="contiguous")
+
+
+@pytest.mark.parametrize("model_type", ["cpmant", "xlnet", "xlstm"])
+def test_exact_against_the_oracle(model_type: str) -> None:
+    rec = _oracle(model_type)
+    spec = _spec(model_type)
+    assert not spec.unread
+    assert spec.params.total == rec["params"]["MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"]["total"]
+    for length, expected in rec["cache"]["bytes_at"].items():
+        assert _bf16_cache(spec, int(length)) == expected
+
+
+def test_xmod_parameters_match_and_its_adapters_count_as_text() -> None:
+    entry = _oracle("xmod")["params"]["MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"]
+    spec = _spec("xmod")
+    assert spec.params.total == entry["total"]
+    # by hand: one en_XX adapter per layer, 768 -> 384 -> 768 with biases, 12 layers
+    assert entry["breakdown"]["projector"] == 12 * (768 * 384 + 384 + 384 * 768 + 768)
+    row = _coverage().compare("xmod", _oracle("xmod"), FIXTURE.parent, DOC)
+    assert row.verdict == "params" and row.params_oracle == entry["total"]
+
+
+def test_projector_without_a_tower_is_text_with_one_it_is_a_tower() -> None:
+    cov = _coverage()
+    assert cov.tower_params({"text": 10, "projector": 5}) == {"vision": 0, "projector": 0, "audio": 0}
+    assert cov.tower_params({"text": 10, "projector": 5, "vision": 7}) == {"vision": 7, "projector": 5, "audio": 0}
+    assert cov.tower_params({"text": 10, "projector": 5, "audio": 3}) == {"vision": 0, "projector": 5, "audio": 3}
+
+
+def test_cpmant_prompt_tokens_are_fixed_bytes_per_sequence() -> None:
+    spec = _spec("cpmant")
+    # 48 layers x 32 prompt tokens x (k + v) x 32 heads x 128 x 2 bytes
+    prompt = 48 * 32 * 2 * 32 * 128 * 2
+    per_token = 48 * 2 * 32 * 128 * 2
+    assert _bf16_cache(spec, 100) == prompt + 100 * per_token
+    assert _bf16_cache(spec, 100, batch=3) == 3 * (prompt + 100 * per_token)
+    assert state_bytes_per_sequence(spec.model_copy(update={"torch_dtype": "bf16"})) == prompt
+
+
+def test_xlnet_memory_is_fp32_hidden_states_capped_at_mem_len() -> None:
+    spec = _spec("xlnet")
+    per_token = 24 * 1024 * 4  # one fp32 hidden state per layer
+    assert _bf16_cache(spec, 64) == 64 * per_token
+    assert _bf16_cache(spec, 2000) == 512 * per_token  # mem_len 512
+
+
+def test_xlstm_state_and_its_step_counter() -> None:
+    spec = _spec("xlstm")
+    # per layer: C 8 x 256 x 512, n 8 x 256, m 8 in bf16; one int64 counter per cache
+    state = 32 * (8 * 256 * 512 + 8 * 256 + 8) * 2
+    assert _bf16_cache(spec, 10) == state + 8
+    assert _bf16_cache(spec, 10, batch=4) == 4 * state + 8
+    # one block by hand: q, k (4096 -> 2048), v, o-gate, out (4096 x 4096), i/f gates (8 + bias),
+    # head norm, FFN 3 x 4096 x 10944, two RMSNorms
+    block = 2 * 4096 * 2048 + 3 * 4096 * 4096 + 2 * (4096 * 8 + 8) + 4096 + 3 * 4096 * 10944 + 2 * 4096
+    assert spec.params.total == 32 * block + 2 * 50304 * 4096 + 4096
