@@ -965,6 +965,9 @@ FAMILIES = MappingProxyType(
         "xlnet": Family("xlnet", arch="special", tie_default=True),
         # xLSTM 7B (NX-AI/xLSTM-7b): mLSTM blocks with a fixed matrix-memory state.
         "xlstm": Family("xlstm", arch="special"),
+        # dots.llm3 note (dots-studio/dots3-note-prev): MLA layers of two geometries, DSA and sliding.
+        "dots3_note_text": Family("dots3_note_text", arch="special", attention="dsa"),
+        "dots3_note": Family("dots3_note", arch="special", attention="dsa", text_key="text_config", vision="special"),
     }
 )
 

@@ -170,3 +170,128 @@ BUILDERS: dict[str, Builder] = {
     "xlnet": _build_xlnet,
     "xlstm": _build_xlstm,
 }
+
+
+# ---------------------------------------------------------------- dots.llm3 note (text)
+
+# Dots3NoteTextConfig's sliding-layer geometry when a config gives neither per_layer_config nor the
+# swa_* keys (dots-studio/dots3-note-prev's released config names them swa_*).
+_DOTS3_SWA_DEFAULTS = {
+    "num_attention_heads": 64,
+    "num_key_value_heads": 64,
+    "q_lora_rank": 1024,
+    "kv_lora_rank": 1024,
+    "head_dim": 256,
+    "qk_nope_head_dim": 192,
+    "v_head_dim": 128,
+}
+_MLA_KEYS = frozenset(
+    {*_DOTS3_SWA_DEFAULTS, "qk_rope_head_dim", "attention_bias", "rms_norm_eps", "sliding_window", "attention_dropout"}
+)
+
+
+def _dots3_layer_types(cfg: Mapping[str, Any], mt: str, n: int) -> list[str]:
+    types = cfg.get("layer_types")
+    if types is None:  # the config class: DSA on the first two layers and every fourth from 1
+        types = ["indexed_attention" if i < 2 or i % 4 == 1 else "sliding_attention" for i in range(n)]
+    types = list(types)
+    if len(types) != n or set(types) - {"indexed_attention", "sliding_attention", "full_attention"}:
+        raise ConfigError(f"vram does not model {mt}'s layer_types {sorted(set(types))} over {n} layers.")
+    return types
+
+
+def _dots3_overrides(cfg: Mapping[str, Any], mt: str, types: list[str]) -> list[dict[str, Any]]:
+    """Each layer's attention fields: the model's, with the layer's per_layer_config entry over them."""
+    per_layer = cfg.get("per_layer_config")
+    if per_layer is None:
+        swa = {name: cfg.get(f"swa_{name}", default) for name, default in _DOTS3_SWA_DEFAULTS.items()}
+        swa["qk_rope_head_dim"] = cfg.get("swa_qk_rope_head_dim", swa["head_dim"] - swa["qk_nope_head_dim"])
+        per_layer = {i: swa for i, t in enumerate(types) if t == "sliding_attention"}
+    if not isinstance(per_layer, Mapping):
+        raise ConfigError(f"{mt} config has per_layer_config={per_layer!r}; expected a mapping of layers.")
+    by_index: dict[int, Mapping[str, Any]] = {}
+    for key, values in per_layer.items():
+        if not isinstance(values, Mapping) or not str(key).isdigit():
+            raise ConfigError(f"{mt} config has per_layer_config entry {key!r}; expected a layer index.")
+        unknown = set(values) - _MLA_KEYS
+        if unknown:
+            raise ConfigError(f"{mt} sets {sorted(unknown)} per layer, which vram does not model.")
+        by_index[int(key)] = values
+    return [{**cfg, **by_index.get(i, {})} for i in range(len(types))]
+
+
+def _build_dots3_note(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]]:
+    """dots.llm3 note: MLA layers whose geometry differs by layer (per_layer_config), DSA-indexed or
+    sliding; each with a per-head output gate (g_proj) and a norm on the rope key; a dense first MLP,
+    then MoE layers of routed experts and one shared expert.
+
+    Cache: an indexed layer keeps the latent and rope key (model dtype) and the indexer's key, which
+    leaves the fp32 RoPE in fp32; a sliding layer keeps its own (wider) latent over the window."""
+    cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
+    types = _dots3_layer_types(cfg, mt, n)
+    layers: list[LayerKV] = []
+    for kind, lc in zip(types, _dots3_overrides(cfg, mt, types), strict=True):
+        heads = _whole(lc, mt, "num_attention_heads")
+        if _whole(lc, mt, "num_key_value_heads", heads) != heads:
+            raise ConfigError(f"{mt} config has fewer key/value heads than query heads, which it does not support.")
+        q_rank, kv_rank = _whole(lc, mt, "q_lora_rank"), _whole(lc, mt, "kv_lora_rank")
+        nope, rope, v_dim = (_whole(lc, mt, k) for k in ("qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"))
+        bias = bool(lc.get("attention_bias"))
+        c.linear("attention", h, q_rank, "none", 1, bias)  # q_a_proj
+        c.linear("attention", q_rank, heads * (nope + rope), "column", 1)  # q_b_proj
+        c.linear("attention", h, kv_rank + rope, "none", 1, bias)  # kv_a_proj_with_mqa
+        c.linear("attention", kv_rank, heads * (nope + v_dim), "column", 1)  # kv_b_proj
+        c.linear("attention", heads * v_dim, h, "row", 1, bias)  # o_proj
+        c.linear("attention", h, heads, "column", 1)  # g_proj
+        c.add("attention", q_rank + kv_rank + rope)  # q_a, kv_a and k_rope_only norms
+        index_dim = 0
+        if kind == "indexed_attention":
+            i_heads, index_dim = _whole(cfg, mt, "index_n_heads"), _whole(cfg, mt, "index_head_dim")
+            c.linear("attention", q_rank, i_heads * index_dim, "none", 1)  # wq_b
+            c.linear("attention", h, index_dim, "none", 1)  # wk
+            c.add("attention", 2 * index_dim)  # k_norm (LayerNorm)
+            c.linear("attention", h, i_heads, "none", 1)  # weights_proj
+        if kind == "sliding_attention":
+            window = _whole(lc, mt, "sliding_window")
+            layers.append(LayerKV(kind="sliding", window=window, kv_heads=1, key_dim=kv_rank, value_dim=rope))
+        else:
+            layers.append(
+                LayerKV(
+                    kind="mla",
+                    kv_heads=1,
+                    key_dim=kv_rank,
+                    value_dim=rope,
+                    index_dim=index_dim,
+                    index_dtype_bytes=4 if index_dim else 0,
+                )
+            )
+    mlp_types = cfg.get("mlp_layer_types")
+    if mlp_types is None:
+        first = _whole(cfg, mt, "first_k_dense_replace", 1)
+        mlp_types = ["sparse" if i >= first else "dense" for i in range(n)]
+    if len(mlp_types) != n or set(mlp_types) - {"dense", "sparse"}:
+        raise ConfigError(f"vram does not model {mt}'s mlp_layer_types {sorted(set(mlp_types))} over {n} layers.")
+    n_moe = list(mlp_types).count("sparse")
+    n_dense = n - n_moe
+    c.linear("dense_mlp", h, g.intermediate, "column", 2 * n_dense)
+    c.linear("dense_mlp", g.intermediate, h, "row", n_dense)
+    experts, topk = _whole(cfg, mt, "n_routed_experts"), _whole(cfg, mt, "num_experts_per_tok")
+    moe_inter = _whole(cfg, mt, "moe_intermediate_size")
+    c.linear("routed_experts", h, moe_inter, "column", 2 * n_moe * experts)
+    c.linear("routed_experts", moe_inter, h, "row", n_moe * experts)
+    c.inactive += n_moe * (experts - topk) * 3 * h * moe_inter
+    c.add("router", n_moe * experts * h)  # its e_score_correction_bias is a buffer
+    shared = _whole(cfg, mt, "shared_experts_intermediate_size") * _whole(cfg, mt, "n_shared_experts", 1)
+    c.linear("shared_experts", h, shared, "column", 2 * n_moe)
+    c.linear("shared_experts", shared, h, "row", n_moe)
+    c.add("norms", n * 2 * h + h)
+    extra = {
+        "num_experts": experts,
+        "experts_per_token": topk,
+        "moe_intermediate_size": moe_inter,
+        "num_moe_layers": n_moe,
+    }
+    return layers, extra
+
+
+BUILDERS["dots3_note_text"] = _build_dots3_note
