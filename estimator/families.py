@@ -967,7 +967,7 @@ FAMILIES = MappingProxyType(
         "xlstm": Family("xlstm", arch="special"),
         # dots.llm3 note (dots-studio/dots3-note-prev): MLA layers of two geometries, DSA and sliding.
         "dots3_note_text": Family("dots3_note_text", arch="special", attention="dsa"),
-        "dots3_note": Family("dots3_note", arch="special", attention="dsa", text_key="text_config", vision="special"),
+        "dots3_note": Family("dots3_note", arch="special", attention="dsa", text_key="text_config", vision="own"),
     }
 )
 

@@ -8,11 +8,12 @@ builds for the type (``modeling_<type>.py``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from common.errors import ConfigError
-from estimator.spec import LayerKV
+from estimator.spec import LayerKV, VisionSpec
 
 if TYPE_CHECKING:
     from estimator.config import _Counts, _Geometry
@@ -295,3 +296,84 @@ def _build_dots3_note(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str
 
 
 BUILDERS["dots3_note_text"] = _build_dots3_note
+
+
+# ---------------------------------------------------------------- dots.llm3 note (vision and audio towers)
+
+
+def _dots3_vision(vc: Mapping[str, Any], mt: str) -> tuple[int, VisionSpec]:
+    """The vision tower: a conv patch embedding and its RMSNorm, pre-norm blocks (fused biased-or-not
+    qkv, per-head q/k RMSNorms) whose MLP is a gated MLP or, on "sparse" layers, routed experts
+    (their count per layer from per_layer_config, a router, no shared expert); a final RMSNorm and
+    a merger (LayerNorm, two linears over adapter_merge_size^2 patches) into the text width."""
+    h, inter, layers = (
+        _whole(vc, mt, "hidden_size"),
+        _whole(vc, mt, "intermediate_size"),
+        _whole(vc, mt, "num_hidden_layers"),
+    )
+    heads, patch = _whole(vc, mt, "num_attention_heads"), _whole(vc, mt, "patch_size")
+    moe_inter, experts = _whole(vc, mt, "moe_intermediate_size"), _whole(vc, mt, "num_local_experts")
+    attn_bias, mlp_bias = bool(vc.get("attention_bias")), bool(vc.get("mlp_bias"))
+    types = list(vc.get("mlp_layer_types") or ["dense"] * layers)
+    if len(types) != layers or set(types) - {"dense", "sparse"}:
+        raise ConfigError(f"vram does not model {mt}'s mlp_layer_types {sorted(set(types))} over {layers} layers.")
+    per_layer = vc.get("per_layer_config") or {}
+    if not isinstance(per_layer, Mapping) or any(set(v) - {"num_local_experts"} for v in per_layer.values()):
+        raise ConfigError(f"vram does not model {mt}'s per_layer_config beyond num_local_experts.")
+    over = {int(k): int(v["num_local_experts"]) for k, v in per_layer.items()}
+    n = _whole(vc, mt, "num_channels", 3) * patch * patch * h + h + h  # patch conv (with bias), its norm
+    block = 2 * h + 3 * h * h + h * h + (4 * h if attn_bias else 0) + 2 * (h // heads)  # norms, qkv, proj, q/k norms
+    for i, kind in enumerate(types):
+        n += block
+        if kind == "dense":
+            n += 3 * h * inter + ((2 * inter + h) if mlp_bias else 0)
+        else:
+            n += over.get(i, experts) * (3 * h * moe_inter + h)  # experts and router rows
+    merged = _whole(vc, mt, "adapter_in_dim") * _whole(vc, mt, "adapter_merge_size") ** 2
+    out = _whole(vc, mt, "adapter_out_dim")
+    n += h + 2 * _whole(vc, mt, "adapter_in_dim") + merged * merged + merged + merged * out + out
+    # Its processor is Qwen2-VL's: at most 28 x 28 x 1,280 pixels per image by default, as a square side.
+    side = math.isqrt(28 * 28 * 1280)
+    spec = VisionSpec(
+        hidden_size=h, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=side, patch_size=patch
+    )
+    return n, spec
+
+
+def _dots3_audio(ac: Mapping[str, Any], mt: str) -> int:
+    """The audio tower: three stride-2 3x3 convolutions and a linear into the width, pre-norm blocks
+    (q/v/o with attention_bias, k without; a biased gated MLP; RMSNorms), a final RMSNorm, and the
+    adapter (LayerNorm, two biased linears) into the text width."""
+    h, inter, layers = (
+        _whole(ac, mt, "hidden_size"),
+        _whole(ac, mt, "intermediate_size"),
+        _whole(ac, mt, "num_hidden_layers"),
+    )
+    heads = _whole(ac, mt, "num_attention_heads")
+    kv_heads = _whole(ac, mt, "num_key_value_heads", heads)
+    hd = _whole(ac, mt, "head_dim", h // heads)
+    down = _whole(ac, mt, "downsample_hidden_size")
+    bias = bool(ac.get("attention_bias", True))
+    n = (9 * down + down) + 2 * (down * 9 * down + down) + _whole(ac, mt, "conv_output_size") * h
+    attn = h * heads * hd + h * h + h * kv_heads * hd + heads * hd * h
+    attn += (heads * hd + kv_heads * hd + h) if bias else 0
+    n += layers * (attn + h * 2 * inter + 2 * inter + inter * h + h + 2 * h) + h
+    a_in, a_out = _whole(ac, mt, "adapter_input_size"), _whole(ac, mt, "adapter_out_dim")
+    return n + 2 * a_in + a_in * a_out + a_out + a_out * a_out + a_out
+
+
+def _dots3_note_towers(
+    top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int
+) -> tuple[int, VisionSpec]:
+    """dots.llm3 note's vision tower and, where the config has one, its audio tower."""
+    n, spec = _dots3_vision(vc, f"{model_type} vision_config")
+    audio = top.get("audio_config")
+    if audio is not None:
+        if not isinstance(audio, Mapping):
+            raise ConfigError(f"{model_type} config has audio_config={audio!r}; expected a mapping.")
+        n += _dots3_audio(audio, f"{model_type} audio_config")
+    return n, spec
+
+
+# Towers sized here, for families whose ``vision`` is "own" (called by estimator.towers_mm.tower).
+TOWERS = {"dots3_note": _dots3_note_towers}

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from common.errors import ConfigError
+from estimator import stacks
 from estimator.spec import VisionSpec
 
 Tower = tuple[int, VisionSpec]
@@ -490,7 +491,7 @@ _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int],
 
 def tower(model_type: str, top: Mapping[str, Any], vc: Mapping[str, Any], text_hidden: int) -> Tower:
     """The parameters and shape of ``model_type``'s own towers (``vc``: its vision_config, filled)."""
-    build = _TOWERS.get(model_type)
+    build = _TOWERS.get(model_type) or stacks.TOWERS.get(model_type)
     if build is None:
         raise NotModelled(f"vram does not model the vision tower and projector of {model_type}.")
     return build(top, vc, model_type, text_hidden)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from estimator import stacks
 from estimator.config import load_model_spec
 from estimator.kv import kv_cache_bytes, state_bytes_per_sequence
 
@@ -94,3 +95,45 @@ def test_xlstm_state_and_its_step_counter() -> None:
     # head norm, FFN 3 x 4096 x 10944, two RMSNorms
     block = 2 * 4096 * 2048 + 3 * 4096 * 4096 + 2 * (4096 * 8 + 8) + 4096 + 3 * 4096 * 10944 + 2 * 4096
     assert spec.params.total == 32 * block + 2 * 50304 * 4096 + 4096
+
+
+@pytest.mark.parametrize("model_type", ["dots3_note", "dots3_note_text"])
+def test_dots3_note_against_the_oracle(model_type: str) -> None:
+    rec = _oracle(model_type)
+    spec = _spec(model_type)
+    assert not spec.unread
+    mapping = "MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES" if model_type == "dots3_note" else None
+    entry = rec["params"][mapping or "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"]
+    assert spec.params.total == entry["total"]
+    if mapping:
+        b = entry["breakdown"]
+        assert spec.params.vision == b["vision"] + b["audio"] + b["projector"]
+    for length, expected in rec["cache"]["bytes_at"].items():
+        assert _bf16_cache(spec, int(length)) == expected
+
+
+def test_dots3_note_cache_by_hand() -> None:
+    spec = _spec("dots3_note_text")
+    # 13 DSA layers: latent 512 + rope 64 in bf16, indexer key 128 in fp32;
+    # 33 sliding layers: latent 1024 + rope 64 in bf16, at most 511 tokens
+    indexed, sliding = (512 + 64) * 2 + 128 * 4, (1024 + 64) * 2
+    assert _bf16_cache(spec, 100) == 100 * (13 * indexed + 33 * sliding)
+    assert _bf16_cache(spec, 4000) == 4000 * 13 * indexed + 511 * 33 * sliding
+
+
+def test_dots3_note_legacy_config_reads_the_same() -> None:
+    """A config with no per_layer_config nor layer_types: the config class's defaults (swa_* keys)."""
+    cfg = json.loads((FIXTURE.parent / _oracle("dots3_note_text")["config_file"]).read_text())
+    del cfg["per_layer_config"], cfg["layer_types"]
+    spec = load_model_spec(cfg)
+    assert spec.params.total == _spec("dots3_note_text").params.total
+    assert spec.layers == _spec("dots3_note_text").layers
+
+
+def test_dots3_note_audio_adapter_by_hand() -> None:
+    # the oracle files the audio tower's adapter as "projector": LayerNorm(1280), 1280 -> 5120 -> 5120, biased
+    b = _oracle("dots3_note")["params"]["MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES"]["breakdown"]
+    adapter = 2 * 1280 + 1280 * 5120 + 5120 + 5120 * 5120 + 5120
+    assert b["projector"] == adapter
+    cfg = json.loads((FIXTURE.parent / _oracle("dots3_note")["config_file"]).read_text())
+    assert stacks._dots3_audio(cfg["audio_config"], "dots3_note") == b["audio"] + adapter
