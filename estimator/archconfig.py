@@ -175,6 +175,22 @@ def _fast(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     return fill(entry, model_type, cfg)
 
 
+def _real_defaults(defaults: Mapping[str, Any], amap: Mapping[str, str]) -> dict[str, Any]:
+    """The declared defaults under the names the class stores them by.
+
+    A field declared under an alias name (Qwen3-MoE's ``num_experts``, kept as ``num_local_experts``)
+    sets the real attribute; where the real one is declared too, its default is what the class holds
+    (Step3p5Config: ``num_local_experts`` 128 is declared, but reads back ``n_routed_experts``, 288).
+    The aliases are added back from the real names once the config is filled.
+    """
+    out = {k: v for k, v in defaults.items() if amap.get(k, k) == k}
+    for k, v in defaults.items():
+        real = amap.get(k, k)
+        if real != k and real not in out:
+            out[real] = v
+    return out
+
+
 def fill(
     entry: Mapping[str, Any], model_type: str, cfg: Mapping[str, Any], types: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -185,10 +201,11 @@ def fill(
     types = table()["types"] if types is None else types
     amap: Mapping[str, str] = entry["attribute_map"]
     given = {amap.get(k, k): v for k, v in cfg.items()}
-    out: dict[str, Any] = {**entry["defaults"], **{k: v for k, v in given.items() if v is not None}}
+    defaults = _real_defaults(entry["defaults"], amap)
+    out: dict[str, Any] = {**defaults, **{k: v for k, v in given.items() if v is not None}}
     # An explicit null is a value (Mistral-7B-v0.3's sliding_window: null turns the window off).
     for k, v in given.items():
-        if v is None and k in entry["defaults"] and (k not in entry["derived"] or k in _NULLABLE):
+        if v is None and k in defaults and (k not in entry["derived"] or k in _NULLABLE):
             out[k] = None
     for name, rule in sorted(entry["derived"].items(), key=lambda item: _stage(item[1])):
         known = RULES.get(rule)

@@ -728,8 +728,7 @@ FAMILIES = MappingProxyType(
             shared="qwen",
             shared_gate=False,
             required=_ro(gating=(True, "per-head", None)),  # absent: Step3p5Config's default, True
-            # num_local_experts is an alias of n_routed_experts in Step3p5Config (attribute_map)
-            derived=_ro(shared_expert_intermediate_size=("share_expert_dim",), num_local_experts=("n_routed_experts",)),
+            derived=_ro(shared_expert_intermediate_size=("share_expert_dim",)),
             # the legacy per-layer-type override of head counts (newer configs give per_layer_config)
             unmodelled_flags=("attention_other_setting",),
         ),
@@ -743,7 +742,7 @@ FAMILIES = MappingProxyType(
             shared="qwen",
             shared_gate=False,
             required=_ro(gating=(True, "per-head", None)),
-            derived=_ro(shared_expert_intermediate_size=("share_expert_dim",), num_local_experts=("n_routed_experts",)),
+            derived=_ro(shared_expert_intermediate_size=("share_expert_dim",)),
             # the legacy per-layer-type override of head counts (newer configs give per_layer_config)
             unmodelled_flags=("attention_other_setting",),
             text_key="text_config",

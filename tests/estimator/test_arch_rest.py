@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from estimator import stacks
+from estimator import archconfig, stacks
 from estimator.config import load_model_spec
 from estimator.kv import kv_cache_bytes, state_bytes_per_sequence
 
@@ -137,3 +137,24 @@ def test_dots3_note_audio_adapter_by_hand() -> None:
     assert b["projector"] == adapter
     cfg = json.loads((FIXTURE.parent / _oracle("dots3_note")["config_file"]).read_text())
     assert stacks._dots3_audio(cfg["audio_config"], "dots3_note") == b["audio"] + adapter
+
+
+def test_a_default_declared_under_an_alias_is_the_real_fields() -> None:
+    """Qwen3-MoE declares num_experts (128), an alias of num_local_experts: a config's num_local_experts
+    (or num_experts) wins over that default under both names, as Qwen3MoeConfig gives."""
+    entry = archconfig.table()["types"]["qwen3_moe"]
+    assert entry["attribute_map"]["num_experts"] == "num_local_experts"
+    filled = archconfig.fill(entry, "qwen3_moe", {"num_experts": 7})
+    assert filled["num_experts"] == filled["num_local_experts"] == 7
+    filled = archconfig.fill(entry, "qwen3_moe", {"num_local_experts": 9})
+    assert filled["num_experts"] == filled["num_local_experts"] == 9
+
+
+def test_an_alias_default_beside_its_real_field_is_shadowed() -> None:
+    """Step3p5Config declares num_local_experts = 128 and n_routed_experts = 288, the first an alias of
+    the second: the class reads back 288 under both names."""
+    entry = archconfig.table()["types"]["step3p5"]
+    assert entry["defaults"]["num_local_experts"] == 128 and entry["defaults"]["n_routed_experts"] == 288
+    assert archconfig._real_defaults(entry["defaults"], entry["attribute_map"])["n_routed_experts"] == 288
+    filled = archconfig.fill({**entry, "derived": {}, "sub_configs": {}}, "step3p5", {})
+    assert filled["num_local_experts"] == filled["n_routed_experts"] == 288
