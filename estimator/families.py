@@ -454,7 +454,10 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
         "apertus1p5_text": Family("apertus1p5_text", arch="layers", qk_norm=True, mlp="plain", act_params=2),
         "bitnet": Family("bitnet", arch="layers", sub_norms=True),
         "aria_text": Family("aria_text", arch="layers", moe="mixtral", shared="deepseek"),
-        "kolibri1": Family("kolibri1", arch="layers", norms_per_layer=4, moe="mixtral", shared="deepseek"),
+        # Kolibri 1: per-head q/k norms, and one ungated shared expert of shared_expert_intermediate_size.
+        "kolibri1": Family(
+            "kolibri1", arch="layers", norms_per_layer=4, qk_norm=True, moe="mixtral", shared="qwen", shared_gate=False
+        ),
         "laguna": Family(
             "laguna", arch="layers", qk_norm=True, head_gate=True, moe="deepseek", shared="deepseek", router_bias=True
         ),

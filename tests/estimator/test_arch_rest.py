@@ -158,3 +158,11 @@ def test_an_alias_default_beside_its_real_field_is_shadowed() -> None:
     assert archconfig._real_defaults(entry["defaults"], entry["attribute_map"])["n_routed_experts"] == 288
     filled = archconfig.fill({**entry, "derived": {}, "sub_configs": {}}, "step3p5", {})
     assert filled["num_local_experts"] == filled["n_routed_experts"] == 288
+
+
+def test_kolibri1_shared_expert_and_qk_norms() -> None:
+    entry = _oracle("kolibri1")["params"]["MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"]
+    spec = _spec("kolibri1")
+    assert spec.params.total == entry["total"] and spec.params.active == entry["active"]
+    # 50 MoE layers, each one ungated shared expert 2560 -> 512 (gate, up, down)
+    assert spec.params.shared_experts == 50 * 3 * 2560 * 512
