@@ -80,7 +80,8 @@ class LayerKV(Frozen):
     # RWKV (v4): time-mix / channel-mix; its two token-shift vectors are held as a conv window of 2.
     # ZAYA's compressed convolutional attention ("cca") keeps a q/k conv window and the previous
     # token's delayed value half beside its KV cache.
-    mixer: Literal["", "mamba", "mamba2", "gated_deltanet", "kda", "short_conv", "rwkv", "cca"] = ""
+    # xLSTM's mLSTM keeps a matrix memory, its normaliser and max state (all in state_elements).
+    mixer: Literal["", "mamba", "mamba2", "gated_deltanet", "kda", "short_conv", "rwkv", "cca", "mlstm"] = ""
     # Bytes per element of the recurrent (ssm) state as transformers keeps it (4: fp32; 0: the
     # model dtype). Mamba and the linear-attention kernels (gated DeltaNet, KDA) keep fp32.
     ssm_state_dtype_bytes: int = 4

@@ -125,6 +125,8 @@ def _build_xlnet(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
     c.add("other", h)  # mask_emb
     c.add("lm_head", g.vocab)  # lm_loss bias
     mem_len = _whole(cfg, mt, "mem_len", 0)
+    if cfg.get("use_mems_eval") is False:  # generation keeps no memory
+        return [LayerKV(kind="none")] * n, {}
     if mem_len:
         # keeps the last mem_len tokens: a window of mem_len + 1 in vram's sense (window - 1 kept)
         kv = LayerKV(kind="sliding", window=mem_len + 1, kv_heads=1, key_dim=h, cache_dtype_bytes=4)
@@ -161,7 +163,7 @@ def _build_xlstm(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
     c.linear("dense_mlp", h, ffn, "column", 2 * n, bias)
     c.linear("dense_mlp", ffn, h, "row", n, bias)
     c.add("norms", (2 * n + 1) * h * (2 if bias else 1))
-    state = LayerKV(kind="state", state_elements=heads * (qk_state * v_state + qk_state + 1))
+    state = LayerKV(kind="state", mixer="mlstm", state_elements=heads * (qk_state * v_state + qk_state + 1))
     return [state] * n, {"cache_shared_bytes": 8}
 
 

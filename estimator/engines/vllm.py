@@ -706,6 +706,11 @@ def _refuse_unmodelled_cache(spec: ModelSpec) -> None:
         raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps ZAYA's convolution states yet")
     if any(layer.conv_state_dtype_bytes for layer in spec.layers):
         raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps its short-convolution states yet")
+    if spec.cache_shared_bytes or any(
+        layer.cache_dtype_bytes or layer.prefix_tokens or layer.mixer == "mlstm" for layer in spec.layers
+    ):
+        # XLNet's fp32 memory, CPM-Ant's prompt tokens, xLSTM's matrix memory: transformers' caches only
+        raise InputError(f"{spec.model_type}: vram does not model how vLLM would page this model's cache")
 
 
 def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tuple[str, ...]]:

@@ -166,3 +166,21 @@ def test_kolibri1_shared_expert_and_qk_norms() -> None:
     assert spec.params.total == entry["total"] and spec.params.active == entry["active"]
     # 50 MoE layers, each one ungated shared expert 2560 -> 512 (gate, up, down)
     assert spec.params.shared_experts == 50 * 3 * 2560 * 512
+
+
+def test_xlnet_without_eval_memory_caches_nothing() -> None:
+    cfg = json.loads((FIXTURE.parent / _oracle("xlnet")["config_file"]).read_text())
+    spec = load_model_spec({**cfg, "use_mems_eval": False})
+    assert _bf16_cache(spec, 64) == 0
+    assert spec.params.total == _spec("xlnet").params.total
+
+
+@pytest.mark.parametrize("model_type", ["cpmant", "xlnet", "xlstm"])
+def test_vllm_paging_of_these_caches_is_refused_with_a_sentence(model_type: str) -> None:
+    from common.errors import InputError
+    from estimator.estimate import estimate
+    from estimator.query import Query
+
+    with pytest.raises(InputError, match="vLLM"):
+        estimate(_spec(model_type), Query(gpus=1, engine="vllm", seq_len=4096, batch=2), model_id=model_type)
+    assert estimate(_spec(model_type), Query(gpus=1, engine="transformers", seq_len=4096, batch=2), model_id="m")
