@@ -1671,10 +1671,15 @@ def _build(
     # An image-text model ties (or not) its lm_head by its own top-level flag, whatever its text_config says.
     # (when the saved config states it; the classes' defaults differ from what published checkpoints store).
     outer = raw.get("tie_word_embeddings") if fam.text_key is not None else None
-    tied = bool(
-        outer
-        if outer is not None
-        else _field(cfg, "tie_word_embeddings", default=_field(config, "tie_word_embeddings", default=fam.tie_default))
+    tied = (
+        bool(
+            outer
+            if outer is not None
+            else _field(
+                cfg, "tie_word_embeddings", default=_field(config, "tie_word_embeddings", default=fam.tie_default)
+            )
+        )
+        and not fam.never_tied
     )
     # The dtype the checkpoint was saved in: the raw config's (transformers fills none when absent).
     dtype, dtype_warning = torch_dtype((_text_config(raw, fam), raw), model_type, fam)

@@ -98,6 +98,7 @@ class Family:
     norms_per_layer: int = 2  # hidden-size norms per decoder layer
     mlp_bias: Bias = "config"  # reads ``mlp_bias`` when "config"
     tie_default: bool = False
+    never_tied: bool = False  # its lm_head is its own whatever the config says (CPM-Ant ties no weights)
     sliding: Sliding = "none"
     moe: MoE = "none"
     vision: Vision = "none"
@@ -962,7 +963,7 @@ FAMILIES = MappingProxyType(
         # X-MOD (facebook/xmod-base): RoBERTa layers with one adapter per language.
         "xmod": Family("xmod", arch="special", tie_default=True),
         # CPM-Ant 10B (openbmb/cpm-ant-10b): learned prompt tokens cached with every sequence.
-        "cpmant": Family("cpmant", arch="special"),
+        "cpmant": Family("cpmant", arch="special", never_tied=True),
         # XLNet (xlnet/xlnet-large-cased): its cache is each layer's hidden-state memory.
         "xlnet": Family("xlnet", arch="special", tie_default=True),
         # xLSTM 7B (NX-AI/xLSTM-7b): mLSTM blocks with a fixed matrix-memory state.

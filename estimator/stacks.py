@@ -49,7 +49,7 @@ def _build_xmod(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]
         raise ConfigError(f"vram does not model {mt} with cross-attention (it caches the encoder's states).")
     ln = 2 * h  # LayerNorm weight and bias
     positions = _whole(cfg, mt, "max_position_embeddings")
-    c.add("embedding", positions * h)
+    c.add("other", positions * h)  # outside "embedding", which holds vocab rows only
     c.add("other", _whole(cfg, mt, "type_vocab_size", 2) * h)
     c.add("norms", ln)  # embeddings.LayerNorm
     q_out = g.heads * g.head_dim
@@ -68,9 +68,11 @@ def _build_xmod(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]
     c.linear("other", bottleneck, h, "none", adapters, bias=True)
     if cfg.get("pre_norm"):
         c.add("norms", ln)  # encoder.LayerNorm
-    # lm_head: dense and layer_norm, and the decoder's bias (its weight is the embedding when tied)
-    c.linear("lm_head", h, h, "none", 1, bias=True)
-    c.add("lm_head", ln + g.vocab)
+    # lm_head: dense and layer_norm, and the decoder's bias (its weight is the embedding when tied);
+    # counted outside "lm_head", which holds only the decoder matrix a tied model shares
+    c.linear("other", h, h, "none", 1, bias=True)
+    c.add("norms", ln)
+    c.add("other", g.vocab)
     kv = LayerKV(kind="full", kv_heads=g.heads, key_dim=g.head_dim, value_dim=g.head_dim)
     return [kv] * n, {}
 
@@ -84,7 +86,8 @@ def _build_cpmant(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     rows in the input embedding. Each sequence caches its ``prompt_length`` prompt tokens too."""
     cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
     prompt_len = _whole(cfg, mt, "prompt_length")
-    c.add("embedding", _whole(cfg, mt, "prompt_types") * prompt_len * h)
+    # the prompt rows of input_embedding, kept outside "embedding" (vocab rows only)
+    c.add("other", _whole(cfg, mt, "prompt_types") * prompt_len * h)
     segments = _whole(cfg, mt, "segment_types")
     c.add("other", segments * h)  # segment_embedding
     c.add("other", (segments * segments + _whole(cfg, mt, "position_bias_num_buckets")) * g.heads)
@@ -96,9 +99,6 @@ def _build_cpmant(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     c.linear("dense_mlp", h, ff, "column", 2 * n)  # w_0, w_1
     c.linear("dense_mlp", ff, h, "row", n)  # w_out
     c.add("norms", n * 2 * h + h)  # two per layer, output_layernorm
-    if g.tied:
-        # CpmAntForCausalLM ties nothing (_tied_weights_keys is empty), whatever the config says.
-        c.linear("lm_head", h, g.vocab, "vocab", 1)
     kv = LayerKV(kind="full", kv_heads=g.heads, key_dim=head_dim, value_dim=head_dim, prefix_tokens=prompt_len)
     return [kv] * n, {}
 
@@ -122,8 +122,7 @@ def _build_xlnet(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
     c.add("norms", n * 2 * 2 * h)
     c.linear("dense_mlp", h, g.intermediate, "column", n, bias=True)
     c.linear("dense_mlp", g.intermediate, h, "row", n, bias=True)
-    c.add("other", h)  # mask_emb
-    c.add("lm_head", g.vocab)  # lm_loss bias
+    c.add("other", h + g.vocab)  # mask_emb, lm_loss bias (its weight is the embedding)
     mem_len = _whole(cfg, mt, "mem_len", 0)
     if cfg.get("use_mems_eval") is False:  # generation keeps no memory
         return [LayerKV(kind="none")] * n, {}

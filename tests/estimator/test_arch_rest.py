@@ -184,3 +184,18 @@ def test_vllm_paging_of_these_caches_is_refused_with_a_sentence(model_type: str)
     with pytest.raises(InputError, match="vLLM"):
         estimate(_spec(model_type), Query(gpus=1, engine="vllm", seq_len=4096, batch=2), model_id=model_type)
     assert estimate(_spec(model_type), Query(gpus=1, engine="transformers", seq_len=4096, batch=2), model_id="m")
+
+
+@pytest.mark.parametrize("model_type", ["xmod", "cpmant", "xlnet", "xlstm", "dots3_note", "kolibri1"])
+def test_weights_are_every_parameter_once(model_type: str) -> None:
+    """Unquantized, one GPU: the weights are the parameter count at the dtype (a tied lm_head once)."""
+    from estimator.spec import DTYPE_BYTES
+    from estimator.weights import weight_bytes
+
+    spec = _spec(model_type)
+    assert weight_bytes(spec) == spec.params.total * DTYPE_BYTES[spec.torch_dtype]
+
+
+def test_cpmant_lm_head_is_its_own() -> None:
+    spec = _spec("cpmant")
+    assert not spec.tie_word_embeddings and spec.params.lm_head == 30720 * 4096
