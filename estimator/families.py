@@ -425,9 +425,11 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
         "falcon": Family("falcon", arch="layers", norms_per_layer=1, norm_bias=True, mlp="plain"),
         # Mamba-2: every layer a Mamba-2 mixer under one norm.
         "mamba2": Family("mamba2", arch="layers", linear="mamba2", single_block=True),
-        "granite_swa": Family("granite_swa", arch="layers", sinks="sliding"),
+        # Granite SWA: a learned sink per head in every layer, full and sliding (GraniteSWAAttention).
+        "granite_swa": Family("granite_swa", arch="layers", sinks=True),
         "flint": Family("flint", arch="layers", qk_norm=True, sinks=True, moe="qwen", shared="qwen", shared_gate=False),
-        "beam": Family("beam", arch="layers", attn_gate=True, attn_gate_bias=True, norms_per_layer=4),
+        # Beam: per-head q/k norms (BeamAttention), a gated output with a per-head bias, sandwich norms.
+        "beam": Family("beam", arch="layers", qk_norm=True, attn_gate=True, attn_gate_bias=True, norms_per_layer=4),
         "jais2": Family("jais2", arch="layers", norm_bias=True, mlp="plain"),  # biases follow the config
         "persimmon": Family(
             "persimmon",
@@ -459,8 +461,16 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
         "kolibri1": Family(
             "kolibri1", arch="layers", norms_per_layer=4, qk_norm=True, moe="mixtral", shared="qwen", shared_gate=False
         ),
+        # Laguna: one ungated shared expert of shared_expert_intermediate_size (LagunaSparseMoeBlock).
         "laguna": Family(
-            "laguna", arch="layers", qk_norm=True, head_gate=True, moe="deepseek", shared="deepseek", router_bias=True
+            "laguna",
+            arch="layers",
+            qk_norm=True,
+            head_gate=True,
+            moe="deepseek",
+            shared="qwen",
+            shared_gate=False,
+            router_bias=True,
         ),
         # Bamba: Mamba-2 layers with attention at attn_layer_indices.
         "bamba": Family("bamba", arch="layers", linear="mamba2"),

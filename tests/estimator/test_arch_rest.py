@@ -199,3 +199,21 @@ def test_weights_are_every_parameter_once(model_type: str) -> None:
 def test_cpmant_lm_head_is_its_own() -> None:
     spec = _spec("cpmant")
     assert not spec.tie_word_embeddings and spec.params.lm_head == 30720 * 4096
+
+
+@pytest.mark.parametrize("model_type", ["kolibri1", "laguna", "beam", "granite_swa"])
+def test_once_within_tolerance_now_equal(model_type: str) -> None:
+    entry = _oracle(model_type)["params"]["MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"]
+    assert _spec(model_type).params.total == entry["total"]
+
+
+def test_the_parts_that_were_missing_by_hand() -> None:
+    # Laguna: 39 MoE layers, one ungated shared expert 2048 -> 512 each
+    assert _spec("laguna").params.shared_experts == 39 * 3 * 2048 * 512
+    # Granite SWA: a sink per head (20) in all 24 layers, not only the 18 sliding ones
+    cfg = json.loads((FIXTURE.parent / _oracle("granite_swa")["config_file"]).read_text())
+    h, heads, kv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd = cfg.get("head_dim") or h // heads
+    assert not cfg["attention_bias"]
+    per_layer = h * heads * hd + 2 * h * kv * hd + heads * hd * h + heads
+    assert _spec("granite_swa").params.attention == 24 * per_layer
