@@ -1716,6 +1716,7 @@ def _build(
         ),
         tie_word_embeddings=tied,
         layers=tuple(layer_kv),
+        mtp_layers=_int(cfg, model_type, "mtp_num_hidden_layers", "num_nextn_predict_layers", default=0),
         params=params,
         quantization=quant,
         vision=vision,

@@ -191,6 +191,9 @@ class ModelSpec(Frozen):
     scaled_max_positions: int | None = None
     tie_word_embeddings: bool = False
     layers: tuple[LayerKV, ...]  # one per decoder layer
+    # Multi-token-prediction layers the checkpoint ships beside the decoder (mtp_num_hidden_layers /
+    # num_nextn_predict_layers): what vLLM's MTP speculative decoding loads and caches.
+    mtp_layers: int = 0
     params: ParamCounts
     quantization: Quantization
     vision: VisionSpec | None = None

@@ -59,8 +59,26 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     # The failed start quotes 36.0 GiB for 262,144 tokens: 144 KiB per token, the text stack of
     # Qwen3-VL-8B, which is Qwen3-8B's (36 layers x 8 KV heads x 128).
     "n042": (PUBLISHED / "Qwen__Qwen3-8B.json", "Qwen3-8B = Qwen3-VL-8B's text stack (144 KiB/token)", {}),
+    # Qwen3.6-27B keeps Qwen3.5-27B's shape (64 layers, every 4th full attention with 4 KV heads x
+    # 256; GDN 16 key / 48 value heads x 128), a config copied from public sources (see SOURCES.md).
+    # The club-3090 composes run MTP with 3 speculative tokens (flags_evidence in the case).
+    **{
+        case: (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.6-27B", {})
+        for case in ("n018", "n019", "n021", "n022", "n034")
+    },
     # MiniMax-M2.7 keeps MiniMax-M2's shape (MiniMaxM2Config defaults: 62 layers, 8 KV heads x 128).
     "n016": (DEFAULTS / "minimax_m2.json", "MiniMaxM2Config defaults = MiniMax-M2 shape", {}),
+}
+
+# Cases of a model whose config is here, but whose log leaves out a setting that changes the pool's
+# layout: sizing them would test a guess of that setting.
+FLAGS_UNKNOWN: dict[str, str] = {
+    **{
+        case: "Qwen3.6/3.8-27B: the KV dtype or the speculative config is cut from the excerpt"
+        for case in ("n030", "n031", "n032")
+    },
+    "n010": "an nvfp4 KV cache, which vram does not model",
+    "n033": "an int8_per_token_head KV cache, which vram does not model",
 }
 
 
@@ -116,6 +134,19 @@ def _release(version: str) -> str | None:
     return f"{int(bound.group(1))}.{int(bound.group(2))}" if bound else None
 
 
+def _dev_build(version: str) -> bool:
+    """A nightly build of main (``0.20.2rc1.dev9+g01d4d1ad3``), not a release."""
+    return re.search(r"\.dev\d+", version) is not None
+
+
+def _logged_format(row: Row) -> str | None:
+    """Which "GPU KV cache size" formula a log shows: ``int(concurrency x max_model_len)`` (0.21+)
+    when the token count over max_model_len is the printed concurrency, else the block count."""
+    if not (row.logged_tokens and row.logged_concurrency and row.max_model_len):
+        return None
+    return "concurrency" if abs(row.logged_tokens / row.max_model_len - row.logged_concurrency) < 0.006 else "blocks"
+
+
 def _gpu(case: dict[str, Any]) -> str | None:
     text = (case.get("gpu_model") or "").lower()
     for key in ("h200", "h100", "a100-80gb", "rtx-5090", "rtx-4090", "rtx-3090", "b200", "h20"):
@@ -125,11 +156,22 @@ def _gpu(case: dict[str, Any]) -> str | None:
     return None
 
 
+def _speculative(case: dict[str, Any]) -> tuple[int, str | None]:
+    """(MTP speculative tokens, why the case cannot be sized) from the case's speculative_config."""
+    config = case.get("speculative_config")
+    if not config:
+        return 0, None
+    if config.get("method") == "mtp":
+        return int(config["num_speculative_tokens"]), None
+    return 0, f"a {config.get('method')} draft model's weights and KV are not modelled"
+
+
 def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Query:
     kv = (case.get("kv_cache_dtype") or "auto").lower()
     flags = case.get("other_flags") or {}
     prefix = flags.get("enable_prefix_caching")
     return Query(
+        mtp=_speculative(case)[0] or None,
         engine="vllm",
         vllm=release,
         seq_len=case.get("max_model_len") or 8192,
@@ -169,6 +211,12 @@ def size_case(case: dict[str, Any]) -> Row:
         logged_start="failed" if failure else "started",
     )
     release = _release(case["version"])
+    if (why := _speculative(case)[1]) is not None:
+        row.skipped = why
+        return row
+    if case["id"] in FLAGS_UNKNOWN:
+        row.skipped = FLAGS_UNKNOWN[case["id"]]
+        return row
     if case["id"] not in CONFIGS:
         row.skipped = "no config of the logged model (2026 models without a published config, or not named)"
         return row
@@ -194,7 +242,17 @@ def size_case(case: dict[str, Any]) -> Row:
         row.skipped = "the log shows no KV pool"
         return row
     pool = int(row.logged_pool_gib * GiB)
-    _, tokens, concurrency = vllm.kv_capacity(spec, query, pool, batched_tokens=batched)
+    blocks, tokens, concurrency = vllm.kv_capacity(spec, query, pool, batched_tokens=batched)
+    logged_format = _logged_format(row)
+    if _dev_build(case["version"]) and logged_format is not None and logged_format != profile.kv_tokens_report:
+        # A nightly build sits between two releases: its "GPU KV cache size" line is in the format
+        # the log itself shows (the block arithmetic behind it is what is compared).
+        layout, _ = vllm.kv_layout(spec, query)
+        if logged_format == "concurrency":
+            tokens = int(concurrency * query.seq_len)
+        else:
+            tokens = blocks // layout.num_groups * layout.block_size
+        row.config_note += "; nightly build: token line in the logged format"
     row.tokens_from_pool, row.concurrency_from_pool = tokens, round(concurrency, 2)
     _check_from_pool(row, spec, query, pool, batched)
     return row

@@ -314,6 +314,52 @@ def vision_split_saving_bytes(spec: ModelSpec, query: Query) -> int:
     return tower - ceil_div(tower, query.gpus)
 
 
+def mtp_tokens(query: Query) -> int:
+    """``num_speculative_tokens`` of MTP speculative decoding (0: off)."""
+    return query.mtp or 0
+
+
+def mtp_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """vLLM's MTP proposer loads the checkpoint's own MTP layers: none, no start."""
+    if mtp_tokens(query) and spec.mtp_layers == 0:
+        return f"{spec.model_type} ships no MTP layers (mtp_num_hidden_layers / num_nextn_predict_layers)"
+    return None
+
+
+def mtp_kv_layers(spec: ModelSpec, query: Query) -> tuple[LayerKV, ...]:
+    """The MTP layers' caches: each MTP layer is one decoder layer with the model's full attention
+    (Qwen3-Next / Qwen3.5 ``Qwen3NextMultiTokenPredictor``: a ``full_attention`` layer; DeepSeek
+    ``DeepSeekMultiTokenPredictorLayer``: an MLA layer with the indexer where the model has one). The
+    drafter runs in the same model runner, so its attention layers join the target's KV-cache groups
+    (v1/worker/gpu_model_runner.py get_kv_cache_spec walks every attention layer of the forward
+    context); with 3 speculative tokens one MTP layer is reused, it is cached once."""
+    if not mtp_tokens(query) or not spec.mtp_layers:
+        return ()
+    full = [layer for layer in spec.layers if layer.kind in ("full", "mla")]
+    if not full:
+        raise InputError(f"{spec.model_type}: no full-attention layer to model its MTP layers on")
+    return (full[-1],) * spec.mtp_layers
+
+
+def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
+    """Per GPU, the MTP layers vLLM loads beside the model: per layer one full-attention decoder
+    layer (its attention and MLP / MoE share of the checkpoint) and the ``fc`` / ``eh_proj`` that
+    joins the hidden state and the next token's embedding (2 x hidden -> hidden), all split by
+    tensor parallelism. The embedding and the LM head are the target's (EagleProposer.load_model
+    shares them when the shapes match). Counted in the checkpoint's unquantized dtype."""
+    if not mtp_tokens(query) or not spec.mtp_layers:
+        return 0
+    p = spec.params
+    n_attn = sum(1 for layer in spec.layers if layer.kind in ("full", "sliding", "mla")) or 1
+    attention = p.attention // n_attn
+    if spec.num_moe_layers:
+        mlp = (p.routed_experts + p.shared_experts + p.router) // spec.num_moe_layers
+    else:
+        mlp = p.dense_mlp // max(spec.num_layers, 1)
+    per_layer = attention + mlp + 2 * spec.hidden_size * spec.hidden_size + 4 * spec.hidden_size
+    return ceil_div(per_layer * spec.mtp_layers, query.gpus) * DTYPE_BYTES[spec.torch_dtype]
+
+
 def loaded_weight_bytes(
     spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
@@ -327,6 +373,7 @@ def loaded_weight_bytes(
         + mla_backend_workspace_bytes(spec, gpu, constants)
         - text_only_saving_bytes(spec, query)
         - vision_split_saving_bytes(spec, query)
+        + mtp_weight_bytes(spec, query)
     )
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
@@ -641,15 +688,20 @@ def _ssm_dtype_bytes(spec: ModelSpec, layer: LayerKV, version: str, model_bytes:
     return model_bytes  # "auto": the conv state's dtype, the model's
 
 
-def _state_page_bytes(spec: ModelSpec, layer: LayerKV, tp: int, model_bytes: int, version: str) -> int:
+def _state_page_bytes(
+    spec: ModelSpec, layer: LayerKV, tp: int, model_bytes: int, version: str, num_spec: int = 0
+) -> int:
     """One request's state for one layer, per GPU (mamba_utils.py MambaStateShapeCalculator): the conv
     window of kernel - 1 columns over the layer's conv channels, and the recurrent state, split over
     tensor parallelism. The conv state is in the model dtype (mamba_cache_dtype "auto").
 
     Mamba-2 with fewer groups than GPUs replicates groups on every rank (extra_groups_for_head_shards);
     the spec does not give the group count, so the conv channels are split evenly (the conv state is
-    about 1% of the page for the models named here)."""
-    conv = layer.conv_channels // tp * max(layer.conv_kernel - 1, 0) * model_bytes
+    about 1% of the page for the models named here).
+
+    With speculative decoding the conv window keeps ``num_spec`` more columns
+    (MambaStateShapeCalculator: ``conv_kernel - 1 + num_spec``)."""
+    conv = layer.conv_channels // tp * (max(layer.conv_kernel - 1, 0) + num_spec) * model_bytes
     ssm = layer.ssm_state_elements // tp * _ssm_dtype_bytes(spec, layer, version, model_bytes)
     return conv + ssm
 
@@ -662,7 +714,7 @@ def _has_state(layer: LayerKV) -> bool:
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, int, str, bool | None, str | None]
+_LayoutKey = tuple[int, int, int, str, bool | None, str | None, int]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
@@ -670,17 +722,31 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
     dtype_bytes = kv_dtype_bytes(spec, query)
     profile, _ = version_profile(query)
-    key = (id(spec.layers), query.gpus, dtype_bytes, profile.version, query.prefix_caching, query.gpu)
+    key = (
+        id(spec.layers),
+        query.gpus,
+        dtype_bytes,
+        profile.version,
+        query.prefix_caching,
+        query.gpu,
+        mtp_tokens(query),
+    )
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
         return cached[1]
+    if why := mtp_refusal(spec, query):
+        raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
+    extra = mtp_kv_layers(spec, query)
+    model = spec.model_copy(update={"layers": spec.layers + extra}) if extra else spec
     if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
         gpu = lookup_gpu(query.gpu) if query.gpu else None
-        layout = _dsa_layout(spec, dtype_bytes, gpu)
+        layout = _dsa_layout(model, dtype_bytes, gpu)
     elif any(_has_state(layer) for layer in spec.layers):
-        layout = _hybrid_layout(spec, query.gpus, dtype_bytes, _act_bytes(spec, query), profile, query.prefix_caching)
+        layout = _hybrid_layout(
+            model, query.gpus, dtype_bytes, _act_bytes(spec, query), profile, query.prefix_caching, mtp_tokens(query)
+        )
     else:
-        layout = _kv_layout(spec, query.gpus, dtype_bytes)
+        layout = _kv_layout(model, query.gpus, dtype_bytes)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
@@ -757,7 +823,13 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
 
 
 def _hybrid_layout(
-    spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int, profile: VllmProfile, prefix_caching: bool | None
+    spec: ModelSpec,
+    tp: int,
+    dtype_bytes: int,
+    model_bytes: int,
+    profile: VllmProfile,
+    prefix_caching: bool | None,
+    num_spec: int = 0,
 ) -> tuple[KvLayout, tuple[str, ...]]:
     """vLLM's hybrid KV cache manager: state layers hold whole per-request states in pages as large
     as an attention block, whose size is raised until one attention page holds the largest state
@@ -766,7 +838,7 @@ def _hybrid_layout(
     attention = [layer for layer in spec.layers if layer.kind in ("full", "sliding", "mla")]
     # Falcon-H1's layers are attention layers that also carry a Mamba-2 state (both are cached).
     states = [layer for layer in spec.layers if _has_state(layer)]
-    state_pages = [_state_page_bytes(spec, layer, tp, model_bytes, profile.version) for layer in states]
+    state_pages = [_state_page_bytes(spec, layer, tp, model_bytes, profile.version, num_spec) for layer in states]
     mamba_page = max(state_pages)
     mode = mamba_cache_mode(
         profile, prefix_caching, supports_all_mode=any(layer.mixer in ("mamba", "mamba2", "") for layer in states)
@@ -777,7 +849,7 @@ def _hybrid_layout(
             "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later"
         )
     exports = all(layer.mixer in ("mamba2", "gated_deltanet") for layer in states)
-    mamba_blocks = mamba_blocks_per_request(profile, mode, exports_checkpoints=exports)
+    mamba_blocks = mamba_blocks_per_request(profile, mode, num_speculative_tokens=num_spec, exports_checkpoints=exports)
     if not attention:
         page = mamba_page
         only = KvGroupSpec(
@@ -1260,6 +1332,8 @@ class VllmEngine(BaseEngine):
         scaling), and a TP size that does not divide the heads (with the sizes it accepts)."""
         if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
             return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
+        if why := mtp_refusal(spec, query):
+            return f"vLLM will not start with mtp={query.mtp}: {why}"
         why = tp_refusal(spec, query.gpus)
         if why is None:
             return None
