@@ -241,8 +241,23 @@ def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
 # Weights as vLLM loads them
 
 
+# Model types whose sliding layers build their own rotary embedding: gemma-3 gives them the default
+# rope at ``rope_local_base_freq`` and its full layers the config's (scaled) rope
+# (models/gemma3.py Gemma3Attention), so ``get_rope`` caches two tables.
+_LOCAL_ROPE_TYPES = frozenset({"gemma3", "gemma3_text"})
+
+
 def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
-    """The rotary cos/sin cache: one (max_position x rotary_dim) table in the model dtype, per GPU."""
+    """The rotary cos/sin caches, per GPU (not split by TP): one ``(rows x rotary_dim)`` table in
+    the model dtype per distinct rope (``get_rope`` caches by its arguments).
+
+    The table's rows are the scaled positions: linear and dynamic-NTK scaling build
+    ``max_position x factor`` rows (layers/rotary_embedding/linear_scaling_rope.py: "the maximum
+    length after applying the rope scaling is self.max_position_embeddings * self.scaling_factor"),
+    YaRN ``original x factor``; llama3 and unscaled ropes the positions as given
+    (``spec.scaled_max_positions``). gemma-3's sliding layers add an unscaled table of
+    ``max_position_embeddings`` rows: gemma-3-4b (131,072 positions, linear x 8, head_dim 256) holds
+    1,048,576 + 131,072 rows, 576 MiB in bf16."""
     if not spec.max_position_embeddings:
         return 0
     mla = next((layer for layer in spec.layers if layer.kind == "mla"), None)
@@ -250,7 +265,10 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
     # gpt-oss builds its rotary embedding in fp32 (models/gpt_oss.py OAIAttention: get_rope(...,
     # dtype=torch.float32)); every other model in the model dtype.
     dtype_bytes = 4 if spec.model_type == "gpt_oss" else _act_bytes(spec, query)
-    return spec.max_position_embeddings * rotary_dim * dtype_bytes
+    rows = spec.scaled_max_positions or spec.max_position_embeddings
+    if spec.model_type in _LOCAL_ROPE_TYPES:
+        rows += spec.max_position_embeddings
+    return rows * rotary_dim * dtype_bytes
 
 
 # MLA models: attention-backend workspaces that importing the backends allocates.
