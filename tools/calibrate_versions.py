@@ -64,7 +64,7 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     # The club-3090 composes run MTP with 3 speculative tokens (flags_evidence in the case).
     **{
         case: (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.6-27B", {})
-        for case in ("n018", "n019", "n021", "n022", "n034")
+        for case in ("n017", "n018", "n019", "n021", "n022", "n034", "n039", "n040", "n046")
     },
     # MiniMax-M2.7 keeps MiniMax-M2's shape (MiniMaxM2Config defaults: 62 layers, 8 KV heads x 128).
     "n016": (DEFAULTS / "minimax_m2.json", "MiniMaxM2Config defaults = MiniMax-M2 shape", {}),
@@ -78,6 +78,8 @@ FLAGS_UNKNOWN: dict[str, str] = {
         for case in ("n030", "n031", "n032")
     },
     "n010": "an nvfp4 KV cache, which vram does not model",
+    "n011": "an nvfp4 KV cache, which vram does not model",
+    "n029": "Qwen3.6-27B: the KV dtype and prefix caching are not in the excerpt, nor whether it started",
     "n033": "an int8_per_token_head KV cache, which vram does not model",
 }
 
@@ -240,6 +242,7 @@ def size_case(case: dict[str, Any]) -> Row:
         return row
     if row.logged_pool_gib is None:
         row.skipped = "the log shows no KV pool"
+        row.profile = None
         return row
     pool = int(row.logged_pool_gib * GiB)
     blocks, tokens, concurrency = vllm.kv_capacity(spec, query, pool, batched_tokens=batched)

@@ -655,6 +655,7 @@ class KvGroupSpec(Frozen):
     page_bytes: int  # one block (KvLayout.block_size tokens, or one state), one layer, per GPU
     num_layers: int
     mamba_blocks: int = 0  # state pages one request holds in one Mamba group
+    block_size: int | None = None  # tokens per block of this type, when raised to unify the pages
 
 
 class KvLayout(Frozen):
@@ -788,10 +789,22 @@ def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tu
         return KvLayout(types=types, group_size=sum(t.num_layers for t in types), num_groups=1, uniform=True), ()
     pages = {t.page_bytes for t in types}
     if len(pages) > 1:
-        # vLLM pads to the largest page in this case; we follow that and say so.
-        warnings.append("KV layer types have different page sizes; vLLM pads them to the largest")
+        # v1/core/kv_cache_utils.py unify_kv_cache_spec_page_size: a smaller page that divides the
+        # largest raises its layers' block size by the ratio (gemma-4-31b: its 512-dim global layers
+        # take 32-token blocks beside 16-token sliding blocks, calibration2 n036); one that does not
+        # divide it is padded (backends that index by block stride) or refused.
         biggest = max(pages)
-        types = tuple(t.model_copy(update={"page_bytes": biggest}) for t in types)
+        unified = []
+        for t in types:
+            if t.page_bytes == biggest:
+                unified.append(t)
+            elif biggest % t.page_bytes == 0:
+                block = BLOCK_SIZE * (biggest // t.page_bytes)
+                unified.append(t.model_copy(update={"page_bytes": biggest, "block_size": block}))
+            else:
+                warnings.append("KV layer types have page sizes that do not divide; vLLM pads them to the largest")
+                unified.append(t.model_copy(update={"page_bytes": biggest}))
+        types = tuple(unified)
     group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
     return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False), tuple(warnings)
 
@@ -909,9 +922,9 @@ def _hybrid_layout(
 
 def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
     """Blocks one request of ``max_model_len`` tokens needs, in units of one shared block index."""
-    block = layout.block_size
 
     def layer_blocks(t: KvGroupSpec) -> int:
+        block = t.block_size or layout.block_size
         if t.kind == "mamba":
             return t.mamba_blocks
         if t.kind == "sliding" and t.window is not None:
@@ -930,9 +943,9 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
 
 def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
     """Sum over the real layers (no padding layers) of one request's bytes (max_memory_usage_bytes)."""
-    block = layout.block_size
     total = 0
     for t in layout.types:
+        block = t.block_size or layout.block_size
         if t.kind == "mamba":
             blocks = t.mamba_blocks
         elif t.kind == "sliding" and t.window is not None:
