@@ -586,7 +586,18 @@ def _layer_kinds(g: _Geometry) -> list[str]:
         if kind == "full" and g.fam.attention != "gqa":
             kind = g.fam.attention
         kinds.append(kind)
-    return kinds
+    return _shared_indexers(g, kinds)
+
+
+def _shared_indexers(g: _Geometry, kinds: list[str]) -> list[str]:
+    """GLM-5.x ``indexer_types``: a "shared" layer reuses the previous "full" layer's top-k, so it
+    has no lightning indexer (no weights, no indexer key cache): a plain MLA layer."""
+    types = g.cfg.get("indexer_types")
+    if types is None:
+        return kinds
+    if len(types) != g.layers or any(t not in ("full", "shared") for t in types):
+        raise Unmodelled(f"{g.model_type} has indexer_types vram does not model.")
+    return ["mla" if k == "dsa" and t == "shared" else k for k, t in zip(kinds, types, strict=True)]
 
 
 def _moe_flags_from_config(g: _Geometry) -> list[bool]:

@@ -66,6 +66,10 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
         case: (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.6-27B", {})
         for case in ("n017", "n018", "n019", "n021", "n022", "n034", "n039", "n040", "n046")
     },
+    # GLM-5.2 has GLM-5.3's shape (78 MLA layers; indexers on layers 0-2 and every 4th from 6 to 74,
+    # 21 of 78, the rest share them); the log's "Using standard fp8 KV cache format" is the
+    # Blackwell (sm100) sparse-MLA path, so the case is sized as on a B200.
+    "n044": (DEFAULTS / "glm5_3.json", "GLM-5.3 published config = GLM-5.2 shape; sm100 fp8 layout", {"gpu": "b200"}),
     # MiniMax-M2.7 keeps MiniMax-M2's shape (MiniMaxM2Config defaults: 62 layers, 8 KV heads x 128).
     "n016": (DEFAULTS / "minimax_m2.json", "MiniMaxM2Config defaults = MiniMax-M2 shape", {}),
 }

@@ -440,3 +440,21 @@ def test_unequal_pages_raise_the_smaller_pages_block_size() -> None:
     assert concurrency == pytest.approx(11_636 / 3_909)
     assert tokens == 97_541
     assert round(concurrency, 2) == 2.98
+
+
+def test_glm5_shared_indexers_hold_no_indexer_cache() -> None:
+    # GLM-5.3's config (tests/fixtures/calibration2/configs/glm5_3.json): indexer_types "full" on layers
+    # 0, 1, 2 and every 4th from 6 to 74 (21 of 78), "shared" elsewhere: only 21 indexer key caches.
+    spec = load_model_spec(
+        json.loads((Path(__file__).resolve().parents[1] / "fixtures/calibration2/configs/glm5_3.json").read_text())
+    )
+    assert [i for i, layer in enumerate(spec.layers) if layer.index_dim] == [0, 1, 2, *range(6, 75, 4)]
+    # calibration2 n044 (GLM-5.2 NVFP4, v0.26.0, TP 4, fp8 KV in the standard layout): "Available KV
+    # cache memory: 50.62 GiB", "GPU KV cache size: 1,139,456 tokens" for 819,200 tokens per request.
+    # Per token over the layers: 78 x 576 B latent + 21 x 132 B indexer = 47,700 B; a 64-token block
+    # 3,052,800 B; 50.62 GiB / 3,052,800 = 17,804 blocks; 17,804 / 12,800 x 819,200 = 1,139,456.
+    query = q(vllm="0.26", gpus=4, kv="fp8", gpu="b200", seq_len=819_200)
+    layout, _ = vllm.kv_layout(spec, query)
+    assert layout.bytes_per_block == 64 * (78 * 576 + 21 * 132)
+    blocks, tokens, _ = vllm.kv_capacity(spec, query, int(50.62 * GiB), batched_tokens=8192)
+    assert (blocks, tokens) == (17_804, 1_139_456)
