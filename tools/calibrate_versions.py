@@ -72,6 +72,7 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     "n044": (DEFAULTS / "glm5_3.json", "GLM-5.3 published config = GLM-5.2 shape; sm100 fp8 layout", {"gpu": "b200"}),
     # MiniMax-M2.7 keeps MiniMax-M2's shape (MiniMaxM2Config defaults: 62 layers, 8 KV heads x 128).
     "n016": (DEFAULTS / "minimax_m2.json", "MiniMaxM2Config defaults = MiniMax-M2 shape", {}),
+    "n015": (DEFAULTS / "minimax_m2.json", "MiniMaxM2Config defaults = MiniMax-M2 shape", {}),
 }
 
 # Cases of a model whose config is here, but whose log leaves out a setting that changes the pool's
@@ -194,7 +195,7 @@ def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Que
 def _failed_start(case: dict[str, Any]) -> tuple[float, float, int] | None:
     """(needed GiB, available GiB, estimated max length) of a logged fit-check failure."""
     for line in case["measured"].get("raw_lines") or []:
-        match = re.search(r"\(([\d.]+) GiB KV cache is needed.*?memory \(([\d.]+) GiB\)\..*?length is (\d+)", line)
+        match = re.search(r"\(?([\d.]+) GiB KV cache is needed.*?memory \(([\d.]+) GiB\)\..*?length is (\d+)", line)
         if match:
             return float(match.group(1)), float(match.group(2)), int(match.group(3))
     return None
