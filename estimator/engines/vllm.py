@@ -629,7 +629,7 @@ def cuda_graph_estimate_bytes(
         and gpu.compute_capability is not None
         and gpu.compute_capability[0] == 10
     )
-    sizes = len(cudagraph_capture_sizes(profile, seqs, tokens, sm100=sm100))
+    sizes = len(cudagraph_capture_sizes(profile, seqs, tokens, num_speculative_tokens=mtp_tokens(query), sm100=sm100))
     return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
 
 

@@ -17,6 +17,7 @@ import pytest
 from common.errors import InputError
 from estimator.config import load_model_spec
 from estimator.engines import vllm
+from estimator.gpus import lookup_gpu
 from estimator.grammar import parse_query
 from estimator.query import Query
 
@@ -85,3 +86,12 @@ def test_a_model_without_mtp_layers_is_refused() -> None:
     assert "ships no MTP layers" in (vllm.VllmEngine().refusal(LLAMA, query) or "")
     with pytest.raises(InputError):
         vllm.kv_layout(LLAMA, query)
+
+
+def test_mtp_widens_the_cuda_graph_capture_sizes() -> None:
+    # club-3090 #104 (max_num_seqs 2, MTP x 3): "Profiling CUDA graph memory: PIECEWISE=5 (largest=16)",
+    # the largest size being 2 x (1 + 3) x 2 = 16: sizes 1, 2, 4, 8, 16. Without MTP: 1, 2, 4.
+    gpu = lookup_gpu("rtx-3090")
+    plain = vllm.cuda_graph_estimate_bytes(QWEN27, q(max_num_seqs=2, max_num_batched_tokens=8192), gpu)
+    spec = vllm.cuda_graph_estimate_bytes(QWEN27, q(max_num_seqs=2, max_num_batched_tokens=8192, mtp=3), gpu)
+    assert spec * 3 == plain * 5
