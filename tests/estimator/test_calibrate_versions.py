@@ -74,3 +74,19 @@ def test_readme_shows_the_commands_tables(tool, rows) -> None:
     start = readme.index("<!-- calibrate_versions:start -->\n") + len("<!-- calibrate_versions:start -->\n")
     end = readme.index("\n<!-- calibrate_versions:end -->")
     assert readme[start:end] == tool.markdown(rows), "README is stale: rerun tools/calibrate_versions.py --markdown"
+
+
+def test_mtp_runs_come_out_within_a_block(rows) -> None:
+    # Qwen3.6-27B with MTP x 3 (club-3090 composes, TP 2 and TP 4): the logged pools are rounded to
+    # 0.01 GiB and the other ranks' pools may hold a block less, so one block (1/179 of a request at
+    # TP 2) is the resolution. n022 (#77): "GPU KV cache size: 619,479 tokens"; n018 (#584): 1,774,963.
+    by_id = {row.id: row for row in rows}
+    assert by_id["n022"].tokens_from_pool == 619_479
+    assert by_id["n018"].tokens_from_pool == 1_774_963
+    for case in ("n019", "n021", "n034"):
+        row = by_id[case]
+        assert row.logged_tokens is not None and row.tokens_from_pool is not None
+        assert abs(row.tokens_from_pool - row.logged_tokens) <= 262_144 // 179 + 1, case
+    # n044 (GLM-5.2, 21 indexer caches of 78 layers) and n015 (MiniMax-M2.7 failed start) as logged.
+    assert by_id["n044"].tokens_from_pool == 1_139_456
+    assert (by_id["n015"].start_from_pool, by_id["n015"].needed_gib) == ("failed", 23.25)
