@@ -54,6 +54,7 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     "n002": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     "n035": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     "n047": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    "n048": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     # Qwen2.5-7B-Instruct-AWQ: the base model's published config, weights as AWQ.
     "n037": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights", {"weight_format": "awq"}),
     "n045": (PUBLISHED / "meta-llama__Llama-3.1-8B.json", "Llama-3.1-8B published config", {}),
@@ -142,17 +143,21 @@ def _release(version: str) -> str | None:
     return f"{int(bound.group(1))}.{int(bound.group(2))}" if bound else None
 
 
-def _dev_build(version: str) -> bool:
-    """A nightly build of main (``0.20.2rc1.dev9+g01d4d1ad3``), not a release."""
-    return re.search(r"\.dev\d+", version) is not None
+# The "GPU KV cache size" line as int(max concurrency x max_model_len) shipped in the 0.20.2 patch
+# release, not only in 0.21.0 (vllm_profiles follows minor releases): the v0.20.2 log of n048 and the
+# 0.20.2rc1 nightlies (n019, n021, n022) print it; v0.20.0 (n035, n047) prints the block count.
+_CONCURRENCY_TOKENS_FROM_PATCH = {(0, 20): 2}
 
 
-def _logged_format(row: Row) -> str | None:
-    """Which "GPU KV cache size" formula a log shows: ``int(concurrency x max_model_len)`` (0.21+)
-    when the token count over max_model_len is the printed concurrency, else the block count."""
-    if not (row.logged_tokens and row.logged_concurrency and row.max_model_len):
-        return None
-    return "concurrency" if abs(row.logged_tokens / row.max_model_len - row.logged_concurrency) < 0.006 else "blocks"
+def _token_line(version: str, profile_report: str) -> str:
+    """The token-line formula of the logged build: its minor release's, unless a patch of that
+    release already carries the next one's."""
+    match = re.match(r"^\s*v?(\d+)\.(\d+)\.(\d+)", version)
+    if match:
+        first = _CONCURRENCY_TOKENS_FROM_PATCH.get((int(match.group(1)), int(match.group(2))))
+        if first is not None and int(match.group(3)) >= first:
+            return "concurrency"
+    return profile_report
 
 
 def _gpu(case: dict[str, Any]) -> str | None:
@@ -251,17 +256,10 @@ def size_case(case: dict[str, Any]) -> Row:
         row.profile = None
         return row
     pool = int(row.logged_pool_gib * GiB)
-    blocks, tokens, concurrency = vllm.kv_capacity(spec, query, pool, batched_tokens=batched)
-    logged_format = _logged_format(row)
-    if _dev_build(case["version"]) and logged_format is not None and logged_format != profile.kv_tokens_report:
-        # A nightly build sits between two releases: its "GPU KV cache size" line is in the format
-        # the log itself shows (the block arithmetic behind it is what is compared).
-        layout, _ = vllm.kv_layout(spec, query)
-        if logged_format == "concurrency":
-            tokens = int(concurrency * query.seq_len)
-        else:
-            tokens = blocks // layout.num_groups * layout.block_size
-        row.config_note += "; nightly build: token line in the logged format"
+    _, tokens, concurrency = vllm.kv_capacity(spec, query, pool, batched_tokens=batched)
+    if _token_line(case["version"], profile.kv_tokens_report) != profile.kv_tokens_report:
+        tokens = int(concurrency * query.seq_len)
+        row.config_note += "; 0.20.2+: the token line is int(concurrency x max_model_len)"
     row.tokens_from_pool, row.concurrency_from_pool = tokens, round(concurrency, 2)
     _check_from_pool(row, spec, query, pool, batched)
     return row
