@@ -55,6 +55,7 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     "n035": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     "n047": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     "n048": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    "n049": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     # Qwen2.5-7B-Instruct-AWQ: the base model's published config, weights as AWQ.
     "n037": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights", {"weight_format": "awq"}),
     "n045": (PUBLISHED / "meta-llama__Llama-3.1-8B.json", "Llama-3.1-8B published config", {}),

@@ -95,3 +95,14 @@ def test_mtp_widens_the_cuda_graph_capture_sizes() -> None:
     plain = vllm.cuda_graph_estimate_bytes(QWEN27, q(max_num_seqs=2, max_num_batched_tokens=8192), gpu)
     spec = vllm.cuda_graph_estimate_bytes(QWEN27, q(max_num_seqs=2, max_num_batched_tokens=8192, mtp=3), gpu)
     assert spec * 3 == plain * 5
+
+
+def test_mtp_weights_match_the_drafter_a_log_loads() -> None:
+    # calibration2 n049 and n047: the same Qwen3.6-35B-A3B-NVFP4 compose on v0.20.0 without and with
+    # MTP x 2 logs "Model loading took 21.86 GiB" and "23.43 GiB": the drafter is 1.57 GiB (each
+    # figure rounded to 0.01 GiB). One full-attention layer (q with gate 2048 x 8192, k and v 2048 x
+    # 512, o 4096 x 2048, q/k norms), 256 experts of 3 x 2048 x 512, the shared expert and its gate,
+    # the router, the fc 2 x 2048 x 2048 and four norms, in bf16.
+    moe = load_model_spec(json.loads((ROOT / "tests/fixtures/calibration2/configs/qwen3_5_moe.json").read_text()))
+    drafter = vllm.mtp_weight_bytes(moe, Query(engine="vllm", mtp=2))
+    assert abs(drafter / GiB - (23.43 - 21.86)) <= 0.01
