@@ -12,6 +12,8 @@ release). A case is sized two ways where it can be:
   layout (pages, groups, hybrid state pages) of the case's release; the "GPU KV cache size" tokens,
   the maximum concurrency and the start-up check (one max_model_len request fits, else vLLM's error
   and estimated maximum length) are compared with the log. This checks everything after the budget.
+  The logged pool is rounded to 0.01 GiB, so the token counts at both ends of that rounding are
+  computed; a logged count between them is an error of 0 (else the error is to the nearer end).
 The whole pool (weights, activation peak, CUDA graphs) is not compared here: the calibration2 logs
 rarely give the GPU's total, the utilization and a checkpoint whose weights we can size together
 (the whole-pool check is the v0.19 set's, ``python -m tools.calibrate``).
@@ -56,6 +58,7 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     "n047": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     "n048": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     "n049": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    "n050": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     # Qwen2.5-7B-Instruct-AWQ: the base model's published config, weights as AWQ.
     "n037": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights", {"weight_format": "awq"}),
     "n045": (PUBLISHED / "meta-llama__Llama-3.1-8B.json", "Llama-3.1-8B published config", {}),
@@ -106,6 +109,8 @@ class Row:
     logged_concurrency: float | None
     logged_start: str  # "started" / "failed"
     tokens_from_pool: int | None = None
+    # The token counts at the two ends of the logged pool's rounding (format_gib: 2 decimals).
+    tokens_range: tuple[int, int] | None = None
     concurrency_from_pool: float | None = None
     start_from_pool: str | None = None
     estimated_max_len: int | None = None
@@ -119,6 +124,12 @@ class Row:
     def tokens_error(self) -> float | None:
         if self.tokens_from_pool is None or not self.logged_tokens:
             return None
+        if self.tokens_range is not None:
+            low, high = self.tokens_range
+            if low <= self.logged_tokens <= high:
+                return 0.0  # the log's own pool, within its rounding, gives the logged count
+            nearest = low if self.logged_tokens < low else high
+            return nearest / self.logged_tokens - 1
         return self.tokens_from_pool / self.logged_tokens - 1
 
     @property
@@ -257,10 +268,17 @@ def size_case(case: dict[str, Any]) -> Row:
         row.profile = None
         return row
     pool = int(row.logged_pool_gib * GiB)
-    _, tokens, concurrency = vllm.kv_capacity(spec, query, pool, batched_tokens=batched)
-    if _token_line(case["version"], profile.kv_tokens_report) != profile.kv_tokens_report:
-        tokens = int(concurrency * query.seq_len)
+    line = _token_line(case["version"], profile.kv_tokens_report)
+    if line != profile.kv_tokens_report:
         row.config_note += "; 0.20.2+: the token line is int(concurrency x max_model_len)"
+
+    def tokens_at(pool_bytes: int) -> tuple[int, float]:
+        _, tokens, concurrency = vllm.kv_capacity(spec, query, pool_bytes, batched_tokens=batched)
+        return (int(concurrency * query.seq_len) if line != profile.kv_tokens_report else tokens), concurrency
+
+    tokens, concurrency = tokens_at(pool)
+    half = GiB // 200  # "X.XX GiB": the pool is within half a hundredth of a GiB of the printed value
+    row.tokens_range = (tokens_at(pool - half)[0], tokens_at(pool + half - 1)[0])
     row.tokens_from_pool, row.concurrency_from_pool = tokens, round(concurrency, 2)
     _check_from_pool(row, spec, query, pool, batched)
     return row
@@ -323,6 +341,8 @@ def markdown(rows: list[Row]) -> str:
                 if row.tokens_from_pool is not None and row.logged_tokens
                 else ""
             )
+            if tokens and row.tokens_range is not None and row.tokens_range[0] != row.tokens_range[1]:
+                tokens += f"; {row.tokens_range[0]:,}-{row.tokens_range[1]:,} over the pool's rounding"
             conc = (
                 f"{row.concurrency_from_pool:.2f} / {row.logged_concurrency:.2f}"
                 if row.concurrency_from_pool is not None and row.logged_concurrency is not None
