@@ -108,6 +108,7 @@ class Stores(Protocol):
     def set_posted(self, query_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None: ...
     def mark_public(self, query_ids: tuple[int, ...]) -> None: ...
     def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None: ...
+    def posted_together(self, *, team: str | None, channel: str, ts: str) -> list[QueryRecord]: ...
     def own_queries(self, *, platform: str, workspace: str | None, user: str, limit: int = 20) -> list[QueryRecord]: ...
     def hub_cache(self) -> Any: ...
 
@@ -278,15 +279,20 @@ class Service:
         return ShowReply(record=record, estimate=stored_estimate(record))
 
     # -- threads --------------------------------------------------------------------------------
+    @staticmethod
+    def _changed(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
+        """A thread reply's change to ``base``: ``key=value`` words, else plain words; None for chat."""
+        parsed = parse_changes(text, base)
+        if parsed is None:  # plain words: "what about 128k?", "try 2 GPUs"
+            parsed = read_change(text, base)
+        return parsed
+
     def what_if(self, *, base: QueryRecord, text: str, who: Conversation) -> Outcome | None:
         """Re-estimate ``base`` with the settings in a thread reply; None when it changes nothing."""
         if not base.params:
             return None
-        base_query = Query.model_validate(base.params)
         try:
-            parsed = parse_changes(text, base_query)
-            if parsed is None:  # plain words: "what about 128k?", "try 2 GPUs"
-                parsed = read_change(text, base_query)
+            parsed = self._changed(text, Query.model_validate(base.params))
         except InputError as err:
             self._keep(who, text=text, status="error", error=str(err), parent_id=base.id)
             return Outcome(text=text, error=str(err), exit_code=err.exit_code)
@@ -301,6 +307,48 @@ class Service:
             base=stored_estimate(base),
             changes={k: _setting_text(v) for k, v in changes.items()},
         )
+
+    def compare_what_if(self, *, a: QueryRecord, b: QueryRecord, text: str, who: Conversation) -> CompareReply | None:
+        """A reply in a comparison's thread: the same change to both sides, each stored as a what-if of
+        its side; None when the reply changes nothing."""
+        if not a.params or not b.params:
+            return None
+        try:
+            pa = self._changed(text, Query.model_validate(a.params))
+            pb = self._changed(text, Query.model_validate(b.params))
+            if pa is None or pb is None:
+                return None
+            if "model" in pa[1]:
+                raise InputError(
+                    "a reply in a comparison's thread changes the settings of both sides, not the models: "
+                    "ask `compare <model> <model>` for other models"
+                )
+        except InputError as err:
+            self._keep(who, text=text, status="error", error=str(err), parent_id=b.id)
+            failed = Outcome(text=text, error=str(err), exit_code=err.exit_code)
+            return CompareReply(a=failed, b=failed)
+        sides = [
+            self.estimate_query(
+                query,
+                who,
+                text=text,
+                parent_id=side.id,
+                base=stored_estimate(side),
+                changes={k: _setting_text(v) for k, v in changes.items()},
+            )
+            for side, (query, changes) in ((a, pa), (b, pb))
+        ]
+        return CompareReply(a=sides[0], b=sides[1])
+
+    def thread_answer(self, latest: QueryRecord) -> tuple[QueryRecord, ...]:
+        """The answer a thread's latest record was posted in: that record, or both sides of a comparison
+        (two estimates posted as one message)."""
+        if self._store is None or latest.posted_channel is None or latest.posted_ts is None:
+            return (latest,)
+        together = self._store.posted_together(
+            team=latest.conversation.workspace, channel=latest.posted_channel, ts=latest.posted_ts
+        )
+        return tuple(together) if len(together) == 2 and latest.id in {r.id for r in together} else (latest,)
 
     def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None:
         if self._store is None:

@@ -27,12 +27,22 @@ from bot.blocks import Message
 from bot.http import SIGNATURE_KEY
 from bot.question import is_question, read_change
 from bot.service import (
+    CompareReply,
     HistoryReply,
     Outcome,
     Service,
 )
 from bot.settings import Settings
-from bot.slack_render import CANNOT_POST, COMMAND, INTERNAL_ERROR, PLATFORM, Answer, render
+from bot.slack_render import (
+    CANNOT_POST,
+    COMMAND,
+    INTERNAL_ERROR,
+    PLATFORM,
+    Answer,
+    compare_errors,
+    compare_what_if,
+    render,
+)
 from bot.work import Tell, Work, tell
 from common.errors import InputError, StoreError, VramError
 from estimator.query import Query
@@ -242,7 +252,7 @@ def create_app(
     def submit(fn: Callable[..., None], *args: Any, on_error: Callable[[str], None] | None = None) -> None:
         pool.submit(functools.partial(bot.guard, fn, *args, on_error=on_error), on_error=on_error)
 
-    slack_native.register(app, bot, submit, settings)  # buttons, the form, unfurls (before the catch-alls)
+    slack_native.register(app, bot, submit)  # buttons, the form, unfurls (before the catch-alls)
     if oauth is not None:  # every workspace's own token; uninstalls and revoked tokens
         oauth.register(app, bot, submit)
 
@@ -533,9 +543,14 @@ class _Bot:
             private = Message(blocks=(*msg.blocks, blocks._context(hint)), text=msg.text + "\n" + hint)
             self._respond(respond, private)
             return
-        if answer.record_id is not None:
-            self.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=None)
-        self.service.mark_public(answer.shown)
+        self._remember_post(answer, resp, thread_ts=None)
+
+    def _remember_post(self, answer: Answer, resp: Any, *, thread_ts: str | None) -> None:
+        """Where an answer was posted, for each stored query in it (a comparison's two), so a reply in
+        its thread finds them; posted also means the conversation's listings show them."""
+        ids = (answer.record_id,) if answer.record_id is not None else answer.shown
+        for record_id in ids:
+            self.service.set_posted(record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=thread_ts)
 
     @staticmethod
     def _respond(respond: Responder, msg: Message) -> None:
@@ -561,7 +576,19 @@ class _Bot:
             user=event.get("user"),
             private=event.get("channel_type") in ("im", "mpim"),
         )
-        outcome = self.service.what_if(base=base, text=from_slack(event.get("text") or ""), who=who)
+        text = from_slack(event.get("text") or "")
+        answer = self.service.thread_answer(base)
+        if len(answer) == 2:  # a comparison's thread: the change applies to both sides
+            reply = self.service.compare_what_if(a=answer[0], b=answer[1], text=text, who=who)
+            if reply is not None:
+                both = reply
+                self.deliver(
+                    ("chat.postMessage", channel),
+                    lambda: self._compare_in_thread(both, channel=channel, thread_ts=thread_ts, user=who.user),
+                    self.tell_in_thread(event),
+                )
+            return
+        outcome = self.service.what_if(base=base, text=text, who=who)
         if outcome is None:
             return
         self.deliver(
@@ -583,6 +610,18 @@ class _Bot:
         )
         if out.record_id is not None:
             self.service.set_posted(out.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=thread_ts)
+
+    def _compare_in_thread(self, reply: CompareReply, *, channel: str, thread_ts: str, user: str | None) -> None:
+        if reply.a.estimate is None or reply.b.estimate is None:
+            self._thread_error(compare_errors(reply), channel=channel, thread_ts=thread_ts, user=user)
+            return
+        msg = compare_what_if(reply)
+        resp = self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False, **msg.kwargs()
+        )
+        for out in (reply.a, reply.b):
+            if out.record_id is not None:
+                self.service.set_posted(out.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=thread_ts)
 
     def tell_in_thread(self, event: dict[str, Any]) -> Callable[[str], None]:
         """How to tell the author of ``event`` that answering it failed (privately, in its thread)."""
@@ -662,11 +701,7 @@ class _Bot:
                     unfurl_media=False,
                     **answer.message.kwargs(),
                 )
-                if answer.record_id is not None:
-                    self.service.set_posted(
-                        answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=reply_ts
-                    )
-                self.service.mark_public(answer.shown)
+                self._remember_post(answer, resp, thread_ts=reply_ts)
 
             self.deliver(("chat.postMessage", channel), post, self.tell_in_thread(event))
         elif user:  # help, history, mistakes: only the asker needs to see them

@@ -1,8 +1,10 @@
 """The sizing form: ``/vram`` with nothing after it, the "Size a model" shortcut, and the unfurl's button.
 
 The form is a modal: the model (live suggestions from the Hub), context, batch, GPU (from the
-catalog), GPU count, engine, weight and KV dtypes. Each field is checked by the same grammar as a
-typed command, and a bad one is shown on its field (``response_action: errors``). A valid form
+catalog), GPU count, engine and, with vLLM, its release (``vllm=``), weight and KV dtypes. Choosing
+an engine redraws the form (``views.update``) with or without the release field. Each field is
+checked by the same grammar as a typed command, together with the fields before it, and a bad one is
+shown on its field (``response_action: errors``). A valid form
 becomes the line a user would have typed, answered like ``/vram <line>`` where the form was opened,
 or in the bot's DM when it was opened from a shortcut or the bot cannot post in the channel.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +21,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks
 from bot.commands import parse
-from bot.model_suggest import Suggests
 from bot.slack_render import CANNOT_POST, COMMAND, PLATFORM, render
 from common.errors import InputError
+from estimator.engines import DEFAULT_ENGINE, engine_names, setting_owner
+from estimator.engines.vllm import DEFAULT_VERSION, followed_versions
 from estimator.gpus import catalog
 from store.records import Conversation
 
@@ -36,9 +40,13 @@ CALLBACK_ID = "vram_size_form"
 SHORTCUT_ID = "vram_size_model"
 OPEN_ACTION = "vram_size_open"  # a button that opens the form for one model (the unfurl's)
 MODEL_ACTION = "model"
+MAX_OPTIONS = 20  # suggestions shown per search
+MAX_OPTION_VALUE = 150  # Block Kit's limit on an option's value
+REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 WEIGHT_DTYPES = ("bf16", "fp16", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4", "awq", "gptq")
 KV_SETTINGS = ("on", "off", "bf16", "fp16", "fp8", "int8")
-ENGINES = ("transformers", "vllm")
+ENGINE_ACTION = "vram_form_engine"  # choosing an engine redraws the form (the release field comes and goes)
+VLLM = "vllm"
 # Form field (block id) -> the grammar's key; the order is the order of the line typed.
 FIELDS = (
     ("s", "s"),
@@ -46,6 +54,7 @@ FIELDS = (
     ("gpu", "gpu"),
     ("gpus", "gpus"),
     ("engine", "engine"),
+    ("vllm", "vllm"),
     ("dtype", "dtype"),
     ("kv", "kv"),
 )
@@ -93,8 +102,14 @@ def _select(
     return {"type": "input", "block_id": block_id, "optional": optional, "label": _plain(label), "element": element}
 
 
-def form_view(*, channel: str | None, model: str | None = None) -> dict[str, Any]:
-    """The modal; ``channel`` (where to answer) travels in ``private_metadata``."""
+def vllm_versions() -> list[str]:
+    """The vLLM releases the form offers: the ones vram follows, newest first."""
+    return sorted(followed_versions(), key=lambda v: tuple(int(p) for p in v.split(".")), reverse=True)
+
+
+def form_view(*, channel: str | None, model: str | None = None, engine: str = DEFAULT_ENGINE) -> dict[str, Any]:
+    """The modal for ``engine`` (with vLLM, its release too); ``channel`` (where to answer) travels in
+    ``private_metadata``."""
     model_select: dict[str, Any] = {
         "type": "external_select",
         "action_id": MODEL_ACTION,
@@ -104,6 +119,13 @@ def form_view(*, channel: str | None, model: str | None = None) -> dict[str, Any
     if model:
         model_select["initial_option"] = _option(model, model)
     gpus = [_option(f"{g.key} · {g.memory_bytes / 1024**3:.0f} GiB", g.key) for g in catalog()][:100]
+    engine_block = _select("engine", "Engine", [_option(e, e) for e in engine_names()], initial=engine, optional=False)
+    engine_block["element"]["action_id"] = ENGINE_ACTION
+    engine_block["dispatch_action"] = True  # a choice redraws the form at once
+    versions = [_option(f"{v} (newest)" if v == DEFAULT_VERSION else v, v) for v in vllm_versions()]
+    release = (
+        [_select("vllm", "vLLM version", versions, initial=DEFAULT_VERSION, optional=False)] if engine == VLLM else []
+    )
     return {
         "type": "modal",
         "callback_id": CALLBACK_ID,
@@ -122,7 +144,8 @@ def form_view(*, channel: str | None, model: str | None = None) -> dict[str, Any
             _text_input("b", "Batch (concurrent sequences)", "1", "1 to 1M"),
             _select("gpu", "GPU", gpus, placeholder="No GPU: just the memory"),
             _text_input("gpus", "GPU count (tensor parallel)", "1", "1, 2, 4, 8"),
-            _select("engine", "Engine", [_option(e, e) for e in ENGINES], initial="transformers", optional=False),
+            engine_block,
+            *release,
             _select(
                 "dtype",
                 "Weight dtype",
@@ -135,15 +158,32 @@ def form_view(*, channel: str | None, model: str | None = None) -> dict[str, Any
 
 
 def _value(state: dict[str, Any], block_id: str) -> str | None:
-    field = (state.get(block_id) or {}).get(block_id) or {}
+    """A field's value: the one element of its block (whatever its action id)."""
+    field = next(iter((state.get(block_id) or {}).values()), None) or {}
     if field.get("selected_option"):
         return str(field["selected_option"]["value"])
     value = field.get("value")
     return str(value).strip() if value is not None and str(value).strip() else None
 
 
+def _engine_refusal(key: str, value: str, words: list[str]) -> str | None:
+    """Why a field does not go with the engine chosen: another engine's setting, or a vLLM release
+    vram does not follow."""
+    engine = next((w.partition("=")[2] for w in words if w.startswith("engine=")), DEFAULT_ENGINE)
+    owner = setting_owner(key)
+    if owner is not None and owner.name != engine:
+        return f"{key}= applies only with engine {owner.name}"
+    if key == "vllm" and value not in followed_versions():
+        newest, *_, oldest = vllm_versions()
+        return f"vLLM {value} is not a release vram follows: choose {oldest} to {newest}"
+    return None
+
+
 def form_line(state: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    """The line a user would have typed for a submitted form, and the errors per field (block id)."""
+    """The line a user would have typed for a submitted form, and the errors per field (block id).
+
+    Each field is checked alone, then with the fields before it (``engine`` comes before ``vllm``),
+    so a combination the grammar or the engine refuses is shown on the field that completes it."""
     errors: dict[str, str] = {}
     model = _value(state, MODEL_ACTION)
     if not model:
@@ -163,8 +203,12 @@ def form_line(state: dict[str, Any]) -> tuple[str, dict[str, str]]:
         word = f"{key}={value}"
         try:
             parse(f"{model} {word}")
+            parse(" ".join([*words, word]))
+            refusal = _engine_refusal(key, value, words)
         except InputError as err:
-            errors[block_id] = str(err)[:150]
+            refusal = str(err)
+        if refusal is not None:
+            errors[block_id] = refusal[:150]
             continue
         words.append(word)
     return " ".join(words), errors
@@ -215,7 +259,16 @@ class Form:
             self.bot.service.set_posted(answer.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=None)
 
 
-def register(app: App, bot: _Bot, submit: Submit, suggestions: Suggests) -> None:
+def suggest_options(bot: _Bot, typed: str) -> list[dict[str, Any]]:
+    """The model select's options for what was typed: the Hub search's repo ids (cached in the store)."""
+    if bot.search is None:  # no search configured: the text itself, when it is a repo id
+        ids = [typed.strip()] if REPO_ID.match(typed.strip()) else []
+    else:
+        ids = bot.search.suggest(typed, limit=MAX_OPTIONS)
+    return [_option(i, i) for i in ids if len(i) <= MAX_OPTION_VALUE]
+
+
+def register(app: App, bot: _Bot, submit: Submit) -> None:
     """The form's listeners: open (command, shortcut, button), suggest models, submit."""
     form = Form(bot)
 
@@ -241,10 +294,14 @@ def register(app: App, bot: _Bot, submit: Submit, suggestions: Suggests) -> None
         model = str(body["actions"][0].get("value") or "") or None
         client.views_open(trigger_id=body["trigger_id"], view=form_view(channel=channel, model=model))
 
+    @app.action(ENGINE_ACTION)
+    def on_engine(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        submit(redraw, body, client)
+
     @app.options(MODEL_ACTION)
     def on_suggest(ack: Callable[..., None], body: dict[str, Any]) -> None:
-        ids = suggestions.suggest(str(body.get("value") or ""), limit=20)
-        ack(options=[_option(i, i) for i in ids if len(i) <= 150])
+        ack(options=suggest_options(bot, str(body.get("value") or "")))
 
     @app.view(CALLBACK_ID)
     def on_submit(ack: Callable[..., None], body: dict[str, Any], client: WebClient) -> None:
@@ -254,6 +311,22 @@ def register(app: App, bot: _Bot, submit: Submit, suggestions: Suggests) -> None
             return
         ack()
         submit(form.answer, body, line, client, on_error=lambda sentence: _tell_dm(client, body, sentence))
+
+
+def redraw(body: dict[str, Any], client: WebClient) -> None:
+    """The form again for the engine just chosen (the vLLM release field comes or goes). Slack keeps
+    what was entered in the fields that stay; the model is carried over explicitly, as it may be a
+    preset choice (the unfurl's button)."""
+    view = body["view"]
+    engine = str((body["actions"][0].get("selected_option") or {}).get("value") or DEFAULT_ENGINE)
+    meta = json.loads(view.get("private_metadata") or "{}")
+    model = _value(view.get("state", {}).get("values", {}), MODEL_ACTION)
+    new = form_view(channel=meta.get("channel"), model=model, engine=engine)
+    try:
+        client.views_update(view_id=view["id"], hash=view.get("hash"), view=new)
+    except SlackApiError as err:
+        # hash_conflict: the form changed again meanwhile, and that change redraws it
+        log.info("could not redraw the form (%s)", err.response.get("error") if err.response else err)
 
 
 def _tell_dm(client: WebClient, body: dict[str, Any], sentence: str) -> None:

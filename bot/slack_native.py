@@ -6,8 +6,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot import slack_actions, slack_form, slack_unfurl
-from bot.model_suggest import HubSuggestions, Suggests
-from bot.settings import Settings
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -15,13 +13,11 @@ if TYPE_CHECKING:
     from bot.slack_app import _Bot
 
 
-def register(
-    app: App, bot: _Bot, submit: Callable[..., None], settings: Settings, suggestions: Suggests | None = None
-) -> None:
-    """Add the listeners; call before the command's and the catch-all event listeners (first match wins)."""
-    if suggestions is None:
-        token = settings.hf_token.get_secret_value() if settings.hf_token else None
-        suggestions = HubSuggestions(endpoint=settings.hf_endpoint, token=token)
-    slack_form.register(app, bot, submit, suggestions)
+def register(app: App, bot: _Bot, submit: Callable[..., None]) -> None:
+    """Add the listeners; call before the command's and the catch-all event listeners (first match wins).
+
+    The form's model suggestions go through ``bot.search``, the Hub search (and its store-backed cache)
+    that reads model names in plain words."""
+    slack_form.register(app, bot, submit)
     slack_actions.register(app, bot, submit)
     slack_unfurl.register(app, bot, submit)

@@ -3,9 +3,10 @@ the platform name the history store keeps, the error codes that mean the bot can
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
-from bot import blocks
+from bot import blocks, report
 from bot.blocks import Message
 from bot.service import (
     CompareReply,
@@ -17,6 +18,7 @@ from bot.service import (
     Reply,
     ShowReply,
 )
+from estimator.result import Estimate
 
 COMMAND = "/vram"
 PLATFORM = "slack"  # how the history store names this front end
@@ -44,6 +46,37 @@ class Answer(NamedTuple):
     shown: tuple[int, ...] = ()  # stored queries the conversation sees once posted (a comparison's two)
 
 
+def compare_errors(reply: CompareReply) -> str:
+    """Why a comparison failed: each side's sentence, once (a bad change fails both sides alike)."""
+    return "; ".join(dict.fromkeys(o.error or INTERNAL_ERROR for o in (reply.a, reply.b) if o.estimate is None))
+
+
+def compare_change_lead(changes: Mapping[str, str], sides: list[tuple[Estimate, Estimate]]) -> str:
+    """What a reply in a comparison's thread changed: each side's total, and its fit where it moved."""
+    what = ", ".join(f"`{blocks.escape(k)}={blocks.escape(str(v))}`" for k, v in changes.items()) or "nothing"
+    lines = [f"Changed {what} on both sides:"]
+    for base, new in sides:
+        before, after = base.memory.total, new.memory.total
+        name = blocks.escape(new.model)
+        if before == after:
+            lines.append(f"{name}: total {report.gib(after)}, unchanged")
+        else:
+            delta = report.signed_gib(after - before)
+            lines.append(f"{name}: total {report.gib(before)} → {report.gib(after)} ({delta})")
+        was, now = blocks.fit_phrase(base), blocks.fit_phrase(new)
+        if was != now and now is not None:
+            lines.append(f"{name}: {was} → {now}" if was is not None else f"{name}: {now}")
+    return "\n".join(lines)
+
+
+def compare_what_if(reply: CompareReply) -> Message:
+    """The answer to a reply in a comparison's thread: what changed, then both sides again."""
+    a, b = reply.a, reply.b
+    assert a.estimate is not None and b.estimate is not None and a.base is not None and b.base is not None
+    lead = compare_change_lead(a.changes, [(a.base, a.estimate), (b.base, b.estimate)])
+    return blocks.compare_message(a.estimate, b.estimate, record_ids=(a.record_id, b.record_id), lead=lead)
+
+
 def render(reply: Reply, asker: str | None = None) -> Answer:
     """The Slack message for any reply of the service (the slash command, ``@vram`` and DMs share it).
 
@@ -64,7 +97,7 @@ def render(reply: Reply, asker: str | None = None) -> Answer:
     if isinstance(reply, CompareReply):
         failed = [o for o in (reply.a, reply.b) if o.estimate is None]
         if failed:
-            return Answer(blocks.error_message("; ".join(o.error or INTERNAL_ERROR for o in failed)))
+            return Answer(blocks.error_message(compare_errors(reply)))
         assert reply.a.estimate is not None and reply.b.estimate is not None
         ids = (reply.a.record_id, reply.b.record_id)
         return Answer(

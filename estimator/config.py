@@ -22,9 +22,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from common.errors import ConfigError
-from estimator import archconfig, structure
+from estimator import archconfig, layerkinds, special, structure, towers, towers_mm
 from estimator.families import UNKNOWN, UNMODELLED, Family, family
 from estimator.spec import (
+    DTYPE_BYTES,
     LayerKV,
     LinearComponent,
     LinearSplit,
@@ -547,8 +548,7 @@ def _build_jamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
     return layers, extra
 
 
-class Unmodelled(ConfigError):
-    """A layer kind or field vram does not model: the spec says so instead of guessing."""
+Unmodelled = layerkinds.Unmodelled  # a layer kind or field vram does not model: the spec says so
 
 
 _LAYER_TYPE_KINDS = {
@@ -575,7 +575,7 @@ def _layer_kinds(g: _Geometry) -> list[str]:
         return ["full" if i in attn else "linear" for i in range(g.layers)]
     if types is None:
         kinds = _attention_kinds(g)
-        return ["mla" if g.fam.attention == "mla" and k == "full" else k for k in kinds]
+        return [g.fam.attention if g.fam.attention in ("mla", "moa") and k == "full" else k for k in kinds]
     if len(types) != g.layers:
         raise ConfigError(f"{g.model_type} config lists {len(types)} layer_types for {g.layers} layers.")
     kinds = []
@@ -657,7 +657,7 @@ def _mla_block(c: _Counts, g: _Geometry, n: int, indexed: bool) -> LayerKV:
     else:
         c.linear("attention", h, int(q_rank), "none", n)  # q_a_proj (replicated in vLLM)
         c.add("attention", n * int(q_rank))  # q_a_layernorm
-        c.linear("attention", int(q_rank), q_out, "column", n)  # q_b_proj
+        layerkinds.q_up(c, g, int(q_rank), q_out, n)  # q_b_proj (or a fused query and gate projection)
     c.linear("attention", h, kv_rank + rope, "none", n)  # kv_a_proj_with_mqa
     c.add("attention", n * kv_rank)  # kv_a_layernorm
     c.linear("attention", kv_rank, heads * (nope + v_dim), "column", n)  # kv_b_proj
@@ -747,12 +747,14 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         c.add("other", n * h * kernel)
         c.linear("other", h, h, "row", n, bias)
         return LayerKV(kind="state", mixer="short_conv", conv_channels=h, conv_kernel=kernel, state_elements=h * kernel)
-    raise Unmodelled(f"{mt} has linear-attention layers of a kind vram does not model.")
+    return layerkinds.linear_block(c, g, n)
 
 
 def _ff_width(g: _Geometry) -> int:
     """The dense MLP width; LFM2's ``block_auto_adjust_ff_dim`` takes 2/3 of it, rounded up to a multiple."""
     cfg, inter = g.cfg, g.intermediate
+    if g.fam.dense_width:
+        return _int(cfg, g.model_type, g.fam.dense_width)
     if not cfg.get("block_auto_adjust_ff_dim"):
         return inter
     inter = int(2 * inter / 3)
@@ -814,7 +816,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     for flag in fam.unmodelled_flags:
         if cfg.get(flag):
             raise Unmodelled(f"{mt} sets {flag}, a layout vram does not model yet.")
-    kinds = _layer_kinds(g)
+    kinds = layerkinds.kinds(g, _layer_kinds(g))
     counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
     built: dict[str, LayerKV] = {}
     geometry = [_layer_geometry(g, i, kind) for i, kind in enumerate(kinds)]
@@ -831,7 +833,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
             # LongCat-Flash: two attention sub-layers per layer, two latents cached (not split by TP)
             built[kind] = layer.model_copy(update={"kv_heads": fam.sublayers}) if fam.sublayers > 1 else layer
         else:
-            built[kind] = _linear_block(c, g, n)
+            built[kind] = _linear_block(c, g, n) if kind == "linear" else layerkinds.block(c, g, kind, n)
     if fam.single_block:  # each layer is one block: a mixer, an MLP or an MoE (Nemotron-H)
         flags = [k == "ffn_moe" for k in kinds]
         n_dense = kinds.count("ffn")
@@ -854,12 +856,13 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     if n_moe:
         experts, topk = _experts(g)
         moe_inter = _int(cfg, mt, "moe_intermediate_size", default=g.intermediate)
-        per_expert = (3 if fam.mlp == "gated" else 2) * h * moe_inter
+        eh = layerkinds.expert_width(g)  # the experts' model width: hidden, or a latent width
+        per_expert = (3 if fam.mlp == "gated" else 2) * eh * moe_inter
         if fam.mlp == "gated":
-            _gated_mlp(c, "routed_experts", h, moe_inter, n_moe * experts)
+            _gated_mlp(c, "routed_experts", eh, moe_inter, n_moe * experts)
         else:
-            c.linear("routed_experts", h, moe_inter, "column", n_moe * experts)
-            c.linear("routed_experts", moe_inter, h, "row", n_moe * experts)
+            c.linear("routed_experts", eh, moe_inter, "column", n_moe * experts)
+            c.linear("routed_experts", moe_inter, eh, "row", n_moe * experts)
         c.inactive += n_moe * (experts - topk) * per_expert
         # LongCat: the router also scores zero-compute experts (identity outputs, no weights).
         scored = experts + _count(cfg, mt, "zero_expert_num", default=0)
@@ -891,8 +894,10 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         c.add("norms", g.layers * norm + (norm if fam.final_norm else 0))
         norm = 0
     c.add("norms", g.layers * fam.norms_per_layer * fam.sublayers * norm + (norm if fam.final_norm else 0))
-    if fam.sub_norms:  # BitNet: a norm before o_proj (hidden) and before down_proj (MLP width)
-        c.add("norms", g.layers * (h + inter))
+    if fam.sub_norms:  # BitNet: norms before o_proj (hidden) and down_proj (MLP width); Kosmos-2.5: the MLP one
+        c.add("norms", g.layers * ((h if fam.sub_norms is True else 0) + inter) * (2 if fam.norm_bias else 1))
+    if fam.token_types:  # Kosmos-2.5's segment embeddings
+        c.add("embedding", fam.token_types * h)
     if fam.embedding_norm:  # BLOOM: a LayerNorm right after the embedding
         c.add("norms", norm if norm else h * (2 if fam.norm_bias else 1))
     if fam.act_params:  # Apertus: xIELU's learned alphas, per MLP
@@ -902,6 +907,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         c.add("other", positions * h)
     if fam.per_layer_inputs:
         _per_layer_inputs(c, g)
+    layerkinds.extras(c, g, kinds, flags)
     parallel = _linear_block(c, g, g.layers) if fam.parallel_mamba else None
     layers = []
     for kind, gi in zip(kinds, geometry, strict=True):
@@ -929,6 +935,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
 
 
 _BUILDERS = {
+    "special": special.build,
     "layers": _build_layers,
     "decoder": _build_decoder,
     "phi": _build_phi,
@@ -946,12 +953,30 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return None
     vc = {**fam.vision_defaults, **{k: v for k, v in (top.get("vision_config") or {}).items() if v is not None}}
     mt = f"{fam.model_type} vision_config"
+    if fam.vision == "own":  # a tower of the type's own (estimator.towers_mm)
+        try:
+            n, spec = towers_mm.tower(fam.model_type, top, vc, text_hidden)
+        except towers_mm.NotModelled as err:
+            raise Unmodelled(str(err)) from err
+        c.add("vision", n)
+        return spec
     if fam.vision in ("qwen2_vl", "qwen2_5_vl"):
         return _qwen_vision(c, fam, vc, text_hidden)
     if fam.vision == "qwen3_vl":
         return _qwen3_vision(c, fam, vc)
     if fam.vision == "kimi_k25":
         return _moonvit(c, fam, vc, text_hidden)
+    if fam.vision in towers.PROJECTORS:
+        try:
+            n, spec = towers.vision_params(fam.vision, fam.model_type, top, vc, text_hidden, _vit_tower)
+        except towers.UnknownTower as err:
+            raise Unmodelled(str(err)) from err
+        c.add("vision", n)
+        return spec
+    if fam.vision == "special":  # a tower sized with its family's own builder
+        return special.vision(c, fam, vc, text_hidden)
+    if fam.vision in layerkinds.TOWERS:
+        return layerkinds.vision(c, fam, top, vc, text_hidden)
     if fam.vision == "unmodelled":
         if not any(top.get(k) for k in ("vision_config", "audio_config")):
             return None
@@ -1323,6 +1348,7 @@ def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
     """An image-text type whose text stack is any known type: that type's traits, this type's tower."""
     text = config.get("text_config")
     if fam.vision not in (
+        "own",
         "llava",
         "llava_next",
         "internvl",
@@ -1334,9 +1360,14 @@ def _with_text_family(fam: Family, config: Mapping[str, Any]) -> Family:
         "cohere2_vision",
         "kimi_k25",
         "unmodelled",
+        *towers.PROJECTORS,
     ) or not isinstance(text, Mapping):
         return fam
-    text_fam = family(str(text.get("model_type") or ""))
+    text_type = str(text.get("model_type") or "")
+    text_fam = family(text_type)
+    if text_fam is None and text_type and fam.vision in towers.PROJECTORS:
+        # BLIP-2 over Flan-T5: a text stack that is not the family's must not be read as its layout.
+        raise ConfigError(f"vram does not model the {text_type} text stack of {fam.model_type}.")
     if text_fam is None or text_fam.text_key is not None:
         return fam
     return dataclasses.replace(
@@ -1402,8 +1433,8 @@ def _check_counts(config: Mapping[str, Any], model_type: str) -> None:
             continue
         for name in _COUNT_FIELDS:
             value = cfg.get(name)
-            if value is None or (name == "intermediate_size" and isinstance(value, list)):
-                continue  # per-layer widths are refused where the MLP is read
+            if value is None or (name in ("intermediate_size", "moe_intermediate_size") and isinstance(value, list)):
+                continue  # per-layer (or per-modality) widths are refused where the MLP is read
             if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
                 raise ConfigError(f"{model_type} config has {name}={value!r}; expected a whole number.")
 
@@ -1590,6 +1621,11 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
         return _build(full, config, model_type, UNKNOWN, False, source, warnings, [*unread, str(err)], safetensors)
 
 
+def _attention_free(fam: Family) -> bool:
+    """A family with no attention layers (Mamba): no head count to read, heads and head_dim 0."""
+    return fam.arch == "special" and fam.model_type in special.ATTENTION_FREE
+
+
 def _build(
     config: Mapping[str, Any],
     raw: Mapping[str, Any],
@@ -1602,19 +1638,21 @@ def _build(
     safetensors: SafetensorsInfo | None,
 ) -> ModelSpec:
     warnings = list(warnings)
-    cfg = _text_config(config, fam)
+    fam = layerkinds.switched(fam, _text_config(config, fam))
+    cfg = layerkinds.derived(fam, _text_config(config, fam))
     if fam.sliding in ("all_if_window", "qwen2") and "sliding_window" not in cfg:
         cfg = {**cfg, "sliding_window": None}
     if fam is UNKNOWN:
         cfg = {k: v for k, v in cfg.items() if k not in ("layer_types", "mlp_layer_types")}
     layers = num_layers(cfg, model_type)
     hidden = hidden_size(cfg, model_type)
-    heads = num_heads(cfg, model_type)
+    attention_free = _attention_free(fam)
+    heads = 0 if attention_free else num_heads(cfg, model_type)
     vocab = vocab_size(cfg, model_type)
     for name, value in (
         ("num_hidden_layers", layers),
         ("hidden_size", hidden),
-        ("num_attention_heads", heads),
+        ("num_attention_heads", heads or 1),
         ("vocab_size", vocab),
     ):
         _positive(model_type, name, value)
@@ -1623,18 +1661,24 @@ def _build(
         raise ConfigError(
             f"{model_type} config has num_hidden_layers={layers}; vram sizes models of at most {MAX_LAYERS:,} layers."
         )
-    kv_heads = _positive(model_type, "num_key_value_heads", num_kv_heads(cfg, model_type, heads))
+    kv_heads = (
+        0 if attention_free else _positive(model_type, "num_key_value_heads", num_kv_heads(cfg, model_type, heads))
+    )
     # MLA: the classes derive head_dim = qk_rope_head_dim (a RoPE width); the engines' activation
     # terms read spec.head_dim as the config states it, else hidden / heads, as before.
     mla = fam.arch == "mla" or fam.attention in ("mla", "dsa")
     head_cfg = {**_text_config(raw, fam), "hidden_size": hidden, "num_attention_heads": heads} if mla else cfg
     try:
-        hd = _positive(model_type, "head_dim", head_dim(head_cfg, model_type, hidden, heads))
+        hd = 0 if attention_free else _positive(model_type, "head_dim", head_dim(head_cfg, model_type, hidden, heads))
     except ConfigError:
         if not mla:
             raise
         hd = _positive(model_type, "head_dim", head_dim(cfg, model_type, hidden, heads))
-    inter = intermediate_size(cfg, model_type, hidden)
+    if fam.arch == "special" and isinstance(cfg.get("intermediate_size"), list):
+        # Gemma 3n: one MLP width per layer; the widest sizes activations
+        inter = max(special.mlp_widths(cfg, model_type, layers))
+    else:
+        inter = intermediate_size(cfg, model_type, hidden)
     # An image-text model ties (or not) its lm_head by its own top-level flag, whatever its text_config says.
     # (when the saved config states it; the classes' defaults differ from what published checkpoints store).
     outer = raw.get("tie_word_embeddings") if fam.text_key is not None else None
@@ -1665,16 +1709,22 @@ def _build(
     )
 
     c = _Counts()
-    c.add("embedding", vocab * hidden)
+    extra_rows = _int(cfg, model_type, fam.extra_vocab, default=0) if fam.extra_vocab else 0
+    c.add("embedding", (vocab + extra_rows) * hidden)
     if not tied:
         head_bias = fam.arch == "phi" or _flag(cfg, "lm_head_bias", fam.lm_head_bias)
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=head_bias)
-    layer_kv, extra = _BUILDERS[fam.arch](c, g)
+    layer_kv, extra = _BUILDERS[fam.arch](c, layerkinds.weight_geometry(g))
+    layer_kv = layerkinds.unrolled(g, layer_kv)  # weights run in cycles: one cache layer per pass
+    if fam.arch == "special":
+        warnings.extend(special.notes(g, DTYPE_BYTES[dtype]))
     try:
         vision = _vision(c, fam, config, hidden)
     except Unmodelled as err:  # the text stack is known; the tower is not: say so, no verdict
         vision = None
         unread = [*unread, str(err)]
+    if fam.vision == "own":  # text-side tensors of an own-tower type beyond its text family's layers
+        towers_mm.text_extras(c, fam.model_type, cfg, config)
     quant = _quantization(config, cfg, model_type, dtype)
 
     params = c.params()

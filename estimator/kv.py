@@ -8,6 +8,8 @@ Pure arithmetic over ``spec.layers`` (see :func:`estimator.config.load_model_spe
 - MLA layers cache one latent (``kv_lora_rank``) plus the rope key (``qk_rope_head_dim``) per
   token, the same on every GPU (not split);
 - DSA layers (MLA with a lightning indexer) also cache the indexer's key (``index_dim``) per token;
+- DeepSeek-V4's compressed layers keep, beside a sliding window, one compressed entry per
+  ``compress_rate`` tokens, the unfinished window's tokens and an overlap (not split across GPUs);
 - state layers (Mamba, gated DeltaNet, Kimi Delta Attention, short convolutions) hold a fixed state
   per sequence, whatever the length, split across GPUs
   with the mixer's channels: transformers 5.17 keeps a conv window of ``d_conv`` in the model
@@ -48,6 +50,16 @@ def _layer_bytes_per_token(layer: LayerKV, dtype_bytes: int, gpus: int) -> int:
     return (_heads_per_gpu(layer, gpus) * (layer.key_dim + layer.value_dim) + layer.index_dim) * dtype_bytes
 
 
+def _compressed_bytes(layer: LayerKV, seq_len: int, dtype_bytes: int) -> int:
+    """DeepSeek-V4's compressed cache for one sequence: an entry per closed window, the tokens of the
+    unfinished window, and the last closed window's overlap (its gates in fp32)."""
+    if not layer.compress_rate:
+        return 0
+    closed, rest = divmod(seq_len, layer.compress_rate)
+    overlap = layer.overlap_dim * (dtype_bytes + 4) if closed else 0
+    return (closed * layer.compressed_dim + rest * layer.compress_buffer_dim) * dtype_bytes + overlap
+
+
 # Identical layers grouped with their counts, per ``spec.layers`` tuple: the solvers call these
 # functions many times per estimate. Holding the tuple itself keeps the id from being reused.
 _GROUPS: dict[int, tuple[tuple[LayerKV, ...], tuple[tuple[LayerKV, int], ...]]] = {}
@@ -70,7 +82,15 @@ def _groups(layers: tuple[LayerKV, ...]) -> tuple[tuple[LayerKV, int], ...]:
 def kv_bytes_per_token(spec: ModelSpec, kv_dtype: KVDType, *, gpus: int = 1) -> int:
     """Bytes per token on one GPU, summed over every attention layer (full, sliding and MLA)."""
     dtype_bytes = DTYPE_BYTES[kv_dtype]
-    return sum(_layer_bytes_per_token(layer, dtype_bytes, gpus) * n for layer, n in _groups(spec.layers))
+    return sum(
+        (_layer_bytes_per_token(layer, dtype_bytes, gpus) + _compressed_per_token(layer, dtype_bytes)) * n
+        for layer, n in _groups(spec.layers)
+    )
+
+
+def _compressed_per_token(layer: LayerKV, dtype_bytes: int) -> int:
+    """A compressed layer's entries, per token of the sequence (one entry per ``compress_rate`` tokens)."""
+    return layer.compressed_dim * dtype_bytes // layer.compress_rate if layer.compress_rate else 0
 
 
 def _tokens_kept(layer: LayerKV, seq_len: int, layout: CacheLayout) -> int:
@@ -93,7 +113,8 @@ def _state_bytes(layer: LayerKV, dtype_bytes: int, gpus: int, layout: CacheLayou
     ssm = _cdiv(layer.ssm_state_elements, gpus)
     if layout == "contiguous":
         # conv window of conv_kernel in the model dtype; the recurrent state in fp32 (Mamba, DeltaNet, KDA)
-        return channels * layer.conv_kernel * dtype_bytes + ssm * (layer.ssm_state_dtype_bytes or dtype_bytes)
+        conv_bytes = layer.conv_state_dtype_bytes or dtype_bytes
+        return channels * layer.conv_kernel * conv_bytes + ssm * (layer.ssm_state_dtype_bytes or dtype_bytes)
     return channels * (layer.conv_kernel - 1) * dtype_bytes + ssm * dtype_bytes
 
 
@@ -125,4 +146,5 @@ def kv_cache_bytes(
             per_sequence += _state_bytes(layer, state_bytes, gpus, layout) * n
         if layer.kind not in ("state", "none"):
             per_sequence += _layer_bytes_per_token(layer, dtype_bytes, gpus) * _tokens_kept(layer, seq_len, layout) * n
+        per_sequence += _compressed_bytes(layer, seq_len, dtype_bytes) * n
     return per_sequence * batch

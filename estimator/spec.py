@@ -77,13 +77,27 @@ class LayerKV(Frozen):
     # Optional, defaults keep older readers working:
     # What a "state" layer is: Mamba-1/2 mixers, gated DeltaNet (Qwen3-Next, Qwen3.5), Kimi Delta
     # Attention, a short convolution (LFM2). "" for attention layers.
-    mixer: Literal["", "mamba", "mamba2", "gated_deltanet", "kda", "short_conv"] = ""
+    # RWKV (v4): time-mix / channel-mix; its two token-shift vectors are held as a conv window of 2.
+    # ZAYA's compressed convolutional attention ("cca") keeps a q/k conv window and the previous
+    # token's delayed value half beside its KV cache.
+    mixer: Literal["", "mamba", "mamba2", "gated_deltanet", "kda", "short_conv", "rwkv", "cca"] = ""
     # Bytes per element of the recurrent (ssm) state as transformers keeps it (4: fp32; 0: the
     # model dtype). Mamba and the linear-attention kernels (gated DeltaNet, KDA) keep fp32.
     ssm_state_dtype_bytes: int = 4
     # DSA "indexed" attention (DeepSeek-V3.2, GLM-5, Mistral Large 4): the lightning indexer's key
     # cached per token next to the MLA latent (kind="mla"), in the model dtype. 0: no indexer.
     index_dim: int = 0
+    # DeepSeek-V4 compressed attention (CSA / HCA), beside the layer's sliding window: one compressed
+    # entry of ``compressed_dim`` elements per ``compress_rate`` tokens, the ``compress_buffer_dim``
+    # elements of each token of the unfinished window, and once a window has closed its overlap
+    # (``overlap_dim`` elements, plus as many fp32 gates). 0: no compression.
+    # Bytes per element of the conv window as transformers keeps it (0: the model dtype; Inkling's
+    # short convolutions run and cache in fp32).
+    conv_state_dtype_bytes: int = 0
+    compress_rate: int = 0
+    compressed_dim: int = 0
+    compress_buffer_dim: int = 0
+    overlap_dim: int = 0
 
 
 # A divisor read from a config (group and block sizes): zero or negative would divide by zero or

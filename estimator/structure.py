@@ -89,7 +89,8 @@ def _observe_layer(
         latent = norm_shape[0]
         return Observed(kind="mla", latent=latent, rope=shape[0] - latent, index=wk_shape[0] if wk_shape else 0)
     k, v = _find(rests, "k_proj.weight"), _find(rests, "v_proj.weight")
-    if k is not None and v is not None and "indexer" not in k:
+    # Cross-attention (Mllama) projects the image tokens, not the text: no per-token text cache.
+    if k is not None and v is not None and "indexer" not in k and "cross_attn" not in k:
         ks, vs = _shape(tensors, k), _shape(tensors, v)
         if ks is None or vs is None:
             return None

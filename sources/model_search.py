@@ -5,27 +5,34 @@ through huggingface_hub's HTTP session. The rule, with no guessing beyond it: a 
 every word of the name is a word of its id; a repo whose name has those words and no other
 ("Qwen3-32B" for "qwen3 32b") comes first, then the most downloaded; the next few matches are offered as alternatives.
 Answers are cached (in-process, and in a :class:`SearchCache` when one is given) for ``ttl_s``, so
-a warm lookup makes no request. Self-contained: endpoint, token and timeout are arguments; this
-module reads no environment.
+a warm lookup makes no request. The same search and caches give a form's live suggestions
+(:meth:`ModelSearch.suggest`: what was typed so far -> repo ids). Self-contained: endpoint, token
+and timeout are arguments; this module reads no environment.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
 from common.errors import HubUnavailableError, NotFoundError
 from estimator.spec import Frozen
 
+log = logging.getLogger(__name__)
+
 DEFAULT_ENDPOINT = "https://huggingface.co"
+# Slack drops an external select's options after 3 seconds: a suggestion search gives up before that.
+SUGGEST_TIMEOUT_S = 2.0
+_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 SEARCH_LIMIT = 50  # hits asked for per search term
 MAX_OTHERS = 4  # alternatives offered besides the one used
 
@@ -42,6 +49,17 @@ class ModelMatch(Frozen):
     model_id: str
     others: tuple[str, ...] = ()
     fetched_at: float  # Unix time of the Hub's answer
+
+
+class ModelSuggestions(Frozen):
+    """The Hub's answer to a partly typed name: repo ids, most downloaded first."""
+
+    term: str
+    ids: tuple[str, ...]
+    fetched_at: float  # Unix time of the Hub's answer
+
+
+_Cached = TypeVar("_Cached", ModelMatch, ModelSuggestions)
 
 
 class SearchCache(Protocol):
@@ -110,6 +128,10 @@ def cache_key(phrase: str) -> str:
     return "search:" + " ".join(words_of(phrase))
 
 
+def suggest_key(term: str) -> str:
+    return "suggest:" + term.lower()
+
+
 class ModelSearch:
     """Finds the Hub repo a name means; thread-safe; caches answers."""
 
@@ -130,7 +152,7 @@ class ModelSearch:
         self._cache = cache
         self._ttl_s = ttl_s
         self._clock = clock
-        self._memory: OrderedDict[str, ModelMatch] = OrderedDict()
+        self._memory: OrderedDict[str, ModelMatch | ModelSuggestions] = OrderedDict()
         self._memory_limit = memory_entries
         self._lock = threading.Lock()
 
@@ -140,7 +162,7 @@ class ModelSearch:
     def find(self, phrase: str) -> ModelMatch:
         """The repo ``phrase`` names; raises NotFoundError (no match) or HubUnavailableError."""
         key = cache_key(phrase)
-        cached = self._cached(key)
+        cached = self._cached(key, ModelMatch)
         if cached is not None:
             return cached.model_copy(update={"phrase": phrase})
         deadline = time.monotonic() + self._timeout_s
@@ -162,26 +184,48 @@ class ModelSearch:
         self._remember(key, match)
         return match
 
+    def suggest(self, typed: str, *, limit: int = 20, timeout_s: float = SUGGEST_TIMEOUT_S) -> list[str]:
+        """Repo ids for a partly typed name (a form's live suggestions): the text itself first when it is
+        a whole repo id, then the Hub's search for it, most downloaded first. Never raises: when the
+        Hub fails, only what was typed is suggested."""
+        term = typed.strip().removeprefix(self.endpoint + "/").removeprefix(DEFAULT_ENDPOINT + "/").strip("/")
+        if len(term) < 2:
+            return []
+        key = suggest_key(term)
+        cached = self._cached(key, ModelSuggestions)
+        ids: tuple[str, ...] = cached.ids if cached is not None else ()
+        if cached is None:
+            try:
+                ids = tuple(hit.id for hit in self._search(term, min(timeout_s, self._timeout_s)))
+            except Exception as err:  # a suggestion list must never fail: offer what was typed
+                log.warning("Hub model search for suggestions failed: %s", err)
+            else:
+                self._remember(key, ModelSuggestions(term=term, ids=ids, fetched_at=self._clock()))
+        out = [term] if _REPO_ID.match(term) else []
+        out += [i for i in ids if i.lower() != term.lower()]
+        return out[:limit]
+
     # -- pieces ------------------------------------------------------------------------------
 
-    def _cached(self, key: str) -> ModelMatch | None:
+    def _cached(self, key: str, kind: type[_Cached]) -> _Cached | None:
         with self._lock:
-            match = self._memory.get(key)
-            if match is not None:
+            found = self._memory.get(key)
+            if found is not None:
                 self._memory.move_to_end(key)
-        if match is None and self._cache is not None:
+        hit = found if isinstance(found, kind) else None
+        if hit is None and self._cache is not None:
             try:
                 text = self._cache.get(key)
-                match = ModelMatch.model_validate_json(text) if text else None
+                hit = kind.model_validate_json(text) if text else None
             except (ValidationError, ValueError, OSError):
-                match = None  # a cache only saves time: an unreadable entry is a miss
-        if match is None or self._clock() - match.fetched_at > self._ttl_s:
+                hit = None  # a cache only saves time: an unreadable entry is a miss
+        if hit is None or self._clock() - hit.fetched_at > self._ttl_s:
             return None
         with self._lock:
-            self._memory[key] = match
-        return match
+            self._memory[key] = hit
+        return hit
 
-    def _remember(self, key: str, match: ModelMatch) -> None:
+    def _remember(self, key: str, match: ModelMatch | ModelSuggestions) -> None:
         with self._lock:
             self._memory[key] = match
             self._memory.move_to_end(key)
@@ -229,4 +273,13 @@ class ModelSearch:
         return hits
 
 
-__all__ = ["MemorySearchCache", "ModelMatch", "ModelSearch", "SearchCache", "rank", "search_terms", "words_of"]
+__all__ = [
+    "MemorySearchCache",
+    "ModelMatch",
+    "ModelSearch",
+    "ModelSuggestions",
+    "SearchCache",
+    "rank",
+    "search_terms",
+    "words_of",
+]

@@ -484,6 +484,19 @@ class Store:
 
         return self._read(run)
 
+    def posted_together(self, *, team: str | None, channel: str, ts: str) -> list[QueryRecord]:
+        """The successful estimates answered with one chat message (a comparison's two), oldest first."""
+
+        def run(conn: Connection) -> list[QueryRecord]:
+            stmt = select(QueryRow.id).where(
+                QueryRow.posted_channel == channel, QueryRow.posted_ts == ts, QueryRow.status == "ok"
+            )
+            if team is not None:
+                stmt = stmt.where(QueryRow.team_id == team)
+            return sorted(self._rows_by_id(conn, list(conn.execute(stmt).scalars())), key=lambda r: r.id)
+
+        return self._read(run)
+
     def history(
         self,
         *,

@@ -4,7 +4,8 @@ The limits are Slack's published ones (api.slack.com/reference/block-kit): a mes
 blocks, a modal or Home tab 100; a section's text at most 3,000 characters, ten fields of 2,000; a
 header 150; an actions block 25 elements; a button's text 75 and value 2,000; an action id 255; an
 overflow 2 to 5 options; an option's text 75 and value 150; a modal's title, submit and close 24;
-a block id 255. Slack answers ``invalid_blocks`` for a message that breaks one of them.
+a block id 255, unique within a view; an input's label and hint 2,000. Slack answers
+``invalid_blocks`` for a message that breaks one of them.
 
 The phone rule is the project's own: no line of a code block wider than 45 characters (a phone
 wraps wider lines and the columns lose their alignment).
@@ -131,6 +132,10 @@ def block_errors(blocks: Iterable[Any], *, max_blocks: int = 50) -> list[str]:
                 _element(el, f"{where}.elements[{i}]", errors)
         elif kind == "input":
             _text(block.get("label"), 2000, f"{where}.label", errors)
+            if "hint" in block:
+                _text(block["hint"], 2000, f"{where}.hint", errors)
+            if not isinstance(block.get("dispatch_action", False), bool):
+                errors.append(f"{where}: dispatch_action must be true or false")
             _element(block.get("element") or {}, f"{where}.element", errors)
     return errors
 
@@ -138,6 +143,9 @@ def block_errors(blocks: Iterable[Any], *, max_blocks: int = 50) -> list[str]:
 def view_errors(view: Any) -> list[str]:
     """Every way a modal or Home tab breaks Slack's limits."""
     errors = block_errors(view.get("blocks") or [], max_blocks=100)
+    ids = [b["block_id"] for b in view.get("blocks") or [] if "block_id" in b]
+    if len(ids) != len(set(ids)):
+        errors.append(f"block ids repeat: {sorted(i for i in set(ids) if ids.count(i) > 1)}")
     if view.get("type") == "modal":
         for key in ("title", "submit", "close"):
             if key in view:

@@ -224,6 +224,10 @@ class MockSlack:
             if not self.socket_url:
                 return 200, {"ok": False, "error": "invalid_auth"}
             return 200, {"ok": True, "url": self.socket_url}
+        # Every message, view and unfurl is checked: what Slack would refuse, and what a phone would wrap.
+        invalid = self._check(method, args)
+        if invalid:
+            return 200, {"ok": False, "error": invalid}
         if method == "chat.postMessage":
             ts = self._next_ts()
             message = {
@@ -239,9 +243,6 @@ class MockSlack:
             return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
         if method == "chat.postEphemeral":
             return 200, {"ok": True, "message_ts": self._next_ts()}
-        invalid = self._check(method, args)
-        if invalid:
-            return 200, {"ok": False, "error": invalid}
         if method == "views.publish":
             return 200, {"ok": True, "view": {"id": "V0001", **(args.get("view") or {})}}
         if method in ("views.open", "views.update", "views.push"):

@@ -753,6 +753,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
         return cached[1]
+    _refuse_unmodelled_cache(spec)
     if why := mtp_refusal(spec, query):
         raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
     extra = mtp_kv_layers(spec, query)
@@ -770,6 +771,26 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
     return layout
+
+
+def _refuse_unmodelled_cache(spec: ModelSpec) -> None:
+    """Caches whose vLLM layout is not modelled: DeepSeek-V4's compressed attention, conv states
+    transformers keeps in a dtype of their own (Inkling's fp32 short convolutions), RWKV and ZAYA
+    states, and Mllama's cross-attention cache of the image tokens."""
+    if spec.model_type in ("unlimited_ocr", "unlimited_ocr_text"):
+        raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps its reference sliding windows")
+    if spec.model_type == "mllama":
+        raise InputError(f"{spec.model_type}: vram does not model how vLLM caches the image tokens' cross-attention")
+    if any(layer.compress_rate for layer in spec.layers):
+        raise InputError(
+            f"{spec.model_type}: vram does not model how vLLM pages DeepSeek-V4's compressed attention cache yet"
+        )
+    if any(layer.mixer == "rwkv" for layer in spec.layers):
+        raise InputError(f"{spec.model_type}: vram does not model RWKV's state in vLLM")
+    if any(layer.mixer == "cca" for layer in spec.layers):
+        raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps ZAYA's convolution states yet")
+    if any(layer.conv_state_dtype_bytes for layer in spec.layers):
+        raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps its short-convolution states yet")
 
 
 def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tuple[str, ...]]:
@@ -1237,6 +1258,7 @@ def _kv_bytes(
     gives each request (attention blocks of the layout's size, sliding windows capped, whole state
     pages per request), so the fit and the concurrency follow one rule. A KV dtype other than the
     query's (the classic comparison) is counted per token (estimator.kv)."""
+    _refuse_unmodelled_cache(spec)
     if kv_dtype_bytes(spec, query) != DTYPE_BYTES[kv_dtype]:
         return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, layout="paged")
     at = query.model_copy(update={"gpus": gpus}) if gpus != query.gpus else query

@@ -122,6 +122,50 @@ def test_a_gpu_what_if_says_how_the_fit_changed(bot: Bot) -> None:
     assert "Fit: fits one NVIDIA H100" in lead and "→ does not fit one NVIDIA Tesla T4 16GB" in lead
 
 
+def test_a_reply_in_a_compare_thread_changes_both_sides(bot: Bot) -> None:
+    bot.send.command(f"compare {QWEN3_8B} Qwen/Qwen3-0.6B s=4k")
+    bot.slack.wait_for("chat.postMessage")
+    bot.pool.drain()
+    a, b = sorted(bot.store.own_queries(platform="slack", workspace="T0001", user="U0001"), key=lambda r: r.id)
+    # Both sides are stored as posted in the one message, so its thread finds them.
+    assert a.posted_ts is not None and a.posted_ts == b.posted_ts and a.public and b.public
+    ts = a.posted_ts
+    bot.send.event(bot.send.message("s=8k", thread_ts=ts))
+    [_, reply] = bot.slack.wait_for("chat.postMessage", 2)
+    assert reply.args["channel"] == "C0001" and reply.args["thread_ts"] == ts
+    lead = reply.args["blocks"][0]["text"]["text"]
+    assert lead.startswith("Changed `s=8192` on both sides")
+    # KV per token: Qwen3-8B 2 x 36 x 8 x 128 x 2 = 147,456 B; Qwen3-0.6B 2 x 28 x 8 x 128 x 2 = 114,688 B;
+    # 4,096 more tokens each.
+    bot.pool.drain()
+    mine = sorted(bot.store.own_queries(platform="slack", workspace="T0001", user="U0001"), key=lambda r: r.id)
+    a2, b2 = mine[2:]
+    assert (a2.parent_id, b2.parent_id) == (a.id, b.id) and a2.text == b2.text == "s=8k"
+    assert a2.thread_ts == b2.thread_ts == ts and a2.posted_ts == b2.posted_ts and a2.public and b2.public
+    for old, new, per_token in ((a, a2, 147_456), (b, b2, 114_688)):
+        assert new.result["memory"]["kv_cache"] - old.result["memory"]["kv_cache"] == per_token * 4096
+        before, after = sum(old.result["memory"].values()), sum(new.result["memory"].values())
+        assert f"total {before / GIB:.1f} GiB → {after / GIB:.1f} GiB" in lead
+    text = blocks_text(reply.args)
+    assert "Qwen/Qwen3-8B@" in text and "Qwen/Qwen3-0.6B@" in text and f"#{a2.id} and #{b2.id}" in text
+    # The next reply follows both changed sides (s stays 8k).
+    bot.send.event(bot.send.message("b=2", thread_ts=ts))
+    [*_, third] = bot.slack.wait_for("chat.postMessage", 3)
+    assert third.args["blocks"][1]["text"]["text"].startswith("*Compare* · s=8,192 · b=2")
+    bot.pool.drain()
+    a3, b3 = sorted(bot.store.own_queries(platform="slack", workspace="T0001", user="U0001"), key=lambda r: r.id)[4:]
+    assert (a3.parent_id, b3.parent_id) == (a2.id, b2.id)
+    # A new model would make both sides the same: refused, to its author only, and stored as a mistake.
+    bot.send.event(bot.send.message("Qwen/Qwen3-0.6B s=16k", thread_ts=ts, user="U0002"))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert eph.args["user"] == "U0002" and eph.args["thread_ts"] == ts
+    assert "changes the settings of both sides" in eph.args["text"]
+    bot.pool.drain()
+    [refused] = bot.store.own_queries(platform="slack", workspace="T0001", user="U0002")
+    assert refused.status == "error" and refused.parent_id == b3.id
+    assert len(bot.slack.of("chat.postMessage")) == 3
+
+
 def test_menu_shows_the_classic_lines_privately(bot: Bot) -> None:
     post, ts = _answer(bot, f"{QWEN3_8B} s=16k")
     assert "Memory consumption" not in blocks_text(post)  # not unless asked
@@ -187,14 +231,17 @@ def test_public_answers_name_who_asked_and_what(bot: Bot) -> None:
 
 # -- 2. the sizing form --------------------------------------------------------------------------
 def _state(**values: str | None) -> dict[str, Any]:
-    selects = {"model", "gpu", "engine", "dtype", "kv"}
+    """A submitted form's state: block id -> action id -> the element's value (as Slack sends it)."""
+    selects = {"model", "gpu", "engine", "vllm", "dtype", "kv"}
+    action_ids = {"engine": "vram_form_engine"}
     out: dict[str, Any] = {}
     for key, value in values.items():
+        action = action_ids.get(key, key)
         if key in selects:
             opt = {"text": {"type": "plain_text", "text": value}, "value": value} if value else None
-            out[key] = {key: {"type": "static_select", "selected_option": opt}}
+            out[key] = {action: {"type": "static_select", "selected_option": opt}}
         else:
-            out[key] = {key: {"type": "plain_text_input", "value": value}}
+            out[key] = {action: {"type": "plain_text_input", "value": value}}
     return out
 
 
@@ -225,6 +272,81 @@ def test_empty_command_opens_the_form_and_its_answer_goes_to_the_channel(bot: Bo
     body = blocks_text(post.args)
     assert "144 KiB per token x 16,384 tokens x 1 sequence" in body
     assert f"asked by <@U0001>: `/vram {QWEN3_8B} s=16k b=1 gpu=h100-80gb gpus=1 engine=transformers`" in body
+
+
+def _choose_engine(bot: Bot, view: dict[str, Any], engine: str, **values: str | None) -> dict[str, Any]:
+    """Pick an engine in an open form (a ``block_actions`` from the view); the redrawn view."""
+    before = len(bot.slack.of("views.update"))
+    option = {"text": {"type": "plain_text", "text": engine}, "value": engine}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0001", "team_id": "T0001"},
+        "trigger_id": "trigger.engine",
+        "container": {"type": "view", "view_id": "V0002"},
+        "view": {**view, "id": "V0002", "hash": "h.1", "state": {"values": _state(**values, engine=engine)}},
+        "actions": [
+            {"type": "static_select", "action_id": "vram_form_engine", "block_id": "engine", "selected_option": option}
+        ],
+    }
+    assert bot.send.interactive(payload).status == 200
+    update = bot.slack.wait_for("views.update", before + 1)[-1]
+    assert update.args["view_id"] == "V0002" and update.args["hash"] == "h.1"
+    return update.args["view"]
+
+
+def _block_ids(view: dict[str, Any]) -> list[str]:
+    return [b["block_id"] for b in view["blocks"]]
+
+
+def test_the_vllm_version_comes_with_engine_vllm(bot: Bot) -> None:
+    bot.send.command("")
+    [opened] = bot.slack.wait_for("views.open")
+    view = opened.args["view"]
+    assert "vllm" not in _block_ids(view)  # transformers: no release to choose
+    [engine] = [b for b in view["blocks"] if b["block_id"] == "engine"]
+    assert engine["dispatch_action"] is True and engine["element"]["initial_option"]["value"] == "transformers"
+    redrawn = _choose_engine(bot, view, "vllm", model=QWEN3_8B)
+    ids = _block_ids(redrawn)
+    assert ids.index("vllm") == ids.index("engine") + 1
+    [release] = [b for b in redrawn["blocks"] if b["block_id"] == "vllm"]
+    # The releases vram follows, newest first: 0.19 to 0.33 (0.34's extensible KV cache is refused).
+    assert [o["value"] for o in release["element"]["options"]] == [f"0.{n}" for n in range(33, 18, -1)]
+    assert release["element"]["initial_option"]["value"] == "0.33"
+    # What was entered stays: the model is carried over, the channel to answer in too.
+    [model] = [b for b in redrawn["blocks"] if b["block_id"] == "model"]
+    assert model["element"]["initial_option"]["value"] == QWEN3_8B
+    assert json.loads(redrawn["private_metadata"]) == {"channel": "C0001"}
+    [chosen] = [b for b in redrawn["blocks"] if b["block_id"] == "engine"]
+    assert chosen["element"]["initial_option"]["value"] == "vllm"
+    # Back to transformers: the release field goes.
+    assert "vllm" not in _block_ids(_choose_engine(bot, redrawn, "transformers", model=QWEN3_8B))
+
+    sent = _submit(bot, redrawn, model=QWEN3_8B, **{**FORM, "engine": "vllm", "vllm": "0.30"})
+    assert sent.status == 200 and sent.body == ""
+    [post] = bot.slack.wait_for("chat.postMessage")
+    assert post.args["channel"] == "C0001"
+    body = blocks_text(post.args)
+    assert f"`/vram {QWEN3_8B} s=16k b=1 gpu=h100 gpus=1 engine=vllm vllm=0.30`" in body
+    bot.pool.drain()
+    [record] = bot.store.own_queries(platform="slack", workspace="T0001", user="U0001")
+    assert record.params is not None and (record.params["engine"], record.params["vllm"]) == ("vllm", "0.30")
+
+
+def test_a_vllm_version_that_does_not_fit_is_shown_on_its_field(bot: Bot) -> None:
+    bot.send.command("")
+    [opened] = bot.slack.wait_for("views.open")
+    view = opened.args["view"]
+    # A release with another engine (the form was not redrawn yet), and one vram does not follow.
+    for engine, version, says in (
+        ("transformers", "0.30", "only with engine vllm"),
+        ("vllm", "0.34", "choose 0.19 to 0.33"),
+    ):
+        sent = _submit(bot, view, model=QWEN3_8B, **{**FORM, "engine": engine, "vllm": version})
+        answer = json.loads(sent.body)
+        assert answer["response_action"] == "errors" and list(answer["errors"]) == ["vllm"]
+        assert says in answer["errors"]["vllm"] and len(answer["errors"]["vllm"]) <= 150
+    bot.pool.drain()
+    assert bot.slack.of("chat.postMessage") == []
 
 
 def test_form_errors_are_shown_on_their_fields(bot: Bot) -> None:
@@ -268,27 +390,62 @@ def test_a_form_from_a_channel_the_bot_is_not_in_answers_in_the_dm(bot: Bot) -> 
     assert [p.args["channel"] for p in posts] == ["CPRIVATE", "U0001"]  # refused there, then the DM
 
 
-def test_model_suggestions_come_from_the_hub_and_are_cached(bot: Bot, fake_hub: FakeHub) -> None:
+def _suggest(bot: Bot, typed: str) -> list[str]:
+    """The model select's options for ``typed``, as a signed ``block_suggestion`` gets them."""
     payload = {
         "type": "block_suggestion",
         "action_id": "model",
         "block_id": "model",
-        "value": "qwen3-0",
+        "value": typed,
         "user": {"id": "U0001", "team_id": "T0001"},
         "view": {"id": "V0002", "type": "modal", "callback_id": "vram_size_form"},
     }
-    first = bot.send.interactive(payload)
-    assert first.status == 200
-    values = [o["value"] for o in json.loads(first.body)["options"]]
-    assert "Qwen/Qwen3-0.6B" in values and QWEN3_8B not in values
-    searches = len(fake_hub.requests("search="))
-    assert searches == 1
-    again = bot.send.interactive(payload)
-    assert json.loads(again.body) == json.loads(first.body)
-    assert len(fake_hub.requests("search=")) == searches  # the second came from the cache
+    sent = bot.send.interactive(payload)
+    assert sent.status == 200
+    options = json.loads(sent.body)["options"]
+    # Block Kit's limits on an external select's options
+    assert len(options) <= 100 and all(len(o["text"]["text"]) <= 75 and len(o["value"]) <= 150 for o in options)
+    return [o["value"] for o in options]
+
+
+def test_model_suggestions_come_from_the_hub_and_are_cached(bot: Bot, fake_hub: FakeHub) -> None:
+    fake_hub.downloads["qwen/qwen3-0.6b"] = 5  # the Hub lists the most downloaded first
+    first = _suggest(bot, "qwen3-0")
+    # Every fixture repo whose id holds "qwen3-0", and no other.
+    assert first[0] == "Qwen/Qwen3-0.6B" and all("qwen3-0" in i.lower() for i in first)
+    assert QWEN3_8B not in first
+    assert len(fake_hub.requests("search=")) == 1
+    assert _suggest(bot, "qwen3-0") == first
+    assert len(fake_hub.requests("search=")) == 1  # the second came from the cache
+    # The cache is the store's, the one the plain-words reader uses: a new process's search (a fresh
+    # ModelSearch on the same database) asks the Hub nothing either.
+    from sources import make_search
+
+    fresh = make_search(Settings(hf_endpoint=fake_hub.url), store_cache=bot.store.hub_cache())
+    assert fresh.suggest("qwen3-0") == first
+    assert len(fake_hub.requests("search=")) == 1
     # A full id is offered as typed, even when the Hub search knows nothing of it.
-    typed = bot.send.interactive({**payload, "value": "acme/private-model"})
-    assert next(o["value"] for o in json.loads(typed.body)["options"]) == "acme/private-model"
+    assert _suggest(bot, "acme/private-model")[0] == "acme/private-model"
+
+
+def test_a_failing_hub_suggests_only_what_was_typed(bot: Bot, fake_hub: FakeHub) -> None:
+    fake_hub.fail_status = 503
+    assert _suggest(bot, "Qwen/Qwen3-0.6B") == ["Qwen/Qwen3-0.6B"]
+    assert _suggest(bot, "qwen3") == []  # not an id: nothing to offer, and no error
+    assert len(fake_hub.requests("search=")) == 2
+    # A failure is not remembered: once the Hub is back, the same text is searched again.
+    fake_hub.fail_status = None
+    assert "Qwen/Qwen3-0.6B" in _suggest(bot, "qwen3")
+    assert len(fake_hub.requests("search=")) == 3
+
+
+def test_a_slow_hub_gives_up_before_slack_does(bot: Bot, fake_hub: FakeHub) -> None:
+    import time
+
+    fake_hub.delay_s = 5.0  # longer than the 3 seconds Slack waits for the options
+    started = time.monotonic()
+    assert _suggest(bot, "Qwen/Qwen3-0.6B") == ["Qwen/Qwen3-0.6B"]
+    assert time.monotonic() - started < 3.0
 
 
 # -- 3. Hub links --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ test's database (SQLite and Postgres).
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.error
 import urllib.request
@@ -174,6 +175,65 @@ def test_install_then_use_then_uninstall(installed: Installed) -> None:
     assert send.command("Qwen/Qwen3-0.6B").status == 200  # Bolt finds no installation: no listener runs
     inst.pool.drain()
     assert len(inst.slack.of("chat.postMessage")) == 1
+
+
+def test_a_click_a_form_and_a_hub_link_in_an_installed_workspace(installed: Installed) -> None:
+    """The interactive features answer in the workspace that installed the app, with its own token."""
+    inst = installed
+    inst.slack.oauth_codes["code-1"] = _grant(NEW_TEAM, NEW_TOKEN)
+    assert _install(inst, "code-1")[0] == 200
+    send = inst.sender(NEW_TEAM)
+    # A click on a what-if button: answered in the answer's thread.
+    send.command("Qwen/Qwen3-0.6B s=4k")
+    [post] = inst.slack.wait_for("chat.postMessage")
+    [actions] = [b for b in post.args["blocks"] if b["type"] == "actions"]
+    [button] = [el for el in actions["elements"] if el["type"] == "button" and '"b=2"' in el["value"]]
+    ts = "1700000000.000001"  # the mock's first ts
+    click = {"type": "button", "action_id": button["action_id"], "block_id": "b", "value": button["value"]}
+    assert send.click({"ts": ts, "blocks": post.args["blocks"]}, click).status == 200
+    [_, reply] = inst.slack.wait_for("chat.postMessage", 2)
+    assert reply.token == NEW_TOKEN and reply.args["thread_ts"] == ts
+    # Qwen3-0.6B: 2 x 28 layers x 8 KV heads x 128 x 2 bytes = 114,688 B = 112 KiB per token, now for 2
+    assert "112 KiB per token x 4,096 tokens x 2 sequences" in json.dumps(reply.args["blocks"])
+    # The form: opened with the workspace's token, its answer posted in the channel it was opened from.
+    send.command("")
+    [opened] = inst.slack.wait_for("views.open")
+    assert opened.token == NEW_TOKEN
+    view = opened.args["view"]
+    values = {
+        "model": {
+            "model": {"selected_option": {"text": {"type": "plain_text", "text": "m"}, "value": "Qwen/Qwen3-0.6B"}}
+        },
+        "s": {"s": {"type": "plain_text_input", "value": "8k"}},
+    }
+    submitted = send.interactive(
+        {
+            "type": "view_submission",
+            "user": {"id": "U0001", "team_id": NEW_TEAM},
+            "view": {**view, "id": "V0002", "state": {"values": values}},
+        }
+    )
+    assert submitted.status == 200 and submitted.body == ""
+    [*_, answer] = inst.slack.wait_for("chat.postMessage", 3)
+    assert answer.token == NEW_TOKEN and answer.args["channel"] == "C0001" and "thread_ts" not in answer.args
+    assert "112 KiB per token x 8,192 tokens x 1 sequence" in json.dumps(answer.args["blocks"])
+    # A pasted Hub link: unfurled with the workspace's token.
+    url = "https://huggingface.co/Qwen/Qwen3-0.6B"
+    event = {
+        "type": "link_shared",
+        "channel": "C0001",
+        "user": "U0001",
+        "message_ts": "1800000000.000300",
+        "links": [{"domain": "huggingface.co", "url": url}],
+    }
+    assert send.event(event).status == 200
+    [unfurl] = inst.slack.wait_for("chat.unfurl")
+    assert unfurl.token == NEW_TOKEN and list(unfurl.args["unfurls"]) == [url]
+    # 114,688 B per token x 1,024 tokens = 117,440,512 B = 112 MiB
+    assert "KV cache 112.0 MiB per 1k tokens" in json.dumps(unfurl.args["unfurls"][url]["blocks"])
+    inst.pool.drain()
+    mine = inst.store.own_queries(platform="slack", workspace=NEW_TEAM, user="U0001")
+    assert len(mine) == 3 and {r.conversation.workspace for r in mine} == {NEW_TEAM}  # answer, click, form
 
 
 def test_a_rate_limited_answer_is_retried_with_the_workspace_token(installed: Installed) -> None:

@@ -98,7 +98,7 @@ EXACT = [
     "jamba",
     "kimi_k25",
 ]
-REFUSED = {"deepseek_v4": "compressed", "mistral_large4": "mistral_large4", "gemma3n": "per layer", "mllama": ""}
+REFUSED = {"deepseek_v4": "compressed", "mistral_large4": "mistral_large4", "gemma3n": "vision tower", "mllama": ""}
 
 
 @pytest.mark.parametrize("model_type", EXACT)

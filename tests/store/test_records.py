@@ -175,6 +175,21 @@ def test_set_posted_and_thread_follow_ups(store: Store) -> None:
     assert found is not None and found.id == reply.id
 
 
+def test_posted_together_finds_both_sides_of_one_message(store: Store) -> None:
+    # A comparison: two queries answered with one message; a failed query posted there is not one of them.
+    a, b = store.record(slack_query()), store.record(slack_query())
+    bad = store.record(slack_query(status="error", error="bad", result=None))
+    alone = store.record(slack_query())
+    for rec in (a, b, bad):
+        store.set_posted(rec.id, channel="C1", ts="1700000000.000500", thread_ts=None)
+    store.set_posted(alone.id, channel="C1", ts="1700000000.000600", thread_ts=None)
+    both = store.posted_together(team="T1", channel="C1", ts="1700000000.000500")
+    assert [r.id for r in both] == [a.id, b.id]
+    assert [r.id for r in store.posted_together(team="T1", channel="C1", ts="1700000000.000600")] == [alone.id]
+    assert store.posted_together(team="T2", channel="C1", ts="1700000000.000500") == []
+    assert store.posted_together(team="T1", channel="C2", ts="1700000000.000500") == []
+
+
 def test_set_posted_unknown_id(store: Store) -> None:
     with pytest.raises(StoreWriteError, match="not in the history"):
         store.set_posted(999, channel="C1", ts="1.2", thread_ts=None)
