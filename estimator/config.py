@@ -968,11 +968,11 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return _moonvit(c, fam, vc, text_hidden)
     if fam.vision in towers.PROJECTORS:
         try:
-            n, spec = towers.vision_params(fam.vision, fam.model_type, top, vc, text_hidden, _vit_tower)
+            n, tower_spec = towers.vision_params(fam.vision, fam.model_type, top, vc, text_hidden, _vit_tower)
         except towers.UnknownTower as err:
             raise Unmodelled(str(err)) from err
         c.add("vision", n)
-        return spec
+        return tower_spec
     if fam.vision == "special":  # a tower sized with its family's own builder
         return special.vision(c, fam, vc, text_hidden)
     if fam.vision in layerkinds.TOWERS:
