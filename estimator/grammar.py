@@ -356,10 +356,10 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "mtp",
-        ("num_speculative_tokens", "spec_tokens"),
+        ("num_speculative_tokens",),
         "mtp",
         "count",
-        "vLLM MTP speculative tokens (the model's own MTP layers; 0: off)",
+        "vLLM MTP speculative tokens (0: off)",
         "off",
         low=0,
         high=MAX_MTP_TOKENS,
