@@ -226,6 +226,9 @@ def _act_bytes(spec: ModelSpec, query: Query) -> int:
     return DTYPE_BYTES[resolve_dtypes(spec, query).model]
 
 
+_NO_INT8_KV = "vLLM has no int8 KV cache: use kv=fp8, or kv=auto for the model's dtype"
+
+
 def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
     """Bytes per cached element: ``auto`` is the model dtype; vLLM has fp8 but no int8 KV cache.
 
@@ -233,7 +236,7 @@ def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
     """
     dtype = resolve_dtypes(spec, query).kv_layout
     if dtype == "int8":
-        raise InputError("vLLM has no int8 KV cache: use kv=fp8, or kv=auto for the model's dtype")
+        raise InputError(_NO_INT8_KV)
     return DTYPE_BYTES[dtype]
 
 
@@ -1379,6 +1382,10 @@ class VllmEngine(BaseEngine):
         if refusal and gpu is None:  # with a GPU the verdict says it
             notes.append(note("engine_refuses", refusal + "."))
         return notes
+
+    def setting_refusal(self, query: Query) -> str | None:
+        """An int8 KV cache, which vLLM lacks for every model."""
+        return _NO_INT8_KV if query.kv == "int8" else None
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
