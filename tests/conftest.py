@@ -14,7 +14,9 @@ os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HF_HUB_OFFLINE", None)
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +43,31 @@ def fake_hub_empty() -> Iterator[FakeHub]:
     finally:
         hub.stop()
     assert hub.violations == []
+
+
+# --- A migrated SQLite history per test, copied -------------------------------------------------
+# Running the Alembic migrations costs about 80 ms of CPU; dozens of terminal tests each want a
+# database of their own at the current schema. They get a copy of one migrated in this session, so
+# the CLI's ensure_schema() finds it at head. Migrating an empty database is itself tested in
+# tests/store (and by the CLI tests that build their own URL).
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from store import Store
+
+    path = tmp_path_factory.mktemp("migrated") / "template.sqlite3"
+    store = Store(f"sqlite:///{path}")
+    try:
+        store.upgrade()
+    finally:
+        store.close()  # the last connection closing checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture
+def sqlite_url(_migrated_sqlite_template: Path, tmp_path: Path) -> str:
+    """A URL to this test's own SQLite history database, already at the current schema."""
+    path = tmp_path / "vram.sqlite3"
+    shutil.copyfile(_migrated_sqlite_template, path)
+    return f"sqlite:///{path}"

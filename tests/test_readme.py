@@ -64,6 +64,7 @@ def test_examples_must_run_offline(tool: ModuleType, tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.slow  # a fresh interpreter that runs every example again
 def test_the_check_mode_runs_as_a_script() -> None:
     proc = subprocess.run([sys.executable, str(TOOL), "--check"], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr

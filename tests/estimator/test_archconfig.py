@@ -105,6 +105,7 @@ def test_unknown_type_names_the_upgrade() -> None:
         archconfig.normalise({"model_type": "brand_new_lm", "hidden_size": 64})
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_table_path_does_not_import_transformers() -> None:
     # Start-up cost: importing transformers takes most of a second; a saved config needs none of it.
     import subprocess
