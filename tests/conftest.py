@@ -15,6 +15,7 @@ os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HF_HUB_OFFLINE", None)
 
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +72,39 @@ def sqlite_url(_migrated_sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "vram.sqlite3"
     shutil.copyfile(_migrated_sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+# --- Keeping the fast subset fast -----------------------------------------------------------------
+# A test whose body spends more than about a second of CPU belongs under @pytest.mark.slow (or
+# should be made cheaper): each such test not so marked is named at the end of the run. CPU time
+# (its subprocesses' included), not wall time, so a busy machine raises no false alarm. A test that
+# is first to import a library (transformers alone costs ~2 s) pays for everyone: the note says so.
+SLOW_CPU_S = 1.0
+_unmarked_slow: list[tuple[str, float, int]] = []
+
+
+def _cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    modules, start = len(sys.modules), _cpu_s()
+    try:
+        return (yield)
+    finally:
+        spent = _cpu_s() - start
+        if spent > SLOW_CPU_S and item.get_closest_marker("slow") is None:
+            _unmarked_slow.append((item.nodeid, spent, len(sys.modules) - modules))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for nodeid, spent, imported in _unmarked_slow:
+        note = f" (it was first to import {imported} modules)" if imported > 50 else ""
+        terminalreporter.write_line(f"not marked slow, took {spent:.1f} s of CPU{note}: {nodeid}", yellow=True)
+    if sys.dont_write_bytecode:
+        terminalreporter.write_line(
+            "PYTHONDONTWRITEBYTECODE is set: modules without a cached .pyc are compiled anew on every "
+            "run (about 5 s more CPU on a fresh checkout); unset it for the timings in CONTRIBUTING.md."
+        )

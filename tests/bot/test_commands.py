@@ -182,7 +182,7 @@ def test_any_text_parses_or_raises_input_error(text: str) -> None:
     _parses_or_raises_input_error(text)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(st.text(max_size=80))
 def test_any_text_parses_or_raises_input_error_smoke(text: str) -> None:
     _parses_or_raises_input_error(text)
@@ -233,7 +233,7 @@ def test_key_value_grammar_never_crashes(pairs: list[tuple[str, str]]) -> None:
     _grammar_does_not_crash(pairs)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(st.lists(st.tuples(_keys, _values), max_size=6))
 def test_key_value_grammar_never_crashes_smoke(pairs: list[tuple[str, str]]) -> None:
     _grammar_does_not_crash(pairs)

@@ -77,7 +77,7 @@ def test_a_command_reads_the_same_inside_a_sentence(pairs: list[str], template: 
     _reads_the_same(pairs, template, model)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(**_SENTENCES)
 def test_a_command_reads_the_same_inside_a_sentence_smoke(pairs: list[str], template: str, model: str) -> None:
     _reads_the_same(pairs, template, model)

@@ -296,7 +296,7 @@ def test_any_field_of_any_type_gives_a_spec_or_a_config_error(name: str, data: s
     _spec_or_config_error(name, data)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(FIXTURES), data=st.data())
 def test_any_field_of_any_type_gives_a_spec_or_a_config_error_smoke(name: str, data: st.DataObject) -> None:
     _spec_or_config_error(name, data)

@@ -216,7 +216,7 @@ def test_commands_end_in_an_answer_or_a_sentence(text: str, service: tuple[Servi
     _check(text, service)
 
 
-@fuzz(25)
+@fuzz(10)
 @given(text=commands)
 def test_commands_end_in_an_answer_or_a_sentence_smoke(text: str, service: tuple[Service, Store]) -> None:
     _check(text, service)

@@ -58,8 +58,8 @@ def test_every_seed_config_sizes_cleanly() -> None:
 
 
 def test_a_spread_of_seed_configs_sizes_cleanly() -> None:
-    # The fast subset's share of the scan above: every 20th seed (a dozen families).
-    for seed in SEEDS[::20]:
+    # The fast subset's share of the scan above: every 30th seed (a dozen families).
+    for seed in SEEDS[::30]:
         _check(seed)
 
 
@@ -70,7 +70,7 @@ def test_mutated_configs_end_in_an_answer_or_a_sentence(config: dict[str, Any]) 
     _check(config)
 
 
-@fuzz(15)
+@fuzz(10)
 @given(mutated_configs())
 def test_mutated_configs_end_in_an_answer_or_a_sentence_smoke(config: dict[str, Any]) -> None:
     _check(config)
