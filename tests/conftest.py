@@ -56,7 +56,8 @@ def fake_hub_empty() -> Iterator[FakeHub]:
 
 
 @pytest.fixture(scope="session")
-def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite history database migrated once this session: copy it, never open it."""
     from store import Store
 
     path = tmp_path_factory.mktemp("migrated") / "template.sqlite3"
@@ -69,10 +70,10 @@ def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def sqlite_url(_migrated_sqlite_template: Path, tmp_path: Path) -> str:
+def sqlite_url(migrated_sqlite: Path, tmp_path: Path) -> str:
     """A URL to this test's own SQLite history database, already at the current schema."""
     path = tmp_path / "vram.sqlite3"
-    shutil.copyfile(_migrated_sqlite_template, path)
+    shutil.copyfile(migrated_sqlite, path)
     return f"sqlite:///{path}"
 
 

@@ -95,7 +95,7 @@ def store(db_url: str, request: pytest.FixtureRequest) -> Iterator[Store]:
     below then finds it at head. Migrating from empty is what tests/store/test_migrations.py checks.
     """
     if db_url.startswith("sqlite:///"):
-        shutil.copyfile(request.getfixturevalue("_migrated_sqlite_template"), db_url.removeprefix("sqlite:///"))
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), db_url.removeprefix("sqlite:///"))
     s = Store(db_url, backoff_s=0.01)
     s.upgrade()
     try:
