@@ -373,11 +373,8 @@ class FullRow:
 
     @property
     def weights_error(self) -> float | None:
-        if self.logged_weights_gib:
-            return self.weights_gib / self.logged_weights_gib - 1
-        if self.logged_consumed_gib and self.non_torch_gib is not None:
-            return (self.weights_gib + self.non_torch_gib) / self.logged_consumed_gib - 1
-        return None
+        """Against "Model loading took" / the breakdown's weights (not 0.27's weights + non-torch)."""
+        return self.weights_gib / self.logged_weights_gib - 1 if self.logged_weights_gib else None
 
     @property
     def pool_error(self) -> float | None:
@@ -525,9 +522,14 @@ def full_markdown(rows: list[FullRow], version: str) -> list[str]:
             if r.tokens is not None and r.logged_tokens
             else ""
         )
+        activation = _pair(r.activation_gib, r.logged_activation_gib)
+        if r.logged_consumed_gib and r.activation_gib is not None and r.cuda_graphs_gib is not None:
+            # 0.27+: the logged peak activation includes the applied CUDA-graph estimate.
+            both = _pair(r.activation_gib + r.cuda_graphs_gib, r.logged_activation_gib)
+            activation = f"{r.activation_gib:.2f}; + graphs {both}"
         lines.append(
             f"| {r.id} ({r.version.split(' (')[0]}) | {r.model} | {setup} | {weights} | "
-            f"{_pair(r.activation_gib, r.logged_activation_gib)} | {_pair(r.non_torch_gib, r.logged_non_torch_gib)} | "
+            f"{activation} | {_pair(r.non_torch_gib, r.logged_non_torch_gib)} | "
             f"{_pair(r.cuda_graphs_gib, r.logged_cuda_graphs_gib)} | "
             f"{_pair(r.pool_gib, r.logged_pool_gib)} | {tokens} |"
         )
