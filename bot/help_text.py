@@ -25,6 +25,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   vllm (vllm_version)               vLLM release                                             0.33 (the newest followed)
   prefix (prefix_caching, apc)      on off                                                   the release's
   mm (limit_mm_per_prompt, images)  vLLM items per prompt (0: text only, no vision tower)    vLLM's (999 per modality)
+  mtp (num_speculative_tokens)      vLLM MTP speculative tokens (0: off)                     off
   method                            calibrated classic                                       calibrated
 
   engines (engine=):

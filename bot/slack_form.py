@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
-from bot.commands import parse
+from bot.commands import EstimateCmd, parse
 from bot.slack_render import CANNOT_POST, COMMAND, PLATFORM, render
 from common.errors import InputError
-from estimator.engines import DEFAULT_ENGINE, engine_names, setting_owner
+from estimator.engines import DEFAULT_ENGINE, engine_names, get_engine, setting_owner
 from estimator.engines.vllm import DEFAULT_VERSION, followed_versions
 from estimator.gpus import catalog
 from store.records import Conversation
@@ -176,6 +176,9 @@ def _engine_refusal(key: str, value: str, words: list[str]) -> str | None:
     if key == "vllm" and value not in followed_versions():
         newest, *_, oldest = vllm_versions()
         return f"vLLM {value} is not a release vram follows: choose {oldest} to {newest}"
+    cmd = parse(" ".join([*words, f"{key}={value}"]))
+    if isinstance(cmd, EstimateCmd):
+        return get_engine(cmd.query.engine).setting_refusal(cmd.query)
     return None
 
 

@@ -586,7 +586,18 @@ def _layer_kinds(g: _Geometry) -> list[str]:
         if kind == "full" and g.fam.attention != "gqa":
             kind = g.fam.attention
         kinds.append(kind)
-    return kinds
+    return _shared_indexers(g, kinds)
+
+
+def _shared_indexers(g: _Geometry, kinds: list[str]) -> list[str]:
+    """GLM-5.x ``indexer_types``: a "shared" layer reuses the previous "full" layer's top-k, so it
+    has no lightning indexer (no weights, no indexer key cache): a plain MLA layer."""
+    types = g.cfg.get("indexer_types")
+    if types is None:
+        return kinds
+    if len(types) != g.layers or any(t not in ("full", "shared") for t in types):
+        raise Unmodelled(f"{g.model_type} has indexer_types vram does not model.")
+    return ["mla" if k == "dsa" and t == "shared" else k for k, t in zip(kinds, types, strict=True)]
 
 
 def _moe_flags_from_config(g: _Geometry) -> list[bool]:
@@ -957,11 +968,11 @@ def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -
         return _moonvit(c, fam, vc, text_hidden)
     if fam.vision in towers.PROJECTORS:
         try:
-            n, spec = towers.vision_params(fam.vision, fam.model_type, top, vc, text_hidden, _vit_tower)
+            n, tower_spec = towers.vision_params(fam.vision, fam.model_type, top, vc, text_hidden, _vit_tower)
         except towers.UnknownTower as err:
             raise Unmodelled(str(err)) from err
         c.add("vision", n)
-        return spec
+        return tower_spec
     if fam.vision == "special":  # a tower sized with its family's own builder
         return special.vision(c, fam, vc, text_hidden)
     if fam.vision in layerkinds.TOWERS:
@@ -1771,6 +1782,7 @@ def _build(
         ),
         tie_word_embeddings=tied,
         layers=tuple(layer_kv),
+        mtp_layers=_int(cfg, model_type, "mtp_num_hidden_layers", "num_nextn_predict_layers", default=0),
         params=params,
         quantization=quant,
         vision=vision,

@@ -27,7 +27,17 @@ from estimator.engines import engine_aliases, engine_names
 from estimator.engines.vllm import DEFAULT_VERSION as DEFAULT_VLLM_VERSION
 from estimator.engines.vllm import followed_versions
 from estimator.gpus import lookup_gpu
-from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, MIN_PARAMS_BILLIONS, Bits, KVSetting, Method, Query
+from estimator.query import (
+    MAX_BATCH,
+    MAX_GPUS,
+    MAX_MTP_TOKENS,
+    MAX_SEQ_LEN,
+    MIN_PARAMS_BILLIONS,
+    Bits,
+    KVSetting,
+    Method,
+    Query,
+)
 from estimator.spec import WeightFormat
 
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)([km]?)$", re.ASCII)
@@ -343,6 +353,17 @@ KEYS: tuple[Key, ...] = (
         low=0,
         high=MAX_BATCH,
         values_hint="integer, 0 = text only",
+    ),
+    Key(
+        "mtp",
+        ("num_speculative_tokens",),
+        "mtp",
+        "count",
+        "vLLM MTP speculative tokens (0: off)",
+        "off",
+        low=0,
+        high=MAX_MTP_TOKENS,
+        values_hint=f"0..{MAX_MTP_TOKENS}",
     ),
     Key(
         "method",

@@ -39,6 +39,7 @@ VllmVersionText = Annotated[str, AfterValidator(_version_text)]
 MAX_SEQ_LEN = 16 * 1024 * 1024
 MAX_BATCH = 1024 * 1024
 MAX_GPUS = 1024
+MAX_MTP_TOKENS = 16
 # n= below a thousand parameters rounds the weights to nothing (n=1e-300 gave 0 bytes).
 MIN_PARAMS_BILLIONS = 1e-6
 
@@ -65,3 +66,4 @@ class Query(Frozen):
     vllm: VllmVersionText | None = None  # vllm=: the vLLM release (None: the newest profiled)
     prefix_caching: bool | None = None  # prefix=: vLLM --enable-prefix-caching (None: the release's default)
     mm_limit: int | None = Field(None, ge=0, le=MAX_BATCH)  # mm=: vLLM --limit-mm-per-prompt (0: text only)
+    mtp: int | None = Field(None, ge=0, le=MAX_MTP_TOKENS)  # mtp=: vLLM MTP num_speculative_tokens (0/None: off)

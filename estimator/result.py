@@ -144,6 +144,7 @@ class Estimate(Frozen):
                 "vllm": q.vllm,
                 "prefix_caching": q.prefix_caching,
                 "mm_limit": q.mm_limit,
+                "mtp": q.mtp,
             },
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),

@@ -215,6 +215,9 @@ class ModelSpec(Frozen):
     layers: tuple[LayerKV, ...]  # one per decoder layer
     # Bytes the cache holds once, whatever the batch (xLSTM's int64 step counter, shape [1]).
     cache_shared_bytes: int = 0
+    # Multi-token-prediction layers the checkpoint ships beside the decoder (mtp_num_hidden_layers /
+    # num_nextn_predict_layers): what vLLM's MTP speculative decoding loads and caches.
+    mtp_layers: int = 0
     params: ParamCounts
     quantization: Quantization
     vision: VisionSpec | None = None

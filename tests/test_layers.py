@@ -49,14 +49,21 @@ def modules() -> dict[str, Path]:
 
 
 @cache
+def syntax(path: Path) -> ast.Module:
+    """The parsed module, once per run: the checks below all walk the same trees."""
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+@cache
 def imports(path: Path) -> frozenset[str]:
     """Modules ``path`` imports (absolute names), inside functions too, but not those under
     ``if TYPE_CHECKING:`` (type hints load nothing)."""
-    tree = ast.parse(path.read_text(), filename=str(path))
+    tree = syntax(path)
     names: set[str] = set()
 
-    def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
+    def visit(statements: list[ast.stmt]) -> None:
+        # An import is a statement: only statement lists need walking, never expressions.
+        for child in statements:
             if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
                 continue
             if isinstance(child, ast.Import):
@@ -64,9 +71,14 @@ def imports(path: Path) -> frozenset[str]:
             elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
                 names.add(child.module)
                 names.update(f"{child.module}.{alias.name}" for alias in child.names)
-            visit(child)
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(child, field, None)
+                if isinstance(inner, list):
+                    visit(inner)
+            for block in (*getattr(child, "handlers", ()), *getattr(child, "cases", ())):
+                visit(block.body)  # except clauses, match cases
 
-    visit(tree)
+    visit(tree.body)
     return frozenset(names)
 
 
@@ -95,15 +107,15 @@ def reads_environment(path: Path) -> bool:
     Only names of the ``os`` module count: a WSGI app's ``environ`` (the request's variables) is not
     the process environment.
     """
-    tree = ast.parse(path.read_text(), filename=str(path))
+    text = path.read_text()
+    if not any(name in text for name in ENV_NAMES):
+        return False  # none of the names is even written: nothing to walk
+    tree = syntax(path)
+    nodes = list(ast.walk(tree))
     os_names = {
-        a.asname or a.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for a in node.names
-        if a.name == "os"
+        a.asname or a.name for node in nodes if isinstance(node, ast.Import) for a in node.names if a.name == "os"
     }
-    for node in ast.walk(tree):
+    for node in nodes:
         if (
             isinstance(node, ast.Attribute)
             and node.attr in ENV_NAMES

@@ -79,6 +79,10 @@ class Engine(Protocol):
         """The sentence saying why the engine will not start this configuration, or None."""
         ...
 
+    def setting_refusal(self, query: Query) -> str | None:
+        """Why the engine refuses the query's settings whatever the model (a KV dtype it lacks), or None."""
+        ...
+
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
         """The weights once loaded, from the checkpoint's per-GPU share ``weights``."""
         ...
@@ -160,6 +164,9 @@ class BaseEngine:
         raise NotImplementedError(f"{self.name} splits tensors, not layers")
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        return None
+
+    def setting_refusal(self, query: Query) -> str | None:
         return None
 
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:

@@ -226,6 +226,9 @@ def _act_bytes(spec: ModelSpec, query: Query) -> int:
     return DTYPE_BYTES[resolve_dtypes(spec, query).model]
 
 
+_NO_INT8_KV = "vLLM has no int8 KV cache: use kv=fp8, or kv=auto for the model's dtype"
+
+
 def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
     """Bytes per cached element: ``auto`` is the model dtype; vLLM has fp8 but no int8 KV cache.
 
@@ -233,7 +236,7 @@ def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
     """
     dtype = resolve_dtypes(spec, query).kv_layout
     if dtype == "int8":
-        raise InputError("vLLM has no int8 KV cache: use kv=fp8, or kv=auto for the model's dtype")
+        raise InputError(_NO_INT8_KV)
     return DTYPE_BYTES[dtype]
 
 
@@ -241,8 +244,23 @@ def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
 # Weights as vLLM loads them
 
 
+# Model types whose sliding layers build their own rotary embedding: gemma-3 gives them the default
+# rope at ``rope_local_base_freq`` and its full layers the config's (scaled) rope
+# (models/gemma3.py Gemma3Attention), so ``get_rope`` caches two tables.
+_LOCAL_ROPE_TYPES = frozenset({"gemma3", "gemma3_text"})
+
+
 def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
-    """The rotary cos/sin cache: one (max_position x rotary_dim) table in the model dtype, per GPU."""
+    """The rotary cos/sin caches, per GPU (not split by TP): one ``(rows x rotary_dim)`` table in
+    the model dtype per distinct rope (``get_rope`` caches by its arguments).
+
+    The table's rows are the scaled positions: linear and dynamic-NTK scaling build
+    ``max_position x factor`` rows (layers/rotary_embedding/linear_scaling_rope.py: "the maximum
+    length after applying the rope scaling is self.max_position_embeddings * self.scaling_factor"),
+    YaRN ``original x factor``; llama3 and unscaled ropes the positions as given
+    (``spec.scaled_max_positions``). gemma-3's sliding layers add an unscaled table of
+    ``max_position_embeddings`` rows: gemma-3-4b (131,072 positions, linear x 8, head_dim 256) holds
+    1,048,576 + 131,072 rows, 576 MiB in bf16."""
     if not spec.max_position_embeddings:
         return 0
     mla = next((layer for layer in spec.layers if layer.kind == "mla"), None)
@@ -250,7 +268,10 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
     # gpt-oss builds its rotary embedding in fp32 (models/gpt_oss.py OAIAttention: get_rope(...,
     # dtype=torch.float32)); every other model in the model dtype.
     dtype_bytes = 4 if spec.model_type == "gpt_oss" else _act_bytes(spec, query)
-    return spec.max_position_embeddings * rotary_dim * dtype_bytes
+    rows = spec.scaled_max_positions or spec.max_position_embeddings
+    if spec.model_type in _LOCAL_ROPE_TYPES:
+        rows += spec.max_position_embeddings
+    return rows * rotary_dim * dtype_bytes
 
 
 # MLA models: attention-backend workspaces that importing the backends allocates.
@@ -314,6 +335,52 @@ def vision_split_saving_bytes(spec: ModelSpec, query: Query) -> int:
     return tower - ceil_div(tower, query.gpus)
 
 
+def mtp_tokens(query: Query) -> int:
+    """``num_speculative_tokens`` of MTP speculative decoding (0: off)."""
+    return query.mtp or 0
+
+
+def mtp_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """vLLM's MTP proposer loads the checkpoint's own MTP layers: none, no start."""
+    if mtp_tokens(query) and spec.mtp_layers == 0:
+        return f"{spec.model_type} ships no MTP layers (mtp_num_hidden_layers / num_nextn_predict_layers)"
+    return None
+
+
+def mtp_kv_layers(spec: ModelSpec, query: Query) -> tuple[LayerKV, ...]:
+    """The MTP layers' caches: each MTP layer is one decoder layer with the model's full attention
+    (Qwen3-Next / Qwen3.5 ``Qwen3NextMultiTokenPredictor``: a ``full_attention`` layer; DeepSeek
+    ``DeepSeekMultiTokenPredictorLayer``: an MLA layer with the indexer where the model has one). The
+    drafter runs in the same model runner, so its attention layers join the target's KV-cache groups
+    (v1/worker/gpu_model_runner.py get_kv_cache_spec walks every attention layer of the forward
+    context); with 3 speculative tokens one MTP layer is reused, it is cached once."""
+    if not mtp_tokens(query) or not spec.mtp_layers:
+        return ()
+    full = [layer for layer in spec.layers if layer.kind in ("full", "mla")]
+    if not full:
+        raise InputError(f"{spec.model_type}: no full-attention layer to model its MTP layers on")
+    return (full[-1],) * spec.mtp_layers
+
+
+def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
+    """Per GPU, the MTP layers vLLM loads beside the model: per layer one full-attention decoder
+    layer (its attention and MLP / MoE share of the checkpoint) and the ``fc`` / ``eh_proj`` that
+    joins the hidden state and the next token's embedding (2 x hidden -> hidden), all split by
+    tensor parallelism. The embedding and the LM head are the target's (EagleProposer.load_model
+    shares them when the shapes match). Counted in the checkpoint's unquantized dtype."""
+    if not mtp_tokens(query) or not spec.mtp_layers:
+        return 0
+    p = spec.params
+    n_attn = sum(1 for layer in spec.layers if layer.kind in ("full", "sliding", "mla")) or 1
+    attention = p.attention // n_attn
+    if spec.num_moe_layers:
+        mlp = (p.routed_experts + p.shared_experts + p.router) // spec.num_moe_layers
+    else:
+        mlp = p.dense_mlp // max(spec.num_layers, 1)
+    per_layer = attention + mlp + 2 * spec.hidden_size * spec.hidden_size + 4 * spec.hidden_size
+    return ceil_div(per_layer * spec.mtp_layers, query.gpus) * DTYPE_BYTES[spec.torch_dtype]
+
+
 def loaded_weight_bytes(
     spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
@@ -327,6 +394,7 @@ def loaded_weight_bytes(
         + mla_backend_workspace_bytes(spec, gpu, constants)
         - text_only_saving_bytes(spec, query)
         - vision_split_saving_bytes(spec, query)
+        + mtp_weight_bytes(spec, query)
     )
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
@@ -564,7 +632,7 @@ def cuda_graph_estimate_bytes(
         and gpu.compute_capability is not None
         and gpu.compute_capability[0] == 10
     )
-    sizes = len(cudagraph_capture_sizes(profile, seqs, tokens, sm100=sm100))
+    sizes = len(cudagraph_capture_sizes(profile, seqs, tokens, num_speculative_tokens=mtp_tokens(query), sm100=sm100))
     return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
 
 
@@ -590,6 +658,7 @@ class KvGroupSpec(Frozen):
     page_bytes: int  # one block (KvLayout.block_size tokens, or one state), one layer, per GPU
     num_layers: int
     mamba_blocks: int = 0  # state pages one request holds in one Mamba group
+    block_size: int | None = None  # tokens per block of this type, when raised to unify the pages
 
 
 class KvLayout(Frozen):
@@ -641,15 +710,20 @@ def _ssm_dtype_bytes(spec: ModelSpec, layer: LayerKV, version: str, model_bytes:
     return model_bytes  # "auto": the conv state's dtype, the model's
 
 
-def _state_page_bytes(spec: ModelSpec, layer: LayerKV, tp: int, model_bytes: int, version: str) -> int:
+def _state_page_bytes(
+    spec: ModelSpec, layer: LayerKV, tp: int, model_bytes: int, version: str, num_spec: int = 0
+) -> int:
     """One request's state for one layer, per GPU (mamba_utils.py MambaStateShapeCalculator): the conv
     window of kernel - 1 columns over the layer's conv channels, and the recurrent state, split over
     tensor parallelism. The conv state is in the model dtype (mamba_cache_dtype "auto").
 
     Mamba-2 with fewer groups than GPUs replicates groups on every rank (extra_groups_for_head_shards);
     the spec does not give the group count, so the conv channels are split evenly (the conv state is
-    about 1% of the page for the models named here)."""
-    conv = layer.conv_channels // tp * max(layer.conv_kernel - 1, 0) * model_bytes
+    about 1% of the page for the models named here).
+
+    With speculative decoding the conv window keeps ``num_spec`` more columns
+    (MambaStateShapeCalculator: ``conv_kernel - 1 + num_spec``)."""
+    conv = layer.conv_channels // tp * (max(layer.conv_kernel - 1, 0) + num_spec) * model_bytes
     ssm = layer.ssm_state_elements // tp * _ssm_dtype_bytes(spec, layer, version, model_bytes)
     return conv + ssm
 
@@ -662,7 +736,7 @@ def _has_state(layer: LayerKV) -> bool:
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, int, str, bool | None, str | None]
+_LayoutKey = tuple[int, int, int, str, bool | None, str | None, int]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
@@ -670,18 +744,32 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
     dtype_bytes = kv_dtype_bytes(spec, query)
     profile, _ = version_profile(query)
-    key = (id(spec.layers), query.gpus, dtype_bytes, profile.version, query.prefix_caching, query.gpu)
+    key = (
+        id(spec.layers),
+        query.gpus,
+        dtype_bytes,
+        profile.version,
+        query.prefix_caching,
+        query.gpu,
+        mtp_tokens(query),
+    )
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
         return cached[1]
     _refuse_unmodelled_cache(spec)
+    if why := mtp_refusal(spec, query):
+        raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
+    extra = mtp_kv_layers(spec, query)
+    model = spec.model_copy(update={"layers": spec.layers + extra}) if extra else spec
     if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
         gpu = lookup_gpu(query.gpu) if query.gpu else None
-        layout = _dsa_layout(spec, dtype_bytes, gpu)
+        layout = _dsa_layout(model, dtype_bytes, gpu)
     elif any(_has_state(layer) for layer in spec.layers):
-        layout = _hybrid_layout(spec, query.gpus, dtype_bytes, _act_bytes(spec, query), profile, query.prefix_caching)
+        layout = _hybrid_layout(
+            model, query.gpus, dtype_bytes, _act_bytes(spec, query), profile, query.prefix_caching, mtp_tokens(query)
+        )
     else:
-        layout = _kv_layout(spec, query.gpus, dtype_bytes)
+        layout = _kv_layout(model, query.gpus, dtype_bytes)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
@@ -730,10 +818,22 @@ def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tu
         return KvLayout(types=types, group_size=sum(t.num_layers for t in types), num_groups=1, uniform=True), ()
     pages = {t.page_bytes for t in types}
     if len(pages) > 1:
-        # vLLM pads to the largest page in this case; we follow that and say so.
-        warnings.append("KV layer types have different page sizes; vLLM pads them to the largest")
+        # v1/core/kv_cache_utils.py unify_kv_cache_spec_page_size: a smaller page that divides the
+        # largest raises its layers' block size by the ratio (gemma-4-31b: its 512-dim global layers
+        # take 32-token blocks beside 16-token sliding blocks, calibration2 n036); one that does not
+        # divide it is padded (backends that index by block stride) or refused.
         biggest = max(pages)
-        types = tuple(t.model_copy(update={"page_bytes": biggest}) for t in types)
+        unified = []
+        for t in types:
+            if t.page_bytes == biggest:
+                unified.append(t)
+            elif biggest % t.page_bytes == 0:
+                block = BLOCK_SIZE * (biggest // t.page_bytes)
+                unified.append(t.model_copy(update={"page_bytes": biggest, "block_size": block}))
+            else:
+                warnings.append("KV layer types have page sizes that do not divide; vLLM pads them to the largest")
+                unified.append(t.model_copy(update={"page_bytes": biggest}))
+        types = tuple(unified)
     group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
     return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False), tuple(warnings)
 
@@ -783,7 +883,13 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
 
 
 def _hybrid_layout(
-    spec: ModelSpec, tp: int, dtype_bytes: int, model_bytes: int, profile: VllmProfile, prefix_caching: bool | None
+    spec: ModelSpec,
+    tp: int,
+    dtype_bytes: int,
+    model_bytes: int,
+    profile: VllmProfile,
+    prefix_caching: bool | None,
+    num_spec: int = 0,
 ) -> tuple[KvLayout, tuple[str, ...]]:
     """vLLM's hybrid KV cache manager: state layers hold whole per-request states in pages as large
     as an attention block, whose size is raised until one attention page holds the largest state
@@ -792,7 +898,7 @@ def _hybrid_layout(
     attention = [layer for layer in spec.layers if layer.kind in ("full", "sliding", "mla")]
     # Falcon-H1's layers are attention layers that also carry a Mamba-2 state (both are cached).
     states = [layer for layer in spec.layers if _has_state(layer)]
-    state_pages = [_state_page_bytes(spec, layer, tp, model_bytes, profile.version) for layer in states]
+    state_pages = [_state_page_bytes(spec, layer, tp, model_bytes, profile.version, num_spec) for layer in states]
     mamba_page = max(state_pages)
     mode = mamba_cache_mode(
         profile, prefix_caching, supports_all_mode=any(layer.mixer in ("mamba", "mamba2", "") for layer in states)
@@ -803,7 +909,7 @@ def _hybrid_layout(
             "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later"
         )
     exports = all(layer.mixer in ("mamba2", "gated_deltanet") for layer in states)
-    mamba_blocks = mamba_blocks_per_request(profile, mode, exports_checkpoints=exports)
+    mamba_blocks = mamba_blocks_per_request(profile, mode, num_speculative_tokens=num_spec, exports_checkpoints=exports)
     if not attention:
         page = mamba_page
         only = KvGroupSpec(
@@ -845,9 +951,9 @@ def _hybrid_layout(
 
 def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
     """Blocks one request of ``max_model_len`` tokens needs, in units of one shared block index."""
-    block = layout.block_size
 
     def layer_blocks(t: KvGroupSpec) -> int:
+        block = t.block_size or layout.block_size
         if t.kind == "mamba":
             return t.mamba_blocks
         if t.kind == "sliding" and t.window is not None:
@@ -866,9 +972,9 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
 
 def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
     """Sum over the real layers (no padding layers) of one request's bytes (max_memory_usage_bytes)."""
-    block = layout.block_size
     total = 0
     for t in layout.types:
+        block = t.block_size or layout.block_size
         if t.kind == "mamba":
             blocks = t.mamba_blocks
         elif t.kind == "sliding" and t.window is not None:
@@ -1282,11 +1388,17 @@ class VllmEngine(BaseEngine):
             notes.append(note("engine_refuses", refusal + "."))
         return notes
 
+    def setting_refusal(self, query: Query) -> str | None:
+        """An int8 KV cache, which vLLM lacks for every model."""
+        return _NO_INT8_KV if query.kv == "int8" else None
+
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
         scaling), and a TP size that does not divide the heads (with the sizes it accepts)."""
         if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
             return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
+        if why := mtp_refusal(spec, query):
+            return f"vLLM will not start with mtp={query.mtp}: {why}"
         why = tp_refusal(spec, query.gpus)
         if why is None:
             return None

@@ -253,6 +253,7 @@ def test_build_ties_embeddings_like_a_checkpoint_load(mt) -> None:
     assert sum(p.numel() for p in model.parameters()) == 64_000 + 12_288 + 64 + 24_576 + 128 + 64
 
 
+@pytest.mark.slow  # a brute-force grid search, run four times
 def test_reserve_fit_recovers_known_constants() -> None:
     from bench.compare_transformers import fit_reserve, leave_one_model_out, total_errors
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.settings import Settings
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings with a history database of the test's own."""
-    return Settings(database_url=f"sqlite:///{tmp_path / 'vram.sqlite3'}")
+def settings(sqlite_url: str) -> Settings:
+    """Settings with a history database of the test's own (migrated: see tests/conftest.py)."""
+    return Settings(database_url=sqlite_url)

@@ -16,8 +16,8 @@ from tests.bot.test_cli import vram
 from tests.fakehub import FakeHub
 
 
-def test_qwen3_8b_exact_and_second_run_makes_no_request(fake_hub: FakeHub, tmp_path: Path) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'v.sqlite3'}", hf_endpoint=fake_hub.url)
+def test_qwen3_8b_exact_and_second_run_makes_no_request(fake_hub: FakeHub, sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
     code, out, err = vram(["Qwen/Qwen3-8B", "s=32k", "--json"], settings)
     assert code == 0, err
     first = json.loads(out)
@@ -41,8 +41,8 @@ def test_qwen3_8b_exact_and_second_run_makes_no_request(fake_hub: FakeHub, tmp_p
     assert json.loads(out)["memory"] == first["memory"]
 
 
-def test_hub_failure_is_exit_1_with_one_sentence(fake_hub: FakeHub, tmp_path: Path) -> None:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'v.sqlite3'}", hf_endpoint=fake_hub.url)
+def test_hub_failure_is_exit_1_with_one_sentence(fake_hub: FakeHub, sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
     code, out, err = vram(["Qwen/Qwen3-8b-does-not-exist"], settings)
     assert code == 1 and out == ""
     assert err.startswith("vram: ") and err.count("\n") == 1

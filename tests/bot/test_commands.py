@@ -175,9 +175,20 @@ def test_thread_changes() -> None:
     assert parse_changes("./model s=1k", base) is None
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.text(max_size=80))
 def test_any_text_parses_or_raises_input_error(text: str) -> None:
+    _parses_or_raises_input_error(text)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.text(max_size=80))
+def test_any_text_parses_or_raises_input_error_smoke(text: str) -> None:
+    _parses_or_raises_input_error(text)
+
+
+def _parses_or_raises_input_error(text: str) -> None:
     try:
         parse(text)
     except InputError as err:
@@ -215,9 +226,20 @@ _values = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.tuples(_keys, _values), max_size=6))
 def test_key_value_grammar_never_crashes(pairs: list[tuple[str, str]]) -> None:
+    _grammar_does_not_crash(pairs)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.tuples(_keys, _values), max_size=6))
+def test_key_value_grammar_never_crashes_smoke(pairs: list[tuple[str, str]]) -> None:
+    _grammar_does_not_crash(pairs)
+
+
+def _grammar_does_not_crash(pairs: list[tuple[str, str]]) -> None:
     text = "org/model " + " ".join(f"{k}={v}" for k, v in pairs)
     try:
         parse(text)

@@ -349,6 +349,20 @@ def test_a_vllm_version_that_does_not_fit_is_shown_on_its_field(bot: Bot) -> Non
     assert bot.slack.of("chat.postMessage") == []
 
 
+def test_a_kv_dtype_the_engine_lacks_is_shown_on_its_field(bot: Bot) -> None:
+    bot.send.command("")
+    [opened] = bot.slack.wait_for("views.open")
+    view = _choose_engine(bot, opened.args["view"], "vllm", model=QWEN3_8B)
+    sent = _submit(bot, view, model=QWEN3_8B, **{**FORM, "engine": "vllm", "vllm": "0.33", "kv": "int8"})
+    answer = json.loads(sent.body)
+    # vLLM has no int8 KV cache for any model: said on the field, before any model is read.
+    assert answer["response_action"] == "errors" and list(answer["errors"]) == ["kv"]
+    assert "no int8 KV cache" in answer["errors"]["kv"]
+    # The same KV dtype with transformers is a valid form.
+    sent = _submit(bot, opened.args["view"], model=QWEN3_8B, **{**FORM, "kv": "int8"})
+    assert sent.status == 200 and sent.body == ""
+
+
 def test_form_errors_are_shown_on_their_fields(bot: Bot) -> None:
     bot.send.command("")
     [opened] = bot.slack.wait_for("views.open")

@@ -14,7 +14,7 @@ def test_drain_waits_for_answers_in_flight() -> None:
     told: list[str] = []
     for i in range(2):
         work.submit(lambda i=i: (release.wait(10), done.append(i)), on_error=told.append)
-    threading.Timer(0.2, release.set).start()
+    threading.Timer(0.05, release.set).start()
     assert work.drain(30) == 0
     assert sorted(done) == [0, 1] and told == []
 
@@ -25,7 +25,7 @@ def test_drain_tells_the_askers_it_cannot_wait_for() -> None:
     told: list[str] = []
     work.submit(stuck.wait, 30, on_error=told.append)  # running, never finishes in time
     work.submit(lambda: None, on_error=told.append)  # queued behind it
-    assert work.drain(0.2) == 2
+    assert work.drain(0.05) == 2
     assert told == [RESTARTING, RESTARTING]
     # After a drain nothing new is taken: the asker hears why at once.
     assert work.submit(lambda: None, on_error=told.append) is False

@@ -74,3 +74,58 @@ def test_readme_shows_the_commands_tables(tool, rows) -> None:
     start = readme.index("<!-- calibrate_versions:start -->\n") + len("<!-- calibrate_versions:start -->\n")
     end = readme.index("\n<!-- calibrate_versions:end -->")
     assert readme[start:end] == tool.markdown(rows), "README is stale: rerun tools/calibrate_versions.py --markdown"
+
+
+def test_mtp_runs_come_out_within_a_block(rows) -> None:
+    # Qwen3.6-27B with MTP x 3 (club-3090 composes, TP 2 and TP 4): the logged pools are rounded to
+    # 0.01 GiB and the other ranks' pools may hold a block less, so one block (1/179 of a request at
+    # TP 2) is the resolution. n022 (#77): "GPU KV cache size: 619,479 tokens"; n018 (#584): 1,774,963.
+    by_id = {row.id: row for row in rows}
+    assert by_id["n022"].tokens_from_pool == 619_479
+    assert by_id["n018"].tokens_from_pool == 1_774_963
+    for case in ("n019", "n021", "n034"):
+        row = by_id[case]
+        assert row.logged_tokens is not None and row.tokens_from_pool is not None
+        assert abs(row.tokens_from_pool - row.logged_tokens) <= 262_144 // 179 + 1, case
+    # n044 (GLM-5.2, 21 indexer caches of 78 layers) and n015 (MiniMax-M2.7 failed start) as logged.
+    assert by_id["n044"].tokens_from_pool == 1_139_456
+    assert (by_id["n015"].start_from_pool, by_id["n015"].needed_gib) == ("failed", 23.25)
+
+
+@pytest.fixture(scope="module")
+def full(tool):
+    return {row.id: row for row in tool.run_full()}
+
+
+def test_whole_pool_cases_are_sized_term_by_term(tool, full) -> None:
+    # n045 (v0.26.0, Llama-3.1-8B on an A40, util 0.9): util x 44.34 GiB = 39.91 GiB requested; the
+    # log's pool is 23.9 GiB and its token line 195,760 (16-token blocks of 128 KiB/token).
+    n045 = full["n045"]
+    assert n045.total_gib == 44.34 and n045.util == 0.9
+    assert (n045.logged_pool_gib, n045.logged_tokens) == (23.9, 195_760)
+    # bf16 Llama-3.1-8B: 8,030,261,248 parameters x 2 B = 14.96 GiB, plus the rotary cache.
+    assert 14.96 <= n045.weights_gib <= 15.0
+    terms = n045.weights_gib + n045.activation_gib + n045.non_torch_gib + n045.cuda_graphs_gib + n045.pool_gib
+    assert abs(terms - 0.9 * 44.34) < 0.01  # the pool is what the terms leave of the requested share
+    # The tokens are the ones vram's own pool holds: 128 KiB per token (32 layers x 8 KV heads x 128 x
+    # K and V x 2 B), 8,192 tokens per GiB, whole 16-token blocks (and the pool's 3-decimal rounding).
+    assert abs(n045.tokens - n045.pool_gib * 8192) <= 16 + 5
+    # n003 (v0.26.0, bf16 Qwen3.5-35B-A3B at TP 4) prints every term: "16.92 GiB for weight, 5.66 GiB
+    # for peak activation, 0.13 GiB for non-torch memory", pool 43.4 GiB.
+    n003 = full["n003"]
+    assert (n003.logged_weights_gib, n003.logged_activation_gib, n003.logged_non_torch_gib) == (16.92, 5.66, 0.13)
+    assert n003.logged_pool_gib == 43.4 and n003.total_gib == 79.33
+
+
+def test_whole_pool_does_not_regress(tool, full) -> None:
+    """Today's figures, as bounds: a change that moves a term away from the logs fails here."""
+    summary = tool.full_summary(list(full.values()))
+    assert set(summary) >= {"0.26", "0.27", "0.31"}
+    # Weights as loaded within 3.5% of "Model loading took" / the breakdown (n003, n013, n037).
+    for case in ("n003", "n013", "n037"):
+        assert abs(full[case].weights_error) <= 0.035, case
+    # The pools vram predicts: n045 (A40) and n003 within 3%; n017 (RTX 5090, TP 2) within 8%.
+    assert abs(full["n045"].pool_error) <= 0.03
+    assert abs(full["n045"].tokens_error) <= 0.03
+    assert abs(full["n003"].pool_error) <= 0.03
+    assert abs(full["n017"].pool_error) <= 0.08

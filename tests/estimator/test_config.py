@@ -289,9 +289,20 @@ JSON_VALUES = st.recursive(
 FIXTURES = sorted(p.stem for p in CONFIGS.glob("*.json"))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(FIXTURES), data=st.data())
 def test_any_field_of_any_type_gives_a_spec_or_a_config_error(name: str, data: st.DataObject) -> None:
+    _spec_or_config_error(name, data)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(FIXTURES), data=st.data())
+def test_any_field_of_any_type_gives_a_spec_or_a_config_error_smoke(name: str, data: st.DataObject) -> None:
+    _spec_or_config_error(name, data)
+
+
+def _spec_or_config_error(name: str, data: st.DataObject) -> None:
     cfg = raw(name)
     target = cfg["text_config"] if isinstance(cfg.get("text_config"), dict) and data.draw(st.booleans()) else cfg
     key = data.draw(st.sampled_from(sorted(target)))

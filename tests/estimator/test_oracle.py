@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ FIXTURE = ROOT / "tests" / "fixtures" / "oracle" / "transformers-5.25.json"
 pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason="the oracle fixture is not in this checkout")
 
 
+@cache
 def _coverage():
+    """tools/coverage.py, loaded once: executing it anew for each of the ~350 types costs seconds."""
     spec = importlib.util.spec_from_file_location("coverage_tool", ROOT / "tools" / "coverage.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -37,6 +40,9 @@ def doc() -> dict:
     return json.loads(FIXTURE.read_text())
 
 
+# Every type of the fixture (about 350): a whole-table scan, so slow. The fast subset keeps the named
+# types below, and the README table check, which compares every type again.
+@pytest.mark.slow
 @pytest.mark.parametrize("model_type", _types())
 def test_exact_or_refused(model_type: str, doc: dict) -> None:
     row = _coverage().compare(model_type, doc["types"][model_type], FIXTURE.parent, doc)

@@ -416,3 +416,45 @@ def test_vision_towers_are_split_over_tensor_parallelism() -> None:
     )
     assert vllm.vision_split_saving_bytes(scout, q(gpus=1)) == 0
     assert vllm.vision_split_saving_bytes(scout, q(gpus=4, mm_limit=0)) == 0  # no tower at all then
+
+
+def test_unequal_pages_raise_the_smaller_pages_block_size() -> None:
+    # gemma-4-31b-it (config: tests/fixtures/calibration2/configs/gemma4_31b_it.json): 50 sliding
+    # layers of 16 KV heads x 256 (window 1024) and 10 global layers of 4 KV heads x 512. bf16 pages
+    # of 16 tokens: 16 x 16 x 256 x 2 x 2 = 256 KiB and 16 x 4 x 512 x 2 x 2 = 128 KiB; vLLM
+    # (unify_kv_cache_spec_page_size) gives the global layers 32-token blocks instead of padding.
+    # calibration2 n036 (v0.23.0, 28.41 GiB, max_model_len 32,768, max_num_batched_tokens 8,192):
+    # "GPU KV cache size: 97,541 tokens", "Maximum concurrency for 32,768 tokens per request: 2.98x".
+    sliding = LayerKV(kind="sliding", window=1024, kv_heads=16, key_dim=256, value_dim=256)
+    full = LayerKV(kind="full", kv_heads=4, key_dim=512, value_dim=512)
+    spec = LLAMA.model_copy(update={"layers": ((sliding,) * 5 + (full,)) * 10, "model_type": "gemma4_text"})
+    query = q(vllm="0.23", seq_len=32_768)
+    layout, warnings = vllm.kv_layout(spec, query)
+    assert warnings == ()
+    assert (layout.group_size, layout.num_groups) == (10, 6)  # 5 sliding groups + 1 global, 10 layers each
+    assert layout.bytes_per_block == 10 * 256 * 1024
+    blocks, tokens, concurrency = vllm.kv_capacity(spec, query, int(28.41 * GiB), batched_tokens=8192)
+    # 28.41 GiB / 2.5 MiB = 11,636 blocks; a request: 5 x (cdiv(1,023 + 8,192, 16) + 1) sliding blocks
+    # + cdiv(32,768, 32) global blocks = 5 x 577 + 1,024 = 3,909.
+    assert blocks == 11_636
+    assert concurrency == pytest.approx(11_636 / 3_909)
+    assert tokens == 97_541
+    assert round(concurrency, 2) == 2.98
+
+
+def test_glm5_shared_indexers_hold_no_indexer_cache() -> None:
+    # GLM-5.3's config (tests/fixtures/calibration2/configs/glm5_3.json): indexer_types "full" on layers
+    # 0, 1, 2 and every 4th from 6 to 74 (21 of 78), "shared" elsewhere: only 21 indexer key caches.
+    spec = load_model_spec(
+        json.loads((Path(__file__).resolve().parents[1] / "fixtures/calibration2/configs/glm5_3.json").read_text())
+    )
+    assert [i for i, layer in enumerate(spec.layers) if layer.index_dim] == [0, 1, 2, *range(6, 75, 4)]
+    # calibration2 n044 (GLM-5.2 NVFP4, v0.26.0, TP 4, fp8 KV in the standard layout): "Available KV
+    # cache memory: 50.62 GiB", "GPU KV cache size: 1,139,456 tokens" for 819,200 tokens per request.
+    # Per token over the layers: 78 x 576 B latent + 21 x 132 B indexer = 47,700 B; a 64-token block
+    # 3,052,800 B; 50.62 GiB / 3,052,800 = 17,804 blocks; 17,804 / 12,800 x 819,200 = 1,139,456.
+    query = q(vllm="0.26", gpus=4, kv="fp8", gpu="b200", seq_len=819_200)
+    layout, _ = vllm.kv_layout(spec, query)
+    assert layout.bytes_per_block == 64 * (78 * 576 + 21 * 132)
+    blocks, tokens, _ = vllm.kv_capacity(spec, query, int(50.62 * GiB), batched_tokens=8192)
+    assert (blocks, tokens) == (17_804, 1_139_456)

@@ -209,9 +209,16 @@ def test_the_reported_commands_end_in_a_sentence(text: str, service: tuple[Servi
     _check(text, service)
 
 
+@pytest.mark.slow
 @fuzz(300)
 @given(text=commands)
 def test_commands_end_in_an_answer_or_a_sentence(text: str, service: tuple[Service, Store]) -> None:
+    _check(text, service)
+
+
+@fuzz(10)
+@given(text=commands)
+def test_commands_end_in_an_answer_or_a_sentence_smoke(text: str, service: tuple[Service, Store]) -> None:
     _check(text, service)
 
 

@@ -41,8 +41,8 @@ def vram(args: list[str], settings: Settings) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'vram.sqlite3'}")
+def settings(sqlite_url: str) -> Settings:
+    return Settings(database_url=sqlite_url)
 
 
 # ---------------------------------------------------------------- command text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,7 +77,9 @@ def pg_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The Postgres half is slow (a schema created, migrated and dropped per test): the fast subset runs
+# every storage test on SQLite, the whole suite on both.
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL to an empty database: a SQLite file always, a fresh Postgres schema when reachable."""
     if request.param == "sqlite":
@@ -85,8 +88,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    """A migrated store on ``db_url``, closed after the test (before its schema is dropped)."""
+def store(db_url: str, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A migrated store on ``db_url``, closed after the test (before its schema is dropped).
+
+    A SQLite file starts as a copy of one migrated this session (tests/conftest.py); the upgrade
+    below then finds it at head. Migrating from empty is what tests/store/test_migrations.py checks.
+    """
+    if db_url.startswith("sqlite:///"):
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), db_url.removeprefix("sqlite:///"))
     s = Store(db_url, backoff_s=0.01)
     s.upgrade()
     try:

@@ -6,8 +6,6 @@ on any size.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from store import Conversation, Store
@@ -30,9 +28,9 @@ CASES = [
 
 @pytest.mark.parametrize(("scope", "model", "user", "indexes"), CASES)
 def test_history_uses_covering_index_scans(
-    tmp_path: Path, scope: Conversation, model: str | None, user: str | None, indexes: list[str]
+    sqlite_url: str, scope: Conversation, model: str | None, user: str | None, indexes: list[str]
 ) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'plans.sqlite3'}")
+    store = Store(sqlite_url)  # a copy of a migrated database (tests/conftest.py)
     try:
         store.upgrade()
         plans = []
