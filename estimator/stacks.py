@@ -33,6 +33,29 @@ def _whole(cfg: Mapping[str, Any], model_type: str, name: str, default: int | No
     return int(value)
 
 
+def _positive(cfg: Mapping[str, Any], model_type: str, name: str, default: int | None = None) -> int:
+    """``cfg[name]`` as a whole number >= 1 (a width or count something is divided by)."""
+    value = _whole(cfg, model_type, name, default)
+    if value < 1:
+        raise ConfigError(f"{model_type} config has {name}={value!r}; expected a positive whole number.")
+    return value
+
+
+def _factor(cfg: Mapping[str, Any], model_type: str, name: str, default: float) -> float:
+    """``cfg[name]`` as a positive number (a width factor)."""
+    value = cfg.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1024:
+        raise ConfigError(f"{model_type} config has {name}={value!r}; expected a positive number.")
+    return float(value)
+
+
+def _names(value: Any, model_type: str, name: str) -> list[str]:
+    """A per-layer list of kind names."""
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{model_type} config has {name}={value!r}; expected a list of layer kinds.")
+    return list(value)
+
+
 def _round_up(x: float, multiple: int) -> int:
     """xLSTM's ``round_up_to_next_multiple_of`` (the same float arithmetic)."""
     return int(((x + multiple - 1) // multiple) * multiple)
@@ -62,7 +85,7 @@ def _build_xmod(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int]
     languages = cfg.get("languages")
     if not isinstance(languages, list | tuple):
         raise ConfigError(f"{mt} config lacks languages, which vram needs to count its adapters.")
-    bottleneck = h // _whole(cfg, mt, "adapter_reduction_factor", 2)
+    bottleneck = h // _positive(cfg, mt, "adapter_reduction_factor", 2)
     adapters = n * len(languages)
     c.linear("other", h, bottleneck, "none", adapters, bias=True)
     c.linear("other", bottleneck, h, "none", adapters, bias=True)
@@ -147,11 +170,11 @@ def _build_xlstm(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
     cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
     heads = g.heads
     bias = bool(cfg.get("use_bias"))
-    qk_w = int(h * float(cfg.get("qk_dim_factor", 0.5)))  # the layer's widths truncate...
-    v_w = int(h * float(cfg.get("v_dim_factor", 1.0)))
-    qk_state = _round_up(h * float(cfg.get("qk_dim_factor", 0.5)), 64) // heads  # ...the cache's round up
-    v_state = _round_up(h * float(cfg.get("v_dim_factor", 1.0)), 64) // heads
-    ffn = _round_up(h * float(cfg.get("ffn_proj_factor", 2.667)), _whole(cfg, mt, "ffn_round_up_to_multiple_of", 64))
+    qk_f, v_f = _factor(cfg, mt, "qk_dim_factor", 0.5), _factor(cfg, mt, "v_dim_factor", 1.0)
+    qk_w, v_w = int(h * qk_f), int(h * v_f)  # the layer's widths truncate...
+    qk_state, v_state = _round_up(h * qk_f, 64) // heads, _round_up(h * v_f, 64) // heads  # ...the cache's round up
+    ffn_f = _factor(cfg, mt, "ffn_proj_factor", 2.667)
+    ffn = _round_up(h * ffn_f, _positive(cfg, mt, "ffn_round_up_to_multiple_of", 64))
     if cfg.get("weight_mode", "single") not in ("single", "fused"):
         raise ConfigError(f"{mt} config has weight_mode={cfg.get('weight_mode')!r}; expected single or fused.")
     # fused mode holds the same weights in one matrix
@@ -196,7 +219,7 @@ def _dots3_layer_types(cfg: Mapping[str, Any], mt: str, n: int) -> list[str]:
     types = cfg.get("layer_types")
     if types is None:  # the config class: DSA on the first two layers and every fourth from 1
         types = ["indexed_attention" if i < 2 or i % 4 == 1 else "sliding_attention" for i in range(n)]
-    types = list(types)
+    types = _names(types, mt, "layer_types")
     if len(types) != n or set(types) - {"indexed_attention", "sliding_attention", "full_attention"}:
         raise ConfigError(f"vram does not model {mt}'s layer_types {sorted(set(types))} over {n} layers.")
     return types
@@ -254,7 +277,7 @@ def _build_dots3_note(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str
             c.add("attention", 2 * index_dim)  # k_norm (LayerNorm)
             c.linear("attention", h, i_heads, "none", 1)  # weights_proj
         if kind == "sliding_attention":
-            window = _whole(lc, mt, "sliding_window")
+            window = _positive(lc, mt, "sliding_window")
             layers.append(LayerKV(kind="sliding", window=window, kv_heads=1, key_dim=kv_rank, value_dim=rope))
         else:
             layers.append(
@@ -271,9 +294,10 @@ def _build_dots3_note(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str
     if mlp_types is None:
         first = _whole(cfg, mt, "first_k_dense_replace", 1)
         mlp_types = ["sparse" if i >= first else "dense" for i in range(n)]
+    mlp_types = _names(mlp_types, mt, "mlp_layer_types")
     if len(mlp_types) != n or set(mlp_types) - {"dense", "sparse"}:
         raise ConfigError(f"vram does not model {mt}'s mlp_layer_types {sorted(set(mlp_types))} over {n} layers.")
-    n_moe = list(mlp_types).count("sparse")
+    n_moe = mlp_types.count("sparse")
     n_dense = n - n_moe
     c.linear("dense_mlp", h, g.intermediate, "column", 2 * n_dense)
     c.linear("dense_mlp", g.intermediate, h, "row", n_dense)
@@ -312,16 +336,18 @@ def _dots3_vision(vc: Mapping[str, Any], mt: str) -> tuple[int, VisionSpec]:
         _whole(vc, mt, "intermediate_size"),
         _whole(vc, mt, "num_hidden_layers"),
     )
-    heads, patch = _whole(vc, mt, "num_attention_heads"), _whole(vc, mt, "patch_size")
+    heads, patch = _positive(vc, mt, "num_attention_heads"), _whole(vc, mt, "patch_size")
     moe_inter, experts = _whole(vc, mt, "moe_intermediate_size"), _whole(vc, mt, "num_local_experts")
     attn_bias, mlp_bias = bool(vc.get("attention_bias")), bool(vc.get("mlp_bias"))
-    types = list(vc.get("mlp_layer_types") or ["dense"] * layers)
+    types = _names(vc.get("mlp_layer_types") or ["dense"] * layers, mt, "mlp_layer_types")
     if len(types) != layers or set(types) - {"dense", "sparse"}:
         raise ConfigError(f"vram does not model {mt}'s mlp_layer_types {sorted(set(types))} over {layers} layers.")
     per_layer = vc.get("per_layer_config") or {}
-    if not isinstance(per_layer, Mapping) or any(set(v) - {"num_local_experts"} for v in per_layer.values()):
+    if not isinstance(per_layer, Mapping) or any(
+        not isinstance(v, Mapping) or set(v) - {"num_local_experts"} for v in per_layer.values()
+    ):
         raise ConfigError(f"vram does not model {mt}'s per_layer_config beyond num_local_experts.")
-    over = {int(k): int(v["num_local_experts"]) for k, v in per_layer.items()}
+    over = {int(k): _whole(v, mt, "num_local_experts") for k, v in per_layer.items() if str(k).isdigit()}
     n = _whole(vc, mt, "num_channels", 3) * patch * patch * h + h + h  # patch conv (with bias), its norm
     block = 2 * h + 3 * h * h + h * h + (4 * h if attn_bias else 0) + 2 * (h // heads)  # norms, qkv, proj, q/k norms
     for i, kind in enumerate(types):
@@ -350,7 +376,7 @@ def _dots3_audio(ac: Mapping[str, Any], mt: str) -> int:
         _whole(ac, mt, "intermediate_size"),
         _whole(ac, mt, "num_hidden_layers"),
     )
-    heads = _whole(ac, mt, "num_attention_heads")
+    heads = _positive(ac, mt, "num_attention_heads")
     kv_heads = _whole(ac, mt, "num_key_value_heads", heads)
     hd = _whole(ac, mt, "head_dim", h // heads)
     down = _whole(ac, mt, "downsample_hidden_size")
