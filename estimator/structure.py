@@ -131,7 +131,7 @@ def _from_checkpoint(layer: LayerKV, seen: Observed, head_dim: int) -> LayerKV:
     if seen.kind == "mla":
         return layer.model_copy(
             update={
-                "kind": "mla",
+                "kind": "sliding" if layer.kind == "sliding" else "mla",
                 "kv_heads": 1,
                 "key_dim": seen.latent,
                 "value_dim": seen.rope,
@@ -168,6 +168,8 @@ def check_layers(
         if got is None:
             continue
         want = _expected(layer)
+        if got.kind == "mla" and layer.kind == "sliding":  # a latent over a window (dots.llm3's sliding layers)
+            want = Observed(kind="mla", latent=layer.key_dim, rope=layer.value_dim, index=layer.index_dim)
         if (
             want is None
             or want.kind != got.kind

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -217,3 +218,31 @@ def test_the_parts_that_were_missing_by_hand() -> None:
     assert not cfg["attention_bias"]
     per_layer = h * heads * hd + 2 * h * kv * hd + heads * hd * h + heads
     assert _spec("granite_swa").params.attention == 24 * per_layer
+
+
+def test_dots3_note_checkpoint_tensors_keep_the_sliding_latent() -> None:
+    """A checkpoint's kv_a_proj_with_mqa on a sliding layer is a latent over the window: the layer
+    stays sliding where the widths agree, and takes the checkpoint's widths where they do not."""
+    from estimator import structure
+    from estimator.spec import TensorInfo
+
+    def t(*shape: int) -> TensorInfo:
+        return TensorInfo(dtype="BF16", shape=shape, nbytes=2 * math.prod(shape))
+
+    layers = _spec("dots3_note_text").layers[:3]  # indexed, indexed, sliding
+    tensors = {}
+    for i, (latent, rope) in enumerate([(512, 64), (512, 64), (1024, 64)]):
+        tensors[f"model.layers.{i}.self_attn.kv_a_proj_with_mqa.weight"] = t(latent + rope, 5120)
+        tensors[f"model.layers.{i}.self_attn.kv_a_layernorm.weight"] = t(latent)
+        if i < 2:
+            tensors[f"model.layers.{i}.self_attn.indexer.wk.weight"] = t(128, 5120)
+    out, notes, covered = structure.check_layers(
+        layers, tensors, hidden=5120, q_width=128 * 192, head_dim=256, model_type="dots3_note_text"
+    )
+    assert out == layers and notes == [] and covered
+    tensors["model.layers.2.self_attn.kv_a_layernorm.weight"] = t(768)
+    tensors["model.layers.2.self_attn.kv_a_proj_with_mqa.weight"] = t(768 + 64, 5120)
+    out, notes, _ = structure.check_layers(
+        layers, tensors, hidden=5120, q_width=128 * 192, head_dim=256, model_type="dots3_note_text"
+    )
+    assert out[2].kind == "sliding" and out[2].window == 512 and out[2].key_dim == 768 and len(notes) == 1
