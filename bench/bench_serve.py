@@ -74,7 +74,32 @@ def start_replica(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen
             time.sleep(0.1)
 
 
-def send(port: int, slack: MockSlack, n: int) -> tuple[int, float]:
+class AnswerClock:
+    """When each channel's first answer reached the mock Slack (polled every 20 ms)."""
+
+    def __init__(self, slack: MockSlack) -> None:
+        self.slack = slack
+        self.seen: dict[str, float] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True, name="answer-clock")
+        self._thread.start()
+
+    def _poll(self) -> None:
+        read = 0
+        while not self._done.wait(0.02):
+            calls = self.slack.calls[read:]
+            read += len(calls)
+            stamp = time.monotonic()
+            for call in calls:
+                if call.method == "chat.postMessage":
+                    self.seen.setdefault(str(call.args.get("channel")), stamp)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def send(port: int, slack: MockSlack, n: int, sent_at: dict[str, float]) -> tuple[int, float]:
     """One signed slash command in channel C<n>; (HTTP status or 0 for a failed connection, seconds)."""
     body = urlencode(
         {
@@ -90,6 +115,7 @@ def send(port: int, slack: MockSlack, n: int) -> tuple[int, float]:
     )
     headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
     start = time.monotonic()
+    sent_at[f"C{n:06d}"] = start
     try:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.request("POST", "/slack/events", body=body, headers=headers)
@@ -139,8 +165,10 @@ def run(n: int, concurrency: int, replicas: int, postgres: bool) -> dict[str, ob
             procs.append(proc)
             ports.append(port)
         start = time.monotonic()
+        sent_at: dict[str, float] = {}
+        clock = AnswerClock(slack)
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            results = list(pool.map(lambda i: send(ports[i % replicas], slack, i), range(n)))
+            results = list(pool.map(lambda i: send(ports[i % replicas], slack, i, sent_at), range(n)))
         sent_s = time.monotonic() - start
         acked = [s for status, s in results if status == 200]
         # Every acked command should get its answer: wait until they stop coming.
@@ -155,6 +183,10 @@ def run(n: int, concurrency: int, replicas: int, postgres: bool) -> dict[str, ob
                 break
             last = got
             time.sleep(0.1)
+        time.sleep(0.05)
+        clock.stop()
+        # From sending a command to its answer's arrival (20 ms resolution).
+        answer_s = [clock.seen[ch] - t for ch, t in sent_at.items() if ch in clock.seen]
         answers = Counter(c.args.get("channel") for c in slack.of("chat.postMessage"))
         errors = len(slack.of("response_url"))
         engine = create_engine(url, poolclass=NullPool)
@@ -173,6 +205,9 @@ def run(n: int, concurrency: int, replicas: int, postgres: bool) -> dict[str, ob
             "ack_p99_ms": round(1000 * percentile(acked, 0.99), 1) if acked else None,
             "ack_max_ms": round(1000 * max(acked), 1) if acked else None,
             "acks_over_3s": sum(1 for s in acked if s >= 3.0),
+            "answer_p50_s": round(statistics.median(answer_s), 2) if answer_s else None,
+            "answer_p99_s": round(percentile(answer_s, 0.99), 2) if answer_s else None,
+            "answer_max_s": round(max(answer_s), 2) if answer_s else None,
             "answered_once": sum(1 for c in answers.values() if c == 1),
             "answered_twice_or_more": sum(1 for c in answers.values() if c > 1),
             "error_answers": errors,
