@@ -27,10 +27,13 @@ RESTARTING = "vram is restarting and could not finish this answer: please ask ag
 
 Tell = Callable[[str], None]
 
-# A burst: BURST_REQUESTS requests within BURST_WINDOW_S (80 a second; a busy workspace's steady
-# traffic stays far below, so its answers never wait). Under a burst an answer waits at most MAX_DEFER_S.
+# A burst starts with BURST_REQUESTS requests within BURST_WINDOW_S (80 a second: a busy workspace's
+# steady traffic stays far below, so its answers never wait) and lasts until no request came for
+# BURST_END_S (not until the pace drops: on a loaded machine it wavers, and each answer let in slowed
+# the acks further). Under a burst an answer waits at most MAX_DEFER_S.
 BURST_REQUESTS = 8
 BURST_WINDOW_S = 0.1
+BURST_END_S = 0.25
 MAX_DEFER_S = 5.0
 _POLL_S = 0.02
 
@@ -43,24 +46,35 @@ class Lull:
         *,
         burst_requests: int = BURST_REQUESTS,
         window_s: float = BURST_WINDOW_S,
+        end_s: float = BURST_END_S,
         max_defer_s: float = MAX_DEFER_S,
     ) -> None:
         self.window_s = window_s
+        self.end_s = end_s
         self.max_defer_s = max_defer_s
         self._recent: deque[float] = deque(maxlen=burst_requests)
+        self._last = float("-inf")
+        self._burst = False
         # One waiting worker polls the pace; the others block on this lock (no wake-ups of their own).
         self._poller = threading.Lock()
 
     def request(self) -> None:
-        """A request came in (called by the HTTP side before it acks; a deque append needs no lock)."""
-        self._recent.append(time.monotonic())
+        """A request came in (called by the HTTP side before it acks: no lock, plain stores)."""
+        now = time.monotonic()
+        self._last = now
+        recent = self._recent
+        recent.append(now)
+        if len(recent) == recent.maxlen and now - recent[0] < self.window_s:
+            self._burst = True
 
     def busy(self, now: float | None = None) -> bool:
-        """True while the last ``burst_requests`` requests all came within ``window_s``."""
-        recent = self._recent
-        if len(recent) < (recent.maxlen or 0):
+        """True from a burst's start until no request came for ``end_s``."""
+        if not self._burst:
             return False
-        return (time.monotonic() if now is None else now) - recent[0] < self.window_s
+        if (time.monotonic() if now is None else now) - self._last >= self.end_s:
+            self._burst = False  # a request racing this sets it again if the pace is still a burst
+            return False
+        return True
 
     def wait(self, since: float) -> None:
         """Return at once outside a burst; under one, when it ends or ``max_defer_s`` after ``since``."""

@@ -44,15 +44,16 @@ def test_a_retry_waiting_on_its_timer_counts_as_in_flight() -> None:
     assert ran.is_set() and told == []
 
 
-def test_a_burst_is_eight_requests_within_the_window() -> None:
-    lull = Lull(burst_requests=8, window_s=0.1)
+def test_a_burst_starts_with_eight_requests_in_a_window_and_ends_after_a_pause() -> None:
+    lull = Lull(burst_requests=8, window_s=0.1, end_s=0.25)
     for _ in range(7):
         lull.request()
     assert not lull.busy()  # seven: a few commands at once are not a burst
     lull.request()
-    first = lull._recent[0]
-    assert lull.busy(first + 0.09)
-    assert not lull.busy(first + 0.11)  # no request for a window: the burst is over
+    last = lull._recent[-1]
+    assert lull.busy(last + 0.2)  # the pace may waver: still a burst until a pause of end_s
+    assert not lull.busy(last + 0.26)
+    assert not lull.busy(last + 0.1)  # over until the pace makes a burst again
 
 
 def _burst(lull: Lull, stop: threading.Event) -> None:
