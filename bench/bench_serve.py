@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import signal
 import socket
@@ -29,6 +30,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -74,8 +76,33 @@ def start_replica(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen
             time.sleep(0.1)
 
 
-def send(port: int, slack: MockSlack, n: int) -> tuple[int, float]:
-    """One signed slash command in channel C<n>; (HTTP status or 0 for a failed connection, seconds)."""
+class AnswerClock:
+    """When each channel's first answer reached the mock Slack (polled every 20 ms)."""
+
+    def __init__(self, slack: MockSlack) -> None:
+        self.slack = slack
+        self.seen: dict[str, float] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True, name="answer-clock")
+        self._thread.start()
+
+    def _poll(self) -> None:
+        read = 0
+        while not self._done.wait(0.02):
+            calls = self.slack.calls[read:]
+            read += len(calls)
+            stamp = time.monotonic()
+            for call in calls:
+                if call.method == "chat.postMessage":
+                    self.seen.setdefault(str(call.args.get("channel")), stamp)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def send(port: int, response_url: str, n: int) -> tuple[int, float, float]:
+    """One signed slash command in channel C<n>: (HTTP status or 0 for a failed connection, start, seconds)."""
     body = urlencode(
         {
             "team_id": "T0001",
@@ -84,7 +111,7 @@ def send(port: int, slack: MockSlack, n: int) -> tuple[int, float]:
             "user_id": f"U{n % 97:04d}",
             "command": "/vram",
             "text": f"{MODEL} s=4k",
-            "response_url": slack.response_url(f"cmd{n}"),
+            "response_url": response_url,
             "trigger_id": f"t.{n}",
         }
     )
@@ -97,7 +124,13 @@ def send(port: int, slack: MockSlack, n: int) -> tuple[int, float]:
         conn.close()
     except OSError:
         status = 0
-    return status, time.monotonic() - start
+    return status, start, time.monotonic() - start
+
+
+def burst(ports: list[int], response_urls: list[str], concurrency: int) -> list[tuple[int, float, float]]:
+    """Every command, ``concurrency`` at a time, round-robin over the replicas (in the client process)."""
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(lambda i: send(ports[i % len(ports)], response_urls[i], i), range(len(response_urls))))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -106,6 +139,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run(n: int, concurrency: int, replicas: int, postgres: bool) -> dict[str, object]:
+    # Slack's and the Hub's servers do not drop connections: a listen backlog of 5 (socketserver's
+    # default) made the answers' posts wait for SYN retransmits (1 s) under the burst.
+    ThreadingHTTPServer.request_queue_size = 1024
     slack = MockSlack().start()
     hub = standard_hub().start()
     workdir = Path(tempfile.mkdtemp(prefix="vram-bench-serve-"))
@@ -138,11 +174,17 @@ def run(n: int, concurrency: int, replicas: int, postgres: bool) -> dict[str, ob
             proc, port = start_replica(env, workdir / f"replica{i}.log")
             procs.append(proc)
             ports.append(port)
-        start = time.monotonic()
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            results = list(pool.map(lambda i: send(ports[i % replicas], slack, i), range(n)))
+        clock = AnswerClock(slack)
+        # The client runs in a process of its own: in this one, its threads would share one GIL with the
+        # mock Slack and the fake Hub, and the time they wait for it would count as ack latency.
+        with multiprocessing.get_context("spawn").Pool(1) as client:
+            urls = [slack.response_url(f"cmd{i}") for i in range(n)]
+            client.apply(time.monotonic)  # started and imported before the clock starts
+            start = time.monotonic()
+            results = client.apply(burst, (ports, urls, concurrency))
         sent_s = time.monotonic() - start
-        acked = [s for status, s in results if status == 200]
+        sent_at = {f"C{i:06d}": began for i, (_, began, _) in enumerate(results)}
+        acked = [s for status, _, s in results if status == 200]
         # Every acked command should get its answer: wait until they stop coming.
         deadline = time.monotonic() + 180
         last, still = -1, 0
@@ -155,6 +197,10 @@ def run(n: int, concurrency: int, replicas: int, postgres: bool) -> dict[str, ob
                 break
             last = got
             time.sleep(0.1)
+        time.sleep(0.05)
+        clock.stop()
+        # From sending a command to its answer's arrival (20 ms resolution).
+        answer_s = [clock.seen[ch] - t for ch, t in sent_at.items() if ch in clock.seen]
         answers = Counter(c.args.get("channel") for c in slack.of("chat.postMessage"))
         errors = len(slack.of("response_url"))
         engine = create_engine(url, poolclass=NullPool)
@@ -167,12 +213,15 @@ def run(n: int, concurrency: int, replicas: int, postgres: bool) -> dict[str, ob
             "replicas": replicas,
             "database": "postgres" if postgres else "sqlite",
             "lost": n - len(acked),
-            "statuses": dict(Counter(str(status) for status, _ in results)),
+            "statuses": dict(Counter(str(status) for status, _, _ in results)),
             "ack_p50_ms": round(1000 * statistics.median(acked), 1) if acked else None,
             "ack_p95_ms": round(1000 * percentile(acked, 0.95), 1) if acked else None,
             "ack_p99_ms": round(1000 * percentile(acked, 0.99), 1) if acked else None,
             "ack_max_ms": round(1000 * max(acked), 1) if acked else None,
             "acks_over_3s": sum(1 for s in acked if s >= 3.0),
+            "answer_p50_s": round(statistics.median(answer_s), 2) if answer_s else None,
+            "answer_p99_s": round(percentile(answer_s, 0.99), 2) if answer_s else None,
+            "answer_max_s": round(max(answer_s), 2) if answer_s else None,
             "answered_once": sum(1 for c in answers.values() if c == 1),
             "answered_twice_or_more": sum(1 for c in answers.values() if c > 1),
             "error_answers": errors,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import report
+from bot.echo import neutral
 from bot.question import Question, read_question
 from bot.service import Outcome, Service
 from estimator.engines import get_engine
@@ -87,7 +88,8 @@ def intro_lines(ans: QuestionAnswer) -> list[str]:
         lines.append(line)
     if ans.question.unused:
         lines.append("not used: " + " ".join(ans.question.unused))
-    return lines
+    # Each line echoes what was typed: long runs (a 3,000-digit number) cut, bidi controls shown as U+FFFD.
+    return [neutral(line) for line in lines]
 
 
 def slack_lead(ans: QuestionAnswer) -> str:

@@ -27,6 +27,7 @@ from rich.text import Text
 from bot import render_text, report
 from bot.commands import GpusCmd, HelpCmd, parse
 from bot.console import make_console, plain
+from bot.echo import neutral
 from bot.names import shorten_paths
 from bot.question import is_question
 from bot.service import (
@@ -49,7 +50,8 @@ log = logging.getLogger("vram")
 
 
 def _fail(message: str, code: int, err: TextIO) -> int:
-    print(f"vram: {plain(message)}", file=err)
+    # The sentence may echo what was typed: a 3,000-digit number or model id is cut as Slack cuts it.
+    print(f"vram: {neutral(plain(message))}", file=err)
     return code
 
 
@@ -191,7 +193,7 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
             if outcome.record_id is not None:
                 console.print(f"[dim]kept as #{outcome.record_id}: vram show {outcome.record_id}[/dim]")
         if outcome.note:
-            print(f"vram: {outcome.note}", file=err)
+            print(f"vram: {neutral(outcome.note)}", file=err)
         return 0
     raise AssertionError(f"unhandled reply {reply!r}")
 

@@ -85,16 +85,23 @@ class SlackGate(SlackRequestHandler):
     """Bolt's WSGI adapter with ``/healthz``, a gate in front of ``/slack/events`` and, when the app
     installs through OAuth, Bolt's install page and redirect.
 
-    With ``app=None`` (Socket Mode) only the health check is served.
+    With ``app=None`` (Socket Mode) only the health check is served. ``on_request`` is told of every
+    POST to the events path before it is answered (the work pool defers answers while requests come).
     """
 
     def __init__(
-        self, app: App | None, *, signing_secret: str | None = None, health: Callable[[], bool] | None = None
+        self,
+        app: App | None,
+        *,
+        signing_secret: str | None = None,
+        health: Callable[[], bool] | None = None,
+        on_request: Callable[[], None] | None = None,
     ) -> None:
         if app is not None:
             super().__init__(app, path=EVENTS_PATH)
         self.bolt = app
         self.health = health
+        self.on_request = on_request
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -124,6 +131,8 @@ class SlackGate(SlackRequestHandler):
             return False
 
     def _gate(self, request: WsgiHttpRequest) -> WsgiHttpResponse:
+        if self.on_request is not None:
+            self.on_request()
         headers = request.get_headers()
         peer = request.environ.get("REMOTE_ADDR", "?")
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal
 
 from bot.commands import EstimateCmd, parse
@@ -119,16 +120,19 @@ _NUM = r"\d[\d,_]*(?:\.\d+)?[km]?"
 _NUMW = r"(?:\d[\d,_]*(?:\.\d+)?[km]?|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + ")"
 
 
+_MAX_COUNT_CHARS = 40
+
+
 def _count_value(raw: str) -> int | None:
     """``32k`` -> 32768, ``32,768`` -> 32768, ``two`` -> 2; None when not a whole count."""
     text = raw.lower().replace(",", "").replace("_", "")
     if text in NUMBER_WORDS:
         return NUMBER_WORDS[text]
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([km]?)", text)
-    if not match:
-        return None
-    value = float(match.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2)]
-    return int(value) if value == int(value) else None
+    if not match or len(match.group(1)) > _MAX_COUNT_CHARS:
+        return None  # far past any range: the grammar words the sentence (a float would be inf here)
+    value = Fraction(match.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2)]
+    return int(value) if value.denominator == 1 else None
 
 
 def count_text(value: int) -> str:

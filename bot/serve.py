@@ -198,7 +198,10 @@ def _serve_http(
 ) -> None:
     assert settings.slack_signing_secret is not None  # check_settings: HTTP mode needs it
     gate = SlackGate(
-        built.app, signing_secret=settings.slack_signing_secret.get_secret_value(), health=database_ok(built.store)
+        built.app,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        health=database_ok(built.store),
+        on_request=built.work.lull.request,
     )
     server = _listen(gate, settings.port)
     log.info("vram: HTTP on port %d, Slack events at %s", server.port, EVENTS_PATH)

@@ -1,5 +1,11 @@
 """The pool that answers after the ack, and what it has in flight (so a stop can finish or explain it).
 
+Answers give way to acks: an answer costs about ten times the CPU of an ack (estimate, database
+write, Slack post) and runs in the same process, so under a burst of commands the answers starved the
+one thread that accepts, reads and writes every connection (each of its socket calls gave up the GIL
+and waited for an answer thread to hand it back). While requests come in a burst, a job waits for the
+burst to end, or ``MAX_DEFER_S`` at most (so answers are never starved); outside one it starts at once.
+
 The threads are daemons: a stop waits for the answers in flight as long as it can afford, tells the
 askers of the rest, and then exits even if a thread is still stuck on a hung upstream (Python joins
 ``concurrent.futures`` threads at exit, which would hold the process past the orchestrator's kill).
@@ -11,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -20,12 +27,76 @@ RESTARTING = "vram is restarting and could not finish this answer: please ask ag
 
 Tell = Callable[[str], None]
 
+# A burst starts with BURST_REQUESTS requests within BURST_WINDOW_S (80 a second: a busy workspace's
+# steady traffic stays far below, so its answers never wait) and lasts until no request came for
+# BURST_END_S (not until the pace drops: on a loaded machine it wavers, and each answer let in slowed
+# the acks further). Under a burst an answer waits at most MAX_DEFER_S.
+BURST_REQUESTS = 8
+BURST_WINDOW_S = 0.1
+BURST_END_S = 0.25
+MAX_DEFER_S = 5.0
+_POLL_S = 0.02
+
+
+class Lull:
+    """The request side's recent pace; ``wait`` holds an answer back while requests come in a burst."""
+
+    def __init__(
+        self,
+        *,
+        burst_requests: int = BURST_REQUESTS,
+        window_s: float = BURST_WINDOW_S,
+        end_s: float = BURST_END_S,
+        max_defer_s: float = MAX_DEFER_S,
+    ) -> None:
+        self.window_s = window_s
+        self.end_s = end_s
+        self.max_defer_s = max_defer_s
+        self._recent: deque[float] = deque(maxlen=burst_requests)
+        self._last = float("-inf")
+        self._burst = False
+        # One waiting worker polls the pace; the others block on this lock (no wake-ups of their own).
+        self._poller = threading.Lock()
+
+    def request(self) -> None:
+        """A request came in (called by the HTTP side before it acks: no lock, plain stores)."""
+        now = time.monotonic()
+        self._last = now
+        recent = self._recent
+        recent.append(now)
+        if len(recent) == recent.maxlen and now - recent[0] < self.window_s:
+            self._burst = True
+
+    def busy(self, now: float | None = None) -> bool:
+        """True from a burst's start until no request came for ``end_s``."""
+        if not self._burst:
+            return False
+        if (time.monotonic() if now is None else now) - self._last >= self.end_s:
+            self._burst = False  # a request racing this sets it again if the pace is still a burst
+            return False
+        return True
+
+    def wait(self, since: float) -> None:
+        """Return at once outside a burst; under one, when it ends or ``max_defer_s`` after ``since``."""
+        deadline = since + self.max_defer_s
+        now = time.monotonic()
+        if now >= deadline or not self.busy(now):
+            return
+        if not self._poller.acquire(timeout=deadline - now):
+            return
+        try:
+            while (now := time.monotonic()) < deadline and self.busy(now):
+                time.sleep(_POLL_S)
+        finally:
+            self._poller.release()
+
 
 class Work:
     """``submit`` runs a job on one of ``workers`` daemon threads; ``drain`` stops taking jobs and waits."""
 
-    def __init__(self, workers: int, *, name: str = "vram-work") -> None:
-        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+    def __init__(self, workers: int, *, name: str = "vram-work", lull: Lull | None = None) -> None:
+        self.lull = lull or Lull()
+        self._jobs: queue.SimpleQueue[tuple[float, Callable[[], None]] | None] = queue.SimpleQueue()
         self._lock = threading.Condition()
         self._inflight: dict[int, Tell | None] = {}
         self._next = 0
@@ -36,9 +107,11 @@ class Work:
 
     def _loop(self) -> None:
         while True:
-            job = self._jobs.get()
-            if job is None:
+            item = self._jobs.get()
+            if item is None:
                 return
+            queued_at, job = item
+            self.lull.wait(queued_at)
             try:
                 job()
             except BaseException:  # the job's own guard logs; a worker never dies of it
@@ -66,7 +139,7 @@ class Work:
                     self._inflight.pop(key, None)
                     self._lock.notify_all()
 
-        self._jobs.put(job)
+        self._jobs.put((time.monotonic(), job))
 
     def submit(self, fn: Callable[..., Any], *args: Any, on_error: Tell | None = None) -> bool:
         """Queue ``fn(*args)``; False (and ``on_error`` told why) once the pool is draining."""

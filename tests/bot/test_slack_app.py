@@ -80,7 +80,9 @@ def start_bot(
     app = create_app(
         settings, Service(store=store, resolver=resolver), events=store, work=pool, retry_backoff_s=backoff_s
     )
-    server = HttpServer(SlackGate(app, signing_secret=SECRET), host="127.0.0.1", port=0).start()
+    # Wired as `vram serve` wires it: answers give way to a burst of requests.
+    gate = SlackGate(app, signing_secret=SECRET, on_request=pool.lull.request)
+    server = HttpServer(gate, host="127.0.0.1", port=0).start()
     base = f"http://127.0.0.1:{server.port}"
     try:
         yield Bot(slack, SlackSender(f"{base}/slack/events", SECRET, slack), store, pool, base)

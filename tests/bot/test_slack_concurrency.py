@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -62,3 +63,18 @@ def test_twenty_concurrent_commands_are_all_acked_in_time(slow_hub_bot: Bot) -> 
     answers = bot.slack.wait_for("response_url", 20, timeout=60)
     assert all("did not answer within 2 s" in a.args["text"] for a in answers)
     assert len({a.path for a in answers}) == 20
+
+
+def test_four_askers_of_one_model_on_a_hung_hub_are_answered_within_one_timeout(slow_hub_bot: Bot) -> None:
+    # One lookup is shared by everyone waiting on the model: each asker hears back when it times
+    # out (2 s), not after 2, 4, 6 and 8 s as when each waiter ran its own timeout in turn.
+    bot = slow_hub_bot
+    with ThreadPoolExecutor(max_workers=4) as senders:
+        sent = list(senders.map(lambda i: bot.send.command("Qwen/Qwen3-8B s=4k", user=f"U{i:04d}"), range(4)))
+    began = time.monotonic()
+    assert [s.status for s in sent] == [200] * 4
+    answers = bot.slack.wait_for("response_url", 4, timeout=30)
+    answered_s = time.monotonic() - began
+    assert all("did not answer within 2 s" in a.args["text"] for a in answers)
+    assert answered_s < 2 * 2 + 1.5  # one timeout plus a margin; queued lookups took 8 s
+    assert len({a.path for a in answers}) == 4

@@ -49,6 +49,32 @@ def test_a_4000_character_model_id_is_not_echoed_in_full(bot: Bot) -> None:
     assert len(shown) < 2000  # the 7 KB message is gone: one sentence with the id cut
 
 
+LONG = "1." + "0" * 3000
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (f"Qwen/Qwen3-0.6B s={LONG}", "out of range"),
+        (f"Qwen/Qwen3-0.6B kv={LONG}", "is not valid"),
+        (f"Qwen/Qwen3-0.6B s=4k s={LONG}", "s=4k"),
+        (f"can Qwen/Qwen3-0.6B run {LONG}k on an h100?", "out of range"),  # float() gave inf: a crash
+        (f"can Qwen/Qwen3-0.6B run 4k on {'9' * 3000} h100s?", "not used"),
+    ],
+)
+def test_a_number_thousands_of_digits_long_is_not_echoed_in_full(bot: Bot, text: str, says: str) -> None:
+    bot.send.command(text)
+    bot.pool.drain()
+    shown = "".join(
+        c.args.get("text", "") + json.dumps(c.args.get("blocks", []))
+        for c in bot.slack.calls
+        if c.method in ("response_url", "chat.postMessage")
+    )
+    assert says in shown
+    assert "0" * 200 not in shown and "9" * 200 not in shown
+    assert len(shown) < 6000
+
+
 def test_bidi_controls_are_neutralised_in_answers_and_history(bot: Bot) -> None:
     bot.send.command(f"acme/{RLO}lmm-evil s=4k")
     bot.slack.wait_for("response_url")

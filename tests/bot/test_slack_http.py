@@ -14,7 +14,6 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -139,7 +138,7 @@ def test_300_idle_connections_do_not_stop_a_signed_command(bot: Bot) -> None:
 
 # -- SIGTERM with answers in flight (a real `vram serve` process) -------------------------------------------
 def _start_serve(
-    tmp_path: Path, slack: MockSlack, hub: FakeHub, **env_extra: str
+    database_url: str, slack: MockSlack, hub: FakeHub, **env_extra: str
 ) -> tuple[subprocess.Popen[str], list[str], int]:
     port = free_port()
     env = {
@@ -147,7 +146,7 @@ def _start_serve(
         "SLACK_BOT_TOKEN": "xoxb-serve",
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": slack.api_url,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'v.sqlite3'}",
+        "DATABASE_URL": database_url,
         "PORT": str(port),
         "HF_ENDPOINT": hub.url,
         **env_extra,
@@ -197,13 +196,16 @@ def _command(port: int, slack: MockSlack, text: str, n: int, channel: str = "C00
 @pytest.mark.slow
 @pytest.mark.parametrize(("hub_delay_s", "finished"), [(2.0, True), (60.0, False)])
 def test_sigterm_with_two_answers_in_flight_answers_both(
-    tmp_path: Path, fake_hub: FakeHub, hub_delay_s: float, finished: bool
+    db_url: str,  # noqa: F811
+    fake_hub: FakeHub,
+    hub_delay_s: float,
+    finished: bool,
 ) -> None:
     # The Hub answers after 2 s (the answers can finish within the stop budget), or hangs (they cannot:
     # their askers are told so). Either way both askers hear back and the process exits cleanly.
     slack = MockSlack().start()
     fake_hub.delay_s = hub_delay_s
-    proc, lines, port = _start_serve(tmp_path, slack, fake_hub, HUB_TIMEOUT_S="100")
+    proc, lines, port = _start_serve(db_url, slack, fake_hub, HUB_TIMEOUT_S="100")
     try:
         assert _command(port, slack, "Qwen/Qwen3-8B s=4k", 1) == 200
         assert _command(port, slack, "Qwen/Qwen3-0.6B s=4k", 2, channel="C0002") == 200

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.commands import parse
+from bot.question import read_question
 from bot.service import CompareReply, ErrorReply, EstimateReply, Service
 from bot.slack_render import render
 from common.errors import VramError
@@ -227,3 +228,28 @@ def test_commands_end_in_an_answer_or_a_sentence_smoke(text: str, service: tuple
 @given(text=commands)
 def test_commands_end_in_an_answer_or_a_sentence_at_length(text: str, service: tuple[Service, Store]) -> None:
     _check(text, service)
+
+
+# Questions in plain words read their numbers themselves ("32k", "1.5k tokens", "8 x H100"): a number
+# of thousands of digits there went through float() to inf and crashed.
+QUESTIONS = [
+    "can org/model run {n} for 4 users on an h100?",
+    "can org/model run 32k for {n} users on an h100?",
+    "can org/model run 4k on {n} h100s?",
+    "can org/model run 4k on {n}x h100?",
+    "does org/model fit {n} tokens on an l4?",
+]
+numbers = st.builds(
+    lambda whole, frac, suffix: whole + frac + suffix,
+    st.integers(1, 4000).map(lambda k: "9" * k) | st.from_regex(r"\d{1,12}", fullmatch=True),
+    st.just("") | st.integers(1, 3000).map(lambda k: "." + "0" * k + "1") | st.from_regex(r"\.\d{1,4}", fullmatch=True),
+    st.sampled_from(["", "k", "m", "K"]),
+)
+questions = st.builds(lambda template, n: template.format(n=n), st.sampled_from(QUESTIONS), numbers)
+
+
+@fuzz(200)
+@given(text=questions)
+def test_questions_with_any_number_end_in_a_reading_or_a_sentence(text: str) -> None:
+    with contextlib.suppress(VramError):  # the only kind allowed out
+        read_question(text)

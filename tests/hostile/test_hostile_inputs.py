@@ -66,6 +66,31 @@ def test_counts_stay_exact_past_float_precision() -> None:
         parse("org/model s=1.5")
 
 
+LONG = "1." + "0" * 3000  # a float with thousands of digits: every echo of it is cut
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["org/model", f"s={LONG}"], "s="),  # the grammar's range sentence
+        (["org/model", f"kv={LONG}"], "kv="),  # not one of the choices
+        (["org/model", f"gpu={LONG}"], "unknown GPU"),
+        (["org/model", f"s=1e{'9' * 3000}"], "not a whole number"),
+        (["org/model", "s=4k", f"s={LONG}"], "s=4k"),  # given twice: both echoed
+        ([f"can org/model run {LONG}k on an h100?"], "s="),  # plain words: float() gave inf
+        ([f"can org/model run 4k for {LONG} users on an h100?"], "b="),
+        ([f"can org/model run 4k on {'9' * 3000} h100s?"], "not used: 999"),  # the read-as lines
+    ],
+)
+def test_long_numbers_are_cut_in_terminal_sentences(args: list[str], named: str, settings: Settings) -> None:
+    code, out, err = vram(args, settings.model_copy(update={"hf_hub_offline": "1"}))
+    shown = out + err
+    assert code in (1, 2) and "Traceback" not in shown
+    assert named in shown
+    assert "0" * 200 not in shown and "9" * 200 not in shown  # cut, as a long model id is
+    assert len(shown) < 1000
+
+
 @pytest.mark.parametrize(
     "text",
     ["show ²", "show ١٢", "show 0", "show -1", "show 1.0", "show " + "9" * 5000, "show 99999999999999999999", "show #"],
