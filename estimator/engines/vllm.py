@@ -776,29 +776,43 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     return layout
 
 
+# The answer per spec (keyed like _LAYOUTS, by the layers tuple): the fit solvers ask it at every probe.
+_UNMODELLED: dict[int, tuple[tuple[LayerKV, ...], str | None]] = {}
+
+
 def _refuse_unmodelled_cache(spec: ModelSpec) -> None:
     """Caches whose vLLM layout is not modelled: DeepSeek-V4's compressed attention, conv states
     transformers keeps in a dtype of their own (Inkling's fp32 short convolutions), RWKV and ZAYA
     states, and Mllama's cross-attention cache of the image tokens."""
+    cached = _UNMODELLED.get(id(spec.layers))
+    if cached is None or cached[0] is not spec.layers:
+        if len(_UNMODELLED) >= 256:
+            _UNMODELLED.clear()
+        cached = (spec.layers, _unmodelled_cache(spec))
+        _UNMODELLED[id(spec.layers)] = cached
+    if cached[1] is not None:
+        raise InputError(cached[1])
+
+
+def _unmodelled_cache(spec: ModelSpec) -> str | None:
     if spec.model_type in ("unlimited_ocr", "unlimited_ocr_text"):
-        raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps its reference sliding windows")
+        return f"{spec.model_type}: vram does not model how vLLM keeps its reference sliding windows"
     if spec.model_type == "mllama":
-        raise InputError(f"{spec.model_type}: vram does not model how vLLM caches the image tokens' cross-attention")
+        return f"{spec.model_type}: vram does not model how vLLM caches the image tokens' cross-attention"
     if any(layer.compress_rate for layer in spec.layers):
-        raise InputError(
-            f"{spec.model_type}: vram does not model how vLLM pages DeepSeek-V4's compressed attention cache yet"
-        )
+        return f"{spec.model_type}: vram does not model how vLLM pages DeepSeek-V4's compressed attention cache yet"
     if any(layer.mixer == "rwkv" for layer in spec.layers):
-        raise InputError(f"{spec.model_type}: vram does not model RWKV's state in vLLM")
+        return f"{spec.model_type}: vram does not model RWKV's state in vLLM"
     if any(layer.mixer == "cca" for layer in spec.layers):
-        raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps ZAYA's convolution states yet")
+        return f"{spec.model_type}: vram does not model how vLLM keeps ZAYA's convolution states yet"
     if any(layer.conv_state_dtype_bytes for layer in spec.layers):
-        raise InputError(f"{spec.model_type}: vram does not model how vLLM keeps its short-convolution states yet")
+        return f"{spec.model_type}: vram does not model how vLLM keeps its short-convolution states yet"
     if spec.cache_shared_bytes or any(
         layer.cache_dtype_bytes or layer.prefix_tokens or layer.mixer == "mlstm" for layer in spec.layers
     ):
         # XLNet's fp32 memory, CPM-Ant's prompt tokens, xLSTM's matrix memory: transformers' caches only
-        raise InputError(f"{spec.model_type}: vram does not model how vLLM would page this model's cache")
+        return f"{spec.model_type}: vram does not model how vLLM would page this model's cache"
+    return None
 
 
 def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tuple[str, ...]]:
