@@ -486,13 +486,34 @@ def cache_layers(cache: Any) -> list[dict[str, Any]]:
 
 
 def language_model(model: torch.nn.Module) -> torch.nn.Module | None:
-    for path in ("language_model", "model.language_model", "text_decoder", "model.text_model"):
+    for path in ("language_model", "model.language_model", "text_decoder", "model.text_model", "text_model"):
         obj: Any = model
         for part in path.split("."):
             obj = getattr(obj, part, None)
         if isinstance(obj, torch.nn.Module):
             return obj
     return None
+
+
+def blank_image(model: torch.nn.Module, cfg: Any, ids: torch.Tensor) -> dict[str, torch.Tensor] | None:
+    """Inputs of one blank image for a forward that requires one, or None where the forward takes
+    no pixel_values. Where the forward takes a per-token image mask, no token attends to the image."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    vcfg = _get(cfg, "vision_config")
+    if "pixel_values" not in params or vcfg is None:
+        return None
+    size = _get(vcfg, "image_size")
+    size = size[0] if isinstance(size, (list, tuple)) else size
+    channels = _get(vcfg, "num_channels") or 3
+    if not isinstance(size, int):
+        return None
+    if "image_attention_mask" in params:
+        # images per sample, and for every text token the images it attends to
+        pixels = torch.zeros(1, 1, channels, size, size, dtype=model.dtype)
+        return {"pixel_values": pixels, "image_attention_mask": torch.zeros(1, ids.shape[1], 1, dtype=torch.long)}
+    return {"pixel_values": torch.zeros(1, channels, size, size, dtype=model.dtype)}
 
 
 @torch.inference_mode()
@@ -504,14 +525,20 @@ def measure(cfg: Any, auto: Any, lengths: tuple[int, int], dtype: torch.dtype = 
         ids = prompt(cfg, length)
         try:
             out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
-        except Exception:
+        except Exception as first:
             # a model whose forward requires an image (or other inputs): its language model on the
-            # text alone builds the same text cache
+            # text alone builds the same text cache; a model with no separate language model gets
+            # one blank image that no text token attends to
             lm = language_model(model)
-            if lm is None or lm is model:
-                raise
-            forward_on = "language_model"
-            out = lm(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+            if lm is not None and lm is not model:
+                forward_on = "language_model"
+                out = lm(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+            else:
+                extra = blank_image(model, cfg, ids)
+                if extra is None:
+                    raise first
+                forward_on = "model with a blank image"
+                out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, **extra)
         cache = find_cache(out)
         runs.append((length, type(cache).__name__, cache_layers(cache)))
         del out, cache
