@@ -7,6 +7,10 @@ Not installed, not run in CI. Needs torch (CPU) and transformers in a venv of it
     nice -n 10 /work/oracle-venv/bin/python bench/oracle_transformers.py \
         --out tests/fixtures/oracle/transformers-5.25.json
 
+Types whose tower is a timm model (fast_vlm, perception_lm, gemma3n) need timm, and timm needs a
+torchvision that imports: torchvision 0.29.1 beside torch 2.14.1 in a second venv, run with
+``--types``; the records it merges say which torch made them.
+
 For each model type of ``MODEL_FOR_CAUSAL_LM_MAPPING_NAMES`` and
 ``MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES`` it records:
 
@@ -878,15 +882,23 @@ def main() -> None:
     maps = mappings()
     types = sorted(maps) if not args.types else [t for t in args.types if t in maps]
     existing: dict[str, Any] = {}
+    torch_version = torch.__version__
     if args.types and out.exists():
-        existing = json.loads(out.read_text()).get("types", {})
+        old = json.loads(out.read_text())
+        existing = old.get("types", {})
+        torch_version = old.get("torch", torch_version)
     t0 = time.monotonic()
     results = run_all(types, maps, configs_dir, not args.no_check, args.timeout, args.jobs, sys.stderr)
+    if torch_version != torch.__version__:
+        # merged into a document made with another torch (a tower needs torchvision, which only
+        # imports beside another torch build): each record says which torch made it
+        for rec in results.values():
+            rec["torch"] = torch.__version__
     existing.update(results)
     doc = {
         "generator": "bench/oracle_transformers.py",
         "transformers": transformers.__version__,
-        "torch": torch.__version__,
+        "torch": torch_version,
         "lengths": list(LENGTHS),
         "lengths_by_type": {k: list(v) for k, v in LENGTHS_BY_TYPE.items()},
         "window_probe": WINDOW_PROBE,
