@@ -457,9 +457,24 @@ def cache_layers(cache: Any) -> list[dict[str, Any]]:
     """One entry per cache layer (or one for a cache without layers)."""
     layers = getattr(cache, "layers", None)
     objs = list(layers) if isinstance(layers, list) and layers else [cache]
+    # state a cache keeps beside its layers, in a list of its own indexed by layer (MiniMax's
+    # linear_cache of the lightning-attention layers): counted with the layer it belongs to; a
+    # last layer that keeps only such state has no entry in ``layers`` (None below)
+    lists = {}
+    if objs[0] is not cache:
+        lists = {
+            k: v
+            for k, v in vars(cache).items()
+            if k != "layers" and isinstance(v, list) and any(isinstance(x, torch.Tensor) for x in v)
+        }
+    count = max([len(objs), *(len(v) for v in lists.values())])
+    beside: list[dict[str, torch.Tensor]] = [{} for _ in range(count)]
+    for key, value in lists.items():
+        for i, item in enumerate(value):
+            walk(item, key, beside[i])
     res = []
-    for i, layer in enumerate(objs):
-        tensors: dict[str, torch.Tensor] = {}
+    for i, layer in enumerate([*objs, *[None] * (count - len(objs))]):
+        tensors: dict[str, torch.Tensor] = dict(beside[i])
         walk(layer, "", tensors)
         seen: set[tuple[int, tuple[int, ...], tuple[int, ...]]] = set()
         recs = {}
@@ -476,7 +491,8 @@ def cache_layers(cache: Any) -> list[dict[str, Any]]:
                 recs[name]["shared_with_previous"] = True
             else:
                 total += nbytes
-        entry: dict[str, Any] = {"index": i, "class": type(layer).__name__, "tensors": recs, "bytes": total}
+        kind = type(layer).__name__ if layer is not None else f"{type(cache).__name__} state"
+        entry: dict[str, Any] = {"index": i, "class": kind, "tensors": recs, "bytes": total}
         for attr in ("sliding_window", "max_cache_len", "conv_kernel_size", "number_of_states"):
             v = getattr(layer, attr, None)
             if isinstance(v, torch.Tensor):
@@ -497,6 +513,20 @@ def language_model(model: torch.nn.Module) -> torch.nn.Module | None:
         if isinstance(obj, torch.nn.Module):
             return obj
     return None
+
+
+def set_unused_window(model: torch.nn.Module) -> bool:
+    """Give every config whose layers are all full attention and whose sliding_window is unset a
+    window as long as its context; False where there is none such."""
+    changed = False
+    for c in sub_configs(model.config):
+        kinds = _get(c, "layer_types")
+        if not isinstance(kinds, list) or not kinds or any("sliding" in str(k) for k in kinds):
+            continue
+        if "sliding_window" in c.to_dict() and _get(c, "sliding_window") is None:
+            c.sliding_window = _get(c, "max_position_embeddings") or 1 << 20
+            changed = True
+    return changed
 
 
 def blank_image(model: torch.nn.Module, cfg: Any, ids: torch.Tensor) -> dict[str, torch.Tensor] | None:
@@ -528,7 +558,15 @@ def measure(cfg: Any, auto: Any, lengths: tuple[int, int], dtype: torch.dtype = 
     for length in lengths:
         ids = prompt(cfg, length)
         try:
-            out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+            try:
+                out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+            except ValueError as exc:
+                # a forward that builds a sliding-window mask though no layer slides: any window
+                # serves, since no layer reads that mask
+                if "sliding_window" not in str(exc) or not set_unused_window(model):
+                    raise
+                forward_on = "model, with a sliding_window no layer uses"
+                out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
         except Exception as first:
             # a model whose forward requires an image (or other inputs): its language model on the
             # text alone builds the same text cache; a model with no separate language model gets

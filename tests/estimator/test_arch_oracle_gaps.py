@@ -11,6 +11,7 @@ import pytest
 
 from estimator import towers_mm
 from estimator.config import load_model_spec
+from estimator.families import family
 from estimator.kv import kv_cache_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,3 +86,27 @@ def test_qwen3_omni_audio_encoder_by_hand(doc: dict) -> None:
 def test_qwen3_omni_cache_by_hand(doc: dict) -> None:
     # 48 layers, 4 KV heads of 128, keys and values in bf16.
     assert doc["types"]["qwen3_omni_moe_thinker"]["cache"]["bytes_per_token"] == 48 * 2 * 4 * 128 * 2
+
+
+# Types registered by the text-stack work whose oracle cache the harness now reads in full:
+# step3p7's forward builds a sliding-window mask although no layer slides; MiniMax keeps the
+# lightning layers' state in a list beside its layers (the last layer has only that state).
+TEXT_STACKS = ["step3p7", "minimax"]
+
+
+@pytest.mark.parametrize("model_type", TEXT_STACKS)
+def test_text_stacks_cache_equals_the_oracle(model_type: str, doc: dict) -> None:
+    if family(model_type) is None:
+        pytest.skip(f"{model_type} is not registered in this checkout")
+    test_cache_equals_the_oracle(model_type, doc)
+
+
+def test_minimax_lightning_state_by_hand(doc: dict) -> None:
+    # Every linear-attention layer keeps one heads x head_dim x head_dim state, the last layer too.
+    config = _config(doc, "minimax")
+    heads = config["num_attention_heads"]
+    head_dim = config.get("head_dim") or config["hidden_size"] // heads
+    lightning = config["layer_types"].count("linear_attention")
+    cache = doc["types"]["minimax"]["cache"]
+    assert cache["num_layers"] == config["num_hidden_layers"]
+    assert cache["fixed_bytes_per_sequence"] == lightning * heads * head_dim * head_dim * 2
