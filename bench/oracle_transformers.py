@@ -7,6 +7,10 @@ Not installed, not run in CI. Needs torch (CPU) and transformers in a venv of it
     nice -n 10 /work/oracle-venv/bin/python bench/oracle_transformers.py \
         --out tests/fixtures/oracle/transformers-5.25.json
 
+Types whose tower is a timm model (fast_vlm, perception_lm, gemma3n) need timm, and timm needs a
+torchvision that imports: torchvision 0.29.1 beside torch 2.14.1 in a second venv, run with
+``--types``; the records it merges say which torch made them.
+
 For each model type of ``MODEL_FOR_CAUSAL_LM_MAPPING_NAMES`` and
 ``MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES`` it records:
 
@@ -453,9 +457,24 @@ def cache_layers(cache: Any) -> list[dict[str, Any]]:
     """One entry per cache layer (or one for a cache without layers)."""
     layers = getattr(cache, "layers", None)
     objs = list(layers) if isinstance(layers, list) and layers else [cache]
+    # state a cache keeps beside its layers, in a list of its own indexed by layer (MiniMax's
+    # linear_cache of the lightning-attention layers): counted with the layer it belongs to; a
+    # last layer that keeps only such state has no entry in ``layers`` (None below)
+    lists = {}
+    if objs[0] is not cache:
+        lists = {
+            k: v
+            for k, v in vars(cache).items()
+            if k != "layers" and isinstance(v, list) and any(isinstance(x, torch.Tensor) for x in v)
+        }
+    count = max([len(objs), *(len(v) for v in lists.values())])
+    beside: list[dict[str, torch.Tensor]] = [{} for _ in range(count)]
+    for key, value in lists.items():
+        for i, item in enumerate(value):
+            walk(item, key, beside[i])
     res = []
-    for i, layer in enumerate(objs):
-        tensors: dict[str, torch.Tensor] = {}
+    for i, layer in enumerate([*objs, *[None] * (count - len(objs))]):
+        tensors: dict[str, torch.Tensor] = dict(beside[i])
         walk(layer, "", tensors)
         seen: set[tuple[int, tuple[int, ...], tuple[int, ...]]] = set()
         recs = {}
@@ -472,7 +491,8 @@ def cache_layers(cache: Any) -> list[dict[str, Any]]:
                 recs[name]["shared_with_previous"] = True
             else:
                 total += nbytes
-        entry: dict[str, Any] = {"index": i, "class": type(layer).__name__, "tensors": recs, "bytes": total}
+        kind = type(layer).__name__ if layer is not None else f"{type(cache).__name__} state"
+        entry: dict[str, Any] = {"index": i, "class": kind, "tensors": recs, "bytes": total}
         for attr in ("sliding_window", "max_cache_len", "conv_kernel_size", "number_of_states"):
             v = getattr(layer, attr, None)
             if isinstance(v, torch.Tensor):
@@ -486,13 +506,48 @@ def cache_layers(cache: Any) -> list[dict[str, Any]]:
 
 
 def language_model(model: torch.nn.Module) -> torch.nn.Module | None:
-    for path in ("language_model", "model.language_model", "text_decoder", "model.text_model"):
+    for path in ("language_model", "model.language_model", "text_decoder", "model.text_model", "text_model"):
         obj: Any = model
         for part in path.split("."):
             obj = getattr(obj, part, None)
         if isinstance(obj, torch.nn.Module):
             return obj
     return None
+
+
+def set_unused_window(model: torch.nn.Module) -> bool:
+    """Give every config whose layers are all full attention and whose sliding_window is unset a
+    window as long as its context; False where there is none such."""
+    changed = False
+    for c in sub_configs(model.config):
+        kinds = _get(c, "layer_types")
+        if not isinstance(kinds, list) or not kinds or any("sliding" in str(k) for k in kinds):
+            continue
+        if "sliding_window" in c.to_dict() and _get(c, "sliding_window") is None:
+            c.sliding_window = _get(c, "max_position_embeddings") or 1 << 20
+            changed = True
+    return changed
+
+
+def blank_image(model: torch.nn.Module, cfg: Any, ids: torch.Tensor) -> dict[str, torch.Tensor] | None:
+    """Inputs of one blank image for a forward that requires one, or None where the forward takes
+    no pixel_values. Where the forward takes a per-token image mask, no token attends to the image."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    vcfg = _get(cfg, "vision_config")
+    if "pixel_values" not in params or vcfg is None:
+        return None
+    size = _get(vcfg, "image_size")
+    size = size[0] if isinstance(size, (list, tuple)) else size
+    channels = _get(vcfg, "num_channels") or 3
+    if not isinstance(size, int):
+        return None
+    if "image_attention_mask" in params:
+        # images per sample, and for every text token the images it attends to
+        pixels = torch.zeros(1, 1, channels, size, size, dtype=model.dtype)
+        return {"pixel_values": pixels, "image_attention_mask": torch.zeros(1, ids.shape[1], 1, dtype=torch.long)}
+    return {"pixel_values": torch.zeros(1, channels, size, size, dtype=model.dtype)}
 
 
 @torch.inference_mode()
@@ -503,15 +558,29 @@ def measure(cfg: Any, auto: Any, lengths: tuple[int, int], dtype: torch.dtype = 
     for length in lengths:
         ids = prompt(cfg, length)
         try:
-            out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
-        except Exception:
+            try:
+                out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+            except ValueError as exc:
+                # a forward that builds a sliding-window mask though no layer slides: any window
+                # serves, since no layer reads that mask
+                if "sliding_window" not in str(exc) or not set_unused_window(model):
+                    raise
+                forward_on = "model, with a sliding_window no layer uses"
+                out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+        except Exception as first:
             # a model whose forward requires an image (or other inputs): its language model on the
-            # text alone builds the same text cache
+            # text alone builds the same text cache; a model with no separate language model gets
+            # one blank image that no text token attends to
             lm = language_model(model)
-            if lm is None or lm is model:
-                raise
-            forward_on = "language_model"
-            out = lm(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+            if lm is not None and lm is not model:
+                forward_on = "language_model"
+                out = lm(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+            else:
+                extra = blank_image(model, cfg, ids)
+                if extra is None:
+                    raise first
+                forward_on = "model with a blank image"
+                out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True, **extra)
         cache = find_cache(out)
         runs.append((length, type(cache).__name__, cache_layers(cache)))
         del out, cache
@@ -851,15 +920,23 @@ def main() -> None:
     maps = mappings()
     types = sorted(maps) if not args.types else [t for t in args.types if t in maps]
     existing: dict[str, Any] = {}
+    torch_version = torch.__version__
     if args.types and out.exists():
-        existing = json.loads(out.read_text()).get("types", {})
+        old = json.loads(out.read_text())
+        existing = old.get("types", {})
+        torch_version = old.get("torch", torch_version)
     t0 = time.monotonic()
     results = run_all(types, maps, configs_dir, not args.no_check, args.timeout, args.jobs, sys.stderr)
+    if torch_version != torch.__version__:
+        # merged into a document made with another torch (a tower needs torchvision, which only
+        # imports beside another torch build): each record says which torch made it
+        for rec in results.values():
+            rec["torch"] = torch.__version__
     existing.update(results)
     doc = {
         "generator": "bench/oracle_transformers.py",
         "transformers": transformers.__version__,
-        "torch": torch.__version__,
+        "torch": torch_version,
         "lengths": list(LENGTHS),
         "lengths_by_type": {k: list(v) for k, v in LENGTHS_BY_TYPE.items()},
         "window_probe": WINDOW_PROBE,

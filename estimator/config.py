@@ -1142,25 +1142,10 @@ def _moonvit(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -
 
 
 def _qwen3_vision(c: _Counts, fam: Family, vc: Mapping[str, Any]) -> VisionSpec:
-    """Qwen3-VL / Qwen3.5 ViT: Conv3d patches (bias), learned positions, LayerNorm blocks with biased
-    qkv/proj and fc1/fc2, a patch merger, and one more merger per deepstack layer (Qwen3-VL)."""
-    mt = f"{fam.model_type} vision_config"
-    hv, layers, heads = _int(vc, mt, "hidden_size"), _int(vc, mt, "depth"), _int(vc, mt, "num_heads")
-    inter, patch = _int(vc, mt, "intermediate_size"), _int(vc, mt, "patch_size")
-    temporal, channels = _int(vc, mt, "temporal_patch_size"), _int(vc, mt, "in_channels")
-    merge, out = _int(vc, mt, "spatial_merge_size"), _int(vc, mt, "out_hidden_size")
-    positions = _int(vc, mt, "num_position_embeddings")
-    merged = hv * merge * merge
-    n = channels * temporal * patch * patch * hv + hv + positions * hv
-    n += layers * (4 * hv + 3 * hv * hv + 3 * hv + hv * hv + hv + 2 * hv * inter + inter + hv)
-    n += 2 * hv + merged * merged + merged + merged * out + out
-    deepstack = len(vc.get("deepstack_visual_indexes") or ())
-    n += deepstack * (2 * merged + merged * merged + merged + merged * out + out)
+    """Qwen3-VL / Qwen3.5 ViT (estimator.towers_mm.qwen3_vit)."""
+    n, spec = towers_mm.qwen3_vit(vc, f"{fam.model_type} vision_config")
     c.add("vision", n)
-    side = math.isqrt(positions) * patch * merge
-    return VisionSpec(
-        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=side, patch_size=patch
-    )
+    return spec
 
 
 def _qwen_vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: int) -> VisionSpec:

@@ -984,6 +984,17 @@ FAMILIES = MappingProxyType(
     }
 )
 
+# ---- oracle-gap types: sized once the oracle's forward ran (a placeholder default replaced by a
+# published config, or the forward given what the model needs).
+FAMILIES = MappingProxyType(
+    {
+        **FAMILIES,
+        # Qwen3-Omni-30B-A3B's thinker: the Qwen3-VL ViT and its own audio encoder over a Qwen3 MoE
+        # text stack with interleaved M-RoPE (the cache is the text stack's).
+        "qwen3_omni_moe_thinker": _composite("qwen3_omni_moe_thinker", "qwen3_vl_moe_text", "own"),
+    }
+)
+
 # Types whose text_config names a known stack but whose model is not that stack: refused, with why.
 UNMODELLED: MappingProxyType[str, str] = MappingProxyType(
     {

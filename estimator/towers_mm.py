@@ -149,6 +149,49 @@ def _qwen25_omni(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str,
     return n + _whisper_audio(ac, f"{model_type} audio_config"), spec
 
 
+def qwen3_vit(vc: Mapping[str, Any], mt: str) -> Tower:
+    """Qwen3-VL / Qwen3.5 / Qwen3-Omni ViT: Conv3d patches (bias), learned positions, LayerNorm blocks
+    with biased qkv/proj and fc1/fc2, a patch merger, and one more merger per deepstack layer."""
+    hv, layers, heads = _int(vc, mt, "hidden_size"), _int(vc, mt, "depth"), _int(vc, mt, "num_heads")
+    inter, patch = _int(vc, mt, "intermediate_size"), _int(vc, mt, "patch_size")
+    temporal, channels = _int(vc, mt, "temporal_patch_size"), _int(vc, mt, "in_channels")
+    merge, out = _int(vc, mt, "spatial_merge_size"), _int(vc, mt, "out_hidden_size")
+    positions = _int(vc, mt, "num_position_embeddings")
+    merged = hv * merge * merge
+    n = channels * temporal * patch * patch * hv + hv + positions * hv
+    n += layers * (4 * hv + 3 * hv * hv + 3 * hv + hv * hv + hv + 2 * hv * inter + inter + hv)
+    n += 2 * hv + merged * merged + merged + merged * out + out
+    deepstack = len(vc.get("deepstack_visual_indexes") or ())
+    n += deepstack * (2 * merged + merged * merged + merged + merged * out + out)
+    side = math.isqrt(positions) * patch * merge
+    return n, VisionSpec(
+        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=side, patch_size=patch
+    )
+
+
+def _qwen3_omni_audio(ac: Mapping[str, Any], mt: str) -> int:
+    """Qwen3-Omni's audio encoder: three stride-2 Conv2d (biased, kernel 3) over the mel frames, a
+    bias-free linear from the flattened conv features to ``d_model``, sinusoidal positions (a buffer),
+    LayerNorm blocks with biased q/k/v/out and fc1/fc2, a post-LayerNorm, then proj1 (d_model) and
+    proj2 (``output_dim``), both biased."""
+    d, layers = _int(ac, mt, "d_model"), _int(ac, mt, "encoder_layers")
+    ffn, mels, out = _int(ac, mt, "encoder_ffn_dim"), _int(ac, mt, "num_mel_bins"), _int(ac, mt, "output_dim")
+    down = _int(ac, mt, "downsample_hidden_size")
+    freq = (((mels + 1) // 2 + 1) // 2 + 1) // 2  # mel bins left after three stride-2 convs
+    convs = (9 * down + down) + 2 * (9 * down * down + down)
+    block = 4 * _linear(d, d, True) + 2 * 2 * d + _linear(d, ffn, True) + _linear(ffn, d, True)
+    return convs + down * freq * d + layers * block + 2 * d + _linear(d, d, True) + _linear(d, out, True)
+
+
+def _qwen3_omni(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
+    """Qwen3-Omni's thinker: the Qwen3-VL ViT with deepstack mergers and its own audio encoder."""
+    n, spec = qwen3_vit(vc, f"{model_type} vision_config")
+    ac = top.get("audio_config")
+    if not isinstance(ac, Mapping):
+        raise ConfigError(f"{model_type} config lacks audio_config; vram needs it to size the audio encoder.")
+    return n + _qwen3_omni_audio(ac, f"{model_type} audio_config"), spec
+
+
 def _granite_docling(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
     """Granite-Docling: a SigLIP encoder and a connector with a coarse (``scale_factor``) and, with
     ``use_fine_route``, a fine (half the factor) pixel-shuffle path, each a bias-free projection to
@@ -476,6 +519,7 @@ _TOWERS: Mapping[str, Callable[[Mapping[str, Any], Mapping[str, Any], str, int],
     "glm_ocr": _glm_vision,  # GLM-OCR
     "paddleocr_vl": _paddleocr_vision,  # PaddleOCR-VL
     "qwen2_5_omni_thinker": _qwen25_omni,  # Qwen2.5-Omni-7B's thinker
+    "qwen3_omni_moe_thinker": _qwen3_omni,  # Qwen3-Omni-30B-A3B's thinker
     "granite_docling": _granite_docling,  # granite-docling-258M
     "molmo2": _molmo2,  # Molmo2-8B
     "phi4_multimodal": _phi4_multimodal,  # Phi-4-multimodal-instruct
