@@ -66,8 +66,8 @@ class _RangeReader:
         self._chunk = first_chunk
         self.pos = 0
 
-    def take(self, size: int) -> bytes:
-        end = self.pos + size
+    def _ensure(self, end: int) -> None:
+        """Have the bytes up to file offset ``end`` in the buffer."""
         if end > self._limit:
             raise _OverBudget()
         if end > self._start + len(self._buffer):
@@ -78,11 +78,26 @@ class _RangeReader:
             data = self._fetch(fetch_from, want)
             self._chunk *= 2
             self._buffer, self._start = keep + data, self.pos
-            if self.pos + size > self._start + len(self._buffer):
+            if end > self._start + len(self._buffer):
                 raise ConfigError(f"{self._name} ends inside its GGUF header: the file is damaged")
+
+    def take(self, size: int) -> bytes:
+        end = self.pos + size
+        self._ensure(end)
         out = self._buffer[self.pos - self._start : end - self._start]
         self.pos = end
         return out
+
+    def skip_strings(self, count: int) -> None:
+        """Step over ``count`` strings without copying or decoding them (a vocabulary holds ~100k)."""
+        unpack_from = struct.unpack_from
+        for _ in range(count):
+            if self.pos + 8 > self._start + len(self._buffer):
+                self._ensure(self.pos + 8)
+            end = self.pos + 8 + unpack_from("<Q", self._buffer, self.pos - self._start)[0]
+            if end > self._start + len(self._buffer):
+                self._ensure(end)
+            self.pos = end
 
     def unpack(self, fmt: str) -> Any:
         return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
@@ -134,8 +149,7 @@ def parse_gguf(
                 if item_type == _GGUF_STRING:
                     if not full and key.startswith("tokenizer.") and "general.architecture" in metadata:
                         raise _OverBudget()  # the rest is vocabulary and merges
-                    for _ in range(count):
-                        reader.string()
+                    reader.skip_strings(count)
                 elif item_type in _GGUF_SCALARS:
                     reader.take(struct.calcsize(_GGUF_SCALARS[item_type]) * count)
                 else:
