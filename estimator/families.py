@@ -67,6 +67,7 @@ Vision = Literal[
     "moss",
     "janus",
     "gemma4",
+    "gemma3n",  # estimator.towers: a timm MobileNetV5, a USM audio encoder, one embedder per tower
     "siglip2_merger",  # estimator.layerkinds: a SigLIP2 encoder and a patch-merging MLP (Cosmos3-Edge)
     "moonvit_adapter",  # estimator.layerkinds: a MoonViT-style encoder, pixel shuffle, MLP adapter (Muse)
     "conv_downsampled",  # estimator.layerkinds: a layer-scaled ViT and two stride-2 convolutions (Step 3.7)
@@ -992,6 +993,16 @@ FAMILIES = MappingProxyType(
         # Qwen3-Omni-30B-A3B's thinker: the Qwen3-VL ViT and its own audio encoder over a Qwen3 MoE
         # text stack with interleaved M-RoPE (the cache is the text stack's).
         "qwen3_omni_moe_thinker": _composite("qwen3_omni_moe_thinker", "qwen3_vl_moe_text", "own"),
+    }
+)
+
+# ---- Gemma 3n (image-text): its towers and embedders in estimator.towers.
+FAMILIES = MappingProxyType(
+    {
+        **FAMILIES,
+        # Gemma 3n E2B / E4B: a timm MobileNetV5 and a USM audio encoder, each into an embedder, over
+        # the Gemma 3n text stack.
+        "gemma3n": _composite("gemma3n", "gemma3n_text", "gemma3n"),
     }
 )
 

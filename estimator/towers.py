@@ -366,6 +366,29 @@ def _gemma4_unified_embedder(vc: Mapping[str, Any], where: str) -> Tower:
     return _tower(n, width, 0, 0, 1, math.isqrt(280) * side, side)
 
 
+# timm vision towers named only by their architecture: the config does not give their size, so it is
+# kept here, counted with timm as transformers builds it (TimmWrapperModel: timm.create_model(name,
+# num_classes=0), no classifier head), with the input side of timm's pretrained config.
+_TIMM: Mapping[str, tuple[int, int]] = {
+    "mobilenetv5_300m_enc": (294_126_912, 768),  # Gemma 3n E2B / E4B (timm 1.0.31)
+}
+
+
+def _timm_tower(vc: Mapping[str, Any], where: str) -> Tower:
+    """A timm vision tower (Gemma 3n's MobileNetV5), from the table of architectures counted above.
+    It is a CNN: its activation geometry is its output grid (the ``hidden_size`` features of one
+    soft token per ``image side / 16`` square, 256 per image), with no transformer layers."""
+    name = str(vc.get("architecture") or "")
+    if name not in _TIMM:
+        raise UnknownTower(f"{where}: timm vision architecture {name or '(unnamed)'} is not modelled.")
+    if vc.get("model_args"):
+        raise UnknownTower(
+            f"{where} passes model_args to timm, and vram knows only the default build of each timm tower."
+        )
+    n, side = _TIMM[name]
+    return _tower(n, _i(vc, where, "hidden_size"), 0, 0, 1, side, side // 16)
+
+
 # SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
 _ROTARY_SIGLIP = frozenset({"video_llama_3_vision"})
 
@@ -387,6 +410,7 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "apertus1p5_vision_tokenizer": _emu3_5_tokenizer,
     "gemma4_vision": _gemma4_vit,
     "gemma4_unified_vision": _gemma4_unified_embedder,
+    "gemma3n_vision": _timm_tower,
     "got_ocr2_vision": _sam_vit,
     "sam_vision_model": _sam_vit,
     "pp_chart2table_vision": _sam_vit,
@@ -444,11 +468,42 @@ def _gemma4_audio(ac: Mapping[str, Any], where: str) -> int:
         raise ConfigError(f"{where} has subsampling_conv_channels={channels!r}; expected two channel counts.")
     c0, c1 = channels
     n = 9 * c0 + c0 + 9 * c0 * c1 + c1 + (c0 // 4) * c1 * h
+    n += layers * _conformer_layer(h, heads, kernel)
+    return n + _lin(h, _i(ac, where, "output_proj_dims"))
+
+
+def _conformer_layer(h: int, heads: int, kernel: int) -> int:
+    """One USM Conformer block (Gemma 3n, Gemma 4): two macaron feed-forwards (bias-free 4x linears,
+    RMS pre/post norms), bias-free q/k/v/post and relative-key projections with a per-dimension
+    scale and RMS pre/post norms, a light conv module (linear in to 2x for the GLU, a bias-free
+    depthwise conv, a linear out, two RMSNorms), a final RMSNorm."""
     ff = 2 * 4 * h * h + 2 * h
     attn = 5 * h * h + h // heads
     conv = 2 * h * h + h * h + h * kernel + 2 * h
-    n += layers * (2 * ff + attn + conv + 3 * h)
-    return n + _lin(h, _i(ac, where, "output_proj_dims"))
+    return 2 * ff + attn + conv + 3 * h
+
+
+def _gemma3n_audio(ac: Mapping[str, Any], where: str) -> int:
+    """Gemma 3n's USM audio encoder: two bias-free 2-D convs (each with a cumulative GroupNorm's
+    weight) over the mel frames, a bias-free linear from the flattened channels x frequencies to
+    ``hidden_size``, then ``conf_num_hidden_layers`` Conformer blocks; no output projection."""
+    h, layers = _i(ac, where, "hidden_size"), _i(ac, where, "conf_num_hidden_layers")
+    heads, kernel = _i(ac, where, "conf_num_attention_heads"), _i(ac, where, "conf_conv_kernel_size")
+    channels = _ints(ac, where, "sscp_conv_channel_size")
+    kernels, strides = ac.get("sscp_conv_kernel_size"), ac.get("sscp_conv_stride_size")
+    if len(channels) != 2 or not isinstance(kernels, list) or not isinstance(strides, list):
+        raise ConfigError(f"{where} does not describe two subsampling convolutions.")
+    if len(kernels) != 2 or len(strides) != 2:
+        raise ConfigError(f"{where} does not describe two subsampling convolutions.")
+    n, c_in, freq = 0, 1, _i(ac, where, "input_feat_size")
+    for c_out, kernel_hw, stride_hw in zip(channels, kernels, strides, strict=True):
+        kh, kw = _ints({"sscp_conv_kernel_size": kernel_hw}, where, "sscp_conv_kernel_size")
+        _, sw = _ints({"sscp_conv_stride_size": stride_hw}, where, "sscp_conv_stride_size")
+        n += c_in * c_out * kh * kw + c_out
+        freq = (freq + 2 - kw) // sw + 1  # one frame of padding each side of the frequency axis
+        c_in = c_out
+    n += c_in * freq * h
+    return n + layers * _conformer_layer(h, heads, kernel)
 
 
 def _parakeet(ac: Mapping[str, Any], where: str) -> int:
@@ -484,6 +539,7 @@ AUDIO: Mapping[str, Callable[[Mapping[str, Any], str], int]] = {
     "moss_transcribe_diarize_audio": _whisper_encoder,
     "wavtokenizer_encoder": _seanet,
     "gemma4_audio": _gemma4_audio,
+    "gemma3n_audio": _gemma3n_audio,
     "parakeet_encoder": _parakeet,
     "gemma4_unified_audio": _raw_frames,
 }
@@ -711,6 +767,20 @@ def _gemma4(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     return n
 
 
+def _gemma3n(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """Gemma 3n's embedders, one per tower: an embedding table of the tower's ``vocab_size`` hard
+    tokens at its width, two RMSNorms (hard, soft), a bias-free linear to the text width and a
+    scale-free RMSNorm."""
+    n = 0
+    for key in ("vision_config", "audio_config"):
+        sub = top.get(key)
+        if sub:
+            w = f"{where} {key}"
+            width = _i(sub, w, "hidden_size")
+            n += _i(sub, w, "vocab_size") * width + 2 * width + width * text_hidden
+    return n
+
+
 PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "blip2": _qformer,
     "got_ocr2": _got_ocr2,
@@ -729,6 +799,7 @@ PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "moss": _moss,
     "janus": _janus,
     "gemma4": _gemma4,
+    "gemma3n": _gemma3n,
 }
 
 

@@ -104,11 +104,6 @@ def test_gemma3n_text_by_hand(doc: dict[str, Any]) -> None:
     assert kv_bytes_per_token(spec, "bf16") == owners * 2 * kv * hd * 2
 
 
-def test_gemma3n_refuses_its_towers(doc: dict[str, Any]) -> None:
-    spec = load_model_spec(_config(doc, "gemma3n"))
-    assert spec.unread and "vision tower" in spec.unread[0]
-
-
 def test_mistral_large4_cache_by_hand(doc: dict[str, Any]) -> None:
     cfg = _config(doc, "mistral_large4")
     text = cfg["text_config"]
