@@ -67,6 +67,7 @@ Vision = Literal[
     "moss",
     "janus",
     "gemma4",
+    "fast_vlm",
     "siglip2_merger",  # estimator.layerkinds: a SigLIP2 encoder and a patch-merging MLP (Cosmos3-Edge)
     "moonvit_adapter",  # estimator.layerkinds: a MoonViT-style encoder, pixel shuffle, MLP adapter (Muse)
     "conv_downsampled",  # estimator.layerkinds: a layer-scaled ViT and two stride-2 convolutions (Step 3.7)
@@ -992,6 +993,16 @@ FAMILIES = MappingProxyType(
         # Qwen3-Omni-30B-A3B's thinker: the Qwen3-VL ViT and its own audio encoder over a Qwen3 MoE
         # text stack with interleaved M-RoPE (the cache is the text stack's).
         "qwen3_omni_moe_thinker": _composite("qwen3_omni_moe_thinker", "qwen3_vl_moe_text", "own"),
+    }
+)
+
+# ---- last refused types
+FAMILIES = MappingProxyType(
+    {
+        **FAMILIES,
+        # FastVLM-7B (apple/FastVLM-7B): a timm FastViTHD tower and two linears over Qwen2; images
+        # at its processor's 1024-pixel square.
+        "fast_vlm": _composite("fast_vlm", "qwen2", "fast_vlm", vision_defaults=_ro(image_size=1024)),
     }
 )
 

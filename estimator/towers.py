@@ -366,6 +366,43 @@ def _gemma4_unified_embedder(vc: Mapping[str, Any], where: str) -> Tower:
     return _tower(n, width, 0, 0, 1, math.isqrt(280) * side, side)
 
 
+@dataclass(frozen=True)
+class _TimmBackbone:
+    """A timm backbone as transformers' TimmWrapperModel builds it: ``timm.create_model(architecture,
+    pretrained=False, num_classes=0, **model_args)``, so no classifier. Its config names only the
+    architecture, so the size is data: ``params`` is timm's own count of that build."""
+
+    params: int
+    model_args: Mapping[str, Any]  # the model_args the count holds for
+    reduction: int  # the output's stride over the image
+    width: int  # channels of the first stage, the widest activations (the most pixels)
+    mlp_ratio: int  # the first stage's MLP width over ``width``
+    layers: int  # blocks over all stages
+
+
+# timm 1.0.31's counts (sum of the parameters of the build above; buffers not counted).
+_TIMM: Mapping[str, _TimmBackbone] = {
+    # FastVLM-7B (apple/FastVLM-7B): FastViTHD, reparameterized for inference; stem stride 4, four
+    # stride-2 stages, 2+12+24+4+2 blocks, stage widths 96..1536, a final conv to 3072.
+    "fastvit_mci3": _TimmBackbone(122_714_208, {"inference_mode": True}, 64, 96, 4, 44),
+}
+
+
+def _timm_wrapper(vc: Mapping[str, Any], where: str) -> Tower:
+    """A timm backbone by architecture name (FastVLM): its count from :data:`_TIMM`; for the encoder
+    activations, the first stage's pixels (stride 4) at its width over an ``image_size`` image."""
+    arch = str(vc.get("architecture") or "")
+    backbone = _TIMM.get(arch)
+    if backbone is None:
+        raise UnknownTower(f"{where}: the timm backbone {arch or '(unnamed)'} is not modelled.")
+    if dict(vc.get("model_args") or {}) != dict(backbone.model_args):
+        raise UnknownTower(
+            f"{where}: the timm backbone {arch} is modelled only with model_args {dict(backbone.model_args)}."
+        )
+    w = backbone.width
+    return _tower(backbone.params, w, backbone.layers, w * backbone.mlp_ratio, 1, _i(vc, where, "image_size"), 4)
+
+
 # SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
 _ROTARY_SIGLIP = frozenset({"video_llama_3_vision"})
 
@@ -393,6 +430,7 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "blip_2_vision_model": _blip_vit,
     "instructblip_vision_model": _blip_vit,
     "instructblipvideo_vision_model": _blip_vit,
+    "timm_wrapper": _timm_wrapper,
 }
 
 
@@ -595,6 +633,16 @@ def _two_linears(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     return _lin(hv, text_hidden) + _lin(text_hidden, text_hidden)
 
 
+def _fast_vlm(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """Two linears, the tower's width to the text width, then text to text, biased where
+    ``multimodal_projector_bias`` (FastVLM)."""
+    hv, bias = (
+        _i(top.get("vision_config") or {}, where, "hidden_size"),
+        bool(top.get("multimodal_projector_bias", True)),
+    )
+    return _lin(hv, text_hidden, bias) + _lin(text_hidden, text_hidden, bias)
+
+
 def _none(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     """No projector beyond the tower's own patch merger (EXAONE 4.5, LLaVA-OneVision-1.5)."""
     return 0
@@ -718,6 +766,7 @@ PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "lfm2_vl": _pixel_unshuffle_mlp,
     "aria": _aria,
     "video_llama_3": _two_linears,
+    "fast_vlm": _fast_vlm,
     "merger": _none,
     "merger_linear": _merger_linear,
     "pixel_shuffle_ln_mlp": _pixel_shuffle_ln_mlp,
