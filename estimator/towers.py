@@ -374,7 +374,7 @@ class _TimmBackbone:
 
     params: int
     model_args: Mapping[str, Any]  # the model_args the count holds for
-    reduction: int  # the output's stride over the image
+    stem_stride: int  # the first stage's stride over the image
     width: int  # channels of the first stage, the widest activations (the most pixels)
     mlp_ratio: int  # the first stage's MLP width over ``width``
     layers: int  # blocks over all stages
@@ -384,13 +384,13 @@ class _TimmBackbone:
 _TIMM: Mapping[str, _TimmBackbone] = {
     # FastVLM-7B (apple/FastVLM-7B): FastViTHD, reparameterized for inference; stem stride 4, four
     # stride-2 stages, 2+12+24+4+2 blocks, stage widths 96..1536, a final conv to 3072.
-    "fastvit_mci3": _TimmBackbone(122_714_208, {"inference_mode": True}, 64, 96, 4, 44),
+    "fastvit_mci3": _TimmBackbone(122_714_208, {"inference_mode": True}, 4, 96, 4, 44),
 }
 
 
 def _timm_wrapper(vc: Mapping[str, Any], where: str) -> Tower:
     """A timm backbone by architecture name (FastVLM): its count from :data:`_TIMM`; for the encoder
-    activations, the first stage's pixels (stride 4) at its width over an ``image_size`` image."""
+    activations, the first stage's pixels at its width over an ``image_size`` image."""
     arch = str(vc.get("architecture") or "")
     backbone = _TIMM.get(arch)
     if backbone is None:
@@ -399,8 +399,8 @@ def _timm_wrapper(vc: Mapping[str, Any], where: str) -> Tower:
         raise UnknownTower(
             f"{where}: the timm backbone {arch} is modelled only with model_args {dict(backbone.model_args)}."
         )
-    w = backbone.width
-    return _tower(backbone.params, w, backbone.layers, w * backbone.mlp_ratio, 1, _i(vc, where, "image_size"), 4)
+    w, image = backbone.width, _i(vc, where, "image_size")
+    return _tower(backbone.params, w, backbone.layers, w * backbone.mlp_ratio, 1, image, backbone.stem_stride)
 
 
 # SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
