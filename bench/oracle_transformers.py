@@ -396,6 +396,13 @@ def build_real(cfg: Any, auto: Any, dtype: torch.dtype) -> torch.nn.Module:
         model = auto.from_config(cfg, dtype=dtype)
     model.eval()
     share_parameters(model, dtype)
+    if hasattr(model, "set_default_language"):
+        # a model with per-language adapters refuses input of no named language; every adapter
+        # has the same shape, so the configured default (else the first language) serves
+        languages = list(_get(cfg, "languages") or [])
+        language = _get(cfg, "default_language") or (languages[0] if languages else None)
+        if language is not None:
+            model.set_default_language(language)
     return model
 
 

@@ -68,6 +68,7 @@ Vision = Literal[
     "janus",
     "gemma4",
     "gemma3n",  # estimator.towers: a timm MobileNetV5, a USM audio encoder, one embedder per tower
+    "fast_vlm",  # estimator.towers: a timm FastViTHD and two linears
     "siglip2_merger",  # estimator.layerkinds: a SigLIP2 encoder and a patch-merging MLP (Cosmos3-Edge)
     "moonvit_adapter",  # estimator.layerkinds: a MoonViT-style encoder, pixel shuffle, MLP adapter (Muse)
     "conv_downsampled",  # estimator.layerkinds: a layer-scaled ViT and two stride-2 convolutions (Step 3.7)
@@ -996,13 +997,16 @@ FAMILIES = MappingProxyType(
     }
 )
 
-# ---- Gemma 3n (image-text): its towers and embedders in estimator.towers.
+# ---- image-text types with timm towers (Gemma 3n, FastVLM): counted in estimator.towers
 FAMILIES = MappingProxyType(
     {
         **FAMILIES,
         # Gemma 3n E2B / E4B: a timm MobileNetV5 and a USM audio encoder, each into an embedder, over
         # the Gemma 3n text stack.
         "gemma3n": _composite("gemma3n", "gemma3n_text", "gemma3n"),
+        # FastVLM-7B (apple/FastVLM-7B): a timm FastViTHD tower and two linears over Qwen2; images
+        # at its processor's 1024-pixel square.
+        "fast_vlm": _composite("fast_vlm", "qwen2", "fast_vlm", vision_defaults=_ro(image_size=1024)),
     }
 )
 

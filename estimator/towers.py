@@ -366,10 +366,11 @@ def _gemma4_unified_embedder(vc: Mapping[str, Any], where: str) -> Tower:
     return _tower(n, width, 0, 0, 1, math.isqrt(280) * side, side)
 
 
-# timm vision towers named only by their architecture: the config does not give their size, so it is
-# kept here, counted with timm as transformers builds it (TimmWrapperModel: timm.create_model(name,
-# num_classes=0), no classifier head), with the input side of timm's pretrained config.
-_TIMM: Mapping[str, tuple[int, int]] = {
+# timm CNN towers named only by their architecture (activations sized by their output grid): the
+# config does not give their size, so it is kept here, counted with timm as transformers builds it
+# (TimmWrapperModel: timm.create_model(name, num_classes=0), no classifier head), with the input side
+# of timm's pretrained config.
+_TIMM_GRID: Mapping[str, tuple[int, int]] = {
     "mobilenetv5_300m_enc": (294_126_912, 768),  # Gemma 3n E2B / E4B (timm 1.0.31)
 }
 
@@ -379,14 +380,51 @@ def _timm_tower(vc: Mapping[str, Any], where: str) -> Tower:
     It is a CNN: its activation geometry is its output grid (the ``hidden_size`` features of one
     soft token per ``image side / 16`` square, 256 per image), with no transformer layers."""
     name = str(vc.get("architecture") or "")
-    if name not in _TIMM:
+    if name not in _TIMM_GRID:
         raise UnknownTower(f"{where}: timm vision architecture {name or '(unnamed)'} is not modelled.")
     if vc.get("model_args"):
         raise UnknownTower(
             f"{where} passes model_args to timm, and vram knows only the default build of each timm tower."
         )
-    n, side = _TIMM[name]
+    n, side = _TIMM_GRID[name]
     return _tower(n, _i(vc, where, "hidden_size"), 0, 0, 1, side, side // 16)
+
+
+@dataclass(frozen=True)
+class _TimmBackbone:
+    """A timm backbone as transformers' TimmWrapperModel builds it: ``timm.create_model(architecture,
+    pretrained=False, num_classes=0, **model_args)``, so no classifier. Its config names only the
+    architecture, so the size is data: ``params`` is timm's own count of that build."""
+
+    params: int
+    model_args: Mapping[str, Any]  # the model_args the count holds for
+    stem_stride: int  # the first stage's stride over the image
+    width: int  # channels of the first stage, the widest activations (the most pixels)
+    mlp_ratio: int  # the first stage's MLP width over ``width``
+    layers: int  # blocks over all stages
+
+
+# timm 1.0.31's counts (sum of the parameters of the build above; buffers not counted).
+_TIMM: Mapping[str, _TimmBackbone] = {
+    # FastVLM-7B (apple/FastVLM-7B): FastViTHD, reparameterized for inference; stem stride 4, four
+    # stride-2 stages, 2+12+24+4+2 blocks, stage widths 96..1536, a final conv to 3072.
+    "fastvit_mci3": _TimmBackbone(122_714_208, {"inference_mode": True}, 4, 96, 4, 44),
+}
+
+
+def _timm_wrapper(vc: Mapping[str, Any], where: str) -> Tower:
+    """A timm backbone by architecture name (FastVLM): its count from :data:`_TIMM`; for the encoder
+    activations, the first stage's pixels at its width over an ``image_size`` image."""
+    arch = str(vc.get("architecture") or "")
+    backbone = _TIMM.get(arch)
+    if backbone is None:
+        raise UnknownTower(f"{where}: the timm backbone {arch or '(unnamed)'} is not modelled.")
+    if dict(vc.get("model_args") or {}) != dict(backbone.model_args):
+        raise UnknownTower(
+            f"{where}: the timm backbone {arch} is modelled only with model_args {dict(backbone.model_args)}."
+        )
+    w, image = backbone.width, _i(vc, where, "image_size")
+    return _tower(backbone.params, w, backbone.layers, w * backbone.mlp_ratio, 1, image, backbone.stem_stride)
 
 
 # SigLIP towers with rotary positions instead of a learned table (VideoLLaMA3).
@@ -417,6 +455,7 @@ TOWERS: Mapping[str, Callable[[Mapping[str, Any], str], Tower]] = {
     "blip_2_vision_model": _blip_vit,
     "instructblip_vision_model": _blip_vit,
     "instructblipvideo_vision_model": _blip_vit,
+    "timm_wrapper": _timm_wrapper,
 }
 
 
@@ -651,6 +690,16 @@ def _two_linears(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     return _lin(hv, text_hidden) + _lin(text_hidden, text_hidden)
 
 
+def _fast_vlm(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
+    """Two linears, the tower's width to the text width, then text to text, biased where
+    ``multimodal_projector_bias`` (FastVLM)."""
+    hv, bias = (
+        _i(top.get("vision_config") or {}, where, "hidden_size"),
+        bool(top.get("multimodal_projector_bias", True)),
+    )
+    return _lin(hv, text_hidden, bias) + _lin(text_hidden, text_hidden, bias)
+
+
 def _none(top: Mapping[str, Any], text_hidden: int, where: str) -> int:
     """No projector beyond the tower's own patch merger (EXAONE 4.5, LLaVA-OneVision-1.5)."""
     return 0
@@ -788,6 +837,7 @@ PROJECTORS: Mapping[str, Callable[[Mapping[str, Any], int, str], int]] = {
     "lfm2_vl": _pixel_unshuffle_mlp,
     "aria": _aria,
     "video_llama_3": _two_linears,
+    "fast_vlm": _fast_vlm,
     "merger": _none,
     "merger_linear": _merger_linear,
     "pixel_shuffle_ln_mlp": _pixel_shuffle_ln_mlp,
