@@ -223,6 +223,13 @@ def _gguf_str(s: str) -> bytes:
     return struct.pack("<Q", len(b)) + b
 
 
+@cache
+def _gguf_str_array(values: tuple[str, ...]) -> bytes:
+    """The strings of a GGUF string array (a vocabulary: 128k of them, the same in every variant)."""
+    length = struct.Struct("<Q").pack
+    return b"".join([length(len(b)) + b for b in [v.encode() for v in values]])
+
+
 GgufTensor = tuple[str, tuple[int, ...], int]  # name, dimensions (ggml order: fastest first), ggml type
 
 
@@ -239,7 +246,7 @@ def gguf_header(kvs: list[tuple[str, str, Any]], tensor_count: int, tensors: lis
         elif kind == "str":
             out += struct.pack("<I", 8) + _gguf_str(value)
         elif kind == "[str]":
-            out += struct.pack("<IIQ", 9, 8, len(value)) + b"".join(_gguf_str(v) for v in value)
+            out += struct.pack("<IIQ", 9, 8, len(value)) + _gguf_str_array(tuple(value))
         elif kind == "[i32]":
             out += struct.pack("<IIQ", 9, 5, len(value)) + struct.pack(f"<{len(value)}i", *value)
         else:

@@ -111,6 +111,7 @@ def test_errors_are_one_sentence_with_exit_status(
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow  # reads through transformers' config classes (its import: ~1.5 s of CPU)
 def test_missing_config_fields_is_exit_1(settings: Settings, tmp_path: Path) -> None:
     bad = tmp_path / "config.json"
     # A type transformers does not define: no config class fills the missing fields.

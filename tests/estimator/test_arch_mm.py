@@ -156,7 +156,10 @@ def test_kosmos25_mlp_layernorm_by_hand(doc: dict) -> None:
     assert spec.params.norms == 24 * (2 * 2 * 1536 + 2 * 6144) + 2 * 1536
 
 
-@pytest.mark.parametrize("model_type", ["blip", "trocr", "moshi"])
+@pytest.mark.parametrize(
+    "model_type",
+    ["blip", "trocr", pytest.param("moshi", marks=pytest.mark.slow)],  # moshi reads through transformers
+)
 def test_refused_with_the_reason(model_type: str, doc: dict) -> None:
     spec = load_model_spec(_config(doc, model_type))
     assert spec.unread and spec.unread[0].startswith(f"vram does not model {model_type} (")

@@ -123,6 +123,7 @@ def test_dots3_note_cache_by_hand() -> None:
     assert _bf16_cache(spec, 4000) == 4000 * 13 * indexed + 511 * 33 * sliding
 
 
+@pytest.mark.slow  # reads through transformers' config classes (its import: ~1.5 s of CPU)
 def test_dots3_note_legacy_config_reads_the_same() -> None:
     """A config with no per_layer_config nor layer_types: the config class's defaults (swa_* keys)."""
     cfg = json.loads((FIXTURE.parent / _oracle("dots3_note_text")["config_file"]).read_text())

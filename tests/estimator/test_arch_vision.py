@@ -76,6 +76,7 @@ def test_towers_equal_oracle_breakdown(model_type: str, doc: dict) -> None:
     assert _spec(doc, model_type).params.vision == towers
 
 
+@pytest.mark.slow  # reads through transformers' config classes (its import: ~1.5 s of CPU)
 def test_blip2_by_hand() -> None:
     """BLIP-2's EVA ViT (one block, embeddings), Q-Former and projection from their widths."""
     h, inter, layers, patch, image = 64, 128, 2, 14, 28
@@ -133,6 +134,7 @@ def test_got_ocr2_projector_by_hand(doc: dict) -> None:
     assert projector == _oracle(doc, "got_ocr2")["breakdown"]["projector"]
 
 
+@pytest.mark.slow  # reads through transformers' config classes (its import: ~1.5 s of CPU)
 def test_unmodelled_text_stack_refused() -> None:
     """BLIP-2 over Flan-T5: the T5 stack is not read as OPT's layout."""
     with pytest.raises(ConfigError, match="t5 text stack"):
@@ -171,6 +173,7 @@ def test_gemma4_vision_and_audio_by_hand(doc: dict) -> None:
     assert both.params.vision == tower + 64 * text + encoder + 48 * text
 
 
+@pytest.mark.slow  # reads through transformers' config classes (its import: ~1.5 s of CPU)
 def test_nemotron_h_omni_parakeet_audio_by_hand(doc: dict) -> None:
     """Nemotron-H Omni with a Parakeet audio tower (the oracle's default config has none), by hand."""
     rec = doc["types"]["nemotron_h_omni"]
@@ -194,6 +197,7 @@ def test_nemotron_h_omni_parakeet_audio_by_hand(doc: dict) -> None:
     assert spec.params.vision - base.params.vision == subsampling + 2 * layer + projector
 
 
+@pytest.mark.slow  # reads through transformers' config classes (its import: ~1.5 s of CPU)
 def test_unknown_vision_tower_refused(doc: dict) -> None:
     """A vision_config of a kind no counter knows (Pixtral's, LFM3-VL's under LFM2-VL) gets no verdict."""
     rec = doc["types"]["lfm2_vl"]
