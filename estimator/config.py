@@ -1637,7 +1637,7 @@ def _build(
     for name, value in (
         ("num_hidden_layers", layers),
         ("hidden_size", hidden),
-        ("num_attention_heads", heads or 1),
+        ("num_attention_heads", 1 if attention_free else heads),
         ("vocab_size", vocab),
     ):
         _positive(model_type, name, value)

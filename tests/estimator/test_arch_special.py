@@ -353,3 +353,14 @@ def test_unlimited_ocr_sam_block_by_hand(doc: dict[str, Any]) -> None:
     bigger = load_model_spec({**cfg, "vision_config": {**cfg["vision_config"], "sam_config": more}})
     assert bigger.params.vision - spec.params.vision == block
     assert any("upper bound" in w for w in spec.warnings)
+
+
+def test_a_decoder_with_no_attention_heads_is_refused() -> None:
+    # Only attention-free families (Mamba, RWKV) go without a head count; a Llama with 0 heads is a
+    # broken config, refused with its field named (it once reached the classic formula's g / a).
+    from common.errors import ConfigError
+
+    root = Path(__file__).resolve().parents[1]
+    config = json.loads((root / "fixtures" / "configs" / "meta-llama__Llama-3.1-8B.json").read_text())
+    with pytest.raises(ConfigError, match="num_attention_heads"):
+        load_model_spec({**config, "head_dim": 128, "num_attention_heads": 0})
