@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
-from bot.commands import EstimateCmd, parse
+from bot.commands import Command, EstimateCmd, parse
 from bot.slack_render import CANNOT_POST, COMMAND, PLATFORM, render
 from common.errors import InputError
 from estimator.engines import DEFAULT_ENGINE, engine_names, get_engine, setting_owner
@@ -166,9 +166,10 @@ def _value(state: dict[str, Any], block_id: str) -> str | None:
     return str(value).strip() if value is not None and str(value).strip() else None
 
 
-def _engine_refusal(key: str, value: str, words: list[str]) -> str | None:
-    """Why a field does not go with the engine chosen: another engine's setting, or a vLLM release
-    vram does not follow."""
+def _engine_refusal(key: str, value: str, words: list[str], cmd: Command) -> str | None:
+    """Why a field does not go with the engine chosen: another engine's setting, a vLLM release vram
+    does not follow, or a setting the engine refuses whatever the model (``cmd``: the fields so far
+    with this one, parsed)."""
     engine = next((w.partition("=")[2] for w in words if w.startswith("engine=")), DEFAULT_ENGINE)
     owner = setting_owner(key)
     if owner is not None and owner.name != engine:
@@ -176,7 +177,6 @@ def _engine_refusal(key: str, value: str, words: list[str]) -> str | None:
     if key == "vllm" and value not in followed_versions():
         newest, *_, oldest = vllm_versions()
         return f"vLLM {value} is not a release vram follows: choose {oldest} to {newest}"
-    cmd = parse(" ".join([*words, f"{key}={value}"]))
     if isinstance(cmd, EstimateCmd):
         return get_engine(cmd.query.engine).setting_refusal(cmd.query)
     return None
@@ -206,8 +206,8 @@ def form_line(state: dict[str, Any]) -> tuple[str, dict[str, str]]:
         word = f"{key}={value}"
         try:
             parse(f"{model} {word}")
-            parse(" ".join([*words, word]))
-            refusal = _engine_refusal(key, value, words)
+            cmd = parse(" ".join([*words, word]))
+            refusal = _engine_refusal(key, value, words, cmd)
         except InputError as err:
             refusal = str(err)
         if refusal is not None:
