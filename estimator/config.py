@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from common.errors import ConfigError
 from estimator import archconfig, layerkinds, special, structure, towers, towers_mm
 from estimator.families import UNKNOWN, UNMODELLED, Family, family
+from estimator.fields import positive as _positive
 from estimator.spec import (
     DTYPE_BYTES,
     LayerKV,
@@ -353,12 +354,6 @@ def _window(g: _Geometry) -> int | None:
     if w is None or w is False:
         return None
     return _positive(g.model_type, "sliding_window", w)
-
-
-def _positive(model_type: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 1:
-        raise ConfigError(f"{model_type} config has {name}={value!r}; expected a positive whole number.")
-    return int(value)
 
 
 def _attention_kinds(g: _Geometry) -> list[str]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from common.errors import ConfigError
 from estimator.families import Bias, Family
+from estimator.fields import positive as _positive
 from estimator.spec import LayerKV, VisionSpec
 
 if TYPE_CHECKING:
@@ -41,12 +42,6 @@ def _int(cfg: Mapping[str, Any], model_type: str, *names: str, default: int | No
         raise ConfigError(f"{model_type} config lacks {names[0]}, which vram needs to size its layers.")
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
         raise ConfigError(f"{model_type} config has {names[0]}={value!r}; expected a whole number.")
-    return int(value)
-
-
-def _positive(model_type: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 1:
-        raise ConfigError(f"{model_type} config has {name}={value!r}; expected a positive whole number.")
     return int(value)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from common.errors import ConfigError
 from estimator import stacks
 from estimator.families import Family
+from estimator.fields import positive as _positive
 from estimator.spec import LayerKV, LinearComponent, VisionSpec
 
 if TYPE_CHECKING:
@@ -38,12 +39,6 @@ def _int(cfg: Mapping[str, Any], model_type: str, *names: str, default: Any = _R
         return default
     if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
         raise ConfigError(f"{model_type} config has {names[0]}={value!r}; expected a whole number.")
-    return int(value)
-
-
-def _positive(model_type: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 1:
-        raise ConfigError(f"{model_type} config has {name}={value!r}; expected a positive whole number.")
     return int(value)
 
 
