@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from estimator.config import load_model_spec  # noqa: E402
+from estimator.draft import read_drafter  # noqa: E402
 from estimator.engines import vllm  # noqa: E402
 from estimator.gpus import lookup_gpu  # noqa: E402
 from estimator.query import Query  # noqa: E402
@@ -97,6 +98,44 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     ),
     "n015": (DEFAULTS / "minimax_m2.json", "MiniMaxM2Config defaults = MiniMax-M2 shape", {}),
 }
+
+# DFlash drafters of the calibration cases: the drafter's config and where its values come from (the
+# Hub files could not be fetched here; see tests/fixtures/calibration2/README.md).
+DRAFTERS: dict[str, tuple[Path, str]] = {
+    **{
+        case: (DEFAULTS / "qwen3_6_27b_dflash.json", "z-lab/Qwen3.6-27B-DFlash")
+        for case in ("n020", "n023", "n024", "n025")
+    },
+    "n028": (DEFAULTS / "qwen3_6_35b_a3b_dflash.json", "z-lab/Qwen3.6-35B-A3B-DFlash"),
+}
+# The targets of the DFlash cases: Qwen3.6-27B (n020's autoround int4 checkpoint: the shape is what
+# the KV layout reads) and Qwen3.6-35B-A3B FP8.
+CONFIGS.update(
+    {
+        **{
+            case: (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.6-27B; DFlash drafter", {})
+            for case in ("n020", "n023", "n024", "n025")
+        },
+        "n028": (
+            DEFAULTS / "qwen3_5_moe.json",
+            "Qwen3_5MoeConfig defaults = Qwen3.6-35B-A3B, FP8; DFlash drafter",
+            {"weight_format": "fp8"},
+        ),
+    }
+)
+
+
+def with_drafter(case_id: str, spec: ModelSpec) -> ModelSpec:
+    """The target's spec with the case's DFlash drafter attached (the drafter checkpoints ship no
+    embedding or LM head: vLLM shares the target's)."""
+    if case_id not in DRAFTERS:
+        return spec
+    path, model_id = DRAFTERS[case_id]
+    config = json.loads(path.read_text())
+    drafter_spec = load_model_spec(config)
+    drafter = read_drafter(model_id, config, drafter_spec, ("model.layers.0.self_attn.q_proj.weight", "fc.weight"))
+    return spec.model_copy(update={"drafter": drafter})
+
 
 # Cases of a model whose config is here, but whose log leaves out a setting that changes the pool's
 # layout: sizing them would test a guess of that setting.
@@ -199,21 +238,26 @@ def _gpu(case: dict[str, Any]) -> str | None:
 
 
 def _speculative(case: dict[str, Any]) -> tuple[int, str | None]:
-    """(MTP speculative tokens, why the case cannot be sized) from the case's speculative_config."""
+    """(speculative tokens, why the case cannot be sized) from the case's speculative_config."""
     config = case.get("speculative_config")
     if not config:
         return 0, None
-    if config.get("method") == "mtp":
+    if config.get("method") == "mtp" or (config.get("method") == "dflash" and case["id"] in DRAFTERS):
+        if not config.get("num_speculative_tokens"):
+            return 0, "num_speculative_tokens is not in the log"
         return int(config["num_speculative_tokens"]), None
-    return 0, f"a {config.get('method')} draft model's weights and KV are not modelled"
+    return 0, f"a {config.get('method')} draft model's config is not in the fixtures"
 
 
 def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Query:
     kv = (case.get("kv_cache_dtype") or "auto").lower()
     flags = case.get("other_flags") or {}
     prefix = flags.get("enable_prefix_caching")
+    drafted = case["id"] in DRAFTERS
     return Query(
-        mtp=_speculative(case)[0] or None,
+        mtp=None if drafted else _speculative(case)[0] or None,
+        draft=DRAFTERS[case["id"]][1] if drafted else None,
+        spec=_speculative(case)[0] if drafted else None,
         engine="vllm",
         vllm=release,
         seq_len=case.get("max_model_len") or 8192,
@@ -267,7 +311,7 @@ def size_case(case: dict[str, Any]) -> Row:
         return row
     path, note, overrides = CONFIGS[case["id"]]
     row.config_note = note
-    spec = load_model_spec(json.loads(path.read_text()))
+    spec = with_drafter(case["id"], load_model_spec(json.loads(path.read_text())))
     query = _query(case, release, overrides)
     profile, _ = vllm.version_profile(query)
     row.profile = profile.version

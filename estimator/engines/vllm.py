@@ -381,6 +381,102 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
     return ceil_div(per_layer * spec.mtp_layers, query.gpus) * DTYPE_BYTES[spec.torch_dtype]
 
 
+def speculative_tokens(spec: ModelSpec, query: Query) -> int:
+    """``num_speculative_tokens`` of the speculative config: the drafter's (spec=) or MTP's (mtp=).
+    Every method widens the Mamba / GDN conv window, the state pages per request and the CUDA-graph
+    capture sizes alike (model_executor/layers/mamba/abstract.py@v0.20.2 reads it from the
+    speculative config, whatever the method)."""
+    if spec.drafter is not None:
+        return query.spec or 0
+    return mtp_tokens(query)
+
+
+# DFlash drafters by release (model_executor/models/qwen3_dflash.py): none in 0.19.0; 0.20.0-0.24.0
+# build every drafter layer as full attention (DFlashQwen3Attention passes no sliding window, so
+# ``layer_types`` is ignored); from 0.26.0 ``_resolve_layer_attention`` follows ``layer_types``
+# (``dflash_config.use_swa`` / ``swa_window_size`` too), and a drafter mixing sliding and full
+# layers needs the V2 model runner (NotImplementedError otherwise), the default for every model
+# from 0.29.0 (config/vllm.py@v0.29.0). 0.25.0 is not read.
+_DFLASH_FIRST = (0, 20)
+_DFLASH_ALL_FULL_UNTIL = (0, 24)
+_DFLASH_LAYER_TYPES_FROM = (0, 26)
+_V2_RUNNER_FOR_ALL_FROM = (0, 29)
+
+
+def _release(query: Query) -> tuple[int, int]:
+    major, minor = version_profile(query)[0].version.split(".")
+    return int(major), int(minor)
+
+
+def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """Why vLLM would not start this drafter, or why vram cannot say what it holds (one sentence)."""
+    drafter = spec.drafter
+    if drafter is None:
+        return None
+    release = _release(query)
+    version = version_profile(query)[0].version
+    if release < _DFLASH_FIRST:
+        return f"vLLM {version} has no DFlash drafter (model_executor/models/qwen3_dflash.py arrives in 0.20)"
+    layers = [layer for layer in drafter.spec.layers if layer.kind != "none"]
+    if any(layer.kind not in ("full", "sliding") for layer in layers):
+        return f"the drafter {drafter.model_id} has layers other than attention, which vram does not size"
+    sliding = sum(layer.kind == "sliding" for layer in layers)
+    if sliding and _DFLASH_ALL_FULL_UNTIL < release < _DFLASH_LAYER_TYPES_FROM:
+        return (
+            f"vram has not read how vLLM {version} keeps the sliding layers of a DFlash drafter "
+            "(0.24 makes them full attention, 0.26 sliding)"
+        )
+    if release >= _DFLASH_LAYER_TYPES_FROM and any(x.kind == "sliding" and x.window is None for x in layers):
+        return (
+            f"the drafter {drafter.model_id} has sliding layers but no window (vLLM {version} refuses to start "
+            "without sliding_window or dflash_config.swa_window_size)"
+        )
+    if 0 < sliding < len(layers) and _DFLASH_LAYER_TYPES_FROM <= release < _V2_RUNNER_FOR_ALL_FROM:
+        return (
+            f"vLLM {version} starts a DFlash drafter that mixes sliding and full layers only with the V2 model "
+            "runner (VLLM_USE_V2_MODEL_RUNNER=1), whose accounting vram does not follow for this release"
+        )
+    return None
+
+
+def drafter_kv_layers(spec: ModelSpec, query: Query) -> tuple[LayerKV, ...]:
+    """The drafter's attention layers as vLLM caches them: they register in the same forward context
+    as the target's, so they join its KV-cache groups (SpecDecodeBaseProposer.load_model,
+    v1/spec_decode/llm_base_proposer.py@v0.20.2: the draft layers are the attention layers the
+    drafter adds); the KV of every context token is cached in each of them
+    (``precompute_and_store_context_kv``). Sliding layers are full attention before 0.26."""
+    drafter = spec.drafter
+    if drafter is None:
+        return ()
+    if why := drafter_refusal(spec, query):
+        raise InputError(f"vLLM cannot be sized with draft={drafter.model_id}: {why}")
+    layers = tuple(layer for layer in drafter.spec.layers if layer.kind != "none")
+    if _release(query) <= _DFLASH_ALL_FULL_UNTIL:
+        layers = tuple(layer.model_copy(update={"kind": "full", "window": None}) for layer in layers)
+    return layers
+
+
+def drafter_weight_bytes(spec: ModelSpec, query: Query) -> int:
+    """Per GPU, what vLLM loads for the drafter (DFlashQwen3ForCausalLM, in the target's dtype):
+    its decoder layers split over tensor parallelism (QKV/Row/ColumnParallelLinear), the ``fc`` that
+    projects the target's tapped hidden states (a ReplicatedLinear: whole on every GPU), its norms,
+    and its own embedding / LM head only when the checkpoint ships them (else the target's are
+    shared, ``_maybe_share_embeddings`` / ``_maybe_share_lm_head``)."""
+    drafter = spec.drafter
+    if drafter is None:
+        return 0
+    p = drafter.spec.params
+    dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
+    split = p.attention + p.dense_mlp + p.routed_experts + p.shared_experts + p.other
+    vocab = (p.embedding if drafter.own_embed_tokens else 0) + (
+        (p.lm_head or p.embedding) if drafter.own_lm_head else 0
+    )
+    fc = drafter.fc_in_features * drafter.spec.hidden_size
+    hidden_norm = drafter.spec.hidden_size if drafter.fc_in_features else 0
+    replicated = fc + p.norms + p.router + hidden_norm
+    return (ceil_div(split + vocab, query.gpus) + replicated) * dtype_bytes
+
+
 def loaded_weight_bytes(
     spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
@@ -395,6 +491,7 @@ def loaded_weight_bytes(
         - text_only_saving_bytes(spec, query)
         - vision_split_saving_bytes(spec, query)
         + mtp_weight_bytes(spec, query)
+        + drafter_weight_bytes(spec, query)
     )
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
@@ -632,7 +729,11 @@ def cuda_graph_estimate_bytes(
         and gpu.compute_capability is not None
         and gpu.compute_capability[0] == 10
     )
-    sizes = len(cudagraph_capture_sizes(profile, seqs, tokens, num_speculative_tokens=mtp_tokens(query), sm100=sm100))
+    sizes = len(
+        cudagraph_capture_sizes(
+            profile, seqs, tokens, num_speculative_tokens=speculative_tokens(spec, query), sm100=sm100
+        )
+    )
     return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
 
 
@@ -736,7 +837,7 @@ def _has_state(layer: LayerKV) -> bool:
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, int, str, bool | None, str | None, int]
+_LayoutKey = tuple[int, int, int, str, bool | None, str | None, int, int | None]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
@@ -751,7 +852,8 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         profile.version,
         query.prefix_caching,
         query.gpu,
-        mtp_tokens(query),
+        speculative_tokens(spec, query),
+        id(spec.drafter.spec.layers) if spec.drafter else None,
     )
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
@@ -760,15 +862,27 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     if why := mtp_refusal(spec, query):
         raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
     extra = mtp_kv_layers(spec, query)
+    drafter = drafter_kv_layers(spec, query)
     model = spec.model_copy(update={"layers": spec.layers + extra}) if extra else spec
     if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
+        if drafter:
+            raise InputError(f"{spec.model_type}: vram does not model a draft model beside sparse-attention layers yet")
         gpu = lookup_gpu(query.gpu) if query.gpu else None
         layout = _dsa_layout(model, dtype_bytes, gpu)
     elif any(_has_state(layer) for layer in spec.layers):
         layout = _hybrid_layout(
-            model, query.gpus, dtype_bytes, _act_bytes(spec, query), profile, query.prefix_caching, mtp_tokens(query)
+            model,
+            query.gpus,
+            dtype_bytes,
+            _act_bytes(spec, query),
+            profile,
+            query.prefix_caching,
+            speculative_tokens(spec, query),
+            drafter,
         )
     else:
+        if drafter:
+            model = model.model_copy(update={"layers": model.layers + drafter})
         layout = _kv_layout(model, query.gpus, dtype_bytes)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
@@ -904,11 +1018,18 @@ def _hybrid_layout(
     profile: VllmProfile,
     prefix_caching: bool | None,
     num_spec: int = 0,
+    drafter: tuple[LayerKV, ...] = (),
 ) -> tuple[KvLayout, tuple[str, ...]]:
     """vLLM's hybrid KV cache manager: state layers hold whole per-request states in pages as large
     as an attention block, whose size is raised until one attention page holds the largest state
     (platforms/interface.py / model_executor/models/config.py, the alignment of each release); every
-    group then shares one page size and one block count."""
+    group then shares one page size and one block count.
+
+    A drafter's attention layers (``drafter``) are a layer type of their own: their spec differs from
+    the target's in its heads (FullAttentionSpec compares num_kv_heads and head_size), so they form
+    their own groups (calibration2 n025: 16 full + 5 drafter + 48 GDN layers in groups of 5, "Add 4
+    padding layers" and "Add 2 padding layers"). The block is aligned on the target's attention page
+    (platforms/interface.py@v0.20.2 ``_align_hybrid_block_size`` reads the target's model config)."""
     attention = [layer for layer in spec.layers if layer.kind in ("full", "sliding", "mla")]
     # Falcon-H1's layers are attention layers that also carry a Mamba-2 state (both are cached).
     states = [layer for layer in spec.layers if _has_state(layer)]
@@ -941,11 +1062,19 @@ def _hybrid_layout(
         newer = tuple(int(part) for part in profile.version.split(".")) >= (0, 27)
         alignment = (128 if newer else 64) if mla else BLOCK_SIZE
     pages = hybrid_attention_pages(mamba_page, per_token, alignment, BLOCK_SIZE)
-    counts: dict[tuple[str, int | None], int] = {}
+    counts: dict[tuple[str, int | None, bool], int] = {}
     for layer in attention:
         kind = "mla" if layer.kind == "mla" else ("sliding" if layer.kind == "sliding" else "full")
         window = layer.window if kind == "sliding" else None
-        counts[(kind, window)] = counts.get((kind, window), 0) + 1
+        counts[(kind, window, False)] = counts.get((kind, window, False), 0) + 1
+    for layer in drafter:
+        if _attn_bytes_per_token(layer, tp, dtype_bytes) != per_token:
+            raise InputError(
+                f"{spec.model_type}: the drafter's attention pages differ from the model's ({per_token:,} bytes per "
+                "token per layer), which vram does not model beside a hybrid model yet"
+            )
+        window = layer.window if layer.kind == "sliding" else None
+        counts[(layer.kind, window, True)] = counts.get((layer.kind, window, True), 0) + 1
     types = (
         *(KvGroupSpec(kind=k[0], window=k[1], page_bytes=pages.page_bytes, num_layers=n) for k, n in counts.items()),
         KvGroupSpec(
@@ -1081,6 +1210,47 @@ def start_check(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
 # Public API
 
 
+class DrafterReport(Frozen):
+    """What the draft model adds, per GPU (its share is inside ``weights`` and the KV pool)."""
+
+    model: str
+    method: str
+    num_speculative_tokens: int
+    weights: int  # bytes vLLM loads for it (its layers, fc, norms; embedding / LM head when its own)
+    kv_layers: int  # attention layers it adds to the KV-cache groups
+    kv_bytes_per_token: int  # bytes each token of context costs in its layers
+    kv_cache: int  # bytes its layers hold for the b requests of s tokens
+
+
+def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
+    """The drafter's terms for the report (None without one)."""
+    drafter = spec.drafter
+    if drafter is None:
+        return None
+    layers = drafter_kv_layers(spec, query)
+    dtype_bytes = kv_dtype_bytes(spec, query)
+    per_token = sum(_attn_bytes_per_token(layer, query.gpus, dtype_bytes) for layer in layers)
+    layout, _ = kv_layout(spec, query)
+    kv = 0
+    for layer in layers:
+        # The drafter's layers hold blocks of the layout's size like the target's (a sliding layer:
+        # its window and one batch of in-flight tokens, as _blocks_per_request counts it).
+        span = query.seq_len
+        if layer.kind == "sliding" and layer.window is not None:
+            batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
+            span = min(layer.window - 1 + batched, query.seq_len)
+        kv += round_up(span, layout.block_size) * _attn_bytes_per_token(layer, query.gpus, dtype_bytes)
+    return DrafterReport(
+        model=drafter.model_id,
+        method=drafter.method,
+        num_speculative_tokens=speculative_tokens(spec, query),
+        weights=drafter_weight_bytes(spec, query),
+        kv_layers=len(layers),
+        kv_bytes_per_token=per_token,
+        kv_cache=kv * query.batch,
+    )
+
+
 class VllmReport(EngineReport):
     """What vLLM's start-up log would report, and the terms behind it (bytes per GPU)."""
 
@@ -1106,6 +1276,7 @@ class VllmReport(EngineReport):
     # The smallest util (two decimals) at which the pool holds the b requests of s tokens, when the
     # asked util falls short and one up to the device's limit does; None otherwise.
     util_to_fit: float | None = None
+    drafter: DrafterReport | None = None  # the speculative-decoding draft model, when draft= is given
 
 
 def vllm_terms(
@@ -1198,6 +1369,7 @@ def vllm_report(
         estimated_max_model_len=check.estimated_max_model_len,
         start_error=check.error,
         util_to_fit=to_fit,
+        drafter=drafter_report(spec, query),
         log_lines=capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len) if pool > 0 else (),
     )
 
@@ -1311,7 +1483,7 @@ class VllmEngine(BaseEngine):
     help: ClassVar[str] = "vLLM (`vllm serve`): KV pool and concurrency"
     report_key: ClassVar[str | None] = "vllm"
     report_model: ClassVar[type[EngineReport] | None] = VllmReport
-    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm", "prefix", "mm")
+    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm", "prefix", "mm", "draft", "spec")
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
@@ -1413,6 +1585,8 @@ class VllmEngine(BaseEngine):
             return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
         if why := mtp_refusal(spec, query):
             return f"vLLM will not start with mtp={query.mtp}: {why}"
+        if spec.drafter is not None and (why := drafter_refusal(spec, query)):
+            return f"vLLM cannot be sized with draft={spec.drafter.model_id}: {why}"
         why = tp_refusal(spec, query.gpus)
         if why is None:
             return None
@@ -1463,6 +1637,12 @@ class VllmEngine(BaseEngine):
             line += (
                 f"; it would not start at max_model_len {est.query.seq_len:,} "
                 f"(estimated maximum model length {v.estimated_max_model_len:,})"
+            )
+        if (d := v.drafter) is not None:
+            line += (
+                f". The {esc(d.method)} drafter {esc(d.model)} ({d.num_speculative_tokens} speculative tokens) takes "
+                f"{d.weights / GiB:.2f} GiB of weights and {d.kv_bytes_per_token / 1024:g} KiB of KV per token in its "
+                f"{d.kv_layers} layers, counted in both"
             )
         return line
 
