@@ -92,6 +92,20 @@ def test_mtp_runs_come_out_within_a_block(rows) -> None:
     assert (by_id["n015"].start_from_pool, by_id["n015"].needed_gib) == ("failed", 23.25)
 
 
+def test_dflash_runs_come_out_as_logged(rows) -> None:
+    # Qwen3.6-27B + the z-lab DFlash drafter (5 speculative tokens, club-3090 composes, TP 2):
+    # n020 (#46, 0.20.1rc1, block-count line) "GPU KV cache size: 67,728 tokens", 1.06x; n023 (#75)
+    # 188,838 tokens and n024 (#76) 204,615, both 1.02x, within the pool's 0.01 GiB rounding.
+    by_id = {row.id: row for row in rows}
+    assert (by_id["n020"].tokens_from_pool, by_id["n020"].concurrency_from_pool) == (67_728, 1.06)
+    for case, logged in (("n023", 188_838), ("n024", 204_615)):
+        row = by_id[case]
+        assert row.tokens_range is not None and row.tokens_range[0] <= logged <= row.tokens_range[1], case
+        assert row.concurrency_from_pool == 1.02, case
+    # n025 (PR #96) and n028 (vllm#46462) start at their max_model_len, as logged.
+    assert by_id["n025"].start_from_pool == by_id["n028"].start_from_pool == "started"
+
+
 @pytest.fixture(scope="module")
 def full(tool):
     return {row.id: row for row in tool.run_full()}
