@@ -1067,16 +1067,24 @@ def _hybrid_layout(
         kind = "mla" if layer.kind == "mla" else ("sliding" if layer.kind == "sliding" else "full")
         window = layer.window if kind == "sliding" else None
         counts[(kind, window, False)] = counts.get((kind, window, False), 0) + 1
+    drafter_blocks: dict[tuple[str, int | None, bool], int] = {}
     for layer in drafter:
-        if _attn_bytes_per_token(layer, tp, dtype_bytes) != per_token:
-            raise InputError(
-                f"{spec.model_type}: the drafter's attention pages differ from the model's ({per_token:,} bytes per "
-                "token per layer), which vram does not model beside a hybrid model yet"
-            )
         window = layer.window if layer.kind == "sliding" else None
         counts[(layer.kind, window, True)] = counts.get((layer.kind, window, True), 0) + 1
+        drafter_blocks[(layer.kind, window, True)] = drafter_block_size(
+            layer, tp, dtype_bytes, per_token, pages.block_size
+        )
     types = (
-        *(KvGroupSpec(kind=k[0], window=k[1], page_bytes=pages.page_bytes, num_layers=n) for k, n in counts.items()),
+        *(
+            KvGroupSpec(
+                kind=k[0],
+                window=k[1],
+                page_bytes=pages.page_bytes,
+                num_layers=n,
+                block_size=drafter_blocks[k] if drafter_blocks.get(k, pages.block_size) != pages.block_size else None,
+            )
+            for k, n in counts.items()
+        ),
         KvGroupSpec(
             kind="mamba", window=None, page_bytes=pages.page_bytes, num_layers=len(states), mamba_blocks=mamba_blocks
         ),
@@ -1090,6 +1098,23 @@ def _hybrid_layout(
         block_size=pages.block_size,
         mamba_padding_pct=pages.mamba_padding_pct,
     ), ()
+
+
+def drafter_block_size(layer: LayerKV, tp: int, dtype_bytes: int, target_per_token: int, block: int) -> int:
+    """Tokens per block of a drafter layer beside a hybrid target, whose pages are the target's
+    attention page (block x target_per_token): a smaller page that divides it gets its block size
+    raised by the ratio (v1/core/kv_cache_utils.py@v0.20.2 unify_kv_cache_spec_page_size), e.g. the
+    Qwen3.6-35B-A3B drafter at TP 8 (1 x 128 x 2 values per token against the target's 1 x 256 x 2).
+    A larger page, or one that does not divide, is refused."""
+    per_token = _attn_bytes_per_token(layer, tp, dtype_bytes)
+    if per_token == target_per_token:
+        return block
+    if per_token < target_per_token and target_per_token % per_token == 0:
+        return block * (target_per_token // per_token)
+    raise InputError(
+        f"at gpus={tp} the drafter's attention page ({per_token:,} bytes per token per layer) does not divide the "
+        f"model's ({target_per_token:,}), which vram does not model beside a hybrid model yet"
+    )
 
 
 def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
@@ -1231,15 +1256,22 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
     dtype_bytes = kv_dtype_bytes(spec, query)
     per_token = sum(_attn_bytes_per_token(layer, query.gpus, dtype_bytes) for layer in layers)
     layout, _ = kv_layout(spec, query)
+    target = [x for x in spec.layers if x.kind in ("full", "sliding", "mla")]
+    hybrid = bool(target) and any(_has_state(x) for x in spec.layers)
+    target_per_token = max((_attn_bytes_per_token(x, query.gpus, dtype_bytes) for x in target), default=0)
     kv = 0
     for layer in layers:
-        # The drafter's layers hold blocks of the layout's size like the target's (a sliding layer:
-        # its window and one batch of in-flight tokens, as _blocks_per_request counts it).
+        # The drafter's layers hold whole blocks like the target's (a sliding layer: its window and one
+        # batch of in-flight tokens, as _blocks_per_request counts it); beside a hybrid target a
+        # smaller page holds more tokens per block.
+        block = layout.block_size
+        if hybrid:
+            block = drafter_block_size(layer, query.gpus, dtype_bytes, target_per_token, layout.block_size)
         span = query.seq_len
         if layer.kind == "sliding" and layer.window is not None:
             batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
             span = min(layer.window - 1 + batched, query.seq_len)
-        kv += round_up(span, layout.block_size) * _attn_bytes_per_token(layer, query.gpus, dtype_bytes)
+        kv += round_up(span, block) * _attn_bytes_per_token(layer, query.gpus, dtype_bytes)
     return DrafterReport(
         model=drafter.model_id,
         method=drafter.method,
@@ -1413,6 +1445,9 @@ def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
     heads = spec.num_attention_heads
     if heads % gpus:
         return f"the model's {heads} attention heads do not divide by {gpus}"
+    if spec.drafter is not None and (why := tp_refusal(spec.drafter.spec, gpus)):
+        # DFlashQwen3Attention asserts the same divisibility for the drafter's heads.
+        return why.replace("the model's", "the drafter's")
     kv = spec.num_kv_heads
     has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
     if has_gqa and kv and (kv % gpus if gpus <= kv else gpus % kv):
@@ -1427,6 +1462,8 @@ def nearest_tp_sizes(spec: ModelSpec, gpus: int) -> tuple[int, ...]:
     accepted = _accepted_tp_sizes(
         spec.num_attention_heads, spec.num_kv_heads, has_gqa, max(spec.num_attention_heads, gpus)
     )
+    if spec.drafter is not None:
+        accepted = tuple(n for n in accepted if tp_refusal(spec.drafter.spec, n) is None)
     below = [n for n in accepted if n < gpus]
     above = [n for n in accepted if n > gpus]
     return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
@@ -1525,7 +1562,10 @@ class VllmEngine(BaseEngine):
     def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
         """The sizes vLLM accepts (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10)."""
         has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
-        return _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa, limit)
+        sizes = _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa, limit)
+        if spec.drafter is not None:
+            sizes = tuple(n for n in sizes if tp_refusal(spec.drafter.spec, n) is None)
+        return sizes
 
     def shape_total(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int

@@ -245,3 +245,18 @@ def test_the_answer_names_the_drafter() -> None:
     assert data["inputs"]["draft"] == "z-lab/Qwen3.6-27B-DFlash" and data["inputs"]["spec"] == 5
     assert data["vllm"]["drafter"]["weights"] == 1_861_346_560
     assert data["vllm"]["drafter"]["kv_bytes_per_token"] == 10_240
+
+
+def test_a_smaller_drafter_page_holds_more_tokens_per_block() -> None:
+    # Qwen3.6-35B-A3B at TP 8: the target's 2 KV heads are replicated (1 x 256 x 2 x 2 B = 1,024 B
+    # per token), the drafter's 4 split to 1 (1 x 128 x 2 x 2 B = 512 B): its page is half the
+    # target's, so vLLM doubles its block size (unify_kv_cache_spec_page_size) instead of refusing.
+    query = Query(engine="vllm", vllm="0.20", seq_len=8192, gpus=8, prefix_caching=True, draft="d", spec=6)
+    layout, _ = vllm.kv_layout(WITH35, query)
+    drafter = next(t for t in layout.types if t.kind == "full" and t.num_layers == 8)
+    assert drafter.block_size == 2 * layout.block_size
+    report = vllm.drafter_report(WITH35, query)
+    assert report is not None and report.kv_bytes_per_token == 8 * 512
+    # TP sizes: the drafter's 32 heads / 4 KV heads must divide too (DFlashQwen3Attention asserts it).
+    assert vllm.tp_refusal(WITH27, 12) == "the drafter's 32 attention heads do not divide by 12"
+    assert 12 not in vllm.ENGINE.tp_sizes(WITH27, 24) and 12 in vllm.ENGINE.tp_sizes(QWEN27, 24)
