@@ -29,6 +29,7 @@ from estimator.engines.vllm import followed_versions
 from estimator.gpus import lookup_gpu
 from estimator.query import (
     MAX_BATCH,
+    MAX_DRAFT_CHARS,
     MAX_GPUS,
     MAX_MTP_TOKENS,
     MAX_SEQ_LEN,
@@ -172,6 +173,8 @@ class Key:
         if self.kind == "version":
             return _parse_version(self.name, raw)
         if self.kind == "model":
+            if len(raw) > MAX_DRAFT_CHARS:
+                raise InputError(f"{self.name}={_cut(raw)} is too long for a model id or path")
             model, revision = parse_model(raw)  # checked like the model word; the source opens it
             return f"{model}@{revision}" if revision else model
         return _parse_choice(self.name, raw, self.values(), self.value_aliases())

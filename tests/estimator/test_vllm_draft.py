@@ -73,6 +73,8 @@ def test_grammar_reads_the_draft_keys() -> None:
         parse_query(["m", "draft=not a repo!"])
     with pytest.raises(InputError, match="out of range"):
         parse_query(["m", "spec=0"])
+    with pytest.raises(InputError, match="too long for a model id"):
+        parse_query(["m", "draft=" + "a" * 400])
 
 
 @pytest.mark.parametrize(
