@@ -1,7 +1,8 @@
 """Draft models for vLLM's speculative decoding (``draft=<model> spec=<tokens>``).
 
 What vLLM loads for a drafter is decided by its ``config.json`` and the tensors its checkpoint
-ships (``config/speculative.py``, ``model_executor/models/qwen3_dflash.py`` and
+ships (``config/speculative.py``, ``model_executor/models/qwen3_dflash.py``,
+``model_executor/models/llama_eagle3.py``, ``transformers_utils/configs/speculators/algos.py`` and
 ``v1/spec_decode/llm_base_proposer.py`` @v0.20.2 and @v0.33.0): the method comes from the config's
 architecture (or, as vLLM falls back, the repository name); the embedding and the LM head are the
 target's unless the checkpoint ships its own. Reading the files is ``sources/``' job; this module
@@ -20,12 +21,30 @@ from estimator.spec import Drafter, DraftMethod, ModelSpec
 # Architectures of drafters vram sizes, by the method vLLM runs them with.
 DRAFT_ARCHITECTURES: dict[str, DraftMethod] = {
     "DFlashDraftModel": "dflash",  # z-lab DFlash drafters (model_executor/models/qwen3_dflash.py)
-}
-# Drafter architectures vLLM runs that vram does not size yet (named in the refusal).
-_NOT_SIZED = {
+    # EAGLE-3 heads of Llama layers (model_executor/models/llama_eagle3.py; the registry maps both
+    # names to Eagle3LlamaForCausalLM): yuhuili/EAGLE3-LLaMA3.1-Instruct-8B, nvidia/*-Eagle3, lmsys/*.
     "Eagle3LlamaForCausalLM": "eagle3",
     "LlamaForCausalLMEagle3": "eagle3",
-    "Eagle3Speculator": "eagle3",
+}
+# Speculators-format checkpoints (RedHatAI/*-speculator.eagle3): the layer is
+# ``transformer_layer_config``, vLLM builds it as Eagle3LlamaForCausalLM when that is a Llama layer
+# (transformers_utils/configs/speculators/algos.py; 0.24+ builds Qwen3 layers as Eagle3Qwen3ForCausalLM).
+_SPECULATORS_EAGLE3_FIELDS = (
+    "draft_vocab_size",
+    "target_hidden_size",
+    "norm_before_residual",
+    "norm_before_fc",
+    "fc_norm",
+    "eagle_aux_hidden_state_layer_ids",
+)
+# Drafter architectures vLLM runs that vram does not size yet (named in the refusal).
+_NOT_SIZED = {
+    "Eagle3Qwen3ForCausalLM": "eagle3 (Qwen3 layers)",
+    "PeagleQwen3ForCausalLM": "peagle",
+    "PeagleLlamaForCausalLM": "peagle",
+    "PEagleDraftModel": "peagle",
+    "Eagle3DeepseekV2ForCausalLM": "eagle3 (DeepSeek layers)",
+    "Eagle3DeepseekV3ForCausalLM": "eagle3 (DeepSeek layers)",
     "EagleLlamaForCausalLM": "eagle",
     "LlamaForCausalLMEagle": "eagle",
     "EagleSpeculator": "eagle",
@@ -49,20 +68,53 @@ def check_speculative_settings(query: Query) -> None:
         raise InputError("mtp= and draft= are two speculative configs: vLLM takes one; drop one of them")
 
 
+_SIZED = "vram sizes DFlash drafters and EAGLE-3 drafters of Llama layers only so far"
+
+
+def is_speculators(config: dict[str, Any]) -> bool:
+    """A speculators-format drafter config (its layer under ``transformer_layer_config``)."""
+    return "speculators_model_type" in config and isinstance(config.get("transformer_layer_config"), dict)
+
+
+def speculators_layer_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The config vLLM builds a speculators EAGLE-3 drafter from: ``transformer_layer_config`` with
+    the EAGLE-3 fields of the top level (speculators/algos.py ``update_eagle3``)."""
+    flat = dict(config["transformer_layer_config"])
+    flat.setdefault("model_type", "llama")
+    for key in _SPECULATORS_EAGLE3_FIELDS:
+        if config.get(key) is not None:
+            flat[key] = config[key]
+    flat["architectures"] = ["Eagle3LlamaForCausalLM"]
+    return flat
+
+
 def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
+    if is_speculators(config):
+        kind = config.get("speculators_model_type")
+        layer = config["transformer_layer_config"].get("model_type", "llama")
+        if kind == "eagle3" and layer == "llama":
+            return "eagle3"
+        raise InputError(
+            f"{model_id} is a speculators {kind} drafter of {layer} layers: {_SIZED}, so it cannot tell what this "
+            "one adds"
+        )
     architectures = [a for a in config.get("architectures") or () if isinstance(a, str)]
     for arch in architectures:
         if arch in DRAFT_ARCHITECTURES:
             return DRAFT_ARCHITECTURES[arch]
+    if architectures == ["LlamaForCausalLM"] and "eagle3" in model_id.lower():
+        # vLLM takes a Llama checkpoint whose name says eagle3 as one (config/speculative.py) and
+        # builds it as Eagle3LlamaForCausalLM (transformers_utils/configs/eagle.py).
+        return "eagle3"
     for arch in architectures:
         if arch in _NOT_SIZED:
             raise InputError(
-                f"{model_id} is a {_NOT_SIZED[arch]} drafter ({arch}): vram sizes DFlash drafters only so far, "
-                "so it cannot tell what this one adds"
+                f"{model_id} is a {_NOT_SIZED[arch]} drafter ({arch}): {_SIZED}, so it cannot tell what this one adds"
             )
     named = ", ".join(architectures) or "no architecture"
     raise InputError(
-        f"{model_id} ({named}) is not a draft model vram knows: vram sizes DFlash drafters (DFlashDraftModel) only"
+        f"{model_id} ({named}) is not a draft model vram knows: {_SIZED} (DFlashDraftModel, Eagle3LlamaForCausalLM, "
+        "LlamaForCausalLMEagle3, speculators eagle3)"
     )
 
 
@@ -96,6 +148,8 @@ def read_drafter(
             "and LM head only when it has none of its own): give a drafter whose safetensors headers can be read"
         )
     names = list(tensor_names)
+    if method == "eagle3":
+        return _eagle3(model_id, speculators_layer_config(config) if is_speculators(config) else config, spec, names)
     use_aux = (config.get("dflash_config") or {}).get("use_aux_hidden_state", True)
     target_hidden = config.get("target_hidden_size") or spec.hidden_size
     return Drafter(
@@ -105,4 +159,28 @@ def read_drafter(
         fc_in_features=int(target_hidden) * _taps(config, spec) if use_aux else 0,
         own_embed_tokens=any("embed_tokens" in name for name in names),
         own_lm_head=any("lm_head" in name for name in names),
+    )
+
+
+def _eagle3(model_id: str, config: dict[str, Any], spec: ModelSpec, names: list[str]) -> Drafter:
+    """An EAGLE-3 head as Eagle3LlamaForCausalLM builds it (model_executor/models/llama_eagle3.py)."""
+    eagle_config = config.get("eagle_config") or {}
+    if not isinstance(eagle_config, dict):
+        raise InputError(f"{model_id}'s eagle_config is not an object, so vram cannot read its layout")
+    use_aux = bool(eagle_config.get("use_aux_hidden_state", True))
+    layer_ids = eagle_config.get("eagle_aux_hidden_state_layer_ids")
+    taps = config.get("num_aux_hidden_states") or (len(layer_ids) if isinstance(layer_ids, list) else 0) or 3
+    target_hidden = int(config.get("target_hidden_size") or spec.hidden_size)
+    return Drafter(
+        model_id=model_id,
+        method="eagle3",
+        spec=spec,
+        fc_in_features=target_hidden * int(taps) if use_aux else 0,
+        own_embed_tokens=any("embed_tokens" in name for name in names),
+        own_lm_head=any("lm_head" in name for name in names),
+        draft_vocab_size=int(config.get("draft_vocab_size") or spec.vocab_size),
+        eagle3_taps=int(taps) if use_aux else 0,
+        target_hidden_size=target_hidden,
+        norm_before_fc=bool(eagle_config.get("norm_before_fc", config.get("norm_before_fc", False))) and use_aux,
+        fc_norm=bool(config.get("fc_norm", False)) and use_aux,
     )

@@ -241,7 +241,7 @@ class ModelSpec(Frozen):
 
 
 # Speculative methods whose drafter vram sizes (vLLM ``--speculative-config`` ``method``).
-DraftMethod = Literal["dflash"]
+DraftMethod = Literal["dflash", "eagle3"]
 
 
 class Drafter(Frozen):
@@ -256,6 +256,16 @@ class Drafter(Frozen):
     fc_in_features: int = 0
     own_embed_tokens: bool = False  # the checkpoint ships ``embed_tokens`` (else the target's is shared)
     own_lm_head: bool = False  # the checkpoint ships ``lm_head`` (else the target's is shared)
+    # EAGLE-3 (``Eagle3LlamaForCausalLM``): the LM head's rows (``draft_vocab_size``, else the
+    # drafter's vocabulary); the target hidden states the ``fc`` takes as vLLM 0.22+ counts them
+    # (``num_aux_hidden_states``, else ``eagle_config.eagle_aux_hidden_state_layer_ids``, else 3; up to
+    # 0.21 always 3); their width; the RMSNorm over them all (``norm_before_fc``) or one per tap
+    # (``fc_norm``, 0.22+).
+    draft_vocab_size: int = 0
+    eagle3_taps: int = 0
+    target_hidden_size: int = 0
+    norm_before_fc: bool = False
+    fc_norm: bool = False
 
 
 ModelSpec.model_rebuild()

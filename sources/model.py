@@ -6,7 +6,7 @@ import json
 from typing import Any, Literal
 
 from estimator.config import load_model_spec
-from estimator.draft import read_drafter
+from estimator.draft import is_speculators, read_drafter, speculators_layer_config
 from estimator.gguf import GgufInfo, spec_from_gguf
 from estimator.spec import Drafter, Frozen, ModelSpec, SafetensorsInfo
 
@@ -38,6 +38,9 @@ def describe(resolved: ResolvedModel) -> ModelSpec:
     """The spec of a resolved model: from its GGUF header when it has no config.json, else its config."""
     if resolved.gguf is not None and not resolved.config:
         return spec_from_gguf(resolved.gguf)
+    if is_speculators(resolved.config):
+        # A speculators-format drafter: its layer is the config nested under transformer_layer_config.
+        return load_model_spec(speculators_layer_config(resolved.config), safetensors=resolved.safetensors)
     return load_model_spec(resolved.config, safetensors=resolved.safetensors)
 
 

@@ -56,7 +56,7 @@ from estimator.engines.vllm_profiles import (
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, kv_cache_bytes
 from estimator.notes import Note, note
-from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
+from estimator.spec import DTYPE_BYTES, Drafter, Frozen, KVDType, LayerKV, ModelSpec
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -415,6 +415,8 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
         return None
     release = _release(query)
     version = version_profile(query)[0].version
+    if drafter.method == "eagle3":
+        return _eagle3_refusal(drafter, release, version)
     if release < _DFLASH_FIRST:
         return f"vLLM {version} has no DFlash drafter (model_executor/models/qwen3_dflash.py arrives in 0.20)"
     layers = [layer for layer in drafter.spec.layers if layer.kind != "none"]
@@ -439,6 +441,24 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
     return None
 
 
+# EAGLE-3 heads of Llama layers (model_executor/models/llama_eagle3.py), read at 0.20.0-0.33.0:
+# the ``fc`` takes 3 target hidden states up to 0.21 whatever the config says, from 0.22 the count
+# ``num_aux_hidden_states`` / ``eagle_config.eagle_aux_hidden_state_layer_ids`` give (and a
+# per-tap ``fc_norm`` may come with it); the ``draft_id_to_target_id`` map (int64, one per draft
+# token) is built always up to 0.29, from 0.30 only when the draft vocabulary is not the target's.
+_EAGLE3_FIRST = (0, 20)
+_EAGLE3_TAPS_FROM = (0, 22)
+_EAGLE3_D2T_ONLY_WHEN_SMALLER_FROM = (0, 30)
+
+
+def _eagle3_refusal(drafter: Drafter, release: tuple[int, int], version: str) -> str | None:
+    if release < _EAGLE3_FIRST:
+        return f"vram has not read how vLLM {version} builds an EAGLE-3 drafter (it sizes them from 0.20)"
+    if any(layer.kind != "full" for layer in drafter.spec.layers):
+        return f"the EAGLE-3 drafter {drafter.model_id} has layers other than full attention, which vram does not size"
+    return None
+
+
 def drafter_kv_layers(spec: ModelSpec, query: Query) -> tuple[LayerKV, ...]:
     """The drafter's attention layers as vLLM caches them: they register in the same forward context
     as the target's, so they join its KV-cache groups (SpecDecodeBaseProposer.load_model,
@@ -451,7 +471,7 @@ def drafter_kv_layers(spec: ModelSpec, query: Query) -> tuple[LayerKV, ...]:
     if why := drafter_refusal(spec, query):
         raise InputError(f"vLLM cannot be sized with draft={drafter.model_id}: {why}")
     layers = tuple(layer for layer in drafter.spec.layers if layer.kind != "none")
-    if _release(query) <= _DFLASH_ALL_FULL_UNTIL:
+    if drafter.method == "dflash" and _release(query) <= _DFLASH_ALL_FULL_UNTIL:
         layers = tuple(layer.model_copy(update={"kind": "full", "window": None}) for layer in layers)
     return layers
 
@@ -465,6 +485,8 @@ def drafter_weight_bytes(spec: ModelSpec, query: Query) -> int:
     drafter = spec.drafter
     if drafter is None:
         return 0
+    if drafter.method == "eagle3":
+        return eagle3_weight_bytes(spec, drafter, query)
     p = drafter.spec.params
     dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
     split = p.attention + p.dense_mlp + p.routed_experts + p.shared_experts + p.other
@@ -475,6 +497,36 @@ def drafter_weight_bytes(spec: ModelSpec, query: Query) -> int:
     hidden_norm = drafter.spec.hidden_size if drafter.fc_in_features else 0
     replicated = fc + p.norms + p.router + hidden_norm
     return (ceil_div(split + vocab, query.gpus) + replicated) * dtype_bytes
+
+
+def eagle3_weight_bytes(spec: ModelSpec, drafter: Drafter, query: Query) -> int:
+    """Per GPU, what Eagle3LlamaForCausalLM loads (model_executor/models/llama_eagle3.py, in the
+    target's dtype). Split over tensor parallelism: its Llama decoder layers, the first one's QKV
+    taking 2 x hidden (the token's embedding and the hidden state side by side), its LM head of
+    ``draft_vocab_size`` rows and its embedding, each only when the checkpoint ships it (else the
+    target's is shared). Whole on every GPU: the ``fc`` (a ReplicatedLinear, target hidden x taps ->
+    hidden), every layer's ``hidden_norm`` beside its two norms, the final norm, ``input_norm`` /
+    ``fc_norm`` over the taps, and ``draft_id_to_target_id`` (int64 per draft token)."""
+    d = drafter.spec
+    p = d.params
+    dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
+    release = _release(query)
+    qkv_out = (d.num_attention_heads + 2 * d.num_kv_heads) * d.head_dim
+    first_layer_qkv = d.hidden_size * qkv_out if d.layers else 0
+    vocab = (p.embedding if drafter.own_embed_tokens else 0) + (
+        drafter.draft_vocab_size * d.hidden_size if drafter.own_lm_head else 0
+    )
+    split = p.attention + p.dense_mlp + p.other + first_layer_qkv + vocab
+    taps = drafter.eagle3_taps if release >= _EAGLE3_TAPS_FROM else (3 if drafter.eagle3_taps else 0)
+    fc_in = drafter.target_hidden_size * taps
+    norms = p.norms + len(d.layers) * d.hidden_size
+    norms += fc_in if drafter.norm_before_fc else 0
+    norms += fc_in if drafter.fc_norm and release >= _EAGLE3_TAPS_FROM else 0
+    replicated = fc_in * d.hidden_size + norms
+    d2t = drafter.draft_vocab_size * 8
+    if release >= _EAGLE3_D2T_ONLY_WHEN_SMALLER_FROM and drafter.draft_vocab_size == spec.vocab_size:
+        d2t = 0
+    return (ceil_div(split, query.gpus) + replicated) * dtype_bytes + d2t
 
 
 def loaded_weight_bytes(

@@ -74,3 +74,72 @@ def test_a_model_that_is_no_drafter_is_one_sentence(fake_hub: FakeHub, sqlite_ur
     assert "Qwen/Qwen3-0.6B (Qwen3ForCausalLM) is not a draft model vram knows" in err
     code, _, err = vram(["Qwen/Qwen3-8B", "engine=vllm", "draft=acme/Qwen3-8B-DFlash"], settings)
     assert code == 2 and "needs spec=<num_speculative_tokens>" in err
+
+
+# An EAGLE-3 head of Llama layers for Qwen3-8B in the published checkpoints' form (EAGLE's own
+# tensor names: one "midlayer", fc over 3 tapped layers, a 32,000-token draft vocabulary with its
+# d2t / t2d maps, no embed_tokens); its shape is this test's.
+EAGLE3 = {
+    "architectures": ["LlamaForCausalLMEagle3"],
+    "model_type": "llama",
+    "torch_dtype": "bfloat16",
+    "hidden_size": 4096,
+    "intermediate_size": 12288,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "num_hidden_layers": 1,
+    "vocab_size": 151936,
+    "draft_vocab_size": 32000,
+    "max_position_embeddings": 40960,
+    "rms_norm_eps": 1e-06,
+    "rope_theta": 1000000,
+    "tie_word_embeddings": False,
+}
+
+
+def _eagle3_tensors() -> list:
+    p = "midlayer."
+    return [
+        (p + "self_attn.q_proj.weight", "BF16", (4096, 8192)),
+        (p + "self_attn.k_proj.weight", "BF16", (1024, 8192)),
+        (p + "self_attn.v_proj.weight", "BF16", (1024, 8192)),
+        (p + "self_attn.o_proj.weight", "BF16", (4096, 4096)),
+        (p + "mlp.gate_proj.weight", "BF16", (12288, 4096)),
+        (p + "mlp.up_proj.weight", "BF16", (12288, 4096)),
+        (p + "mlp.down_proj.weight", "BF16", (4096, 12288)),
+        (p + "input_layernorm.weight", "BF16", (4096,)),
+        (p + "post_attention_layernorm.weight", "BF16", (4096,)),
+        (p + "hidden_norm.weight", "BF16", (4096,)),
+        ("norm.weight", "BF16", (4096,)),
+        ("fc.weight", "BF16", (4096, 12288)),
+        ("lm_head.weight", "BF16", (32000, 4096)),
+        ("d2t", "I64", (32000,)),
+        ("t2d", "BOOL", (151936,)),
+    ]
+
+
+def test_an_eagle3_drafter_is_sized(fake_hub: FakeHub, sqlite_url: str) -> None:
+    fake_hub.add_repo(
+        "acme/Qwen3-8B-eagle3",
+        {"config.json": json.dumps(EAGLE3).encode(), "model.safetensors": safetensors_file(_eagle3_tensors())},
+    )
+    settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
+    args = ["Qwen/Qwen3-8B", "engine=vllm", "gpu=h100", "s=32k", "draft=acme/Qwen3-8B-eagle3", "spec=3"]
+    code, out, err = vram([*args, "--json"], settings)
+    assert code == 0, err
+    drafter = json.loads(out)["vllm"]["drafter"]
+    assert drafter["method"] == "eagle3"
+    # bf16, one GPU: q 4096 x 8192 (embedding and hidden state side by side) + k, v 1024 x 8192 + o
+    # 4096 x 4096 = 67,108,864; MLP 3 x 4096 x 12,288 = 150,994,944; lm_head 32,000 x 4096 =
+    # 131,072,000; fc 4096 x 12,288 = 50,331,648; 4 norms x 4096 = 16,384: 399,523,840 parameters,
+    # and d2t 32,000 x 8 B. t2d is not loaded; the embedding is Qwen3-8B's.
+    assert drafter["weights"] == 399_523_840 * 2 + 256_000
+    # KV: 1 layer x 8 heads x (128 + 128) x 2 B = 4,096 B per token beside the target's 147,456.
+    assert drafter["kv_bytes_per_token"] == 4096
+    code, out, err = vram(args, settings)
+    assert code == 0, err
+    assert "eagle3 drafter acme/Qwen3-8B-eagle3 (3 speculative tokens) takes 0.74 GiB of weights" in out
+    code, out, err = vram([*args[:-1], "spec=3", "vllm=0.19"], settings)
+    assert code != 0 and out == "" and err.strip().count("\n") == 0
+    assert "EAGLE-3" in err

@@ -1,0 +1,192 @@
+"""EAGLE-3 drafters (draft=<EAGLE-3 head> spec=<tokens>) in vLLM's weights and KV layout, 0.20-0.33.
+
+Expected numbers are hand arithmetic below, from the drafter's config and the tensors its checkpoint
+ships. The Llama-3.1-8B head is the one published with its config and its parameter list (d2t
+(32000,) int64, fc 4096 x 12288, one "midlayer", lm_head 32000 x 4096, no embed_tokens) in
+https://github.com/NVIDIA/TensorRT-LLM/issues/6158; yuhuili/EAGLE3-LLaMA3.1-Instruct-8B has the same
+shapes (architectures LlamaForCausalLMEagle3).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from common.errors import InputError
+from estimator.config import load_model_spec
+from estimator.draft import read_drafter, speculators_layer_config
+from estimator.engines import vllm
+from estimator.query import Query
+
+ROOT = Path(__file__).resolve().parents[2]
+LLAMA8B = load_model_spec(json.loads((ROOT / "tests/fixtures/configs/meta-llama__Llama-3.1-8B.json").read_text()))
+
+HEAD = {
+    "architectures": ["LlamaForCausalLM"],
+    "attention_bias": False,
+    "head_dim": 128,
+    "hidden_act": "silu",
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "max_position_embeddings": 131072,
+    "mlp_bias": False,
+    "model_type": "llama",
+    "num_attention_heads": 32,
+    "num_hidden_layers": 1,
+    "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-05,
+    "rope_scaling": {
+        "factor": 8.0,
+        "high_freq_factor": 4.0,
+        "low_freq_factor": 1.0,
+        "original_max_position_embeddings": 8192,
+        "rope_type": "llama3",
+    },
+    "rope_theta": 500000.0,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+    "draft_vocab_size": 32000,
+    "vocab_size": 128256,
+}
+EAGLE3_CONFIG = {**HEAD, "architectures": ["LlamaForCausalLMEagle3"]}
+# The tensors of the published head (EAGLE's own names: "midlayer." is vLLM's layers.0); no embed_tokens.
+SHIPPED = (
+    "d2t",
+    "t2d",
+    "fc.weight",
+    "midlayer.hidden_norm.weight",
+    "midlayer.input_layernorm.weight",
+    "midlayer.self_attn.q_proj.weight",
+    "midlayer.mlp.down_proj.weight",
+    "norm.weight",
+    "lm_head.weight",
+)
+
+
+def _drafter(config: dict, names: tuple[str, ...] = SHIPPED, model_id: str = "yuhuili/EAGLE3-LLaMA3.1-Instruct-8B"):
+    return read_drafter(model_id, config, load_model_spec(config), names)
+
+
+WITH = LLAMA8B.model_copy(update={"drafter": _drafter(EAGLE3_CONFIG)})
+
+
+def q(**kw) -> Query:
+    base = dict(engine="vllm", vllm="0.33", gpus=1, draft="yuhuili/EAGLE3-LLaMA3.1-Instruct-8B", spec=3)
+    return Query(**{**base, **kw})
+
+
+# One GPU, bf16. Attention: q 4096 x (2 x 4096) = 33,554,432 (the first layer's QKV takes the
+# embedding and the hidden state side by side), k and v 1024 x 8192 = 8,388,608 each, o 4096 x 4096 =
+# 16,777,216: 67,108,864. MLP: 3 x 4096 x 14,336 = 176,160,768. lm_head: 32,000 x 4096 = 131,072,000.
+# Whole on every GPU: fc 12,288 x 4096 = 50,331,648; hidden_norm, input_layernorm,
+# post_attention_layernorm, norm: 4 x 4096 = 16,384. d2t: 32,000 int64 = 256,000 B.
+SPLIT = 67_108_864 + 176_160_768 + 131_072_000
+REPLICATED = 50_331_648 + 16_384
+D2T = 32_000 * 8
+
+
+def test_the_head_is_read_as_vllm_builds_it() -> None:
+    drafter = WITH.drafter
+    assert drafter is not None and drafter.method == "eagle3"
+    assert (drafter.draft_vocab_size, drafter.eagle3_taps, drafter.target_hidden_size) == (32_000, 3, 4096)
+    assert drafter.own_lm_head and not drafter.own_embed_tokens
+    # A plain Llama checkpoint named eagle3 is one to vLLM (config/speculative.py falls back on the name).
+    assert _drafter(HEAD, model_id="acme/llama3-eagle3-head").method == "eagle3"
+    with pytest.raises(InputError, match="not a draft model vram knows"):
+        _drafter(HEAD, model_id="acme/llama3-head")
+
+
+def test_weights_by_hand() -> None:
+    assert vllm.drafter_weight_bytes(WITH, q()) == (SPLIT + REPLICATED) * 2 + D2T == 849_635_328
+    # TP 2: the layer and the LM head are split, fc / norms / d2t are whole on each GPU.
+    assert vllm.drafter_weight_bytes(WITH, q(gpus=2)) == (SPLIT // 2 + REPLICATED) * 2 + D2T == 475_293_696
+
+
+def test_own_embedding_is_counted_only_when_shipped() -> None:
+    own = LLAMA8B.model_copy(update={"drafter": _drafter(EAGLE3_CONFIG, (*SHIPPED, "embed_tokens.weight"))})
+    # + 128,256 x 4096 = 525,336,576 parameters, split over TP.
+    assert vllm.drafter_weight_bytes(own, q()) == (SPLIT + 525_336_576 + REPLICATED) * 2 + D2T
+
+
+def test_kv_one_full_attention_layer_beside_the_target() -> None:
+    # The head's layer: 8 KV heads x (128 + 128) x 2 B = 4,096 B per token; the target's 32 layers
+    # 131,072 B: the same page, so one group of 33 layers.
+    layers = vllm.drafter_kv_layers(WITH, q())
+    assert [(x.kind, x.kv_heads, x.key_dim) for x in layers] == [("full", 8, 128)]
+    report = vllm.drafter_report(WITH, q(seq_len=32_768))
+    assert report is not None and report.kv_bytes_per_token == 4096
+    # 1 GiB of pool: blocks of 16 tokens x 33 layers x 4,096 B = 2,162,688 B -> 496 blocks, 7,936 tokens.
+    blocks, tokens, _ = vllm.kv_capacity(WITH, q(seq_len=4096), 1 << 30, batched_tokens=8192)
+    assert blocks == (1 << 30) // (16 * 33 * 4096) == 496
+    assert tokens == 496 * 16
+
+
+# A head tapping 4 target layers (eagle_config.eagle_aux_hidden_state_layer_ids) whose draft
+# vocabulary is the target's: what changed between releases.
+FOUR = {
+    **EAGLE3_CONFIG,
+    "draft_vocab_size": 128256,
+    "eagle_config": {"eagle_aux_hidden_state_layer_ids": [1, 10, 20, 29]},
+}
+
+
+@pytest.mark.parametrize(
+    ("release", "taps", "d2t"),
+    [
+        # 0.20-0.21: fc is target hidden x 3 whatever the config says; d2t always (128,256 int64).
+        ("0.20", 3, 128_256 * 8),
+        ("0.21", 3, 128_256 * 8),
+        # 0.22: the tapped layers' count; d2t still always (up to 0.29).
+        ("0.22", 4, 128_256 * 8),
+        ("0.29", 4, 128_256 * 8),
+        # 0.30+: no d2t when the draft vocabulary is the target's.
+        ("0.30", 4, 0),
+        ("0.33", 4, 0),
+    ],
+)
+def test_fc_width_and_d2t_by_release(release: str, taps: int, d2t: int) -> None:
+    spec = LLAMA8B.model_copy(update={"drafter": _drafter(FOUR)})
+    lm_head = 128_256 * 4096
+    expected = (67_108_864 + 176_160_768 + lm_head + taps * 4096 * 4096 + 16_384) * 2 + d2t
+    assert vllm.drafter_weight_bytes(spec, q(vllm=release)) == expected
+
+
+def test_norm_before_fc_and_fc_norm() -> None:
+    config = {**EAGLE3_CONFIG, "norm_before_fc": True, "fc_norm": True}
+    spec = LLAMA8B.model_copy(update={"drafter": _drafter(config)})
+    # input_norm over 12,288 features; fc_norm 3 x 4096 more from 0.22 only.
+    assert vllm.drafter_weight_bytes(spec, q(vllm="0.21")) == (SPLIT + REPLICATED + 12_288) * 2 + D2T
+    assert vllm.drafter_weight_bytes(spec, q()) == (SPLIT + REPLICATED + 2 * 12_288) * 2 + D2T
+
+
+def test_speculators_format_is_its_transformer_layer_config() -> None:
+    speculators = {
+        "architectures": ["Eagle3Speculator"],
+        "speculators_model_type": "eagle3",
+        "draft_vocab_size": 32000,
+        "norm_before_residual": True,
+        "transformer_layer_config": {k: v for k, v in HEAD.items() if k not in ("architectures", "draft_vocab_size")},
+        "speculators_config": {"algorithm": "eagle3", "proposal_methods": [{"speculative_tokens": 3}]},
+    }
+    flat = speculators_layer_config(speculators)
+    assert flat["architectures"] == ["Eagle3LlamaForCausalLM"] and flat["draft_vocab_size"] == 32000
+    names = tuple(n.replace("midlayer.", "layers.0.") for n in SHIPPED)
+    repo = "RedHatAI/Llama-3.1-8B-Instruct-speculator.eagle3"
+    drafter = read_drafter(repo, speculators, load_model_spec(flat), names)
+    spec = LLAMA8B.model_copy(update={"drafter": drafter})
+    assert vllm.drafter_weight_bytes(spec, q()) == (SPLIT + REPLICATED) * 2 + D2T
+    layer = {**speculators["transformer_layer_config"], "model_type": "qwen3"}
+    qwen = {**speculators, "transformer_layer_config": layer}
+    with pytest.raises(InputError, match="speculators eagle3 drafter of qwen3 layers"):
+        read_drafter("acme/q", qwen, load_model_spec(flat), names)
+
+
+def test_what_is_still_refused() -> None:
+    with pytest.raises(InputError, match=r"eagle drafter \(EagleLlamaForCausalLM\)"):
+        _drafter({**HEAD, "architectures": ["EagleLlamaForCausalLM"]})
+    with pytest.raises(InputError, match=r"Qwen3 layers"):
+        _drafter({**HEAD, "architectures": ["Eagle3Qwen3ForCausalLM"]})
+    why = vllm.drafter_refusal(WITH, q(vllm="0.19"))
+    assert why is not None and "EAGLE-3" in why and "0.20" in why
