@@ -68,7 +68,7 @@ def check_speculative_settings(query: Query) -> None:
         raise InputError("mtp= and draft= are two speculative configs: vLLM takes one; drop one of them")
 
 
-_SIZED = "vram sizes DFlash drafters and EAGLE-3 drafters of Llama layers only so far"
+_SIZED = "vram sizes DFlash drafters, EAGLE-3 drafters of Llama layers and plain causal LMs only so far"
 
 
 def is_speculators(config: dict[str, Any]) -> bool:
@@ -111,6 +111,10 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
             raise InputError(
                 f"{model_id} is a {_NOT_SIZED[arch]} drafter ({arch}): {_SIZED}, so it cannot tell what this one adds"
             )
+    if len(architectures) == 1 and architectures[0].endswith("ForCausalLM") and "text_config" not in config:
+        # Any other model is vLLM's "draft_model" method (config/speculative.py's default): a small
+        # language model of the target's vocabulary, loaded whole (v1/spec_decode/draft_model.py).
+        return "draft_model"
     named = ", ".join(architectures) or "no architecture"
     raise InputError(
         f"{model_id} ({named}) is not a draft model vram knows: {_SIZED} (DFlashDraftModel, Eagle3LlamaForCausalLM, "
@@ -142,6 +146,9 @@ def read_drafter(
         raise InputError(f"vram could not read the drafter {model_id}'s structure: {spec.unread[0]}")
     if "quantization_config" in config:
         raise InputError(f"{model_id} is a quantized drafter, which vram does not size yet")
+    if method == "draft_model":
+        # Loaded whole with its own embedding and LM head (DraftModelProposer shares neither).
+        return Drafter(model_id=model_id, method=method, spec=spec, own_embed_tokens=True, own_lm_head=True)
     if tensor_names is None:
         raise InputError(
             f"vram could not read which tensors the drafter {model_id} ships (vLLM shares the target's embedding "

@@ -241,7 +241,7 @@ class ModelSpec(Frozen):
 
 
 # Speculative methods whose drafter vram sizes (vLLM ``--speculative-config`` ``method``).
-DraftMethod = Literal["dflash", "eagle3"]
+DraftMethod = Literal["dflash", "eagle3", "draft_model"]
 
 
 class Drafter(Frozen):

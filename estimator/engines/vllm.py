@@ -417,6 +417,8 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
     version = version_profile(query)[0].version
     if drafter.method == "eagle3":
         return _eagle3_refusal(drafter, release, version)
+    if drafter.method == "draft_model":
+        return _draft_model_refusal(spec, drafter, release, version)
     if release < _DFLASH_FIRST:
         return f"vLLM {version} has no DFlash drafter (model_executor/models/qwen3_dflash.py arrives in 0.20)"
     layers = [layer for layer in drafter.spec.layers if layer.kind != "none"]
@@ -459,6 +461,23 @@ def _eagle3_refusal(drafter: Drafter, release: tuple[int, int], version: str) ->
     return None
 
 
+def _draft_model_refusal(spec: ModelSpec, drafter: Drafter, release: tuple[int, int], version: str) -> str | None:
+    """A plain language model as drafter (v1/spec_decode/draft_model.py, read at 0.20.0 and 0.33.0)."""
+    if release < _EAGLE3_FIRST:
+        return f"vram has not read how vLLM {version} runs a draft model (it sizes them from 0.20)"
+    if drafter.spec.vocab_size != spec.vocab_size:
+        return (
+            f"vLLM refuses a draft model whose vocabulary ({drafter.spec.vocab_size:,}) is not the target's "
+            f"({spec.vocab_size:,})"
+        )
+    if drafter.spec.vision is not None or any(layer.kind != "full" for layer in drafter.spec.layers):
+        return (
+            f"the draft model {drafter.model_id} has layers other than full attention (or a vision tower), "
+            "which vram does not size as a drafter"
+        )
+    return None
+
+
 def drafter_kv_layers(spec: ModelSpec, query: Query) -> tuple[LayerKV, ...]:
     """The drafter's attention layers as vLLM caches them: they register in the same forward context
     as the target's, so they join its KV-cache groups (SpecDecodeBaseProposer.load_model,
@@ -489,6 +508,12 @@ def drafter_weight_bytes(spec: ModelSpec, query: Query) -> int:
         return eagle3_weight_bytes(spec, drafter, query)
     p = drafter.spec.params
     dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
+    if drafter.method == "draft_model":
+        # The whole model in the target's dtype, split as the target is (draft TP = target TP), with
+        # its own embedding and LM head (tied: one matrix, even where the checkpoint stores both).
+        lm_head = 0 if drafter.spec.tie_word_embeddings else p.lm_head
+        split = p.attention + p.dense_mlp + p.routed_experts + p.shared_experts + p.other + p.embedding + lm_head
+        return (ceil_div(split, query.gpus) + p.norms + p.router) * dtype_bytes
     split = p.attention + p.dense_mlp + p.routed_experts + p.shared_experts + p.other
     vocab = (p.embedding if drafter.own_embed_tokens else 0) + (
         (p.lm_head or p.embedding) if drafter.own_lm_head else 0

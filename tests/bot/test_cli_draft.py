@@ -67,11 +67,14 @@ def test_the_drafter_is_read_and_shown(fake_hub: FakeHub, sqlite_url: str) -> No
 
 
 def test_a_model_that_is_no_drafter_is_one_sentence(fake_hub: FakeHub, sqlite_url: str) -> None:
+    fake_hub.add_repo(
+        "acme/encoder", {"config.json": json.dumps({**DRAFTER, "architectures": ["Qwen3Model"]}).encode()}
+    )
     settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
-    code, out, err = vram(["Qwen/Qwen3-8B", "engine=vllm", "draft=Qwen/Qwen3-0.6B", "spec=2"], settings)
+    code, out, err = vram(["Qwen/Qwen3-8B", "engine=vllm", "draft=acme/encoder", "spec=2"], settings)
     assert code == 2 and out == ""
     assert err.strip().count("\n") == 0
-    assert "Qwen/Qwen3-0.6B (Qwen3ForCausalLM) is not a draft model vram knows" in err
+    assert "acme/encoder (Qwen3Model) is not a draft model vram knows" in err
     code, _, err = vram(["Qwen/Qwen3-8B", "engine=vllm", "draft=acme/Qwen3-8B-DFlash"], settings)
     assert code == 2 and "needs spec=<num_speculative_tokens>" in err
 
@@ -143,3 +146,18 @@ def test_an_eagle3_drafter_is_sized(fake_hub: FakeHub, sqlite_url: str) -> None:
     code, out, err = vram([*args[:-1], "spec=3", "vllm=0.19"], settings)
     assert code != 0 and out == "" and err.strip().count("\n") == 0
     assert "EAGLE-3" in err
+
+
+def test_a_small_model_of_the_same_vocabulary_is_a_draft_model(fake_hub: FakeHub, sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
+    args = ["Qwen/Qwen3-8B", "engine=vllm", "gpu=h100", "s=32k", "draft=Qwen/Qwen3-0.6B", "spec=4", "--json"]
+    code, out, err = vram(args, settings)
+    assert code == 0, err
+    drafter = json.loads(out)["vllm"]["drafter"]
+    assert drafter["method"] == "draft_model"
+    # Qwen3-0.6B whole, in bf16: embedding 151,936 x 1024 = 155,582,464 (tied: the LM head is it);
+    # per layer q 1024 x 2048 + k, v 1024 x 1024 + o 2048 x 1024 + q/k norms 2 x 128 = 6,291,712,
+    # MLP 3 x 1024 x 3072 = 9,437,184, norms 2 x 1024: 15,730,944 x 28 = 440,466,432; final norm 1024.
+    assert drafter["weights"] == (155_582_464 + 440_466_432 + 1024) * 2
+    # KV: 28 layers x 8 heads x (128 + 128) x 2 B = 114,688 B per token, beside the target's 147,456.
+    assert drafter["kv_bytes_per_token"] == 114_688

@@ -94,8 +94,22 @@ def test_the_head_is_read_as_vllm_builds_it() -> None:
     assert drafter.own_lm_head and not drafter.own_embed_tokens
     # A plain Llama checkpoint named eagle3 is one to vLLM (config/speculative.py falls back on the name).
     assert _drafter(HEAD, model_id="acme/llama3-eagle3-head").method == "eagle3"
-    with pytest.raises(InputError, match="not a draft model vram knows"):
-        _drafter(HEAD, model_id="acme/llama3-head")
+    # Without the name it is vLLM's default method, a whole small model ("draft_model").
+    assert _drafter(HEAD, model_id="acme/llama3-head").method == "draft_model"
+
+
+def test_a_draft_model_needs_the_targets_vocabulary() -> None:
+    # A one-layer Llama of 128,256 tokens beside Llama-3.1-8B: loaded whole, embedding and LM head its own.
+    small = LLAMA8B.model_copy(update={"drafter": _drafter({**HEAD, "draft_vocab_size": None}, (), "acme/small")})
+    assert vllm.drafter_refusal(small, q()) is None
+    # Split: attention 4096 x 4096 x 2 + 2 x 1024 x 4096 = 41,943,040, MLP 176,160,768, embedding and
+    # LM head 2 x 525,336,576; whole: 3 norms x 4096.
+    assert vllm.drafter_weight_bytes(small, q()) == (41_943_040 + 176_160_768 + 2 * 525_336_576 + 12_288) * 2
+    other = LLAMA8B.model_copy(update={"drafter": _drafter({**HEAD, "vocab_size": 32000}, (), "acme/small")})
+    why = vllm.drafter_refusal(other, q())
+    assert why is not None and "vocabulary (32,000) is not the target's (128,256)" in why
+    why = vllm.drafter_refusal(small, q(vllm="0.19"))
+    assert why is not None and "draft model" in why
 
 
 def test_weights_by_hand() -> None:
