@@ -415,6 +415,8 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
         return None
     release = _release(query)
     version = version_profile(query)[0].version
+    if (why := _aux_hidden_state_target_refusal(spec, drafter, release, version)) is not None:
+        return why
     if drafter.method == "eagle3":
         return _eagle3_refusal(drafter, release, version)
     if drafter.method == "draft_model":
@@ -451,6 +453,40 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
 _EAGLE3_FIRST = (0, 20)
 _EAGLE3_TAPS_FROM = (0, 22)
 _EAGLE3_D2T_ONLY_WHEN_SMALLER_FROM = (0, 30)
+
+
+# Up to 0.21 ``SpeculativeConfig`` starts EAGLE-3 and DFlash only for targets whose text model_type
+# contains one of these (config/speculative.py@v0.20.0; "laguna" added @v0.21.0); from 0.22 the check
+# is the target class's SupportsEagle3 interface at load time, which vram does not follow.
+_AUX_HIDDEN_STATE_TYPES = (
+    "llama",
+    "qwen",
+    "minicpm",
+    "gpt_oss",
+    "hunyuan_vl",
+    "hunyuan_v1_dense",
+    "afmoe",
+    "nemotron_h",
+    "deepseek_v2",
+    "deepseek_v3",
+    "kimi_k2",
+    "kimi_k25",
+    "minimax_m2",
+    "gemma4",
+)
+_AUX_TYPE_CHECK_UNTIL = (0, 21)
+
+
+def _aux_hidden_state_target_refusal(
+    spec: ModelSpec, drafter: Drafter, release: tuple[int, int], version: str
+) -> str | None:
+    if drafter.method not in ("eagle3", "dflash") or release > _AUX_TYPE_CHECK_UNTIL or spec.vision is not None:
+        # A multimodal target is checked by its text config's type, which the spec does not keep.
+        return None
+    supported = _AUX_HIDDEN_STATE_TYPES + (("laguna",) if release >= (0, 21) else ())
+    if any(name in spec.model_type for name in supported):
+        return None
+    return f"vLLM {version} starts {drafter.method} only for {', '.join(supported)} targets, not {spec.model_type}"
 
 
 def _eagle3_refusal(drafter: Drafter, release: tuple[int, int], version: str) -> str | None:

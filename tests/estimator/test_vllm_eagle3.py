@@ -204,3 +204,13 @@ def test_what_is_still_refused() -> None:
         _drafter({**HEAD, "architectures": ["Eagle3Qwen3ForCausalLM"]})
     why = vllm.drafter_refusal(WITH, q(vllm="0.19"))
     assert why is not None and "EAGLE-3" in why and "0.20" in why
+
+
+def test_targets_vllm_020_and_021_start_eagle3_for() -> None:
+    # config/speculative.py@v0.20.0: the target's model_type must contain "llama", "qwen", ... ;
+    # from 0.22 the check moves to the target class at load time.
+    other = WITH.model_copy(update={"model_type": "granite"})
+    why = vllm.drafter_refusal(other, q(vllm="0.21"))
+    assert why is not None and "starts eagle3 only for llama, qwen" in why and "not granite" in why
+    assert vllm.drafter_refusal(WITH, q(vllm="0.20")) is None
+    assert vllm.drafter_refusal(other, q(vllm="0.22")) is None
