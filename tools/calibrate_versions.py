@@ -358,7 +358,7 @@ FULL_POOL: dict[str, FullPool] = {
     # RTX PRO 4000 Blackwell (sm_120, as the RTX 5090's kernels): nvidia-smi "24,467" MiB total.
     "n056": FullPool("rtx-5090", 23.89, "nvidia-smi 24,467 MiB; sized with the sm_120 kernels"),
     # RTX 4070 Laptop (sm_89, as the RTX 4090's kernels): the author's 8,188 MiB.
-    "n057": FullPool("rtx-4090", 8.0, "the author's 8,188 MiB; sized with the sm_89 kernels"),
+    "n057": FullPool("rtx-4090", 7.996, "the author's 8,188 MiB; sized with the sm_89 kernels"),
     "n058": FullPool("a100-80gb", 79.15, "A100-SXM4-80GB: 79.15 GiB (the GPU record's deviceQuery)"),
 }
 
