@@ -737,10 +737,41 @@ def cuda_graph_estimate_bytes(
     return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
 
 
-def graphs_in_budget(query: Query) -> bool:
-    """True when the release takes the CUDA-graph estimate out of the KV budget (0.20+:
-    VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py)."""
-    return version_profile(query)[0].cuda_graph_accounting == "subtracted"
+def uses_v2_runner(spec: ModelSpec, query: Query) -> bool:
+    """Whether a plain ``vllm serve`` of this model runs on Model Runner V2 (config/vllm.py
+    use_v2_model_runner / _is_default_v2_model_runner_model at the release; see ModelRunner)."""
+    profile, _ = version_profile(query)
+    runner = profile.model_runner
+    if runner in ("v2", "v2_only"):
+        return True
+    if runner == "v1":
+        return False
+    listed = any(arch in profile.v2_architectures for arch in spec.architectures)
+    moe = spec.num_experts > 0
+    attention_free = all(layer.kind == "state" for layer in spec.layers)
+    hybrid = not attention_free and any(_has_state(layer) for layer in spec.layers)
+    if runner == "v2_listed_dense":
+        weight_format = query.weight_format or spec.quantization.format
+        quantized = spec.quantization.method != "none" or weight_format not in ("bf16", "fp16", "fp32")
+        return listed and not moe and not quantized
+    if runner == "v2_listed":
+        return listed
+    if runner == "v2_dense":
+        return not hybrid and not attention_free and (listed or not moe)
+    # "v2_dense_or_listed"
+    if attention_free or (hybrid and not listed):
+        return False
+    return listed or not moe
+
+
+def graphs_in_budget(spec: ModelSpec, query: Query) -> bool:
+    """True when the start takes the CUDA-graph estimate out of the KV budget: from 0.20
+    (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py), except on Model Runner V2
+    up to 0.28, whose profile_cudagraph_memory returns 0 (its graphs come on top of the pool)."""
+    profile, _ = version_profile(query)
+    if profile.cuda_graph_accounting != "subtracted":
+        return False
+    return profile.v2_estimates_cuda_graphs or not uses_v2_runner(spec, query)
 
 
 def cuda_context_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
@@ -1324,7 +1355,7 @@ def vllm_terms(
     peak, where = activation_peak(spec, query, gpu=gpu, constants=constants)
     graphs = (
         cuda_graph_estimate_bytes(spec, query, gpu, constants)
-        if graphs_in_budget(query)
+        if graphs_in_budget(spec, query)
         else cuda_graph_bytes(spec, constants)
     )
     overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) + graphs
@@ -1360,7 +1391,7 @@ def vllm_report(
     non_torch = non_torch_bytes(query, constants)
     util = util_of(query)
     requested = int(util * gpu.memory_bytes)
-    in_budget = graphs_in_budget(query)
+    in_budget = graphs_in_budget(spec, query)
     graphs = cuda_graph_estimate_bytes(spec, query, gpu, constants) if in_budget else cuda_graph_bytes(spec, constants)
     pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
@@ -1555,7 +1586,7 @@ class VllmEngine(BaseEngine):
             return requested  # the classic terms have no overhead to place outside the share
         constants = query_constants(query)
         outside = cuda_context_bytes(query, constants)
-        if not graphs_in_budget(query):
+        if not graphs_in_budget(spec, query):
             outside += cuda_graph_bytes(spec, constants)
         return min(requested + outside, gpu.memory_bytes)
 

@@ -97,6 +97,42 @@ def test_cuda_graph_estimate_leaves_the_pool_from_0_20() -> None:
     assert new.kv_cache_memory == old.kv_cache_memory - new.cuda_graphs
 
 
+def test_model_runner_v2_takes_no_graph_estimate_out_of_the_pool_up_to_0_28() -> None:
+    # config/vllm.py _is_default_v2_model_runner_model: 0.22 lists Qwen3ForCausalLM (dense,
+    # unquantized); 0.23 adds Llama/Mistral; 0.25-0.28 run V2 for every dense model that is not hybrid.
+    # v1/worker/gpu/model_runner.py@v0.22.0..v0.28.0 profile_cudagraph_memory returns 0; from 0.29.0
+    # the V2 runner profiles the graphs as V1 does.
+    qwen2 = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen2.5-7B.json").read_text()))
+    qwen3 = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text()))
+    moe = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-30B-A3B.json").read_text()))
+    expected = {
+        # release: (Qwen2.5-7B, Qwen3-8B, Llama-3.1-8B, Qwen3-30B-A3B) on V2
+        "0.21": (False, False, False, False),
+        "0.22": (False, True, False, False),
+        "0.23": (False, True, True, False),
+        "0.24": (False, True, True, False),  # Qwen3MoeForCausalLM is not listed
+        "0.25": (True, True, True, False),
+        "0.28": (True, True, True, False),
+        "0.29": (True, True, True, True),
+    }
+    for release, runners in expected.items():
+        got = tuple(vllm.uses_v2_runner(spec, q(vllm=release)) for spec in (qwen2, qwen3, LLAMA, moe))
+        assert got == runners, release
+        for spec, v2 in zip((qwen2, qwen3, LLAMA, moe), runners, strict=True):
+            in_budget = vllm.graphs_in_budget(spec, q(vllm=release))
+            assert in_budget == (not v2 or release == "0.29"), (release, spec.architectures)
+    # A quantized checkpoint stays on V1 in 0.22-0.23 (not model_config.is_quantized), not from 0.25.
+    assert not vllm.uses_v2_runner(LLAMA, q(vllm="0.23", weight_format="awq"))
+    assert vllm.uses_v2_runner(LLAMA, q(vllm="0.25", weight_format="awq"))
+    # On V2 the graphs are captured after the pool is sized: they come on top of it, as in 0.19.
+    gpu = lookup_gpu("h100")
+    weights = weight_bytes(LLAMA, gpus=1)
+    v1 = vllm.vllm_report(LLAMA, q(vllm="0.22", gpu="h100", util=0.9), weights_bytes=weights, gpu=gpu)
+    v2 = vllm.vllm_report(LLAMA, q(vllm="0.23", gpu="h100", util=0.9), weights_bytes=weights, gpu=gpu)
+    assert v1.cuda_graphs_in_budget and not v2.cuda_graphs_in_budget
+    assert v2.kv_cache_memory == v2.requested_memory - v2.weights - v2.activation_peak - v2.non_torch
+
+
 def test_kv_tokens_line_semantics_per_release() -> None:
     # 0.19-0.20: num_blocks // groups x 16; 0.21+: int(num_blocks / blocks per request x max_model_len)
     # (v1/core/kv_cache_utils.py get_kv_cache_capacity). At max_model_len 5,000 a request needs
