@@ -447,7 +447,8 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
     report = vllm.vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
     row.activation_gib = _gib_or_none(report.activation_peak)
     row.non_torch_gib = _gib_or_none(report.non_torch)
-    row.cuda_graphs_gib = _gib_or_none(report.cuda_graphs)
+    # A model on the V2 runner up to 0.28 has no estimate taken out of the pool (its graphs come on top).
+    row.cuda_graphs_gib = _gib_or_none(report.cuda_graphs) if report.cuda_graphs_in_budget else 0.0
     row.pool_gib = _gib_or_none(report.kv_cache_memory)
     line = _token_line(case["version"], profile.kv_tokens_report)
     batched, _ = vllm.batch_defaults(query, gpu)

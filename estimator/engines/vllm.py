@@ -41,6 +41,7 @@ from estimator.engines.vllm_profiles import (
     DS_MLA_BYTES_PER_TOKEN,
     PROFILES,
     VllmProfile,
+    cuda_graph_estimate_taken,
     cudagraph_capture_sizes,
     dsa_indexer_bytes_per_token,
     estimate_max_model_len,
@@ -52,6 +53,7 @@ from estimator.engines.vllm_profiles import (
     mamba_blocks_per_request,
     mamba_cache_mode,
     profile_for,
+    serves_on_v2_runner,
 )
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, kv_cache_bytes
@@ -636,10 +638,30 @@ def cuda_graph_estimate_bytes(
     return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
 
 
-def graphs_in_budget(query: Query) -> bool:
+def on_v2_runner(spec: ModelSpec, query: Query) -> bool:
+    """Whether the query's release serves the model on the V2 model runner by default
+    (config/vllm.py _is_default_v2_model_runner_model: architecture, MoE, hybrid, quantized)."""
+    profile, _ = version_profile(query)
+    state = sum(1 for layer in spec.layers if _has_state(layer))
+    quantized = spec.quantization.method != "none" or (
+        query.weight_format is not None and query.weight_format not in ("bf16", "fp16", "fp32")
+    )
+    return serves_on_v2_runner(
+        profile,
+        spec.architectures,
+        moe=spec.num_experts > 0,
+        hybrid=0 < state < len(spec.layers),
+        attention_free=bool(spec.layers) and state == len(spec.layers),
+        quantized=quantized,
+    )
+
+
+def graphs_in_budget(spec: ModelSpec, query: Query) -> bool:
     """True when the release takes the CUDA-graph estimate out of the KV budget (0.20+:
-    VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py)."""
-    return version_profile(query)[0].cuda_graph_accounting == "subtracted"
+    VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py) and the model's runner measures
+    one: the V2 runner's profile_cudagraph_memory returns 0 up to 0.28, so for the models it serves
+    there the graphs are captured after the pool and come on top of it, as in 0.19."""
+    return cuda_graph_estimate_taken(version_profile(query)[0], on_v2_runner=on_v2_runner(spec, query))
 
 
 def cuda_context_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
@@ -1121,7 +1143,7 @@ def vllm_terms(
     peak, where = activation_peak(spec, query, gpu=gpu, constants=constants)
     graphs = (
         cuda_graph_estimate_bytes(spec, query, gpu, constants)
-        if graphs_in_budget(query)
+        if graphs_in_budget(spec, query)
         else cuda_graph_bytes(spec, constants)
     )
     overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) + graphs
@@ -1157,7 +1179,7 @@ def vllm_report(
     non_torch = non_torch_bytes(query, constants)
     util = util_of(query)
     requested = int(util * gpu.memory_bytes)
-    in_budget = graphs_in_budget(query)
+    in_budget = graphs_in_budget(spec, query)
     graphs = cuda_graph_estimate_bytes(spec, query, gpu, constants) if in_budget else cuda_graph_bytes(spec, constants)
     pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
@@ -1346,7 +1368,7 @@ class VllmEngine(BaseEngine):
             return requested  # the classic terms have no overhead to place outside the share
         constants = query_constants(query)
         outside = cuda_context_bytes(query, constants)
-        if not graphs_in_budget(query):
+        if not graphs_in_budget(spec, query):
             outside += cuda_graph_bytes(spec, constants)
         return min(requested + outside, gpu.memory_bytes)
 
