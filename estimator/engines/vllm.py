@@ -600,9 +600,30 @@ def activation_peak(
     return peak, where
 
 
-def non_torch_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
-    """Non-torch memory the profile run adds (jumps with tensor parallelism > 1)."""
-    return constants.non_torch_tensor_parallel if query.gpus > 1 else constants.non_torch_single_gpu
+# GPUs that sit in an NVSwitch domain with NVLink SHARP (NVLS): the SXM / HGX parts of Hopper and
+# data-centre Blackwell. NCCL's NVLS buffers need NVSwitch multicast; PCIe cards, NVLink-bridge pairs
+# (h100-nvl) and GeForce / workstation cards have none, and A100's NVSwitch has no SHARP.
+_NVLS_FAMILIES = frozenset({"h100", "h200", "h20", "gh200", "b200"})
+
+
+def nvls_capable(gpu: GPU | None) -> bool:
+    """Whether NCCL can run NVLS collectives among these GPUs (an NVSwitch with SHARP); no GPU
+    record: the NVSwitch H100 hosts the TP constant was fitted on."""
+    if gpu is None:
+        return True
+    return gpu.family in _NVLS_FAMILIES and not gpu.key.endswith(("-pcie", "-nvl"))
+
+
+def non_torch_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS, gpu: GPU | None = None) -> int:
+    """Non-torch memory the profile run adds. With tensor parallelism the first large all-reduce of
+    the profile run makes NCCL connect lazily (the communicator's warm-up at start-up moves one
+    element, before vLLM's baseline snapshot): on NVSwitch hosts that is NVLS's multicast buffers,
+    the ~2 GiB of the v0.19 H100 logs. Without NVLS the ring buffers are small: the newer logs
+    without it show 0.13 GiB (TP 4, 80 GB cards) and at most 0.37 GiB (TP 2, RTX 5090), so the
+    single-GPU figure stands for them."""
+    if query.gpus > 1 and nvls_capable(gpu):
+        return constants.non_torch_tensor_parallel
+    return constants.non_torch_single_gpu
 
 
 def cuda_graph_bytes(spec: ModelSpec, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
@@ -1146,7 +1167,7 @@ def vllm_terms(
         if graphs_in_budget(spec, query)
         else cuda_graph_bytes(spec, constants)
     )
-    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) + graphs
+    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants, gpu) + graphs
     warnings: list[Note] = []
     _, version_warning = version_profile(query)
     if version_warning:
@@ -1176,7 +1197,7 @@ def vllm_report(
     batched_tokens, max_seqs = batch_defaults(query, gpu, constants)
     weights = loaded_weight_bytes(spec, query, gpu, weights_bytes, constants)
     peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
-    non_torch = non_torch_bytes(query, constants)
+    non_torch = non_torch_bytes(query, constants, gpu)
     util = util_of(query)
     requested = int(util * gpu.memory_bytes)
     in_budget = graphs_in_budget(spec, query)

@@ -135,3 +135,8 @@ def test_whole_pool_does_not_regress(tool, full) -> None:
     assert abs(full["n045"].tokens_error) <= 0.02
     assert abs(full["n003"].pool_error) <= 0.03
     assert abs(full["n017"].pool_error) <= 0.08
+    # n017's consumed memory (weights + non-torch), "15.03 GiB": two RTX 5090 have no NVSwitch, so the
+    # non-torch term is the single-GPU 0.25 GiB, not the NVLS hosts' 2.07: 14.66 + 0.25 = 14.91 GiB.
+    n017 = full["n017"]
+    assert n017.logged_consumed_gib == 15.03
+    assert abs(n017.weights_gib + n017.non_torch_gib - n017.logged_consumed_gib) <= 0.15
