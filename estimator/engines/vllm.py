@@ -59,6 +59,7 @@ from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, kv_cache_bytes
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
+from estimator.weights import zero_point_matrices
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -398,9 +399,36 @@ def loaded_weight_bytes(
         - vision_split_saving_bytes(spec, query)
         + mtp_weight_bytes(spec, query)
     )
+    loaded += machete_zero_point_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
+
+
+# Machete (model_executor/kernels/linear/mixed_precision/machete.py@v0.31.0, first in the CUDA
+# mixed-precision kernel list since 0.19): Hopper only, uint4 with zero points (AWQ) or uint4b8
+# without, group -1 / 64 / 128 with 16-bit activations, partition shapes multiples of [64, 128]
+# (machete_utils.py MACHETE_PREPACKED_BLOCK_SHAPE). process_weights_after_loading repacks the
+# values (same size) and rewrites the zero points as `-scale x zero` in the activation dtype, one
+# value per group and output column instead of a packed 4-bit integer.
+_MACHETE_GROUPS = (None, 64, 128)
+
+
+def machete_zero_point_bytes(spec: ModelSpec, query: Query, gpu: GPU | None) -> int:
+    """Bytes the Machete kernel adds per GPU by unpacking AWQ zero points into the activation dtype."""
+    if gpu is None or gpu.vendor != "nvidia" or gpu.compute_capability != (9, 0):
+        return 0
+    act = _act_bytes(spec, query)
+    group, bits, shares = zero_point_matrices(spec, weight_format=query.weight_format, gpus=query.gpus)
+    if act != 2 or bits != 4 or group not in _MACHETE_GROUPS:
+        return 0
+    extra = 0
+    for in_f, out_f, count in shares:
+        if in_f % 64 or out_f % 128:
+            continue  # another kernel (Marlin) takes this layer and keeps the zero points packed
+        zeros = (ceil_div(in_f, group) if group else 1) * out_f
+        extra += count * (zeros * act - ceil_div(zeros * bits, 8))
+    return extra
 
 
 # ---------------------------------------------------------------------------------------------

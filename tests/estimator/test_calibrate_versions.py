@@ -130,6 +130,8 @@ def test_whole_pool_does_not_regress(tool, full) -> None:
     # Weights as loaded within 3.5% of "Model loading took" / the breakdown (n003, n013, n037).
     for case in ("n003", "n013", "n037"):
         assert abs(full[case].weights_error) <= 0.035, case
+    # n037 (AWQ on an H200, "MacheteLinearKernel"): with Machete's fp16 zero points, within 2%.
+    assert abs(full["n037"].weights_error) <= 0.02
     # The pools vram predicts: n045 (A40) within 2%, n003 within 3%; n017 (RTX 5090, TP 2) within 8%.
     assert abs(full["n045"].pool_error) <= 0.02
     assert abs(full["n045"].tokens_error) <= 0.02

@@ -493,3 +493,19 @@ def test_tensor_parallel_non_torch_memory_needs_an_nvswitch() -> None:
     for key in ("rtx-5090", "h100-pcie", "h100-nvl", "a100-80gb", "l40s"):
         assert vllm.non_torch_bytes(tp2, gpu=lookup_gpu(key)) == 256 * MiB, key
     assert vllm.non_torch_bytes(q(vllm="0.27"), gpu=lookup_gpu("h100")) == 256 * MiB
+
+
+def test_machete_unpacks_awq_zero_points_on_hopper() -> None:
+    # Qwen2.5-7B as AWQ int4 g128 with zero points. Machete (sm90 only) rewrites each packed 4-bit
+    # zero point as an fp16 value (-scale x zero): 2 - 0.5 = 1.5 bytes more per group and output
+    # column. Per layer: q 28 groups x 3,584, k and v 28 x 512, o 28 x 3,584, gate and up 28 x 18,944,
+    # down 148 groups (18,944 / 128) x 3,584 = 1,820,672 zero points; 28 layers = 50,978,816, so
+    # 76,468,224 B (0.071 GiB). n037 (v0.31.0, H200) logs "Model loading took 5.38 GiB" and
+    # "MacheteLinearKernel".
+    spec = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen2.5-7B.json").read_text()))
+    awq = q(vllm="0.31", weight_format="awq")
+    assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("h200")) == 76_468_224
+    assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("h100")) == 76_468_224
+    # Marlin (Ampere, Ada) keeps them packed; symmetric schemes have none to unpack.
+    assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("a100-80gb")) == 0
+    assert vllm.machete_zero_point_bytes(spec, q(vllm="0.31"), lookup_gpu("h200")) == 0
