@@ -41,6 +41,7 @@ from estimator.engines.vllm_profiles import (
     DS_MLA_BYTES_PER_TOKEN,
     PROFILES,
     VllmProfile,
+    cuda_graph_estimate_taken,
     cudagraph_capture_sizes,
     dsa_indexer_bytes_per_token,
     estimate_max_model_len,
@@ -52,11 +53,13 @@ from estimator.engines.vllm_profiles import (
     mamba_blocks_per_request,
     mamba_cache_mode,
     profile_for,
+    serves_on_v2_runner,
 )
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, kv_cache_bytes
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
+from estimator.weights import zero_point_matrices
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -493,9 +496,36 @@ def loaded_weight_bytes(
         + mtp_weight_bytes(spec, query)
         + drafter_weight_bytes(spec, query)
     )
+    loaded += machete_zero_point_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
+
+
+# Machete (model_executor/kernels/linear/mixed_precision/machete.py@v0.31.0, first in the CUDA
+# mixed-precision kernel list since 0.19): Hopper only, uint4 with zero points (AWQ) or uint4b8
+# without, group -1 / 64 / 128 with 16-bit activations, partition shapes multiples of [64, 128]
+# (machete_utils.py MACHETE_PREPACKED_BLOCK_SHAPE). process_weights_after_loading repacks the
+# values (same size) and rewrites the zero points as `-scale x zero` in the activation dtype, one
+# value per group and output column instead of a packed 4-bit integer.
+_MACHETE_GROUPS = (None, 64, 128)
+
+
+def machete_zero_point_bytes(spec: ModelSpec, query: Query, gpu: GPU | None) -> int:
+    """Bytes the Machete kernel adds per GPU by unpacking AWQ zero points into the activation dtype."""
+    if gpu is None or gpu.vendor != "nvidia" or gpu.compute_capability != (9, 0):
+        return 0
+    act = _act_bytes(spec, query)
+    group, bits, shares = zero_point_matrices(spec, weight_format=query.weight_format, gpus=query.gpus)
+    if act != 2 or bits != 4 or group not in _MACHETE_GROUPS:
+        return 0
+    extra = 0
+    for in_f, out_f, count in shares:
+        if in_f % 64 or out_f % 128:
+            continue  # another kernel (Marlin) takes this layer and keeps the zero points packed
+        zeros = (ceil_div(in_f, group) if group else 1) * out_f
+        extra += count * (zeros * act - ceil_div(zeros * bits, 8))
+    return extra
 
 
 # ---------------------------------------------------------------------------------------------
@@ -695,9 +725,30 @@ def activation_peak(
     return peak, where
 
 
-def non_torch_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
-    """Non-torch memory the profile run adds (jumps with tensor parallelism > 1)."""
-    return constants.non_torch_tensor_parallel if query.gpus > 1 else constants.non_torch_single_gpu
+# GPUs that sit in an NVSwitch domain with NVLink SHARP (NVLS): the SXM / HGX parts of Hopper and
+# data-centre Blackwell. NCCL's NVLS buffers need NVSwitch multicast; PCIe cards, NVLink-bridge pairs
+# (h100-nvl) and GeForce / workstation cards have none, and A100's NVSwitch has no SHARP.
+_NVLS_FAMILIES = frozenset({"h100", "h200", "h20", "gh200", "b200"})
+
+
+def nvls_capable(gpu: GPU | None) -> bool:
+    """Whether NCCL can run NVLS collectives among these GPUs (an NVSwitch with SHARP); no GPU
+    record: the NVSwitch H100 hosts the TP constant was fitted on."""
+    if gpu is None:
+        return True
+    return gpu.family in _NVLS_FAMILIES and not gpu.key.endswith(("-pcie", "-nvl"))
+
+
+def non_torch_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS, gpu: GPU | None = None) -> int:
+    """Non-torch memory the profile run adds. With tensor parallelism the first large all-reduce of
+    the profile run makes NCCL connect lazily (the communicator's warm-up at start-up moves one
+    element, before vLLM's baseline snapshot): on NVSwitch hosts that is NVLS's multicast buffers,
+    the ~2 GiB of the v0.19 H100 logs. Without NVLS the ring buffers are small: the newer logs
+    without it show 0.13 GiB (TP 4, 80 GB cards) and at most 0.37 GiB (TP 2, RTX 5090), so the
+    single-GPU figure stands for them."""
+    if query.gpus > 1 and nvls_capable(gpu):
+        return constants.non_torch_tensor_parallel
+    return constants.non_torch_single_gpu
 
 
 def cuda_graph_bytes(spec: ModelSpec, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
@@ -738,40 +789,29 @@ def cuda_graph_estimate_bytes(
 
 
 def uses_v2_runner(spec: ModelSpec, query: Query) -> bool:
-    """Whether a plain ``vllm serve`` of this model runs on Model Runner V2 (config/vllm.py
-    use_v2_model_runner / _is_default_v2_model_runner_model at the release; see ModelRunner)."""
+    """Whether the query's release serves the model on the V2 model runner by default
+    (config/vllm.py _is_default_v2_model_runner_model: architecture, MoE, hybrid, quantized)."""
     profile, _ = version_profile(query)
-    runner = profile.model_runner
-    if runner in ("v2", "v2_only"):
-        return True
-    if runner == "v1":
-        return False
-    listed = any(arch in profile.v2_architectures for arch in spec.architectures)
-    moe = spec.num_experts > 0
-    attention_free = all(layer.kind == "state" for layer in spec.layers)
-    hybrid = not attention_free and any(_has_state(layer) for layer in spec.layers)
-    if runner == "v2_listed_dense":
-        weight_format = query.weight_format or spec.quantization.format
-        quantized = spec.quantization.method != "none" or weight_format not in ("bf16", "fp16", "fp32")
-        return listed and not moe and not quantized
-    if runner == "v2_listed":
-        return listed
-    if runner == "v2_dense":
-        return not hybrid and not attention_free and (listed or not moe)
-    # "v2_dense_or_listed"
-    if attention_free or (hybrid and not listed):
-        return False
-    return listed or not moe
+    state = sum(1 for layer in spec.layers if _has_state(layer))
+    quantized = spec.quantization.method != "none" or (
+        query.weight_format is not None and query.weight_format not in ("bf16", "fp16", "fp32")
+    )
+    return serves_on_v2_runner(
+        profile,
+        spec.architectures,
+        moe=spec.num_experts > 0,
+        hybrid=0 < state < len(spec.layers),
+        attention_free=bool(spec.layers) and state == len(spec.layers),
+        quantized=quantized,
+    )
 
 
 def graphs_in_budget(spec: ModelSpec, query: Query) -> bool:
-    """True when the start takes the CUDA-graph estimate out of the KV budget: from 0.20
-    (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py), except on Model Runner V2
-    up to 0.28, whose profile_cudagraph_memory returns 0 (its graphs come on top of the pool)."""
-    profile, _ = version_profile(query)
-    if profile.cuda_graph_accounting != "subtracted":
-        return False
-    return profile.v2_estimates_cuda_graphs or not uses_v2_runner(spec, query)
+    """True when the release takes the CUDA-graph estimate out of the KV budget (0.20+:
+    VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py) and the model's runner measures
+    one: the V2 runner's profile_cudagraph_memory returns 0 up to 0.28, so for the models it serves
+    there the graphs are captured after the pool and come on top of it, as in 0.19."""
+    return cuda_graph_estimate_taken(version_profile(query)[0], on_v2_runner=uses_v2_runner(spec, query))
 
 
 def cuda_context_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
@@ -1358,7 +1398,7 @@ def vllm_terms(
         if graphs_in_budget(spec, query)
         else cuda_graph_bytes(spec, constants)
     )
-    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) + graphs
+    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants, gpu) + graphs
     warnings: list[Note] = []
     _, version_warning = version_profile(query)
     if version_warning:
@@ -1388,7 +1428,7 @@ def vllm_report(
     batched_tokens, max_seqs = batch_defaults(query, gpu, constants)
     weights = loaded_weight_bytes(spec, query, gpu, weights_bytes, constants)
     peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
-    non_torch = non_torch_bytes(query, constants)
+    non_torch = non_torch_bytes(query, constants, gpu)
     util = util_of(query)
     requested = int(util * gpu.memory_bytes)
     in_budget = graphs_in_budget(spec, query)

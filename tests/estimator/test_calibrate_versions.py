@@ -128,6 +128,12 @@ def test_whole_pool_cases_are_sized_term_by_term(tool, full) -> None:
     # The tokens are the ones vram's own pool holds: 128 KiB per token (32 layers x 8 KV heads x 128 x
     # K and V x 2 B), 8,192 tokens per GiB, whole 16-token blocks (and the pool's 3-decimal rounding).
     assert abs(n045.tokens - n045.pool_gib * 8192) <= 16 + 5
+    # Llama-3.1-8B is dense, so v0.26.0 serves it on the V2 model runner, whose
+    # profile_cudagraph_memory returns 0: no CUDA-graph estimate leaves the pool, which is
+    # 39.906 - 14.99 (weights) - 0.47 (activation peak) - 0.25 (non-torch) = 24.20 GiB by hand,
+    # against the logged 23.9 (+1.3%).
+    assert n045.cuda_graphs_gib == 0.0
+    assert abs(n045.pool_gib - (0.9 * 44.34 - 14.99 - 0.47 - 0.25)) < 0.01
     # n003 (v0.26.0, bf16 Qwen3.5-35B-A3B at TP 4) prints every term: "16.92 GiB for weight, 5.66 GiB
     # for peak activation, 0.13 GiB for non-torch memory", pool 43.4 GiB.
     n003 = full["n003"]
@@ -142,11 +148,18 @@ def test_whole_pool_does_not_regress(tool, full) -> None:
     # Weights as loaded within 3.5% of "Model loading took" / the breakdown (n003, n013, n037).
     for case in ("n003", "n013", "n037"):
         assert abs(full[case].weights_error) <= 0.035, case
-    # The pools vram predicts: n045 (A40) and n003 within 3%; n017 (RTX 5090, TP 2) within 8%.
-    assert abs(full["n045"].pool_error) <= 0.03
-    assert abs(full["n045"].tokens_error) <= 0.03
+    # n037 (AWQ on an H200, "MacheteLinearKernel"): with Machete's fp16 zero points, within 2%.
+    assert abs(full["n037"].weights_error) <= 0.02
+    # The pools vram predicts: n045 (A40) within 2%, n003 within 3%; n017 (RTX 5090, TP 2) within 8%.
+    assert abs(full["n045"].pool_error) <= 0.02
+    assert abs(full["n045"].tokens_error) <= 0.02
     assert abs(full["n003"].pool_error) <= 0.03
     assert abs(full["n017"].pool_error) <= 0.08
+    # n017's consumed memory (weights + non-torch), "15.03 GiB": two RTX 5090 have no NVSwitch, so the
+    # non-torch term is the single-GPU 0.25 GiB, not the NVLS hosts' 2.07: 14.66 + 0.25 = 14.91 GiB.
+    n017 = full["n017"]
+    assert n017.logged_consumed_gib == 15.03
+    assert abs(n017.weights_gib + n017.non_torch_gib - n017.logged_consumed_gib) <= 0.15
 
 
 def test_cases_of_the_newer_releases_reproduce_their_token_lines(tool, rows) -> None:
