@@ -1,0 +1,763 @@
+"""Run the vLLM engine on the calibration2 start-up logs (vLLM 0.20-0.33), one table per release.
+
+    python tools/calibrate_versions.py            # plain text
+    python tools/calibrate_versions.py --markdown # the README's tables
+    python tools/calibrate_versions.py --json
+
+For every vLLM case of ``tests/fixtures/calibration2/cases.json`` the script either sizes it or
+says why it cannot (no config for the model, the GPU's total not known, a build that is not a
+release). A case is sized two ways where it can be:
+
+* **from the logged pool**: the logged "Available KV cache memory" goes through the engine's block
+  layout (pages, groups, hybrid state pages) of the case's release; the "GPU KV cache size" tokens,
+  the maximum concurrency and the start-up check (one max_model_len request fits, else vLLM's error
+  and estimated maximum length) are compared with the log. This checks everything after the budget.
+  The logged pool is rounded to 0.01 GiB, so the token counts at both ends of that rounding are
+  computed; a logged count between them is an error of 0 (else the error is to the nearer end).
+* **whole pool**, where the GPU's total, the utilization and every flag that moves memory are known
+  (``FULL_POOL``): vram's own pool (util x total - loaded weights - activation peak - non-torch -
+  CUDA-graph estimate) is compared term by term with what the log prints ("Model loading took X
+  GiB", the 0.26+ breakdown line, "Available KV cache memory"), and the tokens that pool holds with
+  the logged tokens. Where the log gives the weights but not the utilization or the total, only the
+  weights are compared.
+
+Configs: ``tests/fixtures/configs`` (published), or ``tests/fixtures/calibration2/configs`` (the
+transformers class defaults of a type, used only where they are the logged model's shape; each use
+says so in ``CONFIGS`` below).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from estimator.config import load_model_spec  # noqa: E402
+from estimator.draft import read_drafter  # noqa: E402
+from estimator.engines import vllm  # noqa: E402
+from estimator.gpus import lookup_gpu  # noqa: E402
+from estimator.query import Query  # noqa: E402
+from estimator.spec import ModelSpec  # noqa: E402
+from estimator.weights import weight_bytes  # noqa: E402
+
+CASES = ROOT / "tests" / "fixtures" / "calibration2" / "cases.json"
+PUBLISHED = ROOT / "tests" / "fixtures" / "configs"
+DEFAULTS = ROOT / "tests" / "fixtures" / "calibration2" / "configs"
+GiB = 1 << 30
+
+# Case id -> (config file, why it is this model's shape, query overrides the log implies).
+CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
+    # Qwen3.6-35B-A3B has Qwen3.5-35B-A3B's architecture, which is Qwen3_5MoeConfig's default: 40
+    # layers (every 4th full attention, 2 KV heads x 256), GDN 16 key / 32 value heads x 128.
+    "n001": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    "n002": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    "n035": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    "n047": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    "n048": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    "n049": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    "n050": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    # Qwen2.5-7B-Instruct-AWQ: the base model's published config, weights as AWQ.
+    "n037": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights", {"weight_format": "awq"}),
+    "n045": (PUBLISHED / "meta-llama__Llama-3.1-8B.json", "Llama-3.1-8B published config", {}),
+    # The failed start quotes 36.0 GiB for 262,144 tokens: 144 KiB per token, the text stack of
+    # Qwen3-VL-8B, which is Qwen3-8B's (36 layers x 8 KV heads x 128).
+    "n042": (PUBLISHED / "Qwen__Qwen3-8B.json", "Qwen3-8B = Qwen3-VL-8B's text stack (144 KiB/token)", {}),
+    # Qwen3.6-27B keeps Qwen3.5-27B's shape (64 layers, every 4th full attention with 4 KV heads x
+    # 256; GDN 16 key / 48 value heads x 128), a config copied from public sources (see SOURCES.md).
+    # The club-3090 composes run MTP with 3 speculative tokens (flags_evidence in the case).
+    **{
+        case: (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.6-27B", {})
+        for case in ("n018", "n019", "n021", "n022", "n034", "n039", "n040", "n046")
+    },
+    "n017": (
+        DEFAULTS / "qwen3_5_27b.json",
+        "Qwen3.5-27B published shape = Qwen3.8-27B, FP8 weights",
+        {"weight_format": "fp8"},
+    ),
+    # GLM-5.2 has GLM-5.3's shape (78 MLA layers; indexers on layers 0-2 and every 4th from 6 to 74,
+    # 21 of 78, the rest share them); the log's "Using standard fp8 KV cache format" is the
+    # Blackwell (sm100) sparse-MLA path, so the case is sized as on a B200.
+    "n044": (DEFAULTS / "glm5_3.json", "GLM-5.3 published config = GLM-5.2 shape; sm100 fp8 layout", {"gpu": "b200"}),
+    # MiniMax-M2.7 keeps MiniMax-M2's shape (MiniMaxM2Config defaults: 62 layers, 8 KV heads x 128).
+    "n016": (DEFAULTS / "minimax_m2.json", "MiniMaxM2Config defaults = MiniMax-M2 shape", {}),
+    # A fine-tuned Qwen3.5-35B-A3B in bf16 (served under that name): the base model's shape.
+    "n003": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5-35B-A3B, bf16", {}),
+    # Qwen/Qwen3.8-27B-FP8 (PR table: weights per GPU and tokens only).
+    "n013": (
+        DEFAULTS / "qwen3_5_27b.json",
+        "Qwen3.5-27B published shape = Qwen3.8-27B, FP8 weights",
+        {"weight_format": "fp8"},
+    ),
+    "n015": (DEFAULTS / "minimax_m2.json", "MiniMaxM2Config defaults = MiniMax-M2 shape", {}),
+    "n051": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config (= the Instruct's geometry)", {}),
+    **{
+        case: (PUBLISHED / "Qwen__Qwen3-32B.json", "Qwen3-32B published config", {})
+        for case in ("n052", "n053", "n054")
+    },
+    "n055": (PUBLISHED / "Qwen__Qwen3-8B.json", "Qwen3-8B published config", {}),
+    "n056": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights", {"weight_format": "awq"}),
+    # Qwen2.5-1.5B-Instruct's config.json as public files transcribe it (see the README).
+    "n057": (DEFAULTS / "qwen2_5_1_5b_instruct.json", "Qwen2.5-1.5B-Instruct published config", {}),
+    "n058": (PUBLISHED / "Qwen__Qwen2.5-VL-7B-Instruct.json", "Qwen2.5-VL-7B-Instruct published config", {}),
+}
+
+# DFlash drafters of the calibration cases: the drafter's config and where its values come from (the
+# Hub files could not be fetched here; see tests/fixtures/calibration2/README.md).
+DRAFTERS: dict[str, tuple[Path, str]] = {
+    **{
+        case: (DEFAULTS / "qwen3_6_27b_dflash.json", "z-lab/Qwen3.6-27B-DFlash")
+        for case in ("n020", "n023", "n024", "n025")
+    },
+    "n028": (DEFAULTS / "qwen3_6_35b_a3b_dflash.json", "z-lab/Qwen3.6-35B-A3B-DFlash"),
+}
+# The targets of the DFlash cases: Qwen3.6-27B (n020's autoround int4 checkpoint: the shape is what
+# the KV layout reads) and Qwen3.6-35B-A3B FP8.
+CONFIGS.update(
+    {
+        **{
+            case: (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.6-27B; DFlash drafter", {})
+            for case in ("n020", "n023", "n024", "n025")
+        },
+        "n028": (
+            DEFAULTS / "qwen3_5_moe.json",
+            "Qwen3_5MoeConfig defaults = Qwen3.6-35B-A3B, FP8; DFlash drafter",
+            {"weight_format": "fp8"},
+        ),
+    }
+)
+
+
+def with_drafter(case_id: str, spec: ModelSpec) -> ModelSpec:
+    """The target's spec with the case's DFlash drafter attached (the drafter checkpoints ship no
+    embedding or LM head: vLLM shares the target's)."""
+    if case_id not in DRAFTERS:
+        return spec
+    path, model_id = DRAFTERS[case_id]
+    config = json.loads(path.read_text())
+    drafter_spec = load_model_spec(config)
+    drafter = read_drafter(model_id, config, drafter_spec, ("model.layers.0.self_attn.q_proj.weight", "fc.weight"))
+    return spec.model_copy(update={"drafter": drafter})
+
+
+# Cases of a model whose config is here, but whose log leaves out a setting that changes the pool's
+# layout: sizing them would test a guess of that setting.
+FLAGS_UNKNOWN: dict[str, str] = {
+    **{
+        case: "Qwen3.6/3.8-27B: the KV dtype or the speculative config is cut from the excerpt"
+        for case in ("n030", "n031", "n032")
+    },
+    "n010": "an nvfp4 KV cache, which vram does not model",
+    "n011": "an nvfp4 KV cache, which vram does not model",
+    "n029": "Qwen3.6-27B: the KV dtype and prefix caching are not in the excerpt, nor whether it started",
+    "n033": "an int8_per_token_head KV cache, which vram does not model",
+}
+
+
+@dataclass
+class Row:
+    id: str
+    version: str  # as logged
+    profile: str | None  # the release the engine follows for it
+    model: str
+    gpu: str
+    tp: int
+    max_model_len: int | None
+    logged_pool_gib: float | None
+    logged_tokens: int | None
+    logged_concurrency: float | None
+    logged_start: str  # "started" / "failed"
+    tokens_from_pool: int | None = None
+    # The token counts at the two ends of the logged pool's rounding (format_gib: 2 decimals).
+    tokens_range: tuple[int, int] | None = None
+    concurrency_from_pool: float | None = None
+    start_from_pool: str | None = None
+    estimated_max_len: int | None = None
+    logged_estimated_max_len: int | None = None
+    needed_gib: float | None = None
+    logged_needed_gib: float | None = None
+    skipped: str | None = None
+    config_note: str = ""
+
+    @property
+    def tokens_error(self) -> float | None:
+        if self.tokens_from_pool is None or not self.logged_tokens:
+            return None
+        if self.tokens_range is not None:
+            low, high = self.tokens_range
+            if low <= self.logged_tokens <= high:
+                return 0.0  # the log's own pool, within its rounding, gives the logged count
+            nearest = low if self.logged_tokens < low else high
+            return nearest / self.logged_tokens - 1
+        return self.tokens_from_pool / self.logged_tokens - 1
+
+    @property
+    def verdict_right(self) -> bool | None:
+        if self.start_from_pool is None:
+            return None
+        return self.start_from_pool == self.logged_start
+
+
+def _number(text: str | None, pattern: str) -> float | None:
+    if not text:
+        return None
+    match = re.search(pattern, text)
+    return float(match.group(1).replace(",", "")) if match else None
+
+
+def _release(version: str) -> str | None:
+    """The minor release of a logged version; None for builds not tied to one ("not printed")."""
+    match = re.match(r"^\s*v?(\d+)\.(\d+)", version)
+    if match:
+        return f"{int(match.group(1))}.{int(match.group(2))}"
+    bound = re.match(r"^\s*(?:vllm\s*)?<=\s*(\d+)\.(\d+)", version)
+    return f"{int(bound.group(1))}.{int(bound.group(2))}" if bound else None
+
+
+# The "GPU KV cache size" line as int(max concurrency x max_model_len) shipped in the 0.20.2 patch
+# release, not only in 0.21.0 (vllm_profiles follows minor releases): the v0.20.2 log of n048 and the
+# 0.20.2rc1 nightlies (n019, n021, n022) print it; v0.20.0 (n035, n047) prints the block count.
+_CONCURRENCY_TOKENS_FROM_PATCH = {(0, 20): 2}
+
+
+def _token_line(version: str, profile_report: str) -> str:
+    """The token-line formula of the logged build: its minor release's, unless a patch of that
+    release already carries the next one's."""
+    match = re.match(r"^\s*v?(\d+)\.(\d+)\.(\d+)", version)
+    if match:
+        first = _CONCURRENCY_TOKENS_FROM_PATCH.get((int(match.group(1)), int(match.group(2))))
+        if first is not None and int(match.group(3)) >= first:
+            return "concurrency"
+    return profile_report
+
+
+def _gpu(case: dict[str, Any]) -> str | None:
+    text = (case.get("gpu_model") or "").lower()
+    if "rtx pro 6000" in text:
+        return "rtx-pro-6000"
+    for key in ("h200", "h100", "a100-80gb", "rtx-5090", "rtx-4090", "rtx-3090", "b200", "h20"):
+        name = key.replace("-", " ").replace("rtx ", "rtx ")
+        if name.split()[-1] in text.replace("geforce ", ""):
+            return key
+    return None
+
+
+def _speculative(case: dict[str, Any]) -> tuple[int, str | None]:
+    """(speculative tokens, why the case cannot be sized) from the case's speculative_config."""
+    config = case.get("speculative_config")
+    if not config:
+        return 0, None
+    if config.get("method") == "mtp" or (config.get("method") == "dflash" and case["id"] in DRAFTERS):
+        if not config.get("num_speculative_tokens"):
+            return 0, "num_speculative_tokens is not in the log"
+        return int(config["num_speculative_tokens"]), None
+    return 0, f"a {config.get('method')} draft model's config is not in the fixtures"
+
+
+def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Query:
+    kv = (case.get("kv_cache_dtype") or "auto").lower()
+    flags = case.get("other_flags") or {}
+    prefix = flags.get("enable_prefix_caching")
+    drafted = case["id"] in DRAFTERS
+    return Query(
+        mtp=None if drafted else _speculative(case)[0] or None,
+        draft=DRAFTERS[case["id"]][1] if drafted else None,
+        spec=_speculative(case)[0] if drafted else None,
+        engine="vllm",
+        vllm=release,
+        seq_len=case.get("max_model_len") or 8192,
+        gpus=case.get("tensor_parallel_size") or 1,
+        kv="fp8" if kv.startswith("fp8") else "auto",
+        util=case.get("gpu_memory_utilization"),
+        max_num_batched_tokens=case.get("max_num_batched_tokens"),
+        max_num_seqs=case.get("max_num_seqs"),
+        prefix_caching=prefix if isinstance(prefix, bool) else None,
+        **overrides,
+    )
+
+
+def _failed_start(case: dict[str, Any]) -> tuple[float, float, int] | None:
+    """(needed GiB, available GiB, estimated max length) of a logged fit-check failure."""
+    for line in case["measured"].get("raw_lines") or []:
+        match = re.search(r"\(?([\d.]+) GiB KV cache is needed.*?memory \(([\d.]+) GiB\)\..*?length is (\d+)", line)
+        if match:
+            return float(match.group(1)), float(match.group(2)), int(match.group(3))
+    return None
+
+
+def _no_cache_memory(case: dict[str, Any]) -> bool:
+    """A start that failed before any block fits: a pool of zero or less ("No available memory for the
+    cache blocks")."""
+    return any("No available memory for the cache blocks" in line for line in case["measured"].get("raw_lines") or [])
+
+
+def size_case(case: dict[str, Any]) -> Row:
+    m = case["measured"]
+    failure = _failed_start(case)
+    row = Row(
+        id=case["id"],
+        version=case["version"],
+        profile=None,
+        model=str(case.get("model_id"))[:60],
+        gpu=str(case.get("gpu_model"))[:30],
+        tp=case.get("tensor_parallel_size") or 1,
+        max_model_len=case.get("max_model_len"),
+        logged_pool_gib=_number(m.get("available_kv_cache_memory"), r"(-?[\d.]+) GiB"),
+        logged_tokens=int(t) if (t := _number(m.get("gpu_kv_cache_size"), r"size: ([\d,]+) tokens")) else None,
+        logged_concurrency=_number(m.get("max_concurrency"), r": ([\d.]+)x"),
+        logged_start="failed" if failure or _no_cache_memory(case) else "started",
+    )
+    release = _release(case["version"])
+    if (why := _speculative(case)[1]) is not None:
+        row.skipped = why
+        return row
+    if (case.get("pipeline_parallel_size") or 1) > 1:
+        row.skipped = "pipeline parallelism, which vram does not model"
+        return row
+    if case["id"] in FLAGS_UNKNOWN:
+        row.skipped = FLAGS_UNKNOWN[case["id"]]
+        return row
+    if case["id"] not in CONFIGS:
+        row.skipped = "no config of the logged model (2026 models without a published config, or not named)"
+        return row
+    if release is None:
+        row.skipped = "the vLLM release is not known"
+        return row
+    path, note, overrides = CONFIGS[case["id"]]
+    row.config_note = note
+    spec = with_drafter(case["id"], load_model_spec(json.loads(path.read_text())))
+    query = _query(case, release, overrides)
+    profile, _ = vllm.version_profile(query)
+    row.profile = profile.version
+    gpu_key = _gpu(case)
+    batched, _ = vllm.batch_defaults(query, lookup_gpu(gpu_key) if gpu_key else None)
+    if failure:
+        needed, available, estimated = failure
+        row.logged_pool_gib = available
+        row.logged_estimated_max_len = estimated
+        row.logged_needed_gib = needed
+        _check_from_pool(row, spec, query, int(available * GiB), batched)
+        return row
+    if row.logged_pool_gib is None:
+        row.skipped = 'the log shows no "Available KV cache memory" line'
+        row.profile = None
+        return row
+    pool = int(row.logged_pool_gib * GiB)
+    line = _token_line(case["version"], profile.kv_tokens_report)
+    if line != profile.kv_tokens_report:
+        row.config_note += "; 0.20.2+: the token line is int(concurrency x max_model_len)"
+
+    def tokens_at(pool_bytes: int) -> tuple[int, float]:
+        _, tokens, concurrency = vllm.kv_capacity(spec, query, pool_bytes, batched_tokens=batched)
+        return (int(concurrency * query.seq_len) if line != profile.kv_tokens_report else tokens), concurrency
+
+    tokens, concurrency = tokens_at(pool)
+    half = GiB // 200  # "X.XX GiB": the pool is within half a hundredth of a GiB of the printed value
+    row.tokens_range = (tokens_at(pool - half)[0], tokens_at(pool + half - 1)[0])
+    row.tokens_from_pool, row.concurrency_from_pool = tokens, round(concurrency, 2)
+    _check_from_pool(row, spec, query, pool, batched)
+    return row
+
+
+def _check_from_pool(row: Row, spec: ModelSpec, query: Query, pool: int, batched: int) -> None:
+    check = vllm.start_check(spec, query, pool, batched_tokens=batched)
+    row.start_from_pool = "started" if check.fits else "failed"
+    row.needed_gib = round(check.needed_bytes / GiB, 2)
+    # No estimated length when no block fits: vLLM stops before its fit check.
+    row.estimated_max_len = None if check.fits or pool <= 0 else check.estimated_max_model_len
+
+
+# The whole-pool cases: the GPU record whose kernels and batch tiers vLLM would pick (its memory
+# replaced by the device total torch reports), and where that total comes from. None: the log's
+# "Free memory on device (free/total GiB)" gives it. Cases whose log gives the weights but not the
+# utilization or the total are listed with ``weights_only``.
+@dataclass(frozen=True)
+class FullPool:
+    gpu_key: str
+    total_gib: float | None
+    total_source: str
+    weights_only: str | None = None
+
+
+FULL_POOL: dict[str, FullPool] = {
+    # An A40 (GA102, sm86, the RTX A6000's chip): "GPU 0 has a total capacity of 44.34 GiB" in a vLLM
+    # OOM on an A40 pod (code index id 19358378260, a Korean vLLM multi-node walkthrough).
+    "n045": FullPool("rtx-a6000", 44.34, "A40: torch's 44.34 GiB (a vLLM OOM on an A40 pod)"),
+    # "80 GB-class, 79.33 GiB": sized with the H100's batch tier and kernels (an A100 has its own tier).
+    "n003": FullPool("h100-80gb", None, "logged (79.33 GiB); sized as an H100"),
+    "n017": FullPool("rtx-5090", None, "logged (31.4 GiB)"),
+    "n037": FullPool("h200", None, "", weights_only="the utilization is not in the excerpt"),
+    "n013": FullPool("rtx-5090", None, "", weights_only="a PR table: weights per GPU and tokens only"),
+    # The post's device listing: "NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB sm_120".
+    **{case: FullPool("rtx-pro-6000", 95.01, "the post's device listing") for case in ("n052", "n054")},
+    # An RTX 4090 under vLLM 0.27.1: "Free memory on device (22.45/23.99 GiB)" (code index id 61815222665).
+    "n055": FullPool("rtx-4090", 23.99, "RTX 4090: 23.99 GiB in another 0.27.1 log"),
+    # RTX PRO 4000 Blackwell (sm_120, as the RTX 5090's kernels): nvidia-smi "24,467" MiB total.
+    "n056": FullPool("rtx-5090", 23.89, "nvidia-smi 24,467 MiB; sized with the sm_120 kernels"),
+    # RTX 4070 Laptop (sm_89, as the RTX 4090's kernels): the author's 8,188 MiB.
+    "n057": FullPool("rtx-4090", 7.996, "the author's 8,188 MiB; sized with the sm_89 kernels"),
+    "n058": FullPool("a100-80gb", 79.15, "A100-SXM4-80GB: 79.15 GiB (the GPU record's deviceQuery)"),
+}
+
+# Cases whose log prints the loaded weights but whose weights vram cannot size, and why.
+WEIGHTS_UNSIZED: dict[str, str] = {
+    **{
+        case: "NVFP4 weights (compressed-tensors nvfp4), which vram does not size"
+        for case in ("n035", "n044", "n047", "n048", "n049", "n050", "n014")
+    },
+    "n036": "gemma-4's attention_k_eq_v is not read by vram's config reader",
+    "n027": "no config of DeepSeek-V4-Flash",
+    "n012": "no config of gpt-oss-120b in the fixtures",
+}
+
+
+@dataclass
+class FullRow:
+    id: str
+    version: str
+    profile: str
+    model: str
+    gpu: str
+    tp: int
+    total_gib: float | None
+    util: float | None
+    total_source: str
+    weights_only: str | None
+    # vram's terms, GiB per GPU
+    weights_gib: float
+    activation_gib: float | None = None
+    non_torch_gib: float | None = None
+    cuda_graphs_gib: float | None = None
+    # False where the graphs come on top of the pool (0.19, and Model Runner V2 up to 0.28).
+    cuda_graphs_in_budget: bool | None = None
+    pool_gib: float | None = None
+    tokens: int | None = None
+    # the log's
+    logged_weights_gib: float | None = None
+    logged_consumed_gib: float | None = None  # 0.27+: "weights + non-torch" in one figure
+    logged_activation_gib: float | None = None
+    logged_non_torch_gib: float | None = None
+    logged_cuda_graphs_gib: float | None = None  # the estimate the pool was sized with
+    logged_pool_gib: float | None = None
+    logged_tokens: int | None = None
+
+    @property
+    def weights_error(self) -> float | None:
+        """Against "Model loading took" / the breakdown's weights (not 0.27's weights + non-torch)."""
+        return self.weights_gib / self.logged_weights_gib - 1 if self.logged_weights_gib else None
+
+    @property
+    def pool_error(self) -> float | None:
+        if self.pool_gib is None or not self.logged_pool_gib:
+            return None
+        return self.pool_gib / self.logged_pool_gib - 1
+
+    @property
+    def tokens_error(self) -> float | None:
+        if self.tokens is None or not self.logged_tokens:
+            return None
+        return self.tokens / self.logged_tokens - 1
+
+
+def _logged_text(case: dict[str, Any]) -> str:
+    m = case["measured"]
+    parts = [str(v) for k, v in m.items() if k != "raw_lines" and v] + list(m.get("raw_lines") or [])
+    return "\n".join(parts)
+
+
+def _gib_or_none(value: int) -> float:
+    return round(value / GiB, 3)
+
+
+def size_full(case: dict[str, Any]) -> FullRow | None:
+    """vram's whole pool for a FULL_POOL case, term by term beside the log's figures."""
+    setup = FULL_POOL.get(case["id"])
+    release = _release(case["version"])
+    if setup is None or release is None:
+        return None
+    path, _, overrides = CONFIGS[case["id"]]
+    spec = load_model_spec(json.loads(path.read_text()))
+    query = _query(case, release, overrides)
+    profile, _ = vllm.version_profile(query)
+    text = _logged_text(case)
+    total = setup.total_gib or _number(text, r"Free memory on device \([\d.]+/([\d.]+) GiB\)")
+    gpu = lookup_gpu(setup.gpu_key)
+    if total is not None:
+        gpu = gpu.model_copy(update={"memory_bytes": int(total * GiB)})
+    weights = weight_bytes(spec, weight_format=query.weight_format, gpus=query.gpus)
+    logged_tokens = _number(text, r"KV cache size: ([\d,]+) tokens") or _number(
+        case["measured"].get("gpu_kv_cache_size_tokens"), r"^([\d,]+)"
+    )
+    row = FullRow(
+        id=case["id"],
+        version=case["version"],
+        profile=profile.version,
+        model=str(case.get("model_id"))[:60],
+        gpu=str(case.get("gpu_model")).split(" (")[0][:30],
+        tp=query.gpus,
+        total_gib=total,
+        util=case.get("gpu_memory_utilization"),
+        total_source=setup.total_source,
+        weights_only=setup.weights_only,
+        weights_gib=_gib_or_none(vllm.loaded_weight_bytes(spec, query, gpu, weights, vllm.query_constants(query))),
+        logged_weights_gib=_number(text, r"Model loading took ([\d.]+) GiB")
+        or _number(text, r"([\d.]+) GiB for weight")
+        or _number(case["measured"].get("weights_per_gpu"), r"([\d.]+) GiB"),
+        logged_consumed_gib=_number(text, r"([\d.]+) GiB for consumed memory"),
+        logged_activation_gib=_number(text, r"([\d.]+) GiB for peak activation"),
+        logged_non_torch_gib=_number(text, r"([\d.]+) GiB for non-torch memory"),
+        logged_cuda_graphs_gib=_number(text, r"\(actual\), ([\d.]+) GiB \(estimated\)")
+        or _number(text, r"Estimated CUDA graph memory: ([\d.]+) GiB"),
+        logged_pool_gib=_number(text, r"Available KV cache memory: ([\d.]+) GiB")
+        or _number(text, r"Current kv cache memory in use is ([\d.]+) GiB"),
+        logged_tokens=int(logged_tokens) if logged_tokens else None,
+    )
+    if setup.weights_only or total is None:
+        return row
+    report = vllm.vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+    row.activation_gib = _gib_or_none(report.activation_peak)
+    row.non_torch_gib = _gib_or_none(report.non_torch)
+    row.cuda_graphs_gib = _gib_or_none(report.cuda_graphs)
+    row.cuda_graphs_in_budget = report.cuda_graphs_in_budget
+    row.pool_gib = _gib_or_none(report.kv_cache_memory)
+    line = _token_line(case["version"], profile.kv_tokens_report)
+    batched, _ = vllm.batch_defaults(query, gpu)
+    _, tokens, concurrency = vllm.kv_capacity(spec, query, report.kv_cache_memory, batched_tokens=batched)
+    row.tokens = int(concurrency * query.seq_len) if line != profile.kv_tokens_report else tokens
+    return row
+
+
+def run_full() -> list[FullRow]:
+    cases = [c for c in json.loads(CASES.read_text()) if c.get("engine") == "vllm"]
+    return [row for c in cases if (row := size_full(c)) is not None]
+
+
+def _stats(errors: list[float]) -> dict[str, float] | None:
+    if not errors:
+        return None
+    values = sorted(abs(e) for e in errors)
+    return {
+        "n": len(values),
+        "median": statistics.median(values),
+        "p90": values[min(len(values) - 1, round(0.9 * (len(values) - 1)))],
+        "max": values[-1],
+    }
+
+
+def full_summary(rows: list[FullRow]) -> dict[str, dict[str, Any]]:
+    """Per release: |error| of the KV tokens from vram's own pool, of the pool, of the weights."""
+    out: dict[str, dict[str, Any]] = {}
+    for version in sorted({r.profile for r in rows}, key=lambda v: tuple(int(p) for p in v.split("."))):
+        mine = [r for r in rows if r.profile == version]
+        out[version] = {
+            "cases": len(mine),
+            "tokens": _stats([e for r in mine if (e := r.tokens_error) is not None]),
+            "pool": _stats([e for r in mine if (e := r.pool_error) is not None]),
+            "weights": _stats([e for r in mine if (e := r.weights_error) is not None]),
+        }
+    return out
+
+
+def _pair(mine: float | None, logged: float | None) -> str:
+    if mine is None:
+        return ""
+    if logged is None:
+        return f"{mine:.2f} / -"
+    return f"{mine:.2f} / {logged:.2f} ({_pct(mine / logged - 1)})"
+
+
+def full_markdown(rows: list[FullRow], version: str) -> list[str]:
+    mine = [r for r in rows if r.profile == version]
+    if not mine:
+        return []
+    lines = [
+        f"Whole pool, vLLM {version} (vram's own terms, GiB per GPU, vram / logged):",
+        "",
+        "| case | model | GPU x TP, total, util | weights | activation peak | non-torch | CUDA graphs "
+        "(estimate) | KV pool | KV tokens from vram's pool / logged |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in mine:
+        weights = _pair(r.weights_gib, r.logged_weights_gib)
+        if r.logged_consumed_gib and r.non_torch_gib is not None:
+            weights = (
+                f"{r.weights_gib:.2f}; + non-torch {_pair(r.weights_gib + r.non_torch_gib, r.logged_consumed_gib)}"
+            )
+        setup = f"{r.gpu} x {r.tp}"
+        if r.weights_only:
+            setup += f"; weights only: {r.weights_only}"
+        else:
+            setup += f", {r.total_gib} GiB ({r.total_source}), util {r.util}"
+        tokens = (
+            f"{r.tokens:,} / {r.logged_tokens:,} ({_pct(r.tokens_error)})"
+            if r.tokens is not None and r.logged_tokens
+            else ""
+        )
+        activation = _pair(r.activation_gib, r.logged_activation_gib)
+        graphs = _pair(r.cuda_graphs_gib, r.logged_cuda_graphs_gib)
+        if r.cuda_graphs_in_budget is False:
+            graphs += " (on top of the pool)"
+        if (
+            r.logged_consumed_gib
+            and r.activation_gib is not None
+            and r.cuda_graphs_gib is not None
+            and r.cuda_graphs_in_budget
+        ):
+            # 0.27+: the logged peak activation includes the applied CUDA-graph estimate.
+            both = _pair(r.activation_gib + r.cuda_graphs_gib, r.logged_activation_gib)
+            activation = f"{r.activation_gib:.2f}; + graphs {both}"
+        lines.append(
+            f"| {r.id} ({r.version.split(' (')[0]}) | {r.model} | {setup} | {weights} | "
+            f"{activation} | {_pair(r.non_torch_gib, r.logged_non_torch_gib)} | "
+            f"{graphs} | "
+            f"{_pair(r.pool_gib, r.logged_pool_gib)} | {tokens} |"
+        )
+    entry = full_summary(rows)[version]
+    parts = []
+    for key, label in (("tokens", "KV tokens from vram's pool"), ("pool", "pool"), ("weights", "weights")):
+        if (s := entry[key]) is not None:
+            parts.append(
+                f"{label} |error| median {s['median'] * 100:.2f}%, p90 {s['p90'] * 100:.2f}%, "
+                f"max {s['max'] * 100:.2f}% on {s['n']} case(s)"
+            )
+    lines += ["", "; ".join(parts) + ".", ""]
+    return lines
+
+
+def run() -> list[Row]:
+    cases = [c for c in json.loads(CASES.read_text()) if c.get("engine") == "vllm"]
+    return [size_case(c) for c in cases]
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:+.1f}%"
+
+
+def summary(rows: list[Row]) -> dict[str, dict[str, Any]]:
+    """Per release: KV-token errors (from the logged pool), and the start/fail verdicts."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row.profile is None:
+            continue
+        entry = out.setdefault(row.profile, {"cases": 0, "errors": [], "verdicts": 0, "verdicts_right": 0})
+        entry["cases"] += 1
+        if row.tokens_error is not None:
+            entry["errors"].append(abs(row.tokens_error))
+        if row.verdict_right is not None:
+            entry["verdicts"] += 1
+            entry["verdicts_right"] += int(row.verdict_right)
+    for entry in out.values():
+        errors = sorted(entry.pop("errors"))
+        entry["kv_tokens_checked"] = len(errors)
+        if errors:
+            entry["median"] = statistics.median(errors)
+            entry["p90"] = errors[min(len(errors) - 1, round(0.9 * (len(errors) - 1)))]
+            entry["max"] = errors[-1]
+    return dict(sorted(out.items(), key=lambda kv: tuple(int(p) for p in kv[0].split("."))))
+
+
+def _group(reasons: dict[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for case, reason in sorted(reasons.items()):
+        out.setdefault(reason, []).append(case)
+    return out
+
+
+def markdown(rows: list[Row], full: list[FullRow] | None = None) -> str:
+    full = run_full() if full is None else full
+    lines: list[str] = []
+    summaries = summary(rows)
+    versions = sorted(set(summaries) | {r.profile for r in full}, key=lambda v: tuple(int(p) for p in v.split(".")))
+    for version in versions:
+        if version not in summaries:
+            lines += [f"#### vLLM {version}", "", "No case of this release logs its pool with a model vram sizes.", ""]
+            lines += full_markdown(full, version)
+            continue
+        entry = summaries[version]
+        lines += [
+            f"#### vLLM {version}",
+            "",
+            "| case | model | GPU x TP | max_model_len | KV tokens (from logged pool) / logged | "
+            "max concurrency | start / logged |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            if row.profile != version:
+                continue
+            tokens = (
+                f"{row.tokens_from_pool:,} / {row.logged_tokens:,} ({_pct(row.tokens_error)})"
+                if row.tokens_from_pool is not None and row.logged_tokens
+                else ""
+            )
+            if tokens and row.tokens_range is not None and row.tokens_range[0] != row.tokens_range[1]:
+                tokens += f"; {row.tokens_range[0]:,}-{row.tokens_range[1]:,} over the pool's rounding"
+            conc = (
+                f"{row.concurrency_from_pool:.2f} / {row.logged_concurrency:.2f}"
+                if row.concurrency_from_pool is not None and row.logged_concurrency is not None
+                else ""
+            )
+            start = f"{row.start_from_pool} / {row.logged_start}"
+            if row.logged_pool_gib is not None and row.logged_pool_gib <= 0:
+                start += f": no memory for the cache blocks (logged pool {row.logged_pool_gib} GiB)"
+            elif row.estimated_max_len is not None:
+                start += (
+                    f": needs {row.needed_gib} GiB (logged {row.logged_needed_gib}) of "
+                    f"{row.logged_pool_gib} GiB; estimated max length {row.estimated_max_len:,} "
+                    f"(logged {row.logged_estimated_max_len:,})"
+                )
+            lines.append(
+                f"| {row.id} ({row.version.split(' (')[0]}) | {row.model} | {row.gpu} x {row.tp} | "
+                f"{row.max_model_len or ''} | {tokens} | {conc} | {start} |"
+            )
+        stats = (
+            f"KV tokens |error| median {entry['median'] * 100:.2f}%, p90 {entry['p90'] * 100:.2f}%, "
+            f"max {entry['max'] * 100:.2f}% on {entry['kv_tokens_checked']} case(s)"
+            if entry["kv_tokens_checked"]
+            else "no KV-token line to compare"
+        )
+        lines += ["", f"{stats}; start/fail verdict right on {entry['verdicts_right']} of {entry['verdicts']}.", ""]
+        lines += full_markdown(full, version)
+    skipped = [row for row in rows if row.skipped]
+    reasons: dict[str, list[str]] = {}
+    for row in skipped:
+        reasons.setdefault(row.skipped or "", []).append(row.id)
+    lines += [
+        "Whole pool not checked where the log prints the loaded weights: "
+        + "; ".join(f"{reason}: {', '.join(ids)}" for reason, ids in _group(WEIGHTS_UNSIZED).items())
+        + ". The DGX Spark (GB10) cases also lack the device total torch reports on unified memory.",
+        "",
+        f"Not sized: {len(skipped)} of {len(rows)} vLLM cases. "
+        + "; ".join(f"{reason}: {', '.join(ids)}" for reason, ids in reasons.items())
+        + ".",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    rows, full = run(), run_full()
+    if args.json:
+        payload = {
+            "rows": [asdict(r) for r in rows],
+            "summary": summary(rows),
+            "whole_pool": [asdict(r) for r in full],
+            "whole_pool_summary": full_summary(full),
+        }
+        print(json.dumps(payload, indent=1))
+    else:
+        print(markdown(rows, full))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
