@@ -59,7 +59,7 @@ from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, kv_cache_bytes
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
-from estimator.weights import zero_point_matrices
+from estimator.weights import linear_bytes, zero_point_matrices
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -251,6 +251,12 @@ def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
 # rope at ``rope_local_base_freq`` and its full layers the config's (scaled) rope
 # (models/gemma3.py Gemma3Attention), so ``get_rope`` caches two tables.
 _LOCAL_ROPE_TYPES = frozenset({"gemma3", "gemma3_text"})
+# gemma-4 builds one table per layer type, each of its layers' head size (models/gemma4.py@v0.23.0
+# Gemma4Attention: get_rope(head_dim, rope_parameters[layer_type])): the sliding layers' default
+# rope, and the global layers' "proportional" rope, whose Gemma4RotaryEmbedding keeps
+# ``rotary_dim = head_size`` (zero angles past partial_rotary_factor;
+# layers/rotary_embedding/gemma4_rope.py@v0.23.0, @v0.33.0). gemma-4-31b: 262,144 x (256 + 512) x 2 B.
+_PER_KIND_ROPE_TYPES = frozenset({"gemma4", "gemma4_text"})
 
 
 def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
@@ -272,6 +278,9 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
     # dtype=torch.float32)); every other model in the model dtype.
     dtype_bytes = 4 if spec.model_type == "gpt_oss" else _act_bytes(spec, query)
     rows = spec.scaled_max_positions or spec.max_position_embeddings
+    if spec.model_type in _PER_KIND_ROPE_TYPES:
+        dims = {layer.kind: layer.key_dim for layer in spec.layers if layer.kind in ("full", "sliding")}
+        return spec.max_position_embeddings * sum(dims.values()) * dtype_bytes
     if spec.model_type in _LOCAL_ROPE_TYPES:
         rows += spec.max_position_embeddings
     return rows * rotary_dim * dtype_bytes
@@ -480,6 +489,17 @@ def drafter_weight_bytes(spec: ModelSpec, query: Query) -> int:
     return (ceil_div(split + vocab, query.gpus) + replicated) * dtype_bytes
 
 
+def value_slot_bytes(spec: ModelSpec, query: Query) -> int:
+    """Per GPU, the value half vLLM allocates for layers whose values are their keys (gemma-4's
+    ``attention_k_eq_v`` global layers): its fused ``qkv_proj`` keeps a V slot and the loader fills
+    it with a second copy of ``k_proj`` (models/gemma4.py@v0.23.0 "k_eq_v layers load K weights into
+    both K and V slots"; @v0.33.0 ``_gemma4_layer_weights_mapper`` maps ``k_proj`` to shards k and
+    v). gemma-4-31b: 10 x 5,376 x 2,048 x 2 B = 210 MiB at TP 1."""
+    if not spec.value_from_key:
+        return 0
+    return linear_bytes(spec, spec.value_from_key, weight_format=query.weight_format, bits=query.bits, gpus=query.gpus)
+
+
 def loaded_weight_bytes(
     spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
@@ -495,6 +515,7 @@ def loaded_weight_bytes(
         - vision_split_saving_bytes(spec, query)
         + mtp_weight_bytes(spec, query)
         + drafter_weight_bytes(spec, query)
+        + value_slot_bytes(spec, query)
     )
     loaded += machete_zero_point_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
