@@ -1258,6 +1258,21 @@ def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: s
     raise ConfigError(f"{model_type} checkpoint uses quantization method {method!r}, which vram does not size.")
 
 
+def _mixed_experts(top: Mapping[str, Any], text: Mapping[str, Any], model_type: str, quant: Quantization) -> str | None:
+    """DeepSeek-V4's ``expert_dtype`` (top level, or moved into ``quantization_config`` by
+    DeepseekV4Config): routed experts stored in another format than the rest (fp4 experts beside
+    block-fp8 linears in DeepSeek-V4-Flash). vram's schemes are one format per checkpoint, so the
+    weights would be sized as fp8 throughout: said, not guessed."""
+    qc = top.get("quantization_config") or text.get("quantization_config") or {}
+    expert = top.get("expert_dtype") or text.get("expert_dtype") or qc.get("expert_dtype")
+    if not expert or quant.method == "none" or str(expert).lower() == quant.format:
+        return None
+    return (
+        f"{model_type} stores its routed experts as {expert} (expert_dtype) beside {quant.format} weights, "
+        "a mix vram does not size yet."
+    )
+
+
 def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[str, ...]) -> Quantization:
     groups = qc.get("config_groups") or {}
     schemes = [g.get("weights") for g in groups.values() if g.get("weights")]
@@ -1725,6 +1740,8 @@ def _build(
     if fam.vision == "own":  # text-side tensors of an own-tower type beyond its text family's layers
         towers_mm.text_extras(c, fam.model_type, cfg, config)
     quant = _quantization(config, cfg, model_type, dtype)
+    if why := _mixed_experts(config, cfg, model_type, quant):
+        unread = [*unread, why]
 
     params = c.params()
     params_source = "config"

@@ -109,6 +109,8 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     "n058": (PUBLISHED / "Qwen__Qwen2.5-VL-7B-Instruct.json", "Qwen2.5-VL-7B-Instruct published config", {}),
     # google/gemma-4-31b-it's own Gemma4Config (see the fixture README): attention_k_eq_v global layers.
     "n036": (DEFAULTS / "gemma4_31b_it.json", "gemma-4-31B-it published config", {}),
+    # deepseek-ai/DeepSeek-V4-Flash's published config.json (see the fixture README).
+    "n027": (DEFAULTS / "deepseek_v4_flash.json", "DeepSeek-V4-Flash published config", {}),
 }
 
 # DFlash drafters of the calibration cases: the drafter's config and where its values come from (the
@@ -416,7 +418,7 @@ WEIGHTS_UNSIZED: dict[str, str] = {
         case: "NVFP4 weights (compressed-tensors nvfp4), which vram does not size"
         for case in ("n035", "n044", "n047", "n048", "n049", "n050", "n014")
     },
-    "n027": "no config of DeepSeek-V4-Flash",
+    "n027": "DeepSeek-V4-Flash's fp4 experts beside fp8 weights (expert_dtype), which vram does not size",
     "n012": "no config of gpt-oss-120b in the fixtures",
 }
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from common.errors import InputError
 from estimator.config import load_model_spec
 from estimator.engines import vllm
 from estimator.query import Query
@@ -88,3 +89,118 @@ def test_gemma4_31b_loaded_weights(gemma4_31b) -> None:
     assert loaded == checkpoint + 10 * 5376 * 2048 * 2 + 262_144 * 768 * 2
     # n036 logs "Model loading took 58.99 GiB": within 0.5% (the vision tower's buffers are not counted).
     assert abs(loaded / (58.99 * GiB) - 1) < 0.005
+
+
+@pytest.fixture(scope="module")
+def dsv4_flash():
+    return load_model_spec(json.loads((CAL2 / "deepseek_v4_flash.json").read_text()))
+
+
+def _ru576(n: int) -> int:
+    return -(-n // 576) * 576
+
+
+def test_deepseek_v4_flash_layers(dsv4_flash) -> None:
+    # compress_ratios 0, 0, then 4 / 128 alternating over 41 layers (21 CSA, 20 HCA); sliding window 128.
+    rates = Counter(layer.compress_rate for layer in dsv4_flash.layers)
+    assert rates == {0: 2, 4: 21, 128: 20}
+    assert {layer.window for layer in dsv4_flash.layers} == {128}
+    assert dsv4_flash.mtp_layers == 1
+    # fp4 routed experts beside block-fp8 linears: the weights are not sized, and the spec says so.
+    assert any("expert_dtype" in why for why in dsv4_flash.unread)
+
+
+def test_deepseek_v4_vllm_021_pages_and_groups(dsv4_flash) -> None:
+    # vLLM 0.21 (fp8_ds_mla: 584 B per cached token, every page padded to a multiple of 576 B),
+    # --block-size 256:
+    swa = _ru576(64 * 584)  # every layer's sliding window, 64-token blocks: 37,440
+    c4_latent = _ru576(256 // 4 * 584)  # 64 compressed entries: 37,440
+    c4_index = _ru576(256 // 4 * (128 + 4))  # fp8 indexer keys + fp32 scale: 8,640
+    c128_latent = _ru576(256 // 128 * 584)  # 2 entries: 1,728
+    c4_state = _ru576(4 * 2 * 2 * 512 * 4)  # 4-slot blocks of kv + score, two series, fp32: 32,832
+    c4_index_state = _ru576(4 * 2 * 2 * 128 * 4)  # 8,640
+    c128_state = _ru576(8 * 2 * 512 * 4)  # 8-slot blocks: 32,832
+    assert (swa, c4_latent, c4_index, c128_latent) == (37_440, 37_440, 8_640, 1_728)
+    assert (c4_state, c4_index_state, c128_state) == (32_832, 8_640, 32_832)
+    # The states pad to the nearest latent page (32,832 -> 37,440). Largest same-page counts per
+    # group: latent 21, sliding 43 + 1 MTP layer, C4 states 21, C128 states 20; the chunk with least
+    # padding from 21 up is 22 (pads 1 + 0 + 1 + 2), so the sliding group splits in two of 22.
+    query = q(vllm="0.21", seq_len=200_000, gpus=2, kv="fp8", mtp=2, max_num_batched_tokens=8192)
+    layout, _ = vllm.kv_layout(dsv4_flash, query)
+    assert layout.num_groups == 5
+    # One block index: each distinct latent page once per layer tuple, 22 tuples.
+    assert layout.bytes_per_block == (37_440 + 8_640 + 1_728) * 22 == 1_051_776
+    # A request of 200,000 tokens with 8,192 batched tokens, in pages of each group:
+    latent_group = 21 * 37_440 + 21 * 8_640 + 20 * 1_728  # 1,002,240 B per block
+    need = (
+        -(-200_000 // 256) * latent_group  # 782 blocks
+        + (-(-(127 + 8192) // 64) + 1) * 44 * 37_440  # 131 blocks of the sliding window
+        + (-(-(7 + 8192) // 4) + 1) * 21 * (37_440 + 8_640)  # 2,051 C4 state blocks
+        + (-(-(127 + 8192) // 8) + 1) * 20 * 37_440  # 1,041 C128 state blocks
+    )
+    per_request = -(-need // latent_group)
+    assert per_request == 3_756
+    blocks, tokens, concurrency = vllm.kv_capacity(dsv4_flash, query, int(18.65 * GiB), batched_tokens=8192)
+    assert blocks == int(18.65 * GiB) // 1_051_776 == 19_039
+    assert concurrency == pytest.approx(19_039 / 3_756)
+    # calibration2 n027 (0.21.1 nightly, TP 2 over two DGX Sparks) logs 1,001,650 tokens, 5.01x:
+    # int(18,811 / 3,756 x 200,000). 3,756 blocks per request is this layout's; 18,811 blocks is the
+    # other node's pool (18.43 GiB), which its log does not print (rank 0 logs 18.65 GiB).
+    assert int(18_811 / per_request * 200_000) == 1_001_650
+    assert tokens == int(19_039 / 3_756 * 200_000)
+
+
+def test_deepseek_v4_vllm_releases_and_kv_dtype(dsv4_flash) -> None:
+    with pytest.raises(InputError, match="fp8 KV cache"):
+        vllm.kv_layout(dsv4_flash, q(vllm="0.21", seq_len=8192))
+    with pytest.raises(InputError, match=r"vLLM 0\.19 does not serve deepseek_v4"):
+        vllm.kv_layout(dsv4_flash, q(vllm="0.19", seq_len=8192, kv="fp8"))
+    with pytest.raises(InputError, match=r"0\.20-0\.22 only; vLLM 0\.33"):
+        vllm.kv_layout(dsv4_flash, q(vllm="0.33", seq_len=8192, kv="fp8"))
+
+
+ORACLE = Path(__file__).resolve().parents[1] / "fixtures" / "oracle" / "configs"
+
+
+def _oracle(model_type: str):
+    return load_model_spec(json.loads((ORACLE / f"{model_type}.json").read_text()))
+
+
+@pytest.mark.parametrize(
+    ("model_type", "version", "served"),
+    [
+        # model_executor/models/registry.py at each release: RWKV, xLSTM and Inkling 2 never appear;
+        # Mllama is listed as supported only until v0.10.2; Unlimited-OCR from 0.25, Inkling from 0.26.
+        ("rwkv", "0.19", False),
+        ("rwkv", "0.33", False),
+        ("xlstm", "0.33", False),
+        ("mllama", "0.19", False),
+        ("mllama", "0.33", False),
+        ("inkling2_loop_text", "0.33", False),
+        ("unlimited_ocr", "0.24", False),
+        ("unlimited_ocr", "0.25", True),
+        ("inkling_text", "0.25", False),
+        ("inkling_text", "0.26", True),
+    ],
+)
+def test_types_a_release_does_not_serve_are_named(model_type: str, version: str, served: bool) -> None:
+    refusal = vllm.serve_refusal(_oracle(model_type), q(vllm=version))
+    if served:
+        assert refusal is None
+    else:
+        assert refusal is not None and refusal.startswith(f"vLLM {version} does not serve {model_type} (")
+        with pytest.raises(InputError, match=f"^vLLM {version.replace('.', '[.]')} does not serve"):
+            vllm.kv_layout(_oracle(model_type), q(vllm=version))
+
+
+def test_unlimited_ocr_in_vllm_keeps_every_token() -> None:
+    # vLLM 0.25+ (models/unlimited_ocr.py@v0.33.0): DeepseekAttention with plain multi-head attention
+    # and reference sliding-window attention applied as a mask, so every layer is a full-attention
+    # cache. The oracle config: 12 layers, 10 KV heads x 128 (= 1,280 / 10 heads), bf16.
+    spec = _oracle("unlimited_ocr")
+    layout, _ = vllm.kv_layout(spec, q(vllm="0.25", seq_len=4096))
+    assert layout.bytes_per_block == 12 * 16 * 10 * 128 * 2 * 2
+    # 1 GiB of pool: 1 GiB // 983,040 B = 1,092 blocks; a request of 4,096 tokens takes 256 blocks.
+    blocks, _, concurrency = vllm.kv_capacity(spec, q(vllm="0.25", seq_len=4096), GiB, batched_tokens=8192)
+    assert blocks == GiB // (12 * 16 * 10 * 128 * 2 * 2) == 1_092
+    assert concurrency == pytest.approx(1_092 / 256)
