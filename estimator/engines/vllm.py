@@ -963,6 +963,8 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     if why := mtp_refusal(spec, query):
         raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
     if any(layer.compress_rate for layer in spec.layers):
+        if spec.drafter is not None:
+            raise InputError(f"{spec.model_type}: vram does not model a draft model beside DeepSeek-V4's caches yet")
         layout = _deepseek_v4_layout(spec, query, profile, dtype_bytes)
         if len(_LAYOUTS) >= 256:
             _LAYOUTS.clear()
