@@ -198,6 +198,8 @@ class _Counts:
     vision: int = 0
     inactive: int = 0  # routed-expert parameters a token does not touch
     linears: dict[tuple[str, int, int, str], int] = field(default_factory=dict)
+    # Key projections that also give the values (Family.k_eq_v): (in, out) -> count.
+    value_from_key: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def linear(
         self, component: LinearComponent, in_f: int, out_f: int, split: LinearSplit, count: int = 1, bias: bool = False
@@ -242,6 +244,12 @@ class _Counts:
         return tuple(
             LinearWeights(component=c, in_features=i, out_features=o, count=n, split=s)
             for (c, i, o, s), n in self.linears.items()
+        )
+
+    def value_from_key_specs(self) -> tuple[LinearWeights, ...]:
+        return tuple(
+            LinearWeights(component="attention", in_features=i, out_features=o, count=n, split="kv")
+            for (i, o), n in self.value_from_key.items()
         )
 
 
@@ -611,7 +619,11 @@ def _attention_block(c: _Counts, g: _Geometry, n: int, kind: str = "full") -> No
     qkv_bias = _flag(g.cfg, _bias_key(g.fam.qkv_bias), g.fam.qkv_bias)
     o_bias = _flag(g.cfg, _bias_key(g.fam.o_bias), g.fam.o_bias)
     c.linear("attention", h, q_out * (2 if g.fam.attn_gate else 1), "column", n, qkv_bias)
-    if vd == hd:
+    if g.fam.k_eq_v and kind == "full":
+        # Gemma 4 (attention_k_eq_v): no v_proj on full-attention layers, the values are k_proj's output.
+        c.linear("attention", h, kv_out, "kv", n, qkv_bias)
+        c.value_from_key[(h, kv_out)] = c.value_from_key.get((h, kv_out), 0) + n
+    elif vd == hd:
         c.linear("attention", h, kv_out, "kv", 2 * n, qkv_bias)
     else:
         c.linear("attention", h, kv_out, "kv", n, qkv_bias)
@@ -796,6 +808,8 @@ def _per_layer_inputs(c: _Counts, g: _Geometry) -> None:
     its projection from the hidden state and norm, and per layer a gate, a projection and a norm."""
     cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
     width = _int(cfg, mt, "hidden_size_per_layer_input")
+    if not width:  # gemma-4-31b / 26b-a4b: 0, no per-layer inputs (Gemma4TextDecoderLayer builds none)
+        return
     vocab = _int(cfg, mt, "vocab_size_per_layer_input")
     c.add("other", vocab * n * width)
     c.linear("other", h, n * width, "none", 1)
@@ -1242,6 +1256,21 @@ def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: s
     if method == "compressed-tensors":
         return _compressed_tensors(qc, model_type, skipped)
     raise ConfigError(f"{model_type} checkpoint uses quantization method {method!r}, which vram does not size.")
+
+
+def _mixed_experts(top: Mapping[str, Any], text: Mapping[str, Any], model_type: str, quant: Quantization) -> str | None:
+    """DeepSeek-V4's ``expert_dtype`` (top level, or moved into ``quantization_config`` by
+    DeepseekV4Config): routed experts stored in another format than the rest (fp4 experts beside
+    block-fp8 linears in DeepSeek-V4-Flash). vram's schemes are one format per checkpoint, so the
+    weights would be sized as fp8 throughout: said, not guessed."""
+    qc = top.get("quantization_config") or text.get("quantization_config") or {}
+    expert = top.get("expert_dtype") or text.get("expert_dtype") or qc.get("expert_dtype")
+    if not expert or quant.method == "none" or str(expert).lower() == quant.format:
+        return None
+    return (
+        f"{model_type} stores its routed experts as {expert} (expert_dtype) beside {quant.format} weights, "
+        "a mix vram does not size yet."
+    )
 
 
 def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[str, ...]) -> Quantization:
@@ -1711,6 +1740,8 @@ def _build(
     if fam.vision == "own":  # text-side tensors of an own-tower type beyond its text family's layers
         towers_mm.text_extras(c, fam.model_type, cfg, config)
     quant = _quantization(config, cfg, model_type, dtype)
+    if why := _mixed_experts(config, cfg, model_type, quant):
+        unread = [*unread, why]
 
     params = c.params()
     params_source = "config"
@@ -1770,6 +1801,7 @@ def _build(
         params_source=params_source,
         warnings=tuple(warnings),
         linears=c.linear_specs(),
+        value_from_key=c.value_from_key_specs(),
         unread=tuple(unread),
         config_source=source,
         **extra,

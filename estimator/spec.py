@@ -236,6 +236,10 @@ class ModelSpec(Frozen):
     config_source: Literal["table", "transformers", "raw"] = "raw"
     # Added by task A (optional): the weight matrices, for quantized bytes and tensor-parallel shares.
     linears: tuple[LinearWeights, ...] = ()
+    # Key projections whose output is also the values (Gemma 4's attention_k_eq_v global layers): one
+    # matrix in the checkpoint and in transformers, but vLLM loads it into both the K and the V slot
+    # of its fused qkv_proj, so it holds each of these twice.
+    value_from_key: tuple[LinearWeights, ...] = ()
     # The draft model vLLM's speculative decoding loads beside this one (``draft=``), when asked.
     drafter: Drafter | None = None
 

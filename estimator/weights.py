@@ -282,6 +282,26 @@ def weight_bytes(
     return max(0, stored - (_modelled_bytes(spec, scheme, 1) - share))
 
 
+def linear_bytes(
+    spec: ModelSpec,
+    linears: tuple[LinearWeights, ...],
+    *,
+    weight_format: WeightFormat | None = None,
+    bits: int | None = None,
+    gpus: int = 1,
+) -> int:
+    """Bytes ONE GPU holds for ``linears`` (matrices beyond the spec's own) in the effective format."""
+    scheme, _ = _scheme(spec, weight_format, bits)
+    total = 0
+    for lin in linears:
+        in_f, out_f = _share(lin, spec, gpus)
+        if _is_quantized(scheme, lin):
+            total += _matrix_bytes(scheme, in_f, out_f) * lin.count
+        else:
+            total += in_f * out_f * lin.count * scheme.dense_bytes
+    return total
+
+
 def weight_format_name(spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None) -> str:
     """The effective weight format shown to users ("bf16", "gptq int4 g128", "mxfp4 experts + bf16")."""
     return _scheme(spec, weight_format, bits)[0].name

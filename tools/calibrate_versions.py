@@ -107,6 +107,10 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     # Qwen2.5-1.5B-Instruct's config.json as public files transcribe it (see the README).
     "n057": (DEFAULTS / "qwen2_5_1_5b_instruct.json", "Qwen2.5-1.5B-Instruct published config", {}),
     "n058": (PUBLISHED / "Qwen__Qwen2.5-VL-7B-Instruct.json", "Qwen2.5-VL-7B-Instruct published config", {}),
+    # google/gemma-4-31b-it's own Gemma4Config (see the fixture README): attention_k_eq_v global layers.
+    "n036": (DEFAULTS / "gemma4_31b_it.json", "gemma-4-31B-it published config", {}),
+    # deepseek-ai/DeepSeek-V4-Flash's published config.json (see the fixture README).
+    "n027": (DEFAULTS / "deepseek_v4_flash.json", "DeepSeek-V4-Flash published config", {}),
 }
 
 # DFlash drafters of the calibration cases: the drafter's config and where its values come from (the
@@ -404,6 +408,8 @@ FULL_POOL: dict[str, FullPool] = {
     # RTX 4070 Laptop (sm_89, as the RTX 4090's kernels): the author's 8,188 MiB.
     "n057": FullPool("rtx-4090", 7.996, "the author's 8,188 MiB; sized with the sm_89 kernels"),
     "n058": FullPool("a100-80gb", 79.15, "A100-SXM4-80GB: 79.15 GiB (the GPU record's deviceQuery)"),
+    # A Kaggle GPU of at least ~93 GiB (0.94 x total >= 58.99 + 28.41 GiB); neither named nor its total.
+    "n036": FullPool("h200", None, "", weights_only="the GPU and its total are not printed"),
 }
 
 # Cases whose log prints the loaded weights but whose weights vram cannot size, and why.
@@ -412,8 +418,7 @@ WEIGHTS_UNSIZED: dict[str, str] = {
         case: "NVFP4 weights (compressed-tensors nvfp4), which vram does not size"
         for case in ("n035", "n044", "n047", "n048", "n049", "n050", "n014")
     },
-    "n036": "gemma-4's attention_k_eq_v is not read by vram's config reader",
-    "n027": "no config of DeepSeek-V4-Flash",
+    "n027": "DeepSeek-V4-Flash's fp4 experts beside fp8 weights (expert_dtype), which vram does not size",
     "n012": "no config of gpt-oss-120b in the fixtures",
 }
 

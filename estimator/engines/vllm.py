@@ -39,6 +39,7 @@ from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
 from estimator.engines.vllm_profiles import (
     DS_MLA_BYTES_PER_TOKEN,
+    DSV4_FP8_DS_MLA_BYTES_PER_TOKEN,
     PROFILES,
     VllmProfile,
     cuda_graph_estimate_taken,
@@ -59,7 +60,7 @@ from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, kv_cache_bytes
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
-from estimator.weights import zero_point_matrices
+from estimator.weights import linear_bytes, zero_point_matrices
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -251,6 +252,12 @@ def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
 # rope at ``rope_local_base_freq`` and its full layers the config's (scaled) rope
 # (models/gemma3.py Gemma3Attention), so ``get_rope`` caches two tables.
 _LOCAL_ROPE_TYPES = frozenset({"gemma3", "gemma3_text"})
+# gemma-4 builds one table per layer type, each of its layers' head size (models/gemma4.py@v0.23.0
+# Gemma4Attention: get_rope(head_dim, rope_parameters[layer_type])): the sliding layers' default
+# rope, and the global layers' "proportional" rope, whose Gemma4RotaryEmbedding keeps
+# ``rotary_dim = head_size`` (zero angles past partial_rotary_factor;
+# layers/rotary_embedding/gemma4_rope.py@v0.23.0, @v0.33.0). gemma-4-31b: 262,144 x (256 + 512) x 2 B.
+_PER_KIND_ROPE_TYPES = frozenset({"gemma4", "gemma4_text"})
 
 
 def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
@@ -272,6 +279,9 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
     # dtype=torch.float32)); every other model in the model dtype.
     dtype_bytes = 4 if spec.model_type == "gpt_oss" else _act_bytes(spec, query)
     rows = spec.scaled_max_positions or spec.max_position_embeddings
+    if spec.model_type in _PER_KIND_ROPE_TYPES:
+        dims = {layer.kind: layer.key_dim for layer in spec.layers if layer.kind in ("full", "sliding")}
+        return spec.max_position_embeddings * sum(dims.values()) * dtype_bytes
     if spec.model_type in _LOCAL_ROPE_TYPES:
         rows += spec.max_position_embeddings
     return rows * rotary_dim * dtype_bytes
@@ -480,6 +490,17 @@ def drafter_weight_bytes(spec: ModelSpec, query: Query) -> int:
     return (ceil_div(split + vocab, query.gpus) + replicated) * dtype_bytes
 
 
+def value_slot_bytes(spec: ModelSpec, query: Query) -> int:
+    """Per GPU, the value half vLLM allocates for layers whose values are their keys (gemma-4's
+    ``attention_k_eq_v`` global layers): its fused ``qkv_proj`` keeps a V slot and the loader fills
+    it with a second copy of ``k_proj`` (models/gemma4.py@v0.23.0 "k_eq_v layers load K weights into
+    both K and V slots"; @v0.33.0 ``_gemma4_layer_weights_mapper`` maps ``k_proj`` to shards k and
+    v). gemma-4-31b: 10 x 5,376 x 2,048 x 2 B = 210 MiB at TP 1."""
+    if not spec.value_from_key:
+        return 0
+    return linear_bytes(spec, spec.value_from_key, weight_format=query.weight_format, bits=query.bits, gpus=query.gpus)
+
+
 def loaded_weight_bytes(
     spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
@@ -495,6 +516,7 @@ def loaded_weight_bytes(
         - vision_split_saving_bytes(spec, query)
         + mtp_weight_bytes(spec, query)
         + drafter_weight_bytes(spec, query)
+        + value_slot_bytes(spec, query)
     )
     loaded += machete_zero_point_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
@@ -842,10 +864,16 @@ class KvLayout(Frozen):
     uniform: bool  # one attention type: every layer in a single group
     block_size: int = BLOCK_SIZE  # tokens per attention block (raised to the state page in hybrids)
     mamba_padding_pct: float = 0.0  # "Padding mamba page size by P%"
+    # DeepSeek-V4's planner (set only there): pool bytes per block index, and the page bytes a
+    # request's need is divided by (its full-MLA group's); 0 elsewhere.
+    pool_block_bytes: int = 0
+    request_block_bytes: int = 0
 
     @property
     def bytes_per_block(self) -> int:
         """Pool bytes one block index costs across all groups' tensors."""
+        if self.pool_block_bytes:
+            return self.pool_block_bytes
         if self.uniform:
             return sum(t.page_bytes * t.num_layers for t in self.types)
         return self.types[0].page_bytes * self.group_size
@@ -929,9 +957,19 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
         return cached[1]
+    if why := serve_refusal(spec, query):
+        raise InputError(why)
     _refuse_unmodelled_cache(spec)
     if why := mtp_refusal(spec, query):
         raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
+    if any(layer.compress_rate for layer in spec.layers):
+        if spec.drafter is not None:
+            raise InputError(f"{spec.model_type}: vram does not model a draft model beside DeepSeek-V4's caches yet")
+        layout = _deepseek_v4_layout(spec, query, profile, dtype_bytes)
+        if len(_LAYOUTS) >= 256:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = (spec.layers, layout)
+        return layout
     extra = mtp_kv_layers(spec, query)
     drafter = drafter_kv_layers(spec, query)
     model = spec.model_copy(update={"layers": spec.layers + extra}) if extra else spec
@@ -961,14 +999,45 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     return layout
 
 
+# Types the vLLM model registry (model_executor/models/registry.py) does not serve, read at every
+# minor release 0.19.0-0.33.0: type -> (the first release that serves it, or None), and why. None of
+# them has a transformers class vLLM's Transformers backend takes in its place (RWKV's attention does
+# not go through the attention interface; xLSTM and Inkling 2 keep recurrent / convolution states
+# that backend does not cache; Mllama's cross-attention is encoder-decoder, which vLLM dropped).
+_SERVED_FROM: dict[str, tuple[tuple[int, int] | None, str]] = {
+    "rwkv": (None, "no RWKV architecture is in its model registry"),
+    "xlstm": (None, "no xLSTM architecture is in its model registry"),
+    # _PREVIOUSLY_SUPPORTED_MODELS: "MllamaForConditionalGeneration": "0.10.2" (encoder-decoder removed)
+    "mllama": (None, "MllamaForConditionalGeneration left its model registry after v0.10.2"),
+    **{
+        t: (None, "no Inkling2 architecture is in its model registry")
+        for t in ("inkling2", "inkling2_text", "inkling2_loop", "inkling2_loop_text")
+    },
+    **{t: ((0, 25), "UnlimitedOCRForCausalLM is in 0.25 and later") for t in ("unlimited_ocr", "unlimited_ocr_text")},
+    "inkling_text": ((0, 26), "InklingForCausalLM is in 0.26 and later"),
+    "deepseek_v4": ((0, 20), "DeepseekV4ForCausalLM is in 0.20 and later"),
+}
+
+
+def serve_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """The sentence when the query's vLLM release does not serve the model's type, else None."""
+    entry = _SERVED_FROM.get(spec.model_type)
+    if entry is None:
+        return None
+    first, why = entry
+    version = version_profile(query)[0].version
+    if first is not None and tuple(int(part) for part in version.split(".")) >= first:
+        return None
+    return f"vLLM {version} does not serve {spec.model_type} ({why}); engine=transformers sizes it"
+
+
 # The answer per spec (keyed like _LAYOUTS, by the layers tuple): the fit solvers ask it at every probe.
 _UNMODELLED: dict[int, tuple[tuple[LayerKV, ...], str | None]] = {}
 
 
 def _refuse_unmodelled_cache(spec: ModelSpec) -> None:
-    """Caches whose vLLM layout is not modelled: DeepSeek-V4's compressed attention, conv states
-    transformers keeps in a dtype of their own (Inkling's fp32 short convolutions), RWKV and ZAYA
-    states, and Mllama's cross-attention cache of the image tokens."""
+    """Caches whose vLLM layout is not modelled: conv states transformers keeps in a dtype of their
+    own (Inkling's fp32 short convolutions), RWKV and ZAYA states."""
     cached = _UNMODELLED.get(id(spec.layers))
     if cached is None or cached[0] is not spec.layers:
         if len(_UNMODELLED) >= 256:
@@ -980,12 +1049,6 @@ def _refuse_unmodelled_cache(spec: ModelSpec) -> None:
 
 
 def _unmodelled_cache(spec: ModelSpec) -> str | None:
-    if spec.model_type in ("unlimited_ocr", "unlimited_ocr_text"):
-        return f"{spec.model_type}: vram does not model how vLLM keeps its reference sliding windows"
-    if spec.model_type == "mllama":
-        return f"{spec.model_type}: vram does not model how vLLM caches the image tokens' cross-attention"
-    if any(layer.compress_rate for layer in spec.layers):
-        return f"{spec.model_type}: vram does not model how vLLM pages DeepSeek-V4's compressed attention cache yet"
     if any(layer.mixer == "rwkv" for layer in spec.layers):
         return f"{spec.model_type}: vram does not model RWKV's state in vLLM"
     if any(layer.mixer == "cca" for layer in spec.layers):
@@ -1079,6 +1142,121 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
     return KvLayout(
         types=types, group_size=sum(pages.values()), num_groups=1, uniform=True, block_size=DSA_BLOCK_SIZE
     ), ()
+
+
+# DeepSeek-V4 in vLLM 0.20-0.22 (models/deepseek_v4.py, layers/deepseek_v4_attention.py,
+# layers/deepseek_compressor.py, v1/kv_cache_interface.py, v1/core/kv_cache_utils.py @v0.21.0; the
+# planner is the same in 0.20.0 and 0.22.0, 0.23 rewrote it). Every cache page is padded to a
+# multiple of 576 B (FlashMLA) and the KV cache is fp8 only, in the fp8_ds_mla format (584 B/token).
+DSV4_ALIGN = 576
+DSV4_SWA_BLOCK = 64  # DeepseekV4SWACache: the sliding-window cache's block (shares C4's page)
+DSV4_MLA_BLOCK = 256  # V4_FLASHMLA_SPARSE's only kernel block size, so the default --block-size
+DSV4_STATE_BLOCKS = {4: 4, 128: 8}  # CompressorStateCache: block by compress ratio
+DSV4_RELEASES = ("0.20", "0.21", "0.22")
+
+
+def _deepseek_v4_layout(
+    spec: ModelSpec, query: Query, profile: VllmProfile, dtype_bytes: int
+) -> tuple[KvLayout, tuple[str, ...]]:
+    """DeepSeek-V4's caches as vLLM 0.20-0.22 plans them. Per layer: the sliding-window cache (64-token
+    blocks); on compressed layers the compressed latent (MLAAttentionSpec, ``block / ratio`` entries
+    per 256-token block) and the compressor's fp32 state (2 x coff x head_dim per slot, a "sliding
+    window" of coff x ratio tokens in 4- or 8-token blocks); on CSA layers also the indexer's fp8 keys
+    (index_head_dim + a 4-byte scale per 128) and its compressor's state. The MTP layers cache a
+    sliding window only (compress ratio 1).
+
+    Grouping (``group_and_unify_kv_cache_specs``, ``_get_kv_cache_groups_uniform_groups``): the latent
+    and indexer caches form one group; the others one group per (block, window), padded to the
+    nearest latent page size and split into sub-groups of ``num_layer_tuples`` (the
+    ``_approximate_gcd`` of the groups' largest same-page counts). A block index costs the sum of the
+    distinct latent page sizes times the longest per-page bucket (``_get_kv_cache_config_deepseek_v4``);
+    a request's blocks are its bytes over all groups divided by the latent group's page
+    (``get_max_concurrency_for_kv_cache_config``)."""
+    version = profile.version
+    if version not in DSV4_RELEASES:
+        raise InputError(
+            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.22 only; vLLM {version} plans its "
+            "groups another way (v1/core/kv_cache_utils.py), so use vllm=0.22 or engine=transformers"
+        )
+    if dtype_bytes != 1:
+        raise InputError(f"vLLM {version} serves DeepSeek-V4 only with an fp8 KV cache: use kv=fp8")
+    pad = lambda n: ceil_div(n, DSV4_ALIGN) * DSV4_ALIGN  # noqa: E731
+    block = DSV4_MLA_BLOCK
+    latent: list[int] = []  # MLAAttentionSpec pages (compressed latent, CSA indexer keys)
+    states: dict[tuple[int, int], list[int]] = {}  # (block, window) -> SlidingWindowMLASpec pages
+    window = 0
+    swa_layers = (spec.mtp_layers if mtp_tokens(query) else 0) + len(spec.layers)
+    for layer in spec.layers:
+        window = layer.window or window
+        rate = layer.compress_rate
+        if not rate:
+            continue
+        if rate not in DSV4_STATE_BLOCKS or block % rate:
+            raise InputError(f"{spec.model_type}: vLLM {version} compresses by 4 or 128 only, not {rate}")
+        csa = layer.overlap_dim > 0
+        coff = 2 if csa else 1
+        latent.append(pad(block // rate * DSV4_FP8_DS_MLA_BYTES_PER_TOKEN))
+        state_block = DSV4_STATE_BLOCKS[rate]
+        states.setdefault((state_block, coff * rate), []).append(pad(state_block * 2 * coff * layer.key_dim * 4))
+        if csa:
+            index_dim = layer.compressed_dim - layer.key_dim
+            latent.append(pad(block // rate * dsa_indexer_bytes_per_token(index_dim)))
+            states[(state_block, coff * rate)].append(pad(state_block * 2 * coff * index_dim * 4))
+    if not latent:
+        raise InputError(f"{spec.model_type}: no compressed layer, which vLLM's DeepSeek-V4 planner requires")
+    sizes = sorted(set(latent))
+    buckets = {(block, None): {size: latent.count(size) for size in sizes}}
+    groups = [(DSV4_SWA_BLOCK, window, [pad(DSV4_SWA_BLOCK * DSV4_FP8_DS_MLA_BYTES_PER_TOKEN)] * swa_layers)]
+    groups += [(b, w, pages) for (b, w), pages in states.items()]
+    tuples = [max(buckets[(block, None)].values())] + [
+        max(pages.count(p) for p in set(pages)) for _, _, pages in groups
+    ]
+    chunk = _approximate_gcd(tuples, lower_bound=tuples[0])
+    types = [
+        KvGroupSpec(kind="mla", window=None, page_bytes=size, num_layers=n, block_size=block)
+        for size, n in buckets[(block, None)].items()
+    ]
+    longest = max(buckets[(block, None)].values())
+    num_groups = 1
+    for b, w, pages in groups:
+        padded: dict[int, int] = {}
+        for page in pages:
+            up = min((size for size in sizes if size >= page), default=None)
+            if up is None:
+                raise InputError(f"{spec.model_type}: a state page larger than every latent page, which vLLM refuses")
+            padded[up] = padded.get(up, 0) + 1
+        per_size = set(padded.values())
+        if len(per_size) != 1:
+            raise InputError(f"{spec.model_type}: unequal layer counts in one of vLLM's DeepSeek-V4 groups")
+        count = per_size.pop()
+        split = ceil_div(count, chunk)
+        num_groups += split
+        longest = max(longest, ceil_div(count, split))
+        types += [
+            KvGroupSpec(kind="sliding", window=w, page_bytes=size, num_layers=n, block_size=b)
+            for size, n in padded.items()
+        ]
+    return KvLayout(
+        types=tuple(types),
+        group_size=longest,
+        num_groups=num_groups,
+        uniform=True,
+        block_size=min(DSV4_STATE_BLOCKS.values()),
+        pool_block_bytes=sum(sizes) * longest,
+        request_block_bytes=sum(t.page_bytes * t.num_layers for t in types if t.kind == "mla"),
+    ), ()
+
+
+def _approximate_gcd(values: list[int], *, lower_bound: int) -> int:
+    """vLLM's chunk size for DeepSeek-V4's layer tuples (v1/core/kv_cache_utils.py ``_approximate_gcd``):
+    the d in [lower_bound, max] that rounds every value up to a multiple with the least padding,
+    ties to the larger d."""
+    best, best_pad = lower_bound, None
+    for d in range(lower_bound, max(values) + 1):
+        padding = sum((d - x % d) % d for x in values)
+        if best_pad is None or padding <= best_pad:
+            best, best_pad = d, padding
+    return best
 
 
 def _hybrid_layout(
@@ -1202,7 +1380,7 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
 
     if layout.uniform:
         need = sum(layer_blocks(t) * t.page_bytes * t.num_layers for t in layout.types)
-        return ceil_div(need, layout.bytes_per_block)
+        return ceil_div(need, layout.request_block_bytes or layout.bytes_per_block)
     # One spec per group: a type split over several groups counts once per group.
     per_layer = sum(layer_blocks(t) * ceil_div(t.num_layers, layout.group_size) for t in layout.types)
     need = layout.group_size * per_layer * layout.types[0].page_bytes
@@ -1560,6 +1738,8 @@ def _kv_bytes(
     gives each request (attention blocks of the layout's size, sliding windows capped, whole state
     pages per request), so the fit and the concurrency follow one rule. A KV dtype other than the
     query's (the classic comparison) is counted per token (estimator.kv)."""
+    if why := serve_refusal(spec, query):
+        raise InputError(why)
     _refuse_unmodelled_cache(spec)
     if kv_dtype_bytes(spec, query) != DTYPE_BYTES[kv_dtype]:
         return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, layout="paged")
