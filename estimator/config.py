@@ -1241,7 +1241,50 @@ def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: s
         )
     if method == "compressed-tensors":
         return _compressed_tensors(qc, model_type, skipped)
+    if method == "modelopt":
+        return _modelopt(qc, model_type)
     raise ConfigError(f"{model_type} checkpoint uses quantization method {method!r}, which vram does not size.")
+
+
+# NVFP4 (compressed-tensors ``nvfp4-pack-quantized``, NVIDIA ModelOpt ``quant_algo: NVFP4``): per
+# quantized matrix, FP4 E2M1 values two per byte (``weight_packed`` / ``weight`` U8 [out, in / 2]),
+# one FP8 E4M3 scale per 16 inputs (``weight_scale`` [out, in / 16]) and fp32 per-tensor scales
+# (``weight_global_scale`` / ``weight_scale_2``, plus ``input_global_scale`` / ``input_scale`` when
+# activations are FP4 too); vLLM creates exactly these (compressed_tensors_w4a4_nvfp4.py,
+# compressed_tensors_w4a16_nvfp4.py, modelopt.py ModelOptNvFp4LinearMethod, @v0.20.0).
+NVFP4_GROUP = 16
+
+
+def _nvfp4(method: str, skipped: tuple[str, ...], activations: bool) -> Quantization:
+    return Quantization(
+        method=method,  # type: ignore[arg-type]
+        format="nvfp4",
+        weight_bits=4,
+        group_size=NVFP4_GROUP,
+        scale_bytes=1,
+        tensor_scales=2 if activations else 1,
+        skipped_modules=skipped,
+    )
+
+
+def _modelopt(qc: Mapping[str, Any], model_type: str) -> Quantization:
+    """ModelOpt's config: ``quant_algo`` and ``exclude_modules`` at the top (config.json) or under
+    ``quantization`` (hf_quant_config.json), as vLLM's modelopt.py reads either."""
+    inner = qc.get("quantization") if isinstance(qc.get("quantization"), Mapping) else qc
+    algo = str(inner.get("quant_algo") or "").upper()
+    if algo != "NVFP4":
+        raise ConfigError(f"{model_type} checkpoint uses ModelOpt quant_algo {algo or 'none'!r}, which vram does not size.")
+    group = inner.get("group_size", NVFP4_GROUP)
+    if group != NVFP4_GROUP:
+        raise ConfigError(f"{model_type} checkpoint uses ModelOpt NVFP4 with group size {group}; NVFP4 groups are 16.")
+    skipped = tuple(str(m) for m in (inner.get("exclude_modules") or qc.get("exclude_modules") or ()))
+    return _nvfp4("modelopt", skipped, activations=True)
+
+
+def _ct_group(qc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The one compressed-tensors config group that quantizes weights."""
+    groups = qc.get("config_groups") or {}
+    return next((g for g in groups.values() if g.get("weights")), {})
 
 
 def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[str, ...]) -> Quantization:
@@ -1256,7 +1299,7 @@ def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[s
     group = w.get("group_size")
     block = w.get("block_structure")
     common: dict[str, Any] = {"method": "compressed-tensors", "weight_bits": bits, "skipped_modules": skipped}
-    if strategy not in ("tensor", "channel", "group", "block"):
+    if strategy not in ("tensor", "channel", "group", "block", "tensor_group"):
         raise ConfigError(
             f"{model_type} checkpoint uses compressed-tensors strategy {strategy!r}, which vram does not size."
         )
@@ -1272,6 +1315,10 @@ def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[s
         )
     if kind == "int" and bits == 8:
         return Quantization(format="int8", scale_bytes=4, granularity=granularity, **common)
+    if kind == "float" and bits == 4 and strategy == "tensor_group" and int(group or 0) == NVFP4_GROUP:
+        return _nvfp4("compressed-tensors", skipped, activations=bool(_ct_group(qc).get("input_activations")))
+    if strategy == "tensor_group":
+        raise ConfigError(f"{model_type} checkpoint uses compressed-tensors {kind}{bits} per tensor group, which vram does not size.")
     if kind == "int" and bits == 4:
         return Quantization(
             format="int4",

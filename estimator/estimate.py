@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from estimator.classic import GB, classic
 from estimator.dtypes import FORMAT_BITS, Dtypes, resolve_dtypes
+from common.errors import InputError
 from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import KEYS, is_default
@@ -252,6 +253,8 @@ def estimate(
 ) -> Estimate:
     """Size one query against one model description."""
     engine = get_engine(query.engine)
+    if why := engine.setting_refusal(query):
+        raise InputError(why)
     gpu = _gpu(query)
     dtypes = resolve_dtypes(spec, query)
     fmt = weight_format_name(spec, weight_format=query.weight_format, bits=query.bits)

@@ -58,11 +58,14 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     # layers (every 4th full attention, 2 KV heads x 256), GDN 16 key / 32 value heads x 128.
     "n001": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     "n002": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n035": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n047": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n048": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n049": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n050": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    # RedHatAI/Qwen3.6-35B-A3B-NVFP4: those defaults with the NVFP4 quantization_config of
+    # llm-compressor's recipe for this model (examples/quantization_w4a4_fp4/qwen3_6_example.py, which
+    # saves "Qwen3.6-35B-A3B-NVFP4": attention, routed and shared experts NVFP4; gated DeltaNet,
+    # routers, embeddings, lm_head and the vision tower bf16).
+    **{
+        case: (DEFAULTS / "qwen3_6_35b_a3b_nvfp4.json", "Qwen3_5MoeConfig defaults + llm-compressor's NVFP4 recipe", {})
+        for case in ("n035", "n047", "n048", "n049", "n050")
+    },
     # Qwen2.5-7B-Instruct-AWQ: the base model's published config, weights as AWQ.
     "n037": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights", {"weight_format": "awq"}),
     "n045": (PUBLISHED / "meta-llama__Llama-3.1-8B.json", "Llama-3.1-8B published config", {}),
@@ -329,14 +332,22 @@ FULL_POOL: dict[str, FullPool] = {
     "n017": FullPool("rtx-5090", None, "logged (31.4 GiB)"),
     "n037": FullPool("h200", None, "", weights_only="the utilization is not in the excerpt"),
     "n013": FullPool("rtx-5090", None, "", weights_only="a PR table: weights per GPU and tokens only"),
+    # NVFP4 on Blackwell-class GPUs whose device total is not printed (a ~32 GiB WSL2 card; the DGX
+    # Spark's unified memory): weights only, with the RTX 5090's record (FP4-capable Blackwell).
+    **{
+        case: FullPool("rtx-5090", None, "", weights_only="the device total is not printed")
+        for case in ("n035", "n050")
+    },
+    **{
+        case: FullPool("rtx-5090", None, "", weights_only="GB10 unified memory: no device total")
+        for case in ("n047", "n048", "n049")
+    },
 }
 
 # Cases whose log prints the loaded weights but whose weights vram cannot size, and why.
 WEIGHTS_UNSIZED: dict[str, str] = {
-    **{
-        case: "NVFP4 weights (compressed-tensors nvfp4), which vram does not size"
-        for case in ("n035", "n044", "n047", "n048", "n049", "n050", "n014")
-    },
+    "n044": "GLM-5.2-NVFP4 is a local ModelOpt checkpoint whose exclude_modules list is not published",
+    "n014": "no config of Qwen3.8-27B NVFP4 (Inferact quantization) and its ignore list",
     "n036": "gemma-4's attention_k_eq_v is not read by vram's config reader",
     "n027": "no config of DeepSeek-V4-Flash",
     "n012": "no config of gpt-oss-120b in the fixtures",

@@ -54,7 +54,7 @@ from estimator.engines.vllm_profiles import (
     profile_for,
 )
 from estimator.gpus import GPU, lookup_gpu
-from estimator.kv import CacheLayout, kv_cache_bytes
+from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
 
@@ -226,18 +226,55 @@ def _act_bytes(spec: ModelSpec, query: Query) -> int:
     return DTYPE_BYTES[resolve_dtypes(spec, query).model]
 
 
-_NO_INT8_KV = "vLLM has no int8 KV cache: use kv=fp8, or kv=auto for the model's dtype"
+_NO_INT8_KV = "vLLM has no int8 KV cache: use kv=fp8, kv=int8_per_token_head, or kv=auto for the model's dtype"
 
 
-def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
-    """Bytes per cached element: ``auto`` is the model dtype; vLLM has fp8 but no int8 KV cache.
+def kv_cache_dtype(spec: ModelSpec, query: Query) -> KVDType:
+    """The KV cache dtype vLLM lays its pages out in: ``auto`` is the model dtype; vLLM has fp8 and
+    its quantized layouts (nvfp4, int8_per_token_head) but no plain int8 KV cache.
 
     vLLM allocates a pool even with kv=off, in the dtype kv=auto would give.
     """
     dtype = resolve_dtypes(spec, query).kv_layout
     if dtype == "int8":
         raise InputError(_NO_INT8_KV)
-    return DTYPE_BYTES[dtype]
+    return dtype
+
+
+def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
+    """Bytes per cached element of the plain dtypes (one for the quantized layouts' values)."""
+    return element_bytes(kv_cache_dtype(spec, query))
+
+
+def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
+    """Why the release (or the GPU, when named) does not take the query's quantized KV dtype.
+
+    ``int8_per_token_head`` and ``nvfp4`` enter ``CacheDType`` in 0.20.0 (``config/cache.py@v0.20.0``;
+    neither is in 0.19.0). int8_per_token_head is served by the Triton backend
+    (``v1/attention/backends/triton_attn.py@v0.20.0``) on any GPU. nvfp4 is listed by FlashInfer from
+    0.21.0; 0.20.0's FlashInfer builder raises "nvfp4 KV cache is not yet supported". Its kernels are
+    trtllm-gen's, for the sm100 family only ("--kv-cache-dtype nvfp4 requires sm100f",
+    ``flashinfer.py@v0.23.0``; ``supports_kv_cache_dtype`` checks ``is_device_capability_family(100)``
+    in 0.26.0-0.32.0) until 0.33.0 adds an FA2 path for sm80, sm90 and sm120 (``_nvfp4_kv_on_fa2``)."""
+    if query.kv not in ("nvfp4", "int8_per_token_head"):
+        return None
+    profile, _ = version_profile(query)
+    release = tuple(int(part) for part in profile.version.split("."))
+    if release < (0, 20):
+        return f"vLLM {profile.version} has no {query.kv} KV cache (it arrived in 0.20): use vllm=0.20 or later"
+    if query.kv == "int8_per_token_head":
+        return None
+    if release < (0, 21):
+        return f"vLLM {profile.version} lists nvfp4 but its FlashInfer backend does not implement it yet: use vllm=0.21 or later"
+    if gpu is None or gpu.vendor != "nvidia" or gpu.compute_capability is None:
+        return None if gpu is None else f"vLLM's nvfp4 KV cache runs on NVIDIA GPUs only, not on {gpu.name}"
+    family = gpu.compute_capability[0]
+    if family == 10:
+        return None
+    if release >= (0, 33) and family in (8, 9, 12):
+        return None
+    where = "sm100-family GPUs (B200, GB200, B300)" if release < (0, 33) else "sm80, sm90, sm100 and sm120 GPUs"
+    return f"vLLM {profile.version}'s nvfp4 KV cache runs on {where} only, not on {gpu.name}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -679,16 +716,16 @@ class KvLayout(Frozen):
         return self.types[0].page_bytes * self.group_size
 
 
-def _attn_bytes_per_token(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
+def _attn_bytes_per_token(layer: LayerKV, tp: int, kv_dtype: KVDType) -> int:
     if layer.kind == "mla":
         # The compressed latent plus the rope key: one head, replicated on every rank, not split.
-        return (layer.key_dim + layer.value_dim) * dtype_bytes
+        return (layer.key_dim + layer.value_dim) * element_bytes(kv_dtype)
     heads = ceil_div(layer.kv_heads, tp)  # the busiest rank's heads; replicated (1) where tp exceeds them
-    return heads * (layer.key_dim + layer.value_dim) * dtype_bytes
+    return heads * head_token_bytes(kv_dtype, layer.key_dim, layer.value_dim)
 
 
-def _page_bytes(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
-    return BLOCK_SIZE * _attn_bytes_per_token(layer, tp, dtype_bytes)
+def _page_bytes(layer: LayerKV, tp: int, kv_dtype: KVDType) -> int:
+    return BLOCK_SIZE * _attn_bytes_per_token(layer, tp, kv_dtype)
 
 
 # Model types whose published configs set ``mamba_ssm_dtype: float32`` and whose vLLM config hook
@@ -736,18 +773,18 @@ def _has_state(layer: LayerKV) -> bool:
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, int, str, bool | None, str | None, int]
+_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
 def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]:
     """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
-    dtype_bytes = kv_dtype_bytes(spec, query)
+    kv_dtype = kv_cache_dtype(spec, query)
     profile, _ = version_profile(query)
     key = (
         id(spec.layers),
         query.gpus,
-        dtype_bytes,
+        kv_dtype,
         profile.version,
         query.prefix_caching,
         query.gpu,
@@ -759,17 +796,21 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     _refuse_unmodelled_cache(spec)
     if why := mtp_refusal(spec, query):
         raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
+    gpu = lookup_gpu(query.gpu) if query.gpu else None
+    if why := kv_dtype_refusal(query, gpu):
+        raise InputError(why)
+    if kv_dtype in ("nvfp4", "int8_per_token_head") and any(layer.kind == "mla" for layer in spec.layers):
+        raise InputError(f"vram does not model vLLM's {kv_dtype} KV cache for MLA attention ({spec.model_type})")
     extra = mtp_kv_layers(spec, query)
     model = spec.model_copy(update={"layers": spec.layers + extra}) if extra else spec
     if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
-        gpu = lookup_gpu(query.gpu) if query.gpu else None
-        layout = _dsa_layout(model, dtype_bytes, gpu)
+        layout = _dsa_layout(model, element_bytes(kv_dtype), gpu)
     elif any(_has_state(layer) for layer in spec.layers):
         layout = _hybrid_layout(
-            model, query.gpus, dtype_bytes, _act_bytes(spec, query), profile, query.prefix_caching, mtp_tokens(query)
+            model, query.gpus, kv_dtype, _act_bytes(spec, query), profile, query.prefix_caching, mtp_tokens(query)
         )
     else:
-        layout = _kv_layout(model, query.gpus, dtype_bytes)
+        layout = _kv_layout(model, query.gpus, kv_dtype)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
@@ -815,13 +856,13 @@ def _unmodelled_cache(spec: ModelSpec) -> str | None:
     return None
 
 
-def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tuple[str, ...]]:
+def _kv_layout(spec: ModelSpec, tp: int, kv_dtype: KVDType) -> tuple[KvLayout, tuple[str, ...]]:
     warnings: list[str] = []
     counts: dict[tuple[str, int | None, int], int] = {}
     for layer in spec.layers:
         if layer.kind == "none":
             continue
-        key = (layer.kind, layer.window if layer.kind == "sliding" else None, _page_bytes(layer, tp, dtype_bytes))
+        key = (layer.kind, layer.window if layer.kind == "sliding" else None, _page_bytes(layer, tp, kv_dtype))
         counts[key] = counts.get(key, 0) + 1
     if not counts:
         raise InputError(f"{spec.model_type}: the model has no KV-cache layers for vLLM to size")
@@ -899,7 +940,7 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
 def _hybrid_layout(
     spec: ModelSpec,
     tp: int,
-    dtype_bytes: int,
+    kv_dtype: KVDType,
     model_bytes: int,
     profile: VllmProfile,
     prefix_caching: bool | None,
@@ -931,7 +972,7 @@ def _hybrid_layout(
         )
         types: tuple[KvGroupSpec, ...] = (only,)
         return KvLayout(types=types, group_size=len(states), num_groups=1, uniform=True, block_size=BLOCK_SIZE), ()
-    per_token = max(_attn_bytes_per_token(layer, tp, dtype_bytes) for layer in attention)
+    per_token = max(_attn_bytes_per_token(layer, tp, kv_dtype) for layer in attention)
     mla = any(layer.kind == "mla" for layer in attention)
     if profile.hybrid_alignment == "fixed":
         alignment = 64 if mla else BLOCK_SIZE
@@ -1281,7 +1322,7 @@ def _kv_bytes(
     pages per request), so the fit and the concurrency follow one rule. A KV dtype other than the
     query's (the classic comparison) is counted per token (estimator.kv)."""
     _refuse_unmodelled_cache(spec)
-    if kv_dtype_bytes(spec, query) != DTYPE_BYTES[kv_dtype]:
+    if kv_cache_dtype(spec, query) != kv_dtype:
         return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, layout="paged")
     at = query.model_copy(update={"gpus": gpus}) if gpus != query.gpus else query
     if gpu is None and at.gpu:
@@ -1403,8 +1444,11 @@ class VllmEngine(BaseEngine):
         return notes
 
     def setting_refusal(self, query: Query) -> str | None:
-        """An int8 KV cache, which vLLM lacks for every model."""
-        return _NO_INT8_KV if query.kv == "int8" else None
+        """An int8 KV cache, which vLLM lacks for every model; a quantized KV dtype the release (or the
+        named GPU) does not take."""
+        if query.kv == "int8":
+            return _NO_INT8_KV
+        return kv_dtype_refusal(query, lookup_gpu(query.gpu) if query.gpu else None)
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
