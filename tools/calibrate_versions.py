@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from estimator.config import load_model_spec  # noqa: E402
 from estimator.engines import vllm  # noqa: E402
 from estimator.gpus import lookup_gpu  # noqa: E402
-from estimator.query import Query  # noqa: E402
+from estimator.query import KVSetting, Query  # noqa: E402
 from estimator.spec import ModelSpec  # noqa: E402
 from estimator.weights import weight_bytes  # noqa: E402
 
@@ -79,6 +79,18 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
         case: (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.6-27B", {})
         for case in ("n018", "n019", "n021", "n022", "n034", "n039", "n040", "n046")
     },
+    # Qwen3.6-27B FP8 at TP 2 with an int8_per_token_head KV cache (1,040 B per token and layer per
+    # rank: 2 heads x (2 x 256 + 2 x 4)). The thread's logged 1,584-token block and "mamba page
+    # padding 0.80%" need the GDN conv window of 3 + 3 columns: 1,634,304 B of state per rank /
+    # 1,040 = 1,571.4 -> 1,584 tokens, 1,647,360 / 1,634,304 = +0.80%; that is MTP with 3
+    # speculative tokens, the club-3090 composes' setting (n018-n022). Prefix caching: the case notes.
+    "n033": (
+        DEFAULTS / "qwen3_5_27b.json",
+        "Qwen3.5-27B published shape = Qwen3.6-27B, FP8 weights; MTP x 3 from the logged block and padding",
+        {"weight_format": "fp8", "mtp": 3, "prefix_caching": True},
+    ),
+    # Qwen3.8-27B NVFP4 with an nvfp4 KV cache (the pool only: its weights do not enter).
+    "n010": (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.8-27B", {}),
     "n017": (
         DEFAULTS / "qwen3_5_27b.json",
         "Qwen3.5-27B published shape = Qwen3.8-27B, FP8 weights",
@@ -108,10 +120,8 @@ FLAGS_UNKNOWN: dict[str, str] = {
         case: "Qwen3.6/3.8-27B: the KV dtype or the speculative config is cut from the excerpt"
         for case in ("n030", "n031", "n032")
     },
-    "n010": "an nvfp4 KV cache, which vram does not model",
-    "n011": "an nvfp4 KV cache, which vram does not model",
+    "n011": "a patched build (prototype NVFP4 KV cache), not a release's layout",
     "n029": "Qwen3.6-27B: the KV dtype and prefix caching are not in the excerpt, nor whether it started",
-    "n033": "an int8_per_token_head KV cache, which vram does not model",
 }
 
 
@@ -211,23 +221,32 @@ def _speculative(case: dict[str, Any]) -> tuple[int, str | None]:
     return 0, f"a {config.get('method')} draft model's weights and KV are not modelled"
 
 
+def _kv_setting(logged: str) -> KVSetting:
+    """The kv= value of a logged --kv-cache-dtype (fp8_e4m3 / fp8_e5m2 are fp8's one byte)."""
+    if logged.startswith("fp8"):
+        return "fp8"
+    if logged in ("nvfp4", "int8_per_token_head"):
+        return logged  # type: ignore[return-value]
+    return "auto"
+
+
 def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Query:
     kv = (case.get("kv_cache_dtype") or "auto").lower()
     flags = case.get("other_flags") or {}
     prefix = flags.get("enable_prefix_caching")
-    return Query(
-        mtp=_speculative(case)[0] or None,
-        engine="vllm",
-        vllm=release,
-        seq_len=case.get("max_model_len") or 8192,
-        gpus=case.get("tensor_parallel_size") or 1,
-        kv="fp8" if kv.startswith("fp8") else "auto",
-        util=case.get("gpu_memory_utilization"),
-        max_num_batched_tokens=case.get("max_num_batched_tokens"),
-        max_num_seqs=case.get("max_num_seqs"),
-        prefix_caching=prefix if isinstance(prefix, bool) else None,
-        **overrides,
-    )
+    fields: dict[str, Any] = {
+        "mtp": _speculative(case)[0] or None,
+        "engine": "vllm",
+        "vllm": release,
+        "seq_len": case.get("max_model_len") or 8192,
+        "gpus": case.get("tensor_parallel_size") or 1,
+        "kv": _kv_setting(kv),
+        "util": case.get("gpu_memory_utilization"),
+        "max_num_batched_tokens": case.get("max_num_batched_tokens"),
+        "max_num_seqs": case.get("max_num_seqs"),
+        "prefix_caching": prefix if isinstance(prefix, bool) else None,
+    }
+    return Query(**{**fields, **overrides})
 
 
 def _failed_start(case: dict[str, Any]) -> tuple[float, float, int] | None:

@@ -963,8 +963,9 @@ def _hybrid_layout(
             f"vLLM {profile.version} caches {spec.model_type}'s Mamba state per chunk with prefix caching "
             "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later"
         )
-    exports = all(layer.mixer in ("mamba2", "gated_deltanet") for layer in states)
-    mamba_blocks = mamba_blocks_per_request(profile, mode, num_speculative_tokens=num_spec, exports_checkpoints=exports)
+    mamba_blocks = mamba_blocks_per_request(
+        profile, mode, num_speculative_tokens=num_spec, mixers=tuple(sorted({layer.mixer for layer in states}))
+    )
     if not attention:
         page = mamba_page
         only = KvGroupSpec(
