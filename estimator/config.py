@@ -34,6 +34,7 @@ from estimator.spec import (
     ModelSpec,
     ParamCounts,
     Quantization,
+    QuantMethod,
     SafetensorsInfo,
     TorchDType,
     VisionSpec,
@@ -1255,9 +1256,9 @@ def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: s
 NVFP4_GROUP = 16
 
 
-def _nvfp4(method: str, skipped: tuple[str, ...], activations: bool) -> Quantization:
+def _nvfp4(method: QuantMethod, skipped: tuple[str, ...], activations: bool) -> Quantization:
     return Quantization(
-        method=method,  # type: ignore[arg-type]
+        method=method,
         format="nvfp4",
         weight_bits=4,
         group_size=NVFP4_GROUP,
@@ -1270,10 +1271,13 @@ def _nvfp4(method: str, skipped: tuple[str, ...], activations: bool) -> Quantiza
 def _modelopt(qc: Mapping[str, Any], model_type: str) -> Quantization:
     """ModelOpt's config: ``quant_algo`` and ``exclude_modules`` at the top (config.json) or under
     ``quantization`` (hf_quant_config.json), as vLLM's modelopt.py reads either."""
-    inner = qc.get("quantization") if isinstance(qc.get("quantization"), Mapping) else qc
+    nested = qc.get("quantization")
+    inner: Mapping[str, Any] = nested if isinstance(nested, Mapping) else qc
     algo = str(inner.get("quant_algo") or "").upper()
     if algo != "NVFP4":
-        raise ConfigError(f"{model_type} checkpoint uses ModelOpt quant_algo {algo or 'none'!r}, which vram does not size.")
+        raise ConfigError(
+            f"{model_type} checkpoint uses ModelOpt quant_algo {algo or 'none'!r}, which vram does not size."
+        )
     group = inner.get("group_size", NVFP4_GROUP)
     if group != NVFP4_GROUP:
         raise ConfigError(f"{model_type} checkpoint uses ModelOpt NVFP4 with group size {group}; NVFP4 groups are 16.")
@@ -1318,7 +1322,9 @@ def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[s
     if kind == "float" and bits == 4 and strategy == "tensor_group" and int(group or 0) == NVFP4_GROUP:
         return _nvfp4("compressed-tensors", skipped, activations=bool(_ct_group(qc).get("input_activations")))
     if strategy == "tensor_group":
-        raise ConfigError(f"{model_type} checkpoint uses compressed-tensors {kind}{bits} per tensor group, which vram does not size.")
+        raise ConfigError(
+            f"{model_type} checkpoint uses compressed-tensors {kind}{bits} per tensor group, which vram does not size."
+        )
     if kind == "int" and bits == 4:
         return Quantization(
             format="int4",
@@ -1851,18 +1857,23 @@ def _dense_width(c: _Counts, g: _Geometry) -> int:
 
 
 _LAYER_INDEX = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+# Qwen3.5 / Qwen3.6 checkpoints keep their multi-token-prediction layer under ``mtp.`` (numbered
+# from 0, so the layer-index rule below would count it): loaded only for speculative decoding.
+_MTP_MODULE = re.compile(r"(?:^|\.)mtp\.")
 
 
 def _loaded_bytes(st: SafetensorsInfo, num_layers: int) -> int | None:
     """Exact bytes of the tensors an engine loads, from the headers (None without them).
 
     Decoder layers past ``num_hidden_layers`` are multi-token-prediction modules (DeepSeek-V3's
-    layer 61) that engines skip unless speculative decoding asks for them.
+    layer 61) that engines skip unless speculative decoding asks for them; so are ``mtp.`` modules.
     """
     if st.tensors is None:
         return None
     total = 0
     for name, tensor in st.tensors.items():
+        if _MTP_MODULE.search(name):
+            continue
         match = _LAYER_INDEX.search(name)
         if match and "vision" not in name and int(match.group(1)) >= num_layers:
             continue

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from common.errors import InputError
 from estimator.classic import GB, classic
 from estimator.dtypes import FORMAT_BITS, Dtypes, resolve_dtypes
-from common.errors import InputError
 from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import KEYS, is_default

@@ -19,9 +19,7 @@ TorchDType = Literal["fp32", "bf16", "fp16"]
 # "nvfp4" (FP4 values two per byte plus an FP8 scale per 16) and "int8_per_token_head" (int8 values
 # plus an fp32 scale per token and head for K and for V); see ``estimator.kv.head_token_bytes``.
 KVDType = Literal["bf16", "fp16", "fp32", "fp8", "int8", "nvfp4", "int8_per_token_head"]
-QuantMethod = Literal[
-    "none", "fp8", "int8", "gptq", "awq", "compressed-tensors", "bitsandbytes", "mxfp4", "modelopt"
-]
+QuantMethod = Literal["none", "fp8", "int8", "gptq", "awq", "compressed-tensors", "bitsandbytes", "mxfp4", "modelopt"]
 LayerKind = Literal["full", "sliding", "mla", "state", "none"]
 
 DTYPE_BYTES: dict[str, int] = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}

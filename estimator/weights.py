@@ -134,7 +134,12 @@ _COMPONENT_MODULES: dict[str, tuple[str, ...]] = {
         "mixer.out_proj",
     ),
 }
-_LAYER_PREFIXES = ("model.layers.0.", "model.language_model.layers.0.", "language_model.model.layers.0.", "backbone.layers.0.")
+_LAYER_PREFIXES = (
+    "model.layers.0.",
+    "model.language_model.layers.0.",
+    "language_model.model.layers.0.",
+    "backbone.layers.0.",
+)
 _LAYER_NUMBER = re.compile(r"layers\.\d+\.")
 
 

@@ -255,7 +255,7 @@ def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
     0.21.0; 0.20.0's FlashInfer builder raises "nvfp4 KV cache is not yet supported". Its kernels are
     trtllm-gen's, for the sm100 family only ("--kv-cache-dtype nvfp4 requires sm100f",
     ``flashinfer.py@v0.23.0``; ``supports_kv_cache_dtype`` checks ``is_device_capability_family(100)``
-    in 0.26.0-0.32.0) until 0.33.0 adds an FA2 path for sm80, sm90 and sm120 (``_nvfp4_kv_on_fa2``)."""
+    in 0.26.0-0.31.0) until 0.32.0 adds an FA2 path for sm80, sm90 and sm120 (``_nvfp4_kv_on_fa2``)."""
     if query.kv not in ("nvfp4", "int8_per_token_head"):
         return None
     profile, _ = version_profile(query)
@@ -265,15 +265,18 @@ def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
     if query.kv == "int8_per_token_head":
         return None
     if release < (0, 21):
-        return f"vLLM {profile.version} lists nvfp4 but its FlashInfer backend does not implement it yet: use vllm=0.21 or later"
+        return (
+            f"vLLM {profile.version} lists nvfp4 but its FlashInfer backend does not implement it yet: "
+            "use vllm=0.21 or later"
+        )
     if gpu is None or gpu.vendor != "nvidia" or gpu.compute_capability is None:
         return None if gpu is None else f"vLLM's nvfp4 KV cache runs on NVIDIA GPUs only, not on {gpu.name}"
     family = gpu.compute_capability[0]
     if family == 10:
         return None
-    if release >= (0, 33) and family in (8, 9, 12):
+    if release >= (0, 32) and family in (8, 9, 12):
         return None
-    where = "sm100-family GPUs (B200, GB200, B300)" if release < (0, 33) else "sm80, sm90, sm100 and sm120 GPUs"
+    where = "sm100-family GPUs (B200, GB200, B300)" if release < (0, 32) else "sm80, sm90, sm100 and sm120 GPUs"
     return f"vLLM {profile.version}'s nvfp4 KV cache runs on {where} only, not on {gpu.name}"
 
 
