@@ -1269,8 +1269,9 @@ def _nvfp4(method: QuantMethod, skipped: tuple[str, ...], activations: bool) -> 
 
 
 def _modelopt(qc: Mapping[str, Any], model_type: str) -> Quantization:
-    """ModelOpt's config: ``quant_algo`` and ``exclude_modules`` at the top (config.json) or under
-    ``quantization`` (hf_quant_config.json), as vLLM's modelopt.py reads either."""
+    """ModelOpt's config as vLLM's modelopt.py reads it: ``quant_algo`` and ``ignore`` at the top
+    (config.json), or ``quant_algo`` and ``exclude_modules`` under ``quantization`` (the legacy
+    hf_quant_config.json)."""
     nested = qc.get("quantization")
     inner: Mapping[str, Any] = nested if isinstance(nested, Mapping) else qc
     algo = str(inner.get("quant_algo") or "").upper()
@@ -1281,7 +1282,8 @@ def _modelopt(qc: Mapping[str, Any], model_type: str) -> Quantization:
     group = inner.get("group_size", NVFP4_GROUP)
     if group != NVFP4_GROUP:
         raise ConfigError(f"{model_type} checkpoint uses ModelOpt NVFP4 with group size {group}; NVFP4 groups are 16.")
-    skipped = tuple(str(m) for m in (inner.get("exclude_modules") or qc.get("exclude_modules") or ()))
+    excluded = inner.get("exclude_modules") or qc.get("ignore") or qc.get("exclude_modules") or ()
+    skipped = tuple(str(m) for m in excluded)
     return _nvfp4("modelopt", skipped, activations=True)
 
 

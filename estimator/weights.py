@@ -145,16 +145,20 @@ _LAYER_NUMBER = re.compile(r"layers\.\d+\.")
 
 def _ignores(entry: str, name: str, method: str) -> bool:
     """Whether one ignore-list entry names the module: compressed-tensors and vLLM take ``re:``
-    entries as ``re.match`` patterns and others as exact names; ModelOpt's ``exclude_modules`` are
-    shell patterns (``*``). An exact name of one decoder layer counts for the kind of matrix it is."""
+    entries as ``re.match`` patterns and others as exact names; vLLM's ModelOpt config
+    (``ModelOptQuantConfigBase.is_layer_excluded``, modelopt.py@v0.20.0) also takes an entry found
+    inside the name (here only as whole dotted parts, so a router's ``mlp.gate`` does not take
+    ``mlp.gate_proj`` with it) and shell patterns (``fnmatch``). An exact name of one decoder layer
+    counts for the kind of matrix it is."""
     if entry.startswith("re:"):
         try:
             return re.match(entry[3:], name) is not None
         except re.error:
             return False
-    if method == "modelopt" and any(c in entry for c in "*?["):
-        return fnmatch.fnmatchcase(name, entry)
-    return _LAYER_NUMBER.sub("layers.0.", entry) == name
+    entry = _LAYER_NUMBER.sub("layers.0.", entry)
+    if method == "modelopt":
+        return f".{entry}." in f".{name}." or fnmatch.fnmatchcase(name, entry)
+    return entry == name
 
 
 def ignored_components(skipped: tuple[str, ...], method: str) -> frozenset[str]:

@@ -96,6 +96,12 @@ def test_modelopt_nvfp4_config_top_level_and_nested() -> None:
     assert top.quantization.method == nested.quantization.method == "modelopt"
     assert weight_bytes(top) == weight_bytes(nested) == weight_bytes(_toy(CT_NVFP4))
     assert weight_format_name(top) == "nvfp4 (modelopt)"
+    # config.json as ModelOpt writes it now: "ignore" at the top, beside config_groups.
+    current = _toy({"quant_method": "modelopt", "quant_algo": "NVFP4", "ignore": ["lm_head", "self_attn"]})
+    assert current.quantization.skipped_modules == ("lm_head", "self_attn")
+    assert ignored_components(current.quantization.skipped_modules, "modelopt") == {"attention"}
+    # A router entry leaves the MLP's gate_proj quantized.
+    assert ignored_components(("model.layers.5.mlp.gate",), "modelopt") == frozenset()
     with pytest.raises(Exception, match="quant_algo 'FP8'"):
         _toy({"quant_method": "modelopt", "quant_algo": "FP8"})
 
