@@ -276,7 +276,7 @@ def estimate(
     # What reading the config found, then where the model came from (the resolver's sentences).
     notes = [*(note("config", w) for w in spec.warnings), *(note("source", w) for w in warnings), *terms.warnings]
     wanted = query.weight_format
-    if wanted in ("awq", "gptq", "mxfp4", "nvfp4") and spec.quantization.format != wanted:
+    if wanted in ("awq", "gptq", "mxfp4") and spec.quantization.format != wanted:
         # Calibrated or re-laid formats: neither engine converts bf16 weights into them on load.
         notes.append(
             note(

@@ -371,6 +371,9 @@ class TransformersEngine(BaseEngine):
         return None
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        if spec.quantization.method == "modelopt" and query.weight_format is None and query.bits is None:
+            # quantizers/auto.py (transformers 5.x) maps no "modelopt" quant_method to a quantizer.
+            return "transformers has no ModelOpt quantizer, so it cannot load this NVFP4 checkpoint; use engine=vllm"
         layers = len(spec.layers) or spec.num_layers
         if query.gpus <= layers:
             return None

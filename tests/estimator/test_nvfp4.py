@@ -243,11 +243,14 @@ def test_releases_take_their_quantized_kv(words: list[str]) -> None:
     assert est.details.kv_dtype == query.kv
 
 
-def test_dtype_nvfp4_override_asks_for_a_prequantized_checkpoint() -> None:
-    llama = load_model_spec(json.loads((FIXTURES / "configs" / "meta-llama__Llama-3.1-8B.json").read_text()))
-    query, _ = parse_query(["m", "dtype=nvfp4"])
-    est = estimate(llama, query, model_id="m")
-    assert any(m.startswith("dtype=nvfp4 sizes a NVFP4 checkpoint") for m in messages(est))
+def test_transformers_refuses_modelopt_checkpoints() -> None:
+    spec = _toy({"quant_method": "modelopt", "quant_algo": "NVFP4", "ignore": ["lm_head"]})
+    est = estimate(spec, Query(), model_id="m")
+    assert any(m.startswith("transformers has no ModelOpt quantizer") for m in messages(est))
+    est = estimate(spec, Query(gpu="b200"), model_id="m")
+    assert not est.fit.fits and est.fit.engine_refuses.startswith("transformers has no ModelOpt quantizer")
+    # vLLM loads it.
+    assert estimate(spec, Query(engine="vllm", gpu="b200"), model_id="m").fit.engine_refuses is None
 
 
 def test_nvfp4_checkpoint_headers_are_the_stored_bytes_without_the_mtp_layer() -> None:
