@@ -200,14 +200,20 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         weights_why += f", the busiest GPU's layers of {q.gpus}"
     elif q.gpus > 1:
         weights_why += f", split over {q.gpus} GPUs"
+    # A speculative-decoding drafter (vLLM draft=): its weights and KV layers are inside both lines.
+    drafter = getattr(est.engine_report, "drafter", None)
+    if drafter is not None:
+        weights_why += f", with the {esc(drafter.method)} drafter's {drafter.weights / GIB:.2f} GiB"
     if q.kv == "off" or d.kv_dtype is None:
         kv_why = "off (kv=off): every step recomputes attention"
     else:
+        token_bytes = d.kv_bytes_per_token + (drafter.kv_bytes_per_token if drafter is not None else 0)
         kv_why = (
-            f"{per_token(d.kv_bytes_per_token)} per token x {plural(q.seq_len, 'token')}"
-            f" x {plural(q.batch, 'sequence')}"
+            f"{per_token(d.kv_bytes_per_token)} per token"
+            + (f" + the drafter's {per_token(drafter.kv_bytes_per_token)}" if drafter is not None else "")
+            + f" x {plural(q.seq_len, 'token')} x {plural(q.batch, 'sequence')}"
         )
-        if m.kv_cache < d.kv_bytes_per_token * q.seq_len * q.batch:
+        if m.kv_cache < token_bytes * q.seq_len * q.batch:
             kv_why += " (windowed layers keep less)"
         kv_why += f", {esc(d.kv_dtype)}"
     act_why = f"peak: {esc(d.activation_peak_where)}, {attention(est)}"

@@ -22,12 +22,15 @@ from bot.commands import (
 )
 from bot.question import read_change
 from common.errors import InputError, StoreError, VramError
+from estimator.draft import check_speculative_settings
 from estimator.estimate import estimate
 from estimator.gpus import GPU, catalog
+from estimator.grammar import parse_model
 from estimator.query import Query
 from estimator.result import Estimate
 from estimator.spec import Frozen
 from sources import Opens
+from sources.model import drafter_of
 from store.records import MODEL_LEN, Conversation, NewQuery, QueryRecord
 
 log = logging.getLogger(__name__)
@@ -148,8 +151,14 @@ class Service:
 
     def _estimate(self, query: Query) -> Estimate:
         assert query.model is not None
+        check_speculative_settings(query)
         model = self._resolver.open_model(query.model, query.revision)
-        return estimate(model.spec, query, model_id=model.model_id, revision=model.revision, warnings=model.warnings)
+        spec = model.spec
+        if query.draft and query.engine == "vllm":
+            # The drafter is read like the model (same source, caches and deadline rules).
+            name, revision = parse_model(query.draft)
+            spec = spec.model_copy(update={"drafter": drafter_of(self._resolver.open_model(name, revision))})
+        return estimate(spec, query, model_id=model.model_id, revision=model.revision, warnings=model.warnings)
 
     def preview(self, query: Query) -> Estimate:
         """One estimate, not stored (a link preview); raises :class:`VramError` as an estimate would."""

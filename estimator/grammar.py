@@ -29,9 +29,11 @@ from estimator.engines.vllm import followed_versions
 from estimator.gpus import lookup_gpu
 from estimator.query import (
     MAX_BATCH,
+    MAX_DRAFT_CHARS,
     MAX_GPUS,
     MAX_MTP_TOKENS,
     MAX_SEQ_LEN,
+    MAX_SPEC_TOKENS,
     MIN_PARAMS_BILLIONS,
     Bits,
     KVSetting,
@@ -125,7 +127,7 @@ def _parse_version(key: str, raw: str) -> str:
     return f"{int(match.group(1))}.{int(match.group(2))}"
 
 
-KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu", "version"]
+KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu", "version", "model"]
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,11 @@ class Key:
             return lookup_gpu(raw).key
         if self.kind == "version":
             return _parse_version(self.name, raw)
+        if self.kind == "model":
+            if len(raw) > MAX_DRAFT_CHARS:
+                raise InputError(f"{self.name}={_cut(raw)} is too long for a model id or path")
+            model, revision = parse_model(raw)  # checked like the model word; the source opens it
+            return f"{model}@{revision}" if revision else model
         return _parse_choice(self.name, raw, self.values(), self.value_aliases())
 
 
@@ -365,6 +372,26 @@ KEYS: tuple[Key, ...] = (
         low=0,
         high=MAX_MTP_TOKENS,
         values_hint=f"0..{MAX_MTP_TOKENS}",
+    ),
+    Key(
+        "draft",
+        ("draft_model", "speculative_model"),
+        "draft",
+        "model",
+        "vLLM draft model for speculative decoding (DFlash), with spec=",
+        "none",
+        values_hint="Hub id or local path",
+    ),
+    Key(
+        "spec",
+        ("spec_tokens",),
+        "spec",
+        "count",
+        "the draft model's speculative tokens (vLLM num_speculative_tokens)",
+        "none",
+        low=1,
+        high=MAX_SPEC_TOKENS,
+        values_hint=f"1..{MAX_SPEC_TOKENS}",
     ),
     Key(
         "method",

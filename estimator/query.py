@@ -40,6 +40,9 @@ MAX_SEQ_LEN = 16 * 1024 * 1024
 MAX_BATCH = 1024 * 1024
 MAX_GPUS = 1024
 MAX_MTP_TOKENS = 16
+# vLLM takes any count; past 32 no published drafter (DFlash blocks are 16) has a use for it.
+MAX_SPEC_TOKENS = 32
+MAX_DRAFT_CHARS = 300  # draft=: a Hub id[@revision] or a path
 # n= below a thousand parameters rounds the weights to nothing (n=1e-300 gave 0 bytes).
 MIN_PARAMS_BILLIONS = 1e-6
 
@@ -67,3 +70,7 @@ class Query(Frozen):
     prefix_caching: bool | None = None  # prefix=: vLLM --enable-prefix-caching (None: the release's default)
     mm_limit: int | None = Field(None, ge=0, le=MAX_BATCH)  # mm=: vLLM --limit-mm-per-prompt (0: text only)
     mtp: int | None = Field(None, ge=0, le=MAX_MTP_TOKENS)  # mtp=: vLLM MTP num_speculative_tokens (0/None: off)
+    # draft=: a draft model for vLLM's speculative decoding (Hub id[@revision] or local path), and
+    # spec=: its num_speculative_tokens.
+    draft: str | None = Field(None, min_length=1, max_length=MAX_DRAFT_CHARS)
+    spec: int | None = Field(None, ge=1, le=MAX_SPEC_TOKENS)

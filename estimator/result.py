@@ -145,6 +145,8 @@ class Estimate(Frozen):
                 "prefix_caching": q.prefix_caching,
                 "mm_limit": q.mm_limit,
                 "mtp": q.mtp,
+                "draft": q.draft,
+                "spec": q.spec,
             },
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),

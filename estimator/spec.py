@@ -241,3 +241,26 @@ class ModelSpec(Frozen):
     config_source: Literal["table", "transformers", "raw"] = "raw"
     # Added by task A (optional): the weight matrices, for quantized bytes and tensor-parallel shares.
     linears: tuple[LinearWeights, ...] = ()
+    # The draft model vLLM's speculative decoding loads beside this one (``draft=``), when asked.
+    drafter: Drafter | None = None
+
+
+# Speculative methods whose drafter vram sizes (vLLM ``--speculative-config`` ``method``).
+DraftMethod = Literal["dflash"]
+
+
+class Drafter(Frozen):
+    """A separate draft model for vLLM's speculative decoding: its own config, and what of it vLLM
+    loads beside the target (its embedding and LM head are the target's unless it ships its own)."""
+
+    model_id: str
+    method: DraftMethod
+    spec: ModelSpec  # the drafter's own config (its decoder layers, their KV heads)
+    # DFlash / EAGLE-3's ``fc``: the target's hidden states at the tapped layers, concatenated,
+    # projected to the drafter's width (in_features = target hidden x taps). 0: none.
+    fc_in_features: int = 0
+    own_embed_tokens: bool = False  # the checkpoint ships ``embed_tokens`` (else the target's is shared)
+    own_lm_head: bool = False  # the checkpoint ships ``lm_head`` (else the target's is shared)
+
+
+ModelSpec.model_rebuild()

@@ -383,3 +383,16 @@ def weight_bytes(
 def weight_format_name(spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None) -> str:
     """The effective weight format shown to users ("bf16", "gptq int4 g128", "mxfp4 experts + bf16")."""
     return _scheme(spec, weight_format, bits)[0].name
+
+
+def zero_point_matrices(
+    spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None, gpus: int = 1
+) -> tuple[int | None, int, tuple[tuple[int, int, int], ...]]:
+    """For a packed-integer scheme with zero points (AWQ): its group size, its bits, and the
+    (in_features, out_features, count) of ONE GPU's share of every quantized matrix; no matrices
+    for any other scheme. Engines that re-lay zero points (vLLM's Machete kernel) size them from this."""
+    s, _ = _scheme(spec, weight_format, bits)
+    if s.kind != "int4" or not s.zero_points:
+        return s.group, s.bits, ()
+    shares = tuple((*_share(lin, spec, gpus), lin.count) for lin in spec.linears if _is_quantized(s, lin))
+    return s.group, s.bits, shares

@@ -42,6 +42,7 @@ from common.errors import (
     NotFoundError,
     ResolveError,
 )
+from estimator.draft import DRAFT_ARCHITECTURES
 from estimator.gguf import GgufInfo
 from estimator.spec import SafetensorsInfo, TensorInfo
 from sources import gguf, local, safejson
@@ -411,6 +412,8 @@ def _needs_headers(config: Any, counts: dict[str, int] | None, files: list[str])
         return True  # the Hub has not indexed them
     if isinstance(config, dict) and _quantized(config):
         return True  # packed int4/fp4 elements, scales and zero points: counts are not parameters
+    if isinstance(config, dict) and set(config.get("architectures") or ()) & set(DRAFT_ARCHITECTURES):
+        return True  # a drafter: whether it ships its own embedding and LM head is in the tensor names
     return any(dtype not in FLOAT_DTYPES for dtype in counts)
 
 

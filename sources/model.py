@@ -6,8 +6,9 @@ import json
 from typing import Any, Literal
 
 from estimator.config import load_model_spec
+from estimator.draft import read_drafter
 from estimator.gguf import GgufInfo, spec_from_gguf
-from estimator.spec import Frozen, ModelSpec, SafetensorsInfo
+from estimator.spec import Drafter, Frozen, ModelSpec, SafetensorsInfo
 
 
 class ResolvedModel(Frozen):
@@ -49,6 +50,14 @@ def opened(resolved: ResolvedModel) -> OpenedModel:
         spec=describe(resolved),
         resolved=resolved,
     )
+
+
+def drafter_of(model: OpenedModel) -> Drafter:
+    """The opened model as a speculative-decoding drafter: its config and the tensor names its
+    checkpoint's headers list (which say whether vLLM shares the target's embedding and LM head)."""
+    info = model.resolved.safetensors
+    names = tuple(info.tensors) if info is not None and info.tensors is not None else None
+    return read_drafter(model.model_id, model.resolved.config, model.spec, names)
 
 
 class CachedEntry(Frozen):

@@ -180,6 +180,20 @@ def nvfp4_decoder_tensors(config: dict[str, Any]) -> list[Tensor]:
     return out
 
 
+def dflash_drafter_tensors(config: dict[str, Any]) -> list[Tensor]:
+    """A DFlash drafter's tensors as z-lab's checkpoints name them: decoder layers without the
+    ``model.`` prefix, ``fc`` (tapped target layers x hidden -> hidden), ``hidden_norm`` and ``norm``;
+    no ``embed_tokens`` and no ``lm_head`` (vLLM shares the target's)."""
+    layers = [
+        (name.removeprefix("model."), dtype, shape)
+        for name, dtype, shape in dense_decoder_tensors(config, qk_norm=True, lm_head=False)
+        if name != "model.embed_tokens.weight"
+    ]
+    h = config["hidden_size"]
+    taps = len(config["dflash_config"]["target_layer_ids"])
+    return [*layers, ("fc.weight", "BF16", (h, taps * h)), ("hidden_norm.weight", "BF16", (h,))]
+
+
 def awq_decoder_tensors(config: dict[str, Any]) -> list[Tensor]:
     """A Llama/Qwen-style decoder as AutoAWQ (GEMM) saves it: each linear layer as ``qweight``
     I32 [in, out/8] (eight 4-bit values per int32), ``qzeros`` I32 [in/group, out/8] and ``scales``

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from estimator.config import load_model_spec  # noqa: E402
+from estimator.draft import read_drafter  # noqa: E402
 from estimator.engines import vllm  # noqa: E402
 from estimator.gpus import lookup_gpu  # noqa: E402
 from estimator.query import KVSetting, Query  # noqa: E402
@@ -111,7 +112,55 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
         {"weight_format": "fp8"},
     ),
     "n015": (DEFAULTS / "minimax_m2.json", "MiniMaxM2Config defaults = MiniMax-M2 shape", {}),
+    "n051": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config (= the Instruct's geometry)", {}),
+    **{
+        case: (PUBLISHED / "Qwen__Qwen3-32B.json", "Qwen3-32B published config", {})
+        for case in ("n052", "n053", "n054")
+    },
+    "n055": (PUBLISHED / "Qwen__Qwen3-8B.json", "Qwen3-8B published config", {}),
+    "n056": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights", {"weight_format": "awq"}),
+    # Qwen2.5-1.5B-Instruct's config.json as public files transcribe it (see the README).
+    "n057": (DEFAULTS / "qwen2_5_1_5b_instruct.json", "Qwen2.5-1.5B-Instruct published config", {}),
+    "n058": (PUBLISHED / "Qwen__Qwen2.5-VL-7B-Instruct.json", "Qwen2.5-VL-7B-Instruct published config", {}),
 }
+
+# DFlash drafters of the calibration cases: the drafter's config and where its values come from (the
+# Hub files could not be fetched here; see tests/fixtures/calibration2/README.md).
+DRAFTERS: dict[str, tuple[Path, str]] = {
+    **{
+        case: (DEFAULTS / "qwen3_6_27b_dflash.json", "z-lab/Qwen3.6-27B-DFlash")
+        for case in ("n020", "n023", "n024", "n025")
+    },
+    "n028": (DEFAULTS / "qwen3_6_35b_a3b_dflash.json", "z-lab/Qwen3.6-35B-A3B-DFlash"),
+}
+# The targets of the DFlash cases: Qwen3.6-27B (n020's autoround int4 checkpoint: the shape is what
+# the KV layout reads) and Qwen3.6-35B-A3B FP8.
+CONFIGS.update(
+    {
+        **{
+            case: (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.6-27B; DFlash drafter", {})
+            for case in ("n020", "n023", "n024", "n025")
+        },
+        "n028": (
+            DEFAULTS / "qwen3_5_moe.json",
+            "Qwen3_5MoeConfig defaults = Qwen3.6-35B-A3B, FP8; DFlash drafter",
+            {"weight_format": "fp8"},
+        ),
+    }
+)
+
+
+def with_drafter(case_id: str, spec: ModelSpec) -> ModelSpec:
+    """The target's spec with the case's DFlash drafter attached (the drafter checkpoints ship no
+    embedding or LM head: vLLM shares the target's)."""
+    if case_id not in DRAFTERS:
+        return spec
+    path, model_id = DRAFTERS[case_id]
+    config = json.loads(path.read_text())
+    drafter_spec = load_model_spec(config)
+    drafter = read_drafter(model_id, config, drafter_spec, ("model.layers.0.self_attn.q_proj.weight", "fc.weight"))
+    return spec.model_copy(update={"drafter": drafter})
+
 
 # Cases of a model whose config is here, but whose log leaves out a setting that changes the pool's
 # layout: sizing them would test a guess of that setting.
@@ -204,6 +253,8 @@ def _token_line(version: str, profile_report: str) -> str:
 
 def _gpu(case: dict[str, Any]) -> str | None:
     text = (case.get("gpu_model") or "").lower()
+    if "rtx pro 6000" in text:
+        return "rtx-pro-6000"
     for key in ("h200", "h100", "a100-80gb", "rtx-5090", "rtx-4090", "rtx-3090", "b200", "h20"):
         name = key.replace("-", " ").replace("rtx ", "rtx ")
         if name.split()[-1] in text.replace("geforce ", ""):
@@ -212,13 +263,15 @@ def _gpu(case: dict[str, Any]) -> str | None:
 
 
 def _speculative(case: dict[str, Any]) -> tuple[int, str | None]:
-    """(MTP speculative tokens, why the case cannot be sized) from the case's speculative_config."""
+    """(speculative tokens, why the case cannot be sized) from the case's speculative_config."""
     config = case.get("speculative_config")
     if not config:
         return 0, None
-    if config.get("method") == "mtp":
+    if config.get("method") == "mtp" or (config.get("method") == "dflash" and case["id"] in DRAFTERS):
+        if not config.get("num_speculative_tokens"):
+            return 0, "num_speculative_tokens is not in the log"
         return int(config["num_speculative_tokens"]), None
-    return 0, f"a {config.get('method')} draft model's weights and KV are not modelled"
+    return 0, f"a {config.get('method')} draft model's config is not in the fixtures"
 
 
 def _kv_setting(logged: str) -> KVSetting:
@@ -234,8 +287,11 @@ def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Que
     kv = (case.get("kv_cache_dtype") or "auto").lower()
     flags = case.get("other_flags") or {}
     prefix = flags.get("enable_prefix_caching")
+    drafted = case["id"] in DRAFTERS
     fields: dict[str, Any] = {
-        "mtp": _speculative(case)[0] or None,
+        "mtp": None if drafted else _speculative(case)[0] or None,
+        "draft": DRAFTERS[case["id"]][1] if drafted else None,
+        "spec": _speculative(case)[0] if drafted else None,
         "engine": "vllm",
         "vllm": release,
         "seq_len": case.get("max_model_len") or 8192,
@@ -258,6 +314,12 @@ def _failed_start(case: dict[str, Any]) -> tuple[float, float, int] | None:
     return None
 
 
+def _no_cache_memory(case: dict[str, Any]) -> bool:
+    """A start that failed before any block fits: a pool of zero or less ("No available memory for the
+    cache blocks")."""
+    return any("No available memory for the cache blocks" in line for line in case["measured"].get("raw_lines") or [])
+
+
 def size_case(case: dict[str, Any]) -> Row:
     m = case["measured"]
     failure = _failed_start(case)
@@ -269,14 +331,17 @@ def size_case(case: dict[str, Any]) -> Row:
         gpu=str(case.get("gpu_model"))[:30],
         tp=case.get("tensor_parallel_size") or 1,
         max_model_len=case.get("max_model_len"),
-        logged_pool_gib=_number(m.get("available_kv_cache_memory"), r"([\d.]+) GiB"),
+        logged_pool_gib=_number(m.get("available_kv_cache_memory"), r"(-?[\d.]+) GiB"),
         logged_tokens=int(t) if (t := _number(m.get("gpu_kv_cache_size"), r"size: ([\d,]+) tokens")) else None,
         logged_concurrency=_number(m.get("max_concurrency"), r": ([\d.]+)x"),
-        logged_start="failed" if failure else "started",
+        logged_start="failed" if failure or _no_cache_memory(case) else "started",
     )
     release = _release(case["version"])
     if (why := _speculative(case)[1]) is not None:
         row.skipped = why
+        return row
+    if (case.get("pipeline_parallel_size") or 1) > 1:
+        row.skipped = "pipeline parallelism, which vram does not model"
         return row
     if case["id"] in FLAGS_UNKNOWN:
         row.skipped = FLAGS_UNKNOWN[case["id"]]
@@ -289,7 +354,7 @@ def size_case(case: dict[str, Any]) -> Row:
         return row
     path, note, overrides = CONFIGS[case["id"]]
     row.config_note = note
-    spec = load_model_spec(json.loads(path.read_text()))
+    spec = with_drafter(case["id"], load_model_spec(json.loads(path.read_text())))
     query = _query(case, release, overrides)
     profile, _ = vllm.version_profile(query)
     row.profile = profile.version
@@ -327,7 +392,8 @@ def _check_from_pool(row: Row, spec: ModelSpec, query: Query, pool: int, batched
     check = vllm.start_check(spec, query, pool, batched_tokens=batched)
     row.start_from_pool = "started" if check.fits else "failed"
     row.needed_gib = round(check.needed_bytes / GiB, 2)
-    row.estimated_max_len = None if check.fits else check.estimated_max_model_len
+    # No estimated length when no block fits: vLLM stops before its fit check.
+    row.estimated_max_len = None if check.fits or pool <= 0 else check.estimated_max_model_len
 
 
 # The whole-pool cases: the GPU record whose kernels and batch tiers vLLM would pick (its memory
@@ -361,6 +427,15 @@ FULL_POOL: dict[str, FullPool] = {
         case: FullPool("rtx-5090", None, "", weights_only="GB10 unified memory: no device total")
         for case in ("n047", "n048", "n049")
     },
+    # The post's device listing: "NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB sm_120".
+    **{case: FullPool("rtx-pro-6000", 95.01, "the post's device listing") for case in ("n052", "n054")},
+    # An RTX 4090 under vLLM 0.27.1: "Free memory on device (22.45/23.99 GiB)" (code index id 61815222665).
+    "n055": FullPool("rtx-4090", 23.99, "RTX 4090: 23.99 GiB in another 0.27.1 log"),
+    # RTX PRO 4000 Blackwell (sm_120, as the RTX 5090's kernels): nvidia-smi "24,467" MiB total.
+    "n056": FullPool("rtx-5090", 23.89, "nvidia-smi 24,467 MiB; sized with the sm_120 kernels"),
+    # RTX 4070 Laptop (sm_89, as the RTX 4090's kernels): the author's 8,188 MiB.
+    "n057": FullPool("rtx-4090", 7.996, "the author's 8,188 MiB; sized with the sm_89 kernels"),
+    "n058": FullPool("a100-80gb", 79.15, "A100-SXM4-80GB: 79.15 GiB (the GPU record's deviceQuery)"),
 }
 
 # Cases whose log prints the loaded weights but whose weights vram cannot size, and why.
@@ -390,6 +465,8 @@ class FullRow:
     activation_gib: float | None = None
     non_torch_gib: float | None = None
     cuda_graphs_gib: float | None = None
+    # False where the graphs come on top of the pool (0.19, and Model Runner V2 up to 0.28).
+    cuda_graphs_in_budget: bool | None = None
     pool_gib: float | None = None
     tokens: int | None = None
     # the log's
@@ -478,6 +555,7 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
     row.activation_gib = _gib_or_none(report.activation_peak)
     row.non_torch_gib = _gib_or_none(report.non_torch)
     row.cuda_graphs_gib = _gib_or_none(report.cuda_graphs)
+    row.cuda_graphs_in_budget = report.cuda_graphs_in_budget
     row.pool_gib = _gib_or_none(report.kv_cache_memory)
     line = _token_line(case["version"], profile.kv_tokens_report)
     batched, _ = vllm.batch_defaults(query, gpu)
@@ -553,14 +631,22 @@ def full_markdown(rows: list[FullRow], version: str) -> list[str]:
             else ""
         )
         activation = _pair(r.activation_gib, r.logged_activation_gib)
-        if r.logged_consumed_gib and r.activation_gib is not None and r.cuda_graphs_gib is not None:
+        graphs = _pair(r.cuda_graphs_gib, r.logged_cuda_graphs_gib)
+        if r.cuda_graphs_in_budget is False:
+            graphs += " (on top of the pool)"
+        if (
+            r.logged_consumed_gib
+            and r.activation_gib is not None
+            and r.cuda_graphs_gib is not None
+            and r.cuda_graphs_in_budget
+        ):
             # 0.27+: the logged peak activation includes the applied CUDA-graph estimate.
             both = _pair(r.activation_gib + r.cuda_graphs_gib, r.logged_activation_gib)
             activation = f"{r.activation_gib:.2f}; + graphs {both}"
         lines.append(
             f"| {r.id} ({r.version.split(' (')[0]}) | {r.model} | {setup} | {weights} | "
             f"{activation} | {_pair(r.non_torch_gib, r.logged_non_torch_gib)} | "
-            f"{_pair(r.cuda_graphs_gib, r.logged_cuda_graphs_gib)} | "
+            f"{graphs} | "
             f"{_pair(r.pool_gib, r.logged_pool_gib)} | {tokens} |"
         )
     entry = full_summary(rows)[version]
@@ -648,7 +734,9 @@ def markdown(rows: list[Row], full: list[FullRow] | None = None) -> str:
                 else ""
             )
             start = f"{row.start_from_pool} / {row.logged_start}"
-            if row.estimated_max_len is not None:
+            if row.logged_pool_gib is not None and row.logged_pool_gib <= 0:
+                start += f": no memory for the cache blocks (logged pool {row.logged_pool_gib} GiB)"
+            elif row.estimated_max_len is not None:
                 start += (
                     f": needs {row.needed_gib} GiB (logged {row.logged_needed_gib}) of "
                     f"{row.logged_pool_gib} GiB; estimated max length {row.estimated_max_len:,} "

@@ -41,6 +41,7 @@ from estimator.engines.vllm_profiles import (
     DS_MLA_BYTES_PER_TOKEN,
     PROFILES,
     VllmProfile,
+    cuda_graph_estimate_taken,
     cudagraph_capture_sizes,
     dsa_indexer_bytes_per_token,
     estimate_max_model_len,
@@ -52,11 +53,13 @@ from estimator.engines.vllm_profiles import (
     mamba_blocks_per_request,
     mamba_cache_mode,
     profile_for,
+    serves_on_v2_runner,
 )
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
+from estimator.weights import zero_point_matrices
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -421,6 +424,102 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
     return ceil_div(per_layer * spec.mtp_layers, query.gpus) * DTYPE_BYTES[spec.torch_dtype]
 
 
+def speculative_tokens(spec: ModelSpec, query: Query) -> int:
+    """``num_speculative_tokens`` of the speculative config: the drafter's (spec=) or MTP's (mtp=).
+    Every method widens the Mamba / GDN conv window, the state pages per request and the CUDA-graph
+    capture sizes alike (model_executor/layers/mamba/abstract.py@v0.20.2 reads it from the
+    speculative config, whatever the method)."""
+    if spec.drafter is not None:
+        return query.spec or 0
+    return mtp_tokens(query)
+
+
+# DFlash drafters by release (model_executor/models/qwen3_dflash.py): none in 0.19.0; 0.20.0-0.24.0
+# build every drafter layer as full attention (DFlashQwen3Attention passes no sliding window, so
+# ``layer_types`` is ignored); from 0.26.0 ``_resolve_layer_attention`` follows ``layer_types``
+# (``dflash_config.use_swa`` / ``swa_window_size`` too), and a drafter mixing sliding and full
+# layers needs the V2 model runner (NotImplementedError otherwise), the default for every model
+# from 0.29.0 (config/vllm.py@v0.29.0). 0.25.0 is not read.
+_DFLASH_FIRST = (0, 20)
+_DFLASH_ALL_FULL_UNTIL = (0, 24)
+_DFLASH_LAYER_TYPES_FROM = (0, 26)
+_V2_RUNNER_FOR_ALL_FROM = (0, 29)
+
+
+def _release(query: Query) -> tuple[int, int]:
+    major, minor = version_profile(query)[0].version.split(".")
+    return int(major), int(minor)
+
+
+def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """Why vLLM would not start this drafter, or why vram cannot say what it holds (one sentence)."""
+    drafter = spec.drafter
+    if drafter is None:
+        return None
+    release = _release(query)
+    version = version_profile(query)[0].version
+    if release < _DFLASH_FIRST:
+        return f"vLLM {version} has no DFlash drafter (model_executor/models/qwen3_dflash.py arrives in 0.20)"
+    layers = [layer for layer in drafter.spec.layers if layer.kind != "none"]
+    if any(layer.kind not in ("full", "sliding") for layer in layers):
+        return f"the drafter {drafter.model_id} has layers other than attention, which vram does not size"
+    sliding = sum(layer.kind == "sliding" for layer in layers)
+    if sliding and _DFLASH_ALL_FULL_UNTIL < release < _DFLASH_LAYER_TYPES_FROM:
+        return (
+            f"vram has not read how vLLM {version} keeps the sliding layers of a DFlash drafter "
+            "(0.24 makes them full attention, 0.26 sliding)"
+        )
+    if release >= _DFLASH_LAYER_TYPES_FROM and any(x.kind == "sliding" and x.window is None for x in layers):
+        return (
+            f"the drafter {drafter.model_id} has sliding layers but no window (vLLM {version} refuses to start "
+            "without sliding_window or dflash_config.swa_window_size)"
+        )
+    if 0 < sliding < len(layers) and _DFLASH_LAYER_TYPES_FROM <= release < _V2_RUNNER_FOR_ALL_FROM:
+        return (
+            f"vLLM {version} starts a DFlash drafter that mixes sliding and full layers only with the V2 model "
+            "runner (VLLM_USE_V2_MODEL_RUNNER=1), whose accounting vram does not follow for this release"
+        )
+    return None
+
+
+def drafter_kv_layers(spec: ModelSpec, query: Query) -> tuple[LayerKV, ...]:
+    """The drafter's attention layers as vLLM caches them: they register in the same forward context
+    as the target's, so they join its KV-cache groups (SpecDecodeBaseProposer.load_model,
+    v1/spec_decode/llm_base_proposer.py@v0.20.2: the draft layers are the attention layers the
+    drafter adds); the KV of every context token is cached in each of them
+    (``precompute_and_store_context_kv``). Sliding layers are full attention before 0.26."""
+    drafter = spec.drafter
+    if drafter is None:
+        return ()
+    if why := drafter_refusal(spec, query):
+        raise InputError(f"vLLM cannot be sized with draft={drafter.model_id}: {why}")
+    layers = tuple(layer for layer in drafter.spec.layers if layer.kind != "none")
+    if _release(query) <= _DFLASH_ALL_FULL_UNTIL:
+        layers = tuple(layer.model_copy(update={"kind": "full", "window": None}) for layer in layers)
+    return layers
+
+
+def drafter_weight_bytes(spec: ModelSpec, query: Query) -> int:
+    """Per GPU, what vLLM loads for the drafter (DFlashQwen3ForCausalLM, in the target's dtype):
+    its decoder layers split over tensor parallelism (QKV/Row/ColumnParallelLinear), the ``fc`` that
+    projects the target's tapped hidden states (a ReplicatedLinear: whole on every GPU), its norms,
+    and its own embedding / LM head only when the checkpoint ships them (else the target's are
+    shared, ``_maybe_share_embeddings`` / ``_maybe_share_lm_head``)."""
+    drafter = spec.drafter
+    if drafter is None:
+        return 0
+    p = drafter.spec.params
+    dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
+    split = p.attention + p.dense_mlp + p.routed_experts + p.shared_experts + p.other
+    vocab = (p.embedding if drafter.own_embed_tokens else 0) + (
+        (p.lm_head or p.embedding) if drafter.own_lm_head else 0
+    )
+    fc = drafter.fc_in_features * drafter.spec.hidden_size
+    hidden_norm = drafter.spec.hidden_size if drafter.fc_in_features else 0
+    replicated = fc + p.norms + p.router + hidden_norm
+    return (ceil_div(split + vocab, query.gpus) + replicated) * dtype_bytes
+
+
 def loaded_weight_bytes(
     spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
@@ -435,10 +534,38 @@ def loaded_weight_bytes(
         - text_only_saving_bytes(spec, query)
         - vision_split_saving_bytes(spec, query)
         + mtp_weight_bytes(spec, query)
+        + drafter_weight_bytes(spec, query)
     )
+    loaded += machete_zero_point_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
+
+
+# Machete (model_executor/kernels/linear/mixed_precision/machete.py@v0.31.0, first in the CUDA
+# mixed-precision kernel list since 0.19): Hopper only, uint4 with zero points (AWQ) or uint4b8
+# without, group -1 / 64 / 128 with 16-bit activations, partition shapes multiples of [64, 128]
+# (machete_utils.py MACHETE_PREPACKED_BLOCK_SHAPE). process_weights_after_loading repacks the
+# values (same size) and rewrites the zero points as `-scale x zero` in the activation dtype, one
+# value per group and output column instead of a packed 4-bit integer.
+_MACHETE_GROUPS = (None, 64, 128)
+
+
+def machete_zero_point_bytes(spec: ModelSpec, query: Query, gpu: GPU | None) -> int:
+    """Bytes the Machete kernel adds per GPU by unpacking AWQ zero points into the activation dtype."""
+    if gpu is None or gpu.vendor != "nvidia" or gpu.compute_capability != (9, 0):
+        return 0
+    act = _act_bytes(spec, query)
+    group, bits, shares = zero_point_matrices(spec, weight_format=query.weight_format, gpus=query.gpus)
+    if act != 2 or bits != 4 or group not in _MACHETE_GROUPS:
+        return 0
+    extra = 0
+    for in_f, out_f, count in shares:
+        if in_f % 64 or out_f % 128:
+            continue  # another kernel (Marlin) takes this layer and keeps the zero points packed
+        zeros = (ceil_div(in_f, group) if group else 1) * out_f
+        extra += count * (zeros * act - ceil_div(zeros * bits, 8))
+    return extra
 
 
 # ---------------------------------------------------------------------------------------------
@@ -638,9 +765,30 @@ def activation_peak(
     return peak, where
 
 
-def non_torch_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
-    """Non-torch memory the profile run adds (jumps with tensor parallelism > 1)."""
-    return constants.non_torch_tensor_parallel if query.gpus > 1 else constants.non_torch_single_gpu
+# GPUs that sit in an NVSwitch domain with NVLink SHARP (NVLS): the SXM / HGX parts of Hopper and
+# data-centre Blackwell. NCCL's NVLS buffers need NVSwitch multicast; PCIe cards, NVLink-bridge pairs
+# (h100-nvl) and GeForce / workstation cards have none, and A100's NVSwitch has no SHARP.
+_NVLS_FAMILIES = frozenset({"h100", "h200", "h20", "gh200", "b200"})
+
+
+def nvls_capable(gpu: GPU | None) -> bool:
+    """Whether NCCL can run NVLS collectives among these GPUs (an NVSwitch with SHARP); no GPU
+    record: the NVSwitch H100 hosts the TP constant was fitted on."""
+    if gpu is None:
+        return True
+    return gpu.family in _NVLS_FAMILIES and not gpu.key.endswith(("-pcie", "-nvl"))
+
+
+def non_torch_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS, gpu: GPU | None = None) -> int:
+    """Non-torch memory the profile run adds. With tensor parallelism the first large all-reduce of
+    the profile run makes NCCL connect lazily (the communicator's warm-up at start-up moves one
+    element, before vLLM's baseline snapshot): on NVSwitch hosts that is NVLS's multicast buffers,
+    the ~2 GiB of the v0.19 H100 logs. Without NVLS the ring buffers are small: the newer logs
+    without it show 0.13 GiB (TP 4, 80 GB cards) and at most 0.37 GiB (TP 2, RTX 5090), so the
+    single-GPU figure stands for them."""
+    if query.gpus > 1 and nvls_capable(gpu):
+        return constants.non_torch_tensor_parallel
+    return constants.non_torch_single_gpu
 
 
 def cuda_graph_bytes(spec: ModelSpec, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
@@ -672,14 +820,38 @@ def cuda_graph_estimate_bytes(
         and gpu.compute_capability is not None
         and gpu.compute_capability[0] == 10
     )
-    sizes = len(cudagraph_capture_sizes(profile, seqs, tokens, num_speculative_tokens=mtp_tokens(query), sm100=sm100))
+    sizes = len(
+        cudagraph_capture_sizes(
+            profile, seqs, tokens, num_speculative_tokens=speculative_tokens(spec, query), sm100=sm100
+        )
+    )
     return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
 
 
-def graphs_in_budget(query: Query) -> bool:
+def uses_v2_runner(spec: ModelSpec, query: Query) -> bool:
+    """Whether the query's release serves the model on the V2 model runner by default
+    (config/vllm.py _is_default_v2_model_runner_model: architecture, MoE, hybrid, quantized)."""
+    profile, _ = version_profile(query)
+    state = sum(1 for layer in spec.layers if _has_state(layer))
+    quantized = spec.quantization.method != "none" or (
+        query.weight_format is not None and query.weight_format not in ("bf16", "fp16", "fp32")
+    )
+    return serves_on_v2_runner(
+        profile,
+        spec.architectures,
+        moe=spec.num_experts > 0,
+        hybrid=0 < state < len(spec.layers),
+        attention_free=bool(spec.layers) and state == len(spec.layers),
+        quantized=quantized,
+    )
+
+
+def graphs_in_budget(spec: ModelSpec, query: Query) -> bool:
     """True when the release takes the CUDA-graph estimate out of the KV budget (0.20+:
-    VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py)."""
-    return version_profile(query)[0].cuda_graph_accounting == "subtracted"
+    VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py) and the model's runner measures
+    one: the V2 runner's profile_cudagraph_memory returns 0 up to 0.28, so for the models it serves
+    there the graphs are captured after the pool and come on top of it, as in 0.19."""
+    return cuda_graph_estimate_taken(version_profile(query)[0], on_v2_runner=uses_v2_runner(spec, query))
 
 
 def cuda_context_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
@@ -776,7 +948,7 @@ def _has_state(layer: LayerKV) -> bool:
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int]
+_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int, int | None]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
@@ -791,7 +963,8 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         profile.version,
         query.prefix_caching,
         query.gpu,
-        mtp_tokens(query),
+        speculative_tokens(spec, query),
+        id(spec.drafter.spec.layers) if spec.drafter else None,
     )
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
@@ -805,14 +978,26 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     if kv_dtype in ("nvfp4", "int8_per_token_head") and any(layer.kind == "mla" for layer in spec.layers):
         raise InputError(f"vram does not model vLLM's {kv_dtype} KV cache for MLA attention ({spec.model_type})")
     extra = mtp_kv_layers(spec, query)
+    drafter = drafter_kv_layers(spec, query)
     model = spec.model_copy(update={"layers": spec.layers + extra}) if extra else spec
     if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
+        if drafter:
+            raise InputError(f"{spec.model_type}: vram does not model a draft model beside sparse-attention layers yet")
         layout = _dsa_layout(model, element_bytes(kv_dtype), gpu)
     elif any(_has_state(layer) for layer in spec.layers):
         layout = _hybrid_layout(
-            model, query.gpus, kv_dtype, _act_bytes(spec, query), profile, query.prefix_caching, mtp_tokens(query)
+            model,
+            query.gpus,
+            kv_dtype,
+            _act_bytes(spec, query),
+            profile,
+            query.prefix_caching,
+            speculative_tokens(spec, query),
+            drafter,
         )
     else:
+        if drafter:
+            model = model.model_copy(update={"layers": model.layers + drafter})
         layout = _kv_layout(model, query.gpus, kv_dtype)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
@@ -948,11 +1133,18 @@ def _hybrid_layout(
     profile: VllmProfile,
     prefix_caching: bool | None,
     num_spec: int = 0,
+    drafter: tuple[LayerKV, ...] = (),
 ) -> tuple[KvLayout, tuple[str, ...]]:
     """vLLM's hybrid KV cache manager: state layers hold whole per-request states in pages as large
     as an attention block, whose size is raised until one attention page holds the largest state
     (platforms/interface.py / model_executor/models/config.py, the alignment of each release); every
-    group then shares one page size and one block count."""
+    group then shares one page size and one block count.
+
+    A drafter's attention layers (``drafter``) are a layer type of their own: their spec differs from
+    the target's in its heads (FullAttentionSpec compares num_kv_heads and head_size), so they form
+    their own groups (calibration2 n025: 16 full + 5 drafter + 48 GDN layers in groups of 5, "Add 4
+    padding layers" and "Add 2 padding layers"). The block is aligned on the target's attention page
+    (platforms/interface.py@v0.20.2 ``_align_hybrid_block_size`` reads the target's model config)."""
     attention = [layer for layer in spec.layers if layer.kind in ("full", "sliding", "mla")]
     # Falcon-H1's layers are attention layers that also carry a Mamba-2 state (both are cached).
     states = [layer for layer in spec.layers if _has_state(layer)]
@@ -986,13 +1178,29 @@ def _hybrid_layout(
         newer = tuple(int(part) for part in profile.version.split(".")) >= (0, 27)
         alignment = (128 if newer else 64) if mla else BLOCK_SIZE
     pages = hybrid_attention_pages(mamba_page, per_token, alignment, BLOCK_SIZE)
-    counts: dict[tuple[str, int | None], int] = {}
+    counts: dict[tuple[str, int | None, bool], int] = {}
     for layer in attention:
         kind = "mla" if layer.kind == "mla" else ("sliding" if layer.kind == "sliding" else "full")
         window = layer.window if kind == "sliding" else None
-        counts[(kind, window)] = counts.get((kind, window), 0) + 1
+        counts[(kind, window, False)] = counts.get((kind, window, False), 0) + 1
+    drafter_blocks: dict[tuple[str, int | None, bool], int] = {}
+    for layer in drafter:
+        window = layer.window if layer.kind == "sliding" else None
+        counts[(layer.kind, window, True)] = counts.get((layer.kind, window, True), 0) + 1
+        drafter_blocks[(layer.kind, window, True)] = drafter_block_size(
+            layer, tp, kv_dtype, per_token, pages.block_size
+        )
     types = (
-        *(KvGroupSpec(kind=k[0], window=k[1], page_bytes=pages.page_bytes, num_layers=n) for k, n in counts.items()),
+        *(
+            KvGroupSpec(
+                kind=k[0],
+                window=k[1],
+                page_bytes=pages.page_bytes,
+                num_layers=n,
+                block_size=drafter_blocks[k] if drafter_blocks.get(k, pages.block_size) != pages.block_size else None,
+            )
+            for k, n in counts.items()
+        ),
         KvGroupSpec(
             kind="mamba", window=None, page_bytes=pages.page_bytes, num_layers=len(states), mamba_blocks=mamba_blocks
         ),
@@ -1006,6 +1214,23 @@ def _hybrid_layout(
         block_size=pages.block_size,
         mamba_padding_pct=pages.mamba_padding_pct,
     ), ()
+
+
+def drafter_block_size(layer: LayerKV, tp: int, kv_dtype: KVDType, target_per_token: int, block: int) -> int:
+    """Tokens per block of a drafter layer beside a hybrid target, whose pages are the target's
+    attention page (block x target_per_token): a smaller page that divides it gets its block size
+    raised by the ratio (v1/core/kv_cache_utils.py@v0.20.2 unify_kv_cache_spec_page_size), e.g. the
+    Qwen3.6-35B-A3B drafter at TP 8 (1 x 128 x 2 values per token against the target's 1 x 256 x 2).
+    A larger page, or one that does not divide, is refused."""
+    per_token = _attn_bytes_per_token(layer, tp, kv_dtype)
+    if per_token == target_per_token:
+        return block
+    if per_token < target_per_token and target_per_token % per_token == 0:
+        return block * (target_per_token // per_token)
+    raise InputError(
+        f"at gpus={tp} the drafter's attention page ({per_token:,} bytes per token per layer) does not divide the "
+        f"model's ({target_per_token:,}), which vram does not model beside a hybrid model yet"
+    )
 
 
 def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
@@ -1126,6 +1351,54 @@ def start_check(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
 # Public API
 
 
+class DrafterReport(Frozen):
+    """What the draft model adds, per GPU (its share is inside ``weights`` and the KV pool)."""
+
+    model: str
+    method: str
+    num_speculative_tokens: int
+    weights: int  # bytes vLLM loads for it (its layers, fc, norms; embedding / LM head when its own)
+    kv_layers: int  # attention layers it adds to the KV-cache groups
+    kv_bytes_per_token: int  # bytes each token of context costs in its layers
+    kv_cache: int  # bytes its layers hold for the b requests of s tokens
+
+
+def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
+    """The drafter's terms for the report (None without one)."""
+    drafter = spec.drafter
+    if drafter is None:
+        return None
+    layers = drafter_kv_layers(spec, query)
+    kv_dtype = kv_cache_dtype(spec, query)
+    per_token = sum(_attn_bytes_per_token(layer, query.gpus, kv_dtype) for layer in layers)
+    layout, _ = kv_layout(spec, query)
+    target = [x for x in spec.layers if x.kind in ("full", "sliding", "mla")]
+    hybrid = bool(target) and any(_has_state(x) for x in spec.layers)
+    target_per_token = max((_attn_bytes_per_token(x, query.gpus, kv_dtype) for x in target), default=0)
+    kv = 0
+    for layer in layers:
+        # The drafter's layers hold whole blocks like the target's (a sliding layer: its window and one
+        # batch of in-flight tokens, as _blocks_per_request counts it); beside a hybrid target a
+        # smaller page holds more tokens per block.
+        block = layout.block_size
+        if hybrid:
+            block = drafter_block_size(layer, query.gpus, kv_dtype, target_per_token, layout.block_size)
+        span = query.seq_len
+        if layer.kind == "sliding" and layer.window is not None:
+            batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
+            span = min(layer.window - 1 + batched, query.seq_len)
+        kv += round_up(span, block) * _attn_bytes_per_token(layer, query.gpus, kv_dtype)
+    return DrafterReport(
+        model=drafter.model_id,
+        method=drafter.method,
+        num_speculative_tokens=speculative_tokens(spec, query),
+        weights=drafter_weight_bytes(spec, query),
+        kv_layers=len(layers),
+        kv_bytes_per_token=per_token,
+        kv_cache=kv * query.batch,
+    )
+
+
 class VllmReport(EngineReport):
     """What vLLM's start-up log would report, and the terms behind it (bytes per GPU)."""
 
@@ -1151,6 +1424,7 @@ class VllmReport(EngineReport):
     # The smallest util (two decimals) at which the pool holds the b requests of s tokens, when the
     # asked util falls short and one up to the device's limit does; None otherwise.
     util_to_fit: float | None = None
+    drafter: DrafterReport | None = None  # the speculative-decoding draft model, when draft= is given
 
 
 def vllm_terms(
@@ -1166,10 +1440,10 @@ def vllm_terms(
     peak, where = activation_peak(spec, query, gpu=gpu, constants=constants)
     graphs = (
         cuda_graph_estimate_bytes(spec, query, gpu, constants)
-        if graphs_in_budget(query)
+        if graphs_in_budget(spec, query)
         else cuda_graph_bytes(spec, constants)
     )
-    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) + graphs
+    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants, gpu) + graphs
     warnings: list[Note] = []
     _, version_warning = version_profile(query)
     if version_warning:
@@ -1199,10 +1473,10 @@ def vllm_report(
     batched_tokens, max_seqs = batch_defaults(query, gpu, constants)
     weights = loaded_weight_bytes(spec, query, gpu, weights_bytes, constants)
     peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
-    non_torch = non_torch_bytes(query, constants)
+    non_torch = non_torch_bytes(query, constants, gpu)
     util = util_of(query)
     requested = int(util * gpu.memory_bytes)
-    in_budget = graphs_in_budget(query)
+    in_budget = graphs_in_budget(spec, query)
     graphs = cuda_graph_estimate_bytes(spec, query, gpu, constants) if in_budget else cuda_graph_bytes(spec, constants)
     pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
@@ -1243,6 +1517,7 @@ def vllm_report(
         estimated_max_model_len=check.estimated_max_model_len,
         start_error=check.error,
         util_to_fit=to_fit,
+        drafter=drafter_report(spec, query),
         log_lines=capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len) if pool > 0 else (),
     )
 
@@ -1286,6 +1561,9 @@ def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
     heads = spec.num_attention_heads
     if heads % gpus:
         return f"the model's {heads} attention heads do not divide by {gpus}"
+    if spec.drafter is not None and (why := tp_refusal(spec.drafter.spec, gpus)):
+        # DFlashQwen3Attention asserts the same divisibility for the drafter's heads.
+        return why.replace("the model's", "the drafter's")
     kv = spec.num_kv_heads
     has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
     if has_gqa and kv and (kv % gpus if gpus <= kv else gpus % kv):
@@ -1300,6 +1578,8 @@ def nearest_tp_sizes(spec: ModelSpec, gpus: int) -> tuple[int, ...]:
     accepted = _accepted_tp_sizes(
         spec.num_attention_heads, spec.num_kv_heads, has_gqa, max(spec.num_attention_heads, gpus)
     )
+    if spec.drafter is not None:
+        accepted = tuple(n for n in accepted if tp_refusal(spec.drafter.spec, n) is None)
     below = [n for n in accepted if n < gpus]
     above = [n for n in accepted if n > gpus]
     return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
@@ -1356,7 +1636,7 @@ class VllmEngine(BaseEngine):
     help: ClassVar[str] = "vLLM (`vllm serve`): KV pool and concurrency"
     report_key: ClassVar[str | None] = "vllm"
     report_model: ClassVar[type[EngineReport] | None] = VllmReport
-    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm", "prefix", "mm")
+    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm", "prefix", "mm", "draft", "spec")
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
@@ -1391,14 +1671,17 @@ class VllmEngine(BaseEngine):
             return requested  # the classic terms have no overhead to place outside the share
         constants = query_constants(query)
         outside = cuda_context_bytes(query, constants)
-        if not graphs_in_budget(query):
+        if not graphs_in_budget(spec, query):
             outside += cuda_graph_bytes(spec, constants)
         return min(requested + outside, gpu.memory_bytes)
 
     def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
         """The sizes vLLM accepts (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10)."""
         has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
-        return _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa, limit)
+        sizes = _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa, limit)
+        if spec.drafter is not None:
+            sizes = tuple(n for n in sizes if tp_refusal(spec.drafter.spec, n) is None)
+        return sizes
 
     def shape_total(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
@@ -1461,6 +1744,8 @@ class VllmEngine(BaseEngine):
             return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
         if why := mtp_refusal(spec, query):
             return f"vLLM will not start with mtp={query.mtp}: {why}"
+        if spec.drafter is not None and (why := drafter_refusal(spec, query)):
+            return f"vLLM cannot be sized with draft={spec.drafter.model_id}: {why}"
         why = tp_refusal(spec, query.gpus)
         if why is None:
             return None
@@ -1511,6 +1796,12 @@ class VllmEngine(BaseEngine):
             line += (
                 f"; it would not start at max_model_len {est.query.seq_len:,} "
                 f"(estimated maximum model length {v.estimated_max_model_len:,})"
+            )
+        if (d := v.drafter) is not None:
+            line += (
+                f". The {esc(d.method)} drafter {esc(d.model)} ({d.num_speculative_tokens} speculative tokens) takes "
+                f"{d.weights / GiB:.2f} GiB of weights and {d.kv_bytes_per_token / 1024:g} KiB of KV per token in its "
+                f"{d.kv_layers} layers, counted in both"
             )
         return line
 
