@@ -249,6 +249,19 @@ def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
     return element_bytes(kv_cache_dtype(spec, query))
 
 
+def _nvfp4_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """NVFP4 weights need compute capability 7.5 (``get_min_capability`` 75 of
+    ``ModelOptNvFp4Config`` and the compressed-tensors NVFP4 schemes, @v0.20.0 and @v0.33.0)."""
+    nvfp4 = query.weight_format == "nvfp4" or (
+        query.weight_format is None and query.bits is None and spec.quantization.format == "nvfp4"
+    )
+    gpu = lookup_gpu(query.gpu) if query.gpu else None
+    if not nvfp4 or gpu is None or gpu.compute_capability is None or gpu.compute_capability >= (7, 5):
+        return None
+    major, minor = gpu.compute_capability
+    return f"its NVFP4 kernels need compute capability 7.5 or newer, and the {gpu.name} is {major}.{minor}"
+
+
 def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
     """Why the release (or the GPU, when named) does not take the query's quantized KV dtype.
 
@@ -1742,6 +1755,8 @@ class VllmEngine(BaseEngine):
         scaling), and a TP size that does not divide the heads (with the sizes it accepts)."""
         if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
             return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
+        if why := _nvfp4_capability_refusal(spec, query):
+            return f"vLLM will not start: {why}"
         if why := mtp_refusal(spec, query):
             return f"vLLM will not start with mtp={query.mtp}: {why}"
         if spec.drafter is not None and (why := drafter_refusal(spec, query)):

@@ -277,3 +277,14 @@ def test_nvfp4_checkpoint_headers_are_the_stored_bytes_without_the_mtp_layer() -
     )
     # q_proj: 8,388,608 + 1,048,576 + 8; the embedding 262,144,000; the mtp tensors left out.
     assert spec.checkpoint_bytes == 9_437_192 + 262_144_000
+
+
+def test_vllm_refuses_nvfp4_weights_below_compute_capability_75() -> None:
+    spec = _toy(CT_NVFP4)
+    est = estimate(spec, Query(engine="vllm", gpu="v100-32gb"), model_id="m")
+    assert not est.fit.fits
+    assert est.fit.engine_refuses.endswith(
+        f"NVFP4 kernels need compute capability 7.5 or newer, and the {est.fit.gpu_name} is 7.0"
+    )
+    # T4 (7.5) loads it (Marlin / emulation kernels).
+    assert estimate(spec, Query(engine="vllm", gpu="t4"), model_id="m").fit.engine_refuses is None
