@@ -198,6 +198,7 @@ _WEIGHT_FORMAT_ALIASES = {
     "w4a16": "int4",
     "bnb4": "nf4",
     "4bit": "nf4",
+    "modelopt_fp4": "nvfp4",
 }
 _KV_ALIASES = {
     "true": "on",

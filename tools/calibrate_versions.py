@@ -44,7 +44,7 @@ from estimator.config import load_model_spec  # noqa: E402
 from estimator.draft import read_drafter  # noqa: E402
 from estimator.engines import vllm  # noqa: E402
 from estimator.gpus import lookup_gpu  # noqa: E402
-from estimator.query import Query  # noqa: E402
+from estimator.query import KVSetting, Query  # noqa: E402
 from estimator.spec import ModelSpec  # noqa: E402
 from estimator.weights import weight_bytes  # noqa: E402
 
@@ -59,11 +59,14 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     # layers (every 4th full attention, 2 KV heads x 256), GDN 16 key / 32 value heads x 128.
     "n001": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     "n002": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n035": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n047": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n048": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n049": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n050": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    # RedHatAI/Qwen3.6-35B-A3B-NVFP4: those defaults with the NVFP4 quantization_config of
+    # llm-compressor's recipe for this model (examples/quantization_w4a4_fp4/qwen3_6_example.py, which
+    # saves "Qwen3.6-35B-A3B-NVFP4": attention, routed and shared experts NVFP4; gated DeltaNet,
+    # routers, embeddings, lm_head and the vision tower bf16).
+    **{
+        case: (DEFAULTS / "qwen3_6_35b_a3b_nvfp4.json", "Qwen3_5MoeConfig defaults + llm-compressor's NVFP4 recipe", {})
+        for case in ("n035", "n047", "n048", "n049", "n050")
+    },
     # Qwen2.5-7B-Instruct-AWQ: the base model's published config, weights as AWQ.
     "n037": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights", {"weight_format": "awq"}),
     "n045": (PUBLISHED / "meta-llama__Llama-3.1-8B.json", "Llama-3.1-8B published config", {}),
@@ -77,6 +80,18 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
         case: (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.6-27B", {})
         for case in ("n018", "n019", "n021", "n022", "n034", "n039", "n040", "n046")
     },
+    # Qwen3.6-27B FP8 at TP 2 with an int8_per_token_head KV cache (1,040 B per token and layer per
+    # rank: 2 heads x (2 x 256 + 2 x 4)). The thread's logged 1,584-token block and "mamba page
+    # padding 0.80%" need the GDN conv window of 3 + 3 columns: 1,634,304 B of state per rank /
+    # 1,040 = 1,571.4 -> 1,584 tokens, 1,647,360 / 1,634,304 = +0.80%; that is MTP with 3
+    # speculative tokens, the club-3090 composes' setting (n018-n022). Prefix caching: the case notes.
+    "n033": (
+        DEFAULTS / "qwen3_5_27b.json",
+        "Qwen3.5-27B published shape = Qwen3.6-27B, FP8 weights; MTP x 3 from the logged block and padding",
+        {"weight_format": "fp8", "mtp": 3, "prefix_caching": True},
+    ),
+    # Qwen3.8-27B NVFP4 with an nvfp4 KV cache (the pool only: its weights do not enter).
+    "n010": (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.8-27B", {}),
     "n017": (
         DEFAULTS / "qwen3_5_27b.json",
         "Qwen3.5-27B published shape = Qwen3.8-27B, FP8 weights",
@@ -158,10 +173,8 @@ FLAGS_UNKNOWN: dict[str, str] = {
         case: "Qwen3.6/3.8-27B: the KV dtype or the speculative config is cut from the excerpt"
         for case in ("n030", "n031", "n032")
     },
-    "n010": "an nvfp4 KV cache, which vram does not model",
-    "n011": "an nvfp4 KV cache, which vram does not model",
+    "n011": "a patched build (prototype NVFP4 KV cache), not a release's layout",
     "n029": "Qwen3.6-27B: the KV dtype and prefix caching are not in the excerpt, nor whether it started",
-    "n033": "an int8_per_token_head KV cache, which vram does not model",
 }
 
 
@@ -265,26 +278,35 @@ def _speculative(case: dict[str, Any]) -> tuple[int, str | None]:
     return 0, f"a {config.get('method')} draft model's config is not in the fixtures"
 
 
+def _kv_setting(logged: str) -> KVSetting:
+    """The kv= value of a logged --kv-cache-dtype (fp8_e4m3 / fp8_e5m2 are fp8's one byte)."""
+    if logged.startswith("fp8"):
+        return "fp8"
+    if logged in ("nvfp4", "int8_per_token_head"):
+        return logged  # type: ignore[return-value]
+    return "auto"
+
+
 def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Query:
     kv = (case.get("kv_cache_dtype") or "auto").lower()
     flags = case.get("other_flags") or {}
     prefix = flags.get("enable_prefix_caching")
     drafted = case["id"] in DRAFTERS
-    return Query(
-        mtp=None if drafted else _speculative(case)[0] or None,
-        draft=DRAFTERS[case["id"]][1] if drafted else None,
-        spec=_speculative(case)[0] if drafted else None,
-        engine="vllm",
-        vllm=release,
-        seq_len=case.get("max_model_len") or 8192,
-        gpus=case.get("tensor_parallel_size") or 1,
-        kv="fp8" if kv.startswith("fp8") else "auto",
-        util=case.get("gpu_memory_utilization"),
-        max_num_batched_tokens=case.get("max_num_batched_tokens"),
-        max_num_seqs=case.get("max_num_seqs"),
-        prefix_caching=prefix if isinstance(prefix, bool) else None,
-        **overrides,
-    )
+    fields: dict[str, Any] = {
+        "mtp": None if drafted else _speculative(case)[0] or None,
+        "draft": DRAFTERS[case["id"]][1] if drafted else None,
+        "spec": _speculative(case)[0] if drafted else None,
+        "engine": "vllm",
+        "vllm": release,
+        "seq_len": case.get("max_model_len") or 8192,
+        "gpus": case.get("tensor_parallel_size") or 1,
+        "kv": _kv_setting(kv),
+        "util": case.get("gpu_memory_utilization"),
+        "max_num_batched_tokens": case.get("max_num_batched_tokens"),
+        "max_num_seqs": case.get("max_num_seqs"),
+        "prefix_caching": prefix if isinstance(prefix, bool) else None,
+    }
+    return Query(**{**fields, **overrides})
 
 
 def _failed_start(case: dict[str, Any]) -> tuple[float, float, int] | None:
@@ -399,6 +421,16 @@ FULL_POOL: dict[str, FullPool] = {
     "n017": FullPool("rtx-5090", None, "logged (31.4 GiB)"),
     "n037": FullPool("h200", None, "", weights_only="the utilization is not in the excerpt"),
     "n013": FullPool("rtx-5090", None, "", weights_only="a PR table: weights per GPU and tokens only"),
+    # NVFP4 on Blackwell-class GPUs whose device total is not printed (a ~32 GiB WSL2 card; the DGX
+    # Spark's unified memory): weights only, with the RTX 5090's record (FP4-capable Blackwell).
+    **{
+        case: FullPool("rtx-5090", None, "", weights_only="the device total is not printed")
+        for case in ("n035", "n050")
+    },
+    **{
+        case: FullPool("rtx-5090", None, "", weights_only="GB10 unified memory: no device total")
+        for case in ("n047", "n048", "n049")
+    },
     # The post's device listing: "NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB sm_120".
     **{case: FullPool("rtx-pro-6000", 95.01, "the post's device listing") for case in ("n052", "n054")},
     # An RTX 4090 under vLLM 0.27.1: "Free memory on device (22.45/23.99 GiB)" (code index id 61815222665).
@@ -414,10 +446,8 @@ FULL_POOL: dict[str, FullPool] = {
 
 # Cases whose log prints the loaded weights but whose weights vram cannot size, and why.
 WEIGHTS_UNSIZED: dict[str, str] = {
-    **{
-        case: "NVFP4 weights (compressed-tensors nvfp4), which vram does not size"
-        for case in ("n035", "n044", "n047", "n048", "n049", "n050", "n014")
-    },
+    "n044": "GLM-5.2-NVFP4 is a local ModelOpt checkpoint whose exclude_modules list is not published",
+    "n014": "no config of Qwen3.8-27B NVFP4 (Inferact quantization) and its ignore list",
     "n027": "DeepSeek-V4-Flash's fp4 experts beside fp8 weights (expert_dtype), which vram does not size",
     "n012": "no config of gpt-oss-120b in the fixtures",
 }

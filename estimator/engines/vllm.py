@@ -57,7 +57,7 @@ from estimator.engines.vllm_profiles import (
     serves_on_v2_runner,
 )
 from estimator.gpus import GPU, lookup_gpu
-from estimator.kv import CacheLayout, kv_cache_bytes
+from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
 from estimator.weights import linear_bytes, zero_point_matrices
@@ -230,18 +230,71 @@ def _act_bytes(spec: ModelSpec, query: Query) -> int:
     return DTYPE_BYTES[resolve_dtypes(spec, query).model]
 
 
-_NO_INT8_KV = "vLLM has no int8 KV cache: use kv=fp8, or kv=auto for the model's dtype"
+_NO_INT8_KV = "vLLM has no int8 KV cache: use kv=fp8, kv=int8_per_token_head, or kv=auto for the model's dtype"
 
 
-def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
-    """Bytes per cached element: ``auto`` is the model dtype; vLLM has fp8 but no int8 KV cache.
+def kv_cache_dtype(spec: ModelSpec, query: Query) -> KVDType:
+    """The KV cache dtype vLLM lays its pages out in: ``auto`` is the model dtype; vLLM has fp8 and
+    its quantized layouts (nvfp4, int8_per_token_head) but no plain int8 KV cache.
 
     vLLM allocates a pool even with kv=off, in the dtype kv=auto would give.
     """
     dtype = resolve_dtypes(spec, query).kv_layout
     if dtype == "int8":
         raise InputError(_NO_INT8_KV)
-    return DTYPE_BYTES[dtype]
+    return dtype
+
+
+def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
+    """Bytes per cached element of the plain dtypes (one for the quantized layouts' values)."""
+    return element_bytes(kv_cache_dtype(spec, query))
+
+
+def _nvfp4_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """NVFP4 weights need compute capability 7.5 (``get_min_capability`` 75 of
+    ``ModelOptNvFp4Config`` and the compressed-tensors NVFP4 schemes, @v0.20.0 and @v0.33.0)."""
+    nvfp4 = query.weight_format == "nvfp4" or (
+        query.weight_format is None and query.bits is None and spec.quantization.format == "nvfp4"
+    )
+    gpu = lookup_gpu(query.gpu) if query.gpu else None
+    if not nvfp4 or gpu is None or gpu.compute_capability is None or gpu.compute_capability >= (7, 5):
+        return None
+    major, minor = gpu.compute_capability
+    return f"its NVFP4 kernels need compute capability 7.5 or newer, and the {gpu.name} is {major}.{minor}"
+
+
+def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
+    """Why the release (or the GPU, when named) does not take the query's quantized KV dtype.
+
+    ``int8_per_token_head`` and ``nvfp4`` enter ``CacheDType`` in 0.20.0 (``config/cache.py@v0.20.0``;
+    neither is in 0.19.0). int8_per_token_head is served by the Triton backend
+    (``v1/attention/backends/triton_attn.py@v0.20.0``) on any GPU. nvfp4 is listed by FlashInfer from
+    0.21.0; 0.20.0's FlashInfer builder raises "nvfp4 KV cache is not yet supported". Its kernels are
+    trtllm-gen's, for the sm100 family only ("--kv-cache-dtype nvfp4 requires sm100f",
+    ``flashinfer.py@v0.23.0``; ``supports_kv_cache_dtype`` checks ``is_device_capability_family(100)``
+    in 0.26.0-0.31.0) until 0.32.0 adds an FA2 path for sm80, sm90 and sm120 (``_nvfp4_kv_on_fa2``)."""
+    if query.kv not in ("nvfp4", "int8_per_token_head"):
+        return None
+    profile, _ = version_profile(query)
+    release = tuple(int(part) for part in profile.version.split("."))
+    if release < (0, 20):
+        return f"vLLM {profile.version} has no {query.kv} KV cache (it arrived in 0.20): use vllm=0.20 or later"
+    if query.kv == "int8_per_token_head":
+        return None
+    if release < (0, 21):
+        return (
+            f"vLLM {profile.version} lists nvfp4 but its FlashInfer backend does not implement it yet: "
+            "use vllm=0.21 or later"
+        )
+    if gpu is None or gpu.vendor != "nvidia" or gpu.compute_capability is None:
+        return None if gpu is None else f"vLLM's nvfp4 KV cache runs on NVIDIA GPUs only, not on {gpu.name}"
+    family = gpu.compute_capability[0]
+    if family == 10:
+        return None
+    if release >= (0, 32) and family in (8, 9, 12):
+        return None
+    where = "sm100-family GPUs (B200, GB200, B300)" if release < (0, 32) else "sm80, sm90, sm100 and sm120 GPUs"
+    return f"vLLM {profile.version}'s nvfp4 KV cache runs on {where} only, not on {gpu.name}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -879,16 +932,16 @@ class KvLayout(Frozen):
         return self.types[0].page_bytes * self.group_size
 
 
-def _attn_bytes_per_token(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
+def _attn_bytes_per_token(layer: LayerKV, tp: int, kv_dtype: KVDType) -> int:
     if layer.kind == "mla":
         # The compressed latent plus the rope key: one head, replicated on every rank, not split.
-        return (layer.key_dim + layer.value_dim) * dtype_bytes
+        return (layer.key_dim + layer.value_dim) * element_bytes(kv_dtype)
     heads = ceil_div(layer.kv_heads, tp)  # the busiest rank's heads; replicated (1) where tp exceeds them
-    return heads * (layer.key_dim + layer.value_dim) * dtype_bytes
+    return heads * head_token_bytes(kv_dtype, layer.key_dim, layer.value_dim)
 
 
-def _page_bytes(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
-    return BLOCK_SIZE * _attn_bytes_per_token(layer, tp, dtype_bytes)
+def _page_bytes(layer: LayerKV, tp: int, kv_dtype: KVDType) -> int:
+    return BLOCK_SIZE * _attn_bytes_per_token(layer, tp, kv_dtype)
 
 
 # Model types whose published configs set ``mamba_ssm_dtype: float32`` and whose vLLM config hook
@@ -936,18 +989,18 @@ def _has_state(layer: LayerKV) -> bool:
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, int, str, bool | None, str | None, int, int | None]
+_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int, int | None]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
 def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]:
     """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
-    dtype_bytes = kv_dtype_bytes(spec, query)
+    kv_dtype = kv_cache_dtype(spec, query)
     profile, _ = version_profile(query)
     key = (
         id(spec.layers),
         query.gpus,
-        dtype_bytes,
+        kv_dtype,
         profile.version,
         query.prefix_caching,
         query.gpu,
@@ -962,10 +1015,15 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     _refuse_unmodelled_cache(spec)
     if why := mtp_refusal(spec, query):
         raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
+    gpu = lookup_gpu(query.gpu) if query.gpu else None
+    if why := kv_dtype_refusal(query, gpu):
+        raise InputError(why)
+    if kv_dtype in ("nvfp4", "int8_per_token_head") and any(layer.kind == "mla" for layer in spec.layers):
+        raise InputError(f"vram does not model vLLM's {kv_dtype} KV cache for MLA attention ({spec.model_type})")
     if any(layer.compress_rate for layer in spec.layers):
         if spec.drafter is not None:
             raise InputError(f"{spec.model_type}: vram does not model a draft model beside DeepSeek-V4's caches yet")
-        layout = _deepseek_v4_layout(spec, query, profile, dtype_bytes)
+        layout = _deepseek_v4_layout(spec, query, profile, element_bytes(kv_dtype))
         if len(_LAYOUTS) >= 256:
             _LAYOUTS.clear()
         _LAYOUTS[key] = (spec.layers, layout)
@@ -976,13 +1034,12 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
         if drafter:
             raise InputError(f"{spec.model_type}: vram does not model a draft model beside sparse-attention layers yet")
-        gpu = lookup_gpu(query.gpu) if query.gpu else None
-        layout = _dsa_layout(model, dtype_bytes, gpu)
+        layout = _dsa_layout(model, element_bytes(kv_dtype), gpu)
     elif any(_has_state(layer) for layer in spec.layers):
         layout = _hybrid_layout(
             model,
             query.gpus,
-            dtype_bytes,
+            kv_dtype,
             _act_bytes(spec, query),
             profile,
             query.prefix_caching,
@@ -992,7 +1049,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     else:
         if drafter:
             model = model.model_copy(update={"layers": model.layers + drafter})
-        layout = _kv_layout(model, query.gpus, dtype_bytes)
+        layout = _kv_layout(model, query.gpus, kv_dtype)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
@@ -1063,13 +1120,13 @@ def _unmodelled_cache(spec: ModelSpec) -> str | None:
     return None
 
 
-def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tuple[str, ...]]:
+def _kv_layout(spec: ModelSpec, tp: int, kv_dtype: KVDType) -> tuple[KvLayout, tuple[str, ...]]:
     warnings: list[str] = []
     counts: dict[tuple[str, int | None, int], int] = {}
     for layer in spec.layers:
         if layer.kind == "none":
             continue
-        key = (layer.kind, layer.window if layer.kind == "sliding" else None, _page_bytes(layer, tp, dtype_bytes))
+        key = (layer.kind, layer.window if layer.kind == "sliding" else None, _page_bytes(layer, tp, kv_dtype))
         counts[key] = counts.get(key, 0) + 1
     if not counts:
         raise InputError(f"{spec.model_type}: the model has no KV-cache layers for vLLM to size")
@@ -1262,7 +1319,7 @@ def _approximate_gcd(values: list[int], *, lower_bound: int) -> int:
 def _hybrid_layout(
     spec: ModelSpec,
     tp: int,
-    dtype_bytes: int,
+    kv_dtype: KVDType,
     model_bytes: int,
     profile: VllmProfile,
     prefix_caching: bool | None,
@@ -1292,8 +1349,9 @@ def _hybrid_layout(
             f"vLLM {profile.version} caches {spec.model_type}'s Mamba state per chunk with prefix caching "
             "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later"
         )
-    exports = all(layer.mixer in ("mamba2", "gated_deltanet") for layer in states)
-    mamba_blocks = mamba_blocks_per_request(profile, mode, num_speculative_tokens=num_spec, exports_checkpoints=exports)
+    mamba_blocks = mamba_blocks_per_request(
+        profile, mode, num_speculative_tokens=num_spec, mixers=tuple(sorted({layer.mixer for layer in states}))
+    )
     if not attention:
         page = mamba_page
         only = KvGroupSpec(
@@ -1301,7 +1359,7 @@ def _hybrid_layout(
         )
         types: tuple[KvGroupSpec, ...] = (only,)
         return KvLayout(types=types, group_size=len(states), num_groups=1, uniform=True, block_size=BLOCK_SIZE), ()
-    per_token = max(_attn_bytes_per_token(layer, tp, dtype_bytes) for layer in attention)
+    per_token = max(_attn_bytes_per_token(layer, tp, kv_dtype) for layer in attention)
     mla = any(layer.kind == "mla" for layer in attention)
     if profile.hybrid_alignment == "fixed":
         alignment = 64 if mla else BLOCK_SIZE
@@ -1321,7 +1379,7 @@ def _hybrid_layout(
         window = layer.window if layer.kind == "sliding" else None
         counts[(layer.kind, window, True)] = counts.get((layer.kind, window, True), 0) + 1
         drafter_blocks[(layer.kind, window, True)] = drafter_block_size(
-            layer, tp, dtype_bytes, per_token, pages.block_size
+            layer, tp, kv_dtype, per_token, pages.block_size
         )
     types = (
         *(
@@ -1349,13 +1407,13 @@ def _hybrid_layout(
     ), ()
 
 
-def drafter_block_size(layer: LayerKV, tp: int, dtype_bytes: int, target_per_token: int, block: int) -> int:
+def drafter_block_size(layer: LayerKV, tp: int, kv_dtype: KVDType, target_per_token: int, block: int) -> int:
     """Tokens per block of a drafter layer beside a hybrid target, whose pages are the target's
     attention page (block x target_per_token): a smaller page that divides it gets its block size
     raised by the ratio (v1/core/kv_cache_utils.py@v0.20.2 unify_kv_cache_spec_page_size), e.g. the
     Qwen3.6-35B-A3B drafter at TP 8 (1 x 128 x 2 values per token against the target's 1 x 256 x 2).
     A larger page, or one that does not divide, is refused."""
-    per_token = _attn_bytes_per_token(layer, tp, dtype_bytes)
+    per_token = _attn_bytes_per_token(layer, tp, kv_dtype)
     if per_token == target_per_token:
         return block
     if per_token < target_per_token and target_per_token % per_token == 0:
@@ -1502,12 +1560,12 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
     if drafter is None:
         return None
     layers = drafter_kv_layers(spec, query)
-    dtype_bytes = kv_dtype_bytes(spec, query)
-    per_token = sum(_attn_bytes_per_token(layer, query.gpus, dtype_bytes) for layer in layers)
+    kv_dtype = kv_cache_dtype(spec, query)
+    per_token = sum(_attn_bytes_per_token(layer, query.gpus, kv_dtype) for layer in layers)
     layout, _ = kv_layout(spec, query)
     target = [x for x in spec.layers if x.kind in ("full", "sliding", "mla")]
     hybrid = bool(target) and any(_has_state(x) for x in spec.layers)
-    target_per_token = max((_attn_bytes_per_token(x, query.gpus, dtype_bytes) for x in target), default=0)
+    target_per_token = max((_attn_bytes_per_token(x, query.gpus, kv_dtype) for x in target), default=0)
     kv = 0
     for layer in layers:
         # The drafter's layers hold whole blocks like the target's (a sliding layer: its window and one
@@ -1515,12 +1573,12 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
         # smaller page holds more tokens per block.
         block = layout.block_size
         if hybrid:
-            block = drafter_block_size(layer, query.gpus, dtype_bytes, target_per_token, layout.block_size)
+            block = drafter_block_size(layer, query.gpus, kv_dtype, target_per_token, layout.block_size)
         span = query.seq_len
         if layer.kind == "sliding" and layer.window is not None:
             batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
             span = min(layer.window - 1 + batched, query.seq_len)
-        kv += round_up(span, block) * _attn_bytes_per_token(layer, query.gpus, dtype_bytes)
+        kv += round_up(span, block) * _attn_bytes_per_token(layer, query.gpus, kv_dtype)
     return DrafterReport(
         model=drafter.model_id,
         method=drafter.method,
@@ -1741,7 +1799,7 @@ def _kv_bytes(
     if why := serve_refusal(spec, query):
         raise InputError(why)
     _refuse_unmodelled_cache(spec)
-    if kv_dtype_bytes(spec, query) != DTYPE_BYTES[kv_dtype]:
+    if kv_cache_dtype(spec, query) != kv_dtype:
         return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, layout="paged")
     at = query.model_copy(update={"gpus": gpus}) if gpus != query.gpus else query
     if gpu is None and at.gpu:
@@ -1866,14 +1924,19 @@ class VllmEngine(BaseEngine):
         return notes
 
     def setting_refusal(self, query: Query) -> str | None:
-        """An int8 KV cache, which vLLM lacks for every model."""
-        return _NO_INT8_KV if query.kv == "int8" else None
+        """An int8 KV cache, which vLLM lacks for every model; a quantized KV dtype the release (or the
+        named GPU) does not take."""
+        if query.kv == "int8":
+            return _NO_INT8_KV
+        return kv_dtype_refusal(query, lookup_gpu(query.gpu) if query.gpu else None)
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
         scaling), and a TP size that does not divide the heads (with the sizes it accepts)."""
         if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
             return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
+        if why := _nvfp4_capability_refusal(spec, query):
+            return f"vLLM will not start: {why}"
         if why := mtp_refusal(spec, query):
             return f"vLLM will not start with mtp={query.mtp}: {why}"
         if spec.drafter is not None and (why := drafter_refusal(spec, query)):

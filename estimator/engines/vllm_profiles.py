@@ -191,9 +191,12 @@ class VllmProfile(_Frozen):
     # starts with prefix caching on and MambaModelConfig sets mamba_cache_mode "align".
     hybrid_prefix_caching_default: bool
     # v1/kv_cache_interface.py MambaSpec.max_memory_usage_bytes in "align" mode:
-    # 2 + num_speculative_blocks pages, plus num_prefill_checkpoint_blocks (1 for Mamba-2 and GDN
-    # layers that export prefill checkpoints) from 0.29.0.
-    mamba_prefill_checkpoint_blocks: bool
+    # 2 + num_speculative_blocks pages, plus num_prefill_checkpoint_blocks. The field exists from
+    # 0.29.0, but only the mixers named here set it to 1: none of Mamba-2 / GDN in 0.29.0-0.31.0
+    # (Kimi K3's KDA only), Mamba-2 from 0.32.0 (layers/mamba/mamba_mixer2.py), Qwen's gated
+    # DeltaNet from 0.33.0 (layers/mamba/gdn/qwen_gdn_linear_attn.py). A Qwen3.8-27B log of a
+    # 0.29.1rc1 build (calibration2 n010) holds 2 pages per GDN group in "align" mode.
+    prefill_checkpoint_mixers: frozenset[str]
     prefix_caching_mamba_mode: PrefixCachingMambaMode
     model_runner: ModelRunner
     # config/vllm.py DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES (0.22-0.28; see ModelRunner).
@@ -225,7 +228,7 @@ _V019 = VllmProfile(
     kv_sizing="profiled",
     cudagraph_capture_cap_sm100=512,
     hybrid_prefix_caching_default=False,
-    mamba_prefill_checkpoint_blocks=False,
+    prefill_checkpoint_mixers=frozenset(),
     prefix_caching_mamba_mode="all_if_supported",
     model_runner="v1",
     v2_sampler_warmup_pass=False,
@@ -298,10 +301,10 @@ _V028 = _next(
     capacity_one_line=True,
     v2_default_architectures=_V027.v2_default_architectures | {"DeepseekV4ForCausalLM"},
 )
-_V029 = _next(_V028, "0.29", mamba_prefill_checkpoint_blocks=True, model_runner="v2", v2_profiles_cuda_graphs=True)
+_V029 = _next(_V028, "0.29", model_runner="v2", v2_profiles_cuda_graphs=True)
 _V030 = _next(_V029, "0.30", fit_check_reserves_null_block=True, has_nvfp4_ds_mla=True)
 _V031 = _next(_V030, "0.31")
-_V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm")
+_V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm", prefill_checkpoint_mixers=frozenset({"mamba2"}))
 # engine/arg_utils.py@v0.33.0: "GB10 (DGX Spark, cc 12.1) has the memory but not the compute of a
 # large discrete GPU, keep it on the small tier".
 _V033 = _next(
@@ -309,6 +312,7 @@ _V033 = _next(
     "0.33",
     batch_tiers=(_B200, _H100.model_copy(update={"excludes_gb10": True}), _SMALL),
     v2_sampler_warmup_pass=True,
+    prefill_checkpoint_mixers=frozenset({"mamba2", "gated_deltanet"}),
 )
 _V034 = _next(
     _V033, "0.34", gpu_memory_utilization=1.0, default_block_size=64, kv_sizing="extensible", model_runner="v2_only"
@@ -714,20 +718,21 @@ def mamba_blocks_per_request(
     profile: VllmProfile,
     mode: MambaCacheMode,
     num_speculative_tokens: int = 0,
-    exports_checkpoints: bool = True,
+    mixers: Sequence[str] = ("mamba2",),
     max_model_len: int = 0,
     block_size: int = 0,
 ) -> int:
     """State pages one request holds in one Mamba group (``MambaSpec.max_memory_usage_bytes`` /
-    page): "none" 1 + speculative; "align" 2 + speculative, plus one prefill-checkpoint page from
-    0.29 for layers that export it; "all" one page per block of ``max_model_len`` (+ speculative
-    from 0.22; 0.19-0.21 counted no speculative pages there)."""
+    page): "none" 1 + speculative; "align" 2 + speculative, plus one prefill-checkpoint page where
+    the release's layers of every one of ``mixers`` export it; "all" one page per block of
+    ``max_model_len`` (+ speculative from 0.22; 0.19-0.21 counted no speculative pages there)."""
     if mode == "none":
         return 1 + num_speculative_tokens
     if mode == "all":
         spec = 0 if profile.version in ("0.19", "0.20", "0.21") else num_speculative_tokens
         return math.ceil(max_model_len / block_size) + spec
-    checkpoint = 1 if profile.mamba_prefill_checkpoint_blocks and exports_checkpoints else 0
+    exports = bool(mixers) and all(mixer in profile.prefill_checkpoint_mixers for mixer in mixers)
+    checkpoint = 1 if exports else 0
     return 2 + num_speculative_tokens + checkpoint
 
 

@@ -223,7 +223,13 @@ def test_mamba_cache_mode_per_release() -> None:
 def test_mamba_pages_per_request_follow_the_cache_mode() -> None:
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.25"], "none") == 1
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"], "align") == 2
-    assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], "align") == 3  # + prefill checkpoint
+    # The prefill-checkpoint page: Mamba-2 from 0.32, Qwen's GDN from 0.33, neither in 0.29-0.31.
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], "align", mixers=("gated_deltanet",)) == 2
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.31"], "align", mixers=("mamba2",)) == 2
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.32"], "align", mixers=("mamba2",)) == 3
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.32"], "align", mixers=("gated_deltanet",)) == 2
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.33"], "align", mixers=("gated_deltanet",)) == 3
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.33"], "align", mixers=("mamba2", "")) == 2
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], "none", num_speculative_tokens=2) == 3
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"], "align", num_speculative_tokens=2) == 4
     # "all": one page per block of the context: cdiv(131072, 1024) = 128 (+ 2 speculative).

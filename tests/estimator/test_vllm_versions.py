@@ -284,10 +284,11 @@ def test_n038_qwen38_27b_tp2() -> None:
 
 def test_prefix_caching_default_and_checkpoint_page() -> None:
     # Hybrid models start with prefix caching from 0.26 (config/model.py), "align" mode holds 2 state
-    # pages, plus a prefill-checkpoint page for GDN / Mamba-2 from 0.29 (MambaSpec); without prefix
-    # caching one page. 1,000 blocks at 65,536 tokens: cdiv(65536, 2096) = 32 attention blocks.
+    # pages, plus a prefill-checkpoint page for Qwen's GDN from 0.33 (qwen_gdn_linear_attn.py; the
+    # MambaSpec field exists from 0.29 but GDN sets it only in 0.33); without prefix caching one
+    # page. 1,000 blocks at 65,536 tokens: cdiv(65536, 2096) = 32 attention blocks.
     pool = 1000 * 10 * 2096 * 1024
-    for version, state_pages in (("0.25", 1), ("0.26", 2), ("0.28", 2), ("0.29", 3), ("0.33", 3)):
+    for version, state_pages in (("0.25", 1), ("0.26", 2), ("0.28", 2), ("0.29", 2), ("0.32", 2), ("0.33", 3)):
         query = q(vllm=version, kv="fp8", seq_len=65536)
         _, _, conc = vllm.kv_capacity(QWEN36_35B, query, pool, batched_tokens=8192)
         assert conc == pytest.approx(1000 / (32 + 3 * state_pages)), version
