@@ -8,25 +8,27 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
       <model> is a Hub repo id (microsoft/phi-4), a config.json, a model folder or a GGUF file
       (a .gguf file, a folder of them or a Hub repo of them: weights are the file's bytes).
 
-  keys (aliases)                    values                                                   default
-  s (seq, ctx, context)             tokens per sequence; 32k = 32768                         4096
-  b (batch)                         concurrent sequences                                     1
-  p (bits)                          2 3 4 5 6 8 16 32                                        from the checkpoint
-  dtype (q, quant)                  bf16 fp16 fp32 fp8 int8 int4 nf4 mxfp4 awq gptq          from the checkpoint
-  kv                                on off auto bf16 fp16 fp8 int8                           on (the model's dtype)
-  fa (flash)                        on off                                                   on
-  n (params)                        parameter count override, billions                       from the checkpoint
-  gpu                               GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)  none
-  gpus (tp)                         GPUs (vLLM: tensor parallel; transformers: layers)       1
-  engine                            transformers vllm                                        transformers
-  util                              vLLM gpu_memory_utilization                              0.92 (0.9 up to 0.19)
-  mnbt (max_num_batched_tokens)     vLLM max_num_batched_tokens                              vLLM's default
-  seqs (max_num_seqs)               vLLM max_num_seqs                                        vLLM's default
-  vllm (vllm_version)               vLLM release                                             0.33 (the newest followed)
-  prefix (prefix_caching, apc)      on off                                                   the release's
-  mm (limit_mm_per_prompt, images)  vLLM items per prompt (0: text only, no vision tower)    vLLM's (999 per modality)
-  mtp (num_speculative_tokens)      vLLM MTP speculative tokens (0: off)                     off
-  method                            calibrated classic                                       calibrated
+  keys (aliases)                    values                                                    default
+  s (seq, ctx, context)             tokens per sequence; 32k = 32768                          4096
+  b (batch)                         concurrent sequences                                      1
+  p (bits)                          2 3 4 5 6 8 16 32                                         from the checkpoint
+  dtype (q, quant)                  bf16 fp16 fp32 fp8 int8 int4 nf4 mxfp4 nvfp4 awq gptq     from the checkpoint
+  kv                                on off auto bf16 fp16 fp8 int8 nvfp4 int8_per_token_head  on (the model's dtype)
+  fa (flash)                        on off                                                    on
+  n (params)                        parameter count override, billions                        from the checkpoint
+  gpu                               GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)   none
+  gpus (tp)                         GPUs (vLLM: tensor parallel; transformers: layers)        1
+  engine                            transformers vllm                                         transformers
+  util                              vLLM gpu_memory_utilization                               0.92 (0.9 up to 0.19)
+  mnbt (max_num_batched_tokens)     vLLM max_num_batched_tokens                               vLLM's default
+  seqs (max_num_seqs)               vLLM max_num_seqs                                         vLLM's default
+  vllm (vllm_version)               vLLM release                                              0.33 (the newest followed)
+  prefix (prefix_caching, apc)      on off                                                    the release's
+  mm (limit_mm_per_prompt, images)  vLLM items per prompt (0: text only, no vision tower)     vLLM's (999 per modality)
+  mtp (num_speculative_tokens)      vLLM MTP speculative tokens (0: off)                      off
+  draft (draft_model)               vLLM speculative draft model (DFlash), with spec=         none
+  spec (spec_tokens)                the draft model's speculative tokens                      none
+  method                            calibrated classic                                        calibrated
 
   engines (engine=):
     transformers  HF transformers generate (the default)

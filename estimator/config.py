@@ -34,6 +34,7 @@ from estimator.spec import (
     ModelSpec,
     ParamCounts,
     Quantization,
+    QuantMethod,
     SafetensorsInfo,
     TorchDType,
     VisionSpec,
@@ -198,6 +199,8 @@ class _Counts:
     vision: int = 0
     inactive: int = 0  # routed-expert parameters a token does not touch
     linears: dict[tuple[str, int, int, str], int] = field(default_factory=dict)
+    # Key projections that also give the values (Family.k_eq_v): (in, out) -> count.
+    value_from_key: dict[tuple[int, int], int] = field(default_factory=dict)
 
     def linear(
         self, component: LinearComponent, in_f: int, out_f: int, split: LinearSplit, count: int = 1, bias: bool = False
@@ -242,6 +245,12 @@ class _Counts:
         return tuple(
             LinearWeights(component=c, in_features=i, out_features=o, count=n, split=s)
             for (c, i, o, s), n in self.linears.items()
+        )
+
+    def value_from_key_specs(self) -> tuple[LinearWeights, ...]:
+        return tuple(
+            LinearWeights(component="attention", in_features=i, out_features=o, count=n, split="kv")
+            for (i, o), n in self.value_from_key.items()
         )
 
 
@@ -611,7 +620,11 @@ def _attention_block(c: _Counts, g: _Geometry, n: int, kind: str = "full") -> No
     qkv_bias = _flag(g.cfg, _bias_key(g.fam.qkv_bias), g.fam.qkv_bias)
     o_bias = _flag(g.cfg, _bias_key(g.fam.o_bias), g.fam.o_bias)
     c.linear("attention", h, q_out * (2 if g.fam.attn_gate else 1), "column", n, qkv_bias)
-    if vd == hd:
+    if g.fam.k_eq_v and kind == "full":
+        # Gemma 4 (attention_k_eq_v): no v_proj on full-attention layers, the values are k_proj's output.
+        c.linear("attention", h, kv_out, "kv", n, qkv_bias)
+        c.value_from_key[(h, kv_out)] = c.value_from_key.get((h, kv_out), 0) + n
+    elif vd == hd:
         c.linear("attention", h, kv_out, "kv", 2 * n, qkv_bias)
     else:
         c.linear("attention", h, kv_out, "kv", n, qkv_bias)
@@ -796,6 +809,8 @@ def _per_layer_inputs(c: _Counts, g: _Geometry) -> None:
     its projection from the hidden state and norm, and per layer a gate, a projection and a norm."""
     cfg, mt, h, n = g.cfg, g.model_type, g.hidden, g.layers
     width = _int(cfg, mt, "hidden_size_per_layer_input")
+    if not width:  # gemma-4-31b / 26b-a4b: 0, no per-layer inputs (Gemma4TextDecoderLayer builds none)
+        return
     vocab = _int(cfg, mt, "vocab_size_per_layer_input")
     c.add("other", vocab * n * width)
     c.linear("other", h, n * width, "none", 1)
@@ -1241,7 +1256,70 @@ def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: s
         )
     if method == "compressed-tensors":
         return _compressed_tensors(qc, model_type, skipped)
+    if method == "modelopt":
+        return _modelopt(qc, model_type)
     raise ConfigError(f"{model_type} checkpoint uses quantization method {method!r}, which vram does not size.")
+
+
+def _mixed_experts(top: Mapping[str, Any], text: Mapping[str, Any], model_type: str, quant: Quantization) -> str | None:
+    """DeepSeek-V4's ``expert_dtype`` (top level, or moved into ``quantization_config`` by
+    DeepseekV4Config): routed experts stored in another format than the rest (fp4 experts beside
+    block-fp8 linears in DeepSeek-V4-Flash). vram's schemes are one format per checkpoint, so the
+    weights would be sized as fp8 throughout: said, not guessed."""
+    qc = top.get("quantization_config") or text.get("quantization_config") or {}
+    expert = top.get("expert_dtype") or text.get("expert_dtype") or qc.get("expert_dtype")
+    if not expert or quant.method == "none" or str(expert).lower() == quant.format:
+        return None
+    return (
+        f"{model_type} stores its routed experts as {expert} (expert_dtype) beside {quant.format} weights, "
+        "a mix vram does not size yet."
+    )
+
+
+# NVFP4 (compressed-tensors ``nvfp4-pack-quantized``, NVIDIA ModelOpt ``quant_algo: NVFP4``): per
+# quantized matrix, FP4 E2M1 values two per byte (``weight_packed`` / ``weight`` U8 [out, in / 2]),
+# one FP8 E4M3 scale per 16 inputs (``weight_scale`` [out, in / 16]) and fp32 per-tensor scales
+# (``weight_global_scale`` / ``weight_scale_2``, plus ``input_global_scale`` / ``input_scale`` when
+# activations are FP4 too); vLLM creates exactly these (compressed_tensors_w4a4_nvfp4.py,
+# compressed_tensors_w4a16_nvfp4.py, modelopt.py ModelOptNvFp4LinearMethod, @v0.20.0).
+NVFP4_GROUP = 16
+
+
+def _nvfp4(method: QuantMethod, skipped: tuple[str, ...], activations: bool) -> Quantization:
+    return Quantization(
+        method=method,
+        format="nvfp4",
+        weight_bits=4,
+        group_size=NVFP4_GROUP,
+        scale_bytes=1,
+        tensor_scales=2 if activations else 1,
+        skipped_modules=skipped,
+    )
+
+
+def _modelopt(qc: Mapping[str, Any], model_type: str) -> Quantization:
+    """ModelOpt's config as vLLM's modelopt.py reads it: ``quant_algo`` and ``ignore`` at the top
+    (config.json), or ``quant_algo`` and ``exclude_modules`` under ``quantization`` (the legacy
+    hf_quant_config.json)."""
+    nested = qc.get("quantization")
+    inner: Mapping[str, Any] = nested if isinstance(nested, Mapping) else qc
+    algo = str(inner.get("quant_algo") or "").upper()
+    if algo != "NVFP4":
+        raise ConfigError(
+            f"{model_type} checkpoint uses ModelOpt quant_algo {algo or 'none'!r}, which vram does not size."
+        )
+    group = inner.get("group_size", NVFP4_GROUP)
+    if group != NVFP4_GROUP:
+        raise ConfigError(f"{model_type} checkpoint uses ModelOpt NVFP4 with group size {group}; NVFP4 groups are 16.")
+    excluded = inner.get("exclude_modules") or qc.get("ignore") or qc.get("exclude_modules") or ()
+    skipped = tuple(str(m) for m in excluded)
+    return _nvfp4("modelopt", skipped, activations=True)
+
+
+def _ct_group(qc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The one compressed-tensors config group that quantizes weights."""
+    groups = qc.get("config_groups") or {}
+    return next((g for g in groups.values() if g.get("weights")), {})
 
 
 def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[str, ...]) -> Quantization:
@@ -1256,7 +1334,7 @@ def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[s
     group = w.get("group_size")
     block = w.get("block_structure")
     common: dict[str, Any] = {"method": "compressed-tensors", "weight_bits": bits, "skipped_modules": skipped}
-    if strategy not in ("tensor", "channel", "group", "block"):
+    if strategy not in ("tensor", "channel", "group", "block", "tensor_group"):
         raise ConfigError(
             f"{model_type} checkpoint uses compressed-tensors strategy {strategy!r}, which vram does not size."
         )
@@ -1272,6 +1350,12 @@ def _compressed_tensors(qc: Mapping[str, Any], model_type: str, skipped: tuple[s
         )
     if kind == "int" and bits == 8:
         return Quantization(format="int8", scale_bytes=4, granularity=granularity, **common)
+    if kind == "float" and bits == 4 and strategy == "tensor_group" and int(group or 0) == NVFP4_GROUP:
+        return _nvfp4("compressed-tensors", skipped, activations=bool(_ct_group(qc).get("input_activations")))
+    if strategy == "tensor_group":
+        raise ConfigError(
+            f"{model_type} checkpoint uses compressed-tensors {kind}{bits} per tensor group, which vram does not size."
+        )
     if kind == "int" and bits == 4:
         return Quantization(
             format="int4",
@@ -1711,6 +1795,8 @@ def _build(
     if fam.vision == "own":  # text-side tensors of an own-tower type beyond its text family's layers
         towers_mm.text_extras(c, fam.model_type, cfg, config)
     quant = _quantization(config, cfg, model_type, dtype)
+    if why := _mixed_experts(config, cfg, model_type, quant):
+        unread = [*unread, why]
 
     params = c.params()
     params_source = "config"
@@ -1770,6 +1856,7 @@ def _build(
         params_source=params_source,
         warnings=tuple(warnings),
         linears=c.linear_specs(),
+        value_from_key=c.value_from_key_specs(),
         unread=tuple(unread),
         config_source=source,
         **extra,
@@ -1804,18 +1891,23 @@ def _dense_width(c: _Counts, g: _Geometry) -> int:
 
 
 _LAYER_INDEX = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+# Qwen3.5 / Qwen3.6 checkpoints keep their multi-token-prediction layer under ``mtp.`` (numbered
+# from 0, so the layer-index rule below would count it): loaded only for speculative decoding.
+_MTP_MODULE = re.compile(r"(?:^|\.)mtp\.")
 
 
 def _loaded_bytes(st: SafetensorsInfo, num_layers: int) -> int | None:
     """Exact bytes of the tensors an engine loads, from the headers (None without them).
 
     Decoder layers past ``num_hidden_layers`` are multi-token-prediction modules (DeepSeek-V3's
-    layer 61) that engines skip unless speculative decoding asks for them.
+    layer 61) that engines skip unless speculative decoding asks for them; so are ``mtp.`` modules.
     """
     if st.tensors is None:
         return None
     total = 0
     for name, tensor in st.tensors.items():
+        if _MTP_MODULE.search(name):
+            continue
         match = _LAYER_INDEX.search(name)
         if match and "vision" not in name and int(match.group(1)) >= num_layers:
             continue

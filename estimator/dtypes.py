@@ -24,6 +24,7 @@ FORMAT_BITS: dict[str, int] = {
     "int4": 4,
     "nf4": 4,
     "mxfp4": 4,
+    "nvfp4": 4,
     "awq": 4,
     "gptq": 4,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from common.errors import InputError
 from estimator.classic import GB, classic
 from estimator.dtypes import FORMAT_BITS, Dtypes, resolve_dtypes
 from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
@@ -252,6 +253,8 @@ def estimate(
 ) -> Estimate:
     """Size one query against one model description."""
     engine = get_engine(query.engine)
+    if why := engine.setting_refusal(query):
+        raise InputError(why)
     gpu = _gpu(query)
     dtypes = resolve_dtypes(spec, query)
     fmt = weight_format_name(spec, weight_format=query.weight_format, bits=query.bits)

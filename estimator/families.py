@@ -118,6 +118,9 @@ class Family:
     head_gate: bool = False  # one output-gate value per head (Laguna's g_proj)
     sinks: bool | Literal["sliding"] = False  # one learned sink logit per head (all layers, or sliding ones)
     v_head_dim: bool = False  # values have their own head size (config ``v_head_dim``)
+    # Full-attention layers have no v_proj: the key projection's output is also the values (Gemma 4's
+    # attention_k_eq_v). Keys and values are still cached apart (the keys get a norm and RoPE).
+    k_eq_v: bool = False
     sliding_kv_factor: int = 1  # sliding layers hold this many times the KV heads (MiMo-V2)
     mlp: Literal["gated", "plain"] = "gated"  # gate/up/down, or up/down (fc1/fc2)
     norm_bias: bool = False  # LayerNorm with a bias (weight + bias per norm)
@@ -409,7 +412,8 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType(
             norms_per_layer=4,
             qk_norm=True,
             per_layer_inputs=True,
-            unmodelled_flags=("num_kv_shared_layers", "attention_k_eq_v", "enable_moe_block", "use_double_wide_mlp"),
+            switches=_ro(attention_k_eq_v=_ro(k_eq_v=True)),
+            unmodelled_flags=("num_kv_shared_layers", "enable_moe_block", "use_double_wide_mlp"),
         ),
         # Llama-shaped decoders (gated MLP, RMSNorms, no biases) whose config says the rest.
         **{

@@ -198,6 +198,7 @@ _WEIGHT_FORMAT_ALIASES = {
     "w4a16": "int4",
     "bnb4": "nf4",
     "4bit": "nf4",
+    "modelopt_fp4": "nvfp4",
 }
 _KV_ALIASES = {
     "true": "on",
@@ -374,10 +375,10 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "draft",
-        ("draft_model", "speculative_model"),
+        ("draft_model",),
         "draft",
         "model",
-        "vLLM draft model for speculative decoding (DFlash), with spec=",
+        "vLLM speculative draft model (DFlash), with spec=",
         "none",
         values_hint="Hub id or local path",
     ),
@@ -386,7 +387,7 @@ KEYS: tuple[Key, ...] = (
         ("spec_tokens",),
         "spec",
         "count",
-        "the draft model's speculative tokens (vLLM num_speculative_tokens)",
+        "the draft model's speculative tokens",
         "none",
         low=1,
         high=MAX_SPEC_TOKENS,

@@ -36,6 +36,28 @@ VLLM_BLOCK_SIZE = 16
 CacheLayout = Literal["contiguous", "paged"]
 
 
+# vLLM's quantized KV layouts (v1/kv_cache_interface.py, utils/torch_utils.py@v0.20.0..v0.33.0):
+# nvfp4 keeps each head's K (and V) as FP4 values two per byte plus one FP8 scale per 16 elements
+# (``nvfp4_kv_cache_full_dim`` = head_size // 2 + head_size // 16); int8_per_token_head keeps int8
+# values plus one fp32 scale per token and head for K and one for V (``AttentionSpec.page_size_bytes``:
+# 2 x block_size x num_kv_heads x 4).
+_PER_TOKEN_HEAD_SCALE_BYTES = 4
+
+
+def head_token_bytes(kv_dtype: KVDType, key_dim: int, value_dim: int) -> int:
+    """Bytes one cached head holds per token (its key and value, with their scales)."""
+    if kv_dtype == "nvfp4":
+        return key_dim // 2 + key_dim // 16 + value_dim // 2 + value_dim // 16
+    if kv_dtype == "int8_per_token_head":
+        return key_dim + value_dim + 2 * _PER_TOKEN_HEAD_SCALE_BYTES
+    return (key_dim + value_dim) * DTYPE_BYTES[kv_dtype]
+
+
+def element_bytes(kv_dtype: KVDType) -> int:
+    """Bytes per element of the plain dtypes; the quantized layouts' values are stored in one byte."""
+    return DTYPE_BYTES.get(kv_dtype, 1)
+
+
 def _heads_per_gpu(layer: LayerKV, gpus: int) -> int:
     if layer.kind == "mla":
         return layer.kv_heads  # the latent is not split across GPUs
@@ -43,14 +65,17 @@ def _heads_per_gpu(layer: LayerKV, gpus: int) -> int:
     return _cdiv(layer.kv_heads, gpus)
 
 
-def _layer_bytes_per_token(layer: LayerKV, dtype_bytes: int, gpus: int) -> int:
+def _layer_bytes_per_token(layer: LayerKV, kv_dtype: KVDType, gpus: int) -> int:
     if layer.kind not in ("full", "sliding", "mla"):
         return 0
     # DSA: the indexer's key (one head, not split) is cached next to the latent, in the latent's
     # dtype unless the layer keeps it in its own.
-    dtype_bytes = layer.cache_dtype_bytes or dtype_bytes
-    index_bytes = layer.index_dim * (layer.index_dtype_bytes or dtype_bytes)
-    return _heads_per_gpu(layer, gpus) * (layer.key_dim + layer.value_dim) * dtype_bytes + index_bytes
+    index_bytes = layer.index_dim * (layer.index_dtype_bytes or layer.cache_dtype_bytes or element_bytes(kv_dtype))
+    if layer.cache_dtype_bytes:
+        head = (layer.key_dim + layer.value_dim) * layer.cache_dtype_bytes
+    else:
+        head = head_token_bytes(kv_dtype, layer.key_dim, layer.value_dim)
+    return _heads_per_gpu(layer, gpus) * head + index_bytes
 
 
 def _compressed_bytes(layer: LayerKV, seq_len: int, dtype_bytes: int) -> int:
@@ -84,9 +109,9 @@ def _groups(layers: tuple[LayerKV, ...]) -> tuple[tuple[LayerKV, int], ...]:
 
 def kv_bytes_per_token(spec: ModelSpec, kv_dtype: KVDType, *, gpus: int = 1) -> int:
     """Bytes per token on one GPU, summed over every attention layer (full, sliding and MLA)."""
-    dtype_bytes = DTYPE_BYTES[kv_dtype]
+    dtype_bytes = element_bytes(kv_dtype)
     return sum(
-        (_layer_bytes_per_token(layer, dtype_bytes, gpus) + _compressed_per_token(layer, dtype_bytes)) * n
+        (_layer_bytes_per_token(layer, kv_dtype, gpus) + _compressed_per_token(layer, dtype_bytes)) * n
         for layer, n in _groups(spec.layers)
     )
 
@@ -131,7 +156,7 @@ def state_bytes_per_sequence(spec: ModelSpec, *, gpus: int = 1, layout: CacheLay
     )
     # Prefix tokens every sequence caches (CPM-Ant's prompt), at the model dtype's KV bytes.
     prefix = sum(
-        _layer_bytes_per_token(layer, dtype_bytes, gpus) * layer.prefix_tokens * n
+        _layer_bytes_per_token(layer, spec.torch_dtype, gpus) * layer.prefix_tokens * n
         for layer, n in _groups(spec.layers)
         if layer.prefix_tokens
     )
@@ -148,13 +173,13 @@ def kv_cache_bytes(
     layout: CacheLayout = "contiguous",
 ) -> int:
     """Bytes one GPU holds for ``batch`` sequences of ``seq_len`` tokens, as the engine allocates."""
-    dtype_bytes = DTYPE_BYTES[kv_dtype]
+    dtype_bytes = element_bytes(kv_dtype)
     state_bytes = DTYPE_BYTES[spec.torch_dtype]  # Mamba state is never quantized with the KV cache
     per_sequence = 0
     for layer, n in _groups(spec.layers):
         if layer.kind == "state" or layer.conv_channels:  # Falcon-H1 layers hold both
             per_sequence += _state_bytes(layer, state_bytes, gpus, layout) * n
         if layer.kind not in ("state", "none"):
-            per_sequence += _layer_bytes_per_token(layer, dtype_bytes, gpus) * _tokens_kept(layer, seq_len, layout) * n
+            per_sequence += _layer_bytes_per_token(layer, kv_dtype, gpus) * _tokens_kept(layer, seq_len, layout) * n
         per_sequence += _compressed_bytes(layer, seq_len, dtype_bytes) * n
     return per_sequence * batch + (spec.cache_shared_bytes if batch else 0)

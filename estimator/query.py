@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field
 from estimator.engines import DEFAULT_ENGINE, get_engine
 from estimator.spec import Frozen, WeightFormat
 
-KVSetting = Literal["on", "off", "auto", "bf16", "fp16", "fp8", "int8"]
+KVSetting = Literal["on", "off", "auto", "bf16", "fp16", "fp8", "int8", "nvfp4", "int8_per_token_head"]
 Method = Literal["calibrated", "classic"]
 # Bits per weight p= accepts.
 Bits = Literal[2, 3, 4, 5, 6, 8, 16, 32]

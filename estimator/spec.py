@@ -12,12 +12,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 # Formats a user can ask for with ``dtype=`` (closed set, see the interface spec).
-WeightFormat = Literal["bf16", "fp16", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4", "awq", "gptq"]
+WeightFormat = Literal["bf16", "fp16", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4", "nvfp4", "awq", "gptq"]
 # Dtypes of unquantized tensors and of activations.
 TorchDType = Literal["fp32", "bf16", "fp16"]
-# Dtypes the KV cache can be stored in.
-KVDType = Literal["bf16", "fp16", "fp32", "fp8", "int8"]
-QuantMethod = Literal["none", "fp8", "int8", "gptq", "awq", "compressed-tensors", "bitsandbytes", "mxfp4"]
+# Dtypes the KV cache can be stored in. Past the plain element types, vLLM's quantized layouts:
+# "nvfp4" (FP4 values two per byte plus an FP8 scale per 16) and "int8_per_token_head" (int8 values
+# plus an fp32 scale per token and head for K and for V); see ``estimator.kv.head_token_bytes``.
+KVDType = Literal["bf16", "fp16", "fp32", "fp8", "int8", "nvfp4", "int8_per_token_head"]
+QuantMethod = Literal["none", "fp8", "int8", "gptq", "awq", "compressed-tensors", "bitsandbytes", "mxfp4", "modelopt"]
 LayerKind = Literal["full", "sliding", "mla", "state", "none"]
 
 DTYPE_BYTES: dict[str, int] = {"fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
@@ -131,6 +133,9 @@ class Quantization(Frozen):
     scale_bytes: Annotated[int, Field(ge=0, le=8)] = 2  # bytes per stored scale (fp32 4, fp16/bf16 2, e8m0/u8 1)
     zero_points: bool = False  # asymmetric int schemes store packed zero points per group (GPTQ, AWQ)
     double_quant: bool = False  # bitsandbytes nf4: absmax quantized to 8 bits (+ fp32 per 256 blocks)
+    # fp32 scalars each quantized matrix stores besides its group scales: NVFP4's weight global scale,
+    # plus the input global scale when activations are quantized too (W4A4).
+    tensor_scales: Annotated[int, Field(ge=0, le=8)] = 0
 
 
 class VisionSpec(Frozen):
@@ -236,6 +241,10 @@ class ModelSpec(Frozen):
     config_source: Literal["table", "transformers", "raw"] = "raw"
     # Added by task A (optional): the weight matrices, for quantized bytes and tensor-parallel shares.
     linears: tuple[LinearWeights, ...] = ()
+    # Key projections whose output is also the values (Gemma 4's attention_k_eq_v global layers): one
+    # matrix in the checkpoint and in transformers, but vLLM loads it into both the K and the V slot
+    # of its fused qkv_proj, so it holds each of these twice.
+    value_from_key: tuple[LinearWeights, ...] = ()
     # The draft model vLLM's speculative decoding loads beside this one (``draft=``), when asked.
     drafter: Drafter | None = None
 

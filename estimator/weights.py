@@ -19,12 +19,17 @@ Choices worth knowing:
   tensor (vLLM's online FP8), ``int8`` with an fp32 scale per output channel, ``int4``/``p=4``
   with an fp16 scale per 128 inputs (symmetric), ``gptq``/``awq`` int4 g128 with packed zero
   points (GPTQ also its int32 ``g_idx``), ``nf4`` as bitsandbytes' default (absmax fp32 per 64,
-  no double quantization), ``mxfp4`` (an e8m0 scale byte per 32), and ``p=2,3,5,6`` as k-bit
-  weights with an fp16 scale per 32.
+  no double quantization), ``mxfp4`` (an e8m0 scale byte per 32), ``nvfp4`` (an FP8 scale byte
+  per 16 and two fp32 global scales per matrix, as an NVFP4 W4A4 checkpoint stores them), and
+  ``p=2,3,5,6`` as k-bit weights with an fp16 scale per 32.
+- NVFP4 checkpoints leave unquantized what their quantization config's ignore list
+  (compressed-tensors ``ignore``, ModelOpt ``exclude_modules``) names: see :func:`ignored_components`.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import re
 from dataclasses import dataclass
 
 from common.errors import InputError
@@ -53,6 +58,8 @@ class _Scheme:
     g_idx: bool = False
     double_quant: bool = False
     shape_bytes: int = 0  # compressed-tensors stores each packed matrix's shape (2 x int64)
+    tensor_scales: int = 0  # fp32 per-tensor scales per quantized matrix (NVFP4's global scales)
+    ignored: frozenset[str] = frozenset()  # components the checkpoint's ignore list keeps unquantized
 
 
 def _quantized(
@@ -80,7 +87,90 @@ def _quantized(
         g_idx=g_idx,
         double_quant=double_quant,
         shape_bytes=shape_bytes,
+        tensor_scales=q.tensor_scales,
+        ignored=ignored_components(q.skipped_modules, q.method) if kind == "nvfp4" else frozenset(),
     )
+
+
+# One module name per kind of matrix vram lists, in the spellings of the HF checkpoints ignore lists
+# are written against (Llama / Qwen / Mixtral / DeepSeek / Qwen3-Next and Qwen3.5 / Mamba names),
+# under the decoder-layer prefixes of text-only and multimodal checkpoints.
+_COMPONENT_MODULES: dict[str, tuple[str, ...]] = {
+    "attention": (
+        "self_attn.q_proj",
+        "self_attn.k_proj",
+        "self_attn.v_proj",
+        "self_attn.o_proj",
+        "self_attn.qkv_proj",
+        "self_attn.q_a_proj",
+        "self_attn.q_b_proj",
+        "self_attn.kv_a_proj_with_mqa",
+        "self_attn.kv_b_proj",
+    ),
+    "dense_mlp": ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"),
+    "routed_experts": (
+        "mlp.experts.0.gate_proj",
+        "mlp.experts.0.up_proj",
+        "mlp.experts.0.down_proj",
+        "block_sparse_moe.experts.0.w1",
+        "block_sparse_moe.experts.0.w2",
+        "block_sparse_moe.experts.0.w3",
+    ),
+    "shared_experts": (
+        "mlp.shared_expert.gate_proj",
+        "mlp.shared_expert.up_proj",
+        "mlp.shared_expert.down_proj",
+        "mlp.shared_experts.gate_proj",
+        "mlp.shared_experts.up_proj",
+        "mlp.shared_experts.down_proj",
+    ),
+    "other": (
+        "linear_attn.in_proj_qkvz",
+        "linear_attn.in_proj_ba",
+        "linear_attn.in_proj_qkv",
+        "linear_attn.in_proj_z",
+        "linear_attn.out_proj",
+        "mixer.in_proj",
+        "mixer.out_proj",
+    ),
+}
+_LAYER_PREFIXES = (
+    "model.layers.0.",
+    "model.language_model.layers.0.",
+    "language_model.model.layers.0.",
+    "backbone.layers.0.",
+)
+_LAYER_NUMBER = re.compile(r"layers\.\d+\.")
+
+
+def _ignores(entry: str, name: str, method: str) -> bool:
+    """Whether one ignore-list entry names the module: compressed-tensors and vLLM take ``re:``
+    entries as ``re.match`` patterns and others as exact names; vLLM's ModelOpt config
+    (``ModelOptQuantConfigBase.is_layer_excluded``, modelopt.py@v0.20.0) also takes an entry found
+    inside the name (here only as whole dotted parts, so a router's ``mlp.gate`` does not take
+    ``mlp.gate_proj`` with it) and shell patterns (``fnmatch``). An exact name of one decoder layer
+    counts for the kind of matrix it is."""
+    if entry.startswith("re:"):
+        try:
+            return re.match(entry[3:], name) is not None
+        except re.error:
+            return False
+    entry = _LAYER_NUMBER.sub("layers.0.", entry)
+    if method == "modelopt":
+        return f".{entry}." in f".{name}." or fnmatch.fnmatchcase(name, entry)
+    return entry == name
+
+
+def ignored_components(skipped: tuple[str, ...], method: str) -> frozenset[str]:
+    """The kinds of matrix an ignore list keeps unquantized: those one of whose module names (in any
+    of the usual decoder-layer prefixes) an entry names. A list that names some layers only is taken
+    for the whole kind (vram does not count matrices per layer)."""
+    out: set[str] = set()
+    for component, modules in _COMPONENT_MODULES.items():
+        names = [prefix + module for prefix in _LAYER_PREFIXES for module in modules]
+        if any(_ignores(entry, name, method) for entry in skipped for name in names):
+            out.add(component)
+    return frozenset(out)
 
 
 def _from_quantization(q: Quantization, torch_bytes: int, name: str) -> _Scheme:
@@ -94,6 +184,8 @@ def _from_quantization(q: Quantization, torch_bytes: int, name: str) -> _Scheme:
         return _quantized(q, torch_bytes, name, "bnb8")
     if q.format == "mxfp4":
         return _quantized(q, torch_bytes, name, "mxfp4")
+    if q.format == "nvfp4":
+        return _quantized(q, torch_bytes, name, "nvfp4")
     if q.format == "int8":
         return _quantized(q, torch_bytes, name, "int8")
     if q.method in ("gptq", "awq", "compressed-tensors"):
@@ -119,6 +211,8 @@ def _checkpoint_name(spec: ModelSpec) -> str:
         return f"mxfp4 experts + {spec.torch_dtype}" if q.scope == "experts" else "mxfp4"
     if q.method == "bitsandbytes":
         return "nf4" if q.format == "nf4" else "int8 (bitsandbytes)"
+    if q.format == "nvfp4":
+        return f"nvfp4 ({q.method})"
     if q.format == "fp8":
         return f"fp8 block {q.block_size[0]}x{q.block_size[1]}" if q.block_size else "fp8"
     if q.format == "int8":
@@ -185,6 +279,8 @@ def _override(spec: ModelSpec, weight_format: WeightFormat | None, bits: int | N
         return _Scheme(kind="nf4", name="nf4", dense_bytes=dense, bits=4, group=64, scale_bytes=4)
     if weight_format == "mxfp4":
         return _Scheme(kind="mxfp4", name="mxfp4", dense_bytes=dense, bits=4, group=32, scale_bytes=1)
+    if weight_format == "nvfp4":
+        return _Scheme(kind="nvfp4", name="nvfp4", dense_bytes=dense, bits=4, group=16, scale_bytes=1, tensor_scales=2)
     raise InputError(f"dtype={weight_format} is not a weight format vram knows.")
 
 
@@ -214,6 +310,8 @@ def _matrix_bytes(s: _Scheme, in_f: int, out_f: int) -> int:
         return _cdiv(n, 2) + 4 * blocks
     if s.kind == "mxfp4":
         return _cdiv(n, 2) + _cdiv(n, 32)
+    if s.kind == "nvfp4":  # FP4 values two per byte, an FP8 scale per 16 inputs of each row, fp32 globals
+        return _cdiv(n, 2) + out_f * _cdiv(in_f, 16) * s.scale_bytes + 4 * s.tensor_scales
     if s.kind == "kbits":
         return _cdiv(n * s.bits, 8) + _cdiv(n, s.group or 32) * s.scale_bytes
     raise AssertionError(s.kind)
@@ -233,7 +331,7 @@ def _share(lin: LinearWeights, spec: ModelSpec, gpus: int) -> tuple[int, int]:
 
 
 def _is_quantized(s: _Scheme, lin: LinearWeights) -> bool:
-    if s.kind == "dense" or lin.component == "lm_head":
+    if s.kind == "dense" or lin.component == "lm_head" or lin.component in s.ignored:
         return False
     if s.scope == "experts":
         return lin.component == "routed_experts"
@@ -282,6 +380,39 @@ def weight_bytes(
     return max(0, stored - (_modelled_bytes(spec, scheme, 1) - share))
 
 
+def linear_bytes(
+    spec: ModelSpec,
+    linears: tuple[LinearWeights, ...],
+    *,
+    weight_format: WeightFormat | None = None,
+    bits: int | None = None,
+    gpus: int = 1,
+) -> int:
+    """Bytes ONE GPU holds for ``linears`` (matrices beyond the spec's own) in the effective format."""
+    scheme, _ = _scheme(spec, weight_format, bits)
+    total = 0
+    for lin in linears:
+        in_f, out_f = _share(lin, spec, gpus)
+        if _is_quantized(scheme, lin):
+            total += _matrix_bytes(scheme, in_f, out_f) * lin.count
+        else:
+            total += in_f * out_f * lin.count * scheme.dense_bytes
+    return total
+
+
 def weight_format_name(spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None) -> str:
     """The effective weight format shown to users ("bf16", "gptq int4 g128", "mxfp4 experts + bf16")."""
     return _scheme(spec, weight_format, bits)[0].name
+
+
+def zero_point_matrices(
+    spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None, gpus: int = 1
+) -> tuple[int | None, int, tuple[tuple[int, int, int], ...]]:
+    """For a packed-integer scheme with zero points (AWQ): its group size, its bits, and the
+    (in_features, out_features, count) of ONE GPU's share of every quantized matrix; no matrices
+    for any other scheme. Engines that re-lay zero points (vLLM's Machete kernel) size them from this."""
+    s, _ = _scheme(spec, weight_format, bits)
+    if s.kind != "int4" or not s.zero_points:
+        return s.group, s.bits, ()
+    shares = tuple((*_share(lin, spec, gpus), lin.count) for lin in spec.linears if _is_quantized(s, lin))
+    return s.group, s.bits, shares

@@ -159,6 +159,10 @@ class HubClient:
             config = self._get_json(canonical, sha, "config.json", deadline)
             if not isinstance(config, dict):
                 raise ConfigError(f"config.json of {canonical} is not a JSON object: vram cannot read it")
+            if "hf_quant_config.json" in files and not _quantized(config):
+                config = local.with_hf_quant_config(
+                    config, self._get_json(canonical, sha, "hf_quant_config.json", deadline)
+                )
             beside: GgufInfo | None = None
             if gguf_files and not any(f.endswith((".safetensors", ".bin")) for f in files):
                 # A config.json beside GGUF weights only: the GGUF file is what gets loaded.

@@ -87,6 +87,9 @@ def load_local(text: str) -> ResolvedModel:
         raise ConfigError(f"{text} is not a model config: give a config.json, a model folder, a .gguf file or a Hub id")
     if not isinstance(config, dict):
         raise ConfigError(f"{config_path} is not a JSON object: vram cannot read it")
+    hf_quant_path = folder / "hf_quant_config.json"
+    if hf_quant_path.is_file():
+        config = with_hf_quant_config(config, _read_json(hf_quant_path, str(hf_quant_path)))
     safetensors, warnings = read_safetensors_folder(folder)
     ggufs = sorted(folder.glob("*.gguf"))
     if safetensors is None and ggufs and not any(folder.glob("*.bin")):
@@ -109,6 +112,18 @@ def load_local(text: str) -> ResolvedModel:
         source="local",
         warnings=warnings,
     )
+
+
+def with_hf_quant_config(config: dict[str, Any], hf_quant: Any) -> dict[str, Any]:
+    """The config with ModelOpt's legacy ``hf_quant_config.json`` as its quantization_config, as
+    vLLM reads it (transformers_utils/config.py: "ModelOpt 0.29.0 and before saves the quantization
+    config in a separate hf_quant_config.json") where config.json carries none."""
+    if not isinstance(hf_quant, dict) or "quantization_config" in config:
+        return config
+    text = config.get("text_config")
+    if isinstance(text, dict) and "quantization_config" in text:
+        return config
+    return {**config, "quantization_config": {"quant_method": "modelopt", **hf_quant}}
 
 
 def read_safetensors_folder(folder: Path) -> tuple[SafetensorsInfo | None, tuple[str, ...]]:

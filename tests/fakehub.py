@@ -160,6 +160,26 @@ def dense_decoder_tensors(config: dict[str, Any], *, qk_norm: bool, lm_head: boo
     return out
 
 
+def nvfp4_decoder_tensors(config: dict[str, Any]) -> list[Tensor]:
+    """A Llama/Qwen-style decoder as NVIDIA ModelOpt saves NVFP4: each linear layer as ``weight`` U8
+    [out, in/2] (two FP4 values per byte), ``weight_scale`` F8_E4M3 [out, in/16], and the fp32
+    scalars ``weight_scale_2`` and ``input_scale``; embedding, norms and lm_head stay BF16."""
+    out: list[Tensor] = []
+    for name, dtype, shape in dense_decoder_tensors(config, qk_norm=False, lm_head=True):
+        if ".layers." in name and name.endswith("_proj.weight"):
+            rows, cols = shape
+            base = name.removesuffix(".weight")
+            out += [
+                (base + ".weight", "U8", (rows, cols // 2)),
+                (base + ".weight_scale", "F8_E4M3", (rows, cols // 16)),
+                (base + ".weight_scale_2", "F32", ()),
+                (base + ".input_scale", "F32", ()),
+            ]
+        else:
+            out.append((name, dtype, shape))
+    return out
+
+
 def dflash_drafter_tensors(config: dict[str, Any]) -> list[Tensor]:
     """A DFlash drafter's tensors as z-lab's checkpoints name them: decoder layers without the
     ``model.`` prefix, ``fc`` (tapped target layers x hidden -> hidden), ``hidden_norm`` and ``norm``;

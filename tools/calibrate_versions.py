@@ -44,7 +44,7 @@ from estimator.config import load_model_spec  # noqa: E402
 from estimator.draft import read_drafter  # noqa: E402
 from estimator.engines import vllm  # noqa: E402
 from estimator.gpus import lookup_gpu  # noqa: E402
-from estimator.query import Query  # noqa: E402
+from estimator.query import KVSetting, Query  # noqa: E402
 from estimator.spec import ModelSpec  # noqa: E402
 from estimator.weights import weight_bytes  # noqa: E402
 
@@ -59,11 +59,14 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     # layers (every 4th full attention, 2 KV heads x 256), GDN 16 key / 32 value heads x 128.
     "n001": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
     "n002": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n035": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n047": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n048": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n049": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
-    "n050": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.5/3.6-35B-A3B", {}),
+    # RedHatAI/Qwen3.6-35B-A3B-NVFP4: those defaults with the NVFP4 quantization_config of
+    # llm-compressor's recipe for this model (examples/quantization_w4a4_fp4/qwen3_6_example.py, which
+    # saves "Qwen3.6-35B-A3B-NVFP4": attention, routed and shared experts NVFP4; gated DeltaNet,
+    # routers, embeddings, lm_head and the vision tower bf16).
+    **{
+        case: (DEFAULTS / "qwen3_6_35b_a3b_nvfp4.json", "Qwen3_5MoeConfig defaults + llm-compressor's NVFP4 recipe", {})
+        for case in ("n035", "n047", "n048", "n049", "n050")
+    },
     # Qwen2.5-7B-Instruct-AWQ: the base model's published config, weights as AWQ.
     "n037": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights", {"weight_format": "awq"}),
     "n045": (PUBLISHED / "meta-llama__Llama-3.1-8B.json", "Llama-3.1-8B published config", {}),
@@ -77,6 +80,18 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
         case: (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.6-27B", {})
         for case in ("n018", "n019", "n021", "n022", "n034", "n039", "n040", "n046")
     },
+    # Qwen3.6-27B FP8 at TP 2 with an int8_per_token_head KV cache (1,040 B per token and layer per
+    # rank: 2 heads x (2 x 256 + 2 x 4)). The thread's logged 1,584-token block and "mamba page
+    # padding 0.80%" need the GDN conv window of 3 + 3 columns: 1,634,304 B of state per rank /
+    # 1,040 = 1,571.4 -> 1,584 tokens, 1,647,360 / 1,634,304 = +0.80%; that is MTP with 3
+    # speculative tokens, the club-3090 composes' setting (n018-n022). Prefix caching: the case notes.
+    "n033": (
+        DEFAULTS / "qwen3_5_27b.json",
+        "Qwen3.5-27B published shape = Qwen3.6-27B, FP8 weights; MTP x 3 from the logged block and padding",
+        {"weight_format": "fp8", "mtp": 3, "prefix_caching": True},
+    ),
+    # Qwen3.8-27B NVFP4 with an nvfp4 KV cache (the pool only: its weights do not enter).
+    "n010": (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.8-27B", {}),
     "n017": (
         DEFAULTS / "qwen3_5_27b.json",
         "Qwen3.5-27B published shape = Qwen3.8-27B, FP8 weights",
@@ -97,6 +112,20 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
         {"weight_format": "fp8"},
     ),
     "n015": (DEFAULTS / "minimax_m2.json", "MiniMaxM2Config defaults = MiniMax-M2 shape", {}),
+    "n051": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config (= the Instruct's geometry)", {}),
+    **{
+        case: (PUBLISHED / "Qwen__Qwen3-32B.json", "Qwen3-32B published config", {})
+        for case in ("n052", "n053", "n054")
+    },
+    "n055": (PUBLISHED / "Qwen__Qwen3-8B.json", "Qwen3-8B published config", {}),
+    "n056": (PUBLISHED / "Qwen__Qwen2.5-7B.json", "Qwen2.5-7B published config, AWQ weights", {"weight_format": "awq"}),
+    # Qwen2.5-1.5B-Instruct's config.json as public files transcribe it (see the README).
+    "n057": (DEFAULTS / "qwen2_5_1_5b_instruct.json", "Qwen2.5-1.5B-Instruct published config", {}),
+    "n058": (PUBLISHED / "Qwen__Qwen2.5-VL-7B-Instruct.json", "Qwen2.5-VL-7B-Instruct published config", {}),
+    # google/gemma-4-31b-it's own Gemma4Config (see the fixture README): attention_k_eq_v global layers.
+    "n036": (DEFAULTS / "gemma4_31b_it.json", "gemma-4-31B-it published config", {}),
+    # deepseek-ai/DeepSeek-V4-Flash's published config.json (see the fixture README).
+    "n027": (DEFAULTS / "deepseek_v4_flash.json", "DeepSeek-V4-Flash published config", {}),
 }
 
 # DFlash drafters of the calibration cases: the drafter's config and where its values come from (the
@@ -144,10 +173,8 @@ FLAGS_UNKNOWN: dict[str, str] = {
         case: "Qwen3.6/3.8-27B: the KV dtype or the speculative config is cut from the excerpt"
         for case in ("n030", "n031", "n032")
     },
-    "n010": "an nvfp4 KV cache, which vram does not model",
-    "n011": "an nvfp4 KV cache, which vram does not model",
+    "n011": "a patched build (prototype NVFP4 KV cache), not a release's layout",
     "n029": "Qwen3.6-27B: the KV dtype and prefix caching are not in the excerpt, nor whether it started",
-    "n033": "an int8_per_token_head KV cache, which vram does not model",
 }
 
 
@@ -230,6 +257,8 @@ def _token_line(version: str, profile_report: str) -> str:
 
 def _gpu(case: dict[str, Any]) -> str | None:
     text = (case.get("gpu_model") or "").lower()
+    if "rtx pro 6000" in text:
+        return "rtx-pro-6000"
     for key in ("h200", "h100", "a100-80gb", "rtx-5090", "rtx-4090", "rtx-3090", "b200", "h20"):
         name = key.replace("-", " ").replace("rtx ", "rtx ")
         if name.split()[-1] in text.replace("geforce ", ""):
@@ -249,26 +278,35 @@ def _speculative(case: dict[str, Any]) -> tuple[int, str | None]:
     return 0, f"a {config.get('method')} draft model's config is not in the fixtures"
 
 
+def _kv_setting(logged: str) -> KVSetting:
+    """The kv= value of a logged --kv-cache-dtype (fp8_e4m3 / fp8_e5m2 are fp8's one byte)."""
+    if logged.startswith("fp8"):
+        return "fp8"
+    if logged in ("nvfp4", "int8_per_token_head"):
+        return logged  # type: ignore[return-value]
+    return "auto"
+
+
 def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Query:
     kv = (case.get("kv_cache_dtype") or "auto").lower()
     flags = case.get("other_flags") or {}
     prefix = flags.get("enable_prefix_caching")
     drafted = case["id"] in DRAFTERS
-    return Query(
-        mtp=None if drafted else _speculative(case)[0] or None,
-        draft=DRAFTERS[case["id"]][1] if drafted else None,
-        spec=_speculative(case)[0] if drafted else None,
-        engine="vllm",
-        vllm=release,
-        seq_len=case.get("max_model_len") or 8192,
-        gpus=case.get("tensor_parallel_size") or 1,
-        kv="fp8" if kv.startswith("fp8") else "auto",
-        util=case.get("gpu_memory_utilization"),
-        max_num_batched_tokens=case.get("max_num_batched_tokens"),
-        max_num_seqs=case.get("max_num_seqs"),
-        prefix_caching=prefix if isinstance(prefix, bool) else None,
-        **overrides,
-    )
+    fields: dict[str, Any] = {
+        "mtp": None if drafted else _speculative(case)[0] or None,
+        "draft": DRAFTERS[case["id"]][1] if drafted else None,
+        "spec": _speculative(case)[0] if drafted else None,
+        "engine": "vllm",
+        "vllm": release,
+        "seq_len": case.get("max_model_len") or 8192,
+        "gpus": case.get("tensor_parallel_size") or 1,
+        "kv": _kv_setting(kv),
+        "util": case.get("gpu_memory_utilization"),
+        "max_num_batched_tokens": case.get("max_num_batched_tokens"),
+        "max_num_seqs": case.get("max_num_seqs"),
+        "prefix_caching": prefix if isinstance(prefix, bool) else None,
+    }
+    return Query(**{**fields, **overrides})
 
 
 def _failed_start(case: dict[str, Any]) -> tuple[float, float, int] | None:
@@ -278,6 +316,12 @@ def _failed_start(case: dict[str, Any]) -> tuple[float, float, int] | None:
         if match:
             return float(match.group(1)), float(match.group(2)), int(match.group(3))
     return None
+
+
+def _no_cache_memory(case: dict[str, Any]) -> bool:
+    """A start that failed before any block fits: a pool of zero or less ("No available memory for the
+    cache blocks")."""
+    return any("No available memory for the cache blocks" in line for line in case["measured"].get("raw_lines") or [])
 
 
 def size_case(case: dict[str, Any]) -> Row:
@@ -291,14 +335,17 @@ def size_case(case: dict[str, Any]) -> Row:
         gpu=str(case.get("gpu_model"))[:30],
         tp=case.get("tensor_parallel_size") or 1,
         max_model_len=case.get("max_model_len"),
-        logged_pool_gib=_number(m.get("available_kv_cache_memory"), r"([\d.]+) GiB"),
+        logged_pool_gib=_number(m.get("available_kv_cache_memory"), r"(-?[\d.]+) GiB"),
         logged_tokens=int(t) if (t := _number(m.get("gpu_kv_cache_size"), r"size: ([\d,]+) tokens")) else None,
         logged_concurrency=_number(m.get("max_concurrency"), r": ([\d.]+)x"),
-        logged_start="failed" if failure else "started",
+        logged_start="failed" if failure or _no_cache_memory(case) else "started",
     )
     release = _release(case["version"])
     if (why := _speculative(case)[1]) is not None:
         row.skipped = why
+        return row
+    if (case.get("pipeline_parallel_size") or 1) > 1:
+        row.skipped = "pipeline parallelism, which vram does not model"
         return row
     if case["id"] in FLAGS_UNKNOWN:
         row.skipped = FLAGS_UNKNOWN[case["id"]]
@@ -349,7 +396,8 @@ def _check_from_pool(row: Row, spec: ModelSpec, query: Query, pool: int, batched
     check = vllm.start_check(spec, query, pool, batched_tokens=batched)
     row.start_from_pool = "started" if check.fits else "failed"
     row.needed_gib = round(check.needed_bytes / GiB, 2)
-    row.estimated_max_len = None if check.fits else check.estimated_max_model_len
+    # No estimated length when no block fits: vLLM stops before its fit check.
+    row.estimated_max_len = None if check.fits or pool <= 0 else check.estimated_max_model_len
 
 
 # The whole-pool cases: the GPU record whose kernels and batch tiers vLLM would pick (its memory
@@ -373,16 +421,34 @@ FULL_POOL: dict[str, FullPool] = {
     "n017": FullPool("rtx-5090", None, "logged (31.4 GiB)"),
     "n037": FullPool("h200", None, "", weights_only="the utilization is not in the excerpt"),
     "n013": FullPool("rtx-5090", None, "", weights_only="a PR table: weights per GPU and tokens only"),
+    # NVFP4 on Blackwell-class GPUs whose device total is not printed (a ~32 GiB WSL2 card; the DGX
+    # Spark's unified memory): weights only, with the RTX 5090's record (FP4-capable Blackwell).
+    **{
+        case: FullPool("rtx-5090", None, "", weights_only="the device total is not printed")
+        for case in ("n035", "n050")
+    },
+    **{
+        case: FullPool("rtx-5090", None, "", weights_only="GB10 unified memory: no device total")
+        for case in ("n047", "n048", "n049")
+    },
+    # The post's device listing: "NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB sm_120".
+    **{case: FullPool("rtx-pro-6000", 95.01, "the post's device listing") for case in ("n052", "n054")},
+    # An RTX 4090 under vLLM 0.27.1: "Free memory on device (22.45/23.99 GiB)" (code index id 61815222665).
+    "n055": FullPool("rtx-4090", 23.99, "RTX 4090: 23.99 GiB in another 0.27.1 log"),
+    # RTX PRO 4000 Blackwell (sm_120, as the RTX 5090's kernels): nvidia-smi "24,467" MiB total.
+    "n056": FullPool("rtx-5090", 23.89, "nvidia-smi 24,467 MiB; sized with the sm_120 kernels"),
+    # RTX 4070 Laptop (sm_89, as the RTX 4090's kernels): the author's 8,188 MiB.
+    "n057": FullPool("rtx-4090", 7.996, "the author's 8,188 MiB; sized with the sm_89 kernels"),
+    "n058": FullPool("a100-80gb", 79.15, "A100-SXM4-80GB: 79.15 GiB (the GPU record's deviceQuery)"),
+    # A Kaggle GPU of at least ~93 GiB (0.94 x total >= 58.99 + 28.41 GiB); neither named nor its total.
+    "n036": FullPool("h200", None, "", weights_only="the GPU and its total are not printed"),
 }
 
 # Cases whose log prints the loaded weights but whose weights vram cannot size, and why.
 WEIGHTS_UNSIZED: dict[str, str] = {
-    **{
-        case: "NVFP4 weights (compressed-tensors nvfp4), which vram does not size"
-        for case in ("n035", "n044", "n047", "n048", "n049", "n050", "n014")
-    },
-    "n036": "gemma-4's attention_k_eq_v is not read by vram's config reader",
-    "n027": "no config of DeepSeek-V4-Flash",
+    "n044": "GLM-5.2-NVFP4 is a local ModelOpt checkpoint whose exclude_modules list is not published",
+    "n014": "no config of Qwen3.8-27B NVFP4 (Inferact quantization) and its ignore list",
+    "n027": "DeepSeek-V4-Flash's fp4 experts beside fp8 weights (expert_dtype), which vram does not size",
     "n012": "no config of gpt-oss-120b in the fixtures",
 }
 
@@ -404,6 +470,8 @@ class FullRow:
     activation_gib: float | None = None
     non_torch_gib: float | None = None
     cuda_graphs_gib: float | None = None
+    # False where the graphs come on top of the pool (0.19, and Model Runner V2 up to 0.28).
+    cuda_graphs_in_budget: bool | None = None
     pool_gib: float | None = None
     tokens: int | None = None
     # the log's
@@ -492,6 +560,7 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
     row.activation_gib = _gib_or_none(report.activation_peak)
     row.non_torch_gib = _gib_or_none(report.non_torch)
     row.cuda_graphs_gib = _gib_or_none(report.cuda_graphs)
+    row.cuda_graphs_in_budget = report.cuda_graphs_in_budget
     row.pool_gib = _gib_or_none(report.kv_cache_memory)
     line = _token_line(case["version"], profile.kv_tokens_report)
     batched, _ = vllm.batch_defaults(query, gpu)
@@ -567,14 +636,22 @@ def full_markdown(rows: list[FullRow], version: str) -> list[str]:
             else ""
         )
         activation = _pair(r.activation_gib, r.logged_activation_gib)
-        if r.logged_consumed_gib and r.activation_gib is not None and r.cuda_graphs_gib is not None:
+        graphs = _pair(r.cuda_graphs_gib, r.logged_cuda_graphs_gib)
+        if r.cuda_graphs_in_budget is False:
+            graphs += " (on top of the pool)"
+        if (
+            r.logged_consumed_gib
+            and r.activation_gib is not None
+            and r.cuda_graphs_gib is not None
+            and r.cuda_graphs_in_budget
+        ):
             # 0.27+: the logged peak activation includes the applied CUDA-graph estimate.
             both = _pair(r.activation_gib + r.cuda_graphs_gib, r.logged_activation_gib)
             activation = f"{r.activation_gib:.2f}; + graphs {both}"
         lines.append(
             f"| {r.id} ({r.version.split(' (')[0]}) | {r.model} | {setup} | {weights} | "
             f"{activation} | {_pair(r.non_torch_gib, r.logged_non_torch_gib)} | "
-            f"{_pair(r.cuda_graphs_gib, r.logged_cuda_graphs_gib)} | "
+            f"{graphs} | "
             f"{_pair(r.pool_gib, r.logged_pool_gib)} | {tokens} |"
         )
     entry = full_summary(rows)[version]
@@ -662,7 +739,9 @@ def markdown(rows: list[Row], full: list[FullRow] | None = None) -> str:
                 else ""
             )
             start = f"{row.start_from_pool} / {row.logged_start}"
-            if row.estimated_max_len is not None:
+            if row.logged_pool_gib is not None and row.logged_pool_gib <= 0:
+                start += f": no memory for the cache blocks (logged pool {row.logged_pool_gib} GiB)"
+            elif row.estimated_max_len is not None:
                 start += (
                     f": needs {row.needed_gib} GiB (logged {row.logged_needed_gib}) of "
                     f"{row.logged_pool_gib} GiB; estimated max length {row.estimated_max_len:,} "

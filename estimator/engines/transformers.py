@@ -361,7 +361,19 @@ class TransformersEngine(BaseEngine):
         """Any number of GPUs up to one layer each."""
         return tuple(range(1, min(limit, len(spec.layers) or spec.num_layers) + 1))
 
+    def setting_refusal(self, query: Query) -> str | None:
+        """vLLM's quantized KV layouts, which transformers' caches do not have."""
+        if query.kv in ("nvfp4", "int8_per_token_head"):
+            return (
+                f"transformers has no {query.kv} KV cache (it is a vLLM layout): use engine=vllm, or "
+                "kv=fp8 / kv=int8 to count one byte per element"
+            )
+        return None
+
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        if spec.quantization.method == "modelopt" and query.weight_format is None and query.bits is None:
+            # quantizers/auto.py (transformers 5.x) maps no "modelopt" quant_method to a quantizer.
+            return "transformers has no ModelOpt quantizer, so it cannot load this NVFP4 checkpoint; use engine=vllm"
         layers = len(spec.layers) or spec.num_layers
         if query.gpus <= layers:
             return None

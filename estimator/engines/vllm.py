@@ -39,8 +39,10 @@ from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
 from estimator.engines.vllm_profiles import (
     DS_MLA_BYTES_PER_TOKEN,
+    DSV4_FP8_DS_MLA_BYTES_PER_TOKEN,
     PROFILES,
     VllmProfile,
+    cuda_graph_estimate_taken,
     cudagraph_capture_sizes,
     dsa_indexer_bytes_per_token,
     estimate_max_model_len,
@@ -52,11 +54,13 @@ from estimator.engines.vllm_profiles import (
     mamba_blocks_per_request,
     mamba_cache_mode,
     profile_for,
+    serves_on_v2_runner,
 )
 from estimator.gpus import GPU, lookup_gpu
-from estimator.kv import CacheLayout, kv_cache_bytes
+from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, Drafter, Frozen, KVDType, LayerKV, ModelSpec
+from estimator.weights import linear_bytes, zero_point_matrices
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -226,18 +230,71 @@ def _act_bytes(spec: ModelSpec, query: Query) -> int:
     return DTYPE_BYTES[resolve_dtypes(spec, query).model]
 
 
-_NO_INT8_KV = "vLLM has no int8 KV cache: use kv=fp8, or kv=auto for the model's dtype"
+_NO_INT8_KV = "vLLM has no int8 KV cache: use kv=fp8, kv=int8_per_token_head, or kv=auto for the model's dtype"
 
 
-def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
-    """Bytes per cached element: ``auto`` is the model dtype; vLLM has fp8 but no int8 KV cache.
+def kv_cache_dtype(spec: ModelSpec, query: Query) -> KVDType:
+    """The KV cache dtype vLLM lays its pages out in: ``auto`` is the model dtype; vLLM has fp8 and
+    its quantized layouts (nvfp4, int8_per_token_head) but no plain int8 KV cache.
 
     vLLM allocates a pool even with kv=off, in the dtype kv=auto would give.
     """
     dtype = resolve_dtypes(spec, query).kv_layout
     if dtype == "int8":
         raise InputError(_NO_INT8_KV)
-    return DTYPE_BYTES[dtype]
+    return dtype
+
+
+def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
+    """Bytes per cached element of the plain dtypes (one for the quantized layouts' values)."""
+    return element_bytes(kv_cache_dtype(spec, query))
+
+
+def _nvfp4_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """NVFP4 weights need compute capability 7.5 (``get_min_capability`` 75 of
+    ``ModelOptNvFp4Config`` and the compressed-tensors NVFP4 schemes, @v0.20.0 and @v0.33.0)."""
+    nvfp4 = query.weight_format == "nvfp4" or (
+        query.weight_format is None and query.bits is None and spec.quantization.format == "nvfp4"
+    )
+    gpu = lookup_gpu(query.gpu) if query.gpu else None
+    if not nvfp4 or gpu is None or gpu.compute_capability is None or gpu.compute_capability >= (7, 5):
+        return None
+    major, minor = gpu.compute_capability
+    return f"its NVFP4 kernels need compute capability 7.5 or newer, and the {gpu.name} is {major}.{minor}"
+
+
+def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
+    """Why the release (or the GPU, when named) does not take the query's quantized KV dtype.
+
+    ``int8_per_token_head`` and ``nvfp4`` enter ``CacheDType`` in 0.20.0 (``config/cache.py@v0.20.0``;
+    neither is in 0.19.0). int8_per_token_head is served by the Triton backend
+    (``v1/attention/backends/triton_attn.py@v0.20.0``) on any GPU. nvfp4 is listed by FlashInfer from
+    0.21.0; 0.20.0's FlashInfer builder raises "nvfp4 KV cache is not yet supported". Its kernels are
+    trtllm-gen's, for the sm100 family only ("--kv-cache-dtype nvfp4 requires sm100f",
+    ``flashinfer.py@v0.23.0``; ``supports_kv_cache_dtype`` checks ``is_device_capability_family(100)``
+    in 0.26.0-0.31.0) until 0.32.0 adds an FA2 path for sm80, sm90 and sm120 (``_nvfp4_kv_on_fa2``)."""
+    if query.kv not in ("nvfp4", "int8_per_token_head"):
+        return None
+    profile, _ = version_profile(query)
+    release = tuple(int(part) for part in profile.version.split("."))
+    if release < (0, 20):
+        return f"vLLM {profile.version} has no {query.kv} KV cache (it arrived in 0.20): use vllm=0.20 or later"
+    if query.kv == "int8_per_token_head":
+        return None
+    if release < (0, 21):
+        return (
+            f"vLLM {profile.version} lists nvfp4 but its FlashInfer backend does not implement it yet: "
+            "use vllm=0.21 or later"
+        )
+    if gpu is None or gpu.vendor != "nvidia" or gpu.compute_capability is None:
+        return None if gpu is None else f"vLLM's nvfp4 KV cache runs on NVIDIA GPUs only, not on {gpu.name}"
+    family = gpu.compute_capability[0]
+    if family == 10:
+        return None
+    if release >= (0, 32) and family in (8, 9, 12):
+        return None
+    where = "sm100-family GPUs (B200, GB200, B300)" if release < (0, 32) else "sm80, sm90, sm100 and sm120 GPUs"
+    return f"vLLM {profile.version}'s nvfp4 KV cache runs on {where} only, not on {gpu.name}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,6 +305,12 @@ def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
 # rope at ``rope_local_base_freq`` and its full layers the config's (scaled) rope
 # (models/gemma3.py Gemma3Attention), so ``get_rope`` caches two tables.
 _LOCAL_ROPE_TYPES = frozenset({"gemma3", "gemma3_text"})
+# gemma-4 builds one table per layer type, each of its layers' head size (models/gemma4.py@v0.23.0
+# Gemma4Attention: get_rope(head_dim, rope_parameters[layer_type])): the sliding layers' default
+# rope, and the global layers' "proportional" rope, whose Gemma4RotaryEmbedding keeps
+# ``rotary_dim = head_size`` (zero angles past partial_rotary_factor;
+# layers/rotary_embedding/gemma4_rope.py@v0.23.0, @v0.33.0). gemma-4-31b: 262,144 x (256 + 512) x 2 B.
+_PER_KIND_ROPE_TYPES = frozenset({"gemma4", "gemma4_text"})
 
 
 def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
@@ -269,6 +332,9 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
     # dtype=torch.float32)); every other model in the model dtype.
     dtype_bytes = 4 if spec.model_type == "gpt_oss" else _act_bytes(spec, query)
     rows = spec.scaled_max_positions or spec.max_position_embeddings
+    if spec.model_type in _PER_KIND_ROPE_TYPES:
+        dims = {layer.kind: layer.key_dim for layer in spec.layers if layer.kind in ("full", "sliding")}
+        return spec.max_position_embeddings * sum(dims.values()) * dtype_bytes
     if spec.model_type in _LOCAL_ROPE_TYPES:
         rows += spec.max_position_embeddings
     return rows * rotary_dim * dtype_bytes
@@ -590,6 +656,17 @@ def eagle3_weight_bytes(spec: ModelSpec, drafter: Drafter, query: Query) -> int:
     return (ceil_div(split, query.gpus) + replicated) * dtype_bytes + d2t
 
 
+def value_slot_bytes(spec: ModelSpec, query: Query) -> int:
+    """Per GPU, the value half vLLM allocates for layers whose values are their keys (gemma-4's
+    ``attention_k_eq_v`` global layers): its fused ``qkv_proj`` keeps a V slot and the loader fills
+    it with a second copy of ``k_proj`` (models/gemma4.py@v0.23.0 "k_eq_v layers load K weights into
+    both K and V slots"; @v0.33.0 ``_gemma4_layer_weights_mapper`` maps ``k_proj`` to shards k and
+    v). gemma-4-31b: 10 x 5,376 x 2,048 x 2 B = 210 MiB at TP 1."""
+    if not spec.value_from_key:
+        return 0
+    return linear_bytes(spec, spec.value_from_key, weight_format=query.weight_format, bits=query.bits, gpus=query.gpus)
+
+
 def loaded_weight_bytes(
     spec: ModelSpec, query: Query, gpu: GPU | None, weights_bytes: int, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
@@ -605,10 +682,38 @@ def loaded_weight_bytes(
         - vision_split_saving_bytes(spec, query)
         + mtp_weight_bytes(spec, query)
         + drafter_weight_bytes(spec, query)
+        + value_slot_bytes(spec, query)
     )
+    loaded += machete_zero_point_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
+
+
+# Machete (model_executor/kernels/linear/mixed_precision/machete.py@v0.31.0, first in the CUDA
+# mixed-precision kernel list since 0.19): Hopper only, uint4 with zero points (AWQ) or uint4b8
+# without, group -1 / 64 / 128 with 16-bit activations, partition shapes multiples of [64, 128]
+# (machete_utils.py MACHETE_PREPACKED_BLOCK_SHAPE). process_weights_after_loading repacks the
+# values (same size) and rewrites the zero points as `-scale x zero` in the activation dtype, one
+# value per group and output column instead of a packed 4-bit integer.
+_MACHETE_GROUPS = (None, 64, 128)
+
+
+def machete_zero_point_bytes(spec: ModelSpec, query: Query, gpu: GPU | None) -> int:
+    """Bytes the Machete kernel adds per GPU by unpacking AWQ zero points into the activation dtype."""
+    if gpu is None or gpu.vendor != "nvidia" or gpu.compute_capability != (9, 0):
+        return 0
+    act = _act_bytes(spec, query)
+    group, bits, shares = zero_point_matrices(spec, weight_format=query.weight_format, gpus=query.gpus)
+    if act != 2 or bits != 4 or group not in _MACHETE_GROUPS:
+        return 0
+    extra = 0
+    for in_f, out_f, count in shares:
+        if in_f % 64 or out_f % 128:
+            continue  # another kernel (Marlin) takes this layer and keeps the zero points packed
+        zeros = (ceil_div(in_f, group) if group else 1) * out_f
+        extra += count * (zeros * act - ceil_div(zeros * bits, 8))
+    return extra
 
 
 # ---------------------------------------------------------------------------------------------
@@ -808,9 +913,30 @@ def activation_peak(
     return peak, where
 
 
-def non_torch_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
-    """Non-torch memory the profile run adds (jumps with tensor parallelism > 1)."""
-    return constants.non_torch_tensor_parallel if query.gpus > 1 else constants.non_torch_single_gpu
+# GPUs that sit in an NVSwitch domain with NVLink SHARP (NVLS): the SXM / HGX parts of Hopper and
+# data-centre Blackwell. NCCL's NVLS buffers need NVSwitch multicast; PCIe cards, NVLink-bridge pairs
+# (h100-nvl) and GeForce / workstation cards have none, and A100's NVSwitch has no SHARP.
+_NVLS_FAMILIES = frozenset({"h100", "h200", "h20", "gh200", "b200"})
+
+
+def nvls_capable(gpu: GPU | None) -> bool:
+    """Whether NCCL can run NVLS collectives among these GPUs (an NVSwitch with SHARP); no GPU
+    record: the NVSwitch H100 hosts the TP constant was fitted on."""
+    if gpu is None:
+        return True
+    return gpu.family in _NVLS_FAMILIES and not gpu.key.endswith(("-pcie", "-nvl"))
+
+
+def non_torch_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS, gpu: GPU | None = None) -> int:
+    """Non-torch memory the profile run adds. With tensor parallelism the first large all-reduce of
+    the profile run makes NCCL connect lazily (the communicator's warm-up at start-up moves one
+    element, before vLLM's baseline snapshot): on NVSwitch hosts that is NVLS's multicast buffers,
+    the ~2 GiB of the v0.19 H100 logs. Without NVLS the ring buffers are small: the newer logs
+    without it show 0.13 GiB (TP 4, 80 GB cards) and at most 0.37 GiB (TP 2, RTX 5090), so the
+    single-GPU figure stands for them."""
+    if query.gpus > 1 and nvls_capable(gpu):
+        return constants.non_torch_tensor_parallel
+    return constants.non_torch_single_gpu
 
 
 def cuda_graph_bytes(spec: ModelSpec, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
@@ -850,10 +976,30 @@ def cuda_graph_estimate_bytes(
     return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
 
 
-def graphs_in_budget(query: Query) -> bool:
+def uses_v2_runner(spec: ModelSpec, query: Query) -> bool:
+    """Whether the query's release serves the model on the V2 model runner by default
+    (config/vllm.py _is_default_v2_model_runner_model: architecture, MoE, hybrid, quantized)."""
+    profile, _ = version_profile(query)
+    state = sum(1 for layer in spec.layers if _has_state(layer))
+    quantized = spec.quantization.method != "none" or (
+        query.weight_format is not None and query.weight_format not in ("bf16", "fp16", "fp32")
+    )
+    return serves_on_v2_runner(
+        profile,
+        spec.architectures,
+        moe=spec.num_experts > 0,
+        hybrid=0 < state < len(spec.layers),
+        attention_free=bool(spec.layers) and state == len(spec.layers),
+        quantized=quantized,
+    )
+
+
+def graphs_in_budget(spec: ModelSpec, query: Query) -> bool:
     """True when the release takes the CUDA-graph estimate out of the KV budget (0.20+:
-    VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py)."""
-    return version_profile(query)[0].cuda_graph_accounting == "subtracted"
+    VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults to 1, envs.py) and the model's runner measures
+    one: the V2 runner's profile_cudagraph_memory returns 0 up to 0.28, so for the models it serves
+    there the graphs are captured after the pool and come on top of it, as in 0.19."""
+    return cuda_graph_estimate_taken(version_profile(query)[0], on_v2_runner=uses_v2_runner(spec, query))
 
 
 def cuda_context_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
@@ -884,25 +1030,31 @@ class KvLayout(Frozen):
     uniform: bool  # one attention type: every layer in a single group
     block_size: int = BLOCK_SIZE  # tokens per attention block (raised to the state page in hybrids)
     mamba_padding_pct: float = 0.0  # "Padding mamba page size by P%"
+    # DeepSeek-V4's planner (set only there): pool bytes per block index, and the page bytes a
+    # request's need is divided by (its full-MLA group's); 0 elsewhere.
+    pool_block_bytes: int = 0
+    request_block_bytes: int = 0
 
     @property
     def bytes_per_block(self) -> int:
         """Pool bytes one block index costs across all groups' tensors."""
+        if self.pool_block_bytes:
+            return self.pool_block_bytes
         if self.uniform:
             return sum(t.page_bytes * t.num_layers for t in self.types)
         return self.types[0].page_bytes * self.group_size
 
 
-def _attn_bytes_per_token(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
+def _attn_bytes_per_token(layer: LayerKV, tp: int, kv_dtype: KVDType) -> int:
     if layer.kind == "mla":
         # The compressed latent plus the rope key: one head, replicated on every rank, not split.
-        return (layer.key_dim + layer.value_dim) * dtype_bytes
+        return (layer.key_dim + layer.value_dim) * element_bytes(kv_dtype)
     heads = ceil_div(layer.kv_heads, tp)  # the busiest rank's heads; replicated (1) where tp exceeds them
-    return heads * (layer.key_dim + layer.value_dim) * dtype_bytes
+    return heads * head_token_bytes(kv_dtype, layer.key_dim, layer.value_dim)
 
 
-def _page_bytes(layer: LayerKV, tp: int, dtype_bytes: int) -> int:
-    return BLOCK_SIZE * _attn_bytes_per_token(layer, tp, dtype_bytes)
+def _page_bytes(layer: LayerKV, tp: int, kv_dtype: KVDType) -> int:
+    return BLOCK_SIZE * _attn_bytes_per_token(layer, tp, kv_dtype)
 
 
 # Model types whose published configs set ``mamba_ssm_dtype: float32`` and whose vLLM config hook
@@ -950,18 +1102,18 @@ def _has_state(layer: LayerKV) -> bool:
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, int, str, bool | None, str | None, int, int | None]
+_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int, int | None]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
 def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]:
     """Group the model's KV layers the way vLLM's kv_cache_utils does (uniform page size)."""
-    dtype_bytes = kv_dtype_bytes(spec, query)
+    kv_dtype = kv_cache_dtype(spec, query)
     profile, _ = version_profile(query)
     key = (
         id(spec.layers),
         query.gpus,
-        dtype_bytes,
+        kv_dtype,
         profile.version,
         query.prefix_caching,
         query.gpu,
@@ -971,22 +1123,36 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
         return cached[1]
+    if why := serve_refusal(spec, query):
+        raise InputError(why)
     _refuse_unmodelled_cache(spec)
     if why := mtp_refusal(spec, query):
         raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
+    gpu = lookup_gpu(query.gpu) if query.gpu else None
+    if why := kv_dtype_refusal(query, gpu):
+        raise InputError(why)
+    if kv_dtype in ("nvfp4", "int8_per_token_head") and any(layer.kind == "mla" for layer in spec.layers):
+        raise InputError(f"vram does not model vLLM's {kv_dtype} KV cache for MLA attention ({spec.model_type})")
+    if any(layer.compress_rate for layer in spec.layers):
+        if spec.drafter is not None:
+            raise InputError(f"{spec.model_type}: vram does not model a draft model beside DeepSeek-V4's caches yet")
+        layout = _deepseek_v4_layout(spec, query, profile, element_bytes(kv_dtype))
+        if len(_LAYOUTS) >= 256:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = (spec.layers, layout)
+        return layout
     extra = mtp_kv_layers(spec, query)
     drafter = drafter_kv_layers(spec, query)
     model = spec.model_copy(update={"layers": spec.layers + extra}) if extra else spec
     if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
         if drafter:
             raise InputError(f"{spec.model_type}: vram does not model a draft model beside sparse-attention layers yet")
-        gpu = lookup_gpu(query.gpu) if query.gpu else None
-        layout = _dsa_layout(model, dtype_bytes, gpu)
+        layout = _dsa_layout(model, element_bytes(kv_dtype), gpu)
     elif any(_has_state(layer) for layer in spec.layers):
         layout = _hybrid_layout(
             model,
             query.gpus,
-            dtype_bytes,
+            kv_dtype,
             _act_bytes(spec, query),
             profile,
             query.prefix_caching,
@@ -996,11 +1162,43 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     else:
         if drafter:
             model = model.model_copy(update={"layers": model.layers + drafter})
-        layout = _kv_layout(model, query.gpus, dtype_bytes)
+        layout = _kv_layout(model, query.gpus, kv_dtype)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
     return layout
+
+
+# Types the vLLM model registry (model_executor/models/registry.py) does not serve, read at every
+# minor release 0.19.0-0.33.0: type -> (the first release that serves it, or None), and why. None of
+# them has a transformers class vLLM's Transformers backend takes in its place (RWKV's attention does
+# not go through the attention interface; xLSTM and Inkling 2 keep recurrent / convolution states
+# that backend does not cache; Mllama's cross-attention is encoder-decoder, which vLLM dropped).
+_SERVED_FROM: dict[str, tuple[tuple[int, int] | None, str]] = {
+    "rwkv": (None, "no RWKV architecture is in its model registry"),
+    "xlstm": (None, "no xLSTM architecture is in its model registry"),
+    # _PREVIOUSLY_SUPPORTED_MODELS: "MllamaForConditionalGeneration": "0.10.2" (encoder-decoder removed)
+    "mllama": (None, "MllamaForConditionalGeneration left its model registry after v0.10.2"),
+    **{
+        t: (None, "no Inkling2 architecture is in its model registry")
+        for t in ("inkling2", "inkling2_text", "inkling2_loop", "inkling2_loop_text")
+    },
+    **{t: ((0, 25), "UnlimitedOCRForCausalLM is in 0.25 and later") for t in ("unlimited_ocr", "unlimited_ocr_text")},
+    "inkling_text": ((0, 26), "InklingForCausalLM is in 0.26 and later"),
+    "deepseek_v4": ((0, 20), "DeepseekV4ForCausalLM is in 0.20 and later"),
+}
+
+
+def serve_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """The sentence when the query's vLLM release does not serve the model's type, else None."""
+    entry = _SERVED_FROM.get(spec.model_type)
+    if entry is None:
+        return None
+    first, why = entry
+    version = version_profile(query)[0].version
+    if first is not None and tuple(int(part) for part in version.split(".")) >= first:
+        return None
+    return f"vLLM {version} does not serve {spec.model_type} ({why}); engine=transformers sizes it"
 
 
 # The answer per spec (keyed like _LAYOUTS, by the layers tuple): the fit solvers ask it at every probe.
@@ -1008,9 +1206,8 @@ _UNMODELLED: dict[int, tuple[tuple[LayerKV, ...], str | None]] = {}
 
 
 def _refuse_unmodelled_cache(spec: ModelSpec) -> None:
-    """Caches whose vLLM layout is not modelled: DeepSeek-V4's compressed attention, conv states
-    transformers keeps in a dtype of their own (Inkling's fp32 short convolutions), RWKV and ZAYA
-    states, and Mllama's cross-attention cache of the image tokens."""
+    """Caches whose vLLM layout is not modelled: conv states transformers keeps in a dtype of their
+    own (Inkling's fp32 short convolutions), RWKV and ZAYA states."""
     cached = _UNMODELLED.get(id(spec.layers))
     if cached is None or cached[0] is not spec.layers:
         if len(_UNMODELLED) >= 256:
@@ -1022,12 +1219,6 @@ def _refuse_unmodelled_cache(spec: ModelSpec) -> None:
 
 
 def _unmodelled_cache(spec: ModelSpec) -> str | None:
-    if spec.model_type in ("unlimited_ocr", "unlimited_ocr_text"):
-        return f"{spec.model_type}: vram does not model how vLLM keeps its reference sliding windows"
-    if spec.model_type == "mllama":
-        return f"{spec.model_type}: vram does not model how vLLM caches the image tokens' cross-attention"
-    if any(layer.compress_rate for layer in spec.layers):
-        return f"{spec.model_type}: vram does not model how vLLM pages DeepSeek-V4's compressed attention cache yet"
     if any(layer.mixer == "rwkv" for layer in spec.layers):
         return f"{spec.model_type}: vram does not model RWKV's state in vLLM"
     if any(layer.mixer == "cca" for layer in spec.layers):
@@ -1042,13 +1233,13 @@ def _unmodelled_cache(spec: ModelSpec) -> str | None:
     return None
 
 
-def _kv_layout(spec: ModelSpec, tp: int, dtype_bytes: int) -> tuple[KvLayout, tuple[str, ...]]:
+def _kv_layout(spec: ModelSpec, tp: int, kv_dtype: KVDType) -> tuple[KvLayout, tuple[str, ...]]:
     warnings: list[str] = []
     counts: dict[tuple[str, int | None, int], int] = {}
     for layer in spec.layers:
         if layer.kind == "none":
             continue
-        key = (layer.kind, layer.window if layer.kind == "sliding" else None, _page_bytes(layer, tp, dtype_bytes))
+        key = (layer.kind, layer.window if layer.kind == "sliding" else None, _page_bytes(layer, tp, kv_dtype))
         counts[key] = counts.get(key, 0) + 1
     if not counts:
         raise InputError(f"{spec.model_type}: the model has no KV-cache layers for vLLM to size")
@@ -1123,10 +1314,125 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
     ), ()
 
 
+# DeepSeek-V4 in vLLM 0.20-0.22 (models/deepseek_v4.py, layers/deepseek_v4_attention.py,
+# layers/deepseek_compressor.py, v1/kv_cache_interface.py, v1/core/kv_cache_utils.py @v0.21.0; the
+# planner is the same in 0.20.0 and 0.22.0, 0.23 rewrote it). Every cache page is padded to a
+# multiple of 576 B (FlashMLA) and the KV cache is fp8 only, in the fp8_ds_mla format (584 B/token).
+DSV4_ALIGN = 576
+DSV4_SWA_BLOCK = 64  # DeepseekV4SWACache: the sliding-window cache's block (shares C4's page)
+DSV4_MLA_BLOCK = 256  # V4_FLASHMLA_SPARSE's only kernel block size, so the default --block-size
+DSV4_STATE_BLOCKS = {4: 4, 128: 8}  # CompressorStateCache: block by compress ratio
+DSV4_RELEASES = ("0.20", "0.21", "0.22")
+
+
+def _deepseek_v4_layout(
+    spec: ModelSpec, query: Query, profile: VllmProfile, dtype_bytes: int
+) -> tuple[KvLayout, tuple[str, ...]]:
+    """DeepSeek-V4's caches as vLLM 0.20-0.22 plans them. Per layer: the sliding-window cache (64-token
+    blocks); on compressed layers the compressed latent (MLAAttentionSpec, ``block / ratio`` entries
+    per 256-token block) and the compressor's fp32 state (2 x coff x head_dim per slot, a "sliding
+    window" of coff x ratio tokens in 4- or 8-token blocks); on CSA layers also the indexer's fp8 keys
+    (index_head_dim + a 4-byte scale per 128) and its compressor's state. The MTP layers cache a
+    sliding window only (compress ratio 1).
+
+    Grouping (``group_and_unify_kv_cache_specs``, ``_get_kv_cache_groups_uniform_groups``): the latent
+    and indexer caches form one group; the others one group per (block, window), padded to the
+    nearest latent page size and split into sub-groups of ``num_layer_tuples`` (the
+    ``_approximate_gcd`` of the groups' largest same-page counts). A block index costs the sum of the
+    distinct latent page sizes times the longest per-page bucket (``_get_kv_cache_config_deepseek_v4``);
+    a request's blocks are its bytes over all groups divided by the latent group's page
+    (``get_max_concurrency_for_kv_cache_config``)."""
+    version = profile.version
+    if version not in DSV4_RELEASES:
+        raise InputError(
+            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.22 only; vLLM {version} plans its "
+            "groups another way (v1/core/kv_cache_utils.py), so use vllm=0.22 or engine=transformers"
+        )
+    if dtype_bytes != 1:
+        raise InputError(f"vLLM {version} serves DeepSeek-V4 only with an fp8 KV cache: use kv=fp8")
+    pad = lambda n: ceil_div(n, DSV4_ALIGN) * DSV4_ALIGN  # noqa: E731
+    block = DSV4_MLA_BLOCK
+    latent: list[int] = []  # MLAAttentionSpec pages (compressed latent, CSA indexer keys)
+    states: dict[tuple[int, int], list[int]] = {}  # (block, window) -> SlidingWindowMLASpec pages
+    window = 0
+    swa_layers = (spec.mtp_layers if mtp_tokens(query) else 0) + len(spec.layers)
+    for layer in spec.layers:
+        window = layer.window or window
+        rate = layer.compress_rate
+        if not rate:
+            continue
+        if rate not in DSV4_STATE_BLOCKS or block % rate:
+            raise InputError(f"{spec.model_type}: vLLM {version} compresses by 4 or 128 only, not {rate}")
+        csa = layer.overlap_dim > 0
+        coff = 2 if csa else 1
+        latent.append(pad(block // rate * DSV4_FP8_DS_MLA_BYTES_PER_TOKEN))
+        state_block = DSV4_STATE_BLOCKS[rate]
+        states.setdefault((state_block, coff * rate), []).append(pad(state_block * 2 * coff * layer.key_dim * 4))
+        if csa:
+            index_dim = layer.compressed_dim - layer.key_dim
+            latent.append(pad(block // rate * dsa_indexer_bytes_per_token(index_dim)))
+            states[(state_block, coff * rate)].append(pad(state_block * 2 * coff * index_dim * 4))
+    if not latent:
+        raise InputError(f"{spec.model_type}: no compressed layer, which vLLM's DeepSeek-V4 planner requires")
+    sizes = sorted(set(latent))
+    buckets = {(block, None): {size: latent.count(size) for size in sizes}}
+    groups = [(DSV4_SWA_BLOCK, window, [pad(DSV4_SWA_BLOCK * DSV4_FP8_DS_MLA_BYTES_PER_TOKEN)] * swa_layers)]
+    groups += [(b, w, pages) for (b, w), pages in states.items()]
+    tuples = [max(buckets[(block, None)].values())] + [
+        max(pages.count(p) for p in set(pages)) for _, _, pages in groups
+    ]
+    chunk = _approximate_gcd(tuples, lower_bound=tuples[0])
+    types = [
+        KvGroupSpec(kind="mla", window=None, page_bytes=size, num_layers=n, block_size=block)
+        for size, n in buckets[(block, None)].items()
+    ]
+    longest = max(buckets[(block, None)].values())
+    num_groups = 1
+    for b, w, pages in groups:
+        padded: dict[int, int] = {}
+        for page in pages:
+            up = min((size for size in sizes if size >= page), default=None)
+            if up is None:
+                raise InputError(f"{spec.model_type}: a state page larger than every latent page, which vLLM refuses")
+            padded[up] = padded.get(up, 0) + 1
+        per_size = set(padded.values())
+        if len(per_size) != 1:
+            raise InputError(f"{spec.model_type}: unequal layer counts in one of vLLM's DeepSeek-V4 groups")
+        count = per_size.pop()
+        split = ceil_div(count, chunk)
+        num_groups += split
+        longest = max(longest, ceil_div(count, split))
+        types += [
+            KvGroupSpec(kind="sliding", window=w, page_bytes=size, num_layers=n, block_size=b)
+            for size, n in padded.items()
+        ]
+    return KvLayout(
+        types=tuple(types),
+        group_size=longest,
+        num_groups=num_groups,
+        uniform=True,
+        block_size=min(DSV4_STATE_BLOCKS.values()),
+        pool_block_bytes=sum(sizes) * longest,
+        request_block_bytes=sum(t.page_bytes * t.num_layers for t in types if t.kind == "mla"),
+    ), ()
+
+
+def _approximate_gcd(values: list[int], *, lower_bound: int) -> int:
+    """vLLM's chunk size for DeepSeek-V4's layer tuples (v1/core/kv_cache_utils.py ``_approximate_gcd``):
+    the d in [lower_bound, max] that rounds every value up to a multiple with the least padding,
+    ties to the larger d."""
+    best, best_pad = lower_bound, None
+    for d in range(lower_bound, max(values) + 1):
+        padding = sum((d - x % d) % d for x in values)
+        if best_pad is None or padding <= best_pad:
+            best, best_pad = d, padding
+    return best
+
+
 def _hybrid_layout(
     spec: ModelSpec,
     tp: int,
-    dtype_bytes: int,
+    kv_dtype: KVDType,
     model_bytes: int,
     profile: VllmProfile,
     prefix_caching: bool | None,
@@ -1156,8 +1462,9 @@ def _hybrid_layout(
             f"vLLM {profile.version} caches {spec.model_type}'s Mamba state per chunk with prefix caching "
             "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later"
         )
-    exports = all(layer.mixer in ("mamba2", "gated_deltanet") for layer in states)
-    mamba_blocks = mamba_blocks_per_request(profile, mode, num_speculative_tokens=num_spec, exports_checkpoints=exports)
+    mamba_blocks = mamba_blocks_per_request(
+        profile, mode, num_speculative_tokens=num_spec, mixers=tuple(sorted({layer.mixer for layer in states}))
+    )
     if not attention:
         page = mamba_page
         only = KvGroupSpec(
@@ -1165,7 +1472,7 @@ def _hybrid_layout(
         )
         types: tuple[KvGroupSpec, ...] = (only,)
         return KvLayout(types=types, group_size=len(states), num_groups=1, uniform=True, block_size=BLOCK_SIZE), ()
-    per_token = max(_attn_bytes_per_token(layer, tp, dtype_bytes) for layer in attention)
+    per_token = max(_attn_bytes_per_token(layer, tp, kv_dtype) for layer in attention)
     mla = any(layer.kind == "mla" for layer in attention)
     if profile.hybrid_alignment == "fixed":
         alignment = 64 if mla else BLOCK_SIZE
@@ -1185,7 +1492,7 @@ def _hybrid_layout(
         window = layer.window if layer.kind == "sliding" else None
         counts[(layer.kind, window, True)] = counts.get((layer.kind, window, True), 0) + 1
         drafter_blocks[(layer.kind, window, True)] = drafter_block_size(
-            layer, tp, dtype_bytes, per_token, pages.block_size
+            layer, tp, kv_dtype, per_token, pages.block_size
         )
     types = (
         *(
@@ -1213,13 +1520,13 @@ def _hybrid_layout(
     ), ()
 
 
-def drafter_block_size(layer: LayerKV, tp: int, dtype_bytes: int, target_per_token: int, block: int) -> int:
+def drafter_block_size(layer: LayerKV, tp: int, kv_dtype: KVDType, target_per_token: int, block: int) -> int:
     """Tokens per block of a drafter layer beside a hybrid target, whose pages are the target's
     attention page (block x target_per_token): a smaller page that divides it gets its block size
     raised by the ratio (v1/core/kv_cache_utils.py@v0.20.2 unify_kv_cache_spec_page_size), e.g. the
     Qwen3.6-35B-A3B drafter at TP 8 (1 x 128 x 2 values per token against the target's 1 x 256 x 2).
     A larger page, or one that does not divide, is refused."""
-    per_token = _attn_bytes_per_token(layer, tp, dtype_bytes)
+    per_token = _attn_bytes_per_token(layer, tp, kv_dtype)
     if per_token == target_per_token:
         return block
     if per_token < target_per_token and target_per_token % per_token == 0:
@@ -1244,7 +1551,7 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
 
     if layout.uniform:
         need = sum(layer_blocks(t) * t.page_bytes * t.num_layers for t in layout.types)
-        return ceil_div(need, layout.bytes_per_block)
+        return ceil_div(need, layout.request_block_bytes or layout.bytes_per_block)
     # One spec per group: a type split over several groups counts once per group.
     per_layer = sum(layer_blocks(t) * ceil_div(t.num_layers, layout.group_size) for t in layout.types)
     need = layout.group_size * per_layer * layout.types[0].page_bytes
@@ -1366,12 +1673,12 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
     if drafter is None:
         return None
     layers = drafter_kv_layers(spec, query)
-    dtype_bytes = kv_dtype_bytes(spec, query)
-    per_token = sum(_attn_bytes_per_token(layer, query.gpus, dtype_bytes) for layer in layers)
+    kv_dtype = kv_cache_dtype(spec, query)
+    per_token = sum(_attn_bytes_per_token(layer, query.gpus, kv_dtype) for layer in layers)
     layout, _ = kv_layout(spec, query)
     target = [x for x in spec.layers if x.kind in ("full", "sliding", "mla")]
     hybrid = bool(target) and any(_has_state(x) for x in spec.layers)
-    target_per_token = max((_attn_bytes_per_token(x, query.gpus, dtype_bytes) for x in target), default=0)
+    target_per_token = max((_attn_bytes_per_token(x, query.gpus, kv_dtype) for x in target), default=0)
     kv = 0
     for layer in layers:
         # The drafter's layers hold whole blocks like the target's (a sliding layer: its window and one
@@ -1379,12 +1686,12 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
         # smaller page holds more tokens per block.
         block = layout.block_size
         if hybrid:
-            block = drafter_block_size(layer, query.gpus, dtype_bytes, target_per_token, layout.block_size)
+            block = drafter_block_size(layer, query.gpus, kv_dtype, target_per_token, layout.block_size)
         span = query.seq_len
         if layer.kind == "sliding" and layer.window is not None:
             batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
             span = min(layer.window - 1 + batched, query.seq_len)
-        kv += round_up(span, block) * _attn_bytes_per_token(layer, query.gpus, dtype_bytes)
+        kv += round_up(span, block) * _attn_bytes_per_token(layer, query.gpus, kv_dtype)
     return DrafterReport(
         model=drafter.model_id,
         method=drafter.method,
@@ -1437,10 +1744,10 @@ def vllm_terms(
     peak, where = activation_peak(spec, query, gpu=gpu, constants=constants)
     graphs = (
         cuda_graph_estimate_bytes(spec, query, gpu, constants)
-        if graphs_in_budget(query)
+        if graphs_in_budget(spec, query)
         else cuda_graph_bytes(spec, constants)
     )
-    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants) + graphs
+    overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants, gpu) + graphs
     warnings: list[Note] = []
     _, version_warning = version_profile(query)
     if version_warning:
@@ -1470,10 +1777,10 @@ def vllm_report(
     batched_tokens, max_seqs = batch_defaults(query, gpu, constants)
     weights = loaded_weight_bytes(spec, query, gpu, weights_bytes, constants)
     peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
-    non_torch = non_torch_bytes(query, constants)
+    non_torch = non_torch_bytes(query, constants, gpu)
     util = util_of(query)
     requested = int(util * gpu.memory_bytes)
-    in_budget = graphs_in_budget(query)
+    in_budget = graphs_in_budget(spec, query)
     graphs = cuda_graph_estimate_bytes(spec, query, gpu, constants) if in_budget else cuda_graph_bytes(spec, constants)
     pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
@@ -1602,8 +1909,10 @@ def _kv_bytes(
     gives each request (attention blocks of the layout's size, sliding windows capped, whole state
     pages per request), so the fit and the concurrency follow one rule. A KV dtype other than the
     query's (the classic comparison) is counted per token (estimator.kv)."""
+    if why := serve_refusal(spec, query):
+        raise InputError(why)
     _refuse_unmodelled_cache(spec)
-    if kv_dtype_bytes(spec, query) != DTYPE_BYTES[kv_dtype]:
+    if kv_cache_dtype(spec, query) != kv_dtype:
         return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, layout="paged")
     at = query.model_copy(update={"gpus": gpus}) if gpus != query.gpus else query
     if gpu is None and at.gpu:
@@ -1668,7 +1977,7 @@ class VllmEngine(BaseEngine):
             return requested  # the classic terms have no overhead to place outside the share
         constants = query_constants(query)
         outside = cuda_context_bytes(query, constants)
-        if not graphs_in_budget(query):
+        if not graphs_in_budget(spec, query):
             outside += cuda_graph_bytes(spec, constants)
         return min(requested + outside, gpu.memory_bytes)
 
@@ -1728,14 +2037,19 @@ class VllmEngine(BaseEngine):
         return notes
 
     def setting_refusal(self, query: Query) -> str | None:
-        """An int8 KV cache, which vLLM lacks for every model."""
-        return _NO_INT8_KV if query.kv == "int8" else None
+        """An int8 KV cache, which vLLM lacks for every model; a quantized KV dtype the release (or the
+        named GPU) does not take."""
+        if query.kv == "int8":
+            return _NO_INT8_KV
+        return kv_dtype_refusal(query, lookup_gpu(query.gpu) if query.gpu else None)
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
         scaling), and a TP size that does not divide the heads (with the sizes it accepts)."""
         if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
             return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
+        if why := _nvfp4_capability_refusal(spec, query):
+            return f"vLLM will not start: {why}"
         if why := mtp_refusal(spec, query):
             return f"vLLM will not start with mtp={query.mtp}: {why}"
         if spec.drafter is not None and (why := drafter_refusal(spec, query)):

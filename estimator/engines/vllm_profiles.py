@@ -68,13 +68,21 @@ HybridAlignment = Literal["fixed", "backend", "backend_lcm"]
 # address range is reserved and physical pages are committed after warm-up from the memory actually
 # free after CUDA-graph capture (0.34, config/cache.py enable_extensible_kv_cache).
 KvSizing = Literal["profiled", "extensible"]
-# Which GPU model runner a plain `vllm serve` uses (config/vllm.py use_v2_model_runner): "v1" (V2
-# only with VLLM_USE_V2_MODEL_RUNNER=1); "v2_listed" = V2 for the architectures in
-# DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES (0.22-0.28; 0.22: Qwen3ForCausalLM only, dense and
-# unquantized); "v2" = V2 unless a feature it lacks is on (0.29-0.33); "v2_only" = the V1 runner
-# (v1/worker/gpu_model_runner.py) is gone (0.34). The runners warm up the sampler differently,
-# which moves the activation peak of large-vocabulary models.
-ModelRunner = Literal["v1", "v2_listed", "v2", "v2_only"]
+# Which GPU model runner a plain `vllm serve` uses (config/vllm.py use_v2_model_runner,
+# _is_default_v2_model_runner_model): "v1" (V2 only with VLLM_USE_V2_MODEL_RUNNER=1; 0.19-0.21);
+# "v2_listed_unquantized" = V2 for the architectures in DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES when
+# the model is neither MoE nor quantized (0.22: Qwen3ForCausalLM; 0.23: + LlamaForCausalLM,
+# MistralForCausalLM); "v2_listed" = V2 for the listed architectures, whatever else (0.24);
+# "v2_dense" = V2 for the listed architectures and for every generative model that is not MoE,
+# hybrid or attention-free (0.25-0.26: `... or not model_config.is_moe` after `if is_hybrid: return
+# False`); "v2_dense_or_listed" = the same, but a listed hybrid runs on V2 (0.27-0.28); "v2" =
+# V2 unless a feature it lacks is on (0.29-0.33); "v2_only" = the V1 runner
+# (v1/worker/gpu_model_runner.py) is gone (0.34). The runners
+# warm up the sampler differently, and the V2 runner's profile_cudagraph_memory is a stub that
+# returns 0 up to 0.28.0 (v1/worker/gpu/model_runner.py: "It is TBD whether we keep this API or
+# not."), so no CUDA-graph estimate leaves the pool of a model the V2 runner serves there; 0.29.0
+# measures it (_profile_cudagraph_memory).
+ModelRunner = Literal["v1", "v2_listed_unquantized", "v2_listed", "v2_dense", "v2_dense_or_listed", "v2", "v2_only"]
 # mamba_cache_mode that prefix caching selects (model_executor/models/config.py MambaModelConfig):
 # "all_if_supported" = "all" for models that declare supports_mamba_prefix_caching (Mamba-2 families:
 # Nemotron-H, Granite-4 hybrid, Falcon-H1, Jamba, Zamba2, Mamba), else "align" (0.19-0.27);
@@ -183,11 +191,19 @@ class VllmProfile(_Frozen):
     # starts with prefix caching on and MambaModelConfig sets mamba_cache_mode "align".
     hybrid_prefix_caching_default: bool
     # v1/kv_cache_interface.py MambaSpec.max_memory_usage_bytes in "align" mode:
-    # 2 + num_speculative_blocks pages, plus num_prefill_checkpoint_blocks (1 for Mamba-2 and GDN
-    # layers that export prefill checkpoints) from 0.29.0.
-    mamba_prefill_checkpoint_blocks: bool
+    # 2 + num_speculative_blocks pages, plus num_prefill_checkpoint_blocks. The field exists from
+    # 0.29.0, but only the mixers named here set it to 1: none of Mamba-2 / GDN in 0.29.0-0.31.0
+    # (Kimi K3's KDA only), Mamba-2 from 0.32.0 (layers/mamba/mamba_mixer2.py), Qwen's gated
+    # DeltaNet from 0.33.0 (layers/mamba/gdn/qwen_gdn_linear_attn.py). A Qwen3.8-27B log of a
+    # 0.29.1rc1 build (calibration2 n010) holds 2 pages per GDN group in "align" mode.
+    prefill_checkpoint_mixers: frozenset[str]
     prefix_caching_mamba_mode: PrefixCachingMambaMode
     model_runner: ModelRunner
+    # config/vllm.py DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES (0.22-0.28; see ModelRunner).
+    v2_default_architectures: frozenset[str] = frozenset()
+    # v1/worker/gpu/model_runner.py profile_cudagraph_memory: `return 0` up to 0.28.0, a measured
+    # capture (_profile_cudagraph_memory) from 0.29.0.
+    v2_profiles_cuda_graphs: bool = False
     # v1/worker/gpu/model_runner.py _dummy_sampler_run (V2 runner): from 0.33.0 the profile run
     # samples twice, the second time with SamplingParams.for_sampler_warmup() ("warmup_kernels ...
     # pays for the fp32 logits pipeline, so the profiled peak must too"); before, one default pass.
@@ -212,7 +228,7 @@ _V019 = VllmProfile(
     kv_sizing="profiled",
     cudagraph_capture_cap_sm100=512,
     hybrid_prefix_caching_default=False,
-    mamba_prefill_checkpoint_blocks=False,
+    prefill_checkpoint_mixers=frozenset(),
     prefix_caching_mamba_mode="all_if_supported",
     model_runner="v1",
     v2_sampler_warmup_pass=False,
@@ -227,13 +243,54 @@ _V020 = _next(
     _V019, "0.20", gpu_memory_utilization=0.92, cuda_graph_accounting="subtracted", hybrid_alignment="backend"
 )
 _V021 = _next(_V020, "0.21", kv_tokens_report="concurrency")
-_V022 = _next(_V021, "0.22", model_runner="v2_listed")
-_V023 = _next(_V022, "0.23")
-_V024 = _next(_V023, "0.24")
-_V025 = _next(_V024, "0.25")
-_V026 = _next(_V025, "0.26", breakdown_log="info", hybrid_prefix_caching_default=True)
+_V022 = _next(
+    _V021,
+    "0.22",
+    model_runner="v2_listed_unquantized",
+    v2_default_architectures=frozenset({"Qwen3ForCausalLM"}),
+)
+_V023 = _next(
+    _V022,
+    "0.23",
+    v2_default_architectures=frozenset({"LlamaForCausalLM", "MistralForCausalLM", "Qwen3ForCausalLM"}),
+)
+_V024 = _next(
+    _V023,
+    "0.24",
+    model_runner="v2_listed",
+    v2_default_architectures=frozenset(
+        {
+            "Qwen3ForCausalLM",
+            "DeepseekV2ForCausalLM",
+            "Qwen2MoeForCausalLM",
+            "GraniteMoeForCausalLM",
+            "LlamaForCausalLM",
+            "MistralForCausalLM",
+        }
+    ),
+)
+_V025 = _next(
+    _V024,
+    "0.25",
+    model_runner="v2_dense",
+    v2_default_architectures=frozenset({"DeepseekV2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM"}),
+)
+_V026 = _next(
+    _V025,
+    "0.26",
+    breakdown_log="info",
+    hybrid_prefix_caching_default=True,
+    v2_default_architectures=_V025.v2_default_architectures
+    | {"InklingForCausalLM", "InklingForConditionalGeneration", "LongcatFlashNgramForCausalLM"},
+)
 _V027 = _next(
-    _V026, "0.27", non_kv_accounting="consumed", breakdown_splits_weights=False, concurrency_rounding="per_group"
+    _V026,
+    "0.27",
+    non_kv_accounting="consumed",
+    breakdown_splits_weights=False,
+    concurrency_rounding="per_group",
+    model_runner="v2_dense_or_listed",
+    v2_default_architectures=_V026.v2_default_architectures | {"KimiK3ForConditionalGeneration"},
 )
 _V028 = _next(
     _V027,
@@ -242,11 +299,12 @@ _V028 = _next(
     cudagraph_capture_cap_sm100=1024,
     prefix_caching_mamba_mode="align",
     capacity_one_line=True,
+    v2_default_architectures=_V027.v2_default_architectures | {"DeepseekV4ForCausalLM"},
 )
-_V029 = _next(_V028, "0.29", mamba_prefill_checkpoint_blocks=True, model_runner="v2")
+_V029 = _next(_V028, "0.29", model_runner="v2", v2_profiles_cuda_graphs=True)
 _V030 = _next(_V029, "0.30", fit_check_reserves_null_block=True, has_nvfp4_ds_mla=True)
 _V031 = _next(_V030, "0.31")
-_V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm")
+_V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm", prefill_checkpoint_mixers=frozenset({"mamba2"}))
 # engine/arg_utils.py@v0.33.0: "GB10 (DGX Spark, cc 12.1) has the memory but not the compute of a
 # large discrete GPU, keep it on the small tier".
 _V033 = _next(
@@ -254,6 +312,7 @@ _V033 = _next(
     "0.33",
     batch_tiers=(_B200, _H100.model_copy(update={"excludes_gb10": True}), _SMALL),
     v2_sampler_warmup_pass=True,
+    prefill_checkpoint_mixers=frozenset({"mamba2", "gated_deltanet"}),
 )
 _V034 = _next(
     _V033, "0.34", gpu_memory_utilization=1.0, default_block_size=64, kv_sizing="extensible", model_runner="v2_only"
@@ -303,6 +362,44 @@ def profile_for(version: str) -> tuple[VllmProfile, str | None]:
     nearest = min(profiled, key=lambda mm: (abs((mm[0] - major) * 1000 + mm[1] - minor), -mm[1]))
     chosen = PROFILES[f"{nearest[0]}.{nearest[1]}"]
     return chosen, (f"vLLM {key} is not profiled; using the nearest profiled release, {chosen.version}")
+
+
+def serves_on_v2_runner(
+    profile: VllmProfile,
+    architectures: tuple[str, ...],
+    *,
+    moe: bool,
+    hybrid: bool,
+    attention_free: bool,
+    quantized: bool,
+) -> bool:
+    """Whether a plain ``vllm serve`` of this release runs the model on the V2 model runner
+    (config/vllm.py ``_is_default_v2_model_runner_model``; generative models, no feature V2 lacks)."""
+    runner = profile.model_runner
+    if runner in ("v2", "v2_only"):
+        return True
+    listed = any(arch in profile.v2_default_architectures for arch in architectures)
+    if runner == "v2_listed_unquantized":
+        return listed and not moe and not quantized
+    if runner == "v2_listed":
+        return listed
+    if runner == "v2_dense":
+        if attention_free or hybrid:
+            return False
+        return listed or not moe
+    if runner == "v2_dense_or_listed":
+        if attention_free or (hybrid and not listed):
+            return False
+        return listed or not moe
+    return False
+
+
+def cuda_graph_estimate_taken(profile: VllmProfile, *, on_v2_runner: bool) -> bool:
+    """Whether the CUDA-graph estimate leaves the pool: the release subtracts it (0.20+) and the
+    runner measures one (the V2 runner's profile_cudagraph_memory returns 0 up to 0.28)."""
+    if profile.cuda_graph_accounting != "subtracted":
+        return False
+    return profile.v2_profiles_cuda_graphs or not on_v2_runner
 
 
 # ---------------------------------------------------------------------------------------------
@@ -621,20 +718,21 @@ def mamba_blocks_per_request(
     profile: VllmProfile,
     mode: MambaCacheMode,
     num_speculative_tokens: int = 0,
-    exports_checkpoints: bool = True,
+    mixers: Sequence[str] = ("mamba2",),
     max_model_len: int = 0,
     block_size: int = 0,
 ) -> int:
     """State pages one request holds in one Mamba group (``MambaSpec.max_memory_usage_bytes`` /
-    page): "none" 1 + speculative; "align" 2 + speculative, plus one prefill-checkpoint page from
-    0.29 for layers that export it; "all" one page per block of ``max_model_len`` (+ speculative
-    from 0.22; 0.19-0.21 counted no speculative pages there)."""
+    page): "none" 1 + speculative; "align" 2 + speculative, plus one prefill-checkpoint page where
+    the release's layers of every one of ``mixers`` export it; "all" one page per block of
+    ``max_model_len`` (+ speculative from 0.22; 0.19-0.21 counted no speculative pages there)."""
     if mode == "none":
         return 1 + num_speculative_tokens
     if mode == "all":
         spec = 0 if profile.version in ("0.19", "0.20", "0.21") else num_speculative_tokens
         return math.ceil(max_model_len / block_size) + spec
-    checkpoint = 1 if profile.mamba_prefill_checkpoint_blocks and exports_checkpoints else 0
+    exports = bool(mixers) and all(mixer in profile.prefill_checkpoint_mixers for mixer in mixers)
+    checkpoint = 1 if exports else 0
     return 2 + num_speculative_tokens + checkpoint
 
 

@@ -193,12 +193,15 @@ def test_deepseek_v4_cache_by_hand_mid_window(doc: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("model_type", "why"),
     [
-        ("deepseek_v4", "compressed attention"),
-        ("mllama", "cross-attention"),
-        ("rwkv", "RWKV"),
+        # vLLM 0.33 (the default release): DeepSeek-V4's planner is modelled for 0.20-0.22 only.
+        ("deepseek_v4", "0.20-0.22 only"),
+        # Not in vLLM 0.33's model registry (model_executor/models/registry.py@v0.33.0).
+        ("mllama", r"vLLM 0\.33 does not serve mllama"),
+        ("rwkv", r"vLLM 0\.33 does not serve rwkv"),
+        ("xlstm", r"vLLM 0\.33 does not serve xlstm"),
+        ("inkling2_text", r"vLLM 0\.33 does not serve inkling2_text"),
         ("zaya", "ZAYA"),
         ("inkling_text", "short-convolution"),
-        ("unlimited_ocr", "reference sliding"),
     ],
 )
 def test_caches_vllm_lays_out_unmodelled_are_refused_for_vllm(model_type: str, why: str, doc: dict[str, Any]) -> None:

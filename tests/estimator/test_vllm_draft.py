@@ -68,7 +68,7 @@ def q27(**kw) -> Query:
 def test_grammar_reads_the_draft_keys() -> None:
     query, keys = parse_query(["Qwen/Qwen3.6-27B", "engine=vllm", "draft=z-lab/Qwen3.6-27B-DFlash@main", "spec=5"])
     assert (query.draft, query.spec, keys) == ("z-lab/Qwen3.6-27B-DFlash@main", 5, ("engine", "draft", "spec"))
-    assert parse_query(["m", "speculative_model=./drafter", "spec_tokens=2"])[0].draft == "./drafter"
+    assert parse_query(["m", "draft_model=./drafter", "spec_tokens=2"])[0].draft == "./drafter"
     with pytest.raises(InputError, match="not a Hub model id"):
         parse_query(["m", "draft=not a repo!"])
     with pytest.raises(InputError, match="out of range"):

@@ -223,7 +223,13 @@ def test_mamba_cache_mode_per_release() -> None:
 def test_mamba_pages_per_request_follow_the_cache_mode() -> None:
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.25"], "none") == 1
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"], "align") == 2
-    assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], "align") == 3  # + prefill checkpoint
+    # The prefill-checkpoint page: Mamba-2 from 0.32, Qwen's GDN from 0.33, neither in 0.29-0.31.
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], "align", mixers=("gated_deltanet",)) == 2
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.31"], "align", mixers=("mamba2",)) == 2
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.32"], "align", mixers=("mamba2",)) == 3
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.32"], "align", mixers=("gated_deltanet",)) == 2
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.33"], "align", mixers=("gated_deltanet",)) == 3
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.33"], "align", mixers=("mamba2", "")) == 2
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], "none", num_speculative_tokens=2) == 3
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"], "align", num_speculative_tokens=2) == 4
     # "all": one page per block of the context: cdiv(131072, 1024) = 128 (+ 2 speculative).
@@ -347,3 +353,44 @@ def test_all_mode_block_is_a_chunk_multiple() -> None:
     # attn_1_token = 2kB -> fits ~394 tokens, then round up to a multiple of 256 -> 512 tokens".
     pages = vp.hybrid_attention_pages(788_000, 2_000, alignment=16, block_size=16, mamba_chunk_size=256)
     assert pages.block_size == 512
+
+
+def _v2(version: str, arch: str, *, moe: bool = False, hybrid: bool = False, quantized: bool = False) -> bool:
+    return vp.serves_on_v2_runner(
+        vp.PROFILES[version], (arch,), moe=moe, hybrid=hybrid, attention_free=False, quantized=quantized
+    )
+
+
+def test_default_model_runner_follows_each_releases_rule() -> None:
+    # config/vllm.py _is_default_v2_model_runner_model, release by release:
+    # 0.20-0.21 have no default list: V1 for every model.
+    assert not _v2("0.21", "LlamaForCausalLM")
+    # 0.22.0: {"Qwen3ForCausalLM"}, and `not is_moe and not is_quantized`.
+    assert _v2("0.22", "Qwen3ForCausalLM") and not _v2("0.22", "LlamaForCausalLM")
+    assert not _v2("0.22", "Qwen3ForCausalLM", quantized=True)
+    # 0.23.0 adds LlamaForCausalLM and MistralForCausalLM; an AWQ Llama stays on V1.
+    assert _v2("0.23", "LlamaForCausalLM") and not _v2("0.23", "LlamaForCausalLM", quantized=True)
+    # 0.24.0: any listed architecture, quantized or MoE (Qwen2MoeForCausalLM is listed).
+    assert _v2("0.24", "LlamaForCausalLM", quantized=True) and _v2("0.24", "Qwen2MoeForCausalLM", moe=True)
+    assert not _v2("0.24", "Qwen2ForCausalLM")
+    # 0.25.0-0.28.0: `any(listed) or not model_config.is_moe`, hybrids first refused (0.25-0.26) or
+    # refused unless listed (0.27-0.28).
+    for version in ("0.25", "0.26", "0.27", "0.28"):
+        assert _v2(version, "Qwen2ForCausalLM") and _v2(version, "LlamaForCausalLM", quantized=True), version
+        assert not _v2(version, "Qwen3MoeForCausalLM", moe=True), version
+        assert _v2(version, "Qwen2MoeForCausalLM", moe=True), version
+        assert not _v2(version, "Qwen3_5MoeForConditionalGeneration", moe=True, hybrid=True), version
+        assert not _v2(version, "Qwen3_5ForConditionalGeneration", hybrid=True), version
+    # 0.29.0: V2 for every model (no architecture rule left).
+    assert _v2("0.29", "Qwen3_5MoeForConditionalGeneration", moe=True, hybrid=True)
+
+
+def test_v2_runner_takes_no_cuda_graph_estimate_until_0_29() -> None:
+    # v1/worker/gpu/model_runner.py profile_cudagraph_memory: `return 0` in 0.20.0-0.28.0 (the V1
+    # runner measures a capture); _profile_cudagraph_memory(self) from 0.29.0. 0.19 does not subtract.
+    assert not vp.cuda_graph_estimate_taken(vp.PROFILES["0.19"], on_v2_runner=False)
+    for version in ("0.20", "0.24", "0.26", "0.28"):
+        assert vp.cuda_graph_estimate_taken(vp.PROFILES[version], on_v2_runner=False), version
+        assert not vp.cuda_graph_estimate_taken(vp.PROFILES[version], on_v2_runner=True), version
+    for version in ("0.29", "0.31", "0.33"):
+        assert vp.cuda_graph_estimate_taken(vp.PROFILES[version], on_v2_runner=True), version

@@ -97,6 +97,42 @@ def test_cuda_graph_estimate_leaves_the_pool_from_0_20() -> None:
     assert new.kv_cache_memory == old.kv_cache_memory - new.cuda_graphs
 
 
+def test_model_runner_v2_takes_no_graph_estimate_out_of_the_pool_up_to_0_28() -> None:
+    # config/vllm.py _is_default_v2_model_runner_model: 0.22 lists Qwen3ForCausalLM (dense,
+    # unquantized); 0.23 adds Llama/Mistral; 0.25-0.28 run V2 for every dense model that is not hybrid.
+    # v1/worker/gpu/model_runner.py@v0.22.0..v0.28.0 profile_cudagraph_memory returns 0; from 0.29.0
+    # the V2 runner profiles the graphs as V1 does.
+    qwen2 = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen2.5-7B.json").read_text()))
+    qwen3 = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text()))
+    moe = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-30B-A3B.json").read_text()))
+    expected = {
+        # release: (Qwen2.5-7B, Qwen3-8B, Llama-3.1-8B, Qwen3-30B-A3B) on V2
+        "0.21": (False, False, False, False),
+        "0.22": (False, True, False, False),
+        "0.23": (False, True, True, False),
+        "0.24": (False, True, True, False),  # Qwen3MoeForCausalLM is not listed
+        "0.25": (True, True, True, False),
+        "0.28": (True, True, True, False),
+        "0.29": (True, True, True, True),
+    }
+    for release, runners in expected.items():
+        got = tuple(vllm.uses_v2_runner(spec, q(vllm=release)) for spec in (qwen2, qwen3, LLAMA, moe))
+        assert got == runners, release
+        for spec, v2 in zip((qwen2, qwen3, LLAMA, moe), runners, strict=True):
+            in_budget = vllm.graphs_in_budget(spec, q(vllm=release))
+            assert in_budget == (not v2 or release == "0.29"), (release, spec.architectures)
+    # A quantized checkpoint stays on V1 in 0.22-0.23 (not model_config.is_quantized), not from 0.25.
+    assert not vllm.uses_v2_runner(LLAMA, q(vllm="0.23", weight_format="awq"))
+    assert vllm.uses_v2_runner(LLAMA, q(vllm="0.25", weight_format="awq"))
+    # On V2 the graphs are captured after the pool is sized: they come on top of it, as in 0.19.
+    gpu = lookup_gpu("h100")
+    weights = weight_bytes(LLAMA, gpus=1)
+    v1 = vllm.vllm_report(LLAMA, q(vllm="0.22", gpu="h100", util=0.9), weights_bytes=weights, gpu=gpu)
+    v2 = vllm.vllm_report(LLAMA, q(vllm="0.23", gpu="h100", util=0.9), weights_bytes=weights, gpu=gpu)
+    assert v1.cuda_graphs_in_budget and not v2.cuda_graphs_in_budget
+    assert v2.kv_cache_memory == v2.requested_memory - v2.weights - v2.activation_peak - v2.non_torch
+
+
 def test_kv_tokens_line_semantics_per_release() -> None:
     # 0.19-0.20: num_blocks // groups x 16; 0.21+: int(num_blocks / blocks per request x max_model_len)
     # (v1/core/kv_cache_utils.py get_kv_cache_capacity). At max_model_len 5,000 a request needs
@@ -248,10 +284,11 @@ def test_n038_qwen38_27b_tp2() -> None:
 
 def test_prefix_caching_default_and_checkpoint_page() -> None:
     # Hybrid models start with prefix caching from 0.26 (config/model.py), "align" mode holds 2 state
-    # pages, plus a prefill-checkpoint page for GDN / Mamba-2 from 0.29 (MambaSpec); without prefix
-    # caching one page. 1,000 blocks at 65,536 tokens: cdiv(65536, 2096) = 32 attention blocks.
+    # pages, plus a prefill-checkpoint page for Qwen's GDN from 0.33 (qwen_gdn_linear_attn.py; the
+    # MambaSpec field exists from 0.29 but GDN sets it only in 0.33); without prefix caching one
+    # page. 1,000 blocks at 65,536 tokens: cdiv(65536, 2096) = 32 attention blocks.
     pool = 1000 * 10 * 2096 * 1024
-    for version, state_pages in (("0.25", 1), ("0.26", 2), ("0.28", 2), ("0.29", 3), ("0.33", 3)):
+    for version, state_pages in (("0.25", 1), ("0.26", 2), ("0.28", 2), ("0.29", 2), ("0.32", 2), ("0.33", 3)):
         query = q(vllm=version, kv="fp8", seq_len=65536)
         _, _, conc = vllm.kv_capacity(QWEN36_35B, query, pool, batched_tokens=8192)
         assert conc == pytest.approx(1000 / (32 + 3 * state_pages)), version
@@ -458,3 +495,54 @@ def test_glm5_shared_indexers_hold_no_indexer_cache() -> None:
     assert layout.bytes_per_block == 64 * (78 * 576 + 21 * 132)
     blocks, tokens, _ = vllm.kv_capacity(spec, query, int(50.62 * GiB), batched_tokens=8192)
     assert (blocks, tokens) == (17_804, 1_139_456)
+
+
+def test_dense_model_on_the_v2_runner_keeps_its_graphs_out_of_the_pool_until_0_29() -> None:
+    # Llama-3.1-8B (LlamaForCausalLM, dense, bf16): V1 in 0.20-0.22, V2 from 0.23
+    # (DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES, then `or not model_config.is_moe` from 0.25), whose
+    # profile_cudagraph_memory returns 0 up to 0.28.0; 0.29.0 measures a capture again.
+    gpu = lookup_gpu("h100")
+    weights = weight_bytes(LLAMA, gpus=1)
+    reports = {
+        v: vllm.vllm_report(LLAMA, q(vllm=v, util=0.9), weights_bytes=weights, gpu=gpu)
+        for v in ("0.20", "0.22", "0.23", "0.26", "0.28", "0.29")
+    }
+    for v in ("0.20", "0.22", "0.29"):
+        r = reports[v]
+        assert r.cuda_graphs_in_budget, v
+        assert r.kv_cache_memory == r.requested_memory - r.weights - r.activation_peak - r.non_torch - r.cuda_graphs
+    for v in ("0.23", "0.26", "0.28"):
+        r = reports[v]
+        assert not r.cuda_graphs_in_budget, v
+        assert r.kv_cache_memory == r.requested_memory - r.weights - r.activation_peak - r.non_torch, v
+    # The estimate the V1 runner takes out (0.22) is what the V2 runner leaves in (0.23).
+    assert reports["0.23"].kv_cache_memory - reports["0.22"].kv_cache_memory == reports["0.22"].cuda_graphs
+
+
+def test_tensor_parallel_non_torch_memory_needs_an_nvswitch() -> None:
+    # 2,120 MiB at TP 2-4 on the NVSwitch H100 hosts of the v0.19 logs (NCCL's NVLS buffers);
+    # without NVLS (PCIe, NVLink-bridge pairs, GeForce) the single-GPU 256 MiB: n017 (v0.27.1, two RTX
+    # 5090, TP 2) logs "15.03 GiB for consumed memory (weights + non-torch)" with 14.66 GiB of weights,
+    # so at most 0.37 GiB; n003 (TP 4) logs "0.13 GiB for non-torch memory".
+    tp2 = q(vllm="0.27", gpus=2)
+    assert vllm.non_torch_bytes(tp2, gpu=lookup_gpu("h100")) == 2120 * MiB
+    assert vllm.non_torch_bytes(tp2, gpu=lookup_gpu("b200")) == 2120 * MiB
+    for key in ("rtx-5090", "h100-pcie", "h100-nvl", "a100-80gb", "l40s"):
+        assert vllm.non_torch_bytes(tp2, gpu=lookup_gpu(key)) == 256 * MiB, key
+    assert vllm.non_torch_bytes(q(vllm="0.27"), gpu=lookup_gpu("h100")) == 256 * MiB
+
+
+def test_machete_unpacks_awq_zero_points_on_hopper() -> None:
+    # Qwen2.5-7B as AWQ int4 g128 with zero points. Machete (sm90 only) rewrites each packed 4-bit
+    # zero point as an fp16 value (-scale x zero): 2 - 0.5 = 1.5 bytes more per group and output
+    # column. Per layer: q 28 groups x 3,584, k and v 28 x 512, o 28 x 3,584, gate and up 28 x 18,944,
+    # down 148 groups (18,944 / 128) x 3,584 = 1,820,672 zero points; 28 layers = 50,978,816, so
+    # 76,468,224 B (0.071 GiB). n037 (v0.31.0, H200) logs "Model loading took 5.38 GiB" and
+    # "MacheteLinearKernel".
+    spec = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen2.5-7B.json").read_text()))
+    awq = q(vllm="0.31", weight_format="awq")
+    assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("h200")) == 76_468_224
+    assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("h100")) == 76_468_224
+    # Marlin (Ampere, Ada) keeps them packed; symmetric schemes have none to unpack.
+    assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("a100-80gb")) == 0
+    assert vllm.machete_zero_point_bytes(spec, q(vllm="0.31"), lookup_gpu("h200")) == 0

@@ -660,3 +660,27 @@ def test_a_lookup_in_flight_at_shutdown_still_reads_its_headers(fake_hub: FakeHu
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("answered "), done.stdout + done.stderr
     assert "cannot schedule new futures" not in done.stdout + done.stderr
+
+
+def test_modelopt_hf_quant_config_becomes_the_quantization_config(fake_hub_empty: FakeHub) -> None:
+    # ModelOpt 0.29 and before: config.json has no quantization_config, hf_quant_config.json holds
+    # it; vLLM reads that file (transformers_utils/config.py), and so does the resolver.
+    from tests.fakehub import config_bytes, nvfp4_decoder_tensors, safetensors_file
+
+    cfg = json.loads(config_bytes("meta-llama__Llama-3.1-8B.json"))
+    hf_quant = {
+        "producer": {"name": "modelopt"},
+        "quantization": {"quant_algo": "NVFP4", "exclude_modules": ["lm_head"]},
+    }
+    fake_hub_empty.add_repo(
+        "acme/modelopt-legacy",
+        {
+            "config.json": json.dumps(cfg).encode(),
+            "hf_quant_config.json": json.dumps(hf_quant).encode(),
+            "model.safetensors": safetensors_file(nvfp4_decoder_tensors(cfg)),
+        },
+    )
+    got = resolver(fake_hub_empty).resolve("acme/modelopt-legacy")
+    assert got.config["quantization_config"] == {"quant_method": "modelopt", **hf_quant}
+    # The same 6,027,749,120 B as tests/sources/test_local.py works out by hand.
+    assert got.safetensors is not None and got.safetensors.total_bytes == 6_027_749_120

@@ -23,6 +23,7 @@ from tests.fakehub import (
     gguf_header,
     gpt_oss_tensors,
     llama_3_2_1b_gguf,
+    nvfp4_decoder_tensors,
     safetensors_file,
     shard,
 )
@@ -293,3 +294,37 @@ def test_open_model_sizes_a_config_from_the_config(tmp_path: Path) -> None:
     got = Resolver().open_model(str(tmp_path))
     assert got.spec.params_source != "gguf"
     assert got.resolved.config["num_hidden_layers"] == 16
+
+
+# Llama-3.1-8B as ModelOpt (0.29 and before) saved NVFP4: config.json without quantization_config,
+# hf_quant_config.json beside it. Per layer the 7 linear matrices hold 218,103,808 weights
+# (q, o 4096 x 4096; k, v 1024 x 4096; gate, up 14336 x 4096; down 4096 x 14336):
+#   U8 weight 109,051,904 B + F8 scales 13,631,488 B + 7 x (4 + 4) B = 122,683,448 B; 32 layers =
+#   3,925,870,336 B; BF16 embedding and lm_head 2 x 128256 x 4096 x 2 = 2,101,346,304 B, norms
+#   (2 x 32 + 1) x 4096 x 2 = 532,480 B -> 6,027,749,120 B.
+def test_modelopt_legacy_hf_quant_config_is_read(tmp_path: Path) -> None:
+    from estimator.config import load_model_spec
+    from estimator.weights import weight_bytes, weight_format_name
+
+    folder = tmp_path / "Llama-3.1-8B-NVFP4"
+    folder.mkdir()
+    cfg = config("meta-llama__Llama-3.1-8B.json")
+    (folder / "config.json").write_text(json.dumps(cfg))
+    hf_quant = {
+        "producer": {"name": "modelopt", "version": "0.29.0"},
+        "quantization": {
+            "quant_algo": "NVFP4",
+            "kv_cache_quant_algo": None,
+            "group_size": 16,
+            "exclude_modules": ["lm_head"],
+        },
+    }
+    (folder / "hf_quant_config.json").write_text(json.dumps(hf_quant))
+    write(folder / "model.safetensors", safetensors_file(nvfp4_decoder_tensors(cfg)))
+    got = load_local(str(folder))
+    assert got.config["quantization_config"]["quant_method"] == "modelopt"
+    spec = load_model_spec(got.config, safetensors=got.safetensors)
+    assert weight_format_name(spec) == "nvfp4 (modelopt)"
+    assert spec.checkpoint_bytes == 6_027_749_120
+    # The config arithmetic gives the same bytes as the headers.
+    assert weight_bytes(spec.model_copy(update={"checkpoint_bytes": None})) == 6_027_749_120

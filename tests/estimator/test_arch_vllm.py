@@ -1,0 +1,206 @@
+"""Architectures read for vLLM's layouts: gemma-4's shared key/value projection, DeepSeek-V4's
+compressed caches, and the types a vLLM release does not serve.
+
+Expected numbers are hand arithmetic from the config (written out here) and from vLLM's source at
+the named release, or logged start-up lines (tests/fixtures/calibration2/cases.json, by case id).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from common.errors import InputError
+from estimator.config import load_model_spec
+from estimator.engines import vllm
+from estimator.query import Query
+from estimator.weights import weight_bytes
+
+GiB = 1 << 30
+CAL2 = Path(__file__).resolve().parents[1] / "fixtures" / "calibration2" / "configs"
+
+
+def q(**kw) -> Query:
+    return Query(engine="vllm", **kw)
+
+
+@pytest.fixture(scope="module")
+def gemma4_31b():
+    return load_model_spec(json.loads((CAL2 / "gemma4_31b_it.json").read_text()))
+
+
+def test_gemma4_k_eq_v_global_layers_have_no_v_proj(gemma4_31b) -> None:
+    s = gemma4_31b
+    assert s.unread == ()
+    h, heads, inter, vocab = 5376, 32, 21504, 262144
+    # Sliding layers (50): q 32 x 256, k and v 16 x 256, o back; q_norm and k_norm of 256 (v_norm has
+    # no weight).
+    sliding = h * heads * 256 + 2 * h * 16 * 256 + heads * 256 * h + 2 * 256
+    # Global layers (10), attention_k_eq_v: q 32 x 512, k 4 x 512 and NO v_proj, o back; norms of 512.
+    global_ = h * heads * 512 + h * 4 * 512 + heads * 512 * h + 2 * 512
+    assert sliding == 132_121_088 and global_ == 187_171_840
+    assert s.params.attention == 50 * sliding + 10 * global_
+    assert s.params.dense_mlp == 60 * 3 * h * inter
+    # Four norms per layer and the final norm; hidden_size_per_layer_input is 0: no per-layer inputs.
+    assert s.params.norms == 60 * 4 * h + h
+    assert s.params.other == 0
+    assert s.params.embedding == vocab * h
+    text = s.params.total - s.params.vision
+    assert text == 30_697_345_280  # the sum of the above, tied lm_head
+    # The key projection vLLM loads a second time as values: 10 matrices 5,376 -> 2,048.
+    assert [(lin.in_features, lin.out_features, lin.count) for lin in s.value_from_key] == [(h, 2048, 10)]
+
+
+def test_gemma4_k_eq_v_still_caches_keys_and_values(gemma4_31b) -> None:
+    # transformers (Gemma4TextAttention): value_states = v_norm(k_proj(x)) and key_states =
+    # rope(k_norm(k_proj(x))), both passed to cache.update: two tensors. vLLM's Attention layer gets
+    # k and v from the fused qkv_proj and pages them apart (FullAttentionSpec: K and V).
+    kinds = Counter(
+        (layer.kind, layer.kv_heads, layer.key_dim, layer.value_dim, layer.window) for layer in gemma4_31b.layers
+    )
+    assert kinds == {("sliding", 16, 256, 256, 1024): 50, ("full", 4, 512, 512, None): 10}
+
+
+def test_gemma4_31b_n036_tokens_from_the_logged_pool(gemma4_31b) -> None:
+    # calibration2 n036 (v0.23.0, bf16, max_model_len 32,768, max_num_batched_tokens 8,192): "Available
+    # KV cache memory: 28.41 GiB", "GPU KV cache size: 97,541 tokens", "Maximum concurrency for 32,768
+    # tokens per request: 2.98x". Pages of 16 tokens: sliding 16 x 16 x 256 x 2 x 2 = 256 KiB, global
+    # 16 x 4 x 512 x 2 x 2 = 128 KiB -> 32-token global blocks; 6 groups of 10 layers, 2.5 MiB a block;
+    # 28.41 GiB // 2.5 MiB = 11,636 blocks; a request 5 x (cdiv(1,023 + 8,192, 16) + 1) + 32,768 / 32
+    # = 3,909 blocks; 11,636 / 3,909 x 32,768 = 97,541.
+    query = q(vllm="0.23", seq_len=32_768, max_num_batched_tokens=8192)
+    blocks, tokens, concurrency = vllm.kv_capacity(gemma4_31b, query, int(28.41 * GiB), batched_tokens=8192)
+    assert (blocks, tokens, round(concurrency, 2)) == (11_636, 97_541, 2.98)
+
+
+def test_gemma4_31b_loaded_weights(gemma4_31b) -> None:
+    query = q(vllm="0.23", seq_len=32_768)
+    # The V slot of the 10 global layers' fused qkv_proj, filled with k_proj again: 5,376 x 2,048 x 2 B.
+    assert vllm.value_slot_bytes(gemma4_31b, query) == 10 * 5376 * 2048 * 2
+    assert vllm.value_slot_bytes(gemma4_31b, q(vllm="0.23", gpus=2)) == 10 * 5376 * 1024 * 2
+    # Two rope tables of 262,144 rows: the sliding layers' (256 wide) and the global layers' (512).
+    assert vllm.rope_cache_bytes(gemma4_31b, query) == 262_144 * (256 + 512) * 2
+    checkpoint = weight_bytes(gemma4_31b)
+    assert checkpoint == gemma4_31b.params.total * 2
+    loaded = vllm.loaded_weight_bytes(gemma4_31b, query, None, checkpoint)
+    assert loaded == checkpoint + 10 * 5376 * 2048 * 2 + 262_144 * 768 * 2
+    # n036 logs "Model loading took 58.99 GiB": within 0.5% (the vision tower's buffers are not counted).
+    assert abs(loaded / (58.99 * GiB) - 1) < 0.005
+
+
+@pytest.fixture(scope="module")
+def dsv4_flash():
+    return load_model_spec(json.loads((CAL2 / "deepseek_v4_flash.json").read_text()))
+
+
+def _ru576(n: int) -> int:
+    return -(-n // 576) * 576
+
+
+def test_deepseek_v4_flash_layers(dsv4_flash) -> None:
+    # compress_ratios 0, 0, then 4 / 128 alternating over 41 layers (21 CSA, 20 HCA); sliding window 128.
+    rates = Counter(layer.compress_rate for layer in dsv4_flash.layers)
+    assert rates == {0: 2, 4: 21, 128: 20}
+    assert {layer.window for layer in dsv4_flash.layers} == {128}
+    assert dsv4_flash.mtp_layers == 1
+    # fp4 routed experts beside block-fp8 linears: the weights are not sized, and the spec says so.
+    assert any("expert_dtype" in why for why in dsv4_flash.unread)
+
+
+def test_deepseek_v4_vllm_021_pages_and_groups(dsv4_flash) -> None:
+    # vLLM 0.21 (fp8_ds_mla: 584 B per cached token, every page padded to a multiple of 576 B),
+    # --block-size 256:
+    swa = _ru576(64 * 584)  # every layer's sliding window, 64-token blocks: 37,440
+    c4_latent = _ru576(256 // 4 * 584)  # 64 compressed entries: 37,440
+    c4_index = _ru576(256 // 4 * (128 + 4))  # fp8 indexer keys + fp32 scale: 8,640
+    c128_latent = _ru576(256 // 128 * 584)  # 2 entries: 1,728
+    c4_state = _ru576(4 * 2 * 2 * 512 * 4)  # 4-slot blocks of kv + score, two series, fp32: 32,832
+    c4_index_state = _ru576(4 * 2 * 2 * 128 * 4)  # 8,640
+    c128_state = _ru576(8 * 2 * 512 * 4)  # 8-slot blocks: 32,832
+    assert (swa, c4_latent, c4_index, c128_latent) == (37_440, 37_440, 8_640, 1_728)
+    assert (c4_state, c4_index_state, c128_state) == (32_832, 8_640, 32_832)
+    # The states pad to the nearest latent page (32,832 -> 37,440). Largest same-page counts per
+    # group: latent 21, sliding 43 + 1 MTP layer, C4 states 21, C128 states 20; the chunk with least
+    # padding from 21 up is 22 (pads 1 + 0 + 1 + 2), so the sliding group splits in two of 22.
+    query = q(vllm="0.21", seq_len=200_000, gpus=2, kv="fp8", mtp=2, max_num_batched_tokens=8192)
+    layout, _ = vllm.kv_layout(dsv4_flash, query)
+    assert layout.num_groups == 5
+    # One block index: each distinct latent page once per layer tuple, 22 tuples.
+    assert layout.bytes_per_block == (37_440 + 8_640 + 1_728) * 22 == 1_051_776
+    # A request of 200,000 tokens with 8,192 batched tokens, in pages of each group:
+    latent_group = 21 * 37_440 + 21 * 8_640 + 20 * 1_728  # 1,002,240 B per block
+    need = (
+        -(-200_000 // 256) * latent_group  # 782 blocks
+        + (-(-(127 + 8192) // 64) + 1) * 44 * 37_440  # 131 blocks of the sliding window
+        + (-(-(7 + 8192) // 4) + 1) * 21 * (37_440 + 8_640)  # 2,051 C4 state blocks
+        + (-(-(127 + 8192) // 8) + 1) * 20 * 37_440  # 1,041 C128 state blocks
+    )
+    per_request = -(-need // latent_group)
+    assert per_request == 3_756
+    blocks, tokens, concurrency = vllm.kv_capacity(dsv4_flash, query, int(18.65 * GiB), batched_tokens=8192)
+    assert blocks == int(18.65 * GiB) // 1_051_776 == 19_039
+    assert concurrency == pytest.approx(19_039 / 3_756)
+    # calibration2 n027 (0.21.1 nightly, TP 2 over two DGX Sparks) logs 1,001,650 tokens, 5.01x:
+    # int(18,811 / 3,756 x 200,000). 3,756 blocks per request is this layout's; 18,811 blocks is the
+    # other node's pool (18.43 GiB), which its log does not print (rank 0 logs 18.65 GiB).
+    assert int(18_811 / per_request * 200_000) == 1_001_650
+    assert tokens == int(19_039 / 3_756 * 200_000)
+
+
+def test_deepseek_v4_vllm_releases_and_kv_dtype(dsv4_flash) -> None:
+    with pytest.raises(InputError, match="fp8 KV cache"):
+        vllm.kv_layout(dsv4_flash, q(vllm="0.21", seq_len=8192))
+    with pytest.raises(InputError, match=r"vLLM 0\.19 does not serve deepseek_v4"):
+        vllm.kv_layout(dsv4_flash, q(vllm="0.19", seq_len=8192, kv="fp8"))
+    with pytest.raises(InputError, match=r"0\.20-0\.22 only; vLLM 0\.33"):
+        vllm.kv_layout(dsv4_flash, q(vllm="0.33", seq_len=8192, kv="fp8"))
+
+
+ORACLE = Path(__file__).resolve().parents[1] / "fixtures" / "oracle" / "configs"
+
+
+def _oracle(model_type: str):
+    return load_model_spec(json.loads((ORACLE / f"{model_type}.json").read_text()))
+
+
+@pytest.mark.parametrize(
+    ("model_type", "version", "served"),
+    [
+        # model_executor/models/registry.py at each release: RWKV, xLSTM and Inkling 2 never appear;
+        # Mllama is listed as supported only until v0.10.2; Unlimited-OCR from 0.25, Inkling from 0.26.
+        ("rwkv", "0.19", False),
+        ("rwkv", "0.33", False),
+        ("xlstm", "0.33", False),
+        ("mllama", "0.19", False),
+        ("mllama", "0.33", False),
+        ("inkling2_loop_text", "0.33", False),
+        ("unlimited_ocr", "0.24", False),
+        ("unlimited_ocr", "0.25", True),
+        ("inkling_text", "0.25", False),
+        ("inkling_text", "0.26", True),
+    ],
+)
+def test_types_a_release_does_not_serve_are_named(model_type: str, version: str, served: bool) -> None:
+    refusal = vllm.serve_refusal(_oracle(model_type), q(vllm=version))
+    if served:
+        assert refusal is None
+    else:
+        assert refusal is not None and refusal.startswith(f"vLLM {version} does not serve {model_type} (")
+        with pytest.raises(InputError, match=f"^vLLM {version.replace('.', '[.]')} does not serve"):
+            vllm.kv_layout(_oracle(model_type), q(vllm=version))
+
+
+def test_unlimited_ocr_in_vllm_keeps_every_token() -> None:
+    # vLLM 0.25+ (models/unlimited_ocr.py@v0.33.0): DeepseekAttention with plain multi-head attention
+    # and reference sliding-window attention applied as a mask, so every layer is a full-attention
+    # cache. The oracle config: 12 layers, 10 KV heads x 128 (= 1,280 / 10 heads), bf16.
+    spec = _oracle("unlimited_ocr")
+    layout, _ = vllm.kv_layout(spec, q(vllm="0.25", seq_len=4096))
+    assert layout.bytes_per_block == 12 * 16 * 10 * 128 * 2 * 2
+    # 1 GiB of pool: 1 GiB // 983,040 B = 1,092 blocks; a request of 4,096 tokens takes 256 blocks.
+    blocks, _, concurrency = vllm.kv_capacity(spec, q(vllm="0.25", seq_len=4096), GiB, batched_tokens=8192)
+    assert blocks == GiB // (12 * 16 * 10 * 128 * 2 * 2) == 1_092
+    assert concurrency == pytest.approx(1_092 / 256)
