@@ -570,7 +570,7 @@ def _draft_model_refusal(spec: ModelSpec, drafter: Drafter, release: tuple[int, 
     if drafter.spec.vocab_size != spec.vocab_size:
         return (
             f"vLLM refuses a draft model whose vocabulary ({drafter.spec.vocab_size:,}) is not the target's "
-            f"({spec.vocab_size:,})"
+            f"({spec.vocab_size:,}) unless use_heterogeneous_vocab is set (0.25+), which vram does not model"
         )
     if drafter.spec.vision is not None or any(layer.kind != "full" for layer in drafter.spec.layers):
         return (
