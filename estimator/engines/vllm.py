@@ -486,7 +486,7 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
     if drafter.method == "eagle3":
         return _eagle3_refusal(drafter, release, version)
     if drafter.method == "draft_model":
-        return _draft_model_refusal(spec, drafter, release, version)
+        return _draft_model_refusal(spec, drafter, query, release, version)
     if release < _DFLASH_FIRST:
         return f"vLLM {version} has no DFlash drafter (model_executor/models/qwen3_dflash.py arrives in 0.20)"
     layers = [layer for layer in drafter.spec.layers if layer.kind != "none"]
@@ -563,10 +563,18 @@ def _eagle3_refusal(drafter: Drafter, release: tuple[int, int], version: str) ->
     return None
 
 
-def _draft_model_refusal(spec: ModelSpec, drafter: Drafter, release: tuple[int, int], version: str) -> str | None:
+def _draft_model_refusal(
+    spec: ModelSpec, drafter: Drafter, query: Query, release: tuple[int, int], version: str
+) -> str | None:
     """A plain language model as drafter (v1/spec_decode/draft_model.py, read at 0.20.0 and 0.33.0)."""
     if release < _EAGLE3_FIRST:
         return f"vram has not read how vLLM {version} runs a draft model (it sizes them from 0.20)"
+    if release == (0, 20) and spec.vision is not None and not text_only(spec, query):
+        # llm_base_proposer.py@v0.20.0 _raise_if_multimodal; 0.21 only warns.
+        return (
+            f"vLLM {version} runs a draft model beside a multimodal target only text-only (mm=0): "
+            '"does not support multimodal models yet"'
+        )
     if drafter.spec.vocab_size != spec.vocab_size:
         return (
             f"vLLM refuses a draft model whose vocabulary ({drafter.spec.vocab_size:,}) is not the target's "

@@ -214,3 +214,17 @@ def test_targets_vllm_020_and_021_start_eagle3_for() -> None:
     assert why is not None and "starts eagle3 only for llama, qwen" in why and "not granite" in why
     assert vllm.drafter_refusal(WITH, q(vllm="0.20")) is None
     assert vllm.drafter_refusal(other, q(vllm="0.22")) is None
+
+
+def test_a_draft_model_beside_a_multimodal_target_at_020() -> None:
+    # llm_base_proposer.py@v0.20.0 raises for a target taking multimodal inputs; 0.21 warns.
+    scout = load_model_spec(
+        json.loads((ROOT / "tests/fixtures/configs/meta-llama__Llama-4-Scout-17B-16E-Instruct.json").read_text())
+    )
+    small = scout.model_copy(
+        update={"drafter": _drafter({**HEAD, "vocab_size": scout.vocab_size, "draft_vocab_size": None}, (), "a/s")}
+    )
+    why = vllm.drafter_refusal(small, q(vllm="0.20"))
+    assert why is not None and "text-only (mm=0)" in why
+    assert vllm.drafter_refusal(small, q(vllm="0.20", mm_limit=0)) is None
+    assert vllm.drafter_refusal(small, q(vllm="0.21")) is None
