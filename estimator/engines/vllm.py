@@ -2117,7 +2117,7 @@ class VllmEngine(BaseEngine):
             line += (
                 f". The {esc(d.method)} drafter {esc(d.model)} ({d.num_speculative_tokens} speculative tokens) takes "
                 f"{d.weights / GiB:.2f} GiB of weights and {d.kv_bytes_per_token / 1024:g} KiB of KV per token in its "
-                f"{d.kv_layers} layers, counted in both"
+                f"{d.kv_layers} layer{'' if d.kv_layers == 1 else 's'}, counted in both"
             )
         return line
 

@@ -143,6 +143,7 @@ def test_an_eagle3_drafter_is_sized(fake_hub: FakeHub, sqlite_url: str) -> None:
     code, out, err = vram(args, settings)
     assert code == 0, err
     assert "eagle3 drafter acme/Qwen3-8B-eagle3 (3 speculative tokens) takes 0.74 GiB of weights" in out
+    assert "4 KiB of KV per token in its 1 layer, counted in both" in out
     code, out, err = vram([*args[:-1], "spec=3", "vllm=0.19"], settings)
     assert code != 0 and out == "" and err.strip().count("\n") == 0
     assert "EAGLE-3" in err
