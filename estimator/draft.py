@@ -102,22 +102,30 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
     for arch in architectures:
         if arch in DRAFT_ARCHITECTURES:
             return DRAFT_ARCHITECTURES[arch]
-    if architectures == ["LlamaForCausalLM"] and "eagle3" in model_id.lower():
-        # vLLM takes a Llama checkpoint whose name says eagle3 as one (config/speculative.py) and
-        # builds it as Eagle3LlamaForCausalLM (transformers_utils/configs/eagle.py).
-        return "eagle3"
     for arch in architectures:
         if arch in _NOT_SIZED:
             raise InputError(
                 f"{model_id} is a {_NOT_SIZED[arch]} drafter ({arch}): {_SIZED}, so it cannot tell what this one adds"
             )
+    name = model_id.lower()
+    named = "eagle" if "eagle-" in name else "eagle3" if "eagle3" in name else "dflash" if "dflash" in name else ""
+    if named == "eagle3" and architectures == ["LlamaForCausalLM"]:
+        # vLLM takes a Llama checkpoint whose name says eagle3 as one (config/speculative.py) and
+        # builds it as Eagle3LlamaForCausalLM (transformers_utils/configs/eagle.py).
+        return "eagle3"
+    if named:
+        # config/speculative.py reads the method from the name before it falls back on "draft_model".
+        raise InputError(
+            f"{model_id} ({', '.join(architectures) or 'no architecture'}): vLLM reads its name as an {named} drafter "
+            f"of this architecture, which vram does not size ({_SIZED})"
+        )
     if len(architectures) == 1 and architectures[0].endswith("ForCausalLM") and "text_config" not in config:
         # Any other model is vLLM's "draft_model" method (config/speculative.py's default): a small
         # language model of the target's vocabulary, loaded whole (v1/spec_decode/draft_model.py).
         return "draft_model"
-    named = ", ".join(architectures) or "no architecture"
+    listed = ", ".join(architectures) or "no architecture"
     raise InputError(
-        f"{model_id} ({named}) is not a draft model vram knows: {_SIZED} (DFlashDraftModel, Eagle3LlamaForCausalLM, "
+        f"{model_id} ({listed}) is not a draft model vram knows: {_SIZED} (DFlashDraftModel, Eagle3LlamaForCausalLM, "
         "LlamaForCausalLMEagle3, speculators eagle3)"
     )
 

@@ -96,6 +96,12 @@ def test_the_head_is_read_as_vllm_builds_it() -> None:
     assert _drafter(HEAD, model_id="acme/llama3-eagle3-head").method == "eagle3"
     # Without the name it is vLLM's default method, a whole small model ("draft_model").
     assert _drafter(HEAD, model_id="acme/llama3-head").method == "draft_model"
+    # A name vLLM reads as another method is not taken for a draft model.
+    qwen_named = {**HEAD, "architectures": ["Qwen3ForCausalLM"]}
+    with pytest.raises(InputError, match="reads its name as an eagle3 drafter"):
+        _drafter(qwen_named, model_id="AngelSlim/Qwen3-8B_eagle3")
+    with pytest.raises(InputError, match="reads its name as an eagle drafter"):
+        _drafter(HEAD, model_id="yuhuili/EAGLE-LLaMA3-Instruct-8B")
 
 
 def test_a_draft_model_needs_the_targets_vocabulary() -> None:
