@@ -25,6 +25,8 @@ DRAFT_ARCHITECTURES: dict[str, DraftMethod] = {
     # names to Eagle3LlamaForCausalLM): yuhuili/EAGLE3-LLaMA3.1-Instruct-8B, nvidia/*-Eagle3, lmsys/*.
     "Eagle3LlamaForCausalLM": "eagle3",
     "LlamaForCausalLMEagle3": "eagle3",
+    # EAGLE-1 heads of Llama layers (model_executor/models/llama_eagle.py).
+    "EagleLlamaForCausalLM": "eagle",
 }
 # Speculators-format checkpoints (RedHatAI/*-speculator.eagle3): the layer is
 # ``transformer_layer_config``, vLLM builds it as Eagle3LlamaForCausalLM when that is a Llama layer
@@ -45,7 +47,6 @@ _NOT_SIZED = {
     "PEagleDraftModel": "peagle",
     "Eagle3DeepseekV2ForCausalLM": "eagle3 (DeepSeek layers)",
     "Eagle3DeepseekV3ForCausalLM": "eagle3 (DeepSeek layers)",
-    "EagleLlamaForCausalLM": "eagle",
     "LlamaForCausalLMEagle": "eagle",
     "EagleSpeculator": "eagle",
     "DFlash2DraftModel": "dflash2",
@@ -68,7 +69,7 @@ def check_speculative_settings(query: Query) -> None:
         raise InputError("mtp= and draft= are two speculative configs: vLLM takes one; drop one of them")
 
 
-_SIZED = "vram sizes DFlash drafters, EAGLE-3 drafters of Llama layers and plain causal LMs only so far"
+_SIZED = "vram sizes DFlash drafters, EAGLE and EAGLE-3 drafters of Llama layers and plain causal LMs only so far"
 
 
 def is_speculators(config: dict[str, Any]) -> bool:
@@ -109,10 +110,10 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
             )
     name = model_id.lower()
     named = "eagle" if "eagle-" in name else "eagle3" if "eagle3" in name else "dflash" if "dflash" in name else ""
-    if named == "eagle3" and architectures == ["LlamaForCausalLM"]:
-        # vLLM takes a Llama checkpoint whose name says eagle3 as one (config/speculative.py) and
-        # builds it as Eagle3LlamaForCausalLM (transformers_utils/configs/eagle.py).
-        return "eagle3"
+    if named in ("eagle", "eagle3") and architectures == ["LlamaForCausalLM"]:
+        # vLLM takes a Llama checkpoint whose name says eagle- / eagle3 as one (config/speculative.py)
+        # and builds it as EagleLlamaForCausalLM / Eagle3LlamaForCausalLM (transformers_utils/configs/eagle.py).
+        return "eagle" if named == "eagle" else "eagle3"
     if named:
         # config/speculative.py reads the method from the name before it falls back on "draft_model".
         raise InputError(
@@ -125,8 +126,8 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
         return "draft_model"
     listed = ", ".join(architectures) or "no architecture"
     raise InputError(
-        f"{model_id} ({listed}) is not a draft model vram knows: {_SIZED} (DFlashDraftModel, Eagle3LlamaForCausalLM, "
-        "LlamaForCausalLMEagle3, speculators eagle3)"
+        f"{model_id} ({listed}) is not a draft model vram knows: {_SIZED} (DFlashDraftModel, EagleLlamaForCausalLM, "
+        "Eagle3LlamaForCausalLM, LlamaForCausalLMEagle3, speculators eagle3)"
     )
 
 
@@ -163,6 +164,14 @@ def read_drafter(
             "and LM head only when it has none of its own): give a drafter whose safetensors headers can be read"
         )
     names = list(tensor_names)
+    if method == "eagle":
+        return Drafter(
+            model_id=model_id,
+            method=method,
+            spec=spec,
+            own_embed_tokens=any("embed_tokens" in name for name in names),
+            own_lm_head=any("lm_head" in name for name in names),
+        )
     if method == "eagle3":
         return _eagle3(model_id, speculators_layer_config(config) if is_speculators(config) else config, spec, names)
     use_aux = (config.get("dflash_config") or {}).get("use_aux_hidden_state", True)

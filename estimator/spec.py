@@ -250,7 +250,7 @@ class ModelSpec(Frozen):
 
 
 # Speculative methods whose drafter vram sizes (vLLM ``--speculative-config`` ``method``).
-DraftMethod = Literal["dflash", "eagle3", "draft_model"]
+DraftMethod = Literal["dflash", "eagle", "eagle3", "draft_model"]
 
 
 class Drafter(Frozen):

@@ -485,6 +485,8 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
         return why
     if drafter.method == "eagle3":
         return _eagle3_refusal(drafter, release, version)
+    if drafter.method == "eagle":
+        return _eagle_refusal(spec, drafter, release, version)
     if drafter.method == "draft_model":
         return _draft_model_refusal(spec, drafter, query, release, version)
     if release < _DFLASH_FIRST:
@@ -563,6 +565,26 @@ def _eagle3_refusal(drafter: Drafter, release: tuple[int, int], version: str) ->
     return None
 
 
+def _eagle_refusal(spec: ModelSpec, drafter: Drafter, release: tuple[int, int], version: str) -> str | None:
+    """An EAGLE-1 head of Llama layers (model_executor/models/llama_eagle.py, read at 0.20.0-0.33.0)."""
+    if release < _EAGLE3_FIRST:
+        return f"vram has not read how vLLM {version} builds an EAGLE drafter (it sizes them from 0.20)"
+    if any(layer.kind != "full" for layer in drafter.spec.layers):
+        return f"the EAGLE drafter {drafter.model_id} has layers other than full attention, which vram does not size"
+    if drafter.own_lm_head:
+        # EagleLlamaForCausalLM builds no LM head: logits come from the target's.
+        return (
+            f"the EAGLE drafter {drafter.model_id} ships an lm_head, "
+            "which vLLM's EagleLlamaForCausalLM has no place for"
+        )
+    if drafter.spec.hidden_size != spec.hidden_size:
+        return (
+            f"the EAGLE drafter's width ({drafter.spec.hidden_size:,}) is not the target's ({spec.hidden_size:,}): "
+            "its fc joins the token's embedding and the target's hidden state"
+        )
+    return None
+
+
 def _draft_model_refusal(
     spec: ModelSpec, drafter: Drafter, query: Query, release: tuple[int, int], version: str
 ) -> str | None:
@@ -618,6 +640,13 @@ def drafter_weight_bytes(spec: ModelSpec, query: Query) -> int:
         return eagle3_weight_bytes(spec, drafter, query)
     p = drafter.spec.params
     dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
+    if drafter.method == "eagle":
+        # EagleLlamaForCausalLM: its decoder layers split over TP, the first without input_layernorm,
+        # no final norm and no LM head (the target's); fc (2 x hidden -> hidden) whole on every GPU;
+        # the embedding only when shipped (else the target's is shared).
+        h = drafter.spec.hidden_size
+        split = p.attention + p.dense_mlp + p.other + (p.embedding if drafter.own_embed_tokens else 0)
+        return (ceil_div(split, query.gpus) + 2 * h * h + p.norms - 2 * h) * dtype_bytes
     if drafter.method == "draft_model":
         # The whole model in the target's dtype, split as the target is (draft TP = target TP), with
         # its own embedding and LM head (tied: one matrix, even where the checkpoint stores both).

@@ -96,8 +96,8 @@ def test_drafter_method_comes_from_the_architecture() -> None:
     assert DRAFT27.fc_in_features == 5 * 5120
     assert not DRAFT27.own_embed_tokens and not DRAFT27.own_lm_head
     spec = load_model_spec(_config("qwen3_6_27b_dflash.json"))
-    eagle = {**_config("qwen3_6_27b_dflash.json"), "architectures": ["EagleLlamaForCausalLM"]}
-    with pytest.raises(InputError, match=r"eagle drafter .* DFlash drafters, EAGLE-3 drafters of Llama layers"):
+    eagle = {**_config("qwen3_6_27b_dflash.json"), "architectures": ["MedusaModel"]}
+    with pytest.raises(InputError, match=r"medusa drafter .* DFlash drafters, EAGLE and EAGLE-3 drafters"):
         read_drafter("acme/eagle", eagle, spec, SHIPPED)
     with pytest.raises(InputError, match="not a draft model vram knows"):
         read_drafter("Qwen/Qwen3-8B", {"architectures": ["Qwen3Model"]}, spec, SHIPPED)

@@ -100,8 +100,10 @@ def test_the_head_is_read_as_vllm_builds_it() -> None:
     qwen_named = {**HEAD, "architectures": ["Qwen3ForCausalLM"]}
     with pytest.raises(InputError, match="reads its name as an eagle3 drafter"):
         _drafter(qwen_named, model_id="AngelSlim/Qwen3-8B_eagle3")
+    # "eagle-" in the name: vLLM's EAGLE-1 (EagleLlamaForCausalLM).
+    assert _drafter(HEAD, (), model_id="yuhuili/EAGLE-LLaMA3-Instruct-8B").method == "eagle"
     with pytest.raises(InputError, match="reads its name as an eagle drafter"):
-        _drafter(HEAD, model_id="yuhuili/EAGLE-LLaMA3-Instruct-8B")
+        _drafter(qwen_named, model_id="acme/EAGLE-Qwen3-8B")
 
 
 def test_a_draft_model_needs_the_targets_vocabulary() -> None:
@@ -203,9 +205,25 @@ def test_speculators_format_is_its_transformer_layer_config() -> None:
         read_drafter("acme/q", qwen, load_model_spec(flat), names)
 
 
+def test_eagle1_head_by_hand() -> None:
+    # EagleLlamaForCausalLM (llama_eagle.py): one Llama layer without input_layernorm, no final norm,
+    # no LM head; fc 2 x 4096 -> 4096; the embedding shared unless shipped.
+    config = {**HEAD, "architectures": ["EagleLlamaForCausalLM"], "draft_vocab_size": None}
+    names = ("fc.weight", "layers.0.self_attn.q_proj.weight", "layers.0.post_attention_layernorm.weight")
+    spec = LLAMA8B.model_copy(update={"drafter": _drafter(config, names, "acme/eagle-head")})
+    # Attention 4096 x 4096 x 2 + 2 x 1024 x 4096 = 41,943,040; MLP 176,160,768; fc 8192 x 4096 =
+    # 33,554,432; one norm (post_attention_layernorm) 4096.
+    assert vllm.drafter_weight_bytes(spec, q()) == (41_943_040 + 176_160_768 + 33_554_432 + 4096) * 2
+    assert vllm.drafter_weight_bytes(spec, q(gpus=2)) == ((41_943_040 + 176_160_768) // 2 + 33_554_432 + 4096) * 2
+    assert [x.kind for x in vllm.drafter_kv_layers(spec, q())] == ["full"]
+    shipped_head = LLAMA8B.model_copy(update={"drafter": _drafter(config, (*names, "lm_head.weight"), "a/e")})
+    why = vllm.drafter_refusal(shipped_head, q())
+    assert why is not None and "ships an lm_head" in why
+
+
 def test_what_is_still_refused() -> None:
-    with pytest.raises(InputError, match=r"eagle drafter \(EagleLlamaForCausalLM\)"):
-        _drafter({**HEAD, "architectures": ["EagleLlamaForCausalLM"]})
+    with pytest.raises(InputError, match=r"eagle drafter \(LlamaForCausalLMEagle\)"):
+        _drafter({**HEAD, "architectures": ["LlamaForCausalLMEagle"]})
     with pytest.raises(InputError, match=r"Qwen3 layers"):
         _drafter({**HEAD, "architectures": ["Eagle3Qwen3ForCausalLM"]})
     why = vllm.drafter_refusal(WITH, q(vllm="0.19"))
