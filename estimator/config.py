@@ -25,6 +25,7 @@ from common.errors import ConfigError
 from estimator import archconfig, layerkinds, special, structure, towers, towers_mm
 from estimator.families import UNKNOWN, UNMODELLED, Family, family
 from estimator.fields import positive as _positive
+from estimator.fields import whole
 from estimator.spec import (
     DTYPE_BYTES,
     LayerKV,
@@ -97,9 +98,7 @@ def _int(cfg: Mapping[str, Any], model_type: str, *names: str, default: Any = _M
             f"{model_type} config lacks {names[0]}; vram needs num_hidden_layers, hidden_size, "
             "num_attention_heads and vocab_size to size a model."
         )
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
-        raise ConfigError(f"{model_type} config has {names[0]}={value!r}; expected a whole number.")
-    return int(value)
+    return whole(f"{model_type} config", names[0], value)
 
 
 def _count(cfg: Mapping[str, Any], model_type: str, *names: str, default: int) -> int:

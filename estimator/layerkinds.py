@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from common.errors import ConfigError
 from estimator.families import Bias, Family
 from estimator.fields import positive as _positive
+from estimator.fields import whole
 from estimator.spec import LayerKV, VisionSpec
 
 if TYPE_CHECKING:
@@ -40,9 +41,7 @@ def _int(cfg: Mapping[str, Any], model_type: str, *names: str, default: int | No
         if default is not None:
             return default
         raise ConfigError(f"{model_type} config lacks {names[0]}, which vram needs to size its layers.")
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
-        raise ConfigError(f"{model_type} config has {names[0]}={value!r}; expected a whole number.")
-    return int(value)
+    return whole(f"{model_type} config", names[0], value)
 
 
 def _flag(cfg: Mapping[str, Any], rule: Bias, name: str = "attention_bias") -> bool:

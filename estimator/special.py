@@ -16,6 +16,7 @@ from common.errors import ConfigError
 from estimator import stacks
 from estimator.families import Family
 from estimator.fields import positive as _positive
+from estimator.fields import whole
 from estimator.spec import LayerKV, LinearComponent, VisionSpec
 
 if TYPE_CHECKING:
@@ -37,9 +38,7 @@ def _int(cfg: Mapping[str, Any], model_type: str, *names: str, default: Any = _R
         if default is _REQUIRED:
             raise ConfigError(f"{model_type} config lacks {names[0]}, which vram needs to size it.")
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 0:
-        raise ConfigError(f"{model_type} config has {names[0]}={value!r}; expected a whole number.")
-    return int(value)
+    return whole(f"{model_type} config", names[0], value)
 
 
 def _count_by(items: Iterable[Any]) -> dict[Any, int]:

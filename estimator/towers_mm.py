@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from common.errors import ConfigError
 from estimator import stacks
+from estimator.fields import whole
 from estimator.spec import VisionSpec
 
 Tower = tuple[int, VisionSpec]
@@ -37,9 +38,7 @@ def _int(cfg: Mapping[str, Any], where: str, name: str, default: int | None = No
         if default is None:
             raise ConfigError(f"{where} lacks {name}; vram needs it to size the tower.")
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{where} has {name}={value!r}; vram needs a non-negative whole number.")
-    return value
+    return whole(where, name, value)
 
 
 def _linear(i: int, o: int, bias: bool) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from estimator.engines.vllm_profiles import profile_for
@@ -38,3 +39,16 @@ def test_printed_vllm_versions_map_to_a_profile_without_warning() -> None:
         profile, warning = profile_for(case["version"])
         assert warning is None, (case["id"], case["version"])
         assert case["version"].startswith(profile.version), case["id"]
+
+
+def test_source_urls_are_public_and_files_pinned() -> None:
+    """A repository file is cited at the commit that was read; a case without a URL names its index id."""
+    for case in CASES:
+        url = case.get("source_url")
+        if url is None:
+            unresolved = "URL NOT ESTABLISHED" in (case.get("notes") or "")
+            assert unresolved or "code index id" in (case.get("source_ref") or ""), case["id"]
+            continue
+        assert url.startswith("https://"), case["id"]
+        if "/blob/" in url:
+            assert re.search(r"/blob/[0-9a-f]{40}/", url), case["id"]
