@@ -26,7 +26,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   prefix (prefix_caching, apc)      on off                                                    the release's
   mm (limit_mm_per_prompt, images)  vLLM items per prompt (0: text only, no vision tower)     vLLM's (999 per modality)
   mtp (num_speculative_tokens)      vLLM MTP speculative tokens (0: off)                      off
-  draft (draft_model)               vLLM speculative draft model (DFlash), with spec=         none
+  draft (draft_model)               vLLM draft model (DFlash, EAGLE, small LM), with spec=    none
   spec (spec_tokens)                the draft model's speculative tokens                      none
   method                            calibrated classic                                        calibrated
 

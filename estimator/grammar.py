@@ -378,7 +378,7 @@ KEYS: tuple[Key, ...] = (
         ("draft_model",),
         "draft",
         "model",
-        "vLLM speculative draft model (DFlash), with spec=",
+        "vLLM draft model (DFlash, EAGLE, small LM), with spec=",
         "none",
         values_hint="Hub id or local path",
     ),
