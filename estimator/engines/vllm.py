@@ -766,6 +766,42 @@ def _sampler_peak(spec: ModelSpec, query: Query, tokens: int, rows: int, constan
     return tokens * spec.hidden_size * b + int(rows * spec.vocab_size * per_logit)
 
 
+# The V2 runner's gumbel sampler reduces each row in blocks of 1,024 logits and keeps, per row and
+# block, the block's argmax (int64) and maximum (fp32) (v1/worker/gpu/sample/gumbel.py@v0.27.1).
+_GUMBEL_BLOCK = 1024
+_GUMBEL_BYTES_PER_BLOCK = 8 + 4
+
+
+def v2_sampler_peak(spec: ModelSpec, query: Query, tokens: int, rows: int, *, warmup_pass: bool) -> int:
+    """Torch peak of the V2 model runner's sampler warm-up (v1/worker/gpu/model_runner.py
+    ``_dummy_sampler_run``), per GPU, with the forward's hidden states (tokens x h) still alive.
+
+    ``compute_logits`` gives ``rows`` x vocabulary logits in the model dtype. With tensor parallelism
+    each rank's shard is all-gathered into a (tp, rows, vocab / tp) tensor and reshaped along the
+    vocabulary, a copy (distributed/device_communicators/base_device_communicator.py all_gather):
+    shard, gathered tensor and copy are alive together. The dummy requests were never added, so their
+    temperature is 0 and nothing asks for processing: the sampler takes the argmax over the logits
+    in place, holding only the per-block maxima (v1/worker/gpu/sample/sampler.py, gumbel.py
+    @v0.22.0-v0.32.0). From 0.33 a second pass with SamplingParams.for_sampler_warmup() copies the
+    logits to fp32 (4 B per logit beside them) and processes that copy in place.
+    """
+    b = _act_bytes(spec, query)
+    tp = query.gpus
+    vocab = spec.vocab_size
+    logits = rows * vocab * b
+    gather = rows * ceil_div(vocab, tp) * b + logits if tp > 1 else 0
+    blocks = rows * ceil_div(vocab, _GUMBEL_BLOCK) * _GUMBEL_BYTES_PER_BLOCK
+    sample = (rows * vocab * 4 if warmup_pass else 0) + blocks
+    return tokens * spec.hidden_size * b + logits + max(gather, sample)
+
+
+def v2_sampler_state_bytes(spec: ModelSpec, seqs: int) -> int:
+    """Penalty state the V2 sampler allocates when the model is loaded, after the weights are
+    measured (v1/worker/gpu/sample/penalties.py PenaltiesState@v0.22.0-v0.33.0): ``output_bin_counts``
+    (max_num_seqs x vocabulary int32) and ``prompt_bin_mask`` (max_num_seqs x vocabulary / 32 int32)."""
+    return seqs * spec.vocab_size * 4 + seqs * ceil_div(spec.vocab_size, 32) * 4
+
+
 def _encoder_peak(spec: ModelSpec, query: Query) -> int:
     """Vision encoder dummy run: one image of the maximum size through the tower (rough).
 
@@ -789,7 +825,12 @@ def activation_peak(
     tokens, seqs = batch_defaults(query, gpu, constants)
     rows = min(seqs, tokens)
     forward, where = _forward_peak(spec, query, tokens)
-    sampler = _sampler_peak(spec, query, tokens, rows, constants)
+    profile, _ = version_profile(query)
+    v2 = uses_v2_runner(spec, query)
+    if v2:
+        sampler = v2_sampler_peak(spec, query, tokens, rows, warmup_pass=profile.v2_sampler_warmup_pass)
+    else:
+        sampler = _sampler_peak(spec, query, tokens, rows, constants)
     encoder = _encoder_peak(spec, query)
     peak = max(forward, sampler, encoder)
     if peak == sampler:
@@ -797,6 +838,13 @@ def activation_peak(
         where = f"sampler warm-up: {sequences} x {spec.vocab_size:,}-token vocabulary"
     elif peak == encoder and encoder > forward:
         where = "vision encoder dummy run"
+    if v2 and profile.non_kv_accounting == "consumed":
+        # From 0.27 the non-KV share is the free memory consumed since start-up plus the transient
+        # peak (utils/mem_utils.py memory_profiling total_consumed), so torch tensors allocated after
+        # the weights were measured count too; up to 0.26 (weights + peak increase + non-torch
+        # increase) the V2 sampler's state, allocated before the profile run, counted nowhere.
+        peak += v2_sampler_state_bytes(spec, seqs)
+        where += f", plus the V2 sampler's penalty state ({seqs:,} sequences)"
     return peak, where
 
 

@@ -75,10 +75,10 @@ KvSizing = Literal["profiled", "extensible"]
 # MistralForCausalLM); "v2_listed" = V2 for the listed architectures, whatever else (0.24);
 # "v2_dense" = V2 for the listed architectures and for every generative model that is not MoE,
 # hybrid or attention-free (0.25-0.26: `... or not model_config.is_moe` after `if is_hybrid: return
-# False`); "v2_dense_or_listed" = the same, but a listed hybrid runs on V2 (0.27-0.28); "v2" =
-# V2 unless a feature it lacks is on (0.29-0.33); "v2_only" = the V1 runner
-# (v1/worker/gpu_model_runner.py) is gone (0.34). The runners
-# warm up the sampler differently, and the V2 runner's profile_cudagraph_memory is a stub that
+# False`); "v2_dense_or_listed" = the same, but a listed hybrid runs on V2 (0.27-0.28); "v2" = V2
+# unless a feature it lacks is on (0.29-0.33); "v2_only" = the V1 runner (v1/worker/gpu_model_runner.py)
+# is gone (0.34). The runners warm up the sampler differently (estimator/engines/vllm.py
+# v2_sampler_peak), and the V2 runner's profile_cudagraph_memory is a stub that
 # returns 0 up to 0.28.0 (v1/worker/gpu/model_runner.py: "It is TBD whether we keep this API or
 # not."), so no CUDA-graph estimate leaves the pool of a model the V2 runner serves there; 0.29.0
 # measures it (_profile_cudagraph_memory).
