@@ -772,7 +772,22 @@ _GUMBEL_BLOCK = 1024
 _GUMBEL_BYTES_PER_BLOCK = 8 + 4
 
 
-def v2_sampler_peak(spec: ModelSpec, query: Query, tokens: int, rows: int, *, warmup_pass: bool) -> int:
+def flashinfer_sampler(gpu: GPU | None) -> bool:
+    """Whether vLLM samples top-k/top-p with FlashInfer on this GPU: VLLM_USE_FLASHINFER_SAMPLER
+    defaults to on (envs.py@v0.27.1..v0.33.0) and flashinfer_sampler_supported
+    (v1/sample/ops/topk_topp_sampler.py@v0.33.0) takes CUDA GPUs that FlashInferBackend supports,
+    compute capability 8.0 and up. (It also refuses 16 SMs or fewer, which the catalog does not say.)"""
+    return (
+        gpu is not None
+        and gpu.vendor == "nvidia"
+        and gpu.compute_capability is not None
+        and gpu.compute_capability >= (8, 0)
+    )
+
+
+def v2_sampler_peak(
+    spec: ModelSpec, query: Query, tokens: int, rows: int, *, warmup_pass: bool, flashinfer: bool = True
+) -> int:
     """Torch peak of the V2 model runner's sampler warm-up (v1/worker/gpu/model_runner.py
     ``_dummy_sampler_run``), per GPU, with the forward's hidden states (tokens x h) still alive.
 
@@ -782,8 +797,14 @@ def v2_sampler_peak(spec: ModelSpec, query: Query, tokens: int, rows: int, *, wa
     shard, gathered tensor and copy are alive together. The dummy requests were never added, so their
     temperature is 0 and nothing asks for processing: the sampler takes the argmax over the logits
     in place, holding only the per-block maxima (v1/worker/gpu/sample/sampler.py, gumbel.py
-    @v0.22.0-v0.32.0). From 0.33 a second pass with SamplingParams.for_sampler_warmup() copies the
-    logits to fp32 (4 B per logit beside them) and processes that copy in place.
+    @v0.22.0-v0.32.0). From 0.33 a second pass with SamplingParams.for_sampler_warmup() (temperature
+    0.9, top-k 50, top-p 0.9, penalties, logit bias, bad words: sample/sampler.py@v0.33.0) copies the
+    logits to fp32 (4 B per logit beside them) and processes that copy in place; with FlashInfer
+    (``flashinfer``) ``top_k_top_p_sampling_from_logits`` then holds the top-k-masked fp32 logits
+    and their softmax (flashinfer/sampling.py@0.7.2.post1, the version vLLM 0.33.0 pins; a per-row
+    top-k tensor takes the masked path), 8 B per logit more. Without it the Triton top-k/top-p
+    works in place in a cached buffer of at most one row per SM (v1/sample/ops/topk_topp_triton.py),
+    not counted here: the catalog has no SM counts.
     """
     b = _act_bytes(spec, query)
     tp = query.gpus
@@ -791,7 +812,8 @@ def v2_sampler_peak(spec: ModelSpec, query: Query, tokens: int, rows: int, *, wa
     logits = rows * vocab * b
     gather = rows * ceil_div(vocab, tp) * b + logits if tp > 1 else 0
     blocks = rows * ceil_div(vocab, _GUMBEL_BLOCK) * _GUMBEL_BYTES_PER_BLOCK
-    sample = (rows * vocab * 4 if warmup_pass else 0) + blocks
+    processed = (4 + (8 if flashinfer else 0)) if warmup_pass else 0
+    sample = rows * vocab * processed + blocks
     return tokens * spec.hidden_size * b + logits + max(gather, sample)
 
 
@@ -828,7 +850,9 @@ def activation_peak(
     profile, _ = version_profile(query)
     v2 = uses_v2_runner(spec, query)
     if v2:
-        sampler = v2_sampler_peak(spec, query, tokens, rows, warmup_pass=profile.v2_sampler_warmup_pass)
+        sampler = v2_sampler_peak(
+            spec, query, tokens, rows, warmup_pass=profile.v2_sampler_warmup_pass, flashinfer=flashinfer_sampler(gpu)
+        )
     else:
         sampler = _sampler_peak(spec, query, tokens, rows, constants)
     encoder = _encoder_peak(spec, query)

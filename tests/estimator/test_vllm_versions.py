@@ -546,10 +546,15 @@ def test_v2_sampler_warm_up_by_hand() -> None:
     assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.27"), 2_048, 256, warmup_pass=False) == (
         hidden8 + logits8 + blocks8
     )
-    # 0.33's second pass copies the logits to fp32 (4 B per logit) beside the bf16 ones.
-    assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.33"), 2_048, 256, warmup_pass=True) == (
+    # 0.33's second pass copies the logits to fp32 (4 B per logit) beside the bf16 ones; FlashInfer's
+    # top-k/top-p sampling then holds the masked fp32 logits and their fp32 softmax (8 B more).
+    assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.33"), 2_048, 256, warmup_pass=True, flashinfer=False) == (
         hidden8 + logits8 + 256 * 151_936 * 4 + blocks8
     )
+    assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.33"), 2_048, 256, warmup_pass=True) == (
+        hidden8 + logits8 + 256 * 151_936 * (4 + 4 + 4) + blocks8
+    )
+    assert vllm.flashinfer_sampler(lookup_gpu("h100")) and not vllm.flashinfer_sampler(lookup_gpu("t4"))
     # The penalty state: output_bin_counts (1,024 x 151,936 int32) + prompt_bin_mask (1,024 x 4,748 int32).
     assert vllm.v2_sampler_state_bytes(QWEN3_32B, 1_024) == 1_024 * 151_936 * 4 + 1_024 * 4_748 * 4 == 641_777_664
 
@@ -569,9 +574,9 @@ def test_v2_runner_activation_term_per_release() -> None:
     # From 0.27 the penalty state allocated after the weights counts in the consumed memory.
     assert v2_27 - v2_26 == 1_024 * 151_936 * 4 + 1_024 * 4_748 * 4
     assert "penalty state" in where
-    # 0.33's fp32 pass: 64 MiB of hidden states + 1,024 x 151,936 x (2 + 4) B + 149 blocks x 12 B per
-    # row = 933,494,784 + 1,830,912 B, above the forward.
-    assert v2_33 - (v2_27 - v2_26) == 67_108_864 + 1_024 * 151_936 * 6 + 1_024 * 149 * 12
+    # 0.33's fp32 pass with FlashInfer (H100): 64 MiB of hidden states + 1,024 x 151,936 x (2 + 4 + 4 +
+    # 4) B + 149 blocks x 12 B per row, above the forward.
+    assert v2_33 - (v2_27 - v2_26) == 67_108_864 + 1_024 * 151_936 * 14 + 1_024 * 149 * 12
 
 
 def test_tensor_parallel_non_torch_memory_needs_an_nvswitch() -> None:
