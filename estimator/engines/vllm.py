@@ -20,6 +20,11 @@ state pages), wired in below. The base accounting, as in v0.19 (V1 engine,
   the blocks one request of ``max_model_len`` tokens needs (sliding-window groups need only the
   window plus one prefill chunk).
 
+Models that a release serves on Model Runner V2 (``uses_v2_runner``) warm up the sampler V2's way
+instead of with the fitted constant: greedy over the model-dtype logits up to 0.32, a second fp32
+pass from 0.33, and from 0.27 the sampler's penalty state counts (``v2_sampler_peak``,
+``v2_sampler_state_bytes``).
+
 A handful of global constants (``VllmConstants``) are fitted to published start-up logs
 (``python -m tools.calibrate``); each has a reason written next to it. Versions differ:
 the sampler's bytes per logit dropped from about 36 (v0.16 and earlier images: a full-vocabulary
@@ -789,7 +794,7 @@ def v2_sampler_peak(
     spec: ModelSpec, query: Query, tokens: int, rows: int, *, warmup_pass: bool, flashinfer: bool = True
 ) -> int:
     """Torch peak of the V2 model runner's sampler warm-up (v1/worker/gpu/model_runner.py
-    ``_dummy_sampler_run``), per GPU, with the forward's hidden states (tokens x h) still alive.
+    ``_dummy_sampler_run``), per GPU.
 
     ``compute_logits`` gives ``rows`` x vocabulary logits in the model dtype. With tensor parallelism
     each rank's shard is all-gathered into a (tp, rows, vocab / tp) tensor and reshaped along the
@@ -814,7 +819,10 @@ def v2_sampler_peak(
     blocks = rows * ceil_div(vocab, _GUMBEL_BLOCK) * _GUMBEL_BYTES_PER_BLOCK
     processed = (4 + (8 if flashinfer else 0)) if warmup_pass else 0
     sample = rows * vocab * processed + blocks
-    return tokens * spec.hidden_size * b + logits + max(gather, sample)
+    # The forward's hidden states (tokens x h) and the rows picked for sampling from them (a copy,
+    # hidden_states[logits_indices]) stay alive through the sampler run.
+    hidden = (tokens + rows) * spec.hidden_size * b
+    return hidden + logits + max(gather, sample)
 
 
 def v2_sampler_state_bytes(spec: ModelSpec, seqs: int) -> int:

@@ -218,7 +218,7 @@ def test_v2_runner_pools_by_mechanism(full) -> None:
     pass, and the penalty state counted in the consumed memory."""
     # n052: Qwen3-32B bf16, TP 2 on two RTX PRO 6000 (95.01 GiB, util 0.426: 40.47 GiB requested),
     # 8,192 batched tokens, 1,024 sequences. Forward: 8,192 x (2 x 5,120 x 2 + 4 x 5,120) + 8,192 x 3 x
-    # 12,800 x 2 = 964,689,920 B (the sampler's gather, 861,798,400 B, is below it); penalty state
+    # 12,800 x 2 = 964,689,920 B (the sampler's gather, 872,284,160 B, is below it); penalty state
     # 1,024 x 151,936 x 4 + 1,024 x 4,748 x 4 = 641,777,664 B. The log: "Model loading took 30.59
     # GiB", pool 8.22 GiB, 67,296 tokens; the author's 1.66 GiB of other memory per card.
     n052 = full["n052"]

@@ -530,17 +530,18 @@ def test_v2_sampler_warm_up_by_hand() -> None:
     # Qwen3-32B bf16 at TP 2 (calibration2 n052's setup: 8,192 batched tokens, 1,024 sequences on a
     # 95 GiB card). compute_logits gives 1,024 x 151,936 bf16 logits on every rank; the all-gather
     # holds the rank's shard (1,024 x 75,968 x 2 B), the gathered tensor and its reshaped copy
-    # (1,024 x 151,936 x 2 B each), beside the forward's hidden states (8,192 x 5,120 x 2 B).
+    # (1,024 x 151,936 x 2 B each), beside the forward's hidden states (8,192 x 5,120 x 2 B) and the
+    # 1,024 rows copied out of them for sampling.
     assert QWEN3_32B.vocab_size == 151_936 and QWEN3_32B.hidden_size == 5_120
-    hidden = 8_192 * 5_120 * 2  # 83,886,080
+    hidden = (8_192 + 1_024) * 5_120 * 2  # 94,371,840
     logits = 1_024 * 151_936 * 2  # 311,164,928
     shard = 1_024 * 75_968 * 2  # 155,582,464
-    expected = hidden + logits + shard + logits  # 861,798,400
+    expected = hidden + logits + shard + logits  # 872,284,160
     query = q(vllm="0.27", gpus=2)
-    assert vllm.v2_sampler_peak(QWEN3_32B, query, 8_192, 1_024, warmup_pass=False) == expected == 861_798_400
+    assert vllm.v2_sampler_peak(QWEN3_32B, query, 8_192, 1_024, warmup_pass=False) == expected == 872_284_160
     # One GPU, greedy pass only (0.22-0.32): the logits and the gumbel kernel's per-block argmax (int64)
     # and maximum (fp32) over ceil(151,936 / 1,024) = 149 blocks per row.
-    hidden8 = 2_048 * 4_096 * 2  # Qwen3-8B, 2,048 batched tokens, 256 sequences
+    hidden8 = (2_048 + 256) * 4_096 * 2  # Qwen3-8B, 2,048 batched tokens, 256 sequences
     logits8 = 256 * 151_936 * 2
     blocks8 = 256 * 149 * (8 + 4)
     assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.27"), 2_048, 256, warmup_pass=False) == (
@@ -574,9 +575,9 @@ def test_v2_runner_activation_term_per_release() -> None:
     # From 0.27 the penalty state allocated after the weights counts in the consumed memory.
     assert v2_27 - v2_26 == 1_024 * 151_936 * 4 + 1_024 * 4_748 * 4
     assert "penalty state" in where
-    # 0.33's fp32 pass with FlashInfer (H100): 64 MiB of hidden states + 1,024 x 151,936 x (2 + 4 + 4 +
-    # 4) B + 149 blocks x 12 B per row, above the forward.
-    assert v2_33 - (v2_27 - v2_26) == 67_108_864 + 1_024 * 151_936 * 14 + 1_024 * 149 * 12
+    # 0.33's fp32 pass with FlashInfer (H100): (8,192 + 1,024) x 4,096 x 2 B of hidden states + 1,024 x
+    # 151,936 x (2 + 4 + 4 + 4) B + 149 blocks x 12 B per row, above the forward.
+    assert v2_33 - (v2_27 - v2_26) == 9_216 * 4_096 * 2 + 1_024 * 151_936 * 14 + 1_024 * 149 * 12
 
 
 def test_tensor_parallel_non_torch_memory_needs_an_nvswitch() -> None:
