@@ -781,13 +781,11 @@ def flashinfer_sampler(gpu: GPU | None) -> bool:
     """Whether vLLM samples top-k/top-p with FlashInfer on this GPU: VLLM_USE_FLASHINFER_SAMPLER
     defaults to on (envs.py@v0.27.1..v0.33.0) and flashinfer_sampler_supported
     (v1/sample/ops/topk_topp_sampler.py@v0.33.0) takes CUDA GPUs that FlashInferBackend supports,
-    compute capability 8.0 and up. (It also refuses 16 SMs or fewer, which the catalog does not say.)"""
-    return (
-        gpu is not None
-        and gpu.vendor == "nvidia"
-        and gpu.compute_capability is not None
-        and gpu.compute_capability >= (8, 0)
-    )
+    compute capability 8.0 and up. (It also refuses 16 SMs or fewer, which the catalog does not say.)
+    No GPU record: the larger FlashInfer pass, so that an unknown card is not sized optimistically."""
+    if gpu is None:
+        return True
+    return gpu.vendor == "nvidia" and gpu.compute_capability is not None and gpu.compute_capability >= (8, 0)
 
 
 def v2_sampler_peak(

@@ -555,7 +555,9 @@ def test_v2_sampler_warm_up_by_hand() -> None:
     assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.33"), 2_048, 256, warmup_pass=True) == (
         hidden8 + logits8 + 256 * 151_936 * (4 + 4 + 4) + blocks8
     )
+    # FlashInfer samples on sm80+ NVIDIA cards (an H100 is 9.0); a T4 (7.5) and AMD cards use Triton.
     assert vllm.flashinfer_sampler(lookup_gpu("h100")) and not vllm.flashinfer_sampler(lookup_gpu("t4"))
+    assert not vllm.flashinfer_sampler(lookup_gpu("mi300x"))
     # The penalty state: output_bin_counts (1,024 x 151,936 int32) + prompt_bin_mask (1,024 x 4,748 int32).
     assert vllm.v2_sampler_state_bytes(QWEN3_32B, 1_024) == 1_024 * 151_936 * 4 + 1_024 * 4_748 * 4 == 641_777_664
 
