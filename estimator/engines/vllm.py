@@ -21,9 +21,9 @@ state pages), wired in below. The base accounting, as in v0.19 (V1 engine,
   window plus one prefill chunk).
 
 Models that a release serves on Model Runner V2 (``uses_v2_runner``) warm up the sampler V2's way
-instead of with the fitted constant: greedy over the model-dtype logits up to 0.32, a second fp32
-pass from 0.33, and from 0.27 the sampler's penalty state counts (``v2_sampler_peak``,
-``v2_sampler_state_bytes``).
+instead of with the fitted constant: one greedy pass (over an fp32 copy of the logits in 0.22-0.25,
+over the model-dtype logits 0.26-0.32), a second fp32 pass from 0.33, and from 0.27 the sampler's
+penalty state counts (``v2_sampler_peak``, ``v2_sampler_state_bytes``).
 
 A handful of global constants (``VllmConstants``) are fitted to published start-up logs
 (``python -m tools.calibrate``); each has a reason written next to it. Versions differ:
@@ -789,7 +789,14 @@ def flashinfer_sampler(gpu: GPU | None) -> bool:
 
 
 def v2_sampler_peak(
-    spec: ModelSpec, query: Query, tokens: int, rows: int, *, warmup_pass: bool, flashinfer: bool = True
+    spec: ModelSpec,
+    query: Query,
+    tokens: int,
+    rows: int,
+    *,
+    warmup_pass: bool,
+    flashinfer: bool = True,
+    fp32_copy: bool = False,
 ) -> int:
     """Torch peak of the V2 model runner's sampler warm-up (v1/worker/gpu/model_runner.py
     ``_dummy_sampler_run``), per GPU.
@@ -800,9 +807,11 @@ def v2_sampler_peak(
     shard, gathered tensor and copy are alive together. The dummy requests were never added, so their
     temperature is 0 and nothing asks for processing: the sampler takes the argmax over the logits
     in place, holding only the per-block maxima (v1/worker/gpu/sample/sampler.py, gumbel.py
-    @v0.22.0-v0.32.0). From 0.33 a second pass with SamplingParams.for_sampler_warmup() (temperature
-    0.9, top-k 50, top-p 0.9, penalties, logit bias, bad words: sample/sampler.py@v0.33.0) copies the
-    logits to fp32 (4 B per logit beside them) and processes that copy in place; with FlashInfer
+    @v0.26.0-v0.32.0); 0.22-0.25 first copy the logits to fp32 whatever the requests ask
+    (``fp32_copy``, apply_sampling_params@v0.22.0-v0.25.0), 4 B per logit. From 0.33 a second pass
+    with SamplingParams.for_sampler_warmup() (temperature 0.9, top-k 50, top-p 0.9, penalties, logit
+    bias, bad words: sample/sampler.py@v0.33.0) copies the logits to fp32 (4 B per logit beside them)
+    and processes that copy in place; with FlashInfer
     (``flashinfer``) ``top_k_top_p_sampling_from_logits`` then holds the top-k-masked fp32 logits
     and their softmax (flashinfer/sampling.py@0.7.2.post1, the version vLLM 0.33.0 pins; a per-row
     top-k tensor takes the masked path), 8 B per logit more. Without it the Triton top-k/top-p
@@ -815,8 +824,9 @@ def v2_sampler_peak(
     logits = rows * vocab * b
     gather = rows * ceil_div(vocab, tp) * b + logits if tp > 1 else 0
     blocks = rows * ceil_div(vocab, _GUMBEL_BLOCK) * _GUMBEL_BYTES_PER_BLOCK
-    processed = (4 + (8 if flashinfer else 0)) if warmup_pass else 0
-    sample = rows * vocab * processed + blocks
+    greedy = rows * vocab * (4 if fp32_copy else 0) + blocks
+    warmup = rows * vocab * (4 + (8 if flashinfer else 0)) + blocks if warmup_pass else 0
+    sample = max(greedy, warmup)
     # The forward's hidden states (tokens x h) and the rows picked for sampling from them (a copy,
     # hidden_states[logits_indices]) stay alive through the sampler run.
     hidden = (tokens + rows) * spec.hidden_size * b
@@ -857,7 +867,13 @@ def activation_peak(
     v2 = uses_v2_runner(spec, query)
     if v2:
         sampler = v2_sampler_peak(
-            spec, query, tokens, rows, warmup_pass=profile.v2_sampler_warmup_pass, flashinfer=flashinfer_sampler(gpu)
+            spec,
+            query,
+            tokens,
+            rows,
+            warmup_pass=profile.v2_sampler_warmup_pass,
+            flashinfer=flashinfer_sampler(gpu),
+            fp32_copy=profile.v2_sampler_fp32_copy,
         )
     else:
         sampler = _sampler_peak(spec, query, tokens, rows, constants)

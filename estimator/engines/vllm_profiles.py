@@ -208,6 +208,11 @@ class VllmProfile(_Frozen):
     # samples twice, the second time with SamplingParams.for_sampler_warmup() ("warmup_kernels ...
     # pays for the fp32 logits pipeline, so the profiled peak must too"); before, one default pass.
     v2_sampler_warmup_pass: bool
+    # v1/worker/gpu/sample/sampler.py apply_sampling_params (V2 runner): 0.22.0-0.25.0 copy the logits
+    # to a new fp32 tensor on every call, the profile's greedy pass too; 0.26.0 processes them in
+    # place in the model dtype (a clone only for raw logprobs); from 0.27.0 nothing is copied unless a
+    # request needs processing (_requires_logits_processing / needs_logits_processing).
+    v2_sampler_fp32_copy: bool = False
 
 
 _V019 = VllmProfile(
@@ -248,6 +253,7 @@ _V022 = _next(
     "0.22",
     model_runner="v2_listed_unquantized",
     v2_default_architectures=frozenset({"Qwen3ForCausalLM"}),
+    v2_sampler_fp32_copy=True,
 )
 _V023 = _next(
     _V022,
@@ -279,6 +285,7 @@ _V026 = _next(
     _V025,
     "0.26",
     breakdown_log="info",
+    v2_sampler_fp32_copy=False,
     hybrid_prefix_caching_default=True,
     v2_default_architectures=_V025.v2_default_architectures
     | {"InklingForCausalLM", "InklingForConditionalGeneration", "LongcatFlashNgramForCausalLM"},

@@ -547,6 +547,10 @@ def test_v2_sampler_warm_up_by_hand() -> None:
     assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.27"), 2_048, 256, warmup_pass=False) == (
         hidden8 + logits8 + blocks8
     )
+    # 0.22-0.25 copy the logits to fp32 (4 B per logit) in the greedy pass too.
+    assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.22"), 2_048, 256, warmup_pass=False, fp32_copy=True) == (
+        hidden8 + logits8 + 256 * 151_936 * 4 + blocks8
+    )
     # 0.33's second pass copies the logits to fp32 (4 B per logit) beside the bf16 ones; FlashInfer's
     # top-k/top-p sampling then holds the masked fp32 logits and their fp32 softmax (8 B more).
     assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.33"), 2_048, 256, warmup_pass=True, flashinfer=False) == (
@@ -571,7 +575,12 @@ def test_v2_runner_activation_term_per_release() -> None:
     v2_27, where = vllm.activation_peak(QWEN3_8B, q(vllm="0.27"), gpu=gpu)
     v2_33, _ = vllm.activation_peak(QWEN3_8B, q(vllm="0.33"), gpu=gpu)
     assert v1 == 8_192 * 4_096 * 2 + int(1_024 * 151_936 * (12.9 + 2))
-    # Up to 0.26 the forward sets the V2 peak: 8,192 x (2 x 4,096 x 2 + 4 x 4,096) + 8,192 x 3 x
+    v2_22, _ = vllm.activation_peak(QWEN3_8B, q(vllm="0.22"), gpu=gpu)
+    v2_25, _ = vllm.activation_peak(QWEN3_8B, q(vllm="0.25"), gpu=gpu)
+    # 0.22-0.25's fp32 copy in the greedy pass: (8,192 + 1,024) x 4,096 x 2 B of hidden states +
+    # 1,024 x 151,936 x (2 + 4) B + 1,024 x 149 x 12 B, above the forward.
+    assert v2_22 == v2_25 == 9_216 * 4_096 * 2 + 1_024 * 151_936 * 6 + 1_024 * 149 * 12
+    # 0.26 the forward sets the V2 peak: 8,192 x (2 x 4,096 x 2 + 4 x 4,096) + 8,192 x 3 x
     # 12,288 x 2 = 268,435,456 + 603,979,776 (the greedy pass: 16 + 297 MiB).
     assert v2_26 == 872_415_232
     # From 0.27 the penalty state allocated after the weights counts in the consumed memory.
