@@ -20,6 +20,11 @@ state pages), wired in below. The base accounting, as in v0.19 (V1 engine,
   the blocks one request of ``max_model_len`` tokens needs (sliding-window groups need only the
   window plus one prefill chunk).
 
+Models that a release serves on Model Runner V2 (``uses_v2_runner``) warm up the sampler V2's way
+instead of with the fitted constant: one greedy pass (over an fp32 copy of the logits in 0.22-0.25,
+over the model-dtype logits 0.26-0.32), a second fp32 pass from 0.33, and from 0.27 the sampler's
+penalty state counts (``v2_sampler_peak``, ``v2_sampler_state_bytes``).
+
 A handful of global constants (``VllmConstants``) are fitted to published start-up logs
 (``python -m tools.calibrate``); each has a reason written next to it. Versions differ:
 the sampler's bytes per logit dropped from about 36 (v0.16 and earlier images: a full-vocabulary
@@ -916,6 +921,75 @@ def _sampler_peak(spec: ModelSpec, query: Query, tokens: int, rows: int, constan
     return tokens * spec.hidden_size * b + int(rows * spec.vocab_size * per_logit)
 
 
+# The V2 runner's gumbel sampler reduces each row in blocks of 1,024 logits and keeps, per row and
+# block, the block's argmax (int64) and maximum (fp32) (v1/worker/gpu/sample/gumbel.py@v0.27.1).
+_GUMBEL_BLOCK = 1024
+_GUMBEL_BYTES_PER_BLOCK = 8 + 4
+
+
+def flashinfer_sampler(gpu: GPU | None) -> bool:
+    """Whether vLLM samples top-k/top-p with FlashInfer on this GPU: VLLM_USE_FLASHINFER_SAMPLER
+    defaults to on (envs.py@v0.27.1..v0.33.0) and flashinfer_sampler_supported
+    (v1/sample/ops/topk_topp_sampler.py@v0.33.0) takes CUDA GPUs that FlashInferBackend supports,
+    compute capability 8.0 and up. (It also refuses 16 SMs or fewer, which the catalog does not say.)
+    No GPU record: the larger FlashInfer pass, so that an unknown card is not sized optimistically."""
+    if gpu is None:
+        return True
+    return gpu.vendor == "nvidia" and gpu.compute_capability is not None and gpu.compute_capability >= (8, 0)
+
+
+def v2_sampler_peak(
+    spec: ModelSpec,
+    query: Query,
+    tokens: int,
+    rows: int,
+    *,
+    warmup_pass: bool,
+    flashinfer: bool = True,
+    fp32_copy: bool = False,
+) -> int:
+    """Torch peak of the V2 model runner's sampler warm-up (v1/worker/gpu/model_runner.py
+    ``_dummy_sampler_run``), per GPU.
+
+    ``compute_logits`` gives ``rows`` x vocabulary logits in the model dtype. With tensor parallelism
+    each rank's shard is all-gathered into a (tp, rows, vocab / tp) tensor and reshaped along the
+    vocabulary, a copy (distributed/device_communicators/base_device_communicator.py all_gather):
+    shard, gathered tensor and copy are alive together. The dummy requests were never added, so their
+    temperature is 0 and nothing asks for processing: the sampler takes the argmax over the logits
+    in place, holding only the per-block maxima (v1/worker/gpu/sample/sampler.py, gumbel.py
+    @v0.26.0-v0.32.0); 0.22-0.25 first copy the logits to fp32 whatever the requests ask
+    (``fp32_copy``, apply_sampling_params@v0.22.0-v0.25.0), 4 B per logit. From 0.33 a second pass
+    with SamplingParams.for_sampler_warmup() (temperature 0.9, top-k 50, top-p 0.9, penalties, logit
+    bias, bad words: sample/sampler.py@v0.33.0) copies the logits to fp32 (4 B per logit beside them)
+    and processes that copy in place; with FlashInfer
+    (``flashinfer``) ``top_k_top_p_sampling_from_logits`` then holds the top-k-masked fp32 logits
+    and their softmax (flashinfer/sampling.py@0.7.2.post1, the version vLLM 0.33.0 pins; a per-row
+    top-k tensor takes the masked path), 8 B per logit more. Without it the Triton top-k/top-p
+    works in place in a cached buffer of at most one row per SM (v1/sample/ops/topk_topp_triton.py),
+    not counted here: the catalog has no SM counts.
+    """
+    b = _act_bytes(spec, query)
+    tp = query.gpus
+    vocab = spec.vocab_size
+    logits = rows * vocab * b
+    gather = rows * ceil_div(vocab, tp) * b + logits if tp > 1 else 0
+    blocks = rows * ceil_div(vocab, _GUMBEL_BLOCK) * _GUMBEL_BYTES_PER_BLOCK
+    greedy = rows * vocab * (4 if fp32_copy else 0) + blocks
+    warmup = rows * vocab * (4 + (8 if flashinfer else 0)) + blocks if warmup_pass else 0
+    sample = max(greedy, warmup)
+    # The forward's hidden states (tokens x h) and the rows picked for sampling from them (a copy,
+    # hidden_states[logits_indices]) stay alive through the sampler run.
+    hidden = (tokens + rows) * spec.hidden_size * b
+    return hidden + logits + max(gather, sample)
+
+
+def v2_sampler_state_bytes(spec: ModelSpec, seqs: int) -> int:
+    """Penalty state the V2 sampler allocates when the model is loaded, after the weights are
+    measured (v1/worker/gpu/sample/penalties.py PenaltiesState@v0.22.0-v0.33.0): ``output_bin_counts``
+    (max_num_seqs x vocabulary int32) and ``prompt_bin_mask`` (max_num_seqs x vocabulary / 32 int32)."""
+    return seqs * spec.vocab_size * 4 + seqs * ceil_div(spec.vocab_size, 32) * 4
+
+
 def _encoder_peak(spec: ModelSpec, query: Query) -> int:
     """Vision encoder dummy run: one image of the maximum size through the tower (rough).
 
@@ -939,7 +1013,20 @@ def activation_peak(
     tokens, seqs = batch_defaults(query, gpu, constants)
     rows = min(seqs, tokens)
     forward, where = _forward_peak(spec, query, tokens)
-    sampler = _sampler_peak(spec, query, tokens, rows, constants)
+    profile, _ = version_profile(query)
+    v2 = uses_v2_runner(spec, query)
+    if v2:
+        sampler = v2_sampler_peak(
+            spec,
+            query,
+            tokens,
+            rows,
+            warmup_pass=profile.v2_sampler_warmup_pass,
+            flashinfer=flashinfer_sampler(gpu),
+            fp32_copy=profile.v2_sampler_fp32_copy,
+        )
+    else:
+        sampler = _sampler_peak(spec, query, tokens, rows, constants)
     encoder = _encoder_peak(spec, query)
     peak = max(forward, sampler, encoder)
     if peak == sampler:
@@ -947,6 +1034,13 @@ def activation_peak(
         where = f"sampler warm-up: {sequences} x {spec.vocab_size:,}-token vocabulary"
     elif peak == encoder and encoder > forward:
         where = "vision encoder dummy run"
+    if v2 and profile.non_kv_accounting == "consumed":
+        # From 0.27 the non-KV share is the free memory consumed since start-up plus the transient
+        # peak (utils/mem_utils.py memory_profiling total_consumed), so torch tensors allocated after
+        # the weights were measured count too; up to 0.26 (weights + peak increase + non-torch
+        # increase) the V2 sampler's state, allocated before the profile run, counted nowhere.
+        peak += v2_sampler_state_bytes(spec, seqs)
+        where += f", plus the V2 sampler's penalty state ({seqs:,} sequences)"
     return peak, where
 
 

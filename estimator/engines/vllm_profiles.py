@@ -75,10 +75,10 @@ KvSizing = Literal["profiled", "extensible"]
 # MistralForCausalLM); "v2_listed" = V2 for the listed architectures, whatever else (0.24);
 # "v2_dense" = V2 for the listed architectures and for every generative model that is not MoE,
 # hybrid or attention-free (0.25-0.26: `... or not model_config.is_moe` after `if is_hybrid: return
-# False`); "v2_dense_or_listed" = the same, but a listed hybrid runs on V2 (0.27-0.28); "v2" =
-# V2 unless a feature it lacks is on (0.29-0.33); "v2_only" = the V1 runner
-# (v1/worker/gpu_model_runner.py) is gone (0.34). The runners
-# warm up the sampler differently, and the V2 runner's profile_cudagraph_memory is a stub that
+# False`); "v2_dense_or_listed" = the same, but a listed hybrid runs on V2 (0.27-0.28); "v2" = V2
+# unless a feature it lacks is on (0.29-0.33); "v2_only" = the V1 runner (v1/worker/gpu_model_runner.py)
+# is gone (0.34). The runners warm up the sampler differently (estimator/engines/vllm.py
+# v2_sampler_peak), and the V2 runner's profile_cudagraph_memory is a stub that
 # returns 0 up to 0.28.0 (v1/worker/gpu/model_runner.py: "It is TBD whether we keep this API or
 # not."), so no CUDA-graph estimate leaves the pool of a model the V2 runner serves there; 0.29.0
 # measures it (_profile_cudagraph_memory).
@@ -208,6 +208,11 @@ class VllmProfile(_Frozen):
     # samples twice, the second time with SamplingParams.for_sampler_warmup() ("warmup_kernels ...
     # pays for the fp32 logits pipeline, so the profiled peak must too"); before, one default pass.
     v2_sampler_warmup_pass: bool
+    # v1/worker/gpu/sample/sampler.py apply_sampling_params (V2 runner): 0.22.0-0.25.0 copy the logits
+    # to a new fp32 tensor on every call, the profile's greedy pass too; 0.26.0 processes them in
+    # place in the model dtype (a clone only for raw logprobs); from 0.27.0 nothing is copied unless a
+    # request needs processing (_requires_logits_processing / needs_logits_processing).
+    v2_sampler_fp32_copy: bool = False
 
 
 _V019 = VllmProfile(
@@ -248,6 +253,7 @@ _V022 = _next(
     "0.22",
     model_runner="v2_listed_unquantized",
     v2_default_architectures=frozenset({"Qwen3ForCausalLM"}),
+    v2_sampler_fp32_copy=True,
 )
 _V023 = _next(
     _V022,
@@ -279,6 +285,7 @@ _V026 = _next(
     _V025,
     "0.26",
     breakdown_log="info",
+    v2_sampler_fp32_copy=False,
     hybrid_prefix_caching_default=True,
     v2_default_architectures=_V025.v2_default_architectures
     | {"InklingForCausalLM", "InklingForConditionalGeneration", "LongcatFlashNgramForCausalLM"},

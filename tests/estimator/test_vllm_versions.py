@@ -515,8 +515,80 @@ def test_dense_model_on_the_v2_runner_keeps_its_graphs_out_of_the_pool_until_0_2
         r = reports[v]
         assert not r.cuda_graphs_in_budget, v
         assert r.kv_cache_memory == r.requested_memory - r.weights - r.activation_peak - r.non_torch, v
-    # The estimate the V1 runner takes out (0.22) is what the V2 runner leaves in (0.23).
-    assert reports["0.23"].kv_cache_memory - reports["0.22"].kv_cache_memory == reports["0.22"].cuda_graphs
+    # The estimate the V1 runner takes out (0.22) is what the V2 runner leaves in (0.23), beside the
+    # V2 runner's own (smaller) sampler warm-up.
+    saved = reports["0.22"].activation_peak - reports["0.23"].activation_peak
+    assert saved > 0
+    assert reports["0.23"].kv_cache_memory - reports["0.22"].kv_cache_memory == reports["0.22"].cuda_graphs + saved
+
+
+QWEN3_32B = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-32B.json").read_text()))
+QWEN3_8B = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text()))
+
+
+def test_v2_sampler_warm_up_by_hand() -> None:
+    # Qwen3-32B bf16 at TP 2 (calibration2 n052's setup: 8,192 batched tokens, 1,024 sequences on a
+    # 95 GiB card). compute_logits gives 1,024 x 151,936 bf16 logits on every rank; the all-gather
+    # holds the rank's shard (1,024 x 75,968 x 2 B), the gathered tensor and its reshaped copy
+    # (1,024 x 151,936 x 2 B each), beside the forward's hidden states (8,192 x 5,120 x 2 B) and the
+    # 1,024 rows copied out of them for sampling.
+    assert QWEN3_32B.vocab_size == 151_936 and QWEN3_32B.hidden_size == 5_120
+    hidden = (8_192 + 1_024) * 5_120 * 2  # 94,371,840
+    logits = 1_024 * 151_936 * 2  # 311,164,928
+    shard = 1_024 * 75_968 * 2  # 155,582,464
+    expected = hidden + logits + shard + logits  # 872,284,160
+    query = q(vllm="0.27", gpus=2)
+    assert vllm.v2_sampler_peak(QWEN3_32B, query, 8_192, 1_024, warmup_pass=False) == expected == 872_284_160
+    # One GPU, greedy pass only (0.22-0.32): the logits and the gumbel kernel's per-block argmax (int64)
+    # and maximum (fp32) over ceil(151,936 / 1,024) = 149 blocks per row.
+    hidden8 = (2_048 + 256) * 4_096 * 2  # Qwen3-8B, 2,048 batched tokens, 256 sequences
+    logits8 = 256 * 151_936 * 2
+    blocks8 = 256 * 149 * (8 + 4)
+    assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.27"), 2_048, 256, warmup_pass=False) == (
+        hidden8 + logits8 + blocks8
+    )
+    # 0.22-0.25 copy the logits to fp32 (4 B per logit) in the greedy pass too.
+    assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.22"), 2_048, 256, warmup_pass=False, fp32_copy=True) == (
+        hidden8 + logits8 + 256 * 151_936 * 4 + blocks8
+    )
+    # 0.33's second pass copies the logits to fp32 (4 B per logit) beside the bf16 ones; FlashInfer's
+    # top-k/top-p sampling then holds the masked fp32 logits and their fp32 softmax (8 B more).
+    assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.33"), 2_048, 256, warmup_pass=True, flashinfer=False) == (
+        hidden8 + logits8 + 256 * 151_936 * 4 + blocks8
+    )
+    assert vllm.v2_sampler_peak(QWEN3_8B, q(vllm="0.33"), 2_048, 256, warmup_pass=True) == (
+        hidden8 + logits8 + 256 * 151_936 * (4 + 4 + 4) + blocks8
+    )
+    # FlashInfer samples on sm80+ NVIDIA cards (an H100 is 9.0); a T4 (7.5) and AMD cards use Triton.
+    assert vllm.flashinfer_sampler(lookup_gpu("h100")) and not vllm.flashinfer_sampler(lookup_gpu("t4"))
+    assert not vllm.flashinfer_sampler(lookup_gpu("mi300x"))
+    # The penalty state: output_bin_counts (1,024 x 151,936 int32) + prompt_bin_mask (1,024 x 4,748 int32).
+    assert vllm.v2_sampler_state_bytes(QWEN3_32B, 1_024) == 1_024 * 151_936 * 4 + 1_024 * 4_748 * 4 == 641_777_664
+
+
+def test_v2_runner_activation_term_per_release() -> None:
+    # Qwen3-8B on an H100 (8,192 tokens, 1,024 sequences). 0.22: Qwen3ForCausalLM is listed and runs
+    # on V2; 0.21: V1, the v0.19 sampler constant (12.9 B + the 2 B logits per logit).
+    gpu = lookup_gpu("h100")
+    v1, _ = vllm.activation_peak(QWEN3_8B, q(vllm="0.21"), gpu=gpu)
+    v2_26, _ = vllm.activation_peak(QWEN3_8B, q(vllm="0.26"), gpu=gpu)
+    v2_27, where = vllm.activation_peak(QWEN3_8B, q(vllm="0.27"), gpu=gpu)
+    v2_33, _ = vllm.activation_peak(QWEN3_8B, q(vllm="0.33"), gpu=gpu)
+    assert v1 == 8_192 * 4_096 * 2 + int(1_024 * 151_936 * (12.9 + 2))
+    v2_22, _ = vllm.activation_peak(QWEN3_8B, q(vllm="0.22"), gpu=gpu)
+    v2_25, _ = vllm.activation_peak(QWEN3_8B, q(vllm="0.25"), gpu=gpu)
+    # 0.22-0.25's fp32 copy in the greedy pass: (8,192 + 1,024) x 4,096 x 2 B of hidden states +
+    # 1,024 x 151,936 x (2 + 4) B + 1,024 x 149 x 12 B, above the forward.
+    assert v2_22 == v2_25 == 9_216 * 4_096 * 2 + 1_024 * 151_936 * 6 + 1_024 * 149 * 12
+    # 0.26 the forward sets the V2 peak: 8,192 x (2 x 4,096 x 2 + 4 x 4,096) + 8,192 x 3 x
+    # 12,288 x 2 = 268,435,456 + 603,979,776 (the greedy pass: 16 + 297 MiB).
+    assert v2_26 == 872_415_232
+    # From 0.27 the penalty state allocated after the weights counts in the consumed memory.
+    assert v2_27 - v2_26 == 1_024 * 151_936 * 4 + 1_024 * 4_748 * 4
+    assert "penalty state" in where
+    # 0.33's fp32 pass with FlashInfer (H100): (8,192 + 1,024) x 4,096 x 2 B of hidden states + 1,024 x
+    # 151,936 x (2 + 4 + 4 + 4) B + 149 blocks x 12 B per row, above the forward.
+    assert v2_33 - (v2_27 - v2_26) == 9_216 * 4_096 * 2 + 1_024 * 151_936 * 14 + 1_024 * 149 * 12
 
 
 def test_tensor_parallel_non_torch_memory_needs_an_nvswitch() -> None:
