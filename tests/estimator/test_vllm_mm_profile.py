@@ -93,7 +93,7 @@ def test_n003_batches_two_images_and_holds_their_outputs() -> None:
     with_outputs, _ = vllm.activation_peak(QWEN35_MOE, query, gpu=lookup_gpu("h100"))
     text_only, _ = vllm.activation_peak(QWEN35_MOE, query.model_copy(update={"mm_limit": 0}), gpu=lookup_gpu("h100"))
     assert with_outputs - text_only == 2 * 16_384 * 3_584 * 2
-    assert 2 * 65_536 * 19_344 < text_only
+    assert text_only > 2 * 65_536 * 19_344
 
 
 def test_qwen2_5_vl_profiles_a_video_that_fills_max_model_len() -> None:
