@@ -156,6 +156,7 @@ class VisionSpec(Frozen):
     temporal_patch_size: int = Field(1, ge=1)  # frames one patch spans (an image is padded to it)
     in_channels: int = Field(3, ge=1)
     output_width: int = Field(0, ge=0)  # width of one merged token handed to the text model (all levels)
+    deepstack_levels: int = Field(0, ge=0)  # Qwen3-VL: intermediate layers merged and handed on as well
 
 
 # A count read from a checkpoint header or the Hub (dimensions, bytes, elements): never negative.

@@ -185,6 +185,7 @@ def qwen3_vit(vc: Mapping[str, Any], mt: str) -> Tower:
         temporal_patch_size=temporal,
         in_channels=channels,
         output_width=out * (1 + deepstack),  # the main merger's output and one per deepstack merger
+        deepstack_levels=deepstack,
     )
 
 

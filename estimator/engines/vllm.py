@@ -1006,7 +1006,8 @@ def _qwen_vit_position_bytes(v: VisionSpec, tp: int, b: int) -> int:
     Held through the forward: the pixel patches (C x T x P^2, cast to the model dtype by the
     processor wrapper, multimodal/processing/context.py _postprocess_output), the rotary cos and sin
     (head_dim / 2 each) and, for Qwen3-VL, the interpolated position embeddings (width h) kept in
-    the encoder metadata. In a block (models/qwen2_5_vl.py Qwen2_5_VisionAttention, qwen3_vl.py
+    the encoder metadata and the deepstack mergers' outputs (one merged token per merge^2 positions
+    per level), which the last blocks run next to. In a block (models/qwen2_5_vl.py Qwen2_5_VisionAttention, qwen3_vl.py
     Qwen3_VisionBlock / Qwen3_VisionMLP @v0.27.1; heads and MLP columns split over TP):
 
     - attention: the block input and its norm (2h), the qkv output (3h/tp), the contiguous q/k
@@ -1027,7 +1028,8 @@ def _qwen_vit_position_bytes(v: VisionSpec, tp: int, b: int) -> int:
         held = 0
     else:
         mlp = 2 * h + max(2 * i_tp, i_tp + h + reduced)
-        held = h
+        main_width = v.output_width // (1 + v.deepstack_levels)
+        held = h + ceil_div(v.deepstack_levels * main_width, v.merge_size**2)
     pixels = v.in_channels * v.temporal_patch_size * v.patch_size**2
     rotary = h // v.num_heads
     return (pixels + rotary + held + max(attention, mlp)) * b

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from estimator.config import load_model_spec
 from estimator.engines import vllm
 from estimator.gpus import lookup_gpu
@@ -20,6 +22,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 QWEN35_27B = load_model_spec(json.loads((FIXTURES / "calibration2" / "configs" / "qwen3_5_27b.json").read_text()))
 QWEN35_MOE = load_model_spec(json.loads((FIXTURES / "calibration2" / "configs" / "qwen3_5_moe.json").read_text()))
 QWEN25_VL = load_model_spec(json.loads((FIXTURES / "configs" / "Qwen__Qwen2.5-VL-7B-Instruct.json").read_text()))
+ORACLE_QWEN3_VL = FIXTURES / "oracle" / "configs" / "qwen3_vl.json"
 CASES = {c["id"]: c for c in json.loads((FIXTURES / "calibration2" / "cases.json").read_text())}
 
 
@@ -130,3 +133,18 @@ def test_short_context_and_limits() -> None:
         QWEN35_MOE, q(seq_len=183_872, max_num_batched_tokens=40_000, max_num_seqs=1, mm_limit=1), None
     )
     assert one is not None and one.items == 1
+
+
+def test_qwen3_vl_deepstack_outputs_stay_alive_through_the_last_blocks() -> None:
+    # Qwen3VLConfig defaults (the transformers oracle's saved config): ViT width 1152, MLP 4304,
+    # 16 heads, deepstack layers [8, 16, 24] of the 27, out_hidden_size 3584. TP 1: attention 3 x 1152 + 8 x 1152 = 12,672 (over
+    # the MLP's 2 x 1152 + 2 x 4304 = 10,912); held: pixels 1,536 + cos/sin 72 + positions 1,152 + the
+    # three deepstack outputs, 3 x 3584 per 4 positions = 2,688. 18,120 x 2 B = 36,240 B per position.
+    if not ORACLE_QWEN3_VL.exists():
+        pytest.skip("the oracle fixture is not in this checkout")
+    spec = load_model_spec(json.loads(ORACLE_QWEN3_VL.read_text()))
+    assert spec.vision is not None and spec.vision.output_width == 4 * 3584
+    profile = vllm.encoder_profile(spec, q(seq_len=32_768, max_num_batched_tokens=8192), None)
+    assert profile is not None and profile.patch_bytes == 36_240
+    # The outputs the cache holds: 16,384 tokens x (3584 x 4 levels) x 2 B.
+    assert profile.output_bytes == 16_384 * 14_336 * 2
