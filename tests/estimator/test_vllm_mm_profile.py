@@ -138,8 +138,9 @@ def test_short_context_and_limits() -> None:
 def test_qwen3_vl_deepstack_outputs_stay_alive_through_the_last_blocks() -> None:
     # Qwen3VLConfig defaults (the transformers oracle's saved config): ViT width 1152, MLP 4304,
     # 16 heads, deepstack layers [8, 16, 24] of the 27, out_hidden_size 3584. TP 1: attention
-    # 3 x 1152 + 8 x 1152 = 12,672 (over the MLP's 2 x 1152 + 2 x 4304 = 10,912); held: pixels 1,536 + cos/sin 72 + positions 1,152 + the
-    # three deepstack outputs, 3 x 3584 per 4 positions = 2,688. 18,120 x 2 B = 36,240 B per position.
+    # 3 x 1152 + 8 x 1152 = 12,672 (over the MLP's 2 x 1152 + 2 x 4304 = 10,912); held: pixels
+    # 1,536 + cos/sin 72 + positions 1,152 + the three deepstack outputs, 3 x 3584 per 4
+    # positions = 2,688. 18,120 x 2 B = 36,240 B per position.
     if not ORACLE_QWEN3_VL.exists():
         pytest.skip("the oracle fixture is not in this checkout")
     spec = load_model_spec(json.loads(ORACLE_QWEN3_VL.read_text()))
