@@ -1185,6 +1185,15 @@ def _qwen_vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: in
     n += layers * (norms + attn + mlp)
     n += norm + merged * merged + merged + merged * out + out  # merger: ln_q, Linear, GELU, Linear
     c.add("vision", n)
+    if fam.vision == "qwen2_vl":
+        return VisionSpec(
+            hidden_size=width,
+            num_layers=layers,
+            intermediate_size=inter,
+            num_heads=heads,
+            image_size=_int(vc, mt, "image_size"),
+            patch_size=patch,
+        )
     return VisionSpec(
         hidden_size=width,
         num_layers=layers,
@@ -1192,6 +1201,11 @@ def _qwen_vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: in
         num_heads=heads,
         image_size=_int(vc, mt, "image_size"),
         patch_size=patch,
+        encoder="qwen2_5_vl",
+        merge_size=merge,
+        temporal_patch_size=temporal,
+        in_channels=channels,
+        output_width=out,
     )
 
 

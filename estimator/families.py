@@ -813,10 +813,15 @@ FAMILIES = MappingProxyType(
 FAMILIES = MappingProxyType(
     {
         **FAMILIES,
-        "qwen3_vl": _composite("qwen3_vl", "qwen3_vl_text", "qwen3_vl"),
-        "qwen3_vl_moe": _composite("qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl"),
-        "qwen3_5": _composite("qwen3_5", "qwen3_5_text", "qwen3_vl"),
-        "qwen3_5_moe": _composite("qwen3_5_moe", "qwen3_5_moe_text", "qwen3_vl"),
+        # Their checkpoints' preprocessor_config.json (Qwen3-VL, Qwen3.5, Qwen3.6) cap an image at
+        # longest_edge 16,777,216 pixels = 4096 x 4096, the image vLLM profiles the encoder with; the
+        # vision config carries no image size of its own.
+        "qwen3_vl": _composite("qwen3_vl", "qwen3_vl_text", "qwen3_vl", vision_defaults=_ro(image_size=4096)),
+        "qwen3_vl_moe": _composite(
+            "qwen3_vl_moe", "qwen3_vl_moe_text", "qwen3_vl", vision_defaults=_ro(image_size=4096)
+        ),
+        "qwen3_5": _composite("qwen3_5", "qwen3_5_text", "qwen3_vl", vision_defaults=_ro(image_size=4096)),
+        "qwen3_5_moe": _composite("qwen3_5_moe", "qwen3_5_moe_text", "qwen3_vl", vision_defaults=_ro(image_size=4096)),
         "gemma4": _composite("gemma4", "gemma4_text", "gemma4"),  # towers in estimator.towers
         # LLaVA / LLaVA-NeXT: a CLIP (or SigLIP) tower and a two-layer projector; the text family by type.
         "llava": _composite("llava", "llama", "llava"),

@@ -147,6 +147,16 @@ class VisionSpec(Frozen):
     num_heads: int
     image_size: int
     patch_size: int
+    # How vLLM's encoder profile run sees the tower. "generic": one square image of ``image_size``
+    # through a stack sized by its widths alone. "qwen2_5_vl" / "qwen3_vl": the Qwen ViTs whose
+    # forward vLLM's profile is modelled tensor by tensor (estimator.engines.vllm.encoder_profile);
+    # ``image_size`` is then the side of the processor's largest image (max_pixels = side^2).
+    encoder: Literal["generic", "qwen2_5_vl", "qwen3_vl"] = "generic"
+    merge_size: int = Field(1, ge=1)  # patches merged per side into one token the text model reads
+    temporal_patch_size: int = Field(1, ge=1)  # frames one patch spans (an image is padded to it)
+    in_channels: int = Field(3, ge=1)
+    output_width: int = Field(0, ge=0)  # width of one merged token handed to the text model (all levels)
+    deepstack_levels: int = Field(0, ge=0)  # Qwen3-VL: intermediate layers merged and handed on as well
 
 
 # A count read from a checkpoint header or the Hub (dimensions, bytes, elements): never negative.

@@ -162,9 +162,30 @@ def qwen3_vit(vc: Mapping[str, Any], mt: str) -> Tower:
     n += 2 * hv + merged * merged + merged + merged * out + out
     deepstack = len(vc.get("deepstack_visual_indexes") or ())
     n += deepstack * (2 * merged + merged * merged + merged + merged * out + out)
-    side = math.isqrt(positions) * patch * merge
+    if "image_size" not in vc:  # no processor geometry known: the learned position grid's image
+        side = math.isqrt(positions) * patch * merge
+        return n, VisionSpec(
+            hidden_size=hv,
+            num_layers=layers,
+            intermediate_size=inter,
+            num_heads=heads,
+            image_size=side,
+            patch_size=patch,
+        )
+    # The processor's largest image (its family supplies the side), run as vLLM runs this ViT.
     return n, VisionSpec(
-        hidden_size=hv, num_layers=layers, intermediate_size=inter, num_heads=heads, image_size=side, patch_size=patch
+        hidden_size=hv,
+        num_layers=layers,
+        intermediate_size=inter,
+        num_heads=heads,
+        image_size=_int(vc, mt, "image_size"),
+        patch_size=patch,
+        encoder="qwen3_vl",
+        merge_size=merge,
+        temporal_patch_size=temporal,
+        in_channels=channels,
+        output_width=out * (1 + deepstack),  # the main merger's output and one per deepstack merger
+        deepstack_levels=deepstack,
     )
 
 

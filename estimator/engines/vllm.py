@@ -64,7 +64,7 @@ from estimator.engines.vllm_profiles import (
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
 from estimator.notes import Note, note
-from estimator.spec import DTYPE_BYTES, Drafter, Frozen, KVDType, LayerKV, ModelSpec
+from estimator.spec import DTYPE_BYTES, Drafter, Frozen, KVDType, LayerKV, ModelSpec, VisionSpec
 from estimator.weights import linear_bytes, zero_point_matrices
 
 if TYPE_CHECKING:
@@ -990,29 +990,153 @@ def v2_sampler_state_bytes(spec: ModelSpec, seqs: int) -> int:
     return seqs * spec.vocab_size * 4 + seqs * ceil_div(spec.vocab_size, 32) * 4
 
 
-def _encoder_peak(spec: ModelSpec, query: Query) -> int:
-    """Vision encoder dummy run: one image of the maximum size through the tower (rough).
+def _encoder_peak_generic(spec: ModelSpec, query: Query) -> int:
+    """Vision encoder dummy run of a tower not modelled tensor by tensor: one image of the maximum
+    size, the hidden states and the MLP's intermediate (rough).
 
     vLLM's vision towers run fused attention (model_executor/models/pixtral.py@v0.19.0: xformers'
     memory_efficient_attention or F.scaled_dot_product_attention; siglip.py, clip.py, intern_vit.py,
     qwen2_5_vl.py, qwen3_vl.py, mllama4.py: MMEncoderAttention), so no per-head (patches x patches)
     score tensor exists: the peak is the hidden states and the MLP's intermediate.
     """
-    if spec.vision is None or text_only(spec, query):
-        return 0
     v = spec.vision
+    assert v is not None
     patches = (v.image_size // v.patch_size) ** 2
+    return patches * (4 * v.hidden_size + 2 * v.intermediate_size) * _act_bytes(spec, query)
+
+
+# An unspecified modality's per-prompt limit (config/multimodal.py get_limit_per_prompt@v0.27.1).
+_MM_LIMIT_DEFAULT = 999
+# Most frames of a Qwen2-VL / Qwen2.5-VL dummy video (models/qwen2_vl.py _MAX_FRAMES_PER_VIDEO@v0.23.0).
+_QWEN2_VL_MAX_FRAMES = 14
+
+
+class EncoderProfile(Frozen):
+    """What vLLM's profile run pushes through a Qwen ViT (v1/worker/gpu_model_runner.py profile_run,
+    multimodal/encoder_budget.py MultiModalBudget): ``items`` dummy items of the modality with the
+    most tokens per item, batched into one encoder forward."""
+
+    modality: Literal["image", "video"]
+    items: int
+    frames: int  # frames of one dummy item (1 for an image)
+    tokens_per_item: int  # merged tokens the text model reads
+    patches_per_item: int  # ViT sequence positions before the merge
+    patch_bytes: int  # activation bytes per ViT position at the forward's peak
+    output_bytes: int  # the encoder outputs the encoder cache holds through the text dummy run
+
+
+def encoder_profile(
+    spec: ModelSpec, query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
+) -> EncoderProfile | None:
+    """The encoder profile of a Qwen2.5-VL / Qwen3-VL-family start, or None (no tower, a text-only
+    start, or a tower vram sizes with the generic term).
+
+    Largest item (models/qwen2_vl.py get_image_size_with_most_features@v0.27.1): max_pixels over
+    (patch x merge)^2 merged tokens; the processors' 12,845,056 and 16,777,216 pixels factor as
+    squares, so one side of ``image_size``. Qwen2-VL / Qwen2.5-VL also profile a video of those
+    frames (get_num_frames_with_most_features: as many as ``max_model_len`` holds in tokens, at
+    most 14, padded to the temporal patch), which ties or beats the image, and ties go to "video"
+    (encoder_budget.py get_modality_with_max_tokens); the log line of n058 (v0.23.0, max_model_len
+    128,000): "a budget of 114688 tokens, and profiled with 1 video items". Qwen3-VL / Qwen3.5
+    profile the image: their video processor's longest_edge (25,165,824 pixels over 2 frames) gives
+    12,288 tokens per video against 16,384 per image (qwen3_vl.py get_max_video_tokens).
+
+    Items (encoder_budget.py _get_max_items): the encoder budget max(max_num_batched_tokens, one
+    item's tokens) over one item's tokens, at most max_num_seqs x the items one prompt holds
+    (min(--limit-mm-per-prompt, max_model_len // tokens), at least 1); all in one encoder forward.
+    """
+    v = spec.vision
+    if v is None or text_only(spec, query) or v.encoder == "generic":
+        return None
+    unit = v.patch_size * v.merge_size
+    image_tokens = (v.image_size // unit) ** 2
+    modality: Literal["image", "video"] = "image"
+    frames, groups = 1, 1
+    if v.encoder == "qwen2_5_vl":
+        modality = "video"
+        most = v.temporal_patch_size * (query.seq_len // image_tokens)  # frames max_model_len holds
+        frames = max(1, min(most, _QWEN2_VL_MAX_FRAMES))
+        groups = ceil_div(frames, v.temporal_patch_size)
+    tokens = groups * image_tokens
+    mnbt, seqs = batch_defaults(query, gpu, constants)
+    limit = _MM_LIMIT_DEFAULT if query.mm_limit is None else query.mm_limit
+    per_prompt = max(1, min(limit, query.seq_len // tokens))
+    items = max(1, min(max(mnbt, tokens) // tokens, seqs * per_prompt))
     b = _act_bytes(spec, query)
-    return patches * (4 * v.hidden_size + 2 * v.intermediate_size) * b
+    return EncoderProfile(
+        modality=modality,
+        items=items,
+        frames=frames,
+        tokens_per_item=tokens,
+        patches_per_item=tokens * v.merge_size**2,
+        patch_bytes=_qwen_vit_position_bytes(v, query.gpus, b),
+        output_bytes=items * tokens * v.output_width * b,
+    )
+
+
+def _qwen_vit_position_bytes(v: VisionSpec, tp: int, b: int) -> int:
+    """Activation bytes per ViT position at the peak of vLLM's Qwen2.5-VL / Qwen3-VL encoder forward.
+
+    Held through the forward: the pixel patches (C x T x P^2, cast to the model dtype by the
+    processor wrapper, multimodal/processing/context.py _postprocess_output), the rotary cos and sin
+    (head_dim / 2 each) and, for Qwen3-VL, the interpolated position embeddings (width h) kept in
+    the encoder metadata and the deepstack mergers' outputs (one merged token per merge^2 positions
+    per level), which the last blocks run next to. In a block (models/qwen2_5_vl.py Qwen2_5_VisionAttention, qwen3_vl.py
+    Qwen3_VisionBlock / Qwen3_VisionMLP @v0.27.1; heads and MLP columns split over TP):
+
+    - attention: the block input and its norm (2h), the qkv output (3h/tp), the contiguous q/k
+      copy and its rotated copy (2h/tp each), the context made contiguous (h/tp), the output
+      projection (h) and, with TP, the all-reduce's out-of-place result (h); flash attention keeps
+      no score matrix;
+    - Qwen3-VL MLP (fc2(act(fc1(x)))): input and norm (2h), then fc1's output and its activation
+      (2I/tp), or the activation, fc2's output and the reduced copy;
+    - Qwen2.5-VL MLP: input and norm (2h), the gate_up output (2I/tp) kept while the native SiluAndMul
+      (custom ops are off under the default Inductor compile, config/vllm.py) makes silu(gate) and
+      the product (I/tp each), then down_proj's output (and the reduced copy).
+    """
+    h, h_tp, i_tp = v.hidden_size, ceil_div(v.hidden_size, tp), ceil_div(v.intermediate_size, tp)
+    reduced = h if tp > 1 else 0
+    attention = 3 * h + 8 * h_tp + reduced
+    if v.encoder == "qwen2_5_vl":
+        mlp = 2 * h + max(4 * i_tp, 3 * i_tp + h + reduced)
+        held = 0
+    else:
+        mlp = 2 * h + max(2 * i_tp, i_tp + h + reduced)
+        main_width = v.output_width // (1 + v.deepstack_levels)
+        held = h + ceil_div(v.deepstack_levels * main_width, v.merge_size**2)
+    pixels = v.in_channels * v.temporal_patch_size * v.patch_size**2
+    rotary = h // v.num_heads
+    return (pixels + rotary + held + max(attention, mlp)) * b
+
+
+def _encoder_peak(spec: ModelSpec, query: Query, gpu: GPU | None, constants: VllmConstants) -> tuple[int, int, str]:
+    """(encoder forward peak, encoder outputs held through the text dummy run, what it ran)."""
+    if spec.vision is None or text_only(spec, query):
+        return 0, 0, ""
+    profile = encoder_profile(spec, query, gpu, constants)
+    if profile is None:
+        return _encoder_peak_generic(spec, query), 0, "vision encoder dummy run"
+    what = f"{profile.items:,} {profile.modality}" + ("" if profile.items == 1 else "s")
+    if profile.modality == "video":
+        what += f" of {profile.frames} frames"
+    patches = profile.items * profile.patches_per_item
+    where = f"vision encoder dummy run: {what}, {patches:,} patches"
+    return patches * profile.patch_bytes, profile.output_bytes, where
 
 
 def activation_peak(
     spec: ModelSpec, query: Query, *, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> tuple[int, str]:
-    """The profile run's torch activation peak per GPU (bytes) and a phrase saying what sets it."""
+    """The profile run's torch activation peak per GPU (bytes) and a phrase saying what sets it.
+
+    The encoder runs first; its outputs stay in the encoder cache through the text dummy run and
+    the sampler warm-up (v1/worker/gpu_model_runner.py profile_run@v0.27.1), so they add to both.
+    """
     tokens, seqs = batch_defaults(query, gpu, constants)
     rows = min(seqs, tokens)
+    encoder, held, encoder_where = _encoder_peak(spec, query, gpu, constants)
     forward, where = _forward_peak(spec, query, tokens)
+    forward += held
     profile, _ = version_profile(query)
     v2 = uses_v2_runner(spec, query)
     if v2:
@@ -1027,13 +1151,13 @@ def activation_peak(
         )
     else:
         sampler = _sampler_peak(spec, query, tokens, rows, constants)
-    encoder = _encoder_peak(spec, query)
+    sampler += held
     peak = max(forward, sampler, encoder)
     if peak == sampler:
         sequences = f"{rows:,} sequence" + ("" if rows == 1 else "s")
         where = f"sampler warm-up: {sequences} x {spec.vocab_size:,}-token vocabulary"
     elif peak == encoder and encoder > forward:
-        where = "vision encoder dummy run"
+        where = encoder_where
     if v2 and profile.non_kv_accounting == "consumed":
         # From 0.27 the non-KV share is the free memory consumed since start-up plus the transient
         # peak (utils/mem_utils.py memory_profiling total_consumed), so torch tensors allocated after

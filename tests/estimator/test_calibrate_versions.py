@@ -153,14 +153,20 @@ def test_whole_pool_does_not_regress(tool, full) -> None:
         assert abs(full[case].weights_error) <= 0.035, case
     # n037 (AWQ on an H200, "MacheteLinearKernel"): with Machete's fp16 zero points, within 2%.
     assert abs(full["n037"].weights_error) <= 0.02
-    # The pools vram predicts: n045 (A40) within 3%, n003 within 3%; n017 (RTX 5090, TP 2) within 8%.
+    # The pools vram predicts: n045 (A40) within 3%, n003 within 3%; n017 (RTX 5090, TP 2) within 5%.
     # n045 leaves 1.02 GiB besides the weights where the V2 runner's mechanisms give 0.48 (forward
     # 0.23 + non-torch 0.25): its capture does not say whether torch.compile started cold (n055: a
     # cold compile adds 0.99 GiB of peak).
     assert abs(full["n045"].pool_error) <= 0.03
     assert abs(full["n045"].tokens_error) <= 0.03
     assert abs(full["n003"].pool_error) <= 0.03
-    assert abs(full["n017"].pool_error) <= 0.08
+    assert abs(full["n017"].pool_error) <= 0.05
+    # n017's "1.59 GiB for peak activation" includes the 0.13 GiB graph estimate; the rest is the
+    # encoder dummy run of one 4096 x 4096 image (65,536 ViT positions x 23,952 B = 1.462 GiB).
+    assert abs(full["n017"].activation_gib + 0.13 - 1.59) <= 0.05
+    # n058 (v0.23.0, Qwen2.5-VL-7B, util 0.22 of an A100 80GB) failed with "Available KV cache memory:
+    # -14.28 GiB": the encoder profiles a 14-frame video (458,752 ViT positions). Within 5%.
+    assert abs(full["n058"].pool_gib - (-14.28)) <= 0.05 * 14.28
     # n017's consumed memory (weights + non-torch), "15.03 GiB": two RTX 5090 have no NVSwitch, so the
     # non-torch term is the single-GPU 0.25 GiB, not the NVLS hosts' 2.07: 14.66 + 0.25 = 14.91 GiB.
     n017 = full["n017"]
