@@ -136,6 +136,9 @@ class Quantization(Frozen):
     # fp32 scalars each quantized matrix stores besides its group scales: NVFP4's weight global scale,
     # plus the input global scale when activations are quantized too (W4A4).
     tensor_scales: Annotated[int, Field(ge=0, le=8)] = 0
+    # Routed experts stored in another format than the rest: DeepSeek-V4-Flash's MXFP4 experts
+    # (``expert_dtype: fp4``) beside block-fp8 linears. "": the experts are as the rest.
+    expert_format: Literal["", "mxfp4"] = ""
 
 
 class VisionSpec(Frozen):

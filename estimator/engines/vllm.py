@@ -242,7 +242,20 @@ def kv_cache_dtype(spec: ModelSpec, query: Query) -> KVDType:
     dtype = resolve_dtypes(spec, query).kv_layout
     if dtype == "int8":
         raise InputError(_NO_INT8_KV)
+    if _dsv4_auto_fp8(spec, query):
+        return "fp8"
     return dtype
+
+
+def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
+    """DeepSeek-V4 on FlashMLA (every CUDA GPU but compute capability 12) under vLLM 0.31+: "auto"
+    becomes fp8 in the fp8_ds_mla layout (models/deepseek_v4/attention.py@v0.31.0-v0.33.0
+    ``_resolve_dsv4_kv_cache_dtype``); 0.20-0.22 refuse any non-fp8 cache."""
+    return (
+        query.kv in ("on", "auto", "off")
+        and any(layer.compress_rate for layer in spec.layers)
+        and version_profile(query)[0].dsv4_planner == "packed"
+    )
 
 
 def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
@@ -921,6 +934,11 @@ class KvLayout(Frozen):
     # request's need is divided by (its full-MLA group's); 0 elsewhere.
     pool_block_bytes: int = 0
     request_block_bytes: int = 0
+    # DeepSeek-V4's packed planner (0.31+): one entry per vLLM KV-cache group (its block, window and
+    # layers), a request taking each group's pages from the one pool; and the batches in flight a
+    # sliding group keeps blocks for (max_concurrent_batches). Empty / 1 elsewhere.
+    request_groups: tuple[KvGroupSpec, ...] = ()
+    in_flight_batches: int = 1
 
     @property
     def bytes_per_block(self) -> int:
@@ -1209,7 +1227,6 @@ DSV4_ALIGN = 576
 DSV4_SWA_BLOCK = 64  # DeepseekV4SWACache: the sliding-window cache's block (shares C4's page)
 DSV4_MLA_BLOCK = 256  # V4_FLASHMLA_SPARSE's only kernel block size, so the default --block-size
 DSV4_STATE_BLOCKS = {4: 4, 128: 8}  # CompressorStateCache: block by compress ratio
-DSV4_RELEASES = ("0.20", "0.21", "0.22")
 
 
 def _deepseek_v4_layout(
@@ -1230,10 +1247,10 @@ def _deepseek_v4_layout(
     a request's blocks are its bytes over all groups divided by the latent group's page
     (``get_max_concurrency_for_kv_cache_config``)."""
     version = profile.version
-    if version not in DSV4_RELEASES:
+    if profile.dsv4_planner == "none":
         raise InputError(
-            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.22 only; vLLM {version} plans its "
-            "groups another way (v1/core/kv_cache_utils.py), so use vllm=0.22 or engine=transformers"
+            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.22 and 0.31-0.33 only; vLLM {version} "
+            "plans its groups another way, so use vllm=0.33 or engine=transformers"
         )
     if dtype_bytes != 1:
         raise InputError(f"vLLM {version} serves DeepSeek-V4 only with an fp8 KV cache: use kv=fp8")
@@ -1261,6 +1278,8 @@ def _deepseek_v4_layout(
             states[(state_block, coff * rate)].append(pad(state_block * 2 * coff * index_dim * 4))
     if not latent:
         raise InputError(f"{spec.model_type}: no compressed layer, which vLLM's DeepSeek-V4 planner requires")
+    if profile.dsv4_planner == "packed":
+        return _deepseek_v4_packed(latent, states, swa_layers, window, profile), ()
     sizes = sorted(set(latent))
     buckets = {(block, None): {size: latent.count(size) for size in sizes}}
     groups = [(DSV4_SWA_BLOCK, window, [pad(DSV4_SWA_BLOCK * DSV4_FP8_DS_MLA_BYTES_PER_TOKEN)] * swa_layers)]
@@ -1302,6 +1321,79 @@ def _deepseek_v4_layout(
         pool_block_bytes=sum(sizes) * longest,
         request_block_bytes=sum(t.page_bytes * t.num_layers for t in types if t.kind == "mla"),
     ), ()
+
+
+def _deepseek_v4_packed(
+    latent: list[int], states: dict[tuple[int, int], list[int]], swa_layers: int, window: int, profile: VllmProfile
+) -> KvLayout:
+    """DeepSeek-V4's caches as vLLM 0.31-0.33 pack them (``_get_packed_kv_cache_groups``,
+    ``_get_kv_cache_bytes_per_block``; v1/core/kv_cache_planning.py@v0.33.0). Layers are bucketed by
+    spec type and block size: the latent and indexer caches (256-token blocks), the sliding windows
+    (64), the C4 states (4) and the C128 states (8), each page unpadded. A bucket holding as many
+    layers of each of its page sizes is "balanced"; the largest balanced bucket mixing page sizes
+    sets the floor of the repeats per group, ``_approximate_gcd`` of the balanced buckets' largest
+    same-page counts picks it, and each balanced bucket splits into ``cdiv(count, repeats)`` groups
+    (layers dealt round-robin). A block index costs the widest group's page bytes (all groups alias
+    one block); a request takes, per group, its pages (``max_memory_usage_pages``)."""
+    buckets: list[tuple[str, int, int | None, list[int]]] = [("mla", DSV4_MLA_BLOCK, None, latent)]
+    buckets.append(
+        ("sliding", DSV4_SWA_BLOCK, window, [_dsv4_pad(DSV4_SWA_BLOCK * DSV4_FP8_DS_MLA_BYTES_PER_TOKEN)] * swa_layers)
+    )
+    buckets += [("sliding", b, w, pages) for (b, w), pages in states.items()]
+    counted = [(kind, b, w, {p: pages.count(p) for p in sorted(set(pages))}) for kind, b, w, pages in buckets]
+    balanced = [len(set(by_page.values())) == 1 for _, _, _, by_page in counted]
+    floor = max(
+        (
+            max(by_page.values())
+            for (_, _, _, by_page), ok in zip(counted, balanced, strict=True)
+            if ok and len(by_page) > 1
+        ),
+        default=0,
+    )
+    if not floor:
+        raise InputError("DeepSeek-V4: no balanced bucket of mixed pages, which vram's model of vLLM's planner needs")
+    repeats = _approximate_gcd(
+        [max(by_page.values()) for (_, _, _, by_page), ok in zip(counted, balanced, strict=True) if ok],
+        lower_bound=floor,
+    )
+    types: list[KvGroupSpec] = []
+    groups: list[KvGroupSpec] = []
+    widest = 0
+    for (kind, b, w, by_page), ok in zip(counted, balanced, strict=True):
+        split = ceil_div(max(by_page.values()), repeats) if ok else 1
+        types += [
+            KvGroupSpec(kind="mla" if kind == "mla" else "sliding", window=w, page_bytes=p, num_layers=n, block_size=b)
+            for p, n in by_page.items()
+        ]
+        for i in range(split):
+            # Round-robin: group i takes repeats i, i + split, ... of the bucket's pattern.
+            layers = {p: len(range(i, n, split)) for p, n in by_page.items()}
+            page = sum(p * n for p, n in layers.items())
+            widest = max(widest, page)
+            groups.append(
+                KvGroupSpec(
+                    kind="mla" if kind == "mla" else "sliding",
+                    window=w,
+                    page_bytes=page,
+                    num_layers=sum(layers.values()),
+                    block_size=b,
+                )
+            )
+    return KvLayout(
+        types=tuple(types),
+        group_size=max(g.num_layers for g in groups),
+        num_groups=len(groups),
+        uniform=True,
+        block_size=min(DSV4_STATE_BLOCKS.values()),
+        pool_block_bytes=widest,
+        request_groups=tuple(groups),
+        in_flight_batches=profile.sliding_in_flight_batches,
+    )
+
+
+def _dsv4_pad(n: int) -> int:
+    """A DeepSeek-V4 cache page padded to FlashMLA's 576-byte alignment."""
+    return ceil_div(n, DSV4_ALIGN) * DSV4_ALIGN
 
 
 def _approximate_gcd(values: list[int], *, lower_bound: int) -> int:
@@ -1436,6 +1528,9 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
             return ceil_div(span, block) + 1
         return ceil_div(max_model_len, block)
 
+    if layout.request_groups:
+        batched_tokens *= layout.in_flight_batches
+        return sum(layer_blocks(g) for g in layout.request_groups)
     if layout.uniform:
         need = sum(layer_blocks(t) * t.page_bytes * t.num_layers for t in layout.types)
         return ceil_div(need, layout.request_block_bytes or layout.bytes_per_block)
@@ -1493,6 +1588,9 @@ def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
 def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batched_tokens: int) -> int:
     """KV bytes one request of ``max_model_len`` tokens holds (max_memory_usage_bytes over layers)."""
     layout, _ = kv_layout(spec, query)
+    if layout.request_groups:
+        # _max_memory_usage_bytes_from_groups (0.31+): the pool block times the pages of every group.
+        return _blocks_per_request(layout, max_model_len, batched_tokens) * layout.bytes_per_block
     return _request_layer_bytes(layout, max_model_len, batched_tokens)
 
 
@@ -1845,6 +1943,13 @@ class VllmEngine(BaseEngine):
 
     def display_name(self, query: Query) -> str:
         return f"vllm {version_profile(query)[0].version}"
+
+    def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
+        dtypes = resolve_dtypes(spec, query)
+        if _dsv4_auto_fp8(spec, query):
+            kv: KVDType | None = None if dtypes.kv is None else "fp8"
+            return dtypes.model_copy(update={"kv": kv, "kv_layout": "fp8"})
+        return dtypes
 
     def terms(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int, kv_cache: int

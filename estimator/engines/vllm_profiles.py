@@ -136,6 +136,15 @@ _B200 = BatchTier(
 )
 
 
+# DeepSeek-V4's cache planner: "tuples" (0.20-0.22, v1/core/kv_cache_utils.py
+# _get_kv_cache_groups_uniform_groups and _get_kv_cache_config_deepseek_v4: pages padded to the latent
+# sizes, a block index costs the distinct latent pages x the longest bucket); "packed" (0.31-0.33,
+# _get_packed_kv_cache_groups and _get_kv_cache_bytes_per_block, moved to v1/core/kv_cache_planning.py
+# in 0.33: unpadded groups overlaid in one block as wide as the widest group); "none": not read
+# (0.23-0.30 rewrote the planner release by release, 0.34 sizes the pool another way).
+Dsv4Planner = Literal["none", "tuples", "packed"]
+
+
 class VllmProfile(_Frozen):
     """What one vLLM minor release does at start-up that changes memory."""
 
@@ -208,6 +217,13 @@ class VllmProfile(_Frozen):
     # samples twice, the second time with SamplingParams.for_sampler_warmup() ("warmup_kernels ...
     # pays for the fp32 logits pipeline, so the profiled peak must too"); before, one default pass.
     v2_sampler_warmup_pass: bool
+    # DeepSeek-V4's KV-cache planner (see Dsv4Planner); "none" where vram has not read it.
+    dsv4_planner: Dsv4Planner = "none"
+    # v1/kv_cache_interface.py SlidingWindowSpec.max_memory_usage_bytes: the window plus
+    # max_num_batched_tokens up to 0.25.0; plus VllmConfig.max_in_flight_tokens (max_concurrent_batches
+    # x max_num_batched_tokens, 2 batches under the default async scheduling with one pipeline stage,
+    # config/vllm.py@v0.33.0) from 0.26.0. Used for DeepSeek-V4's sliding groups.
+    sliding_in_flight_batches: int = 1
 
 
 _V019 = VllmProfile(
@@ -240,7 +256,12 @@ def _next(prev: VllmProfile, version: VllmVersion, **changes: object) -> VllmPro
 
 
 _V020 = _next(
-    _V019, "0.20", gpu_memory_utilization=0.92, cuda_graph_accounting="subtracted", hybrid_alignment="backend"
+    _V019,
+    "0.20",
+    gpu_memory_utilization=0.92,
+    cuda_graph_accounting="subtracted",
+    hybrid_alignment="backend",
+    dsv4_planner="tuples",
 )
 _V021 = _next(_V020, "0.21", kv_tokens_report="concurrency")
 _V022 = _next(
@@ -252,6 +273,7 @@ _V022 = _next(
 _V023 = _next(
     _V022,
     "0.23",
+    dsv4_planner="none",
     v2_default_architectures=frozenset({"LlamaForCausalLM", "MistralForCausalLM", "Qwen3ForCausalLM"}),
 )
 _V024 = _next(
@@ -278,6 +300,7 @@ _V025 = _next(
 _V026 = _next(
     _V025,
     "0.26",
+    sliding_in_flight_batches=2,
     breakdown_log="info",
     hybrid_prefix_caching_default=True,
     v2_default_architectures=_V025.v2_default_architectures
@@ -303,7 +326,7 @@ _V028 = _next(
 )
 _V029 = _next(_V028, "0.29", model_runner="v2", v2_profiles_cuda_graphs=True)
 _V030 = _next(_V029, "0.30", fit_check_reserves_null_block=True, has_nvfp4_ds_mla=True)
-_V031 = _next(_V030, "0.31")
+_V031 = _next(_V030, "0.31", dsv4_planner="packed")
 _V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm", prefill_checkpoint_mixers=frozenset({"mamba2"}))
 # engine/arg_utils.py@v0.33.0: "GB10 (DGX Spark, cc 12.1) has the memory but not the compute of a
 # large discrete GPU, keep it on the small tier".
@@ -315,7 +338,13 @@ _V033 = _next(
     prefill_checkpoint_mixers=frozenset({"mamba2", "gated_deltanet"}),
 )
 _V034 = _next(
-    _V033, "0.34", gpu_memory_utilization=1.0, default_block_size=64, kv_sizing="extensible", model_runner="v2_only"
+    _V033,
+    "0.34",
+    dsv4_planner="none",
+    gpu_memory_utilization=1.0,
+    default_block_size=64,
+    kv_sizing="extensible",
+    model_runner="v2_only",
 )
 
 PROFILES: dict[str, VllmProfile] = {

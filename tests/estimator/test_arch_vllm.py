@@ -106,8 +106,31 @@ def test_deepseek_v4_flash_layers(dsv4_flash) -> None:
     assert rates == {0: 2, 4: 21, 128: 20}
     assert {layer.window for layer in dsv4_flash.layers} == {128}
     assert dsv4_flash.mtp_layers == 1
-    # fp4 routed experts beside block-fp8 linears: the weights are not sized, and the spec says so.
-    assert any("expert_dtype" in why for why in dsv4_flash.unread)
+    # fp4 routed experts (expert_dtype) beside block-fp8 linears: read, not refused.
+    assert dsv4_flash.unread == ()
+    assert dsv4_flash.quantization.expert_format == "mxfp4"
+
+
+def test_deepseek_v4_flash_mxfp4_experts_beside_fp8(dsv4_flash) -> None:
+    # vLLM loads expert_dtype fp4 experts with Mxfp4MoEMethod (models/deepseek_v4.py@v0.21.0,
+    # models/deepseek_v4/quant_config.py@v0.33.0): per [out, in] matrix, in / 2 bytes of FP4 pairs and
+    # one e8m0 byte per 32 inputs per row; the fp8 linears keep one e8m0 scale byte per 128 x 128 block.
+    # At TP 2 each routed expert holds gate / up [1,024 x 4,096] and down [4,096 x 1,024]:
+    n = 1_024 * 4_096
+    mxfp4 = n // 2 + n // 32  # 2,228,224
+    fp8 = n + (1_024 // 128) * (4_096 // 128) * 1  # 4,194,560
+    matrices = 3 * 256 * 43  # three per expert, 256 experts, 43 layers
+    as_fp8 = dsv4_flash.model_copy(
+        update={"quantization": dsv4_flash.quantization.model_copy(update={"expert_format": ""})}
+    )
+    delta = weight_bytes(as_fp8, gpus=2) - weight_bytes(dsv4_flash, gpus=2)
+    assert delta == (fp8 - mxfp4) * matrices == 64_936_280_064
+    # calibration2 n027 (vLLM 0.21.1 nightly, TP 2, MTP on) logs "Model loading took 75.86 GiB"; the
+    # model without its MTP layer is 72.89 GiB here (routed experts alone: 2,228,224 x 33,024 / 2^30 =
+    # 68.53 GiB); the MTP layer (one decoder layer, its own 256 fp4 experts, e_proj / h_proj and head)
+    # makes up most of the rest.
+    assert mxfp4 * matrices / GiB == pytest.approx(68.53, abs=0.005)
+    assert weight_bytes(dsv4_flash, gpus=2) / GiB == pytest.approx(72.89, abs=0.01)
 
 
 def test_deepseek_v4_vllm_021_pages_and_groups(dsv4_flash) -> None:
@@ -155,8 +178,49 @@ def test_deepseek_v4_vllm_releases_and_kv_dtype(dsv4_flash) -> None:
         vllm.kv_layout(dsv4_flash, q(vllm="0.21", seq_len=8192))
     with pytest.raises(InputError, match=r"vLLM 0\.19 does not serve deepseek_v4"):
         vllm.kv_layout(dsv4_flash, q(vllm="0.19", seq_len=8192, kv="fp8"))
-    with pytest.raises(InputError, match=r"0\.20-0\.22 only; vLLM 0\.33"):
-        vllm.kv_layout(dsv4_flash, q(vllm="0.33", seq_len=8192, kv="fp8"))
+    for version in ("0.23", "0.26", "0.29", "0.30"):
+        with pytest.raises(InputError, match=rf"0\.20-0\.22 and 0\.31-0\.33 only; vLLM {version}"):
+            vllm.kv_layout(dsv4_flash, q(vllm=version, seq_len=8192, kv="fp8"))
+    # 0.31+ turn "auto" into fp8 (models/deepseek_v4/attention.py _resolve_dsv4_kv_cache_dtype).
+    assert vllm.kv_cache_dtype(dsv4_flash, q(vllm="0.33", seq_len=8192)) == "fp8"
+
+
+def test_deepseek_v4_vllm_033_packed_groups(dsv4_flash) -> None:
+    # vLLM 0.33 (v1/core/kv_cache_planning.py _get_packed_kv_cache_groups): same per-layer pages as
+    # 0.21 (fp8_ds_mla, 576-byte alignment), unpadded between groups. Buckets by spec type and block:
+    # latent + indexer (256-token blocks): 21 x 37,440, 21 x 8,640, 20 x 1,728 (unbalanced: 21/21/20);
+    # sliding windows (64): 43 x 37,440; C4 states (4, window 8): 21 x 32,832 + 21 x 8,640; C128
+    # states (8, window 128): 20 x 32,832. The largest balanced mixed bucket (C4 states, 21) is the
+    # floor; _approximate_gcd([43, 21, 20], lower_bound=21) = 22 (pads 1 + 1 + 2), so the sliding
+    # bucket splits in two groups (22 and 21 layers): 5 groups.
+    query = q(vllm="0.33", seq_len=32_768, gpus=8, kv="fp8")
+    layout, _ = vllm.kv_layout(dsv4_flash, query)
+    assert layout.num_groups == 5
+    groups = {
+        "latent": 21 * 37_440 + 21 * 8_640 + 20 * 1_728,  # 1,002,240
+        "sliding": 22 * 37_440,  # 823,680
+        "c4_states": 21 * 32_832 + 21 * 8_640,  # 870,912
+        "c128_states": 20 * 32_832,  # 656,640
+    }
+    # Every group aliases one block: a block index costs the widest group (_get_kv_cache_bytes_per_block).
+    assert layout.bytes_per_block == max(groups.values()) == 1_002_240
+    # A request's blocks are the sum over groups (get_max_concurrency_for_kv_cache_config); sliding
+    # groups keep window - 1 + max_in_flight_tokens (2 x 8,192 under async scheduling) tokens, + 1 block.
+    in_flight = 2 * 8_192
+    per_request = (
+        -(-32_768 // 256)  # 128 latent blocks
+        + 2 * (-(-(127 + in_flight) // 64) + 1)  # 259 per sliding group
+        + (-(-(7 + in_flight) // 4) + 1)  # 4,099 C4 state blocks
+        + (-(-(127 + in_flight) // 8) + 1)  # 2,065 C128 state blocks
+    )
+    assert per_request == 6_810
+    pool = 100 * GiB
+    blocks, tokens, concurrency = vllm.kv_capacity(dsv4_flash, query, pool, batched_tokens=8_192)
+    assert blocks == pool // 1_002_240 == 107_134
+    assert concurrency == pytest.approx(107_134 / 6_810)
+    assert tokens == int(107_134 / 6_810 * 32_768)
+    # The start check needs one request's pages in pool blocks.
+    assert vllm.request_kv_bytes(dsv4_flash, query, 32_768, batched_tokens=8_192) == 6_810 * 1_002_240
 
 
 ORACLE = Path(__file__).resolve().parents[1] / "fixtures" / "oracle" / "configs"
