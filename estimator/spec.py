@@ -226,6 +226,10 @@ class ModelSpec(Frozen):
     # Multi-token-prediction layers the checkpoint ships beside the decoder (mtp_num_hidden_layers /
     # num_nextn_predict_layers): what vLLM's MTP speculative decoding loads and caches.
     mtp_layers: int = 0
+    # DeepSeek-V4: the rotary part of each head (qk_rope_head_dim), and how many distinct rope bases its
+    # layers use (rope_theta; compress_rope_theta on compressed layers). 0: not DeepSeek-V4.
+    rope_head_dim: int = 0
+    rope_bases: int = 0
     params: ParamCounts
     quantization: Quantization
     vision: VisionSpec | None = None

@@ -59,8 +59,8 @@ from estimator.engines.vllm_profiles import (
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
 from estimator.notes import Note, note
-from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec
-from estimator.weights import linear_bytes, zero_point_matrices
+from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, LinearWeights, ModelSpec
+from estimator.weights import linear_bytes, weight_bytes, zero_point_matrices
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -339,6 +339,12 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
     1,048,576 + 131,072 rows, 576 MiB in bf16."""
     if not spec.max_position_embeddings:
         return 0
+    if spec.rope_head_dim:
+        # DeepSeek-V4 (models/deepseek_v4.py@v0.21.0, models/deepseek_v4/common/rope.py@v0.33.0):
+        # DeepseekV4ScalingRotaryEmbedding keeps its cos / sin cache in fp32 over qk_rope_head_dim,
+        # one table per rope base (rope_theta, compress_rope_theta on compressed layers).
+        rows = spec.scaled_max_positions or spec.max_position_embeddings
+        return spec.rope_bases * rows * spec.rope_head_dim * 4
     mla = next((layer for layer in spec.layers if layer.kind == "mla"), None)
     rotary_dim = mla.value_dim if mla is not None else spec.head_dim
     # gpt-oss builds its rotary embedding in fp32 (models/gpt_oss.py OAIAttention: get_rope(...,
@@ -449,6 +455,8 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
     shares them when the shapes match). Counted in the checkpoint's unquantized dtype."""
     if not mtp_tokens(query) or not spec.mtp_layers:
         return 0
+    if any(layer.compress_rate for layer in spec.layers):
+        return _deepseek_v4_mtp_bytes(spec, query)
     p = spec.params
     n_attn = sum(1 for layer in spec.layers if layer.kind in ("full", "sliding", "mla")) or 1
     attention = p.attention // n_attn
@@ -458,6 +466,26 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
         mlp = p.dense_mlp // max(spec.num_layers, 1)
     per_layer = attention + mlp + 2 * spec.hidden_size * spec.hidden_size + 4 * spec.hidden_size
     return ceil_div(per_layer * spec.mtp_layers, query.gpus) * DTYPE_BYTES[spec.torch_dtype]
+
+
+def _deepseek_v4_mtp_bytes(spec: ModelSpec, query: Query) -> int:
+    """DeepSeek-V4's MTP layers as vLLM loads them (models/deepseek_v4_mtp.py@v0.21.0,
+    models/deepseek_v4/nvidia/mtp.py@v0.33.0): per layer one decoder block in the checkpoint's own
+    formats (its MXFP4 experts, block-fp8 linears), here the model's average decoder layer at the
+    query's tensor parallelism (its compressors, a few MiB, included), plus ``e_proj`` and ``h_proj``
+    (ReplicatedLinear, hidden x hidden each, quantized like the linears). The embedding and the head
+    the checkpoint stores beside each MTP layer are dropped for the target's on load
+    (v1/spec_decode/llm_base_proposer.py ``_maybe_share_embeddings`` / ``_maybe_share_lm_head``)."""
+    gpus = query.gpus
+    vocab = ceil_div(spec.vocab_size, gpus) * spec.hidden_size * DTYPE_BYTES[spec.torch_dtype]
+    heads = 0 if spec.tie_word_embeddings else vocab
+    layer = (weight_bytes(spec, gpus=gpus) - vocab - heads) // spec.num_layers
+    joins = (
+        LinearWeights(
+            component="attention", in_features=spec.hidden_size, out_features=spec.hidden_size, count=2, split="none"
+        ),
+    )
+    return spec.mtp_layers * (layer + linear_bytes(spec, joins, gpus=gpus))
 
 
 def speculative_tokens(spec: ModelSpec, query: Query) -> int:

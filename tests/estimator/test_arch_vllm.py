@@ -130,7 +130,29 @@ def test_deepseek_v4_flash_mxfp4_experts_beside_fp8(dsv4_flash) -> None:
     # 68.53 GiB); the MTP layer (one decoder layer, its own 256 fp4 experts, e_proj / h_proj and head)
     # makes up most of the rest.
     assert mxfp4 * matrices / GiB == pytest.approx(68.53, abs=0.005)
-    assert weight_bytes(dsv4_flash, gpus=2) / GiB == pytest.approx(72.89, abs=0.01)
+    share = weight_bytes(dsv4_flash, gpus=2)
+    assert share / GiB == pytest.approx(72.89, abs=0.01)
+
+
+def test_deepseek_v4_flash_loaded_weights_n027(dsv4_flash) -> None:
+    # What "Model loading took" holds beside the checkpoint's share, at TP 2 with MTP:
+    # - the rope tables (DeepseekV4ScalingRotaryEmbedding, fp32 cos / sin over qk_rope_head_dim 64,
+    #   65,536 x 16 YaRN positions), one per base (rope_theta 10,000; compress_rope_theta 160,000):
+    rope = 2 * 65_536 * 16 * 64 * 4
+    assert vllm.rope_cache_bytes(dsv4_flash, q(vllm="0.21", gpus=2)) == rope == 512 * 1024 * 1024
+    # - the MTP layer: one decoder layer (the average of the 43, embedding and head taken off) and
+    #   e_proj / h_proj (replicated 4,096 x 4,096 fp8, one e8m0 byte per 128 x 128 block); its
+    #   embedding and head are the target's.
+    query = q(vllm="0.21", gpus=2, seq_len=200_000, kv="fp8", mtp=2, gpu="h200")
+    share = weight_bytes(dsv4_flash, gpus=2)
+    vocab = 129_280 // 2 * 4_096 * 2  # embedding or head rows per GPU, bf16
+    layer = (share - 2 * vocab) // 43
+    joins = 2 * (4_096 * 4_096 + 32 * 32)
+    assert vllm.mtp_weight_bytes(dsv4_flash, query) == layer + joins
+    loaded = vllm.loaded_weight_bytes(dsv4_flash, query, None, share)
+    assert loaded == share + rope + layer + joins
+    # calibration2 n027 (0.21.1 nightly, DGX Spark GB10, TP 2, MTP 2): "Model loading took 75.86 GiB".
+    assert loaded / (75.86 * GiB) - 1 == pytest.approx(-0.01, abs=0.005)
 
 
 def test_deepseek_v4_vllm_021_pages_and_groups(dsv4_flash) -> None:
