@@ -248,13 +248,13 @@ def kv_cache_dtype(spec: ModelSpec, query: Query) -> KVDType:
 
 
 def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
-    """DeepSeek-V4 on FlashMLA (every CUDA GPU but compute capability 12) under vLLM 0.31+: "auto"
-    becomes fp8 in the fp8_ds_mla layout (models/deepseek_v4/attention.py@v0.31.0-v0.33.0
-    ``_resolve_dsv4_kv_cache_dtype``); 0.20-0.22 refuse any non-fp8 cache."""
+    """DeepSeek-V4 on FlashMLA (every CUDA GPU but compute capability 12) under vLLM 0.30+: "auto"
+    becomes fp8 in the fp8_ds_mla layout (models/deepseek_v4/attention.py@v0.30.0-v0.33.0
+    ``_resolve_dsv4_kv_cache_dtype``); 0.20-0.29 refuse any non-fp8 cache."""
     return (
         query.kv in ("on", "auto", "off")
         and any(layer.compress_rate for layer in spec.layers)
-        and version_profile(query)[0].dsv4_planner == "packed"
+        and version_profile(query)[0].dsv4_auto_kv_fp8
     )
 
 
@@ -1277,8 +1277,8 @@ def _deepseek_v4_layout(
     version = profile.version
     if profile.dsv4_planner == "none":
         raise InputError(
-            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.22 and 0.31-0.33 only; vLLM {version} "
-            "plans its groups another way, so use vllm=0.33 or engine=transformers"
+            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.33 only; vLLM {version} "
+            "has no DeepSeek-V4 planner vram has read, so use vllm=0.33 or engine=transformers"
         )
     if dtype_bytes != 1:
         raise InputError(f"vLLM {version} serves DeepSeek-V4 only with an fp8 KV cache: use kv=fp8")
@@ -1321,11 +1321,17 @@ def _deepseek_v4_layout(
         for size, n in buckets[(block, None)].items()
     ]
     longest = max(buckets[(block, None)].values())
+    # Pool bytes per block index, by page size: the most layers of that page in one group (0.23-0.26,
+    # _bucket_layers_by_page_size); the widest group (0.27-0.28, _get_packed_kv_cache_layout).
+    slots = dict(buckets[(block, None)])
+    widest = sum(size * n for size, n in slots.items())
+    padding = profile.dsv4_planner in ("tuples", "slots")
+    request_groups = [KvGroupSpec(kind="mla", window=None, page_bytes=widest, num_layers=len(latent), block_size=block)]
     num_groups = 1
     for b, w, pages in groups:
         padded: dict[int, int] = {}
         for page in pages:
-            up = min((size for size in sizes if size >= page), default=None)
+            up = min((size for size in sizes if size >= page), default=None) if padding else page
             if up is None:
                 raise InputError(f"{spec.model_type}: a state page larger than every latent page, which vLLM refuses")
             padded[up] = padded.get(up, 0) + 1
@@ -1336,18 +1342,38 @@ def _deepseek_v4_layout(
         split = ceil_div(count, chunk)
         num_groups += split
         longest = max(longest, ceil_div(count, split))
+        for size in padded:
+            slots[size] = max(slots.get(size, 0), ceil_div(count, split))
+        for i in range(split):
+            # Round-robin: sub-group i takes layer tuples i, i + split, ...
+            layers = len(range(i, count, split))
+            page = sum(padded) * layers
+            widest = max(widest, page)
+            request_groups.append(
+                KvGroupSpec(kind="sliding", window=w, page_bytes=page, num_layers=layers * len(padded), block_size=b)
+            )
         types += [
             KvGroupSpec(kind="sliding", window=w, page_bytes=size, num_layers=n, block_size=b)
             for size, n in padded.items()
         ]
+    if profile.dsv4_planner == "unpadded":
+        pool = widest
+    elif profile.dsv4_planner == "slots":
+        pool = sum(size * n for size, n in slots.items())
+    else:
+        pool = sum(sizes) * longest
     return KvLayout(
         types=tuple(types),
         group_size=longest,
         num_groups=num_groups,
         uniform=True,
         block_size=min(DSV4_STATE_BLOCKS.values()),
-        pool_block_bytes=sum(sizes) * longest,
+        pool_block_bytes=pool,
+        # Up to 0.26 a request's bytes over all groups are divided by the latent group's page
+        # (get_max_concurrency_for_kv_cache_config, pooled); from 0.27 each group's pages are summed.
         request_block_bytes=sum(t.page_bytes * t.num_layers for t in types if t.kind == "mla"),
+        request_groups=tuple(request_groups) if profile.dsv4_planner == "unpadded" else (),
+        in_flight_batches=profile.sliding_in_flight_batches,
     ), ()
 
 
@@ -1556,8 +1582,8 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
             return ceil_div(span, block) + 1
         return ceil_div(max_model_len, block)
 
+    batched_tokens *= layout.in_flight_batches
     if layout.request_groups:
-        batched_tokens *= layout.in_flight_batches
         return sum(layer_blocks(g) for g in layout.request_groups)
     if layout.uniform:
         need = sum(layer_blocks(t) * t.page_bytes * t.num_layers for t in layout.types)
@@ -1570,6 +1596,7 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
 
 def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
     """Sum over the real layers (no padding layers) of one request's bytes (max_memory_usage_bytes)."""
+    batched_tokens *= layout.in_flight_batches
     total = 0
     for t in layout.types:
         block = t.block_size or layout.block_size
@@ -1616,9 +1643,6 @@ def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
 def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batched_tokens: int) -> int:
     """KV bytes one request of ``max_model_len`` tokens holds (max_memory_usage_bytes over layers)."""
     layout, _ = kv_layout(spec, query)
-    if layout.request_groups:
-        # _max_memory_usage_bytes_from_groups (0.31+): the pool block times the pages of every group.
-        return _blocks_per_request(layout, max_model_len, batched_tokens) * layout.bytes_per_block
     return _request_layer_bytes(layout, max_model_len, batched_tokens)
 
 

@@ -136,13 +136,16 @@ _B200 = BatchTier(
 )
 
 
-# DeepSeek-V4's cache planner: "tuples" (0.20-0.22, v1/core/kv_cache_utils.py
-# _get_kv_cache_groups_uniform_groups and _get_kv_cache_config_deepseek_v4: pages padded to the latent
-# sizes, a block index costs the distinct latent pages x the longest bucket); "packed" (0.31-0.33,
-# _get_packed_kv_cache_groups and _get_kv_cache_bytes_per_block, moved to v1/core/kv_cache_planning.py
-# in 0.33: unpadded groups overlaid in one block as wide as the widest group); "none": not read
-# (0.23-0.30 rewrote the planner release by release, 0.34 sizes the pool another way).
-Dsv4Planner = Literal["none", "tuples", "packed"]
+# DeepSeek-V4's cache planner (v1/core/kv_cache_utils.py; v1/core/kv_cache_planning.py from 0.33).
+# Layer tuples (_get_kv_cache_groups_uniform_groups, 0.20-0.28): the latent / indexer caches in one
+# group, the sliding windows and compressor states split into groups of _approximate_gcd tuples;
+# "tuples" (0.20-0.22): states padded to the latent pages, a block index costs the distinct latent
+# pages x the longest group (_get_kv_cache_config_deepseek_v4); "slots" (0.23-0.26): padded, a block
+# index costs each page size x its most layers in one group (_bucket_layers_by_page_size);
+# "unpadded" (0.27-0.28): no padding, the widest group (_get_packed_kv_cache_layout). "packed"
+# (0.29-0.33): _get_packed_kv_cache_groups buckets by spec type, splits the balanced buckets, and a
+# block index costs the widest group (_get_kv_cache_bytes_per_block). "none": 0.19 and 0.34.
+Dsv4Planner = Literal["none", "tuples", "slots", "unpadded", "packed"]
 
 
 class VllmProfile(_Frozen):
@@ -217,8 +220,11 @@ class VllmProfile(_Frozen):
     # samples twice, the second time with SamplingParams.for_sampler_warmup() ("warmup_kernels ...
     # pays for the fp32 logits pipeline, so the profiled peak must too"); before, one default pass.
     v2_sampler_warmup_pass: bool
-    # DeepSeek-V4's KV-cache planner (see Dsv4Planner); "none" where vram has not read it.
+    # DeepSeek-V4's KV-cache planner (see Dsv4Planner).
     dsv4_planner: Dsv4Planner = "none"
+    # models/deepseek_v4/attention.py _resolve_dsv4_kv_cache_dtype: "auto" becomes fp8 (fp8_ds_mla)
+    # from 0.30.0; before, a non-fp8 cache fails an assertion ("only supports fp8 kv-cache").
+    dsv4_auto_kv_fp8: bool = False
     # v1/kv_cache_interface.py SlidingWindowSpec.max_memory_usage_bytes: the window plus
     # max_num_batched_tokens up to 0.25.0; plus VllmConfig.max_in_flight_tokens (max_concurrent_batches
     # x max_num_batched_tokens, 2 batches under the default async scheduling with one pipeline stage,
@@ -273,7 +279,7 @@ _V022 = _next(
 _V023 = _next(
     _V022,
     "0.23",
-    dsv4_planner="none",
+    dsv4_planner="slots",
     v2_default_architectures=frozenset({"LlamaForCausalLM", "MistralForCausalLM", "Qwen3ForCausalLM"}),
 )
 _V024 = _next(
@@ -309,6 +315,7 @@ _V026 = _next(
 _V027 = _next(
     _V026,
     "0.27",
+    dsv4_planner="unpadded",
     non_kv_accounting="consumed",
     breakdown_splits_weights=False,
     concurrency_rounding="per_group",
@@ -324,9 +331,9 @@ _V028 = _next(
     capacity_one_line=True,
     v2_default_architectures=_V027.v2_default_architectures | {"DeepseekV4ForCausalLM"},
 )
-_V029 = _next(_V028, "0.29", model_runner="v2", v2_profiles_cuda_graphs=True)
-_V030 = _next(_V029, "0.30", fit_check_reserves_null_block=True, has_nvfp4_ds_mla=True)
-_V031 = _next(_V030, "0.31", dsv4_planner="packed")
+_V029 = _next(_V028, "0.29", model_runner="v2", v2_profiles_cuda_graphs=True, dsv4_planner="packed")
+_V030 = _next(_V029, "0.30", fit_check_reserves_null_block=True, has_nvfp4_ds_mla=True, dsv4_auto_kv_fp8=True)
+_V031 = _next(_V030, "0.31")
 _V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm", prefill_checkpoint_mixers=frozenset({"mamba2"}))
 # engine/arg_utils.py@v0.33.0: "GB10 (DGX Spark, cc 12.1) has the memory but not the compute of a
 # large discrete GPU, keep it on the small tier".

@@ -196,15 +196,68 @@ def test_deepseek_v4_vllm_021_pages_and_groups(dsv4_flash) -> None:
 
 
 def test_deepseek_v4_vllm_releases_and_kv_dtype(dsv4_flash) -> None:
-    with pytest.raises(InputError, match="fp8 KV cache"):
-        vllm.kv_layout(dsv4_flash, q(vllm="0.21", seq_len=8192))
+    # 0.20-0.29 assert an fp8 cache ("only supports fp8 kv-cache"); 0.30+ turn "auto" into fp8
+    # (models/deepseek_v4/attention.py _resolve_dsv4_kv_cache_dtype).
+    for version in ("0.21", "0.26", "0.29"):
+        with pytest.raises(InputError, match="fp8 KV cache"):
+            vllm.kv_layout(dsv4_flash, q(vllm=version, seq_len=8192))
+    for version in ("0.29", "0.30", "0.33"):
+        assert vllm.kv_cache_dtype(dsv4_flash, q(vllm=version, seq_len=8192)) == (
+            "bf16" if version == "0.29" else "fp8"
+        )
     with pytest.raises(InputError, match=r"vLLM 0\.19 does not serve deepseek_v4"):
         vllm.kv_layout(dsv4_flash, q(vllm="0.19", seq_len=8192, kv="fp8"))
-    for version in ("0.23", "0.26", "0.29", "0.30"):
-        with pytest.raises(InputError, match=rf"0\.20-0\.22 and 0\.31-0\.33 only; vLLM {version}"):
-            vllm.kv_layout(dsv4_flash, q(vllm=version, seq_len=8192, kv="fp8"))
-    # 0.31+ turn "auto" into fp8 (models/deepseek_v4/attention.py _resolve_dsv4_kv_cache_dtype).
-    assert vllm.kv_cache_dtype(dsv4_flash, q(vllm="0.33", seq_len=8192)) == "fp8"
+
+
+LATENT_GROUP = 21 * 37_440 + 21 * 8_640 + 20 * 1_728  # 1,002,240: the latent / indexer group's block
+
+
+def _pooled_blocks(seq: int, in_flight: int) -> int:
+    """0.20-0.26: a request's bytes over every (padded) layer, in latent-group pages."""
+    need = (
+        -(-seq // 256) * LATENT_GROUP
+        + (-(-min(127 + in_flight, seq) // 64) + 1) * 43 * 37_440
+        + (-(-min(7 + in_flight, seq) // 4) + 1) * 21 * (37_440 + 8_640)
+        + (-(-min(127 + in_flight, seq) // 8) + 1) * 20 * 37_440
+    )
+    return -(-need // LATENT_GROUP)
+
+
+def _summed_blocks(seq: int, in_flight: int) -> int:
+    """0.27+: each group's pages, summed (latent, two sliding groups, C4 and C128 states)."""
+    return (
+        -(-seq // 256)
+        + 2 * (-(-min(127 + in_flight, seq) // 64) + 1)
+        + (-(-min(7 + in_flight, seq) // 4) + 1)
+        + (-(-min(127 + in_flight, seq) // 8) + 1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "block_bytes", "per_request"),
+    [
+        # _get_kv_cache_config_deepseek_v4@v0.22.0: (37,440 + 8,640 + 1,728) x 22 tuples.
+        ("0.22", 1_051_776, _pooled_blocks(32_768, 8_192)),
+        # _bucket_layers_by_page_size@v0.23.0-v0.26.0: each page size x its most layers in one
+        # group: 37,440 x 22 (a sliding group) + 8,640 x 21 + 1,728 x 20.
+        ("0.23", 37_440 * 22 + 8_640 * 21 + 1_728 * 20, _pooled_blocks(32_768, 8_192)),
+        # 0.26: sliding windows keep max_in_flight_tokens = 2 x 8,192 (async scheduling).
+        ("0.26", 1_039_680, _pooled_blocks(32_768, 2 * 8_192)),
+        # _get_packed_kv_cache_layout@v0.27.0-v0.28.0: no padding, the widest group (the latent one;
+        # C4 states 21 x (32,832 + 8,640) = 870,912); per-group pages summed.
+        ("0.27", LATENT_GROUP, _summed_blocks(32_768, 2 * 8_192)),
+        ("0.29", LATENT_GROUP, _summed_blocks(32_768, 2 * 8_192)),
+    ],
+)
+def test_deepseek_v4_vllm_pool_by_release(dsv4_flash, version: str, block_bytes: int, per_request: int) -> None:
+    query = q(vllm=version, seq_len=32_768, gpus=8, kv="fp8", max_num_batched_tokens=8_192)
+    layout, _ = vllm.kv_layout(dsv4_flash, query)
+    assert layout.num_groups == 5
+    assert layout.bytes_per_block == block_bytes
+    pool = 100 * GiB
+    blocks, _, concurrency = vllm.kv_capacity(dsv4_flash, query, pool, batched_tokens=8_192)
+    assert blocks == pool // block_bytes
+    assert concurrency == pytest.approx(blocks / per_request)
 
 
 def test_deepseek_v4_vllm_033_packed_groups(dsv4_flash) -> None:
@@ -241,8 +294,14 @@ def test_deepseek_v4_vllm_033_packed_groups(dsv4_flash) -> None:
     assert blocks == pool // 1_002_240 == 107_134
     assert concurrency == pytest.approx(107_134 / 6_810)
     assert tokens == int(107_134 / 6_810 * 32_768)
-    # The start check needs one request's pages in pool blocks.
-    assert vllm.request_kv_bytes(dsv4_flash, query, 32_768, batched_tokens=8_192) == 6_810 * 1_002_240
+    # The start check (check_enough_kv_cache_memory) sums each layer's max_memory_usage_bytes.
+    layers = (
+        128 * (21 * 37_440 + 21 * 8_640 + 20 * 1_728)
+        + 259 * 43 * 37_440
+        + 4_099 * 21 * (32_832 + 8_640)
+        + 2_065 * 20 * 32_832
+    )
+    assert vllm.request_kv_bytes(dsv4_flash, query, 32_768, batched_tokens=8_192) == layers
 
 
 ORACLE = Path(__file__).resolve().parents[1] / "fixtures" / "oracle" / "configs"
