@@ -1247,10 +1247,11 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
     ), ()
 
 
-# DeepSeek-V4 in vLLM 0.20-0.22 (models/deepseek_v4.py, layers/deepseek_v4_attention.py,
-# layers/deepseek_compressor.py, v1/kv_cache_interface.py, v1/core/kv_cache_utils.py @v0.21.0; the
-# planner is the same in 0.20.0 and 0.22.0, 0.23 rewrote it). Every cache page is padded to a
-# multiple of 576 B (FlashMLA) and the KV cache is fp8 only, in the fp8_ds_mla format (584 B/token).
+# DeepSeek-V4 in vLLM 0.20-0.33 (models/deepseek_v4.py, layers/deepseek_v4_attention.py,
+# layers/deepseek_compressor.py, v1/kv_cache_interface.py, v1/core/kv_cache_utils.py @v0.21.0;
+# models/deepseek_v4/, v1/attention/backends/mla/sparse_swa.py and indexer.py @v0.23.0-v0.33.0: the
+# same pages in every release, the planner per Dsv4Planner). Every cache page is padded to a multiple
+# of 576 B (FlashMLA) and the KV cache is fp8, in the fp8_ds_mla format (584 B/token).
 DSV4_ALIGN = 576
 DSV4_SWA_BLOCK = 64  # DeepseekV4SWACache: the sliding-window cache's block (shares C4's page)
 DSV4_MLA_BLOCK = 256  # V4_FLASHMLA_SPARSE's only kernel block size, so the default --block-size
@@ -1260,7 +1261,7 @@ DSV4_STATE_BLOCKS = {4: 4, 128: 8}  # CompressorStateCache: block by compress ra
 def _deepseek_v4_layout(
     spec: ModelSpec, query: Query, profile: VllmProfile, dtype_bytes: int
 ) -> tuple[KvLayout, tuple[str, ...]]:
-    """DeepSeek-V4's caches as vLLM 0.20-0.22 plans them. Per layer: the sliding-window cache (64-token
+    """DeepSeek-V4's caches as vLLM 0.20-0.33 plans them (see ``Dsv4Planner``). Per layer: the sliding-window cache (64-token
     blocks); on compressed layers the compressed latent (MLAAttentionSpec, ``block / ratio`` entries
     per 256-token block) and the compressor's fp32 state (2 x coff x head_dim per slot, a "sliding
     window" of coff x ratio tokens in 4- or 8-token blocks); on CSA layers also the indexer's fp8 keys
@@ -1270,10 +1271,12 @@ def _deepseek_v4_layout(
     Grouping (``group_and_unify_kv_cache_specs``, ``_get_kv_cache_groups_uniform_groups``): the latent
     and indexer caches form one group; the others one group per (block, window), padded to the
     nearest latent page size and split into sub-groups of ``num_layer_tuples`` (the
-    ``_approximate_gcd`` of the groups' largest same-page counts). A block index costs the sum of the
-    distinct latent page sizes times the longest per-page bucket (``_get_kv_cache_config_deepseek_v4``);
-    a request's blocks are its bytes over all groups divided by the latent group's page
-    (``get_max_concurrency_for_kv_cache_config``)."""
+    ``_approximate_gcd`` of the groups' largest same-page counts); 0.27-0.28 no longer pad. A block
+    index costs: 0.20-0.22 the sum of the distinct latent page sizes times the longest per-page bucket
+    (``_get_kv_cache_config_deepseek_v4``); 0.23-0.26 each page size times its most layers in one
+    group (``_bucket_layers_by_page_size``); 0.27-0.28 the widest group. A request's blocks
+    (``get_max_concurrency_for_kv_cache_config``) are its bytes over all groups divided by the latent
+    group's page up to 0.26, each group's pages summed from 0.27. 0.29+: :func:`_deepseek_v4_packed`."""
     version = profile.version
     if profile.dsv4_planner == "none":
         raise InputError(
