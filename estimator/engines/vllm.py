@@ -1262,8 +1262,8 @@ def _deepseek_v4_layout(
     spec: ModelSpec, query: Query, profile: VllmProfile, dtype_bytes: int
 ) -> tuple[KvLayout, tuple[str, ...]]:
     """DeepSeek-V4's caches as vLLM 0.20-0.33 plans them (see ``Dsv4Planner``). Per layer: the
-    sliding-window cache (64-token blocks); on compressed layers the compressed latent (MLAAttentionSpec, ``block / ratio`` entries
-    per 256-token block) and the compressor's fp32 state (2 x coff x head_dim per slot, a "sliding
+    sliding-window cache (64-token blocks); on compressed layers the compressed latent
+    (MLAAttentionSpec, ``block / ratio`` entries per 256-token block) and the compressor's fp32 state (2 x coff x head_dim per slot, a "sliding
     window" of coff x ratio tokens in 4- or 8-token blocks); on CSA layers also the indexer's fp8 keys
     (index_head_dim + a 4-byte scale per 128) and its compressor's state. The MTP layers cache a
     sliding window only (compress ratio 1).
