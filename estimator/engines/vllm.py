@@ -1261,22 +1261,20 @@ DSV4_STATE_BLOCKS = {4: 4, 128: 8}  # CompressorStateCache: block by compress ra
 def _deepseek_v4_layout(
     spec: ModelSpec, query: Query, profile: VllmProfile, dtype_bytes: int
 ) -> tuple[KvLayout, tuple[str, ...]]:
-    """DeepSeek-V4's caches as vLLM 0.20-0.33 plans them (see ``Dsv4Planner``). Per layer: the
-    sliding-window cache (64-token blocks); on compressed layers the compressed latent
-    (MLAAttentionSpec, ``block / ratio`` entries per 256-token block) and the compressor's fp32 state (2 x coff x head_dim per slot, a "sliding
-    window" of coff x ratio tokens in 4- or 8-token blocks); on CSA layers also the indexer's fp8 keys
-    (index_head_dim + a 4-byte scale per 128) and its compressor's state. The MTP layers cache a
-    sliding window only (compress ratio 1).
+    """DeepSeek-V4's caches as vLLM 0.20-0.33 plans them (see ``Dsv4Planner``). Per layer: the sliding-window cache
+    (64-token blocks); on compressed layers the compressed latent (MLAAttentionSpec, ``block / ratio`` entries per
+    256-token block) and the compressor's fp32 state (2 x coff x head_dim per slot, a "sliding window" of coff x
+    ratio tokens in 4- or 8-token blocks); on CSA layers also the indexer's fp8 keys (index_head_dim + a 4-byte
+    scale per 128) and its compressor's state. The MTP layers cache a sliding window only (compress ratio 1).
 
-    Grouping (``group_and_unify_kv_cache_specs``, ``_get_kv_cache_groups_uniform_groups``): the latent
-    and indexer caches form one group; the others one group per (block, window), padded to the
-    nearest latent page size and split into sub-groups of ``num_layer_tuples`` (the
-    ``_approximate_gcd`` of the groups' largest same-page counts); 0.27-0.28 no longer pad. A block
-    index costs: 0.20-0.22 the sum of the distinct latent page sizes times the longest per-page bucket
-    (``_get_kv_cache_config_deepseek_v4``); 0.23-0.26 each page size times its most layers in one
-    group (``_bucket_layers_by_page_size``); 0.27-0.28 the widest group. A request's blocks
-    (``get_max_concurrency_for_kv_cache_config``) are its bytes over all groups divided by the latent
-    group's page up to 0.26, each group's pages summed from 0.27. 0.29+: :func:`_deepseek_v4_packed`."""
+    Grouping (``group_and_unify_kv_cache_specs``, ``_get_kv_cache_groups_uniform_groups``): the latent and indexer
+    caches form one group; the others one group per (block, window), padded to the nearest latent page size and
+    split into sub-groups of ``num_layer_tuples`` (the ``_approximate_gcd`` of the groups' largest same-page
+    counts); 0.27-0.28 no longer pad. A block index costs: 0.20-0.22 the sum of the distinct latent page sizes times
+    the longest per-page bucket (``_get_kv_cache_config_deepseek_v4``); 0.23-0.26 each page size times its most
+    layers in one group (``_bucket_layers_by_page_size``); 0.27-0.28 the widest group. A request's blocks
+    (``get_max_concurrency_for_kv_cache_config``) are its bytes over all groups divided by the latent group's page
+    up to 0.26, each group's pages summed from 0.27. 0.29+: :func:`_deepseek_v4_packed`."""
     version = profile.version
     if profile.dsv4_planner == "none":
         raise InputError(
