@@ -1274,16 +1274,22 @@ def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: s
     raise ConfigError(f"{model_type} checkpoint uses quantization method {method!r}, which vram does not size.")
 
 
-def _mixed_experts(top: Mapping[str, Any], text: Mapping[str, Any], model_type: str, quant: Quantization) -> str | None:
+def _mixed_experts(
+    top: Mapping[str, Any], text: Mapping[str, Any], model_type: str, quant: Quantization
+) -> tuple[Quantization, str | None]:
     """DeepSeek-V4's ``expert_dtype`` (top level, or moved into ``quantization_config`` by
-    DeepseekV4Config): routed experts stored in another format than the rest (fp4 experts beside
-    block-fp8 linears in DeepSeek-V4-Flash). vram's schemes are one format per checkpoint, so the
-    weights would be sized as fp8 throughout: said, not guessed."""
+    DeepseekV4Config): routed experts stored in another format than the rest. vLLM
+    (``models/deepseek_v4.py@v0.21.0``, ``models/deepseek_v4/quant_config.py@v0.33.0``) loads
+    ``expert_dtype: fp4`` experts with ``Mxfp4MoEMethod`` (FP4 values two per byte, one e8m0 scale
+    byte per 32 inputs, no bias) and, for those checkpoints, keeps the fp8 linears' block scales
+    as e8m0 (one byte, ``is_scale_e8m0``). Any other mix is said, not guessed."""
     qc = top.get("quantization_config") or text.get("quantization_config") or {}
     expert = top.get("expert_dtype") or text.get("expert_dtype") or qc.get("expert_dtype")
     if not expert or quant.method == "none" or str(expert).lower() == quant.format:
-        return None
-    return (
+        return quant, None
+    if str(expert).lower() == "fp4" and quant.format == "fp8" and quant.block_size:
+        return quant.model_copy(update={"expert_format": "mxfp4", "scale_bytes": 1}), None
+    return quant, (
         f"{model_type} stores its routed experts as {expert} (expert_dtype) beside {quant.format} weights, "
         "a mix vram does not size yet."
     )
@@ -1808,7 +1814,8 @@ def _build(
     if fam.vision == "own":  # text-side tensors of an own-tower type beyond its text family's layers
         towers_mm.text_extras(c, fam.model_type, cfg, config)
     quant = _quantization(config, cfg, model_type, dtype)
-    if why := _mixed_experts(config, cfg, model_type, quant):
+    quant, why = _mixed_experts(config, cfg, model_type, quant)
+    if why:
         unread = [*unread, why]
 
     params = c.params()

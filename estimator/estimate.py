@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from common.errors import InputError
 from estimator.classic import GB, classic
-from estimator.dtypes import FORMAT_BITS, Dtypes, resolve_dtypes
+from estimator.dtypes import FORMAT_BITS, Dtypes
 from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import KEYS, is_default
@@ -81,7 +81,8 @@ def total_for(spec: ModelSpec, query: Query, *, weights: int | None = None, gpu:
         weights = _weights(spec, query, query.gpus)
     if gpu is None:
         gpu = _gpu(query)
-    memory, _ = _memory(spec, query, weights, get_engine(query.engine), gpu, resolve_dtypes(spec, query))
+    engine = get_engine(query.engine)
+    memory, _ = _memory(spec, query, weights, engine, gpu, engine.dtypes(spec, query))
     return memory.total
 
 
@@ -138,7 +139,7 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
     ``weights`` (for ``query.gpus``) may be passed by a caller that already has them.
     """
     engine = get_engine(query.engine)
-    dtypes = resolve_dtypes(spec, query)
+    dtypes = engine.dtypes(spec, query)
     usable = engine.usable_bytes(spec, query, gpu)
     if weights is None:
         weights = _weights(spec, query, query.gpus)
@@ -256,7 +257,7 @@ def estimate(
     if why := engine.setting_refusal(query):
         raise InputError(why)
     gpu = _gpu(query)
-    dtypes = resolve_dtypes(spec, query)
+    dtypes = engine.dtypes(spec, query)
     fmt = weight_format_name(spec, weight_format=query.weight_format, bits=query.bits)
     if spec.format_label and query.weight_format is None and query.bits is None:
         fmt = spec.format_label

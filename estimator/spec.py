@@ -136,6 +136,9 @@ class Quantization(Frozen):
     # fp32 scalars each quantized matrix stores besides its group scales: NVFP4's weight global scale,
     # plus the input global scale when activations are quantized too (W4A4).
     tensor_scales: Annotated[int, Field(ge=0, le=8)] = 0
+    # Routed experts stored in another format than the rest: DeepSeek-V4-Flash's MXFP4 experts
+    # (``expert_dtype: fp4``) beside block-fp8 linears. "": the experts are as the rest.
+    expert_format: Literal["", "mxfp4"] = ""
 
 
 class VisionSpec(Frozen):
@@ -233,6 +236,10 @@ class ModelSpec(Frozen):
     # Multi-token-prediction layers the checkpoint ships beside the decoder (mtp_num_hidden_layers /
     # num_nextn_predict_layers): what vLLM's MTP speculative decoding loads and caches.
     mtp_layers: int = 0
+    # DeepSeek-V4: the rotary part of each head (qk_rope_head_dim), and how many distinct rope bases its
+    # layers use (rope_theta; compress_rope_theta on compressed layers). 0: not DeepSeek-V4.
+    rope_head_dim: int = 0
+    rope_bases: int = 0
     params: ParamCounts
     quantization: Quantization
     vision: VisionSpec | None = None

@@ -418,7 +418,15 @@ def _build_deepseek_v4(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[st
             }
         ),
     }
-    extra = {"num_experts": experts, "experts_per_token": topk, "moe_intermediate_size": moe_inter, "num_moe_layers": n}
+    bases = {cfg.get("rope_theta")} | ({cfg.get("compress_rope_theta")} if csa or hca else set())
+    extra = {
+        "num_experts": experts,
+        "experts_per_token": topk,
+        "moe_intermediate_size": moe_inter,
+        "num_moe_layers": n,
+        "rope_head_dim": _int(cfg, mt, "qk_rope_head_dim"),
+        "rope_bases": len(bases),
+    }
     return [kinds[t] for t in types], extra
 
 

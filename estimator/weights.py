@@ -60,6 +60,7 @@ class _Scheme:
     shape_bytes: int = 0  # compressed-tensors stores each packed matrix's shape (2 x int64)
     tensor_scales: int = 0  # fp32 per-tensor scales per quantized matrix (NVFP4's global scales)
     ignored: frozenset[str] = frozenset()  # components the checkpoint's ignore list keeps unquantized
+    expert_kind: str = ""  # routed experts in another kind than ``kind`` (mxfp4 beside fp8); "" none
 
 
 def _quantized(
@@ -88,6 +89,7 @@ def _quantized(
         double_quant=double_quant,
         shape_bytes=shape_bytes,
         tensor_scales=q.tensor_scales,
+        expert_kind=q.expert_format,
         ignored=ignored_components(q.skipped_modules, q.method) if kind == "nvfp4" else frozenset(),
     )
 
@@ -214,7 +216,8 @@ def _checkpoint_name(spec: ModelSpec) -> str:
     if q.format == "nvfp4":
         return f"nvfp4 ({q.method})"
     if q.format == "fp8":
-        return f"fp8 block {q.block_size[0]}x{q.block_size[1]}" if q.block_size else "fp8"
+        fp8 = f"fp8 block {q.block_size[0]}x{q.block_size[1]}" if q.block_size else "fp8"
+        return f"{q.expert_format} experts + {fp8}" if q.expert_format else fp8
     if q.format == "int8":
         return "int8 w8a8"
     return f"int{q.weight_bits} {group}"
@@ -317,6 +320,13 @@ def _matrix_bytes(s: _Scheme, in_f: int, out_f: int) -> int:
     raise AssertionError(s.kind)
 
 
+def _quantized_matrix_bytes(s: _Scheme, lin: LinearWeights, in_f: int, out_f: int) -> int:
+    """One quantized matrix of ``lin``: routed experts in their own kind where the checkpoint says so."""
+    if s.expert_kind and lin.component == "routed_experts":
+        return _matrix_bytes(_Scheme(kind=s.expert_kind, name=s.name, dense_bytes=s.dense_bytes), in_f, out_f)
+    return _matrix_bytes(s, in_f, out_f)
+
+
 def _share(lin: LinearWeights, spec: ModelSpec, gpus: int) -> tuple[int, int]:
     """(in_features, out_features) of one GPU's piece of ``lin``."""
     if gpus == 1 or lin.split == "none":
@@ -350,7 +360,7 @@ def _modelled_bytes(spec: ModelSpec, s: _Scheme, gpus: int) -> int:
     for lin in spec.linears:
         in_f, out_f = _share(lin, spec, gpus)
         if _is_quantized(s, lin):
-            total += _matrix_bytes(s, in_f, out_f) * lin.count
+            total += _quantized_matrix_bytes(s, lin, in_f, out_f) * lin.count
         else:
             total += in_f * out_f * lin.count * s.dense_bytes
     return total
@@ -394,7 +404,7 @@ def linear_bytes(
     for lin in linears:
         in_f, out_f = _share(lin, spec, gpus)
         if _is_quantized(scheme, lin):
-            total += _matrix_bytes(scheme, in_f, out_f) * lin.count
+            total += _quantized_matrix_bytes(scheme, lin, in_f, out_f) * lin.count
         else:
             total += in_f * out_f * lin.count * scheme.dense_bytes
     return total

@@ -448,7 +448,6 @@ FULL_POOL: dict[str, FullPool] = {
 WEIGHTS_UNSIZED: dict[str, str] = {
     "n044": "GLM-5.2-NVFP4 is a local ModelOpt checkpoint whose exclude_modules list is not published",
     "n014": "no config of Qwen3.8-27B NVFP4 (Inferact quantization) and its ignore list",
-    "n027": "DeepSeek-V4-Flash's fp4 experts beside fp8 weights (expert_dtype), which vram does not size",
     "n012": "no config of gpt-oss-120b in the fixtures",
 }
 

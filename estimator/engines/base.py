@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
+from estimator.dtypes import resolve_dtypes
 from estimator.kv import CacheLayout, kv_cache_bytes
 from estimator.notes import Note
 from estimator.spec import Frozen, KVDType, ModelSpec
@@ -77,6 +78,10 @@ class Engine(Protocol):
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         """The sentence saying why the engine will not start this configuration, or None."""
+        ...
+
+    def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
+        """The query's dtypes as this engine resolves them (an engine may pick the KV cache's)."""
         ...
 
     def setting_refusal(self, query: Query) -> str | None:
@@ -165,6 +170,9 @@ class BaseEngine:
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         return None
+
+    def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
+        return resolve_dtypes(spec, query)
 
     def setting_refusal(self, query: Query) -> str | None:
         return None

@@ -64,8 +64,8 @@ from estimator.engines.vllm_profiles import (
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
 from estimator.notes import Note, note
-from estimator.spec import DTYPE_BYTES, Drafter, Frozen, KVDType, LayerKV, ModelSpec, VisionSpec
-from estimator.weights import linear_bytes, zero_point_matrices
+from estimator.spec import DTYPE_BYTES, Drafter, Frozen, KVDType, LayerKV, LinearWeights, ModelSpec, VisionSpec
+from estimator.weights import linear_bytes, weight_bytes, zero_point_matrices
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -247,7 +247,20 @@ def kv_cache_dtype(spec: ModelSpec, query: Query) -> KVDType:
     dtype = resolve_dtypes(spec, query).kv_layout
     if dtype == "int8":
         raise InputError(_NO_INT8_KV)
+    if _dsv4_auto_fp8(spec, query):
+        return "fp8"
     return dtype
+
+
+def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
+    """DeepSeek-V4 on FlashMLA (every CUDA GPU but compute capability 12) under vLLM 0.30+: "auto"
+    becomes fp8 in the fp8_ds_mla layout (models/deepseek_v4/attention.py@v0.30.0-v0.33.0
+    ``_resolve_dsv4_kv_cache_dtype``); 0.20-0.29 refuse any non-fp8 cache."""
+    return (
+        query.kv in ("on", "auto", "off")
+        and any(layer.compress_rate for layer in spec.layers)
+        and version_profile(query)[0].dsv4_auto_kv_fp8
+    )
 
 
 def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
@@ -331,6 +344,12 @@ def rope_cache_bytes(spec: ModelSpec, query: Query) -> int:
     1,048,576 + 131,072 rows, 576 MiB in bf16."""
     if not spec.max_position_embeddings:
         return 0
+    if spec.rope_head_dim:
+        # DeepSeek-V4 (models/deepseek_v4.py@v0.21.0, models/deepseek_v4/common/rope.py@v0.33.0):
+        # DeepseekV4ScalingRotaryEmbedding keeps its cos / sin cache in fp32 over qk_rope_head_dim,
+        # one table per rope base (rope_theta, compress_rope_theta on compressed layers).
+        rows = spec.scaled_max_positions or spec.max_position_embeddings
+        return spec.rope_bases * rows * spec.rope_head_dim * 4
     mla = next((layer for layer in spec.layers if layer.kind == "mla"), None)
     rotary_dim = mla.value_dim if mla is not None else spec.head_dim
     # gpt-oss builds its rotary embedding in fp32 (models/gpt_oss.py OAIAttention: get_rope(...,
@@ -441,6 +460,8 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
     shares them when the shapes match). Counted in the checkpoint's unquantized dtype."""
     if not mtp_tokens(query) or not spec.mtp_layers:
         return 0
+    if any(layer.compress_rate for layer in spec.layers):
+        return _deepseek_v4_mtp_bytes(spec, query)
     p = spec.params
     n_attn = sum(1 for layer in spec.layers if layer.kind in ("full", "sliding", "mla")) or 1
     attention = p.attention // n_attn
@@ -450,6 +471,26 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
         mlp = p.dense_mlp // max(spec.num_layers, 1)
     per_layer = attention + mlp + 2 * spec.hidden_size * spec.hidden_size + 4 * spec.hidden_size
     return ceil_div(per_layer * spec.mtp_layers, query.gpus) * DTYPE_BYTES[spec.torch_dtype]
+
+
+def _deepseek_v4_mtp_bytes(spec: ModelSpec, query: Query) -> int:
+    """DeepSeek-V4's MTP layers as vLLM loads them (models/deepseek_v4_mtp.py@v0.21.0,
+    models/deepseek_v4/nvidia/mtp.py@v0.33.0): per layer one decoder block in the checkpoint's own
+    formats (its MXFP4 experts, block-fp8 linears), here the model's average decoder layer at the
+    query's tensor parallelism (its compressors, a few MiB, included), plus ``e_proj`` and ``h_proj``
+    (ReplicatedLinear, hidden x hidden each, quantized like the linears). The embedding and the head
+    the checkpoint stores beside each MTP layer are dropped for the target's on load
+    (v1/spec_decode/llm_base_proposer.py ``_maybe_share_embeddings`` / ``_maybe_share_lm_head``)."""
+    gpus = query.gpus
+    vocab = ceil_div(spec.vocab_size, gpus) * spec.hidden_size * DTYPE_BYTES[spec.torch_dtype]
+    heads = 0 if spec.tie_word_embeddings else vocab
+    layer = (weight_bytes(spec, gpus=gpus) - vocab - heads) // spec.num_layers
+    joins = (
+        LinearWeights(
+            component="attention", in_features=spec.hidden_size, out_features=spec.hidden_size, count=2, split="none"
+        ),
+    )
+    return spec.mtp_layers * (layer + linear_bytes(spec, joins, gpus=gpus))
 
 
 def speculative_tokens(spec: ModelSpec, query: Query) -> int:
@@ -1289,6 +1330,11 @@ class KvLayout(Frozen):
     # request's need is divided by (its full-MLA group's); 0 elsewhere.
     pool_block_bytes: int = 0
     request_block_bytes: int = 0
+    # DeepSeek-V4's packed planner (0.31+): one entry per vLLM KV-cache group (its block, window and
+    # layers), a request taking each group's pages from the one pool; and the batches in flight a
+    # sliding group keeps blocks for (max_concurrent_batches). Empty / 1 elsewhere.
+    request_groups: tuple[KvGroupSpec, ...] = ()
+    in_flight_batches: int = 1
 
     @property
     def bytes_per_block(self) -> int:
@@ -1569,39 +1615,39 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
     ), ()
 
 
-# DeepSeek-V4 in vLLM 0.20-0.22 (models/deepseek_v4.py, layers/deepseek_v4_attention.py,
-# layers/deepseek_compressor.py, v1/kv_cache_interface.py, v1/core/kv_cache_utils.py @v0.21.0; the
-# planner is the same in 0.20.0 and 0.22.0, 0.23 rewrote it). Every cache page is padded to a
-# multiple of 576 B (FlashMLA) and the KV cache is fp8 only, in the fp8_ds_mla format (584 B/token).
+# DeepSeek-V4 in vLLM 0.20-0.33 (models/deepseek_v4.py, layers/deepseek_v4_attention.py,
+# layers/deepseek_compressor.py, v1/kv_cache_interface.py, v1/core/kv_cache_utils.py @v0.21.0;
+# models/deepseek_v4/, v1/attention/backends/mla/sparse_swa.py and indexer.py @v0.23.0-v0.33.0: the
+# same pages in every release, the planner per Dsv4Planner). Every cache page is padded to a multiple
+# of 576 B (FlashMLA) and the KV cache is fp8, in the fp8_ds_mla format (584 B/token).
 DSV4_ALIGN = 576
 DSV4_SWA_BLOCK = 64  # DeepseekV4SWACache: the sliding-window cache's block (shares C4's page)
 DSV4_MLA_BLOCK = 256  # V4_FLASHMLA_SPARSE's only kernel block size, so the default --block-size
 DSV4_STATE_BLOCKS = {4: 4, 128: 8}  # CompressorStateCache: block by compress ratio
-DSV4_RELEASES = ("0.20", "0.21", "0.22")
 
 
 def _deepseek_v4_layout(
     spec: ModelSpec, query: Query, profile: VllmProfile, dtype_bytes: int
 ) -> tuple[KvLayout, tuple[str, ...]]:
-    """DeepSeek-V4's caches as vLLM 0.20-0.22 plans them. Per layer: the sliding-window cache (64-token
-    blocks); on compressed layers the compressed latent (MLAAttentionSpec, ``block / ratio`` entries
-    per 256-token block) and the compressor's fp32 state (2 x coff x head_dim per slot, a "sliding
-    window" of coff x ratio tokens in 4- or 8-token blocks); on CSA layers also the indexer's fp8 keys
-    (index_head_dim + a 4-byte scale per 128) and its compressor's state. The MTP layers cache a
-    sliding window only (compress ratio 1).
+    """DeepSeek-V4's caches as vLLM 0.20-0.33 plans them (see ``Dsv4Planner``). Per layer: the sliding-window cache
+    (64-token blocks); on compressed layers the compressed latent (MLAAttentionSpec, ``block / ratio`` entries per
+    256-token block) and the compressor's fp32 state (2 x coff x head_dim per slot, a "sliding window" of coff x
+    ratio tokens in 4- or 8-token blocks); on CSA layers also the indexer's fp8 keys (index_head_dim + a 4-byte
+    scale per 128) and its compressor's state. The MTP layers cache a sliding window only (compress ratio 1).
 
-    Grouping (``group_and_unify_kv_cache_specs``, ``_get_kv_cache_groups_uniform_groups``): the latent
-    and indexer caches form one group; the others one group per (block, window), padded to the
-    nearest latent page size and split into sub-groups of ``num_layer_tuples`` (the
-    ``_approximate_gcd`` of the groups' largest same-page counts). A block index costs the sum of the
-    distinct latent page sizes times the longest per-page bucket (``_get_kv_cache_config_deepseek_v4``);
-    a request's blocks are its bytes over all groups divided by the latent group's page
-    (``get_max_concurrency_for_kv_cache_config``)."""
+    Grouping (``group_and_unify_kv_cache_specs``, ``_get_kv_cache_groups_uniform_groups``): the latent and indexer
+    caches form one group; the others one group per (block, window), padded to the nearest latent page size and
+    split into sub-groups of ``num_layer_tuples`` (the ``_approximate_gcd`` of the groups' largest same-page
+    counts); 0.27-0.28 no longer pad. A block index costs: 0.20-0.22 the sum of the distinct latent page sizes times
+    the longest per-page bucket (``_get_kv_cache_config_deepseek_v4``); 0.23-0.26 each page size times its most
+    layers in one group (``_bucket_layers_by_page_size``); 0.27-0.28 the widest group. A request's blocks
+    (``get_max_concurrency_for_kv_cache_config``) are its bytes over all groups divided by the latent group's page
+    up to 0.26, each group's pages summed from 0.27. 0.29+: :func:`_deepseek_v4_packed`."""
     version = profile.version
-    if version not in DSV4_RELEASES:
+    if profile.dsv4_planner == "none":
         raise InputError(
-            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.22 only; vLLM {version} plans its "
-            "groups another way (v1/core/kv_cache_utils.py), so use vllm=0.22 or engine=transformers"
+            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.33 only; vLLM {version} "
+            "has no DeepSeek-V4 planner vram has read, so use vllm=0.33 or engine=transformers"
         )
     if dtype_bytes != 1:
         raise InputError(f"vLLM {version} serves DeepSeek-V4 only with an fp8 KV cache: use kv=fp8")
@@ -1629,6 +1675,8 @@ def _deepseek_v4_layout(
             states[(state_block, coff * rate)].append(pad(state_block * 2 * coff * index_dim * 4))
     if not latent:
         raise InputError(f"{spec.model_type}: no compressed layer, which vLLM's DeepSeek-V4 planner requires")
+    if profile.dsv4_planner == "packed":
+        return _deepseek_v4_packed(latent, states, swa_layers, window, profile), ()
     sizes = sorted(set(latent))
     buckets = {(block, None): {size: latent.count(size) for size in sizes}}
     groups = [(DSV4_SWA_BLOCK, window, [pad(DSV4_SWA_BLOCK * DSV4_FP8_DS_MLA_BYTES_PER_TOKEN)] * swa_layers)]
@@ -1642,11 +1690,17 @@ def _deepseek_v4_layout(
         for size, n in buckets[(block, None)].items()
     ]
     longest = max(buckets[(block, None)].values())
+    # Pool bytes per block index, by page size: the most layers of that page in one group (0.23-0.26,
+    # _bucket_layers_by_page_size); the widest group (0.27-0.28, _get_packed_kv_cache_layout).
+    slots = dict(buckets[(block, None)])
+    widest = sum(size * n for size, n in slots.items())
+    padding = profile.dsv4_planner in ("tuples", "slots")
+    request_groups = [KvGroupSpec(kind="mla", window=None, page_bytes=widest, num_layers=len(latent), block_size=block)]
     num_groups = 1
     for b, w, pages in groups:
         padded: dict[int, int] = {}
         for page in pages:
-            up = min((size for size in sizes if size >= page), default=None)
+            up = min((size for size in sizes if size >= page), default=None) if padding else page
             if up is None:
                 raise InputError(f"{spec.model_type}: a state page larger than every latent page, which vLLM refuses")
             padded[up] = padded.get(up, 0) + 1
@@ -1657,19 +1711,112 @@ def _deepseek_v4_layout(
         split = ceil_div(count, chunk)
         num_groups += split
         longest = max(longest, ceil_div(count, split))
+        for size in padded:
+            slots[size] = max(slots.get(size, 0), ceil_div(count, split))
+        for i in range(split):
+            # Round-robin: sub-group i takes layer tuples i, i + split, ...
+            layers = len(range(i, count, split))
+            page = sum(padded) * layers
+            widest = max(widest, page)
+            request_groups.append(
+                KvGroupSpec(kind="sliding", window=w, page_bytes=page, num_layers=layers * len(padded), block_size=b)
+            )
         types += [
             KvGroupSpec(kind="sliding", window=w, page_bytes=size, num_layers=n, block_size=b)
             for size, n in padded.items()
         ]
+    if profile.dsv4_planner == "unpadded":
+        pool = widest
+    elif profile.dsv4_planner == "slots":
+        pool = sum(size * n for size, n in slots.items())
+    else:
+        pool = sum(sizes) * longest
     return KvLayout(
         types=tuple(types),
         group_size=longest,
         num_groups=num_groups,
         uniform=True,
         block_size=min(DSV4_STATE_BLOCKS.values()),
-        pool_block_bytes=sum(sizes) * longest,
+        pool_block_bytes=pool,
+        # Up to 0.26 a request's bytes over all groups are divided by the latent group's page
+        # (get_max_concurrency_for_kv_cache_config, pooled); from 0.27 each group's pages are summed.
         request_block_bytes=sum(t.page_bytes * t.num_layers for t in types if t.kind == "mla"),
+        request_groups=tuple(request_groups) if profile.dsv4_planner == "unpadded" else (),
+        in_flight_batches=profile.sliding_in_flight_batches,
     ), ()
+
+
+def _deepseek_v4_packed(
+    latent: list[int], states: dict[tuple[int, int], list[int]], swa_layers: int, window: int, profile: VllmProfile
+) -> KvLayout:
+    """DeepSeek-V4's caches as vLLM 0.31-0.33 pack them (``_get_packed_kv_cache_groups``,
+    ``_get_kv_cache_bytes_per_block``; v1/core/kv_cache_planning.py@v0.33.0). Layers are bucketed by
+    spec type and block size: the latent and indexer caches (256-token blocks), the sliding windows
+    (64), the C4 states (4) and the C128 states (8), each page unpadded. A bucket holding as many
+    layers of each of its page sizes is "balanced"; the largest balanced bucket mixing page sizes
+    sets the floor of the repeats per group, ``_approximate_gcd`` of the balanced buckets' largest
+    same-page counts picks it, and each balanced bucket splits into ``cdiv(count, repeats)`` groups
+    (layers dealt round-robin). A block index costs the widest group's page bytes (all groups alias
+    one block); a request takes, per group, its pages (``max_memory_usage_pages``)."""
+    buckets: list[tuple[str, int, int | None, list[int]]] = [("mla", DSV4_MLA_BLOCK, None, latent)]
+    buckets.append(
+        ("sliding", DSV4_SWA_BLOCK, window, [_dsv4_pad(DSV4_SWA_BLOCK * DSV4_FP8_DS_MLA_BYTES_PER_TOKEN)] * swa_layers)
+    )
+    buckets += [("sliding", b, w, pages) for (b, w), pages in states.items()]
+    counted = [(kind, b, w, {p: pages.count(p) for p in sorted(set(pages))}) for kind, b, w, pages in buckets]
+    balanced = [len(set(by_page.values())) == 1 for _, _, _, by_page in counted]
+    floor = max(
+        (
+            max(by_page.values())
+            for (_, _, _, by_page), ok in zip(counted, balanced, strict=True)
+            if ok and len(by_page) > 1
+        ),
+        default=0,
+    )
+    if not floor:
+        raise InputError("DeepSeek-V4: no balanced bucket of mixed pages, which vram's model of vLLM's planner needs")
+    repeats = _approximate_gcd(
+        [max(by_page.values()) for (_, _, _, by_page), ok in zip(counted, balanced, strict=True) if ok],
+        lower_bound=floor,
+    )
+    types: list[KvGroupSpec] = []
+    groups: list[KvGroupSpec] = []
+    widest = 0
+    for (kind, b, w, by_page), ok in zip(counted, balanced, strict=True):
+        split = ceil_div(max(by_page.values()), repeats) if ok else 1
+        types += [
+            KvGroupSpec(kind="mla" if kind == "mla" else "sliding", window=w, page_bytes=p, num_layers=n, block_size=b)
+            for p, n in by_page.items()
+        ]
+        for i in range(split):
+            # Round-robin: group i takes repeats i, i + split, ... of the bucket's pattern.
+            layers = {p: len(range(i, n, split)) for p, n in by_page.items()}
+            page = sum(p * n for p, n in layers.items())
+            widest = max(widest, page)
+            groups.append(
+                KvGroupSpec(
+                    kind="mla" if kind == "mla" else "sliding",
+                    window=w,
+                    page_bytes=page,
+                    num_layers=sum(layers.values()),
+                    block_size=b,
+                )
+            )
+    return KvLayout(
+        types=tuple(types),
+        group_size=max(g.num_layers for g in groups),
+        num_groups=len(groups),
+        uniform=True,
+        block_size=min(DSV4_STATE_BLOCKS.values()),
+        pool_block_bytes=widest,
+        request_groups=tuple(groups),
+        in_flight_batches=profile.sliding_in_flight_batches,
+    )
+
+
+def _dsv4_pad(n: int) -> int:
+    """A DeepSeek-V4 cache page padded to FlashMLA's 576-byte alignment."""
+    return ceil_div(n, DSV4_ALIGN) * DSV4_ALIGN
 
 
 def _approximate_gcd(values: list[int], *, lower_bound: int) -> int:
@@ -1804,6 +1951,9 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
             return ceil_div(span, block) + 1
         return ceil_div(max_model_len, block)
 
+    batched_tokens *= layout.in_flight_batches
+    if layout.request_groups:
+        return sum(layer_blocks(g) for g in layout.request_groups)
     if layout.uniform:
         need = sum(layer_blocks(t) * t.page_bytes * t.num_layers for t in layout.types)
         return ceil_div(need, layout.request_block_bytes or layout.bytes_per_block)
@@ -1815,6 +1965,7 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
 
 def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
     """Sum over the real layers (no padding layers) of one request's bytes (max_memory_usage_bytes)."""
+    batched_tokens *= layout.in_flight_batches
     total = 0
     for t in layout.types:
         block = t.block_size or layout.block_size
@@ -2213,6 +2364,13 @@ class VllmEngine(BaseEngine):
 
     def display_name(self, query: Query) -> str:
         return f"vllm {version_profile(query)[0].version}"
+
+    def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
+        dtypes = resolve_dtypes(spec, query)
+        if _dsv4_auto_fp8(spec, query):
+            kv: KVDType | None = None if dtypes.kv is None else "fp8"
+            return dtypes.model_copy(update={"kv": kv, "kv_layout": "fp8"})
+        return dtypes
 
     def terms(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int, kv_cache: int

@@ -136,6 +136,18 @@ _B200 = BatchTier(
 )
 
 
+# DeepSeek-V4's cache planner (v1/core/kv_cache_utils.py; v1/core/kv_cache_planning.py from 0.33).
+# Layer tuples (_get_kv_cache_groups_uniform_groups, 0.20-0.28): the latent / indexer caches in one
+# group, the sliding windows and compressor states split into groups of _approximate_gcd tuples;
+# "tuples" (0.20-0.22): states padded to the latent pages, a block index costs the distinct latent
+# pages x the longest group (_get_kv_cache_config_deepseek_v4); "slots" (0.23-0.26): padded, a block
+# index costs each page size x its most layers in one group (_bucket_layers_by_page_size);
+# "unpadded" (0.27-0.28): no padding, the widest group (_get_packed_kv_cache_layout). "packed"
+# (0.29-0.33): _get_packed_kv_cache_groups buckets by spec type, splits the balanced buckets, and a
+# block index costs the widest group (_get_kv_cache_bytes_per_block). "none": 0.19 and 0.34.
+Dsv4Planner = Literal["none", "tuples", "slots", "unpadded", "packed"]
+
+
 class VllmProfile(_Frozen):
     """What one vLLM minor release does at start-up that changes memory."""
 
@@ -213,6 +225,16 @@ class VllmProfile(_Frozen):
     # place in the model dtype (a clone only for raw logprobs); from 0.27.0 nothing is copied unless a
     # request needs processing (_requires_logits_processing / needs_logits_processing).
     v2_sampler_fp32_copy: bool = False
+    # DeepSeek-V4's KV-cache planner (see Dsv4Planner).
+    dsv4_planner: Dsv4Planner = "none"
+    # models/deepseek_v4/attention.py _resolve_dsv4_kv_cache_dtype: "auto" becomes fp8 (fp8_ds_mla)
+    # from 0.30.0; before, a non-fp8 cache fails an assertion ("only supports fp8 kv-cache").
+    dsv4_auto_kv_fp8: bool = False
+    # v1/kv_cache_interface.py SlidingWindowSpec.max_memory_usage_bytes: the window plus
+    # max_num_batched_tokens up to 0.25.0; plus VllmConfig.max_in_flight_tokens (max_concurrent_batches
+    # x max_num_batched_tokens, 2 batches under the default async scheduling with one pipeline stage,
+    # config/vllm.py@v0.33.0) from 0.26.0. Used for DeepSeek-V4's sliding groups.
+    sliding_in_flight_batches: int = 1
 
 
 _V019 = VllmProfile(
@@ -245,7 +267,12 @@ def _next(prev: VllmProfile, version: VllmVersion, **changes: object) -> VllmPro
 
 
 _V020 = _next(
-    _V019, "0.20", gpu_memory_utilization=0.92, cuda_graph_accounting="subtracted", hybrid_alignment="backend"
+    _V019,
+    "0.20",
+    gpu_memory_utilization=0.92,
+    cuda_graph_accounting="subtracted",
+    hybrid_alignment="backend",
+    dsv4_planner="tuples",
 )
 _V021 = _next(_V020, "0.21", kv_tokens_report="concurrency")
 _V022 = _next(
@@ -258,6 +285,7 @@ _V022 = _next(
 _V023 = _next(
     _V022,
     "0.23",
+    dsv4_planner="slots",
     v2_default_architectures=frozenset({"LlamaForCausalLM", "MistralForCausalLM", "Qwen3ForCausalLM"}),
 )
 _V024 = _next(
@@ -284,6 +312,7 @@ _V025 = _next(
 _V026 = _next(
     _V025,
     "0.26",
+    sliding_in_flight_batches=2,
     breakdown_log="info",
     v2_sampler_fp32_copy=False,
     hybrid_prefix_caching_default=True,
@@ -293,6 +322,7 @@ _V026 = _next(
 _V027 = _next(
     _V026,
     "0.27",
+    dsv4_planner="unpadded",
     non_kv_accounting="consumed",
     breakdown_splits_weights=False,
     concurrency_rounding="per_group",
@@ -308,8 +338,8 @@ _V028 = _next(
     capacity_one_line=True,
     v2_default_architectures=_V027.v2_default_architectures | {"DeepseekV4ForCausalLM"},
 )
-_V029 = _next(_V028, "0.29", model_runner="v2", v2_profiles_cuda_graphs=True)
-_V030 = _next(_V029, "0.30", fit_check_reserves_null_block=True, has_nvfp4_ds_mla=True)
+_V029 = _next(_V028, "0.29", model_runner="v2", v2_profiles_cuda_graphs=True, dsv4_planner="packed")
+_V030 = _next(_V029, "0.30", fit_check_reserves_null_block=True, has_nvfp4_ds_mla=True, dsv4_auto_kv_fp8=True)
 _V031 = _next(_V030, "0.31")
 _V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm", prefill_checkpoint_mixers=frozenset({"mamba2"}))
 # engine/arg_utils.py@v0.33.0: "GB10 (DGX Spark, cc 12.1) has the memory but not the compute of a
@@ -322,7 +352,13 @@ _V033 = _next(
     prefill_checkpoint_mixers=frozenset({"mamba2", "gated_deltanet"}),
 )
 _V034 = _next(
-    _V033, "0.34", gpu_memory_utilization=1.0, default_block_size=64, kv_sizing="extensible", model_runner="v2_only"
+    _V033,
+    "0.34",
+    dsv4_planner="none",
+    gpu_memory_utilization=1.0,
+    default_block_size=64,
+    kv_sizing="extensible",
+    model_runner="v2_only",
 )
 
 PROFILES: dict[str, VllmProfile] = {

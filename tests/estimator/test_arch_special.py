@@ -193,8 +193,6 @@ def test_deepseek_v4_cache_by_hand_mid_window(doc: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("model_type", "why"),
     [
-        # vLLM 0.33 (the default release): DeepSeek-V4's planner is modelled for 0.20-0.22 only.
-        ("deepseek_v4", "0.20-0.22 only"),
         # Not in vLLM 0.33's model registry (model_executor/models/registry.py@v0.33.0).
         ("mllama", r"vLLM 0\.33 does not serve mllama"),
         ("rwkv", r"vLLM 0\.33 does not serve rwkv"),

@@ -106,8 +106,53 @@ def test_deepseek_v4_flash_layers(dsv4_flash) -> None:
     assert rates == {0: 2, 4: 21, 128: 20}
     assert {layer.window for layer in dsv4_flash.layers} == {128}
     assert dsv4_flash.mtp_layers == 1
-    # fp4 routed experts beside block-fp8 linears: the weights are not sized, and the spec says so.
-    assert any("expert_dtype" in why for why in dsv4_flash.unread)
+    # fp4 routed experts (expert_dtype) beside block-fp8 linears: read, not refused.
+    assert dsv4_flash.unread == ()
+    assert dsv4_flash.quantization.expert_format == "mxfp4"
+
+
+def test_deepseek_v4_flash_mxfp4_experts_beside_fp8(dsv4_flash) -> None:
+    # vLLM loads expert_dtype fp4 experts with Mxfp4MoEMethod (models/deepseek_v4.py@v0.21.0,
+    # models/deepseek_v4/quant_config.py@v0.33.0): per [out, in] matrix, in / 2 bytes of FP4 pairs and
+    # one e8m0 byte per 32 inputs per row; the fp8 linears keep one e8m0 scale byte per 128 x 128 block.
+    # At TP 2 each routed expert holds gate / up [1,024 x 4,096] and down [4,096 x 1,024]:
+    n = 1_024 * 4_096
+    mxfp4 = n // 2 + n // 32  # 2,228,224
+    fp8 = n + (1_024 // 128) * (4_096 // 128) * 1  # 4,194,560
+    matrices = 3 * 256 * 43  # three per expert, 256 experts, 43 layers
+    as_fp8 = dsv4_flash.model_copy(
+        update={"quantization": dsv4_flash.quantization.model_copy(update={"expert_format": ""})}
+    )
+    delta = weight_bytes(as_fp8, gpus=2) - weight_bytes(dsv4_flash, gpus=2)
+    assert delta == (fp8 - mxfp4) * matrices == 64_936_280_064
+    # calibration2 n027 (vLLM 0.21.1 nightly, TP 2, MTP on) logs "Model loading took 75.86 GiB"; the
+    # model without its MTP layer is 72.89 GiB here (routed experts alone: 2,228,224 x 33,024 / 2^30 =
+    # 68.53 GiB); the MTP layer (one decoder layer, its own 256 fp4 experts, e_proj / h_proj and head)
+    # makes up most of the rest.
+    assert mxfp4 * matrices / GiB == pytest.approx(68.53, abs=0.005)
+    share = weight_bytes(dsv4_flash, gpus=2)
+    assert share / GiB == pytest.approx(72.89, abs=0.01)
+
+
+def test_deepseek_v4_flash_loaded_weights_n027(dsv4_flash) -> None:
+    # What "Model loading took" holds beside the checkpoint's share, at TP 2 with MTP:
+    # - the rope tables (DeepseekV4ScalingRotaryEmbedding, fp32 cos / sin over qk_rope_head_dim 64,
+    #   65,536 x 16 YaRN positions), one per base (rope_theta 10,000; compress_rope_theta 160,000):
+    rope = 2 * 65_536 * 16 * 64 * 4
+    assert vllm.rope_cache_bytes(dsv4_flash, q(vllm="0.21", gpus=2)) == rope == 512 * 1024 * 1024
+    # - the MTP layer: one decoder layer (the average of the 43, embedding and head taken off) and
+    #   e_proj / h_proj (replicated 4,096 x 4,096 fp8, one e8m0 byte per 128 x 128 block); its
+    #   embedding and head are the target's.
+    query = q(vllm="0.21", gpus=2, seq_len=200_000, kv="fp8", mtp=2, gpu="h200")
+    share = weight_bytes(dsv4_flash, gpus=2)
+    vocab = 129_280 // 2 * 4_096 * 2  # embedding or head rows per GPU, bf16
+    layer = (share - 2 * vocab) // 43
+    joins = 2 * (4_096 * 4_096 + 32 * 32)
+    assert vllm.mtp_weight_bytes(dsv4_flash, query) == layer + joins
+    loaded = vllm.loaded_weight_bytes(dsv4_flash, query, None, share)
+    assert loaded == share + rope + layer + joins
+    # calibration2 n027 (0.21.1 nightly, DGX Spark GB10, TP 2, MTP 2): "Model loading took 75.86 GiB".
+    assert loaded / (75.86 * GiB) - 1 == pytest.approx(-0.01, abs=0.005)
 
 
 def test_deepseek_v4_vllm_021_pages_and_groups(dsv4_flash) -> None:
@@ -151,12 +196,112 @@ def test_deepseek_v4_vllm_021_pages_and_groups(dsv4_flash) -> None:
 
 
 def test_deepseek_v4_vllm_releases_and_kv_dtype(dsv4_flash) -> None:
-    with pytest.raises(InputError, match="fp8 KV cache"):
-        vllm.kv_layout(dsv4_flash, q(vllm="0.21", seq_len=8192))
+    # 0.20-0.29 assert an fp8 cache ("only supports fp8 kv-cache"); 0.30+ turn "auto" into fp8
+    # (models/deepseek_v4/attention.py _resolve_dsv4_kv_cache_dtype).
+    for version in ("0.21", "0.26", "0.29"):
+        with pytest.raises(InputError, match="fp8 KV cache"):
+            vllm.kv_layout(dsv4_flash, q(vllm=version, seq_len=8192))
+    for version in ("0.29", "0.30", "0.33"):
+        assert vllm.kv_cache_dtype(dsv4_flash, q(vllm=version, seq_len=8192)) == (
+            "bf16" if version == "0.29" else "fp8"
+        )
     with pytest.raises(InputError, match=r"vLLM 0\.19 does not serve deepseek_v4"):
         vllm.kv_layout(dsv4_flash, q(vllm="0.19", seq_len=8192, kv="fp8"))
-    with pytest.raises(InputError, match=r"0\.20-0\.22 only; vLLM 0\.33"):
-        vllm.kv_layout(dsv4_flash, q(vllm="0.33", seq_len=8192, kv="fp8"))
+
+
+LATENT_GROUP = 21 * 37_440 + 21 * 8_640 + 20 * 1_728  # 1,002,240: the latent / indexer group's block
+
+
+def _pooled_blocks(seq: int, in_flight: int) -> int:
+    """0.20-0.26: a request's bytes over every (padded) layer, in latent-group pages."""
+    need = (
+        -(-seq // 256) * LATENT_GROUP
+        + (-(-min(127 + in_flight, seq) // 64) + 1) * 43 * 37_440
+        + (-(-min(7 + in_flight, seq) // 4) + 1) * 21 * (37_440 + 8_640)
+        + (-(-min(127 + in_flight, seq) // 8) + 1) * 20 * 37_440
+    )
+    return -(-need // LATENT_GROUP)
+
+
+def _summed_blocks(seq: int, in_flight: int) -> int:
+    """0.27+: each group's pages, summed (latent, two sliding groups, C4 and C128 states)."""
+    return (
+        -(-seq // 256)
+        + 2 * (-(-min(127 + in_flight, seq) // 64) + 1)
+        + (-(-min(7 + in_flight, seq) // 4) + 1)
+        + (-(-min(127 + in_flight, seq) // 8) + 1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "block_bytes", "per_request"),
+    [
+        # _get_kv_cache_config_deepseek_v4@v0.22.0: (37,440 + 8,640 + 1,728) x 22 tuples.
+        ("0.22", 1_051_776, _pooled_blocks(32_768, 8_192)),
+        # _bucket_layers_by_page_size@v0.23.0-v0.26.0: each page size x its most layers in one
+        # group: 37,440 x 22 (a sliding group) + 8,640 x 21 + 1,728 x 20.
+        ("0.23", 37_440 * 22 + 8_640 * 21 + 1_728 * 20, _pooled_blocks(32_768, 8_192)),
+        # 0.26: sliding windows keep max_in_flight_tokens = 2 x 8,192 (async scheduling).
+        ("0.26", 1_039_680, _pooled_blocks(32_768, 2 * 8_192)),
+        # _get_packed_kv_cache_layout@v0.27.0-v0.28.0: no padding, the widest group (the latent one;
+        # C4 states 21 x (32,832 + 8,640) = 870,912); per-group pages summed.
+        ("0.27", LATENT_GROUP, _summed_blocks(32_768, 2 * 8_192)),
+        ("0.29", LATENT_GROUP, _summed_blocks(32_768, 2 * 8_192)),
+    ],
+)
+def test_deepseek_v4_vllm_pool_by_release(dsv4_flash, version: str, block_bytes: int, per_request: int) -> None:
+    query = q(vllm=version, seq_len=32_768, gpus=8, kv="fp8", max_num_batched_tokens=8_192)
+    layout, _ = vllm.kv_layout(dsv4_flash, query)
+    assert layout.num_groups == 5
+    assert layout.bytes_per_block == block_bytes
+    pool = 100 * GiB
+    blocks, _, concurrency = vllm.kv_capacity(dsv4_flash, query, pool, batched_tokens=8_192)
+    assert blocks == pool // block_bytes
+    assert concurrency == pytest.approx(blocks / per_request)
+
+
+def test_deepseek_v4_vllm_033_packed_groups(dsv4_flash) -> None:
+    # vLLM 0.33 (v1/core/kv_cache_planning.py _get_packed_kv_cache_groups): same per-layer pages as
+    # 0.21 (fp8_ds_mla, 576-byte alignment), unpadded between groups. Buckets by spec type and block:
+    # latent + indexer (256-token blocks): 21 x 37,440, 21 x 8,640, 20 x 1,728 (unbalanced: 21/21/20);
+    # sliding windows (64): 43 x 37,440; C4 states (4, window 8): 21 x 32,832 + 21 x 8,640; C128
+    # states (8, window 128): 20 x 32,832. The largest balanced mixed bucket (C4 states, 21) is the
+    # floor; _approximate_gcd([43, 21, 20], lower_bound=21) = 22 (pads 1 + 1 + 2), so the sliding
+    # bucket splits in two groups (22 and 21 layers): 5 groups.
+    query = q(vllm="0.33", seq_len=32_768, gpus=8, kv="fp8")
+    layout, _ = vllm.kv_layout(dsv4_flash, query)
+    assert layout.num_groups == 5
+    groups = {
+        "latent": 21 * 37_440 + 21 * 8_640 + 20 * 1_728,  # 1,002,240
+        "sliding": 22 * 37_440,  # 823,680
+        "c4_states": 21 * 32_832 + 21 * 8_640,  # 870,912
+        "c128_states": 20 * 32_832,  # 656,640
+    }
+    # Every group aliases one block: a block index costs the widest group (_get_kv_cache_bytes_per_block).
+    assert layout.bytes_per_block == max(groups.values()) == 1_002_240
+    # A request's blocks are the sum over groups (get_max_concurrency_for_kv_cache_config); sliding
+    # groups keep window - 1 + max_in_flight_tokens (2 x 8,192 under async scheduling) tokens, + 1 block.
+    in_flight = 2 * 8_192
+    per_request = (
+        -(-32_768 // 256)  # 128 latent blocks
+        + 2 * (-(-(127 + in_flight) // 64) + 1)  # 259 per sliding group
+        + (-(-(7 + in_flight) // 4) + 1)  # 4,099 C4 state blocks
+        + (-(-(127 + in_flight) // 8) + 1)  # 2,065 C128 state blocks
+    )
+    assert per_request == 6_810
+    pool = 100 * GiB
+    blocks, tokens, concurrency = vllm.kv_capacity(dsv4_flash, query, pool, batched_tokens=8_192)
+    assert blocks == pool // 1_002_240 == 107_134
+    assert concurrency == pytest.approx(107_134 / 6_810)
+    assert tokens == int(107_134 / 6_810 * 32_768)
+    # The start check (check_enough_kv_cache_memory) sums each layer's max_memory_usage_bytes.
+    layers = (
+        128 * (21 * 37_440 + 21 * 8_640 + 20 * 1_728)
+        + 259 * 43 * 37_440
+        + 4_099 * 21 * (32_832 + 8_640)
+        + 2_065 * 20 * 32_832
+    )
+    assert vllm.request_kv_bytes(dsv4_flash, query, 32_768, batched_tokens=8_192) == layers
 
 
 ORACLE = Path(__file__).resolve().parents[1] / "fixtures" / "oracle" / "configs"
