@@ -406,13 +406,14 @@ def _attention_kinds(g: _Geometry) -> list[str]:
 
 def _gqa_layer(g: _Geometry, kind: str) -> LayerKV:
     vd = _value_dim(g) if g.fam.arch == "layers" else g.head_dim
-    if kind != "sliding":
+    if kind not in ("sliding", "chunked"):
         return LayerKV(kind="full", kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=vd)
     window = _window(g)
-    if kind == "sliding" and g.fam.sliding == "chunked":
+    chunked = kind == "chunked" or g.fam.sliding == "chunked"
+    if chunked:
         window = _positive(g.model_type, "attention_chunk_size", _int(g.cfg, g.model_type, "attention_chunk_size"))
     return LayerKV(
-        kind=kind, window=window if kind == "sliding" else None, kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=vd
+        kind="sliding", window=window, chunked=chunked, kv_heads=g.kv_heads, key_dim=g.head_dim, value_dim=vd
     )
 
 
@@ -923,7 +924,7 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
         if kind in ("ffn", "ffn_moe"):
             layers.append(LayerKV(kind="none"))
         elif kind in ("full", "sliding", "chunked"):
-            layer = _gqa_layer(gi, "sliding" if kind == "chunked" else kind)
+            layer = _gqa_layer(gi, kind)
             if parallel is not None:  # Falcon-H1: a Mamba-2 state beside the KV cache in every layer
                 layer = layer.model_copy(
                     update={

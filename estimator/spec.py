@@ -66,6 +66,9 @@ class LayerKV(Frozen):
 
     kind: LayerKind
     window: int | None = None  # sliding layers: the attention window from the config
+    # Sliding layers that attend within fixed chunks of ``window`` tokens (Llama-4's attention_chunk_size)
+    # rather than over the last ``window`` tokens.
+    chunked: bool = False
     kv_heads: int = 0  # cached heads (MLA: 1, the shared latent)
     key_dim: int = 0  # cached key width per head (MLA: kv_lora_rank)
     value_dim: int = 0  # cached value width per head (MLA: qk_rope_head_dim)

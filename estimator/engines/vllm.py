@@ -56,6 +56,7 @@ from estimator.engines.vllm_profiles import (
     format_gib,
     hybrid_attention_pages,
     hybrid_groups,
+    in_flight_batches,
     mamba_blocks_per_request,
     mamba_cache_mode,
     profile_for,
@@ -1307,9 +1308,10 @@ def cuda_context_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANT
 
 
 class KvGroupSpec(Frozen):
-    """One kind of KV layer as vLLM groups them (full / sliding window w / MLA / Mamba state)."""
+    """One kind of KV layer as vLLM groups them (full / sliding window w / chunked-local attention
+    over chunks of w / MLA / Mamba state)."""
 
-    kind: Literal["full", "sliding", "mla", "mamba"]
+    kind: Literal["full", "sliding", "chunked", "mla", "mamba"]
     window: int | None
     page_bytes: int  # one block (KvLayout.block_size tokens, or one state), one layer, per GPU
     num_layers: int
@@ -1331,9 +1333,10 @@ class KvLayout(Frozen):
     pool_block_bytes: int = 0
     request_block_bytes: int = 0
     # DeepSeek-V4's packed planner (0.31+): one entry per vLLM KV-cache group (its block, window and
-    # layers), a request taking each group's pages from the one pool; and the batches in flight a
-    # sliding group keeps blocks for (max_concurrent_batches). Empty / 1 elsewhere.
+    # layers), a request taking each group's pages from the one pool. Empty elsewhere.
     request_groups: tuple[KvGroupSpec, ...] = ()
+    # Batches of max_num_batched_tokens a sliding or chunked group keeps blocks for beyond its window
+    # (vllm_profiles.in_flight_batches).
     in_flight_batches: int = 1
 
     @property
@@ -1437,7 +1440,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     if any(layer.compress_rate for layer in spec.layers):
         if spec.drafter is not None:
             raise InputError(f"{spec.model_type}: vram does not model a draft model beside DeepSeek-V4's caches yet")
-        layout = _deepseek_v4_layout(spec, query, profile, element_bytes(kv_dtype))
+        layout = _with_in_flight(_deepseek_v4_layout(spec, query, profile, element_bytes(kv_dtype)), spec, query)
         if len(_LAYOUTS) >= 256:
             _LAYOUTS.clear()
         _LAYOUTS[key] = (spec.layers, layout)
@@ -1464,10 +1467,28 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         if drafter:
             model = model.model_copy(update={"layers": model.layers + drafter})
         layout = _kv_layout(model, query.gpus, kv_dtype)
+    layout = _with_in_flight(layout, spec, query)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
     return layout
+
+
+def _with_in_flight(
+    layout: tuple[KvLayout, tuple[str, ...]], spec: ModelSpec, query: Query
+) -> tuple[KvLayout, tuple[str, ...]]:
+    """The layout with the release's in-flight batches for its sliding and chunked groups."""
+    if spec.drafter is not None:
+        method: str | None = spec.drafter.method
+    else:
+        method = "mtp" if mtp_tokens(query) else None
+    batches = in_flight_batches(version_profile(query)[0], method)
+    return layout[0].model_copy(update={"in_flight_batches": batches}), layout[1]
+
+
+def _group_kind(layer: LayerKV) -> str:
+    """The KvGroupSpec kind of an attention layer."""
+    return "chunked" if layer.chunked else layer.kind
 
 
 # Types the vLLM model registry (model_executor/models/registry.py) does not serve, read at every
@@ -1540,7 +1561,7 @@ def _kv_layout(spec: ModelSpec, tp: int, kv_dtype: KVDType) -> tuple[KvLayout, t
     for layer in spec.layers:
         if layer.kind == "none":
             continue
-        key = (layer.kind, layer.window if layer.kind == "sliding" else None, _page_bytes(layer, tp, kv_dtype))
+        key = (_group_kind(layer), layer.window if layer.kind == "sliding" else None, _page_bytes(layer, tp, kv_dtype))
         counts[key] = counts.get(key, 0) + 1
     if not counts:
         raise InputError(f"{spec.model_type}: the model has no KV-cache layers for vLLM to size")
@@ -1742,7 +1763,6 @@ def _deepseek_v4_layout(
         # (get_max_concurrency_for_kv_cache_config, pooled); from 0.27 each group's pages are summed.
         request_block_bytes=sum(t.page_bytes * t.num_layers for t in types if t.kind == "mla"),
         request_groups=tuple(request_groups) if profile.dsv4_planner == "unpadded" else (),
-        in_flight_batches=profile.sliding_in_flight_batches,
     ), ()
 
 
@@ -1810,7 +1830,6 @@ def _deepseek_v4_packed(
         block_size=min(DSV4_STATE_BLOCKS.values()),
         pool_block_bytes=widest,
         request_groups=tuple(groups),
-        in_flight_batches=profile.sliding_in_flight_batches,
     )
 
 
@@ -1886,16 +1905,15 @@ def _hybrid_layout(
     pages = hybrid_attention_pages(mamba_page, per_token, alignment, BLOCK_SIZE)
     counts: dict[tuple[str, int | None, bool], int] = {}
     for layer in attention:
-        kind = "mla" if layer.kind == "mla" else ("sliding" if layer.kind == "sliding" else "full")
-        window = layer.window if kind == "sliding" else None
+        kind = "mla" if layer.kind == "mla" else (_group_kind(layer) if layer.kind == "sliding" else "full")
+        window = layer.window if layer.kind == "sliding" else None
         counts[(kind, window, False)] = counts.get((kind, window, False), 0) + 1
     drafter_blocks: dict[tuple[str, int | None, bool], int] = {}
     for layer in drafter:
         window = layer.window if layer.kind == "sliding" else None
-        counts[(layer.kind, window, True)] = counts.get((layer.kind, window, True), 0) + 1
-        drafter_blocks[(layer.kind, window, True)] = drafter_block_size(
-            layer, tp, kv_dtype, per_token, pages.block_size
-        )
+        dkey = (_group_kind(layer), window, True)
+        counts[dkey] = counts.get(dkey, 0) + 1
+        drafter_blocks[dkey] = drafter_block_size(layer, tp, kv_dtype, per_token, pages.block_size)
     types = (
         *(
             KvGroupSpec(
@@ -1949,6 +1967,8 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
         if t.kind == "sliding" and t.window is not None:
             span = min(t.window - 1 + batched_tokens, max_model_len)
             return ceil_div(span, block) + 1
+        if t.kind == "chunked" and t.window is not None:
+            return ceil_div(min(t.window + batched_tokens, max_model_len), block)
         return ceil_div(max_model_len, block)
 
     batched_tokens *= layout.in_flight_batches
@@ -1973,6 +1993,8 @@ def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: i
             blocks = t.mamba_blocks
         elif t.kind == "sliding" and t.window is not None:
             blocks = ceil_div(min(t.window - 1 + batched_tokens, max_model_len), block) + 1
+        elif t.kind == "chunked" and t.window is not None:
+            blocks = ceil_div(min(t.window + batched_tokens, max_model_len), block)
         else:
             blocks = ceil_div(max_model_len, block)
         total += blocks * t.page_bytes * t.num_layers
@@ -2087,16 +2109,16 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
     target_per_token = max((_attn_bytes_per_token(x, query.gpus, kv_dtype) for x in target), default=0)
     kv = 0
     for layer in layers:
-        # The drafter's layers hold whole blocks like the target's (a sliding layer: its window and one
-        # batch of in-flight tokens, as _blocks_per_request counts it); beside a hybrid target a
-        # smaller page holds more tokens per block.
+        # The drafter's layers hold whole blocks like the target's (a sliding layer: its window and the
+        # in-flight tokens, as _blocks_per_request counts them); beside a hybrid target a smaller page
+        # holds more tokens per block.
         block = layout.block_size
         if hybrid:
             block = drafter_block_size(layer, query.gpus, kv_dtype, target_per_token, layout.block_size)
         span = query.seq_len
         if layer.kind == "sliding" and layer.window is not None:
             batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
-            span = min(layer.window - 1 + batched, query.seq_len)
+            span = min(layer.window - 1 + batched * layout.in_flight_batches, query.seq_len)
         kv += round_up(span, block) * _attn_bytes_per_token(layer, query.gpus, kv_dtype)
     return DrafterReport(
         model=drafter.model_id,

@@ -230,11 +230,19 @@ class VllmProfile(_Frozen):
     # models/deepseek_v4/attention.py _resolve_dsv4_kv_cache_dtype: "auto" becomes fp8 (fp8_ds_mla)
     # from 0.30.0; before, a non-fp8 cache fails an assertion ("only supports fp8 kv-cache").
     dsv4_auto_kv_fp8: bool = False
-    # v1/kv_cache_interface.py SlidingWindowSpec.max_memory_usage_bytes: the window plus
-    # max_num_batched_tokens up to 0.25.0; plus VllmConfig.max_in_flight_tokens (max_concurrent_batches
-    # x max_num_batched_tokens, 2 batches under the default async scheduling with one pipeline stage,
-    # config/vllm.py@v0.33.0) from 0.26.0. Used for DeepSeek-V4's sliding groups.
-    sliding_in_flight_batches: int = 1
+    # v1/kv_cache_interface.py SlidingWindowSpec / ChunkedLocalAttentionSpec
+    # max_admission_blocks_per_request, which max_memory_usage_bytes (the start check, the estimated
+    # max_model_len, "Maximum concurrency") divides by the page: the window (or chunk) plus
+    # max_num_batched_tokens up to 0.25.0; plus VllmConfig.max_in_flight_tokens =
+    # max_concurrent_batches x max_num_batched_tokens from 0.26.0 (config/vllm.py@v0.26.0; see
+    # in_flight_batches).
+    windows_reserve_in_flight: bool = False
+    # config/vllm.py VllmConfig.__post_init__, async_scheduling left unset: the speculative methods
+    # under which a plain start keeps async scheduling on (EagleModelTypes, MTP included, and
+    # NgramGPUTypes, "dspark"; "draft_model" from 0.28.0, "dflash" named from 0.31.0). Only the
+    # methods vram sizes are listed. From 0.33.0 the check applies to the V1 model runner only and
+    # lists "draft_model" and "dflash" too.
+    async_spec_methods: frozenset[str] = frozenset({"eagle", "eagle3", "mtp", "dflash"})
 
 
 _V019 = VllmProfile(
@@ -312,7 +320,7 @@ _V025 = _next(
 _V026 = _next(
     _V025,
     "0.26",
-    sliding_in_flight_batches=2,
+    windows_reserve_in_flight=True,
     breakdown_log="info",
     v2_sampler_fp32_copy=False,
     hybrid_prefix_caching_default=True,
@@ -332,6 +340,7 @@ _V027 = _next(
 _V028 = _next(
     _V027,
     "0.28",
+    async_spec_methods=_V027.async_spec_methods | {"draft_model"},
     batch_tiers=(_B200, _H100, _SMALL),
     cudagraph_capture_cap_sm100=1024,
     prefix_caching_mamba_mode="align",
@@ -722,6 +731,23 @@ def dsa_indexer_bytes_per_token(index_head_dim: int = 128, quant_block_size: int
 # Capacity, concurrency and the fit check
 
 
+def in_flight_batches(profile: VllmProfile, speculative_method: str | None = None) -> int:
+    """Batches whose tokens a sliding-window or chunked-local group reserves beyond its window.
+
+    Up to 0.25 one (``max_num_batched_tokens``). From 0.26 ``VllmConfig.max_in_flight_tokens`` /
+    ``max_num_batched_tokens`` = ``max_concurrent_batches``: with one pipeline stage (vram sizes no
+    pipeline parallelism) 2 when async scheduling is on (either model runner), else 1. A plain
+    start turns it on unless the runner is pooling, the executor cannot (the older Ray executor), or
+    the speculative method is not one of ``profile.async_spec_methods`` (config/vllm.py@v0.26.0 ...
+    @v0.33.0); vram sizes none of those exceptions but the speculative method.
+    """
+    if not profile.windows_reserve_in_flight:
+        return 1
+    if speculative_method is not None and speculative_method not in profile.async_spec_methods:
+        return 1
+    return 2
+
+
 def blocks_per_request(
     max_model_len: int,
     block_size: int,
@@ -729,14 +755,18 @@ def blocks_per_request(
     max_num_batched_tokens: int = 0,
     mamba: bool = False,
     num_speculative_blocks: int = 0,
+    attention_chunk: int | None = None,
 ) -> int:
     """Blocks one request of ``max_model_len`` takes from one group (``max_memory_usage_bytes``
     / page): full attention ``cdiv(len, block)``; sliding window ``cdiv(min(window - 1 +
-    in-flight tokens, len), block) + 1`` (in-flight = max_num_batched_tokens x concurrent
-    batches, 1 without pipeline parallelism); Mamba (mamba_cache_mode "none") one state plus
-    the speculative blocks."""
+    in-flight tokens, len), block) + 1``; chunked-local attention ``cdiv(min(chunk + in-flight
+    tokens, len), block)`` (in-flight tokens: ``max_num_batched_tokens`` x :func:`in_flight_batches`,
+    given here already multiplied); Mamba (mamba_cache_mode "none") one state plus the speculative
+    blocks."""
     if mamba:
         return 1 + num_speculative_blocks
+    if attention_chunk is not None:
+        return math.ceil(min(attention_chunk + max_num_batched_tokens, max_model_len) / block_size)
     if sliding_window is not None:
         tokens = min(sliding_window - 1 + max_num_batched_tokens, max_model_len)
         return math.ceil(tokens / block_size) + 1
