@@ -18,6 +18,7 @@ WarningCode = Literal[
     "layer_split",  # transformers places whole layers per GPU: the busiest GPU decides
     "kv_off_allocates",  # kv=off, but the engine allocates a KV cache anyway
     "kv_page_padding",  # vLLM pads KV pages of different sizes to the largest
+    "hybrid_kv_manager_off",  # vLLM caches sliding / chunked layers whole (its hybrid KV cache manager is off)
     "pre_quantized_needed",  # a quantized format the engines do not convert to on load
     "setting_ignored",  # a setting the chosen engine does not read
     "no_bf16",  # the GPU has no bf16

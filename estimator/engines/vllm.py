@@ -1466,6 +1466,9 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     else:
         if drafter:
             model = model.model_copy(update={"layers": model.layers + drafter})
+        hma_off = _chunked_with_hidden_state_drafter(spec, query)
+        if hma_off:
+            model = model.model_copy(update={"layers": tuple(_as_full(layer) for layer in model.layers)})
         layout = _kv_layout(model, query.gpus, kv_dtype)
     layout = _with_in_flight(layout, spec, query)
     if len(_LAYOUTS) >= 256:
@@ -1484,6 +1487,28 @@ def _with_in_flight(
         method = "mtp" if mtp_tokens(query) else None
     batches = in_flight_batches(version_profile(query)[0], method)
     return layout[0].model_copy(update={"in_flight_batches": batches}), layout[1]
+
+
+def _chunked_with_hidden_state_drafter(spec: ModelSpec, query: Query) -> str | None:
+    """The warning when vLLM turns its hybrid KV cache manager off: chunked-local attention beside an
+    EAGLE-style drafter (``use_eagle()``: EAGLE, EAGLE-3, MTP, DFlash; config/vllm.py@v0.19.0 ...
+    @v0.33.0 "not yet supported with chunked local attention + eagle"). unify_hybrid_kv_cache_specs
+    then makes every sliding and chunked layer full attention."""
+    if not any(layer.chunked for layer in spec.layers):
+        return None
+    method = spec.drafter.method if spec.drafter is not None else ("mtp" if mtp_tokens(query) else None)
+    if method not in ("eagle", "eagle3", "mtp", "dflash"):
+        return None
+    return (
+        f"vLLM turns its hybrid KV cache manager off for chunked local attention with {method} drafting: "
+        "every layer caches the whole context"
+    )
+
+
+def _as_full(layer: LayerKV) -> LayerKV:
+    if layer.kind != "sliding":
+        return layer
+    return layer.model_copy(update={"kind": "full", "window": None, "chunked": False})
 
 
 def _group_kind(layer: LayerKV) -> str:
@@ -2188,6 +2213,8 @@ def vllm_terms(
         warnings.append(note("context_window_exceeded", f"vLLM refuses it: {_too_long(query.seq_len, longest)}"))
     _, layout_warnings = kv_layout(spec, query)
     warnings.extend(note("kv_page_padding", w) for w in layout_warnings)
+    if hma_off := _chunked_with_hidden_state_drafter(spec, query):
+        warnings.append(note("hybrid_kv_manager_off", hma_off))
     return EngineTerms(activations=peak, overhead=overhead, activation_where=where, warnings=tuple(warnings))
 
 

@@ -161,3 +161,19 @@ def test_calibrated_gemma4_at_0_23_is_unchanged() -> None:
     spec = GPT_OSS.model_copy(update={"layers": ((sliding,) * 5 + (full,)) * 10, "model_type": "gemma4_text"})
     _, _, concurrency = vllm.kv_capacity(spec, q(vllm="0.23", seq_len=32_768), int(28.41 * GiB), batched_tokens=MNBT)
     assert round(concurrency, 2) == 2.98  # logged "Maximum concurrency for 32,768 tokens per request: 2.98x"
+
+
+def test_chunked_attention_with_an_eagle_drafter_caches_every_layer_whole() -> None:
+    # config/vllm.py (every release read): chunked local attention + an EAGLE-style drafter turns the
+    # hybrid KV cache manager off; unify_hybrid_kv_cache_specs makes the chunked layers full
+    # attention. Scout's 48 layers + one drafter layer form one group of 49 full layers: a request of
+    # 65,536 tokens takes 65,536 / 16 = 4,096 blocks of the group.
+    full = LayerKV(kind="full", kv_heads=8, key_dim=128, value_dim=128)
+    head = SCOUT.model_copy(update={"layers": (full,), "vision": None})
+    spec = SCOUT.model_copy(update={"drafter": Drafter(model_id="a/eagle", method="eagle", spec=head)})
+    query = q(vllm="0.33", seq_len=65_536, draft="a/eagle", spec=3, mm_limit=0)
+    layout, _ = vllm.kv_layout(spec, query)
+    assert [(t.kind, t.num_layers) for t in layout.types] == [("full", 49)]
+    assert vllm._chunked_with_hidden_state_drafter(spec, query) is not None
+    assert vllm._chunked_with_hidden_state_drafter(SCOUT, q(vllm="0.33", seq_len=65_536)) is None
+    assert vllm._blocks_per_request(layout, 65_536, MNBT) == 4096
