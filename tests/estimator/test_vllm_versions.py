@@ -615,6 +615,9 @@ def test_machete_unpacks_awq_zero_points_on_hopper() -> None:
     awq = q(vllm="0.31", weight_format="awq")
     assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("h200")) == 76_468_224
     assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("h100")) == 76_468_224
-    # Marlin (Ampere, Ada) keeps them packed; symmetric schemes have none to unpack.
+    # Marlin (Ampere, Ada, and sm_120 Blackwell: n056's author records "AutoAWQMarlinLinearMethod" via
+    # "MarlinLinearKernel" from v0.28.0 on an RTX PRO 4000) keeps them packed; symmetric schemes have
+    # none to unpack.
     assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("a100-80gb")) == 0
+    assert vllm.machete_zero_point_bytes(spec, q(vllm="0.28", weight_format="awq"), lookup_gpu("rtx-5090")) == 0
     assert vllm.machete_zero_point_bytes(spec, q(vllm="0.31"), lookup_gpu("h200")) == 0
