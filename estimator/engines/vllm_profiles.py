@@ -213,6 +213,13 @@ class VllmProfile(_Frozen):
     # place in the model dtype (a clone only for raw logprobs); from 0.27.0 nothing is copied unless a
     # request needs processing (_requires_logits_processing / needs_logits_processing).
     v2_sampler_fp32_copy: bool = False
+    # v1/worker/gpu_worker.py load_model: from 0.21.0 the weights are loaded under
+    # _scoped_allocator_max_split(max_split_size_mb=20) ("20 MiB is the minimum PyTorch allows");
+    # PyTorch's caching allocator never splits a block for a request of max_split_size or more
+    # (c10/cuda/CUDACachingAllocator.cpp should_split), so such a tensor keeps its whole cudaMalloc
+    # segment, rounded up to 2 MiB, and memory_allocated ("Model loading took") counts all of it.
+    # None up to 0.20.0 (no limit).
+    load_max_split_bytes: int | None = None
 
 
 _V019 = VllmProfile(
@@ -247,7 +254,7 @@ def _next(prev: VllmProfile, version: VllmVersion, **changes: object) -> VllmPro
 _V020 = _next(
     _V019, "0.20", gpu_memory_utilization=0.92, cuda_graph_accounting="subtracted", hybrid_alignment="backend"
 )
-_V021 = _next(_V020, "0.21", kv_tokens_report="concurrency")
+_V021 = _next(_V020, "0.21", kv_tokens_report="concurrency", load_max_split_bytes=20 * MiB)
 _V022 = _next(
     _V021,
     "0.22",
