@@ -727,7 +727,7 @@ def loaded_weight_bytes(
         + value_slot_bytes(spec, query)
     )
     loaded += machete_zero_point_bytes(spec, query, gpu)
-    loaded += load_segment_rounding_bytes(spec, query)
+    loaded += load_segment_rounding_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
@@ -861,14 +861,15 @@ def _load_tensors(spec: ModelSpec, query: Query) -> list[tuple[int, int]]:
     return tensors
 
 
-def load_segment_rounding_bytes(spec: ModelSpec, query: Query) -> int:
+def load_segment_rounding_bytes(spec: ModelSpec, query: Query, gpu: GPU | None = None) -> int:
     """Bytes per GPU that "Model loading took" counts beyond the tensors themselves because vLLM
     loads under a ``max_split_size`` (0.21+, ``VllmProfile.load_max_split_bytes``): every tensor of
     20 MiB or more keeps its whole cudaMalloc segment, rounded up to 2 MiB. Qwen2.5-1.5B: 28 x (a
     52.5 MiB gate_up_proj in 54 + a 26.25 MiB down_proj in 28) + the 445.125 MiB embedding in 446 =
-    91.875 MiB. Tensors that reuse a freed block (up to 20 MiB larger) are not modelled."""
+    91.875 MiB. Tensors that reuse a freed block (up to 20 MiB larger) are not modelled. CUDA only:
+    ``_scoped_allocator_max_split`` sets nothing on other platforms (no GPU record: CUDA)."""
     max_split = version_profile(query)[0].load_max_split_bytes
-    if max_split is None:
+    if max_split is None or (gpu is not None and gpu.vendor != "nvidia"):
         return 0
     return sum(count * (cuda_block_bytes(size, max_split) - size) for size, count in _load_tensors(spec, query))
 

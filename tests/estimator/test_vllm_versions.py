@@ -643,6 +643,9 @@ def test_weights_keep_whole_segments_under_the_load_split_limit() -> None:
     assert vllm.load_segment_rounding_bytes(small, q(vllm="0.30")) == 96_337_920
     assert vllm.load_segment_rounding_bytes(small, q(vllm="0.21")) == 96_337_920
     assert vllm.load_segment_rounding_bytes(small, q(vllm="0.20")) == 0
+    # _scoped_allocator_max_split sets nothing outside CUDA (v1/worker/gpu_worker.py@v0.28.0).
+    assert vllm.load_segment_rounding_bytes(small, q(vllm="0.30"), lookup_gpu("mi300x")) == 0
+    assert vllm.load_segment_rounding_bytes(small, q(vllm="0.30"), lookup_gpu("h100")) == 96_337_920
     # Qwen2.5-7B as AWQ int4: gate_up qweight 3,584 x 37,888 / 2 B = 64.75 MiB in 66, down 18,944 x
     # 3,584 / 2 B = 32.375 MiB in 34, the fp16 embedding and lm_head 1,039.5 MiB in 1,040 each:
     # 28 x 2.875 + 1 = 81.5 MiB. n037 (v0.31.0, H200) logs 5.38 GiB.
