@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from common.errors import InputError
 from estimator.arith import ceil_div as _cdiv
 from estimator.dtypes import FORMAT_BITS
-from estimator.spec import DTYPE_BYTES, LinearWeights, ModelSpec, Quantization, WeightFormat
+from estimator.spec import DTYPE_BYTES, LinearComponent, LinearWeights, ModelSpec, Quantization, WeightFormat
 
 _FLOAT_FORMATS = {"bf16", "fp16", "fp32"}
 _QUANTIZED_COMPONENTS = {"attention", "dense_mlp", "routed_experts", "shared_experts", "other"}
@@ -408,6 +408,37 @@ def linear_bytes(
         else:
             total += in_f * out_f * lin.count * scheme.dense_bytes
     return total
+
+
+def matrix_share(lin: LinearWeights, spec: ModelSpec, gpus: int) -> tuple[int, int]:
+    """(in_features, out_features) of one GPU's piece of one matrix of ``lin``."""
+    return _share(lin, spec, gpus)
+
+
+def matrix_values_bytes(
+    spec: ModelSpec,
+    component: LinearComponent,
+    in_features: int,
+    out_features: int,
+    *,
+    weight_format: WeightFormat | None = None,
+    bits: int | None = None,
+) -> int:
+    """Bytes of the values tensor alone (no scales, zero points or shapes) of one ``in_features`` x
+    ``out_features`` matrix of ``component`` in the effective format: one tensor as an engine
+    allocates it (fused projections are passed whole)."""
+    s, _ = _scheme(spec, weight_format, bits)
+    lin = LinearWeights(component=component, in_features=in_features, out_features=out_features, count=1, split="none")
+    n = in_features * out_features
+    if not _is_quantized(s, lin):
+        return n * s.dense_bytes
+    if s.kind in ("fp8", "int8", "bnb8"):
+        return n
+    if s.kind in ("int4", "kbits"):
+        return _cdiv(n * s.bits, 8)
+    if s.kind in ("nf4", "mxfp4", "nvfp4"):
+        return _cdiv(n, 2)
+    raise AssertionError(s.kind)
 
 
 def weight_format_name(spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None) -> str:

@@ -65,8 +65,18 @@ from estimator.engines.vllm_profiles import (
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
 from estimator.notes import Note, note
-from estimator.spec import DTYPE_BYTES, Drafter, Frozen, KVDType, LayerKV, LinearWeights, ModelSpec, VisionSpec
-from estimator.weights import linear_bytes, weight_bytes, zero_point_matrices
+from estimator.spec import (
+    DTYPE_BYTES,
+    Drafter,
+    Frozen,
+    KVDType,
+    LayerKV,
+    LinearComponent,
+    LinearWeights,
+    ModelSpec,
+    VisionSpec,
+)
+from estimator.weights import linear_bytes, matrix_share, matrix_values_bytes, weight_bytes, zero_point_matrices
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -769,6 +779,7 @@ def loaded_weight_bytes(
         + value_slot_bytes(spec, query)
     )
     loaded += machete_zero_point_bytes(spec, query, gpu)
+    loaded += load_segment_rounding_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
     return loaded
@@ -844,19 +855,75 @@ def mxfp4_moe_backend(gpu: GPU | None) -> Mxfp4MoeBackend:
     return vllm_gpu(gpu).mxfp4_moe_backend
 
 
-def cuda_block_bytes(size: int) -> int:
+def cuda_block_bytes(size: int, max_split: int | None = None) -> int:
     """Bytes PyTorch's CUDA caching allocator counts as allocated for a fresh ``size``-byte tensor.
 
     c10/cuda/CUDACachingAllocator.cpp: requests are rounded up to 512 B; one of 10 MiB or more gets
     its own cudaMalloc rounded up to 2 MiB (get_allocation_size), and that block is split only when
-    more than 1 MiB would be left over (should_split). Otherwise the whole block is handed out, and
-    ``memory_allocated`` (what vLLM reads) counts all of it.
+    more than 1 MiB would be left over and the request is below ``max_split_size`` (should_split;
+    no limit unless set). Otherwise the whole block is handed out, and ``memory_allocated`` (what
+    vLLM reads) counts all of it.
     """
     rounded = round_up(max(size, 1), 512)
     if size < 10 * MiB:
         return rounded
     segment = round_up(size, 2 * MiB)
+    if max_split is not None and rounded >= max_split:
+        return segment
     return segment if segment - size <= MiB else rounded
+
+
+def _load_tensors(spec: ModelSpec, query: Query) -> list[tuple[int, int]]:
+    """(bytes, count) of the weight tensors one GPU allocates at load for the layers whose layout
+    is known: the vocabulary-parallel embedding and an untied lm_head, the fused ``qkv_proj`` and the
+    ``o_proj`` of standard attention (one q, a k and a v per layer), the fused ``gate_up_proj`` and
+    the ``down_proj`` of dense MLPs (QKVParallelLinear / MergedColumnParallelLinear hold each fused
+    projection in one parameter). Values tensors only: scales and zero points are small. Other
+    layouts (MLA, linear attention, experts, vision towers) are left out."""
+    tp = query.gpus
+
+    def values(component: LinearComponent, in_f: int, out_f: int) -> int:
+        return matrix_values_bytes(spec, component, in_f, out_f, weight_format=query.weight_format, bits=query.bits)
+
+    tensors: list[tuple[int, int]] = []
+    if spec.vocab_size and spec.params.embedding:
+        dims = spec.params.embedding // spec.vocab_size
+        rows = ceil_div(spec.vocab_size, tp)
+        tensors.append((values("lm_head", dims, rows), 1))
+    for lin in spec.linears:
+        if lin.component == "lm_head" and not spec.tie_word_embeddings:
+            in_f, out_f = matrix_share(lin, spec, tp)
+            tensors.append((values("lm_head", in_f, out_f), lin.count))
+    attention = [lin for lin in spec.linears if lin.component == "attention"]
+    by_split = {lin.split: lin for lin in attention}
+    if len(attention) == 3 and set(by_split) == {"column", "kv", "row"}:
+        q, kv, o = by_split["column"], by_split["kv"], by_split["row"]
+        if kv.count == 2 * q.count and o.count == q.count and q.in_features == kv.in_features:
+            out_f = matrix_share(q, spec, tp)[1] + 2 * matrix_share(kv, spec, tp)[1]
+            tensors.append((values("attention", q.in_features, out_f), q.count))
+            tensors.append((values("attention", *matrix_share(o, spec, tp)), o.count))
+    mlp = [lin for lin in spec.linears if lin.component == "dense_mlp"]
+    by_split = {lin.split: lin for lin in mlp}
+    if len(mlp) == 2 and set(by_split) == {"column", "row"}:
+        up, down = by_split["column"], by_split["row"]
+        if up.count % down.count == 0 and up.in_features == down.out_features:
+            out_f = up.count // down.count * matrix_share(up, spec, tp)[1]
+            tensors.append((values("dense_mlp", up.in_features, out_f), down.count))
+            tensors.append((values("dense_mlp", *matrix_share(down, spec, tp)), down.count))
+    return tensors
+
+
+def load_segment_rounding_bytes(spec: ModelSpec, query: Query, gpu: GPU | None = None) -> int:
+    """Bytes per GPU that "Model loading took" counts beyond the tensors themselves because vLLM
+    loads under a ``max_split_size`` (0.21+, ``VllmProfile.load_max_split_bytes``): every tensor of
+    20 MiB or more keeps its whole cudaMalloc segment, rounded up to 2 MiB. Qwen2.5-1.5B: 28 x (a
+    52.5 MiB gate_up_proj in 54 + a 26.25 MiB down_proj in 28) + the 445.125 MiB embedding in 446 =
+    91.875 MiB. Tensors that reuse a freed block (up to 20 MiB larger) are not modelled. CUDA only:
+    ``_scoped_allocator_max_split`` sets nothing on other platforms (no GPU record: CUDA)."""
+    max_split = version_profile(query)[0].load_max_split_bytes
+    if max_split is None or (gpu is not None and gpu.vendor != "nvidia"):
+        return 0
+    return sum(count * (cuda_block_bytes(size, max_split) - size) for size, count in _load_tensors(spec, query))
 
 
 def _expert_bias_params(spec: ModelSpec) -> int:

@@ -243,6 +243,13 @@ class VllmProfile(_Frozen):
     # methods vram sizes are listed. From 0.33.0 the check applies to the V1 model runner only and
     # lists "draft_model" and "dflash" too.
     async_spec_methods: frozenset[str] = frozenset({"eagle", "eagle3", "mtp", "dflash"})
+    # v1/worker/gpu_worker.py load_model: from 0.21.0 the weights are loaded under
+    # _scoped_allocator_max_split(max_split_size_mb=20) ("20 MiB is the minimum PyTorch allows");
+    # PyTorch's caching allocator never splits a block for a request of max_split_size or more
+    # (c10/cuda/CUDACachingAllocator.cpp should_split), so such a tensor keeps its whole cudaMalloc
+    # segment, rounded up to 2 MiB, and memory_allocated ("Model loading took") counts all of it.
+    # None up to 0.20.0 (no limit).
+    load_max_split_bytes: int | None = None
 
 
 _V019 = VllmProfile(
@@ -282,7 +289,7 @@ _V020 = _next(
     hybrid_alignment="backend",
     dsv4_planner="tuples",
 )
-_V021 = _next(_V020, "0.21", kv_tokens_report="concurrency")
+_V021 = _next(_V020, "0.21", kv_tokens_report="concurrency", load_max_split_bytes=20 * MiB)
 _V022 = _next(
     _V021,
     "0.22",

@@ -241,3 +241,49 @@ def test_v2_runner_pools_by_mechanism(full) -> None:
     assert abs(n055.activation_gib - (218_103_808 + 160_436_224) / GiB) < 0.001
     warm_tokens = 43_040
     assert abs(n055.tokens - warm_tokens) / warm_tokens <= 0.05
+
+
+MiB = 1 << 20
+
+
+def test_n056_misses_by_a_transient_of_the_profile_run(full) -> None:
+    """n056 (v0.28.0, Qwen2.5-7B-Instruct-AWQ on an RTX PRO 4000 Blackwell, util 0.9): vram's pool is
+    above the log, and the author's nvidia-smi reading says the difference was not held after start-up,
+    so no persistent term may close it."""
+    n056 = full["n056"]
+    # Marlin on sm_120 (the author's engine line): no repacked copies. V2 runner, 2,048 tokens, 256
+    # sequences: forward 2,048 x (2 x 3,584 x 2 + 4 x 3,584) + 2,048 x 3 x 18,944 x 2 = 291,504,128 B;
+    # penalty state 256 x (152,064 + 4,752) x 4 = 160,579,584 B.
+    assert abs(n056.activation_gib - (291_504_128 + 160_579_584) / GiB) < 0.001
+    # The log: 13.42 GiB available of 0.9 x 24,467 MiB, so at least 0.9 x 24,467 MiB - 13.425 GiB of
+    # non-KV share. The notes (week3-notes.md@26ac25a6, "Why VRAM is the wrong ceiling signal"): 20,874
+    # MiB used when idle after start-up, the pool being 15,709 blocks x 16 x 57,344 B.
+    non_kv = 0.9 * 24_467 * MiB - 13.425 * GiB
+    held = 20_874 * MiB - 15_709 * 16 * 57_344  # CUDA context, consumed memory, graphs
+    assert n056.logged_pool_gib == 13.42
+    # From 0.27 the non-KV share is consumed memory plus the transient peak: >= 1.12 GiB was transient.
+    assert non_kv - held > 1.11 * GiB
+    # vram's whole non-KV share (its only transient is the 0.27 GiB forward) fits in what the card held.
+    vram_non_kv = (n056.weights_gib + n056.activation_gib + n056.non_torch_gib) * GiB
+    assert vram_non_kv < held
+
+
+def test_n057_terms_beside_the_logged_weights(full) -> None:
+    """n057 (v0.30.0, Qwen2.5-1.5B-Instruct on an RTX 4070 Laptop, util 0.8): with the logged weights,
+    the log leaves 0.8 x 8,188 MiB - 1.95 - 2.98 GiB for activation, penalty state, non-torch memory
+    and the graph estimate (1.467 GiB, +-0.01 by the rounding of the two lines)."""
+    n057 = full["n057"]
+    # V2 runner, 2,048 tokens, 256 sequences: forward 2,048 x (2 x 1,536 x 2 + 4 x 1,536) + 2,048 x 3 x
+    # 8,960 x 2 = 135,266,304 B; penalty state 256 x (151,936 + 4,748) x 4 = 160,436,224 B.
+    assert abs(n057.activation_gib - (135_266_304 + 160_436_224) / GiB) < 0.001
+    assert (n057.logged_weights_gib, n057.logged_pool_gib) == (2.98, 1.95)
+    logged_rest = 0.8 * 8_188 * MiB / GiB - 1.95 - 2.98
+    vram_rest = n057.activation_gib + n057.non_torch_gib + n057.cuda_graphs_gib
+    assert n057.cuda_graphs_in_budget is True
+    assert abs(vram_rest - logged_rest) <= 0.1
+    # "Model loading took 2.98 GiB": 3,087,428,608 B of bf16 checkpoint, the 8 MiB rope table, and the
+    # segments the tensors of 20 MiB or more keep whole under vLLM's max_split_size_mb=20 at load:
+    # 28 x (gate_up_proj 52.5 MiB in 54 + down_proj 26.25 MiB in 28) + the embedding's 445.125 MiB in
+    # 446 = 91.875 MiB; 2.973 GiB (2.89 GiB in a v0.20.0 log, loaded without the limit).
+    assert abs(n057.weights_gib - (3_087_428_608 + 8 * MiB + 96_337_920) / GiB) < 0.001
+    assert abs(n057.weights_gib - 2.98) <= 0.01

@@ -447,8 +447,9 @@ def test_vision_towers_are_split_over_tensor_parallelism() -> None:
     gpu = lookup_gpu("h100")
     saving = vllm.vision_split_saving_bytes(scout, q(gpus=4))
     assert abs(saving - 1.19 * GiB) < 0.05 * GiB
+    # (0.20: weights loaded without a split limit, so no segment rounding on top.)
     assert (
-        vllm.loaded_weight_bytes(scout, q(gpus=4), gpu, 20 * GiB)
+        vllm.loaded_weight_bytes(scout, q(gpus=4, vllm="0.20"), gpu, 20 * GiB)
         == 20 * GiB + vllm.rope_cache_bytes(scout, q(gpus=4)) - saving
     )
     assert vllm.vision_split_saving_bytes(scout, q(gpus=1)) == 0
@@ -615,6 +616,38 @@ def test_machete_unpacks_awq_zero_points_on_hopper() -> None:
     awq = q(vllm="0.31", weight_format="awq")
     assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("h200")) == 76_468_224
     assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("h100")) == 76_468_224
-    # Marlin (Ampere, Ada) keeps them packed; symmetric schemes have none to unpack.
+    # Marlin (Ampere, Ada, and sm_120 Blackwell: n056's author records "AutoAWQMarlinLinearMethod" via
+    # "MarlinLinearKernel" from v0.28.0 on an RTX PRO 4000) keeps them packed; symmetric schemes have
+    # none to unpack.
     assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("a100-80gb")) == 0
+    assert vllm.machete_zero_point_bytes(spec, q(vllm="0.28", weight_format="awq"), lookup_gpu("rtx-5090")) == 0
     assert vllm.machete_zero_point_bytes(spec, q(vllm="0.31"), lookup_gpu("h200")) == 0
+
+
+def test_weights_keep_whole_segments_under_the_load_split_limit() -> None:
+    # vLLM 0.21+ loads under max_split_size_mb=20 (v1/worker/gpu_worker.py load_model): PyTorch's
+    # allocator does not split a block for a request of 20 MiB or more, so such a tensor keeps its
+    # whole cudaMalloc segment, rounded up to 2 MiB; below the limit a remainder over 1 MiB is split off.
+    assert vllm.cuda_block_bytes(55_050_240, max_split=20 * MiB) == 54 * MiB  # 52.5 MiB
+    assert vllm.cuda_block_bytes(55_050_240) == 55_050_240
+    assert vllm.cuda_block_bytes(27_525_120, max_split=20 * MiB) == 28 * MiB  # 26.25 MiB
+    assert vllm.cuda_block_bytes(6 * MiB, max_split=20 * MiB) == 6 * MiB
+    # Qwen2.5-1.5B (bf16, tied): per layer gate_up_proj 2 x 8,960 x 1,536 x 2 B = 52.5 MiB in 54 and
+    # down_proj 26.25 MiB in 28; qkv_proj (1,536 + 2 x 256) x 1,536 x 2 B = 6 MiB and o_proj 4.5 MiB
+    # are split off 20 MiB segments; the embedding 151,936 x 1,536 x 2 B = 445.125 MiB in 446.
+    # 28 x 3.25 + 0.875 = 91.875 MiB: v0.28.0-0.30.0 logs "Model loading took 2.98 GiB" against the
+    # checkpoint's 2.88 ("Checkpoint size: 2.88 GiB"), a v0.20.0 log 2.89.
+    small = load_model_spec(
+        json.loads((CONFIGS.parent / "calibration2" / "configs" / "qwen2_5_1_5b_instruct.json").read_text())
+    )
+    assert vllm.load_segment_rounding_bytes(small, q(vllm="0.30")) == 96_337_920
+    assert vllm.load_segment_rounding_bytes(small, q(vllm="0.21")) == 96_337_920
+    assert vllm.load_segment_rounding_bytes(small, q(vllm="0.20")) == 0
+    # _scoped_allocator_max_split sets nothing outside CUDA (v1/worker/gpu_worker.py@v0.28.0).
+    assert vllm.load_segment_rounding_bytes(small, q(vllm="0.30"), lookup_gpu("mi300x")) == 0
+    assert vllm.load_segment_rounding_bytes(small, q(vllm="0.30"), lookup_gpu("h100")) == 96_337_920
+    # Qwen2.5-7B as AWQ int4: gate_up qweight 3,584 x 37,888 / 2 B = 64.75 MiB in 66, down 18,944 x
+    # 3,584 / 2 B = 32.375 MiB in 34, the fp16 embedding and lm_head 1,039.5 MiB in 1,040 each:
+    # 28 x 2.875 + 1 = 81.5 MiB. n037 (v0.31.0, H200) logs 5.38 GiB.
+    awq = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen2.5-7B.json").read_text()))
+    assert vllm.load_segment_rounding_bytes(awq, q(vllm="0.31", weight_format="awq")) == 85_458_944
