@@ -82,12 +82,30 @@ def _no_rope_layers(out: Mapping[str, Any]) -> list[int]:
     return [int((i + 1) % step != 0) for i in _layers(out)]
 
 
+def _global_layer_overrides(out: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Gemma 4's full-attention layers: ``global_head_dim`` (512 unless given) and, where
+    ``attention_k_eq_v`` holds, ``num_global_key_value_heads``, as per-layer overrides.
+
+    As the class stores them: an override equal to the model's value is dropped, a layer left with none
+    too, and the keys are layer indices zero-padded to the widest one.
+    """
+    over: dict[str, Any] = {"head_dim": out.get("global_head_dim", 512)}
+    kv_heads = out.get("num_global_key_value_heads") if out.get("attention_k_eq_v", True) else None
+    if kv_heads is not None:
+        over["num_key_value_heads"] = kv_heads
+    over = {k: v for k, v in over.items() if out.get(k) != v}
+    full = [i for i, kind in enumerate(out["layer_types"]) if kind == _FULL] if over else []
+    width = len(str(max(full))) if full else 0
+    return {str(i).zfill(width): dict(over) for i in full}
+
+
 class _Rule:
     """A ``__post_init__`` rule as data: the field it sets, when it runs, and what it computes.
 
     ``always`` rules rewrite the field even when the config carries it (qwen2 drops a window that
     ``use_sliding_window`` turns off); the others fill the field only when the config leaves it unset.
-    ``stage`` orders them: windows first, then the per-layer lists the layer types read, then the types.
+    ``stage`` orders them: windows first, then the per-layer lists the layer types read, then the types,
+    then the per-layer overrides the types place.
     """
 
     def __init__(self, field: str, stage: int, always: bool, fn: Callable[[Mapping[str, Any]], Any]) -> None:
@@ -122,6 +140,9 @@ RULES: dict[str, _Rule] = {
                 int(o["interleave_moe_layer_step"]),
             )
         ),
+    ),
+    "global_head_dim and num_global_key_value_heads on full_attention layers": _Rule(
+        "per_layer_config", 3, False, _global_layer_overrides
     ),
     "none when unset": _Rule("mlp_only_layers", 1, False, lambda o: []),
     "all full_attention": _Rule("layer_types", 2, False, lambda o: [_FULL for _ in _layers(o)]),

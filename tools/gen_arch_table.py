@@ -70,6 +70,15 @@ PROBE_VALUES: dict[str, list[Any]] = {
     "hidden_act": ["gelu", "silu"],
 }
 KWARGS = {"sliding_window_pattern"}
+# Values varied only while probing a rule for the field named (Gemma 4's global layers read builder
+# keywords that no other class takes), so other types' probes stay as they were.
+FIELD_PROBE_VALUES: dict[str, dict[str, list[Any]]] = {
+    "per_layer_config": {
+        "attention_k_eq_v": [False, True],
+        "global_head_dim": [None, 256, 384],
+        "num_global_key_value_heads": [None, 2, 4],
+    },
+}
 
 
 def _jsonable(value: Any) -> bool:
@@ -109,9 +118,10 @@ def _rule(cls: Any, name: str, default_value: Any) -> str:
     return "live"
 
 
-def _probes(cls: Any) -> list[dict[str, Any]]:
+def _probes(cls: Any, field: str = "") -> list[dict[str, Any]]:
     declared = {f.name for f in dataclasses.fields(cls)}
     varied = {k: v for k, v in PROBE_VALUES.items() if k in declared or k in KWARGS}
+    varied.update(FIELD_PROBE_VALUES.get(field, {}))
     probes = [dict(zip(varied, values, strict=True)) for values in itertools.product(*varied.values())]
     # A probe leaves a None out, so the class sees its own default rather than an explicit null.
     return [{k: v for k, v in p.items() if v is not None or k == "sliding_window"} for p in probes]
@@ -122,7 +132,7 @@ def _rule_holds(cls: Any, model_type: str, entry: dict[str, Any], name: str, rul
     trial = {**entry, "derived": {**entry["derived"], name: rule}, "sub_configs": {}}
     live = [f for f, r in trial["derived"].items() if r == "live"]
     checked = 0
-    for probe in _probes(cls):
+    for probe in _probes(cls, name):
         try:
             want = cls(**probe).to_dict()
         except Exception:  # a combination the class rejects says nothing about the rule

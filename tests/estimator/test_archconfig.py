@@ -242,3 +242,22 @@ def test_layer_type_rules_by_hand() -> None:
         }
     )
     assert llama4["layer_types"] == ["chunked_attention", "full_attention", "chunked_attention", "full_attention"]
+
+
+def test_gemma4_global_layers_are_data() -> None:
+    # google/gemma-4-31B-it: 60 layers, every 6th full attention (layer_types), whose heads are
+    # global_head_dim 512 wide with num_global_key_value_heads 4 shared K=V heads (attention_k_eq_v),
+    # against 256 and 16 on the sliding layers. Read without importing transformers.
+    raw = json.loads((ROOT / "tests/fixtures/calibration2/configs/gemma4_31b_it.json").read_text())
+    filled, source = archconfig.normalise(raw)
+    assert source == "table"
+    full = [f"{i:02d}" for i in range(5, 60, 6)]
+    assert filled["text_config"]["per_layer_config"] == {i: {"head_dim": 512, "num_key_value_heads": 4} for i in full}
+    # Without K=V the global KV-head count is not applied; a global width equal to head_dim is no override.
+    text = {k: v for k, v in raw["text_config"].items() if k != "model_type"}
+    plain, _ = archconfig.normalise({**text, "model_type": "gemma4_text", "attention_k_eq_v": False})
+    assert plain["per_layer_config"] == {i: {"head_dim": 512} for i in full}
+    same, _ = archconfig.normalise(
+        {**text, "model_type": "gemma4_text", "global_head_dim": 256, "head_dim": 256, "num_global_key_value_heads": 16}
+    )
+    assert same["per_layer_config"] == {}
