@@ -328,6 +328,43 @@ def normalise(config: Mapping[str, Any]) -> tuple[dict[str, Any], Source]:
         return _live(model_type, config), "transformers"
 
 
+@cache
+def _live_architectures() -> Mapping[str, str]:
+    """Model class -> model type from the installed transformers' auto mappings, for a class the
+    table lacks; a class they list under several types is left out (the table settles those)."""
+    _transformers()
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
+    )
+
+    listed: dict[str, set[str]] = {}
+    for mapping in (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES):
+        for model_type, names in mapping.items():
+            for name in names if isinstance(names, list | tuple) else [names]:
+                listed.setdefault(str(name), set()).add(str(model_type))
+    return {name: next(iter(types)) for name, types in listed.items() if len(types) == 1}
+
+
+def architecture_type(config: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The model type transformers builds the first class of ``architectures`` from, and that class.
+
+    For a ``model_type`` transformers does not know whose checkpoint names a class it does (Kimi-K2:
+    ``kimi_k2`` over ``DeepseekV3ForCausalLM``); engines that dispatch on the class build that model.
+    """
+    names = config.get("architectures")
+    if not isinstance(names, list):
+        return None
+    known: Mapping[str, str] = table().get("architectures", {})
+    for name in names:
+        if not isinstance(name, str):
+            continue
+        model_type = known.get(name) or _live_architectures().get(name)
+        if model_type:
+            return model_type, name
+    return None
+
+
 def installed_version() -> str | None:
     """The transformers version the table was generated from."""
     version = table().get("transformers_version")

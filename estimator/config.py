@@ -1677,8 +1677,16 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
     _check_values(config, model_type)
     _check_counts(config, model_type)
     full, source, unknown = _filled(config)
-    fam = family(model_type)
     warnings: list[str] = []
+    by_class = archconfig.architecture_type(config) if unknown else None
+    if by_class is not None:
+        # vLLM builds the model its architectures name; transformers does too once the checkpoint's
+        # remote code (a copy of that class) is trusted.
+        read_as, cls = by_class
+        full, source, unknown = _filled({**config, "model_type": read_as})
+        warnings.append(f"{model_type} is read as {read_as}, the type of its architecture {cls}.")
+        model_type = read_as
+    fam = family(model_type)
     unread: list[str] = [unknown] if unknown else []
     text = full.get("text_config")
     text_type = str(text.get("model_type") or "") if isinstance(text, Mapping) else ""

@@ -4,7 +4,7 @@ Not installed, not run by the CLI: ``python tools/gen_arch_table.py`` after upgr
 For each causal-LM and image-text model type (and the sub-config types they nest), the table holds
 what :mod:`estimator.archconfig` needs to fill a config.json the way the config class would,
 without importing transformers: the declared field defaults, the attribute aliases, the nested
-sub-configs, and the fields the class derives in ``__post_init__`` (with the rule where it is one
+sub-configs, the model type of each model class a config's ``architectures`` may name, and the fields the class derives in ``__post_init__`` (with the rule where it is one
 vram can apply as data; ``"live"`` otherwise, which sends configs lacking that field to the class).
 A rule of :data:`estimator.archconfig.RULES` is recorded for a type only when the table, filling
 configs that vary the fields the rule reads (:data:`PROBE_VALUES`), gives what the class gives on
@@ -13,6 +13,7 @@ every probe.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import itertools
 import json
@@ -262,6 +263,66 @@ def _flat_sub_configs(cls: Any, inst: Any, base: set[str]) -> list[str]:
     return flat
 
 
+def _declared_config(models: Path, model_type: str, cls: str) -> str | None:
+    """The config class a model class declares (``config: DeepseekV3Config``), read from the source of
+    its modeling module so that no model code (nor torch) is imported; its bases are followed."""
+    from transformers.models.auto.configuration_auto import model_type_to_module_name
+
+    for path in sorted((models / model_type_to_module_name(model_type)).glob("modeling_*.py")):
+        tree = ast.parse(path.read_text())
+        classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+        todo, seen = [cls], set()
+        while todo:
+            node = classes.get(todo.pop(0))
+            if node is None or node.name in seen:
+                continue
+            seen.add(node.name)
+            for st in node.body:
+                if isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name) and st.target.id == "config":
+                    if isinstance(st.annotation, ast.Name):
+                        return st.annotation.id
+                if isinstance(st, ast.Assign) and isinstance(st.value, ast.Name):
+                    if any(isinstance(t, ast.Name) and t.id == "config_class" for t in st.targets):
+                        return st.value.id
+            todo.extend(b.id for b in node.bases if isinstance(b, ast.Name))
+        if cls in classes:
+            return None
+    return None
+
+
+def architectures(mappings: list[dict[str, Any]], config_mapping: Any) -> dict[str, str]:
+    """The model type of each causal-LM and image-text model class (a config's ``architectures``).
+
+    A class the auto mappings list under one type is that type; one listed under several
+    (``DeepseekV3ForCausalLM`` under deepseek_v3 and sarvam_mla) is the type of the config class it
+    declares. A class neither settles is left out.
+    """
+    import transformers
+
+    models = Path(transformers.__file__).parent / "models"
+    listed: dict[str, set[str]] = {}
+    for mapping in mappings:
+        for model_type, names in mapping.items():
+            for name in names if isinstance(names, list | tuple) else [names]:
+                listed.setdefault(name, set()).add(model_type)
+    out: dict[str, str] = {}
+    for cls, types in sorted(listed.items()):
+        if len(types) == 1:
+            out[cls] = next(iter(types))
+            continue
+        declared = next(filter(None, (_declared_config(models, t, cls) for t in sorted(types))), None)
+        own = [
+            t
+            for t in sorted(types)
+            if t in config_mapping
+            and config_mapping[t].__name__ == declared
+            and getattr(config_mapping[t], "model_type", None) == t
+        ]
+        if len(own) == 1:
+            out[cls] = own[0]
+    return out
+
+
 def main() -> int:
     import transformers
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
@@ -288,6 +349,9 @@ def main() -> int:
             continue
         todo.extend(t for t in types[mt]["sub_configs"].values() if t and t not in types)
     table = {
+        "architectures": architectures(
+            [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES], CONFIG_MAPPING
+        ),
         "transformers_version": transformers.__version__,
         "types": dict(sorted(types.items())),
         "failed": dict(sorted(failed.items())),
