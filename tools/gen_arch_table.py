@@ -4,8 +4,9 @@ Not installed, not run by the CLI: ``python tools/gen_arch_table.py`` after upgr
 For each causal-LM and image-text model type (and the sub-config types they nest), the table holds
 what :mod:`estimator.archconfig` needs to fill a config.json the way the config class would,
 without importing transformers: the declared field defaults, the attribute aliases, the nested
-sub-configs, the model type of each model class a config's ``architectures`` may name, and the fields the class derives in ``__post_init__`` (with the rule where it is one
-vram can apply as data; ``"live"`` otherwise, which sends configs lacking that field to the class).
+sub-configs, the model type of each model class a config's ``architectures`` may name, and the
+fields the class derives in ``__post_init__`` (with the rule where it is one vram can apply as data;
+``"live"`` otherwise, which sends configs lacking that field to the class).
 A rule of :data:`estimator.archconfig.RULES` is recorded for a type only when the table, filling
 configs that vary the fields the rule reads (:data:`PROBE_VALUES`), gives what the class gives on
 every probe.
@@ -278,12 +279,19 @@ def _declared_config(models: Path, model_type: str, cls: str) -> str | None:
                 continue
             seen.add(node.name)
             for st in node.body:
-                if isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name) and st.target.id == "config":
-                    if isinstance(st.annotation, ast.Name):
-                        return st.annotation.id
-                if isinstance(st, ast.Assign) and isinstance(st.value, ast.Name):
-                    if any(isinstance(t, ast.Name) and t.id == "config_class" for t in st.targets):
-                        return st.value.id
+                if (
+                    isinstance(st, ast.AnnAssign)
+                    and isinstance(st.target, ast.Name)
+                    and isinstance(st.annotation, ast.Name)
+                    and st.target.id == "config"
+                ):
+                    return st.annotation.id
+                if (
+                    isinstance(st, ast.Assign)
+                    and isinstance(st.value, ast.Name)
+                    and any(isinstance(t, ast.Name) and t.id == "config_class" for t in st.targets)
+                ):
+                    return st.value.id
             todo.extend(b.id for b in node.bases if isinstance(b, ast.Name))
         if cls in classes:
             return None
