@@ -1658,6 +1658,35 @@ def _shown(value: Any) -> str:
 _MAX_PARAMS = 100_000 * 10**9  # the n= override's bound: 100,000 billion
 
 
+# The fields every real checkpoint's config states (by one of these names, or an alias its config
+# class maps): the layer count and the width. Heads and vocabulary are left out: published configs
+# lean on the class defaults for those (gemma-3-4b-it's text_config gives neither).
+_SIZE_FIELDS: dict[str, tuple[str, ...]] = {
+    "num_hidden_layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers", "layer_types"),
+    "hidden_size": ("hidden_size", "n_embd", "d_model", "dim"),
+}
+
+
+def _unstated_size(config: Mapping[str, Any], model_type: str, fam: Family) -> list[str]:
+    """The size fields ``config`` leaves to class defaults, at its top level and in its text config."""
+    parts: list[tuple[Mapping[str, Any], str]] = [(config, model_type)]
+    for key in dict.fromkeys((fam.text_key or "text_config", "text_config")):
+        nested = config.get(key)
+        if isinstance(nested, Mapping):
+            parts.append((nested, str(nested.get("model_type") or "")))
+    missing = []
+    for wanted, names in _SIZE_FIELDS.items():
+        stated = False
+        for part, part_type in parts:
+            entry = archconfig.table()["types"].get(part_type) or {}
+            aliases = {alias for alias, real in entry.get("attribute_map", {}).items() if real in names}
+            aliases |= {real for alias, real in entry.get("attribute_map", {}).items() if alias in names}
+            stated = stated or any(part.get(name) is not None for name in (*names, *aliases))
+        if not stated:
+            missing.append(wanted)
+    return missing
+
+
 def _check_spec(spec: ModelSpec) -> ModelSpec:
     """What the fields allow one by one but no model can be: more active than total, absurd totals."""
     if spec.num_experts and spec.experts_per_token > spec.num_experts:
@@ -1703,6 +1732,12 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
         if not unread:
             unread.append(_unmodelled_sentence(model_type, full))
     fam = _with_text_family(fam, full)
+    unstated = _unstated_size(config, model_type, fam)
+    if unstated:
+        unread.append(
+            f"the config gives no {' or '.join(unstated)}, so the size here is transformers' {model_type} "
+            "default, not this model's."
+        )
     try:
         return _build(full, config, model_type, fam, known, source, warnings, unread, safetensors)
     except Unmodelled as err:
