@@ -291,14 +291,18 @@ def _transformers() -> tuple[Any, Any]:
     return transformers, CONFIG_MAPPING
 
 
+def _unknown(model_type: str, version: str) -> UnknownModelType:
+    return UnknownModelType(
+        f"transformers {version} does not know model_type {model_type!r}: upgrade it "
+        "(pip install -U transformers), or size a Hub checkpoint so vram reads the layers from its "
+        "tensors."
+    )
+
+
 def _live(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     transformers, CONFIG_MAPPING = _transformers()
     if model_type not in CONFIG_MAPPING:
-        raise UnknownModelType(
-            f"transformers {transformers.__version__} does not know model_type {model_type!r}: upgrade it "
-            "(pip install -U transformers), or size a Hub checkpoint so vram reads the layers from its "
-            "tensors."
-        )
+        raise _unknown(model_type, transformers.__version__)
     cls = CONFIG_MAPPING[model_type]
     try:
         built = cls.from_dict({k: v for k, v in cfg.items() if k != "model_type"})
@@ -322,6 +326,10 @@ def normalise(config: Mapping[str, Any]) -> tuple[dict[str, Any], Source]:
     model_type = str(config.get("model_type") or "")
     if not model_type:
         raise UnknownModelType("config.json names no model_type, so vram cannot tell which architecture it describes.")
+    known = table().get("config_types")
+    if known is not None and model_type not in known:
+        # Every type the table's transformers defines is listed: no need to import it to know.
+        raise _unknown(model_type, str(table()["transformers_version"]))
     try:
         return _fast(model_type, config), "table"
     except _NeedsClass:

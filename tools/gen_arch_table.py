@@ -4,9 +4,10 @@ Not installed, not run by the CLI: ``python tools/gen_arch_table.py`` after upgr
 For each causal-LM and image-text model type (and the sub-config types they nest), the table holds
 what :mod:`estimator.archconfig` needs to fill a config.json the way the config class would,
 without importing transformers: the declared field defaults, the attribute aliases, the nested
-sub-configs, the model type of each model class a config's ``architectures`` may name, and the
-fields the class derives in ``__post_init__`` (with the rule where it is one vram can apply as data;
-``"live"`` otherwise, which sends configs lacking that field to the class).
+sub-configs, and the fields the class derives in ``__post_init__`` (with the rule where it is one vram
+can apply as data; ``"live"`` otherwise, which sends configs lacking that field to the class). Besides,
+every model type transformers defines, and the type of each model class a config's ``architectures``
+may name.
 A rule of :data:`estimator.archconfig.RULES` is recorded for a type only when the table, filling
 configs that vary the fields the rule reads (:data:`PROBE_VALUES`), gives what the class gives on
 every probe.
@@ -360,6 +361,7 @@ def main() -> int:
         "architectures": architectures(
             [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES], CONFIG_MAPPING
         ),
+        "config_types": sorted(CONFIG_MAPPING.keys()),
         "transformers_version": transformers.__version__,
         "types": dict(sorted(types.items())),
         "failed": dict(sorted(failed.items())),

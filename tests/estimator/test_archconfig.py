@@ -67,6 +67,12 @@ def test_architectures_match_the_generator() -> None:
     assert gen.architectures(mappings, CONFIG_MAPPING) == archconfig.table()["architectures"]
 
 
+def test_config_types_are_the_installed_ones() -> None:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    assert archconfig.table()["config_types"] == sorted(CONFIG_MAPPING.keys())
+
+
 def test_architecture_type_reads_the_first_known_class() -> None:
     cfg = {"model_type": "kimi_k2", "architectures": ["KimiK2Mystery", "DeepseekV3ForCausalLM"]}
     assert archconfig.architecture_type(cfg) == ("deepseek_v3", "DeepseekV3ForCausalLM")
