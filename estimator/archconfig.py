@@ -326,10 +326,6 @@ def normalise(config: Mapping[str, Any]) -> tuple[dict[str, Any], Source]:
     model_type = str(config.get("model_type") or "")
     if not model_type:
         raise UnknownModelType("config.json names no model_type, so vram cannot tell which architecture it describes.")
-    known = table().get("config_types")
-    if known is not None and model_type not in known:
-        # Every type the table's transformers defines is listed: no need to import it to know.
-        raise _unknown(model_type, str(table()["transformers_version"]))
     try:
         return _fast(model_type, config), "table"
     except _NeedsClass:
@@ -352,6 +348,12 @@ def _live_architectures() -> Mapping[str, str]:
             for name in names if isinstance(names, list | tuple) else [names]:
                 listed.setdefault(str(name), set()).add(str(model_type))
     return {name: next(iter(types)) for name, types in listed.items() if len(types) == 1}
+
+
+def defines(model_type: str) -> bool:
+    """Whether the table's transformers defines ``model_type`` (a newer one installed may, too)."""
+    known = table().get("config_types")
+    return known is None or model_type in known
 
 
 def architecture_type(config: Mapping[str, Any]) -> tuple[str, str] | None:

@@ -1705,12 +1705,15 @@ def _check_spec(spec: ModelSpec) -> ModelSpec:
 def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsInfo | None) -> ModelSpec:
     _check_values(config, model_type)
     _check_counts(config, model_type)
-    full, source, unknown = _filled(config)
     warnings: list[str] = []
-    by_class = archconfig.architecture_type(config) if unknown else None
+    # vLLM builds the model its architectures name; transformers does too once the checkpoint's
+    # remote code (a copy of that class) is trusted. A type the table's transformers lacks is read
+    # so without importing the installed one; else that one decides whether it knows the type.
+    by_class = None if archconfig.defines(model_type) else archconfig.architecture_type(config)
+    if by_class is None:
+        full, source, unknown = _filled(config)
+        by_class = archconfig.architecture_type(config) if unknown else None
     if by_class is not None:
-        # vLLM builds the model its architectures name; transformers does too once the checkpoint's
-        # remote code (a copy of that class) is trusted.
         read_as, cls = by_class
         full, source, unknown = _filled({**config, "model_type": read_as})
         warnings.append(f"{model_type} is read as {read_as}, the type of its architecture {cls}.")

@@ -191,6 +191,9 @@ def test_the_table_path_does_not_import_transformers() -> None:
         "import bot.cli\n"
         "from estimator.config import load_model_spec\n"
         f"load_model_spec(json.load(open({str(CONFIGS / 'meta-llama__Llama-3.1-8B.json')!r})))\n"
+        # Gemma 4's global layers (per_layer_config) and Kimi-K2's kimi_k2 read by its architecture.
+        f"load_model_spec(json.load(open({str(ROOT / 'tests/fixtures/calibration2/configs/gemma4_31b_it.json')!r})))\n"
+        f"load_model_spec(json.load(open({str(CONFIGS / 'moonshotai__Kimi-K2-Instruct.json')!r})))\n"
         "print('transformers' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
