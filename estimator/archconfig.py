@@ -82,12 +82,30 @@ def _no_rope_layers(out: Mapping[str, Any]) -> list[int]:
     return [int((i + 1) % step != 0) for i in _layers(out)]
 
 
+def _global_layer_overrides(out: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Gemma 4's full-attention layers: ``global_head_dim`` (512 unless given) and, where
+    ``attention_k_eq_v`` holds, ``num_global_key_value_heads``, as per-layer overrides.
+
+    As the class stores them: an override equal to the model's value is dropped, a layer left with none
+    too, and the keys are layer indices zero-padded to the widest one.
+    """
+    over: dict[str, Any] = {"head_dim": out.get("global_head_dim", 512)}
+    kv_heads = out.get("num_global_key_value_heads") if out.get("attention_k_eq_v", True) else None
+    if kv_heads is not None:
+        over["num_key_value_heads"] = kv_heads
+    over = {k: v for k, v in over.items() if out.get(k) != v}
+    full = [i for i, kind in enumerate(out["layer_types"]) if kind == _FULL] if over else []
+    width = len(str(max(full))) if full else 0
+    return {str(i).zfill(width): dict(over) for i in full}
+
+
 class _Rule:
     """A ``__post_init__`` rule as data: the field it sets, when it runs, and what it computes.
 
     ``always`` rules rewrite the field even when the config carries it (qwen2 drops a window that
     ``use_sliding_window`` turns off); the others fill the field only when the config leaves it unset.
-    ``stage`` orders them: windows first, then the per-layer lists the layer types read, then the types.
+    ``stage`` orders them: windows first, then the per-layer lists the layer types read, then the types,
+    then the per-layer overrides the types place.
     """
 
     def __init__(self, field: str, stage: int, always: bool, fn: Callable[[Mapping[str, Any]], Any]) -> None:
@@ -122,6 +140,9 @@ RULES: dict[str, _Rule] = {
                 int(o["interleave_moe_layer_step"]),
             )
         ),
+    ),
+    "global_head_dim and num_global_key_value_heads on full_attention layers": _Rule(
+        "per_layer_config", 3, False, _global_layer_overrides
     ),
     "none when unset": _Rule("mlp_only_layers", 1, False, lambda o: []),
     "all full_attention": _Rule("layer_types", 2, False, lambda o: [_FULL for _ in _layers(o)]),
@@ -270,14 +291,18 @@ def _transformers() -> tuple[Any, Any]:
     return transformers, CONFIG_MAPPING
 
 
+def _unknown(model_type: str, version: str) -> UnknownModelType:
+    return UnknownModelType(
+        f"transformers {version} does not know model_type {model_type!r}: upgrade it "
+        "(pip install -U transformers), or size a Hub checkpoint so vram reads the layers from its "
+        "tensors."
+    )
+
+
 def _live(model_type: str, cfg: Mapping[str, Any]) -> dict[str, Any]:
     transformers, CONFIG_MAPPING = _transformers()
     if model_type not in CONFIG_MAPPING:
-        raise UnknownModelType(
-            f"transformers {transformers.__version__} does not know model_type {model_type!r}: upgrade it "
-            "(pip install -U transformers), or size a Hub checkpoint so vram reads the layers from its "
-            "tensors."
-        )
+        raise _unknown(model_type, transformers.__version__)
     cls = CONFIG_MAPPING[model_type]
     try:
         built = cls.from_dict({k: v for k, v in cfg.items() if k != "model_type"})
@@ -305,6 +330,49 @@ def normalise(config: Mapping[str, Any]) -> tuple[dict[str, Any], Source]:
         return _fast(model_type, config), "table"
     except _NeedsClass:
         return _live(model_type, config), "transformers"
+
+
+@cache
+def _live_architectures() -> Mapping[str, str]:
+    """Model class -> model type from the installed transformers' auto mappings, for a class the
+    table lacks; a class they list under several types is left out (the table settles those)."""
+    _transformers()
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
+    )
+
+    listed: dict[str, set[str]] = {}
+    for mapping in (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES):
+        for model_type, names in mapping.items():
+            for name in names if isinstance(names, list | tuple) else [names]:
+                listed.setdefault(str(name), set()).add(str(model_type))
+    return {name: next(iter(types)) for name, types in listed.items() if len(types) == 1}
+
+
+def defines(model_type: str) -> bool:
+    """Whether the table's transformers defines ``model_type`` (a newer one installed may, too)."""
+    known = table().get("config_types")
+    return known is None or model_type in known
+
+
+def architecture_type(config: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The model type transformers builds the first class of ``architectures`` from, and that class.
+
+    For a ``model_type`` transformers does not know whose checkpoint names a class it does (Kimi-K2:
+    ``kimi_k2`` over ``DeepseekV3ForCausalLM``); engines that dispatch on the class build that model.
+    """
+    names = config.get("architectures")
+    if not isinstance(names, list):
+        return None
+    known: Mapping[str, str] = table().get("architectures", {})
+    for name in names:
+        if not isinstance(name, str):
+            continue
+        model_type = known.get(name) or _live_architectures().get(name)
+        if model_type:
+            return model_type, name
+    return None
 
 
 def installed_version() -> str | None:

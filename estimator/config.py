@@ -1659,6 +1659,35 @@ def _shown(value: Any) -> str:
 _MAX_PARAMS = 100_000 * 10**9  # the n= override's bound: 100,000 billion
 
 
+# The fields every real checkpoint's config states (by one of these names, or an alias its config
+# class maps): the layer count and the width. Heads and vocabulary are left out: published configs
+# lean on the class defaults for those (gemma-3-4b-it's text_config gives neither).
+_SIZE_FIELDS: dict[str, tuple[str, ...]] = {
+    "num_hidden_layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers", "layer_types"),
+    "hidden_size": ("hidden_size", "n_embd", "d_model", "dim"),
+}
+
+
+def _unstated_size(config: Mapping[str, Any], model_type: str, fam: Family) -> list[str]:
+    """The size fields ``config`` leaves to class defaults, at its top level and in its text config."""
+    parts: list[tuple[Mapping[str, Any], str]] = [(config, model_type)]
+    for key in dict.fromkeys((fam.text_key or "text_config", "text_config")):
+        nested = config.get(key)
+        if isinstance(nested, Mapping):
+            parts.append((nested, str(nested.get("model_type") or "")))
+    missing = []
+    for wanted, names in _SIZE_FIELDS.items():
+        stated = False
+        for part, part_type in parts:
+            entry = archconfig.table()["types"].get(part_type) or {}
+            aliases = {alias for alias, real in entry.get("attribute_map", {}).items() if real in names}
+            aliases |= {real for alias, real in entry.get("attribute_map", {}).items() if alias in names}
+            stated = stated or any(part.get(name) is not None for name in (*names, *aliases))
+        if not stated:
+            missing.append(wanted)
+    return missing
+
+
 def _check_spec(spec: ModelSpec) -> ModelSpec:
     """What the fields allow one by one but no model can be: more active than total, absurd totals."""
     if spec.num_experts and spec.experts_per_token > spec.num_experts:
@@ -1677,9 +1706,20 @@ def _check_spec(spec: ModelSpec) -> ModelSpec:
 def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsInfo | None) -> ModelSpec:
     _check_values(config, model_type)
     _check_counts(config, model_type)
-    full, source, unknown = _filled(config)
-    fam = family(model_type)
     warnings: list[str] = []
+    # vLLM builds the model its architectures name; transformers does too once the checkpoint's
+    # remote code (a copy of that class) is trusted. A type the table's transformers lacks is read
+    # so without importing the installed one; else that one decides whether it knows the type.
+    by_class = None if archconfig.defines(model_type) else archconfig.architecture_type(config)
+    if by_class is None:
+        full, source, unknown = _filled(config)
+        by_class = archconfig.architecture_type(config) if unknown else None
+    if by_class is not None:
+        read_as, cls = by_class
+        full, source, unknown = _filled({**config, "model_type": read_as})
+        warnings.append(f"{model_type} is read as {read_as}, the type of its architecture {cls}.")
+        model_type = read_as
+    fam = family(model_type)
     unread: list[str] = [unknown] if unknown else []
     text = full.get("text_config")
     text_type = str(text.get("model_type") or "") if isinstance(text, Mapping) else ""
@@ -1696,6 +1736,12 @@ def _load(config: Mapping[str, Any], model_type: str, safetensors: SafetensorsIn
         if not unread:
             unread.append(_unmodelled_sentence(model_type, full))
     fam = _with_text_family(fam, full)
+    unstated = _unstated_size(config, model_type, fam)
+    if unstated:
+        unread.append(
+            f"the config gives no {' or '.join(unstated)}, so the size here is transformers' {model_type} "
+            "default, not this model's."
+        )
     try:
         return _build(full, config, model_type, fam, known, source, warnings, unread, safetensors)
     except Unmodelled as err:

@@ -4,8 +4,10 @@ Not installed, not run by the CLI: ``python tools/gen_arch_table.py`` after upgr
 For each causal-LM and image-text model type (and the sub-config types they nest), the table holds
 what :mod:`estimator.archconfig` needs to fill a config.json the way the config class would,
 without importing transformers: the declared field defaults, the attribute aliases, the nested
-sub-configs, and the fields the class derives in ``__post_init__`` (with the rule where it is one
-vram can apply as data; ``"live"`` otherwise, which sends configs lacking that field to the class).
+sub-configs, and the fields the class derives in ``__post_init__`` (with the rule where it is one vram
+can apply as data; ``"live"`` otherwise, which sends configs lacking that field to the class). Besides,
+every model type transformers defines, and the type of each model class a config's ``architectures``
+may name.
 A rule of :data:`estimator.archconfig.RULES` is recorded for a type only when the table, filling
 configs that vary the fields the rule reads (:data:`PROBE_VALUES`), gives what the class gives on
 every probe.
@@ -13,6 +15,7 @@ every probe.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import itertools
 import json
@@ -70,6 +73,15 @@ PROBE_VALUES: dict[str, list[Any]] = {
     "hidden_act": ["gelu", "silu"],
 }
 KWARGS = {"sliding_window_pattern"}
+# Values varied only while probing a rule for the field named (Gemma 4's global layers read builder
+# keywords that no other class takes), so other types' probes stay as they were.
+FIELD_PROBE_VALUES: dict[str, dict[str, list[Any]]] = {
+    "per_layer_config": {
+        "attention_k_eq_v": [False, True],
+        "global_head_dim": [None, 256, 384],
+        "num_global_key_value_heads": [None, 2, 4],
+    },
+}
 
 
 def _jsonable(value: Any) -> bool:
@@ -109,9 +121,10 @@ def _rule(cls: Any, name: str, default_value: Any) -> str:
     return "live"
 
 
-def _probes(cls: Any) -> list[dict[str, Any]]:
+def _probes(cls: Any, field: str = "") -> list[dict[str, Any]]:
     declared = {f.name for f in dataclasses.fields(cls)}
     varied = {k: v for k, v in PROBE_VALUES.items() if k in declared or k in KWARGS}
+    varied.update(FIELD_PROBE_VALUES.get(field, {}))
     probes = [dict(zip(varied, values, strict=True)) for values in itertools.product(*varied.values())]
     # A probe leaves a None out, so the class sees its own default rather than an explicit null.
     return [{k: v for k, v in p.items() if v is not None or k == "sliding_window"} for p in probes]
@@ -122,7 +135,7 @@ def _rule_holds(cls: Any, model_type: str, entry: dict[str, Any], name: str, rul
     trial = {**entry, "derived": {**entry["derived"], name: rule}, "sub_configs": {}}
     live = [f for f, r in trial["derived"].items() if r == "live"]
     checked = 0
-    for probe in _probes(cls):
+    for probe in _probes(cls, name):
         try:
             want = cls(**probe).to_dict()
         except Exception:  # a combination the class rejects says nothing about the rule
@@ -252,6 +265,73 @@ def _flat_sub_configs(cls: Any, inst: Any, base: set[str]) -> list[str]:
     return flat
 
 
+def _declared_config(models: Path, model_type: str, cls: str) -> str | None:
+    """The config class a model class declares (``config: DeepseekV3Config``), read from the source of
+    its modeling module so that no model code (nor torch) is imported; its bases are followed."""
+    from transformers.models.auto.configuration_auto import model_type_to_module_name
+
+    for path in sorted((models / model_type_to_module_name(model_type)).glob("modeling_*.py")):
+        tree = ast.parse(path.read_text())
+        classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+        todo, seen = [cls], set()
+        while todo:
+            node = classes.get(todo.pop(0))
+            if node is None or node.name in seen:
+                continue
+            seen.add(node.name)
+            for st in node.body:
+                if (
+                    isinstance(st, ast.AnnAssign)
+                    and isinstance(st.target, ast.Name)
+                    and isinstance(st.annotation, ast.Name)
+                    and st.target.id == "config"
+                ):
+                    return st.annotation.id
+                if (
+                    isinstance(st, ast.Assign)
+                    and isinstance(st.value, ast.Name)
+                    and any(isinstance(t, ast.Name) and t.id == "config_class" for t in st.targets)
+                ):
+                    return st.value.id
+            todo.extend(b.id for b in node.bases if isinstance(b, ast.Name))
+        if cls in classes:
+            return None
+    return None
+
+
+def architectures(mappings: list[dict[str, Any]], config_mapping: Any) -> dict[str, str]:
+    """The model type of each causal-LM and image-text model class (a config's ``architectures``).
+
+    A class the auto mappings list under one type is that type; one listed under several
+    (``DeepseekV3ForCausalLM`` under deepseek_v3 and sarvam_mla) is the type of the config class it
+    declares. A class neither settles is left out.
+    """
+    import transformers
+
+    models = Path(transformers.__file__).parent / "models"
+    listed: dict[str, set[str]] = {}
+    for mapping in mappings:
+        for model_type, names in mapping.items():
+            for name in names if isinstance(names, list | tuple) else [names]:
+                listed.setdefault(name, set()).add(model_type)
+    out: dict[str, str] = {}
+    for cls, types in sorted(listed.items()):
+        if len(types) == 1:
+            out[cls] = next(iter(types))
+            continue
+        declared = next(filter(None, (_declared_config(models, t, cls) for t in sorted(types))), None)
+        own = [
+            t
+            for t in sorted(types)
+            if t in config_mapping
+            and config_mapping[t].__name__ == declared
+            and getattr(config_mapping[t], "model_type", None) == t
+        ]
+        if len(own) == 1:
+            out[cls] = own[0]
+    return out
+
+
 def main() -> int:
     import transformers
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
@@ -278,6 +358,10 @@ def main() -> int:
             continue
         todo.extend(t for t in types[mt]["sub_configs"].values() if t and t not in types)
     table = {
+        "architectures": architectures(
+            [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES], CONFIG_MAPPING
+        ),
+        "config_types": sorted(CONFIG_MAPPING.keys()),
         "transformers_version": transformers.__version__,
         "types": dict(sorted(types.items())),
         "failed": dict(sorted(failed.items())),

@@ -34,6 +34,53 @@ def test_table_is_for_the_installed_transformers() -> None:
     )
 
 
+def test_architectures_match_the_auto_mappings() -> None:
+    # Every class the installed transformers lists under one model type is that type in the table.
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
+    )
+
+    listed: dict[str, set[str]] = {}
+    for mapping in (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES):
+        for model_type, names in mapping.items():
+            for name in names if isinstance(names, list | tuple) else [names]:
+                listed.setdefault(name, set()).add(model_type)
+    table = archconfig.table()["architectures"]
+    assert {c: next(iter(t)) for c, t in listed.items() if len(t) == 1}.items() <= table.items()
+    # A class listed under several types is the type of the config class it declares, or absent.
+    assert all(table[c] in t for c, t in listed.items() if c in table)
+    assert table["DeepseekV3ForCausalLM"] == "deepseek_v3"  # also listed under sarvam_mla
+    assert table["Llama4ForCausalLM"] == "llama4_text"  # declares Llama4TextConfig, not Llama4Config
+
+
+@pytest.mark.slow
+def test_architectures_match_the_generator() -> None:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
+    )
+
+    gen = _generator()
+    mappings = [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES]
+    assert gen.architectures(mappings, CONFIG_MAPPING) == archconfig.table()["architectures"]
+
+
+def test_config_types_are_the_installed_ones() -> None:
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    assert archconfig.table()["config_types"] == sorted(CONFIG_MAPPING.keys())
+
+
+def test_architecture_type_reads_the_first_known_class() -> None:
+    cfg = {"model_type": "kimi_k2", "architectures": ["KimiK2Mystery", "DeepseekV3ForCausalLM"]}
+    assert archconfig.architecture_type(cfg) == ("deepseek_v3", "DeepseekV3ForCausalLM")
+    assert archconfig.architecture_type({"architectures": ["NoSuchForCausalLM"]}) is None
+    assert archconfig.architecture_type({"architectures": "DeepseekV3ForCausalLM"}) is None
+    assert archconfig.architecture_type({}) is None
+
+
 @pytest.mark.slow
 def test_table_matches_the_config_classes() -> None:
     # Regenerated in memory from the installed classes: the committed table must be identical.
@@ -95,11 +142,23 @@ def _sampled(names: list[str]) -> list:
     return [n if n in FAST_SAMPLE else pytest.param(n, marks=pytest.mark.slow) for n in names]
 
 
+def _as_read(raw: dict) -> dict:
+    """``raw`` under the type vram reads it as: its architecture's, where transformers lacks its own."""
+    try:
+        archconfig.normalise(raw)
+    except archconfig.UnknownModelType:
+        by_class = archconfig.architecture_type(raw)
+        assert by_class is not None, raw.get("model_type")
+        return {**raw, "model_type": by_class[0]}
+    return raw
+
+
 @pytest.mark.parametrize("name", _sampled(sorted(p.name for p in CONFIGS.glob("*.json"))))
 def test_published_configs_fill_like_the_class(name: str) -> None:
     raw = json.loads((CONFIGS / name).read_text())
     if not raw.get("model_type"):
         pytest.skip("no model_type")
+    raw = _as_read(raw)
     filled, _ = archconfig.normalise(raw)
     live = archconfig._live(str(raw["model_type"]), raw)
     for key in (
@@ -132,6 +191,9 @@ def test_the_table_path_does_not_import_transformers() -> None:
         "import bot.cli\n"
         "from estimator.config import load_model_spec\n"
         f"load_model_spec(json.load(open({str(CONFIGS / 'meta-llama__Llama-3.1-8B.json')!r})))\n"
+        # Gemma 4's global layers (per_layer_config) and Kimi-K2's kimi_k2 read by its architecture.
+        f"load_model_spec(json.load(open({str(ROOT / 'tests/fixtures/calibration2/configs/gemma4_31b_it.json')!r})))\n"
+        f"load_model_spec(json.load(open({str(CONFIGS / 'moonshotai__Kimi-K2-Instruct.json')!r})))\n"
         "print('transformers' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
@@ -159,7 +221,7 @@ PUBLISHED = _published_configs()
 
 @pytest.mark.parametrize("name", _sampled(sorted(PUBLISHED)))
 def test_published_configs_take_the_table_path(name: str) -> None:
-    raw = json.loads(PUBLISHED[name])
+    raw = _as_read(json.loads(PUBLISHED[name]))
     filled, source = archconfig.normalise(raw)
     assert source == ("transformers" if name in CLASS_PATH else "table"), CLASS_PATH.get(name, name)
     # The table path gives what the class gives, field for field (sub-configs too).
@@ -242,3 +304,22 @@ def test_layer_type_rules_by_hand() -> None:
         }
     )
     assert llama4["layer_types"] == ["chunked_attention", "full_attention", "chunked_attention", "full_attention"]
+
+
+def test_gemma4_global_layers_are_data() -> None:
+    # google/gemma-4-31B-it: 60 layers, every 6th full attention (layer_types), whose heads are
+    # global_head_dim 512 wide with num_global_key_value_heads 4 shared K=V heads (attention_k_eq_v),
+    # against 256 and 16 on the sliding layers. Read without importing transformers.
+    raw = json.loads((ROOT / "tests/fixtures/calibration2/configs/gemma4_31b_it.json").read_text())
+    filled, source = archconfig.normalise(raw)
+    assert source == "table"
+    full = [f"{i:02d}" for i in range(5, 60, 6)]
+    assert filled["text_config"]["per_layer_config"] == {i: {"head_dim": 512, "num_key_value_heads": 4} for i in full}
+    # Without K=V the global KV-head count is not applied; a global width equal to head_dim is no override.
+    text = {k: v for k, v in raw["text_config"].items() if k != "model_type"}
+    plain, _ = archconfig.normalise({**text, "model_type": "gemma4_text", "attention_k_eq_v": False})
+    assert plain["per_layer_config"] == {i: {"head_dim": 512} for i in full}
+    same, _ = archconfig.normalise(
+        {**text, "model_type": "gemma4_text", "global_head_dim": 256, "head_dim": 256, "num_global_key_value_heads": 16}
+    )
+    assert same["per_layer_config"] == {}

@@ -91,6 +91,31 @@ def test_missing_field_takes_the_config_class_default(missing: str, default: int
     # transformers builds from this config.json.
     s = load_model_spec({k: v for k, v in TINY.items() if k != missing})
     assert (s.num_layers if missing == "num_hidden_layers" else s.vocab_size) == default
+    # The layer count is the model's size: left to the class, the answer is a guess; the vocabulary
+    # is one published configs do leave to it (gemma-3-4b-it's text_config).
+    assert bool(s.unread) == (missing == "num_hidden_layers")
+
+
+def test_a_config_without_its_size_gets_no_verdict() -> None:
+    # {"model_type": "llama"} alone would be LlamaConfig's 32 x 4096 Llama-2-7B, 6.74B parameters.
+    s = load_model_spec({"model_type": "llama"})
+    assert s.num_layers == 32 and s.hidden_size == 4096  # what transformers would build
+    assert s.unread == (
+        "the config gives no num_hidden_layers or hidden_size, so the size here is transformers' llama "
+        "default, not this model's.",
+    )
+    only_width = load_model_spec({"model_type": "llama", "hidden_size": 4096})
+    assert only_width.unread and "no num_hidden_layers," in only_width.unread[0]
+    # A family's own names count (GPT-2's n_layer and n_embd), and so does a nested text config.
+    assert not load_model_spec({"model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 4}).unread
+    assert not load_model_spec(raw("google__gemma-3-4b-it")).unread
+
+
+def test_every_fixture_states_its_size() -> None:
+    # Published configs always give a layer count and a width: none of them is turned into a guess.
+    for path in sorted(CONFIGS.glob("*.json")):
+        spec = load_model_spec(json.loads(path.read_text()))
+        assert not any("the config gives no" in u for u in spec.unread), path.name
 
 
 def test_bad_values_are_config_errors() -> None:

@@ -78,6 +78,7 @@ def test_gqa_bytes_per_token(name: str, layers: int, kv_heads: int, hd: int) -> 
     [
         ("deepseek-ai__DeepSeek-V2-Lite-Chat", 27, 512, 64),
         ("deepseek-ai__DeepSeek-V3", 61, 512, 64),
+        ("moonshotai__Kimi-K2-Instruct", 61, 512, 64),  # kimi_k2, read as DeepseekV3ForCausalLM's type
     ],
 )
 def test_mla_bytes_per_token_latent_plus_rope(name: str, layers: int, kv_rank: int, rope: int) -> None:
@@ -88,7 +89,11 @@ def test_mla_bytes_per_token_latent_plus_rope(name: str, layers: int, kv_rank: i
 
 
 def test_every_fixture_is_covered() -> None:
-    covered = {n for n, *_ in GQA} | {"deepseek-ai__DeepSeek-V2-Lite-Chat", "deepseek-ai__DeepSeek-V3"}
+    covered = {n for n, *_ in GQA} | {
+        "deepseek-ai__DeepSeek-V2-Lite-Chat",
+        "deepseek-ai__DeepSeek-V3",
+        "moonshotai__Kimi-K2-Instruct",
+    }
     assert {p.stem for p in CONFIGS.glob("*.json")} <= covered
 
 

@@ -239,6 +239,34 @@ def test_deepseek_v3_q_lora_and_router_bias() -> None:
     assert s.params.active == total - 58 * (E - k) * 3 * h * mi
 
 
+def test_kimi_k2_is_read_as_deepseek_v3() -> None:
+    # moonshotai/Kimi-K2-Instruct: model_type kimi_k2 (remote code) over DeepseekV3ForCausalLM.
+    V, h, L, heads, q_rank, kv_rank, rope, nope, v = 163840, 7168, 61, 64, 1536, 512, 64, 128, 128
+    inter, mi, E, k = 18432, 2048, 384, 8
+    attn = (
+        h * q_rank
+        + q_rank
+        + q_rank * heads * (nope + rope)
+        + h * (kv_rank + rope)
+        + kv_rank
+        + kv_rank * heads * (nope + v)
+        + heads * v * h
+    )
+    dense_layer = attn + 3 * h * inter + 2 * h
+    moe_layer = attn + E * 3 * h * mi + 3 * h * mi + E * h + E + 2 * h  # + e_score_correction_bias
+    total = 2 * V * h + 1 * dense_layer + (L - 1) * moe_layer + h  # first_k_dense_replace 1
+    # A public listing of the checkpoint's tensors sums to 1,026,470,731,056 elements, which also counts
+    # the fp8 block scales (weight_scale_inv, one per 128x128 block) and the rotary inv_freq buffers.
+    scales = L * (5 * 56 + 128 * 4 + 56 * 64 + 12 * 56 + 96 * 12) + 3 * 144 * 56 + (L - 1) * (E + 1) * 3 * 16 * 56
+    assert total + scales + L * 56 == 1_026_470_731_056
+    s = spec("moonshotai__Kimi-K2-Instruct")
+    assert s.model_type == "deepseek_v3"
+    assert s.params.total == total  # ~1.03T
+    assert s.params.active == total - (L - 1) * (E - k) * 3 * h * mi
+    assert s.warnings == ("kimi_k2 is read as deepseek_v3, the type of its architecture DeepseekV3ForCausalLM.",)
+    assert not s.unread
+
+
 def test_gpt_oss_20b_logical_total() -> None:
     V, h, L, nh, nkv, hd, E, k, inter = 201088, 2880, 24, 64, 8, 64, 32, 4, 2880
     attn = (h * nh * hd + nh * hd) + 2 * (h * nkv * hd + nkv * hd) + (nh * hd * h + h) + nh  # biases, sinks
@@ -451,6 +479,7 @@ def test_every_fixture_has_an_exact_total_here() -> None:
         "mistralai__Mixtral-8x7B-Instruct-v0.1",
         "deepseek-ai__DeepSeek-V2-Lite-Chat",
         "deepseek-ai__DeepSeek-V3",
+        "moonshotai__Kimi-K2-Instruct",
         "openai__gpt-oss-20b",
         "meta-llama__Llama-4-Scout-17B-16E-Instruct",
         "mistralai__Mistral-Small-3.1-24B-Instruct-2503",

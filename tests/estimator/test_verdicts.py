@@ -175,3 +175,12 @@ def test_a_fit_question_is_answered_by_the_same_rule() -> None:
     assert "more per GPU" not in line and "of them would" not in line
     refused = estimate(spec("microsoft__phi-4"), Query(model="p", engine="vllm", gpus=3, gpu="h100"), model_id="p")
     assert headline(refused, question).startswith("no: vLLM will not start with gpus=3")
+
+
+def test_a_config_without_its_size_is_a_guess_not_a_fit() -> None:
+    # {"model_type": "llama"}: transformers' LlamaConfig defaults would be sized, 6.74B, and "fit".
+    est = estimate(load_model_spec({"model_type": "llama"}), Query(gpu="h100"), model_id="llama")
+    assert est.fit is None and est.refused
+    line = report.verdict(est)
+    assert "is a guess, not a verdict: the config gives no num_hidden_layers or hidden_size" in line
+    assert "fits" not in line
