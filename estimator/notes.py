@@ -42,3 +42,12 @@ class Note(Frozen):
 
 def note(code: WarningCode, message: str) -> Note:
     return Note(code=code, message=message)
+
+
+def article(word: str) -> str:
+    """ "a" or "an" before a format name as it is read aloud: an AWQ, an FP8, an 8-bit, a GPTQ, a bf16."""
+    w = word.lower()
+    if w[:1].isdigit():
+        return "an" if w.startswith(("8", "11", "18")) else "a"
+    # Letter names that start with a vowel sound: A, E, F, H, I, L, M, N, O, R, S, X.
+    return "an" if w[:1] in set("aefhilmnorsx") else "a"
