@@ -305,6 +305,14 @@ def estimate(
     notes = [*(note("config", w) for w in spec.warnings), *(note("source", w) for w in warnings), *terms.warnings]
     notes += _conversion_notes(spec, query, engine)
     notes += engine.notes(spec, query, gpu)
+    if gpu is not None and gpu.unified_memory and not any(n.code == "unified_memory" for n in notes):
+        notes.append(
+            note(
+                "unified_memory",
+                f"On the {gpu.name} the {gpu.memory_bytes / 2**30:.2f} GiB torch reports is memory the CPU and "
+                "the OS share: less of it is free when the model loads, so leave room beyond this total.",
+            )
+        )
     # Settings another engine reads: say they change nothing here.
     foreign = [
         key.name

@@ -2468,6 +2468,21 @@ class VllmEngine(BaseEngine):
                     f"mm={query.mm_limit} changes nothing: {spec.model_type} has no vision tower (it reads text only).",
                 )
             )
+        if gpu is not None and gpu.unified_memory:
+            # v1/worker/utils.py (0.19-0.33): vLLM asks for util x the device total and refuses to start
+            # when less is free; on an integrated GPU it counts the OS's available memory as free
+            # (utils/mem_utils.py MemorySnapshot.measure), which the OS and other processes lower.
+            util = util_of(query)
+            notes.append(
+                note(
+                    "unified_memory",
+                    f"The {gpu.name}'s memory is the system's: vLLM {version_profile(query)[0].version} starts "
+                    f"only if util x the device total torch reports ({util:g} x {gpu.memory_bytes / 2**30:.2f} = "
+                    f"{util * gpu.memory_bytes / 2**30:.2f} GiB) is free then, counted as the memory the OS has "
+                    "available: lower util= if less is. Its KV pool there is not calibrated (one DGX Spark log, "
+                    "calibration case n049, shows 9% less than vram's).",
+                )
+            )
         if query.prefix_caching is not None and not any(_has_state(layer) for layer in spec.layers):
             # Prefix caching shares the pool's attention pages; only state layers' pages change with it.
             notes.append(
