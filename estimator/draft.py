@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from common.errors import ConfigError, InputError, UnmodelledError
+from estimator.notes import article
 from estimator.query import Query
 from estimator.spec import Drafter, DraftMethod, ModelSpec
 
@@ -95,7 +96,7 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
         layer = config["transformer_layer_config"].get("model_type", "llama")
         if kind == "eagle3" and layer == "llama":
             return "eagle3"
-        raise InputError(
+        raise UnmodelledError(
             f"{model_id} is a speculators {kind} drafter of {layer} layers: {_SIZED}, so it cannot tell what this "
             "one adds"
         )
@@ -106,7 +107,8 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
     for arch in architectures:
         if arch in _NOT_SIZED:
             raise UnmodelledError(
-                f"{model_id} is a {_NOT_SIZED[arch]} drafter ({arch}): {_SIZED}, so it cannot tell what this one adds"
+                f"{model_id} is {article(_NOT_SIZED[arch])} {_NOT_SIZED[arch]} drafter ({arch}): {_SIZED}, so it "
+                "cannot tell what this one adds"
             )
     name = model_id.lower()
     named = "eagle" if "eagle-" in name else "eagle3" if "eagle3" in name else "dflash" if "dflash" in name else ""
@@ -117,8 +119,8 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
     if named:
         # config/speculative.py reads the method from the name before it falls back on "draft_model".
         raise UnmodelledError(
-            f"{model_id} ({', '.join(architectures) or 'no architecture'}): vLLM reads its name as an {named} drafter "
-            f"of this architecture, which vram does not size ({_SIZED})"
+            f"{model_id} ({', '.join(architectures) or 'no architecture'}): vLLM reads its name as "
+            f"{article(named)} {named} drafter of this architecture, which vram does not size ({_SIZED})"
         )
     if len(architectures) == 1 and architectures[0].endswith("ForCausalLM") and "text_config" not in config:
         # Any other model is vLLM's "draft_model" method (config/speculative.py's default): a small
