@@ -51,7 +51,9 @@ log = logging.getLogger("vram")
 
 def _fail(message: str, code: int, err: TextIO) -> int:
     # The sentence may echo what was typed: a 3,000-digit number or model id is cut as Slack cuts it.
-    print(f"vram: {neutral(plain(message))}", file=err)
+    text = neutral(plain(message))
+    # A sentence that names vram itself ("vram does not model ...") needs no "vram: " before it.
+    print(text if text.startswith("vram ") else f"vram: {text}", file=err)
     return code
 
 
@@ -226,6 +228,11 @@ def run(
                 return _fail("could not open the database: check DATABASE_URL", 1, err)
             print("database is up to date", file=out)
             return 0
+        if words and not words[0].strip():
+            # An empty argument is a model left out (an unset shell variable), not a request for help.
+            raise InputError(
+                "the model is empty: give a Hub repo id (microsoft/phi-4), a config.json, a model folder or a GGUF file"
+            )
         asked = not words
         if asked:
             from bot import prompt

@@ -1,9 +1,9 @@
 """The one error tree of vram. Every error carries the one sentence the user sees.
 
 ``str(err)`` is that sentence; ``exit_code`` is what a terminal command exits with (2 for what the
-user typed, 1 for anything else). The structured fields (``what`` failed, the ``value`` that did
-not fit, a ``hint`` of what to do) are optional and let a front end render more than the sentence;
-both front ends catch :class:`VramError` alone.
+user typed, 1 for anything else, a valid question that vram does not model included). The structured
+fields (``what`` failed, the ``value`` that did not fit, a ``hint`` of what to do) are optional and
+let a front end render more than the sentence; both front ends catch :class:`VramError` alone.
 
 This module imports nothing of the project, so ``estimator``, ``sources``, ``store`` and ``bot`` can
 all raise these errors without importing each other.
@@ -42,6 +42,11 @@ class InputError(VramError):
     """The text the user typed is invalid (unknown key, bad value, out of range)."""
 
     exit_code = 2
+
+
+class UnmodelledError(VramError):
+    """The question is valid, but vram does not model what it needs (a layout, a drafter, a release):
+    a limit of vram's, not of what the user typed, so it exits 1."""
 
 
 class ConfigError(VramError):

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from common.errors import InputError
+from common.errors import ConfigError, InputError, UnmodelledError
+from estimator.notes import article
 from estimator.query import Query
 from estimator.spec import Drafter, DraftMethod, ModelSpec
 
@@ -95,7 +96,7 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
         layer = config["transformer_layer_config"].get("model_type", "llama")
         if kind == "eagle3" and layer == "llama":
             return "eagle3"
-        raise InputError(
+        raise UnmodelledError(
             f"{model_id} is a speculators {kind} drafter of {layer} layers: {_SIZED}, so it cannot tell what this "
             "one adds"
         )
@@ -105,8 +106,9 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
             return DRAFT_ARCHITECTURES[arch]
     for arch in architectures:
         if arch in _NOT_SIZED:
-            raise InputError(
-                f"{model_id} is a {_NOT_SIZED[arch]} drafter ({arch}): {_SIZED}, so it cannot tell what this one adds"
+            raise UnmodelledError(
+                f"{model_id} is {article(_NOT_SIZED[arch])} {_NOT_SIZED[arch]} drafter ({arch}): {_SIZED}, so it "
+                "cannot tell what this one adds"
             )
     name = model_id.lower()
     named = "eagle" if "eagle-" in name else "eagle3" if "eagle3" in name else "dflash" if "dflash" in name else ""
@@ -116,16 +118,16 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
         return "eagle" if named == "eagle" else "eagle3"
     if named:
         # config/speculative.py reads the method from the name before it falls back on "draft_model".
-        raise InputError(
-            f"{model_id} ({', '.join(architectures) or 'no architecture'}): vLLM reads its name as an {named} drafter "
-            f"of this architecture, which vram does not size ({_SIZED})"
+        raise UnmodelledError(
+            f"{model_id} ({', '.join(architectures) or 'no architecture'}): vLLM reads its name as "
+            f"{article(named)} {named} drafter of this architecture, which vram does not size ({_SIZED})"
         )
     if len(architectures) == 1 and architectures[0].endswith("ForCausalLM") and "text_config" not in config:
         # Any other model is vLLM's "draft_model" method (config/speculative.py's default): a small
         # language model of the target's vocabulary, loaded whole (v1/spec_decode/draft_model.py).
         return "draft_model"
     listed = ", ".join(architectures) or "no architecture"
-    raise InputError(
+    raise UnmodelledError(
         f"{model_id} ({listed}) is not a draft model vram knows: {_SIZED} (DFlashDraftModel, EagleLlamaForCausalLM, "
         "Eagle3LlamaForCausalLM, LlamaForCausalLMEagle3, speculators eagle3)"
     )
@@ -152,14 +154,14 @@ def read_drafter(
     cannot size it (an unknown method, a quantized drafter, a checkpoint whose tensors are unread)."""
     method = _method(model_id, config)
     if spec.unread:
-        raise InputError(f"vram could not read the drafter {model_id}'s structure: {spec.unread[0]}")
+        raise UnmodelledError(f"vram could not read the drafter {model_id}'s structure: {spec.unread[0]}")
     if "quantization_config" in config:
-        raise InputError(f"{model_id} is a quantized drafter, which vram does not size yet")
+        raise UnmodelledError(f"{model_id} is a quantized drafter, which vram does not size yet")
     if method == "draft_model":
         # Loaded whole with its own embedding and LM head (DraftModelProposer shares neither).
         return Drafter(model_id=model_id, method=method, spec=spec, own_embed_tokens=True, own_lm_head=True)
     if tensor_names is None:
-        raise InputError(
+        raise UnmodelledError(
             f"vram could not read which tensors the drafter {model_id} ships (vLLM shares the target's embedding "
             "and LM head only when it has none of its own): give a drafter whose safetensors headers can be read"
         )
@@ -190,7 +192,7 @@ def _eagle3(model_id: str, config: dict[str, Any], spec: ModelSpec, names: list[
     """An EAGLE-3 head as Eagle3LlamaForCausalLM builds it (model_executor/models/llama_eagle3.py)."""
     eagle_config = config.get("eagle_config") or {}
     if not isinstance(eagle_config, dict):
-        raise InputError(f"{model_id}'s eagle_config is not an object, so vram cannot read its layout")
+        raise ConfigError(f"{model_id}'s eagle_config is not an object, so vram cannot read its layout")
     use_aux = bool(eagle_config.get("use_aux_hidden_state", True))
     layer_ids = eagle_config.get("eagle_aux_hidden_state_layer_ids")
     taps = config.get("num_aux_hidden_states") or (len(layer_ids) if isinstance(layer_ids, list) else 0) or 3

@@ -11,11 +11,11 @@ from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import KEYS, is_default
 from estimator.kv import kv_bytes_per_token, state_bytes_per_sequence
-from estimator.notes import Note, note
+from estimator.notes import Note, article, note
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.spec import ModelSpec
-from estimator.weights import weight_bytes, weight_format_name
+from estimator.weights import conversion_asked, weight_bytes, weight_format_name
 
 
 def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
@@ -249,6 +249,33 @@ def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, qu
     )
 
 
+def _conversion_notes(spec: ModelSpec, query: Query, engine: Engine) -> list[Note]:
+    """A quantized format the engine does not produce on load from this checkpoint: the figure is
+    a pre-quantized checkpoint's, so say one is needed."""
+    wanted = conversion_asked(spec, weight_format=query.weight_format, bits=query.bits)
+    if wanted is None:
+        return []
+    fmt = spec.quantization.format
+    have = fmt if fmt in ("bf16", "fp16", "fp32") else fmt.upper()
+    if spec.quantization.method == "none" and wanted in engine.converts_on_load(query):
+        return []
+    asked = f"dtype={query.weight_format}" if query.weight_format else f"p={query.bits}"
+    shown = wanted if wanted.endswith("-bit") else wanted.upper()
+    what = f"{shown} weights" if wanted.endswith("-bit") else f"{article(shown)} {shown} checkpoint"
+    if spec.quantization.method != "none":
+        who = "neither transformers nor vLLM re-quantizes"
+    else:
+        who = f"{engine.release_label(query)} does not convert"
+    return [
+        note(
+            "pre_quantized_needed",
+            f"{asked} sizes {what} of this model: {who} {article(have)} {have} checkpoint to "
+            f"{wanted.replace('-bit', ' bits') if wanted.endswith('-bit') else shown} on load, "
+            "so load a pre-quantized one.",
+        )
+    ]
+
+
 def estimate(
     spec: ModelSpec, query: Query, *, model_id: str, revision: str | None = None, warnings: tuple[str, ...] = ()
 ) -> Estimate:
@@ -276,18 +303,16 @@ def estimate(
         kv_ratio = ours_kv_total / (classic_result.kv_cache_gb * GB)
     # What reading the config found, then where the model came from (the resolver's sentences).
     notes = [*(note("config", w) for w in spec.warnings), *(note("source", w) for w in warnings), *terms.warnings]
-    wanted = query.weight_format
-    if wanted in ("awq", "gptq", "mxfp4") and spec.quantization.format != wanted:
-        # Calibrated or re-laid formats: neither engine converts bf16 weights into them on load.
+    notes += _conversion_notes(spec, query, engine)
+    notes += engine.notes(spec, query, gpu)
+    if gpu is not None and gpu.unified_memory and not any(n.code == "unified_memory" for n in notes):
         notes.append(
             note(
-                "pre_quantized_needed",
-                f"dtype={wanted} sizes a {wanted.upper()} checkpoint of this model: neither transformers "
-                f"nor vLLM converts a {spec.quantization.format} checkpoint to {wanted.upper()} on load, "
-                "so load a pre-quantized one.",
+                "unified_memory",
+                f"On the {gpu.name} the {gpu.memory_bytes / 2**30:.2f} GiB torch reports is memory the CPU and "
+                "the OS share: less of it is free when the model loads, so leave room beyond this total.",
             )
         )
-    notes += engine.notes(spec, query, gpu)
     # Settings another engine reads: say they change nothing here.
     foreign = [
         key.name

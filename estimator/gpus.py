@@ -38,6 +38,9 @@ class GPU(Frozen):
     compute_capability: tuple[int, int] | None = None  # NVIDIA's (major, minor); None elsewhere
     bf16: bool  # runs bf16 natively (NVIDIA compute capability >= 8.0, AMD CDNA2+)
     fp8: bool  # has fp8 tensor cores
+    # The device memory is the system's (GB10): the CPU, the OS and its page cache take part of it, so
+    # less than memory_bytes is free when an engine starts.
+    unified_memory: bool = False
 
 
 def _norm(text: str) -> str:

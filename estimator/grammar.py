@@ -61,19 +61,29 @@ def _cut(raw: str) -> str:
     return raw if len(raw) <= 24 else f"{raw[:12]}...{raw[-6:]} ({len(raw):,} characters)"
 
 
+def _not_whole(key: str, raw: str, low: int, high: int) -> InputError:
+    """Say what the key accepts: "1e9" and "-5" are numbers, just not ones a count key reads."""
+    example = f"{key}=4096, {key}=32k" if key == "s" else f"{key}={max(low, 1)}"
+    scale = ", k meaning x1024 and m x1048576" if high >= 1024 else ""
+    return InputError(
+        f"{key}={_cut(raw)} is not a whole number: {key} takes one from {low:,} to {high:,} in digits{scale} "
+        f"({example})"
+    )
+
+
 def _parse_count(key: str, raw: str, *, low: int, high: int) -> int:
     """An integer with an optional k (x1024) or m (x1048576) suffix, range-checked."""
     text = raw.lower().replace("_", "").replace(",", "")
     match = _SIZE_RE.match(text)
     if not match:
-        raise InputError(f"{key}={raw} is not a whole number (examples: {key}=4096, {key}=32k)")
+        raise _not_whole(key, raw, low, high)
     number, suffix = match.groups()
     if len(number) > _MAX_COUNT_CHARS:  # far past any range; never converted (int() refuses 4,300 digits)
         raise InputError(f"{key}={_cut(raw)} is out of range: it must be between {low:,} and {high:,}")
     scale = {"": 1, "k": 1024, "m": 1024 * 1024}[suffix]
     value = Fraction(number) * scale  # exact: a float overflows to inf past 309 digits
     if value.denominator != 1:
-        raise InputError(f"{key}={raw} is not a whole number (examples: {key}=4096, {key}=32k)")
+        raise _not_whole(key, raw, low, high)
     count = int(value)
     if not low <= count <= high:
         raise InputError(f"{key}={raw} is out of range: it must be between {low:,} and {high:,}")

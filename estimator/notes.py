@@ -30,6 +30,7 @@ WarningCode = Literal[
     "engine_refuses",  # the engine will not start this configuration
     "vllm_release",  # the vLLM release asked for is not one vram follows: the nearest one is used
     "max_model_len_refused",  # vLLM's start-up check: one request of s tokens does not fit its KV pool
+    "unified_memory",  # the GPU's memory is the system's: less of it is free than the device total
     "unclassified",  # a warning stored before warnings had codes
 ]
 
@@ -43,3 +44,12 @@ class Note(Frozen):
 
 def note(code: WarningCode, message: str) -> Note:
     return Note(code=code, message=message)
+
+
+def article(word: str) -> str:
+    """ "a" or "an" before a format name as it is read aloud: an AWQ, an FP8, an 8-bit, a GPTQ, a bf16."""
+    w = word.lower()
+    if w[:1].isdigit():
+        return "an" if w.startswith(("8", "11", "18")) else "a"
+    # Letter names that start with a vowel sound: A, E, F, H, I, L, M, N, O, R, S, X.
+    return "an" if w[:1] in set("aefhilmnorsx") else "a"

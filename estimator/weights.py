@@ -446,6 +446,19 @@ def weight_format_name(spec: ModelSpec, *, weight_format: WeightFormat | None = 
     return _scheme(spec, weight_format, bits)[0].name
 
 
+def conversion_asked(
+    spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None
+) -> str | None:
+    """The quantized format a ``dtype=``/``p=`` override asks the engine to produce on load ("awq",
+    "int4", "3-bit"), or None when it is the checkpoint's own format or a float cast."""
+    s = _override(spec, weight_format, bits)
+    if s is None or s.kind == "dense":
+        return None
+    if weight_format is not None:
+        return weight_format
+    return {8: "int8", 4: "int4"}.get(s.bits, f"{s.bits}-bit")
+
+
 def zero_point_matrices(
     spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None, gpus: int = 1
 ) -> tuple[int | None, int, tuple[tuple[int, int, int], ...]]:

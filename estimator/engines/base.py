@@ -88,6 +88,14 @@ class Engine(Protocol):
         """Why the engine refuses the query's settings whatever the model (a KV dtype it lacks), or None."""
         ...
 
+    def converts_on_load(self, query: Query) -> tuple[str, ...]:
+        """The weight formats it quantizes a float checkpoint to while loading it ("fp8", "3-bit")."""
+        ...
+
+    def release_label(self, query: Query) -> str:
+        """How a sentence names the engine at the query's release ("vLLM 0.33", "transformers")."""
+        ...
+
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
         """The weights once loaded, from the checkpoint's per-GPU share ``weights``."""
         ...
@@ -176,6 +184,12 @@ class BaseEngine:
 
     def setting_refusal(self, query: Query) -> str | None:
         return None
+
+    def converts_on_load(self, query: Query) -> tuple[str, ...]:
+        return ()
+
+    def release_label(self, query: Query) -> str:
+        return self.label
 
     def loaded_weight_bytes(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> int:
         return weights

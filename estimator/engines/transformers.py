@@ -361,6 +361,14 @@ class TransformersEngine(BaseEngine):
         """Any number of GPUs up to one layer each."""
         return tuple(range(1, min(limit, len(spec.layers) or spec.num_layers) + 1))
 
+    def converts_on_load(self, query: Query) -> tuple[str, ...]:
+        """The formats a quantization config in ``from_pretrained`` produces from a float checkpoint
+        (transformers 5.25 ``quantizers/``): FineGrainedFP8Config (fp8), BitsAndBytesConfig (int8, nf4),
+        TorchAoConfig and HqqConfig (int4; HQQ also 2 and 3 bits), Mxfp4Config and NVFP4Config (they
+        quantize on the fly), GPTQConfig with a calibration dataset. AWQ checkpoints come from AutoAWQ
+        or llm-compressor, and no config writes 5- or 6-bit weights."""
+        return ("fp8", "int8", "nf4", "int4", "mxfp4", "nvfp4", "gptq", "2-bit", "3-bit")
+
     def setting_refusal(self, query: Query) -> str | None:
         """vLLM's quantized KV layouts, which transformers' caches do not have."""
         if query.kv in ("nvfp4", "int8_per_token_head"):

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from common.errors import InputError
+from common.errors import InputError, UnmodelledError
 from estimator.arith import ceil_div, round_up
 from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
@@ -141,7 +141,7 @@ LEGACY_CONSTANTS = VllmConstants(sampler_bytes_per_logit=36.3, mxfp4_value_align
 def _resolve(version: str) -> tuple[VllmProfile, str | None]:
     profile, warning = profile_for(version)
     if profile.kv_sizing == "extensible":
-        raise InputError(
+        raise UnmodelledError(
             f"vllm={version} is past the releases vram follows (0.19 to {DEFAULT_VERSION}): from 0.34 vLLM sizes "
             "its KV cache from the memory free after CUDA-graph capture (extensible KV cache), which vram "
             f"does not model yet; use vllm={DEFAULT_VERSION}"
@@ -531,6 +531,11 @@ def _release(query: Query) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+class Unmodelled(str):
+    """A refusal that is a limit of vram's (a layout it has not read: exit 1), not a setting vLLM
+    refuses (exit 2)."""
+
+
 def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
     """Why vLLM would not start this drafter, or why vram cannot say what it holds (one sentence)."""
     drafter = spec.drafter
@@ -550,20 +555,21 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
         return f"vLLM {version} has no DFlash drafter (model_executor/models/qwen3_dflash.py arrives in 0.20)"
     layers = [layer for layer in drafter.spec.layers if layer.kind != "none"]
     if any(layer.kind not in ("full", "sliding") for layer in layers):
-        return f"the drafter {drafter.model_id} has layers other than attention, which vram does not size"
+        return Unmodelled(f"the drafter {drafter.model_id} has layers other than attention, which vram does not size")
     sliding = sum(layer.kind == "sliding" for layer in layers)
     if sliding and _DFLASH_ALL_FULL_UNTIL < release < _DFLASH_LAYER_TYPES_FROM:
-        return (
+        return Unmodelled(
             f"vram has not read how vLLM {version} keeps the sliding layers of a DFlash drafter "
             "(0.24 makes them full attention, 0.26 sliding)"
         )
     if release >= _DFLASH_LAYER_TYPES_FROM and any(x.kind == "sliding" and x.window is None for x in layers):
         return (
-            f"the drafter {drafter.model_id} has sliding layers but no window (vLLM {version} refuses to start "
-            "without sliding_window or dflash_config.swa_window_size)"
+            f"the drafter {drafter.model_id} has sliding layers but no window: its config leaves "
+            "use_sliding_window off (then transformers' config has no sliding_window, whatever the file says) "
+            f"and sets no dflash_config.swa_window_size, so vLLM {version} refuses to start it"
         )
     if 0 < sliding < len(layers) and _DFLASH_LAYER_TYPES_FROM <= release < _V2_RUNNER_FOR_ALL_FROM:
-        return (
+        return Unmodelled(
             f"vLLM {version} starts a DFlash drafter that mixes sliding and full layers only with the V2 model "
             "runner (VLLM_USE_V2_MODEL_RUNNER=1), whose accounting vram does not follow for this release"
         )
@@ -616,18 +622,22 @@ def _aux_hidden_state_target_refusal(
 
 def _eagle3_refusal(drafter: Drafter, release: tuple[int, int], version: str) -> str | None:
     if release < _EAGLE3_FIRST:
-        return f"vram has not read how vLLM {version} builds an EAGLE-3 drafter (it sizes them from 0.20)"
+        return Unmodelled(f"vram has not read how vLLM {version} builds an EAGLE-3 drafter (it sizes them from 0.20)")
     if any(layer.kind != "full" for layer in drafter.spec.layers):
-        return f"the EAGLE-3 drafter {drafter.model_id} has layers other than full attention, which vram does not size"
+        return Unmodelled(
+            f"the EAGLE-3 drafter {drafter.model_id} has layers other than full attention, which vram does not size"
+        )
     return None
 
 
 def _eagle_refusal(spec: ModelSpec, drafter: Drafter, release: tuple[int, int], version: str) -> str | None:
     """An EAGLE-1 head of Llama layers (model_executor/models/llama_eagle.py, read at 0.20.0-0.33.0)."""
     if release < _EAGLE3_FIRST:
-        return f"vram has not read how vLLM {version} builds an EAGLE drafter (it sizes them from 0.20)"
+        return Unmodelled(f"vram has not read how vLLM {version} builds an EAGLE drafter (it sizes them from 0.20)")
     if any(layer.kind != "full" for layer in drafter.spec.layers):
-        return f"the EAGLE drafter {drafter.model_id} has layers other than full attention, which vram does not size"
+        return Unmodelled(
+            f"the EAGLE drafter {drafter.model_id} has layers other than full attention, which vram does not size"
+        )
     if drafter.own_lm_head:
         # EagleLlamaForCausalLM builds no LM head: logits come from the target's.
         return (
@@ -647,7 +657,7 @@ def _draft_model_refusal(
 ) -> str | None:
     """A plain language model as drafter (v1/spec_decode/draft_model.py, read at 0.20.0 and 0.33.0)."""
     if release < _EAGLE3_FIRST:
-        return f"vram has not read how vLLM {version} runs a draft model (it sizes them from 0.20)"
+        return Unmodelled(f"vram has not read how vLLM {version} runs a draft model (it sizes them from 0.20)")
     if release == (0, 20) and spec.vision is not None and not text_only(spec, query):
         # llm_base_proposer.py@v0.20.0 _raise_if_multimodal; 0.21 only warns.
         return (
@@ -660,7 +670,7 @@ def _draft_model_refusal(
             f"({spec.vocab_size:,}) unless use_heterogeneous_vocab is set (0.25+), which vram does not model"
         )
     if drafter.spec.vision is not None or any(layer.kind != "full" for layer in drafter.spec.layers):
-        return (
+        return Unmodelled(
             f"the draft model {drafter.model_id} has layers other than full attention (or a vision tower), "
             "which vram does not size as a drafter"
         )
@@ -677,7 +687,8 @@ def drafter_kv_layers(spec: ModelSpec, query: Query) -> tuple[LayerKV, ...]:
     if drafter is None:
         return ()
     if why := drafter_refusal(spec, query):
-        raise InputError(f"vLLM cannot be sized with draft={drafter.model_id}: {why}")
+        error = UnmodelledError if isinstance(why, Unmodelled) else InputError
+        raise error(f"vLLM cannot be sized with draft={drafter.model_id}: {why}")
     layers = tuple(layer for layer in drafter.spec.layers if layer.kind != "none")
     if drafter.method == "dflash" and _release(query) <= _DFLASH_ALL_FULL_UNTIL:
         layers = tuple(layer.model_copy(update={"kind": "full", "window": None}) for layer in layers)
@@ -1503,10 +1514,12 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     if why := kv_dtype_refusal(query, gpu):
         raise InputError(why)
     if kv_dtype in ("nvfp4", "int8_per_token_head") and any(layer.kind == "mla" for layer in spec.layers):
-        raise InputError(f"vram does not model vLLM's {kv_dtype} KV cache for MLA attention ({spec.model_type})")
+        raise UnmodelledError(f"vram does not model vLLM's {kv_dtype} KV cache for MLA attention ({spec.model_type})")
     if any(layer.compress_rate for layer in spec.layers):
         if spec.drafter is not None:
-            raise InputError(f"{spec.model_type}: vram does not model a draft model beside DeepSeek-V4's caches yet")
+            raise UnmodelledError(
+                f"{spec.model_type}: vram does not model a draft model beside DeepSeek-V4's caches yet"
+            )
         layout = _with_in_flight(_deepseek_v4_layout(spec, query, profile, element_bytes(kv_dtype)), spec, query)
         if len(_LAYOUTS) >= 256:
             _LAYOUTS.clear()
@@ -1517,7 +1530,9 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     model = spec.model_copy(update={"layers": spec.layers + extra}) if extra else spec
     if any(layer.kind == "mla" and layer.index_dim for layer in spec.layers):
         if drafter:
-            raise InputError(f"{spec.model_type}: vram does not model a draft model beside sparse-attention layers yet")
+            raise UnmodelledError(
+                f"{spec.model_type}: vram does not model a draft model beside sparse-attention layers yet"
+            )
         layout = _dsa_layout(model, element_bytes(kv_dtype), gpu)
     elif any(_has_state(layer) for layer in spec.layers):
         layout = _hybrid_layout(
@@ -1758,7 +1773,7 @@ def _deepseek_v4_layout(
     up to 0.26, each group's pages summed from 0.27. 0.29+: :func:`_deepseek_v4_packed`."""
     version = profile.version
     if profile.dsv4_planner == "none":
-        raise InputError(
+        raise UnmodelledError(
             f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.33 only; vLLM {version} "
             "has no DeepSeek-V4 planner vram has read, so use vllm=0.33 or engine=transformers"
         )
@@ -1886,7 +1901,9 @@ def _deepseek_v4_packed(
         default=0,
     )
     if not floor:
-        raise InputError("DeepSeek-V4: no balanced bucket of mixed pages, which vram's model of vLLM's planner needs")
+        raise UnmodelledError(
+            "DeepSeek-V4: no balanced bucket of mixed pages, which vram's model of vLLM's planner needs"
+        )
     repeats = _approximate_gcd(
         [max(by_page.values()) for (_, _, _, by_page), ok in zip(counted, balanced, strict=True) if ok],
         lower_bound=floor,
@@ -1971,7 +1988,7 @@ def _hybrid_layout(
         profile, prefix_caching, supports_all_mode=any(layer.mixer in ("mamba", "mamba2", "") for layer in states)
     )
     if mode == "all":
-        raise InputError(
+        raise UnmodelledError(
             f"vLLM {profile.version} caches {spec.model_type}'s Mamba state per chunk with prefix caching "
             "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later"
         )
@@ -2043,7 +2060,7 @@ def drafter_block_size(layer: LayerKV, tp: int, kv_dtype: KVDType, target_per_to
         return block
     if per_token < target_per_token and target_per_token % per_token == 0:
         return block * (target_per_token // per_token)
-    raise InputError(
+    raise UnmodelledError(
         f"at gpus={tp} the drafter's attention page ({per_token:,} bytes per token per layer) does not divide the "
         f"model's ({target_per_token:,}), which vram does not model beside a hybrid model yet"
     )
@@ -2464,7 +2481,7 @@ class VllmEngine(BaseEngine):
     help: ClassVar[str] = "vLLM (`vllm serve`): KV pool and concurrency"
     report_key: ClassVar[str | None] = "vllm"
     report_model: ClassVar[type[EngineReport] | None] = VllmReport
-    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm", "prefix", "mm", "draft", "spec")
+    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm", "prefix", "mm", "mtp", "draft", "spec")
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
@@ -2560,10 +2577,54 @@ class VllmEngine(BaseEngine):
                     "queue the rest; raise seqs= to run them together.",
                 )
             )
+        if query.mm_limit is not None and spec.vision is None and spec.params.vision == 0:
+            notes.append(
+                note(
+                    "setting_ignored",
+                    f"mm={query.mm_limit} changes nothing: {spec.model_type} has no vision tower (it reads text only).",
+                )
+            )
+        if gpu is not None and gpu.unified_memory:
+            # v1/worker/utils.py (0.19-0.33): vLLM asks for util x the device total and refuses to start
+            # when less is free; on an integrated GPU it counts the OS's available memory as free
+            # (utils/mem_utils.py MemorySnapshot.measure), which the OS and other processes lower.
+            util = util_of(query)
+            notes.append(
+                note(
+                    "unified_memory",
+                    f"The {gpu.name}'s memory is the system's: vLLM {version_profile(query)[0].version} starts "
+                    f"only if util x the device total torch reports ({util:g} x {gpu.memory_bytes / 2**30:.2f} = "
+                    f"{util * gpu.memory_bytes / 2**30:.2f} GiB) is free then, counted as the memory the OS has "
+                    "available: lower util= if less is. Its KV pool there is not calibrated (one DGX Spark log, "
+                    "calibration case n049, shows 9% less than vram's).",
+                )
+            )
+        if query.prefix_caching is not None and not any(_has_state(layer) for layer in spec.layers):
+            # Prefix caching shares the pool's attention pages; only state layers' pages change with it.
+            notes.append(
+                note(
+                    "setting_ignored",
+                    f"prefix={'on' if query.prefix_caching else 'off'} changes no figure here: prefix caching "
+                    f"only changes the pages of state-space layers, and {spec.model_type} has none.",
+                )
+            )
         refusal = self.refusal(spec, query)
         if refusal and gpu is None:  # with a GPU the verdict says it
             notes.append(note("engine_refuses", refusal + "."))
         return notes
+
+    def converts_on_load(self, query: Query) -> tuple[str, ...]:
+        """What ``--quantization`` makes of a float checkpoint for every linear layer: fp8 (``fp8``,
+        and the ``fp8_per_*`` shorthands of ``config/quantization.py`` from 0.22), bitsandbytes' 4-bit
+        in-flight quantization up to 0.27 (gone from ``model_executor/layers/quantization/__init__.py``
+        @v0.28.0), MXFP4 from 0.28 (``online/mxfp4.py@v0.28.0``, linear and MoE layers). The online
+        int8 and NVFP4 shorthands quantize the MoE experts only (``int8_per_channel_weight_only``,
+        ``nvfp4_per_token``), so int8 and nvfp4 of every linear layer need a pre-quantized checkpoint."""
+        release = _release(query)
+        return ("fp8", *(("nf4",) if release <= (0, 27) else ()), *(("mxfp4",) if release >= (0, 28) else ()))
+
+    def release_label(self, query: Query) -> str:
+        return f"vLLM {version_profile(query)[0].version}"
 
     def setting_refusal(self, query: Query) -> str | None:
         """An int8 KV cache, which vLLM lacks for every model; a quantized KV dtype the release (or the

@@ -176,3 +176,43 @@ def test_show_of_a_failed_query_prints_its_sentence(settings: Settings) -> None:
     assert code == 0 and "failed: s=0 is out of range" in out
     code, out, _ = vram(["show", "1", "--json"], settings)
     assert code == 0 and json.loads(out)["status"] == "error"
+
+
+@pytest.mark.parametrize(
+    ("args", "first"),
+    [
+        # A valid question about something vram does not model exits 1 (docs/interface.md: 2 is for
+        # invalid input), and a sentence naming vram is not prefixed "vram: " a second time.
+        (["deepseek-ai__DeepSeek-V2-Lite-Chat.json", "engine=vllm", "kv=nvfp4"], "vram does not model vLLM's nvfp4"),
+        (["Qwen__Qwen3-8B.json", "engine=vllm", "vllm=0.34"], "vram: vllm=0.34 is past the releases vram follows"),
+    ],
+)
+def test_what_vram_does_not_model_exits_1(args: list[str], first: str, sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, hf_hub_offline="1")
+    code, out, err = vram([str(CONFIGS / args[0]), *args[1:]], settings)
+    assert (code, out) == (1, "")
+    assert err.startswith(first) and err.count("\n") == 1
+    assert "vram: vram" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["mtp=2"], "! mtp is a vLLM setting: it changes nothing with engine=transformers (add engine=vllm)."),
+        (["engine=vllm", "mm=2"], "! mm=2 changes nothing: llama has no vision tower (it reads text only)."),
+        (
+            ["engine=vllm", "dtype=nvfp4"],
+            "! dtype=nvfp4 sizes an NVFP4 checkpoint of this model: vLLM 0.33 does not convert a bf16 checkpoint "
+            "to NVFP4 on load, so load a pre-quantized one.",
+        ),
+        (
+            ["engine=vllm", "p=3"],
+            "! p=3 sizes 3-bit weights of this model: vLLM 0.33 does not convert a bf16 checkpoint to 3 bits on "
+            "load, so load a pre-quantized one.",
+        ),
+    ],
+)
+def test_ignored_settings_and_formats_no_engine_makes_are_said(args: list[str], line: str, settings: Settings) -> None:
+    code, out, err = vram([str(CONFIGS / "meta-llama__Llama-3.1-8B.json"), *args], settings)
+    assert (code, err) == (0, "")
+    assert line in out.splitlines()

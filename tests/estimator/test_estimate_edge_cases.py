@@ -11,8 +11,10 @@ import pytest
 from bot.commands import parse
 from common.errors import ConfigError, InputError
 from estimator.config import load_model_spec
+from estimator.engines import setting_owner
 from estimator.engines.vllm import VllmReport
 from estimator.estimate import estimate
+from estimator.grammar import KEYS
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
 from estimator.query import Query
 from estimator.weights import weight_bytes
@@ -187,20 +189,49 @@ def test_vllm_fits_exactly_when_its_kv_pool_holds_the_batch(name: str, fields: d
     assert not est.fit.fits or est.memory.total <= est.fit.gpu_memory
 
 
-def test_formats_no_engine_converts_to_on_load_are_flagged():
+# What each engine quantizes a bf16 checkpoint to while loading it. transformers 5.25: quantization
+# configs for fp8, int8 and nf4 (bitsandbytes), int4 (torchao, HQQ), 2/3-bit (HQQ), MXFP4 and NVFP4
+# (quantizers/quantizer_mxfp4.py and quantizer_nvfp4.py quantize on the fly), GPTQ with a dataset; none
+# writes AWQ or 5/6-bit weights. vLLM: --quantization fp8 in every release; bitsandbytes' in-flight
+# 4-bit up to 0.27 (gone from model_executor/layers/quantization/__init__.py@v0.28.0); online MXFP4
+# from 0.28 (online/mxfp4.py); its int8 and NVFP4 shorthands quantize MoE experts only.
+CONVERTS = [
+    ("transformers", None, {"fp8", "int8", "nf4", "int4", "mxfp4", "nvfp4", "gptq", "p2", "p3", "p4", "p8"}),
+    ("vllm", "0.27", {"fp8", "nf4"}),
+    ("vllm", "0.33", {"fp8", "mxfp4"}),
+]
+ASKED = ("fp8", "int8", "nf4", "int4", "mxfp4", "nvfp4", "gptq", "awq", "p2", "p3", "p4", "p5", "p6", "p8")
+
+
+@pytest.mark.parametrize(("engine", "release", "converts"), CONVERTS)
+def test_formats_the_engine_does_not_convert_to_on_load_are_flagged(engine: str, release, converts: set) -> None:
     llama = spec("meta-llama__Llama-3.1-8B")  # a bf16 checkpoint
-    for fmt in ("awq", "gptq", "mxfp4"):
-        est = estimate(llama, Query(weight_format=fmt), model_id="l")
-        assert any(w.startswith(f"dtype={fmt} sizes a {fmt.upper()} checkpoint") for w in messages(est)), est.warnings
-    # The checkpoint's own format, and formats engines quantize to on load, raise nothing.
-    for name, fmt in (
-        ("Qwen__Qwen3-8B-AWQ", "awq"),
-        ("openai__gpt-oss-20b", "mxfp4"),
-        ("meta-llama__Llama-3.1-8B", "fp8"),
-        ("meta-llama__Llama-3.1-8B", "nf4"),
+    for asked in ASKED:
+        fields = {"bits": int(asked[1:])} if asked.startswith("p") else {"weight_format": asked}
+        est = estimate(llama, Query(engine=engine, vllm=release, **fields), model_id="l")
+        flagged = [w for w in est.warnings if w.code == "pre_quantized_needed"]
+        assert bool(flagged) == (asked not in converts), (engine, release, asked, est.warnings)
+        if flagged:
+            who = "transformers" if engine == "transformers" else f"vLLM {release}"
+            assert f"{who} does not convert a bf16 checkpoint to" in flagged[0].message
+    # Articles before format names: "an AWQ", "an NVFP4", "an INT8", "a GPTQ".
+    est = estimate(llama, Query(engine="vllm", weight_format="nvfp4"), model_id="l")
+    assert any("sizes an NVFP4 checkpoint" in w for w in messages(est)), est.warnings
+    est = estimate(llama, Query(weight_format="awq"), model_id="l")
+    assert any("sizes an AWQ checkpoint" in w for w in messages(est)), est.warnings
+
+
+def test_no_engine_re_quantizes_a_quantized_checkpoint() -> None:
+    est = estimate(spec("Qwen__Qwen3-8B-AWQ"), Query(engine="vllm", weight_format="fp8"), model_id="q")
+    assert any("neither transformers nor vLLM re-quantizes an AWQ checkpoint" in w for w in messages(est))
+    # The checkpoint's own format raises nothing.
+    for name, fields in (
+        ("Qwen__Qwen3-8B-AWQ", {"weight_format": "awq"}),
+        ("Qwen__Qwen3-8B-AWQ", {"bits": 4}),
+        ("openai__gpt-oss-20b", {"weight_format": "mxfp4"}),
     ):
-        est = estimate(spec(name), Query(weight_format=fmt), model_id=name)
-        assert not any("checkpoint of this model" in w for w in messages(est)), (name, est.warnings)
+        est = estimate(spec(name), Query(engine="vllm", **fields), model_id=name)
+        assert not any(w.code == "pre_quantized_needed" for w in est.warnings), (name, est.warnings)
 
 
 def test_vllm_min_gpus_is_a_size_vllm_accepts():
@@ -228,6 +259,38 @@ def test_vllm_settings_with_transformers_are_flagged():
     assert est.memory == estimate(s, Query(), model_id="l").memory
     for q in (Query(), Query(util=0.5, engine="vllm")):
         assert not any("vLLM setting" in w for w in messages(estimate(s, q, model_id="l")))
+
+
+def test_every_key_whose_help_names_vllm_is_a_vllm_setting():
+    # One rule: a key the key table describes as vLLM's is owned by the vLLM engine, so transformers
+    # answers that it changes nothing (mtp= was missing and passed silently).
+    for key in KEYS:
+        if key.help.startswith("vLLM") or key.default.startswith("vLLM"):
+            owner = setting_owner(key.name)
+            assert owner is not None and owner.name == "vllm", key.name
+
+
+def test_settings_that_change_nothing_for_this_model_say_so():
+    llama = spec("meta-llama__Llama-3.1-8B")
+    est = estimate(llama, Query(mtp=2), model_id="l")
+    assert "mtp is a vLLM setting: it changes nothing with engine=transformers (add engine=vllm)." in messages(est)
+    # mm= on a text-only model, prefix= on a model without state-space layers: the same numbers.
+    plain = estimate(llama, Query(engine="vllm", gpu="h100"), model_id="l")
+    for fields, sentence in (
+        ({"mm_limit": 2}, "mm=2 changes nothing: llama has no vision tower (it reads text only)."),
+        ({"prefix_caching": False}, "prefix=off changes no figure here: prefix caching only changes the pages"),
+    ):
+        est = estimate(llama, Query(engine="vllm", gpu="h100", **fields), model_id="l")
+        ignored = [w.message for w in est.warnings if w.code == "setting_ignored"]
+        assert len(ignored) == 1 and ignored[0].startswith(sentence), est.warnings
+        assert est.memory == plain.memory and est.engine_report == plain.engine_report
+    # Where they do change something, no such warning: Qwen2.5-VL's tower, Jamba's Mamba pages.
+    for name, fields in (
+        ("Qwen__Qwen2.5-VL-7B-Instruct", {"mm_limit": 0}),
+        ("ai21labs__AI21-Jamba-1.5-Mini", {"prefix_caching": True}),
+    ):
+        est = estimate(spec(name), Query(engine="vllm", **fields), model_id=name)
+        assert not any(w.code == "setting_ignored" for w in est.warnings), (name, est.warnings)
 
 
 def test_p32_runs_in_fp32_like_dtype_fp32():

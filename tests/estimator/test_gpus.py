@@ -1,11 +1,18 @@
 """The GPU catalog: CUDA-reported totals, aliases, and clear errors."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from common.errors import InputError
+from estimator.config import load_model_spec
 from estimator.engines.vllm import VllmGpu, batch_defaults, vllm_gpu
+from estimator.estimate import estimate
 from estimator.gpus import catalog, lookup_gpu
 from estimator.query import Query
+
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 
 
 def test_catalog_size_and_vendors() -> None:
@@ -75,3 +82,28 @@ def test_vllm_reads_the_record_not_the_key() -> None:
     # A renamed key changes nothing: the facts are fields.
     renamed = h100.model_copy(update={"key": "a100-lookalike", "name": "Not an A100"})
     assert vllm_gpu(renamed) == vllm_gpu(h100)
+
+
+@pytest.mark.parametrize("typed", ["gb10", "GB10", "dgx-spark", "DGX Spark", "spark"])
+def test_the_dgx_spark_is_in_the_catalog(typed: str) -> None:
+    # vLLM's start-up check on DGX Spark prints torch's device total, "(X/121.69 GiB)", and torch's
+    # OOMs "a total capacity of 121.69 GiB": round(121.69 x 2**30) bytes, the cuda-gib basis.
+    gb10 = lookup_gpu(typed)
+    assert gb10.key == "gb10" and gb10.basis == "cuda-gib"
+    assert gb10.memory_bytes == round(121.69 * 2**30) == 130_663_642_563
+    assert gb10.compute_capability == (12, 1) and gb10.fp8 and gb10.bf16
+    assert gb10.unified_memory and not lookup_gpu("h100").unified_memory
+
+
+def test_unified_memory_is_flagged_in_answers() -> None:
+    llama = load_model_spec(json.loads((CONFIGS / "meta-llama__Llama-3.1-8B.json").read_text()))
+    est = estimate(llama, Query(gpu="gb10"), model_id="l")
+    assert [w.message for w in est.warnings if w.code == "unified_memory"] == [
+        "On the NVIDIA GB10 (DGX Spark) the 121.69 GiB torch reports is memory the CPU and the OS share: less of "
+        "it is free when the model loads, so leave room beyond this total."
+    ]
+    # vLLM asks for util x the total at start-up: 0.92 x 121.69 GiB = 111.95 GiB at 0.33's default.
+    est = estimate(llama, Query(gpu="gb10", engine="vllm"), model_id="l")
+    (only,) = [w.message for w in est.warnings if w.code == "unified_memory"]
+    assert "(0.92 x 121.69 = 111.95 GiB) is free then" in only
+    assert not any(w.code == "unified_memory" for w in estimate(llama, Query(gpu="h100"), model_id="l").warnings)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import InputError
+from common.errors import InputError, UnmodelledError
 from estimator.config import load_model_spec
 from estimator.draft import check_speculative_settings, read_drafter
 from estimator.engines import vllm
@@ -97,11 +97,12 @@ def test_drafter_method_comes_from_the_architecture() -> None:
     assert not DRAFT27.own_embed_tokens and not DRAFT27.own_lm_head
     spec = load_model_spec(_config("qwen3_6_27b_dflash.json"))
     eagle = {**_config("qwen3_6_27b_dflash.json"), "architectures": ["MedusaModel"]}
-    with pytest.raises(InputError, match=r"medusa drafter .* DFlash drafters, EAGLE and EAGLE-3 drafters"):
+    # Drafters vram does not size are its limit, not bad input: they exit 1, not 2.
+    with pytest.raises(UnmodelledError, match=r"medusa drafter .* DFlash drafters, EAGLE and EAGLE-3 drafters"):
         read_drafter("acme/eagle", eagle, spec, SHIPPED)
-    with pytest.raises(InputError, match="not a draft model vram knows"):
+    with pytest.raises(UnmodelledError, match="not a draft model vram knows"):
         read_drafter("Qwen/Qwen3-8B", {"architectures": ["Qwen3Model"]}, spec, SHIPPED)
-    with pytest.raises(InputError, match="could not read which tensors"):
+    with pytest.raises(UnmodelledError, match="could not read which tensors"):
         read_drafter("z-lab/Qwen3.6-27B-DFlash", _config("qwen3_6_27b_dflash.json"), spec, None)
     own = read_drafter("acme/d", _config("qwen3_6_27b_dflash.json"), spec, (*SHIPPED, "embed_tokens.weight"))
     assert own.own_embed_tokens and not own.own_lm_head
@@ -204,19 +205,31 @@ def test_drafter_widens_the_cuda_graph_sizes_like_mtp() -> None:
 
 
 @pytest.mark.parametrize(
-    ("release", "sentence"),
+    ("release", "sentence", "error"),
     [
-        ("0.19", "has no DFlash drafter"),
-        ("0.25", "has not read how vLLM 0.25 keeps the sliding layers"),
-        ("0.27", "has sliding layers but no window"),
-        ("0.33", "has sliding layers but no window"),
+        # vLLM itself refuses these (exit 2) ...
+        ("0.19", "has no DFlash drafter", InputError),
+        ("0.27", "has sliding layers but no window: its config leaves use_sliding_window off", InputError),
+        ("0.33", "has sliding layers but no window", InputError),
+        # ... this one vram has not read (exit 1).
+        ("0.25", "has not read how vLLM 0.25 keeps the sliding layers", UnmodelledError),
     ],
 )
-def test_releases_vram_cannot_size_say_so(release: str, sentence: str) -> None:
+def test_releases_vram_cannot_size_say_so(release: str, sentence: str, error: type) -> None:
     query = q27(vllm=release, seq_len=32_768)
     assert sentence in (vllm.drafter_refusal(WITH27, query) or "")
-    with pytest.raises(InputError, match=sentence):
+    with pytest.raises(error, match=sentence) as raised:
         vllm.kv_layout(WITH27, query)
+    assert type(raised.value) is error
+
+
+def test_a_drafter_config_with_use_sliding_window_has_its_window() -> None:
+    # transformers' Qwen3Config keeps sliding_window only with use_sliding_window true (default
+    # false): vLLM's DFlash layers then read the 2,048-token window and start (0.29+: V2 runner).
+    on = {**_config("qwen3_6_27b_dflash.json"), "use_sliding_window": True}
+    drafter = read_drafter("acme/d", on, load_model_spec(on), SHIPPED)
+    assert [x.window for x in drafter.spec.layers] == [2048, 2048, 2048, 2048, None]
+    assert vllm.drafter_refusal(QWEN27.model_copy(update={"drafter": drafter}), q27(vllm="0.33")) is None
 
 
 def test_sliding_drafter_layers_follow_layer_types_from_026() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import InputError
+from common.errors import UnmodelledError
 from estimator.config import load_model_spec
 from estimator.draft import read_drafter, speculators_layer_config
 from estimator.engines import vllm
@@ -98,11 +98,11 @@ def test_the_head_is_read_as_vllm_builds_it() -> None:
     assert _drafter(HEAD, model_id="acme/llama3-head").method == "draft_model"
     # A name vLLM reads as another method is not taken for a draft model.
     qwen_named = {**HEAD, "architectures": ["Qwen3ForCausalLM"]}
-    with pytest.raises(InputError, match="reads its name as an eagle3 drafter"):
+    with pytest.raises(UnmodelledError, match="reads its name as an eagle3 drafter"):
         _drafter(qwen_named, model_id="AngelSlim/Qwen3-8B_eagle3")
     # "eagle-" in the name: vLLM's EAGLE-1 (EagleLlamaForCausalLM).
     assert _drafter(HEAD, (), model_id="yuhuili/EAGLE-LLaMA3-Instruct-8B").method == "eagle"
-    with pytest.raises(InputError, match="reads its name as an eagle drafter"):
+    with pytest.raises(UnmodelledError, match="reads its name as an eagle drafter"):
         _drafter(qwen_named, model_id="acme/EAGLE-Qwen3-8B")
 
 
@@ -201,7 +201,7 @@ def test_speculators_format_is_its_transformer_layer_config() -> None:
     assert vllm.drafter_weight_bytes(spec, q()) == (SPLIT + REPLICATED) * 2 + D2T
     layer = {**speculators["transformer_layer_config"], "model_type": "qwen3"}
     qwen = {**speculators, "transformer_layer_config": layer}
-    with pytest.raises(InputError, match="speculators eagle3 drafter of qwen3 layers"):
+    with pytest.raises(UnmodelledError, match="speculators eagle3 drafter of qwen3 layers"):
         read_drafter("acme/q", qwen, load_model_spec(flat), names)
 
 
@@ -222,9 +222,9 @@ def test_eagle1_head_by_hand() -> None:
 
 
 def test_what_is_still_refused() -> None:
-    with pytest.raises(InputError, match=r"eagle drafter \(LlamaForCausalLMEagle\)"):
+    with pytest.raises(UnmodelledError, match=r"is an eagle drafter \(LlamaForCausalLMEagle\)"):
         _drafter({**HEAD, "architectures": ["LlamaForCausalLMEagle"]})
-    with pytest.raises(InputError, match=r"Qwen3 layers"):
+    with pytest.raises(UnmodelledError, match=r"is an eagle3 \(Qwen3 layers\) drafter"):
         _drafter({**HEAD, "architectures": ["Eagle3Qwen3ForCausalLM"]})
     why = vllm.drafter_refusal(WITH, q(vllm="0.19"))
     assert why is not None and "EAGLE-3" in why and "0.20" in why

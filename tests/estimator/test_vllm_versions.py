@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import InputError
+from common.errors import InputError, UnmodelledError
 from estimator.config import load_model_spec
 from estimator.engines import vllm
 from estimator.estimate import estimate
@@ -48,7 +48,8 @@ def test_grammar_reads_the_release_as_major_minor() -> None:
 
 def test_default_release_is_033_and_0_34_is_refused() -> None:
     assert vllm.version_profile(q())[0].version == "0.33"
-    with pytest.raises(InputError, match="extensible KV cache"):
+    # A release vram has not modelled is its limit (exit 1), not invalid input (exit 2).
+    with pytest.raises(UnmodelledError, match="extensible KV cache"):
         vllm.version_profile(q(vllm="0.34"))
 
 
@@ -72,7 +73,7 @@ def test_batch_defaults_follow_the_release_and_the_gpu_record() -> None:
     # engine/arg_utils.py get_batch_defaults (vllm serve): >= 70 GiB and not an A100: 8192 / 1024;
     # from 0.28 >= 160 GiB: 16384 / 1024; from 0.33 a GB10 (cc 12.1) stays on 2048 / 256.
     h100, a100, b200 = lookup_gpu("h100"), lookup_gpu("a100-80gb"), lookup_gpu("b200")
-    gb10 = h100.model_copy(update={"family": "gb10", "memory_bytes": 119 * GiB, "compute_capability": (12, 1)})
+    gb10 = lookup_gpu("gb10")  # 121.69 GiB: over the 70 GiB floor, kept off that tier by compute capability
     assert vllm.batch_defaults(q(vllm="0.19"), h100) == (8192, 1024)
     assert vllm.batch_defaults(q(vllm="0.33"), a100) == (2048, 256)
     assert vllm.batch_defaults(q(vllm="0.27"), b200) == (8192, 1024)

@@ -66,6 +66,27 @@ def test_counts_stay_exact_past_float_precision() -> None:
         parse("org/model s=1.5")
 
 
+@pytest.mark.parametrize("value", ["1e9", "-5", "1.3", "lots"])
+def test_a_count_that_is_not_one_says_what_is_accepted(value: str) -> None:
+    # "s=1e9 is not a whole number" alone left the reader guessing: the range and the spellings follow.
+    with pytest.raises(InputError) as caught:
+        parse(f"org/model s={value}")
+    assert str(caught.value) == (
+        f"s={value} is not a whole number: s takes one from 1 to 16,777,216 in digits, "
+        "k meaning x1024 and m x1048576 (s=4096, s=32k)"
+    )
+
+
+@pytest.mark.parametrize("args", [[""], ["  "], ["", "s=4k"], ["", "--json"]])
+def test_an_empty_model_argument_is_bad_input(args: list[str], settings: Settings) -> None:
+    # vram "" (an unset shell variable) printed the help with exit status 0.
+    code, out, err = vram(args, settings)
+    assert (code, out) == (2, "")
+    assert err == (
+        "vram: the model is empty: give a Hub repo id (microsoft/phi-4), a config.json, a model folder or a GGUF file\n"
+    )
+
+
 LONG = "1." + "0" * 3000  # a float with thousands of digits: every echo of it is cut
 
 
