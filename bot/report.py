@@ -230,8 +230,8 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
 def max_line(est: Estimate) -> str | None:
     """What the GPU holds at most: s at this b, and b at this s."""
     fit = est.fit
-    if fit is None:
-        return None
+    if fit is None or fit.max_seq_len is None or fit.max_batch is None:
+        return None  # no GPU, or the engine will not start it: nothing it would hold
     q = est.query
     if fit.max_seq_len <= 0 and fit.max_batch <= 0:
         usable = fit.gpu_memory * get_engine(q.engine).usable_fraction(q)

@@ -144,6 +144,50 @@ def version_profile(query: Query) -> tuple[VllmProfile, str | None]:
     return _resolve(query.vllm or DEFAULT_VERSION)
 
 
+def stand_in(query: Query) -> str | None:
+    """What vram applies for a release it has not profiled ("0.19's rules with the pre-0.17 sampler
+    warm-up"), None for a profiled one. Releases below the oldest profiled one get its rules; those
+    past the newest followed one are refused (:func:`version_profile`)."""
+    profile, warning = version_profile(query)
+    if warning is None:
+        return None
+    rules = f"{profile.version}'s rules"
+    if query_constants(query) is LEGACY_CONSTANTS:
+        rules += " with the pre-0.17 sampler warm-up"
+    return rules
+
+
+def release_name(query: Query) -> str:
+    """The release an answer follows, as the user asked it: "0.33", or "0.11 (0.19's rules with the
+    pre-0.17 sampler warm-up)" for one vram has not profiled."""
+    profile, _ = version_profile(query)
+    if (rules := stand_in(query)) is None:
+        return profile.version
+    major, minor = (int(part) for part in (query.vllm or "").strip().lstrip("vV~").split(".")[:2])
+    return f"{major}.{minor} ({rules})"
+
+
+def _release_warning(spec: ModelSpec, query: Query) -> str | None:
+    """The warning of a release vram has not profiled: what stands in for what."""
+    if stand_in(query) is None:
+        return None
+    profile, _ = version_profile(query)
+    asked = release_name(query).partition(" ")[0]
+    line = (
+        f"vLLM {asked} is not profiled: vram applies the oldest profiled release's rules, {profile.version}'s "
+        "(KV pool, batch defaults, CUDA graphs)"
+    )
+    legacy = query_constants(query)
+    if legacy is LEGACY_CONSTANTS:
+        line += (
+            f", with the sampler warm-up of 0.16 and earlier ({legacy.sampler_bytes_per_logit:g} bytes per logit "
+            f"where 0.17+ takes {DEFAULT_CONSTANTS.sampler_bytes_per_logit:g})"
+        )
+        if uses_mxfp4_experts(spec, query):
+            line += " and MXFP4 expert weights without the Hopper pre-padding"
+    return line
+
+
 def query_constants(query: Query) -> VllmConstants:
     """The constants of the query's release (the sampler changed in v0.17)."""
     return constants_for_version(query.vllm or DEFAULT_VERSION)
@@ -2155,8 +2199,7 @@ def vllm_terms(
     )
     overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants, gpu) + graphs
     warnings: list[Note] = []
-    _, version_warning = version_profile(query)
-    if version_warning:
+    if version_warning := _release_warning(spec, query):
         warnings.append(note("vllm_release", version_warning))
     if query.kv == "off":
         warnings.append(
@@ -2191,6 +2234,16 @@ def vllm_report(
     pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
     check = start_check(spec, query, pool, batched_tokens=batched_tokens)
+    refused = startup_refusal(spec, query)
+    if refused is not None:
+        # Refused before the profile run (configuration, TP size): vLLM prints no capacity line.
+        check = check.model_copy(update={"fits": False, "error": refused})
+        lines: tuple[str, ...] = ()
+    elif not check.fits:
+        # The pool is measured and logged; the check on one request stops it before the capacity line.
+        lines = capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len)[:1] if pool > 0 else ()
+    else:
+        lines = capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len)
     to_fit = None
     if query.kv != "off" and concurrency < query.batch:
         # What the requested share must hold for the b requests; the CUDA context (and, up to 0.19,
@@ -2228,7 +2281,7 @@ def vllm_report(
         start_error=check.error,
         util_to_fit=to_fit,
         drafter=drafter_report(spec, query),
-        log_lines=capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len) if pool > 0 else (),
+        log_lines=lines,
     )
 
 
@@ -2246,6 +2299,12 @@ def capacity_lines(
     if profile.capacity_one_line:
         return available, f"{size}, {conc}"
     return available, size, conc
+
+
+def _log_size(v: VllmReport) -> str:
+    """The capacity log line's token figure, as vLLM words it."""
+    said = (part for line in v.log_lines for part in line.split(", ") if "KV cache size" in part)
+    return next(said, f"GPU KV cache size: {v.kv_cache_tokens:,} tokens")
 
 
 def util_to_fit(requested_bytes: int, device_bytes: int, outside_bytes: int) -> float | None:
@@ -2339,6 +2398,23 @@ def _too_long(seq_len: int, longest: int) -> str:
     )
 
 
+def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """Why vLLM will not start this configuration (or cannot be sized with its drafter), else None."""
+    if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
+        return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
+    if why := _nvfp4_capability_refusal(spec, query):
+        return f"vLLM will not start: {why}"
+    if why := mtp_refusal(spec, query):
+        return f"vLLM will not start with mtp={query.mtp}: {why}"
+    if spec.drafter is not None and (why := drafter_refusal(spec, query)):
+        return f"vLLM cannot be sized with draft={spec.drafter.model_id}: {why}"
+    why = tp_refusal(spec, query.gpus)
+    if why is None:
+        return None
+    sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus))
+    return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
+
+
 class VllmEngine(BaseEngine):
     """``vllm serve``: the memory it reserves at start-up, its KV pool and concurrency."""
 
@@ -2363,7 +2439,7 @@ class VllmEngine(BaseEngine):
         return loaded_weight_bytes(spec, query, gpu, weights, query_constants(query))
 
     def display_name(self, query: Query) -> str:
-        return f"vllm {version_profile(query)[0].version}"
+        return f"vllm {release_name(query)}"
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
         dtypes = resolve_dtypes(spec, query)
@@ -2459,19 +2535,7 @@ class VllmEngine(BaseEngine):
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
         scaling), and a TP size that does not divide the heads (with the sizes it accepts)."""
-        if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
-            return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
-        if why := _nvfp4_capability_refusal(spec, query):
-            return f"vLLM will not start: {why}"
-        if why := mtp_refusal(spec, query):
-            return f"vLLM will not start with mtp={query.mtp}: {why}"
-        if spec.drafter is not None and (why := drafter_refusal(spec, query)):
-            return f"vLLM cannot be sized with draft={spec.drafter.model_id}: {why}"
-        why = tp_refusal(spec, query.gpus)
-        if why is None:
-            return None
-        sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus))
-        return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
+        return startup_refusal(spec, query)
 
     def report(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
@@ -2485,6 +2549,8 @@ class VllmEngine(BaseEngine):
                 )
             ]
         report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+        if startup_refusal(spec, query) is not None:
+            return report, []  # the verdict says why it will not start
         if report.kv_cache_memory <= 0:
             return report, [
                 note(
@@ -2505,19 +2571,22 @@ class VllmEngine(BaseEngine):
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
         """What vLLM's start-up log would say: the KV pool, its tokens, and the concurrency at s."""
         v = est.engine_report
-        if not isinstance(v, VllmReport) or v.kv_cache_memory <= 0:
-            return None  # no GPU, or the estimate's warnings say vLLM would not start
-        gib = f"{v.kv_cache_memory / GiB:.1f} GiB"
+        if not isinstance(v, VllmReport) or v.kv_cache_memory <= 0 or not v.starts:
+            return None  # no GPU, or the verdict and warnings say vLLM would not start
+        s = est.query.seq_len
+        name = release_name(est.query) if stand_in(est.query) else v.version
         line = (
-            f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
-            f"({gib} at util={v.gpu_memory_utilization:g}): {v.max_concurrency:.2f} requests of "
-            f"{est.query.seq_len:,} tokens at once"
+            f"vLLM {esc(name)}: a KV pool of {v.kv_cache_memory / GiB:.1f} GiB at "
+            f"util={v.gpu_memory_utilization:g}, room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
+            f'its log will print "{_log_size(v)}"'
         )
-        if not v.starts:
-            line += (
-                f"; it would not start at max_model_len {est.query.seq_len:,} "
-                f"(estimated maximum model length {v.estimated_max_model_len:,})"
-            )
+        # That figure is the release's own arithmetic, not a token budget: say which, or it reads as
+        # a contradiction of the requests (sliding windows and states make the two differ).
+        if version_profile(est.query)[0].kv_tokens_report == "concurrency":
+            line += f" ({v.max_concurrency:.2f} x {s:,}, its maximum concurrency times max_model_len)"
+        else:
+            blocks = v.kv_cache_tokens // v.block_size
+            line += f" ({blocks:,} blocks per KV-cache group x {v.block_size} tokens per block)"
         if (d := v.drafter) is not None:
             line += (
                 f". The {esc(d.method)} drafter {esc(d.model)} ({d.num_speculative_tokens} speculative tokens) takes "
@@ -2561,9 +2630,9 @@ class VllmEngine(BaseEngine):
         fixes = []
         if v.util_to_fit is not None:
             fixes.append(f"util={v.util_to_fit:g}")
-        if fit.max_batch >= 1 and q.batch > 1:
+        if fit.max_batch is not None and fit.max_batch >= 1 and q.batch > 1:
             fixes.append(f"b={fit.max_batch:,}")
-        if fit.max_seq_len >= 1 and held < 1:
+        if fit.max_seq_len is not None and fit.max_seq_len >= 1 and held < 1:
             fixes.append(f"s={fit.max_seq_len:,}")
         if v.util_to_fit is None and fit.min_gpus > q.gpus:
             fixes.append(f"gpus={fit.min_gpus}")
