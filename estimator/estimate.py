@@ -346,6 +346,8 @@ def estimate(
             params_source=spec.params_source,
             classic_kv_ratio=kv_ratio,
             context_window=spec.max_position_embeddings,
+            kv_terms=engine.kv_terms(spec, query, gpu, memory.kv_cache) if kvd else (),
+            weight_terms=engine.weight_terms(spec, query, gpu, weights),
         ),
         warnings=tuple(dict.fromkeys(notes)),
         refused=refused,

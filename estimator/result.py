@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import SerializeAsAny, model_validator
 
-from estimator.engines import DEFAULT_ENGINE, EngineReport, engines, get_engine
+from estimator.engines import DEFAULT_ENGINE, EngineReport, KvTerm, WeightTerm, engines, get_engine
 from estimator.notes import Note
 from estimator.query import Query
 from estimator.spec import Frozen
@@ -69,6 +69,10 @@ class Details(Frozen):
     params_source: str  # "safetensors" or "config"
     classic_kv_ratio: float | None  # ours / classic KV when both are non-zero
     context_window: int | None = None  # the model's max_position_embeddings, when the config gives it
+    # The parts memory.kv_cache and memory.weights add up from, where the engine tells them (vLLM):
+    # empty when bytes per token x s x b (and the checkpoint's weights) say it all.
+    kv_terms: tuple[KvTerm, ...] = ()
+    weight_terms: tuple[WeightTerm, ...] = ()
 
 
 class Estimate(Frozen):

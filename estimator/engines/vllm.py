@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from common.errors import InputError
 from estimator.arith import ceil_div, round_up
 from estimator.dtypes import Dtypes, resolve_dtypes
-from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
+from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape, KvPart, KvTerm, WeightTerm
 from estimator.engines.vllm_profiles import (
     DS_MLA_BYTES_PER_TOKEN,
     DSV4_FP8_DS_MLA_BYTES_PER_TOKEN,
@@ -1621,6 +1621,22 @@ def _kv_layout(spec: ModelSpec, tp: int, kv_dtype: KVDType) -> tuple[KvLayout, t
 DSA_BLOCK_SIZE = 64
 
 
+def _sm100(gpu: GPU | None) -> bool:
+    return (
+        gpu is not None
+        and gpu.vendor == "nvidia"
+        and gpu.compute_capability is not None
+        and gpu.compute_capability[0] == 10
+    )
+
+
+def _dsa_latent_bytes(layer: LayerKV, dtype_bytes: int, *, sm100: bool) -> int:
+    """Bytes per token of a sparse-attention layer's latent (see :func:`_dsa_layout`)."""
+    if dtype_bytes == 1 and not sm100:
+        return DS_MLA_BYTES_PER_TOKEN["fp8_ds_mla"]
+    return (layer.key_dim + layer.value_dim) * dtype_bytes
+
+
 def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvLayout, tuple[str, ...]]:
     """MLA with DeepSeek sparse attention (DeepSeek-V3.2, GLM-5, Mistral Large 4): each layer caches
     the latent plus the rope key, and its indexer caches fp8 keys with an fp32 scale per 128
@@ -1631,12 +1647,7 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
     (model_executor/layers/attention/mla_attention.py): FLASHMLA_SPARSE (Hopper) stores fp8_ds_mla,
     656 B/token (512 fp8 + 4 fp32 scales + 64 bf16 rope); FLASHINFER_MLA_SPARSE (data-centre
     Blackwell) keeps the standard fp8 layout, 576 B/token. No GPU named: Hopper."""
-    sm100 = (
-        gpu is not None
-        and gpu.vendor == "nvidia"
-        and gpu.compute_capability is not None
-        and gpu.compute_capability[0] == 10
-    )
+    sm100 = _sm100(gpu)
     pages: dict[int, int] = {}
     for layer in spec.layers:
         if layer.kind == "none":
@@ -1646,10 +1657,7 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
                 f"{spec.model_type}: sparse-attention layers next to other attention kinds are not "
                 "modelled for vLLM yet"
             )
-        if dtype_bytes == 1 and not sm100:
-            latent = DS_MLA_BYTES_PER_TOKEN["fp8_ds_mla"]
-        else:
-            latent = (layer.key_dim + layer.value_dim) * dtype_bytes
+        latent = _dsa_latent_bytes(layer, dtype_bytes, sm100=sm100)
         indexer = dsa_indexer_bytes_per_token(layer.index_dim) if layer.index_dim else 0
         page = DSA_BLOCK_SIZE * (latent + indexer)
         pages[page] = pages.get(page, 0) + 1
@@ -2057,6 +2065,95 @@ def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batch
     """KV bytes one request of ``max_model_len`` tokens holds (max_memory_usage_bytes over layers)."""
     layout, _ = kv_layout(spec, query)
     return _request_layer_bytes(layout, max_model_len, batched_tokens)
+
+
+def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
+    """The parts of the KV-cache row (``kv_cache``, b requests): per layer kind what one request of s
+    tokens caches, and the rest of the blocks vLLM reserves (whole blocks, pages padded to one size,
+    padding layers of the KV-cache groups), so that they add up to the row."""
+    if query.batch <= 0 or kv_cache <= 0:
+        return ()
+    per_request = kv_cache // query.batch
+    if any(layer.compress_rate for layer in spec.layers):
+        # DeepSeek-V4's planner packs several caches per layer: told as one request's pages.
+        return (KvTerm(part="request", bytes_per_sequence=per_request),)
+    tp, s = query.gpus, query.seq_len
+    kv_dtype = kv_cache_dtype(spec, query)
+    dtype_bytes = element_bytes(kv_dtype)
+    dsa = any(layer.kind == "mla" and layer.index_dim for layer in spec.layers)
+    sm100 = _sm100(gpu)
+    batched, _ = batch_defaults(query, gpu)
+    profile, _ = version_profile(query)
+    num_spec = speculative_tokens(spec, query)
+    model_bytes = _act_bytes(spec, query)
+    layout, _ = kv_layout(spec, query)
+    mamba_blocks = next((t.mamba_blocks for t in layout.types if t.kind == "mamba"), 1)
+    # (part, tokens) -> [layers, bytes per token]
+    parts: dict[tuple[KvPart, int], list[int]] = {}
+
+    def add(part: KvPart, tokens: int, per_token: int) -> None:
+        entry = parts.setdefault((part, tokens), [0, 0])
+        entry[0] += 1
+        entry[1] += per_token
+
+    def attention(layer: LayerKV, part: KvPart) -> None:
+        if layer.kind == "sliding" and layer.window is not None:
+            span = min(layer.window - 1 + batched, s)
+            add("drafter_sliding" if part == "drafter" else "sliding", span, _attn_bytes_per_token(layer, tp, kv_dtype))
+        elif dsa and layer.kind == "mla":
+            add(part, s, _dsa_latent_bytes(layer, dtype_bytes, sm100=sm100))
+            if layer.index_dim:
+                indexer = dsa_indexer_bytes_per_token(layer.index_dim)
+                if part == "attention":
+                    add("indexer", s, indexer)
+                else:
+                    parts[(part, s)][1] += indexer  # the MTP layer's own indexer
+        elif layer.kind in ("full", "sliding", "mla"):
+            add(part, s, _attn_bytes_per_token(layer, tp, kv_dtype))
+
+    states = 0
+    state_bytes = 0
+    for layer in spec.layers:
+        attention(layer, "attention")
+        if _has_state(layer):
+            states += 1
+            state_bytes += _state_page_bytes(spec, layer, tp, model_bytes, profile.version, num_spec) * mamba_blocks
+    for layer in mtp_kv_layers(spec, query):
+        attention(layer, "mtp")
+    for layer in drafter_kv_layers(spec, query):
+        attention(layer, "drafter")
+    terms = [
+        KvTerm(part=part, layers=n, bytes_per_token=per_token, tokens=tokens, bytes_per_sequence=per_token * tokens)
+        for (part, tokens), (n, per_token) in parts.items()
+    ]
+    if states:
+        terms.append(KvTerm(part="state", layers=states, bytes_per_sequence=state_bytes))
+    rest = per_request - sum(t.bytes_per_sequence for t in terms)
+    if rest:
+        terms.append(KvTerm(part="blocks", bytes_per_sequence=rest))
+    return tuple(terms)
+
+
+def weight_terms(spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> tuple[WeightTerm, ...]:
+    """The parts of :func:`loaded_weight_bytes` beside the checkpoint's share ``weights`` (non-zero ones)."""
+    constants = query_constants(query)
+    mxfp4 = 0
+    if uses_mxfp4_experts(spec, query):
+        mxfp4 = mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
+    dropped = text_only_saving_bytes(spec, query)
+    terms = (
+        WeightTerm(part="checkpoint", bytes=weights),
+        WeightTerm(part="vision_dropped", bytes=-dropped, params=spec.params.vision if dropped else None),
+        WeightTerm(part="vision_split", bytes=-vision_split_saving_bytes(spec, query)),
+        WeightTerm(part="mtp", bytes=mtp_weight_bytes(spec, query)),
+        WeightTerm(part="drafter", bytes=drafter_weight_bytes(spec, query)),
+        WeightTerm(part="value_slots", bytes=value_slot_bytes(spec, query)),
+        WeightTerm(part="zero_points", bytes=machete_zero_point_bytes(spec, query, gpu)),
+        WeightTerm(part="mxfp4_repack", bytes=mxfp4),
+        WeightTerm(part="rotary_cache", bytes=rope_cache_bytes(spec, query)),
+        WeightTerm(part="mla_workspaces", bytes=mla_backend_workspace_bytes(spec, gpu, constants)),
+    )
+    return tuple(t for t in terms if t.bytes or t.part == "checkpoint")
 
 
 class StartCheck(Frozen):
@@ -2531,6 +2628,16 @@ class VllmEngine(BaseEngine):
         if query.kv == "int8":
             return _NO_INT8_KV
         return kv_dtype_refusal(query, lookup_gpu(query.gpu) if query.gpu else None)
+
+    def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
+        if query.method != "calibrated" or query.kv == "off":
+            return ()
+        return kv_terms(spec, query, gpu, kv_cache)
+
+    def weight_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> tuple[WeightTerm, ...]:
+        if query.method != "calibrated":
+            return ()
+        return weight_terms(spec, query, gpu, weights)
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
