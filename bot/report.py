@@ -232,6 +232,15 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         kv_why += f", {esc(d.kv_dtype)}"
     act_why = f"peak: {esc(d.activation_peak_where)}, {attention(est)}"
     over_why = get_engine(q.engine).overhead_label
+    engine_report = est.engine_report
+    non_torch, graphs = getattr(engine_report, "non_torch", None), getattr(engine_report, "cuda_graphs", None)
+    if isinstance(non_torch, int) and isinstance(graphs, int) and q.method == "calibrated":
+        # vLLM's terms: the CUDA context is the rest of the row.
+        context = m.overhead - non_torch - graphs
+        over_why = (
+            f"CUDA context {context / GIB:.2f} + non-torch memory {non_torch / GIB:.2f} + "
+            f"CUDA graphs {graphs / GIB:.2f} GiB"
+        )
     return [
         ("Weights", m.weights, weights_why),
         ("KV cache", m.kv_cache, kv_why),
@@ -304,7 +313,10 @@ def _kv_sum(est: Estimate) -> str:
             sign = "- " if t.bytes_per_sequence < 0 else ""
             pieces.append(f"{sign}{size(abs(t.bytes_per_sequence))} for whole blocks and pages padded to one size")
         else:
-            pieces.append(f"{size(t.bytes_per_sequence)} of caches per request")
+            pieces.append(
+                f"{size(t.bytes_per_sequence)} of caches per request (sliding window, compressed latent, "
+                "indexer, compressor states)"
+            )
     joined = " + ".join(pieces).replace("+ - ", "- ")
     if len(pieces) > 1:
         joined = f"({joined})"

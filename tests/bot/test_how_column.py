@@ -44,7 +44,7 @@ def kv_said(how: str) -> float:
     expr = re.sub(r" in [\d,]+ (?:\w+ )?sliding-window layers? \(window \+ one batch\)", "", expr)
     expr = re.sub(r" of recurrent state in [\d,]+ layers?", "", expr)
     expr = re.sub(r" for whole blocks and pages padded to one size", "", expr)
-    expr = re.sub(r" of caches per request", "", expr)
+    expr = re.sub(r" of caches per request \([a-z ,]+\)", "", expr)
     expr = re.sub(r"([\d.]+) (B|KiB|MiB|GiB)\b", lambda m: f"[{m[1]}*{UNIT[m[2]]}]", expr)
     expr = re.sub(
         r"((?:\[[\d.*]+\] \+ )*\[[\d.*]+\]) per token x ([\d,]+) tokens?",
@@ -73,6 +73,10 @@ def assert_rows_multiply_out(est: Estimate) -> None:
     weights, weights_how = _how(est, "Weights")
     terms = max(len(est.details.weight_terms), 1)
     assert abs(weights_said(weights_how) - weights) <= 0.006 * GIB * terms, weights_how
+    overhead, overhead_how = _how(est, "Overhead")
+    if est.engine_report is not None:
+        said = sum(float(x) for x in re.findall(r"([\d.]+)(?: \+| GiB)", overhead_how)) * GIB
+        assert abs(said - overhead) <= 0.016 * GIB, overhead_how
 
 
 def test_sparse_attention_shows_the_indexer() -> None:
@@ -87,6 +91,9 @@ def test_sparse_attention_shows_the_indexer() -> None:
     assert est.memory.kv_cache == (40_016 + 8_052) * 65_536
     _, how = _how(est, "KV cache")
     assert how == "39.1 KiB + the indexer's 7.86 KiB per token x 65,536 tokens x 1 sequence, fp8"
+    # The CUDA context with TP: 522 MiB + 1,065 MiB of NCCL set-up = 1.55 GiB (VllmConstants).
+    _, overhead_how = _how(est, "Overhead")
+    assert overhead_how.startswith("CUDA context 1.55 + ")
     assert_rows_multiply_out(est)
 
 
