@@ -131,9 +131,9 @@ def _resolve(version: str) -> tuple[VllmProfile, str | None]:
     profile, warning = profile_for(version)
     if profile.kv_sizing == "extensible":
         raise InputError(
-            f"vllm={version} is past the releases vram follows (0.19 to {DEFAULT_VERSION}): from 0.34 vLLM sizes "
+            f"vllm={version} is past the newest release vram follows, {DEFAULT_VERSION}: from 0.34 vLLM sizes "
             "its KV cache from the memory free after CUDA-graph capture (extensible KV cache), which vram "
-            f"does not model yet; use vllm={DEFAULT_VERSION}"
+            f"does not model yet, and no earlier release's rules stand in for that; use vllm={DEFAULT_VERSION}"
         )
     return profile, warning
 
