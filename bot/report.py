@@ -266,8 +266,12 @@ def _weight_sum(est: Estimate, checkpoint_why: str, esc: Escape) -> str:
         "rotary_cache": "of rotary cache",
         "mla_workspaces": "of MLA backend workspaces",
     }
+    # Parts under 0.005 GiB are nothing the row's two decimals show.
+    shown = [t for t in est.details.weight_terms if t.part == "checkpoint" or round(abs(t.bytes) / GIB, 2)]
+    if len(shown) < 2:
+        return checkpoint_why
     line = checkpoint_why
-    for term in est.details.weight_terms:
+    for term in shown:
         if term.part == "checkpoint":
             line += f": {term.bytes / GIB:.2f} GiB"
             continue
@@ -301,9 +305,10 @@ def _kv_sum(est: Estimate) -> str:
             continue
         if t.part in ("sliding", "drafter_sliding") or t.bytes_per_token:
             whose = "the drafter's " if t.part.startswith("drafter") else ""
+            kept = " (window + one batch)" if t.tokens < q.seq_len else ""
             pieces.append(
                 f"{size(t.bytes_per_token)} per token x {plural(t.tokens, 'token')} in {whose}"
-                f"{plural(t.layers, 'sliding-window layer')} (window + one batch)"
+                f"{plural(t.layers, 'sliding-window layer')}{kept}"
                 if t.part in ("sliding", "drafter_sliding")
                 else f"{whose}{size(t.bytes_per_token)} per token x {plural(t.tokens, 'token')}"
             )
