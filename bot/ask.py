@@ -54,6 +54,8 @@ def headline(est: Estimate, question: Question) -> str:
     if fit is None:
         return f"it needs {_gib(est.memory.total)} per GPU; name a GPU for a verdict (for example: ... on an H100)"
     where = f"{q.gpus} × {fit.gpu_name}" if q.gpus > 1 else f"one {fit.gpu_name}"
+    if fit.engine_refuses or fit.max_seq_len is None or fit.max_batch is None:
+        return f"no: {fit.engine_refuses}"
     if question.kind == "max_context":
         if fit.max_seq_len == 0:
             return f"not even one token of context fits at batch {q.batch} on {where}"
@@ -66,8 +68,6 @@ def headline(est: Estimate, question: Question) -> str:
         if fit.min_gpus == 0:
             return f"no group of {fit.gpu_name} that vram tries holds it (at {q.seq_len:,} tokens, batch {q.batch})"
         return f"fewest {fit.gpu_name} that hold it: {fit.min_gpus} (at {q.seq_len:,} tokens, batch {q.batch})"
-    if fit.engine_refuses:
-        return f"no: {fit.engine_refuses}"
     own = report.verdict(est)
     if get_engine(q.engine).verdict(est, report.same) is not None:
         # The engine's own rule decided (vLLM: its KV pool): its sentence, without the total before it.

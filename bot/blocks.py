@@ -382,7 +382,7 @@ def _compare_field(e: Estimate, name: str) -> Block:
         f"Overhead {gib(m.overhead)}",
         f"*Total {gib(m.total)}*",
         f"{params(e.params_total)} parameters",
-        f"KV {per_token(e.details.kv_bytes_per_token)}/token",
+        f"KV {per_token(report.kv_per_token(e))}/token",
     ]
     phrase = fit_phrase(e)
     if phrase:

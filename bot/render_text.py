@@ -142,9 +142,7 @@ def compare_table(a: Estimate, b: Estimate) -> Table:
     for (label, x, _), (_, y, _) in zip(report.breakdown(a), report.breakdown(b), strict=True):
         table.add_row(f"{label} GiB", _gib2(x), _gib2(y))
     table.add_row("Parameters", report.params(a.params_total), report.params(b.params_total))
-    table.add_row(
-        "KV per token", report.per_token(a.details.kv_bytes_per_token), report.per_token(b.details.kv_bytes_per_token)
-    )
+    table.add_row("KV per token", report.per_token(report.kv_per_token(a)), report.per_token(report.kv_per_token(b)))
     if a.fit and b.fit:
         table.add_row("Fits " + a.fit.gpu_name, "yes" if a.fit.fits else "no", "yes" if b.fit.fits else "no")
     return table

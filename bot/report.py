@@ -68,6 +68,16 @@ def per_token(n_bytes: int) -> str:
     return f"{n_bytes} B"
 
 
+def size(n_bytes: int) -> str:
+    """A size in the unit that reads best, to three significant digits so that it multiplies back
+    (``1.26 GiB``, ``75.5 MiB``, ``7.86 KiB``, ``144 KiB``)."""
+    for unit, scale in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
+        if abs(n_bytes) >= scale:
+            value = n_bytes / scale
+            return f"{value:.0f} {unit}" if abs(value) >= 1000 else f"{value:.3g} {unit}"
+    return f"{n_bytes} B"
+
+
 def tokens(n: int) -> str:
     """A token count in a compact form (``227k``, ``2,323k``, ``16M``, ``512``), in the grammar's units.
 
@@ -202,10 +212,14 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         weights_why += f", split over {q.gpus} GPUs"
     # A speculative-decoding drafter (vLLM draft=): its weights and KV layers are inside both lines.
     drafter = getattr(est.engine_report, "drafter", None)
-    if drafter is not None:
+    if len(d.weight_terms) > 1:
+        weights_why = _weight_sum(est, weights_why, esc)
+    elif drafter is not None:
         weights_why += f", with the {esc(drafter.method)} drafter's {drafter.weights / GIB:.2f} GiB"
     if q.kv == "off" or d.kv_dtype is None:
         kv_why = "off (kv=off): every step recomputes attention"
+    elif d.kv_terms:
+        kv_why = _kv_sum(est) + f", {esc(d.kv_dtype)}"
     else:
         token_bytes = d.kv_bytes_per_token + (drafter.kv_bytes_per_token if drafter is not None else 0)
         kv_why = (
@@ -218,6 +232,15 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         kv_why += f", {esc(d.kv_dtype)}"
     act_why = f"peak: {esc(d.activation_peak_where)}, {attention(est)}"
     over_why = get_engine(q.engine).overhead_label
+    engine_report = est.engine_report
+    non_torch, graphs = getattr(engine_report, "non_torch", None), getattr(engine_report, "cuda_graphs", None)
+    if isinstance(non_torch, int) and isinstance(graphs, int) and q.method == "calibrated":
+        # vLLM's terms: the CUDA context is the rest of the row.
+        context = m.overhead - non_torch - graphs
+        over_why = (
+            f"CUDA context {context / GIB:.2f} + non-torch memory {non_torch / GIB:.2f} + "
+            f"CUDA graphs {graphs / GIB:.2f} GiB"
+        )
     return [
         ("Weights", m.weights, weights_why),
         ("KV cache", m.kv_cache, kv_why),
@@ -227,11 +250,90 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
     ]
 
 
+def _weight_sum(est: Estimate, checkpoint_why: str, esc: Escape) -> str:
+    """The weights row as the checkpoint's bytes and what the engine adds or leaves out."""
+    drafter = getattr(est.engine_report, "drafter", None)
+    method = f"{esc(drafter.method)} " if drafter is not None else ""
+    labels = {
+        "vision_dropped": "for the vision tower's {params} parameters, not loaded (mm=0 starts text only)",
+        "vision_split": "for the vision tower's share the other "
+        + ("GPU holds" if est.query.gpus == 2 else f"{est.query.gpus - 1} GPUs hold"),
+        "mtp": "of the MTP layers",
+        "drafter": f"of the {method}drafter",
+        "value_slots": "of value slots loaded with a copy of the keys",
+        "zero_points": "of AWQ zero points unpacked for the Machete kernel",
+        "mxfp4_repack": "of MXFP4 expert padding for the MoE kernel",
+        "rotary_cache": "of rotary cache",
+        "mla_workspaces": "of MLA backend workspaces",
+        "load_segments": "of allocator segments rounded up at load (20 MiB split limit)",
+    }
+    # Parts under 0.005 GiB are nothing the row's two decimals show.
+    shown = [t for t in est.details.weight_terms if t.part == "checkpoint" or round(abs(t.bytes) / GIB, 2)]
+    if len(shown) < 2:
+        return checkpoint_why
+    line = checkpoint_why
+    for term in shown:
+        if term.part == "checkpoint":
+            line += f": {term.bytes / GIB:.2f} GiB"
+            continue
+        label = labels[term.part].format(params=params(term.params or 0))
+        line += f" {'-' if term.bytes < 0 else '+'} {abs(term.bytes) / GIB:.2f} GiB {label}"
+    return line
+
+
+def kv_per_token(est: Estimate) -> int:
+    """Bytes each token of context costs per GPU: the engine's parts over all s tokens where it tells
+    them (vLLM: the indexer, MTP and drafter layers too), else the per-token rule."""
+    parts = [t for t in est.details.kv_terms if t.part in _KV_SAME_TOKENS and t.tokens == est.query.seq_len]
+    return sum(t.bytes_per_token for t in parts) if parts else est.details.kv_bytes_per_token
+
+
+_KV_SAME_TOKENS = {"attention": "", "indexer": "the indexer's ", "mtp": "the MTP layers' ", "drafter": "the drafter's "}
+
+
+def _kv_sum(est: Estimate) -> str:
+    """The KV-cache row as what one sequence holds, part by part, times the sequences."""
+    q = est.query
+    at_s = [t for t in est.details.kv_terms if t.part in _KV_SAME_TOKENS and t.tokens == q.seq_len]
+    pieces = []
+    if at_s:
+        pieces.append(
+            " + ".join(f"{_KV_SAME_TOKENS[t.part]}{size(t.bytes_per_token)}" for t in at_s)
+            + f" per token x {plural(q.seq_len, 'token')}"
+        )
+    for t in est.details.kv_terms:
+        if t in at_s:
+            continue
+        if t.part in ("sliding", "drafter_sliding") or t.bytes_per_token:
+            whose = "the drafter's " if t.part.startswith("drafter") else ""
+            kept = " (window + one batch)" if t.tokens < q.seq_len else ""
+            pieces.append(
+                f"{size(t.bytes_per_token)} per token x {plural(t.tokens, 'token')} in {whose}"
+                f"{plural(t.layers, 'sliding-window layer')}{kept}"
+                if t.part in ("sliding", "drafter_sliding")
+                else f"{whose}{size(t.bytes_per_token)} per token x {plural(t.tokens, 'token')}"
+            )
+        elif t.part == "state":
+            pieces.append(f"{size(t.bytes_per_sequence)} of recurrent state in {plural(t.layers, 'layer')}")
+        elif t.part == "blocks":
+            sign = "- " if t.bytes_per_sequence < 0 else ""
+            pieces.append(f"{sign}{size(abs(t.bytes_per_sequence))} for whole blocks and pages padded to one size")
+        else:
+            pieces.append(
+                f"{size(t.bytes_per_sequence)} of caches per request (sliding window, compressed latent, "
+                "indexer, compressor states)"
+            )
+    joined = " + ".join(pieces).replace("+ - ", "- ")
+    if len(pieces) > 1:
+        joined = f"({joined})"
+    return f"{joined} x {plural(q.batch, 'sequence')}"
+
+
 def max_line(est: Estimate) -> str | None:
     """What the GPU holds at most: s at this b, and b at this s."""
     fit = est.fit
-    if fit is None:
-        return None
+    if fit is None or fit.max_seq_len is None or fit.max_batch is None:
+        return None  # no GPU, or the engine will not start it: nothing it would hold
     q = est.query
     if fit.max_seq_len <= 0 and fit.max_batch <= 0:
         usable = fit.gpu_memory * get_engine(q.engine).usable_fraction(q)

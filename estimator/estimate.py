@@ -166,26 +166,27 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
     else:
         max_batch = _largest(lambda x: at(s, x) <= usable, MAX_BATCH, b)
 
+    refusal = engine.refusal(spec, query)
     min_gpus = 0
     for n in engine.tp_sizes(spec, MAX_GPUS):
         if n == query.gpus:  # the query's own group: its total is the one given
-            if total <= usable:
+            if refusal is None and total <= usable:
                 min_gpus = n
                 break
             continue
         tp = query.model_copy(update={"gpus": n})
-        if total_for(spec, tp, gpu=gpu) <= engine.usable_bytes(spec, tp, gpu):
+        if engine.refusal(spec, tp) is None and total_for(spec, tp, gpu=gpu) <= engine.usable_bytes(spec, tp, gpu):
             min_gpus = n
             break
-    refusal = engine.refusal(spec, query)
     return Fit(
         gpu=gpu.key,
         gpu_name=gpu.name,
         gpu_memory=gpu.memory_bytes,
         fits=refusal is None and total <= usable,
         headroom=usable - total,
-        max_seq_len=max_seq,
-        max_batch=max_batch,
+        # What a configuration the engine will not start would hold is no claim to make.
+        max_seq_len=None if refusal else max_seq,
+        max_batch=None if refusal else max_batch,
         min_gpus=min_gpus,
         engine_refuses=refusal,
     )
@@ -370,6 +371,8 @@ def estimate(
             params_source=spec.params_source,
             classic_kv_ratio=kv_ratio,
             context_window=spec.max_position_embeddings,
+            kv_terms=engine.kv_terms(spec, query, gpu, memory.kv_cache) if kvd else (),
+            weight_terms=engine.weight_terms(spec, query, gpu, weights),
         ),
         warnings=tuple(dict.fromkeys(notes)),
         refused=refused,

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import SerializeAsAny, model_validator
 
-from estimator.engines import DEFAULT_ENGINE, EngineReport, engines, get_engine
+from estimator.engines import DEFAULT_ENGINE, EngineReport, KvTerm, WeightTerm, engines, get_engine
 from estimator.notes import Note
 from estimator.query import Query
 from estimator.spec import Frozen
@@ -14,7 +14,10 @@ from estimator.spec import Frozen
 # The version of the --json object's shape: raised whenever a key changes meaning or goes away.
 # 2: schema_version, vram_version and id; warnings as {code, message}; fit.engine_refuses;
 #    details.context_window_exceeded; vllm.util_to_fit.
-SCHEMA_VERSION = 2
+# 3: fit.max_seq_len and fit.max_batch null when the engine refuses to start the configuration;
+#    vllm.starts false (and vllm.start_error its reason) for every refusal, vllm.log_lines only
+#    the lines vLLM prints before it stops.
+SCHEMA_VERSION = 3
 
 
 class Memory(Frozen):
@@ -47,9 +50,10 @@ class Fit(Frozen):
     gpu_memory: int  # bytes as CUDA/ROCm report the device total
     fits: bool
     headroom: int  # bytes, negative when it does not fit
-    max_seq_len: int  # at the query's batch (0: not even one token fits)
-    max_batch: int  # at the query's seq_len
-    min_gpus: int  # smallest group the engine runs the model on that fits (0: none up to the limit)
+    # At the query's batch (0: not even one token fits); None when the engine refuses to start it.
+    max_seq_len: int | None
+    max_batch: int | None  # at the query's seq_len; None when the engine refuses to start it
+    min_gpus: int  # smallest group the engine starts and that fits (0: none up to the limit)
     engine_refuses: str | None = None  # why the engine will not start this configuration (fits is then false)
 
 
@@ -65,6 +69,10 @@ class Details(Frozen):
     params_source: str  # "safetensors" or "config"
     classic_kv_ratio: float | None  # ours / classic KV when both are non-zero
     context_window: int | None = None  # the model's max_position_embeddings, when the config gives it
+    # The parts memory.kv_cache and memory.weights add up from, where the engine tells them (vLLM):
+    # empty when bytes per token x s x b (and the checkpoint's weights) say it all.
+    kv_terms: tuple[KvTerm, ...] = ()
+    weight_terms: tuple[WeightTerm, ...] = ()
 
 
 class Estimate(Frozen):

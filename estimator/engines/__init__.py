@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from common.errors import InputError
 from estimator.engines import transformers, vllm
-from estimator.engines.base import BaseEngine, Engine, EngineReport, EngineTerms, GpuShare
+from estimator.engines.base import BaseEngine, Engine, EngineReport, EngineTerms, GpuShare, KvTerm, WeightTerm
 
 _BUILTIN: tuple[Engine, ...] = (
     transformers.ENGINE,
@@ -68,6 +68,8 @@ __all__ = [
     "EngineReport",
     "EngineTerms",
     "GpuShare",
+    "KvTerm",
+    "WeightTerm",
     "engine_aliases",
     "engine_names",
     "engines",

@@ -35,6 +35,46 @@ class EngineTerms(Frozen):
     warnings: tuple[Note, ...] = ()
 
 
+KvPart = Literal["attention", "indexer", "mtp", "drafter", "sliding", "drafter_sliding", "state", "blocks", "request"]
+WeightPart = Literal[
+    "checkpoint",
+    "vision_dropped",
+    "vision_split",
+    "mtp",
+    "drafter",
+    "value_slots",
+    "zero_points",
+    "mxfp4_repack",
+    "rotary_cache",
+    "mla_workspaces",
+    "load_segments",
+]
+
+
+class KvTerm(Frozen):
+    """One part of the KV-cache row, per GPU: ``bytes_per_sequence`` for each of the b sequences.
+
+    Per-token parts say their bytes per token and the tokens one sequence holds of them
+    (``bytes_per_sequence = bytes_per_token x tokens``); ``state`` (recurrent states), ``blocks`` (the
+    rest: whole blocks, pages padded to one size, padding layers) and ``request`` (a layout read only
+    as a whole) are per sequence. The parts add up to the row."""
+
+    part: KvPart
+    layers: int = 0
+    bytes_per_token: int = 0
+    tokens: int = 0
+    bytes_per_sequence: int
+
+
+class WeightTerm(Frozen):
+    """One part of the weights row, per GPU (negative for what the engine leaves out). ``params`` is
+    the parameter count the part holds, where it is one."""
+
+    part: WeightPart
+    bytes: int
+    params: int | None = None
+
+
 class GpuShare(Frozen):
     """The busiest GPU's part of a model whose layers an engine splits across GPUs."""
 
@@ -78,6 +118,14 @@ class Engine(Protocol):
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         """The sentence saying why the engine will not start this configuration, or None."""
+        ...
+
+    def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
+        """The parts the KV-cache row adds up from (empty: bytes per token x s x b say it)."""
+        ...
+
+    def weight_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> tuple[WeightTerm, ...]:
+        """The parts the weights row adds up from (empty: the checkpoint's ``weights`` alone)."""
         ...
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
@@ -178,6 +226,14 @@ class BaseEngine:
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         return None
+
+    def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
+        """The parts the KV-cache row ``kv_cache`` adds up from (empty: the per-token rule says it)."""
+        return ()
+
+    def weight_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> tuple[WeightTerm, ...]:
+        """The parts the weights row adds up from, beside the checkpoint's ``weights`` (empty: only those)."""
+        return ()
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
         return resolve_dtypes(spec, query)

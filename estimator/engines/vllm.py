@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from common.errors import InputError, UnmodelledError
 from estimator.arith import ceil_div, round_up
 from estimator.dtypes import Dtypes, resolve_dtypes
-from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
+from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape, KvPart, KvTerm, WeightTerm
 from estimator.engines.vllm_profiles import (
     DS_MLA_BYTES_PER_TOKEN,
     DSV4_FP8_DS_MLA_BYTES_PER_TOKEN,
@@ -142,9 +142,9 @@ def _resolve(version: str) -> tuple[VllmProfile, str | None]:
     profile, warning = profile_for(version)
     if profile.kv_sizing == "extensible":
         raise UnmodelledError(
-            f"vllm={version} is past the releases vram follows (0.19 to {DEFAULT_VERSION}): from 0.34 vLLM sizes "
+            f"vllm={version} is past the newest release vram follows, {DEFAULT_VERSION}: from 0.34 vLLM sizes "
             "its KV cache from the memory free after CUDA-graph capture (extensible KV cache), which vram "
-            f"does not model yet; use vllm={DEFAULT_VERSION}"
+            f"does not model yet, and no earlier release's rules stand in for that; use vllm={DEFAULT_VERSION}"
         )
     return profile, warning
 
@@ -153,6 +153,50 @@ def version_profile(query: Query) -> tuple[VllmProfile, str | None]:
     """The profile of the release the query names (vllm=, default the newest followed) and, for a
     release that is not profiled, the warning naming the one that stands in for it."""
     return _resolve(query.vllm or DEFAULT_VERSION)
+
+
+def stand_in(query: Query) -> str | None:
+    """What vram applies for a release it has not profiled ("0.19's rules with the pre-0.17 sampler
+    warm-up"), None for a profiled one. Releases below the oldest profiled one get its rules; those
+    past the newest followed one are refused (:func:`version_profile`)."""
+    profile, warning = version_profile(query)
+    if warning is None:
+        return None
+    rules = f"{profile.version}'s rules"
+    if query_constants(query) is LEGACY_CONSTANTS:
+        rules += " with the pre-0.17 sampler warm-up"
+    return rules
+
+
+def release_name(query: Query) -> str:
+    """The release an answer follows, as the user asked it: "0.33", or "0.11 (0.19's rules with the
+    pre-0.17 sampler warm-up)" for one vram has not profiled."""
+    profile, _ = version_profile(query)
+    if (rules := stand_in(query)) is None:
+        return profile.version
+    major, minor = (int(part) for part in (query.vllm or "").strip().lstrip("vV~").split(".")[:2])
+    return f"{major}.{minor} ({rules})"
+
+
+def _release_warning(spec: ModelSpec, query: Query) -> str | None:
+    """The warning of a release vram has not profiled: what stands in for what."""
+    if stand_in(query) is None:
+        return None
+    profile, _ = version_profile(query)
+    asked = release_name(query).partition(" ")[0]
+    line = (
+        f"vLLM {asked} is not profiled: vram applies the oldest profiled release's rules, {profile.version}'s "
+        "(KV pool, batch defaults, CUDA graphs)"
+    )
+    legacy = query_constants(query)
+    if legacy is LEGACY_CONSTANTS:
+        line += (
+            f", with the sampler warm-up of 0.16 and earlier ({legacy.sampler_bytes_per_logit:g} bytes per logit "
+            f"where 0.17+ takes {DEFAULT_CONSTANTS.sampler_bytes_per_logit:g})"
+        )
+        if uses_mxfp4_experts(spec, query):
+            line += " and MXFP4 expert weights without the Hopper pre-padding"
+    return line
 
 
 def query_constants(query: Query) -> VllmConstants:
@@ -1705,6 +1749,22 @@ def _kv_layout(spec: ModelSpec, tp: int, kv_dtype: KVDType) -> tuple[KvLayout, t
 DSA_BLOCK_SIZE = 64
 
 
+def _sm100(gpu: GPU | None) -> bool:
+    return (
+        gpu is not None
+        and gpu.vendor == "nvidia"
+        and gpu.compute_capability is not None
+        and gpu.compute_capability[0] == 10
+    )
+
+
+def _dsa_latent_bytes(layer: LayerKV, dtype_bytes: int, *, sm100: bool) -> int:
+    """Bytes per token of a sparse-attention layer's latent (see :func:`_dsa_layout`)."""
+    if dtype_bytes == 1 and not sm100:
+        return DS_MLA_BYTES_PER_TOKEN["fp8_ds_mla"]
+    return (layer.key_dim + layer.value_dim) * dtype_bytes
+
+
 def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvLayout, tuple[str, ...]]:
     """MLA with DeepSeek sparse attention (DeepSeek-V3.2, GLM-5, Mistral Large 4): each layer caches
     the latent plus the rope key, and its indexer caches fp8 keys with an fp32 scale per 128
@@ -1715,12 +1775,7 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
     (model_executor/layers/attention/mla_attention.py): FLASHMLA_SPARSE (Hopper) stores fp8_ds_mla,
     656 B/token (512 fp8 + 4 fp32 scales + 64 bf16 rope); FLASHINFER_MLA_SPARSE (data-centre
     Blackwell) keeps the standard fp8 layout, 576 B/token. No GPU named: Hopper."""
-    sm100 = (
-        gpu is not None
-        and gpu.vendor == "nvidia"
-        and gpu.compute_capability is not None
-        and gpu.compute_capability[0] == 10
-    )
+    sm100 = _sm100(gpu)
     pages: dict[int, int] = {}
     for layer in spec.layers:
         if layer.kind == "none":
@@ -1730,10 +1785,7 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
                 f"{spec.model_type}: sparse-attention layers next to other attention kinds are not "
                 "modelled for vLLM yet"
             )
-        if dtype_bytes == 1 and not sm100:
-            latent = DS_MLA_BYTES_PER_TOKEN["fp8_ds_mla"]
-        else:
-            latent = (layer.key_dim + layer.value_dim) * dtype_bytes
+        latent = _dsa_latent_bytes(layer, dtype_bytes, sm100=sm100)
         indexer = dsa_indexer_bytes_per_token(layer.index_dim) if layer.index_dim else 0
         page = DSA_BLOCK_SIZE * (latent + indexer)
         pages[page] = pages.get(page, 0) + 1
@@ -2146,6 +2198,96 @@ def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batch
     return _request_layer_bytes(layout, max_model_len, batched_tokens)
 
 
+def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
+    """The parts of the KV-cache row (``kv_cache``, b requests): per layer kind what one request of s
+    tokens caches, and the rest of the blocks vLLM reserves (whole blocks, pages padded to one size,
+    padding layers of the KV-cache groups), so that they add up to the row."""
+    if query.batch <= 0 or kv_cache <= 0:
+        return ()
+    per_request = kv_cache // query.batch
+    if any(layer.compress_rate for layer in spec.layers):
+        # DeepSeek-V4's planner packs several caches per layer: told as one request's pages.
+        return (KvTerm(part="request", bytes_per_sequence=per_request),)
+    tp, s = query.gpus, query.seq_len
+    kv_dtype = kv_cache_dtype(spec, query)
+    dtype_bytes = element_bytes(kv_dtype)
+    dsa = any(layer.kind == "mla" and layer.index_dim for layer in spec.layers)
+    sm100 = _sm100(gpu)
+    batched, _ = batch_defaults(query, gpu)
+    profile, _ = version_profile(query)
+    num_spec = speculative_tokens(spec, query)
+    model_bytes = _act_bytes(spec, query)
+    layout, _ = kv_layout(spec, query)
+    mamba_blocks = next((t.mamba_blocks for t in layout.types if t.kind == "mamba"), 1)
+    # (part, tokens) -> [layers, bytes per token]
+    parts: dict[tuple[KvPart, int], list[int]] = {}
+
+    def add(part: KvPart, tokens: int, per_token: int) -> None:
+        entry = parts.setdefault((part, tokens), [0, 0])
+        entry[0] += 1
+        entry[1] += per_token
+
+    def attention(layer: LayerKV, part: KvPart) -> None:
+        if layer.kind == "sliding" and layer.window is not None:
+            span = min(layer.window - 1 + batched, s)
+            add("drafter_sliding" if part == "drafter" else "sliding", span, _attn_bytes_per_token(layer, tp, kv_dtype))
+        elif dsa and layer.kind == "mla":
+            add(part, s, _dsa_latent_bytes(layer, dtype_bytes, sm100=sm100))
+            if layer.index_dim:
+                indexer = dsa_indexer_bytes_per_token(layer.index_dim)
+                if part == "attention":
+                    add("indexer", s, indexer)
+                else:
+                    parts[(part, s)][1] += indexer  # the MTP layer's own indexer
+        elif layer.kind in ("full", "sliding", "mla"):
+            add(part, s, _attn_bytes_per_token(layer, tp, kv_dtype))
+
+    states = 0
+    state_bytes = 0
+    for layer in spec.layers:
+        attention(layer, "attention")
+        if _has_state(layer):
+            states += 1
+            state_bytes += _state_page_bytes(spec, layer, tp, model_bytes, profile.version, num_spec) * mamba_blocks
+    for layer in mtp_kv_layers(spec, query):
+        attention(layer, "mtp")
+    for layer in drafter_kv_layers(spec, query):
+        attention(layer, "drafter")
+    terms = [
+        KvTerm(part=part, layers=n, bytes_per_token=per_token, tokens=tokens, bytes_per_sequence=per_token * tokens)
+        for (part, tokens), (n, per_token) in parts.items()
+    ]
+    if states:
+        terms.append(KvTerm(part="state", layers=states, bytes_per_sequence=state_bytes))
+    rest = per_request - sum(t.bytes_per_sequence for t in terms)
+    if rest:
+        terms.append(KvTerm(part="blocks", bytes_per_sequence=rest))
+    return tuple(terms)
+
+
+def weight_terms(spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> tuple[WeightTerm, ...]:
+    """The parts of :func:`loaded_weight_bytes` beside the checkpoint's share ``weights`` (non-zero ones)."""
+    constants = query_constants(query)
+    mxfp4 = 0
+    if uses_mxfp4_experts(spec, query):
+        mxfp4 = mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
+    dropped = text_only_saving_bytes(spec, query)
+    terms = (
+        WeightTerm(part="checkpoint", bytes=weights),
+        WeightTerm(part="vision_dropped", bytes=-dropped, params=spec.params.vision if dropped else None),
+        WeightTerm(part="vision_split", bytes=-vision_split_saving_bytes(spec, query)),
+        WeightTerm(part="mtp", bytes=mtp_weight_bytes(spec, query)),
+        WeightTerm(part="drafter", bytes=drafter_weight_bytes(spec, query)),
+        WeightTerm(part="value_slots", bytes=value_slot_bytes(spec, query)),
+        WeightTerm(part="zero_points", bytes=machete_zero_point_bytes(spec, query, gpu)),
+        WeightTerm(part="mxfp4_repack", bytes=mxfp4),
+        WeightTerm(part="rotary_cache", bytes=rope_cache_bytes(spec, query)),
+        WeightTerm(part="mla_workspaces", bytes=mla_backend_workspace_bytes(spec, gpu, constants)),
+        WeightTerm(part="load_segments", bytes=load_segment_rounding_bytes(spec, query, gpu)),
+    )
+    return tuple(t for t in terms if t.bytes or t.part == "checkpoint")
+
+
 class StartCheck(Frozen):
     """vLLM's start-up check that one request of max_model_len fits the pool
     (check_enough_kv_cache_memory), and what it prints when it does not."""
@@ -2286,8 +2428,7 @@ def vllm_terms(
     )
     overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants, gpu) + graphs
     warnings: list[Note] = []
-    _, version_warning = version_profile(query)
-    if version_warning:
+    if version_warning := _release_warning(spec, query):
         warnings.append(note("vllm_release", version_warning))
     if query.kv == "off":
         warnings.append(
@@ -2324,6 +2465,16 @@ def vllm_report(
     pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
     check = start_check(spec, query, pool, batched_tokens=batched_tokens)
+    refused = startup_refusal(spec, query)
+    if refused is not None:
+        # Refused before the profile run (configuration, TP size): vLLM prints no capacity line.
+        check = check.model_copy(update={"fits": False, "error": refused})
+        lines: tuple[str, ...] = ()
+    elif not check.fits:
+        # The pool is measured and logged; the check on one request stops it before the capacity line.
+        lines = capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len)[:1] if pool > 0 else ()
+    else:
+        lines = capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len)
     to_fit = None
     if query.kv != "off" and concurrency < query.batch:
         # What the requested share must hold for the b requests; the CUDA context (and, up to 0.19,
@@ -2361,7 +2512,7 @@ def vllm_report(
         start_error=check.error,
         util_to_fit=to_fit,
         drafter=drafter_report(spec, query),
-        log_lines=capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len) if pool > 0 else (),
+        log_lines=lines,
     )
 
 
@@ -2379,6 +2530,12 @@ def capacity_lines(
     if profile.capacity_one_line:
         return available, f"{size}, {conc}"
     return available, size, conc
+
+
+def _log_size(v: VllmReport) -> str:
+    """The capacity log line's token figure, as vLLM words it."""
+    said = (part for line in v.log_lines for part in line.split(", ") if "KV cache size" in part)
+    return next(said, f"GPU KV cache size: {v.kv_cache_tokens:,} tokens")
 
 
 def util_to_fit(requested_bytes: int, device_bytes: int, outside_bytes: int) -> float | None:
@@ -2472,6 +2629,23 @@ def _too_long(seq_len: int, longest: int) -> str:
     )
 
 
+def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """Why vLLM will not start this configuration (or cannot be sized with its drafter), else None."""
+    if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
+        return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
+    if why := _nvfp4_capability_refusal(spec, query):
+        return f"vLLM will not start: {why}"
+    if why := mtp_refusal(spec, query):
+        return f"vLLM will not start with mtp={query.mtp}: {why}"
+    if spec.drafter is not None and (why := drafter_refusal(spec, query)):
+        return f"vLLM cannot be sized with draft={spec.drafter.model_id}: {why}"
+    why = tp_refusal(spec, query.gpus)
+    if why is None:
+        return None
+    sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus))
+    return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
+
+
 class VllmEngine(BaseEngine):
     """``vllm serve``: the memory it reserves at start-up, its KV pool and concurrency."""
 
@@ -2496,7 +2670,7 @@ class VllmEngine(BaseEngine):
         return loaded_weight_bytes(spec, query, gpu, weights, query_constants(query))
 
     def display_name(self, query: Query) -> str:
-        return f"vllm {version_profile(query)[0].version}"
+        return f"vllm {release_name(query)}"
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
         dtypes = resolve_dtypes(spec, query)
@@ -2633,22 +2807,20 @@ class VllmEngine(BaseEngine):
             return _NO_INT8_KV
         return kv_dtype_refusal(query, lookup_gpu(query.gpu) if query.gpu else None)
 
+    def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
+        if query.method != "calibrated" or query.kv == "off":
+            return ()
+        return kv_terms(spec, query, gpu, kv_cache)
+
+    def weight_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> tuple[WeightTerm, ...]:
+        if query.method != "calibrated":
+            return ()
+        return weight_terms(spec, query, gpu, weights)
+
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
         scaling), and a TP size that does not divide the heads (with the sizes it accepts)."""
-        if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
-            return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
-        if why := _nvfp4_capability_refusal(spec, query):
-            return f"vLLM will not start: {why}"
-        if why := mtp_refusal(spec, query):
-            return f"vLLM will not start with mtp={query.mtp}: {why}"
-        if spec.drafter is not None and (why := drafter_refusal(spec, query)):
-            return f"vLLM cannot be sized with draft={spec.drafter.model_id}: {why}"
-        why = tp_refusal(spec, query.gpus)
-        if why is None:
-            return None
-        sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus))
-        return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
+        return startup_refusal(spec, query)
 
     def report(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
@@ -2662,6 +2834,8 @@ class VllmEngine(BaseEngine):
                 )
             ]
         report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+        if startup_refusal(spec, query) is not None:
+            return report, []  # the verdict says why it will not start
         if report.kv_cache_memory <= 0:
             return report, [
                 note(
@@ -2682,19 +2856,22 @@ class VllmEngine(BaseEngine):
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
         """What vLLM's start-up log would say: the KV pool, its tokens, and the concurrency at s."""
         v = est.engine_report
-        if not isinstance(v, VllmReport) or v.kv_cache_memory <= 0:
-            return None  # no GPU, or the estimate's warnings say vLLM would not start
-        gib = f"{v.kv_cache_memory / GiB:.1f} GiB"
+        if not isinstance(v, VllmReport) or v.kv_cache_memory <= 0 or not v.starts:
+            return None  # no GPU, or the verdict and warnings say vLLM would not start
+        s = est.query.seq_len
+        name = release_name(est.query) if stand_in(est.query) else v.version
         line = (
-            f"vLLM {esc(v.version)} will hold about {v.kv_cache_tokens:,} tokens of KV cache "
-            f"({gib} at util={v.gpu_memory_utilization:g}): {v.max_concurrency:.2f} requests of "
-            f"{est.query.seq_len:,} tokens at once"
+            f"vLLM {esc(name)}: a KV pool of {v.kv_cache_memory / GiB:.1f} GiB at "
+            f"util={v.gpu_memory_utilization:g}, room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
+            f'its log will print "{_log_size(v)}"'
         )
-        if not v.starts:
-            line += (
-                f"; it would not start at max_model_len {est.query.seq_len:,} "
-                f"(estimated maximum model length {v.estimated_max_model_len:,})"
-            )
+        # That figure is the release's own arithmetic, not a token budget: say which, or it reads as
+        # a contradiction of the requests (sliding windows and states make the two differ).
+        if version_profile(est.query)[0].kv_tokens_report == "concurrency":
+            line += f" ({v.max_concurrency:.2f} x {s:,}, its maximum concurrency times max_model_len)"
+        else:
+            blocks = v.kv_cache_tokens // v.block_size
+            line += f" ({blocks:,} blocks per KV-cache group x {v.block_size} tokens per block)"
         if (d := v.drafter) is not None:
             line += (
                 f". The {esc(d.method)} drafter {esc(d.model)} ({d.num_speculative_tokens} speculative tokens) takes "
@@ -2738,9 +2915,9 @@ class VllmEngine(BaseEngine):
         fixes = []
         if v.util_to_fit is not None:
             fixes.append(f"util={v.util_to_fit:g}")
-        if fit.max_batch >= 1 and q.batch > 1:
+        if fit.max_batch is not None and fit.max_batch >= 1 and q.batch > 1:
             fixes.append(f"b={fit.max_batch:,}")
-        if fit.max_seq_len >= 1 and held < 1:
+        if fit.max_seq_len is not None and fit.max_seq_len >= 1 and held < 1:
             fixes.append(f"s={fit.max_seq_len:,}")
         if v.util_to_fit is None and fit.min_gpus > q.gpus:
             fixes.append(f"gpus={fit.min_gpus}")

@@ -202,8 +202,8 @@ def test_vllm_line() -> None:
     )
     text = blocks.estimate_message(est.model_copy(update={"engine_report": report})).text
     assert (
-        "vLLM 0.19.0 will hold about 209,715 tokens of KV cache (40.0 GiB at util=0.9): "
-        "12.80 requests of 16,384 tokens at once"
+        "vLLM 0.19.0: a KV pool of 40.0 GiB at util=0.9, room for 12.80 requests of 16,384 tokens at once; "
+        'its log will print "GPU KV cache size: 209,715 tokens"'
     ) in text
     assert "CUDA graphs" in text
 

@@ -184,7 +184,7 @@ def test_show_of_a_failed_query_prints_its_sentence(settings: Settings) -> None:
         # A valid question about something vram does not model exits 1 (docs/interface.md: 2 is for
         # invalid input), and a sentence naming vram is not prefixed "vram: " a second time.
         (["deepseek-ai__DeepSeek-V2-Lite-Chat.json", "engine=vllm", "kv=nvfp4"], "vram does not model vLLM's nvfp4"),
-        (["Qwen__Qwen3-8B.json", "engine=vllm", "vllm=0.34"], "vram: vllm=0.34 is past the releases vram follows"),
+        (["Qwen__Qwen3-8B.json", "engine=vllm", "vllm=0.34"], "vram: vllm=0.34 is past the newest release"),
     ],
 )
 def test_what_vram_does_not_model_exits_1(args: list[str], first: str, sqlite_url: str) -> None:

@@ -62,8 +62,9 @@ def test_the_drafter_is_read_and_shown(fake_hub: FakeHub, sqlite_url: str) -> No
     code, out, err = vram(args, settings)
     assert code == 0, err
     assert "dflash drafter acme/Qwen3-8B-DFlash (4 speculative tokens) takes 0.81 GiB of weights" in out
-    assert "8.19B parameters in bf16, with the dflash drafter's 0.81 GiB" in out
-    assert "144 KiB per token + the drafter's 8.0 KiB x 32,768 tokens x 1 sequence" in out
+    assert "8.19B parameters in bf16: 15.26 GiB + 0.81 GiB of the dflash drafter" in out
+    # The KV line: the target's 144 KiB and the drafter's 8 KiB per token, 32,768 tokens.
+    assert "144 KiB + the drafter's 8 KiB per token x 32,768 tokens x 1 sequence" in out
 
 
 def test_a_model_that_is_no_drafter_is_one_sentence(fake_hub: FakeHub, sqlite_url: str) -> None:

@@ -120,6 +120,10 @@ def test_vllm_solvers_find_what_a_search_over_whole_estimates_finds(name: str, t
     q = Query(model="m", gpu="h100-80gb", engine="vllm", **text)
     fit = estimate(s, q, model_id="m").fit
     assert fit is not None
+    if fit.engine_refuses is not None:
+        # gemma-2 at s=32k: past its 8,192 positions vLLM does not start, so nothing is held.
+        assert fit.max_seq_len is None and fit.max_batch is None and name == "google__gemma-2-9b-it.json"
+        return
     gpu = lookup_gpu("h100-80gb")
     usable = _vllm_usable(s, q, gpu.memory_bytes)
 

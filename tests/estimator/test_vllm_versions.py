@@ -61,6 +61,58 @@ def test_unknown_release_gets_the_nearest_with_a_warning() -> None:
     assert any("0.18 is not profiled" in w.message for w in est.warnings)
 
 
+def test_a_release_below_the_oldest_says_what_stands_in() -> None:
+    # Below 0.17 the sampler warm-up takes 36.3 bytes per logit (full-vocabulary sort) where 0.17+
+    # takes 12.9; all else follows 0.19. On an H100 at 0.19 the warm-up samples 1,024 rows
+    # (max_num_seqs) of Llama-3.1's 128,256-token vocabulary.
+    old = estimate(LLAMA, q(vllm="0.11", gpu="h100-80gb", seq_len=8192), model_id="m")
+    new = estimate(LLAMA, q(vllm="0.19", gpu="h100-80gb", seq_len=8192), model_id="m")
+    assert old.memory.activations - new.memory.activations == pytest.approx(1024 * 128_256 * (36.3 - 12.9), abs=2)
+    assert old.memory.weights == new.memory.weights and old.memory.kv_cache == new.memory.kv_cache
+    name = vllm.ENGINE.display_name(old.query)
+    assert name == "vllm 0.11 (0.19's rules with the pre-0.17 sampler warm-up)"
+    (warning,) = [w.message for w in old.warnings if w.code == "vllm_release"]
+    assert "0.11 is not profiled" in warning and "0.19's" in warning and "36.3 bytes per logit" in warning
+    line = vllm.ENGINE.summary_line(old, lambda s: s)
+    assert line is not None and line.startswith("vLLM 0.11 (0.19's rules with the pre-0.17 sampler warm-up):")
+    # 0.17 and 0.18 share 0.19's sampler: only the rules are borrowed.
+    assert vllm.ENGINE.display_name(q(vllm="0.18")) == "vllm 0.18 (0.19's rules)"
+    assert vllm.ENGINE.display_name(q(vllm="0.19")) == "vllm 0.19"
+
+
+def test_a_refused_start_claims_no_capacity() -> None:
+    # Llama-3.1-8B has 32 attention heads: 3 GPUs do not divide them, and vLLM stops before it
+    # profiles anything; s past the 131,072 positions its config allows stops it too.
+    for query in (q(gpu="h100", gpus=3), q(gpu="h100", seq_len=262_144)):
+        est = estimate(LLAMA, query, model_id="m")
+        assert est.fit is not None and est.fit.engine_refuses is not None and not est.fit.fits
+        assert est.fit.max_batch is None and est.fit.max_seq_len is None
+        report = est.engine_report
+        assert isinstance(report, vllm.VllmReport)
+        assert not report.starts and report.start_error == est.fit.engine_refuses
+        assert report.log_lines == ()
+        assert vllm.ENGINE.summary_line(est, lambda s: s) is None
+        data = est.to_json()
+        assert data["vllm"]["starts"] is False and data["fit"]["max_batch"] is None
+
+
+def test_the_log_figure_is_said_to_be_vllms_own_arithmetic() -> None:
+    # From 0.21 "GPU KV cache size" is int(concurrency x max_model_len); up to 0.20 the blocks per
+    # group x the block size (v1/core/kv_cache_utils.py). The line shows both factors.
+    for version in ("0.19", "0.33"):
+        est = estimate(LLAMA, q(gpu="h100", seq_len=8192, vllm=version), model_id="m")
+        line = vllm.ENGINE.summary_line(est, lambda s: s)
+        assert line is not None
+        figure = int(line.split('"GPU KV cache size: ')[1].split(" tokens")[0].replace(",", ""))
+        if version == "0.33":
+            conc = float(line.split("room for ")[1].split(" requests")[0])
+            assert f"({conc:.2f} x 8,192, its maximum concurrency times max_model_len)" in line
+            assert abs(figure - conc * 8192) <= 0.005 * 8192
+        else:
+            blocks = int(line.split("(")[-1].split(" blocks")[0].replace(",", ""))
+            assert figure == blocks * 16 and "x 16 tokens per block" in line
+
+
 def test_default_util_per_release() -> None:
     # config/cache.py: gpu_memory_utilization Field(default=0.9) in 0.19.0, 0.92 from 0.20.0.
     assert vllm.util_of(q(vllm="0.19")) == 0.9
@@ -187,7 +239,7 @@ def test_answer_names_the_release_everywhere() -> None:
     assert data["vllm"]["version"] == "0.33"
     assert data["inputs"]["vllm"] is None
     line = vllm.ENGINE.summary_line(est, lambda s: s)
-    assert line is not None and line.startswith("vLLM 0.33 will hold about")
+    assert line is not None and line.startswith("vLLM 0.33: a KV pool of ")
     assert "util=0.92" in line
     # One capacity line from 0.28 ("GPU KV cache size: N tokens, Maximum concurrency for ...").
     assert len(report.log_lines) == 2
@@ -437,7 +489,7 @@ def test_both_front_ends_name_the_release() -> None:
     est = estimate(LLAMA, q(gpu="h100", seq_len=8192, vllm="0.26"), model_id="m")
     assert report.header(est).endswith("· vllm 0.26")
     text = blocks.estimate_message(est).text
-    assert "vllm 0.26" in text and "vLLM 0.26 will hold about" in text
+    assert "vllm 0.26" in text and "vLLM 0.26: a KV pool of" in text
 
 
 def test_vision_towers_are_split_over_tensor_parallelism() -> None:

@@ -1,0 +1,174 @@
+"""The breakdown's "how" column is arithmetic of what its row holds: the numbers it states, multiplied
+and added as it says, give the row's bytes (to the precision they are printed with).
+
+Expected parts are hand arithmetic from the configs (tests/fixtures/configs, calibration2/configs)
+and vLLM's cache layouts (docs/engine-notes.md); the text is parsed, never compared to a copy of it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot import report
+from common.errors import VramError
+from estimator.config import load_model_spec
+from estimator.estimate import estimate
+from estimator.query import Query
+from estimator.result import Estimate
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "tests" / "fixtures" / "configs"
+CAL = ROOT / "tests" / "fixtures" / "calibration2" / "configs"
+GIB = 1 << 30
+UNIT = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def _spec(path: Path):
+    return load_model_spec(json.loads(path.read_text()))
+
+
+def _how(est: Estimate, label: str) -> tuple[int, str]:
+    (row,) = [(n, why) for name, n, why in report.breakdown(est) if name == label]
+    return row
+
+
+def kv_said(how: str) -> float:
+    """The bytes a KV line states: ``(A + the indexer's B per token x N tokens + C of ... ) x b sequences``."""
+    body, _, _dtype = how.rpartition(", ")
+    expr = re.sub(r"the [A-Za-z ]+'s? ", "", body)
+    expr = re.sub(r" in [\d,]+ (?:\w+ )?sliding-window layers?(?: \(window \+ one batch\))?", "", expr)
+    expr = re.sub(r" of recurrent state in [\d,]+ layers?", "", expr)
+    expr = re.sub(r" for whole blocks and pages padded to one size", "", expr)
+    expr = re.sub(r" of caches per request \([a-z ,]+\)", "", expr)
+    expr = re.sub(r"([\d.]+) (B|KiB|MiB|GiB)\b", lambda m: f"[{m[1]}*{UNIT[m[2]]}]", expr)
+    expr = re.sub(
+        r"((?:\[[\d.*]+\] \+ )*\[[\d.*]+\]) per token x ([\d,]+) tokens?",
+        lambda m: f"(({m[1]})*{m[2].replace(',', '')})",
+        expr,
+    )
+    expr = re.sub(r" x ([\d,]+) sequences?$", lambda m: f"*{m[1].replace(',', '')}", expr)
+    expr = expr.replace("[", "(").replace("]", ")")
+    assert re.fullmatch(r"[\d.*+\-() ]+", expr), f"not arithmetic: {how!r} -> {expr!r}"
+    return float(eval(expr))  # digits and operators only, checked above
+
+
+def weights_said(how: str) -> float:
+    """The bytes a weights line states: ``...: A GiB + B GiB of ... - C GiB for ...``."""
+    first = re.search(r": ([\d.]+) GiB", how)
+    assert first is not None, how
+    total = float(first[1])
+    for sign, value in re.findall(r" ([+-]) ([\d.]+) GiB", how[first.end() :]):
+        total += float(value) if sign == "+" else -float(value)
+    return total * GIB
+
+
+def assert_rows_multiply_out(est: Estimate) -> None:
+    kv, kv_how = _how(est, "KV cache")
+    assert kv_said(kv_how) == pytest.approx(kv, rel=0.005), kv_how
+    weights, weights_how = _how(est, "Weights")
+    terms = max(len(est.details.weight_terms), 1)
+    if re.search(r": [\d.]+ GiB", weights_how):
+        assert abs(weights_said(weights_how) - weights) <= 0.006 * GIB * terms, weights_how
+    else:  # the checkpoint alone, to what the row's two decimals show
+        extra = [t.bytes for t in est.details.weight_terms if t.part != "checkpoint"]
+        assert all(abs(b) < 0.005 * GIB for b in extra), weights_how
+    overhead, overhead_how = _how(est, "Overhead")
+    if est.engine_report is not None:
+        said = sum(float(x) for x in re.findall(r"([\d.]+)(?: \+| GiB)", overhead_how)) * GIB
+        assert abs(said - overhead) <= 0.016 * GIB, overhead_how
+
+
+def test_sparse_attention_shows_the_indexer() -> None:
+    # DeepSeek-V3.2, fp8 KV on Hopper: 61 layers x 656 B (fp8_ds_mla: 512 fp8 + 4 fp32 scales + 64
+    # bf16 rope) = 40,016 B = 39.1 KiB, and the indexer 61 x (128 fp8 + 4-byte scale) = 8,052 B = 7.86
+    # KiB; 64-token blocks and 65,536 tokens leave no rounding.
+    est = estimate(
+        _spec(CAL / "deepseek_v32.json"),
+        Query(engine="vllm", gpu="h200", gpus=8, kv="fp8", seq_len=65536),
+        model_id="m",
+    )
+    assert est.memory.kv_cache == (40_016 + 8_052) * 65_536
+    _, how = _how(est, "KV cache")
+    assert how == "39.1 KiB + the indexer's 7.86 KiB per token x 65,536 tokens x 1 sequence, fp8"
+    # The CUDA context with TP: 522 MiB + 1,065 MiB of NCCL set-up = 1.55 GiB (VllmConstants).
+    _, overhead_how = _how(est, "Overhead")
+    assert overhead_how.startswith("CUDA context 1.55 + ")
+    assert_rows_multiply_out(est)
+
+
+def test_mtp_layers_appear_in_both_lines() -> None:
+    # Qwen3.5-27B, mtp=3: one MTP layer of full attention, 4 KV heads x 256 x (K + V) x 2 B = 4,096 B
+    # per token beside the 16 full layers' 16 x 4,096 = 64 KiB; 48 Gated DeltaNet layers hold states.
+    est = estimate(
+        _spec(CAL / "qwen3_5_27b.json"),
+        Query(engine="vllm", gpu="h200", seq_len=262_144, batch=2, mtp=3),
+        model_id="m",
+    )
+    _, kv_how = _how(est, "KV cache")
+    assert kv_how.startswith("(64 KiB + the MTP layers' 4 KiB per token x 262,144 tokens + ")
+    assert "of recurrent state in 48 layers" in kv_how
+    _, weights_how = _how(est, "Weights")
+    assert "of the MTP layers" in weights_how
+    assert_rows_multiply_out(est)
+
+
+def test_sliding_layers_say_the_tokens_they_keep() -> None:
+    # gemma-4-31B at vLLM 0.19: 50 sliding layers x 16 KV heads x 256 x 2 x 2 B = 800 KiB per token
+    # over their window (1,024) - 1 + one batch (8,192) = 9,215 tokens; 10 global layers x 4 x 512 x
+    # 2 x 2 B = 80 KiB per token over all 131,072.
+    est = estimate(
+        _spec(CAL / "gemma4_31b_it.json"),
+        Query(engine="vllm", gpu="h200", vllm="0.19", seq_len=131_072, batch=4),
+        model_id="m",
+    )
+    _, how = _how(est, "KV cache")
+    assert how.startswith("(80 KiB per token x 131,072 tokens + 800 KiB per token x 9,215 tokens in 50 ")
+    assert_rows_multiply_out(est)
+
+
+def test_block_rounding_is_said() -> None:
+    # Llama-3.1-8B: 131,072 B per token; 4,097 tokens take 257 blocks of 16 = 4,112 tokens, so 15
+    # tokens x 128 KiB = 1,966,080 B (1.88 MiB) more per sequence.
+    est = estimate(_spec(CONFIGS / "meta-llama__Llama-3.1-8B.json"), Query(engine="vllm", seq_len=4097), model_id="m")
+    _, how = _how(est, "KV cache")
+    rounding = "1.88 MiB for whole blocks and pages padded to one size"
+    assert how == f"(128 KiB per token x 4,097 tokens + {rounding}) x 1 sequence, bf16"
+    assert_rows_multiply_out(est)
+
+
+def test_a_text_only_start_leaves_the_vision_tower_out() -> None:
+    est = estimate(_spec(CONFIGS / "Qwen__Qwen2.5-VL-7B-Instruct.json"), Query(engine="vllm", mm_limit=0), model_id="m")
+    _, how = _how(est, "Weights")
+    assert "for the vision tower's" in how and "not loaded (mm=0" in how
+    assert_rows_multiply_out(est)
+
+
+def test_a_drafter_beside_a_hybrid_model() -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "estimator"))
+    from test_vllm_draft import WITH27, q27
+
+    est = estimate(WITH27, q27(gpu="rtx-4090", seq_len=65_536), model_id="m")
+    _, kv_how = _how(est, "KV cache")
+    assert "the drafter's" in kv_how and "for whole blocks and pages padded to one size" in kv_how
+    _, weights_how = _how(est, "Weights")
+    assert "of the dflash drafter" in weights_how
+    assert_rows_multiply_out(est)
+
+
+@pytest.mark.parametrize("path", sorted([*CONFIGS.glob("*.json"), *CAL.glob("*.json")]), ids=lambda p: p.name)
+def test_every_vllm_answer_multiplies_out(path: Path) -> None:
+    for query in (
+        Query(engine="vllm", gpu="h100", seq_len=5000, batch=3),
+        Query(engine="vllm", gpus=2, gpu="a100"),
+        Query(engine="vllm", gpus=8, gpu="h200", kv="fp8", seq_len=40_000),
+    ):
+        try:
+            est = estimate(_spec(path), query, model_id="m")
+        except VramError:
+            continue  # refused to be sized: nothing to check
+        assert_rows_multiply_out(est)
