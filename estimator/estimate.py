@@ -33,7 +33,7 @@ def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
 def _classic_memory(spec: ModelSpec, query: Query) -> tuple[Memory, EngineTerms]:
     # method=classic: the original formulas' terms, in bytes (GB = 1e9), so fit and solvers follow them.
     c = _classic(spec, query)
-    act_gb = c.flash_gb if query.flash_attention else (c.gqa_gb if c.gqa_gb is not None else c.vanilla_gb)
+    act_gb = c.flash_gb if query.flash_attention is not False else (c.gqa_gb if c.gqa_gb is not None else c.vanilla_gb)
     memory = Memory(
         weights=round((c.model_gb or 0) * GB),
         kv_cache=round((c.kv_cache_gb or 0) * GB),
@@ -203,7 +203,7 @@ def _classic(spec: ModelSpec, query: Query) -> Classic:
         heads=spec.num_attention_heads,
         kv_heads=spec.num_kv_heads,
         layers=spec.num_layers,
-        flash_attention=query.flash_attention,
+        flash_attention=query.flash_attention is not False,
         kv_cache=query.kv != "off",
     )
 
@@ -227,7 +227,7 @@ def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, qu
     ours_gb = memory.total / GB
     act_gb = (
         result.flash_gb
-        if query.flash_attention
+        if query.flash_attention is not False
         else (result.gqa_gb if result.gqa_gb is not None else result.vanilla_gb)
     )
     reasons = [
@@ -256,6 +256,10 @@ def estimate(
     engine = get_engine(query.engine)
     if why := engine.setting_refusal(query):
         raise InputError(why)
+    # fa= unsaid: the attention the engine runs by default for this model (transformers: eager where
+    # the model class has no sdpa). Everything below sizes that; the answer keeps the query as asked.
+    asked = query
+    query = query.model_copy(update={"flash_attention": engine.fused_attention(spec, query)})
     gpu = _gpu(query)
     dtypes = engine.dtypes(spec, query)
     fmt = weight_format_name(spec, weight_format=query.weight_format, bits=query.bits)
@@ -287,12 +291,12 @@ def estimate(
                 "so load a pre-quantized one.",
             )
         )
-    notes += engine.notes(spec, query, gpu)
+    notes += engine.notes(spec, asked, gpu)
     # Settings another engine reads: say they change nothing here.
     foreign = [
         key.name
         for key in KEYS
-        if (owner := setting_owner(key.name)) is not None and owner is not engine and not is_default(query, key.name)
+        if (owner := setting_owner(key.name)) is not None and owner is not engine and not is_default(asked, key.name)
     ]
     if foreign:
         owner = setting_owner(foreign[0])
@@ -329,7 +333,7 @@ def estimate(
         revision=revision,
         params_total=spec.params.total,
         params_active=spec.params.active if spec.num_experts else None,
-        query=query,
+        query=asked,
         memory=memory,
         classic=classic_result,
         fit=fit,
@@ -342,6 +346,7 @@ def estimate(
             if kvd
             else 0,
             activation_peak_where=terms.activation_where,
+            fused_attention=bool(query.flash_attention),
             params_source=spec.params_source,
             classic_kv_ratio=kv_ratio,
             context_window=spec.max_position_embeddings,

@@ -258,7 +258,15 @@ KEYS: tuple[Key, ...] = (
         choices=_literal(KVSetting),
         value_aliases=lambda: _KV_ALIASES,
     ),
-    Key("fa", ("flash",), "flash_attention", "bool", "fused attention", "on", choices=lambda: ("on", "off")),
+    Key(
+        "fa",
+        ("flash",),
+        "flash_attention",
+        "bool",
+        "fused attention",
+        "the engine's (transformers: sdpa where the model supports it)",
+        choices=lambda: ("on", "off"),
+    ),
     Key(
         "n",
         ("params",),

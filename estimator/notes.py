@@ -25,6 +25,9 @@ WarningCode = Literal[
     "no_kv_pool",  # vLLM would not start: nothing is left for the KV pool
     "classic_formula",  # where the original formula is off, and by how much
     "fused_attention_always",  # fa=off changes nothing with this engine
+    "eager_by_default",  # fa= unsaid: transformers runs this model class with eager attention (no sdpa)
+    "fused_needs_attn_implementation",  # fa=on: the model class runs fused attention only when asked for it
+    "attention_support_unread",  # vram's table of transformers' model classes lacks the model type
     "batch_queued",  # b is more than the engine runs at once
     "engine_refuses",  # the engine will not start this configuration
     "vllm_release",  # the vLLM release asked for is not one vram follows: the nearest one is used

@@ -62,6 +62,7 @@ class Details(Frozen):
     weight_format: str
     kv_dtype: str | None  # None when kv=off
     activation_peak_where: str  # e.g. "prefill MLP", "attention scores"
+    fused_attention: bool = True  # what was sized: fa= when given, else the engine's default for the model
     params_source: str  # "safetensors" or "config"
     classic_kv_ratio: float | None  # ours / classic KV when both are non-zero
     context_window: int | None = None  # the model's max_position_embeddings, when the config gives it
@@ -132,7 +133,7 @@ class Estimate(Frozen):
                 "batch": q.batch,
                 "weight_dtype": self.details.weight_format,
                 "kv_dtype": self.details.kv_dtype,
-                "flash_attention": q.flash_attention,
+                "flash_attention": self.details.fused_attention,
                 "kv_cache": q.kv != "off",
                 "gpus": q.gpus,
                 "engine": q.engine,

@@ -80,6 +80,10 @@ class Engine(Protocol):
         """The sentence saying why the engine will not start this configuration, or None."""
         ...
 
+    def fused_attention(self, spec: ModelSpec, query: Query) -> bool:
+        """Whether the engine runs fused attention: fa= when given, else the engine's own default."""
+        ...
+
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
         """The query's dtypes as this engine resolves them (an engine may pick the KV cache's)."""
         ...
@@ -170,6 +174,9 @@ class BaseEngine:
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         return None
+
+    def fused_attention(self, spec: ModelSpec, query: Query) -> bool:
+        return query.flash_attention is not False
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
         return resolve_dtypes(spec, query)

@@ -58,7 +58,11 @@ bytes rather than layer counts, so its busiest GPU is at most about one layer li
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from estimator.arith import ceil_div
 from estimator.dtypes import Dtypes, resolve_dtypes
@@ -108,6 +112,83 @@ EAGER_SCORE_BYTES = {"bf16": 10, "fp16": 8, "fp32": 8}
 MLP_INTERMEDIATE_COPIES = {"phi3": 4}
 # fp32 copies of the hidden states inside an RMSNorm (x.float(), x * rsqrt(...), gemma's weight).
 NORM_FP32_COPIES = 3
+
+
+@cache
+def attention_table() -> Mapping[str, Any]:
+    """``data/attn_table.json`` (``tools/gen_attn_table.py``): each model type's auto class and whether it
+    supports sdpa, flash-attention and flex_attention, read from the installed transformers' sources."""
+    data: Mapping[str, Any] = json.loads(resources.files("estimator").joinpath("data/attn_table.json").read_text())
+    return data
+
+
+def attention_support(spec: ModelSpec) -> Mapping[str, Any] | None:
+    """The table's entry for the model's type, or None when the table lacks it."""
+    entry: Mapping[str, Any] | None = attention_table()["types"].get(spec.model_type)
+    return entry
+
+
+def _has_attention(spec: ModelSpec) -> bool:
+    """Whether any layer attends (pure Mamba / RWKV stacks have no attention to choose)."""
+    return not spec.layers or any(layer.kind in ("full", "sliding", "mla") for layer in spec.layers)
+
+
+def fused_attention(spec: ModelSpec, query: Query) -> bool:
+    """Fused attention as fa= says; unsaid, what ``from_pretrained`` picks without ``attn_implementation``:
+    sdpa where the class supports it, else eager (``get_correct_attn_implementation``)."""
+    if query.flash_attention is not None:
+        return query.flash_attention
+    support = attention_support(spec)
+    return True if support is None else bool(support["sdpa"])
+
+
+def _fused_options(support: Mapping[str, Any]) -> str:
+    """The ``attn_implementation`` values that give the class fused attention besides sdpa."""
+    options = []
+    if support["flash_attn"]:
+        options.append('"flash_attention_2" (or a flash kernel from the kernels library)')
+    if support["flex_attn"]:
+        options.append('"flex_attention"')
+    return " or ".join(options)
+
+
+def attention_notes(spec: ModelSpec, query: Query) -> list[Note]:
+    """Why the attention sized is not sdpa, or what fa=on needs, when the model class has no sdpa."""
+    support = attention_support(spec)
+    if not _has_attention(spec):
+        return []
+    version = attention_table()["transformers_version"]
+    if support is None:
+        if query.flash_attention is not None:
+            return []
+        return [
+            note(
+                "attention_support_unread",
+                f"vram's table of transformers {version}'s model classes lacks {spec.model_type}: sized with "
+                "sdpa, what from_pretrained asks for first (fa=off sizes eager attention).",
+            )
+        ]
+    if support["sdpa"]:
+        return []
+    cls, options = support["class"], _fused_options(support)
+    if query.flash_attention is None:
+        also = f"; fa=on sizes it loaded with attn_implementation={options}" if options else ""
+        return [
+            note(
+                "eager_by_default",
+                f"Eager attention: transformers {version}'s {cls} does not support sdpa, so from_pretrained "
+                f"without attn_implementation runs eager{also}.",
+            )
+        ]
+    if query.flash_attention and options:
+        return [
+            note(
+                "fused_needs_attn_implementation",
+                f"fa=on: transformers {version} does not run fused attention for {cls} by default (no sdpa: "
+                f"from_pretrained falls back to eager); this sizes it loaded with attn_implementation={options}.",
+            )
+        ]
+    return []
 
 
 def _dtype(spec: ModelSpec, query: Query) -> TorchDType:
@@ -164,7 +245,7 @@ def persistent_bytes(spec: ModelSpec, query: Query) -> int:
     tokens = b * s
     embeds = (2 if spec.model_type.startswith("gemma") else 1) * tokens * spec.hidden_size * dt
     rotary = 2 * tokens * spec.head_dim * dt
-    if not query.flash_attention:
+    if not fused_attention(spec, query):
         masks = _attention_kinds(spec) * b * s * s * dt
     elif _has_sliding_mask(spec, query):
         masks = b * s * s
@@ -205,7 +286,7 @@ def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
         per_row = max(h + 4 * spec.moe_intermediate_size, 4 * h)
         out["prefill MoE experts"] = keep + mlp_stream + rows * per_row * dt
 
-    if query.flash_attention:
+    if fused_attention(spec, query):
         attn = keep + attn_stream + tokens * (3 * q_width + 2 * kv_width) * dt
         if _has_sliding_mask(spec, query):
             # SDPA's float bias made from the bool mask, and keys/values repeated to every head
@@ -230,7 +311,7 @@ def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
 
 def eager_score_elements(spec: ModelSpec, query: Query) -> int:
     """Elements of one layer's eager score matrix: b x heads x s x s (0 with fused attention)."""
-    if query.flash_attention:
+    if fused_attention(spec, query):
         return 0
     return query.batch * spec.num_attention_heads * query.seq_len * query.seq_len
 
@@ -370,7 +451,18 @@ class TransformersEngine(BaseEngine):
             )
         return None
 
+    def fused_attention(self, spec: ModelSpec, query: Query) -> bool:
+        return fused_attention(spec, query)
+
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        support = attention_support(spec)
+        fusable = support is None or support["sdpa"] or _fused_options(support)
+        if query.flash_attention is True and not fusable and _has_attention(spec):
+            assert support is not None
+            return (
+                f"transformers runs only eager attention for {support['class']} (it supports neither sdpa, "
+                "flash-attention nor flex_attention), so fa=on cannot be run: drop fa= or write fa=off"
+            )
         if spec.quantization.method == "modelopt" and query.weight_format is None and query.bits is None:
             # quantizers/auto.py (transformers 5.x) maps no "modelopt" quant_method to a quantizer.
             return "transformers has no ModelOpt quantizer, so it cannot load this NVFP4 checkpoint; use engine=vllm"
@@ -397,6 +489,7 @@ class TransformersEngine(BaseEngine):
                     f"context window ({spec.max_position_embeddings:,} tokens).",
                 )
             )
+        notes += attention_notes(spec, query)
         refusal = self.refusal(spec, query)
         if refusal and gpu is None:  # with a GPU the verdict says it
             notes.append(note("engine_refuses", refusal + "."))

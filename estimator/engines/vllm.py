@@ -2423,7 +2423,7 @@ class VllmEngine(BaseEngine):
 
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         notes: list[Note] = []
-        if not query.flash_attention:
+        if query.flash_attention is False:
             notes.append(
                 note(
                     "fused_attention_always",
