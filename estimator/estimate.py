@@ -317,8 +317,9 @@ def estimate(
         fix = "add dtype=fp16 (the same size)" if plain else "run it in fp16 (vLLM: --dtype half)"
         arch = (gpu.arch or gpu.family).title()
         notes.append(note("no_bf16", f"The {gpu.name} has no bf16 ({arch}): {engine.no_bf16} there; {fix}."))
-    # A model whose structure vram could not establish gets no verdict: no fit, no engine report.
-    refused = spec.unread
+    # A model whose structure vram could not establish gets no verdict: no fit, no engine report;
+    # nor does one whose activations the engine sizes only in part.
+    refused = spec.unread or ((terms.unmodelled,) if terms.unmodelled else ())
     fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu and not refused else None
     report = None
     if not refused:
@@ -353,4 +354,5 @@ def estimate(
         ),
         warnings=tuple(dict.fromkeys(notes)),
         refused=refused,
+        refusal_code="activations_unmodelled" if refused and not spec.unread else "structure_unread",
     )

@@ -14,7 +14,8 @@ WarningCode = Literal[
     "source",  # where the model came from: a renamed repo, a GGUF file, a cached copy
     "context_window_exceeded",  # s is longer than the model's context window
     "kv_dtype_not_stored",  # the engine keeps the KV cache in another dtype than kv= asks
-    "state_layers_not_modelled",  # an engine's term leaves out state-space (Mamba) layers
+    "state_layers_not_modelled",  # an engine's term leaves out state-space (Mamba) layers (older answers)
+    "state_scan_torch_path",  # Mamba layers sized as transformers' PyTorch scan runs them (no mamba-ssm)
     "layer_split",  # transformers places whole layers per GPU: the busiest GPU decides
     "kv_off_allocates",  # kv=off, but the engine allocates a KV cache anyway
     "kv_page_padding",  # vLLM pads KV pages of different sizes to the largest

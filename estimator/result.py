@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SerializeAsAny, model_validator
 
@@ -83,6 +83,8 @@ class Estimate(Frozen):
     # What vram could not establish about the model (``ModelSpec.unread``): when non-empty the
     # numbers are not a basis for a verdict, and ``fit`` and ``vllm`` are None.
     refused: tuple[str, ...] = ()
+    # What ``refused`` is about: the model's structure, or a term the engine does not model for it.
+    refusal_code: Literal["structure_unread", "activations_unmodelled"] = "structure_unread"
 
     @model_validator(mode="before")
     @classmethod
@@ -156,7 +158,7 @@ class Estimate(Frozen):
             "details": {**self.details.model_dump(), "context_window_exceeded": self.context_window_exceeded},
             "warnings": [w.model_dump() for w in self.warnings],
             # Machine-readable: why there is no verdict (null when there is one or no GPU was named).
-            "refusal": ({"code": "structure_unread", "message": " ".join(self.refused)} if self.refused else None),
+            "refusal": ({"code": self.refusal_code, "message": " ".join(self.refused)} if self.refused else None),
         }
 
     def _engine_sections(self) -> dict[str, Any]:

@@ -33,6 +33,9 @@ class EngineTerms(Frozen):
     overhead: int  # CUDA context, allocator slack, non-torch memory, CUDA graphs
     activation_where: str  # what sets the peak, for the report ("prefill MLP", "attention scores")
     warnings: tuple[Note, ...] = ()
+    # Why the activations leave out part of the model (a layer kind whose transients are not
+    # modelled): one sentence, and then the total is no basis for a verdict. None: all modelled.
+    unmodelled: str | None = None
 
 
 class GpuShare(Frozen):

@@ -32,6 +32,13 @@ phi-3 and Qwen3-MoE layers within 3% of these formulas; GPU runs: bench/):
   a mask).
 - Logits: ``generate`` asks for the last token only (``logits_to_keep=1``) and copies them to
   fp32, and the logits processors copy them again: b x vocab x (dtype + 8) bytes, small.
+- State layers, as transformers runs them without the optional kernel packages (mamba-ssm,
+  causal-conv1d, flash-linear-attention): a Mamba-1 mixer (Jamba, Mamba, Falcon-Mamba) goes
+  through the PyTorch selective scan, which discretises the whole prompt in fp32 before its loop
+  (3 x b x s x d_inner x d_state x 4 B, :func:`mamba1_scan_bytes`); LFM2's short convolution
+  through F.conv1d (6 x hidden per token). Other state layers (Mamba-2, gated DeltaNet, KDA,
+  RWKV, Zamba's Mamba...) are not modelled: the answer says so and gives no verdict
+  (``EngineTerms.unmodelled``).
 - Decode: each step ``torch.cat``s one layer's keys (then values) into a new tensor while the old
   one is alive: one layer's keys for b x s tokens on top of the full cache.
 
@@ -69,7 +76,7 @@ from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineTerms, GpuShare
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
 from estimator.notes import Note, note
-from estimator.spec import DTYPE_BYTES, ModelSpec, TorchDType
+from estimator.spec import DTYPE_BYTES, LayerKV, ModelSpec, TorchDType
 
 if TYPE_CHECKING:
     from estimator.gpus import GPU
@@ -112,6 +119,34 @@ EAGER_SCORE_BYTES = {"bf16": 10, "fp16": 8, "fp32": 8}
 MLP_INTERMEDIATE_COPIES = {"phi3": 4}
 # fp32 copies of the hidden states inside an RMSNorm (x.float(), x * rsqrt(...), gemma's weight).
 NORM_FP32_COPIES = 3
+# Types whose Mamba-1 mixer transformers runs through its PyTorch selective scan when mamba-ssm is
+# not installed (``mamba_selective_scan`` in models/{jamba,mamba,falcon_mamba}/modeling_*.py: the
+# sequential loop; mambapy's pscan only where that optional package is installed too).
+MAMBA1_TORCH_SCAN = frozenset({"jamba", "mamba", "falcon_mamba"})
+# Tensors of b x s x d_inner alive at the end of that scan, besides its fp32 ones: the conv output,
+# the time step (dt_proj's), softplus(dt + bias), and the per-step outputs with their stack; the
+# in_proj output (x and gate, 2 x d_inner) beside them.
+MAMBA1_INNER_COPIES = 5 + 2
+# fp32 tensors of b x s x d_inner x d_state the scan builds before its loop and holds through it:
+# exp(A dt) (discrete_A), dt B (discrete_B) and dt B x (deltaB_u).
+MAMBA1_SCAN_FP32_COPIES = 3
+# Types whose short convolution is LFM2's ``Lfm2ShortConv`` (models/lfm2*/modeling_*.py; the VL
+# model runs the LFM2 text model). Without causal-conv1d it runs F.conv1d on the whole prompt: the
+# in_proj output (B, C, x: 3 x hidden) lives through the mixer beside, at most, the conv output,
+# C x conv, its contiguous copy (or out_proj's output): 6 x hidden per token.
+SHORT_CONV_TYPES = frozenset({"lfm2", "lfm2_moe", "lfm2_vl"})
+SHORT_CONV_COPIES = 6
+# How the answer names each mixer whose transformers prefill transients are not modelled.
+MIXER_NAMES = {
+    "mamba": "Mamba",
+    "mamba2": "Mamba-2",
+    "gated_deltanet": "gated DeltaNet",
+    "kda": "Kimi Delta Attention",
+    "short_conv": "short-convolution",
+    "rwkv": "RWKV",
+    "cca": "compressed convolutional attention",
+    "mlstm": "mLSTM",
+}
 
 
 @cache
@@ -298,6 +333,14 @@ def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
         repeated = 2 * tokens * q_width * dt if kv_heads < heads else 0
         out["attention scores"] = keep + attn_stream + tokens * q_width * dt + repeated + scores
 
+    if (scan := mamba1_scan_bytes(spec, query)) is not None:
+        out["prefill Mamba scan"] = keep + attn_stream + scan
+    conv = _short_conv_layers(spec)
+    if conv:
+        out["prefill short convolution"] = (
+            keep + attn_stream + SHORT_CONV_COPIES * tokens * max(layer.conv_channels for layer in conv) * dt
+        )
+
     # After the forward returns only the normed last hidden states are left, and the last
     # token's logits: bf16, the fp32 copy generate makes, and the processors' fp32 copy.
     out["logits"] = tokens * h * dt + b * spec.vocab_size * (dt + 8)
@@ -307,6 +350,50 @@ def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
         widest = max(layer.kv_heads * max(layer.key_dim, layer.value_dim) for layer in spec.layers)
         out["decode cache copy"] = b * s * widest * per_elem
     return out
+
+
+def _mamba1_layers(spec: ModelSpec) -> list[LayerKV]:
+    return [layer for layer in spec.layers if layer.mixer == "mamba" and spec.model_type in MAMBA1_TORCH_SCAN]
+
+
+def _short_conv_layers(spec: ModelSpec) -> list[LayerKV]:
+    return [layer for layer in spec.layers if layer.mixer == "short_conv" and spec.model_type in SHORT_CONV_TYPES]
+
+
+def mamba1_scan_bytes(spec: ModelSpec, query: Query) -> int | None:
+    """A Mamba-1 mixer's transients in transformers' PyTorch path, beyond the layer's input and its norm.
+
+    ``mamba_selective_scan`` discretises the whole prompt before its loop: exp(A dt), dt B and
+    dt B x, each b x s x d_inner x d_state in fp32 (A is fp32), held to the end, beside the
+    b x s x d_inner tensors of :data:`MAMBA1_INNER_COPIES` (the small x_proj / norm outputs of
+    b x s x (dt_rank + 2 d_state) are left out: under 1% of these). None: no such mixer here.
+    """
+    layers = _mamba1_layers(spec)
+    if not layers:
+        return None
+    dt = DTYPE_BYTES[_dtype(spec, query)]
+    tokens = query.batch * query.seq_len
+    widest = max(layers, key=lambda layer: layer.ssm_state_elements)
+    inner = widest.conv_channels
+    return tokens * (MAMBA1_INNER_COPIES * inner * dt + MAMBA1_SCAN_FP32_COPIES * widest.ssm_state_elements * 4)
+
+
+def unmodelled_layers(spec: ModelSpec) -> str | None:
+    """The sentence withholding the verdict when state layers' prefill transients are not modelled."""
+    modelled = {id(layer) for layer in _mamba1_layers(spec) + _short_conv_layers(spec)}
+    kinds = sorted(
+        {
+            MIXER_NAMES.get(layer.mixer, "state-space")
+            for layer in spec.layers
+            if layer.kind == "state" and id(layer) not in modelled
+        }
+    )
+    if not kinds:
+        return None
+    return (
+        f"transformers' prefill activations of the {' and '.join(kinds)} layers are not modelled: the total "
+        "leaves them out (engine=vllm sizes these layers)"
+    )
 
 
 def eager_score_elements(spec: ModelSpec, query: Query) -> int:
@@ -347,16 +434,27 @@ def transformers_terms(spec: ModelSpec, query: Query, *, weights_bytes: int, kv_
         overhead=overhead,
         activation_where=where,
         warnings=terms_warnings(spec, query),
+        unmodelled=unmodelled_layers(spec),
     )
 
 
 def terms_warnings(spec: ModelSpec, query: Query) -> tuple[Note, ...]:
     """What the transformers terms leave out or assume, for the whole model."""
     warnings: list[Note] = []
-    if any(layer.kind == "state" for layer in spec.layers):
+    if _mamba1_layers(spec):
+        fp32 = (
+            MAMBA1_SCAN_FP32_COPIES
+            * query.batch
+            * query.seq_len
+            * max(layer.ssm_state_elements for layer in _mamba1_layers(spec))
+            * 4
+        )
         warnings.append(
             note(
-                "state_layers_not_modelled", "transformers activations for state-space (mamba) layers are not modelled"
+                "state_scan_torch_path",
+                f"Mamba layers sized as transformers runs them without mamba-ssm installed: its PyTorch scan "
+                f"holds {fp32 / 2**30:.1f} GiB of fp32 b x s x d_inner x d_state tensors; with mamba-ssm and "
+                "causal-conv1d installed it runs their CUDA kernels, which do not build them.",
             )
         )
     if query.kv in ("fp8", "int8"):
@@ -423,7 +521,8 @@ def layer_share(spec: ModelSpec, query: Query, dtypes: Dtypes, *, weights: int) 
                 total,
             )
     assert best is not None
-    return best.model_copy(update={"terms": best.terms.model_copy(update={"warnings": terms_warnings(spec, query)})})
+    whole = {"warnings": terms_warnings(spec, query), "unmodelled": unmodelled_layers(spec)}
+    return best.model_copy(update={"terms": best.terms.model_copy(update=whole)})
 
 
 class TransformersEngine(BaseEngine):
