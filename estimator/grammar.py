@@ -264,7 +264,7 @@ KEYS: tuple[Key, ...] = (
         "flash_attention",
         "bool",
         "fused attention",
-        "the engine's (transformers: sdpa where the model supports it)",
+        "the engine's",
         choices=lambda: ("on", "off"),
     ),
     Key(

@@ -105,6 +105,11 @@ class Estimate(Frozen):
         raw = data["engine_report"] if "engine_report" in data else sections.get(engine.report_key or "")
         model = engine.report_model
         data["engine_report"] = model.model_validate(raw) if raw is not None and model is not None else None
+        # Answers stored before the engine chose the attention sized it as fa= said (unsaid: fused).
+        details = data.get("details")
+        if isinstance(details, dict) and "fused_attention" not in details:
+            fa = query.flash_attention if isinstance(query, Query) else (query or {}).get("flash_attention")
+            data["details"] = {**details, "fused_attention": fa is not False}
         return data
 
     @property
@@ -155,7 +160,11 @@ class Estimate(Frozen):
             "classic": self.classic.model_dump(),
             "fit": self.fit.model_dump() if self.fit else None,
             **self._engine_sections(),
-            "details": {**self.details.model_dump(), "context_window_exceeded": self.context_window_exceeded},
+            # fused_attention is inputs.flash_attention.
+            "details": {
+                **self.details.model_dump(exclude={"fused_attention"}),
+                "context_window_exceeded": self.context_window_exceeded,
+            },
             "warnings": [w.model_dump() for w in self.warnings],
             # Machine-readable: why there is no verdict (null when there is one or no GPU was named).
             "refusal": ({"code": self.refusal_code, "message": " ".join(self.refused)} if self.refused else None),

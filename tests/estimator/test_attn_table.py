@@ -112,3 +112,13 @@ def test_vllm_unsaid_is_fused_without_the_fa_off_warning() -> None:
     cfg = json.loads((CONFIGS / "openai__gpt-oss-20b.json").read_text())
     est = estimate(load_model_spec(cfg), Query(engine="vllm", gpu="h100"), model_id="gpt-oss")
     assert est.details.fused_attention and "fused_attention_always" not in _codes(est)
+
+
+def test_answers_stored_before_keep_the_attention_fa_said() -> None:
+    from estimator.result import Estimate
+
+    stored = _est("meta-llama__Llama-3.1-8B.json", flash_attention=False).model_dump(mode="json")
+    del stored["details"]["fused_attention"]
+    assert Estimate.model_validate(stored).details.fused_attention is False
+    stored["query"]["flash_attention"] = True
+    assert Estimate.model_validate(stored).details.fused_attention is True
