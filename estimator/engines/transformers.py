@@ -123,10 +123,12 @@ NORM_FP32_COPIES = 3
 # not installed (``mamba_selective_scan`` in models/{jamba,mamba,falcon_mamba}/modeling_*.py: the
 # sequential loop; mambapy's pscan only where that optional package is installed too).
 MAMBA1_TORCH_SCAN = frozenset({"jamba", "mamba", "falcon_mamba"})
-# Tensors of b x s x d_inner alive at the end of that scan, besides its fp32 ones: the conv output,
-# the time step (dt_proj's), softplus(dt + bias), and the per-step outputs with their stack; the
-# in_proj output (x and gate, 2 x d_inner) beside them.
-MAMBA1_INNER_COPIES = 5 + 2
+# Tensors of b x s x d_inner alive at the end of that scan (its locals live until it returns), in
+# the model dtype: the in_proj output (x and gate, 2), the conv output, the time step (dt_proj's),
+# softplus(dt + bias), the list of per-step outputs and their stack (or, a step later, silu(gate));
+# and in fp32 (D is passed as D.float()): x * D and the sum with it (or the product with silu(gate)).
+MAMBA1_INNER_COPIES = 7
+MAMBA1_INNER_FP32_COPIES = 2
 # fp32 tensors of b x s x d_inner x d_state the scan builds before its loop and holds through it:
 # exp(A dt) (discrete_A), dt B (discrete_B) and dt B x (deltaB_u).
 MAMBA1_SCAN_FP32_COPIES = 3
@@ -174,7 +176,8 @@ def fused_attention(spec: ModelSpec, query: Query) -> bool:
     if query.flash_attention is not None:
         return query.flash_attention
     support = attention_support(spec)
-    return True if support is None else bool(support["sdpa"])
+    # Attention-free stacks (Mamba, RWKV) have nothing to choose: their classes declare no sdpa.
+    return True if support is None or not _has_attention(spec) else bool(support["sdpa"])
 
 
 def _fused_options(support: Mapping[str, Any]) -> str:
@@ -365,8 +368,9 @@ def mamba1_scan_bytes(spec: ModelSpec, query: Query) -> int | None:
 
     ``mamba_selective_scan`` discretises the whole prompt before its loop: exp(A dt), dt B and
     dt B x, each b x s x d_inner x d_state in fp32 (A is fp32), held to the end, beside the
-    b x s x d_inner tensors of :data:`MAMBA1_INNER_COPIES` (the small x_proj / norm outputs of
-    b x s x (dt_rank + 2 d_state) are left out: under 1% of these). None: no such mixer here.
+    b x s x d_inner tensors of :data:`MAMBA1_INNER_COPIES` and :data:`MAMBA1_INNER_FP32_COPIES`
+    (the small x_proj / norm outputs of b x s x (dt_rank + 2 d_state) are left out: under 1% of
+    these). None: no such mixer here.
     """
     layers = _mamba1_layers(spec)
     if not layers:
@@ -375,7 +379,8 @@ def mamba1_scan_bytes(spec: ModelSpec, query: Query) -> int | None:
     tokens = query.batch * query.seq_len
     widest = max(layers, key=lambda layer: layer.ssm_state_elements)
     inner = widest.conv_channels
-    return tokens * (MAMBA1_INNER_COPIES * inner * dt + MAMBA1_SCAN_FP32_COPIES * widest.ssm_state_elements * 4)
+    per_token = (MAMBA1_INNER_COPIES * dt + MAMBA1_INNER_FP32_COPIES * 4) * inner
+    return tokens * (per_token + MAMBA1_SCAN_FP32_COPIES * widest.ssm_state_elements * 4)
 
 
 def unmodelled_layers(spec: ModelSpec) -> str | None:
@@ -385,7 +390,8 @@ def unmodelled_layers(spec: ModelSpec) -> str | None:
         {
             MIXER_NAMES.get(layer.mixer, "state-space")
             for layer in spec.layers
-            if layer.kind == "state" and id(layer) not in modelled
+            # Falcon-H1 and Zamba2 run a Mamba-2 mixer beside attention in the same layer.
+            if (layer.kind == "state" or layer.mixer) and id(layer) not in modelled
         }
     )
     if not kinds:

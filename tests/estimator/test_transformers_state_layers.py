@@ -27,11 +27,13 @@ def test_jamba_mamba_scan_at_32k_b4() -> None:
     tokens = 131_072
     # Kept through the forward: inputs_embeds 131,072 x 4096 x 2 = 1,073,741,824, rotary 2 x 131,072
     # x 128 x 2 = 67,108,864; the layer input and its norm 2 x 131,072 x 4096 x 2 = 2,147,483,648.
-    # In the mixer (modeling_jamba.py, mamba_selective_scan's loop): in_proj 2 x 8192, conv output,
-    # dt_proj output, softplus(dt + bias), the per-step outputs and their stack: 7 x 8192 x 2 B
-    # = 114,688 B per token; exp(A dt), dt B and dt B x: 3 x 8192 x 16 x 4 B = 1,572,864 B per token.
-    scan = tokens * (114_688 + 1_572_864)
-    assert scan == 221_190_815_744
+    # In the mixer (modeling_jamba.py, mamba_selective_scan; its locals live until it returns), once
+    # the loop is done, in bf16: in_proj (x and gate, 2 x 8192), the conv output, dt_proj's output,
+    # softplus(dt + bias), the per-step outputs and their stack: 7 x 8192 x 2 B = 114,688 B per token;
+    # in fp32 (D.float()): x * D and the sum with it, 2 x 8192 x 4 B = 65,536 B per token;
+    # exp(A dt), dt B and dt B x: 3 x 8192 x 16 x 4 B = 1,572,864 B per token.
+    scan = tokens * (114_688 + 65_536 + 1_572_864)
+    assert scan == 229_780_750_336
     expected = 1_073_741_824 + 67_108_864 + 2_147_483_648 + scan
     candidates = prefill_candidates(spec, query)
     assert candidates["prefill Mamba scan"] == expected
@@ -48,16 +50,18 @@ def test_jamba_mamba_scan_at_32k_b4() -> None:
 
 
 def test_jamba_short_prompt_still_fits() -> None:
-    # s=4096, b=1: 4096 x 1,687,552 = 6,912,212,992 B of mixer transients: fits one H200 beside 96 GiB.
+    # s=4096, b=1: 4096 x 1,753,088 = 7,180,648,448 B of mixer transients: fits one H200 beside 96 GiB.
     est = estimate(_spec(JAMBA), Query(engine="transformers", gpu="h200", seq_len=4096), model_id="jamba")
     assert not est.refused and est.fit is not None and est.fit.fits
-    assert est.memory.activations >= 4096 * 1_687_552
+    assert est.memory.activations >= 4096 * 1_753_088
 
 
 def test_unmodelled_state_layers_withhold_the_verdict() -> None:
     for path, kind in [
         (FIXTURES / "calibration2" / "configs" / "qwen3_5_27b.json", "gated DeltaNet"),
         (FIXTURES / "oracle" / "configs" / "mamba2.json", "Mamba-2"),
+        # Falcon-H1: a Mamba-2 mixer beside attention in every layer.
+        (FIXTURES / "oracle" / "configs" / "falcon_h1.json", "Mamba-2"),
         # Zamba's Mamba-1 mixer is not the scan read for jamba / mamba / falcon_mamba.
         (FIXTURES / "oracle" / "configs" / "zamba.json", "Mamba"),
     ]:
@@ -92,3 +96,12 @@ def test_lfm2_short_convolution() -> None:
 def test_attention_only_model_is_not_withheld() -> None:
     est = estimate(_spec(FIXTURES / "configs" / "meta-llama__Llama-3.1-8B.json"), Query(gpu="h100"), model_id="llama")
     assert not est.refused and est.fit is not None
+
+
+def test_pure_mamba_gets_a_verdict_and_no_attention_choice() -> None:
+    # MambaForCausalLM declares no sdpa, but it has no attention: nothing is sized as eager, no note.
+    spec = _spec(FIXTURES / "oracle" / "configs" / "mamba.json")
+    est = estimate(spec, Query(engine="transformers", gpu="h100", seq_len=8192), model_id="mamba")
+    assert not est.refused and est.fit is not None and est.details.fused_attention
+    assert "prefill Mamba scan" in prefill_candidates(spec, Query(seq_len=8192))
+    assert "eager_by_default" not in {w.code for w in est.warnings}
