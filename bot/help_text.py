@@ -14,7 +14,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   p (bits)                          2 3 4 5 6 8 16 32                                         from the checkpoint
   dtype (q, quant)                  bf16 fp16 fp32 fp8 int8 int4 nf4 mxfp4 nvfp4 awq gptq     from the checkpoint
   kv                                on off auto bf16 fp16 fp8 int8 nvfp4 int8_per_token_head  on (the model's dtype)
-  fa (flash)                        on off                                                    on
+  fa (flash)                        on off                                                    the engine's
   n (params)                        parameter count override, billions                        from the checkpoint
   gpu                               GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)   none
   gpus (tp)                         GPUs (vLLM: tensor parallel; transformers: layers)        1

@@ -95,7 +95,8 @@ QUESTIONS: tuple[Question, ...] = (
     Question("p", "Bits per weight: 2 3 4 5 6 8 16 32 (blank: from the checkpoint)", "", _setting("p")),
     Question("s", "Sequence length in tokens (32k = 32,768)", "4096", _setting("s")),
     Question("b", "Batch size", "1", _setting("b")),
-    Question("fa", "FlashAttention? [Y/n]", "y", _flag("fa")),
+    # Blank: the engine's default (transformers runs eager attention where the model has no sdpa).
+    Question("fa", "FlashAttention? [y/n, blank: the engine's default]", "", _flag("fa")),
     Question("kv", "KV cache? [Y/n, or fp8 / int8]", "y", _flag("kv", also=_setting("kv"))),
     Question("gpu", "GPU to check the fit on (h100, a100-40gb, l4, ...; blank: none)", "", _setting("gpu")),
 )

@@ -105,8 +105,8 @@ def plural(n: int, word: str) -> str:
 # -- one estimate -------------------------------------------------------------------------------
 def attention(est: Estimate) -> str:
     """``fused attention`` or ``eager attention``: some engines (vLLM) run fused kernels whatever fa= says."""
-    q = est.query
-    return "fused attention" if q.flash_attention or get_engine(q.engine).always_fused_attention else "eager attention"
+    fused = est.details.fused_attention or get_engine(est.query.engine).always_fused_attention
+    return "fused attention" if fused else "eager attention"
 
 
 def header(est: Estimate, esc: Escape = _same) -> str:

@@ -537,6 +537,7 @@ def _build_jamba(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, int
             layers.append(
                 LayerKV(
                     kind="state",
+                    mixer="mamba",
                     state_elements=state,
                     conv_channels=d_inner,
                     conv_kernel=d_conv,

@@ -33,7 +33,7 @@ def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
 def _classic_memory(spec: ModelSpec, query: Query) -> tuple[Memory, EngineTerms]:
     # method=classic: the original formulas' terms, in bytes (GB = 1e9), so fit and solvers follow them.
     c = _classic(spec, query)
-    act_gb = c.flash_gb if query.flash_attention else (c.gqa_gb if c.gqa_gb is not None else c.vanilla_gb)
+    act_gb = c.flash_gb if query.flash_attention is not False else (c.gqa_gb if c.gqa_gb is not None else c.vanilla_gb)
     memory = Memory(
         weights=round((c.model_gb or 0) * GB),
         kv_cache=round((c.kv_cache_gb or 0) * GB),
@@ -204,7 +204,7 @@ def _classic(spec: ModelSpec, query: Query) -> Classic:
         heads=spec.num_attention_heads,
         kv_heads=spec.num_kv_heads,
         layers=spec.num_layers,
-        flash_attention=query.flash_attention,
+        flash_attention=query.flash_attention is not False,
         kv_cache=query.kv != "off",
     )
 
@@ -228,7 +228,7 @@ def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, qu
     ours_gb = memory.total / GB
     act_gb = (
         result.flash_gb
-        if query.flash_attention
+        if query.flash_attention is not False
         else (result.gqa_gb if result.gqa_gb is not None else result.vanilla_gb)
     )
     reasons = [
@@ -284,6 +284,10 @@ def estimate(
     engine = get_engine(query.engine)
     if why := engine.setting_refusal(query):
         raise InputError(why)
+    # fa= unsaid: the attention the engine runs by default for this model (transformers: eager where
+    # the model class has no sdpa). Everything below sizes that; the answer keeps the query as asked.
+    asked = query
+    query = query.model_copy(update={"flash_attention": engine.fused_attention(spec, query)})
     gpu = _gpu(query)
     dtypes = engine.dtypes(spec, query)
     fmt = weight_format_name(spec, weight_format=query.weight_format, bits=query.bits)
@@ -305,7 +309,7 @@ def estimate(
     # What reading the config found, then where the model came from (the resolver's sentences).
     notes = [*(note("config", w) for w in spec.warnings), *(note("source", w) for w in warnings), *terms.warnings]
     notes += _conversion_notes(spec, query, engine)
-    notes += engine.notes(spec, query, gpu)
+    notes += engine.notes(spec, asked, gpu)
     if gpu is not None and gpu.unified_memory and not any(n.code == "unified_memory" for n in notes):
         notes.append(
             note(
@@ -318,7 +322,7 @@ def estimate(
     foreign = [
         key.name
         for key in KEYS
-        if (owner := setting_owner(key.name)) is not None and owner is not engine and not is_default(query, key.name)
+        if (owner := setting_owner(key.name)) is not None and owner is not engine and not is_default(asked, key.name)
     ]
     if foreign:
         owner = setting_owner(foreign[0])
@@ -339,8 +343,9 @@ def estimate(
         fix = "add dtype=fp16 (the same size)" if plain else "run it in fp16 (vLLM: --dtype half)"
         arch = (gpu.arch or gpu.family).title()
         notes.append(note("no_bf16", f"The {gpu.name} has no bf16 ({arch}): {engine.no_bf16} there; {fix}."))
-    # A model whose structure vram could not establish gets no verdict: no fit, no engine report.
-    refused = spec.unread
+    # A model whose structure vram could not establish gets no verdict: no fit, no engine report;
+    # nor does one whose activations the engine sizes only in part.
+    refused = spec.unread or ((terms.unmodelled,) if terms.unmodelled else ())
     fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu and not refused else None
     report = None
     if not refused:
@@ -355,7 +360,7 @@ def estimate(
         revision=revision,
         params_total=spec.params.total,
         params_active=spec.params.active if spec.num_experts else None,
-        query=query,
+        query=asked,
         memory=memory,
         classic=classic_result,
         fit=fit,
@@ -368,6 +373,7 @@ def estimate(
             if kvd
             else 0,
             activation_peak_where=terms.activation_where,
+            fused_attention=bool(query.flash_attention),
             params_source=spec.params_source,
             classic_kv_ratio=kv_ratio,
             context_window=spec.max_position_embeddings,
@@ -376,4 +382,5 @@ def estimate(
         ),
         warnings=tuple(dict.fromkeys(notes)),
         refused=refused,
+        refusal_code="activations_unmodelled" if refused and not spec.unread else "structure_unread",
     )

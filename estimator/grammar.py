@@ -268,7 +268,15 @@ KEYS: tuple[Key, ...] = (
         choices=_literal(KVSetting),
         value_aliases=lambda: _KV_ALIASES,
     ),
-    Key("fa", ("flash",), "flash_attention", "bool", "fused attention", "on", choices=lambda: ("on", "off")),
+    Key(
+        "fa",
+        ("flash",),
+        "flash_attention",
+        "bool",
+        "fused attention",
+        "the engine's",
+        choices=lambda: ("on", "off"),
+    ),
     Key(
         "n",
         ("params",),

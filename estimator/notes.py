@@ -14,7 +14,8 @@ WarningCode = Literal[
     "source",  # where the model came from: a renamed repo, a GGUF file, a cached copy
     "context_window_exceeded",  # s is longer than the model's context window
     "kv_dtype_not_stored",  # the engine keeps the KV cache in another dtype than kv= asks
-    "state_layers_not_modelled",  # an engine's term leaves out state-space (Mamba) layers
+    "state_layers_not_modelled",  # an engine's term leaves out state-space (Mamba) layers (older answers)
+    "state_scan_torch_path",  # Mamba layers sized as transformers' PyTorch scan runs them (no mamba-ssm)
     "layer_split",  # transformers places whole layers per GPU: the busiest GPU decides
     "kv_off_allocates",  # kv=off, but the engine allocates a KV cache anyway
     "kv_page_padding",  # vLLM pads KV pages of different sizes to the largest
@@ -26,6 +27,9 @@ WarningCode = Literal[
     "no_kv_pool",  # vLLM would not start: nothing is left for the KV pool
     "classic_formula",  # where the original formula is off, and by how much
     "fused_attention_always",  # fa=off changes nothing with this engine
+    "eager_by_default",  # fa= unsaid: transformers runs this model class with eager attention (no sdpa)
+    "fused_needs_attn_implementation",  # fa=on: the model class runs fused attention only when asked for it
+    "attention_support_unread",  # vram's table of transformers' model classes lacks the model type
     "batch_queued",  # b is more than the engine runs at once
     "engine_refuses",  # the engine will not start this configuration
     "vllm_release",  # the vLLM release asked for is not one vram follows: the nearest one is used

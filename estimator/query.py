@@ -57,7 +57,8 @@ class Query(Frozen):
     bits: Bits | None = None  # p=: bits per weight override
     weight_format: WeightFormat | None = None  # dtype=: weight format override
     kv: KVSetting = "on"
-    flash_attention: bool = True
+    # fa=: fused attention on/off; None: the engine's default (transformers: what the model class supports).
+    flash_attention: bool | None = None
     params_billions: float | None = Field(None, gt=MIN_PARAMS_BILLIONS, le=100_000)  # n=
     gpu: str | None = None  # catalog key, already validated
     gpus: int = Field(1, ge=1, le=MAX_GPUS)

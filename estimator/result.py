@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SerializeAsAny, model_validator
 
@@ -66,6 +66,7 @@ class Details(Frozen):
     weight_format: str
     kv_dtype: str | None  # None when kv=off
     activation_peak_where: str  # e.g. "prefill MLP", "attention scores"
+    fused_attention: bool = True  # what was sized: fa= when given, else the engine's default for the model
     params_source: str  # "safetensors" or "config"
     classic_kv_ratio: float | None  # ours / classic KV when both are non-zero
     context_window: int | None = None  # the model's max_position_embeddings, when the config gives it
@@ -90,6 +91,8 @@ class Estimate(Frozen):
     # What vram could not establish about the model (``ModelSpec.unread``): when non-empty the
     # numbers are not a basis for a verdict, and ``fit`` and ``vllm`` are None.
     refused: tuple[str, ...] = ()
+    # What ``refused`` is about: the model's structure, or a term the engine does not model for it.
+    refusal_code: Literal["structure_unread", "activations_unmodelled"] = "structure_unread"
 
     @model_validator(mode="before")
     @classmethod
@@ -110,6 +113,11 @@ class Estimate(Frozen):
         raw = data["engine_report"] if "engine_report" in data else sections.get(engine.report_key or "")
         model = engine.report_model
         data["engine_report"] = model.model_validate(raw) if raw is not None and model is not None else None
+        # Answers stored before the engine chose the attention sized it as fa= said (unsaid: fused).
+        details = data.get("details")
+        if isinstance(details, dict) and "fused_attention" not in details:
+            fa = query.flash_attention if isinstance(query, Query) else (query or {}).get("flash_attention")
+            data["details"] = {**details, "fused_attention": fa is not False}
         return data
 
     @property
@@ -140,7 +148,7 @@ class Estimate(Frozen):
                 "batch": q.batch,
                 "weight_dtype": self.details.weight_format,
                 "kv_dtype": self.details.kv_dtype,
-                "flash_attention": q.flash_attention,
+                "flash_attention": self.details.fused_attention,
                 "kv_cache": q.kv != "off",
                 "gpus": q.gpus,
                 "engine": q.engine,
@@ -160,10 +168,14 @@ class Estimate(Frozen):
             "classic": self.classic.model_dump(),
             "fit": self.fit.model_dump() if self.fit else None,
             **self._engine_sections(),
-            "details": {**self.details.model_dump(), "context_window_exceeded": self.context_window_exceeded},
+            # fused_attention is inputs.flash_attention.
+            "details": {
+                **self.details.model_dump(exclude={"fused_attention"}),
+                "context_window_exceeded": self.context_window_exceeded,
+            },
             "warnings": [w.model_dump() for w in self.warnings],
             # Machine-readable: why there is no verdict (null when there is one or no GPU was named).
-            "refusal": ({"code": "structure_unread", "message": " ".join(self.refused)} if self.refused else None),
+            "refusal": ({"code": self.refusal_code, "message": " ".join(self.refused)} if self.refused else None),
         }
 
     def _engine_sections(self) -> dict[str, Any]:

@@ -33,6 +33,9 @@ class EngineTerms(Frozen):
     overhead: int  # CUDA context, allocator slack, non-torch memory, CUDA graphs
     activation_where: str  # what sets the peak, for the report ("prefill MLP", "attention scores")
     warnings: tuple[Note, ...] = ()
+    # Why the activations leave out part of the model (a layer kind whose transients are not
+    # modelled): one sentence, and then the total is no basis for a verdict. None: all modelled.
+    unmodelled: str | None = None
 
 
 KvPart = Literal["attention", "indexer", "mtp", "drafter", "sliding", "drafter_sliding", "state", "blocks", "request"]
@@ -126,6 +129,10 @@ class Engine(Protocol):
 
     def weight_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> tuple[WeightTerm, ...]:
         """The parts the weights row adds up from (empty: the checkpoint's ``weights`` alone)."""
+        ...
+
+    def fused_attention(self, spec: ModelSpec, query: Query) -> bool:
+        """Whether the engine runs fused attention: fa= when given, else the engine's own default."""
         ...
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
@@ -234,6 +241,9 @@ class BaseEngine:
     def weight_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> tuple[WeightTerm, ...]:
         """The parts the weights row adds up from, beside the checkpoint's ``weights`` (empty: only those)."""
         return ()
+
+    def fused_attention(self, spec: ModelSpec, query: Query) -> bool:
+        return query.flash_attention is not False
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
         return resolve_dtypes(spec, query)

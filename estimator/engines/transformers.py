@@ -32,6 +32,13 @@ phi-3 and Qwen3-MoE layers within 3% of these formulas; GPU runs: bench/):
   a mask).
 - Logits: ``generate`` asks for the last token only (``logits_to_keep=1``) and copies them to
   fp32, and the logits processors copy them again: b x vocab x (dtype + 8) bytes, small.
+- State layers, as transformers runs them without the optional kernel packages (mamba-ssm,
+  causal-conv1d, flash-linear-attention): a Mamba-1 mixer (Jamba, Mamba, Falcon-Mamba) goes
+  through the PyTorch selective scan, which discretises the whole prompt in fp32 before its loop
+  (3 x b x s x d_inner x d_state x 4 B, :func:`mamba1_scan_bytes`); LFM2's short convolution
+  through F.conv1d (6 x hidden per token). Other state layers (Mamba-2, gated DeltaNet, KDA,
+  RWKV, Zamba's Mamba...) are not modelled: the answer says so and gives no verdict
+  (``EngineTerms.unmodelled``).
 - Decode: each step ``torch.cat``s one layer's keys (then values) into a new tensor while the old
   one is alive: one layer's keys for b x s tokens on top of the full cache.
 
@@ -58,14 +65,18 @@ bytes rather than layer counts, so its busiest GPU is at most about one layer li
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Literal
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from estimator.arith import ceil_div
 from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineTerms, GpuShare
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
 from estimator.notes import Note, note
-from estimator.spec import DTYPE_BYTES, ModelSpec, TorchDType
+from estimator.spec import DTYPE_BYTES, LayerKV, ModelSpec, TorchDType
 
 if TYPE_CHECKING:
     from estimator.gpus import GPU
@@ -108,6 +119,114 @@ EAGER_SCORE_BYTES = {"bf16": 10, "fp16": 8, "fp32": 8}
 MLP_INTERMEDIATE_COPIES = {"phi3": 4}
 # fp32 copies of the hidden states inside an RMSNorm (x.float(), x * rsqrt(...), gemma's weight).
 NORM_FP32_COPIES = 3
+# Types whose Mamba-1 mixer transformers runs through its PyTorch selective scan when mamba-ssm is
+# not installed (``mamba_selective_scan`` in models/{jamba,mamba,falcon_mamba}/modeling_*.py: the
+# sequential loop; mambapy's pscan only where that optional package is installed too).
+MAMBA1_TORCH_SCAN = frozenset({"jamba", "mamba", "falcon_mamba"})
+# Tensors of b x s x d_inner alive at the end of that scan (its locals live until it returns), in
+# the model dtype: the in_proj output (x and gate, 2), the conv output, the time step (dt_proj's),
+# softplus(dt + bias), the list of per-step outputs and their stack (or, a step later, silu(gate));
+# and in fp32 (D is passed as D.float()): x * D and the sum with it (or the product with silu(gate)).
+MAMBA1_INNER_COPIES = 7
+MAMBA1_INNER_FP32_COPIES = 2
+# fp32 tensors of b x s x d_inner x d_state the scan builds before its loop and holds through it:
+# exp(A dt) (discrete_A), dt B (discrete_B) and dt B x (deltaB_u).
+MAMBA1_SCAN_FP32_COPIES = 3
+# Types whose short convolution is LFM2's ``Lfm2ShortConv`` (models/lfm2*/modeling_*.py; the VL
+# model runs the LFM2 text model). Without causal-conv1d it runs F.conv1d on the whole prompt: the
+# in_proj output (B, C, x: 3 x hidden) lives through the mixer beside, at most, the conv output,
+# C x conv, its contiguous copy (or out_proj's output): 6 x hidden per token.
+SHORT_CONV_TYPES = frozenset({"lfm2", "lfm2_moe", "lfm2_vl"})
+SHORT_CONV_COPIES = 6
+# How the answer names each mixer whose transformers prefill transients are not modelled.
+MIXER_NAMES = {
+    "mamba": "Mamba",
+    "mamba2": "Mamba-2",
+    "gated_deltanet": "gated DeltaNet",
+    "kda": "Kimi Delta Attention",
+    "short_conv": "short-convolution",
+    "rwkv": "RWKV",
+    "cca": "compressed convolutional attention",
+    "mlstm": "mLSTM",
+}
+
+
+@cache
+def attention_table() -> Mapping[str, Any]:
+    """``data/attn_table.json`` (``tools/gen_attn_table.py``): each model type's auto class and whether it
+    supports sdpa, flash-attention and flex_attention, read from the installed transformers' sources."""
+    data: Mapping[str, Any] = json.loads(resources.files("estimator").joinpath("data/attn_table.json").read_text())
+    return data
+
+
+def attention_support(spec: ModelSpec) -> Mapping[str, Any] | None:
+    """The table's entry for the model's type, or None when the table lacks it."""
+    entry: Mapping[str, Any] | None = attention_table()["types"].get(spec.model_type)
+    return entry
+
+
+def _has_attention(spec: ModelSpec) -> bool:
+    """Whether any layer attends (pure Mamba / RWKV stacks have no attention to choose)."""
+    return not spec.layers or any(layer.kind in ("full", "sliding", "mla") for layer in spec.layers)
+
+
+def fused_attention(spec: ModelSpec, query: Query) -> bool:
+    """Fused attention as fa= says; unsaid, what ``from_pretrained`` picks without ``attn_implementation``:
+    sdpa where the class supports it, else eager (``get_correct_attn_implementation``)."""
+    if query.flash_attention is not None:
+        return query.flash_attention
+    support = attention_support(spec)
+    # Attention-free stacks (Mamba, RWKV) have nothing to choose: their classes declare no sdpa.
+    return True if support is None or not _has_attention(spec) else bool(support["sdpa"])
+
+
+def _fused_options(support: Mapping[str, Any]) -> str:
+    """The ``attn_implementation`` values that give the class fused attention besides sdpa."""
+    options = []
+    if support["flash_attn"]:
+        options.append('"flash_attention_2" (or a flash kernel from the kernels library)')
+    if support["flex_attn"]:
+        options.append('"flex_attention"')
+    return " or ".join(options)
+
+
+def attention_notes(spec: ModelSpec, query: Query) -> list[Note]:
+    """Why the attention sized is not sdpa, or what fa=on needs, when the model class has no sdpa."""
+    support = attention_support(spec)
+    if not _has_attention(spec):
+        return []
+    version = attention_table()["transformers_version"]
+    if support is None:
+        if query.flash_attention is not None:
+            return []
+        return [
+            note(
+                "attention_support_unread",
+                f"vram's table of transformers {version}'s model classes lacks {spec.model_type}: sized with "
+                "sdpa, what from_pretrained asks for first (fa=off sizes eager attention).",
+            )
+        ]
+    if support["sdpa"]:
+        return []
+    cls, options = support["class"], _fused_options(support)
+    if query.flash_attention is None:
+        also = f"; fa=on sizes it loaded with attn_implementation={options}" if options else ""
+        return [
+            note(
+                "eager_by_default",
+                f"Eager attention: transformers {version}'s {cls} does not support sdpa, so from_pretrained "
+                f"without attn_implementation runs eager{also}.",
+            )
+        ]
+    if query.flash_attention and options:
+        return [
+            note(
+                "fused_needs_attn_implementation",
+                f"fa=on: transformers {version} does not run fused attention for {cls} by default (no sdpa: "
+                f"from_pretrained falls back to eager); this sizes it loaded with attn_implementation={options}.",
+            )
+        ]
+    return []
 
 
 def _dtype(spec: ModelSpec, query: Query) -> TorchDType:
@@ -164,7 +283,7 @@ def persistent_bytes(spec: ModelSpec, query: Query) -> int:
     tokens = b * s
     embeds = (2 if spec.model_type.startswith("gemma") else 1) * tokens * spec.hidden_size * dt
     rotary = 2 * tokens * spec.head_dim * dt
-    if not query.flash_attention:
+    if not fused_attention(spec, query):
         masks = _attention_kinds(spec) * b * s * s * dt
     elif _has_sliding_mask(spec, query):
         masks = b * s * s
@@ -205,7 +324,7 @@ def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
         per_row = max(h + 4 * spec.moe_intermediate_size, 4 * h)
         out["prefill MoE experts"] = keep + mlp_stream + rows * per_row * dt
 
-    if query.flash_attention:
+    if fused_attention(spec, query):
         attn = keep + attn_stream + tokens * (3 * q_width + 2 * kv_width) * dt
         if _has_sliding_mask(spec, query):
             # SDPA's float bias made from the bool mask, and keys/values repeated to every head
@@ -216,6 +335,14 @@ def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
         scores = b * heads * s * s * EAGER_SCORE_BYTES[_dtype(spec, query)]
         repeated = 2 * tokens * q_width * dt if kv_heads < heads else 0
         out["attention scores"] = keep + attn_stream + tokens * q_width * dt + repeated + scores
+
+    if (scan := mamba1_scan_bytes(spec, query)) is not None:
+        out["prefill Mamba scan"] = keep + attn_stream + scan
+    conv = _short_conv_layers(spec)
+    if conv:
+        out["prefill short convolution"] = (
+            keep + attn_stream + SHORT_CONV_COPIES * tokens * max(layer.conv_channels for layer in conv) * dt
+        )
 
     # After the forward returns only the normed last hidden states are left, and the last
     # token's logits: bf16, the fp32 copy generate makes, and the processors' fp32 copy.
@@ -228,9 +355,56 @@ def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
     return out
 
 
+def _mamba1_layers(spec: ModelSpec) -> list[LayerKV]:
+    return [layer for layer in spec.layers if layer.mixer == "mamba" and spec.model_type in MAMBA1_TORCH_SCAN]
+
+
+def _short_conv_layers(spec: ModelSpec) -> list[LayerKV]:
+    return [layer for layer in spec.layers if layer.mixer == "short_conv" and spec.model_type in SHORT_CONV_TYPES]
+
+
+def mamba1_scan_bytes(spec: ModelSpec, query: Query) -> int | None:
+    """A Mamba-1 mixer's transients in transformers' PyTorch path, beyond the layer's input and its norm.
+
+    ``mamba_selective_scan`` discretises the whole prompt before its loop: exp(A dt), dt B and
+    dt B x, each b x s x d_inner x d_state in fp32 (A is fp32), held to the end, beside the
+    b x s x d_inner tensors of :data:`MAMBA1_INNER_COPIES` and :data:`MAMBA1_INNER_FP32_COPIES`
+    (the small x_proj / norm outputs of b x s x (dt_rank + 2 d_state) are left out: under 1% of
+    these). None: no such mixer here.
+    """
+    layers = _mamba1_layers(spec)
+    if not layers:
+        return None
+    dt = DTYPE_BYTES[_dtype(spec, query)]
+    tokens = query.batch * query.seq_len
+    widest = max(layers, key=lambda layer: layer.ssm_state_elements)
+    inner = widest.conv_channels
+    per_token = (MAMBA1_INNER_COPIES * dt + MAMBA1_INNER_FP32_COPIES * 4) * inner
+    return tokens * (per_token + MAMBA1_SCAN_FP32_COPIES * widest.ssm_state_elements * 4)
+
+
+def unmodelled_layers(spec: ModelSpec) -> str | None:
+    """The sentence withholding the verdict when state layers' prefill transients are not modelled."""
+    modelled = {id(layer) for layer in _mamba1_layers(spec) + _short_conv_layers(spec)}
+    kinds = sorted(
+        {
+            MIXER_NAMES.get(layer.mixer, "state-space")
+            for layer in spec.layers
+            # Falcon-H1 and Zamba2 run a Mamba-2 mixer beside attention in the same layer.
+            if (layer.kind == "state" or layer.mixer) and id(layer) not in modelled
+        }
+    )
+    if not kinds:
+        return None
+    return (
+        f"transformers' prefill activations of the {' and '.join(kinds)} layers are not modelled: the total "
+        "leaves them out (engine=vllm sizes these layers)"
+    )
+
+
 def eager_score_elements(spec: ModelSpec, query: Query) -> int:
     """Elements of one layer's eager score matrix: b x heads x s x s (0 with fused attention)."""
-    if query.flash_attention:
+    if fused_attention(spec, query):
         return 0
     return query.batch * spec.num_attention_heads * query.seq_len * query.seq_len
 
@@ -266,16 +440,27 @@ def transformers_terms(spec: ModelSpec, query: Query, *, weights_bytes: int, kv_
         overhead=overhead,
         activation_where=where,
         warnings=terms_warnings(spec, query),
+        unmodelled=unmodelled_layers(spec),
     )
 
 
 def terms_warnings(spec: ModelSpec, query: Query) -> tuple[Note, ...]:
     """What the transformers terms leave out or assume, for the whole model."""
     warnings: list[Note] = []
-    if any(layer.kind == "state" for layer in spec.layers):
+    if _mamba1_layers(spec):
+        fp32 = (
+            MAMBA1_SCAN_FP32_COPIES
+            * query.batch
+            * query.seq_len
+            * max(layer.ssm_state_elements for layer in _mamba1_layers(spec))
+            * 4
+        )
         warnings.append(
             note(
-                "state_layers_not_modelled", "transformers activations for state-space (mamba) layers are not modelled"
+                "state_scan_torch_path",
+                f"Mamba layers sized as transformers runs them without mamba-ssm installed: its PyTorch scan "
+                f"holds {fp32 / 2**30:.1f} GiB of fp32 b x s x d_inner x d_state tensors; with mamba-ssm and "
+                "causal-conv1d installed it runs their CUDA kernels, which do not build them.",
             )
         )
     if query.kv in ("fp8", "int8"):
@@ -342,7 +527,8 @@ def layer_share(spec: ModelSpec, query: Query, dtypes: Dtypes, *, weights: int) 
                 total,
             )
     assert best is not None
-    return best.model_copy(update={"terms": best.terms.model_copy(update={"warnings": terms_warnings(spec, query)})})
+    whole = {"warnings": terms_warnings(spec, query), "unmodelled": unmodelled_layers(spec)}
+    return best.model_copy(update={"terms": best.terms.model_copy(update=whole)})
 
 
 class TransformersEngine(BaseEngine):
@@ -378,7 +564,18 @@ class TransformersEngine(BaseEngine):
             )
         return None
 
+    def fused_attention(self, spec: ModelSpec, query: Query) -> bool:
+        return fused_attention(spec, query)
+
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
+        support = attention_support(spec)
+        fusable = support is None or support["sdpa"] or _fused_options(support)
+        if query.flash_attention is True and not fusable and _has_attention(spec):
+            assert support is not None
+            return (
+                f"transformers runs only eager attention for {support['class']} (it supports neither sdpa, "
+                "flash-attention nor flex_attention), so fa=on cannot be run: drop fa= or write fa=off"
+            )
         if spec.quantization.method == "modelopt" and query.weight_format is None and query.bits is None:
             # quantizers/auto.py (transformers 5.x) maps no "modelopt" quant_method to a quantizer.
             return "transformers has no ModelOpt quantizer, so it cannot load this NVFP4 checkpoint; use engine=vllm"
@@ -405,6 +602,7 @@ class TransformersEngine(BaseEngine):
                     f"context window ({spec.max_position_embeddings:,} tokens).",
                 )
             )
+        notes += attention_notes(spec, query)
         refusal = self.refusal(spec, query)
         if refusal and gpu is None:  # with a GPU the verdict says it
             notes.append(note("engine_refuses", refusal + "."))

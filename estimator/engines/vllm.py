@@ -961,7 +961,7 @@ def _load_tensors(spec: ModelSpec, query: Query) -> list[tuple[int, int]]:
     by_split = {lin.split: lin for lin in mlp}
     if len(mlp) == 2 and set(by_split) == {"column", "row"}:
         up, down = by_split["column"], by_split["row"]
-        if up.count % down.count == 0 and up.in_features == down.out_features:
+        if down.count and up.count % down.count == 0 and up.in_features == down.out_features:
             out_f = up.count // down.count * matrix_share(up, spec, tp)[1]
             tensors.append((values("dense_mlp", up.in_features, out_f), down.count))
             tensors.append((values("dense_mlp", *matrix_share(down, spec, tp)), down.count))
@@ -2730,7 +2730,7 @@ class VllmEngine(BaseEngine):
 
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         notes: list[Note] = []
-        if not query.flash_attention:
+        if query.flash_attention is False:
             notes.append(
                 note(
                     "fused_attention_always",

@@ -38,7 +38,7 @@ def test_defaults() -> None:
         q.util,
         q.method,
         q.vllm,
-    ) == ("microsoft/phi-4", None, 4096, 1, "on", True, 1, "transformers", None, "calibrated", None)
+    ) == ("microsoft/phi-4", None, 4096, 1, "on", None, 1, "transformers", None, "calibrated", None)
 
 
 def test_spec_example_and_suffixes() -> None:

@@ -79,7 +79,7 @@ def test_the_seed_example_prints_its_six_lines_beside_the_estimate(settings: Set
         "Bits per weight",
         "Sequence length in tokens (32k",
         "Batch size",
-        "FlashAttention? [Y/n]",
+        "FlashAttention? [y/n",
         "KV cache? [Y/n",
         "GPU to check the fit on",
     ]
@@ -100,9 +100,9 @@ def test_answers_become_the_grammar_line() -> None:
     words = ask_questions(reader(SEED_ANSWERS), said.append)
     assert words == [PHI4, "n=14.7", "p=16", "s=16384", "b=1", "fa=on", "kv=on"]
     assert said == []
-    # Blank answers take the defaults: no n, p or gpu; s=4096, b=1, both flags on.
+    # Blank answers take the defaults: no n, p, fa (the engine's) or gpu; s=4096, b=1, kv on.
     words = ask_questions(reader([PHI4, "", "", "", "", "", "", ""]), said.append)
-    assert words == [PHI4, "s=4096", "b=1", "fa=on", "kv=on"]
+    assert words == [PHI4, "s=4096", "b=1", "kv=on"]
 
 
 @pytest.mark.parametrize(

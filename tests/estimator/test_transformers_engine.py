@@ -46,7 +46,9 @@ def dense_spec(**over: object) -> ModelSpec:
 
 
 def gemma2_spec() -> ModelSpec:
-    """gemma-2-9b's geometry: 42 layers alternating sliding (window 4096) and full, 8 KV heads x 256."""
+    """gemma-2-9b's geometry: 42 layers alternating sliding (window 4096) and full, 8 KV heads x 256.
+
+    Gemma2's class has no sdpa, so fa= unsaid sizes eager: the tests of fused attention say fa=on."""
     layers = tuple(
         LayerKV(
             kind="sliding" if i % 2 == 0 else "full",
@@ -182,12 +184,15 @@ def test_sliding_layers_hold_the_whole_prompt_during_prefill() -> None:
     # s=8192 > window: the 21 sliding layers keep the whole 8192-token storage, not 4095 tokens:
     # 21 x (8192 - 4095) x 8 heads x (256 + 256) x 2 B
     retention = 21 * (8192 - 4095) * 8 * 512 * 2
-    t8k = terms(spec, seq_len=8192)
-    c8k = prefill_candidates(spec, Query(seq_len=8192))
+    t8k = terms(spec, seq_len=8192, flash_attention=True)
+    c8k = prefill_candidates(spec, Query(seq_len=8192, flash_attention=True))
     assert t8k.activations == max(c8k.values()) + retention + tf.WORKSPACE_BYTES
     # Inside the window there is nothing extra.
-    t2k = terms(spec, seq_len=2048)
-    assert t2k.activations == max(prefill_candidates(spec, Query(seq_len=2048)).values()) + tf.WORKSPACE_BYTES
+    t2k = terms(spec, seq_len=2048, flash_attention=True)
+    assert (
+        t2k.activations
+        == max(prefill_candidates(spec, Query(seq_len=2048, flash_attention=True)).values()) + tf.WORKSPACE_BYTES
+    )
     # kv=off: no cache, no retention and no decode copy.
     off = prefill_candidates(spec, Query(seq_len=8192, kv="off"))
     assert "decode cache copy" not in off
@@ -196,8 +201,8 @@ def test_sliding_layers_hold_the_whole_prompt_during_prefill() -> None:
 
 def test_sdpa_past_the_window_materialises_the_sliding_mask() -> None:
     spec = gemma2_spec()
-    inside = prefill_candidates(spec, Query(seq_len=4096))["prefill attention"]
-    past = prefill_candidates(spec, Query(seq_len=8192))["prefill attention"]
+    inside = prefill_candidates(spec, Query(seq_len=4096, flash_attention=True))["prefill attention"]
+    past = prefill_candidates(spec, Query(seq_len=8192, flash_attention=True))["prefill attention"]
     # Inside (4096 tokens): kept = gemma's embeddings and their scaled copy 2 x 4096 x 3584 x 2
     # + rotary 2 x 4096 x 256 x 2; then layer input + normed 2 x 4096 x 3584 x 2
     # + q, rotated q, output, k, v: 4096 x (3 x 16 x 256 + 2 x 8 x 256) x 2
@@ -251,8 +256,8 @@ def test_eager_overhead_strands_one_fp32_score_tensor() -> None:
 
 def test_layer_split_keeps_full_width_activations() -> None:
     spec = gemma2_spec()
-    one = terms(spec, seq_len=8192)
-    two = terms(spec, seq_len=8192, gpus=2)
+    one = terms(spec, seq_len=8192, flash_attention=True)
+    two = terms(spec, seq_len=8192, gpus=2, flash_attention=True)
     retention = 21 * (8192 - 4095) * 8 * 512 * 2
     # The per-layer transient is the same on each GPU; the sliding retention is split in two.
     assert one.activations - two.activations == retention - retention // 2
@@ -261,8 +266,8 @@ def test_layer_split_keeps_full_width_activations() -> None:
 
 def test_fp8_kv_halves_the_retention() -> None:
     spec = gemma2_spec()
-    bf16 = terms(spec, seq_len=8192).activations
-    fp8 = terms(spec, seq_len=8192, kv="fp8").activations
+    bf16 = terms(spec, seq_len=8192, flash_attention=True).activations
+    fp8 = terms(spec, seq_len=8192, kv="fp8", flash_attention=True).activations
     # retention 21 x 4097 x 8 x 512 x (2 - 1) B less, and the decode copy is not the peak
     assert bf16 - fp8 == 21 * 4097 * 8 * 512
 
@@ -270,8 +275,8 @@ def test_fp8_kv_halves_the_retention() -> None:
 @pytest.mark.parametrize("s", [1, 7, 4095, 4096, 4097, 100_000])
 def test_terms_are_non_negative_and_monotonic_in_s(s: int) -> None:
     spec = gemma2_spec()
-    a = terms(spec, seq_len=s)
-    b = terms(spec, seq_len=s + 1)
+    a = terms(spec, seq_len=s, flash_attention=True)
+    b = terms(spec, seq_len=s + 1, flash_attention=True)
     assert 0 < a.activations <= b.activations
     assert a.overhead >= tf.CUDA_CONTEXT_BYTES
 

@@ -704,3 +704,15 @@ def test_weights_keep_whole_segments_under_the_load_split_limit() -> None:
     # 28 x 2.875 + 1 = 81.5 MiB. n037 (v0.31.0, H200) logs 5.38 GiB.
     awq = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen2.5-7B.json").read_text()))
     assert vllm.load_segment_rounding_bytes(awq, q(vllm="0.31", weight_format="awq")) == 85_458_944
+
+
+def test_a_model_without_dense_mlp_layers_has_no_dense_segments_to_round() -> None:
+    # DeepSeek-V2-Lite without first_k_dense_replace: every layer is MoE, so the dense MLP matrices
+    # appear with a count of 0; the load-segment rounding (0.21+) must skip them, not divide by 0.
+    cfg = json.loads((CONFIGS / "deepseek-ai__DeepSeek-V2-Lite-Chat.json").read_text())
+    cfg.pop("first_k_dense_replace", None)
+    spec = load_model_spec(cfg)
+    assert all(lin.count == 0 for lin in spec.linears if lin.component == "dense_mlp")
+    query = q(vllm="0.33", gpu="h100")
+    assert vllm.load_segment_rounding_bytes(spec, query) >= 0
+    assert estimate(spec, query, model_id="m").memory.weights > 0
