@@ -1460,6 +1460,9 @@ class KvLayout(Frozen):
     # Batches of max_num_batched_tokens a sliding or chunked group keeps blocks for beyond its window
     # (vllm_profiles.in_flight_batches).
     in_flight_batches: int = 1
+    # Tokens every sliding-window group keeps below its window (SlidingWindowSpec
+    # extra_retained_tokens: multi-module MTP, see :func:`extra_retained_tokens`); not chunked groups.
+    extra_retained_tokens: int = 0
 
     @property
     def bytes_per_block(self) -> int:
@@ -1551,6 +1554,12 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         return cached[1]
     if why := serve_refusal(spec, query):
         raise InputError(why)
+    if spec.model_type in _INKLING_TYPES:
+        layout = _with_in_flight(_inkling_layout(spec, query, kv_dtype), spec, query)
+        if len(_LAYOUTS) >= 256:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = (spec.layers, layout)
+        return layout
     _refuse_unmodelled_cache(spec)
     if why := mtp_refusal(spec, query):
         raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
@@ -1612,7 +1621,30 @@ def _with_in_flight(
     else:
         method = "mtp" if mtp_tokens(query) else None
     batches = in_flight_batches(version_profile(query)[0], method)
-    return layout[0].model_copy(update={"in_flight_batches": batches}), layout[1]
+    update = {"in_flight_batches": batches, "extra_retained_tokens": extra_retained_tokens(spec, query)}
+    return layout[0].model_copy(update=update), layout[1]
+
+
+# The first release whose SlidingWindowSpec keeps ``extra_retained_tokens`` below the window
+# (v1/kv_cache_interface.py@v0.28.0; 0.27.1 has no such field).
+_EXTRA_RETAINED_FROM = (0, 28)
+
+
+def extra_retained_tokens(spec: ModelSpec, query: Query) -> int:
+    """Tokens every SlidingWindowSpec keeps beyond ``window - 1`` (v1/kv_cache_interface.py
+    ``max_admission_blocks_per_request``, @v0.28.0 .. @v0.33.0), set on every sliding layer at start-up
+    (v1/core/kv_cache_utils.py@v0.28.0 / @v0.29.0: ``num_speculative_tokens - 1`` when
+    ``use_multi_module_mtp()``; @v0.31.0 .. kv_cache_planning.py@v0.33.0: ``num_prefill_lookahead_tokens
+    - 1``, which is ``num_speculative_tokens - 1`` for multi-module MTP, 0 for the other EAGLE-family
+    methods and without speculation). ``use_multi_module_mtp`` (config/speculative.py, same releases):
+    method "mtp" and ``min(num_nextn_predict_layers, num_speculative_tokens) > 1``. Drafters
+    (EAGLE, EAGLE-3, DFlash, draft models) never set it."""
+    if spec.drafter is not None or _release(query) < _EXTRA_RETAINED_FROM:
+        return 0
+    num_spec = mtp_tokens(query)
+    if min(spec.mtp_layers, num_spec) > 1:
+        return num_spec - 1
+    return 0
 
 
 def _chunked_with_hidden_state_drafter(spec: ModelSpec, query: Query) -> str | None:
@@ -1680,7 +1712,7 @@ _UNMODELLED: dict[int, tuple[tuple[LayerKV, ...], str | None]] = {}
 
 def _refuse_unmodelled_cache(spec: ModelSpec) -> None:
     """Caches whose vLLM layout is not modelled: conv states transformers keeps in a dtype of their
-    own (Inkling's fp32 short convolutions), RWKV and ZAYA states."""
+    own (other than Inkling's, which :func:`_inkling_layout` lays out), RWKV and ZAYA states."""
     cached = _UNMODELLED.get(id(spec.layers))
     if cached is None or cached[0] is not spec.layers:
         if len(_UNMODELLED) >= 256:
@@ -1692,6 +1724,8 @@ def _refuse_unmodelled_cache(spec: ModelSpec) -> None:
 
 
 def _unmodelled_cache(spec: ModelSpec) -> str | None:
+    if spec.model_type in _INKLING_TYPES:
+        return None  # its conv states are laid out by _inkling_layout
     if any(layer.mixer == "rwkv" for layer in spec.layers):
         return f"{spec.model_type}: vram does not model RWKV's state in vLLM"
     if any(layer.mixer == "cca" for layer in spec.layers):
@@ -1704,6 +1738,72 @@ def _unmodelled_cache(spec: ModelSpec) -> str | None:
         # XLNet's fp32 memory, CPM-Ant's prompt tokens, xLSTM's matrix memory: transformers' caches only
         return f"{spec.model_type}: vram does not model how vLLM would page this model's cache"
     return None
+
+
+# Inkling (InklingForCausalLM, 0.26+): every decoder layer owns one short-convolution state kept as a
+# paged sliding-window cache (models/inkling/nvidia/sconv_swa_attn.py@v0.26.0, the same spec
+# @v0.29.0 and @v0.33.0).
+_INKLING_TYPES = frozenset({"inkling_text"})
+
+
+def _inkling_conv(spec: ModelSpec, layer: LayerKV, tp: int) -> tuple[int, int, int]:
+    """(heads per GPU, packed head width, padded head width) of one layer's conv-state spec
+    (``InklingConvState``): the layer's KV heads, each holding its K and V head and its
+    hidden / kv_heads share of the attention-output and MLP-output streams, the width padded to the
+    next power of two; ``num_kv_heads // tp`` heads per GPU (it asserts ``tp <= num_kv_heads``)."""
+    kv = layer.kv_heads
+    if tp > kv:
+        raise InputError(
+            f"vLLM will not start {spec.model_type} at gpus={tp}: its short-convolution cache needs at most "
+            f"{kv} GPUs (one KV head each)"
+        )
+    raw = 2 * layer.key_dim + 2 * (spec.hidden_size // kv)
+    return kv // tp, raw, 1 << (raw - 1).bit_length()
+
+
+def _inkling_layout(spec: ModelSpec, query: Query, kv_dtype: KVDType) -> tuple[KvLayout, tuple[str, ...]]:
+    """Inkling's groups: each layer's attention (FullAttentionSpec, or SlidingWindowSpec over
+    ``sliding_window_size``) and its conv state, a SlidingWindowSpec whose window and block are the
+    conv kernel, ``heads x padded width`` per token, ``head_size_v=0``, always bf16 (the model asserts
+    bf16). Pages are unified to the largest (v1/core/kv_cache_utils.py@v0.26.0 /
+    kv_cache_planning.py@v0.33.0 ``unify_kv_cache_spec_page_size``): a smaller page that divides it
+    raises its block size by the ratio, a conv page that does not is padded (0.26-0.28: its backend
+    ``indexes_kv_by_block_stride``; 0.29+: any non-MLA attention spec). Layers group by equal spec
+    (``_get_kv_cache_groups_uniform_page_size``), so conv states with different heads are separate
+    types."""
+    if mtp_tokens(query) or spec.drafter is not None:
+        raise UnmodelledError(f"{spec.model_type}: vram does not model speculative decoding beside its conv states yet")
+    if resolve_dtypes(spec, query).model != "bf16":
+        raise InputError(f"vLLM serves {spec.model_type} in bf16 only (its conv-state cache asserts bfloat16)")
+    tp = query.gpus
+    # (attention or conv, kind, window, heads, head width) -> [layers, page bytes, block size]
+    specs: dict[tuple[bool, str, int | None, int, int], list[int]] = {}
+    for layer in spec.layers:
+        if layer.kind not in ("full", "sliding") or not layer.conv_kernel:
+            raise UnmodelledError(f"{spec.model_type}: a layer vram does not lay out in vLLM")
+        window = layer.window if layer.kind == "sliding" else None
+        attn = specs.setdefault((False, layer.kind, window, layer.kv_heads, layer.key_dim), [0, 0, BLOCK_SIZE])
+        attn[0] += 1
+        attn[1] = _page_bytes(layer, tp, kv_dtype)
+        heads, _, width = _inkling_conv(spec, layer, tp)
+        kernel = layer.conv_kernel
+        state = specs.setdefault((True, "sliding", kernel, heads, width), [0, 0, kernel])
+        state[0] += 1
+        state[1] = kernel * heads * width * 2  # bf16
+    biggest = max(page for _, page, _ in specs.values())
+    types = []
+    for (conv, kind, window, _, _), (n, page, block) in specs.items():
+        if page != biggest:
+            if biggest % page == 0:
+                block *= biggest // page
+            elif not conv:
+                raise UnmodelledError(
+                    f"{spec.model_type}: an attention page that does not divide the conv-state page, which vram "
+                    "does not model"
+                )
+        types.append(KvGroupSpec(kind=kind, window=window, page_bytes=biggest, num_layers=n, block_size=block))
+    group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
+    return KvLayout(types=tuple(types), group_size=group_size, num_groups=num_groups, uniform=False), ()
 
 
 def _kv_layout(spec: ModelSpec, tp: int, kv_dtype: KVDType) -> tuple[KvLayout, tuple[str, ...]]:
@@ -2126,7 +2226,7 @@ def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: in
         if t.kind == "mamba":
             return t.mamba_blocks
         if t.kind == "sliding" and t.window is not None:
-            span = min(t.window - 1 + batched_tokens, max_model_len)
+            span = min(t.window - 1 + layout.extra_retained_tokens + batched_tokens, max_model_len)
             return ceil_div(span, block) + 1
         if t.kind == "chunked" and t.window is not None:
             return ceil_div(min(t.window + batched_tokens, max_model_len), block)
@@ -2153,7 +2253,8 @@ def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: i
         if t.kind == "mamba":
             blocks = t.mamba_blocks
         elif t.kind == "sliding" and t.window is not None:
-            blocks = ceil_div(min(t.window - 1 + batched_tokens, max_model_len), block) + 1
+            span = min(t.window - 1 + layout.extra_retained_tokens + batched_tokens, max_model_len)
+            blocks = ceil_div(span, block) + 1
         elif t.kind == "chunked" and t.window is not None:
             blocks = ceil_div(min(t.window + batched_tokens, max_model_len), block)
         else:
@@ -2229,7 +2330,7 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
 
     def attention(layer: LayerKV, part: KvPart) -> None:
         if layer.kind == "sliding" and layer.window is not None:
-            span = min(layer.window - 1 + batched, s)
+            span = min(layer.window - 1 + layout.extra_retained_tokens + batched, s)
             add("drafter_sliding" if part == "drafter" else "sliding", span, _attn_bytes_per_token(layer, tp, kv_dtype))
         elif dsa and layer.kind == "mla":
             add(part, s, _dsa_latent_bytes(layer, dtype_bytes, sm100=sm100))
@@ -2246,7 +2347,12 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
     state_bytes = 0
     for layer in spec.layers:
         attention(layer, "attention")
-        if _has_state(layer):
+        if spec.model_type in _INKLING_TYPES:
+            # The conv window one request needs: kernel - 1 tokens of the packed (unpadded) streams, bf16.
+            states += 1
+            heads, width, _ = _inkling_conv(spec, layer, tp)
+            state_bytes += (layer.conv_kernel - 1) * heads * width * 2
+        elif _has_state(layer):
             states += 1
             state_bytes += _state_page_bytes(spec, layer, tp, model_bytes, profile.version, num_spec) * mamba_blocks
     for layer in mtp_kv_layers(spec, query):
@@ -2369,7 +2475,9 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
         span = query.seq_len
         if layer.kind == "sliding" and layer.window is not None:
             batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
-            span = min(layer.window - 1 + batched * layout.in_flight_batches, query.seq_len)
+            span = min(
+                layer.window - 1 + layout.extra_retained_tokens + batched * layout.in_flight_batches, query.seq_len
+            )
         kv += round_up(span, block) * _attn_bytes_per_token(layer, query.gpus, kv_dtype)
     return DrafterReport(
         model=drafter.model_id,
@@ -2568,7 +2676,17 @@ def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
     has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
     if has_gqa and kv and (kv % gpus if gpus <= kv else gpus % kv):
         return f"the model's {kv} KV heads and {gpus} GPUs do not divide one another"
+    if (most := _inkling_max_tp(spec)) is not None and gpus > most:
+        return f"its short-convolution cache keeps at least one KV head per GPU ({most} KV heads)"
     return None
+
+
+def _inkling_max_tp(spec: ModelSpec) -> int | None:
+    """Inkling's largest TP size: ``InklingConvState`` asserts ``tp_size <= num_kv_heads`` for every
+    layer (models/inkling/nvidia/sconv_swa_attn.py@v0.26.0 .. @v0.33.0); None for other models."""
+    if spec.model_type not in _INKLING_TYPES:
+        return None
+    return min((layer.kv_heads for layer in spec.layers if layer.kv_heads), default=None)
 
 
 def nearest_tp_sizes(spec: ModelSpec, gpus: int) -> tuple[int, ...]:
@@ -2580,6 +2698,8 @@ def nearest_tp_sizes(spec: ModelSpec, gpus: int) -> tuple[int, ...]:
     )
     if spec.drafter is not None:
         accepted = tuple(n for n in accepted if tp_refusal(spec.drafter.spec, n) is None)
+    if (most := _inkling_max_tp(spec)) is not None:
+        accepted = tuple(n for n in accepted if n <= most)
     below = [n for n in accepted if n < gpus]
     above = [n for n in accepted if n > gpus]
     return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
@@ -2707,6 +2827,8 @@ class VllmEngine(BaseEngine):
         sizes = _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa, limit)
         if spec.drafter is not None:
             sizes = tuple(n for n in sizes if tp_refusal(spec.drafter.spec, n) is None)
+        if (most := _inkling_max_tp(spec)) is not None:
+            sizes = tuple(n for n in sizes if n <= most)
         return sizes
 
     def shape_total(

@@ -199,7 +199,6 @@ def test_deepseek_v4_cache_by_hand_mid_window(doc: dict[str, Any]) -> None:
         ("xlstm", r"vLLM 0\.33 does not serve xlstm"),
         ("inkling2_text", r"vLLM 0\.33 does not serve inkling2_text"),
         ("zaya", "ZAYA"),
-        ("inkling_text", "short-convolution"),
     ],
 )
 def test_caches_vllm_lays_out_unmodelled_are_refused_for_vllm(model_type: str, why: str, doc: dict[str, Any]) -> None:
