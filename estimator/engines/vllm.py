@@ -318,11 +318,6 @@ def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
     )
 
 
-def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
-    """Bytes per cached element of the plain dtypes (one for the quantized layouts' values)."""
-    return element_bytes(kv_cache_dtype(spec, query))
-
-
 def _nvfp4_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
     """NVFP4 weights need compute capability 7.5 (``get_min_capability`` 75 of
     ``ModelOptNvFp4Config`` and the compressed-tensors NVFP4 schemes, @v0.20.0 and @v0.33.0)."""
