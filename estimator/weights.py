@@ -31,6 +31,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from common.errors import InputError
 from estimator.arith import ceil_div as _cdiv
@@ -60,7 +61,7 @@ class _Scheme:
     shape_bytes: int = 0  # compressed-tensors stores each packed matrix's shape (2 x int64)
     tensor_scales: int = 0  # fp32 per-tensor scales per quantized matrix (NVFP4's global scales)
     ignored: frozenset[str] = frozenset()  # components the checkpoint's ignore list keeps unquantized
-    expert_kind: str = ""  # routed experts in another kind than ``kind`` (mxfp4 beside fp8); "" none
+    expert_kind: Literal["", "mxfp4"] = ""  # routed experts in another kind than ``kind`` (mxfp4 beside fp8); "" none
 
 
 def _quantized(
