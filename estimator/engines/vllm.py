@@ -1923,7 +1923,7 @@ def _deepseek_v4_layout(
 def _deepseek_v4_packed(
     latent: list[int], states: dict[tuple[int, int], list[int]], swa_layers: int, window: int, profile: VllmProfile
 ) -> KvLayout:
-    """DeepSeek-V4's caches as vLLM 0.31-0.33 pack them (``_get_packed_kv_cache_groups``,
+    """DeepSeek-V4's caches as vLLM 0.29-0.33 pack them (``_get_packed_kv_cache_groups``,
     ``_get_kv_cache_bytes_per_block``; v1/core/kv_cache_planning.py@v0.33.0). Layers are bucketed by
     spec type and block size: the latent and indexer caches (256-token blocks), the sliding windows
     (64), the C4 states (4) and the C128 states (8), each page unpadded. A bucket holding as many
