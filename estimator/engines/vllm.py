@@ -1390,9 +1390,17 @@ def cuda_graph_estimate_bytes(
     return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
 
 
+def speculative_method(spec: ModelSpec, query: Query) -> str | None:
+    """The ``method`` of the speculative config vLLM starts with: the drafter's, "mtp", or None."""
+    if spec.drafter is not None:
+        return spec.drafter.method
+    return "mtp" if mtp_tokens(query) else None
+
+
 def uses_v2_runner(spec: ModelSpec, query: Query) -> bool:
     """Whether the query's release serves the model on the V2 model runner by default
-    (config/vllm.py _is_default_v2_model_runner_model: architecture, MoE, hybrid, quantized)."""
+    (config/vllm.py _is_default_v2_model_runner_model: architecture, MoE, hybrid, quantized; and the
+    speculative method, which V2 may not take)."""
     profile, _ = version_profile(query)
     state = sum(1 for layer in spec.layers if _has_state(layer))
     quantized = spec.quantization.method != "none" or (
@@ -1405,6 +1413,7 @@ def uses_v2_runner(spec: ModelSpec, query: Query) -> bool:
         hybrid=0 < state < len(spec.layers),
         attention_free=bool(spec.layers) and state == len(spec.layers),
         quantized=quantized,
+        speculative_method=speculative_method(spec, query),
     )
 
 
@@ -1602,11 +1611,7 @@ def _with_in_flight(
     layout: tuple[KvLayout, tuple[str, ...]], spec: ModelSpec, query: Query
 ) -> tuple[KvLayout, tuple[str, ...]]:
     """The layout with the release's in-flight batches for its sliding and chunked groups."""
-    if spec.drafter is not None:
-        method: str | None = spec.drafter.method
-    else:
-        method = "mtp" if mtp_tokens(query) else None
-    batches = in_flight_batches(version_profile(query)[0], method)
+    batches = in_flight_batches(version_profile(query)[0], speculative_method(spec, query))
     return layout[0].model_copy(update={"in_flight_batches": batches}), layout[1]
 
 
