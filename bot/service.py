@@ -23,6 +23,7 @@ from bot.commands import (
 from bot.question import read_change
 from common.errors import InputError, StoreError, VramError
 from estimator.draft import check_speculative_settings
+from estimator.engines import get_engine
 from estimator.estimate import estimate
 from estimator.gpus import GPU, catalog
 from estimator.grammar import parse_model
@@ -154,8 +155,9 @@ class Service:
         check_speculative_settings(query)
         model = self._resolver.open_model(query.model, query.revision)
         spec = model.spec
-        if query.draft and query.engine == "vllm":
-            # The drafter is read like the model (same source, caches and deadline rules).
+        if query.draft and "draft" in get_engine(query.engine).setting_keys:
+            # Only an engine that reads draft= loads a drafter; the drafter is read like the model
+            # (same source, caches and deadline rules).
             name, revision = parse_model(query.draft)
             spec = spec.model_copy(update={"drafter": drafter_of(self._resolver.open_model(name, revision))})
         return estimate(spec, query, model_id=model.model_id, revision=model.revision, warnings=model.warnings)

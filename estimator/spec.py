@@ -73,7 +73,7 @@ class LayerKV(Frozen):
     key_dim: int = 0  # cached key width per head (MLA: kv_lora_rank)
     value_dim: int = 0  # cached value width per head (MLA: qk_rope_head_dim)
     state_elements: int = 0  # fixed per-sequence state elements (SSM conv + ssm state), kind="state"
-    # Added by task A (optional): the parts of a Mamba state, which engines store differently
+    # The parts of a Mamba state, which engines store differently
     # (transformers: conv window of conv_kernel in the model dtype, SSM state in fp32; vLLM: a
     # conv window of conv_kernel - 1, SSM state in the model dtype). 0 when not a Mamba layer.
     conv_channels: int = 0
@@ -129,7 +129,6 @@ class Quantization(Frozen):
     # routed experts (gpt-oss's MXFP4). Embeddings, lm_head, norms and routers stay unquantized.
     scope: Literal["linear", "experts"] = "linear"
     skipped_modules: tuple[str, ...] = ()
-    # Added by task A (optional, defaults keep older callers working):
     block_size: tuple[_Positive, _Positive] | None = None  # FP8 block scales [out, in] (None: per channel/tensor)
     # What one scale covers when group_size and block_size are None: a whole tensor or one output row.
     granularity: Literal["tensor", "channel"] = "channel"
@@ -259,7 +258,7 @@ class ModelSpec(Frozen):
     # Where the config was filled from: transformers' config class ("transformers"), the generated
     # table of its defaults ("table"), or the raw config.json ("raw": a type transformers lacks).
     config_source: Literal["table", "transformers", "raw"] = "raw"
-    # Added by task A (optional): the weight matrices, for quantized bytes and tensor-parallel shares.
+    # The weight matrices, for quantized bytes and tensor-parallel shares.
     linears: tuple[LinearWeights, ...] = ()
     # Key projections whose output is also the values (Gemma 4's attention_k_eq_v global layers): one
     # matrix in the checkpoint and in transformers, but vLLM loads it into both the K and the V slot

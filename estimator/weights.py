@@ -31,8 +31,9 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
+from typing import Literal
 
-from common.errors import InputError
+from common.errors import ConfigError, InputError
 from estimator.arith import ceil_div as _cdiv
 from estimator.dtypes import FORMAT_BITS
 from estimator.spec import DTYPE_BYTES, LinearComponent, LinearWeights, ModelSpec, Quantization, WeightFormat
@@ -60,7 +61,7 @@ class _Scheme:
     shape_bytes: int = 0  # compressed-tensors stores each packed matrix's shape (2 x int64)
     tensor_scales: int = 0  # fp32 per-tensor scales per quantized matrix (NVFP4's global scales)
     ignored: frozenset[str] = frozenset()  # components the checkpoint's ignore list keeps unquantized
-    expert_kind: str = ""  # routed experts in another kind than ``kind`` (mxfp4 beside fp8); "" none
+    expert_kind: Literal["", "mxfp4"] = ""  # routed experts in another kind than ``kind`` (mxfp4 beside fp8); "" none
 
 
 def _quantized(
@@ -155,8 +156,12 @@ def _ignores(entry: str, name: str, method: str) -> bool:
     if entry.startswith("re:"):
         try:
             return re.match(entry[3:], name) is not None
-        except re.error:
-            return False
+        except re.error as err:
+            # vLLM's re.match raises the same and the load fails (quantization/utils/config_utils.py
+            # is_equal_or_regex_match@v0.33.0): no guess of what the entry meant to keep.
+            raise ConfigError(
+                f"the quantization config's ignore entry {entry!r} is not a regular expression ({err})"
+            ) from None
     entry = _LAYER_NUMBER.sub("layers.0.", entry)
     if method == "modelopt":
         return f".{entry}." in f".{name}." or fnmatch.fnmatchcase(name, entry)

@@ -318,11 +318,6 @@ def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
     )
 
 
-def kv_dtype_bytes(spec: ModelSpec, query: Query) -> int:
-    """Bytes per cached element of the plain dtypes (one for the quantized layouts' values)."""
-    return element_bytes(kv_cache_dtype(spec, query))
-
-
 def _nvfp4_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
     """NVFP4 weights need compute capability 7.5 (``get_min_capability`` 75 of
     ``ModelOptNvFp4Config`` and the compressed-tensors NVFP4 schemes, @v0.20.0 and @v0.33.0)."""
@@ -1395,9 +1390,17 @@ def cuda_graph_estimate_bytes(
     return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
 
 
+def speculative_method(spec: ModelSpec, query: Query) -> str | None:
+    """The ``method`` of the speculative config vLLM starts with: the drafter's, "mtp", or None."""
+    if spec.drafter is not None:
+        return spec.drafter.method
+    return "mtp" if mtp_tokens(query) else None
+
+
 def uses_v2_runner(spec: ModelSpec, query: Query) -> bool:
     """Whether the query's release serves the model on the V2 model runner by default
-    (config/vllm.py _is_default_v2_model_runner_model: architecture, MoE, hybrid, quantized)."""
+    (config/vllm.py _is_default_v2_model_runner_model: architecture, MoE, hybrid, quantized; and the
+    speculative method, which V2 may not take)."""
     profile, _ = version_profile(query)
     state = sum(1 for layer in spec.layers if _has_state(layer))
     quantized = spec.quantization.method != "none" or (
@@ -1410,6 +1413,7 @@ def uses_v2_runner(spec: ModelSpec, query: Query) -> bool:
         hybrid=0 < state < len(spec.layers),
         attention_free=bool(spec.layers) and state == len(spec.layers),
         quantized=quantized,
+        speculative_method=speculative_method(spec, query),
     )
 
 
@@ -1616,11 +1620,7 @@ def _with_in_flight(
     layout: tuple[KvLayout, tuple[str, ...]], spec: ModelSpec, query: Query
 ) -> tuple[KvLayout, tuple[str, ...]]:
     """The layout with the release's in-flight batches for its sliding and chunked groups."""
-    if spec.drafter is not None:
-        method: str | None = spec.drafter.method
-    else:
-        method = "mtp" if mtp_tokens(query) else None
-    batches = in_flight_batches(version_profile(query)[0], method)
+    batches = in_flight_batches(version_profile(query)[0], speculative_method(spec, query))
     update = {"in_flight_batches": batches, "extra_retained_tokens": extra_retained_tokens(spec, query)}
     return layout[0].model_copy(update=update), layout[1]
 
@@ -2028,7 +2028,7 @@ def _deepseek_v4_layout(
 def _deepseek_v4_packed(
     latent: list[int], states: dict[tuple[int, int], list[int]], swa_layers: int, window: int, profile: VllmProfile
 ) -> KvLayout:
-    """DeepSeek-V4's caches as vLLM 0.31-0.33 pack them (``_get_packed_kv_cache_groups``,
+    """DeepSeek-V4's caches as vLLM 0.29-0.33 pack them (``_get_packed_kv_cache_groups``,
     ``_get_kv_cache_bytes_per_block``; v1/core/kv_cache_planning.py@v0.33.0). Layers are bucketed by
     spec type and block size: the latent and indexer caches (256-token blocks), the sliding windows
     (64), the C4 states (4) and the C128 states (8), each page unpadded. A bucket holding as many

@@ -213,6 +213,11 @@ class VllmProfile(_Frozen):
     model_runner: ModelRunner
     # config/vllm.py DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES (0.22-0.28; see ModelRunner).
     v2_default_architectures: frozenset[str] = frozenset()
+    # config/vllm.py _get_v2_model_runner_unsupported_features: the speculative methods (of those vram
+    # sizes) the V2 runner takes; under any other a plain start falls back to the V1 runner. "eagle",
+    # "eagle3", "mtp" from 0.22.0; "dflash" from 0.24.0; "draft_model" from 0.33.0 (before, it is
+    # listed as an unsupported "speculative method 'draft_model'").
+    v2_spec_methods: frozenset[str] = frozenset()
     # v1/worker/gpu/model_runner.py profile_cudagraph_memory: `return 0` up to 0.28.0, a measured
     # capture (_profile_cudagraph_memory) from 0.29.0.
     v2_profiles_cuda_graphs: bool = False
@@ -295,6 +300,7 @@ _V022 = _next(
     "0.22",
     model_runner="v2_listed_unquantized",
     v2_default_architectures=frozenset({"Qwen3ForCausalLM"}),
+    v2_spec_methods=frozenset({"eagle", "eagle3", "mtp"}),
     v2_sampler_fp32_copy=True,
 )
 _V023 = _next(
@@ -307,6 +313,7 @@ _V024 = _next(
     _V023,
     "0.24",
     model_runner="v2_listed",
+    v2_spec_methods=_V023.v2_spec_methods | {"dflash"},
     v2_default_architectures=frozenset(
         {
             "Qwen3ForCausalLM",
@@ -366,6 +373,7 @@ _V033 = _next(
     batch_tiers=(_B200, _H100.model_copy(update={"excludes_gb10": True}), _SMALL),
     v2_sampler_warmup_pass=True,
     prefill_checkpoint_mixers=frozenset({"mamba2", "gated_deltanet"}),
+    v2_spec_methods=_V032.v2_spec_methods | {"draft_model"},
 )
 _V034 = _next(
     _V033,
@@ -431,11 +439,17 @@ def serves_on_v2_runner(
     hybrid: bool,
     attention_free: bool,
     quantized: bool,
+    speculative_method: str | None = None,
 ) -> bool:
     """Whether a plain ``vllm serve`` of this release runs the model on the V2 model runner
-    (config/vllm.py ``_is_default_v2_model_runner_model``; generative models, no feature V2 lacks)."""
+    (config/vllm.py ``_is_default_v2_model_runner_model``; generative models, and no feature V2
+    lacks: of those vram sizes, a speculative method outside ``profile.v2_spec_methods``)."""
     runner = profile.model_runner
-    if runner in ("v2", "v2_only"):
+    if runner == "v2_only":
+        return True
+    if speculative_method is not None and speculative_method not in profile.v2_spec_methods:
+        return False
+    if runner == "v2":
         return True
     listed = any(arch in profile.v2_default_architectures for arch in architectures)
     if runner == "v2_listed_unquantized":

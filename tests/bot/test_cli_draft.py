@@ -163,3 +163,14 @@ def test_a_small_model_of_the_same_vocabulary_is_a_draft_model(fake_hub: FakeHub
     assert drafter["weights"] == (155_582_464 + 440_466_432 + 1024) * 2
     # KV: 28 layers x 8 heads x (128 + 128) x 2 B = 114,688 B per token, beside the target's 147,456.
     assert drafter["kv_bytes_per_token"] == 114_688
+
+
+def test_an_engine_that_takes_no_drafter_does_not_read_one(fake_hub: FakeHub, sqlite_url: str) -> None:
+    # draft= is vLLM's setting: under transformers it is said to be ignored and the drafter's
+    # repository is never opened (it does not even exist on this Hub).
+    settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
+    args = ["Qwen/Qwen3-8B", "engine=transformers", "gpu=h100", "draft=acme/missing-drafter", "spec=4", "--json"]
+    code, out, err = vram(args, settings)
+    assert code == 0, err
+    assert not fake_hub.requests("acme/missing-drafter")
+    assert json.loads(out)["vllm"] is None

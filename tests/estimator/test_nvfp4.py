@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from common.errors import InputError
+from common.errors import ConfigError, InputError
 from estimator.config import load_model_spec
 from estimator.engines import vllm
 from estimator.estimate import estimate
@@ -129,6 +129,12 @@ def test_ignore_lists_keep_kinds_of_matrix_unquantized() -> None:
     attention = 2 * (4096 * 4096 * 2 + 1024 * 4096 * 2)
     nvfp4_attention = _nvfp4_matrix(4096, 4096) * 2 + _nvfp4_matrix(1024, 4096) * 2
     assert weight_bytes(spec) - weight_bytes(_toy(CT_NVFP4)) == attention - nvfp4_attention
+
+
+def test_an_ignore_entry_that_is_no_regular_expression_is_a_config_error() -> None:
+    # vLLM matches "re:" entries with re.match, which raises on "re:(": no start, so no guess either.
+    with pytest.raises(ConfigError, match="not a regular expression"):
+        ignored_components(("re:(",), "compressed-tensors")
 
 
 QWEN36_NVFP4 = load_model_spec(json.loads((CAL_CONFIGS / "qwen3_6_35b_a3b_nvfp4.json").read_text()))
