@@ -14,7 +14,7 @@ from estimator.kv import kv_bytes_per_token, state_bytes_per_sequence
 from estimator.notes import Note, article, note
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
-from estimator.spec import ModelSpec
+from estimator.spec import FLOAT_FORMATS, ModelSpec
 from estimator.weights import conversion_asked, weight_bytes, weight_format_name
 
 
@@ -257,7 +257,7 @@ def _conversion_notes(spec: ModelSpec, query: Query, engine: Engine) -> list[Not
     if wanted is None:
         return []
     fmt = spec.quantization.format
-    have = fmt if fmt in ("bf16", "fp16", "fp32") else fmt.upper()
+    have = fmt if fmt in FLOAT_FORMATS else fmt.upper()
     if spec.quantization.method == "none" and wanted in engine.converts_on_load(query):
         return []
     asked = f"dtype={query.weight_format}" if query.weight_format else f"p={query.bits}"

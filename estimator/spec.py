@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 # Formats a user can ask for with ``dtype=`` (closed set, see the interface spec).
 WeightFormat = Literal["bf16", "fp16", "fp32", "fp8", "int8", "int4", "nf4", "mxfp4", "nvfp4", "awq", "gptq"]
+# The unquantized weight formats: a float checkpoint loaded as is (or cast).
+FLOAT_FORMATS: frozenset[str] = frozenset({"bf16", "fp16", "fp32"})
 # Dtypes of unquantized tensors and of activations.
 TorchDType = Literal["fp32", "bf16", "fp16"]
 # Dtypes the KV cache can be stored in. Past the plain element types, vLLM's quantized layouts:

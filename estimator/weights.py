@@ -36,9 +36,16 @@ from typing import Literal
 from common.errors import ConfigError, InputError
 from estimator.arith import ceil_div as _cdiv
 from estimator.dtypes import FORMAT_BITS
-from estimator.spec import DTYPE_BYTES, LinearComponent, LinearWeights, ModelSpec, Quantization, WeightFormat
+from estimator.spec import (
+    DTYPE_BYTES,
+    FLOAT_FORMATS,
+    LinearComponent,
+    LinearWeights,
+    ModelSpec,
+    Quantization,
+    WeightFormat,
+)
 
-_FLOAT_FORMATS = {"bf16", "fp16", "fp32"}
 _QUANTIZED_COMPONENTS = {"attention", "dense_mlp", "routed_experts", "shared_experts", "other"}
 
 
@@ -261,9 +268,9 @@ def _override(spec: ModelSpec, weight_format: WeightFormat | None, bits: int | N
                 group=32,
                 scale_bytes=2,
             )
-    if weight_format == q.format and (q.method == "none" or weight_format not in _FLOAT_FORMATS):
+    if weight_format == q.format and (q.method == "none" or weight_format not in FLOAT_FORMATS):
         return None
-    if weight_format in _FLOAT_FORMATS:
+    if weight_format in FLOAT_FORMATS:
         return _Scheme(kind="dense", name=weight_format, dense_bytes=DTYPE_BYTES[weight_format])
     dense = DTYPE_BYTES[spec.torch_dtype]
     if weight_format == "fp8":

@@ -60,6 +60,7 @@ from estimator.engines.vllm_profiles import (
     mamba_blocks_per_request,
     mamba_cache_mode,
     profile_for,
+    release_of,
     serves_on_v2_runner,
 )
 from estimator.gpus import GPU, lookup_gpu
@@ -67,6 +68,7 @@ from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_
 from estimator.notes import Note, note
 from estimator.spec import (
     DTYPE_BYTES,
+    FLOAT_FORMATS,
     Drafter,
     Frozen,
     KVDType,
@@ -174,7 +176,7 @@ def release_name(query: Query) -> str:
     profile, _ = version_profile(query)
     if (rules := stand_in(query)) is None:
         return profile.version
-    major, minor = (int(part) for part in (query.vllm or "").strip().lstrip("vV~").split(".")[:2])
+    major, minor = release_of(query.vllm or "")
     return f"{major}.{minor} ({rules})"
 
 
@@ -344,12 +346,12 @@ def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
     if query.kv not in ("nvfp4", "int8_per_token_head"):
         return None
     profile, _ = version_profile(query)
-    release = tuple(int(part) for part in profile.version.split("."))
-    if release < (0, 20):
+    arrived = profile.has_int8_per_token_head_kv if query.kv == "int8_per_token_head" else profile.nvfp4_kv != "none"
+    if not arrived:
         return f"vLLM {profile.version} has no {query.kv} KV cache (it arrived in 0.20): use vllm=0.20 or later"
     if query.kv == "int8_per_token_head":
         return None
-    if release < (0, 21):
+    if profile.nvfp4_kv == "unimplemented":
         return (
             f"vLLM {profile.version} lists nvfp4 but its FlashInfer backend does not implement it yet: "
             "use vllm=0.21 or later"
@@ -359,9 +361,10 @@ def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
     family = gpu.compute_capability[0]
     if family == 10:
         return None
-    if release >= (0, 32) and family in (8, 9, 12):
+    fa2 = profile.nvfp4_kv == "fa2"
+    if fa2 and family in (8, 9, 12):
         return None
-    where = "sm100-family GPUs (B200, GB200, B300)" if release < (0, 32) else "sm80, sm90, sm100 and sm120 GPUs"
+    where = "sm80, sm90, sm100 and sm120 GPUs" if fa2 else "sm100-family GPUs (B200, GB200, B300)"
     return f"vLLM {profile.version}'s nvfp4 KV cache runs on {where} only, not on {gpu.name}"
 
 
@@ -470,7 +473,7 @@ def vision_split_saving_bytes(spec: ModelSpec, query: Query) -> int:
     if spec.vision is None or query.gpus == 1 or text_only(spec, query):
         return 0
     fmt = query.weight_format
-    dtype_bytes = DTYPE_BYTES[fmt] if fmt in ("bf16", "fp16", "fp32") else DTYPE_BYTES[spec.torch_dtype]
+    dtype_bytes = DTYPE_BYTES[fmt] if fmt in FLOAT_FORMATS else DTYPE_BYTES[spec.torch_dtype]
     tower = spec.params.vision * dtype_bytes
     return tower - ceil_div(tower, query.gpus)
 
@@ -553,23 +556,6 @@ def speculative_tokens(spec: ModelSpec, query: Query) -> int:
     return mtp_tokens(query)
 
 
-# DFlash drafters by release (model_executor/models/qwen3_dflash.py): none in 0.19.0; 0.20.0-0.24.0
-# build every drafter layer as full attention (DFlashQwen3Attention passes no sliding window, so
-# ``layer_types`` is ignored); from 0.26.0 ``_resolve_layer_attention`` follows ``layer_types``
-# (``dflash_config.use_swa`` / ``swa_window_size`` too), and a drafter mixing sliding and full
-# layers needs the V2 model runner (NotImplementedError otherwise), the default for every model
-# from 0.29.0 (config/vllm.py@v0.29.0). 0.25.0 is not read.
-_DFLASH_FIRST = (0, 20)
-_DFLASH_ALL_FULL_UNTIL = (0, 24)
-_DFLASH_LAYER_TYPES_FROM = (0, 26)
-_V2_RUNNER_FOR_ALL_FROM = (0, 29)
-
-
-def _release(query: Query) -> tuple[int, int]:
-    major, minor = version_profile(query)[0].version.split(".")
-    return int(major), int(minor)
-
-
 class Unmodelled(str):
     """A refusal that is a limit of vram's (a layout it has not read: exit 1), not a setting vLLM
     refuses (exit 2)."""
@@ -580,87 +566,65 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
     drafter = spec.drafter
     if drafter is None:
         return None
-    release = _release(query)
-    version = version_profile(query)[0].version
-    if (why := _aux_hidden_state_target_refusal(spec, drafter, release, version)) is not None:
+    profile = version_profile(query)[0]
+    version = profile.version
+    if (why := _aux_hidden_state_target_refusal(spec, drafter, profile)) is not None:
         return why
     if drafter.method == "eagle3":
-        return _eagle3_refusal(drafter, release, version)
+        return _eagle3_refusal(drafter, profile)
     if drafter.method == "eagle":
-        return _eagle_refusal(spec, drafter, release, version)
+        return _eagle_refusal(spec, drafter, profile)
     if drafter.method == "draft_model":
-        return _draft_model_refusal(spec, drafter, query, release, version)
-    if release < _DFLASH_FIRST:
+        return _draft_model_refusal(spec, drafter, query, profile)
+    if profile.dflash_layers == "none":
         return f"vLLM {version} has no DFlash drafter (model_executor/models/qwen3_dflash.py arrives in 0.20)"
     layers = [layer for layer in drafter.spec.layers if layer.kind != "none"]
     if any(layer.kind not in ("full", "sliding") for layer in layers):
         return Unmodelled(f"the drafter {drafter.model_id} has layers other than attention, which vram does not size")
     sliding = sum(layer.kind == "sliding" for layer in layers)
-    if sliding and _DFLASH_ALL_FULL_UNTIL < release < _DFLASH_LAYER_TYPES_FROM:
+    if sliding and profile.dflash_layers == "unread":
         return Unmodelled(
             f"vram has not read how vLLM {version} keeps the sliding layers of a DFlash drafter "
             "(0.24 makes them full attention, 0.26 sliding)"
         )
-    if release >= _DFLASH_LAYER_TYPES_FROM and any(x.kind == "sliding" and x.window is None for x in layers):
+    if profile.dflash_layers == "layer_types" and any(x.kind == "sliding" and x.window is None for x in layers):
         return (
             f"the drafter {drafter.model_id} has sliding layers but no window: its config leaves "
             "use_sliding_window off (then transformers' config has no sliding_window, whatever the file says) "
             f"and sets no dflash_config.swa_window_size, so vLLM {version} refuses to start it"
         )
-    if 0 < sliding < len(layers) and _DFLASH_LAYER_TYPES_FROM <= release < _V2_RUNNER_FOR_ALL_FROM:
-        return Unmodelled(
-            f"vLLM {version} starts a DFlash drafter that mixes sliding and full layers only with the V2 model "
-            "runner (VLLM_USE_V2_MODEL_RUNNER=1), whose accounting vram does not follow for this release"
-        )
     return None
 
 
-# EAGLE-3 heads of Llama layers (model_executor/models/llama_eagle3.py), read at 0.20.0-0.33.0:
-# the ``fc`` takes 3 target hidden states up to 0.21 whatever the config says, from 0.22 the count
-# ``num_aux_hidden_states`` / ``eagle_config.eagle_aux_hidden_state_layer_ids`` give (and a
-# per-tap ``fc_norm`` may come with it); the ``draft_id_to_target_id`` map (int64, one per draft
-# token) is built always up to 0.29, from 0.30 only when the draft vocabulary is not the target's.
-_EAGLE3_FIRST = (0, 20)
-_EAGLE3_TAPS_FROM = (0, 22)
-_EAGLE3_D2T_ONLY_WHEN_SMALLER_FROM = (0, 30)
+def _mixed_dflash(spec: ModelSpec) -> bool:
+    """A DFlash drafter whose layers mix sliding and full attention (config/vllm.py
+    ``_dflash_needs_multi_kv_group``: by ``layer_types``)."""
+    drafter = spec.drafter
+    if drafter is None or drafter.method != "dflash":
+        return False
+    layers = [layer for layer in drafter.spec.layers if layer.kind != "none"]
+    sliding = sum(layer.kind == "sliding" for layer in layers)
+    return 0 < sliding < len(layers)
 
 
-# Up to 0.21 ``SpeculativeConfig`` starts EAGLE-3 and DFlash only for targets whose text model_type
-# contains one of these (config/speculative.py@v0.20.0; "laguna" added @v0.21.0); from 0.22 the check
-# is the target class's SupportsEagle3 interface at load time, which vram does not follow.
-_AUX_HIDDEN_STATE_TYPES = (
-    "llama",
-    "qwen",
-    "minicpm",
-    "gpt_oss",
-    "hunyuan_vl",
-    "hunyuan_v1_dense",
-    "afmoe",
-    "nemotron_h",
-    "deepseek_v2",
-    "deepseek_v3",
-    "kimi_k2",
-    "kimi_k25",
-    "minimax_m2",
-    "gemma4",
-)
-_AUX_TYPE_CHECK_UNTIL = (0, 21)
-
-
-def _aux_hidden_state_target_refusal(
-    spec: ModelSpec, drafter: Drafter, release: tuple[int, int], version: str
-) -> str | None:
-    if drafter.method not in ("eagle3", "dflash") or release > _AUX_TYPE_CHECK_UNTIL or spec.vision is not None:
+def _aux_hidden_state_target_refusal(spec: ModelSpec, drafter: Drafter, profile: VllmProfile) -> str | None:
+    """Up to 0.21 EAGLE-3 and DFlash start only for the target types the release lists; from 0.22
+    the check is the target class's SupportsEagle3 interface at load time, which vram does not follow."""
+    supported = profile.aux_hidden_state_target_types
+    if drafter.method not in ("eagle3", "dflash") or supported is None or spec.vision is not None:
         # A multimodal target is checked by its text config's type, which the spec does not keep.
         return None
-    supported = _AUX_HIDDEN_STATE_TYPES + (("laguna",) if release >= (0, 21) else ())
     if any(name in spec.model_type for name in supported):
         return None
-    return f"vLLM {version} starts {drafter.method} only for {', '.join(supported)} targets, not {spec.model_type}"
+    return (
+        f"vLLM {profile.version} starts {drafter.method} only for {', '.join(supported)} targets, not {spec.model_type}"
+    )
 
 
-def _eagle3_refusal(drafter: Drafter, release: tuple[int, int], version: str) -> str | None:
-    if release < _EAGLE3_FIRST:
+def _eagle3_refusal(drafter: Drafter, profile: VllmProfile) -> str | None:
+    """EAGLE-3 heads of Llama layers (model_executor/models/llama_eagle3.py, read at 0.20.0-0.33.0)."""
+    version = profile.version
+    if not profile.reads_eagle_and_draft_models:
         return Unmodelled(f"vram has not read how vLLM {version} builds an EAGLE-3 drafter (it sizes them from 0.20)")
     if any(layer.kind != "full" for layer in drafter.spec.layers):
         return Unmodelled(
@@ -669,9 +633,10 @@ def _eagle3_refusal(drafter: Drafter, release: tuple[int, int], version: str) ->
     return None
 
 
-def _eagle_refusal(spec: ModelSpec, drafter: Drafter, release: tuple[int, int], version: str) -> str | None:
+def _eagle_refusal(spec: ModelSpec, drafter: Drafter, profile: VllmProfile) -> str | None:
     """An EAGLE-1 head of Llama layers (model_executor/models/llama_eagle.py, read at 0.20.0-0.33.0)."""
-    if release < _EAGLE3_FIRST:
+    version = profile.version
+    if not profile.reads_eagle_and_draft_models:
         return Unmodelled(f"vram has not read how vLLM {version} builds an EAGLE drafter (it sizes them from 0.20)")
     if any(layer.kind != "full" for layer in drafter.spec.layers):
         return Unmodelled(
@@ -691,14 +656,12 @@ def _eagle_refusal(spec: ModelSpec, drafter: Drafter, release: tuple[int, int], 
     return None
 
 
-def _draft_model_refusal(
-    spec: ModelSpec, drafter: Drafter, query: Query, release: tuple[int, int], version: str
-) -> str | None:
+def _draft_model_refusal(spec: ModelSpec, drafter: Drafter, query: Query, profile: VllmProfile) -> str | None:
     """A plain language model as drafter (v1/spec_decode/draft_model.py, read at 0.20.0 and 0.33.0)."""
-    if release < _EAGLE3_FIRST:
+    version = profile.version
+    if not profile.reads_eagle_and_draft_models:
         return Unmodelled(f"vram has not read how vLLM {version} runs a draft model (it sizes them from 0.20)")
-    if release == (0, 20) and spec.vision is not None and not text_only(spec, query):
-        # llm_base_proposer.py@v0.20.0 _raise_if_multimodal; 0.21 only warns.
+    if profile.draft_model_refuses_multimodal and spec.vision is not None and not text_only(spec, query):
         return (
             f"vLLM {version} runs a draft model beside a multimodal target only text-only (mm=0): "
             '"does not support multimodal models yet"'
@@ -729,7 +692,7 @@ def drafter_kv_layers(spec: ModelSpec, query: Query) -> tuple[LayerKV, ...]:
         error = UnmodelledError if isinstance(why, Unmodelled) else InputError
         raise error(f"vLLM cannot be sized with draft={drafter.model_id}: {why}")
     layers = tuple(layer for layer in drafter.spec.layers if layer.kind != "none")
-    if drafter.method == "dflash" and _release(query) <= _DFLASH_ALL_FULL_UNTIL:
+    if drafter.method == "dflash" and version_profile(query)[0].dflash_layers == "all_full":
         layers = tuple(layer.model_copy(update={"kind": "full", "window": None}) for layer in layers)
     return layers
 
@@ -781,21 +744,21 @@ def eagle3_weight_bytes(spec: ModelSpec, drafter: Drafter, query: Query) -> int:
     d = drafter.spec
     p = d.params
     dtype_bytes = DTYPE_BYTES[spec.torch_dtype]
-    release = _release(query)
+    profile = version_profile(query)[0]
     qkv_out = (d.num_attention_heads + 2 * d.num_kv_heads) * d.head_dim
     first_layer_qkv = d.hidden_size * qkv_out if d.layers else 0
     vocab = (p.embedding if drafter.own_embed_tokens else 0) + (
         drafter.draft_vocab_size * d.hidden_size if drafter.own_lm_head else 0
     )
     split = p.attention + p.dense_mlp + p.other + first_layer_qkv + vocab
-    taps = drafter.eagle3_taps if release >= _EAGLE3_TAPS_FROM else (3 if drafter.eagle3_taps else 0)
+    taps = drafter.eagle3_taps if profile.eagle3_taps_from_config else (3 if drafter.eagle3_taps else 0)
     fc_in = drafter.target_hidden_size * taps
     norms = p.norms + len(d.layers) * d.hidden_size
     norms += fc_in if drafter.norm_before_fc else 0
-    norms += fc_in if drafter.fc_norm and release >= _EAGLE3_TAPS_FROM else 0
+    norms += fc_in if drafter.fc_norm and profile.eagle3_taps_from_config else 0
     replicated = fc_in * d.hidden_size + norms
     d2t = drafter.draft_vocab_size * 8
-    if release >= _EAGLE3_D2T_ONLY_WHEN_SMALLER_FROM and drafter.draft_vocab_size == spec.vocab_size:
+    if profile.eagle3_d2t_only_when_smaller and drafter.draft_vocab_size == spec.vocab_size:
         d2t = 0
     return (ceil_div(split, query.gpus) + replicated) * dtype_bytes + d2t
 
@@ -1404,7 +1367,7 @@ def uses_v2_runner(spec: ModelSpec, query: Query) -> bool:
     profile, _ = version_profile(query)
     state = sum(1 for layer in spec.layers if _has_state(layer))
     quantized = spec.quantization.method != "none" or (
-        query.weight_format is not None and query.weight_format not in ("bf16", "fp16", "fp32")
+        query.weight_format is not None and query.weight_format not in FLOAT_FORMATS
     )
     return serves_on_v2_runner(
         profile,
@@ -1414,6 +1377,7 @@ def uses_v2_runner(spec: ModelSpec, query: Query) -> bool:
         attention_free=bool(spec.layers) and state == len(spec.layers),
         quantized=quantized,
         speculative_method=speculative_method(spec, query),
+        mixed_dflash=_mixed_dflash(spec),
     )
 
 
@@ -1625,11 +1589,6 @@ def _with_in_flight(
     return layout[0].model_copy(update=update), layout[1]
 
 
-# The first release whose SlidingWindowSpec keeps ``extra_retained_tokens`` below the window
-# (v1/kv_cache_interface.py@v0.28.0; 0.27.1 has no such field).
-_EXTRA_RETAINED_FROM = (0, 28)
-
-
 def extra_retained_tokens(spec: ModelSpec, query: Query) -> int:
     """Tokens every SlidingWindowSpec keeps beyond ``window - 1`` (v1/kv_cache_interface.py
     ``max_admission_blocks_per_request``, @v0.28.0 .. @v0.33.0), set on every sliding layer at start-up
@@ -1639,7 +1598,7 @@ def extra_retained_tokens(spec: ModelSpec, query: Query) -> int:
     methods and without speculation). ``use_multi_module_mtp`` (config/speculative.py, same releases):
     method "mtp" and ``min(num_nextn_predict_layers, num_speculative_tokens) > 1``. Drafters
     (EAGLE, EAGLE-3, DFlash, draft models) never set it."""
-    if spec.drafter is not None or _release(query) < _EXTRA_RETAINED_FROM:
+    if spec.drafter is not None or not version_profile(query)[0].sliding_extra_retained_tokens:
         return 0
     num_spec = mtp_tokens(query)
     if min(spec.mtp_layers, num_spec) > 1:
@@ -1701,7 +1660,7 @@ def serve_refusal(spec: ModelSpec, query: Query) -> str | None:
         return None
     first, why = entry
     version = version_profile(query)[0].version
-    if first is not None and tuple(int(part) for part in version.split(".")) >= first:
+    if first is not None and release_of(version) >= first:
         return None
     return f"vLLM {version} does not serve {spec.model_type} ({why}); engine=transformers sizes it"
 
@@ -2161,8 +2120,7 @@ def _hybrid_layout(
     else:
         # max(the backend's smallest kernel block, the cache block): 16 for FlashAttention; MLA
         # backends take 64, and hybrid MLA models at least 128 from 0.27.
-        newer = tuple(int(part) for part in profile.version.split(".")) >= (0, 27)
-        alignment = (128 if newer else 64) if mla else BLOCK_SIZE
+        alignment = profile.hybrid_mla_alignment if mla else BLOCK_SIZE
     pages = hybrid_attention_pages(mamba_page, per_token, alignment, BLOCK_SIZE)
     counts: dict[tuple[str, int | None, bool], int] = {}
     for layer in attention:
@@ -2631,8 +2589,7 @@ def capacity_lines(
     v1/core/kv_cache_utils.py): one capacity line from 0.28; from 0.30 the device type names it
     ("GPU" for CUDA and ROCm, "XPU" for Intel; update_kv_cache_capacity)."""
     available = f"Available KV cache memory: {format_gib(pool)} GiB"
-    newer = tuple(int(part) for part in profile.version.split(".")) >= (0, 30)
-    device = "XPU" if newer and gpu.vendor == "intel" else "GPU"
+    device = "XPU" if profile.capacity_names_device and gpu.vendor == "intel" else "GPU"
     size = f"{device} KV cache size: {tokens:,} tokens"
     conc = f"Maximum concurrency for {max_model_len:,} tokens per request: {concurrency:.2f}x"
     if profile.capacity_one_line:
@@ -2916,8 +2873,7 @@ class VllmEngine(BaseEngine):
         @v0.28.0), MXFP4 from 0.28 (``online/mxfp4.py@v0.28.0``, linear and MoE layers). The online
         int8 and NVFP4 shorthands quantize the MoE experts only (``int8_per_channel_weight_only``,
         ``nvfp4_per_token``), so int8 and nvfp4 of every linear layer need a pre-quantized checkpoint."""
-        release = _release(query)
-        return ("fp8", *(("nf4",) if release <= (0, 27) else ()), *(("mxfp4",) if release >= (0, 28) else ()))
+        return version_profile(query)[0].online_quant_formats
 
     def release_label(self, query: Query) -> str:
         return f"vLLM {version_profile(query)[0].version}"

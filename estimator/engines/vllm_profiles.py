@@ -93,6 +93,25 @@ LogLevel = Literal["debug", "info"]
 UsageContext = Literal["openai_api_server", "llm_class"]
 
 
+# Target model types of the aux-hidden-state check (config/speculative.py@v0.20.0).
+_AUX_HIDDEN_STATE_TYPES = (
+    "llama",
+    "qwen",
+    "minicpm",
+    "gpt_oss",
+    "hunyuan_vl",
+    "hunyuan_v1_dense",
+    "afmoe",
+    "nemotron_h",
+    "deepseek_v2",
+    "deepseek_v3",
+    "kimi_k2",
+    "kimi_k25",
+    "minimax_m2",
+    "gemma4",
+)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -146,6 +165,17 @@ _B200 = BatchTier(
 # (0.29-0.33): _get_packed_kv_cache_groups buckets by spec type, splits the balanced buckets, and a
 # block index costs the widest group (_get_kv_cache_bytes_per_block). "none": 0.19 and 0.34.
 Dsv4Planner = Literal["none", "tuples", "slots", "unpadded", "packed"]
+# How a release builds a DFlash drafter's layers (model_executor/models/qwen3_dflash.py): "none" = no
+# DFlash (0.19.0); "all_full" = every layer full attention, DFlashQwen3Attention passes no sliding
+# window so ``layer_types`` is ignored (0.20.0-0.24.0); "unread" = not read (0.25.0); "layer_types" =
+# ``_resolve_layer_attention`` follows ``layer_types`` (``dflash_config.use_swa`` / ``swa_window_size``
+# too) from 0.26.0.
+DflashLayers = Literal["none", "all_full", "unread", "layer_types"]
+# Where the nvfp4 KV cache runs: "none" = not in CacheDType (0.19.0); "unimplemented" = listed, but
+# FlashInfer's builder raises "nvfp4 KV cache is not yet supported" (0.20.0); "sm100" = trtllm-gen's
+# kernels, sm100 family only (v1/attention/backends/flashinfer.py@v0.21.0 ... @v0.31.0); "fa2" = also
+# an FA2 path for sm80, sm90 and sm120 (_nvfp4_kv_on_fa2, 0.32.0+).
+Nvfp4Kv = Literal["none", "unimplemented", "sm100", "fa2"]
 
 
 class VllmProfile(_Frozen):
@@ -255,6 +285,47 @@ class VllmProfile(_Frozen):
     # segment, rounded up to 2 MiB, and memory_allocated ("Model loading took") counts all of it.
     # None up to 0.20.0 (no limit).
     load_max_split_bytes: int | None = None
+    dflash_layers: DflashLayers = "none"
+    # config/vllm.py use_v2_model_runner: a DFlash drafter that mixes sliding and full layers
+    # (_dflash_needs_multi_kv_group, "Mixed sliding/full DFlash drafts need multiple KV groups (V2
+    # only)") starts the V2 model runner whatever the target, from 0.26.0; 0.29.0+ also list it
+    # among the features V1 lacks.
+    v2_for_mixed_dflash: bool = False
+    # EAGLE, EAGLE-3 and draft-model drafters, as vram has read them from 0.20.0
+    # (model_executor/models/llama_eagle.py, llama_eagle3.py, v1/spec_decode/draft_model.py).
+    reads_eagle_and_draft_models: bool = False
+    # config/speculative.py@v0.20.0: SpeculativeConfig starts EAGLE-3 and DFlash only for targets
+    # whose text model_type contains one of these ("laguna" added @v0.21.0); None from 0.22.0, where
+    # the check is the target class's SupportsEagle3 interface at load time.
+    aux_hidden_state_target_types: tuple[str, ...] | None = _AUX_HIDDEN_STATE_TYPES
+    # model_executor/models/llama_eagle3.py: the ``fc`` takes 3 target hidden states up to 0.21.0
+    # whatever the config says; from 0.22.0 the count num_aux_hidden_states /
+    # eagle_config.eagle_aux_hidden_state_layer_ids give, with a per-tap ``fc_norm`` when configured.
+    eagle3_taps_from_config: bool = False
+    # llama_eagle3.py: ``draft_id_to_target_id`` is built always up to 0.29.0, from 0.30.0 only when
+    # the draft vocabulary is not the target's.
+    eagle3_d2t_only_when_smaller: bool = False
+    # v1/spec_decode/llm_base_proposer.py@v0.20.0 _raise_if_multimodal: a draft model beside a
+    # multimodal target "does not support multimodal models yet" (0.20.0 only; 0.21.0 warns).
+    draft_model_refuses_multimodal: bool = False
+    # v1/kv_cache_interface.py@v0.28.0: SlidingWindowSpec keeps ``extra_retained_tokens`` below the
+    # window from 0.28.0 (0.27.1 has no such field).
+    sliding_extra_retained_tokens: bool = False
+    # What ``--quantization`` makes of a float checkpoint for every linear layer: fp8; bitsandbytes'
+    # in-flight 4-bit up to 0.27.0 (gone from model_executor/layers/quantization/__init__.py@v0.28.0);
+    # MXFP4 from 0.28.0 (online/mxfp4.py@v0.28.0).
+    online_quant_formats: tuple[str, ...] = ("fp8", "nf4")
+    # The least hybrid block alignment of an MLA model under "backend" alignment: the MLA backends'
+    # smallest kernel block (64), at least 128 for hybrid MLA models from 0.27.0
+    # (platforms/interface.py _align_hybrid_block_size).
+    hybrid_mla_alignment: int = 64
+    # v1/core/kv_cache_utils.py update_kv_cache_capacity: from 0.30.0 the capacity line names the
+    # device type ("GPU" for CUDA and ROCm, "XPU" for Intel); "GPU" always before.
+    capacity_names_device: bool = False
+    # config/cache.py CacheDType: int8_per_token_head from 0.20.0 (served by the Triton backend on
+    # any GPU, v1/attention/backends/triton_attn.py@v0.20.0); none in 0.19.0.
+    has_int8_per_token_head_kv: bool = False
+    nvfp4_kv: Nvfp4Kv = "none"
 
 
 _V019 = VllmProfile(
@@ -293,8 +364,21 @@ _V020 = _next(
     cuda_graph_accounting="subtracted",
     hybrid_alignment="backend",
     dsv4_planner="tuples",
+    dflash_layers="all_full",
+    reads_eagle_and_draft_models=True,
+    draft_model_refuses_multimodal=True,
+    has_int8_per_token_head_kv=True,
+    nvfp4_kv="unimplemented",
 )
-_V021 = _next(_V020, "0.21", kv_tokens_report="concurrency", load_max_split_bytes=20 * MiB)
+_V021 = _next(
+    _V020,
+    "0.21",
+    kv_tokens_report="concurrency",
+    load_max_split_bytes=20 * MiB,
+    aux_hidden_state_target_types=(*_AUX_HIDDEN_STATE_TYPES, "laguna"),
+    draft_model_refuses_multimodal=False,
+    nvfp4_kv="sm100",
+)
 _V022 = _next(
     _V021,
     "0.22",
@@ -302,6 +386,8 @@ _V022 = _next(
     v2_default_architectures=frozenset({"Qwen3ForCausalLM"}),
     v2_spec_methods=frozenset({"eagle", "eagle3", "mtp"}),
     v2_sampler_fp32_copy=True,
+    aux_hidden_state_target_types=None,
+    eagle3_taps_from_config=True,
 )
 _V023 = _next(
     _V022,
@@ -314,27 +400,22 @@ _V024 = _next(
     "0.24",
     model_runner="v2_listed",
     v2_spec_methods=_V023.v2_spec_methods | {"dflash"},
-    v2_default_architectures=frozenset(
-        {
-            "Qwen3ForCausalLM",
-            "DeepseekV2ForCausalLM",
-            "Qwen2MoeForCausalLM",
-            "GraniteMoeForCausalLM",
-            "LlamaForCausalLM",
-            "MistralForCausalLM",
-        }
-    ),
+    v2_default_architectures=_V023.v2_default_architectures
+    | {"DeepseekV2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM"},
 )
 _V025 = _next(
     _V024,
     "0.25",
     model_runner="v2_dense",
+    dflash_layers="unread",
     v2_default_architectures=frozenset({"DeepseekV2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM"}),
 )
 _V026 = _next(
     _V025,
     "0.26",
     windows_reserve_in_flight=True,
+    dflash_layers="layer_types",
+    v2_for_mixed_dflash=True,
     breakdown_log="info",
     v2_sampler_fp32_copy=False,
     hybrid_prefix_caching_default=True,
@@ -349,6 +430,7 @@ _V027 = _next(
     breakdown_splits_weights=False,
     concurrency_rounding="per_group",
     model_runner="v2_dense_or_listed",
+    hybrid_mla_alignment=128,
     v2_default_architectures=_V026.v2_default_architectures | {"KimiK3ForConditionalGeneration"},
 )
 _V028 = _next(
@@ -359,12 +441,24 @@ _V028 = _next(
     cudagraph_capture_cap_sm100=1024,
     prefix_caching_mamba_mode="align",
     capacity_one_line=True,
+    sliding_extra_retained_tokens=True,
+    online_quant_formats=("fp8", "mxfp4"),
     v2_default_architectures=_V027.v2_default_architectures | {"DeepseekV4ForCausalLM"},
 )
 _V029 = _next(_V028, "0.29", model_runner="v2", v2_profiles_cuda_graphs=True, dsv4_planner="packed")
-_V030 = _next(_V029, "0.30", fit_check_reserves_null_block=True, has_nvfp4_ds_mla=True, dsv4_auto_kv_fp8=True)
+_V030 = _next(
+    _V029,
+    "0.30",
+    fit_check_reserves_null_block=True,
+    has_nvfp4_ds_mla=True,
+    dsv4_auto_kv_fp8=True,
+    eagle3_d2t_only_when_smaller=True,
+    capacity_names_device=True,
+)
 _V031 = _next(_V030, "0.31")
-_V032 = _next(_V031, "0.32", hybrid_alignment="backend_lcm", prefill_checkpoint_mixers=frozenset({"mamba2"}))
+_V032 = _next(
+    _V031, "0.32", hybrid_alignment="backend_lcm", prefill_checkpoint_mixers=frozenset({"mamba2"}), nvfp4_kv="fa2"
+)
 # engine/arg_utils.py@v0.33.0: "GB10 (DGX Spark, cc 12.1) has the memory but not the compute of a
 # large discrete GPU, keep it on the small tier".
 _V033 = _next(
@@ -409,7 +503,8 @@ PROFILES: dict[str, VllmProfile] = {
 NEWEST: VllmVersion = "0.34"
 
 
-def _minor(version: str) -> tuple[int, int]:
+def release_of(version: str) -> tuple[int, int]:
+    """(major, minor) of a release as given ("0.24", "v0.24.0", "0.29.1rc1.dev339+g...")."""
     text = version.strip().lstrip("vV~")
     parts = text.split(".")
     try:
@@ -421,11 +516,11 @@ def _minor(version: str) -> tuple[int, int]:
 def profile_for(version: str) -> tuple[VllmProfile, str | None]:
     """The profile of a release ("0.24", "v0.24.0", "0.29.1rc1.dev339+g..."), and a warning when
     the release is not profiled and the nearest profiled one stands in for it."""
-    major, minor = _minor(version)
+    major, minor = release_of(version)
     key = f"{major}.{minor}"
     if key in PROFILES:
         return PROFILES[key], None
-    profiled = sorted(_minor(v) for v in PROFILES)
+    profiled = sorted(release_of(v) for v in PROFILES)
     nearest = min(profiled, key=lambda mm: (abs((mm[0] - major) * 1000 + mm[1] - minor), -mm[1]))
     chosen = PROFILES[f"{nearest[0]}.{nearest[1]}"]
     return chosen, (f"vLLM {key} is not profiled; using the nearest profiled release, {chosen.version}")
@@ -440,12 +535,16 @@ def serves_on_v2_runner(
     attention_free: bool,
     quantized: bool,
     speculative_method: str | None = None,
+    mixed_dflash: bool = False,
 ) -> bool:
     """Whether a plain ``vllm serve`` of this release runs the model on the V2 model runner
     (config/vllm.py ``_is_default_v2_model_runner_model``; generative models, and no feature V2
-    lacks: of those vram sizes, a speculative method outside ``profile.v2_spec_methods``)."""
+    lacks: of those vram sizes, a speculative method outside ``profile.v2_spec_methods``).
+    ``mixed_dflash``: a DFlash drafter mixing sliding and full layers, which forces V2 from 0.26."""
     runner = profile.model_runner
     if runner == "v2_only":
+        return True
+    if mixed_dflash and profile.v2_for_mixed_dflash:
         return True
     if speculative_method is not None and speculative_method not in profile.v2_spec_methods:
         return False

@@ -239,11 +239,37 @@ def test_sliding_drafter_layers_follow_layer_types_from_026() -> None:
     target = WITH27.model_copy(update={"drafter": drafter})
     # 0.20-0.24: every drafter layer is full attention (DFlashQwen3Attention passes no window).
     assert {layer.kind for layer in vllm.drafter_kv_layers(target, q27(vllm="0.24"))} == {"full"}
-    # 0.29+: four sliding layers (window 2,048) and one full; the mix needs the V2 runner, the
-    # default from 0.29 (0.26-0.28 refuse it without VLLM_USE_V2_MODEL_RUNNER=1).
+    # 0.26+: four sliding layers (window 2,048) and one full; the mix needs the V2 runner.
     kinds = [(layer.kind, layer.window) for layer in vllm.drafter_kv_layers(target, q27(vllm="0.33"))]
     assert kinds == [("sliding", 2048)] * 4 + [("full", None)]
-    assert "V2 model runner" in (vllm.drafter_refusal(target, q27(vllm="0.27")) or "")
+
+
+@pytest.mark.parametrize("release", ["0.26", "0.27", "0.28"])
+def test_a_mixed_dflash_drafter_starts_the_v2_runner_from_026(release: str) -> None:
+    """config/vllm.py@v0.26.0 .. @v0.28.0 use_v2_model_runner: _dflash_needs_multi_kv_group picks V2
+    before the architecture test, so the hybrid Qwen3.5-27B target, which runs on V1 alone there,
+    runs on V2 with this drafter; V2 profiles no CUDA graphs up to 0.28, so none leave the pool."""
+    config = {**_config("qwen3_6_27b_dflash.json"), "use_sliding_window": True}
+    drafter = read_drafter("z-lab/Qwen3.6-27B-DFlash", config, load_model_spec(config), SHIPPED)
+    target = QWEN27.model_copy(update={"drafter": drafter})
+    query = q27(vllm=release, seq_len=180_000)
+    assert vllm.drafter_refusal(target, query) is None
+    assert vllm.uses_v2_runner(target, query)
+    assert not vllm.uses_v2_runner(QWEN27, query.model_copy(update={"draft": None, "spec": None}))
+    assert not vllm.graphs_in_budget(target, query)
+    layout, _ = vllm.kv_layout(target, query)
+    # The block as in test_drafter_layers_join_the_hybrid_groups_as_logged: 816 tokens, 2,048 B per
+    # token for target and drafter layers alike. Types: 16 target full, 4 drafter sliding, 1 drafter
+    # full, 48 GDN: the fewest is 1 layer, so 69 groups of one layer each.
+    kinds = sorted((t.kind, t.window, t.num_layers) for t in layout.types)
+    assert kinds == [("full", None, 1), ("full", None, 16), ("mamba", None, 48), ("sliding", 2048, 4)]
+    assert (layout.block_size, layout.group_size, layout.num_groups) == (816, 1, 69)
+    # 10 GiB // (816 x 2,048 B x 1 layer) = 6,425 blocks. One 180,000-token request: 17 full groups x
+    # cdiv(180,000, 816) = 17 x 221; 4 sliding groups x (cdiv(2,048 - 1 + 2 in-flight batches x 8,192,
+    # 816) + 1) = 4 x (23 + 1); 48 GDN groups x (2 + 5) state pages: 3,757 + 96 + 336 = 4,189 blocks.
+    blocks, _, concurrency = vllm.kv_capacity(target, query, 10 * GiB, batched_tokens=8192)
+    assert blocks == 10 * GiB // (816 * 2048) == 6425
+    assert concurrency == pytest.approx(6425 / (17 * 221 + 4 * 24 + 48 * 7))
 
 
 def test_the_answer_names_the_drafter() -> None:
