@@ -507,11 +507,14 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
     layer (its attention and MLP / MoE share of the checkpoint) and the ``fc`` / ``eh_proj`` that
     joins the hidden state and the next token's embedding (2 x hidden -> hidden), all split by
     tensor parallelism. The embedding and the LM head are the target's (EagleProposer.load_model
-    shares them when the shapes match). Counted in the checkpoint's unquantized dtype."""
+    shares them when the shapes match). Counted in the checkpoint's unquantized dtype, except where
+    the checkpoint's FP8 quantization covers the MTP layer (:func:`_fp8_mtp_layer_bytes`)."""
     if not mtp_tokens(query) or not spec.mtp_layers:
         return 0
     if any(layer.compress_rate for layer in spec.layers):
         return _deepseek_v4_mtp_bytes(spec, query)
+    if _mtp_layer_fp8(spec):
+        return spec.mtp_layers * _fp8_mtp_layer_bytes(spec, query.gpus)
     p = spec.params
     n_attn = sum(1 for layer in spec.layers if layer.kind in ("full", "sliding", "mla")) or 1
     attention = p.attention // n_attn
@@ -521,6 +524,49 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
         mlp = p.dense_mlp // max(spec.num_layers, 1)
     per_layer = attention + mlp + 2 * spec.hidden_size * spec.hidden_size + 4 * spec.hidden_size
     return ceil_div(per_layer * spec.mtp_layers, query.gpus) * DTYPE_BYTES[spec.torch_dtype]
+
+
+def _mtp_layer_fp8(spec: ModelSpec) -> bool:
+    """Whether vLLM loads the MTP decoder layer in the checkpoint's FP8: DeepSeekMTP builds its
+    ``mtp_block`` (a DeepseekV2DecoderLayer) with the model's quant config
+    (models/deepseek_mtp.py@v0.20.0, @v0.33.0), and ``Fp8Config.get_quant_method`` quantizes every
+    linear and MoE layer its ``ignored_layers`` does not name (layers/quantization/fp8.py@v0.20.0,
+    @v0.33.0). DeepSeek-V3's block-FP8 checkpoint stores layer 61 (its MTP layer) in FP8 with block
+    scales. An ignore entry naming the MTP layer (``mtp`` or ``layers.<num_hidden_layers>.``) keeps
+    it unquantized. Other schemes keep the unquantized rule: an NVFP4 checkpoint's MTP layer loads
+    unquantized ("Using FlashInfer CUTLASS Unquantized MoE backend", calibration2 n047)."""
+    q = spec.quantization
+    if q.method != "fp8" or q.format != "fp8" or q.expert_format:
+        return False
+    mtp_names = ("mtp", f"layers.{spec.num_layers}.")
+    return not any(name in entry for entry in q.skipped_modules for name in mtp_names)
+
+
+def _fp8_mtp_layer_bytes(spec: ModelSpec, gpus: int) -> int:
+    """One FP8 MTP layer per GPU: one decoder layer's attention and MoE (or dense MLP) matrices in the
+    checkpoint's FP8 with its scales, split over TP as the model's own layers; their norms and the
+    router in the torch dtype; ``eh_proj`` (an ``nn.Linear``, 2 x hidden -> hidden, neither quantized
+    nor split: models/deepseek_mtp.py@v0.20.0, @v0.33.0) and five norms (``enorm``, ``hnorm``,
+    ``shared_head.norm``, the decoder layer's two) in the torch dtype. The embedding and
+    ``shared_head.head`` are the target's (shared on load)."""
+    p = spec.params
+    n_attn = sum(1 for layer in spec.layers if layer.kind in ("full", "sliding", "mla")) or 1
+    mlp_components = ("routed_experts", "shared_experts") if spec.num_moe_layers else ("dense_mlp",)
+    mlp_layers = spec.num_moe_layers or max(spec.num_layers, 1)
+    per_layer: list[LinearWeights] = []
+    for lin in spec.linears:
+        if lin.component == "attention":
+            per_layer.append(lin.model_copy(update={"count": lin.count // n_attn}))
+        elif lin.component in mlp_components:
+            per_layer.append(lin.model_copy(update={"count": lin.count // mlp_layers}))
+    linear_elements = sum(lin.in_features * lin.out_features * lin.count for lin in per_layer)
+    mlp_params = (p.routed_experts + p.shared_experts) // mlp_layers if spec.num_moe_layers else p.dense_mlp // mlp_layers
+    # Attention norms (q_a / kv_a layernorms) and the router (with its score bias) are not matrices.
+    unquantized = p.attention // n_attn + mlp_params - linear_elements
+    if spec.num_moe_layers:
+        unquantized += p.router // spec.num_moe_layers
+    unquantized += 2 * spec.hidden_size * spec.hidden_size + 5 * spec.hidden_size
+    return linear_bytes(spec, tuple(per_layer), gpus=gpus) + unquantized * DTYPE_BYTES[spec.torch_dtype]
 
 
 def _deepseek_v4_mtp_bytes(spec: ModelSpec, query: Query) -> int:
