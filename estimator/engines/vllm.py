@@ -2376,7 +2376,9 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
 
     def attention(layer: LayerKV, part: KvPart) -> None:
         if layer.kind == "sliding" and layer.window is not None:
-            span = min(layer.window - 1 + layout.extra_retained_tokens + batched, s)
+            # The window and every in-flight batch (two from 0.26 with async scheduling), as
+            # _blocks_per_request reserves them; only the rounding to whole blocks is left to "blocks".
+            span = min(layer.window - 1 + layout.extra_retained_tokens + batched * layout.in_flight_batches, s)
             add("drafter_sliding" if part == "drafter" else "sliding", span, _attn_bytes_per_token(layer, tp, kv_dtype))
         elif dsa and layer.kind == "mla":
             add(part, s, _dsa_latent_bytes(layer, dtype_bytes, sm100=sm100))
@@ -2406,7 +2408,14 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
     for layer in drafter_kv_layers(spec, query):
         attention(layer, "drafter")
     terms = [
-        KvTerm(part=part, layers=n, bytes_per_token=per_token, tokens=tokens, bytes_per_sequence=per_token * tokens)
+        KvTerm(
+            part=part,
+            layers=n,
+            bytes_per_token=per_token,
+            tokens=tokens,
+            bytes_per_sequence=per_token * tokens,
+            in_flight_batches=layout.in_flight_batches if part in ("sliding", "drafter_sliding") else 0,
+        )
         for (part, tokens), (n, per_token) in parts.items()
     ]
     if states:
