@@ -560,7 +560,8 @@ def _fp8_mtp_layer_bytes(spec: ModelSpec, gpus: int) -> int:
         elif lin.component in mlp_components:
             per_layer.append(lin.model_copy(update={"count": lin.count // mlp_layers}))
     linear_elements = sum(lin.in_features * lin.out_features * lin.count for lin in per_layer)
-    mlp_params = (p.routed_experts + p.shared_experts) // mlp_layers if spec.num_moe_layers else p.dense_mlp // mlp_layers
+    mlp_total = p.routed_experts + p.shared_experts if spec.num_moe_layers else p.dense_mlp
+    mlp_params = mlp_total // mlp_layers
     # Attention norms (q_a / kv_a layernorms) and the router (with its score bias) are not matrices.
     unquantized = p.attention // n_attn + mlp_params - linear_elements
     if spec.num_moe_layers:
@@ -629,6 +630,8 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
     release = _release(query)
     version = version_profile(query)[0].version
     if (why := _aux_hidden_state_target_refusal(spec, drafter, release, version)) is not None:
+        return why
+    if (why := _target_hidden_state_refusal(spec, drafter, release, version)) is not None:
         return why
     if drafter.method == "eagle3":
         return _eagle3_refusal(drafter, release, version)
@@ -703,6 +706,39 @@ def _aux_hidden_state_target_refusal(
     if any(name in spec.model_type for name in supported):
         return None
     return f"vLLM {version} starts {drafter.method} only for {', '.join(supported)} targets, not {spec.model_type}"
+
+
+# From 0.22 the model runner asks the target for the hidden state after layer ``id + 1`` of each DFlash
+# ``target_layer_ids`` entry (v1/worker/gpu_model_runner.py _get_eagle3_aux_layers_from_config@v0.22.0
+# .. @v0.33.0); up to 0.21 after layer ``id``.
+_DFLASH_LAYER_ID_SHIFT_FROM = (0, 22)
+
+
+def _target_hidden_state_refusal(
+    spec: ModelSpec, drafter: Drafter, release: tuple[int, int], version: str
+) -> str | None:
+    """An EAGLE-3 or DFlash ``fc`` the target cannot feed. The fc takes ``target_hidden_size`` (else
+    the drafter's width) per tapped layer (llama_eagle3.py, qwen3_dflash.py @v0.20.0, @v0.33.0); the
+    target hands over its own hidden states, collected where a layer index is in the aux list, from
+    0 (the embedding) to ``num_hidden_layers`` (the last layer's output: Qwen2Model / LlamaModel
+    forward). A width or a layer past that gives fc inputs of another size: the first forward fails
+    (0.33's DFlash says "expects N concatenated aux hidden features but received M")."""
+    if drafter.method not in ("eagle3", "dflash") or not drafter.target_hidden_size:
+        return None
+    name = "EAGLE-3" if drafter.method == "eagle3" else "DFlash"
+    if drafter.target_hidden_size != spec.hidden_size:
+        return (
+            f"the {name} drafter {drafter.model_id} takes target hidden states of width "
+            f"{drafter.target_hidden_size:,} (its target_hidden_size, else hidden_size), "
+            f"but the target's hidden_size is {spec.hidden_size:,}"
+        )
+    shift = 1 if release >= _DFLASH_LAYER_ID_SHIFT_FROM else 0
+    if drafter.target_layer_ids and max(drafter.target_layer_ids) + shift > spec.num_layers:
+        return (
+            f"the DFlash drafter {drafter.model_id}'s target_layer_ids reach layer {max(drafter.target_layer_ids)}, "
+            f"past the target's {spec.num_layers} layers (num_hidden_layers), so vLLM {version} cannot feed its fc"
+        )
+    return None
 
 
 def _eagle3_refusal(drafter: Drafter, release: tuple[int, int], version: str) -> str | None:
