@@ -526,6 +526,9 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
     return ceil_div(per_layer * spec.mtp_layers, query.gpus) * DTYPE_BYTES[spec.torch_dtype]
 
 
+_DEEPSEEK_MTP_TYPES = ("deepseek_v3", "deepseek_v32", "glm_moe_dsa")
+
+
 def _mtp_layer_fp8(spec: ModelSpec) -> bool:
     """Whether vLLM loads the MTP decoder layer in the checkpoint's FP8: DeepSeekMTP builds its
     ``mtp_block`` (a DeepseekV2DecoderLayer) with the model's quant config
@@ -533,10 +536,12 @@ def _mtp_layer_fp8(spec: ModelSpec) -> bool:
     linear and MoE layer its ``ignored_layers`` does not name (layers/quantization/fp8.py@v0.20.0,
     @v0.33.0). DeepSeek-V3's block-FP8 checkpoint stores layer 61 (its MTP layer) in FP8 with block
     scales. An ignore entry naming the MTP layer (``mtp`` or ``layers.<num_hidden_layers>.``) keeps
-    it unquantized. Other schemes keep the unquantized rule: an NVFP4 checkpoint's MTP layer loads
-    unquantized ("Using FlashInfer CUTLASS Unquantized MoE backend", calibration2 n047)."""
+    it unquantized. Only the types vLLM builds as DeepSeekMTP (``SpeculativeConfig.hf_config_override``,
+    config/speculative.py@v0.20.0, @v0.33.0); other MTP modules keep the unquantized rule (an NVFP4
+    checkpoint's MTP layer loads unquantized: "Using FlashInfer CUTLASS Unquantized MoE backend",
+    calibration2 n047)."""
     q = spec.quantization
-    if q.method != "fp8" or q.format != "fp8" or q.expert_format:
+    if spec.model_type not in _DEEPSEEK_MTP_TYPES or q.method != "fp8" or q.format != "fp8" or q.expert_format:
         return False
     mtp_names = ("mtp", f"layers.{spec.num_layers}.")
     return not any(name in entry for entry in q.skipped_modules for name in mtp_names)
