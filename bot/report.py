@@ -306,7 +306,8 @@ def _kv_sum(est: Estimate) -> str:
             continue
         if t.part in ("sliding", "drafter_sliding") or t.bytes_per_token:
             whose = "the drafter's " if t.part.startswith("drafter") else ""
-            kept = " (window + one batch)" if t.tokens < q.seq_len else ""
+            batches = "one batch" if t.in_flight_batches == 1 else f"{t.in_flight_batches} batches"
+            kept = f" (window + {batches})" if t.tokens < q.seq_len else ""
             pieces.append(
                 f"{size(t.bytes_per_token)} per token x {plural(t.tokens, 'token')} in {whose}"
                 f"{plural(t.layers, 'sliding-window layer')}{kept}"

@@ -1221,6 +1221,9 @@ def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: s
     method = str(qc.get("quant_method") or "").lower()
     skipped = tuple(qc.get("modules_to_not_convert") or qc.get("ignore") or ())
     if method == "fp8":
+        # vLLM's Fp8Config reads ``ignored_layers`` first, then ``modules_to_not_convert``
+        # (layers/quantization/fp8.py@v0.20.0, @v0.33.0).
+        skipped = tuple(qc.get("ignored_layers") or qc.get("modules_to_not_convert") or ())
         block = qc.get("weight_block_size")
         # transformers/vLLM "fp8" checkpoints: weight_scale_inv in fp32, per block or per tensor.
         return Quantization(

@@ -176,13 +176,17 @@ def read_drafter(
         )
     if method == "eagle3":
         return _eagle3(model_id, speculators_layer_config(config) if is_speculators(config) else config, spec, names)
-    use_aux = (config.get("dflash_config") or {}).get("use_aux_hidden_state", True)
-    target_hidden = config.get("target_hidden_size") or spec.hidden_size
+    dflash_config = config.get("dflash_config") or {}
+    use_aux = dflash_config.get("use_aux_hidden_state", True)
+    target_hidden = int(config.get("target_hidden_size") or spec.hidden_size)
+    layer_ids = dflash_config.get("target_layer_ids") if isinstance(dflash_config, dict) else None
     return Drafter(
         model_id=model_id,
         method=method,
         spec=spec,
-        fc_in_features=int(target_hidden) * _taps(config, spec) if use_aux else 0,
+        fc_in_features=target_hidden * _taps(config, spec) if use_aux else 0,
+        target_hidden_size=target_hidden if use_aux else 0,
+        target_layer_ids=tuple(int(i) for i in layer_ids) if use_aux and isinstance(layer_ids, list) else (),
         own_embed_tokens=any("embed_tokens" in name for name in names),
         own_lm_head=any("lm_head" in name for name in names),
     )

@@ -289,11 +289,14 @@ class Drafter(Frozen):
     # EAGLE-3 (``Eagle3LlamaForCausalLM``): the LM head's rows (``draft_vocab_size``, else the
     # drafter's vocabulary); the target hidden states the ``fc`` takes as vLLM 0.22+ counts them
     # (``num_aux_hidden_states``, else ``eagle_config.eagle_aux_hidden_state_layer_ids``, else 3; up to
-    # 0.21 always 3); their width; the RMSNorm over them all (``norm_before_fc``) or one per tap
+    # 0.21 always 3); their width (EAGLE-3 and DFlash: ``target_hidden_size``, else the drafter's own);
+    # the RMSNorm over them all (``norm_before_fc``) or one per tap
     # (``fc_norm``, 0.22+).
     draft_vocab_size: int = 0
     eagle3_taps: int = 0
     target_hidden_size: int = 0
+    # DFlash: the target layers whose hidden states feed the ``fc`` (``dflash_config.target_layer_ids``).
+    target_layer_ids: tuple[int, ...] = ()
     norm_before_fc: bool = False
     fc_norm: bool = False
 

@@ -67,6 +67,8 @@ class KvTerm(Frozen):
     bytes_per_token: int = 0
     tokens: int = 0
     bytes_per_sequence: int
+    # Sliding parts: the in-flight batches of tokens held beyond the window (0 for other parts).
+    in_flight_batches: int = 0
 
 
 class WeightTerm(Frozen):

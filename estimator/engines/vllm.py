@@ -510,11 +510,14 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
     layer (its attention and MLP / MoE share of the checkpoint) and the ``fc`` / ``eh_proj`` that
     joins the hidden state and the next token's embedding (2 x hidden -> hidden), all split by
     tensor parallelism. The embedding and the LM head are the target's (EagleProposer.load_model
-    shares them when the shapes match). Counted in the checkpoint's unquantized dtype."""
+    shares them when the shapes match). Counted in the checkpoint's unquantized dtype, except where
+    the checkpoint's FP8 quantization covers the MTP layer (:func:`_fp8_mtp_layer_bytes`)."""
     if not mtp_tokens(query) or not spec.mtp_layers:
         return 0
     if any(layer.compress_rate for layer in spec.layers):
         return _deepseek_v4_mtp_bytes(spec, query)
+    if _mtp_layer_fp8(spec):
+        return spec.mtp_layers * _fp8_mtp_layer_bytes(spec, query.gpus)
     p = spec.params
     n_attn = sum(1 for layer in spec.layers if layer.kind in ("full", "sliding", "mla")) or 1
     attention = p.attention // n_attn
@@ -524,6 +527,55 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
         mlp = p.dense_mlp // max(spec.num_layers, 1)
     per_layer = attention + mlp + 2 * spec.hidden_size * spec.hidden_size + 4 * spec.hidden_size
     return ceil_div(per_layer * spec.mtp_layers, query.gpus) * DTYPE_BYTES[spec.torch_dtype]
+
+
+_DEEPSEEK_MTP_TYPES = ("deepseek_v3", "deepseek_v32", "glm_moe_dsa")
+
+
+def _mtp_layer_fp8(spec: ModelSpec) -> bool:
+    """Whether vLLM loads the MTP decoder layer in the checkpoint's FP8: DeepSeekMTP builds its
+    ``mtp_block`` (a DeepseekV2DecoderLayer) with the model's quant config
+    (models/deepseek_mtp.py@v0.20.0, @v0.33.0), and ``Fp8Config.get_quant_method`` quantizes every
+    linear and MoE layer its ``ignored_layers`` does not name (layers/quantization/fp8.py@v0.20.0,
+    @v0.33.0). DeepSeek-V3's block-FP8 checkpoint stores layer 61 (its MTP layer) in FP8 with block
+    scales. An ignore entry naming the MTP layer (``mtp`` or ``layers.<num_hidden_layers>.``) keeps
+    it unquantized. Only the types vLLM builds as DeepSeekMTP (``SpeculativeConfig.hf_config_override``,
+    config/speculative.py@v0.20.0, @v0.33.0); other MTP modules keep the unquantized rule (an NVFP4
+    checkpoint's MTP layer loads unquantized: "Using FlashInfer CUTLASS Unquantized MoE backend",
+    calibration2 n047)."""
+    q = spec.quantization
+    if spec.model_type not in _DEEPSEEK_MTP_TYPES or q.method != "fp8" or q.format != "fp8" or q.expert_format:
+        return False
+    mtp_names = ("mtp", f"layers.{spec.num_layers}.")
+    return not any(name in entry for entry in q.skipped_modules for name in mtp_names)
+
+
+def _fp8_mtp_layer_bytes(spec: ModelSpec, gpus: int) -> int:
+    """One FP8 MTP layer per GPU: one decoder layer's attention and MoE (or dense MLP) matrices in the
+    checkpoint's FP8 with its scales, split over TP as the model's own layers; their norms and the
+    router in the torch dtype; ``eh_proj`` (an ``nn.Linear``, 2 x hidden -> hidden, neither quantized
+    nor split: models/deepseek_mtp.py@v0.20.0, @v0.33.0) and five norms (``enorm``, ``hnorm``,
+    ``shared_head.norm``, the decoder layer's two) in the torch dtype. The embedding and
+    ``shared_head.head`` are the target's (shared on load)."""
+    p = spec.params
+    n_attn = sum(1 for layer in spec.layers if layer.kind in ("full", "sliding", "mla")) or 1
+    mlp_components = ("routed_experts", "shared_experts") if spec.num_moe_layers else ("dense_mlp",)
+    mlp_layers = spec.num_moe_layers or max(spec.num_layers, 1)
+    per_layer: list[LinearWeights] = []
+    for lin in spec.linears:
+        if lin.component == "attention":
+            per_layer.append(lin.model_copy(update={"count": lin.count // n_attn}))
+        elif lin.component in mlp_components:
+            per_layer.append(lin.model_copy(update={"count": lin.count // mlp_layers}))
+    linear_elements = sum(lin.in_features * lin.out_features * lin.count for lin in per_layer)
+    mlp_total = p.routed_experts + p.shared_experts if spec.num_moe_layers else p.dense_mlp
+    mlp_params = mlp_total // mlp_layers
+    # Attention norms (q_a / kv_a layernorms) and the router (with its score bias) are not matrices.
+    unquantized = p.attention // n_attn + mlp_params - linear_elements
+    if spec.num_moe_layers:
+        unquantized += p.router // spec.num_moe_layers
+    unquantized += 2 * spec.hidden_size * spec.hidden_size + 5 * spec.hidden_size
+    return linear_bytes(spec, tuple(per_layer), gpus=gpus) + unquantized * DTYPE_BYTES[spec.torch_dtype]
 
 
 def _deepseek_v4_mtp_bytes(spec: ModelSpec, query: Query) -> int:
@@ -569,6 +621,8 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
     profile = version_profile(query)[0]
     version = profile.version
     if (why := _aux_hidden_state_target_refusal(spec, drafter, profile)) is not None:
+        return why
+    if (why := _target_hidden_state_refusal(spec, drafter, profile)) is not None:
         return why
     if drafter.method == "eagle3":
         return _eagle3_refusal(drafter, profile)
@@ -619,6 +673,32 @@ def _aux_hidden_state_target_refusal(spec: ModelSpec, drafter: Drafter, profile:
     return (
         f"vLLM {profile.version} starts {drafter.method} only for {', '.join(supported)} targets, not {spec.model_type}"
     )
+
+
+def _target_hidden_state_refusal(spec: ModelSpec, drafter: Drafter, profile: VllmProfile) -> str | None:
+    """An EAGLE-3 or DFlash ``fc`` the target cannot feed. The fc takes ``target_hidden_size`` (else
+    the drafter's width) per tapped layer (llama_eagle3.py, qwen3_dflash.py @v0.20.0, @v0.33.0); the
+    target hands over its own hidden states, collected where a layer index is in the aux list, from
+    0 (the embedding) to ``num_hidden_layers`` (the last layer's output: Qwen2Model / LlamaModel
+    forward). A width or a layer past that gives fc inputs of another size: the first forward fails
+    (0.33's DFlash says "expects N concatenated aux hidden features but received M")."""
+    if drafter.method not in ("eagle3", "dflash") or not drafter.target_hidden_size:
+        return None
+    name = "EAGLE-3" if drafter.method == "eagle3" else "DFlash"
+    if drafter.target_hidden_size != spec.hidden_size:
+        return (
+            f"the {name} drafter {drafter.model_id} takes target hidden states of width "
+            f"{drafter.target_hidden_size:,} (its target_hidden_size, else hidden_size), "
+            f"but the target's hidden_size is {spec.hidden_size:,}"
+        )
+    shift = profile.dflash_layer_id_shift
+    if drafter.target_layer_ids and max(drafter.target_layer_ids) + shift > spec.num_layers:
+        return (
+            f"the DFlash drafter {drafter.model_id}'s target_layer_ids reach layer {max(drafter.target_layer_ids)}, "
+            f"past the target's {spec.num_layers} layers (num_hidden_layers), "
+            f"so vLLM {profile.version} cannot feed its fc"
+        )
+    return None
 
 
 def _eagle3_refusal(drafter: Drafter, profile: VllmProfile) -> str | None:
@@ -2288,7 +2368,9 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
 
     def attention(layer: LayerKV, part: KvPart) -> None:
         if layer.kind == "sliding" and layer.window is not None:
-            span = min(layer.window - 1 + layout.extra_retained_tokens + batched, s)
+            # The window and every in-flight batch (two from 0.26 with async scheduling), as
+            # _blocks_per_request reserves them; only the rounding to whole blocks is left to "blocks".
+            span = min(layer.window - 1 + layout.extra_retained_tokens + batched * layout.in_flight_batches, s)
             add("drafter_sliding" if part == "drafter" else "sliding", span, _attn_bytes_per_token(layer, tp, kv_dtype))
         elif dsa and layer.kind == "mla":
             add(part, s, _dsa_latent_bytes(layer, dtype_bytes, sm100=sm100))
@@ -2318,7 +2400,14 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
     for layer in drafter_kv_layers(spec, query):
         attention(layer, "drafter")
     terms = [
-        KvTerm(part=part, layers=n, bytes_per_token=per_token, tokens=tokens, bytes_per_sequence=per_token * tokens)
+        KvTerm(
+            part=part,
+            layers=n,
+            bytes_per_token=per_token,
+            tokens=tokens,
+            bytes_per_sequence=per_token * tokens,
+            in_flight_batches=layout.in_flight_batches if part in ("sliding", "drafter_sliding") else 0,
+        )
         for (part, tokens), (n, per_token) in parts.items()
     ]
     if states:

@@ -294,6 +294,10 @@ class VllmProfile(_Frozen):
     # EAGLE, EAGLE-3 and draft-model drafters, as vram has read them from 0.20.0
     # (model_executor/models/llama_eagle.py, llama_eagle3.py, v1/spec_decode/draft_model.py).
     reads_eagle_and_draft_models: bool = False
+    # v1/worker/gpu_model_runner.py _get_eagle3_aux_layers_from_config: from 0.22.0 (.. 0.33.0) the
+    # runner asks the target for the hidden state after layer ``id + 1`` of each DFlash
+    # ``target_layer_ids`` entry; up to 0.21 after layer ``id``.
+    dflash_layer_id_shift: int = 0
     # config/speculative.py@v0.20.0: SpeculativeConfig starts EAGLE-3 and DFlash only for targets
     # whose text model_type contains one of these ("laguna" added @v0.21.0); None from 0.22.0, where
     # the check is the target class's SupportsEagle3 interface at load time.
@@ -385,6 +389,7 @@ _V022 = _next(
     model_runner="v2_listed_unquantized",
     v2_default_architectures=frozenset({"Qwen3ForCausalLM"}),
     v2_spec_methods=frozenset({"eagle", "eagle3", "mtp"}),
+    dflash_layer_id_shift=1,
     v2_sampler_fp32_copy=True,
     aux_hidden_state_target_types=None,
     eagle3_taps_from_config=True,

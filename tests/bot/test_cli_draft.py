@@ -174,3 +174,16 @@ def test_an_engine_that_takes_no_drafter_does_not_read_one(fake_hub: FakeHub, sq
     assert code == 0, err
     assert not fake_hub.requests("acme/missing-drafter")
     assert json.loads(out)["vllm"] is None
+
+
+def test_a_drafter_built_for_a_wider_target_is_refused(fake_hub: FakeHub, sqlite_url: str) -> None:
+    # The EAGLE-3 head's fc takes 3 x 4,096 target features; Qwen3-0.6B's hidden size is 1,024.
+    fake_hub.add_repo(
+        "acme/Qwen3-8B-eagle3",
+        {"config.json": json.dumps(EAGLE3).encode(), "model.safetensors": safetensors_file(_eagle3_tensors())},
+    )
+    settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
+    args = ["Qwen/Qwen3-0.6B", "engine=vllm", "gpu=h100", "s=32k", "draft=acme/Qwen3-8B-eagle3", "spec=3"]
+    code, out, err = vram(args, settings)
+    assert code == 2 and out == "" and err.strip().count("\n") == 0
+    assert "width 4,096" in err and "hidden_size is 1,024" in err

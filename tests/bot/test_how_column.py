@@ -41,7 +41,7 @@ def kv_said(how: str) -> float:
     """The bytes a KV line states: ``(A + the indexer's B per token x N tokens + C of ... ) x b sequences``."""
     body, _, _dtype = how.rpartition(", ")
     expr = re.sub(r"the [A-Za-z ]+'s? ", "", body)
-    expr = re.sub(r" in [\d,]+ (?:\w+ )?sliding-window layers?(?: \(window \+ one batch\))?", "", expr)
+    expr = re.sub(r" in [\d,]+ (?:\w+ )?sliding-window layers?(?: \(window \+ (?:one batch|\d+ batches)\))?", "", expr)
     expr = re.sub(r" of recurrent state in [\d,]+ layers?", "", expr)
     expr = re.sub(r" for whole blocks and pages padded to one size", "", expr)
     expr = re.sub(r" of caches per request \([a-z ,]+\)", "", expr)
@@ -128,6 +128,27 @@ def test_sliding_layers_say_the_tokens_they_keep() -> None:
     )
     _, how = _how(est, "KV cache")
     assert how.startswith("(80 KiB per token x 131,072 tokens + 800 KiB per token x 9,215 tokens in 50 ")
+    assert_rows_multiply_out(est)
+
+
+def test_sliding_layers_keep_two_batches_from_0_26() -> None:
+    # gemma-3-4b at vLLM 0.26 (async scheduling: two in-flight batches of 8,192 on an H100): 29
+    # sliding layers x 4 KV heads x 256 x 2 x 2 B = 116 KiB per token over 1,024 - 1 + 2 x 8,192 =
+    # 17,407 tokens; 5 global layers x 4 KiB = 20 KiB per token over 32,768. Groups of 5 layers: 29
+    # sliding layers take 6 groups, one padding layer. Blocks of 16 tokens: a sliding group keeps
+    # cdiv(17,407, 16) + 1 = 1,089 blocks, so the rest is the padding layer's 1,089 x 16 x 4,096 B
+    # plus 17 tokens of rounding in the 29 real layers.
+    est = estimate(
+        _spec(CONFIGS / "google__gemma-3-4b-it.json"),
+        Query(engine="vllm", gpu="h100", vllm="0.26", seq_len=32_768, batch=4, mm_limit=0),
+        model_id="m",
+    )
+    terms = {t.part: t for t in est.details.kv_terms}
+    assert (terms["sliding"].tokens, terms["sliding"].in_flight_batches) == (1_023 + 2 * 8_192, 2)
+    assert terms["sliding"].bytes_per_sequence == 29 * 4_096 * 17_407
+    assert terms["blocks"].bytes_per_sequence == 1_089 * 16 * 4_096 + 29 * 4_096 * 17
+    _, how = _how(est, "KV cache")
+    assert "116 KiB per token x 17,407 tokens in 29 sliding-window layers (window + 2 batches)" in how
     assert_rows_multiply_out(est)
 
 

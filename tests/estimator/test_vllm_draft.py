@@ -301,3 +301,26 @@ def test_a_smaller_drafter_page_holds_more_tokens_per_block() -> None:
     # TP sizes: the drafter's 32 heads / 4 KV heads must divide too (DFlashQwen3Attention asserts it).
     assert vllm.tp_refusal(WITH27, 12) == "the drafter's 32 attention heads do not divide by 12"
     assert 12 not in vllm.ENGINE.tp_sizes(WITH27, 24) and 12 in vllm.ENGINE.tp_sizes(QWEN27, 24)
+
+
+def test_a_drafter_for_another_target_is_refused() -> None:
+    # The Qwen3.6-27B DFlash drafter (hidden 5,120, target_layer_ids up to 61 of 64) beside
+    # Qwen3-8B (hidden 4,096, 36 layers): its fc takes 5 x 5,120 features, the target has 5 x 4,096.
+    qwen8b = load_model_spec(json.loads((ROOT / "tests/fixtures/configs/Qwen__Qwen3-8B.json").read_text()))
+    why = vllm.drafter_refusal(qwen8b.model_copy(update={"drafter": DRAFT27}), q27(gpus=1))
+    assert why is not None and "width 5,120" in why and "target's hidden_size is 4,096" in why
+    # Same width, too few layers: the hidden state after layer 62 (61 + 1 from 0.22) of a 36-layer target.
+    narrow = DRAFT27.model_copy(update={"target_hidden_size": 4096})
+    with_narrow = qwen8b.model_copy(update={"drafter": narrow})
+    for release in ("0.20", "0.22", "0.33"):
+        why = vllm.drafter_refusal(with_narrow, q27(gpus=1, vllm=release))
+        assert why is not None and "target_layer_ids reach layer 61" in why and "36 layers" in why
+    # Id 64 of the 64-layer target it was built for: the last layer's output up to 0.21, past it
+    # (65) from 0.22; id 63 is the last layer's output from 0.22.
+    last = WITH27.model_copy(update={"drafter": DRAFT27.model_copy(update={"target_layer_ids": (1, 64)})})
+    assert vllm.drafter_refusal(last, q27(vllm="0.21")) is None
+    assert "reach layer 64" in (vllm.drafter_refusal(last, q27(vllm="0.22")) or "")
+    ok = WITH27.model_copy(update={"drafter": DRAFT27.model_copy(update={"target_layer_ids": (1, 63)})})
+    assert ok.drafter is not None and vllm.drafter_refusal(ok, q27(vllm="0.22")) is None
+    assert DRAFT27.target_layer_ids == (1, 16, 31, 46, 61)
+    assert vllm.drafter_refusal(WITH27, q27()) is None

@@ -252,3 +252,17 @@ def test_a_draft_model_beside_a_multimodal_target_at_020() -> None:
     assert why is not None and "text-only (mm=0)" in why
     assert vllm.drafter_refusal(small, q(vllm="0.20", mm_limit=0)) is None
     assert vllm.drafter_refusal(small, q(vllm="0.21")) is None
+
+
+def test_a_head_built_for_another_width_is_refused() -> None:
+    # The head's fc takes 3 x 4,096 (its hidden_size, no target_hidden_size): Qwen3-0.6B hands over
+    # 3 x 1,024, so vLLM's first forward fails on the fc's input.
+    qwen = load_model_spec(json.loads((ROOT / "tests/fixtures/configs/Qwen__Qwen3-0.6B.json").read_text()))
+    beside = qwen.model_copy(update={"drafter": _drafter(EAGLE3_CONFIG)})
+    for release in ("0.20", "0.33"):
+        why = vllm.drafter_refusal(beside, q(vllm=release))
+        assert why is not None and not isinstance(why, vllm.Unmodelled)
+        assert "width 4,096" in why and "target's hidden_size is 1,024" in why
+    # target_hidden_size says the width it takes, whatever the head's own.
+    fitted = qwen.model_copy(update={"drafter": _drafter({**EAGLE3_CONFIG, "target_hidden_size": 1024})})
+    assert vllm.drafter_refusal(fitted, q()) is None

@@ -106,3 +106,38 @@ def test_mtp_weights_match_the_drafter_a_log_loads() -> None:
     moe = load_model_spec(json.loads((ROOT / "tests/fixtures/calibration2/configs/qwen3_5_moe.json").read_text()))
     drafter = vllm.mtp_weight_bytes(moe, Query(engine="vllm", mtp=2))
     assert abs(drafter / GiB - (23.43 - 21.86)) <= 0.01
+
+
+def test_deepseek_v3_mtp_layer_loads_in_the_checkpoints_block_fp8() -> None:
+    # DeepSeek-V3 (block FP8 128 x 128, fp32 scales), MTP layer 61 at TP 8. Each fp8 matrix: one byte
+    # per element of the GPU's share + 4 B per 128 x 128 block of it.
+    # Attention (MLA): q_a 7168 -> 1536 and kv_a 7168 -> 576 replicated; q_b 1536 -> 24576/8,
+    # kv_b 512 -> 32768/8 by columns; o 16384/8 -> 7168 by rows.
+    q_a = 7168 * 1536 + 12 * 56 * 4
+    q_b = 1536 * 3072 + 24 * 12 * 4
+    kv_a = 7168 * 576 + 5 * 56 * 4
+    kv_b = 512 * 4096 + 32 * 4 * 4
+    o = 2048 * 7168 + 56 * 16 * 4
+    attention = q_a + q_b + kv_a + kv_b + o + (1536 + 512) * 2  # + q_a / kv_a layernorms in bf16
+    # 256 routed experts + 1 shared: gate, up 7168 -> 2048/8 and down 2048/8 -> 7168.
+    expert = 3 * (7168 * 256 + 2 * 56 * 4)
+    router = (7168 * 256 + 256) * 2  # gate and its score-correction bias, bf16
+    eh_proj = 2 * 7168 * 7168 * 2  # nn.Linear: bf16, on every GPU
+    norms = 5 * 7168 * 2
+    expected = attention + 257 * expert + router + eh_proj + norms
+    assert expected == 1_661_047_456
+    spec = load_model_spec(json.loads((ROOT / "tests/fixtures/configs/deepseek-ai__DeepSeek-V3.json").read_text()))
+    assert vllm.mtp_weight_bytes(spec, Query(engine="vllm", gpus=8, mtp=1)) == expected
+
+
+def test_an_ignore_entry_naming_the_mtp_layer_keeps_it_unquantized() -> None:
+    raw = json.loads((ROOT / "tests/fixtures/configs/deepseek-ai__DeepSeek-V3.json").read_text())
+    quantized = vllm.mtp_weight_bytes(load_model_spec(raw), Query(engine="vllm", gpus=8, mtp=1))
+    raw["quantization_config"]["ignored_layers"] = ["model.layers.61.mlp.experts"]
+    spec = load_model_spec(raw)
+    assert spec.quantization.skipped_modules  # the config reader keeps the entry
+    # Unquantized: the layer's 11,610,061,056 parameters (attention 187,107,328, 257 experts x 3 x
+    # 7168 x 2048, router 1,835,264, eh_proj 2 x 7168^2, four norms) in bf16 over 8 GPUs.
+    params = 187_107_328 + 257 * 3 * 7168 * 2048 + 1_835_264 + 2 * 7168 * 7168 + 4 * 7168
+    assert params == 11_610_061_056
+    assert vllm.mtp_weight_bytes(spec, Query(engine="vllm", gpus=8, mtp=1)) == params // 8 * 2 != quantized
