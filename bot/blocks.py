@@ -17,7 +17,7 @@ from bot import report
 from bot.echo import neutral
 from bot.helptext import slack_help
 from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space glyph
-from bot.report import GIB, bar, gib, params, per_token
+from bot.report import GIB, bar, gib, params
 from estimator.classic import classic_lines as _classic_lines
 from estimator.engines import engine_names
 from estimator.notes import Note
@@ -382,10 +382,16 @@ def _compare_field(e: Estimate, name: str) -> Block:
         f"Overhead {gib(m.overhead)}",
         f"*Total {gib(m.total)}*",
         f"{params(e.params_total)} parameters",
-        f"KV {per_token(report.kv_per_token(e))}/token",
+        f"KV {report.kv_per_token_text(e)} per token",
     ]
+    pool = report.pool_cells(e)
+    if pool is not None and pool[0] != pool[1]:
+        lines.append(f"vLLM KV pool {pool[0]} GiB, {pool[1]} requests of {e.query.seq_len:,} tokens")
     phrase = fit_phrase(e)
-    if phrase:
+    why = report.no_verdict(e)
+    if why:
+        lines.append(escape(why[0].upper() + why[1:]))
+    elif phrase:
         lines.append(phrase[0].upper() + phrase[1:])
     return {"type": "mrkdwn", "text": _truncate("\n".join(lines), 2000)}
 
@@ -400,9 +406,7 @@ def compare_message(
 ) -> Message:
     """Two models side by side, same inputs: one column each (they stack on a phone), and the difference."""
     q = a.query
-    title = f"*Compare* · s={q.seq_len:,} · b={q.batch:,} · {q.engine}"
-    if q.gpu:
-        title += f" · {escape(q.gpu)}"
+    title = f"*Compare* · {escape(report.compare_title(a))}"
 
     def name(e: Estimate) -> str:
         return escape(e.model + (f"@{e.revision[:7]}" if e.revision else ""))

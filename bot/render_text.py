@@ -135,22 +135,36 @@ def history_table(records: Sequence[QueryRecord]) -> Table | Text | Group:
 
 
 def compare_table(a: Estimate, b: Estimate) -> Table:
-    table = Table(show_header=True, header_style="bold", box=None)
+    """Both sides at the settings they share (the title), term by term; a side whose total is a guess
+    gets no fit (the notes under the table say why)."""
+    table = Table(title=report.compare_title(a), title_justify="left", show_header=True, header_style="bold", box=None)
     table.add_column("")
     table.add_column(model_name(a.model), justify="right")
     table.add_column(model_name(b.model), justify="right")
     for (label, x, _), (_, y, _) in zip(report.breakdown(a), report.breakdown(b), strict=True):
         table.add_row(f"{label} GiB", _gib2(x), _gib2(y))
     table.add_row("Parameters", report.params(a.params_total), report.params(b.params_total))
-    table.add_row("KV per token", report.per_token(report.kv_per_token(a)), report.per_token(report.kv_per_token(b)))
-    if a.fit and b.fit:
-        table.add_row("Fits " + a.fit.gpu_name, "yes" if a.fit.fits else "no", "yes" if b.fit.fits else "no")
+    table.add_row("KV per token", report.kv_per_token_text(a), report.kv_per_token_text(b))
+    pools = report.pool_cells(a), report.pool_cells(b)
+    if pools[0] is not None or pools[1] is not None:
+        none = ("", "")
+        pa, pb = (p or none for p in pools)
+        table.add_row("vLLM KV pool GiB", pa[0], pb[0])
+        table.add_row(f"Requests of {a.query.seq_len:,} tokens", pa[1], pb[1])
+    fit = a.fit or b.fit
+    if fit is not None:
+        table.add_row("Fits " + fit.gpu_name, report.fit_word(a), report.fit_word(b))
     return table
 
 
 def compare_warnings(a: Estimate, b: Estimate) -> list[str]:
-    """Each side's warnings, named (the classic-formula note left out: the table is the comparison)."""
+    """Why a side has no verdict, then each side's warnings, named (the classic-formula note left out:
+    the table is the comparison)."""
     lines = []
+    for est in (a, b):
+        why = report.no_verdict(est)
+        if why:
+            lines.append(plain(f"! {model_name(est.model)}: {why}"))
     for est in (a, b):
         for warning in est.warnings:
             if warning.code != "classic_formula":
