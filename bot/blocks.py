@@ -444,17 +444,25 @@ def _when(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
-def history_lines(records: Sequence[Any]) -> list[str]:
-    """One line per stored query: id, when, who, the text as typed (escaped), status."""
+def history_lines(records: Sequence[Any], compares: Sequence[tuple[Any, Any]] = ()) -> list[str]:
+    """One line per stored query: id, when, who, the text as typed (escaped), status; a comparison's two
+    sides share one line (both ids)."""
+    partners = {side.id: pair for pair in compares for side in pair}
     lines = []
+    listed: set[int] = set()
     for r in records:
+        if r.id in listed:
+            continue
+        sides = partners.get(r.id, (r,))
+        listed.update(side.id for side in sides)
         who = getattr(r, "user", None)
         # Only a real Slack user id becomes a mention; anything else is shown as text.
         who_part = f" · <@{who}>" if who and _SLACK_USER.fullmatch(who) else (f" · {escape(who)}" if who else "")
-        status = getattr(r, "status", "ok")
         # The store keeps status "error" and the sentence apart: show the sentence (shortened).
-        reason = getattr(r, "error", None) or str(status)
-        mark = "" if status == "ok" else f" · :x: {escape(_truncate(reason, 160))}"
+        failed = [side for side in sides if getattr(side, "status", "ok") != "ok"]
+        mark = "".join(
+            f" · :x: {escape(_truncate(getattr(side, 'error', None) or str(side.status), 160))}" for side in failed
+        )
         # Backticks (text pasted as code) would close the line's code span early; the grammar ignores them.
         text = " ".join(r.text.replace("`", " ").split())
         model = getattr(r, "model", None)
@@ -462,11 +470,14 @@ def history_lines(records: Sequence[Any]) -> list[str]:
             text_part = f"`{escape(text)}` on `{escape(model)}`"  # a thread reply that typed only the change
         else:
             text_part = f"`{escape(text)}`"
-        lines.append(f"`#{r.id}` {_when(r.created_at)}{who_part} · {text_part}{mark}")
+        ids = " ".join(f"`#{side.id}`" for side in sides)
+        lines.append(f"{ids} {_when(r.created_at)}{who_part} · {text_part}{mark}")
     return lines
 
 
-def history_message(records: Sequence[Any], *, model: str | None = None, mine: bool = False) -> Message:
+def history_message(
+    records: Sequence[Any], *, model: str | None = None, mine: bool = False, compares: Sequence[tuple[Any, Any]] = ()
+) -> Message:
     """The ephemeral history listing (newest first, as the store returns it)."""
     scope = "your queries" if mine else "queries in this channel"
     if model:
@@ -483,7 +494,7 @@ def history_message(records: Sequence[Any], *, model: str | None = None, mine: b
     title = f"*Recent {scope}* (`/vram show &lt;id&gt;` for one)"
     # Input mistakes (`s=abc`) are kept, but summed up in one line rather than listed.
     mistakes = [r for r in records if report.is_input_mistake(r)]
-    lines = history_lines([r for r in records if not report.is_input_mistake(r)])
+    lines = history_lines([r for r in records if not report.is_input_mistake(r)], compares)
     if mistakes:
         ids = ", ".join(f"#{r.id}" for r in mistakes)
         lines.append(f"_{report.plural(len(mistakes), 'input mistake')} not listed ({ids})_")
