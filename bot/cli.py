@@ -8,7 +8,8 @@
     vram serve                                      the Slack app
     vram db upgrade                                 apply the database migrations
 
-Exit status: 0 success, 2 invalid input, 1 anything else; errors are one sentence on stderr.
+Exit status: 0 success (an answer, a guessed total included: read --json's fit and refusal for the verdict),
+2 invalid input, 1 anything else; errors are one sentence on stderr.
 """
 
 from __future__ import annotations
