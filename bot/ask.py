@@ -51,6 +51,9 @@ def _gib(n_bytes: int) -> str:
 def headline(est: Estimate, question: Question) -> str:
     """The answer to the question asked, in one sentence."""
     q, fit = est.query, est.fit
+    if est.refused:
+        # A guessed total is no answer to "will it fit": say why, never a need that reads as a verdict.
+        return f"no verdict: the total ({_gib(est.memory.total)}) is a guess: {' '.join(est.refused)}"
     if fit is None:
         return f"it needs {_gib(est.memory.total)} per GPU; name a GPU for a verdict (for example: ... on an H100)"
     where = f"{q.gpus} × {fit.gpu_name}" if q.gpus > 1 else f"one {fit.gpu_name}"

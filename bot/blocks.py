@@ -17,7 +17,7 @@ from bot import report
 from bot.echo import neutral
 from bot.helptext import slack_help
 from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space glyph
-from bot.report import GIB, bar, gib, params, per_token
+from bot.report import GIB, bar, gib, params
 from estimator.classic import classic_lines as _classic_lines
 from estimator.engines import engine_names
 from estimator.notes import Note
@@ -382,10 +382,16 @@ def _compare_field(e: Estimate, name: str) -> Block:
         f"Overhead {gib(m.overhead)}",
         f"*Total {gib(m.total)}*",
         f"{params(e.params_total)} parameters",
-        f"KV {per_token(report.kv_per_token(e))}/token",
+        f"KV {report.kv_per_token_text(e)} per token",
     ]
+    pool = report.pool_cells(e)
+    if pool is not None and pool[0] != pool[1]:
+        lines.append(f"vLLM KV pool {pool[0]} GiB, {pool[1]} requests of {e.query.seq_len:,} tokens")
     phrase = fit_phrase(e)
-    if phrase:
+    why = report.no_verdict(e)
+    if why:
+        lines.append(escape(why[0].upper() + why[1:]))
+    elif phrase:
         lines.append(phrase[0].upper() + phrase[1:])
     return {"type": "mrkdwn", "text": _truncate("\n".join(lines), 2000)}
 
@@ -400,9 +406,7 @@ def compare_message(
 ) -> Message:
     """Two models side by side, same inputs: one column each (they stack on a phone), and the difference."""
     q = a.query
-    title = f"*Compare* · s={q.seq_len:,} · b={q.batch:,} · {q.engine}"
-    if q.gpu:
-        title += f" · {escape(q.gpu)}"
+    title = f"*Compare* · {escape(report.compare_title(a))}"
 
     def name(e: Estimate) -> str:
         return escape(e.model + (f"@{e.revision[:7]}" if e.revision else ""))
@@ -440,17 +444,25 @@ def _when(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
 
 
-def history_lines(records: Sequence[Any]) -> list[str]:
-    """One line per stored query: id, when, who, the text as typed (escaped), status."""
+def history_lines(records: Sequence[Any], compares: Sequence[tuple[Any, Any]] = ()) -> list[str]:
+    """One line per stored query: id, when, who, the text as typed (escaped), status; a comparison's two
+    sides share one line (both ids)."""
+    partners = {side.id: pair for pair in compares for side in pair}
     lines = []
+    listed: set[int] = set()
     for r in records:
+        if r.id in listed:
+            continue
+        sides = partners.get(r.id, (r,))
+        listed.update(side.id for side in sides)
         who = getattr(r, "user", None)
         # Only a real Slack user id becomes a mention; anything else is shown as text.
         who_part = f" · <@{who}>" if who and _SLACK_USER.fullmatch(who) else (f" · {escape(who)}" if who else "")
-        status = getattr(r, "status", "ok")
         # The store keeps status "error" and the sentence apart: show the sentence (shortened).
-        reason = getattr(r, "error", None) or str(status)
-        mark = "" if status == "ok" else f" · :x: {escape(_truncate(reason, 160))}"
+        failed = [side for side in sides if getattr(side, "status", "ok") != "ok"]
+        mark = "".join(
+            f" · :x: {escape(_truncate(getattr(side, 'error', None) or str(side.status), 160))}" for side in failed
+        )
         # Backticks (text pasted as code) would close the line's code span early; the grammar ignores them.
         text = " ".join(r.text.replace("`", " ").split())
         model = getattr(r, "model", None)
@@ -458,11 +470,14 @@ def history_lines(records: Sequence[Any]) -> list[str]:
             text_part = f"`{escape(text)}` on `{escape(model)}`"  # a thread reply that typed only the change
         else:
             text_part = f"`{escape(text)}`"
-        lines.append(f"`#{r.id}` {_when(r.created_at)}{who_part} · {text_part}{mark}")
+        ids = " ".join(f"`#{side.id}`" for side in sides)
+        lines.append(f"{ids} {_when(r.created_at)}{who_part} · {text_part}{mark}")
     return lines
 
 
-def history_message(records: Sequence[Any], *, model: str | None = None, mine: bool = False) -> Message:
+def history_message(
+    records: Sequence[Any], *, model: str | None = None, mine: bool = False, compares: Sequence[tuple[Any, Any]] = ()
+) -> Message:
     """The ephemeral history listing (newest first, as the store returns it)."""
     scope = "your queries" if mine else "queries in this channel"
     if model:
@@ -479,7 +494,7 @@ def history_message(records: Sequence[Any], *, model: str | None = None, mine: b
     title = f"*Recent {scope}* (`/vram show &lt;id&gt;` for one)"
     # Input mistakes (`s=abc`) are kept, but summed up in one line rather than listed.
     mistakes = [r for r in records if report.is_input_mistake(r)]
-    lines = history_lines([r for r in records if not report.is_input_mistake(r)])
+    lines = history_lines([r for r in records if not report.is_input_mistake(r)], compares)
     if mistakes:
         ids = ", ".join(f"#{r.id}" for r in mistakes)
         lines.append(f"_{report.plural(len(mistakes), 'input mistake')} not listed ({ids})_")

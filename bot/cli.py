@@ -8,7 +8,8 @@
     vram serve                                      the Slack app
     vram db upgrade                                 apply the database migrations
 
-Exit status: 0 success, 2 invalid input, 1 anything else; errors are one sentence on stderr.
+Exit status: 0 success (an answer, a guessed total included: read --json's fit and refusal for the verdict),
+2 invalid input, 1 anything else; errors are one sentence on stderr.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from bot.service import (
     Reply,
     Service,
     ShowReply,
+    stored_estimate,
 )
 from bot.settings import Settings, load_settings
 from common.errors import InputError, StoreError, VramError
@@ -111,6 +113,42 @@ def build_service(settings: Settings, *, with_store: bool = True) -> Service:
     return Service(store=store, resolver=resolver)
 
 
+def _print_show(reply: ShowReply, *, as_json: bool, console: Console, out: TextIO) -> int:
+    """One stored answer as it was given: an estimate, a failure, or both sides of a comparison."""
+    record = reply.record
+    sides = reply.sides
+    pair = [stored_estimate(side) for side in sides] if sides else []
+    if as_json:
+        if sides and pair[0] is not None and pair[1] is not None:
+            # A comparison, as `compare --json` printed it: a list of two.
+            data: Any = [report.estimate_json(e, record_id=side.id) for e, side in zip(pair, sides, strict=True) if e]
+        elif reply.estimate is None:
+            data = {"id": record.id, "status": record.status, "error": record.error, "text": record.text}
+        else:
+            data = report.estimate_json(reply.estimate, record_id=record.id)
+        print(json.dumps(data, indent=2), file=out)
+        return 0
+    ids = " and ".join(f"#{side.id}" for side in sides) if sides else f"#{record.id}"
+    console.print(
+        f"{ids} · {record.created_at:%Y-%m-%d %H:%M} UTC · {shorten_paths(record.text)}",
+        markup=False,
+        highlight=False,
+    )
+    if sides and pair[0] is not None and pair[1] is not None:
+        console.print(render_text.compare_table(pair[0], pair[1]))
+        for line in render_text.compare_warnings(pair[0], pair[1]):
+            console.print(Text(line, style="yellow"))
+        return 0
+    if reply.estimate is None:
+        # Showing a stored failure succeeds (as with --json): the sentence is the record's content.
+        console.print(
+            f"failed: {record.error or 'no estimate was stored'}", markup=False, highlight=False, soft_wrap=True
+        )
+        return 0
+    render_text.print_estimate(reply.estimate, console)
+    return 0
+
+
 def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, err: TextIO) -> int:
     if isinstance(reply, ErrorReply):
         return _fail(reply.message, reply.exit_code, err)
@@ -125,44 +163,12 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
         return 0
     if isinstance(reply, HistoryReply):
         if as_json:
-            print(json.dumps(render_text.history_json(reply.records), indent=2), file=out)
+            print(json.dumps(render_text.history_json(reply.records, reply.compares), indent=2), file=out)
         else:
-            console.print(render_text.history_table(reply.records))
+            console.print(render_text.history_table(reply.records, reply.compares))
         return 0
     if isinstance(reply, ShowReply):
-        if as_json:
-            if reply.estimate is None:
-                print(
-                    json.dumps(
-                        {
-                            "id": reply.record.id,
-                            "status": reply.record.status,
-                            "error": reply.record.error,
-                            "text": reply.record.text,
-                        },
-                        indent=2,
-                    ),
-                    file=out,
-                )
-            else:
-                print(json.dumps(report.estimate_json(reply.estimate, record_id=reply.record.id), indent=2), file=out)
-            return 0
-        console.print(
-            f"#{reply.record.id} · {reply.record.created_at:%Y-%m-%d %H:%M} UTC · {shorten_paths(reply.record.text)}",
-            markup=False,
-            highlight=False,
-        )
-        if reply.estimate is None:
-            # Showing a stored failure succeeds (as with --json): the sentence is the record's content.
-            console.print(
-                f"failed: {reply.record.error or 'no estimate was stored'}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-            return 0
-        render_text.print_estimate(reply.estimate, console)
-        return 0
+        return _print_show(reply, as_json=as_json, console=console, out=out)
     if isinstance(reply, CompareReply):
         for outcome in (reply.a, reply.b):
             if outcome.error:
@@ -246,7 +252,8 @@ def run(
             rest = [w for w in words[1:] if w.lower() != "mine"]
             if len(rest) > 1:
                 raise InputError(f'history takes one model filter at most (got "{rest[1]}")')
-            reply: Reply = service.history(who, model=rest[0] if rest else None, limit=limit)
+            # The table's limit counts its rows; --json lists every record, so there it counts records.
+            reply: Reply = service.history(who, model=rest[0] if rest else None, limit=limit, rows=not as_json)
         else:
             reply = service.run(" ".join(words), who)
         code = _print_reply(reply, as_json=as_json, console=console, out=out, err=err)

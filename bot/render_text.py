@@ -76,8 +76,15 @@ def gpus_table(gpus: Sequence[GPU]) -> Table:
     return table
 
 
-def history_json(records: Sequence[QueryRecord]) -> list[dict[str, Any]]:
+def _partners(compares: Sequence[tuple[QueryRecord, QueryRecord]]) -> dict[int, tuple[QueryRecord, QueryRecord]]:
+    return {side.id: pair for pair in compares for side in pair}
+
+
+def history_json(
+    records: Sequence[QueryRecord], compares: Sequence[tuple[QueryRecord, QueryRecord]] = ()
+) -> list[dict[str, Any]]:
     """``history --json``: newest first, the fields interface.md promises and a few more."""
+    partners = _partners(compares)
     items = []
     for rec in records:
         total = None
@@ -96,13 +103,24 @@ def history_json(records: Sequence[QueryRecord]) -> list[dict[str, Any]]:
                 "total": total,
                 "parent_id": rec.parent_id,
                 "source": rec.conversation.platform,
+                # The other side's id when this record is one side of a comparison.
+                "compared_with": next((r.id for r in partners.get(rec.id, ()) if r.id != rec.id), None),
             }
         )
     return items
 
 
-def history_table(records: Sequence[QueryRecord]) -> Table | Text | Group:
-    """Newest first, one row each; input mistakes are summed up in one line under the table."""
+def _total_cell(rec: QueryRecord) -> str | None:
+    total = history_json([rec])[0]["total"]
+    return None if total is None else f"{total / report.GIB:.1f}"
+
+
+def history_table(
+    records: Sequence[QueryRecord], compares: Sequence[tuple[QueryRecord, QueryRecord]] = ()
+) -> Table | Text | Group:
+    """Newest first, one row each (a comparison's two sides share one); input mistakes are summed up in
+    one line under the table."""
+    partners = _partners(compares)
     mistakes = [rec for rec in records if report.is_input_mistake(rec)]
     shown = [rec for rec in records if not report.is_input_mistake(rec)]
     note = None
@@ -118,16 +136,22 @@ def history_table(records: Sequence[QueryRecord]) -> Table | Text | Group:
     # Short columns stay on one line; at a narrow terminal only the last one (what was typed) wraps.
     for column in ("id", "when (UTC)", "model", "total GiB", "text"):
         table.add_column(column, justify="right" if column in ("id", "total GiB") else "left", no_wrap=column != "text")
-    for rec, item in zip(shown, history_json(shown), strict=True):
-        total, text = "", shorten_paths(rec.text)
-        if item["total"] is not None:
-            total = f"{item['total'] / report.GIB:.1f}"
-        else:
-            total, text = "failed", f"{text}: {plain(item['error'] or 'no estimate')}"
+    listed: set[int] = set()
+    for rec in shown:
+        if rec.id in listed:
+            continue
+        sides = partners.get(rec.id, (rec,))
+        listed.update(side.id for side in sides)
+        text = shorten_paths(rec.text)
+        totals = [_total_cell(side) for side in sides]
+        failed = [side for side, total in zip(sides, totals, strict=True) if total is None]
+        total = " | ".join(t or "failed" for t in totals)
+        if failed:
+            text += ": " + " ".join(plain(side.error or "no estimate") for side in failed)
         table.add_row(
-            str(item["id"]),
-            item["created_at"][:16].replace("T", " "),
-            neutral(model_name(rec.model_label or "")),
+            " | ".join(str(side.id) for side in sides),
+            rec.created_at.isoformat()[:16].replace("T", " "),
+            neutral(" | ".join(model_name(side.model_label or "") for side in sides)),
             total,
             neutral(text),
         )
@@ -135,22 +159,36 @@ def history_table(records: Sequence[QueryRecord]) -> Table | Text | Group:
 
 
 def compare_table(a: Estimate, b: Estimate) -> Table:
-    table = Table(show_header=True, header_style="bold", box=None)
+    """Both sides at the settings they share (the title), term by term; a side whose total is a guess
+    gets no fit (the notes under the table say why)."""
+    table = Table(title=report.compare_title(a), title_justify="left", show_header=True, header_style="bold", box=None)
     table.add_column("")
     table.add_column(model_name(a.model), justify="right")
     table.add_column(model_name(b.model), justify="right")
     for (label, x, _), (_, y, _) in zip(report.breakdown(a), report.breakdown(b), strict=True):
         table.add_row(f"{label} GiB", _gib2(x), _gib2(y))
     table.add_row("Parameters", report.params(a.params_total), report.params(b.params_total))
-    table.add_row("KV per token", report.per_token(report.kv_per_token(a)), report.per_token(report.kv_per_token(b)))
-    if a.fit and b.fit:
-        table.add_row("Fits " + a.fit.gpu_name, "yes" if a.fit.fits else "no", "yes" if b.fit.fits else "no")
+    table.add_row("KV per token", report.kv_per_token_text(a), report.kv_per_token_text(b))
+    pools = report.pool_cells(a), report.pool_cells(b)
+    if pools[0] is not None or pools[1] is not None:
+        none = ("", "")
+        pa, pb = (p or none for p in pools)
+        table.add_row("vLLM KV pool GiB", pa[0], pb[0])
+        table.add_row(f"Requests of {a.query.seq_len:,} tokens", pa[1], pb[1])
+    fit = a.fit or b.fit
+    if fit is not None:
+        table.add_row("Fits " + fit.gpu_name, report.fit_word(a), report.fit_word(b))
     return table
 
 
 def compare_warnings(a: Estimate, b: Estimate) -> list[str]:
-    """Each side's warnings, named (the classic-formula note left out: the table is the comparison)."""
+    """Why a side has no verdict, then each side's warnings, named (the classic-formula note left out:
+    the table is the comparison)."""
     lines = []
+    for est in (a, b):
+        why = report.no_verdict(est)
+        if why:
+            lines.append(plain(f"! {model_name(est.model)}: {why}"))
     for est in (a, b):
         for warning in est.warnings:
             if warning.code != "classic_formula":

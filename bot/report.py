@@ -13,6 +13,7 @@ from importlib import metadata
 from typing import Any
 
 from estimator.engines import get_engine
+from estimator.engines.vllm import VllmReport
 from estimator.result import Estimate
 
 GIB = 1024**3
@@ -288,6 +289,18 @@ def kv_per_token(est: Estimate) -> int:
     return sum(t.bytes_per_token for t in parts) if parts else est.details.kv_bytes_per_token
 
 
+def kv_per_token_text(est: Estimate) -> str:
+    """The per-token figure a comparison shows: the layers that keep all s tokens, plus the sliding-window
+    layers' own per-token cost (they keep only a window of tokens), named so the two are not mistaken."""
+    q = est.query
+    at_s = [t for t in est.details.kv_terms if t.part in _KV_SAME_TOKENS and t.tokens == q.seq_len]
+    sliding = sum(t.bytes_per_token for t in est.details.kv_terms if t not in at_s and t.part in _SLIDING)
+    text = per_token(kv_per_token(est))
+    return f"{text} + {per_token(sliding)} sliding" if at_s and sliding else text
+
+
+_SLIDING = ("sliding", "drafter_sliding")
+
 _KV_SAME_TOKENS = {"attention": "", "indexer": "the indexer's ", "mtp": "the MTP layers' ", "drafter": "the drafter's "}
 
 
@@ -351,6 +364,41 @@ def max_line(est: Estimate) -> str | None:
         seq += f" (memory only: the model's context window is {window:,})"
     batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"no batch at s={q.seq_len:,}"
     return f"Max on this GPU: {seq}, or {batch}"
+
+
+def compare_title(est: Estimate) -> str:
+    """The settings both sides of a comparison share: ``s=16,384 · b=2 · vllm 0.33 · gpu=h100``."""
+    q = est.query
+    parts = [f"s={q.seq_len:,}", f"b={q.batch:,}", get_engine(q.engine).display_name(q)]
+    if q.gpu:
+        parts.append(f"gpu={q.gpu}")
+    if q.gpus > 1:
+        parts.append(f"gpus={q.gpus}")
+    return " · ".join(parts)
+
+
+def no_verdict(est: Estimate) -> str | None:
+    """Why a total is a guess and gets no verdict (the estimate's refusal sentence), or None."""
+    return f"no verdict, the total is a guess: {' '.join(est.refused)}" if est.refused else None
+
+
+def fit_word(est: Estimate) -> str:
+    """One side's fit in a comparison: yes, no, or why there is no verdict."""
+    if est.fit is None:
+        return "no verdict (a guess)" if est.refused else "no GPU named"
+    return "yes" if est.fit.fits else "no"
+
+
+def pool_cells(est: Estimate) -> tuple[str, str] | None:
+    """vLLM's KV pool (GiB) and the requests of s tokens it holds at once, or None for other engines."""
+    v = est.engine_report
+    if not isinstance(v, VllmReport):
+        return None
+    if est.refused or est.fit is None:
+        return ("no verdict" if est.refused else "no GPU named",) * 2
+    if v.kv_cache_memory <= 0 or not v.starts:
+        return ("will not start",) * 2
+    return f"{v.kv_cache_memory / GIB:.2f}", f"{v.max_concurrency:.2f}"
 
 
 def engine_line(est: Estimate, esc: Escape = _same) -> str | None:

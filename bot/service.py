@@ -19,8 +19,10 @@ from bot.commands import (
     ShowCmd,
     parse,
     parse_changes,
+    split_words,
 )
 from bot.question import read_change
+from bot.report import is_input_mistake
 from common.errors import InputError, StoreError, VramError
 from estimator.draft import check_speculative_settings
 from estimator.engines import get_engine
@@ -37,6 +39,8 @@ from store.records import MODEL_LEN, Conversation, NewQuery, QueryRecord
 log = logging.getLogger(__name__)
 
 NOT_SAVED = "not saved to history: the database did not answer"
+MAX_HISTORY = 1000  # records one listing reads at most (the store's own limit)
+SIDES_APART_S = 600  # the two sides of a comparison are estimated one after the other
 
 
 class Outcome(Frozen):
@@ -70,6 +74,8 @@ class GpusReply(Frozen):
 class HistoryReply(Frozen):
     kind: Literal["history"] = "history"
     records: tuple[QueryRecord, ...]
+    # Both sides of each comparison among ``records`` (a side may be one the model filter left out).
+    compares: tuple[tuple[QueryRecord, QueryRecord], ...] = ()
     model: str | None = None
     mine: bool = False
     note: str | None = None
@@ -79,6 +85,8 @@ class ShowReply(Frozen):
     kind: Literal["show"] = "show"
     record: QueryRecord
     estimate: Estimate | None
+    # A comparison's two sides, in the order typed, when ``record`` is one of them and both are kept.
+    sides: tuple[QueryRecord, QueryRecord] | None = None
 
 
 class CompareReply(Frozen):
@@ -128,6 +136,13 @@ def stored_estimate(record: QueryRecord) -> Estimate | None:
     if record.status != "ok" or not record.result:
         return None
     return Estimate.model_validate(record.result)
+
+
+# Sub-commands whose input mistakes are not kept: they size nothing, so there is nothing to look back at.
+_NOT_KEPT = ("show", "history", "gpus", "help")
+
+# How far apart in id the two sides of one comparison may be (other people's queries stored between them).
+_SIDE_GAP = 4
 
 
 def _column(model: str | None) -> str | None:
@@ -223,8 +238,10 @@ class Service:
         )
 
     def _input_error(self, text: str, err: InputError, who: Conversation) -> ErrorReply:
-        # Invalid input is kept too, so people can see what they typed.
-        self._keep(who, text=text, status="error", error=str(err))
+        # An estimate's or comparison's invalid input is kept too, so people can see what they typed.
+        words = split_words(text)
+        if not words or words[0].lower() not in _NOT_KEPT:
+            self._keep(who, text=text, status="error", error=str(err))
         return ErrorReply(message=str(err), exit_code=err.exit_code)
 
     # -- any text -------------------------------------------------------------------------------
@@ -251,18 +268,96 @@ class Service:
         raise AssertionError(f"unhandled command {cmd!r}")
 
     def history(
-        self, who: Conversation, *, model: str | None = None, mine: bool = False, limit: int = 20, offset: int = 0
+        self,
+        who: Conversation,
+        *,
+        model: str | None = None,
+        mine: bool = False,
+        limit: int = 20,
+        offset: int = 0,
+        rows: bool = True,
     ) -> HistoryReply | ErrorReply:
-        """Recent queries ``who`` may see from where they ask (``Store.visible``)."""
+        """Recent queries ``who`` may see from where they ask (``Store.visible``).
+
+        ``rows``: ``limit`` counts the rows a listing shows (input mistakes are summed up under it, and a
+        comparison's two sides are one row), so older records are read until that many; else it counts
+        records."""
         if self._store is None:
             return ErrorReply(message="history is off: no database is configured", exit_code=1)
+        records: list[QueryRecord] = []
+        compares: dict[int, tuple[QueryRecord, QueryRecord]] = {}
         try:
-            records = self._store.history(
-                scope=who, model=model, user=who.user if mine else None, limit=limit, offset=offset
-            )
+            while True:
+                page = self._store.history(
+                    scope=who, model=model, user=who.user if mine else None, limit=limit, offset=offset
+                )
+                for rec in page:
+                    sides = self.compare_sides(rec, who)
+                    if sides is not None:
+                        compares[rec.id] = sides
+                records += page
+                if not rows:
+                    break
+                cut = self._rows_cut(records, compares, limit)
+                if cut is not None or len(page) < limit or offset + 2 * limit > MAX_HISTORY:
+                    records = records[:cut]
+                    break
+                offset += limit
         except StoreError as err:
             return ErrorReply(message=str(err), exit_code=err.exit_code)
-        return HistoryReply(records=tuple(records), model=model, mine=mine)
+        pairs: dict[tuple[int, int], tuple[QueryRecord, QueryRecord]] = {}
+        for rec in records:
+            if rec.id in compares:
+                a, b = compares[rec.id]
+                pairs[(a.id, b.id)] = (a, b)
+        return HistoryReply(records=tuple(records), model=model, mine=mine, compares=tuple(pairs.values()))
+
+    @staticmethod
+    def _rows_cut(
+        records: list[QueryRecord], compares: dict[int, tuple[QueryRecord, QueryRecord]], limit: int
+    ) -> int | None:
+        """How many of ``records`` make ``limit`` listed rows (None: fewer rows than that)."""
+        seen: set[int] = set()
+        count = 0
+        for i, rec in enumerate(records):
+            if is_input_mistake(rec) or rec.id in seen:
+                continue
+            seen.update(side.id for side in compares.get(rec.id, ()))
+            count += 1
+            if count == limit:
+                return i + 1
+        return None
+
+    def compare_sides(self, rec: QueryRecord, who: Conversation) -> tuple[QueryRecord, QueryRecord] | None:
+        """Both sides of the comparison ``rec`` is one side of, in the order typed; None for anything else.
+
+        The two sides are stored as two records with the comparison's text, one after the other; a
+        posted pair is found by where it was posted, else the nearest records of the same conversation."""
+        if self._store is None or not rec.text.lstrip().lower().startswith("compare"):
+            return None
+        try:
+            cmd = parse(rec.text)
+        except InputError:
+            return None
+        if not isinstance(cmd, CompareCmd):
+            return None
+        wanted = (_column(cmd.a.model), _column(cmd.b.model))
+        if rec.posted_channel is not None and rec.posted_ts is not None:
+            near = self._store.posted_together(
+                team=rec.conversation.workspace, channel=rec.posted_channel, ts=rec.posted_ts
+            )
+        else:
+            ids = [rec.id + k for k in range(-_SIDE_GAP, _SIDE_GAP + 1) if k and rec.id + k > 0]
+            near = [r for i in ids if (r := self._store.get(i)) is not None]
+        for other in sorted(near, key=lambda r: abs(r.id - rec.id)):
+            if other.id == rec.id or other.text != rec.text or other.conversation != rec.conversation:
+                continue
+            if abs((other.created_at - rec.created_at).total_seconds()) > SIDES_APART_S:
+                continue
+            first, second = sorted((rec, other), key=lambda r: r.id)
+            if (first.requested_model, second.requested_model) == wanted and self._store.visible(other, who):
+                return first, second
+        return None
 
     def own_history(self, who: Conversation, *, limit: int = 20) -> HistoryReply | ErrorReply:
         """The asker's own queries in every channel of their team (their App Home, seen by them only)."""
@@ -287,7 +382,11 @@ class Service:
         if record is None or not self._store.visible(record, who):
             # Same sentence for "absent" and "not yours": ids of other channels stay private.
             return ErrorReply(message=f"no query #{record_id} here: `history` lists the ones you can see", exit_code=1)
-        return ShowReply(record=record, estimate=stored_estimate(record))
+        try:
+            sides = self.compare_sides(record, who)
+        except StoreError:
+            sides = None  # the record itself was read: show it alone
+        return ShowReply(record=record, estimate=stored_estimate(record), sides=sides)
 
     # -- threads --------------------------------------------------------------------------------
     @staticmethod

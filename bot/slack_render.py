@@ -17,6 +17,7 @@ from bot.service import (
     HistoryReply,
     Reply,
     ShowReply,
+    stored_estimate,
 )
 from estimator.result import Estimate
 
@@ -108,8 +109,14 @@ def render(reply: Reply, asker: str | None = None) -> Answer:
             shown=tuple(i for i in ids if i is not None),
         )
     if isinstance(reply, HistoryReply):
-        return Answer(blocks.history_message(reply.records, model=reply.model, mine=reply.mine))
+        return Answer(
+            blocks.history_message(reply.records, model=reply.model, mine=reply.mine, compares=reply.compares)
+        )
     if isinstance(reply, ShowReply):
+        pair = [stored_estimate(side) for side in reply.sides] if reply.sides else []
+        if reply.sides and pair[0] is not None and pair[1] is not None:
+            # One side of a comparison: the comparison, as it was answered.
+            return Answer(blocks.compare_message(pair[0], pair[1], record_ids=(reply.sides[0].id, reply.sides[1].id)))
         if reply.estimate is not None:
             return Answer(blocks.estimate_message(reply.estimate, record_id=reply.record.id, hint=False))
         return Answer(

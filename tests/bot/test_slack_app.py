@@ -349,6 +349,24 @@ def test_compare_posts_side_by_side(bot: Bot) -> None:
     assert "112 KiB" in text and "144 KiB" in text
 
 
+def test_show_of_either_side_replays_the_comparison_and_history_lists_it_once(bot: Bot) -> None:
+    bot.send.command(f"compare {QWEN3_8B} Qwen/Qwen3-0.6B s=8k")
+    bot.slack.wait_for("chat.postMessage")
+    bot.pool.drain()
+    sides = sorted(r.id for r in bot.store.history(scope=_scope("C0001", "U0001")))
+    assert len(sides) == 2
+    bot.slack.clear()
+    bot.send.command(f"show {sides[1]}")
+    [resp] = bot.slack.wait_for("response_url")
+    text = resp.args["text"]
+    # Both sides, as the comparison answered: 144 KiB (Qwen3-8B) and 112 KiB (Qwen3-0.6B) per token.
+    assert "Compare" in text and "Qwen/Qwen3-8B@" in text and "Qwen/Qwen3-0.6B@" in text
+    assert "144 KiB" in text and "112 KiB" in text
+    bot.send.command("history")
+    listing = blocks_text(bot.slack.wait_for("response_url", 2)[1].args)
+    assert listing.count(f"`#{sides[0]}` `#{sides[1]}`") == 1 and listing.count("compare ") == 1
+
+
 def test_app_home_lists_the_users_queries(bot: Bot) -> None:
     bot.send.command(f"{QWEN3_8B} s=1k", channel="DHOME", channel_name="directmessage", user="U0005")
     bot.send.command(f"{QWEN3_8B} s=2k", channel="C0001", user="U0005")  # their own, in a channel

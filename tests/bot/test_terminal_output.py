@@ -164,7 +164,9 @@ def test_headers_history_and_compare_name_local_models(settings: Settings) -> No
     assert json.loads(out)[0]["model"] == QWEN3_8B
     code, out, _ = vram(["compare", QWEN3_8B, PHI4], settings)
     assert code == 0 and str(CONFIGS) not in out
-    assert out.splitlines()[0].split() == ["Qwen__Qwen3-8B", "microsoft/phi-4"]
+    # The settings both sides share come first, then the two columns.
+    assert out.splitlines()[0] == "s=4,096 · b=1 · transformers"
+    assert out.splitlines()[1].split() == ["Qwen__Qwen3-8B", "microsoft/phi-4"]
 
 
 # -- history -----------------------------------------------------------------------------------
