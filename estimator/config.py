@@ -797,11 +797,12 @@ def _layer_geometry(g: _Geometry, index: int, kind: str) -> _Geometry:
         raise Unmodelled(f"{g.model_type} sets {sorted(unknown)} per layer, which vram does not model.")
     if not over:
         return g
+    where = f"per_layer_config[{index}]"
     return dataclasses.replace(
         g,
-        head_dim=int(over.get("head_dim", g.head_dim)),
-        kv_heads=int(over.get("num_key_value_heads", g.kv_heads)),
-        heads=int(over.get("num_attention_heads", g.heads)),
+        head_dim=_positive(g.model_type, f"{where}.head_dim", over.get("head_dim", g.head_dim)),
+        kv_heads=_positive(g.model_type, f"{where}.num_key_value_heads", over.get("num_key_value_heads", g.kv_heads)),
+        heads=_positive(g.model_type, f"{where}.num_attention_heads", over.get("num_attention_heads", g.heads)),
     )
 
 

@@ -324,3 +324,13 @@ def test_negative_dimensions_in_a_safetensors_header_are_refused() -> None:
     handle, size = _safetensors(header, b"\0" * 12)
     with pytest.raises(ConfigError, match=r"negative dimension in its shape \[-2, -3\]"):
         read_safetensors_header(handle.read, size, "w.safetensors")
+
+
+@pytest.mark.parametrize("value", [0, -512, "512x", 1.5])
+def test_a_per_layer_head_dim_that_is_not_a_count_is_a_config_error(value: object) -> None:
+    # Gemma-4's per_layer_config overrides one layer's head_dim; a zero reached vLLM's page
+    # unification as a zero-byte page (a division by zero) before this was checked.
+    cfg = json.loads((FIXTURES / "oracle" / "configs" / "gemma4_text.json").read_text())
+    cfg["per_layer_config"]["05"] = {"head_dim": value}
+    with pytest.raises(ConfigError, match="head_dim"):
+        load_model_spec(cfg)
