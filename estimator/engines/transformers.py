@@ -73,8 +73,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from estimator.arith import ceil_div
 from estimator.dtypes import Dtypes, resolve_dtypes
-from estimator.engines.base import BaseEngine, EngineTerms, GpuShare
-from estimator.kv import kv_bytes_per_token, kv_cache_bytes
+from estimator.engines.base import BaseEngine, EngineTerms, GpuShare, OverheadTerm
+from estimator.kv import kv_bytes_per_token, kv_cache_bytes, state_bytes_per_sequence
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, LayerKV, ModelSpec, TorchDType
 
@@ -409,16 +409,21 @@ def eager_score_elements(spec: ModelSpec, query: Query) -> int:
     return query.batch * spec.num_attention_heads * query.seq_len * query.seq_len
 
 
-def reserve_bytes(spec: ModelSpec, query: Query, *, activations: int, where: str) -> int:
-    """The caching allocator's reserve over the allocated peak (see the constants above).
+def reserve_terms(spec: ModelSpec, query: Query, *, activations: int, where: str) -> tuple[OverheadTerm, ...]:
+    """The caching allocator's reserve over the allocated peak (see the constants above), in parts.
 
-    A floor, a share of the transient that is not eager scores, and, with eager attention,
+    A floor plus a share of the transient that is not eager scores, and, with eager attention,
     about one fp32 score tensor stranded by the score blocks' reuse.
     """
     elements = eager_score_elements(spec, query)
     scores_in_peak = elements * EAGER_SCORE_BYTES[_dtype(spec, query)] if where == "attention scores" else 0
     other = max(activations - scores_in_peak, 0)
-    return RESERVE_FLOOR_BYTES + int(RESERVE_FRACTION * other) + EAGER_RESERVE_BYTES_PER_SCORE * elements
+    floor = RESERVE_FLOOR_BYTES
+    reserve = OverheadTerm(part="reserve", bytes=floor + int(RESERVE_FRACTION * other), basis=other, floor=floor)
+    if not elements:
+        return (reserve,)
+    scores = OverheadTerm(part="eager_scores", bytes=EAGER_RESERVE_BYTES_PER_SCORE * elements, basis=elements)
+    return reserve, scores
 
 
 def transformers_terms(spec: ModelSpec, query: Query, *, weights_bytes: int, kv_cache_bytes: int) -> EngineTerms:
@@ -434,10 +439,14 @@ def transformers_terms(spec: ModelSpec, query: Query, *, weights_bytes: int, kv_
         where = "sliding-window prefill cache"
     activations = peak + retention + WORKSPACE_BYTES
 
-    overhead = CUDA_CONTEXT_BYTES + reserve_bytes(spec, query, activations=activations, where=where)
+    parts = (
+        OverheadTerm(part="context", bytes=CUDA_CONTEXT_BYTES),
+        *reserve_terms(spec, query, activations=activations, where=where),
+    )
     return EngineTerms(
         activations=activations,
-        overhead=overhead,
+        overhead=sum(t.bytes for t in parts),
+        overhead_terms=parts,
         activation_where=where,
         warnings=terms_warnings(spec, query),
         unmodelled=unmodelled_layers(spec),
@@ -522,10 +531,16 @@ def layer_share(spec: ModelSpec, query: Query, dtypes: Dtypes, *, weights: int) 
         total = w + kv + terms.activations + terms.overhead
         if total > best_total:
             per_token = kv_bytes_per_token(part, dtypes.kv) if dtypes.kv else 0
-            best, best_total = (
-                GpuShare(weights=w, kv_cache=kv, terms=terms, layers=stop - start, kv_bytes_per_token=per_token),
-                total,
+            state = state_bytes_per_sequence(part) if dtypes.kv else 0
+            share = GpuShare(
+                weights=w,
+                kv_cache=kv,
+                terms=terms,
+                layers=stop - start,
+                kv_bytes_per_token=per_token,
+                kv_state_bytes_per_sequence=state,
             )
+            best, best_total = share, total
     assert best is not None
     whole = {"warnings": terms_warnings(spec, query), "unmodelled": unmodelled_layers(spec)}
     return best.model_copy(update={"terms": best.terms.model_copy(update=whole)})

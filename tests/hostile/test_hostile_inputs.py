@@ -77,7 +77,9 @@ def test_a_count_that_is_not_one_says_what_is_accepted(value: str) -> None:
     )
 
 
-@pytest.mark.parametrize(("key", "value", "high"), [("s", "-5", "16,777,216"), ("b", "-2k", "1,048,576"), ("s", "-0.5", "16,777,216")])
+@pytest.mark.parametrize(
+    ("key", "value", "high"), [("s", "-5", "16,777,216"), ("b", "-2k", "1,048,576"), ("s", "-0.5", "16,777,216")]
+)
 def test_a_negative_count_says_the_range(key: str, value: str, high: str) -> None:
     # "s=-5 is not a whole number" is false: -5 is one, just below the range.
     with pytest.raises(InputError) as caught:
