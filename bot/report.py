@@ -208,7 +208,11 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
             f"the checkpoint has {params(est.params_total)}) in {esc(d.weight_format)}"
         )
     elif est.params_active is not None and est.params_active != est.params_total:
-        weights_why += f" ({params(est.params_active)} active per token)"
+        # Beside the count, not after the format: a format may end in its own parentheses.
+        weights_why = (
+            f"{params(est.params_total)} parameters ({params(est.params_active)} active per token) "
+            f"in {esc(d.weight_format)}"
+        )
     if q.gpus > 1 and get_engine(q.engine).split == "layers":
         weights_why += f", the busiest GPU's layers of {q.gpus}"
     elif q.gpus > 1:

@@ -239,3 +239,11 @@ def test_every_transformers_kv_line_multiplies_out(path: Path) -> None:
         if "windowed layers keep less" in how or how.startswith("off"):
             continue  # a sliding window's share is not stated
         assert kv_said(how) == pytest.approx(kv, rel=0.005), how
+
+
+def test_the_active_count_does_not_follow_a_format_in_parentheses() -> None:
+    # "in nvfp4 (compressed-tensors) (3.91B active per token)" read as two asides in a row.
+    est = estimate(_spec(CAL / "qwen3_6_35b_a3b_nvfp4.json"), Query(seq_len=16_384, gpu="b200"), model_id="m")
+    _, how = _how(est, "Weights")
+    assert how.startswith("35.11B parameters (3.91B active per token) in nvfp4 (compressed-tensors)")
+    assert ") (" not in how
