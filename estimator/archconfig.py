@@ -123,6 +123,8 @@ RULES: dict[str, _Rule] = {
     "sliding_window if use_sliding_window else 0": _Rule(
         "sliding_window", 0, True, lambda o: o.get("sliding_window") if o.get("use_sliding_window") else 0
     ),
+    # GLM-5 (glm_moe_dsa) points head_dim at the rope slice whatever the config says.
+    "qk_rope_head_dim, whatever the config gives": _Rule("head_dim", 0, True, lambda o: o["qk_rope_head_dim"]),
     "sliding_window_pattern, else 6": _Rule(
         "_sliding_window_pattern", 1, True, lambda o: o.get("sliding_window_pattern", 6)
     ),
@@ -146,6 +148,8 @@ RULES: dict[str, _Rule] = {
     ),
     "none when unset": _Rule("mlp_only_layers", 1, False, lambda o: []),
     "all full_attention": _Rule("layer_types", 2, False, lambda o: [_FULL for _ in _layers(o)]),
+    # GLM-5's DSA layers: every layer runs the indexed (sparse) attention.
+    "all indexed_attention": _Rule("layer_types", 2, False, lambda o: ["indexed_attention" for _ in _layers(o)]),
     "sliding_attention from layer max_window_layers on, when sliding_window": _Rule(
         "layer_types",
         2,

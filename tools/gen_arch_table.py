@@ -76,6 +76,7 @@ KWARGS = {"sliding_window_pattern"}
 # Values varied only while probing a rule for the field named (Gemma 4's global layers read builder
 # keywords that no other class takes), so other types' probes stay as they were.
 FIELD_PROBE_VALUES: dict[str, dict[str, list[Any]]] = {
+    "head_dim": {"head_dim": [None, 192]},
     "per_layer_config": {
         "attention_k_eq_v": [False, True],
         "global_head_dim": [None, 256, 384],
@@ -159,7 +160,9 @@ def _data_rules(cls: Any, model_type: str, entry: dict[str, Any]) -> None:
         name = spec.field
         # A rewrite of a value the config gives (Gemma's "gelu") leaves the default as declared, so
         # the default instance does not flag it: such rules are probed on every declared field.
-        open_to_rewrite = spec.always and name in entry["defaults"] and name not in entry["derived"]
+        # A copy of another field (head_dim = qk_rope_head_dim) may be one the class makes over a given value.
+        copied = str(entry["derived"].get(name, "")).startswith("=")
+        open_to_rewrite = spec.always and name in entry["defaults"] and (name not in entry["derived"] or copied)
         if (entry["derived"].get(name) == "live" or open_to_rewrite) and _rule_holds(
             cls, model_type, entry, name, rule
         ):

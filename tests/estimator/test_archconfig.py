@@ -229,6 +229,26 @@ def test_published_configs_take_the_table_path(name: str) -> None:
     _same(filled, live, name)
 
 
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (ROOT / "tests/fixtures/calibration2/configs").glob("*.json") if "glm" in p.name)
+)
+def test_glm5_configs_take_the_table_path(name: str) -> None:
+    # GLM-5 (glm_moe_dsa): every layer indexed attention, head_dim the rope slice whatever the config
+    # says (192 in GLM-5.1's); the class path imported transformers on every query (2 s of CPU).
+    raw = json.loads((ROOT / "tests/fixtures/calibration2/configs" / name).read_text())
+    filled, source = archconfig.normalise(raw)
+    assert source == "table"
+    assert filled["layer_types"] == ["indexed_attention"] * raw["num_hidden_layers"]
+    assert filled["head_dim"] == raw["qk_rope_head_dim"] == 64
+
+
+@pytest.mark.slow  # imports transformers
+@pytest.mark.parametrize("name", ["glm5_3.json", "glm_moe_dsa.json"])
+def test_glm5_configs_fill_like_the_class(name: str) -> None:
+    raw = json.loads((ROOT / "tests/fixtures/calibration2/configs" / name).read_text())
+    _same(archconfig.normalise(raw)[0], archconfig._live("glm_moe_dsa", raw), name)
+
+
 def test_the_fake_hub_serves_configs_checked_here() -> None:
     from tests import fakehub
 
