@@ -74,9 +74,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from estimator.arith import ceil_div
 from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineTerms, GpuShare, OverheadTerm
+from estimator.gpus import lookup_gpu
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes, state_bytes_per_sequence
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, LayerKV, ModelSpec, TorchDType
+from estimator.weights import conversion_asked
 
 if TYPE_CHECKING:
     from estimator.gpus import GPU
@@ -546,6 +548,32 @@ def layer_share(spec: ModelSpec, query: Query, dtypes: Dtypes, *, weights: int) 
     return best.model_copy(update={"terms": best.terms.model_copy(update=whole)})
 
 
+def _nvfp4_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """NVFP4Config quantizes on load only on one CUDA device of compute capability 10.0 or more
+    (``validate_environment`` in quantizers/quantizer_nvfp4.py, transformers 5.25)."""
+    if spec.quantization.method != "none":
+        return None
+    if conversion_asked(spec, weight_format=query.weight_format, bits=query.bits) != "nvfp4":
+        return None
+    if query.gpus > 1:
+        return (
+            f"transformers quantizes to NVFP4 on load (NVFP4Config) on one GPU only, not over gpus={query.gpus}: "
+            "use gpus=1, or engine=vllm with an NVFP4 checkpoint"
+        )
+    gpu = lookup_gpu(query.gpu) if query.gpu else None
+    if gpu is None or (gpu.compute_capability is not None and gpu.compute_capability[0] >= 10):
+        return None
+    cc = (
+        f"compute capability {gpu.compute_capability[0]}.{gpu.compute_capability[1]}"
+        if gpu.compute_capability
+        else ("not an NVIDIA GPU")
+    )
+    return (
+        f"transformers quantizes to NVFP4 on load (NVFP4Config) only on Blackwell GPUs (compute capability 10.0 "
+        f"and up), and the {gpu.name} is {cc}: pick a B200-class GPU, or another dtype= (fp8, int4, nf4)"
+    )
+
+
 class TransformersEngine(BaseEngine):
     """HF transformers ``generate``: the prefill peak over weights and a growing ``DynamicCache``."""
 
@@ -594,6 +622,8 @@ class TransformersEngine(BaseEngine):
         if spec.quantization.method == "modelopt" and query.weight_format is None and query.bits is None:
             # quantizers/auto.py (transformers 5.x) maps no "modelopt" quant_method to a quantizer.
             return "transformers has no ModelOpt quantizer, so it cannot load this NVFP4 checkpoint; use engine=vllm"
+        if nvfp4 := _nvfp4_refusal(spec, query):
+            return nvfp4
         layers = len(spec.layers) or spec.num_layers
         if query.gpus <= layers:
             return None
