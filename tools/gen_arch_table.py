@@ -77,6 +77,12 @@ KWARGS = {"sliding_window_pattern"}
 # keywords that no other class takes), so other types' probes stay as they were.
 FIELD_PROBE_VALUES: dict[str, dict[str, list[Any]]] = {
     "head_dim": {"head_dim": [None, 192]},
+    # DeepSeek-V4's older keywords, which its class folds into these fields.
+    "layer_types": {"compress_ratios": [None, [0, 0, 4, 128, 4, 128, 4, 128, 4, 128, 4, 0]]},
+    "mlp_layer_types": {"num_hash_layers": [None, 2]},
+    "compress_rates": {"compress_rate_csa": [None, 8]},
+    "partial_rotary_factor": {"qk_rope_head_dim": [None, 32]},
+    "qk_rope_head_dim": {"qk_rope_head_dim": [None, 32]},
     "per_layer_config": {
         "attention_k_eq_v": [False, True],
         "global_head_dim": [None, 256, 384],
@@ -110,6 +116,8 @@ def _rule(cls: Any, name: str, default_value: Any) -> str:
     if "qk_rope_head_dim" in {f.name for f in dataclasses.fields(cls)}:
         probes.append({"qk_rope_head_dim": 32})
     for rule, fn in candidates.items():
+        if rule == f"={name}":  # a field copied from itself says nothing about how it is derived
+            continue
         ok = True
         for probe in probes:
             try:
