@@ -105,7 +105,10 @@ def plural(n: int, word: str) -> str:
 
 # -- one estimate -------------------------------------------------------------------------------
 def attention(est: Estimate) -> str:
-    """``fused attention`` or ``eager attention``: some engines (vLLM) run fused kernels whatever fa= says."""
+    """``fused attention`` or ``eager attention``: some engines (vLLM) run fused kernels whatever fa= says;
+    ``no attention`` for attention-free stacks (Mamba, RWKV)."""
+    if not est.details.attends:
+        return "no attention"
     fused = est.details.fused_attention or get_engine(est.query.engine).always_fused_attention
     return "fused attention" if fused else "eager attention"
 
@@ -206,7 +209,11 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
             f"the checkpoint has {params(est.params_total)}) in {esc(d.weight_format)}"
         )
     elif est.params_active is not None and est.params_active != est.params_total:
-        weights_why += f" ({params(est.params_active)} active per token)"
+        # Beside the count, not after the format: a format may end in its own parentheses.
+        weights_why = (
+            f"{params(est.params_total)} parameters ({params(est.params_active)} active per token) "
+            f"in {esc(d.weight_format)}"
+        )
     if q.gpus > 1 and get_engine(q.engine).split == "layers":
         weights_why += f", the busiest GPU's layers of {q.gpus}"
     elif q.gpus > 1:
@@ -226,9 +233,16 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         kv_why = (
             f"{per_token(d.kv_bytes_per_token)} per token"
             + (f" + the drafter's {per_token(drafter.kv_bytes_per_token)}" if drafter is not None else "")
-            + f" x {plural(q.seq_len, 'token')} x {plural(q.batch, 'sequence')}"
+            + f" x {plural(q.seq_len, 'token')}"
         )
-        if m.kv_cache < token_bytes * q.seq_len * q.batch:
+        state = d.kv_fixed_bytes_per_sequence
+        if state and not token_bytes:  # attention-free: only the states
+            kv_why = f"{size(state)} of recurrent state"
+        elif state:
+            # Mamba, linear-attention and conv states: per sequence, whatever its length.
+            kv_why = f"({kv_why} + {size(state)} of recurrent state)"
+        kv_why += f" x {plural(q.batch, 'sequence')}"
+        if m.kv_cache < (token_bytes * q.seq_len + state) * q.batch:
             kv_why += " (windowed layers keep less)"
         kv_why += f", {esc(d.kv_dtype)}"
     act_why = f"peak: {esc(d.activation_peak_where)}, {attention(est)}"
@@ -242,6 +256,8 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
             f"CUDA context {context / GIB:.2f} + non-torch memory {non_torch / GIB:.2f} + "
             f"CUDA graphs {graphs / GIB:.2f} GiB"
         )
+    elif d.overhead_terms and q.method == "calibrated":
+        over_why = _overhead_sum(est)
     return [
         ("Weights", m.weights, weights_why),
         ("KV cache", m.kv_cache, kv_why),
@@ -249,6 +265,25 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         ("Overhead", m.overhead, over_why),
         ("Total", m.total, "per GPU" if q.gpus > 1 else ""),
     ]
+
+
+def _overhead_sum(est: Estimate) -> str:
+    """The overhead row as its parts (transformers: the CUDA context and the allocator's reserve)."""
+    names = {"context": "CUDA context", "reserve": "allocator reserve", "eager_scores": "eager score blocks"}
+    terms = est.details.overhead_terms
+    line = " + ".join(f"{names[t.part]} {t.bytes / GIB:.2f}" for t in terms) + " GiB"
+    why = []
+    for t in terms:
+        if t.part == "reserve" and t.basis:
+            share = (t.bytes - t.floor) / t.basis
+            beside = " beside the score tensors" if t.basis != est.memory.activations else ""
+            why.append(f"reserve: {size(t.floor)} + {share:.0%} of the {size(t.basis)} of activations{beside}")
+        elif t.part == "eager_scores":
+            why.append(
+                f"score blocks: {t.bytes // t.basis} B x {t.basis:,} eager score elements, about one fp32 score "
+                "tensor left stranded as the score blocks are reused"
+            )
+    return line + (f" ({'; '.join(why)})" if why else "")
 
 
 def _weight_sum(est: Estimate, checkpoint_why: str, esc: Escape) -> str:

@@ -82,6 +82,39 @@ def _no_rope_layers(out: Mapping[str, Any]) -> list[int]:
     return [int((i + 1) % step != 0) for i in _layers(out)]
 
 
+# DeepSeek-V4: the attention kind each per-layer compress ratio of older checkpoints stands for.
+_V4_RATIO_KINDS = {0: "sliding_attention", 4: "compressed_sparse_attention", 128: "heavily_compressed_attention"}
+
+
+def _v4_layer_types(out: Mapping[str, Any]) -> list[str]:
+    n = int(out["num_hidden_layers"])
+    ratios = out.get("compress_ratios")
+    if ratios is not None:
+        kinds = [_V4_RATIO_KINDS[int(r)] for r in ratios]
+    else:
+        alternate = ["compressed_sparse_attention" if i % 2 else "heavily_compressed_attention" for i in range(n - 2)]
+        kinds = ["heavily_compressed_attention"] * min(n, 2) + alternate
+    return kinds[:n]
+
+
+def _v4_hash_layers(out: Mapping[str, Any]) -> list[str]:
+    n = int(out["num_hidden_layers"])
+    given = out.get("num_hash_layers")
+    hashed = min(n, 3 if given is None else int(given))
+    return ["hash_moe"] * hashed + ["moe"] * (n - hashed)
+
+
+def _v4_compress_rates(out: Mapping[str, Any]) -> dict[str, int]:
+    rates = {"compressed_sparse_attention": 4, "heavily_compressed_attention": 128}
+    for key, kind in (
+        ("compress_rate_csa", "compressed_sparse_attention"),
+        ("compress_rate_hca", "heavily_compressed_attention"),
+    ):
+        if out.get(key) is not None:
+            rates[kind] = out[key]
+    return rates
+
+
 def _global_layer_overrides(out: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Gemma 4's full-attention layers: ``global_head_dim`` (512 unless given) and, where
     ``attention_k_eq_v`` holds, ``num_global_key_value_heads``, as per-layer overrides.
@@ -123,6 +156,8 @@ RULES: dict[str, _Rule] = {
     "sliding_window if use_sliding_window else 0": _Rule(
         "sliding_window", 0, True, lambda o: o.get("sliding_window") if o.get("use_sliding_window") else 0
     ),
+    # GLM-5 (glm_moe_dsa) points head_dim at the rope slice whatever the config says.
+    "qk_rope_head_dim, whatever the config gives": _Rule("head_dim", 0, True, lambda o: o["qk_rope_head_dim"]),
     "sliding_window_pattern, else 6": _Rule(
         "_sliding_window_pattern", 1, True, lambda o: o.get("sliding_window_pattern", 6)
     ),
@@ -145,7 +180,27 @@ RULES: dict[str, _Rule] = {
         "per_layer_config", 3, False, _global_layer_overrides
     ),
     "none when unset": _Rule("mlp_only_layers", 1, False, lambda o: []),
+    # DeepSeek-V4: older checkpoints' keywords (compress_ratios, num_hash_layers, qk_rope_head_dim,
+    # compress_rate_csa / _hca) folded into the class's fields.
+    "compress_ratios per layer (0 sliding, 4 CSA, 128 HCA), else 2 HCA then CSA and HCA in turn": _Rule(
+        "layer_types", 2, False, _v4_layer_types
+    ),
+    "num_hash_layers (else 3) hash_moe layers, then moe": _Rule("mlp_layer_types", 2, False, _v4_hash_layers),
+    "CSA 4 and HCA 128, compress_rate_csa / compress_rate_hca given over them": _Rule(
+        "compress_rates", 1, False, _v4_compress_rates
+    ),
+    "qk_rope_head_dim / head_dim, else 64 / 512": _Rule(
+        "partial_rotary_factor",
+        1,
+        False,
+        lambda o: o["qk_rope_head_dim"] / o["head_dim"] if o.get("qk_rope_head_dim") is not None else 64 / 512,
+    ),
+    "head_dim x partial_rotary_factor, whatever the config gives": _Rule(
+        "qk_rope_head_dim", 2, True, lambda o: int(o["head_dim"] * o["partial_rotary_factor"])
+    ),
     "all full_attention": _Rule("layer_types", 2, False, lambda o: [_FULL for _ in _layers(o)]),
+    # GLM-5's DSA layers: every layer runs the indexed (sparse) attention.
+    "all indexed_attention": _Rule("layer_types", 2, False, lambda o: ["indexed_attention" for _ in _layers(o)]),
     "sliding_attention from layer max_window_layers on, when sliding_window": _Rule(
         "layer_types",
         2,

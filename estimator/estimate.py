@@ -297,8 +297,10 @@ def estimate(
     memory, terms = _memory(spec, query, weights, engine, gpu, dtypes)
     kvd = dtypes.kv
     per_token = kv_bytes_per_token(spec, kvd, gpus=query.gpus) if kvd else 0
+    fixed = state_bytes_per_sequence(spec, gpus=query.gpus, layout=engine.cache_layout) if kvd else 0
     if kvd and engine.split == "layers" and query.gpus > 1 and query.method == "calibrated":
-        per_token = engine.layer_share(spec, query, gpu, dtypes, weights=weights).kv_bytes_per_token
+        share = engine.layer_share(spec, query, gpu, dtypes, weights=weights)
+        per_token, fixed = share.kv_bytes_per_token, share.kv_state_bytes_per_sequence
     classic_result = _classic(spec, query)
     kv_ratio = None
     if classic_result.kv_cache_gb and memory.kv_cache:
@@ -369,16 +371,16 @@ def estimate(
             kv_bytes_per_token=per_token,
             weight_format=fmt,
             kv_dtype=kvd,
-            kv_fixed_bytes_per_sequence=state_bytes_per_sequence(spec, gpus=query.gpus, layout=engine.cache_layout)
-            if kvd
-            else 0,
+            kv_fixed_bytes_per_sequence=fixed,
             activation_peak_where=terms.activation_where,
             fused_attention=bool(query.flash_attention),
+            attends=not spec.layers or any(layer.kind != "state" for layer in spec.layers),
             params_source=spec.params_source,
             classic_kv_ratio=kv_ratio,
             context_window=spec.max_position_embeddings,
             kv_terms=engine.kv_terms(spec, query, gpu, memory.kv_cache) if kvd else (),
             weight_terms=engine.weight_terms(spec, query, gpu, weights),
+            overhead_terms=terms.overhead_terms,
         ),
         warnings=tuple(dict.fromkeys(notes)),
         refused=refused,

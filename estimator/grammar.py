@@ -76,6 +76,8 @@ def _parse_count(key: str, raw: str, *, low: int, high: int) -> int:
     text = raw.lower().replace("_", "").replace(",", "")
     match = _SIZE_RE.match(text)
     if not match:
+        if text.startswith("-") and _SIZE_RE.match(text[1:]):  # a number, just below the range
+            raise InputError(f"{key}={_cut(raw)} is out of range: it must be between {low:,} and {high:,}")
         raise _not_whole(key, raw, low, high)
     number, suffix = match.groups()
     if len(number) > _MAX_COUNT_CHARS:  # far past any range; never converted (int() refuses 4,300 digits)

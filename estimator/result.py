@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import SerializeAsAny, model_validator
 
-from estimator.engines import DEFAULT_ENGINE, EngineReport, KvTerm, WeightTerm, engines, get_engine
+from estimator.engines import DEFAULT_ENGINE, EngineReport, KvTerm, OverheadTerm, WeightTerm, engines, get_engine
 from estimator.notes import Note
 from estimator.query import Query
 from estimator.spec import Frozen
@@ -67,6 +67,7 @@ class Details(Frozen):
     kv_dtype: str | None  # None when kv=off
     activation_peak_where: str  # e.g. "prefill MLP", "attention scores"
     fused_attention: bool = True  # what was sized: fa= when given, else the engine's default for the model
+    attends: bool = True  # False for attention-free stacks (Mamba, RWKV): no attention to fuse or not
     params_source: str  # "safetensors" or "config"
     classic_kv_ratio: float | None  # ours / classic KV when both are non-zero
     context_window: int | None = None  # the model's max_position_embeddings, when the config gives it
@@ -74,6 +75,7 @@ class Details(Frozen):
     # empty when bytes per token x s x b (and the checkpoint's weights) say it all.
     kv_terms: tuple[KvTerm, ...] = ()
     weight_terms: tuple[WeightTerm, ...] = ()
+    overhead_terms: tuple[OverheadTerm, ...] = ()  # the overhead row's parts, where the engine tells them
 
 
 class Estimate(Frozen):

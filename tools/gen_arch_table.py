@@ -76,6 +76,13 @@ KWARGS = {"sliding_window_pattern"}
 # Values varied only while probing a rule for the field named (Gemma 4's global layers read builder
 # keywords that no other class takes), so other types' probes stay as they were.
 FIELD_PROBE_VALUES: dict[str, dict[str, list[Any]]] = {
+    "head_dim": {"head_dim": [None, 192]},
+    # DeepSeek-V4's older keywords, which its class folds into these fields.
+    "layer_types": {"compress_ratios": [None, [0, 0, 4, 128, 4, 128, 4, 128, 4, 128, 4, 0]]},
+    "mlp_layer_types": {"num_hash_layers": [None, 2]},
+    "compress_rates": {"compress_rate_csa": [None, 8]},
+    "partial_rotary_factor": {"qk_rope_head_dim": [None, 32]},
+    "qk_rope_head_dim": {"qk_rope_head_dim": [None, 32]},
     "per_layer_config": {
         "attention_k_eq_v": [False, True],
         "global_head_dim": [None, 256, 384],
@@ -109,6 +116,8 @@ def _rule(cls: Any, name: str, default_value: Any) -> str:
     if "qk_rope_head_dim" in {f.name for f in dataclasses.fields(cls)}:
         probes.append({"qk_rope_head_dim": 32})
     for rule, fn in candidates.items():
+        if rule == f"={name}":  # a field copied from itself says nothing about how it is derived
+            continue
         ok = True
         for probe in probes:
             try:
@@ -159,7 +168,9 @@ def _data_rules(cls: Any, model_type: str, entry: dict[str, Any]) -> None:
         name = spec.field
         # A rewrite of a value the config gives (Gemma's "gelu") leaves the default as declared, so
         # the default instance does not flag it: such rules are probed on every declared field.
-        open_to_rewrite = spec.always and name in entry["defaults"] and name not in entry["derived"]
+        # A copy of another field (head_dim = qk_rope_head_dim) may be one the class makes over a given value.
+        copied = str(entry["derived"].get(name, "")).startswith("=")
+        open_to_rewrite = spec.always and name in entry["defaults"] and (name not in entry["derived"] or copied)
         if (entry["derived"].get(name) == "live" or open_to_rewrite) and _rule_holds(
             cls, model_type, entry, name, rule
         ):

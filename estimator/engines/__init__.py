@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from common.errors import InputError
 from estimator.engines import transformers, vllm
-from estimator.engines.base import BaseEngine, Engine, EngineReport, EngineTerms, GpuShare, KvTerm, WeightTerm
+from estimator.engines.base import (
+    BaseEngine,
+    Engine,
+    EngineReport,
+    EngineTerms,
+    GpuShare,
+    KvTerm,
+    OverheadTerm,
+    WeightTerm,
+)
 
 _BUILTIN: tuple[Engine, ...] = (
     transformers.ENGINE,
@@ -69,6 +78,7 @@ __all__ = [
     "EngineTerms",
     "GpuShare",
     "KvTerm",
+    "OverheadTerm",
     "WeightTerm",
     "engine_aliases",
     "engine_names",

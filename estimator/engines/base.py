@@ -26,6 +26,18 @@ if TYPE_CHECKING:
 Escape = Callable[[str], str]
 
 
+class OverheadTerm(Frozen):
+    """One part of the overhead row, per GPU, where the engine tells its parts: ``context`` (what the
+    allocator does not count), ``reserve`` (the allocator's reserve over its peak: a floor plus a share
+    of ``basis`` bytes of activations), ``eager_scores`` (blocks stranded by ``basis`` eager score
+    elements)."""
+
+    part: Literal["context", "reserve", "eager_scores"]
+    bytes: int
+    basis: int = 0
+    floor: int = 0  # ``reserve``: the least it is, whatever the activations
+
+
 class EngineTerms(Frozen):
     """Per-GPU bytes an engine adds on top of weights and KV cache."""
 
@@ -36,6 +48,7 @@ class EngineTerms(Frozen):
     # Why the activations leave out part of the model (a layer kind whose transients are not
     # modelled): one sentence, and then the total is no basis for a verdict. None: all modelled.
     unmodelled: str | None = None
+    overhead_terms: tuple[OverheadTerm, ...] = ()  # the parts ``overhead`` adds up from (empty: untold)
 
 
 KvPart = Literal["attention", "indexer", "mtp", "drafter", "sliding", "drafter_sliding", "state", "blocks", "request"]
@@ -88,6 +101,7 @@ class GpuShare(Frozen):
     terms: EngineTerms
     layers: int  # decoder layers this GPU runs
     kv_bytes_per_token: int  # what its layers cache per token
+    kv_state_bytes_per_sequence: int = 0  # what its layers hold per sequence whatever its length
 
 
 class EngineReport(Frozen):

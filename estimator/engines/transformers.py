@@ -73,10 +73,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from estimator.arith import ceil_div
 from estimator.dtypes import Dtypes, resolve_dtypes
-from estimator.engines.base import BaseEngine, EngineTerms, GpuShare
-from estimator.kv import kv_bytes_per_token, kv_cache_bytes
+from estimator.engines.base import BaseEngine, EngineTerms, GpuShare, OverheadTerm
+from estimator.gpus import lookup_gpu
+from estimator.kv import kv_bytes_per_token, kv_cache_bytes, state_bytes_per_sequence
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, LayerKV, ModelSpec, TorchDType
+from estimator.weights import conversion_asked
 
 if TYPE_CHECKING:
     from estimator.gpus import GPU
@@ -409,16 +411,21 @@ def eager_score_elements(spec: ModelSpec, query: Query) -> int:
     return query.batch * spec.num_attention_heads * query.seq_len * query.seq_len
 
 
-def reserve_bytes(spec: ModelSpec, query: Query, *, activations: int, where: str) -> int:
-    """The caching allocator's reserve over the allocated peak (see the constants above).
+def reserve_terms(spec: ModelSpec, query: Query, *, activations: int, where: str) -> tuple[OverheadTerm, ...]:
+    """The caching allocator's reserve over the allocated peak (see the constants above), in parts.
 
-    A floor, a share of the transient that is not eager scores, and, with eager attention,
+    A floor plus a share of the transient that is not eager scores, and, with eager attention,
     about one fp32 score tensor stranded by the score blocks' reuse.
     """
     elements = eager_score_elements(spec, query)
     scores_in_peak = elements * EAGER_SCORE_BYTES[_dtype(spec, query)] if where == "attention scores" else 0
     other = max(activations - scores_in_peak, 0)
-    return RESERVE_FLOOR_BYTES + int(RESERVE_FRACTION * other) + EAGER_RESERVE_BYTES_PER_SCORE * elements
+    floor = RESERVE_FLOOR_BYTES
+    reserve = OverheadTerm(part="reserve", bytes=floor + int(RESERVE_FRACTION * other), basis=other, floor=floor)
+    if not elements:
+        return (reserve,)
+    scores = OverheadTerm(part="eager_scores", bytes=EAGER_RESERVE_BYTES_PER_SCORE * elements, basis=elements)
+    return reserve, scores
 
 
 def transformers_terms(spec: ModelSpec, query: Query, *, weights_bytes: int, kv_cache_bytes: int) -> EngineTerms:
@@ -434,10 +441,14 @@ def transformers_terms(spec: ModelSpec, query: Query, *, weights_bytes: int, kv_
         where = "sliding-window prefill cache"
     activations = peak + retention + WORKSPACE_BYTES
 
-    overhead = CUDA_CONTEXT_BYTES + reserve_bytes(spec, query, activations=activations, where=where)
+    parts = (
+        OverheadTerm(part="context", bytes=CUDA_CONTEXT_BYTES),
+        *reserve_terms(spec, query, activations=activations, where=where),
+    )
     return EngineTerms(
         activations=activations,
-        overhead=overhead,
+        overhead=sum(t.bytes for t in parts),
+        overhead_terms=parts,
         activation_where=where,
         warnings=terms_warnings(spec, query),
         unmodelled=unmodelled_layers(spec),
@@ -522,13 +533,45 @@ def layer_share(spec: ModelSpec, query: Query, dtypes: Dtypes, *, weights: int) 
         total = w + kv + terms.activations + terms.overhead
         if total > best_total:
             per_token = kv_bytes_per_token(part, dtypes.kv) if dtypes.kv else 0
-            best, best_total = (
-                GpuShare(weights=w, kv_cache=kv, terms=terms, layers=stop - start, kv_bytes_per_token=per_token),
-                total,
+            state = state_bytes_per_sequence(part) if dtypes.kv else 0
+            share = GpuShare(
+                weights=w,
+                kv_cache=kv,
+                terms=terms,
+                layers=stop - start,
+                kv_bytes_per_token=per_token,
+                kv_state_bytes_per_sequence=state,
             )
+            best, best_total = share, total
     assert best is not None
     whole = {"warnings": terms_warnings(spec, query), "unmodelled": unmodelled_layers(spec)}
     return best.model_copy(update={"terms": best.terms.model_copy(update=whole)})
+
+
+def _nvfp4_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """NVFP4Config quantizes on load only on one CUDA device of compute capability 10.0 or more
+    (``validate_environment`` in quantizers/quantizer_nvfp4.py, transformers 5.25)."""
+    if spec.quantization.method != "none":
+        return None
+    if conversion_asked(spec, weight_format=query.weight_format, bits=query.bits) != "nvfp4":
+        return None
+    if query.gpus > 1:
+        return (
+            f"transformers quantizes to NVFP4 on load (NVFP4Config) on one GPU only, not over gpus={query.gpus}: "
+            "use gpus=1, or engine=vllm with an NVFP4 checkpoint"
+        )
+    gpu = lookup_gpu(query.gpu) if query.gpu else None
+    if gpu is None or (gpu.compute_capability is not None and gpu.compute_capability[0] >= 10):
+        return None
+    cc = (
+        f"compute capability {gpu.compute_capability[0]}.{gpu.compute_capability[1]}"
+        if gpu.compute_capability
+        else ("not an NVIDIA GPU")
+    )
+    return (
+        f"transformers quantizes to NVFP4 on load (NVFP4Config) only on Blackwell GPUs (compute capability 10.0 "
+        f"and up), and the {gpu.name} is {cc}: pick a B200-class GPU, or another dtype= (fp8, int4, nf4)"
+    )
 
 
 class TransformersEngine(BaseEngine):
@@ -579,6 +622,8 @@ class TransformersEngine(BaseEngine):
         if spec.quantization.method == "modelopt" and query.weight_format is None and query.bits is None:
             # quantizers/auto.py (transformers 5.x) maps no "modelopt" quant_method to a quantizer.
             return "transformers has no ModelOpt quantizer, so it cannot load this NVFP4 checkpoint; use engine=vllm"
+        if nvfp4 := _nvfp4_refusal(spec, query):
+            return nvfp4
         layers = len(spec.layers) or spec.num_layers
         if query.gpus <= layers:
             return None

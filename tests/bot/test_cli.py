@@ -195,6 +195,13 @@ def test_what_vram_does_not_model_exits_1(args: list[str], first: str, sqlite_ur
     assert "vram: vram" not in err
 
 
+def test_the_interface_doc_gives_the_exit_status_of_a_release_past_the_newest() -> None:
+    # The vllm row said "refused (exit 2)" while the CLI exits 1 (the test above).
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "interface.md").read_text()
+    row = next(line for line in doc.splitlines() if line.startswith("| `vllm` (`vllm_version`)"))
+    assert "0.34 and later are refused (exit 1" in row and "exit 2" not in row
+
+
 @pytest.mark.parametrize(
     ("args", "line"),
     [

@@ -42,7 +42,7 @@ def kv_said(how: str) -> float:
     body, _, _dtype = how.rpartition(", ")
     expr = re.sub(r"the [A-Za-z ]+'s? ", "", body)
     expr = re.sub(r" in [\d,]+ (?:\w+ )?sliding-window layers?(?: \(window \+ (?:one batch|\d+ batches)\))?", "", expr)
-    expr = re.sub(r" of recurrent state in [\d,]+ layers?", "", expr)
+    expr = re.sub(r" of recurrent state(?: in [\d,]+ layers?)?", "", expr)
     expr = re.sub(r" for whole blocks and pages padded to one size", "", expr)
     expr = re.sub(r" of caches per request \([a-z ,]+\)", "", expr)
     expr = re.sub(r"([\d.]+) (B|KiB|MiB|GiB)\b", lambda m: f"[{m[1]}*{UNIT[m[2]]}]", expr)
@@ -193,3 +193,78 @@ def test_every_vllm_answer_multiplies_out(path: Path) -> None:
         except VramError:
             continue  # refused to be sized: nothing to check
         assert_rows_multiply_out(est)
+
+
+ORACLE = ROOT / "tests" / "fixtures" / "oracle" / "configs"
+
+
+def test_an_attention_free_model_says_its_state_and_no_attention() -> None:
+    # mamba (oracle config): 32 layers, d_inner = 2 x 768 = 1,536; per layer an SSM state of 1,536 x
+    # 16 fp32 (98,304 B) and a conv state of 1,536 x 4 (conv_kernel) bf16 (12,288 B): 110,592 B, x 32 =
+    # 3,538,944 B (3.38 MiB) per sequence, no per-token part.
+    est = estimate(_spec(ORACLE / "mamba.json"), Query(seq_len=16_384, batch=2, gpu="h100"), model_id="m")
+    assert est.memory.kv_cache == 2 * 32 * (1_536 * 16 * 4 + 1_536 * 4 * 2)
+    _, how = _how(est, "KV cache")
+    assert how == "3.38 MiB of recurrent state x 2 sequences, bf16"
+    assert " · no attention · " in report.header(est)
+    _, act_how = _how(est, "Activations")
+    assert act_how.endswith(", no attention") and "fused" not in act_how
+
+
+def test_a_hybrid_model_under_transformers_adds_its_state() -> None:
+    # Jamba-1.5-Mini: 4 attention layers x 8 KV heads x 128 x (K + V) x 2 B = 16 KiB per token; the 28
+    # Mamba layers' states are per sequence. Split over 3 GPUs, the busiest holds one attention layer.
+    for gpus, per_token in ((1, "16.0 KiB"), (3, "4.0 KiB")):
+        est = estimate(
+            _spec(CONFIGS / "ai21labs__AI21-Jamba-1.5-Mini.json"),
+            Query(seq_len=32_768, batch=4, gpu="h100", gpus=gpus),
+            model_id="m",
+        )
+        _, how = _how(est, "KV cache")
+        assert how.startswith(f"({per_token} per token x 32,768 tokens + ") and "of recurrent state) x 4" in how
+        assert_rows_multiply_out(est)
+
+
+def overhead_said(how: str) -> float:
+    """The bytes an overhead line states: ``name A + name B + name C GiB (...)``."""
+    head = how.split(" GiB", 1)[0]
+    return sum(float(x) for x in re.findall(r"(\d+\.\d+)", head)) * GIB
+
+
+def test_transformers_overhead_says_its_parts() -> None:
+    # gpt-oss-20b at s=16k runs eager attention: one layer's scores are 1 x 64 heads x 16,384^2 =
+    # 17,179,869,184 elements, and about one fp32 tensor of them (4 B each, 64 GiB) stays stranded
+    # (bench/README.md); the CUDA context is 720 MiB (0.70 GiB).
+    est = estimate(_spec(CONFIGS / "openai__gpt-oss-20b.json"), Query(seq_len=16_384, gpu="h100"), model_id="m")
+    overhead, how = _how(est, "Overhead")
+    assert how.startswith("CUDA context 0.70 + allocator reserve ")
+    assert " + eager score blocks 64.00 GiB (" in how and "4 B x 17,179,869,184 eager score elements" in how
+    assert overhead_said(how) == pytest.approx(overhead, abs=0.016 * GIB)
+    # Fused attention (phi-4, sdpa): no score blocks, the reserve is 64 MiB + 12% of the activations.
+    est = estimate(_spec(CONFIGS / "microsoft__phi-4.json"), Query(seq_len=16_384, gpu="h100"), model_id="m")
+    overhead, how = _how(est, "Overhead")
+    assert "score" not in how and "(reserve: 64 MiB + 12% of the " in how
+    reserve = overhead - 720 * 2**20
+    assert reserve == 64 * 2**20 + int(0.12 * est.memory.activations)
+    assert overhead_said(how) == pytest.approx(overhead, abs=0.011 * GIB)
+
+
+@pytest.mark.parametrize("path", sorted([*CONFIGS.glob("*.json"), *CAL.glob("*.json")]), ids=lambda p: p.name)
+def test_every_transformers_kv_line_multiplies_out(path: Path) -> None:
+    for query in (Query(gpu="h100", seq_len=5000, batch=3), Query(gpus=2, gpu="a100", seq_len=9000, batch=2)):
+        try:
+            est = estimate(_spec(path), query, model_id="m")
+        except VramError:
+            continue  # refused to be sized: nothing to check
+        kv, how = _how(est, "KV cache")
+        if "windowed layers keep less" in how or how.startswith("off"):
+            continue  # a sliding window's share is not stated
+        assert kv_said(how) == pytest.approx(kv, rel=0.005), how
+
+
+def test_the_active_count_does_not_follow_a_format_in_parentheses() -> None:
+    # "in nvfp4 (compressed-tensors) (3.91B active per token)" read as two asides in a row.
+    est = estimate(_spec(CAL / "qwen3_6_35b_a3b_nvfp4.json"), Query(seq_len=16_384, gpu="b200"), model_id="m")
+    _, how = _how(est, "Weights")
+    assert how.startswith("35.11B parameters (3.91B active per token) in nvfp4 (compressed-tensors)")
+    assert ") (" not in how

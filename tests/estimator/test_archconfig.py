@@ -229,6 +229,52 @@ def test_published_configs_take_the_table_path(name: str) -> None:
     _same(filled, live, name)
 
 
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (ROOT / "tests/fixtures/calibration2/configs").glob("*.json") if "glm" in p.name)
+)
+def test_glm5_configs_take_the_table_path(name: str) -> None:
+    # GLM-5 (glm_moe_dsa): every layer indexed attention, head_dim the rope slice whatever the config
+    # says (192 in GLM-5.1's); the class path imported transformers on every query (2 s of CPU).
+    raw = json.loads((ROOT / "tests/fixtures/calibration2/configs" / name).read_text())
+    filled, source = archconfig.normalise(raw)
+    assert source == "table"
+    assert filled["layer_types"] == ["indexed_attention"] * raw["num_hidden_layers"]
+    assert filled["head_dim"] == raw["qk_rope_head_dim"] == 64
+
+
+def test_deepseek_v4_legacy_keywords_are_data() -> None:
+    # DeepSeek-V4-Flash ships compress_ratios (0 sliding, 4 CSA, 128 HCA per layer), num_hash_layers
+    # 3 and qk_rope_head_dim 64 of head_dim 512, which its class folds into its own fields.
+    raw = json.loads((ROOT / "tests/fixtures/calibration2/configs/deepseek_v4_flash.json").read_text())
+    filled, source = archconfig.normalise(raw)
+    assert source == "table"
+    kinds = {0: "sliding_attention", 4: "compressed_sparse_attention", 128: "heavily_compressed_attention"}
+    assert filled["layer_types"] == [kinds[r] for r in raw["compress_ratios"]][: raw["num_hidden_layers"]]
+    assert filled["mlp_layer_types"] == ["hash_moe"] * 3 + ["moe"] * (raw["num_hidden_layers"] - 3)
+    assert filled["partial_rotary_factor"] == 64 / 512 and filled["qk_rope_head_dim"] == 64
+    assert filled["compress_rates"] == {"compressed_sparse_attention": 4, "heavily_compressed_attention": 128}
+    # Without them: two HCA layers, then CSA and HCA in turn (5 layers: HCA HCA HCA CSA HCA).
+    bare, _ = archconfig.normalise({"model_type": "deepseek_v4", "num_hidden_layers": 5})
+    hca, csa = "heavily_compressed_attention", "compressed_sparse_attention"
+    assert bare["layer_types"] == [hca, hca, hca, csa, hca]
+
+
+# Fields the class moves, not architecture: DeepSeek-V4 copies a top-level expert_dtype into its
+# quantization_config (vram reads it from either place).
+MOVED = {"quantization_config"}
+
+
+@pytest.mark.slow  # imports transformers
+@pytest.mark.parametrize(
+    ("name", "model_type"),
+    [("glm5_3.json", "glm_moe_dsa"), ("glm_moe_dsa.json", "glm_moe_dsa"), ("deepseek_v4_flash.json", "deepseek_v4")],
+)
+def test_calibration_configs_fill_like_the_class(name: str, model_type: str) -> None:
+    raw = json.loads((ROOT / "tests/fixtures/calibration2/configs" / name).read_text())
+    filled = {k: v for k, v in archconfig.normalise(raw)[0].items() if k not in MOVED}
+    _same(filled, archconfig._live(model_type, raw), name)
+
+
 def test_the_fake_hub_serves_configs_checked_here() -> None:
     from tests import fakehub
 

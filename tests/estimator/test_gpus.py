@@ -107,3 +107,12 @@ def test_unified_memory_is_flagged_in_answers() -> None:
     (only,) = [w.message for w in est.warnings if w.code == "unified_memory"]
     assert "(0.92 x 121.69 = 111.95 GiB) is free then" in only
     assert not any(w.code == "unified_memory" for w in estimate(llama, Query(gpu="h100"), model_id="l").warnings)
+
+
+def test_the_a800_is_what_torch_reports() -> None:
+    # tests/fixtures/gpus_sources.md: torch OOMs on A800s say "total capacity of 79.33 GiB";
+    # compute capability 8.0 (Ampere): bf16, no fp8.
+    gpu = lookup_gpu("a800")
+    assert gpu.key == "a800-80gb" and round(gpu.memory_bytes / 2**30, 2) == 79.33
+    assert gpu.compute_capability == (8, 0) and gpu.bf16 and not gpu.fp8
+    assert lookup_gpu("A800-SXM4-80GB") is gpu

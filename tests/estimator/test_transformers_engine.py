@@ -353,3 +353,29 @@ def test_qwen_benchmark_cases() -> None:
         if s == 2049:
             assert abs(err) < 0.05, (name, s, err)
         assert -0.01 < err < 0.25, (name, s, err)
+
+
+@pytest.mark.parametrize(
+    ("gpu", "gpus", "refused"),
+    [
+        ("h100", 1, "the NVIDIA H100 80GB HBM3 (SXM5) is compute capability 9.0"),
+        ("mi300x", 1, "is not an NVIDIA GPU"),
+        ("b200", 2, "on one GPU only, not over gpus=2"),
+        ("b200", 1, None),
+        ("rtx5090", 1, None),
+    ],
+)
+def test_nvfp4_on_load_needs_one_blackwell_gpu(gpu: str, gpus: int, refused: str | None) -> None:
+    # transformers 5.25 quantizers/quantizer_nvfp4.py validate_environment: one CUDA device, and
+    # "if major < 10: raise RuntimeError('NVFP4 requires Blackwell (sm100+) ...')"; awq already warns.
+    from estimator.estimate import estimate
+
+    raw = json.loads((Path(__file__).resolve().parents[1] / "fixtures/configs/Qwen__Qwen3-8B.json").read_text())
+    est = estimate(load_model_spec(raw), Query(gpu=gpu, gpus=gpus, weight_format="nvfp4"), model_id="m")
+    assert est.fit is not None
+    if refused is None:
+        assert est.fit.engine_refuses is None
+    else:
+        assert est.fit.engine_refuses is not None and refused in est.fit.engine_refuses
+        # Refused on every count of this GPU, but one B200 holds it.
+        assert not est.fit.fits and est.fit.min_gpus == (1 if gpu == "b200" else 0)
