@@ -259,6 +259,8 @@ def _gpu(case: dict[str, Any]) -> str | None:
     text = (case.get("gpu_model") or "").lower()
     if "rtx pro 6000" in text:
         return "rtx-pro-6000"
+    if "gb10" in text:
+        return "gb10"
     for key in ("h200", "h100", "a100-80gb", "rtx-5090", "rtx-4090", "rtx-3090", "b200", "h20"):
         name = key.replace("-", " ").replace("rtx ", "rtx ")
         if name.split()[-1] in text.replace("geforce ", ""):
@@ -421,15 +423,17 @@ FULL_POOL: dict[str, FullPool] = {
     "n017": FullPool("rtx-5090", None, "logged (31.4 GiB)"),
     "n037": FullPool("h200", None, "", weights_only="the utilization is not in the excerpt"),
     "n013": FullPool("rtx-5090", None, "", weights_only="a PR table: weights per GPU and tokens only"),
-    # NVFP4 on Blackwell-class GPUs whose device total is not printed (a ~32 GiB WSL2 card; the DGX
-    # Spark's unified memory): weights only, with the RTX 5090's record (FP4-capable Blackwell).
+    # NVFP4 on a Blackwell-class GPU whose device total is not printed (a ~32 GiB WSL2 card): weights
+    # only, with the RTX 5090's record (FP4-capable Blackwell).
     **{
         case: FullPool("rtx-5090", None, "", weights_only="the device total is not printed")
         for case in ("n035", "n050")
     },
+    # DGX Spark (GB10): these logs do not print the device total; other DGX Spark logs do, as vLLM's
+    # start-up check "Free memory on device cuda:0 (X/121.69 GiB)" (the catalog's gb10 record).
     **{
-        case: FullPool("rtx-5090", None, "", weights_only="GB10 unified memory: no device total")
-        for case in ("n047", "n048", "n049")
+        case: FullPool("gb10", 121.69, "GB10: torch's 121.69 GiB in other DGX Spark logs")
+        for case in ("n027", "n047", "n048", "n049")
     },
     # The post's device listing: "NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB sm_120".
     **{case: FullPool("rtx-pro-6000", 95.01, "the post's device listing") for case in ("n052", "n054")},
@@ -548,7 +552,7 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
         logged_activation_gib=_number(text, r"([\d.]+) GiB for peak activation"),
         logged_non_torch_gib=_number(text, r"([\d.]+) GiB for non-torch memory"),
         logged_cuda_graphs_gib=_number(text, r"\(actual\), ([\d.]+) GiB \(estimated\)")
-        or _number(text, r"Estimated CUDA graph memory: ([\d.]+) GiB"),
+        or _number(text, r"Estimated CUDA graph memory: (-?[\d.]+) GiB"),
         logged_pool_gib=_number(text, r"Available KV cache memory: ([\d.]+) GiB")
         or _number(text, r"Current kv cache memory in use is ([\d.]+) GiB"),
         logged_tokens=int(logged_tokens) if logged_tokens else None,
@@ -604,6 +608,8 @@ def _pair(mine: float | None, logged: float | None) -> str:
         return ""
     if logged is None:
         return f"{mine:.2f} / -"
+    if logged <= 0:  # a negative CUDA-graph estimate (unified memory): no ratio to give
+        return f"{mine:.2f} / {logged:.2f}"
     return f"{mine:.2f} / {logged:.2f} ({_pct(mine / logged - 1)})"
 
 
@@ -765,7 +771,11 @@ def markdown(rows: list[Row], full: list[FullRow] | None = None) -> str:
     lines += [
         "Whole pool not checked where the log prints the loaded weights: "
         + "; ".join(f"{reason}: {', '.join(ids)}" for reason, ids in _group(WEIGHTS_UNSIZED).items())
-        + ". The DGX Spark (GB10) cases also lack the device total torch reports on unified memory.",
+        + ". The DGX Spark (GB10) cases are sized with the catalog's gb10 total (121.69 GiB, printed by other "
+        "Spark logs); on unified memory vLLM counts what the OS's available memory loses while it loads and "
+        "profiles as non-torch memory, and reads its CUDA-graph estimate from free memory the OS moves, so "
+        "their pools depend on the host at start-up and are not calibrated; the MiniMax-M2.7-AWQ Spark runs "
+        "(n015, n016) print no weights and have no config of their community AWQ checkpoint.",
         "",
         f"Not sized: {len(skipped)} of {len(rows)} vLLM cases. "
         + "; ".join(f"{reason}: {', '.join(ids)}" for reason, ids in reasons.items())

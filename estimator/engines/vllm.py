@@ -2929,7 +2929,10 @@ class VllmEngine(BaseEngine):
         if gpu is not None and gpu.unified_memory:
             # v1/worker/utils.py (0.19-0.33): vLLM asks for util x the device total and refuses to start
             # when less is free; on an integrated GPU it counts the OS's available memory as free
-            # (utils/mem_utils.py MemorySnapshot.measure), which the OS and other processes lower.
+            # (utils/mem_utils.py MemorySnapshot.measure), which the OS and other processes lower. The
+            # same reading makes the non-torch term whatever the available memory lost between start-up
+            # and the end of profiling, and the CUDA-graph estimate is a difference of cudaMemGetInfo
+            # readings the OS moves (negative in some logs): both are the host's, not the model's.
             util = util_of(query)
             notes.append(
                 note(
@@ -2937,8 +2940,10 @@ class VllmEngine(BaseEngine):
                     f"The {gpu.name}'s memory is the system's: vLLM {version_profile(query)[0].version} starts "
                     f"only if util x the device total torch reports ({util:g} x {gpu.memory_bytes / 2**30:.2f} = "
                     f"{util * gpu.memory_bytes / 2**30:.2f} GiB) is free then, counted as the memory the OS has "
-                    "available: lower util= if less is. Its KV pool there is not calibrated (one DGX Spark log, "
-                    "calibration case n049, shows 9% less than vram's).",
+                    "available: lower util= if less is. Its KV pool depends on the host at start-up: vLLM counts what "
+                    "the available memory loses while it loads and profiles (CPU-side allocations too) as "
+                    "non-torch memory, and its CUDA-graph estimate moves with the OS (DGX Spark logs: 2.3 to "
+                    "6.9 GiB less pool than vram's).",
                 )
             )
         if query.prefix_caching is not None and not any(_has_state(layer) for layer in spec.layers):

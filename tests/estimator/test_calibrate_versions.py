@@ -287,3 +287,45 @@ def test_n057_terms_beside_the_logged_weights(full) -> None:
     # 446 = 91.875 MiB; 2.973 GiB (2.89 GiB in a v0.20.0 log, loaded without the limit).
     assert abs(n057.weights_gib - (3_087_428_608 + 8 * MiB + 96_337_920) / GiB) < 0.001
     assert abs(n057.weights_gib - 2.98) <= 0.01
+
+
+def test_gb10_pools_leave_a_host_dependent_share(full) -> None:
+    """The DGX Spark logs, sized with the catalog's gb10 (torch's 121.69 GiB, util x total requested,
+    v1/worker/utils.py request_memory). On unified memory vLLM's non-torch term is what the OS's
+    available memory lost between start-up and the end of profiling (utils/mem_utils.py
+    MemorySnapshot.measure), so the logs leave more besides weights and graphs than vram's terms."""
+    requested = 0.85 * 121.69  # GiB, the three Qwen3.6-35B-A3B-NVFP4 runs (util 0.85)
+    # n049 (v0.20.0, no drafter): "Model loading took 21.86 GiB", "CUDA graph pool memory: 0.47 GiB
+    # (actual), 0.47 GiB (estimated)", "Available KV cache memory: 66.93 GiB", "GPU KV cache size:
+    # 1,754,352 tokens". Peak activation and non-torch memory as vLLM measured them: 103.44 - 21.86 -
+    # 0.47 - 66.93 = 14.18 GiB.
+    n049 = full["n049"]
+    assert (n049.total_gib, n049.util) == (121.69, 0.85)
+    assert (n049.logged_weights_gib, n049.logged_cuda_graphs_gib) == (21.86, 0.47)
+    assert (n049.logged_pool_gib, n049.logged_tokens) == (66.93, 1_754_352)
+    assert abs(n049.weights_error) <= 0.01
+    terms = n049.weights_gib + n049.activation_gib + n049.non_torch_gib + n049.cuda_graphs_gib + n049.pool_gib
+    assert abs(terms - requested) < 0.01
+    logged_rest_n049 = requested - 21.86 - 0.47 - 66.93
+    assert abs(logged_rest_n049 - 14.18) < 0.01
+    # vram's forward peak and non-torch memory are what a discrete GPU would show; the log's are more
+    # than 6 GiB above them (host memory the processes took while loading and profiling).
+    assert 6.0 <= logged_rest_n049 - (n049.activation_gib + n049.non_torch_gib) <= 7.0
+    # n047 (v0.20.0 with the MTP drafter, 45 minutes later on the same machine): "Estimated CUDA graph
+    # memory: -0.87 GiB total", subtracted as printed, so it adds to the pool; n048 (v0.20.2): -0.90.
+    # Logged rest: 103.44 - 23.43 + 0.87 - 66.37 = 14.51 GiB, the same host share as n049's within 0.4.
+    n047, n048 = full["n047"], full["n048"]
+    assert (n047.logged_weights_gib, n047.logged_cuda_graphs_gib, n047.logged_pool_gib) == (23.43, -0.87, 66.37)
+    assert (n048.logged_weights_gib, n048.logged_cuda_graphs_gib, n048.logged_pool_gib) == (23.43, -0.90, 66.58)
+    logged_rest_n047 = requested - 23.43 + 0.87 - 66.37
+    assert abs(logged_rest_n047 - 14.51) < 0.01 and abs(logged_rest_n047 - logged_rest_n049) < 0.4
+    # n027 (another Spark pair, TP 2, DeepSeek-V4-Flash, util 0.8): "Model loading took 75.86 GiB",
+    # "0.55 GiB (estimated)", pool 18.65 GiB: 97.35 - 75.86 - 0.55 - 18.65 = 2.29 GiB besides, about
+    # 1.1 GiB above vram's terms: the host share is the host's, not a constant of the GPU.
+    n027 = full["n027"]
+    assert (n027.logged_weights_gib, n027.logged_cuda_graphs_gib, n027.logged_pool_gib) == (75.86, 0.55, 18.65)
+    logged_rest_n027 = 0.8 * 121.69 - 75.86 - 0.55 - 18.65
+    assert 0.5 <= logged_rest_n027 - (n027.activation_gib + n027.non_torch_gib) <= 1.5
+    # So vram's pool is above every Spark log, by 8% to 13%.
+    for row in (n027, n047, n048, n049):
+        assert 0.08 <= row.pool_error <= 0.13, row.id
