@@ -17,7 +17,7 @@ from typing import Any
 from common.errors import ConfigError, InputError, UnmodelledError
 from estimator.notes import article
 from estimator.query import Query
-from estimator.spec import Drafter, DraftMethod, ModelSpec
+from estimator.spec import Drafter, DraftMethod, Eagle3Layer, ModelSpec
 
 # Architectures of drafters vram sizes, by the method vLLM runs them with.
 DRAFT_ARCHITECTURES: dict[str, DraftMethod] = {
@@ -26,12 +26,16 @@ DRAFT_ARCHITECTURES: dict[str, DraftMethod] = {
     # names to Eagle3LlamaForCausalLM): yuhuili/EAGLE3-LLaMA3.1-Instruct-8B, nvidia/*-Eagle3, lmsys/*.
     "Eagle3LlamaForCausalLM": "eagle3",
     "LlamaForCausalLMEagle3": "eagle3",
+    # EAGLE-3 heads of Qwen3 layers, vLLM 0.24+ (model_executor/models/qwen3_eagle3.py).
+    "Eagle3Qwen3ForCausalLM": "eagle3",
     # EAGLE-1 heads of Llama layers (model_executor/models/llama_eagle.py).
     "EagleLlamaForCausalLM": "eagle",
 }
 # Speculators-format checkpoints (RedHatAI/*-speculator.eagle3): the layer is
 # ``transformer_layer_config``, vLLM builds it as Eagle3LlamaForCausalLM when that is a Llama layer
-# (transformers_utils/configs/speculators/algos.py; 0.24+ builds Qwen3 layers as Eagle3Qwen3ForCausalLM).
+# and, from 0.24, as Eagle3Qwen3ForCausalLM when it is a Qwen3 one
+# (transformers_utils/configs/speculators/algos.py ``eagle3_arch_map``).
+_SPECULATORS_EAGLE3_LAYERS = {"llama": "Eagle3LlamaForCausalLM", "qwen3": "Eagle3Qwen3ForCausalLM"}
 _SPECULATORS_EAGLE3_FIELDS = (
     "draft_vocab_size",
     "target_hidden_size",
@@ -42,7 +46,6 @@ _SPECULATORS_EAGLE3_FIELDS = (
 )
 # Drafter architectures vLLM runs that vram does not size yet (named in the refusal).
 _NOT_SIZED = {
-    "Eagle3Qwen3ForCausalLM": "eagle3 (Qwen3 layers)",
     "PeagleQwen3ForCausalLM": "peagle",
     "PeagleLlamaForCausalLM": "peagle",
     "PEagleDraftModel": "peagle",
@@ -70,7 +73,10 @@ def check_speculative_settings(query: Query) -> None:
         raise InputError("mtp= and draft= are two speculative configs: vLLM takes one; drop one of them")
 
 
-_SIZED = "vram sizes DFlash drafters, EAGLE and EAGLE-3 drafters of Llama layers and plain causal LMs only so far"
+_SIZED = (
+    "vram sizes DFlash drafters, EAGLE drafters of Llama layers, EAGLE-3 drafters of Llama and Qwen3 layers and "
+    "plain causal LMs only so far"
+)
 
 
 def is_speculators(config: dict[str, Any]) -> bool:
@@ -86,7 +92,7 @@ def speculators_layer_config(config: dict[str, Any]) -> dict[str, Any]:
     for key in _SPECULATORS_EAGLE3_FIELDS:
         if config.get(key) is not None:
             flat[key] = config[key]
-    flat["architectures"] = ["Eagle3LlamaForCausalLM"]
+    flat["architectures"] = [_SPECULATORS_EAGLE3_LAYERS.get(flat["model_type"], "Eagle3LlamaForCausalLM")]
     return flat
 
 
@@ -94,7 +100,7 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
     if is_speculators(config):
         kind = config.get("speculators_model_type")
         layer = config["transformer_layer_config"].get("model_type", "llama")
-        if kind == "eagle3" and layer == "llama":
+        if kind == "eagle3" and layer in _SPECULATORS_EAGLE3_LAYERS:
             return "eagle3"
         raise UnmodelledError(
             f"{model_id} is a speculators {kind} drafter of {layer} layers: {_SIZED}, so it cannot tell what this "
@@ -116,6 +122,9 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
         # vLLM takes a Llama checkpoint whose name says eagle- / eagle3 as one (config/speculative.py)
         # and builds it as EagleLlamaForCausalLM / Eagle3LlamaForCausalLM (transformers_utils/configs/eagle.py).
         return "eagle" if named == "eagle" else "eagle3"
+    if named == "eagle3" and architectures == ["Qwen3ForCausalLM"]:
+        # EAGLEConfig prefixes the architecture: Eagle3Qwen3ForCausalLM (registered from 0.24).
+        return "eagle3"
     if named:
         # config/speculative.py reads the method from the name before it falls back on "draft_model".
         raise UnmodelledError(
@@ -129,7 +138,7 @@ def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
     listed = ", ".join(architectures) or "no architecture"
     raise UnmodelledError(
         f"{model_id} ({listed}) is not a draft model vram knows: {_SIZED} (DFlashDraftModel, EagleLlamaForCausalLM, "
-        "Eagle3LlamaForCausalLM, LlamaForCausalLMEagle3, speculators eagle3)"
+        "Eagle3LlamaForCausalLM, LlamaForCausalLMEagle3, Eagle3Qwen3ForCausalLM, speculators eagle3)"
     )
 
 
@@ -192,24 +201,48 @@ def read_drafter(
     )
 
 
+def _eagle3_layer(config: dict[str, Any]) -> Eagle3Layer:
+    """The decoder layer vLLM builds the head of: Qwen3's for Eagle3Qwen3ForCausalLM (named, or a
+    plain Qwen3ForCausalLM that EAGLEConfig prefixes with "Eagle3"), Llama's otherwise."""
+    architectures = config.get("architectures") or ()
+    return "qwen3" if any(a in ("Eagle3Qwen3ForCausalLM", "Qwen3ForCausalLM") for a in architectures) else "llama"
+
+
+def _eagle3_taps(config: dict[str, Any], eagle_config: dict[str, Any], layer: Eagle3Layer) -> int:
+    """How many target hidden states the fc takes as vLLM 0.22+ counts them. Llama heads
+    (llama_eagle3.py): ``num_aux_hidden_states``, else len(``eagle_config``'s layer ids), else 3.
+    Qwen3 heads (qwen3_eagle3.py): ``num_aux_layers``, else ``num_aux_hidden_states``, else len of the
+    layer ids at the top level or in ``eagle_config``, else 3."""
+    if layer == "qwen3":
+        for key in ("num_aux_layers", "num_aux_hidden_states"):
+            if config.get(key) is not None:
+                return int(config[key])
+        ids = config.get("eagle_aux_hidden_state_layer_ids") or eagle_config.get("eagle_aux_hidden_state_layer_ids")
+        return len(ids) if isinstance(ids, list) and ids else 3
+    ids = eagle_config.get("eagle_aux_hidden_state_layer_ids")
+    return int(config.get("num_aux_hidden_states") or (len(ids) if isinstance(ids, list) else 0) or 3)
+
+
 def _eagle3(model_id: str, config: dict[str, Any], spec: ModelSpec, names: list[str]) -> Drafter:
-    """An EAGLE-3 head as Eagle3LlamaForCausalLM builds it (model_executor/models/llama_eagle3.py)."""
+    """An EAGLE-3 head as Eagle3LlamaForCausalLM / Eagle3Qwen3ForCausalLM build it
+    (model_executor/models/llama_eagle3.py, qwen3_eagle3.py)."""
     eagle_config = config.get("eagle_config") or {}
     if not isinstance(eagle_config, dict):
         raise ConfigError(f"{model_id}'s eagle_config is not an object, so vram cannot read its layout")
     use_aux = bool(eagle_config.get("use_aux_hidden_state", True))
-    layer_ids = eagle_config.get("eagle_aux_hidden_state_layer_ids")
-    taps = config.get("num_aux_hidden_states") or (len(layer_ids) if isinstance(layer_ids, list) else 0) or 3
+    layer = _eagle3_layer(config)
+    taps = _eagle3_taps(config, eagle_config, layer)
     target_hidden = int(config.get("target_hidden_size") or spec.hidden_size)
     return Drafter(
         model_id=model_id,
         method="eagle3",
         spec=spec,
-        fc_in_features=target_hidden * int(taps) if use_aux else 0,
+        fc_in_features=target_hidden * taps if use_aux else 0,
         own_embed_tokens=any("embed_tokens" in name for name in names),
         own_lm_head=any("lm_head" in name for name in names),
         draft_vocab_size=int(config.get("draft_vocab_size") or spec.vocab_size),
-        eagle3_taps=int(taps) if use_aux else 0,
+        eagle3_taps=taps if use_aux else 0,
+        eagle3_layer=layer,
         target_hidden_size=target_hidden,
         norm_before_fc=bool(eagle_config.get("norm_before_fc", config.get("norm_before_fc", False))) and use_aux,
         fc_norm=bool(config.get("fc_norm", False)) and use_aux,

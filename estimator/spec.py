@@ -272,6 +272,9 @@ class ModelSpec(Frozen):
 
 # Speculative methods whose drafter vram sizes (vLLM ``--speculative-config`` ``method``).
 DraftMethod = Literal["dflash", "eagle", "eagle3", "draft_model"]
+# The decoder layer of an EAGLE-3 head: Llama's (Eagle3LlamaForCausalLM) or Qwen3's, with per-head
+# q/k norms (Eagle3Qwen3ForCausalLM, vLLM 0.24+).
+Eagle3Layer = Literal["llama", "qwen3"]
 
 
 class Drafter(Frozen):
@@ -294,6 +297,7 @@ class Drafter(Frozen):
     # (``fc_norm``, 0.22+).
     draft_vocab_size: int = 0
     eagle3_taps: int = 0
+    eagle3_layer: Eagle3Layer = "llama"
     target_hidden_size: int = 0
     # DFlash: the target layers whose hidden states feed the ``fc`` (``dflash_config.target_layer_ids``).
     target_layer_ids: tuple[int, ...] = ()

@@ -702,10 +702,23 @@ def _target_hidden_state_refusal(spec: ModelSpec, drafter: Drafter, profile: Vll
 
 
 def _eagle3_refusal(drafter: Drafter, profile: VllmProfile) -> str | None:
-    """EAGLE-3 heads of Llama layers (model_executor/models/llama_eagle3.py, read at 0.20.0-0.33.0)."""
+    """EAGLE-3 heads of Llama layers (model_executor/models/llama_eagle3.py, read at 0.20.0-0.33.0)
+    and of Qwen3 layers (qwen3_eagle3.py, read at 0.24.0-0.33.0)."""
     version = profile.version
     if not profile.reads_eagle_and_draft_models:
         return Unmodelled(f"vram has not read how vLLM {version} builds an EAGLE-3 drafter (it sizes them from 0.20)")
+    if drafter.eagle3_layer == "qwen3" and not profile.eagle3_qwen3_layers:
+        # Before 0.24 the registry has no Eagle3Qwen3ForCausalLM, and speculators configs of Qwen3
+        # layers are built as Eagle3LlamaForCausalLM, whose load vram has not followed.
+        return Unmodelled(
+            f"vram has not read how vLLM {version} takes the EAGLE-3 drafter {drafter.model_id} of Qwen3 layers "
+            "(Eagle3Qwen3ForCausalLM arrives in 0.24, from which vram sizes it)"
+        )
+    if drafter.eagle3_layer == "qwen3" and drafter.spec.model_type != "qwen3":
+        return Unmodelled(
+            f"the EAGLE-3 drafter {drafter.model_id} is built of Qwen3 layers from a {drafter.spec.model_type} config, "
+            "which vram does not size"
+        )
     if any(layer.kind != "full" for layer in drafter.spec.layers):
         return Unmodelled(
             f"the EAGLE-3 drafter {drafter.model_id} has layers other than full attention, which vram does not size"
@@ -814,12 +827,13 @@ def drafter_weight_bytes(spec: ModelSpec, query: Query) -> int:
 
 
 def eagle3_weight_bytes(spec: ModelSpec, drafter: Drafter, query: Query) -> int:
-    """Per GPU, what Eagle3LlamaForCausalLM loads (model_executor/models/llama_eagle3.py, in the
-    target's dtype). Split over tensor parallelism: its Llama decoder layers, the first one's QKV
-    taking 2 x hidden (the token's embedding and the hidden state side by side), its LM head of
-    ``draft_vocab_size`` rows and its embedding, each only when the checkpoint ships it (else the
-    target's is shared). Whole on every GPU: the ``fc`` (a ReplicatedLinear, target hidden x taps ->
-    hidden), every layer's ``hidden_norm`` beside its two norms, the final norm, ``input_norm`` /
+    """Per GPU, what Eagle3LlamaForCausalLM / Eagle3Qwen3ForCausalLM load (model_executor/models/
+    llama_eagle3.py, qwen3_eagle3.py, in the target's dtype). Split over tensor parallelism: its
+    decoder layers, the first one's QKV taking 2 x hidden (the token's embedding and the hidden state
+    side by side), its LM head of ``draft_vocab_size`` rows and its embedding, each only when the
+    checkpoint ships it (else the target's is shared). Whole on every GPU: the ``fc`` (a
+    ReplicatedLinear, target hidden x taps -> hidden), every layer's ``hidden_norm`` beside its two
+    norms (and a Qwen3 layer's q / k norms of ``head_dim``), the final norm, ``input_norm`` /
     ``fc_norm`` over the taps, and ``draft_id_to_target_id`` (int64 per draft token)."""
     d = drafter.spec
     p = d.params
@@ -830,10 +844,13 @@ def eagle3_weight_bytes(spec: ModelSpec, drafter: Drafter, query: Query) -> int:
     vocab = (p.embedding if drafter.own_embed_tokens else 0) + (
         drafter.draft_vocab_size * d.hidden_size if drafter.own_lm_head else 0
     )
-    split = p.attention + p.dense_mlp + p.other + first_layer_qkv + vocab
+    # Qwen3Attention's q_norm / k_norm are RMSNorms of head_dim, whole on every GPU; the qwen3
+    # config's parameter count keeps them under attention.
+    qk_norms = 2 * d.head_dim * len(d.layers) if drafter.eagle3_layer == "qwen3" else 0
+    split = p.attention - qk_norms + p.dense_mlp + p.other + first_layer_qkv + vocab
     taps = drafter.eagle3_taps if profile.eagle3_taps_from_config else (3 if drafter.eagle3_taps else 0)
     fc_in = drafter.target_hidden_size * taps
-    norms = p.norms + len(d.layers) * d.hidden_size
+    norms = p.norms + len(d.layers) * d.hidden_size + qk_norms
     norms += fc_in if drafter.norm_before_fc else 0
     norms += fc_in if drafter.fc_norm and profile.eagle3_taps_from_config else 0
     replicated = fc_in * d.hidden_size + norms

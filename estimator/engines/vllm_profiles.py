@@ -309,6 +309,9 @@ class VllmProfile(_Frozen):
     # llama_eagle3.py: ``draft_id_to_target_id`` is built always up to 0.29.0, from 0.30.0 only when
     # the draft vocabulary is not the target's.
     eagle3_d2t_only_when_smaller: bool = False
+    # model_executor/models/qwen3_eagle3.py (0.24.0 .. 0.33.0): EAGLE-3 heads of Qwen3 layers
+    # (Eagle3Qwen3ForCausalLM in the registry; speculators configs of Qwen3 layers built as one).
+    eagle3_qwen3_layers: bool = False
     # v1/spec_decode/llm_base_proposer.py@v0.20.0 _raise_if_multimodal: a draft model beside a
     # multimodal target "does not support multimodal models yet" (0.20.0 only; 0.21.0 warns).
     draft_model_refuses_multimodal: bool = False
@@ -404,6 +407,7 @@ _V024 = _next(
     _V023,
     "0.24",
     model_runner="v2_listed",
+    eagle3_qwen3_layers=True,
     v2_spec_methods=_V023.v2_spec_methods | {"dflash"},
     v2_default_architectures=_V023.v2_default_architectures
     | {"DeepseekV2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM"},

@@ -150,6 +150,46 @@ def test_an_eagle3_drafter_is_sized(fake_hub: FakeHub, sqlite_url: str) -> None:
     assert "EAGLE-3" in err
 
 
+# The same head built of Qwen3 layers (Eagle3Qwen3ForCausalLM, vLLM 0.24+): a qwen3 config, and each
+# layer's attention ships q_norm / k_norm of head_dim; its shape is this test's.
+EAGLE3_QWEN3 = {**EAGLE3, "architectures": ["Eagle3Qwen3ForCausalLM"], "model_type": "qwen3"}
+
+
+def test_an_eagle3_drafter_of_qwen3_layers_is_sized(fake_hub: FakeHub, sqlite_url: str) -> None:
+    tensors = [
+        *_eagle3_tensors(),
+        ("midlayer.self_attn.q_norm.weight", "BF16", (128,)),
+        ("midlayer.self_attn.k_norm.weight", "BF16", (128,)),
+    ]
+    fake_hub.add_repo(
+        "acme/Qwen3-8B-eagle3-qwen3",
+        {"config.json": json.dumps(EAGLE3_QWEN3).encode(), "model.safetensors": safetensors_file(tensors)},
+    )
+    settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
+    args = ["Qwen/Qwen3-8B", "engine=vllm", "gpu=h100", "s=32k", "draft=acme/Qwen3-8B-eagle3-qwen3", "spec=3"]
+    code, out, err = vram([*args, "--json"], settings)
+    assert code == 0, err
+    drafter = json.loads(out)["vllm"]["drafter"]
+    assert drafter["method"] == "eagle3"
+    # The Llama head's 399,523,840 parameters and the q / k norms, 2 x 128: 399,524,096 in bf16, and
+    # d2t 32,000 x 8 B.
+    assert drafter["weights"] == 399_524_096 * 2 + 256_000
+    assert drafter["kv_bytes_per_token"] == 4096
+    # TP 2: attention 67,108,864, MLP 150,994,944 and lm_head 131,072,000 split; fc 50,331,648 and
+    # the norms 16,384 + 256 whole.
+    code, out, err = vram([*args, "tp=2", "--json"], settings)
+    assert code == 0, err
+    split = (67_108_864 + 150_994_944 + 131_072_000) // 2
+    assert json.loads(out)["vllm"]["drafter"]["weights"] == (split + 50_331_648 + 16_640) * 2 + 256_000
+    code, out, err = vram(args, settings)
+    assert code == 0, err
+    assert "eagle3 drafter acme/Qwen3-8B-eagle3-qwen3 (3 speculative tokens) takes 0.74 GiB of weights" in out
+    # vLLM 0.23 has no Eagle3Qwen3ForCausalLM: one sentence, vram's limit (exit 1).
+    code, out, err = vram([*args, "vllm=0.23"], settings)
+    assert code == 1 and out == "" and err.strip().count("\n") == 0
+    assert "Eagle3Qwen3ForCausalLM arrives in 0.24" in err
+
+
 def test_a_small_model_of_the_same_vocabulary_is_a_draft_model(fake_hub: FakeHub, sqlite_url: str) -> None:
     settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
     args = ["Qwen/Qwen3-8B", "engine=vllm", "gpu=h100", "s=32k", "draft=Qwen/Qwen3-0.6B", "spec=4", "--json"]

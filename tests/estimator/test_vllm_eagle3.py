@@ -98,8 +98,9 @@ def test_the_head_is_read_as_vllm_builds_it() -> None:
     assert _drafter(HEAD, model_id="acme/llama3-head").method == "draft_model"
     # A name vLLM reads as another method is not taken for a draft model.
     qwen_named = {**HEAD, "architectures": ["Qwen3ForCausalLM"]}
+    mistral_named = {**HEAD, "architectures": ["MistralForCausalLM"]}
     with pytest.raises(UnmodelledError, match="reads its name as an eagle3 drafter"):
-        _drafter(qwen_named, model_id="AngelSlim/Qwen3-8B_eagle3")
+        _drafter(mistral_named, model_id="acme/Mistral-7B-eagle3")
     # "eagle-" in the name: vLLM's EAGLE-1 (EagleLlamaForCausalLM).
     assert _drafter(HEAD, (), model_id="yuhuili/EAGLE-LLaMA3-Instruct-8B").method == "eagle"
     with pytest.raises(UnmodelledError, match="reads its name as an eagle drafter"):
@@ -199,10 +200,15 @@ def test_speculators_format_is_its_transformer_layer_config() -> None:
     drafter = read_drafter(repo, speculators, load_model_spec(flat), names)
     spec = LLAMA8B.model_copy(update={"drafter": drafter})
     assert vllm.drafter_weight_bytes(spec, q()) == (SPLIT + REPLICATED) * 2 + D2T
+    # A Qwen3 layer is built as Eagle3Qwen3ForCausalLM (speculators/algos.py@v0.24.0 eagle3_arch_map).
     layer = {**speculators["transformer_layer_config"], "model_type": "qwen3"}
     qwen = {**speculators, "transformer_layer_config": layer}
-    with pytest.raises(UnmodelledError, match="speculators eagle3 drafter of qwen3 layers"):
-        read_drafter("acme/q", qwen, load_model_spec(flat), names)
+    assert speculators_layer_config(qwen)["architectures"] == ["Eagle3Qwen3ForCausalLM"]
+    qwen_drafter = read_drafter("acme/q", qwen, load_model_spec(speculators_layer_config(qwen)), names)
+    assert qwen_drafter.eagle3_layer == "qwen3"
+    other = {**speculators, "transformer_layer_config": {**layer, "model_type": "mistral"}}
+    with pytest.raises(UnmodelledError, match="speculators eagle3 drafter of mistral layers"):
+        read_drafter("acme/m", other, load_model_spec(flat), names)
 
 
 def test_eagle1_head_by_hand() -> None:
@@ -224,8 +230,8 @@ def test_eagle1_head_by_hand() -> None:
 def test_what_is_still_refused() -> None:
     with pytest.raises(UnmodelledError, match=r"is an eagle drafter \(LlamaForCausalLMEagle\)"):
         _drafter({**HEAD, "architectures": ["LlamaForCausalLMEagle"]})
-    with pytest.raises(UnmodelledError, match=r"is an eagle3 \(Qwen3 layers\) drafter"):
-        _drafter({**HEAD, "architectures": ["Eagle3Qwen3ForCausalLM"]})
+    with pytest.raises(UnmodelledError, match=r"is an eagle3 \(DeepSeek layers\) drafter"):
+        _drafter({**HEAD, "architectures": ["Eagle3DeepseekV2ForCausalLM"]})
     why = vllm.drafter_refusal(WITH, q(vllm="0.19"))
     assert why is not None and "EAGLE-3" in why and "0.20" in why
 
@@ -266,3 +272,94 @@ def test_a_head_built_for_another_width_is_refused() -> None:
     # target_hidden_size says the width it takes, whatever the head's own.
     fitted = qwen.model_copy(update={"drafter": _drafter({**EAGLE3_CONFIG, "target_hidden_size": 1024})})
     assert vllm.drafter_refusal(fitted, q()) is None
+
+
+# An EAGLE-3 head of Qwen3 layers for Qwen3-8B (Eagle3Qwen3ForCausalLM, model_executor/models/
+# qwen3_eagle3.py@v0.24.0 and @v0.33.0). The published Qwen3 heads (AngelSlim/Qwen3-8B_eagle3,
+# Tengyunw/qwen3_8b_eagle3, RedHatAI/Qwen3-*-speculator.eagle3) are Llama layers, and no config.json of
+# a Qwen3-layer head was found published: this shape is this test's, Qwen3-8B's width with one layer.
+QWEN3_8B = load_model_spec(json.loads((ROOT / "tests/fixtures/configs/Qwen__Qwen3-8B.json").read_text()))
+QWEN3_HEAD = {
+    "architectures": ["Eagle3Qwen3ForCausalLM"],
+    "model_type": "qwen3",
+    "torch_dtype": "bfloat16",
+    "hidden_size": 4096,
+    "intermediate_size": 12288,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "num_hidden_layers": 1,
+    "vocab_size": 151936,
+    "draft_vocab_size": 32000,
+    "max_position_embeddings": 40960,
+    "rms_norm_eps": 1e-06,
+    "rope_theta": 1000000,
+    "tie_word_embeddings": False,
+    "attention_bias": False,
+}
+QWEN3_SHIPPED = (*SHIPPED, "midlayer.self_attn.q_norm.weight", "midlayer.self_attn.k_norm.weight")
+
+
+def _qwen3(config: dict = QWEN3_HEAD, names: tuple[str, ...] = QWEN3_SHIPPED, model_id: str = "acme/Qwen3-8B-eagle3"):
+    return QWEN3_8B.model_copy(update={"drafter": _drafter(config, names, model_id)})
+
+
+# One GPU, bf16. Split: q 4096 x (2 x 4096) = 33,554,432, k and v 1024 x 8192 = 8,388,608 each, o
+# 4096 x 4096 = 16,777,216 (attention 67,108,864); MLP 3 x 4096 x 12,288 = 150,994,944; lm_head
+# 32,000 x 4096 = 131,072,000. Whole on every GPU: fc 12,288 x 4096 = 50,331,648; hidden_norm,
+# input_layernorm, post_attention_layernorm, norm 4 x 4096 = 16,384; q_norm and k_norm 2 x 128 = 256.
+# d2t: 32,000 int64 = 256,000 B.
+QWEN3_SPLIT = 67_108_864 + 150_994_944 + 131_072_000
+QWEN3_REPLICATED = 50_331_648 + 16_384 + 256
+
+
+def test_qwen3_head_weights_by_hand() -> None:
+    spec = _qwen3()
+    drafter = spec.drafter
+    assert drafter is not None and (drafter.method, drafter.eagle3_layer, drafter.eagle3_taps) == ("eagle3", "qwen3", 3)
+    for release in ("0.24", "0.29", "0.33"):
+        assert vllm.drafter_refusal(spec, q(vllm=release)) is None
+        assert vllm.drafter_weight_bytes(spec, q(vllm=release)) == (QWEN3_SPLIT + QWEN3_REPLICATED) * 2 + 256_000
+    assert (QWEN3_SPLIT + QWEN3_REPLICATED) * 2 + 256_000 == 799_304_192
+    # TP 2: the layer and the LM head split; fc, the norms (q/k norms included) and d2t whole.
+    assert vllm.drafter_weight_bytes(spec, q(gpus=2)) == (QWEN3_SPLIT // 2 + QWEN3_REPLICATED) * 2 + 256_000
+    assert vllm.drafter_weight_bytes(spec, q(gpus=2)) == 450_128_384
+    # A shipped embedding is its own: + 151,936 x 4096 = 622,329,856 parameters, split.
+    own = _qwen3(names=(*QWEN3_SHIPPED, "embed_tokens.weight"))
+    assert vllm.drafter_weight_bytes(own, q()) == (QWEN3_SPLIT + 622_329_856 + QWEN3_REPLICATED) * 2 + 256_000
+
+
+def test_qwen3_head_taps_and_d2t() -> None:
+    # qwen3_eagle3.py reads num_aux_layers first, then num_aux_hidden_states, then the layer ids at
+    # the top level or in eagle_config, else 3.
+    five = {**QWEN3_HEAD, "num_aux_layers": 5, "eagle_aux_hidden_state_layer_ids": [1, 2, 3, 4]}
+    four = {**QWEN3_HEAD, "eagle_aux_hidden_state_layer_ids": [1, 17, 33, 34]}
+    for config, taps in ((five, 5), (four, 4)):
+        drafter = _qwen3(config).drafter
+        assert drafter is not None and drafter.eagle3_taps == taps
+        expected = (QWEN3_SPLIT + QWEN3_REPLICATED + (taps - 3) * 4096 * 4096) * 2 + 256_000
+        assert vllm.drafter_weight_bytes(_qwen3(config), q()) == expected
+    # The target's vocabulary: d2t (151,936 int64) built up to 0.29, not from 0.30.
+    full = _qwen3({**QWEN3_HEAD, "draft_vocab_size": None})
+    lm_head = 151_936 * 4096
+    base = (QWEN3_SPLIT - 131_072_000 + lm_head + QWEN3_REPLICATED) * 2
+    assert vllm.drafter_weight_bytes(full, q(vllm="0.29")) == base + 151_936 * 8
+    assert vllm.drafter_weight_bytes(full, q(vllm="0.30")) == base
+
+
+def test_qwen3_head_kv_and_refusals() -> None:
+    spec = _qwen3()
+    layers = vllm.drafter_kv_layers(spec, q())
+    assert [(x.kind, x.kv_heads, x.key_dim) for x in layers] == [("full", 8, 128)]
+    report = vllm.drafter_report(spec, q(seq_len=32_768))
+    assert report is not None and report.kv_bytes_per_token == 8 * (128 + 128) * 2 == 4096
+    # Before 0.24 the registry has no Eagle3Qwen3ForCausalLM.
+    why = vllm.drafter_refusal(spec, q(vllm="0.23"))
+    assert isinstance(why, vllm.Unmodelled) and "Eagle3Qwen3ForCausalLM arrives in 0.24" in why
+    # The architecture with a Llama config: vram has not read what its Qwen3 layer makes of it.
+    llama_config = _qwen3({**EAGLE3_CONFIG, "architectures": ["Eagle3Qwen3ForCausalLM"]}, SHIPPED)
+    why = vllm.drafter_refusal(llama_config, q())
+    assert isinstance(why, vllm.Unmodelled) and "from a llama config" in why
+    # A plain Qwen3 checkpoint named eagle3: EAGLEConfig makes it Eagle3Qwen3ForCausalLM.
+    named = _drafter({**QWEN3_HEAD, "architectures": ["Qwen3ForCausalLM"]}, QWEN3_SHIPPED, "acme/qwen3-eagle3")
+    assert (named.method, named.eagle3_layer) == ("eagle3", "qwen3")
