@@ -5,6 +5,7 @@ A warning is made with its code where it is raised; ``--json`` shows both (``{"c
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from estimator.spec import Frozen
@@ -50,10 +51,20 @@ def note(code: WarningCode, message: str) -> Note:
     return Note(code=code, message=message)
 
 
+# Lowercase names read letter by letter (an awq, an mlp_speculator); anything in capitals or with a
+# digit in it is read so too (an FP8, an NVFP4, an eagle3).
+_SPELLED = frozenset({"awq", "gptq", "hqq", "gguf", "mla", "mlp", "nf", "fp", "bf", "mx", "nv", "exl"})
+
+
 def article(word: str) -> str:
-    """ "a" or "an" before a format name as it is read aloud: an AWQ, an FP8, an 8-bit, a GPTQ, a bf16."""
+    """ "a" or "an" before a name as it is read aloud: an AWQ, an FP8, an 8-bit, a GPTQ, a bf16, an
+    eagle drafter, a medusa drafter."""
     w = word.lower()
     if w[:1].isdigit():
         return "an" if w.startswith(("8", "11", "18")) else "a"
-    # Letter names that start with a vowel sound: A, E, F, H, I, L, M, N, O, R, S, X.
-    return "an" if w[:1] in set("aefhilmnorsx") else "a"
+    head = re.match(r"[a-z]*", w)
+    first = head.group(0) if head else ""
+    if word.isupper() or any(c.isdigit() for c in w) or first in _SPELLED:
+        # Letter names that start with a vowel sound: A, E, F, H, I, L, M, N, O, R, S, X.
+        return "an" if w[:1] in set("aefhilmnorsx") else "a"
+    return "an" if w[:1] in set("aeiou") else "a"

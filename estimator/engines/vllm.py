@@ -2713,6 +2713,10 @@ def util_to_fit(requested_bytes: int, device_bytes: int, outside_bytes: int) -> 
     """The smallest ``gpu_memory_utilization`` (two decimals) whose share of the device is at least
     ``requested_bytes``, with ``outside_bytes`` (CUDA context and graphs, on top of the share) still
     on the device; None when no util up to 1 gives that."""
+    if requested_bytes > device_bytes:
+        # Past the device the answer is None anyway; and at sizes past float precision the loop
+        # below would never see pct x total move.
+        return None
     pct = ceil_div(requested_bytes * 100, device_bytes)
     while int(pct / 100 * device_bytes) < requested_bytes:  # vLLM truncates util x total
         pct += 1

@@ -16,6 +16,7 @@ from estimator.engines.vllm import VllmReport
 from estimator.estimate import estimate
 from estimator.grammar import KEYS
 from estimator.kv import kv_bytes_per_token, kv_cache_bytes
+from estimator.notes import article
 from estimator.query import Query
 from estimator.weights import weight_bytes
 from tests.helpers import messages
@@ -322,3 +323,24 @@ def test_bf16_on_gpus_without_bf16_is_flagged():
     # An fp16 checkpoint (phi-2) raises nothing.
     phi2 = estimate(spec("microsoft__phi-2"), Query(gpu="t4"), model_id="p")
     assert not any("has no bf16" in w for w in messages(phi2))
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("AWQ", "an"),
+        ("GPTQ", "a"),
+        ("FP8", "an"),
+        ("bf16", "a"),
+        ("8-bit", "an"),
+        ("eagle", "an"),
+        ("eagle3", "an"),
+        ("medusa", "a"),
+        ("peagle", "a"),
+        ("mlp_speculator", "an"),
+    ],
+)
+def test_articles_follow_how_the_name_is_read(word: str, expected: str) -> None:
+    # Names in capitals, with digits or known abbreviations are read letter by letter ("an FP8",
+    # "an mlp_speculator"); other words by their first sound ("a medusa drafter", "an eagle").
+    assert article(word) == expected

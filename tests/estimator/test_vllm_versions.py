@@ -751,3 +751,13 @@ def test_a_model_without_dense_mlp_layers_has_no_dense_segments_to_round() -> No
     # 2 MiB multiples already (MLA and expert matrices are not counted), so nothing.
     assert vllm.load_segment_rounding_bytes(spec, query) == 0
     assert estimate(spec, query, model_id="m").memory.weights > 0
+
+
+def test_util_to_fit_returns_at_once_past_the_device() -> None:
+    # 80 GiB device: 72 GiB is util 0.9 exactly (int(0.9 x 80 GiB) = 72 GiB); anything past the device
+    # needs no util at all. A request of ~1e35 bytes once looped for ever: int(pct / 100 x total)
+    # at that size stays below it however far pct climbs (float steps above one percent's worth).
+    gib = 1024**3
+    assert vllm.util_to_fit(72 * gib, 80 * gib, 0) == 0.9
+    assert vllm.util_to_fit(72 * gib, 80 * gib, 8 * gib + 1) is None
+    assert vllm.util_to_fit(10**35 + 12345, 80 * gib, 0) is None
