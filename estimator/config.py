@@ -1537,6 +1537,7 @@ _CAP_VOCAB = 1 << 24
 _CAP_HEADS = 1 << 16
 _CAP_EXPERTS = 1 << 16
 _CAP_TOKENS = 1 << 32  # context lengths and windows
+_CAP_PIXELS = 1 << 16  # an image side in pixels (real vision towers take 224-2,048)
 _CAP_GROUPS: tuple[tuple[tuple[str, ...], int, str], ...] = (
     (("hidden_size", "n_embd", "d_model", "dim", "kv_lora_rank", "q_lora_rank"), _CAP_HIDDEN, "hidden units"),
     (
@@ -1606,6 +1607,7 @@ _CAP_GROUPS: tuple[tuple[tuple[str, ...], int, str], ...] = (
         _CAP_TOKENS,
         "tokens of context",
     ),
+    (("image_size", "max_image_size", "patch_size"), _CAP_PIXELS, "pixels per image side"),
 )
 _FIELD_CAPS: dict[str, tuple[int, str]] = {name: (cap, noun) for names, cap, noun in _CAP_GROUPS for name in names}
 _MAX_CONFIG_DEPTH = 32  # real configs nest 3-5 levels (quantization_config.config_groups.group_0.weights)

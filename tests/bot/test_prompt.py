@@ -204,7 +204,7 @@ def test_through_a_pipe(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     # stdout holds the answer only; the questions and the echoed answers went to stderr.
     assert lines[0].startswith("microsoft/phi-4 (local) · bf16 · s=16,384 · b=1")
-    assert "Model (" not in proc.stdout and "FlashAttention? [Y/n]: Y" in proc.stderr
+    assert "Model (" not in proc.stdout and "FlashAttention? [y/n, blank: the engine's default]: Y" in proc.stderr
     start = lines.index(SEED_LINES[0])
     assert lines[start : start + 6] == SEED_LINES
     assert any(SEED_WEIGHTS in x for x in lines[:start])

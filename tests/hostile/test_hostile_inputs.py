@@ -344,3 +344,14 @@ def test_a_per_layer_head_dim_that_is_not_a_count_is_a_config_error(value: objec
     cfg["per_layer_config"]["05"] = {"head_dim": value}
     with pytest.raises(ConfigError, match="head_dim"):
         load_model_spec(cfg)
+
+
+def test_an_absurd_image_size_is_a_config_error() -> None:
+    # A vision tower's image_size of 89,304,292 pixels made (89,304,292 / 14)^2 patches: an answer of
+    # 10^18 bytes. Real towers take 224-2,048 pixels a side.
+    cfg = json.loads((FIXTURES / "configs" / "mistralai__Mistral-Small-3.1-24B-Instruct-2503.json").read_text())
+    cfg["vision_config"]["image_size"] = 89_304_292.0
+    with pytest.raises(ConfigError, match="image_size"):
+        load_model_spec(cfg)
+    cfg["vision_config"]["image_size"] = 1540
+    assert load_model_spec(cfg).vision is not None
