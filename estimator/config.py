@@ -1188,28 +1188,25 @@ def _qwen_vision(c: _Counts, fam: Family, vc: Mapping[str, Any], text_hidden: in
     n += layers * (norms + attn + mlp)
     n += norm + merged * merged + merged + merged * out + out  # merger: ln_q, Linear, GELU, Linear
     c.add("vision", n)
-    if fam.vision == "qwen2_vl":
-        return VisionSpec(
-            hidden_size=width,
-            num_layers=layers,
-            intermediate_size=inter,
-            num_heads=heads,
-            image_size=_int(vc, mt, "image_size"),
-            patch_size=patch,
-        )
-    return VisionSpec(
+    tower = VisionSpec(
         hidden_size=width,
         num_layers=layers,
         intermediate_size=inter,
         num_heads=heads,
         image_size=_int(vc, mt, "image_size"),
         patch_size=patch,
-        encoder="qwen2_5_vl",
-        merge_size=merge,
-        temporal_patch_size=temporal,
-        in_channels=channels,
-        output_width=out,
     )
+    if fam.vision == "qwen2_vl":
+        return tower
+    # Qwen2.5-VL's encoder profile run is modelled tensor by tensor (estimator.engines.vllm).
+    update = {
+        "encoder": "qwen2_5_vl",
+        "merge_size": merge,
+        "temporal_patch_size": temporal,
+        "in_channels": channels,
+        "output_width": out,
+    }
+    return VisionSpec.model_validate({**tower.model_dump(), **update})
 
 
 # ---------------------------------------------------------------- quantization

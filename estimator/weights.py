@@ -368,8 +368,14 @@ def _modelled_bytes(spec: ModelSpec, s: _Scheme, gpus: int) -> int:
     rest = p.total - linear_elements - p.embedding
     if spec.tie_word_embeddings:
         rest -= p.lm_head
-    total = rest * s.dense_bytes + _cdiv(spec.vocab_size, gpus) * (p.embedding // spec.vocab_size) * s.dense_bytes
-    for lin in spec.linears:
+    embedding = _cdiv(spec.vocab_size, gpus) * (p.embedding // spec.vocab_size) * s.dense_bytes
+    return rest * s.dense_bytes + embedding + _linears_bytes(spec, s, spec.linears, gpus)
+
+
+def _linears_bytes(spec: ModelSpec, s: _Scheme, linears: tuple[LinearWeights, ...], gpus: int) -> int:
+    """Bytes ONE GPU holds for ``linears`` under scheme ``s``: quantized where it applies, else dense."""
+    total = 0
+    for lin in linears:
         in_f, out_f = _share(lin, spec, gpus)
         if _is_quantized(s, lin):
             total += _quantized_matrix_bytes(s, lin, in_f, out_f) * lin.count
@@ -412,14 +418,7 @@ def linear_bytes(
 ) -> int:
     """Bytes ONE GPU holds for ``linears`` (matrices beyond the spec's own) in the effective format."""
     scheme, _ = _scheme(spec, weight_format, bits)
-    total = 0
-    for lin in linears:
-        in_f, out_f = _share(lin, spec, gpus)
-        if _is_quantized(scheme, lin):
-            total += _quantized_matrix_bytes(scheme, lin, in_f, out_f) * lin.count
-        else:
-            total += in_f * out_f * lin.count * scheme.dense_bytes
-    return total
+    return _linears_bytes(spec, scheme, linears, gpus)
 
 
 def matrix_share(lin: LinearWeights, spec: ModelSpec, gpus: int) -> tuple[int, int]:
