@@ -447,14 +447,8 @@ def _when(value: datetime) -> str:
 def history_lines(records: Sequence[Any], compares: Sequence[tuple[Any, Any]] = ()) -> list[str]:
     """One line per stored query: id, when, who, the text as typed (escaped), status; a comparison's two
     sides share one line (both ids)."""
-    partners = {side.id: pair for pair in compares for side in pair}
     lines = []
-    listed: set[int] = set()
-    for r in records:
-        if r.id in listed:
-            continue
-        sides = partners.get(r.id, (r,))
-        listed.update(side.id for side in sides)
+    for r, sides in report.history_rows(records, compares):
         who = getattr(r, "user", None)
         # Only a real Slack user id becomes a mention; anything else is shown as text.
         who_part = f" · <@{who}>" if who and _SLACK_USER.fullmatch(who) else (f" · {escape(who)}" if who else "")

@@ -76,15 +76,11 @@ def gpus_table(gpus: Sequence[GPU]) -> Table:
     return table
 
 
-def _partners(compares: Sequence[tuple[QueryRecord, QueryRecord]]) -> dict[int, tuple[QueryRecord, QueryRecord]]:
-    return {side.id: pair for pair in compares for side in pair}
-
-
 def history_json(
     records: Sequence[QueryRecord], compares: Sequence[tuple[QueryRecord, QueryRecord]] = ()
 ) -> list[dict[str, Any]]:
     """``history --json``: newest first, the fields interface.md promises and a few more."""
-    partners = _partners(compares)
+    partners = report.compare_partners(compares)
     items = []
     for rec in records:
         total = None
@@ -120,7 +116,6 @@ def history_table(
 ) -> Table | Text | Group:
     """Newest first, one row each (a comparison's two sides share one); input mistakes are summed up in
     one line under the table."""
-    partners = _partners(compares)
     mistakes = [rec for rec in records if report.is_input_mistake(rec)]
     shown = [rec for rec in records if not report.is_input_mistake(rec)]
     note = None
@@ -136,12 +131,7 @@ def history_table(
     # Short columns stay on one line; at a narrow terminal only the last one (what was typed) wraps.
     for column in ("id", "when (UTC)", "model", "total GiB", "text"):
         table.add_column(column, justify="right" if column in ("id", "total GiB") else "left", no_wrap=column != "text")
-    listed: set[int] = set()
-    for rec in shown:
-        if rec.id in listed:
-            continue
-        sides = partners.get(rec.id, (rec,))
-        listed.update(side.id for side in sides)
+    for rec, sides in report.history_rows(shown, compares):
         text = shorten_paths(rec.text)
         totals = [_total_cell(side) for side in sides]
         failed = [side for side, total in zip(sides, totals, strict=True) if total is None]

@@ -7,7 +7,7 @@ Every part that came from a user or the Hub (model id, formats, GPU names, warni
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from importlib import metadata
 from typing import Any
@@ -454,3 +454,23 @@ def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: 
 def is_input_mistake(rec: Any) -> bool:
     """A query the grammar refused (``s=abc``): kept so people can see what they typed, nothing to size."""
     return getattr(rec, "status", "ok") == "error" and getattr(rec, "params", {}) is None
+
+
+def compare_partners(compares: Sequence[tuple[Any, Any]]) -> dict[int, tuple[Any, Any]]:
+    """Each stored side of a comparison, by id, to the pair it belongs to."""
+    return {side.id: pair for pair in compares for side in pair}
+
+
+def history_rows(
+    records: Sequence[Any], compares: Sequence[tuple[Any, Any]] = ()
+) -> Iterator[tuple[Any, tuple[Any, ...]]]:
+    """The history's rows in the records' order: each record with its comparison's sides (or itself
+    alone), a comparison's second side not listed again."""
+    partners = compare_partners(compares)
+    listed: set[int] = set()
+    for rec in records:
+        if rec.id in listed:
+            continue
+        sides = partners.get(rec.id, (rec,))
+        listed.update(side.id for side in sides)
+        yield rec, sides
