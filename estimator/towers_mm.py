@@ -142,10 +142,15 @@ def _whisper_audio(ac: Mapping[str, Any], mt: str) -> int:
 def _qwen25_omni(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
     """Qwen2.5-Omni's thinker: the Qwen2.5-VL-style vision encoder and the Whisper-style audio encoder."""
     n, spec = _qwen25_vit(vc, f"{model_type} vision_config")
+    return n + _whisper_audio(_audio_config(top, model_type), f"{model_type} audio_config"), spec
+
+
+def _audio_config(top: Mapping[str, Any], model_type: str) -> Mapping[str, Any]:
+    """The thinker's ``audio_config``, which the Omni models' audio encoders are sized from."""
     ac = top.get("audio_config")
     if not isinstance(ac, Mapping):
         raise ConfigError(f"{model_type} config lacks audio_config; vram needs it to size the audio encoder.")
-    return n + _whisper_audio(ac, f"{model_type} audio_config"), spec
+    return ac
 
 
 def qwen3_vit(vc: Mapping[str, Any], mt: str) -> Tower:
@@ -206,10 +211,7 @@ def _qwen3_omni_audio(ac: Mapping[str, Any], mt: str) -> int:
 def _qwen3_omni(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
     """Qwen3-Omni's thinker: the Qwen3-VL ViT with deepstack mergers and its own audio encoder."""
     n, spec = qwen3_vit(vc, f"{model_type} vision_config")
-    ac = top.get("audio_config")
-    if not isinstance(ac, Mapping):
-        raise ConfigError(f"{model_type} config lacks audio_config; vram needs it to size the audio encoder.")
-    return n + _qwen3_omni_audio(ac, f"{model_type} audio_config"), spec
+    return n + _qwen3_omni_audio(_audio_config(top, model_type), f"{model_type} audio_config"), spec
 
 
 def _granite_docling(top: Mapping[str, Any], vc: Mapping[str, Any], model_type: str, text_hidden: int) -> Tower:
