@@ -309,13 +309,30 @@ def kv_cache_dtype(spec: ModelSpec, query: Query) -> KVDType:
     return dtype
 
 
+# Whether a layer tuple holds compressed caches (DeepSeek-V4), per tuple: the KV dtype is asked at
+# every solver probe, and scanning the layers each time was a fifth of an estimate's time.
+_COMPRESSED: dict[int, tuple[tuple[LayerKV, ...], bool]] = {}
+
+
+def compressed_attention(spec: ModelSpec) -> bool:
+    """Whether any of the model's layers keeps a compressed cache (DeepSeek-V4's CSA/HCA)."""
+    cached = _COMPRESSED.get(id(spec.layers))
+    if cached is not None and cached[0] is spec.layers:
+        return cached[1]
+    found = any(layer.compress_rate for layer in spec.layers)
+    if len(_COMPRESSED) >= 256:
+        _COMPRESSED.clear()
+    _COMPRESSED[id(spec.layers)] = (spec.layers, found)
+    return found
+
+
 def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
     """DeepSeek-V4 on FlashMLA (every CUDA GPU but compute capability 12) under vLLM 0.30+: "auto"
     becomes fp8 in the fp8_ds_mla layout (models/deepseek_v4/attention.py@v0.30.0-v0.33.0
     ``_resolve_dsv4_kv_cache_dtype``); 0.20-0.29 refuse any non-fp8 cache."""
     return (
         query.kv in ("on", "auto", "off")
-        and any(layer.compress_rate for layer in spec.layers)
+        and compressed_attention(spec)
         and version_profile(query)[0].dsv4_auto_kv_fp8
     )
 
@@ -514,7 +531,7 @@ def mtp_weight_bytes(spec: ModelSpec, query: Query) -> int:
     the checkpoint's FP8 quantization covers the MTP layer (:func:`_fp8_mtp_layer_bytes`)."""
     if not mtp_tokens(query) or not spec.mtp_layers:
         return 0
-    if any(layer.compress_rate for layer in spec.layers):
+    if compressed_attention(spec):
         return _deepseek_v4_mtp_bytes(spec, query)
     if _mtp_layer_fp8(spec):
         return spec.mtp_layers * _fp8_mtp_layer_bytes(spec, query.gpus)
@@ -1633,7 +1650,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         raise InputError(why)
     if kv_dtype in ("nvfp4", "int8_per_token_head") and any(layer.kind == "mla" for layer in spec.layers):
         raise UnmodelledError(f"vram does not model vLLM's {kv_dtype} KV cache for MLA attention ({spec.model_type})")
-    if any(layer.compress_rate for layer in spec.layers):
+    if compressed_attention(spec):
         if spec.drafter is not None:
             raise UnmodelledError(
                 f"{spec.model_type}: vram does not model a draft model beside DeepSeek-V4's caches yet"
@@ -2361,7 +2378,7 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
     if query.batch <= 0 or kv_cache <= 0:
         return ()
     per_request = kv_cache // query.batch
-    if any(layer.compress_rate for layer in spec.layers):
+    if compressed_attention(spec):
         # DeepSeek-V4's planner packs several caches per layer: told as one request's pages.
         return (KvTerm(part="request", bytes_per_sequence=per_request),)
     tp, s = query.gpus, query.seq_len
