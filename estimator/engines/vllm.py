@@ -331,9 +331,7 @@ def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
     becomes fp8 in the fp8_ds_mla layout (models/deepseek_v4/attention.py@v0.30.0-v0.33.0
     ``_resolve_dsv4_kv_cache_dtype``); 0.20-0.29 refuse any non-fp8 cache."""
     return (
-        query.kv in ("on", "auto", "off")
-        and compressed_attention(spec)
-        and version_profile(query)[0].dsv4_auto_kv_fp8
+        query.kv in ("on", "auto", "off") and compressed_attention(spec) and version_profile(query)[0].dsv4_auto_kv_fp8
     )
 
 
