@@ -218,12 +218,7 @@ def followed_versions() -> tuple[str, ...]:
 
 def constants_for_version(version: str) -> VllmConstants:
     """The constants for a vLLM release ("0.19", "v0.11.0"): the sampler changed in v0.17."""
-    text = version.strip().lstrip("v~")
-    try:
-        major, minor = (int(part) for part in text.split(".")[:2])
-    except ValueError as err:
-        raise InputError(f'unknown vLLM version "{version}"; give it as 0.19 or v0.11.0') from err
-    return DEFAULT_CONSTANTS if (major, minor) >= (0, 17) else LEGACY_CONSTANTS
+    return DEFAULT_CONSTANTS if release_of(version) >= (0, 17) else LEGACY_CONSTANTS
 
 
 # ---------------------------------------------------------------------------------------------

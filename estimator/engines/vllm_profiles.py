@@ -16,6 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict
 
 from common.errors import InputError
@@ -240,6 +241,13 @@ class VllmProfile(_Frozen):
     # 0.29.1rc1 build (calibration2 n010) holds 2 pages per GDN group in "align" mode.
     prefill_checkpoint_mixers: frozenset[str]
     prefix_caching_mamba_mode: PrefixCachingMambaMode
+    # v1/kv_cache_interface.py MambaSpec.max_memory_usage_bytes in "all" mode: one page per block of
+    # max_model_len, plus num_speculative_blocks from 0.22.0 (0.19.0-0.21.0 add none).
+    all_mode_counts_speculative_pages: bool = True
+    # v1/core/kv_cache_utils.py check_enough_kv_cache_memory: up to 0.21.0 the error reads "the
+    # models's max seq len" and names `gpu_memory_utilization` alone; from 0.22.0 "the model's" and
+    # "(which also controls CPU memory on the CPU backend)".
+    fit_error_names_cpu_backend: bool = True
     model_runner: ModelRunner
     # config/vllm.py DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES (0.22-0.28; see ModelRunner).
     v2_default_architectures: frozenset[str] = frozenset()
@@ -337,6 +345,8 @@ class VllmProfile(_Frozen):
 
 _V019 = VllmProfile(
     version="0.19",
+    all_mode_counts_speculative_pages=False,
+    fit_error_names_cpu_backend=False,
     gpu_memory_utilization=0.9,
     default_block_size=16,
     cuda_graph_accounting="opt_in",
@@ -389,6 +399,8 @@ _V021 = _next(
 _V022 = _next(
     _V021,
     "0.22",
+    all_mode_counts_speculative_pages=True,
+    fit_error_names_cpu_backend=True,
     model_runner="v2_listed_unquantized",
     v2_default_architectures=frozenset({"Qwen3ForCausalLM"}),
     v2_spec_methods=frozenset({"eagle", "eagle3", "mtp"}),
@@ -513,13 +525,13 @@ NEWEST: VllmVersion = "0.34"
 
 
 def release_of(version: str) -> tuple[int, int]:
-    """(major, minor) of a release as given ("0.24", "v0.24.0", "0.29.1rc1.dev339+g...")."""
-    text = version.strip().lstrip("vV~")
-    parts = text.split(".")
+    """(major, minor) of a release as given ("0.24", "v0.24.0", "0.29.1rc1.dev339+g..."), read as
+    a PEP 440 version (vLLM's own version strings are)."""
     try:
-        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or "x")
-    except (ValueError, IndexError) as err:
+        release = Version(version.strip().lstrip("~")).release
+    except InvalidVersion as err:
         raise InputError(f'unknown vLLM version "{version}"; give it as 0.24 or v0.24.0') from err
+    return release[0], release[1] if len(release) > 1 else 0
 
 
 def profile_for(version: str) -> tuple[VllmProfile, str | None]:
@@ -931,7 +943,7 @@ def mamba_blocks_per_request(
     if mode == "none":
         return 1 + num_speculative_tokens
     if mode == "all":
-        spec = 0 if profile.version in ("0.19", "0.20", "0.21") else num_speculative_tokens
+        spec = num_speculative_tokens if profile.all_mode_counts_speculative_pages else 0
         return math.ceil(max_model_len / block_size) + spec
     exports = bool(mixers) and all(mixer in profile.prefill_checkpoint_mixers for mixer in mixers)
     checkpoint = 1 if exports else 0
@@ -980,8 +992,7 @@ def fit_error_message(
         if estimated_max_len > 0
         else ""
     )
-    # v1/core/kv_cache_utils.py: "the models's max seq len" and no CPU clause up to 0.21.0.
-    old = profile.version in ("0.19", "0.20", "0.21")
+    old = not profile.fit_error_names_cpu_backend
     possessive = "models's" if old else "model's"
     knob = (
         "`gpu_memory_utilization`"

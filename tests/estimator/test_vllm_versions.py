@@ -42,8 +42,14 @@ def test_grammar_reads_the_release_as_major_minor() -> None:
     ):
         query, _ = parse_query(["m", "engine=vllm", text])
         assert query.vllm == version
-    with pytest.raises(InputError, match="vllm=latest is not a vLLM release"):
-        parse_query(["m", "vllm=latest"])
+    # Versions are read as PEP 440 (vLLM's own strings are): a nightly's local label and a post
+    # release keep their minor; free text with a release-like prefix is not a version.
+    for text, version in (("vllm=0.31.1rc1.dev50+g554340f3d", "0.31"), ("vllm=0.30.0.post1", "0.30")):
+        query, _ = parse_query(["m", "engine=vllm", text])
+        assert query.vllm == version
+    for bad in ("vllm=latest", "vllm=0.33.x", "vllm=0.33-nightly-2"):
+        with pytest.raises(InputError, match="is not a vLLM release"):
+            parse_query(["m", bad])
 
 
 def test_default_release_is_033_and_0_34_is_refused() -> None:
