@@ -122,6 +122,12 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     # Qwen2.5-1.5B-Instruct's config.json as public files transcribe it (see the README).
     "n057": (DEFAULTS / "qwen2_5_1_5b_instruct.json", "Qwen2.5-1.5B-Instruct published config", {}),
     "n058": (PUBLISHED / "Qwen__Qwen2.5-VL-7B-Instruct.json", "Qwen2.5-VL-7B-Instruct published config", {}),
+    # Qwen/Qwen3-8B-AWQ on an RTX 5070 Ti (Burbanit0/Vote-App's bump records): the base model's
+    # published config, weights as AWQ. n065-n067 add an EAGLE-3 head whose config is not in the fixtures.
+    **{
+        case: (PUBLISHED / "Qwen__Qwen3-8B.json", "Qwen3-8B published config, AWQ weights", {"weight_format": "awq"})
+        for case in ("n064", "n065", "n066", "n067")
+    },
     # google/gemma-4-31b-it's own Gemma4Config (see the fixture README): attention_k_eq_v global layers.
     "n036": (DEFAULTS / "gemma4_31b_it.json", "gemma-4-31B-it published config", {}),
     # deepseek-ai/DeepSeek-V4-Flash's published config.json (see the fixture README).
