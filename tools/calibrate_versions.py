@@ -132,6 +132,38 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     "n036": (DEFAULTS / "gemma4_31b_it.json", "gemma-4-31B-it published config", {}),
     # deepseek-ai/DeepSeek-V4-Flash's published config.json (see the fixture README).
     "n027": (DEFAULTS / "deepseek_v4_flash.json", "DeepSeek-V4-Flash published config", {}),
+    # DeepSeek-V4-Flash-0731 "keeps the same model architecture and size" as the preview, only
+    # re-post-trained (DeepSeek's release note, see the fixture README): the published config.
+    **{
+        case: (DEFAULTS / "deepseek_v4_flash.json", "DeepSeek-V4-Flash published config = the 0731 refresh", {})
+        for case in ("n004", "n006", "n007")
+    },
+    # The H20 runs serve the deepseek_mtp drafter, whose block adds its own compressed caches to the
+    # groups; the table does not give its token count, and 1 to 4 speculative tokens lay the pool out
+    # alike (the drafter's one layer is what changes the layout).
+    "n005": (
+        DEFAULTS / "deepseek_v4_flash.json",
+        "DeepSeek-V4-Flash published config = the 0731 refresh; the MTP block's caches",
+        {"mtp": 1},
+    ),
+    # The club-3090 preview-single compose (AutoRound INT4 of Qwen3.6-35B-A3B): the base shape; the
+    # pool's layout does not read the weights' format.
+    "n026": (DEFAULTS / "qwen3_5_moe.json", "Qwen3_5MoeConfig defaults = Qwen3.6-35B-A3B, AutoRound INT4", {}),
+    # openai/gpt-oss-120b's published config.json (see the fixture README): MXFP4 routed experts.
+    "n012": (DEFAULTS / "gpt_oss_120b.json", "gpt-oss-120b published config", {}),
+    # gemma-4-31B-it's shape for its AWQ checkpoint (the pool's layout does not read the weights).
+    **{
+        case: (DEFAULTS / "gemma4_31b_it.json", "gemma-4-31B-it published config, AWQ weights", {})
+        for case in ("n008", "n009")
+    },
+    # Qwen3.8-27B keeps Qwen3.5-27B's shape (see n010, n013).
+    "n014": (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.8-27B, NVFP4 weights", {}),
+    "n038": (
+        DEFAULTS / "qwen3_5_27b.json",
+        "Qwen3.5-27B published shape = Qwen3.8-27B, FP8 weights",
+        {"weight_format": "fp8"},
+    ),
+    "n041": (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.8-27B", {}),
 }
 
 # DFlash drafters of the calibration cases: the drafter's config and where its values come from (the
@@ -173,8 +205,24 @@ def with_drafter(case_id: str, spec: ModelSpec) -> ModelSpec:
 
 
 # Cases of a model whose config is here, but whose log leaves out a setting that changes the pool's
-# layout: sizing them would test a guess of that setting.
+# layout, or gives no figure the layout can be checked on: sizing them would test a guess.
 FLAGS_UNKNOWN: dict[str, str] = {
+    # The same H20 pair, flags and release as n005 (which the published config reproduces): 1,009,661
+    # tokens in 7.01 GiB is 7.4 B per token, where that config holds 0.76 requests of the 912,128
+    # tokens the table implies (10.8 B per token); the issue's own follow-up suspects the preview run
+    # did not allocate the compressed groups. No config or log line of that run says its layout.
+    "n004": "DeepSeek-V4-Flash preview: the author's table gives 7.4 B per token, a layout no published "
+    "config gives (the 0731 run beside it matches the published one)",
+    **{
+        case: "DeepSeek-V4-Flash-0731 DP 8 / TP 8: only the maximum concurrency at 1M is quoted, with no pool, "
+        "max_model_len or (TP 8) flags; data parallelism is not modelled"
+        for case in ("n006", "n007")
+    },
+    **{
+        case: "gemma-4-31B-it AWQ: the author's approximate figures only (~50 GB pool, ~55k / ~525k tokens), "
+        "no max_model_len"
+        for case in ("n008", "n009")
+    },
     **{
         case: "Qwen3.6/3.8-27B: the KV dtype or the speculative config is cut from the excerpt"
         for case in ("n030", "n031", "n032")
@@ -317,6 +365,13 @@ def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Que
     return Query(**{**fields, **overrides})
 
 
+def _logged_tokens(measured: dict[str, Any]) -> float | None:
+    """The "GPU KV cache size" tokens: the log line, or the count an author's table copies from it."""
+    return _number(measured.get("gpu_kv_cache_size"), r"size: ([\d,]+) tokens") or _number(
+        measured.get("gpu_kv_cache_size_tokens"), r"^([\d,]+)$"
+    )
+
+
 def _failed_start(case: dict[str, Any]) -> tuple[float, float, int] | None:
     """(needed GiB, available GiB, estimated max length) of a logged fit-check failure."""
     for line in case["measured"].get("raw_lines") or []:
@@ -343,9 +398,10 @@ def size_case(case: dict[str, Any]) -> Row:
         gpu=str(case.get("gpu_model"))[:30],
         tp=case.get("tensor_parallel_size") or 1,
         max_model_len=case.get("max_model_len"),
-        logged_pool_gib=_number(m.get("available_kv_cache_memory"), r"(-?[\d.]+) GiB"),
-        logged_tokens=int(t) if (t := _number(m.get("gpu_kv_cache_size"), r"size: ([\d,]+) tokens")) else None,
-        logged_concurrency=_number(m.get("max_concurrency"), r": ([\d.]+)x"),
+        logged_pool_gib=_number(m.get("available_kv_cache_memory") or m.get("kv_pool"), r"(-?[\d.]+) GiB"),
+        logged_tokens=int(t) if (t := _logged_tokens(m)) else None,
+        logged_concurrency=_number(m.get("max_concurrency"), r": ([\d.]+)x")
+        or _number(m.get("fits_max_model_len"), r"\(([\d.]+)x\)"),
         logged_start="failed" if failure or _no_cache_memory(case) else "started",
     )
     release = _release(case["version"])
@@ -359,7 +415,7 @@ def size_case(case: dict[str, Any]) -> Row:
         row.skipped = FLAGS_UNKNOWN[case["id"]]
         return row
     if case["id"] not in CONFIGS:
-        row.skipped = "no config of the logged model (2026 models without a published config, or not named)"
+        row.skipped = "no config of the logged model (not named in the excerpt)"
         return row
     if release is None:
         row.skipped = "the vLLM release is not known"
@@ -450,6 +506,9 @@ FULL_POOL: dict[str, FullPool] = {
     # RTX 4070 Laptop (sm_89, as the RTX 4090's kernels): the author's 8,188 MiB.
     "n057": FullPool("rtx-4090", 7.996, "the author's 8,188 MiB; sized with the sm_89 kernels"),
     "n058": FullPool("a100-80gb", 79.15, "A100-SXM4-80GB: 79.15 GiB (the GPU record's deviceQuery)"),
+    # 8 RTX PRO 4500 Blackwell (sm_120: MXFP4 experts on Marlin, as the RTX 5090); the commenter's
+    # table gives the weights per GPU, the failed start no pool.
+    "n012": FullPool("rtx-5090", None, "", weights_only="a commenter's table: weights per GPU, no pool"),
     # A Kaggle GPU of at least ~93 GiB (0.94 x total >= 58.99 + 28.41 GiB); neither named nor its total.
     "n036": FullPool("h200", None, "", weights_only="the GPU and its total are not printed"),
 }
@@ -457,8 +516,7 @@ FULL_POOL: dict[str, FullPool] = {
 # Cases whose log prints the loaded weights but whose weights vram cannot size, and why.
 WEIGHTS_UNSIZED: dict[str, str] = {
     "n044": "GLM-5.2-NVFP4 is a local ModelOpt checkpoint whose exclude_modules list is not published",
-    "n014": "no config of Qwen3.8-27B NVFP4 (Inferact quantization) and its ignore list",
-    "n012": "no config of gpt-oss-120b in the fixtures",
+    "n014": "the quantization_config (ignore list) of Inferact's Qwen3.8-27B NVFP4 is not published",
 }
 
 
