@@ -126,6 +126,9 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     "n036": (DEFAULTS / "gemma4_31b_it.json", "gemma-4-31B-it published config", {}),
     # deepseek-ai/DeepSeek-V4-Flash's published config.json (see the fixture README).
     "n027": (DEFAULTS / "deepseek_v4_flash.json", "DeepSeek-V4-Flash published config", {}),
+    # DeepSeek-V4-Flash-0731: the study's architecture facts (43 layers, 128-token window, 6 of 256
+    # experts + 1 shared, 2,048 wide, fp4) are DeepSeek-V4-Flash's published shape.
+    "n059": (DEFAULTS / "deepseek_v4_flash.json", "DeepSeek-V4-Flash published shape = the 0731 checkpoint's", {}),
 }
 
 # DFlash drafters of the calibration cases: the drafter's config and where its values come from (the
@@ -444,6 +447,8 @@ FULL_POOL: dict[str, FullPool] = {
     # RTX 4070 Laptop (sm_89, as the RTX 4090's kernels): the author's 8,188 MiB.
     "n057": FullPool("rtx-4090", 7.996, "the author's 8,188 MiB; sized with the sm_89 kernels"),
     "n058": FullPool("a100-80gb", 79.15, "A100-SXM4-80GB: 79.15 GiB (the GPU record's deviceQuery)"),
+    # H100 80GB HBM3 SXM: torch's 79.19 GiB (the GPU record; the study's nvidia-smi says 81,559 MiB).
+    "n059": FullPool("h100-80gb", 79.19, "H100 SXM: torch's 79.19 GiB (the GPU record)"),
     # A Kaggle GPU of at least ~93 GiB (0.94 x total >= 58.99 + 28.41 GiB); neither named nor its total.
     "n036": FullPool("h200", None, "", weights_only="the GPU and its total are not printed"),
 }

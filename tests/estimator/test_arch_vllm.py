@@ -311,6 +311,50 @@ def test_deepseek_v4_vllm_033_packed_groups(dsv4_flash) -> None:
     assert vllm.request_kv_bytes(dsv4_flash, query, 32_768, batched_tokens=8_192) == layers
 
 
+def test_deepseek_v4_vllm_031_tp8_ep_pool_n059(dsv4_flash) -> None:
+    # calibration2 n059 (0.31.1rc1.dev50, DeepSeek-V4-Flash-0731 on 8 x H100, TP 8 + expert parallel,
+    # no speculative decoding, 8,192 batched tokens, max_model_len 262,144): "Available KV cache
+    # memory: 47.43 GiB", "GPU KV cache size: 1,728,531 tokens, Maximum concurrency for 262,144 tokens
+    # per request: 6.59x". The MLA latent is not split over tensor parallelism: every rank holds the
+    # same pages as at TP 1. Packed groups (0.27+), fp8_ds_mla pages padded to 576 B; a block index
+    # costs the widest group, the latent one (21 x 37,440 + 21 x 8,640 + 20 x 1,728 = 1,002,240 B).
+    query = q(vllm="0.31", seq_len=262_144, gpus=8, max_num_batched_tokens=8_192, max_num_seqs=64, prefix_caching=False)
+    layout, _ = vllm.kv_layout(dsv4_flash, query)
+    assert layout.bytes_per_block == LATENT_GROUP == 1_002_240
+    # Without MTP the 43 sliding layers split 22 + 21 (two sliding groups); a request's blocks are
+    # summed over the groups, the windows keeping 2 x 8,192 in-flight tokens (async scheduling).
+    per_request = _summed_blocks(262_144, 2 * 8_192)
+    assert per_request == 1_024 + 2 * 259 + 4_099 + 2_065 == 7_706
+    # 47.43 GiB is rounded: 50,812 blocks (47.4283 GiB) and 50,813 (47.4292 GiB) both print as 47.43.
+    # The logged line is 50,812's: int(50,812 / 7,706 x 262,144) = 1,728,531, 6.59x.
+    assert int(50_812 / 7_706 * 262_144) == 1_728_531
+    assert round(50_812 / 7_706, 2) == 6.59
+    low, high = int(47.425 * GiB), int(47.435 * GiB)
+    assert low // LATENT_GROUP <= 50_812 <= high // LATENT_GROUP
+    blocks, tokens, concurrency = vllm.kv_capacity(dsv4_flash, query, 50_812 * LATENT_GROUP, batched_tokens=8_192)
+    assert blocks == 50_812
+    assert concurrency == pytest.approx(50_812 / 7_706)
+    assert tokens == 1_728_531
+
+
+def test_deepseek_v4_loaded_weights_tp8_n059(dsv4_flash) -> None:
+    # n059: "Model loading took 19.79 GiB" on every rank (TP 8 + EP 8: 32 of 256 experts per rank,
+    # whole; the same bytes as a TP split of each expert's 2,048 columns, 256 per rank). What vram
+    # counts: the checkpoint's share plus the two fp32 rope tables (512 MiB, as at TP 2), no MTP layer
+    # (no speculative config: vLLM does not build it), nothing re-laid (the HUMMING MXFP4 backend
+    # keeps the e8m0 group scales, one byte per 32 values).
+    query = q(vllm="0.31", seq_len=262_144, gpus=8, max_num_batched_tokens=8_192, max_num_seqs=64)
+    share = weight_bytes(dsv4_flash, gpus=8)
+    assert vllm.mtp_weight_bytes(dsv4_flash, query) == 0
+    assert vllm.rope_cache_bytes(dsv4_flash, query) == 512 * 1024 * 1024
+    loaded = vllm.loaded_weight_bytes(dsv4_flash, query, None, share)
+    assert loaded == share + 512 * 1024 * 1024 + vllm.load_segment_rounding_bytes(dsv4_flash, query)
+    # Open: vram is 2.1% (0.42 GiB) under the log. The log's checkpoint is 155.43 GiB; this config
+    # models 148.3 GiB of it with the MTP layer, so some stored tensors are not in vram's account, and
+    # how they are split over the ranks is not known without the checkpoint's index.
+    assert loaded / (19.79 * GiB) - 1 == pytest.approx(-0.021, abs=0.003)
+
+
 ORACLE = Path(__file__).resolve().parents[1] / "fixtures" / "oracle" / "configs"
 
 
