@@ -238,10 +238,11 @@ def test_five_model_study_on_031(rows, full) -> None:
     # non-torch) is 0.9 x 79.19 - 19.79 - 47.43 - 0.82 = 3.24 GiB.
     whole = full["n059"]
     assert whole.logged_weights_gib == 19.79 and whole.logged_pool_gib == 47.43
-    assert whole.weights_error == pytest.approx(-0.021, abs=0.003)
-    # Open, each short by about 0.4 GiB: the weights (2.1%), the graph estimate (vram 0.40 GiB) and
-    # the activation + non-torch rest (vram 2.80 GiB); the pool comes out 2.7% over the log.
-    assert 0.01 <= whole.pool_error <= 0.04
+    # Within 1% (the compressors in bf16, replicated: see test_arch_vllm).
+    assert abs(whole.weights_error) <= 0.01
+    # Open: the graph estimate (vram 0.40 GiB against 0.82) and the activation + non-torch rest (vram
+    # 2.80 GiB against 3.24) are each about 0.4 GiB short; the pool comes out 2.1% over the log.
+    assert 0.01 <= whole.pool_error <= 0.03
     # The other four models have no published config here: listed with the reason, not sized.
     for case in ("n060", "n061", "n062", "n063"):
         assert by_id[case].skipped is not None and by_id[case].skipped.startswith("no config"), case
