@@ -380,16 +380,21 @@ def _build_deepseek_v4(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[st
     c.linear("attention", groups * o_rank, h, "row", n)
     c.add("attention", n * (q_rank + hd + heads))
     # HCA compressor: kv and gate projections to head_dim, a position bias per window slot, a norm.
-    c.linear("attention", h, hd, "none", 2 * hca)
+    # The compressors' kv / gate projections and the indexer's per-head weights are not quantized:
+    # vLLM builds them with quant_config=None (DeepseekCompressor.fused_wkv_wgate and
+    # weights_proj, models/deepseek_v4/compressor.py and attention.py@v0.27.1-v0.31.0), replicated on
+    # every rank, so they are torch-dtype parameters here, outside the quantizable linears.
+    c.add("attention", hca * 2 * h * hd)
     c.add("attention", hca * (hca_rate * hd + hd))
     # CSA compressor: two overlapping series (2 x head_dim); its indexer compresses at index_head_dim
-    # the same way and scores with its own queries (q_b from the q latent) and per-head weights.
-    c.linear("attention", h, 2 * hd, "none", 2 * csa)
+    # the same way and scores with its own queries (q_b from the q latent, block fp8 like the other
+    # linears) and per-head weights.
+    c.add("attention", csa * 2 * h * 2 * hd)
     c.add("attention", csa * (csa_rate * 2 * hd + hd))
-    c.linear("attention", h, 2 * i_dim, "none", 2 * csa)
+    c.add("attention", csa * 2 * h * 2 * i_dim)
     c.add("attention", csa * (csa_rate * 2 * i_dim + i_dim))
     c.linear("attention", q_rank, i_heads * i_dim, "none", csa)
-    c.linear("attention", h, i_heads, "none", csa)
+    c.add("attention", csa * h * i_heads)
     # Every layer is MoE (top-k or hash routed: both hold a router weight) with one shared expert.
     experts, topk = _int(cfg, mt, "n_routed_experts"), _int(cfg, mt, "num_experts_per_tok")
     moe_inter = _int(cfg, mt, "moe_intermediate_size")

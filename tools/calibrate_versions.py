@@ -164,6 +164,9 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
         {"weight_format": "fp8"},
     ),
     "n041": (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.8-27B", {}),
+    # DeepSeek-V4-Flash-0731: the study's architecture facts (43 layers, 128-token window, 6 of 256
+    # experts + 1 shared, 2,048 wide, fp4) are DeepSeek-V4-Flash's published shape.
+    "n059": (DEFAULTS / "deepseek_v4_flash.json", "DeepSeek-V4-Flash published shape = the 0731 checkpoint's", {}),
 }
 
 # DFlash drafters of the calibration cases: the drafter's config and where its values come from (the
@@ -509,6 +512,8 @@ FULL_POOL: dict[str, FullPool] = {
     # 8 RTX PRO 4500 Blackwell (sm_120: MXFP4 experts on Marlin, as the RTX 5090); the commenter's
     # table gives the weights per GPU, the failed start no pool.
     "n012": FullPool("rtx-5090", None, "", weights_only="a commenter's table: weights per GPU, no pool"),
+    # H100 80GB HBM3 SXM: torch's 79.19 GiB (the GPU record; the study's nvidia-smi says 81,559 MiB).
+    "n059": FullPool("h100-80gb", 79.19, "H100 SXM: torch's 79.19 GiB (the GPU record)"),
     # A Kaggle GPU of at least ~93 GiB (0.94 x total >= 58.99 + 28.41 GiB); neither named nor its total.
     "n036": FullPool("h200", None, "", weights_only="the GPU and its total are not printed"),
 }

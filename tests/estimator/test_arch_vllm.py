@@ -17,6 +17,7 @@ from common.errors import InputError
 from estimator.config import load_model_spec
 from estimator.engines import vllm
 from estimator.query import Query
+from estimator.spec import LinearWeights
 from estimator.weights import weight_bytes
 
 GiB = 1 << 30
@@ -129,12 +130,33 @@ def test_deepseek_v4_flash_mxfp4_experts_beside_fp8(dsv4_flash) -> None:
     delta = weight_bytes(as_fp8, gpus=2) - weight_bytes(dsv4_flash, gpus=2)
     assert delta == (fp8 - mxfp4) * matrices == 64_936_280_064
     # calibration2 n027 (vLLM 0.21.1 nightly, TP 2, MTP on) logs "Model loading took 75.86 GiB"; the
-    # model without its MTP layer is 72.89 GiB here (routed experts alone: 2,228,224 x 33,024 / 2^30 =
+    # model without its MTP layer is 73.18 GiB here (routed experts alone: 2,228,224 x 33,024 / 2^30 =
     # 68.53 GiB); the MTP layer (one decoder layer, its own 256 fp4 experts, e_proj / h_proj and head)
     # makes up most of the rest.
     assert mxfp4 * matrices / GiB == pytest.approx(68.53, abs=0.005)
     share = weight_bytes(dsv4_flash, gpus=2)
-    assert share / GiB == pytest.approx(72.89, abs=0.01)
+    assert share / GiB == pytest.approx(73.18, abs=0.01)
+
+
+def test_deepseek_v4_compressors_stay_bf16(dsv4_flash) -> None:
+    # vLLM builds the compressors' kv / gate projection (DeepseekCompressor.fused_wkv_wgate) and the
+    # indexer's weights_proj with quant_config=None, replicated (compressor.py, attention.py
+    # @v0.27.1-v0.31.0): bf16 on every rank, beside the block-fp8 linears (one e8m0 byte per 128 x 128).
+    # Per matrix [out, in], bf16 minus fp8 + scales:
+    hca = 4_096 * 512 * 2 - (4_096 * 512 + 32 * 4)  # kv and gate of the 20 C128 layers
+    csa = 4_096 * 1_024 * 2 - (4_096 * 1_024 + 32 * 8)  # two series x 512, 21 C4 layers
+    index = 4_096 * 256 * 2 - (4_096 * 256 + 32 * 2)  # the indexer's compressor, two series x 128
+    weights = 4_096 * 64 * 2 - (4_096 * 64 + 32 * 1)  # indexer weights_proj: 64 heads
+    extra = 2 * 20 * hca + 2 * 21 * csa + 2 * 21 * index + 21 * weights
+    assert extra == 309_572_832
+    as_fp8 = tuple(
+        LinearWeights(component="attention", in_features=4_096, out_features=out, count=count, split="none")
+        for out, count in ((512, 40), (1_024, 42), (256, 42), (64, 21))
+    )
+    as_linears = dsv4_flash.model_copy(update={"linears": (*dsv4_flash.linears, *as_fp8)})
+    # Replicated: the same bytes at TP 1 and at TP 8.
+    for gpus in (1, 8):
+        assert weight_bytes(dsv4_flash, gpus=gpus) - weight_bytes(as_linears, gpus=gpus) == extra
 
 
 def test_deepseek_v4_flash_loaded_weights_n027(dsv4_flash) -> None:
@@ -159,7 +181,7 @@ def test_deepseek_v4_flash_loaded_weights_n027(dsv4_flash) -> None:
     assert rounding == 2 * 1024 * 1024
     assert loaded == share + rope + layer + joins + rounding
     # calibration2 n027 (0.21.1 nightly, DGX Spark GB10, TP 2, MTP 2): "Model loading took 75.86 GiB".
-    assert loaded / (75.86 * GiB) - 1 == pytest.approx(-0.01, abs=0.005)
+    assert loaded / (75.86 * GiB) - 1 == pytest.approx(-0.006, abs=0.003)
 
 
 def test_deepseek_v4_vllm_021_pages_and_groups(dsv4_flash) -> None:
@@ -309,6 +331,49 @@ def test_deepseek_v4_vllm_033_packed_groups(dsv4_flash) -> None:
         + 2_065 * 20 * 32_832
     )
     assert vllm.request_kv_bytes(dsv4_flash, query, 32_768, batched_tokens=8_192) == layers
+
+
+def test_deepseek_v4_vllm_031_tp8_ep_pool_n059(dsv4_flash) -> None:
+    # calibration2 n059 (0.31.1rc1.dev50, DeepSeek-V4-Flash-0731 on 8 x H100, TP 8 + expert parallel,
+    # no speculative decoding, 8,192 batched tokens, max_model_len 262,144): "Available KV cache
+    # memory: 47.43 GiB", "GPU KV cache size: 1,728,531 tokens, Maximum concurrency for 262,144 tokens
+    # per request: 6.59x". The MLA latent is not split over tensor parallelism: every rank holds the
+    # same pages as at TP 1. Packed groups (0.27+), fp8_ds_mla pages padded to 576 B; a block index
+    # costs the widest group, the latent one (21 x 37,440 + 21 x 8,640 + 20 x 1,728 = 1,002,240 B).
+    query = q(vllm="0.31", seq_len=262_144, gpus=8, max_num_batched_tokens=8_192, max_num_seqs=64, prefix_caching=False)
+    layout, _ = vllm.kv_layout(dsv4_flash, query)
+    assert layout.bytes_per_block == LATENT_GROUP == 1_002_240
+    # Without MTP the 43 sliding layers split 22 + 21 (two sliding groups); a request's blocks are
+    # summed over the groups, the windows keeping 2 x 8,192 in-flight tokens (async scheduling).
+    per_request = _summed_blocks(262_144, 2 * 8_192)
+    assert per_request == 1_024 + 2 * 259 + 4_099 + 2_065 == 7_706
+    # 47.43 GiB is rounded: 50,812 blocks (47.4283 GiB) and 50,813 (47.4292 GiB) both print as 47.43.
+    # The logged line is 50,812's: int(50,812 / 7,706 x 262,144) = 1,728,531, 6.59x.
+    assert int(50_812 / 7_706 * 262_144) == 1_728_531
+    assert round(50_812 / 7_706, 2) == 6.59
+    low, high = int(47.425 * GiB), int(47.435 * GiB)
+    assert low // LATENT_GROUP <= 50_812 <= high // LATENT_GROUP
+    blocks, tokens, concurrency = vllm.kv_capacity(dsv4_flash, query, 50_812 * LATENT_GROUP, batched_tokens=8_192)
+    assert blocks == 50_812
+    assert concurrency == pytest.approx(50_812 / 7_706)
+    assert tokens == 1_728_531
+
+
+def test_deepseek_v4_loaded_weights_tp8_n059(dsv4_flash) -> None:
+    # n059: "Model loading took 19.79 GiB" on every rank (TP 8 + EP 8: 32 of 256 experts per rank,
+    # whole; the same bytes as a TP split of each expert's 2,048 columns, 256 per rank). What vram
+    # counts: the checkpoint's share plus the two fp32 rope tables (512 MiB, as at TP 2), no MTP layer
+    # (no speculative config: vLLM does not build it), nothing re-laid (the HUMMING MXFP4 backend
+    # keeps the e8m0 group scales, one byte per 32 values). The bf16 compressors (0.29 GiB, replicated)
+    # are in the share.
+    query = q(vllm="0.31", seq_len=262_144, gpus=8, max_num_batched_tokens=8_192, max_num_seqs=64)
+    share = weight_bytes(dsv4_flash, gpus=8)
+    assert vllm.mtp_weight_bytes(dsv4_flash, query) == 0
+    assert vllm.rope_cache_bytes(dsv4_flash, query) == 512 * 1024 * 1024
+    loaded = vllm.loaded_weight_bytes(dsv4_flash, query, None, share)
+    assert loaded == share + 512 * 1024 * 1024 + vllm.load_segment_rounding_bytes(dsv4_flash, query)
+    # vram is 0.7% (0.13 GiB) under the log (2.1% with the compressors taken as block fp8).
+    assert loaded / (19.79 * GiB) - 1 == pytest.approx(-0.007, abs=0.002)
 
 
 ORACLE = Path(__file__).resolve().parents[1] / "fixtures" / "oracle" / "configs"

@@ -224,6 +224,38 @@ def test_whole_pool_of_the_newer_releases(full) -> None:
     assert 4.92 <= full["n055"].pool_gib <= 43_040 * 147_456 / GiB
 
 
+def test_five_model_study_on_031(rows, full) -> None:
+    """n059-n063: one study, vLLM 0.31.1rc1.dev50+g554340f3d (a main build after v0.31.0) on 8 x H100,
+    TP 8 + EP, util 0.9, max_model_len 262,144."""
+    by_id = {row.id: row for row in rows}
+    # The nightly's version string maps to its minor release's profile.
+    n059 = by_id["n059"]
+    assert n059.profile == "0.31"
+    # DeepSeek-V4-Flash-0731 from its logged pool (47.43 GiB): "GPU KV cache size: 1,728,531 tokens,
+    # Maximum concurrency for 262,144 tokens per request: 6.59x" lies within the pool's rounding.
+    assert (n059.logged_pool_gib, n059.logged_tokens, n059.logged_concurrency) == (47.43, 1_728_531, 6.59)
+    assert n059.tokens_range is not None
+    assert n059.tokens_range[0] <= 1_728_531 <= n059.tokens_range[1]
+    assert n059.concurrency_from_pool == 6.59
+    assert n059.verdict_right
+    # Whole pool: "Model loading took 19.79 GiB"; the util line (0.9000 equivalent to 0.8897) puts
+    # vLLM's CUDA-graph estimate at 0.0103 x 79.19 = 0.82 GiB, so the log's rest (activation peak +
+    # non-torch) is 0.9 x 79.19 - 19.79 - 47.43 - 0.82 = 3.24 GiB.
+    whole = full["n059"]
+    assert whole.logged_weights_gib == 19.79 and whole.logged_pool_gib == 47.43
+    # Within 1% (the compressors in bf16, replicated: see test_arch_vllm).
+    assert abs(whole.weights_error) <= 0.01
+    # Open: the graph estimate (vram 0.40 GiB against 0.82) and the activation + non-torch rest (vram
+    # 2.80 GiB against 3.24) are each about 0.4 GiB short; the pool comes out 2.1% over the log.
+    assert 0.01 <= whole.pool_error <= 0.03
+    # The other four models have no published config here: listed with the reason, not sized.
+    for case in ("n060", "n061", "n062", "n063"):
+        assert by_id[case].skipped is not None and by_id[case].skipped.startswith("no config"), case
+        assert by_id[case].profile is None
+    assert (by_id["n061"].logged_pool_gib, by_id["n061"].logged_tokens) == (49.2, 6_972_745)
+    assert (by_id["n060"].logged_pool_gib, by_id["n060"].logged_tokens) == (29.14, 9_092_381)
+
+
 def test_v2_runner_pools_by_mechanism(full) -> None:
     """The V2 runner's profile run (v0.27.1): forward at max_num_batched_tokens, the greedy sampler
     pass, and the penalty state counted in the consumed memory."""
