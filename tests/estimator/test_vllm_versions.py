@@ -775,3 +775,20 @@ def test_util_to_fit_returns_at_once_past_the_device() -> None:
     assert vllm.util_to_fit(72 * gib, 80 * gib, 0) == 0.9
     assert vllm.util_to_fit(72 * gib, 80 * gib, 8 * gib + 1) is None
     assert vllm.util_to_fit(10**35 + 12345, 80 * gib, 0) is None
+
+
+def test_v2_terms_beside_the_weights_of_a_warm_marlin_start() -> None:
+    # A warm v0.28.0 start of hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4 on an RTX 3090
+    # (MarlinLinearKernel, util 0.9; an ADR found through the code index, id 68608959307): "Model loading
+    # took 5.39 GiB", 125,952 tokens x 128 KiB = 15.375 GiB warm, so 0.9 x 23.67 GiB (the catalog's
+    # deviceQuery total) - 5.39 - 15.375 = 0.54 GiB beside the weights (0.84 at a 24.0 GiB total).
+    # vram's V2 terms there do not depend on the 4-bit weights: forward at 2,048 tokens 2,048 x (2 x
+    # 4,096 x 2 + 4 x 4,096) + 2,048 x 3 x 14,336 x 2 = 243,269,632 B; penalty state 256 x (128,256 +
+    # 4,008) x 4 = 135,438,336 B; request tables and grammar bitmask 256 x (4,481 + 4,009) x 4 =
+    # 8,693,760 B; plus 0.25 GiB non-torch.
+    gpu = lookup_gpu("rtx-3090")
+    peak, where = vllm.activation_peak(LLAMA, q(vllm="0.28", gpu="rtx-3090"), gpu=gpu)
+    assert peak == 243_269_632 + 135_438_336 + 8_693_760
+    assert where.startswith("prefill MLP at 2,048 batched tokens")
+    beside = (peak + 256 * MiB) / GiB
+    assert 0.54 - 0.1 <= beside <= 0.84
