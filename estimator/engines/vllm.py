@@ -23,7 +23,8 @@ state pages), wired in below. The base accounting, as in v0.19 (V1 engine,
 Models that a release serves on Model Runner V2 (``uses_v2_runner``) warm up the sampler V2's way
 instead of with the fitted constant: one greedy pass (over an fp32 copy of the logits in 0.22-0.25,
 over the model-dtype logits 0.26-0.32), a second fp32 pass from 0.33, and from 0.27 the sampler's
-penalty state counts (``v2_sampler_peak``, ``v2_sampler_state_bytes``).
+penalty state and request tables count (``v2_sampler_peak``, ``v2_sampler_state_bytes``,
+``v2_sampler_tables_bytes``).
 
 A handful of global constants (``VllmConstants``) are fitted to published start-up logs
 (``python -m tools.calibrate``); each has a reason written next to it. Versions differ:
@@ -1219,6 +1220,28 @@ def v2_sampler_state_bytes(spec: ModelSpec, seqs: int) -> int:
     return seqs * spec.vocab_size * 4 + seqs * ceil_div(spec.vocab_size, 32) * 4
 
 
+# Per-request GPU tables the V2 sampler allocates with the penalty state (v1/worker/gpu/sample/
+# logit_bias.py LogitBiasState, bad_words.py BadWordsState, logprob.py LogprobTokenIdsState
+# @v0.27.0-v0.33.0, each a StagedWriteTensor on the GPU): allowed token ids, logit-bias token ids
+# and fp32 biases (1,024 each, MAX_NUM_ALLOWED_TOKEN_IDS / MAX_NUM_LOGIT_BIAS_TOKENS), stop token
+# ids (128, MAX_NUM_STOP_TOKEN_IDS), bad-word token ids (1,024) and offsets (128 + 1,
+# VLLM_MAX_BAD_WORDS_TOTAL_TOKENS / VLLM_MAX_NUM_BAD_WORDS, envs.py defaults), logprob token ids
+# (128, MAX_LOGPROB_TOKEN_IDS in sampling_params.py): 4-byte elements per request row.
+_V2_SAMPLER_TABLE_ELEMENTS = 1024 + 1024 + 1024 + 128 + 1024 + (128 + 1) + 128
+
+
+def v2_sampler_tables_bytes(spec: ModelSpec, seqs: int, spec_tokens: int = 0) -> int:
+    """GPU tables the V2 runner allocates in ``load_model`` beside the penalty state, after the
+    weights are measured: the sampler's per-request tables (``_V2_SAMPLER_TABLE_ELEMENTS`` int32 /
+    fp32 per request) and the structured-output worker's grammar bitmask, one int32 per 32 tokens
+    of the vocabulary for each of ``max_num_reqs x decode_query_len`` logits, with its int32
+    logits indices (v1/worker/gpu/structured_outputs.py StructuredOutputsWorker, sized by
+    v1/worker/gpu/model_runner.py load_model@v0.27.0-v0.33.0; ``decode_query_len`` is
+    1 + the speculative tokens)."""
+    logits = seqs * (1 + spec_tokens)
+    return seqs * _V2_SAMPLER_TABLE_ELEMENTS * 4 + logits * (ceil_div(spec.vocab_size, 32) + 1) * 4
+
+
 def _encoder_peak_generic(spec: ModelSpec, query: Query) -> int:
     """Vision encoder dummy run of a tower not modelled tensor by tensor: one image of the maximum
     size, the hidden states and the MLP's intermediate (rough).
@@ -1392,8 +1415,10 @@ def activation_peak(
         # peak (utils/mem_utils.py memory_profiling total_consumed), so torch tensors allocated after
         # the weights were measured count too; up to 0.26 (weights + peak increase + non-torch
         # increase) the V2 sampler's state, allocated before the profile run, counted nowhere.
-        peak += v2_sampler_state_bytes(spec, seqs)
-        where += f", plus the V2 sampler's penalty state ({seqs:,} sequences)"
+        peak += v2_sampler_state_bytes(spec, seqs) + v2_sampler_tables_bytes(
+            spec, seqs, speculative_tokens(spec, query)
+        )
+        where += f", plus the V2 sampler's penalty state and request tables ({seqs:,} sequences)"
     return peak, where
 
 

@@ -262,20 +262,22 @@ def test_v2_runner_pools_by_mechanism(full) -> None:
     # n052: Qwen3-32B bf16, TP 2 on two RTX PRO 6000 (95.01 GiB, util 0.426: 40.47 GiB requested),
     # 8,192 batched tokens, 1,024 sequences. Forward: 8,192 x (2 x 5,120 x 2 + 4 x 5,120) + 8,192 x 3 x
     # 12,800 x 2 = 964,689,920 B (the sampler's gather, 872,284,160 B, is below it); penalty state
-    # 1,024 x 151,936 x 4 + 1,024 x 4,748 x 4 = 641,777,664 B. The log: "Model loading took 30.59
-    # GiB", pool 8.22 GiB, 67,296 tokens; the author's 1.66 GiB of other memory per card.
+    # 1,024 x 151,936 x 4 + 1,024 x 4,748 x 4 = 641,777,664 B; request tables 1,024 x 4,481 x 4 +
+    # grammar bitmask 1,024 x 4,749 x 4 = 37,806,080 B. The log: "Model loading took 30.59 GiB",
+    # pool 8.22 GiB, 67,296 tokens; the author's 1.66 GiB of other memory per card.
     n052 = full["n052"]
-    assert abs(n052.activation_gib - (964_689_920 + 641_777_664) / GiB) < 0.001
+    assert abs(n052.activation_gib - (964_689_920 + 641_777_664 + 37_806_080) / GiB) < 0.001
     assert n052.logged_pool_gib == 8.22 and n052.logged_tokens == 67_296
     assert abs(n052.pool_error) <= 0.02
     assert abs(n052.tokens_error) <= 0.02
     # n055: Qwen3-8B on an RTX 4090 (2,048 tokens, 256 sequences): forward 2,048 x (2 x 4,096 x 2 +
     # 4 x 4,096) + 2,048 x 3 x 12,288 x 2 = 218,103,808 B against the 0.19 GiB the author's warm
-    # restarts logged; penalty state 256 x (151,936 + 4,748) x 4 = 160,436,224 B. The warm restarts
+    # restarts logged; penalty state 256 x (151,936 + 4,748) x 4 = 160,436,224 B; request tables and
+    # grammar bitmask 256 x (4,481 + 4,749) x 4 = 9,451,520 B. The warm restarts
     # held 43,040 tokens (6,338,641,920 B at 147,456 B per token); the logged run (4.92 GiB, 35,792
     # tokens) compiled cold, 0.99 GiB more peak, which vram does not model.
     n055 = full["n055"]
-    assert abs(n055.activation_gib - (218_103_808 + 160_436_224) / GiB) < 0.001
+    assert abs(n055.activation_gib - (218_103_808 + 160_436_224 + 9_451_520) / GiB) < 0.001
     warm_tokens = 43_040
     assert abs(n055.tokens - warm_tokens) / warm_tokens <= 0.05
 
@@ -290,8 +292,9 @@ def test_n056_misses_by_a_transient_of_the_profile_run(full) -> None:
     n056 = full["n056"]
     # Marlin on sm_120 (the author's engine line): no repacked copies. V2 runner, 2,048 tokens, 256
     # sequences: forward 2,048 x (2 x 3,584 x 2 + 4 x 3,584) + 2,048 x 3 x 18,944 x 2 = 291,504,128 B;
-    # penalty state 256 x (152,064 + 4,752) x 4 = 160,579,584 B.
-    assert abs(n056.activation_gib - (291_504_128 + 160_579_584) / GiB) < 0.001
+    # penalty state 256 x (152,064 + 4,752) x 4 = 160,579,584 B; request tables and grammar bitmask
+    # 256 x (4,481 + 4,753) x 4 = 9,455,616 B.
+    assert abs(n056.activation_gib - (291_504_128 + 160_579_584 + 9_455_616) / GiB) < 0.001
     # The log: 13.42 GiB available of 0.9 x 24,467 MiB, so at least 0.9 x 24,467 MiB - 13.425 GiB of
     # non-KV share. The notes (week3-notes.md@26ac25a6, "Why VRAM is the wrong ceiling signal"): 20,874
     # MiB used when idle after start-up, the pool being 15,709 blocks x 16 x 57,344 B.
@@ -311,8 +314,9 @@ def test_n057_terms_beside_the_logged_weights(full) -> None:
     and the graph estimate (1.467 GiB, +-0.01 by the rounding of the two lines)."""
     n057 = full["n057"]
     # V2 runner, 2,048 tokens, 256 sequences: forward 2,048 x (2 x 1,536 x 2 + 4 x 1,536) + 2,048 x 3 x
-    # 8,960 x 2 = 135,266,304 B; penalty state 256 x (151,936 + 4,748) x 4 = 160,436,224 B.
-    assert abs(n057.activation_gib - (135_266_304 + 160_436_224) / GiB) < 0.001
+    # 8,960 x 2 = 135,266,304 B; penalty state 256 x (151,936 + 4,748) x 4 = 160,436,224 B; request
+    # tables and grammar bitmask 256 x (4,481 + 4,749) x 4 = 9,451,520 B.
+    assert abs(n057.activation_gib - (135_266_304 + 160_436_224 + 9_451_520) / GiB) < 0.001
     assert (n057.logged_weights_gib, n057.logged_pool_gib) == (2.98, 1.95)
     logged_rest = 0.8 * 8_188 * MiB / GiB - 1.95 - 2.98
     vram_rest = n057.activation_gib + n057.non_torch_gib + n057.cuda_graphs_gib
