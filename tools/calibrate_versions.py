@@ -99,8 +99,8 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     ),
     # GLM-5.2 has GLM-5.3's shape (78 MLA layers; indexers on layers 0-2 and every 4th from 6 to 74,
     # 21 of 78, the rest share them); the log's "Using standard fp8 KV cache format" is the
-    # Blackwell (sm100) sparse-MLA path, so the case is sized as on a B200.
-    "n044": (DEFAULTS / "glm5_3.json", "GLM-5.3 published config = GLM-5.2 shape; sm100 fp8 layout", {"gpu": "b200"}),
+    # Blackwell (sm100) sparse-MLA path; the device (184.31 GiB, 152 SMs) is a GB200, compute capability 10.0.
+    "n044": (DEFAULTS / "glm5_3.json", "GLM-5.3 published config = GLM-5.2 shape; sm100 fp8 layout", {"gpu": "gb200"}),
     # MiniMax-M2.7 keeps MiniMax-M2's shape (MiniMaxM2Config defaults: 62 layers, 8 KV heads x 128).
     "n016": (DEFAULTS / "minimax_m2.json", "MiniMaxM2Config defaults = MiniMax-M2 shape", {}),
     # A fine-tuned Qwen3.5-35B-A3B in bf16 (served under that name): the base model's shape.
@@ -316,9 +316,20 @@ def _gpu(case: dict[str, Any]) -> str | None:
     text = (case.get("gpu_model") or "").lower()
     if "rtx pro 6000" in text:
         return "rtx-pro-6000"
+    if "rtx pro 4500" in text:
+        return "rtx-pro-4500"
     if "gb10" in text:
         return "gb10"
-    for key in ("h200", "h100", "a100-80gb", "rtx-5090", "rtx-4090", "rtx-3090", "b200", "h20"):
+    # Before the loop: "A800 80GB" would match a100-80gb's "80gb", and vLLM's batch tier reads "a100"
+    # in the device name, which an A800's lacks.
+    if "a800" in text:
+        return "a800-80gb"
+    if "4070 laptop" in text:
+        return "rtx-4070-laptop"
+    # n044 names no GPU, but a 184.31 GiB device with 152 SMs is a GB200 (the catalog's record).
+    if "184.31 gib" in text and "152 sms" in text:
+        return "gb200"
+    for key in ("h200", "h100", "a100-80gb", "rtx-5090", "rtx-4090", "rtx-3090", "b200", "h20", "a40", "l20"):
         name = key.replace("-", " ").replace("rtx ", "rtx ")
         if name.split()[-1] in text.replace("geforce ", ""):
             return key
@@ -480,9 +491,9 @@ class FullPool:
 
 
 FULL_POOL: dict[str, FullPool] = {
-    # An A40 (GA102, sm86, the RTX A6000's chip): "GPU 0 has a total capacity of 44.34 GiB" in a vLLM
-    # OOM on an A40 pod (code index id 19358378260, a Korean vLLM multi-node walkthrough).
-    "n045": FullPool("rtx-a6000", 44.34, "A40: torch's 44.34 GiB (a vLLM OOM on an A40 pod)"),
+    # An A40 (the catalog's a40 record): "GPU 0 has a total capacity of 44.34 GiB" in a vLLM OOM on an
+    # A40 pod (code index id 19358378260, a Korean vLLM multi-node walkthrough).
+    "n045": FullPool("a40", 44.34, "A40: torch's 44.34 GiB (a vLLM OOM on an A40 pod)"),
     # "80 GB-class, 79.33 GiB": sized with the H100's batch tier and kernels (an A100 has its own tier).
     "n003": FullPool("h100-80gb", None, "logged (79.33 GiB); sized as an H100"),
     "n017": FullPool("rtx-5090", None, "logged (31.4 GiB)"),
@@ -506,8 +517,8 @@ FULL_POOL: dict[str, FullPool] = {
     "n055": FullPool("rtx-4090", 23.99, "RTX 4090: 23.99 GiB in another 0.27.1 log"),
     # RTX PRO 4000 Blackwell (sm_120, as the RTX 5090's kernels): nvidia-smi "24,467" MiB total.
     "n056": FullPool("rtx-5090", 23.89, "nvidia-smi 24,467 MiB; sized with the sm_120 kernels"),
-    # RTX 4070 Laptop (sm_89, as the RTX 4090's kernels): the author's 8,188 MiB.
-    "n057": FullPool("rtx-4090", 7.996, "the author's 8,188 MiB; sized with the sm_89 kernels"),
+    # RTX 4070 Laptop (the catalog's rtx-4070-laptop record, sm_89): the author's 8,188 MiB.
+    "n057": FullPool("rtx-4070-laptop", 7.996, "the author's 8,188 MiB; sized with the sm_89 kernels"),
     "n058": FullPool("a100-80gb", 79.15, "A100-SXM4-80GB: 79.15 GiB (the GPU record's deviceQuery)"),
     # 8 RTX PRO 4500 Blackwell (sm_120: MXFP4 experts on Marlin, as the RTX 5090); the commenter's
     # table gives the weights per GPU, the failed start no pool.

@@ -1423,9 +1423,11 @@ def activation_peak(
 
 
 # GPUs that sit in an NVSwitch domain with NVLink SHARP (NVLS): the SXM / HGX parts of Hopper and
-# data-centre Blackwell. NCCL's NVLS buffers need NVSwitch multicast; PCIe cards, NVLink-bridge pairs
-# (h100-nvl) and GeForce / workstation cards have none, and A100's NVSwitch has no SHARP.
-_NVLS_FAMILIES = frozenset({"h100", "h200", "h20", "gh200", "b200"})
+# data-centre Blackwell (the H800's HGX board keeps the H100's third-generation NVSwitch, with fewer
+# links; GB200 / GB300 NVL72 racks are one NVLink domain). NCCL's NVLS buffers need NVSwitch
+# multicast; PCIe cards, NVLink-bridge pairs (h100-nvl) and GeForce / workstation cards have none, and
+# A100's NVSwitch has no SHARP.
+_NVLS_FAMILIES = frozenset({"h100", "h200", "h20", "h800", "gh200", "b200", "b300", "gb200", "gb300"})
 
 
 def nvls_capable(gpu: GPU | None) -> bool:

@@ -7,12 +7,15 @@ import pytest
 
 from common.errors import InputError
 from estimator.config import load_model_spec
-from estimator.engines.vllm import VllmGpu, batch_defaults, vllm_gpu
+from estimator.engines.vllm import VllmGpu, batch_defaults, kv_dtype_refusal, non_torch_bytes, vllm_gpu
 from estimator.estimate import estimate
 from estimator.gpus import catalog, lookup_gpu
 from estimator.query import Query
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+SOURCES = Path(__file__).resolve().parents[1] / "fixtures" / "gpus_sources.md"
+# The bases tests/fixtures/gpus_sources.md defines; "estimate" is not one of them.
+BASES = {"cuda-bytes", "cuda-mib", "cuda-gib", "nvidia-smi-mib"}
 
 
 def test_catalog_size_and_vendors() -> None:
@@ -22,6 +25,7 @@ def test_catalog_size_and_vendors() -> None:
     assert len({g.key for g in gpus}) == len(gpus)
     for gpu in gpus:
         assert gpu.source, gpu.key
+        assert gpu.basis in BASES, gpu.key
         # Every total is what the driver reports: a little under the marketing size, never a round GB figure.
         assert gpu.memory_bytes % 10**9 != 0, gpu.key
 
@@ -120,3 +124,121 @@ def test_the_a800_is_what_torch_reports() -> None:
     assert gpu.key == "a800-80gb" and round(gpu.memory_bytes / 2**30, 2) == 79.33
     assert gpu.compute_capability == (8, 0) and gpu.bf16 and not gpu.fp8
     assert lookup_gpu("A800-SXM4-80GB") is gpu
+
+
+def _source_rows() -> dict[str, list[str]]:
+    """The sources table of gpus_sources.md: key -> (key, memory_bytes, GiB, basis, source, confidence)."""
+    rows: dict[str, list[str]] = {}
+    for line in SOURCES.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) >= 6 and cells[1].isdigit():
+            assert cells[0] not in rows, cells[0]
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_every_entry_has_its_sourced_row() -> None:
+    # Each record's total is the one its source row gives, counted by its basis: torch's "X GiB" to two
+    # decimals is round(X x 2**30) bytes, its "N MB" printout whole MiB; an nvidia-smi total is taken
+    # only as the CUDA total of a catalogued twin (same die and memory) whose total CUDA printed.
+    rows = _source_rows()
+    assert set(rows) == {gpu.key for gpu in catalog()}
+    for gpu in catalog():
+        _, memory, gib, basis, source, _ = rows[gpu.key][:6]
+        assert (int(memory), basis) == (gpu.memory_bytes, gpu.basis), gpu.key
+        assert gib == f"{gpu.memory_bytes / 2**30:.2f}" and source, gpu.key
+        if basis == "cuda-gib":
+            assert gpu.memory_bytes == round(float(gib) * 2**30), gpu.key
+        elif basis == "cuda-mib":
+            assert gpu.memory_bytes % 2**20 == 0, gpu.key
+        elif basis == "nvidia-smi-mib":
+            twins = [
+                g
+                for g in catalog()
+                if g.memory_bytes == gpu.memory_bytes and g.arch == gpu.arch and g.basis.startswith("cuda-")
+            ]
+            assert twins, gpu.key
+
+
+def test_every_spelling_names_one_gpu() -> None:
+    # No ambiguous aliases: a key, name or alias two records shared would find only the first.
+    for gpu in catalog():
+        for spelling in (gpu.key, gpu.name, *gpu.aliases):
+            assert lookup_gpu(spelling) is gpu, (spelling, gpu.key)
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        # The device names CUDA / ROCm print, as the sources quote them.
+        ("NVIDIA B300 SXM6 AC", "b300"),
+        ("NVIDIA GB200", "gb200"),
+        ("NVIDIA GB300", "gb300"),
+        ("NVIDIA H800", "h800"),
+        ("AMD Instinct MI355X", "mi355x"),
+        ("NVIDIA A40", "a40"),
+        ("NVIDIA L20", "l20"),
+        ("NVIDIA RTX PRO 4500 Blackwell", "rtx-pro-4500"),
+        ("NVIDIA GeForce RTX 5080", "rtx-5080"),
+        ("NVIDIA GeForce RTX 5070 Ti", "rtx-5070-ti"),
+        ("NVIDIA GeForce RTX 4070 Laptop GPU", "rtx-4070-laptop"),
+    ],
+)
+def test_device_names_find_their_records(typed: str, key: str) -> None:
+    assert lookup_gpu(typed).key == key
+
+
+@pytest.mark.parametrize(
+    "typed", ["rtx-5070", "5070", "rtx-4070", "4070", "grace-blackwell", "blackwell-ultra", "rtx-pro-4000", "mi300a"]
+)
+def test_other_cards_are_not_aliases(typed: str) -> None:
+    # The 12GB RTX 5070 and desktop RTX 4070 are other cards; GB200 vs GB300 and B300 vs GB300 share the
+    # marketing names; RTX PRO 4000 and MI300A have no accepted total (gpus_sources.md).
+    with pytest.raises(InputError, match="unknown GPU"):
+        lookup_gpu(typed)
+
+
+def test_vllm_batch_tiers_read_the_new_totals() -> None:
+    # engine/arg_utils.py@v0.30.0 get_batch_defaults, `vllm serve`: >= 160 GiB -> 16384 tokens and 1024
+    # sequences; >= 70 GiB with no "a100" in the device name -> 8192 / 1024; else 2048 / 256.
+    query = Query(engine="vllm", vllm="0.30")
+    for key in ("b300", "gb200", "gb300", "mi355x"):  # 267.69, 184.31, 276.50, 287.98 GiB
+        assert batch_defaults(query, lookup_gpu(key)) == (16384, 1024), key
+    assert batch_defaults(query, lookup_gpu("h800")) == (8192, 1024)  # 79.19 GiB, "NVIDIA H800"
+    for key in ("a40", "l20", "rtx-pro-4500", "rtx-5080", "rtx-5070-ti", "rtx-4070-laptop"):  # 44.35 GiB and less
+        assert batch_defaults(query, lookup_gpu(key)) == (2048, 256), key
+    # @v0.27.1 has no 160 GiB tier: a B300 takes the H100's.
+    assert batch_defaults(Query(engine="vllm", vllm="0.27"), lookup_gpu("b300")) == (8192, 1024)
+
+
+def test_vllm_kernels_follow_the_compute_capability() -> None:
+    # vLLM's sm100 family is any 10.x (platforms/interface.py@v0.30.0 is_device_capability_family: the
+    # capability // 10): B300 and GB300 (10.3) take trtllm's MXFP4 MoE (trtllm_mxfp4_moe.py) and list
+    # CUTLASS_MLA (platforms/cuda.py: device_capability.major == 10) as the B200 does.
+    sm100 = VllmGpu(mxfp4_moe_backend="flashinfer_trtllm", mla_import_workspaces=2)
+    for key in ("b200", "b300", "gb200", "gb300"):
+        assert vllm_gpu(lookup_gpu(key)) == sm100, key
+    # sm120 (RTX PRO Blackwell, RTX 50xx), sm89 and sm86: outside Triton's SM90-SM100 range.
+    for key in ("rtx-pro-4500", "rtx-5080", "rtx-5070-ti", "rtx-4070-laptop", "l20", "a40"):
+        assert vllm_gpu(lookup_gpu(key)).mxfp4_moe_backend == "marlin", key
+    assert vllm_gpu(lookup_gpu("h800")).mxfp4_moe_backend == "triton"
+    assert vllm_gpu(lookup_gpu("mi355x")) == VllmGpu(mxfp4_moe_backend="rocm", mla_import_workspaces=0)
+    # The nvfp4 KV cache: sm100 family only up to 0.31, an FA2 path for sm120 from 0.32.
+    q29 = Query(engine="vllm", vllm="0.29", kv="nvfp4")
+    for key in ("b300", "gb200", "gb300"):
+        assert kv_dtype_refusal(q29, lookup_gpu(key)) is None, key
+    refused = kv_dtype_refusal(q29, lookup_gpu("rtx-5080"))
+    assert refused is not None and "sm100-family GPUs (B200, GB200, B300)" in refused
+    assert kv_dtype_refusal(Query(engine="vllm", vllm="0.32", kv="nvfp4"), lookup_gpu("rtx-pro-4500")) is None
+
+
+def test_nvswitch_parts_pay_nvls_buffers() -> None:
+    # At TP 2 NCCL's NVLS buffers come with an NVSwitch (HGX H800 and B300 boards, GB200 / GB300 NVL72
+    # racks) as on the H100 hosts; PCIe and workstation cards pay the single-GPU figure.
+    tp2 = Query(engine="vllm", vllm="0.27", gpus=2)
+    nvls, none = non_torch_bytes(tp2, gpu=lookup_gpu("h100")), non_torch_bytes(tp2, gpu=lookup_gpu("rtx-5090"))
+    assert nvls > none
+    for key in ("h800", "b300", "gb200", "gb300"):
+        assert non_torch_bytes(tp2, gpu=lookup_gpu(key)) == nvls, key
+    for key in ("l20", "a40", "rtx-pro-4500", "rtx-5080", "mi355x"):
+        assert non_torch_bytes(tp2, gpu=lookup_gpu(key)) == none, key
