@@ -3213,9 +3213,10 @@ class VllmEngine(BaseEngine):
         fit, v, q = est.fit, est.engine_report, est.query
         if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
             return None
-        total = f"Total {est.memory.total / GiB:.1f} GiB" + (" per GPU" if q.gpus > 1 else "")
+        world = q.gpus * q.pp
+        total = f"Total {est.memory.total / GiB:.1f} GiB" + (" per GPU" if world > 1 else "")
         name = esc(fit.gpu_name)
-        where = f"one {name}" if q.gpus == 1 else f"each of {q.gpus} {name}"
+        where = f"one {name}" if world == 1 else f"each of {world} {name}"
         pool = f"vLLM's KV pool at util={v.gpu_memory_utilization:g}"
         asked = f"{q.batch:,} request" + ("" if q.batch == 1 else "s") + f" of {q.seq_len:,} tokens"
         if fit.fits:
