@@ -57,6 +57,12 @@ def pp_refusal(spec: ModelSpec, pp: int) -> str | None:
             "vram sizes pipeline parallelism for models whose decoder layers are all alike; this one mixes "
             "layer kinds (attention, sliding windows, state), so each rank's share depends on where they fall"
         )
+    if spec.layers[0].kind == "state":
+        return "vram does not size recurrent-state (Mamba, linear-attention) layers over pipeline stages"
+    if spec.layers[0].window is not None:
+        # A window reserves the tokens of every batch in flight, and pipeline stages put more batches
+        # in flight (VllmConfig.max_concurrent_batches@v0.27.1): not modelled.
+        return "vram does not size sliding-window attention over pipeline stages"
     alike = "vram sizes pipeline parallelism for models whose decoder layers are all alike"
     if spec.num_moe_layers not in (0, spec.num_layers):
         return f"{alike}; this one mixes dense and MoE layers"

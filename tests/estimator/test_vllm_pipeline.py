@@ -86,6 +86,8 @@ def test_models_whose_layers_differ_are_refused() -> None:
     for name in ("google__gemma-2-9b-it", "deepseek-ai__DeepSeek-V3", "Qwen__Qwen2.5-VL-7B-Instruct"):
         assert pp_refusal(spec_of(name), 2) is not None, name
     assert "cannot fill" in (pp_refusal(spec_of("Qwen__Qwen3-0.6B"), 29) or "")
+    # Mistral-7B-v0.1: a 4,096-token window on every layer, whose in-flight reservation PP changes.
+    assert "sliding-window" in (pp_refusal(spec_of("mistralai__Mistral-7B-v0.1"), 2) or "")
 
 
 # n053: Qwen3-32B bf16, vLLM 0.27.1, PP 2 on two RTX PRO 6000 Blackwell (95.01 GiB), util 0.426,
