@@ -25,9 +25,10 @@ def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
     if get_engine(query.engine).split == "layers":
         gpus = 1
     weights = weight_bytes(spec, weight_format=query.weight_format, bits=query.bits, gpus=gpus)
-    if query.params_billions is not None and spec.params.total:
-        # n= overrides the parameter count: scale the checkpoint's byte mix to it.
-        weights = round(weights * query.params_billions * 1e9 / spec.params.total)
+    total = spec.pp_stage.whole_params if spec.pp_stage is not None else spec.params.total
+    if query.params_billions is not None and total:
+        # n= overrides the parameter count (of the whole model): scale the checkpoint's byte mix to it.
+        weights = round(weights * query.params_billions * 1e9 / total)
     return weights
 
 

@@ -122,7 +122,9 @@ def stage_spec(spec: ModelSpec, rank: int, pp: int) -> ModelSpec:
             "linears": share(spec.linears),
             "value_from_key": share(spec.value_from_key),
             "checkpoint_bytes": None,
-            "pp_stage": PipelineStage(rank=rank, size=pp, start=start, end=end, whole_layers=whole),
+            "pp_stage": PipelineStage(
+                rank=rank, size=pp, start=start, end=end, whole_layers=whole, whole_params=spec.params.total
+            ),
         }
     )
     if spec.checkpoint_bytes is not None:

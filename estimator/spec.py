@@ -219,6 +219,7 @@ class PipelineStage(Frozen):
     start: int
     end: int
     whole_layers: int
+    whole_params: int  # the whole model's parameter count (n= scales the weights by it)
 
     @property
     def first(self) -> bool:

@@ -181,3 +181,12 @@ def test_pp_key_and_its_refusals(qwen3_32b: ModelSpec) -> None:
     q, _ = parse_query(["google/gemma-2-9b-it", "engine=vllm", "pp=2"])
     with pytest.raises(UnmodelledError, match="pp=2"):
         estimate(spec_of("google__gemma-2-9b-it"), q, model_id="google/gemma-2-9b-it")
+
+
+def test_n_scales_the_whole_models_count(qwen3_32b: ModelSpec) -> None:
+    # n= is the whole model's parameter count: half of it halves each stage's checkpoint share.
+    words = ["Qwen/Qwen3-32B", "engine=vllm", "pp=2"]
+    plain = estimate(qwen3_32b, parse_query(words)[0], model_id="m")
+    half = estimate(qwen3_32b, parse_query([*words, f"n={32.762123264 / 2}"])[0], model_id="m")
+    rope = 40_960 * 128 * 2
+    assert abs((half.memory.weights - rope) * 2 - (plain.memory.weights - rope)) < 1 << 20
