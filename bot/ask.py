@@ -56,7 +56,7 @@ def headline(est: Estimate, question: Question) -> str:
         return f"no verdict: the total ({_gib(est.memory.total)}) is a guess: {' '.join(est.refused)}"
     if fit is None:
         return f"it needs {_gib(est.memory.total)} per GPU; name a GPU for a verdict (for example: ... on an H100)"
-    where = f"{q.gpus} × {fit.gpu_name}" if q.gpus > 1 else f"one {fit.gpu_name}"
+    where = f"{q.gpus * q.pp} × {fit.gpu_name}" if q.gpus * q.pp > 1 else f"one {fit.gpu_name}"
     if fit.engine_refuses or fit.max_seq_len is None or fit.max_batch is None:
         return f"no: {fit.engine_refuses}"
     if question.kind == "max_context":

@@ -323,7 +323,8 @@ def fit_phrase(est: Estimate) -> str | None:
     fit = est.fit
     if fit is None:
         return None
-    where = f"one {escape(fit.gpu_name)}" if est.query.gpus == 1 else f"{est.query.gpus} x {escape(fit.gpu_name)}"
+    world = est.query.gpus * est.query.pp
+    where = f"one {escape(fit.gpu_name)}" if world == 1 else f"{world} x {escape(fit.gpu_name)}"
     if fit.fits:
         return f"fits {where} ({gib(fit.headroom)} spare)"
     return f"does not fit {where} ({gib(-fit.headroom)} short)"

@@ -231,6 +231,7 @@ class _Reader:
     explicit: dict[str, str] = field(default_factory=dict)  # key=value words (each key once)
     kinds: set[str] = field(default_factory=set)
     gpu_count_stated: bool = False  # a count word or number, not an article
+    tp_stated: bool = False  # gpus= read from a tensor-parallel size, not from a count of cards
     gpu_article: bool = False
     model: str | None = None
     revision: str | None = None
@@ -556,6 +557,7 @@ def _read_settings(reader: _Reader) -> None:
     def tp(m: re.Match[str]) -> None:
         reader.set("gpus", _count_setting("gpus", m.group("n") or m.group("n2")), m.group(0))
         reader.gpu_count_stated = True
+        reader.tp_stated = True
 
     reader.run_rule(
         _w(
@@ -563,6 +565,17 @@ def _read_settings(reader: _Reader) -> None:
             r"(?: |=)?(?P<n>\d+)|tp(?P<n2>\d+)"
         ),
         tp,
+    )
+
+    def pp(m: re.Match[str]) -> None:
+        reader.set("pp", _count_setting("pp", m.group("n") or m.group("n2")), m.group(0))
+
+    reader.run_rule(
+        _w(
+            r"(?:--pipeline-parallel-size|--pp|-pp|pp|pipeline[ -]parallel(?:ism)?(?:[ -]size)?(?: of)?)"
+            r"(?: |=)?(?P<n>\d+)|pp(?P<n2>\d+)"
+        ),
+        pp,
     )
 
     def seq(m: re.Match[str]) -> None:
@@ -816,6 +829,16 @@ def read_question(text: str) -> Question:
             f"meta-llama/Llama-3.3-70B-Instruct), for example: {EXAMPLE}"
         )
     settings = {key: value for key, (value, _) in reader.read.items()}
+    if "pp" in settings and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:
+        # "on four L40S with pipeline parallel 2": the cards are all the stages' GPUs together; gpus=
+        # is each stage's tensor-parallel group.
+        cards, stages = int(settings["gpus"]), int(settings["pp"])
+        if cards % stages:
+            raise InputError(
+                f'"{reader.read["gpus"][1]}" do not split into {stages} pipeline stages: give a multiple of '
+                f"{stages}, for example: {EXAMPLE}"
+            )
+        settings["gpus"] = str(cards // stages)
     if settings.get("gpus") == "1" and not reader.gpu_count_stated:
         del settings["gpus"]  # "on an H100": one GPU, the default, so the command stays short
     settings.update(reader.explicit)

@@ -125,7 +125,9 @@ def header(est: Estimate, esc: Escape = _same) -> str:
         parts.append("no KV cache")
     elif est.details.kv_dtype and est.details.kv_dtype != est.details.weight_format:
         parts.append(f"KV {esc(est.details.kv_dtype)}")
-    if q.gpus > 1:
+    if q.pp > 1:
+        parts.append(f"{q.gpus * q.pp} GPUs (TP {q.gpus} x PP {q.pp}, the busiest stage shown)")
+    elif q.gpus > 1:
         split = get_engine(q.engine).split
         parts.append(f"{q.gpus} GPUs (TP)" if split == "tensor" else f"layers split across {q.gpus} GPUs")
     parts.append(get_engine(q.engine).display_name(q))
@@ -214,7 +216,15 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
             f"{params(est.params_total)} parameters ({params(est.params_active)} active per token) "
             f"in {esc(d.weight_format)}"
         )
-    if q.gpus > 1 and get_engine(q.engine).split == "layers":
+    ranks = getattr(est.engine_report, "pipeline", ())
+    if q.pp > 1 and ranks:
+        # The busiest stage's layers: the one whose totals the answer shows.
+        busiest = next((r for r in ranks if r.weights == m.weights), max(ranks, key=lambda r: r.weights))
+        layers = f"layers {busiest.first_layer}-{busiest.first_layer + busiest.layers - 1}"
+        weights_why += f", pipeline stage {busiest.rank + 1} of {q.pp} ({layers})"
+        if q.gpus > 1:
+            weights_why += f" split over {q.gpus} GPUs"
+    elif q.gpus > 1 and get_engine(q.engine).split == "layers":
         weights_why += f", the busiest GPU's layers of {q.gpus}"
     elif q.gpus > 1:
         weights_why += f", split over {q.gpus} GPUs"

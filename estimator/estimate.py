@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from common.errors import InputError
+from common.errors import InputError, UnmodelledError
 from estimator.classic import GB, classic
 from estimator.dtypes import FORMAT_BITS, Dtypes
 from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
@@ -12,6 +12,7 @@ from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import KEYS, is_default
 from estimator.kv import kv_bytes_per_token, state_bytes_per_sequence
 from estimator.notes import Note, article, note
+from estimator.pipeline import pp_refusal, stage_specs
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.spec import FLOAT_FORMATS, ModelSpec
@@ -24,9 +25,10 @@ def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
     if get_engine(query.engine).split == "layers":
         gpus = 1
     weights = weight_bytes(spec, weight_format=query.weight_format, bits=query.bits, gpus=gpus)
-    if query.params_billions is not None and spec.params.total:
-        # n= overrides the parameter count: scale the checkpoint's byte mix to it.
-        weights = round(weights * query.params_billions * 1e9 / spec.params.total)
+    total = spec.pp_stage.whole_params if spec.pp_stage is not None else spec.params.total
+    if query.params_billions is not None and total:
+        # n= overrides the parameter count (of the whole model): scale the checkpoint's byte mix to it.
+        weights = round(weights * query.params_billions * 1e9 / total)
     return weights
 
 
@@ -64,6 +66,13 @@ def _memory(
     # (vLLM: rope cache, MXFP4 swizzle padding); the terms above take the checkpoint share.
     loaded = engine.loaded_weight_bytes(spec, query, gpu, weights)
     return Memory(weights=loaded, kv_cache=kv, activations=terms.activations, overhead=terms.overhead), terms
+
+
+def _busiest_stage(spec: ModelSpec, query: Query, gpu: GPU | None) -> ModelSpec:
+    """With pp= above 1, the pipeline rank whose GPU holds the most: the per-GPU answer is its."""
+    if why := pp_refusal(spec, query.pp):
+        raise UnmodelledError(f"vram does not size pp={query.pp} for this model: {why}")
+    return max(stage_specs(spec, query.pp), key=lambda stage: total_for(stage, query, gpu=gpu))
 
 
 def _gpu(query: Query) -> GPU | None:
@@ -289,6 +298,9 @@ def estimate(
     asked = query
     query = query.model_copy(update={"flash_attention": engine.fused_attention(spec, query)})
     gpu = _gpu(query)
+    whole = spec
+    if query.pp > 1:
+        spec = _busiest_stage(spec, query, gpu)
     dtypes = engine.dtypes(spec, query)
     fmt = weight_format_name(spec, weight_format=query.weight_format, bits=query.bits)
     if spec.format_label and query.weight_format is None and query.bits is None:
@@ -305,8 +317,8 @@ def estimate(
     kv_ratio = None
     if classic_result.kv_cache_gb and memory.kv_cache:
         # Compare like with like: classic's KV is for the whole model on one device.
-        same = query.gpus == 1 and query.method == "calibrated"  # then memory.kv_cache is this very figure
-        ours_kv_total = memory.kv_cache if same else engine.kv_cache_bytes(spec, query, kvd or "bf16", gpus=1)
+        same = query.gpus == 1 and query.pp == 1 and query.method == "calibrated"  # memory.kv_cache is this figure
+        ours_kv_total = memory.kv_cache if same else engine.kv_cache_bytes(whole, query, kvd or "bf16", gpus=1)
         kv_ratio = ours_kv_total / (classic_result.kv_cache_gb * GB)
     # What reading the config found, then where the model came from (the resolver's sentences).
     notes = [*(note("config", w) for w in spec.warnings), *(note("source", w) for w in warnings), *terms.warnings]
@@ -351,7 +363,8 @@ def estimate(
     fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu and not refused else None
     report = None
     if not refused:
-        report, report_notes = engine.report(spec, query, gpu, dtypes, weights=weights)
+        # The engine sizes every pipeline rank itself, from the whole model.
+        report, report_notes = engine.report(whole, query, gpu, dtypes, weights=weights)
         notes += report_notes
     if query.method == "calibrated":
         warning = _classic_warning(classic_result, memory, kv_ratio, query)
@@ -360,8 +373,8 @@ def estimate(
     return Estimate(
         model=model_id,
         revision=revision,
-        params_total=spec.params.total,
-        params_active=spec.params.active if spec.num_experts else None,
+        params_total=whole.params.total,
+        params_active=whole.params.active if whole.num_experts else None,
         query=asked,
         memory=memory,
         classic=classic_result,

@@ -313,6 +313,17 @@ KEYS: tuple[Key, ...] = (
         values_hint=f"1..{MAX_GPUS}",
     ),
     Key(
+        "pp",
+        ("pipeline", "pipeline_parallel_size"),
+        "pp",
+        "count",
+        "vLLM pipeline-parallel stages, each on its own gpus= group (GPUs in all: gpus x pp)",
+        "1",
+        low=1,
+        high=MAX_GPUS,
+        values_hint=f"1..{MAX_GPUS}",
+    ),
+    Key(
         "engine",
         (),
         "engine",

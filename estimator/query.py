@@ -62,6 +62,9 @@ class Query(Frozen):
     params_billions: float | None = Field(None, gt=MIN_PARAMS_BILLIONS, le=100_000)  # n=
     gpu: str | None = None  # catalog key, already validated
     gpus: int = Field(1, ge=1, le=MAX_GPUS)
+    # pp=: vLLM pipeline-parallel stages; each holds its layers on its own gpus (tensor-parallel)
+    # group, so the GPUs in all are gpus x pp.
+    pp: int = Field(1, ge=1, le=MAX_GPUS)
     engine: EngineName = DEFAULT_ENGINE
     util: float | None = Field(None, gt=0, le=1)  # None: the vLLM release's default
     max_num_batched_tokens: int | None = Field(None, ge=1, le=MAX_SEQ_LEN)

@@ -153,6 +153,7 @@ class Estimate(Frozen):
                 "flash_attention": self.details.fused_attention,
                 "kv_cache": q.kv != "off",
                 "gpus": q.gpus,
+                "pp": q.pp,
                 "engine": q.engine,
                 "gpu": q.gpu,
                 "method": q.method,

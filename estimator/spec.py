@@ -210,6 +210,26 @@ class LinearWeights(Frozen):
     split: LinearSplit
 
 
+class PipelineStage(Frozen):
+    """Which pipeline-parallel rank a stage spec is (``estimator.pipeline.stage_spec``): its place
+    among ``size`` ranks and its decoder layers [start, end) of the whole model's ``whole_layers``."""
+
+    rank: int
+    size: int
+    start: int
+    end: int
+    whole_layers: int
+    whole_params: int  # the whole model's parameter count (n= scales the weights by it)
+
+    @property
+    def first(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def last(self) -> bool:
+        return self.rank == self.size - 1
+
+
 class ModelSpec(Frozen):
     """One model, normalised: the geometry every calculation needs."""
 
@@ -268,6 +288,9 @@ class ModelSpec(Frozen):
     value_from_key: tuple[LinearWeights, ...] = ()
     # The draft model vLLM's speculative decoding loads beside this one (``draft=``), when asked.
     drafter: Drafter | None = None
+    # Set on the spec of one pipeline-parallel rank (its layers, and the embedding / LM head only
+    # where that rank holds them); None for a whole model.
+    pp_stage: PipelineStage | None = None
 
 
 # Speculative methods whose drafter vram sizes (vLLM ``--speculative-config`` ``method``).

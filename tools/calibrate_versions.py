@@ -44,6 +44,7 @@ from estimator.config import load_model_spec  # noqa: E402
 from estimator.draft import read_drafter  # noqa: E402
 from estimator.engines import vllm  # noqa: E402
 from estimator.gpus import lookup_gpu  # noqa: E402
+from estimator.pipeline import stage_spec  # noqa: E402
 from estimator.query import KVSetting, Query  # noqa: E402
 from estimator.spec import ModelSpec  # noqa: E402
 from estimator.weights import weight_bytes  # noqa: E402
@@ -259,6 +260,7 @@ class Row:
     logged_needed_gib: float | None = None
     skipped: str | None = None
     config_note: str = ""
+    pp: int = 1
 
     @property
     def tokens_error(self) -> float | None:
@@ -370,6 +372,7 @@ def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Que
         "vllm": release,
         "seq_len": case.get("max_model_len") or 8192,
         "gpus": case.get("tensor_parallel_size") or 1,
+        "pp": case.get("pipeline_parallel_size") or 1,
         "kv": _kv_setting(kv),
         "util": case.get("gpu_memory_utilization"),
         "max_num_batched_tokens": case.get("max_num_batched_tokens"),
@@ -411,6 +414,7 @@ def size_case(case: dict[str, Any]) -> Row:
         model=str(case.get("model_id"))[:60],
         gpu=str(case.get("gpu_model"))[:30],
         tp=case.get("tensor_parallel_size") or 1,
+        pp=case.get("pipeline_parallel_size") or 1,
         max_model_len=case.get("max_model_len"),
         logged_pool_gib=_number(m.get("available_kv_cache_memory") or m.get("kv_pool"), r"(-?[\d.]+) GiB"),
         logged_tokens=int(t) if (t := _logged_tokens(m)) else None,
@@ -421,9 +425,6 @@ def size_case(case: dict[str, Any]) -> Row:
     release = _release(case["version"])
     if (why := _speculative(case)[1]) is not None:
         row.skipped = why
-        return row
-    if (case.get("pipeline_parallel_size") or 1) > 1:
-        row.skipped = "pipeline parallelism, which vram does not model"
         return row
     if case["id"] in FLAGS_UNKNOWN:
         row.skipped = FLAGS_UNKNOWN[case["id"]]
@@ -440,6 +441,11 @@ def size_case(case: dict[str, Any]) -> Row:
     query = _query(case, release, overrides)
     profile, _ = vllm.version_profile(query)
     row.profile = profile.version
+    if query.pp > 1:
+        # The pool line is the first pipeline rank's (logged once per node); vLLM gives every rank
+        # the fewest blocks of any, so that rank's blocks are an upper bound on the logged tokens.
+        spec = stage_spec(spec, 0, query.pp)
+        row.config_note += f"; PP {query.pp}: the logged pool is the first rank's ({spec.num_layers} layers)"
     gpu_key = _gpu(case)
     batched, _ = vllm.batch_defaults(query, lookup_gpu(gpu_key) if gpu_key else None)
     if failure:
@@ -512,7 +518,7 @@ FULL_POOL: dict[str, FullPool] = {
         for case in ("n027", "n047", "n048", "n049")
     },
     # The post's device listing: "NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB sm_120".
-    **{case: FullPool("rtx-pro-6000", 95.01, "the post's device listing") for case in ("n052", "n054")},
+    **{case: FullPool("rtx-pro-6000", 95.01, "the post's device listing") for case in ("n052", "n053", "n054")},
     # An RTX 4090 under vLLM 0.27.1: "Free memory on device (22.45/23.99 GiB)" (code index id 61815222665).
     "n055": FullPool("rtx-4090", 23.99, "RTX 4090: 23.99 GiB in another 0.27.1 log"),
     # RTX PRO 4000 Blackwell (sm_120, as the RTX 5090's kernels): nvidia-smi "24,467" MiB total.
@@ -544,6 +550,7 @@ class FullRow:
     model: str
     gpu: str
     tp: int
+    pp: int
     total_gib: float | None
     util: float | None
     total_source: str
@@ -609,7 +616,9 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
     gpu = lookup_gpu(setup.gpu_key)
     if total is not None:
         gpu = gpu.model_copy(update={"memory_bytes": int(total * GiB)})
-    weights = weight_bytes(spec, weight_format=query.weight_format, gpus=query.gpus)
+    # With pipeline parallelism the logged loading and pool lines are the first rank's.
+    first = stage_spec(spec, 0, query.pp) if query.pp > 1 else spec
+    weights = weight_bytes(first, weight_format=query.weight_format, gpus=query.gpus)
     logged_tokens = _number(text, r"KV cache size: ([\d,]+) tokens") or _number(
         case["measured"].get("gpu_kv_cache_size_tokens"), r"^([\d,]+)"
     )
@@ -620,11 +629,12 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
         model=str(case.get("model_id"))[:60],
         gpu=str(case.get("gpu_model")).split(" (")[0][:30],
         tp=query.gpus,
+        pp=query.pp,
         total_gib=total,
         util=case.get("gpu_memory_utilization"),
         total_source=setup.total_source,
         weights_only=setup.weights_only,
-        weights_gib=_gib_or_none(vllm.loaded_weight_bytes(spec, query, gpu, weights, vllm.query_constants(query))),
+        weights_gib=_gib_or_none(vllm.loaded_weight_bytes(first, query, gpu, weights, vllm.query_constants(query))),
         logged_weights_gib=_number(text, r"Model loading took ([\d.]+) GiB")
         or _number(text, r"([\d.]+) GiB for weight")
         or _number(case["measured"].get("weights_per_gpu"), r"([\d.]+) GiB"),
@@ -645,6 +655,12 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
     row.cuda_graphs_gib = _gib_or_none(report.cuda_graphs)
     row.cuda_graphs_in_budget = report.cuda_graphs_in_budget
     row.pool_gib = _gib_or_none(report.kv_cache_memory)
+    if report.pipeline:
+        # The first rank's terms beside its logged lines; the tokens are the engine's (fewest blocks).
+        row.activation_gib = _gib_or_none(report.pipeline[0].activation_peak)
+        row.pool_gib = _gib_or_none(report.pipeline[0].kv_cache_memory)
+        row.tokens = report.kv_cache_tokens
+        return row
     line = _token_line(case["version"], profile.kv_tokens_report)
     batched, _ = vllm.batch_defaults(query, gpu)
     _, tokens, concurrency = vllm.kv_capacity(spec, query, report.kv_cache_memory, batched_tokens=batched)
@@ -710,7 +726,7 @@ def full_markdown(rows: list[FullRow], version: str) -> list[str]:
             weights = (
                 f"{r.weights_gib:.2f}; + non-torch {_pair(r.weights_gib + r.non_torch_gib, r.logged_consumed_gib)}"
             )
-        setup = f"{r.gpu} x {r.tp}"
+        setup = f"{r.gpu} x {r.tp}" + (f" x PP {r.pp}" if r.pp > 1 else "")
         if r.weights_only:
             setup += f"; weights only: {r.weights_only}"
         else:
@@ -833,7 +849,8 @@ def markdown(rows: list[Row], full: list[FullRow] | None = None) -> str:
                     f"(logged {row.logged_estimated_max_len:,})"
                 )
             lines.append(
-                f"| {row.id} ({row.version.split(' (')[0]}) | {row.model} | {row.gpu} x {row.tp} | "
+                f"| {row.id} ({row.version.split(' (')[0]}) | {row.model} | {row.gpu} x {row.tp}"
+                f"{f' x PP {row.pp}' if row.pp > 1 else ''} | "
                 f"{row.max_model_len or ''} | {tokens} | {conc} | {start} |"
             )
         stats = (

@@ -67,6 +67,7 @@ from estimator.engines.vllm_profiles import (
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
 from estimator.notes import Note, note
+from estimator.pipeline import stage_specs
 from estimator.spec import (
     DTYPE_BYTES,
     FLOAT_FORMATS,
@@ -288,6 +289,8 @@ def _act_bytes(spec: ModelSpec, query: Query) -> int:
     return DTYPE_BYTES[resolve_dtypes(spec, query).model]
 
 
+# The most GPUs (tensor x pipeline parallel) a query may span: the gpus= bound.
+_MAX_WORLD = 1024
 _NO_INT8_KV = "vLLM has no int8 KV cache: use kv=fp8, kv=int8_per_token_head, or kv=auto for the model's dtype"
 
 
@@ -1391,6 +1394,20 @@ def activation_peak(
     forward += held
     profile, _ = version_profile(query)
     v2 = uses_v2_runner(spec, query)
+    stage = spec.pp_stage
+    if stage is not None and not stage.first and (not v2 or profile.non_kv_accounting == "consumed"):
+        # A rank after the first receives the previous rank's hidden states and residual into a
+        # buffer of max_num_batched_tokens rows (make_empty_intermediate_tensors, models/qwen2.py and
+        # llama.py@v0.27.1): made in the profile run by the V1 runner (gpu_model_runner.py _dummy_run),
+        # at load by the V2 runner (gpu/model_runner.py load_model), where only 0.27+'s consumed-memory
+        # accounting sees it.
+        buffer = pp_intermediate_bytes(spec, query, tokens)
+        forward += buffer
+        where += f", plus the {buffer / GiB:.2f} GiB buffer of the previous stage's hidden states"
+    if stage is not None and not stage.last:
+        # Only the last pipeline rank computes logits and runs the sampler warm-up, and only it builds
+        # the V2 sampler (profile_run, load_model@v0.27.1).
+        return max(forward, encoder), where
     if v2:
         sampler = v2_sampler_peak(
             spec,
@@ -1420,6 +1437,12 @@ def activation_peak(
         )
         where += f", plus the V2 sampler's penalty state and request tables ({seqs:,} sequences)"
     return peak, where
+
+
+def pp_intermediate_bytes(spec: ModelSpec, query: Query, tokens: int) -> int:
+    """The intermediate tensors a pipeline rank after the first receives: hidden states and residual,
+    ``tokens`` x hidden each in the model dtype (not split by tensor parallelism)."""
+    return 2 * tokens * spec.hidden_size * _act_bytes(spec, query)
 
 
 # GPUs that sit in an NVSwitch domain with NVLink SHARP (NVLS): the SXM / HGX parts of Hopper and
@@ -2591,6 +2614,18 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
     )
 
 
+class PipelineRank(Frozen):
+    """One pipeline-parallel rank's share and the KV pool it measures (bytes per GPU)."""
+
+    rank: int
+    layers: int  # decoder layers [first_layer, first_layer + layers)
+    first_layer: int
+    weights: int
+    activation_peak: int
+    kv_cache_memory: int
+    num_gpu_blocks: int  # what its own pool holds, before vLLM takes the fewest of all ranks
+
+
 class VllmReport(EngineReport):
     """What vLLM's start-up log would report, and the terms behind it (bytes per GPU)."""
 
@@ -2617,6 +2652,10 @@ class VllmReport(EngineReport):
     # asked util falls short and one up to the device's limit does; None otherwise.
     util_to_fit: float | None = None
     drafter: DrafterReport | None = None  # the speculative-decoding draft model, when draft= is given
+    # pp= above 1: every pipeline rank, first to last. The fields above are then the rank with the
+    # smallest pool (the worst GPU), except the blocks, tokens and concurrency, which are the engine's
+    # (the fewest blocks of any rank), and the log lines, whose pool is the first rank's.
+    pipeline: tuple[PipelineRank, ...] = ()
 
 
 def vllm_terms(
@@ -2652,6 +2691,66 @@ def vllm_terms(
     return EngineTerms(activations=peak, overhead=overhead, activation_where=where, warnings=tuple(warnings))
 
 
+def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmConstants | None = None) -> VllmReport:
+    """What vLLM reports with ``query.pp`` pipeline ranks of the whole model ``spec``.
+
+    Each rank profiles its own layers and measures its own pool; the engine then gives every rank
+    the fewest blocks any rank holds (v1/core/kv_cache_utils.py get_kv_cache_configs@v0.27.1, step
+    5), checks one max_model_len request against each rank's own pool, and prints the tokens and
+    concurrency of that shared block count. "Available KV cache memory" is logged once per node
+    (gpu_worker.py, logger.info_once with the "local" scope of logger.py), by the first rank.
+    """
+    ranks = stage_specs(spec, query.pp)
+    reports = []
+    for stage in ranks:
+        weights = weight_bytes(stage, weight_format=query.weight_format, bits=query.bits, gpus=query.gpus)
+        if query.params_billions is not None and spec.params.total:
+            weights = round(weights * query.params_billions * 1e9 / spec.params.total)
+        reports.append(vllm_report(stage, query, weights_bytes=weights, gpu=gpu, constants=constants))
+    profile, _ = version_profile(query)
+    worst = min(range(len(reports)), key=lambda r: reports[r].kv_cache_memory)
+    blocks = min(r.num_gpu_blocks for r in reports)
+    batched_tokens = reports[worst].max_num_batched_tokens
+    # The shared block count's capacity, on any rank: every rank's blocks hold the same tokens.
+    layout, _ = kv_layout(ranks[worst], query)
+    _, tokens, concurrency = kv_capacity(
+        ranks[worst], query, blocks * layout.bytes_per_block, batched_tokens=batched_tokens
+    )
+    failing = next((r for r in reports if not r.starts), None)
+    starts = failing is None
+    first = reports[0]
+    if not starts:
+        lines = first.log_lines[:1] if all(r.kv_cache_memory > 0 for r in reports) else ()
+    else:
+        lines = capacity_lines(profile, gpu, first.kv_cache_memory, tokens, concurrency, query.seq_len)
+    fits = [r.util_to_fit for r in reports if r.max_concurrency < query.batch]
+    to_fit = None if not fits or None in fits else max(f for f in fits if f is not None)
+    return reports[worst].model_copy(
+        update={
+            "kv_cache_tokens": tokens if starts else 0,
+            "max_concurrency": round(concurrency, 2) if starts else 0.0,
+            "num_gpu_blocks": blocks,
+            "starts": starts,
+            "estimated_max_model_len": failing.estimated_max_model_len if failing else first.estimated_max_model_len,
+            "start_error": failing.start_error if failing else None,
+            "log_lines": lines,
+            "util_to_fit": to_fit,
+            "pipeline": tuple(
+                PipelineRank(
+                    rank=i,
+                    layers=stage.num_layers,
+                    first_layer=stage.pp_stage.start if stage.pp_stage else 0,
+                    weights=r.weights,
+                    activation_peak=r.activation_peak,
+                    kv_cache_memory=r.kv_cache_memory,
+                    num_gpu_blocks=r.num_gpu_blocks,
+                )
+                for i, (stage, r) in enumerate(zip(ranks, reports, strict=True))
+            ),
+        }
+    )
+
+
 def vllm_report(
     spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU, constants: VllmConstants | None = None
 ) -> VllmReport:
@@ -2659,8 +2758,12 @@ def vllm_report(
 
     KV pool = util x the GPU's memory - (weights as loaded + activation peak + non-torch), less the
     CUDA-graph estimate from 0.20. The pool may come out negative (vLLM would refuse to start);
-    tokens and concurrency are then 0. ``constants`` default to the query's release.
+    tokens and concurrency are then 0. ``constants`` default to the query's release. With pp= above 1
+    and a whole model's spec, every rank is sized (:func:`pipeline_report`); ``weights_bytes`` is then
+    not used.
     """
+    if query.pp > 1 and spec.pp_stage is None:
+        return pipeline_report(spec, query, gpu=gpu, constants=constants)
     constants = constants or query_constants(query)
     profile, _ = version_profile(query)
     batched_tokens, max_seqs = batch_defaults(query, gpu, constants)
@@ -2879,7 +2982,18 @@ class VllmEngine(BaseEngine):
     help: ClassVar[str] = "vLLM (`vllm serve`): KV pool and concurrency"
     report_key: ClassVar[str | None] = "vllm"
     report_model: ClassVar[type[EngineReport] | None] = VllmReport
-    setting_keys: ClassVar[tuple[str, ...]] = ("util", "mnbt", "seqs", "vllm", "prefix", "mm", "mtp", "draft", "spec")
+    setting_keys: ClassVar[tuple[str, ...]] = (
+        "pp",
+        "util",
+        "mnbt",
+        "seqs",
+        "vllm",
+        "prefix",
+        "mm",
+        "mtp",
+        "draft",
+        "spec",
+    )
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
@@ -3035,6 +3149,11 @@ class VllmEngine(BaseEngine):
         named GPU) does not take."""
         if query.kv == "int8":
             return _NO_INT8_KV
+        if query.pp > 1 and query.method == "classic":
+            return f"pp={query.pp} is vLLM's pipeline parallelism, which method=classic does not size: drop one"
+        if query.gpus * query.pp > _MAX_WORLD:
+            world = query.gpus * query.pp
+            return f"gpus={query.gpus} x pp={query.pp} is {world:,} GPUs: vram sizes at most {_MAX_WORLD:,}"
         return kv_dtype_refusal(query, lookup_gpu(query.gpu) if query.gpu else None)
 
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
@@ -3116,9 +3235,10 @@ class VllmEngine(BaseEngine):
         fit, v, q = est.fit, est.engine_report, est.query
         if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
             return None
-        total = f"Total {est.memory.total / GiB:.1f} GiB" + (" per GPU" if q.gpus > 1 else "")
+        world = q.gpus * q.pp
+        total = f"Total {est.memory.total / GiB:.1f} GiB" + (" per GPU" if world > 1 else "")
         name = esc(fit.gpu_name)
-        where = f"one {name}" if q.gpus == 1 else f"each of {q.gpus} {name}"
+        where = f"one {name}" if world == 1 else f"each of {world} {name}"
         pool = f"vLLM's KV pool at util={v.gpu_memory_utilization:g}"
         asked = f"{q.batch:,} request" + ("" if q.batch == 1 else "s") + f" of {q.seq_len:,} tokens"
         if fit.fits:

@@ -876,8 +876,8 @@ def in_flight_batches(profile: VllmProfile, speculative_method: str | None = Non
     """Batches whose tokens a sliding-window or chunked-local group reserves beyond its window.
 
     Up to 0.25 one (``max_num_batched_tokens``). From 0.26 ``VllmConfig.max_in_flight_tokens`` /
-    ``max_num_batched_tokens`` = ``max_concurrent_batches``: with one pipeline stage (vram sizes no
-    pipeline parallelism) 2 when async scheduling is on (either model runner), else 1. A plain
+    ``max_num_batched_tokens`` = ``max_concurrent_batches``: with one pipeline stage (vram refuses
+    windows over pipeline stages) 2 when async scheduling is on (either model runner), else 1. A plain
     start turns it on unless the runner is pooling, the executor cannot (the older Ray executor), or
     the speculative method is not one of ``profile.async_spec_methods`` (config/vllm.py@v0.26.0 ...
     @v0.33.0); vram sizes none of those exceptions but the speculative method.

@@ -340,6 +340,28 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # Pipeline stages: the cards named are all the stages' GPUs, gpus= each stage's TP group.
+    (
+        "vllm serve Qwen/Qwen3-32B --pipeline-parallel-size 2 --max-model-len 32768 on two L40S",
+        "Qwen/Qwen3-32B",
+        "s=32k gpu=l40s gpus=1 pp=2 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "can Qwen3-32B run on 4 L40S with pipeline parallel 2 in vllm?",
+        "Qwen3-32B",
+        "gpu=l40s gpus=2 pp=2 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "Qwen/Qwen3-32B with tp 2 and pp 2 on L40S in vllm",
+        "Qwen/Qwen3-32B",
+        "gpu=l40s gpus=2 pp=2 engine=vllm",
+        FIT,
+        (),
+    ),
     (
         "vllm serve Qwen/Qwen3-8B --max-num-seqs 64 --max-model-len 8192 on an L40S",
         "Qwen/Qwen3-8B",
@@ -361,6 +383,7 @@ REFUSED: list[tuple[str, str]] = [
     ("will it fit on an h100?", "which model?"),
     ("can it run 32k for 8 users on two L40S?", "which model?"),
     ("hello", "which model?"),
+    ("Qwen/Qwen3-32B on 3 L40S with pp 2 in vllm", "do not split into 2 pipeline stages"),
     ("thanks!", "which model?"),
     ("how much vram do I need?", "which model?"),
     ("will a 70b model fit on an h100", "which 70b model?"),

@@ -1,0 +1,192 @@
+"""vLLM pipeline parallelism (pp=): the layer split, each rank's weights and profile, and the block
+count the engine shares between ranks, against hand arithmetic and the n053 start-up log (Qwen3-32B,
+vLLM 0.27.1, PP 2 on two RTX PRO 6000)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from common.errors import InputError, UnmodelledError
+from estimator.config import load_model_spec
+from estimator.engines import vllm
+from estimator.estimate import estimate
+from estimator.gpus import lookup_gpu
+from estimator.grammar import parse_query
+from estimator.pipeline import pp_bounds, pp_partition, pp_refusal, stage_spec, stage_specs
+from estimator.query import Query
+from estimator.spec import ModelSpec
+from estimator.weights import weight_bytes
+
+GiB = 1 << 30
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+
+
+def spec_of(name: str) -> ModelSpec:
+    return load_model_spec(json.loads((CONFIGS / f"{name}.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def qwen3_32b() -> ModelSpec:
+    return spec_of("Qwen__Qwen3-32B")
+
+
+# Qwen3-32B: hidden 5,120, 64 heads x 128 (8,192), 8 KV heads x 128 (1,024), MLP 25,600, vocabulary
+# 151,936, untied. One layer: q and o 5,120 x 8,192 each, k and v 5,120 x 1,024 each, gate/up/down
+# 3 x 5,120 x 25,600, q/k norms 2 x 128, two RMSNorms 2 x 5,120.
+LAYER = 2 * 5_120 * 8_192 + 2 * 5_120 * 1_024 + 3 * 5_120 * 25_600 + 2 * 128 + 2 * 5_120
+VOCAB = 151_936 * 5_120
+
+
+def test_layer_split_as_get_pp_indices() -> None:
+    # num_layers // pp each; the remainder one more each to the ranks before the last, from the
+    # second-to-last back (distributed/utils.py get_pp_indices@v0.27.1).
+    assert pp_partition(64, 2) == (32, 32)
+    assert pp_partition(65, 2) == (33, 32)  # 65 // 2 = 32, remainder 1 to rank 0 (the second-to-last)
+    assert pp_partition(61, 4) == (15, 15, 16, 15)  # remainder 1: rank 2
+    assert pp_partition(62, 4) == (15, 16, 16, 15)  # remainder 2: ranks 2 and 1
+    assert pp_partition(63, 4) == (16, 16, 16, 15)  # remainder 3: ranks 2, 1, 0
+    assert pp_partition(36, 5) == (7, 7, 7, 8, 7)
+    assert pp_bounds(36, 5) == ((0, 7), (7, 14), (14, 21), (21, 29), (29, 36))
+    assert pp_partition(3, 3) == (1, 1, 1)
+    with pytest.raises(ValueError):
+        pp_partition(3, 4)
+
+
+def test_each_rank_holds_its_layers_and_its_end_of_the_vocabulary(qwen3_32b: ModelSpec) -> None:
+    first, last = stage_specs(qwen3_32b, 2)
+    assert (first.num_layers, last.num_layers) == (32, 32)
+    assert first.pp_stage is not None and first.pp_stage.first and not first.pp_stage.last
+    # The first rank: the embedding and 32 layers; the last: 32 layers, the final norm and the LM head.
+    assert weight_bytes(first) == 2 * (32 * LAYER + VOCAB)
+    assert weight_bytes(last) == 2 * (32 * LAYER + 5_120 + VOCAB)
+    assert weight_bytes(first) + weight_bytes(last) == weight_bytes(qwen3_32b)
+    # Each rank caches its own 32 layers: 32 x 8 heads x 128 x 2 (K, V) x 2 B = 131,072 B per token.
+    assert {layer.kv_heads for layer in first.layers} == {8} and len(first.layers) == 32
+
+
+def test_tied_embeddings_sit_on_the_first_and_the_last_rank() -> None:
+    # Qwen3-0.6B: 28 layers, hidden 1,024, vocabulary 151,936, tied: the last rank builds
+    # embed_tokens as its LM head (qwen2.py: is_first_rank or (tie_word_embeddings and is_last_rank)).
+    spec = spec_of("Qwen__Qwen3-0.6B")
+    assert spec.tie_word_embeddings
+    first, middle, last = stage_specs(spec, 3)
+    vocab = 151_936 * 1_024
+    assert (first.params.embedding, middle.params.embedding, last.params.embedding) == (vocab, 0, vocab)
+    assert first.num_layers + middle.num_layers + last.num_layers == 28  # 9, 10, 9
+    assert (first.num_layers, middle.num_layers, last.num_layers) == (9, 10, 9)
+
+
+def test_models_whose_layers_differ_are_refused() -> None:
+    assert pp_refusal(spec_of("Qwen__Qwen3-32B"), 2) is None
+    # Gemma 2 alternates sliding and global layers; DeepSeek-V3 has three dense layers before its MoE
+    # layers; Qwen2.5-VL has a vision tower on the first rank.
+    for name in ("google__gemma-2-9b-it", "deepseek-ai__DeepSeek-V3", "Qwen__Qwen2.5-VL-7B-Instruct"):
+        assert pp_refusal(spec_of(name), 2) is not None, name
+    assert "cannot fill" in (pp_refusal(spec_of("Qwen__Qwen3-0.6B"), 29) or "")
+    # Mistral-7B-v0.1: a 4,096-token window on every layer, whose in-flight reservation PP changes.
+    assert "sliding-window" in (pp_refusal(spec_of("mistralai__Mistral-7B-v0.1"), 2) or "")
+
+
+# n053: Qwen3-32B bf16, vLLM 0.27.1, PP 2 on two RTX PRO 6000 Blackwell (95.01 GiB), util 0.426,
+# max_model_len 32,768; the V2 runner, 8,192 batched tokens and 1,024 sequences.
+N053 = Query(engine="vllm", vllm="0.27", seq_len=32_768, gpus=1, pp=2, util=0.426)
+
+
+@pytest.fixture(scope="module")
+def n053(qwen3_32b: ModelSpec) -> vllm.VllmReport:
+    gpu = lookup_gpu("rtx-pro-6000")
+    gpu = gpu.model_copy(update={"memory_bytes": int(95.01 * GiB)})
+    return vllm.vllm_report(qwen3_32b, N053, weights_bytes=0, gpu=gpu)
+
+
+def test_n053_weights_per_rank_are_the_logged_ones(n053: vllm.VllmReport) -> None:
+    # "(Worker_PP0) Model loading took 30.52 GiB", "(Worker_PP1) Model loading took 30.52 GiB": each
+    # rank's 32 layers and one vocabulary matrix, plus the bf16 rope cache (40,960 positions x 128)
+    # and under 1 MiB of the caching allocator's segment rounding.
+    first = n053.pipeline[0]
+    assert 0 <= first.weights - (2 * (32 * LAYER + VOCAB) + 40_960 * 128 * 2) < 1 << 20
+    for rank in n053.pipeline:
+        assert abs(rank.weights / GiB - 30.52) <= 0.005
+
+
+def n053_last_rank_activations() -> int:
+    forward = 8_192 * (2 * 5_120 * 2 + 4 * 5_120) + 8_192 * 3 * 25_600 * 2
+    return forward + 2 * 8_192 * 5_120 * 2 + 1_024 * (151_936 + 4_748) * 4
+
+
+def test_n053_profile_per_rank(n053: vllm.VllmReport) -> None:
+    first, last = n053.pipeline
+    # Both ranks: the prefill MLP at 8,192 tokens, 8,192 x (2 x 5,120 x 2 + 4 x 5,120) + 8,192 x 3 x
+    # 25,600 x 2 = 1,593,835,520 B. Only the last rank samples and holds the V2 sampler's penalty
+    # state, 1,024 x (151,936 + 4,748) x 4 = 641,777,664 B, and only it receives the previous rank's
+    # hidden states and residual, 2 x 8,192 x 5,120 x 2 = 167,772,160 B.
+    forward = 8_192 * (2 * 5_120 * 2 + 4 * 5_120) + 8_192 * 3 * 25_600 * 2
+    assert first.activation_peak == forward
+    assert last.activation_peak == forward + 167_772_160 + 641_777_664
+    # The report's per-GPU terms are the rank with the smaller pool: the last.
+    assert n053.activation_peak == last.activation_peak
+    assert n053.kv_cache_memory == min(first.kv_cache_memory, last.kv_cache_memory) == last.kv_cache_memory
+
+
+def test_n053_engine_takes_the_fewest_blocks(n053: vllm.VllmReport) -> None:
+    # get_kv_cache_configs@v0.27.1 gives every rank the fewest blocks; 2 MiB blocks (16 tokens x
+    # 131,072 B) on both ranks.
+    first, last = n053.pipeline
+    assert n053.num_gpu_blocks == min(first.num_gpu_blocks, last.num_gpu_blocks)
+    assert last.num_gpu_blocks == last.kv_cache_memory // (2 << 20)
+    assert n053.kv_cache_tokens == n053.num_gpu_blocks * 16
+    assert n053.max_concurrency == round(n053.num_gpu_blocks * 16 / 32_768, 2)
+    # The pool line is the first rank's (logged once per node); the tokens are the shared count's.
+    assert n053.log_lines[0] == f"Available KV cache memory: {vllm.format_gib(first.kv_cache_memory)} GiB"
+    assert n053.log_lines[1] == f"GPU KV cache size: {n053.kv_cache_tokens:,} tokens"
+
+
+def test_n053_logged_tokens_from_the_first_ranks_pool(qwen3_32b: ModelSpec) -> None:
+    # "Available KV cache memory: 6.92 GiB" (PP0), "GPU KV cache size: 56,640 tokens", "Maximum
+    # concurrency for 32,768 tokens per request: 1.73x": 6.92 GiB / 2 MiB = 3,543.04, but a pool
+    # printed as 6.92 lies in [6.915, 6.925) GiB, 3,540.48 to 3,545.6 blocks: 3,540 blocks, 56,640
+    # tokens, at its low end (or the last rank's smaller pool).
+    first = stage_spec(qwen3_32b, 0, 2)
+    low = vllm.kv_capacity(first, N053, int(6.915 * GiB), batched_tokens=8_192)
+    assert low[0] == 3_540 and low[1] == 56_640 and round(low[2], 2) == 1.73
+
+
+def test_estimate_answers_for_the_busiest_rank(qwen3_32b: ModelSpec) -> None:
+    q, _ = parse_query(["Qwen/Qwen3-32B", "engine=vllm", "vllm=0.27", "gpu=rtx-pro-6000", "s=32k", "pp=2"])
+    est = estimate(qwen3_32b, q, model_id="Qwen/Qwen3-32B")
+    assert est.query.pp == 2 and est.model_dump()["query"]["pp"] == 2
+    # The last rank: its LM head and final norm, the sampler, the buffer of incoming hidden states.
+    assert 0 <= est.memory.weights - (2 * (32 * LAYER + 5_120 + VOCAB) + 40_960 * 128 * 2) < 1 << 20
+    assert est.memory.activations == n053_last_rank_activations()
+    assert est.params_total == qwen3_32b.params.total
+    report = est.engine_report
+    assert isinstance(report, vllm.VllmReport) and len(report.pipeline) == 2
+
+
+def test_pp_key_and_its_refusals(qwen3_32b: ModelSpec) -> None:
+    for word in ("pp=2", "pipeline=2", "pipeline_parallel_size=2"):
+        q, keys = parse_query(["m", word])
+        assert q.pp == 2 and keys == ("pp",)
+    for word in ("pp=0", "pp=1.5", "pp=two"):
+        with pytest.raises(InputError, match="pp="):
+            parse_query(["m", word])
+    # transformers splits layers over gpus= itself; classic sizes one whole model; 64 x 32 GPUs.
+    for words in (["engine=transformers", "pp=2"], ["engine=vllm", "method=classic", "pp=2"], ["gpus=64", "pp=32"]):
+        q, _ = parse_query(["Qwen/Qwen3-32B", "engine=vllm", *words] if "gpus=64" in words else ["m", *words])
+        with pytest.raises(InputError, match="pp="):
+            estimate(qwen3_32b, q, model_id="Qwen/Qwen3-32B")
+    q, _ = parse_query(["google/gemma-2-9b-it", "engine=vllm", "pp=2"])
+    with pytest.raises(UnmodelledError, match="pp=2"):
+        estimate(spec_of("google__gemma-2-9b-it"), q, model_id="google/gemma-2-9b-it")
+
+
+def test_n_scales_the_whole_models_count(qwen3_32b: ModelSpec) -> None:
+    # n= is the whole model's parameter count: half of it halves each stage's checkpoint share.
+    words = ["Qwen/Qwen3-32B", "engine=vllm", "pp=2"]
+    plain = estimate(qwen3_32b, parse_query(words)[0], model_id="m")
+    half = estimate(qwen3_32b, parse_query([*words, f"n={32.762123264 / 2}"])[0], model_id="m")
+    rope = 40_960 * 128 * 2
+    assert abs((half.memory.weights - rope) * 2 - (plain.memory.weights - rope)) < 1 << 20
