@@ -314,10 +314,10 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "pp",
-        ("pipeline", "pipeline_parallel_size"),
+        ("pipeline",),
         "pp",
         "count",
-        "vLLM pipeline-parallel stages, each on its own gpus= group (GPUs in all: gpus x pp)",
+        "vLLM pipeline stages of gpus= GPUs each (gpus x pp)",
         "1",
         low=1,
         high=MAX_GPUS,

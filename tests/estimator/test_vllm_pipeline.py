@@ -112,9 +112,15 @@ def test_n053_weights_per_rank_are_the_logged_ones(n053: vllm.VllmReport) -> Non
         assert abs(rank.weights / GiB - 30.52) <= 0.005
 
 
+# The V2 runner's per-request tables beside the penalty state (allowed, logit-bias ids and biases,
+# bad-word ids 1,024 each; stop ids 128; bad-word offsets 129; logprob ids 128: 4,481 four-byte
+# slots) and the grammar bitmask (151,936 / 32 = 4,748 int32 + 1 logits index per row), 1,024 rows.
+V2_REQUEST_TABLES = 1_024 * (4 * 1_024 + 128 + 129 + 128) * 4 + 1_024 * (4_748 + 1) * 4
+
+
 def n053_last_rank_activations() -> int:
     forward = 8_192 * (2 * 5_120 * 2 + 4 * 5_120) + 8_192 * 3 * 25_600 * 2
-    return forward + 2 * 8_192 * 5_120 * 2 + 1_024 * (151_936 + 4_748) * 4
+    return forward + 2 * 8_192 * 5_120 * 2 + 1_024 * (151_936 + 4_748) * 4 + V2_REQUEST_TABLES
 
 
 def test_n053_profile_per_rank(n053: vllm.VllmReport) -> None:
@@ -125,7 +131,7 @@ def test_n053_profile_per_rank(n053: vllm.VllmReport) -> None:
     # hidden states and residual, 2 x 8,192 x 5,120 x 2 = 167,772,160 B.
     forward = 8_192 * (2 * 5_120 * 2 + 4 * 5_120) + 8_192 * 3 * 25_600 * 2
     assert first.activation_peak == forward
-    assert last.activation_peak == forward + 167_772_160 + 641_777_664
+    assert last.activation_peak == forward + 167_772_160 + 641_777_664 + V2_REQUEST_TABLES
     # The report's per-GPU terms are the rank with the smaller pool: the last.
     assert n053.activation_peak == last.activation_peak
     assert n053.kv_cache_memory == min(first.kv_cache_memory, last.kv_cache_memory) == last.kv_cache_memory
@@ -167,7 +173,7 @@ def test_estimate_answers_for_the_busiest_rank(qwen3_32b: ModelSpec) -> None:
 
 
 def test_pp_key_and_its_refusals(qwen3_32b: ModelSpec) -> None:
-    for word in ("pp=2", "pipeline=2", "pipeline_parallel_size=2"):
+    for word in ("pp=2", "pipeline=2"):
         q, keys = parse_query(["m", word])
         assert q.pp == 2 and keys == ("pp",)
     for word in ("pp=0", "pp=1.5", "pp=two"):
