@@ -699,6 +699,8 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         return LayerKV(
             kind="state",
             mixer="gated_deltanet",
+            mixer_heads=nv,
+            mixer_groups=nk,
             conv_channels=conv,
             conv_kernel=kernel,
             ssm_state_elements=nv * dk * dv,
@@ -720,6 +722,7 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         return LayerKV(
             kind="state",
             mixer="kda",
+            mixer_heads=heads,
             conv_channels=3 * proj,
             conv_kernel=kernel,
             ssm_state_elements=heads * dk * dk,
@@ -744,6 +747,8 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         return LayerKV(
             kind="state",
             mixer="mamba2",
+            mixer_heads=heads,
+            mixer_groups=groups,
             conv_channels=conv,
             conv_kernel=kernel,
             ssm_state_elements=heads * d_head * d_state,
@@ -933,6 +938,8 @@ def _build_layers(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
                         k: getattr(parallel, k)
                         for k in (
                             "mixer",
+                            "mixer_heads",
+                            "mixer_groups",
                             "conv_channels",
                             "conv_kernel",
                             "ssm_state_elements",

@@ -177,7 +177,7 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
 
     refusal = engine.refusal(spec, query)
     min_gpus = 0
-    for n in engine.tp_sizes(spec, MAX_GPUS):
+    for n in engine.tp_sizes(spec, MAX_GPUS, query):
         if n == query.gpus:  # the query's own group: its total is the one given
             if refusal is None and total <= usable:
                 min_gpus = n

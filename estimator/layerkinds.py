@@ -187,6 +187,7 @@ def linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
         return LayerKV(
             kind="state",
             mixer="kda",
+            mixer_heads=heads,
             conv_channels=3 * proj,
             conv_kernel=kernel,
             ssm_state_elements=heads * dk * dk,

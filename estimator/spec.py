@@ -113,6 +113,11 @@ class LayerKV(Frozen):
     index_dtype_bytes: int = 0
     # Tokens every sequence caches ahead of its own (CPM-Ant's prompt_length learned prompt tokens).
     prefix_tokens: int = 0
+    # The heads a state layer's mixer splits across tensor-parallel ranks (gated DeltaNet's value
+    # heads, KDA's heads, Mamba-2's heads) and the groups beside them (gated DeltaNet's key heads,
+    # Mamba-2's n_groups). 0: not recorded (other mixers, attention layers).
+    mixer_heads: int = 0
+    mixer_groups: int = 0
 
 
 # A divisor read from a config (group and block sizes): zero or negative would divide by zero or

@@ -522,6 +522,8 @@ def _build_zamba2(c: _Counts, g: _Geometry) -> tuple[list[LayerKV], dict[str, in
     mixer = LayerKV(
         kind="state",
         mixer="mamba2",
+        mixer_heads=heads,
+        mixer_groups=groups,
         conv_channels=conv,
         conv_kernel=kernel,
         ssm_state_elements=heads * d_head * d_state,

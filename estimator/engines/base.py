@@ -189,8 +189,9 @@ class Engine(Protocol):
         """The most ``memory.total`` may be on one GPU."""
         ...
 
-    def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
-        """Tensor-parallel sizes up to ``limit`` the engine can run this model on, smallest first."""
+    def tp_sizes(self, spec: ModelSpec, limit: int, query: Query | None = None) -> tuple[int, ...]:
+        """Tensor-parallel sizes up to ``limit`` the engine can run this model on (for ``query``'s
+        settings, where they matter), smallest first."""
         ...
 
     def shape_total(
@@ -290,7 +291,7 @@ class BaseEngine:
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
         return gpu.memory_bytes
 
-    def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
+    def tp_sizes(self, spec: ModelSpec, limit: int, query: Query | None = None) -> tuple[int, ...]:
         return tuple(n for n in POWERS_OF_TWO if n <= limit)
 
     def shape_total(

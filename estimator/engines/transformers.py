@@ -586,7 +586,7 @@ class TransformersEngine(BaseEngine):
     def layer_share(self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int) -> GpuShare:
         return layer_share(spec, query, dtypes, weights=weights)
 
-    def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
+    def tp_sizes(self, spec: ModelSpec, limit: int, query: Query | None = None) -> tuple[int, ...]:
         """Any number of GPUs up to one layer each."""
         return tuple(range(1, min(limit, len(spec.layers) or spec.num_layers) + 1))
 

@@ -2865,24 +2865,102 @@ def util_to_fit(requested_bytes: int, device_bytes: int, outside_bytes: int) -> 
     return pct / 100
 
 
-def tp_refusal(spec: ModelSpec, gpus: int) -> str | None:
-    """Why vLLM refuses this tensor-parallel size, or None when it accepts it.
+# How one dimension must meet the TP size: "divide" (the size divides by it), "kv" (KV heads: they
+# divide by it, or it by them, replicated past them), "groups" (Mamba-2's n_groups: they divide by
+# it, or are one group, replicated on every rank).
+_TpRule = Literal["divide", "kv", "groups"]
 
-    vLLM checks that the attention heads divide by the TP size, and its QKV projection that the
-    KV heads either divide by it or divide it (replicated past them); MLA has no KV heads to split.
+
+class _TpDim(Frozen):
+    """One dimension vLLM's layers split by the tensor-parallel size, and how it must meet it."""
+
+    what: str  # how the refusal names it, ``{n}`` standing for the size: "the model's {n} attention heads"
+    size: int
+    rule: _TpRule = "divide"
+    plural: bool = False  # "do not divide" (heads) rather than "does not divide" (a size)
+
+    def refusal(self, tp: int) -> str | None:
+        """Why this dimension refuses ``tp``, or None."""
+        named = self.what.format(n=f"{self.size:,}")
+        if self.rule == "kv":
+            if self.size % tp if tp <= self.size else tp % self.size:
+                return f"{named} and {tp} GPUs do not divide one another"
+            return None
+        if self.size % tp == 0 or (self.rule == "groups" and self.size == 1):
+            return None
+        return f"{named} {'do' if self.plural else 'does'} not divide by {tp}"
+
+
+def _mlp_widths(spec: ModelSpec, component: str) -> tuple[int, ...]:
+    """The intermediate widths of ``component``'s MLPs: the inputs of their row-parallel down
+    projections (the gate/up projection's MergedColumnParallelLinear splits the same width)."""
+    return tuple(sorted({w.in_features for w in spec.linears if w.component == component and w.split == "row"}))
+
+
+def _tp_dims(spec: ModelSpec, *, vision: bool) -> tuple[_TpDim, ...]:
+    """The dimensions vLLM divides by the TP size, each a refusal when it does not divide.
+
+    - attention heads: ModelConfig.verify_with_parallel_config (config/model.py) and
+      QKVParallelLinear's divide(total_num_heads, tp) (model_executor/layers/linear.py); MLA's
+      projections split the same heads. KV heads divide, or are replicated past them (divide(tp, kv)).
+    - MLP widths: MergedColumnParallelLinear divides each output size and RowParallelLinear its input
+      (linear.py); the routed experts' FusedMoEConfig asserts ``intermediate_size % tp_size == 0``
+      (layers/fused_moe/config.py). vram models no expert parallelism, so the experts split by TP.
+    - gated DeltaNet: divide(num_v_heads, tp) (layers/mamba/gdn/qwen_gdn_linear_attn.py), and its
+      q/k/v/z views reshape by num_k_heads // tp, so the key heads divide too; KDA asserts
+      ``num_heads % tp_size == 0`` (layers/mamba/gdn/kimi_gdn_linear_attn.py); Mamba-2 asserts its
+      heads divide and its n_groups divide or are one (layers/mamba/mamba_mixer2.py); Mamba-1 and
+      short convolutions divide their width (layers/mamba/mamba_mixer.py, mamba_utils.py).
+    - the vision tower, which vLLM builds from the same parallel linears (see
+      :func:`vision_split_saving_bytes`): its heads and MLP width; not built when text-only.
+    The vocabulary needs nothing: VocabParallelEmbedding pads it to a multiple of the TP size.
+    Read in each file at v0.25.0, v0.27.1 and v0.33.0, where these checks are the same.
     """
+    dims = [_TpDim(what="the model's {n} attention heads", size=spec.num_attention_heads, plural=True)]
+    if spec.num_kv_heads and any(layer.kind in ("full", "sliding") for layer in spec.layers):
+        dims.append(_TpDim(what="the model's {n} KV heads", size=spec.num_kv_heads, rule="kv", plural=True))
+    labels = {
+        "dense_mlp": "the model's intermediate_size {n}",
+        "routed_experts": "the model's expert intermediate size {n}",
+        "shared_experts": "the model's shared-expert intermediate size {n}",
+    }
+    for component, what in labels.items():
+        dims += [_TpDim(what=what, size=width) for width in _mlp_widths(spec, component)]
+    mixers = {
+        "gated_deltanet": ("linear-attention value heads", "linear-attention key heads"),
+        "kda": ("KDA heads", ""),
+        "mamba2": ("Mamba heads", "Mamba groups (n_groups)"),
+    }
+    # Falcon-H1's attention layers carry a Mamba-2 mixer too, so every layer with a mixer counts.
+    shapes = {(layer.mixer, layer.mixer_heads, layer.mixer_groups, layer.conv_channels) for layer in spec.layers}
+    for mixer, heads, groups, width in sorted(shapes):
+        if mixer in ("mamba", "short_conv"):
+            dims.append(_TpDim(what=f"the model's {mixer.replace('_', '-')} width {{n}}", size=width))
+        if mixer not in mixers or not heads:
+            continue
+        heads_name, groups_name = mixers[mixer]
+        dims.append(_TpDim(what=f"the model's {{n}} {heads_name}", size=heads, plural=True))
+        if groups_name and groups:
+            rule: _TpRule = "groups" if mixer == "mamba2" else "divide"
+            dims.append(_TpDim(what=f"the model's {{n}} {groups_name}", size=groups, rule=rule, plural=True))
+    if vision and spec.vision is not None:
+        dims.append(_TpDim(what="the vision tower's {n} heads", size=spec.vision.num_heads, plural=True))
+        dims.append(_TpDim(what="the vision tower's intermediate size {n}", size=spec.vision.intermediate_size))
+    return tuple(dims)
+
+
+def tp_refusal(spec: ModelSpec, gpus: int, *, vision: bool = True) -> str | None:
+    """Why vLLM refuses this tensor-parallel size, or None when it accepts it: the first dimension
+    of :func:`_tp_dims` that does not divide, then the drafter's, then Inkling's conv cache.
+    ``vision=False``: a text-only start (mm=0), which builds no vision tower."""
     if gpus == 1:
         return None
-    heads = spec.num_attention_heads
-    if heads % gpus:
-        return f"the model's {heads} attention heads do not divide by {gpus}"
-    if spec.drafter is not None and (why := tp_refusal(spec.drafter.spec, gpus)):
-        # DFlashQwen3Attention asserts the same divisibility for the drafter's heads.
+    for dim in _tp_dims(spec, vision=vision):
+        if why := dim.refusal(gpus):
+            return why
+    if spec.drafter is not None and (why := tp_refusal(spec.drafter.spec, gpus, vision=False)):
+        # The drafter's layers are built from the same parallel linears (DFlashQwen3Attention too).
         return why.replace("the model's", "the drafter's")
-    kv = spec.num_kv_heads
-    has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
-    if has_gqa and kv and (kv % gpus if gpus <= kv else gpus % kv):
-        return f"the model's {kv} KV heads and {gpus} GPUs do not divide one another"
     if (most := _inkling_max_tp(spec)) is not None and gpus > most:
         return f"its short-convolution cache keeps at least one KV head per GPU ({most} KV heads)"
     return None
@@ -2896,33 +2974,21 @@ def _inkling_max_tp(spec: ModelSpec) -> int | None:
     return min((layer.kv_heads for layer in spec.layers if layer.kv_heads), default=None)
 
 
-def nearest_tp_sizes(spec: ModelSpec, gpus: int) -> tuple[int, ...]:
+def accepted_tp_sizes(spec: ModelSpec, limit: int, *, vision: bool = True) -> tuple[int, ...]:
+    """Every TP size up to ``limit`` that vLLM accepts (:func:`tp_refusal`), smallest first."""
+    dims = _tp_dims(spec, vision=vision)
+    firsts = [n for n in range(1, limit + 1) if n == 1 or all(dim.refusal(n) is None for dim in dims)]
+    return tuple(n for n in firsts if n == 1 or tp_refusal(spec, n, vision=vision) is None)
+
+
+def nearest_tp_sizes(spec: ModelSpec, gpus: int, *, vision: bool = True) -> tuple[int, ...]:
     """The TP sizes vLLM accepts next to ``gpus``: the largest below it and the smallest above it
-    (up to the attention heads, which every accepted size divides)."""
-    has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
-    accepted = _accepted_tp_sizes(
-        spec.num_attention_heads, spec.num_kv_heads, has_gqa, max(spec.num_attention_heads, gpus)
-    )
-    if spec.drafter is not None:
-        accepted = tuple(n for n in accepted if tp_refusal(spec.drafter.spec, n) is None)
-    if (most := _inkling_max_tp(spec)) is not None:
-        accepted = tuple(n for n in accepted if n <= most)
+    (up to the largest dimension with heads, which every accepted size divides)."""
+    heads = [dim.size for dim in _tp_dims(spec, vision=vision) if dim.plural]
+    accepted = accepted_tp_sizes(spec, max([gpus, *heads]), vision=vision)
     below = [n for n in accepted if n < gpus]
     above = [n for n in accepted if n > gpus]
     return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
-
-
-@cache
-def _accepted_tp_sizes(heads: int, kv_heads: int, has_gqa: bool, limit: int) -> tuple[int, ...]:
-    """TP sizes up to ``limit`` that vLLM accepts for these head counts (built once per shape)."""
-    sizes = [1]
-    for n in range(2, limit + 1):
-        if heads % n:
-            continue
-        if has_gqa and kv_heads and (kv_heads % n if n <= kv_heads else n % kv_heads):
-            continue
-        sizes.append(n)
-    return tuple(sizes)
 
 
 def _kv_bytes(
@@ -2966,10 +3032,11 @@ def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
         return f"vLLM will not start with mtp={query.mtp}: {why}"
     if spec.drafter is not None and (why := drafter_refusal(spec, query)):
         return f"vLLM cannot be sized with draft={spec.drafter.model_id}: {why}"
-    why = tp_refusal(spec, query.gpus)
+    vision = not text_only(spec, query)
+    why = tp_refusal(spec, query.gpus, vision=vision)
     if why is None:
         return None
-    sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus))
+    sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus, vision=vision))
     return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
 
 
@@ -3039,15 +3106,10 @@ class VllmEngine(BaseEngine):
             outside += cuda_graph_bytes(spec, constants)
         return min(requested + outside, gpu.memory_bytes)
 
-    def tp_sizes(self, spec: ModelSpec, limit: int) -> tuple[int, ...]:
-        """The sizes vLLM accepts (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10)."""
-        has_gqa = any(layer.kind in ("full", "sliding") for layer in spec.layers)
-        sizes = _accepted_tp_sizes(spec.num_attention_heads, spec.num_kv_heads, has_gqa, limit)
-        if spec.drafter is not None:
-            sizes = tuple(n for n in sizes if tp_refusal(spec.drafter.spec, n) is None)
-        if (most := _inkling_max_tp(spec)) is not None:
-            sizes = tuple(n for n in sizes if n <= most)
-        return sizes
+    def tp_sizes(self, spec: ModelSpec, limit: int, query: Query | None = None) -> tuple[int, ...]:
+        """The sizes vLLM accepts (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10; Qwen3.5-27B's
+        intermediate_size 17,408 rules out 12), with the vision tower unless ``query`` is text-only."""
+        return accepted_tp_sizes(spec, limit, vision=query is None or not text_only(spec, query))
 
     def shape_total(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int

@@ -298,9 +298,14 @@ def test_a_smaller_drafter_page_holds_more_tokens_per_block() -> None:
     assert drafter.block_size == 2 * layout.block_size
     report = vllm.drafter_report(WITH35, query)
     assert report is not None and report.kv_bytes_per_token == 8 * 512
-    # TP sizes: the drafter's 32 heads / 4 KV heads must divide too (DFlashQwen3Attention asserts it).
-    assert vllm.tp_refusal(WITH27, 12) == "the drafter's 32 attention heads do not divide by 12"
-    assert 12 not in vllm.ENGINE.tp_sizes(WITH27, 24) and 12 in vllm.ENGINE.tp_sizes(QWEN27, 24)
+    # TP sizes: the drafter's 32 heads / 8 KV heads must divide too (DFlashQwen3Attention asserts it).
+    # MiniMax-M2's 48 heads, 8 KV heads and 1,536-wide experts take TP 24 (48 / 24 = 2, 24 / 8 = 3,
+    # 1,536 / 24 = 64); the Qwen3.6-27B drafter's 32 heads do not (32 / 24 is not whole).
+    minimax = load_model_spec(_config("minimax_m2.json"))
+    with_drafter = minimax.model_copy(update={"drafter": DRAFT27})
+    assert vllm.tp_refusal(minimax, 24) is None
+    assert vllm.tp_refusal(with_drafter, 24) == "the drafter's 32 attention heads do not divide by 24"
+    assert 24 in vllm.ENGINE.tp_sizes(minimax, 48) and 24 not in vllm.ENGINE.tp_sizes(with_drafter, 48)
 
 
 def test_a_drafter_for_another_target_is_refused() -> None:
