@@ -2911,8 +2911,11 @@ def _tp_dims(spec: ModelSpec, *, vision: bool) -> tuple[_TpDim, ...]:
       ``num_heads % tp_size == 0`` (layers/mamba/gdn/kimi_gdn_linear_attn.py); Mamba-2 asserts its
       heads divide and its n_groups divide or are one (layers/mamba/mamba_mixer2.py); Mamba-1 and
       short convolutions divide their width (layers/mamba/mamba_mixer.py, mamba_utils.py).
-    - the vision tower, which vLLM builds from the same parallel linears (see
-      :func:`vision_split_saving_bytes`): its heads and MLP width; not built when text-only.
+    - the Qwen2.5-VL / Qwen3-VL vision towers (Qwen3.5's too): Qwen2_5_VisionAttention's
+      divide(num_heads, tp) and the MLP's parallel linears (models/qwen2_5_vl.py, qwen3_vl.py); not
+      built when text-only. Other towers are not checked: some are transformers' own replicated
+      modules (Gemma 4's, models/gemma4_mm.py), and some fall back to data parallelism when their
+      heads do not divide (is_vit_use_data_parallel, models/vision.py@v0.33.0).
     The vocabulary needs nothing: VocabParallelEmbedding pads it to a multiple of the TP size.
     Read in each file at v0.25.0, v0.27.1 and v0.33.0, where these checks are the same.
     """
@@ -2943,7 +2946,7 @@ def _tp_dims(spec: ModelSpec, *, vision: bool) -> tuple[_TpDim, ...]:
         if groups_name and groups:
             rule: _TpRule = "groups" if mixer == "mamba2" else "divide"
             dims.append(_TpDim(what=f"the model's {{n}} {groups_name}", size=groups, rule=rule, plural=True))
-    if vision and spec.vision is not None:
+    if vision and spec.vision is not None and spec.vision.encoder in ("qwen2_5_vl", "qwen3_vl"):
         dims.append(_TpDim(what="the vision tower's {n} heads", size=spec.vision.num_heads, plural=True))
         dims.append(_TpDim(what="the vision tower's intermediate size {n}", size=spec.vision.intermediate_size))
     return tuple(dims)
