@@ -3233,7 +3233,7 @@ class VllmEngine(BaseEngine):
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
-        scaling), and a TP size that does not divide the heads (with the sizes it accepts)."""
+        scaling), and a TP size one of the dimensions it splits does not divide (with the sizes it accepts)."""
         return startup_refusal(spec, query)
 
     def report(
