@@ -265,8 +265,8 @@ def _vllm_int(raw: str) -> str:
     """An integer as vLLM's human_readable_int reads it (utils/argparse_utils.py@v0.33.0): ``k`` and
     ``m`` are decimal (1k = 1,000), ``K`` and ``M`` binary (1K = 1,024); in the grammar's form."""
     match = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmMgGtT]?)", raw.replace("_", ""))
-    if not match:
-        return raw  # the grammar's parser words the error
+    if not match or len(match.group(1)) > _MAX_COUNT_CHARS:
+        return raw  # the grammar's parser words the error (far past any range, or no number)
     mult = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
     value = Fraction(match.group(1)) * mult[match.group(2)]
     return count_text(int(value)) if value.denominator == 1 else raw
