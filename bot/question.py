@@ -13,6 +13,7 @@ the ``key=value`` command it shows give the same :class:`~estimator.grammar.Esti
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -152,6 +153,312 @@ def _count_setting(key: str, raw: str) -> str:
     return count_text(value)
 
 
+# -- vLLM's serve flags -------------------------------------------------------------------------
+#
+# A pasted ``vllm serve`` command line is read flag by flag before the sentence rules run, so a
+# flag's value is never taken for a model or another setting. Flags that set a grammar key are read
+# as that key; flags that change no GPU memory are listed as not used (by name only: a value such as
+# --api-key's must not be echoed); any other flag is refused in one sentence, as the grammar refuses
+# an unknown key, because a flag vram cannot size may change the memory the answer gives.
+
+# vLLM's flags that set a grammar key (engine/arg_utils.py@v0.33.0), with their short forms.
+_FLAG_KEYS = {
+    "--max-model-len": "s",
+    "--tensor-parallel-size": "gpus",
+    "-tp": "gpus",
+    "--pipeline-parallel-size": "pp",
+    "-pp": "pp",
+    "--gpu-memory-utilization": "util",
+    "--max-num-batched-tokens": "mnbt",
+    "--max-num-seqs": "seqs",
+    "--kv-cache-dtype": "kv",
+    "--quantization": "dtype",
+    "-q": "dtype",
+    "--limit-mm-per-prompt": "mm",
+    "--speculative-config": "spec",
+    "-sc": "spec",
+}
+# Flags without a value that set a grammar key.
+_FLAG_SWITCHES = {
+    "--enable-prefix-caching": ("prefix", "on"),
+    "--no-enable-prefix-caching": ("prefix", "off"),
+    # MultiModalConfig.get_limit_per_prompt is 0 for every modality (config/multimodal.py@v0.33.0).
+    "--language-model-only": ("mm", "0"),
+}
+# Flags that change no GPU memory vram sizes (the server, the tokenizer's and the parsers' settings),
+# True where the flag takes a value. --dtype is here: vram sizes weights in the checkpoint's format
+# (dtype= overrides it), and --dtype with a quantized checkpoint does not make its weights bf16.
+_FLAG_PASSED_OVER = {
+    "--model": False,  # its value is the model, read as any model word
+    "--host": True,
+    "--port": True,
+    "--uds": True,
+    "--served-model-name": True,
+    "--api-key": True,
+    "--trust-remote-code": False,
+    "--no-trust-remote-code": False,
+    "--tool-call-parser": True,
+    "--tool-parser-plugin": True,
+    "--enable-auto-tool-choice": False,
+    "--reasoning-parser": True,
+    "--chat-template": True,
+    "--chat-template-content-format": True,
+    "--response-role": True,
+    "--tokenizer": True,
+    "--tokenizer-mode": True,
+    "--generation-config": True,
+    "--download-dir": True,
+    "--seed": True,
+    "--dtype": True,
+    "--distributed-executor-backend": True,
+    "--uvicorn-log-level": True,
+    "--disable-uvicorn-access-log": False,
+    "--disable-log-requests": False,
+    "--enable-log-requests": False,
+    "--disable-log-stats": False,
+    "--max-log-len": True,
+    "--allowed-origins": True,
+    "--ssl-keyfile": True,
+    "--ssl-certfile": True,
+    "--root-path": True,
+    "--disable-fastapi-docs": False,
+    "--enable-prompt-tokens-details": False,
+    "--enable-force-include-usage": False,
+    "--enable-request-id-headers": False,
+    "--enable-server-load-tracking": False,
+    "--hf-token": True,
+}
+# Flags vram knows change memory in a way it does not size, with why (one clause each).
+_FLAG_NOT_SIZED = {
+    "--enforce-eager": "it sizes vLLM with CUDA graphs captured, as vLLM runs by default",
+    "--data-parallel-size": "it sizes one data-parallel replica, on that replica's own GPUs",
+    "-dp": "it sizes one data-parallel replica, on that replica's own GPUs",
+    "--cpu-offload-gb": "it sizes the weights all on the GPU",
+}
+_VLLM_KV_SPELLINGS = {"fp8_ds_mla": "fp8"}  # vLLM's own name of DeepSeek's fp8 layout: kv=fp8 picks it
+# --quantization's methods that name a grammar weight format (a checkpoint's own method is read from
+# its config.json without the flag).
+_VLLM_QUANTIZATION = {
+    "fp8": "fp8",
+    "awq": "awq",
+    "awq_marlin": "awq",
+    "gptq": "gptq",
+    "gptq_marlin": "gptq",
+    "bitsandbytes": "nf4",
+    "modelopt_fp4": "nvfp4",
+    "mxfp4": "mxfp4",
+}
+_SPEC_DRAFTERS = ("eagle", "eagle3", "dflash", "draft_model")
+_FLAG_RE = re.compile(r"(?<!\S)(--[A-Za-z][\w.-]*|-(?:tp|pp|dp|q|sc|dcp|pcp|ep|cc|ac|dc|O)(?![\w-])|-O\S+)(=)?")
+_READ_FLAGS_TEXT = " ".join([f for f in _FLAG_KEYS if f.startswith("--")] + list(_FLAG_SWITCHES))
+_SEPARATOR = "\x00"  # where a flag was: no rule reads across it
+_FLAG_EXAMPLE = "vllm serve Qwen/Qwen3-32B --max-model-len 32768 --tensor-parallel-size 2 --kv-cache-dtype fp8 on h100"
+
+
+@dataclass
+class _FlagsRead:
+    settings: list[tuple[str, str, str]] = field(default_factory=list)  # (key, value, the words read)
+    passed_over: list[str] = field(default_factory=list)  # flag names, listed as not used
+
+
+def _vllm_int(raw: str) -> str:
+    """An integer as vLLM's human_readable_int reads it (utils/argparse_utils.py@v0.33.0): ``k`` and
+    ``m`` are decimal (1k = 1,000), ``K`` and ``M`` binary (1K = 1,024); in the grammar's form."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmMgGtT]?)", raw.replace("_", ""))
+    if not match or len(match.group(1)) > _MAX_COUNT_CHARS:
+        return raw  # the grammar's parser words the error (far past any range, or no number)
+    mult = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    value = Fraction(match.group(1)) * mult[match.group(2)]
+    return count_text(int(value)) if value.denominator == 1 else raw
+
+
+def _json_end(text: str, start: int, flag: str) -> int:
+    """The end of the JSON object or list that opens at ``text[start]`` (strings may hold brackets)."""
+    depth, in_string, escaped = 0, False, False
+    for i in range(start, len(text)):
+        char = text[i]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    raise InputError(
+        f"the JSON after {flag} does not close: quote it whole, for example: "
+        f'{flag} \'{{"method": "mtp", "num_speculative_tokens": 2}}\''
+    )
+
+
+def _flag_value(text: str, pos: int, flag: str) -> tuple[str, int]:
+    """The value that starts at ``pos`` (after spaces): one word, or a quoted JSON object."""
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    quote = text[pos] if pos < len(text) and text[pos] in "'\"" else ""
+    start = pos + len(quote)
+    if start < len(text) and text[start] in "{[":
+        end = _json_end(text, start, flag)
+        after = end + (1 if quote and end < len(text) and text[end] == quote else 0)
+        return text[start:end], after
+    end = pos
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    word = text[pos:end].strip(_EDGE_PUNCT).rstrip(_TRAIL_PUNCT).strip(_EDGE_PUNCT)
+    if not word or _FLAG_RE.fullmatch(word):
+        raise InputError(f"{flag} needs a value, for example: {_FLAG_EXAMPLE}")
+    return word, end
+
+
+def _speculative(flag: str, raw: str) -> list[tuple[str, str]]:
+    """--speculative-config's JSON as the grammar's keys (config/speculative.py@v0.33.0): an MTP method
+    ("mtp", or a model's own "..._mtp") is mtp=; a drafter (method eagle, eagle3, dflash or draft_model,
+    or a model with no method, which vLLM detects from the model) is draft= and spec=."""
+    example = f'{flag} \'{{"method": "mtp", "num_speculative_tokens": 2}}\''
+    try:
+        config = json.loads(raw)
+    except ValueError:
+        raise InputError(f"{flag} takes a JSON object, for example: {example}") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{flag} takes a JSON object, for example: {example}")
+    method, model, tokens = config.get("method"), config.get("model"), config.get("num_speculative_tokens")
+    count = None if tokens is None else str(tokens)
+    if isinstance(method, str) and (method == "mtp" or method.endswith("_mtp")):
+        if count is None:
+            raise InputError(f"{flag} with method {method}: give num_speculative_tokens, for example: {example}")
+        return [("mtp", count)]
+    if method in (None, *_SPEC_DRAFTERS) and isinstance(model, str):
+        if count is None:
+            raise InputError(
+                f'{flag} with model "{model}": give num_speculative_tokens, for example: '
+                f'{flag} \'{{"model": "{model}", "num_speculative_tokens": 4}}\''
+            )
+        return [("draft", model), ("spec", count)]
+    what = f'method "{method}"' if method is not None else "no model"
+    raise InputError(
+        f"vram sizes speculative decoding with MTP layers (method mtp) or a draft model (method "
+        f"{', '.join(_SPEC_DRAFTERS)} with a model), not {what}, for example: {example}"
+    )
+
+
+def _mm_limit(flag: str, raw: str) -> str:
+    """--limit-mm-per-prompt's counts per modality (JSON, or the older image=2,video=1) as mm=: one
+    count for every modality it names, as mm= is one count."""
+    counts: list[Any] = []
+    if raw.startswith("{"):
+        try:
+            config = json.loads(raw)
+        except ValueError:
+            config = None
+        if not isinstance(config, dict):
+            raise InputError(f"{flag} takes a JSON object, for example: {flag} '{{\"image\": 0}}'")
+        counts = [v.get("count") if isinstance(v, dict) else v for v in config.values()]
+    else:
+        counts = [part.partition("=")[2] for part in raw.split(",")]
+    values = {str(c) for c in counts}
+    if len(values) != 1:
+        raise InputError(
+            f"vram reads one count for every modality (mm=), and {flag} {raw} gives {len(values) or 'no'} "
+            f"different ones: ask with one, for example: {flag} '{{\"image\": 0}}'"
+        )
+    return values.pop()
+
+
+def _read_flags(text: str) -> tuple[str, _FlagsRead]:
+    """The vLLM flags in ``text`` read, and the text without them (each flag becomes a separator)."""
+    found = _FlagsRead()
+    pieces: list[str] = []
+    # vLLM's dotted form of a JSON flag, one field a flag ("--speculative-config.method mtp").
+    dotted: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    pos = 0
+    while (match := _FLAG_RE.search(text, pos)) is not None:
+        pieces.append(text[pos : match.start()])
+        typed = match.group(1).rstrip(_TRAIL_PUNCT)
+        head, dot, field_name = typed.partition(".")
+        flag = head.lower().replace("_", "-") if typed.startswith("--") else head
+        glued = match.group(2) is not None
+        end = match.end()
+        if dot and field_name and _FLAG_KEYS.get(flag) in ("spec", "mm"):
+            raw, end = _flag_value(text, end, typed)
+            fields, words = dotted.setdefault(_FLAG_KEYS[flag], ({}, []))
+            try:
+                fields[field_name] = json.loads(raw)
+            except ValueError:
+                fields[field_name] = raw  # a string, as vLLM reads one
+            words.append(f"{typed} {raw}")
+        elif dot:
+            raise InputError(
+                f'vram does not read the vLLM flag "{typed}" (it cannot tell what the flag does to memory): ask '
+                f"without it; the flags it reads are {_READ_FLAGS_TEXT}"
+            )
+        elif flag in _FLAG_SWITCHES or (flag in _FLAG_PASSED_OVER and not _FLAG_PASSED_OVER[flag]):
+            if glued:
+                raise InputError(f"{flag} takes no value: write it alone, for example: {_FLAG_EXAMPLE}")
+            if flag in _FLAG_SWITCHES:
+                key, value = _FLAG_SWITCHES[flag]
+                found.settings.append((key, value, typed))
+            elif flag != "--model":
+                found.passed_over.append(flag)
+        elif flag in _FLAG_PASSED_OVER:
+            _, end = _flag_value(text, end, flag)
+            found.passed_over.append(flag)
+        elif flag in _FLAG_KEYS:
+            if flag == "--max-model-len" and not glued and not re.match(r"\s*['\"]?[\d-]|\s*['\"]?auto\b", text[end:]):
+                # "what --max-model-len can I set": the question's kind, not a setting.
+                pieces.append(text[match.start() : end])
+                pos = end
+                continue
+            raw, end = _flag_value(text, end, flag)
+            words = f"{typed} {raw}"
+            key = _FLAG_KEYS[flag]
+            if key == "spec":
+                found.settings += [(k, v, words) for k, v in _speculative(flag, raw)]
+            elif key == "s" and raw.lower() in ("auto", "-1"):
+                raise InputError(
+                    f"{flag} {raw} asks vLLM for the longest context that fits; ask vram the same, for example: "
+                    "how much context can Qwen/Qwen3-8B take on an L4 with vllm?"
+                )
+            elif key in ("s", "mnbt"):
+                found.settings.append((key, _vllm_int(raw), words))
+            elif key == "kv":
+                value = _VLLM_KV_SPELLINGS.get(raw.lower(), raw.lower())
+                found.settings.append((key, _KV_ALIASES.get(value, value), words))
+            elif key == "dtype":
+                if raw.lower() not in _VLLM_QUANTIZATION:
+                    raise InputError(
+                        f"vram does not read {flag} {raw}: it reads {', '.join(_VLLM_QUANTIZATION)} (a checkpoint's "
+                        f"own quantization is read from its config without the flag), for example: {_FLAG_EXAMPLE}"
+                    )
+                found.settings.append((key, _VLLM_QUANTIZATION[raw.lower()], words))
+            elif key == "mm":
+                found.settings.append((key, _mm_limit(flag, raw), words))
+            else:
+                found.settings.append((key, raw, words))
+        else:
+            why = _FLAG_NOT_SIZED.get(flag, "it cannot tell what the flag does to memory")
+            raise InputError(
+                f'vram does not read the vLLM flag "{typed}" ({why}): ask without it; the flags it reads are '
+                f"{_READ_FLAGS_TEXT}"
+            )
+        pieces.append(f" {_SEPARATOR} ")
+        pos = end
+    pieces.append(text[pos:])
+    for key, (fields, words) in dotted.items():
+        name = "--speculative-config" if key == "spec" else "--limit-mm-per-prompt"
+        if key == "spec":
+            found.settings += [(k, v, " ".join(words)) for k, v in _speculative(name, json.dumps(fields))]
+        else:
+            found.settings.append(("mm", _mm_limit(name, json.dumps(fields)), " ".join(words)))
+    return "".join(pieces), found
+
+
 # -- tokens -------------------------------------------------------------------------------------
 
 
@@ -186,6 +493,9 @@ def _tokens(text: str) -> list[_Token]:
     for word in glued:
         if word.startswith("<@") or word.startswith("<!"):
             continue  # a Slack mention
+        if word == _SEPARATOR:
+            out.append(_Token(raw=word, norm=word, used=True))
+            continue
         raw = word.strip(_EDGE_PUNCT).rstrip(_TRAIL_PUNCT).strip(_EDGE_PUNCT)
         if re.search(r"\w", raw):  # punctuation alone ("--", "&") is no word
             out.append(_Token(raw=raw, norm=raw.lower()))
@@ -232,6 +542,7 @@ class _Reader:
     kinds: set[str] = field(default_factory=set)
     gpu_count_stated: bool = False  # a count word or number, not an article
     tp_stated: bool = False  # gpus= read from a tensor-parallel size, not from a count of cards
+    passed_over: list[str] = field(default_factory=list)  # vLLM flags that change no memory
     gpu_article: bool = False
     model: str | None = None
     revision: str | None = None
@@ -447,7 +758,22 @@ def _read_settings(reader: _Reader) -> None:
 
     unsupported = "|".join(re.escape(k) for k in sorted(_UNSUPPORTED_ENGINES, key=len, reverse=True))
     reader.run_rule(_w(r"(?:with |on |in |using |via |under |through )?(" + unsupported + ")"), refuse_engine)
-    reader.run_rule(_w(r"(?:with |on |in |using |via |under |through |for )?v-?llm(?: engine)?"), engine("vllm"))
+
+    def vllm(m: re.Match[str]) -> None:
+        reader.set("engine", "vllm", m.group(0))
+        if m.group("ver"):
+            # The release as the grammar keeps it (its parser words a string that is no version).
+            reader.set("vllm", str(KEY_BY_NAME["vllm"].parse(m.group("ver"))), m.group(0))
+
+    # "vllm 0.31", "vLLM v0.31.1", "vllm version 0.31", "vllm==0.31" (made "vllm 0.31" above); a number
+    # before a utilisation word is the utilisation ("vllm 0.9 gpu memory utilization").
+    reader.run_rule(
+        _w(
+            r"(?:with |on |in |using |via |under |through |for )?v-?llm(?: engine)?"
+            r"(?: (?:version |release |ver )?(?P<ver>v?\d+\.\d+[\w.+!-]*)(?! (?:gpu |memory )*util))?"
+        ),
+        vllm,
+    )
     reader.run_rule(
         _w(
             r"(?:with |on |in |using |via |under |through |for )?(?:hf |huggingface |hugging face )?"
@@ -537,7 +863,7 @@ def _read_settings(reader: _Reader) -> None:
     util_word = r"(?:--)?gpu[-_ ]memory[-_ ]utili[sz]ation|util(?:i[sz]ation)?|memory util(?:i[sz]ation)?"
     reader.run_rule(
         _w(
-            r"(?:at |with )?(?P<u>\d+(?:\.\d+)?%)(?: gpu)?(?: memory)? (?:" + util_word + r")"
+            r"(?:at |with )?(?P<u>\d+(?:\.\d+)?%|0\.\d+)(?: gpu)?(?: memory)? (?:" + util_word + r")"
             r"|(?:at |with )?(?:" + util_word + r")(?: of| =| :| at|:|=)? (?P<u2>\d+(?:\.\d+)?%?)"
         ),
         util,
@@ -790,11 +1116,21 @@ def _check_unknown_gpu(reader: _Reader) -> None:
 
 
 def _read(text: str) -> tuple[_Reader, QuestionKind]:
+    # Dashes and quotes as chat clients retype them ("—kv-cache-dtype", “json”).
+    text = text.replace("\u00a0", " ").replace("`", " ")  # Slack's code spans around a pasted command
+    text = re.sub(r"(?<!\S)[\u2013\u2014](?=[A-Za-z])", "--", text)
+    text = text.translate(str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"}))
+    text = re.sub(r"(?<!\S)(v-?llm) ?== ?", r"\1 ", text, flags=re.IGNORECASE)  # pip's "vllm==0.31"
+    text, flags = _read_flags(text)
     tokens = _tokens(text)
     # "vram ..." or "@vram ..." typed into a sentence.
     while tokens and tokens[0].norm.lstrip("@/") == "vram":
         tokens = tokens[1:]
-    reader = _Reader(tokens=tokens)
+    reader = _Reader(tokens=tokens, passed_over=flags.passed_over)
+    for key, value, words in flags.settings:
+        reader.set(key, value, words)
+        if key == "gpus":
+            reader.gpu_count_stated = reader.tp_stated = True
     _read_ids(reader)
     kind = _read_kind(reader.tokens)
     _read_settings(reader)
@@ -860,7 +1196,7 @@ def read_question(text: str) -> Question:
         revision=reader.revision,
         model_phrase=phrase if reader.model is None else None,
         settings=settings,
-        unused=unused,
+        unused=(*unused, *reader.passed_over),
     )
 
 
@@ -879,7 +1215,12 @@ def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
         phrase, unused = _finish_words(reader)
     except InputError:
         return None  # a sentence that cannot be read is conversation, not a failed change
-    if phrase is not None or unused or (not reader.read and not reader.explicit and reader.model is None):
+    if (
+        phrase is not None
+        or unused
+        or reader.passed_over
+        or (not reader.read and not reader.explicit and reader.model is None)
+    ):
         return None
     settings = {key: value for key, (value, _) in reader.read.items()}
     settings.update(reader.explicit)

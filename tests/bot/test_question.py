@@ -116,6 +116,9 @@ BASE = Query(model="Qwen/Qwen3-8B", seq_len=32 * 1024, batch=4, gpu="l40s", gpus
         ("what about on an H200?", {"gpu": "h200", "gpus": 1}),
         ("and on two H100s?", {"gpu": "h100-80gb", "gpus": 2}),
         ("with vllm?", {"engine": "vllm"}),
+        ("with vllm 0.31?", {"engine": "vllm", "vllm": "0.31"}),
+        ("and with --kv-cache-dtype fp8?", {"kv": "fp8"}),
+        ("try --tensor-parallel-size=4", {"gpus": 4}),
         ("flash attention off", {"fa": False}),
         ("how about 8 users at 64k", {"s": 65536, "b": 8}),
         ("in fp8 then", {"dtype": "fp8"}),
@@ -137,11 +140,12 @@ def test_a_thread_reply_in_plain_words_changes_settings(text: str, changes: dict
         "engine": "engine",
         "fa": "flash_attention",
         "dtype": "weight_format",
+        "vllm": "vllm",
     }
     for key, value in changes.items():
         assert getattr(query, fields[key]) == value
     # What it did not name stays as it was.
-    untouched = {"seq_len", "batch", "kv", "gpus", "gpu", "engine", "flash_attention", "weight_format"} - {
+    untouched = {"seq_len", "batch", "kv", "gpus", "gpu", "engine", "flash_attention", "weight_format", "vllm"} - {
         fields[k] for k in changes
     }
     for name in untouched:
@@ -352,6 +356,23 @@ def test_terminal_question_refused_is_one_sentence_and_exit_2(cli_settings: Sett
     assert (code, out) == (2, "")
     assert err.startswith("vram: which model?") and err.count("\n") == 1
     assert hub.log == []  # refused before any Hub request
+
+
+def test_terminal_question_reads_a_pasted_vllm_command_and_release(cli_settings: Settings) -> None:
+    text = "vllm serve Qwen/Qwen3-8B --max-model-len 16384 --kv-cache-dtype fp8 --port 8000 on an L4 with vllm v0.31"
+    code, out, err = _vram([text, "--json"], cli_settings)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["read_as"] == "Qwen/Qwen3-8B s=16k kv=fp8 gpu=l4 engine=vllm vllm=0.31"
+    assert (data["inputs"]["seq_len"], data["inputs"]["kv_dtype"], data["inputs"]["vllm"]) == (16384, "fp8", "0.31")
+    assert data["question"]["unused"] == ["--port"]
+    # The text answer says how it was read and lists the flag it passed over.
+    code, out, err = _vram([text], cli_settings)
+    assert code == 0, err
+    assert out.splitlines()[:2] == [
+        "read as: Qwen/Qwen3-8B s=16k kv=fp8 gpu=l4 engine=vllm vllm=0.31",
+        "not used: --port",
+    ]
 
 
 def test_quoted_grammar_stays_grammar(cli_settings: Settings) -> None:

@@ -107,6 +107,20 @@ def test_a_question_in_an_at_mention_is_answered_in_its_thread(bot: Bot) -> None
     assert "144 KiB per token x 32,768 tokens x 4 sequences" in blocks_text(answer.args)
 
 
+def test_a_pasted_vllm_command_in_an_at_mention(bot: Bot) -> None:
+    # As Slack sends it: a code span, and the quotes of the JSON retyped as curly ones.
+    text = (
+        f"<@{BOT_USER_ID}> can `vllm serve Qwen/Qwen3-8B --max-model-len 16384 --kv-cache-dtype fp8 "
+        "--no-enable-prefix-caching --limit-mm-per-prompt ‘{“image”: 0}’ --port 8000` run on an L4 "
+        "with vllm 0.31?"
+    )
+    bot.send.event(bot.send.message(text, type="app_mention"))
+    [answer] = bot.slack.wait_for("chat.postMessage")
+    lines = _lead(answer.args).splitlines()
+    assert lines[0] == "Read as `Qwen/Qwen3-8B s=16k kv=fp8 gpu=l4 engine=vllm vllm=0.31 prefix=off mm=0`"
+    assert "--port" in _lead(answer.args)
+
+
 def test_a_question_in_the_bots_dm(bot: Bot) -> None:
     question = bot.send.message(
         "does Qwen/Qwen3-8B fit a T4 at 4k with fp8 kv cache?", channel="DBOT1", channel_type="im"

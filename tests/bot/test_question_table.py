@@ -369,6 +369,184 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # vLLM releases in words: "vllm 0.31", "v0.31", a patch or pip's "==" all read as vllm= (the
+    # release as the grammar keeps it), never as a second model or a word not used.
+    (
+        "can ./qwen3_5_27b run 128k context for 8 users on two H100s with vllm 0.31?",
+        "./qwen3_5_27b",
+        "s=128k b=8 gpu=h100-80gb gpus=2 engine=vllm vllm=0.31",
+        FIT,
+        (),
+    ),
+    (
+        "./qwen3_5_27b at 64k on h100 with vllm v0.31",
+        "./qwen3_5_27b",
+        "s=64k gpu=h100-80gb engine=vllm vllm=0.31",
+        FIT,
+        (),
+    ),
+    ("Qwen/Qwen3-8B on vLLM 0.31.1 on an L4", "Qwen/Qwen3-8B", "gpu=l4 engine=vllm vllm=0.31", FIT, ()),
+    ("Qwen/Qwen3-8B with vllm==0.31 on an L4", "Qwen/Qwen3-8B", "gpu=l4 engine=vllm vllm=0.31", FIT, ()),
+    (
+        "Qwen/Qwen3-8B on an L4 with vllm version 0.29.1rc1.dev339+g554340f3d",
+        "Qwen/Qwen3-8B",
+        "gpu=l4 engine=vllm vllm=0.29",
+        FIT,
+        (),
+    ),
+    ("Qwen/Qwen3-8B with vllm 0.9 gpu memory utilization", "Qwen/Qwen3-8B", "engine=vllm util=0.9", FIT, ()),
+    # vLLM serve flags: --flag value and --flag=value, each read as its grammar key.
+    (
+        "vllm serve ./qwen3_5_27b --max-model-len 65536 --tensor-parallel-size 2 --kv-cache-dtype fp8 on h100",
+        "./qwen3_5_27b",
+        "s=64k kv=fp8 gpu=h100-80gb gpus=2 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "vllm serve Qwen/Qwen3-8B --max-model-len=16384 --kv-cache-dtype=fp8 --max-num-seqs=64 "
+        "--max-num-batched-tokens=8192 --gpu-memory-utilization=0.85 on an L40S",
+        "Qwen/Qwen3-8B",
+        "s=16k kv=fp8 gpu=l40s engine=vllm util=0.85 mnbt=8k seqs=64",
+        FIT,
+        (),
+    ),
+    # vLLM's own integers (human_readable_int): lower-case k is 1,000, upper-case K is 1,024.
+    ("vllm serve Qwen/Qwen3-8B --max-model-len 32k on an L4", "Qwen/Qwen3-8B", "s=32000 gpu=l4 engine=vllm", FIT, ()),
+    ("vllm serve Qwen/Qwen3-8B --max-model-len 32K on an L4", "Qwen/Qwen3-8B", "s=32k gpu=l4 engine=vllm", FIT, ()),
+    (
+        "vllm serve Qwen/Qwen3-8B --max-num-batched-tokens 2k --max_model_len 8192 on an L4",
+        "Qwen/Qwen3-8B",
+        "s=8k gpu=l4 engine=vllm mnbt=2000",
+        FIT,
+        (),
+    ),
+    ("vllm serve Qwen/Qwen3-32B -tp 2 -pp 2 on L40S", "Qwen/Qwen3-32B", "gpu=l40s gpus=2 pp=2 engine=vllm", FIT, ()),
+    (
+        "vllm serve Qwen/Qwen3-32B --tensor_parallel_size=2 --pipeline-parallel-size=2 on L40S",
+        "Qwen/Qwen3-32B",
+        "gpu=l40s gpus=2 pp=2 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "vllm serve Qwen/Qwen3-8B --enable-prefix-caching on an L4",
+        "Qwen/Qwen3-8B",
+        "gpu=l4 engine=vllm prefix=on",
+        FIT,
+        (),
+    ),
+    (
+        "vllm serve Qwen/Qwen3-8B --no-enable-prefix-caching on an L4",
+        "Qwen/Qwen3-8B",
+        "gpu=l4 engine=vllm prefix=off",
+        FIT,
+        (),
+    ),
+    (
+        "vllm serve Qwen/Qwen3-8B --kv-cache-dtype fp8_e5m2 on an L4",
+        "Qwen/Qwen3-8B",
+        "kv=fp8 gpu=l4 engine=vllm",
+        FIT,
+        (),
+    ),
+    ("vllm serve ./deepseek --kv-cache-dtype fp8_ds_mla on h200", "./deepseek", "kv=fp8 gpu=h200 engine=vllm", FIT, ()),
+    ("vllm serve Qwen/Qwen3-8B --quantization fp8 on an L4", "Qwen/Qwen3-8B", "dtype=fp8 gpu=l4 engine=vllm", FIT, ()),
+    ("vllm serve ./m -q awq_marlin on an L4", "./m", "dtype=awq gpu=l4 engine=vllm", FIT, ()),
+    ("vllm serve ./m --quantization bitsandbytes on an L4", "./m", "dtype=nf4 gpu=l4 engine=vllm", FIT, ()),
+    # --speculative-config's JSON: an MTP method is mtp=, a drafter is draft= and spec=.
+    (
+        'vllm serve ./qwen3_5_27b --speculative-config \'{"method": "mtp", "num_speculative_tokens": 3}\' on h100',
+        "./qwen3_5_27b",
+        "gpu=h100-80gb engine=vllm mtp=3",
+        FIT,
+        (),
+    ),
+    (
+        'vllm serve ./qwen3_next -sc \'{"method":"qwen3_next_mtp","num_speculative_tokens":2}\'',
+        "./qwen3_next",
+        "engine=vllm mtp=2",
+        FIT,
+        (),
+    ),
+    (
+        'vllm serve ./qwen3_5_27b --speculative-config={"method":"dflash","model":"z-lab/Qwen3.5-27B-DFlash",'
+        '"num_speculative_tokens":8} on h100',
+        "./qwen3_5_27b",
+        "gpu=h100-80gb engine=vllm draft=z-lab/Qwen3.5-27B-DFlash spec=8",
+        FIT,
+        (),
+    ),
+    (
+        'vllm serve ./llama --speculative-config \'{"method": "eagle3", "model": "./eagle3", '
+        '"num_speculative_tokens": 2, "draft_tensor_parallel_size": 1}\'',
+        "./llama",
+        "engine=vllm draft=./eagle3 spec=2",
+        FIT,
+        (),
+    ),
+    (
+        'vllm serve Qwen/Qwen3-8B --speculative-config \'{"model": "Qwen/Qwen3-0.6B", '
+        '"num_speculative_tokens": 4, "method": "draft_model"}\' on an L4',
+        "Qwen/Qwen3-8B",
+        "gpu=l4 engine=vllm draft=Qwen/Qwen3-0.6B spec=4",
+        FIT,
+        (),
+    ),
+    (
+        "vllm serve ./qwen3_5_27b --speculative-config.method mtp --speculative-config.num_speculative_tokens=2",
+        "./qwen3_5_27b",
+        "engine=vllm mtp=2",
+        FIT,
+        (),
+    ),
+    # --limit-mm-per-prompt (JSON or the older image=2) and --language-model-only are mm=.
+    (
+        'vllm serve ./gemma --limit-mm-per-prompt \'{"image": 0, "video": 0}\' on h100',
+        "./gemma",
+        "gpu=h100-80gb engine=vllm mm=0",
+        FIT,
+        (),
+    ),
+    ("vllm serve ./gemma --limit-mm-per-prompt image=2 on h100", "./gemma", "gpu=h100-80gb engine=vllm mm=2", FIT, ()),
+    ("vllm serve ./gemma --language-model-only on h100", "./gemma", "gpu=h100-80gb engine=vllm mm=0", FIT, ()),
+    # Flags that change no memory are listed as not used, by name (an --api-key's value is not echoed).
+    (
+        "vllm serve Qwen/Qwen3-8B --host 0.0.0.0 --port 8000 --served-model-name qwen --trust-remote-code "
+        "--tool-call-parser hermes --enable-auto-tool-choice --api-key sk-123 --dtype bfloat16 on an L4",
+        "Qwen/Qwen3-8B",
+        "gpu=l4 engine=vllm",
+        FIT,
+        (
+            "--host",
+            "--port",
+            "--served-model-name",
+            "--trust-remote-code",
+            "--tool-call-parser",
+            "--enable-auto-tool-choice",
+            "--api-key",
+            "--dtype",
+        ),
+    ),
+    (
+        "vllm serve --model Qwen/Qwen3-8B --max-model-len 4096 on an L4",
+        "Qwen/Qwen3-8B",
+        "s=4k gpu=l4 engine=vllm",
+        FIT,
+        (),
+    ),
+    # As chat clients retype a pasted command: a code span, long dashes, curly quotes.
+    ("`vllm serve Qwen/Qwen3-8B --max-model-len 8192` on an L4", "Qwen/Qwen3-8B", "s=8k gpu=l4 engine=vllm", FIT, ()),
+    (
+        "vllm serve Qwen/Qwen3-8B —kv-cache-dtype fp8 —speculative-config ‘{“model”: “Qwen/Qwen3-0.6B”, "
+        "“num_speculative_tokens”: 4}’ on an L4",
+        "Qwen/Qwen3-8B",
+        "kv=fp8 gpu=l4 engine=vllm draft=Qwen/Qwen3-0.6B spec=4",
+        FIT,
+        (),
+    ),
+    # --max-model-len with no number asks for the longest context, as before.
+    ("what --max-model-len can Qwen/Qwen3-8B take on an L4 with vllm", "Qwen/Qwen3-8B", "gpu=l4 engine=vllm", CTX, ()),
     # -- words left over are listed, never dropped
     ("Qwen/Qwen3-8B on an L4 for our chatbot", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("chatbot",)),
     ("Qwen/Qwen3-8B on an L4 in 24gb", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("24gb",)),
@@ -431,6 +609,35 @@ REFUSED: list[tuple[str, str]] = [
     ("Qwen/Qwen3-8B with 1.5 users", "b=1.5 is not a whole number"),
     ("Qwen/Qwen3-8B with engine=sglang", "engine=sglang is not valid"),
     ("what about 128k?", "which model?"),
+    # vLLM flags vram does not size are named as flags (never as a second model), with the flags it reads.
+    (
+        "vllm serve Qwen/Qwen3-8B --enforce-eager on an L4",
+        'vLLM flag "--enforce-eager" (it sizes vLLM with CUDA graphs',
+    ),
+    ("vllm serve Qwen/Qwen3-8B --foo-bar 3 on an L4", 'vLLM flag "--foo-bar"'),
+    ("vllm serve Qwen/Qwen3-8B --data-parallel-size 2 on an L4", 'vLLM flag "--data-parallel-size"'),
+    ("vllm serve Qwen/Qwen3-8B -dp 2 on an L4", 'vLLM flag "-dp"'),
+    ("vllm serve Qwen/Qwen3-8B --kv-cache-dtype", "--kv-cache-dtype needs a value"),
+    ("vllm serve Qwen/Qwen3-8B --kv-cache-dtype --port 8000", "--kv-cache-dtype needs a value"),
+    ("vllm serve Qwen/Qwen3-8B --kv-cache-dtype fp4", "kv=fp4 is not valid"),
+    ("vllm serve Qwen/Qwen3-8B --enable-prefix-caching=true", "--enable-prefix-caching takes no value"),
+    ("vllm serve Qwen/Qwen3-8B --max-model-len auto on an L4", "asks vLLM for the longest context that fits"),
+    ("vllm serve ./m --quantization compressed-tensors", "vram does not read --quantization compressed-tensors"),
+    (
+        'vllm serve ./m --speculative-config \'{"method": "ngram", "num_speculative_tokens": 3}\'',
+        'not method "ngram"',
+    ),
+    ('vllm serve ./m --speculative-config \'{"method": "mtp"}\'', "give num_speculative_tokens"),
+    ('vllm serve ./m --speculative-config \'{"model": "./d"}\'', "give num_speculative_tokens"),
+    ("vllm serve ./m --speculative-config mtp", "--speculative-config takes a JSON object"),
+    ('vllm serve ./m --speculative-config \'{"method": "mtp"\'', "the JSON after --speculative-config does not close"),
+    (
+        'vllm serve ./m --limit-mm-per-prompt \'{"image": 2, "video": 0}\'',
+        "vram reads one count for every modality (mm=)",
+    ),
+    ("Qwen/Qwen3-8B with vllm 0.33.x", "vllm=0.33.x is not a vLLM release"),
+    ("vllm serve ./m --speculative-config.method ngram", 'not method "ngram"'),
+    ("vllm serve ./m --compilation-config.mode 0", 'vLLM flag "--compilation-config.mode"'),
 ]
 
 
@@ -467,3 +674,12 @@ def test_grammar_of_a_question_is_the_grammar_command() -> None:
     q = read_question("can Qwen3-32B run 64k context for 8 users on two L40S?")
     assert q.grammar_text("Qwen/Qwen3-32B") == "Qwen/Qwen3-32B s=64k b=8 gpu=l40s gpus=2"
     assert q.command("Qwen/Qwen3-32B") == parse("Qwen/Qwen3-32B s=64k b=8 gpu=l40s gpus=2")
+
+
+def test_a_flag_vram_does_not_read_lists_the_flags_it_reads() -> None:
+    with pytest.raises(InputError) as caught:
+        read_question("vllm serve ./qwen3_5_27b --max-model-len 65536 --enforce-eager on h100")
+    message = str(caught.value)
+    assert "two models" not in message
+    for flag in ("--max-model-len", "--tensor-parallel-size", "--kv-cache-dtype", "--speculative-config"):
+        assert flag in message

@@ -243,6 +243,10 @@ QUESTIONS = [
     "can org/model run 4k on {n} h100s?",
     "can org/model run 4k on {n}x h100?",
     "does org/model fit {n} tokens on an l4?",
+    "vllm serve org/model --max-model-len {n} on an h100",
+    "vllm serve org/model --max-num-batched-tokens={n} -tp 2 on an h100",
+    'vllm serve org/model --speculative-config \'{{"method": "mtp", "num_speculative_tokens": {n}}}\'',
+    "can org/model run 4k on an h100 with vllm {n}?",
 ]
 numbers = st.builds(
     lambda whole, frac, suffix: whole + frac + suffix,
