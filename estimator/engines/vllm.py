@@ -46,6 +46,7 @@ from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
 from estimator.engines.vllm_profiles import (
     DS_MLA_BYTES_PER_TOKEN,
     DSV4_FP8_DS_MLA_BYTES_PER_TOKEN,
+    NEWEST,
     PROFILES,
     VllmProfile,
     cuda_graph_estimate_taken,
@@ -60,6 +61,7 @@ from estimator.engines.vllm_profiles import (
     in_flight_batches,
     mamba_blocks_per_request,
     mamba_cache_mode,
+    patch_of,
     profile_for,
     release_of,
     serves_on_v2_runner,
@@ -1424,7 +1426,13 @@ def activation_peak(
     peak = max(forward, sampler, encoder)
     if peak == sampler:
         sequences = f"{rows:,} sequence" + ("" if rows == 1 else "s")
-        where = f"sampler warm-up: {sequences} x {spec.vocab_size:,}-token vocabulary"
+        per_logit, parts = _sampler_per_logit(spec, query, gpu, profile, constants, v2=v2)
+        # The bytes per logit are what moves from release to release: say them, or two releases'
+        # peaks read the same under one description.
+        where = (
+            f"sampler warm-up: {sequences} x {spec.vocab_size:,}-token vocabulary x {per_logit:.3g} B per logit "
+            f"({parts})"
+        )
     elif peak == encoder and encoder > forward:
         where = encoder_where
     if v2 and profile.non_kv_accounting == "consumed":
@@ -1437,6 +1445,34 @@ def activation_peak(
         )
         where += f", plus the V2 sampler's penalty state and request tables ({seqs:,} sequences)"
     return peak, where
+
+
+def _sampler_per_logit(
+    spec: ModelSpec, query: Query, gpu: GPU | None, profile: VllmProfile, constants: VllmConstants, *, v2: bool
+) -> tuple[float, str]:
+    """The bytes per logit the sampler warm-up holds at its peak (about: the hidden states and the
+    per-block maxima come beside them) and what they are, as :func:`v2_sampler_peak` and
+    :func:`_sampler_peak` count them."""
+    b = _act_bytes(spec, query)
+    if not v2:
+        extra = constants.sampler_bytes_per_logit
+        return b + extra, f"{b} B of logits + {extra:g} B of the sampler's fp32 copies and temporaries"
+    tp = query.gpus
+    gather = b * (1 + 1 / tp) if tp > 1 else 0.0
+    fp32_copy = 4 if profile.v2_sampler_fp32_copy else 0
+    flashinfer = flashinfer_sampler(gpu)
+    warmup = 4 + (8 if flashinfer else 0) if profile.v2_sampler_warmup_pass else 0
+    extra = max(gather, fp32_copy, warmup)
+    if extra == 0:
+        return b, f"{b} B of logits, sampled in place"
+    if extra == warmup:
+        what = "fp32 copy + FlashInfer top-k/top-p" if flashinfer else "fp32 copy"
+        why = f"{warmup} B of the second warm-up pass from 0.33: {what}"
+    elif extra == fp32_copy:
+        why = f"{fp32_copy} B of the fp32 copy 0.22-0.25 make"
+    else:
+        why = f"{gather:.3g} B of the tensor-parallel all-gather's copies"
+    return b + extra, f"{b} B of logits + {why}"
 
 
 def pp_intermediate_bytes(spec: ModelSpec, query: Query, tokens: int) -> int:
@@ -3008,6 +3044,12 @@ class VllmEngine(BaseEngine):
         return loaded_weight_bytes(spec, query, gpu, weights, query_constants(query))
 
     def display_name(self, query: Query) -> str:
+        """``vllm 0.31``; the default release says it is the newest vram follows (later ones size their
+        KV cache another way), and a patch release says whose profile sizes it."""
+        if query.vllm is None:
+            return f"vllm {release_name(query)} (the newest vram follows; {NEWEST}+ not modelled)"
+        if patch_of(query.vllm) and stand_in(query) is None:
+            return f"vllm {query.vllm} (follows the {version_profile(query)[0].version} profile)"
         return f"vllm {release_name(query)}"
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
@@ -3176,10 +3218,24 @@ class VllmEngine(BaseEngine):
     ) -> tuple[EngineReport | None, list[Note]]:
         version = version_profile(query)[0].version
         if gpu is None:
+            # The batch tier follows the GPU, and with it the activation peak: say which one was sized.
+            batched, seqs = batch_defaults(query, None)
+            given = query.max_num_batched_tokens is not None and query.max_num_seqs is not None
+            tiers = version_profile(query)[0].batch_tiers
+            larger = min(t.min_memory_bytes for t in tiers if t.min_memory_bytes) // GiB if len(tiers) > 1 else 0
+            tier = (
+                ""
+                if given
+                else (
+                    f" Without one, vram sizes vLLM's small-GPU batch defaults: max_num_seqs {seqs:,}, "
+                    f"max_num_batched_tokens {batched:,}"
+                    + (f" (GPUs of {larger} GiB and more get larger ones, and more activations)." if larger else ".")
+                )
+            )
             return None, [
                 note(
                     "no_gpu_given",
-                    f"Give gpu= to see the KV pool vLLM {version} would reserve and how many requests it holds.",
+                    f"Give gpu= to see the KV pool vLLM {version} would reserve and how many requests it holds." + tier,
                 )
             ]
         report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
@@ -3209,9 +3265,14 @@ class VllmEngine(BaseEngine):
             return None  # no GPU, or the verdict and warnings say vLLM would not start
         s = est.query.seq_len
         name = release_name(est.query) if stand_in(est.query) else v.version
+        # What the process reserves (util x the device, what nvidia-smi shows beside the CUDA context),
+        # not the total of the rows: the pool grows to fill whatever the other rows leave of it.
+        device = est.fit.gpu_memory if est.fit is not None else 0
+        per_gpu = " per GPU" if est.query.gpus * est.query.pp > 1 else ""
         line = (
-            f"vLLM {esc(name)}: a KV pool of {v.kv_cache_memory / GiB:.1f} GiB at "
-            f"util={v.gpu_memory_utilization:g}, room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
+            f"vLLM {esc(name)} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
+            f"(util={v.gpu_memory_utilization:g} x the device); the KV pool takes what the rest leaves, "
+            f"{v.kv_cache_memory / GiB:.1f} GiB, room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
             f'its log will print "{_log_size(v)}"'
         )
         # That figure is the release's own arithmetic, not a token budget: say which, or it reads as
