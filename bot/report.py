@@ -12,7 +12,7 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
-from estimator.engines import get_engine
+from estimator.engines import KvTerm, get_engine
 from estimator.engines.vllm import VllmReport
 from estimator.result import Estimate
 
@@ -373,7 +373,9 @@ def _kv_sum(est: Estimate) -> str:
                 else f"{whose}{size(t.bytes_per_token)} per token x {plural(t.tokens, 'token')}"
             )
         elif t.part == "state":
-            pieces.append(f"{size(t.bytes_per_sequence)} of recurrent state in {plural(t.layers, 'layer')}")
+            pieces.append(
+                f"{size(t.bytes_per_sequence)} of recurrent state in {plural(t.layers, 'layer')}{_state_pages(t)}"
+            )
         elif t.part == "blocks":
             sign = "- " if t.bytes_per_sequence < 0 else ""
             pieces.append(f"{sign}{size(abs(t.bytes_per_sequence))} for whole blocks and pages padded to one size")
@@ -386,6 +388,29 @@ def _kv_sum(est: Estimate) -> str:
     if len(pieces) > 1:
         joined = f"({joined})"
     return f"{joined} x {plural(q.batch, 'sequence')}"
+
+
+def _state_pages(t: KvTerm) -> str:
+    """What a paged engine's state pages per layer are for, and what prefix=off leaves (one page each
+    and the speculative tokens'), so that the state's figure can be checked and changed."""
+    if not t.pages:
+        return ""
+    base = t.pages - t.checkpoint_pages - t.speculative_pages
+    parts = ["2 for prefix caching's align mode" if base == 2 else "1 for the state"]
+    if t.checkpoint_pages:
+        parts.append(f"{t.checkpoint_pages} prefill checkpoint")
+    if t.speculative_pages:
+        parts.append(f"{t.speculative_pages} for speculative tokens")
+    pages = plural(t.pages, "page")
+    if len(parts) == 1:
+        parts = [] if base == 1 else ["prefix caching's align mode"]
+    if not parts:
+        return f" ({pages} each)"
+    line = f" ({pages} each: {' + '.join(parts)}"
+    if base == 2:
+        one = t.bytes_per_sequence // t.pages * (1 + t.speculative_pages)
+        line += f"; prefix=off keeps {plural(1 + t.speculative_pages, 'page')}, {size(one)}"
+    return line + ")"
 
 
 def max_line(est: Estimate) -> str | None:

@@ -80,8 +80,17 @@ class KvTerm(Frozen):
     bytes_per_token: int = 0
     tokens: int = 0
     bytes_per_sequence: int
-    # Sliding parts: the in-flight batches of tokens held beyond the window (0 for other parts).
+    # Sliding parts: the in-flight batches of tokens held beyond the window (0 for other parts), and
+    # the tokens of each (max_num_batched_tokens; 0 where the engine keeps no batch beyond it).
     in_flight_batches: int = 0
+    batch_tokens: int = 0
+    window: int = 0  # sliding parts: the layers' window in tokens (0: not told)
+    # ``state`` in paged caches: the pages one request holds per layer, of which the prefill
+    # checkpoint and the speculative tokens' pages (the rest: one page, or two under prefix caching's
+    # align mode). 0: one whole state per layer, no pages.
+    pages: int = 0
+    checkpoint_pages: int = 0
+    speculative_pages: int = 0
 
 
 class WeightTerm(Frozen):

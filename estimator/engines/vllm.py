@@ -2524,7 +2524,23 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
         for (part, tokens), (n, per_token) in parts.items()
     ]
     if states:
-        terms.append(KvTerm(part="state", layers=states, bytes_per_sequence=state_bytes))
+        if spec.model_type in _INKLING_TYPES:
+            terms.append(KvTerm(part="state", layers=states, bytes_per_sequence=state_bytes))
+        else:
+            # Pages per layer: one (no prefix caching) or two (align mode), the prefill checkpoint where
+            # the release's mixers export one, and one per speculative token (mamba_blocks_per_request).
+            caching = profile.hybrid_prefix_caching_default if query.prefix_caching is None else query.prefix_caching
+            base = 2 if caching else 1
+            terms.append(
+                KvTerm(
+                    part="state",
+                    layers=states,
+                    bytes_per_sequence=state_bytes,
+                    pages=mamba_blocks,
+                    checkpoint_pages=max(mamba_blocks - base - num_spec, 0),
+                    speculative_pages=num_spec,
+                )
+            )
     rest = per_request - sum(t.bytes_per_sequence for t in terms)
     if rest:
         terms.append(KvTerm(part="blocks", bytes_per_sequence=rest))
