@@ -237,7 +237,7 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
     if q.kv == "off" or d.kv_dtype is None:
         kv_why = "off (kv=off): every step recomputes attention"
     elif d.kv_terms:
-        kv_why = _kv_sum(est) + f", {esc(d.kv_dtype)}"
+        kv_why = _kv_sum(est, esc(d.kv_dtype))
     else:
         token_bytes = d.kv_bytes_per_token + (drafter.kv_bytes_per_token if drafter is not None else 0)
         kv_why = (
@@ -349,7 +349,7 @@ _SLIDING = ("sliding", "drafter_sliding")
 _KV_SAME_TOKENS = {"attention": "", "indexer": "the indexer's ", "mtp": "the MTP layers' ", "drafter": "the drafter's "}
 
 
-def _kv_sum(est: Estimate) -> str:
+def _kv_sum(est: Estimate, dtype: str) -> str:
     """The KV-cache row as what one sequence holds, part by part, times the sequences."""
     q = est.query
     at_s = [t for t in est.details.kv_terms if t.part in _KV_SAME_TOKENS and t.tokens == q.seq_len]
@@ -362,15 +362,30 @@ def _kv_sum(est: Estimate) -> str:
     for t in est.details.kv_terms:
         if t in at_s:
             continue
-        if t.part in ("sliding", "drafter_sliding") or t.bytes_per_token:
+        if t.part in ("sliding", "drafter_sliding") and not t.bytes_per_token:
+            # Cache pages told as a whole (DeepSeek-V4's sliding-window caches): the tokens they cover.
+            pieces.append(
+                f"{size(t.bytes_per_sequence)} of sliding-window caches in {plural(t.layers, 'layer')} "
+                f"({plural(t.tokens, 'token')}{_kept(t, q.seq_len)})"
+            )
+        elif t.part in ("sliding", "drafter_sliding") or t.bytes_per_token:
             whose = "the drafter's " if t.part.startswith("drafter") else ""
-            batches = "one batch" if t.in_flight_batches == 1 else f"{t.in_flight_batches} batches"
-            kept = f" (window + {batches})" if t.tokens < q.seq_len else ""
             pieces.append(
                 f"{size(t.bytes_per_token)} per token x {plural(t.tokens, 'token')} in {whose}"
-                f"{plural(t.layers, 'sliding-window layer')}{kept}"
+                f"{plural(t.layers, 'sliding-window layer')}{_kept(t, q.seq_len, ' (', ')')}"
                 if t.part in ("sliding", "drafter_sliding")
                 else f"{whose}{size(t.bytes_per_token)} per token x {plural(t.tokens, 'token')}"
+            )
+        elif t.part == "compressed":
+            rate = f"one entry per {t.compress_rate:,} tokens" if t.compress_rate else "latent and indexer keys"
+            pieces.append(
+                f"{size(t.bytes_per_sequence)} of compressed cache for {plural(t.tokens, 'token')} in "
+                f"{plural(t.layers, 'layer')} ({rate})"
+            )
+        elif t.part == "compressor":
+            pieces.append(
+                f"{size(t.bytes_per_sequence)} of compressor states in {plural(t.layers, 'layer')} "
+                f"({plural(t.tokens, 'token')}{_kept(t, q.seq_len)})"
             )
         elif t.part == "state":
             pieces.append(
@@ -387,7 +402,24 @@ def _kv_sum(est: Estimate) -> str:
     joined = " + ".join(pieces).replace("+ - ", "- ")
     if len(pieces) > 1:
         joined = f"({joined})"
-    return f"{joined} x {plural(q.batch, 'sequence')}"
+    line = f"{joined} x {plural(q.batch, 'sequence')}, {dtype}"
+    batched = next((t.batch_tokens for t in est.details.kv_terms if t.in_flight_batches and t.tokens < q.seq_len), 0)
+    if batched:
+        # The batches a windowed cache keeps beyond its window can be most of a request: name the lever.
+        line += f"; a batch is max_num_batched_tokens, {batched:,} here (mnbt= sets it)"
+    return line
+
+
+def _kept(t: KvTerm, seq_len: int, before: str = ": ", after: str = "") -> str:
+    """What a windowed part's tokens are: its window and the in-flight batches vLLM keeps beyond it,
+    or transformers' window less the token being written; empty when it keeps all s tokens."""
+    if t.tokens >= seq_len:
+        return ""
+    window = f"{t.window:,}-token window" if t.window else "window"
+    if not t.in_flight_batches:
+        return f"{before}the {window} less one{after}"
+    batches = "one batch" if t.in_flight_batches == 1 else f"{t.in_flight_batches} batches"
+    return f"{before}{window} + {batches}{after}"
 
 
 def _state_pages(t: KvTerm) -> str:

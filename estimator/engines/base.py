@@ -51,7 +51,19 @@ class EngineTerms(Frozen):
     overhead_terms: tuple[OverheadTerm, ...] = ()  # the parts ``overhead`` adds up from (empty: untold)
 
 
-KvPart = Literal["attention", "indexer", "mtp", "drafter", "sliding", "drafter_sliding", "state", "blocks", "request"]
+KvPart = Literal[
+    "attention",
+    "indexer",
+    "mtp",
+    "drafter",
+    "sliding",
+    "drafter_sliding",
+    "compressed",
+    "compressor",
+    "state",
+    "blocks",
+    "request",
+]
 WeightPart = Literal[
     "checkpoint",
     "vision_dropped",
@@ -71,7 +83,8 @@ class KvTerm(Frozen):
     """One part of the KV-cache row, per GPU: ``bytes_per_sequence`` for each of the b sequences.
 
     Per-token parts say their bytes per token and the tokens one sequence holds of them
-    (``bytes_per_sequence = bytes_per_token x tokens``); ``state`` (recurrent states), ``blocks`` (the
+    (``bytes_per_sequence = bytes_per_token x tokens``, where ``bytes_per_token`` is not 0); ``state`` (recurrent
+    states), ``compressed`` and ``compressor`` (DeepSeek-V4's caches), ``blocks`` (the
     rest: whole blocks, pages padded to one size, padding layers) and ``request`` (a layout read only
     as a whole) are per sequence. The parts add up to the row."""
 
@@ -85,6 +98,10 @@ class KvTerm(Frozen):
     in_flight_batches: int = 0
     batch_tokens: int = 0
     window: int = 0  # sliding parts: the layers' window in tokens (0: not told)
+    # ``compressed`` (DeepSeek-V4's compressed entries, one per ``compress_rate`` tokens of the s) and
+    # ``compressor`` (its compressors' states over a window) are per sequence, in the layers compressing
+    # by this rate (0: several rates together).
+    compress_rate: int = 0
     # ``state`` in paged caches: the pages one request holds per layer, of which the prefill
     # checkpoint and the speculative tokens' pages (the rest: one page, or two under prefix caching's
     # align mode). 0: one whole state per layer, no pages.

@@ -2369,19 +2369,25 @@ def drafter_block_size(layer: LayerKV, tp: int, kv_dtype: KVDType, target_per_to
     )
 
 
+def _layer_blocks(layout: KvLayout, t: KvGroupSpec, max_model_len: int, batched_tokens: int) -> int:
+    """Blocks one request of ``max_model_len`` tokens takes in one layer (or group) of type ``t``, with
+    ``batched_tokens`` in flight (all the in-flight batches together)."""
+    block = t.block_size or layout.block_size
+    if t.kind == "mamba":
+        return t.mamba_blocks
+    if t.kind == "sliding" and t.window is not None:
+        span = min(t.window - 1 + layout.extra_retained_tokens + batched_tokens, max_model_len)
+        return ceil_div(span, block) + 1
+    if t.kind == "chunked" and t.window is not None:
+        return ceil_div(min(t.window + batched_tokens, max_model_len), block)
+    return ceil_div(max_model_len, block)
+
+
 def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
     """Blocks one request of ``max_model_len`` tokens needs, in units of one shared block index."""
 
     def layer_blocks(t: KvGroupSpec) -> int:
-        block = t.block_size or layout.block_size
-        if t.kind == "mamba":
-            return t.mamba_blocks
-        if t.kind == "sliding" and t.window is not None:
-            span = min(t.window - 1 + layout.extra_retained_tokens + batched_tokens, max_model_len)
-            return ceil_div(span, block) + 1
-        if t.kind == "chunked" and t.window is not None:
-            return ceil_div(min(t.window + batched_tokens, max_model_len), block)
-        return ceil_div(max_model_len, block)
+        return _layer_blocks(layout, t, max_model_len, batched_tokens)
 
     batched_tokens *= layout.in_flight_batches
     if layout.request_groups:
@@ -2458,8 +2464,7 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
         return ()
     per_request = kv_cache // query.batch
     if compressed_attention(spec):
-        # DeepSeek-V4's planner packs several caches per layer: told as one request's pages.
-        return (KvTerm(part="request", bytes_per_sequence=per_request),)
+        return _dsv4_kv_terms(spec, query, gpu, per_request)
     tp, s = query.gpus, query.seq_len
     kv_dtype = kv_cache_dtype(spec, query)
     dtype_bytes = element_bytes(kv_dtype)
@@ -2473,6 +2478,7 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
     mamba_blocks = next((t.mamba_blocks for t in layout.types if t.kind == "mamba"), 1)
     # (part, tokens) -> [layers, bytes per token]
     parts: dict[tuple[KvPart, int], list[int]] = {}
+    windows: dict[tuple[KvPart, int], int] = {}  # the sliding parts' window
 
     def add(part: KvPart, tokens: int, per_token: int) -> None:
         entry = parts.setdefault((part, tokens), [0, 0])
@@ -2484,7 +2490,9 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
             # The window and every in-flight batch (two from 0.26 with async scheduling), as
             # _blocks_per_request reserves them; only the rounding to whole blocks is left to "blocks".
             span = min(layer.window - 1 + layout.extra_retained_tokens + batched * layout.in_flight_batches, s)
-            add("drafter_sliding" if part == "drafter" else "sliding", span, _attn_bytes_per_token(layer, tp, kv_dtype))
+            kind: KvPart = "drafter_sliding" if part == "drafter" else "sliding"
+            add(kind, span, _attn_bytes_per_token(layer, tp, kv_dtype))
+            windows[(kind, span)] = layer.window
         elif dsa and layer.kind == "mla":
             add(part, s, _dsa_latent_bytes(layer, dtype_bytes, sm100=sm100))
             if layer.index_dim:
@@ -2520,6 +2528,8 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
             tokens=tokens,
             bytes_per_sequence=per_token * tokens,
             in_flight_batches=layout.in_flight_batches if part in ("sliding", "drafter_sliding") else 0,
+            batch_tokens=batched if part in ("sliding", "drafter_sliding") else 0,
+            window=windows.get((part, tokens), 0),
         )
         for (part, tokens), (n, per_token) in parts.items()
     ]
@@ -2541,6 +2551,59 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
                     speculative_pages=num_spec,
                 )
             )
+    rest = per_request - sum(t.bytes_per_sequence for t in terms)
+    if rest:
+        terms.append(KvTerm(part="blocks", bytes_per_sequence=rest))
+    return tuple(terms)
+
+
+def _dsv4_kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, per_request: int) -> tuple[KvTerm, ...]:
+    """DeepSeek-V4's KV row by cache, as the planner's groups take one request's pages: the compressed
+    latent and indexer keys over all s tokens, the sliding-window caches and the compressors' states
+    over their window and the in-flight batches (most of a long request's pages at the default
+    max_num_batched_tokens), and the rest of the blocks. The packed planner (0.29+) charges every
+    group's pages at the widest group's page, so each group's share is its pages x that page; the
+    earlier planners' groups are told by their own pages and the rounding goes to ``blocks``."""
+    layout, _ = kv_layout(spec, query)
+    batched, _ = batch_defaults(query, gpu)
+    in_flight = batched * layout.in_flight_batches
+    s = query.seq_len
+    groups = layout.request_groups or layout.types
+    # (part, window) -> bytes
+    shares: dict[tuple[KvPart, int], int] = {}
+    for g in groups:
+        blocks = _layer_blocks(layout, g, s, in_flight)
+        share = blocks * layout.bytes_per_block if layout.request_groups else blocks * g.page_bytes * g.num_layers
+        if g.kind == "mla":
+            key: tuple[KvPart, int] = ("compressed", 0)
+        elif g.block_size == DSV4_SWA_BLOCK:
+            key = ("sliding", g.window or 0)
+        else:
+            key = ("compressor", g.window or 0)
+        shares[key] = shares.get(key, 0) + share
+    mtp = spec.mtp_layers if mtp_tokens(query) else 0
+    compressing = [layer for layer in spec.layers if layer.compress_rate]
+
+    def layers(part: KvPart, window: int) -> int:
+        if part == "compressed":
+            return len(compressing)
+        if part == "sliding":
+            return len(spec.layers) + mtp
+        # A compressor's window is coff x rate tokens: two windows overlap on CSA layers.
+        return sum(1 for x in compressing if (2 if x.overlap_dim else 1) * x.compress_rate == window)
+
+    terms = [
+        KvTerm(
+            part=part,
+            layers=layers(part, window),
+            tokens=s if part == "compressed" else min(window - 1 + layout.extra_retained_tokens + in_flight, s),
+            bytes_per_sequence=share,
+            window=window,
+            in_flight_batches=0 if part == "compressed" else layout.in_flight_batches,
+            batch_tokens=0 if part == "compressed" else batched,
+        )
+        for (part, window), share in shares.items()
+    ]
     rest = per_request - sum(t.bytes_per_sequence for t in terms)
     if rest:
         terms.append(KvTerm(part="blocks", bytes_per_sequence=rest))
