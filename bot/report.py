@@ -130,7 +130,11 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     elif q.gpus > 1:
         split = get_engine(q.engine).split
         parts.append(f"{q.gpus} GPUs (TP)" if split == "tensor" else f"layers split across {q.gpus} GPUs")
-    parts.append(get_engine(q.engine).display_name(q))
+    engine = get_engine(q.engine)
+    name = engine.display_name(q)
+    if (note := engine.release_note(q)) is not None:
+        name += f" ({note})"
+    parts.append(name)
     if q.method == "classic":
         parts.append("classic formulas")
     return " · ".join(parts)

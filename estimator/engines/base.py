@@ -211,6 +211,10 @@ class Engine(Protocol):
         """How the answer's header names the engine (with its release where it has one)."""
         ...
 
+    def release_note(self, query: Query) -> str | None:
+        """What the header adds after that name about the release followed, once per answer, or None."""
+        ...
+
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
         """The most ``memory.total`` may be on one GPU."""
         ...
@@ -312,6 +316,9 @@ class BaseEngine:
 
     def display_name(self, query: Query) -> str:
         return self.name
+
+    def release_note(self, query: Query) -> str | None:
+        return None
 
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
         return gpu.memory_bytes

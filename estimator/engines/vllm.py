@@ -3123,13 +3123,19 @@ class VllmEngine(BaseEngine):
         return loaded_weight_bytes(spec, query, gpu, weights, query_constants(query))
 
     def display_name(self, query: Query) -> str:
-        """``vllm 0.31``; the default release says it is the newest vram follows (later ones size their
-        KV cache another way), and a patch release says whose profile sizes it."""
-        if query.vllm is None:
-            return f"vllm {release_name(query)} (the newest vram follows; {NEWEST}+ not modelled)"
-        if patch_of(query.vllm) and stand_in(query) is None:
-            return f"vllm {query.vllm} (follows the {version_profile(query)[0].version} profile)"
+        """``vllm 0.31``, ``vllm 0.31.1`` (a patch release as asked)."""
+        if query.vllm is not None and patch_of(query.vllm) and stand_in(query) is None:
+            return f"vllm {query.vllm}"
         return f"vllm {release_name(query)}"
+
+    def release_note(self, query: Query) -> str | None:
+        """The default release is the newest vram follows (later ones size their KV cache another way);
+        a patch release is sized by its minor release's profile."""
+        if query.vllm is None:
+            return f"the newest vram follows; {NEWEST}+ not modelled"
+        if patch_of(query.vllm) and stand_in(query) is None:
+            return f"follows the {version_profile(query)[0].version} profile"
+        return None
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
         dtypes = resolve_dtypes(spec, query)
