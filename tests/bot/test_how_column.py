@@ -45,7 +45,8 @@ def kv_said(how: str) -> float:
     expr = re.sub(rf" in [\d,]+ (?:\w+ )?sliding-window layers?(?: \((?:the )?{kept}\))?", "", expr)
     expr = re.sub(r" of recurrent state(?: in [\d,]+ layers?)?(?: \([\d,]+ pages? each[^)]*\))?", "", expr)
     expr = re.sub(r" of compressed cache for [\d,]+ tokens in [\d,]+ layers \([a-z\d, ]+\)", "", expr)
-    expr = re.sub(rf" of (?:sliding-window caches|compressor states) in [\d,]+ layers \([\d,]+ tokens(?:: {kept})?\)", "", expr)
+    caches = r"(?:sliding-window caches|compressor states)"
+    expr = re.sub(rf" of {caches} in [\d,]+ layers \([\d,]+ tokens(?:: {kept})?\)", "", expr)
     expr = re.sub(r" for whole blocks and pages padded to one size", "", expr)
     expr = re.sub(r" of caches per request \([a-z ,]+\)", "", expr)
     expr = re.sub(r"([\d.]+) (B|KiB|MiB|GiB)\b", lambda m: f"[{m[1]}*{UNIT[m[2]]}]", expr)
