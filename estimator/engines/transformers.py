@@ -644,16 +644,32 @@ class TransformersEngine(BaseEngine):
 
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
         """The KV row by layer kind where bytes per token x s x b do not say it: sliding-window layers
-        (they keep ``window - 1`` tokens) and compressed layers; one GPU only (with more, the row is
-        the busiest GPU's layers)."""
-        sliding = any(layer.kind == "sliding" and layer.window for layer in spec.layers)
-        compressed = any(layer.compress_rate for layer in spec.layers)
-        if query.gpus != 1 or query.method != "calibrated" or not (sliding or compressed) or query.batch <= 0:
+        (they keep ``window - 1`` tokens) and compressed layers. With several GPUs the row is the
+        busiest GPU's layers: the run of layers whose cache is the row's."""
+        if query.method != "calibrated" or query.batch <= 0 or spec.cache_shared_bytes:
             return ()
-        if spec.cache_shared_bytes or any(layer.prefix_tokens for layer in spec.layers):
+        if any(layer.prefix_tokens for layer in spec.layers):
             return ()
         kv = resolve_dtypes(spec, query).kv
         if kv is None:
+            return ()
+        if query.gpus > 1:
+            runs = layer_runs(len(spec.layers), query.gpus) if spec.layers else []
+            parts = (spec.model_copy(update={"layers": spec.layers[a:b]}) for a, b in runs)
+            found = next(
+                (
+                    part
+                    for part in parts
+                    if kv_cache_bytes(part, seq_len=query.seq_len, batch=query.batch, kv_dtype=kv) == kv_cache
+                ),
+                None,
+            )
+            if found is None:
+                return ()
+            spec = found
+        sliding = any(layer.kind == "sliding" and layer.window for layer in spec.layers)
+        compressed = any(layer.compress_rate for layer in spec.layers)
+        if not (sliding or compressed):
             return ()
         kinds: dict[str, KvPart] = {"full": "attention", "sliding": "sliding", "compressed": "compressed"}
         terms = tuple(

@@ -175,6 +175,17 @@ def test_transformers_sliding_layers_are_told_apart() -> None:
     assert est.to_json()["details"]["kv_terms"][0]["part"] in ("attention", "sliding")
 
 
+def test_transformers_sliding_layers_on_the_busiest_gpu() -> None:
+    # gpus=3 places 8 of gpt-oss-20b's 24 alternating layers on each GPU: 4 full and 4 sliding, 4 x
+    # 2,048 = 8 KiB per token each; the row is one GPU's (8,192 x 32,768 + 8,192 x 127) x 2 bytes.
+    est = _estimate(CONFIGS / "openai__gpt-oss-20b.json", gpu="h100", gpus=3, seq_len=32768, batch=2)
+    assert est.memory.kv_cache == (8192 * 32768 + 8192 * 127) * 2
+    assert _row(est, "KV cache") == (
+        "(8 KiB per token x 32,768 tokens + 8 KiB per token x 127 tokens in 4 sliding-window layers "
+        "(the 128-token window less one)) x 2 sequences, bf16"
+    )
+
+
 def test_transformers_compressed_layers_are_told_apart() -> None:
     # DeepSeek-V4-Flash: 43 layers keep a 128-token window (127 tokens) of one 512-wide latent; 21
     # layers compress by 4 and 20 by 128, each into its own term; the parts add up to the row.
