@@ -12,7 +12,7 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
-from estimator.engines import get_engine
+from estimator.engines import KvTerm, get_engine
 from estimator.engines.vllm import VllmReport
 from estimator.result import Estimate
 
@@ -130,7 +130,11 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     elif q.gpus > 1:
         split = get_engine(q.engine).split
         parts.append(f"{q.gpus} GPUs (TP)" if split == "tensor" else f"layers split across {q.gpus} GPUs")
-    parts.append(get_engine(q.engine).display_name(q))
+    engine = get_engine(q.engine)
+    name = engine.display_name(q)
+    if (note := engine.release_note(q)) is not None:
+        name += f" ({note})"
+    parts.append(name)
     if q.method == "classic":
         parts.append("classic formulas")
     return " · ".join(parts)
@@ -237,7 +241,7 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
     if q.kv == "off" or d.kv_dtype is None:
         kv_why = "off (kv=off): every step recomputes attention"
     elif d.kv_terms:
-        kv_why = _kv_sum(est) + f", {esc(d.kv_dtype)}"
+        kv_why = _kv_sum(est, esc(d.kv_dtype))
     else:
         token_bytes = d.kv_bytes_per_token + (drafter.kv_bytes_per_token if drafter is not None else 0)
         kv_why = (
@@ -349,7 +353,7 @@ _SLIDING = ("sliding", "drafter_sliding")
 _KV_SAME_TOKENS = {"attention": "", "indexer": "the indexer's ", "mtp": "the MTP layers' ", "drafter": "the drafter's "}
 
 
-def _kv_sum(est: Estimate) -> str:
+def _kv_sum(est: Estimate, dtype: str) -> str:
     """The KV-cache row as what one sequence holds, part by part, times the sequences."""
     q = est.query
     at_s = [t for t in est.details.kv_terms if t.part in _KV_SAME_TOKENS and t.tokens == q.seq_len]
@@ -362,18 +366,35 @@ def _kv_sum(est: Estimate) -> str:
     for t in est.details.kv_terms:
         if t in at_s:
             continue
-        if t.part in ("sliding", "drafter_sliding") or t.bytes_per_token:
+        if t.part in ("sliding", "drafter_sliding") and not t.bytes_per_token:
+            # Cache pages told as a whole (DeepSeek-V4's sliding-window caches): the tokens they cover.
+            pieces.append(
+                f"{size(t.bytes_per_sequence)} of sliding-window caches in {plural(t.layers, 'layer')} "
+                f"({plural(t.tokens, 'token')}{_kept(t, q.seq_len)})"
+            )
+        elif t.part in ("sliding", "drafter_sliding") or t.bytes_per_token:
             whose = "the drafter's " if t.part.startswith("drafter") else ""
-            batches = "one batch" if t.in_flight_batches == 1 else f"{t.in_flight_batches} batches"
-            kept = f" (window + {batches})" if t.tokens < q.seq_len else ""
             pieces.append(
                 f"{size(t.bytes_per_token)} per token x {plural(t.tokens, 'token')} in {whose}"
-                f"{plural(t.layers, 'sliding-window layer')}{kept}"
+                f"{plural(t.layers, 'sliding-window layer')}{_kept(t, q.seq_len, ' (', ')')}"
                 if t.part in ("sliding", "drafter_sliding")
                 else f"{whose}{size(t.bytes_per_token)} per token x {plural(t.tokens, 'token')}"
             )
+        elif t.part == "compressed":
+            rate = f"one entry per {t.compress_rate:,} tokens" if t.compress_rate else "latent and indexer keys"
+            pieces.append(
+                f"{size(t.bytes_per_sequence)} of compressed cache for {plural(t.tokens, 'token')} in "
+                f"{plural(t.layers, 'layer')} ({rate})"
+            )
+        elif t.part == "compressor":
+            pieces.append(
+                f"{size(t.bytes_per_sequence)} of compressor states in {plural(t.layers, 'layer')} "
+                f"({plural(t.tokens, 'token')}{_kept(t, q.seq_len)})"
+            )
         elif t.part == "state":
-            pieces.append(f"{size(t.bytes_per_sequence)} of recurrent state in {plural(t.layers, 'layer')}")
+            pieces.append(
+                f"{size(t.bytes_per_sequence)} of recurrent state in {plural(t.layers, 'layer')}{_state_pages(t)}"
+            )
         elif t.part == "blocks":
             sign = "- " if t.bytes_per_sequence < 0 else ""
             pieces.append(f"{sign}{size(abs(t.bytes_per_sequence))} for whole blocks and pages padded to one size")
@@ -385,7 +406,47 @@ def _kv_sum(est: Estimate) -> str:
     joined = " + ".join(pieces).replace("+ - ", "- ")
     if len(pieces) > 1:
         joined = f"({joined})"
-    return f"{joined} x {plural(q.batch, 'sequence')}"
+    line = f"{joined} x {plural(q.batch, 'sequence')}, {dtype}"
+    batched = next((t.batch_tokens for t in est.details.kv_terms if t.in_flight_batches and t.tokens < q.seq_len), 0)
+    if batched:
+        # The batches a windowed cache keeps beyond its window can be most of a request: name the lever.
+        line += f"; a batch is max_num_batched_tokens, {batched:,} here (mnbt= sets it)"
+    return line
+
+
+def _kept(t: KvTerm, seq_len: int, before: str = ": ", after: str = "") -> str:
+    """What a windowed part's tokens are: its window and the in-flight batches vLLM keeps beyond it,
+    or transformers' window less the token being written; empty when it keeps all s tokens."""
+    if t.tokens >= seq_len:
+        return ""
+    window = f"{t.window:,}-token window" if t.window else "window"
+    if not t.in_flight_batches:
+        return f"{before}the {window} less one{after}"
+    batches = "one batch" if t.in_flight_batches == 1 else f"{t.in_flight_batches} batches"
+    return f"{before}{window} + {batches}{after}"
+
+
+def _state_pages(t: KvTerm) -> str:
+    """What a paged engine's state pages per layer are for, and what prefix=off leaves (one page each
+    and the speculative tokens'), so that the state's figure can be checked and changed."""
+    if not t.pages:
+        return ""
+    base = t.pages - t.checkpoint_pages - t.speculative_pages
+    parts = ["2 for prefix caching's align mode" if base == 2 else "1 for the state"]
+    if t.checkpoint_pages:
+        parts.append(f"{t.checkpoint_pages} prefill checkpoint")
+    if t.speculative_pages:
+        parts.append(f"{t.speculative_pages} for speculative tokens")
+    pages = plural(t.pages, "page")
+    if len(parts) == 1:
+        parts = [] if base == 1 else ["prefix caching's align mode"]
+    if not parts:
+        return f" ({pages} each)"
+    line = f" ({pages} each: {' + '.join(parts)}"
+    if base == 2:
+        one = t.bytes_per_sequence // t.pages * (1 + t.speculative_pages)
+        line += f"; prefix=off keeps {plural(1 + t.speculative_pages, 'page')}, {size(one)}"
+    return line + ")"
 
 
 def max_line(est: Estimate) -> str | None:

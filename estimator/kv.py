@@ -22,7 +22,7 @@ cover the last ``window - 1`` tokens plus the block being written.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from estimator.arith import ceil_div as _cdiv
 from estimator.spec import DTYPE_BYTES, KVDType, LayerKV, ModelSpec
@@ -183,3 +183,56 @@ def kv_cache_bytes(
             per_sequence += _layer_bytes_per_token(layer, kv_dtype, gpus) * _tokens_kept(layer, seq_len, layout) * n
         per_sequence += _compressed_bytes(layer, seq_len, dtype_bytes) * n
     return per_sequence * batch + (spec.cache_shared_bytes if batch else 0)
+
+
+class ContiguousPart(NamedTuple):
+    """One kind of layer's share of one sequence's contiguous cache (see :func:`contiguous_parts`)."""
+
+    kind: Literal["full", "sliding", "compressed", "state"]
+    layers: int
+    bytes_per_token: int  # 0 for the compressed entries and the states
+    tokens: int  # tokens each of these layers keeps (s for the compressed entries; 0 for states)
+    bytes_per_sequence: int
+    window: int = 0  # sliding layers' window
+    compress_rate: int = 0  # compressed entries: one per this many tokens
+
+
+def contiguous_parts(spec: ModelSpec, *, seq_len: int, kv_dtype: KVDType) -> tuple[ContiguousPart, ...]:
+    """One sequence's contiguous cache (one GPU, no prefix tokens) by layer kind: the full layers'
+    s tokens, each window's sliding layers (``window - 1`` tokens), DeepSeek-V4's compressed entries
+    per rate, and the states; they add up to :func:`kv_cache_bytes` of one sequence (without
+    ``cache_shared_bytes``)."""
+    dtype_bytes = element_bytes(kv_dtype)
+    state_bytes = DTYPE_BYTES[spec.torch_dtype]
+    # (kind, window or rate) -> [layers, bytes per token, tokens, bytes per sequence]
+    parts: dict[tuple[str, int], list[int]] = {}
+
+    def add(kind: str, key: int, n: int, per_token: int, tokens: int, per_sequence: int) -> None:
+        entry = parts.setdefault((kind, key), [0, 0, tokens, 0])
+        entry[0] += n
+        entry[1] += per_token * n
+        entry[3] += per_sequence * n
+
+    for layer, n in _groups(spec.layers):
+        if layer.kind == "state" or layer.conv_channels:
+            add("state", 0, n, 0, 0, _state_bytes(layer, state_bytes, 1, "contiguous"))
+        if layer.kind not in ("state", "none"):
+            per_token = _layer_bytes_per_token(layer, kv_dtype, 1)
+            kept = _tokens_kept(layer, seq_len, "contiguous")
+            sliding = layer.kind == "sliding" and layer.window is not None and kept < seq_len
+            kind, key = ("sliding", layer.window or 0) if sliding else ("full", 0)
+            add(kind, key, n, per_token, kept, per_token * kept)
+        if layer.compress_rate:
+            add("compressed", layer.compress_rate, n, 0, seq_len, _compressed_bytes(layer, seq_len, dtype_bytes))
+    return tuple(
+        ContiguousPart(
+            kind=kind,  # type: ignore[arg-type]
+            layers=n,
+            bytes_per_token=per_token,
+            tokens=tokens,
+            bytes_per_sequence=per_sequence,
+            window=key if kind == "sliding" else 0,
+            compress_rate=key if kind == "compressed" else 0,
+        )
+        for (kind, key), (n, per_token, tokens, per_sequence) in parts.items()
+    )

@@ -24,7 +24,7 @@ def _registered(name: str) -> str:
 # The name of a registered engine (estimator.engines).
 EngineName = Annotated[str, AfterValidator(_registered)]
 
-_VERSION_RE = re.compile(r"^\d+\.\d+$")
+_VERSION_RE = re.compile(r"^\d+\.\d+(\.[1-9]\d*)?$")
 
 
 def _version_text(text: str) -> str:
@@ -33,7 +33,8 @@ def _version_text(text: str) -> str:
     return text
 
 
-# A vLLM release as major.minor ("0.19"); the grammar normalises "v0.19.1" to it.
+# A vLLM release as major.minor ("0.19"), or major.minor.patch for a patch release ("0.31.1"), sized by
+# its minor release's profile; the grammar normalises "v0.19.1" to "0.19.1" and "v0.19.0" to "0.19".
 VllmVersionText = Annotated[str, AfterValidator(_version_text)]
 
 MAX_SEQ_LEN = 16 * 1024 * 1024

@@ -51,7 +51,19 @@ class EngineTerms(Frozen):
     overhead_terms: tuple[OverheadTerm, ...] = ()  # the parts ``overhead`` adds up from (empty: untold)
 
 
-KvPart = Literal["attention", "indexer", "mtp", "drafter", "sliding", "drafter_sliding", "state", "blocks", "request"]
+KvPart = Literal[
+    "attention",
+    "indexer",
+    "mtp",
+    "drafter",
+    "sliding",
+    "drafter_sliding",
+    "compressed",
+    "compressor",
+    "state",
+    "blocks",
+    "request",
+]
 WeightPart = Literal[
     "checkpoint",
     "vision_dropped",
@@ -71,7 +83,8 @@ class KvTerm(Frozen):
     """One part of the KV-cache row, per GPU: ``bytes_per_sequence`` for each of the b sequences.
 
     Per-token parts say their bytes per token and the tokens one sequence holds of them
-    (``bytes_per_sequence = bytes_per_token x tokens``); ``state`` (recurrent states), ``blocks`` (the
+    (``bytes_per_sequence = bytes_per_token x tokens``, where ``bytes_per_token`` is not 0); ``state`` (recurrent
+    states), ``compressed`` and ``compressor`` (DeepSeek-V4's caches), ``blocks`` (the
     rest: whole blocks, pages padded to one size, padding layers) and ``request`` (a layout read only
     as a whole) are per sequence. The parts add up to the row."""
 
@@ -80,8 +93,21 @@ class KvTerm(Frozen):
     bytes_per_token: int = 0
     tokens: int = 0
     bytes_per_sequence: int
-    # Sliding parts: the in-flight batches of tokens held beyond the window (0 for other parts).
+    # Sliding parts: the in-flight batches of tokens held beyond the window (0 for other parts), and
+    # the tokens of each (max_num_batched_tokens; 0 where the engine keeps no batch beyond it).
     in_flight_batches: int = 0
+    batch_tokens: int = 0
+    window: int = 0  # sliding parts: the layers' window in tokens (0: not told)
+    # ``compressed`` (DeepSeek-V4's compressed entries, one per ``compress_rate`` tokens of the s) and
+    # ``compressor`` (its compressors' states over a window) are per sequence, in the layers compressing
+    # by this rate (0: several rates together).
+    compress_rate: int = 0
+    # ``state`` in paged caches: the pages one request holds per layer, of which the prefill
+    # checkpoint and the speculative tokens' pages (the rest: one page, or two under prefix caching's
+    # align mode). 0: one whole state per layer, no pages.
+    pages: int = 0
+    checkpoint_pages: int = 0
+    speculative_pages: int = 0
 
 
 class WeightTerm(Frozen):
@@ -183,6 +209,10 @@ class Engine(Protocol):
 
     def display_name(self, query: Query) -> str:
         """How the answer's header names the engine (with its release where it has one)."""
+        ...
+
+    def release_note(self, query: Query) -> str | None:
+        """What the header adds after that name about the release followed, once per answer, or None."""
         ...
 
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
@@ -287,6 +317,9 @@ class BaseEngine:
 
     def display_name(self, query: Query) -> str:
         return self.name
+
+    def release_note(self, query: Query) -> str | None:
+        return None
 
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
         return gpu.memory_bytes

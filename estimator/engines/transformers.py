@@ -73,9 +73,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from estimator.arith import ceil_div
 from estimator.dtypes import Dtypes, resolve_dtypes
-from estimator.engines.base import BaseEngine, EngineTerms, GpuShare, OverheadTerm
+from estimator.engines.base import BaseEngine, EngineTerms, GpuShare, KvPart, KvTerm, OverheadTerm
 from estimator.gpus import lookup_gpu
-from estimator.kv import kv_bytes_per_token, kv_cache_bytes, state_bytes_per_sequence
+from estimator.kv import contiguous_parts, kv_bytes_per_token, kv_cache_bytes, state_bytes_per_sequence
 from estimator.notes import Note, note
 from estimator.spec import DTYPE_BYTES, LayerKV, ModelSpec, TorchDType
 from estimator.weights import conversion_asked
@@ -641,6 +641,52 @@ class TransformersEngine(BaseEngine):
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int, kv_cache: int
     ) -> EngineTerms:
         return transformers_terms(spec, query, weights_bytes=weights, kv_cache_bytes=kv_cache)
+
+    def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
+        """The KV row by layer kind where bytes per token x s x b do not say it: sliding-window layers
+        (they keep ``window - 1`` tokens) and compressed layers. With several GPUs the row is the
+        busiest GPU's layers: the run of layers whose cache is the row's."""
+        if query.method != "calibrated" or query.batch <= 0 or spec.cache_shared_bytes:
+            return ()
+        if any(layer.prefix_tokens for layer in spec.layers):
+            return ()
+        kv = resolve_dtypes(spec, query).kv
+        if kv is None:
+            return ()
+        if query.gpus > 1:
+            runs = layer_runs(len(spec.layers), query.gpus) if spec.layers else []
+            parts = (spec.model_copy(update={"layers": spec.layers[a:b]}) for a, b in runs)
+            found = next(
+                (
+                    part
+                    for part in parts
+                    if kv_cache_bytes(part, seq_len=query.seq_len, batch=query.batch, kv_dtype=kv) == kv_cache
+                ),
+                None,
+            )
+            if found is None:
+                return ()
+            spec = found
+        sliding = any(layer.kind == "sliding" and layer.window for layer in spec.layers)
+        compressed = any(layer.compress_rate for layer in spec.layers)
+        if not (sliding or compressed):
+            return ()
+        kinds: dict[str, KvPart] = {"full": "attention", "sliding": "sliding", "compressed": "compressed"}
+        terms = tuple(
+            KvTerm(
+                part=kinds.get(p.kind, "state"),
+                layers=p.layers,
+                bytes_per_token=p.bytes_per_token,
+                tokens=p.tokens,
+                bytes_per_sequence=p.bytes_per_sequence,
+                window=p.window,
+                compress_rate=p.compress_rate,
+            )
+            for p in contiguous_parts(spec, seq_len=query.seq_len, kv_dtype=kv)
+        )
+        if sum(t.bytes_per_sequence for t in terms) * query.batch != kv_cache:
+            return ()  # a cache these parts do not describe: the per-token rule says it
+        return terms
 
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         notes = []

@@ -46,6 +46,7 @@ from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape
 from estimator.engines.vllm_profiles import (
     DS_MLA_BYTES_PER_TOKEN,
     DSV4_FP8_DS_MLA_BYTES_PER_TOKEN,
+    NEWEST,
     PROFILES,
     VllmProfile,
     cuda_graph_estimate_taken,
@@ -60,6 +61,7 @@ from estimator.engines.vllm_profiles import (
     in_flight_batches,
     mamba_blocks_per_request,
     mamba_cache_mode,
+    patch_of,
     profile_for,
     release_of,
     serves_on_v2_runner,
@@ -1424,7 +1426,13 @@ def activation_peak(
     peak = max(forward, sampler, encoder)
     if peak == sampler:
         sequences = f"{rows:,} sequence" + ("" if rows == 1 else "s")
-        where = f"sampler warm-up: {sequences} x {spec.vocab_size:,}-token vocabulary"
+        per_logit, parts = _sampler_per_logit(spec, query, gpu, profile, constants, v2=v2)
+        # The bytes per logit are what moves from release to release: say them, or two releases'
+        # peaks read the same under one description.
+        where = (
+            f"sampler warm-up: {sequences} x {spec.vocab_size:,}-token vocabulary x {per_logit:.3g} B per logit "
+            f"({parts})"
+        )
     elif peak == encoder and encoder > forward:
         where = encoder_where
     if v2 and profile.non_kv_accounting == "consumed":
@@ -1437,6 +1445,34 @@ def activation_peak(
         )
         where += f", plus the V2 sampler's penalty state and request tables ({seqs:,} sequences)"
     return peak, where
+
+
+def _sampler_per_logit(
+    spec: ModelSpec, query: Query, gpu: GPU | None, profile: VllmProfile, constants: VllmConstants, *, v2: bool
+) -> tuple[float, str]:
+    """The bytes per logit the sampler warm-up holds at its peak (about: the hidden states and the
+    per-block maxima come beside them) and what they are, as :func:`v2_sampler_peak` and
+    :func:`_sampler_peak` count them."""
+    b = _act_bytes(spec, query)
+    if not v2:
+        extra = constants.sampler_bytes_per_logit
+        return b + extra, f"{b} B of logits + {extra:g} B of the sampler's fp32 copies and temporaries"
+    tp = query.gpus
+    gather = b * (1 + 1 / tp) if tp > 1 else 0.0
+    fp32_copy = 4 if profile.v2_sampler_fp32_copy else 0
+    flashinfer = flashinfer_sampler(gpu)
+    warmup = 4 + (8 if flashinfer else 0) if profile.v2_sampler_warmup_pass else 0
+    extra = max(gather, fp32_copy, warmup)
+    if extra == 0:
+        return b, f"{b} B of logits, sampled in place"
+    if extra == warmup:
+        what = "fp32 copy + FlashInfer top-k/top-p" if flashinfer else "fp32 copy"
+        why = f"{warmup} B of the second warm-up pass from 0.33: {what}"
+    elif extra == fp32_copy:
+        why = f"{fp32_copy} B of the fp32 copy 0.22-0.25 make"
+    else:
+        why = f"{gather:.3g} B of the tensor-parallel all-gather's copies"
+    return b + extra, f"{b} B of logits + {why}"
 
 
 def pp_intermediate_bytes(spec: ModelSpec, query: Query, tokens: int) -> int:
@@ -2333,19 +2369,25 @@ def drafter_block_size(layer: LayerKV, tp: int, kv_dtype: KVDType, target_per_to
     )
 
 
+def _layer_blocks(layout: KvLayout, t: KvGroupSpec, max_model_len: int, batched_tokens: int) -> int:
+    """Blocks one request of ``max_model_len`` tokens takes in one layer (or group) of type ``t``, with
+    ``batched_tokens`` in flight (all the in-flight batches together)."""
+    block = t.block_size or layout.block_size
+    if t.kind == "mamba":
+        return t.mamba_blocks
+    if t.kind == "sliding" and t.window is not None:
+        span = min(t.window - 1 + layout.extra_retained_tokens + batched_tokens, max_model_len)
+        return ceil_div(span, block) + 1
+    if t.kind == "chunked" and t.window is not None:
+        return ceil_div(min(t.window + batched_tokens, max_model_len), block)
+    return ceil_div(max_model_len, block)
+
+
 def _blocks_per_request(layout: KvLayout, max_model_len: int, batched_tokens: int) -> int:
     """Blocks one request of ``max_model_len`` tokens needs, in units of one shared block index."""
 
     def layer_blocks(t: KvGroupSpec) -> int:
-        block = t.block_size or layout.block_size
-        if t.kind == "mamba":
-            return t.mamba_blocks
-        if t.kind == "sliding" and t.window is not None:
-            span = min(t.window - 1 + layout.extra_retained_tokens + batched_tokens, max_model_len)
-            return ceil_div(span, block) + 1
-        if t.kind == "chunked" and t.window is not None:
-            return ceil_div(min(t.window + batched_tokens, max_model_len), block)
-        return ceil_div(max_model_len, block)
+        return _layer_blocks(layout, t, max_model_len, batched_tokens)
 
     batched_tokens *= layout.in_flight_batches
     if layout.request_groups:
@@ -2422,8 +2464,7 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
         return ()
     per_request = kv_cache // query.batch
     if compressed_attention(spec):
-        # DeepSeek-V4's planner packs several caches per layer: told as one request's pages.
-        return (KvTerm(part="request", bytes_per_sequence=per_request),)
+        return _dsv4_kv_terms(spec, query, gpu, per_request)
     tp, s = query.gpus, query.seq_len
     kv_dtype = kv_cache_dtype(spec, query)
     dtype_bytes = element_bytes(kv_dtype)
@@ -2437,6 +2478,7 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
     mamba_blocks = next((t.mamba_blocks for t in layout.types if t.kind == "mamba"), 1)
     # (part, tokens) -> [layers, bytes per token]
     parts: dict[tuple[KvPart, int], list[int]] = {}
+    windows: dict[tuple[KvPart, int], int] = {}  # the sliding parts' window
 
     def add(part: KvPart, tokens: int, per_token: int) -> None:
         entry = parts.setdefault((part, tokens), [0, 0])
@@ -2448,7 +2490,9 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
             # The window and every in-flight batch (two from 0.26 with async scheduling), as
             # _blocks_per_request reserves them; only the rounding to whole blocks is left to "blocks".
             span = min(layer.window - 1 + layout.extra_retained_tokens + batched * layout.in_flight_batches, s)
-            add("drafter_sliding" if part == "drafter" else "sliding", span, _attn_bytes_per_token(layer, tp, kv_dtype))
+            kind: KvPart = "drafter_sliding" if part == "drafter" else "sliding"
+            add(kind, span, _attn_bytes_per_token(layer, tp, kv_dtype))
+            windows[(kind, span)] = layer.window
         elif dsa and layer.kind == "mla":
             add(part, s, _dsa_latent_bytes(layer, dtype_bytes, sm100=sm100))
             if layer.index_dim:
@@ -2484,11 +2528,82 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
             tokens=tokens,
             bytes_per_sequence=per_token * tokens,
             in_flight_batches=layout.in_flight_batches if part in ("sliding", "drafter_sliding") else 0,
+            batch_tokens=batched if part in ("sliding", "drafter_sliding") else 0,
+            window=windows.get((part, tokens), 0),
         )
         for (part, tokens), (n, per_token) in parts.items()
     ]
     if states:
-        terms.append(KvTerm(part="state", layers=states, bytes_per_sequence=state_bytes))
+        if spec.model_type in _INKLING_TYPES:
+            terms.append(KvTerm(part="state", layers=states, bytes_per_sequence=state_bytes))
+        else:
+            # Pages per layer: one (no prefix caching) or two (align mode), the prefill checkpoint where
+            # the release's mixers export one, and one per speculative token (mamba_blocks_per_request).
+            caching = profile.hybrid_prefix_caching_default if query.prefix_caching is None else query.prefix_caching
+            base = 2 if caching else 1
+            terms.append(
+                KvTerm(
+                    part="state",
+                    layers=states,
+                    bytes_per_sequence=state_bytes,
+                    pages=mamba_blocks,
+                    checkpoint_pages=max(mamba_blocks - base - num_spec, 0),
+                    speculative_pages=num_spec,
+                )
+            )
+    rest = per_request - sum(t.bytes_per_sequence for t in terms)
+    if rest:
+        terms.append(KvTerm(part="blocks", bytes_per_sequence=rest))
+    return tuple(terms)
+
+
+def _dsv4_kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, per_request: int) -> tuple[KvTerm, ...]:
+    """DeepSeek-V4's KV row by cache, as the planner's groups take one request's pages: the compressed
+    latent and indexer keys over all s tokens, the sliding-window caches and the compressors' states
+    over their window and the in-flight batches (most of a long request's pages at the default
+    max_num_batched_tokens), and the rest of the blocks. The packed planner (0.29+) charges every
+    group's pages at the widest group's page, so each group's share is its pages x that page; the
+    earlier planners' groups are told by their own pages and the rounding goes to ``blocks``."""
+    layout, _ = kv_layout(spec, query)
+    batched, _ = batch_defaults(query, gpu)
+    in_flight = batched * layout.in_flight_batches
+    s = query.seq_len
+    groups = layout.request_groups or layout.types
+    # (part, window) -> bytes
+    shares: dict[tuple[KvPart, int], int] = {}
+    for g in groups:
+        blocks = _layer_blocks(layout, g, s, in_flight)
+        share = blocks * layout.bytes_per_block if layout.request_groups else blocks * g.page_bytes * g.num_layers
+        if g.kind == "mla":
+            key: tuple[KvPart, int] = ("compressed", 0)
+        elif g.block_size == DSV4_SWA_BLOCK:
+            key = ("sliding", g.window or 0)
+        else:
+            key = ("compressor", g.window or 0)
+        shares[key] = shares.get(key, 0) + share
+    mtp = spec.mtp_layers if mtp_tokens(query) else 0
+    compressing = [layer for layer in spec.layers if layer.compress_rate]
+
+    def layers(part: KvPart, window: int) -> int:
+        if part == "compressed":
+            return len(compressing)
+        if part == "sliding":
+            return len(spec.layers) + mtp
+        # A compressor's window is coff x rate tokens: two windows overlap on CSA layers.
+        return sum(1 for x in compressing if (2 if x.overlap_dim else 1) * x.compress_rate == window)
+
+    terms = [
+        KvTerm(
+            part=part,
+            layers=layers(part, window),
+            tokens=s if part == "compressed" else min(window - 1 + layout.extra_retained_tokens + in_flight, s),
+            bytes_per_sequence=share,
+            window=window,
+            in_flight_batches=0 if part == "compressed" else layout.in_flight_batches,
+            batch_tokens=0 if part == "compressed" else batched,
+        )
+        for (part, window), share in shares.items()
+    ]
     rest = per_request - sum(t.bytes_per_sequence for t in terms)
     if rest:
         terms.append(KvTerm(part="blocks", bytes_per_sequence=rest))
@@ -3078,7 +3193,19 @@ class VllmEngine(BaseEngine):
         return loaded_weight_bytes(spec, query, gpu, weights, query_constants(query))
 
     def display_name(self, query: Query) -> str:
+        """``vllm 0.31``, ``vllm 0.31.1`` (a patch release as asked)."""
+        if query.vllm is not None and patch_of(query.vllm) and stand_in(query) is None:
+            return f"vllm {query.vllm}"
         return f"vllm {release_name(query)}"
+
+    def release_note(self, query: Query) -> str | None:
+        """The default release is the newest vram follows (later ones size their KV cache another way);
+        a patch release is sized by its minor release's profile."""
+        if query.vllm is None:
+            return f"the newest vram follows; {NEWEST}+ not modelled"
+        if patch_of(query.vllm) and stand_in(query) is None:
+            return f"follows the {version_profile(query)[0].version} profile"
+        return None
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
         dtypes = resolve_dtypes(spec, query)
@@ -3241,10 +3368,24 @@ class VllmEngine(BaseEngine):
     ) -> tuple[EngineReport | None, list[Note]]:
         version = version_profile(query)[0].version
         if gpu is None:
+            # The batch tier follows the GPU, and with it the activation peak: say which one was sized.
+            batched, seqs = batch_defaults(query, None)
+            given = query.max_num_batched_tokens is not None and query.max_num_seqs is not None
+            tiers = version_profile(query)[0].batch_tiers
+            larger = min(t.min_memory_bytes for t in tiers if t.min_memory_bytes) // GiB if len(tiers) > 1 else 0
+            tier = (
+                ""
+                if given
+                else (
+                    f" Without one, vram sizes vLLM's small-GPU batch defaults: max_num_seqs {seqs:,}, "
+                    f"max_num_batched_tokens {batched:,}"
+                    + (f" (GPUs of {larger} GiB and more get larger ones, and more activations)." if larger else ".")
+                )
+            )
             return None, [
                 note(
                     "no_gpu_given",
-                    f"Give gpu= to see the KV pool vLLM {version} would reserve and how many requests it holds.",
+                    f"Give gpu= to see the KV pool vLLM {version} would reserve and how many requests it holds." + tier,
                 )
             ]
         report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
@@ -3274,9 +3415,14 @@ class VllmEngine(BaseEngine):
             return None  # no GPU, or the verdict and warnings say vLLM would not start
         s = est.query.seq_len
         name = release_name(est.query) if stand_in(est.query) else v.version
+        # What the process reserves (util x the device, what nvidia-smi shows beside the CUDA context),
+        # not the total of the rows: the pool grows to fill whatever the other rows leave of it.
+        device = est.fit.gpu_memory if est.fit is not None else 0
+        per_gpu = " per GPU" if est.query.gpus * est.query.pp > 1 else ""
         line = (
-            f"vLLM {esc(name)}: a KV pool of {v.kv_cache_memory / GiB:.1f} GiB at "
-            f"util={v.gpu_memory_utilization:g}, room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
+            f"vLLM {esc(name)} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
+            f"(util={v.gpu_memory_utilization:g} x the device); the KV pool takes what the rest leaves, "
+            f"{v.kv_cache_memory / GiB:.1f} GiB, room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
             f'its log will print "{_log_size(v)}"'
         )
         # That figure is the release's own arithmetic, not a token budget: say which, or it reads as

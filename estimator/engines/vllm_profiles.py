@@ -534,6 +534,16 @@ def release_of(version: str) -> tuple[int, int]:
     return release[0], release[1] if len(release) > 1 else 0
 
 
+def patch_of(version: str) -> int:
+    """The patch number of a release as given ("0.31.1" 1, "0.31" and "v0.31.0" 0): the minor
+    release's profile sizes it (patch releases change no memory accounting vram follows)."""
+    try:
+        release = Version(version.strip().lstrip("~")).release
+    except InvalidVersion as err:
+        raise InputError(f'unknown vLLM version "{version}"; give it as 0.24 or v0.24.0') from err
+    return release[2] if len(release) > 2 else 0
+
+
 def profile_for(version: str) -> tuple[VllmProfile, str | None]:
     """The profile of a release ("0.24", "v0.24.0", "0.29.1rc1.dev339+g..."), and a warning when
     the release is not profiled and the nearest profiled one stands in for it."""

@@ -39,10 +39,14 @@ def _how(est: Estimate, label: str) -> tuple[int, str]:
 
 def kv_said(how: str) -> float:
     """The bytes a KV line states: ``(A + the indexer's B per token x N tokens + C of ... ) x b sequences``."""
-    body, _, _dtype = how.rpartition(", ")
+    body, _, _dtype = re.sub(r"; a batch is max_num_batched_tokens, .*$", "", how).rpartition(", ")
     expr = re.sub(r"the [A-Za-z ]+'s? ", "", body)
-    expr = re.sub(r" in [\d,]+ (?:\w+ )?sliding-window layers?(?: \(window \+ (?:one batch|\d+ batches)\))?", "", expr)
-    expr = re.sub(r" of recurrent state(?: in [\d,]+ layers?)?", "", expr)
+    kept = r"(?:[\d,]+-token )?window (?:\+ (?:one batch|\d+ batches)|less one)"
+    expr = re.sub(rf" in [\d,]+ (?:\w+ )?sliding-window layers?(?: \((?:the )?{kept}\))?", "", expr)
+    expr = re.sub(r" of recurrent state(?: in [\d,]+ layers?)?(?: \([\d,]+ pages? each[^)]*\))?", "", expr)
+    expr = re.sub(r" of compressed cache for [\d,]+ tokens in [\d,]+ layers \([a-z\d, ]+\)", "", expr)
+    caches = r"(?:sliding-window caches|compressor states)"
+    expr = re.sub(rf" of {caches} in [\d,]+ layers \([\d,]+ tokens(?:: {kept})?\)", "", expr)
     expr = re.sub(r" for whole blocks and pages padded to one size", "", expr)
     expr = re.sub(r" of caches per request \([a-z ,]+\)", "", expr)
     expr = re.sub(r"([\d.]+) (B|KiB|MiB|GiB)\b", lambda m: f"[{m[1]}*{UNIT[m[2]]}]", expr)
@@ -148,7 +152,8 @@ def test_sliding_layers_keep_two_batches_from_0_26() -> None:
     assert terms["sliding"].bytes_per_sequence == 29 * 4_096 * 17_407
     assert terms["blocks"].bytes_per_sequence == 1_089 * 16 * 4_096 + 29 * 4_096 * 17
     _, how = _how(est, "KV cache")
-    assert "116 KiB per token x 17,407 tokens in 29 sliding-window layers (window + 2 batches)" in how
+    assert "116 KiB per token x 17,407 tokens in 29 sliding-window layers (1,024-token window + 2 batches)" in how
+    assert how.endswith("; a batch is max_num_batched_tokens, 8,192 here (mnbt= sets it)")
     assert_rows_multiply_out(est)
 
 

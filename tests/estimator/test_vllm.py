@@ -309,7 +309,10 @@ def test_llama_terms_on_an_h100():
     forward = 8192 * (2 * 4096 * 2 + 4 * 4096) + 8192 * 3 * 14336 * 2
     assert c.sampler_bytes_per_logit == 12.9 and forward < sampler
     assert terms.activations == sampler == 2_023_987_609
-    assert terms.activation_where == "sampler warm-up: 1,024 sequences x 128,256-token vocabulary"
+    assert terms.activation_where == (
+        "sampler warm-up: 1,024 sequences x 128,256-token vocabulary x 14.9 B per logit "
+        "(2 B of logits + 12.9 B of the sampler's fp32 copies and temporaries)"
+    )
     # Overhead: context 522 MiB + non-torch 256 MiB + graphs 494 MiB + 32 layers x 14 MiB.
     assert terms.overhead == (522 + 256 + 494 + 32 * 14) * 1024 * 1024
     # TP 2: the sampler still sees the whole vocabulary; non-torch jumps to 2,120 MiB; context +1,065 MiB.

@@ -34,17 +34,19 @@ def q(**kw) -> Query:
     return Query(engine="vllm", **kw)
 
 
-def test_grammar_reads_the_release_as_major_minor() -> None:
+def test_grammar_reads_the_release_as_major_minor_and_patch() -> None:
+    # A patch release keeps its patch (the header says which minor's profile sizes it); .0 is the minor.
     for text, version in (
         ("vllm=0.33", "0.33"),
-        ("vllm=v0.29.1rc1.dev339+gda9888462", "0.29"),
-        ("vllm_version=0.20.2", "0.20"),
+        ("vllm=v0.33.0", "0.33"),
+        ("vllm=v0.29.1rc1.dev339+gda9888462", "0.29.1"),
+        ("vllm_version=0.20.2", "0.20.2"),
     ):
         query, _ = parse_query(["m", "engine=vllm", text])
         assert query.vllm == version
     # Versions are read as PEP 440 (vLLM's own strings are): a nightly's local label and a post
-    # release keep their minor; free text with a release-like prefix is not a version.
-    for text, version in (("vllm=0.31.1rc1.dev50+g554340f3d", "0.31"), ("vllm=0.30.0.post1", "0.30")):
+    # release keep their release numbers; free text with a release-like prefix is not a version.
+    for text, version in (("vllm=0.31.1rc1.dev50+g554340f3d", "0.31.1"), ("vllm=0.30.0.post1", "0.30")):
         query, _ = parse_query(["m", "engine=vllm", text])
         assert query.vllm == version
     for bad in ("vllm=latest", "vllm=0.33.x", "vllm=0.33-nightly-2"):
@@ -80,7 +82,7 @@ def test_a_release_below_the_oldest_says_what_stands_in() -> None:
     (warning,) = [w.message for w in old.warnings if w.code == "vllm_release"]
     assert "0.11 is not profiled" in warning and "0.19's" in warning and "36.3 bytes per logit" in warning
     line = vllm.ENGINE.summary_line(old, lambda s: s)
-    assert line is not None and line.startswith("vLLM 0.11 (0.19's rules with the pre-0.17 sampler warm-up):")
+    assert line is not None and line.startswith("vLLM 0.11 (0.19's rules with the pre-0.17 sampler warm-up) will hold ")
     # 0.17 and 0.18 share 0.19's sampler: only the rules are borrowed.
     assert vllm.ENGINE.display_name(q(vllm="0.18")) == "vllm 0.18 (0.19's rules)"
     assert vllm.ENGINE.display_name(q(vllm="0.19")) == "vllm 0.19"
@@ -279,7 +281,8 @@ def test_answer_names_the_release_everywhere() -> None:
     assert data["vllm"]["version"] == "0.33"
     assert data["inputs"]["vllm"] is None
     line = vllm.ENGINE.summary_line(est, lambda s: s)
-    assert line is not None and line.startswith("vLLM 0.33: a KV pool of ")
+    assert line is not None and line.startswith("vLLM 0.33 will hold ")
+    assert "; the KV pool takes what the rest leaves, " in line
     assert "util=0.92" in line
     # One capacity line from 0.28 ("GPU KV cache size: N tokens, Maximum concurrency for ...").
     assert len(report.log_lines) == 2
@@ -529,7 +532,7 @@ def test_both_front_ends_name_the_release() -> None:
     est = estimate(LLAMA, q(gpu="h100", seq_len=8192, vllm="0.26"), model_id="m")
     assert report.header(est).endswith("· vllm 0.26")
     text = blocks.estimate_message(est).text
-    assert "vllm 0.26" in text and "vLLM 0.26: a KV pool of" in text
+    assert "vllm 0.26" in text and "vLLM 0.26 will hold " in text
 
 
 def test_vision_towers_are_split_over_tensor_parallelism() -> None:

@@ -1,0 +1,252 @@
+"""What the answer's words say about its numbers: the release followed, the batch tier sized without
+gpu=, what vLLM holds on the device, the sampler warm-up's bytes per logit, the state pages of hybrid
+models and the KV row by cache where bytes per token x s x b do not give it.
+
+Expected figures are hand arithmetic from the configs (tests/fixtures/configs, calibration2/configs),
+the GPU catalog's device totals and vLLM's source (docs/engine-notes.md); the text is searched for
+the figures, never compared with a copy of an answer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot import report
+from estimator.config import load_model_spec
+from estimator.estimate import estimate
+from estimator.grammar import parse_settings, query_with
+from estimator.query import Query
+from estimator.result import Estimate
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "tests" / "fixtures" / "configs"
+CAL = ROOT / "tests" / "fixtures" / "calibration2" / "configs"
+GIB = 1 << 30
+H100 = 85_030_617_088  # bytes CUDA reports for an H100 80GB HBM3 (the catalog's h100-80gb)
+
+
+def _estimate(path: Path, **query: object) -> Estimate:
+    return estimate(load_model_spec(json.loads(path.read_text())), Query(**query), model_id="m")  # type: ignore[arg-type]
+
+
+def _row(est: Estimate, label: str) -> str:
+    (why,) = [why for name, _, why in report.breakdown(est) if name == label]
+    return why
+
+
+def _terms(est: Estimate, part: str) -> list:
+    return [t for t in est.details.kv_terms if t.part == part]
+
+
+# -- 5: the release followed ----------------------------------------------------------------------
+def test_the_default_release_says_it_is_the_newest_followed() -> None:
+    est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", seq_len=8192)
+    header = report.header(est)
+    assert header.endswith(" · vllm 0.33 (the newest vram follows; 0.34+ not modelled)")
+    assert header.count("not modelled") == 1
+    # The comparison's title stays short: the note belongs to the answer's header.
+    assert report.compare_title(est) == "s=8,192 · b=1 · vllm 0.33 · gpu=h100"
+
+
+def test_a_patch_release_says_whose_profile_sizes_it() -> None:
+    base = Query(engine="vllm", gpu="h100", seq_len=8192)
+    patch = query_with(base, parse_settings(["vllm=v0.31.1"]))
+    assert patch.vllm == "0.31.1"
+    assert query_with(base, parse_settings(["vllm=v0.31.0"])).vllm == "0.31"
+    assert query_with(base, parse_settings(["vllm=0.31.1rc1.dev50+g554340f3d"])).vllm == "0.31.1"
+    spec = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text()))
+    est = estimate(spec, patch, model_id="m")
+    minor = estimate(spec, base.model_copy(update={"vllm": "0.31"}), model_id="m")
+    assert report.header(est).endswith(" · vllm 0.31.1 (follows the 0.31 profile)")
+    assert report.header(minor).endswith(" · vllm 0.31")
+    assert est.memory == minor.memory  # the same profile sizes both
+    assert est.to_json()["inputs"]["vllm"] == "0.31.1"
+
+
+# -- 12: the batch tier without gpu= ----------------------------------------------------------
+def test_without_a_gpu_the_answer_names_the_batch_defaults_it_sized() -> None:
+    # engine/arg_utils.py get_batch_defaults: with no device record vLLM's small tier applies,
+    # max_num_seqs 256 and, for vllm serve, max_num_batched_tokens 2,048; the H100 tier starts at 70 GiB.
+    est = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", seq_len=32768, batch=4)
+    (note,) = [w.message for w in est.warnings if w.code == "no_gpu_given"]
+    assert "max_num_seqs 256, max_num_batched_tokens 2,048" in note
+    assert "GPUs of 70 GiB and more get larger ones" in note
+    given = _estimate(
+        CAL / "qwen3_5_27b.json", engine="vllm", seq_len=32768, max_num_seqs=64, max_num_batched_tokens=4096
+    )
+    (note,) = [w.message for w in given.warnings if w.code == "no_gpu_given"]
+    assert "max_num_seqs" not in note
+
+
+# -- 13: what the process holds ----------------------------------------------------------------
+def test_the_vllm_line_says_what_the_process_holds() -> None:
+    est = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", seq_len=32768)
+    line = report.engine_line(est)
+    assert line is not None
+    # 0.92 x 85,030,617,088 B = 78,228,167,720 B = 72.86 GiB of the device's 79.19 GiB.
+    assert est.engine_report.requested_memory == int(0.92 * H100)
+    assert line.startswith("vLLM 0.33 will hold 72.9 GiB of 79.2 GiB (util=0.92 x the device); ")
+    pool = est.engine_report.kv_cache_memory / GIB
+    assert f"the KV pool takes what the rest leaves, {pool:.1f} GiB, room for " in line
+
+
+# -- 11: the sampler warm-up's bytes per logit ----------------------------------------------------
+def test_the_sampler_warm_up_says_its_bytes_per_logit() -> None:
+    # gpt-oss-20b (vocabulary 201,088, bf16 logits 2 B) at TP 8 on an H200: 1,024 sequences.
+    # 0.31 (V2 runner, greedy warm-up): the all-gather holds a shard and a copy, 2 x (1 + 1/8) = 2.25 B
+    # beside the 2 B logits; 0.33 adds the second warm-up pass: an fp32 copy (4 B) and FlashInfer's
+    # masked logits and softmax (8 B), 12 B beside the logits.
+    def where(version: str) -> str:
+        est = _estimate(
+            CONFIGS / "openai__gpt-oss-20b.json",
+            engine="vllm",
+            gpu="h200",
+            gpus=8,
+            seq_len=65536,
+            batch=4,
+            vllm=version,
+        )
+        return est.details.activation_peak_where
+
+    assert "1,024 sequences x 201,088-token vocabulary x 4.25 B per logit (2 B of logits + 2.25 B" in where("0.31")
+    at_033 = where("0.33")
+    assert "1,024 sequences x 201,088-token vocabulary x 14 B per logit (2 B of logits + 12 B" in at_033
+    assert "second warm-up pass from 0.33" in at_033
+    # 0.19 (V1 sampler): 12.9 B per logit of fp32 copies and temporaries (VllmConstants) + the 2 B logits.
+    assert "x 14.9 B per logit (2 B of logits + 12.9 B" in where("0.19")
+
+
+# -- 10: the state pages of hybrid models ------------------------------------------------------
+# Qwen3.5-27B: 48 Gated DeltaNet layers, each 48 value heads x 128 x 128 fp32 (mamba_ssm_dtype) and a
+# conv window of kernel 4 - 1 = 3 columns of (2 x 16 x 128 + 48 x 128) bf16 channels: one page.
+QWEN35_STATE_PAGE = 48 * 128 * 128 * 4 + (2 * 16 * 128 + 48 * 128) * 3 * 2  # 3,207,168 B
+
+
+def test_hybrid_state_says_its_pages_and_what_prefix_off_keeps() -> None:
+    est = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", seq_len=32768)
+    (state,) = _terms(est, "state")
+    # 0.33 under prefix caching's align mode: 2 pages, plus the GDN prefill checkpoint.
+    assert (state.pages, state.checkpoint_pages, state.speculative_pages) == (3, 1, 0)
+    assert state.bytes_per_sequence == 48 * 3 * QWEN35_STATE_PAGE  # 440.4 MiB
+    how = _row(est, "KV cache")
+    assert "440 MiB of recurrent state in 48 layers (3 pages each: 2 for prefix caching's align mode" in how
+    assert "+ 1 prefill checkpoint; prefix=off keeps 1 page, 147 MiB)" in how  # 48 x 3,207,168 B = 146.8 MiB
+    # 0.31: align mode's 2 pages, no checkpoint (GDN layers export none before 0.33): 2 x 146.8 = 294 MiB.
+    at_031 = _row(
+        _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", seq_len=32768, vllm="0.31"), "KV cache"
+    )
+    assert "294 MiB of recurrent state in 48 layers (2 pages each: prefix caching's align mode; " in at_031
+    off = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", seq_len=32768, prefix_caching=False)
+    (state,) = _terms(off, "state")
+    assert (state.pages, state.bytes_per_sequence) == (1, 48 * QWEN35_STATE_PAGE)
+    assert "147 MiB of recurrent state in 48 layers (1 page each)" in _row(off, "KV cache")
+
+
+def test_speculative_pages_are_counted_apart() -> None:
+    # mtp=2 adds two pages per state layer, and the conv window two columns (3 + 2 = 5): a page of
+    # 48 x 128 x 128 x 4 + 10,240 x 5 x 2 = 3,248,128 B. prefix=off then keeps 1 + 2 = 3 of the 5.
+    page = 48 * 128 * 128 * 4 + (2 * 16 * 128 + 48 * 128) * 5 * 2
+    est = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", seq_len=32768, mtp=2)
+    (state,) = _terms(est, "state")
+    assert (state.pages, state.checkpoint_pages, state.speculative_pages) == (5, 1, 2)
+    assert state.bytes_per_sequence == 48 * 5 * page  # 743 MiB
+    how = _row(est, "KV cache")
+    assert "743 MiB of recurrent state in 48 layers (5 pages each: 2 for prefix caching's align mode + " in how
+    assert "+ 1 prefill checkpoint + 2 for speculative tokens; prefix=off keeps 3 pages, 446 MiB)" in how
+
+
+# -- 9: transformers' sliding layers ----------------------------------------------------------
+def test_transformers_sliding_layers_are_told_apart() -> None:
+    # gpt-oss-20b: 12 full and 12 sliding layers (window 128), 8 KV heads x 64 x (K + V) x 2 B = 2,048 B
+    # per layer and token: 24 KiB per token in each kind. transformers' sliding layers keep 127 tokens.
+    est = _estimate(CONFIGS / "openai__gpt-oss-20b.json", gpu="h100", seq_len=32768, batch=2)
+    per_token = 12 * 8 * 64 * 2 * 2
+    assert est.memory.kv_cache == (per_token * 32768 + per_token * 127) * 2  # 1.51 GiB, not 3 GiB
+    (full,) = _terms(est, "attention")
+    (sliding,) = _terms(est, "sliding")
+    assert (full.layers, full.bytes_per_token, full.tokens) == (12, per_token, 32768)
+    assert (sliding.layers, sliding.tokens, sliding.window, sliding.in_flight_batches) == (12, 127, 128, 0)
+    how = _row(est, "KV cache")
+    assert how == (
+        "(24 KiB per token x 32,768 tokens + 24 KiB per token x 127 tokens in 12 sliding-window layers "
+        "(the 128-token window less one)) x 2 sequences, bf16"
+    )
+    assert est.to_json()["details"]["kv_terms"][0]["part"] in ("attention", "sliding")
+
+
+def test_transformers_sliding_layers_on_the_busiest_gpu() -> None:
+    # gpus=3 places 8 of gpt-oss-20b's 24 alternating layers on each GPU: 4 full and 4 sliding, 4 x
+    # 2,048 = 8 KiB per token each; the row is one GPU's (8,192 x 32,768 + 8,192 x 127) x 2 bytes.
+    est = _estimate(CONFIGS / "openai__gpt-oss-20b.json", gpu="h100", gpus=3, seq_len=32768, batch=2)
+    assert est.memory.kv_cache == (8192 * 32768 + 8192 * 127) * 2
+    assert _row(est, "KV cache") == (
+        "(8 KiB per token x 32,768 tokens + 8 KiB per token x 127 tokens in 4 sliding-window layers "
+        "(the 128-token window less one)) x 2 sequences, bf16"
+    )
+
+
+def test_transformers_compressed_layers_are_told_apart() -> None:
+    # DeepSeek-V4-Flash: 43 layers keep a 128-token window (127 tokens) of one 512-wide latent; 21
+    # layers compress by 4 and 20 by 128, each into its own term; the parts add up to the row.
+    est = _estimate(CAL / "deepseek_v4_flash.json", gpu="b200", seq_len=32768)
+    (sliding,) = _terms(est, "sliding")
+    assert (sliding.layers, sliding.tokens) == (43, 127)
+    rates = sorted((t.compress_rate, t.layers) for t in _terms(est, "compressed"))
+    assert rates == [(4, 21), (128, 20)]
+    assert sum(t.bytes_per_sequence for t in est.details.kv_terms) == est.memory.kv_cache
+    how = _row(est, "KV cache")
+    assert "of compressed cache for 32,768 tokens in 21 layers (one entry per 4 tokens)" in how
+    assert "of compressed cache for 32,768 tokens in 20 layers (one entry per 128 tokens)" in how
+
+
+def test_transformers_models_without_windows_keep_the_per_token_line() -> None:
+    est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", gpu="h100", seq_len=8192)
+    assert est.details.kv_terms == ()
+    assert _row(est, "KV cache") == "144 KiB per token x 8,192 tokens x 1 sequence, bf16"
+
+
+# -- 8: DeepSeek-V4's caches with vLLM ----------------------------------------------------------
+def _dsv4(mnbt: int | None = None) -> Estimate:
+    return _estimate(
+        CAL / "deepseek_v4_flash.json",
+        engine="vllm",
+        gpu="h200",
+        gpus=8,
+        seq_len=131072,
+        max_num_batched_tokens=mnbt,
+    )
+
+
+def test_deepseek_v4_kv_row_is_told_by_cache_and_names_the_batches() -> None:
+    # 0.33 on an H200: two in-flight batches of max_num_batched_tokens 8,192. The sliding windows (128
+    # tokens, 43 layers) keep 128 - 1 + 2 x 8,192 = 16,511 tokens; the CSA compressors (coff 2 x ratio 4
+    # = 8 tokens, 21 layers) 8 - 1 + 16,384 = 16,391; the HCA compressors (128 tokens, 20 layers) 16,511;
+    # the compressed latent and indexer keys (41 layers) all 131,072.
+    est = _dsv4()
+    parts = {(t.part, t.window): t for t in est.details.kv_terms}
+    assert set(parts) == {("compressed", 0), ("sliding", 128), ("compressor", 8), ("compressor", 128)}
+    assert (parts[("sliding", 128)].layers, parts[("sliding", 128)].tokens) == (43, 16_511)
+    assert (parts[("compressor", 8)].layers, parts[("compressor", 8)].tokens) == (21, 16_391)
+    assert (parts[("compressor", 128)].layers, parts[("compressor", 128)].tokens) == (20, 16_511)
+    assert (parts[("compressed", 0)].layers, parts[("compressed", 0)].tokens) == (41, 131_072)
+    assert all(t.batch_tokens == 8192 and t.in_flight_batches == 2 for p, t in parts.items() if p[0] != "compressed")
+    assert sum(t.bytes_per_sequence for t in est.details.kv_terms) == est.memory.kv_cache
+    how = _row(est, "KV cache")
+    assert "of sliding-window caches in 43 layers (16,511 tokens: 128-token window + 2 batches)" in how
+    assert how.endswith(", fp8; a batch is max_num_batched_tokens, 8,192 here (mnbt= sets it)")
+
+
+def test_deepseek_v4_batches_shrink_with_mnbt() -> None:
+    # From 0.29 each group's pages cost the widest group's page, so a windowed group's share is its
+    # pages: cdiv(span, block) + 1. Sliding (64-token blocks): 16,511 -> 259 pages, at mnbt=2,048
+    # 127 + 4,096 = 4,223 -> 67. CSA compressor (4-token blocks): 16,391 -> 4,099, 4,103 -> 1,027. HCA
+    # compressor (8-token blocks): 16,511 -> 2,065, 4,223 -> 529. The compressed cache does not move.
+    big, small = _dsv4(), _dsv4(2048)
+    a = {(t.part, t.window): t.bytes_per_sequence for t in big.details.kv_terms}
+    b = {(t.part, t.window): t.bytes_per_sequence for t in small.details.kv_terms}
+    assert a[("compressed", 0)] == b[("compressed", 0)]
+    assert a[("sliding", 128)] * 67 == b[("sliding", 128)] * 259
+    assert a[("compressor", 8)] * 1_027 == b[("compressor", 8)] * 4_099
+    assert a[("compressor", 128)] * 529 == b[("compressor", 128)] * 2_065
+    assert "a batch is max_num_batched_tokens, 2,048 here" in _row(small, "KV cache")
