@@ -2381,8 +2381,9 @@ def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: i
 def requests_kv_bytes(spec: ModelSpec, query: Query, *, seq_len: int, batch: int, tp: int, batched_tokens: int) -> int:
     """Pool bytes ``batch`` requests of ``seq_len`` tokens reserve, per GPU.
 
-    The same blocks :func:`kv_capacity` divides the pool by: the query fits exactly when the pool
-    holds its b requests (one rule for the fit and the concurrency).
+    The same blocks :func:`kv_capacity` divides the pool by: the pool holds the query's b requests
+    exactly when this fits it (one rule for the fit and the concurrency; the start check,
+    :meth:`VllmEngine.start_limit`, comes on top).
     """
     at = query.model_copy(update={"gpus": tp}) if tp != query.gpus else query
     layout, _ = kv_layout(spec, at)
@@ -3051,7 +3052,8 @@ class VllmEngine(BaseEngine):
         """vLLM's requested share (util x the device) holds the weights, the KV cache, the activation
         peak and non-torch memory (and, from 0.20, the CUDA-graph estimate); the CUDA context (there
         before vLLM measures) and, up to 0.19, the CUDA graphs (captured after the KV pool) come on
-        top, within the device. So the query fits exactly when vLLM's KV pool holds its b x s tokens."""
+        top, within the device. So the total fits exactly when vLLM's KV pool holds its b x s tokens
+        (and the query fits when vLLM also starts: :meth:`start_limit`)."""
         requested = int(util_of(query) * gpu.memory_bytes)
         if query.method == "classic":
             return requested  # the classic terms have no overhead to place outside the share
@@ -3267,7 +3269,8 @@ class VllmEngine(BaseEngine):
 
     def verdict(self, est: Estimate, esc: Escape) -> str | None:
         """The fit is whether the KV pool holds the b requests of s tokens (what vLLM's concurrency
-        counts): say how many it holds and what makes it hold them (util first, then b, then GPUs)."""
+        counts) and vLLM starts: say how many it holds and what makes it hold them (util first, then
+        b, then s, then GPUs)."""
         fit, v, q = est.fit, est.engine_report, est.query
         if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
             return None
