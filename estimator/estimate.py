@@ -160,38 +160,54 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         shaped = query.model_copy(update={"seq_len": s, "batch": b})
         return _memory(spec, shaped, weights, engine, gpu, dtypes)[0].total
 
+    # The engine's own start check (vLLM: one request against the pool less its null block) bounds
+    # every answer as the memory total does: a configuration it will not start does not fit.
+    starts = engine.start_limit(spec, query, gpu, weights=weights)
+
+    def fits_at(s: int, b: int) -> bool:
+        return at(s, b) <= usable and (starts is None or starts(s))
+
     b, s = query.batch, query.seq_len
-    if fast is not None and at(MAX_SEQ_LEN, b) <= usable:
+    if fast is not None and fits_at(MAX_SEQ_LEN, b):
         max_seq = MAX_SEQ_LEN  # the KV cache stops growing (sliding windows) before memory runs out
     elif fast is not None:
         # Memory is the bound: extrapolate to it and search around that point, not from s upwards.
         guess = _linear_guess(lambda x: at(x, b), usable, s, MAX_SEQ_LEN)
-        max_seq = _largest(lambda x: at(x, b) <= usable, MAX_SEQ_LEN, guess, step=64)
+        max_seq = _largest(lambda x: fits_at(x, b), MAX_SEQ_LEN, guess, step=64)
     else:
-        max_seq = _largest(lambda x: at(x, b) <= usable, MAX_SEQ_LEN, s)
-    if fast is not None:
+        max_seq = _largest(lambda x: fits_at(x, b), MAX_SEQ_LEN, s)
+    if starts is not None and not starts(s):
+        max_batch = 0  # the start check does not depend on b: no batch starts at this s
+    elif fast is not None:
         guess = _linear_guess(lambda x: at(s, x), usable, b, MAX_BATCH)
         max_batch = _largest(lambda x: at(s, x) <= usable, MAX_BATCH, guess, step=4)
     else:
         max_batch = _largest(lambda x: at(s, x) <= usable, MAX_BATCH, b)
 
     refusal = engine.refusal(spec, query)
+    fits = refusal is None and total <= usable and (starts is None or starts(s))
     min_gpus = 0
     for n in engine.tp_sizes(spec, MAX_GPUS, query):
         if n == query.gpus:  # the query's own group: its total is the one given
-            if refusal is None and total <= usable:
+            if fits:
                 min_gpus = n
                 break
             continue
         tp = query.model_copy(update={"gpus": n})
-        if engine.refusal(spec, tp) is None and total_for(spec, tp, gpu=gpu) <= engine.usable_bytes(spec, tp, gpu):
+        if engine.refusal(spec, tp) is not None:
+            continue
+        tp_weights = _weights(spec, tp, n)
+        if total_for(spec, tp, weights=tp_weights, gpu=gpu) > engine.usable_bytes(spec, tp, gpu):
+            continue
+        tp_starts = engine.start_limit(spec, tp, gpu, weights=tp_weights)
+        if tp_starts is None or tp_starts(s):
             min_gpus = n
             break
     return Fit(
         gpu=gpu.key,
         gpu_name=gpu.name,
         gpu_memory=gpu.memory_bytes,
-        fits=refusal is None and total <= usable,
+        fits=fits,
         headroom=usable - total,
         # What a configuration the engine will not start would hold is no claim to make.
         max_seq_len=None if refusal else max_seq,

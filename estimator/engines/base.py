@@ -230,6 +230,13 @@ class Engine(Protocol):
         """A fast per-GPU total at (s, b) for the solvers, or None to recompute the whole estimate."""
         ...
 
+    def start_limit(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, *, weights: int
+    ) -> Callable[[int], bool] | None:
+        """Whether the engine starts at max length s on ``gpu`` beyond the memory total fitting (a
+        check of its own on one request), for the fit and every solver; None when it has none."""
+        ...
+
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         """Warnings about the query as this engine would run it."""
         ...
@@ -330,6 +337,11 @@ class BaseEngine:
     def shape_total(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
     ) -> Callable[[int, int], int] | None:
+        return None
+
+    def start_limit(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, *, weights: int
+    ) -> Callable[[int], bool] | None:
         return None
 
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:

@@ -2423,8 +2423,9 @@ def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: i
 def requests_kv_bytes(spec: ModelSpec, query: Query, *, seq_len: int, batch: int, tp: int, batched_tokens: int) -> int:
     """Pool bytes ``batch`` requests of ``seq_len`` tokens reserve, per GPU.
 
-    The same blocks :func:`kv_capacity` divides the pool by: the query fits exactly when the pool
-    holds its b requests (one rule for the fit and the concurrency).
+    The same blocks :func:`kv_capacity` divides the pool by: the pool holds the query's b requests
+    exactly when this fits it (one rule for the fit and the concurrency; the start check,
+    :meth:`VllmEngine.start_limit`, comes on top).
     """
     at = query.model_copy(update={"gpus": tp}) if tp != query.gpus else query
     layout, _ = kv_layout(spec, at)
@@ -2454,6 +2455,28 @@ def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batch
     """KV bytes one request of ``max_model_len`` tokens holds (max_memory_usage_bytes over layers)."""
     layout, _ = kv_layout(spec, query)
     return _request_layer_bytes(layout, max_model_len, batched_tokens)
+
+
+def _start_need_bytes(layout: KvLayout, profile: VllmProfile, max_model_len: int, batched_tokens: int) -> int:
+    """What the start check says one request of ``max_model_len`` tokens needs (see
+    ``VllmProfile.start_check_need``): from 0.30 the whole pool blocks it takes, before that the sum of
+    its layers' bytes."""
+    if profile.start_check_need == "group_blocks":
+        return _blocks_per_request(layout, max_model_len, batched_tokens) * layout.bytes_per_block
+    return _request_layer_bytes(layout, max_model_len, batched_tokens)
+
+
+def _start_pool_bytes(layout: KvLayout, profile: VllmProfile, max_model_len: int, batched_tokens: int) -> int:
+    """The smallest KV pool vLLM starts with at ``max_model_len``: one request's need, plus the block
+    the check holds back first from 0.30 (the null block)."""
+    held_back = layout.bytes_per_block - fit_check_bytes(profile, layout.bytes_per_block, layout.bytes_per_block)
+    return _start_need_bytes(layout, profile, max_model_len, batched_tokens) + held_back
+
+
+def start_need_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batched_tokens: int) -> int:
+    """The KV bytes the release's start check needs for one request of ``max_model_len`` tokens."""
+    layout, _ = kv_layout(spec, query)
+    return _start_need_bytes(layout, version_profile(query)[0], max_model_len, batched_tokens)
 
 
 def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
@@ -2649,7 +2672,7 @@ def start_check(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
     profile, _ = version_profile(query)
     layout, _ = kv_layout(spec, query)
     available = fit_check_bytes(profile, pool_bytes, layout.bytes_per_block)
-    needed = request_kv_bytes(spec, query, query.seq_len, batched_tokens=batched_tokens)
+    needed = _start_need_bytes(layout, profile, query.seq_len, batched_tokens)
     if pool_bytes <= 0:
         return StartCheck(
             fits=False,
@@ -2664,7 +2687,7 @@ def start_check(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
             fits=True, needed_bytes=needed, available_bytes=available, estimated_max_model_len=query.seq_len, error=None
         )
     longest = estimate_max_model_len(
-        lambda n: request_kv_bytes(spec, query, n, batched_tokens=batched_tokens), available, query.seq_len
+        lambda n: _start_need_bytes(layout, profile, n, batched_tokens), available, query.seq_len
     )
     return StartCheck(
         fits=False,
@@ -2838,7 +2861,7 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
         lines = first.log_lines[:1] if all(r.kv_cache_memory > 0 for r in reports) else ()
     else:
         lines = capacity_lines(profile, gpu, first.kv_cache_memory, tokens, concurrency, query.seq_len)
-    fits = [r.util_to_fit for r in reports if r.max_concurrency < query.batch]
+    fits = [r.util_to_fit for r in reports if r.max_concurrency < query.batch or not r.starts]
     to_fit = None if not fits or None in fits else max(f for f in fits if f is not None)
     return reports[worst].model_copy(
         update={
@@ -2892,6 +2915,7 @@ def vllm_report(
     pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
     check = start_check(spec, query, pool, batched_tokens=batched_tokens)
+    layout, _ = kv_layout(spec, query)
     refused = startup_refusal(spec, query)
     if refused is not None:
         # Refused before the profile run (configuration, TP size): vLLM prints no capacity line.
@@ -2903,18 +2927,17 @@ def vllm_report(
     else:
         lines = capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len)
     to_fit = None
-    if query.kv != "off" and concurrency < query.batch:
-        # What the requested share must hold for the b requests; the CUDA context (and, up to 0.19,
-        # the graphs) come on top of it.
-        need = (
-            weights
-            + peak
-            + non_torch
-            + (graphs if in_budget else 0)
-            + requests_kv_bytes(
+    if query.kv != "off" and (concurrency < query.batch or (refused is None and not check.fits)):
+        # What the requested share must hold for the b requests, and for the start check (one
+        # request, and from 0.30 the null block); the CUDA context (and, up to 0.19, the graphs)
+        # come on top of it.
+        kv = max(
+            requests_kv_bytes(
                 spec, query, seq_len=query.seq_len, batch=query.batch, tp=query.gpus, batched_tokens=batched_tokens
-            )
+            ),
+            _start_pool_bytes(layout, profile, query.seq_len, batched_tokens),
         )
+        need = weights + peak + non_torch + (graphs if in_budget else 0) + kv
         to_fit = util_to_fit(
             need, gpu.memory_bytes, cuda_context_bytes(query, constants) + (0 if in_budget else graphs)
         )
@@ -2930,7 +2953,7 @@ def vllm_report(
         cuda_graphs_in_budget=in_budget,
         gpu_memory_utilization=util,
         requested_memory=requested,
-        block_size=kv_layout(spec, query)[0].block_size,
+        block_size=layout.block_size,
         num_gpu_blocks=blocks,
         max_num_batched_tokens=batched_tokens,
         max_num_seqs=max_seqs,
@@ -3226,7 +3249,8 @@ class VllmEngine(BaseEngine):
         """vLLM's requested share (util x the device) holds the weights, the KV cache, the activation
         peak and non-torch memory (and, from 0.20, the CUDA-graph estimate); the CUDA context (there
         before vLLM measures) and, up to 0.19, the CUDA graphs (captured after the KV pool) come on
-        top, within the device. So the query fits exactly when vLLM's KV pool holds its b x s tokens."""
+        top, within the device. So the total fits exactly when vLLM's KV pool holds its b x s tokens
+        (and the query fits when vLLM also starts: :meth:`start_limit`)."""
         requested = int(util_of(query) * gpu.memory_bytes)
         if query.method == "classic":
             return requested  # the classic terms have no overhead to place outside the share
@@ -3259,6 +3283,20 @@ class VllmEngine(BaseEngine):
             return fixed + _kv_bytes(spec, query, s, b, kv, query.gpus, gpu)
 
         return total
+
+    def start_limit(
+        self, spec: ModelSpec, query: Query, gpu: GPU | None, *, weights: int
+    ) -> Callable[[int], bool] | None:
+        """Whether vLLM starts at max_model_len = s with the pool it measures on ``gpu``: the start
+        check on one request (from 0.30 less the null block), which the pool holding b requests does
+        not imply at b = 1. The pool does not depend on s, so the solvers ask this at every s."""
+        if gpu is None or query.method != "calibrated" or query.kv == "off":
+            return None
+        report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+        pool, batched = report.kv_cache_memory, report.max_num_batched_tokens
+        layout, _ = kv_layout(spec, query)
+        profile, _ = version_profile(query)
+        return lambda s: pool > 0 and _start_pool_bytes(layout, profile, s, batched) <= pool
 
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         notes: list[Note] = []
@@ -3442,7 +3480,8 @@ class VllmEngine(BaseEngine):
 
     def verdict(self, est: Estimate, esc: Escape) -> str | None:
         """The fit is whether the KV pool holds the b requests of s tokens (what vLLM's concurrency
-        counts): say how many it holds and what makes it hold them (util first, then b, then GPUs)."""
+        counts) and vLLM starts: say how many it holds and what makes it hold them (util first, then
+        b, then s, then GPUs)."""
         fit, v, q = est.fit, est.engine_report, est.query
         if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
             return None
@@ -3457,14 +3496,23 @@ class VllmEngine(BaseEngine):
                 f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens "
                 f"(b={q.batch:,} asked)"
             )
-        if v.max_concurrency >= q.batch and v.util_to_fit is None:
+        if v.max_concurrency >= q.batch and v.starts and v.util_to_fit is None:
             # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
             return (
                 f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
                 f"graphs vLLM adds on top of it leave no room on the device; lower util"
             )
         held = min(v.max_concurrency, q.batch - 0.01)  # never round up to what was asked
-        if v.kv_cache_memory <= 0:
+        # The pool's blocks hold one whole request (int(concurrency x s) >= s from 0.21, where the
+        # two-decimal concurrency may round up to 1.00), yet vLLM will not start: from 0.30 its check
+        # holds one block back (the null block) first.
+        holds_one = version_profile(q)[0].kv_tokens_report == "concurrency" and v.kv_cache_tokens >= q.seq_len
+        if not v.starts and v.kv_cache_memory > 0 and holds_one:
+            line = (
+                f"{total}: does not fit {where}: {pool} has {v.num_gpu_blocks:,} blocks, as many as one request of "
+                f"{q.seq_len:,} tokens takes, but vLLM {v.version} keeps one back (the null block) and will not start"
+            )
+        elif v.kv_cache_memory <= 0:
             line = (
                 f"{total}: does not fit {where}: at util={v.gpu_memory_utilization:g} the weights and "
                 "activations leave vLLM no KV pool"
@@ -3478,7 +3526,7 @@ class VllmEngine(BaseEngine):
             fixes.append(f"util={v.util_to_fit:g}")
         if fit.max_batch is not None and fit.max_batch >= 1 and q.batch > 1:
             fixes.append(f"b={fit.max_batch:,}")
-        if fit.max_seq_len is not None and fit.max_seq_len >= 1 and held < 1:
+        if fit.max_seq_len is not None and fit.max_seq_len >= 1 and (held < 1 or not v.starts):
             fixes.append(f"s={fit.max_seq_len:,}")
         if v.util_to_fit is None and fit.min_gpus > q.gpus:
             fixes.append(f"gpus={fit.min_gpus}")

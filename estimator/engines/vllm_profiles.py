@@ -59,6 +59,10 @@ KvTokensReport = Literal["blocks", "concurrency"]
 # "pooled" = cdiv(sum of max bytes over groups, page bytes); "per_group" = sum over groups of
 # cdiv(group max bytes, group page bytes).
 ConcurrencyRounding = Literal["pooled", "per_group"]
+# What the start check counts for one max_model_len request: every layer's own bytes
+# (max_memory_usage_bytes summed over the layers), or the pool's whole blocks (the blocks each
+# KV-cache group takes, times the bytes one block index costs, padding layers included).
+StartCheckNeed = Literal["layer_bytes", "group_blocks"]
 # How the hybrid attention block size is aligned (platforms/interface.py or, in 0.19,
 # model_executor/models/config.py): "fixed" = 16 tokens (64 for MLA, 128 for CUTLASS MLA);
 # "backend" = max(smallest kernel block size of the chosen backend, cache block size) (0.20-0.31;
@@ -214,6 +218,12 @@ class VllmProfile(_Frozen):
     # check_enough_kv_cache_memory subtracts one block of the pool (the null block BlockPool holds)
     # before comparing with one max_model_len request: from 0.30.0.
     fit_check_reserves_null_block: bool
+    # v1/core/kv_cache_utils.py@v0.30.0 get_kv_cache_configs (v1/core/kv_cache_planning.py@v0.33.0):
+    # the check that stops a start compares _max_memory_usage_bytes_from_groups (bytes per pool
+    # block x the blocks the groups take, the same blocks "Maximum concurrency" divides the pool by)
+    # with the pool less the null block, and _estimate_max_model_len_from_groups binary-searches
+    # the same function.
+    start_check_need: StartCheckNeed
     # engine/arg_utils.py get_batch_defaults tiers, largest first.
     batch_tiers: tuple[BatchTier, ...]
     # Hybrid attention block alignment; see HybridAlignment. 0.19.0 model_executor/models/config.py
@@ -357,6 +367,7 @@ _V019 = VllmProfile(
     concurrency_rounding="pooled",
     capacity_one_line=False,
     fit_check_reserves_null_block=False,
+    start_check_need="layer_bytes",
     batch_tiers=(_H100, _SMALL),
     hybrid_alignment="fixed",
     has_nvfp4_ds_mla=False,
@@ -471,6 +482,7 @@ _V030 = _next(
     _V029,
     "0.30",
     fit_check_reserves_null_block=True,
+    start_check_need="group_blocks",
     has_nvfp4_ds_mla=True,
     dsv4_auto_kv_fp8=True,
     eagle3_d2t_only_when_smaller=True,
