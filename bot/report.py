@@ -80,13 +80,17 @@ def size(n_bytes: int) -> str:
 
 
 def tokens(n: int) -> str:
-    """A token count in a compact form (``227k``, ``2,323k``, ``16M``, ``512``), in the grammar's units.
+    """A token count in a compact form (``227k``, ``3.76M``, ``16M``, ``512``), in the grammar's units.
 
-    k is 1024 and M is 1024 x 1024 as in ``s=32k``, and the count is rounded down, so what is shown can
-    be typed back (``s=227k``; the grammar ignores the thousands separator) and still fits.
+    k is 1024 and M is 1024 x 1024 as in ``s=32k``, and the count is rounded down (to two decimals of
+    an M), so what is shown can be typed back (``s=227k``, ``s=3.76m``: the grammar rounds a decimal
+    count down to whole tokens) and still fits.
     """
-    if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
-        return f"{n // (1024 * 1024):,}M"
+    mega = 1024 * 1024
+    if n >= mega:
+        hundredths = n * 100 // mega
+        whole, part = divmod(hundredths, 100)
+        return f"{whole:,}M" if part == 0 else f"{whole:,}.{part:02d}".rstrip("0") + "M"
     if n >= 10_000:
         return f"{n // 1024:,}k"
     return f"{n:,}"

@@ -197,6 +197,9 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         max_seq_len=None if refusal else max_seq,
         max_batch=None if refusal else max_batch,
         min_gpus=min_gpus,
+        max_seq_len_memory_only=not refusal
+        and bool(spec.max_position_embeddings)
+        and max_seq > (spec.max_position_embeddings or 0),
         engine_refuses=refusal,
     )
 

@@ -35,6 +35,7 @@ activation peak for models with large vocabularies.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -627,6 +628,22 @@ class Unmodelled(str):
     refuses (exit 2)."""
 
 
+def drafter_method_refusal(method: str, profile: VllmProfile) -> str | None:
+    """Why the release runs (or vram sizes) no drafter of ``method`` at all, whatever its checkpoint."""
+    version = profile.version
+    if method == "dflash" and profile.dflash_layers == "none":
+        return (
+            f"vLLM {version} has no DFlash drafter (model_executor/models/qwen3_dflash.py arrives in 0.20): "
+            "use vllm=0.20 or later"
+        )
+    if not profile.reads_eagle_and_draft_models:
+        built = {"eagle3": "builds an EAGLE-3 drafter", "eagle": "builds an EAGLE drafter"}
+        return Unmodelled(
+            f"vram has not read how vLLM {version} {built.get(method, 'runs a draft model')} (it sizes them from 0.20)"
+        )
+    return None
+
+
 def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
     """Why vLLM would not start this drafter, or why vram cannot say what it holds (one sentence)."""
     drafter = spec.drafter
@@ -644,8 +661,8 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
         return _eagle_refusal(spec, drafter, profile)
     if drafter.method == "draft_model":
         return _draft_model_refusal(spec, drafter, query, profile)
-    if profile.dflash_layers == "none":
-        return f"vLLM {version} has no DFlash drafter (model_executor/models/qwen3_dflash.py arrives in 0.20)"
+    if why := drafter_method_refusal(drafter.method, profile):
+        return why
     layers = [layer for layer in drafter.spec.layers if layer.kind != "none"]
     if any(layer.kind not in ("full", "sliding") for layer in layers):
         return Unmodelled(f"the drafter {drafter.model_id} has layers other than attention, which vram does not size")
@@ -2577,7 +2594,13 @@ class DrafterReport(Frozen):
 
 
 def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
-    """The drafter's terms for the report (None without one)."""
+    """The drafter's terms for the report (None without one). Its KV is what the b requests' tokens
+    need in its layers, counted as ``details.kv_terms`` counts every layer (its ``drafter`` and
+    ``drafter_sliding`` terms): a full layer s tokens, a sliding one its window and the in-flight
+    batches. What vLLM reserves beyond that (whole blocks, the sliding layers' extra block, pages
+    padded to one size) is the pool's, in the ``blocks`` term, for the drafter's layers as for the
+    target's: vLLM accounts for blocks per KV-cache group, which the drafter's layers share with the
+    target's (v1/core/kv_cache_utils.py), not per model."""
     drafter = spec.drafter
     if drafter is None:
         return None
@@ -2585,24 +2608,15 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
     kv_dtype = kv_cache_dtype(spec, query)
     per_token = sum(_attn_bytes_per_token(layer, query.gpus, kv_dtype) for layer in layers)
     layout, _ = kv_layout(spec, query)
-    target = [x for x in spec.layers if x.kind in ("full", "sliding", "mla")]
-    hybrid = bool(target) and any(_has_state(x) for x in spec.layers)
-    target_per_token = max((_attn_bytes_per_token(x, query.gpus, kv_dtype) for x in target), default=0)
     kv = 0
     for layer in layers:
-        # The drafter's layers hold whole blocks like the target's (a sliding layer: its window and the
-        # in-flight tokens, as _blocks_per_request counts them); beside a hybrid target a smaller page
-        # holds more tokens per block.
-        block = layout.block_size
-        if hybrid:
-            block = drafter_block_size(layer, query.gpus, kv_dtype, target_per_token, layout.block_size)
         span = query.seq_len
         if layer.kind == "sliding" and layer.window is not None:
             batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
             span = min(
                 layer.window - 1 + layout.extra_retained_tokens + batched * layout.in_flight_batches, query.seq_len
             )
-        kv += round_up(span, block) * _attn_bytes_per_token(layer, query.gpus, kv_dtype)
+        kv += span * _attn_bytes_per_token(layer, query.gpus, kv_dtype)
     return DrafterReport(
         model=drafter.model_id,
         method=drafter.method,
@@ -2728,7 +2742,7 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     return reports[worst].model_copy(
         update={
             "kv_cache_tokens": tokens if starts else 0,
-            "max_concurrency": round(concurrency, 2) if starts else 0.0,
+            "max_concurrency": floor_hundredths(concurrency) if starts else 0.0,
             "num_gpu_blocks": blocks,
             "starts": starts,
             "estimated_max_model_len": failing.estimated_max_model_len if failing else first.estimated_max_model_len,
@@ -2807,7 +2821,7 @@ def vllm_report(
         version=profile.version,
         kv_cache_memory=pool,
         kv_cache_tokens=tokens,
-        max_concurrency=round(concurrency, 2),
+        max_concurrency=floor_hundredths(concurrency),
         weights=weights,
         activation_peak=peak,
         non_torch=non_torch,
@@ -2826,6 +2840,13 @@ def vllm_report(
         drafter=drafter_report(spec, query),
         log_lines=lines,
     )
+
+
+def floor_hundredths(x: float) -> float:
+    """``x`` rounded down to two decimals: the concurrency every line and field shows, so that a pool
+    that holds 2.996 requests never reads as holding 3 (b=3 does not fit) while max_batch says 2. The
+    rounding of ``x * 100`` first keeps a float such as 2.3 (229.99999999999997) at 2.30."""
+    return math.floor(round(x * 100, 6)) / 100
 
 
 def capacity_lines(
@@ -3155,6 +3176,13 @@ class VllmEngine(BaseEngine):
             world = query.gpus * query.pp
             return f"gpus={query.gpus} x pp={query.pp} is {world:,} GPUs: vram sizes at most {_MAX_WORLD:,}"
         return kv_dtype_refusal(query, lookup_gpu(query.gpu) if query.gpu else None)
+
+    def check_drafter_method(self, method: str, model_id: str, query: Query) -> None:
+        """A release without the method's drafter refuses it whatever the checkpoint holds: DFlash
+        before 0.20 is vLLM's refusal (exit 2), EAGLE and draft models before 0.20 vram's limit."""
+        if why := drafter_method_refusal(method, version_profile(query)[0]):
+            error = UnmodelledError if isinstance(why, Unmodelled) else InputError
+            raise error(f"vLLM cannot be sized with draft={model_id}: {why}")
 
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
         if query.method != "calibrated" or query.kv == "off":

@@ -182,8 +182,8 @@ def test_show_of_a_failed_query_prints_its_sentence(settings: Settings) -> None:
     ("args", "first"),
     [
         # A valid question about something vram does not model exits 1 (docs/interface.md: 2 is for
-        # invalid input), and a sentence naming vram is not prefixed "vram: " a second time.
-        (["deepseek-ai__DeepSeek-V2-Lite-Chat.json", "engine=vllm", "kv=nvfp4"], "vram does not model vLLM's nvfp4"),
+        # invalid input); every error line starts "vram: ", and a sentence naming vram keeps one "vram".
+        (["deepseek-ai__DeepSeek-V2-Lite-Chat.json", "engine=vllm", "kv=nvfp4"], "vram: does not model vLLM's nvfp4"),
         (["Qwen__Qwen3-8B.json", "engine=vllm", "vllm=0.34"], "vram: vllm=0.34 is past the newest release"),
     ],
 )
