@@ -389,7 +389,9 @@ class Service:
         if record is None or not self._store.visible(record, who):
             # Same sentence for "absent" and "not yours": ids of other channels stay private.
             return ErrorReply(
-                message=f"no query #{record_id} here: `history` lists the ones you can see", exit_code=1, code="not_found"
+                message=f"no query #{record_id} here: `history` lists the ones you can see",
+                exit_code=1,
+                code="not_found",
             )
         try:
             sides = self.compare_sides(record, who)
