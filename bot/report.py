@@ -14,6 +14,7 @@ from typing import Any
 
 from estimator.engines import get_engine
 from estimator.engines.vllm import VllmReport
+from estimator.notes import Note
 from estimator.result import Estimate
 
 GIB = 1024**3
@@ -138,6 +139,13 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     if q.method == "classic":
         parts.append("classic formulas")
     return " · ".join(parts)
+
+
+def listed_warnings(est: Estimate) -> list[Note]:
+    """The warnings an answer lists under its table: the engine's refusal is left out where the
+    verdict line says it already (``--json`` keeps every warning)."""
+    said = not est.refused and est.fit is not None and est.fit.engine_refuses is not None
+    return [w for w in est.warnings if not (said and w.code == "engine_refuses")]
 
 
 def verdict(est: Estimate, esc: Escape = _same) -> str:

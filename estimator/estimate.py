@@ -369,6 +369,9 @@ def estimate(
         # The engine sizes every pipeline rank itself, from the whole model.
         report, report_notes = engine.report(whole, query, gpu, dtypes, weights=weights)
         notes += report_notes
+    if fit is not None and fit.engine_refuses and not any(n.code == "engine_refuses" for n in notes):
+        # With a GPU the verdict says it; --json's warnings carry it too, under its code.
+        notes.append(note("engine_refuses", fit.engine_refuses + "."))
     if query.method == "calibrated":
         warning = _classic_warning(classic_result, memory, kv_ratio, query)
         if warning:

@@ -335,6 +335,21 @@ def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
     )
 
 
+def _dsv4_kv_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """DeepSeek-V4 starts with an fp8 KV cache only: 0.20-0.29 assert it (so kv=auto, the model's
+    bf16, is refused), 0.30+ turn "auto" into fp8 and refuse any other dtype asked
+    (models/deepseek_v4/attention.py@v0.30.0 ``_resolve_dsv4_kv_cache_dtype``)."""
+    if not compressed_attention(spec) or version_profile(query)[0].dsv4_planner == "none":
+        return None
+    dtype = kv_cache_dtype(spec, query)
+    if dtype == "fp8":
+        return None
+    version = version_profile(query)[0].version
+    unsaid = query.kv in ("on", "auto", "off")
+    asked = f"the model's {dtype} KV cache (kv= unsaid)" if unsaid else f"kv={query.kv}"
+    return f"vLLM {version} will not start DeepSeek-V4 with {asked}: it serves it with an fp8 KV cache only; add kv=fp8"
+
+
 def _nvfp4_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
     """NVFP4 weights need compute capability 7.5 (``get_min_capability`` 75 of
     ``ModelOptNvFp4Config`` and the compressed-tensors NVFP4 schemes, @v0.20.0 and @v0.33.0)."""
@@ -1706,7 +1721,8 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     if why := mtp_refusal(spec, query):
         raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
     gpu = lookup_gpu(query.gpu) if query.gpu else None
-    if why := kv_dtype_refusal(query, gpu):
+    # The release's dtypes only: a GPU that does not run the dtype is the verdict's (startup_refusal).
+    if why := kv_dtype_refusal(query, None):
         raise InputError(why)
     if kv_dtype in ("nvfp4", "int8_per_token_head") and any(layer.kind == "mla" for layer in spec.layers):
         raise UnmodelledError(f"vram does not model vLLM's {kv_dtype} KV cache for MLA attention ({spec.model_type})")
@@ -2062,8 +2078,8 @@ def _deepseek_v4_layout(
             f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.33 only; vLLM {version} "
             "has no DeepSeek-V4 planner vram has read, so use vllm=0.33 or engine=transformers"
         )
-    if dtype_bytes != 1:
-        raise InputError(f"vLLM {version} serves DeepSeek-V4 only with an fp8 KV cache: use kv=fp8")
+    # Its pages are fp8_ds_mla whatever --kv-cache-dtype says: another dtype is a refusal to start
+    # (_dsv4_kv_refusal), sized as the pages vLLM would have laid out.
     pad = lambda n: ceil_div(n, DSV4_ALIGN) * DSV4_ALIGN  # noqa: E731
     block = DSV4_MLA_BLOCK
     latent: list[int] = []  # MLAAttentionSpec pages (compressed latent, CSA indexer keys)
@@ -2817,6 +2833,9 @@ def vllm_report(
         to_fit = util_to_fit(
             need, gpu.memory_bytes, cuda_context_bytes(query, constants) + (0 if in_budget else graphs)
         )
+    if refused is not None:
+        # A server that does not start holds no request: the pool is what it would have been, no capacity.
+        tokens, concurrency, to_fit = 0, 0.0, None
     return VllmReport(
         version=profile.version,
         kv_cache_memory=pool,
@@ -2983,6 +3002,10 @@ def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
         return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
     if why := _nvfp4_capability_refusal(spec, query):
         return f"vLLM will not start: {why}"
+    if query.gpu and (why := kv_dtype_refusal(query, lookup_gpu(query.gpu))):
+        return f"vLLM will not start with kv={query.kv}: {why}"
+    if why := _dsv4_kv_refusal(spec, query):
+        return why
     if why := mtp_refusal(spec, query):
         return f"vLLM will not start with mtp={query.mtp}: {why}"
     if spec.drafter is not None and (why := drafter_refusal(spec, query)):
@@ -3175,7 +3198,8 @@ class VllmEngine(BaseEngine):
         if query.gpus * query.pp > _MAX_WORLD:
             world = query.gpus * query.pp
             return f"gpus={query.gpus} x pp={query.pp} is {world:,} GPUs: vram sizes at most {_MAX_WORLD:,}"
-        return kv_dtype_refusal(query, lookup_gpu(query.gpu) if query.gpu else None)
+        # The release's KV dtypes only: whether one runs on the named GPU is the verdict's (startup_refusal).
+        return kv_dtype_refusal(query, None)
 
     def check_drafter_method(self, method: str, model_id: str, query: Query) -> None:
         """A release without the method's drafter refuses it whatever the checkpoint holds: DFlash
