@@ -271,6 +271,8 @@ class Service:
         if isinstance(cmd, HistoryCmd):
             return self.history(who, model=cmd.model, mine=cmd.mine)
         if isinstance(cmd, ShowCmd):
+            if cmd.changes:
+                return self.show_what_if(cmd.record_id, " ".join(cmd.changes), who)
             return self.show(cmd.record_id, who)
         raise AssertionError(f"unhandled command {cmd!r}")
 
@@ -398,6 +400,29 @@ class Service:
         except StoreError:
             sides = None  # the record itself was read: show it alone
         return ShowReply(record=record, estimate=stored_estimate(record), sides=sides)
+
+    def show_what_if(self, record_id: int, text: str, who: Conversation) -> Reply:
+        """``show 42 s=64k``: the stored query (both sides of a comparison) with the changes, stored as
+        a what-if of it, as a reply in its thread would be."""
+        shown = self.show(record_id, who)
+        if isinstance(shown, ErrorReply):
+            return shown
+        record = shown.record
+        if not record.params:
+            return ErrorReply(
+                message=f"#{record_id} failed before it was sized ({record.error}): there are no settings to change",
+                exit_code=2,
+                code="invalid_input",
+            )
+        if shown.sides:
+            pair = self.compare_what_if(a=shown.sides[0], b=shown.sides[1], text=text, who=who)
+            if pair is not None:
+                return pair
+        else:
+            outcome = self.what_if(base=record, text=text, who=who)
+            if outcome is not None:
+                return EstimateReply(outcome=outcome)
+        return ErrorReply(message=f"#{record_id} holds no settings to change", exit_code=2, code="invalid_input")
 
     # -- threads --------------------------------------------------------------------------------
     @staticmethod

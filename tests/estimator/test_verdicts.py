@@ -43,6 +43,9 @@ def test_a_pool_a_little_short_suggests_util_or_b_not_a_second_gpu() -> None:
     # request = 7.967 (7.97 would round towards the 8 asked).
     assert v.num_gpu_blocks == 16_317 and v.max_concurrency == 7.96
     assert "holds 7.96 of the 8 requests of 32,768 tokens asked" in line, line
+    # The vLLM line below the table gives the same figure, and max_batch is its floor.
+    assert "room for 7.96 requests of 32,768 tokens" in (report.engine_line(est) or "")
+    assert est.fit.max_batch == 7
     assert f"use util={v.util_to_fit:g}, or b=7" in line, line
     assert "gpus=" not in line and "0.0 GiB short" not in line, line
     # The util it suggests is the smallest that works: it fits there and not 0.01 below.
@@ -190,3 +193,12 @@ def test_a_config_without_its_size_is_a_guess_not_a_fit() -> None:
     line = report.verdict(est)
     assert "is a guess, not a verdict: the config gives no num_hidden_layers or hidden_size" in line
     assert "fits" not in line
+
+
+def test_concurrency_is_rounded_down_to_hundredths() -> None:
+    from estimator.engines.vllm import floor_hundredths
+
+    # 2,995 blocks of the 1,000 one request takes: 2.995, which rounding would show as the 3 asked.
+    assert floor_hundredths(2_995 / 1_000) == 2.99
+    assert floor_hundredths(3.0) == 3.0 and floor_hundredths(2.3) == 2.3  # 2.3 x 100 = 229.99999999999997
+    assert floor_hundredths(0.009) == 0.0
