@@ -17,7 +17,7 @@ from bot import report
 from bot.echo import neutral
 from bot.helptext import slack_help
 from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space glyph
-from bot.report import GIB, bar, gib, params
+from bot.report import GIB, bar, gib, listed_warnings, params
 from estimator.classic import classic_lines as _classic_lines
 from estimator.engines import engine_names
 from estimator.notes import Note
@@ -220,7 +220,7 @@ def estimate_message(
     if extra:
         blocks.append(_section("\n".join(extra)))
         text += extra
-    warnings = [w for w in est.warnings if show_classic or not _is_classic(w)]
+    warnings = [w for w in listed_warnings(est) if show_classic or not _is_classic(w)]
     if warnings:
         warn = "\n".join(f":warning: {escape(w.message)}" for w in warnings)
         blocks.append(_section(warn))

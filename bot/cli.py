@@ -9,7 +9,7 @@
     vram db upgrade                                 apply the database migrations
 
 Exit status: 0 success (an answer, a guessed total included: read --json's fit and refusal for the verdict),
-2 invalid input, 1 anything else; errors are one sentence on stderr.
+2 invalid input, 1 anything else; errors are one sentence on stderr (with --json also an error object on stdout).
 """
 
 from __future__ import annotations
@@ -51,11 +51,16 @@ from store.records import Conversation
 log = logging.getLogger("vram")
 
 
-def _fail(message: str, code: int, err: TextIO) -> int:
+def _fail(message: str, code: int, err: TextIO, *, json_out: TextIO | None = None, error_code: str = "error") -> int:
+    """The error's one sentence on stderr, always after "vram: "; with --json (``json_out``) also
+    ``{"error": {"code", "message", "exit_code"}}`` on stdout, so a script reads JSON either way."""
     # The sentence may echo what was typed: a 3,000-digit number or model id is cut as Slack cuts it.
     text = neutral(plain(message))
-    # A sentence that names vram itself ("vram does not model ...") needs no "vram: " before it.
-    print(text if text.startswith("vram ") else f"vram: {text}", file=err)
+    # A sentence that names vram itself ("vram does not model ...") keeps one "vram" before its verb.
+    print(f"vram: {text.removeprefix('vram ')}", file=err)
+    if json_out is not None:
+        error = {"code": error_code, "message": text, "exit_code": code}
+        print(json.dumps({"error": error}, indent=2), file=json_out)
     return code
 
 
@@ -150,8 +155,9 @@ def _print_show(reply: ShowReply, *, as_json: bool, console: Console, out: TextI
 
 
 def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, err: TextIO) -> int:
+    json_out = out if as_json else None
     if isinstance(reply, ErrorReply):
-        return _fail(reply.message, reply.exit_code, err)
+        return _fail(reply.message, reply.exit_code, err, json_out=json_out, error_code=reply.code)
     if isinstance(reply, HelpReply):
         console.print(render_text.help_text(), markup=False, highlight=False)
         return 0
@@ -172,7 +178,9 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
     if isinstance(reply, CompareReply):
         for outcome in (reply.a, reply.b):
             if outcome.error:
-                return _fail(outcome.error, outcome.exit_code, err)
+                return _fail(
+                    outcome.error, outcome.exit_code, err, json_out=json_out, error_code=outcome.error_code or "error"
+                )
         assert reply.a.estimate and reply.b.estimate
         if as_json:
             print(
@@ -190,7 +198,13 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
     if isinstance(reply, EstimateReply):
         outcome = reply.outcome
         if outcome.error or outcome.estimate is None:
-            return _fail(outcome.error or "no estimate", outcome.exit_code or 1, err)
+            return _fail(
+                outcome.error or "no estimate",
+                outcome.exit_code or 1,
+                err,
+                json_out=json_out,
+                error_code=outcome.error_code or "error",
+            )
         if as_json:
             print(json.dumps(report.estimate_json(outcome.estimate, record_id=outcome.record_id), indent=2), file=out)
         elif outcome.estimate.query.method == "classic":
@@ -218,6 +232,8 @@ def run(
     out = out or sys.stdout
     err = err or sys.stderr
     console = make_console(out)
+    # Known before the flags are read, so that an invalid option still gets its JSON error object.
+    as_json = "--json" in argv
     try:
         words, as_json, limit = _take_flags(argv)
         settings = settings or load_settings()
@@ -231,7 +247,13 @@ def run(
                 raise InputError("the db command is `vram db upgrade`")
             store = _open_store(settings, upgrade=True)
             if store is None:
-                return _fail("could not open the database: check DATABASE_URL", 1, err)
+                return _fail(
+                    "could not open the database: check DATABASE_URL",
+                    1,
+                    err,
+                    json_out=out if as_json else None,
+                    error_code="store",
+                )
             print("database is up to date", file=out)
             return 0
         if words and not words[0].strip():
@@ -262,9 +284,9 @@ def run(
             print("\n".join(prompt.classic_block(reply.outcome.estimate)), file=out)
         return code
     except VramError as error:
-        return _fail(str(error), error.exit_code, err)
+        return _fail(str(error), error.exit_code, err, json_out=out if as_json else None, error_code=error.code)
     except (EOFError, KeyboardInterrupt):
-        return _fail("cancelled", 1, err)
+        return _fail("cancelled", 1, err, json_out=out if as_json else None, error_code="cancelled")
 
 
 def _question(
@@ -287,6 +309,8 @@ def _question(
     if as_json and ans.outcome.estimate is not None:
         print(json.dumps(ask.to_json(ans), indent=2), file=out)
         return 0
+    if as_json:  # stdout holds the error object alone
+        return _print_reply(EstimateReply(outcome=ans.outcome), as_json=True, console=console, out=out, err=err)
     for line in ask.intro_lines(ans):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if ans.outcome.estimate is not None:

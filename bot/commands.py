@@ -45,6 +45,8 @@ class HistoryCmd(Frozen):
 class ShowCmd(Frozen):
     kind: Literal["show"] = "show"
     record_id: int
+    # ``show 42 s=64k``: key=value changes, a what-if of the stored query (as a reply in its thread).
+    changes: tuple[str, ...] = ()
 
 
 class CompareCmd(Frozen):
@@ -101,10 +103,20 @@ def parse(text: str) -> Command:
         return HistoryCmd(model=others[0] if others else None, mine=mine)
     if head == "show":
         # ASCII digits only (str.isdigit accepts "²"), and no more than a stored id can have.
-        match = _RECORD_ID.fullmatch(words[1]) if len(words) == 2 else None
+        match = _RECORD_ID.fullmatch(words[1]) if len(words) >= 2 else None
         if match is None:
-            raise InputError("show needs the number of a stored query, for example: show 42")
-        return ShowCmd(record_id=int(match.group(1)))
+            raise InputError(
+                "show needs the number of a stored query, for example: show 42 (or show 42 s=64k to change a setting)"
+            )
+        record_id = int(match.group(1))
+        changes = words[2:]
+        if other := next((w for w in changes if "=" not in w), None):
+            raise InputError(
+                f"show {record_id} takes key=value changes after the number, a what-if of that query "
+                f'(show {record_id} s=64k): "{other}" is not one'
+            )
+        parse_settings(changes)  # a bad key or value is said now, before the store is read
+        return ShowCmd(record_id=record_id, changes=tuple(changes))
     if head == "compare":
         models = [w for w in words[1:] if "=" not in w]
         if len(models) != 2:

@@ -57,7 +57,7 @@ def print_estimate(est: Estimate, console: Console) -> None:
     for line in (report.max_line(est), report.engine_line(est)):
         if line:
             console.print(Text(plain(line)), soft_wrap=True)
-    for warning in est.warnings:
+    for warning in report.listed_warnings(est):
         console.print(Text(plain(f"! {warning.message}"), style="yellow"))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from estimator.engines import KvTerm, get_engine
 from estimator.engines.vllm import VllmReport
+from estimator.notes import Note
 from estimator.result import Estimate
 
 GIB = 1024**3
@@ -80,13 +81,17 @@ def size(n_bytes: int) -> str:
 
 
 def tokens(n: int) -> str:
-    """A token count in a compact form (``227k``, ``2,323k``, ``16M``, ``512``), in the grammar's units.
+    """A token count in a compact form (``227k``, ``3.76M``, ``16M``, ``512``), in the grammar's units.
 
-    k is 1024 and M is 1024 x 1024 as in ``s=32k``, and the count is rounded down, so what is shown can
-    be typed back (``s=227k``; the grammar ignores the thousands separator) and still fits.
+    k is 1024 and M is 1024 x 1024 as in ``s=32k``, and the count is rounded down (to two decimals of
+    an M), so what is shown can be typed back (``s=227k``, ``s=3.76m``: the grammar rounds a decimal
+    count down to whole tokens) and still fits.
     """
-    if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
-        return f"{n // (1024 * 1024):,}M"
+    mega = 1024 * 1024
+    if n >= mega:
+        hundredths = n * 100 // mega
+        whole, part = divmod(hundredths, 100)
+        return f"{whole:,}M" if part == 0 else f"{whole:,}.{part:02d}".rstrip("0") + "M"
     if n >= 10_000:
         return f"{n // 1024:,}k"
     return f"{n:,}"
@@ -138,6 +143,13 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     if q.method == "classic":
         parts.append("classic formulas")
     return " · ".join(parts)
+
+
+def listed_warnings(est: Estimate) -> list[Note]:
+    """The warnings an answer lists under its table: the engine's refusal is left out where the
+    verdict line says it already (``--json`` keeps every warning)."""
+    said = not est.refused and est.fit is not None and est.fit.engine_refuses is not None
+    return [w for w in est.warnings if not (said and w.code == "engine_refuses")]
 
 
 def verdict(est: Estimate, esc: Escape = _same) -> str:

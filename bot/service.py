@@ -24,7 +24,7 @@ from bot.commands import (
 from bot.question import read_change
 from bot.report import is_input_mistake
 from common.errors import InputError, StoreError, VramError
-from estimator.draft import check_speculative_settings
+from estimator.draft import check_speculative_settings, draft_method
 from estimator.engines import get_engine
 from estimator.estimate import estimate
 from estimator.gpus import GPU, catalog
@@ -51,6 +51,7 @@ class Outcome(Frozen):
     estimate: Estimate | None = None
     error: str | None = None
     exit_code: int = 0
+    error_code: str | None = None  # the error's kind (VramError.code), for --json's error object
     saved: bool = False
     note: str | None = None  # e.g. NOT_SAVED
     base: Estimate | None = None  # what-if: the estimate it changed
@@ -99,6 +100,7 @@ class ErrorReply(Frozen):
     kind: Literal["error"] = "error"
     message: str
     exit_code: int
+    code: str = "error"  # the error's kind (VramError.code), for --json's error object
 
 
 Reply = EstimateReply | HelpReply | GpusReply | HistoryReply | ShowReply | CompareReply | ErrorReply
@@ -174,7 +176,11 @@ class Service:
             # Only an engine that reads draft= loads a drafter; the drafter is read like the model
             # (same source, caches and deadline rules).
             name, revision = parse_model(query.draft)
-            spec = spec.model_copy(update={"drafter": drafter_of(self._resolver.open_model(name, revision))})
+            drafter = self._resolver.open_model(name, revision)
+            # The release first: one that runs no drafter of this kind says so, whatever the files hold.
+            method = draft_method(drafter.model_id, drafter.resolved.config)
+            get_engine(query.engine).check_drafter_method(method, drafter.model_id, query)
+            spec = spec.model_copy(update={"drafter": drafter_of(drafter)})
         return estimate(spec, query, model_id=model.model_id, revision=model.revision, warnings=model.warnings)
 
     def preview(self, query: Query) -> Estimate:
@@ -231,6 +237,7 @@ class Service:
             estimate=est,
             error=str(error) if error else None,
             exit_code=error.exit_code if error else 0,
+            error_code=error.code if error else None,
             saved=record_id is not None,
             note=note,
             base=base,
@@ -242,7 +249,7 @@ class Service:
         words = split_words(text)
         if not words or words[0].lower() not in _NOT_KEPT:
             self._keep(who, text=text, status="error", error=str(err))
-        return ErrorReply(message=str(err), exit_code=err.exit_code)
+        return ErrorReply(message=str(err), exit_code=err.exit_code, code=err.code)
 
     # -- any text -------------------------------------------------------------------------------
     def run(self, text: str, who: Conversation) -> Reply:
@@ -264,6 +271,8 @@ class Service:
         if isinstance(cmd, HistoryCmd):
             return self.history(who, model=cmd.model, mine=cmd.mine)
         if isinstance(cmd, ShowCmd):
+            if cmd.changes:
+                return self.show_what_if(cmd.record_id, " ".join(cmd.changes), who)
             return self.show(cmd.record_id, who)
         raise AssertionError(f"unhandled command {cmd!r}")
 
@@ -283,7 +292,7 @@ class Service:
         comparison's two sides are one row), so older records are read until that many; else it counts
         records."""
         if self._store is None:
-            return ErrorReply(message="history is off: no database is configured", exit_code=1)
+            return ErrorReply(message="history is off: no database is configured", exit_code=1, code="store")
         records: list[QueryRecord] = []
         compares: dict[int, tuple[QueryRecord, QueryRecord]] = {}
         try:
@@ -304,7 +313,7 @@ class Service:
                     break
                 offset += limit
         except StoreError as err:
-            return ErrorReply(message=str(err), exit_code=err.exit_code)
+            return ErrorReply(message=str(err), exit_code=err.exit_code, code=err.code)
         pairs: dict[tuple[int, int], tuple[QueryRecord, QueryRecord]] = {}
         for rec in records:
             if rec.id in compares:
@@ -368,25 +377,52 @@ class Service:
                 platform=who.platform, workspace=who.workspace, user=who.user, limit=limit
             )
         except StoreError as err:
-            return ErrorReply(message=str(err), exit_code=err.exit_code)
+            return ErrorReply(message=str(err), exit_code=err.exit_code, code=err.code)
         return HistoryReply(records=tuple(records), mine=True)
 
     def show(self, record_id: int, who: Conversation) -> ShowReply | ErrorReply:
         """One stored query, if ``who`` may see it."""
         if self._store is None:
-            return ErrorReply(message="history is off: no database is configured", exit_code=1)
+            return ErrorReply(message="history is off: no database is configured", exit_code=1, code="store")
         try:
             record = self._store.get(record_id)
         except StoreError as err:
-            return ErrorReply(message=str(err), exit_code=err.exit_code)
+            return ErrorReply(message=str(err), exit_code=err.exit_code, code=err.code)
         if record is None or not self._store.visible(record, who):
             # Same sentence for "absent" and "not yours": ids of other channels stay private.
-            return ErrorReply(message=f"no query #{record_id} here: `history` lists the ones you can see", exit_code=1)
+            return ErrorReply(
+                message=f"no query #{record_id} here: `history` lists the ones you can see",
+                exit_code=1,
+                code="not_found",
+            )
         try:
             sides = self.compare_sides(record, who)
         except StoreError:
             sides = None  # the record itself was read: show it alone
         return ShowReply(record=record, estimate=stored_estimate(record), sides=sides)
+
+    def show_what_if(self, record_id: int, text: str, who: Conversation) -> Reply:
+        """``show 42 s=64k``: the stored query (both sides of a comparison) with the changes, stored as
+        a what-if of it, as a reply in its thread would be."""
+        shown = self.show(record_id, who)
+        if isinstance(shown, ErrorReply):
+            return shown
+        record = shown.record
+        if not record.params:
+            return ErrorReply(
+                message=f"#{record_id} failed before it was sized ({record.error}): there are no settings to change",
+                exit_code=2,
+                code="invalid_input",
+            )
+        if shown.sides:
+            pair = self.compare_what_if(a=shown.sides[0], b=shown.sides[1], text=text, who=who)
+            if pair is not None:
+                return pair
+        else:
+            outcome = self.what_if(base=record, text=text, who=who)
+            if outcome is not None:
+                return EstimateReply(outcome=outcome)
+        return ErrorReply(message=f"#{record_id} holds no settings to change", exit_code=2, code="invalid_input")
 
     # -- threads --------------------------------------------------------------------------------
     @staticmethod
@@ -405,7 +441,7 @@ class Service:
             parsed = self._changed(text, Query.model_validate(base.params))
         except InputError as err:
             self._keep(who, text=text, status="error", error=str(err), parent_id=base.id)
-            return Outcome(text=text, error=str(err), exit_code=err.exit_code)
+            return Outcome(text=text, error=str(err), exit_code=err.exit_code, error_code=err.code)
         if parsed is None:
             return None
         query, changes = parsed
@@ -435,7 +471,7 @@ class Service:
                 )
         except InputError as err:
             self._keep(who, text=text, status="error", error=str(err), parent_id=b.id)
-            failed = Outcome(text=text, error=str(err), exit_code=err.exit_code)
+            failed = Outcome(text=text, error=str(err), exit_code=err.exit_code, error_code=err.code)
             return CompareReply(a=failed, b=failed)
         sides = [
             self.estimate_query(

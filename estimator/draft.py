@@ -96,6 +96,12 @@ def speculators_layer_config(config: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def draft_method(model_id: str, config: dict[str, Any]) -> DraftMethod:
+    """The method vLLM runs this drafter with, read from its config (and name) alone, or an
+    UnmodelledError for a drafter vram does not size."""
+    return _method(model_id, config)
+
+
 def _method(model_id: str, config: dict[str, Any]) -> DraftMethod:
     if is_speculators(config):
         kind = config.get("speculators_model_type")

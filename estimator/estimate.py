@@ -213,6 +213,9 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         max_seq_len=None if refusal else max_seq,
         max_batch=None if refusal else max_batch,
         min_gpus=min_gpus,
+        max_seq_len_memory_only=not refusal
+        and bool(spec.max_position_embeddings)
+        and max_seq > (spec.max_position_embeddings or 0),
         engine_refuses=refusal,
     )
 
@@ -382,6 +385,9 @@ def estimate(
         # The engine sizes every pipeline rank itself, from the whole model.
         report, report_notes = engine.report(whole, query, gpu, dtypes, weights=weights)
         notes += report_notes
+    if fit is not None and fit.engine_refuses and not any(n.code == "engine_refuses" for n in notes):
+        # With a GPU the verdict says it; --json's warnings carry it too, under its code.
+        notes.append(note("engine_refuses", fit.engine_refuses + "."))
     if query.method == "calibrated":
         warning = _classic_warning(classic_result, memory, kv_ratio, query)
         if warning:

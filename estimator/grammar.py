@@ -85,8 +85,10 @@ def _parse_count(key: str, raw: str, *, low: int, high: int) -> int:
         raise InputError(f"{key}={_cut(raw)} is out of range: it must be between {low:,} and {high:,}")
     scale = {"": 1, "k": 1024, "m": 1024 * 1024}[suffix]
     value = Fraction(number) * scale  # exact: a float overflows to inf past 309 digits
-    if value.denominator != 1:
+    if value.denominator != 1 and not suffix:
         raise _not_whole(key, raw, low, high)
+    # With k or m a decimal is rounded down to whole tokens, so that a compact figure the answers
+    # print (``3.76M``, rounded down) can be typed back (``s=3.76m``) and still fits.
     count = int(value)
     if not low <= count <= high:
         raise InputError(f"{key}={raw} is out of range: it must be between {low:,} and {high:,}")

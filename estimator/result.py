@@ -54,6 +54,9 @@ class Fit(Frozen):
     max_seq_len: int | None
     max_batch: int | None  # at the query's seq_len; None when the engine refuses to start it
     min_gpus: int  # smallest group the engine starts and that fits (0: none up to the limit)
+    # max_seq_len is past the model's context window (details.context_window): memory would hold it,
+    # the model's positions do not (vLLM refuses such a max_model_len).
+    max_seq_len_memory_only: bool = False
     engine_refuses: str | None = None  # why the engine will not start this configuration (fits is then false)
 
 

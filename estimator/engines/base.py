@@ -185,6 +185,11 @@ class Engine(Protocol):
         """Why the engine refuses the query's settings whatever the model (a KV dtype it lacks), or None."""
         ...
 
+    def check_drafter_method(self, method: str, model_id: str, query: Query) -> None:
+        """Raise when the query's release runs no drafter of ``method`` at all: said before the
+        drafter's checkpoint is read, so that the reason is the release, not a missing file."""
+        ...
+
     def converts_on_load(self, query: Query) -> tuple[str, ...]:
         """The weight formats it quantizes a float checkpoint to while loading it ("fp8", "3-bit")."""
         ...
@@ -303,6 +308,9 @@ class BaseEngine:
         return resolve_dtypes(spec, query)
 
     def setting_refusal(self, query: Query) -> str | None:
+        return None
+
+    def check_drafter_method(self, method: str, model_id: str, query: Query) -> None:
         return None
 
     def converts_on_load(self, query: Query) -> tuple[str, ...]:

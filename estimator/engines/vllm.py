@@ -35,6 +35,7 @@ activation peak for models with large vocabularies.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -336,6 +337,21 @@ def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
     )
 
 
+def _dsv4_kv_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """DeepSeek-V4 starts with an fp8 KV cache only: 0.20-0.29 assert it (so kv=auto, the model's
+    bf16, is refused), 0.30+ turn "auto" into fp8 and refuse any other dtype asked
+    (models/deepseek_v4/attention.py@v0.30.0 ``_resolve_dsv4_kv_cache_dtype``)."""
+    if not compressed_attention(spec) or version_profile(query)[0].dsv4_planner == "none":
+        return None
+    dtype = kv_cache_dtype(spec, query)
+    if dtype == "fp8":
+        return None
+    version = version_profile(query)[0].version
+    unsaid = query.kv in ("on", "auto", "off")
+    asked = f"the model's {dtype} KV cache (kv= unsaid)" if unsaid else f"kv={query.kv}"
+    return f"vLLM {version} will not start DeepSeek-V4 with {asked}: it serves it with an fp8 KV cache only; add kv=fp8"
+
+
 def _nvfp4_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
     """NVFP4 weights need compute capability 7.5 (``get_min_capability`` 75 of
     ``ModelOptNvFp4Config`` and the compressed-tensors NVFP4 schemes, @v0.20.0 and @v0.33.0)."""
@@ -629,6 +645,22 @@ class Unmodelled(str):
     refuses (exit 2)."""
 
 
+def drafter_method_refusal(method: str, profile: VllmProfile) -> str | None:
+    """Why the release runs (or vram sizes) no drafter of ``method`` at all, whatever its checkpoint."""
+    version = profile.version
+    if method == "dflash" and profile.dflash_layers == "none":
+        return (
+            f"vLLM {version} has no DFlash drafter (model_executor/models/qwen3_dflash.py arrives in 0.20): "
+            "use vllm=0.20 or later"
+        )
+    if not profile.reads_eagle_and_draft_models:
+        built = {"eagle3": "builds an EAGLE-3 drafter", "eagle": "builds an EAGLE drafter"}
+        return Unmodelled(
+            f"vram has not read how vLLM {version} {built.get(method, 'runs a draft model')} (it sizes them from 0.20)"
+        )
+    return None
+
+
 def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
     """Why vLLM would not start this drafter, or why vram cannot say what it holds (one sentence)."""
     drafter = spec.drafter
@@ -646,8 +678,8 @@ def drafter_refusal(spec: ModelSpec, query: Query) -> str | None:
         return _eagle_refusal(spec, drafter, profile)
     if drafter.method == "draft_model":
         return _draft_model_refusal(spec, drafter, query, profile)
-    if profile.dflash_layers == "none":
-        return f"vLLM {version} has no DFlash drafter (model_executor/models/qwen3_dflash.py arrives in 0.20)"
+    if why := drafter_method_refusal(drafter.method, profile):
+        return why
     layers = [layer for layer in drafter.spec.layers if layer.kind != "none"]
     if any(layer.kind not in ("full", "sliding") for layer in layers):
         return Unmodelled(f"the drafter {drafter.model_id} has layers other than attention, which vram does not size")
@@ -1725,7 +1757,8 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     if why := mtp_refusal(spec, query):
         raise InputError(f"vLLM will not start with mtp={query.mtp}: {why}")
     gpu = lookup_gpu(query.gpu) if query.gpu else None
-    if why := kv_dtype_refusal(query, gpu):
+    # The release's dtypes only: a GPU that does not run the dtype is the verdict's (startup_refusal).
+    if why := kv_dtype_refusal(query, None):
         raise InputError(why)
     if kv_dtype in ("nvfp4", "int8_per_token_head") and any(layer.kind == "mla" for layer in spec.layers):
         raise UnmodelledError(f"vram does not model vLLM's {kv_dtype} KV cache for MLA attention ({spec.model_type})")
@@ -2081,8 +2114,8 @@ def _deepseek_v4_layout(
             f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.33 only; vLLM {version} "
             "has no DeepSeek-V4 planner vram has read, so use vllm=0.33 or engine=transformers"
         )
-    if dtype_bytes != 1:
-        raise InputError(f"vLLM {version} serves DeepSeek-V4 only with an fp8 KV cache: use kv=fp8")
+    # Its pages are fp8_ds_mla whatever --kv-cache-dtype says: another dtype is a refusal to start
+    # (_dsv4_kv_refusal), sized as the pages vLLM would have laid out.
     pad = lambda n: ceil_div(n, DSV4_ALIGN) * DSV4_ALIGN  # noqa: E731
     block = DSV4_MLA_BLOCK
     latent: list[int] = []  # MLAAttentionSpec pages (compressed latent, CSA indexer keys)
@@ -2715,7 +2748,13 @@ class DrafterReport(Frozen):
 
 
 def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
-    """The drafter's terms for the report (None without one)."""
+    """The drafter's terms for the report (None without one). Its KV is what the b requests' tokens
+    need in its layers, counted as ``details.kv_terms`` counts every layer (its ``drafter`` and
+    ``drafter_sliding`` terms): a full layer s tokens, a sliding one its window and the in-flight
+    batches. What vLLM reserves beyond that (whole blocks, the sliding layers' extra block, pages
+    padded to one size) is the pool's, in the ``blocks`` term, for the drafter's layers as for the
+    target's: vLLM accounts for blocks per KV-cache group, which the drafter's layers share with the
+    target's (v1/core/kv_cache_utils.py), not per model."""
     drafter = spec.drafter
     if drafter is None:
         return None
@@ -2723,24 +2762,15 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
     kv_dtype = kv_cache_dtype(spec, query)
     per_token = sum(_attn_bytes_per_token(layer, query.gpus, kv_dtype) for layer in layers)
     layout, _ = kv_layout(spec, query)
-    target = [x for x in spec.layers if x.kind in ("full", "sliding", "mla")]
-    hybrid = bool(target) and any(_has_state(x) for x in spec.layers)
-    target_per_token = max((_attn_bytes_per_token(x, query.gpus, kv_dtype) for x in target), default=0)
     kv = 0
     for layer in layers:
-        # The drafter's layers hold whole blocks like the target's (a sliding layer: its window and the
-        # in-flight tokens, as _blocks_per_request counts them); beside a hybrid target a smaller page
-        # holds more tokens per block.
-        block = layout.block_size
-        if hybrid:
-            block = drafter_block_size(layer, query.gpus, kv_dtype, target_per_token, layout.block_size)
         span = query.seq_len
         if layer.kind == "sliding" and layer.window is not None:
             batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
             span = min(
                 layer.window - 1 + layout.extra_retained_tokens + batched * layout.in_flight_batches, query.seq_len
             )
-        kv += round_up(span, block) * _attn_bytes_per_token(layer, query.gpus, kv_dtype)
+        kv += span * _attn_bytes_per_token(layer, query.gpus, kv_dtype)
     return DrafterReport(
         model=drafter.model_id,
         method=drafter.method,
@@ -2866,7 +2896,7 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     return reports[worst].model_copy(
         update={
             "kv_cache_tokens": tokens if starts else 0,
-            "max_concurrency": round(concurrency, 2) if starts else 0.0,
+            "max_concurrency": floor_hundredths(concurrency) if starts else 0.0,
             "num_gpu_blocks": blocks,
             "starts": starts,
             "estimated_max_model_len": failing.estimated_max_model_len if failing else first.estimated_max_model_len,
@@ -2941,11 +2971,14 @@ def vllm_report(
         to_fit = util_to_fit(
             need, gpu.memory_bytes, cuda_context_bytes(query, constants) + (0 if in_budget else graphs)
         )
+    if refused is not None:
+        # A server that does not start holds no request: the pool is what it would have been, no capacity.
+        tokens, concurrency, to_fit = 0, 0.0, None
     return VllmReport(
         version=profile.version,
         kv_cache_memory=pool,
         kv_cache_tokens=tokens,
-        max_concurrency=round(concurrency, 2),
+        max_concurrency=floor_hundredths(concurrency),
         weights=weights,
         activation_peak=peak,
         non_torch=non_torch,
@@ -2964,6 +2997,13 @@ def vllm_report(
         drafter=drafter_report(spec, query),
         log_lines=lines,
     )
+
+
+def floor_hundredths(x: float) -> float:
+    """``x`` rounded down to two decimals: the concurrency every line and field shows, so that a pool
+    that holds 2.996 requests never reads as holding 3 (b=3 does not fit) while max_batch says 2. The
+    rounding of ``x * 100`` first keeps a float such as 2.3 (229.99999999999997) at 2.30."""
+    return math.floor(round(x * 100, 6)) / 100
 
 
 def capacity_lines(
@@ -3169,6 +3209,10 @@ def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
         return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
     if why := _nvfp4_capability_refusal(spec, query):
         return f"vLLM will not start: {why}"
+    if query.gpu and (why := kv_dtype_refusal(query, lookup_gpu(query.gpu))):
+        return f"vLLM will not start with kv={query.kv}: {why}"
+    if why := _dsv4_kv_refusal(spec, query):
+        return why
     if why := mtp_refusal(spec, query):
         return f"vLLM will not start with mtp={query.mtp}: {why}"
     if spec.drafter is not None and (why := drafter_refusal(spec, query)):
@@ -3384,7 +3428,15 @@ class VllmEngine(BaseEngine):
         if query.gpus * query.pp > _MAX_WORLD:
             world = query.gpus * query.pp
             return f"gpus={query.gpus} x pp={query.pp} is {world:,} GPUs: vram sizes at most {_MAX_WORLD:,}"
-        return kv_dtype_refusal(query, lookup_gpu(query.gpu) if query.gpu else None)
+        # The release's KV dtypes only: whether one runs on the named GPU is the verdict's (startup_refusal).
+        return kv_dtype_refusal(query, None)
+
+    def check_drafter_method(self, method: str, model_id: str, query: Query) -> None:
+        """A release without the method's drafter refuses it whatever the checkpoint holds: DFlash
+        before 0.20 is vLLM's refusal (exit 2), EAGLE and draft models before 0.20 vram's limit."""
+        if why := drafter_method_refusal(method, version_profile(query)[0]):
+            error = UnmodelledError if isinstance(why, Unmodelled) else InputError
+            raise error(f"vLLM cannot be sized with draft={model_id}: {why}")
 
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
         if query.method != "calibrated" or query.kv == "off":

@@ -182,8 +182,8 @@ def test_show_of_a_failed_query_prints_its_sentence(settings: Settings) -> None:
     ("args", "first"),
     [
         # A valid question about something vram does not model exits 1 (docs/interface.md: 2 is for
-        # invalid input), and a sentence naming vram is not prefixed "vram: " a second time.
-        (["deepseek-ai__DeepSeek-V2-Lite-Chat.json", "engine=vllm", "kv=nvfp4"], "vram does not model vLLM's nvfp4"),
+        # invalid input); every error line starts "vram: ", and a sentence naming vram keeps one "vram".
+        (["deepseek-ai__DeepSeek-V2-Lite-Chat.json", "engine=vllm", "kv=nvfp4"], "vram: does not model vLLM's nvfp4"),
         (["Qwen__Qwen3-8B.json", "engine=vllm", "vllm=0.34"], "vram: vllm=0.34 is past the newest release"),
     ],
 )
@@ -223,3 +223,23 @@ def test_ignored_settings_and_formats_no_engine_makes_are_said(args: list[str], 
     code, out, err = vram([str(CONFIGS / "meta-llama__Llama-3.1-8B.json"), *args], settings)
     assert (code, err) == (0, "")
     assert line in out.splitlines()
+
+
+def test_show_with_settings_is_a_what_if_of_the_stored_query(settings: Settings) -> None:
+    assert vram([QWEN3_8B, "s=4k", "gpu=h100"], settings)[0] == 0  # #1
+    code, out, err = vram(["show", "1", "s=8k", "kv=fp8", "--json"], settings)
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert (data["inputs"]["seq_len"], data["inputs"]["kv_dtype"], data["inputs"]["gpu"]) == (8192, "fp8", "h100-80gb")
+    assert data["id"] == 2
+    # A comparison: the change applies to both sides.
+    assert vram(["compare", QWEN3_8B, PHI4, "gpu=h100"], settings)[0] == 0  # #3 and #4
+    code, out, _ = vram(["show", "4", "b=2", "--json"], settings)
+    assert code == 0 and [side["inputs"]["batch"] for side in json.loads(out)] == [2, 2]
+    # What is wrong is said: a word that is no change, a bad setting, no number at all.
+    code, _, err = vram(["show", "1", "bigger"], settings)
+    assert code == 2 and "show 1 takes key=value changes after the number" in err and '"bigger"' in err
+    code, _, err = vram(["show", "1", "s=abc"], settings)
+    assert code == 2 and "s=abc is not a whole number" in err
+    code, _, err = vram(["show", "s=64k"], settings)
+    assert code == 2 and err.startswith("vram: show needs the number of a stored query")

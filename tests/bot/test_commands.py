@@ -47,6 +47,10 @@ def test_spec_example_and_suffixes() -> None:
     assert est("m/x s=32k").seq_len == 32 * 1024
     assert est("m/x s=1m").seq_len == 1024 * 1024
     assert est("m/x s=1.5k").seq_len == 1536
+    # A decimal before k or m is rounded down to whole tokens (the answers print "3.76M"):
+    # 3.76 x 1,048,576 = 3,942,645.76; 1.3 x 1,024 = 1,331.2. Without a suffix it stays an error.
+    assert est("m/x s=3.76m").seq_len == 3_942_645
+    assert est("m/x s=1.3k").seq_len == 1331
     assert est("m/x ctx=8K").seq_len == 8192
 
 

@@ -89,3 +89,15 @@ def test_answers_stored_before_codes_still_show() -> None:
     }
     est = Estimate.model_validate(old)
     assert [(w.code, w.message) for w in est.warnings] == [("unclassified", "an old sentence")]
+
+
+def test_a_max_seq_len_past_the_context_window_says_it_is_memory_only(settings: Settings) -> None:
+    # Qwen3-0.6B: 40,960 positions. With kv=fp8 (28 layers x 8 KV heads x 256 x 1 B = 57,344 B per
+    # token) an H200 holds millions of tokens: memory alone, not the model's positions.
+    data = vram_json(settings, str(CONFIGS / "Qwen__Qwen3-0.6B.json"), "kv=fp8", "gpu=h200")
+    window = data["details"]["context_window"]
+    assert window == 40_960
+    assert data["fit"]["max_seq_len"] > window and data["fit"]["max_seq_len_memory_only"] is True
+    # Within the window there is no qualifier.
+    data = vram_json(settings, str(CONFIGS / "Qwen__Qwen3-0.6B.json"), "gpu=t4", "b=64")
+    assert data["fit"]["max_seq_len"] < window and data["fit"]["max_seq_len_memory_only"] is False

@@ -107,8 +107,13 @@ def test_the_words_stay_when_the_backticks_go(settings: Settings) -> None:
 @pytest.mark.parametrize(
     ("n", "shown"),
     [
-        (2_323 * 1024, "2,323k"),
-        (2_323 * 1024 + 1023, "2,323k"),
+        (1_023 * 1024, "1,023k"),
+        # From one M (1024 x 1024) up, M with two decimals, rounded down: 3,859k = 3,951,616 tokens
+        # = 3.7686 M; 2,323k = 2.2686 M; 1,048,577 = 1.000001 M.
+        (3_859 * 1024, "3.76M"),
+        (2_323 * 1024 + 1023, "2.26M"),
+        (1_048_577, "1M"),
+        (int(1.5 * 1024 * 1024), "1.5M"),
         (227 * 1024 + 5, "227k"),
         (9_999, "9,999"),
         (16 * 1024 * 1024, "16M"),
@@ -119,15 +124,14 @@ def test_token_counts_have_thousands_separators(n: int, shown: str) -> None:
     assert tokens(n) == shown
 
 
-def test_max_tokens_over_a_million_are_grouped(settings: Settings) -> None:
+def test_max_tokens_over_a_million_are_in_m(settings: Settings) -> None:
     # Qwen3-0.6B with kv=fp8: 28 layers x 8 KV heads x 128 dims x (K+V) x 1 byte = 57,344 bytes per
     # token; an H200's ~140 GiB less ~1.5 GiB of weights would hold ~2,600k tokens of KV alone, and
-    # activations that grow with s take part of that: still more than a thousand k, so the count
-    # needs its separator.
+    # activations that grow with s take part of that: between one and three M.
     code, out, _ = vram([QWEN3_06B, "kv=fp8", "gpu=h200"], settings)
     assert code == 0
     line = next(x for x in out.splitlines() if x.startswith("Max on this GPU"))
-    assert re.match(r"Max on this GPU: [12],\d{3}k tokens at b=1", line), line
+    assert re.match(r"Max on this GPU: [12](\.\d\d?)?M tokens at b=1", line), line
 
 
 # -- local models by name ----------------------------------------------------------------------

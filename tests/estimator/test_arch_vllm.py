@@ -227,9 +227,18 @@ def test_deepseek_v4_vllm_021_pages_and_groups(dsv4_flash) -> None:
 def test_deepseek_v4_vllm_releases_and_kv_dtype(dsv4_flash) -> None:
     # 0.20-0.29 assert an fp8 cache ("only supports fp8 kv-cache"); 0.30+ turn "auto" into fp8
     # (models/deepseek_v4/attention.py _resolve_dsv4_kv_cache_dtype).
+    # vLLM refusing to start it is a verdict (exit 0), sized as the fp8_ds_mla pages it would lay out.
     for version in ("0.21", "0.26", "0.29"):
-        with pytest.raises(InputError, match="fp8 KV cache"):
-            vllm.kv_layout(dsv4_flash, q(vllm=version, seq_len=8192))
+        unsaid = q(vllm=version, seq_len=8192)
+        assert vllm.kv_layout(dsv4_flash, unsaid) == vllm.kv_layout(dsv4_flash, q(vllm=version, seq_len=8192, kv="fp8"))
+        why = vllm.startup_refusal(dsv4_flash, unsaid)
+        assert why == (
+            f"vLLM {version} will not start DeepSeek-V4 with the model's bf16 KV cache (kv= unsaid): it serves it "
+            "with an fp8 KV cache only; add kv=fp8"
+        )
+        assert vllm.startup_refusal(dsv4_flash, q(vllm=version, seq_len=8192, kv="fp8")) is None
+    assert "with kv=bf16" in (vllm.startup_refusal(dsv4_flash, q(vllm="0.33", seq_len=8192, kv="bf16")) or "")
+    assert vllm.startup_refusal(dsv4_flash, q(vllm="0.33", seq_len=8192)) is None
     for version in ("0.29", "0.30", "0.33"):
         assert vllm.kv_cache_dtype(dsv4_flash, q(vllm=version, seq_len=8192)) == (
             "bf16" if version == "0.29" else "fp8"

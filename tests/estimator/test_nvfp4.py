@@ -220,9 +220,6 @@ def test_nvfp4_kv_qwen38_27b_log() -> None:
         (["vllm=0.19", "kv=nvfp4"], "vLLM 0.19 has no nvfp4 KV cache"),
         (["vllm=0.19", "kv=int8_per_token_head"], "vLLM 0.19 has no int8_per_token_head KV cache"),
         (["vllm=0.20", "kv=nvfp4"], "does not implement it yet"),
-        (["vllm=0.29", "kv=nvfp4", "gpu=h100"], "sm100-family GPUs"),
-        (["vllm=0.31", "kv=nvfp4", "gpu=rtx-5090"], "sm100-family GPUs"),
-        (["vllm=0.33", "kv=nvfp4", "gpu=t4"], "sm80, sm90, sm100 and sm120"),
         (["engine=transformers", "kv=nvfp4"], "transformers has no nvfp4 KV cache"),
         (["engine=transformers", "kv=int8_per_token_head"], "transformers has no int8_per_token_head"),
     ],
@@ -231,6 +228,26 @@ def test_releases_and_engines_refuse_what_they_lack(words: list[str], why: str) 
     query, _ = parse_query(["m", "engine=vllm", *words] if "engine=transformers" not in words else ["m", *words])
     with pytest.raises(InputError, match=why):
         estimate(QWEN_27B, query, model_id="m")
+
+
+@pytest.mark.parametrize(
+    ("words", "why"),
+    [
+        (["vllm=0.29", "kv=nvfp4", "gpu=h100"], "sm100-family GPUs"),
+        (["vllm=0.31", "kv=nvfp4", "gpu=rtx-5090"], "sm100-family GPUs"),
+        (["vllm=0.33", "kv=nvfp4", "gpu=t4"], "sm80, sm90, sm100 and sm120"),
+    ],
+)
+def test_a_gpu_that_does_not_run_the_kv_dtype_is_a_verdict(words: list[str], why: str) -> None:
+    # The release has the dtype and vram sizes its pages; vLLM on this GPU refuses to start it: an
+    # answer (exit 0) whose verdict says so, as for a TP size the heads do not divide.
+    query, _ = parse_query(["m", "engine=vllm", "s=8k", *words])
+    est = estimate(QWEN_27B, query, model_id="m")
+    assert est.fit is not None and not est.fit.fits
+    assert est.fit.engine_refuses is not None and why in est.fit.engine_refuses
+    assert est.fit.engine_refuses.startswith(f"vLLM will not start with kv=nvfp4: vLLM {query.vllm}")
+    assert isinstance(est.engine_report, vllm.VllmReport) and not est.engine_report.starts
+    assert [n.code for n in est.warnings].count("engine_refuses") == 1
 
 
 @pytest.mark.parametrize(

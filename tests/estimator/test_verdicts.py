@@ -39,7 +39,13 @@ def test_a_pool_a_little_short_suggests_util_or_b_not_a_second_gpu() -> None:
     v = est.engine_report
     assert isinstance(v, VllmReport) and 7 <= v.max_concurrency < 8
     line = report.verdict(est)
-    assert "holds 7.97 of the 8 requests of 32,768 tokens asked" in line, line
+    # Rounded down, as every concurrency is shown, the JSON field included: 16,317 blocks / 2,048 per
+    # request = 7.967 (7.97 would round towards the 8 asked).
+    assert v.num_gpu_blocks == 16_317 and v.max_concurrency == 7.96
+    assert "holds 7.96 of the 8 requests of 32,768 tokens asked" in line, line
+    # The vLLM line below the table gives the same figure, and max_batch is its floor.
+    assert "room for 7.96 requests of 32,768 tokens" in (report.engine_line(est) or "")
+    assert est.fit.max_batch == 7
     assert f"use util={v.util_to_fit:g}, or b=7" in line, line
     assert "gpus=" not in line and "0.0 GiB short" not in line, line
     # The util it suggests is the smallest that works: it fits there and not 0.01 below.
@@ -114,7 +120,9 @@ def test_vllm_refuses_a_tp_size_that_does_not_divide_the_heads() -> None:
     line = report.verdict(est)
     assert "vLLM will not start with gpus=3: the model's 40 attention heads do not divide by 3" in line
     assert line.endswith("it accepts gpus=2 or gpus=5"), line
-    assert not any("will not start" in w for w in messages(est))  # said once, in the verdict
+    # The verdict says it; the warnings carry it under its code for --json, and the text leaves it out.
+    assert [n.code for n in est.warnings if "will not start" in n.message] == ["engine_refuses"]
+    assert not any("will not start" in w.message for w in report.listed_warnings(est))
     # Without a GPU there is no verdict: the warning says it.
     bare = estimate(spec("microsoft__phi-4"), Query(model="p", engine="vllm", gpus=3), model_id="p")
     assert any("it accepts gpus=2 or gpus=5" in w for w in messages(bare))
@@ -172,7 +180,7 @@ def test_a_fit_question_is_answered_by_the_same_rule() -> None:
     q = Query(model="q", seq_len=32 * 1024, batch=8, kv="fp8", engine="vllm", vllm="0.19", gpu="h100")
     est = estimate(spec(QWEN_MOE), q, model_id="q")
     line = headline(est, question)
-    assert line.startswith("no: does not fit one") and "7.97 of the 8 requests" in line, line
+    assert line.startswith("no: does not fit one") and "7.96 of the 8 requests" in line, line
     assert "more per GPU" not in line and "of them would" not in line
     refused = estimate(spec("microsoft__phi-4"), Query(model="p", engine="vllm", gpus=3, gpu="h100"), model_id="p")
     assert headline(refused, question).startswith("no: vLLM will not start with gpus=3")
@@ -185,3 +193,12 @@ def test_a_config_without_its_size_is_a_guess_not_a_fit() -> None:
     line = report.verdict(est)
     assert "is a guess, not a verdict: the config gives no num_hidden_layers or hidden_size" in line
     assert "fits" not in line
+
+
+def test_concurrency_is_rounded_down_to_hundredths() -> None:
+    from estimator.engines.vllm import floor_hundredths
+
+    # 2,995 blocks of the 1,000 one request takes: 2.995, which rounding would show as the 3 asked.
+    assert floor_hundredths(2_995 / 1_000) == 2.99
+    assert floor_hundredths(3.0) == 3.0 and floor_hundredths(2.3) == 2.3  # 2.3 x 100 = 229.99999999999997
+    assert floor_hundredths(0.009) == 0.0

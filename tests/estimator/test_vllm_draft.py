@@ -179,10 +179,10 @@ def test_drafter_kv_bytes_and_weights_by_hand() -> None:
     query = q27(seq_len=185_000, gpu="rtx-3090", util=0.95)
     report = vllm.drafter_report(WITH27, query)
     assert report is not None
-    # 5 layers x 4 KV heads per GPU x (128 + 128) x 2 B = 10,240 B per token; 185,000 tokens take
-    # cdiv(185,000, 816) = 227 blocks of 816.
+    # 5 layers x 4 KV heads per GPU x (128 + 128) x 2 B = 10,240 B per token x 185,000 tokens (the
+    # rounding up to 227 blocks of 816 is the pool's "blocks" term, as for the target's layers).
     assert report.kv_bytes_per_token == 5 * 4 * 256 * 2 == 10_240
-    assert report.kv_cache == 227 * 816 * 10_240
+    assert report.kv_cache == 185_000 * 10_240
     # Weights per GPU (bf16): per layer q 5120x4096 + k, v 5120x1024 + o 4096x5120 + q/k norms 2 x 128,
     # MLP 3 x 5120 x 17408, split over 2 GPUs; fc 25,600 x 5,120 whole on each GPU (ReplicatedLinear);
     # norms 5 x 2 x 5120 + 5120 and hidden_norm 5120 whole; no embedding or LM head (shared).
@@ -329,3 +329,40 @@ def test_a_drafter_for_another_target_is_refused() -> None:
     assert ok.drafter is not None and vllm.drafter_refusal(ok, q27(vllm="0.22")) is None
     assert DRAFT27.target_layer_ids == (1, 16, 31, 46, 61)
     assert vllm.drafter_refusal(WITH27, q27()) is None
+
+
+def test_the_drafter_kv_is_its_kv_terms_times_b() -> None:
+    # One rule for the drafter's KV: vllm.drafter.kv_cache is its kv_terms (drafter, drafter_sliding)
+    # x b; the rounding to whole blocks of every layer is the "blocks" term.
+    query = Query(engine="vllm", vllm="0.20", gpu="h100", seq_len=32_768, batch=3, draft="d", spec=8)
+    est = estimate(WITH27, query, model_id="Qwen/Qwen3.6-27B")
+    report = est.engine_report
+    assert isinstance(report, vllm.VllmReport) and report.drafter is not None
+    # 0.20 runs the drafter's 5 layers as full attention: 5 x 8 KV heads x (128 + 128) x 2 B = 20,480 B
+    # per token x 32,768 tokens x 3 requests.
+    assert report.drafter.kv_cache == 5 * 8 * 256 * 2 * 32_768 * 3
+    drafter_terms = [t for t in est.details.kv_terms if t.part in ("drafter", "drafter_sliding")]
+    assert sum(t.bytes_per_sequence for t in drafter_terms) * 3 == report.drafter.kv_cache
+    # Whole blocks are there too: the row is the terms' sum x b, more than attention + drafter + states.
+    assert sum(t.bytes_per_sequence for t in est.details.kv_terms) * 3 == est.memory.kv_cache
+    assert any(t.part == "blocks" and t.bytes_per_sequence > 0 for t in est.details.kv_terms)
+
+
+def test_a_sliding_drafter_kv_is_its_kv_terms_times_b() -> None:
+    # use_sliding_window on: 0.33 keeps the drafter's 4 sliding layers to the window and in-flight batches.
+    config = {**_config("qwen3_6_27b_dflash.json"), "use_sliding_window": True}
+    spec = load_model_spec(config)
+    drafter = read_drafter("acme/d", config, spec, SHIPPED)
+    assert sum(layer.kind == "sliding" and layer.window == 2048 for layer in drafter.spec.layers) == 4
+    with_sliding = QWEN27.model_copy(update={"drafter": drafter})
+    query = Query(engine="vllm", vllm="0.33", gpu="h200", seq_len=65_536, batch=2, draft="d", spec=8)
+    est = estimate(with_sliding, query, model_id="Qwen/Qwen3.6-27B")
+    report = est.engine_report
+    assert isinstance(report, vllm.VllmReport) and report.drafter is not None
+    sliding = [t for t in est.details.kv_terms if t.part == "drafter_sliding"]
+    full = [t for t in est.details.kv_terms if t.part == "drafter"]
+    assert [t.layers for t in sliding] == [4] and [t.layers for t in full] == [1]
+    # The full layer: 8 x 256 x 2 B = 4,096 B per token x 65,536 tokens; the sliding ones less than s each.
+    assert full[0].bytes_per_sequence == 4096 * 65_536
+    assert 2048 <= sliding[0].tokens < 65_536
+    assert report.drafter.kv_cache == (full[0].bytes_per_sequence + sliding[0].bytes_per_sequence) * 2
