@@ -37,7 +37,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
 
   vram gpus [--json]                                the GPU catalog
   vram history [model] [mine] [--limit N] [--json]  your earlier estimates, newest first
-  vram show <id> [--json]                           one stored estimate again
+  vram show <id> [key=value ...] [--json]           one stored estimate again, or a what-if of it
   vram compare <model> <model> [key=value ...]      two models side by side
   vram serve                                        run the Slack app
   vram db upgrade                                   apply database migrations
