@@ -905,7 +905,9 @@ def loaded_weight_bytes(
     loaded += machete_zero_point_bytes(spec, query, gpu)
     loaded += load_segment_rounding_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
-        loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
+        loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(
+            spec, expert_split(query)
+        )
     return loaded
 
 
@@ -1050,6 +1052,17 @@ def load_segment_rounding_bytes(spec: ModelSpec, query: Query, gpu: GPU | None =
     return sum(count * (cuda_block_bytes(size, max_split) - size) for size, count in _load_tensors(spec, query))
 
 
+def expert_split(query: Query) -> int:
+    """The GPUs a MoE layer's routed experts are split over: the tensor-parallel group, times the
+    data-parallel replicas. With dp above 1 vLLM flattens tp x dp into one group for the fused MoE
+    layers, tensor-splitting the experts over it, or with --enable-expert-parallel placing
+    num_experts / (tp x dp) whole experts on each GPU (the same bytes where that divides):
+    model_executor/layers/fused_moe/config.py ``FusedMoEParallelConfig.make`` and
+    ``flatten_tp_across_dp_and_pcp``@v0.25.0 and @v0.33.0. Attention and the dense layers stay
+    split over tp alone, so each replica holds them whole."""
+    return query.gpus * query.dp
+
+
 def _expert_bias_params(spec: ModelSpec) -> int:
     """Bias parameters of all routed experts (gpt-oss has them): expert params beyond the matrices."""
     matrices = sum(
@@ -1080,7 +1093,7 @@ def mxfp4_expert_bytes(
     spec: ModelSpec, query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
     """Per-GPU bytes of the MXFP4 routed experts once vLLM has loaded and re-laid them."""
-    experts, layers, tp = spec.num_experts, spec.num_moe_layers, query.gpus
+    experts, layers, tp = spec.num_experts, spec.num_moe_layers, expert_split(query)
     hidden = spec.hidden_size
     backend = mxfp4_moe_backend(gpu)
     inter = spec.moe_intermediate_size // tp  # FusedMoE: intermediate_size // tp_size
@@ -2500,7 +2513,9 @@ def weight_terms(spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -
     constants = query_constants(query)
     mxfp4 = 0
     if uses_mxfp4_experts(spec, query):
-        mxfp4 = mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
+        mxfp4 = mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(
+            spec, expert_split(query)
+        )
     dropped = text_only_saving_bytes(spec, query)
     terms = (
         WeightTerm(part="checkpoint", bytes=weights),
@@ -2656,6 +2671,13 @@ class VllmReport(EngineReport):
     # smallest pool (the worst GPU), except the blocks, tokens and concurrency, which are the engine's
     # (the fewest blocks of any rank), and the log lines, whose pool is the first rank's.
     pipeline: tuple[PipelineRank, ...] = ()
+    # dp= (data-parallel replicas, each an engine with its own pool that logs its own lines): the
+    # fields above are one replica's, as each prints them; requests_per_replica is its share of b,
+    # ceil(b / dp), and the *_all fields add the replicas up.
+    data_parallel_size: int = 1
+    requests_per_replica: int | None = None
+    kv_cache_tokens_all: int | None = None
+    max_concurrency_all: float | None = None
 
 
 def vllm_terms(
@@ -2703,7 +2725,9 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     ranks = stage_specs(spec, query.pp)
     reports = []
     for stage in ranks:
-        weights = weight_bytes(stage, weight_format=query.weight_format, bits=query.bits, gpus=query.gpus)
+        weights = weight_bytes(
+            stage, weight_format=query.weight_format, bits=query.bits, gpus=query.gpus, expert_gpus=expert_split(query)
+        )
         if query.params_billions is not None and spec.params.total:
             weights = round(weights * query.params_billions * 1e9 / spec.params.total)
         reports.append(vllm_report(stage, query, weights_bytes=weights, gpu=gpu, constants=constants))
@@ -2984,6 +3008,7 @@ class VllmEngine(BaseEngine):
     report_model: ClassVar[type[EngineReport] | None] = VllmReport
     setting_keys: ClassVar[tuple[str, ...]] = (
         "pp",
+        "dp",
         "util",
         "mnbt",
         "seqs",
@@ -2996,6 +3021,7 @@ class VllmEngine(BaseEngine):
     )
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
+    data_parallel: ClassVar[bool] = True
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
 
     def kv_cache_bytes(
@@ -3151,9 +3177,12 @@ class VllmEngine(BaseEngine):
             return _NO_INT8_KV
         if query.pp > 1 and query.method == "classic":
             return f"pp={query.pp} is vLLM's pipeline parallelism, which method=classic does not size: drop one"
-        if query.gpus * query.pp > _MAX_WORLD:
-            world = query.gpus * query.pp
-            return f"gpus={query.gpus} x pp={query.pp} is {world:,} GPUs: vram sizes at most {_MAX_WORLD:,}"
+        if query.dp > 1 and query.method == "classic":
+            return f"dp={query.dp} is vLLM's data parallelism, which method=classic does not size: drop one"
+        if query.gpus * query.pp * query.dp > _MAX_WORLD:
+            world = query.gpus * query.pp * query.dp
+            layout = f"gpus={query.gpus} x pp={query.pp}" + (f" x dp={query.dp}" if query.dp > 1 else "")
+            return f"{layout} is {world:,} GPUs: vram sizes at most {_MAX_WORLD:,}"
         return kv_dtype_refusal(query, lookup_gpu(query.gpu) if query.gpu else None)
 
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
@@ -3183,6 +3212,15 @@ class VllmEngine(BaseEngine):
                 )
             ]
         report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+        # ``query`` is one replica's (its share of b): the replicas are alike, so add them up.
+        report = report.model_copy(
+            update={
+                "data_parallel_size": query.dp,
+                "requests_per_replica": query.batch,
+                "kv_cache_tokens_all": report.kv_cache_tokens * query.dp,
+                "max_concurrency_all": round(report.max_concurrency * query.dp, 2),
+            }
+        )
         if startup_refusal(spec, query) is not None:
             return report, []  # the verdict says why it will not start
         if report.kv_cache_memory <= 0:
@@ -3209,8 +3247,9 @@ class VllmEngine(BaseEngine):
             return None  # no GPU, or the verdict and warnings say vLLM would not start
         s = est.query.seq_len
         name = release_name(est.query) if stand_in(est.query) else v.version
+        each = "" if v.data_parallel_size == 1 else f" (each of {v.data_parallel_size} replicas logs its own)"
         line = (
-            f"vLLM {esc(name)}: a KV pool of {v.kv_cache_memory / GiB:.1f} GiB at "
+            f"vLLM {esc(name)}{each}: a KV pool of {v.kv_cache_memory / GiB:.1f} GiB at "
             f"util={v.gpu_memory_utilization:g}, room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
             f'its log will print "{_log_size(v)}"'
         )
@@ -3227,32 +3266,45 @@ class VllmEngine(BaseEngine):
                 f"{d.weights / GiB:.2f} GiB of weights and {d.kv_bytes_per_token / 1024:g} KiB of KV per token in its "
                 f"{d.kv_layers} layer{'' if d.kv_layers == 1 else 's'}, counted in both"
             )
+        if v.data_parallel_size > 1:
+            line += (
+                f". The {v.data_parallel_size} replicas hold {v.max_concurrency_all or 0:.2f} requests of {s:,} tokens "
+                "in all; vLLM's load balancer gives each request to one replica, the least loaded"
+            )
         return line
 
     def verdict(self, est: Estimate, esc: Escape) -> str | None:
         """The fit is whether the KV pool holds the b requests of s tokens (what vLLM's concurrency
-        counts): say how many it holds and what makes it hold them (util first, then b, then GPUs)."""
+        counts): say how many it holds and what makes it hold them (util first, then b, then GPUs).
+        With dp= replicas, each pool holds its share of b, ceil(b / dp)."""
         fit, v, q = est.fit, est.engine_report, est.query
         if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
             return None
-        world = q.gpus * q.pp
+        world = q.gpus * q.pp * q.dp
         total = f"Total {est.memory.total / GiB:.1f} GiB" + (" per GPU" if world > 1 else "")
         name = esc(fit.gpu_name)
         where = f"one {name}" if world == 1 else f"each of {world} {name}"
         pool = f"vLLM's KV pool at util={v.gpu_memory_utilization:g}"
-        asked = f"{q.batch:,} request" + ("" if q.batch == 1 else "s") + f" of {q.seq_len:,} tokens"
+        share = q.batch
+        if q.dp > 1:
+            where += f" ({layout_words(q.gpus, q.pp, q.dp)})"
+            pool = f"each replica's KV pool at util={v.gpu_memory_utilization:g}"
+            share = v.requests_per_replica or -(-q.batch // q.dp)
+        asked = f"{share:,} request" + ("" if share == 1 else "s") + f" of {q.seq_len:,} tokens"
+        if q.dp > 1:
+            asked += f" it gets of b={q.batch:,}"
         if fit.fits:
-            return (
-                f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens "
-                f"(b={q.batch:,} asked)"
-            )
-        if v.max_concurrency >= q.batch and v.util_to_fit is None:
+            line = f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens"
+            if q.dp > 1:
+                return line + f", {v.max_concurrency_all or 0:.2f} in all (b={q.batch:,} asked: {share:,} a replica)"
+            return line + f" (b={q.batch:,} asked)"
+        if v.max_concurrency >= share and v.util_to_fit is None:
             # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
             return (
                 f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
                 f"graphs vLLM adds on top of it leave no room on the device; lower util"
             )
-        held = min(v.max_concurrency, q.batch - 0.01)  # never round up to what was asked
+        held = min(v.max_concurrency, share - 0.01)  # never round up to what was asked
         if v.kv_cache_memory <= 0:
             line = (
                 f"{total}: does not fit {where}: at util={v.gpu_memory_utilization:g} the weights and "
@@ -3269,13 +3321,24 @@ class VllmEngine(BaseEngine):
             fixes.append(f"b={fit.max_batch:,}")
         if fit.max_seq_len is not None and fit.max_seq_len >= 1 and held < 1:
             fixes.append(f"s={fit.max_seq_len:,}")
-        if v.util_to_fit is None and fit.min_gpus > q.gpus:
-            fixes.append(f"gpus={fit.min_gpus}")
+        if v.util_to_fit is None and fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
+            fixes.append(layout_settings(fit.min_gpus, fit.min_gpus_dp))
         if fixes:
             line += "; use " + ", or ".join(fixes)
         elif fit.min_gpus == 0:
-            line += "; no tensor-parallel group vLLM accepts fits it"
+            line += "; no tensor-parallel group vLLM accepts, nor replicas of one, fits it"
         return line
+
+
+def layout_words(tp: int, pp: int, dp: int) -> str:
+    """``3 replicas of tp=8``: a data-parallel layout in words."""
+    group = f"tp={tp}" + (f" x pp={pp}" if pp > 1 else "")
+    return f"{dp} replicas of {group}" if dp > 1 else group
+
+
+def layout_settings(tp: int, dp: int) -> str:
+    """The settings that ask for a layout: ``gpus=8`` or ``gpus=8 dp=3``."""
+    return f"gpus={tp}" + (f" dp={dp}" if dp > 1 else "")
 
 
 ENGINE = VllmEngine()
