@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.ask import headline
+from bot.question import read_question
 from common.errors import InputError
 from estimator.config import load_model_spec
+from estimator.engines import get_engine
 from estimator.engines.vllm import VllmReport
 from estimator.estimate import estimate
 from estimator.grammar import parse_query
@@ -146,3 +149,20 @@ def test_n006_n007_dp8_vs_tp8_deepseek_v4_flash() -> None:
     # buffers, about 7 GB a rank by this gap, are not modelled (see docs/engine-notes.md).
     assert w.max_concurrency_all == pytest.approx(156.9, rel=0.06)
     assert w.max_concurrency_all > 156.9
+
+
+def test_how_many_answer_names_the_layout(qwen3_5_27b: ModelSpec) -> None:
+    question = read_question("how many H100s do I need for ./qwen at 128k for 64 users with vllm")
+    assert question.kind == "min_gpus"
+    q, _ = parse_query(["m", *question.settings_text().split()])
+    est = estimate(qwen3_5_27b, q, model_id="m")
+    fit = est.fit
+    assert fit is not None and fit.min_gpus_dp > 1
+    n = fit.min_gpus * fit.min_gpus_dp
+    assert headline(est, question).startswith(
+        f"fewest {fit.gpu_name} that hold it: {n}, {fit.min_gpus_dp} replicas of tp={fit.min_gpus} "
+    )
+    # The verdict of one GPU, which does not hold them, points at the same layout.
+    single = run(qwen3_5_27b, "gpu=h100", "s=128k", "b=64")
+    verdict = get_engine("vllm").verdict(single, lambda text: text)
+    assert verdict is not None and f"gpus={fit.min_gpus} dp={fit.min_gpus_dp}" in verdict
