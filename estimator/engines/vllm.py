@@ -3106,15 +3106,28 @@ class VllmEngine(BaseEngine):
                 )
             )
         _, max_seqs = batch_defaults(query, gpu)
-        if query.batch > max_seqs:
+        share = ceil_div(query.batch, query.dp)  # each data-parallel replica schedules its own share
+        if share > max_seqs:
             # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
             seqs = f"{max_seqs:,} sequence" + ("" if max_seqs == 1 else "s")
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
+            asked = f"b={query.batch:,}" if query.dp == 1 else f"{share:,} of b={query.batch:,} on each replica"
             notes.append(
                 note(
                     "batch_queued",
-                    f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would "
+                    f"vLLM runs at most {seqs} at once ({why}): {asked} would "
                     "queue the rest; raise seqs= to run them together.",
+                )
+            )
+        if query.dp > 1 and spec.num_experts and spec.num_experts % expert_split(query):
+            gpus = expert_split(query)
+            notes.append(
+                note(
+                    "experts_uneven",
+                    f"The {spec.num_experts} routed experts do not split evenly over gpus x dp = {gpus} GPUs: "
+                    f"vram sizes the even share; with --enable-expert-parallel the busiest GPU holds "
+                    f"{-(-spec.num_experts // gpus)} experts, and without it vLLM needs the expert width to "
+                    "divide by them.",
                 )
             )
         if query.mm_limit is not None and spec.vision is None and spec.params.vision == 0:
