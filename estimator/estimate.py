@@ -228,8 +228,9 @@ def _fewest_gpus(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine, fits: 
         if best is not None:
             most = min(most, best[0] // (n * pp))  # as many GPUs as the best so far, in fewer replicas
         # A MoE model's replicas: only counts whose tp x dp GPUs take an equal share of the experts
-        # (what the even split of the weights sizes); any count for a dense model.
-        counts = [d for d in range(1, most + 1) if not spec.num_experts or spec.num_experts % (n * d) == 0]
+        # (what the even split of the weights sizes); any count for a dense model. One replica is
+        # the group alone, its experts tensor-split as before.
+        counts = [d for d in range(1, most + 1) if d == 1 or not spec.num_experts or spec.num_experts % (n * d) == 0]
         if not counts or not holds(counts[-1]):
             continue
         low, high = 0, len(counts) - 1  # the fewest replicas: total_for falls as they grow
