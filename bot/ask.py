@@ -56,7 +56,8 @@ def headline(est: Estimate, question: Question) -> str:
         return f"no verdict: the total ({_gib(est.memory.total)}) is a guess: {' '.join(est.refused)}"
     if fit is None:
         return f"it needs {_gib(est.memory.total)} per GPU; name a GPU for a verdict (for example: ... on an H100)"
-    where = f"{q.gpus * q.pp} × {fit.gpu_name}" if q.gpus * q.pp > 1 else f"one {fit.gpu_name}"
+    world = q.gpus * q.pp * q.dp
+    where = f"{world} × {fit.gpu_name}" if world > 1 else f"one {fit.gpu_name}"
     if fit.engine_refuses or fit.max_seq_len is None or fit.max_batch is None:
         return f"no: {fit.engine_refuses}"
     if question.kind == "max_context":
@@ -70,7 +71,12 @@ def headline(est: Estimate, question: Question) -> str:
     if question.kind == "min_gpus":
         if fit.min_gpus == 0:
             return f"no group of {fit.gpu_name} that vram tries holds it (at {q.seq_len:,} tokens, batch {q.batch})"
-        return f"fewest {fit.gpu_name} that hold it: {fit.min_gpus} (at {q.seq_len:,} tokens, batch {q.batch})"
+        fewest = fit.min_gpus * q.pp * fit.min_gpus_dp
+        layout = ""
+        if fit.min_gpus_dp > 1 or q.pp > 1:
+            group = f"tp={fit.min_gpus}" + (f" x pp={q.pp}" if q.pp > 1 else "")
+            layout = f", {fit.min_gpus_dp} replicas of {group}" if fit.min_gpus_dp > 1 else f", {group}"
+        return f"fewest {fit.gpu_name} that hold it: {fewest}{layout} (at {q.seq_len:,} tokens, batch {q.batch})"
     own = report.verdict(est)
     if get_engine(q.engine).verdict(est, report.same) is not None:
         # The engine's own rule decided (vLLM: its KV pool): its sentence, without the total before it.

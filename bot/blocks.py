@@ -279,13 +279,15 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
     if q.kv != "off" and est.details.kv_dtype not in (None, "fp8"):
         out.append(("KV in fp8", "kv=fp8"))
     fit = est.fit
-    if fit is not None and fit.min_gpus > 0 and fit.min_gpus != q.gpus:
+    if fit is not None and fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
+        n = fit.min_gpus * fit.min_gpus_dp
+        change = f"gpus={fit.min_gpus}" + (f" dp={fit.min_gpus_dp}" if fit.min_gpus_dp > 1 else "")
         out.append(
             (
-                f"{fit.min_gpus} GPUs (smallest that fits)"
+                f"{n} GPUs (smallest that fits)"
                 if not fit.fits
-                else f"{fit.min_gpus} GPU{'s' if fit.min_gpus > 1 else ''} (fewest that fit)",
-                f"gpus={fit.min_gpus}",
+                else f"{n} GPU{'s' if n > 1 else ''} (fewest that fit)",
+                change,
             )
         )
     # Every other registered engine is one click away.
@@ -323,7 +325,7 @@ def fit_phrase(est: Estimate) -> str | None:
     fit = est.fit
     if fit is None:
         return None
-    world = est.query.gpus * est.query.pp
+    world = est.query.gpus * est.query.pp * est.query.dp
     where = f"one {escape(fit.gpu_name)}" if world == 1 else f"{world} x {escape(fit.gpu_name)}"
     if fit.fits:
         return f"fits {where} ({gib(fit.headroom)} spare)"

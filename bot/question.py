@@ -904,6 +904,17 @@ def _read_settings(reader: _Reader) -> None:
         pp,
     )
 
+    def dp(m: re.Match[str]) -> None:
+        reader.set("dp", _count_setting("dp", m.group("n") or m.group("n2") or m.group("n3")), m.group(0))
+
+    reader.run_rule(
+        _w(
+            r"(?:--data-parallel-size|--dp|-dp|dp|data[ -]parallel(?:ism)?(?:[ -]size)?(?: of)?)"
+            r"(?: |=)?(?P<n>\d+)|dp(?P<n2>\d+)|(?P<n3>\d+) (?:replicas|data[ -]parallel replicas)"
+        ),
+        dp,
+    )
+
     def seq(m: re.Match[str]) -> None:
         reader.set("s", _count_setting("s", m.group("n")), m.group(0))
 
@@ -1175,6 +1186,15 @@ def read_question(text: str) -> Question:
                 f"{stages}, for example: {EXAMPLE}"
             )
         settings["gpus"] = str(cards // stages)
+    if "dp" in settings and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:
+        # "on eight H200 with data parallel 4": the cards are all the replicas' GPUs together.
+        cards, replicas = int(settings["gpus"]), int(settings["dp"])
+        if cards % replicas:
+            raise InputError(
+                f'"{reader.read["gpus"][1]}" do not split into {replicas} data-parallel replicas: give a '
+                f"multiple of {replicas}, for example: {EXAMPLE}"
+            )
+        settings["gpus"] = str(cards // replicas)
     if settings.get("gpus") == "1" and not reader.gpu_count_stated:
         del settings["gpus"]  # "on an H100": one GPU, the default, so the command stays short
     settings.update(reader.explicit)

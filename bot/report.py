@@ -130,7 +130,10 @@ def header(est: Estimate, esc: Escape = _same) -> str:
         parts.append("no KV cache")
     elif est.details.kv_dtype and est.details.kv_dtype != est.details.weight_format:
         parts.append(f"KV {esc(est.details.kv_dtype)}")
-    if q.pp > 1:
+    if q.dp > 1:
+        stages = f" x PP {q.pp}, the busiest stage shown" if q.pp > 1 else ""
+        parts.append(f"{q.gpus * q.pp * q.dp} GPUs (DP {q.dp} x TP {q.gpus}{stages}; one replica's GPU shown)")
+    elif q.pp > 1:
         parts.append(f"{q.gpus * q.pp} GPUs (TP {q.gpus} x PP {q.pp}, the busiest stage shown)")
     elif q.gpus > 1:
         split = get_engine(q.engine).split
@@ -173,8 +176,13 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
     if fit.fits:
         return f"{total}: fits {where} with {gib(fit.headroom)} to spare"
     line = f"{total}: does not fit {where} ({gib(-fit.headroom)} short)"
-    if fit.min_gpus > q.gpus:
+    if fit.min_gpus > q.gpus and fit.min_gpus_dp == 1:
         line += f"; it fits on {fit.min_gpus} of them (`gpus={fit.min_gpus}`)"
+    elif fit.min_gpus > 0 and fit.min_gpus_dp > 1:
+        change = f"gpus={fit.min_gpus} dp={fit.min_gpus_dp}"
+        line += (
+            f"; it fits on {fit.min_gpus * fit.min_gpus_dp}, {fit.min_gpus_dp} replicas of {fit.min_gpus} (`{change}`)"
+        )
     elif fit.min_gpus == 0:
         if engine.split == "layers":
             # Whole layers per GPU: past some count, each GPU's activations alone are the limit.
@@ -418,7 +426,12 @@ def _kv_sum(est: Estimate, dtype: str) -> str:
     joined = " + ".join(pieces).replace("+ - ", "- ")
     if len(pieces) > 1:
         joined = f"({joined})"
-    line = f"{joined} x {plural(q.batch, 'sequence')}, {dtype}"
+    if q.dp > 1:
+        # One replica's GPU: its share of the batch, as its pool holds it.
+        share = plural(-(-q.batch // q.dp), "sequence")
+        line = f"{joined} x {share} (b={q.batch:,} over {q.dp} replicas), {dtype}"
+    else:
+        line = f"{joined} x {plural(q.batch, 'sequence')}, {dtype}"
     batched = next((t.batch_tokens for t in est.details.kv_terms if t.in_flight_batches and t.tokens < q.seq_len), 0)
     if batched:
         # The batches a windowed cache keeps beyond its window can be most of a request: name the lever.
@@ -481,6 +494,8 @@ def max_line(est: Estimate) -> str | None:
         # Memory is not the limit there: say so, or people plan for a context the model cannot use.
         seq += f" (memory only: the model's context window is {window:,})"
     batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"no batch at s={q.seq_len:,}"
+    if q.dp > 1:
+        return f"Max on these {q.dp} replicas: {seq}, or {batch}"
     return f"Max on this GPU: {seq}, or {batch}"
 
 

@@ -13,7 +13,7 @@ from estimator.grammar import KEYS, is_default
 from estimator.kv import kv_bytes_per_token, state_bytes_per_sequence
 from estimator.notes import Note, article, note
 from estimator.pipeline import pp_refusal, stage_specs
-from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query
+from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query, replica_query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.spec import FLOAT_FORMATS, ModelSpec
 from estimator.weights import conversion_asked, weight_bytes, weight_format_name
@@ -24,7 +24,11 @@ def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
     an engine that splits layers (its ``layer_share`` divides them)."""
     if get_engine(query.engine).split == "layers":
         gpus = 1
-    weights = weight_bytes(spec, weight_format=query.weight_format, bits=query.bits, gpus=gpus)
+    # vLLM data parallelism splits a MoE model's routed experts over every replica's GPUs (tp x dp);
+    # the rest is each replica's own (estimator.engines.vllm.expert_split).
+    weights = weight_bytes(
+        spec, weight_format=query.weight_format, bits=query.bits, gpus=gpus, expert_gpus=gpus * query.dp
+    )
     total = spec.pp_stage.whole_params if spec.pp_stage is not None else spec.params.total
     if query.params_billions is not None and total:
         # n= overrides the parameter count (of the whole model): scale the checkpoint's byte mix to it.
@@ -80,7 +84,8 @@ def _gpu(query: Query) -> GPU | None:
 
 
 def total_for(spec: ModelSpec, query: Query, *, weights: int | None = None, gpu: GPU | None = None) -> int:
-    """Per-GPU total bytes for a query (the quantity every solver bounds).
+    """Per-GPU total bytes for a query (the quantity every solver bounds); with dp= above 1, one
+    replica's GPU, holding its share of the batch (:func:`estimator.query.replica_query`).
 
     ``weights`` may be passed when the caller already has them for ``query.gpus``: they depend on
     neither s nor b, so the solvers compute them once. ``gpu`` is the record of ``query.gpu``
@@ -91,7 +96,7 @@ def total_for(spec: ModelSpec, query: Query, *, weights: int | None = None, gpu:
     if gpu is None:
         gpu = _gpu(query)
     engine = get_engine(query.engine)
-    memory, _ = _memory(spec, query, weights, engine, gpu, engine.dtypes(spec, query))
+    memory, _ = _memory(spec, replica_query(query), weights, engine, gpu, engine.dtypes(spec, query))
     return memory.total
 
 
@@ -154,10 +159,12 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         weights = _weights(spec, query, query.gpus)
     fast = engine.shape_total(spec, query, gpu, dtypes, weights=weights)
 
+    one = replica_query(query)  # one data-parallel replica: its share of the batch
+
     def at(s: int, b: int) -> int:
         if fast is not None:
             return fast(s, b)
-        shaped = query.model_copy(update={"seq_len": s, "batch": b})
+        shaped = one.model_copy(update={"seq_len": s, "batch": b})
         return _memory(spec, shaped, weights, engine, gpu, dtypes)[0].total
 
     # The engine's own start check (vLLM: one request against the pool less its null block) bounds
@@ -167,7 +174,7 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
     def fits_at(s: int, b: int) -> bool:
         return at(s, b) <= usable and (starts is None or starts(s))
 
-    b, s = query.batch, query.seq_len
+    b, s = one.batch, query.seq_len
     if fast is not None and fits_at(MAX_SEQ_LEN, b):
         max_seq = MAX_SEQ_LEN  # the KV cache stops growing (sliding windows) before memory runs out
     elif fast is not None:
@@ -183,26 +190,12 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         max_batch = _largest(lambda x: at(s, x) <= usable, MAX_BATCH, guess, step=4)
     else:
         max_batch = _largest(lambda x: at(s, x) <= usable, MAX_BATCH, b)
+    # Every replica holds as many: b fits while ceil(b / dp) does.
+    max_batch = min(max_batch * query.dp, MAX_BATCH)
 
     refusal = engine.refusal(spec, query)
     fits = refusal is None and total <= usable and (starts is None or starts(s))
-    min_gpus = 0
-    for n in engine.tp_sizes(spec, MAX_GPUS, query):
-        if n == query.gpus:  # the query's own group: its total is the one given
-            if fits:
-                min_gpus = n
-                break
-            continue
-        tp = query.model_copy(update={"gpus": n})
-        if engine.refusal(spec, tp) is not None:
-            continue
-        tp_weights = _weights(spec, tp, n)
-        if total_for(spec, tp, weights=tp_weights, gpu=gpu) > engine.usable_bytes(spec, tp, gpu):
-            continue
-        tp_starts = engine.start_limit(spec, tp, gpu, weights=tp_weights)
-        if tp_starts is None or tp_starts(s):
-            min_gpus = n
-            break
+    min_gpus, min_dp = _fewest_gpus(spec, query, gpu, engine, fits)
     return Fit(
         gpu=gpu.key,
         gpu_name=gpu.name,
@@ -213,11 +206,65 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         max_seq_len=None if refusal else max_seq,
         max_batch=None if refusal else max_batch,
         min_gpus=min_gpus,
+        min_gpus_dp=min_dp,
         max_seq_len_memory_only=not refusal
         and bool(spec.max_position_embeddings)
         and max_seq > (spec.max_position_embeddings or 0),
         engine_refuses=refusal,
     )
+
+
+def _fewest_gpus(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine, fits: bool) -> tuple[int, int]:
+    """The layout with the fewest GPUs in all that holds the query's b requests of s tokens: a
+    tensor-parallel size the engine accepts, and (where it has data parallelism) the fewest replicas
+    of it that hold them; (0, 1) when none up to the limit does. Among equal counts, the fewest
+    replicas. The query's own layout counts where it fits."""
+    pp = query.pp
+    best: tuple[int, int, int] | None = (query.gpus * pp * query.dp, query.gpus, query.dp) if fits else None
+    for n in engine.tp_sizes(spec, MAX_GPUS, query):
+        if best is not None and n * pp > best[0]:
+            break  # sizes ascend: one replica of this group is already more GPUs
+        tp = query.model_copy(update={"gpus": n})
+        if engine.refusal(spec, tp) is not None:
+            continue
+        usable = engine.usable_bytes(spec, tp, gpu)
+
+        def holds(d: int, tp: Query = tp, usable: int = usable) -> bool:
+            # The memory total, and the engine's start check on one request of s (the pool of a MoE
+            # model's replica grows as its experts thin out, so it is asked per replica count).
+            layout = tp.model_copy(update={"dp": d})
+            weights = _weights(spec, layout, layout.gpus)
+            if total_for(spec, layout, weights=weights, gpu=gpu) > usable:
+                return False
+            starts = engine.start_limit(spec, layout, gpu, weights=weights)
+            return starts is None or starts(layout.seq_len)
+
+        # Replicas of a dense model hold the same each, so more than b of them add nothing; a MoE
+        # model's experts thin out over more replicas, so any count up to the limit may be needed.
+        most = MAX_GPUS // (n * pp) if engine.data_parallel and query.method == "calibrated" else 1
+        if not spec.num_experts:
+            most = min(most, query.batch)
+        if best is not None:
+            most = min(most, best[0] // (n * pp))  # as many GPUs as the best so far, in fewer replicas
+        # A MoE model's replicas: only counts whose tp x dp GPUs take an equal share of the experts
+        # (what the even split of the weights sizes); any count for a dense model. One replica is
+        # the group alone, its experts tensor-split as before.
+        counts = [d for d in range(1, most + 1) if d == 1 or not spec.num_experts or spec.num_experts % (n * d) == 0]
+        if not counts or not holds(counts[-1]):
+            continue
+        low, high = 0, len(counts) - 1  # the fewest replicas: total_for falls as they grow
+        while low < high:
+            mid = (low + high) // 2
+            if holds(counts[mid]):
+                high = mid
+            else:
+                low = mid + 1
+        low = counts[low]
+        if best is None or n * pp * low < best[0] or low < best[2]:
+            best = (n * pp * low, n, low)
+    if best is None:
+        return 0, 1
+    return best[1], best[2]
 
 
 def _classic(spec: ModelSpec, query: Query) -> Classic:
@@ -325,7 +372,9 @@ def estimate(
     if spec.format_label and query.weight_format is None and query.bits is None:
         fmt = spec.format_label
     weights = _weights(spec, query, query.gpus)
-    memory, terms = _memory(spec, query, weights, engine, gpu, dtypes)
+    # What one GPU holds is one data-parallel replica's: its share of the batch.
+    sized = replica_query(query)
+    memory, terms = _memory(spec, sized, weights, engine, gpu, dtypes)
     kvd = dtypes.kv
     per_token = kv_bytes_per_token(spec, kvd, gpus=query.gpus) if kvd else 0
     fixed = state_bytes_per_sequence(spec, gpus=query.gpus, layout=engine.cache_layout) if kvd else 0
@@ -383,7 +432,7 @@ def estimate(
     report = None
     if not refused:
         # The engine sizes every pipeline rank itself, from the whole model.
-        report, report_notes = engine.report(whole, query, gpu, dtypes, weights=weights)
+        report, report_notes = engine.report(whole, sized, gpu, dtypes, weights=weights)
         notes += report_notes
     if fit is not None and fit.engine_refuses and not any(n.code == "engine_refuses" for n in notes):
         # With a GPU the verdict says it; --json's warnings carry it too, under its code.
@@ -413,7 +462,7 @@ def estimate(
             params_source=spec.params_source,
             classic_kv_ratio=kv_ratio,
             context_window=spec.max_position_embeddings,
-            kv_terms=engine.kv_terms(spec, query, gpu, memory.kv_cache) if kvd else (),
+            kv_terms=engine.kv_terms(spec, sized, gpu, memory.kv_cache) if kvd else (),
             weight_terms=engine.weight_terms(spec, query, gpu, weights),
             overhead_terms=terms.overhead_terms,
         ),

@@ -328,6 +328,17 @@ KEYS: tuple[Key, ...] = (
         values_hint=f"1..{MAX_GPUS}",
     ),
     Key(
+        "dp",
+        ("replicas",),
+        "dp",
+        "count",
+        "vLLM data-parallel replicas of gpus x pp GPUs each",
+        "1",
+        low=1,
+        high=MAX_GPUS,
+        values_hint=f"1..{MAX_GPUS}",
+    ),
+    Key(
         "engine",
         (),
         "engine",

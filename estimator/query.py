@@ -66,6 +66,9 @@ class Query(Frozen):
     # pp=: vLLM pipeline-parallel stages; each holds its layers on its own gpus (tensor-parallel)
     # group, so the GPUs in all are gpus x pp.
     pp: int = Field(1, ge=1, le=MAX_GPUS)
+    # dp=: vLLM data-parallel replicas of the gpus x pp layout, each an engine with its own KV pool;
+    # batch counts the requests of all of them (GPUs in all: gpus x pp x dp).
+    dp: int = Field(1, ge=1, le=MAX_GPUS)
     engine: EngineName = DEFAULT_ENGINE
     util: float | None = Field(None, gt=0, le=1)  # None: the vLLM release's default
     max_num_batched_tokens: int | None = Field(None, ge=1, le=MAX_SEQ_LEN)
@@ -79,3 +82,16 @@ class Query(Frozen):
     # spec=: its num_speculative_tokens.
     draft: str | None = Field(None, min_length=1, max_length=MAX_DRAFT_CHARS)
     spec: int | None = Field(None, ge=1, le=MAX_SPEC_TOKENS)
+
+
+def replica_query(query: Query) -> Query:
+    """The query one data-parallel replica serves: ``batch`` is then its share, ceil(b / dp).
+
+    vLLM's data-parallel load balancer sends each request to one engine, the least loaded one, so
+    a burst of b requests spreads ceil(b / dp) to an engine at most (v1/engine/core_client.py
+    ``DPLBAsyncMPClient.get_core_engine_for_request``@v0.25.0 and @v0.33.0). The query keeps ``dp``
+    (a MoE model's experts are split over tp x dp); only the batch is one replica's.
+    """
+    if query.dp == 1:
+        return query
+    return query.model_copy(update={"batch": -(-query.batch // query.dp)})

@@ -53,7 +53,11 @@ class Fit(Frozen):
     # At the query's batch (0: not even one token fits); None when the engine refuses to start it.
     max_seq_len: int | None
     max_batch: int | None  # at the query's seq_len; None when the engine refuses to start it
-    min_gpus: int  # smallest group the engine starts and that fits (0: none up to the limit)
+    # The layout with the fewest GPUs in all that the engine starts and that fits: min_gpus is its
+    # tensor-parallel group (gpus=; 0: none up to the limit), min_gpus_dp its data-parallel replicas
+    # (vLLM dp=; 1 for engines without them). GPUs in all: min_gpus x pp x min_gpus_dp.
+    min_gpus: int
+    min_gpus_dp: int = 1
     # max_seq_len is past the model's context window (details.context_window): memory would hold it,
     # the model's positions do not (vLLM refuses such a max_model_len).
     max_seq_len_memory_only: bool = False
@@ -157,6 +161,7 @@ class Estimate(Frozen):
                 "kv_cache": q.kv != "off",
                 "gpus": q.gpus,
                 "pp": q.pp,
+                "dp": q.dp,
                 "engine": q.engine,
                 "gpu": q.gpu,
                 "method": q.method,

@@ -360,7 +360,7 @@ def _is_quantized(s: _Scheme, lin: LinearWeights) -> bool:
     return lin.component in _QUANTIZED_COMPONENTS
 
 
-def _modelled_bytes(spec: ModelSpec, s: _Scheme, gpus: int) -> int:
+def _modelled_bytes(spec: ModelSpec, s: _Scheme, gpus: int, expert_gpus: int | None = None) -> int:
     p = spec.params
     linear_elements = sum(lin.in_features * lin.out_features * lin.count for lin in spec.linears)
     # Everything not in a listed matrix: norms, biases, routers, SSM params, vision. A tied lm_head
@@ -369,14 +369,18 @@ def _modelled_bytes(spec: ModelSpec, s: _Scheme, gpus: int) -> int:
     if spec.tie_word_embeddings:
         rest -= p.lm_head
     embedding = _cdiv(spec.vocab_size, gpus) * (p.embedding // spec.vocab_size) * s.dense_bytes
-    return rest * s.dense_bytes + embedding + _linears_bytes(spec, s, spec.linears, gpus)
+    return rest * s.dense_bytes + embedding + _linears_bytes(spec, s, spec.linears, gpus, expert_gpus)
 
 
-def _linears_bytes(spec: ModelSpec, s: _Scheme, linears: tuple[LinearWeights, ...], gpus: int) -> int:
-    """Bytes ONE GPU holds for ``linears`` under scheme ``s``: quantized where it applies, else dense."""
+def _linears_bytes(
+    spec: ModelSpec, s: _Scheme, linears: tuple[LinearWeights, ...], gpus: int, expert_gpus: int | None = None
+) -> int:
+    """Bytes ONE GPU holds for ``linears`` under scheme ``s``: quantized where it applies, else dense.
+    ``expert_gpus`` (default ``gpus``) is what the routed experts are split over."""
     total = 0
     for lin in linears:
-        in_f, out_f = _share(lin, spec, gpus)
+        split = expert_gpus if expert_gpus is not None and lin.component == "routed_experts" else gpus
+        in_f, out_f = _share(lin, spec, split)
         if _is_quantized(s, lin):
             total += _quantized_matrix_bytes(s, lin, in_f, out_f) * lin.count
         else:
@@ -393,17 +397,25 @@ def _scheme(spec: ModelSpec, weight_format: WeightFormat | None, bits: int | Non
 
 
 def weight_bytes(
-    spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None, gpus: int = 1
+    spec: ModelSpec,
+    *,
+    weight_format: WeightFormat | None = None,
+    bits: int | None = None,
+    gpus: int = 1,
+    expert_gpus: int | None = None,
 ) -> int:
-    """Bytes ONE GPU holds for the weights (its tensor-parallel share)."""
+    """Bytes ONE GPU holds for the weights (its tensor-parallel share). ``expert_gpus`` (default
+    ``gpus``): the GPUs the routed experts are split over, where more than the tensor-parallel group
+    share them (vLLM data parallelism of a MoE model: tp x dp)."""
     scheme, own = _scheme(spec, weight_format, bits)
-    share = _modelled_bytes(spec, scheme, gpus)
+    expert_gpus = None if expert_gpus == gpus else expert_gpus
+    share = _modelled_bytes(spec, scheme, gpus, expert_gpus)
     if not own or spec.checkpoint_bytes is None:
         return share
     stored = spec.checkpoint_bytes
     if spec.tie_word_embeddings and spec.params.lm_head:
         stored -= spec.params.lm_head * DTYPE_BYTES[spec.torch_dtype]
-    if gpus == 1:
+    if gpus == 1 and expert_gpus is None:
         return stored
     return max(0, stored - (_modelled_bytes(spec, scheme, 1) - share))
 

@@ -218,8 +218,8 @@ FLAGS_UNKNOWN: dict[str, str] = {
     "n004": "DeepSeek-V4-Flash preview: the author's table gives 7.4 B per token, a layout no published "
     "config gives (the 0731 run beside it matches the published one)",
     **{
-        case: "DeepSeek-V4-Flash-0731 DP 8 / TP 8: only the maximum concurrency at 1M is quoted, with no pool, "
-        "max_model_len or (TP 8) flags; data parallelism is not modelled"
+        case: "DeepSeek-V4-Flash-0731 DP 8 / TP 8: only the maximum concurrency at 1M is quoted (DP 8: the "
+        "ranks' lines added up), with no pool or (TP 8) flags; the pair is checked in test_vllm_data_parallel.py"
         for case in ("n006", "n007")
     },
     **{
@@ -373,6 +373,7 @@ def _query(case: dict[str, Any], release: str, overrides: dict[str, Any]) -> Que
         "seq_len": case.get("max_model_len") or 8192,
         "gpus": case.get("tensor_parallel_size") or 1,
         "pp": case.get("pipeline_parallel_size") or 1,
+        "dp": case.get("data_parallel_size") or 1,
         "kv": _kv_setting(kv),
         "util": case.get("gpu_memory_utilization"),
         "max_num_batched_tokens": case.get("max_num_batched_tokens"),

@@ -150,6 +150,8 @@ class Engine(Protocol):
     no_bf16: ClassVar[str]  # what happens in bf16 on a GPU without it
     # How gpus=N divides the model: tensor parallelism (every layer split) or whole layers per GPU.
     split: ClassVar[Literal["tensor", "layers"]]
+    # Whether dp= runs independent replicas of the model, each with its own KV cache (vLLM).
+    data_parallel: ClassVar[bool]
 
     def kv_cache_bytes(
         self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None
@@ -281,6 +283,7 @@ class BaseEngine:
     overhead_label: ClassVar[str] = "CUDA context and allocator"
     no_bf16: ClassVar[str] = "bf16 has no fast path"
     split: ClassVar[Literal["tensor", "layers"]] = "tensor"
+    data_parallel: ClassVar[bool] = False
 
     def kv_cache_bytes(
         self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None

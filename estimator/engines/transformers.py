@@ -599,11 +599,17 @@ class TransformersEngine(BaseEngine):
         return ("fp8", "int8", "nf4", "int4", "mxfp4", "nvfp4", "gptq", "2-bit", "3-bit")
 
     def setting_refusal(self, query: Query) -> str | None:
-        """vLLM's quantized KV layouts, which transformers' caches do not have; vLLM's pipeline stages."""
+        """vLLM's quantized KV layouts, which transformers' caches do not have; vLLM's pipeline stages and
+        data-parallel replicas."""
         if query.pp > 1:
             return (
                 f"pp={query.pp} is vLLM's pipeline parallelism: transformers spreads the layers over gpus= "
                 f"itself (device_map), so write gpus={query.gpus * query.pp}, or add engine=vllm"
+            )
+        if query.dp > 1:
+            return (
+                f"dp={query.dp} is vLLM's data parallelism (engine replicas, each with its own KV cache): "
+                "transformers runs one copy of the model; add engine=vllm, or size one copy"
             )
         if query.kv in ("nvfp4", "int8_per_token_head"):
             return (

@@ -939,7 +939,9 @@ def loaded_weight_bytes(
     loaded += machete_zero_point_bytes(spec, query, gpu)
     loaded += load_segment_rounding_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
-        loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
+        loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(
+            spec, expert_split(query)
+        )
     return loaded
 
 
@@ -1084,6 +1086,17 @@ def load_segment_rounding_bytes(spec: ModelSpec, query: Query, gpu: GPU | None =
     return sum(count * (cuda_block_bytes(size, max_split) - size) for size, count in _load_tensors(spec, query))
 
 
+def expert_split(query: Query) -> int:
+    """The GPUs a MoE layer's routed experts are split over: the tensor-parallel group, times the
+    data-parallel replicas. With dp above 1 vLLM flattens tp x dp into one group for the fused MoE
+    layers, tensor-splitting the experts over it, or with --enable-expert-parallel placing
+    num_experts / (tp x dp) whole experts on each GPU (the same bytes where that divides):
+    model_executor/layers/fused_moe/config.py ``FusedMoEParallelConfig.make`` and
+    ``flatten_tp_across_dp_and_pcp``@v0.25.0 and @v0.33.0. Attention and the dense layers stay
+    split over tp alone, so each replica holds them whole."""
+    return query.gpus * query.dp
+
+
 def _expert_bias_params(spec: ModelSpec) -> int:
     """Bias parameters of all routed experts (gpt-oss has them): expert params beyond the matrices."""
     matrices = sum(
@@ -1114,7 +1127,7 @@ def mxfp4_expert_bytes(
     spec: ModelSpec, query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
     """Per-GPU bytes of the MXFP4 routed experts once vLLM has loaded and re-laid them."""
-    experts, layers, tp = spec.num_experts, spec.num_moe_layers, query.gpus
+    experts, layers, tp = spec.num_experts, spec.num_moe_layers, expert_split(query)
     hidden = spec.hidden_size
     backend = mxfp4_moe_backend(gpu)
     inter = spec.moe_intermediate_size // tp  # FusedMoE: intermediate_size // tp_size
@@ -2671,7 +2684,9 @@ def weight_terms(spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -
     constants = query_constants(query)
     mxfp4 = 0
     if uses_mxfp4_experts(spec, query):
-        mxfp4 = mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query.gpus)
+        mxfp4 = mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(
+            spec, expert_split(query)
+        )
     dropped = text_only_saving_bytes(spec, query)
     terms = (
         WeightTerm(part="checkpoint", bytes=weights),
@@ -2824,6 +2839,13 @@ class VllmReport(EngineReport):
     # smallest pool (the worst GPU), except the blocks, tokens and concurrency, which are the engine's
     # (the fewest blocks of any rank), and the log lines, whose pool is the first rank's.
     pipeline: tuple[PipelineRank, ...] = ()
+    # dp= (data-parallel replicas, each an engine with its own pool that logs its own lines): the
+    # fields above are one replica's, as each prints them; requests_per_replica is its share of b,
+    # ceil(b / dp), and the *_all fields add the replicas up.
+    data_parallel_size: int = 1
+    requests_per_replica: int | None = None
+    kv_cache_tokens_all: int | None = None
+    max_concurrency_all: float | None = None
 
 
 def vllm_terms(
@@ -2871,7 +2893,9 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     ranks = stage_specs(spec, query.pp)
     reports = []
     for stage in ranks:
-        weights = weight_bytes(stage, weight_format=query.weight_format, bits=query.bits, gpus=query.gpus)
+        weights = weight_bytes(
+            stage, weight_format=query.weight_format, bits=query.bits, gpus=query.gpus, expert_gpus=expert_split(query)
+        )
         if query.params_billions is not None and spec.params.total:
             weights = round(weights * query.params_billions * 1e9 / spec.params.total)
         reports.append(vllm_report(stage, query, weights_bytes=weights, gpu=gpu, constants=constants))
@@ -3236,6 +3260,7 @@ class VllmEngine(BaseEngine):
     report_model: ClassVar[type[EngineReport] | None] = VllmReport
     setting_keys: ClassVar[tuple[str, ...]] = (
         "pp",
+        "dp",
         "util",
         "mnbt",
         "seqs",
@@ -3248,6 +3273,7 @@ class VllmEngine(BaseEngine):
     )
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
+    data_parallel: ClassVar[bool] = True
     no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
 
     def kv_cache_bytes(
@@ -3354,15 +3380,28 @@ class VllmEngine(BaseEngine):
                 )
             )
         _, max_seqs = batch_defaults(query, gpu)
-        if query.batch > max_seqs:
+        share = ceil_div(query.batch, query.dp)  # each data-parallel replica schedules its own share
+        if share > max_seqs:
             # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
             seqs = f"{max_seqs:,} sequence" + ("" if max_seqs == 1 else "s")
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
+            asked = f"b={query.batch:,}" if query.dp == 1 else f"{share:,} of b={query.batch:,} on each replica"
             notes.append(
                 note(
                     "batch_queued",
-                    f"vLLM runs at most {seqs} at once ({why}): b={query.batch:,} would "
+                    f"vLLM runs at most {seqs} at once ({why}): {asked} would "
                     "queue the rest; raise seqs= to run them together.",
+                )
+            )
+        if query.dp > 1 and spec.num_experts and spec.num_experts % expert_split(query):
+            gpus = expert_split(query)
+            notes.append(
+                note(
+                    "experts_uneven",
+                    f"The {spec.num_experts} routed experts do not split evenly over gpus x dp = {gpus} GPUs: "
+                    f"vram sizes the even share; with --enable-expert-parallel the busiest GPU holds "
+                    f"{-(-spec.num_experts // gpus)} experts, and without it vLLM needs the expert width to "
+                    "divide by them.",
                 )
             )
         if query.mm_limit is not None and spec.vision is None and spec.params.vision == 0:
@@ -3425,9 +3464,12 @@ class VllmEngine(BaseEngine):
             return _NO_INT8_KV
         if query.pp > 1 and query.method == "classic":
             return f"pp={query.pp} is vLLM's pipeline parallelism, which method=classic does not size: drop one"
-        if query.gpus * query.pp > _MAX_WORLD:
-            world = query.gpus * query.pp
-            return f"gpus={query.gpus} x pp={query.pp} is {world:,} GPUs: vram sizes at most {_MAX_WORLD:,}"
+        if query.dp > 1 and query.method == "classic":
+            return f"dp={query.dp} is vLLM's data parallelism, which method=classic does not size: drop one"
+        if query.gpus * query.pp * query.dp > _MAX_WORLD:
+            world = query.gpus * query.pp * query.dp
+            layout = f"gpus={query.gpus} x pp={query.pp}" + (f" x dp={query.dp}" if query.dp > 1 else "")
+            return f"{layout} is {world:,} GPUs: vram sizes at most {_MAX_WORLD:,}"
         # The release's KV dtypes only: whether one runs on the named GPU is the verdict's (startup_refusal).
         return kv_dtype_refusal(query, None)
 
@@ -3479,6 +3521,15 @@ class VllmEngine(BaseEngine):
                 )
             ]
         report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+        # ``query`` is one replica's (its share of b): the replicas are alike, so add them up.
+        report = report.model_copy(
+            update={
+                "data_parallel_size": query.dp,
+                "requests_per_replica": query.batch,
+                "kv_cache_tokens_all": report.kv_cache_tokens * query.dp,
+                "max_concurrency_all": round(report.max_concurrency * query.dp, 2),
+            }
+        )
         if startup_refusal(spec, query) is not None:
             return report, []  # the verdict says why it will not start
         if report.kv_cache_memory <= 0:
@@ -3508,9 +3559,10 @@ class VllmEngine(BaseEngine):
         # What the process reserves (util x the device, what nvidia-smi shows beside the CUDA context),
         # not the total of the rows: the pool grows to fill whatever the other rows leave of it.
         device = est.fit.gpu_memory if est.fit is not None else 0
-        per_gpu = " per GPU" if est.query.gpus * est.query.pp > 1 else ""
+        per_gpu = " per GPU" if est.query.gpus * est.query.pp * est.query.dp > 1 else ""
+        each = "" if v.data_parallel_size == 1 else f" (each of {v.data_parallel_size} replicas logs its own)"
         line = (
-            f"vLLM {esc(name)} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
+            f"vLLM {esc(name)}{each} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
             f"(util={v.gpu_memory_utilization:g} x the device); the KV pool takes what the rest leaves, "
             f"{v.kv_cache_memory / GiB:.1f} GiB, room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
             f'its log will print "{_log_size(v)}"'
@@ -3528,33 +3580,45 @@ class VllmEngine(BaseEngine):
                 f"{d.weights / GiB:.2f} GiB of weights and {d.kv_bytes_per_token / 1024:g} KiB of KV per token in its "
                 f"{d.kv_layers} layer{'' if d.kv_layers == 1 else 's'}, counted in both"
             )
+        if v.data_parallel_size > 1:
+            line += (
+                f". The {v.data_parallel_size} replicas hold {v.max_concurrency_all or 0:.2f} requests of {s:,} tokens "
+                "in all; vLLM's load balancer gives each request to one replica, the least loaded"
+            )
         return line
 
     def verdict(self, est: Estimate, esc: Escape) -> str | None:
         """The fit is whether the KV pool holds the b requests of s tokens (what vLLM's concurrency
         counts) and vLLM starts: say how many it holds and what makes it hold them (util first, then
-        b, then s, then GPUs)."""
+        b, then s, then GPUs). With dp= replicas, each pool holds its share of b, ceil(b / dp)."""
         fit, v, q = est.fit, est.engine_report, est.query
         if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
             return None
-        world = q.gpus * q.pp
+        world = q.gpus * q.pp * q.dp
         total = f"Total {est.memory.total / GiB:.1f} GiB" + (" per GPU" if world > 1 else "")
         name = esc(fit.gpu_name)
         where = f"one {name}" if world == 1 else f"each of {world} {name}"
         pool = f"vLLM's KV pool at util={v.gpu_memory_utilization:g}"
-        asked = f"{q.batch:,} request" + ("" if q.batch == 1 else "s") + f" of {q.seq_len:,} tokens"
+        share = q.batch
+        if q.dp > 1:
+            where += f" ({layout_words(q.gpus, q.pp, q.dp)})"
+            pool = f"each replica's KV pool at util={v.gpu_memory_utilization:g}"
+            share = v.requests_per_replica or -(-q.batch // q.dp)
+        asked = f"{share:,} request" + ("" if share == 1 else "s") + f" of {q.seq_len:,} tokens"
+        if q.dp > 1:
+            asked += f" it gets of b={q.batch:,}"
         if fit.fits:
-            return (
-                f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens "
-                f"(b={q.batch:,} asked)"
-            )
-        if v.max_concurrency >= q.batch and v.starts and v.util_to_fit is None:
+            line = f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens"
+            if q.dp > 1:
+                return line + f", {v.max_concurrency_all or 0:.2f} in all (b={q.batch:,} asked: {share:,} a replica)"
+            return line + f" (b={q.batch:,} asked)"
+        if v.max_concurrency >= share and v.starts and v.util_to_fit is None:
             # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
             return (
                 f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
                 f"graphs vLLM adds on top of it leave no room on the device; lower util"
             )
-        held = min(v.max_concurrency, q.batch - 0.01)  # never round up to what was asked
+        held = min(v.max_concurrency, share - 0.01)  # never round up to what was asked
         # The pool's blocks hold one whole request (int(concurrency x s) >= s from 0.21, where the
         # two-decimal concurrency may round up to 1.00), yet vLLM will not start: from 0.30 its check
         # holds one block back (the null block) first.
@@ -3580,13 +3644,24 @@ class VllmEngine(BaseEngine):
             fixes.append(f"b={fit.max_batch:,}")
         if fit.max_seq_len is not None and fit.max_seq_len >= 1 and (held < 1 or not v.starts):
             fixes.append(f"s={fit.max_seq_len:,}")
-        if v.util_to_fit is None and fit.min_gpus > q.gpus:
-            fixes.append(f"gpus={fit.min_gpus}")
+        if v.util_to_fit is None and fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
+            fixes.append(layout_settings(fit.min_gpus, fit.min_gpus_dp))
         if fixes:
             line += "; use " + ", or ".join(fixes)
         elif fit.min_gpus == 0:
-            line += "; no tensor-parallel group vLLM accepts fits it"
+            line += "; no tensor-parallel group vLLM accepts, nor replicas of one, fits it"
         return line
+
+
+def layout_words(tp: int, pp: int, dp: int) -> str:
+    """``3 replicas of tp=8``: a data-parallel layout in words."""
+    group = f"tp={tp}" + (f" x pp={pp}" if pp > 1 else "")
+    return f"{dp} replicas of {group}" if dp > 1 else group
+
+
+def layout_settings(tp: int, dp: int) -> str:
+    """The settings that ask for a layout: ``gpus=8`` or ``gpus=8 dp=3``."""
+    return f"gpus={tp}" + (f" dp={dp}" if dp > 1 else "")
 
 
 ENGINE = VllmEngine()

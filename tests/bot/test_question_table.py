@@ -362,6 +362,21 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # Data-parallel replicas: the cards named are all the replicas' GPUs, gpus= each one's TP group.
+    (
+        "vllm serve Qwen/Qwen3-32B --data-parallel-size 4 --tensor-parallel-size 2 --max-model-len 32768 on H100",
+        "Qwen/Qwen3-32B",
+        "s=32k gpu=h100-80gb gpus=2 dp=4 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "can Qwen3-32B serve 64 users on 8 H100s with data parallel 4 in vllm?",
+        "Qwen3-32B",
+        "b=64 gpu=h100-80gb gpus=2 dp=4 engine=vllm",
+        FIT,
+        (),
+    ),
     (
         "vllm serve Qwen/Qwen3-8B --max-num-seqs 64 --max-model-len 8192 on an L40S",
         "Qwen/Qwen3-8B",
@@ -562,6 +577,7 @@ REFUSED: list[tuple[str, str]] = [
     ("can it run 32k for 8 users on two L40S?", "which model?"),
     ("hello", "which model?"),
     ("Qwen/Qwen3-32B on 3 L40S with pp 2 in vllm", "do not split into 2 pipeline stages"),
+    ("Qwen/Qwen3-32B on 3 H100 with dp 2 in vllm", "do not split into 2 data-parallel replicas"),
     ("thanks!", "which model?"),
     ("how much vram do I need?", "which model?"),
     ("will a 70b model fit on an h100", "which 70b model?"),
