@@ -168,6 +168,8 @@ _FLAG_KEYS = {
     "-tp": "gpus",
     "--pipeline-parallel-size": "pp",
     "-pp": "pp",
+    "--data-parallel-size": "dp",
+    "-dp": "dp",
     "--gpu-memory-utilization": "util",
     "--max-num-batched-tokens": "mnbt",
     "--max-num-seqs": "seqs",
@@ -231,8 +233,6 @@ _FLAG_PASSED_OVER = {
 # Flags vram knows change memory in a way it does not size, with why (one clause each).
 _FLAG_NOT_SIZED = {
     "--enforce-eager": "it sizes vLLM with CUDA graphs captured, as vLLM runs by default",
-    "--data-parallel-size": "it sizes one data-parallel replica, on that replica's own GPUs",
-    "-dp": "it sizes one data-parallel replica, on that replica's own GPUs",
     "--cpu-offload-gb": "it sizes the weights all on the GPU",
 }
 _VLLM_KV_SPELLINGS = {"fp8_ds_mla": "fp8"}  # vLLM's own name of DeepSeek's fp8 layout: kv=fp8 picks it

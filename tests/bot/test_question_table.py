@@ -370,6 +370,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    ("vllm serve Qwen/Qwen3-8B -dp 2 on an L4", "Qwen/Qwen3-8B", "gpu=l4 dp=2 engine=vllm", FIT, ()),
     (
         "can Qwen3-32B serve 64 users on 8 H100s with data parallel 4 in vllm?",
         "Qwen3-32B",
@@ -631,8 +632,6 @@ REFUSED: list[tuple[str, str]] = [
         'vLLM flag "--enforce-eager" (it sizes vLLM with CUDA graphs',
     ),
     ("vllm serve Qwen/Qwen3-8B --foo-bar 3 on an L4", 'vLLM flag "--foo-bar"'),
-    ("vllm serve Qwen/Qwen3-8B --data-parallel-size 2 on an L4", 'vLLM flag "--data-parallel-size"'),
-    ("vllm serve Qwen/Qwen3-8B -dp 2 on an L4", 'vLLM flag "-dp"'),
     ("vllm serve Qwen/Qwen3-8B --kv-cache-dtype", "--kv-cache-dtype needs a value"),
     ("vllm serve Qwen/Qwen3-8B --kv-cache-dtype --port 8000", "--kv-cache-dtype needs a value"),
     ("vllm serve Qwen/Qwen3-8B --kv-cache-dtype fp4", "kv=fp4 is not valid"),
