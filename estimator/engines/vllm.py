@@ -475,6 +475,15 @@ def text_only_saving_bytes(spec: ModelSpec, query: Query) -> int:
     return spec.params.vision * DTYPE_BYTES[spec.torch_dtype] if text_only(spec, query) else 0
 
 
+# Model types whose vision (and audio) towers vLLM builds as replicated modules, whole on every GPU
+# whatever the TP size. Gemma 4 (models/gemma4_mm.py@v0.23.0, @v0.25.0, @v0.28.0, @v0.30.0, @v0.33.0):
+# the tower is transformers' own module (``AutoModel.from_config``), whose nn.Linear layers
+# ``recursive_replace_linear`` swaps for ReplicatedLinear (style "replicate",
+# models/transformers/utils.py), and the ``embed_vision`` projection is a ReplicatedLinear. Gemma 3n
+# (models/gemma3n_mm.py@v0.33.0) builds its towers with ``AutoModel.from_config`` too.
+_REPLICATED_TOWER_TYPES = frozenset({"gemma4", "gemma3n"})
+
+
 def vision_split_saving_bytes(spec: ModelSpec, query: Query) -> int:
     """What tensor parallelism takes off the vision tower vLLM splits, per GPU.
 
@@ -484,9 +493,12 @@ def vision_split_saving_bytes(spec: ModelSpec, query: Query) -> int:
     qwen3_vl.py, intern_vit.py, idefics2_vision_model.py @v0.19.0), so each GPU holds 1/tp of
     its matrices, which are nearly all of its bytes (Llama-4-Scout at TP 4: 1.22 of its 1.62 GiB
     tower is not on each GPU; the logs put its weights 1.19 GiB under the replicated count).
-    Pixtral in Mistral's own format (nn.Linear) and ``mm_encoder_tp_mode=data`` stay replicated.
+    Pixtral in Mistral's own format (nn.Linear), ``mm_encoder_tp_mode=data`` and the towers of
+    :data:`_REPLICATED_TOWER_TYPES` (Gemma 4's) stay replicated.
     """
     if spec.vision is None or query.gpus == 1 or text_only(spec, query):
+        return 0
+    if spec.model_type in _REPLICATED_TOWER_TYPES:
         return 0
     fmt = query.weight_format
     dtype_bytes = DTYPE_BYTES[fmt] if fmt in FLOAT_FORMATS else DTYPE_BYTES[spec.torch_dtype]
