@@ -2471,16 +2471,18 @@ def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batch
 
 def _start_need_bytes(layout: KvLayout, profile: VllmProfile, max_model_len: int, batched_tokens: int) -> int:
     """What the start check says one request of ``max_model_len`` tokens needs (see
-    ``VllmProfile.start_check_need``): from 0.30 the whole pool blocks it takes, before that the sum of
-    its layers' bytes."""
-    if profile.start_check_need == "group_blocks":
+    ``VllmProfile.start_check_need``): from 0.29 the whole pool blocks it takes; 0.20-0.28 those
+    blocks where the layers form several groups (padding layers included) and the sum of the layers'
+    bytes where they form one; 0.19 the sum of the layers' bytes."""
+    rule = profile.start_check_need
+    if rule == "group_blocks" or (rule == "multi_group_blocks" and not layout.uniform):
         return _blocks_per_request(layout, max_model_len, batched_tokens) * layout.bytes_per_block
     return _request_layer_bytes(layout, max_model_len, batched_tokens)
 
 
 def _start_pool_bytes(layout: KvLayout, profile: VllmProfile, max_model_len: int, batched_tokens: int) -> int:
     """The smallest KV pool vLLM starts with at ``max_model_len``: one request's need, plus the block
-    the check holds back first from 0.30 (the null block)."""
+    the check holds back first from 0.29 (the null block)."""
     held_back = layout.bytes_per_block - fit_check_bytes(profile, layout.bytes_per_block, layout.bytes_per_block)
     return _start_need_bytes(layout, profile, max_model_len, batched_tokens) + held_back
 
@@ -2674,7 +2676,7 @@ class StartCheck(Frozen):
 
     fits: bool
     needed_bytes: int  # one max_model_len request
-    available_bytes: int  # the pool, less the null block from 0.30
+    available_bytes: int  # the pool, less the null block from 0.29
     estimated_max_model_len: int  # the longest request that fits (vLLM's binary search)
     error: str | None  # vLLM's ValueError text when it does not fit
 
@@ -2941,7 +2943,7 @@ def vllm_report(
     to_fit = None
     if query.kv != "off" and (concurrency < query.batch or (refused is None and not check.fits)):
         # What the requested share must hold for the b requests, and for the start check (one
-        # request, and from 0.30 the null block); the CUDA context (and, up to 0.19, the graphs)
+        # request, and from 0.29 the null block); the CUDA context (and, up to 0.19, the graphs)
         # come on top of it.
         kv = max(
             requests_kv_bytes(
@@ -3300,7 +3302,7 @@ class VllmEngine(BaseEngine):
         self, spec: ModelSpec, query: Query, gpu: GPU | None, *, weights: int
     ) -> Callable[[int], bool] | None:
         """Whether vLLM starts at max_model_len = s with the pool it measures on ``gpu``: the start
-        check on one request (from 0.30 less the null block), which the pool holding b requests does
+        check on one request (from 0.29 less the null block), which the pool holding b requests does
         not imply at b = 1. The pool does not depend on s, so the solvers ask this at every s."""
         if gpu is None or query.method != "calibrated" or query.kv == "off":
             return None
