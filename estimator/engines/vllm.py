@@ -35,6 +35,7 @@ activation peak for models with large vocabularies.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -82,7 +83,14 @@ from estimator.spec import (
     ModelSpec,
     VisionSpec,
 )
-from estimator.weights import linear_bytes, matrix_share, matrix_values_bytes, weight_bytes, zero_point_matrices
+from estimator.weights import (
+    ignored_components,
+    linear_bytes,
+    matrix_share,
+    matrix_values_bytes,
+    weight_bytes,
+    zero_point_matrices,
+)
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -3104,16 +3112,82 @@ def _tp_dims(spec: ModelSpec, *, vision: bool) -> tuple[_TpDim, ...]:
     return tuple(dims)
 
 
-def tp_refusal(spec: ModelSpec, gpus: int, *, vision: bool = True) -> str | None:
+# Row-parallel matrices a block-FP8 checkpoint quantizes, by component, and how a refusal names
+# their split width.
+_FP8_ROW_LABELS = {
+    "attention": "attention output projection's input width {n}",
+    "dense_mlp": "intermediate_size {n}",
+    "shared_experts": "shared-expert intermediate size {n}",
+}
+
+
+def _fp8_block_refusal(spec: ModelSpec, tp: int, profile: VllmProfile) -> str | None:
+    """Why a block-FP8 checkpoint's weight blocks refuse ``tp`` (widths that divide by it already).
+
+    - Row-parallel linears: validate_fp8_block_shape raises when the input width per GPU is not a
+      multiple of block_k (layers/quantization/utils/fp8_utils.py@v0.23.0, @v0.25.0, @v0.28.0,
+      @v0.30.0, @v0.33.0; Fp8LinearMethod and the compressed-tensors W8A8/W8A16 FP8 schemes call it).
+      Merged column linears (gate/up, QKV) set ``allow_fp8_block_shape_mismatch`` when a part is not a
+      multiple of block_n (layers/linear.py), so they are not checked; nor are the non-merged column
+      linears (MLA's q_b / kv_b projections at one head per GPU), whose out widths vram does not tell
+      from merged ones, nor the state mixers' projections.
+    - Routed experts: their per-GPU intermediate width must be a multiple of block_n and block_k,
+      unless the release refines the block (``VllmProfile.fp8_moe_block_refine``, Fp8Config only).
+    Matrices the checkpoint's ignore list keeps unquantized are not checked."""
+    q = spec.quantization
+    if q.format != "fp8" or q.block_size is None or tp == 1:
+        return None
+    block_n, block_k = q.block_size
+    block = f"{block_n}x{block_k}"
+    skipped = ignored_components(q.skipped_modules, q.method)
+    padded = profile.dsv4_shared_expert_block_padding and spec.model_type == "deepseek_v4"
+    for component, what in _FP8_ROW_LABELS.items():
+        if component in skipped or (component == "shared_experts" and padded):
+            continue
+        widths = sorted({w.in_features for w in spec.linears if w.component == component and w.split == "row"})
+        for width in widths:
+            if width % tp == 0 and (width // tp) % block_k:
+                named = what.format(n=f"{width:,}")
+                return (
+                    f"the model's {named} over {tp} GPUs ({width // tp:,} each) is not a multiple of "
+                    f"its {block} FP8 weight blocks"
+                )
+    if q.expert_format or "routed_experts" in skipped:
+        return None
+    for width in _mlp_widths(spec, "routed_experts"):
+        if width % tp:
+            continue
+        per_gpu = width // tp
+        if per_gpu % block_n == 0 and per_gpu % block_k == 0:
+            continue
+        refine = math.gcd(block_n, block_k, per_gpu, spec.hidden_size)
+        refines = profile.fp8_moe_block_refine and q.method == "fp8"
+        if refines and refine >= 32:
+            continue  # the scales are refined to refine x refine blocks
+        why = (
+            f"the model's expert intermediate size {width:,} over {tp} GPUs ({per_gpu:,} each) is not a "
+            f"multiple of its {block} FP8 weight blocks"
+        )
+        if refines:
+            why += f", nor of a refined block of 32 or more (the largest that fits is {refine})"
+        return why
+    return None
+
+
+def tp_refusal(spec: ModelSpec, gpus: int, *, vision: bool = True, profile: VllmProfile | None = None) -> str | None:
     """Why vLLM refuses this tensor-parallel size, or None when it accepts it: the first dimension
-    of :func:`_tp_dims` that does not divide, then the drafter's, then Inkling's conv cache.
-    ``vision=False``: a text-only start (mm=0), which builds no vision tower."""
+    of :func:`_tp_dims` that does not divide, then the FP8 weight blocks (:func:`_fp8_block_refusal`,
+    by release: ``profile``, default the newest followed), then the drafter's, then Inkling's conv
+    cache. ``vision=False``: a text-only start (mm=0), which builds no vision tower."""
     if gpus == 1:
         return None
     for dim in _tp_dims(spec, vision=vision):
         if why := dim.refusal(gpus):
             return why
-    if spec.drafter is not None and (why := tp_refusal(spec.drafter.spec, gpus, vision=False)):
+    profile = profile or _resolve(DEFAULT_VERSION)[0]
+    if why := _fp8_block_refusal(spec, gpus, profile):
+        return why
+    if spec.drafter is not None and (why := tp_refusal(spec.drafter.spec, gpus, vision=False, profile=profile)):
         # The drafter's layers are built from the same parallel linears (DFlashQwen3Attention too).
         return why.replace("the model's", "the drafter's")
     if (most := _inkling_max_tp(spec)) is not None and gpus > most:
@@ -3129,18 +3203,22 @@ def _inkling_max_tp(spec: ModelSpec) -> int | None:
     return min((layer.kv_heads for layer in spec.layers if layer.kv_heads), default=None)
 
 
-def accepted_tp_sizes(spec: ModelSpec, limit: int, *, vision: bool = True) -> tuple[int, ...]:
+def accepted_tp_sizes(
+    spec: ModelSpec, limit: int, *, vision: bool = True, profile: VllmProfile | None = None
+) -> tuple[int, ...]:
     """Every TP size up to ``limit`` that vLLM accepts (:func:`tp_refusal`), smallest first."""
     dims = _tp_dims(spec, vision=vision)
     firsts = [n for n in range(1, limit + 1) if n == 1 or all(dim.refusal(n) is None for dim in dims)]
-    return tuple(n for n in firsts if n == 1 or tp_refusal(spec, n, vision=vision) is None)
+    return tuple(n for n in firsts if n == 1 or tp_refusal(spec, n, vision=vision, profile=profile) is None)
 
 
-def nearest_tp_sizes(spec: ModelSpec, gpus: int, *, vision: bool = True) -> tuple[int, ...]:
+def nearest_tp_sizes(
+    spec: ModelSpec, gpus: int, *, vision: bool = True, profile: VllmProfile | None = None
+) -> tuple[int, ...]:
     """The TP sizes vLLM accepts next to ``gpus``: the largest below it and the smallest above it
     (up to the largest dimension with heads, which every accepted size divides)."""
     heads = [dim.size for dim in _tp_dims(spec, vision=vision) if dim.plural]
-    accepted = accepted_tp_sizes(spec, max([gpus, *heads]), vision=vision)
+    accepted = accepted_tp_sizes(spec, max([gpus, *heads]), vision=vision, profile=profile)
     below = [n for n in accepted if n < gpus]
     above = [n for n in accepted if n > gpus]
     return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
@@ -3188,10 +3266,11 @@ def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
     if spec.drafter is not None and (why := drafter_refusal(spec, query)):
         return f"vLLM cannot be sized with draft={spec.drafter.model_id}: {why}"
     vision = not text_only(spec, query)
-    why = tp_refusal(spec, query.gpus, vision=vision)
+    profile, _ = version_profile(query)
+    why = tp_refusal(spec, query.gpus, vision=vision, profile=profile)
     if why is None:
         return None
-    sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus, vision=vision))
+    sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus, vision=vision, profile=profile))
     return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
 
 
@@ -3277,7 +3356,8 @@ class VllmEngine(BaseEngine):
     def tp_sizes(self, spec: ModelSpec, limit: int, query: Query | None = None) -> tuple[int, ...]:
         """The sizes vLLM accepts (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10; Qwen3.5-27B's
         intermediate_size 17,408 rules out 12), with the vision tower unless ``query`` is text-only."""
-        return accepted_tp_sizes(spec, limit, vision=query is None or not text_only(spec, query))
+        vision = query is None or not text_only(spec, query)
+        return accepted_tp_sizes(spec, limit, vision=vision, profile=version_profile(query)[0] if query else None)
 
     def shape_total(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int

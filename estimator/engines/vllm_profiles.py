@@ -231,6 +231,20 @@ class VllmProfile(_Frozen):
     # pages, times the bytes per pool block, the blocks "Maximum concurrency" divides the pool by
     # ("group_blocks"). 0.19 not read.
     start_check_need: StartCheckNeed
+    # Block-FP8 routed experts whose per-GPU intermediate width is not a multiple of the checkpoint's
+    # weight block: Fp8MoEMethod.create_weights raises ("The output_size of gate's and up's weight =
+    # N is not divisible by weight quantization block_n", "The input_size of down's weight ...") up
+    # to 0.28.0 (layers/quantization/fp8.py@v0.23.0, @v0.25.0, @v0.28.0); from 0.29.0 the checkpoint's
+    # scales are refined to gcd(block_n, block_k, per-GPU width, hidden size) when that is at least 32
+    # (refine_fp8_moe_block_shape, layers/fused_moe/oracle/fp8.py@v0.29.0, @v0.32.0;
+    # resolve_fp8_moe_weight_block_shape @v0.33.0), and only a smaller one still raises. Fp8Config's
+    # experts only: compressed-tensors' (CompressedTensorsW8A8Fp8MoEMethod) keep the strict check.
+    fp8_moe_block_refine: bool = False
+    # DeepSeek-V4's shared expert (DeepseekV4MLP) rounds its intermediate size up to whole weight
+    # blocks per GPU under block FP8 ("Block-FP8 shards in whole 128-blocks",
+    # models/deepseek_v4/nvidia/model.py@v0.24.0 ... @v0.33.0; not at v0.23.0), so no TP size is
+    # refused by its width.
+    dsv4_shared_expert_block_padding: bool = False
     # engine/arg_utils.py get_batch_defaults tiers, largest first.
     batch_tiers: tuple[BatchTier, ...]
     # Hybrid attention block alignment; see HybridAlignment. 0.19.0 model_executor/models/config.py
@@ -442,6 +456,7 @@ _V024 = _next(
     v2_spec_methods=_V023.v2_spec_methods | {"dflash"},
     v2_default_architectures=_V023.v2_default_architectures
     | {"DeepseekV2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM"},
+    dsv4_shared_expert_block_padding=True,
 )
 _V025 = _next(
     _V024,
@@ -493,6 +508,7 @@ _V029 = _next(
     dsv4_planner="packed",
     fit_check_reserves_null_block=True,
     start_check_need="group_blocks",
+    fp8_moe_block_refine=True,
 )
 _V030 = _next(
     _V029,
