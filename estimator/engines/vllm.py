@@ -84,6 +84,7 @@ from estimator.spec import (
     VisionSpec,
 )
 from estimator.weights import (
+    checkpoint_scheme_kept,
     ignored_components,
     linear_bytes,
     matrix_share,
@@ -3174,18 +3175,27 @@ def _fp8_block_refusal(spec: ModelSpec, tp: int, profile: VllmProfile) -> str | 
     return None
 
 
-def tp_refusal(spec: ModelSpec, gpus: int, *, vision: bool = True, profile: VllmProfile | None = None) -> str | None:
+def tp_refusal(
+    spec: ModelSpec,
+    gpus: int,
+    *,
+    vision: bool = True,
+    profile: VllmProfile | None = None,
+    checkpoint_weights: bool = True,
+) -> str | None:
     """Why vLLM refuses this tensor-parallel size, or None when it accepts it: the first dimension
     of :func:`_tp_dims` that does not divide, then the FP8 weight blocks (:func:`_fp8_block_refusal`,
     by release: ``profile``, default the newest followed), then the drafter's, then Inkling's conv
-    cache. ``vision=False``: a text-only start (mm=0), which builds no vision tower."""
+    cache. ``vision=False``: a text-only start (mm=0), which builds no vision tower;
+    ``checkpoint_weights=False``: weights cast or converted from the checkpoint's format (``dtype=`` /
+    ``p=``), which keep none of its FP8 blocks."""
     if gpus == 1:
         return None
     for dim in _tp_dims(spec, vision=vision):
         if why := dim.refusal(gpus):
             return why
     profile = profile or _resolve(DEFAULT_VERSION)[0]
-    if why := _fp8_block_refusal(spec, gpus, profile):
+    if checkpoint_weights and (why := _fp8_block_refusal(spec, gpus, profile)):
         return why
     if spec.drafter is not None and (why := tp_refusal(spec.drafter.spec, gpus, vision=False, profile=profile)):
         # The drafter's layers are built from the same parallel linears (DFlashQwen3Attention too).
@@ -3204,21 +3214,36 @@ def _inkling_max_tp(spec: ModelSpec) -> int | None:
 
 
 def accepted_tp_sizes(
-    spec: ModelSpec, limit: int, *, vision: bool = True, profile: VllmProfile | None = None
+    spec: ModelSpec,
+    limit: int,
+    *,
+    vision: bool = True,
+    profile: VllmProfile | None = None,
+    checkpoint_weights: bool = True,
 ) -> tuple[int, ...]:
     """Every TP size up to ``limit`` that vLLM accepts (:func:`tp_refusal`), smallest first."""
     dims = _tp_dims(spec, vision=vision)
     firsts = [n for n in range(1, limit + 1) if n == 1 or all(dim.refusal(n) is None for dim in dims)]
-    return tuple(n for n in firsts if n == 1 or tp_refusal(spec, n, vision=vision, profile=profile) is None)
+    return tuple(
+        n
+        for n in firsts
+        if n == 1 or tp_refusal(spec, n, vision=vision, profile=profile, checkpoint_weights=checkpoint_weights) is None
+    )
 
 
 def nearest_tp_sizes(
-    spec: ModelSpec, gpus: int, *, vision: bool = True, profile: VllmProfile | None = None
+    spec: ModelSpec,
+    gpus: int,
+    *,
+    vision: bool = True,
+    profile: VllmProfile | None = None,
+    checkpoint_weights: bool = True,
 ) -> tuple[int, ...]:
     """The TP sizes vLLM accepts next to ``gpus``: the largest below it and the smallest above it
     (up to the largest dimension with heads, which every accepted size divides)."""
     heads = [dim.size for dim in _tp_dims(spec, vision=vision) if dim.plural]
-    accepted = accepted_tp_sizes(spec, max([gpus, *heads]), vision=vision, profile=profile)
+    limit = max([gpus, *heads])
+    accepted = accepted_tp_sizes(spec, limit, vision=vision, profile=profile, checkpoint_weights=checkpoint_weights)
     below = [n for n in accepted if n < gpus]
     above = [n for n in accepted if n > gpus]
     return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
@@ -3267,10 +3292,12 @@ def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
         return f"vLLM cannot be sized with draft={spec.drafter.model_id}: {why}"
     vision = not text_only(spec, query)
     profile, _ = version_profile(query)
-    why = tp_refusal(spec, query.gpus, vision=vision, profile=profile)
+    kept = checkpoint_scheme_kept(spec, weight_format=query.weight_format, bits=query.bits)
+    why = tp_refusal(spec, query.gpus, vision=vision, profile=profile, checkpoint_weights=kept)
     if why is None:
         return None
-    sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus, vision=vision, profile=profile))
+    nearest = nearest_tp_sizes(spec, query.gpus, vision=vision, profile=profile, checkpoint_weights=kept)
+    sizes = " or ".join(f"gpus={n}" for n in nearest)
     return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
 
 
@@ -3356,8 +3383,12 @@ class VllmEngine(BaseEngine):
     def tp_sizes(self, spec: ModelSpec, limit: int, query: Query | None = None) -> tuple[int, ...]:
         """The sizes vLLM accepts (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10; Qwen3.5-27B's
         intermediate_size 17,408 rules out 12), with the vision tower unless ``query`` is text-only."""
-        vision = query is None or not text_only(spec, query)
-        return accepted_tp_sizes(spec, limit, vision=vision, profile=version_profile(query)[0] if query else None)
+        if query is None:
+            return accepted_tp_sizes(spec, limit)
+        kept = checkpoint_scheme_kept(spec, weight_format=query.weight_format, bits=query.bits)
+        profile, _ = version_profile(query)
+        vision = not text_only(spec, query)
+        return accepted_tp_sizes(spec, limit, vision=vision, profile=profile, checkpoint_weights=kept)
 
     def shape_total(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int

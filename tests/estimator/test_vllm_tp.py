@@ -277,3 +277,12 @@ def test_dsv4_shared_expert_pads_its_blocks_from_024() -> None:
         "the model's shared-expert intermediate size 2,048 over 32 GPUs (64 each) is not a multiple of its "
         "128x128 FP8 weight blocks"
     )
+
+
+def test_fp8_blocks_go_with_a_cast_of_the_weights() -> None:
+    # dtype=bf16 / p=32 serve DeepSeek-V3 cast from the checkpoint: no FP8 blocks, so the sizes are
+    # those its widths divide by (128 heads, 18,432 = 2^11 x 9, 2,048), TP 32 included.
+    for cast in ({"weight_format": "bf16"}, {"bits": 32}):
+        query = Query(engine="vllm", vllm="0.28", **cast)
+        assert vllm.ENGINE.tp_sizes(DEEPSEEK_V3_FP8, 256, query) == (1, 2, 4, 8, 16, 32, 64, 128)
+        assert vllm.startup_refusal(DEEPSEEK_V3_FP8, Query(engine="vllm", vllm="0.28", gpus=32, **cast)) is None
