@@ -469,6 +469,14 @@ def weight_format_name(spec: ModelSpec, *, weight_format: WeightFormat | None = 
     return _scheme(spec, weight_format, bits)[0].name
 
 
+def checkpoint_scheme_kept(
+    spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None
+) -> bool:
+    """Whether the weights stay as the checkpoint stores them (no ``dtype=``/``p=`` override of
+    another format or width)."""
+    return _override(spec, weight_format, bits) is None
+
+
 def conversion_asked(
     spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None
 ) -> str | None:

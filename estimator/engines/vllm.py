@@ -83,7 +83,15 @@ from estimator.spec import (
     ModelSpec,
     VisionSpec,
 )
-from estimator.weights import linear_bytes, matrix_share, matrix_values_bytes, weight_bytes, zero_point_matrices
+from estimator.weights import (
+    checkpoint_scheme_kept,
+    ignored_components,
+    linear_bytes,
+    matrix_share,
+    matrix_values_bytes,
+    weight_bytes,
+    zero_point_matrices,
+)
 
 if TYPE_CHECKING:
     from estimator.query import Query
@@ -491,6 +499,15 @@ def text_only_saving_bytes(spec: ModelSpec, query: Query) -> int:
     return spec.params.vision * DTYPE_BYTES[spec.torch_dtype] if text_only(spec, query) else 0
 
 
+# Model types whose vision (and audio) towers vLLM builds as replicated modules, whole on every GPU
+# whatever the TP size. Gemma 4 (models/gemma4_mm.py@v0.23.0, @v0.25.0, @v0.28.0, @v0.30.0, @v0.33.0):
+# the tower is transformers' own module (``AutoModel.from_config``), whose nn.Linear layers
+# ``recursive_replace_linear`` swaps for ReplicatedLinear (style "replicate",
+# models/transformers/utils.py), and the ``embed_vision`` projection is a ReplicatedLinear. Gemma 3n
+# (models/gemma3n_mm.py@v0.33.0) builds its towers with ``AutoModel.from_config`` too.
+_REPLICATED_TOWER_TYPES = frozenset({"gemma4", "gemma3n"})
+
+
 def vision_split_saving_bytes(spec: ModelSpec, query: Query) -> int:
     """What tensor parallelism takes off the vision tower vLLM splits, per GPU.
 
@@ -500,9 +517,12 @@ def vision_split_saving_bytes(spec: ModelSpec, query: Query) -> int:
     qwen3_vl.py, intern_vit.py, idefics2_vision_model.py @v0.19.0), so each GPU holds 1/tp of
     its matrices, which are nearly all of its bytes (Llama-4-Scout at TP 4: 1.22 of its 1.62 GiB
     tower is not on each GPU; the logs put its weights 1.19 GiB under the replicated count).
-    Pixtral in Mistral's own format (nn.Linear) and ``mm_encoder_tp_mode=data`` stay replicated.
+    Pixtral in Mistral's own format (nn.Linear), ``mm_encoder_tp_mode=data`` and the towers of
+    :data:`_REPLICATED_TOWER_TYPES` (Gemma 4's) stay replicated.
     """
     if spec.vision is None or query.gpus == 1 or text_only(spec, query):
+        return 0
+    if spec.model_type in _REPLICATED_TOWER_TYPES:
         return 0
     fmt = query.weight_format
     dtype_bytes = DTYPE_BYTES[fmt] if fmt in FLOAT_FORMATS else DTYPE_BYTES[spec.torch_dtype]
@@ -2505,16 +2525,18 @@ def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batch
 
 def _start_need_bytes(layout: KvLayout, profile: VllmProfile, max_model_len: int, batched_tokens: int) -> int:
     """What the start check says one request of ``max_model_len`` tokens needs (see
-    ``VllmProfile.start_check_need``): from 0.30 the whole pool blocks it takes, before that the sum of
-    its layers' bytes."""
-    if profile.start_check_need == "group_blocks":
+    ``VllmProfile.start_check_need``): from 0.29 the whole pool blocks it takes; 0.20-0.28 those
+    blocks where the layers form several groups (padding layers included) and the sum of the layers'
+    bytes where they form one; 0.19 the sum of the layers' bytes."""
+    rule = profile.start_check_need
+    if rule == "group_blocks" or (rule == "multi_group_blocks" and not layout.uniform):
         return _blocks_per_request(layout, max_model_len, batched_tokens) * layout.bytes_per_block
     return _request_layer_bytes(layout, max_model_len, batched_tokens)
 
 
 def _start_pool_bytes(layout: KvLayout, profile: VllmProfile, max_model_len: int, batched_tokens: int) -> int:
     """The smallest KV pool vLLM starts with at ``max_model_len``: one request's need, plus the block
-    the check holds back first from 0.30 (the null block)."""
+    the check holds back first from 0.29 (the null block)."""
     held_back = layout.bytes_per_block - fit_check_bytes(profile, layout.bytes_per_block, layout.bytes_per_block)
     return _start_need_bytes(layout, profile, max_model_len, batched_tokens) + held_back
 
@@ -2710,7 +2732,7 @@ class StartCheck(Frozen):
 
     fits: bool
     needed_bytes: int  # one max_model_len request
-    available_bytes: int  # the pool, less the null block from 0.30
+    available_bytes: int  # the pool, less the null block from 0.29
     estimated_max_model_len: int  # the longest request that fits (vLLM's binary search)
     error: str | None  # vLLM's ValueError text when it does not fit
 
@@ -2983,7 +3005,7 @@ def vllm_report(
     to_fit = None
     if query.kv != "off" and (concurrency < query.batch or (refused is None and not check.fits)):
         # What the requested share must hold for the b requests, and for the start check (one
-        # request, and from 0.30 the null block); the CUDA context (and, up to 0.19, the graphs)
+        # request, and from 0.29 the null block); the CUDA context (and, up to 0.19, the graphs)
         # come on top of it.
         kv = max(
             requests_kv_bytes(
@@ -3154,16 +3176,91 @@ def _tp_dims(spec: ModelSpec, *, vision: bool) -> tuple[_TpDim, ...]:
     return tuple(dims)
 
 
-def tp_refusal(spec: ModelSpec, gpus: int, *, vision: bool = True) -> str | None:
+# Row-parallel matrices a block-FP8 checkpoint quantizes, by component, and how a refusal names
+# their split width.
+_FP8_ROW_LABELS = {
+    "attention": "attention output projection's input width {n}",
+    "dense_mlp": "intermediate_size {n}",
+    "shared_experts": "shared-expert intermediate size {n}",
+}
+
+
+def _fp8_block_refusal(spec: ModelSpec, tp: int, profile: VllmProfile) -> str | None:
+    """Why a block-FP8 checkpoint's weight blocks refuse ``tp`` (widths that divide by it already).
+
+    - Row-parallel linears: validate_fp8_block_shape raises when the input width per GPU is not a
+      multiple of block_k (layers/quantization/utils/fp8_utils.py@v0.23.0, @v0.25.0, @v0.28.0,
+      @v0.30.0, @v0.33.0; Fp8LinearMethod and the compressed-tensors W8A8/W8A16 FP8 schemes call it).
+      Merged column linears (gate/up, QKV) set ``allow_fp8_block_shape_mismatch`` when a part is not a
+      multiple of block_n (layers/linear.py), so they are not checked; nor are the non-merged column
+      linears (MLA's q_b / kv_b projections at one head per GPU), whose out widths vram does not tell
+      from merged ones, nor the state mixers' projections.
+    - Routed experts: their per-GPU intermediate width must be a multiple of block_n and block_k,
+      unless the release refines the block (``VllmProfile.fp8_moe_block_refine``, Fp8Config only).
+    Matrices the checkpoint's ignore list keeps unquantized are not checked."""
+    q = spec.quantization
+    if q.format != "fp8" or q.block_size is None or tp == 1:
+        return None
+    block_n, block_k = q.block_size
+    block = f"{block_n}x{block_k}"
+    skipped = ignored_components(q.skipped_modules, q.method)
+    padded = profile.dsv4_shared_expert_block_padding and spec.model_type == "deepseek_v4"
+    for component, what in _FP8_ROW_LABELS.items():
+        if component in skipped or (component == "shared_experts" and padded):
+            continue
+        widths = sorted({w.in_features for w in spec.linears if w.component == component and w.split == "row"})
+        for width in widths:
+            if width % tp == 0 and (width // tp) % block_k:
+                named = what.format(n=f"{width:,}")
+                return (
+                    f"the model's {named} over {tp} GPUs ({width // tp:,} each) is not a multiple of "
+                    f"its {block} FP8 weight blocks"
+                )
+    if q.expert_format or "routed_experts" in skipped:
+        return None
+    for width in _mlp_widths(spec, "routed_experts"):
+        if width % tp:
+            continue
+        per_gpu = width // tp
+        if per_gpu % block_n == 0 and per_gpu % block_k == 0:
+            continue
+        refine = math.gcd(block_n, block_k, per_gpu, spec.hidden_size)
+        refines = profile.fp8_moe_block_refine and q.method == "fp8"
+        if refines and refine >= 32:
+            continue  # the scales are refined to refine x refine blocks
+        why = (
+            f"the model's expert intermediate size {width:,} over {tp} GPUs ({per_gpu:,} each) is not a "
+            f"multiple of its {block} FP8 weight blocks"
+        )
+        if refines:
+            why += f", nor of a refined block of 32 or more (the largest that fits is {refine})"
+        return why
+    return None
+
+
+def tp_refusal(
+    spec: ModelSpec,
+    gpus: int,
+    *,
+    vision: bool = True,
+    profile: VllmProfile | None = None,
+    checkpoint_weights: bool = True,
+) -> str | None:
     """Why vLLM refuses this tensor-parallel size, or None when it accepts it: the first dimension
-    of :func:`_tp_dims` that does not divide, then the drafter's, then Inkling's conv cache.
-    ``vision=False``: a text-only start (mm=0), which builds no vision tower."""
+    of :func:`_tp_dims` that does not divide, then the FP8 weight blocks (:func:`_fp8_block_refusal`,
+    by release: ``profile``, default the newest followed), then the drafter's, then Inkling's conv
+    cache. ``vision=False``: a text-only start (mm=0), which builds no vision tower;
+    ``checkpoint_weights=False``: weights cast or converted from the checkpoint's format (``dtype=`` /
+    ``p=``), which keep none of its FP8 blocks."""
     if gpus == 1:
         return None
     for dim in _tp_dims(spec, vision=vision):
         if why := dim.refusal(gpus):
             return why
-    if spec.drafter is not None and (why := tp_refusal(spec.drafter.spec, gpus, vision=False)):
+    profile = profile or _resolve(DEFAULT_VERSION)[0]
+    if checkpoint_weights and (why := _fp8_block_refusal(spec, gpus, profile)):
+        return why
+    if spec.drafter is not None and (why := tp_refusal(spec.drafter.spec, gpus, vision=False, profile=profile)):
         # The drafter's layers are built from the same parallel linears (DFlashQwen3Attention too).
         return why.replace("the model's", "the drafter's")
     if (most := _inkling_max_tp(spec)) is not None and gpus > most:
@@ -3179,18 +3276,37 @@ def _inkling_max_tp(spec: ModelSpec) -> int | None:
     return min((layer.kv_heads for layer in spec.layers if layer.kv_heads), default=None)
 
 
-def accepted_tp_sizes(spec: ModelSpec, limit: int, *, vision: bool = True) -> tuple[int, ...]:
+def accepted_tp_sizes(
+    spec: ModelSpec,
+    limit: int,
+    *,
+    vision: bool = True,
+    profile: VllmProfile | None = None,
+    checkpoint_weights: bool = True,
+) -> tuple[int, ...]:
     """Every TP size up to ``limit`` that vLLM accepts (:func:`tp_refusal`), smallest first."""
     dims = _tp_dims(spec, vision=vision)
     firsts = [n for n in range(1, limit + 1) if n == 1 or all(dim.refusal(n) is None for dim in dims)]
-    return tuple(n for n in firsts if n == 1 or tp_refusal(spec, n, vision=vision) is None)
+    return tuple(
+        n
+        for n in firsts
+        if n == 1 or tp_refusal(spec, n, vision=vision, profile=profile, checkpoint_weights=checkpoint_weights) is None
+    )
 
 
-def nearest_tp_sizes(spec: ModelSpec, gpus: int, *, vision: bool = True) -> tuple[int, ...]:
+def nearest_tp_sizes(
+    spec: ModelSpec,
+    gpus: int,
+    *,
+    vision: bool = True,
+    profile: VllmProfile | None = None,
+    checkpoint_weights: bool = True,
+) -> tuple[int, ...]:
     """The TP sizes vLLM accepts next to ``gpus``: the largest below it and the smallest above it
     (up to the largest dimension with heads, which every accepted size divides)."""
     heads = [dim.size for dim in _tp_dims(spec, vision=vision) if dim.plural]
-    accepted = accepted_tp_sizes(spec, max([gpus, *heads]), vision=vision)
+    limit = max([gpus, *heads])
+    accepted = accepted_tp_sizes(spec, limit, vision=vision, profile=profile, checkpoint_weights=checkpoint_weights)
     below = [n for n in accepted if n < gpus]
     above = [n for n in accepted if n > gpus]
     return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
@@ -3242,10 +3358,13 @@ def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
     if spec.drafter is not None and (why := drafter_refusal(spec, query)):
         return f"vLLM cannot be sized with draft={spec.drafter.model_id}: {why}"
     vision = not text_only(spec, query)
-    why = tp_refusal(spec, query.gpus, vision=vision)
+    profile, _ = version_profile(query)
+    kept = checkpoint_scheme_kept(spec, weight_format=query.weight_format, bits=query.bits)
+    why = tp_refusal(spec, query.gpus, vision=vision, profile=profile, checkpoint_weights=kept)
     if why is None:
         return None
-    sizes = " or ".join(f"gpus={n}" for n in nearest_tp_sizes(spec, query.gpus, vision=vision))
+    nearest = nearest_tp_sizes(spec, query.gpus, vision=vision, profile=profile, checkpoint_weights=kept)
+    sizes = " or ".join(f"gpus={n}" for n in nearest)
     return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
 
 
@@ -3333,7 +3452,12 @@ class VllmEngine(BaseEngine):
     def tp_sizes(self, spec: ModelSpec, limit: int, query: Query | None = None) -> tuple[int, ...]:
         """The sizes vLLM accepts (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10; Qwen3.5-27B's
         intermediate_size 17,408 rules out 12), with the vision tower unless ``query`` is text-only."""
-        return accepted_tp_sizes(spec, limit, vision=query is None or not text_only(spec, query))
+        if query is None:
+            return accepted_tp_sizes(spec, limit)
+        kept = checkpoint_scheme_kept(spec, weight_format=query.weight_format, bits=query.bits)
+        profile, _ = version_profile(query)
+        vision = not text_only(spec, query)
+        return accepted_tp_sizes(spec, limit, vision=vision, profile=profile, checkpoint_weights=kept)
 
     def shape_total(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
@@ -3358,7 +3482,7 @@ class VllmEngine(BaseEngine):
         self, spec: ModelSpec, query: Query, gpu: GPU | None, *, weights: int
     ) -> Callable[[int], bool] | None:
         """Whether vLLM starts at max_model_len = s with the pool it measures on ``gpu``: the start
-        check on one request (from 0.30 less the null block), which the pool holding b requests does
+        check on one request (from 0.29 less the null block), which the pool holding b requests does
         not imply at b = 1. The pool does not depend on s, so the solvers ask this at every s."""
         if gpu is None or query.method != "calibrated" or query.kv == "off":
             return None

@@ -59,10 +59,12 @@ KvTokensReport = Literal["blocks", "concurrency"]
 # "pooled" = cdiv(sum of max bytes over groups, page bytes); "per_group" = sum over groups of
 # cdiv(group max bytes, group page bytes).
 ConcurrencyRounding = Literal["pooled", "per_group"]
-# What the start check counts for one max_model_len request: every layer's own bytes
-# (max_memory_usage_bytes summed over the layers), or the pool's whole blocks (the blocks each
-# KV-cache group takes, times the bytes one block index costs, padding layers included).
-StartCheckNeed = Literal["layer_bytes", "group_blocks"]
+# What the start check counts for one max_model_len request: "layer_bytes" = every layer's own bytes
+# (max_memory_usage_bytes summed over the layers); "group_blocks" = the pool's whole blocks (the
+# blocks each KV-cache group takes, times the bytes one block index costs, padding layers included);
+# "multi_group_blocks" = whole blocks where the layers form several groups, the layers' own bytes
+# where they form one (a single group has no padding layers, so the two agree there).
+StartCheckNeed = Literal["layer_bytes", "group_blocks", "multi_group_blocks"]
 # How the hybrid attention block size is aligned (platforms/interface.py or, in 0.19,
 # model_executor/models/config.py): "fixed" = 16 tokens (64 for MLA, 128 for CUTLASS MLA);
 # "backend" = max(smallest kernel block size of the chosen backend, cache block size) (0.20-0.31;
@@ -215,15 +217,34 @@ class VllmProfile(_Frozen):
     # tokens, Maximum concurrency for L tokens per request: C.CCx" from 0.28.0 (two lines before);
     # 0.30.0 prints the device name in place of "GPU" (update_kv_cache_capacity).
     capacity_one_line: bool
-    # check_enough_kv_cache_memory subtracts one block of the pool (the null block BlockPool holds)
-    # before comparing with one max_model_len request: from 0.30.0.
+    # v1/core/kv_cache_utils.py get_kv_cache_configs subtracts one block of the pool (the null block
+    # BlockPool holds, ``check_memory``) before comparing with one max_model_len request: from 0.29.0
+    # (absent at v0.28.0).
     fit_check_reserves_null_block: bool
-    # v1/core/kv_cache_utils.py@v0.30.0 get_kv_cache_configs (v1/core/kv_cache_planning.py@v0.33.0):
-    # the check that stops a start compares _max_memory_usage_bytes_from_groups (bytes per pool
-    # block x the blocks the groups take, the same blocks "Maximum concurrency" divides the pool by)
-    # with the pool less the null block, and _estimate_max_model_len_from_groups binary-searches
-    # the same function.
+    # The check that stops a start (get_kv_cache_configs -> _check_enough_kv_cache_memory) compares
+    # _max_memory_usage_bytes_from_groups with the pool, and _estimate_max_model_len_from_groups
+    # binary-searches the same function. v0.20.0-v0.28.0 (the same function at each): one group of
+    # UniformTypeKVCacheSpecs sums its layers' max_memory_usage_bytes; otherwise group size x page x
+    # the sum over groups of cdiv(group bytes, page), padding layers included ("multi_group_blocks";
+    # DeepSeek-V4's all-uniform groups have their own tuple count, not modelled here). From v0.29.0
+    # (v1/core/kv_cache_utils.py, v1/core/kv_cache_planning.py@v0.33.0) every group counts whole
+    # pages, times the bytes per pool block, the blocks "Maximum concurrency" divides the pool by
+    # ("group_blocks"). 0.19 not read.
     start_check_need: StartCheckNeed
+    # Block-FP8 routed experts whose per-GPU intermediate width is not a multiple of the checkpoint's
+    # weight block: Fp8MoEMethod.create_weights raises ("The output_size of gate's and up's weight =
+    # N is not divisible by weight quantization block_n", "The input_size of down's weight ...") up
+    # to 0.28.0 (layers/quantization/fp8.py@v0.23.0, @v0.25.0, @v0.28.0); from 0.29.0 the checkpoint's
+    # scales are refined to gcd(block_n, block_k, per-GPU width, hidden size) when that is at least 32
+    # (refine_fp8_moe_block_shape, layers/fused_moe/oracle/fp8.py@v0.29.0, @v0.32.0;
+    # resolve_fp8_moe_weight_block_shape @v0.33.0), and only a smaller one still raises. Fp8Config's
+    # experts only: compressed-tensors' (CompressedTensorsW8A8Fp8MoEMethod) keep the strict check.
+    fp8_moe_block_refine: bool = False
+    # DeepSeek-V4's shared expert (DeepseekV4MLP) rounds its intermediate size up to whole weight
+    # blocks per GPU under block FP8 ("Block-FP8 shards in whole 128-blocks",
+    # models/deepseek_v4/nvidia/model.py@v0.24.0 ... @v0.33.0; not at v0.23.0), so no TP size is
+    # refused by its width.
+    dsv4_shared_expert_block_padding: bool = False
     # engine/arg_utils.py get_batch_defaults tiers, largest first.
     batch_tiers: tuple[BatchTier, ...]
     # Hybrid attention block alignment; see HybridAlignment. 0.19.0 model_executor/models/config.py
@@ -397,6 +418,7 @@ _V020 = _next(
     draft_model_refuses_multimodal=True,
     has_int8_per_token_head_kv=True,
     nvfp4_kv="unimplemented",
+    start_check_need="multi_group_blocks",
 )
 _V021 = _next(
     _V020,
@@ -434,6 +456,7 @@ _V024 = _next(
     v2_spec_methods=_V023.v2_spec_methods | {"dflash"},
     v2_default_architectures=_V023.v2_default_architectures
     | {"DeepseekV2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM"},
+    dsv4_shared_expert_block_padding=True,
 )
 _V025 = _next(
     _V024,
@@ -477,12 +500,19 @@ _V028 = _next(
     online_quant_formats=("fp8", "mxfp4"),
     v2_default_architectures=_V027.v2_default_architectures | {"DeepseekV4ForCausalLM"},
 )
-_V029 = _next(_V028, "0.29", model_runner="v2", v2_profiles_cuda_graphs=True, dsv4_planner="packed")
+_V029 = _next(
+    _V028,
+    "0.29",
+    model_runner="v2",
+    v2_profiles_cuda_graphs=True,
+    dsv4_planner="packed",
+    fit_check_reserves_null_block=True,
+    start_check_need="group_blocks",
+    fp8_moe_block_refine=True,
+)
 _V030 = _next(
     _V029,
     "0.30",
-    fit_check_reserves_null_block=True,
-    start_check_need="group_blocks",
     has_nvfp4_ds_mla=True,
     dsv4_auto_kv_fp8=True,
     eagle3_d2t_only_when_smaller=True,
@@ -1031,6 +1061,6 @@ def fit_error_message(
 
 
 def fit_check_bytes(profile: VllmProfile, available_bytes: int, bytes_per_block: int) -> int:
-    """The memory the fit check compares with one request: from 0.30 one pool block (the null
+    """The memory the fit check compares with one request: from 0.29 one pool block (the null
     block) is held back first."""
     return available_bytes - bytes_per_block if profile.fit_check_reserves_null_block else available_bytes

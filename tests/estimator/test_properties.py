@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 
 from common.errors import VramError
 from estimator.config import load_model_spec
-from estimator.engines.vllm import VllmReport
+from estimator.engines.vllm import VllmReport, version_profile
 from estimator.engines.vllm import tp_refusal as vllm_tp_refusal
 from estimator.estimate import estimate
 from estimator.query import Query
 from estimator.spec import ModelSpec
+from estimator.weights import checkpoint_scheme_kept
 
 # Subprocesses, both databases or many generated examples: outside the fast subset.
 pytestmark = pytest.mark.slow
@@ -34,6 +35,13 @@ WEIGHT_FORMATS = (None, "bf16", "fp16", "fp32", "fp8", "int8", "int4", "nf4", "m
 KV = ("on", "off", "auto", "bf16", "fp16", "fp8", "int8")
 
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def refuses_tp(name: str, query: Query, gpus: int) -> bool:
+    """vLLM's TP check for ``gpus`` with the query's release and weights (a cast keeps no FP8 blocks)."""
+    kept = checkpoint_scheme_kept(spec(name), weight_format=query.weight_format, bits=query.bits)
+    profile, _ = version_profile(query)
+    return vllm_tp_refusal(spec(name), gpus, profile=profile, checkpoint_weights=kept) is not None
 
 
 @cache
@@ -132,13 +140,13 @@ def test_fit_agrees_with_the_total(name: str, q: dict, gpu: str) -> None:
     if fit.fits:
         # The query itself fits: the solvers must find at least its own s and b, and its own GPU count.
         assert fit.max_seq_len >= est.query.seq_len and fit.max_batch >= est.query.batch
-        refused = est.query.engine == "vllm" and vllm_tp_refusal(spec(name), est.query.gpus) is not None
+        refused = est.query.engine == "vllm" and refuses_tp(name, est.query, est.query.gpus)
         if est.query.gpus in (1, 2, 4, 8, 64) and not refused:  # sizes the min-GPU solver tries
             assert 1 <= fit.min_gpus <= est.query.gpus
     elif fit.engine_refuses is None:
         assert fit.max_seq_len < est.query.seq_len and fit.max_batch < est.query.batch
     if fit.min_gpus and est.query.engine == "vllm":
-        assert vllm_tp_refusal(spec(name), fit.min_gpus) is None  # never a size vLLM refuses
+        assert not refuses_tp(name, est.query, fit.min_gpus)  # never a size vLLM refuses
 
 
 @PROPS

@@ -193,8 +193,9 @@ def test_fit_error_message_wording_per_release() -> None:
     assert "estimated maximum" not in vp.fit_error_message(vp.PROFILES["0.19"], 10, 2, 1, 0)
 
 
-def test_fit_check_holds_back_the_null_block_from_030() -> None:
-    assert vp.fit_check_bytes(vp.PROFILES["0.29"], 10 * GiB, 1 << 20) == 10 * GiB
+def test_fit_check_holds_back_the_null_block_from_029() -> None:
+    assert vp.fit_check_bytes(vp.PROFILES["0.28"], 10 * GiB, 1 << 20) == 10 * GiB
+    assert vp.fit_check_bytes(vp.PROFILES["0.29"], 10 * GiB, 1 << 20) == 10 * GiB - (1 << 20)
     assert vp.fit_check_bytes(vp.PROFILES["0.30"], 10 * GiB, 1 << 20) == 10 * GiB - (1 << 20)
 
 

@@ -1,7 +1,7 @@
 """A configuration vLLM will not start does not fit (docs/interface.md), and every solver knows it.
 
-From 0.30 vLLM's start check compares one max_model_len request's blocks with the pool less one
-block, the null block BlockPool keeps (v1/core/kv_cache_utils.py@v0.30.0 get_kv_cache_configs,
+From 0.29 vLLM's start check compares one max_model_len request's blocks with the pool less one
+block, the null block BlockPool keeps (v1/core/kv_cache_utils.py@v0.29.0 get_kv_cache_configs,
 v1/core/kv_cache_planning.py@v0.33.0: ``_max_memory_usage_bytes_from_groups`` = bytes per pool
 block x the blocks the KV-cache groups take, against ``available_memory - _pool_bytes_per_block``),
 while "Maximum concurrency" divides the whole pool (``num_blocks`` = available // bytes per block,
@@ -78,9 +78,13 @@ def test_qwen35_moe_pool_of_one_request_prints_one_but_does_not_start() -> None:
     assert check.needed_bytes == 79 * MOE_BLOCK_BYTES
     assert check.available_bytes == pool - MOE_BLOCK_BYTES
     assert check.estimated_max_model_len == 69 * 1_056 == 72_864
-    # One block more and it starts; 0.29 held no block back.
+    # One block more and it starts; 0.28 held no block back (and needs no more blocks than 0.33).
     assert vllm.start_check(QWEN35_MOE, query, 80 * MOE_BLOCK_BYTES, batched_tokens=8192).fits
-    assert vllm.start_check(QWEN35_MOE, q(vllm="0.29", seq_len=73_920), pool, batched_tokens=8192).fits
+    assert vllm.start_check(QWEN35_MOE, q(vllm="0.28", seq_len=73_920), pool, batched_tokens=8192).fits
+    # 0.29 holds the null block back too; "align" mode without the GDN prefill checkpoint keeps 2
+    # state pages per GDN group: 70 + 3 x 2 = 76 blocks.
+    at_029 = vllm.start_check(QWEN35_MOE, q(vllm="0.29", seq_len=73_920), pool, batched_tokens=8192)
+    assert (at_029.needed_bytes, at_029.available_bytes) == (76 * MOE_BLOCK_BYTES, pool - MOE_BLOCK_BYTES)
 
 
 def test_qwen3_8b_dense_pool_of_one_request_does_not_start() -> None:
@@ -105,17 +109,46 @@ def test_start_check_counts_the_pool_blocks_padding_layers_included_from_030() -
     # the full ones 1; one block index costs 4 pages = 65,536 B. At 32,768 tokens (0.33, 8,192
     # batched tokens, two batches in flight) a sliding group takes cdiv(511 + 16,384, 16) + 1 = 1,057
     # blocks, the full group 2,048: 6 x 1,057 + 2,048 = 8,390 blocks = 549,847,040 B, what the check
-    # needs from 0.30 (padding layers' pages included, as the concurrency counts them). 0.29 summed
-    # the real layers' bytes: (22 x 1,057 + 4 x 2,048) x 16,384 = 515,211,264 B.
+    # needs (padding layers' pages included, as the concurrency counts them), not the real layers'
+    # bytes: (22 x 1,057 + 4 x 2,048) x 16,384 = 515,211,264 B.
     new = q(vllm="0.33", seq_len=32_768)
     layout, _ = vllm.kv_layout(GEMMA3_1B, new)
     assert (layout.group_size, layout.num_groups, layout.bytes_per_block) == (4, 7, 65_536)
-    assert vllm.start_need_bytes(GEMMA3_1B, new, 32_768, batched_tokens=8192) == 8_390 * 65_536
-    old = q(vllm="0.29", seq_len=32_768)
-    assert vllm.start_need_bytes(GEMMA3_1B, old, 32_768, batched_tokens=8192) == 515_211_264
+    assert 8_390 * 65_536 == 549_847_040 != 515_211_264
+    for release in ("0.26", "0.28", "0.29", "0.33"):
+        at = q(vllm=release, seq_len=32_768)
+        assert vllm.start_need_bytes(GEMMA3_1B, at, 32_768, batched_tokens=8192) == 549_847_040, release
     # The pool of exactly those blocks and one more (the null block) starts it; one block less does not.
     assert vllm.start_check(GEMMA3_1B, new, 8_391 * 65_536, batched_tokens=8192).fits
     assert not vllm.start_check(GEMMA3_1B, new, 8_390 * 65_536, batched_tokens=8192).fits
+    # 0.28 compares the same blocks with the whole pool (no null block held back): 8,390 blocks start it.
+    assert vllm.start_check(GEMMA3_1B, q(vllm="0.28", seq_len=32_768), 8_390 * 65_536, batched_tokens=8192).fits
+    assert not vllm.start_check(GEMMA3_1B, q(vllm="0.28", seq_len=32_768), 8_389 * 65_536, batched_tokens=8192).fits
+
+
+def test_start_check_counts_padding_layers_from_020() -> None:
+    # _max_memory_usage_bytes_from_groups, the same function at v0.20.0-v0.28.0: group size x page x
+    # the sum over groups of cdiv(group bytes, page) where the layers form several groups. Gemma-3-1B
+    # at 0.25 (one batch of 8,192 in flight): a sliding group takes cdiv(511 + 8,192, 16) + 1 = 545
+    # blocks, the full group 2,048: 6 x 545 + 2,048 = 5,318 blocks of 65,536 B = 348,520,448 B; its
+    # real layers hold (22 x 545 + 4 x 2,048) x 16,384 = 330,661,888 B, the 2 padding layers' pages
+    # (2 x 545 x 16,384 = 17,858,560 B) being the difference. 0.19 (not re-read) keeps the layers' sum.
+    at = q(vllm="0.25", seq_len=32_768)
+    assert 5_318 * 65_536 == 348_520_448 == 330_661_888 + 2 * 545 * 16_384
+    assert vllm.start_need_bytes(GEMMA3_1B, at, 32_768, batched_tokens=8192) == 348_520_448
+    assert vllm.start_need_bytes(GEMMA3_1B, q(vllm="0.20", seq_len=32_768), 32_768, batched_tokens=8192) == 348_520_448
+    assert vllm.start_need_bytes(GEMMA3_1B, q(vllm="0.19", seq_len=32_768), 32_768, batched_tokens=8192) == 330_661_888
+    # The whole pool, without the null block: 5,318 blocks start it, 5,317 do not; the estimated
+    # length binary-searches the same blocks (5,317 - 6 x 545 = 2,047 full blocks = 32,752 tokens).
+    assert vllm.start_check(GEMMA3_1B, at, 5_318 * 65_536, batched_tokens=8192).fits
+    short = vllm.start_check(GEMMA3_1B, at, 5_317 * 65_536, batched_tokens=8192)
+    assert not short.fits and short.needed_bytes == 348_520_448
+    assert short.estimated_max_model_len == 2_047 * 16 == 32_752
+    # One group (Llama-3.1-8B, every layer full attention): the layers' sum is whole blocks already,
+    # 32 layers x 8 heads x 128 x (K + V) x 2 B x 16 = 2,097,152 B a block, 2,048 at 32,768 tokens.
+    assert vllm.start_need_bytes(LLAMA, q(vllm="0.25", seq_len=32_768), 32_768, batched_tokens=8192) == (
+        2_048 * 32 * 8 * 128 * 2 * 2 * 16
+    )
 
 
 def _blocks_needed(est) -> int:
@@ -199,7 +232,7 @@ def test_fits_implies_starts_and_max_seq_len_is_the_longest_that_starts(
         assert est.fit.max_seq_len == longest, s
     one = at(longest + 1, 1)
     assert isinstance(one.engine_report, vllm.VllmReport)
-    if batch == 1 and release != "0.29":
-        # From 0.30 the answer's longest s is vLLM's estimated maximum model length.
+    if batch == 1:
+        # From 0.29 the answer's longest s is vLLM's estimated maximum model length.
         assert not one.engine_report.starts
         assert one.engine_report.estimated_max_model_len == longest

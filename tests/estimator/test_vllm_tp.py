@@ -176,3 +176,113 @@ def test_every_suggested_size_is_accepted(path: Path) -> None:
             assert vllm.tp_refusal(spec, n) is None, (gpus, n)
     for n in vllm.ENGINE.tp_sizes(spec, 256):
         assert vllm.tp_refusal(spec, n) is None, n
+
+
+# Block-FP8 checkpoints: ``weight_block_size`` [128, 128] (Qwen3-30B-A3B-FP8's and DeepSeek-V3's
+# quantization_config).
+FP8_BLOCKS = {"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8", "weight_block_size": [128, 128]}
+QWEN3_MOE_FP8 = _spec(ROOT / "tests/fixtures/configs/Qwen__Qwen3-30B-A3B.json", quantization_config=FP8_BLOCKS)
+DEEPSEEK_V3_FP8 = _spec(ROOT / "tests/fixtures/configs/deepseek-ai__DeepSeek-V3.json")
+
+
+def _at(release: str, gpus: int = 1) -> Query:
+    return Query(engine="vllm", vllm=release, gpus=gpus)
+
+
+def test_fp8_expert_blocks_refuse_narrow_shards_up_to_028() -> None:
+    # Qwen3-30B-A3B: 32 heads, 4 KV heads, experts 768 wide, hidden 2,048, no dense or shared MLP;
+    # o_proj's input 32 x 128 = 4,096. Divisible sizes: 1, 2, 4, 8, 16, 32 (KV replicated past 4).
+    # Per GPU the experts are 384 / 192 / 96 / 48 / 24 wide at TP 2 / 4 / 8 / 16 / 32, and only 384
+    # = 3 x 128 is whole blocks. Up to 0.28 Fp8MoEMethod raises for the rest.
+    for release in ("0.25", "0.28"):
+        assert vllm.ENGINE.tp_sizes(QWEN3_MOE_FP8, 64, _at(release)) == (1, 2)
+        assert vllm.tp_refusal(QWEN3_MOE_FP8, 4, profile=vllm.version_profile(_at(release))[0]) == (
+            "the model's expert intermediate size 768 over 4 GPUs (192 each) is not a multiple of its "
+            "128x128 FP8 weight blocks"
+        )
+        assert vllm.startup_refusal(QWEN3_MOE_FP8, _at(release, 8)) == (
+            "vLLM will not start with gpus=8: the model's expert intermediate size 768 over 8 GPUs (96 each) "
+            "is not a multiple of its 128x128 FP8 weight blocks; it accepts gpus=2"
+        )
+    # From 0.29 the scales are refined to gcd(128, 128, width, 2,048) when that is 32 or more:
+    # 192 -> 64, 96 -> 32 start; 48 -> 16 and 24 -> 8 do not.
+    for release in ("0.29", "0.32", "0.33"):
+        assert vllm.ENGINE.tp_sizes(QWEN3_MOE_FP8, 64, _at(release)) == (1, 2, 4, 8)
+        assert vllm.startup_refusal(QWEN3_MOE_FP8, _at(release, 8)) is None
+        assert vllm.startup_refusal(QWEN3_MOE_FP8, _at(release, 16)) == (
+            "vLLM will not start with gpus=16: the model's expert intermediate size 768 over 16 GPUs (48 each) "
+            "is not a multiple of its 128x128 FP8 weight blocks, nor of a refined block of 32 or more "
+            "(the largest that fits is 16); it accepts gpus=8"
+        )
+    # bf16 weights have no blocks: every divisible size up to the 32 heads.
+    bf16 = _spec(ROOT / "tests/fixtures/configs/Qwen__Qwen3-30B-A3B.json")
+    assert vllm.ENGINE.tp_sizes(bf16, 64, _at("0.28")) == (1, 2, 4, 8, 16, 32)
+
+
+def test_fp8_compressed_tensors_experts_are_never_refined() -> None:
+    # compressed-tensors' FP8 MoE method keeps the strict check at 0.33 (validate_fp8_block_shape_moe).
+    ct = {
+        "quant_method": "compressed-tensors",
+        "format": "float-quantized",
+        "config_groups": {
+            "group_0": {
+                "targets": ["Linear"],
+                "weights": {"num_bits": 8, "type": "float", "strategy": "block", "block_structure": [128, 128]},
+                "input_activations": {"num_bits": 8, "type": "float", "strategy": "group", "group_size": 128},
+            }
+        },
+        "ignore": ["lm_head"],
+    }
+    spec = _spec(ROOT / "tests/fixtures/configs/Qwen__Qwen3-30B-A3B.json", quantization_config=ct)
+    assert spec.quantization.method == "compressed-tensors" and spec.quantization.block_size == (128, 128)
+    assert vllm.ENGINE.tp_sizes(spec, 64, _at("0.33")) == (1, 2)
+
+
+def test_fp8_row_blocks_refuse_at_every_release() -> None:
+    # DeepSeek-V3 (block FP8): dense MLP 18,432 in the first 3 layers, shared expert 2,048, experts
+    # 2,048, MLA o_proj input 128 x 128 = 16,384. At TP 32 the dense down projection's input is
+    # 18,432 / 32 = 576 = 4 x 128 + 64 per GPU: validate_fp8_block_shape raises at every release,
+    # whatever the experts do (2,048 / 32 = 64 would be refined to 64 from 0.29). At TP 16:
+    # 1,152 = 9 x 128, 128, 128 and 1,024: accepted.
+    for release in ("0.25", "0.28", "0.33"):
+        assert vllm.ENGINE.tp_sizes(DEEPSEEK_V3_FP8, 256, _at(release)) == (1, 2, 4, 8, 16)
+        assert vllm.startup_refusal(DEEPSEEK_V3_FP8, _at(release, 32)) == (
+            "vLLM will not start with gpus=32: the model's intermediate_size 18,432 over 32 GPUs (576 each) "
+            "is not a multiple of its 128x128 FP8 weight blocks; it accepts gpus=16"
+        )
+    # With a dense width of 16,384 (512 per GPU at TP 32) the shared expert's 64 refuses next.
+    wide = _spec(ROOT / "tests/fixtures/configs/deepseek-ai__DeepSeek-V3.json", intermediate_size=16_384)
+    assert vllm.tp_refusal(wide, 32) == (
+        "the model's shared-expert intermediate size 2,048 over 32 GPUs (64 each) is not a multiple of its "
+        "128x128 FP8 weight blocks"
+    )
+    # With two shared experts (4,096: 128 per GPU) only the routed experts' 64 remain: refused up to
+    # 0.28, refined to 64 x 64 blocks from 0.29 (gcd(128, 128, 64, 7,168) = 64).
+    two = _spec(
+        ROOT / "tests/fixtures/configs/deepseek-ai__DeepSeek-V3.json", intermediate_size=16_384, n_shared_experts=2
+    )
+    assert vllm.tp_refusal(two, 32, profile=vllm.version_profile(_at("0.28"))[0]) == (
+        "the model's expert intermediate size 2,048 over 32 GPUs (64 each) is not a multiple of its "
+        "128x128 FP8 weight blocks"
+    )
+    assert vllm.tp_refusal(two, 32, profile=vllm.version_profile(_at("0.29"))[0]) is None
+
+
+def test_dsv4_shared_expert_pads_its_blocks_from_024() -> None:
+    # DeepSeek-V4-Flash: shared expert 2,048 (64 per GPU at TP 32), routed experts MXFP4 (no blocks).
+    # Its DeepseekV4MLP rounds the width up to whole 128-blocks per GPU from 0.24, not at 0.23.
+    dsv4 = _spec(CALIBRATION / "deepseek_v4_flash.json")
+    assert vllm.ENGINE.tp_sizes(dsv4, 64, _at("0.24")) == (1, 2, 4, 8, 16, 32, 64)
+    assert vllm.tp_refusal(dsv4, 32, profile=vllm.version_profile(_at("0.23"))[0]) == (
+        "the model's shared-expert intermediate size 2,048 over 32 GPUs (64 each) is not a multiple of its "
+        "128x128 FP8 weight blocks"
+    )
+
+
+def test_fp8_blocks_go_with_a_cast_of_the_weights() -> None:
+    # dtype=bf16 / p=32 serve DeepSeek-V3 cast from the checkpoint: no FP8 blocks, so the sizes are
+    # those its widths divide by (128 heads, 18,432 = 2^11 x 9, 2,048), TP 32 included.
+    for cast in ({"weight_format": "bf16"}, {"bits": 32}):
+        query = Query(engine="vllm", vllm="0.28", **cast)
+        assert vllm.ENGINE.tp_sizes(DEEPSEEK_V3_FP8, 256, query) == (1, 2, 4, 8, 16, 32, 64, 128)
+        assert vllm.startup_refusal(DEEPSEEK_V3_FP8, Query(engine="vllm", vllm="0.28", gpus=32, **cast)) is None

@@ -24,6 +24,7 @@ from estimator.weights import weight_bytes
 GiB = 1 << 30
 MiB = 1 << 20
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+CALIBRATION2 = Path(__file__).resolve().parents[1] / "fixtures" / "calibration2" / "configs"
 LLAMA = load_model_spec(json.loads((CONFIGS / "meta-llama__Llama-3.1-8B.json").read_text()))
 # Llama-3.1-8B: 32 layers x 8 KV heads x 128 x (K + V) x 2 bytes = 131,072 B per token; a 16-token
 # block across all layers is 2 MiB.
@@ -550,6 +551,27 @@ def test_vision_towers_are_split_over_tensor_parallelism() -> None:
     )
     assert vllm.vision_split_saving_bytes(scout, q(gpus=1)) == 0
     assert vllm.vision_split_saving_bytes(scout, q(gpus=4, mm_limit=0)) == 0  # no tower at all then
+
+
+def test_gemma4_vision_tower_stays_whole_on_every_gpu() -> None:
+    # vLLM builds Gemma 4's tower with transformers' AutoModel, its nn.Linear layers swapped for
+    # ReplicatedLinear, and the embed_vision projection a ReplicatedLinear: no TP share. gemma-4-31b-it's
+    # tower (h 1,152, 27 layers, 16 heads of 72, MLP 4,304, 16 px patches, 10,240 positions):
+    #   patch embedding 3 x 16 x 16 x 1,152 = 884,736; position tables 2 x 10,240 x 1,152 = 23,592,960
+    #   per layer: 4 norms 4,608 + q/k/v/o 4 x 1,152 x 1,152 = 5,308,416 + q/k norms 144
+    #              + gated MLP 3 x 1,152 x 4,304 = 14,874,624 -> 20,187,792; x 27 = 545,070,384
+    #   embed_vision 1,152 x 5,376 = 6,193,152
+    # 575,741,232 parameters, 1,151,482,464 bytes in bf16, all of them on each GPU at TP 2 and 4.
+    gemma = load_model_spec(json.loads((CALIBRATION2 / "gemma4_31b_it.json").read_text()))
+    tower_bytes = 2 * (884_736 + 23_592_960 + 27 * (4_608 + 5_308_416 + 144 + 14_874_624) + 6_193_152)
+    assert tower_bytes == 1_151_482_464
+    for gpus in (2, 4):
+        assert vllm.vision_split_saving_bytes(gemma, q(gpus=gpus, vllm="0.23")) == 0
+        with_tower = vllm.loaded_weight_bytes(gemma, q(gpus=gpus, vllm="0.23"), None, 10 * GiB)
+        text_only = vllm.loaded_weight_bytes(gemma, q(gpus=gpus, vllm="0.23", mm_limit=0), None, 10 * GiB)
+        assert with_tower - text_only == tower_bytes
+        terms = {t.part for t in vllm.weight_terms(gemma, q(gpus=gpus, vllm="0.23"), None, 10 * GiB)}
+        assert "vision_split" not in terms
 
 
 def test_unequal_pages_raise_the_smaller_pages_block_size() -> None:
