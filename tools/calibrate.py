@@ -351,7 +351,7 @@ def fit_constants(cases: Sequence[dict[str, Any]], *, leave_out: str | None = No
     """
     current: dict[str, list[float]] = {"sampler": [], "nt1": [], "ntp": [], "ctx1": [], "ctxp": []}
     legacy_sampler: list[float] = []
-    graph_points: list[tuple[int, float]] = []
+    graph_points: list[tuple[int, float]] = []  # (layers, GiB per captured graph), single-GPU dense
     for case in cases:
         if not case["engine"].startswith("vLLM") or case["model"] not in MODEL_CONFIGS:
             continue
@@ -384,7 +384,8 @@ def fit_constants(cases: Sequence[dict[str, Any]], *, leave_out: str | None = No
             if ctx is not None:
                 current["ctx1"].append(ctx)
             if m.get("cuda_graph_actual_gib") is not None and not spec.num_experts:
-                graph_points.append((spec.num_layers, m["cuda_graph_actual_gib"]))
+                piecewise, full = vllm.cuda_graph_counts(spec, query, _logged_gpu(query, total))
+                graph_points.append((spec.num_layers, m["cuda_graph_actual_gib"] / (piecewise + full)))
         else:
             if nt is not None:
                 current["ntp"].append(nt)
@@ -395,12 +396,15 @@ def fit_constants(cases: Sequence[dict[str, Any]], *, leave_out: str | None = No
     def med(values: list[float], default: float) -> float:
         return statistics.median(values) if values else default
 
-    graph_base, graph_per_layer = d.cuda_graph_base / GiB, d.cuda_graph_per_layer / GiB
+    # Per captured graph: a fixed part and a per-layer part (the per-layer part that divides with
+    # TP is kept as shipped: these single-GPU points cannot separate it).
+    sharded = d.cuda_graph_per_layer_sharded / GiB
+    graph_base, graph_per_layer = d.cuda_graph_per_graph / GiB, d.cuda_graph_per_layer / GiB
     if len({n for n, _ in graph_points}) >= 2:
         slope, intercept = statistics.linear_regression(
             [float(n) for n, _ in graph_points], [g for _, g in graph_points]
         )
-        graph_base, graph_per_layer = intercept, slope
+        graph_base, graph_per_layer = intercept, max(slope - sharded, 0.0)
     ctx1 = med(current["ctx1"], d.cuda_context / GiB)
     fitted = VllmConstants(
         sampler_bytes_per_logit=round(med(current["sampler"], d.sampler_bytes_per_logit), 1),
@@ -408,7 +412,7 @@ def fit_constants(cases: Sequence[dict[str, Any]], *, leave_out: str | None = No
         non_torch_tensor_parallel=round(med(current["ntp"], d.non_torch_tensor_parallel / GiB) * GiB),
         cuda_context=round(ctx1 * GiB),
         cuda_context_tp_extra=round((med(current["ctxp"], ctx1 + d.cuda_context_tp_extra / GiB) - ctx1) * GiB),
-        cuda_graph_base=round(graph_base * GiB),
+        cuda_graph_per_graph=round(graph_base * GiB),
         cuda_graph_per_layer=round(graph_per_layer * GiB),
     )
     legacy_constants = fitted.model_copy(

@@ -106,6 +106,7 @@ DEFAULT_VERSION = "0.33"
 VLLM_VERSION = "0.19"
 
 GiB = 1 << 30
+KiB = 1 << 10
 MiB = 1 << 20
 BLOCK_SIZE = 16  # vLLM's default block size on CUDA (tokens per KV block)
 
@@ -129,11 +130,23 @@ class VllmConstants(Frozen):
     # (0.51 GiB single GPU); NCCL communicator set-up adds about 1 GiB per GPU with TP.
     cuda_context: int = 522 * MiB
     cuda_context_tp_extra: int = 1065 * MiB
-    # CUDA-graph pools (FULL_AND_PIECEWISE capture of ~67 batch sizes): a fixed part plus a small
-    # per-layer part (0.87 GiB at 28 layers, 0.98 GiB at 40, in the v0.19 logs; least squares over
-    # the single-GPU dense cases). Not part of the KV pool: it comes on top.
-    cuda_graph_base: int = 494 * MiB
-    cuda_graph_per_layer: int = 14 * MiB
+    # CUDA-graph memory, per captured graph (FULL_AND_PIECEWISE captures a PIECEWISE graph per
+    # capture size and a FULL graph per decode size; cudagraph_dispatcher.py). The graphs share one
+    # pool and are captured largest first, and each piece's output is only weakly held
+    # (compilation/cuda_graph.py), so activations are reused across sizes: at 512 tokens they are
+    # tens of MiB (Llama-3.1-8B's gate_up output, 512 x 28,672 x 2 B = 28 MiB), not the 0.9 GiB
+    # logged. What grows is per graph and per layer in it: the v0.19 logs (102 graphs) fall from
+    # 0.91 to 0.65 and 0.51 GiB as pipeline stages cut Llama-3.1-8B's layers from 32 to 16 and 8,
+    # and from 0.91 to 0.76 and 0.67 GiB at TP 2 and 4; fp32 (0.79) is not above bf16 (0.91).
+    # Least squares over the dense logs (v0.19 measured graph pools, 0.20-0.27 "Estimated CUDA
+    # graph memory" and "CUDA graph pool memory" lines): per graph 3.67 MiB, plus per layer
+    # 0.074 MiB and 0.073 MiB / TP. MoE layers hold more (router, top-k, grouped GEMMs): 0.29 MiB
+    # more per MoE layer per graph, the median over seven MoE logs (Mixtral 0.05 to DeepSeek-V4-Flash
+    # 1.13 MiB, each the mean of its measured pool and its estimate; see engine-notes).
+    cuda_graph_per_graph: int = 3760 * KiB
+    cuda_graph_per_layer: int = 76 * KiB
+    cuda_graph_per_layer_sharded: int = 75 * KiB
+    cuda_graph_per_moe_layer: int = 297 * KiB
     # Not fitted, a version fact: the alignment (bytes) both matrix dims of an MXFP4 expert weight
     # are padded to when vLLM's Triton MoE path swizzles it for Hopper. The triton_kernels that vLLM
     # v0.19 vendors pre-pads to 64 (vllm/third_party/triton_kernels/tensor_details/layout_details/
@@ -1574,41 +1587,60 @@ def non_torch_bytes(query: Query, constants: VllmConstants = DEFAULT_CONSTANTS, 
     return constants.non_torch_single_gpu
 
 
-def cuda_graph_bytes(spec: ModelSpec, constants: VllmConstants = DEFAULT_CONSTANTS) -> int:
-    """CUDA-graph memory captured after the KV cache is allocated (on top of the requested share)."""
-    return constants.cuda_graph_base + spec.num_layers * constants.cuda_graph_per_layer
+def cuda_graph_counts(
+    spec: ModelSpec, query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
+) -> tuple[int, int]:
+    """(PIECEWISE graphs, FULL graphs) the default FULL_AND_PIECEWISE mode captures
+    (v1/cudagraph_dispatcher.py initialize_cudagraph_keys, 0.19-0.33): a PIECEWISE graph for every
+    capture size, and a FULL graph for every capture size from the decode query length (1 + the
+    speculative tokens) up to that length x max_num_seqs ("Profiling CUDA graph memory:
+    PIECEWISE=51 (largest=512), FULL=35 (largest=256)" at max_num_seqs 256).
+
+    The capture sizes follow config/vllm.py (the largest is min(2 x max_num_seqs x query length,
+    512, max_num_batched_tokens); 1024 on data-centre Blackwell from 0.28). Backends that cannot
+    capture FULL graphs (vLLM then falls back to PIECEWISE) are not modelled.
+
+    With speculative decoding the V1 runner rounds every size up to a multiple of the decode query
+    length, dropping those past the largest (config/compilation.py
+    adjust_cudagraph_sizes_for_spec_decode; the V2 runner sizes its own): DeepSeek-V4-Flash with
+    MTP x 2 at max_num_seqs 4 logs "PIECEWISE=5 (largest=24), FULL=3 (largest=9)"."""
+    profile, _ = version_profile(query)
+    tokens, seqs = batch_defaults(query, gpu, constants)
+    spec_tokens = speculative_tokens(spec, query)
+    sizes = cudagraph_capture_sizes(profile, seqs, tokens, num_speculative_tokens=spec_tokens, sm100=_sm100(gpu))
+    decode = 1 + spec_tokens
+    if decode > 1 and sizes and not uses_v2_runner(spec, query):
+        sizes = sorted({round_up(size, decode) for size in sizes if round_up(size, decode) <= sizes[-1]})
+    return len(sizes), sum(1 for size in sizes if decode <= size <= decode * seqs)
 
 
-# The number of capture sizes of the default list on the calibration logs' H100 (1, 2, 4, every 8
-# below 256, every 16 up to 512): the graph-pool constants above were fitted at that count.
-_FITTED_CAPTURE_SIZES = 51
+def cuda_graph_bytes(
+    spec: ModelSpec, query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
+) -> int:
+    """The CUDA-graph pool per GPU: the graphs captured (:func:`cuda_graph_counts`) times what one
+    graph holds for this GPU's layers (``spec`` is the pipeline stage's when pp= is above 1).
+
+    The same figure stands for vLLM 0.20+'s estimate ("Estimated CUDA graph memory: X GiB total",
+    profile_cudagraph_memory: the first capture plus the second's increment for every further
+    graph, which is this per-graph cost) and for the pool captured after the KV cache (0.19, and
+    Model Runner V2 up to 0.28)."""
+    piecewise, full = cuda_graph_counts(spec, query, gpu, constants)
+    per_graph = (
+        constants.cuda_graph_per_graph
+        + spec.num_layers * (constants.cuda_graph_per_layer + constants.cuda_graph_per_layer_sharded // query.gpus)
+        + spec.num_moe_layers * constants.cuda_graph_per_moe_layer
+    )
+    return (piecewise + full) * per_graph
 
 
 def cuda_graph_estimate_bytes(
     spec: ModelSpec, query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
-    """The CUDA-graph memory vLLM 0.20+ estimates before sizing the pool ("Estimated CUDA graph
-    memory: X GiB total"; v1/worker/gpu_model_runner.py profile_cudagraph_memory: the first capture
-    plus the second capture's increment for every further size, per mode).
-
-    Modelled as the graph pool fitted on the v0.19 logs at the default 51 capture sizes, scaled by
-    the number of sizes the query's batch defaults capture (config/vllm.py: the largest is
-    min(2 x max_num_seqs, 512, max_num_batched_tokens); 1024 on data-centre Blackwell from 0.28).
-    """
-    profile, _ = version_profile(query)
-    tokens, seqs = batch_defaults(query, gpu, constants)
-    sm100 = (
-        gpu is not None
-        and gpu.vendor == "nvidia"
-        and gpu.compute_capability is not None
-        and gpu.compute_capability[0] == 10
-    )
-    sizes = len(
-        cudagraph_capture_sizes(
-            profile, seqs, tokens, num_speculative_tokens=speculative_tokens(spec, query), sm100=sm100
-        )
-    )
-    return cuda_graph_bytes(spec, constants) * sizes // _FITTED_CAPTURE_SIZES
+    """The CUDA-graph memory vLLM 0.20+ estimates before sizing the pool (v1/worker/
+    gpu_model_runner.py profile_cudagraph_memory; from 0.29 the V2 runner's
+    _profile_cudagraph_memory, which captures every PIECEWISE graph and extrapolates the FULL ones
+    from the two largest): modelled as the pool itself, :func:`cuda_graph_bytes`."""
+    return cuda_graph_bytes(spec, query, gpu, constants)
 
 
 def speculative_method(spec: ModelSpec, query: Query) -> str | None:
@@ -2881,11 +2913,7 @@ def vllm_terms(
     """
     constants = constants or query_constants(query)
     peak, where = activation_peak(spec, query, gpu=gpu, constants=constants)
-    graphs = (
-        cuda_graph_estimate_bytes(spec, query, gpu, constants)
-        if graphs_in_budget(spec, query)
-        else cuda_graph_bytes(spec, constants)
-    )
+    graphs = cuda_graph_bytes(spec, query, gpu, constants)
     overhead = cuda_context_bytes(query, constants) + non_torch_bytes(query, constants, gpu) + graphs
     warnings: list[Note] = []
     if version_warning := _release_warning(spec, query):
@@ -2987,7 +3015,7 @@ def vllm_report(
     util = util_of(query)
     requested = int(util * gpu.memory_bytes)
     in_budget = graphs_in_budget(spec, query)
-    graphs = cuda_graph_estimate_bytes(spec, query, gpu, constants) if in_budget else cuda_graph_bytes(spec, constants)
+    graphs = cuda_graph_bytes(spec, query, gpu, constants)
     pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
     blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
     check = start_check(spec, query, pool, batched_tokens=batched_tokens)
@@ -3446,7 +3474,7 @@ class VllmEngine(BaseEngine):
         constants = query_constants(query)
         outside = cuda_context_bytes(query, constants)
         if not graphs_in_budget(spec, query):
-            outside += cuda_graph_bytes(spec, constants)
+            outside += cuda_graph_bytes(spec, query, gpu, constants)
         return min(requested + outside, gpu.memory_bytes)
 
     def tp_sizes(self, spec: ModelSpec, limit: int, query: Query | None = None) -> tuple[int, ...]:

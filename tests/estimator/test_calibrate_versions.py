@@ -345,7 +345,12 @@ def test_n057_terms_beside_the_logged_weights(full) -> None:
     logged_rest = 0.8 * 8_188 * MiB / GiB - 1.95 - 2.98
     vram_rest = n057.activation_gib + n057.non_torch_gib + n057.cuda_graphs_gib
     assert n057.cuda_graphs_in_budget is True
-    assert abs(vram_rest - logged_rest) <= 0.1
+    # The graph estimate, 51 PIECEWISE + 35 FULL graphs (256 sequences, 2,048 tokens: sizes up to
+    # 512, decode sizes up to 256) x (3,760 + 28 x 151) KiB = 0.655 GiB. The log prints no graph
+    # figure; the 0.28 GiB left between vram's terms and the rest is not assigned to one of them (the
+    # v0.19 per-model constant, 0.865 GiB here, left 0.07).
+    assert abs(n057.cuda_graphs_gib - 86 * (3760 + 28 * 151) / (1 << 20)) < 0.001
+    assert 0.2 <= logged_rest - vram_rest <= 0.3
     # "Model loading took 2.98 GiB": 3,087,428,608 B of bf16 checkpoint, the 8 MiB rope table, and the
     # segments the tensors of 20 MiB or more keep whole under vLLM's max_split_size_mb=20 at load:
     # 28 x (gate_up_proj 52.5 MiB in 54 + down_proj 26.25 MiB in 28) + the embedding's 445.125 MiB in

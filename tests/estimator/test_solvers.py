@@ -21,13 +21,13 @@ def spec(name: str):
     return load_model_spec(json.loads((CONFIGS / name).read_text()))
 
 
-def _vllm_usable(s, q: Query, device: int) -> int:
+def _vllm_usable(s, q: Query, device: int, gpu=None) -> int:
     """vLLM's share (util x device) holds weights, KV, activations and non-torch memory; the CUDA
     context comes on top, and so do the CUDA graphs up to 0.19 (from 0.20 their estimate is taken
     out of the share). Default util: 0.9 in 0.19, 0.92 from 0.20 (config/cache.py)."""
     old = q.vllm == "0.19"
     util = q.util or (0.9 if old else 0.92)
-    outside = cuda_context_bytes(q) + (cuda_graph_bytes(s) if old else 0)
+    outside = cuda_context_bytes(q) + (cuda_graph_bytes(s, q, gpu) if old else 0)
     return min(int(util * device) + outside, device)
 
 
@@ -63,7 +63,7 @@ def test_fit_is_exact_at_its_boundaries(name: str, text: dict) -> None:
     gpu = lookup_gpu(q.gpu or "")
     usable = gpu.memory_bytes
     if q.engine == "vllm":
-        usable = _vllm_usable(s, q, gpu.memory_bytes)
+        usable = _vllm_usable(s, q, gpu.memory_bytes, gpu)
     assert fit.gpu_memory == gpu.memory_bytes
     assert fit.headroom == usable - est.memory.total
     assert fit.fits == (est.memory.total <= usable)
@@ -129,7 +129,7 @@ def test_vllm_solvers_find_what_a_search_over_whole_estimates_finds(name: str, t
         assert fit.max_seq_len is None and fit.max_batch is None and name == "google__gemma-2-9b-it.json"
         return
     gpu = lookup_gpu("h100-80gb")
-    usable = _vllm_usable(s, q, gpu.memory_bytes)
+    usable = _vllm_usable(s, q, gpu.memory_bytes, gpu)
 
     def fits(**update: int) -> bool:
         return total_for(s, q.model_copy(update=update)) <= usable

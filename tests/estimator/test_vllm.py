@@ -313,12 +313,19 @@ def test_llama_terms_on_an_h100():
         "sampler warm-up: 1,024 sequences x 128,256-token vocabulary x 14.9 B per logit "
         "(2 B of logits + 12.9 B of the sampler's fp32 copies and temporaries)"
     )
-    # Overhead: context 522 MiB + non-torch 256 MiB + graphs 494 MiB + 32 layers x 14 MiB.
-    assert terms.overhead == (522 + 256 + 494 + 32 * 14) * 1024 * 1024
+    # Overhead: context 522 MiB + non-torch 256 MiB + CUDA graphs: 51 PIECEWISE + 51 FULL graphs (capture
+    # sizes 1, 2, 4, 8..248 by 8, 256..512 by 16; every one a decode size at 1,024 sequences), each
+    # 3,760 KiB + 32 layers x (76 + 75) KiB = 102 x 8,592 KiB = 0.84 GiB (the log: 0.91 GiB actual,
+    # 0.84 GiB estimated).
+    graphs = 102 * (3760 + 32 * (76 + 75)) * 1024
+    assert terms.overhead == (522 + 256) * 1024 * 1024 + graphs
     # TP 2: the sampler still sees the whole vocabulary; non-torch jumps to 2,120 MiB; context +1,065 MiB.
     tp2 = vllm.vllm_terms(LLAMA, q(gpu="h100-80gb", gpus=2), gpu=H100_GPU)
     assert tp2.activations == sampler
-    assert tp2.overhead == (522 + 1065 + 2120 + 494 + 32 * 14) * 1024 * 1024
+    # Graphs at TP 2: the per-layer part that divides with TP halves, 75 KiB -> 37.5 KiB (0.72 GiB; the
+    # study's TP 2 log: 0.76 GiB).
+    tp2_graphs = 102 * (3760 * 1024 + 32 * (76 * 1024 + 75 * 1024 // 2))
+    assert tp2.overhead == (522 + 1065 + 2120) * 1024 * 1024 + tp2_graphs
 
 
 def test_small_vocabulary_model_is_set_by_its_mlp():

@@ -17,7 +17,6 @@ import pytest
 from common.errors import InputError
 from estimator.config import load_model_spec
 from estimator.engines import vllm
-from estimator.gpus import lookup_gpu
 from estimator.grammar import parse_query
 from estimator.query import Query
 
@@ -91,10 +90,9 @@ def test_a_model_without_mtp_layers_is_refused() -> None:
 def test_mtp_widens_the_cuda_graph_capture_sizes() -> None:
     # club-3090 #104 (max_num_seqs 2, MTP x 3): "Profiling CUDA graph memory: PIECEWISE=5 (largest=16)",
     # the largest size being 2 x (1 + 3) x 2 = 16: sizes 1, 2, 4, 8, 16. Without MTP: 1, 2, 4.
-    gpu = lookup_gpu("rtx-3090")
-    plain = vllm.cuda_graph_estimate_bytes(QWEN27, q(max_num_seqs=2, max_num_batched_tokens=8192), gpu)
-    spec = vllm.cuda_graph_estimate_bytes(QWEN27, q(max_num_seqs=2, max_num_batched_tokens=8192, mtp=3), gpu)
-    assert spec * 3 == plain * 5
+    profile, _ = vllm.version_profile(q())
+    assert vllm.cudagraph_capture_sizes(profile, 2, 8192, num_speculative_tokens=3) == [1, 2, 4, 8, 16]
+    assert vllm.cudagraph_capture_sizes(profile, 2, 8192) == [1, 2, 4]
 
 
 def test_mtp_weights_match_the_drafter_a_log_loads() -> None:
