@@ -116,8 +116,8 @@ def test_the_log_figure_is_said_to_be_vllms_own_arithmetic() -> None:
         if version == "0.33":
             conc = float(line.split("room for ")[1].split(" requests")[0])
             assert f"({conc:.2f} x 8,192, its maximum concurrency times max_model_len)" in line
-            # The printed concurrency is rounded to 2 decimals and the figure truncated by int().
-            assert abs(figure - conc * 8192) <= 0.005 * 8192 + 1
+            # The answer's concurrency is rounded down to 2 decimals and the figure truncated by int().
+            assert 0 <= figure - conc * 8192 <= 0.01 * 8192 + 1
         else:
             blocks = int(line.split("(")[-1].split(" blocks")[0].replace(",", ""))
             assert figure == blocks * 16 and "x 16 tokens per block" in line
