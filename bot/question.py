@@ -80,6 +80,8 @@ max-model-len max_model_len --max-model-len hold manage length supports supporte
 FILLER = frozenset(_FILLER_WORDS.split())
 _MODELISH = re.compile(r"[a-z].*\d|\d.*[a-z]", re.IGNORECASE)
 _SIZE_ONLY = re.compile(r"^\d+(?:\.\d+)?[bm]$", re.IGNORECASE)
+# How a count of cards split by pp= and dp= names its parts.
+_SPLIT_WORDS = {"pp": "pipeline stages", "dp": "data-parallel replicas"}
 _GGUF_QUANT = re.compile(r"^(?:i?q\d(?:_[a-z0-9]+)*|gguf)$", re.IGNORECASE)
 # GPU-shaped words (a brand, or a catalog-like name) that the catalog may not know.
 _GPU_BRANDS = {"rtx", "gtx", "geforce", "nvidia", "amd", "radeon", "tesla", "quadro", "instinct", "tpu", "arc"}
@@ -1176,25 +1178,21 @@ def read_question(text: str) -> Question:
             f"meta-llama/Llama-3.3-70B-Instruct), for example: {EXAMPLE}"
         )
     settings = {key: value for key, (value, _) in reader.read.items()}
-    if "pp" in settings and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:
-        # "on four L40S with pipeline parallel 2": the cards are all the stages' GPUs together; gpus=
-        # is each stage's tensor-parallel group.
-        cards, stages = int(settings["gpus"]), int(settings["pp"])
-        if cards % stages:
+    split = [(key, int(settings[key])) for key in ("pp", "dp") if key in settings]
+    if split and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:
+        # "on eight H200 with pipeline parallel 2 and data parallel 2": the cards are all the stages'
+        # and replicas' GPUs together; gpus= is each stage's tensor-parallel group.
+        cards = int(settings["gpus"])
+        ways = 1
+        for _, n in split:
+            ways *= n
+        if cards % ways:
+            into = " x ".join(f"{n} {_SPLIT_WORDS[key]}" for key, n in split)
             raise InputError(
-                f'"{reader.read["gpus"][1]}" do not split into {stages} pipeline stages: give a multiple of '
-                f"{stages}, for example: {EXAMPLE}"
+                f'"{reader.read["gpus"][1]}" do not split into {into}: give a multiple of {ways}, '
+                f"for example: {EXAMPLE}"
             )
-        settings["gpus"] = str(cards // stages)
-    if "dp" in settings and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:
-        # "on eight H200 with data parallel 4": the cards are all the replicas' GPUs together.
-        cards, replicas = int(settings["gpus"]), int(settings["dp"])
-        if cards % replicas:
-            raise InputError(
-                f'"{reader.read["gpus"][1]}" do not split into {replicas} data-parallel replicas: give a '
-                f"multiple of {replicas}, for example: {EXAMPLE}"
-            )
-        settings["gpus"] = str(cards // replicas)
+        settings["gpus"] = str(cards // ways)
     if settings.get("gpus") == "1" and not reader.gpu_count_stated:
         del settings["gpus"]  # "on an H100": one GPU, the default, so the command stays short
     settings.update(reader.explicit)
