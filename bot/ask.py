@@ -56,7 +56,7 @@ def headline(est: Estimate, question: Question) -> str:
         return f"no verdict: the total ({_gib(est.memory.total)}) is a guess: {' '.join(est.refused)}"
     if fit is None:
         return f"it needs {_gib(est.memory.total)} per GPU; name a GPU for a verdict (for example: ... on an H100)"
-    world = q.gpus * q.pp * q.dp
+    world = report.world(q)
     where = f"{world} × {fit.gpu_name}" if world > 1 else f"one {fit.gpu_name}"
     if fit.engine_refuses or fit.max_seq_len is None or fit.max_batch is None:
         return f"no: {fit.engine_refuses}"
@@ -83,7 +83,8 @@ def headline(est: Estimate, question: Question) -> str:
         return ("yes: " if fit.fits else "no: ") + own.partition(": ")[2]
     if fit.fits:
         return f"yes: it fits on {where}, with {_gib(fit.headroom)} free per GPU"
-    more = f"; {fit.min_gpus} of them would" if fit.min_gpus > q.gpus else ""
+    fewest = report.fewest_layout(est)
+    more = f"; {fewest[0]} of them would" if fewest is not None and fewest[0] > world else ""
     return f"no: on {where} it needs {_gib(-fit.headroom)} more per GPU{more}"
 
 

@@ -325,7 +325,7 @@ def fit_phrase(est: Estimate) -> str | None:
     fit = est.fit
     if fit is None:
         return None
-    world = est.query.gpus * est.query.pp * est.query.dp
+    world = report.world(est.query)
     where = f"one {escape(fit.gpu_name)}" if world == 1 else f"{world} x {escape(fit.gpu_name)}"
     if fit.fits:
         return f"fits {where} ({gib(fit.headroom)} spare)"
