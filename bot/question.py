@@ -1178,21 +1178,7 @@ def read_question(text: str) -> Question:
             f"meta-llama/Llama-3.3-70B-Instruct), for example: {EXAMPLE}"
         )
     settings = {key: value for key, (value, _) in reader.read.items()}
-    split = [(key, int(settings[key])) for key in ("pp", "dp") if key in settings]
-    if split and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:
-        # "on eight H200 with pipeline parallel 2 and data parallel 2": the cards are all the stages'
-        # and replicas' GPUs together; gpus= is each stage's tensor-parallel group.
-        cards = int(settings["gpus"])
-        ways = 1
-        for _, n in split:
-            ways *= n
-        if cards % ways:
-            into = " x ".join(f"{n} {_SPLIT_WORDS[key]}" for key, n in split)
-            raise InputError(
-                f'"{reader.read["gpus"][1]}" do not split into {into}: give a multiple of {ways}, '
-                f"for example: {EXAMPLE}"
-            )
-        settings["gpus"] = str(cards // ways)
+    _split_cards(reader, settings)
     if settings.get("gpus") == "1" and not reader.gpu_count_stated:
         del settings["gpus"]  # "on an H100": one GPU, the default, so the command stays short
     settings.update(reader.explicit)
@@ -1218,6 +1204,25 @@ def read_question(text: str) -> Question:
     )
 
 
+def _split_cards(reader: _Reader, settings: dict[str, str]) -> None:
+    """Cards counted with pipeline stages or replicas ("on eight H200 with pipeline parallel 2 and
+    data parallel 2") are all the stages' and replicas' GPUs together: gpus= becomes each stage's
+    tensor-parallel group. A count given as the TP size (``-tp 2``) is the group already."""
+    split = [(key, int(settings[key])) for key in ("pp", "dp") if key in settings]
+    if split and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:
+        cards = int(settings["gpus"])
+        ways = 1
+        for _, n in split:
+            ways *= n
+        if cards % ways:
+            into = " x ".join(f"{n} {_SPLIT_WORDS[key]}" for key, n in split)
+            raise InputError(
+                f'"{reader.read["gpus"][1]}" do not split into {into}: give a multiple of {ways}, '
+                f"for example: {EXAMPLE}"
+            )
+        settings["gpus"] = str(cards // ways)
+
+
 def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     """A thread reply in plain words ("what about 128k?", "and with fp8 kv?", "try 2 GPUs").
 
@@ -1241,6 +1246,7 @@ def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     ):
         return None
     settings = {key: value for key, (value, _) in reader.read.items()}
+    _split_cards(reader, settings)  # "try 8 GPUs with data parallel 4": 4 replicas of 2, as a question reads it
     settings.update(reader.explicit)
     parsed = parse_settings(f"{key}={value}" for key, value in _ordered(settings).items())
     query = query_with(base, parsed)
