@@ -218,3 +218,26 @@ def test_verdict_without_kv_pool_points_at_the_layout(qwen3_5_27b: ModelSpec) ->
     assert fit is not None and not fit.fits and (fit.min_gpus, fit.min_gpus_dp) == (4, 1)
     line = report.verdict(est)
     assert "each of 4 NVIDIA L4" in line and line.endswith("it fits on 4 of them (`gpus=4 dp=1`)")
+
+
+def test_the_classic_comparison_is_of_the_whole_model_whatever_the_layout() -> None:
+    # The classic formula sizes the whole model on one device, as for gpus=: pipeline stages and
+    # replicas change neither its figures nor how its KV term compares with vram's whole-model KV.
+    # Qwen3-8B at s=32k, b=8: 36 layers x 8 KV heads x 128 x (K, V) x 2 B = 147,456 B a token,
+    # x 32,768 x 8 = 38,654,705,664 B; its classic KV term is 19.33 GB, so the ratio is 1.9997.
+    qwen3_8b = load_model_spec(json.loads((CONFIGS.parents[1] / "configs" / "Qwen__Qwen3-8B.json").read_text()))
+    one = run(qwen3_8b, "gpu=h100", "s=32k", "b=8")
+    replicas = run(qwen3_8b, "gpu=h100", "s=32k", "b=8", "dp=4")
+    assert one.classic.kv_cache_gb == replicas.classic.kv_cache_gb == 19.33
+    assert one.details.classic_kv_ratio == pytest.approx(38_654_705_664 / 19.33e9)
+    assert replicas.details.classic_kv_ratio == pytest.approx(38_654_705_664 / 19.33e9)
+    (said,) = [w.message for w in replicas.warnings if w.code == "classic_formula"]
+    assert "its KV cache term is 2.0x too small" in said
+    # Two pipeline stages of Qwen3-32B: one GPU holds half the layers, the formula still all of them.
+    qwen3_32b = load_model_spec(json.loads((CONFIGS.parents[1] / "configs" / "Qwen__Qwen3-32B.json").read_text()))
+    whole = run(qwen3_32b, "gpu=h100", "s=32k", "b=8")
+    stages = run(qwen3_32b, "gpu=h100", "s=32k", "b=8", "pp=2")
+    assert stages.classic == whole.classic
+    assert stages.details.classic_kv_ratio == pytest.approx(whole.details.classic_kv_ratio)
+    (said,) = [w.message for w in stages.warnings if w.code == "classic_formula"]
+    assert "weights term" not in said  # one stage's GPU holds half of them: no like-for-like
