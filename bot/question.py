@@ -546,6 +546,9 @@ class _Reader:
     tp_stated: bool = False  # gpus= read from a tensor-parallel size, not from a count of cards
     passed_over: list[str] = field(default_factory=list)  # vLLM flags that change no memory
     gpu_article: bool = False
+    # Cards counted beside a tensor-parallel size ("-tp 2 -pp 2 on 4 H100"): (count, the words read),
+    # all the layout's GPUs, checked against gpus x pp x dp once every setting is read.
+    cards_beside_tp: tuple[int, str] | None = None
     model: str | None = None
     revision: str | None = None
 
@@ -1043,7 +1046,9 @@ def _read_gpus(reader: _Reader) -> None:
                 f"{EXAMPLE}"
             )
         reader.read["gpu"] = (gpu.key, " ".join(words))
-        if count is not None and not reader.gpu_article:
+        if count is not None and not reader.gpu_article and reader.tp_stated and "gpus" in reader.read:
+            reader.cards_beside_tp = (count, " ".join(t.raw for t in toks[start:end]))
+        elif count is not None and not reader.gpu_article:
             reader.set("gpus", str(count), " ".join(t.raw for t in toks[start:end]))
             reader.gpu_count_stated = True
         elif count is not None:
@@ -1209,6 +1214,20 @@ def _split_cards(reader: _Reader, settings: dict[str, str]) -> None:
     data parallel 2") are all the stages' and replicas' GPUs together: gpus= becomes each stage's
     tensor-parallel group. A count given as the TP size (``-tp 2``) is the group already."""
     split = [(key, int(settings[key])) for key in ("pp", "dp") if key in settings]
+    if reader.cards_beside_tp is not None:
+        cards, words = reader.cards_beside_tp
+        layout = int(settings["gpus"])
+        for _, n in split:
+            layout *= n
+        if cards != layout and not split:
+            reader.set("gpus", str(cards), words)  # two group sizes: said as any two values of one key
+        if cards != layout:
+            sizes = " x ".join(f"{key}={n}" for key, n in (("gpus", int(settings["gpus"])), *split))
+            raise InputError(
+                f'"{reader.read["gpus"][1]}" and "{words}" disagree: {sizes} is {layout} GPUs, not {cards}; '
+                f"ask about one at a time, for example: {EXAMPLE}"
+            )
+        return
     if split and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:
         cards = int(settings["gpus"])
         ways = 1
