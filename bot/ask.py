@@ -13,6 +13,7 @@ from bot.echo import neutral
 from bot.question import Question, read_question
 from bot.service import Outcome, Service
 from estimator.engines import get_engine
+from estimator.engines.vllm import layout_words
 from estimator.result import Estimate
 from estimator.spec import Frozen
 from sources.model_search import ModelMatch, ModelSearch
@@ -73,9 +74,9 @@ def headline(est: Estimate, question: Question) -> str:
             return f"no group of {fit.gpu_name} that vram tries holds it (at {q.seq_len:,} tokens, batch {q.batch})"
         fewest = fit.min_gpus * q.pp * fit.min_gpus_dp
         layout = ""
-        if fit.min_gpus_dp > 1 or q.pp > 1:
-            group = f"tp={fit.min_gpus}" + (f" x pp={q.pp}" if q.pp > 1 else "")
-            layout = f", {fit.min_gpus_dp} replicas of {group}" if fit.min_gpus_dp > 1 else f", {group}"
+        if fit.min_gpus_dp > 1 or q.pp > 1 or q.dp > 1:
+            # Stages or replicas asked or found: say the layout (tp=8 alone where dp= was asked).
+            layout = f", {layout_words(fit.min_gpus, q.pp, fit.min_gpus_dp)}"
         return f"fewest {fit.gpu_name} that hold it: {fewest}{layout} (at {q.seq_len:,} tokens, batch {q.batch})"
     own = report.verdict(est)
     if get_engine(q.engine).verdict(est, report.same) is not None:

@@ -241,3 +241,17 @@ def test_the_classic_comparison_is_of_the_whole_model_whatever_the_layout() -> N
     assert stages.details.classic_kv_ratio == pytest.approx(whole.details.classic_kv_ratio)
     (said,) = [w.message for w in stages.warnings if w.code == "classic_formula"]
     assert "weights term" not in said  # one stage's GPU holds half of them: no like-for-like
+
+
+def test_how_many_answer_with_replicas_asked_says_when_one_group_is_fewest(qwen3_5_27b: ModelSpec) -> None:
+    # Asked with 2 replicas on 24 GB L4s: one group of 4 (13.5 GB of bf16 weights each) holds it in
+    # as many GPUs as 2 replicas of 2 would, so the answer names the single group, not a bare count
+    # a reader would take as 2 replicas again.
+    question = read_question("how many L4s do I need for ./qwen at 32k for 8 users with data parallel 2 in vllm")
+    assert question.kind == "min_gpus"
+    q, _ = parse_query(["m", *question.settings_text().split()])
+    assert q.dp == 2
+    est = estimate(qwen3_5_27b, q, model_id="m")
+    fit = est.fit
+    assert fit is not None and fit.min_gpus_dp == 1
+    assert headline(est, question).startswith(f"fewest {fit.gpu_name} that hold it: {fit.min_gpus}, tp={fit.min_gpus} ")
