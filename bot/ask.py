@@ -13,6 +13,7 @@ from bot.echo import neutral
 from bot.question import Question, read_question
 from bot.service import Outcome, Service
 from estimator.engines import get_engine
+from estimator.engines.vllm import layout_words
 from estimator.result import Estimate
 from estimator.spec import Frozen
 from sources.model_search import ModelMatch, ModelSearch
@@ -56,7 +57,7 @@ def headline(est: Estimate, question: Question) -> str:
         return f"no verdict: the total ({_gib(est.memory.total)}) is a guess: {' '.join(est.refused)}"
     if fit is None:
         return f"it needs {_gib(est.memory.total)} per GPU; name a GPU for a verdict (for example: ... on an H100)"
-    world = q.gpus * q.pp * q.dp
+    world = report.world(q)
     where = f"{world} × {fit.gpu_name}" if world > 1 else f"one {fit.gpu_name}"
     if fit.engine_refuses or fit.max_seq_len is None or fit.max_batch is None:
         return f"no: {fit.engine_refuses}"
@@ -73,9 +74,9 @@ def headline(est: Estimate, question: Question) -> str:
             return f"no group of {fit.gpu_name} that vram tries holds it (at {q.seq_len:,} tokens, batch {q.batch})"
         fewest = fit.min_gpus * q.pp * fit.min_gpus_dp
         layout = ""
-        if fit.min_gpus_dp > 1 or q.pp > 1:
-            group = f"tp={fit.min_gpus}" + (f" x pp={q.pp}" if q.pp > 1 else "")
-            layout = f", {fit.min_gpus_dp} replicas of {group}" if fit.min_gpus_dp > 1 else f", {group}"
+        if fit.min_gpus_dp > 1 or q.pp > 1 or q.dp > 1:
+            # Stages or replicas asked or found: say the layout (tp=8 alone where dp= was asked).
+            layout = f", {layout_words(fit.min_gpus, q.pp, fit.min_gpus_dp)}"
         return f"fewest {fit.gpu_name} that hold it: {fewest}{layout} (at {q.seq_len:,} tokens, batch {q.batch})"
     own = report.verdict(est)
     if get_engine(q.engine).verdict(est, report.same) is not None:
@@ -83,7 +84,8 @@ def headline(est: Estimate, question: Question) -> str:
         return ("yes: " if fit.fits else "no: ") + own.partition(": ")[2]
     if fit.fits:
         return f"yes: it fits on {where}, with {_gib(fit.headroom)} free per GPU"
-    more = f"; {fit.min_gpus} of them would" if fit.min_gpus > q.gpus else ""
+    fewest = report.fewest_layout(est)
+    more = f"; {fewest[0]} of them would" if fewest is not None and fewest[0] > world else ""
     return f"no: on {where} it needs {_gib(-fit.headroom)} more per GPU{more}"
 
 

@@ -279,9 +279,9 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
     if q.kv != "off" and est.details.kv_dtype not in (None, "fp8"):
         out.append(("KV in fp8", "kv=fp8"))
     fit = est.fit
-    if fit is not None and fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
-        n = fit.min_gpus * fit.min_gpus_dp
-        change = f"gpus={fit.min_gpus}" + (f" dp={fit.min_gpus_dp}" if fit.min_gpus_dp > 1 else "")
+    fewest = report.fewest_layout(est)
+    if fit is not None and fewest is not None:
+        n, change = fewest
         out.append(
             (
                 f"{n} GPUs (smallest that fits)"
@@ -325,7 +325,7 @@ def fit_phrase(est: Estimate) -> str | None:
     fit = est.fit
     if fit is None:
         return None
-    world = est.query.gpus * est.query.pp * est.query.dp
+    world = report.world(est.query)
     where = f"one {escape(fit.gpu_name)}" if world == 1 else f"{world} x {escape(fit.gpu_name)}"
     if fit.fits:
         return f"fits {where} ({gib(fit.headroom)} spare)"

@@ -80,6 +80,8 @@ max-model-len max_model_len --max-model-len hold manage length supports supporte
 FILLER = frozenset(_FILLER_WORDS.split())
 _MODELISH = re.compile(r"[a-z].*\d|\d.*[a-z]", re.IGNORECASE)
 _SIZE_ONLY = re.compile(r"^\d+(?:\.\d+)?[bm]$", re.IGNORECASE)
+# How a count of cards split by pp= and dp= names its parts.
+_SPLIT_WORDS = {"pp": "pipeline stages", "dp": "data-parallel replicas"}
 _GGUF_QUANT = re.compile(r"^(?:i?q\d(?:_[a-z0-9]+)*|gguf)$", re.IGNORECASE)
 # GPU-shaped words (a brand, or a catalog-like name) that the catalog may not know.
 _GPU_BRANDS = {"rtx", "gtx", "geforce", "nvidia", "amd", "radeon", "tesla", "quadro", "instinct", "tpu", "arc"}
@@ -544,6 +546,9 @@ class _Reader:
     tp_stated: bool = False  # gpus= read from a tensor-parallel size, not from a count of cards
     passed_over: list[str] = field(default_factory=list)  # vLLM flags that change no memory
     gpu_article: bool = False
+    # Cards counted beside a tensor-parallel size ("-tp 2 -pp 2 on 4 H100"): (count, the words read),
+    # all the layout's GPUs, checked against gpus x pp x dp once every setting is read.
+    cards_beside_tp: tuple[int, str] | None = None
     model: str | None = None
     revision: str | None = None
 
@@ -1041,7 +1046,9 @@ def _read_gpus(reader: _Reader) -> None:
                 f"{EXAMPLE}"
             )
         reader.read["gpu"] = (gpu.key, " ".join(words))
-        if count is not None and not reader.gpu_article:
+        if count is not None and not reader.gpu_article and reader.tp_stated and "gpus" in reader.read:
+            reader.cards_beside_tp = (count, " ".join(t.raw for t in toks[start:end]))
+        elif count is not None and not reader.gpu_article:
             reader.set("gpus", str(count), " ".join(t.raw for t in toks[start:end]))
             reader.gpu_count_stated = True
         elif count is not None:
@@ -1176,25 +1183,7 @@ def read_question(text: str) -> Question:
             f"meta-llama/Llama-3.3-70B-Instruct), for example: {EXAMPLE}"
         )
     settings = {key: value for key, (value, _) in reader.read.items()}
-    if "pp" in settings and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:
-        # "on four L40S with pipeline parallel 2": the cards are all the stages' GPUs together; gpus=
-        # is each stage's tensor-parallel group.
-        cards, stages = int(settings["gpus"]), int(settings["pp"])
-        if cards % stages:
-            raise InputError(
-                f'"{reader.read["gpus"][1]}" do not split into {stages} pipeline stages: give a multiple of '
-                f"{stages}, for example: {EXAMPLE}"
-            )
-        settings["gpus"] = str(cards // stages)
-    if "dp" in settings and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:
-        # "on eight H200 with data parallel 4": the cards are all the replicas' GPUs together.
-        cards, replicas = int(settings["gpus"]), int(settings["dp"])
-        if cards % replicas:
-            raise InputError(
-                f'"{reader.read["gpus"][1]}" do not split into {replicas} data-parallel replicas: give a '
-                f"multiple of {replicas}, for example: {EXAMPLE}"
-            )
-        settings["gpus"] = str(cards // replicas)
+    _split_cards(reader, settings)
     if settings.get("gpus") == "1" and not reader.gpu_count_stated:
         del settings["gpus"]  # "on an H100": one GPU, the default, so the command stays short
     settings.update(reader.explicit)
@@ -1220,6 +1209,39 @@ def read_question(text: str) -> Question:
     )
 
 
+def _split_cards(reader: _Reader, settings: dict[str, str]) -> None:
+    """Cards counted with pipeline stages or replicas ("on eight H200 with pipeline parallel 2 and
+    data parallel 2") are all the stages' and replicas' GPUs together: gpus= becomes each stage's
+    tensor-parallel group. A count given as the TP size (``-tp 2``) is the group already."""
+    split = [(key, int(settings[key])) for key in ("pp", "dp") if key in settings]
+    if reader.cards_beside_tp is not None:
+        cards, words = reader.cards_beside_tp
+        layout = int(settings["gpus"])
+        for _, n in split:
+            layout *= n
+        if cards != layout and not split:
+            reader.set("gpus", str(cards), words)  # two group sizes: said as any two values of one key
+        if cards != layout:
+            sizes = " x ".join(f"{key}={n}" for key, n in (("gpus", int(settings["gpus"])), *split))
+            raise InputError(
+                f'"{reader.read["gpus"][1]}" and "{words}" disagree: {sizes} is {layout} GPUs, not {cards}; '
+                f"ask about one at a time, for example: {EXAMPLE}"
+            )
+        return
+    if split and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:
+        cards = int(settings["gpus"])
+        ways = 1
+        for _, n in split:
+            ways *= n
+        if cards % ways:
+            into = " x ".join(f"{n} {_SPLIT_WORDS[key]}" for key, n in split)
+            raise InputError(
+                f'"{reader.read["gpus"][1]}" do not split into {into}: give a multiple of {ways}, '
+                f"for example: {EXAMPLE}"
+            )
+        settings["gpus"] = str(cards // ways)
+
+
 def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     """A thread reply in plain words ("what about 128k?", "and with fp8 kv?", "try 2 GPUs").
 
@@ -1243,6 +1265,7 @@ def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     ):
         return None
     settings = {key: value for key, (value, _) in reader.read.items()}
+    _split_cards(reader, settings)  # "try 8 GPUs with data parallel 4": 4 replicas of 2, as a question reads it
     settings.update(reader.explicit)
     parsed = parse_settings(f"{key}={value}" for key, value in _ordered(settings).items())
     query = query_with(base, parsed)

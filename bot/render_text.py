@@ -42,7 +42,7 @@ def print_estimate(est: Estimate, console: Console) -> None:
     console.print(Text(report.header(_shown(est)), style="bold"), soft_wrap=True)
     console.print(Text(plain(report.verdict(est))), soft_wrap=True)
     console.print(Text(f"{report.bar(est)} {report.bar_legend(est)}"), soft_wrap=True)
-    per_gpu = " per GPU" if est.query.gpus > 1 else ""
+    per_gpu = " per GPU" if report.world(est.query) > 1 else ""
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("")
     table.add_column(f"GiB{per_gpu}", justify="right")

@@ -13,8 +13,9 @@ from importlib import metadata
 from typing import Any
 
 from estimator.engines import KvTerm, get_engine
-from estimator.engines.vllm import VllmReport
+from estimator.engines.vllm import VllmReport, layout_settings
 from estimator.notes import Note
+from estimator.query import Query
 from estimator.result import Estimate
 
 GIB = 1024**3
@@ -155,10 +156,26 @@ def listed_warnings(est: Estimate) -> list[Note]:
     return [w for w in est.warnings if not (said and w.code == "engine_refuses")]
 
 
+def world(q: Query) -> int:
+    """The GPUs a query's layout takes in all: every pipeline stage's and data-parallel replica's."""
+    return q.gpus * q.pp * q.dp
+
+
+def fewest_layout(est: Estimate) -> tuple[int, str] | None:
+    """The fewest-GPUs layout other than the query's: its GPUs in all (every pipeline stage and
+    replica counted) and the settings that ask for it as a what-if of the query; None when there is
+    none up to the limit or it is the query's own."""
+    fit, q = est.fit, est.query
+    if fit is None or fit.min_gpus == 0 or (fit.min_gpus, fit.min_gpus_dp) == (q.gpus, q.dp):
+        return None
+    return fit.min_gpus * q.pp * fit.min_gpus_dp, layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp)
+
+
 def verdict(est: Estimate, esc: Escape = _same) -> str:
     """``Total 34.1 GiB: fits one H100 80GB with 45.1 GiB to spare`` (or why it does not)."""
     q = est.query
-    total = f"Total {gib(est.memory.total)}" + (" per GPU" if q.gpus > 1 else "")
+    total_gpus = world(q)
+    total = f"Total {gib(est.memory.total)}" + (" per GPU" if total_gpus > 1 else "")
     fit = est.fit
     if est.refused:
         return f"{total} is a guess, not a verdict: {esc(' '.join(est.refused))}"
@@ -171,18 +188,17 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
     if own is not None:
         return own
     name = esc(fit.gpu_name)
-    where = f"one {name}" if q.gpus == 1 else f"each of {q.gpus} {name}"
+    where = f"one {name}" if total_gpus == 1 else f"each of {total_gpus} {name}"
     split = "tensor-parallel group" if engine.split == "tensor" else "split of its layers"
     if fit.fits:
         return f"{total}: fits {where} with {gib(fit.headroom)} to spare"
     line = f"{total}: does not fit {where} ({gib(-fit.headroom)} short)"
-    if fit.min_gpus > q.gpus and fit.min_gpus_dp == 1:
-        line += f"; it fits on {fit.min_gpus} of them (`gpus={fit.min_gpus}`)"
-    elif fit.min_gpus > 0 and fit.min_gpus_dp > 1:
-        change = f"gpus={fit.min_gpus} dp={fit.min_gpus_dp}"
-        line += (
-            f"; it fits on {fit.min_gpus * fit.min_gpus_dp}, {fit.min_gpus_dp} replicas of {fit.min_gpus} (`{change}`)"
-        )
+    fewest = fewest_layout(est)
+    # Fewer replicas of a larger group may hold it on as many GPUs as the query's own.
+    if fewest is not None and fit.min_gpus_dp == 1 and (fewest[0] > total_gpus or q.dp > 1):
+        line += f"; it fits on {fewest[0]} of them (`{fewest[1]}`)"
+    elif fewest is not None and fit.min_gpus_dp > 1:
+        line += f"; it fits on {fewest[0]}, {fit.min_gpus_dp} replicas of {fit.min_gpus} (`{fewest[1]}`)"
     elif fit.min_gpus == 0:
         if engine.split == "layers":
             # Whole layers per GPU: past some count, each GPU's activations alone are the limit.
@@ -297,7 +313,7 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         ("KV cache", m.kv_cache, kv_why),
         ("Activations", m.activations, act_why),
         ("Overhead", m.overhead, over_why),
-        ("Total", m.total, "per GPU" if q.gpus > 1 else ""),
+        ("Total", m.total, "per GPU" if world(q) > 1 else ""),
     ]
 
 
@@ -507,6 +523,11 @@ def compare_title(est: Estimate) -> str:
         parts.append(f"gpu={q.gpu}")
     if q.gpus > 1:
         parts.append(f"gpus={q.gpus}")
+    # Both sides share the layout too: each side's totals are one stage's or replica's GPU.
+    if q.pp > 1:
+        parts.append(f"pp={q.pp}")
+    if q.dp > 1:
+        parts.append(f"dp={q.dp}")
     return " · ".join(parts)
 
 

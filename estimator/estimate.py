@@ -311,7 +311,7 @@ def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, qu
         # Its activation term is one layer's, at the whole model's scale of s and b.
         _off_by("activation", memory.activations / GB, act_gb or 0),
     ]
-    if query.gpus == 1:
+    if query.gpus == 1 and query.pp == 1:  # else one GPU holds a share of the weights
         reasons.append(_off_by("weights", memory.weights / GB, result.model_gb or 0))
     found = [r for r in reasons if r]
     total_off = abs(result.total_gb - ours_gb) / ours_gb > 0.10
@@ -381,11 +381,13 @@ def estimate(
     if kvd and engine.split == "layers" and query.gpus > 1 and query.method == "calibrated":
         share = engine.layer_share(spec, query, gpu, dtypes, weights=weights)
         per_token, fixed = share.kv_bytes_per_token, share.kv_state_bytes_per_sequence
-    classic_result = _classic(spec, query)
+    # The classic formula is the whole model's on one device, whatever the layout (as with gpus=).
+    classic_result = _classic(whole, query)
     kv_ratio = None
     if classic_result.kv_cache_gb and memory.kv_cache:
         # Compare like with like: classic's KV is for the whole model on one device.
-        same = query.gpus == 1 and query.pp == 1 and query.method == "calibrated"  # memory.kv_cache is this figure
+        # memory.kv_cache is this very figure only for one GPU holding every layer and every request.
+        same = query.gpus == 1 and query.pp == 1 and query.dp == 1 and query.method == "calibrated"
         ours_kv_total = memory.kv_cache if same else engine.kv_cache_bytes(whole, query, kvd or "bf16", gpus=1)
         kv_ratio = ours_kv_total / (classic_result.kv_cache_gb * GB)
     # What reading the config found, then where the model came from (the resolver's sentences).

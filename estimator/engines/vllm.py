@@ -3797,7 +3797,7 @@ class VllmEngine(BaseEngine):
         if fit.max_seq_len is not None and fit.max_seq_len >= 1 and (held < 1 or not v.starts):
             fixes.append(f"s={fit.max_seq_len:,}")
         if v.util_to_fit is None and fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
-            fixes.append(layout_settings(fit.min_gpus, fit.min_gpus_dp))
+            fixes.append(layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp))
         if fixes:
             line += "; use " + ", or ".join(fixes)
         elif fit.min_gpus == 0:
@@ -3811,9 +3811,11 @@ def layout_words(tp: int, pp: int, dp: int) -> str:
     return f"{dp} replicas of {group}" if dp > 1 else group
 
 
-def layout_settings(tp: int, dp: int) -> str:
-    """The settings that ask for a layout: ``gpus=8`` or ``gpus=8 dp=3``."""
-    return f"gpus={tp}" + (f" dp={dp}" if dp > 1 else "")
+def layout_settings(tp: int, dp: int, *, asked_dp: int = 1) -> str:
+    """The settings that ask for a layout: ``gpus=8`` or ``gpus=8 dp=3``. Applied as a what-if they
+    keep every other setting of the query, its dp= too: ``dp=1`` is said where the query had replicas
+    and the layout has none."""
+    return f"gpus={tp}" + (f" dp={dp}" if dp > 1 or dp != asked_dp else "")
 
 
 ENGINE = VllmEngine()

@@ -250,3 +250,16 @@ def test_deepseek_v4_batches_shrink_with_mnbt() -> None:
     assert a[("compressor", 8)] * 1_027 == b[("compressor", 8)] * 4_099
     assert a[("compressor", 128)] * 529 == b[("compressor", 128)] * 2_065
     assert "a batch is max_num_batched_tokens, 2,048 here" in _row(small, "KV cache")
+
+
+# -- layouts over pipeline stages and replicas -------------------------------------------------------
+def test_a_pipeline_or_replicas_answer_is_per_gpu_and_its_comparison_names_the_layout() -> None:
+    # Qwen3-32B over 2 pipeline stages of one GPU each: 2 GPUs in all, so the totals are one GPU's
+    # (the busiest stage's), as with gpus=2; a comparison's shared settings carry pp= and dp=.
+    est = _estimate(CONFIGS / "Qwen__Qwen3-32B.json", engine="vllm", gpu="h100", seq_len=8192, pp=2)
+    assert report.breakdown(est)[-1] == ("Total", est.memory.total, "per GPU")
+    assert report.verdict(est).startswith(f"Total {est.memory.total / GIB:.1f} GiB per GPU: ")
+    assert report.compare_title(est) == "s=8,192 · b=1 · vllm 0.33 · gpu=h100 · pp=2"
+    both = _estimate(CONFIGS / "Qwen__Qwen3-32B.json", engine="vllm", gpu="h100", seq_len=8192, pp=2, dp=3)
+    assert report.compare_title(both).endswith(" · gpu=h100 · pp=2 · dp=3")
+    assert report.world(both.query) == 6

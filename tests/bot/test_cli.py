@@ -243,3 +243,11 @@ def test_show_with_settings_is_a_what_if_of_the_stored_query(settings: Settings)
     assert code == 2 and "s=abc is not a whole number" in err
     code, _, err = vram(["show", "s=64k"], settings)
     assert code == 2 and err.startswith("vram: show needs the number of a stored query")
+
+
+def test_show_with_settings_of_a_query_that_failed_says_there_is_nothing_to_change(settings: Settings) -> None:
+    # A line that never parsed is kept without settings: show #1 may change none of them.
+    assert vram(["Qwen/Qwen3-8B", "s=abc"], settings)[0] == 2  # #1, kept as an error
+    code, out, err = vram(["show", "1", "s=8k", "--json"], settings)
+    assert code == 2 and "#1 failed before it was sized" in err
+    assert json.loads(out)["error"]["code"] == "invalid_input"

@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, get_args
 
+from bot import blocks, report
 from bot.cli import run
 from bot.settings import Settings
 from estimator.notes import WarningCode
@@ -101,3 +102,18 @@ def test_a_max_seq_len_past_the_context_window_says_it_is_memory_only(settings: 
     # Within the window there is no qualifier.
     data = vram_json(settings, str(CONFIGS / "Qwen__Qwen3-0.6B.json"), "gpu=t4", "b=64")
     assert data["fit"]["max_seq_len"] < window and data["fit"]["max_seq_len_memory_only"] is False
+
+
+def test_answers_stored_before_pipeline_and_replicas_still_replay() -> None:
+    # Estimates as the history kept them before pp=, dp=, the start check and the new KV-term
+    # fields (transformers and vLLM answers, one and two GPUs): every model forbids unknown fields,
+    # so a field renamed or made required breaks `show` of every older record.
+    stored = json.loads((ROOT / "tests" / "fixtures" / "stored" / "estimates_2026-12-06.json").read_text())
+    for record in stored["estimates"]:
+        est = Estimate.model_validate(record)
+        assert (est.query.pp, est.query.dp) == (1, 1)
+        assert est.fit is not None and est.fit.min_gpus_dp == 1 and est.fit.max_seq_len_memory_only is False
+        assert report.verdict(est).startswith("Total ")
+        report.breakdown(est)
+        blocks.estimate_message(est)
+        assert est.to_json()["inputs"]["dp"] == 1

@@ -159,6 +159,27 @@ def test_a_thread_reply_can_change_the_model_by_its_hub_id() -> None:
     assert (query.model, query.seq_len, changes) == ("Qwen/Qwen3-32B", 65536, {"s": 65536, "model": "Qwen/Qwen3-32B"})
 
 
+def test_a_thread_reply_counts_cards_over_stages_and_replicas_as_a_question_does() -> None:
+    # "8 L40S with data parallel 4" is 8 cards: 4 replicas of 2, not 4 replicas of 8 (32 cards).
+    for words, layout in [
+        ("on 8 L40S with data parallel 4", (2, 1, 4)),
+        ("on 8 L40S with pipeline parallel 2", (4, 2, 1)),
+        ("on 16 L40S with pp 2 and dp 4", (2, 2, 4)),
+        ("with -tp 4 -dp 2", (4, 1, 2)),  # a TP size is the group already
+    ]:
+        got = read_change(f"and {words}?", BASE)
+        assert got is not None, words
+        assert (got[0].gpus, got[0].pp, got[0].dp) == layout, words
+        question = read_question(f"can Qwen/Qwen3-8B run {words} in vllm?")
+        read = tuple(int(question.settings.get(key, "1")) for key in ("gpus", "pp", "dp"))
+        assert read == layout, words
+    # No cards named: the group stays.
+    got = read_change("try data parallel 2", BASE)
+    assert got is not None and (got[0].gpus, got[0].dp) == (BASE.gpus, 2)
+    with pytest.raises(InputError, match="give a multiple of 8"):
+        read_change("and on 12 L40S with pp 2 and dp 4?", BASE)
+
+
 @pytest.mark.parametrize(
     "text",
     [

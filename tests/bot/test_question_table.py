@@ -378,6 +378,29 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # A pasted command's sizes beside the cards that run it: 2 x 2 = 4 H100 and 2 x 4 = 8 H100.
+    (
+        "vllm serve Qwen/Qwen3-8B -tp 2 -pp 2 on 4 H100",
+        "Qwen/Qwen3-8B",
+        "gpu=h100-80gb gpus=2 pp=2 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "vllm serve Qwen/Qwen3-8B -tp 2 -dp 4 on 8 H100",
+        "Qwen/Qwen3-8B",
+        "gpu=h100-80gb gpus=2 dp=4 engine=vllm",
+        FIT,
+        (),
+    ),
+    # Both: 16 cards are 2 stages x 4 replicas of a 2-GPU group (16 / (2 x 4) = 2).
+    (
+        "can Qwen3-32B run on 16 H100s with pipeline parallel 2 and data parallel 4 in vllm?",
+        "Qwen3-32B",
+        "gpu=h100-80gb gpus=2 pp=2 dp=4 engine=vllm",
+        FIT,
+        (),
+    ),
     (
         "vllm serve Qwen/Qwen3-8B --max-num-seqs 64 --max-model-len 8192 on an L40S",
         "Qwen/Qwen3-8B",
@@ -579,6 +602,11 @@ REFUSED: list[tuple[str, str]] = [
     ("hello", "which model?"),
     ("Qwen/Qwen3-32B on 3 L40S with pp 2 in vllm", "do not split into 2 pipeline stages"),
     ("Qwen/Qwen3-32B on 3 H100 with dp 2 in vllm", "do not split into 2 data-parallel replicas"),
+    # 12 cards split by 2 stages leave 6, which 4 replicas do not divide: 2 x 4 = 8 is the multiple.
+    ("Qwen/Qwen3-32B on 12 H100 with pp 2 and dp 4 in vllm", "give a multiple of 8"),
+    # -tp 2 -dp 2 is 4 GPUs, not the 8 named.
+    ("vllm serve Qwen/Qwen3-8B -tp 2 -dp 2 on 8 H100", "gpus=2 x dp=2 is 4 GPUs, not 8"),
+    ("vllm serve Qwen/Qwen3-8B -tp 2 on 8 H100", "both set gpus"),
     ("thanks!", "which model?"),
     ("how much vram do I need?", "which model?"),
     ("will a 70b model fit on an h100", "which 70b model?"),

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bot import report
 from bot.ask import headline
+from bot.blocks import what_ifs
+from bot.commands import parse_changes
 from bot.question import read_question
 from common.errors import InputError
 from estimator.config import load_model_spec
@@ -166,3 +169,89 @@ def test_how_many_answer_names_the_layout(qwen3_5_27b: ModelSpec) -> None:
     single = run(qwen3_5_27b, "gpu=h100", "s=128k", "b=64")
     verdict = get_engine("vllm").verdict(single, lambda text: text)
     assert verdict is not None and f"gpus={fit.min_gpus} dp={fit.min_gpus_dp}" in verdict
+
+
+def _applied(est, change: str):  # type: ignore[no-untyped-def]
+    """The query a thread reply of ``change`` asks for: the other settings kept, as what-ifs do."""
+    parsed = parse_changes(change, est.query)
+    assert parsed is not None
+    return parsed[0]
+
+
+def test_suggested_layout_leaves_replicas_when_fewer_gpus_hold_it_without(qwen3_5_27b: ModelSpec) -> None:
+    # Qwen3.5-27B (bf16) on 24 GB L4s, 2 replicas of tp=2: each GPU holds half of the 27B
+    # parameters' 54 GB, more than an L4, so no replica starts; one group of more GPUs holds it.
+    est = run(qwen3_5_27b, "gpu=l4", "s=32k", "b=8", "gpus=2", "dp=2")
+    fit = est.fit
+    assert fit is not None and not fit.fits and fit.min_gpus_dp == 1
+    fewest = report.fewest_layout(est)
+    assert fewest is not None
+    n, change = fewest
+    # Applied over a query that had dp=2, the suggestion must undo it: a bare gpus= would keep
+    # the two replicas and ask for twice the GPUs it names.
+    q = _applied(est, change)
+    assert q.dp == 1 and q.gpus * q.pp * q.dp == n
+    verdict = get_engine("vllm").verdict(est, lambda text: text)
+    assert verdict is not None and verdict.endswith(f"use {change}")
+    assert ("8 GPUs (smallest that fits)", change) in what_ifs(est)
+
+
+def test_suggested_layout_counts_every_pipeline_stage() -> None:
+    # Qwen3-32B over 2 pipeline stages of one H100: 400 requests of 32k need replicas; the button
+    # names every GPU the layout takes, tp x pp x dp, not tp x dp.
+    spec = load_model_spec(json.loads((CONFIGS.parents[1] / "configs" / "Qwen__Qwen3-32B.json").read_text()))
+    est = run(spec, "gpu=h100", "s=32k", "b=400", "gpus=1", "pp=2")
+    fit = est.fit
+    assert fit is not None and not fit.fits and fit.min_gpus_dp > 1
+    n, change = report.fewest_layout(est) or (0, "")
+    assert n == fit.min_gpus * 2 * fit.min_gpus_dp
+    q = _applied(est, change)
+    assert (q.gpus, q.pp, q.dp) == (fit.min_gpus, 2, fit.min_gpus_dp)
+    assert (f"{n} GPUs (smallest that fits)", change) in what_ifs(est)
+
+
+def test_verdict_without_kv_pool_points_at_the_layout(qwen3_5_27b: ModelSpec) -> None:
+    # kv=off leaves the fit to the memory total (no pool to count): 2 replicas of tp=2 hold the
+    # 54 GB of bf16 weights as 27 GB a GPU, over a 24 GB L4; one group of 4 holds 13.5 GB each.
+    est = run(qwen3_5_27b, "gpu=l4", "s=32k", "b=8", "gpus=2", "dp=2", "kv=off")
+    fit = est.fit
+    assert fit is not None and not fit.fits and (fit.min_gpus, fit.min_gpus_dp) == (4, 1)
+    line = report.verdict(est)
+    assert "each of 4 NVIDIA L4" in line and line.endswith("it fits on 4 of them (`gpus=4 dp=1`)")
+
+
+def test_the_classic_comparison_is_of_the_whole_model_whatever_the_layout() -> None:
+    # The classic formula sizes the whole model on one device, as for gpus=: pipeline stages and
+    # replicas change neither its figures nor how its KV term compares with vram's whole-model KV.
+    # Qwen3-8B at s=32k, b=8: 36 layers x 8 KV heads x 128 x (K, V) x 2 B = 147,456 B a token,
+    # x 32,768 x 8 = 38,654,705,664 B; its classic KV term is 19.33 GB, so the ratio is 1.9997.
+    qwen3_8b = load_model_spec(json.loads((CONFIGS.parents[1] / "configs" / "Qwen__Qwen3-8B.json").read_text()))
+    one = run(qwen3_8b, "gpu=h100", "s=32k", "b=8")
+    replicas = run(qwen3_8b, "gpu=h100", "s=32k", "b=8", "dp=4")
+    assert one.classic.kv_cache_gb == replicas.classic.kv_cache_gb == 19.33
+    assert one.details.classic_kv_ratio == pytest.approx(38_654_705_664 / 19.33e9)
+    assert replicas.details.classic_kv_ratio == pytest.approx(38_654_705_664 / 19.33e9)
+    (said,) = [w.message for w in replicas.warnings if w.code == "classic_formula"]
+    assert "its KV cache term is 2.0x too small" in said
+    # Two pipeline stages of Qwen3-32B: one GPU holds half the layers, the formula still all of them.
+    qwen3_32b = load_model_spec(json.loads((CONFIGS.parents[1] / "configs" / "Qwen__Qwen3-32B.json").read_text()))
+    whole = run(qwen3_32b, "gpu=h100", "s=32k", "b=8")
+    stages = run(qwen3_32b, "gpu=h100", "s=32k", "b=8", "pp=2")
+    assert stages.classic == whole.classic
+    assert stages.details.classic_kv_ratio == pytest.approx(whole.details.classic_kv_ratio)
+    (said,) = [w.message for w in stages.warnings if w.code == "classic_formula"]
+    assert "weights term" not in said  # one stage's GPU holds half of them: no like-for-like
+
+
+def test_how_many_answer_with_replicas_asked_says_when_one_group_is_fewest(qwen3_5_27b: ModelSpec) -> None:
+    # Asked with 2 replicas on 24 GB L4s: one group of 4 (13.5 GB of bf16 weights each) holds it in
+    # as many GPUs as 2 replicas of 2 would, so the answer names the single group, not a bare count
+    # a reader would take as 2 replicas again.
+    question = read_question("how many L4s do I need for ./qwen at 32k for 8 users with data parallel 2 in vllm")
+    assert question.kind == "min_gpus"
+    q, _ = parse_query(["m", *question.settings_text().split()])
+    assert q.dp == 2
+    est = estimate(qwen3_5_27b, q, model_id="m")
+    fit = est.fit
+    assert fit is not None and fit.min_gpus_dp == 1
+    assert headline(est, question).startswith(f"fewest {fit.gpu_name} that hold it: {fit.min_gpus}, tp={fit.min_gpus} ")
