@@ -491,7 +491,7 @@ def _state_pages(t: KvTerm) -> str:
 
 
 def max_line(est: Estimate) -> str | None:
-    """What the GPU holds at most: s at this b, and b at this s."""
+    """What the GPU (or the group, or the replicas) holds at most: s at this b, and b at this s."""
     fit = est.fit
     if fit is None or fit.max_seq_len is None or fit.max_batch is None:
         return None  # no GPU, or the engine will not start it: nothing it would hold
@@ -512,6 +512,9 @@ def max_line(est: Estimate) -> str | None:
     batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"no batch at s={q.seq_len:,}"
     if q.dp > 1:
         return f"Max on these {q.dp} replicas: {seq}, or {batch}"
+    if q.gpus * q.pp > 1:
+        # A tensor- or pipeline-parallel group holds these together, not each of its GPUs.
+        return f"Max on these {q.gpus * q.pp} GPUs: {seq}, or {batch}"
     return f"Max on this GPU: {seq}, or {batch}"
 
 

@@ -263,3 +263,15 @@ def test_a_pipeline_or_replicas_answer_is_per_gpu_and_its_comparison_names_the_l
     both = _estimate(CONFIGS / "Qwen__Qwen3-32B.json", engine="vllm", gpu="h100", seq_len=8192, pp=2, dp=3)
     assert report.compare_title(both).endswith(" · gpu=h100 · pp=2 · dp=3")
     assert report.world(both.query) == 6
+
+
+def test_the_max_line_names_the_group_that_holds_it() -> None:
+    # A tensor- or pipeline-parallel group holds the longest s and the largest b together; one GPU of
+    # it does not, so the line names the group's GPUs (gpus x pp), and one GPU alone "this GPU".
+    llama = CONFIGS / "meta-llama__Llama-3.1-8B.json"
+    one = report.max_line(_estimate(llama, engine="vllm", gpu="h100"))
+    tp = report.max_line(_estimate(llama, engine="vllm", gpu="h100", gpus=2))
+    tp_pp = report.max_line(_estimate(llama, engine="vllm", gpu="h100", gpus=2, pp=2))
+    assert one is not None and one.startswith("Max on this GPU: ")
+    assert tp is not None and tp.startswith("Max on these 2 GPUs: ")
+    assert tp_pp is not None and tp_pp.startswith("Max on these 4 GPUs: ")
