@@ -6,6 +6,7 @@ No Slack and no printing here: each front end renders the :data:`Reply` it gets 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationError
@@ -154,6 +155,16 @@ def _column(model: str | None) -> str | None:
     return model[: MODEL_LEN - 3] + "..."
 
 
+def plain_text(text: str) -> str:
+    """``text`` as UTF-8 can carry it: a lone surrogate (a JSON ``\\ud800`` escape, or an undecodable
+    byte of a terminal argument) becomes U+FFFD, so that the history, the replies and the terminal can
+    write every character of it."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class Service:
     """Parse, resolve, estimate and store; shared by ``vram`` and the Slack app."""
 
@@ -254,6 +265,7 @@ class Service:
     # -- any text -------------------------------------------------------------------------------
     def run(self, text: str, who: Conversation) -> Reply:
         """Answer one line of ``/vram`` / ``vram`` text."""
+        text = plain_text(text)
         try:
             cmd = parse(text)
         except InputError as err:
@@ -404,6 +416,7 @@ class Service:
     def show_what_if(self, record_id: int, text: str, who: Conversation) -> Reply:
         """``show 42 s=64k``: the stored query (both sides of a comparison) with the changes, stored as
         a what-if of it, as a reply in its thread would be."""
+        text = plain_text(text)
         shown = self.show(record_id, who)
         if isinstance(shown, ErrorReply):
             return shown
@@ -435,6 +448,7 @@ class Service:
 
     def what_if(self, *, base: QueryRecord, text: str, who: Conversation) -> Outcome | None:
         """Re-estimate ``base`` with the settings in a thread reply; None when it changes nothing."""
+        text = plain_text(text)
         if not base.params:
             return None
         try:
@@ -457,6 +471,7 @@ class Service:
     def compare_what_if(self, *, a: QueryRecord, b: QueryRecord, text: str, who: Conversation) -> CompareReply | None:
         """A reply in a comparison's thread: the same change to both sides, each stored as a what-if of
         its side; None when the reply changes nothing."""
+        text = plain_text(text)
         if not a.params or not b.params:
             return None
         try:

@@ -357,3 +357,23 @@ def test_an_absurd_image_size_is_a_config_error() -> None:
         load_model_spec(cfg)
     cfg["vision_config"]["image_size"] = 1540
     assert load_model_spec(cfg).vision is not None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["org/mo\udcffdel", "s=8k"],  # an undecodable byte of a terminal argument (surrogateescape)
+        ["org/model", "s=8\ud800k"],  # a lone surrogate, as a JSON "\ud800" escape decodes
+        ["\ud800rg/model", "s=8k"],
+    ],
+)
+def test_lone_surrogates_end_in_a_sentence_and_are_kept(args: list[str], settings: Settings) -> None:
+    # UTF-8 cannot carry a lone surrogate: writing the query to history raised UnicodeEncodeError
+    # out of the service (a traceback). It is read as U+FFFD, refused in one sentence and kept.
+    code, out, err = vram(args, settings)
+    assert code == 2 and out == ""
+    assert err.startswith("vram: ") and "\ufffd" in err and "Traceback" not in err
+    code, out, _ = vram(["history", "--json"], settings)
+    assert code == 0 and json.loads(out)[0]["text"] == " ".join(args).replace("\udcff", "\ufffd").replace(
+        "\ud800", "\ufffd"
+    )
