@@ -188,6 +188,10 @@ _FLAG_SWITCHES = {
     "--no-enable-prefix-caching": ("prefix", "off"),
     # MultiModalConfig.get_limit_per_prompt is 0 for every modality (config/multimodal.py@v0.33.0).
     "--language-model-only": ("mm", "0"),
+    # ParallelConfig.enable_expert_parallel (engine/arg_utils.py@v0.33.0, short form -ep).
+    "--enable-expert-parallel": ("ep", "on"),
+    "--no-enable-expert-parallel": ("ep", "off"),
+    "-ep": ("ep", "on"),
 }
 # Flags that change no GPU memory vram sizes (the server, the tokenizer's and the parsers' settings),
 # True where the flag takes a value. --dtype is here: vram sizes weights in the checkpoint's format
@@ -231,6 +235,9 @@ _FLAG_PASSED_OVER = {
     "--enable-request-id-headers": False,
     "--enable-server-load-tracking": False,
     "--hf-token": True,
+    # Where expert parallelism puts the experts, not how many each GPU holds (determine_expert_map,
+    # layers/fused_moe/expert_map_manager.py@v0.33.0): linear and round_robin give the same counts.
+    "--expert-placement-strategy": True,
 }
 # Flags vram knows change memory in a way it does not size, with why (one clause each).
 _FLAG_NOT_SIZED = {
@@ -252,7 +259,7 @@ _VLLM_QUANTIZATION = {
 }
 _SPEC_DRAFTERS = ("eagle", "eagle3", "dflash", "draft_model")
 _FLAG_RE = re.compile(r"(?<!\S)(--[A-Za-z][\w.-]*|-(?:tp|pp|dp|q|sc|dcp|pcp|ep|cc|ac|dc|O)(?![\w-])|-O\S+)(=)?")
-_READ_FLAGS_TEXT = " ".join([f for f in _FLAG_KEYS if f.startswith("--")] + list(_FLAG_SWITCHES))
+_READ_FLAGS_TEXT = " ".join([f for f in [*_FLAG_KEYS, *_FLAG_SWITCHES] if f.startswith("--")])
 _SEPARATOR = "\x00"  # where a flag was: no rule reads across it
 _FLAG_EXAMPLE = "vllm serve Qwen/Qwen3-32B --max-model-len 32768 --tensor-parallel-size 2 --kv-cache-dtype fp8 on h100"
 
@@ -918,6 +925,12 @@ def _read_settings(reader: _Reader) -> None:
             r"(?: |=)?(?P<n>\d+)|dp(?P<n2>\d+)|(?P<n3>\d+) (?:replicas|data[ -]parallel replicas)"
         ),
         dp,
+    )
+
+    # "with expert parallelism", "with EP": vLLM's --enable-expert-parallel.
+    reader.run_rule(
+        _w(r"(?:with |using |and )?(?:expert[ -]parallel(?:ism)?|EP|ep)(?: on| enabled)?"),
+        lambda m: reader.set("ep", "on", m.group(0)),
     )
 
     def seq(m: re.Match[str]) -> None:

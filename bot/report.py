@@ -266,6 +266,8 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
             weights_why += f" split over {q.gpus} GPUs"
     elif q.gpus > 1 and get_engine(q.engine).split == "layers":
         weights_why += f", the busiest GPU's layers of {q.gpus}"
+    elif est.params_active is not None and (q.dp > 1 or (q.expert_parallel and q.gpus > 1)):
+        weights_why += _moe_split_words(q)
     elif q.gpus > 1:
         weights_why += f", split over {q.gpus} GPUs"
     # A speculative-decoding drafter (vLLM draft=): its weights and KV layers are inside both lines.
@@ -334,6 +336,16 @@ def _overhead_sum(est: Estimate) -> str:
                 "tensor left stranded as the score blocks are reused"
             )
     return line + (f" ({'; '.join(why)})" if why else "")
+
+
+def _moe_split_words(q: Query) -> str:
+    """How a vLLM MoE layout spreads the weights: the routed experts over the tp x dp GPUs (split by
+    width, or placed whole with expert parallelism), the rest over each replica's tp group."""
+    world = q.gpus * q.dp
+    over = f"gpus x dp = {world} GPUs" if q.dp > 1 else f"{world} GPUs"
+    experts = f"routed experts placed whole over {over}" if q.expert_parallel else f"routed experts split over {over}"
+    rest = f"the rest over {q.gpus}" if q.gpus > 1 else "the rest whole on each"
+    return f", {experts}, {rest}"
 
 
 def _weight_sum(est: Estimate, checkpoint_why: str, esc: Escape) -> str:

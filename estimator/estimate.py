@@ -25,9 +25,19 @@ def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
     if get_engine(query.engine).split == "layers":
         gpus = 1
     # vLLM data parallelism splits a MoE model's routed experts over every replica's GPUs (tp x dp);
-    # the rest is each replica's own (estimator.engines.vllm.expert_split).
+    # the rest is each replica's own (estimator.engines.vllm.expert_split). With expert parallelism
+    # (ep=on) they are placed whole instead, ceil(experts / (tp x dp)) on the busiest GPU
+    # (estimator.engines.vllm.experts_per_gpu).
+    held = None
+    if query.expert_parallel and spec.num_experts:
+        held = -(-spec.num_experts // (gpus * query.dp))
     weights = weight_bytes(
-        spec, weight_format=query.weight_format, bits=query.bits, gpus=gpus, expert_gpus=gpus * query.dp
+        spec,
+        weight_format=query.weight_format,
+        bits=query.bits,
+        gpus=gpus,
+        expert_gpus=gpus * query.dp,
+        experts_held=held,
     )
     total = spec.pp_stage.whole_params if spec.pp_stage is not None else spec.params.total
     if query.params_billions is not None and total:
@@ -225,7 +235,7 @@ def _fewest_gpus(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine, fits: 
         if best is not None and n * pp > best[0]:
             break  # sizes ascend: one replica of this group is already more GPUs
         tp = query.model_copy(update={"gpus": n})
-        if engine.refusal(spec, tp) is not None:
+        if engine.refusal(spec, tp.model_copy(update={"dp": 1})) is not None:
             continue
         usable = engine.usable_bytes(spec, tp, gpu)
 
@@ -246,10 +256,14 @@ def _fewest_gpus(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine, fits: 
             most = min(most, query.batch)
         if best is not None:
             most = min(most, best[0] // (n * pp))  # as many GPUs as the best so far, in fewer replicas
-        # A MoE model's replicas: only counts whose tp x dp GPUs take an equal share of the experts
-        # (what the even split of the weights sizes); any count for a dense model. One replica is
-        # the group alone, its experts tensor-split as before.
-        counts = [d for d in range(1, most + 1) if d == 1 or not spec.num_experts or spec.num_experts % (n * d) == 0]
+        # A MoE model's replicas: only counts the engine starts with, its experts' width split over
+        # tp x dp (or whole experts placed over them with expert parallelism); any count for a
+        # dense model. One replica is the group alone, accepted above.
+        counts = [
+            d
+            for d in range(1, most + 1)
+            if d == 1 or not spec.num_experts or engine.refusal(spec, tp.model_copy(update={"dp": d})) is None
+        ]
         if not counts or not holds(counts[-1]):
             continue
         low, high = 0, len(counts) - 1  # the fewest replicas: total_for falls as they grow

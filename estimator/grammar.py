@@ -339,6 +339,15 @@ KEYS: tuple[Key, ...] = (
         values_hint=f"1..{MAX_GPUS}",
     ),
     Key(
+        "ep",
+        ("expert_parallel",),
+        "expert_parallel",
+        "bool",
+        "vLLM expert parallelism: whole experts over gpus x dp",
+        "off",
+        choices=lambda: ("on", "off"),
+    ),
+    Key(
         "engine",
         (),
         "engine",

@@ -69,6 +69,9 @@ class Query(Frozen):
     # dp=: vLLM data-parallel replicas of the gpus x pp layout, each an engine with its own KV pool;
     # batch counts the requests of all of them (GPUs in all: gpus x pp x dp).
     dp: int = Field(1, ge=1, le=MAX_GPUS)
+    # ep=: vLLM --enable-expert-parallel. A MoE layer's routed experts are then placed whole over the
+    # tp x dp GPUs (the busiest holding ceil(experts / (tp x dp))) instead of split by width.
+    expert_parallel: bool = False
     engine: EngineName = DEFAULT_ENGINE
     util: float | None = Field(None, gt=0, le=1)  # None: the vLLM release's default
     max_num_batched_tokens: int | None = Field(None, ge=1, le=MAX_SEQ_LEN)

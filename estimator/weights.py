@@ -360,7 +360,9 @@ def _is_quantized(s: _Scheme, lin: LinearWeights) -> bool:
     return lin.component in _QUANTIZED_COMPONENTS
 
 
-def _modelled_bytes(spec: ModelSpec, s: _Scheme, gpus: int, expert_gpus: int | None = None) -> int:
+def _modelled_bytes(
+    spec: ModelSpec, s: _Scheme, gpus: int, expert_gpus: int | None = None, experts_held: int | None = None
+) -> int:
     p = spec.params
     linear_elements = sum(lin.in_features * lin.out_features * lin.count for lin in spec.linears)
     # Everything not in a listed matrix: norms, biases, routers, SSM params, vision. A tied lm_head
@@ -369,22 +371,33 @@ def _modelled_bytes(spec: ModelSpec, s: _Scheme, gpus: int, expert_gpus: int | N
     if spec.tie_word_embeddings:
         rest -= p.lm_head
     embedding = _cdiv(spec.vocab_size, gpus) * (p.embedding // spec.vocab_size) * s.dense_bytes
-    return rest * s.dense_bytes + embedding + _linears_bytes(spec, s, spec.linears, gpus, expert_gpus)
+    return rest * s.dense_bytes + embedding + _linears_bytes(spec, s, spec.linears, gpus, expert_gpus, experts_held)
 
 
 def _linears_bytes(
-    spec: ModelSpec, s: _Scheme, linears: tuple[LinearWeights, ...], gpus: int, expert_gpus: int | None = None
+    spec: ModelSpec,
+    s: _Scheme,
+    linears: tuple[LinearWeights, ...],
+    gpus: int,
+    expert_gpus: int | None = None,
+    experts_held: int | None = None,
 ) -> int:
     """Bytes ONE GPU holds for ``linears`` under scheme ``s``: quantized where it applies, else dense.
-    ``expert_gpus`` (default ``gpus``) is what the routed experts are split over."""
+    ``expert_gpus`` (default ``gpus``) is what the routed experts are split over; ``experts_held``:
+    the routed experts are instead held whole, this many of each MoE layer's ``spec.num_experts``."""
     total = 0
     for lin in linears:
-        split = expert_gpus if expert_gpus is not None and lin.component == "routed_experts" else gpus
-        in_f, out_f = _share(lin, spec, split)
-        if _is_quantized(s, lin):
-            total += _quantized_matrix_bytes(s, lin, in_f, out_f) * lin.count
+        count = lin.count
+        if lin.component == "routed_experts" and experts_held is not None and spec.num_experts:
+            in_f, out_f = lin.in_features, lin.out_features
+            count = lin.count // spec.num_experts * experts_held  # each MoE layer's matrices, whole
         else:
-            total += in_f * out_f * lin.count * s.dense_bytes
+            split = expert_gpus if expert_gpus is not None and lin.component == "routed_experts" else gpus
+            in_f, out_f = _share(lin, spec, split)
+        if _is_quantized(s, lin):
+            total += _quantized_matrix_bytes(s, lin, in_f, out_f) * count
+        else:
+            total += in_f * out_f * count * s.dense_bytes
     return total
 
 
@@ -403,19 +416,22 @@ def weight_bytes(
     bits: int | None = None,
     gpus: int = 1,
     expert_gpus: int | None = None,
+    experts_held: int | None = None,
 ) -> int:
     """Bytes ONE GPU holds for the weights (its tensor-parallel share). ``expert_gpus`` (default
     ``gpus``): the GPUs the routed experts are split over, where more than the tensor-parallel group
-    share them (vLLM data parallelism of a MoE model: tp x dp)."""
+    share them (vLLM data parallelism of a MoE model: tp x dp). ``experts_held``: the routed experts
+    are placed whole instead (vLLM expert parallelism), this many per MoE layer on the busiest GPU."""
     scheme, own = _scheme(spec, weight_format, bits)
     expert_gpus = None if expert_gpus == gpus else expert_gpus
-    share = _modelled_bytes(spec, scheme, gpus, expert_gpus)
+    experts_held = None if experts_held == spec.num_experts and expert_gpus is None and gpus == 1 else experts_held
+    share = _modelled_bytes(spec, scheme, gpus, expert_gpus, experts_held)
     if not own or spec.checkpoint_bytes is None:
         return share
     stored = spec.checkpoint_bytes
     if spec.tie_word_embeddings and spec.params.lm_head:
         stored -= spec.params.lm_head * DTYPE_BYTES[spec.torch_dtype]
-    if gpus == 1 and expert_gpus is None:
+    if gpus == 1 and expert_gpus is None and experts_held is None:
         return stored
     return max(0, stored - (_modelled_bytes(spec, scheme, 1) - share))
 

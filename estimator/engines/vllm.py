@@ -972,9 +972,7 @@ def loaded_weight_bytes(
     loaded += machete_zero_point_bytes(spec, query, gpu)
     loaded += load_segment_rounding_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
-        loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(
-            spec, expert_split(query)
-        )
+        loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query)
     return loaded
 
 
@@ -1130,6 +1128,24 @@ def expert_split(query: Query) -> int:
     return query.gpus * query.dp
 
 
+def expert_width_split(query: Query) -> int:
+    """The GPUs each routed expert's intermediate width is split over: the flattened tp x dp group
+    without expert parallelism; 1 with ``--enable-expert-parallel`` (ep=on), where
+    ``FusedMoEParallelConfig.make`` sets the MoE tp_size to 1 and ep_size to tp x dp, so every GPU
+    holds whole experts (layers/fused_moe/config.py@v0.25.0, @v0.28.0, @v0.29.0, @v0.33.0)."""
+    return 1 if query.expert_parallel else expert_split(query)
+
+
+def experts_per_gpu(spec: ModelSpec, query: Query) -> int:
+    """The routed experts the busiest GPU holds: all of them (width-split) without expert
+    parallelism; with it ``determine_expert_map`` gives num_experts // ep_size to each GPU and one
+    more to the first num_experts % ep_size (both ``--expert-placement-strategy`` values, linear and
+    round_robin, place the same counts: layers/fused_moe/expert_map_manager.py@v0.25.0, @v0.33.0)."""
+    if not query.expert_parallel or expert_split(query) == 1:
+        return spec.num_experts
+    return -(-spec.num_experts // expert_split(query))
+
+
 def _expert_bias_params(spec: ModelSpec) -> int:
     """Bias parameters of all routed experts (gpt-oss has them): expert params beyond the matrices."""
     matrices = sum(
@@ -1138,21 +1154,24 @@ def _expert_bias_params(spec: ModelSpec) -> int:
     return max(0, spec.params.routed_experts - matrices)
 
 
-def _mxfp4_checkpoint_expert_bytes(spec: ModelSpec, gpus: int) -> int:
+def _mxfp4_checkpoint_expert_bytes(spec: ModelSpec, query: Query) -> int:
     """The routed experts' bytes per GPU as the checkpoint share counts them (estimator.weights):
-    each matrix's split share at 4 bits plus an e8m0 scale byte per 32, and the biases whole in
-    the checkpoint dtype (they are not split there)."""
+    each matrix's split share at 4 bits plus an e8m0 scale byte per 32 (whole matrices, the busiest
+    GPU's experts, with expert parallelism), and the biases whole in the checkpoint dtype (they are
+    not split there)."""
+    gpus = expert_width_split(query)
     total = 0
     for lin in spec.linears:
         if lin.component != "routed_experts":
             continue
+        count = lin.count // spec.num_experts * experts_per_gpu(spec, query) if spec.num_experts else lin.count
         in_f, out_f = lin.in_features, lin.out_features
         if gpus > 1 and lin.split == "column":
             out_f = ceil_div(out_f, gpus)
         elif gpus > 1 and lin.split == "row":
             in_f = ceil_div(in_f, gpus)
         n = in_f * out_f
-        total += (ceil_div(n, 2) + ceil_div(n, 32)) * lin.count
+        total += (ceil_div(n, 2) + ceil_div(n, 32)) * count
     return total + _expert_bias_params(spec) * DTYPE_BYTES[spec.torch_dtype]
 
 
@@ -1160,7 +1179,7 @@ def mxfp4_expert_bytes(
     spec: ModelSpec, query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
     """Per-GPU bytes of the MXFP4 routed experts once vLLM has loaded and re-laid them."""
-    experts, layers, tp = spec.num_experts, spec.num_moe_layers, expert_split(query)
+    experts, layers, tp = experts_per_gpu(spec, query), spec.num_moe_layers, expert_width_split(query)
     hidden = spec.hidden_size
     backend = mxfp4_moe_backend(gpu)
     inter = spec.moe_intermediate_size // tp  # FusedMoE: intermediate_size // tp_size
@@ -1216,7 +1235,9 @@ def _forward_peak(spec: ModelSpec, query: Query, tokens: int) -> tuple[int, str]
     dense = tokens * 3 * ceil_div(spec.intermediate_size, tp) * b if spec.intermediate_size else 0
     moe = 0
     if spec.num_experts and spec.moe_intermediate_size:
-        inter = ceil_div(spec.moe_intermediate_size, tp)
+        # With expert parallelism each GPU's experts are whole: the fused kernel's per-slot buffers
+        # are sized by the full width (FusedMoEConfig.intermediate_size_per_partition, MoE tp 1).
+        inter = spec.moe_intermediate_size if query.expert_parallel else ceil_div(spec.moe_intermediate_size, tp)
         moe = tokens * spec.experts_per_token * (3 * inter + h) * b
     if moe > dense:
         return base + moe, f"MoE experts at {tokens:,} batched tokens"
@@ -2738,9 +2759,7 @@ def weight_terms(spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -
     constants = query_constants(query)
     mxfp4 = 0
     if uses_mxfp4_experts(spec, query):
-        mxfp4 = mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(
-            spec, expert_split(query)
-        )
+        mxfp4 = mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query)
     dropped = text_only_saving_bytes(spec, query)
     terms = (
         WeightTerm(part="checkpoint", bytes=weights),
@@ -2944,7 +2963,12 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     reports = []
     for stage in ranks:
         weights = weight_bytes(
-            stage, weight_format=query.weight_format, bits=query.bits, gpus=query.gpus, expert_gpus=expert_split(query)
+            stage,
+            weight_format=query.weight_format,
+            bits=query.bits,
+            gpus=query.gpus,
+            expert_gpus=expert_split(query),
+            experts_held=experts_per_gpu(stage, query) if query.expert_parallel else None,
         )
         if query.params_billions is not None and spec.params.total:
             weights = round(weights * query.params_billions * 1e9 / spec.params.total)
@@ -3130,6 +3154,7 @@ class _TpDim(Frozen):
     size: int
     rule: _TpRule = "divide"
     plural: bool = False  # "do not divide" (heads) rather than "does not divide" (a size)
+    moe: bool = False  # the routed experts' width: split over the MoE group (tp x dp, or 1 with EP)
 
     def refusal(self, tp: int) -> str | None:
         """Why this dimension refuses ``tp``, or None."""
@@ -3157,7 +3182,8 @@ def _tp_dims(spec: ModelSpec, *, vision: bool) -> tuple[_TpDim, ...]:
       projections split the same heads. KV heads divide, or are replicated past them (divide(tp, kv)).
     - MLP widths: MergedColumnParallelLinear divides each output size and RowParallelLinear its input
       (linear.py); the routed experts' FusedMoEConfig asserts ``intermediate_size % tp_size == 0``
-      (layers/fused_moe/config.py). vram models no expert parallelism, so the experts split by TP.
+      (layers/fused_moe/config.py), its tp_size the MoE group's: tp x dp without expert parallelism,
+      1 with it (``FusedMoEParallelConfig.make``), so these dims are ``moe`` and checked against it.
     - gated DeltaNet: divide(num_v_heads, tp) (layers/mamba/gdn/qwen_gdn_linear_attn.py), and its
       q/k/v/z views reshape by num_k_heads // tp, so the key heads divide too; KDA asserts
       ``num_heads % tp_size == 0`` (layers/mamba/gdn/kimi_gdn_linear_attn.py); Mamba-2 asserts its
@@ -3180,7 +3206,8 @@ def _tp_dims(spec: ModelSpec, *, vision: bool) -> tuple[_TpDim, ...]:
         "shared_experts": "the model's shared-expert intermediate size {n}",
     }
     for component, what in labels.items():
-        dims += [_TpDim(what=what, size=width) for width in _mlp_widths(spec, component)]
+        moe = component == "routed_experts"
+        dims += [_TpDim(what=what, size=width, moe=moe) for width in _mlp_widths(spec, component)]
     mixers = {
         "gated_deltanet": ("linear-attention value heads", "linear-attention key heads"),
         "kda": ("KDA heads", ""),
@@ -3213,8 +3240,10 @@ _FP8_ROW_LABELS = {
 }
 
 
-def _fp8_block_refusal(spec: ModelSpec, tp: int, profile: VllmProfile) -> str | None:
-    """Why a block-FP8 checkpoint's weight blocks refuse ``tp`` (widths that divide by it already).
+def _fp8_block_refusal(spec: ModelSpec, tp: int, profile: VllmProfile, moe_tp: int | None = None) -> str | None:
+    """Why a block-FP8 checkpoint's weight blocks refuse ``tp`` (widths that divide by it already);
+    the routed experts' width is split over ``moe_tp`` (default ``tp``; tp x dp without expert
+    parallelism, 1 with it: ``FusedMoEConfig.intermediate_size_per_partition``).
 
     - Row-parallel linears: validate_fp8_block_shape raises when the input width per GPU is not a
       multiple of block_k (layers/quantization/utils/fp8_utils.py@v0.23.0, @v0.25.0, @v0.28.0,
@@ -3227,7 +3256,8 @@ def _fp8_block_refusal(spec: ModelSpec, tp: int, profile: VllmProfile) -> str | 
       unless the release refines the block (``VllmProfile.fp8_moe_block_refine``, Fp8Config only).
     Matrices the checkpoint's ignore list keeps unquantized are not checked."""
     q = spec.quantization
-    if q.format != "fp8" or q.block_size is None or tp == 1:
+    moe_tp = tp if moe_tp is None else moe_tp
+    if q.format != "fp8" or q.block_size is None or (tp == 1 and moe_tp == 1):
         return None
     block_n, block_k = q.block_size
     block = f"{block_n}x{block_k}"
@@ -3238,18 +3268,19 @@ def _fp8_block_refusal(spec: ModelSpec, tp: int, profile: VllmProfile) -> str | 
             continue
         widths = sorted({w.in_features for w in spec.linears if w.component == component and w.split == "row"})
         for width in widths:
-            if width % tp == 0 and (width // tp) % block_k:
+            if tp > 1 and width % tp == 0 and (width // tp) % block_k:
                 named = what.format(n=f"{width:,}")
                 return (
                     f"the model's {named} over {tp} GPUs ({width // tp:,} each) is not a multiple of "
                     f"its {block} FP8 weight blocks"
                 )
-    if q.expert_format or "routed_experts" in skipped:
+    if q.expert_format or "routed_experts" in skipped or moe_tp == 1:
         return None
+    over = f"{moe_tp} GPUs" if moe_tp == tp else f"gpus x dp = {moe_tp} GPUs"
     for width in _mlp_widths(spec, "routed_experts"):
-        if width % tp:
+        if width % moe_tp:
             continue
-        per_gpu = width // tp
+        per_gpu = width // moe_tp
         if per_gpu % block_n == 0 and per_gpu % block_k == 0:
             continue
         refine = math.gcd(block_n, block_k, per_gpu, spec.hidden_size)
@@ -3257,7 +3288,7 @@ def _fp8_block_refusal(spec: ModelSpec, tp: int, profile: VllmProfile) -> str | 
         if refines and refine >= 32:
             continue  # the scales are refined to refine x refine blocks
         why = (
-            f"the model's expert intermediate size {width:,} over {tp} GPUs ({per_gpu:,} each) is not a "
+            f"the model's expert intermediate size {width:,} over {over} ({per_gpu:,} each) is not a "
             f"multiple of its {block} FP8 weight blocks"
         )
         if refines:
@@ -3273,22 +3304,29 @@ def tp_refusal(
     vision: bool = True,
     profile: VllmProfile | None = None,
     checkpoint_weights: bool = True,
+    moe_gpus: int | None = None,
 ) -> str | None:
     """Why vLLM refuses this tensor-parallel size, or None when it accepts it: the first dimension
     of :func:`_tp_dims` that does not divide, then the FP8 weight blocks (:func:`_fp8_block_refusal`,
     by release: ``profile``, default the newest followed), then the drafter's, then Inkling's conv
     cache. ``vision=False``: a text-only start (mm=0), which builds no vision tower;
     ``checkpoint_weights=False``: weights cast or converted from the checkpoint's format (``dtype=`` /
-    ``p=``), which keep none of its FP8 blocks."""
-    if gpus == 1:
+    ``p=``), which keep none of its FP8 blocks. ``moe_gpus`` (default ``gpus``): the GPUs the routed
+    experts' width is split over (:func:`expert_width_split`)."""
+    moe_gpus = gpus if moe_gpus is None else moe_gpus
+    if gpus == 1 and moe_gpus == 1:
         return None
     for dim in _tp_dims(spec, vision=vision):
-        if why := dim.refusal(gpus):
-            return why
+        n = moe_gpus if dim.moe else gpus
+        if n > 1 and (why := dim.refusal(n)):
+            return why + (" (gpus x dp)" if dim.moe and n != gpus else "")
     profile = profile or _resolve(DEFAULT_VERSION)[0]
-    if checkpoint_weights and (why := _fp8_block_refusal(spec, gpus, profile)):
+    if checkpoint_weights and (why := _fp8_block_refusal(spec, gpus, profile, moe_gpus)):
         return why
-    if spec.drafter is not None and (why := tp_refusal(spec.drafter.spec, gpus, vision=False, profile=profile)):
+    drafter = spec.drafter
+    if drafter is not None and (
+        why := tp_refusal(drafter.spec, gpus, vision=False, profile=profile, moe_gpus=moe_gpus)
+    ):
         # The drafter's layers are built from the same parallel linears (DFlashQwen3Attention too).
         return why.replace("the model's", "the drafter's")
     if (most := _inkling_max_tp(spec)) is not None and gpus > most:
@@ -3311,15 +3349,21 @@ def accepted_tp_sizes(
     vision: bool = True,
     profile: VllmProfile | None = None,
     checkpoint_weights: bool = True,
+    expert_parallel: bool = False,
 ) -> tuple[int, ...]:
-    """Every TP size up to ``limit`` that vLLM accepts (:func:`tp_refusal`), smallest first."""
-    dims = _tp_dims(spec, vision=vision)
+    """Every TP size up to ``limit`` that vLLM accepts (:func:`tp_refusal`) as one replica, smallest
+    first; with ``expert_parallel`` the routed experts' width is not split, so it refuses none."""
+    dims = [dim for dim in _tp_dims(spec, vision=vision) if not (expert_parallel and dim.moe)]
     firsts = [n for n in range(1, limit + 1) if n == 1 or all(dim.refusal(n) is None for dim in dims)]
-    return tuple(
-        n
-        for n in firsts
-        if n == 1 or tp_refusal(spec, n, vision=vision, profile=profile, checkpoint_weights=checkpoint_weights) is None
-    )
+
+    def accepts(n: int) -> bool:
+        moe = 1 if expert_parallel else n
+        return (
+            tp_refusal(spec, n, vision=vision, profile=profile, checkpoint_weights=checkpoint_weights, moe_gpus=moe)
+            is None
+        )
+
+    return tuple(n for n in firsts if n == 1 or accepts(n))
 
 
 def nearest_tp_sizes(
@@ -3329,12 +3373,20 @@ def nearest_tp_sizes(
     vision: bool = True,
     profile: VllmProfile | None = None,
     checkpoint_weights: bool = True,
+    expert_parallel: bool = False,
 ) -> tuple[int, ...]:
     """The TP sizes vLLM accepts next to ``gpus``: the largest below it and the smallest above it
     (up to the largest dimension with heads, which every accepted size divides)."""
     heads = [dim.size for dim in _tp_dims(spec, vision=vision) if dim.plural]
     limit = max([gpus, *heads])
-    accepted = accepted_tp_sizes(spec, limit, vision=vision, profile=profile, checkpoint_weights=checkpoint_weights)
+    accepted = accepted_tp_sizes(
+        spec,
+        limit,
+        vision=vision,
+        profile=profile,
+        checkpoint_weights=checkpoint_weights,
+        expert_parallel=expert_parallel,
+    )
     below = [n for n in accepted if n < gpus]
     above = [n for n in accepted if n > gpus]
     return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
@@ -3388,12 +3440,31 @@ def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
     vision = not text_only(spec, query)
     profile, _ = version_profile(query)
     kept = checkpoint_scheme_kept(spec, weight_format=query.weight_format, bits=query.bits)
-    why = tp_refusal(spec, query.gpus, vision=vision, profile=profile, checkpoint_weights=kept)
+    ep = query.expert_parallel
+
+    def refusal(moe: int) -> str | None:
+        return tp_refusal(spec, query.gpus, vision=vision, profile=profile, checkpoint_weights=kept, moe_gpus=moe)
+
+    why = refusal(expert_width_split(query))
     if why is None:
         return None
-    nearest = nearest_tp_sizes(spec, query.gpus, vision=vision, profile=profile, checkpoint_weights=kept)
-    sizes = " or ".join(f"gpus={n}" for n in nearest)
-    return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
+    if query.dp == 1 or refusal(1 if ep else query.gpus) is not None:  # one replica is refused already
+        nearest = nearest_tp_sizes(
+            spec, query.gpus, vision=vision, profile=profile, checkpoint_weights=kept, expert_parallel=ep
+        )
+        sizes = " or ".join(f"gpus={n}" for n in nearest)
+        return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
+    # The group starts alone: its replicas split the experts' width over gpus x dp, without expert
+    # parallelism (FusedMoEParallelConfig.make, flatten_tp_across_dp_and_pcp).
+    counts = [d for d in range(1, max(query.dp * 2, 2) + 1) if d != query.dp and refusal(query.gpus * d) is None]
+    below = [d for d in counts if d < query.dp][-1:]
+    above = [d for d in counts if d > query.dp][:1]
+    accepts = " or ".join(f"dp={d}" for d in below + above)
+    return (
+        f"vLLM will not start with gpus={query.gpus} dp={query.dp} without expert parallelism: {why}; "
+        f"it accepts {accepts + ', or ' if accepts else ''}ep=on (--enable-expert-parallel), which places "
+        "whole experts on each GPU"
+    )
 
 
 class VllmEngine(BaseEngine):
@@ -3408,6 +3479,7 @@ class VllmEngine(BaseEngine):
     setting_keys: ClassVar[tuple[str, ...]] = (
         "pp",
         "dp",
+        "ep",
         "util",
         "mnbt",
         "seqs",
@@ -3485,7 +3557,9 @@ class VllmEngine(BaseEngine):
         kept = checkpoint_scheme_kept(spec, weight_format=query.weight_format, bits=query.bits)
         profile, _ = version_profile(query)
         vision = not text_only(spec, query)
-        return accepted_tp_sizes(spec, limit, vision=vision, profile=profile, checkpoint_weights=kept)
+        return accepted_tp_sizes(
+            spec, limit, vision=vision, profile=profile, checkpoint_weights=kept, expert_parallel=query.expert_parallel
+        )
 
     def shape_total(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int
@@ -3545,15 +3619,24 @@ class VllmEngine(BaseEngine):
                     "queue the rest; raise seqs= to run them together.",
                 )
             )
-        if query.dp > 1 and spec.num_experts and spec.num_experts % expert_split(query):
-            gpus = expert_split(query)
+        gpus = expert_split(query)
+        if query.expert_parallel and spec.num_experts and gpus > 1 and spec.num_experts % gpus:
+            # determine_expert_map: num_experts // ep_size each, one more on the first remainder GPUs.
+            over = f"gpus x dp = {gpus}" if query.dp > 1 else f"{gpus}"
+            most, extra = experts_per_gpu(spec, query), spec.num_experts % gpus
             notes.append(
                 note(
                     "experts_uneven",
-                    f"The {spec.num_experts} routed experts do not split evenly over gpus x dp = {gpus} GPUs: "
-                    f"vram sizes the even share; with --enable-expert-parallel the busiest GPU holds "
-                    f"{-(-spec.num_experts // gpus)} experts, and without it vLLM needs the expert width to "
-                    "divide by them.",
+                    f"The {spec.num_experts} routed experts of each MoE layer do not split evenly over {over} "
+                    f"GPUs: with expert parallelism {extra} of them hold {most} experts and the rest {most - 1}; "
+                    "vram sizes the busiest.",
+                )
+            )
+        if query.expert_parallel and not spec.num_experts:
+            notes.append(
+                note(
+                    "setting_ignored",
+                    f"ep=on changes nothing: {spec.model_type} has no routed experts.",
                 )
             )
         if query.mm_limit is not None and spec.vision is None and spec.params.vision == 0:
