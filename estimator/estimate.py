@@ -256,24 +256,30 @@ def _fewest_gpus(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine, fits: 
             most = min(most, query.batch)
         if best is not None:
             most = min(most, best[0] // (n * pp))  # as many GPUs as the best so far, in fewer replicas
-        # A MoE model's replicas: only counts the engine starts with, its experts' width split over
-        # tp x dp (or whole experts placed over them with expert parallelism); any count for a
-        # dense model. One replica is the group alone, accepted above.
-        counts = [
-            d
-            for d in range(1, most + 1)
-            if d == 1 or not spec.num_experts or engine.refusal(spec, tp.model_copy(update={"dp": d})) is None
-        ]
-        if not counts or not holds(counts[-1]):
+        if not holds(most):
             continue
-        low, high = 0, len(counts) - 1  # the fewest replicas: total_for falls as they grow
+        low, high = 1, most  # the fewest replicas that hold it: total_for falls as they grow
         while low < high:
             mid = (low + high) // 2
-            if holds(counts[mid]):
+            if holds(mid):
                 high = mid
             else:
                 low = mid + 1
-        low = counts[low]
+        # A MoE model's replicas: the fewest from there that the engine starts with, its experts'
+        # width split over tp x dp (or whole experts placed over them with expert parallelism).
+        # More replicas hold it too, so the first accepted count is the fewest. One replica is the
+        # group alone, accepted above; a dense model's replicas change nothing vLLM checks.
+        if spec.num_experts:
+            low = next(
+                (
+                    d
+                    for d in range(low, most + 1)
+                    if d == 1 or engine.refusal(spec, tp.model_copy(update={"dp": d})) is None
+                ),
+                0,
+            )
+            if not low:
+                continue
         if best is None or n * pp * low < best[0] or low < best[2]:
             best = (n * pp * low, n, low)
     if best is None:
