@@ -118,9 +118,7 @@ def test_ep_weights_are_the_busiest_gpus_whole_experts(qwen3_moe: ModelSpec) -> 
     assert one - run(qwen3_moe, "s=8k", "dp=5", "ep=on").memory.weights == 102 * 48 * expert
     # dp=4: 32 whole experts or a quarter of every expert's width (192 of 768) are the same bytes.
     assert whole - weight_bytes(qwen3_moe, gpus=1, expert_gpus=4, experts_held=32) == 96 * 48 * expert
-    assert (
-        run(qwen3_moe, "s=8k", "dp=4", "ep=on").memory.weights == run(qwen3_moe, "s=8k", "dp=4").memory.weights
-    )
+    assert run(qwen3_moe, "s=8k", "dp=4", "ep=on").memory.weights == run(qwen3_moe, "s=8k", "dp=4").memory.weights
 
 
 def test_ep_uneven_note_names_the_busiest_share(qwen3_moe: ModelSpec) -> None:
