@@ -152,8 +152,20 @@ def header(est: Estimate, esc: Escape = _same) -> str:
 def listed_warnings(est: Estimate) -> list[Note]:
     """The warnings an answer lists under its table: the engine's refusal is left out where the
     verdict line says it already (``--json`` keeps every warning)."""
-    said = not est.refused and est.fit is not None and est.fit.engine_refuses is not None
-    return [w for w in est.warnings if not (said and w.code == "engine_refuses")]
+    refusal = est.fit.engine_refuses if not est.refused and est.fit is not None else None
+    if refusal is None:
+        return list(est.warnings)
+    # vLLM's warning about s past the positions words the same refusal the verdict gives (when that
+    # refusal is the one the verdict chose: a TP refusal leaves it to say its own).
+    return [
+        w
+        for w in est.warnings
+        if w.code != "engine_refuses"
+        and not (w.code == "context_window_exceeded" and w.message.removeprefix(_REFUSES) in refusal)
+    ]
+
+
+_REFUSES = "vLLM refuses it: "  # how vLLM's context_window_exceeded warning opens
 
 
 def world(q: Query) -> int:

@@ -49,6 +49,7 @@ from estimator.engines.vllm_profiles import (
     DSV4_FP8_DS_MLA_BYTES_PER_TOKEN,
     NEWEST,
     PROFILES,
+    BatchTier,
     VllmProfile,
     cuda_graph_estimate_taken,
     cudagraph_capture_sizes,
@@ -225,6 +226,23 @@ def _release_warning(spec: ModelSpec, query: Query) -> str | None:
         if uses_mxfp4_experts(spec, query):
             line += " and MXFP4 expert weights without the Hopper pre-padding"
     return line
+
+
+def _larger_tiers(tiers: tuple[BatchTier, ...]) -> str:
+    """The release's tiers above the small one, smallest first, as the no-GPU note words them: the
+    device memory each starts at, the GPUs it passes over (A100s, the GB10) and its defaults."""
+    above = sorted((t for t in tiers if t.min_memory_bytes), key=lambda t: t.min_memory_bytes)
+    if not above:
+        return "."
+    parts = []
+    for t in above:
+        but = [name for name, out in (("A100s", t.excludes_a100), ("the GB10", t.excludes_gb10)) if out]
+        kept = f", {' and '.join(but)} aside," if but else ""
+        parts.append(
+            f"GPUs of {t.min_memory_bytes // GiB} GiB and more{kept} get max_num_seqs {t.max_num_seqs:,}, "
+            f"max_num_batched_tokens {t.server_batched_tokens:,}"
+        )
+    return " (" + "; ".join(parts) + ", and more activations)."
 
 
 def query_constants(query: Query) -> VllmConstants:
@@ -417,7 +435,7 @@ def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
     fa2 = profile.nvfp4_kv == "fa2"
     if fa2 and family in (8, 9, 12):
         return None
-    where = "sm80, sm90, sm100 and sm120 GPUs" if fa2 else "sm100-family GPUs (B200, GB200, B300)"
+    where = "sm80, sm90, sm100 and sm120 GPUs" if fa2 else "sm100-family GPUs (B200, GB200, B300, GB300)"
     return f"vLLM {profile.version}'s nvfp4 KV cache runs on {where} only, not on {gpu.name}"
 
 
@@ -3655,15 +3673,12 @@ class VllmEngine(BaseEngine):
             # The batch tier follows the GPU, and with it the activation peak: say which one was sized.
             batched, seqs = batch_defaults(query, None)
             given = query.max_num_batched_tokens is not None and query.max_num_seqs is not None
-            tiers = version_profile(query)[0].batch_tiers
-            larger = min(t.min_memory_bytes for t in tiers if t.min_memory_bytes) // GiB if len(tiers) > 1 else 0
             tier = (
                 ""
                 if given
                 else (
                     f" Without one, vram sizes vLLM's small-GPU batch defaults: max_num_seqs {seqs:,}, "
-                    f"max_num_batched_tokens {batched:,}"
-                    + (f" (GPUs of {larger} GiB and more get larger ones, and more activations)." if larger else ".")
+                    f"max_num_batched_tokens {batched:,}" + _larger_tiers(version_profile(query)[0].batch_tiers)
                 )
             )
             return None, [
@@ -3713,9 +3728,14 @@ class VllmEngine(BaseEngine):
         device = est.fit.gpu_memory if est.fit is not None else 0
         per_gpu = " per GPU" if est.query.gpus * est.query.pp * est.query.dp > 1 else ""
         each = "" if v.data_parallel_size == 1 else f" (each of {v.data_parallel_size} replicas logs its own)"
+        # The CUDA context (and graphs captured after the pool, where the release does not take their
+        # estimate out of it) come on top of util's share: nvidia-smi shows the sum.
+        outside = f" + {cuda_context_bytes(est.query, query_constants(est.query)) / GiB:.2f} GiB CUDA context"
+        if not v.cuda_graphs_in_budget and v.cuda_graphs > 0:
+            outside += f" + {v.cuda_graphs / GiB:.2f} GiB CUDA graphs"
         line = (
             f"vLLM {esc(name)}{each} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
-            f"(util={v.gpu_memory_utilization:g} x the device); the KV pool takes what the rest leaves, "
+            f"(util={v.gpu_memory_utilization:g} x the device){outside}; the KV pool takes what the rest leaves, "
             f"{v.kv_cache_memory / GiB:.1f} GiB, room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
             f'its log will print "{_log_size(v)}"'
         )

@@ -71,7 +71,12 @@ def test_without_a_gpu_the_answer_names_the_batch_defaults_it_sized() -> None:
     est = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", seq_len=32768, batch=4)
     (note,) = [w.message for w in est.warnings if w.code == "no_gpu_given"]
     assert "max_num_seqs 256, max_num_batched_tokens 2,048" in note
-    assert "GPUs of 70 GiB and more get larger ones" in note
+    # 0.33's tiers (engine/arg_utils.py get_batch_defaults): from 70 GiB, but not an A100 (an A100-80GB
+    # keeps the small tier) nor the GB10, 8,192 tokens and 1,024 sequences; from 160 GiB 16,384 and 1,024.
+    assert (
+        "(GPUs of 70 GiB and more, A100s and the GB10 aside, get max_num_seqs 1,024, max_num_batched_tokens 8,192; "
+        "GPUs of 160 GiB and more get max_num_seqs 1,024, max_num_batched_tokens 16,384, and more activations)"
+    ) in note
     given = _estimate(
         CAL / "qwen3_5_27b.json", engine="vllm", seq_len=32768, max_num_seqs=64, max_num_batched_tokens=4096
     )
@@ -86,7 +91,8 @@ def test_the_vllm_line_says_what_the_process_holds() -> None:
     assert line is not None
     # 0.92 x 85,030,617,088 B = 78,228,167,720 B = 72.86 GiB of the device's 79.19 GiB.
     assert est.engine_report.requested_memory == int(0.92 * H100)
-    assert line.startswith("vLLM 0.33 will hold 72.9 GiB of 79.2 GiB (util=0.92 x the device); ")
+    # Beside it, outside util's share, one GPU's CUDA context: 522 MiB = 0.51 GiB.
+    assert line.startswith("vLLM 0.33 will hold 72.9 GiB of 79.2 GiB (util=0.92 x the device) + 0.51 GiB CUDA context; ")
     pool = est.engine_report.kv_cache_memory / GIB
     assert f"the KV pool takes what the rest leaves, {pool:.1f} GiB, room for " in line
 
