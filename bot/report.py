@@ -514,8 +514,12 @@ def max_line(est: Estimate) -> str | None:
             return f"Max on this GPU: not one token at b={q.batch:,} (the weights alone do not fit)"
         # The weights fit: it is b sequences (or s tokens each) that do not.
         return f"Max on this GPU: not one token at b={q.batch:,}, and not one sequence of {q.seq_len:,} tokens"
+    # At the s= range's top the search stops: memory may hold more, so that is no memory limit.
+    more = " or more (vram's limit)" if fit.max_seq_len_at_limit else ""
     seq = (
-        f"{tokens(fit.max_seq_len)} tokens at b={q.batch:,}" if fit.max_seq_len > 0 else f"no sequence at b={q.batch:,}"
+        f"{tokens(fit.max_seq_len)} tokens{more} at b={q.batch:,}"
+        if fit.max_seq_len > 0
+        else f"no sequence at b={q.batch:,}"
     )
     window = est.details.context_window
     if window and fit.max_seq_len > window:

@@ -210,6 +210,7 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         max_seq_len_memory_only=not refusal
         and bool(spec.max_position_embeddings)
         and max_seq > (spec.max_position_embeddings or 0),
+        max_seq_len_at_limit=not refusal and max_seq >= MAX_SEQ_LEN,
         engine_refuses=refusal,
     )
 

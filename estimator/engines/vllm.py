@@ -3553,14 +3553,17 @@ class VllmEngine(BaseEngine):
         share = ceil_div(query.batch, query.dp)  # each data-parallel replica schedules its own share
         if share > max_seqs:
             # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
-            seqs = f"{max_seqs:,} sequence" + ("" if max_seqs == 1 else "s")
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
-            asked = f"b={query.batch:,}" if query.dp == 1 else f"{share:,} of b={query.batch:,} on each replica"
+            if query.dp == 1:
+                who = f"vLLM runs {max_seqs:,} of b={query.batch:,} at once"
+            else:
+                # ceil(b / dp) is the busiest replica's share: "up to" where b does not divide.
+                upto = "" if query.batch % query.dp == 0 else "up to "
+                who = f"Each replica gets {upto}{share:,} of b={query.batch:,} and runs {max_seqs:,} at once"
             notes.append(
                 note(
                     "batch_queued",
-                    f"vLLM runs at most {seqs} at once ({why}): {asked} would "
-                    "queue the rest; raise seqs= to run them together.",
+                    f"{who} ({why}); {share - max_seqs:,} wait; raise seqs= to run them together.",
                 )
             )
         if query.dp > 1 and spec.num_experts and spec.num_experts % expert_split(query):
