@@ -133,6 +133,8 @@ def history_table(
         table.add_column(column, justify="right" if column in ("id", "total GiB") else "left", no_wrap=column != "text")
     for rec, sides in report.history_rows(shown, compares):
         text = shorten_paths(rec.text)
+        if rec.parent_id is not None:
+            text = f"what-if of #{rec.parent_id}: {text}"
         totals = [_total_cell(side) for side in sides]
         failed = [side for side, total in zip(sides, totals, strict=True) if total is None]
         total = " | ".join(t or "failed" for t in totals)

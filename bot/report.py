@@ -14,6 +14,7 @@ from typing import Any
 
 from estimator.engines import KvTerm, get_engine
 from estimator.engines.vllm import VllmReport, layout_settings
+from estimator.grammar import KEY_BY_NAME
 from estimator.notes import Note
 from estimator.query import Query
 from estimator.result import Estimate
@@ -45,9 +46,13 @@ def vram_version() -> str | None:
         return None
 
 
-def estimate_json(est: Estimate, *, record_id: int | None = None) -> dict[str, Any]:
-    """The ``--json`` object of one answer: the estimate, the tool's version, the stored record's id."""
-    return est.to_json(record_id=record_id, vram_version=vram_version())
+def estimate_json(est: Estimate, *, record_id: int | None = None, what_if_of: int | None = None) -> dict[str, Any]:
+    """The ``--json`` object of one answer: the estimate, the tool's version, the stored record's id,
+    and for a what-if (``show 42 s=64k``, a thread reply) the id of the query it changed."""
+    data = est.to_json(record_id=record_id, vram_version=vram_version())
+    if what_if_of is not None:
+        data["what_if_of"] = what_if_of
+    return data
 
 
 # -- numbers ------------------------------------------------------------------------------------
@@ -584,6 +589,39 @@ def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: 
     what = ", ".join(f"`{esc(k)}={esc(str(v))}`" for k, v in changes.items()) or "nothing"
     before, after = base.memory.total, new.memory.total
     line = f"Changed {what}: total {gib(before)} → {gib(after)} ({signed_gib(after - before)})"
+    if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
+        line += "; it now fits" if new.fit.fits else "; it no longer fits"
+    return line
+
+
+def setting_value(key: str, query: Query) -> str:
+    """One setting of ``query`` as ``key=`` takes it back: counts compact (``64k``) where exact, switches
+    on/off, an unset setting "unset"."""
+    field = KEY_BY_NAME[key].query_field if key in KEY_BY_NAME else key
+    value = getattr(query, field, None)
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int) and key in KEY_BY_NAME and KEY_BY_NAME[key].kind == "count":
+        for unit, size in (("m", 1024 * 1024), ("k", 1024)):
+            if value >= size and value % size == 0:
+                return f"{value // size}{unit}"
+    return str(value)
+
+
+def what_if_line(base_id: int | None, keys: Sequence[str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:
+    """``what-if of #167: s=64k (was 32k): total 62.7 GiB → 75.6 GiB (+12.9 GiB)``, and a change of
+    verdict: the terminal's line above a what-if's answer."""
+    what = ", ".join(
+        f"{esc(k)}={esc(setting_value(k, new.query))} (was {esc(setting_value(k, base.query))})" for k in keys
+    )
+    of = f"what-if of #{base_id}" if base_id is not None else "what-if"
+    before, after = base.memory.total, new.memory.total
+    if before == after:
+        line = f"{of}: {what or 'nothing changed'}: total {gib(after)}, unchanged"
+    else:
+        line = f"{of}: {what or 'nothing changed'}: total {gib(before)} → {gib(after)} ({signed_gib(after - before)})"
     if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
         line += "; it now fits" if new.fit.fits else "; it no longer fits"
     return line
