@@ -276,8 +276,11 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
     ranks = getattr(est.engine_report, "pipeline", ())
     if q.pp > 1 and ranks:
         # The busiest stage's layers: the one whose totals the answer shows.
-        busiest = next((r for r in ranks if r.weights == m.weights), max(ranks, key=lambda r: r.weights))
+        busiest = ranks[getattr(est.engine_report, "pipeline_shown", 0)]
         layers = f"layers {busiest.first_layer}-{busiest.first_layer + busiest.layers - 1}"
+        # The stage's own count beside the whole model's, or the whole count reads as the stage's.
+        whole = f"{params(est.params_total)} parameters"
+        weights_why = weights_why.replace(whole, f"{params(busiest.params)} of {whole}", 1)
         weights_why += f", pipeline stage {busiest.rank + 1} of {q.pp} ({layers})"
         if q.gpus > 1:
             weights_why += f" split over {q.gpus} GPUs"

@@ -2875,6 +2875,7 @@ class PipelineRank(Frozen):
     rank: int
     layers: int  # decoder layers [first_layer, first_layer + layers)
     first_layer: int
+    params: int  # the parameters this rank holds (its layers, and the embedding or LM head at an end)
     weights: int
     activation_peak: int
     kv_cache_memory: int
@@ -2907,10 +2908,14 @@ class VllmReport(EngineReport):
     # asked util falls short and one up to the device's limit does; None otherwise.
     util_to_fit: float | None = None
     drafter: DrafterReport | None = None  # the speculative-decoding draft model, when draft= is given
-    # pp= above 1: every pipeline rank, first to last. The fields above are then the rank with the
-    # smallest pool (the worst GPU), except the blocks, tokens and concurrency, which are the engine's
-    # (the fewest blocks of any rank), and the log lines, whose pool is the first rank's.
+    # pp= above 1: every pipeline rank, first to last. The fields above are then the busiest rank's
+    # (``pipeline_shown``: the largest memory total, the rank the answer's rows show), except the
+    # blocks, tokens and concurrency, which are the engine's (the fewest blocks of any rank,
+    # ``pipeline_fewest_blocks``), and the log lines, as vLLM prints them: the first rank logs its
+    # own pool, and the shared block count's tokens and concurrency.
     pipeline: tuple[PipelineRank, ...] = ()
+    pipeline_shown: int = 0
+    pipeline_fewest_blocks: int = 0
     # dp= (data-parallel replicas, each an engine with its own pool that logs its own lines): the
     # fields above are one replica's, as each prints them; requests_per_replica is its share of b,
     # ceil(b / dp), and the *_all fields add the replicas up.
@@ -2957,24 +2962,36 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     5), checks one max_model_len request against each rank's own pool, and prints the tokens and
     concurrency of that shared block count. "Available KV cache memory" is logged once per node
     (gpu_worker.py, logger.info_once with the "local" scope of logger.py), by the first rank.
+
+    One rule for every figure: the per-GPU fields (weights, activations, the pool in bytes, the
+    budget) are the busiest rank's, the one whose memory total is the largest, as the answer's rows
+    show (``estimator.estimate``); the blocks, tokens and concurrency are the engine's shared block
+    count; the log lines are what vLLM prints, the first rank's pool with the shared capacity.
     """
     ranks = stage_specs(spec, query.pp)
     reports = []
+    totals = []
     for stage in ranks:
         weights = weight_bytes(
             stage, weight_format=query.weight_format, bits=query.bits, gpus=query.gpus, expert_gpus=expert_split(query)
         )
         if query.params_billions is not None and spec.params.total:
             weights = round(weights * query.params_billions * 1e9 / spec.params.total)
-        reports.append(vllm_report(stage, query, weights_bytes=weights, gpu=gpu, constants=constants))
+        r = vllm_report(stage, query, weights_bytes=weights, gpu=gpu, constants=constants)
+        reports.append(r)
+        kv_dtype = VllmEngine().dtypes(stage, query).kv
+        kv = 0 if kv_dtype is None else _kv_bytes(stage, query, query.seq_len, query.batch, kv_dtype, query.gpus, gpu)
+        # The rows' total less the CUDA context, the same on every rank.
+        totals.append(r.weights + r.activation_peak + r.non_torch + r.cuda_graphs + kv)
     profile, _ = version_profile(query)
-    worst = min(range(len(reports)), key=lambda r: reports[r].kv_cache_memory)
-    blocks = min(r.num_gpu_blocks for r in reports)
-    batched_tokens = reports[worst].max_num_batched_tokens
+    shown = max(range(len(reports)), key=lambda r: totals[r])
+    fewest = min(range(len(reports)), key=lambda r: reports[r].num_gpu_blocks)
+    blocks = reports[fewest].num_gpu_blocks
+    batched_tokens = reports[shown].max_num_batched_tokens
     # The shared block count's capacity, on any rank: every rank's blocks hold the same tokens.
-    layout, _ = kv_layout(ranks[worst], query)
+    layout, _ = kv_layout(ranks[fewest], query)
     _, tokens, concurrency = kv_capacity(
-        ranks[worst], query, blocks * layout.bytes_per_block, batched_tokens=batched_tokens
+        ranks[fewest], query, blocks * layout.bytes_per_block, batched_tokens=batched_tokens
     )
     failing = next((r for r in reports if not r.starts), None)
     starts = failing is None
@@ -2985,7 +3002,7 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
         lines = capacity_lines(profile, gpu, first.kv_cache_memory, tokens, concurrency, query.seq_len)
     fits = [r.util_to_fit for r in reports if r.max_concurrency < query.batch or not r.starts]
     to_fit = None if not fits or None in fits else max(f for f in fits if f is not None)
-    return reports[worst].model_copy(
+    return reports[shown].model_copy(
         update={
             "kv_cache_tokens": tokens if starts else 0,
             "max_concurrency": floor_hundredths(concurrency) if starts else 0.0,
@@ -2995,11 +3012,14 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
             "start_error": failing.start_error if failing else None,
             "log_lines": lines,
             "util_to_fit": to_fit,
+            "pipeline_shown": shown,
+            "pipeline_fewest_blocks": fewest,
             "pipeline": tuple(
                 PipelineRank(
                     rank=i,
                     layers=stage.num_layers,
                     first_layer=stage.pp_stage.start if stage.pp_stage else 0,
+                    params=stage.params.total,
                     weights=r.weights,
                     activation_peak=r.activation_peak,
                     kv_cache_memory=r.kv_cache_memory,
@@ -3736,10 +3756,20 @@ class VllmEngine(BaseEngine):
         outside = f" + {cuda_context_bytes(est.query, query_constants(est.query)) / GiB:.2f} GiB CUDA context"
         if not v.cuda_graphs_in_budget and v.cuda_graphs > 0:
             outside += f" + {v.cuda_graphs / GiB:.2f} GiB CUDA graphs"
+        pool = f"the KV pool takes what the rest leaves, {v.kv_cache_memory / GiB:.1f} GiB"
+        if v.pipeline:
+            # Each stage measures its own pool and the engine gives them all the fewest blocks of any:
+            # say which stage each figure is, or they read as one GPU's.
+            shown, fewest = v.pipeline_shown + 1, v.pipeline_fewest_blocks + 1
+            pool = (
+                f"on stage {shown} (the rows') the KV pool takes what the rest leaves, "
+                f"{v.kv_cache_memory / GiB:.1f} GiB; vLLM gives every stage the fewest blocks of any, "
+                f"{v.num_gpu_blocks:,} (stage {fewest}'s)"
+            )
         line = (
             f"vLLM {esc(name)}{each} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
-            f"(util={v.gpu_memory_utilization:g} x the device){outside}; the KV pool takes what the rest leaves, "
-            f"{v.kv_cache_memory / GiB:.1f} GiB, room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
+            f"(util={v.gpu_memory_utilization:g} x the device){outside}; {pool}, "
+            f"room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
             f'its log will print "{_log_size(v)}"'
         )
         # That figure is the release's own arithmetic, not a token budget: say which, or it reads as
@@ -3755,6 +3785,8 @@ class VllmEngine(BaseEngine):
                 f"{d.weights / GiB:.2f} GiB of weights and {d.kv_bytes_per_token / 1024:g} KiB of KV per token in its "
                 f"{d.kv_layers} layer{'' if d.kv_layers == 1 else 's'}, counted in both"
             )
+        if v.pipeline and (avail := next((x for x in v.log_lines if x.startswith("Available KV cache memory")), None)):
+            line += f'; "{avail}" is stage 1\'s own pool, which only its rank logs'
         if v.data_parallel_size > 1:
             line += (
                 f". The {v.data_parallel_size} replicas hold {v.max_concurrency_all or 0:.2f} requests of {s:,} tokens "
