@@ -582,6 +582,34 @@ def pool_cells(est: Estimate) -> tuple[str, str] | None:
     return f"{v.kv_cache_memory / GIB:.2f}", f"{v.max_concurrency:.2f}"
 
 
+def pool_labels(q: Query) -> tuple[str, str]:
+    """The comparison's rows for vLLM's pool and the requests it holds, saying whose they are: with
+    pp= the busiest stage's pool (the engine's block count is shared), with dp= one replica's."""
+    pool = "vLLM KV pool GiB" + (" (busiest stage)" if q.pp > 1 else "")
+    requests = f"Requests of {q.seq_len:,} tokens" + (f" (each of {q.dp} replicas)" if q.dp > 1 else "")
+    return pool, requests
+
+
+def requests_all_cell(est: Estimate) -> str:
+    """With dp=, the requests every replica's pool holds together (blank where the pool has no figure)."""
+    v = est.engine_report
+    cells = pool_cells(est)
+    if not isinstance(v, VllmReport) or cells is None or cells[1] != f"{v.max_concurrency:.2f}":
+        return cells[1] if cells is not None else ""
+    return f"{v.max_concurrency_all or 0:.2f}"
+
+
+def fit_label(est: Estimate) -> str:
+    """``Fits NVIDIA H100``, or with several GPUs ``Fits each of 4 NVIDIA H100, 2 replicas of tp=1 x pp=2``."""
+    fit, q = est.fit, est.query
+    assert fit is not None
+    if world(q) == 1:
+        return f"Fits {fit.gpu_name}"
+    group = f"tp={q.gpus}" + (f" x pp={q.pp}" if q.pp > 1 else "")
+    layout = f"{q.dp} replicas of {group}" if q.dp > 1 else group
+    return f"Fits each of {world(q)} {fit.gpu_name}, {layout}"
+
+
 def engine_line(est: Estimate, esc: Escape = _same) -> str | None:
     """The engine's own line, when it has one (vLLM: the KV pool, its tokens, the concurrency at s)."""
     return get_engine(est.query.engine).summary_line(est, esc)
