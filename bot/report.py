@@ -276,7 +276,7 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
     ranks = getattr(est.engine_report, "pipeline", ())
     if q.pp > 1 and ranks:
         # The busiest stage's layers: the one whose totals the answer shows.
-        busiest = ranks[getattr(est.engine_report, "pipeline_shown", 0)]
+        busiest = ranks[getattr(est.engine_report, "pipeline_shown", None) or 0]
         layers = f"layers {busiest.first_layer}-{busiest.first_layer + busiest.layers - 1}"
         # The stage's own count beside the whole model's, or the whole count reads as the stage's.
         whole = f"{params(est.params_total)} parameters"
@@ -571,7 +571,8 @@ def fit_word(est: Estimate) -> str:
 
 
 def pool_cells(est: Estimate) -> tuple[str, str] | None:
-    """vLLM's KV pool (GiB) and the requests of s tokens it holds at once, or None for other engines."""
+    """vLLM's KV pool (GiB) and the requests of s tokens its scheduler holds at once (the null block
+    left out), or None for other engines."""
     v = est.engine_report
     if not isinstance(v, VllmReport):
         return None
@@ -579,7 +580,7 @@ def pool_cells(est: Estimate) -> tuple[str, str] | None:
         return ("no verdict" if est.refused else "no GPU named",) * 2
     if v.kv_cache_memory <= 0 or not v.starts:
         return ("will not start",) * 2
-    return f"{v.kv_cache_memory / GIB:.2f}", f"{v.max_concurrency:.2f}"
+    return f"{v.kv_cache_memory / GIB:.2f}", f"{v.max_resident:.2f}"
 
 
 def pool_labels(q: Query) -> tuple[str, str]:
@@ -594,9 +595,9 @@ def requests_all_cell(est: Estimate) -> str:
     """With dp=, the requests every replica's pool holds together (blank where the pool has no figure)."""
     v = est.engine_report
     cells = pool_cells(est)
-    if not isinstance(v, VllmReport) or cells is None or cells[1] != f"{v.max_concurrency:.2f}":
+    if not isinstance(v, VllmReport) or cells is None or cells[1] != f"{v.max_resident:.2f}":
         return cells[1] if cells is not None else ""
-    return f"{v.max_concurrency_all or 0:.2f}"
+    return f"{v.max_resident * est.query.dp:.2f}"
 
 
 def fit_label(est: Estimate) -> str:

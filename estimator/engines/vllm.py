@@ -2567,6 +2567,27 @@ def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
     return num_blocks, tokens, concurrency
 
 
+def resident_requests(num_blocks: int, concurrency: float) -> float:
+    """The requests of max_model_len tokens the scheduler can hold whole at once: BlockPool takes one
+    block for itself at construction (its null block, ``self.null_block =
+    self.free_block_queue.popleft()``, v1/core/block_pool.py@v0.25.0, @v0.30.0) and the KV-cache
+    manager allocates only from the free queue (``get_num_free_blocks``), so num_blocks - 1 blocks
+    serve requests. "Maximum concurrency" (get_max_concurrency_for_kv_cache_config) divides all
+    ``num_blocks``, the null block counted; ``concurrency`` is that figure."""
+    if num_blocks <= 0:
+        return 0.0
+    return concurrency * (num_blocks - 1) / num_blocks
+
+
+def null_block_bytes(spec: ModelSpec, query: Query) -> int:
+    """The pool bytes of the block no request gets (:func:`resident_requests`); 0 where no KV cache
+    is sized."""
+    if query.kv == "off" or query.method != "calibrated":
+        return 0
+    layout, _ = kv_layout(spec, query)
+    return layout.bytes_per_block
+
+
 def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batched_tokens: int) -> int:
     """KV bytes one request of ``max_model_len`` tokens holds (max_memory_usage_bytes over layers)."""
     layout, _ = kv_layout(spec, query)
@@ -2888,7 +2909,10 @@ class VllmReport(EngineReport):
     version: str  # the vLLM release whose accounting this follows
     kv_cache_memory: int
     kv_cache_tokens: int
-    max_concurrency: float
+    max_concurrency: float  # "Maximum concurrency" as vLLM prints it: all the blocks, the null one counted
+    # The requests of s tokens its scheduler holds whole at once: the blocks less the null block
+    # (:func:`resident_requests`). The fit and max_batch follow this one.
+    max_resident: float = 0.0
     weights: int
     activation_peak: int
     non_torch: int
@@ -2914,8 +2938,8 @@ class VllmReport(EngineReport):
     # ``pipeline_fewest_blocks``), and the log lines, as vLLM prints them: the first rank logs its
     # own pool, and the shared block count's tokens and concurrency.
     pipeline: tuple[PipelineRank, ...] = ()
-    pipeline_shown: int = 0
-    pipeline_fewest_blocks: int = 0
+    pipeline_shown: int | None = None
+    pipeline_fewest_blocks: int | None = None
     # dp= (data-parallel replicas, each an engine with its own pool that logs its own lines): the
     # fields above are one replica's, as each prints them; requests_per_replica is its share of b,
     # ceil(b / dp), and the *_all fields add the replicas up.
@@ -3000,12 +3024,13 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
         lines = first.log_lines[:1] if all(r.kv_cache_memory > 0 for r in reports) else ()
     else:
         lines = capacity_lines(profile, gpu, first.kv_cache_memory, tokens, concurrency, query.seq_len)
-    fits = [r.util_to_fit for r in reports if r.max_concurrency < query.batch or not r.starts]
+    fits = [r.util_to_fit for r in reports if r.max_resident < query.batch or not r.starts]
     to_fit = None if not fits or None in fits else max(f for f in fits if f is not None)
     return reports[shown].model_copy(
         update={
             "kv_cache_tokens": tokens if starts else 0,
             "max_concurrency": floor_hundredths(concurrency) if starts else 0.0,
+            "max_resident": floor_hundredths(resident_requests(blocks, concurrency)) if starts else 0.0,
             "num_gpu_blocks": blocks,
             "starts": starts,
             "estimated_max_model_len": failing.estimated_max_model_len if failing else first.estimated_max_model_len,
@@ -3069,14 +3094,16 @@ def vllm_report(
     else:
         lines = capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len)
     to_fit = None
-    if query.kv != "off" and (concurrency < query.batch or (refused is None and not check.fits)):
-        # What the requested share must hold for the b requests, and for the start check (one
-        # request, and from 0.29 the null block); the CUDA context (and, up to 0.19, the graphs)
-        # come on top of it.
+    resident = resident_requests(blocks, concurrency)
+    if query.kv != "off" and (resident < query.batch or (refused is None and not check.fits)):
+        # What the requested share must hold for the b requests and the null block, and for the
+        # start check (one request, and from 0.29 the null block); the CUDA context (and, up to
+        # 0.19, the graphs) come on top of it.
         kv = max(
             requests_kv_bytes(
                 spec, query, seq_len=query.seq_len, batch=query.batch, tp=query.gpus, batched_tokens=batched_tokens
-            ),
+            )
+            + layout.bytes_per_block,
             _start_pool_bytes(layout, profile, query.seq_len, batched_tokens),
         )
         need = weights + peak + non_torch + (graphs if in_budget else 0) + kv
@@ -3085,12 +3112,13 @@ def vllm_report(
         )
     if refused is not None:
         # A server that does not start holds no request: the pool is what it would have been, no capacity.
-        tokens, concurrency, to_fit = 0, 0.0, None
+        tokens, concurrency, resident, to_fit = 0, 0.0, 0.0, None
     return VllmReport(
         version=profile.version,
         kv_cache_memory=pool,
         kv_cache_tokens=tokens,
         max_concurrency=floor_hundredths(concurrency),
+        max_resident=floor_hundredths(resident),
         weights=weights,
         activation_peak=peak,
         non_torch=non_torch,
@@ -3504,8 +3532,9 @@ class VllmEngine(BaseEngine):
         """vLLM's requested share (util x the device) holds the weights, the KV cache, the activation
         peak and non-torch memory (and, from 0.20, the CUDA-graph estimate); the CUDA context (there
         before vLLM measures) and, up to 0.19, the CUDA graphs (captured after the KV pool) come on
-        top, within the device. So the total fits exactly when vLLM's KV pool holds its b x s tokens
-        (and the query fits when vLLM also starts: :meth:`start_limit`)."""
+        top, within the device. One pool block is the null block, which no request gets
+        (:func:`resident_requests`). So the total fits exactly when vLLM's KV pool holds its b x s
+        tokens beside the null block (and the query fits when vLLM also starts: :meth:`start_limit`)."""
         requested = int(util_of(query) * gpu.memory_bytes)
         if query.method == "classic":
             return requested  # the classic terms have no overhead to place outside the share
@@ -3513,7 +3542,7 @@ class VllmEngine(BaseEngine):
         outside = cuda_context_bytes(query, constants)
         if not graphs_in_budget(spec, query):
             outside += cuda_graph_bytes(spec, query, gpu, constants)
-        return min(requested + outside, gpu.memory_bytes)
+        return min(requested + outside, gpu.memory_bytes) - null_block_bytes(spec, query)
 
     def tp_sizes(self, spec: ModelSpec, limit: int, query: Query | None = None) -> tuple[int, ...]:
         """The sizes vLLM accepts (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10; Qwen3.5-27B's
@@ -3760,7 +3789,7 @@ class VllmEngine(BaseEngine):
         if v.pipeline:
             # Each stage measures its own pool and the engine gives them all the fewest blocks of any:
             # say which stage each figure is, or they read as one GPU's.
-            shown, fewest = v.pipeline_shown + 1, v.pipeline_fewest_blocks + 1
+            shown, fewest = (v.pipeline_shown or 0) + 1, (v.pipeline_fewest_blocks or 0) + 1
             pool = (
                 f"on stage {shown} (the rows') the KV pool takes what the rest leaves, "
                 f"{v.kv_cache_memory / GiB:.1f} GiB; vLLM gives every stage the fewest blocks of any, "
@@ -3769,8 +3798,13 @@ class VllmEngine(BaseEngine):
         line = (
             f"vLLM {esc(name)}{each} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
             f"(util={v.gpu_memory_utilization:g} x the device){outside}; {pool}, "
-            f"room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
-            f'its log will print "{_log_size(v)}"'
+            f"room for {v.max_resident:.2f} requests of {s:,} tokens at once"
+            + (
+                f" (its {v.num_gpu_blocks:,} blocks less the null block, which no request gets)"
+                if f"{v.max_resident:.2f}" != f"{v.max_concurrency:.2f}"
+                else ""
+            )
+            + f'; its log will print "{_log_size(v)}"'
         )
         # That figure is the release's own arithmetic, not a token budget: say which, or it reads as
         # a contradiction of the requests (sliding windows and states make the two differ).
@@ -3788,8 +3822,9 @@ class VllmEngine(BaseEngine):
         if v.pipeline and (avail := next((x for x in v.log_lines if x.startswith("Available KV cache memory")), None)):
             line += f'; "{avail}" is stage 1\'s own pool, which only its rank logs'
         if v.data_parallel_size > 1:
+            every = v.max_resident * v.data_parallel_size
             line += (
-                f". The {v.data_parallel_size} replicas hold {v.max_concurrency_all or 0:.2f} requests of {s:,} tokens "
+                f". The {v.data_parallel_size} replicas hold {every:.2f} requests of {s:,} tokens "
                 "in all; vLLM's load balancer gives each request to one replica, the least loaded"
             )
         return line
@@ -3815,22 +3850,31 @@ class VllmEngine(BaseEngine):
         if q.dp > 1:
             asked += f" it gets of b={q.batch:,}"
         if fit.fits:
-            line = f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens"
+            line = f"{total}: fits {where}: {pool} holds {v.max_resident:.2f} requests of {q.seq_len:,} tokens"
             if q.dp > 1:
-                return line + f", {v.max_concurrency_all or 0:.2f} in all (b={q.batch:,} asked: {share:,} a replica)"
+                every = v.max_resident * q.dp
+                return line + f", {every:.2f} in all (b={q.batch:,} asked: {share:,} a replica)"
             return line + f" (b={q.batch:,} asked)"
-        if v.max_concurrency >= share and v.starts and v.util_to_fit is None:
+        if v.max_resident >= share and v.starts and v.util_to_fit is None:
             # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
             return (
                 f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
                 f"graphs vLLM adds on top of it leave no room on the device; lower util"
             )
-        held = min(v.max_concurrency, share - 0.01)  # never round up to what was asked
+        held = min(v.max_resident, share - 0.01)  # never round up to what was asked
         # The pool's blocks hold one whole request (int(concurrency x s) >= s from 0.21, where the
         # two-decimal concurrency may round up to 1.00), yet vLLM will not start: from 0.30 its check
         # holds one block back (the null block) first.
         holds_one = version_profile(q)[0].kv_tokens_report == "concurrency" and v.kv_cache_tokens >= q.seq_len
-        if not v.starts and v.kv_cache_memory > 0 and holds_one:
+        if v.starts and v.max_concurrency >= share > v.max_resident:
+            # vLLM prints a concurrency of b, over all its blocks; its scheduler holds the null block
+            # back, so the last request cannot reach s tokens.
+            line = (
+                f"{total}: does not fit {where}: {pool} has {v.num_gpu_blocks:,} blocks and vLLM prints "
+                f"{v.max_concurrency:.2f}x, but one block is its null block, which no request gets: it holds "
+                f"{held:.2f} of the {asked} at once"
+            )
+        elif not v.starts and v.kv_cache_memory > 0 and holds_one:
             line = (
                 f"{total}: does not fit {where}: {pool} has {v.num_gpu_blocks:,} blocks, as many as one request of "
                 f"{q.seq_len:,} tokens takes, but vLLM {v.version} keeps one back (the null block) and will not start"

@@ -77,7 +77,7 @@ def test_compare_on_vllm_shows_the_pool_and_sliding_layers_kv(settings: Settings
     for i, model in enumerate((GEMMA2, QWEN3_8B)):
         single = json.loads(vram([model, "s=8k", "b=2", "engine=vllm", "gpu=h100", "--json"], settings)[1])
         [held] = [line for line in lines if line.startswith("Requests of 8,192 tokens ")]
-        assert held.split()[4 + i] == f"{single['vllm']['max_concurrency']:.2f}"
+        assert held.split()[4 + i] == f"{single['vllm']['max_resident']:.2f}"
         [pool] = [line for line in lines if line.startswith("vLLM KV pool GiB ")]
         assert pool.split()[4 + i] == f"{single['vllm']['kv_cache_memory'] / 1024**3:.2f}"
 
