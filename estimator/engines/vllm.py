@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from common.errors import InputError, UnmodelledError
@@ -83,6 +83,7 @@ from estimator.spec import (
     LinearWeights,
     ModelSpec,
     VisionSpec,
+    WeightFormat,
 )
 from estimator.weights import (
     checkpoint_scheme_kept,
@@ -1084,17 +1085,20 @@ def cuda_block_bytes(size: int, max_split: int | None = None) -> int:
     return segment if segment - size <= MiB else rounded
 
 
-def _load_tensors(spec: ModelSpec, query: Query) -> list[tuple[int, int]]:
+@lru_cache(maxsize=64)
+def _load_tensors(
+    spec: ModelSpec, tp: int, weight_format: WeightFormat | None, bits: int | None
+) -> tuple[tuple[int, int], ...]:
     """(bytes, count) of the weight tensors one GPU allocates at load for the layers whose layout
     is known: the vocabulary-parallel embedding and an untied lm_head, the fused ``qkv_proj`` and the
     ``o_proj`` of standard attention (one q, a k and a v per layer), the fused ``gate_up_proj`` and
     the ``down_proj`` of dense MLPs (QKVParallelLinear / MergedColumnParallelLinear hold each fused
     projection in one parameter). Values tensors only: scales and zero points are small. Other
-    layouts (MLA, linear attention, experts, vision towers) are left out."""
-    tp = query.gpus
+    layouts (MLA, linear attention, experts, vision towers) are left out. Cached: the solvers ask for
+    it at every group size they try."""
 
     def values(component: LinearComponent, in_f: int, out_f: int) -> int:
-        return matrix_values_bytes(spec, component, in_f, out_f, weight_format=query.weight_format, bits=query.bits)
+        return matrix_values_bytes(spec, component, in_f, out_f, weight_format=weight_format, bits=bits)
 
     tensors: list[tuple[int, int]] = []
     if spec.vocab_size and spec.params.embedding:
@@ -1121,7 +1125,7 @@ def _load_tensors(spec: ModelSpec, query: Query) -> list[tuple[int, int]]:
             out_f = up.count // down.count * matrix_share(up, spec, tp)[1]
             tensors.append((values("dense_mlp", up.in_features, out_f), down.count))
             tensors.append((values("dense_mlp", *matrix_share(down, spec, tp)), down.count))
-    return tensors
+    return tuple(tensors)
 
 
 def load_segment_rounding_bytes(spec: ModelSpec, query: Query, gpu: GPU | None = None) -> int:
@@ -1134,7 +1138,8 @@ def load_segment_rounding_bytes(spec: ModelSpec, query: Query, gpu: GPU | None =
     max_split = version_profile(query)[0].load_max_split_bytes
     if max_split is None or (gpu is not None and gpu.vendor != "nvidia"):
         return 0
-    return sum(count * (cuda_block_bytes(size, max_split) - size) for size, count in _load_tensors(spec, query))
+    tensors = _load_tensors(spec, query.gpus, query.weight_format, query.bits)
+    return sum(count * (cuda_block_bytes(size, max_split) - size) for size, count in tensors)
 
 
 def expert_split(query: Query) -> int:
@@ -3056,6 +3061,13 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     )
 
 
+@lru_cache(maxsize=32)
+def _engine_report(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> VllmReport:
+    """:func:`vllm_report` for the engine's hooks: the fit's start check and the answer's report ask
+    for it with the same arguments in one estimate, and hashing the spec costs a tenth of sizing it."""
+    return vllm_report(spec, query, weights_bytes=weights_bytes, gpu=gpu)
+
+
 def vllm_report(
     spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU, constants: VllmConstants | None = None
 ) -> VllmReport:
@@ -3197,15 +3209,19 @@ class _TpDim(Frozen):
     rule: _TpRule = "divide"
     plural: bool = False  # "do not divide" (heads) rather than "does not divide" (a size)
 
+    def accepts(self, tp: int) -> bool:
+        """Whether this dimension meets ``tp`` (the solvers ask it of every size up to the limit)."""
+        if self.rule == "kv":
+            return not (self.size % tp if tp <= self.size else tp % self.size)
+        return self.size % tp == 0 or (self.rule == "groups" and self.size == 1)
+
     def refusal(self, tp: int) -> str | None:
         """Why this dimension refuses ``tp``, or None."""
+        if self.accepts(tp):
+            return None
         named = self.what.format(n=f"{self.size:,}")
         if self.rule == "kv":
-            if self.size % tp if tp <= self.size else tp % self.size:
-                return f"{named} and {tp} GPUs do not divide one another"
-            return None
-        if self.size % tp == 0 or (self.rule == "groups" and self.size == 1):
-            return None
+            return f"{named} and {tp} GPUs do not divide one another"
         return f"{named} {'do' if self.plural else 'does'} not divide by {tp}"
 
 
@@ -3370,6 +3386,7 @@ def _inkling_max_tp(spec: ModelSpec) -> int | None:
     return min((layer.kv_heads for layer in spec.layers if layer.kv_heads), default=None)
 
 
+@lru_cache(maxsize=64)
 def accepted_tp_sizes(
     spec: ModelSpec,
     limit: int,
@@ -3380,7 +3397,11 @@ def accepted_tp_sizes(
 ) -> tuple[int, ...]:
     """Every TP size up to ``limit`` that vLLM accepts (:func:`tp_refusal`), smallest first."""
     dims = _tp_dims(spec, vision=vision)
-    firsts = [n for n in range(1, limit + 1) if n == 1 or all(dim.refusal(n) is None for dim in dims)]
+    # Every accepted size divides each dimension that must divide: only the divisors of their gcd
+    # need asking (the solvers ask this at every estimate, up to 1,024 GPUs).
+    common = math.gcd(*(d.size for d in dims if d.rule == "divide" or (d.rule == "groups" and d.size != 1)))
+    sizes = range(1, limit + 1) if common == 0 else (n for n in range(1, min(common, limit) + 1) if common % n == 0)
+    firsts = [n for n in sizes if n == 1 or all(dim.accepts(n) for dim in dims)]
     return tuple(
         n
         for n in firsts
@@ -3567,9 +3588,21 @@ class VllmEngine(BaseEngine):
         kv = dtypes.kv
         if kv is None:
             return lambda s, b: fixed
+        if kv != kv_cache_dtype(spec, query):
+
+            def per_token(s: int, b: int) -> int:
+                return fixed + _kv_bytes(spec, query, s, b, kv, query.gpus, gpu)
+
+            return per_token
+        # The probes change only s and b: the layout and the batch budget (what _kv_bytes reads from
+        # the query each time) are read once, after the same refusals.
+        _kv_bytes(spec, query, 1, 1, kv, query.gpus, gpu)
+        layout, _ = kv_layout(spec, query)
+        batched, _ = batch_defaults(query, gpu if gpu is not None else (lookup_gpu(query.gpu) if query.gpu else None))
+        block = layout.bytes_per_block
 
         def total(s: int, b: int) -> int:
-            return fixed + _kv_bytes(spec, query, s, b, kv, query.gpus, gpu)
+            return fixed + b * _blocks_per_request(layout, s, batched) * block
 
         return total
 
@@ -3581,7 +3614,7 @@ class VllmEngine(BaseEngine):
         not imply at b = 1. The pool does not depend on s, so the solvers ask this at every s."""
         if gpu is None or query.method != "calibrated" or query.kv == "off":
             return None
-        report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+        report = _engine_report(spec, query, weights, gpu)
         pool, batched = report.kv_cache_memory, report.max_num_batched_tokens
         layout, _ = kv_layout(spec, query)
         profile, _ = version_profile(query)
@@ -3739,7 +3772,7 @@ class VllmEngine(BaseEngine):
                     f"Give gpu= to see the KV pool vLLM {version} would reserve and how many requests it holds." + tier,
                 )
             ]
-        report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+        report = _engine_report(spec, query, weights, gpu)
         # ``query`` is one replica's (its share of b): the replicas are alike, so add them up.
         report = report.model_copy(
             update={
