@@ -64,7 +64,8 @@ def headline(est: Estimate, question: Question) -> str:
     if question.kind == "max_context":
         if fit.max_seq_len == 0:
             return f"not even one token of context fits at batch {q.batch} on {where}"
-        return f"longest context at batch {q.batch} on {where}: {fit.max_seq_len:,} tokens"
+        more = " or more (vram's limit)" if fit.max_seq_len_at_limit else ""
+        return f"longest context at batch {q.batch} on {where}: {fit.max_seq_len:,} tokens{more}"
     if question.kind == "max_batch":
         if fit.max_batch == 0:
             return f"not even one sequence of {q.seq_len:,} tokens fits on {where}"

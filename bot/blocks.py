@@ -389,7 +389,12 @@ def _compare_field(e: Estimate, name: str) -> Block:
     ]
     pool = report.pool_cells(e)
     if pool is not None and pool[0] != pool[1]:
-        lines.append(f"vLLM KV pool {pool[0]} GiB, {pool[1]} requests of {e.query.seq_len:,} tokens")
+        q = e.query
+        whose = " (busiest stage)" if q.pp > 1 else ""
+        held = f"{pool[1]} requests of {q.seq_len:,} tokens"
+        if q.dp > 1:
+            held += f" a replica, {report.requests_all_cell(e)} in all ({q.dp} replicas)"
+        lines.append(f"vLLM KV pool{whose} {pool[0]} GiB, {held}")
     phrase = fit_phrase(e)
     why = report.no_verdict(e)
     if why:

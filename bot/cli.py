@@ -29,8 +29,8 @@ from bot import render_text, report
 from bot.commands import GpusCmd, HelpCmd, parse
 from bot.console import make_console, plain
 from bot.echo import neutral
-from bot.names import shorten_paths
-from bot.question import is_question
+from bot.names import model_name, shorten_paths
+from bot.question import is_question, read_question
 from bot.service import (
     CompareReply,
     ErrorReply,
@@ -126,16 +126,24 @@ def _print_show(reply: ShowReply, *, as_json: bool, console: Console, out: TextI
     if as_json:
         if sides and pair[0] is not None and pair[1] is not None:
             # A comparison, as `compare --json` printed it: a list of two.
-            data: Any = [report.estimate_json(e, record_id=side.id) for e, side in zip(pair, sides, strict=True) if e]
+            data: Any = [
+                report.estimate_json(e, record_id=side.id, what_if_of=side.parent_id)
+                for e, side in zip(pair, sides, strict=True)
+                if e
+            ]
         elif reply.estimate is None:
             data = {"id": record.id, "status": record.status, "error": record.error, "text": record.text}
+            if record.parent_id is not None:
+                data["what_if_of"] = record.parent_id
         else:
-            data = report.estimate_json(reply.estimate, record_id=record.id)
+            data = report.estimate_json(reply.estimate, record_id=record.id, what_if_of=record.parent_id)
         print(json.dumps(data, indent=2), file=out)
         return 0
     ids = " and ".join(f"#{side.id}" for side in sides) if sides else f"#{record.id}"
+    parents = sorted({side.parent_id for side in (sides or (record,)) if side.parent_id is not None})
+    of = f"what-if of {' and '.join(f'#{p}' for p in parents)}: " if parents else ""
     console.print(
-        f"{ids} · {record.created_at:%Y-%m-%d %H:%M} UTC · {shorten_paths(record.text)}",
+        f"{ids} · {record.created_at:%Y-%m-%d %H:%M} UTC · {of}{shorten_paths(record.text)}",
         markup=False,
         highlight=False,
     )
@@ -150,6 +158,17 @@ def _print_show(reply: ShowReply, *, as_json: bool, console: Console, out: TextI
             f"failed: {record.error or 'no estimate was stored'}", markup=False, highlight=False, soft_wrap=True
         )
         return 0
+    if is_question(record.text):
+        # A question in plain words: its answer line, as it was given (the question is read again, the
+        # model not looked up: the stored estimate names it).
+        from bot import ask
+
+        try:
+            question = read_question(record.text)
+        except VramError:
+            question = None  # read otherwise when it was asked: the estimate alone
+        if question is not None:
+            console.print(ask.headline(reply.estimate, question), markup=False, highlight=False, soft_wrap=True)
     render_text.print_estimate(reply.estimate, console)
     return 0
 
@@ -185,12 +204,21 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
         if as_json:
             print(
                 json.dumps(
-                    [report.estimate_json(o.estimate, record_id=o.record_id) for o in (reply.a, reply.b) if o.estimate],
+                    [
+                        report.estimate_json(o.estimate, record_id=o.record_id, what_if_of=o.base_id)
+                        for o in (reply.a, reply.b)
+                        if o.estimate
+                    ],
                     indent=2,
                 ),
                 file=out,
             )
         else:
+            for o in (reply.a, reply.b):
+                if o.base is not None and o.estimate is not None:
+                    line = report.what_if_line(o.base_id, list(o.changes), o.base, o.estimate)
+                    line = f"{model_name(o.estimate.model)}: {line}"
+                    console.print(line, markup=False, highlight=False, soft_wrap=True)
             console.print(render_text.compare_table(reply.a.estimate, reply.b.estimate))
             for line in render_text.compare_warnings(reply.a.estimate, reply.b.estimate):
                 console.print(Text(line, style="yellow"))
@@ -206,11 +234,16 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
                 error_code=outcome.error_code or "error",
             )
         if as_json:
-            print(json.dumps(report.estimate_json(outcome.estimate, record_id=outcome.record_id), indent=2), file=out)
+            data = report.estimate_json(outcome.estimate, record_id=outcome.record_id, what_if_of=outcome.base_id)
+            print(json.dumps(data, indent=2), file=out)
         elif outcome.estimate.query.method == "classic":
             for line in render_text.classic_text(outcome.estimate):
                 print(line, file=out)
         else:
+            if outcome.base is not None:
+                # A what-if (show 42 s=64k): which query it changed and how, as a thread reply says it.
+                line = report.what_if_line(outcome.base_id, list(outcome.changes), outcome.base, outcome.estimate)
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
             render_text.print_estimate(outcome.estimate, console)
             if outcome.record_id is not None:
                 console.print(f"[dim]kept as #{outcome.record_id}: vram show {outcome.record_id}[/dim]")

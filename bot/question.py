@@ -147,6 +147,16 @@ def count_text(value: int) -> str:
     return str(value)
 
 
+def _same_units(key: str, value: str) -> str:
+    """A count setting's value as whole tokens grouped (``125k`` -> ``128,000``), others as they are."""
+    if KEY_BY_NAME.get(key) is None or KEY_BY_NAME[key].kind != "count":
+        return value
+    try:
+        return f"{KEY_BY_NAME[key].parse(value):,}"
+    except InputError:
+        return value
+
+
 def _count_setting(key: str, raw: str) -> str:
     value = _count_value(raw)
     if value is None:
@@ -563,8 +573,10 @@ class _Reader:
         """A setting read from the sentence; two different values for one key cannot be chosen between."""
         old = self.read.get(key)
         if old is not None and old[0] != value:
+            # Each value in one unit: a flag's 128k is 128,000 tokens (vLLM's k), the grammar's 125k.
+            was, now = (_same_units(key, v) for v in (old[0], value))
             raise InputError(
-                f'"{old[1]}" and "{words}" both set {key} ({key}={old[0]}, {key}={value}): ask about one at a '
+                f'"{old[1]}" and "{words}" both set {key} ({key}={was}, {key}={now}): ask about one at a '
                 f"time, for example: {EXAMPLE}"
             )
         self.read[key] = (value, words)
@@ -1152,6 +1164,8 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
     text = re.sub(r"(?<!\S)[\u2013\u2014](?=[A-Za-z])", "--", text)
     text = text.translate(str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"}))
     text = re.sub(r"(?<!\S)(v-?llm) ?== ?", r"\1 ", text, flags=re.IGNORECASE)  # pip's "vllm==0.31"
+    # A release glued on with a dash or an at sign, as in an image tag or a wheel name: "vllm-0.31".
+    text = re.sub(r"(?<!\S)(v-?llm)[-@](?=v?\d+\.\d)", r"\1 ", text, flags=re.IGNORECASE)
     text, flags = _read_flags(text)
     tokens = _tokens(text)
     # "vram ..." or "@vram ..." typed into a sentence.

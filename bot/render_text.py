@@ -133,6 +133,8 @@ def history_table(
         table.add_column(column, justify="right" if column in ("id", "total GiB") else "left", no_wrap=column != "text")
     for rec, sides in report.history_rows(shown, compares):
         text = shorten_paths(rec.text)
+        if rec.parent_id is not None:
+            text = f"what-if of #{rec.parent_id}: {text}"
         totals = [_total_cell(side) for side in sides]
         failed = [side for side, total in zip(sides, totals, strict=True) if total is None]
         total = " | ".join(t or "failed" for t in totals)
@@ -163,11 +165,16 @@ def compare_table(a: Estimate, b: Estimate) -> Table:
     if pools[0] is not None or pools[1] is not None:
         none = ("", "")
         pa, pb = (p or none for p in pools)
-        table.add_row("vLLM KV pool GiB", pa[0], pb[0])
-        table.add_row(f"Requests of {a.query.seq_len:,} tokens", pa[1], pb[1])
-    fit = a.fit or b.fit
-    if fit is not None:
-        table.add_row("Fits " + fit.gpu_name, report.fit_word(a), report.fit_word(b))
+        pool_label, requests_label = report.pool_labels(a.query)
+        table.add_row(pool_label, pa[0], pb[0])
+        table.add_row(requests_label, pa[1], pb[1])
+        if a.query.dp > 1:
+            table.add_row(
+                f"Requests in all ({a.query.dp} replicas)", report.requests_all_cell(a), report.requests_all_cell(b)
+            )
+    fit = a if a.fit is not None else b
+    if fit.fit is not None:
+        table.add_row(report.fit_label(fit), report.fit_word(a), report.fit_word(b))
     return table
 
 

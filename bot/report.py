@@ -14,6 +14,7 @@ from typing import Any
 
 from estimator.engines import KvTerm, get_engine
 from estimator.engines.vllm import VllmReport, layout_settings
+from estimator.grammar import KEY_BY_NAME
 from estimator.notes import Note
 from estimator.query import Query
 from estimator.result import Estimate
@@ -45,9 +46,13 @@ def vram_version() -> str | None:
         return None
 
 
-def estimate_json(est: Estimate, *, record_id: int | None = None) -> dict[str, Any]:
-    """The ``--json`` object of one answer: the estimate, the tool's version, the stored record's id."""
-    return est.to_json(record_id=record_id, vram_version=vram_version())
+def estimate_json(est: Estimate, *, record_id: int | None = None, what_if_of: int | None = None) -> dict[str, Any]:
+    """The ``--json`` object of one answer: the estimate, the tool's version, the stored record's id,
+    and for a what-if (``show 42 s=64k``, a thread reply) the id of the query it changed."""
+    data = est.to_json(record_id=record_id, vram_version=vram_version())
+    if what_if_of is not None:
+        data["what_if_of"] = what_if_of
+    return data
 
 
 # -- numbers ------------------------------------------------------------------------------------
@@ -152,8 +157,20 @@ def header(est: Estimate, esc: Escape = _same) -> str:
 def listed_warnings(est: Estimate) -> list[Note]:
     """The warnings an answer lists under its table: the engine's refusal is left out where the
     verdict line says it already (``--json`` keeps every warning)."""
-    said = not est.refused and est.fit is not None and est.fit.engine_refuses is not None
-    return [w for w in est.warnings if not (said and w.code == "engine_refuses")]
+    refusal = est.fit.engine_refuses if not est.refused and est.fit is not None else None
+    if refusal is None:
+        return list(est.warnings)
+    # vLLM's warning about s past the positions words the same refusal the verdict gives (when that
+    # refusal is the one the verdict chose: a TP refusal leaves it to say its own).
+    return [
+        w
+        for w in est.warnings
+        if w.code != "engine_refuses"
+        and not (w.code == "context_window_exceeded" and w.message.removeprefix(_REFUSES) in refusal)
+    ]
+
+
+_REFUSES = "vLLM refuses it: "  # how vLLM's context_window_exceeded warning opens
 
 
 def world(q: Query) -> int:
@@ -259,8 +276,11 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
     ranks = getattr(est.engine_report, "pipeline", ())
     if q.pp > 1 and ranks:
         # The busiest stage's layers: the one whose totals the answer shows.
-        busiest = next((r for r in ranks if r.weights == m.weights), max(ranks, key=lambda r: r.weights))
+        busiest = ranks[getattr(est.engine_report, "pipeline_shown", None) or 0]
         layers = f"layers {busiest.first_layer}-{busiest.first_layer + busiest.layers - 1}"
+        # The stage's own count beside the whole model's, or the whole count reads as the stage's.
+        whole = f"{params(est.params_total)} parameters"
+        weights_why = weights_why.replace(whole, f"{params(busiest.params)} of {whole}", 1)
         weights_why += f", pipeline stage {busiest.rank + 1} of {q.pp} ({layers})"
         if q.gpus > 1:
             weights_why += f" split over {q.gpus} GPUs"
@@ -514,8 +534,12 @@ def max_line(est: Estimate) -> str | None:
             return f"Max on this GPU: not one token at b={q.batch:,} (the weights alone do not fit)"
         # The weights fit: it is b sequences (or s tokens each) that do not.
         return f"Max on this GPU: not one token at b={q.batch:,}, and not one sequence of {q.seq_len:,} tokens"
+    # At the s= range's top the search stops: memory may hold more, so that is no memory limit.
+    more = " or more (vram's limit)" if fit.max_seq_len_at_limit else ""
     seq = (
-        f"{tokens(fit.max_seq_len)} tokens at b={q.batch:,}" if fit.max_seq_len > 0 else f"no sequence at b={q.batch:,}"
+        f"{tokens(fit.max_seq_len)} tokens{more} at b={q.batch:,}"
+        if fit.max_seq_len > 0
+        else f"no sequence at b={q.batch:,}"
     )
     window = est.details.context_window
     if window and fit.max_seq_len > window:
@@ -559,7 +583,8 @@ def fit_word(est: Estimate) -> str:
 
 
 def pool_cells(est: Estimate) -> tuple[str, str] | None:
-    """vLLM's KV pool (GiB) and the requests of s tokens it holds at once, or None for other engines."""
+    """vLLM's KV pool (GiB) and the requests of s tokens its scheduler holds at once (the null block
+    left out), or None for other engines."""
     v = est.engine_report
     if not isinstance(v, VllmReport):
         return None
@@ -567,7 +592,35 @@ def pool_cells(est: Estimate) -> tuple[str, str] | None:
         return ("no verdict" if est.refused else "no GPU named",) * 2
     if v.kv_cache_memory <= 0 or not v.starts:
         return ("will not start",) * 2
-    return f"{v.kv_cache_memory / GIB:.2f}", f"{v.max_concurrency:.2f}"
+    return f"{v.kv_cache_memory / GIB:.2f}", f"{v.max_resident:.2f}"
+
+
+def pool_labels(q: Query) -> tuple[str, str]:
+    """The comparison's rows for vLLM's pool and the requests it holds, saying whose they are: with
+    pp= the busiest stage's pool (the engine's block count is shared), with dp= one replica's."""
+    pool = "vLLM KV pool GiB" + (" (busiest stage)" if q.pp > 1 else "")
+    requests = f"Requests of {q.seq_len:,} tokens" + (f" (each of {q.dp} replicas)" if q.dp > 1 else "")
+    return pool, requests
+
+
+def requests_all_cell(est: Estimate) -> str:
+    """With dp=, the requests every replica's pool holds together (blank where the pool has no figure)."""
+    v = est.engine_report
+    cells = pool_cells(est)
+    if not isinstance(v, VllmReport) or cells is None or cells[1] != f"{v.max_resident:.2f}":
+        return cells[1] if cells is not None else ""
+    return f"{v.max_resident * est.query.dp:.2f}"
+
+
+def fit_label(est: Estimate) -> str:
+    """``Fits NVIDIA H100``, or with several GPUs ``Fits each of 4 NVIDIA H100, 2 replicas of tp=1 x pp=2``."""
+    fit, q = est.fit, est.query
+    assert fit is not None
+    if world(q) == 1:
+        return f"Fits {fit.gpu_name}"
+    group = f"tp={q.gpus}" + (f" x pp={q.pp}" if q.pp > 1 else "")
+    layout = f"{q.dp} replicas of {group}" if q.dp > 1 else group
+    return f"Fits each of {world(q)} {fit.gpu_name}, {layout}"
 
 
 def engine_line(est: Estimate, esc: Escape = _same) -> str | None:
@@ -580,6 +633,39 @@ def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: 
     what = ", ".join(f"`{esc(k)}={esc(str(v))}`" for k, v in changes.items()) or "nothing"
     before, after = base.memory.total, new.memory.total
     line = f"Changed {what}: total {gib(before)} → {gib(after)} ({signed_gib(after - before)})"
+    if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
+        line += "; it now fits" if new.fit.fits else "; it no longer fits"
+    return line
+
+
+def setting_value(key: str, query: Query) -> str:
+    """One setting of ``query`` as ``key=`` takes it back: counts compact (``64k``) where exact, switches
+    on/off, an unset setting "unset"."""
+    field = KEY_BY_NAME[key].query_field if key in KEY_BY_NAME else key
+    value = getattr(query, field, None)
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int) and key in KEY_BY_NAME and KEY_BY_NAME[key].kind == "count":
+        for unit, size in (("m", 1024 * 1024), ("k", 1024)):
+            if value >= size and value % size == 0:
+                return f"{value // size}{unit}"
+    return str(value)
+
+
+def what_if_line(base_id: int | None, keys: Sequence[str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:
+    """``what-if of #167: s=64k (was 32k): total 62.7 GiB → 75.6 GiB (+12.9 GiB)``, and a change of
+    verdict: the terminal's line above a what-if's answer."""
+    what = ", ".join(
+        f"{esc(k)}={esc(setting_value(k, new.query))} (was {esc(setting_value(k, base.query))})" for k in keys
+    )
+    of = f"what-if of #{base_id}" if base_id is not None else "what-if"
+    before, after = base.memory.total, new.memory.total
+    if before == after:
+        line = f"{of}: {what or 'nothing changed'}: total {gib(after)}, unchanged"
+    else:
+        line = f"{of}: {what or 'nothing changed'}: total {gib(before)} → {gib(after)} ({signed_gib(after - before)})"
     if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
         line += "; it now fits" if new.fit.fits else "; it no longer fits"
     return line

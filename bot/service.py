@@ -56,6 +56,7 @@ class Outcome(Frozen):
     saved: bool = False
     note: str | None = None  # e.g. NOT_SAVED
     base: Estimate | None = None  # what-if: the estimate it changed
+    base_id: int | None = None  # what-if: the stored query it changed
     changes: dict[str, str] = Field(default_factory=dict)  # what-if: key -> new value
 
 
@@ -252,6 +253,7 @@ class Service:
             saved=record_id is not None,
             note=note,
             base=base,
+            base_id=parent_id if base is not None else None,
             changes=changes or {},
         )
 

@@ -12,7 +12,7 @@ from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import KEYS, is_default
 from estimator.kv import kv_bytes_per_token, state_bytes_per_sequence
 from estimator.notes import Note, article, note
-from estimator.pipeline import pp_refusal, stage_specs
+from estimator.pipeline import pp_refusal, pp_too_many_stages, stage_specs
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query, replica_query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.spec import FLOAT_FORMATS, ModelSpec
@@ -84,7 +84,11 @@ def _memory(
 
 def _busiest_stage(spec: ModelSpec, query: Query, gpu: GPU | None) -> ModelSpec:
     """With pp= above 1, the pipeline rank whose GPU holds the most: the per-GPU answer is its."""
-    if why := pp_refusal(spec, query.pp):
+    if why := pp_too_many_stages(spec, query.pp):
+        raise InputError(f"pp={query.pp} is too many stages for this model: {why}")
+    text_only = spec.vision is not None and query.mm_limit == 0 and query.engine == "vllm"
+    speculative = spec.drafter is not None or bool(query.mtp)
+    if why := pp_refusal(spec, query.pp, text_only=text_only, speculative=speculative):
         raise UnmodelledError(f"vram does not size pp={query.pp} for this model: {why}")
     return max(stage_specs(spec, query.pp), key=lambda stage: total_for(stage, query, gpu=gpu))
 
@@ -220,6 +224,7 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         max_seq_len_memory_only=not refusal
         and bool(spec.max_position_embeddings)
         and max_seq > (spec.max_position_embeddings or 0),
+        max_seq_len_at_limit=not refusal and max_seq >= MAX_SEQ_LEN,
         engine_refuses=refusal,
     )
 

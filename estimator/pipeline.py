@@ -42,20 +42,48 @@ def pp_bounds(num_layers: int, pp: int) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def pp_refusal(spec: ModelSpec, pp: int) -> str | None:
-    """Why vram does not size this model over ``pp`` pipeline stages, or None."""
+_KIND_WORDS = {
+    "full": "full attention",
+    "sliding": "sliding-window attention",
+    "mla": "MLA attention",
+    "state": "recurrent-state",
+    "none": "cache-free",
+}
+
+
+def pp_too_many_stages(spec: ModelSpec, pp: int) -> str | None:
+    """Why ``pp`` stages are more than the model's decoder layers can fill, or None: invalid input
+    for this model (a stage would hold no decoder layer), whatever the GPU can hold."""
+    if pp > 1 and spec.num_layers < pp:
+        layers = spec.num_layers
+        return f"the model's {layers} decoder layers cannot fill {pp} pipeline stages: use pp={layers} or fewer"
+    return None
+
+
+def pp_refusal(spec: ModelSpec, pp: int, *, text_only: bool = False, speculative: bool = False) -> str | None:
+    """Why vram does not size this model over ``pp`` pipeline stages, or None.
+
+    ``text_only``: a multimodal model started without its tower (``--language-model-only``, mm=0),
+    which then builds no vision module on any rank. ``speculative``: a drafter or MTP proposer is
+    active; without one the checkpoint's MTP layers are not built (their weights are skipped on
+    load, as ``num_hidden_layers`` excludes them), so they do not bar the split."""
     if pp == 1:
         return None
-    if spec.num_layers < pp:
-        return f"the model's {spec.num_layers} decoder layers cannot fill {pp} pipeline stages"
-    if spec.vision is not None:
-        return "vram sizes pipeline parallelism for text models only (the vision tower runs on the first rank)"
-    if spec.drafter is not None or spec.mtp_layers:
+    if why := pp_too_many_stages(spec, pp):
+        return why
+    if spec.vision is not None and not text_only:
+        return (
+            "vram sizes pipeline parallelism for text models only (the vision tower runs on the first rank); "
+            "mm=0 (a text-only start) builds no tower"
+        )
+    if speculative:
         return "vram does not size speculative decoding with pipeline parallelism"
     if len(spec.layers) != spec.num_layers or len(set(spec.layers)) != 1:
+        kinds = sorted({_KIND_WORDS[layer.kind] for layer in spec.layers})
+        mix = " and ".join(kinds) + " layers" if len(kinds) > 1 else f"{kinds[0]} layers of different shapes"
         return (
             "vram sizes pipeline parallelism for models whose decoder layers are all alike; this one mixes "
-            "layer kinds (attention, sliding windows, state), so each rank's share depends on where they fall"
+            f"{mix}, so each rank's share depends on where they fall"
         )
     if spec.layers[0].kind == "state":
         return "vram does not size recurrent-state (Mamba, linear-attention) layers over pipeline stages"

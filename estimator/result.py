@@ -61,6 +61,9 @@ class Fit(Frozen):
     # max_seq_len is past the model's context window (details.context_window): memory would hold it,
     # the model's positions do not (vLLM refuses such a max_model_len).
     max_seq_len_memory_only: bool = False
+    # max_seq_len is the s= range's top (MAX_SEQ_LEN): memory would hold that many tokens and perhaps
+    # more (the search stops there), so it is a lower bound, not memory's limit.
+    max_seq_len_at_limit: bool = False
     engine_refuses: str | None = None  # why the engine will not start this configuration (fits is then false)
 
 

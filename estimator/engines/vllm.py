@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from common.errors import InputError, UnmodelledError
@@ -49,6 +49,7 @@ from estimator.engines.vllm_profiles import (
     DSV4_FP8_DS_MLA_BYTES_PER_TOKEN,
     NEWEST,
     PROFILES,
+    BatchTier,
     VllmProfile,
     cuda_graph_estimate_taken,
     cudagraph_capture_sizes,
@@ -82,6 +83,7 @@ from estimator.spec import (
     LinearWeights,
     ModelSpec,
     VisionSpec,
+    WeightFormat,
 )
 from estimator.weights import (
     checkpoint_scheme_kept,
@@ -225,6 +227,23 @@ def _release_warning(spec: ModelSpec, query: Query) -> str | None:
         if uses_mxfp4_experts(spec, query):
             line += " and MXFP4 expert weights without the Hopper pre-padding"
     return line
+
+
+def _larger_tiers(tiers: tuple[BatchTier, ...]) -> str:
+    """The release's tiers above the small one, smallest first, as the no-GPU note words them: the
+    device memory each starts at, the GPUs it passes over (A100s, the GB10) and its defaults."""
+    above = sorted((t for t in tiers if t.min_memory_bytes), key=lambda t: t.min_memory_bytes)
+    if not above:
+        return "."
+    parts = []
+    for t in above:
+        but = [name for name, out in (("A100s", t.excludes_a100), ("the GB10", t.excludes_gb10)) if out]
+        kept = f", {' and '.join(but)} aside," if but else ""
+        parts.append(
+            f"GPUs of {t.min_memory_bytes // GiB} GiB and more{kept} get max_num_seqs {t.max_num_seqs:,}, "
+            f"max_num_batched_tokens {t.server_batched_tokens:,}"
+        )
+    return " (" + "; ".join(parts) + ", and more activations)."
 
 
 def query_constants(query: Query) -> VllmConstants:
@@ -417,7 +436,7 @@ def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
     fa2 = profile.nvfp4_kv == "fa2"
     if fa2 and family in (8, 9, 12):
         return None
-    where = "sm80, sm90, sm100 and sm120 GPUs" if fa2 else "sm100-family GPUs (B200, GB200, B300)"
+    where = "sm80, sm90, sm100 and sm120 GPUs" if fa2 else "sm100-family GPUs (B200, GB200, B300, GB300)"
     return f"vLLM {profile.version}'s nvfp4 KV cache runs on {where} only, not on {gpu.name}"
 
 
@@ -1064,17 +1083,20 @@ def cuda_block_bytes(size: int, max_split: int | None = None) -> int:
     return segment if segment - size <= MiB else rounded
 
 
-def _load_tensors(spec: ModelSpec, query: Query) -> list[tuple[int, int]]:
+@lru_cache(maxsize=64)
+def _load_tensors(
+    spec: ModelSpec, tp: int, weight_format: WeightFormat | None, bits: int | None
+) -> tuple[tuple[int, int], ...]:
     """(bytes, count) of the weight tensors one GPU allocates at load for the layers whose layout
     is known: the vocabulary-parallel embedding and an untied lm_head, the fused ``qkv_proj`` and the
     ``o_proj`` of standard attention (one q, a k and a v per layer), the fused ``gate_up_proj`` and
     the ``down_proj`` of dense MLPs (QKVParallelLinear / MergedColumnParallelLinear hold each fused
     projection in one parameter). Values tensors only: scales and zero points are small. Other
-    layouts (MLA, linear attention, experts, vision towers) are left out."""
-    tp = query.gpus
+    layouts (MLA, linear attention, experts, vision towers) are left out. Cached: the solvers ask for
+    it at every group size they try."""
 
     def values(component: LinearComponent, in_f: int, out_f: int) -> int:
-        return matrix_values_bytes(spec, component, in_f, out_f, weight_format=query.weight_format, bits=query.bits)
+        return matrix_values_bytes(spec, component, in_f, out_f, weight_format=weight_format, bits=bits)
 
     tensors: list[tuple[int, int]] = []
     if spec.vocab_size and spec.params.embedding:
@@ -1101,7 +1123,7 @@ def _load_tensors(spec: ModelSpec, query: Query) -> list[tuple[int, int]]:
             out_f = up.count // down.count * matrix_share(up, spec, tp)[1]
             tensors.append((values("dense_mlp", up.in_features, out_f), down.count))
             tensors.append((values("dense_mlp", *matrix_share(down, spec, tp)), down.count))
-    return tensors
+    return tuple(tensors)
 
 
 def load_segment_rounding_bytes(spec: ModelSpec, query: Query, gpu: GPU | None = None) -> int:
@@ -1114,7 +1136,8 @@ def load_segment_rounding_bytes(spec: ModelSpec, query: Query, gpu: GPU | None =
     max_split = version_profile(query)[0].load_max_split_bytes
     if max_split is None or (gpu is not None and gpu.vendor != "nvidia"):
         return 0
-    return sum(count * (cuda_block_bytes(size, max_split) - size) for size, count in _load_tensors(spec, query))
+    tensors = _load_tensors(spec, query.gpus, query.weight_format, query.bits)
+    return sum(count * (cuda_block_bytes(size, max_split) - size) for size, count in tensors)
 
 
 def expert_split(query: Query) -> int:
@@ -2570,6 +2593,27 @@ def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
     return num_blocks, tokens, concurrency
 
 
+def resident_requests(num_blocks: int, concurrency: float) -> float:
+    """The requests of max_model_len tokens the scheduler can hold whole at once: BlockPool takes one
+    block for itself at construction (its null block, ``self.null_block =
+    self.free_block_queue.popleft()``, v1/core/block_pool.py@v0.25.0, @v0.30.0) and the KV-cache
+    manager allocates only from the free queue (``get_num_free_blocks``), so num_blocks - 1 blocks
+    serve requests. "Maximum concurrency" (get_max_concurrency_for_kv_cache_config) divides all
+    ``num_blocks``, the null block counted; ``concurrency`` is that figure."""
+    if num_blocks <= 0:
+        return 0.0
+    return concurrency * (num_blocks - 1) / num_blocks
+
+
+def null_block_bytes(spec: ModelSpec, query: Query) -> int:
+    """The pool bytes of the block no request gets (:func:`resident_requests`); 0 where no KV cache
+    is sized."""
+    if query.kv == "off" or query.method != "calibrated":
+        return 0
+    layout, _ = kv_layout(spec, query)
+    return layout.bytes_per_block
+
+
 def request_kv_bytes(spec: ModelSpec, query: Query, max_model_len: int, *, batched_tokens: int) -> int:
     """KV bytes one request of ``max_model_len`` tokens holds (max_memory_usage_bytes over layers)."""
     layout, _ = kv_layout(spec, query)
@@ -2876,6 +2920,7 @@ class PipelineRank(Frozen):
     rank: int
     layers: int  # decoder layers [first_layer, first_layer + layers)
     first_layer: int
+    params: int  # the parameters this rank holds (its layers, and the embedding or LM head at an end)
     weights: int
     activation_peak: int
     kv_cache_memory: int
@@ -2888,7 +2933,10 @@ class VllmReport(EngineReport):
     version: str  # the vLLM release whose accounting this follows
     kv_cache_memory: int
     kv_cache_tokens: int
-    max_concurrency: float
+    max_concurrency: float  # "Maximum concurrency" as vLLM prints it: all the blocks, the null one counted
+    # The requests of s tokens its scheduler holds whole at once: the blocks less the null block
+    # (:func:`resident_requests`). The fit and max_batch follow this one.
+    max_resident: float = 0.0
     weights: int
     activation_peak: int
     non_torch: int
@@ -2908,10 +2956,14 @@ class VllmReport(EngineReport):
     # asked util falls short and one up to the device's limit does; None otherwise.
     util_to_fit: float | None = None
     drafter: DrafterReport | None = None  # the speculative-decoding draft model, when draft= is given
-    # pp= above 1: every pipeline rank, first to last. The fields above are then the rank with the
-    # smallest pool (the worst GPU), except the blocks, tokens and concurrency, which are the engine's
-    # (the fewest blocks of any rank), and the log lines, whose pool is the first rank's.
+    # pp= above 1: every pipeline rank, first to last. The fields above are then the busiest rank's
+    # (``pipeline_shown``: the largest memory total, the rank the answer's rows show), except the
+    # blocks, tokens and concurrency, which are the engine's (the fewest blocks of any rank,
+    # ``pipeline_fewest_blocks``), and the log lines, as vLLM prints them: the first rank logs its
+    # own pool, and the shared block count's tokens and concurrency.
     pipeline: tuple[PipelineRank, ...] = ()
+    pipeline_shown: int | None = None
+    pipeline_fewest_blocks: int | None = None
     # dp= (data-parallel replicas, each an engine with its own pool that logs its own lines): the
     # fields above are one replica's, as each prints them; requests_per_replica is its share of b,
     # ceil(b / dp), and the *_all fields add the replicas up.
@@ -2958,9 +3010,15 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     5), checks one max_model_len request against each rank's own pool, and prints the tokens and
     concurrency of that shared block count. "Available KV cache memory" is logged once per node
     (gpu_worker.py, logger.info_once with the "local" scope of logger.py), by the first rank.
+
+    One rule for every figure: the per-GPU fields (weights, activations, the pool in bytes, the
+    budget) are the busiest rank's, the one whose memory total is the largest, as the answer's rows
+    show (``estimator.estimate``); the blocks, tokens and concurrency are the engine's shared block
+    count; the log lines are what vLLM prints, the first rank's pool with the shared capacity.
     """
     ranks = stage_specs(spec, query.pp)
     reports = []
+    totals = []
     for stage in ranks:
         weights = weight_bytes(
             stage,
@@ -2972,15 +3030,21 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
         )
         if query.params_billions is not None and spec.params.total:
             weights = round(weights * query.params_billions * 1e9 / spec.params.total)
-        reports.append(vllm_report(stage, query, weights_bytes=weights, gpu=gpu, constants=constants))
+        r = vllm_report(stage, query, weights_bytes=weights, gpu=gpu, constants=constants)
+        reports.append(r)
+        kv_dtype = VllmEngine().dtypes(stage, query).kv
+        kv = 0 if kv_dtype is None else _kv_bytes(stage, query, query.seq_len, query.batch, kv_dtype, query.gpus, gpu)
+        # The rows' total less the CUDA context, the same on every rank.
+        totals.append(r.weights + r.activation_peak + r.non_torch + r.cuda_graphs + kv)
     profile, _ = version_profile(query)
-    worst = min(range(len(reports)), key=lambda r: reports[r].kv_cache_memory)
-    blocks = min(r.num_gpu_blocks for r in reports)
-    batched_tokens = reports[worst].max_num_batched_tokens
+    shown = max(range(len(reports)), key=lambda r: totals[r])
+    fewest = min(range(len(reports)), key=lambda r: reports[r].num_gpu_blocks)
+    blocks = reports[fewest].num_gpu_blocks
+    batched_tokens = reports[shown].max_num_batched_tokens
     # The shared block count's capacity, on any rank: every rank's blocks hold the same tokens.
-    layout, _ = kv_layout(ranks[worst], query)
+    layout, _ = kv_layout(ranks[fewest], query)
     _, tokens, concurrency = kv_capacity(
-        ranks[worst], query, blocks * layout.bytes_per_block, batched_tokens=batched_tokens
+        ranks[fewest], query, blocks * layout.bytes_per_block, batched_tokens=batched_tokens
     )
     failing = next((r for r in reports if not r.starts), None)
     starts = failing is None
@@ -2989,23 +3053,27 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
         lines = first.log_lines[:1] if all(r.kv_cache_memory > 0 for r in reports) else ()
     else:
         lines = capacity_lines(profile, gpu, first.kv_cache_memory, tokens, concurrency, query.seq_len)
-    fits = [r.util_to_fit for r in reports if r.max_concurrency < query.batch or not r.starts]
+    fits = [r.util_to_fit for r in reports if r.max_resident < query.batch or not r.starts]
     to_fit = None if not fits or None in fits else max(f for f in fits if f is not None)
-    return reports[worst].model_copy(
+    return reports[shown].model_copy(
         update={
             "kv_cache_tokens": tokens if starts else 0,
             "max_concurrency": floor_hundredths(concurrency) if starts else 0.0,
+            "max_resident": floor_hundredths(resident_requests(blocks, concurrency)) if starts else 0.0,
             "num_gpu_blocks": blocks,
             "starts": starts,
             "estimated_max_model_len": failing.estimated_max_model_len if failing else first.estimated_max_model_len,
             "start_error": failing.start_error if failing else None,
             "log_lines": lines,
             "util_to_fit": to_fit,
+            "pipeline_shown": shown,
+            "pipeline_fewest_blocks": fewest,
             "pipeline": tuple(
                 PipelineRank(
                     rank=i,
                     layers=stage.num_layers,
                     first_layer=stage.pp_stage.start if stage.pp_stage else 0,
+                    params=stage.params.total,
                     weights=r.weights,
                     activation_peak=r.activation_peak,
                     kv_cache_memory=r.kv_cache_memory,
@@ -3015,6 +3083,13 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
             ),
         }
     )
+
+
+@lru_cache(maxsize=32)
+def _engine_report(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> VllmReport:
+    """:func:`vllm_report` for the engine's hooks: the fit's start check and the answer's report ask
+    for it with the same arguments in one estimate, and hashing the spec costs a tenth of sizing it."""
+    return vllm_report(spec, query, weights_bytes=weights_bytes, gpu=gpu)
 
 
 def vllm_report(
@@ -3055,14 +3130,16 @@ def vllm_report(
     else:
         lines = capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len)
     to_fit = None
-    if query.kv != "off" and (concurrency < query.batch or (refused is None and not check.fits)):
-        # What the requested share must hold for the b requests, and for the start check (one
-        # request, and from 0.29 the null block); the CUDA context (and, up to 0.19, the graphs)
-        # come on top of it.
+    resident = resident_requests(blocks, concurrency)
+    if query.kv != "off" and (resident < query.batch or (refused is None and not check.fits)):
+        # What the requested share must hold for the b requests and the null block, and for the
+        # start check (one request, and from 0.29 the null block); the CUDA context (and, up to
+        # 0.19, the graphs) come on top of it.
         kv = max(
             requests_kv_bytes(
                 spec, query, seq_len=query.seq_len, batch=query.batch, tp=query.gpus, batched_tokens=batched_tokens
-            ),
+            )
+            + layout.bytes_per_block,
             _start_pool_bytes(layout, profile, query.seq_len, batched_tokens),
         )
         need = weights + peak + non_torch + (graphs if in_budget else 0) + kv
@@ -3071,12 +3148,13 @@ def vllm_report(
         )
     if refused is not None:
         # A server that does not start holds no request: the pool is what it would have been, no capacity.
-        tokens, concurrency, to_fit = 0, 0.0, None
+        tokens, concurrency, resident, to_fit = 0, 0.0, 0.0, None
     return VllmReport(
         version=profile.version,
         kv_cache_memory=pool,
         kv_cache_tokens=tokens,
         max_concurrency=floor_hundredths(concurrency),
+        max_resident=floor_hundredths(resident),
         weights=weights,
         activation_peak=peak,
         non_torch=non_torch,
@@ -3156,15 +3234,19 @@ class _TpDim(Frozen):
     plural: bool = False  # "do not divide" (heads) rather than "does not divide" (a size)
     moe: bool = False  # the routed experts' width: split over the MoE group (tp x dp, or 1 with EP)
 
+    def accepts(self, tp: int) -> bool:
+        """Whether this dimension meets ``tp`` (the solvers ask it of every size up to the limit)."""
+        if self.rule == "kv":
+            return not (self.size % tp if tp <= self.size else tp % self.size)
+        return self.size % tp == 0 or (self.rule == "groups" and self.size == 1)
+
     def refusal(self, tp: int) -> str | None:
         """Why this dimension refuses ``tp``, or None."""
+        if self.accepts(tp):
+            return None
         named = self.what.format(n=f"{self.size:,}")
         if self.rule == "kv":
-            if self.size % tp if tp <= self.size else tp % self.size:
-                return f"{named} and {tp} GPUs do not divide one another"
-            return None
-        if self.size % tp == 0 or (self.rule == "groups" and self.size == 1):
-            return None
+            return f"{named} and {tp} GPUs do not divide one another"
         return f"{named} {'do' if self.plural else 'does'} not divide by {tp}"
 
 
@@ -3342,6 +3424,7 @@ def _inkling_max_tp(spec: ModelSpec) -> int | None:
     return min((layer.kv_heads for layer in spec.layers if layer.kv_heads), default=None)
 
 
+@lru_cache(maxsize=64)
 def accepted_tp_sizes(
     spec: ModelSpec,
     limit: int,
@@ -3354,7 +3437,11 @@ def accepted_tp_sizes(
     """Every TP size up to ``limit`` that vLLM accepts (:func:`tp_refusal`) as one replica, smallest
     first; with ``expert_parallel`` the routed experts' width is not split, so it refuses none."""
     dims = [dim for dim in _tp_dims(spec, vision=vision) if not (expert_parallel and dim.moe)]
-    firsts = [n for n in range(1, limit + 1) if n == 1 or all(dim.refusal(n) is None for dim in dims)]
+    # Every accepted size divides each dimension that must divide: only the divisors of their gcd
+    # need asking (the solvers ask this at every estimate, up to 1,024 GPUs).
+    common = math.gcd(*(d.size for d in dims if d.rule == "divide" or (d.rule == "groups" and d.size != 1)))
+    sizes = range(1, limit + 1) if common == 0 else (n for n in range(1, min(common, limit) + 1) if common % n == 0)
+    firsts = [n for n in sizes if n == 1 or all(dim.accepts(n) for dim in dims)]
 
     def accepts(n: int) -> bool:
         moe = 1 if expert_parallel else n
@@ -3538,8 +3625,9 @@ class VllmEngine(BaseEngine):
         """vLLM's requested share (util x the device) holds the weights, the KV cache, the activation
         peak and non-torch memory (and, from 0.20, the CUDA-graph estimate); the CUDA context (there
         before vLLM measures) and, up to 0.19, the CUDA graphs (captured after the KV pool) come on
-        top, within the device. So the total fits exactly when vLLM's KV pool holds its b x s tokens
-        (and the query fits when vLLM also starts: :meth:`start_limit`)."""
+        top, within the device. One pool block is the null block, which no request gets
+        (:func:`resident_requests`). So the total fits exactly when vLLM's KV pool holds its b x s
+        tokens beside the null block (and the query fits when vLLM also starts: :meth:`start_limit`)."""
         requested = int(util_of(query) * gpu.memory_bytes)
         if query.method == "classic":
             return requested  # the classic terms have no overhead to place outside the share
@@ -3547,7 +3635,7 @@ class VllmEngine(BaseEngine):
         outside = cuda_context_bytes(query, constants)
         if not graphs_in_budget(spec, query):
             outside += cuda_graph_bytes(spec, query, gpu, constants)
-        return min(requested + outside, gpu.memory_bytes)
+        return min(requested + outside, gpu.memory_bytes) - null_block_bytes(spec, query)
 
     def tp_sizes(self, spec: ModelSpec, limit: int, query: Query | None = None) -> tuple[int, ...]:
         """The sizes vLLM accepts (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10; Qwen3.5-27B's
@@ -3574,9 +3662,21 @@ class VllmEngine(BaseEngine):
         kv = dtypes.kv
         if kv is None:
             return lambda s, b: fixed
+        if kv != kv_cache_dtype(spec, query):
+
+            def per_token(s: int, b: int) -> int:
+                return fixed + _kv_bytes(spec, query, s, b, kv, query.gpus, gpu)
+
+            return per_token
+        # The probes change only s and b: the layout and the batch budget (what _kv_bytes reads from
+        # the query each time) are read once, after the same refusals.
+        _kv_bytes(spec, query, 1, 1, kv, query.gpus, gpu)
+        layout, _ = kv_layout(spec, query)
+        batched, _ = batch_defaults(query, gpu if gpu is not None else (lookup_gpu(query.gpu) if query.gpu else None))
+        block = layout.bytes_per_block
 
         def total(s: int, b: int) -> int:
-            return fixed + _kv_bytes(spec, query, s, b, kv, query.gpus, gpu)
+            return fixed + b * _blocks_per_request(layout, s, batched) * block
 
         return total
 
@@ -3588,7 +3688,7 @@ class VllmEngine(BaseEngine):
         not imply at b = 1. The pool does not depend on s, so the solvers ask this at every s."""
         if gpu is None or query.method != "calibrated" or query.kv == "off":
             return None
-        report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+        report = _engine_report(spec, query, weights, gpu)
         pool, batched = report.kv_cache_memory, report.max_num_batched_tokens
         layout, _ = kv_layout(spec, query)
         profile, _ = version_profile(query)
@@ -3609,14 +3709,17 @@ class VllmEngine(BaseEngine):
         share = ceil_div(query.batch, query.dp)  # each data-parallel replica schedules its own share
         if share > max_seqs:
             # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
-            seqs = f"{max_seqs:,} sequence" + ("" if max_seqs == 1 else "s")
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
-            asked = f"b={query.batch:,}" if query.dp == 1 else f"{share:,} of b={query.batch:,} on each replica"
+            if query.dp == 1:
+                who = f"vLLM runs {max_seqs:,} of b={query.batch:,} at once"
+            else:
+                # ceil(b / dp) is the busiest replica's share: "up to" where b does not divide.
+                upto = "" if query.batch % query.dp == 0 else "up to "
+                who = f"Each replica gets {upto}{share:,} of b={query.batch:,} and runs {max_seqs:,} at once"
             notes.append(
                 note(
                     "batch_queued",
-                    f"vLLM runs at most {seqs} at once ({why}): {asked} would "
-                    "queue the rest; raise seqs= to run them together.",
+                    f"{who} ({why}); {share - max_seqs:,} wait; raise seqs= to run them together.",
                 )
             )
         gpus = expert_split(query)
@@ -3738,15 +3841,12 @@ class VllmEngine(BaseEngine):
             # The batch tier follows the GPU, and with it the activation peak: say which one was sized.
             batched, seqs = batch_defaults(query, None)
             given = query.max_num_batched_tokens is not None and query.max_num_seqs is not None
-            tiers = version_profile(query)[0].batch_tiers
-            larger = min(t.min_memory_bytes for t in tiers if t.min_memory_bytes) // GiB if len(tiers) > 1 else 0
             tier = (
                 ""
                 if given
                 else (
                     f" Without one, vram sizes vLLM's small-GPU batch defaults: max_num_seqs {seqs:,}, "
-                    f"max_num_batched_tokens {batched:,}"
-                    + (f" (GPUs of {larger} GiB and more get larger ones, and more activations)." if larger else ".")
+                    f"max_num_batched_tokens {batched:,}" + _larger_tiers(version_profile(query)[0].batch_tiers)
                 )
             )
             return None, [
@@ -3755,7 +3855,7 @@ class VllmEngine(BaseEngine):
                     f"Give gpu= to see the KV pool vLLM {version} would reserve and how many requests it holds." + tier,
                 )
             ]
-        report = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+        report = _engine_report(spec, query, weights, gpu)
         # ``query`` is one replica's (its share of b): the replicas are alike, so add them up.
         report = report.model_copy(
             update={
@@ -3796,11 +3896,31 @@ class VllmEngine(BaseEngine):
         device = est.fit.gpu_memory if est.fit is not None else 0
         per_gpu = " per GPU" if est.query.gpus * est.query.pp * est.query.dp > 1 else ""
         each = "" if v.data_parallel_size == 1 else f" (each of {v.data_parallel_size} replicas logs its own)"
+        # The CUDA context (and graphs captured after the pool, where the release does not take their
+        # estimate out of it) come on top of util's share: nvidia-smi shows the sum.
+        outside = f" + {cuda_context_bytes(est.query, query_constants(est.query)) / GiB:.2f} GiB CUDA context"
+        if not v.cuda_graphs_in_budget and v.cuda_graphs > 0:
+            outside += f" + {v.cuda_graphs / GiB:.2f} GiB CUDA graphs"
+        pool = f"the KV pool takes what the rest leaves, {v.kv_cache_memory / GiB:.1f} GiB"
+        if v.pipeline:
+            # Each stage measures its own pool and the engine gives them all the fewest blocks of any:
+            # say which stage each figure is, or they read as one GPU's.
+            shown, fewest = (v.pipeline_shown or 0) + 1, (v.pipeline_fewest_blocks or 0) + 1
+            pool = (
+                f"on stage {shown} (the rows') the KV pool takes what the rest leaves, "
+                f"{v.kv_cache_memory / GiB:.1f} GiB; vLLM gives every stage the fewest blocks of any, "
+                f"{v.num_gpu_blocks:,} (stage {fewest}'s)"
+            )
         line = (
             f"vLLM {esc(name)}{each} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
-            f"(util={v.gpu_memory_utilization:g} x the device); the KV pool takes what the rest leaves, "
-            f"{v.kv_cache_memory / GiB:.1f} GiB, room for {v.max_concurrency:.2f} requests of {s:,} tokens at once; "
-            f'its log will print "{_log_size(v)}"'
+            f"(util={v.gpu_memory_utilization:g} x the device){outside}; {pool}, "
+            f"room for {v.max_resident:.2f} requests of {s:,} tokens at once"
+            + (
+                f" (its {v.num_gpu_blocks:,} blocks less the null block, which no request gets)"
+                if f"{v.max_resident:.2f}" != f"{v.max_concurrency:.2f}"
+                else ""
+            )
+            + f'; its log will print "{_log_size(v)}"'
         )
         # That figure is the release's own arithmetic, not a token budget: say which, or it reads as
         # a contradiction of the requests (sliding windows and states make the two differ).
@@ -3815,9 +3935,12 @@ class VllmEngine(BaseEngine):
                 f"{d.weights / GiB:.2f} GiB of weights and {d.kv_bytes_per_token / 1024:g} KiB of KV per token in its "
                 f"{d.kv_layers} layer{'' if d.kv_layers == 1 else 's'}, counted in both"
             )
+        if v.pipeline and (avail := next((x for x in v.log_lines if x.startswith("Available KV cache memory")), None)):
+            line += f'; "{avail}" is stage 1\'s own pool, which only its rank logs'
         if v.data_parallel_size > 1:
+            every = v.max_resident * v.data_parallel_size
             line += (
-                f". The {v.data_parallel_size} replicas hold {v.max_concurrency_all or 0:.2f} requests of {s:,} tokens "
+                f". The {v.data_parallel_size} replicas hold {every:.2f} requests of {s:,} tokens "
                 "in all; vLLM's load balancer gives each request to one replica, the least loaded"
             )
         return line
@@ -3843,22 +3966,31 @@ class VllmEngine(BaseEngine):
         if q.dp > 1:
             asked += f" it gets of b={q.batch:,}"
         if fit.fits:
-            line = f"{total}: fits {where}: {pool} holds {v.max_concurrency:.2f} requests of {q.seq_len:,} tokens"
+            line = f"{total}: fits {where}: {pool} holds {v.max_resident:.2f} requests of {q.seq_len:,} tokens"
             if q.dp > 1:
-                return line + f", {v.max_concurrency_all or 0:.2f} in all (b={q.batch:,} asked: {share:,} a replica)"
+                every = v.max_resident * q.dp
+                return line + f", {every:.2f} in all (b={q.batch:,} asked: {share:,} a replica)"
             return line + f" (b={q.batch:,} asked)"
-        if v.max_concurrency >= share and v.starts and v.util_to_fit is None:
+        if v.max_resident >= share and v.starts and v.util_to_fit is None:
             # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
             return (
                 f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
                 f"graphs vLLM adds on top of it leave no room on the device; lower util"
             )
-        held = min(v.max_concurrency, share - 0.01)  # never round up to what was asked
+        held = min(v.max_resident, share - 0.01)  # never round up to what was asked
         # The pool's blocks hold one whole request (int(concurrency x s) >= s from 0.21, where the
         # two-decimal concurrency may round up to 1.00), yet vLLM will not start: from 0.30 its check
         # holds one block back (the null block) first.
         holds_one = version_profile(q)[0].kv_tokens_report == "concurrency" and v.kv_cache_tokens >= q.seq_len
-        if not v.starts and v.kv_cache_memory > 0 and holds_one:
+        if v.starts and v.max_concurrency >= share > v.max_resident:
+            # vLLM prints a concurrency of b, over all its blocks; its scheduler holds the null block
+            # back, so the last request cannot reach s tokens.
+            line = (
+                f"{total}: does not fit {where}: {pool} has {v.num_gpu_blocks:,} blocks and vLLM prints "
+                f"{v.max_concurrency:.2f}x, but one block is its null block, which no request gets: it holds "
+                f"{held:.2f} of the {asked} at once"
+            )
+        elif not v.starts and v.kv_cache_memory > 0 and holds_one:
             line = (
                 f"{total}: does not fit {where}: {pool} has {v.num_gpu_blocks:,} blocks, as many as one request of "
                 f"{q.seq_len:,} tokens takes, but vLLM {v.version} keeps one back (the null block) and will not start"

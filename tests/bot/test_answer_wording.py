@@ -71,7 +71,12 @@ def test_without_a_gpu_the_answer_names_the_batch_defaults_it_sized() -> None:
     est = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", seq_len=32768, batch=4)
     (note,) = [w.message for w in est.warnings if w.code == "no_gpu_given"]
     assert "max_num_seqs 256, max_num_batched_tokens 2,048" in note
-    assert "GPUs of 70 GiB and more get larger ones" in note
+    # 0.33's tiers (engine/arg_utils.py get_batch_defaults): from 70 GiB, but not an A100 (an A100-80GB
+    # keeps the small tier) nor the GB10, 8,192 tokens and 1,024 sequences; from 160 GiB 16,384 and 1,024.
+    assert (
+        "(GPUs of 70 GiB and more, A100s and the GB10 aside, get max_num_seqs 1,024, max_num_batched_tokens 8,192; "
+        "GPUs of 160 GiB and more get max_num_seqs 1,024, max_num_batched_tokens 16,384, and more activations)"
+    ) in note
     given = _estimate(
         CAL / "qwen3_5_27b.json", engine="vllm", seq_len=32768, max_num_seqs=64, max_num_batched_tokens=4096
     )
@@ -86,7 +91,10 @@ def test_the_vllm_line_says_what_the_process_holds() -> None:
     assert line is not None
     # 0.92 x 85,030,617,088 B = 78,228,167,720 B = 72.86 GiB of the device's 79.19 GiB.
     assert est.engine_report.requested_memory == int(0.92 * H100)
-    assert line.startswith("vLLM 0.33 will hold 72.9 GiB of 79.2 GiB (util=0.92 x the device); ")
+    # Beside it, outside util's share, one GPU's CUDA context: 522 MiB = 0.51 GiB.
+    assert line.startswith(
+        "vLLM 0.33 will hold 72.9 GiB of 79.2 GiB (util=0.92 x the device) + 0.51 GiB CUDA context; "
+    )
     pool = est.engine_report.kv_cache_memory / GIB
     assert f"the KV pool takes what the rest leaves, {pool:.1f} GiB, room for " in line
 
@@ -275,3 +283,46 @@ def test_the_max_line_names_the_group_that_holds_it() -> None:
     assert one is not None and one.startswith("Max on this GPU: ")
     assert tp is not None and tp.startswith("Max on these 2 GPUs: ")
     assert tp_pp is not None and tp_pp.startswith("Max on these 4 GPUs: ")
+
+
+# -- trial 2, 11: the CUDA context beside util's share --------------------------------------------
+def test_the_hold_line_adds_the_cuda_context_outside_util() -> None:
+    # TP 8: each rank's CUDA context is 522 MiB + the TP extra 1,065 MiB = 1,587 MiB = 1.55 GiB, outside
+    # util's share of the device (0.92 x its total): the line shows both.
+    est = _estimate(CAL / "deepseek_v4_flash.json", engine="vllm", gpu="h200", gpus=8, seq_len=131072, kv="fp8")
+    line = report.engine_line(est)
+    assert line is not None
+    device = est.fit.gpu_memory
+    assert (
+        f"will hold {0.92 * device / GIB:.1f} GiB of {device / GIB:.1f} GiB per GPU (util=0.92 x the device) " in line
+    )
+    assert "(util=0.92 x the device) + 1.55 GiB CUDA context; the KV pool" in line
+    # 0.19 captures its graphs after the pool, on top of it: the line adds them too.
+    old = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", vllm="0.19", gpu="h100", seq_len=32768)
+    line = report.engine_line(old)
+    graphs = old.engine_report.cuda_graphs
+    assert not old.engine_report.cuda_graphs_in_budget and graphs > 0
+    assert f"(util=0.9 x the device) + 0.51 GiB CUDA context + {graphs / GIB:.2f} GiB CUDA graphs; " in line
+
+
+# -- trial 2, 14: a refusal the verdict states is not listed again ----------------------------------
+def test_s_past_the_positions_is_said_once() -> None:
+    # qwen3_5_moe's config allows 32,768 positions (no RoPE scaling): 131,072 is past them.
+    est = _estimate(CAL / "qwen3_5_moe.json", engine="vllm", gpu="h100", seq_len=131072)
+    said = "max_model_len 131,072 is past the 32,768 positions"
+    assert said in report.verdict(est)
+    assert not [w for w in report.listed_warnings(est) if said in w.message]
+    # --json keeps every warning, the engine's code included.
+    assert "context_window_exceeded" in {w.code for w in est.warnings}
+
+
+# -- trial 2, 16: the longest s at the range's top ------------------------------------------------
+def test_the_max_line_says_when_s_is_vrams_own_limit() -> None:
+    # DeepSeek-V4-Flash keeps windows and compressed caches: at TP 8 on H200s one request of 16m =
+    # 16,777,216 tokens (the s= range's top) still fits, so the search stops there.
+    est = _estimate(CAL / "deepseek_v4_flash.json", engine="vllm", gpu="h200", gpus=8, seq_len=131072, kv="fp8")
+    assert est.fit.max_seq_len == 16 * 1024 * 1024 and est.fit.max_seq_len_at_limit
+    assert "16M tokens or more (vram's limit) at b=1" in report.max_line(est)
+    # Where memory is the bound, no such words: Qwen3-8B's KV grows with every token.
+    small = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", seq_len=32768)
+    assert not small.fit.max_seq_len_at_limit and "vram's limit" not in report.max_line(small)

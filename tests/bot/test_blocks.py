@@ -184,6 +184,9 @@ def test_vllm_line() -> None:
         kv_cache_memory=40 * GIB,
         kv_cache_tokens=209_715,
         max_concurrency=12.8,
+        # 13,107 blocks of 16 tokens over 1,024 a request: 12.80 printed; less the null block,
+        # 13,106 / 1,024 = 12.798 held.
+        max_resident=12.79,
         weights=PHI4_WEIGHTS,
         activation_peak=ACT,
         non_torch=OVER,
@@ -202,10 +205,12 @@ def test_vllm_line() -> None:
     )
     text = blocks.estimate_message(est.model_copy(update={"engine_report": report})).text
     assert (
-        # What the process holds: 0.9 x 85,030,617,088 B = 71.27 GiB of the device's 79.19 GiB.
-        "vLLM 0.19.0 will hold 71.3 GiB of 79.2 GiB (util=0.9 x the device); the KV pool takes what the rest "
-        "leaves, 40.0 GiB, room for 12.80 requests of 16,384 tokens at once; "
-        'its log will print "GPU KV cache size: 209,715 tokens"'
+        # What the process holds: 0.9 x 85,030,617,088 B = 71.27 GiB of the device's 79.19 GiB, and
+        # beside it one GPU's CUDA context, 522 MiB = 0.51 GiB (no graphs in this report).
+        "vLLM 0.19.0 will hold 71.3 GiB of 79.2 GiB (util=0.9 x the device) + 0.51 GiB CUDA context; the KV pool "
+        "takes what the rest "
+        "leaves, 40.0 GiB, room for 12.79 requests of 16,384 tokens at once (its 13,107 blocks less the null "
+        'block, which no request gets); its log will print "GPU KV cache size: 209,715 tokens"'
     ) in text
     assert "CUDA graphs" in text
 

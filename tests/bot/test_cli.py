@@ -251,3 +251,35 @@ def test_show_with_settings_of_a_query_that_failed_says_there_is_nothing_to_chan
     code, out, err = vram(["show", "1", "s=8k", "--json"], settings)
     assert code == 2 and "#1 failed before it was sized" in err
     assert json.loads(out)["error"]["code"] == "invalid_input"
+
+
+def test_a_what_if_names_the_query_it_changed_and_the_old_values(settings: Settings) -> None:
+    assert vram([QWEN3_8B, "s=4k", "gpu=h100"], settings)[0] == 0  # #1
+    code, out, err = vram(["show", "1", "s=8k", "b=2"], settings)  # #2
+    assert (code, err) == (0, "")
+    first = out.splitlines()[0]
+    # The totals as the two stored answers give them, one decimal of a GiB (2^30 B).
+    before = json.loads(vram(["show", "1", "--json"], settings)[1])["memory"]["total"]
+    after = json.loads(vram(["show", "2", "--json"], settings)[1])["memory"]["total"]
+    assert after > before  # twice the tokens, twice the sequences
+    assert first == (
+        f"what-if of #1: s=8k (was 4k), b=2 (was 1): total {before / 2**30:.1f} GiB → {after / 2**30:.1f} GiB "
+        f"(+{(after - before) / 2**30:.1f} GiB)"
+    )
+    # --json links it to #1, as the answer and when shown again; the plain answer #1 has no link.
+    code, out, _ = vram(["show", "1", "s=16k", "--json"], settings)  # #3
+    assert code == 0 and (json.loads(out)["id"], json.loads(out)["what_if_of"]) == (3, 1)
+    assert json.loads(vram(["show", "2", "--json"], settings)[1])["what_if_of"] == 1
+    assert "what_if_of" not in json.loads(vram(["show", "1", "--json"], settings)[1])
+    # Shown again, and in the history, it says whose what-if it is.
+    assert vram(["show", "2"], settings)[1].splitlines()[0].endswith(" UTC · what-if of #1: s=8k b=2")
+    assert "what-if of #1: s=16k" in vram(["history"], settings)[1]
+
+
+def test_show_of_a_question_in_plain_words_gives_its_answer_line_again(settings: Settings) -> None:
+    question = f"how many H100s for {QWEN3_8B} at 32k for 64 users with vllm"
+    code, out, err = vram([question], settings)  # #1
+    assert (code, err) == (0, "")
+    (answer,) = [line for line in out.splitlines() if line.startswith("fewest NVIDIA H100 80GB HBM3")]
+    code, shown, _ = vram(["show", "1"], settings)
+    assert code == 0 and shown.splitlines()[1] == answer

@@ -96,3 +96,10 @@ def test_a_drafter_before_its_release_says_the_release_not_the_files(settings: S
     code, out, err = vram([*args, "vllm=0.20"], settings)
     assert (code, out) == (1, "")
     assert err.startswith(f"vram: could not read which tensors the drafter {drafter} ships")
+
+
+def test_more_pipeline_stages_than_layers_is_invalid_input(settings: Settings) -> None:
+    # Qwen3-8B's 36 decoder layers cannot fill 37 stages: what was typed must change (exit 2).
+    code, out, err = vram([QWEN3_8B, "engine=vllm", "gpu=h100", "pp=37", "--json"], settings)
+    assert code == 2 and json.loads(out)["error"]["code"] == "invalid_input"
+    assert err.startswith("vram: pp=37 is too many stages") and "pp=36 or fewer" in err

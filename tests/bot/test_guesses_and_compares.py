@@ -77,7 +77,7 @@ def test_compare_on_vllm_shows_the_pool_and_sliding_layers_kv(settings: Settings
     for i, model in enumerate((GEMMA2, QWEN3_8B)):
         single = json.loads(vram([model, "s=8k", "b=2", "engine=vllm", "gpu=h100", "--json"], settings)[1])
         [held] = [line for line in lines if line.startswith("Requests of 8,192 tokens ")]
-        assert held.split()[4 + i] == f"{single['vllm']['max_concurrency']:.2f}"
+        assert held.split()[4 + i] == f"{single['vllm']['max_resident']:.2f}"
         [pool] = [line for line in lines if line.startswith("vLLM KV pool GiB ")]
         assert pool.split()[4 + i] == f"{single['vllm']['kv_cache_memory'] / 1024**3:.2f}"
 
@@ -147,3 +147,23 @@ def test_slack_show_and_history_of_a_comparison(settings: Settings) -> None:
     assert "Stored as #1 and #2" in text
     history = render(service.run("history mine", who)).message.kwargs()["text"]
     assert history.count("`#1` `#2`") == 1 and "`#2` `#1`" not in history
+
+
+def test_a_compare_over_replicas_or_stages_says_whose_figures_rows_are(settings: Settings) -> None:
+    # dp=2: each replica's pool holds its own requests; the replicas together hold twice as many.
+    code, out, _ = vram(["compare", GEMMA2, QWEN3_8B, "s=8k", "b=4", "engine=vllm", "gpu=h100", "dp=2"], settings)
+    assert code == 0
+    lines = _lines(out)
+    assert lines[0] == "s=8,192 · b=4 · vllm 0.33 · gpu=h100-80gb · dp=2"
+    [each] = [line for line in lines if line.startswith("Requests of 8,192 tokens (each of 2 replicas) ")]
+    [total] = [line for line in lines if line.startswith("Requests in all (2 replicas) ")]
+    for i in range(2):
+        per, both = float(each.split()[-2 + i]), float(total.split()[-2 + i])
+        assert abs(both - 2 * per) <= 0.01
+    assert any(line.startswith("Fits each of 2 NVIDIA H100 80GB HBM3 (SXM5), 2 replicas of tp=1 ") for line in lines)
+    # pp=2: the pool is the busiest stage's; both stages' GPUs are counted.
+    code, out, _ = vram(["compare", QWEN3_8B, QWEN3_8B, "s=8k", "engine=vllm", "gpu=h100", "pp=2"], settings)
+    lines = _lines(out)
+    assert lines[0].endswith(" · pp=2")
+    assert any(line.startswith("vLLM KV pool GiB (busiest stage) ") for line in lines)
+    assert any(line.startswith("Fits each of 2 NVIDIA H100 80GB HBM3 (SXM5), tp=1 x pp=2 ") for line in lines)

@@ -426,6 +426,15 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ),
     ("Qwen/Qwen3-8B on vLLM 0.31.1 on an L4", "Qwen/Qwen3-8B", "gpu=l4 engine=vllm vllm=0.31.1", FIT, ()),
     ("Qwen/Qwen3-8B with vllm==0.31 on an L4", "Qwen/Qwen3-8B", "gpu=l4 engine=vllm vllm=0.31", FIT, ()),
+    # Glued on with a dash, as an image tag or a wheel name writes it: the release, not a second model.
+    (
+        "./qwen3_5_27b at 64k on h100 with vllm-0.31",
+        "./qwen3_5_27b",
+        "s=64k gpu=h100-80gb engine=vllm vllm=0.31",
+        FIT,
+        (),
+    ),
+    ("Qwen/Qwen3-8B on an L4 with vLLM-v0.31.1", "Qwen/Qwen3-8B", "gpu=l4 engine=vllm vllm=0.31.1", FIT, ()),
     (
         "Qwen/Qwen3-8B on an L4 with vllm version 0.29.1rc1.dev339+g554340f3d",
         "Qwen/Qwen3-8B",
@@ -630,7 +639,12 @@ REFUSED: list[tuple[str, str]] = [
     ("Qwen/Qwen3-8B on a T4 and an L4", "two GPUs named"),
     ("will qwen3 32b or llama 3.3 70b fit on an h100", "two models named"),
     ("Qwen/Qwen3-8B or Qwen/Qwen3-32B on an L4", "two models named"),
-    ("Qwen/Qwen3-8B at 32k or 64k context", "both set s"),
+    # Both values in one unit, whole tokens: vLLM's 128k is 128,000 (the grammar's would be 131,072).
+    (
+        "vllm serve Qwen/Qwen3-8B --max-model-len 128k --max-model-len 64000 on h100",
+        '"--max-model-len 128k" and "--max-model-len 64000" both set s (s=128,000, s=64,000)',
+    ),
+    ("Qwen/Qwen3-8B at 32k or 64k context", "both set s (s=65,536, s=32,768)"),
     ("Qwen/Qwen3-8B for 8 users or 16 users", "both set b"),
     ("Qwen/Qwen3-8B in fp8 or in int4", "both set dtype"),
     ("Qwen/Qwen3-8B on two H100s with 4 GPUs", "both set gpus"),

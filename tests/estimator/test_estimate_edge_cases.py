@@ -122,12 +122,29 @@ def test_optional_layer_counts_must_be_whole_and_not_negative(fixture: str, fiel
 def test_vllm_warns_when_b_exceeds_max_num_seqs():
     s = spec("microsoft__phi-4")
     est = estimate(s, Query(engine="vllm", gpu="h100", batch=4, max_num_seqs=1), model_id="p")
-    assert any(w.startswith("vLLM runs at most 1 sequence at once (seqs=1): b=4") for w in messages(est)), est.warnings
+    # One runs, 4 - 1 = 3 wait.
+    assert "vLLM runs 1 of b=4 at once (seqs=1); 3 wait; raise seqs= to run them together." in messages(est)
     # No seqs=: vLLM's default on a GPU under 70 GiB (an L4) is 256 sequences.
     est = estimate(s, Query(engine="vllm", gpu="l4", batch=300, seq_len=1024), model_id="p")
-    assert any("at most 256 sequences at once (its default max_num_seqs): b=300" in w for w in messages(est))
+    assert any("runs 256 of b=300 at once (its default max_num_seqs); 44 wait" in w for w in messages(est))
     for q in (Query(engine="vllm", gpu="l4", batch=256), Query(batch=300)):
-        assert not any("sequences at once" in w for w in messages(estimate(s, q, model_id="p")))
+        assert not any(" at once " in w for w in messages(estimate(s, q, model_id="p")))
+
+
+def test_with_replicas_the_queue_is_each_replicas_share_past_seqs():
+    # dp=2: each replica schedules its own share. b=40 gives 20 each; 8 run (seqs=8), 20 - 8 = 12 wait.
+    s = spec("microsoft__phi-4")
+    q = Query(engine="vllm", gpu="h100", seq_len=4096, batch=40, dp=2, max_num_seqs=8)
+    assert (
+        "Each replica gets 20 of b=40 and runs 8 at once (seqs=8); 12 wait; raise seqs= to run them together."
+        in messages(estimate(s, q, model_id="p"))
+    )
+    # b=41 does not divide: the busier replica gets ceil(41 / 2) = 21, and 21 - 8 = 13 of those wait.
+    q = q.model_copy(update={"batch": 41})
+    assert any(
+        w.startswith("Each replica gets up to 21 of b=41 and runs 8 at once (seqs=8); 13 wait")
+        for w in messages(estimate(s, q, model_id="p"))
+    )
 
 
 # -- dtype=fp32 runs the model, and its cache, in fp32 ---------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from estimator.config import load_model_spec
-from estimator.engines.vllm import cuda_context_bytes, cuda_graph_bytes
+from estimator.engines.vllm import cuda_context_bytes, cuda_graph_bytes, kv_layout
 from estimator.estimate import _largest, estimate, total_for
 from estimator.gpus import lookup_gpu
 from estimator.query import MAX_BATCH, MAX_SEQ_LEN, Query
@@ -28,7 +28,9 @@ def _vllm_usable(s, q: Query, device: int, gpu=None) -> int:
     old = q.vllm == "0.19"
     util = q.util or (0.9 if old else 0.92)
     outside = cuda_context_bytes(q) + (cuda_graph_bytes(s, q, gpu) if old else 0)
-    return min(int(util * device) + outside, device)
+    # One block of the pool is BlockPool's null block, which no request gets.
+    null = kv_layout(s, q)[0].bytes_per_block if q.kv != "off" else 0
+    return min(int(util * device) + outside, device) - null
 
 
 def test_largest_matches_a_linear_scan() -> None:

@@ -82,7 +82,7 @@ def test_tied_embeddings_sit_on_the_first_and_the_last_rank() -> None:
 def test_models_whose_layers_differ_are_refused() -> None:
     assert pp_refusal(spec_of("Qwen__Qwen3-32B"), 2) is None
     # Gemma 2 alternates sliding and global layers; DeepSeek-V3 has three dense layers before its MoE
-    # layers; Qwen2.5-VL has a vision tower on the first rank.
+    # layers; Qwen2.5-VL has a vision tower on the first rank (unless mm=0 starts it text only).
     for name in ("google__gemma-2-9b-it", "deepseek-ai__DeepSeek-V3", "Qwen__Qwen2.5-VL-7B-Instruct"):
         assert pp_refusal(spec_of(name), 2) is not None, name
     assert "cannot fill" in (pp_refusal(spec_of("Qwen__Qwen3-0.6B"), 29) or "")
@@ -196,3 +196,82 @@ def test_n_scales_the_whole_models_count(qwen3_32b: ModelSpec) -> None:
     half = estimate(qwen3_32b, parse_query([*words, f"n={32.762123264 / 2}"])[0], model_id="m")
     rope = 40_960 * 128 * 2
     assert abs((half.memory.weights - rope) * 2 - (plain.memory.weights - rope)) < 1 << 20
+
+
+def test_every_figure_of_a_three_stage_answer_is_one_stages_or_says_which() -> None:
+    # Qwen3-32B over 3 stages: 64 // 3 = 21 each, the remainder to the second-to-last first: 21, 22,
+    # 21. Stage 2 holds 22 layers and neither end of the vocabulary: 2 x 22 x LAYER B of matrices.
+    qwen3_32b = spec_of("Qwen__Qwen3-32B")
+    q, _ = parse_query(["m", "engine=vllm", "gpu=l40s", "s=32k", "b=8", "pp=3"])
+    est = estimate(qwen3_32b, q, model_id="m")
+    v = est.engine_report
+    assert isinstance(v, vllm.VllmReport)
+    assert [(r.first_layer, r.layers) for r in v.pipeline] == [(0, 21), (21, 22), (43, 21)]
+    # The rows and the report's per-GPU fields are the same stage: the busiest, stage 2.
+    assert v.pipeline_shown == 1
+    rope = 40_960 * 128 * 2
+    assert 0 <= est.memory.weights - (2 * 22 * LAYER + rope) < 1 << 20
+    assert v.weights == est.memory.weights == v.pipeline[1].weights
+    assert v.activation_peak == est.memory.activations == v.pipeline[1].activation_peak
+    assert v.kv_cache_memory == v.pipeline[1].kv_cache_memory
+    # Stage 2's blocks: 16 tokens x 22 layers x 8 heads x 128 x 2 (K, V) x 2 B = 1,441,792 B each;
+    # the engine's count is the fewest of any stage (stage 2's: the most layers per block).
+    assert v.pipeline[1].num_gpu_blocks == v.pipeline[1].kv_cache_memory // 1_441_792
+    assert v.num_gpu_blocks == min(r.num_gpu_blocks for r in v.pipeline) == v.pipeline[1].num_gpu_blocks
+    assert v.pipeline_fewest_blocks == 1
+    # What vLLM prints: the first rank's own pool, and the shared count's capacity.
+    assert v.log_lines[0] == f"Available KV cache memory: {vllm.format_gib(v.pipeline[0].kv_cache_memory)} GiB"
+    assert v.max_concurrency == v.num_gpu_blocks * 16 * 100 // 32_768 / 100
+    line = vllm.VllmEngine().summary_line(est, lambda x: x) or ""
+    assert f"on stage 2 (the rows') the KV pool takes what the rest leaves, {v.kv_cache_memory / GiB:.1f} GiB" in line
+    assert f"the fewest blocks of any, {v.num_gpu_blocks:,} (stage 2's)" in line
+    assert f'"{v.log_lines[0]}" is stage 1\'s own pool' in line
+
+
+def test_the_weights_line_gives_the_stages_count_of_the_whole() -> None:
+    from bot.report import breakdown
+
+    # Stage 2 of 2: 32 layers, the final norm (5,120) and the LM head (151,936 x 5,120):
+    # 32 x 487,598,336 + 5,120 + 777,912,320 = 16,381,064,192 of 32,762,123,264.
+    assert 32 * LAYER + 5_120 + VOCAB == 16_381_064_192
+    q, _ = parse_query(["m", "engine=vllm", "gpu=h100", "s=32k", "pp=2"])
+    est = estimate(spec_of("Qwen__Qwen3-32B"), q, model_id="m")
+    why = next(text for label, _, text in breakdown(est) if label == "Weights")
+    assert why.startswith("16.38B of 32.76B parameters in bf16, pipeline stage 2 of 2 (layers 32-63)")
+
+
+def test_mtp_layers_do_not_bar_pp_without_speculative_decoding() -> None:
+    # DeepSeek-V3 ships one MTP layer (num_nextn_predict_layers), which vLLM builds only for MTP
+    # speculative decoding; without it the refusal is its three dense layers before the MoE ones.
+    v3 = spec_of("deepseek-ai__DeepSeek-V3")
+    assert v3.mtp_layers == 1
+    assert "mixes dense and MoE layers" in (pp_refusal(v3, 2) or "")
+    assert "speculative" in (pp_refusal(v3, 2, speculative=True) or "")
+    # Gemma 2: sliding and global attention, no state layers: the refusal names what it mixes.
+    why = pp_refusal(spec_of("google__gemma-2-9b-it"), 2) or ""
+    assert "full attention and sliding-window attention layers" in why and "state" not in why
+
+
+def test_more_stages_than_layers_is_invalid_input() -> None:
+    # Qwen3-8B has 36 decoder layers: a 37th stage would hold none.
+    q, _ = parse_query(["m", "engine=vllm", "gpu=h100", "pp=37"])
+    with pytest.raises(InputError, match=r"pp=37 is too many stages.*36 decoder layers.*pp=36 or fewer"):
+        estimate(spec_of("Qwen__Qwen3-8B"), q, model_id="m")
+
+
+def test_a_text_only_start_of_a_vision_model_is_sized_over_stages() -> None:
+    # Qwen2.5-VL-7B with mm=0 builds no vision tower on any rank. Stage 2 of 2 holds layers 14-27,
+    # the final norm and the untied LM head: hidden 3,584, 28 heads x 128, 4 KV heads x 128 (q, k, v
+    # biases), MLP 18,944, vocabulary 152,064.
+    spec = spec_of("Qwen__Qwen2.5-VL-7B-Instruct")
+    assert pp_refusal(spec, 2) is not None and pp_refusal(spec, 2, text_only=True) is None
+    layer = 2 * 3_584 * 3_584 + 2 * 3_584 * 512 + 3_584 + 2 * 512 + 3 * 3_584 * 18_944 + 2 * 3_584
+    matrices = 2 * (14 * layer + 3_584 + 152_064 * 3_584)
+    q, _ = parse_query(["m", "engine=vllm", "gpu=h100", "s=8k", "pp=2", "mm=0"])
+    est = estimate(spec, q, model_id="m")
+    # Beyond the matrices only the rotary cache and the allocator's rounding (under 0.1 GiB): none
+    # of the tower's 677M parameters (1.26 GiB in bf16).
+    assert 0 <= est.memory.weights - matrices < GiB // 10
+    q, _ = parse_query(["m", "engine=vllm", "gpu=h100", "s=8k", "pp=2"])
+    with pytest.raises(UnmodelledError, match=r"text models only.*mm=0"):
+        estimate(spec, q, model_id="m")
