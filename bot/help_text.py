@@ -20,6 +20,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   gpus (tp)                         GPUs (vLLM: tensor parallel; transformers: layers)        1
   pp (pipeline)                     vLLM pipeline stages of gpus= GPUs each (gpus x pp)       1
   dp (replicas)                     vLLM data-parallel replicas of gpus x pp GPUs each        1
+  ep (expert_parallel)              on off                                                    off
   engine                            transformers vllm                                         transformers
   util                              vLLM gpu_memory_utilization                               0.92 (0.9 up to 0.19)
   mnbt (max_num_batched_tokens)     vLLM max_num_batched_tokens                               vLLM's default

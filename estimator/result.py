@@ -165,6 +165,7 @@ class Estimate(Frozen):
                 "gpus": q.gpus,
                 "pp": q.pp,
                 "dp": q.dp,
+                "ep": q.expert_parallel,
                 "engine": q.engine,
                 "gpu": q.gpu,
                 "method": q.method,
