@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from common.errors import InputError, UnmodelledError
@@ -70,6 +70,7 @@ from estimator.engines.vllm_profiles import (
 )
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
+from estimator.memo import by_spec
 from estimator.notes import Note, note
 from estimator.pipeline import stage_specs
 from estimator.spec import (
@@ -1083,7 +1084,7 @@ def cuda_block_bytes(size: int, max_split: int | None = None) -> int:
     return segment if segment - size <= MiB else rounded
 
 
-@lru_cache(maxsize=64)
+@by_spec()
 def _load_tensors(
     spec: ModelSpec, tp: int, weight_format: WeightFormat | None, bits: int | None
 ) -> tuple[tuple[int, int], ...]:
@@ -3085,10 +3086,10 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     )
 
 
-@lru_cache(maxsize=32)
+@by_spec(32)
 def _engine_report(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> VllmReport:
     """:func:`vllm_report` for the engine's hooks: the fit's start check and the answer's report ask
-    for it with the same arguments in one estimate, and hashing the spec costs a tenth of sizing it."""
+    for it with the same arguments in one estimate."""
     return vllm_report(spec, query, weights_bytes=weights_bytes, gpu=gpu)
 
 
@@ -3424,7 +3425,7 @@ def _inkling_max_tp(spec: ModelSpec) -> int | None:
     return min((layer.kv_heads for layer in spec.layers if layer.kv_heads), default=None)
 
 
-@lru_cache(maxsize=64)
+@by_spec()
 def accepted_tp_sizes(
     spec: ModelSpec,
     limit: int,
