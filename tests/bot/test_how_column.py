@@ -186,7 +186,27 @@ def test_a_drafter_beside_a_hybrid_model() -> None:
     assert_rows_multiply_out(est)
 
 
-@pytest.mark.parametrize("path", sorted([*CONFIGS.glob("*.json"), *CAL.glob("*.json")]), ids=lambda p: p.name)
+# Every fixture config in the whole suite; the fast subset keeps a sample (dense, sliding 5:1, MXFP4
+# MoE, MLA, vision-language, Mamba and gated-DeltaNet hybrids, DeepSeek-V4's compressed caches, sparse
+# MLA), so adding configs does not slow it.
+FAST_SAMPLE = {
+    "Qwen__Qwen3-8B.json",
+    "google__gemma-3-1b-it.json",
+    "openai__gpt-oss-20b.json",
+    "deepseek-ai__DeepSeek-V2-Lite-Chat.json",
+    "Qwen__Qwen2.5-VL-7B-Instruct.json",
+    "ai21labs__AI21-Jamba-1.5-Mini.json",
+    "qwen3_5_27b.json",
+    "deepseek_v4_flash.json",
+    "glm_moe_dsa.json",
+}
+EVERY_CONFIG = [
+    path if path.name in FAST_SAMPLE else pytest.param(path, marks=pytest.mark.slow)
+    for path in sorted([*CONFIGS.glob("*.json"), *CAL.glob("*.json")])
+]
+
+
+@pytest.mark.parametrize("path", EVERY_CONFIG, ids=lambda p: p.name)
 def test_every_vllm_answer_multiplies_out(path: Path) -> None:
     for query in (
         Query(engine="vllm", gpu="h100", seq_len=5000, batch=3),
@@ -254,7 +274,7 @@ def test_transformers_overhead_says_its_parts() -> None:
     assert overhead_said(how) == pytest.approx(overhead, abs=0.011 * GIB)
 
 
-@pytest.mark.parametrize("path", sorted([*CONFIGS.glob("*.json"), *CAL.glob("*.json")]), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY_CONFIG, ids=lambda p: p.name)
 def test_every_transformers_kv_line_multiplies_out(path: Path) -> None:
     for query in (Query(gpu="h100", seq_len=5000, batch=3), Query(gpus=2, gpu="a100", seq_len=9000, batch=2)):
         try:

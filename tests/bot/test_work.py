@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from bot.work import RESTARTING, Lull, Work
 
 
@@ -62,6 +64,7 @@ def _burst(lull: Lull, stop: threading.Event) -> None:
         time.sleep(0.002)
 
 
+@pytest.mark.slow  # sleeps through a real burst (wall time, not CPU)
 def test_answers_wait_for_a_burst_of_requests_to_end() -> None:
     lull = Lull(max_defer_s=30)
     work = Work(2, lull=lull)
@@ -84,6 +87,7 @@ def test_answers_wait_for_a_burst_of_requests_to_end() -> None:
     assert len(ran_at) == 3 and min(ran_at) >= ended
 
 
+@pytest.mark.slow  # sleeps through a real burst (wall time, not CPU)
 def test_answers_wait_no_longer_than_the_deferral_bound() -> None:
     lull = Lull(max_defer_s=0.3)
     work = Work(1, lull=lull)
