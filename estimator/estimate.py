@@ -240,7 +240,7 @@ def _fewest_gpus(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine, fits: 
         if best is not None and n * pp > best[0]:
             break  # sizes ascend: one replica of this group is already more GPUs
         tp = query.model_copy(update={"gpus": n})
-        if engine.refusal(spec, tp.model_copy(update={"dp": 1})) is not None:
+        if engine.refuses(spec, tp.model_copy(update={"dp": 1})):
             continue
         usable = engine.usable_bytes(spec, tp, gpu)
 
@@ -279,7 +279,7 @@ def _fewest_gpus(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine, fits: 
                 (
                     d
                     for d in range(low, most + 1)
-                    if d == 1 or engine.refusal(spec, tp.model_copy(update={"dp": d})) is None
+                    if d == 1 or not engine.refuses(spec, tp.model_copy(update={"dp": d}))
                 ),
                 0,
             )

@@ -167,6 +167,11 @@ class Engine(Protocol):
         """The sentence saying why the engine will not start this configuration, or None."""
         ...
 
+    def refuses(self, spec: ModelSpec, query: Query) -> bool:
+        """Whether :meth:`refusal` gives a sentence, without composing it (the solvers ask it of
+        many layouts)."""
+        ...
+
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
         """The parts the KV-cache row adds up from (empty: bytes per token x s x b say it)."""
         ...
@@ -295,6 +300,9 @@ class BaseEngine:
 
     def refusal(self, spec: ModelSpec, query: Query) -> str | None:
         return None
+
+    def refuses(self, spec: ModelSpec, query: Query) -> bool:
+        return self.refusal(spec, query) is not None
 
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
         """The parts the KV-cache row ``kv_cache`` adds up from (empty: the per-token rule says it)."""

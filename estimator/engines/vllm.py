@@ -3257,6 +3257,7 @@ def _mlp_widths(spec: ModelSpec, component: str) -> tuple[int, ...]:
     return tuple(sorted({w.in_features for w in spec.linears if w.component == component and w.split == "row"}))
 
 
+@by_spec()
 def _tp_dims(spec: ModelSpec, *, vision: bool) -> tuple[_TpDim, ...]:
     """The dimensions vLLM divides by the TP size, each a refusal when it does not divide.
 
@@ -3511,8 +3512,10 @@ def _too_long(seq_len: int, longest: int) -> str:
     )
 
 
-def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
-    """Why vLLM will not start this configuration (or cannot be sized with its drafter), else None."""
+def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> str | None:
+    """Why vLLM will not start this configuration (or cannot be sized with its drafter), else None.
+    ``explain=False``: the first reason alone, without the sizes vLLM would accept (the solvers ask
+    this of many layouts, and finding those sizes costs a scan of its own)."""
     if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
         return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
     if why := _nvfp4_capability_refusal(spec, query):
@@ -3534,8 +3537,8 @@ def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
         return tp_refusal(spec, query.gpus, vision=vision, profile=profile, checkpoint_weights=kept, moe_gpus=moe)
 
     why = refusal(expert_width_split(query))
-    if why is None:
-        return None
+    if why is None or not explain:
+        return why
     if query.dp == 1 or refusal(1 if ep else query.gpus) is not None:  # one replica is refused already
         nearest = nearest_tp_sizes(
             spec, query.gpus, vision=vision, profile=profile, checkpoint_weights=kept, expert_parallel=ep
@@ -3544,10 +3547,10 @@ def startup_refusal(spec: ModelSpec, query: Query) -> str | None:
         return f"vLLM will not start with gpus={query.gpus}: {why}; it accepts {sizes}"
     # The group starts alone: its replicas split the experts' width over gpus x dp, without expert
     # parallelism (FusedMoEParallelConfig.make, flatten_tp_across_dp_and_pcp).
-    counts = [d for d in range(1, max(query.dp * 2, 2) + 1) if d != query.dp and refusal(query.gpus * d) is None]
-    below = [d for d in counts if d < query.dp][-1:]
-    above = [d for d in counts if d > query.dp][:1]
-    accepts = " or ".join(f"dp={d}" for d in below + above)
+    # The nearest accepted counts on each side (one replica is always accepted here).
+    below = next((d for d in range(query.dp - 1, 0, -1) if refusal(query.gpus * d) is None), None)
+    above = next((d for d in range(query.dp + 1, query.dp * 2 + 1) if refusal(query.gpus * d) is None), None)
+    accepts = " or ".join(f"dp={d}" for d in (below, above) if d is not None)
     return (
         f"vLLM will not start with gpus={query.gpus} dp={query.dp} without expert parallelism: {why}; "
         f"it accepts {accepts + ', or ' if accepts else ''}ep=on (--enable-expert-parallel), which places "
@@ -3833,6 +3836,9 @@ class VllmEngine(BaseEngine):
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
         scaling), and a TP size one of the dimensions it splits does not divide (with the sizes it accepts)."""
         return startup_refusal(spec, query)
+
+    def refuses(self, spec: ModelSpec, query: Query) -> bool:
+        return startup_refusal(spec, query, explain=False) is not None
 
     def report(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, dtypes: Dtypes, *, weights: int

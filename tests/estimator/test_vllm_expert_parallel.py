@@ -18,10 +18,12 @@ from estimator.config import load_model_spec
 from estimator.engines import get_engine
 from estimator.estimate import estimate
 from estimator.grammar import parse_query
+from estimator.query import Query
 from estimator.spec import ModelSpec
 from estimator.weights import weight_bytes
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ENGINE = get_engine("vllm")
 FP8_BLOCK = {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic", "weight_block_size": [128, 128]}
 
 
@@ -177,3 +179,18 @@ def test_weights_line_says_where_the_experts_go(qwen3_moe: ModelSpec) -> None:
     assert ", routed experts split over gpus x dp = 8 GPUs, the rest over 2" in weights_line("gpus=2", "dp=4")
     assert ", routed experts placed whole over 8 GPUs, the rest over 8" in weights_line("gpus=8", "ep=on")
     assert ", split over 2 GPUs" in weights_line("gpus=2")
+
+
+def test_refuses_agrees_with_the_refusal_sentence() -> None:
+    # The fewest-GPUs search asks `refuses` of every replica count; it must say what `refusal` says,
+    # here for an expert width that only one GPU takes (1,531 is prime) and for Qwen3-30B-A3B's 768
+    # (768 = 2^8 x 3: gpus x dp of 1, 2, 3, 4, 6, 8, ... divide it).
+    for width in (768, 1531):
+        spec = spec_of("configs/Qwen__Qwen3-30B-A3B.json", moe_intermediate_size=width)
+        for gpus in (1, 2, 4):
+            for dp in (1, 2, 3, 5, 7, 12):
+                query = Query(engine="vllm", gpu="h100", gpus=gpus, dp=dp)
+                sentence = ENGINE.refusal(spec, query)
+                assert ENGINE.refuses(spec, query) == (sentence is not None), (width, gpus, dp)
+                if width == 1531 and gpus * dp > 1:
+                    assert sentence is not None and "1,531" in sentence
