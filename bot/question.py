@@ -990,8 +990,19 @@ def _read_settings(reader: _Reader) -> None:
         batch,
     )
 
+    def cards(m: re.Match[str]) -> None:
+        # "on 8 GPUs" counts cards, as "on 8 H100s" does: all the layout's GPUs, split over pipeline
+        # stages and replicas when they are said; beside a tensor-parallel size they must equal it.
+        count = _count_setting("gpus", m.group("n"))
+        if reader.tp_stated and "gpus" in reader.read:
+            reader.cards_beside_tp = (int(count), m.group(0))
+            return
+        reader.set("gpus", count, m.group(0))
+        reader.gpu_count_stated = True
+
     reader.run_rule(
-        _w(r"(?:on |with |across |using |over |to )?(?P<n>" + _NUMW + r")(?: x| \*)? (?:" + _GPU_NOUN + r")"), tp
+        _w(r"(?:on |with |across |using |over |to )?(?P<n>" + _NUMW + r")(?: x| \*)? (?:" + _GPU_NOUN + r")"),
+        cards,
     )
 
 

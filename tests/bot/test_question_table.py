@@ -378,6 +378,14 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # "8 GPUs" counts cards as "8 H100s" does: all the replicas' GPUs together.
+    (
+        "can Qwen3-32B serve 64 users on 8 GPUs with data parallel 4 in vllm?",
+        "Qwen3-32B",
+        "b=64 gpus=2 dp=4 engine=vllm",
+        FIT,
+        (),
+    ),
     # A pasted command's sizes beside the cards that run it: 2 x 2 = 4 H100 and 2 x 4 = 8 H100.
     (
         "vllm serve Qwen/Qwen3-8B -tp 2 -pp 2 on 4 H100",
