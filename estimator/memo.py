@@ -1,4 +1,4 @@
-"""A small memo for functions of a model spec, keyed by the spec's identity.
+"""A small memo for functions of a model spec (or of its layer tuple), keyed by that object's identity.
 
 ``functools.lru_cache`` hashes its arguments at every call, and a frozen pydantic model hashes all
 its fields, nested ones included: for a model's spec that is tens of microseconds, about what some
@@ -19,8 +19,8 @@ S = TypeVar("S")
 
 
 def by_spec(size: int = 64) -> Callable[[Callable[Concatenate[S, P], R]], Callable[Concatenate[S, P], R]]:
-    """Memoize ``fn(spec, *args, **kwargs)`` on the spec's identity and the other arguments' values,
-    keeping the ``size`` newest entries."""
+    """Memoize ``fn(spec, *args, **kwargs)`` on the first argument's identity (a spec, or a layer tuple
+    that copies of a spec share) and the other arguments' values, keeping the ``size`` newest entries."""
 
     def decorate(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
         entries: dict[tuple[object, ...], tuple[S, R]] = {}

@@ -352,21 +352,16 @@ def kv_cache_dtype(spec: ModelSpec, query: Query) -> KVDType:
     return dtype
 
 
-# Whether a layer tuple holds compressed caches (DeepSeek-V4), per tuple: the KV dtype is asked at
-# every solver probe, and scanning the layers each time was a fifth of an estimate's time.
-_COMPRESSED: dict[int, tuple[tuple[LayerKV, ...], bool]] = {}
-
-
 def compressed_attention(spec: ModelSpec) -> bool:
     """Whether any of the model's layers keeps a compressed cache (DeepSeek-V4's CSA/HCA)."""
-    cached = _COMPRESSED.get(id(spec.layers))
-    if cached is not None and cached[0] is spec.layers:
-        return cached[1]
-    found = any(layer.compress_rate for layer in spec.layers)
-    if len(_COMPRESSED) >= 256:
-        _COMPRESSED.clear()
-    _COMPRESSED[id(spec.layers)] = (spec.layers, found)
-    return found
+    return _any_compressed(spec.layers)
+
+
+# Per layer tuple: the KV dtype is asked at every solver probe, and scanning the layers each time
+# was a fifth of an estimate's time.
+@by_spec(256)
+def _any_compressed(layers: tuple[LayerKV, ...]) -> bool:
+    return any(layer.compress_rate for layer in layers)
 
 
 def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
@@ -2002,22 +1997,14 @@ def serve_refusal(spec: ModelSpec, query: Query) -> str | None:
 
 
 # The answer per spec (keyed like _LAYOUTS, by the layers tuple): the fit solvers ask it at every probe.
-_UNMODELLED: dict[int, tuple[tuple[LayerKV, ...], str | None]] = {}
-
-
 def _refuse_unmodelled_cache(spec: ModelSpec) -> None:
     """Caches whose vLLM layout is not modelled: conv states transformers keeps in a dtype of their
     own (other than Inkling's, which :func:`_inkling_layout` lays out), RWKV and ZAYA states."""
-    cached = _UNMODELLED.get(id(spec.layers))
-    if cached is None or cached[0] is not spec.layers:
-        if len(_UNMODELLED) >= 256:
-            _UNMODELLED.clear()
-        cached = (spec.layers, _unmodelled_cache(spec))
-        _UNMODELLED[id(spec.layers)] = cached
-    if cached[1] is not None:
-        raise InputError(cached[1])
+    if (why := _unmodelled_cache(spec)) is not None:
+        raise InputError(why)
 
 
+@by_spec(256)
 def _unmodelled_cache(spec: ModelSpec) -> str | None:
     if spec.model_type in _INKLING_TYPES:
         return None  # its conv states are laid out by _inkling_layout
