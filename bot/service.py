@@ -417,8 +417,7 @@ class Service:
 
     def show_what_if(self, record_id: int, text: str, who: Conversation) -> Reply:
         """``show 42 s=64k``: the stored query (both sides of a comparison) with the changes, stored as
-        a what-if of it, as a reply in its thread would be."""
-        text = plain_text(text)
+        a what-if of it, as a reply in its thread would be (``text`` comes through :meth:`run`)."""
         shown = self.show(record_id, who)
         if isinstance(shown, ErrorReply):
             return shown

@@ -3468,6 +3468,13 @@ def nearest_tp_sizes(
     return tuple(([below[-1]] if below else []) + ([above[0]] if above else []))
 
 
+def _refuse_unsized_pool(spec: ModelSpec, query: Query) -> None:
+    """A model vLLM does not serve, or whose cache layout vram does not model: no pool to size."""
+    if why := serve_refusal(spec, query):
+        raise InputError(why)
+    _refuse_unmodelled_cache(spec)
+
+
 def _kv_bytes(
     spec: ModelSpec, query: Query, seq_len: int, batch: int, kv_dtype: KVDType, gpus: int, gpu: GPU | None = None
 ) -> int:
@@ -3475,9 +3482,7 @@ def _kv_bytes(
     gives each request (attention blocks of the layout's size, sliding windows capped, whole state
     pages per request), so the fit and the concurrency follow one rule. A KV dtype other than the
     query's (the classic comparison) is counted per token (estimator.kv)."""
-    if why := serve_refusal(spec, query):
-        raise InputError(why)
-    _refuse_unmodelled_cache(spec)
+    _refuse_unsized_pool(spec, query)
     if kv_cache_dtype(spec, query) != kv_dtype:
         return kv_cache_bytes(spec, seq_len=seq_len, batch=batch, kv_dtype=kv_dtype, gpus=gpus, layout="paged")
     at = query.model_copy(update={"gpus": gpus}) if gpus != query.gpus else query
@@ -3661,7 +3666,7 @@ class VllmEngine(BaseEngine):
             return per_token
         # The probes change only s and b: the layout and the batch budget (what _kv_bytes reads from
         # the query each time) are read once, after the same refusals.
-        _kv_bytes(spec, query, 1, 1, kv, query.gpus, gpu)
+        _refuse_unsized_pool(spec, query)
         layout, _ = kv_layout(spec, query)
         batched, _ = batch_defaults(query, gpu if gpu is not None else (lookup_gpu(query.gpu) if query.gpu else None))
         block = layout.bytes_per_block
