@@ -391,6 +391,13 @@ def normalise(config: Mapping[str, Any]) -> tuple[dict[str, Any], Source]:
 def _live_architectures() -> Mapping[str, str]:
     """Model class -> model type from the installed transformers' auto mappings, for a class the
     table lacks; a class they list under several types is left out (the table settles those)."""
+    return {name: next(iter(types)) for name, types in listed_architectures().items() if len(types) == 1}
+
+
+@cache
+def listed_architectures() -> Mapping[str, frozenset[str]]:
+    """Model class -> every model type the installed transformers' causal-LM and image-text auto
+    mappings list it under."""
     _transformers()
     from transformers.models.auto.modeling_auto import (
         MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
@@ -402,7 +409,7 @@ def _live_architectures() -> Mapping[str, str]:
         for model_type, names in mapping.items():
             for name in names if isinstance(names, list | tuple) else [names]:
                 listed.setdefault(str(name), set()).add(str(model_type))
-    return {name: next(iter(types)) for name, types in listed.items() if len(types) == 1}
+    return {name: frozenset(types) for name, types in listed.items()}
 
 
 def defines(model_type: str) -> bool:
