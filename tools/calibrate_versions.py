@@ -233,6 +233,16 @@ FLAGS_UNKNOWN: dict[str, str] = {
     },
     "n011": "a patched build (prototype NVFP4 KV cache), not a release's layout",
     "n029": "Qwen3.6-27B: the KV dtype and prefix caching are not in the excerpt, nor whether it started",
+    # GitLab's 0.34.0 sizing MR: "served 5 concurrent" / "held 4 concurrent 32,768-token requests" in
+    # prose, with neither TP, util nor the checkpoint's dtype stated, and no pool; 0.34 is past the
+    # newest release vram follows in any case.
+    **{
+        case: "vLLM 0.34.0, two A100 (40 GB): concurrency in prose only, no pool, TP, util or dtype"
+        for case in ("n068", "n069")
+    },
+    # glq's release notes quote fragments of a refused start (needed 8.48 / available 7.48 GiB at
+    # 131,072 tokens) without the vLLM version, the card, util, KV dtype or speculative settings.
+    "n070": "a fit-check failure quoted in fragments: no vLLM version, card, util, KV dtype or MTP setting",
 }
 
 

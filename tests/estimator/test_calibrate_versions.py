@@ -414,6 +414,18 @@ def test_qwen3_8b_awq_bump_records(rows) -> None:
         assert row.skipped == "a eagle3 draft model's config is not in the fixtures", case
 
 
+def test_032_to_034_prose_cases_are_listed_not_sized(rows) -> None:
+    # n068/n069 (GitLab's vLLM 0.34.0 sizing MR) and n070 (glq's quoted fit-check failure) give
+    # concurrency in prose or error fragments, with no pool and no TP/util/KV dtype: each is listed with
+    # its reason and none reaches the 0.34 refusal or a guessed flag.
+    by_id = {row.id: row for row in rows}
+    assert (by_id["n068"].version, by_id["n069"].version) == ("0.34.0", "0.34.0")
+    for case in ("n068", "n069", "n070"):
+        row = by_id[case]
+        assert row.profile is None and row.skipped is not None and "no config" not in row.skipped, case
+    assert by_id["n070"].logged_pool_gib == 7.48 and by_id["n070"].max_model_len == 131_072
+
+
 def test_cases_sized_from_published_configs_later(tool, rows, full) -> None:
     by_id = {row.id: row for row in rows}
     # n005 (v0.26.0, DeepSeek-V4-Flash-0731 on two H20, deepseek_mtp): the author's table gives
