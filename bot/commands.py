@@ -45,7 +45,8 @@ class HistoryCmd(Frozen):
 class ShowCmd(Frozen):
     kind: Literal["show"] = "show"
     record_id: int
-    # ``show 42 s=64k``: key=value changes, a what-if of the stored query (as a reply in its thread).
+    # ``show 42 s=64k``: key=value changes, a what-if of the stored query (as a reply in its thread),
+    # after a Hub id where it asks another model (``show 42 Qwen/Qwen3-32B s=64k``).
     changes: tuple[str, ...] = ()
 
 
@@ -110,12 +111,17 @@ def parse(text: str) -> Command:
             )
         record_id = int(match.group(1))
         changes = words[2:]
-        if other := next((w for w in changes if "=" not in w), None):
+        # A Hub id first changes the model, as in a thread reply (parse_changes).
+        settings = changes[1:] if changes and _is_hub_id(changes[0]) else changes
+        if other := next((w for w in settings if "=" not in w), None):
             raise InputError(
-                f"show {record_id} takes key=value changes after the number, a what-if of that query "
-                f'(show {record_id} s=64k): "{other}" is not one'
+                f"show {record_id} takes key=value changes after the number, a what-if of that query, "
+                f"and may start with another model's Hub id (show {record_id} s=64k, show {record_id} "
+                f'Qwen/Qwen3-32B s=64k): "{other}" is not one'
             )
-        parse_settings(changes)  # a bad key or value is said now, before the store is read
+        if settings is not changes:
+            parse_model(changes[0])  # a bad id or revision is said now, before the store is read
+        parse_settings(settings)  # a bad key or value is said now, before the store is read
         return ShowCmd(record_id=record_id, changes=tuple(changes))
     if head == "compare":
         models = [w for w in words[1:] if "=" not in w]
@@ -134,6 +140,12 @@ def parse(text: str) -> Command:
     return EstimateCmd(query=query, changed=changed)
 
 
+def _is_hub_id(word: str) -> bool:
+    """A word shaped like a Hub id (``org/name[@rev]``), not a setting or a local path: what changes
+    the model in a what-if."""
+    return "=" not in word and "/" in word and not word.startswith((".", "/", "~"))
+
+
 def parse_changes(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     """A thread reply's what-if: ``key=value`` words, optionally after a new model id (``org/name``).
 
@@ -146,7 +158,7 @@ def parse_changes(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None
         return None
     update: dict[str, Any] = {}
     # Only a word shaped like a Hub id (org/name) changes the model; any other bare word is chat.
-    if "=" not in words[0] and "/" in words[0] and not words[0].startswith((".", "/", "~")):
+    if _is_hub_id(words[0]):
         model, revision = parse_model(words[0])
         update = {"model": model, "revision": revision}
         words = words[1:]

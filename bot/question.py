@@ -1280,6 +1280,48 @@ def _split_cards(reader: _Reader, settings: dict[str, str]) -> None:
         settings["gpus"] = str(cards // ways)
 
 
+def _reply_cards(reader: _Reader, settings: dict[str, str], base: Query) -> bool:
+    """A thread reply that counts cards ("try 8 GPUs", "on 16 H100s"): all the GPUs of the new layout,
+    over the pipeline stages and replicas the reply says, else the base query's. Where the base has
+    replicas and the reply says none, the replica stays as it was (its tensor-parallel group, or the
+    one the reply says, times its stages) and the count gives the replicas; a count that is no
+    multiple of one replica drops them (dp=1). Both gpus= and dp= are then among the changes, so the
+    answer says what the count became. False when the reply counts no cards."""
+    if reader.cards_beside_tp is not None:
+        cards, words = reader.cards_beside_tp
+    elif reader.gpu_count_stated and not reader.tp_stated and "gpus" in reader.read:
+        cards, words = int(settings["gpus"]), reader.read["gpus"][1]
+    else:
+        return False
+    tp = int(settings["gpus"]) if reader.tp_stated else None
+    pp = int(settings.get("pp", base.pp))
+    if "dp" in settings:
+        dp = int(settings["dp"])
+    elif base.dp > 1:
+        group = (tp or base.gpus) * pp
+        dp = 1
+        if cards % group == 0:
+            dp, tp = cards // group, tp or base.gpus
+            settings["gpus"] = str(tp)
+        settings["dp"] = str(dp)
+    else:
+        dp = 1
+    if tp is None:
+        if cards % (pp * dp):
+            split = " x ".join(f"{n} {_SPLIT_WORDS[key]}" for key, n in (("pp", pp), ("dp", dp)) if n > 1)
+            raise InputError(
+                f'"{words}" do not split into {split}: give a multiple of {pp * dp}, for example: {EXAMPLE}'
+            )
+        settings["gpus"] = str(cards // (pp * dp))
+    elif tp * pp * dp != cards:
+        sizes = " x ".join(f"{key}={n}" for key, n in (("gpus", tp), ("pp", pp), ("dp", dp)) if key == "gpus" or n > 1)
+        raise InputError(
+            f'"{reader.read["gpus"][1]}" and "{words}" disagree: {sizes} is {tp * pp * dp} GPUs, not {cards}; '
+            f"ask about one at a time, for example: {EXAMPLE}"
+        )
+    return True
+
+
 def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     """A thread reply in plain words ("what about 128k?", "and with fp8 kv?", "try 2 GPUs").
 
@@ -1303,7 +1345,9 @@ def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     ):
         return None
     settings = {key: value for key, (value, _) in reader.read.items()}
-    _split_cards(reader, settings)  # "try 8 GPUs with data parallel 4": 4 replicas of 2, as a question reads it
+    # "try 8 GPUs": all the new layout's GPUs, over the base's stages and replicas unless the reply says them.
+    if not _reply_cards(reader, settings, base):
+        _split_cards(reader, settings)
     settings.update(reader.explicit)
     parsed = parse_settings(f"{key}={value}" for key, value in _ordered(settings).items())
     query = query_with(base, parsed)

@@ -82,15 +82,17 @@ def _memory(
     return Memory(weights=loaded, kv_cache=kv, activations=terms.activations, overhead=terms.overhead), terms
 
 
-def _busiest_stage(spec: ModelSpec, query: Query, gpu: GPU | None) -> ModelSpec:
-    """With pp= above 1, the pipeline rank whose GPU holds the most: the per-GPU answer is its."""
+def _pipeline_stages(spec: ModelSpec, query: Query) -> tuple[ModelSpec, ...]:
+    """Every pipeline rank's model with pp= above 1 (after its refusals); the model itself otherwise."""
+    if query.pp == 1:
+        return (spec,)
     if why := pp_too_many_stages(spec, query.pp):
         raise InputError(f"pp={query.pp} is too many stages for this model: {why}")
     text_only = spec.vision is not None and query.mm_limit == 0 and query.engine == "vllm"
     speculative = spec.drafter is not None or bool(query.mtp)
     if why := pp_refusal(spec, query.pp, text_only=text_only, speculative=speculative):
         raise UnmodelledError(f"vram does not size pp={query.pp} for this model: {why}")
-    return max(stage_specs(spec, query.pp), key=lambda stage: total_for(stage, query, gpu=gpu))
+    return stage_specs(spec, query.pp)
 
 
 def _gpu(query: Query) -> GPU | None:
@@ -161,55 +163,93 @@ def _linear_guess(total: Callable[[int], int], usable: int, at: int, high: int) 
     return int(min(max(guess, 1), high))
 
 
-def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: int | None = None) -> Fit:
+class _StageCheck:
+    """What the solvers ask of one pipeline rank (the model itself without pp=) in one layout: its
+    per-GPU total at (s, b), the bytes it may use, and the engine's start check at s."""
+
+    def __init__(self, spec: ModelSpec, query: Query, gpu: GPU, engine: Engine, weights: int | None = None) -> None:
+        self.spec = spec
+        dtypes = engine.dtypes(spec, query)
+        self.weights = _weights(spec, query, query.gpus) if weights is None else weights
+        self.usable = engine.usable_bytes(spec, query, gpu)
+        self.fast = engine.shape_total(spec, query, gpu, dtypes, weights=self.weights)
+        self.starts = engine.start_limit(spec, query, gpu, weights=self.weights)
+        self._one, self._engine, self._gpu, self._dtypes = replica_query(query), engine, gpu, dtypes
+
+    def over(self, s: int, b: int) -> int:
+        """Bytes past what it may use at s tokens and b requests per replica (<= 0: they fit)."""
+        if self.fast is not None:
+            return self.fast(s, b) - self.usable
+        shaped = self._one.model_copy(update={"seq_len": s, "batch": b})
+        return _memory(self.spec, shaped, self.weights, self._engine, self._gpu, self._dtypes)[0].total - self.usable
+
+
+def _stage_checks(
+    stages: tuple[ModelSpec, ...], query: Query, gpu: GPU, engine: Engine, *, given: tuple[ModelSpec, int] | None = None
+) -> tuple[_StageCheck, ...]:
+    """One check per pipeline rank: vLLM gives every rank its own pool and start check
+    (estimator.engines.vllm.pipeline_report), so a layout holds only where every rank does.
+    ``given``: a rank whose weights the caller already has."""
+    return tuple(
+        _StageCheck(stage, query, gpu, engine, given[1] if given is not None and given[0] is stage else None)
+        for stage in stages
+    )
+
+
+def solve_fit(
+    spec: ModelSpec,
+    query: Query,
+    gpu: GPU,
+    total: int,
+    *,
+    weights: int | None = None,
+    stages: tuple[ModelSpec, ...] = (),
+) -> Fit:
     """Fits or not, headroom, max s at b, max b at s, and the smallest tensor-parallel group that fits.
 
-    ``weights`` (for ``query.gpus``) may be passed by a caller that already has them.
+    ``weights`` (for ``query.gpus``) may be passed by a caller that already has them. ``stages``:
+    with pp= above 1, every pipeline rank (``spec`` is the busiest, the one the answer shows); each
+    rank's memory and start check bound every answer, as in the engine's report.
     """
     engine = get_engine(query.engine)
-    dtypes = engine.dtypes(spec, query)
+    stages = stages or (spec,)
+    checks = _stage_checks(stages, query, gpu, engine, given=(spec, weights) if weights is not None else None)
     usable = engine.usable_bytes(spec, query, gpu)
-    if weights is None:
-        weights = _weights(spec, query, query.gpus)
-    fast = engine.shape_total(spec, query, gpu, dtypes, weights=weights)
+    fast = checks[0].fast
 
-    one = replica_query(query)  # one data-parallel replica: its share of the batch
-
-    def at(s: int, b: int) -> int:
-        if fast is not None:
-            return fast(s, b)
-        shaped = one.model_copy(update={"seq_len": s, "batch": b})
-        return _memory(spec, shaped, weights, engine, gpu, dtypes)[0].total
+    def over(s: int, b: int) -> int:
+        return max(c.over(s, b) for c in checks)
 
     # The engine's own start check (vLLM: one request against the pool less its null block) bounds
     # every answer as the memory total does: a configuration it will not start does not fit.
-    starts = engine.start_limit(spec, query, gpu, weights=weights)
+    def starts(s: int) -> bool:
+        return all(c.starts is None or c.starts(s) for c in checks)
 
     def fits_at(s: int, b: int) -> bool:
-        return at(s, b) <= usable and (starts is None or starts(s))
+        return over(s, b) <= 0 and starts(s)
 
-    b, s = one.batch, query.seq_len
+    b, s = replica_query(query).batch, query.seq_len
     if fast is not None and fits_at(MAX_SEQ_LEN, b):
         max_seq = MAX_SEQ_LEN  # the KV cache stops growing (sliding windows) before memory runs out
     elif fast is not None:
         # Memory is the bound: extrapolate to it and search around that point, not from s upwards.
-        guess = _linear_guess(lambda x: at(x, b), usable, s, MAX_SEQ_LEN)
+        guess = _linear_guess(lambda x: over(x, b), 0, s, MAX_SEQ_LEN)
         max_seq = _largest(lambda x: fits_at(x, b), MAX_SEQ_LEN, guess, step=64)
     else:
         max_seq = _largest(lambda x: fits_at(x, b), MAX_SEQ_LEN, s)
-    if starts is not None and not starts(s):
+    if not starts(s):
         max_batch = 0  # the start check does not depend on b: no batch starts at this s
     elif fast is not None:
-        guess = _linear_guess(lambda x: at(s, x), usable, b, MAX_BATCH)
-        max_batch = _largest(lambda x: at(s, x) <= usable, MAX_BATCH, guess, step=4)
+        guess = _linear_guess(lambda x: over(s, x), 0, b, MAX_BATCH)
+        max_batch = _largest(lambda x: over(s, x) <= 0, MAX_BATCH, guess, step=4)
     else:
-        max_batch = _largest(lambda x: at(s, x) <= usable, MAX_BATCH, b)
+        max_batch = _largest(lambda x: over(s, x) <= 0, MAX_BATCH, b)
     # Every replica holds as many: b fits while ceil(b / dp) does.
     max_batch = min(max_batch * query.dp, MAX_BATCH)
 
     refusal = engine.refusal(spec, query)
-    fits = refusal is None and total <= usable and (starts is None or starts(s))
-    min_gpus, min_dp = _fewest_gpus(spec, query, gpu, engine, fits)
+    fits = refusal is None and total <= usable and over(s, b) <= 0 and starts(s)
+    min_gpus, min_dp = _fewest_gpus(spec, stages, query, gpu, engine, fits)
     return Fit(
         gpu=gpu.key,
         gpu_name=gpu.name,
@@ -229,11 +269,14 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
     )
 
 
-def _fewest_gpus(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine, fits: bool) -> tuple[int, int]:
+def _fewest_gpus(
+    spec: ModelSpec, stages: tuple[ModelSpec, ...], query: Query, gpu: GPU, engine: Engine, fits: bool
+) -> tuple[int, int]:
     """The layout with the fewest GPUs in all that holds the query's b requests of s tokens: a
     tensor-parallel size the engine accepts, and (where it has data parallelism) the fewest replicas
     of it that hold them; (0, 1) when none up to the limit does. Among equal counts, the fewest
-    replicas. The query's own layout counts where it fits."""
+    replicas. The query's own layout counts where it fits. With pp= above 1 every rank of
+    ``stages`` must hold its share (which rank holds the most changes with the layout)."""
     pp = query.pp
     best: tuple[int, int, int] | None = (query.gpus * pp * query.dp, query.gpus, query.dp) if fits else None
     for n in engine.tp_sizes(spec, MAX_GPUS, query):
@@ -242,17 +285,17 @@ def _fewest_gpus(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine, fits: 
         tp = query.model_copy(update={"gpus": n})
         if engine.refuses(spec, tp.model_copy(update={"dp": 1})):
             continue
-        usable = engine.usable_bytes(spec, tp, gpu)
 
-        def holds(d: int, tp: Query = tp, usable: int = usable) -> bool:
+        def holds(d: int, tp: Query = tp) -> bool:
             # The memory total, and the engine's start check on one request of s (the pool of a MoE
             # model's replica grows as its experts thin out, so it is asked per replica count).
             layout = tp.model_copy(update={"dp": d})
-            weights = _weights(spec, layout, layout.gpus)
-            if total_for(spec, layout, weights=weights, gpu=gpu) > usable:
-                return False
-            starts = engine.start_limit(spec, layout, gpu, weights=weights)
-            return starts is None or starts(layout.seq_len)
+            for check in _stage_checks(stages, layout, gpu, engine):
+                if total_for(check.spec, layout, weights=check.weights, gpu=gpu) > check.usable:
+                    return False
+                if check.starts is not None and not check.starts(layout.seq_len):
+                    return False
+            return True
 
         # Replicas of a dense model hold the same each, so more than b of them add nothing; a MoE
         # model's experts thin out over more replicas, so any count up to the limit may be needed.
@@ -390,8 +433,10 @@ def estimate(
     query = query.model_copy(update={"flash_attention": engine.fused_attention(spec, query)})
     gpu = _gpu(query)
     whole = spec
+    stages = _pipeline_stages(spec, query)
     if query.pp > 1:
-        spec = _busiest_stage(spec, query, gpu)
+        # The per-GPU answer is the rank whose GPU holds the most; the fit checks every rank.
+        spec = max(stages, key=lambda stage: total_for(stage, query, gpu=gpu))
     dtypes = engine.dtypes(spec, query)
     fmt = weight_format_name(spec, weight_format=query.weight_format, bits=query.bits)
     if spec.format_label and query.weight_format is None and query.bits is None:
@@ -455,7 +500,7 @@ def estimate(
     # A model whose structure vram could not establish gets no verdict: no fit, no engine report;
     # nor does one whose activations the engine sizes only in part.
     refused = spec.unread or ((terms.unmodelled,) if terms.unmodelled else ())
-    fit = solve_fit(spec, query, gpu, memory.total, weights=weights) if gpu and not refused else None
+    fit = solve_fit(spec, query, gpu, memory.total, weights=weights, stages=stages) if gpu and not refused else None
     report = None
     if not refused:
         # The engine sizes every pipeline rank itself, from the whole model.

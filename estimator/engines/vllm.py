@@ -3323,8 +3323,9 @@ def _fp8_block_refusal(spec: ModelSpec, tp: int, profile: VllmProfile, moe_tp: i
       multiple of block_n (layers/linear.py), so they are not checked; nor are the non-merged column
       linears (MLA's q_b / kv_b projections at one head per GPU), whose out widths vram does not tell
       from merged ones, nor the state mixers' projections.
-    - Routed experts: their per-GPU intermediate width must be a multiple of block_n and block_k,
-      unless the release refines the block (``VllmProfile.fp8_moe_block_refine``, Fp8Config only).
+    - Routed experts: their per-GPU intermediate width must be a multiple of block_n, and of block_k
+      where ``tp`` (the attention TP size) is above 1, unless the release refines the block
+      (``VllmProfile.fp8_moe_block_refine``, Fp8Config only).
     Matrices the checkpoint's ignore list keeps unquantized are not checked."""
     q = spec.quantization
     moe_tp = tp if moe_tp is None else moe_tp
@@ -3352,7 +3353,11 @@ def _fp8_block_refusal(spec: ModelSpec, tp: int, profile: VllmProfile, moe_tp: i
         if width % moe_tp:
             continue
         per_gpu = width // moe_tp
-        if per_gpu % block_n == 0 and per_gpu % block_k == 0:
+        # block_n always; block_k only where the attention TP size (get_tensor_model_parallel_world_size,
+        # not the experts' flattened tp x dp) is above 1: validate_fp8_block_shape_moe in
+        # layers/quantization/utils/fp8_utils.py@v0.33.0 (inline in fp8.py's Fp8MoEMethod.create_weights
+        # @v0.27.1), and refine_fp8_moe_block_shape's early return in fused_moe/oracle/fp8.py@v0.33.0.
+        if per_gpu % block_n == 0 and (tp == 1 or per_gpu % block_k == 0):
             continue
         refine = math.gcd(block_n, block_k, per_gpu, spec.hidden_size)
         refines = profile.fp8_moe_block_refine and q.method == "fp8"

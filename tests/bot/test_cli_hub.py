@@ -48,6 +48,24 @@ def test_hub_failure_is_exit_1_with_one_sentence(fake_hub: FakeHub, sqlite_url: 
     assert err.startswith("vram: ") and err.count("\n") == 1
 
 
+def test_show_with_a_hub_id_asks_the_stored_query_of_another_model(fake_hub: FakeHub, sqlite_url: str) -> None:
+    # As a reply in its thread may: "Qwen/Qwen3-0.6B s=8k" changes the model and s, the rest stays.
+    settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
+    assert vram(["Qwen/Qwen3-8B", "s=4k", "b=2", "--json"], settings)[0] == 0  # #1
+    code, out, err = vram(["show", "1", "Qwen/Qwen3-0.6B", "s=8k", "--json"], settings)  # #2
+    assert (code, err) == (0, "")
+    data = json.loads(out)
+    assert (data["model"], data["what_if_of"], data["id"]) == ("Qwen/Qwen3-0.6B", 1, 2)
+    assert (data["inputs"]["seq_len"], data["inputs"]["batch"]) == (8192, 2)
+    code, out, _ = vram(["show", "1", "Qwen/Qwen3-0.6B"], settings)  # the model alone: #3
+    assert code == 0 and out.splitlines()[0].startswith("what-if of #1: model=Qwen/Qwen3-0.6B (was Qwen/Qwen3-8B)")
+    # Only the first word may be a model, and a local path is not one (a thread takes Hub ids only).
+    code, _, err = vram(["show", "1", "Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B", "s=8k"], settings)
+    assert code == 2 and '"Qwen/Qwen3-8B" is not one' in err
+    code, _, err = vram(["show", "1", "./config.json", "s=8k"], settings)
+    assert code == 2 and '"./config.json" is not one' in err
+
+
 @pytest.mark.slow
 def test_as_a_process_with_hf_endpoint(fake_hub: FakeHub, tmp_path: Path) -> None:
     # The same from the environment, as a user types it: HF_ENDPOINT=<fake> vram Qwen/Qwen3-8B s=32k --json

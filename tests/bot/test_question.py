@@ -180,6 +180,36 @@ def test_a_thread_reply_counts_cards_over_stages_and_replicas_as_a_question_does
         read_change("and on 12 L40S with pp 2 and dp 4?", BASE)
 
 
+def test_a_count_of_cards_in_a_reply_keeps_the_base_queries_replica_and_says_the_replicas() -> None:
+    # The base runs 4 replicas of a 2-GPU group: 8 cards. "try 16 GPUs" keeps the group and gives
+    # 16 / 2 = 8 replicas; "try 8 GPUs" is the layout it was (2 x 4 = 8 cards, not 8 x 4 = 32).
+    base = BASE.model_copy(update={"engine": "vllm", "gpus": 2, "dp": 4})
+    for text, layout in [
+        ("try 16 GPUs", (2, 1, 8)),
+        ("try 8 GPUs", (2, 1, 4)),
+        ("and on 4 H100s?", (2, 1, 2)),
+        ("try tp 2 on 16 GPUs", (2, 1, 8)),
+        # No multiple of the 2-GPU replica: one group of 3, the replicas dropped.
+        ("try 3 GPUs", (3, 1, 1)),
+        ("try 8 GPUs with data parallel 2", (4, 1, 2)),  # replicas said: the count is split over them
+    ]:
+        got = read_change(text, base)
+        assert got is not None, text
+        query, changes = got
+        assert (query.gpus, query.pp, query.dp) == layout, text
+        # Both are changes, so the answer's lead says what the count became.
+        assert (changes["gpus"], changes["dp"]) == (layout[0], layout[2]), text
+    # Pipeline stages of the base count too: 2 stages of 2 GPUs, 2 replicas (8 cards); 16 cards are 4
+    # replicas, and without replicas 8 cards over 2 stages are groups of 4.
+    staged = base.model_copy(update={"pp": 2, "dp": 2})
+    got = read_change("try 16 GPUs", staged)
+    assert got is not None and (got[0].gpus, got[0].pp, got[0].dp) == (2, 2, 4)
+    got = read_change("try 8 GPUs", base.model_copy(update={"pp": 2, "dp": 1}))
+    assert got is not None and (got[0].gpus, got[0].pp, got[0].dp) == (4, 2, 1)
+    with pytest.raises(InputError, match="give a multiple of 2"):
+        read_change("try 3 GPUs", base.model_copy(update={"pp": 2, "dp": 1}))
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -106,6 +106,24 @@ def test_fp8_block_experts_take_the_width_per_gpu_of_tp_x_dp(qwen3_moe_fp8: Mode
     assert refusal(qwen3_moe_fp8, "gpus=8", "dp=16", "ep=on", "vllm=0.33") is None
 
 
+def test_fp8_experts_block_k_rule_follows_the_attention_tp_size(qwen3_moe: ModelSpec) -> None:
+    # Fp8MoEMethod.create_weights (quantization/fp8.py@v0.27.1; validate_fp8_block_shape_moe in
+    # quantization/utils/fp8_utils.py@v0.33.0): the experts' per-GPU width must be a multiple of
+    # block_n always, and of block_k only when get_tensor_model_parallel_world_size() (the attention
+    # TP size, not the flattened tp x dp of the experts) is above 1. With 128 x 256 blocks and width
+    # 768: dp=2 gives 384 = 3 x 128 each, no multiple of 256, at tp=1: accepted; gpus=2 gives the same
+    # 384 at tp=2: refused (0.28 has no refined blocks).
+    spec = spec_of(
+        "configs/Qwen__Qwen3-30B-A3B.json", quantization_config={**FP8_BLOCK, "weight_block_size": [128, 256]}
+    )
+    assert refusal(spec, "dp=2", "vllm=0.28") is None
+    why = refusal(spec, "gpus=2", "vllm=0.28")
+    assert why is not None and "768 over 2 GPUs (384 each)" in why and "128x256" in why
+    # block_n still binds at tp=1: dp=4 gives 192 each, no multiple of 128.
+    why = refusal(spec, "dp=4", "vllm=0.28")
+    assert why is not None and "(192 each)" in why
+
+
 def test_ep_weights_are_the_busiest_gpus_whole_experts(qwen3_moe: ModelSpec) -> None:
     # One expert's matrices: gate, up and down of 2,048 x 768, bf16: 3 x 2,048 x 768 x 2 B = 9,437,184 B.
     expert = 3 * 2_048 * 768 * 2

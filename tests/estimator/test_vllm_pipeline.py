@@ -275,3 +275,20 @@ def test_a_text_only_start_of_a_vision_model_is_sized_over_stages() -> None:
     q, _ = parse_query(["m", "engine=vllm", "gpu=h100", "s=8k", "pp=2"])
     with pytest.raises(UnmodelledError, match=r"text models only.*mm=0"):
         estimate(spec, q, model_id="m")
+
+
+def test_the_fewest_gpus_hold_every_stage_not_only_the_asked_layouts_busiest(qwen3_32b: ModelSpec) -> None:
+    # Qwen3-32B over 3 stages (21, 22, 21 layers) on L4s at util 0.5: at tp=1 the middle stage holds
+    # the most (one more layer of weights and 8 requests' KV), at tp=4 the last (its LM head and the
+    # sampler's state, which tensor parallelism does not shrink as much). vLLM starts only where every
+    # stage holds its share, as the report checks: the layout the answer offers must be one.
+    words = ["m", "engine=vllm", "gpu=l4", "s=32k", "b=8", "pp=3", "vllm=0.19", "util=0.5"]
+    est = estimate(qwen3_32b, parse_query(words)[0], model_id="m")
+    assert est.fit is not None and not est.fit.fits and est.fit.min_gpus
+    tp4 = estimate(qwen3_32b, parse_query([*words, "tp=4"])[0], model_id="m")
+    assert isinstance(tp4.engine_report, vllm.VllmReport) and tp4.engine_report.pipeline_shown == 2
+    assert tp4.fit is not None and not tp4.fit.fits
+    fewest = [f"tp={est.fit.min_gpus}", f"dp={est.fit.min_gpus_dp}"]
+    offered = estimate(qwen3_32b, parse_query([*words, *fewest])[0], model_id="m")
+    assert offered.fit is not None and offered.fit.fits
+    assert est.fit.min_gpus * est.fit.min_gpus_dp > 4
