@@ -2,7 +2,7 @@
 
     vram <model>[@rev] [key=value ...] [--json]     one estimate (model id, config.json or folder)
     vram                                            asks the questions one at a time
-    vram gpus | help | history [model] [mine] [--limit N] [--json] | show <id> [--json]
+    vram gpus | help | history [model] [mine] [--limit N] [--json] | show <id> [<model>] [key=value ...] [--json]
     vram compare <model> <model> [key=value ...]
     vram "can Qwen/Qwen3-8B run 32k for 4 users on an L4?"   a question in plain words (one argument)
     vram serve                                      the Slack app

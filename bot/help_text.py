@@ -37,12 +37,12 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
     transformers  HF transformers generate (the default)
     vllm          vLLM (vllm serve): KV pool and concurrency
 
-  vram gpus [--json]                                the GPU catalog
-  vram history [model] [mine] [--limit N] [--json]  your earlier estimates, newest first
-  vram show <id> [key=value ...] [--json]           one stored estimate again, or a what-if of it
-  vram compare <model> <model> [key=value ...]      two models side by side
-  vram serve                                        run the Slack app
-  vram db upgrade                                   apply database migrations
+  vram gpus [--json]                                 the GPU catalog
+  vram history [model] [mine] [--limit N] [--json]   your earlier estimates, newest first
+  vram show <id> [<model>] [key=value ...] [--json]  one stored estimate again, or a what-if of it
+  vram compare <model> <model> [key=value ...]       two models side by side
+  vram serve                                         run the Slack app
+  vram db upgrade                                    apply database migrations
 
 Examples:
   vram microsoft/phi-4 s=16k gpu=h100

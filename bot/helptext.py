@@ -35,7 +35,7 @@ def _table(rows: Sequence[tuple[str, ...]], indent: str) -> list[str]:
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("vram gpus [--json]", "the GPU catalog"),
     ("vram history [model] [mine] [--limit N] [--json]", "your earlier estimates, newest first"),
-    ("vram show <id> [key=value ...] [--json]", "one stored estimate again, or a what-if of it"),
+    ("vram show <id> [<model>] [key=value ...] [--json]", "one stored estimate again, or a what-if of it"),
     ("vram compare <model> <model> [key=value ...]", "two models side by side"),
     ("vram serve", "run the Slack app"),
     ("vram db upgrade", "apply database migrations"),
