@@ -530,8 +530,8 @@ FULL_POOL: dict[str, FullPool] = {
     },
     # The post's device listing: "NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB sm_120".
     **{case: FullPool("rtx-pro-6000", 95.01, "the post's device listing") for case in ("n052", "n053", "n054")},
-    # An RTX 4090 under vLLM 0.27.1: "Free memory on device (22.45/23.99 GiB)" (code index id 61815222665).
-    "n055": FullPool("rtx-4090", 23.99, "RTX 4090: 23.99 GiB in another 0.27.1 log"),
+    # Its own breakdown line: "Free memory on device (22.64/23.52 GiB)" (RunPod's RTX 4090).
+    "n055": FullPool("rtx-4090", None, "logged (23.52 GiB)"),
     # RTX PRO 4000 Blackwell (sm_120, as the RTX 5090's kernels): nvidia-smi "24,467" MiB total.
     "n056": FullPool("rtx-5090", 23.89, "nvidia-smi 24,467 MiB; sized with the sm_120 kernels"),
     # RTX 4070 Laptop (the catalog's rtx-4070-laptop record, sm_89): the author's 8,188 MiB.
@@ -573,6 +573,9 @@ class FullRow:
     cuda_graphs_gib: float | None = None
     # False where the graphs come on top of the pool (0.19, and Model Runner V2 up to 0.28).
     cuda_graphs_in_budget: bool | None = None
+    # Of activation_gib: the V2 runner's penalty state and request tables, made after the weights are
+    # measured; from 0.27 vLLM counts them in its consumed memory, not in the peak activation.
+    held_gib: float | None = None
     pool_gib: float | None = None
     tokens: int | None = None
     # the log's
@@ -581,6 +584,7 @@ class FullRow:
     logged_activation_gib: float | None = None
     logged_non_torch_gib: float | None = None
     logged_cuda_graphs_gib: float | None = None  # the estimate the pool was sized with
+    logged_captured_gib: float | None = None  # what the capture after the pool took (the breakdown)
     logged_pool_gib: float | None = None
     logged_tokens: int | None = None
 
@@ -654,6 +658,7 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
         logged_non_torch_gib=_number(text, r"([\d.]+) GiB for non-torch memory"),
         logged_cuda_graphs_gib=_number(text, r"\(actual\), ([\d.]+) GiB \(estimated\)")
         or _number(text, r"Estimated CUDA graph memory: (-?[\d.]+) GiB"),
+        logged_captured_gib=_number(text, r"([\d.]+) GiB for CUDAGraph memory"),
         logged_pool_gib=_number(text, r"Available KV cache memory: ([\d.]+) GiB")
         or _number(text, r"Current kv cache memory in use is ([\d.]+) GiB"),
         logged_tokens=int(logged_tokens) if logged_tokens else None,
@@ -666,6 +671,12 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
     row.cuda_graphs_gib = _gib_or_none(report.cuda_graphs)
     row.cuda_graphs_in_budget = report.cuda_graphs_in_budget
     row.pool_gib = _gib_or_none(report.kv_cache_memory)
+    if profile.non_kv_accounting == "consumed" and vllm.uses_v2_runner(spec, query) and query.pp == 1:
+        _, seqs = vllm.batch_defaults(query, gpu)
+        held = vllm.v2_sampler_state_bytes(spec, seqs) + vllm.v2_sampler_tables_bytes(
+            spec, seqs, vllm.speculative_tokens(spec, query)
+        )
+        row.held_gib = _gib_or_none(held)
     if report.pipeline:
         # The first rank's terms beside its logged lines; the tokens are the engine's (fewest blocks).
         row.activation_gib = _gib_or_none(report.pipeline[0].activation_peak)
@@ -733,10 +744,11 @@ def full_markdown(rows: list[FullRow], version: str) -> list[str]:
     ]
     for r in mine:
         weights = _pair(r.weights_gib, r.logged_weights_gib)
+        held = r.held_gib or 0.0
         if r.logged_consumed_gib and r.non_torch_gib is not None:
-            weights = (
-                f"{r.weights_gib:.2f}; + non-torch {_pair(r.weights_gib + r.non_torch_gib, r.logged_consumed_gib)}"
-            )
+            extra = " + V2 sampler state" if r.held_gib else ""
+            consumed = _pair(r.weights_gib + held + r.non_torch_gib, r.logged_consumed_gib)
+            weights = f"{r.weights_gib:.2f}; + non-torch{extra} {consumed}"
         setup = f"{r.gpu} x {r.tp}" + (f" x PP {r.pp}" if r.pp > 1 else "")
         if r.weights_only:
             setup += f"; weights only: {r.weights_only}"
@@ -748,9 +760,14 @@ def full_markdown(rows: list[FullRow], version: str) -> list[str]:
             else ""
         )
         activation = _pair(r.activation_gib, r.logged_activation_gib)
+        if r.logged_consumed_gib and r.held_gib and r.activation_gib is not None:
+            # The log's peak activation is the transient alone; vram's state is in the consumed figure.
+            peak = _pair(r.activation_gib - held, r.logged_activation_gib)
+            activation = f"{r.activation_gib:.2f}; less the state {peak}"
         graphs = _pair(r.cuda_graphs_gib, r.logged_cuda_graphs_gib)
         if r.cuda_graphs_in_budget is False:
-            graphs += " (on top of the pool)"
+            captured = _pair(r.cuda_graphs_gib, r.logged_captured_gib) if r.logged_captured_gib else graphs
+            graphs = f"{captured} (on top of the pool)"
         if (
             r.logged_consumed_gib
             and r.activation_gib is not None

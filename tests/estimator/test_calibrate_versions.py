@@ -224,9 +224,9 @@ def test_whole_pool_of_the_newer_releases(full) -> None:
         assert abs(full[case].weights_error) <= 0.035, case
     # The one-card Qwen3-32B start fails in vram's own pool too (vLLM: -24.42 GiB).
     assert full["n054"].pool_gib < 0
-    # Qwen3-8B on an RTX 4090 (23.99 GiB, util 0.9): the V2 runner leaves the graphs out of the
-    # budget; the logged 4.92 GiB is a cold-compile start (peak activation 1.18 GiB), the warm
-    # restarts held 43,040 tokens (5.91 GiB): vram's pool lies between the two.
+    # Qwen3-8B on an RTX 4090 (23.52 GiB and util 0.92, both logged): the V2 runner leaves the graphs
+    # out of the budget; the logged 4.92 GiB is a cold-compile start (peak activation 1.18 GiB), the
+    # warm restarts held 43,040 tokens (5.91 GiB): vram's pool lies between the two.
     assert full["n055"].cuda_graphs_in_budget is False
     assert 4.92 <= full["n055"].pool_gib <= 43_040 * 147_456 / GiB
 
@@ -287,6 +287,39 @@ def test_v2_runner_pools_by_mechanism(full) -> None:
     assert abs(n055.activation_gib - (218_103_808 + 160_436_224 + 9_451_520) / GiB) < 0.001
     warm_tokens = 43_040
     assert abs(n055.tokens - warm_tokens) / warm_tokens <= 0.05
+
+
+def test_n055_terms_against_its_breakdown_line(full) -> None:
+    """n055's full log (alexostapiuk11/coldstart-recon-worker fixtures/vllm_logs/startup_0.log at
+    5e109091) prints vLLM's breakdown after the capture (v1/worker/gpu_worker.py@v0.27.1
+    compile_or_warm_up_model): "Free memory on device (22.64/23.52 GiB) on startup. Desired GPU memory
+    utilization is (0.92, 21.64 GiB). Actual usage is 15.54 GiB for consumed memory (weights +
+    non-torch), 1.18 GiB for peak activation, and 0.56 GiB for CUDAGraph memory". The warm restart
+    (startup_1.log) prints the same line with 0.19 GiB of peak activation, and 5.91 GiB of pool."""
+    n055 = full["n055"]
+    # The utilization is 0.27.1's default (config/cache.py: 0.92; the args set only the model and its
+    # length): ceil(0.92 x 23.52 GiB) = 21.64 GiB requested.
+    assert (n055.total_gib, n055.util) == (23.52, 0.92)
+    assert (n055.logged_consumed_gib, n055.logged_activation_gib, n055.logged_captured_gib) == (15.54, 1.18, 0.56)
+    # Consumed memory (0.27+: free memory lost since start-up, utils/mem_utils.py memory_profiling):
+    # weights 15.27 GiB + penalty state 256 x (151,936 + 4,748) x 4 = 160,436,224 B + request tables
+    # 256 x (4,481 + 4,749) x 4 = 9,451,520 B + vram's 0.25 GiB of non-torch memory = 15.68 GiB, where
+    # the log has 15.54: this host's non-torch memory is 15.54 - 15.27 - 0.158 = 0.11 GiB.
+    assert abs(n055.held_gib - (160_436_224 + 9_451_520) / GiB) < 0.001
+    consumed = n055.weights_gib + n055.held_gib + n055.non_torch_gib
+    assert 0.10 <= consumed - n055.logged_consumed_gib <= 0.17
+    # The transient: the forward at 2,048 tokens, 2,048 x (2 x 4,096 x 2 + 4 x 4,096) + 2,048 x 3 x
+    # 12,288 x 2 = 218,103,808 B = 0.203 GiB, against the warm start's 0.19; the cold start's 1.18 GiB
+    # is torch.compile's, 0.99 GiB that vram does not model.
+    transient = n055.activation_gib - n055.held_gib
+    assert abs(transient - 218_103_808 / GiB) < 0.001
+    assert abs(transient - 0.19) <= 0.02
+    # Pool: 21.64 - 15.68 - 0.20 = 5.76 GiB, 2.6% under the warm start's 5.91 (the non-torch term).
+    assert -0.04 <= n055.pool_gib / 5.91 - 1 <= -0.01
+    # The graphs the V2 runner captures after the pool (0.27: no estimate): 51 PIECEWISE + 35 FULL x
+    # (3,760 + 36 x 151) KiB = 0.754 GiB against the 0.56 the capture took.
+    assert n055.cuda_graphs_in_budget is False
+    assert abs(n055.cuda_graphs_gib - 86 * (3760 + 36 * 151) / (1 << 20)) < 0.001
 
 
 def test_n053_first_rank_pool_is_above_the_log(full) -> None:
