@@ -1,6 +1,6 @@
 """The vLLM engine profile: what ``vllm serve`` allocates at start-up, by mechanism.
 
-``vllm=<release>`` picks the release (0.19-0.33, default 0.33): what changed between releases is data
+``vllm=<release>`` picks the release (0.19-0.34, default 0.34): what changed between releases is data
 in :mod:`estimator.engines.vllm_profiles` (default utilization, the CUDA-graph estimate taken out of
 the pool from 0.20, batch tiers, the token line's wording, the start-up check, hybrid alignment and
 state pages), wired in below. The base accounting, as in v0.19 (V1 engine,
@@ -25,6 +25,9 @@ instead of with the fitted constant: one greedy pass (over an fp32 copy of the l
 over the model-dtype logits 0.26-0.32), a second fp32 pass from 0.33, and from 0.27 the sampler's
 penalty state and request tables count (``v2_sampler_peak``, ``v2_sampler_state_bytes``,
 ``v2_sampler_tables_bytes``).
+
+From 0.34 the pool is vLLM's extensible KV cache, sized after warm-up and CUDA-graph capture from the
+memory then free, util 1.0 only capping it (``extensible_sizing``).
 
 A handful of global constants (``VllmConstants``) are fitted to published start-up logs
 (``python -m tools.calibrate``); each has a reason written next to it. Versions differ:
@@ -1655,8 +1658,10 @@ def cuda_graph_counts(
     PIECEWISE=51 (largest=512), FULL=35 (largest=256)" at max_num_seqs 256).
 
     The capture sizes follow config/vllm.py (the largest is min(2 x max_num_seqs x query length,
-    512, max_num_batched_tokens); 1024 on data-centre Blackwell from 0.28). Backends that cannot
-    capture FULL graphs (vLLM then falls back to PIECEWISE) are not modelled.
+    512, max_num_batched_tokens); 1024 on data-centre Blackwell from 0.28). 0.34 keeps these counts off
+    data-centre Blackwell (its decode graphs are those sizes' request counts capped at max_num_seqs) and
+    gives SM100 its own grids (below). Backends that cannot capture FULL graphs (vLLM then falls back to
+    PIECEWISE) are not modelled.
 
     With speculative decoding the V1 runner rounds every size up to a multiple of the decode query
     length, dropping those past the largest (config/compilation.py
@@ -3385,6 +3390,23 @@ def _check_fields(check: StartCheck) -> dict[str, object]:
     }
 
 
+def _util_withheld_bytes(spec: ModelSpec, query: Query, gpu: GPU) -> int:
+    """What an explicit util between 0.7 and 1 keeps out of the extensible KV cache: the cache at a
+    budget of all the memory free at start-up less the cache at util's budget, which vLLM 0.34 logs as a
+    warning from 1 GiB (measure_kv_cache_blocks, v1/worker/extensible_kv_cache.py@v0.34.0). Both are
+    ``min(budget - non-KV, headroom - margin) - transient``, so the difference is what util x the device
+    leaves below the device less the CUDA context and the margin. 0 otherwise."""
+    util = query.util
+    if util is None or not 0.7 < util < 1.0 or not extensible_kv_cache(query, gpu) or query.method != "calibrated":
+        return 0
+    constants = query_constants(query)
+    peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
+    transient = peak - persistent_runner_bytes(spec, query, gpu=gpu, constants=constants)
+    margin = extensible_margin_bytes(version_profile(query)[0], transient, rocm=gpu.vendor == "amd")
+    device = gpu.memory_bytes
+    return max(device - cuda_context_bytes(query, constants) - margin - int(util * device), 0)
+
+
 def _extended(profile: VllmProfile, layout: KvLayout, num_blocks: int) -> tuple[int, int]:
     """(blocks, bytes they map): "Extended KV cache to N blocks (X GiB)." (extend_kv_cache,
     v1/worker/extensible_kv_cache.py@v0.34.0), the bytes granule-rounded per segment."""
@@ -4123,6 +4145,17 @@ class VllmEngine(BaseEngine):
                     "the available memory loses while it loads and profiles (CPU-side allocations too) as "
                     "non-torch memory, and its CUDA-graph estimate moves with the OS (DGX Spark logs: 2.3 to "
                     "6.9 GiB less pool than vram's).",
+                )
+            )
+        if gpu is not None and (withheld := _util_withheld_bytes(spec, query, gpu)) >= GiB:
+            notes.append(
+                note(
+                    "util_caps_kv_cache",
+                    f"util={query.util:g} keeps {withheld / GiB:.2f} GiB of free device memory out of vLLM "
+                    f"{version_profile(query)[0].version}'s KV cache, and vLLM warns so at start-up: its extensible "
+                    "KV cache is sized from the memory measured after warm-up and CUDA-graph capture, so its own "
+                    "use needs no headroom below 1; leave util unset unless something vLLM does not measure needs "
+                    "the memory (other processes on the GPU, weight-update buffers, a KV connector's buffers).",
                 )
             )
         if query.prefix_caching is not None and not any(_has_state(layer) for layer in spec.layers):
