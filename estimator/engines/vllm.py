@@ -2257,8 +2257,8 @@ def _deepseek_v4_layout(
     version = profile.version
     if profile.dsv4_planner == "none":
         raise UnmodelledError(
-            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.33 only; vLLM {version} "
-            "has no DeepSeek-V4 planner vram has read, so use vllm=0.33 or engine=transformers"
+            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.33 only; vram has not read how vLLM "
+            f"{version} lays it out, so use vllm=0.33 or engine=transformers"
         )
     # Its pages are fp8_ds_mla whatever --kv-cache-dtype says: another dtype is a refusal to start
     # (_dsv4_kv_refusal), sized as the pages vLLM would have laid out.
@@ -2823,6 +2823,12 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
                     speculative_pages=num_spec,
                 )
             )
+    if extensible_kv_cache(query, gpu):
+        # The b requests' blocks and the null block, committed in 2 MiB granules per layer segment.
+        blocks = query.batch * _blocks_per_request(layout, s, batched)
+        padding = granule_padding_bytes(layout, profile, blocks + 1)
+        if padding:
+            terms.append(KvTerm(part="granules", bytes_per_sequence=ceil_div(padding, query.batch)))
     rest = per_request - sum(t.bytes_per_sequence for t in terms)
     if rest:
         terms.append(KvTerm(part="blocks", bytes_per_sequence=rest))
