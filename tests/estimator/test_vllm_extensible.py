@@ -263,3 +263,14 @@ def test_sm100_captures_the_split_grids() -> None:
     assert vllm.cuda_graph_counts(QWEN3_8B, q(gpu="l40s"), l40s) == vllm.cuda_graph_counts(
         QWEN3_8B, q(gpu="l40s", vllm="0.33"), l40s
     )
+
+
+def test_deepseek_v4_is_refused_where_its_layout_is_not_read() -> None:
+    # 0.34's DeepSeek-V4 layout under the extensible KV cache (its segments per cache) is not modelled:
+    # a sentence that names the release that is, not a guess.
+    from common.errors import UnmodelledError
+
+    dsv4 = load_model_spec(json.loads((FIXTURES / "calibration2" / "configs" / "deepseek_v4_flash.json").read_text()))
+    with pytest.raises(UnmodelledError, match=r"vram has not read how vLLM 0\.34 lays it out, so use vllm=0\.33"):
+        estimate(dsv4, q(gpu="h200", gpus=8, kv="fp8"), model_id="m")
+    assert estimate(dsv4, q(gpu="h200", gpus=8, kv="fp8", vllm="0.33"), model_id="m").engine_report is not None
