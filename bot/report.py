@@ -466,6 +466,8 @@ def _kv_sum(est: Estimate, dtype: str) -> str:
         elif t.part == "blocks":
             sign = "- " if t.bytes_per_sequence < 0 else ""
             pieces.append(f"{sign}{size(abs(t.bytes_per_sequence))} for whole blocks and pages padded to one size")
+        elif t.part == "granules":
+            pieces.append(f"{size(t.bytes_per_sequence)} for whole granules of each layer's blocks")
         else:
             pieces.append(
                 f"{size(t.bytes_per_sequence)} of caches per request (sliding window, compressed latent, "

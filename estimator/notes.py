@@ -37,6 +37,7 @@ WarningCode = Literal[
     "vllm_release",  # the vLLM release asked for is not one vram follows: the nearest one is used
     "max_model_len_refused",  # vLLM's start-up check: one request of s tokens does not fit its KV pool
     "unified_memory",  # the GPU's memory is the system's: less of it is free than the device total
+    "util_caps_kv_cache",  # vLLM 0.34+: util below 1 keeps free memory out of its extensible KV cache
     "unclassified",  # a warning stored before warnings had codes
 ]
 

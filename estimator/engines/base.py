@@ -62,6 +62,7 @@ KvPart = Literal[
     "compressor",
     "state",
     "blocks",
+    "granules",
     "request",
 ]
 WeightPart = Literal[
@@ -85,8 +86,10 @@ class KvTerm(Frozen):
     Per-token parts say their bytes per token and the tokens one sequence holds of them
     (``bytes_per_sequence = bytes_per_token x tokens``, where ``bytes_per_token`` is not 0); ``state`` (recurrent
     states), ``compressed`` and ``compressor`` (DeepSeek-V4's caches), ``blocks`` (the
-    rest: whole blocks, pages padded to one size, padding layers) and ``request`` (a layout read only
-    as a whole) are per sequence. The parts add up to the row."""
+    rest: whole blocks, pages padded to one size, padding layers), ``granules`` (vLLM 0.34's extensible
+    KV cache: what its blocks map beyond their bytes, each layer segment rounded up to 2 MiB, shared
+    over the b sequences) and ``request`` (a layout read only as a whole) are per sequence. The parts
+    add up to the row."""
 
     part: KvPart
     layers: int = 0

@@ -1,6 +1,6 @@
 """The vLLM engine profile: what ``vllm serve`` allocates at start-up, by mechanism.
 
-``vllm=<release>`` picks the release (0.19-0.33, default 0.33): what changed between releases is data
+``vllm=<release>`` picks the release (0.19-0.34, default 0.34): what changed between releases is data
 in :mod:`estimator.engines.vllm_profiles` (default utilization, the CUDA-graph estimate taken out of
 the pool from 0.20, batch tiers, the token line's wording, the start-up check, hybrid alignment and
 state pages), wired in below. The base accounting, as in v0.19 (V1 engine,
@@ -26,6 +26,9 @@ over the model-dtype logits 0.26-0.32), a second fp32 pass from 0.33, and from 0
 penalty state and request tables count (``v2_sampler_peak``, ``v2_sampler_state_bytes``,
 ``v2_sampler_tables_bytes``).
 
+From 0.34 the pool is vLLM's extensible KV cache, sized after warm-up and CUDA-graph capture from the
+memory then free, util 1.0 only capping it (``extensible_sizing``).
+
 A handful of global constants (``VllmConstants``) are fitted to published start-up logs
 (``python -m tools.calibrate``); each has a reason written next to it. Versions differ:
 the sampler's bytes per logit dropped from about 36 (v0.16 and earlier images: a full-vocabulary
@@ -36,6 +39,7 @@ activation peak for models with large vocabularies.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -51,10 +55,17 @@ from estimator.engines.vllm_profiles import (
     PROFILES,
     BatchTier,
     VllmProfile,
+    committable_blocks,
+    committed_bytes,
     cuda_graph_estimate_taken,
     cudagraph_capture_sizes,
+    decode_capture_grid,
+    default_utilization,
     dsa_indexer_bytes_per_token,
     estimate_max_model_len,
+    extensible_fit_hint,
+    extensible_kv_cache_bytes,
+    extensible_margin_bytes,
     fit_check_bytes,
     fit_error_message,
     format_gib,
@@ -63,7 +74,9 @@ from estimator.engines.vllm_profiles import (
     in_flight_batches,
     mamba_blocks_per_request,
     mamba_cache_mode,
+    no_kv_memory_message,
     patch_of,
+    prefill_capture_grid,
     profile_for,
     release_of,
     serves_on_v2_runner,
@@ -100,11 +113,8 @@ if TYPE_CHECKING:
     from estimator.query import Query
     from estimator.result import Estimate
 
-# The release answers follow when vllm= is not given: the newest whose KV budget is the profiled
-# one. 0.34 (profiled for its switches) reserves an extensible KV cache and sizes it from the memory
-# free after CUDA-graph capture (config/cache.py@v0.34.0 enable_extensible_kv_cache), which these
-# terms do not model, so it is refused rather than answered with 0.33's rules.
-DEFAULT_VERSION = "0.33"
+# The release answers follow when vllm= is not given: the newest profiled one.
+DEFAULT_VERSION = NEWEST
 # The release the fitted constants and the first calibration set (tests/fixtures/calibration) follow.
 VLLM_VERSION = "0.19"
 
@@ -170,14 +180,13 @@ LEGACY_CONSTANTS = VllmConstants(sampler_bytes_per_logit=36.3, mxfp4_value_align
 
 @cache
 def _resolve(version: str) -> tuple[VllmProfile, str | None]:
-    profile, warning = profile_for(version)
-    if profile.kv_sizing == "extensible":
+    if release_of(version) > release_of(NEWEST):
+        # A later release may size its KV cache another way again (0.34 did): no profile stands in.
         raise UnmodelledError(
-            f"vllm={version} is past the newest release vram follows, {DEFAULT_VERSION}: from 0.34 vLLM sizes "
-            "its KV cache from the memory free after CUDA-graph capture (extensible KV cache), which vram "
-            f"does not model yet, and no earlier release's rules stand in for that; use vllm={DEFAULT_VERSION}"
+            f"vllm={version} is past the newest release vram follows, {NEWEST}: vram has not read its start-up "
+            f"accounting, and no earlier release's rules stand in for it; use vllm={NEWEST}"
         )
-    return profile, warning
+    return profile_for(version)
 
 
 def version_profile(query: Query) -> tuple[VllmProfile, str | None]:
@@ -252,14 +261,26 @@ def query_constants(query: Query) -> VllmConstants:
     return constants_for_version(query.vllm or DEFAULT_VERSION)
 
 
-def util_of(query: Query) -> float:
-    """gpu_memory_utilization: the query's, else the release's default (0.9 up to 0.19, then 0.92)."""
-    return query.util if query.util is not None else version_profile(query)[0].gpu_memory_utilization
+def extensible_kv_cache(query: Query, gpu: GPU | None = None) -> bool:
+    """Whether the release sizes an extensible KV cache here: 0.34 turns it on by default on CUDA and
+    ROCm, and off on other platforms (config/vllm.py@v0.34.0 _resolve_extensible_kv_cache: "it is
+    only supported on CUDA and ROCm"). With no GPU named, the CUDA GPUs of the batch defaults."""
+    if version_profile(query)[0].kv_sizing != "extensible":
+        return False
+    return gpu is None or gpu.vendor in ("nvidia", "amd")
+
+
+def util_of(query: Query, gpu: GPU | None = None) -> float:
+    """gpu_memory_utilization: the query's, else the release's default (0.9 up to 0.19, then 0.92; from
+    0.34 1.0 with the extensible KV cache, 0.92 without it: resolved_gpu_memory_utilization)."""
+    if query.util is not None:
+        return query.util
+    return default_utilization(version_profile(query)[0], extensible=extensible_kv_cache(query, gpu))
 
 
 def followed_versions() -> tuple[str, ...]:
-    """The releases vllm= follows (profiled, with a profiled KV budget)."""
-    return tuple(v for v, p in PROFILES.items() if p.kv_sizing == "profiled")
+    """The releases vllm= follows (every profiled one)."""
+    return tuple(PROFILES)
 
 
 def constants_for_version(version: str) -> VllmConstants:
@@ -1637,8 +1658,10 @@ def cuda_graph_counts(
     PIECEWISE=51 (largest=512), FULL=35 (largest=256)" at max_num_seqs 256).
 
     The capture sizes follow config/vllm.py (the largest is min(2 x max_num_seqs x query length,
-    512, max_num_batched_tokens); 1024 on data-centre Blackwell from 0.28). Backends that cannot
-    capture FULL graphs (vLLM then falls back to PIECEWISE) are not modelled.
+    512, max_num_batched_tokens); 1024 on data-centre Blackwell from 0.28). 0.34 keeps these counts off
+    data-centre Blackwell (its decode graphs are those sizes' request counts capped at max_num_seqs) and
+    gives SM100 its own grids (below). Backends that cannot capture FULL graphs (vLLM then falls back to
+    PIECEWISE) are not modelled.
 
     With speculative decoding the V1 runner rounds every size up to a multiple of the decode query
     length, dropping those past the largest (config/compilation.py
@@ -1647,8 +1670,17 @@ def cuda_graph_counts(
     profile, _ = version_profile(query)
     tokens, seqs = batch_defaults(query, gpu, constants)
     spec_tokens = speculative_tokens(spec, query)
-    sizes = cudagraph_capture_sizes(profile, seqs, tokens, num_speculative_tokens=spec_tokens, sm100=_sm100(gpu))
     decode = 1 + spec_tokens
+    if profile.cudagraph_split_grids_sm100 and _sm100(gpu):
+        # 0.34 on SM100: prefill graphs over the token grid up to 8,192 tokens, decode graphs over the
+        # request grid, each request count capped where its tokens pass 8,192 (config/vllm.py@v0.34.0
+        # _split_cudagraph_capture_sizes, config/compilation.py decode_cudagraph_capture_shapes).
+        prefill = prefill_capture_grid(min(8192, tokens))
+        requests = decode_capture_grid(seqs)
+        limit = min(seqs, min(tokens, 8192) // decode)
+        reachable = requests[: bisect_left(requests, limit) + 1] if limit >= 1 else []
+        return len(prefill), len({min(n, limit) for n in reachable})
+    sizes = cudagraph_capture_sizes(profile, seqs, tokens, num_speculative_tokens=spec_tokens, sm100=_sm100(gpu))
     if decode > 1 and sizes and not uses_v2_runner(spec, query):
         sizes = sorted({round_up(size, decode) for size in sizes if round_up(size, decode) <= sizes[-1]})
     return len(sizes), sum(1 for size in sizes if decode <= size <= decode * seqs)
@@ -1780,8 +1812,8 @@ def _attn_bytes_per_token(layer: LayerKV, tp: int, kv_dtype: KVDType) -> int:
     return heads * head_token_bytes(kv_dtype, layer.key_dim, layer.value_dim)
 
 
-def _page_bytes(layer: LayerKV, tp: int, kv_dtype: KVDType) -> int:
-    return BLOCK_SIZE * _attn_bytes_per_token(layer, tp, kv_dtype)
+def _page_bytes(layer: LayerKV, tp: int, kv_dtype: KVDType, block: int = BLOCK_SIZE) -> int:
+    return block * _attn_bytes_per_token(layer, tp, kv_dtype)
 
 
 # Model types whose published configs set ``mamba_ssm_dtype: float32`` and whose vLLM config hook
@@ -1903,7 +1935,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         hma_off = _chunked_with_hidden_state_drafter(spec, query)
         if hma_off:
             model = model.model_copy(update={"layers": tuple(_as_full(layer) for layer in model.layers)})
-        layout = _kv_layout(model, query.gpus, kv_dtype)
+        layout = _kv_layout(model, query.gpus, kv_dtype, profile.default_block_size)
     layout = _with_in_flight(layout, spec, query)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
@@ -2058,15 +2090,16 @@ def _inkling_layout(spec: ModelSpec, query: Query, kv_dtype: KVDType) -> tuple[K
     if resolve_dtypes(spec, query).model != "bf16":
         raise InputError(f"vLLM serves {spec.model_type} in bf16 only (its conv-state cache asserts bfloat16)")
     tp = query.gpus
+    cache_block = version_profile(query)[0].default_block_size
     # (attention or conv, kind, window, heads, head width) -> [layers, page bytes, block size]
     specs: dict[tuple[bool, str, int | None, int, int], list[int]] = {}
     for layer in spec.layers:
         if layer.kind not in ("full", "sliding") or not layer.conv_kernel:
             raise UnmodelledError(f"{spec.model_type}: a layer vram does not lay out in vLLM")
         window = layer.window if layer.kind == "sliding" else None
-        attn = specs.setdefault((False, layer.kind, window, layer.kv_heads, layer.key_dim), [0, 0, BLOCK_SIZE])
+        attn = specs.setdefault((False, layer.kind, window, layer.kv_heads, layer.key_dim), [0, 0, cache_block])
         attn[0] += 1
-        attn[1] = _page_bytes(layer, tp, kv_dtype)
+        attn[1] = _page_bytes(layer, tp, kv_dtype, cache_block)
         heads, _, width = _inkling_conv(spec, layer, tp)
         kernel = layer.conv_kernel
         state = specs.setdefault((True, "sliding", kernel, heads, width), [0, 0, kernel])
@@ -2085,16 +2118,27 @@ def _inkling_layout(spec: ModelSpec, query: Query, kv_dtype: KVDType) -> tuple[K
                 )
         types.append(KvGroupSpec(kind=kind, window=window, page_bytes=biggest, num_layers=n, block_size=block))
     group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
-    return KvLayout(types=tuple(types), group_size=group_size, num_groups=num_groups, uniform=False), ()
+    return KvLayout(
+        types=tuple(types), group_size=group_size, num_groups=num_groups, uniform=False, block_size=cache_block
+    ), ()
 
 
-def _kv_layout(spec: ModelSpec, tp: int, kv_dtype: KVDType) -> tuple[KvLayout, tuple[str, ...]]:
+def _kv_layout(
+    spec: ModelSpec, tp: int, kv_dtype: KVDType, block: int = BLOCK_SIZE
+) -> tuple[KvLayout, tuple[str, ...]]:
+    """``block``: the release's cache block size (CacheConfig.DEFAULT_BLOCK_SIZE, 16 up to 0.33, 64 from
+    0.34; FlashAttention, FlashInfer, Triton and FlashMLA take multiples of 16 or 64, so the default
+    stands, vllm_profiles.backend_block_size)."""
     warnings: list[str] = []
     counts: dict[tuple[str, int | None, int], int] = {}
     for layer in spec.layers:
         if layer.kind == "none":
             continue
-        key = (_group_kind(layer), layer.window if layer.kind == "sliding" else None, _page_bytes(layer, tp, kv_dtype))
+        key = (
+            _group_kind(layer),
+            layer.window if layer.kind == "sliding" else None,
+            _page_bytes(layer, tp, kv_dtype, block),
+        )
         counts[key] = counts.get(key, 0) + 1
     if not counts:
         raise InputError(f"{spec.model_type}: the model has no KV-cache layers for vLLM to size")
@@ -2102,7 +2146,9 @@ def _kv_layout(spec: ModelSpec, tp: int, kv_dtype: KVDType) -> tuple[KvLayout, t
     kinds = {(t.kind, t.window) for t in types}
     if len(kinds) == 1:
         # One attention type (page sizes may still differ per layer): a single group.
-        return KvLayout(types=types, group_size=sum(t.num_layers for t in types), num_groups=1, uniform=True), ()
+        return KvLayout(
+            types=types, group_size=sum(t.num_layers for t in types), num_groups=1, uniform=True, block_size=block
+        ), ()
     pages = {t.page_bytes for t in types}
     if len(pages) > 1:
         # v1/core/kv_cache_utils.py unify_kv_cache_spec_page_size: a smaller page that divides the
@@ -2115,14 +2161,17 @@ def _kv_layout(spec: ModelSpec, tp: int, kv_dtype: KVDType) -> tuple[KvLayout, t
             if t.page_bytes == biggest:
                 unified.append(t)
             elif biggest % t.page_bytes == 0:
-                block = BLOCK_SIZE * (biggest // t.page_bytes)
-                unified.append(t.model_copy(update={"page_bytes": biggest, "block_size": block}))
+                unified.append(
+                    t.model_copy(update={"page_bytes": biggest, "block_size": block * (biggest // t.page_bytes)})
+                )
             else:
                 warnings.append("KV layer types have page sizes that do not divide; vLLM pads them to the largest")
                 unified.append(t.model_copy(update={"page_bytes": biggest}))
         types = tuple(unified)
     group_size, num_groups, _ = hybrid_groups([t.num_layers for t in types])
-    return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False), tuple(warnings)
+    return KvLayout(types=types, group_size=group_size, num_groups=num_groups, uniform=False, block_size=block), tuple(
+        warnings
+    )
 
 
 # DSA models' cache blocks: the indexer's backend takes 64-token blocks only on CUDA
@@ -2208,8 +2257,8 @@ def _deepseek_v4_layout(
     version = profile.version
     if profile.dsv4_planner == "none":
         raise UnmodelledError(
-            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.33 only; vLLM {version} "
-            "has no DeepSeek-V4 planner vram has read, so use vllm=0.33 or engine=transformers"
+            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.33 only; vram has not read how vLLM "
+            f"{version} lays it out, so use vllm=0.33 or engine=transformers"
         )
     # Its pages are fp8_ds_mla whatever --kv-cache-dtype says: another dtype is a refusal to start
     # (_dsv4_kv_refusal), sized as the pages vLLM would have laid out.
@@ -2435,16 +2484,19 @@ def _hybrid_layout(
             kind="mamba", window=None, page_bytes=page, num_layers=len(states), mamba_blocks=mamba_blocks
         )
         types: tuple[KvGroupSpec, ...] = (only,)
-        return KvLayout(types=types, group_size=len(states), num_groups=1, uniform=True, block_size=BLOCK_SIZE), ()
+        block = profile.default_block_size
+        return KvLayout(types=types, group_size=len(states), num_groups=1, uniform=True, block_size=block), ()
     per_token = max(_attn_bytes_per_token(layer, tp, kv_dtype) for layer in attention)
     mla = any(layer.kind == "mla" for layer in attention)
+    cache_block = profile.default_block_size
     if profile.hybrid_alignment == "fixed":
         alignment = 64 if mla else BLOCK_SIZE
     else:
         # max(the backend's smallest kernel block, the cache block): 16 for FlashAttention; MLA
-        # backends take 64, and hybrid MLA models at least 128 from 0.27.
-        alignment = profile.hybrid_mla_alignment if mla else BLOCK_SIZE
-    pages = hybrid_attention_pages(mamba_page, per_token, alignment, BLOCK_SIZE)
+        # backends take 64, and hybrid MLA models at least 128 from 0.27; the cache block is 64 from
+        # 0.34 (platforms/interface.py@v0.34.0 _align_hybrid_block_size).
+        alignment = max(profile.hybrid_mla_alignment if mla else BLOCK_SIZE, cache_block)
+    pages = hybrid_attention_pages(mamba_page, per_token, alignment, cache_block)
     counts: dict[tuple[str, int | None, bool], int] = {}
     for layer in attention:
         kind = "mla" if layer.kind == "mla" else (_group_kind(layer) if layer.kind == "sliding" else "full")
@@ -2550,28 +2602,72 @@ def _request_layer_bytes(layout: KvLayout, max_model_len: int, batched_tokens: i
     return total
 
 
-def requests_kv_bytes(spec: ModelSpec, query: Query, *, seq_len: int, batch: int, tp: int, batched_tokens: int) -> int:
+def segment_strides(layout: KvLayout) -> tuple[int, ...]:
+    """The segments of an extensible KV cache, by their block stride: the default layout (LBNHC first
+    in _DEFAULT_LAYOUT_PREFERENCE, v1/attention/backends/utils.py@v0.34.0) is layer-outermost and
+    block-compact, so every layer region of the allocation is a segment of its own
+    (ExtensibleKVCache._segments, v1/worker/extensible_kv_cache.py@v0.34.0): each layer of a uniform
+    layout, each layer slot of a hybrid group (the groups alias the slots' regions). A layout read
+    only per block index is one segment."""
+    if layout.pool_block_bytes:
+        return (layout.pool_block_bytes,)
+    if layout.uniform:
+        return tuple(t.page_bytes for t in layout.types for _ in range(t.num_layers))
+    return (layout.types[0].page_bytes,) * layout.group_size
+
+
+def granule_padding_bytes(layout: KvLayout, profile: VllmProfile, num_blocks: int) -> int:
+    """What committing ``num_blocks`` maps beyond their bytes: every segment's prefix is rounded up to
+    the commit granule (2 MiB on CUDA; ExtensibleKVCache.physical_bytes_for)."""
+    granule = profile.kv_commit_granule_bytes
+    strides = segment_strides(layout)
+    return committed_bytes(strides, granule, num_blocks) - num_blocks * sum(strides)
+
+
+def requests_kv_bytes(
+    spec: ModelSpec,
+    query: Query,
+    *,
+    seq_len: int,
+    batch: int,
+    tp: int,
+    batched_tokens: int,
+    gpu: GPU | None = None,
+) -> int:
     """Pool bytes ``batch`` requests of ``seq_len`` tokens reserve, per GPU.
 
     The same blocks :func:`kv_capacity` divides the pool by: the pool holds the query's b requests
     exactly when this fits it (one rule for the fit and the concurrency; the start check,
-    :meth:`VllmEngine.start_limit`, comes on top).
+    :meth:`VllmEngine.start_limit`, comes on top). With the extensible KV cache (0.34) the blocks are
+    committed in granules per segment: their blocks and the null block map
+    ``granule_padding_bytes`` more, shared out over the b requests (each takes its share rounded up,
+    so that the row stays b times one request's).
     """
     at = query.model_copy(update={"gpus": tp}) if tp != query.gpus else query
     layout, _ = kv_layout(spec, at)
-    return batch * _blocks_per_request(layout, seq_len, batched_tokens) * layout.bytes_per_block
+    blocks = batch * _blocks_per_request(layout, seq_len, batched_tokens)
+    kv = blocks * layout.bytes_per_block
+    if extensible_kv_cache(at, gpu):
+        padding = granule_padding_bytes(layout, version_profile(at)[0], blocks + 1)
+        kv += batch * ceil_div(padding, batch)
+    return kv
 
 
-def kv_capacity(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_tokens: int) -> tuple[int, int, float]:
+def kv_capacity(
+    spec: ModelSpec, query: Query, pool_bytes: int, *, batched_tokens: int, num_blocks: int | None = None
+) -> tuple[int, int, float]:
     """(num_gpu_blocks, "GPU KV cache size" tokens, max concurrency at query.seq_len) for a pool.
 
     The token figure follows the release (v1/core/kv_cache_utils.py): up to 0.20 the blocks per
-    group times the block size; from 0.21 ``int(max concurrency x max_model_len)``.
+    group times the block size; from 0.21 ``int(max concurrency x max_model_len)``. ``num_blocks``,
+    when given, is the pool's block count (the extensible KV cache's committed blocks), else
+    ``pool_bytes // bytes per block``.
     """
     layout, _ = kv_layout(spec, query)
-    if pool_bytes <= 0:
+    if pool_bytes <= 0 or num_blocks == 0:
         return 0, 0, 0.0
-    num_blocks = pool_bytes // layout.bytes_per_block
+    if num_blocks is None:
+        num_blocks = pool_bytes // layout.bytes_per_block
     per_request = _blocks_per_request(layout, query.seq_len, batched_tokens)
     concurrency = num_blocks / per_request
     if version_profile(query)[0].kv_tokens_report == "concurrency":
@@ -2727,6 +2823,12 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
                     speculative_pages=num_spec,
                 )
             )
+    if extensible_kv_cache(query, gpu):
+        # The b requests' blocks and the null block, committed in 2 MiB granules per layer segment.
+        blocks = query.batch * _blocks_per_request(layout, s, batched)
+        padding = granule_padding_bytes(layout, profile, blocks + 1)
+        if padding:
+            terms.append(KvTerm(part="granules", bytes_per_sequence=ceil_div(padding, query.batch)))
     rest = per_request - sum(t.bytes_per_sequence for t in terms)
     if rest:
         terms.append(KvTerm(part="blocks", bytes_per_sequence=rest))
@@ -2832,8 +2934,7 @@ def start_check(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
             needed_bytes=needed,
             available_bytes=pool_bytes,
             estimated_max_model_len=0,
-            error="No available memory for the cache blocks. Try increasing "
-            "`gpu_memory_utilization` when initializing the engine.",
+            error=no_kv_memory_message(profile),
         )
     if needed <= available:
         return StartCheck(
@@ -2848,6 +2949,51 @@ def start_check(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
         available_bytes=available,
         estimated_max_model_len=longest,
         error=fit_error_message(profile, query.seq_len, needed, available, longest),
+    )
+
+
+def extensible_start_check(
+    spec: ModelSpec, query: Query, capacity_bytes: int, num_blocks: int, *, batched_tokens: int, util: float
+) -> StartCheck:
+    """vLLM 0.34's two checks that one request of max_model_len fits the extensible KV cache
+    (v1/core/kv_cache_planning.py@v0.34.0): ``get_kv_cache_configs`` checks the reserved capacity
+    (the profiled estimate) less one block; after warm-up and capture ``shrink_kv_cache_configs``
+    checks the committed blocks less the null block, ``(num_blocks - 1) x bytes per block``. Each
+    has its own advice (``_more_kv_cache_memory_hint``)."""
+    profile, _ = version_profile(query)
+    layout, _ = kv_layout(spec, query)
+    per_block = layout.bytes_per_block
+    needed = _start_need_bytes(layout, profile, query.seq_len, batched_tokens)
+    checks = (
+        (capacity_bytes - per_block, extensible_fit_hint(profile, util, after_warmup=False)),
+        ((num_blocks - 1) * per_block, extensible_fit_hint(profile, util, after_warmup=True)),
+    )
+    for available, hint in checks:
+        if available <= 0:
+            return StartCheck(
+                fits=False,
+                needed_bytes=needed,
+                available_bytes=available,
+                estimated_max_model_len=0,
+                error=no_kv_memory_message(profile, hint),
+            )
+        if needed > available:
+            longest = estimate_max_model_len(
+                lambda n: _start_need_bytes(layout, profile, n, batched_tokens), available, query.seq_len
+            )
+            return StartCheck(
+                fits=False,
+                needed_bytes=needed,
+                available_bytes=available,
+                estimated_max_model_len=longest,
+                error=fit_error_message(profile, query.seq_len, needed, available, longest, hint),
+            )
+    return StartCheck(
+        fits=True,
+        needed_bytes=needed,
+        available_bytes=(num_blocks - 1) * per_block,
+        estimated_max_model_len=query.seq_len,
+        error=None,
     )
 
 
@@ -2959,6 +3105,19 @@ class VllmReport(EngineReport):
     requests_per_replica: int | None = None
     kv_cache_tokens_all: int | None = None
     max_concurrency_all: float | None = None
+    # How the pool was sized: "profiled" (requested - non-KV, before CUDA-graph capture) or
+    # "extensible" (0.34's extensible KV cache: from the memory free after warm-up and capture). The
+    # fields below are the extensible cache's (0 / None when profiled): the capacity it reserves
+    # address space for (the profiled estimate at its util, which "Available KV cache memory" prints),
+    # the bytes its committed blocks map (granule-rounded, "Extended KV cache to N blocks (X GiB)"), the
+    # margin it keeps free, the transient activation peak it keeps free, and the CUDA context (there
+    # before vLLM measures: with util 1 it is not the KV cache's).
+    kv_sizing: Literal["profiled", "extensible"] = "profiled"
+    kv_reserved_memory: int | None = None
+    kv_committed_memory: int | None = None
+    kv_margin: int = 0
+    transient_reserve: int = 0
+    cuda_context: int = 0
 
 
 def vllm_terms(
@@ -3034,13 +3193,37 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     _, tokens, concurrency = kv_capacity(
         ranks[fewest], query, blocks * layout.bytes_per_block, batched_tokens=batched_tokens
     )
+    first = reports[0]
+    extended = None
+    if first.kv_sizing == "extensible":
+        # Every rank commits the fewest blocks any measured, and checks one request against them
+        # with its own groups (finalize_extensible_kv_cache, shrink_kv_cache_configs@v0.34.0).
+        reports = [
+            r
+            if not r.starts
+            else r.model_copy(
+                update=_check_fields(
+                    extensible_start_check(
+                        stage,
+                        query,
+                        r.kv_reserved_memory or 0,
+                        blocks,
+                        batched_tokens=r.max_num_batched_tokens,
+                        util=r.gpu_memory_utilization,
+                    )
+                )
+            )
+            for stage, r in zip(ranks, reports, strict=True)
+        ]
+        first_layout, _ = kv_layout(ranks[0], query)
+        extended = _extended(profile, first_layout, blocks)
     failing = next((r for r in reports if not r.starts), None)
     starts = failing is None
-    first = reports[0]
+    logged = first.kv_reserved_memory if first.kv_reserved_memory is not None else first.kv_cache_memory
     if not starts:
         lines = first.log_lines[:1] if all(r.kv_cache_memory > 0 for r in reports) else ()
     else:
-        lines = capacity_lines(profile, gpu, first.kv_cache_memory, tokens, concurrency, query.seq_len)
+        lines = capacity_lines(profile, gpu, logged, tokens, concurrency, query.seq_len, extended=extended)
     fits = [r.util_to_fit for r in reports if r.max_resident < query.batch or not r.starts]
     to_fit = None if not fits or None in fits else max(f for f in fits if f is not None)
     return reports[shown].model_copy(
@@ -3099,41 +3282,76 @@ def vllm_report(
     weights = loaded_weight_bytes(spec, query, gpu, weights_bytes, constants)
     peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
     non_torch = non_torch_bytes(query, constants, gpu)
-    util = util_of(query)
+    util = util_of(query, gpu)
     requested = int(util * gpu.memory_bytes)
     in_budget = graphs_in_budget(spec, query)
     graphs = cuda_graph_bytes(spec, query, gpu, constants)
-    pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
-    blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
-    check = start_check(spec, query, pool, batched_tokens=batched_tokens)
     layout, _ = kv_layout(spec, query)
+    context = cuda_context_bytes(query, constants)
+    sizing = None
+    if extensible_kv_cache(query, gpu):
+        sizing = extensible_sizing(
+            spec, query, gpu, weights=weights, peak=peak, non_torch=non_torch, graphs=graphs, constants=constants
+        )
+        pool = sizing.kv_bytes
+        capacity_blocks = max(sizing.capacity // layout.bytes_per_block, 0)
+        granule = profile.kv_commit_granule_bytes
+        committed = committable_blocks(pool, segment_strides(layout), granule, capacity_blocks)
+        blocks, tokens, concurrency = kv_capacity(
+            spec, query, pool, batched_tokens=batched_tokens, num_blocks=committed
+        )
+        check = extensible_start_check(
+            spec, query, sizing.capacity, committed, batched_tokens=batched_tokens, util=util
+        )
+    else:
+        pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
+        blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
+        check = start_check(spec, query, pool, batched_tokens=batched_tokens)
     refused = startup_refusal(spec, query)
+    extended = _extended(profile, layout, blocks) if sizing is not None else None
+    logged = sizing.capacity if sizing is not None else pool
     if refused is not None:
         # Refused before the profile run (configuration, TP size): vLLM prints no capacity line.
         check = check.model_copy(update={"fits": False, "error": refused})
         lines: tuple[str, ...] = ()
     elif not check.fits:
         # The pool is measured and logged; the check on one request stops it before the capacity line.
-        lines = capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len)[:1] if pool > 0 else ()
+        lines = capacity_lines(profile, gpu, logged, tokens, concurrency, query.seq_len)[:1] if logged > 0 else ()
     else:
-        lines = capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len)
+        lines = capacity_lines(profile, gpu, logged, tokens, concurrency, query.seq_len, extended=extended)
     to_fit = None
     resident = resident_requests(blocks, concurrency)
     if query.kv != "off" and (resident < query.batch or (refused is None and not check.fits)):
         # What the requested share must hold for the b requests and the null block, and for the
         # start check (one request, and from 0.29 the null block); the CUDA context (and, up to
         # 0.19, the graphs) come on top of it.
+        start_pool = _start_pool_bytes(layout, profile, query.seq_len, batched_tokens)
+        if sizing is not None:
+            # The extensible cache commits whole granules per segment.
+            start_pool = committed_bytes(
+                segment_strides(layout), profile.kv_commit_granule_bytes, ceil_div(start_pool, layout.bytes_per_block)
+            )
         kv = max(
             requests_kv_bytes(
-                spec, query, seq_len=query.seq_len, batch=query.batch, tp=query.gpus, batched_tokens=batched_tokens
+                spec,
+                query,
+                seq_len=query.seq_len,
+                batch=query.batch,
+                tp=query.gpus,
+                batched_tokens=batched_tokens,
+                gpu=gpu,
             )
             + layout.bytes_per_block,
-            _start_pool_bytes(layout, profile, query.seq_len, batched_tokens),
+            start_pool,
         )
         need = weights + peak + non_torch + (graphs if in_budget else 0) + kv
-        to_fit = util_to_fit(
-            need, gpu.memory_bytes, cuda_context_bytes(query, constants) + (0 if in_budget else graphs)
-        )
+        if sizing is not None:
+            # util only caps the extensible cache: past the device less the CUDA context and the
+            # margin no util makes room.
+            within = need + context + sizing.margin <= gpu.memory_bytes
+            to_fit = util_to_fit(need, gpu.memory_bytes, 0) if within else None
+        else:
+            to_fit = util_to_fit(need, gpu.memory_bytes, context + (0 if in_budget else graphs))
     if refused is not None:
         # A server that does not start holds no request: the pool is what it would have been, no capacity.
         tokens, concurrency, resident, to_fit = 0, 0.0, 0.0, None
@@ -3160,6 +3378,126 @@ def vllm_report(
         util_to_fit=to_fit,
         drafter=drafter_report(spec, query),
         log_lines=lines,
+        kv_sizing="extensible" if sizing is not None else "profiled",
+        kv_reserved_memory=sizing.capacity if sizing is not None else None,
+        kv_committed_memory=extended[1] if extended is not None else None,
+        kv_margin=sizing.margin if sizing is not None else 0,
+        transient_reserve=sizing.transient if sizing is not None else 0,
+        cuda_context=context,
+    )
+
+
+def _check_fields(check: StartCheck) -> dict[str, object]:
+    """The report's fields a start check sets."""
+    return {
+        "starts": check.fits,
+        "estimated_max_model_len": check.estimated_max_model_len,
+        "start_error": check.error,
+    }
+
+
+def _util_withheld_bytes(spec: ModelSpec, query: Query, gpu: GPU) -> int:
+    """What an explicit util between 0.7 and 1 keeps out of the extensible KV cache: the cache at a
+    budget of all the memory free at start-up less the cache at util's budget, which vLLM 0.34 logs as a
+    warning from 1 GiB (measure_kv_cache_blocks, v1/worker/extensible_kv_cache.py@v0.34.0). Both are
+    ``min(budget - non-KV, headroom - margin) - transient``, so the difference is what util x the device
+    leaves below the device less the CUDA context and the margin. 0 otherwise."""
+    util = query.util
+    if util is None or not 0.7 < util < 1.0 or not extensible_kv_cache(query, gpu) or query.method != "calibrated":
+        return 0
+    constants = query_constants(query)
+    peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
+    transient = peak - persistent_runner_bytes(spec, query, gpu=gpu, constants=constants)
+    margin = extensible_margin_bytes(version_profile(query)[0], transient, rocm=gpu.vendor == "amd")
+    device = gpu.memory_bytes
+    return max(device - cuda_context_bytes(query, constants) - margin - int(util * device), 0)
+
+
+def _extended(profile: VllmProfile, layout: KvLayout, num_blocks: int) -> tuple[int, int]:
+    """(blocks, bytes they map): "Extended KV cache to N blocks (X GiB)." (extend_kv_cache,
+    v1/worker/extensible_kv_cache.py@v0.34.0), the bytes granule-rounded per segment."""
+    return num_blocks, committed_bytes(segment_strides(layout), profile.kv_commit_granule_bytes, num_blocks)
+
+
+def persistent_runner_bytes(
+    spec: ModelSpec, query: Query, *, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
+) -> int:
+    """The part of :func:`activation_peak` that stays allocated after the profile run: the V2
+    sampler's penalty state and request tables, which 0.27+'s consumed-memory accounting counts.
+    The extensible KV cache (0.34) finds them resident after warm-up (``non_kv_used``), not in the
+    transient peak its margin scales with."""
+    profile, _ = version_profile(query)
+    stage = spec.pp_stage
+    if stage is not None and not stage.last:
+        return 0
+    if not uses_v2_runner(spec, query) or profile.non_kv_accounting != "consumed":
+        return 0
+    _, seqs = batch_defaults(query, gpu, constants)
+    return v2_sampler_state_bytes(spec, seqs) + v2_sampler_tables_bytes(spec, seqs, speculative_tokens(spec, query))
+
+
+class ExtensibleSizing(Frozen):
+    """How vLLM 0.34 sizes its extensible KV cache on one GPU (bytes)."""
+
+    requested: int  # util x the device: a cap (v1/worker/utils.py@v0.34.0 request_memory)
+    capacity: int  # the profiled estimate it reserves address space for ("Available KV cache memory")
+    transient: int  # the transient peak kept free (warm-up's, at least the profile run's)
+    margin: int  # max(1 GiB, 0.75 x transient) on CUDA (3 GiB floor on ROCm)
+    kv_bytes: int  # what the committed blocks may physically take (measure_kv_cache_bytes)
+
+
+def extensible_sizing(
+    spec: ModelSpec,
+    query: Query,
+    gpu: GPU,
+    *,
+    weights: int,
+    peak: int,
+    non_torch: int,
+    graphs: int,
+    constants: VllmConstants,
+) -> ExtensibleSizing:
+    """vLLM 0.34's extensible KV cache, by its mechanism (v1/worker/gpu_worker.py@v0.34.0
+    determine_available_memory and _compile_or_warm_up_model, v1/worker/extensible_kv_cache.py
+    measure_kv_cache_bytes, v1/engine/core.py finalize_extensible_kv_cache):
+
+    * The profile run sizes a capacity as before, at util 1.0 and with no CUDA-graph estimate
+      (profile_cudagraph_memory returns 0): ``requested - (weights + non-torch + activation peak)``.
+      The address range is reserved for that many blocks; "Available KV cache memory" prints it.
+    * After warm-up, CUDA-graph capture and the sampler warm-up, torch's cache is emptied and free
+      memory measured. What is resident then besides the committed KV prefix (weights, non-torch
+      memory, the graphs, the runner's persistent buffers) is ``non_kv_used``; the headroom is free
+      memory plus the committed prefix. The cache gets ``min(requested - non_kv_used, headroom -
+      margin) - max(transient peak, torch reserve growth)``.
+
+    The measured quantities are vram's terms for the same memory: the CUDA context
+    (:func:`cuda_context_bytes`, in use before vLLM's snapshot), non-torch memory
+    (:func:`non_torch_bytes`), the graphs (:func:`cuda_graph_bytes`), the transient peak (the
+    activation peak less its persistent part, :func:`persistent_runner_bytes`; vLLM keeps the larger
+    of the profile run's and the warm-up steps' allocated peaks, both max_num_batched_tokens steps
+    with the sampler), and the torch reservation growth is taken as that peak (no fragmentation
+    beyond it)."""
+    profile, _ = version_profile(query)
+    device = gpu.memory_bytes
+    requested = int(util_of(query, gpu) * device)
+    persistent = persistent_runner_bytes(spec, query, gpu=gpu, constants=constants)
+    transient = peak - persistent
+    rocm = gpu.vendor == "amd"
+    kv = extensible_kv_cache_bytes(
+        profile,
+        requested_bytes=requested,
+        device_bytes=device,
+        outside_bytes=cuda_context_bytes(query, constants),
+        resident_non_kv_bytes=weights + non_torch + graphs + persistent,
+        transient_peak_bytes=transient,
+        rocm=rocm,
+    )
+    return ExtensibleSizing(
+        requested=requested,
+        capacity=requested - weights - peak - non_torch,
+        transient=transient,
+        margin=extensible_margin_bytes(profile, transient, rocm=rocm),
+        kv_bytes=kv,
     )
 
 
@@ -3171,18 +3509,31 @@ def floor_hundredths(x: float) -> float:
 
 
 def capacity_lines(
-    profile: VllmProfile, gpu: GPU, pool: int, tokens: int, concurrency: float, max_model_len: int
+    profile: VllmProfile,
+    gpu: GPU,
+    pool: int,
+    tokens: int,
+    concurrency: float,
+    max_model_len: int,
+    *,
+    extended: tuple[int, int] | None = None,
 ) -> tuple[str, ...]:
     """The start-up lines that report the pool, as the release words them (gpu_worker.py,
     v1/core/kv_cache_utils.py): one capacity line from 0.28; from 0.30 the device type names it
-    ("GPU" for CUDA and ROCm, "XPU" for Intel; update_kv_cache_capacity)."""
+    ("GPU" for CUDA and ROCm, "XPU" for Intel; update_kv_cache_capacity). With the extensible KV
+    cache (0.34) ``pool`` is the reserved capacity, which "Available KV cache memory" prints before
+    warm-up, and ``extended`` the blocks committed after it and the bytes they map, which
+    extend_kv_cache logs ("Extended KV cache to %d blocks (%.2f GiB).") before the capacity line."""
     available = f"Available KV cache memory: {format_gib(pool)} GiB"
     device = "XPU" if profile.capacity_names_device and gpu.vendor == "intel" else "GPU"
     size = f"{device} KV cache size: {tokens:,} tokens"
     conc = f"Maximum concurrency for {max_model_len:,} tokens per request: {concurrency:.2f}x"
+    head: tuple[str, ...] = (available,)
+    if extended is not None:
+        head += (f"Extended KV cache to {extended[0]} blocks ({extended[1] / GiB:.2f} GiB).",)
     if profile.capacity_one_line:
-        return available, f"{size}, {conc}"
-    return available, size, conc
+        return *head, f"{size}, {conc}"
+    return *head, size, conc
 
 
 def _log_size(v: VllmReport) -> str:
@@ -3494,7 +3845,7 @@ def _kv_bytes(
     if gpu is None and at.gpu:
         gpu = lookup_gpu(at.gpu)
     batched, _ = batch_defaults(at, gpu)
-    return requests_kv_bytes(spec, at, seq_len=seq_len, batch=batch, tp=gpus, batched_tokens=batched)
+    return requests_kv_bytes(spec, at, seq_len=seq_len, batch=batch, tp=gpus, batched_tokens=batched, gpu=gpu)
 
 
 def _longest_max_model_len(spec: ModelSpec) -> int | None:
@@ -3599,10 +3950,10 @@ class VllmEngine(BaseEngine):
         return f"vllm {release_name(query)}"
 
     def release_note(self, query: Query) -> str | None:
-        """The default release is the newest vram follows (later ones size their KV cache another way);
-        a patch release is sized by its minor release's profile."""
+        """The default release is the newest vram follows; a patch release is sized by its minor
+        release's profile."""
         if query.vllm is None:
-            return f"the newest vram follows; {NEWEST}+ not modelled"
+            return "the newest vram follows"
         if patch_of(query.vllm) and stand_in(query) is None:
             return f"follows the {version_profile(query)[0].version} profile"
         return None
@@ -3620,7 +3971,7 @@ class VllmEngine(BaseEngine):
         return vllm_terms(spec, query, gpu=gpu)
 
     def usable_fraction(self, query: Query) -> float:
-        return util_of(query)
+        return util_of(query, lookup_gpu(query.gpu) if query.gpu else None)
 
     def usable_bytes(self, spec: ModelSpec, query: Query, gpu: GPU) -> int:
         """vLLM's requested share (util x the device) holds the weights, the KV cache, the activation
@@ -3629,14 +3980,22 @@ class VllmEngine(BaseEngine):
         top, within the device. One pool block is the null block, which no request gets
         (:func:`resident_requests`). So the total fits exactly when vLLM's KV pool holds its b x s
         tokens beside the null block (and the query fits when vLLM also starts: :meth:`start_limit`)."""
-        requested = int(util_of(query) * gpu.memory_bytes)
+        requested = int(util_of(query, gpu) * gpu.memory_bytes)
         if query.method == "classic":
             return requested  # the classic terms have no overhead to place outside the share
         constants = query_constants(query)
         outside = cuda_context_bytes(query, constants)
         if not graphs_in_budget(spec, query):
             outside += cuda_graph_bytes(spec, query, gpu, constants)
-        return min(requested + outside, gpu.memory_bytes) - null_block_bytes(spec, query)
+        device = gpu.memory_bytes
+        if extensible_kv_cache(query, gpu):
+            # 0.34's extensible cache keeps its margin free beside the device's headroom
+            # (min(requested - non-KV, headroom - margin), extensible_sizing); the granules its blocks
+            # map are in the KV row (requests_kv_bytes).
+            peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
+            transient = peak - persistent_runner_bytes(spec, query, gpu=gpu, constants=constants)
+            device -= extensible_margin_bytes(version_profile(query)[0], transient, rocm=gpu.vendor == "amd")
+        return min(requested + outside, device) - null_block_bytes(spec, query)
 
     def tp_sizes(self, spec: ModelSpec, limit: int, query: Query | None = None) -> tuple[int, ...]:
         """The sizes vLLM accepts (phi-4's 10 KV heads rule out 4 and 8 but allow 5 and 10; Qwen3.5-27B's
@@ -3673,8 +4032,17 @@ class VllmEngine(BaseEngine):
         # the query each time) are read once, after the same refusals.
         _refuse_unsized_pool(spec, query)
         layout, _ = kv_layout(spec, query)
-        batched, _ = batch_defaults(query, gpu if gpu is not None else (lookup_gpu(query.gpu) if query.gpu else None))
+        gpu = gpu if gpu is not None else (lookup_gpu(query.gpu) if query.gpu else None)
+        batched, _ = batch_defaults(query, gpu)
         block = layout.bytes_per_block
+        if extensible_kv_cache(query, gpu):
+            profile = version_profile(query)[0]
+
+            def committed(s: int, b: int) -> int:
+                blocks = b * _blocks_per_request(layout, s, batched)
+                return fixed + blocks * block + b * ceil_div(granule_padding_bytes(layout, profile, blocks + 1), b)
+
+            return committed
 
         def total(s: int, b: int) -> int:
             return fixed + b * _blocks_per_request(layout, s, batched) * block
@@ -3693,6 +4061,10 @@ class VllmEngine(BaseEngine):
         pool, batched = report.kv_cache_memory, report.max_num_batched_tokens
         layout, _ = kv_layout(spec, query)
         profile, _ = version_profile(query)
+        if report.kv_sizing == "extensible":
+            # Checked against the committed blocks less the null block (shrink_kv_cache_configs); the
+            # capacity's check before warm-up holds more blocks, so it passes whenever this does.
+            pool = report.num_gpu_blocks * layout.bytes_per_block
         return lambda s: pool > 0 and _start_pool_bytes(layout, profile, s, batched) <= pool
 
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
@@ -3750,14 +4122,30 @@ class VllmEngine(BaseEngine):
                     f"mm={query.mm_limit} changes nothing: {spec.model_type} has no vision tower (it reads text only).",
                 )
             )
-        if gpu is not None and gpu.unified_memory:
+        if gpu is not None and gpu.unified_memory and extensible_kv_cache(query, gpu):
+            # 0.34: no start-up check against util x the total (request_memory skips it under the
+            # extensible cache); the cache is sized from the memory free after warm-up, on an
+            # integrated GPU the OS's available memory (utils/mem_utils.py@v0.34.0 device_memory_info),
+            # and config/cache.py@v0.34.0 names unified-memory devices whose memory the CPU also uses as
+            # a reason to set gpu_memory_utilization below 1.
+            notes.append(
+                note(
+                    "unified_memory",
+                    f"The {gpu.name}'s memory is the system's: vLLM {version_profile(query)[0].version} sizes its "
+                    "KV cache from the memory free after warm-up and CUDA-graph capture, counted as the memory "
+                    "the OS has available then, so what the CPU side holds or takes later (the OS, other "
+                    "processes, vLLM's own host allocations) comes out of it or from under it; vLLM's docs ask "
+                    "for util= below 1 on such devices.",
+                )
+            )
+        elif gpu is not None and gpu.unified_memory:
             # v1/worker/utils.py (0.19-0.33): vLLM asks for util x the device total and refuses to start
             # when less is free; on an integrated GPU it counts the OS's available memory as free
             # (utils/mem_utils.py MemorySnapshot.measure), which the OS and other processes lower. The
             # same reading makes the non-torch term whatever the available memory lost between start-up
             # and the end of profiling, and the CUDA-graph estimate is a difference of cudaMemGetInfo
             # readings the OS moves (negative in some logs): both are the host's, not the model's.
-            util = util_of(query)
+            util = util_of(query, gpu)
             notes.append(
                 note(
                     "unified_memory",
@@ -3768,6 +4156,17 @@ class VllmEngine(BaseEngine):
                     "the available memory loses while it loads and profiles (CPU-side allocations too) as "
                     "non-torch memory, and its CUDA-graph estimate moves with the OS (DGX Spark logs: 2.3 to "
                     "6.9 GiB less pool than vram's).",
+                )
+            )
+        if gpu is not None and (withheld := _util_withheld_bytes(spec, query, gpu)) >= GiB:
+            notes.append(
+                note(
+                    "util_caps_kv_cache",
+                    f"util={query.util:g} keeps {withheld / GiB:.2f} GiB of free device memory out of vLLM "
+                    f"{version_profile(query)[0].version}'s KV cache, and vLLM warns so at start-up: its extensible "
+                    "KV cache is sized from the memory measured after warm-up and CUDA-graph capture, so its own "
+                    "use needs no headroom below 1; leave util unset unless something vLLM does not measure needs "
+                    "the memory (other processes on the GPU, weight-update buffers, a KV connector's buffers).",
                 )
             )
         if query.prefix_caching is not None and not any(_has_state(layer) for layer in spec.layers):
@@ -3915,9 +4314,25 @@ class VllmEngine(BaseEngine):
                 f"{v.kv_cache_memory / GiB:.1f} GiB; vLLM gives every stage the fewest blocks of any, "
                 f"{v.num_gpu_blocks:,} (stage {fewest}'s)"
             )
-        line = (
+        held = (
             f"vLLM {esc(name)}{each} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
-            f"(util={v.gpu_memory_utilization:g} x the device){outside}; {pool}, "
+            f"(util={v.gpu_memory_utilization:g} x the device){outside}"
+        )
+        if v.kv_sizing == "extensible":
+            # 0.34 sizes the pool after CUDA-graph capture from the memory then free: util only caps it.
+            cap = (
+                "the whole device"
+                if v.gpu_memory_utilization >= 1
+                else f"at most util={v.gpu_memory_utilization:g} x the device, {v.requested_memory / GiB:.1f} GiB"
+            )
+            held = (
+                f"vLLM {esc(name)}{each} sizes its KV cache after CUDA-graph capture from the memory then free "
+                f"(the extensible KV cache, {cap}): of {device / GiB:.1f} GiB{per_gpu} it keeps "
+                f"{v.kv_margin / GiB:.2f} GiB free as a margin and {v.transient_reserve / GiB:.2f} GiB for transient "
+                f"activations, beside the {v.cuda_context / GiB:.2f} GiB CUDA context"
+            )
+        line = (
+            f"{held}; {pool}, "
             f"room for {v.max_resident:.2f} requests of {s:,} tokens at once"
             + (
                 f" (its {v.num_gpu_blocks:,} blocks less the null block, which no request gets)"

@@ -372,6 +372,27 @@ class VllmProfile(_Frozen):
     # any GPU, v1/attention/backends/triton_attn.py@v0.20.0); none in 0.19.0.
     has_int8_per_token_head_kv: bool = False
     nvfp4_kv: Nvfp4Kv = "none"
+    # Default gpu_memory_utilization when the extensible KV cache is off (kv_sizing "extensible"
+    # only): CacheConfig.DEFAULT_GPU_MEMORY_UTILIZATION = 0.92, which resolved_gpu_memory_utilization
+    # returns when enable_extensible_kv_cache is False (config/cache.py@v0.34.0). None elsewhere.
+    fallback_gpu_memory_utilization: float | None = None
+    # The extensible KV cache's margin (v1/worker/extensible_kv_cache.py@v0.34.0):
+    # KV_CACHE_MARGIN_FLOOR_BYTES = 1 GiB on CUDA (3 GiB on ROCm), KV_CACHE_MARGIN_FRACTION = 0.75; the
+    # margin is max(floor, int(0.75 x transient peak)) (measure_kv_cache_bytes). 0 where not extensible.
+    kv_margin_floor_bytes: int = 0
+    kv_margin_floor_bytes_rocm: int = 0
+    kv_margin_fraction: float = 0.0
+    # The commit granule of the extensible KV cache: the driver's VMM granularity, floored at 2 MiB
+    # (utils/extensible_tensor.py@v0.34.0 granule_size, _MIN_GRANULARITY; CUDA's minimum granularity is
+    # 2 MiB). Each per-layer segment of the cache is padded to it (pad_kv_cache_segments) and its
+    # committed prefix rounded up to it (ExtensibleKVCache.physical_bytes_for). 0 where not extensible.
+    kv_commit_granule_bytes: int = 0
+    # config/vllm.py@v0.34.0 _split_cudagraph_capture_sizes: on data-centre Blackwell (SM100) the
+    # capture sizes no longer come from the shared token list; prefill graphs take
+    # prefill_cudagraph_capture_grid(min(8192, max_num_batched_tokens)) and decode graphs
+    # decode_cudagraph_capture_grid(max_num_seqs) request counts (config/compilation.py@v0.34.0),
+    # within max_decode_cudagraph_capture_tokens = 8192.
+    cudagraph_split_grids_sm100: bool = False
 
 
 _V019 = VllmProfile(
@@ -537,8 +558,14 @@ _V034 = _next(
     "0.34",
     dsv4_planner="none",
     gpu_memory_utilization=1.0,
+    fallback_gpu_memory_utilization=0.92,
     default_block_size=64,
     kv_sizing="extensible",
+    kv_margin_floor_bytes=GiB,
+    kv_margin_floor_bytes_rocm=3 * GiB,
+    kv_margin_fraction=0.75,
+    kv_commit_granule_bytes=2 * MiB,
+    cudagraph_split_grids_sm100=True,
     model_runner="v2_only",
 )
 
@@ -715,19 +742,135 @@ def available_kv_cache_bytes(
     non_kv_bytes: int,
     cuda_graph_estimate_bytes: int,
     estimate_cudagraphs: bool | None = None,
+    *,
+    extensible_off: bool = False,
 ) -> int:
     """``requested - non-KV - applied CUDA-graph estimate`` (determine_available_memory).
 
     ``estimate_cudagraphs`` is VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS when the user set it;
-    None takes the release's default. With ``enforce_eager`` the estimate is 0.
+    None takes the release's default. With ``enforce_eager`` the estimate is 0. A release with the
+    extensible KV cache sizes it this way only where that cache is off (``extensible_off``:
+    kv_cache_memory_bytes or num_gpu_blocks_override set, a platform other than CUDA / ROCm, no VMM
+    in the driver, some KV connectors; config/vllm.py@v0.34.0 _resolve_extensible_kv_cache).
     """
-    if profile.kv_sizing == "extensible":
+    if profile.kv_sizing == "extensible" and not extensible_off:
         raise InputError(
             f"vLLM {profile.version} sizes an extensible KV cache after CUDA-graph "
             "capture; the profiled budget does not apply"
         )
     applied = profile.cuda_graph_accounting == "subtracted" if estimate_cudagraphs is None else estimate_cudagraphs
     return int(requested_bytes - non_kv_bytes - (cuda_graph_estimate_bytes if applied else 0))
+
+
+def default_utilization(profile: VllmProfile, *, extensible: bool) -> float:
+    """gpu_memory_utilization left unset (``resolved_gpu_memory_utilization``, config/cache.py@v0.34.0):
+    1.0 with the extensible KV cache, 0.92 where a release that has it runs without it; the release's
+    one default before 0.34."""
+    if not extensible and profile.fallback_gpu_memory_utilization is not None:
+        return profile.fallback_gpu_memory_utilization
+    return profile.gpu_memory_utilization
+
+
+def extensible_margin_bytes(profile: VllmProfile, transient_peak_bytes: int, *, rocm: bool = False) -> int:
+    """The margin the extensible KV cache keeps free beyond the transient peak
+    (v1/worker/extensible_kv_cache.py@v0.34.0 measure_kv_cache_bytes):
+    ``max(KV_CACHE_MARGIN_FLOOR_BYTES, int(transient peak x KV_CACHE_MARGIN_FRACTION))``."""
+    floor = profile.kv_margin_floor_bytes_rocm if rocm else profile.kv_margin_floor_bytes
+    return max(floor, int(transient_peak_bytes * profile.kv_margin_fraction))
+
+
+def extensible_kv_cache_bytes(
+    profile: VllmProfile,
+    *,
+    requested_bytes: int,
+    device_bytes: int,
+    outside_bytes: int,
+    resident_non_kv_bytes: int,
+    transient_peak_bytes: int,
+    torch_reserve_growth_bytes: int | None = None,
+    rocm: bool = False,
+) -> int:
+    """The bytes the extensible KV cache may occupy, as ``measure_kv_cache_bytes``
+    (v1/worker/extensible_kv_cache.py@v0.34.0) works them out after warm-up and CUDA-graph capture.
+
+    vLLM measures free memory then; here it is written from what holds the device:
+    ``outside_bytes`` was in use before vLLM's start-up snapshot (the CUDA context), and
+    ``resident_non_kv_bytes`` is what the engine holds after capture beside the KV prefix it committed
+    (weights, non-torch memory, CUDA graphs, persistent runner buffers: ``non_kv_used``). So the
+    headroom (free + committed) is ``device - outside - resident``, and the cache gets
+    ``min(requested - resident, headroom - margin) - max(transient peak, torch reserve growth)``,
+    at least 0. ``torch_reserve_growth_bytes`` None takes it as the transient peak (no fragmentation
+    beyond it)."""
+    margin = extensible_margin_bytes(profile, transient_peak_bytes, rocm=rocm)
+    headroom = device_bytes - outside_bytes - resident_non_kv_bytes
+    available = min(requested_bytes - resident_non_kv_bytes, headroom - margin)
+    growth = transient_peak_bytes if torch_reserve_growth_bytes is None else torch_reserve_growth_bytes
+    available -= max(transient_peak_bytes, growth)
+    return max(available, 0)
+
+
+def committed_bytes(segment_strides: Sequence[int], granule_bytes: int, num_blocks: int) -> int:
+    """Physical bytes a commit of ``num_blocks`` maps: each segment's prefix rounded up to the granule
+    (ExtensibleKVCache.physical_bytes_for, v1/worker/extensible_kv_cache.py@v0.34.0)."""
+    return sum(-(-num_blocks * stride // granule_bytes) * granule_bytes for stride in segment_strides)
+
+
+def committable_blocks(pool_bytes: int, segment_strides: Sequence[int], granule_bytes: int, capacity: int) -> int:
+    """The most blocks whose physical footprint fits ``pool_bytes``, at most ``capacity``
+    (ExtensibleKVCache.blocks_within: ``min(bytes // bytes_per_block, capacity)``, lowered while the
+    granule-rounded commit exceeds the bytes). A bisection finds the same count as vLLM's loop."""
+    per_block = sum(segment_strides)
+    high = max(min(pool_bytes // per_block, capacity), 0)
+    low = 0
+    while low < high:
+        mid = (low + high + 1) // 2
+        if committed_bytes(segment_strides, granule_bytes, mid) <= pool_bytes:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def extensible_fit_hint(profile: VllmProfile, utilization: float, *, after_warmup: bool) -> str:
+    """How vLLM 0.34 tells the user to make room (v1/core/kv_cache_planning.py@v0.34.0
+    _more_kv_cache_memory_hint, extensible KV cache on)."""
+    used_by = "the model, its activations, CUDA graphs and warmup" if after_warmup else "the model and its activations"
+    graphs = (
+        " CUDA graphs take less with fewer or smaller capture sizes in the compilation config." if after_warmup else ""
+    )
+    if utilization < 1.0:
+        return (
+            f"The KV cache gets what is left after {used_by} within `gpu_memory_utilization`={utilization}; "
+            "increase it (with the extensible KV cache it defaults to 1.0) or decrease `max_model_len` or "
+            f"`max_num_seqs`.{graphs}"
+        )
+    return (
+        f"The extensible KV cache already takes all device memory left after {used_by}; decrease "
+        f"`max_model_len` or `max_num_seqs`, or the model needs a device with more memory.{graphs}"
+    )
+
+
+def _walk_grid(limit: int, step: Callable[[int], float]) -> list[int]:
+    """Sizes 1, ..., ``limit``, each the next multiple of the largest power of two not above
+    ``step(size)`` (config/compilation.py@v0.34.0 _walk_grid)."""
+    grid, size = [], 1
+    while size < limit:
+        grid.append(size)
+        stride = 1 << max(0, math.floor(math.log2(max(1.0, step(size)))))
+        size = (size // stride + 1) * stride
+    return [*grid, limit] if limit else []
+
+
+def prefill_capture_grid(max_tokens: int) -> list[int]:
+    """config/compilation.py@v0.34.0 prefill_cudagraph_capture_grid (no dense head): 1, 2, 4, every 8
+    up to 64, four sizes per doubling up to 1024, then every 256 and every 512 (54 sizes at 8192)."""
+    return _walk_grid(max_tokens, lambda t: min(t, max(8, t / 4), 0.07 * max(t, 4096)))
+
+
+def decode_capture_grid(max_requests: int) -> list[int]:
+    """config/compilation.py@v0.34.0 decode_cudagraph_capture_grid: every count up to 6, then steps of
+    the largest power of two not above 0.65 x n^(2/3) (64 sizes at 1024)."""
+    return _walk_grid(max_requests, lambda n: 0.65 * n ** (2 / 3))
 
 
 def format_gib(n_bytes: int) -> str:
@@ -1035,15 +1178,47 @@ def estimate_max_model_len(bytes_for_len: Callable[[int], int], available_bytes:
     return best
 
 
+# v1/core/kv_cache_planning.py@v0.34.0 _more_kv_cache_memory_hint, the extensible KV cache off.
+PROFILED_FIT_HINT = (
+    "Try increasing `gpu_memory_utilization` when initializing the engine (this flag also controls CPU "
+    "memory reservation on the CPU backend, despite its name)."
+)
+CONSERVING_MEMORY = "See https://docs.vllm.ai/en/latest/configuration/conserving_memory/ for more details."
+
+
+def no_kv_memory_message(profile: VllmProfile, hint: str | None = None) -> str:
+    """The ValueError text when no memory is left for the cache blocks: from 0.34 it carries the hint
+    (``_check_enough_kv_cache_memory``, v1/core/kv_cache_planning.py@v0.34.0)."""
+    if profile.kv_sizing == "extensible":
+        return f"No available memory for the cache blocks. {hint or PROFILED_FIT_HINT} {CONSERVING_MEMORY}"
+    return (
+        "No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when initializing the "
+        "engine."
+    )
+
+
 def fit_error_message(
-    profile: VllmProfile, max_model_len: int, needed_bytes: int, available_bytes: int, estimated_max_len: int
+    profile: VllmProfile,
+    max_model_len: int,
+    needed_bytes: int,
+    available_bytes: int,
+    estimated_max_len: int,
+    hint: str | None = None,
 ) -> str:
-    """The ValueError text vLLM raises when one ``max_model_len`` request does not fit."""
+    """The ValueError text vLLM raises when one ``max_model_len`` request does not fit. From 0.34 the
+    advice is a hint that depends on the KV sizing (``hint``; None: the extensible cache off)."""
     estimated = (
         f"Based on the available memory, the estimated maximum model length is {estimated_max_len}. "
         if estimated_max_len > 0
         else ""
     )
+    if profile.kv_sizing == "extensible":
+        return (
+            f"To serve at least one request with the model's max seq len ({max_model_len}), "
+            f"({format_gib(needed_bytes)} GiB KV cache is needed, which is larger than the "
+            f"available KV cache memory ({format_gib(available_bytes)} GiB). {estimated}"
+            f"{hint or PROFILED_FIT_HINT} Decreasing `max_model_len` also reduces what is needed. {CONSERVING_MEMORY}"
+        )
     old = not profile.fit_error_names_cpu_backend
     possessive = "models's" if old else "model's"
     knob = (

@@ -43,10 +43,10 @@ def _terms(est: Estimate, part: str) -> list:
 def test_the_default_release_says_it_is_the_newest_followed() -> None:
     est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", seq_len=8192)
     header = report.header(est)
-    assert header.endswith(" · vllm 0.33 (the newest vram follows; 0.34+ not modelled)")
-    assert header.count("not modelled") == 1
+    assert header.endswith(" · vllm 0.34 (the newest vram follows)")
+    assert header.count("newest") == 1
     # The comparison's title stays short: the note belongs to the answer's header.
-    assert report.compare_title(est) == "s=8,192 · b=1 · vllm 0.33 · gpu=h100"
+    assert report.compare_title(est) == "s=8,192 · b=1 · vllm 0.34 · gpu=h100"
 
 
 def test_a_patch_release_says_whose_profile_sizes_it() -> None:
@@ -86,7 +86,7 @@ def test_without_a_gpu_the_answer_names_the_batch_defaults_it_sized() -> None:
 
 # -- 13: what the process holds ----------------------------------------------------------------
 def test_the_vllm_line_says_what_the_process_holds() -> None:
-    est = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", seq_len=32768)
+    est = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", seq_len=32768, vllm="0.33")
     line = report.engine_line(est)
     assert line is not None
     # 0.92 x 85,030,617,088 B = 78,228,167,720 B = 72.86 GiB of the device's 79.19 GiB.
@@ -97,6 +97,18 @@ def test_the_vllm_line_says_what_the_process_holds() -> None:
     )
     pool = est.engine_report.kv_cache_memory / GIB
     assert f"the KV pool takes what the rest leaves, {pool:.1f} GiB, room for " in line
+    # 0.34 (the default) holds no fixed share: it sizes the pool after capture from free memory, beside
+    # the margin and the transient peak it keeps free and the CUDA context (0.51 GiB).
+    est = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", seq_len=32768)
+    v = est.engine_report
+    line = report.engine_line(est)
+    assert line is not None and v.requested_memory == H100
+    assert line.startswith(
+        "vLLM 0.34 sizes its KV cache after CUDA-graph capture from the memory then free (the extensible KV "
+        f"cache, the whole device): of 79.2 GiB it keeps {v.kv_margin / GIB:.2f} GiB free as a margin and "
+        f"{v.transient_reserve / GIB:.2f} GiB for transient activations, beside the 0.51 GiB CUDA context; "
+    )
+    assert f"the KV pool takes what the rest leaves, {v.kv_cache_memory / GIB:.1f} GiB, room for " in line
 
 
 # -- 11: the sampler warm-up's bytes per logit ----------------------------------------------------
@@ -223,6 +235,7 @@ def _dsv4(mnbt: int | None = None) -> Estimate:
         gpus=8,
         seq_len=131072,
         max_num_batched_tokens=mnbt,
+        vllm="0.33",  # 0.34's DeepSeek-V4 layout is not read (refused)
     )
 
 
@@ -267,7 +280,7 @@ def test_a_pipeline_or_replicas_answer_is_per_gpu_and_its_comparison_names_the_l
     est = _estimate(CONFIGS / "Qwen__Qwen3-32B.json", engine="vllm", gpu="h100", seq_len=8192, pp=2)
     assert report.breakdown(est)[-1] == ("Total", est.memory.total, "per GPU")
     assert report.verdict(est).startswith(f"Total {est.memory.total / GIB:.1f} GiB per GPU: ")
-    assert report.compare_title(est) == "s=8,192 · b=1 · vllm 0.33 · gpu=h100 · pp=2"
+    assert report.compare_title(est) == "s=8,192 · b=1 · vllm 0.34 · gpu=h100 · pp=2"
     both = _estimate(CONFIGS / "Qwen__Qwen3-32B.json", engine="vllm", gpu="h100", seq_len=8192, pp=2, dp=3)
     assert report.compare_title(both).endswith(" · gpu=h100 · pp=2 · dp=3")
     assert report.world(both.query) == 6
@@ -288,8 +301,10 @@ def test_the_max_line_names_the_group_that_holds_it() -> None:
 # -- trial 2, 11: the CUDA context beside util's share --------------------------------------------
 def test_the_hold_line_adds_the_cuda_context_outside_util() -> None:
     # TP 8: each rank's CUDA context is 522 MiB + the TP extra 1,065 MiB = 1,587 MiB = 1.55 GiB, outside
-    # util's share of the device (0.92 x its total): the line shows both.
-    est = _estimate(CAL / "deepseek_v4_flash.json", engine="vllm", gpu="h200", gpus=8, seq_len=131072, kv="fp8")
+    # util's share of the device (0.92 x its total in 0.33): the line shows both.
+    est = _estimate(
+        CAL / "deepseek_v4_flash.json", engine="vllm", gpu="h200", gpus=8, seq_len=131072, kv="fp8", vllm="0.33"
+    )
     line = report.engine_line(est)
     assert line is not None
     device = est.fit.gpu_memory
@@ -319,8 +334,10 @@ def test_s_past_the_positions_is_said_once() -> None:
 # -- trial 2, 16: the longest s at the range's top ------------------------------------------------
 def test_the_max_line_says_when_s_is_vrams_own_limit() -> None:
     # DeepSeek-V4-Flash keeps windows and compressed caches: at TP 8 on H200s one request of 16m =
-    # 16,777,216 tokens (the s= range's top) still fits, so the search stops there.
-    est = _estimate(CAL / "deepseek_v4_flash.json", engine="vllm", gpu="h200", gpus=8, seq_len=131072, kv="fp8")
+    # 16,777,216 tokens (the s= range's top) still fits, so the search stops there (0.33).
+    est = _estimate(
+        CAL / "deepseek_v4_flash.json", engine="vllm", gpu="h200", gpus=8, seq_len=131072, kv="fp8", vllm="0.33"
+    )
     assert est.fit.max_seq_len == 16 * 1024 * 1024 and est.fit.max_seq_len_at_limit
     assert "16M tokens or more (vram's limit) at b=1" in report.max_line(est)
     # Where memory is the bound, no such words: Qwen3-8B's KV grows with every token.

@@ -184,7 +184,7 @@ def test_show_of_a_failed_query_prints_its_sentence(settings: Settings) -> None:
         # A valid question about something vram does not model exits 1 (docs/interface.md: 2 is for
         # invalid input); every error line starts "vram: ", and a sentence naming vram keeps one "vram".
         (["deepseek-ai__DeepSeek-V2-Lite-Chat.json", "engine=vllm", "kv=nvfp4"], "vram: does not model vLLM's nvfp4"),
-        (["Qwen__Qwen3-8B.json", "engine=vllm", "vllm=0.34"], "vram: vllm=0.34 is past the newest release"),
+        (["Qwen__Qwen3-8B.json", "engine=vllm", "vllm=0.35"], "vram: vllm=0.35 is past the newest release"),
     ],
 )
 def test_what_vram_does_not_model_exits_1(args: list[str], first: str, sqlite_url: str) -> None:
@@ -199,7 +199,7 @@ def test_the_interface_doc_gives_the_exit_status_of_a_release_past_the_newest() 
     # The vllm row said "refused (exit 2)" while the CLI exits 1 (the test above).
     doc = (Path(__file__).resolve().parents[2] / "docs" / "interface.md").read_text()
     row = next(line for line in doc.splitlines() if line.startswith("| `vllm` (`vllm_version`)"))
-    assert "0.34 and later are refused (exit 1" in row and "exit 2" not in row
+    assert "0.35 and later are refused (exit 1" in row and "exit 2" not in row
 
 
 @pytest.mark.parametrize(
@@ -209,12 +209,12 @@ def test_the_interface_doc_gives_the_exit_status_of_a_release_past_the_newest() 
         (["engine=vllm", "mm=2"], "! mm=2 changes nothing: llama has no vision tower (it reads text only)."),
         (
             ["engine=vllm", "dtype=nvfp4"],
-            "! dtype=nvfp4 sizes an NVFP4 checkpoint of this model: vLLM 0.33 does not convert a bf16 checkpoint "
+            "! dtype=nvfp4 sizes an NVFP4 checkpoint of this model: vLLM 0.34 does not convert a bf16 checkpoint "
             "to NVFP4 on load, so load a pre-quantized one.",
         ),
         (
             ["engine=vllm", "p=3"],
-            "! p=3 sizes 3-bit weights of this model: vLLM 0.33 does not convert a bf16 checkpoint to 3 bits on "
+            "! p=3 sizes 3-bit weights of this model: vLLM 0.34 does not convert a bf16 checkpoint to 3 bits on "
             "load, so load a pre-quantized one.",
         ),
     ],

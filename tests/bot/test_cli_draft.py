@@ -44,7 +44,8 @@ def _add_drafter(hub: FakeHub) -> None:
 def test_the_drafter_is_read_and_shown(fake_hub: FakeHub, sqlite_url: str) -> None:
     _add_drafter(fake_hub)
     settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
-    args = ["Qwen/Qwen3-8B", "engine=vllm", "gpu=h100", "s=32k", "draft=acme/Qwen3-8B-DFlash", "spec=4"]
+    # vllm=0.33: the KV row is whole blocks of exactly these bytes (0.34 adds its granules).
+    args = ["Qwen/Qwen3-8B", "engine=vllm", "gpu=h100", "s=32k", "draft=acme/Qwen3-8B-DFlash", "spec=4", "vllm=0.33"]
     code, out, err = vram([*args, "--json"], settings)
     assert code == 0, err
     data = json.loads(out)

@@ -153,7 +153,8 @@ def test_a_new_gpu_entry_is_found_and_sized_on(x200: None) -> None:
     vllm = _vram_json("gpu=x200", "s=8k", "engine=vllm")
     report = vllm["vllm"]
     assert isinstance(report, dict)
-    # vLLM's share of the card: the newest release's default util 0.92 x 64 GiB, truncated to bytes.
-    assert report["requested_memory"] == int(0.92 * 64 * 1024**3)
+    # vLLM's cap on the card: the newest release's default util, 1.0 for 0.34's extensible KV cache on
+    # a CUDA GPU (config/cache.py@v0.34.0 resolved_gpu_memory_utilization), x 64 GiB.
+    assert report["requested_memory"] == 64 * 1024**3
     # Under 70 GiB: vLLM's small-GPU batch defaults (2048 batched tokens, 256 sequences).
     assert "256 sequences" in str(vllm["details"])

@@ -68,7 +68,7 @@ def test_compare_on_vllm_shows_the_pool_and_sliding_layers_kv(settings: Settings
     code, out, _ = vram(["compare", GEMMA2, QWEN3_8B, "s=8k", "b=2", "engine=vllm", "gpu=h100"], settings)
     assert code == 0
     lines = _lines(out)
-    assert lines[0] == "s=8,192 · b=2 · vllm 0.33 · gpu=h100-80gb"
+    assert lines[0] == "s=8,192 · b=2 · vllm 0.34 · gpu=h100-80gb"
     # gemma-2-9b: 42 layers, every other one sliding; 8 KV heads x head_dim 256 x (K and V) x 2 bytes
     # = 8,192 B per layer and token; 21 layers = 172,032 B = 168 KiB, for each kind.
     # Qwen3-8B: 36 layers x 8 KV heads x 128 x 2 x 2 B = 147,456 B = 144 KiB.
@@ -87,7 +87,7 @@ def test_slack_compare_message_names_the_settings_the_pool_and_a_guess(settings:
     reply = service.run(f"compare {FALCON_H1} {GEMMA2} s=8k b=2 engine=vllm gpu=h100", Conversation(platform="cli"))
     assert isinstance(reply, CompareReply) and reply.a.estimate and reply.b.estimate
     text = json.dumps(blocks.compare_message(reply.a.estimate, reply.b.estimate).kwargs()["blocks"], ensure_ascii=False)
-    assert "s=8,192 · b=2 · vllm 0.33 · gpu=h100-80gb" in text
+    assert "s=8,192 · b=2 · vllm 0.34 · gpu=h100-80gb" in text
     assert "KV 168 KiB + 168 KiB sliding per token" in text and "vLLM KV pool " in text
     reply = service.run(f"compare {FALCON_H1} {QWEN3_8B} s=16k gpu=h100", Conversation(platform="cli"))
     assert isinstance(reply, CompareReply) and reply.a.estimate and reply.b.estimate
@@ -154,7 +154,7 @@ def test_a_compare_over_replicas_or_stages_says_whose_figures_rows_are(settings:
     code, out, _ = vram(["compare", GEMMA2, QWEN3_8B, "s=8k", "b=4", "engine=vllm", "gpu=h100", "dp=2"], settings)
     assert code == 0
     lines = _lines(out)
-    assert lines[0] == "s=8,192 · b=4 · vllm 0.33 · gpu=h100-80gb · dp=2"
+    assert lines[0] == "s=8,192 · b=4 · vllm 0.34 · gpu=h100-80gb · dp=2"
     [each] = [line for line in lines if line.startswith("Requests of 8,192 tokens (each of 2 replicas) ")]
     [total] = [line for line in lines if line.startswith("Requests in all (2 replicas) ")]
     for i in range(2):

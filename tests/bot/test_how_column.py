@@ -48,6 +48,7 @@ def kv_said(how: str) -> float:
     caches = r"(?:sliding-window caches|compressor states)"
     expr = re.sub(rf" of {caches} in [\d,]+ layers \([\d,]+ tokens(?:: {kept})?\)", "", expr)
     expr = re.sub(r" for whole blocks and pages padded to one size", "", expr)
+    expr = re.sub(r" for whole granules of each layer's blocks", "", expr)
     expr = re.sub(r" of caches per request \([a-z ,]+\)", "", expr)
     expr = re.sub(r"([\d.]+) (B|KiB|MiB|GiB)\b", lambda m: f"[{m[1]}*{UNIT[m[2]]}]", expr)
     expr = re.sub(
@@ -93,7 +94,7 @@ def test_sparse_attention_shows_the_indexer() -> None:
     # KiB; 64-token blocks and 65,536 tokens leave no rounding.
     est = estimate(
         _spec(CAL / "deepseek_v32.json"),
-        Query(engine="vllm", gpu="h200", gpus=8, kv="fp8", seq_len=65536),
+        Query(engine="vllm", gpu="h200", gpus=8, kv="fp8", seq_len=65536, vllm="0.33"),
         model_id="m",
     )
     assert est.memory.kv_cache == (40_016 + 8_052) * 65_536
@@ -158,12 +159,23 @@ def test_sliding_layers_keep_two_batches_from_0_26() -> None:
 
 
 def test_block_rounding_is_said() -> None:
-    # Llama-3.1-8B: 131,072 B per token; 4,097 tokens take 257 blocks of 16 = 4,112 tokens, so 15
-    # tokens x 128 KiB = 1,966,080 B (1.88 MiB) more per sequence.
-    est = estimate(_spec(CONFIGS / "meta-llama__Llama-3.1-8B.json"), Query(engine="vllm", seq_len=4097), model_id="m")
+    # Llama-3.1-8B: 131,072 B per token. vLLM 0.33: 4,097 tokens take 257 blocks of 16 = 4,112 tokens,
+    # so 15 tokens x 128 KiB = 1,966,080 B (1.88 MiB) more per sequence.
+    llama = _spec(CONFIGS / "meta-llama__Llama-3.1-8B.json")
+    est = estimate(llama, Query(engine="vllm", seq_len=4097, vllm="0.33"), model_id="m")
     _, how = _how(est, "KV cache")
     rounding = "1.88 MiB for whole blocks and pages padded to one size"
     assert how == f"(128 KiB per token x 4,097 tokens + {rounding}) x 1 sequence, bf16"
+    assert_rows_multiply_out(est)
+    # 0.34 (the default): 65 blocks of 64 = 4,160 tokens, 63 x 128 KiB = 7.88 MiB more; and its
+    # extensible cache maps each layer's blocks in 2 MiB granules: the 65 blocks and the null block are
+    # 66 x 256 KiB = 16.5 MiB a layer, 18 MiB mapped, 1.5 MiB x 32 layers = 48 MiB.
+    est = estimate(llama, Query(engine="vllm", seq_len=4097), model_id="m")
+    _, how = _how(est, "KV cache")
+    assert how == (
+        "(128 KiB per token x 4,097 tokens + 48 MiB for whole granules of each layer's blocks + 7.88 MiB for whole "
+        "blocks and pages padded to one size) x 1 sequence, bf16"
+    )
     assert_rows_multiply_out(est)
 
 

@@ -309,9 +309,9 @@ def test_the_vllm_version_comes_with_engine_vllm(bot: Bot) -> None:
     ids = _block_ids(redrawn)
     assert ids.index("vllm") == ids.index("engine") + 1
     [release] = [b for b in redrawn["blocks"] if b["block_id"] == "vllm"]
-    # The releases vram follows, newest first: 0.19 to 0.33 (0.34's extensible KV cache is refused).
-    assert [o["value"] for o in release["element"]["options"]] == [f"0.{n}" for n in range(33, 18, -1)]
-    assert release["element"]["initial_option"]["value"] == "0.33"
+    # The releases vram follows, newest first: 0.19 to 0.34 (later ones are refused).
+    assert [o["value"] for o in release["element"]["options"]] == [f"0.{n}" for n in range(34, 18, -1)]
+    assert release["element"]["initial_option"]["value"] == "0.34"
     # What was entered stays: the model is carried over, the channel to answer in too.
     [model] = [b for b in redrawn["blocks"] if b["block_id"] == "model"]
     assert model["element"]["initial_option"]["value"] == QWEN3_8B
@@ -339,7 +339,7 @@ def test_a_vllm_version_that_does_not_fit_is_shown_on_its_field(bot: Bot) -> Non
     # A release with another engine (the form was not redrawn yet), and one vram does not follow.
     for engine, version, says in (
         ("transformers", "0.30", "only with engine vllm"),
-        ("vllm", "0.34", "choose 0.19 to 0.33"),
+        ("vllm", "0.35", "choose 0.19 to 0.34"),
     ):
         sent = _submit(bot, view, model=QWEN3_8B, **{**FORM, "engine": engine, "vllm": version})
         answer = json.loads(sent.body)

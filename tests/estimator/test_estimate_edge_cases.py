@@ -152,15 +152,17 @@ def test_with_replicas_the_queue_is_each_replicas_share_past_seqs():
 def test_float_dtype_sets_the_kv_cache_dtype(engine: str):
     # Llama-3.1-8B: 32 layers x 8 KV heads x 128 x 2 (K, V) per token. dtype=fp32 loads the model
     # in float32 (torch_dtype / --dtype), so kv=on caches 4-byte elements: x 4 bytes x 8,192 tokens.
+    # vllm=0.33: whole blocks of exactly these bytes (0.34's extensible cache adds granule rounding).
     s = spec("meta-llama__Llama-3.1-8B")
-    est = estimate(s, Query(weight_format="fp32", seq_len=8192, engine=engine), model_id="l")
+    release = "0.33" if engine == "vllm" else None
+    est = estimate(s, Query(weight_format="fp32", seq_len=8192, engine=engine, vllm=release), model_id="l")
     assert est.details.kv_dtype == "fp32"
     assert est.memory.kv_cache == 32 * 8 * 128 * 2 * 4 * 8192
     # A quantized format keeps the checkpoint's bf16 compute: 2 bytes.
-    est = estimate(s, Query(weight_format="int4", seq_len=8192, engine=engine), model_id="l")
+    est = estimate(s, Query(weight_format="int4", seq_len=8192, engine=engine, vllm=release), model_id="l")
     assert est.details.kv_dtype == "bf16" and est.memory.kv_cache == 32 * 8 * 128 * 2 * 2 * 8192
     # An explicit kv= wins over the model dtype.
-    est = estimate(s, Query(weight_format="fp32", kv="fp8", seq_len=8192, engine=engine), model_id="l")
+    est = estimate(s, Query(weight_format="fp32", kv="fp8", seq_len=8192, engine=engine, vllm=release), model_id="l")
     assert est.memory.kv_cache == 32 * 8 * 128 * 2 * 1 * 8192
 
 

@@ -106,8 +106,8 @@ def test_unified_memory_is_flagged_in_answers() -> None:
         "On the NVIDIA GB10 (DGX Spark) the 121.69 GiB torch reports is memory the CPU and the OS share: less of "
         "it is free when the model loads, so leave room beyond this total."
     ]
-    # vLLM asks for util x the total at start-up: 0.92 x 121.69 GiB = 111.95 GiB at 0.33's default.
-    est = estimate(llama, Query(gpu="gb10", engine="vllm"), model_id="l")
+    # vLLM 0.33 asks for util x the total at start-up: 0.92 x 121.69 GiB = 111.95 GiB at its default.
+    est = estimate(llama, Query(gpu="gb10", engine="vllm", vllm="0.33"), model_id="l")
     (only,) = [w.message for w in est.warnings if w.code == "unified_memory"]
     assert "(0.92 x 121.69 = 111.95 GiB) is free then" in only
     # The pool is the host's at start-up (non-torch memory read from the OS's available memory), so
@@ -115,6 +115,12 @@ def test_unified_memory_is_flagged_in_answers() -> None:
     assert "Its KV pool depends on the host at start-up" in only
     assert "2.3 to 6.9 GiB less pool than vram's" in only
     assert not any(w.code == "unified_memory" for w in estimate(llama, Query(gpu="h100"), model_id="l").warnings)
+    # 0.34 (the default) checks no util share at start-up: its extensible KV cache is sized from the
+    # memory the OS has available after warm-up (utils/mem_utils.py@v0.34.0 device_memory_info).
+    est = estimate(llama, Query(gpu="gb10", engine="vllm"), model_id="l")
+    (only,) = [w.message for w in est.warnings if w.code == "unified_memory"]
+    assert "vLLM 0.34 sizes its KV cache from the memory free after warm-up" in only
+    assert "is free then" not in only
 
 
 def test_the_a800_is_what_torch_reports() -> None:

@@ -86,8 +86,11 @@ def test_terms_non_negative_and_monotone_in_s_and_b(name: str, q: dict) -> None:
     longer = run(name, **{**q, "seq_len": q["seq_len"] * 2})
     more = run(name, **{**q, "batch": q["batch"] + 1})
     assert longer is not None and more is not None
+    # vLLM 0.34 (the default) maps its blocks in 2 MiB granules: the bytes mapped never shrink, but the
+    # row is b equal shares of them, each rounded up, so it may shrink by less than a byte a sequence.
+    slack = q["batch"] if q["engine"] == "vllm" else 0
     assert longer.memory.total >= m.total and longer.memory.kv_cache >= m.kv_cache
-    assert more.memory.total >= m.total and more.memory.kv_cache >= m.kv_cache
+    assert more.memory.total >= m.total - slack and more.memory.kv_cache >= m.kv_cache - slack
 
 
 @PROPS
@@ -99,7 +102,13 @@ def test_fp8_kv_is_half_of_bf16(name: str, q: dict) -> None:
     fp8 = run(name, **{**q, "kv": "fp8"})
     if bf16 is None or fp8 is None:
         return
-    assert 2 * fp8.memory.kv_cache == bf16.memory.kv_cache
+
+    def per_token_kv(est) -> int:  # type: ignore[no-untyped-def]
+        # vLLM 0.34's granules (2 MiB per layer segment) are mapped whole, whatever the dtype.
+        granules = sum(t.bytes_per_sequence for t in est.details.kv_terms if t.part == "granules")
+        return est.memory.kv_cache - granules * est.query.batch
+
+    assert 2 * per_token_kv(fp8) == per_token_kv(bf16)
     assert 2 * fp8.details.kv_bytes_per_token == bf16.details.kv_bytes_per_token
 
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from estimator.config import load_model_spec
-from estimator.engines.vllm import cuda_context_bytes, cuda_graph_bytes, kv_layout
+from estimator.engines.vllm import (
+    activation_peak,
+    cuda_context_bytes,
+    cuda_graph_bytes,
+    kv_layout,
+    persistent_runner_bytes,
+)
 from estimator.estimate import _largest, estimate, total_for
 from estimator.gpus import lookup_gpu
 from estimator.query import MAX_BATCH, MAX_SEQ_LEN, Query
@@ -24,13 +30,21 @@ def spec(name: str):
 def _vllm_usable(s, q: Query, device: int, gpu=None) -> int:
     """vLLM's share (util x device) holds weights, KV, activations and non-torch memory; the CUDA
     context comes on top, and so do the CUDA graphs up to 0.19 (from 0.20 their estimate is taken
-    out of the share). Default util: 0.9 in 0.19, 0.92 from 0.20 (config/cache.py)."""
+    out of the share). Default util: 0.9 in 0.19, 0.92 from 0.20 (config/cache.py), 1.0 in 0.34 (the
+    default release) with its extensible KV cache, which also keeps a margin of the device free:
+    max(1 GiB, 0.75 x the transient activation peak) (v1/worker/extensible_kv_cache.py@v0.34.0)."""
     old = q.vllm == "0.19"
-    util = q.util or (0.9 if old else 0.92)
+    new = q.vllm in (None, "0.34")
+    util = q.util or (0.9 if old else 1.0 if new else 0.92)
     outside = cuda_context_bytes(q) + (cuda_graph_bytes(s, q, gpu) if old else 0)
     # One block of the pool is BlockPool's null block, which no request gets.
     null = kv_layout(s, q)[0].bytes_per_block if q.kv != "off" else 0
-    return min(int(util * device) + outside, device) - null
+    top = device
+    if new:
+        peak, _ = activation_peak(s, q, gpu=gpu)
+        transient = peak - persistent_runner_bytes(s, q, gpu=gpu)
+        top -= max(2**30, int(0.75 * transient))
+    return min(int(util * device) + outside, top) - null
 
 
 def test_largest_matches_a_linear_scan() -> None:
@@ -54,6 +68,8 @@ def test_largest_matches_a_linear_scan() -> None:
         ),
         ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm", vllm="0.19")),
         ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm", vllm="0.33")),
+        ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm", vllm="0.34")),
+        ("Qwen__Qwen3-8B.json", dict(seq_len=4096, batch=64, gpu="h100-80gb", engine="vllm", util=0.9)),
     ],
 )
 def test_fit_is_exact_at_its_boundaries(name: str, text: dict) -> None:

@@ -11,7 +11,14 @@ import pytest
 
 from bot import report
 from estimator.config import load_model_spec
-from estimator.engines.vllm import BLOCK_SIZE, VllmReport, batch_defaults, kv_capacity, vllm_report
+from estimator.engines.vllm import (
+    BLOCK_SIZE,
+    VllmReport,
+    batch_defaults,
+    kv_capacity,
+    resident_requests,
+    vllm_report,
+)
 from estimator.estimate import estimate
 from estimator.gpus import lookup_gpu
 from estimator.query import Query
@@ -95,18 +102,23 @@ def test_one_rule_decides_fit_and_concurrency(name: str, s: int, b: int, gpus: i
         return
     device = lookup_gpu(gpu)
     weights = weight_bytes(sp, gpus=gpus)
-    pool = vllm_report(sp, q, weights_bytes=weights, gpu=device).kv_cache_memory
+    v = vllm_report(sp, q, weights_bytes=weights, gpu=device)
     batched, _ = batch_defaults(q, device)
-    _, _, concurrency = kv_capacity(sp, q, pool, batched_tokens=batched)
-    assert est.fit.fits == (concurrency >= b), (concurrency, est.fit)
-    assert est.fit.max_batch == math.floor(concurrency)
+    # The pool's blocks: 0.34 (the default) commits the granule-rounded blocks its bytes hold, fewer
+    # than bytes // bytes per block; the scheduler holds them less the null block.
+    _, _, concurrency = kv_capacity(sp, q, v.kv_cache_memory, batched_tokens=batched, num_blocks=v.num_gpu_blocks)
+    held = resident_requests(v.num_gpu_blocks, concurrency)
+    assert est.fit.fits == (held >= b), (held, est.fit)
+    assert est.fit.max_batch == math.floor(held)
 
 
 def test_the_pool_reserves_whole_blocks_per_request() -> None:
     # Llama-3.1-8B: 32 layers x 8 KV heads x (128 + 128) x 2 bytes = 128 KiB per token, blocks of 16
     # tokens: one request of 32,768 tokens takes 2,048 blocks of 2 MiB = 4 GiB; two take 8 GiB.
     est = estimate(
-        spec("meta-llama__Llama-3.1-8B"), Query(model="l", seq_len=32768, batch=2, engine="vllm"), model_id="l"
+        spec("meta-llama__Llama-3.1-8B"),
+        Query(model="l", seq_len=32768, batch=2, engine="vllm", vllm="0.33"),
+        model_id="l",
     )
     assert BLOCK_SIZE == 16
     assert est.memory.kv_cache == 2 * 2048 * 32 * 16 * 8 * 256 * 2 == 8 * 2**30

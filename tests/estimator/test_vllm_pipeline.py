@@ -201,8 +201,10 @@ def test_n_scales_the_whole_models_count(qwen3_32b: ModelSpec) -> None:
 def test_every_figure_of_a_three_stage_answer_is_one_stages_or_says_which() -> None:
     # Qwen3-32B over 3 stages: 64 // 3 = 21 each, the remainder to the second-to-last first: 21, 22,
     # 21. Stage 2 holds 22 layers and neither end of the vocabulary: 2 x 22 x LAYER B of matrices.
+    # vllm=0.33: a pool of bytes // bytes per block blocks, whose "Available KV cache memory" is the
+    # pool itself (0.34: test_a_three_stage_extensible_cache_commits_the_fewest_blocks).
     qwen3_32b = spec_of("Qwen__Qwen3-32B")
-    q, _ = parse_query(["m", "engine=vllm", "gpu=l40s", "s=32k", "b=8", "pp=3"])
+    q, _ = parse_query(["m", "engine=vllm", "gpu=l40s", "s=32k", "b=8", "pp=3", "vllm=0.33"])
     est = estimate(qwen3_32b, q, model_id="m")
     v = est.engine_report
     assert isinstance(v, vllm.VllmReport)
@@ -226,6 +228,26 @@ def test_every_figure_of_a_three_stage_answer_is_one_stages_or_says_which() -> N
     assert f"on stage 2 (the rows') the KV pool takes what the rest leaves, {v.kv_cache_memory / GiB:.1f} GiB" in line
     assert f"the fewest blocks of any, {v.num_gpu_blocks:,} (stage 2's)" in line
     assert f'"{v.log_lines[0]}" is stage 1\'s own pool' in line
+
+
+def test_a_three_stage_extensible_cache_commits_the_fewest_blocks() -> None:
+    # 0.34: each stage measures its own pool after warm-up and commits whole 2 MiB granules per layer
+    # segment; the engine takes the fewest blocks of any stage, and the first rank logs the capacity
+    # it reserved (its profiled estimate) and the shared committed blocks. Stage 2's block: 64 tokens
+    # x 22 layers x 8 heads x 128 x 2 (K, V) x 2 B = 5,767,168 B, each layer's 262,144 B, 8 to a granule.
+    qwen3_32b = spec_of("Qwen__Qwen3-32B")
+    q, _ = parse_query(["m", "engine=vllm", "gpu=l40s", "s=32k", "b=8", "pp=3"])
+    v = estimate(qwen3_32b, q, model_id="m").engine_report
+    assert isinstance(v, vllm.VllmReport) and v.kv_sizing == "extensible"
+    stage2 = v.pipeline[1]
+    # The most blocks whose 22 segments, each rounded up to 2 MiB granules, fit the stage's bytes.
+    granules = stage2.kv_cache_memory // (22 * 2 * 2**20)
+    assert stage2.num_gpu_blocks == min(8 * granules, stage2.kv_cache_memory // 5_767_168)
+    assert v.num_gpu_blocks == min(r.num_gpu_blocks for r in v.pipeline)
+    first = v.pipeline[0]
+    assert v.log_lines[0].startswith("Available KV cache memory: ")
+    assert v.log_lines[0] != f"Available KV cache memory: {vllm.format_gib(first.kv_cache_memory)} GiB"
+    assert v.log_lines[1].startswith(f"Extended KV cache to {v.num_gpu_blocks} blocks (")
 
 
 def test_the_weights_line_gives_the_stages_count_of_the_whole() -> None:

@@ -8,6 +8,7 @@ from common.errors import InputError
 from estimator.engines import vllm_profiles as vp
 
 GiB = 1 << 30
+MiB = 1 << 20
 
 
 def test_every_minor_release_from_019_to_034_is_profiled() -> None:
@@ -59,6 +60,49 @@ def test_available_kv_cache_subtracts_cuda_graphs_only_where_the_release_does() 
     )
     with pytest.raises(InputError):
         vp.available_kv_cache_bytes(vp.PROFILES["0.34"], requested, non_kv, graphs)
+
+
+def test_extensible_budget_is_measure_kv_cache_bytes() -> None:
+    # v1/worker/extensible_kv_cache.py@v0.34.0 measure_kv_cache_bytes on round numbers: an 80 GiB device,
+    # 1 GiB in use before vLLM (context), 30 GiB resident after capture, a 2 GiB transient peak:
+    # margin max(1, 0.75 x 2) = 1.5 GiB; headroom 80 - 1 - 30 = 49 GiB; util 1.0 budget 80 - 30 = 50.
+    profile = vp.PROFILES["0.34"]
+    kw = dict(device_bytes=80 * GiB, outside_bytes=GiB, resident_non_kv_bytes=30 * GiB, transient_peak_bytes=2 * GiB)
+    assert vp.extensible_margin_bytes(profile, 2 * GiB) == int(1.5 * GiB)
+    assert vp.extensible_kv_cache_bytes(profile, requested_bytes=80 * GiB, **kw) == int(49 * GiB - 1.5 * GiB - 2 * GiB)
+    # util 0.8: min(64 - 30, 49 - 1.5) - 2 = 32 GiB.
+    assert vp.extensible_kv_cache_bytes(profile, requested_bytes=64 * GiB, **kw) == 32 * GiB
+    # The larger of the peak and the torch reservation growth is kept free; ROCm's floor is 3 GiB.
+    assert (
+        vp.extensible_kv_cache_bytes(profile, requested_bytes=64 * GiB, torch_reserve_growth_bytes=3 * GiB, **kw)
+        == 31 * GiB
+    )
+    assert vp.extensible_margin_bytes(profile, 2 * GiB, rocm=True) == 3 * GiB
+    # A small peak: the 1 GiB floor.
+    assert vp.extensible_margin_bytes(profile, 100 * MiB) == GiB
+    # Nothing left is 0, not negative.
+    assert vp.extensible_kv_cache_bytes(profile, requested_bytes=20 * GiB, **kw) == 0
+
+
+def test_committed_blocks_round_each_segment_to_granules() -> None:
+    # ExtensibleKVCache.blocks_within / physical_bytes_for: 4 segments of 1.5 MiB a block, 2 MiB
+    # granules. 10 blocks: 15 MiB a segment -> 16 MiB, 64 MiB in all.
+    strides = [3 * MiB // 2] * 4
+    assert vp.committed_bytes(strides, 2 * MiB, 10) == 64 * MiB
+    # 63 MiB holds 10 blocks' bytes (60 MiB) but not their granules: 9 blocks (14 MiB a segment).
+    assert vp.committable_blocks(63 * MiB, strides, 2 * MiB, capacity=1_000) == 9
+    assert vp.committable_blocks(64 * MiB, strides, 2 * MiB, capacity=1_000) == 10
+    assert vp.committable_blocks(64 * MiB, strides, 2 * MiB, capacity=7) == 7
+    assert vp.committable_blocks(0, strides, 2 * MiB, capacity=7) == 0
+
+
+def test_capture_grids_of_0_34() -> None:
+    # config/compilation.py@v0.34.0 docstrings: "54 sizes at 8192", "64 sizes at 1024"; "every count
+    # up to 6, then a step of ... (2 from 8, 4 from 16 ...)".
+    assert len(vp.prefill_capture_grid(8192)) == 54
+    assert vp.prefill_capture_grid(8192)[:10] == [1, 2, 4, 8, 16, 24, 32, 40, 48, 56]
+    assert len(vp.decode_capture_grid(1024)) == 64
+    assert vp.decode_capture_grid(20) == [1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20]
 
 
 def test_cuda_graph_advice_matches_the_formula_of_the_log_line() -> None:

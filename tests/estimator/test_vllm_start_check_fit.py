@@ -159,13 +159,13 @@ def _blocks_needed(est) -> int:
 def test_qwen35_moe_on_h100_answer_follows_the_start_check() -> None:
     # Whatever pool vram measures (N blocks), vLLM 0.33 starts at s iff ceil(s / 1,056) + 9 + 1 <= N:
     # the longest s is (N - 10) x 1,056, and the verdict, the Max line, the s= hint and the JSON agree.
-    base = estimate(QWEN35_MOE, q(gpu="h100", seq_len=131_072), model_id="m")
+    base = estimate(QWEN35_MOE, q(gpu="h100", vllm="0.33", seq_len=131_072), model_id="m")
     n = base.engine_report.num_gpu_blocks
     longest = (n - 10) * MOE_BLOCK_TOKENS
     assert base.fit is not None and not base.fit.fits
     assert base.fit.max_seq_len == longest == base.engine_report.estimated_max_model_len
     # At (N - 9) x 1,056 the pool holds exactly one request (1.00x): the answer used to say "fits".
-    edge = estimate(QWEN35_MOE, q(gpu="h100", seq_len=(n - 9) * MOE_BLOCK_TOKENS), model_id="m")
+    edge = estimate(QWEN35_MOE, q(gpu="h100", vllm="0.33", seq_len=(n - 9) * MOE_BLOCK_TOKENS), model_id="m")
     assert _blocks_needed(edge) == n + 1
     assert edge.engine_report.max_concurrency == 1.0
     assert not edge.engine_report.starts
@@ -178,22 +178,22 @@ def test_qwen35_moe_on_h100_answer_follows_the_start_check() -> None:
     # util= it names starts it.
     util = edge.engine_report.util_to_fit
     assert util is not None
-    fixed = estimate(QWEN35_MOE, q(gpu="h100", seq_len=edge.query.seq_len, util=util), model_id="m")
+    fixed = estimate(QWEN35_MOE, q(gpu="h100", vllm="0.33", seq_len=edge.query.seq_len, util=util), model_id="m")
     assert fixed.engine_report.starts and fixed.fit is not None and fixed.fit.fits
     # The longest s starts and fits; one token more does neither.
-    at = estimate(QWEN35_MOE, q(gpu="h100", seq_len=longest), model_id="m")
+    at = estimate(QWEN35_MOE, q(gpu="h100", vllm="0.33", seq_len=longest), model_id="m")
     assert at.engine_report.starts and at.fit is not None and at.fit.fits
-    past = estimate(QWEN35_MOE, q(gpu="h100", seq_len=longest + 1), model_id="m")
+    past = estimate(QWEN35_MOE, q(gpu="h100", vllm="0.33", seq_len=longest + 1), model_id="m")
     assert not past.engine_report.starts and past.fit is not None and not past.fit.fits
 
 
 def test_qwen3_8b_on_rtx4090_answer_follows_the_start_check() -> None:
     # N pool blocks of 16 tokens: at s = 16 N the pool holds one request (1.00x) and 0.33 refuses to
     # start; the longest it starts is 16 (N - 1), which the answer gives everywhere.
-    base = estimate(QWEN3_8B, q(gpu="rtx4090", seq_len=40_960), model_id="m")
+    base = estimate(QWEN3_8B, q(gpu="rtx4090", vllm="0.33", seq_len=40_960), model_id="m")
     assert isinstance(base.engine_report, vllm.VllmReport)
     n = base.engine_report.num_gpu_blocks
-    edge = estimate(QWEN3_8B, q(gpu="rtx4090", seq_len=16 * n), model_id="m")
+    edge = estimate(QWEN3_8B, q(gpu="rtx4090", vllm="0.33", seq_len=16 * n), model_id="m")
     assert isinstance(edge.engine_report, vllm.VllmReport) and edge.fit is not None
     assert edge.engine_report.max_concurrency == 1.0 and not edge.engine_report.starts
     assert not edge.fit.fits
@@ -212,7 +212,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("release", ["0.29", "0.30", "0.33"])
+@pytest.mark.parametrize("release", ["0.29", "0.30", "0.33", "0.34"])
 @pytest.mark.parametrize(("spec", "gpu", "batch", "util"), CASES)
 def test_fits_implies_starts_and_max_seq_len_is_the_longest_that_starts(
     spec: ModelSpec, gpu: str, batch: int, util: float | None, release: str

@@ -55,11 +55,12 @@ def test_grammar_reads_the_release_as_major_minor_and_patch() -> None:
             parse_query(["m", bad])
 
 
-def test_default_release_is_033_and_0_34_is_refused() -> None:
-    assert vllm.version_profile(q())[0].version == "0.33"
-    # A release vram has not modelled is its limit (exit 1), not invalid input (exit 2).
-    with pytest.raises(UnmodelledError, match="extensible KV cache"):
-        vllm.version_profile(q(vllm="0.34"))
+def test_default_release_is_the_newest_0_34_and_later_ones_are_refused() -> None:
+    assert vllm.version_profile(q())[0].version == "0.34"
+    assert vllm.version_profile(q(vllm="0.34"))[0].kv_sizing == "extensible"
+    # A release vram has not read is its limit (exit 1), not invalid input (exit 2).
+    with pytest.raises(UnmodelledError, match=r"past the newest release vram follows, 0\.34"):
+        vllm.version_profile(q(vllm="0.35"))
 
 
 def test_unknown_release_gets_the_nearest_with_a_warning() -> None:
@@ -277,26 +278,35 @@ def test_answer_names_the_release_everywhere() -> None:
     est = estimate(LLAMA, q(gpu="h100", seq_len=8192), model_id="m")
     report = est.engine_report
     assert isinstance(report, vllm.VllmReport)
-    assert report.version == "0.33"
+    assert report.version == "0.34" and report.kv_sizing == "extensible"
     data = est.to_json()
-    assert data["vllm"]["version"] == "0.33"
+    assert data["vllm"]["version"] == "0.34"
     assert data["inputs"]["vllm"] is None
     line = vllm.ENGINE.summary_line(est, lambda s: s)
-    assert line is not None and line.startswith("vLLM 0.33 will hold ")
+    assert line is not None and line.startswith("vLLM 0.34 sizes its KV cache after CUDA-graph capture ")
+    assert "(the extensible KV cache, the whole device)" in line
     assert "; the KV pool takes what the rest leaves, " in line
-    assert "util=0.92" in line
-    # One capacity line from 0.28 ("GPU KV cache size: N tokens, Maximum concurrency for ...").
+    # 0.34 logs the capacity it reserved, the blocks it commits after warm-up, then the capacity line.
+    assert len(report.log_lines) == 3
+    assert report.log_lines[1].startswith(f"Extended KV cache to {report.num_gpu_blocks} blocks (")
+    assert report.log_lines[2].startswith("GPU KV cache size: ")
+    assert ", Maximum concurrency for 8,192 tokens per request: " in report.log_lines[2]
+    # 0.33: util=0.92 of the device, one capacity line from 0.28.
+    est = estimate(LLAMA, q(gpu="h100", seq_len=8192, vllm="0.33"), model_id="m")
+    report = est.engine_report
+    assert isinstance(report, vllm.VllmReport) and report.version == "0.33"
+    line = vllm.ENGINE.summary_line(est, lambda s: s)
+    assert line is not None and line.startswith("vLLM 0.33 will hold ") and "util=0.92" in line
     assert len(report.log_lines) == 2
     assert report.log_lines[1].startswith("GPU KV cache size: ")
-    assert ", Maximum concurrency for 8,192 tokens per request: " in report.log_lines[1]
     old = estimate(LLAMA, q(gpu="h100", seq_len=8192, vllm="0.27"), model_id="m").engine_report
     assert isinstance(old, vllm.VllmReport) and len(old.log_lines) == 3
 
 
 def test_a_request_longer_than_the_pool_is_a_failed_start() -> None:
     # Llama-3.1-8B bf16 on an L4 (22 GiB): 16 GiB of weights leave under 4 GiB of pool at util 0.92,
-    # far less than the 16 GiB one 131,072-token request needs.
-    est = estimate(LLAMA, q(gpu="l4", seq_len=131072), model_id="m")
+    # far less than the 16 GiB one 131,072-token request needs (0.33; 0.34 in test_vllm_extensible).
+    est = estimate(LLAMA, q(gpu="l4", seq_len=131072, vllm="0.33"), model_id="m")
     report = est.engine_report
     assert isinstance(report, vllm.VllmReport)
     assert 0 < report.kv_cache_memory < 4 * GiB
@@ -458,8 +468,11 @@ def test_dsa_pages(gpu: str, kv: str, per_token: int) -> None:
 def test_mla_fp8_is_the_standard_576_bytes() -> None:
     # DeepSeek-V2-Lite (no indexer) with kv=fp8: (512 + 64) x 1 B per token per layer, 16-token blocks.
     spec = load_model_spec(json.loads((CONFIGS / "deepseek-ai__DeepSeek-V2-Lite-Chat.json").read_text()))
-    layout, _ = vllm.kv_layout(spec, q(kv="fp8"))
+    layout, _ = vllm.kv_layout(spec, q(kv="fp8", vllm="0.33"))
     assert (layout.block_size, layout.bytes_per_block) == (16, 27 * 16 * 576)
+    # 0.34: 64-token blocks (CacheConfig.DEFAULT_BLOCK_SIZE, config/cache.py@v0.34.0; FlashMLA takes 64).
+    layout, _ = vllm.kv_layout(spec, q(kv="fp8"))
+    assert (layout.block_size, layout.bytes_per_block) == (64, 27 * 64 * 576)
 
 
 # ------------------------------------------------------------------ multimodal start-up

@@ -118,7 +118,7 @@ def mutated_configs(draw: st.DrawFn) -> dict[str, Any]:
     return config
 
 
-_SIGNED = frozenset({"headroom", "kv_cache_memory"})
+_SIGNED = frozenset({"headroom", "kv_cache_memory", "kv_reserved_memory"})
 
 
 # 10**18 bytes is an exabyte: no figure of a real model at a sane query comes near it.
@@ -128,8 +128,9 @@ SANE = 10**18
 def bad_figures(node: Any, where: str = "", *, signed: bool = False, limit: int = SANE) -> list[str]:
     """Negative, NaN, infinite or absurd figures in an answer's JSON.
 
-    Two figures are signed by design and only checked for being finite and sane: a fit's ``headroom``
-    (negative: it does not fit) and vLLM's ``kv_cache_memory`` (negative: vLLM would not start).
+    Three figures are signed by design and only checked for being finite and sane: a fit's ``headroom``
+    (negative: it does not fit), vLLM's ``kv_cache_memory`` (negative: vLLM would not start) and
+    0.34's ``kv_reserved_memory`` (the profiled capacity, negative likewise).
     """
     found: list[str] = []
     if isinstance(node, dict):
