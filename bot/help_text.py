@@ -25,7 +25,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   util                              vLLM gpu_memory_utilization                               0.92 (0.9 up to 0.19)
   mnbt (max_num_batched_tokens)     vLLM max_num_batched_tokens                               vLLM's default
   seqs (max_num_seqs)               vLLM max_num_seqs                                         vLLM's default
-  vllm (vllm_version)               vLLM release                                              0.33 (the newest followed)
+  vllm (vllm_version)               vLLM release                                              0.34 (the newest followed)
   prefix (prefix_caching, apc)      on off                                                    the release's
   mm (limit_mm_per_prompt, images)  vLLM items per prompt (0: text only, no vision tower)     vLLM's (999 per modality)
   mtp (num_speculative_tokens)      vLLM MTP speculative tokens (0: off)                      off
