@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from common.errors import InputError, UnmodelledError
 from estimator.classic import GB, classic
@@ -93,6 +94,16 @@ def _busiest_stage(spec: ModelSpec, query: Query, gpu: GPU | None) -> ModelSpec:
     return max(stage_specs(spec, query.pp), key=lambda stage: total_for(stage, query, gpu=gpu))
 
 
+def running_query(engine: Engine, query: Query, gpu: GPU | None) -> Query:
+    """The query one GPU's replica runs at once: its share of b (:func:`replica_query`), at most the
+    sequences the engine runs together (vLLM's max_num_seqs; the rest of b waits, holding no KV cache)."""
+    one = replica_query(query)
+    cap = engine.max_running(one, gpu)
+    if cap is None or one.batch <= cap:
+        return one
+    return one.model_copy(update={"batch": cap})
+
+
 def _gpu(query: Query) -> GPU | None:
     return lookup_gpu(query.gpu) if query.gpu else None
 
@@ -110,7 +121,7 @@ def total_for(spec: ModelSpec, query: Query, *, weights: int | None = None, gpu:
     if gpu is None:
         gpu = _gpu(query)
     engine = get_engine(query.engine)
-    memory, _ = _memory(spec, replica_query(query), weights, engine, gpu, engine.dtypes(spec, query))
+    memory, _ = _memory(spec, running_query(engine, query, gpu), weights, engine, gpu, engine.dtypes(spec, query))
     return memory.total
 
 
@@ -174,6 +185,8 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
     fast = engine.shape_total(spec, query, gpu, dtypes, weights=weights)
 
     one = replica_query(query)  # one data-parallel replica: its share of the batch
+    # The sequences it runs at once (vLLM: at most max_num_seqs); memory bounds b up to that cap.
+    cap = engine.max_running(one, gpu)
 
     def at(s: int, b: int) -> int:
         if fast is not None:
@@ -188,7 +201,7 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
     def fits_at(s: int, b: int) -> bool:
         return at(s, b) <= usable and (starts is None or starts(s))
 
-    b, s = one.batch, query.seq_len
+    b, s = one.batch if cap is None else min(one.batch, cap), query.seq_len
     if fast is not None and fits_at(MAX_SEQ_LEN, b):
         max_seq = MAX_SEQ_LEN  # the KV cache stops growing (sliding windows) before memory runs out
     elif fast is not None:
@@ -204,6 +217,10 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         max_batch = _largest(lambda x: at(s, x) <= usable, MAX_BATCH, guess, step=4)
     else:
         max_batch = _largest(lambda x: at(s, x) <= usable, MAX_BATCH, b)
+    bound: Literal["memory", "max_num_seqs"] = "memory"
+    if cap is not None and max_batch > cap:
+        # Memory would hold more than the engine runs at once: the rest of them would wait.
+        max_batch, bound = cap, "max_num_seqs"
     # Every replica holds as many: b fits while ceil(b / dp) does.
     max_batch = min(max_batch * query.dp, MAX_BATCH)
 
@@ -219,6 +236,7 @@ def solve_fit(spec: ModelSpec, query: Query, gpu: GPU, total: int, *, weights: i
         # What a configuration the engine will not start would hold is no claim to make.
         max_seq_len=None if refusal else max_seq,
         max_batch=None if refusal else max_batch,
+        max_batch_bound=bound,
         min_gpus=min_gpus,
         min_gpus_dp=min_dp,
         max_seq_len_memory_only=not refusal
@@ -397,9 +415,11 @@ def estimate(
     if spec.format_label and query.weight_format is None and query.bits is None:
         fmt = spec.format_label
     weights = _weights(spec, query, query.gpus)
-    # What one GPU holds is one data-parallel replica's: its share of the batch.
+    # What one GPU holds is one data-parallel replica's: its share of the batch, of which the
+    # engine may run fewer at once (vLLM's max_num_seqs): the KV cache is theirs.
     sized = replica_query(query)
-    memory, terms = _memory(spec, sized, weights, engine, gpu, dtypes)
+    running = running_query(engine, query, gpu)
+    memory, terms = _memory(spec, running, weights, engine, gpu, dtypes)
     kvd = dtypes.kv
     per_token = kv_bytes_per_token(spec, kvd, gpus=query.gpus) if kvd else 0
     fixed = state_bytes_per_sequence(spec, gpus=query.gpus, layout=engine.cache_layout) if kvd else 0
@@ -414,7 +434,9 @@ def estimate(
         # memory.kv_cache is this very figure only for one GPU holding every layer and every request.
         same = query.gpus == 1 and query.pp == 1 and query.dp == 1 and query.method == "calibrated"
         ours_kv_total = memory.kv_cache if same else engine.kv_cache_bytes(whole, query, kvd or "bf16", gpus=1)
-        kv_ratio = ours_kv_total / (classic_result.kv_cache_gb * GB)
+        # Classic counts every request of b: so must ours, where the engine runs fewer of them at once.
+        ran = running.batch if same else query.batch
+        kv_ratio = ours_kv_total * query.batch / ran / (classic_result.kv_cache_gb * GB)
     # What reading the config found, then where the model came from (the resolver's sentences).
     notes = [*(note("config", w) for w in spec.warnings), *(note("source", w) for w in warnings), *terms.warnings]
     notes += _conversion_notes(spec, query, engine)
@@ -489,7 +511,8 @@ def estimate(
             params_source=spec.params_source,
             classic_kv_ratio=kv_ratio,
             context_window=spec.max_position_embeddings,
-            kv_terms=engine.kv_terms(spec, sized, gpu, memory.kv_cache) if kvd else (),
+            kv_terms=engine.kv_terms(spec, running, gpu, memory.kv_cache) if kvd else (),
+            running_batch=running.batch if running.batch < sized.batch else None,
             weight_terms=engine.weight_terms(spec, query, gpu, weights),
             overhead_terms=terms.overhead_terms,
         ),

@@ -249,6 +249,11 @@ class Engine(Protocol):
         check of its own on one request), for the fit and every solver; None when it has none."""
         ...
 
+    def max_running(self, query: Query, gpu: GPU | None) -> int | None:
+        """The most sequences one replica runs at once whatever memory holds (vLLM's max_num_seqs), or
+        None where every request of b runs: the rest of b waits, holding no KV cache."""
+        ...
+
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         """Warnings about the query as this engine would run it."""
         ...
@@ -361,6 +366,9 @@ class BaseEngine:
     def start_limit(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, *, weights: int
     ) -> Callable[[int], bool] | None:
+        return None
+
+    def max_running(self, query: Query, gpu: GPU | None) -> int | None:
         return None
 
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:

@@ -324,6 +324,13 @@ def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEF
     return mnbt, min(seqs, mnbt)
 
 
+def running_requests(query: Query, gpu: GPU | None) -> int:
+    """The query's b requests (one replica's share) vLLM runs at once: at most max_num_seqs
+    (:meth:`VllmEngine.max_running`); the rest wait, holding no KV blocks."""
+    cap = ENGINE.max_running(query, gpu)
+    return query.batch if cap is None else min(query.batch, cap)
+
+
 # ---------------------------------------------------------------------------------------------
 # Dtypes
 
@@ -2898,7 +2905,7 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
         weights=drafter_weight_bytes(spec, query),
         kv_layers=len(layers),
         kv_bytes_per_token=per_token,
-        kv_cache=kv * query.batch,
+        kv_cache=kv * running_requests(query, lookup_gpu(query.gpu) if query.gpu else None),
     )
 
 
@@ -3005,6 +3012,7 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     count; the log lines are what vLLM prints, the first rank's pool with the shared capacity.
     """
     ranks = stage_specs(spec, query.pp)
+    ran = running_requests(query, gpu)  # of b: the rest wait, holding no blocks
     reports = []
     totals = []
     for stage in ranks:
@@ -3021,7 +3029,7 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
         r = vllm_report(stage, query, weights_bytes=weights, gpu=gpu, constants=constants)
         reports.append(r)
         kv_dtype = VllmEngine().dtypes(stage, query).kv
-        kv = 0 if kv_dtype is None else _kv_bytes(stage, query, query.seq_len, query.batch, kv_dtype, query.gpus, gpu)
+        kv = 0 if kv_dtype is None else _kv_bytes(stage, query, query.seq_len, ran, kv_dtype, query.gpus, gpu)
         # The rows' total less the CUDA context, the same on every rank.
         totals.append(r.weights + r.activation_peak + r.non_torch + r.cuda_graphs + kv)
     profile, _ = version_profile(query)
@@ -3041,7 +3049,7 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
         lines = first.log_lines[:1] if all(r.kv_cache_memory > 0 for r in reports) else ()
     else:
         lines = capacity_lines(profile, gpu, first.kv_cache_memory, tokens, concurrency, query.seq_len)
-    fits = [r.util_to_fit for r in reports if r.max_resident < query.batch or not r.starts]
+    fits = [r.util_to_fit for r in reports if r.max_resident < ran or not r.starts]
     to_fit = None if not fits or None in fits else max(f for f in fits if f is not None)
     return reports[shown].model_copy(
         update={
@@ -3119,13 +3127,14 @@ def vllm_report(
         lines = capacity_lines(profile, gpu, pool, tokens, concurrency, query.seq_len)
     to_fit = None
     resident = resident_requests(blocks, concurrency)
-    if query.kv != "off" and (resident < query.batch or (refused is None and not check.fits)):
+    ran = running_requests(query, gpu)  # the rest of b waits for one of them to finish
+    if query.kv != "off" and (resident < ran or (refused is None and not check.fits)):
         # What the requested share must hold for the b requests and the null block, and for the
         # start check (one request, and from 0.29 the null block); the CUDA context (and, up to
         # 0.19, the graphs) come on top of it.
         kv = max(
             requests_kv_bytes(
-                spec, query, seq_len=query.seq_len, batch=query.batch, tp=query.gpus, batched_tokens=batched_tokens
+                spec, query, seq_len=query.seq_len, batch=ran, tp=query.gpus, batched_tokens=batched_tokens
             )
             + layout.bytes_per_block,
             _start_pool_bytes(layout, profile, query.seq_len, batched_tokens),
@@ -3690,6 +3699,15 @@ class VllmEngine(BaseEngine):
         profile, _ = version_profile(query)
         return lambda s: pool > 0 and _start_pool_bytes(layout, profile, s, batched) <= pool
 
+    def max_running(self, query: Query, gpu: GPU | None) -> int | None:
+        """max_num_seqs (seqs=, else the release's tier for the GPU, at most max_num_batched_tokens):
+        the scheduler admits no more into RUNNING (v1/core/sched/scheduler.py@v0.33.0: its admission
+        limit defaults to max_num_seqs, and running never exceeds it); the rest wait, holding no blocks. With no
+        GPU and no seqs= the tier is not known, so nothing is capped."""
+        if query.method != "calibrated" or (gpu is None and query.max_num_seqs is None):
+            return None
+        return batch_defaults(query, gpu)[1]
+
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         notes: list[Note] = []
         if query.flash_attention is False:
@@ -3704,7 +3722,7 @@ class VllmEngine(BaseEngine):
         _, max_seqs = batch_defaults(query, gpu)
         share = ceil_div(query.batch, query.dp)  # each data-parallel replica schedules its own share
         if share > max_seqs:
-            # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
+            # The KV term counts the max_num_seqs it runs; the others wait, holding no blocks.
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
             if query.dp == 1:
                 who = f"vLLM runs {max_seqs:,} of b={query.batch:,} at once"
@@ -3901,6 +3919,7 @@ class VllmEngine(BaseEngine):
         if not v.cuda_graphs_in_budget and v.cuda_graphs > 0:
             outside += f" + {v.cuda_graphs / GiB:.2f} GiB CUDA graphs"
         pool = f"the KV pool takes what the rest leaves, {v.kv_cache_memory / GiB:.1f} GiB"
+        capped = v.max_resident > v.max_num_seqs
         if v.pipeline:
             # Each stage measures its own pool and the engine gives them all the fewest blocks of any:
             # say which stage each figure is, or they read as one GPU's.
@@ -3913,12 +3932,15 @@ class VllmEngine(BaseEngine):
         line = (
             f"vLLM {esc(name)}{each} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
             f"(util={v.gpu_memory_utilization:g} x the device){outside}; {pool}, "
-            f"room for {v.max_resident:.2f} requests of {s:,} tokens at once"
+            f"room for {v.max_resident:.2f} requests of {s:,} tokens"
+            + ("" if capped else " at once")
             + (
                 f" (its {v.num_gpu_blocks:,} blocks less the null block, which no request gets)"
                 if f"{v.max_resident:.2f}" != f"{v.max_concurrency:.2f}"
                 else ""
             )
+            # The scheduler runs no more than max_num_seqs, whatever room the pool has.
+            + (f", of which vLLM runs {v.max_num_seqs:,} at once ({seqs_words(est.query, v)})" if capped else "")
             + f'; its log will print "{_log_size(v)}"'
         )
         # That figure is the release's own arithmetic, not a token budget: say which, or it reads as
@@ -3961,27 +3983,41 @@ class VllmEngine(BaseEngine):
             where += f" ({layout_words(q.gpus, q.pp, q.dp)})"
             pool = f"each replica's KV pool at util={v.gpu_memory_utilization:g}"
             share = v.requests_per_replica or -(-q.batch // q.dp)
+        # vLLM runs at most max_num_seqs of them at once; the rest wait (queued, not refused), so the
+        # pool must hold those it runs.
+        running = min(share, v.max_num_seqs)
+        queued = share - running
         asked = f"{share:,} request" + ("" if share == 1 else "s") + f" of {q.seq_len:,} tokens"
         if q.dp > 1:
             asked += f" it gets of b={q.batch:,}"
+        if queued:
+            whose = "each replica" if q.dp > 1 else "vLLM"
+            asked = (
+                f"{running:,} requests of {q.seq_len:,} tokens {whose} runs at once ({seqs_words(q, v)}; "
+                f"the other {queued:,} of {'its ' if q.dp > 1 else 'b='}{share:,} wait)"
+            )
         if fit.fits:
             line = f"{total}: fits {where}: {pool} holds {v.max_resident:.2f} requests of {q.seq_len:,} tokens"
+            wait = f"; {queued:,} wait" + (" in each" if q.dp > 1 else "") if queued else ""
             if q.dp > 1:
                 every = v.max_resident * q.dp
-                return line + f", {every:.2f} in all (b={q.batch:,} asked: {share:,} a replica)"
+                runs = f", which runs {running:,} at once ({seqs_words(q, v)})" if queued else ""
+                return line + f", {every:.2f} in all (b={q.batch:,} asked: {share:,} a replica{runs}{wait})"
+            if queued:
+                return line + f" (b={q.batch:,} asked: vLLM runs {running:,} at once, {seqs_words(q, v)}{wait})"
             return line + f" (b={q.batch:,} asked)"
-        if v.max_resident >= share and v.starts and v.util_to_fit is None:
+        if v.max_resident >= running and v.starts and v.util_to_fit is None:
             # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
             return (
                 f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
                 f"graphs vLLM adds on top of it leave no room on the device; lower util"
             )
-        held = min(v.max_resident, share - 0.01)  # never round up to what was asked
+        held = min(v.max_resident, running - 0.01)  # never round up to what was asked
         # The pool's blocks hold one whole request (int(concurrency x s) >= s from 0.21, where the
         # two-decimal concurrency may round up to 1.00), yet vLLM will not start: from 0.30 its check
         # holds one block back (the null block) first.
         holds_one = version_profile(q)[0].kv_tokens_report == "concurrency" and v.kv_cache_tokens >= q.seq_len
-        if v.starts and v.max_concurrency >= share > v.max_resident:
+        if v.starts and v.max_concurrency >= running > v.max_resident:
             # vLLM prints a concurrency of b, over all its blocks; its scheduler holds the null block
             # back, so the last request cannot reach s tokens.
             line = (
@@ -4002,7 +4038,8 @@ class VllmEngine(BaseEngine):
         elif held < 1:
             line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of one request of {q.seq_len:,} tokens"
         else:
-            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of the {asked} asked"
+            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of the {asked}"
+            line += "" if queued else " asked"
         fixes = []
         if v.util_to_fit is not None:
             fixes.append(f"util={v.util_to_fit:g}")
@@ -4017,6 +4054,15 @@ class VllmEngine(BaseEngine):
         elif fit.min_gpus == 0:
             line += "; no tensor-parallel group vLLM accepts, nor replicas of one, fits it"
         return line
+
+
+def seqs_words(q: Query, v: VllmReport) -> str:
+    """Where the max_num_seqs in force comes from: ``seqs=16``, or the release's default here."""
+    if q.max_num_seqs is not None and q.max_num_seqs == v.max_num_seqs:
+        return f"seqs={v.max_num_seqs:,}"
+    if q.max_num_seqs is not None:
+        return f"max_num_seqs {v.max_num_seqs:,}, no more than max_num_batched_tokens"
+    return f"max_num_seqs {v.max_num_seqs:,}, its default here"
 
 
 def layout_words(tp: int, pp: int, dp: int) -> str:
