@@ -468,12 +468,11 @@ def estimate(
                 f"(add engine={owner.name}).",
             )
         )
-    if gpu is not None and not gpu.bf16 and query.method == "calibrated" and dtypes.model == "bf16":
-        # Compute capability 7.x has no bf16: vLLM refuses to start, and torch has no fast path.
-        plain = spec.quantization.method == "none" and query.weight_format is None and query.bits is None
-        fix = "add dtype=fp16 (the same size)" if plain else "run it in fp16 (vLLM: --dtype half)"
+    no_bf16 = gpu is not None and not gpu.bf16 and query.method == "calibrated" and dtypes.model == "bf16"
+    if gpu is not None and no_bf16 and (what := engine.no_bf16(spec, query, gpu)) is not None:
+        # Compute capability 7.x has no bf16: torch has no fast path; vLLM serves fp16 instead.
         arch = (gpu.arch or gpu.family).title()
-        notes.append(note("no_bf16", f"The {gpu.name} has no bf16 ({arch}): {engine.no_bf16} there; {fix}."))
+        notes.append(note("no_bf16", f"The {gpu.name} has no bf16 ({arch}): {what}."))
     # A model whose structure vram could not establish gets no verdict: no fit, no engine report;
     # nor does one whose activations the engine sizes only in part.
     refused = spec.unread or ((terms.unmodelled,) if terms.unmodelled else ())

@@ -408,6 +408,33 @@ def _nvfp4_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
     return f"its NVFP4 kernels need compute capability 7.5 or newer, and the {gpu.name} is {major}.{minor}"
 
 
+# Model types vLLM will not run in fp16 (config/model.py@v0.33.0 _FLOAT16_NOT_SUPPORTED_MODELS,
+# "Numerical instability"): without bf16, --dtype auto falls back to float32 for them.
+_NO_FP16_MODEL_TYPES = frozenset({"gemma2", "gemma3", "gemma3_text", "glm4"})
+
+
+def bf16_refusal(spec: ModelSpec, query: Query, gpu: GPU | None) -> str | None:
+    """A bf16 model on a GPU without bf16 (compute capability below 8.0). vLLM's default ``--dtype
+    auto`` keeps the first of the platform's dtypes the model takes (config/model.py@v0.33.0
+    ``_resolve_auto_dtype``: fp16, then fp32, on 7.x, platforms/cuda.py ``supported_dtypes``) and
+    warns "Falling back to float16": the same bytes, so nothing to refuse. An explicit dtype=bf16 is
+    refused at start-up (platforms/cuda.py@v0.33.0 ``check_if_supports_dtype``); a model type vLLM
+    refuses fp16 for falls back to float32, twice the bytes vram sized."""
+    if gpu is None or gpu.bf16 or query.method != "calibrated":
+        return None
+    if query.weight_format == "bf16":
+        return (
+            f"vLLM will not start with dtype=bf16 on the {gpu.name}: bfloat16 needs compute capability 8.0; "
+            "drop dtype= (its --dtype auto serves the model in fp16, the same size) or use dtype=fp16"
+        )
+    if resolve_dtypes(spec, query).model == "bf16" and spec.model_type in _NO_FP16_MODEL_TYPES:
+        return (
+            f"vram sized bf16, but vLLM serves {spec.model_type} in float32 on the {gpu.name} (no bf16, and it "
+            f"refuses fp16 for {spec.model_type}), twice those bytes: add dtype=fp32 to size that"
+        )
+    return None
+
+
 def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
     """Why the release (or the GPU, when named) does not take the query's quantized KV dtype.
 
@@ -3521,6 +3548,8 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
         return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
     if why := _nvfp4_capability_refusal(spec, query):
         return f"vLLM will not start: {why}"
+    if query.gpu and (why := bf16_refusal(spec, query, lookup_gpu(query.gpu))):
+        return why
     if query.gpu and (why := kv_dtype_refusal(query, lookup_gpu(query.gpu))):
         return f"vLLM will not start with kv={query.kv}: {why}"
     if why := _dsv4_kv_refusal(spec, query):
@@ -3585,7 +3614,6 @@ class VllmEngine(BaseEngine):
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     data_parallel: ClassVar[bool] = True
-    no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
 
     def kv_cache_bytes(
         self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None
@@ -3698,6 +3726,13 @@ class VllmEngine(BaseEngine):
         layout, _ = kv_layout(spec, query)
         profile, _ = version_profile(query)
         return lambda s: pool > 0 and _start_pool_bytes(layout, profile, s, batched) <= pool
+
+    def no_bf16(self, spec: ModelSpec, query: Query, gpu: GPU) -> str | None:
+        """``--dtype auto`` (the default) serves a bf16 model in fp16 on a GPU without bf16 (see
+        :func:`bf16_refusal`); dtype=bf16 asked, or a model vLLM runs in float32 there, is refused."""
+        if bf16_refusal(spec, query, gpu) is not None:
+            return None  # the verdict says it
+        return "vLLM serves it in fp16 there (its --dtype auto falls back from bf16; the same size)"
 
     def max_running(self, query: Query, gpu: GPU | None) -> int | None:
         """max_num_seqs (seqs=, else the release's tier for the GPU, at most max_num_batched_tokens):
