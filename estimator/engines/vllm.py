@@ -435,6 +435,28 @@ def bf16_refusal(spec: ModelSpec, query: Query, gpu: GPU | None) -> str | None:
     return None
 
 
+def _async_refusal(query: Query) -> str | None:
+    """async=on where vram does not know what it changes: before 0.26 (its windows then reserve one
+    batch whatever the scheduler does, and vram has not read the flag's effect there), and with
+    pipeline stages (the V1 model runner refuses it there, config/vllm.py@v0.33.0
+    ``v1_async_sched_incompat``)."""
+    if query.async_scheduling is not True or query.method != "calibrated":
+        return None
+    profile, _ = version_profile(query)
+    if not profile.windows_reserve_in_flight:
+        return (
+            f"vram does not size async=on (--async-scheduling) at vLLM {profile.version}: it follows async "
+            "scheduling from 0.26, where it is the default and windowed layers keep two batches in flight; "
+            "drop it, or use vllm=0.26 or later"
+        )
+    if query.pp > 1:
+        return (
+            f"vram does not size async=on (--async-scheduling) with pp={query.pp}: vLLM's V1 model runner "
+            "refuses async scheduling with pipeline parallelism; drop one"
+        )
+    return None
+
+
 def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
     """Why the release (or the GPU, when named) does not take the query's quantized KV dtype.
 
@@ -1698,6 +1720,10 @@ def cuda_graph_bytes(
     profile_cudagraph_memory: the first capture plus the second's increment for every further
     graph, which is this per-graph cost) and for the pool captured after the KV cache (0.19, and
     Model Runner V2 up to 0.28)."""
+    if query.enforce_eager:
+        # --enforce-eager sets cudagraph_mode NONE (config/vllm.py@v0.33.0 __post_init__): nothing is
+        # captured, and the 0.20+ estimate (profile_cudagraph_memory) takes nothing from the pool.
+        return 0
     piecewise, full = cuda_graph_counts(spec, query, gpu, constants)
     per_graph = (
         constants.cuda_graph_per_graph
@@ -1863,7 +1889,7 @@ def _has_state(layer: LayerKV) -> bool:
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int, int | None]
+_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int, int | None, bool | None]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
@@ -1880,6 +1906,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         query.gpu,
         speculative_tokens(spec, query),
         id(spec.drafter.spec.layers) if spec.drafter else None,
+        query.async_scheduling,
     )
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
@@ -1949,7 +1976,7 @@ def _with_in_flight(
     layout: tuple[KvLayout, tuple[str, ...]], spec: ModelSpec, query: Query
 ) -> tuple[KvLayout, tuple[str, ...]]:
     """The layout with the release's in-flight batches for its sliding and chunked groups."""
-    batches = in_flight_batches(version_profile(query)[0], speculative_method(spec, query))
+    batches = in_flight_batches(version_profile(query)[0], speculative_method(spec, query), query.async_scheduling)
     update = {"in_flight_batches": batches, "extra_retained_tokens": extra_retained_tokens(spec, query)}
     return layout[0].model_copy(update=update), layout[1]
 
@@ -3606,6 +3633,8 @@ class VllmEngine(BaseEngine):
         "seqs",
         "vllm",
         "prefix",
+        "eager",
+        "async",
         "mm",
         "mtp",
         "draft",
@@ -3750,10 +3779,11 @@ class VllmEngine(BaseEngine):
                 note(
                     "fused_attention_always",
                     "vLLM always runs fused (paged) attention kernels: fa=off "
-                    "changes nothing with engine=vllm (its --enforce-eager turns off CUDA graphs, not "
+                    "changes nothing with engine=vllm (its --enforce-eager, eager=on, turns off CUDA graphs, not "
                     "fused attention).",
                 )
             )
+        notes += _eager_async_notes(spec, query)
         _, max_seqs = batch_defaults(query, gpu)
         share = ceil_div(query.batch, query.dp)  # each data-parallel replica schedules its own share
         if share > max_seqs:
@@ -3849,6 +3879,8 @@ class VllmEngine(BaseEngine):
         named GPU) does not take."""
         if query.kv == "int8":
             return _NO_INT8_KV
+        if why := _async_refusal(query):
+            return why
         if query.pp > 1 and query.method == "classic":
             return f"pp={query.pp} is vLLM's pipeline parallelism, which method=classic does not size: drop one"
         if query.dp > 1 and query.method == "classic":
@@ -4089,6 +4121,44 @@ class VllmEngine(BaseEngine):
         elif fit.min_gpus == 0:
             line += "; no tensor-parallel group vLLM accepts, nor replicas of one, fits it"
         return line
+
+
+def _eager_async_notes(spec: ModelSpec, query: Query) -> list[Note]:
+    """What eager=on leaves out, and async= where it changes no figure."""
+    notes: list[Note] = []
+    if query.method != "calibrated":
+        return notes
+    if query.enforce_eager:
+        notes.append(
+            note(
+                "eager",
+                "eager=on (--enforce-eager): vLLM captures no CUDA graphs and compiles nothing (config/vllm.py "
+                "sets cudagraph_mode and the compilation mode to NONE), so the CUDA-graph term is 0. The "
+                "activation peak is still sized as compiled: uncompiled, vLLM's RMSNorm kernel keeps no fp32 "
+                "copy of the hidden state, so it may be up to 4 bytes x hidden size x batched tokens lower.",
+            )
+        )
+    if query.async_scheduling is not None and query.kv != "off":
+        profile, _ = version_profile(query)
+        method = speculative_method(spec, query)
+        said = "on" if query.async_scheduling else "off"
+        asked = in_flight_batches(profile, method, query.async_scheduling)
+        if asked == in_flight_batches(profile, method):
+            why = (
+                f"it is vLLM {profile.version}'s default here"
+                if profile.windows_reserve_in_flight
+                else f"vLLM {profile.version}'s windowed layers reserve one batch either way"
+            )
+            notes.append(note("setting_ignored", f"async={said} changes no figure: {why}."))
+        elif not any(t.kind in ("sliding", "chunked") for t in kv_layout(spec, query)[0].types):
+            notes.append(
+                note(
+                    "setting_ignored",
+                    f"async={said} changes no figure here: only sliding-window and chunked layers keep the "
+                    f"batches in flight, and {spec.model_type} has none.",
+                )
+            )
+    return notes
 
 
 def seqs_words(q: Query, v: VllmReport) -> str:
