@@ -4064,7 +4064,13 @@ class VllmEngine(BaseEngine):
                 f"the other {queued:,} of {'its ' if q.dp > 1 else 'b='}{share:,} wait)"
             )
         if fit.fits:
-            line = f"{total}: fits {where}: {pool} holds {v.max_resident:.2f} requests of {q.seq_len:,} tokens"
+            # The total is what the rows need; vLLM takes util x the device whatever they need (the pool
+            # grows into the rest), plus what comes on top of that share: say what nvidia-smi will show.
+            each = " per GPU" if world > 1 else ""
+            reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:.1f} GiB{each})"
+            line = (
+                f"{total}: fits {where}{reserves}: {pool} holds {v.max_resident:.2f} requests of {q.seq_len:,} tokens"
+            )
             wait = f"; {queued:,} wait" + (" in each" if q.dp > 1 else "") if queued else ""
             if q.dp > 1:
                 every = v.max_resident * q.dp
@@ -4159,6 +4165,15 @@ def _eager_async_notes(spec: ModelSpec, query: Query) -> list[Note]:
                 )
             )
     return notes
+
+
+def reserved_bytes(q: Query, v: VllmReport) -> int:
+    """What vLLM holds on each GPU once started: util x the device (the pool grows to fill it), the
+    CUDA context beside that share and, up to 0.19, the CUDA graphs captured after the pool."""
+    outside = cuda_context_bytes(q, query_constants(q))
+    if not v.cuda_graphs_in_budget:
+        outside += v.cuda_graphs
+    return v.requested_memory + outside
 
 
 def seqs_words(q: Query, v: VllmReport) -> str:
