@@ -69,7 +69,8 @@ def headline(est: Estimate, question: Question) -> str:
     if question.kind == "max_batch":
         if fit.max_batch == 0:
             return f"not even one sequence of {q.seq_len:,} tokens fits on {where}"
-        return f"most sequences at once at {q.seq_len:,} tokens on {where}: {fit.max_batch:,}"
+        line = f"most sequences at once at {q.seq_len:,} tokens on {where}: {fit.max_batch:,}"
+        return line + _batch_bound(est)
     if question.kind == "min_gpus":
         if fit.min_gpus == 0:
             return f"no group of {fit.gpu_name} that vram tries holds it (at {q.seq_len:,} tokens, batch {q.batch})"
@@ -88,6 +89,21 @@ def headline(est: Estimate, question: Question) -> str:
     fewest = report.fewest_layout(est)
     more = f"; {fewest[0]} of them would" if fewest is not None and fewest[0] > world else ""
     return f"no: on {where} it needs {_gib(-fit.headroom)} more per GPU{more}"
+
+
+def _batch_bound(est: Estimate) -> str:
+    """Which limit the largest batch meets, where the engine has one besides memory (vLLM's
+    max_num_seqs): empty otherwise."""
+    q, fit, v = est.query, est.fit, est.engine_report
+    seqs, held = getattr(v, "max_num_seqs", None), getattr(v, "max_resident", None)
+    if fit is None or not isinstance(seqs, int) or not isinstance(held, float):
+        return ""
+    limit = f"seqs={seqs:,}" if q.max_num_seqs == seqs else f"max_num_seqs {seqs:,}, vLLM's default here"
+    each = " a replica" if q.dp > 1 else ""
+    pool = f"{held * q.dp:.2f} requests of {q.seq_len:,} tokens"
+    if fit.max_batch_bound == "max_num_seqs":
+        return f" ({limit}{each} binds: the KV pool has room for {pool})"
+    return f" (the KV pool binds; {limit}{each})"
 
 
 def intro_lines(ans: QuestionAnswer) -> list[str]:

@@ -202,6 +202,11 @@ _FLAG_SWITCHES = {
     "--enable-expert-parallel": ("ep", "on"),
     "--no-enable-expert-parallel": ("ep", "off"),
     "-ep": ("ep", "on"),
+    # ModelConfig.enforce_eager: no CUDA graphs, no torch.compile (config/vllm.py@v0.33.0).
+    "--enforce-eager": ("eager", "on"),
+    # SchedulerConfig.async_scheduling (config/scheduler.py@v0.33.0; None: the release decides).
+    "--async-scheduling": ("async", "on"),
+    "--no-async-scheduling": ("async", "off"),
 }
 # Flags that change no GPU memory vram sizes (the server, the tokenizer's and the parsers' settings),
 # True where the flag takes a value. --dtype is here: vram sizes weights in the checkpoint's format
@@ -251,7 +256,6 @@ _FLAG_PASSED_OVER = {
 }
 # Flags vram knows change memory in a way it does not size, with why (one clause each).
 _FLAG_NOT_SIZED = {
-    "--enforce-eager": "it sizes vLLM with CUDA graphs captured, as vLLM runs by default",
     "--cpu-offload-gb": "it sizes the weights all on the GPU",
 }
 _VLLM_KV_SPELLINGS = {"fp8_ds_mla": "fp8"}  # vLLM's own name of DeepSeek's fp8 layout: kv=fp8 picks it

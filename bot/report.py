@@ -313,8 +313,8 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         elif state:
             # Mamba, linear-attention and conv states: per sequence, whatever its length.
             kv_why = f"({kv_why} + {size(state)} of recurrent state)"
-        kv_why += f" x {plural(q.batch, 'sequence')}"
-        if m.kv_cache < (token_bytes * q.seq_len + state) * q.batch:
+        kv_why += f" x {_sequences(est)}"
+        if m.kv_cache < (token_bytes * q.seq_len + state) * (d.running_batch or q.batch):
             kv_why += " (windowed layers keep less)"
         kv_why += f", {esc(d.kv_dtype)}"
     act_why = f"peak: {esc(d.activation_peak_where)}, {attention(est)}"
@@ -476,17 +476,26 @@ def _kv_sum(est: Estimate, dtype: str) -> str:
     joined = " + ".join(pieces).replace("+ - ", "- ")
     if len(pieces) > 1:
         joined = f"({joined})"
-    if q.dp > 1:
-        # One replica's GPU: its share of the batch, as its pool holds it.
-        share = plural(-(-q.batch // q.dp), "sequence")
-        line = f"{joined} x {share} (b={q.batch:,} over {q.dp} replicas), {dtype}"
-    else:
-        line = f"{joined} x {plural(q.batch, 'sequence')}, {dtype}"
+    line = f"{joined} x {_sequences(est)}, {dtype}"
     batched = next((t.batch_tokens for t in est.details.kv_terms if t.in_flight_batches and t.tokens < q.seq_len), 0)
     if batched:
         # The batches a windowed cache keeps beyond its window can be most of a request: name the lever.
         line += f"; a batch is max_num_batched_tokens, {batched:,} here (mnbt= sets it)"
     return line
+
+
+def _sequences(est: Estimate) -> str:
+    """The sequences the KV row counts: b, one replica's share of it, or those the engine runs at
+    once (vLLM's max_num_seqs; the rest wait, holding no KV cache)."""
+    q, running = est.query, est.details.running_batch
+    share = -(-q.batch // q.dp)
+    if running is not None:
+        whose = f"of the {share:,} each replica gets of b={q.batch:,}" if q.dp > 1 else f"of b={q.batch:,}"
+        return f"{plural(running, 'sequence')} (the {running:,} {whose} run at once; the rest wait)"
+    if q.dp > 1:
+        # One replica's GPU: its share of the batch, as its pool holds it.
+        return f"{plural(share, 'sequence')} (b={q.batch:,} over {q.dp} replicas)"
+    return plural(q.batch, "sequence")
 
 
 def _kept(t: KvTerm, seq_len: int, before: str = ": ", after: str = "") -> str:
@@ -548,6 +557,10 @@ def max_line(est: Estimate) -> str | None:
         # Memory is not the limit there: say so, or people plan for a context the model cannot use.
         seq += f" (memory only: the model's context window is {window:,})"
     batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"no batch at s={q.seq_len:,}"
+    if fit.max_batch_bound == "max_num_seqs":
+        # The engine runs no more at once: memory is not what stops b there.
+        each = " a replica" if q.dp > 1 else ""
+        batch += f" (max_num_seqs {fit.max_batch // q.dp:,}{each} binds; memory would hold more)"
     if q.dp > 1:
         return f"Max on these {q.dp} replicas: {seq}, or {batch}"
     if q.gpus * q.pp > 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from common.errors import InputError, UnmodelledError
 from estimator.classic import GB, classic
@@ -95,6 +96,16 @@ def _pipeline_stages(spec: ModelSpec, query: Query) -> tuple[ModelSpec, ...]:
     return stage_specs(spec, query.pp)
 
 
+def running_query(engine: Engine, query: Query, gpu: GPU | None) -> Query:
+    """The query one GPU's replica runs at once: its share of b (:func:`replica_query`), at most the
+    sequences the engine runs together (vLLM's max_num_seqs; the rest of b waits, holding no KV cache)."""
+    one = replica_query(query)
+    cap = engine.max_running(one, gpu)
+    if cap is None or one.batch <= cap:
+        return one
+    return one.model_copy(update={"batch": cap})
+
+
 def _gpu(query: Query) -> GPU | None:
     return lookup_gpu(query.gpu) if query.gpu else None
 
@@ -112,7 +123,7 @@ def total_for(spec: ModelSpec, query: Query, *, weights: int | None = None, gpu:
     if gpu is None:
         gpu = _gpu(query)
     engine = get_engine(query.engine)
-    memory, _ = _memory(spec, replica_query(query), weights, engine, gpu, engine.dtypes(spec, query))
+    memory, _ = _memory(spec, running_query(engine, query, gpu), weights, engine, gpu, engine.dtypes(spec, query))
     return memory.total
 
 
@@ -220,6 +231,10 @@ def solve_fit(
     def over(s: int, b: int) -> int:
         return max(c.over(s, b) for c in checks)
 
+    one = replica_query(query)  # one data-parallel replica: its share of the batch
+    # The sequences it runs at once (vLLM: at most max_num_seqs); memory bounds b up to that cap.
+    cap = engine.max_running(one, gpu)
+
     # The engine's own start check (vLLM: one request against the pool less its null block) bounds
     # every answer as the memory total does: a configuration it will not start does not fit.
     def starts(s: int) -> bool:
@@ -228,7 +243,7 @@ def solve_fit(
     def fits_at(s: int, b: int) -> bool:
         return over(s, b) <= 0 and starts(s)
 
-    b, s = replica_query(query).batch, query.seq_len
+    b, s = one.batch if cap is None else min(one.batch, cap), query.seq_len
     if fast is not None and fits_at(MAX_SEQ_LEN, b):
         max_seq = MAX_SEQ_LEN  # the KV cache stops growing (sliding windows) before memory runs out
     elif fast is not None:
@@ -244,6 +259,10 @@ def solve_fit(
         max_batch = _largest(lambda x: over(s, x) <= 0, MAX_BATCH, guess, step=4)
     else:
         max_batch = _largest(lambda x: over(s, x) <= 0, MAX_BATCH, b)
+    bound: Literal["memory", "max_num_seqs"] = "memory"
+    if cap is not None and max_batch > cap:
+        # Memory would hold more than the engine runs at once: the rest of them would wait.
+        max_batch, bound = cap, "max_num_seqs"
     # Every replica holds as many: b fits while ceil(b / dp) does.
     max_batch = min(max_batch * query.dp, MAX_BATCH)
 
@@ -259,6 +278,7 @@ def solve_fit(
         # What a configuration the engine will not start would hold is no claim to make.
         max_seq_len=None if refusal else max_seq,
         max_batch=None if refusal else max_batch,
+        max_batch_bound=bound,
         min_gpus=min_gpus,
         min_gpus_dp=min_dp,
         max_seq_len_memory_only=not refusal
@@ -442,9 +462,11 @@ def estimate(
     if spec.format_label and query.weight_format is None and query.bits is None:
         fmt = spec.format_label
     weights = _weights(spec, query, query.gpus)
-    # What one GPU holds is one data-parallel replica's: its share of the batch.
+    # What one GPU holds is one data-parallel replica's: its share of the batch, of which the
+    # engine may run fewer at once (vLLM's max_num_seqs): the KV cache is theirs.
     sized = replica_query(query)
-    memory, terms = _memory(spec, sized, weights, engine, gpu, dtypes)
+    running = running_query(engine, query, gpu)
+    memory, terms = _memory(spec, running, weights, engine, gpu, dtypes)
     kvd = dtypes.kv
     per_token = kv_bytes_per_token(spec, kvd, gpus=query.gpus) if kvd else 0
     fixed = state_bytes_per_sequence(spec, gpus=query.gpus, layout=engine.cache_layout) if kvd else 0
@@ -459,7 +481,9 @@ def estimate(
         # memory.kv_cache is this very figure only for one GPU holding every layer and every request.
         same = query.gpus == 1 and query.pp == 1 and query.dp == 1 and query.method == "calibrated"
         ours_kv_total = memory.kv_cache if same else engine.kv_cache_bytes(whole, query, kvd or "bf16", gpus=1)
-        kv_ratio = ours_kv_total / (classic_result.kv_cache_gb * GB)
+        # Classic counts every request of b: so must ours, where the engine runs fewer of them at once.
+        ran = running.batch if same else query.batch
+        kv_ratio = ours_kv_total * query.batch / ran / (classic_result.kv_cache_gb * GB)
     # What reading the config found, then where the model came from (the resolver's sentences).
     notes = [*(note("config", w) for w in spec.warnings), *(note("source", w) for w in warnings), *terms.warnings]
     notes += _conversion_notes(spec, query, engine)
@@ -491,12 +515,11 @@ def estimate(
                 f"(add engine={owner.name}).",
             )
         )
-    if gpu is not None and not gpu.bf16 and query.method == "calibrated" and dtypes.model == "bf16":
-        # Compute capability 7.x has no bf16: vLLM refuses to start, and torch has no fast path.
-        plain = spec.quantization.method == "none" and query.weight_format is None and query.bits is None
-        fix = "add dtype=fp16 (the same size)" if plain else "run it in fp16 (vLLM: --dtype half)"
+    no_bf16 = gpu is not None and not gpu.bf16 and query.method == "calibrated" and dtypes.model == "bf16"
+    if gpu is not None and no_bf16 and (what := engine.no_bf16(spec, query, gpu)) is not None:
+        # Compute capability 7.x has no bf16: torch has no fast path; vLLM serves fp16 instead.
         arch = (gpu.arch or gpu.family).title()
-        notes.append(note("no_bf16", f"The {gpu.name} has no bf16 ({arch}): {engine.no_bf16} there; {fix}."))
+        notes.append(note("no_bf16", f"The {gpu.name} has no bf16 ({arch}): {what}."))
     # A model whose structure vram could not establish gets no verdict: no fit, no engine report;
     # nor does one whose activations the engine sizes only in part.
     refused = spec.unread or ((terms.unmodelled,) if terms.unmodelled else ())
@@ -534,7 +557,8 @@ def estimate(
             params_source=spec.params_source,
             classic_kv_ratio=kv_ratio,
             context_window=spec.max_position_embeddings,
-            kv_terms=engine.kv_terms(spec, sized, gpu, memory.kv_cache) if kvd else (),
+            kv_terms=engine.kv_terms(spec, running, gpu, memory.kv_cache) if kvd else (),
+            running_batch=running.batch if running.batch < sized.batch else None,
             weight_terms=engine.weight_terms(spec, query, gpu, weights),
             overhead_terms=terms.overhead_terms,
         ),

@@ -32,6 +32,7 @@ WarningCode = Literal[
     "fused_needs_attn_implementation",  # fa=on: the model class runs fused attention only when asked for it
     "attention_support_unread",  # vram's table of transformers' model classes lacks the model type
     "batch_queued",  # b is more than the engine runs at once
+    "eager",  # vLLM eager=on (--enforce-eager): no CUDA graphs, no torch.compile
     "experts_uneven",  # ep=on: the routed experts do not split evenly over tp x dp GPUs
     "engine_refuses",  # the engine will not start this configuration
     "vllm_release",  # the vLLM release asked for is not one vram follows: the nearest one is used

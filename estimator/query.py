@@ -85,6 +85,10 @@ class Query(Frozen):
     # spec=: its num_speculative_tokens.
     draft: str | None = Field(None, min_length=1, max_length=MAX_DRAFT_CHARS)
     spec: int | None = Field(None, ge=1, le=MAX_SPEC_TOKENS)
+    # eager=: vLLM --enforce-eager (no CUDA graphs, no torch.compile); off: vLLM's default.
+    enforce_eager: bool = False
+    # async=: vLLM --async-scheduling / --no-async-scheduling (None: the release's default).
+    async_scheduling: bool | None = None
 
 
 def replica_query(query: Query) -> Query:

@@ -17,7 +17,9 @@ from estimator.spec import Frozen
 # 3: fit.max_seq_len and fit.max_batch null when the engine refuses to start the configuration;
 #    vllm.starts false (and vllm.start_error its reason) for every refusal, vllm.log_lines only
 #    the lines vLLM prints before it stops.
-SCHEMA_VERSION = 3
+# 4: with engine=vllm, fit.max_batch at most max_num_seqs (fit.max_batch_bound says which binds), and
+#    memory.kv_cache, fit.fits and vllm.util_to_fit count the max_num_seqs requests it runs of b.
+SCHEMA_VERSION = 4
 
 
 class Memory(Frozen):
@@ -53,6 +55,9 @@ class Fit(Frozen):
     # At the query's batch (0: not even one token fits); None when the engine refuses to start it.
     max_seq_len: int | None
     max_batch: int | None  # at the query's seq_len; None when the engine refuses to start it
+    # What bounds max_batch: memory, or the sequences the engine runs at once (vLLM's max_num_seqs,
+    # per replica) where memory would hold more.
+    max_batch_bound: Literal["memory", "max_num_seqs"] = "memory"
     # The layout with the fewest GPUs in all that the engine starts and that fits: min_gpus is its
     # tensor-parallel group (gpus=; 0: none up to the limit), min_gpus_dp its data-parallel replicas
     # (vLLM dp=; 1 for engines without them). GPUs in all: min_gpus x pp x min_gpus_dp.
@@ -86,6 +91,9 @@ class Details(Frozen):
     kv_terms: tuple[KvTerm, ...] = ()
     weight_terms: tuple[WeightTerm, ...] = ()
     overhead_terms: tuple[OverheadTerm, ...] = ()  # the overhead row's parts, where the engine tells them
+    # The sequences one replica runs at once where the engine runs fewer than its share of b (vLLM's
+    # max_num_seqs): memory.kv_cache is theirs, the rest wait holding none. None: all of them run.
+    running_batch: int | None = None
 
 
 class Estimate(Frozen):

@@ -150,7 +150,6 @@ class Engine(Protocol):
     cache_layout: ClassVar[CacheLayout]  # how its KV cache and per-sequence states are laid out
     always_fused_attention: ClassVar[bool]  # fa=off changes nothing
     overhead_label: ClassVar[str]  # what its overhead term is made of, for the breakdown
-    no_bf16: ClassVar[str]  # what happens in bf16 on a GPU without it
     # How gpus=N divides the model: tensor parallelism (every layer split) or whole layers per GPU.
     split: ClassVar[Literal["tensor", "layers"]]
     # Whether dp= runs independent replicas of the model, each with its own KV cache (vLLM).
@@ -252,6 +251,16 @@ class Engine(Protocol):
         check of its own on one request), for the fit and every solver; None when it has none."""
         ...
 
+    def no_bf16(self, spec: ModelSpec, query: Query, gpu: GPU) -> str | None:
+        """What the engine does with a bf16 model on ``gpu``, which has no bf16, and what to change:
+        the words after "The T4 has no bf16 (Turing): "; None where its refusal says it."""
+        ...
+
+    def max_running(self, query: Query, gpu: GPU | None) -> int | None:
+        """The most sequences one replica runs at once whatever memory holds (vLLM's max_num_seqs), or
+        None where every request of b runs: the rest of b waits, holding no KV cache."""
+        ...
+
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         """Warnings about the query as this engine would run it."""
         ...
@@ -289,7 +298,6 @@ class BaseEngine:
     setting_keys: ClassVar[tuple[str, ...]] = ()
     always_fused_attention: ClassVar[bool] = False
     overhead_label: ClassVar[str] = "CUDA context and allocator"
-    no_bf16: ClassVar[str] = "bf16 has no fast path"
     split: ClassVar[Literal["tensor", "layers"]] = "tensor"
     data_parallel: ClassVar[bool] = False
 
@@ -365,6 +373,14 @@ class BaseEngine:
         self, spec: ModelSpec, query: Query, gpu: GPU | None, *, weights: int
     ) -> Callable[[int], bool] | None:
         return None
+
+    def max_running(self, query: Query, gpu: GPU | None) -> int | None:
+        return None
+
+    def no_bf16(self, spec: ModelSpec, query: Query, gpu: GPU) -> str | None:
+        plain = spec.quantization.method == "none" and query.weight_format is None and query.bits is None
+        fix = "add dtype=fp16 (the same size)" if plain else "run it in fp16 (vLLM: --dtype half)"
+        return f"bf16 has no fast path there; {fix}"
 
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         return []

@@ -345,6 +345,13 @@ def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEF
     return mnbt, min(seqs, mnbt)
 
 
+def running_requests(query: Query, gpu: GPU | None) -> int:
+    """The query's b requests (one replica's share) vLLM runs at once: at most max_num_seqs
+    (:meth:`VllmEngine.max_running`); the rest wait, holding no KV blocks."""
+    cap = ENGINE.max_running(query, gpu)
+    return query.batch if cap is None else min(query.batch, cap)
+
+
 # ---------------------------------------------------------------------------------------------
 # Dtypes
 
@@ -420,6 +427,55 @@ def _nvfp4_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
         return None
     major, minor = gpu.compute_capability
     return f"its NVFP4 kernels need compute capability 7.5 or newer, and the {gpu.name} is {major}.{minor}"
+
+
+# Model types vLLM will not run in fp16 (config/model.py@v0.33.0 _FLOAT16_NOT_SUPPORTED_MODELS,
+# "Numerical instability"): without bf16, --dtype auto falls back to float32 for them.
+_NO_FP16_MODEL_TYPES = frozenset({"gemma2", "gemma3", "gemma3_text", "glm4"})
+
+
+def bf16_refusal(spec: ModelSpec, query: Query, gpu: GPU | None) -> str | None:
+    """A bf16 model on a GPU without bf16 (compute capability below 8.0). vLLM's default ``--dtype
+    auto`` keeps the first of the platform's dtypes the model takes (config/model.py@v0.33.0
+    ``_resolve_auto_dtype``: fp16, then fp32, on 7.x, platforms/cuda.py ``supported_dtypes``) and
+    warns "Falling back to float16": the same bytes, so nothing to refuse. An explicit dtype=bf16 is
+    refused at start-up (platforms/cuda.py@v0.33.0 ``check_if_supports_dtype``); a model type vLLM
+    refuses fp16 for falls back to float32, twice the bytes vram sized."""
+    if gpu is None or gpu.bf16 or query.method != "calibrated":
+        return None
+    if query.weight_format == "bf16":
+        return (
+            f"vLLM will not start with dtype=bf16 on the {gpu.name}: bfloat16 needs compute capability 8.0; "
+            "drop dtype= (its --dtype auto serves the model in fp16, the same size) or use dtype=fp16"
+        )
+    if resolve_dtypes(spec, query).model == "bf16" and spec.model_type in _NO_FP16_MODEL_TYPES:
+        return (
+            f"vram sized bf16, but vLLM serves {spec.model_type} in float32 on the {gpu.name} (no bf16, and it "
+            f"refuses fp16 for {spec.model_type}), twice those bytes: add dtype=fp32 to size that"
+        )
+    return None
+
+
+def _async_refusal(query: Query) -> str | None:
+    """async=on where vram does not know what it changes: before 0.26 (its windows then reserve one
+    batch whatever the scheduler does, and vram has not read the flag's effect there), and with
+    pipeline stages (the V1 model runner refuses it there, config/vllm.py@v0.33.0
+    ``v1_async_sched_incompat``)."""
+    if query.async_scheduling is not True or query.method != "calibrated":
+        return None
+    profile, _ = version_profile(query)
+    if not profile.windows_reserve_in_flight:
+        return (
+            f"vram does not size async=on (--async-scheduling) at vLLM {profile.version}: it follows async "
+            "scheduling from 0.26, where it is the default and windowed layers keep two batches in flight; "
+            "drop it, or use vllm=0.26 or later"
+        )
+    if query.pp > 1:
+        return (
+            f"vram does not size async=on (--async-scheduling) with pp={query.pp}: vLLM's V1 model runner "
+            "refuses async scheduling with pipeline parallelism; drop one"
+        )
+    return None
 
 
 def kv_dtype_refusal(query: Query, gpu: GPU | None) -> str | None:
@@ -1696,6 +1752,10 @@ def cuda_graph_bytes(
     profile_cudagraph_memory: the first capture plus the second's increment for every further
     graph, which is this per-graph cost) and for the pool captured after the KV cache (0.19, and
     Model Runner V2 up to 0.28)."""
+    if query.enforce_eager:
+        # --enforce-eager sets cudagraph_mode NONE (config/vllm.py@v0.33.0 __post_init__): nothing is
+        # captured, and the 0.20+ estimate (profile_cudagraph_memory) takes nothing from the pool.
+        return 0
     piecewise, full = cuda_graph_counts(spec, query, gpu, constants)
     per_graph = (
         constants.cuda_graph_per_graph
@@ -1861,7 +1921,7 @@ def _has_state(layer: LayerKV) -> bool:
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int, int | None]
+_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int, int | None, bool | None]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
@@ -1878,6 +1938,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         query.gpu,
         speculative_tokens(spec, query),
         id(spec.drafter.spec.layers) if spec.drafter else None,
+        query.async_scheduling,
     )
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
@@ -1947,7 +2008,7 @@ def _with_in_flight(
     layout: tuple[KvLayout, tuple[str, ...]], spec: ModelSpec, query: Query
 ) -> tuple[KvLayout, tuple[str, ...]]:
     """The layout with the release's in-flight batches for its sliding and chunked groups."""
-    batches = in_flight_batches(version_profile(query)[0], speculative_method(spec, query))
+    batches = in_flight_batches(version_profile(query)[0], speculative_method(spec, query), query.async_scheduling)
     update = {"in_flight_batches": batches, "extra_retained_tokens": extra_retained_tokens(spec, query)}
     return layout[0].model_copy(update=update), layout[1]
 
@@ -3044,7 +3105,7 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
         weights=drafter_weight_bytes(spec, query),
         kv_layers=len(layers),
         kv_bytes_per_token=per_token,
-        kv_cache=kv * query.batch,
+        kv_cache=kv * running_requests(query, lookup_gpu(query.gpu) if query.gpu else None),
     )
 
 
@@ -3164,6 +3225,7 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     count; the log lines are what vLLM prints, the first rank's pool with the shared capacity.
     """
     ranks = stage_specs(spec, query.pp)
+    ran = running_requests(query, gpu)  # of b: the rest wait, holding no blocks
     reports = []
     totals = []
     for stage in ranks:
@@ -3180,7 +3242,7 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
         r = vllm_report(stage, query, weights_bytes=weights, gpu=gpu, constants=constants)
         reports.append(r)
         kv_dtype = VllmEngine().dtypes(stage, query).kv
-        kv = 0 if kv_dtype is None else _kv_bytes(stage, query, query.seq_len, query.batch, kv_dtype, query.gpus, gpu)
+        kv = 0 if kv_dtype is None else _kv_bytes(stage, query, query.seq_len, ran, kv_dtype, query.gpus, gpu)
         # The rows' total less the CUDA context, the same on every rank.
         totals.append(r.weights + r.activation_peak + r.non_torch + r.cuda_graphs + kv)
     profile, _ = version_profile(query)
@@ -3224,7 +3286,7 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
         lines = first.log_lines[:1] if all(r.kv_cache_memory > 0 for r in reports) else ()
     else:
         lines = capacity_lines(profile, gpu, logged, tokens, concurrency, query.seq_len, extended=extended)
-    fits = [r.util_to_fit for r in reports if r.max_resident < query.batch or not r.starts]
+    fits = [r.util_to_fit for r in reports if r.max_resident < ran or not r.starts]
     to_fit = None if not fits or None in fits else max(f for f in fits if f is not None)
     return reports[shown].model_copy(
         update={
@@ -3321,7 +3383,8 @@ def vllm_report(
         lines = capacity_lines(profile, gpu, logged, tokens, concurrency, query.seq_len, extended=extended)
     to_fit = None
     resident = resident_requests(blocks, concurrency)
-    if query.kv != "off" and (resident < query.batch or (refused is None and not check.fits)):
+    ran = running_requests(query, gpu)  # the rest of b waits for one of them to finish
+    if query.kv != "off" and (resident < ran or (refused is None and not check.fits)):
         # What the requested share must hold for the b requests and the null block, and for the
         # start check (one request, and from 0.29 the null block); the CUDA context (and, up to
         # 0.19, the graphs) come on top of it.
@@ -3336,7 +3399,7 @@ def vllm_report(
                 spec,
                 query,
                 seq_len=query.seq_len,
-                batch=query.batch,
+                batch=ran,
                 tp=query.gpus,
                 batched_tokens=batched_tokens,
                 gpu=gpu,
@@ -3868,6 +3931,8 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
         return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
     if why := _nvfp4_capability_refusal(spec, query):
         return f"vLLM will not start: {why}"
+    if query.gpu and (why := bf16_refusal(spec, query, lookup_gpu(query.gpu))):
+        return why
     if query.gpu and (why := kv_dtype_refusal(query, lookup_gpu(query.gpu))):
         return f"vLLM will not start with kv={query.kv}: {why}"
     if why := _dsv4_kv_refusal(spec, query):
@@ -3924,6 +3989,8 @@ class VllmEngine(BaseEngine):
         "seqs",
         "vllm",
         "prefix",
+        "eager",
+        "async",
         "mm",
         "mtp",
         "draft",
@@ -3932,7 +3999,6 @@ class VllmEngine(BaseEngine):
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     data_parallel: ClassVar[bool] = True
-    no_bf16: ClassVar[str] = "vLLM refuses to start in bf16"
 
     def kv_cache_bytes(
         self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None
@@ -4067,6 +4133,22 @@ class VllmEngine(BaseEngine):
             pool = report.num_gpu_blocks * layout.bytes_per_block
         return lambda s: pool > 0 and _start_pool_bytes(layout, profile, s, batched) <= pool
 
+    def no_bf16(self, spec: ModelSpec, query: Query, gpu: GPU) -> str | None:
+        """``--dtype auto`` (the default) serves a bf16 model in fp16 on a GPU without bf16 (see
+        :func:`bf16_refusal`); dtype=bf16 asked, or a model vLLM runs in float32 there, is refused."""
+        if bf16_refusal(spec, query, gpu) is not None:
+            return None  # the verdict says it
+        return "vLLM serves it in fp16 there (its --dtype auto falls back from bf16; the same size)"
+
+    def max_running(self, query: Query, gpu: GPU | None) -> int | None:
+        """max_num_seqs (seqs=, else the release's tier for the GPU, at most max_num_batched_tokens):
+        the scheduler admits no more into RUNNING (v1/core/sched/scheduler.py@v0.33.0: its admission
+        limit defaults to max_num_seqs, and running never exceeds it); the rest wait, holding no blocks. With no
+        GPU and no seqs= the tier is not known, so nothing is capped."""
+        if query.method != "calibrated" or (gpu is None and query.max_num_seqs is None):
+            return None
+        return batch_defaults(query, gpu)[1]
+
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         notes: list[Note] = []
         if query.flash_attention is False:
@@ -4074,14 +4156,15 @@ class VllmEngine(BaseEngine):
                 note(
                     "fused_attention_always",
                     "vLLM always runs fused (paged) attention kernels: fa=off "
-                    "changes nothing with engine=vllm (its --enforce-eager turns off CUDA graphs, not "
+                    "changes nothing with engine=vllm (its --enforce-eager, eager=on, turns off CUDA graphs, not "
                     "fused attention).",
                 )
             )
+        notes += _eager_async_notes(spec, query)
         _, max_seqs = batch_defaults(query, gpu)
         share = ceil_div(query.batch, query.dp)  # each data-parallel replica schedules its own share
         if share > max_seqs:
-            # The KV term still counts b sequences; vLLM would queue all but max_num_seqs of them.
+            # The KV term counts the max_num_seqs it runs; the others wait, holding no blocks.
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
             if query.dp == 1:
                 who = f"vLLM runs {max_seqs:,} of b={query.batch:,} at once"
@@ -4200,6 +4283,8 @@ class VllmEngine(BaseEngine):
         named GPU) does not take."""
         if query.kv == "int8":
             return _NO_INT8_KV
+        if why := _async_refusal(query):
+            return why
         if query.pp > 1 and query.method == "classic":
             return f"pp={query.pp} is vLLM's pipeline parallelism, which method=classic does not size: drop one"
         if query.dp > 1 and query.method == "classic":
@@ -4305,6 +4390,7 @@ class VllmEngine(BaseEngine):
         if not v.cuda_graphs_in_budget and v.cuda_graphs > 0:
             outside += f" + {v.cuda_graphs / GiB:.2f} GiB CUDA graphs"
         pool = f"the KV pool takes what the rest leaves, {v.kv_cache_memory / GiB:.1f} GiB"
+        capped = v.max_resident > v.max_num_seqs
         if v.pipeline:
             # Each stage measures its own pool and the engine gives them all the fewest blocks of any:
             # say which stage each figure is, or they read as one GPU's.
@@ -4333,12 +4419,15 @@ class VllmEngine(BaseEngine):
             )
         line = (
             f"{held}; {pool}, "
-            f"room for {v.max_resident:.2f} requests of {s:,} tokens at once"
+            f"room for {v.max_resident:.2f} requests of {s:,} tokens"
+            + ("" if capped else " at once")
             + (
                 f" (its {v.num_gpu_blocks:,} blocks less the null block, which no request gets)"
                 if f"{v.max_resident:.2f}" != f"{v.max_concurrency:.2f}"
                 else ""
             )
+            # The scheduler runs no more than max_num_seqs, whatever room the pool has.
+            + (f", of which vLLM runs {v.max_num_seqs:,} at once ({seqs_words(est.query, v)})" if capped else "")
             + f'; its log will print "{_log_size(v)}"'
         )
         # That figure is the release's own arithmetic, not a token budget: say which, or it reads as
@@ -4381,27 +4470,47 @@ class VllmEngine(BaseEngine):
             where += f" ({layout_words(q.gpus, q.pp, q.dp)})"
             pool = f"each replica's KV pool at util={v.gpu_memory_utilization:g}"
             share = v.requests_per_replica or -(-q.batch // q.dp)
+        # vLLM runs at most max_num_seqs of them at once; the rest wait (queued, not refused), so the
+        # pool must hold those it runs.
+        running = min(share, v.max_num_seqs)
+        queued = share - running
         asked = f"{share:,} request" + ("" if share == 1 else "s") + f" of {q.seq_len:,} tokens"
         if q.dp > 1:
             asked += f" it gets of b={q.batch:,}"
+        if queued:
+            whose = "each replica" if q.dp > 1 else "vLLM"
+            asked = (
+                f"{running:,} requests of {q.seq_len:,} tokens {whose} runs at once ({seqs_words(q, v)}; "
+                f"the other {queued:,} of {'its ' if q.dp > 1 else 'b='}{share:,} wait)"
+            )
         if fit.fits:
-            line = f"{total}: fits {where}: {pool} holds {v.max_resident:.2f} requests of {q.seq_len:,} tokens"
+            # The total is what the rows need; vLLM takes util x the device whatever they need (the pool
+            # grows into the rest), plus what comes on top of that share: say what nvidia-smi will show.
+            each = " per GPU" if world > 1 else ""
+            reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:.1f} GiB{each})"
+            line = (
+                f"{total}: fits {where}{reserves}: {pool} holds {v.max_resident:.2f} requests of {q.seq_len:,} tokens"
+            )
+            wait = f"; {queued:,} wait" + (" in each" if q.dp > 1 else "") if queued else ""
             if q.dp > 1:
                 every = v.max_resident * q.dp
-                return line + f", {every:.2f} in all (b={q.batch:,} asked: {share:,} a replica)"
+                runs = f", which runs {running:,} at once ({seqs_words(q, v)})" if queued else ""
+                return line + f", {every:.2f} in all (b={q.batch:,} asked: {share:,} a replica{runs}{wait})"
+            if queued:
+                return line + f" (b={q.batch:,} asked: vLLM runs {running:,} at once, {seqs_words(q, v)}{wait})"
             return line + f" (b={q.batch:,} asked)"
-        if v.max_resident >= share and v.starts and v.util_to_fit is None:
+        if v.max_resident >= running and v.starts and v.util_to_fit is None:
             # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
             return (
                 f"{total}: does not fit {where}: {pool} holds the {asked}, but the CUDA context and "
                 f"graphs vLLM adds on top of it leave no room on the device; lower util"
             )
-        held = min(v.max_resident, share - 0.01)  # never round up to what was asked
+        held = min(v.max_resident, running - 0.01)  # never round up to what was asked
         # The pool's blocks hold one whole request (int(concurrency x s) >= s from 0.21, where the
         # two-decimal concurrency may round up to 1.00), yet vLLM will not start: from 0.30 its check
         # holds one block back (the null block) first.
         holds_one = version_profile(q)[0].kv_tokens_report == "concurrency" and v.kv_cache_tokens >= q.seq_len
-        if v.starts and v.max_concurrency >= share > v.max_resident:
+        if v.starts and v.max_concurrency >= running > v.max_resident:
             # vLLM prints a concurrency of b, over all its blocks; its scheduler holds the null block
             # back, so the last request cannot reach s tokens.
             line = (
@@ -4422,7 +4531,8 @@ class VllmEngine(BaseEngine):
         elif held < 1:
             line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of one request of {q.seq_len:,} tokens"
         else:
-            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of the {asked} asked"
+            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of the {asked}"
+            line += "" if queued else " asked"
         fixes = []
         if v.util_to_fit is not None:
             fixes.append(f"util={v.util_to_fit:g}")
@@ -4437,6 +4547,62 @@ class VllmEngine(BaseEngine):
         elif fit.min_gpus == 0:
             line += "; no tensor-parallel group vLLM accepts, nor replicas of one, fits it"
         return line
+
+
+def _eager_async_notes(spec: ModelSpec, query: Query) -> list[Note]:
+    """What eager=on leaves out, and async= where it changes no figure."""
+    notes: list[Note] = []
+    if query.method != "calibrated":
+        return notes
+    if query.enforce_eager:
+        notes.append(
+            note(
+                "eager",
+                "eager=on (--enforce-eager): vLLM captures no CUDA graphs and compiles nothing (config/vllm.py "
+                "sets cudagraph_mode and the compilation mode to NONE), so the CUDA-graph term is 0. The "
+                "activation peak is still sized as compiled: uncompiled, vLLM's RMSNorm kernel keeps no fp32 "
+                "copy of the hidden state, so it may be up to 4 bytes x hidden size x batched tokens lower.",
+            )
+        )
+    if query.async_scheduling is not None and query.kv != "off":
+        profile, _ = version_profile(query)
+        method = speculative_method(spec, query)
+        said = "on" if query.async_scheduling else "off"
+        asked = in_flight_batches(profile, method, query.async_scheduling)
+        if asked == in_flight_batches(profile, method):
+            why = (
+                f"it is vLLM {profile.version}'s default here"
+                if profile.windows_reserve_in_flight
+                else f"vLLM {profile.version}'s windowed layers reserve one batch either way"
+            )
+            notes.append(note("setting_ignored", f"async={said} changes no figure: {why}."))
+        elif not any(t.kind in ("sliding", "chunked") for t in kv_layout(spec, query)[0].types):
+            notes.append(
+                note(
+                    "setting_ignored",
+                    f"async={said} changes no figure here: only sliding-window and chunked layers keep the "
+                    f"batches in flight, and {spec.model_type} has none.",
+                )
+            )
+    return notes
+
+
+def reserved_bytes(q: Query, v: VllmReport) -> int:
+    """What vLLM holds on each GPU once started: util x the device (the pool grows to fill it), the
+    CUDA context beside that share and, up to 0.19, the CUDA graphs captured after the pool."""
+    outside = cuda_context_bytes(q, query_constants(q))
+    if not v.cuda_graphs_in_budget:
+        outside += v.cuda_graphs
+    return v.requested_memory + outside
+
+
+def seqs_words(q: Query, v: VllmReport) -> str:
+    """Where the max_num_seqs in force comes from: ``seqs=16``, or the release's default here."""
+    if q.max_num_seqs is not None and q.max_num_seqs == v.max_num_seqs:
+        return f"seqs={v.max_num_seqs:,}"
+    if q.max_num_seqs is not None:
+        return f"max_num_seqs {v.max_num_seqs:,}, no more than max_num_batched_tokens"
+    return f"max_num_seqs {v.max_num_seqs:,}, its default here"
 
 
 def layout_words(tp: int, pp: int, dp: int) -> str:

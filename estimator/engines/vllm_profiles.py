@@ -1067,7 +1067,9 @@ def dsa_indexer_bytes_per_token(index_head_dim: int = 128, quant_block_size: int
 # Capacity, concurrency and the fit check
 
 
-def in_flight_batches(profile: VllmProfile, speculative_method: str | None = None) -> int:
+def in_flight_batches(
+    profile: VllmProfile, speculative_method: str | None = None, async_scheduling: bool | None = None
+) -> int:
     """Batches whose tokens a sliding-window or chunked-local group reserves beyond its window.
 
     Up to 0.25 one (``max_num_batched_tokens``). From 0.26 ``VllmConfig.max_in_flight_tokens`` /
@@ -1075,10 +1077,14 @@ def in_flight_batches(profile: VllmProfile, speculative_method: str | None = Non
     windows over pipeline stages) 2 when async scheduling is on (either model runner), else 1. A plain
     start turns it on unless the runner is pooling, the executor cannot (the older Ray executor), or
     the speculative method is not one of ``profile.async_spec_methods`` (config/vllm.py@v0.26.0 ...
-    @v0.33.0); vram sizes none of those exceptions but the speculative method.
+    @v0.33.0); vram sizes none of those exceptions but the speculative method. ``async_scheduling``
+    is the flag when given: asked on, vLLM runs it with every speculative method vram sizes
+    (config/vllm.py@v0.27.1 .. @v0.33.0 hard-fail only others); off, one batch.
     """
     if not profile.windows_reserve_in_flight:
         return 1
+    if async_scheduling is not None:
+        return 2 if async_scheduling else 1
     if speculative_method is not None and speculative_method not in profile.async_spec_methods:
         return 1
     return 2

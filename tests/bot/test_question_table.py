@@ -678,8 +678,8 @@ REFUSED: list[tuple[str, str]] = [
     ("what about 128k?", "which model?"),
     # vLLM flags vram does not size are named as flags (never as a second model), with the flags it reads.
     (
-        "vllm serve Qwen/Qwen3-8B --enforce-eager on an L4",
-        'vLLM flag "--enforce-eager" (it sizes vLLM with CUDA graphs',
+        "vllm serve Qwen/Qwen3-8B --cpu-offload-gb 8 on an L4",
+        'vLLM flag "--cpu-offload-gb" (it sizes the weights all on the GPU',
     ),
     ("vllm serve Qwen/Qwen3-8B --foo-bar 3 on an L4", 'vLLM flag "--foo-bar"'),
     ("vllm serve Qwen/Qwen3-8B --kv-cache-dtype", "--kv-cache-dtype needs a value"),
@@ -743,7 +743,7 @@ def test_grammar_of_a_question_is_the_grammar_command() -> None:
 
 def test_a_flag_vram_does_not_read_lists_the_flags_it_reads() -> None:
     with pytest.raises(InputError) as caught:
-        read_question("vllm serve ./qwen3_5_27b --max-model-len 65536 --enforce-eager on h100")
+        read_question("vllm serve ./qwen3_5_27b --max-model-len 65536 --cpu-offload-gb 4 on h100")
     message = str(caught.value)
     assert "two models" not in message
     for flag in ("--max-model-len", "--tensor-parallel-size", "--kv-cache-dtype", "--speculative-config"):

@@ -325,12 +325,12 @@ def test_p32_runs_in_fp32_like_dtype_fp32():
 
 
 def test_bf16_on_gpus_without_bf16_is_flagged():
-    # T4 (Turing) and V100 (Volta) are compute capability 7.x: no bf16; vLLM refuses to start.
+    # T4 (Turing) and V100 (Volta) are compute capability 7.x: no bf16; vLLM's --dtype auto serves fp16.
     s = spec("meta-llama__Llama-3.2-1B")  # a bf16 checkpoint
     est = estimate(s, Query(gpu="t4", engine="vllm"), model_id="l")
     assert (
-        "The NVIDIA Tesla T4 16GB has no bf16 (Turing): vLLM refuses to start in bf16 there; "
-        "add dtype=fp16 (the same size)."
+        "The NVIDIA Tesla T4 16GB has no bf16 (Turing): vLLM serves it in fp16 there "
+        "(its --dtype auto falls back from bf16; the same size)."
     ) in messages(est)
     est = estimate(s, Query(gpu="v100-32gb"), model_id="l")
     assert any("has no bf16 (Volta): bf16 has no fast path there" in w for w in messages(est))

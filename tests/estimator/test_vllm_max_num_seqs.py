@@ -1,0 +1,96 @@
+"""vLLM runs at most max_num_seqs requests at once (its scheduler admits no more into RUNNING,
+v1/core/sched/scheduler.py@v0.33.0), whatever its KV pool holds; the rest of b wait in its queue,
+holding no KV blocks. So the largest batch, "how many users" and the fit count min(pool, max_num_seqs).
+
+Expected figures are hand arithmetic from the configs (Qwen3-8B: 36 layers, 8 KV heads of 128, bf16;
+Qwen3-0.6B: 28 layers, 8 KV heads of 128) and the batch tiers of engine/arg_utils.py@v0.33.0
+(get_batch_defaults: an H100 serves with max_num_seqs 1,024, an L4 with 256).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot import report
+from bot.ask import headline
+from bot.question import read_question
+from estimator.config import load_model_spec
+from estimator.engines.vllm import ENGINE, VllmReport
+from estimator.estimate import estimate
+from estimator.query import Query
+from estimator.result import Estimate
+
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+QWEN8B = CONFIGS / "Qwen__Qwen3-8B.json"
+KV_PER_TOKEN_8B = 36 * 8 * 128 * 2 * 2  # 144 KiB: layers x KV heads x head_dim x (K, V) x bf16
+
+
+def _estimate(path: Path, **query: object) -> Estimate:
+    spec = load_model_spec(json.loads(path.read_text()))
+    return estimate(spec, Query(model="m", engine="vllm", **query), model_id="m")  # type: ignore[arg-type]
+
+
+def test_seqs_caps_the_largest_batch_where_the_pool_holds_more() -> None:
+    # 16 x 8,192 tokens x 144 KiB = 18 GiB of KV beside 15.3 GiB of weights: an H100's pool at
+    # util 0.92 (72.9 GiB less those) holds about 50, yet vLLM runs 16 at once.
+    est = _estimate(QWEN8B, seq_len=8192, gpu="h100", max_num_seqs=16)
+    assert est.fit is not None and est.fit.fits
+    v = est.engine_report
+    assert isinstance(v, VllmReport) and v.max_resident > 40
+    assert est.fit.max_batch == 16
+    assert est.fit.max_batch_bound == "max_num_seqs"
+    assert est.to_json()["fit"]["max_batch_bound"] == "max_num_seqs"
+    line = report.max_line(est)
+    assert line is not None and "b=16 at s=8,192" in line and "max_num_seqs 16" in line
+    # "room for ~50 requests" is the pool's; vLLM runs 16 of them at once.
+    summary = ENGINE.summary_line(est, report.same)
+    assert summary is not None and "of which vLLM runs 16 at once (seqs=16)" in summary, summary
+
+
+def test_how_many_users_says_seqs_binds() -> None:
+    question = read_question(f"how many users can {QWEN8B} serve at 8k on an H100 with vllm --max-num-seqs 16")
+    est = estimate(load_model_spec(json.loads(QWEN8B.read_text())), question.command(None).query, model_id="m")
+    answer = headline(est, question)
+    assert ": 16 (seqs=16 binds" in answer, answer
+    assert "room for 50." in answer  # the pool's own figure, which seqs= does not reach
+
+
+def test_a_batch_past_seqs_waits_and_fits_when_the_pool_holds_those_run() -> None:
+    # b=64 with seqs=16: 16 run, 48 wait. The pool holds about 50, so it fits; the KV row is the 16's.
+    est = _estimate(QWEN8B, seq_len=8192, batch=64, gpu="h100", max_num_seqs=16)
+    assert est.fit is not None and est.fit.fits
+    assert est.memory.kv_cache == KV_PER_TOKEN_8B * 8192 * 16  # 8,192 is whole blocks of 16
+    assert est.details.running_batch == 16
+    verdict = report.verdict(est)
+    assert "fits" in verdict and "48 wait" in verdict and "use b=" not in verdict, verdict
+    kv_row = next(why for name, _, why in report.breakdown(est) if name == "KV cache")
+    assert "x 16 sequences (the 16 of b=64 run at once" in kv_row
+
+
+def test_a_batch_past_seqs_that_the_pool_cannot_run_suggests_what_it_can() -> None:
+    # An L4 (22.0 GiB device, 20.2 at util 0.92) less 15.3 GiB of weights leaves ~4.4 GiB: 4.4 GiB /
+    # (8,192 x 144 KiB = 1.125 GiB) = 3.9 requests. The pool binds: b=3, which then all run.
+    est = _estimate(QWEN8B, seq_len=8192, batch=64, gpu="l4", max_num_seqs=16)
+    assert est.fit is not None and not est.fit.fits
+    assert est.fit.max_batch == 3 and est.fit.max_batch_bound == "memory"
+    verdict = report.verdict(est)
+    assert "of the 16 requests of 8,192 tokens vLLM runs at once" in verdict and "use b=3" in verdict, verdict
+
+
+def test_the_default_max_num_seqs_caps_it_too() -> None:
+    # Qwen3-0.6B at 256 tokens: 28 x 8 x 128 x 4 = 112 KiB a token, 28 MiB a request; an H100's
+    # pool of ~68 GiB holds ~2,400 of them, past the 1,024 vLLM 0.33 serves at once on it.
+    est = _estimate(CONFIGS / "Qwen__Qwen3-0.6B.json", seq_len=256, gpu="h100")
+    assert est.fit is not None
+    v = est.engine_report
+    assert isinstance(v, VllmReport) and v.max_resident > 2000
+    assert est.fit.max_batch == 1024 and est.fit.max_batch_bound == "max_num_seqs"
+
+
+def test_each_data_parallel_replica_runs_its_own_max_num_seqs() -> None:
+    # dp=2: each replica gets 32 of b=64 and runs 16; the largest batch is 2 x 16.
+    est = _estimate(QWEN8B, seq_len=8192, batch=64, gpu="h100", max_num_seqs=16, dp=2)
+    assert est.fit is not None and est.fit.fits
+    assert est.fit.max_batch == 32 and est.fit.max_batch_bound == "max_num_seqs"
+    assert est.memory.kv_cache == KV_PER_TOKEN_8B * 8192 * 16
