@@ -27,6 +27,8 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   seqs (max_num_seqs)               vLLM max_num_seqs                                         vLLM's default
   vllm (vllm_version)               vLLM release                                              0.34 (the newest followed)
   prefix (prefix_caching, apc)      on off                                                    the release's
+  eager (enforce_eager)             on off                                                    off
+  async (async_scheduling)          on off                                                    the release's
   mm (limit_mm_per_prompt, images)  vLLM items per prompt (0: text only, no vision tower)     vLLM's (999 per modality)
   mtp (num_speculative_tokens)      vLLM MTP speculative tokens (0: off)                      off
   draft (draft_model)               vLLM draft model (DFlash, EAGLE, small LM), with spec=    none

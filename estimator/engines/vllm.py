@@ -4589,7 +4589,13 @@ def _eager_async_notes(spec: ModelSpec, query: Query) -> list[Note]:
 
 def reserved_bytes(q: Query, v: VllmReport) -> int:
     """What vLLM holds on each GPU once started: util x the device (the pool grows to fill it), the
-    CUDA context beside that share and, up to 0.19, the CUDA graphs captured after the pool."""
+    CUDA context beside that share and, up to 0.19, the CUDA graphs captured after the pool. 0.34's
+    extensible KV cache grows into what is free after capture, less the margin it keeps free, and
+    util x the device (v1/worker/utils.py@v0.34.0 request_memory, from the snapshot taken after the
+    CUDA context) only caps it, the context beside that share as before."""
+    if v.kv_sizing == "extensible":
+        device = round(v.requested_memory / v.gpu_memory_utilization)
+        return min(v.requested_memory + v.cuda_context, device - v.kv_margin)
     outside = cuda_context_bytes(q, query_constants(q))
     if not v.cuda_graphs_in_budget:
         outside += v.cuda_graphs

@@ -54,7 +54,7 @@ def test_enforce_eager_drops_the_cuda_graph_term() -> None:
 
 
 def test_async_scheduling_is_the_default_from_0_26() -> None:
-    # gpt-oss-120b's sliding layers (128-token window) at 0.33's H100 batch of 8,192 tokens.
+    # gpt-oss-120b's sliding layers (128-token window) at 0.34's H100 batch of 8,192 tokens (the default release).
     query, asked = _asked(
         f"vllm serve {GPT_OSS} --tensor-parallel-size 2 --max-model-len 65536 --async-scheduling on 2 h100"
     )
@@ -62,7 +62,7 @@ def test_async_scheduling_is_the_default_from_0_26() -> None:
     _, plain = _asked(f"vllm serve {GPT_OSS} --tensor-parallel-size 2 --max-model-len 65536 on 2 h100")
     assert _sliding_tokens(asked) == _sliding_tokens(plain) == 128 - 1 + 2 * 8192
     assert asked.memory == plain.memory
-    assert "async=on changes no figure: it is vLLM 0.33's default here." in messages(asked)
+    assert "async=on changes no figure: it is vLLM 0.34's default here." in messages(asked)
     _, off = _asked(
         f"vllm serve {GPT_OSS} --tensor-parallel-size 2 --max-model-len 65536 --no-async-scheduling on 2 h100"
     )

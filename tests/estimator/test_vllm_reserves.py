@@ -5,6 +5,7 @@ leaves), plus the CUDA context beside that share. The verdict says so."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from bot import report
@@ -20,7 +21,7 @@ GIB = 1 << 30
 
 def test_the_fit_says_what_vllm_reserves() -> None:
     spec = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text()))
-    est = estimate(spec, Query(engine="vllm", gpu="h100", seq_len=32768, batch=8), model_id="m")
+    est = estimate(spec, Query(engine="vllm", gpu="h100", seq_len=32768, batch=8, vllm="0.33"), model_id="m")
     v = est.engine_report
     assert isinstance(v, VllmReport) and est.fit is not None and est.fit.fits
     # 0.92 x 85,030,617,088 = 78,228,167,721 bytes (72.86 GiB) of the device, and the CUDA context the
@@ -30,3 +31,26 @@ def test_the_fit_says_what_vllm_reserves() -> None:
     assert verdict.startswith("Total 55.7 GiB: fits one NVIDIA H100 80GB HBM3 (SXM5) (vLLM reserves 73.4 GiB): ")
     # headroom is what the pool keeps beyond the 8 requests (less its null block), not free memory.
     assert est.fit.headroom < (H100 - est.memory.total)
+
+
+def test_vllm_034_holds_the_device_less_the_margin_it_keeps_free() -> None:
+    # 0.34's extensible KV cache grows into what is free after CUDA-graph capture, keeping a margin of
+    # max(1 GiB, 0.75 x the transient peak) free (v1/worker/extensible_kv_cache.py@v0.34.0): at its
+    # default util 1.0 vLLM holds the device less that margin, not util x the device plus the context.
+    spec = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text()))
+    est = estimate(spec, Query(engine="vllm", gpu="h100", seq_len=32768, batch=8, vllm="0.34"), model_id="m")
+    v = est.engine_report
+    assert isinstance(v, VllmReport) and v.kv_sizing == "extensible" and est.fit is not None and est.fit.fits
+    assert v.kv_margin == max(GIB, int(0.75 * v.transient_reserve))
+    held = H100 - v.kv_margin
+    assert held < H100
+    assert f"(vLLM reserves {held / GIB:.1f} GiB)" in report.verdict(est)
+    # An explicit util caps it: util x the device (ceil), the CUDA context beside that share.
+    capped = estimate(
+        spec,
+        Query(engine="vllm", gpu="h100", seq_len=32768, batch=8, vllm="0.34", util=0.8),
+        model_id="m",
+    )
+    c = capped.engine_report
+    assert isinstance(c, VllmReport) and c.cuda_context > 0
+    assert f"(vLLM reserves {(math.ceil(0.8 * H100) + c.cuda_context) / GIB:.1f} GiB)" in report.verdict(capped)
