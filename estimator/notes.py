@@ -39,6 +39,7 @@ WarningCode = Literal[
     "max_model_len_refused",  # vLLM's start-up check: one request of s tokens does not fit its KV pool
     "unified_memory",  # the GPU's memory is the system's: less of it is free than the device total
     "util_caps_kv_cache",  # vLLM 0.34+: util below 1 keeps free memory out of its extensible KV cache
+    "cold_compile",  # vLLM 0.27+: the b requests fit only a start whose torch.compile cache is warm
     "unclassified",  # a warning stored before warnings had codes
 ]
 

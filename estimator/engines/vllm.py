@@ -171,6 +171,13 @@ class VllmConstants(Frozen):
     # The GPU buffer each MLA backend that allocates one at import holds (see
     # mla_backend_workspace_bytes).
     mla_import_workspace: int = 128 * MiB
+    # Not a term of the answer, the size of a caveat: on a start whose torch.compile cache is empty the
+    # compile runs inside the profiled window and its temporaries count toward the activation peak
+    # (vllm-project/vllm#54122; still so at 0.33.0 and, through the extensible cache's transient
+    # reserve, at 0.34.0). Published cold / warm pairs: 0.99 GiB (calibration2 n055, Qwen3-8B, 0.27.1),
+    # 1.13 GiB (n066 / n067, Qwen3-8B-AWQ with an EAGLE-3 head, 0.31.0), 0.80 GiB (Llama-3.1-8B AWQ,
+    # 0.28.0; docs/engine-notes.md).
+    cold_compile_peak: int = GiB
 
 
 DEFAULT_CONSTANTS = VllmConstants()
@@ -4370,7 +4377,7 @@ class VllmEngine(BaseEngine):
                     f"vLLM {version} would not start with max_model_len {query.seq_len:,}: {report.start_error}",
                 )
             ]
-        return report, []
+        return report, _cold_compile_notes(query, gpu, report)
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
         """What vLLM's start-up log would say: the KV pool, its tokens, and the concurrency at s."""
@@ -4547,6 +4554,44 @@ class VllmEngine(BaseEngine):
         elif fit.min_gpus == 0:
             line += "; no tensor-parallel group vLLM accepts, nor replicas of one, fits it"
         return line
+
+
+def _cold_compile_notes(query: Query, gpu: GPU, report: VllmReport) -> list[Note]:
+    """Where the b requests fit a warm start's pool but not one a first start's compile shrinks.
+
+    vram answers the start whose torch.compile cache (~/.cache/vllm) is warm: every restart that keeps
+    it. From 0.27 the profiled non-KV share is consumed memory plus the transient peak of the profile
+    run (utils/mem_utils.py@v0.27.1 memory_profiling), and the first compile runs inside it, so its
+    temporaries count; 0.34 keeps that peak free beside its KV cache and widens its margin with it
+    (v1/worker/extensible_kv_cache.py@v0.34.0 measure_kv_cache_bytes). Before 0.27, and with eager=on
+    (nothing compiled), no note."""
+    profile, _ = version_profile(query)
+    if query.enforce_eager or profile.non_kv_accounting != "consumed" or report.pipeline:
+        return []
+    running = running_requests(query, gpu)
+    if report.max_resident < running or report.kv_cache_memory <= 0:
+        return []
+    constants = query_constants(query)
+    cold = constants.cold_compile_peak
+    if report.kv_sizing == "extensible":
+        widened = extensible_margin_bytes(profile, report.transient_reserve + cold, rocm=gpu.vendor == "amd")
+        cold += widened - report.kv_margin
+    # Requests scale with the pool's bytes (whole blocks aside): about this many in the smaller pool.
+    held = report.max_resident * max(report.kv_cache_memory - cold, 0) / report.kv_cache_memory
+    if held >= running:
+        return []
+    return [
+        note(
+            "cold_compile",
+            f"Close to the edge on a first start: this is the pool of a start whose torch.compile cache "
+            f"(~/.cache/vllm) is warm. On the first start vLLM {profile.version} counts the compiler's "
+            "temporary memory toward its profiled activation peak (vllm-project/vllm#54122)"
+            + (", and its extensible KV cache widens its margin with it" if report.kv_sizing == "extensible" else "")
+            + f": about {constants.cold_compile_peak / GiB:.0f} GiB in published 8B starts, which leaves room for "
+            f"about {held:.1f} of the {running:,} requests. Start it once and restart with the cache kept, or "
+            "leave that much room.",
+        )
+    ]
 
 
 def _eager_async_notes(spec: ModelSpec, query: Query) -> list[Note]:
