@@ -1,4 +1,4 @@
-"""Run the vLLM engine on the calibration2 start-up logs (vLLM 0.20-0.33), one table per release.
+"""Run the vLLM engine on the calibration2 start-up logs (vLLM 0.20-0.34), one table per release.
 
     python tools/calibrate_versions.py            # plain text
     python tools/calibrate_versions.py --markdown # the README's tables
