@@ -1160,12 +1160,30 @@ def _check_unknown_gpu(reader: _Reader) -> None:
         if token.used or token.norm not in ("on", "with", "using", "across"):
             continue
         j = i + 1
-        while (
-            j < len(toks) and not toks[j].used and (toks[j].norm in NUMBER_WORDS or toks[j].norm in ("my", "our", "x"))
-        ):
+        # A count before the name ("on two", "on 2", "on 2x") counts the cards, as before a known GPU.
+        while j < len(toks) and not toks[j].used:
+            word = toks[j].norm
+            counted = re.fullmatch(r"\d+x?", word) and j + 1 < len(toks) and not toks[j + 1].used
+            if not (word in NUMBER_WORDS or word in ("my", "our", "x") or counted):
+                break
             j += 1
         if j < len(toks) and not toks[j].used and _looks_like_gpu(toks[j].norm):
             name = " ".join(t.raw for t in toks[j : j + 2] if not t.used and t.norm not in FILLER)
+            raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
+
+
+def _check_branded_gpu(reader: _Reader) -> None:
+    """ "2 RTX 3080", "rtx 3080 gpus": a GPU brand before a GPU-shaped word that the catalog does not
+    know together, wherever it stands; read before the counts, so that its number is never a count."""
+    toks = reader.tokens
+    for i, token in enumerate(toks[:-1]):
+        after = toks[i + 1]
+        if token.used or after.used or token.norm not in _GPU_BRANDS or not _looks_like_gpu(after.norm):
+            continue
+        # "RTX 6000 Ada", "nvidia rtx 4090": a catalog name in the words from the brand on.
+        words = [t.norm for t in toks[i : i + 4]]
+        if all(_gpu_of(words[a:b]) is None for a in (0, 1) for b in range(a + 1, len(words) + 1)):
+            name = f"{token.raw} {after.raw}"
             raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
 
 
@@ -1188,6 +1206,7 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
         if key == "gpus":
             reader.gpu_count_stated = reader.tp_stated = True
     _read_ids(reader)
+    _check_branded_gpu(reader)
     kind = _read_kind(reader.tokens)
     _read_settings(reader)
     _read_gpus(reader)

@@ -631,6 +631,12 @@ REFUSED: list[tuple[str, str]] = [
     ("does 405b fit on 8 H100s", "which 405b model?"),
     ("can qwen3 32b run on a 3080", 'unknown GPU "3080"'),
     ("can qwen3 32b run on an rtx 3080", 'unknown GPU "rtx 3080"'),
+    # A count before an unknown GPU: refused like the same GPU without one, never answered without a GPU.
+    ("will Qwen/Qwen3-32B fit on 2 RTX 3080 at 32k?", 'unknown GPU "RTX 3080"'),
+    ("will Qwen/Qwen3-32B fit at 32k on 2 RTX 3080", 'unknown GPU "RTX 3080"'),
+    ("will Qwen/Qwen3-32B fit on 2 3080 at 32k?", 'unknown GPU "3080"'),
+    ("will Qwen/Qwen3-32B fit 2 RTX 3080 at 32k?", 'unknown GPU "RTX 3080"'),
+    ("can Qwen/Qwen3-32B run 32k with 2 rtx 3080 gpus", 'unknown GPU "rtx 3080"'),
     ("Qwen/Qwen3-8B on a GTX 1080", 'unknown GPU "GTX 1080"'),
     ("Qwen/Qwen3-8B on two A6000 Ada", "unknown GPU"),
     ("Qwen/Qwen3-8B on an MI210", 'unknown GPU "MI210"'),
