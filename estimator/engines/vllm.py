@@ -3922,9 +3922,10 @@ class VllmEngine(BaseEngine):
             + f'; its log will print "{_log_size(v)}"'
         )
         # That figure is the release's own arithmetic, not a token budget: say which, or it reads as
-        # a contradiction of the requests (sliding windows and states make the two differ).
+        # a contradiction of the requests (sliding windows and states make the two differ). No factor
+        # is printed: vLLM multiplies its unrounded concurrency, which no two-decimal figure gives back.
         if version_profile(est.query)[0].kv_tokens_report == "concurrency":
-            line += f" ({v.max_concurrency:.2f} x {s:,}, its maximum concurrency times max_model_len)"
+            line += " (vLLM's maximum concurrency, over all its blocks, times max_model_len)"
         else:
             blocks = v.kv_cache_tokens // v.block_size
             line += f" ({blocks:,} blocks per KV-cache group x {v.block_size} tokens per block)"
@@ -3984,10 +3985,15 @@ class VllmEngine(BaseEngine):
         if v.starts and v.max_concurrency >= share > v.max_resident:
             # vLLM prints a concurrency of b, over all its blocks; its scheduler holds the null block
             # back, so the last request cannot reach s tokens.
+            # vLLM's own figure only as its log line words it (it rounds where the answer rounds down).
+            printed = next(
+                (part for line in v.log_lines for part in line.split(", ") if part.startswith("Maximum concurrency")),
+                None,
+            )
+            prints = f'its log prints "{printed}"' if printed else "vLLM prints a concurrency of the whole pool"
             line = (
-                f"{total}: does not fit {where}: {pool} has {v.num_gpu_blocks:,} blocks and vLLM prints "
-                f"{v.max_concurrency:.2f}x, but one block is its null block, which no request gets: it holds "
-                f"{held:.2f} of the {asked} at once"
+                f"{total}: does not fit {where}: {pool} has {v.num_gpu_blocks:,} blocks and {prints}, "
+                f"but one block is its null block, which no request gets: it holds {held:.2f} of the {asked} at once"
             )
         elif not v.starts and v.kv_cache_memory > 0 and holds_one:
             line = (

@@ -10,10 +10,12 @@ the figures, never compared with a copy of an answer.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from bot import report
 from estimator.config import load_model_spec
+from estimator.engines.vllm import VllmReport
 from estimator.estimate import estimate
 from estimator.grammar import parse_settings, query_with
 from estimator.query import Query
@@ -326,3 +328,32 @@ def test_the_max_line_says_when_s_is_vrams_own_limit() -> None:
     # Where memory is the bound, no such words: Qwen3-8B's KV grows with every token.
     small = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", seq_len=32768)
     assert not small.fit.max_seq_len_at_limit and "vram's limit" not in report.max_line(small)
+
+
+# -- trial 3, 9: one concurrency figure in the prose ------------------------------------------------
+def _prose_concurrencies(est: Estimate) -> set[str]:
+    """The two-decimal request counts the answer's own words give (vLLM's log lines quoted aside)."""
+    text = " ".join(filter(None, (report.verdict(est), report.max_line(est), report.engine_line(est))))
+    prose = re.sub(r'"[^"]*"', '""', text)
+    return set(re.findall(r"(?<![=\d.])(\d+\.\d\d)(?: requests| of the |x| x )", prose))
+
+
+def test_the_prose_gives_one_concurrency_and_no_product_that_does_not_multiply_out() -> None:
+    # Qwen3.5-27B with MTP on one H100: the pool holds max_resident requests (one block, the null
+    # block, is no request's), vLLM's log prints its own concurrency over all blocks ("2.94x") and a
+    # token figure int(concurrency x max_model_len) (v1/core/kv_cache_utils.py@v0.33.0
+    # get_kv_cache_capacity). The prose says the resident figure only; the log's numbers stay in quotes.
+    mtp = query_with(Query(engine="vllm", gpu="h100", seq_len=65536, batch=8), parse_settings(["mtp=2"]))
+    est = estimate(load_model_spec(json.loads((CAL / "qwen3_5_27b.json").read_text())), mtp, model_id="m")
+    v = est.engine_report
+    assert isinstance(v, VllmReport)
+    assert _prose_concurrencies(est) == {f"{v.max_resident:.2f}"}
+    # Qwen3-32B on 2 L40S at 0.31: 2.20 x 32,768 is 72,090, not the 72,384 tokens the log prints; the
+    # answer shows no such product.
+    est = _estimate(CONFIGS / "Qwen__Qwen3-32B.json", engine="vllm", gpu="l40s", gpus=2, seq_len=32768, vllm="0.31")
+    v = est.engine_report
+    assert isinstance(v, VllmReport)
+    line = report.engine_line(est) or ""
+    assert f'"GPU KV cache size: {v.kv_cache_tokens:,} tokens"' in line
+    assert re.search(r"\d+\.\d\d x [\d,]+", line) is None
+    assert _prose_concurrencies(est) == {f"{v.max_resident:.2f}"}
