@@ -26,7 +26,7 @@ from common.errors import InputError
 from estimator.engines import engine_aliases, engine_names
 from estimator.engines.vllm import DEFAULT_VERSION as DEFAULT_VLLM_VERSION
 from estimator.engines.vllm import followed_versions
-from estimator.engines.vllm_profiles import patch_of, release_of
+from estimator.engines.vllm_profiles import release_of, version_text
 from estimator.gpus import lookup_gpu
 from estimator.query import (
     MAX_BATCH,
@@ -136,13 +136,13 @@ def _parse_bool(key: str, raw: str) -> bool:
 
 def _parse_version(key: str, raw: str) -> str:
     """A release as major.minor, with its patch when there is one: "0.33", "v0.33.0" give "0.33",
-    "v0.29.1" and "0.29.1rc1.dev339+g..." give "0.29.1" (sized by 0.29's profile; the header says so)."""
+    "v0.29.1" gives "0.29.1"; a build keeps its whole PEP 440 form ("0.29.1rc1.dev339+g..."). All are
+    sized by their minor's profile; the header says so."""
     try:
-        major, minor = release_of(raw)
-        patch = patch_of(raw)
+        release_of(raw)
+        return version_text(raw)
     except InputError as err:
         raise InputError(f"{key}={raw} is not a vLLM release: write it as {key}=0.19 or {key}=0.33") from err
-    return f"{major}.{minor}.{patch}" if patch else f"{major}.{minor}"
 
 
 KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu", "version", "model"]

@@ -51,6 +51,7 @@ from estimator.engines.vllm_profiles import (
     PROFILES,
     BatchTier,
     VllmProfile,
+    built_after_release,
     cuda_graph_estimate_taken,
     cudagraph_capture_sizes,
     dsa_indexer_bytes_per_token,
@@ -63,7 +64,6 @@ from estimator.engines.vllm_profiles import (
     in_flight_batches,
     mamba_blocks_per_request,
     mamba_cache_mode,
-    patch_of,
     profile_for,
     release_of,
     serves_on_v2_runner,
@@ -199,14 +199,34 @@ def stand_in(query: Query) -> str | None:
     return rules
 
 
+def _past_minor(query: Query) -> bool:
+    """Whether vllm= names more than a minor release: a patch release or a build ("0.31.1", "0.33.0rc2")."""
+    if query.vllm is None:
+        return False
+    major, minor = release_of(query.vllm)
+    return query.vllm != f"{major}.{minor}"
+
+
 def release_name(query: Query) -> str:
-    """The release an answer follows, as the user asked it: "0.33", or "0.11 (0.19's rules with the
+    """The release an answer follows, as the user asked it: "0.33", or "0.10.2 (0.19's rules with the
     pre-0.17 sampler warm-up)" for one vram has not profiled."""
     profile, _ = version_profile(query)
     if (rules := stand_in(query)) is None:
         return profile.version
-    major, minor = release_of(query.vllm or "")
-    return f"{major}.{minor} ({rules})"
+    return f"{query.vllm} ({rules})"
+
+
+def _dev_build_warning(query: Query) -> str | None:
+    """A pre-release or development build past X.Y.0 (a nightly, "0.33.1rc1.dev50+g..."): sized with
+    X.Y's rules, though a main-branch build may already carry the next release's accounting."""
+    if query.vllm is None or not built_after_release(query.vllm):
+        return None
+    major, minor = release_of(query.vllm)
+    profile, _ = version_profile(query)
+    return (
+        f"vLLM {query.vllm} is a build after {major}.{minor}.0 (a nightly or release candidate): vram sizes it "
+        f"with {profile.version}'s rules, but a main-branch build may already carry the next release's accounting"
+    )
 
 
 def _release_warning(spec: ModelSpec, query: Query) -> str | None:
@@ -2977,6 +2997,8 @@ def vllm_terms(
     warnings: list[Note] = []
     if version_warning := _release_warning(spec, query):
         warnings.append(note("vllm_release", version_warning))
+    if dev_warning := _dev_build_warning(query):
+        warnings.append(note("vllm_dev_build", dev_warning))
     if query.kv == "off":
         warnings.append(
             note("kv_off_allocates", "vLLM always allocates a KV cache; kv=off only drops it from the memory total")
@@ -3588,17 +3610,17 @@ class VllmEngine(BaseEngine):
         return loaded_weight_bytes(spec, query, gpu, weights, query_constants(query))
 
     def display_name(self, query: Query) -> str:
-        """``vllm 0.31``, ``vllm 0.31.1`` (a patch release as asked)."""
-        if query.vllm is not None and patch_of(query.vllm) and stand_in(query) is None:
+        """``vllm 0.31``, ``vllm 0.31.1``, ``vllm 0.33.1rc1.dev50+g...`` (a patch release or build as asked)."""
+        if _past_minor(query) and stand_in(query) is None:
             return f"vllm {query.vllm}"
         return f"vllm {release_name(query)}"
 
     def release_note(self, query: Query) -> str | None:
         """The default release is the newest vram follows (later ones size their KV cache another way);
-        a patch release is sized by its minor release's profile."""
+        a patch release or a build is sized by its minor release's profile."""
         if query.vllm is None:
             return f"the newest vram follows; {NEWEST}+ not modelled"
-        if patch_of(query.vllm) and stand_in(query) is None:
+        if _past_minor(query) and stand_in(query) is None:
             return f"follows the {version_profile(query)[0].version} profile"
         return None
 

@@ -56,7 +56,8 @@ def test_a_patch_release_says_whose_profile_sizes_it() -> None:
     patch = query_with(base, parse_settings(["vllm=v0.31.1"]))
     assert patch.vllm == "0.31.1"
     assert query_with(base, parse_settings(["vllm=v0.31.0"])).vllm == "0.31"
-    assert query_with(base, parse_settings(["vllm=0.31.1rc1.dev50+g554340f3d"])).vllm == "0.31.1"
+    nightly = "0.31.1rc1.dev50+g554340f3d"
+    assert query_with(base, parse_settings([f"vllm={nightly}"])).vllm == nightly
     spec = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text()))
     est = estimate(spec, patch, model_id="m")
     minor = estimate(spec, base.model_copy(update={"vllm": "0.31"}), model_id="m")

@@ -115,3 +115,16 @@ def test_vllm_with_fa_off_is_not_called_eager(settings: Settings) -> None:
     # transformers honours fa=off.
     code, out, _ = vram([llama, "fa=off"], settings)
     assert "eager attention · transformers" in out.splitlines()[0]
+
+
+def test_vllm_nightly_in_words_says_which_release_it_sized(settings: Settings) -> None:
+    # "nightly" names no release: the answer is vram's default release, and the intro says so and how
+    # to name the build (a nightly is numbered after the last tag, X.Y.1rc1.devN).
+    qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
+    code, out, err = vram([f"can {qwen} run 32k on an L4 with vllm nightly?"], settings)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1] == "not used: nightly"
+    release = json.loads(vram([qwen, "s=32k", "gpu=l4", "engine=vllm", "--json"], settings)[1])["vllm"]["version"]
+    assert lines[2].startswith(f'"nightly" names no release: sized as vLLM {release}; ')
+    assert "vllm --version" in lines[2]

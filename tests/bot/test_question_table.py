@@ -446,7 +446,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     (
         "Qwen/Qwen3-8B on an L4 with vllm version 0.29.1rc1.dev339+g554340f3d",
         "Qwen/Qwen3-8B",
-        "gpu=l4 engine=vllm vllm=0.29.1",
+        "gpu=l4 engine=vllm vllm=0.29.1rc1.dev339+g554340f3d",
         FIT,
         (),
     ),

@@ -40,14 +40,17 @@ def test_grammar_reads_the_release_as_major_minor_and_patch() -> None:
     for text, version in (
         ("vllm=0.33", "0.33"),
         ("vllm=v0.33.0", "0.33"),
-        ("vllm=v0.29.1rc1.dev339+gda9888462", "0.29.1"),
+        ("vllm=v0.29.1rc1.dev339+gda9888462", "0.29.1rc1.dev339+gda9888462"),
         ("vllm_version=0.20.2", "0.20.2"),
     ):
         query, _ = parse_query(["m", "engine=vllm", text])
         assert query.vllm == version
-    # Versions are read as PEP 440 (vLLM's own strings are): a nightly's local label and a post
-    # release keep their release numbers; free text with a release-like prefix is not a version.
-    for text, version in (("vllm=0.31.1rc1.dev50+g554340f3d", "0.31.1"), ("vllm=0.30.0.post1", "0.30")):
+    # Versions are read as PEP 440 (vLLM's own strings are): a nightly and a post release keep their
+    # whole normal form; free text with a release-like prefix is not a version.
+    for text, version in (
+        ("vllm=0.31.1rc1.dev50+g554340f3d", "0.31.1rc1.dev50+g554340f3d"),
+        ("vllm=0.30.0.post1", "0.30.0.post1"),
+    ):
         query, _ = parse_query(["m", "engine=vllm", text])
         assert query.vllm == version
     for bad in ("vllm=latest", "vllm=0.33.x", "vllm=0.33-nightly-2"):
