@@ -142,7 +142,11 @@ def _parse_version(key: str, raw: str) -> str:
         release_of(raw)
         return version_text(raw)
     except InputError as err:
-        raise InputError(f"{key}={raw} is not a vLLM release: write it as {key}=0.19 or {key}=0.33") from err
+        followed = sorted(followed_versions(), key=release_of)
+        raise InputError(
+            f"{key}={raw} is not a vLLM release: write a release from {followed[0]} to {followed[-1]}, "
+            f"e.g. {key}={followed[-1]}"
+        ) from err
 
 
 KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu", "version", "model"]

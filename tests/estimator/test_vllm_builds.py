@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from bot import report
+from common.errors import InputError
 from estimator.config import load_model_spec
 from estimator.engines import vllm
+from estimator.engines.vllm_profiles import release_of as release
 from estimator.estimate import estimate
 from estimator.grammar import parse_query
 
@@ -66,3 +68,14 @@ def test_a_release_vram_has_not_profiled_keeps_its_patch() -> None:
     assert report.header(_est("vllm=0.31.2")).endswith(" · vllm 0.31.2 (follows the 0.31 profile)")
     (warning,) = [w.message for w in old.warnings if w.code == "vllm_release"]
     assert warning.startswith("vLLM 0.10.2 is not profiled")
+
+
+def test_a_string_that_is_no_release_names_the_range_followed() -> None:
+    followed = vllm.followed_versions()
+    oldest, newest = min(followed, key=release), max(followed, key=release)
+    for bad in ("banana", "latest", "0.33.x"):
+        with pytest.raises(InputError) as err:
+            parse_query(["m", f"vllm={bad}"])
+        assert f"vllm={bad} is not a vLLM release: write a release from {oldest} to {newest}, e.g. vllm=" in str(
+            err.value
+        )
