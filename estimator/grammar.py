@@ -513,8 +513,11 @@ def parse_settings(words: Iterable[str]) -> dict[str, Any]:
 
 
 def query_with(base: Query, settings: dict[str, Any]) -> Query:
-    """A new query: ``base`` with the parsed settings applied (re-validated as a whole)."""
+    """A new query: ``base`` with the parsed settings applied (re-validated as a whole). A vLLM
+    release (vllm=) names the engine too, unless the same words name another engine."""
     fields = {KEY_BY_NAME[key].query_field: value for key, value in settings.items()}
+    if "vllm" in settings and "engine" not in settings:
+        fields[KEY_BY_NAME["engine"].query_field] = "vllm"
     return Query.model_validate({**base.model_dump(), **fields})
 
 

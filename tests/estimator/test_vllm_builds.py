@@ -79,3 +79,13 @@ def test_a_string_that_is_no_release_names_the_range_followed() -> None:
         assert f"vllm={bad} is not a vLLM release: write a release from {oldest} to {newest}, e.g. vllm=" in str(
             err.value
         )
+
+
+def test_vllm_release_implies_the_vllm_engine_unless_another_is_named() -> None:
+    query, _ = parse_query(["m", "vllm=0.31"])
+    assert (query.engine, query.vllm) == ("vllm", "0.31")
+    # Named beside another engine, the release stays a setting that engine does not read (a warning).
+    query, _ = parse_query(["m", "engine=transformers", "vllm=0.31"])
+    assert (query.engine, query.vllm) == ("transformers", "0.31")
+    est = estimate(QWEN, query.model_copy(update={"gpu": "h100"}), model_id="m")
+    assert [w for w in est.warnings if w.code == "setting_ignored" and "vllm" in w.message]
