@@ -806,6 +806,20 @@ def _read_settings(reader: _Reader) -> None:
         engine("transformers"),
     )
 
+    def mtp(m: re.Match[str]) -> None:
+        reader.set("mtp", m.group("n") or m.group("n2"), m.group(0))
+
+    # "mtp 3", "MTP of 2", "2 mtp tokens": vLLM's MTP speculative decoding with that many tokens
+    # (num_speculative_tokens), before the context rules can take "3 tokens" for a length.
+    reader.run_rule(
+        _w(
+            r"(?:with |and |using |plus )?(?:mtp|multi[- ]token prediction)(?: of| =| :|:|=)? (?P<n>\d+)"
+            r"(?: (?:speculative |draft )?tokens?)?"
+            r"|(?:with |and |using |plus )?(?P<n2>\d+) (?:mtp|multi[- ]token prediction) (?:speculative )?tokens?"
+        ),
+        mtp,
+    )
+
     def kv(m: re.Match[str]) -> None:
         fmt = (m.group("fmt") or m.group("fmt2") or "").replace("-", "")
         fmt = _KV_ALIASES.get(fmt, _KV_SPOKEN.get(fmt, fmt))
@@ -1143,7 +1157,9 @@ def _finish_words(reader: _Reader) -> tuple[str | None, tuple[str, ...]]:
         if not modelish:
             unused += [t.raw for t in words]
             continue
-        if all(re.fullmatch(r"[\d,._]+(?:gb?|tb|%)?", t.norm) for t in words):
+        # "24GB", "24GB each": sizes (of the cards, as said), never a model's name.
+        sizes = [t for t in words if re.fullmatch(r"[\d,._]+(?:gb?|tb|%)?", t.norm)]
+        if sizes and all(t in sizes or t.norm in ("each", "apiece") for t in words):
             unused += [t.raw for t in words]
             continue
         text = " ".join(t.raw for t in words)

@@ -608,6 +608,23 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B on an L4 in 24gb", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("24gb",)),
     ("Qwen/Qwen3-8B on a budget L4 box", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("budget", "box")),
     ("Qwen/Qwen3-8B on an L4 quickly", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("quickly",)),
+    # A memory size with "each" is what the cards hold, not a second model; vram sizes by the GPU's name.
+    ("can I run Qwen/Qwen3-8B with 2 GPUs of 24GB each?", "Qwen/Qwen3-8B", "gpus=2", FIT, ("24GB", "each")),
+    # "mtp 3": MTP with 3 speculative tokens (vLLM's num_speculative_tokens), as --speculative-config reads.
+    (
+        "how much context can ./qwen3_5_27b take on 2 RTX 5090s with vllm 0.33 and fp8 kv, mtp 3?",
+        "./qwen3_5_27b",
+        "kv=fp8 gpu=rtx-5090 gpus=2 engine=vllm vllm=0.33 mtp=3",
+        CTX,
+        (),
+    ),
+    (
+        "./qwen3_5_27b on an H100 with vllm and 2 mtp tokens",
+        "./qwen3_5_27b",
+        "gpu=h100-80gb engine=vllm mtp=2",
+        FIT,
+        (),
+    ),
 ]
 
 # Sentences vram must refuse or ask back about: (sentence, words the one sentence must contain).
