@@ -820,6 +820,13 @@ def _read_settings(reader: _Reader) -> None:
         mtp,
     )
 
+    # "text only", "as a language model only": vLLM's --language-model-only, mm=0 (every modality's
+    # limit 0: no vision tower is loaded or profiled).
+    reader.run_rule(
+        _w(r"(?:in |as |for )?(?:text[- ]only|(?:an? )?language[- ]model[- ]only)(?: mode| use)?"),
+        lambda m: reader.set("mm", "0", m.group(0)),
+    )
+
     def kv(m: re.Match[str]) -> None:
         fmt = (m.group("fmt") or m.group("fmt2") or "").replace("-", "")
         fmt = _KV_ALIASES.get(fmt, _KV_SPOKEN.get(fmt, fmt))

@@ -608,6 +608,16 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B on an L4 in 24gb", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("24gb",)),
     ("Qwen/Qwen3-8B on a budget L4 box", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("budget", "box")),
     ("Qwen/Qwen3-8B on an L4 quickly", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("quickly",)),
+    # "text only": vLLM's --language-model-only, mm=0 (no vision tower, no encoder profile).
+    ("./qwen3_5_27b text only on an H100 with vllm", "./qwen3_5_27b", "gpu=h100-80gb engine=vllm mm=0", FIT, ()),
+    (
+        "can ./qwen3_5_27b run text-only on an H100 with vllm?",
+        "./qwen3_5_27b",
+        "gpu=h100-80gb engine=vllm mm=0",
+        FIT,
+        (),
+    ),
+    ("./qwen3_5_27b as a language model only on an H100", "./qwen3_5_27b", "gpu=h100-80gb mm=0", FIT, ()),
     # A memory size with "each" is what the cards hold, not a second model; vram sizes by the GPU's name.
     ("can I run Qwen/Qwen3-8B with 2 GPUs of 24GB each?", "Qwen/Qwen3-8B", "gpus=2", FIT, ("24GB", "each")),
     # "mtp 3": MTP with 3 speculative tokens (vLLM's num_speculative_tokens), as --speculative-config reads.
