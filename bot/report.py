@@ -144,6 +144,8 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     elif q.gpus > 1:
         split = get_engine(q.engine).split
         parts.append(f"{q.gpus} GPUs (TP)" if split == "tensor" else f"layers split across {q.gpus} GPUs")
+    if speculative := _speculative_words(est, esc):
+        parts.append(speculative)
     engine = get_engine(q.engine)
     name = engine.display_name(q)
     if (note := engine.release_note(q)) is not None:
@@ -152,6 +154,20 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     if q.method == "classic":
         parts.append("classic formulas")
     return " · ".join(parts)
+
+
+def _speculative_words(est: Estimate, esc: Escape) -> str | None:
+    """vLLM's speculative decoding as sized: MTP's tokens, or the drafter and its tokens."""
+    q, v = est.query, est.engine_report
+    if q.engine != "vllm":
+        return None  # the other engine does not read mtp= or draft= (a warning says so)
+    if isinstance(v, VllmReport) and (d := v.drafter) is not None:
+        return f"{esc(d.method)} drafter {esc(d.model)} ({d.num_speculative_tokens} speculative tokens)"
+    if q.draft and q.spec:
+        return f"drafter {esc(q.draft)} ({q.spec} speculative tokens)"
+    if q.mtp:
+        return f"MTP ({q.mtp} speculative tokens)"
+    return None
 
 
 def listed_warnings(est: Estimate) -> list[Note]:

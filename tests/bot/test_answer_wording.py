@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot import report
 from estimator.config import load_model_spec
+from estimator.draft import read_drafter
 from estimator.engines.vllm import VllmReport
 from estimator.estimate import estimate
 from estimator.grammar import parse_settings, query_with
@@ -358,3 +359,20 @@ def test_the_prose_gives_one_concurrency_and_no_product_that_does_not_multiply_o
     assert f'"GPU KV cache size: {v.kv_cache_tokens:,} tokens"' in line
     assert re.search(r"\d+\.\d\d x [\d,]+", line) is None
     assert _prose_concurrencies(est) == {f"{v.max_resident:.2f}"}
+
+
+# -- trial 3, 10: the header names speculative decoding ------------------------------------------------
+def test_the_header_names_mtp_and_the_drafter() -> None:
+    qwen = load_model_spec(json.loads((CAL / "qwen3_5_27b.json").read_text()))
+    base = Query(engine="vllm", gpu="h100", seq_len=65536)
+    est = estimate(qwen, query_with(base, parse_settings(["mtp=2"])), model_id="m")
+    assert " · MTP (2 speculative tokens) · " in report.header(est)
+    assert "MTP" not in report.header(estimate(qwen, base, model_id="m"))
+    # A draft model: its name and its tokens (the header is what people paste into a ticket).
+    dflash = json.loads((CAL / "qwen3_6_27b_dflash.json").read_text())
+    shipped = ("layers.0.self_attn.q_proj.weight", "fc.weight", "hidden_norm.weight", "norm.weight")
+    drafter = read_drafter("z-lab/Qwen3.6-27B-DFlash", dflash, load_model_spec(dflash), shipped)
+    with_draft = qwen.model_copy(update={"drafter": drafter})
+    query = base.model_copy(update={"vllm": "0.20", "draft": "z-lab/Qwen3.6-27B-DFlash", "spec": 5})
+    header = report.header(estimate(with_draft, query, model_id="m"))
+    assert " · dflash drafter z-lab/Qwen3.6-27B-DFlash (5 speculative tokens) · " in header
