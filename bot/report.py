@@ -189,6 +189,17 @@ def listed_warnings(est: Estimate) -> list[Note]:
 _REFUSES = "vLLM refuses it: "  # how vLLM's context_window_exceeded warning opens
 
 
+def compare_warnings(est: Estimate) -> list[Note]:
+    """One side's warnings in a comparison (no verdict line there): vLLM's warning about s past the
+    positions is left out where the engine's refusal words the same reason."""
+    refusals = [w.message for w in est.warnings if w.code == "engine_refuses"]
+    return [
+        w
+        for w in est.warnings
+        if not (w.code == "context_window_exceeded" and any(w.message.removeprefix(_REFUSES) in r for r in refusals))
+    ]
+
+
 def world(q: Query) -> int:
     """The GPUs a query's layout takes in all: every pipeline stage's and data-parallel replica's."""
     return q.gpus * q.pp * q.dp
