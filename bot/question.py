@@ -1303,9 +1303,13 @@ def _split_cards(reader: _Reader, settings: dict[str, str]) -> None:
             reader.set("gpus", str(cards), words)  # two group sizes: said as any two values of one key
         if cards != layout:
             sizes = " x ".join(f"{key}={n}" for key, n in (("gpus", int(settings["gpus"])), *split))
+            # The way out: the cards this layout takes, or the replicas (else stages) that fill the cards.
+            key, n = next(((k, n) for k, n in split if k == "dp"), split[0]) if split else ("", 0)
+            others = layout // n if n else layout
+            fill = f", or about {key}={cards // others} on {cards}" if n and cards % others == 0 else ""
             raise InputError(
-                f'"{reader.read["gpus"][1]}" and "{words}" disagree: {sizes} is {layout} GPUs, not {cards}; '
-                f"ask about one at a time, for example: {EXAMPLE}"
+                f'"{reader.read["gpus"][1]}" and "{words}" disagree: {sizes} is {layout} GPUs, not {cards}: '
+                f"ask about {layout} GPUs{fill}"
             )
         return
     if split and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:

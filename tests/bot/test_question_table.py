@@ -650,6 +650,12 @@ REFUSED: list[tuple[str, str]] = [
     ("Qwen/Qwen3-32B on 12 H100 with pp 2 and dp 4 in vllm", "give a multiple of 8"),
     # -tp 2 -dp 2 is 4 GPUs, not the 8 named.
     ("vllm serve Qwen/Qwen3-8B -tp 2 -dp 2 on 8 H100", "gpus=2 x dp=2 is 4 GPUs, not 8"),
+    # The way out names this layout: the cards it takes, or the replicas (stages) that fill the cards.
+    (
+        "vllm serve Qwen/Qwen3-30B-A3B -dp 2 -tp 2 --enable-expert-parallel on 8 H100",
+        "not 8: ask about 4 GPUs, or about dp=4 on 8",
+    ),
+    ("vllm serve Qwen/Qwen3-8B -pp 2 -tp 2 on 6 H100", "not 6: ask about 4 GPUs"),
     ("vllm serve Qwen/Qwen3-8B -tp 2 on 8 H100", "both set gpus"),
     ("thanks!", "which model?"),
     ("how much vram do I need?", "which model?"),
