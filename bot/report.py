@@ -67,13 +67,8 @@ def signed_gib(n_bytes: int) -> str:
 
 
 def per_token(n_bytes: int) -> str:
-    """A per-token size in the unit that reads best (``200 KiB``, ``1.5 MiB``)."""
-    if n_bytes >= 1024**2:
-        return f"{n_bytes / 1024**2:.1f} MiB"
-    if n_bytes >= 1024:
-        value = n_bytes / 1024
-        return f"{value:.0f} KiB" if value >= 100 else f"{value:.1f} KiB"
-    return f"{n_bytes} B"
+    """A per-token size (``200 KiB``, ``64 KiB``, ``1.5 MiB``): the one rule of :func:`size`."""
+    return size(n_bytes)
 
 
 def size(n_bytes: int) -> str:

@@ -376,3 +376,15 @@ def test_the_header_names_mtp_and_the_drafter() -> None:
     query = base.model_copy(update={"vllm": "0.20", "draft": "z-lab/Qwen3.6-27B-DFlash", "spec": 5})
     header = report.header(estimate(with_draft, query, model_id="m"))
     assert " · dflash drafter z-lab/Qwen3.6-27B-DFlash (5 speculative tokens) · " in header
+
+
+# -- trial 3, 10: one rule for binary units -------------------------------------------------------------
+def test_per_token_sizes_follow_the_one_rule_for_binary_units() -> None:
+    # Llama-3.1-8B with kv=fp8: 32 layers x 8 KV heads x 128 x (K + V) x 1 byte = 65,536 B = 64 KiB;
+    # the comparison's cell and the KV row say it the same way, without a ".0".
+    est = _estimate(CONFIGS / "meta-llama__Llama-3.1-8B.json", seq_len=8192, kv="fp8")
+    assert report.kv_per_token_text(est) == "64 KiB"
+    assert "64 KiB per token" in _row(est, "KV cache")
+    # Three significant digits, as every size: 7.86 KiB (DeepSeek's indexer, (128 + 4) x 61 bytes).
+    assert report.per_token(132 * 61) == report.size(132 * 61) == "7.86 KiB"
+    assert report.per_token(3 * 1024 * 1024 // 2) == "1.5 MiB"
