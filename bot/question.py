@@ -1206,7 +1206,16 @@ def _check_branded_gpu(reader: _Reader) -> None:
         # "RTX 6000 Ada", "nvidia rtx 4090": a catalog name in the words from the brand on.
         words = [t.norm for t in toks[i : i + 4]]
         if all(_gpu_of(words[a:b]) is None for a in (0, 1) for b in range(a + 1, len(words) + 1)):
-            name = f"{token.raw} {after.raw}"
+            # The whole name as typed: "nvidia geforce rtx 3080 ti", not its first two words.
+            end = i + 1
+            while (
+                end < len(toks)
+                and end < i + 5
+                and not toks[end].used
+                and (_looks_like_gpu(toks[end].norm) or toks[end].norm in _GPU_VARIANT_WORDS)
+            ):
+                end += 1
+            name = " ".join(t.raw for t in toks[i:end])
             raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
 
 

@@ -670,6 +670,7 @@ REFUSED: list[tuple[str, str]] = [
     ("will Qwen/Qwen3-32B fit on 2 3080 at 32k?", 'unknown GPU "3080"'),
     ("will Qwen/Qwen3-32B fit 2 RTX 3080 at 32k?", 'unknown GPU "RTX 3080"'),
     ("can Qwen/Qwen3-32B run 32k with 2 rtx 3080 gpus", 'unknown GPU "rtx 3080"'),
+    ("can Qwen/Qwen3-32B run on 2 nvidia geforce rtx 3080 ti", 'unknown GPU "nvidia geforce rtx 3080 ti"'),
     ("Qwen/Qwen3-8B on a GTX 1080", 'unknown GPU "GTX 1080"'),
     ("Qwen/Qwen3-8B on two A6000 Ada", "unknown GPU"),
     ("Qwen/Qwen3-8B on an MI210", 'unknown GPU "MI210"'),
