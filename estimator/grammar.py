@@ -144,7 +144,7 @@ def _parse_version(key: str, raw: str) -> str:
     except InputError as err:
         followed = sorted(followed_versions(), key=release_of)
         raise InputError(
-            f"{key}={raw} is not a vLLM release: write a release from {followed[0]} to {followed[-1]}, "
+            f"{key}={_cut(raw)} is not a vLLM release: write a release from {followed[0]} to {followed[-1]}, "
             f"e.g. {key}={followed[-1]}"
         ) from err
 

@@ -586,6 +586,10 @@ def patch_of(version: str) -> int:
     return release[2] if len(release) > 2 else 0
 
 
+# The longest build string kept (vLLM's own are about 30 characters: 0.33.1rc1.dev50+g554340f3d).
+MAX_VERSION_CHARS = 100
+
+
 def version_text(version: str) -> str:
     """A release as vram keeps it: "0.33" for 0.33.0, "0.31.1" for a patch release, else the whole
     PEP 440 normal form of a build ("0.33.1rc1.dev50+g554340f3d", "0.30.0.post1")."""
@@ -593,8 +597,8 @@ def version_text(version: str) -> str:
         parsed = Version(version.strip().lstrip("~"))
     except InvalidVersion as err:
         raise InputError(f'unknown vLLM version "{version}"; give it as 0.24 or v0.24.0') from err
-    if parsed.epoch or len(parsed.release) > 3:
-        raise InputError(f'unknown vLLM version "{version}"; give it as 0.24 or v0.24.0')
+    if parsed.epoch or len(parsed.release) > 3 or len(str(parsed)) > MAX_VERSION_CHARS:
+        raise InputError(f'unknown vLLM version "{version[:40]}"; give it as 0.24 or v0.24.0')
     major, minor = release_of(version)
     if parsed.pre is not None or parsed.dev is not None or parsed.post is not None or parsed.local is not None:
         return str(parsed)
