@@ -13,7 +13,7 @@ from bot.echo import neutral
 from bot.question import Question, read_question
 from bot.service import Outcome, Service
 from estimator.engines import get_engine
-from estimator.engines.vllm import layout_words
+from estimator.engines.vllm import VllmReport, layout_words
 from estimator.result import Estimate
 from estimator.spec import Frozen
 from sources.model_search import ModelMatch, ModelSearch
@@ -106,6 +106,21 @@ def _batch_bound(est: Estimate) -> str:
     return f" (the KV pool binds; {limit}{each})"
 
 
+# Words that name a vLLM build without its version.
+_NIGHTLY_WORDS = ("nightly", "nightlies")
+
+
+def _nightly_line(word: str, est: Estimate | None) -> str:
+    """ "vllm nightly": which release the answer sized, and how to name the build itself."""
+    release = est.engine_report.version if est is not None and isinstance(est.engine_report, VllmReport) else None
+    sized = f"sized as vLLM {release}; " if release else ""
+    example = f" (for example vllm={release}.1rc1.dev50)" if release else ""
+    return (
+        f'"{word}" names no release: {sized}a nightly may already carry the next release\'s accounting: give its '
+        f"version as vllm --version prints it{example} for an answer that says which rules size it"
+    )
+
+
 def intro_lines(ans: QuestionAnswer) -> list[str]:
     """The lines before the estimate: how it was read, the lookup, and the words not used."""
     lines = [f"read as: {ans.read_as}"]
@@ -116,6 +131,8 @@ def intro_lines(ans: QuestionAnswer) -> list[str]:
         lines.append(line)
     if ans.question.unused:
         lines.append("not used: " + " ".join(ans.question.unused))
+    if nightly := next((w for w in ans.question.unused if w.lower() in _NIGHTLY_WORDS), None):
+        lines.append(_nightly_line(nightly, ans.outcome.estimate))
     # Each line echoes what was typed: long runs (a 3,000-digit number) cut, bidi controls shown as U+FFFD.
     return [neutral(line) for line in lines]
 

@@ -432,7 +432,7 @@ def compare_message(
     warnings = [
         f":warning: {escape(e.model)}: {escape(w.message)}"
         for e in (a, b)
-        for w in e.warnings
+        for w in report.compare_warnings(e)
         if not _is_classic(w) or q.method == "classic"
     ]
     if warnings:

@@ -810,6 +810,27 @@ def _read_settings(reader: _Reader) -> None:
         engine("transformers"),
     )
 
+    def mtp(m: re.Match[str]) -> None:
+        reader.set("mtp", m.group("n") or m.group("n2"), m.group(0))
+
+    # "mtp 3", "MTP of 2", "2 mtp tokens": vLLM's MTP speculative decoding with that many tokens
+    # (num_speculative_tokens), before the context rules can take "3 tokens" for a length.
+    reader.run_rule(
+        _w(
+            r"(?:with |and |using |plus )?(?:mtp|multi[- ]token prediction)(?: of| =| :|:|=)? (?P<n>\d+)"
+            r"(?: (?:speculative |draft )?tokens?)?"
+            r"|(?:with |and |using |plus )?(?P<n2>\d+) (?:mtp|multi[- ]token prediction) (?:speculative )?tokens?"
+        ),
+        mtp,
+    )
+
+    # "text only", "as a language model only": vLLM's --language-model-only, mm=0 (every modality's
+    # limit 0: no vision tower is loaded or profiled).
+    reader.run_rule(
+        _w(r"(?:in |as |for )?(?:text[- ]only|(?:an? )?language[- ]model[- ]only)(?: mode| use)?"),
+        lambda m: reader.set("mm", "0", m.group(0)),
+    )
+
     def kv(m: re.Match[str]) -> None:
         fmt = (m.group("fmt") or m.group("fmt2") or "").replace("-", "")
         fmt = _KV_ALIASES.get(fmt, _KV_SPOKEN.get(fmt, fmt))
@@ -1147,7 +1168,9 @@ def _finish_words(reader: _Reader) -> tuple[str | None, tuple[str, ...]]:
         if not modelish:
             unused += [t.raw for t in words]
             continue
-        if all(re.fullmatch(r"[\d,._]+(?:gb?|tb|%)?", t.norm) for t in words):
+        # "24GB", "24GB each": sizes (of the cards, as said), never a model's name.
+        sizes = [t for t in words if re.fullmatch(r"[\d,._]+(?:gb?|tb|%)?", t.norm)]
+        if sizes and all(t in sizes or t.norm in ("each", "apiece") for t in words):
             unused += [t.raw for t in words]
             continue
         text = " ".join(t.raw for t in words)
@@ -1164,12 +1187,39 @@ def _check_unknown_gpu(reader: _Reader) -> None:
         if token.used or token.norm not in ("on", "with", "using", "across"):
             continue
         j = i + 1
-        while (
-            j < len(toks) and not toks[j].used and (toks[j].norm in NUMBER_WORDS or toks[j].norm in ("my", "our", "x"))
-        ):
+        # A count before the name ("on two", "on 2", "on 2x") counts the cards, as before a known GPU.
+        while j < len(toks) and not toks[j].used:
+            word = toks[j].norm
+            counted = re.fullmatch(r"\d+x?", word) and j + 1 < len(toks) and not toks[j + 1].used
+            if not (word in NUMBER_WORDS or word in ("my", "our", "x") or counted):
+                break
             j += 1
         if j < len(toks) and not toks[j].used and _looks_like_gpu(toks[j].norm):
             name = " ".join(t.raw for t in toks[j : j + 2] if not t.used and t.norm not in FILLER)
+            raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
+
+
+def _check_branded_gpu(reader: _Reader) -> None:
+    """ "2 RTX 3080", "rtx 3080 gpus": a GPU brand before a GPU-shaped word that the catalog does not
+    know together, wherever it stands; read before the counts, so that its number is never a count."""
+    toks = reader.tokens
+    for i, token in enumerate(toks[:-1]):
+        after = toks[i + 1]
+        if token.used or after.used or token.norm not in _GPU_BRANDS or not _looks_like_gpu(after.norm):
+            continue
+        # "RTX 6000 Ada", "nvidia rtx 4090": a catalog name in the words from the brand on.
+        words = [t.norm for t in toks[i : i + 4]]
+        if all(_gpu_of(words[a:b]) is None for a in (0, 1) for b in range(a + 1, len(words) + 1)):
+            # The whole name as typed: "nvidia geforce rtx 3080 ti", not its first two words.
+            end = i + 1
+            while (
+                end < len(toks)
+                and end < i + 5
+                and not toks[end].used
+                and (_looks_like_gpu(toks[end].norm) or toks[end].norm in _GPU_VARIANT_WORDS)
+            ):
+                end += 1
+            name = " ".join(t.raw for t in toks[i:end])
             raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
 
 
@@ -1192,6 +1242,7 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
         if key == "gpus":
             reader.gpu_count_stated = reader.tp_stated = True
     _read_ids(reader)
+    _check_branded_gpu(reader)
     kind = _read_kind(reader.tokens)
     _read_settings(reader)
     _read_gpus(reader)
@@ -1265,9 +1316,13 @@ def _split_cards(reader: _Reader, settings: dict[str, str]) -> None:
             reader.set("gpus", str(cards), words)  # two group sizes: said as any two values of one key
         if cards != layout:
             sizes = " x ".join(f"{key}={n}" for key, n in (("gpus", int(settings["gpus"])), *split))
+            # The way out: the cards this layout takes, or the replicas (else stages) that fill the cards.
+            key, n = next(((k, n) for k, n in split if k == "dp"), split[0]) if split else ("", 0)
+            others = layout // n if n else layout
+            fill = f", or about {key}={cards // others} on {cards}" if n and cards % others == 0 else ""
             raise InputError(
-                f'"{reader.read["gpus"][1]}" and "{words}" disagree: {sizes} is {layout} GPUs, not {cards}; '
-                f"ask about one at a time, for example: {EXAMPLE}"
+                f'"{reader.read["gpus"][1]}" and "{words}" disagree: {sizes} is {layout} GPUs, not {cards}: '
+                f"ask about {layout} GPUs{fill}"
             )
         return
     if split and "gpus" in settings and reader.gpu_count_stated and not reader.tp_stated:

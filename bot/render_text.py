@@ -187,7 +187,7 @@ def compare_warnings(a: Estimate, b: Estimate) -> list[str]:
         if why:
             lines.append(plain(f"! {model_name(est.model)}: {why}"))
     for est in (a, b):
-        for warning in est.warnings:
+        for warning in report.compare_warnings(est):
             if warning.code != "classic_formula":
                 lines.append(plain(f"! {model_name(est.model)}: {warning.message}"))
     return lines

@@ -67,13 +67,8 @@ def signed_gib(n_bytes: int) -> str:
 
 
 def per_token(n_bytes: int) -> str:
-    """A per-token size in the unit that reads best (``200 KiB``, ``1.5 MiB``)."""
-    if n_bytes >= 1024**2:
-        return f"{n_bytes / 1024**2:.1f} MiB"
-    if n_bytes >= 1024:
-        value = n_bytes / 1024
-        return f"{value:.0f} KiB" if value >= 100 else f"{value:.1f} KiB"
-    return f"{n_bytes} B"
+    """A per-token size (``200 KiB``, ``64 KiB``, ``1.5 MiB``): the one rule of :func:`size`."""
+    return size(n_bytes)
 
 
 def size(n_bytes: int) -> str:
@@ -144,6 +139,8 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     elif q.gpus > 1:
         split = get_engine(q.engine).split
         parts.append(f"{q.gpus} GPUs (TP)" if split == "tensor" else f"layers split across {q.gpus} GPUs")
+    if speculative := _speculative_words(est, esc):
+        parts.append(speculative)
     engine = get_engine(q.engine)
     name = engine.display_name(q)
     if (note := engine.release_note(q)) is not None:
@@ -152,6 +149,20 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     if q.method == "classic":
         parts.append("classic formulas")
     return " · ".join(parts)
+
+
+def _speculative_words(est: Estimate, esc: Escape) -> str | None:
+    """vLLM's speculative decoding as sized: MTP's tokens, or the drafter and its tokens."""
+    q, v = est.query, est.engine_report
+    if q.engine != "vllm":
+        return None  # the other engine does not read mtp= or draft= (a warning says so)
+    if isinstance(v, VllmReport) and (d := v.drafter) is not None:
+        return f"{esc(d.method)} drafter {esc(d.model)} ({d.num_speculative_tokens} speculative tokens)"
+    if q.draft and q.spec:
+        return f"drafter {esc(q.draft)} ({q.spec} speculative tokens)"
+    if q.mtp:
+        return f"MTP ({q.mtp} speculative tokens)"
+    return None
 
 
 def listed_warnings(est: Estimate) -> list[Note]:
@@ -171,6 +182,17 @@ def listed_warnings(est: Estimate) -> list[Note]:
 
 
 _REFUSES = "vLLM refuses it: "  # how vLLM's context_window_exceeded warning opens
+
+
+def compare_warnings(est: Estimate) -> list[Note]:
+    """One side's warnings in a comparison (no verdict line there): vLLM's warning about s past the
+    positions is left out where the engine's refusal words the same reason."""
+    refusals = [w.message for w in est.warnings if w.code == "engine_refuses"]
+    return [
+        w
+        for w in est.warnings
+        if not (w.code == "context_window_exceeded" and any(w.message.removeprefix(_REFUSES) in r for r in refusals))
+    ]
 
 
 def world(q: Query) -> int:

@@ -79,6 +79,13 @@ def lookup_gpu(text: str) -> GPU:
     gpu = _index().get(_norm(text))
     if gpu is not None:
         return gpu
+    # "8xh100": a count glued to a catalog name is that many GPUs (no catalog name is written so).
+    counted = re.fullmatch(r"\s*(\d+)\s*[x*×]\s*(\S.*?)\s*", text, flags=re.IGNORECASE)
+    if counted and (named := _index().get(_norm(counted.group(2)))) is not None:
+        name = counted.group(2).lower() if " " not in counted.group(2) else named.key
+        raise InputError(
+            f'unknown GPU "{text}": that names {counted.group(1)} GPUs; write gpu={name} gpus={counted.group(1)}'
+        )
     keys = [g.key for g in catalog()]
     close = difflib.get_close_matches(text.lower(), keys, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else "; run `vram gpus` for the list"

@@ -26,7 +26,7 @@ from common.errors import InputError
 from estimator.engines import engine_aliases, engine_names
 from estimator.engines.vllm import DEFAULT_VERSION as DEFAULT_VLLM_VERSION
 from estimator.engines.vllm import followed_versions
-from estimator.engines.vllm_profiles import patch_of, release_of
+from estimator.engines.vllm_profiles import release_of, version_text
 from estimator.gpus import lookup_gpu
 from estimator.query import (
     MAX_BATCH,
@@ -136,13 +136,17 @@ def _parse_bool(key: str, raw: str) -> bool:
 
 def _parse_version(key: str, raw: str) -> str:
     """A release as major.minor, with its patch when there is one: "0.33", "v0.33.0" give "0.33",
-    "v0.29.1" and "0.29.1rc1.dev339+g..." give "0.29.1" (sized by 0.29's profile; the header says so)."""
+    "v0.29.1" gives "0.29.1"; a build keeps its whole PEP 440 form ("0.29.1rc1.dev339+g..."). All are
+    sized by their minor's profile; the header says so."""
     try:
-        major, minor = release_of(raw)
-        patch = patch_of(raw)
+        release_of(raw)
+        return version_text(raw)
     except InputError as err:
-        raise InputError(f"{key}={raw} is not a vLLM release: write it as {key}=0.19 or {key}=0.33") from err
-    return f"{major}.{minor}.{patch}" if patch else f"{major}.{minor}"
+        followed = sorted(followed_versions(), key=release_of)
+        raise InputError(
+            f"{key}={_cut(raw)} is not a vLLM release: write a release from {followed[0]} to {followed[-1]}, "
+            f"e.g. {key}={followed[-1]}"
+        ) from err
 
 
 KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu", "version", "model"]
@@ -527,8 +531,11 @@ def parse_settings(words: Iterable[str]) -> dict[str, Any]:
 
 
 def query_with(base: Query, settings: dict[str, Any]) -> Query:
-    """A new query: ``base`` with the parsed settings applied (re-validated as a whole)."""
+    """A new query: ``base`` with the parsed settings applied (re-validated as a whole). A vLLM
+    release (vllm=) names the engine too, unless the same words name another engine."""
     fields = {KEY_BY_NAME[key].query_field: value for key, value in settings.items()}
+    if "vllm" in settings and "engine" not in settings:
+        fields[KEY_BY_NAME["engine"].query_field] = "vllm"
     return Query.model_validate({**base.model_dump(), **fields})
 
 

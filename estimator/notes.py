@@ -36,6 +36,7 @@ WarningCode = Literal[
     "experts_uneven",  # ep=on: the routed experts do not split evenly over tp x dp GPUs
     "engine_refuses",  # the engine will not start this configuration
     "vllm_release",  # the vLLM release asked for is not one vram follows: the nearest one is used
+    "vllm_dev_build",  # a vLLM build past X.Y.0 (a nightly): sized with X.Y's rules
     "max_model_len_refused",  # vLLM's start-up check: one request of s tokens does not fit its KV pool
     "unified_memory",  # the GPU's memory is the system's: less of it is free than the device total
     "util_caps_kv_cache",  # vLLM 0.34+: util below 1 keeps free memory out of its extensible KV cache

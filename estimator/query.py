@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
+from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, Field
 
 from estimator.engines import DEFAULT_ENGINE, get_engine
@@ -29,12 +30,18 @@ _VERSION_RE = re.compile(r"^\d+\.\d+(\.[1-9]\d*)?$")
 
 def _version_text(text: str) -> str:
     if not _VERSION_RE.match(text):
-        raise ValueError(f'"{text}" is not a vLLM release: write it as 0.19 or 0.33')
+        try:
+            build = Version(text)
+        except InvalidVersion:
+            build = None
+        if build is None or str(build) != text or len(build.release) not in (2, 3) or build.epoch or len(text) > 100:
+            raise ValueError(f'"{text}" is not a vLLM release: write it as 0.19 or 0.33')
     return text
 
 
-# A vLLM release as major.minor ("0.19"), or major.minor.patch for a patch release ("0.31.1"), sized by
-# its minor release's profile; the grammar normalises "v0.19.1" to "0.19.1" and "v0.19.0" to "0.19".
+# A vLLM release as major.minor ("0.19"), or major.minor.patch for a patch release ("0.31.1"), or a
+# build's whole PEP 440 form ("0.33.1rc1.dev50+g554340f3d"), sized by its minor release's profile; the
+# grammar normalises "v0.19.1" to "0.19.1" and "v0.19.0" to "0.19".
 VllmVersionText = Annotated[str, AfterValidator(_version_text)]
 
 MAX_SEQ_LEN = 16 * 1024 * 1024

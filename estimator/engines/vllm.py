@@ -55,6 +55,7 @@ from estimator.engines.vllm_profiles import (
     PROFILES,
     BatchTier,
     VllmProfile,
+    built_after_release,
     committable_blocks,
     committed_bytes,
     cuda_graph_estimate_taken,
@@ -75,7 +76,6 @@ from estimator.engines.vllm_profiles import (
     mamba_blocks_per_request,
     mamba_cache_mode,
     no_kv_memory_message,
-    patch_of,
     prefill_capture_grid,
     profile_for,
     release_of,
@@ -215,14 +215,34 @@ def stand_in(query: Query) -> str | None:
     return rules
 
 
+def _past_minor(query: Query) -> bool:
+    """Whether vllm= names more than a minor release: a patch release or a build ("0.31.1", "0.33.0rc2")."""
+    if query.vllm is None:
+        return False
+    major, minor = release_of(query.vllm)
+    return query.vllm != f"{major}.{minor}"
+
+
 def release_name(query: Query) -> str:
-    """The release an answer follows, as the user asked it: "0.33", or "0.11 (0.19's rules with the
+    """The release an answer follows, as the user asked it: "0.33", or "0.10.2 (0.19's rules with the
     pre-0.17 sampler warm-up)" for one vram has not profiled."""
     profile, _ = version_profile(query)
     if (rules := stand_in(query)) is None:
         return profile.version
-    major, minor = release_of(query.vllm or "")
-    return f"{major}.{minor} ({rules})"
+    return f"{query.vllm} ({rules})"
+
+
+def _dev_build_warning(query: Query) -> str | None:
+    """A pre-release or development build past X.Y.0 (a nightly, "0.33.1rc1.dev50+g..."): sized with
+    X.Y's rules, though a main-branch build may already carry the next release's accounting."""
+    if query.vllm is None or not built_after_release(query.vllm):
+        return None
+    major, minor = release_of(query.vllm)
+    profile, _ = version_profile(query)
+    return (
+        f"vLLM {query.vllm} is a build after {major}.{minor}.0 (a nightly or release candidate): vram sizes it "
+        f"with {profile.version}'s rules, but a main-branch build may already carry the next release's accounting"
+    )
 
 
 def _release_warning(spec: ModelSpec, query: Query) -> str | None:
@@ -3204,6 +3224,8 @@ def vllm_terms(
     warnings: list[Note] = []
     if version_warning := _release_warning(spec, query):
         warnings.append(note("vllm_release", version_warning))
+    if dev_warning := _dev_build_warning(query):
+        warnings.append(note("vllm_dev_build", dev_warning))
     if query.kv == "off":
         warnings.append(
             note("kv_off_allocates", "vLLM always allocates a KV cache; kv=off only drops it from the memory total")
@@ -4017,17 +4039,17 @@ class VllmEngine(BaseEngine):
         return loaded_weight_bytes(spec, query, gpu, weights, query_constants(query))
 
     def display_name(self, query: Query) -> str:
-        """``vllm 0.31``, ``vllm 0.31.1`` (a patch release as asked)."""
-        if query.vllm is not None and patch_of(query.vllm) and stand_in(query) is None:
+        """``vllm 0.31``, ``vllm 0.31.1``, ``vllm 0.33.1rc1.dev50+g...`` (a patch release or build as asked)."""
+        if _past_minor(query) and stand_in(query) is None:
             return f"vllm {query.vllm}"
         return f"vllm {release_name(query)}"
 
     def release_note(self, query: Query) -> str | None:
-        """The default release is the newest vram follows; a patch release is sized by its minor
-        release's profile."""
+        """The default release is the newest vram follows; a patch release or a build is sized by its
+        minor release's profile."""
         if query.vllm is None:
             return "the newest vram follows"
-        if patch_of(query.vllm) and stand_in(query) is None:
+        if _past_minor(query) and stand_in(query) is None:
             return f"follows the {version_profile(query)[0].version} profile"
         return None
 
@@ -4438,9 +4460,10 @@ class VllmEngine(BaseEngine):
             + f'; its log will print "{_log_size(v)}"'
         )
         # That figure is the release's own arithmetic, not a token budget: say which, or it reads as
-        # a contradiction of the requests (sliding windows and states make the two differ).
+        # a contradiction of the requests (sliding windows and states make the two differ). No factor
+        # is printed: vLLM multiplies its unrounded concurrency, which no two-decimal figure gives back.
         if version_profile(est.query)[0].kv_tokens_report == "concurrency":
-            line += f" ({v.max_concurrency:.2f} x {s:,}, its maximum concurrency times max_model_len)"
+            line += " (vLLM's maximum concurrency, over all its blocks, times max_model_len)"
         else:
             blocks = v.kv_cache_tokens // v.block_size
             line += f" ({blocks:,} blocks per KV-cache group x {v.block_size} tokens per block)"
@@ -4520,10 +4543,15 @@ class VllmEngine(BaseEngine):
         if v.starts and v.max_concurrency >= running > v.max_resident:
             # vLLM prints a concurrency of b, over all its blocks; its scheduler holds the null block
             # back, so the last request cannot reach s tokens.
+            # vLLM's own figure only as its log line words it (it rounds where the answer rounds down).
+            printed = next(
+                (part for line in v.log_lines for part in line.split(", ") if part.startswith("Maximum concurrency")),
+                None,
+            )
+            prints = f'its log prints "{printed}"' if printed else "vLLM prints a concurrency of the whole pool"
             line = (
-                f"{total}: does not fit {where}: {pool} has {v.num_gpu_blocks:,} blocks and vLLM prints "
-                f"{v.max_concurrency:.2f}x, but one block is its null block, which no request gets: it holds "
-                f"{held:.2f} of the {asked} at once"
+                f"{total}: does not fit {where}: {pool} has {v.num_gpu_blocks:,} blocks and {prints}, "
+                f"but one block is its null block, which no request gets: it holds {held:.2f} of the {asked} at once"
             )
         elif not v.starts and v.kv_cache_memory > 0 and holds_one:
             line = (

@@ -613,6 +613,37 @@ def patch_of(version: str) -> int:
     return release[2] if len(release) > 2 else 0
 
 
+# The longest build string kept (vLLM's own are about 30 characters: 0.33.1rc1.dev50+g554340f3d).
+MAX_VERSION_CHARS = 100
+
+
+def version_text(version: str) -> str:
+    """A release as vram keeps it: "0.33" for 0.33.0, "0.31.1" for a patch release, else the whole
+    PEP 440 normal form of a build ("0.33.1rc1.dev50+g554340f3d", "0.30.0.post1")."""
+    try:
+        parsed = Version(version.strip().lstrip("~"))
+    except InvalidVersion as err:
+        raise InputError(f'unknown vLLM version "{version}"; give it as 0.24 or v0.24.0') from err
+    if parsed.epoch or len(parsed.release) > 3 or len(str(parsed)) > MAX_VERSION_CHARS:
+        raise InputError(f'unknown vLLM version "{version[:40]}"; give it as 0.24 or v0.24.0')
+    major, minor = release_of(version)
+    if parsed.pre is not None or parsed.dev is not None or parsed.post is not None or parsed.local is not None:
+        return str(parsed)
+    patch = patch_of(version)
+    return f"{major}.{minor}.{patch}" if patch else f"{major}.{minor}"
+
+
+def built_after_release(version: str) -> bool:
+    """Whether ``version`` is a pre-release or development build numbered past its minor's .0
+    ("0.33.1rc1.dev50": a main-branch build after the v0.33.0 tag, which may already carry the next
+    minor's changes), as setuptools-scm numbers vLLM's builds."""
+    parsed = Version(version.strip().lstrip("~"))
+    if parsed.pre is None and parsed.dev is None:
+        return False
+    release = (*parsed.release, 0, 0)[:3]
+    return release > (release[0], release[1], 0)
+
+
 def profile_for(version: str) -> tuple[VllmProfile, str | None]:
     """The profile of a release ("0.24", "v0.24.0", "0.29.1rc1.dev339+g..."), and a warning when
     the release is not profiled and the nearest profiled one stands in for it."""

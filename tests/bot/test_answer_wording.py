@@ -10,10 +10,13 @@ the figures, never compared with a copy of an answer.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from bot import report
 from estimator.config import load_model_spec
+from estimator.draft import read_drafter
+from estimator.engines.vllm import VllmReport
 from estimator.estimate import estimate
 from estimator.grammar import parse_settings, query_with
 from estimator.query import Query
@@ -54,7 +57,8 @@ def test_a_patch_release_says_whose_profile_sizes_it() -> None:
     patch = query_with(base, parse_settings(["vllm=v0.31.1"]))
     assert patch.vllm == "0.31.1"
     assert query_with(base, parse_settings(["vllm=v0.31.0"])).vllm == "0.31"
-    assert query_with(base, parse_settings(["vllm=0.31.1rc1.dev50+g554340f3d"])).vllm == "0.31.1"
+    nightly = "0.31.1rc1.dev50+g554340f3d"
+    assert query_with(base, parse_settings([f"vllm={nightly}"])).vllm == nightly
     spec = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text()))
     est = estimate(spec, patch, model_id="m")
     minor = estimate(spec, base.model_copy(update={"vllm": "0.31"}), model_id="m")
@@ -343,3 +347,61 @@ def test_the_max_line_says_when_s_is_vrams_own_limit() -> None:
     # Where memory is the bound, no such words: Qwen3-8B's KV grows with every token.
     small = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", seq_len=32768)
     assert not small.fit.max_seq_len_at_limit and "vram's limit" not in report.max_line(small)
+
+
+# -- trial 3, 9: one concurrency figure in the prose ------------------------------------------------
+def _prose_concurrencies(est: Estimate) -> set[str]:
+    """The two-decimal request counts the answer's own words give (vLLM's log lines quoted aside)."""
+    text = " ".join(filter(None, (report.verdict(est), report.max_line(est), report.engine_line(est))))
+    prose = re.sub(r'"[^"]*"', '""', text)
+    return set(re.findall(r"(?<![=\d.])(\d+\.\d\d)(?: requests| of the |x| x )", prose))
+
+
+def test_the_prose_gives_one_concurrency_and_no_product_that_does_not_multiply_out() -> None:
+    # Qwen3.5-27B with MTP on one H100: the pool holds max_resident requests (one block, the null
+    # block, is no request's), vLLM's log prints its own concurrency over all blocks ("2.94x") and a
+    # token figure int(concurrency x max_model_len) (v1/core/kv_cache_utils.py@v0.33.0
+    # get_kv_cache_capacity). The prose says the resident figure only; the log's numbers stay in quotes.
+    mtp = query_with(Query(engine="vllm", gpu="h100", seq_len=65536, batch=8), parse_settings(["mtp=2"]))
+    est = estimate(load_model_spec(json.loads((CAL / "qwen3_5_27b.json").read_text())), mtp, model_id="m")
+    v = est.engine_report
+    assert isinstance(v, VllmReport)
+    assert _prose_concurrencies(est) == {f"{v.max_resident:.2f}"}
+    # Qwen3-32B on 2 L40S at 0.31: 2.20 x 32,768 is 72,090, not the 72,384 tokens the log prints; the
+    # answer shows no such product.
+    est = _estimate(CONFIGS / "Qwen__Qwen3-32B.json", engine="vllm", gpu="l40s", gpus=2, seq_len=32768, vllm="0.31")
+    v = est.engine_report
+    assert isinstance(v, VllmReport)
+    line = report.engine_line(est) or ""
+    assert f'"GPU KV cache size: {v.kv_cache_tokens:,} tokens"' in line
+    assert re.search(r"\d+\.\d\d x [\d,]+", line) is None
+    assert _prose_concurrencies(est) == {f"{v.max_resident:.2f}"}
+
+
+# -- trial 3, 10: the header names speculative decoding ------------------------------------------------
+def test_the_header_names_mtp_and_the_drafter() -> None:
+    qwen = load_model_spec(json.loads((CAL / "qwen3_5_27b.json").read_text()))
+    base = Query(engine="vllm", gpu="h100", seq_len=65536)
+    est = estimate(qwen, query_with(base, parse_settings(["mtp=2"])), model_id="m")
+    assert " · MTP (2 speculative tokens) · " in report.header(est)
+    assert "MTP" not in report.header(estimate(qwen, base, model_id="m"))
+    # A draft model: its name and its tokens (the header is what people paste into a ticket).
+    dflash = json.loads((CAL / "qwen3_6_27b_dflash.json").read_text())
+    shipped = ("layers.0.self_attn.q_proj.weight", "fc.weight", "hidden_norm.weight", "norm.weight")
+    drafter = read_drafter("z-lab/Qwen3.6-27B-DFlash", dflash, load_model_spec(dflash), shipped)
+    with_draft = qwen.model_copy(update={"drafter": drafter})
+    query = base.model_copy(update={"vllm": "0.20", "draft": "z-lab/Qwen3.6-27B-DFlash", "spec": 5})
+    header = report.header(estimate(with_draft, query, model_id="m"))
+    assert " · dflash drafter z-lab/Qwen3.6-27B-DFlash (5 speculative tokens) · " in header
+
+
+# -- trial 3, 10: one rule for binary units -------------------------------------------------------------
+def test_per_token_sizes_follow_the_one_rule_for_binary_units() -> None:
+    # Llama-3.1-8B with kv=fp8: 32 layers x 8 KV heads x 128 x (K + V) x 1 byte = 65,536 B = 64 KiB;
+    # the comparison's cell and the KV row say it the same way, without a ".0".
+    est = _estimate(CONFIGS / "meta-llama__Llama-3.1-8B.json", seq_len=8192, kv="fp8")
+    assert report.kv_per_token_text(est) == "64 KiB"
+    assert "64 KiB per token" in _row(est, "KV cache")
+    # Three significant digits, as every size: 7.86 KiB (DeepSeek's indexer, (128 + 4) x 61 bytes).
+    assert report.per_token(132 * 61) == report.size(132 * 61) == "7.86 KiB"
+    assert report.per_token(3 * 1024 * 1024 // 2) == "1.5 MiB"

@@ -68,7 +68,9 @@ def test_compare_shows_each_side_s_warnings_once(settings: Settings) -> None:
     code, out, _ = vram(["compare", qwen, PHI4, "s=32k", "engine=vllm"], settings)
     assert code == 0
     flat = " ".join(out.split())
-    assert "microsoft/phi-4: vLLM refuses it: max_model_len 32,768 is past the 16,384" in flat, out  # by _name_or_path
+    # Named by _name_or_path.
+    assert "microsoft/phi-4: vLLM will not start: max_model_len 32,768 is past the 16,384" in flat, out
+    assert flat.count("max_model_len 32,768 is past the 16,384") == 1, out
     # One sentence about the context window, not the generic one as well.
     assert "longer than the model's context window" not in flat
     assert "The classic formula says" not in flat
@@ -115,3 +117,26 @@ def test_vllm_with_fa_off_is_not_called_eager(settings: Settings) -> None:
     # transformers honours fa=off.
     code, out, _ = vram([llama, "fa=off"], settings)
     assert "eager attention · transformers" in out.splitlines()[0]
+
+
+def test_vllm_nightly_in_words_says_which_release_it_sized(settings: Settings) -> None:
+    # "nightly" names no release: the answer is vram's default release, and the intro says so and how
+    # to name the build (a nightly is numbered after the last tag, X.Y.1rc1.devN).
+    qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
+    code, out, err = vram([f"can {qwen} run 32k on an L4 with vllm nightly?"], settings)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1] == "not used: nightly"
+    release = json.loads(vram([qwen, "s=32k", "gpu=l4", "engine=vllm", "--json"], settings)[1])["vllm"]["version"]
+    assert lines[2].startswith(f'"nightly" names no release: sized as vLLM {release}; ')
+    assert "vllm --version" in lines[2]
+
+
+def test_compare_says_a_refusal_once(settings: Settings) -> None:
+    # Qwen3-32B's config allows 40,960 positions: at s=64k vLLM refuses it, which the comparison's
+    # warnings say once (not as "refuses it" and again as "will not start").
+    qwen32 = str(CONFIGS / "Qwen__Qwen3-32B.json")
+    code, out, _ = vram(["compare", qwen32, PHI4, "s=64k", "gpu=h100", "engine=vllm"], settings)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert flat.count("max_model_len 65,536 is past the 40,960 positions") == 1, out

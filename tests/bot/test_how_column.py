@@ -251,7 +251,7 @@ def test_an_attention_free_model_says_its_state_and_no_attention() -> None:
 def test_a_hybrid_model_under_transformers_adds_its_state() -> None:
     # Jamba-1.5-Mini: 4 attention layers x 8 KV heads x 128 x (K + V) x 2 B = 16 KiB per token; the 28
     # Mamba layers' states are per sequence. Split over 3 GPUs, the busiest holds one attention layer.
-    for gpus, per_token in ((1, "16.0 KiB"), (3, "4.0 KiB")):
+    for gpus, per_token in ((1, "16 KiB"), (3, "4 KiB")):
         est = estimate(
             _spec(CONFIGS / "ai21labs__AI21-Jamba-1.5-Mini.json"),
             Query(seq_len=32_768, batch=4, gpu="h100", gpus=gpus),

@@ -446,7 +446,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     (
         "Qwen/Qwen3-8B on an L4 with vllm version 0.29.1rc1.dev339+g554340f3d",
         "Qwen/Qwen3-8B",
-        "gpu=l4 engine=vllm vllm=0.29.1",
+        "gpu=l4 engine=vllm vllm=0.29.1rc1.dev339+g554340f3d",
         FIT,
         (),
     ),
@@ -608,6 +608,33 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B on an L4 in 24gb", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("24gb",)),
     ("Qwen/Qwen3-8B on a budget L4 box", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("budget", "box")),
     ("Qwen/Qwen3-8B on an L4 quickly", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("quickly",)),
+    # "text only": vLLM's --language-model-only, mm=0 (no vision tower, no encoder profile).
+    ("./qwen3_5_27b text only on an H100 with vllm", "./qwen3_5_27b", "gpu=h100-80gb engine=vllm mm=0", FIT, ()),
+    (
+        "can ./qwen3_5_27b run text-only on an H100 with vllm?",
+        "./qwen3_5_27b",
+        "gpu=h100-80gb engine=vllm mm=0",
+        FIT,
+        (),
+    ),
+    ("./qwen3_5_27b as a language model only on an H100", "./qwen3_5_27b", "gpu=h100-80gb mm=0", FIT, ()),
+    # A memory size with "each" is what the cards hold, not a second model; vram sizes by the GPU's name.
+    ("can I run Qwen/Qwen3-8B with 2 GPUs of 24GB each?", "Qwen/Qwen3-8B", "gpus=2", FIT, ("24GB", "each")),
+    # "mtp 3": MTP with 3 speculative tokens (vLLM's num_speculative_tokens), as --speculative-config reads.
+    (
+        "how much context can ./qwen3_5_27b take on 2 RTX 5090s with vllm 0.33 and fp8 kv, mtp 3?",
+        "./qwen3_5_27b",
+        "kv=fp8 gpu=rtx-5090 gpus=2 engine=vllm vllm=0.33 mtp=3",
+        CTX,
+        (),
+    ),
+    (
+        "./qwen3_5_27b on an H100 with vllm and 2 mtp tokens",
+        "./qwen3_5_27b",
+        "gpu=h100-80gb engine=vllm mtp=2",
+        FIT,
+        (),
+    ),
 ]
 
 # Sentences vram must refuse or ask back about: (sentence, words the one sentence must contain).
@@ -623,6 +650,12 @@ REFUSED: list[tuple[str, str]] = [
     ("Qwen/Qwen3-32B on 12 H100 with pp 2 and dp 4 in vllm", "give a multiple of 8"),
     # -tp 2 -dp 2 is 4 GPUs, not the 8 named.
     ("vllm serve Qwen/Qwen3-8B -tp 2 -dp 2 on 8 H100", "gpus=2 x dp=2 is 4 GPUs, not 8"),
+    # The way out names this layout: the cards it takes, or the replicas (stages) that fill the cards.
+    (
+        "vllm serve Qwen/Qwen3-30B-A3B -dp 2 -tp 2 --enable-expert-parallel on 8 H100",
+        "not 8: ask about 4 GPUs, or about dp=4 on 8",
+    ),
+    ("vllm serve Qwen/Qwen3-8B -pp 2 -tp 2 on 6 H100", "not 6: ask about 4 GPUs"),
     ("vllm serve Qwen/Qwen3-8B -tp 2 on 8 H100", "both set gpus"),
     ("thanks!", "which model?"),
     ("how much vram do I need?", "which model?"),
@@ -631,6 +664,13 @@ REFUSED: list[tuple[str, str]] = [
     ("does 405b fit on 8 H100s", "which 405b model?"),
     ("can qwen3 32b run on a 3080", 'unknown GPU "3080"'),
     ("can qwen3 32b run on an rtx 3080", 'unknown GPU "rtx 3080"'),
+    # A count before an unknown GPU: refused like the same GPU without one, never answered without a GPU.
+    ("will Qwen/Qwen3-32B fit on 2 RTX 3080 at 32k?", 'unknown GPU "RTX 3080"'),
+    ("will Qwen/Qwen3-32B fit at 32k on 2 RTX 3080", 'unknown GPU "RTX 3080"'),
+    ("will Qwen/Qwen3-32B fit on 2 3080 at 32k?", 'unknown GPU "3080"'),
+    ("will Qwen/Qwen3-32B fit 2 RTX 3080 at 32k?", 'unknown GPU "RTX 3080"'),
+    ("can Qwen/Qwen3-32B run 32k with 2 rtx 3080 gpus", 'unknown GPU "rtx 3080"'),
+    ("can Qwen/Qwen3-32B run on 2 nvidia geforce rtx 3080 ti", 'unknown GPU "nvidia geforce rtx 3080 ti"'),
     ("Qwen/Qwen3-8B on a GTX 1080", 'unknown GPU "GTX 1080"'),
     ("Qwen/Qwen3-8B on two A6000 Ada", "unknown GPU"),
     ("Qwen/Qwen3-8B on an MI210", 'unknown GPU "MI210"'),

@@ -10,6 +10,7 @@ from estimator.config import load_model_spec
 from estimator.engines.vllm import VllmGpu, batch_defaults, kv_dtype_refusal, non_torch_bytes, vllm_gpu
 from estimator.estimate import estimate
 from estimator.gpus import catalog, lookup_gpu
+from estimator.grammar import parse_settings
 from estimator.query import Query
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
@@ -60,6 +61,14 @@ def test_unknown_gpu_is_input_error_with_hint() -> None:
         lookup_gpu("h1000")
     assert 'unknown GPU "h1000"' in str(err.value)
     assert err.value.exit_code == 2
+
+
+@pytest.mark.parametrize(("typed", "hint"), [("8xh100", "gpu=h100 gpus=8"), ("2 x L40S", "gpu=l40s gpus=2")])
+def test_a_count_glued_to_the_gpu_says_how_to_write_it(typed: str, hint: str) -> None:
+    # "8xh100" is eight H100s: the count is gpus=, not part of the name (no catalog name is like it).
+    with pytest.raises(InputError) as err:
+        parse_settings([f"gpu={typed}"])
+    assert f'unknown GPU "{typed}": that names {hint.split("=")[-1]} GPUs; write {hint}' in str(err.value)
 
 
 def test_every_entry_states_its_capabilities() -> None:
