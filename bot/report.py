@@ -469,7 +469,7 @@ def _kv_sum(est: Estimate, dtype: str) -> str:
         elif t.part == "granules":
             # DeepSeek-V4's block-outermost cache (compressor states only there) is one segment.
             one = any(x.part == "compressor" for x in est.details.kv_terms)
-            whose = "the blocks, one segment of all layers" if one else "each layer's blocks"
+            whose = "the one block segment" if one else "each layer's blocks"
             pieces.append(f"{size(t.bytes_per_sequence)} for whole granules of {whose}")
         else:
             pieces.append(

@@ -280,7 +280,7 @@ def test_deepseek_v4_granules_under_0_34_are_one_segment() -> None:
     blocks = 6_810 + 1
     padding = -(-blocks * 1_002_240 // (2 << 20)) * (2 << 20) - blocks * 1_002_240
     assert [t.bytes_per_sequence for t in _terms(est, "granules")] == [padding]
-    assert "for whole granules of the blocks, one segment of all layers)" in _row(est, "KV cache")
+    assert "for whole granules of the one block segment)" in _row(est, "KV cache")
 
 
 # -- layouts over pipeline stages and replicas -------------------------------------------------------
