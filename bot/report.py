@@ -489,7 +489,10 @@ def _kv_sum(est: Estimate, dtype: str) -> str:
             sign = "- " if t.bytes_per_sequence < 0 else ""
             pieces.append(f"{sign}{size(abs(t.bytes_per_sequence))} for whole blocks and pages padded to one size")
         elif t.part == "granules":
-            pieces.append(f"{size(t.bytes_per_sequence)} for whole granules of each layer's blocks")
+            # DeepSeek-V4's block-outermost cache (compressor states only there) is one segment.
+            one = any(x.part == "compressor" for x in est.details.kv_terms)
+            whose = "the one block segment" if one else "each layer's blocks"
+            pieces.append(f"{size(t.bytes_per_sequence)} for whole granules of {whose}")
         else:
             pieces.append(
                 f"{size(t.bytes_per_sequence)} of caches per request (sliding window, compressed latent, "

@@ -421,7 +421,7 @@ def _any_compressed(layers: tuple[LayerKV, ...]) -> bool:
 
 def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
     """DeepSeek-V4 on FlashMLA (every CUDA GPU but compute capability 12) under vLLM 0.30+: "auto"
-    becomes fp8 in the fp8_ds_mla layout (models/deepseek_v4/attention.py@v0.30.0-v0.33.0
+    becomes fp8 in the fp8_ds_mla layout (models/deepseek_v4/attention.py@v0.30.0-v0.34.0
     ``_resolve_dsv4_kv_cache_dtype``); 0.20-0.29 refuse any non-fp8 cache."""
     return (
         query.kv in ("on", "auto", "off") and compressed_attention(spec) and version_profile(query)[0].dsv4_auto_kv_fp8
@@ -2314,10 +2314,12 @@ def _dsa_layout(spec: ModelSpec, dtype_bytes: int, gpu: GPU | None) -> tuple[KvL
     ), ()
 
 
-# DeepSeek-V4 in vLLM 0.20-0.33 (models/deepseek_v4.py, layers/deepseek_v4_attention.py,
+# DeepSeek-V4 in vLLM 0.20-0.34 (models/deepseek_v4.py, layers/deepseek_v4_attention.py,
 # layers/deepseek_compressor.py, v1/kv_cache_interface.py, v1/core/kv_cache_utils.py @v0.21.0;
-# models/deepseek_v4/, v1/attention/backends/mla/sparse_swa.py and indexer.py @v0.23.0-v0.33.0: the
-# same pages in every release, the planner per Dsv4Planner). Every cache page is padded to a multiple
+# models/deepseek_v4/, v1/attention/backends/mla/sparse_swa.py and indexer.py @v0.23.0-v0.34.0: the
+# same pages in every release, the planner per Dsv4Planner; the 256-token block is still the lcm of
+# the backends' kernel blocks under 0.34's default of 64, which the latent backend does not take,
+# platforms/interface.py@v0.34.0 _preferred_block_size_for_backends). Every cache page is padded to a multiple
 # of 576 B (FlashMLA) and the KV cache is fp8, in the fp8_ds_mla format (584 B/token).
 DSV4_ALIGN = 576
 DSV4_SWA_BLOCK = 64  # DeepseekV4SWACache: the sliding-window cache's block (shares C4's page)
@@ -2328,7 +2330,7 @@ DSV4_STATE_BLOCKS = {4: 4, 128: 8}  # CompressorStateCache: block by compress ra
 def _deepseek_v4_layout(
     spec: ModelSpec, query: Query, profile: VllmProfile, dtype_bytes: int
 ) -> tuple[KvLayout, tuple[str, ...]]:
-    """DeepSeek-V4's caches as vLLM 0.20-0.33 plans them (see ``Dsv4Planner``). Per layer: the sliding-window cache
+    """DeepSeek-V4's caches as vLLM 0.20-0.34 plans them (see ``Dsv4Planner``). Per layer: the sliding-window cache
     (64-token blocks); on compressed layers the compressed latent (MLAAttentionSpec, ``block / ratio`` entries per
     256-token block) and the compressor's fp32 state (2 x coff x head_dim per slot, a "sliding window" of coff x
     ratio tokens in 4- or 8-token blocks); on CSA layers also the indexer's fp8 keys (index_head_dim + a 4-byte
@@ -2345,8 +2347,8 @@ def _deepseek_v4_layout(
     version = profile.version
     if profile.dsv4_planner == "none":
         raise UnmodelledError(
-            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.33 only; vram has not read how vLLM "
-            f"{version} lays it out, so use vllm=0.33 or engine=transformers"
+            f"vram models DeepSeek-V4's vLLM cache layout for vLLM 0.20-0.34 only; vram has not read how vLLM "
+            f"{version} lays it out, so use vllm=0.34 or engine=transformers"
         )
     # Its pages are fp8_ds_mla whatever --kv-cache-dtype says: another dtype is a refusal to start
     # (_dsv4_kv_refusal), sized as the pages vLLM would have laid out.
@@ -2447,8 +2449,8 @@ def _deepseek_v4_layout(
 def _deepseek_v4_packed(
     latent: list[int], states: dict[tuple[int, int], list[int]], swa_layers: int, window: int, profile: VllmProfile
 ) -> KvLayout:
-    """DeepSeek-V4's caches as vLLM 0.29-0.33 pack them (``_get_packed_kv_cache_groups``,
-    ``_get_kv_cache_bytes_per_block``; v1/core/kv_cache_planning.py@v0.33.0). Layers are bucketed by
+    """DeepSeek-V4's caches as vLLM 0.29-0.34 pack them (``_get_packed_kv_cache_groups``,
+    ``_get_kv_cache_bytes_per_block``; v1/core/kv_cache_planning.py@v0.33.0, @v0.34.0). Layers are bucketed by
     spec type and block size: the latent and indexer caches (256-token blocks), the sliding windows
     (64), the C4 states (4) and the C128 states (8), each page unpadded. A bucket holding as many
     layers of each of its page sizes is "balanced"; the largest balanced bucket mixing page sizes
@@ -2695,8 +2697,15 @@ def segment_strides(layout: KvLayout) -> tuple[int, ...]:
     in _DEFAULT_LAYOUT_PREFERENCE, v1/attention/backends/utils.py@v0.34.0) is layer-outermost and
     block-compact, so every layer region of the allocation is a segment of its own
     (ExtensibleKVCache._segments, v1/worker/extensible_kv_cache.py@v0.34.0): each layer of a uniform
-    layout, each layer slot of a hybrid group (the groups alias the slots' regions). A layout read
-    only per block index is one segment."""
+    layout, each layer slot of a hybrid group (the groups alias the slots' regions).
+
+    DeepSeek-V4 (the one layout read per block index, ``pool_block_bytes``) is block-outermost: its
+    indexer backend supports BLHNC and BLNHC only, "so the layer dim must sit inside the block dim"
+    (DeepseekV4IndexerBackend.supported_kv_cache_layouts, v1/attention/backends/mla/indexer.py@v0.34.0),
+    and resolve_kv_cache_layout takes BLHNC. Every tensor then has the one block stride, the widest
+    group's bytes (get_kv_cache_config_from_groups, v1/core/kv_cache_planning.py@v0.34.0), the
+    allocation is one segment of ``num_blocks`` blocks (``_segments``: "one overall for
+    block-outermost"), and pad_kv_cache_segments leaves it as is."""
     if layout.pool_block_bytes:
         return (layout.pool_block_bytes,)
     if layout.uniform:
@@ -2970,6 +2979,12 @@ def _dsv4_kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, per_request: 
         )
         for (part, window), share in shares.items()
     ]
+    if extensible_kv_cache(query, gpu):
+        # The b requests' blocks and the null block, committed in 2 MiB granules of the one segment.
+        blocks = query.batch * _blocks_per_request(layout, s, batched)
+        padding = granule_padding_bytes(layout, version_profile(query)[0], blocks + 1)
+        if padding:
+            terms.append(KvTerm(part="granules", bytes_per_sequence=ceil_div(padding, query.batch)))
     rest = per_request - sum(t.bytes_per_sequence for t in terms)
     if rest:
         terms.append(KvTerm(part="blocks", bytes_per_sequence=rest))

@@ -170,7 +170,9 @@ _B200 = BatchTier(
 # index costs each page size x its most layers in one group (_bucket_layers_by_page_size);
 # "unpadded" (0.27-0.28): no padding, the widest group (_get_packed_kv_cache_layout). "packed"
 # (0.29-0.33): _get_packed_kv_cache_groups buckets by spec type, splits the balanced buckets, and a
-# block index costs the widest group (_get_kv_cache_bytes_per_block). "none": 0.19 and 0.34.
+# block index costs the widest group (_get_kv_cache_bytes_per_block); 0.34 plans the same
+# (_get_packed_kv_cache_groups and the block-outermost _get_kv_cache_bytes_per_block unchanged,
+# v1/core/kv_cache_planning.py@v0.34.0). "none": 0.19, which has no DeepSeek-V4.
 Dsv4Planner = Literal["none", "tuples", "slots", "unpadded", "packed"]
 # How a release builds a DFlash drafter's layers (model_executor/models/qwen3_dflash.py): "none" = no
 # DFlash (0.19.0); "all_full" = every layer full attention, DFlashQwen3Attention passes no sliding
@@ -556,7 +558,6 @@ _V033 = _next(
 _V034 = _next(
     _V033,
     "0.34",
-    dsv4_planner="none",
     gpu_memory_utilization=1.0,
     fallback_gpu_memory_utilization=0.92,
     default_block_size=64,

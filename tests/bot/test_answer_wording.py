@@ -239,7 +239,7 @@ def _dsv4(mnbt: int | None = None) -> Estimate:
         gpus=8,
         seq_len=131072,
         max_num_batched_tokens=mnbt,
-        vllm="0.33",  # 0.34's DeepSeek-V4 layout is not read (refused)
+        vllm="0.33",  # the release whose arithmetic these tests write out (no granules term)
     )
 
 
@@ -275,6 +275,16 @@ def test_deepseek_v4_batches_shrink_with_mnbt() -> None:
     assert a[("compressor", 8)] * 1_027 == b[("compressor", 8)] * 4_099
     assert a[("compressor", 128)] * 529 == b[("compressor", 128)] * 2_065
     assert "a batch is max_num_batched_tokens, 2,048 here" in _row(small, "KV cache")
+
+
+def test_deepseek_v4_granules_under_0_34_are_one_segment() -> None:
+    # 0.34's extensible cache commits DeepSeek-V4's block-outermost allocation as one segment: one
+    # request's 6,810 blocks of 1,002,240 B and the null block round up to one 2 MiB granule once.
+    est = _estimate(CAL / "deepseek_v4_flash.json", engine="vllm", gpu="h200", gpus=8, seq_len=32768)
+    blocks = 6_810 + 1
+    padding = -(-blocks * 1_002_240 // (2 << 20)) * (2 << 20) - blocks * 1_002_240
+    assert [t.bytes_per_sequence for t in _terms(est, "granules")] == [padding]
+    assert "for whole granules of the one block segment)" in _row(est, "KV cache")
 
 
 # -- layouts over pipeline stages and replicas -------------------------------------------------------

@@ -48,7 +48,7 @@ def kv_said(how: str) -> float:
     caches = r"(?:sliding-window caches|compressor states)"
     expr = re.sub(rf" of {caches} in [\d,]+ layers \([\d,]+ tokens(?:: {kept})?\)", "", expr)
     expr = re.sub(r" for whole blocks and pages padded to one size", "", expr)
-    expr = re.sub(r" for whole granules of each layer's blocks", "", expr)
+    expr = re.sub(r" for whole granules of (?:each layer's blocks|the one block segment)", "", expr)
     expr = re.sub(r" of caches per request \([a-z ,]+\)", "", expr)
     expr = re.sub(r"([\d.]+) (B|KiB|MiB|GiB)\b", lambda m: f"[{m[1]}*{UNIT[m[2]]}]", expr)
     expr = re.sub(

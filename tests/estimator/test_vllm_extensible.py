@@ -265,12 +265,100 @@ def test_sm100_captures_the_split_grids() -> None:
     )
 
 
-def test_deepseek_v4_is_refused_where_its_layout_is_not_read() -> None:
-    # 0.34's DeepSeek-V4 layout under the extensible KV cache (its segments per cache) is not modelled:
-    # a sentence that names the release that is, not a guess.
-    from common.errors import UnmodelledError
+DSV4 = load_model_spec(json.loads((FIXTURES / "calibration2" / "configs" / "deepseek_v4_flash.json").read_text()))
+H200 = 150_119_844_413  # what CUDA reports for an H200 141GB (estimator/data/gpus.json)
+B200 = 191_501_854_310
+# DeepSeek-V4-Flash's pages (fp8_ds_mla, 584 B an entry; every page padded to 576 B multiples):
+# C4 latent 64 x 584 = 37,376 -> 37,440; C4 indexer keys 64 x (128 + 4) = 8,448 -> 8,640; C128 latent
+# 2 x 584 = 1,168 -> 1,728. The packed planner's widest group is the latent one (21 C4 + 21 indexer +
+# 20 C128 pages); the others are narrower: sliding 22 x 37,440 = 823,680, C4 states 21 x (4 x 2 x 2 x
+# 512 x 4 -> 32,832 + 4 x 2 x 2 x 128 x 4 -> 8,640) = 870,912, C128 states 20 x 32,832 = 656,640.
+DSV4_BLOCK = 21 * 37_440 + 21 * 8_640 + 20 * 1_728
 
-    dsv4 = load_model_spec(json.loads((FIXTURES / "calibration2" / "configs" / "deepseek_v4_flash.json").read_text()))
-    with pytest.raises(UnmodelledError, match=r"vram has not read how vLLM 0\.34 lays it out, so use vllm=0\.33"):
-        estimate(dsv4, q(gpu="h200", gpus=8, kv="fp8"), model_id="m")
-    assert estimate(dsv4, q(gpu="h200", gpus=8, kv="fp8", vllm="0.33"), model_id="m").engine_report is not None
+
+@pytest.mark.parametrize(
+    ("gpu", "total", "batched", "per_request"),
+    [
+        # 8,192 batched tokens, two in flight: latent cdiv(32,768, 256) = 128 pages; two sliding groups
+        # cdiv(128 - 1 + 16,384, 64) + 1 = 259 each; C4 states cdiv(8 - 1 + 16,384, 4) + 1 = 4,099; C128
+        # states cdiv(128 - 1 + 16,384, 8) + 1 = 2,065.
+        ("h200", H200, 8_192, 128 + 2 * 259 + 4_099 + 2_065),
+        # B200: 16,384 batched tokens, so every window reaches the whole 32,768 tokens: 2 x (512 + 1),
+        # 8,192 + 1, 4,096 + 1.
+        ("b200", B200, 16_384, 128 + 2 * 513 + 8_193 + 4_097),
+    ],
+)
+def test_deepseek_v4_flash_tp8_by_hand(gpu: str, total: int, batched: int, per_request: int) -> None:
+    # 0.34 plans DeepSeek-V4 as 0.29-0.33 do (_get_packed_kv_cache_groups): 5 groups aliasing one block of
+    # the widest group's bytes. Its indexer backend supports only block-outermost layouts (BLHNC,
+    # BLNHC), so every tensor shares that one block stride and the extensible cache is ONE segment
+    # (ExtensibleKVCache._segments), not a segment per layer: the commit rounds n x 1,002,240 B up to
+    # one 2 MiB granule, where 62 layer segments would each be rounded.
+    assert DSV4_BLOCK == 1_002_240
+    query = q(gpu=gpu, gpus=8, seq_len=32_768)
+    v = report(DSV4, query)
+    layout, _ = vllm.kv_layout(DSV4, query)
+    assert vllm.segment_strides(layout) == (DSV4_BLOCK,)
+    assert max(g.page_bytes for g in layout.request_groups) == DSV4_BLOCK and len(layout.request_groups) == 5
+    assert (v.max_num_batched_tokens, v.max_num_seqs) == (batched, 1_024)
+    assert v.cuda_context == CONTEXT_TP and v.non_torch == 2_120 * MiB
+    resident_buffers = vllm.v2_sampler_state_bytes(DSV4, 1_024) + vllm.v2_sampler_tables_bytes(DSV4, 1_024)
+    transient = v.activation_peak - resident_buffers
+    margin = max(GiB, int(0.75 * transient))
+    assert v.kv_margin == margin and v.requested_memory == total
+    pool = total - CONTEXT_TP - margin - v.weights - v.non_torch - v.cuda_graphs - v.activation_peak
+    assert v.kv_sizing == "extensible" and v.kv_cache_memory == pool
+    capacity = total - (v.weights + v.non_torch + v.activation_peak)
+    assert v.kv_reserved_memory == capacity
+    n = committed_blocks(pool, 1, DSV4_BLOCK, capacity // DSV4_BLOCK)
+    assert v.num_gpu_blocks == n
+    committed = math.ceil(n * DSV4_BLOCK / GRANULE) * GRANULE
+    assert v.kv_committed_memory == committed and committed - n * DSV4_BLOCK < GRANULE
+    assert v.max_concurrency == math.floor(n / per_request * 100) / 100
+    assert v.kv_cache_tokens == int(n / per_request * 32_768)
+    assert v.log_lines == (
+        f"Available KV cache memory: {round(capacity / GiB, 2)} GiB",
+        f"Extended KV cache to {n} blocks ({committed / GiB:.2f} GiB).",
+        f"GPU KV cache size: {int(n / per_request * 32_768):,} tokens, Maximum concurrency for 32,768 tokens per "
+        f"request: {n / per_request:.2f}x",
+    )
+    # The most requests: their blocks and the null block within the committed blocks.
+    est = estimate(DSV4, query, model_id="m")
+    assert est.fit is not None and est.fit.fits and est.fit.max_batch == (n - 1) // per_request
+    # The KV row of 4 requests: their 4 x per_request blocks and the null block, the one segment's last
+    # granule shared over the 4 (a "granules" term; no per-layer rounding).
+    four = estimate(DSV4, q(gpu=gpu, gpus=8, seq_len=32_768, batch=4), model_id="m")
+    blocks = 4 * per_request + 1
+    padding = math.ceil(blocks * DSV4_BLOCK / GRANULE) * GRANULE - blocks * DSV4_BLOCK
+    assert four.memory.kv_cache == 4 * per_request * DSV4_BLOCK + 4 * math.ceil(padding / 4)
+    (granules,) = [t for t in four.details.kv_terms if t.part == "granules"]
+    assert granules.bytes_per_sequence == math.ceil(padding / 4)
+    assert sum(t.bytes_per_sequence for t in four.details.kv_terms) * 4 == four.memory.kv_cache
+
+
+def test_deepseek_v4_keeps_0_33_rules() -> None:
+    # 0.33 on the same GPUs: the profiled pool at util 0.92 (no margin, granules or capacity), cut
+    # into the same 1,002,240-byte blocks; a 32,768-token request takes the same 6,810 of them.
+    v = report(DSV4, q(gpu="h200", gpus=8, seq_len=32_768, vllm="0.33"))
+    pool = int(0.92 * H200) - v.weights - v.activation_peak - v.non_torch - v.cuda_graphs
+    n = pool // DSV4_BLOCK
+    assert (v.kv_sizing, v.kv_cache_memory, v.num_gpu_blocks) == ("profiled", pool, n)
+    assert v.kv_margin == 0 and v.kv_reserved_memory is None and v.kv_committed_memory is None
+    assert v.log_lines == (
+        f"Available KV cache memory: {round(pool / GiB, 2)} GiB",
+        f"GPU KV cache size: {int(n / 6_810 * 32_768):,} tokens, Maximum concurrency for 32,768 tokens per request: "
+        f"{n / 6_810:.2f}x",
+    )
+    four = estimate(DSV4, q(gpu="h200", gpus=8, seq_len=32_768, batch=4, vllm="0.33"), model_id="m")
+    assert four.memory.kv_cache == 4 * 6_810 * DSV4_BLOCK
+    assert all(t.part != "granules" for t in four.details.kv_terms)
+    # The terms 0.34 measures instead are the same on an H200 (SM90: 0.33's CUDA-graph sizes).
+    new = report(DSV4, q(gpu="h200", gpus=8, seq_len=32_768))
+    assert (new.weights, new.non_torch, new.cuda_graphs, new.activation_peak) == (
+        v.weights,
+        v.non_torch,
+        v.cuda_graphs,
+        v.activation_peak,
+    )
+    # Another KV dtype is refused as in 0.33 (_resolve_dsv4_kv_cache_dtype is unchanged in 0.34).
+    assert "with kv=bf16" in (vllm.startup_refusal(DSV4, q(gpu="h200", gpus=8, seq_len=8_192, kv="bf16")) or "")
