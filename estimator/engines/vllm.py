@@ -3585,18 +3585,18 @@ def capacity_lines(
     v1/core/kv_cache_utils.py): one capacity line from 0.28; from 0.30 the device type names it
     ("GPU" for CUDA and ROCm, "XPU" for Intel; update_kv_cache_capacity). With the extensible KV
     cache (0.34) ``pool`` is the reserved capacity, which "Available KV cache memory" prints before
-    warm-up, and ``extended`` the blocks committed after it and the bytes they map, which
-    extend_kv_cache logs ("Extended KV cache to %d blocks (%.2f GiB).") before the capacity line."""
+    warm-up, and ``extended`` the blocks committed after it and the bytes they map, which the workers
+    log ("Extended KV cache to %d blocks (%.2f GiB).") after the capacity line: the engine core prints
+    that line in finalize_extensible_kv_cache, then asks the workers to extend_kv_cache
+    (v1/engine/core.py@v0.34.0 _initialize_kv_caches)."""
     available = f"Available KV cache memory: {format_gib(pool)} GiB"
     device = "XPU" if profile.capacity_names_device and gpu.vendor == "intel" else "GPU"
     size = f"{device} KV cache size: {tokens:,} tokens"
     conc = f"Maximum concurrency for {max_model_len:,} tokens per request: {concurrency:.2f}x"
-    head: tuple[str, ...] = (available,)
+    lines: tuple[str, ...] = (available, f"{size}, {conc}") if profile.capacity_one_line else (available, size, conc)
     if extended is not None:
-        head += (f"Extended KV cache to {extended[0]} blocks ({extended[1] / GiB:.2f} GiB).",)
-    if profile.capacity_one_line:
-        return *head, f"{size}, {conc}"
-    return *head, size, conc
+        lines += (f"Extended KV cache to {extended[0]} blocks ({extended[1] / GiB:.2f} GiB).",)
+    return lines
 
 
 def _log_size(v: VllmReport) -> str:

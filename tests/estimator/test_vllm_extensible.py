@@ -107,11 +107,13 @@ def test_qwen3_8b_on_one_l40s_by_hand() -> None:
     assert v.max_concurrency == math.floor(n / 512 * 100) / 100
     assert v.kv_cache_tokens == int(n / 512 * 32_768)
     assert v.kv_committed_memory == 36 * math.ceil(n * stride / GRANULE) * GRANULE
+    # The engine core prints the capacity line in finalize_extensible_kv_cache, then has the workers
+    # extend the cache, which logs the blocks it commits (v1/engine/core.py@v0.34.0).
     assert v.log_lines == (
         f"Available KV cache memory: {round(capacity / GiB, 2)} GiB",
-        f"Extended KV cache to {n} blocks ({v.kv_committed_memory / GiB:.2f} GiB).",
         f"GPU KV cache size: {int(n / 512 * 32_768):,} tokens, Maximum concurrency for 32,768 tokens per request: "
         f"{n / 512:.2f}x",
+        f"Extended KV cache to {n} blocks ({v.kv_committed_memory / GiB:.2f} GiB).",
     )
     # The answer: the longest request the scheduler holds beside the null block, the most requests.
     est = estimate(QWEN3_8B, query, model_id="m")
