@@ -4411,10 +4411,19 @@ class VllmEngine(BaseEngine):
                 if v.gpu_memory_utilization >= 1
                 else f"at most util={v.gpu_memory_utilization:g} x the device, {v.requested_memory / GiB:.1f} GiB"
             )
+            kept = f"{v.kv_margin / GiB:.2f} GiB free as a margin"
+            if v.requested_memory + v.cuda_context < device - v.kv_margin:
+                # util's cap binds (min(requested - non_kv_used, headroom - margin), measure_kv_cache_bytes):
+                # what stays free is what util x the device leaves beside the context, not the margin.
+                free = device - v.requested_memory - v.cuda_context
+                kept = (
+                    f"{free / GiB:.2f} GiB free (what util={v.gpu_memory_utilization:g} leaves, more than its "
+                    f"{v.kv_margin / GiB:.2f} GiB margin)"
+                )
             held = (
                 f"vLLM {esc(name)}{each} sizes its KV cache after CUDA-graph capture from the memory then free "
                 f"(the extensible KV cache, {cap}): of {device / GiB:.1f} GiB{per_gpu} it keeps "
-                f"{v.kv_margin / GiB:.2f} GiB free as a margin and {v.transient_reserve / GiB:.2f} GiB for transient "
+                f"{kept} and {v.transient_reserve / GiB:.2f} GiB for transient "
                 f"activations, beside the {v.cuda_context / GiB:.2f} GiB CUDA context"
             )
         line = (

@@ -185,6 +185,26 @@ def test_an_explicit_util_caps_the_extensible_cache() -> None:
     assert not any(w.code == "util_caps_kv_cache" for w in estimate(QWEN3_8B, q(gpu="h100"), model_id="m").warnings)
 
 
+def test_the_answer_says_what_stays_free_when_util_caps_the_cache() -> None:
+    # At util=0.9 the process holds at most the context + 0.9 x the device (weights, graphs, buffers,
+    # the pool and the transient together: requested - non_kv_used - transient is the pool), so what
+    # stays free is H100 - context - 0.9 x H100, not the 1.58 GiB margin, which only binds at 1.0.
+    v = report(QWEN3_8B, q(gpu="h100", util=0.9))
+    transient = v.activation_peak - vllm.persistent_runner_bytes(QWEN3_8B, q(gpu="h100"), gpu=lookup_gpu("h100"))
+    margin = max(GiB, int(0.75 * transient))
+    free = H100 - CONTEXT - int(0.9 * H100)
+    assert free > margin
+    line = vllm.ENGINE.summary_line(estimate(QWEN3_8B, q(gpu="h100", util=0.9), model_id="m"), lambda s: s)
+    assert line is not None
+    assert (
+        f"it keeps {free / GiB:.2f} GiB free (what util=0.9 leaves, more than its {margin / GiB:.2f} GiB margin) "
+        f"and {transient / GiB:.2f} GiB for transient activations, beside the 0.51 GiB CUDA context;"
+    ) in line
+    # Left at 1.0 the margin is what stays free.
+    line = vllm.ENGINE.summary_line(estimate(QWEN3_8B, q(gpu="h100"), model_id="m"), lambda s: s)
+    assert line is not None and f"it keeps {margin / GiB:.2f} GiB free as a margin and " in line
+
+
 def test_without_the_extensible_cache_0_34_sizes_the_profiled_pool_at_0_92() -> None:
     # config/vllm.py@v0.34.0 _resolve_extensible_kv_cache: "it is only supported on CUDA and ROCm". On
     # another platform (an L40S record marked Intel here) 0.34 falls back to 0.33's profiled budget at
