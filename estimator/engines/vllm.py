@@ -3459,21 +3459,32 @@ def _check_fields(check: StartCheck) -> dict[str, object]:
     }
 
 
-def _util_withheld_bytes(spec: ModelSpec, query: Query, gpu: GPU) -> int:
-    """What an explicit util between 0.7 and 1 keeps out of the extensible KV cache: the cache at a
-    budget of all the memory free at start-up less the cache at util's budget, which vLLM 0.34 logs as a
-    warning from 1 GiB (measure_kv_cache_blocks, v1/worker/extensible_kv_cache.py@v0.34.0). Both are
-    ``min(budget - non-KV, headroom - margin) - transient``, so the difference is what util x the device
-    leaves below the device less the CUDA context and the margin. 0 otherwise."""
+def _util_withheld_bytes(spec: ModelSpec, query: Query, gpu: GPU, report: VllmReport) -> int:
+    """What an explicit util between 0.7 and 1 keeps out of the extensible KV cache, which vLLM 0.34
+    logs as a warning from 1 GiB (measure_kv_cache_blocks, v1/worker/extensible_kv_cache.py@v0.34.0):
+    the cache at a budget of all the memory free at start-up less the cache at util's budget, each
+    ``max(min(budget - non-KV, headroom - margin) - transient, 0)``. Unclamped that is what util x the
+    device leaves below the device less the CUDA context and the margin. 0 where vLLM stops before it
+    measures: the first start check (one request against the reserved capacity less a block,
+    get_kv_cache_configs, v1/core/kv_cache_planning.py@v0.34.0) runs before warm-up. With pipeline
+    stages, 0 unless vLLM starts (vram does not redo each stage's first check here)."""
     util = query.util
-    if util is None or not 0.7 < util < 1.0 or not extensible_kv_cache(query, gpu) or query.method != "calibrated":
+    if util is None or not 0.7 < util < 1.0 or report.kv_sizing != "extensible" or query.method != "calibrated":
         return 0
-    constants = query_constants(query)
-    peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
-    transient = peak - persistent_runner_bytes(spec, query, gpu=gpu, constants=constants)
-    margin = extensible_margin_bytes(version_profile(query)[0], transient, rocm=gpu.vendor == "amd")
-    device = gpu.memory_bytes
-    return max(device - cuda_context_bytes(query, constants) - margin - int(util * device), 0)
+    if not report.starts:
+        if query.pp > 1 or startup_refusal(spec, query) is not None:
+            return 0
+        profile, _ = version_profile(query)
+        layout, _ = kv_layout(spec, query)
+        available = (report.kv_reserved_memory or 0) - layout.bytes_per_block
+        need = _start_need_bytes(layout, profile, query.seq_len, report.max_num_batched_tokens)
+        if available <= 0 or need > available:
+            return 0
+    # At the device's budget the headroom less the margin binds: device - context - margin less the
+    # resident memory and the transient (the activation peak covers both the persistent buffers and it).
+    non_kv = report.weights + report.non_torch + report.cuda_graphs + report.activation_peak
+    whole_device = max(gpu.memory_bytes - report.cuda_context - report.kv_margin - non_kv, 0)
+    return max(whole_device - report.kv_cache_memory, 0)
 
 
 def _extended(profile: VllmProfile, layout: KvLayout, num_blocks: int) -> tuple[int, int]:
@@ -4241,17 +4252,6 @@ class VllmEngine(BaseEngine):
                     "6.9 GiB less pool than vram's).",
                 )
             )
-        if gpu is not None and (withheld := _util_withheld_bytes(spec, query, gpu)) >= GiB:
-            notes.append(
-                note(
-                    "util_caps_kv_cache",
-                    f"util={query.util:g} keeps {withheld / GiB:.2f} GiB of free device memory out of vLLM "
-                    f"{version_profile(query)[0].version}'s KV cache, and vLLM warns so at start-up: its extensible "
-                    "KV cache is sized from the memory measured after warm-up and CUDA-graph capture, so its own "
-                    "use needs no headroom below 1; leave util unset unless something vLLM does not measure needs "
-                    "the memory (other processes on the GPU, weight-update buffers, a KV connector's buffers).",
-                )
-            )
         if query.prefix_caching is not None and not any(_has_state(layer) for layer in spec.layers):
             # Prefix caching shares the pool's attention pages; only state layers' pages change with it.
             notes.append(
@@ -4355,22 +4355,36 @@ class VllmEngine(BaseEngine):
         )
         if startup_refusal(spec, query) is not None:
             return report, []  # the verdict says why it will not start
+        notes: list[Note] = []
+        if (withheld := _util_withheld_bytes(spec, query, gpu, report)) >= GiB:
+            notes.append(
+                note(
+                    "util_caps_kv_cache",
+                    f"util={query.util:g} keeps {withheld / GiB:.2f} GiB of free device memory out of vLLM "
+                    f"{version}'s KV cache, and vLLM warns so at start-up: its extensible "
+                    "KV cache is sized from the memory measured after warm-up and CUDA-graph capture, so its own "
+                    "use needs no headroom below 1; leave util unset unless something vLLM does not measure needs "
+                    "the memory (other processes on the GPU, weight-update buffers, a KV connector's buffers).",
+                )
+            )
         if report.kv_cache_memory <= 0:
             return report, [
+                *notes,
                 note(
                     "no_kv_pool",
                     f"vLLM {version} would not start: weights and activations leave "
                     f"no room for the KV cache at util={report.gpu_memory_utilization:g}.",
-                )
+                ),
             ]
         if not report.starts:
             return report, [
+                *notes,
                 note(
                     "max_model_len_refused",
                     f"vLLM {version} would not start with max_model_len {query.seq_len:,}: {report.start_error}",
-                )
+                ),
             ]
-        return report, []
+        return report, notes
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
         """What vLLM's start-up log would say: the KV pool, its tokens, and the concurrency at s."""

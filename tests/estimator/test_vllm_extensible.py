@@ -185,6 +185,39 @@ def test_an_explicit_util_caps_the_extensible_cache() -> None:
     assert not any(w.code == "util_caps_kv_cache" for w in estimate(QWEN3_8B, q(gpu="h100"), model_id="m").warnings)
 
 
+def test_the_util_warning_is_vllms_clamped_difference_and_only_after_warm_up() -> None:
+    # Qwen3-8B on an L4 (23,612,293,120 B; 2,048 batched tokens, 256 seqs): the cache at a budget of the
+    # whole device is device - context - margin - (weights + non-torch + graphs + activation peak);
+    # at util's budget it is util x device - the same terms, clamped at 0 (measure_kv_cache_bytes).
+    l4 = 23_612_293_120
+    need = 64 * 36 * 262_144  # one 4,096-token request: 64 blocks of 9,437,184 B
+    for util in (0.75, 0.77, 0.8):
+        v = report(QWEN3_8B, q(gpu="l4", util=util))
+        non_kv = v.weights + v.non_torch + v.cuda_graphs + v.activation_peak
+        whole = l4 - CONTEXT - v.kv_margin - non_kv
+        at_util = max(int(util * l4) - non_kv, 0)
+        capacity = int(util * l4) - (v.weights + v.non_torch + v.activation_peak)
+        first_check = need <= capacity - 36 * 262_144
+        warned = [w.message for w in estimate(QWEN3_8B, q(gpu="l4", util=util), model_id="m").warnings]
+        said = [m for m in warned if m.startswith(f"util={util:g} keeps ")]
+        if util == 0.75:
+            # The capacity less a block is short of one request: vLLM stops before warm-up, no warning.
+            assert not first_check and not v.starts and said == []
+        else:
+            assert first_check and whole - at_util >= GiB
+            assert said == [said[0]] and said[0].startswith(f"util={util:g} keeps {(whole - at_util) / GiB:.2f} GiB ")
+    # util=0.77: the pool at util is below 0 and clamps to it, so the warning gives the whole device's
+    # pool, not device - context - margin - util x device (what it is unclamped, 0.02 GiB more).
+    v = report(QWEN3_8B, q(gpu="l4", util=0.77))
+    non_kv = v.weights + v.non_torch + v.cuda_graphs + v.activation_peak
+    assert int(0.77 * l4) - non_kv < 0 and v.kv_cache_memory == 0
+    whole = l4 - CONTEXT - v.kv_margin - non_kv
+    unclamped = l4 - CONTEXT - v.kv_margin - int(0.77 * l4)
+    assert f"{whole / GiB:.2f}" != f"{unclamped / GiB:.2f}"
+    warned = [w.message for w in estimate(QWEN3_8B, q(gpu="l4", util=0.77), model_id="m").warnings]
+    assert any(m.startswith(f"util=0.77 keeps {whole / GiB:.2f} GiB of free device memory") for m in warned)
+
+
 def test_the_answer_says_what_stays_free_when_util_caps_the_cache() -> None:
     # At util=0.9 the process holds at most the context + 0.9 x the device (weights, graphs, buffers,
     # the pool and the transient together: requested - non_kv_used - transient is the pool), so what
