@@ -329,3 +329,14 @@ def test_deepseek_v4_is_refused_where_its_layout_is_not_read() -> None:
     with pytest.raises(UnmodelledError, match=r"vram has not read how vLLM 0\.34 lays it out, so use vllm=0\.33"):
         estimate(dsv4, q(gpu="h200", gpus=8, kv="fp8"), model_id="m")
     assert estimate(dsv4, q(gpu="h200", gpus=8, kv="fp8", vllm="0.33"), model_id="m").engine_report is not None
+
+
+def test_the_help_gives_the_default_releases_util() -> None:
+    # resolved_gpu_memory_utilization (config/cache.py@v0.34.0): 1.0 with the extensible KV cache,
+    # which 0.34, the default release, turns on on CUDA and ROCm; 0.92 from 0.20 to 0.33.
+    from estimator.grammar import KEYS
+
+    (util,) = [k for k in KEYS if k.name == "util"]
+    assert util.default.startswith("1.0 ")
+    assert vllm.util_of(q(gpu="h100"), lookup_gpu("h100")) == 1.0
+    assert vllm.util_of(q(gpu="h100", vllm="0.33"), lookup_gpu("h100")) == 0.92
