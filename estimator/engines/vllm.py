@@ -3503,21 +3503,32 @@ def _check_fields(check: StartCheck) -> dict[str, object]:
     }
 
 
-def _util_withheld_bytes(spec: ModelSpec, query: Query, gpu: GPU) -> int:
-    """What an explicit util between 0.7 and 1 keeps out of the extensible KV cache: the cache at a
-    budget of all the memory free at start-up less the cache at util's budget, which vLLM 0.34 logs as a
-    warning from 1 GiB (measure_kv_cache_blocks, v1/worker/extensible_kv_cache.py@v0.34.0). Both are
-    ``min(budget - non-KV, headroom - margin) - transient``, so the difference is what util x the device
-    leaves below the device less the CUDA context and the margin. 0 otherwise."""
+def _util_withheld_bytes(spec: ModelSpec, query: Query, gpu: GPU, report: VllmReport) -> int:
+    """What an explicit util between 0.7 and 1 keeps out of the extensible KV cache, which vLLM 0.34
+    logs as a warning from 1 GiB (measure_kv_cache_blocks, v1/worker/extensible_kv_cache.py@v0.34.0):
+    the cache at a budget of all the memory free at start-up less the cache at util's budget, each
+    ``max(min(budget - non-KV, headroom - margin) - transient, 0)``. Unclamped that is what util x the
+    device leaves below the device less the CUDA context and the margin. 0 where vLLM stops before it
+    measures: the first start check (one request against the reserved capacity less a block,
+    get_kv_cache_configs, v1/core/kv_cache_planning.py@v0.34.0) runs before warm-up. With pipeline
+    stages, 0 unless vLLM starts (vram does not redo each stage's first check here)."""
     util = query.util
-    if util is None or not 0.7 < util < 1.0 or not extensible_kv_cache(query, gpu) or query.method != "calibrated":
+    if util is None or not 0.7 < util < 1.0 or report.kv_sizing != "extensible" or query.method != "calibrated":
         return 0
-    constants = query_constants(query)
-    peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
-    transient = peak - persistent_runner_bytes(spec, query, gpu=gpu, constants=constants)
-    margin = extensible_margin_bytes(version_profile(query)[0], transient, rocm=gpu.vendor == "amd")
-    device = gpu.memory_bytes
-    return max(device - cuda_context_bytes(query, constants) - margin - int(util * device), 0)
+    if not report.starts:
+        if query.pp > 1 or startup_refusal(spec, query) is not None:
+            return 0
+        profile, _ = version_profile(query)
+        layout, _ = kv_layout(spec, query)
+        available = (report.kv_reserved_memory or 0) - layout.bytes_per_block
+        need = _start_need_bytes(layout, profile, query.seq_len, report.max_num_batched_tokens)
+        if available <= 0 or need > available:
+            return 0
+    # At the device's budget the headroom less the margin binds: device - context - margin less the
+    # resident memory and the transient (the activation peak covers both the persistent buffers and it).
+    non_kv = report.weights + report.non_torch + report.cuda_graphs + report.activation_peak
+    whole_device = max(gpu.memory_bytes - report.cuda_context - report.kv_margin - non_kv, 0)
+    return max(whole_device - report.kv_cache_memory, 0)
 
 
 def _extended(profile: VllmProfile, layout: KvLayout, num_blocks: int) -> tuple[int, int]:
@@ -3629,18 +3640,18 @@ def capacity_lines(
     v1/core/kv_cache_utils.py): one capacity line from 0.28; from 0.30 the device type names it
     ("GPU" for CUDA and ROCm, "XPU" for Intel; update_kv_cache_capacity). With the extensible KV
     cache (0.34) ``pool`` is the reserved capacity, which "Available KV cache memory" prints before
-    warm-up, and ``extended`` the blocks committed after it and the bytes they map, which
-    extend_kv_cache logs ("Extended KV cache to %d blocks (%.2f GiB).") before the capacity line."""
+    warm-up, and ``extended`` the blocks committed after it and the bytes they map, which the workers
+    log ("Extended KV cache to %d blocks (%.2f GiB).") after the capacity line: the engine core prints
+    that line in finalize_extensible_kv_cache, then asks the workers to extend_kv_cache
+    (v1/engine/core.py@v0.34.0 _initialize_kv_caches)."""
     available = f"Available KV cache memory: {format_gib(pool)} GiB"
     device = "XPU" if profile.capacity_names_device and gpu.vendor == "intel" else "GPU"
     size = f"{device} KV cache size: {tokens:,} tokens"
     conc = f"Maximum concurrency for {max_model_len:,} tokens per request: {concurrency:.2f}x"
-    head: tuple[str, ...] = (available,)
+    lines: tuple[str, ...] = (available, f"{size}, {conc}") if profile.capacity_one_line else (available, size, conc)
     if extended is not None:
-        head += (f"Extended KV cache to {extended[0]} blocks ({extended[1] / GiB:.2f} GiB).",)
-    if profile.capacity_one_line:
-        return *head, f"{size}, {conc}"
-    return *head, size, conc
+        lines += (f"Extended KV cache to {extended[0]} blocks ({extended[1] / GiB:.2f} GiB).",)
+    return lines
 
 
 def _log_size(v: VllmReport) -> str:
@@ -4285,17 +4296,6 @@ class VllmEngine(BaseEngine):
                     "6.9 GiB less pool than vram's).",
                 )
             )
-        if gpu is not None and (withheld := _util_withheld_bytes(spec, query, gpu)) >= GiB:
-            notes.append(
-                note(
-                    "util_caps_kv_cache",
-                    f"util={query.util:g} keeps {withheld / GiB:.2f} GiB of free device memory out of vLLM "
-                    f"{version_profile(query)[0].version}'s KV cache, and vLLM warns so at start-up: its extensible "
-                    "KV cache is sized from the memory measured after warm-up and CUDA-graph capture, so its own "
-                    "use needs no headroom below 1; leave util unset unless something vLLM does not measure needs "
-                    "the memory (other processes on the GPU, weight-update buffers, a KV connector's buffers).",
-                )
-            )
         if query.prefix_caching is not None and not any(_has_state(layer) for layer in spec.layers):
             # Prefix caching shares the pool's attention pages; only state layers' pages change with it.
             notes.append(
@@ -4399,22 +4399,36 @@ class VllmEngine(BaseEngine):
         )
         if startup_refusal(spec, query) is not None:
             return report, []  # the verdict says why it will not start
+        notes: list[Note] = []
+        if (withheld := _util_withheld_bytes(spec, query, gpu, report)) >= GiB:
+            notes.append(
+                note(
+                    "util_caps_kv_cache",
+                    f"util={query.util:g} keeps {withheld / GiB:.2f} GiB of free device memory out of vLLM "
+                    f"{version}'s KV cache, and vLLM warns so at start-up: its extensible "
+                    "KV cache is sized from the memory measured after warm-up and CUDA-graph capture, so its own "
+                    "use needs no headroom below 1; leave util unset unless something vLLM does not measure needs "
+                    "the memory (other processes on the GPU, weight-update buffers, a KV connector's buffers).",
+                )
+            )
         if report.kv_cache_memory <= 0:
             return report, [
+                *notes,
                 note(
                     "no_kv_pool",
                     f"vLLM {version} would not start: weights and activations leave "
                     f"no room for the KV cache at util={report.gpu_memory_utilization:g}.",
-                )
+                ),
             ]
         if not report.starts:
             return report, [
+                *notes,
                 note(
                     "max_model_len_refused",
                     f"vLLM {version} would not start with max_model_len {query.seq_len:,}: {report.start_error}",
-                )
+                ),
             ]
-        return report, _cold_compile_notes(query, gpu, report)
+        return report, [*notes, *_cold_compile_notes(query, gpu, report)]
 
     def summary_line(self, est: Estimate, esc: Escape) -> str | None:
         """What vLLM's start-up log would say: the KV pool, its tokens, and the concurrency at s."""
@@ -4455,10 +4469,19 @@ class VllmEngine(BaseEngine):
                 if v.gpu_memory_utilization >= 1
                 else f"at most util={v.gpu_memory_utilization:g} x the device, {v.requested_memory / GiB:.1f} GiB"
             )
+            kept = f"{v.kv_margin / GiB:.2f} GiB free as a margin"
+            if v.requested_memory + v.cuda_context < device - v.kv_margin:
+                # util's cap binds (min(requested - non_kv_used, headroom - margin), measure_kv_cache_bytes):
+                # what stays free is what util x the device leaves beside the context, not the margin.
+                free = device - v.requested_memory - v.cuda_context
+                kept = (
+                    f"{free / GiB:.2f} GiB free (what util={v.gpu_memory_utilization:g} leaves, more than its "
+                    f"{v.kv_margin / GiB:.2f} GiB margin)"
+                )
             held = (
                 f"vLLM {esc(name)}{each} sizes its KV cache after CUDA-graph capture from the memory then free "
                 f"(the extensible KV cache, {cap}): of {device / GiB:.1f} GiB{per_gpu} it keeps "
-                f"{v.kv_margin / GiB:.2f} GiB free as a margin and {v.transient_reserve / GiB:.2f} GiB for transient "
+                f"{kept} and {v.transient_reserve / GiB:.2f} GiB for transient "
                 f"activations, beside the {v.cuda_context / GiB:.2f} GiB CUDA context"
             )
         line = (

@@ -129,8 +129,8 @@ def test_a_question_in_the_bots_dm(bot: Bot) -> None:
     [answer] = bot.slack.wait_for("chat.postMessage")
     assert answer.args["channel"] == "DBOT1"
     assert _lead(answer.args).splitlines()[0] == "Read as `Qwen/Qwen3-8B s=4k kv=fp8 gpu=t4`"
-    # fp8 KV: 147,456 / 2 = 73,728 B = 72.0 KiB per token.
-    assert "72.0 KiB per token x 4,096 tokens x 1 sequence" in blocks_text(answer.args)
+    # fp8 KV: 147,456 / 2 = 73,728 B = 72 KiB per token.
+    assert "72 KiB per token x 4,096 tokens x 1 sequence" in blocks_text(answer.args)
 
 
 def test_a_question_it_cannot_read_is_one_private_sentence(bot: Bot) -> None:
@@ -154,7 +154,7 @@ def test_thread_replies_in_plain_words_change_settings_and_chatter_is_ignored(bo
     bot.send.event(bot.send.message("and with fp8 kv?", thread_ts=root_ts))
     fp8 = bot.slack.wait_for("chat.postMessage", 3)[2].args
     assert _lead(fp8).startswith("Changed `kv=fp8`")
-    assert "72.0 KiB per token x 32,768 tokens" in blocks_text(fp8)  # s=32k stays from the previous change
+    assert "72 KiB per token x 32,768 tokens" in blocks_text(fp8)  # s=32k stays from the previous change
     bot.pool.drain()
     bot.send.event(bot.send.message("try 2 GPUs", thread_ts=root_ts))
     two = bot.slack.wait_for("chat.postMessage", 4)[3].args

@@ -493,7 +493,7 @@ def test_a_hub_link_gets_a_compact_unfurl_with_a_button(bot: Bot) -> None:
     assert list(unfurls) == [url]
     text = json.dumps(unfurls[url]["blocks"], ensure_ascii=False)
     # 147,456 B per token x 1,024 tokens = 150,994,944 B = 144 MiB
-    assert "KV cache 144.0 MiB per 1k tokens (bf16)" in text
+    assert "KV cache 144 MiB per 1k tokens (bf16)" in text
     # The weights alone (8.19e9 x 2 B = 15.3 GiB) exceed a T4's 14.7 GiB; an H100 (79.2 GiB) holds 8k.
     assert "`h100-80gb`" in text and "`t4`" not in text
     bot.pool.drain()

@@ -230,7 +230,7 @@ def test_a_click_a_form_and_a_hub_link_in_an_installed_workspace(installed: Inst
     [unfurl] = inst.slack.wait_for("chat.unfurl")
     assert unfurl.token == NEW_TOKEN and list(unfurl.args["unfurls"]) == [url]
     # 114,688 B per token x 1,024 tokens = 117,440,512 B = 112 MiB
-    assert "KV cache 112.0 MiB per 1k tokens" in json.dumps(unfurl.args["unfurls"][url]["blocks"])
+    assert "KV cache 112 MiB per 1k tokens" in json.dumps(unfurl.args["unfurls"][url]["blocks"])
     inst.pool.drain()
     mine = inst.store.own_queries(platform="slack", workspace=NEW_TEAM, user="U0001")
     assert len(mine) == 3 and {r.conversation.workspace for r in mine} == {NEW_TEAM}  # answer, click, form

@@ -107,11 +107,13 @@ def test_qwen3_8b_on_one_l40s_by_hand() -> None:
     assert v.max_concurrency == math.floor(n / 512 * 100) / 100
     assert v.kv_cache_tokens == int(n / 512 * 32_768)
     assert v.kv_committed_memory == 36 * math.ceil(n * stride / GRANULE) * GRANULE
+    # The engine core prints the capacity line in finalize_extensible_kv_cache, then has the workers
+    # extend the cache, which logs the blocks it commits (v1/engine/core.py@v0.34.0).
     assert v.log_lines == (
         f"Available KV cache memory: {round(capacity / GiB, 2)} GiB",
-        f"Extended KV cache to {n} blocks ({v.kv_committed_memory / GiB:.2f} GiB).",
         f"GPU KV cache size: {int(n / 512 * 32_768):,} tokens, Maximum concurrency for 32,768 tokens per request: "
         f"{n / 512:.2f}x",
+        f"Extended KV cache to {n} blocks ({v.kv_committed_memory / GiB:.2f} GiB).",
     )
     # The answer: the longest request the scheduler holds beside the null block, the most requests.
     est = estimate(QWEN3_8B, query, model_id="m")
@@ -181,6 +183,59 @@ def test_an_explicit_util_caps_the_extensible_cache() -> None:
     assert said.startswith(f"util=0.9 keeps {withheld / GiB:.2f} GiB of free device memory out of vLLM 0.34's")
     # Left unset (1.0) there is nothing withheld and no warning.
     assert not any(w.code == "util_caps_kv_cache" for w in estimate(QWEN3_8B, q(gpu="h100"), model_id="m").warnings)
+
+
+def test_the_util_warning_is_vllms_clamped_difference_and_only_after_warm_up() -> None:
+    # Qwen3-8B on an L4 (23,612,293,120 B; 2,048 batched tokens, 256 seqs): the cache at a budget of the
+    # whole device is device - context - margin - (weights + non-torch + graphs + activation peak);
+    # at util's budget it is util x device - the same terms, clamped at 0 (measure_kv_cache_bytes).
+    l4 = 23_612_293_120
+    need = 64 * 36 * 262_144  # one 4,096-token request: 64 blocks of 9,437,184 B
+    for util in (0.75, 0.77, 0.8):
+        v = report(QWEN3_8B, q(gpu="l4", util=util))
+        non_kv = v.weights + v.non_torch + v.cuda_graphs + v.activation_peak
+        whole = l4 - CONTEXT - v.kv_margin - non_kv
+        at_util = max(int(util * l4) - non_kv, 0)
+        capacity = int(util * l4) - (v.weights + v.non_torch + v.activation_peak)
+        first_check = need <= capacity - 36 * 262_144
+        warned = [w.message for w in estimate(QWEN3_8B, q(gpu="l4", util=util), model_id="m").warnings]
+        said = [m for m in warned if m.startswith(f"util={util:g} keeps ")]
+        if util == 0.75:
+            # The capacity less a block is short of one request: vLLM stops before warm-up, no warning.
+            assert not first_check and not v.starts and said == []
+        else:
+            assert first_check and whole - at_util >= GiB
+            assert said == [said[0]] and said[0].startswith(f"util={util:g} keeps {(whole - at_util) / GiB:.2f} GiB ")
+    # util=0.77: the pool at util is below 0 and clamps to it, so the warning gives the whole device's
+    # pool, not device - context - margin - util x device (what it is unclamped, 0.02 GiB more).
+    v = report(QWEN3_8B, q(gpu="l4", util=0.77))
+    non_kv = v.weights + v.non_torch + v.cuda_graphs + v.activation_peak
+    assert int(0.77 * l4) - non_kv < 0 and v.kv_cache_memory == 0
+    whole = l4 - CONTEXT - v.kv_margin - non_kv
+    unclamped = l4 - CONTEXT - v.kv_margin - int(0.77 * l4)
+    assert f"{whole / GiB:.2f}" != f"{unclamped / GiB:.2f}"
+    warned = [w.message for w in estimate(QWEN3_8B, q(gpu="l4", util=0.77), model_id="m").warnings]
+    assert any(m.startswith(f"util=0.77 keeps {whole / GiB:.2f} GiB of free device memory") for m in warned)
+
+
+def test_the_answer_says_what_stays_free_when_util_caps_the_cache() -> None:
+    # At util=0.9 the process holds at most the context + 0.9 x the device (weights, graphs, buffers,
+    # the pool and the transient together: requested - non_kv_used - transient is the pool), so what
+    # stays free is H100 - context - 0.9 x H100, not the 1.58 GiB margin, which only binds at 1.0.
+    v = report(QWEN3_8B, q(gpu="h100", util=0.9))
+    transient = v.activation_peak - vllm.persistent_runner_bytes(QWEN3_8B, q(gpu="h100"), gpu=lookup_gpu("h100"))
+    margin = max(GiB, int(0.75 * transient))
+    free = H100 - CONTEXT - int(0.9 * H100)
+    assert free > margin
+    line = vllm.ENGINE.summary_line(estimate(QWEN3_8B, q(gpu="h100", util=0.9), model_id="m"), lambda s: s)
+    assert line is not None
+    assert (
+        f"it keeps {free / GiB:.2f} GiB free (what util=0.9 leaves, more than its {margin / GiB:.2f} GiB margin) "
+        f"and {transient / GiB:.2f} GiB for transient activations, beside the 0.51 GiB CUDA context;"
+    ) in line
+    # Left at 1.0 the margin is what stays free.
+    line = vllm.ENGINE.summary_line(estimate(QWEN3_8B, q(gpu="h100"), model_id="m"), lambda s: s)
+    assert line is not None and f"it keeps {margin / GiB:.2f} GiB free as a margin and " in line
 
 
 def test_without_the_extensible_cache_0_34_sizes_the_profiled_pool_at_0_92() -> None:
@@ -316,11 +371,12 @@ def test_deepseek_v4_flash_tp8_by_hand(gpu: str, total: int, batched: int, per_r
     assert v.kv_committed_memory == committed and committed - n * DSV4_BLOCK < GRANULE
     assert v.max_concurrency == math.floor(n / per_request * 100) / 100
     assert v.kv_cache_tokens == int(n / per_request * 32_768)
+    # The engine core logs the capacity line, then the workers "Extended KV cache to ..." (v1/engine/core.py@v0.34.0).
     assert v.log_lines == (
         f"Available KV cache memory: {round(capacity / GiB, 2)} GiB",
-        f"Extended KV cache to {n} blocks ({committed / GiB:.2f} GiB).",
         f"GPU KV cache size: {int(n / per_request * 32_768):,} tokens, Maximum concurrency for 32,768 tokens per "
         f"request: {n / per_request:.2f}x",
+        f"Extended KV cache to {n} blocks ({committed / GiB:.2f} GiB).",
     )
     # The most requests: their blocks and the null block within the committed blocks.
     est = estimate(DSV4, query, model_id="m")
@@ -362,3 +418,14 @@ def test_deepseek_v4_keeps_0_33_rules() -> None:
     )
     # Another KV dtype is refused as in 0.33 (_resolve_dsv4_kv_cache_dtype is unchanged in 0.34).
     assert "with kv=bf16" in (vllm.startup_refusal(DSV4, q(gpu="h200", gpus=8, seq_len=8_192, kv="bf16")) or "")
+
+
+def test_the_help_gives_the_default_releases_util() -> None:
+    # resolved_gpu_memory_utilization (config/cache.py@v0.34.0): 1.0 with the extensible KV cache,
+    # which 0.34, the default release, turns on on CUDA and ROCm; 0.92 from 0.20 to 0.33.
+    from estimator.grammar import KEYS
+
+    (util,) = [k for k in KEYS if k.name == "util"]
+    assert util.default.startswith("1.0 ")
+    assert vllm.util_of(q(gpu="h100"), lookup_gpu("h100")) == 1.0
+    assert vllm.util_of(q(gpu="h100", vllm="0.33"), lookup_gpu("h100")) == 0.92

@@ -247,7 +247,8 @@ def test_a_three_stage_extensible_cache_commits_the_fewest_blocks() -> None:
     first = v.pipeline[0]
     assert v.log_lines[0].startswith("Available KV cache memory: ")
     assert v.log_lines[0] != f"Available KV cache memory: {vllm.format_gib(first.kv_cache_memory)} GiB"
-    assert v.log_lines[1].startswith(f"Extended KV cache to {v.num_gpu_blocks} blocks (")
+    assert v.log_lines[1].startswith("GPU KV cache size: ")
+    assert v.log_lines[2].startswith(f"Extended KV cache to {v.num_gpu_blocks} blocks (")
 
 
 def test_the_weights_line_gives_the_stages_count_of_the_whole() -> None:

@@ -290,11 +290,12 @@ def test_answer_names_the_release_everywhere() -> None:
     assert line is not None and line.startswith("vLLM 0.34 sizes its KV cache after CUDA-graph capture ")
     assert "(the extensible KV cache, the whole device)" in line
     assert "; the KV pool takes what the rest leaves, " in line
-    # 0.34 logs the capacity it reserved, the blocks it commits after warm-up, then the capacity line.
+    # 0.34 logs the capacity it reserved, the capacity line (the engine core), then the blocks the
+    # workers commit (extend_kv_cache, called after finalize_extensible_kv_cache).
     assert len(report.log_lines) == 3
-    assert report.log_lines[1].startswith(f"Extended KV cache to {report.num_gpu_blocks} blocks (")
-    assert report.log_lines[2].startswith("GPU KV cache size: ")
-    assert ", Maximum concurrency for 8,192 tokens per request: " in report.log_lines[2]
+    assert report.log_lines[1].startswith("GPU KV cache size: ")
+    assert ", Maximum concurrency for 8,192 tokens per request: " in report.log_lines[1]
+    assert report.log_lines[2].startswith(f"Extended KV cache to {report.num_gpu_blocks} blocks (")
     # 0.33: util=0.92 of the device, one capacity line from 0.28.
     est = estimate(LLAMA, q(gpu="h100", seq_len=8192, vllm="0.33"), model_id="m")
     report = est.engine_report
