@@ -22,7 +22,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   dp (replicas)                     vLLM data-parallel replicas of gpus x pp GPUs each        1
   ep (expert_parallel)              on off                                                    off
   engine                            transformers vllm                                         transformers
-  util                              vLLM gpu_memory_utilization                               0.92 (0.9 up to 0.19)
+  util                              vLLM gpu_memory_utilization                               1.0 (0.92 before 0.34)
   mnbt (max_num_batched_tokens)     vLLM max_num_batched_tokens                               vLLM's default
   seqs (max_num_seqs)               vLLM max_num_seqs                                         vLLM's default
   vllm (vllm_version)               vLLM release                                              0.34 (the newest followed)

@@ -367,7 +367,7 @@ KEYS: tuple[Key, ...] = (
         "util",
         "float",
         "vLLM gpu_memory_utilization",
-        "1.0 (0.92 up to 0.33, 0.9 up to 0.19)",
+        "1.0 (0.92 before 0.34)",
         low=0,
         high=1,
         values_hint="0 < x <= 1",
