@@ -4416,8 +4416,14 @@ class VllmEngine(BaseEngine):
                 *notes,
                 note(
                     "no_kv_pool",
-                    f"vLLM {version} would not start: weights and activations leave "
-                    f"no room for the KV cache at util={report.gpu_memory_utilization:g}.",
+                    f"vLLM {version} would not start: "
+                    + (
+                        "weights, activations, CUDA graphs, the CUDA context and the margin its extensible KV "
+                        "cache keeps free leave "
+                        if report.kv_sizing == "extensible"
+                        else "weights and activations leave "
+                    )
+                    + f"no room for the KV cache at util={report.gpu_memory_utilization:g}.",
                 ),
             ]
         if not report.starts:
@@ -4597,10 +4603,12 @@ class VllmEngine(BaseEngine):
                 f"{q.seq_len:,} tokens takes, but vLLM {v.version} keeps one back (the null block) and will not start"
             )
         elif v.kv_cache_memory <= 0:
-            line = (
-                f"{total}: does not fit {where}: at util={v.gpu_memory_utilization:g} the weights and "
-                "activations leave vLLM no KV pool"
+            rest = (
+                "the weights, activations, CUDA graphs, CUDA context and margin"
+                if v.kv_sizing == "extensible"
+                else "the weights and activations"
             )
+            line = f"{total}: does not fit {where}: at util={v.gpu_memory_utilization:g} {rest} leave vLLM no KV pool"
         elif held < 1:
             line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of one request of {q.seq_len:,} tokens"
         else:

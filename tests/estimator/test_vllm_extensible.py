@@ -429,3 +429,15 @@ def test_the_help_gives_the_default_releases_util() -> None:
     assert util.default.startswith("1.0 ")
     assert vllm.util_of(q(gpu="h100"), lookup_gpu("h100")) == 1.0
     assert vllm.util_of(q(gpu="h100", vllm="0.33"), lookup_gpu("h100")) == 0.92
+
+
+def test_no_pool_names_what_0_34_holds_besides_it() -> None:
+    # Qwen3-32B in bf16 (61 GiB of weights) on one 24 GB L4: nothing is left for the KV cache. Under
+    # 0.34 the CUDA graphs, the context and the margin also come out of the device before the cache.
+    qwen32 = load_model_spec(json.loads((FIXTURES / "configs" / "Qwen__Qwen3-32B.json").read_text()))
+    new = estimate(qwen32, q(gpu="l4"), model_id="m")
+    old = estimate(qwen32, q(gpu="l4", vllm="0.33"), model_id="m")
+    (new_note,) = [w.message for w in new.warnings if w.code == "no_kv_pool"]
+    (old_note,) = [w.message for w in old.warnings if w.code == "no_kv_pool"]
+    assert "margin its extensible KV cache keeps free" in new_note and "margin" not in old_note
+    assert "weights and activations leave no room" in old_note
