@@ -64,6 +64,7 @@ SAFETENSORS_DTYPE_BYTES: dict[str, int] = {
     "BOOL": 1,
 }
 _FLOAT_DTYPES = {"F32", "F16", "BF16"}
+_SAFETENSORS_TORCH_DTYPES: dict[str, TorchDType] = {"F32": "fp32", "F16": "fp16", "BF16": "bf16"}
 
 _TORCH_DTYPES: dict[str, TorchDType] = {
     "bfloat16": "bf16",
@@ -156,8 +157,16 @@ def intermediate_size(cfg: Mapping[str, Any], model_type: str, hidden: int) -> i
     return _int(cfg, model_type, "intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size", default=4 * hidden)
 
 
-def torch_dtype(cfgs: tuple[Mapping[str, Any], ...], model_type: str, fam: Family) -> tuple[TorchDType, str | None]:
-    """The dtype of unquantized tensors, and a warning when the config names none."""
+def torch_dtype(
+    cfgs: tuple[Mapping[str, Any], ...],
+    model_type: str,
+    fam: Family,
+    stored: Mapping[str, int] | None = None,
+) -> tuple[TorchDType, str | None]:
+    """The dtype of unquantized tensors, and a warning when neither the config nor the checkpoint
+    names it. ``stored``: the checkpoint's element counts by safetensors dtype, when known; where the
+    config names no dtype, a checkpoint whose float tensors are all of one dtype names it (what
+    transformers' and vLLM's ``dtype="auto"`` then load)."""
     for cfg in cfgs:
         raw = _field(cfg, "torch_dtype", "dtype", default=None)
         if raw is not None:
@@ -167,8 +176,16 @@ def torch_dtype(cfgs: tuple[Mapping[str, Any], ...], model_type: str, fam: Famil
                     f"{model_type} config has torch_dtype {raw!r}; expected bfloat16, float16 or float32."
                 )
             return _TORCH_DTYPES[key], None
+    floats = sorted(d for d, n in (stored or {}).items() if d in _FLOAT_DTYPES and n)
+    if len(floats) == 1:
+        return _SAFETENSORS_TORCH_DTYPES[floats[0]], None
     if fam.dtype_default is not None:
         return _TORCH_DTYPES[fam.dtype_default], None
+    if floats:
+        return "bf16", (
+            f"{model_type} config names no torch_dtype and its checkpoint mixes {', '.join(floats)} tensors; "
+            "assuming bfloat16 weights (what vLLM serves it in; transformers may load another)."
+        )
     return "bf16", f"{model_type} config names no torch_dtype; assuming bfloat16 weights."
 
 
@@ -1834,7 +1851,9 @@ def _build(
         and not fam.never_tied
     )
     # The dtype the checkpoint was saved in: the raw config's (transformers fills none when absent).
-    dtype, dtype_warning = torch_dtype((_text_config(raw, fam), raw), model_type, fam)
+    dtype, dtype_warning = torch_dtype(
+        (_text_config(raw, fam), raw), model_type, fam, safetensors.parameters if safetensors else None
+    )
     if dtype_warning:
         warnings.append(dtype_warning)
     if fam.arch == "jamba":
@@ -1879,10 +1898,13 @@ def _build(
     params = c.params()
     params_source = "config"
     checkpoint_bytes = None
+    checkpoint_fp32_bytes = None
     if safetensors is not None:
         checkpoint_bytes = _loaded_bytes(safetensors, layers)
+        checkpoint_fp32_bytes = _loaded_bytes(safetensors, layers, "F32")
         if checkpoint_bytes is None:
             checkpoint_bytes = _bytes_from_counts(safetensors.parameters, model_type)
+            checkpoint_fp32_bytes = 4 * safetensors.parameters.get("F32", 0)
         if quant.method == "none":
             params, note = _params_from_checkpoint(params, safetensors, tied, vocab * hidden)
             params_source = "safetensors"
@@ -1931,6 +1953,7 @@ def _build(
         quantization=quant,
         vision=vision,
         checkpoint_bytes=checkpoint_bytes,
+        checkpoint_fp32_bytes=checkpoint_fp32_bytes,
         params_source=params_source,
         warnings=tuple(warnings),
         linears=c.linear_specs(),
@@ -1974,8 +1997,9 @@ _LAYER_INDEX = re.compile(r"(?:^|\.)layers\.(\d+)\.")
 _MTP_MODULE = re.compile(r"(?:^|\.)mtp\.")
 
 
-def _loaded_bytes(st: SafetensorsInfo, num_layers: int) -> int | None:
-    """Exact bytes of the tensors an engine loads, from the headers (None without them).
+def _loaded_bytes(st: SafetensorsInfo, num_layers: int, dtype: str | None = None) -> int | None:
+    """Exact bytes of the tensors an engine loads (of one safetensors ``dtype`` only, when given),
+    from the headers (None without them).
 
     Decoder layers past ``num_hidden_layers`` are multi-token-prediction modules (DeepSeek-V3's
     layer 61) that engines skip unless speculative decoding asks for them; so are ``mtp.`` modules.
@@ -1984,7 +2008,7 @@ def _loaded_bytes(st: SafetensorsInfo, num_layers: int) -> int | None:
         return None
     total = 0
     for name, tensor in st.tensors.items():
-        if _MTP_MODULE.search(name):
+        if _MTP_MODULE.search(name) or (dtype is not None and tensor.dtype != dtype):
             continue
         match = _LAYER_INDEX.search(name)
         if match and "vision" not in name and int(match.group(1)) >= num_layers:

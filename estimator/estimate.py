@@ -452,6 +452,8 @@ def estimate(
     asked = query
     query = query.model_copy(update={"flash_attention": engine.fused_attention(spec, query)})
     gpu = _gpu(query)
+    # The model as the engine loads it (vLLM's dtype=auto serves a float32 checkpoint in 16 bits).
+    spec, cast = engine.loaded_spec(spec, query, gpu)
     whole = spec
     stages = _pipeline_stages(spec, query)
     if query.pp > 1:
@@ -486,6 +488,8 @@ def estimate(
         kv_ratio = ours_kv_total * query.batch / ran / (classic_result.kv_cache_gb * GB)
     # What reading the config found, then where the model came from (the resolver's sentences).
     notes = [*(note("config", w) for w in spec.warnings), *(note("source", w) for w in warnings), *terms.warnings]
+    if cast:
+        notes.append(note("dtype_cast", cast))
     notes += _conversion_notes(spec, query, engine)
     notes += engine.notes(spec, asked, gpu)
     if gpu is not None and gpu.unified_memory and not any(n.code == "unified_memory" for n in notes):

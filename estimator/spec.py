@@ -274,6 +274,8 @@ class ModelSpec(Frozen):
     vision: VisionSpec | None = None
     # Exact bytes of the stored tensors, from safetensors headers, when known.
     checkpoint_bytes: int | None = None
+    # Of those, the bytes stored in float32 (what an engine that downcasts a float32 checkpoint halves).
+    checkpoint_fp32_bytes: int | None = None
     params_source: Literal["config", "safetensors", "gguf"] = "config"
     # The checkpoint's own name for a format outside WeightFormat (GGUF "Q4_K_M"), shown as is.
     format_label: str | None = None

@@ -182,6 +182,11 @@ class Engine(Protocol):
         """The parts the weights row adds up from (empty: the checkpoint's ``weights`` alone)."""
         ...
 
+    def loaded_spec(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[ModelSpec, str | None]:
+        """The model as the engine loads it with the query's settings (a float32 checkpoint its
+        ``dtype=auto`` casts to 16 bits), and the sentence saying so, or the spec as read and None."""
+        ...
+
     def fused_attention(self, spec: ModelSpec, query: Query) -> bool:
         """Whether the engine runs fused attention: fa= when given, else the engine's own default."""
         ...
@@ -322,6 +327,9 @@ class BaseEngine:
     def weight_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> tuple[WeightTerm, ...]:
         """The parts the weights row adds up from, beside the checkpoint's ``weights`` (empty: only those)."""
         return ()
+
+    def loaded_spec(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[ModelSpec, str | None]:
+        return spec, None
 
     def fused_attention(self, spec: ModelSpec, query: Query) -> bool:
         return query.flash_attention is not False

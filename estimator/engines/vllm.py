@@ -96,6 +96,7 @@ from estimator.spec import (
     LinearComponent,
     LinearWeights,
     ModelSpec,
+    TorchDType,
     VisionSpec,
     WeightFormat,
 )
@@ -459,6 +460,34 @@ def _nvfp4_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
 # Model types vLLM will not run in fp16 (config/model.py@v0.33.0 _FLOAT16_NOT_SUPPORTED_MODELS,
 # "Numerical instability"): without bf16, --dtype auto falls back to float32 for them.
 _NO_FP16_MODEL_TYPES = frozenset({"gemma2", "gemma3", "gemma3_text", "glm4"})
+
+
+def auto_dtype_spec(spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[ModelSpec, str | None]:
+    """A float32 checkpoint as vLLM's default ``--dtype auto`` serves it: in the platform's first
+    dtype the model takes, bf16, or fp16 on GPUs without it, float32 only where the model refuses fp16
+    there (config/model.py@v0.34.0 ``_resolve_auto_dtype``: "Downcast for float32 models"). The
+    float32 tensors load at half their stored bytes; a config naming no dtype reads as float32 there
+    too (``get_torch_dtype``), which is the bf16 vram assumes. ``dtype=``/``p=`` keep what they ask."""
+    if spec.torch_dtype != "fp32" or query.weight_format is not None or query.bits is not None:
+        return spec, None
+    if query.method != "calibrated":
+        return spec, None
+    target: TorchDType = "bf16"
+    if gpu is not None and not gpu.bf16:
+        if spec.model_type in _NO_FP16_MODEL_TYPES:
+            return spec, None
+        target = "fp16"
+    update: dict[str, object] = {"torch_dtype": target}
+    if spec.quantization.method == "none":
+        update["quantization"] = spec.quantization.model_copy(update={"format": target})
+    if spec.checkpoint_bytes is not None and spec.checkpoint_fp32_bytes is not None:
+        update["checkpoint_bytes"] = spec.checkpoint_bytes - spec.checkpoint_fp32_bytes // 2
+        update["checkpoint_fp32_bytes"] = 0
+    name = "bfloat16" if target == "bf16" else "float16"
+    return spec.model_copy(update=update), (
+        f"The checkpoint is float32: vLLM's --dtype auto serves it in {name}, half the bytes, and vram sizes "
+        f"that (add dtype=fp32 to size --dtype float32)."
+    )
 
 
 def bf16_refusal(spec: ModelSpec, query: Query, gpu: GPU | None) -> str | None:
@@ -4078,6 +4107,9 @@ class VllmEngine(BaseEngine):
         if _past_minor(query) and stand_in(query) is None:
             return f"follows the {version_profile(query)[0].version} profile"
         return None
+
+    def loaded_spec(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[ModelSpec, str | None]:
+        return auto_dtype_spec(spec, query, gpu)
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
         dtypes = resolve_dtypes(spec, query)
