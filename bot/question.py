@@ -1015,16 +1015,46 @@ def _read_settings(reader: _Reader) -> None:
         batch,
     )
 
-    def cards(m: re.Match[str]) -> None:
+    def numbered_cards(m: re.Match[str]) -> None:
+        # "2 4090 GPUs", "a 3090 card", "4090 GPUs": a card named by its number, before the noun that
+        # would otherwise make the number a count. A number the catalog lacks is a count unless a
+        # count stands before it.
+        name = m.group("g")
+        gpu = _gpu_of([name])
+        if gpu is None and m.group("n") is None:
+            cards(m, name)
+            return
+        if gpu is None:
+            raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
+        previous = reader.read.get("gpu")
+        if previous is not None and previous[0] != gpu.key:
+            raise InputError(
+                f'two GPUs named ("{previous[1]}" and "{name}"): ask about one at a time, for example: {EXAMPLE}'
+            )
+        reader.read["gpu"] = (gpu.key, name)
+        count = m.group("n")
+        if count in ("a", "an", "one"):
+            reader.read.setdefault("gpus", ("1", count))
+        elif count is not None:
+            cards(m, count)
+
+    def cards(m: re.Match[str], number: str | None = None) -> None:
         # "on 8 GPUs" counts cards, as "on 8 H100s" does: all the layout's GPUs, split over pipeline
         # stages and replicas when they are said; beside a tensor-parallel size they must equal it.
-        count = _count_setting("gpus", m.group("n"))
+        count = _count_setting("gpus", number or m.group("n"))
         if reader.tp_stated and "gpus" in reader.read:
             reader.cards_beside_tp = (int(count), m.group(0))
             return
         reader.set("gpus", count, m.group(0))
         reader.gpu_count_stated = True
 
+    reader.run_rule(
+        _w(
+            r"(?:on |with |across |using |over |to )?(?:(?P<n>an?|" + _NUMW + r")(?: x| \*)? )?"
+            r"(?P<g>\d{3,4}s?) (?:" + _GPU_NOUN + r")"
+        ),
+        numbered_cards,
+    )
     reader.run_rule(
         _w(r"(?:on |with |across |using |over |to )?(?P<n>" + _NUMW + r")(?: x| \*)? (?:" + _GPU_NOUN + r")"),
         cards,
@@ -1160,8 +1190,13 @@ def _finish_words(reader: _Reader) -> tuple[str | None, tuple[str, ...]]:
             # "mistral small 3.1": a name first, its version in a word of its own.
             or (bool(re.match(r"[a-z]", words[0].norm)) and any(re.search(r"\d", t.norm) for t in words))
         )
-        gpuish = [t for t in words if t.norm in _GPU_BRANDS]
-        if modelish and gpuish and words.index(gpuish[0]) < len(words) - 1:
+        # A brand before a GPU-shaped word; "nvidia nemotron nano 9b" is a model of the brand's.
+        gpuish = [
+            t
+            for n, t in enumerate(words[:-1])
+            if t.norm in _GPU_BRANDS and _looks_like_gpu(words[n + 1].norm) and words[n + 1].norm not in _GPU_BRANDS
+        ]
+        if modelish and gpuish:
             # "on an rtx 3080": brand first, then a number the catalog does not know.
             name = " ".join(t.raw for t in words[words.index(gpuish[0]) :])
             raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')

@@ -41,6 +41,13 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # -- a card named by its number before the noun that would make the number a count
+    ("can Qwen/Qwen3-8B run on 2 4090 gpus", "Qwen/Qwen3-8B", "gpu=rtx-4090 gpus=2", FIT, ()),
+    ("can Qwen/Qwen3-8B run on two 3090 cards", "Qwen/Qwen3-8B", "gpu=rtx-3090 gpus=2", FIT, ()),
+    ("can Qwen/Qwen3-8B run on a 4090 gpu", "Qwen/Qwen3-8B", "gpu=rtx-4090", FIT, ()),
+    ("can Qwen/Qwen3-8B run on 128 gpus", "Qwen/Qwen3-8B", "gpus=128", FIT, ()),
+    # -- a model of a GPU maker's, named with the maker's name
+    ("will nvidia nemotron nano 9b fit on an h100", "nvidia nemotron nano 9b", "gpu=h100-80gb", FIT, ()),
     # -- context forms
     ("Qwen/Qwen3-8B with 64k context on an H100", "Qwen/Qwen3-8B", "s=64k gpu=h100-80gb", FIT, ()),
     ("can Qwen/Qwen3-8B do 128k tokens on an H200?", "Qwen/Qwen3-8B", "s=128k gpu=h200", FIT, ()),
@@ -671,6 +678,9 @@ REFUSED: list[tuple[str, str]] = [
     ("will Qwen/Qwen3-32B fit 2 RTX 3080 at 32k?", 'unknown GPU "RTX 3080"'),
     ("can Qwen/Qwen3-32B run 32k with 2 rtx 3080 gpus", 'unknown GPU "rtx 3080"'),
     ("can Qwen/Qwen3-32B run on 2 nvidia geforce rtx 3080 ti", 'unknown GPU "nvidia geforce rtx 3080 ti"'),
+    # Two numbers before "GPUs": the second names the card, never a count of 3,080.
+    ("can Qwen/Qwen3-32B run with 2 3080 gpus", 'unknown GPU "3080"'),
+    ("can Qwen/Qwen3-32B run on 2000 gpus", "gpus=2000 is out of range"),
     ("Qwen/Qwen3-8B on a GTX 1080", 'unknown GPU "GTX 1080"'),
     ("Qwen/Qwen3-8B on two A6000 Ada", "unknown GPU"),
     ("Qwen/Qwen3-8B on an MI210", 'unknown GPU "MI210"'),
