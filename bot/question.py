@@ -84,7 +84,7 @@ _SIZE_ONLY = re.compile(r"^\d+(?:\.\d+)?[bm]$", re.IGNORECASE)
 _SPLIT_WORDS = {"pp": "pipeline stages", "dp": "data-parallel replicas"}
 _GGUF_QUANT = re.compile(r"^(?:i?q\d(?:_[a-z0-9]+)*|gguf)$", re.IGNORECASE)
 # GPU-shaped words (a brand, or a catalog-like name) that the catalog may not know.
-_GPU_BRANDS = {"rtx", "gtx", "geforce", "nvidia", "amd", "radeon", "tesla", "quadro", "instinct", "tpu", "arc"}
+_GPU_BRANDS = {"rtx", "gtx", "geforce", "nvidia", "amd", "radeon", "tesla", "quadro", "instinct", "tpu", "arc", "apple"}
 # Words that make a catalog name another card ("A6000 Ada", "4090 laptop", "3090 Ti").
 _GPU_VARIANT_WORDS = {"ada", "blackwell", "hopper", "ampere", "laptop", "mobile", "ti", "super", "max-q", "xt", "xtx"}
 _UNSUPPORTED_ENGINES = {
@@ -231,6 +231,10 @@ _FLAG_PASSED_OVER = {
     "--tokenizer-mode": True,
     "--generation-config": True,
     "--download-dir": True,
+    "--load-format": True,  # how the files are read, not what is resident
+    # Chunked prefill is always on in vLLM's V1 engine; --no-enable-chunked-prefill is not read.
+    "--enable-chunked-prefill": False,
+    "--swap-space": True,  # CPU memory for swapped-out blocks (before V1), none of the GPU's
     "--seed": True,
     "--dtype": True,
     "--distributed-executor-backend": True,
@@ -282,6 +286,7 @@ _FLAG_EXAMPLE = "vllm serve Qwen/Qwen3-32B --max-model-len 32768 --tensor-parall
 class _FlagsRead:
     settings: list[tuple[str, str, str]] = field(default_factory=list)  # (key, value, the words read)
     passed_over: list[str] = field(default_factory=list)  # flag names, listed as not used
+    revision: str | None = None  # --revision: the Hub revision of the model
 
 
 def _vllm_int(raw: str) -> str:
@@ -429,6 +434,9 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
                 found.settings.append((key, value, typed))
             elif flag != "--model":
                 found.passed_over.append(flag)
+        elif flag == "--revision":
+            # ModelConfig.revision: the Hub revision read, as model@revision says it.
+            found.revision, end = _flag_value(text, end, flag)
         elif flag in _FLAG_PASSED_OVER:
             _, end = _flag_value(text, end, flag)
             found.passed_over.append(flag)
@@ -522,6 +530,9 @@ def _tokens(text: str) -> list[_Token]:
         raw = word.strip(_EDGE_PUNCT).rstrip(_TRAIL_PUNCT).strip(_EDGE_PUNCT)
         if re.search(r"\w", raw):  # punctuation alone ("--", "&") is no word
             out.append(_Token(raw=raw, norm=raw.lower()))
+        if re.search(r"[,;]\W*$", word) and out and not out[-1].used:
+            # "16k context, 10 users": a comma ends a phrase; no rule reads across it.
+            out.append(_Token(raw=_SEPARATOR, norm=_SEPARATOR, used=True))
     return out
 
 
@@ -729,7 +740,7 @@ def _gpu_of(words: list[str]) -> GPU | None:
 
 
 def _looks_like_gpu(word: str) -> bool:
-    if word in _GPU_BRANDS or re.fullmatch(r"\d{3,4}s?", word):
+    if word in _GPU_BRANDS or re.fullmatch(r"\d{3,4}s?|m[1-9]", word):  # "m3": Apple's chips
         return True
     if re.fullmatch(r"\d+(?:b|k|m|gb|g|tb|bit|bits)", word):
         return False  # a size, not a name
@@ -769,6 +780,20 @@ def _read_ids(reader: _Reader) -> None:
         if "/" in model and REPO_ID_RE.match(model) and re.match(r"[A-Za-z]", model) and not model.endswith("/"):
             reader.set_model(model, revision or None, raw)
             token.used = True
+
+
+def _apply_revision(reader: _Reader, revision: str) -> None:
+    """``--revision``: the Hub model's revision, as ``model@revision``; a local model has none."""
+    if reader.model is None:
+        raise InputError(
+            f"--revision {revision} needs the model's Hub id, for example: vllm serve Qwen/Qwen3-8B --revision main"
+        )
+    if "/" not in reader.model or reader.model.startswith(("./", "~/", "../", "/")) or reader.model.endswith(".json"):
+        reader.passed_over.append("--revision")  # a local model: vLLM reads the files as they are
+        return
+    if reader.revision is not None and reader.revision != revision:
+        raise InputError(f'"{reader.model}@{reader.revision}" and "--revision {revision}" name two revisions')
+    reader.revision = revision
 
 
 def _read_settings(reader: _Reader) -> None:
@@ -1277,6 +1302,8 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
         if key == "gpus":
             reader.gpu_count_stated = reader.tp_stated = True
     _read_ids(reader)
+    if flags.revision is not None:
+        _apply_revision(reader, flags.revision)
     _check_branded_gpu(reader)
     kind = _read_kind(reader.tokens)
     _read_settings(reader)

@@ -591,6 +591,24 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
             "--dtype",
         ),
     ),
+    # --revision is the model's revision; loading and CPU-only flags change no GPU memory.
+    (
+        "vllm serve Qwen/Qwen3-8B --revision main --load-format safetensors --swap-space 4 --enable-chunked-prefill "
+        "on an L4",
+        "Qwen/Qwen3-8B@main",
+        "gpu=l4 engine=vllm",
+        FIT,
+        ("--load-format", "--swap-space", "--enable-chunked-prefill"),
+    ),
+    ("vllm serve ./qwen --revision main on an L4", "./qwen", "gpu=l4 engine=vllm", FIT, ("--revision",)),
+    # A comma ends a phrase: "context, 10 users" is no context of 10.
+    (
+        "Qwen/Qwen3-4B on 2x 4090 with vllm, 16k context, 10 users",
+        "Qwen/Qwen3-4B",
+        "s=16k b=10 gpu=rtx-4090 gpus=2 engine=vllm",
+        FIT,
+        (),
+    ),
     (
         "vllm serve --model Qwen/Qwen3-8B --max-model-len 4096 on an L4",
         "Qwen/Qwen3-8B",
@@ -682,6 +700,9 @@ REFUSED: list[tuple[str, str]] = [
     ("can Qwen/Qwen3-32B run with 2 3080 gpus", 'unknown GPU "3080"'),
     ("can Qwen/Qwen3-32B run on 2000 gpus", "gpus=2000 is out of range"),
     ("Qwen/Qwen3-8B on a GTX 1080", 'unknown GPU "GTX 1080"'),
+    ("Qwen/Qwen3-14B on apple m3 max", 'unknown GPU "apple m3"'),
+    ("Qwen/Qwen3-8B@main --revision v2 on an L4", "name two revisions"),
+    ("vllm serve qwen3 8b --revision main on an L4", "needs the model's Hub id"),
     ("Qwen/Qwen3-8B on two A6000 Ada", "unknown GPU"),
     ("Qwen/Qwen3-8B on an MI210", 'unknown GPU "MI210"'),
     ("Qwen/Qwen3-8B on a 48GB 4090", "48GB"),
