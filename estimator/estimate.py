@@ -423,6 +423,8 @@ def _conversion_notes(spec: ModelSpec, query: Query, engine: Engine) -> list[Not
     have = fmt if fmt in FLOAT_FORMATS else fmt.upper()
     if spec.quantization.method == "none" and wanted in engine.converts_on_load(query):
         return []
+    if not engine.serves_pre_quantized(query, wanted):
+        return []  # the engine's start-up refusal says it serves no such checkpoint
     asked = f"dtype={query.weight_format}" if query.weight_format else f"p={query.bits}"
     shown = wanted if wanted.endswith("-bit") else wanted.upper()
     what = f"{shown} weights" if wanted.endswith("-bit") else f"{article(shown)} {shown} checkpoint"

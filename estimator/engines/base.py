@@ -208,6 +208,11 @@ class Engine(Protocol):
         """The weight formats it quantizes a float checkpoint to while loading it ("fp8", "3-bit")."""
         ...
 
+    def serves_pre_quantized(self, query: Query, weight_format: str) -> bool:
+        """Whether the release serves a pre-quantized checkpoint of ``weight_format`` at all (vLLM
+        0.28+ has no bitsandbytes: no NF4); where not, its start-up refusal says so."""
+        ...
+
     def release_label(self, query: Query) -> str:
         """How a sentence names the engine at the query's release ("vLLM 0.33", "transformers")."""
         ...
@@ -345,6 +350,9 @@ class BaseEngine:
 
     def converts_on_load(self, query: Query) -> tuple[str, ...]:
         return ()
+
+    def serves_pre_quantized(self, query: Query, weight_format: str) -> bool:
+        return True
 
     def release_label(self, query: Query) -> str:
         return self.label

@@ -4007,6 +4007,23 @@ def _too_long(seq_len: int, longest: int) -> str:
     )
 
 
+def _bitsandbytes_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """A bitsandbytes checkpoint, or dtype=nf4 (``--quantization bitsandbytes``), where the release has
+    no bitsandbytes method (0.28 on): vLLM refuses the quantization method at start-up."""
+    profile, _ = version_profile(query)
+    if profile.bitsandbytes:
+        return None
+    asked = query.weight_format == "nf4"
+    kept = query.weight_format is None and query.bits is None and spec.quantization.method == "bitsandbytes"
+    if not (asked or kept):
+        return None
+    what = "dtype=nf4 (--quantization bitsandbytes)" if asked else "this bitsandbytes checkpoint"
+    return (
+        f"vLLM {profile.version} will not start with {what}: bitsandbytes is gone from its quantization methods "
+        "since 0.28; use vllm=0.27, or an AWQ, GPTQ or fp8 checkpoint"
+    )
+
+
 def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> str | None:
     """Why vLLM will not start this configuration (or cannot be sized with its drafter), else None.
     ``explain=False``: the first reason alone, without the sizes vLLM would accept (the solvers ask
@@ -4015,6 +4032,8 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
         return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
     if why := _nvfp4_capability_refusal(spec, query):
         return f"vLLM will not start: {why}"
+    if why := _bitsandbytes_refusal(spec, query):
+        return why
     if query.gpu and (why := bf16_refusal(spec, query, lookup_gpu(query.gpu))):
         return why
     if query.gpu and (why := kv_dtype_refusal(query, lookup_gpu(query.gpu))):
@@ -4350,6 +4369,9 @@ class VllmEngine(BaseEngine):
         int8 and NVFP4 shorthands quantize the MoE experts only (``int8_per_channel_weight_only``,
         ``nvfp4_per_token``), so int8 and nvfp4 of every linear layer need a pre-quantized checkpoint."""
         return version_profile(query)[0].online_quant_formats
+
+    def serves_pre_quantized(self, query: Query, weight_format: str) -> bool:
+        return weight_format != "nf4" or version_profile(query)[0].bitsandbytes
 
     def release_label(self, query: Query) -> str:
         return f"vLLM {version_profile(query)[0].version}"

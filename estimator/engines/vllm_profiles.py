@@ -363,6 +363,10 @@ class VllmProfile(_Frozen):
     # in-flight 4-bit up to 0.27.0 (gone from model_executor/layers/quantization/__init__.py@v0.28.0);
     # MXFP4 from 0.28.0 (online/mxfp4.py@v0.28.0).
     online_quant_formats: tuple[str, ...] = ("fp8", "nf4")
+    # bitsandbytes, in-flight and pre-quantized (NF4, int8), up to 0.27.x: the method is gone from
+    # QuantizationMethods (model_executor/layers/quantization/__init__.py@v0.28.0), so from 0.28.0
+    # ModelConfig refuses a bitsandbytes checkpoint and --quantization bitsandbytes alike.
+    bitsandbytes: bool = True
     # The least hybrid block alignment of an MLA model under "backend" alignment: the MLA backends'
     # smallest kernel block (64), at least 128 for hybrid MLA models from 0.27.0
     # (platforms/interface.py _align_hybrid_block_size).
@@ -521,6 +525,7 @@ _V028 = _next(
     capacity_one_line=True,
     sliding_extra_retained_tokens=True,
     online_quant_formats=("fp8", "mxfp4"),
+    bitsandbytes=False,
     v2_default_architectures=_V027.v2_default_architectures | {"DeepseekV4ForCausalLM"},
 )
 _V029 = _next(

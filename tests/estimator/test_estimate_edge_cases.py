@@ -230,7 +230,11 @@ def test_formats_the_engine_does_not_convert_to_on_load_are_flagged(engine: str,
         fields = {"bits": int(asked[1:])} if asked.startswith("p") else {"weight_format": asked}
         est = estimate(llama, Query(engine=engine, vllm=release, **fields), model_id="l")
         flagged = [w for w in est.warnings if w.code == "pre_quantized_needed"]
-        assert bool(flagged) == (asked not in converts), (engine, release, asked, est.warnings)
+        # From 0.28 vLLM serves no NF4 checkpoint at all: it refuses to start rather than asking for one.
+        refused = engine == "vllm" and release == "0.33" and asked == "nf4"
+        assert bool(flagged) == (asked not in converts and not refused), (engine, release, asked, est.warnings)
+        if refused:
+            assert any(w.code == "engine_refuses" and "bitsandbytes" in w.message for w in est.warnings)
         if flagged:
             who = "transformers" if engine == "transformers" else f"vLLM {release}"
             assert f"{who} does not convert a bf16 checkpoint to" in flagged[0].message
