@@ -1134,8 +1134,13 @@ _MACHETE_GROUPS = (None, 64, 128)
 
 
 def machete_zero_point_bytes(spec: ModelSpec, query: Query, gpu: GPU | None) -> int:
-    """Bytes the Machete kernel adds per GPU by unpacking AWQ zero points into the activation dtype."""
+    """Bytes the Machete kernel adds per GPU by unpacking AWQ zero points into the activation dtype.
+    GPTQ has none to unpack: vLLM serves only symmetric GPTQ with Marlin-family kernels and hands them
+    ``zero_points=False`` whatever qzeros the checkpoint stores (quantization/auto_gptq.py@v0.34.0
+    TYPE_MAP, MPLinearLayerConfig)."""
     if gpu is None or gpu.vendor != "nvidia" or gpu.compute_capability != (9, 0):
+        return 0
+    if (query.weight_format or (spec.quantization.method if query.bits is None else None)) == "gptq":
         return 0
     act = _act_bytes(spec, query)
     group, bits, shares = zero_point_matrices(spec, weight_format=query.weight_format, gpus=query.gpus)

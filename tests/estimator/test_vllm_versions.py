@@ -765,6 +765,9 @@ def test_machete_unpacks_awq_zero_points_on_hopper() -> None:
     assert vllm.machete_zero_point_bytes(spec, awq, lookup_gpu("a100-80gb")) == 0
     assert vllm.machete_zero_point_bytes(spec, q(vllm="0.28", weight_format="awq"), lookup_gpu("rtx-5090")) == 0
     assert vllm.machete_zero_point_bytes(spec, q(vllm="0.31"), lookup_gpu("h200")) == 0
+    # GPTQ stores qzeros, but vLLM serves only symmetric GPTQ and hands the kernel no zero points
+    # (quantization/auto_gptq.py@v0.34.0: TYPE_MAP (4, True) only; MPLinearLayerConfig zero_points=False).
+    assert vllm.machete_zero_point_bytes(spec, q(vllm="0.31", weight_format="gptq"), lookup_gpu("h200")) == 0
 
 
 def test_weights_keep_whole_segments_under_the_load_split_limit() -> None:
