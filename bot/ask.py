@@ -59,13 +59,21 @@ def headline(est: Estimate, question: Question) -> str:
         return f"it needs {_gib(est.memory.total)} per GPU; name a GPU for a verdict (for example: ... on an H100)"
     world = report.world(q)
     where = f"{world} × {fit.gpu_name}" if world > 1 else f"one {fit.gpu_name}"
+    window = est.details.context_window
     if fit.engine_refuses or fit.max_seq_len is None or fit.max_batch is None:
+        if question.kind == "min_gpus":
+            # A count was asked: no count of these cards answers it, and the engine's sentence says why.
+            return f"no number of {fit.gpu_name} serves it: {fit.engine_refuses}"
         return f"no: {fit.engine_refuses}"
     if question.kind == "max_context":
         if fit.max_seq_len == 0:
             return f"not even one token of context fits at batch {q.batch} on {where}"
         more = " or more (vram's limit)" if fit.max_seq_len_at_limit else ""
-        return f"longest context at batch {q.batch} on {where}: {fit.max_seq_len:,} tokens{more}"
+        line = f"longest context at batch {q.batch} on {where}: {fit.max_seq_len:,} tokens{more}"
+        if window and fit.max_seq_len > window:
+            # The first line is all Slack shows: memory is not the limit past the window.
+            line += f" of memory; the model's context window is {window:,}"
+        return line
     if question.kind == "max_batch":
         if fit.max_batch == 0:
             return f"not even one sequence of {q.seq_len:,} tokens fits on {where}"
@@ -85,7 +93,10 @@ def headline(est: Estimate, question: Question) -> str:
         # The engine's own rule decided (vLLM: its KV pool): its sentence, without the total before it.
         return ("yes: " if fit.fits else "no: ") + own.partition(": ")[2]
     if fit.fits:
-        return f"yes: it fits on {where}, with {_gib(fit.headroom)} free per GPU"
+        line = f"yes: it fits on {where}, with {_gib(fit.headroom)} free per GPU"
+        if window and q.seq_len > window:
+            line += f" (memory only: {q.seq_len:,} tokens is past the model's {window:,}-token context window)"
+        return line
     fewest = report.fewest_layout(est)
     more = f"; {fewest[0]} of them would" if fewest is not None and fewest[0] > world else ""
     return f"no: on {where} it needs {_gib(-fit.headroom)} more per GPU{more}"

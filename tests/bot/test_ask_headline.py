@@ -1,0 +1,38 @@
+"""The first line of a plain-words answer (all Slack shows of it) says what the question asked,
+with the caveats that change what it means."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.ask import headline
+from bot.question import read_question
+from estimator.config import load_model_spec
+from estimator.estimate import estimate
+
+QWEN3_8B = Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "Qwen__Qwen3-8B.json"
+SPEC = load_model_spec(json.loads(QWEN3_8B.read_text()))  # max_position_embeddings 40,960
+
+
+def _headline(text: str) -> str:
+    question = read_question(text.format(model=QWEN3_8B))
+    return headline(estimate(SPEC, question.command(None).query, model_id="m"), question)
+
+
+def test_a_longest_context_past_the_window_says_it_is_memory_only() -> None:
+    line = _headline("how much context can {model} take on an H100?")
+    assert line.startswith("longest context at batch 1 on one NVIDIA H100 80GB HBM3 (SXM5): ")
+    assert line.endswith("tokens of memory; the model's context window is 40,960")
+
+
+def test_a_fit_past_the_window_says_it_is_memory_only() -> None:
+    line = _headline("{model} with 128k context on an h100")
+    assert line.startswith("yes: it fits on one NVIDIA H100 80GB HBM3 (SXM5)")
+    assert line.endswith("(memory only: 131,072 tokens is past the model's 40,960-token context window)")
+    assert "memory only" not in _headline("{model} with 32k context on an h100")
+
+
+def test_a_count_asked_of_a_refused_layout_is_no_count() -> None:
+    line = _headline("how many H100s do I need for {model} at 128k for 64 users with vllm?")
+    assert line.startswith("no number of NVIDIA H100 80GB HBM3 (SXM5) serves it: vLLM will not start: ")
