@@ -444,17 +444,42 @@ def _dsv4_kv_refusal(spec: ModelSpec, query: Query) -> str | None:
     return f"vLLM {version} will not start DeepSeek-V4 with {asked}: it serves it with an fp8 KV cache only; add kv=fp8"
 
 
-def _nvfp4_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
-    """NVFP4 weights need compute capability 7.5 (``get_min_capability`` 75 of
-    ``ModelOptNvFp4Config`` and the compressed-tensors NVFP4 schemes, @v0.20.0 and @v0.33.0)."""
-    nvfp4 = query.weight_format == "nvfp4" or (
-        query.weight_format is None and query.bits is None and spec.quantization.format == "nvfp4"
-    )
-    gpu = lookup_gpu(query.gpu) if query.gpu else None
-    if not nvfp4 or gpu is None or gpu.compute_capability is None or gpu.compute_capability >= (7, 5):
+def _quant_minimum(spec: ModelSpec, query: Query) -> tuple[str, tuple[int, int]] | None:
+    """The weights' quantization method as vLLM names it, and the compute capability it needs
+    (``QuantizationConfig.get_min_capability``, checked at start-up by config/vllm.py
+    ``_get_quantization_config``; the same in the 0.27.1 and 0.34.0 wheels): awq 75, fp8 75 (Marlin
+    below 8.9), ModelOpt FP8 80, mxfp4 80, NVFP4 75 (ModelOpt and the compressed-tensors schemes).
+    None where the method takes any GPU vram lists (gptq 60, compressed-tensors 70, bitsandbytes 70)."""
+    asked = query.weight_format
+    if asked is None and query.bits is not None:
         return None
+    q = spec.quantization
+    if asked == "nvfp4" or (asked is None and q.format == "nvfp4"):
+        return "NVFP4", (7, 5)
+    if asked == "awq" or (asked is None and q.method == "awq"):
+        return "AWQ", (7, 5)
+    if asked is None and q.method == "modelopt" and q.format == "fp8":
+        return "ModelOpt FP8", (8, 0)
+    if asked == "fp8" or (asked is None and q.method == "fp8"):
+        return "FP8", (7, 5)
+    if asked is None and q.method == "mxfp4":
+        return "MXFP4", (8, 0)
+    return None
+
+
+def _quant_capability_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """Weights whose quantization method needs a newer GPU than the one named: vLLM raises "The
+    quantization method ... is not supported for the current GPU" before loading."""
+    gpu = lookup_gpu(query.gpu) if query.gpu else None
+    needed = _quant_minimum(spec, query)
+    if needed is None or gpu is None or gpu.compute_capability is None or gpu.compute_capability >= needed[1]:
+        return None
+    name, (need_major, need_minor) = needed
     major, minor = gpu.compute_capability
-    return f"its NVFP4 kernels need compute capability 7.5 or newer, and the {gpu.name} is {major}.{minor}"
+    return (
+        f"its {name} kernels need compute capability {need_major}.{need_minor} or newer, and the {gpu.name} "
+        f"is {major}.{minor}"
+    )
 
 
 # Model types vLLM will not run in fp16 (config/model.py@v0.33.0 _FLOAT16_NOT_SUPPORTED_MODELS,
@@ -4035,7 +4060,7 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
     this of many layouts, and finding those sizes costs a scan of its own)."""
     if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
         return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
-    if why := _nvfp4_capability_refusal(spec, query):
+    if why := _quant_capability_refusal(spec, query):
         return f"vLLM will not start: {why}"
     if why := _bitsandbytes_refusal(spec, query):
         return why

@@ -1,7 +1,9 @@
-"""bitsandbytes under vLLM: in-flight NF4 (``--quantization bitsandbytes``) and pre-quantized
-bitsandbytes checkpoints up to 0.27.x; from 0.28.0 the method is gone from
+"""Quantization methods vLLM refuses at start-up.
+
+bitsandbytes: in-flight NF4 (``--quantization bitsandbytes``) and pre-quantized bitsandbytes
+checkpoints up to 0.27.x; from 0.28.0 the method is gone from
 model_executor/layers/quantization/__init__.py (present in the 0.27.1 wheel, absent from 0.28.0's),
-so vLLM refuses both at start-up."""
+so vLLM refuses both at start-up. Compute capability: each method's ``get_min_capability``."""
 
 from __future__ import annotations
 
@@ -47,3 +49,29 @@ def test_dtype_nf4_is_in_flight_quantization_up_to_0_27_and_refused_after() -> N
     assert not fits and error is not None and "dtype=nf4 (--quantization bitsandbytes)" in error
     # No advice to load a pre-quantized NF4 checkpoint, which 0.28 refuses as well.
     assert "pre_quantized_needed" not in codes
+
+
+def test_quantized_weights_need_the_methods_minimum_compute_capability() -> None:
+    # QuantizationConfig.get_min_capability (quantization/*.py, 0.27.1 and 0.34.0 wheels alike):
+    # awq 75, fp8 75, mxfp4 80; the V100 is 7.0, the T4 7.5, the L4 8.9.
+    awq = json.loads((FIXTURES / "configs" / "Qwen__Qwen3-8B-AWQ.json").read_text())
+    gpt_oss = json.loads((FIXTURES / "configs" / "openai__gpt-oss-20b.json").read_text())
+    cases = [
+        (awq, {"gpu": "v100"}, "AWQ kernels need compute capability 7.5", False),
+        (awq, {"gpu": "t4"}, None, True),
+        (QWEN3_8B, {"gpu": "v100", "weight_format": "fp8"}, "FP8 kernels need compute capability 7.5", False),
+        (QWEN3_8B, {"gpu": "t4", "weight_format": "fp8"}, None, True),
+        (gpt_oss, {"gpu": "t4", "seq_len": 1024}, "MXFP4 kernels need compute capability 8.0", False),
+        (gpt_oss, {"gpu": "l4"}, None, True),
+        (QWEN3_8B, {"gpu": "v100", "weight_format": "gptq"}, None, True),  # gptq's minimum is 6.0
+    ]
+    for cfg, query, refusal, fits in cases:
+        est = estimate(load_model_spec(cfg), Query(**{"engine": "vllm", "vllm": "0.33", **query}), model_id="m")
+        assert est.fit is not None and est.engine_report is not None
+        error = est.engine_report.start_error
+        if refusal is None:
+            assert error is None or "compute capability" not in error, (query, error)
+        else:
+            assert error is not None and refusal in error, (query, error)
+            assert not est.fit.fits
+        assert est.fit.fits == fits, query
