@@ -930,7 +930,7 @@ def _read_settings(reader: _Reader) -> None:
     )
 
     def util(m: re.Match[str]) -> None:
-        raw = m.group("u") or m.group("u2")
+        raw = m.group("u") or m.group("u2") or m.group("u3")
         value = float(raw.rstrip("%")) / (100 if raw.endswith("%") or float(raw.rstrip("%")) > 1 else 1)
         reader.set("util", f"{value:g}", m.group(0))
 
@@ -939,6 +939,8 @@ def _read_settings(reader: _Reader) -> None:
         _w(
             r"(?:at |with )?(?P<u>\d+(?:\.\d+)?%|0\.\d+)(?: gpu)?(?: memory)? (?:" + util_word + r")"
             r"|(?:at |with )?(?:" + util_word + r")(?: of| =| :| at|:|=)? (?P<u2>\d+(?:\.\d+)?%?)"
+            # "90% gpu memory", "90% of the gpu memory": a share of the GPU's memory is the utilisation.
+            r"|(?:at |with |using |use )?(?P<u3>\d+(?:\.\d+)?%) (?:of )?(?:the )?(?:gpu'?s? |vram |gpu vram )(?:memory)?"
         ),
         util,
     )
@@ -953,6 +955,14 @@ def _read_settings(reader: _Reader) -> None:
 
     # vLLM's --max-num-seqs caps the sequences it schedules: the grammar's seqs=, not the batch.
     reader.run_rule(_w(r"(?:--)?max[-_ ]num[-_ ]seqs(?: of| =|=| :)? (?P<n>" + _NUM + r")"), seqs)
+    # "max 64 seqs", "max seqs 64", "at most 64 sequences at once": the scheduler's cap, not a batch asked.
+    reader.run_rule(
+        _w(
+            r"(?:a |with )?(?:max(?:imum)?|at most)(?: of)? (?P<n>" + _NUM + r") (?:seqs|sequences)"
+            r"(?: at once| at a time| in flight)?|(?:with )?max(?:imum)?[-_ ]seqs(?: of| =|=| :)? (?P<n2>" + _NUM + r")"
+        ),
+        lambda m: reader.set("seqs", _count_setting("seqs", m.group("n") or m.group("n2")), m.group(0)),
+    )
 
     def tp(m: re.Match[str]) -> None:
         reader.set("gpus", _count_setting("gpus", m.group("n") or m.group("n2")), m.group(0))

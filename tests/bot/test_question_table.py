@@ -601,6 +601,21 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         ("--load-format", "--swap-space", "--enable-chunked-prefill"),
     ),
     ("vllm serve ./qwen --revision main on an L4", "./qwen", "gpu=l4 engine=vllm", FIT, ("--revision",)),
+    # The scheduler's cap said in words, and a share of the GPU's memory: seqs= and util=, not a batch.
+    (
+        "Qwen/Qwen3-8B on 4 H100s, 128k context, max 64 seqs, 90% gpu memory, vllm",
+        "Qwen/Qwen3-8B",
+        "s=128k gpu=h100-80gb gpus=4 engine=vllm util=0.9 seqs=64",
+        FIT,
+        (),
+    ),
+    (
+        "Qwen/Qwen3-8B on an h100 with vllm at 85% of the gpu memory and max seqs 32",
+        "Qwen/Qwen3-8B",
+        "gpu=h100-80gb engine=vllm util=0.85 seqs=32",
+        FIT,
+        (),
+    ),
     # A comma ends a phrase: "context, 10 users" is no context of 10.
     (
         "Qwen/Qwen3-4B on 2x 4090 with vllm, 16k context, 10 users",
