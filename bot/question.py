@@ -940,7 +940,8 @@ def _read_settings(reader: _Reader) -> None:
             r"(?:at |with )?(?P<u>\d+(?:\.\d+)?%|0\.\d+)(?: gpu)?(?: memory)? (?:" + util_word + r")"
             r"|(?:at |with )?(?:" + util_word + r")(?: of| =| :| at|:|=)? (?P<u2>\d+(?:\.\d+)?%?)"
             # "90% gpu memory", "90% of the gpu memory": a share of the GPU's memory is the utilisation.
-            r"|(?:at |with |using |use )?(?P<u3>\d+(?:\.\d+)?%) (?:of )?(?:the )?(?:gpu'?s? |vram |gpu vram )(?:memory)?"
+            r"|(?:at |with |using |use )?(?P<u3>\d+(?:\.\d+)?%) (?:of )?(?:the )?"
+            r"(?:gpu'?s? |vram |gpu vram )(?:memory)?"
         ),
         util,
     )
