@@ -3304,8 +3304,19 @@ def vllm_terms(
         warnings.append(
             note("kv_off_allocates", "vLLM always allocates a KV cache; kv=off only drops it from the memory total")
         )
+    window = spec.max_position_embeddings
     if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
         warnings.append(note("context_window_exceeded", f"vLLM refuses it: {_too_long(query.seq_len, longest)}"))
+    elif window and query.seq_len > window:
+        # vLLM multiplies the positions by the config's RoPE factor and starts; the model's own window
+        # (max_position_embeddings) is what it was trained to use.
+        warnings.append(
+            note(
+                "context_window_exceeded",
+                f"s={query.seq_len:,} is longer than the model's context window ({window:,} tokens): vLLM starts, "
+                f"since it takes the config's RoPE scaling to allow {longest:,}, but the model may not use that much.",
+            )
+        )
     _, layout_warnings = kv_layout(spec, query)
     warnings.extend(note("kv_page_padding", w) for w in layout_warnings)
     if hma_off := _chunked_with_hidden_state_drafter(spec, query):
