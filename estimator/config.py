@@ -1946,6 +1946,7 @@ def _build(
         scaled_max_positions=_scaled_max_positions(
             cfg, _int(cfg, model_type, "max_position_embeddings", "n_positions", default=None)
         ),
+        rope_scaling_type=_rope_scaling_type(cfg),
         tie_word_embeddings=tied,
         layers=tuple(layer_kv),
         mtp_layers=_int(cfg, model_type, "mtp_num_hidden_layers", "num_nextn_predict_layers", default=0),
@@ -1962,6 +1963,14 @@ def _build(
         config_source=source,
         **extra,
     )
+
+
+def _rope_scaling_type(cfg: Mapping[str, Any]) -> str:
+    """The config's RoPE scaling type as transformers standardises it (rope_type, else type)."""
+    scaling = cfg.get("rope_scaling") or cfg.get("rope_parameters")
+    if not isinstance(scaling, Mapping):
+        return "default"
+    return str(scaling.get("rope_type") or scaling.get("type") or "default")
 
 
 def _scaled_max_positions(cfg: Mapping[str, Any], positions: int | None) -> int | None:

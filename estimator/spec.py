@@ -258,6 +258,8 @@ class ModelSpec(Frozen):
     # vLLM's model config does (yarn: original positions x factor; linear/dynamic: positions x factor;
     # llama3/longrope/su: the positions as given). None when the config names no positions.
     scaled_max_positions: int | None = None
+    # The config's RoPE scaling type (rope_type, else type): "default" without scaling.
+    rope_scaling_type: str = "default"
     tie_word_embeddings: bool = False
     layers: tuple[LayerKV, ...]  # one per decoder layer
     # Bytes the cache holds once, whatever the batch (xLSTM's int64 step counter, shape [1]).

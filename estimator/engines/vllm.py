@@ -3305,7 +3305,7 @@ def vllm_terms(
             note("kv_off_allocates", "vLLM always allocates a KV cache; kv=off only drops it from the memory total")
         )
     window = spec.max_position_embeddings
-    if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
+    if (longest := _longest_max_model_len(spec, query)) is not None and query.seq_len > longest:
         warnings.append(note("context_window_exceeded", f"vLLM refuses it: {_too_long(query.seq_len, longest)}"))
     elif window and query.seq_len > window:
         # vLLM multiplies the positions by the config's RoPE factor and starts; the model's own window
@@ -4036,9 +4036,23 @@ def _kv_bytes(
     return requests_kv_bytes(spec, at, seq_len=seq_len, batch=batch, tp=gpus, batched_tokens=batched, gpu=gpu)
 
 
-def _longest_max_model_len(spec: ModelSpec) -> int | None:
-    """The longest max_model_len vLLM derives from the config (its positions, with RoPE scaling)."""
-    return spec.scaled_max_positions or spec.max_position_embeddings
+# RoPE types whose max_position_embeddings vLLM takes as already scaled from 0.30.0
+# (config/model.py@v0.30.0 _get_and_verify_max_len: "YaRN variants leave max_position_embeddings
+# already scaled"); up to 0.29.0 yarn gives original x factor and the DeepSeek variants positions x factor.
+_YARN_KINDS = frozenset({"yarn", "deepseek_yarn", "deepseek_llama_scaling"})
+
+
+def _longest_max_model_len(spec: ModelSpec, query: Query) -> int | None:
+    """The longest max_model_len vLLM derives from the config (config/model.py
+    ``_get_and_verify_max_len``): its positions with RoPE scaling (``spec.scaled_max_positions``),
+    except for a gemma3 model type, whose positions are "already scaled by RoPE scaling" (every
+    release vram follows), and for YaRN from 0.30."""
+    positions = spec.max_position_embeddings
+    if positions and "gemma3" in spec.model_type:
+        return positions
+    if positions and spec.rope_scaling_type in _YARN_KINDS and version_profile(query)[0].yarn_positions_as_given:
+        return positions
+    return spec.scaled_max_positions or positions
 
 
 def _too_long(seq_len: int, longest: int) -> str:
@@ -4069,7 +4083,7 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
     """Why vLLM will not start this configuration (or cannot be sized with its drafter), else None.
     ``explain=False``: the first reason alone, without the sizes vLLM would accept (the solvers ask
     this of many layouts, and finding those sizes costs a scan of its own)."""
-    if (longest := _longest_max_model_len(spec)) is not None and query.seq_len > longest:
+    if (longest := _longest_max_model_len(spec, query)) is not None and query.seq_len > longest:
         return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
     if why := _quant_capability_refusal(spec, query):
         return f"vLLM will not start: {why}"

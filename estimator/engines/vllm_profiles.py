@@ -367,6 +367,9 @@ class VllmProfile(_Frozen):
     # QuantizationMethods (model_executor/layers/quantization/__init__.py@v0.28.0), so from 0.28.0
     # ModelConfig refuses a bitsandbytes checkpoint and --quantization bitsandbytes alike.
     bitsandbytes: bool = True
+    # config/model.py _get_and_verify_max_len: from 0.30.0 yarn, deepseek_yarn and
+    # deepseek_llama_scaling leave max_position_embeddings as given (before: yarn original x factor).
+    yarn_positions_as_given: bool = False
     # The least hybrid block alignment of an MLA model under "backend" alignment: the MLA backends'
     # smallest kernel block (64), at least 128 for hybrid MLA models from 0.27.0
     # (platforms/interface.py _align_hybrid_block_size).
@@ -541,6 +544,7 @@ _V029 = _next(
 _V030 = _next(
     _V029,
     "0.30",
+    yarn_positions_as_given=True,
     has_nvfp4_ds_mla=True,
     dsv4_auto_kv_fp8=True,
     eagle3_d2t_only_when_smaller=True,

@@ -92,13 +92,3 @@ def test_the_checkpoint_names_the_dtype_a_config_leaves_out() -> None:
     assert any("mixes BF16, F32" in w for w in mixed.warnings)
     bare = load_model_spec(_config())
     assert bare.torch_dtype == "bf16" and any("assuming bfloat16" in w for w in bare.warnings)
-
-
-def test_past_the_window_within_rope_scaled_positions_vllm_starts_and_says_so() -> None:
-    # gemma-3-4b: max_position_embeddings 131,072, linear RoPE factor 8, so vLLM allows 1,048,576.
-    gemma = load_model_spec(json.loads((FIXTURES / "configs" / "google__gemma-3-4b-it.json").read_text()))
-    est = estimate(gemma, Query(engine="vllm", gpu="h100", seq_len=262_144, vllm="0.33"), model_id="g")
-    (msg,) = [w.message for w in est.warnings if w.code == "context_window_exceeded"]
-    assert "context window (131,072 tokens): vLLM starts" in msg and "1,048,576" in msg
-    inside = estimate(gemma, Query(engine="vllm", gpu="h100", seq_len=131_072, vllm="0.33"), model_id="g")
-    assert not [w for w in inside.warnings if w.code == "context_window_exceeded"]

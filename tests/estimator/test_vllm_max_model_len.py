@@ -1,8 +1,9 @@
 """vLLM's start-up check of max_model_len against the config's positions, RoPE scaling included.
 
 vLLM derives the longest max_model_len from max_position_embeddings; a yarn rope_scaling gives
-original_max_position_embeddings x factor, linear/dynamic give positions x factor, llama3 and
-longrope keep the positions as given. A longer max_model_len is refused at start-up unless
+original_max_position_embeddings x factor up to 0.29 and the positions as given from 0.30,
+linear/dynamic give positions x factor, llama3 and longrope keep the positions as given, and a gemma3
+model type keeps them whatever its scaling. A longer max_model_len is refused at start-up unless
 VLLM_ALLOW_LONG_MAX_MODEL_LEN is set, so the answer must not say "fits".
 """
 
@@ -44,14 +45,43 @@ def test_within_the_positions_it_is_sized_as_usual() -> None:
     assert est.fit is not None and est.fit.fits is True
 
 
-def test_yarn_scaling_extends_the_positions_vllm_accepts() -> None:
-    # 32,768 original positions x factor 4 = 131,072 (Qwen's published YaRN recipe).
+def test_yarn_scaling_extends_the_positions_up_to_0_29_only() -> None:
+    # Up to 0.29 (config/model.py@v0.29.0 _get_and_verify_max_len): yarn gives 32,768 original
+    # positions x factor 4 = 131,072 (Qwen's published YaRN recipe). From 0.30 (@v0.30.0, @v0.34.0)
+    # YaRN "leaves max_position_embeddings already scaled": Qwen3-8B's 40,960 as given.
     yarn = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32_768}
-    spec, est = _answer(_config("Qwen__Qwen3-8B.json", rope_scaling=yarn), 131_072)
-    assert spec.scaled_max_positions == 131_072
-    assert est.fit is not None and est.fit.fits is True
-    _, too_long = _answer(_config("Qwen__Qwen3-8B.json", rope_scaling=yarn), 131_072 + 1)
-    assert too_long.fit is not None and too_long.fit.fits is False
+    cfg = _config("Qwen__Qwen3-8B.json", rope_scaling=yarn)
+    spec = load_model_spec(cfg)
+    assert spec.scaled_max_positions == 131_072 and spec.rope_scaling_type == "yarn"
+
+    def fits(seq_len: int, release: str) -> bool:
+        est = estimate(spec, Query(seq_len=seq_len, engine="vllm", gpu="h100", vllm=release), model_id="m")
+        assert est.fit is not None
+        return est.fit.fits
+
+    assert fits(131_072, "0.29") and not fits(131_072 + 1, "0.29")
+    assert not fits(131_072, "0.30") and not fits(131_072, "0.34") and fits(40_960, "0.34")
+
+
+def test_gemma3_positions_are_already_scaled() -> None:
+    # gemma-3-4b: max_position_embeddings 131,072 with linear RoPE x 8; vLLM skips the factor for a
+    # gemma3 model type ("Gemma3's max_model_len (128K) is already scaled", config/model.py@v0.27.1,
+    # @v0.34.0): 131,072 is the longest.
+    gemma = load_model_spec(_config("google__gemma-3-4b-it.json"))
+    for release in ("0.27", "0.34"):
+        est = estimate(gemma, Query(seq_len=131_073, engine="vllm", gpu="h100", vllm=release), model_id="g")
+        assert est.fit is not None and not est.fit.fits
+        assert any("past the 131,072 positions" in w.message for w in est.warnings)
+
+
+def test_past_the_window_within_rope_scaled_positions_vllm_starts_and_says_so() -> None:
+    # Qwen3-8B with linear RoPE x 2: vLLM allows 40,960 x 2 = 81,920; the model's window stays 40,960.
+    linear = {"rope_type": "linear", "factor": 2.0}
+    _, est = _answer(_config("Qwen__Qwen3-8B.json", rope_scaling=linear), 65_536)
+    (msg,) = [w.message for w in est.warnings if w.code == "context_window_exceeded"]
+    assert "context window (40,960 tokens): vLLM starts" in msg and "81,920" in msg
+    _, inside = _answer(_config("Qwen__Qwen3-8B.json", rope_scaling=linear), 40_960)
+    assert not [w for w in inside.warnings if w.code == "context_window_exceeded"]
 
 
 def test_llama3_scaling_keeps_the_positions_as_given() -> None:
