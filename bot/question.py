@@ -345,6 +345,44 @@ def _flag_value(text: str, pos: int, flag: str) -> tuple[str, int]:
     return word, end
 
 
+def _rope_override(flag: str, raw: str) -> str:
+    """--hf-overrides (or the older --rope-scaling) as yarn=: a YaRN rope_scaling's factor. A
+    max_position_embeddings beside it is what vLLM 0.30+ needs for the longer context, which yarn=
+    sizes; any other field is refused, as vram cannot tell what it does to memory."""
+    example = (
+        f'{flag} \'{{"rope_scaling": {{"rope_type": "yarn", "factor": 4, "original_max_position_embeddings": 32768}}, '
+        '"max_position_embeddings": 131072}\''
+    )
+    try:
+        config = json.loads(raw)
+    except ValueError:
+        raise InputError(f"{flag} takes a JSON object, for example: {example}") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{flag} takes a JSON object, for example: {example}")
+    scaling = config if flag == "--rope-scaling" else config.get("rope_scaling", config.get("rope_parameters"))
+    others = (
+        set()
+        if flag == "--rope-scaling"
+        else set(config) - {"rope_scaling", "rope_parameters", "max_position_embeddings"}
+    )
+    kind = scaling.get("rope_type", scaling.get("type")) if isinstance(scaling, dict) else None
+    factor = scaling.get("factor") if isinstance(scaling, dict) else None
+    if others or kind != "yarn" or not isinstance(factor, int | float):
+        what = ", ".join(sorted(others)) if others else f"a {kind or 'missing'} rope_scaling"
+        raise InputError(
+            f"vram reads {flag} for a YaRN rope_scaling with its factor (yarn=), not {what}, for example: {example}"
+        )
+    if flag == "--hf-overrides" and "max_position_embeddings" not in config:
+        # From 0.30 vLLM takes max_position_embeddings as given for YaRN (config/model.py
+        # _get_and_verify_max_len): without it the context stays the config's.
+        raise InputError(
+            f"{flag} with a YaRN rope_scaling and no max_position_embeddings leaves vLLM 0.30 and later at the "
+            "config's positions: add max_position_embeddings (positions x factor) to it, or ask with yarn= "
+            "alone, which sizes both"
+        )
+    return f"{factor:g}"
+
+
 def _speculative(flag: str, raw: str) -> list[tuple[str, str]]:
     """--speculative-config's JSON as the grammar's keys (config/speculative.py@v0.33.0): an MTP method
     ("mtp", or a model's own "..._mtp") is mtp=; a drafter (method eagle, eagle3, dflash or draft_model,
@@ -434,6 +472,9 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
                 found.settings.append((key, value, typed))
             elif flag != "--model":
                 found.passed_over.append(flag)
+        elif flag in ("--hf-overrides", "--rope-scaling"):
+            raw, end = _flag_value(text, end, flag)
+            found.settings.append(("yarn", _rope_override(flag, raw), f"{typed} {raw}"))
         elif flag == "--revision":
             # ModelConfig.revision: the Hub revision read, as model@revision says it.
             found.revision, end = _flag_value(text, end, flag)
@@ -833,6 +874,19 @@ def _read_settings(reader: _Reader) -> None:
             r"transformers(?: engine| library)?"
         ),
         engine("transformers"),
+    )
+
+    def yarn(m: re.Match[str]) -> None:
+        reader.set("yarn", m.group("f") or m.group("f2"), m.group(0))
+
+    # "with yarn 4", "yarn x4", "YaRN factor of 4", "4x yarn": RoPE YaRN scaling by that factor.
+    reader.run_rule(
+        _w(
+            r"(?:with |using |and |plus )?(?:rope )?yarn(?: rope)?(?: scaling)?(?: factor)?(?: of| =|=| :|:)? "
+            r"x?(?P<f>\d+(?:\.\d+)?)x?|(?:with |using |and |plus )?(?P<f2>\d+(?:\.\d+)?)x (?:rope )?yarn"
+            r"(?: rope)?(?: scaling)?"
+        ),
+        yarn,
     )
 
     def mtp(m: re.Match[str]) -> None:

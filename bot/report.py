@@ -141,6 +141,8 @@ def header(est: Estimate, esc: Escape = _same) -> str:
         parts.append(f"{q.gpus} GPUs (TP)" if split == "tensor" else f"layers split across {q.gpus} GPUs")
     if speculative := _speculative_words(est, esc):
         parts.append(speculative)
+    if q.yarn is not None:
+        parts.append(f"YaRN x{q.yarn:g}")
     engine = get_engine(q.engine)
     name = engine.display_name(q)
     if (note := engine.release_note(q)) is not None:

@@ -16,6 +16,7 @@ from estimator.notes import Note, article, note
 from estimator.pipeline import pp_refusal, pp_too_many_stages, stage_specs
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query, replica_query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
+from estimator.rope import with_yarn
 from estimator.spec import FLOAT_FORMATS, ModelSpec
 from estimator.weights import conversion_asked, weight_bytes, weight_format_name
 
@@ -456,6 +457,9 @@ def estimate(
     gpu = _gpu(query)
     # The model as the engine loads it (vLLM's dtype=auto serves a float32 checkpoint in 16 bits).
     spec, cast = engine.loaded_spec(spec, query, gpu)
+    scaled = None
+    if query.yarn is not None:
+        spec, scaled = with_yarn(spec, query.yarn)
     whole = spec
     stages = _pipeline_stages(spec, query)
     if query.pp > 1:
@@ -492,6 +496,8 @@ def estimate(
     notes = [*(note("config", w) for w in spec.warnings), *(note("source", w) for w in warnings), *terms.warnings]
     if cast:
         notes.append(note("dtype_cast", cast))
+    if scaled:
+        notes.append(note("rope_scaling", scaled))
     notes += _conversion_notes(spec, query, engine)
     notes += engine.notes(spec, asked, gpu)
     if gpu is not None and gpu.unified_memory and not any(n.code == "unified_memory" for n in notes):

@@ -24,6 +24,7 @@ WarningCode = Literal[
     "pre_quantized_needed",  # a quantized format the engines do not convert to on load
     "setting_ignored",  # a setting the chosen engine does not read
     "no_bf16",  # the GPU has no bf16
+    "rope_scaling",  # yarn=: the RoPE scaling asked for, and the vLLM override that gives it
     "dtype_cast",  # the engine serves the checkpoint in another dtype than it is stored in (vLLM: float32 in 16 bits)
     "no_gpu_given",  # a figure that needs gpu=
     "no_kv_pool",  # vLLM would not start: nothing is left for the KV pool

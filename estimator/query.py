@@ -51,6 +51,8 @@ MAX_MTP_TOKENS = 16
 # vLLM takes any count; past 32 no published drafter (DFlash blocks are 16) has a use for it.
 MAX_SPEC_TOKENS = 32
 MAX_DRAFT_CHARS = 300  # draft=: a Hub id[@revision] or a path
+# yarn=: published recipes use 2 to 40 (DeepSeek-V3's config: 40); 64 bounds a typo.
+MAX_YARN_FACTOR = 64
 # n= below a thousand parameters rounds the weights to nothing (n=1e-300 gave 0 bytes).
 MIN_PARAMS_BILLIONS = 1e-6
 
@@ -96,6 +98,9 @@ class Query(Frozen):
     enforce_eager: bool = False
     # async=: vLLM --async-scheduling / --no-async-scheduling (None: the release's default).
     async_scheduling: bool | None = None
+    # yarn=: RoPE YaRN scaling by this factor over the config's positions (vLLM --hf-overrides
+    # rope_scaling), which extends the context the model takes.
+    yarn: float | None = Field(None, gt=1, le=MAX_YARN_FACTOR)
 
 
 def replica_query(query: Query) -> Query:

@@ -186,6 +186,7 @@ class Estimate(Frozen):
                 "mtp": q.mtp,
                 "draft": q.draft,
                 "spec": q.spec,
+                "yarn": q.yarn,
             },
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),

@@ -616,6 +616,18 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # RoPE YaRN scaling in words and as the vLLM override that gives it.
+    ("can Qwen/Qwen3-8B do 128k with yarn 4 on an h100", "Qwen/Qwen3-8B", "s=128k gpu=h100-80gb yarn=4", FIT, ()),
+    ("Qwen/Qwen3-8B at 128k with 4x yarn on an h100", "Qwen/Qwen3-8B", "s=128k gpu=h100-80gb yarn=4", FIT, ()),
+    (
+        'vllm serve Qwen/Qwen3-8B --max-model-len 131072 --hf-overrides \'{"rope_scaling": {"rope_type": '
+        '"yarn", "factor": 4.0, "original_max_position_embeddings": 32768}, "max_position_embeddings": 131072}\' '
+        "on an h100",
+        "Qwen/Qwen3-8B",
+        "s=128k gpu=h100-80gb engine=vllm yarn=4",
+        FIT,
+        (),
+    ),
     # A comma ends a phrase: "context, 10 users" is no context of 10.
     (
         "Qwen/Qwen3-4B on 2x 4090 with vllm, 16k context, 10 users",
@@ -716,6 +728,11 @@ REFUSED: list[tuple[str, str]] = [
     ("can Qwen/Qwen3-32B run on 2000 gpus", "gpus=2000 is out of range"),
     ("Qwen/Qwen3-8B on a GTX 1080", 'unknown GPU "GTX 1080"'),
     ("Qwen/Qwen3-14B on apple m3 max", 'unknown GPU "apple m3"'),
+    (
+        'vllm serve Qwen/Qwen3-8B --hf-overrides \'{"rope_scaling": {"rope_type": "yarn", "factor": 4}}\' on h100',
+        "add max_position_embeddings",
+    ),
+    ("vllm serve Qwen/Qwen3-8B --hf-overrides '{\"num_hidden_layers\": 2}' on h100", "not num_hidden_layers"),
     ("Qwen/Qwen3-8B@main --revision v2 on an L4", "name two revisions"),
     ("vllm serve qwen3 8b --revision main on an L4", "needs the model's Hub id"),
     ("Qwen/Qwen3-8B on two A6000 Ada", "unknown GPU"),

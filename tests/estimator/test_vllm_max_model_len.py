@@ -13,9 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from common.errors import InputError
 from estimator.config import load_model_spec
+from estimator.engines import vllm
 from estimator.estimate import estimate
 from estimator.query import Query
+from estimator.rope import with_yarn
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 
@@ -89,3 +94,29 @@ def test_llama3_scaling_keeps_the_positions_as_given() -> None:
     spec, est = _answer(_config("meta-llama__Llama-3.1-8B.json"), 131_072)
     assert spec.scaled_max_positions == 131_072
     assert est.fit is not None and est.fit.fits is True
+
+
+def test_yarn_key_extends_the_context_in_every_release() -> None:
+    # yarn=4 is the --hf-overrides rope_scaling (yarn, factor 4, original 40,960) with
+    # max_position_embeddings 163,840: up to 0.29 vLLM derives original x factor, from 0.30 the
+    # positions as given, 163,840 both ways.
+    spec = load_model_spec(_config("Qwen__Qwen3-8B.json"))
+    for release in ("0.29", "0.34"):
+        ok = estimate(spec, Query(seq_len=131_072, engine="vllm", gpu="h100", vllm=release, yarn=4), model_id="m")
+        assert ok.fit is not None and ok.fit.fits, release
+        assert any(w.code == "rope_scaling" and "163,840 tokens" in w.message for w in ok.warnings)
+        past = estimate(spec, Query(seq_len=163_841, engine="vllm", gpu="h100", vllm=release, yarn=4), model_id="m")
+        assert past.fit is not None and not past.fit.fits
+    # The rotary table grows to 163,840 rows: 163,840 x 128 x 2 B = 40 MiB, from 40,960 rows (10 MiB).
+    q = Query(seq_len=4096, engine="vllm", yarn=4)
+    assert vllm.rope_cache_bytes(with_yarn(spec, 4)[0], q) == 163_840 * 128 * 2
+    assert vllm.rope_cache_bytes(spec, q) == 40_960 * 128 * 2
+    # transformers: the window is the scaled one, so no context_window_exceeded at 128k.
+    t = estimate(spec, Query(seq_len=131_072, yarn=4), model_id="m")
+    assert not [w for w in t.warnings if w.code == "context_window_exceeded"]
+
+
+def test_yarn_key_is_refused_where_the_config_already_scales_rope() -> None:
+    llama = load_model_spec(_config("meta-llama__Llama-3.1-8B.json"))  # llama3 scaling
+    with pytest.raises(InputError, match="already scales RoPE"):
+        estimate(llama, Query(yarn=4), model_id="l")
