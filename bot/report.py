@@ -14,7 +14,7 @@ from typing import Any
 
 from estimator.engines import KvTerm, get_engine
 from estimator.engines.vllm import VllmReport, layout_settings
-from estimator.grammar import KEY_BY_NAME
+from estimator.grammar import KEY_BY_NAME, KEYS, is_default
 from estimator.notes import Note
 from estimator.query import Query
 from estimator.result import Estimate
@@ -153,17 +153,21 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     return " · ".join(parts)
 
 
+def _tokens_word(count: int) -> str:
+    return f"{count} speculative token{'' if count == 1 else 's'}"
+
+
 def _speculative_words(est: Estimate, esc: Escape) -> str | None:
     """vLLM's speculative decoding as sized: MTP's tokens, or the drafter and its tokens."""
     q, v = est.query, est.engine_report
     if q.engine != "vllm":
         return None  # the other engine does not read mtp= or draft= (a warning says so)
     if isinstance(v, VllmReport) and (d := v.drafter) is not None:
-        return f"{esc(d.method)} drafter {esc(d.model)} ({d.num_speculative_tokens} speculative tokens)"
+        return f"{esc(d.method)} drafter {esc(d.model)} ({_tokens_word(d.num_speculative_tokens)})"
     if q.draft and q.spec:
-        return f"drafter {esc(q.draft)} ({q.spec} speculative tokens)"
+        return f"drafter {esc(q.draft)} ({_tokens_word(q.spec)})"
     if q.mtp:
-        return f"MTP ({q.mtp} speculative tokens)"
+        return f"MTP ({_tokens_word(q.mtp)})"
     return None
 
 
@@ -609,6 +613,20 @@ def compare_title(est: Estimate) -> str:
         parts.append(f"pp={q.pp}")
     if q.dp > 1:
         parts.append(f"dp={q.dp}")
+    # Every other setting asked (kv=fp8, dtype=, util=, seqs=, ...): the numbers below follow them.
+    shown = {"s", "b", "engine", "vllm", "gpu", "gpus", "pp", "dp"}
+    for key in KEYS:
+        if key.name in shown or is_default(q, key.name):
+            continue
+        value = getattr(q, key.query_field)
+        text = (
+            ("on" if value else "off")
+            if isinstance(value, bool)
+            else f"{value:g}"
+            if isinstance(value, float)
+            else value
+        )
+        parts.append(f"{key.name}={text}")
     return " · ".join(parts)
 
 

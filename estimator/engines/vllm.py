@@ -4621,8 +4621,9 @@ class VllmEngine(BaseEngine):
             blocks = v.kv_cache_tokens // v.block_size
             line += f" ({blocks:,} blocks per KV-cache group x {v.block_size} tokens per block)"
         if (d := v.drafter) is not None:
+            tokens = f"{d.num_speculative_tokens} speculative token{'' if d.num_speculative_tokens == 1 else 's'}"
             line += (
-                f". The {esc(d.method)} drafter {esc(d.model)} ({d.num_speculative_tokens} speculative tokens) takes "
+                f". The {esc(d.method)} drafter {esc(d.model)} ({tokens}) takes "
                 f"{d.weights / GiB:.2f} GiB of weights and {d.kv_bytes_per_token / 1024:g} KiB of KV per token in its "
                 f"{d.kv_layers} layer{'' if d.kv_layers == 1 else 's'}, counted in both"
             )
