@@ -1,0 +1,34 @@
+"""compare's title: the settings both sides share, every one asked, so a pasted table says what it sized."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.report import compare_title
+from estimator.config import load_model_spec
+from estimator.estimate import estimate
+from estimator.query import Query
+
+SPEC = load_model_spec(
+    json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "Qwen__Qwen3-8B.json").read_text())
+)
+
+
+def test_the_title_names_every_setting_asked() -> None:
+    q = Query(
+        seq_len=32_768,
+        batch=8,
+        gpu="h100-80gb",
+        engine="vllm",
+        vllm="0.33",
+        kv="fp8",
+        weight_format="fp8",
+        util=0.8,
+        max_num_seqs=4,
+        enforce_eager=True,
+    )
+    title = compare_title(estimate(SPEC, q, model_id="m"))
+    assert title == "s=32,768 · b=8 · vllm 0.33 · gpu=h100-80gb · dtype=fp8 · kv=fp8 · util=0.8 · seqs=4 · eager=on"
+    plain = compare_title(estimate(SPEC, Query(seq_len=32_768), model_id="m"))
+    assert plain == "s=32,768 · b=1 · transformers"
