@@ -183,6 +183,9 @@ _FLAG_KEYS = {
     "--data-parallel-size": "dp",
     "-dp": "dp",
     "--gpu-memory-utilization": "util",
+    # CacheConfig.kv_cache_memory_bytes: the KV pool per GPU (engine/arg_utils.py@v0.34.0, a
+    # human-readable integer: 20G is GiB, 20g 10^9 bytes, as the grammar's kvmem= reads it).
+    "--kv-cache-memory-bytes": "kvmem",
     "--max-num-batched-tokens": "mnbt",
     "--max-num-seqs": "seqs",
     "--kv-cache-dtype": "kv",

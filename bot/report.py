@@ -143,6 +143,8 @@ def header(est: Estimate, esc: Escape = _same) -> str:
         parts.append(speculative)
     if q.yarn is not None:
         parts.append(f"YaRN x{q.yarn:g}")
+    if q.kv_cache_memory is not None and q.engine == "vllm":
+        parts.append(f"KV pool {q.kv_cache_memory / 2**30:.2f} GiB (kvmem)")
     engine = get_engine(q.engine)
     name = engine.display_name(q)
     if (note := engine.release_note(q)) is not None:

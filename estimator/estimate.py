@@ -18,34 +18,12 @@ from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query, replica_que
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.rope import with_yarn
 from estimator.spec import FLOAT_FORMATS, ModelSpec
-from estimator.weights import conversion_asked, weight_bytes, weight_format_name
+from estimator.weights import conversion_asked, query_weight_bytes, weight_format_name
 
 
 def _weights(spec: ModelSpec, query: Query, gpus: int) -> int:
-    """The weights one GPU holds with tensor parallelism over ``gpus``; the whole model's weights for
-    an engine that splits layers (its ``layer_share`` divides them)."""
-    if get_engine(query.engine).split == "layers":
-        gpus = 1
-    # vLLM data parallelism splits a MoE model's routed experts over every replica's GPUs (tp x dp);
-    # the rest is each replica's own (estimator.engines.vllm.expert_split). With expert parallelism
-    # (ep=on) they are placed whole instead, ceil(experts / (tp x dp)) on the busiest GPU
-    # (estimator.engines.vllm.experts_per_gpu).
-    held = None
-    if query.expert_parallel and spec.num_experts:
-        held = -(-spec.num_experts // (gpus * query.dp))
-    weights = weight_bytes(
-        spec,
-        weight_format=query.weight_format,
-        bits=query.bits,
-        gpus=gpus,
-        expert_gpus=gpus * query.dp,
-        experts_held=held,
-    )
-    total = spec.pp_stage.whole_params if spec.pp_stage is not None else spec.params.total
-    if query.params_billions is not None and total:
-        # n= overrides the parameter count (of the whole model): scale the checkpoint's byte mix to it.
-        weights = round(weights * query.params_billions * 1e9 / total)
-    return weights
+    """The weights one GPU holds (:func:`estimator.weights.query_weight_bytes`) under the query's engine."""
+    return query_weight_bytes(spec, query, gpus, layer_split=get_engine(query.engine).split == "layers")
 
 
 def _classic_memory(spec: ModelSpec, query: Query) -> tuple[Memory, EngineTerms]:

@@ -32,6 +32,7 @@ from estimator.query import (
     MAX_BATCH,
     MAX_DRAFT_CHARS,
     MAX_GPUS,
+    MAX_KV_CACHE_MEMORY,
     MAX_MTP_TOKENS,
     MAX_SEQ_LEN,
     MAX_SPEC_TOKENS,
@@ -96,6 +97,44 @@ def _parse_count(key: str, raw: str, *, low: int, high: int) -> int:
     return count
 
 
+# Units as vLLM's human-readable integers read them (utils/argparse_utils.py human_readable_int:
+# k, m, g, t decimal; K, M, G, T binary), and the spelled-out GB / GiB forms.
+_BYTE_UNITS = {
+    "": 1,
+    "k": 10**3,
+    "m": 10**6,
+    "g": 10**9,
+    "t": 10**12,
+    "K": 1 << 10,
+    "M": 1 << 20,
+    "G": 1 << 30,
+    "T": 1 << 40,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "tib": 1 << 40,
+}
+_BYTES_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)")
+
+
+def _parse_bytes(key: str, raw: str, *, high: int) -> int:
+    """A byte count: ``20GiB``, ``20G`` (binary, as vLLM reads it), ``20g`` or ``20GB`` (decimal), or
+    plain bytes; at least one MiB (a smaller pool holds no block of any model) and at most ``high``."""
+    match = _BYTES_RE.fullmatch(raw.replace("_", "").replace(",", "").strip()) if raw.isascii() else None
+    unit = match.group(2) if match else ""
+    scale = _BYTE_UNITS.get(unit, _BYTE_UNITS.get(unit.lower())) if len(unit) > 1 else _BYTE_UNITS.get(unit)
+    if match is None or scale is None:
+        raise InputError(f"{key}={raw} is not a size: write bytes, or 20GiB, 20G (GiB) or 20GB (10^9 bytes)")
+    value = int(float(match.group(1)) * scale)
+    if value < 1 << 20 or value > high:
+        raise InputError(f"{key}={raw} is out of range: it must be between 1 MiB and {high >> 30:,} GiB")
+    return value
+
+
 def _parse_float(key: str, raw: str, *, low: float, high: float) -> float:
     if not raw.isascii():  # float() reads any script's digits; the grammar reads ASCII (after NFKC)
         raise InputError(f"{key}={raw} is not a number")
@@ -150,7 +189,7 @@ def _parse_version(key: str, raw: str) -> str:
         ) from err
 
 
-KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu", "version", "model"]
+KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu", "version", "model", "bytes"]
 
 
 @dataclass(frozen=True)
@@ -187,6 +226,8 @@ class Key:
             return _parse_count(self.name, raw, low=int(self.low), high=int(self.high))
         if self.kind == "float":
             return _parse_float(self.name, raw, low=self.low, high=self.high)
+        if self.kind == "bytes":
+            return _parse_bytes(self.name, raw, high=int(self.high))
         if self.kind == "bits":
             return _parse_int_choice(self.name, raw, self.values())
         if self.kind == "bool":
@@ -483,6 +524,17 @@ KEYS: tuple[Key, ...] = (
         low=1,
         high=MAX_YARN_FACTOR,
         values_hint=f"1 < x <= {MAX_YARN_FACTOR}",
+    ),
+    Key(
+        "kvmem",
+        ("kv_cache_memory_bytes",),
+        "kv_cache_memory",
+        "bytes",
+        "vLLM KV pool per GPU (--kv-cache-memory-bytes)",
+        "from util",
+        low=0,
+        high=MAX_KV_CACHE_MEMORY,
+        values_hint="20GiB, 20G, 20GB",
     ),
     Key(
         "method",

@@ -53,6 +53,8 @@ MAX_SPEC_TOKENS = 32
 MAX_DRAFT_CHARS = 300  # draft=: a Hub id[@revision] or a path
 # yarn=: published recipes use 2 to 40 (DeepSeek-V3's config: 40); 64 bounds a typo.
 MAX_YARN_FACTOR = 64
+# kvmem=: a KV pool per GPU; no GPU holds more than a few hundred GiB, 1 TiB bounds a typo.
+MAX_KV_CACHE_MEMORY = 1 << 40
 # n= below a thousand parameters rounds the weights to nothing (n=1e-300 gave 0 bytes).
 MIN_PARAMS_BILLIONS = 1e-6
 
@@ -101,6 +103,9 @@ class Query(Frozen):
     # yarn=: RoPE YaRN scaling by this factor over the config's positions (vLLM --hf-overrides
     # rope_scaling), which extends the context the model takes.
     yarn: float | None = Field(None, gt=1, le=MAX_YARN_FACTOR)
+    # kvmem=: vLLM --kv-cache-memory-bytes, the KV pool per GPU in bytes: vLLM then skips sizing it
+    # from gpu_memory_utilization (and the extensible KV cache is off).
+    kv_cache_memory: int | None = Field(None, ge=1, le=MAX_KV_CACHE_MEMORY)
 
 
 def replica_query(query: Query) -> Query:

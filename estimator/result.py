@@ -187,6 +187,7 @@ class Estimate(Frozen):
                 "draft": q.draft,
                 "spec": q.spec,
                 "yarn": q.yarn,
+                "kv_cache_memory": q.kv_cache_memory,
             },
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),

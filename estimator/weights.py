@@ -31,7 +31,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from common.errors import ConfigError, InputError
 from estimator.arith import ceil_div as _cdiv
@@ -45,6 +45,9 @@ from estimator.spec import (
     Quantization,
     WeightFormat,
 )
+
+if TYPE_CHECKING:
+    from estimator.query import Query
 
 _QUANTIZED_COMPONENTS = {"attention", "dense_mlp", "routed_experts", "shared_experts", "other"}
 
@@ -434,6 +437,33 @@ def weight_bytes(
     if gpus == 1 and expert_gpus is None and experts_held is None:
         return stored
     return max(0, stored - (_modelled_bytes(spec, scheme, 1) - share))
+
+
+def query_weight_bytes(spec: ModelSpec, query: Query, gpus: int, *, layer_split: bool = False) -> int:
+    """The weights one GPU holds with tensor parallelism over ``gpus``; the whole model's weights for
+    an engine that splits layers (``layer_split``: its ``layer_share`` divides them)."""
+    if layer_split:
+        gpus = 1
+    # vLLM data parallelism splits a MoE model's routed experts over every replica's GPUs (tp x dp);
+    # the rest is each replica's own (estimator.engines.vllm.expert_split). With expert parallelism
+    # (ep=on) they are placed whole instead, ceil(experts / (tp x dp)) on the busiest GPU
+    # (estimator.engines.vllm.experts_per_gpu).
+    held = None
+    if query.expert_parallel and spec.num_experts:
+        held = -(-spec.num_experts // (gpus * query.dp))
+    weights = weight_bytes(
+        spec,
+        weight_format=query.weight_format,
+        bits=query.bits,
+        gpus=gpus,
+        expert_gpus=gpus * query.dp,
+        experts_held=held,
+    )
+    total = spec.pp_stage.whole_params if spec.pp_stage is not None else spec.params.total
+    if query.params_billions is not None and total:
+        # n= overrides the parameter count (of the whole model): scale the checkpoint's byte mix to it.
+        weights = round(weights * query.params_billions * 1e9 / total)
+    return weights
 
 
 def linear_bytes(

@@ -106,6 +106,7 @@ from estimator.weights import (
     linear_bytes,
     matrix_share,
     matrix_values_bytes,
+    query_weight_bytes,
     weight_bytes,
     zero_point_matrices,
 )
@@ -293,7 +294,8 @@ def extensible_kv_cache(query: Query, gpu: GPU | None = None) -> bool:
     """Whether the release sizes an extensible KV cache here: 0.34 turns it on by default on CUDA and
     ROCm, and off on other platforms (config/vllm.py@v0.34.0 _resolve_extensible_kv_cache: "it is
     only supported on CUDA and ROCm"). With no GPU named, the CUDA GPUs of the batch defaults."""
-    if version_profile(query)[0].kv_sizing != "extensible":
+    if version_profile(query)[0].kv_sizing != "extensible" or query.kv_cache_memory is not None:
+        # "enabled on CUDA and ROCm unless kv_cache_memory_bytes is set" (config/cache.py@v0.34.0)
         return False
     return gpu is None or gpu.vendor in ("nvidia", "amd")
 
@@ -3274,7 +3276,9 @@ class VllmReport(EngineReport):
     # the bytes its committed blocks map (granule-rounded, "Extended KV cache to N blocks (X GiB)"), the
     # margin it keeps free, the transient activation peak it keeps free, and the CUDA context (there
     # before vLLM measures: with util 1 it is not the KV cache's).
-    kv_sizing: Literal["profiled", "extensible"] = "profiled"
+    # profiled: util x the device less the profiled use; extensible: 0.34's, after warm-up; fixed:
+    # --kv-cache-memory-bytes (kvmem=), no profiling of the pool.
+    kv_sizing: Literal["profiled", "extensible", "fixed"] = "profiled"
     kv_reserved_memory: int | None = None
     kv_committed_memory: int | None = None
     kv_margin: int = 0
@@ -3480,10 +3484,18 @@ def vllm_report(
             spec, query, sizing.capacity, committed, batched_tokens=batched_tokens, util=util
         )
     else:
-        pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
+        if query.kv_cache_memory is not None:
+            # --kv-cache-memory-bytes: vLLM still runs the profile run (it compiles) but takes this
+            # pool as given, whatever util says (v1/worker/gpu_worker.py@v0.27.1, @v0.34.0
+            # determine_available_memory: "skipped memory profiling").
+            pool = query.kv_cache_memory
+        else:
+            pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
         blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
         check = start_check(spec, query, pool, batched_tokens=batched_tokens)
     refused = startup_refusal(spec, query)
+    if refused is None and (oom := fixed_pool_overflow(query, gpu, weights + peak + non_torch + graphs + context)):
+        check = check.model_copy(update={"fits": False, "error": oom})
     extended = _extended(profile, layout, blocks) if sizing is not None else None
     logged = sizing.capacity if sizing is not None else pool
     if refused is not None:
@@ -3492,9 +3504,15 @@ def vllm_report(
         lines: tuple[str, ...] = ()
     elif not check.fits:
         # The pool is measured and logged; the check on one request stops it before the capacity line.
-        lines = capacity_lines(profile, gpu, logged, tokens, concurrency, query.seq_len)[:1] if logged > 0 else ()
+        lines = (
+            capacity_lines(profile, gpu, logged, tokens, concurrency, query.seq_len, fixed=query.kv_cache_memory)[:1]
+            if logged > 0
+            else ()
+        )
     else:
-        lines = capacity_lines(profile, gpu, logged, tokens, concurrency, query.seq_len, extended=extended)
+        lines = capacity_lines(
+            profile, gpu, logged, tokens, concurrency, query.seq_len, extended=extended, fixed=query.kv_cache_memory
+        )
     to_fit = None
     resident = resident_requests(blocks, concurrency)
     ran = running_requests(query, gpu)  # the rest of b waits for one of them to finish
@@ -3522,7 +3540,9 @@ def vllm_report(
             start_pool,
         )
         need = weights + peak + non_torch + (graphs if in_budget else 0) + kv
-        if sizing is not None:
+        if query.kv_cache_memory is not None:
+            to_fit = None  # util does not size a pool kvmem= gives
+        elif sizing is not None:
             # util only caps the extensible cache: past the device less the CUDA context and the
             # margin no util makes room.
             within = need + context + sizing.margin <= gpu.memory_bytes
@@ -3555,7 +3575,7 @@ def vllm_report(
         util_to_fit=to_fit,
         drafter=drafter_report(spec, query),
         log_lines=lines,
-        kv_sizing="extensible" if sizing is not None else "profiled",
+        kv_sizing="extensible" if sizing is not None else "fixed" if query.kv_cache_memory is not None else "profiled",
         kv_reserved_memory=sizing.capacity if sizing is not None else None,
         kv_committed_memory=extended[1] if extended is not None else None,
         kv_margin=sizing.margin if sizing is not None else 0,
@@ -3705,6 +3725,7 @@ def capacity_lines(
     max_model_len: int,
     *,
     extended: tuple[int, int] | None = None,
+    fixed: int | None = None,
 ) -> tuple[str, ...]:
     """The start-up lines that report the pool, as the release words them (gpu_worker.py,
     v1/core/kv_cache_utils.py): one capacity line from 0.28; from 0.30 the device type names it
@@ -3715,6 +3736,13 @@ def capacity_lines(
     that line in finalize_extensible_kv_cache, then asks the workers to extend_kv_cache
     (v1/engine/core.py@v0.34.0 _initialize_kv_caches)."""
     available = f"Available KV cache memory: {format_gib(pool)} GiB"
+    if fixed is not None:
+        # determine_available_memory logs the pool it was given instead ("Initial free memory X GiB,
+        # reserved ..."; the free memory at start-up is the host's).
+        available = (
+            f"reserved {format_gib(fixed)} GiB memory for KV Cache as specified by kv_cache_memory_bytes config "
+            "and skipped memory profiling"
+        )
     device = "XPU" if profile.capacity_names_device and gpu.vendor == "intel" else "GPU"
     size = f"{device} KV cache size: {tokens:,} tokens"
     conc = f"Maximum concurrency for {max_model_len:,} tokens per request: {concurrency:.2f}x"
@@ -3728,6 +3756,21 @@ def _log_size(v: VllmReport) -> str:
     """The capacity log line's token figure, as vLLM words it."""
     said = (part for line in v.log_lines for part in line.split(", ") if "KV cache size" in part)
     return next(said, f"GPU KV cache size: {v.kv_cache_tokens:,} tokens")
+
+
+def fixed_pool_overflow(query: Query, gpu: GPU, non_kv_bytes: int) -> str | None:
+    """With kvmem= (--kv-cache-memory-bytes) vLLM allocates the pool whatever the device holds: past
+    the device beside ``non_kv_bytes`` (weights, activation peak, non-torch memory, CUDA graphs and
+    context) it runs out of memory allocating the cache or capturing the graphs."""
+    if query.kv_cache_memory is None or non_kv_bytes + query.kv_cache_memory <= gpu.memory_bytes:
+        return None
+    room = gpu.memory_bytes - non_kv_bytes
+    most = f"at most kvmem={room / GiB:.2f}GiB" if room > 0 else "no pool at all"
+    return (
+        f"vLLM runs out of memory: kvmem={query.kv_cache_memory / GiB:.2f}GiB (--kv-cache-memory-bytes) beside "
+        f"{non_kv_bytes / GiB:.2f} GiB of weights, activations, CUDA graphs and context passes the "
+        f"{gpu.memory_bytes / GiB:.2f} GiB {gpu.name}; it has room for {most}"
+    )
 
 
 def util_to_fit(requested_bytes: int, device_bytes: int, outside_bytes: int) -> float | None:
@@ -4153,6 +4196,7 @@ class VllmEngine(BaseEngine):
         "mtp",
         "draft",
         "spec",
+        "kvmem",
     )
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
@@ -4211,6 +4255,13 @@ class VllmEngine(BaseEngine):
         if query.method == "classic":
             return requested  # the classic terms have no overhead to place outside the share
         constants = query_constants(query)
+        if query.kv_cache_memory is not None:
+            # kvmem= gives the pool: the b requests fit while they and the null block fit it, and the
+            # rest of the total (weights, activations, overhead) is what it is.
+            terms = vllm_terms(spec, query, gpu=gpu)
+            loaded = loaded_weight_bytes(spec, query, gpu, query_weight_bytes(spec, query, query.gpus), constants)
+            fixed = loaded + terms.activations + terms.overhead
+            return min(fixed + query.kv_cache_memory, gpu.memory_bytes) - null_block_bytes(spec, query)
         outside = cuda_context_bytes(query, constants)
         if not graphs_in_budget(spec, query):
             outside += cuda_graph_bytes(spec, query, gpu, constants)
@@ -4286,6 +4337,8 @@ class VllmEngine(BaseEngine):
             return None
         report = _engine_report(spec, query, weights, gpu)
         pool, batched = report.kv_cache_memory, report.max_num_batched_tokens
+        if fixed_pool_overflow(query, gpu, _non_kv_bytes(report)):
+            return lambda s: False  # kvmem='s pool does not fit the device beside the rest, whatever s
         layout, _ = kv_layout(spec, query)
         profile, _ = version_profile(query)
         if report.kv_sizing == "extensible":
@@ -4577,6 +4630,15 @@ class VllmEngine(BaseEngine):
             f"vLLM {esc(name)}{each} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
             f"(util={v.gpu_memory_utilization:g} x the device){outside}"
         )
+        if v.kv_sizing == "fixed":
+            # --kv-cache-memory-bytes: no util share; the pool as given beside what the rest holds.
+            rest = _non_kv_bytes(v)
+            held = (
+                f"vLLM {esc(name)}{each} takes the KV pool as given (kvmem=, --kv-cache-memory-bytes; util is not "
+                f"used to size it): beside {rest / GiB:.2f} GiB of weights, activations, non-torch memory, CUDA graphs "
+                f"and context it holds {(rest + v.kv_cache_memory) / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu}"
+            )
+            pool = f"the KV pool is {v.kv_cache_memory / GiB:.1f} GiB"
         if v.kv_sizing == "extensible":
             # 0.34 sizes the pool after CUDA-graph capture from the memory then free: util only caps it.
             cap = (
@@ -4648,11 +4710,16 @@ class VllmEngine(BaseEngine):
         total = f"Total {est.memory.total / GiB:.1f} GiB" + (" per GPU" if world > 1 else "")
         name = esc(fit.gpu_name)
         where = f"one {name}" if world == 1 else f"each of {world} {name}"
-        pool = f"vLLM's KV pool at util={v.gpu_memory_utilization:g}"
+        sized = (
+            f"of kvmem={v.kv_cache_memory / GiB:.2f}GiB"
+            if v.kv_sizing == "fixed"
+            else f"at util={v.gpu_memory_utilization:g}"
+        )
+        pool = f"vLLM's KV pool {sized}"
         share = q.batch
         if q.dp > 1:
             where += f" ({layout_words(q.gpus, q.pp, q.dp)})"
-            pool = f"each replica's KV pool at util={v.gpu_memory_utilization:g}"
+            pool = f"each replica's KV pool {sized}"
             share = v.requests_per_replica or -(-q.batch // q.dp)
         # vLLM runs at most max_num_seqs of them at once; the rest wait (queued, not refused), so the
         # pool must hold those it runs.
@@ -4690,6 +4757,8 @@ class VllmEngine(BaseEngine):
                 f"graphs vLLM adds on top of it leave no room on the device; lower util"
             )
         held = min(v.max_resident, running - 0.01)  # never round up to what was asked
+        if v.kv_sizing == "fixed" and (oom := fixed_pool_overflow(q, lookup_gpu(fit.gpu), _non_kv_bytes(v))):
+            return f"{total}: does not fit {where}: {oom}"
         # The pool's blocks hold one whole request (int(concurrency x s) >= s from 0.21, where the
         # two-decimal concurrency may round up to 1.00), yet vLLM will not start: from 0.30 its check
         # holds one block back (the null block) first.
@@ -4727,6 +4796,8 @@ class VllmEngine(BaseEngine):
         fixes = []
         if v.util_to_fit is not None:
             fixes.append(f"util={v.util_to_fit:g}")
+        if v.kv_sizing == "fixed" and (need := kvmem_to_fit(est)) is not None:
+            fixes.append(f"kvmem={need / GiB:.2f}GiB")
         if fit.max_batch is not None and fit.max_batch >= 1 and q.batch > 1:
             fixes.append(f"b={fit.max_batch:,}")
         if fit.max_seq_len is not None and fit.max_seq_len >= 1 and (held < 1 or not v.starts):
@@ -4825,10 +4896,30 @@ def reserved_bytes(q: Query, v: VllmReport) -> int:
     if v.kv_sizing == "extensible":
         device = round(v.requested_memory / v.gpu_memory_utilization)
         return min(v.requested_memory + v.cuda_context, device - v.kv_margin)
+    if v.kv_sizing == "fixed":
+        # kvmem= (--kv-cache-memory-bytes): the pool as given beside what the rest takes.
+        return _non_kv_bytes(v) + v.kv_cache_memory
     outside = cuda_context_bytes(q, query_constants(q))
     if not v.cuda_graphs_in_budget:
         outside += v.cuda_graphs
     return v.requested_memory + outside
+
+
+def kvmem_to_fit(est: Estimate) -> int | None:
+    """With kvmem=: the pool (whole MiB) that holds the requests vLLM runs at once (the KV row) and the
+    null block, where it still fits the device beside the rest; else None."""
+    v, fit = est.engine_report, est.fit
+    if not isinstance(v, VllmReport) or v.kv_sizing != "fixed" or fit is None or v.num_gpu_blocks <= 0:
+        return None
+    block = -(-v.kv_cache_memory // v.num_gpu_blocks)  # at least one block's bytes
+    need = -(-(est.memory.kv_cache + block) // MiB) * MiB
+    return need if need > v.kv_cache_memory and _non_kv_bytes(v) + need <= fit.gpu_memory else None
+
+
+def _non_kv_bytes(v: VllmReport) -> int:
+    """What a started server holds on each GPU beside its KV pool: weights, the activation peak,
+    non-torch memory, CUDA graphs and the CUDA context."""
+    return v.weights + v.activation_peak + v.non_torch + v.cuda_graphs + v.cuda_context
 
 
 def seqs_words(q: Query, v: VllmReport) -> str:

@@ -616,6 +616,14 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # --kv-cache-memory-bytes keeps vLLM's units for the grammar to read (20G is GiB).
+    (
+        "vllm serve Qwen/Qwen3-8B --kv-cache-memory-bytes 20G --max-model-len 32768 on an h100",
+        "Qwen/Qwen3-8B",
+        "s=32k gpu=h100-80gb engine=vllm kvmem=20G",
+        FIT,
+        (),
+    ),
     # RoPE YaRN scaling in words and as the vLLM override that gives it.
     ("can Qwen/Qwen3-8B do 128k with yarn 4 on an h100", "Qwen/Qwen3-8B", "s=128k gpu=h100-80gb yarn=4", FIT, ()),
     ("Qwen/Qwen3-8B at 128k with 4x yarn on an h100", "Qwen/Qwen3-8B", "s=128k gpu=h100-80gb yarn=4", FIT, ()),

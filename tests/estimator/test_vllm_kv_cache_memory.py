@@ -1,0 +1,85 @@
+"""kvmem= (vLLM --kv-cache-memory-bytes): the KV pool per GPU as given.
+
+vLLM still runs the profile run (it compiles) but takes the pool as given, whatever
+gpu_memory_utilization says ("skipped memory profiling", v1/worker/gpu_worker.py@v0.27.1 and @v0.34.0
+determine_available_memory), and 0.34's extensible KV cache is off with it (config/cache.py@v0.34.0:
+"enabled on CUDA and ROCm unless kv_cache_memory_bytes is set"). Its value is a human-readable
+integer (utils/argparse_utils.py@v0.34.0 human_readable_int): 20G is 20 GiB, 20g 20 x 10^9 bytes.
+
+By hand, Qwen3-8B: 36 layers x 8 KV heads x 128 x 2 (K, V) x 2 B = 144 KiB per token; vLLM 0.34's
+block of 64 tokens is 9 MiB; 20 GiB holds 20,480 // 9 = 2,275 blocks, 145,600 tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from common.errors import InputError
+from estimator.config import load_model_spec
+from estimator.engines import vllm
+from estimator.estimate import estimate
+from estimator.grammar import parse_settings
+from estimator.query import Query
+
+GiB = 1 << 30
+MiB = 1 << 20
+SPEC = load_model_spec(
+    json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "Qwen__Qwen3-8B.json").read_text())
+)
+
+
+def _est(**query: object):  # type: ignore[no-untyped-def]
+    return estimate(SPEC, Query(**{"engine": "vllm", "gpu": "h100", **query}), model_id="m")
+
+
+def test_the_pool_is_the_one_given() -> None:
+    est = _est(kv_cache_memory=20 * GiB)
+    v = est.engine_report
+    assert v is not None and v.kv_sizing == "fixed"
+    assert v.kv_cache_memory == 20 * GiB
+    assert v.num_gpu_blocks == 2_275 and v.kv_cache_tokens == 145_600
+    assert v.log_lines[0].startswith("reserved 20.0 GiB memory for KV Cache as specified by kv_cache_memory_bytes")
+    assert "GPU KV cache size: 145,600 tokens" in v.log_lines[1]
+    # The same pool at any util: util does not size it.
+    other = _est(kv_cache_memory=20 * GiB, util=0.5).engine_report
+    assert other is not None and other.num_gpu_blocks == 2_275
+
+
+def test_b_fits_while_the_pool_holds_it_with_the_null_block() -> None:
+    # s=32,768: 512 blocks a request. 2,275 blocks less the null block hold 4 whole requests.
+    fits = _est(kv_cache_memory=20 * GiB, seq_len=32_768, batch=4)
+    assert fits.fit is not None and fits.fit.fits and fits.fit.max_batch == 4
+    over = _est(kv_cache_memory=20 * GiB, seq_len=32_768, batch=8)
+    assert over.fit is not None and not over.fit.fits
+    # The pool for 8 requests and the null block: 8 x 32,768 x 144 KiB + 9 MiB = 36 GiB + 9 MiB, in
+    # whole MiB from the pool's bytes per block (an upper bound by less than a MiB), and it fits.
+    need = vllm.kvmem_to_fit(over)
+    assert need is not None and 36 * GiB + 9 * MiB <= need <= 36 * GiB + 10 * MiB
+    at_need = _est(kv_cache_memory=need, seq_len=32_768, batch=8)
+    assert at_need.fit is not None and at_need.fit.fits
+
+
+def test_a_pool_past_the_device_runs_out_of_memory() -> None:
+    est = _est(kv_cache_memory=200 * GiB)
+    v = est.engine_report
+    assert v is not None and not v.starts and v.start_error is not None
+    assert "runs out of memory" in v.start_error and "kvmem=200.00GiB" in v.start_error
+    assert est.fit is not None and not est.fit.fits and est.fit.max_batch == 0
+
+
+def test_kvmem_reads_vllm_units() -> None:
+    def parsed(raw: str) -> int:
+        return int(parse_settings([f"kvmem={raw}"])["kvmem"])
+
+    assert parsed("20G") == 20 * GiB
+    assert parsed("20GiB") == 20 * GiB
+    assert parsed("20g") == 20 * 10**9
+    assert parsed("20GB") == 20 * 10**9
+    assert parsed("1.5GiB") == 3 * GiB // 2
+    assert parsed("21474836480") == 20 * GiB
+    for bad in ("20 bananas", "0", "2T0", "5000GiB"):
+        with pytest.raises(InputError):
+            parsed(bad)
