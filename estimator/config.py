@@ -1880,6 +1880,10 @@ def _build(
         head_bias = fam.arch == "phi" or _flag(cfg, "lm_head_bias", fam.lm_head_bias)
         c.linear("lm_head", hidden, vocab, "vocab", 1, bias=head_bias)
     layer_kv, extra = _BUILDERS[fam.arch](c, layerkinds.weight_geometry(g))
+    # Which decoder layers are MoE, where the family's placement rule gives the builder's count (a
+    # pipeline rank's share of dense and MoE weights follows where its layers fall).
+    moe_flags = _moe_layer_flags(g) if extra.get("num_moe_layers") and not g.fam.weight_stacks else []
+    placed = tuple(moe_flags) if sum(moe_flags) == extra.get("num_moe_layers") and len(moe_flags) == layers else ()
     layer_kv = layerkinds.unrolled(g, layer_kv)  # weights run in cycles: one cache layer per pass
     if fam.arch == "special":
         warnings.extend(special.notes(g, DTYPE_BYTES[dtype]))
@@ -1947,6 +1951,7 @@ def _build(
             cfg, _int(cfg, model_type, "max_position_embeddings", "n_positions", default=None)
         ),
         rope_scaling_type=_rope_scaling_type(cfg),
+        moe_layer_flags=placed,
         tie_word_embeddings=tied,
         layers=tuple(layer_kv),
         mtp_layers=_int(cfg, model_type, "mtp_num_hidden_layers", "num_nextn_predict_layers", default=0),

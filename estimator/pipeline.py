@@ -13,7 +13,9 @@ and is_last_rank)``). The KV cache of a rank covers its own layers only.
 
 vram sizes a pipeline rank by the spec of that rank alone, where the decoder layers are alike
 (:func:`pp_refusal` says where they are not): each rank's weights are its share of the layers'
-weights plus the embedding or LM head it holds.
+weights plus the embedding or LM head it holds. Where dense and MoE layers mix (DeepSeek-V3's first
+three dense), the dense MLPs are shared out by the rank's dense layers and the experts and router by
+its MoE layers.
 """
 
 from __future__ import annotations
@@ -92,16 +94,34 @@ def pp_refusal(spec: ModelSpec, pp: int, *, text_only: bool = False, speculative
         # in flight (VllmConfig.max_concurrent_batches@v0.27.1): not modelled.
         return "vram does not size sliding-window attention over pipeline stages"
     alike = "vram sizes pipeline parallelism for models whose decoder layers are all alike"
-    if spec.num_moe_layers not in (0, spec.num_layers):
-        return f"{alike}; this one mixes dense and MoE layers"
+    mixed = spec.num_moe_layers not in (0, spec.num_layers)
+    if mixed and len(spec.moe_layer_flags) != spec.num_layers:
+        return f"{alike}; this one mixes dense and MoE layers where vram does not know which are which"
     per_layer = [lin for lin in spec.linears if lin.component != "lm_head"]
-    if any(lin.count % spec.num_layers for lin in (*per_layer, *spec.value_from_key)):
+    if any(lin.count % _layers_of(spec, lin.component) for lin in (*per_layer, *spec.value_from_key)):
         return f"{alike}; this one's weight matrices are not the same in every layer"
     return None
 
 
+# The parts of a decoder layer that only MoE layers hold, and those only dense layers hold.
+_MOE_PARTS = frozenset({"routed_experts", "shared_experts", "router"})
+_DENSE_PARTS = frozenset({"dense_mlp"})
+
+
+def _layers_of(spec: ModelSpec, component: str) -> int:
+    """How many of the model's decoder layers hold a ``component``: the MoE layers for the experts
+    and router, the dense ones for a dense MLP where the model mixes both, every layer otherwise."""
+    if spec.num_moe_layers in (0, spec.num_layers):
+        return spec.num_layers
+    if component in _MOE_PARTS:
+        return spec.num_moe_layers
+    if component in _DENSE_PARTS:
+        return spec.num_layers - spec.num_moe_layers
+    return spec.num_layers
+
+
 def _scaled(n: int, layers: int, whole: int) -> int:
-    return n * layers // whole
+    return n * layers // whole if whole else 0
 
 
 def stage_spec(spec: ModelSpec, rank: int, pp: int) -> ModelSpec:
@@ -109,6 +129,19 @@ def stage_spec(spec: ModelSpec, rank: int, pp: int) -> ModelSpec:
     start, end = pp_bounds(spec.num_layers, pp)[rank]
     n, whole = end - start, spec.num_layers
     first, last = rank == 0, rank == pp - 1
+    # A model mixing dense and MoE layers (DeepSeek-V3's first three dense): each part of a layer is
+    # shared out by the rank's layers of the kind that holds it.
+    mixed = spec.num_moe_layers not in (0, whole)
+    moe_here = sum(spec.moe_layer_flags[start:end]) if mixed else (n if spec.num_moe_layers else 0)
+    held = {"moe": (moe_here, spec.num_moe_layers), "dense": (n - moe_here, whole - spec.num_moe_layers)}
+
+    def part(count: int, component: str) -> int:
+        if mixed and component in _MOE_PARTS:
+            return _scaled(count, *held["moe"])
+        if mixed and component in _DENSE_PARTS:
+            return _scaled(count, *held["dense"])
+        return _scaled(count, n, whole)
+
     embeds = first or (last and spec.tie_word_embeddings)
     p = spec.params
     final_norm = spec.hidden_size  # the final RMSNorm / LayerNorm weight, on the last rank
@@ -118,17 +151,17 @@ def stage_spec(spec: ModelSpec, rank: int, pp: int) -> ModelSpec:
             "embedding": p.embedding if embeds else 0,
             "lm_head": p.lm_head if last else 0,
             "attention": _scaled(p.attention, n, whole),
-            "dense_mlp": _scaled(p.dense_mlp, n, whole),
-            "routed_experts": _scaled(p.routed_experts, n, whole),
-            "shared_experts": _scaled(p.shared_experts, n, whole),
-            "router": _scaled(p.router, n, whole),
+            "dense_mlp": part(p.dense_mlp, "dense_mlp"),
+            "routed_experts": part(p.routed_experts, "routed_experts"),
+            "shared_experts": part(p.shared_experts, "shared_experts"),
+            "router": part(p.router, "router"),
             "norms": _scaled(layer_norms, n, whole) + (final_norm if last else 0),
             "other": _scaled(p.other, n, whole),
             "active": 0,
         }
     )
     # Parameters one token touches on this rank (MoE: the routed experts' share, as in the whole).
-    idle = _scaled(p.total - p.active, n, whole) if p.routed_experts else 0
+    idle = part(p.total - p.active, "routed_experts") if p.routed_experts else 0
     params = params.model_copy(update={"active": params.total - idle})
 
     def share(lins: tuple[LinearWeights, ...]) -> tuple[LinearWeights, ...]:
@@ -138,13 +171,14 @@ def stage_spec(spec: ModelSpec, rank: int, pp: int) -> ModelSpec:
                 if last:
                     out.append(lin)
             else:
-                out.append(lin.model_copy(update={"count": lin.count * n // whole}))
+                out.append(lin.model_copy(update={"count": part(lin.count, lin.component)}))
         return tuple(out)
 
     stage = spec.model_copy(
         update={
             "num_layers": n,
-            "num_moe_layers": n if spec.num_moe_layers else 0,
+            "num_moe_layers": moe_here,
+            "moe_layer_flags": spec.moe_layer_flags[start:end],
             "layers": spec.layers[start:end],
             "params": params,
             "linears": share(spec.linears),

@@ -253,6 +253,8 @@ class ModelSpec(Frozen):
     experts_per_token: int = 0
     moe_intermediate_size: int = 0
     num_moe_layers: int = 0
+    # Per decoder layer, whether it is a MoE layer (empty where vram has no placement rule for it).
+    moe_layer_flags: tuple[bool, ...] = ()
     max_position_embeddings: int | None = None
     # The longest max_model_len the config allows once its RoPE scaling is applied, derived the way
     # vLLM's model config does (yarn: original positions x factor; linear/dynamic: positions x factor;

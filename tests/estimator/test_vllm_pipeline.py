@@ -81,9 +81,9 @@ def test_tied_embeddings_sit_on_the_first_and_the_last_rank() -> None:
 
 def test_models_whose_layers_differ_are_refused() -> None:
     assert pp_refusal(spec_of("Qwen__Qwen3-32B"), 2) is None
-    # Gemma 2 alternates sliding and global layers; DeepSeek-V3 has three dense layers before its MoE
-    # layers; Qwen2.5-VL has a vision tower on the first rank (unless mm=0 starts it text only).
-    for name in ("google__gemma-2-9b-it", "deepseek-ai__DeepSeek-V3", "Qwen__Qwen2.5-VL-7B-Instruct"):
+    # Gemma 2 alternates sliding and global layers; Qwen2.5-VL has a vision tower on the first rank
+    # (unless mm=0 starts it text only). A dense/MoE mix whose placement vram reads is sized.
+    for name in ("google__gemma-2-9b-it", "Qwen__Qwen2.5-VL-7B-Instruct"):
         assert pp_refusal(spec_of(name), 2) is not None, name
     assert "cannot fill" in (pp_refusal(spec_of("Qwen__Qwen3-0.6B"), 29) or "")
     # Mistral-7B-v0.1: a 4,096-token window on every layer, whose in-flight reservation PP changes.
@@ -265,11 +265,34 @@ def test_the_weights_line_gives_the_stages_count_of_the_whole() -> None:
 
 def test_mtp_layers_do_not_bar_pp_without_speculative_decoding() -> None:
     # DeepSeek-V3 ships one MTP layer (num_nextn_predict_layers), which vLLM builds only for MTP
-    # speculative decoding; without it the refusal is its three dense layers before the MoE ones.
+    # speculative decoding; without it its layers split over stages, dense and MoE alike.
     v3 = spec_of("deepseek-ai__DeepSeek-V3")
     assert v3.mtp_layers == 1
-    assert "mixes dense and MoE layers" in (pp_refusal(v3, 2) or "")
+    assert pp_refusal(v3, 2) is None
     assert "speculative" in (pp_refusal(v3, 2, speculative=True) or "")
+
+
+def test_a_model_mixing_dense_and_moe_layers_shares_each_part_by_where_its_layers_fall() -> None:
+    # DeepSeek-V3: 61 layers, the first 3 dense (first_k_dense_replace), 58 MoE. pp=2 gives ranks of
+    # 31 and 30 layers (0-30, 31-60): rank 1 holds the 3 dense MLPs and 28 MoE layers, rank 2 30 MoE
+    # layers. Per dense layer the MLP is 3 x 7,168 x 18,432; per MoE layer 256 routed experts of
+    # 3 x 7,168 x 2,048, one shared expert of the same width, and a router of 256 x 7,168 plus the
+    # 256 correction biases (noaux_tc).
+    v3 = spec_of("deepseek-ai__DeepSeek-V3")
+    dense, routed = 3 * 7_168 * 18_432, 256 * 3 * 7_168 * 2_048
+    shared, router = 3 * 7_168 * 2_048, 256 * 7_168 + 256
+    one, two = stage_specs(v3, 2)
+    assert (one.num_layers, one.num_moe_layers, two.num_layers, two.num_moe_layers) == (31, 28, 30, 30)
+    assert one.params.dense_mlp == 3 * dense and two.params.dense_mlp == 0
+    assert (one.params.routed_experts, two.params.routed_experts) == (28 * routed, 30 * routed)
+    assert (one.params.shared_experts, two.params.shared_experts) == (28 * shared, 30 * shared)
+    assert (one.params.router, two.params.router) == (28 * router, 30 * router)
+    for part in ("dense_mlp", "routed_experts", "shared_experts", "router", "attention"):
+        assert getattr(one.params, part) + getattr(two.params, part) == getattr(v3.params, part), part
+    # The answer sizes the busier rank; the one that the whole-model refusal once stopped now starts.
+    q, _ = parse_query(["m", "engine=vllm", "vllm=0.33", "gpu=h200", "gpus=8", "pp=2", "s=32k", "b=8"])
+    est = estimate(v3, q, model_id="m")
+    assert est.fit is not None and est.fit.fits
     # Gemma 2: sliding and global attention, no state layers: the refusal names what it mixes.
     why = pp_refusal(spec_of("google__gemma-2-9b-it"), 2) or ""
     assert "full attention and sliding-window attention layers" in why and "state" not in why
