@@ -3463,7 +3463,7 @@ def vllm_report(
     peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
     non_torch = non_torch_bytes(query, constants, gpu)
     util = util_of(query, gpu)
-    requested = int(util * gpu.memory_bytes)
+    requested = requested_bytes(util, gpu.memory_bytes)
     in_budget = graphs_in_budget(spec, query)
     graphs = cuda_graph_bytes(spec, query, gpu, constants)
     layout, _ = kv_layout(spec, query)
@@ -3687,7 +3687,7 @@ def extensible_sizing(
     beyond it)."""
     profile, _ = version_profile(query)
     device = gpu.memory_bytes
-    requested = int(util_of(query, gpu) * device)
+    requested = requested_bytes(util_of(query, gpu), device)
     persistent = persistent_runner_bytes(spec, query, gpu=gpu, constants=constants)
     transient = peak - persistent
     rocm = gpu.vendor == "amd"
@@ -3782,11 +3782,20 @@ def util_to_fit(requested_bytes: int, device_bytes: int, outside_bytes: int) -> 
         # below would never see pct x total move.
         return None
     pct = ceil_div(requested_bytes * 100, device_bytes)
-    while int(pct / 100 * device_bytes) < requested_bytes:  # vLLM truncates util x total
+    while _requested(pct / 100, device_bytes) < requested_bytes:
         pct += 1
-    if pct > 100 or int(pct / 100 * device_bytes) + outside_bytes > device_bytes:
+    if pct > 100 or _requested(pct / 100, device_bytes) + outside_bytes > device_bytes:
         return None
     return pct / 100
+
+
+def requested_bytes(util: float, device_bytes: int) -> int:
+    """The memory vLLM requests: ``math.ceil(total x gpu_memory_utilization)`` (v1/worker/utils.py
+    request_memory, @v0.27.1 and @v0.34.0)."""
+    return math.ceil(device_bytes * util)
+
+
+_requested = requested_bytes
 
 
 # How one dimension must meet the TP size: "divide" (the size divides by it), "kv" (KV heads: they
@@ -4251,7 +4260,7 @@ class VllmEngine(BaseEngine):
         top, within the device. One pool block is the null block, which no request gets
         (:func:`resident_requests`). So the total fits exactly when vLLM's KV pool holds its b x s
         tokens beside the null block (and the query fits when vLLM also starts: :meth:`start_limit`)."""
-        requested = int(util_of(query, gpu) * gpu.memory_bytes)
+        requested = requested_bytes(util_of(query, gpu), gpu.memory_bytes)
         if query.method == "classic":
             return requested  # the classic terms have no overhead to place outside the share
         constants = query_constants(query)
