@@ -10,6 +10,7 @@ the figures, never compared with a copy of an answer.
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def test_the_vllm_line_says_what_the_process_holds() -> None:
     line = report.engine_line(est)
     assert line is not None
     # 0.92 x 85,030,617,088 B = 78,228,167,720 B = 72.86 GiB of the device's 79.19 GiB.
-    assert est.engine_report.requested_memory == int(0.92 * H100)
+    assert est.engine_report.requested_memory == math.ceil(0.92 * H100)
     # Beside it, outside util's share, one GPU's CUDA context: 522 MiB = 0.51 GiB.
     assert line.startswith(
         "vLLM 0.33 will hold 72.9 GiB of 79.2 GiB (util=0.92 x the device) + 0.51 GiB CUDA context; "

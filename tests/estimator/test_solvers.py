@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def _vllm_usable(s, q: Query, device: int, gpu=None) -> int:
         peak, _ = activation_peak(s, q, gpu=gpu)
         transient = peak - persistent_runner_bytes(s, q, gpu=gpu)
         top -= max(2**30, int(0.75 * transient))
-    return min(int(util * device) + outside, top) - null
+    return min(math.ceil(util * device) + outside, top) - null
 
 
 def test_largest_matches_a_linear_scan() -> None:

@@ -172,7 +172,7 @@ def test_an_explicit_util_caps_the_extensible_cache() -> None:
     # util=0.9 on an H100: 0.9 x 85,030,617,088 is below the device less the context and the margin,
     # so the budget is util's: the 0.33 formula without the graph estimate's own figure changing.
     v = report(QWEN3_8B, q(gpu="h100", seq_len=32_768, util=0.9))
-    requested = int(0.9 * H100)
+    requested = math.ceil(0.9 * H100)
     assert requested < H100 - CONTEXT - v.kv_margin
     assert v.kv_sizing == "extensible" and v.gpu_memory_utilization == 0.9
     assert v.kv_cache_memory == requested - v.weights - v.non_torch - v.cuda_graphs - v.activation_peak
@@ -195,8 +195,8 @@ def test_the_util_warning_is_vllms_clamped_difference_and_only_after_warm_up() -
         v = report(QWEN3_8B, q(gpu="l4", util=util))
         non_kv = v.weights + v.non_torch + v.cuda_graphs + v.activation_peak
         whole = l4 - CONTEXT - v.kv_margin - non_kv
-        at_util = max(int(util * l4) - non_kv, 0)
-        capacity = int(util * l4) - (v.weights + v.non_torch + v.activation_peak)
+        at_util = max(math.ceil(util * l4) - non_kv, 0)
+        capacity = math.ceil(util * l4) - (v.weights + v.non_torch + v.activation_peak)
         first_check = need <= capacity - 36 * 262_144
         warned = [w.message for w in estimate(QWEN3_8B, q(gpu="l4", util=util), model_id="m").warnings]
         said = [m for m in warned if m.startswith(f"util={util:g} keeps ")]
@@ -210,9 +210,9 @@ def test_the_util_warning_is_vllms_clamped_difference_and_only_after_warm_up() -
     # pool, not device - context - margin - util x device (what it is unclamped, 0.02 GiB more).
     v = report(QWEN3_8B, q(gpu="l4", util=0.77))
     non_kv = v.weights + v.non_torch + v.cuda_graphs + v.activation_peak
-    assert int(0.77 * l4) - non_kv < 0 and v.kv_cache_memory == 0
+    assert math.ceil(0.77 * l4) - non_kv < 0 and v.kv_cache_memory == 0
     whole = l4 - CONTEXT - v.kv_margin - non_kv
-    unclamped = l4 - CONTEXT - v.kv_margin - int(0.77 * l4)
+    unclamped = l4 - CONTEXT - v.kv_margin - math.ceil(0.77 * l4)
     assert f"{whole / GiB:.2f}" != f"{unclamped / GiB:.2f}"
     warned = [w.message for w in estimate(QWEN3_8B, q(gpu="l4", util=0.77), model_id="m").warnings]
     assert any(m.startswith(f"util=0.77 keeps {whole / GiB:.2f} GiB of free device memory") for m in warned)
@@ -225,7 +225,7 @@ def test_the_answer_says_what_stays_free_when_util_caps_the_cache() -> None:
     v = report(QWEN3_8B, q(gpu="h100", util=0.9))
     transient = v.activation_peak - vllm.persistent_runner_bytes(QWEN3_8B, q(gpu="h100"), gpu=lookup_gpu("h100"))
     margin = max(GiB, int(0.75 * transient))
-    free = H100 - CONTEXT - int(0.9 * H100)
+    free = H100 - CONTEXT - math.ceil(0.9 * H100)
     assert free > margin
     line = vllm.ENGINE.summary_line(estimate(QWEN3_8B, q(gpu="h100", util=0.9), model_id="m"), lambda s: s)
     assert line is not None
@@ -247,7 +247,7 @@ def test_without_the_extensible_cache_0_34_sizes_the_profiled_pool_at_0_92() -> 
     assert not vllm.extensible_kv_cache(query, intel) and vllm.extensible_kv_cache(query, lookup_gpu("l40s"))
     v = vllm.vllm_report(QWEN3_8B, query, weights_bytes=weight_bytes(QWEN3_8B), gpu=intel)
     assert v.kv_sizing == "profiled" and v.gpu_memory_utilization == 0.92
-    pool = int(0.92 * L40S) - v.weights - v.activation_peak - v.non_torch - v.cuda_graphs
+    pool = math.ceil(0.92 * L40S) - v.weights - v.activation_peak - v.non_torch - v.cuda_graphs
     bpb = 36 * 64 * 8 * 128 * 2 * 2
     assert v.kv_cache_memory == pool and v.num_gpu_blocks == pool // bpb
     assert v.kv_reserved_memory is None and v.kv_committed_memory is None and v.kv_margin == 0
@@ -264,7 +264,7 @@ def test_0_33_answers_keep_their_rules() -> None:
     # 0.33: util 0.92 of the device less weights, activation peak, non-torch memory and the graph
     # estimate, cut into 16-token blocks of 36 x 8 x 128 x 2 x 2 x 16 = 2,359,296 B.
     v = report(QWEN3_8B, q(gpu="l40s", seq_len=32_768, vllm="0.33"))
-    pool = int(0.92 * L40S) - v.weights - v.activation_peak - v.non_torch - v.cuda_graphs
+    pool = math.ceil(0.92 * L40S) - v.weights - v.activation_peak - v.non_torch - v.cuda_graphs
     assert (v.kv_sizing, v.block_size, v.kv_cache_memory) == ("profiled", 16, pool)
     assert v.num_gpu_blocks == pool // 2_359_296
     assert len(v.log_lines) == 2 and v.kv_margin == 0 and v.kv_reserved_memory is None
@@ -396,7 +396,7 @@ def test_deepseek_v4_keeps_0_33_rules() -> None:
     # 0.33 on the same GPUs: the profiled pool at util 0.92 (no margin, granules or capacity), cut
     # into the same 1,002,240-byte blocks; a 32,768-token request takes the same 6,810 of them.
     v = report(DSV4, q(gpu="h200", gpus=8, seq_len=32_768, vllm="0.33"))
-    pool = int(0.92 * H200) - v.weights - v.activation_peak - v.non_torch - v.cuda_graphs
+    pool = math.ceil(0.92 * H200) - v.weights - v.activation_peak - v.non_torch - v.cuda_graphs
     n = pool // DSV4_BLOCK
     assert (v.kv_sizing, v.kv_cache_memory, v.num_gpu_blocks) == ("profiled", pool, n)
     assert v.kv_margin == 0 and v.kv_reserved_memory is None and v.kv_committed_memory is None
