@@ -348,6 +348,24 @@ def _flag_value(text: str, pos: int, flag: str) -> tuple[str, int]:
     return word, end
 
 
+def _vllm_bytes(flag: str, raw: str) -> str:
+    """A byte count as vLLM's human_readable_int takes it (utils/argparse_utils.py@v0.34.0: k m g t
+    decimal, K M G T binary and whole only); what vLLM refuses is refused with its reason."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmMgGtT]?)", raw)
+    if match is None:
+        raise InputError(
+            f"vLLM does not read {flag} {raw}: it takes bytes, or a number with k, m, g (10^3, 10^6, 10^9) "
+            "or K, M, G (2^10, 2^20, 2^30), for example: --kv-cache-memory-bytes 20G"
+        )
+    number, suffix = match.groups()
+    if "." in number and suffix.isupper():
+        raise InputError(
+            f"vLLM refuses {flag} {raw}: decimals are not allowed with binary suffixes like {suffix}; "
+            f"did you mean {number}{suffix.lower()}?"
+        )
+    return raw
+
+
 def _rope_override(flag: str, raw: str) -> str:
     """--hf-overrides (or the older --rope-scaling) as yarn=: a YaRN rope_scaling's factor. A
     max_position_embeddings beside it is what vLLM 0.30+ needs for the longer context, which yarn=
@@ -514,6 +532,8 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
                 found.settings.append((key, _VLLM_QUANTIZATION[raw.lower()], words))
             elif key == "mm":
                 found.settings.append((key, _mm_limit(flag, raw), words))
+            elif key == "kvmem":
+                found.settings.append((key, _vllm_bytes(flag, raw), words))
             else:
                 found.settings.append((key, raw, words))
         else:

@@ -13,7 +13,7 @@ from importlib import metadata
 from typing import Any
 
 from estimator.engines import KvTerm, get_engine
-from estimator.engines.vllm import VllmReport, layout_settings
+from estimator.engines.vllm import VllmReport, kvmem_words, layout_settings
 from estimator.grammar import KEY_BY_NAME, KEYS, is_default
 from estimator.notes import Note
 from estimator.query import Query
@@ -144,7 +144,7 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     if q.yarn is not None:
         parts.append(f"YaRN x{q.yarn:g}")
     if q.kv_cache_memory is not None and q.engine == "vllm":
-        parts.append(f"KV pool {q.kv_cache_memory / 2**30:.2f} GiB (kvmem)")
+        parts.append(f"KV pool kvmem={kvmem_words(q.kv_cache_memory)}")
     engine = get_engine(q.engine)
     name = engine.display_name(q)
     if (note := engine.release_note(q)) is not None:

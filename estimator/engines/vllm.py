@@ -3279,6 +3279,7 @@ class VllmReport(EngineReport):
     # profiled: util x the device less the profiled use; extensible: 0.34's, after warm-up; fixed:
     # --kv-cache-memory-bytes (kvmem=), no profiling of the pool.
     kv_sizing: Literal["profiled", "extensible", "fixed"] = "profiled"
+    kv_block_bytes: int = 0  # one block of every layer's cache (what the null block takes)
     kv_reserved_memory: int | None = None
     kv_committed_memory: int | None = None
     kv_margin: int = 0
@@ -3403,7 +3404,9 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
     if not starts:
         lines = first.log_lines[:1] if all(r.kv_cache_memory > 0 for r in reports) else ()
     else:
-        lines = capacity_lines(profile, gpu, logged, tokens, concurrency, query.seq_len, extended=extended)
+        lines = capacity_lines(
+            profile, gpu, logged, tokens, concurrency, query.seq_len, extended=extended, fixed=query.kv_cache_memory
+        )
     fits = [r.util_to_fit for r in reports if r.max_resident < ran or not r.starts]
     to_fit = None if not fits or None in fits else max(f for f in fits if f is not None)
     return reports[shown].model_copy(
@@ -3576,6 +3579,7 @@ def vllm_report(
         drafter=drafter_report(spec, query),
         log_lines=lines,
         kv_sizing="extensible" if sizing is not None else "fixed" if query.kv_cache_memory is not None else "profiled",
+        kv_block_bytes=layout.bytes_per_block,
         kv_reserved_memory=sizing.capacity if sizing is not None else None,
         kv_committed_memory=extended[1] if extended is not None else None,
         kv_margin=sizing.margin if sizing is not None else 0,
@@ -4720,7 +4724,7 @@ class VllmEngine(BaseEngine):
         name = esc(fit.gpu_name)
         where = f"one {name}" if world == 1 else f"each of {world} {name}"
         sized = (
-            f"of kvmem={v.kv_cache_memory / GiB:.2f}GiB"
+            f"of kvmem={kvmem_words(v.kv_cache_memory)}"
             if v.kv_sizing == "fixed"
             else f"at util={v.gpu_memory_utilization:g}"
         )
@@ -4806,7 +4810,7 @@ class VllmEngine(BaseEngine):
         if v.util_to_fit is not None:
             fixes.append(f"util={v.util_to_fit:g}")
         if v.kv_sizing == "fixed" and (need := kvmem_to_fit(est)) is not None:
-            fixes.append(f"kvmem={need / GiB:.2f}GiB")
+            fixes.append(f"kvmem={kvmem_words(need)}")
         if fit.max_batch is not None and fit.max_batch >= 1 and q.batch > 1:
             fixes.append(f"b={fit.max_batch:,}")
         if fit.max_seq_len is not None and fit.max_seq_len >= 1 and (held < 1 or not v.starts):
@@ -4914,14 +4918,28 @@ def reserved_bytes(q: Query, v: VllmReport) -> int:
     return v.requested_memory + outside
 
 
+def kvmem_words(size: int) -> str:
+    """A kvmem= size as written: hundredths of a GiB, whole MiB below one GiB (``size`` rounded up
+    to one of those by :func:`kvmem_round_up` reads back as itself)."""
+    return f"{size / GiB:.2f}GiB" if size >= GiB else f"{-(-size // MiB)}MiB"
+
+
+def kvmem_round_up(size: int) -> int:
+    """``size`` up to what :func:`kvmem_words` writes and the grammar reads back: whole MiB below a
+    GiB, else hundredths of a GiB (36.0022 GiB is 36.01GiB)."""
+    if size < GiB:
+        return -(-size // MiB) * MiB
+    return int(math.ceil(size * 100 / GiB) / 100 * GiB)
+
+
 def kvmem_to_fit(est: Estimate) -> int | None:
-    """With kvmem=: the pool (whole MiB) that holds the requests vLLM runs at once (the KV row) and the
-    null block, where it still fits the device beside the rest; else None."""
+    """With kvmem=: the pool (rounded up as the suggestion writes it) that holds the
+    requests vLLM runs at once (the KV row) and the null block, where it still fits the device beside
+    the rest; else None."""
     v, fit = est.engine_report, est.fit
-    if not isinstance(v, VllmReport) or v.kv_sizing != "fixed" or fit is None or v.num_gpu_blocks <= 0:
+    if not isinstance(v, VllmReport) or v.kv_sizing != "fixed" or fit is None or v.kv_block_bytes <= 0:
         return None
-    block = -(-v.kv_cache_memory // v.num_gpu_blocks)  # at least one block's bytes
-    need = -(-(est.memory.kv_cache + block) // MiB) * MiB
+    need = kvmem_round_up(est.memory.kv_cache + v.kv_block_bytes)
     return need if need > v.kv_cache_memory and _non_kv_bytes(v) + need <= fit.gpu_memory else None
 
 

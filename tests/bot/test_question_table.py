@@ -736,6 +736,8 @@ REFUSED: list[tuple[str, str]] = [
     ("can Qwen/Qwen3-32B run on 2000 gpus", "gpus=2000 is out of range"),
     ("Qwen/Qwen3-8B on a GTX 1080", 'unknown GPU "GTX 1080"'),
     ("Qwen/Qwen3-14B on apple m3 max", 'unknown GPU "apple m3"'),
+    ("vllm serve Qwen/Qwen3-8B --kv-cache-memory-bytes 0.5G on an h100", "did you mean 0.5g?"),
+    ("vllm serve Qwen/Qwen3-8B --kv-cache-memory-bytes 20GiB on an h100", "vLLM does not read --kv-cache-memory-bytes"),
     (
         'vllm serve Qwen/Qwen3-8B --hf-overrides \'{"rope_scaling": {"rope_type": "yarn", "factor": 4}}\' on h100',
         "add max_position_embeddings",

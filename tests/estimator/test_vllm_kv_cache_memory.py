@@ -54,10 +54,10 @@ def test_b_fits_while_the_pool_holds_it_with_the_null_block() -> None:
     assert fits.fit is not None and fits.fit.fits and fits.fit.max_batch == 4
     over = _est(kv_cache_memory=20 * GiB, seq_len=32_768, batch=8)
     assert over.fit is not None and not over.fit.fits
-    # The pool for 8 requests and the null block: 8 x 32,768 x 144 KiB + 9 MiB = 36 GiB + 9 MiB, in
-    # whole MiB from the pool's bytes per block (an upper bound by less than a MiB), and it fits.
+    # The pool for 8 requests and the null block: 8 x 32,768 x 144 KiB + 9 MiB = 36 GiB + 9 MiB,
+    # written up to the hundredth of a GiB (36.01GiB), and it fits.
     need = vllm.kvmem_to_fit(over)
-    assert need is not None and 36 * GiB + 9 * MiB <= need <= 36 * GiB + 10 * MiB
+    assert need is not None and vllm.kvmem_words(need) == "36.01GiB" and need >= 36 * GiB + 9 * MiB
     at_need = _est(kv_cache_memory=need, seq_len=32_768, batch=8)
     assert at_need.fit is not None and at_need.fit.fits
 
@@ -83,3 +83,25 @@ def test_kvmem_reads_vllm_units() -> None:
     for bad in ("20 bananas", "0", "2T0", "5000GiB"):
         with pytest.raises(InputError):
             parsed(bad)
+
+
+def test_the_kvmem_suggested_reads_back_as_a_pool_that_holds_them() -> None:
+    # 0.33, 16-token blocks of 2,359,296 B: 8 requests of 32,768 tokens and the null block take
+    # 16,385 blocks, 38,657,064,960 B = 36.0022 GiB, written 36.01GiB (up, never to 36.00GiB).
+    over = _est(kv_cache_memory=20 * GiB, seq_len=32_768, batch=8, vllm="0.33")
+    need = vllm.kvmem_to_fit(over)
+    assert need is not None and vllm.kvmem_words(need) == "36.01GiB"
+    assert parse_settings([f"kvmem={vllm.kvmem_words(need)}"])["kvmem"] >= 16_385 * 2_359_296
+    at_need = _est(kv_cache_memory=parse_settings(["kvmem=36.01GiB"])["kvmem"], seq_len=32_768, batch=8, vllm="0.33")
+    assert at_need.fit is not None and at_need.fit.fits
+    # Below a GiB in whole MiB: one 4,096-token request (576 MiB) and the null block (9 MiB) at 0.34.
+    small = _est(kv_cache_memory=512 * MiB)
+    assert vllm.kvmem_words(vllm.kvmem_to_fit(small) or 0) == "585MiB"
+    assert _est(kv_cache_memory=585 * MiB).fit.fits and not _est(kv_cache_memory=584 * MiB).fit.fits  # type: ignore[union-attr]
+
+
+def test_pipeline_stages_log_the_given_pool() -> None:
+    est = _est(kv_cache_memory=20 * GiB, seq_len=32_768, batch=8, pp=2)
+    v = est.engine_report
+    assert v is not None and v.log_lines[0].startswith("reserved 20.0 GiB memory for KV Cache")
+    assert not any(line.startswith("Available KV cache memory") for line in v.log_lines)
