@@ -33,7 +33,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   mtp (num_speculative_tokens)      vLLM MTP speculative tokens (0: off)                      off
   draft (draft_model)               vLLM draft model (DFlash, EAGLE, small LM), with spec=    none
   spec (spec_tokens)                the draft model's speculative tokens                      none
-  yarn (rope_yarn)                  RoPE YaRN factor over the config's positions              none
+  yarn (rope_yarn)                  RoPE YaRN factor[:original positions]                     none
   kvmem (kv_cache_memory_bytes)     vLLM KV pool per GPU (--kv-cache-memory-bytes)            from util
   method                            calibrated classic                                        calibrated
 

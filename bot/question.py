@@ -367,9 +367,11 @@ def _vllm_bytes(flag: str, raw: str) -> str:
 
 
 def _rope_override(flag: str, raw: str) -> str:
-    """--hf-overrides (or the older --rope-scaling) as yarn=: a YaRN rope_scaling's factor. A
-    max_position_embeddings beside it is what vLLM 0.30+ needs for the longer context, which yarn=
-    sizes; any other field is refused, as vram cannot tell what it does to memory."""
+    """--hf-overrides (or the older --rope-scaling) as yarn=: a YaRN rope_scaling's factor, over its
+    original_max_position_embeddings where given (yarn=F:P). From 0.30 vLLM takes
+    max_position_embeddings as given for YaRN, up to 0.29 original x factor (config/model.py
+    _get_and_verify_max_len), so an override is read only where the two agree in every release;
+    any other field is refused, as vram cannot tell what it does to memory."""
     example = (
         f'{flag} \'{{"rope_scaling": {{"rope_type": "yarn", "factor": 4, "original_max_position_embeddings": 32768}}, '
         '"max_position_embeddings": 131072}\''
@@ -393,15 +395,26 @@ def _rope_override(flag: str, raw: str) -> str:
         raise InputError(
             f"vram reads {flag} for a YaRN rope_scaling with its factor (yarn=), not {what}, for example: {example}"
         )
-    if flag == "--hf-overrides" and "max_position_embeddings" not in config:
-        # From 0.30 vLLM takes max_position_embeddings as given for YaRN (config/model.py
-        # _get_and_verify_max_len): without it the context stays the config's.
+    original = scaling.get("original_max_position_embeddings") if isinstance(scaling, dict) else None
+    if original is not None and (not isinstance(original, int) or original < 1):
+        raise InputError(f"{flag}: original_max_position_embeddings must be a positive integer, for example: {example}")
+    positions = config.get("max_position_embeddings")
+    if flag == "--hf-overrides" and positions is None:
+        # From 0.30 vLLM takes max_position_embeddings as given for YaRN: without it the context
+        # stays the config's.
         raise InputError(
             f"{flag} with a YaRN rope_scaling and no max_position_embeddings leaves vLLM 0.30 and later at the "
-            "config's positions: add max_position_embeddings (positions x factor) to it, or ask with yarn= "
+            "config's positions: add max_position_embeddings (original x factor) to it, or ask with yarn= "
             "alone, which sizes both"
         )
-    return f"{factor:g}"
+    if positions is not None and (original is None or positions != int(original * factor)):
+        said = f"{original:,} x {factor:g} = {int(original * factor):,}" if original else "no original given"
+        raise InputError(
+            f"{flag}: max_position_embeddings {positions} is not original_max_position_embeddings x factor ({said}): "
+            "vLLM 0.30 and later take the first, 0.29 and earlier the second; give both so they agree, "
+            f"for example: {example}"
+        )
+    return f"{factor:g}" + (f":{original}" if original is not None else "")
 
 
 def _speculative(flag: str, raw: str) -> list[tuple[str, str]]:
@@ -911,6 +924,13 @@ def _read_settings(reader: _Reader) -> None:
         ),
         yarn,
     )
+
+    def yarn_alone(m: re.Match[str]) -> None:
+        raise InputError(
+            f'"{m.group(0)}" needs its factor: with yarn 4, or yarn=4 (yarn=4:32768 over 32,768 positions)'
+        )
+
+    reader.run_rule(_w(r"(?:with |using |and |plus )?(?:rope )?yarn(?: rope)?(?: scaling)?"), yarn_alone)
 
     def mtp(m: re.Match[str]) -> None:
         reader.set("mtp", m.group("n") or m.group("n2"), m.group(0))

@@ -142,7 +142,7 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     if speculative := _speculative_words(est, esc):
         parts.append(speculative)
     if q.yarn is not None:
-        parts.append(f"YaRN x{q.yarn:g}")
+        parts.append(f"YaRN x{q.yarn.factor:g}" + (f" over {q.yarn.original:,}" if q.yarn.original else ""))
     if q.kv_cache_memory is not None and q.engine == "vllm":
         parts.append(f"KV pool kvmem={kvmem_words(q.kv_cache_memory)}")
     engine = get_engine(q.engine)

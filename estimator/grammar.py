@@ -42,6 +42,7 @@ from estimator.query import (
     KVSetting,
     Method,
     Query,
+    Yarn,
 )
 from estimator.spec import WeightFormat
 
@@ -135,6 +136,16 @@ def _parse_bytes(key: str, raw: str, *, high: int) -> int:
     return value
 
 
+def _parse_yarn(key: str, raw: str, *, high: float) -> Yarn:
+    """``4`` (a factor over the config's positions) or ``4:32768`` (over that many original positions)."""
+    factor, colon, original = raw.partition(":")
+    value = _parse_float(key, factor, low=1, high=high)
+    if not colon:
+        return Yarn(factor=value)
+    positions = _parse_count(key, original, low=1, high=MAX_SEQ_LEN)
+    return Yarn(factor=value, original=positions)
+
+
 def _parse_float(key: str, raw: str, *, low: float, high: float) -> float:
     if not raw.isascii():  # float() reads any script's digits; the grammar reads ASCII (after NFKC)
         raise InputError(f"{key}={raw} is not a number")
@@ -189,7 +200,7 @@ def _parse_version(key: str, raw: str) -> str:
         ) from err
 
 
-KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu", "version", "model", "bytes"]
+KeyKind = Literal["count", "float", "choice", "bits", "bool", "gpu", "version", "model", "bytes", "yarn"]
 
 
 @dataclass(frozen=True)
@@ -228,6 +239,8 @@ class Key:
             return _parse_float(self.name, raw, low=self.low, high=self.high)
         if self.kind == "bytes":
             return _parse_bytes(self.name, raw, high=int(self.high))
+        if self.kind == "yarn":
+            return _parse_yarn(self.name, raw, high=self.high)
         if self.kind == "bits":
             return _parse_int_choice(self.name, raw, self.values())
         if self.kind == "bool":
@@ -518,12 +531,12 @@ KEYS: tuple[Key, ...] = (
         "yarn",
         ("rope_yarn",),
         "yarn",
-        "float",
-        "RoPE YaRN factor over the config's positions",
+        "yarn",
+        "RoPE YaRN factor[:original positions]",
         "none",
         low=1,
         high=MAX_YARN_FACTOR,
-        values_hint=f"1 < x <= {MAX_YARN_FACTOR}",
+        values_hint="4 or 4:32768",
     ),
     Key(
         "kvmem",

@@ -59,6 +59,16 @@ MAX_KV_CACHE_MEMORY = 1 << 40
 MIN_PARAMS_BILLIONS = 1e-6
 
 
+class Yarn(Frozen):
+    """yarn=F or yarn=F:P: YaRN by ``factor`` over ``original`` positions (None: the config's)."""
+
+    factor: float = Field(gt=1, le=MAX_YARN_FACTOR)
+    original: int | None = Field(None, ge=1, le=MAX_SEQ_LEN)
+
+    def __str__(self) -> str:
+        return f"{self.factor:g}" + (f":{self.original}" if self.original is not None else "")
+
+
 class Query(Frozen):
     """Everything one estimate depends on, besides the model description itself."""
 
@@ -100,9 +110,9 @@ class Query(Frozen):
     enforce_eager: bool = False
     # async=: vLLM --async-scheduling / --no-async-scheduling (None: the release's default).
     async_scheduling: bool | None = None
-    # yarn=: RoPE YaRN scaling by this factor over the config's positions (vLLM --hf-overrides
-    # rope_scaling), which extends the context the model takes.
-    yarn: float | None = Field(None, gt=1, le=MAX_YARN_FACTOR)
+    # yarn=: RoPE YaRN scaling (vLLM --hf-overrides rope_scaling), which extends the context the
+    # model takes.
+    yarn: Yarn | None = None
     # kvmem=: vLLM --kv-cache-memory-bytes, the KV pool per GPU in bytes: vLLM then skips sizing it
     # from gpu_memory_utilization (and the extensible KV cache is off).
     kv_cache_memory: int | None = Field(None, ge=1, le=MAX_KV_CACHE_MEMORY)

@@ -632,7 +632,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         '"yarn", "factor": 4.0, "original_max_position_embeddings": 32768}, "max_position_embeddings": 131072}\' '
         "on an h100",
         "Qwen/Qwen3-8B",
-        "s=128k gpu=h100-80gb engine=vllm yarn=4",
+        "s=128k gpu=h100-80gb engine=vllm yarn=4:32768",
         FIT,
         (),
     ),
@@ -743,6 +743,12 @@ REFUSED: list[tuple[str, str]] = [
         "add max_position_embeddings",
     ),
     ("vllm serve Qwen/Qwen3-8B --hf-overrides '{\"num_hidden_layers\": 2}' on h100", "not num_hidden_layers"),
+    (
+        'vllm serve Qwen/Qwen3-8B --hf-overrides \'{"rope_scaling": {"rope_type": "yarn", "factor": 4, '
+        '"original_max_position_embeddings": 32768}, "max_position_embeddings": 160000}\' on h100',
+        "is not original_max_position_embeddings x factor (32,768 x 4 = 131,072)",
+    ),
+    ("can Qwen/Qwen3-8B run 128k with yarn on an h100", "needs its factor"),
     ("Qwen/Qwen3-8B@main --revision v2 on an L4", "name two revisions"),
     ("vllm serve qwen3 8b --revision main on an L4", "needs the model's Hub id"),
     ("Qwen/Qwen3-8B on two A6000 Ada", "unknown GPU"),

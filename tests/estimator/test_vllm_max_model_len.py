@@ -19,7 +19,8 @@ from common.errors import InputError
 from estimator.config import load_model_spec
 from estimator.engines import vllm
 from estimator.estimate import estimate
-from estimator.query import Query
+from estimator.grammar import parse_settings
+from estimator.query import Query, Yarn
 from estimator.rope import with_yarn
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
@@ -102,21 +103,39 @@ def test_yarn_key_extends_the_context_in_every_release() -> None:
     # positions as given, 163,840 both ways.
     spec = load_model_spec(_config("Qwen__Qwen3-8B.json"))
     for release in ("0.29", "0.34"):
-        ok = estimate(spec, Query(seq_len=131_072, engine="vllm", gpu="h100", vllm=release, yarn=4), model_id="m")
+        ok = estimate(
+            spec, Query(seq_len=131_072, engine="vllm", gpu="h100", vllm=release, yarn=Yarn(factor=4)), model_id="m"
+        )
         assert ok.fit is not None and ok.fit.fits, release
         assert any(w.code == "rope_scaling" and "163,840 tokens" in w.message for w in ok.warnings)
-        past = estimate(spec, Query(seq_len=163_841, engine="vllm", gpu="h100", vllm=release, yarn=4), model_id="m")
+        past = estimate(
+            spec, Query(seq_len=163_841, engine="vllm", gpu="h100", vllm=release, yarn=Yarn(factor=4)), model_id="m"
+        )
         assert past.fit is not None and not past.fit.fits
     # The rotary table grows to 163,840 rows: 163,840 x 128 x 2 B = 40 MiB, from 40,960 rows (10 MiB).
-    q = Query(seq_len=4096, engine="vllm", yarn=4)
-    assert vllm.rope_cache_bytes(with_yarn(spec, 4)[0], q) == 163_840 * 128 * 2
+    q = Query(seq_len=4096, engine="vllm", yarn=Yarn(factor=4))
+    assert vllm.rope_cache_bytes(with_yarn(spec, Yarn(factor=4))[0], q) == 163_840 * 128 * 2
     assert vllm.rope_cache_bytes(spec, q) == 40_960 * 128 * 2
     # transformers: the window is the scaled one, so no context_window_exceeded at 128k.
-    t = estimate(spec, Query(seq_len=131_072, yarn=4), model_id="m")
+    t = estimate(spec, Query(seq_len=131_072, yarn=Yarn(factor=4)), model_id="m")
     assert not [w for w in t.warnings if w.code == "context_window_exceeded"]
 
 
 def test_yarn_key_is_refused_where_the_config_already_scales_rope() -> None:
     llama = load_model_spec(_config("meta-llama__Llama-3.1-8B.json"))  # llama3 scaling
     with pytest.raises(InputError, match="already scales RoPE"):
-        estimate(llama, Query(yarn=4), model_id="l")
+        estimate(llama, Query(yarn=Yarn(factor=4)), model_id="l")
+    gemma = load_model_spec(_config("google__gemma-3-4b-it.json"))  # linear x 8, positions already scaled
+    with pytest.raises(InputError, match=r"already scales RoPE \(linear scaling, 131,072 positions\)"):
+        estimate(gemma, Query(yarn=Yarn(factor=2)), model_id="g")
+
+
+def test_yarn_over_original_positions() -> None:
+    # yarn=4:32768 is Qwen's recipe: 32,768 original positions x 4 = 131,072, whatever the config's 40,960.
+    spec = load_model_spec(_config("Qwen__Qwen3-8B.json"))
+    q = Query(seq_len=131_072, engine="vllm", gpu="h100", yarn=parse_settings(["yarn=4:32768"])["yarn"])
+    est = estimate(spec, q, model_id="m")
+    assert est.fit is not None and est.fit.fits and est.details.context_window == 131_072
+    past = estimate(spec, q.model_copy(update={"seq_len": 131_073}), model_id="m")
+    assert past.fit is not None and not past.fit.fits
+    assert any("over 32,768 original positions takes 131,072 tokens" in w.message for w in est.warnings)
