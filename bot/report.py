@@ -312,7 +312,9 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         whole = f"{params(est.params_total)} parameters"
         weights_why = weights_why.replace(whole, f"{params(busiest.params)} of {whole}", 1)
         weights_why += f", pipeline stage {busiest.rank + 1} of {q.pp} ({layers})"
-        if q.gpus > 1:
+        if est.params_active is not None and (q.dp > 1 or (q.expert_parallel and q.gpus > 1)):
+            weights_why += _moe_split_words(q)
+        elif q.gpus > 1:
             weights_why += f" split over {q.gpus} GPUs"
     elif q.gpus > 1 and get_engine(q.engine).split == "layers":
         weights_why += f", the busiest GPU's layers of {q.gpus}"

@@ -338,3 +338,12 @@ def test_the_fewest_gpus_hold_every_stage_not_only_the_asked_layouts_busiest(qwe
     offered = estimate(qwen3_32b, parse_query([*words, *fewest])[0], model_id="m")
     assert offered.fit is not None and offered.fit.fits
     assert est.fit.min_gpus * est.fit.min_gpus_dp > 4
+
+
+def test_stages_of_data_parallel_moe_replicas_say_how_the_experts_split() -> None:
+    from bot.report import breakdown
+
+    q, _ = parse_query(["m", "engine=vllm", "gpu=h200", "gpus=8", "dp=2", "pp=2", "s=32k", "b=16"])
+    est = estimate(spec_of("deepseek-ai__DeepSeek-V3"), q, model_id="m")
+    why = next(text for label, _, text in breakdown(est) if label == "Weights")
+    assert "pipeline stage 2 of 2 (layers 31-60), routed experts split over gpus x dp = 16 GPUs, the rest over 8" in why
