@@ -148,6 +148,7 @@ def _print_show(reply: ShowReply, *, as_json: bool, console: Console, out: TextI
         highlight=False,
     )
     if sides and pair[0] is not None and pair[1] is not None:
+        console.print(render_text.compare_title(pair[0]), soft_wrap=True)
         console.print(render_text.compare_table(pair[0], pair[1]))
         for line in render_text.compare_warnings(pair[0], pair[1]):
             console.print(Text(line, style="yellow"))
@@ -219,6 +220,7 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
                     line = report.what_if_line(o.base_id, list(o.changes), o.base, o.estimate)
                     line = f"{model_name(o.estimate.model)}: {line}"
                     console.print(line, markup=False, highlight=False, soft_wrap=True)
+            console.print(render_text.compare_title(reply.a.estimate), soft_wrap=True)
             console.print(render_text.compare_table(reply.a.estimate, reply.b.estimate))
             for line in render_text.compare_warnings(reply.a.estimate, reply.b.estimate):
                 console.print(Text(line, style="yellow"))

@@ -589,6 +589,8 @@ def _tokens(text: str) -> list[_Token]:
     text = text.replace("\u00a0", " ").replace("`", " ").replace("×", " x ")
     # vLLM's flags pasted as --flag=value are not grammar keys: read them as the sentence forms.
     text = _VLLM_FLAG_EQ.sub(r"\1 ", text)
+    # "16k context,10 users": a comma not inside a number (32,768) ends a word as a spaced one does.
+    text = re.sub(r"(?<=[^\d\s]),(?=\S)|(?<=\d),(?=[^\d\s])", ", ", text)
     words = text.split()
     # "s = 32k" (spaces around "="): glue back, as the grammar does.
     glued: list[str] = []
@@ -1152,9 +1154,10 @@ def _read_settings(reader: _Reader) -> None:
         # "2 4090 GPUs", "a 3090 card", "4090 GPUs": a card named by its number, before the noun that
         # would otherwise make the number a count. A number the catalog lacks is a count unless a
         # count stands before it.
-        name = m.group("g")
-        gpu = _gpu_of([name])
-        if gpu is None and m.group("n") is None:
+        brand = (m.group("brand") or "").split()
+        name = " ".join([*brand, m.group("g")])
+        gpu = _gpu_of([*brand, m.group("g")]) or _gpu_of([m.group("g")])
+        if gpu is None and m.group("n") is None and not brand:
             cards(m, name)
             return
         if gpu is None:
@@ -1184,7 +1187,7 @@ def _read_settings(reader: _Reader) -> None:
     reader.run_rule(
         _w(
             r"(?:on |with |across |using |over |to )?(?:(?P<n>an?|" + _NUMW + r")(?: x| \*)? )?"
-            r"(?P<g>\d{3,4}s?) (?:" + _GPU_NOUN + r")"
+            r"(?P<brand>(?:nvidia |geforce )*(?:rtx|gtx) )?(?P<g>\d{3,4}s?) (?:" + _GPU_NOUN + r")"
         ),
         numbered_cards,
     )

@@ -150,10 +150,15 @@ def history_table(
     return table if note is None else Group(table, note)
 
 
+def compare_title(a: Estimate) -> Text:
+    """The settings both sides share, one line printed without wrapping (see :func:`compare_table`)."""
+    return Text(report.compare_title(a))
+
+
 def compare_table(a: Estimate, b: Estimate) -> Table:
-    """Both sides at the settings they share (the title), term by term; a side whose total is a guess
-    gets no fit (the notes under the table say why)."""
-    table = Table(title=report.compare_title(a), title_justify="left", show_header=True, header_style="bold", box=None)
+    """Both sides term by term (the settings they share are :func:`compare_title`, printed above it); a
+    side whose total is a guess gets no fit (the notes under the table say why)."""
+    table = Table(show_header=True, header_style="bold", box=None)
     table.add_column("")
     table.add_column(model_name(a.model), justify="right")
     table.add_column(model_name(b.model), justify="right")

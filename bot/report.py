@@ -13,7 +13,7 @@ from importlib import metadata
 from typing import Any
 
 from estimator.engines import KvTerm, get_engine
-from estimator.engines.vllm import VllmReport, kvmem_words, layout_settings
+from estimator.engines.vllm import VllmReport, kvmem_round_up, kvmem_words, layout_settings
 from estimator.grammar import KEY_BY_NAME, KEYS, is_default
 from estimator.notes import Note
 from estimator.query import Query
@@ -622,15 +622,7 @@ def compare_title(est: Estimate) -> str:
     for key in KEYS:
         if key.name in shown or is_default(q, key.name):
             continue
-        value = getattr(q, key.query_field)
-        text = (
-            ("on" if value else "off")
-            if isinstance(value, bool)
-            else f"{value:g}"
-            if isinstance(value, float)
-            else value
-        )
-        parts.append(f"{key.name}={text}")
+        parts.append(f"{key.name}={setting_value(key.name, q)}")
     return " · ".join(parts)
 
 
@@ -711,6 +703,11 @@ def setting_value(key: str, query: Query) -> str:
         return "unset"
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int) and key in KEY_BY_NAME and KEY_BY_NAME[key].kind == "bytes":
+        # A size as written back: 20.00GiB, 512MiB, or the bytes where neither reads back exactly.
+        return kvmem_words(value) if kvmem_round_up(value) == value else str(value)
     if isinstance(value, int) and key in KEY_BY_NAME and KEY_BY_NAME[key].kind == "count":
         for unit, size in (("m", 1024 * 1024), ("k", 1024)):
             if value >= size and value % size == 0:

@@ -451,7 +451,7 @@ def _quant_minimum(spec: ModelSpec, query: Query) -> tuple[str, tuple[int, int]]
     (``QuantizationConfig.get_min_capability``, checked at start-up by config/vllm.py
     ``_get_quantization_config``; the same in the 0.27.1 and 0.34.0 wheels): awq 75, fp8 75 (Marlin
     below 8.9), ModelOpt FP8 80, mxfp4 80, NVFP4 75 (ModelOpt and the compressed-tensors schemes).
-    None where the method takes any GPU vram lists (gptq 60, compressed-tensors 70, bitsandbytes 70)."""
+    None where the method takes any GPU vram lists (gptq 60, bitsandbytes 70)."""
     asked = query.weight_format
     if asked is None and query.bits is not None:
         return None
@@ -464,8 +464,16 @@ def _quant_minimum(spec: ModelSpec, query: Query) -> tuple[str, tuple[int, int]]
         return "ModelOpt FP8", (8, 0)
     if asked == "fp8" or (asked is None and q.method == "fp8"):
         return "FP8", (7, 5)
-    if asked is None and q.method == "mxfp4":
+    if asked == "mxfp4" and q.method == "none" and "mxfp4" in version_profile(query)[0].online_quant_formats:
+        return "online MXFP4", (7, 5)  # OnlineQuantizationConfig (online/base.py@v0.34.0): 75
+    if asked == "mxfp4" or (asked is None and q.method == "mxfp4"):
         return "MXFP4", (8, 0)
+    if asked in ("int8", "int4") or (asked is None and q.method == "compressed-tensors"):
+        # compressed-tensors checks its config (70), then each layer's scheme: W8A8 FP8 falls back to
+        # W8A16 FP8 (75) below 8.9, WNA16 75, W8A8 int8 75, W4A4 NVFP4 75, W4A4 MXFP4 80
+        # (compressed_tensors/schemes/*.py@v0.27.1 and @v0.34.0 get_min_capability).
+        fmt = asked or q.format
+        return f"compressed-tensors {fmt.upper()}", ((8, 0) if fmt == "mxfp4" else (7, 5))
     return None
 
 

@@ -32,3 +32,10 @@ def test_the_title_names_every_setting_asked() -> None:
     assert title == "s=32,768 · b=8 · vllm 0.33 · gpu=h100-80gb · dtype=fp8 · kv=fp8 · util=0.8 · seqs=4 · eager=on"
     plain = compare_title(estimate(SPEC, Query(seq_len=32_768), model_id="m"))
     assert plain == "s=32,768 · b=1 · transformers"
+
+
+def test_sizes_and_yarn_read_as_written() -> None:
+    from estimator.grammar import parse_settings, query_with
+
+    q = query_with(Query(seq_len=4096, engine="vllm", gpu="h100-80gb"), parse_settings(["kvmem=20GiB", "yarn=4:32768"]))
+    assert compare_title(estimate(SPEC, q, model_id="m")).endswith("· yarn=4:32768 · kvmem=20.00GiB")

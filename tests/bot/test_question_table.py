@@ -636,7 +636,15 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
-    # A comma ends a phrase: "context, 10 users" is no context of 10.
+    # A comma ends a phrase: "context, 10 users" is no context of 10 (with or without the space).
+    (
+        "Qwen/Qwen3-8B do 16k context,10 users on an h100",
+        "Qwen/Qwen3-8B",
+        "s=16k b=10 gpu=h100-80gb",
+        FIT,
+        (),
+    ),
+    ("can Qwen/Qwen3-8B run on 2 RTX 4090 GPUs?", "Qwen/Qwen3-8B", "gpu=rtx-4090 gpus=2", FIT, ()),
     (
         "Qwen/Qwen3-4B on 2x 4090 with vllm, 16k context, 10 users",
         "Qwen/Qwen3-4B",

@@ -75,3 +75,29 @@ def test_quantized_weights_need_the_methods_minimum_compute_capability() -> None
             assert error is not None and refusal in error, (query, error)
             assert not est.fit.fits
         assert est.fit.fits == fits, query
+
+
+def test_compressed_tensors_schemes_and_asked_mxfp4_need_their_capability() -> None:
+    # compressed-tensors passes its config check (70), then each scheme's: W8A8 FP8 falls back to
+    # W8A16 FP8 (75) below 8.9, WNA16 75 (compressed_tensors/schemes/*.py, 0.27.1 and 0.34.0 wheels).
+    # dtype=mxfp4 of a bf16 checkpoint is online quantization (75); of gpt-oss its own MXFP4 (80).
+    fp8 = json.loads((FIXTURES / "configs" / "RedHatAI__Qwen2.5-7B-Instruct-fp8-dynamic.json").read_text())
+    w4a16 = json.loads((FIXTURES / "configs" / "RedHatAI__Meta-Llama-3.1-8B-Instruct-quantized.w4a16.json").read_text())
+    gpt_oss = json.loads((FIXTURES / "configs" / "openai__gpt-oss-20b.json").read_text())
+    cases = [
+        (fp8, {"gpu": "v100"}, "compressed-tensors FP8 kernels need compute capability 7.5"),
+        (fp8, {"gpu": "t4"}, None),
+        (w4a16, {"gpu": "v100"}, "compressed-tensors INT4 kernels need compute capability 7.5"),
+        (w4a16, {"gpu": "t4"}, None),
+        (gpt_oss, {"gpu": "v100", "weight_format": "mxfp4"}, "MXFP4 kernels need compute capability 8.0"),
+        (QWEN3_8B, {"gpu": "v100", "weight_format": "mxfp4"}, "online MXFP4 kernels need compute capability 7.5"),
+        (QWEN3_8B, {"gpu": "t4", "weight_format": "mxfp4"}, None),
+    ]
+    for cfg, query, refusal in cases:
+        est = estimate(load_model_spec(cfg), Query(**{"engine": "vllm", "seq_len": 1024, **query}), model_id="m")
+        assert est.engine_report is not None
+        error = est.engine_report.start_error
+        if refusal is None:
+            assert error is None or "compute capability" not in error, (query, error)
+        else:
+            assert error is not None and refusal in error, (query, error)
