@@ -9,7 +9,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
       (a .gguf file, a folder of them or a Hub repo of them: weights are the file's bytes).
 
   keys (aliases)                    values                                                    default
-  s (seq, ctx, context)             tokens per sequence; 32k = 32768                          4096
+  s (seq, ctx, context)             tokens per sequence; 32k = 32768; max: the model's        4096
   b (batch)                         concurrent sequences                                      1
   p (bits)                          2 3 4 5 6 8 16 32                                         from the checkpoint
   dtype (q, quant)                  bf16 fp16 fp32 fp8 int8 int4 nf4 mxfp4 nvfp4 awq gptq     from the checkpoint

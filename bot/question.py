@@ -23,7 +23,7 @@ from typing import Any, Literal
 from bot.commands import EstimateCmd, parse
 from common.errors import InputError
 from estimator.gpus import GPU, lookup_gpu
-from estimator.grammar import ALIAS_TO_KEY, KEY_BY_NAME, VALID_KEYS, parse_settings, query_with
+from estimator.grammar import ALIAS_TO_KEY, KEY_BY_NAME, MODEL_MAX, VALID_KEYS, parse_settings, query_with
 from estimator.query import Query
 from estimator.spec import Frozen
 from sources.resolve import REPO_ID_RE
@@ -367,7 +367,7 @@ def _vllm_bytes(flag: str, raw: str) -> str:
 
 
 def _rope_override(flag: str, raw: str) -> str:
-    """--hf-overrides (or the older --rope-scaling) as yarn=: a YaRN rope_scaling's factor, over its
+    """--hf-overrides as yarn=: a YaRN rope_scaling's factor, over its
     original_max_position_embeddings where given (yarn=F:P). From 0.30 vLLM takes
     max_position_embeddings as given for YaRN, up to 0.29 original x factor (config/model.py
     _get_and_verify_max_len), so an override is read only where the two agree in every release;
@@ -382,12 +382,8 @@ def _rope_override(flag: str, raw: str) -> str:
         raise InputError(f"{flag} takes a JSON object, for example: {example}") from None
     if not isinstance(config, dict):
         raise InputError(f"{flag} takes a JSON object, for example: {example}")
-    scaling = config if flag == "--rope-scaling" else config.get("rope_scaling", config.get("rope_parameters"))
-    others = (
-        set()
-        if flag == "--rope-scaling"
-        else set(config) - {"rope_scaling", "rope_parameters", "max_position_embeddings"}
-    )
+    scaling = config.get("rope_scaling", config.get("rope_parameters"))
+    others = set(config) - {"rope_scaling", "rope_parameters", "max_position_embeddings"}
     kind = scaling.get("rope_type", scaling.get("type")) if isinstance(scaling, dict) else None
     factor = scaling.get("factor") if isinstance(scaling, dict) else None
     if others or kind != "yarn" or not isinstance(factor, int | float):
@@ -399,7 +395,7 @@ def _rope_override(flag: str, raw: str) -> str:
     if original is not None and (not isinstance(original, int) or original < 1):
         raise InputError(f"{flag}: original_max_position_embeddings must be a positive integer, for example: {example}")
     positions = config.get("max_position_embeddings")
-    if flag == "--hf-overrides" and positions is None:
+    if positions is None:
         # From 0.30 vLLM takes max_position_embeddings as given for YaRN: without it the context
         # stays the config's.
         raise InputError(
@@ -506,7 +502,7 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
                 found.settings.append((key, value, typed))
             elif flag != "--model":
                 found.passed_over.append(flag)
-        elif flag in ("--hf-overrides", "--rope-scaling"):
+        elif flag == "--hf-overrides":
             raw, end = _flag_value(text, end, flag)
             found.settings.append(("yarn", _rope_override(flag, raw), f"{typed} {raw}"))
         elif flag == "--revision":
@@ -1426,7 +1422,14 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
     # "run 32k for 4 users": a count in thousands with no noun is a context length.
     reader.run_rule(_w(r"(?:at |with |for |of )?(?P<n>\d+(?:\.\d+)?k)"), bare_k)
     _check_unknown_gpu(reader)
+    if "s" not in reader.read and kind != "max_context" and _SERVE_COMMAND.search(text):
+        # A pasted `vllm serve` without --max-model-len starts at the model's longest context, which
+        # is what its start-up check and concurrency line are for.
+        reader.set("s", MODEL_MAX, "vllm serve without --max-model-len")
     return reader, kind
+
+
+_SERVE_COMMAND = re.compile(r"(?<![\w/-])v-?llm serve\b", re.IGNORECASE)
 
 
 def _ordered(settings: dict[str, str]) -> dict[str, str]:

@@ -125,7 +125,8 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     model = esc(est.model)
     if est.revision:
         model += f" @ {esc(est.revision[:7])}"
-    parts = [model, esc(est.details.weight_format), f"s={q.seq_len:,}", f"b={q.batch:,}"]
+    context = f"s={q.seq_len:,}" + (" (the model's longest)" if q.seq_len_from_model else "")
+    parts = [model, esc(est.details.weight_format), context, f"b={q.batch:,}"]
     parts.append(attention(est))
     if q.kv == "off":
         parts.append("no KV cache")
@@ -698,6 +699,8 @@ def setting_value(key: str, query: Query) -> str:
     """One setting of ``query`` as ``key=`` takes it back: counts compact (``64k``) where exact, switches
     on/off, an unset setting "unset"."""
     field = KEY_BY_NAME[key].query_field if key in KEY_BY_NAME else key
+    if key == "s" and query.seq_len_from_model:
+        return "max"
     value = getattr(query, field, None)
     if value is None:
         return "unset"

@@ -438,6 +438,11 @@ def estimate(
     scaled = None
     if query.yarn is not None:
         spec, scaled = with_yarn(spec, query.yarn)
+    if query.seq_len_from_model:
+        # s=max: the context the engine starts with when none is given (vLLM's max_model_len default).
+        longest = min(engine.longest_context(spec, query), MAX_SEQ_LEN)
+        query = query.model_copy(update={"seq_len": longest})
+        asked = asked.model_copy(update={"seq_len": longest})
     whole = spec
     stages = _pipeline_stages(spec, query)
     if query.pp > 1:

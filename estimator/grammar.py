@@ -233,6 +233,8 @@ class Key:
 
     def parse(self, raw: str) -> Any:
         """The typed value of ``raw``, or an InputError naming ``key=raw``."""
+        if self.name == "s" and raw.strip().lower() == MODEL_MAX:
+            return MODEL_MAX  # the model's longest context (query_with sets seq_len_from_model)
         if self.kind == "count":
             return _parse_count(self.name, raw, low=int(self.low), high=int(self.high))
         if self.kind == "float":
@@ -290,6 +292,8 @@ _KV_ALIASES = {
 }
 
 FOLLOWED_VLLM_VERSIONS = followed_versions()
+# s=max: the model's longest context, as the engine derives its default.
+MODEL_MAX = "max"
 
 KEYS: tuple[Key, ...] = (
     Key(
@@ -297,11 +301,11 @@ KEYS: tuple[Key, ...] = (
         ("seq", "ctx", "context"),
         "seq_len",
         "count",
-        "tokens per sequence; 32k = 32768",
+        "tokens per sequence; 32k = 32768; max: the model's",
         "4096",
         low=1,
         high=MAX_SEQ_LEN,
-        values_hint="integer, 32k = 32768, 1m = 1048576",
+        values_hint="integer, 32k = 32768, 1m = 1048576, max (the model's longest)",
     ),
     Key(
         "b",
@@ -567,6 +571,8 @@ VALID_KEYS = tuple(KEY_BY_NAME)
 
 def is_default(query: Query, name: str) -> bool:
     """True when the query leaves key ``name`` at its default."""
+    if name == "s" and query.seq_len_from_model:
+        return False
     field_name = KEY_BY_NAME[name].query_field
     return bool(getattr(query, field_name) == Query.model_fields[field_name].default)
 
@@ -611,6 +617,12 @@ def query_with(base: Query, settings: dict[str, Any]) -> Query:
     """A new query: ``base`` with the parsed settings applied (re-validated as a whole). A vLLM
     release (vllm=) names the engine too, unless the same words name another engine."""
     fields = {KEY_BY_NAME[key].query_field: value for key, value in settings.items()}
+    if "s" in settings:
+        # s=max asks for the model's longest context; a length given replaces it.
+        from_model = settings["s"] == MODEL_MAX
+        fields["seq_len_from_model"] = from_model
+        if from_model:
+            del fields["seq_len"]
     if "vllm" in settings and "engine" not in settings:
         fields[KEY_BY_NAME["engine"].query_field] = "vllm"
     return Query.model_validate({**base.model_dump(), **fields})

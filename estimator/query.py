@@ -75,6 +75,9 @@ class Query(Frozen):
     model: str | None = None  # Hub repo id, or a path to a config.json / model folder
     revision: str | None = None
     seq_len: int = Field(4096, ge=1, le=MAX_SEQ_LEN)
+    # s=max: the model's longest context as the engine derives its default (vLLM's max_model_len when
+    # --max-model-len is not given); the estimate replaces seq_len with it.
+    seq_len_from_model: bool = False
     batch: int = Field(1, ge=1, le=MAX_BATCH)
     bits: Bits | None = None  # p=: bits per weight override
     weight_format: WeightFormat | None = None  # dtype=: weight format override

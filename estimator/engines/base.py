@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
+from common.errors import InputError
 from estimator.dtypes import resolve_dtypes
 from estimator.kv import CacheLayout, kv_cache_bytes
 from estimator.notes import Note
@@ -182,6 +183,10 @@ class Engine(Protocol):
         """The parts the weights row adds up from (empty: the checkpoint's ``weights`` alone)."""
         ...
 
+    def longest_context(self, spec: ModelSpec, query: Query) -> int:
+        """The context ``s=max`` asks for: the model's longest, as the engine derives its default."""
+        ...
+
     def loaded_spec(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[ModelSpec, str | None]:
         """The model as the engine loads it with the query's settings (a float32 checkpoint its
         ``dtype=auto`` casts to 16 bits), and the sentence saying so, or the spec as read and None."""
@@ -335,6 +340,11 @@ class BaseEngine:
 
     def loaded_spec(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[ModelSpec, str | None]:
         return spec, None
+
+    def longest_context(self, spec: ModelSpec, query: Query) -> int:
+        if spec.max_position_embeddings is None:
+            raise InputError(f"s=max: the {spec.model_type} config names no max_position_embeddings; give s=")
+        return spec.max_position_embeddings
 
     def fused_attention(self, spec: ModelSpec, query: Query) -> bool:
         return query.flash_attention is not False

@@ -4250,6 +4250,12 @@ class VllmEngine(BaseEngine):
     def loaded_spec(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[ModelSpec, str | None]:
         return auto_dtype_spec(spec, query, gpu)
 
+    def longest_context(self, spec: ModelSpec, query: Query) -> int:
+        """vLLM's default max_model_len: the longest it derives from the config (with RoPE scaling as
+        the release reads it), else 2,048 ("Assuming the model's maximum length is 2048",
+        config/model.py _get_and_verify_max_len)."""
+        return _longest_max_model_len(spec, query) or 2048
+
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
         dtypes = resolve_dtypes(spec, query)
         if _dsv4_auto_fp8(spec, query):

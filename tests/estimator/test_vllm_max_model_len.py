@@ -19,7 +19,7 @@ from common.errors import InputError
 from estimator.config import load_model_spec
 from estimator.engines import vllm
 from estimator.estimate import estimate
-from estimator.grammar import parse_settings
+from estimator.grammar import parse_settings, query_with
 from estimator.query import Query, Yarn
 from estimator.rope import with_yarn
 
@@ -139,3 +139,22 @@ def test_yarn_over_original_positions() -> None:
     past = estimate(spec, q.model_copy(update={"seq_len": 131_073}), model_id="m")
     assert past.fit is not None and not past.fit.fits
     assert any("over 32,768 original positions takes 131,072 tokens" in w.message for w in est.warnings)
+
+
+def test_s_max_is_the_context_the_engine_starts_with() -> None:
+    # vLLM without --max-model-len: Qwen3-8B's 40,960; gemma-3's 131,072 (already scaled); with
+    # yarn=4:32768, 131,072. transformers: max_position_embeddings.
+    def seq(cfg: str, *words: str) -> int:
+        q = query_with(Query(), parse_settings(["s=max", *words]))
+        assert q.seq_len_from_model
+        est = estimate(load_model_spec(_config(cfg)), q, model_id="m")
+        assert est.query.seq_len_from_model
+        return est.query.seq_len
+
+    assert seq("Qwen__Qwen3-8B.json", "engine=vllm") == 40_960
+    assert seq("google__gemma-3-4b-it.json", "engine=vllm") == 131_072
+    assert seq("Qwen__Qwen3-8B.json", "engine=vllm", "yarn=4:32768") == 131_072
+    assert seq("Qwen__Qwen3-8B.json") == 40_960
+    # A length given afterwards replaces it.
+    q = query_with(query_with(Query(), parse_settings(["s=max"])), parse_settings(["s=32k"]))
+    assert not q.seq_len_from_model and q.seq_len == 32_768
