@@ -910,6 +910,26 @@ def _read_settings(reader: _Reader) -> None:
         engine("transformers"),
     )
 
+    units = {"gib": "GiB", "gb": "GB", "g": "GiB", "mib": "MiB", "mb": "MB", "tib": "TiB", "tb": "TB"}
+
+    def kv_pool(m: re.Match[str]) -> None:
+        reader.set("kvmem", f"{m.group('n')}{units[m.group('u')]}", m.group(0))
+
+    def kv_pool_2(m: re.Match[str]) -> None:
+        reader.set("kvmem", f"{m.group('n2')}{units[m.group('u2')]}", m.group(0))
+
+    # "with 20 GB of KV cache memory", "a 20GiB kv cache", "kv cache of 20 GiB": the pool as given
+    # (vLLM's --kv-cache-memory-bytes), not a setting to leave unread.
+    size = r"(?P<n>\d+(?:\.\d+)?) ?(?P<u>gib|gb|g|mib|mb|tib|tb)"
+    reader.run_rule(
+        _w(
+            r"(?:with |and |using |a |an )?" + size + r"(?: of)? kv[- ]?cache(?: memory| pool| budget)?"
+            r"|(?:with |and |using |a |an )?kv[- ]?cache(?: memory| pool| budget)?(?: of| =|=| :|:)? "
+            + size.replace("?P<n>", "?P<n2>").replace("?P<u>", "?P<u2>")
+        ),
+        lambda m: kv_pool(m) if m.group("n") else kv_pool_2(m),
+    )
+
     def yarn(m: re.Match[str]) -> None:
         reader.set("yarn", m.group("f") or m.group("f2"), m.group(0))
 

@@ -648,6 +648,21 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # A KV cache size in words is the pool as given (kvmem=), in the unit written.
+    (
+        "can Qwen/Qwen3-8B run 32k for 8 users with 20 GB of kv cache memory on an h100 with vllm",
+        "Qwen/Qwen3-8B",
+        "s=32k b=8 gpu=h100-80gb engine=vllm kvmem=20GB",
+        FIT,
+        (),
+    ),
+    (
+        "Qwen/Qwen3-8B with a 20GiB kv cache on an h100 in vllm",
+        "Qwen/Qwen3-8B",
+        "gpu=h100-80gb engine=vllm kvmem=20GiB",
+        FIT,
+        (),
+    ),
     # RoPE YaRN scaling in words and as the vLLM override that gives it.
     ("can Qwen/Qwen3-8B do 128k with yarn 4 on an h100", "Qwen/Qwen3-8B", "s=128k gpu=h100-80gb yarn=4", FIT, ()),
     ("Qwen/Qwen3-8B at 128k with 4x yarn on an h100", "Qwen/Qwen3-8B", "s=128k gpu=h100-80gb yarn=4", FIT, ()),
