@@ -1013,6 +1013,14 @@ def _read_settings(reader: _Reader) -> None:
     def bnb(m: re.Match[str]) -> None:
         reader.set("dtype", "nf4", m.group(0))
 
+    # "bitsandbytes 8-bit", "8-bit bnb", "LLM.int8": bitsandbytes' int8 (dtype=int8), not 4-bit NF4.
+    reader.run_rule(
+        _w(
+            r"(?:in |with |using )?(?:(?:bnb|bitsandbytes)[ -]?(?:8[ -]?bits?|int8)|8[ -]?bits? (?:bnb|bitsandbytes)"
+            r"|llm\.int8)"
+        ),
+        lambda m: reader.set("dtype", "int8", m.group(0)),
+    )
     reader.run_rule(_w(r"(?:in |with |using )?(?:(?:bnb|bitsandbytes)[ -]?(?:4[ -]?bits?|nf4)?|nf4|qlora)"), bnb)
 
     def bits(m: re.Match[str]) -> None:

@@ -648,6 +648,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    ("Qwen/Qwen3-8B in bitsandbytes 8-bit on an L4", "Qwen/Qwen3-8B", "dtype=int8 gpu=l4", FIT, ()),
     # A KV cache size in words is the pool as given (kvmem=), in the unit written.
     (
         "can Qwen/Qwen3-8B run 32k for 8 users with 20 GB of kv cache memory on an h100 with vllm",
