@@ -1424,9 +1424,14 @@ def _forward_peak(spec: ModelSpec, query: Query, tokens: int) -> tuple[int, str]
     tp = query.gpus
     h = spec.hidden_size
     base = tokens * (2 * h * b + 4 * h)
-    dense = tokens * 3 * ceil_div(spec.intermediate_size, tp) * b if spec.intermediate_size else 0
+    # A pipeline rank runs only its own layers: one of a model mixing dense and MoE layers may hold
+    # none of one kind (DeepSeek-V3's first three dense layers alone on the first of many ranks).
+    stage = spec.pp_stage is not None
+    has_dense = not stage or spec.num_moe_layers < spec.num_layers
+    has_moe = not stage or spec.num_moe_layers > 0
+    dense = tokens * 3 * ceil_div(spec.intermediate_size, tp) * b if spec.intermediate_size and has_dense else 0
     moe = 0
-    if spec.num_experts and spec.moe_intermediate_size:
+    if spec.num_experts and spec.moe_intermediate_size and has_moe:
         # With expert parallelism each GPU's experts are whole: the fused kernel's per-slot buffers
         # are sized by the full width (FusedMoEConfig.intermediate_size_per_partition, MoE tp 1).
         inter = spec.moe_intermediate_size if query.expert_parallel else ceil_div(spec.moe_intermediate_size, tp)

@@ -347,3 +347,13 @@ def test_stages_of_data_parallel_moe_replicas_say_how_the_experts_split() -> Non
     est = estimate(spec_of("deepseek-ai__DeepSeek-V3"), q, model_id="m")
     why = next(text for label, _, text in breakdown(est) if label == "Weights")
     assert "pipeline stage 2 of 2 (layers 31-60), routed experts split over gpus x dp = 16 GPUs, the rest over 8" in why
+
+
+def test_a_rank_without_moe_layers_has_no_moe_activation_peak() -> None:
+    # DeepSeek-V3 over 20 ranks: the first holds layers 0-2, its three dense layers, and no experts.
+    v3 = spec_of("deepseek-ai__DeepSeek-V3")
+    first, second = stage_specs(v3, 20)[:2]
+    assert (first.num_layers, first.num_moe_layers, second.num_moe_layers) == (3, 0, 3)
+    q = Query(engine="vllm", gpus=8, pp=20, gpu="h200")
+    assert vllm.activation_peak(first, q, gpu=lookup_gpu("h200"))[1].startswith("prefill MLP")
+    assert vllm.activation_peak(second, q, gpu=lookup_gpu("h200"))[1].startswith("MoE experts")
