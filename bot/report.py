@@ -608,7 +608,8 @@ def max_line(est: Estimate) -> str | None:
 def compare_title(est: Estimate) -> str:
     """The settings both sides of a comparison share: ``s=16,384 · b=2 · vllm 0.33 · gpu=h100``."""
     q = est.query
-    parts = [f"s={q.seq_len:,}", f"b={q.batch:,}", get_engine(q.engine).display_name(q)]
+    context = "s=max (each model's longest)" if q.seq_len_from_model else f"s={q.seq_len:,}"
+    parts = [context, f"b={q.batch:,}", get_engine(q.engine).display_name(q)]
     if q.gpu:
         parts.append(f"gpu={q.gpu}")
     if q.gpus > 1:
@@ -656,7 +657,8 @@ def pool_labels(q: Query) -> tuple[str, str]:
     """The comparison's rows for vLLM's pool and the requests it holds, saying whose they are: with
     pp= the busiest stage's pool (the engine's block count is shared), with dp= one replica's."""
     pool = "vLLM KV pool GiB" + (" (busiest stage)" if q.pp > 1 else "")
-    requests = f"Requests of {q.seq_len:,} tokens" + (f" (each of {q.dp} replicas)" if q.dp > 1 else "")
+    length = "its longest context" if q.seq_len_from_model else f"{q.seq_len:,} tokens"
+    requests = f"Requests of {length}" + (f" (each of {q.dp} replicas)" if q.dp > 1 else "")
     return pool, requests
 
 

@@ -182,9 +182,12 @@ def torch_dtype(
     if fam.dtype_default is not None:
         return _TORCH_DTYPES[fam.dtype_default], None
     if floats:
-        return "bf16", (
-            f"{model_type} config names no torch_dtype and its checkpoint mixes {', '.join(floats)} tensors; "
-            "assuming bfloat16 weights (what vLLM serves it in; transformers may load another)."
+        # vLLM takes the dtype all of them cast to without loss (get_torch_dtype:
+        # common_broadcastable_dtype), float32 for any mix, which --dtype auto then serves in 16 bits.
+        return "fp32", (
+            f"{model_type} config names no torch_dtype and its checkpoint mixes {', '.join(floats)} tensors: "
+            "read as float32, as vLLM reads it (it then serves it in bfloat16); transformers loads the dtype "
+            "of its first float tensor, which vram does not know."
         )
     return "bf16", f"{model_type} config names no torch_dtype; assuming bfloat16 weights."
 

@@ -502,8 +502,12 @@ def auto_dtype_spec(spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[Mod
     dtype the model takes, bf16, or fp16 on GPUs without it, float32 only where the model refuses fp16
     there (config/model.py@v0.34.0 ``_resolve_auto_dtype``: "Downcast for float32 models"). The
     float32 tensors load at half their stored bytes; a config naming no dtype reads as float32 there
-    too (``get_torch_dtype``), which is the bf16 vram assumes. ``dtype=``/``p=`` keep what they ask."""
-    if spec.torch_dtype != "fp32" or query.weight_format is not None or query.bits is not None:
+    too (``get_torch_dtype``), which is the bf16 vram assumes. A float ``dtype=``/``p=`` keeps what it
+    asks; a quantized one still runs on the cast model dtype."""
+    # A float dtype asked (dtype=fp32/bf16/fp16, p=16/32) sets --dtype; a quantized format does not
+    # change the model dtype auto resolves, which its unquantized tensors and the KV cache follow.
+    float_asked = query.weight_format in FLOAT_FORMATS or query.bits in (16, 32)
+    if spec.torch_dtype != "fp32" or float_asked:
         return spec, None
     if query.method != "calibrated":
         return spec, None
@@ -3781,12 +3785,12 @@ def fixed_pool_overflow(query: Query, gpu: GPU, non_kv_bytes: int) -> str | None
     context) it runs out of memory allocating the cache or capturing the graphs."""
     if query.kv_cache_memory is None or non_kv_bytes + query.kv_cache_memory <= gpu.memory_bytes:
         return None
-    room = gpu.memory_bytes - non_kv_bytes
-    most = f"at most kvmem={room / GiB:.2f}GiB" if room > 0 else "no pool at all"
+    room = kvmem_round_down(gpu.memory_bytes - non_kv_bytes)
+    most = f"at most kvmem={kvmem_words(room)}" if room > 0 else "no pool at all"
     return (
-        f"vLLM runs out of memory: kvmem={query.kv_cache_memory / GiB:.2f}GiB (--kv-cache-memory-bytes) beside "
-        f"{non_kv_bytes / GiB:.2f} GiB of weights, activations, CUDA graphs and context passes the "
-        f"{gpu.memory_bytes / GiB:.2f} GiB {gpu.name}; it has room for {most}"
+        f"vLLM runs out of memory: kvmem={kvmem_words(query.kv_cache_memory)} (--kv-cache-memory-bytes) beside "
+        f"{non_kv_bytes / GiB:.2f} GiB of weights, activations, non-torch memory, CUDA graphs and context passes "
+        f"the {gpu.memory_bytes / GiB:.2f} GiB {gpu.name}; it has room for {most}"
     )
 
 
@@ -4941,6 +4945,14 @@ def kvmem_words(size: int) -> str:
     """A kvmem= size as written: hundredths of a GiB, whole MiB below one GiB (``size`` rounded up
     to one of those by :func:`kvmem_round_up` reads back as itself)."""
     return f"{size / GiB:.2f}GiB" if size >= GiB else f"{-(-size // MiB)}MiB"
+
+
+def kvmem_round_down(size: int) -> int:
+    """``size`` down to what :func:`kvmem_words` writes (whole MiB below a GiB, else hundredths of a
+    GiB), so that the size written fits where ``size`` does; 0 below one MiB."""
+    if size < GiB:
+        return max(size // MiB, 0) * MiB
+    return int(math.floor(size * 100 / GiB) / 100 * GiB)
 
 
 def kvmem_round_up(size: int) -> int:

@@ -39,3 +39,13 @@ def test_sizes_and_yarn_read_as_written() -> None:
 
     q = query_with(Query(seq_len=4096, engine="vllm", gpu="h100-80gb"), parse_settings(["kvmem=20GiB", "yarn=4:32768"]))
     assert compare_title(estimate(SPEC, q, model_id="m")).endswith("· yarn=4:32768 · kvmem=20.00GiB")
+
+
+def test_s_max_is_each_sides_own_length() -> None:
+    from bot.report import pool_labels
+    from estimator.grammar import parse_settings, query_with
+
+    q = query_with(Query(engine="vllm", gpu="h100-80gb"), parse_settings(["s=max"]))
+    est = estimate(SPEC, q, model_id="m")
+    assert compare_title(est).startswith("s=max (each model's longest) · b=1")
+    assert pool_labels(est.query)[1] == "Requests of its longest context"

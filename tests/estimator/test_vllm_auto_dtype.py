@@ -87,8 +87,31 @@ def test_the_checkpoint_names_the_dtype_a_config_leaves_out() -> None:
     # gpt-oss: bf16 tensors beside packed uint8 experts name bf16.
     packed = load_model_spec(_config(), safetensors=SafetensorsInfo(parameters={"BF16": N - 1024, "U8": 512}))
     assert packed.torch_dtype == "bf16" and not any("torch_dtype" in w for w in packed.warnings)
-    mixed = load_model_spec(_config(), safetensors=SafetensorsInfo(parameters={"F32": 1024, "BF16": N - 1024}))
-    assert mixed.torch_dtype == "bf16"
-    assert any("mixes BF16, F32" in w for w in mixed.warnings)
+    # A mix reads as float32, as vLLM's get_torch_dtype reads it (common_broadcastable_dtype), and
+    # --dtype auto then serves every tensor in bf16: 2 bytes each, the float32 ones halved.
+    mixed_st = SafetensorsInfo(parameters={"F32": N // 2, "BF16": N - N // 2})
+    mixed = load_model_spec(_config(), safetensors=mixed_st)
+    assert mixed.torch_dtype == "fp32"
+    assert any("mixes BF16, F32 tensors: read as float32" in w for w in mixed.warnings)
+    weights, codes = _weights(_config(), mixed_st)
+    assert weights == 2 * N and "dtype_cast" in codes
     bare = load_model_spec(_config())
     assert bare.torch_dtype == "bf16" and any("assuming bfloat16" in w for w in bare.warnings)
+
+
+def test_a_quantized_format_asked_of_a_float32_checkpoint_runs_on_the_cast_dtype() -> None:
+    # --quantization fp8 leaves --dtype auto to cast the float32 model: the KV cache, embeddings and
+    # LM head are bf16, as for a bf16 checkpoint of the same model.
+    for fmt in ("fp8", "int4"):
+        f32 = estimate(
+            load_model_spec(_config(torch_dtype="float32")),
+            Query(engine="vllm", gpu="h100", seq_len=32_768, weight_format=fmt),
+            model_id="m",
+        )
+        b16 = estimate(
+            load_model_spec(_config(torch_dtype="bfloat16")),
+            Query(engine="vllm", gpu="h100", seq_len=32_768, weight_format=fmt),
+            model_id="m",
+        )
+        assert f32.details.kv_dtype == b16.details.kv_dtype == "bf16"
+        assert f32.memory.weights == b16.memory.weights and f32.memory.kv_cache == b16.memory.kv_cache, fmt

@@ -105,3 +105,16 @@ def test_pipeline_stages_log_the_given_pool() -> None:
     v = est.engine_report
     assert v is not None and v.log_lines[0].startswith("reserved 20.0 GiB memory for KV Cache")
     assert not any(line.startswith("Available KV cache memory") for line in v.log_lines)
+
+
+def test_the_largest_pool_an_overflow_names_fits() -> None:
+    # phi-4 on an H100: the room beside the rest, written down to the hundredth of a GiB, fits.
+    phi4 = load_model_spec(
+        json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "microsoft__phi-4.json").read_text())
+    )
+    over = estimate(phi4, Query(engine="vllm", gpu="h100", kv_cache_memory=400 * GiB), model_id="p")
+    assert over.engine_report is not None and over.engine_report.start_error is not None
+    said = over.engine_report.start_error.rpartition("at most kvmem=")[2]
+    room = parse_settings([f"kvmem={said}"])["kvmem"]
+    fits = estimate(phi4, Query(engine="vllm", gpu="h100", kv_cache_memory=room), model_id="p")
+    assert fits.engine_report is not None and fits.engine_report.starts, said
