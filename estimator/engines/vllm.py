@@ -4970,7 +4970,13 @@ def kvmem_to_fit(est: Estimate) -> int | None:
     v, fit = est.engine_report, est.fit
     if not isinstance(v, VllmReport) or v.kv_sizing != "fixed" or fit is None or v.kv_block_bytes <= 0:
         return None
-    need = kvmem_round_up(est.memory.kv_cache + v.kv_block_bytes)
+    need = est.memory.kv_cache + v.kv_block_bytes
+    if v.pipeline:
+        # Every rank gets the same pool; the rank with the most layers needs the most (pp= sizes only
+        # models whose layers cache alike, so the need scales with the layers).
+        shown = v.pipeline[v.pipeline_shown or 0].layers
+        need = -(-need * max(rank.layers for rank in v.pipeline) // shown)
+    need = kvmem_round_up(need)
     return need if need > v.kv_cache_memory and _non_kv_bytes(v) + need <= fit.gpu_memory else None
 
 

@@ -118,3 +118,13 @@ def test_the_largest_pool_an_overflow_names_fits() -> None:
     room = parse_settings([f"kvmem={said}"])["kvmem"]
     fits = estimate(phi4, Query(engine="vllm", gpu="h100", kv_cache_memory=room), model_id="p")
     assert fits.engine_report is not None and fits.engine_report.starts, said
+
+
+def test_with_pipeline_stages_the_kvmem_named_holds_them_on_every_rank() -> None:
+    # Qwen3-8B's 36 layers over 5 ranks: 7, 7, 7, 8, 7 (get_pp_indices gives the extra one to the
+    # rank before the last). Every rank gets the same pool, so the 8-layer rank sets the need.
+    over = _est(kv_cache_memory=GiB, seq_len=32_768, batch=4, pp=5)
+    need = vllm.kvmem_to_fit(over)
+    assert need is not None
+    at_need = _est(kv_cache_memory=need, seq_len=32_768, batch=4, pp=5)
+    assert at_need.fit is not None and at_need.fit.fits
