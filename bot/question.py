@@ -910,7 +910,7 @@ def _read_settings(reader: _Reader) -> None:
         engine("transformers"),
     )
 
-    units = {"gib": "GiB", "gb": "GB", "g": "GiB", "mib": "MiB", "mb": "MB", "tib": "TiB", "tb": "TB"}
+    units = {"gib": "GiB", "gb": "GB", "g": "g", "mib": "MiB", "mb": "MB", "tib": "TiB", "tb": "TB"}
 
     def kv_pool(m: re.Match[str]) -> None:
         reader.set("kvmem", f"{m.group('n')}{units[m.group('u')]}", m.group(0))

@@ -13,7 +13,7 @@ from importlib import metadata
 from typing import Any
 
 from estimator.engines import KvTerm, get_engine
-from estimator.engines.vllm import VllmReport, kvmem_round_up, kvmem_words, layout_settings
+from estimator.engines.vllm import VllmReport, kvmem_round_up, kvmem_text, kvmem_words, layout_settings
 from estimator.grammar import KEY_BY_NAME, KEYS, is_default
 from estimator.notes import Note
 from estimator.query import Query
@@ -145,7 +145,7 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     if q.yarn is not None:
         parts.append(f"YaRN x{q.yarn.factor:g}" + (f" over {q.yarn.original:,}" if q.yarn.original else ""))
     if q.kv_cache_memory is not None and q.engine == "vllm":
-        parts.append(f"KV pool kvmem={kvmem_words(q.kv_cache_memory)}")
+        parts.append(f"KV pool kvmem={kvmem_text(q.kv_cache_memory)}")
     engine = get_engine(q.engine)
     name = engine.display_name(q)
     if (note := engine.release_note(q)) is not None:
@@ -712,7 +712,7 @@ def setting_value(key: str, query: Query) -> str:
         return f"{value:g}"
     if isinstance(value, int) and key in KEY_BY_NAME and KEY_BY_NAME[key].kind == "bytes":
         # A size as written back: 20.00GiB, 512MiB, or the bytes where neither reads back exactly.
-        return kvmem_words(value) if kvmem_round_up(value) == value else str(value)
+        return kvmem_words(value) if kvmem_round_up(value) == value else str(value)  # reads back as asked
     if isinstance(value, int) and key in KEY_BY_NAME and KEY_BY_NAME[key].kind == "count":
         for unit, size in (("m", 1024 * 1024), ("k", 1024)):
             if value >= size and value % size == 0:

@@ -165,6 +165,7 @@ class Estimate(Frozen):
             "params": params,
             "inputs": {
                 "seq_len": q.seq_len,
+                "seq_len_from_model": q.seq_len_from_model,
                 "batch": q.batch,
                 "weight_dtype": self.details.weight_format,
                 "kv_dtype": self.details.kv_dtype,

@@ -18,7 +18,8 @@ def with_yarn(spec: ModelSpec, yarn: Yarn) -> tuple[ModelSpec, str]:
     release. transformers reads the same rope_scaling. The rotary table grows to P x F rows."""
     if spec.max_position_embeddings is None:
         raise InputError(f"yarn={yarn}: the {spec.model_type} config names no max_position_embeddings to scale")
-    if spec.rope_scaling_type != "default":
+    # mrope is a layout of positions (Qwen2.5-VL), not a scaling: YaRN applies over it.
+    if spec.rope_scaling_type not in ("default", "mrope"):
         raise InputError(
             f"yarn={yarn}: the {spec.model_type} config already scales RoPE ({spec.rope_scaling_type} scaling, "
             f"{spec.max_position_embeddings:,} positions); drop yarn="
@@ -35,7 +36,8 @@ def with_yarn(spec: ModelSpec, yarn: Yarn) -> tuple[ModelSpec, str]:
         f'{{"rope_scaling": {{"rope_type": "yarn", "factor": {yarn.factor:g}, '
         f'"original_max_position_embeddings": {positions}}}, "max_position_embeddings": {scaled}}}'
     )
+    keep = ", keeping the config's mrope_section in rope_scaling" if spec.rope_scaling_type == "mrope" else ""
     return cast, (
         f"yarn={yarn}: RoPE YaRN x{yarn.factor:g} over {over} takes {scaled:,} tokens "
-        f"(vLLM: --hf-overrides '{override}')"
+        f"(vLLM: --hf-overrides '{override}'{keep})"
     )

@@ -3788,7 +3788,7 @@ def fixed_pool_overflow(query: Query, gpu: GPU, non_kv_bytes: int) -> str | None
     room = kvmem_round_down(gpu.memory_bytes - non_kv_bytes)
     most = f"at most kvmem={kvmem_words(room)}" if room > 0 else "no pool at all"
     return (
-        f"vLLM runs out of memory: kvmem={kvmem_words(query.kv_cache_memory)} (--kv-cache-memory-bytes) beside "
+        f"vLLM runs out of memory: kvmem={kvmem_text(query.kv_cache_memory)} (--kv-cache-memory-bytes) beside "
         f"{non_kv_bytes / GiB:.2f} GiB of weights, activations, non-torch memory, CUDA graphs and context passes "
         f"the {gpu.memory_bytes / GiB:.2f} GiB {gpu.name}; it has room for {most}"
     )
@@ -4529,6 +4529,8 @@ class VllmEngine(BaseEngine):
             return why
         if query.pp > 1 and query.method == "classic":
             return f"pp={query.pp} is vLLM's pipeline parallelism, which method=classic does not size: drop one"
+        if query.kv_cache_memory is not None and query.method == "classic":
+            return "kvmem= is vLLM's KV pool as given, which method=classic does not size: drop one"
         if query.dp > 1 and query.method == "classic":
             return f"dp={query.dp} is vLLM's data parallelism, which method=classic does not size: drop one"
         if query.gpus * query.pp * query.dp > _MAX_WORLD:
@@ -4747,7 +4749,7 @@ class VllmEngine(BaseEngine):
         name = esc(fit.gpu_name)
         where = f"one {name}" if world == 1 else f"each of {world} {name}"
         sized = (
-            f"of kvmem={kvmem_words(v.kv_cache_memory)}"
+            f"of kvmem={kvmem_text(v.kv_cache_memory)}"
             if v.kv_sizing == "fixed"
             else f"at util={v.gpu_memory_utilization:g}"
         )
@@ -4945,6 +4947,14 @@ def kvmem_words(size: int) -> str:
     """A kvmem= size as written: hundredths of a GiB, whole MiB below one GiB (``size`` rounded up
     to one of those by :func:`kvmem_round_up` reads back as itself)."""
     return f"{size / GiB:.2f}GiB" if size >= GiB else f"{-(-size // MiB)}MiB"
+
+
+def kvmem_text(size: int) -> str:
+    """A kvmem= size as it reads back: ``20.00GiB`` / ``585MiB`` where that is exact, else the bytes
+    (``20g`` is 20,000,000,000 bytes, 18.63 GiB)."""
+    if kvmem_round_up(size) == size:
+        return kvmem_words(size)
+    return f"{size} ({size / GiB:.2f} GiB)"
 
 
 def kvmem_round_down(size: int) -> int:

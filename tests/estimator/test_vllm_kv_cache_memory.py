@@ -128,3 +128,15 @@ def test_with_pipeline_stages_the_kvmem_named_holds_them_on_every_rank() -> None
     assert need is not None
     at_need = _est(kv_cache_memory=need, seq_len=32_768, batch=4, pp=5)
     assert at_need.fit is not None and at_need.fit.fits
+
+
+def test_a_decimal_size_is_shown_as_the_bytes_it_is() -> None:
+    # kvmem=20g is 20 x 10^9 bytes (vLLM's human_readable_int), not 20 GiB: shown as itself.
+    est = _est(kv_cache_memory=parse_settings(["kvmem=20g"])["kvmem"])
+    assert vllm.kvmem_text(20 * 10**9) == "20000000000 (18.63 GiB)" and vllm.kvmem_text(20 * GiB) == "20.00GiB"
+    assert est.engine_report is not None and est.engine_report.kv_cache_memory == 20 * 10**9
+
+
+def test_method_classic_does_not_take_kvmem() -> None:
+    with pytest.raises(InputError, match="method=classic does not size"):
+        _est(kv_cache_memory=20 * GiB, method="classic")

@@ -158,3 +158,12 @@ def test_s_max_is_the_context_the_engine_starts_with() -> None:
     # A length given afterwards replaces it.
     q = query_with(query_with(Query(), parse_settings(["s=max"])), parse_settings(["s=32k"]))
     assert not q.seq_len_from_model and q.seq_len == 32_768
+
+
+def test_yarn_over_mrope_keeps_its_sections() -> None:
+    # Qwen2.5-VL's rope_scaling is mrope (a layout of positions, not a scaling): YaRN applies over it.
+    vl = load_model_spec(_config("Qwen__Qwen2.5-VL-7B-Instruct.json"))
+    q = Query(engine="vllm", seq_len=65_536, yarn=Yarn(factor=4, original=32_768))
+    est = estimate(vl, q, model_id="v")
+    (msg,) = [w.message for w in est.warnings if w.code == "rope_scaling"]
+    assert "takes 131,072 tokens" in msg and "keeping the config's mrope_section" in msg
