@@ -1271,6 +1271,7 @@ def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: s
             group_size=None if group < 0 else group,
             scale_bytes=2,
             zero_points=bool(zero),
+            symmetric=bool(qc.get("sym", True)) if method == "gptq" else True,
             skipped_modules=skipped,
         )
     if method == "bitsandbytes":

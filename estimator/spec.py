@@ -141,6 +141,8 @@ class Quantization(Frozen):
     granularity: Literal["tensor", "channel"] = "channel"
     scale_bytes: Annotated[int, Field(ge=0, le=8)] = 2  # bytes per stored scale (fp32 4, fp16/bf16 2, e8m0/u8 1)
     zero_points: bool = False  # asymmetric int schemes store packed zero points per group (GPTQ, AWQ)
+    # GPTQ's ``sym``: symmetric quantization (its stored qzeros are constant); vLLM serves only these.
+    symmetric: bool = True
     double_quant: bool = False  # bitsandbytes nf4: absmax quantized to 8 bits (+ fp32 per 256 blocks)
     # fp32 scalars each quantized matrix stores besides its group scales: NVFP4's weight global scale,
     # plus the input global scale when activations are quantized too (W4A4).

@@ -4135,6 +4135,21 @@ def _too_long(seq_len: int, longest: int) -> str:
     )
 
 
+def _gptq_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """A GPTQ checkpoint the release's GPTQ config does not take (2/3-bit or asymmetric, from 0.22)."""
+    q = spec.quantization
+    if q.method != "gptq" or query.weight_format is not None or query.bits is not None:
+        return None
+    profile, _ = version_profile(query)
+    if not profile.gptq_symmetric_4_8_only or (q.weight_bits, q.symmetric) in ((4, True), (8, True)):
+        return None
+    kind = f"{q.weight_bits}-bit {'symmetric' if q.symmetric else 'asymmetric'}"
+    return (
+        f"vLLM {profile.version} will not start this GPTQ checkpoint: its GPTQ config takes 4- and 8-bit "
+        f"symmetric weights only (quantization/auto_gptq.py TYPE_MAP, from 0.22), not {kind}"
+    )
+
+
 def _bitsandbytes_refusal(spec: ModelSpec, query: Query) -> str | None:
     """A bitsandbytes checkpoint, or dtype=nf4 (``--quantization bitsandbytes``), where the release has
     no bitsandbytes method (0.28 on): vLLM refuses the quantization method at start-up."""
@@ -4161,6 +4176,8 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
     if why := _quant_capability_refusal(spec, query):
         return f"vLLM will not start: {why}"
     if why := _bitsandbytes_refusal(spec, query):
+        return why
+    if why := _gptq_refusal(spec, query):
         return why
     if query.gpu and (why := bf16_refusal(spec, query, lookup_gpu(query.gpu))):
         return why

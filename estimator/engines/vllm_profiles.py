@@ -370,6 +370,10 @@ class VllmProfile(_Frozen):
     # config/model.py _get_and_verify_max_len: from 0.30.0 yarn, deepseek_yarn and
     # deepseek_llama_scaling leave max_position_embeddings as given (before: yarn original x factor).
     yarn_positions_as_given: bool = False
+    # quantization/auto_gptq.py from 0.22.0: every GPTQ checkpoint goes to AutoGPTQConfig, whose
+    # TYPE_MAP takes 4- and 8-bit symmetric weights only ("Unsupported quantization config"); up to
+    # 0.21 GPTQConfig (quantization/gptq.py) also served 2/3-bit and asymmetric ones.
+    gptq_symmetric_4_8_only: bool = False
     # The least hybrid block alignment of an MLA model under "backend" alignment: the MLA backends'
     # smallest kernel block (64), at least 128 for hybrid MLA models from 0.27.0
     # (platforms/interface.py _align_hybrid_block_size).
@@ -462,6 +466,7 @@ _V021 = _next(
 _V022 = _next(
     _V021,
     "0.22",
+    gptq_symmetric_4_8_only=True,
     all_mode_counts_speculative_pages=True,
     fit_error_names_cpu_backend=True,
     model_runner="v2_listed_unquantized",

@@ -101,3 +101,25 @@ def test_compressed_tensors_schemes_and_asked_mxfp4_need_their_capability() -> N
             assert error is None or "compute capability" not in error, (query, error)
         else:
             assert error is not None and refusal in error, (query, error)
+
+
+def test_gptq_checkpoints_vllm_takes_from_0_22_are_4_and_8_bit_symmetric() -> None:
+    # quantization/auto_gptq.py from 0.22.0 (read in the 0.22.0, 0.27.1 and 0.34.0 wheels): TYPE_MAP
+    # {(4, True), (8, True)}, anything else "Unsupported quantization config"; 0.21 still had GPTQConfig.
+    def gptq(bits: int, sym: bool) -> dict[str, object]:
+        return {
+            **QWEN3_8B,
+            "quantization_config": {"quant_method": "gptq", "bits": bits, "group_size": 128, "sym": sym},
+        }
+
+    for bits, sym, release, refused in (
+        (4, True, "0.34", False),
+        (8, True, "0.34", False),
+        (4, False, "0.34", True),
+        (3, True, "0.22", True),
+        (4, False, "0.21", False),
+    ):
+        est = estimate(load_model_spec(gptq(bits, sym)), Query(engine="vllm", gpu="h100", vllm=release), model_id="m")
+        assert est.engine_report is not None
+        error = est.engine_report.start_error or ""
+        assert ("will not start this GPTQ checkpoint" in error) == refused, (bits, sym, release, error)
