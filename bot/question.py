@@ -403,7 +403,7 @@ def _rope_override(flag: str, raw: str) -> str:
             "config's positions: add max_position_embeddings (original x factor) to it, or ask with yarn= "
             "alone, which sizes both"
         )
-    if positions is not None and (original is None or positions != int(original * factor)):
+    if original is None or positions != int(original * factor):
         said = f"{original:,} x {factor:g} = {int(original * factor):,}" if original else "no original given"
         raise InputError(
             f"{flag}: max_position_embeddings {positions} is not original_max_position_embeddings x factor ({said}): "
@@ -671,6 +671,15 @@ class _Reader:
             )
         self.read[key] = (value, words)
 
+    def name_gpu(self, gpu: GPU, words: str) -> None:
+        """The GPU the sentence names (as ``words``); a second, other GPU cannot be chosen between."""
+        previous = self.read.get("gpu")
+        if previous is not None and previous[0] != gpu.key:
+            raise InputError(
+                f'two GPUs named ("{previous[1]}" and "{words}"): ask about one at a time, for example: {EXAMPLE}'
+            )
+        self.read["gpu"] = (gpu.key, words)
+
     def set_model(self, model: str, revision: str | None, words: str) -> None:
         if self.model is not None and self.model.lower() != model.lower():
             raise _two_models(self.model, words)
@@ -913,10 +922,8 @@ def _read_settings(reader: _Reader) -> None:
     units = {"gib": "GiB", "gb": "GB", "g": "g", "mib": "MiB", "mb": "MB", "tib": "TiB", "tb": "TB"}
 
     def kv_pool(m: re.Match[str]) -> None:
-        reader.set("kvmem", f"{m.group('n')}{units[m.group('u')]}", m.group(0))
-
-    def kv_pool_2(m: re.Match[str]) -> None:
-        reader.set("kvmem", f"{m.group('n2')}{units[m.group('u2')]}", m.group(0))
+        size, unit = (m.group("n"), m.group("u")) if m.group("n") else (m.group("n2"), m.group("u2"))
+        reader.set("kvmem", f"{size}{units[unit]}", m.group(0))
 
     # "with 20 GB of KV cache memory", "a 20GiB kv cache", "kv cache of 20 GiB": the pool as given
     # (vLLM's --kv-cache-memory-bytes), not a setting to leave unread.
@@ -927,7 +934,7 @@ def _read_settings(reader: _Reader) -> None:
             r"|(?:with |and |using |a |an )?kv[- ]?cache(?: memory| pool| budget)?(?: of| =|=| :|:)? "
             + size.replace("?P<n>", "?P<n2>").replace("?P<u>", "?P<u2>")
         ),
-        lambda m: kv_pool(m) if m.group("n") else kv_pool_2(m),
+        kv_pool,
     )
 
     def yarn(m: re.Match[str]) -> None:
@@ -1186,12 +1193,7 @@ def _read_settings(reader: _Reader) -> None:
             return
         if gpu is None:
             raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
-        previous = reader.read.get("gpu")
-        if previous is not None and previous[0] != gpu.key:
-            raise InputError(
-                f'two GPUs named ("{previous[1]}" and "{name}"): ask about one at a time, for example: {EXAMPLE}'
-            )
-        reader.read["gpu"] = (gpu.key, name)
+        reader.name_gpu(gpu, name)
         count = m.group("n")
         if count in ("a", "an", "one"):
             reader.read.setdefault("gpus", ("1", count))
@@ -1290,13 +1292,7 @@ def _read_gpus(reader: _Reader) -> None:
                 if word in ("a", "an"):
                     reader.gpu_article = True
                 start = j
-        previous = reader.read.get("gpu")
-        if previous is not None and previous[0] != gpu.key:
-            raise InputError(
-                f'two GPUs named ("{previous[1]}" and "{" ".join(words)}"): ask about one at a time, for example: '
-                f"{EXAMPLE}"
-            )
-        reader.read["gpu"] = (gpu.key, " ".join(words))
+        reader.name_gpu(gpu, " ".join(words))
         if count is not None and not reader.gpu_article and reader.tp_stated and "gpus" in reader.read:
             reader.cards_beside_tp = (count, " ".join(t.raw for t in toks[start:end]))
         elif count is not None and not reader.gpu_article:

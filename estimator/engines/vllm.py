@@ -3794,18 +3794,18 @@ def fixed_pool_overflow(query: Query, gpu: GPU, non_kv_bytes: int) -> str | None
     )
 
 
-def util_to_fit(requested_bytes: int, device_bytes: int, outside_bytes: int) -> float | None:
+def util_to_fit(need_bytes: int, device_bytes: int, outside_bytes: int) -> float | None:
     """The smallest ``gpu_memory_utilization`` (two decimals) whose share of the device is at least
-    ``requested_bytes``, with ``outside_bytes`` (CUDA context and graphs, on top of the share) still
+    ``need_bytes``, with ``outside_bytes`` (CUDA context and graphs, on top of the share) still
     on the device; None when no util up to 1 gives that."""
-    if requested_bytes > device_bytes:
+    if need_bytes > device_bytes:
         # Past the device the answer is None anyway; and at sizes past float precision the loop
         # below would never see pct x total move.
         return None
-    pct = ceil_div(requested_bytes * 100, device_bytes)
-    while _requested(pct / 100, device_bytes) < requested_bytes:
+    pct = ceil_div(need_bytes * 100, device_bytes)
+    while requested_bytes(pct / 100, device_bytes) < need_bytes:
         pct += 1
-    if pct > 100 or _requested(pct / 100, device_bytes) + outside_bytes > device_bytes:
+    if pct > 100 or requested_bytes(pct / 100, device_bytes) + outside_bytes > device_bytes:
         return None
     return pct / 100
 
@@ -3814,9 +3814,6 @@ def requested_bytes(util: float, device_bytes: int) -> int:
     """The memory vLLM requests: ``math.ceil(total x gpu_memory_utilization)`` (v1/worker/utils.py
     request_memory, @v0.27.1 and @v0.34.0)."""
     return math.ceil(device_bytes * util)
-
-
-_requested = requested_bytes
 
 
 # How one dimension must meet the TP size: "divide" (the size divides by it), "kv" (KV heads: they
