@@ -97,8 +97,8 @@ def headline(est: Estimate, question: Question) -> str:
         if window and q.seq_len > window:
             line += f" (memory only: {q.seq_len:,} tokens is past the model's {window:,}-token context window)"
         return line
-    fewest = report.fewest_layout(est)
-    more = f"; {fewest[0]} of them would" if fewest is not None and fewest[0] > world else ""
+    fewer = report.fewest_layout(est)
+    more = f"; {fewer[0]} of them would" if fewer is not None and fewer[0] > world else ""
     return f"no: on {where} it needs {_gib(-fit.headroom)} more per GPU{more}"
 
 

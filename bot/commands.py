@@ -129,8 +129,7 @@ def parse(text: str) -> Command:
             raise InputError(
                 "compare needs two models, for example: compare Qwen/Qwen3-8B meta-llama/Llama-3.1-8B s=32k"
             )
-        settings = parse_settings(w for w in words[1:] if "=" in w)
-        shared = query_with(Query(), settings)
+        shared = query_with(Query(), parse_settings(w for w in words[1:] if "=" in w))
         queries = []
         for word in models:
             model, revision = parse_model(word)

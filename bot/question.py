@@ -282,6 +282,8 @@ _SPEC_DRAFTERS = ("eagle", "eagle3", "dflash", "draft_model")
 _FLAG_RE = re.compile(r"(?<!\S)(--[A-Za-z][\w.-]*|-(?:tp|pp|dp|q|sc|dcp|pcp|ep|cc|ac|dc|O)(?![\w-])|-O\S+)(=)?")
 _READ_FLAGS_TEXT = " ".join([f for f in [*_FLAG_KEYS, *_FLAG_SWITCHES] if f.startswith("--")])
 _SEPARATOR = "\x00"  # where a flag was: no rule reads across it
+# Quotes as chat clients retype them, back to ASCII.
+_CURLY_QUOTES: dict[str, str | int | None] = {"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"}
 _FLAG_EXAMPLE = "vllm serve Qwen/Qwen3-32B --max-model-len 32768 --tensor-parallel-size 2 --kv-cache-dtype fp8 on h100"
 
 
@@ -518,33 +520,33 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
                 pos = end
                 continue
             raw, end = _flag_value(text, end, flag)
-            words = f"{typed} {raw}"
+            said = f"{typed} {raw}"
             key = _FLAG_KEYS[flag]
             if key == "spec":
-                found.settings += [(k, v, words) for k, v in _speculative(flag, raw)]
+                found.settings += [(k, v, said) for k, v in _speculative(flag, raw)]
             elif key == "s" and raw.lower() in ("auto", "-1"):
                 raise InputError(
                     f"{flag} {raw} asks vLLM for the longest context that fits; ask vram the same, for example: "
                     "how much context can Qwen/Qwen3-8B take on an L4 with vllm?"
                 )
             elif key in ("s", "mnbt"):
-                found.settings.append((key, _vllm_int(raw), words))
+                found.settings.append((key, _vllm_int(raw), said))
             elif key == "kv":
                 value = _VLLM_KV_SPELLINGS.get(raw.lower(), raw.lower())
-                found.settings.append((key, _KV_ALIASES.get(value, value), words))
+                found.settings.append((key, _KV_ALIASES.get(value, value), said))
             elif key == "dtype":
                 if raw.lower() not in _VLLM_QUANTIZATION:
                     raise InputError(
                         f"vram does not read {flag} {raw}: it reads {', '.join(_VLLM_QUANTIZATION)} (a checkpoint's "
                         f"own quantization is read from its config without the flag), for example: {_FLAG_EXAMPLE}"
                     )
-                found.settings.append((key, _VLLM_QUANTIZATION[raw.lower()], words))
+                found.settings.append((key, _VLLM_QUANTIZATION[raw.lower()], said))
             elif key == "mm":
-                found.settings.append((key, _mm_limit(flag, raw), words))
+                found.settings.append((key, _mm_limit(flag, raw), said))
             elif key == "kvmem":
-                found.settings.append((key, _vllm_bytes(flag, raw), words))
+                found.settings.append((key, _vllm_bytes(flag, raw), said))
             else:
-                found.settings.append((key, raw, words))
+                found.settings.append((key, raw, said))
         else:
             why = _FLAG_NOT_SIZED.get(flag, "it cannot tell what the flag does to memory")
             raise InputError(
@@ -1418,7 +1420,7 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
     # Dashes and quotes as chat clients retype them ("—kv-cache-dtype", “json”).
     text = text.replace("\u00a0", " ").replace("`", " ")  # Slack's code spans around a pasted command
     text = re.sub(r"(?<!\S)[\u2013\u2014](?=[A-Za-z])", "--", text)
-    text = text.translate(str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"}))
+    text = text.translate(str.maketrans(_CURLY_QUOTES))
     text = re.sub(r"(?<!\S)(v-?llm) ?== ?", r"\1 ", text, flags=re.IGNORECASE)  # pip's "vllm==0.31"
     # A release glued on with a dash or an at sign, as in an image tag or a wheel name: "vllm-0.31".
     text = re.sub(r"(?<!\S)(v-?llm)[-@](?=v?\d+\.\d)", r"\1 ", text, flags=re.IGNORECASE)

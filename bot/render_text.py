@@ -76,6 +76,11 @@ def gpus_table(gpus: Sequence[GPU]) -> Table:
     return table
 
 
+def _int(value: object) -> int:
+    """A stored byte count (absent counts as 0)."""
+    return int(value) if isinstance(value, (int, float, str)) else 0
+
+
 def history_json(
     records: Sequence[QueryRecord], compares: Sequence[tuple[QueryRecord, QueryRecord]] = ()
 ) -> list[dict[str, Any]]:
@@ -85,8 +90,9 @@ def history_json(
     for rec in records:
         total = None
         if rec.result and rec.status == "ok":
-            memory = rec.result.get("memory") or {}
-            total = sum(int(memory.get(k, 0)) for k in ("weights", "kv_cache", "activations", "overhead"))
+            memory = rec.result.get("memory")
+            parts = memory if isinstance(memory, dict) else {}
+            total = sum(_int(parts.get(k)) for k in ("weights", "kv_cache", "activations", "overhead"))
         items.append(
             {
                 "id": rec.id,

@@ -47,6 +47,8 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("migrations need a database URL: the store passes it, or set sqlalchemy.url")
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:

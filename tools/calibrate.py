@@ -648,7 +648,7 @@ def plain(data: dict[str, Any]) -> str:
                 f"{_g(r.kv_pool):>6} {_pct(r.kv_pool, r.kv_pool_measured):>8} "
                 f"{_tok(r.kv_tokens):>11} {_pct(r.kv_tokens, r.kv_tokens_measured):>8}"
             )
-        else:
+        elif r.total is not None and r.total_measured is not None:
             out.append(
                 f"{r.id:8} {r.model[:44]:44} total {r.total / MiB:,.0f} MiB vs {r.total_measured / MiB:,.0f} "
                 f"({_pct(r.total, r.total_measured)}, worst point)"

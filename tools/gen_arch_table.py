@@ -192,8 +192,8 @@ def entry(cls: Any, base: set[str], *, flat: bool = True) -> dict[str, Any]:
             continue
         if f.default is not dataclasses.MISSING:
             value = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            value = f.default_factory()  # type: ignore[misc]
+        elif f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
         else:
             continue
         if f.name in cls.sub_configs:
