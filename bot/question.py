@@ -660,6 +660,7 @@ class _Reader:
     cards_beside_tp: tuple[int, str] | None = None
     model: str | None = None
     revision: str | None = None
+    bnb8_words: str | None = None  # the words that asked for bitsandbytes' 8-bit (LLM.int8) weights
 
     def set(self, key: str, value: str, words: str) -> None:
         """A setting read from the sentence; two different values for one key cannot be chosen between."""
@@ -1022,13 +1023,17 @@ def _read_settings(reader: _Reader) -> None:
     def bnb(m: re.Match[str]) -> None:
         reader.set("dtype", "nf4", m.group(0))
 
+    def bnb8(m: re.Match[str]) -> None:
+        reader.set("dtype", "int8", m.group(0))
+        reader.bnb8_words = m.group(0)
+
     # "bitsandbytes 8-bit", "8-bit bnb", "LLM.int8": bitsandbytes' int8 (dtype=int8), not 4-bit NF4.
     reader.run_rule(
         _w(
             r"(?:in |with |using )?(?:(?:bnb|bitsandbytes)[ -]?(?:8[ -]?bits?|int8)|8[ -]?bits? (?:bnb|bitsandbytes)"
             r"|llm\.int8)"
         ),
-        lambda m: reader.set("dtype", "int8", m.group(0)),
+        bnb8,
     )
     reader.run_rule(_w(r"(?:in |with |using )?(?:(?:bnb|bitsandbytes)[ -]?(?:4[ -]?bits?|nf4)?|nf4|qlora)"), bnb)
 
@@ -1490,6 +1495,14 @@ def read_question(text: str) -> Question:
             "min_gpus": "how many H100s do I need for Qwen/Qwen3-32B at 128k?",
         }[kind]
         raise InputError(f"{what} on which GPU? Name one, for example: {example}")
+    if reader.bnb8_words is not None and settings.get("engine") == "vllm":
+        # vLLM quantizes on load to bitsandbytes 4-bit only (and has no bitsandbytes from 0.28), so its
+        # int8 is another checkpoint's format: sizing that would answer a question not asked.
+        raise InputError(
+            f'vLLM does not quantize to bitsandbytes 8-bit on load ("{reader.bnb8_words.strip()}"): its in-flight '
+            "bitsandbytes is 4-bit NF4 (dtype=nf4, up to vllm=0.27), and from 0.28 it has no bitsandbytes; name a "
+            "pre-quantized checkpoint instead, or ask dtype=int8 for an INT8 (W8A8) checkpoint of the model"
+        )
     settings = _ordered(settings)
     # The grammar's parser validates every value, with its own sentences.
     parse_settings(f"{key}={value}" for key, value in settings.items())

@@ -4149,12 +4149,19 @@ def _gptq_refusal(spec: ModelSpec, query: Query) -> str | None:
 
 def _bitsandbytes_refusal(spec: ModelSpec, query: Query) -> str | None:
     """A bitsandbytes checkpoint, or dtype=nf4 (``--quantization bitsandbytes``), where the release has
-    no bitsandbytes method (0.28 on): vLLM refuses the quantization method at start-up."""
+    no bitsandbytes method (0.28 on): vLLM refuses the quantization method at start-up. Before that, a
+    pre-quantized checkpoint refuses tensor parallelism: its quant states do not split
+    (``model_loader/bitsandbytes_loader.py``, 0.19.0 and 0.27.1); in-flight NF4 splits."""
     profile, _ = version_profile(query)
-    if profile.bitsandbytes:
-        return None
     asked = query.weight_format == "nf4"
     kept = query.weight_format is None and query.bits is None and spec.quantization.method == "bitsandbytes"
+    if profile.bitsandbytes:
+        if kept and query.gpus > 1:
+            return (
+                f"vLLM {profile.version} will not start this pre-quantized bitsandbytes checkpoint on "
+                f"gpus={query.gpus}: its loader takes no tensor parallelism for one; use gpus=1 with pp= stages"
+            )
+        return None
     if not (asked or kept):
         return None
     what = "dtype=nf4 (--quantization bitsandbytes)" if asked else "this bitsandbytes checkpoint"

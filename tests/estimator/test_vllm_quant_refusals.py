@@ -42,6 +42,19 @@ def test_a_bitsandbytes_checkpoint_starts_up_to_0_27_only() -> None:
         assert error is not None and "bitsandbytes checkpoint" in error and "vllm=0.27" in error
 
 
+def test_a_bitsandbytes_checkpoint_takes_no_tensor_parallelism() -> None:
+    # bitsandbytes_loader.py (0.19.0 and 0.27.1 wheels): "Prequant BitsAndBytes models with tensor
+    # parallelism is not supported. Please try with pipeline parallelism."
+    for release in ("0.19", "0.27"):
+        fits, error, _ = _answer(BNB, vllm=release, gpus=2)
+        assert not fits and error is not None and "gpus=2" in error and "pp=" in error
+        fits, error, _ = _answer(BNB, vllm=release, pp=2)
+        assert fits and error is None
+    # In-flight NF4 quantizes each GPU's own shard, so it splits.
+    fits, error, _ = _answer(QWEN3_8B, vllm="0.27", weight_format="nf4", gpus=2)
+    assert fits and error is None
+
+
 def test_dtype_nf4_is_in_flight_quantization_up_to_0_27_and_refused_after() -> None:
     fits, error, codes = _answer(QWEN3_8B, vllm="0.27", weight_format="nf4")
     assert fits and error is None and "pre_quantized_needed" not in codes
