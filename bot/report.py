@@ -413,6 +413,8 @@ def _weight_sum(est: Estimate, checkpoint_why: str, esc: Escape) -> str:
         "drafter": f"of the {method}drafter",
         "value_slots": "of value slots loaded with a copy of the keys",
         "zero_points": "of AWQ zero points unpacked for the Machete kernel",
+        "gptq_dropped": "of GPTQ zero points and g_idx the kernel does not keep",
+        "gptq_act_order": "of activation-order indices and scales the kernel adds",
         "mxfp4_repack": "of MXFP4 expert padding for the MoE kernel",
         "rotary_cache": "of rotary cache",
         "mla_workspaces": "of MLA backend workspaces",

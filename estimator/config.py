@@ -1272,6 +1272,8 @@ def _quantization(top: Mapping[str, Any], text: Mapping[str, Any], model_type: s
             scale_bytes=2,
             zero_points=bool(zero),
             symmetric=bool(qc.get("sym", True)) if method == "gptq" else True,
+            # With one group per row (group_size -1) the order changes nothing.
+            act_order=method == "gptq" and bool(qc.get("desc_act")) and group > 0,
             skipped_modules=skipped,
         )
     if method == "bitsandbytes":

@@ -143,6 +143,9 @@ class Quantization(Frozen):
     zero_points: bool = False  # asymmetric int schemes store packed zero points per group (GPTQ, AWQ)
     # GPTQ's ``sym``: symmetric quantization (its stored qzeros are constant); vLLM serves only these.
     symmetric: bool = True
+    # GPTQ's ``desc_act`` with groups: rows quantized in activation order, so a row's group is read
+    # from the stored ``g_idx`` (kernels keep it, sorted, and vLLM 0.30+ refuses such checkpoints).
+    act_order: bool = False
     double_quant: bool = False  # bitsandbytes nf4: absmax quantized to 8 bits (+ fp32 per 256 blocks)
     # fp32 scalars each quantized matrix stores besides its group scales: NVFP4's weight global scale,
     # plus the input global scale when activations are quantized too (W4A4).

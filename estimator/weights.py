@@ -31,7 +31,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from common.errors import ConfigError, InputError
 from estimator.arith import ceil_div as _cdiv
@@ -547,3 +547,29 @@ def zero_point_matrices(
         return s.group, s.bits, ()
     shares = tuple((*_share(lin, spec, gpus), lin.count) for lin in spec.linears if _is_quantized(s, lin))
     return s.group, s.bits, shares
+
+
+class PackedMatrix(NamedTuple):
+    """One GPU's share of a group of identical packed-integer matrices."""
+
+    in_features: int  # this GPU's input rows
+    out_features: int  # this GPU's output columns
+    full_in_features: int  # the whole matrix's input rows (more than ``in_features`` when row-split)
+    matrices: int  # how many identical matrices
+
+
+def gptq_matrices(
+    spec: ModelSpec, *, weight_format: WeightFormat | None = None, bits: int | None = None, gpus: int = 1
+) -> tuple[PackedMatrix, ...]:
+    """One GPU's share of every GPTQ-packed matrix outside the routed experts, where the weights are
+    the checkpoint's own GPTQ ones; none otherwise. Each share is counted in :func:`weight_bytes` with
+    its packed zero points and its int32 ``g_idx`` (what the checkpoint stores), which engines whose
+    kernels keep neither (vLLM's Marlin) take back from this."""
+    s, own = _scheme(spec, weight_format, bits)
+    if not own or spec.quantization.method != "gptq" or s.kind != "int4":
+        return ()
+    return tuple(
+        PackedMatrix(*_share(lin, spec, gpus), lin.in_features, lin.count)
+        for lin in spec.linears
+        if _is_quantized(s, lin) and lin.component != "routed_experts"
+    )

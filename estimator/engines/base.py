@@ -74,6 +74,8 @@ WeightPart = Literal[
     "drafter",
     "value_slots",
     "zero_points",
+    "gptq_dropped",
+    "gptq_act_order",
     "mxfp4_repack",
     "rotary_cache",
     "mla_workspaces",

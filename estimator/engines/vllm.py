@@ -102,6 +102,7 @@ from estimator.spec import (
 )
 from estimator.weights import (
     checkpoint_scheme_kept,
+    gptq_matrices,
     ignored_components,
     linear_bytes,
     matrix_share,
@@ -1157,6 +1158,8 @@ def loaded_weight_bytes(
         + value_slot_bytes(spec, query)
     )
     loaded += machete_zero_point_bytes(spec, query, gpu)
+    gptq_dropped, gptq_added = gptq_kernel_bytes(spec, query, gpu)
+    loaded += gptq_added - gptq_dropped
     loaded += load_segment_rounding_bytes(spec, query, gpu)
     if uses_mxfp4_experts(spec, query):
         loaded += mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query)
@@ -1192,6 +1195,77 @@ def machete_zero_point_bytes(spec: ModelSpec, query: Query, gpu: GPU | None) -> 
         zeros = (ceil_div(in_f, group) if group else 1) * out_f
         extra += count * (zeros * act - ceil_div(zeros * bits, 8))
     return extra
+
+
+# GPTQ linears as vLLM's mixed-precision kernels keep them (kernels/linear/mixed_precision/, read in
+# the 0.19.0, 0.27.1 and 0.30.0-0.34.0 wheels). vLLM serves GPTQ as symmetric (``zero_points=False``),
+# so the checkpoint's packed qzeros are loaded and then:
+# - Marlin (compute capability 7.5+; the usual kernel off Hopper, and on Hopper where Machete
+#   cannot take a shape) replaces them, and ``g_idx`` without activation order, by empty
+#   tensors; with activation order it keeps g_idx sorted and adds ``g_idx_sort_indices`` (int32 per
+#   input row);
+# - Machete (Hopper; 4/8-bit, groups -1/64/128, shapes in multiples of 64 x 128, no activation order on
+#   a row-split matrix) and AllSpark (Ampere/Ada 8-bit per channel, up to 0.30) keep both, Machete
+#   adding its activation-order permutation (int32 per input row);
+# - from 0.30 there is no g_idx parameter: the checkpoint's g_idx is not loaded by any kernel.
+# With activation order, a row-split matrix repeats its group scales (and qzeros) on every rank
+# (utils/marlin_utils.py marlin_repeat_scales_on_all_ranks, up to 0.29).
+_MACHETE_GPTQ_GROUPS = (None, 64, 128)
+_MARLIN_GROUPS = (None, 32, 64, 128)
+
+
+def gptq_kernel_bytes(spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[int, int]:
+    """Per GPU, (bytes of the checkpoint's GPTQ qzeros and g_idx that vLLM's kernels do not keep,
+    bytes the kernels add: act-order indices and scales repeated on row-split ranks); (0, 0) where the
+    weights are not a kept GPTQ checkpoint or no NVIDIA GPU is named (the kernel is the GPU's)."""
+    shares = gptq_matrices(spec, weight_format=query.weight_format, bits=query.bits, gpus=query.gpus)
+    if not shares or gpu is None or gpu.compute_capability is None or _act_bytes(spec, query) != 2:
+        return 0, 0
+    profile, _ = version_profile(query)
+    q = spec.quantization
+    bits, group, act = q.weight_bits, q.group_size, q.act_order and profile.gptq_act_order
+    cc = gpu.compute_capability
+    dropped = added = 0
+    for m in shares:
+        row_split = m.in_features != m.full_in_features
+        groups = ceil_div(m.in_features, group) if group else 1
+        counted_zeros, counted_g_idx = ceil_div(groups * m.out_features * bits, 8), 4 * m.in_features
+        if act and row_split:
+            # Every rank loads the whole matrix's scales and qzeros (marlin_repeat_scales_on_all_ranks).
+            groups_loaded = ceil_div(m.full_in_features, group or m.full_in_features)
+            added += m.matrices * (groups_loaded - groups) * m.out_features * q.scale_bytes
+        else:
+            groups_loaded = groups
+        zeros = ceil_div(groups_loaded * m.out_features * bits, 8)
+        g_idx = counted_g_idx if profile.gptq_act_order else 0
+        machete = (
+            cc == (9, 0)
+            and bits in (4, 8)
+            and group in _MACHETE_GPTQ_GROUPS
+            and m.in_features % 64 == 0
+            and m.out_features % 128 == 0
+            and not (act and row_split)
+        )
+        allspark = (
+            profile.allspark_kernel
+            and (8, 0) <= cc < (9, 0)
+            and bits == 8
+            and group is None
+            and not act
+            and m.in_features % 16 == 0
+            and m.out_features % 16 == 0
+        )
+        extra = 0
+        if machete:
+            extra = 4 * m.in_features if act else 0  # the permutation it applies to activations
+        elif not allspark and cc >= (7, 5) and bits in (4, 8) and group in _MARLIN_GROUPS:
+            zeros = 0
+            g_idx, extra = (g_idx, 4 * m.in_features) if act else (0, 0)  # sorted g_idx and its sort indices
+        kept = zeros + g_idx
+        counted = counted_zeros + counted_g_idx
+        dropped += m.matrices * max(0, counted - kept)
+        added += m.matrices * (max(0, kept - counted) + extra)
+    return dropped, added
 
 
 # ---------------------------------------------------------------------------------------------
@@ -3076,6 +3150,7 @@ def weight_terms(spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -
     if uses_mxfp4_experts(spec, query):
         mxfp4 = mxfp4_expert_bytes(spec, query, gpu, constants) - _mxfp4_checkpoint_expert_bytes(spec, query)
     dropped = text_only_saving_bytes(spec, query)
+    gptq_dropped, gptq_added = gptq_kernel_bytes(spec, query, gpu)
     terms = (
         WeightTerm(part="checkpoint", bytes=weights),
         WeightTerm(part="vision_dropped", bytes=-dropped, params=spec.params.vision if dropped else None),
@@ -3084,6 +3159,8 @@ def weight_terms(spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -
         WeightTerm(part="drafter", bytes=drafter_weight_bytes(spec, query)),
         WeightTerm(part="value_slots", bytes=value_slot_bytes(spec, query)),
         WeightTerm(part="zero_points", bytes=machete_zero_point_bytes(spec, query, gpu)),
+        WeightTerm(part="gptq_dropped", bytes=-gptq_dropped),
+        WeightTerm(part="gptq_act_order", bytes=gptq_added),
         WeightTerm(part="mxfp4_repack", bytes=mxfp4),
         WeightTerm(part="rotary_cache", bytes=rope_cache_bytes(spec, query)),
         WeightTerm(part="mla_workspaces", bytes=mla_backend_workspace_bytes(spec, gpu, constants)),
@@ -4138,6 +4215,12 @@ def _gptq_refusal(spec: ModelSpec, query: Query) -> str | None:
     if q.method != "gptq" or query.weight_format is not None or query.bits is not None:
         return None
     profile, _ = version_profile(query)
+    if q.act_order and not profile.gptq_act_order:
+        return (
+            f"vLLM {profile.version} will not start this GPTQ checkpoint: it no longer takes group activation "
+            "ordering (desc_act=True; quantization/utils/gptq_utils.py, from 0.30); use vllm=0.29, or a "
+            "checkpoint quantized with desc_act=False"
+        )
     if not profile.gptq_symmetric_4_8_only or (q.weight_bits, q.symmetric) in ((4, True), (8, True)):
         return None
     kind = f"{q.weight_bits}-bit {'symmetric' if q.symmetric else 'asymmetric'}"

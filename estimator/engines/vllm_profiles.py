@@ -374,6 +374,15 @@ class VllmProfile(_Frozen):
     # TYPE_MAP takes 4- and 8-bit symmetric weights only ("Unsupported quantization config"); up to
     # 0.21 GPTQConfig (quantization/gptq.py) also served 2/3-bit and asymmetric ones.
     gptq_symmetric_4_8_only: bool = False
+    # GPTQ activation order (desc_act with groups): up to 0.29.0 each GPTQ linear registers an int32
+    # ``g_idx`` and its kernel takes ``has_g_idx`` (quantization/gptq_marlin.py@v0.19.0,
+    # auto_gptq.py@v0.29.0); from 0.30.0 there is no g_idx parameter and
+    # utils/gptq_utils.py normalize_and_validate_gptq_desc_act raises "GPTQ group activation
+    # ordering (desc_act=True) is no longer supported" (0.30.0, 0.31.0, 0.33.0 and 0.34.0 wheels).
+    gptq_act_order: bool = True
+    # AllSparkLinearKernel in the CUDA mixed-precision kernel list (kernels/linear/__init__.py):
+    # there up to 0.30.0, gone from 0.31.0 (wheels read: 0.19.0, 0.27.1-0.31.0, 0.33.0).
+    allspark_kernel: bool = True
     # The least hybrid block alignment of an MLA model under "backend" alignment: the MLA backends'
     # smallest kernel block (64), at least 128 for hybrid MLA models from 0.27.0
     # (platforms/interface.py _align_hybrid_block_size).
@@ -554,8 +563,9 @@ _V030 = _next(
     dsv4_auto_kv_fp8=True,
     eagle3_d2t_only_when_smaller=True,
     capacity_names_device=True,
+    gptq_act_order=False,
 )
-_V031 = _next(_V030, "0.31")
+_V031 = _next(_V030, "0.31", allspark_kernel=False)
 _V032 = _next(
     _V031, "0.32", hybrid_alignment="backend_lcm", prefill_checkpoint_mixers=frozenset({"mamba2"}), nvfp4_kv="fa2"
 )
