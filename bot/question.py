@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from bot.commands import EstimateCmd, parse
 from common.errors import InputError
+from estimator.engines.vllm_profiles import NEWEST, profile_for
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import ALIAS_TO_KEY, KEY_BY_NAME, MODEL_MAX, VALID_KEYS, parse_settings, query_with
 from estimator.query import Query
@@ -292,6 +293,8 @@ class _FlagsRead:
     settings: list[tuple[str, str, str]] = field(default_factory=list)  # (key, value, the words read)
     passed_over: list[str] = field(default_factory=list)  # flag names, listed as not used
     revision: str | None = None  # --revision: the Hub revision of the model
+    # Why vLLM 0.30+ reads a pasted YaRN override otherwise than 0.29-, which yarn= sizes.
+    yarn_from_030: str | None = None
 
 
 def _vllm_int(raw: str) -> str:
@@ -368,12 +371,13 @@ def _vllm_bytes(flag: str, raw: str) -> str:
     return raw
 
 
-def _rope_override(flag: str, raw: str) -> str:
+def _rope_override(flag: str, raw: str) -> tuple[str, str | None]:
     """--hf-overrides as yarn=: a YaRN rope_scaling's factor, over its
-    original_max_position_embeddings where given (yarn=F:P). From 0.30 vLLM takes
+    original_max_position_embeddings where given (yarn=F:P), and why vLLM 0.30+ would read it
+    otherwise (None when every release reads it alike). From 0.30 vLLM takes
     max_position_embeddings as given for YaRN, up to 0.29 original x factor (config/model.py
-    _get_and_verify_max_len), so an override is read only where the two agree in every release;
-    any other field is refused, as vram cannot tell what it does to memory."""
+    _get_and_verify_max_len), so an override without the two agreeing is read only for a release
+    up to 0.29 named beside it; any other field is refused, as vram cannot tell what it does to memory."""
     example = (
         f'{flag} \'{{"rope_scaling": {{"rope_type": "yarn", "factor": 4, "original_max_position_embeddings": 32768}}, '
         '"max_position_embeddings": 131072}\''
@@ -397,22 +401,29 @@ def _rope_override(flag: str, raw: str) -> str:
     if original is not None and (not isinstance(original, int) or original < 1):
         raise InputError(f"{flag}: original_max_position_embeddings must be a positive integer, for example: {example}")
     positions = config.get("max_position_embeddings")
+    value = f"{factor:g}" + (f":{original}" if original is not None else "")
     if positions is None:
         # From 0.30 vLLM takes max_position_embeddings as given for YaRN: without it the context
-        # stays the config's.
-        raise InputError(
+        # stays the config's. Up to 0.29 it is original x factor, what yarn=F:P sizes.
+        why = (
             f"{flag} with a YaRN rope_scaling and no max_position_embeddings leaves vLLM 0.30 and later at the "
-            "config's positions: add max_position_embeddings (original x factor) to it, or ask with yarn= "
-            "alone, which sizes both"
+            "config's positions: add max_position_embeddings (original x factor) to it, name vllm 0.29 or "
+            "earlier, or ask with yarn= alone, which sizes both"
         )
+        if original is None:
+            raise InputError(why)
+        return value, why
     if original is None or positions != int(original * factor):
         said = f"{original:,} x {factor:g} = {int(original * factor):,}" if original else "no original given"
-        raise InputError(
+        why = (
             f"{flag}: max_position_embeddings {positions} is not original_max_position_embeddings x factor ({said}): "
             "vLLM 0.30 and later take the first, 0.29 and earlier the second; give both so they agree, "
-            f"for example: {example}"
+            f"or name the release, for example: {example}"
         )
-    return f"{factor:g}" + (f":{original}" if original is not None else "")
+        if original is None:
+            raise InputError(why)
+        return value, why
+    return value, None
 
 
 def _speculative(flag: str, raw: str) -> list[tuple[str, str]]:
@@ -506,7 +517,8 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
                 found.passed_over.append(flag)
         elif flag == "--hf-overrides":
             raw, end = _flag_value(text, end, flag)
-            found.settings.append(("yarn", _rope_override(flag, raw), f"{typed} {raw}"))
+            value, found.yarn_from_030 = _rope_override(flag, raw)
+            found.settings.append(("yarn", value, f"{typed} {raw}"))
         elif flag == "--revision":
             # ModelConfig.revision: the Hub revision read, as model@revision says it.
             found.revision, end = _flag_value(text, end, flag)
@@ -661,6 +673,7 @@ class _Reader:
     model: str | None = None
     revision: str | None = None
     bnb8_words: str | None = None  # the words that asked for bitsandbytes' 8-bit (LLM.int8) weights
+    yarn_from_030: str | None = None  # a pasted YaRN override only releases up to 0.29 read as yarn= sizes
 
     def set(self, key: str, value: str, words: str) -> None:
         """A setting read from the sentence; two different values for one key cannot be chosen between."""
@@ -1434,7 +1447,7 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
     # "vram ..." or "@vram ..." typed into a sentence.
     while tokens and tokens[0].norm.lstrip("@/") == "vram":
         tokens = tokens[1:]
-    reader = _Reader(tokens=tokens, passed_over=flags.passed_over)
+    reader = _Reader(tokens=tokens, passed_over=flags.passed_over, yarn_from_030=flags.yarn_from_030)
     for key, value, words in flags.settings:
         reader.set(key, value, words)
         if key == "gpus":
@@ -1495,6 +1508,8 @@ def read_question(text: str) -> Question:
             "min_gpus": "how many H100s do I need for Qwen/Qwen3-32B at 128k?",
         }[kind]
         raise InputError(f"{what} on which GPU? Name one, for example: {example}")
+    if reader.yarn_from_030 is not None and profile_for(settings.get("vllm", NEWEST))[0].yarn_positions_as_given:
+        raise InputError(reader.yarn_from_030)
     if reader.bnb8_words is not None and settings.get("engine") == "vllm":
         # vLLM quantizes on load to bitsandbytes 4-bit only (and has no bitsandbytes from 0.28), so its
         # int8 is another checkpoint's format: sizing that would answer a question not asked.

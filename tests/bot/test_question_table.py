@@ -666,6 +666,25 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ),
     # RoPE YaRN scaling in words and as the vLLM override that gives it.
     ("can Qwen/Qwen3-8B do 128k with yarn 4 on an h100", "Qwen/Qwen3-8B", "s=128k gpu=h100-80gb yarn=4", FIT, ()),
+    # Up to 0.29 vLLM sizes YaRN positions as original x factor (config/model.py _get_and_verify_max_len
+    # @v0.29.0), whatever max_position_embeddings says: the override reads as yarn= with that release.
+    (
+        'vllm serve Qwen/Qwen3-8B --max-model-len 131072 --hf-overrides \'{"rope_scaling": {"rope_type": "yarn", '
+        '"factor": 4, "original_max_position_embeddings": 32768}}\' with vllm 0.29 on h100',
+        "Qwen/Qwen3-8B",
+        "s=128k gpu=h100-80gb engine=vllm vllm=0.29 yarn=4:32768",
+        FIT,
+        (),
+    ),
+    (
+        'vllm serve Qwen/Qwen3-8B --max-model-len 131072 --hf-overrides \'{"rope_scaling": {"rope_type": "yarn", '
+        '"factor": 4, "original_max_position_embeddings": 32768}, "max_position_embeddings": 40960}\' '
+        "on vllm 0.27 h100",
+        "Qwen/Qwen3-8B",
+        "s=128k gpu=h100-80gb engine=vllm vllm=0.27 yarn=4:32768",
+        FIT,
+        (),
+    ),
     ("Qwen/Qwen3-8B at 128k with 4x yarn on an h100", "Qwen/Qwen3-8B", "s=128k gpu=h100-80gb yarn=4", FIT, ()),
     (
         'vllm serve Qwen/Qwen3-8B --max-model-len 131072 --hf-overrides \'{"rope_scaling": {"rope_type": '
@@ -794,6 +813,11 @@ REFUSED: list[tuple[str, str]] = [
         "add max_position_embeddings",
     ),
     ("vllm serve Qwen/Qwen3-8B --hf-overrides '{\"num_hidden_layers\": 2}' on h100", "not num_hidden_layers"),
+    (
+        'vllm serve Qwen/Qwen3-8B --hf-overrides \'{"rope_scaling": {"rope_type": "yarn", "factor": 4, '
+        '"original_max_position_embeddings": 32768}}\' with vllm 0.30 on h100',
+        "name vllm 0.29 or earlier",
+    ),
     (
         'vllm serve Qwen/Qwen3-8B --hf-overrides \'{"rope_scaling": {"rope_type": "yarn", "factor": 4, '
         '"original_max_position_embeddings": 32768}, "max_position_embeddings": 160000}\' on h100',
