@@ -46,7 +46,7 @@ def answer(text: str, *, service: Service, who: Conversation, search: ModelSearc
 
 
 def _gib(n_bytes: int) -> str:
-    return f"{n_bytes / GIB:.1f} GiB"
+    return report.gib(n_bytes)
 
 
 def headline(est: Estimate, question: Question) -> str:

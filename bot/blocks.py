@@ -336,11 +336,11 @@ def what_if_lead(changes: Mapping[str, str], base: Estimate, new: Estimate) -> s
     """What a what-if changed: the total (or that it did not move), and the fit before and after."""
     what = ", ".join(f"`{escape(k)}={escape(str(v))}`" for k, v in changes.items()) or "nothing"
     before, after = base.memory.total, new.memory.total
+    was, now = fit_phrase(base), fit_phrase(new)
     if before == after:
-        line = f"Changed {what}: total {gib(after)}, unchanged"
+        line = f"Changed {what}: total {gib(after)}, " + ("as before" if was != now else "unchanged")
     else:
         line = f"Changed {what}: total {gib(before)} → {gib(after)} ({report.signed_gib(after - before)})"
-    was, now = fit_phrase(base), fit_phrase(new)
     if was != now and now is not None:
         line += f"\nFit: {was} → {now}" if was is not None else f"\nFit: {now}"
     return line

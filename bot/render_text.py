@@ -33,7 +33,7 @@ def _shown(est: Estimate) -> Estimate:
 
 
 def _gib2(n_bytes: int) -> str:
-    return f"{n_bytes / report.GIB:.2f}"
+    return f"{n_bytes / report.GIB:,.2f}"
 
 
 def print_estimate(est: Estimate, console: Console) -> None:

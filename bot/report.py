@@ -56,14 +56,29 @@ def estimate_json(est: Estimate, *, record_id: int | None = None, what_if_of: in
 
 
 # -- numbers ------------------------------------------------------------------------------------
+# Binary units past GiB, for sizes no GPU holds (s=16m b=1m): a count of GiB that long reads as noise.
+_LARGE_UNITS = (("EiB", 1 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40))
+
+
+def gib_unit(n_bytes: int) -> tuple[str, int]:
+    """The unit a size is shown in: GiB below 10,000 GiB (a whole node's memory reads in GiB),
+    else TiB, PiB or EiB, each below 10,000 of it."""
+    for unit, scale in _LARGE_UNITS:
+        if abs(n_bytes) >= 10_000 * (scale >> 10):
+            return unit, scale
+    return "GiB", GIB
+
+
 def gib(n_bytes: int) -> str:
-    """Bytes as GiB with one decimal (``34.1 GiB``)."""
-    return f"{n_bytes / GIB:.1f} GiB"
+    """Bytes as GiB with one decimal (``34.1 GiB``, ``2,509.3 GiB``); from 10,000 GiB in TiB, PiB
+    or EiB (``4.0 EiB``)."""
+    unit, scale = gib_unit(n_bytes)
+    return f"{n_bytes / scale:,.1f} {unit}"
 
 
 def signed_gib(n_bytes: int) -> str:
     sign = "+" if n_bytes >= 0 else "-"
-    return f"{sign}{abs(n_bytes) / GIB:.1f} GiB"
+    return sign + gib(abs(n_bytes))
 
 
 def per_token(n_bytes: int) -> str:
@@ -74,7 +89,7 @@ def per_token(n_bytes: int) -> str:
 def size(n_bytes: int) -> str:
     """A size in the unit that reads best, to three significant digits so that it multiplies back
     (``1.26 GiB``, ``75.5 MiB``, ``7.86 KiB``, ``144 KiB``)."""
-    for unit, scale in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
+    for unit, scale in (*_LARGE_UNITS, ("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
         if abs(n_bytes) >= scale:
             value = n_bytes / scale
             return f"{value:.0f} {unit}" if abs(value) >= 1000 else f"{value:.3g} {unit}"
@@ -282,9 +297,10 @@ def bar(est: Estimate, width: int = BAR_WIDTH) -> str:
 
 def bar_legend(est: Estimate) -> str:
     m = est.memory
+    unit, scale = gib_unit(m.total)
     return (
-        f"weights {m.weights / GIB:.1f} | KV {m.kv_cache / GIB:.1f} | "
-        f"activations {m.activations / GIB:.1f} | overhead {m.overhead / GIB:.1f} GiB"
+        f"weights {m.weights / scale:,.1f} | KV {m.kv_cache / scale:,.1f} | "
+        f"activations {m.activations / scale:,.1f} | overhead {m.overhead / scale:,.1f} {unit}"
     )
 
 
@@ -376,7 +392,7 @@ def _overhead_sum(est: Estimate) -> str:
     """The overhead row as its parts (transformers: the CUDA context and the allocator's reserve)."""
     names = {"context": "CUDA context", "reserve": "allocator reserve", "eager_scores": "eager score blocks"}
     terms = est.details.overhead_terms
-    line = " + ".join(f"{names[t.part]} {t.bytes / GIB:.2f}" for t in terms) + " GiB"
+    line = " + ".join(f"{names[t.part]} {t.bytes / GIB:,.2f}" for t in terms) + " GiB"
     why = []
     for t in terms:
         if t.part == "reserve" and t.basis:
@@ -730,12 +746,15 @@ def what_if_line(base_id: int | None, keys: Sequence[str], base: Estimate, new: 
     )
     of = f"what-if of #{base_id}" if base_id is not None else "what-if"
     before, after = base.memory.total, new.memory.total
+    moved = base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits
     if before == after:
-        line = f"{of}: {what or 'nothing changed'}: total {gib(after)}, unchanged"
+        # The same total beside another verdict: the GPU or its share changed, not the model's needs.
+        line = f"{of}: {what or 'nothing changed'}: total {gib(after)}, " + ("as before" if moved else "unchanged")
     else:
         line = f"{of}: {what or 'nothing changed'}: total {gib(before)} → {gib(after)} ({signed_gib(after - before)})"
-    if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
-        line += "; it now fits" if new.fit.fits else "; it no longer fits"
+    if moved and new.fit is not None:
+        joint = ", but" if before == after else ";"
+        line += f"{joint} it now fits" if new.fit.fits else f"{joint} it no longer fits"
     return line
 
 

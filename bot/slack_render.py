@@ -59,12 +59,12 @@ def compare_change_lead(changes: Mapping[str, str], sides: list[tuple[Estimate, 
     for base, new in sides:
         before, after = base.memory.total, new.memory.total
         name = blocks.escape(new.model)
+        was, now = blocks.fit_phrase(base), blocks.fit_phrase(new)
         if before == after:
-            lines.append(f"{name}: total {report.gib(after)}, unchanged")
+            lines.append(f"{name}: total {report.gib(after)}, " + ("as before" if was != now else "unchanged"))
         else:
             delta = report.signed_gib(after - before)
             lines.append(f"{name}: total {report.gib(before)} → {report.gib(after)} ({delta})")
-        was, now = blocks.fit_phrase(base), blocks.fit_phrase(new)
         if was != now and now is not None:
             lines.append(f"{name}: {was} → {now}" if was is not None else f"{name}: {now}")
     return "\n".join(lines)

@@ -386,9 +386,11 @@ def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, qu
         return None
     why = "; ".join(found) or "its terms do not follow how engines allocate"
     cancel = "" if total_off else ", close only because its errors cancel"
+    # In GiB like the rest of the answer: the formula's GB (10^9 B) converted, not re-rounded first.
+    theirs_gib, ours_gib = result.total_gb * GB / 2**30, memory.total / 2**30
     return note(
         "classic_formula",
-        f"The classic formula says {result.total_gb} GB here (this estimate: {ours_gb:.2f} GB{cancel}): {why}.",
+        f"The classic formula says {theirs_gib:,.1f} GiB here (this estimate: {ours_gib:,.1f} GiB{cancel}): {why}.",
     )
 
 

@@ -97,7 +97,7 @@ def test_escape_the_three_control_characters() -> None:
 
 def test_estimate_message_content_and_order() -> None:
     # The estimator words the classic comparison (estimator/estimate.py); the message shows it.
-    classic = "The classic formula says 36.13 GB here: its KV cache term is 2.5x too small."
+    classic = "The classic formula says 33.6 GiB here: its KV cache term is 2.5x too small."
     msg = blocks.estimate_message(phi4(warnings=(classic,)), record_id=42)
     assert_valid_blocks(msg)
     text = msg.text
@@ -225,7 +225,7 @@ def test_classic_method_prints_the_six_lines() -> None:
 def test_classic_comparison_is_said_once_and_only_when_asked() -> None:
     # The estimator's warning carries the classic comparison; the message shows it once, when asked.
     est = phi4(gpu=False)
-    classic = note("classic_formula", "The classic formula says 36.13 GB here (...)")
+    classic = note("classic_formula", "The classic formula says 33.6 GiB here (...)")
     warned = est.model_copy(update={"warnings": (classic,)})
     assert blocks.estimate_message(warned, classic=True).text.count("The classic formula says") == 1
     assert "The classic formula says" not in blocks.estimate_message(warned).text

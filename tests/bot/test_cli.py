@@ -253,6 +253,14 @@ def test_show_with_settings_of_a_query_that_failed_says_there_is_nothing_to_chan
     assert json.loads(out)["error"]["code"] == "invalid_input"
 
 
+def test_a_what_if_with_the_same_total_and_another_fit_says_as_before(settings: Settings) -> None:
+    # Qwen3-8B in bf16 holds 8.19e9 x 2 B = 15.3 GiB of weights: an H100 holds it, a T4 (14.7 GiB) not.
+    assert vram([QWEN3_8B, "gpu=h100"], settings)[0] == 0  # #1
+    _, out, _ = vram(["show", "1", "gpu=t4"], settings)
+    first = out.splitlines()[0]
+    assert "total" in first and "as before, but it no longer fits" in first and "unchanged" not in first
+
+
 def test_a_what_if_names_the_query_it_changed_and_the_old_values(settings: Settings) -> None:
     assert vram([QWEN3_8B, "s=4k", "gpu=h100"], settings)[0] == 0  # #1
     code, out, err = vram(["show", "1", "s=8k", "b=2"], settings)  # #2

@@ -118,7 +118,8 @@ def test_a_gpu_what_if_says_how_the_fit_changed(bot: Bot) -> None:
     bot.send.event(bot.send.message("gpu=t4", thread_ts=ts))
     [_, reply] = bot.slack.wait_for("chat.postMessage", 2)
     lead = reply.args["blocks"][0]["text"]["text"]
-    assert "+0.0 GiB" not in lead and "unchanged" in lead
+    # The total stays, the verdict moves: "as before", never "unchanged" beside another fit.
+    assert "+0.0 GiB" not in lead and "as before" in lead and "unchanged" not in lead
     assert "Fit: fits one NVIDIA H100" in lead and "→ does not fit one NVIDIA Tesla T4 16GB" in lead
 
 
