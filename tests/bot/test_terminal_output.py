@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 QWEN3_06B = str(CONFIGS / "Qwen__Qwen3-0.6B.json")
 # The classic-formula warning for phi-4 at s=16k is longer than any terminal: a wrapped one shows.
 PHI4_WARNING = (
-    "! The classic formula says 36.05 GB here (this estimate: 36.93 GB, close only because its "
+    # 36.05 GB (10^9 B) is 33.6 GiB; this estimate's 36,925,804,134 B is 34.4 GiB.
+    "! The classic formula says 33.6 GiB here (this estimate: 34.4 GiB, close only because its "
     "errors cancel): its KV cache term is 2.5x too small; its activation term is 1.8x too large."
 )
 
