@@ -35,6 +35,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   spec (spec_tokens)                the draft model's speculative tokens                      none
   yarn (rope_yarn)                  RoPE YaRN factor[:original positions]                     none
   kvmem (kv_cache_memory_bytes)     vLLM KV pool per GPU (--kv-cache-memory-bytes)            from util
+  block (block_size)                16 32 64 128 256                                          the release's
   method                            calibrated classic                                        calibrated
 
   engines (engine=):

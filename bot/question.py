@@ -189,6 +189,8 @@ _FLAG_KEYS = {
     "--kv-cache-memory-bytes": "kvmem",
     "--max-num-batched-tokens": "mnbt",
     "--max-num-seqs": "seqs",
+    # CacheConfig.block_size: tokens per KV-cache block.
+    "--block-size": "block",
     "--kv-cache-dtype": "kv",
     "--quantization": "dtype",
     "-q": "dtype",

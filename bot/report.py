@@ -161,6 +161,8 @@ def header(est: Estimate, esc: Escape = _same) -> str:
         parts.append(f"YaRN x{q.yarn.factor:g}" + (f" over {q.yarn.original:,}" if q.yarn.original else ""))
     if q.kv_cache_memory is not None and q.engine == "vllm":
         parts.append(f"KV pool kvmem={kvmem_text(q.kv_cache_memory)}")
+    if q.block_size is not None and q.engine == "vllm":
+        parts.append(f"{q.block_size}-token blocks")
     engine = get_engine(q.engine)
     name = engine.display_name(q)
     if (note := engine.release_note(q)) is not None:

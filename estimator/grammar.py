@@ -30,6 +30,7 @@ from estimator.engines.vllm_profiles import release_of, version_text
 from estimator.gpus import lookup_gpu
 from estimator.query import (
     MAX_BATCH,
+    MAX_BLOCK_SIZE,
     MAX_DRAFT_CHARS,
     MAX_GPUS,
     MAX_KV_CACHE_MEMORY,
@@ -552,6 +553,15 @@ KEYS: tuple[Key, ...] = (
         low=0,
         high=MAX_KV_CACHE_MEMORY,
         values_hint="20GiB, 20G, 20GB",
+    ),
+    Key(
+        "block",
+        ("block_size",),
+        "block_size",
+        "bits",  # an integer from a closed set, read as p= is
+        "vLLM KV-cache block size in tokens (--block-size)",
+        "the release's",
+        choices=lambda: tuple(str(16 << i) for i in range(5) if 16 << i <= MAX_BLOCK_SIZE),
     ),
     Key(
         "method",

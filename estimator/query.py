@@ -53,6 +53,8 @@ MAX_SPEC_TOKENS = 32
 MAX_DRAFT_CHARS = 300  # draft=: a Hub id[@revision] or a path
 # yarn=: published recipes use 2 to 40 (DeepSeek-V3's config: 40); 64 bounds a typo.
 MAX_YARN_FACTOR = 64
+# block=: vLLM's block sizes of 256 tokens and more are page-size alignments it picks, not settings.
+MAX_BLOCK_SIZE = 256
 # kvmem=: a KV pool per GPU; no GPU holds more than a few hundred GiB, 1 TiB bounds a typo.
 MAX_KV_CACHE_MEMORY = 1 << 40
 # n= below a thousand parameters rounds the weights to nothing (n=1e-300 gave 0 bytes).
@@ -119,6 +121,9 @@ class Query(Frozen):
     # kvmem=: vLLM --kv-cache-memory-bytes, the KV pool per GPU in bytes: vLLM then skips sizing it
     # from gpu_memory_utilization (and the extensible KV cache is off).
     kv_cache_memory: int | None = Field(None, ge=1, le=MAX_KV_CACHE_MEMORY)
+    # block=: vLLM --block-size, tokens per KV-cache block (None: the release's, 16 up to 0.33, 64
+    # from 0.34). Multiples of 16: what FlashAttention, FlashInfer and Triton all take on CUDA.
+    block_size: int | None = Field(None, ge=16, le=MAX_BLOCK_SIZE, multiple_of=16)
 
 
 def replica_query(query: Query) -> Query:

@@ -190,6 +190,7 @@ class Estimate(Frozen):
                 "yarn": q.yarn.factor if q.yarn else None,
                 "yarn_original": q.yarn.original if q.yarn else None,
                 "kv_cache_memory": q.kv_cache_memory,
+                "block_size": q.block_size,
             },
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),

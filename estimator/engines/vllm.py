@@ -2100,7 +2100,7 @@ def _has_state(layer: LayerKV) -> bool:
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int, int | None, bool | None]
+_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int, int | None, bool | None, int | None]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
@@ -2118,12 +2118,15 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         speculative_tokens(spec, query),
         id(spec.drafter.spec.layers) if spec.drafter else None,
         query.async_scheduling,
+        query.block_size,
     )
     cached = _LAYOUTS.get(key)
     if cached is not None and cached[0] is spec.layers:
         return cached[1]
     if why := serve_refusal(spec, query):
         raise InputError(why)
+    if query.block_size is not None and (why := _block_size_unmodelled(spec)):
+        raise UnmodelledError(why)
     if spec.model_type in _INKLING_TYPES:
         layout = _with_in_flight(_inkling_layout(spec, query, kv_dtype), spec, query)
         if len(_LAYOUTS) >= 256:
@@ -2175,12 +2178,33 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         hma_off = _chunked_with_hidden_state_drafter(spec, query)
         if hma_off:
             model = model.model_copy(update={"layers": tuple(_as_full(layer) for layer in model.layers)})
-        layout = _kv_layout(model, query.gpus, kv_dtype, profile.default_block_size)
+        layout = _kv_layout(model, query.gpus, kv_dtype, query.block_size or profile.default_block_size)
     layout = _with_in_flight(layout, spec, query)
     if len(_LAYOUTS) >= 256:
         _LAYOUTS.clear()
     _LAYOUTS[key] = (spec.layers, layout)
     return layout
+
+
+def _block_size_unmodelled(spec: ModelSpec) -> str | None:
+    """Why vram does not size block= (``--block-size``) for this model, else None. A user's block size
+    is the cache block of attention-only models as given (platforms/interface.py@v0.33.0
+    ``update_block_size_for_backend`` skips the backend's preferred size when
+    ``user_specified_block_size``); MLA backends take their own kernel blocks, and hybrid, sparse and
+    compressed caches align the attention block to other pages, which vram does not follow from a
+    user's size."""
+    if spec.model_type in _INKLING_TYPES or compressed_attention(spec):
+        kind = "compressed attention"
+    elif any(layer.kind == "mla" for layer in spec.layers):
+        kind = "MLA attention"
+    elif any(_has_state(layer) for layer in spec.layers):
+        kind = "recurrent or conv states beside attention"
+    else:
+        return None
+    return (
+        f"block= (vLLM --block-size) is sized for attention-only models; {spec.model_type} has {kind}, "
+        "whose pages vLLM aligns the block to: ask without block="
+    )
 
 
 def _with_in_flight(
@@ -4331,6 +4355,7 @@ class VllmEngine(BaseEngine):
         "draft",
         "spec",
         "kvmem",
+        "block",
     )
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"

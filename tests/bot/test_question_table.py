@@ -648,6 +648,14 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # --block-size: CacheConfig.block_size, the grammar's block=.
+    (
+        "vllm serve Qwen/Qwen3-8B --block-size 32 --max-model-len 8192 on an L4",
+        "Qwen/Qwen3-8B",
+        "s=8k gpu=l4 engine=vllm block=32",
+        FIT,
+        (),
+    ),
     ("Qwen/Qwen3-8B in bitsandbytes 8-bit on an L4", "Qwen/Qwen3-8B", "dtype=int8 gpu=l4", FIT, ()),
     # A KV cache size in words is the pool as given (kvmem=), in the unit written.
     (
