@@ -155,7 +155,7 @@ def bar_line(est: Estimate) -> str:
 
 def breakdown_lines(est: Estimate) -> list[str]:
     """The table: each term and its size, narrow enough for a phone (for a code block)."""
-    return [f"{label:<12}{n_bytes / GIB:>8.1f} GiB" for label, n_bytes, _why in report.breakdown(est, esc=escape)]
+    return [f"{label:<12}{gib(n_bytes):>12}" for label, n_bytes, _why in report.breakdown(est, esc=escape)]
 
 
 def breakdown_why(est: Estimate) -> list[str]:

@@ -674,7 +674,6 @@ class _Reader:
     cards_beside_tp: tuple[int, str] | None = None
     model: str | None = None
     revision: str | None = None
-    bnb8_words: str | None = None  # the words that asked for bitsandbytes' 8-bit (LLM.int8) weights
     yarn_from_030: str | None = None  # a pasted YaRN override only releases up to 0.29 read as yarn= sizes
 
     def set(self, key: str, value: str, words: str) -> None:
@@ -1038,17 +1037,13 @@ def _read_settings(reader: _Reader) -> None:
     def bnb(m: re.Match[str]) -> None:
         reader.set("dtype", "nf4", m.group(0))
 
-    def bnb8(m: re.Match[str]) -> None:
-        reader.set("dtype", "int8", m.group(0))
-        reader.bnb8_words = m.group(0)
-
     # "bitsandbytes 8-bit", "8-bit bnb", "LLM.int8": bitsandbytes' int8 (dtype=int8), not 4-bit NF4.
     reader.run_rule(
         _w(
             r"(?:in |with |using )?(?:(?:bnb|bitsandbytes)[ -]?(?:8[ -]?bits?|int8)|8[ -]?bits? (?:bnb|bitsandbytes)"
             r"|llm\.int8)"
         ),
-        bnb8,
+        lambda m: reader.set("dtype", "int8", m.group(0)),
     )
     reader.run_rule(_w(r"(?:in |with |using )?(?:(?:bnb|bitsandbytes)[ -]?(?:4[ -]?bits?|nf4)?|nf4|qlora)"), bnb)
 
@@ -1510,19 +1505,10 @@ def read_question(text: str) -> Question:
             "min_gpus": "how many H100s do I need for Qwen/Qwen3-32B at 128k?",
         }[kind]
         raise InputError(f"{what} on which GPU? Name one, for example: {example}")
-    if reader.yarn_from_030 is not None and profile_for(settings.get("vllm", NEWEST))[0].yarn_positions_as_given:
-        raise InputError(reader.yarn_from_030)
-    if reader.bnb8_words is not None and settings.get("engine") == "vllm":
-        # vLLM quantizes on load to bitsandbytes 4-bit only (and has no bitsandbytes from 0.28), so its
-        # int8 is another checkpoint's format: sizing that would answer a question not asked.
-        raise InputError(
-            f'vLLM does not quantize to bitsandbytes 8-bit on load ("{reader.bnb8_words.strip()}"): its in-flight '
-            "bitsandbytes is 4-bit NF4 (dtype=nf4, up to vllm=0.27), and from 0.28 it has no bitsandbytes; name a "
-            "pre-quantized checkpoint instead, or ask dtype=int8 for an INT8 (W8A8) checkpoint of the model"
-        )
     settings = _ordered(settings)
     # The grammar's parser validates every value, with its own sentences.
     parse_settings(f"{key}={value}" for key, value in settings.items())
+    _check_yarn_override(reader, settings.get("vllm"))
     return Question(
         text=text,
         kind=kind,
@@ -1532,6 +1518,13 @@ def read_question(text: str) -> Question:
         settings=settings,
         unused=(*unused, *reader.passed_over),
     )
+
+
+def _check_yarn_override(reader: _Reader, release: str | None) -> None:
+    """A pasted YaRN override that releases up to 0.29 read as yarn= sizes it, but later ones
+    otherwise, is taken only with such a release (``release``: the one asked; None: the newest)."""
+    if reader.yarn_from_030 is not None and profile_for(release or NEWEST)[0].yarn_positions_as_given:
+        raise InputError(reader.yarn_from_030)
 
 
 def _split_cards(reader: _Reader, settings: dict[str, str]) -> None:
@@ -1642,6 +1635,7 @@ def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     settings.update(reader.explicit)
     parsed = parse_settings(f"{key}={value}" for key, value in _ordered(settings).items())
     query = query_with(base, parsed)
+    _check_yarn_override(reader, query.vllm)
     changes: dict[str, Any] = dict(parsed)
     if reader.model is not None:
         query = query.model_copy(update={"model": reader.model, "revision": reader.revision})

@@ -114,7 +114,7 @@ def history_json(
 
 def _total_cell(rec: QueryRecord) -> str | None:
     total = history_json([rec])[0]["total"]
-    return None if total is None else f"{total / report.GIB:.1f}"
+    return None if total is None else f"{total / report.GIB:,.1f}"
 
 
 def history_table(

@@ -18,6 +18,7 @@ from estimator.grammar import KEY_BY_NAME, KEYS, is_default
 from estimator.notes import Note
 from estimator.query import Query
 from estimator.result import Estimate
+from estimator.units import gib_text, gib_unit
 
 GIB = 1024**3
 BAR_WIDTH = 30
@@ -56,24 +57,10 @@ def estimate_json(est: Estimate, *, record_id: int | None = None, what_if_of: in
 
 
 # -- numbers ------------------------------------------------------------------------------------
-# Binary units past GiB, for sizes no GPU holds (s=16m b=1m): a count of GiB that long reads as noise.
-_LARGE_UNITS = (("EiB", 1 << 60), ("PiB", 1 << 50), ("TiB", 1 << 40))
-
-
-def gib_unit(n_bytes: int) -> tuple[str, int]:
-    """The unit a size is shown in: GiB below 10,000 GiB (a whole node's memory reads in GiB),
-    else TiB, PiB or EiB, each below 10,000 of it."""
-    for unit, scale in _LARGE_UNITS:
-        if abs(n_bytes) >= 10_000 * (scale >> 10):
-            return unit, scale
-    return "GiB", GIB
-
-
 def gib(n_bytes: int) -> str:
     """Bytes as GiB with one decimal (``34.1 GiB``, ``2,509.3 GiB``); from 10,000 GiB in TiB, PiB
     or EiB (``4.0 EiB``)."""
-    unit, scale = gib_unit(n_bytes)
-    return f"{n_bytes / scale:,.1f} {unit}"
+    return gib_text(n_bytes)
 
 
 def signed_gib(n_bytes: int) -> str:
@@ -89,7 +76,10 @@ def per_token(n_bytes: int) -> str:
 def size(n_bytes: int) -> str:
     """A size in the unit that reads best, to three significant digits so that it multiplies back
     (``1.26 GiB``, ``75.5 MiB``, ``7.86 KiB``, ``144 KiB``)."""
-    for unit, scale in (*_LARGE_UNITS, ("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
+    large, large_scale = gib_unit(n_bytes)
+    if large != "GiB":
+        return f"{n_bytes / large_scale:.3g} {large}"
+    for unit, scale in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
         if abs(n_bytes) >= scale:
             value = n_bytes / scale
             return f"{value:.0f} {unit}" if abs(value) >= 1000 else f"{value:.3g} {unit}"

@@ -18,6 +18,7 @@ from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query, replica_que
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.rope import with_yarn
 from estimator.spec import FLOAT_FORMATS, ModelSpec
+from estimator.units import gib_text
 from estimator.weights import conversion_asked, query_weight_bytes, weight_format_name
 
 
@@ -387,11 +388,8 @@ def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, qu
     why = "; ".join(found) or "its terms do not follow how engines allocate"
     cancel = "" if total_off else ", close only because its errors cancel"
     # In GiB like the rest of the answer: the formula's GB (10^9 B) converted, not re-rounded first.
-    theirs_gib, ours_gib = result.total_gb * GB / 2**30, memory.total / 2**30
-    return note(
-        "classic_formula",
-        f"The classic formula says {theirs_gib:,.1f} GiB here (this estimate: {ours_gib:,.1f} GiB{cancel}): {why}.",
-    )
+    theirs, ours = gib_text(round(result.total_gb * GB)), gib_text(memory.total)
+    return note("classic_formula", f"The classic formula says {theirs} here (this estimate: {ours}{cancel}): {why}.")
 
 
 def _conversion_notes(spec: ModelSpec, query: Query, engine: Engine) -> list[Note]:

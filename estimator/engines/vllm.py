@@ -100,6 +100,7 @@ from estimator.spec import (
     VisionSpec,
     WeightFormat,
 )
+from estimator.units import gib_text
 from estimator.weights import (
     checkpoint_scheme_kept,
     gptq_matrices,
@@ -4236,7 +4237,9 @@ def _too_long(seq_len: int, longest: int) -> str:
 def _gptq_refusal(spec: ModelSpec, query: Query) -> str | None:
     """A GPTQ checkpoint the release's GPTQ config does not take (2/3-bit or asymmetric, from 0.22)."""
     q = spec.quantization
-    if q.method != "gptq" or query.weight_format is not None or query.bits is not None:
+    # dtype=gptq or p=4 on a GPTQ checkpoint restates it: vLLM reads the checkpoint's config either way.
+    kept = checkpoint_scheme_kept(spec, weight_format=query.weight_format, bits=query.bits)
+    if q.method != "gptq" or not kept:
         return None
     profile, _ = version_profile(query)
     if q.act_order and not profile.gptq_act_order:
@@ -4260,8 +4263,11 @@ def _bitsandbytes_refusal(spec: ModelSpec, query: Query) -> str | None:
     pre-quantized checkpoint refuses tensor parallelism: its quant states do not split
     (``model_loader/bitsandbytes_loader.py``, 0.19.0 and 0.27.1); in-flight NF4 splits."""
     profile, _ = version_profile(query)
-    asked = query.weight_format == "nf4"
-    kept = query.weight_format is None and query.bits is None and spec.quantization.method == "bitsandbytes"
+    # A bitsandbytes checkpoint stays one whatever dtype= restates it as (vLLM detects it from the
+    # checkpoint's config); dtype=nf4 on another checkpoint is in-flight quantization.
+    same = checkpoint_scheme_kept(spec, weight_format=query.weight_format, bits=query.bits)
+    kept = same and spec.quantization.method == "bitsandbytes"
+    asked = query.weight_format == "nf4" and not kept
     if profile.bitsandbytes:
         if kept and query.gpus > 1:
             return (
@@ -4874,7 +4880,7 @@ class VllmEngine(BaseEngine):
         if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
             return None
         world = q.gpus * q.pp * q.dp
-        total = f"Total {est.memory.total / GiB:.1f} GiB" + (" per GPU" if world > 1 else "")
+        total = f"Total {gib_text(est.memory.total)}" + (" per GPU" if world > 1 else "")
         name = esc(fit.gpu_name)
         where = f"one {name}" if world == 1 else f"each of {world} {name}"
         sized = (

@@ -159,6 +159,20 @@ def test_a_thread_reply_can_change_the_model_by_its_hub_id() -> None:
     assert (query.model, query.seq_len, changes) == ("Qwen/Qwen3-32B", 65536, {"s": 65536, "model": "Qwen/Qwen3-32B"})
 
 
+def test_a_thread_reply_pastes_a_yarn_override_only_releases_up_to_0_29_read_as_yarn() -> None:
+    # No max_position_embeddings: 0.29 and earlier take original x factor (what yarn=4:32768 sizes),
+    # 0.30 and later the config's positions, so the reply is refused unless the thread's release reads it.
+    reply = (
+        'and with --hf-overrides \'{"rope_scaling": {"rope_type": "yarn", "factor": 4, '
+        '"original_max_position_embeddings": 32768}}\''
+    )
+    with pytest.raises(InputError, match=r"name vllm 0\.29 or earlier"):
+        read_change(reply, BASE.model_copy(update={"engine": "vllm", "vllm": None}))
+    got = read_change(reply, BASE.model_copy(update={"engine": "vllm", "vllm": "0.29"}))
+    assert got is not None and got[0].yarn is not None
+    assert (got[0].yarn.factor, got[0].yarn.original) == (4, 32768)
+
+
 def test_a_thread_reply_counts_cards_over_stages_and_replicas_as_a_question_does() -> None:
     # "8 L40S with data parallel 4" is 8 cards: 4 replicas of 2, not 4 replicas of 8 (32 cards).
     for words, layout in [

@@ -779,9 +779,6 @@ REFUSED: list[tuple[str, str]] = [
     ("will it fit on an h100?", "which model?"),
     ("can it run 32k for 8 users on two L40S?", "which model?"),
     ("hello", "which model?"),
-    # vLLM's in-flight bitsandbytes is 4-bit only (bitsandbytes_loader.py, 0.19.0-0.27.1), gone from 0.28.
-    ("Qwen/Qwen3-8B in bitsandbytes 8-bit on an L4 with vllm", "does not quantize to bitsandbytes 8-bit on load"),
-    ("vllm serve Qwen/Qwen3-8B with LLM.int8 on an L4", "its in-flight bitsandbytes is 4-bit NF4"),
     ("Qwen/Qwen3-32B on 3 L40S with pp 2 in vllm", "do not split into 2 pipeline stages"),
     ("Qwen/Qwen3-32B on 3 H100 with dp 2 in vllm", "do not split into 2 data-parallel replicas"),
     # 12 cards split by 2 stages leave 6, which 4 replicas do not divide: 2 x 4 = 8 is the multiple.

@@ -76,6 +76,11 @@ def test_activation_order_is_refused_from_0_30() -> None:
         error = est.engine_report.start_error
         assert (error is not None and "desc_act=True" in error and "vllm=0.29" in error) is refused
         assert est.fit.fits is not refused
+    # dtype=gptq or p=4 restates the checkpoint: still refused.
+    for restated in ({"weight_format": "gptq"}, {"bits": 4}):
+        q = Query(engine="vllm", gpu="l4", vllm="0.30", **restated)  # type: ignore[arg-type]
+        est = estimate(load_model_spec(_gptq(True)), q, model_id="m")
+        assert est.engine_report is not None and est.engine_report.start_error is not None
     # With one group per row (group_size -1) the order is no order: no refusal.
     cfg = _gptq(True)
     cfg["quantization_config"] = {**cfg["quantization_config"], "group_size": -1}  # type: ignore[dict-item]

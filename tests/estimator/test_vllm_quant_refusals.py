@@ -55,6 +55,20 @@ def test_a_bitsandbytes_checkpoint_takes_no_tensor_parallelism() -> None:
     assert fits and error is None
 
 
+def test_restating_the_checkpoints_format_does_not_skip_its_refusals() -> None:
+    # vLLM reads the quantization from the checkpoint's config: "in nf4" / "in 8-bit" on a
+    # bitsandbytes checkpoint (dtype=nf4, p=4; dtype=int8 on an 8-bit one) is the same checkpoint.
+    bnb8 = {**QWEN3_8B, "quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}}
+    for cfg, restated in ((BNB, {"weight_format": "nf4"}), (BNB, {"bits": 4}), (bnb8, {"weight_format": "int8"})):
+        fits, error, _ = _answer(cfg, vllm="0.28", **restated)
+        assert not fits and error is not None and "bitsandbytes checkpoint" in error
+        fits, error, _ = _answer(cfg, vllm="0.27", gpus=2, **restated)
+        assert not fits and error is not None and "pp=" in error
+    # dtype=int8 on a bf16 checkpoint sizes an INT8 checkpoint, which every release loads.
+    fits, error, codes = _answer(QWEN3_8B, vllm="0.34", weight_format="int8")
+    assert fits and error is None and "pre_quantized_needed" in codes
+
+
 def test_dtype_nf4_is_in_flight_quantization_up_to_0_27_and_refused_after() -> None:
     fits, error, codes = _answer(QWEN3_8B, vllm="0.27", weight_format="nf4")
     assert fits and error is None and "pre_quantized_needed" not in codes
