@@ -556,6 +556,9 @@ class PackedMatrix(NamedTuple):
     out_features: int  # this GPU's output columns
     full_in_features: int  # the whole matrix's input rows (more than ``in_features`` when row-split)
     matrices: int  # how many identical matrices
+    # This GPU's output columns of the module it is fused into (q/k/v, gate/up: the column- and
+    # KV-split matrices of one component that read the same input), which kernels are chosen for.
+    module_out_features: int
 
 
 def gptq_matrices(
@@ -568,8 +571,27 @@ def gptq_matrices(
     s, own = _scheme(spec, weight_format, bits)
     if not own or spec.quantization.method != "gptq" or s.kind != "int4":
         return ()
-    return tuple(
-        PackedMatrix(*_share(lin, spec, gpus), lin.in_features, lin.count)
-        for lin in spec.linears
-        if _is_quantized(s, lin) and lin.component != "routed_experts"
-    )
+    linears = [lin for lin in spec.linears if _is_quantized(s, lin) and lin.component != "routed_experts"]
+
+    def fused(lin: LinearWeights) -> list[LinearWeights]:
+        if lin.split not in ("column", "kv"):
+            return [lin]
+        return [
+            o
+            for o in linears
+            if o.component == lin.component and o.in_features == lin.in_features and o.split in ("column", "kv")
+        ]
+
+    out = []
+    for lin in linears:
+        in_s, out_s = _share(lin, spec, gpus)
+        module_out = out_s
+        if lin.split in ("column", "kv"):
+            group = fused(lin)
+            # One module per row-split partner that reads its output (o_proj, down_proj): q counts
+            # once a module, k and v (one entry, 2 x layers) twice, gate and up (one entry) twice.
+            rows = [o.count for o in linears if o.component == lin.component and o.split == "row"]
+            modules = min(rows) if rows else min(o.count for o in group)
+            module_out = sum(_share(o, spec, gpus)[1] * max(1, o.count // modules) for o in group)
+        out.append(PackedMatrix(in_s, out_s, lin.in_features, lin.count, module_out))
+    return tuple(out)

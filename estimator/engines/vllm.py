@@ -1208,6 +1208,9 @@ def machete_zero_point_bytes(spec: ModelSpec, query: Query, gpu: GPU | None) -> 
 # - Machete (Hopper; 4/8-bit, groups -1/64/128, shapes in multiples of 64 x 128, no activation order on
 #   a row-split matrix) and AllSpark (Ampere/Ada 8-bit per channel, up to 0.30) keep both, Machete
 #   adding its activation-order permutation (int32 per input row);
+# - ExLlama (GPTQConfig for 2/3-bit and asymmetric GPTQ up to 0.21; ExllamaLinearKernel below
+#   compute capability 7.5, or where Marlin cannot take a shape) keeps qzeros and empties g_idx
+#   without activation order;
 # - from 0.30 there is no g_idx parameter: the checkpoint's g_idx is not loaded by any kernel.
 # With activation order, a row-split matrix repeats its group scales (and qzeros) on every rank
 # (utils/marlin_utils.py marlin_repeat_scales_on_all_ranks, up to 0.29).
@@ -1226,6 +1229,9 @@ def gptq_kernel_bytes(spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[i
     q = spec.quantization
     bits, group, act = q.weight_bits, q.group_size, q.act_order and profile.gptq_act_order
     cc = gpu.compute_capability
+    # Up to 0.21 a GPTQ checkpoint that is not 4/8-bit symmetric goes to GPTQConfig
+    # (quantization/gptq.py), not the Marlin family: the ExLlama-style path below.
+    legacy = not profile.gptq_symmetric_4_8_only and not (bits in (4, 8) and q.symmetric)
     dropped = added = 0
     for m in shares:
         row_split = m.in_features != m.full_in_features
@@ -1239,29 +1245,43 @@ def gptq_kernel_bytes(spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[i
             groups_loaded = groups
         zeros = ceil_div(groups_loaded * m.out_features * bits, 8)
         g_idx = counted_g_idx if profile.gptq_act_order else 0
+        # Kernels are chosen for the fused module's partition (q/k/v, gate/up: module_out_features).
         machete = (
-            cc == (9, 0)
+            not legacy
+            and cc == (9, 0)
             and bits in (4, 8)
             and group in _MACHETE_GPTQ_GROUPS
             and m.in_features % 64 == 0
-            and m.out_features % 128 == 0
+            and m.module_out_features % 128 == 0
             and not (act and row_split)
         )
         allspark = (
-            profile.allspark_kernel
+            not legacy
+            and profile.allspark_kernel
             and (8, 0) <= cc < (9, 0)
             and bits == 8
             and group is None
             and not act
             and m.in_features % 16 == 0
-            and m.out_features % 16 == 0
+            and m.module_out_features % 16 == 0
+        )
+        marlin = (
+            not legacy
+            and cc >= (7, 5)
+            and bits in (4, 8)
+            and group in _MARLIN_GROUPS
+            and (group is None or m.in_features % group == 0)
         )
         extra = 0
         if machete:
             extra = 4 * m.in_features if act else 0  # the permutation it applies to activations
-        elif not allspark and cc >= (7, 5) and bits in (4, 8) and group in _MARLIN_GROUPS:
+        elif allspark:
+            pass
+        elif marlin:
             zeros = 0
             g_idx, extra = (g_idx, 4 * m.in_features) if act else (0, 0)  # sorted g_idx and its sort indices
+        elif not act:
+            g_idx = 0  # ExLlama (GPTQConfig up to 0.21, ExllamaLinearKernel) keeps qzeros, empties g_idx
         kept = zeros + g_idx
         counted = counted_zeros + counted_g_idx
         dropped += m.matrices * max(0, counted - kept)

@@ -97,3 +97,26 @@ def test_the_weights_row_shows_what_the_kernel_drops() -> None:
     assert "gptq_dropped" not in {t.part for t in machete.details.weight_terms}
     # The row's parts add up to the weights vLLM reports (memory.weights, per GPU).
     assert sum(terms.values()) == marlin.memory.weights
+
+
+def test_exllama_keeps_the_zero_points_and_empties_g_idx() -> None:
+    g_idx = LAYERS * sum(4 * i for i, _ in MATRICES)
+    # The V100 (7.0) is below Marlin's 7.5: ExllamaLinearKernel (and from 0.30 no g_idx is loaded at all).
+    assert _bytes(False, "v100", "0.29") == (g_idx, 0)
+    assert _bytes(False, "v100", "0.34") == (g_idx, 0)
+    # Up to 0.21 an asymmetric checkpoint goes to GPTQConfig (quantization/gptq.py), ExLlama's path.
+    cfg = _gptq(False)
+    cfg["quantization_config"] = {**cfg["quantization_config"], "sym": False}  # type: ignore[dict-item]
+    spec = load_model_spec(cfg)
+    query = Query(engine="vllm", gpu="l4", vllm="0.19")
+    assert gptq_kernel_bytes(spec, query, lookup_gpu("l4")) == (g_idx, 0)
+
+
+def test_the_kernel_is_chosen_for_the_fused_module() -> None:
+    # Llama-3.2-1B at TP 8: k and v keep 64 columns a rank each, not a multiple of Machete's 128, but
+    # the fused q/k/v module has 256 + 64 + 64 = 384, which is: Machete takes every module on the H100.
+    cfg = json.loads((FIXTURES / "configs" / "meta-llama__Llama-3.2-1B.json").read_text())
+    qc = {"quant_method": "gptq", "bits": 4, "group_size": 128, "sym": True, "desc_act": False}
+    spec = load_model_spec({**cfg, "quantization_config": qc})
+    query = Query(engine="vllm", gpu="h100", vllm="0.29", gpus=8)
+    assert gptq_kernel_bytes(spec, query, lookup_gpu("h100")) == (0, 0)
