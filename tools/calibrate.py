@@ -653,6 +653,8 @@ def plain(data: dict[str, Any]) -> str:
                 f"{r.id:8} {r.model[:44]:44} total {r.total / MiB:,.0f} MiB vs {r.total_measured / MiB:,.0f} "
                 f"({_pct(r.total, r.total_measured)}, worst point)"
             )
+        else:
+            out.append(f"{r.id:8} {r.model[:44]:44} no total measured or estimated")
     out.append("")
     out.extend(f"{k}: {v}" for k, v in data["summary"].items() if k != "skipped")
     return "\n".join(out) + "\n"

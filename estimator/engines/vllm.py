@@ -5001,6 +5001,10 @@ class VllmEngine(BaseEngine):
             line += "; use " + ", or ".join(fixes)
         elif fit.min_gpus == 0:
             line += "; no tensor-parallel group vLLM accepts, nor replicas of one, fits it"
+            if q.pp == 1:
+                # The solver searches TP groups and replicas; stages split what TP may not (a
+                # pre-quantized bitsandbytes checkpoint up to 0.27, heads no TP size divides).
+                line += " (pipeline stages are not searched: ask with pp=)"
         return line
 
 

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from estimator.config import load_model_spec
+from estimator.engines import get_engine
 from estimator.estimate import estimate
 from estimator.query import Query
 
@@ -53,6 +54,19 @@ def test_a_bitsandbytes_checkpoint_takes_no_tensor_parallelism() -> None:
     # In-flight NF4 quantizes each GPU's own shard, so it splits.
     fits, error, _ = _answer(QWEN3_8B, vllm="0.27", weight_format="nf4", gpus=2)
     assert fits and error is None
+
+
+def test_a_bitsandbytes_checkpoint_too_big_for_one_gpu_points_to_pipeline_stages() -> None:
+    # Qwen3-32B in NF4 (~19.5 GiB of weights) on a 16 GB T4 with 0.27: no TP group is accepted, so the
+    # solver finds none; pp=2 fits (12.3 GiB per GPU), and the verdict says to ask with pp=.
+    cfg = json.loads((FIXTURES / "configs" / "Qwen__Qwen3-32B.json").read_text())
+    big = {**cfg, "quantization_config": BNB["quantization_config"]}
+    est = estimate(load_model_spec(big), Query(engine="vllm", gpu="t4", vllm="0.27"), model_id="m")
+    assert est.fit is not None and not est.fit.fits and est.fit.min_gpus == 0
+    line = get_engine("vllm").verdict(est, lambda text: text)
+    assert line is not None and "ask with pp=" in line
+    staged = estimate(load_model_spec(big), Query(engine="vllm", gpu="t4", vllm="0.27", pp=2), model_id="m")
+    assert staged.fit is not None and staged.fit.fits
 
 
 def test_restating_the_checkpoints_format_does_not_skip_its_refusals() -> None:
