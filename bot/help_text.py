@@ -21,6 +21,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   pp (pipeline)                     vLLM pipeline stages of gpus= GPUs each (gpus x pp)       1
   dp (replicas)                     vLLM data-parallel replicas of gpus x pp GPUs each        1
   ep (expert_parallel)              on off                                                    off
+  eplb (num_redundant_experts)      vLLM EPLB redundant experts (--enable-eplb, ep=on)        off
   engine                            transformers vllm                                         transformers
   util                              vLLM gpu_memory_utilization                               1.0 (0.92 before 0.34)
   mnbt (max_num_batched_tokens)     vLLM max_num_batched_tokens                               vLLM's default

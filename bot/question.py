@@ -283,7 +283,10 @@ _VLLM_QUANTIZATION = {
 }
 _SPEC_DRAFTERS = ("eagle", "eagle3", "dflash", "draft_model")
 _FLAG_RE = re.compile(r"(?<!\S)(--[A-Za-z][\w.-]*|-(?:tp|pp|dp|q|sc|dcp|pcp|ep|cc|ac|dc|O)(?![\w-])|-O\S+)(=)?")
-_READ_FLAGS_TEXT = " ".join([f for f in [*_FLAG_KEYS, *_FLAG_SWITCHES] if f.startswith("--")])
+# EPLB (config/parallel.py@v0.33.0 EPLBConfig; --num-redundant-experts is the older spelling of
+# num_redundant_experts): read together, as eplb=.
+_EPLB_FLAGS = ("--enable-eplb", "--eplb-config", "--num-redundant-experts")
+_READ_FLAGS_TEXT = " ".join([f for f in [*_FLAG_KEYS, *_FLAG_SWITCHES, *_EPLB_FLAGS] if f.startswith("--")])
 _SEPARATOR = "\x00"  # where a flag was: no rule reads across it
 # Quotes as chat clients retype them, back to ASCII.
 _CURLY_QUOTES: dict[str, str | int | None] = {"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"}
@@ -297,6 +300,9 @@ class _FlagsRead:
     revision: str | None = None  # --revision: the Hub revision of the model
     # Why vLLM 0.30+ reads a pasted YaRN override otherwise than 0.29-, which yarn= sizes.
     yarn_from_030: str | None = None
+    eplb_on: bool = False  # --enable-eplb
+    eplb_redundant: int | None = None  # num_redundant_experts, from --eplb-config or --num-redundant-experts
+    eplb_words: list[str] = field(default_factory=list)
 
 
 def _vllm_int(raw: str) -> str:
@@ -428,6 +434,36 @@ def _rope_override(flag: str, raw: str) -> tuple[str, str | None]:
     return value, None
 
 
+_EPLB_EXAMPLE = (
+    "vllm serve deepseek-ai/DeepSeek-V3 -tp 8 --enable-expert-parallel --enable-eplb "
+    "--eplb-config '{\"num_redundant_experts\": 32}' on h200"
+)
+# EPLBConfig fields that change no GPU memory vram sizes (the load window's size does: refused).
+_EPLB_FIELDS_PASSED = {"step_interval", "log_balancedness", "log_balancedness_interval", "use_async", "policy"}
+
+
+def _eplb_config(found: _FlagsRead, flag: str, payload: str) -> None:
+    """An EPLB config (JSON, or one field of it) into ``found``: its num_redundant_experts; a field
+    that changes memory vram does not size (window_size, the communicator) is refused."""
+    try:
+        config = json.loads(payload)
+    except ValueError:
+        raise InputError(f"{flag} takes a JSON object, for example: {_EPLB_EXAMPLE}") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{flag} takes a JSON object, for example: {_EPLB_EXAMPLE}")
+    for name, value in config.items():
+        if name == "num_redundant_experts":
+            text = str(value).strip()
+            if isinstance(value, bool) or not text.isdigit():
+                raise InputError(f"{flag}: num_redundant_experts takes a whole number, for example: {_EPLB_EXAMPLE}")
+            found.eplb_redundant = int(text)
+        elif name not in _EPLB_FIELDS_PASSED:
+            raise InputError(
+                f"vram does not read {name} in {flag} (it cannot tell what it does to memory): ask without it, "
+                f"for example: {_EPLB_EXAMPLE}"
+            )
+
+
 def _speculative(flag: str, raw: str) -> list[tuple[str, str]]:
     """--speculative-config's JSON as the grammar's keys (config/speculative.py@v0.33.0): an MTP method
     ("mtp", or a model's own "..._mtp") is mtp=; a drafter (method eagle, eagle3, dflash or draft_model,
@@ -504,6 +540,10 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
             except ValueError:
                 fields[field_name] = raw  # a string, as vLLM reads one
             words.append(f"{typed} {raw}")
+        elif dot and flag == "--eplb-config":
+            raw, end = _flag_value(text, end, typed)
+            _eplb_config(found, typed, json.dumps({field_name: raw}))
+            found.eplb_words.append(f"{typed} {raw}")
         elif dot:
             raise InputError(
                 f'vram does not read the vLLM flag "{typed}" (it cannot tell what the flag does to memory): ask '
@@ -517,6 +557,16 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
                 found.settings.append((key, value, typed))
             elif flag != "--model":
                 found.passed_over.append(flag)
+        elif flag == "--enable-eplb":
+            if glued:
+                raise InputError(f"{flag} takes no value: write it alone, for example: {_EPLB_EXAMPLE}")
+            found.eplb_on = True
+            found.eplb_words.append(typed)
+        elif flag in ("--eplb-config", "--num-redundant-experts"):
+            raw, end = _flag_value(text, end, flag)
+            payload = raw if flag == "--eplb-config" else json.dumps({"num_redundant_experts": raw})
+            _eplb_config(found, flag, payload)
+            found.eplb_words.append(f"{typed} {raw}")
         elif flag == "--hf-overrides":
             raw, end = _flag_value(text, end, flag)
             value, found.yarn_from_030 = _rope_override(flag, raw)
@@ -570,6 +620,14 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
         pieces.append(f" {_SEPARATOR} ")
         pos = end
     pieces.append(text[pos:])
+    if found.eplb_redundant is not None and not found.eplb_on:
+        # ParallelConfig.__post_init__: redundant experts without EPLB is a start-up error.
+        raise InputError(
+            f"vLLM refuses num_redundant_experts {found.eplb_redundant} without --enable-eplb: add it, for example: "
+            f"{_EPLB_EXAMPLE}"
+        )
+    if found.eplb_on:
+        found.settings.append(("eplb", str(found.eplb_redundant or 0), " ".join(found.eplb_words)))
     for key, (fields, words) in dotted.items():
         name = "--speculative-config" if key == "spec" else "--limit-mm-per-prompt"
         if key == "spec":
@@ -973,6 +1031,20 @@ def _read_settings(reader: _Reader) -> None:
         )
 
     reader.run_rule(_w(r"(?:with |using |and |plus )?(?:rope )?yarn(?: rope)?(?: scaling)?"), yarn_alone)
+
+    # "with eplb and 32 redundant experts", "eplb with 32 redundant experts": EPLB's redundant copies.
+    reader.run_rule(
+        _w(
+            r"(?:with |using |and |plus )?(?:eplb (?:with |and )?)?(?P<n>\d+) redundant experts?"
+            r"(?: (?:with|for|of) eplb)?"
+        ),
+        lambda m: reader.set("eplb", m.group("n"), m.group(0)),
+    )
+    # "with eplb" alone: EPLB without redundant experts (eplb=0), unless a count was read.
+    reader.run_rule(
+        _w(r"(?:with |using |and |plus )?(?:eplb|expert load balanc(?:ing|er))"),
+        lambda m: None if "eplb" in reader.read else reader.set("eplb", "0", m.group(0)),
+    )
 
     def mtp(m: re.Match[str]) -> None:
         reader.set("mtp", m.group("n") or m.group("n2"), m.group(0))

@@ -151,6 +151,8 @@ def header(est: Estimate, esc: Escape = _same) -> str:
         parts.append(f"YaRN x{q.yarn.factor:g}" + (f" over {q.yarn.original:,}" if q.yarn.original else ""))
     if q.kv_cache_memory is not None and q.engine == "vllm":
         parts.append(f"KV pool kvmem={kvmem_text(q.kv_cache_memory)}")
+    if q.eplb is not None and q.engine == "vllm":
+        parts.append(f"EPLB ({q.eplb} redundant expert{'' if q.eplb == 1 else 's'})")
     if q.block_size is not None and q.engine == "vllm":
         parts.append(f"{q.block_size}-token blocks")
     engine = get_engine(q.engine)
@@ -420,6 +422,7 @@ def _weight_sum(est: Estimate, checkpoint_why: str, esc: Escape) -> str:
         "mtp": "of the MTP layers",
         "drafter": f"of the {method}drafter",
         "value_slots": "of value slots loaded with a copy of the keys",
+        "eplb_state": "of EPLB maps, load window and rearrangement buffer",
         "zero_points": "of AWQ zero points unpacked for the Machete kernel",
         "gptq_dropped": "of GPTQ zero points and g_idx the kernel does not keep",
         "gptq_act_order": "of activation-order indices and scales the kernel adds",

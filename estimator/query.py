@@ -53,6 +53,8 @@ MAX_SPEC_TOKENS = 32
 MAX_DRAFT_CHARS = 300  # draft=: a Hub id[@revision] or a path
 # yarn=: published recipes use 2 to 40 (DeepSeek-V3's config: 40); 64 bounds a typo.
 MAX_YARN_FACTOR = 64
+# eplb=: EplbState's MAX_EXPERT_REDUNDANCY (distributed/eplb/eplb_state.py@v0.33.0).
+MAX_REDUNDANT_EXPERTS = 1023
 # block=: vLLM's block sizes of 256 tokens and more are page-size alignments it picks, not settings.
 MAX_BLOCK_SIZE = 256
 # kvmem=: a KV pool per GPU; no GPU holds more than a few hundred GiB, 1 TiB bounds a typo.
@@ -124,6 +126,8 @@ class Query(Frozen):
     # block=: vLLM --block-size, tokens per KV-cache block (None: the release's, 16 up to 0.33, 64
     # from 0.34). Multiples of 16: what FlashAttention, FlashInfer and Triton all take on CUDA.
     block_size: int | None = Field(None, ge=16, le=MAX_BLOCK_SIZE, multiple_of=16)
+    # eplb=: vLLM --enable-eplb with this many redundant experts (num_redundant_experts; None: off).
+    eplb: int | None = Field(None, ge=0, le=MAX_REDUNDANT_EXPERTS)
 
 
 def replica_query(query: Query) -> Query:

@@ -191,6 +191,7 @@ class Estimate(Frozen):
                 "yarn_original": q.yarn.original if q.yarn else None,
                 "kv_cache_memory": q.kv_cache_memory,
                 "block_size": q.block_size,
+                "eplb": q.eplb,
             },
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),

@@ -450,7 +450,8 @@ def query_weight_bytes(spec: ModelSpec, query: Query, gpus: int, *, layer_split:
     # (estimator.engines.vllm.experts_per_gpu).
     held = None
     if query.expert_parallel and spec.num_experts:
-        held = -(-spec.num_experts // (gpus * query.dp))
+        # EPLB (eplb=) adds redundant copies: vLLM places num_experts + redundant physical experts.
+        held = -(-(spec.num_experts + (query.eplb or 0)) // (gpus * query.dp))
     weights = weight_bytes(
         spec,
         weight_format=query.weight_format,

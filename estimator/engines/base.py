@@ -73,6 +73,7 @@ WeightPart = Literal[
     "mtp",
     "drafter",
     "value_slots",
+    "eplb_state",
     "zero_points",
     "gptq_dropped",
     "gptq_act_order",

@@ -1157,6 +1157,7 @@ def loaded_weight_bytes(
         + mtp_weight_bytes(spec, query)
         + drafter_weight_bytes(spec, query)
         + value_slot_bytes(spec, query)
+        + eplb_state_bytes(spec, query)
     )
     loaded += machete_zero_point_bytes(spec, query, gpu)
     gptq_dropped, gptq_added = gptq_kernel_bytes(spec, query, gpu)
@@ -1434,7 +1435,62 @@ def experts_per_gpu(spec: ModelSpec, query: Query) -> int:
     round_robin, place the same counts: layers/fused_moe/expert_map_manager.py@v0.25.0, @v0.33.0)."""
     if not query.expert_parallel or expert_split(query) == 1:
         return spec.num_experts
-    return -(-spec.num_experts // expert_split(query))
+    # EPLB's redundant experts are physical experts too (fused_moe/layer.py determine_expert_counts).
+    return -(-(spec.num_experts + (query.eplb or 0)) // expert_split(query))
+
+
+# EplbState.add_model (distributed/eplb/eplb_state.py, the same in the 0.27.1, 0.30.0 and 0.33.0
+# wheels): per GPU, int64 maps sized by MAX_EXPERT_REDUNDANCY (1023) + 1 slots per logical expert,
+# an int32 load window of EPLBConfig.window_size (1000) steps, and a receive buffer the size of one
+# MoE layer's local expert weights (``torch.empty_like`` of ``model.expert_weights[0]``).
+_EPLB_SLOTS = 1024
+_EPLB_WINDOW = 1000
+
+
+def eplb_state_bytes(spec: ModelSpec, query: Query) -> int:
+    """Per GPU, what EPLB (eplb=) allocates beside the experts while the model loads: the
+    logical-to-physical map (layers x experts x 1,024 int64), the replica counts and the
+    physical-to-logical map (int64), the load pass (int32) and the 1,000-step load window (int32),
+    and the rearrangement buffer: one MoE layer's local experts, in their stored format."""
+    if query.eplb is None or not query.expert_parallel or not spec.num_experts or not spec.num_moe_layers:
+        return 0  # without expert parallelism vLLM refuses EPLB (eplb_refusal)
+    experts, layers = spec.num_experts, spec.num_moe_layers
+    physical = experts + query.eplb
+    maps = layers * experts * (_EPLB_SLOTS * 8 + 8) + layers * physical * (8 + 4) + _EPLB_WINDOW * layers * physical * 4
+    held = experts_per_gpu(spec, query)
+    one_layer = tuple(
+        lin.model_copy(update={"count": lin.count // (experts * layers) * held})
+        for lin in spec.linears
+        if lin.component == "routed_experts"
+    )
+    buffer = linear_bytes(spec, one_layer, weight_format=query.weight_format, bits=query.bits)
+    return maps + buffer
+
+
+def eplb_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """Why vLLM will not start with eplb= (config/parallel.py ParallelConfig.__post_init__ and
+    fused_moe/layer.py, 0.27.1-0.33.0 wheels), else None."""
+    if query.eplb is None:
+        return None
+    if not spec.num_experts:
+        return f"eplb= balances a MoE model's experts; {spec.model_type} has none"
+    if not query.expert_parallel:
+        return "EPLB needs expert parallelism (enable_expert_parallel must be True): add ep=on"
+    world = expert_split(query)
+    if world == 1:
+        return "EPLB requires tensor or data parallelism: use gpus= or dp= above 1"
+    physical = spec.num_experts + query.eplb
+    if physical % world:
+        near = [
+            r
+            for r in range(query.eplb - world, query.eplb + world + 1)
+            if r >= 0 and (spec.num_experts + r) % world == 0
+        ]
+        return (
+            f"EPLB places experts evenly only: {spec.num_experts} experts + {query.eplb} redundant = {physical} "
+            f"do not divide over gpus x dp = {world} GPUs; eplb={' or eplb='.join(map(str, near))} would"
+        )
+    return None
 
 
 def _expert_bias_params(spec: ModelSpec) -> int:
@@ -3203,6 +3259,7 @@ def weight_terms(spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -
         WeightTerm(part="mtp", bytes=mtp_weight_bytes(spec, query)),
         WeightTerm(part="drafter", bytes=drafter_weight_bytes(spec, query)),
         WeightTerm(part="value_slots", bytes=value_slot_bytes(spec, query)),
+        WeightTerm(part="eplb_state", bytes=eplb_state_bytes(spec, query)),
         WeightTerm(part="zero_points", bytes=machete_zero_point_bytes(spec, query, gpu)),
         WeightTerm(part="gptq_dropped", bytes=-gptq_dropped),
         WeightTerm(part="gptq_act_order", bytes=gptq_added),
@@ -4316,6 +4373,8 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
         return why
     if why := _gptq_refusal(spec, query):
         return why
+    if why := eplb_refusal(spec, query):
+        return f"vLLM will not start with eplb={query.eplb}: {why}"
     if query.gpu and (why := bf16_refusal(spec, query, lookup_gpu(query.gpu))):
         return why
     if query.gpu and (why := kv_dtype_refusal(query, lookup_gpu(query.gpu))):
@@ -4382,6 +4441,7 @@ class VllmEngine(BaseEngine):
         "spec",
         "kvmem",
         "block",
+        "eplb",
     )
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"

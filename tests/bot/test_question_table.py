@@ -648,6 +648,29 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # EPLB: --enable-eplb with EPLBConfig.num_redundant_experts (or the older --num-redundant-experts).
+    (
+        "vllm serve deepseek-ai/DeepSeek-V3 -tp 8 --enable-expert-parallel --enable-eplb "
+        "--eplb-config '{\"num_redundant_experts\": 32}' --max-model-len 32768 on h200",
+        "deepseek-ai/DeepSeek-V3",
+        "s=32k gpu=h200 gpus=8 ep=on eplb=32 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "vllm serve deepseek-ai/DeepSeek-V3 -tp 8 -ep --enable-eplb --max-model-len 32768 on h200",
+        "deepseek-ai/DeepSeek-V3",
+        "s=32k gpu=h200 gpus=8 ep=on eplb=0 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "can deepseek-ai/DeepSeek-V3 run on 8 H200 with vllm with expert parallel and eplb with 32 redundant experts",
+        "deepseek-ai/DeepSeek-V3",
+        "gpu=h200 gpus=8 ep=on eplb=32 engine=vllm",
+        FIT,
+        (),
+    ),
     # --block-size: CacheConfig.block_size, the grammar's block=.
     (
         "vllm serve Qwen/Qwen3-8B --block-size 32 --max-model-len 8192 on an L4",
@@ -829,6 +852,11 @@ REFUSED: list[tuple[str, str]] = [
         "is not original_max_position_embeddings x factor (32,768 x 4 = 131,072)",
     ),
     ("can Qwen/Qwen3-8B run 128k with yarn on an h100", "needs its factor"),
+    ("vllm serve deepseek-ai/DeepSeek-V3 -tp 8 -ep --num-redundant-experts 32 on h200", "without --enable-eplb"),
+    (
+        "vllm serve deepseek-ai/DeepSeek-V3 -tp 8 -ep --enable-eplb --eplb-config '{\"window_size\": 10}' on h200",
+        "does not read window_size",
+    ),
     ("Qwen/Qwen3-8B@main --revision v2 on an L4", "name two revisions"),
     ("vllm serve qwen3 8b --revision main on an L4", "needs the model's Hub id"),
     ("Qwen/Qwen3-8B on two A6000 Ada", "unknown GPU"),
