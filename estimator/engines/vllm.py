@@ -3695,6 +3695,9 @@ def vllm_report(
     refused = startup_refusal(spec, query)
     if refused is None and (oom := fixed_pool_overflow(query, gpu, weights + peak + non_torch + graphs + context)):
         check = check.model_copy(update={"fits": False, "error": oom})
+    short = _requested_past_free(query, gpu, util, requested) if sizing is None else None
+    if refused is None and short:
+        check = check.model_copy(update={"fits": False, "error": short})
     extended = _extended(profile, layout, blocks) if sizing is not None else None
     logged = sizing.capacity if sizing is not None else pool
     if refused is not None:
@@ -3748,6 +3751,8 @@ def vllm_report(
             to_fit = util_to_fit(need, gpu.memory_bytes, 0) if within else None
         else:
             to_fit = util_to_fit(need, gpu.memory_bytes, context + (0 if in_budget else graphs))
+    if short:
+        to_fit = None  # a lower util is the way out, which the refusal names
     if refused is not None:
         # A server that does not start holds no request: the pool is what it would have been, no capacity.
         tokens, concurrency, resident, to_fit = 0, 0.0, 0.0, None
@@ -3970,6 +3975,28 @@ def fixed_pool_overflow(query: Query, gpu: GPU, non_kv_bytes: int) -> str | None
         f"vLLM runs out of memory: kvmem={kvmem_text(query.kv_cache_memory)} (--kv-cache-memory-bytes) beside "
         f"{non_kv_bytes / GiB:.2f} GiB of weights, activations, non-torch memory, CUDA graphs and context passes "
         f"the {gpu.memory_bytes / GiB:.2f} GiB {gpu.name}; it has room for {most}"
+    )
+
+
+def _requested_past_free(query: Query, gpu: GPU, util: float, requested: int) -> str | None:
+    """vLLM's start check on util (v1/worker/utils.py request_memory, @v0.20.0 to @v0.33.0, and 0.34
+    without the extensible cache): it refuses to start when the memory free at its first snapshot is
+    less than util x the device ("Free memory on device ... on startup is less than desired GPU
+    memory utilization"). Free there is the device less the CUDA context alone: logged starts with
+    tensor parallelism (2 x RTX 3090 at util 0.95, calibration2) show the rest of what vram counts
+    for TP comes later, inside the requested share's accounting or beside it."""
+    context = query_constants(query).cuda_context
+    free = gpu.memory_bytes - context
+    if requested <= free:
+        return None
+    most = math.floor(free * 100 / gpu.memory_bytes) / 100
+    while most > 0 and requested_bytes(most, gpu.memory_bytes) > free:
+        most = round(most - 0.01, 2)
+    return (
+        f"vLLM will not start: util={util:g} asks {requested / GiB:.2f} GiB of the {gpu.memory_bytes / GiB:.2f} GiB "
+        f"{gpu.name}, more than the {free / GiB:.2f} GiB free beside the CUDA context ({context / GiB:.2f} GiB): "
+        f'"Free memory on device ... on startup is less than desired GPU memory utilization"; use util={most:g} '
+        "or less"
     )
 
 
@@ -4590,6 +4617,10 @@ class VllmEngine(BaseEngine):
         pool, batched = report.kv_cache_memory, report.max_num_batched_tokens
         if fixed_pool_overflow(query, gpu, _non_kv_bytes(report)):
             return lambda s: False  # kvmem='s pool does not fit the device beside the rest, whatever s
+        if report.kv_sizing != "extensible" and _requested_past_free(
+            query, gpu, report.gpu_memory_utilization, report.requested_memory
+        ):
+            return lambda s: False  # util asks more than is free at start, whatever s
         layout, _ = kv_layout(spec, query)
         profile, _ = version_profile(query)
         if report.kv_sizing == "extensible":
@@ -5012,6 +5043,10 @@ class VllmEngine(BaseEngine):
         held = min(v.max_resident, running - 0.01)  # never round up to what was asked
         if v.kv_sizing == "fixed" and (oom := fixed_pool_overflow(q, lookup_gpu(fit.gpu), _non_kv_bytes(v))):
             return f"{total}: does not fit {where}: {oom}"
+        if v.kv_sizing != "extensible" and (
+            short := _requested_past_free(q, lookup_gpu(fit.gpu), v.gpu_memory_utilization, v.requested_memory)
+        ):
+            return f"{total}: does not fit {where}: {short}"
         # The pool's blocks hold one whole request (int(concurrency x s) >= s from 0.21, where the
         # two-decimal concurrency may round up to 1.00), yet vLLM will not start: from 0.30 its check
         # holds one block back (the null block) first.

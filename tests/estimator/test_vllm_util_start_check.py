@@ -1,0 +1,47 @@
+"""vLLM's start check on util (v1/worker/utils.py request_memory, 0.20.0-0.33.0 wheels): it refuses to
+start when util x the device is more than is free at its first snapshot, the device less the CUDA
+context. 0.34's extensible KV cache skips the check (util only caps the cache)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from estimator.config import load_model_spec
+from estimator.engines.vllm import query_constants
+from estimator.estimate import estimate
+from estimator.gpus import lookup_gpu
+from estimator.query import Query
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+QWEN3_8B = load_model_spec(json.loads((FIXTURES / "Qwen__Qwen3-8B.json").read_text()))
+
+
+def _start_error(**query: object) -> str | None:
+    est = estimate(QWEN3_8B, Query(engine="vllm", gpu="h100", **query), model_id="m")  # type: ignore[arg-type]
+    assert est.engine_report is not None and est.fit is not None
+    assert est.fit.fits is (est.engine_report.start_error is None)
+    return est.engine_report.start_error
+
+
+def test_util_past_what_is_free_at_start_is_refused() -> None:
+    total = lookup_gpu("h100").memory_bytes
+    free = total - query_constants(Query(engine="vllm", vllm="0.30")).cuda_context
+    # ceil(util x total) against the free memory: 0.99 fits beside the context, 1.0 does not.
+    assert math.ceil(total * 0.99) <= free < total
+    for release in ("0.19", "0.30", "0.33"):
+        assert _start_error(vllm=release, util=0.99) is None
+        error = _start_error(vllm=release, util=1.0)
+        assert error is not None and "less than desired GPU memory utilization" in error and "util=0.99" in error
+
+
+def test_the_extensible_cache_takes_util_as_a_cap() -> None:
+    assert _start_error(vllm="0.34", util=1.0) is None
+
+
+def test_tensor_parallelism_starts_as_logged() -> None:
+    # 2 x RTX 3090 at util 0.95 start (club-3090's dual composes, calibration2): the check counts the
+    # CUDA context alone, not what TP adds later.
+    est = estimate(QWEN3_8B, Query(engine="vllm", gpu="rtx-3090", gpus=2, util=0.95, vllm="0.30"), model_id="m")
+    assert est.engine_report is not None and est.engine_report.start_error is None
