@@ -931,7 +931,8 @@ def _read_ids(reader: _Reader) -> None:
                 reader.explicit[key] = value.strip()
                 token.used = True
                 continue
-        if raw.startswith(("./", "~/", "../")) or raw.endswith(".json"):
+        # A local model: relative, home or absolute paths ("vllm serve /models/X"), or a config file.
+        if raw.startswith(("./", "~/", "../")) or re.match(r"/[\w.~-]", raw) or raw.endswith(".json"):
             reader.set_model(raw, None, raw)
             token.used = True
             continue

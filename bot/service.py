@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationError
@@ -34,6 +35,7 @@ from estimator.query import Query
 from estimator.result import Estimate
 from estimator.spec import Frozen
 from sources import Opens
+from sources.local import is_local_reference
 from sources.model import drafter_of
 from store.records import MODEL_LEN, Conversation, NewQuery, QueryRecord
 
@@ -234,7 +236,7 @@ class Service:
         record_id, note = self._keep(
             who,
             text=text,
-            params=query.model_dump(mode="json"),
+            params=_with_absolute_paths(query).model_dump(mode="json"),
             requested_model=_column(query.model),
             model=_column(est.model) if est else None,
             revision=est.revision if est else query.revision,
@@ -307,6 +309,8 @@ class Service:
         records."""
         if self._store is None:
             return ErrorReply(message="history is off: no database is configured", exit_code=1, code="store")
+        if model is not None and is_local_reference(model) and Path(model).expanduser().exists():
+            model = str(Path(model).expanduser().resolve())  # stored resolved (est.model), whatever the cwd
         records: list[QueryRecord] = []
         compares: dict[int, tuple[QueryRecord, QueryRecord]] = {}
         try:
@@ -533,3 +537,14 @@ class Service:
             self._store.mark_public(record_ids)
         except StoreError as err:
             log.error("could not record that queries %s were posted: %s", record_ids, err)
+
+
+def _with_absolute_paths(query: Query) -> Query:
+    """The query as kept: a local model or drafter as an absolute path, so that ``show N`` and a
+    thread's what-ifs open it again from any directory (the answer still names it as typed)."""
+    update = {
+        name: str(Path(value).expanduser().resolve())
+        for name, value in (("model", query.model), ("draft", query.draft))
+        if value and is_local_reference(value) and Path(value).expanduser().exists()
+    }
+    return query.model_copy(update=update) if update else query

@@ -291,3 +291,19 @@ def test_show_of_a_question_in_plain_words_gives_its_answer_line_again(settings:
     (answer,) = [line for line in out.splitlines() if line.startswith("fewest NVIDIA H100 80GB HBM3")]
     code, shown, _ = vram(["show", "1"], settings)
     assert code == 0 and shown.splitlines()[1] == answer
+
+
+def test_a_local_model_named_relatively_is_kept_so_show_and_history_work_anywhere(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "models" / "qwen3"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(Path(QWEN3_8B).read_text())
+    monkeypatch.chdir(tmp_path / "models")
+    assert vram(["./qwen3", "gpu=h100"], settings)[0] == 0  # #1
+    monkeypatch.chdir(tmp_path)  # elsewhere: ./qwen3 is not here
+    code, out, err = vram(["show", "1", "s=8k"], settings)
+    assert (code, err) == (0, "") and out.startswith("what-if of #1: s=8k (was 4k)")
+    monkeypatch.chdir(tmp_path / "models")
+    listed = vram(["history", "./qwen3"], settings)[1]
+    assert "what-if of #1: s=8k" in listed and "No estimates kept yet" not in listed

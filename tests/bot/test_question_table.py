@@ -459,6 +459,21 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ),
     ("Qwen/Qwen3-8B with vllm 0.9 gpu memory utilization", "Qwen/Qwen3-8B", "engine=vllm util=0.9", FIT, ()),
     # vLLM serve flags: --flag value and --flag=value, each read as its grammar key.
+    # An absolute path is a local model too ("vllm serve /models/X", --model /models/X).
+    (
+        "vllm serve /models/qwen3_5_27b --max-model-len 65536 --tensor-parallel-size 2 on h100",
+        "/models/qwen3_5_27b",
+        "s=64k gpu=h100-80gb gpus=2 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "can /models/Qwen3-8B run 32k on an H100 with vllm?",
+        "/models/Qwen3-8B",
+        "s=32k gpu=h100-80gb engine=vllm",
+        FIT,
+        (),
+    ),
     (
         "vllm serve ./qwen3_5_27b --max-model-len 65536 --tensor-parallel-size 2 --kv-cache-dtype fp8 on h100",
         "./qwen3_5_27b",
