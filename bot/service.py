@@ -309,8 +309,8 @@ class Service:
         records."""
         if self._store is None:
             return ErrorReply(message="history is off: no database is configured", exit_code=1, code="store")
-        if model is not None and is_local_reference(model) and Path(model).expanduser().exists():
-            model = str(Path(model).expanduser().resolve())  # stored resolved (est.model), whatever the cwd
+        if model is not None:
+            model = _absolute_path(model) or model  # a local model is stored resolved (est.model)
         records: list[QueryRecord] = []
         compares: dict[int, tuple[QueryRecord, QueryRecord]] = {}
         try:
@@ -542,9 +542,17 @@ class Service:
 def _with_absolute_paths(query: Query) -> Query:
     """The query as kept: a local model or drafter as an absolute path, so that ``show N`` and a
     thread's what-ifs open it again from any directory (the answer still names it as typed)."""
-    update = {
-        name: str(Path(value).expanduser().resolve())
-        for name, value in (("model", query.model), ("draft", query.draft))
-        if value and is_local_reference(value) and Path(value).expanduser().exists()
-    }
+    update = {name: path for name in ("model", "draft") if (path := _absolute_path(getattr(query, name)))}
     return query.model_copy(update=update) if update else query
+
+
+def _absolute_path(reference: str | None) -> str | None:
+    """The absolute path of a local model reference that exists here, else None (a Hub id, or a
+    path the system cannot resolve: the source says why when it opens it)."""
+    if not reference or not is_local_reference(reference):
+        return None
+    try:
+        path = Path(reference).expanduser()
+        return str(path.resolve()) if path.exists() else None
+    except (OSError, RuntimeError, ValueError):
+        return None
