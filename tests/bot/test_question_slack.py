@@ -111,7 +111,7 @@ def test_a_pasted_vllm_command_in_an_at_mention(bot: Bot) -> None:
     # As Slack sends it: a code span, and the quotes of the JSON retyped as curly ones.
     text = (
         f"<@{BOT_USER_ID}> can `vllm serve Qwen/Qwen3-8B --max-model-len 16384 --kv-cache-dtype fp8 "
-        "--no-enable-prefix-caching --limit-mm-per-prompt ‘{“image”: 0}’ --port 8000` run on an L4 "
+        "--no-enable-prefix-caching --limit-mm-per-prompt ‘{“image”: 0, “video”: 0}’ --port 8000` run on an L4 "
         "with vllm 0.31?"
     )
     bot.send.event(bot.send.message(text, type="app_mention"))

@@ -868,6 +868,8 @@ REFUSED: list[tuple[str, str]] = [
     ),
     ("can Qwen/Qwen3-8B run 128k with yarn on an h100", "needs its factor"),
     ("vllm serve deepseek-ai/DeepSeek-V3 -tp 8 -ep --num-redundant-experts 32 on h200", "without --enable-eplb"),
+    # Zero images alone leaves video at vLLM's default: a Qwen-VL model keeps its vision tower.
+    ("vllm serve ./qwen-vl --limit-mm-per-prompt '{\"image\": 0}' on h100", "leaves video at vLLM's default"),
     (
         "vllm serve deepseek-ai/DeepSeek-V3 -tp 8 -ep --enable-eplb --eplb-config '{\"window_size\": 10}' on h200",
         "does not read window_size",
