@@ -3288,11 +3288,13 @@ def start_check(spec: ModelSpec, query: Query, pool_bytes: int, *, batched_token
     layout, _ = kv_layout(spec, query)
     available = fit_check_bytes(profile, pool_bytes, layout.bytes_per_block)
     needed = _start_need_bytes(layout, profile, query.seq_len, batched_tokens)
-    if pool_bytes <= 0:
+    # What the check plans against (from 0.29 the pool less the null block): none at all is vLLM's
+    # "No available memory for the cache blocks" (kv_cache_planning.py@v0.33.0).
+    if available <= 0:
         return StartCheck(
             fits=False,
             needed_bytes=needed,
-            available_bytes=pool_bytes,
+            available_bytes=available,
             estimated_max_model_len=0,
             error=no_kv_memory_message(profile),
         )

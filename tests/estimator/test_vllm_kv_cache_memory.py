@@ -140,3 +140,13 @@ def test_a_decimal_size_is_shown_as_the_bytes_it_is() -> None:
 def test_method_classic_does_not_take_kvmem() -> None:
     with pytest.raises(InputError, match="method=classic does not size"):
         _est(kv_cache_memory=20 * GiB, method="classic")
+
+
+def test_a_pool_smaller_than_the_null_block_is_no_memory_for_the_cache_blocks() -> None:
+    # From 0.29 the check plans against the pool less one block (16 tokens x 144 KiB = 2.25 MiB): 1 MiB
+    # leaves nothing, vLLM's "No available memory for the cache blocks" (kv_cache_planning.py@v0.33.0),
+    # not a negative "available KV cache memory".
+    for release in ("0.30", "0.33"):
+        v = _est(kv_cache_memory=MiB, vllm=release).engine_report
+        assert v is not None and v.start_error is not None
+        assert v.start_error.startswith("No available memory for the cache blocks")
