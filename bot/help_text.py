@@ -23,7 +23,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   ep (expert_parallel)              on off                                                    off
   eplb (num_redundant_experts)      vLLM EPLB redundant experts (--enable-eplb, ep=on)        off
   engine                            transformers vllm                                         transformers
-  util                              vLLM gpu_memory_utilization                               1.0 (0.92 before 0.34)
+  util                              vLLM gpu_memory_utilization                               1.0 (earlier 0.9/0.92)
   mnbt (max_num_batched_tokens)     vLLM max_num_batched_tokens                               vLLM's default
   seqs (max_num_seqs)               vLLM max_num_seqs                                         vLLM's default
   vllm (vllm_version)               vLLM release                                              0.34 (the newest followed)

@@ -439,7 +439,7 @@ KEYS: tuple[Key, ...] = (
         "util",
         "float",
         "vLLM gpu_memory_utilization",
-        "1.0 (0.92 before 0.34)",
+        "1.0 (earlier 0.9/0.92)",
         low=0,
         high=1,
         values_hint="0 < x <= 1",
