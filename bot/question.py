@@ -513,7 +513,7 @@ def _mm_limit(flag: str, raw: str) -> str:
     if len(values) != 1:
         raise InputError(
             f"vram reads one count for every modality (mm=), and {flag} {raw} gives {len(values) or 'no'} "
-            f"different ones: ask with one, for example: {flag} '{{\"image\": 0, \"video\": 0}}'"
+            f'different ones: ask with one, for example: {flag} \'{{"image": 0, "video": 0}}\''
         )
     named = set(config) if raw.startswith("{") else {part.partition("=")[0].strip() for part in raw.split(",")}
     if values == {"0"} and "video" not in named:
@@ -521,7 +521,7 @@ def _mm_limit(flag: str, raw: str) -> str:
         # Qwen-VL model's video), so zero images alone is text only on image-only models only.
         raise InputError(
             f"{flag} {raw} leaves video at vLLM's default, so a model that takes video keeps its vision tower: "
-            f"for text only write {flag} '{{\"image\": 0, \"video\": 0}}' (or --language-model-only)"
+            f'for text only write {flag} \'{{"image": 0, "video": 0}}\' (or --language-model-only)'
         )
     return values.pop()
 

@@ -3509,7 +3509,9 @@ def vllm_terms(
         )
     window = spec.max_position_embeddings
     if (longest := _longest_max_model_len(spec, query)) is not None and query.seq_len > longest:
-        warnings.append(note("context_window_exceeded", f"vLLM refuses it: {_too_long(query.seq_len, longest)}"))
+        warnings.append(
+            note("context_window_exceeded", f"vLLM refuses it: {_too_long(query.seq_len, longest, spec, query)}")
+        )
     elif window and query.seq_len > window:
         # vLLM multiplies the positions by the config's RoPE factor and starts; the model's own window
         # (max_position_embeddings) is what it was trained to use.
@@ -4333,11 +4335,28 @@ def _longest_max_model_len(spec: ModelSpec, query: Query) -> int | None:
     return spec.scaled_max_positions or positions
 
 
-def _too_long(seq_len: int, longest: int) -> str:
-    return (
+def _too_long(seq_len: int, longest: int, spec: ModelSpec, query: Query) -> str:
+    """vLLM's refusal of a max_model_len past the positions, and the ways to a context it starts:
+    the longest, or YaRN over the config's positions where the model's RoPE is unscaled."""
+    line = (
         f"max_model_len {seq_len:,} is past the {longest:,} positions the model's config allows (RoPE scaling "
         "included); VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 overrides that, at the risk of wrong outputs"
     )
+    ways = [f"s=max ({longest:,})"]
+    positions = spec.max_position_embeddings
+    ropes = any(layer.kind in ("full", "sliding", "mla") for layer in spec.layers)
+    if (
+        query.yarn is None
+        and positions == longest
+        and spec.rope_scaling_type in ("default", "mrope")
+        and not spec.rope_bases
+        and ropes
+    ):
+        # YaRN stretches the RoPE positions (yarn=, vLLM's --hf-overrides): the least whole factor.
+        factor = ceil_div(seq_len, positions)
+        if factor <= 64:
+            ways.append(f"yarn={factor} (RoPE YaRN, {positions * factor:,} positions)")
+    return f"{line}; or use {', or '.join(ways)}"
 
 
 def _gptq_refusal(spec: ModelSpec, query: Query) -> str | None:
@@ -4395,7 +4414,7 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
     ``explain=False``: the first reason alone, without the sizes vLLM would accept (the solvers ask
     this of many layouts, and finding those sizes costs a scan of its own)."""
     if (longest := _longest_max_model_len(spec, query)) is not None and query.seq_len > longest:
-        return f"vLLM will not start: {_too_long(query.seq_len, longest)}"
+        return f"vLLM will not start: {_too_long(query.seq_len, longest, spec, query)}"
     if why := _quant_capability_refusal(spec, query):
         return f"vLLM will not start: {why}"
     if why := _bitsandbytes_refusal(spec, query):

@@ -167,3 +167,14 @@ def test_yarn_over_mrope_keeps_its_sections() -> None:
     est = estimate(vl, q, model_id="v")
     (msg,) = [w.message for w in est.warnings if w.code == "rope_scaling"]
     assert "takes 131,072 tokens" in msg and "keeping the config's mrope_section" in msg
+
+
+def test_the_refusal_names_the_longest_context_and_the_yarn_factor_that_reaches_it() -> None:
+    # Qwen3-8B: 40,960 positions, RoPE unscaled; 131,072 / 40,960 = 3.2, so YaRN by 4 gives 163,840.
+    _, est = _answer(_config("Qwen__Qwen3-8B.json"), 131_072)
+    error = est.engine_report.start_error
+    assert "s=max (40,960)" in error and "yarn=4 (RoPE YaRN, 163,840 positions)" in error
+    # Llama-3.1 already scales RoPE (llama3, 131,072 positions): no YaRN on top, the longest only.
+    _, est = _answer(_config("meta-llama__Llama-3.1-8B.json"), 262_144)
+    error = est.engine_report.start_error
+    assert "s=max (131,072)" in error and "yarn=" not in error
