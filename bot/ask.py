@@ -109,12 +109,17 @@ def _batch_bound(est: Estimate) -> str:
     seqs, held = getattr(v, "max_num_seqs", None), getattr(v, "max_resident", None)
     if fit is None or not isinstance(seqs, int) or not isinstance(held, float):
         return ""
-    limit = f"seqs={seqs:,}" if q.max_num_seqs == seqs else f"max_num_seqs {seqs:,}, vLLM's default here"
     each = " a replica" if q.dp > 1 else ""
+    if q.max_num_seqs == seqs:
+        limit = f"seqs={seqs:,}{each}"
+    elif q.max_num_seqs is None and q.max_num_batched_tokens == seqs:
+        limit = f"max_num_seqs {seqs:,}{each} (no more than mnbt={seqs:,})"
+    else:
+        limit = f"vLLM's default max_num_seqs of {seqs:,}{each}"
     pool = f"{held * q.dp:.2f} requests of {q.seq_len:,} tokens"
     if fit.max_batch_bound == "max_num_seqs":
-        return f" ({limit}{each} binds: the KV pool has room for {pool})"
-    return f" (the KV pool binds; {limit}{each})"
+        return f" ({limit} binds: the KV pool has room for {pool})"
+    return f" (the KV pool binds; {limit})"
 
 
 # Words that name a vLLM build without its version.

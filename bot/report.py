@@ -588,12 +588,21 @@ def max_line(est: Estimate) -> str | None:
     if fit is None or fit.max_seq_len is None or fit.max_batch is None:
         return None  # no GPU, or the engine will not start it: nothing it would hold
     q = est.query
+    if q.dp > 1:
+        where = f"these {q.dp} replicas"
+    elif q.gpus * q.pp > 1:
+        # A tensor- or pipeline-parallel group holds these together, not each of its GPUs.
+        where = f"these {q.gpus * q.pp} GPUs"
+    else:
+        where = "this GPU"
     if fit.max_seq_len <= 0 and fit.max_batch <= 0:
-        usable = fit.gpu_memory * get_engine(q.engine).usable_fraction(q)
-        if est.memory.weights >= usable:
-            return f"Max on this GPU: not one token at b={q.batch:,} (the weights alone do not fit)"
+        fraction = get_engine(q.engine).usable_fraction(q)
+        if est.memory.weights >= fit.gpu_memory * fraction:
+            # util's share of the device, where the engine takes one, is what the weights pass.
+            share = "" if fraction >= 1 else f" in util={fraction:g} of the GPU"
+            return f"Max on {where}: not one token at b={q.batch:,} (the weights alone do not fit{share})"
         # The weights fit: it is b sequences (or s tokens each) that do not.
-        return f"Max on this GPU: not one token at b={q.batch:,}, and not one sequence of {q.seq_len:,} tokens"
+        return f"Max on {where}: not one token at b={q.batch:,}, and not one sequence of {q.seq_len:,} tokens"
     # At the s= range's top the search stops: memory may hold more, so that is no memory limit.
     more = " or more (vram's limit)" if fit.max_seq_len_at_limit else ""
     seq = (
@@ -610,12 +619,7 @@ def max_line(est: Estimate) -> str | None:
         # The engine runs no more at once: memory is not what stops b there.
         each = " a replica" if q.dp > 1 else ""
         batch += f" (max_num_seqs {fit.max_batch // q.dp:,}{each} binds; memory would hold more)"
-    if q.dp > 1:
-        return f"Max on these {q.dp} replicas: {seq}, or {batch}"
-    if q.gpus * q.pp > 1:
-        # A tensor- or pipeline-parallel group holds these together, not each of its GPUs.
-        return f"Max on these {q.gpus * q.pp} GPUs: {seq}, or {batch}"
-    return f"Max on this GPU: {seq}, or {batch}"
+    return f"Max on {where}: {seq}, or {batch}"
 
 
 def compare_title(est: Estimate) -> str:

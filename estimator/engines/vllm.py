@@ -4927,7 +4927,7 @@ class VllmEngine(BaseEngine):
             # say which stage each figure is, or they read as one GPU's.
             shown, fewest = (v.pipeline_shown or 0) + 1, (v.pipeline_fewest_blocks or 0) + 1
             pool = (
-                f"on stage {shown} (the rows') the KV pool takes what the rest leaves, "
+                f"on stage {shown} (the one the rows show) the KV pool takes what the rest leaves, "
                 f"{v.kv_cache_memory / GiB:.1f} GiB; vLLM gives every stage the fewest blocks of any, "
                 f"{v.num_gpu_blocks:,} (stage {fewest}'s)"
             )
@@ -5277,6 +5277,9 @@ def seqs_words(q: Query, v: VllmReport) -> str:
         return f"seqs={v.max_num_seqs:,}"
     if q.max_num_seqs is not None:
         return f"max_num_seqs {v.max_num_seqs:,}, no more than max_num_batched_tokens"
+    if q.max_num_batched_tokens is not None and v.max_num_seqs == q.max_num_batched_tokens:
+        # The default tier's max_num_seqs is capped at max_num_batched_tokens (one token a sequence).
+        return f"max_num_seqs {v.max_num_seqs:,}, no more than mnbt={q.max_num_batched_tokens:,}"
     return f"max_num_seqs {v.max_num_seqs:,}, its default here"
 
 

@@ -313,6 +313,15 @@ def test_the_max_line_names_the_group_that_holds_it() -> None:
     assert tp_pp is not None and tp_pp.startswith("Max on these 4 GPUs: ")
 
 
+def test_no_room_at_all_names_the_group_and_util_share() -> None:
+    # Llama-3.1-8B's 15 GiB of bf16 weights fit an H100 but not util=0.05 of it (about 4 GiB).
+    llama = CONFIGS / "meta-llama__Llama-3.1-8B.json"
+    low = report.max_line(_estimate(llama, engine="vllm", gpu="h100", util=0.05, vllm="0.33"))
+    assert low == "Max on this GPU: not one token at b=1 (the weights alone do not fit in util=0.05 of the GPU)"
+    group = report.max_line(_estimate(llama, engine="vllm", gpu="h100", util=0.05, vllm="0.33", gpus=2))
+    assert group is not None and group.startswith("Max on these 2 GPUs: not one token")
+
+
 # -- trial 2, 11: the CUDA context beside util's share --------------------------------------------
 def test_the_hold_line_adds_the_cuda_context_outside_util() -> None:
     # TP 8: each rank's CUDA context is 522 MiB + the TP extra 1,065 MiB = 1,587 MiB = 1.55 GiB, outside
