@@ -303,8 +303,11 @@ def run(
             words = prompt.ask_questions(read or prompt.terminal_reader(err=err), lambda line: print(line, file=err))
         service = build_service(settings, with_store=_needs_store(words))
         who = Conversation(platform="cli", user=_local_user(settings))
-        if len(words) == 1 and is_question(words[0]):
-            return _question(words[0], service, who, settings, as_json=as_json, console=console, out=out, err=err)
+        # A quoted question, alone or with key=value settings after it (vram "will X fit ..." mtp=2).
+        if " " in words[0].strip() and all("=" in w and " " not in w for w in words[1:]):
+            text = " ".join(words)
+            if is_question(text):
+                return _question(text, service, who, settings, as_json=as_json, console=console, out=out, err=err)
         if words[0].lower() == "history":
             rest = [w for w in words[1:] if w.lower() != "mine"]
             if len(rest) > 1:

@@ -293,6 +293,12 @@ def test_show_of_a_question_in_plain_words_gives_its_answer_line_again(settings:
     assert code == 0 and shown.splitlines()[1] == answer
 
 
+def test_a_quoted_question_takes_key_value_settings_after_it(settings: Settings) -> None:
+    code, out, err = vram([f"will {QWEN3_8B} fit on an H100 with vllm at 32k", "seqs=8"], settings)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"read as: {QWEN3_8B} s=32k gpu=h100-80gb engine=vllm seqs=8"
+
+
 def test_a_local_model_named_relatively_is_kept_so_show_and_history_work_anywhere(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
