@@ -1543,6 +1543,8 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
 
     # "run 32k for 4 users": a count in thousands with no noun is a context length.
     reader.run_rule(_w(r"(?:at |with |for |of )?(?P<n>\d+(?:\.\d+)?k)"), bare_k)
+    # "at 1m": millions only after a preposition, as "1m" may end a model's name (Qwen2.5-7B-Instruct-1M).
+    reader.run_rule(_w(r"(?:at |with |for |of )(?P<n>\d+(?:\.\d+)?m)"), bare_k)
     _check_unknown_gpu(reader)
     if "s" not in reader.read and kind != "max_context" and _SERVE_COMMAND.search(text):
         # A pasted `vllm serve` without --max-model-len starts at the model's longest context, which

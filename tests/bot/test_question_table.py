@@ -686,6 +686,8 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # "at 1m": a million-token context (k = 1024, m = 1024 x 1024), not a second model.
+    ("can Qwen/Qwen3-8B run at 1m on an h100 with vllm", "Qwen/Qwen3-8B", "s=1m gpu=h100-80gb engine=vllm", FIT, ()),
     # --block-size: CacheConfig.block_size, the grammar's block=.
     (
         "vllm serve Qwen/Qwen3-8B --block-size 32 --max-model-len 8192 on an L4",
