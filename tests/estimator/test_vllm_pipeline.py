@@ -225,7 +225,10 @@ def test_every_figure_of_a_three_stage_answer_is_one_stages_or_says_which() -> N
     assert v.log_lines[0] == f"Available KV cache memory: {vllm.format_gib(v.pipeline[0].kv_cache_memory)} GiB"
     assert v.max_concurrency == v.num_gpu_blocks * 16 * 100 // 32_768 / 100
     line = vllm.VllmEngine().summary_line(est, lambda x: x) or ""
-    assert f"on stage 2 (the one the rows show) the KV pool takes what the rest leaves, {v.kv_cache_memory / GiB:.1f} GiB" in line
+    assert (
+        f"on stage 2 (the one the rows show) the KV pool takes what the rest leaves, {v.kv_cache_memory / GiB:.1f} GiB"
+        in line
+    )
     assert f"the fewest blocks of any, {v.num_gpu_blocks:,} (stage 2's)" in line
     assert f'"{v.log_lines[0]}" is stage 1\'s own pool' in line
 
