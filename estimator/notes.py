@@ -43,6 +43,7 @@ WarningCode = Literal[
     "unified_memory",  # the GPU's memory is the system's: less of it is free than the device total
     "util_caps_kv_cache",  # vLLM 0.34+: util below 1 keeps free memory out of its extensible KV cache
     "cold_compile",  # vLLM 0.27+: the b requests fit only a start whose torch.compile cache is warm
+    "sliding_batches",  # vLLM: sliding layers reserve two default batches; a smaller mnbt holds more requests
     "unclassified",  # a warning stored before warnings had codes
 ]
 

@@ -3982,6 +3982,40 @@ def fixed_pool_overflow(query: Query, gpu: GPU, non_kv_bytes: int) -> str | None
     )
 
 
+# The smallest default max_num_batched_tokens tier (get_batch_defaults, config/vllm.py@v0.33.0).
+_SMALL_BATCHED_TOKENS = 2048
+
+
+def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
+    """Where sliding-window (or chunked) layers reserve each request's window plus two batches of the
+    release's default max_num_batched_tokens (8,192 or 16,384 on the larger GPUs), the requests the
+    pool holds at mnbt=2048, which the smaller GPUs get by default: more memory can hold fewer users
+    for this reason alone, and a smaller batch trades prefill speed for them."""
+    if query.max_num_batched_tokens is not None or query.kv == "off" or query.method != "calibrated":
+        return None
+    if query.kv_cache_memory is not None or startup_refusal(spec, query, explain=False) is not None:
+        return None
+    layout, _ = kv_layout(spec, query)
+    if not any(t.kind in ("sliding", "chunked") for t in layout.types):
+        return None
+    batched, _ = batch_defaults(query, gpu)
+    if batched <= _SMALL_BATCHED_TOKENS:
+        return None
+    weights = query_weight_bytes(spec, query, query.gpus)
+    now = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+    small = query.model_copy(update={"max_num_batched_tokens": _SMALL_BATCHED_TOKENS})
+    then = vllm_report(spec, small, weights_bytes=weights, gpu=gpu)
+    if not now.starts or not then.starts or then.max_resident < now.max_resident * 1.1:
+        return None
+    return note(
+        "sliding_batches",
+        f"Each request's sliding-window layers hold the window plus 2 batches of max_num_batched_tokens "
+        f"({batched:,}, vLLM's default on this GPU): mnbt={_SMALL_BATCHED_TOKENS} would hold "
+        f"{then.max_resident:.2f} requests of {query.seq_len:,} tokens instead of {now.max_resident:.2f}, "
+        "at a slower prefill.",
+    )
+
+
 def _requested_past_free(query: Query, gpu: GPU, util: float, requested: int) -> str | None:
     """vLLM's start check on util (v1/worker/utils.py request_memory, @v0.20.0 to @v0.33.0, and 0.34
     without the extensible cache): it refuses to start when the memory free at its first snapshot is
@@ -4770,6 +4804,8 @@ class VllmEngine(BaseEngine):
         refusal = self.refusal(spec, query)
         if refusal and gpu is None:  # with a GPU the verdict says it
             notes.append(note("engine_refuses", refusal + "."))
+        elif gpu is not None and (tip := _sliding_batch_tip(spec, query, gpu)):
+            notes.append(tip)
         return notes
 
     def converts_on_load(self, query: Query) -> tuple[str, ...]:
