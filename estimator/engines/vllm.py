@@ -4930,11 +4930,29 @@ class VllmEngine(BaseEngine):
                 ),
             ]
         if not report.starts:
+            after = ""
+            if report.kv_sizing == "extensible" and report.num_gpu_blocks > 1:
+                # vLLM's estimate comes from the check before warm-up (the reserved capacity); after
+                # capture it checks again against the blocks it commits, which may hold less.
+                layout, _ = kv_layout(spec, query)
+                profile, _ = version_profile(query)
+                committed = (report.num_gpu_blocks - 1) * layout.bytes_per_block
+                longest = estimate_max_model_len(
+                    lambda n: _start_need_bytes(layout, profile, n, report.max_num_batched_tokens),
+                    committed,
+                    query.seq_len,
+                )
+                if 0 < longest < report.estimated_max_model_len:
+                    after = (
+                        f" (that estimate is its check before warm-up; after warm-up it checks again against the "
+                        f"{report.num_gpu_blocks:,} blocks it commits, where the longest that starts is {longest:,})"
+                    )
             return report, [
                 *notes,
                 note(
                     "max_model_len_refused",
-                    f"vLLM {version} would not start with max_model_len {query.seq_len:,}: {report.start_error}",
+                    f"vLLM {version} would not start with max_model_len {query.seq_len:,}: {report.start_error}"
+                    + after,
                 ),
             ]
         return report, [*notes, *_cold_compile_notes(query, gpu, report)]

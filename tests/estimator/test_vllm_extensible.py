@@ -441,3 +441,17 @@ def test_no_pool_names_what_0_34_holds_besides_it() -> None:
     (old_note,) = [w.message for w in old.warnings if w.code == "no_kv_pool"]
     assert "margin its extensible KV cache keeps free" in new_note and "margin" not in old_note
     assert "weights and activations leave no room" in old_note
+
+
+def test_the_refusal_note_gives_the_longest_that_passes_the_check_after_warm_up() -> None:
+    # vLLM 0.34's message estimates the longest max_model_len from its check before warm-up (the
+    # reserved capacity); its second check, on the committed blocks, can hold less: the note says
+    # which is the longest that starts, the one the verdict's s= suggests (fit.max_seq_len).
+    cfg = json.loads(
+        (Path(__file__).resolve().parents[1] / "fixtures/configs/meta-llama__Llama-3.1-8B.json").read_text()
+    )
+    est = estimate(load_model_spec(cfg), Query(engine="vllm", gpu="l4", vllm="0.34", seq_len=131072), model_id="m")
+    (message,) = [w.message for w in est.warnings if w.code == "max_model_len_refused"]
+    assert est.fit is not None and est.fit.max_seq_len
+    assert f"where the longest that starts is {est.fit.max_seq_len:,})" in message
+    assert "estimated maximum model length is" in message
