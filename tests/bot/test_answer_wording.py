@@ -425,3 +425,19 @@ def test_per_token_sizes_follow_the_one_rule_for_binary_units() -> None:
     # Three significant digits, as every size: 7.86 KiB (DeepSeek's indexer, (128 + 4) x 61 bytes).
     assert report.per_token(132 * 61) == report.size(132 * 61) == "7.86 KiB"
     assert report.per_token(3 * 1024 * 1024 // 2) == "1.5 MiB"
+
+
+def test_a_yes_that_a_first_start_misses_says_it_is_a_warm_starts() -> None:
+    # gpt-oss-120b at 128k on one H100 (0.34): the pool holds 1.01 requests on a warm start; the
+    # first start's compile peak (cold_compile note) leaves less than one.
+    from bot.ask import headline
+    from bot.question import read_question
+
+    question = read_question("can openai/gpt-oss-120b run on an H100 with vllm at 128k tokens")
+    est = _estimate(CAL / "gpt_oss_120b.json", engine="vllm", gpu="h100", seq_len=131072)
+    assert any(w.code == "cold_compile" for w in est.warnings) and est.fit is not None and est.fit.fits
+    assert headline(est, question).startswith("yes, once its compile cache is warm (see the first-start note): ")
+    # Without the note, a plain yes.
+    plain = _estimate(CAL / "gpt_oss_120b.json", engine="vllm", gpu="h200", seq_len=131072)
+    assert not any(w.code == "cold_compile" for w in plain.warnings)
+    assert headline(plain, question).startswith("yes: ")
