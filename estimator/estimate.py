@@ -274,9 +274,10 @@ def _fewest_gpus(
 ) -> tuple[int, int]:
     """The layout with the fewest GPUs in all that holds the query's b requests of s tokens: a
     tensor-parallel size the engine accepts, and (where it has data parallelism) the fewest replicas
-    of it that hold them; (0, 1) when none up to the limit does. Among equal counts, the fewest
-    replicas. The query's own layout counts where it fits. With pp= above 1 every rank of
-    ``stages`` must hold its share (which rank holds the most changes with the layout)."""
+    of it that hold them; (0, 1) when none up to the limit does. Among equal counts, the query's own
+    group size where it asked one, then the fewest replicas. The query's own layout counts where it
+    fits. With pp= above 1 every rank of ``stages`` must hold its share (which rank holds the most
+    changes with the layout)."""
     pp = query.pp
     best: tuple[int, int, int] | None = (query.gpus * pp * query.dp, query.gpus, query.dp) if fits else None
     for n in engine.tp_sizes(spec, MAX_GPUS, query):
@@ -328,7 +329,13 @@ def _fewest_gpus(
             )
             if not low:
                 continue
-        if best is None or n * pp * low < best[0] or low < best[2]:
+
+        # Among equal counts, a group size asked (gpus= above 1) first: more replicas of tp=8, not a
+        # 16-GPU group across nodes; then the fewest replicas (one GPU asked: a tensor-parallel group).
+        def key(total: int, size: int, replicas: int) -> tuple[int, bool, int]:
+            return total, query.gpus > 1 and size != query.gpus, replicas
+
+        if best is None or key(n * pp * low, n, low) < key(*best):
             best = (n * pp * low, n, low)
     if best is None:
         return 0, 1
