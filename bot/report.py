@@ -613,10 +613,10 @@ def max_line(est: Estimate) -> str | None:
     window = est.details.context_window
     if window and fit.max_seq_len > window:
         # Memory is not the limit there: say so, or people plan for a context the model cannot use.
-        # In whole tokens beside the window's, or "129k" (132,096) reads as less than 131,072.
-        seq = (
-            f"{fit.max_seq_len:,} tokens{more} at b={q.batch:,} (memory only: the model's context window is {window:,})"
-        )
+        # Near the window in whole tokens, or "129k" (132,096) reads as less than 131,072.
+        if fit.max_seq_len < 2 * window:
+            seq = f"{fit.max_seq_len:,} tokens{more} at b={q.batch:,}"
+        seq += f" (memory only: the model's context window is {window:,})"
     batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"no batch at s={q.seq_len:,}"
     if fit.max_batch_bound == "max_num_seqs":
         # The engine runs no more at once: memory is not what stops b there.

@@ -363,7 +363,7 @@ def test_the_max_line_says_when_s_is_vrams_own_limit() -> None:
         CAL / "deepseek_v4_flash.json", engine="vllm", gpu="h200", gpus=8, seq_len=131072, kv="fp8", vllm="0.33"
     )
     assert est.fit.max_seq_len == 16 * 1024 * 1024 and est.fit.max_seq_len_at_limit
-    assert "16,777,216 tokens or more (vram's limit) at b=1" in report.max_line(est)
+    assert "16M tokens or more (vram's limit) at b=1" in report.max_line(est)
     # Where memory is the bound, no such words: Qwen3-8B's KV grows with every token.
     small = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", seq_len=32768)
     assert not small.fit.max_seq_len_at_limit and "vram's limit" not in report.max_line(small)
