@@ -283,9 +283,9 @@ _VLLM_QUANTIZATION = {
 }
 _SPEC_DRAFTERS = ("eagle", "eagle3", "dflash", "draft_model")
 _FLAG_RE = re.compile(r"(?<!\S)(--[A-Za-z][\w.-]*|-(?:tp|pp|dp|q|sc|dcp|pcp|ep|cc|ac|dc|O)(?![\w-])|-O\S+)(=)?")
-# EPLB (config/parallel.py@v0.33.0 EPLBConfig; --num-redundant-experts is the older spelling of
-# num_redundant_experts): read together, as eplb=.
-_EPLB_FLAGS = ("--enable-eplb", "--eplb-config", "--num-redundant-experts")
+# EPLB (config/parallel.py@v0.33.0 EPLBConfig, engine/arg_utils.py@v0.27.1 and @v0.33.0: --enable-eplb
+# and --eplb-config only): read together, as eplb=.
+_EPLB_FLAGS = ("--enable-eplb", "--no-enable-eplb", "--eplb-config")
 _READ_FLAGS_TEXT = " ".join([f for f in [*_FLAG_KEYS, *_FLAG_SWITCHES, *_EPLB_FLAGS] if f.startswith("--")])
 _SEPARATOR = "\x00"  # where a flag was: no rule reads across it
 # Quotes as chat clients retype them, back to ASCII.
@@ -516,12 +516,14 @@ def _mm_limit(flag: str, raw: str) -> str:
             f'different ones: ask with one, for example: {flag} \'{{"image": 0, "video": 0}}\''
         )
     named = set(config) if raw.startswith("{") else {part.partition("=")[0].strip() for part in raw.split(",")}
-    if values == {"0"} and "video" not in named:
-        # mm=0 drops the vision tower; vLLM keeps it for the modalities left at their default (a
-        # Qwen-VL model's video), so zero images alone is text only on image-only models only.
+    if values == {"0"} and not {"image", "video"} <= named:
+        # mm=0 drops the vision tower, which vLLM does only when every modality the model takes is 0
+        # (interfaces.py _mark_tower_model); one left at its default (999) keeps it: zero images
+        # alone is text only on Gemma-3, not on Qwen2.5-VL, which takes video too.
+        left = "video" if "image" in named else "images"
         raise InputError(
-            f"{flag} {raw} leaves video at vLLM's default, so a model that takes video keeps its vision tower: "
-            f'for text only write {flag} \'{{"image": 0, "video": 0}}\' (or --language-model-only)'
+            f"{flag} {raw} leaves {left} at vLLM's default, which keeps the vision tower of a model that takes "
+            f'them: for text only write --language-model-only, or {flag} \'{{"image": 0, "video": 0}}\''
         )
     return values.pop()
 
@@ -565,15 +567,20 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
                 found.settings.append((key, value, typed))
             elif flag != "--model":
                 found.passed_over.append(flag)
-        elif flag == "--enable-eplb":
+        elif flag in ("--enable-eplb", "--no-enable-eplb"):
             if glued:
                 raise InputError(f"{flag} takes no value: write it alone, for example: {_EPLB_EXAMPLE}")
-            found.eplb_on = True
+            found.eplb_on = flag == "--enable-eplb"
             found.eplb_words.append(typed)
-        elif flag in ("--eplb-config", "--num-redundant-experts"):
+        elif flag == "--num-redundant-experts":
+            # Gone from vLLM's arguments (not in engine/arg_utils.py@v0.27.1 or @v0.33.0): it refuses it.
+            raise InputError(
+                f"vLLM 0.27 and later have no {flag}: write --eplb-config '{{\"num_redundant_experts\": N}}', "
+                f"for example: {_EPLB_EXAMPLE}"
+            )
+        elif flag == "--eplb-config":
             raw, end = _flag_value(text, end, flag)
-            payload = raw if flag == "--eplb-config" else json.dumps({"num_redundant_experts": raw})
-            _eplb_config(found, flag, payload)
+            _eplb_config(found, flag, raw)
             found.eplb_words.append(f"{typed} {raw}")
         elif flag == "--hf-overrides":
             raw, end = _flag_value(text, end, flag)
@@ -628,8 +635,8 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
         pieces.append(f" {_SEPARATOR} ")
         pos = end
     pieces.append(text[pos:])
-    if found.eplb_redundant is not None and not found.eplb_on:
-        # ParallelConfig.__post_init__: redundant experts without EPLB is a start-up error.
+    if found.eplb_redundant and not found.eplb_on:
+        # ParallelConfig.__post_init__: redundant experts (not 0) without EPLB is a start-up error.
         raise InputError(
             f"vLLM refuses num_redundant_experts {found.eplb_redundant} without --enable-eplb: add it, for example: "
             f"{_EPLB_EXAMPLE}"
@@ -1042,18 +1049,25 @@ def _read_settings(reader: _Reader) -> None:
     reader.run_rule(_w(r"(?:with |using |and |plus )?(?:rope )?yarn(?: rope)?(?: scaling)?"), yarn_alone)
 
     # "with eplb and 32 redundant experts", "eplb with 32 redundant experts": EPLB's redundant copies.
+    def eplb(m: re.Match[str]) -> None:
+        if not m.group("n") and "eplb" in reader.read:
+            return  # "with eplb and 32 redundant experts": the count was read
+        reader.set("eplb", m.group("n") or "0", m.group(0))
+        if "ep" not in reader.read:
+            # EPLB brings expert parallelism, which vLLM requires for it (a pasted command must say
+            # --enable-expert-parallel itself).
+            reader.set("ep", "on", m.group(0))
+
+    # "with eplb and 32 redundant experts", "32 redundant experts": EPLB's redundant copies.
     reader.run_rule(
         _w(
             r"(?:with |using |and |plus )?(?:eplb (?:with |and )?)?(?P<n>\d+) redundant experts?"
             r"(?: (?:with|for|of) eplb)?"
         ),
-        lambda m: reader.set("eplb", m.group("n"), m.group(0)),
+        eplb,
     )
     # "with eplb" alone: EPLB without redundant experts (eplb=0), unless a count was read.
-    reader.run_rule(
-        _w(r"(?:with |using |and |plus )?(?:eplb|expert load balanc(?:ing|er))"),
-        lambda m: None if "eplb" in reader.read else reader.set("eplb", "0", m.group(0)),
-    )
+    reader.run_rule(_w(r"(?:with |using |and |plus )?(?P<n>)(?:eplb|expert load balanc(?:ing|er))"), eplb)
 
     def mtp(m: re.Match[str]) -> None:
         reader.set("mtp", m.group("n") or m.group("n2"), m.group(0))

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple
 from common.errors import ConfigError, InputError
 from estimator.arith import ceil_div as _cdiv
 from estimator.dtypes import FORMAT_BITS
+from estimator.eplb import eplb_served
 from estimator.spec import (
     DTYPE_BYTES,
     FLOAT_FORMATS,
@@ -439,6 +440,13 @@ def weight_bytes(
     return max(0, stored - (_modelled_bytes(spec, scheme, 1) - share))
 
 
+def redundant_experts(spec: ModelSpec, query: Query) -> int:
+    """EPLB's redundant experts vLLM places (eplb= with ep=on, on a model it balances), else 0."""
+    if query.eplb is None or not query.expert_parallel or query.engine != "vllm":
+        return 0
+    return query.eplb if eplb_served(spec, query.vllm) else 0
+
+
 def query_weight_bytes(spec: ModelSpec, query: Query, gpus: int, *, layer_split: bool = False) -> int:
     """The weights one GPU holds with tensor parallelism over ``gpus``; the whole model's weights for
     an engine that splits layers (``layer_split``: its ``layer_share`` divides them)."""
@@ -451,7 +459,7 @@ def query_weight_bytes(spec: ModelSpec, query: Query, gpus: int, *, layer_split:
     held = None
     if query.expert_parallel and spec.num_experts:
         # EPLB (eplb=) adds redundant copies: vLLM places num_experts + redundant physical experts.
-        held = -(-(spec.num_experts + (query.eplb or 0)) // (gpus * query.dp))
+        held = -(-(spec.num_experts + redundant_experts(spec, query)) // (gpus * query.dp))
     weights = weight_bytes(
         spec,
         weight_format=query.weight_format,

@@ -81,6 +81,7 @@ from estimator.engines.vllm_profiles import (
     release_of,
     serves_on_v2_runner,
 )
+from estimator.eplb import eplb_served
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
 from estimator.memo import by_spec
@@ -109,6 +110,7 @@ from estimator.weights import (
     matrix_share,
     matrix_values_bytes,
     query_weight_bytes,
+    redundant_experts,
     weight_bytes,
     zero_point_matrices,
 )
@@ -1436,7 +1438,7 @@ def experts_per_gpu(spec: ModelSpec, query: Query) -> int:
     if not query.expert_parallel or expert_split(query) == 1:
         return spec.num_experts
     # EPLB's redundant experts are physical experts too (fused_moe/layer.py determine_expert_counts).
-    return -(-(spec.num_experts + (query.eplb or 0)) // expert_split(query))
+    return -(-(spec.num_experts + redundant_experts(spec, query)) // expert_split(query))
 
 
 # EplbState.add_model (distributed/eplb/eplb_state.py, the same in the 0.27.1, 0.30.0 and 0.33.0
@@ -1452,11 +1454,18 @@ def eplb_state_bytes(spec: ModelSpec, query: Query) -> int:
     logical-to-physical map (layers x experts x 1,024 int64), the replica counts and the
     physical-to-logical map (int64), the load pass (int32) and the 1,000-step load window (int32),
     and the rearrangement buffer: one MoE layer's local experts, in their stored format."""
-    if query.eplb is None or not query.expert_parallel or not spec.num_experts or not spec.num_moe_layers:
+    if query.eplb is None or not query.expert_parallel or not spec.num_moe_layers:
         return 0  # without expert parallelism vLLM refuses EPLB (eplb_refusal)
+    if not eplb_served(spec, query.vllm):
+        return 0  # a model class without MixtureOfExperts: vLLM starts without EPLB's state
     experts, layers = spec.num_experts, spec.num_moe_layers
     physical = experts + query.eplb
-    maps = layers * experts * (_EPLB_SLOTS * 8 + 8) + layers * physical * (8 + 4) + _EPLB_WINDOW * layers * physical * 4
+    # int64: logical-to-physical (1,024 slots) and replica counts per logical expert, and from 0.31
+    # the last rearrangement's load (``last_expert_load``); physical-to-logical; int32: the load pass
+    # and the 1,000-step window per physical expert.
+    last_load = 8 if release_of(version_profile(query)[0].version) >= (0, 31) else 0
+    per_logical = _EPLB_SLOTS * 8 + 8 + last_load
+    maps = layers * experts * per_logical + layers * physical * (8 + 4) + _EPLB_WINDOW * layers * physical * 4
     held = experts_per_gpu(spec, query)
     one_layer = tuple(
         lin.model_copy(update={"count": lin.count // (experts * layers) * held})
@@ -1475,7 +1484,11 @@ def eplb_refusal(spec: ModelSpec, query: Query) -> str | None:
     if not spec.num_experts:
         return f"eplb= balances a MoE model's experts; {spec.model_type} has none"
     if not query.expert_parallel:
-        return "EPLB needs expert parallelism (enable_expert_parallel must be True): add ep=on"
+        return (
+            "EPLB needs expert parallelism (enable_expert_parallel must be True): add ep=on (--enable-expert-parallel)"
+        )
+    if not eplb_served(spec, query.vllm):
+        return None  # vLLM starts without EPLB for this model class (the setting_ignored note says so)
     world = expert_split(query)
     if world == 1:
         return "EPLB requires tensor or data parallelism: use gpus= or dp= above 1"
@@ -4799,6 +4812,15 @@ class VllmEngine(BaseEngine):
                     "setting_ignored",
                     f"prefix={'on' if query.prefix_caching else 'off'} changes no figure here: prefix caching "
                     f"only changes the pages of state-space layers, and {spec.model_type} has none.",
+                )
+            )
+        if query.eplb is not None and query.expert_parallel and spec.num_experts and not eplb_served(spec, query.vllm):
+            arch = spec.architectures[0] if spec.architectures else spec.model_type
+            notes.append(
+                note(
+                    "setting_ignored",
+                    f"eplb={query.eplb} changes nothing here: vLLM {version_profile(query)[0].version}'s {arch} does "
+                    "not implement EPLB (MixtureOfExperts), so it starts without EPLB and without redundant experts.",
                 )
             )
         refusal = self.refusal(spec, query)

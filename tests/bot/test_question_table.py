@@ -663,7 +663,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
-    # EPLB: --enable-eplb with EPLBConfig.num_redundant_experts (or the older --num-redundant-experts).
+    # EPLB: --enable-eplb with EPLBConfig.num_redundant_experts; words bring ep=on, which EPLB needs.
     (
         "vllm serve deepseek-ai/DeepSeek-V3 -tp 8 --enable-expert-parallel --enable-eplb "
         "--eplb-config '{\"num_redundant_experts\": 32}' --max-model-len 32768 on h200",
@@ -680,7 +680,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         (),
     ),
     (
-        "can deepseek-ai/DeepSeek-V3 run on 8 H200 with vllm with expert parallel and eplb with 32 redundant experts",
+        "can deepseek-ai/DeepSeek-V3 run on 8 H200 with vllm and eplb with 32 redundant experts",
         "deepseek-ai/DeepSeek-V3",
         "gpu=h200 gpus=8 ep=on eplb=32 engine=vllm",
         FIT,
@@ -869,9 +869,15 @@ REFUSED: list[tuple[str, str]] = [
         "is not original_max_position_embeddings x factor (32,768 x 4 = 131,072)",
     ),
     ("can Qwen/Qwen3-8B run 128k with yarn on an h100", "needs its factor"),
-    ("vllm serve deepseek-ai/DeepSeek-V3 -tp 8 -ep --num-redundant-experts 32 on h200", "without --enable-eplb"),
+    (
+        "vllm serve deepseek-ai/DeepSeek-V3 -tp 8 -ep --eplb-config '{\"num_redundant_experts\": 32}' on h200",
+        "without --enable-eplb",
+    ),
+    ("vllm serve deepseek-ai/DeepSeek-V3 -tp 8 -ep --enable-eplb --num-redundant-experts 32 on h200", "have no"),
     # Zero images alone leaves video at vLLM's default: a Qwen-VL model keeps its vision tower.
     ("vllm serve ./qwen-vl --limit-mm-per-prompt '{\"image\": 0}' on h100", "leaves video at vLLM's default"),
+    ("vllm serve ./qwen-vl --limit-mm-per-prompt '{\"video\": 0}' on h100", "leaves images at vLLM's default"),
+    ("vllm serve ./qwen-vl --limit-mm-per-prompt.video 0 on h100", "leaves images at vLLM's default"),
     (
         "vllm serve deepseek-ai/DeepSeek-V3 -tp 8 -ep --enable-eplb --eplb-config '{\"window_size\": 10}' on h200",
         "does not read window_size",

@@ -43,19 +43,23 @@ def test_redundant_experts_and_the_eplb_state_per_gpu() -> None:
     assert error is None
     # 256 + 32 = 288 physical experts over 8 GPUs: 36 a GPU instead of 32, in every MoE layer.
     redundant = (36 - 32) * LAYERS * EXPERT
-    # int64 maps: logical-to-physical (1,024 slots an expert) and replica counts; physical-to-logical
-    # (int64) and the load pass (int32); the int32 load window of 1,000 steps; one layer's 36 experts.
-    maps = LAYERS * EXPERTS * (1024 * 8 + 8) + LAYERS * 288 * (8 + 4) + 1000 * LAYERS * 288 * 4
+    # int64 maps: logical-to-physical (1,024 slots an expert), replica counts and (from 0.31) the last
+    # rearrangement's load; physical-to-logical (int64) and the load pass (int32); the int32 load
+    # window of 1,000 steps; one layer's 36 experts.
+    maps = LAYERS * EXPERTS * (1024 * 8 + 8 + 8) + LAYERS * 288 * (8 + 4) + 1000 * LAYERS * 288 * 4
     buffer = 36 * EXPERT
-    assert terms["eplb_state"] == maps + buffer == 1_774_604_032
+    assert terms["eplb_state"] == maps + buffer == 1_774_722_816
     assert balanced - plain == redundant + maps + buffer
 
 
 def test_eplb_without_redundant_experts_keeps_the_placement() -> None:
     plain, _, _ = _weights()
     balanced, terms, _ = _weights(eplb=0)
-    maps = LAYERS * EXPERTS * (1024 * 8 + 8) + LAYERS * 256 * (8 + 4) + 1000 * LAYERS * 256 * 4
+    maps = LAYERS * EXPERTS * (1024 * 8 + 8 + 8) + LAYERS * 256 * (8 + 4) + 1000 * LAYERS * 256 * 4
     assert terms["eplb_state"] == maps + 32 * EXPERT
+    # 0.30 has no last_expert_load (eplb_state.py@v0.30.0).
+    _, old, _ = _weights(eplb=0, vllm="0.30")
+    assert terms["eplb_state"] - old["eplb_state"] == LAYERS * EXPERTS * 8
     assert balanced - plain == terms["eplb_state"]
 
 
@@ -85,3 +89,15 @@ def test_the_grammar_reads_up_to_eplb_states_limit() -> None:
     assert parse_settings(["eplb=1023"]) == {"eplb": 1023}
     with pytest.raises(InputError, match="eplb="):
         parse_settings(["eplb=1024"])
+
+
+def test_a_model_class_without_eplb_starts_without_it() -> None:
+    # gpt-oss (GptOssForCausalLM) and Qwen1.5-MoE (Qwen2MoeForCausalLM) do not implement vLLM's
+    # MixtureOfExperts in the 0.27.1-0.33.0 wheels (tools/gen_vllm_eplb.py): no redundant experts, no
+    # EPLB state, and a note says eplb= changes nothing.
+    spec = load_model_spec(json.loads((FIXTURES / "Qwen__Qwen1.5-MoE-A2.7B.json").read_text()))
+    base = estimate(spec, Query(engine="vllm", gpu="h100", gpus=2, expert_parallel=True), model_id="m")
+    asked = estimate(spec, Query(engine="vllm", gpu="h100", gpus=2, expert_parallel=True, eplb=4), model_id="m")
+    assert asked.memory.weights == base.memory.weights
+    assert asked.engine_report is not None and asked.engine_report.start_error is None
+    assert any(w.code == "setting_ignored" and "eplb=4 changes nothing" in w.message for w in asked.warnings)
