@@ -13,7 +13,14 @@ from importlib import metadata
 from typing import Any
 
 from estimator.engines import KvTerm, get_engine
-from estimator.engines.vllm import VllmReport, kvmem_round_up, kvmem_text, kvmem_words, layout_settings
+from estimator.engines.vllm import (
+    UTIL_REFUSAL_PREFIX,
+    VllmReport,
+    kvmem_round_up,
+    kvmem_text,
+    kvmem_words,
+    layout_settings,
+)
 from estimator.grammar import KEY_BY_NAME, KEYS, is_default
 from estimator.notes import Note
 from estimator.query import Query
@@ -596,6 +603,8 @@ def max_line(est: Estimate) -> str | None:
     else:
         where = "this GPU"
     if fit.max_seq_len <= 0 and fit.max_batch <= 0:
+        if (getattr(est.engine_report, "start_error", None) or "").startswith(UTIL_REFUSAL_PREFIX):
+            return f"Max on {where}: none at util={q.util:g}, which vLLM will not start with"
         fraction = get_engine(q.engine).usable_fraction(q)
         if est.memory.weights >= fit.gpu_memory * fraction:
             # util's share of the device, where the engine takes one, is what the weights pass.

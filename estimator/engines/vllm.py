@@ -4029,6 +4029,10 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     )
 
 
+# How the util start check's refusal begins (report.max_line and the notes tell it from the others).
+UTIL_REFUSAL_PREFIX = "vLLM will not start: util="
+
+
 def _requested_past_free(query: Query, gpu: GPU, util: float, requested: int) -> str | None:
     """vLLM's start check on util (v1/worker/utils.py request_memory, @v0.20.0 to @v0.33.0, and 0.34
     without the extensible cache): it refuses to start when the memory free at its first snapshot is
@@ -4044,7 +4048,7 @@ def _requested_past_free(query: Query, gpu: GPU, util: float, requested: int) ->
     while most > 0 and requested_bytes(most, gpu.memory_bytes) > free:
         most = round(most - 0.01, 2)
     return (
-        f"vLLM will not start: util={util:g} asks {requested / GiB:.2f} GiB of the {gpu.memory_bytes / GiB:.2f} GiB "
+        f"{UTIL_REFUSAL_PREFIX}{util:g} asks {requested / GiB:.2f} GiB of the {gpu.memory_bytes / GiB:.2f} GiB "
         f"{gpu.name}, more than the {free / GiB:.2f} GiB free beside the CUDA context ({context / GiB:.2f} GiB): "
         f'"Free memory on device ... on startup is less than desired GPU memory utilization"; use util={most:g} '
         "or less"
@@ -4951,6 +4955,8 @@ class VllmEngine(BaseEngine):
                     + f"no room for the KV cache at util={report.gpu_memory_utilization:g}.",
                 ),
             ]
+        if not report.starts and (report.start_error or "").startswith(UTIL_REFUSAL_PREFIX):
+            return report, notes  # not max_model_len's doing: the verdict says what util starts
         if not report.starts:
             after = ""
             if report.kv_sizing == "extensible" and report.num_gpu_blocks > 1:

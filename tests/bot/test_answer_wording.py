@@ -441,3 +441,11 @@ def test_a_yes_that_a_first_start_misses_says_it_is_a_warm_starts() -> None:
     plain = _estimate(CAL / "gpt_oss_120b.json", engine="vllm", gpu="h200", seq_len=131072)
     assert not any(w.code == "cold_compile" for w in plain.warnings)
     assert headline(plain, question).startswith("yes: ")
+
+
+def test_a_util_refusal_is_not_blamed_on_max_model_len() -> None:
+    # util=1 on 0.33: more than is free beside the CUDA context at start (request_memory): no
+    # max_model_len note, and the max line says util is what stops it.
+    est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", vllm="0.33", util=1.0)
+    assert not any(w.code == "max_model_len_refused" for w in est.warnings)
+    assert report.max_line(est) == "Max on this GPU: none at util=1, which vLLM will not start with"
