@@ -4024,8 +4024,8 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
         "sliding_batches",
         f"Each request's sliding-window layers hold the window plus 2 batches of max_num_batched_tokens "
         f"({batched:,}, vLLM's default on this GPU): mnbt={_SMALL_BATCHED_TOKENS} would hold "
-        f"{then.max_resident:.2f} requests of {query.seq_len:,} tokens instead of {now.max_resident:.2f}, "
-        "at a slower prefill.",
+        f"{then.max_resident:.2f} requests of {query.seq_len:,} tokens{' a replica' if query.dp > 1 else ''} "
+        f"instead of {now.max_resident:.2f}, at a slower prefill.",
     )
 
 
