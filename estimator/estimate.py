@@ -248,7 +248,10 @@ def solve_fit(
 
     refusal = engine.refusal(spec, query)
     fits = refusal is None and total <= usable and over(s, b) <= 0 and starts(s)
-    min_gpus, min_dp = _fewest_gpus(spec, stages, query, gpu, engine, fits)
+    # A setting that stops the engine on any layout (vLLM's util past the free memory) is sized at the
+    # nearest that starts, which the verdict names beside the layout.
+    solvable = engine.startable_query(query, gpu)
+    min_gpus, min_dp = _fewest_gpus(spec, stages, solvable, gpu, engine, fits and solvable == query)
     return Fit(
         gpu=gpu.key,
         gpu_name=gpu.name,

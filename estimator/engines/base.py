@@ -269,6 +269,11 @@ class Engine(Protocol):
         check of its own on one request), for the fit and every solver; None when it has none."""
         ...
 
+    def startable_query(self, query: Query, gpu: GPU) -> Query:
+        """The query the fewest-GPUs solver sizes: ``query``, or where a setting of it alone stops the
+        engine whatever the layout (vLLM: a util past the free memory), the nearest that starts."""
+        ...
+
     def no_bf16(self, spec: ModelSpec, query: Query, gpu: GPU) -> str | None:
         """What the engine does with a bf16 model on ``gpu``, which has no bf16, and what to change:
         the words after "The T4 has no bf16 (Turing): "; None where its refusal says it."""
@@ -402,6 +407,9 @@ class BaseEngine:
         self, spec: ModelSpec, query: Query, gpu: GPU | None, *, weights: int
     ) -> Callable[[int], bool] | None:
         return None
+
+    def startable_query(self, query: Query, gpu: GPU) -> Query:
+        return query
 
     def max_running(self, query: Query, gpu: GPU | None) -> int | None:
         return None

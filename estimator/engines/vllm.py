@@ -4029,6 +4029,15 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     )
 
 
+def largest_starting_util(query: Query, gpu: GPU) -> float:
+    """The largest util (two decimals) whose share of ``gpu`` is free beside the CUDA context at start."""
+    free = gpu.memory_bytes - query_constants(query).cuda_context
+    most = math.floor(free * 100 / gpu.memory_bytes) / 100
+    while most > 0 and requested_bytes(most, gpu.memory_bytes) > free:
+        most = round(most - 0.01, 2)
+    return most
+
+
 # How the util start check's refusal begins (report.max_line and the notes tell it from the others).
 UTIL_REFUSAL_PREFIX = "vLLM will not start: util="
 
@@ -4044,9 +4053,7 @@ def _requested_past_free(query: Query, gpu: GPU, util: float, requested: int) ->
     free = gpu.memory_bytes - context
     if requested <= free:
         return None
-    most = math.floor(free * 100 / gpu.memory_bytes) / 100
-    while most > 0 and requested_bytes(most, gpu.memory_bytes) > free:
-        most = round(most - 0.01, 2)
+    most = largest_starting_util(query, gpu)
     return (
         f"{UTIL_REFUSAL_PREFIX}{util:g} asks {requested / GiB:.2f} GiB of the {gpu.memory_bytes / GiB:.2f} GiB "
         f"{gpu.name}, more than the {free / GiB:.2f} GiB free beside the CUDA context ({context / GiB:.2f} GiB): "
@@ -4677,6 +4684,15 @@ class VllmEngine(BaseEngine):
 
         return total
 
+    def startable_query(self, query: Query, gpu: GPU) -> Query:
+        """A util past what is free at start stops vLLM on every layout: the solver sizes the largest
+        util that starts (see :func:`_requested_past_free`)."""
+        if query.util is None or extensible_kv_cache(query, gpu):
+            return query
+        if _requested_past_free(query, gpu, query.util, requested_bytes(query.util, gpu.memory_bytes)) is None:
+            return query
+        return query.model_copy(update={"util": largest_starting_util(query, gpu)})
+
     def start_limit(
         self, spec: ModelSpec, query: Query, gpu: GPU | None, *, weights: int
     ) -> Callable[[int], bool] | None:
@@ -5149,7 +5165,12 @@ class VllmEngine(BaseEngine):
         if v.kv_sizing != "extensible" and (
             short := _requested_past_free(q, lookup_gpu(fit.gpu), v.gpu_memory_utilization, v.requested_memory)
         ):
-            return f"{total}: does not fit {where}: {short}"
+            line = f"{total}: does not fit {where}: {short}"
+            if fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
+                # The fewest layout is the solver's at that util (startable_query).
+                most = largest_starting_util(q, lookup_gpu(fit.gpu))
+                line += f"; at util={most:g} it takes {layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp)}"
+            return line
         # The pool's blocks hold one whole request (int(concurrency x s) >= s from 0.21, where the
         # two-decimal concurrency may round up to 1.00), yet vLLM will not start: from 0.30 its check
         # holds one block back (the null block) first.

@@ -45,3 +45,15 @@ def test_tensor_parallelism_starts_as_logged() -> None:
     # CUDA context alone, not what TP adds later.
     est = estimate(QWEN3_8B, Query(engine="vllm", gpu="rtx-3090", gpus=2, util=0.95, vllm="0.30"), model_id="m")
     assert est.engine_report is not None and est.engine_report.start_error is None
+
+
+def test_the_fewest_gpus_are_sized_at_the_largest_util_that_starts() -> None:
+    # Qwen2.5-32B on L4s at util=1 (0.33): refused at start on any layout; the fewest layout is the
+    # one util=0.97 (the largest that starts) takes, as asking with util=0.97 gives.
+    spec = load_model_spec(json.loads((FIXTURES / "Qwen__Qwen2.5-32B.json").read_text()))
+    refused = estimate(spec, Query(engine="vllm", gpu="l4", vllm="0.33", util=1.0), model_id="m")
+    lowered = estimate(spec, Query(engine="vllm", gpu="l4", vllm="0.33", util=0.97), model_id="m")
+    assert refused.fit is not None and lowered.fit is not None and not refused.fit.fits
+    assert refused.engine_report is not None and "use util=0.97 or less" in (refused.engine_report.start_error or "")
+    assert (refused.fit.min_gpus, refused.fit.min_gpus_dp) == (lowered.fit.min_gpus, lowered.fit.min_gpus_dp)
+    assert lowered.fit.min_gpus > 1
