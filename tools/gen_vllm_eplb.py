@@ -4,7 +4,8 @@ release's wheel with ``ast`` (no vLLM import, no GPU).
 
     python tools/gen_vllm_eplb.py vllm-0.33.0-cp38-abi3-manylinux_2_28_x86_64.whl
 
-prints the sorted architecture names, one per line, for estimator/engines/vllm_eplb.py.
+prints the sorted architecture names, one per line, for estimator/eplb.py (which keeps 0.27.1's set
+and what each later release adds or drops).
 """
 
 from __future__ import annotations
