@@ -14,12 +14,12 @@ from typing import Any
 
 from estimator.engines import KvTerm, get_engine
 from estimator.engines.vllm import (
-    UTIL_REFUSAL_PREFIX,
     VllmReport,
     kvmem_round_up,
     kvmem_text,
     kvmem_words,
     layout_settings,
+    util_refused,
 )
 from estimator.grammar import KEY_BY_NAME, KEYS, is_default
 from estimator.notes import Note
@@ -603,7 +603,7 @@ def max_line(est: Estimate) -> str | None:
     else:
         where = "this GPU"
     if fit.max_seq_len <= 0 and fit.max_batch <= 0:
-        if (getattr(est.engine_report, "start_error", None) or "").startswith(UTIL_REFUSAL_PREFIX):
+        if util_refused(est.engine_report):
             return f"Max on {where}: none at util={q.util:g}, which vLLM will not start with"
         fraction = get_engine(q.engine).usable_fraction(q)
         if est.memory.weights >= fit.gpu_memory * fraction:

@@ -4038,8 +4038,14 @@ def largest_starting_util(query: Query, gpu: GPU) -> float:
     return most
 
 
-# How the util start check's refusal begins (report.max_line and the notes tell it from the others).
+# How the util start check's refusal begins (util_refused tells it from the others).
 UTIL_REFUSAL_PREFIX = "vLLM will not start: util="
+
+
+def util_refused(report: EngineReport | None) -> bool:
+    """Whether vLLM's report is refused by the util start check (:func:`_requested_past_free`),
+    which sets the report's start error once."""
+    return isinstance(report, VllmReport) and (report.start_error or "").startswith(UTIL_REFUSAL_PREFIX)
 
 
 def _requested_past_free(query: Query, gpu: GPU, util: float, requested: int) -> str | None:
@@ -4705,9 +4711,7 @@ class VllmEngine(BaseEngine):
         pool, batched = report.kv_cache_memory, report.max_num_batched_tokens
         if fixed_pool_overflow(query, gpu, _non_kv_bytes(report)):
             return lambda s: False  # kvmem='s pool does not fit the device beside the rest, whatever s
-        if report.kv_sizing != "extensible" and _requested_past_free(
-            query, gpu, report.gpu_memory_utilization, report.requested_memory
-        ):
+        if util_refused(report):
             return lambda s: False  # util asks more than is free at start, whatever s
         layout, _ = kv_layout(spec, query)
         profile, _ = version_profile(query)
@@ -4971,7 +4975,7 @@ class VllmEngine(BaseEngine):
                     + f"no room for the KV cache at util={report.gpu_memory_utilization:g}.",
                 ),
             ]
-        if not report.starts and (report.start_error or "").startswith(UTIL_REFUSAL_PREFIX):
+        if util_refused(report):
             return report, notes  # not max_model_len's doing: the verdict says what util starts
         if not report.starts:
             after = ""
@@ -5162,10 +5166,8 @@ class VllmEngine(BaseEngine):
         held = min(v.max_resident, running - 0.01)  # never round up to what was asked
         if v.kv_sizing == "fixed" and (oom := fixed_pool_overflow(q, lookup_gpu(fit.gpu), _non_kv_bytes(v))):
             return f"{total}: does not fit {where}: {oom}"
-        if v.kv_sizing != "extensible" and (
-            short := _requested_past_free(q, lookup_gpu(fit.gpu), v.gpu_memory_utilization, v.requested_memory)
-        ):
-            line = f"{total}: does not fit {where}: {short}"
+        if util_refused(v):
+            line = f"{total}: does not fit {where}: {v.start_error}"
             if fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
                 # The fewest layout is the solver's at that util (startable_query).
                 most = largest_starting_util(q, lookup_gpu(fit.gpu))
