@@ -1048,7 +1048,6 @@ def _read_settings(reader: _Reader) -> None:
 
     reader.run_rule(_w(r"(?:with |using |and |plus )?(?:rope )?yarn(?: rope)?(?: scaling)?"), yarn_alone)
 
-    # "with eplb and 32 redundant experts", "eplb with 32 redundant experts": EPLB's redundant copies.
     def eplb(m: re.Match[str]) -> None:
         if not m.group("n") and "eplb" in reader.read:
             return  # "with eplb and 32 redundant experts": the count was read

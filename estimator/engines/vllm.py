@@ -4015,7 +4015,7 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     if batched <= _SMALL_BATCHED_TOKENS:
         return None
     weights = query_weight_bytes(spec, query, query.gpus)
-    now = vllm_report(spec, query, weights_bytes=weights, gpu=gpu)
+    now = _engine_report(spec, query, weights, gpu)  # the answer's own report, memoized
     small = query.model_copy(update={"max_num_batched_tokens": _SMALL_BATCHED_TOKENS})
     then = vllm_report(spec, small, weights_bytes=weights, gpu=gpu)
     if not now.starts or not then.starts or then.max_resident < now.max_resident * 1.1:
