@@ -721,6 +721,7 @@ def _linear_block(c: _Counts, g: _Geometry, n: int) -> LayerKV:
             mixer="gated_deltanet",
             mixer_heads=nv,
             mixer_groups=nk,
+            mixer_key_dim=dk,
             conv_channels=conv,
             conv_kernel=kernel,
             ssm_state_elements=nv * dk * dv,

@@ -118,6 +118,9 @@ class LayerKV(Frozen):
     # Mamba-2's n_groups). 0: not recorded (other mixers, attention layers).
     mixer_heads: int = 0
     mixer_groups: int = 0
+    # A gated DeltaNet layer's key head width (linear_key_head_dim): vLLM picks its prefill kernel by
+    # it on Blackwell. 0: not recorded (other mixers, attention layers).
+    mixer_key_dim: int = 0
 
 
 # A divisor read from a config (group and block sizes): zero or negative would divide by zero or

@@ -168,6 +168,25 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     # DeepSeek-V4-Flash-0731: the study's architecture facts (43 layers, 128-token window, 6 of 256
     # experts + 1 shared, 2,048 wide, fp4) are DeepSeek-V4-Flash's published shape.
     "n059": (DEFAULTS / "deepseek_v4_flash.json", "DeepSeek-V4-Flash published shape = the 0731 checkpoint's", {}),
+    # glq's release notes quote fragments of a refused start on "a 32 GB card" (needed 8.48 / available
+    # 7.48 GiB at 131,072 tokens). The needed figure is the KV layout alone: Qwen3.5-27B's shape in a
+    # 2-byte cache (the notes' "64 KiB per token" is 16 layers x 4 KV heads x 256 x 2 x 2 B), default
+    # prefix caching, no MTP (an MTP layer adds 0.5 GiB). Sized on the RTX 5090 (SM 12.0, as the other
+    # 32 GB Blackwell card, the RTX PRO 4500): only FlashInfer's GDN prefill, with its checkpoint page
+    # and 64-token block alignment, prints 8.48; an Ampere / Ada / Volta 32 GB card (Triton's prefill)
+    # would print 8.33, as would any release before 0.33.
+    "n070": (
+        DEFAULTS / "qwen3_5_27b.json",
+        "Qwen3.5-27B published shape = Qwen3.8-27B, GLQ weights (not read: the check is the KV layout's)",
+        {"gpu": "rtx-5090"},
+    ),
+}
+
+# Cases whose log names no vLLM version, with the release they are sized on and why.
+RELEASES_INFERRED: dict[str, str] = {
+    # glq v0.8.37 (2026-11-19): "Release smoke gate ... vLLM 0.33.0"; the refusal it quotes was fixed in
+    # that release.
+    "n070": "0.33",
 }
 
 # DFlash drafters of the calibration cases: the drafter's config and where its values come from (the
@@ -240,9 +259,6 @@ FLAGS_UNKNOWN: dict[str, str] = {
         case: "vLLM 0.34.0, two A100 (40 GB): concurrency in prose only, no pool, TP, util or dtype"
         for case in ("n068", "n069")
     },
-    # glq's release notes quote fragments of a refused start (needed 8.48 / available 7.48 GiB at
-    # 131,072 tokens) without the vLLM version, the card, util, KV dtype or speculative settings.
-    "n070": "a fit-check failure quoted in fragments: no vLLM version, card, util, KV dtype or MTP setting",
 }
 
 
@@ -400,12 +416,16 @@ def _logged_tokens(measured: dict[str, Any]) -> float | None:
     )
 
 
-def _failed_start(case: dict[str, Any]) -> tuple[float, float, int] | None:
-    """(needed GiB, available GiB, estimated max length) of a logged fit-check failure."""
+def _failed_start(case: dict[str, Any]) -> tuple[float, float, int | None] | None:
+    """(needed GiB, available GiB, estimated max length) of a logged fit-check failure; a quote in
+    fragments ("8.48 GiB KV cache is needed ... 7.48 GiB available") gives no estimated length."""
     for line in case["measured"].get("raw_lines") or []:
         match = re.search(r"\(?([\d.]+) GiB KV cache is needed.*?memory \(([\d.]+) GiB\)\..*?length is (\d+)", line)
         if match:
             return float(match.group(1)), float(match.group(2)), int(match.group(3))
+        match = re.search(r"([\d.]+) GiB KV cache is needed \W+ ([\d.]+) GiB available", line)
+        if match:
+            return float(match.group(1)), float(match.group(2)), None
     return None
 
 
@@ -433,7 +453,7 @@ def size_case(case: dict[str, Any]) -> Row:
         or _number(m.get("fits_max_model_len"), r"\(([\d.]+)x\)"),
         logged_start="failed" if failure or _no_cache_memory(case) else "started",
     )
-    release = _release(case["version"])
+    release = _release(case["version"]) or RELEASES_INFERRED.get(case["id"])
     if (why := _speculative(case)[1]) is not None:
         row.skipped = why
         return row
@@ -449,7 +469,9 @@ def size_case(case: dict[str, Any]) -> Row:
     path, note, overrides = CONFIGS[case["id"]]
     row.config_note = note
     spec = with_drafter(case["id"], load_model_spec(json.loads(path.read_text())))
-    query = _query(case, release, overrides)
+    gpu_key = _gpu(case)
+    # The GPU picks kernels that shape the layout (gated DeltaNet's prefill backend from 0.33).
+    query = _query(case, release, {**overrides, **({"gpu": gpu_key} if gpu_key else {})})
     profile, _ = vllm.version_profile(query)
     row.profile = profile.version
     if query.pp > 1:
@@ -457,7 +479,6 @@ def size_case(case: dict[str, Any]) -> Row:
         # the fewest blocks of any, so that rank's blocks are an upper bound on the logged tokens.
         spec = stage_spec(spec, 0, query.pp)
         row.config_note += f"; PP {query.pp}: the logged pool is the first rank's ({spec.num_layers} layers)"
-    gpu_key = _gpu(case)
     batched, _ = vllm.batch_defaults(query, lookup_gpu(gpu_key) if gpu_key else None)
     if failure:
         needed, available, estimated = failure
@@ -817,6 +838,9 @@ def summary(rows: list[Row]) -> dict[str, dict[str, Any]]:
         if row.verdict_right is not None:
             entry["verdicts"] += 1
             entry["verdicts_right"] += int(row.verdict_right)
+        if row.needed_gib is not None and row.logged_needed_gib is not None:
+            entry["needed"] = entry.get("needed", 0) + 1
+            entry["needed_right"] = entry.get("needed_right", 0) + int(row.needed_gib == row.logged_needed_gib)
     for entry in out.values():
         errors = sorted(entry.pop("errors"))
         entry["kv_tokens_checked"] = len(errors)
@@ -863,6 +887,11 @@ def overview(rows: list[Row], full: list[FullRow]) -> list[str]:
             if entry and entry["kv_tokens_checked"]
             else ""
         )
+        if entry and not tokens and entry.get("needed"):
+            tokens = (
+                f"no KV-token line; the fit check's KV need as logged in {entry['needed_right']} of "
+                f"{entry['needed']} refusal(s)"
+            )
         verdicts = f"{entry['verdicts_right']} of {entry['verdicts']}" if entry else ""
         lines.append(
             f"| {version} | {entry['cases'] if entry else 0} | {tokens} | {verdicts} | {_signed_pool(pools)} |"
@@ -935,13 +964,18 @@ def markdown(rows: list[Row], full: list[FullRow] | None = None) -> str:
             if row.logged_pool_gib is not None and row.logged_pool_gib <= 0:
                 start += f": no memory for the cache blocks (logged pool {row.logged_pool_gib} GiB)"
             elif row.estimated_max_len is not None:
-                start += (
-                    f": needs {row.needed_gib} GiB (logged {row.logged_needed_gib}) of "
-                    f"{row.logged_pool_gib} GiB; estimated max length {row.estimated_max_len:,} "
-                    f"(logged {row.logged_estimated_max_len:,})"
-                )
+                start += f": needs {row.needed_gib} GiB (logged {row.logged_needed_gib}) of {row.logged_pool_gib} GiB"
+                if row.logged_estimated_max_len is not None:
+                    start += (
+                        f"; estimated max length {row.estimated_max_len:,} (logged {row.logged_estimated_max_len:,})"
+                    )
+                else:
+                    start += f"; estimated max length {row.estimated_max_len:,} (not quoted)"
+            logged_version = row.version.split(" (")[0]
+            if row.id in RELEASES_INFERRED:
+                logged_version = f"{RELEASES_INFERRED[row.id]} inferred"
             lines.append(
-                f"| {row.id} ({row.version.split(' (')[0]}) | {row.model} | {row.gpu} x {row.tp}"
+                f"| {row.id} ({logged_version}) | {row.model} | {row.gpu} x {row.tp}"
                 f"{f' x PP {row.pp}' if row.pp > 1 else ''} | "
                 f"{row.max_model_len or ''} | {tokens} | {conc} | {start} |"
             )

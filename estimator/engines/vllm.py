@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -77,6 +77,7 @@ from estimator.engines.vllm_profiles import (
     mamba_cache_mode,
     no_kv_memory_message,
     prefill_capture_grid,
+    prefill_checkpoint_alignment,
     profile_for,
     release_of,
     serves_on_v2_runner,
@@ -1857,6 +1858,12 @@ def activation_peak(
     rows = min(seqs, tokens)
     encoder, held, encoder_where = _encoder_peak(spec, query, gpu, constants)
     forward, where = _forward_peak(spec, query, tokens)
+    # The text run's first GDN layer allocates the checkpoint workspace and keeps it: it is under the
+    # forward's peak and the sampler's after it.
+    workspace = gdn_checkpoint_workspace_bytes(spec, query, gpu, tokens)
+    kept = f", plus FlashInfer's GDN checkpoint workspace ({workspace / MiB:.1f} MiB)" if workspace else ""
+    held += workspace
+    where += kept
     forward += held
     profile, _ = version_profile(query)
     v2 = uses_v2_runner(spec, query)
@@ -1895,7 +1902,7 @@ def activation_peak(
         # peaks read the same under one description.
         where = (
             f"sampler warm-up: {sequences} x {spec.vocab_size:,}-token vocabulary x {per_logit:.3g} B per logit "
-            f"({parts})"
+            f"({parts}){kept}"
         )
     elif peak == encoder and encoder > forward:
         where = encoder_where
@@ -2182,6 +2189,63 @@ def _state_page_bytes(
     return conv + ssm
 
 
+# Model types whose gated DeltaNet layers are vLLM's QwenGatedDeltaNetAttention (models/qwen3_next.py,
+# models/qwen3_5.py@v0.33.0), the class that exports prefill checkpoints; OLMo-hybrid's
+# (OlmoHybridGatedDeltaNetAttention) subclasses the base layer and exports none.
+_QWEN_GDN_TYPES = frozenset({"qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text"})
+
+
+def gdn_flashinfer_prefill(gpu: GPU | None, key_dim: int) -> bool:
+    """Whether vLLM runs gated DeltaNet's prefill on FlashInfer's kernel rather than Triton's (FLA)
+    (_resolve_gdn_prefill_backend, layers/mamba/gdn/qwen_gdn_linear_attn.py@v0.33.0, @v0.34.0): on
+    Hopper (SM 9.0) always; on Blackwell (SM 10.x, 12.x) for 128-wide key heads under a CUDA 13
+    runtime, which the 0.33 and 0.34 wheels are built for (their METADATA requires
+    nvidia-cutlass-dsl[cu13]). Ampere, Ada and AMD take Triton or AITER's kernels. No GPU record: the
+    H100's."""
+    if gpu is None:
+        return True
+    if gpu.vendor != "nvidia" or gpu.compute_capability is None:
+        return False
+    if gpu.compute_capability == (9, 0):
+        return True
+    return gpu.compute_capability[0] in (10, 12) and key_dim == 128
+
+
+def vllm_mixer(spec: ModelSpec, layer: LayerKV, gpu: GPU | None) -> str:
+    """The mixer as vLLM's checkpoint rules tell them apart: Qwen's gated DeltaNet on FlashInfer's
+    prefill ("qwen_gdn_flashinfer") is the one that exports prefill checkpoints at an alignment."""
+    if (
+        layer.mixer == "gated_deltanet"
+        and spec.model_type in _QWEN_GDN_TYPES
+        and gdn_flashinfer_prefill(gpu, layer.mixer_key_dim)
+    ):
+        return "qwen_gdn_flashinfer"
+    return layer.mixer
+
+
+def _checkpoint_mixers(spec: ModelSpec, states: Sequence[LayerKV], gpu: GPU | None) -> tuple[str, ...]:
+    return tuple(sorted({vllm_mixer(spec, layer, gpu) for layer in states}))
+
+
+def gdn_checkpoint_workspace_bytes(spec: ModelSpec, query: Query, gpu: GPU | None, tokens: int) -> int:
+    """The workspace FlashInfer's GDN prefill writes its checkpoints into, sized in the profile run and
+    kept (QwenGatedDeltaNetAttention._checkpoint_buffer_spec, layers/mamba/gdn/
+    qwen_gdn_linear_attn.py@v0.33.0: ``cdiv(max_num_batched_tokens, grid)`` fp32 states of
+    value heads / TP x value width x key width; the grid is the block size, and one workspace serves
+    every layer, v1/worker/workspace.py). 0 where no layer exports checkpoints."""
+    states = [layer for layer in spec.layers if _has_state(layer)]
+    if not states:
+        return 0
+    profile, _ = version_profile(query)
+    supports_all = any(layer.mixer in ("mamba", "mamba2", "") for layer in states)
+    mode = mamba_cache_mode(profile, query.prefix_caching, supports_all_mode=supports_all)
+    if prefill_checkpoint_alignment(profile, mode, _checkpoint_mixers(spec, states, gpu)) is None:
+        return 0
+    grid = kv_layout(spec, query)[0].block_size
+    state = max(layer.ssm_state_elements for layer in states) // query.gpus
+    return round_up(ceil_div(tokens, grid) * state * 4, 256)
+
+
 def _has_state(layer: LayerKV) -> bool:
     """A layer with a per-request recurrent / conv state (on its own, or beside attention)."""
     return layer.kind == "state" or (layer.mixer != "" and (layer.ssm_state_elements > 0 or layer.conv_channels > 0))
@@ -2190,7 +2254,7 @@ def _has_state(layer: LayerKV) -> bool:
 # Layouts already worked out, per ``spec.layers`` tuple, TP size, bytes per element and release: one
 # estimate asks several times (terms, solvers, the report). Holding the tuple keeps its id from being
 # reused.
-_LayoutKey = tuple[int, int, str, str, bool | None, str | None, int, int | None, bool | None, int | None]
+_LayoutKey = tuple[int, str, int, str, str, bool | None, str | None, int, int | None, bool | None, int | None]
 _LAYOUTS: dict[_LayoutKey, tuple[tuple[LayerKV, ...], tuple[KvLayout, tuple[str, ...]]]] = {}
 
 
@@ -2200,6 +2264,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     profile, _ = version_profile(query)
     key = (
         id(spec.layers),
+        spec.model_type,  # the mixers' classes and state dtypes follow it, beside the layers
         query.gpus,
         kv_dtype,
         profile.version,
@@ -2261,6 +2326,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
             query.prefix_caching,
             speculative_tokens(spec, query),
             drafter,
+            gpu,
         )
     else:
         if drafter:
@@ -2807,6 +2873,7 @@ def _hybrid_layout(
     prefix_caching: bool | None,
     num_spec: int = 0,
     drafter: tuple[LayerKV, ...] = (),
+    gpu: GPU | None = None,
 ) -> tuple[KvLayout, tuple[str, ...]]:
     """vLLM's hybrid KV cache manager: state layers hold whole per-request states in pages as large
     as an attention block, whose size is raised until one attention page holds the largest state
@@ -2831,9 +2898,8 @@ def _hybrid_layout(
             f"vLLM {profile.version} caches {spec.model_type}'s Mamba state per chunk with prefix caching "
             "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later"
         )
-    mamba_blocks = mamba_blocks_per_request(
-        profile, mode, num_speculative_tokens=num_spec, mixers=tuple(sorted({layer.mixer for layer in states}))
-    )
+    mixers = _checkpoint_mixers(spec, states, gpu)
+    mamba_blocks = mamba_blocks_per_request(profile, mode, num_speculative_tokens=num_spec, mixers=mixers)
     if not attention:
         page = mamba_page
         only = KvGroupSpec(
@@ -2852,6 +2918,9 @@ def _hybrid_layout(
         # backends take 64, and hybrid MLA models at least 128 from 0.27; the cache block is 64 from
         # 0.34 (platforms/interface.py@v0.34.0 _align_hybrid_block_size).
         alignment = max(profile.hybrid_mla_alignment if mla else BLOCK_SIZE, cache_block)
+    if checkpoint_alignment := prefill_checkpoint_alignment(profile, mode, mixers):
+        # "Internal prefill checkpoints land on block boundaries" (platforms/interface.py@v0.33.0).
+        alignment = math.lcm(alignment, checkpoint_alignment)
     pages = hybrid_attention_pages(mamba_page, per_token, alignment, cache_block)
     counts: dict[tuple[str, int | None, bool], int] = {}
     for layer in attention:
@@ -3852,18 +3921,20 @@ def _extended(profile: VllmProfile, layout: KvLayout, num_blocks: int) -> tuple[
 def persistent_runner_bytes(
     spec: ModelSpec, query: Query, *, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
 ) -> int:
-    """The part of :func:`activation_peak` that stays allocated after the profile run: the V2
-    sampler's penalty state and request tables, which 0.27+'s consumed-memory accounting counts.
-    The extensible KV cache (0.34) finds them resident after warm-up (``non_kv_used``), not in the
-    transient peak its margin scales with."""
+    """The part of :func:`activation_peak` that stays allocated after the profile run: FlashInfer's
+    GDN checkpoint workspace, and the V2 sampler's penalty state and request tables, which 0.27+'s
+    consumed-memory accounting counts. The extensible KV cache (0.34) finds them resident after
+    warm-up (``non_kv_used``), not in the transient peak its margin scales with."""
     profile, _ = version_profile(query)
+    tokens, seqs = batch_defaults(query, gpu, constants)
+    workspace = gdn_checkpoint_workspace_bytes(spec, query, gpu, tokens)
     stage = spec.pp_stage
     if stage is not None and not stage.last:
-        return 0
+        return workspace
     if not uses_v2_runner(spec, query) or profile.non_kv_accounting != "consumed":
-        return 0
-    _, seqs = batch_defaults(query, gpu, constants)
-    return v2_sampler_state_bytes(spec, seqs) + v2_sampler_tables_bytes(spec, seqs, speculative_tokens(spec, query))
+        return workspace
+    sampler = v2_sampler_state_bytes(spec, seqs) + v2_sampler_tables_bytes(spec, seqs, speculative_tokens(spec, query))
+    return workspace + sampler
 
 
 class ExtensibleSizing(Frozen):

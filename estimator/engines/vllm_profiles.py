@@ -269,9 +269,12 @@ class VllmProfile(_Frozen):
     # v1/kv_cache_interface.py MambaSpec.max_memory_usage_bytes in "align" mode:
     # 2 + num_speculative_blocks pages, plus num_prefill_checkpoint_blocks. The field exists from
     # 0.29.0, but only the mixers named here set it to 1: none of Mamba-2 / GDN in 0.29.0-0.31.0
-    # (Kimi K3's KDA only), Mamba-2 from 0.32.0 (layers/mamba/mamba_mixer2.py), Qwen's gated
-    # DeltaNet from 0.33.0 (layers/mamba/gdn/qwen_gdn_linear_attn.py). A Qwen3.8-27B log of a
-    # 0.29.1rc1 build (calibration2 n010) holds 2 pages per GDN group in "align" mode.
+    # (Kimi K3's KDA only), Mamba-2 from 0.32.0 (layers/mamba/mamba_mixer2.py), and from 0.33.0
+    # Qwen's gated DeltaNet when its prefill runs on FlashInfer's kernel ("qwen_gdn_flashinfer":
+    # QwenGatedDeltaNetAttention sets a checkpoint alignment only for that backend,
+    # layers/mamba/gdn/qwen_gdn_linear_attn.py@v0.33.0, @v0.34.0; Triton's prefill and OLMo-hybrid's
+    # layers export none). A Qwen3.8-27B log of a 0.29.1rc1 build (calibration2 n010) holds 2 pages
+    # per GDN group in "align" mode.
     prefill_checkpoint_mixers: frozenset[str]
     prefix_caching_mamba_mode: PrefixCachingMambaMode
     # v1/kv_cache_interface.py MambaSpec.max_memory_usage_bytes in "all" mode: one page per block of
@@ -576,7 +579,7 @@ _V033 = _next(
     "0.33",
     batch_tiers=(_B200, _H100.model_copy(update={"excludes_gb10": True}), _SMALL),
     v2_sampler_warmup_pass=True,
-    prefill_checkpoint_mixers=frozenset({"mamba2", "gated_deltanet"}),
+    prefill_checkpoint_mixers=frozenset({"mamba2", "qwen_gdn_flashinfer"}),
     v2_spec_methods=_V032.v2_spec_methods | {"draft_model"},
 )
 _V034 = _next(
@@ -1205,6 +1208,25 @@ def mamba_blocks_per_request(
     exports = bool(mixers) and all(mixer in profile.prefill_checkpoint_mixers for mixer in mixers)
     checkpoint = 1 if exports else 0
     return 2 + num_speculative_tokens + checkpoint
+
+
+# Token alignment of the prefill checkpoints a mixer declares (get_prefill_checkpoint_alignment):
+# FlashInfer's GDN prefill emits states on a 64-token grid (FLASHINFER_GDN_CHECKPOINT_ALIGNMENT,
+# layers/mamba/gdn/qwen_gdn_linear_attn.py@v0.33.0, v1/attention/backends/gdn_attn.py@v0.34.0).
+# Mamba-2 exports at any token and declares none.
+CHECKPOINT_ALIGNMENT: dict[str, int] = {"qwen_gdn_flashinfer": 64}
+
+
+def prefill_checkpoint_alignment(profile: VllmProfile, mode: MambaCacheMode, mixers: Sequence[str]) -> int | None:
+    """The alignment ``_align_hybrid_block_size`` folds into the attention block in "align" mode
+    (platforms/interface.py@v0.33.0: ``lcm(kernel alignment, get_mamba_prefill_checkpoint_alignment)``):
+    the lcm of the mixers' declared alignments, None unless every one declares one
+    (layers/mamba/abstract.py get_mamba_prefill_checkpoint_alignment)."""
+    if mode != "align" or not mixers:
+        return None
+    if not all(mixer in profile.prefill_checkpoint_mixers and mixer in CHECKPOINT_ALIGNMENT for mixer in mixers):
+        return None
+    return math.lcm(*(CHECKPOINT_ALIGNMENT[mixer] for mixer in mixers))
 
 
 def max_concurrency(num_blocks: int, group_blocks_per_request: Sequence[int]) -> float:

@@ -447,16 +447,29 @@ def test_qwen3_8b_awq_bump_records(rows) -> None:
         assert row.skipped == "a eagle3 draft model's config is not in the fixtures", case
 
 
-def test_032_to_034_prose_cases_are_listed_not_sized(rows) -> None:
-    # n068/n069 (GitLab's vLLM 0.34.0 sizing MR) and n070 (glq's quoted fit-check failure) give
-    # concurrency in prose or error fragments, with no pool and no TP/util/KV dtype: each is listed with
-    # its reason and none reaches the 0.34 refusal or a guessed flag.
+def test_034_prose_cases_are_listed_not_sized(rows) -> None:
+    # n068/n069 (GitLab's vLLM 0.34.0 sizing MR) give concurrency in prose, with no pool and no
+    # TP/util/KV dtype: each is listed with its reason and none reaches the 0.34 refusal or a guessed flag.
     by_id = {row.id: row for row in rows}
     assert (by_id["n068"].version, by_id["n069"].version) == ("0.34.0", "0.34.0")
-    for case in ("n068", "n069", "n070"):
+    for case in ("n068", "n069"):
         row = by_id[case]
         assert row.profile is None and row.skipped is not None and "no config" not in row.skipped, case
-    assert by_id["n070"].logged_pool_gib == 7.48 and by_id["n070"].max_model_len == 131_072
+
+
+def test_033_fit_check_refusal_needs_what_glq_quotes(rows) -> None:
+    # n070 (glq v0.8.37's notes, release gate on vLLM 0.33.0): on a 32 GB card at 131,072 tokens "8.48
+    # GiB KV cache is needed ... 7.48 GiB available". Qwen3.5-27B's layout on FlashInfer's GDN prefill:
+    # blocks of 832 tokens (13 x 64) of 3,407,872 B per layer; 16 attention layers x cdiv(131,072, 832)
+    # = 158 blocks and 48 GDN layers x 3 pages (2 for align mode + the prefill checkpoint):
+    # (16 x 158 + 48 x 3) x 3,407,872 = 9,105,833,984 B = 8.48 GiB.
+    row = next(r for r in rows if r.id == "n070")
+    assert row.profile == "0.33" and row.skipped is None
+    assert (row.logged_pool_gib, row.max_model_len) == (7.48, 131_072)
+    assert (16 * 158 + 48 * 3) * 3_407_872 == 9_105_833_984
+    assert row.needed_gib == row.logged_needed_gib == round(9_105_833_984 / 2**30, 2) == 8.48
+    assert (row.start_from_pool, row.logged_start) == ("failed", "failed")
+    assert row.logged_estimated_max_len is None and row.estimated_max_len is not None
 
 
 def test_cases_sized_from_published_configs_later(tool, rows, full) -> None:

@@ -273,7 +273,10 @@ def test_mamba_pages_per_request_follow_the_cache_mode() -> None:
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.31"], "align", mixers=("mamba2",)) == 2
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.32"], "align", mixers=("mamba2",)) == 3
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.32"], "align", mixers=("gated_deltanet",)) == 2
-    assert vp.mamba_blocks_per_request(vp.PROFILES["0.33"], "align", mixers=("gated_deltanet",)) == 3
+    # 0.33: Qwen's GDN exports a checkpoint only on FlashInfer's prefill; Triton's exports none.
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.33"], "align", mixers=("qwen_gdn_flashinfer",)) == 3
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.33"], "align", mixers=("gated_deltanet",)) == 2
+    assert vp.mamba_blocks_per_request(vp.PROFILES["0.32"], "align", mixers=("qwen_gdn_flashinfer",)) == 2
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.33"], "align", mixers=("mamba2", "")) == 2
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.29"], "none", num_speculative_tokens=2) == 3
     assert vp.mamba_blocks_per_request(vp.PROFILES["0.26"], "align", num_speculative_tokens=2) == 4
@@ -439,3 +442,16 @@ def test_v2_runner_takes_no_cuda_graph_estimate_until_0_29() -> None:
         assert not vp.cuda_graph_estimate_taken(vp.PROFILES[version], on_v2_runner=True), version
     for version in ("0.29", "0.31", "0.33"):
         assert vp.cuda_graph_estimate_taken(vp.PROFILES[version], on_v2_runner=True), version
+
+
+def test_prefill_checkpoint_alignment_is_flashinfers_gdn_grid_in_align_mode() -> None:
+    # platforms/interface.py@v0.33.0: in "align" mode the block is a multiple of the lcm of the Mamba
+    # layers' checkpoint alignments, None unless every layer declares one (FlashInfer's GDN: 64;
+    # Mamba-2 exports at any token and declares none).
+    v33, v32 = vp.PROFILES["0.33"], vp.PROFILES["0.32"]
+    assert vp.prefill_checkpoint_alignment(v33, "align", ("qwen_gdn_flashinfer",)) == 64
+    assert vp.prefill_checkpoint_alignment(v33, "none", ("qwen_gdn_flashinfer",)) is None
+    assert vp.prefill_checkpoint_alignment(v33, "align", ("gated_deltanet",)) is None
+    assert vp.prefill_checkpoint_alignment(v33, "align", ("mamba2",)) is None
+    assert vp.prefill_checkpoint_alignment(v32, "align", ("qwen_gdn_flashinfer",)) is None
+    assert vp.prefill_checkpoint_alignment(vp.PROFILES["0.34"], "align", ("qwen_gdn_flashinfer",)) == 64

@@ -43,12 +43,13 @@ GEMMA3_1B = _load(FIXTURES / "configs" / "google__gemma-3-1b-it.json")
 
 # Qwen3.5-MoE pages. Attention: 2 heads x 256 x (K + V) x 2 B = 2,048 B per token per layer. GDN
 # state: conv (2 x 16 x 128 + 32 x 128 = 8,192 channels) x 3 x 2 B = 49,152 + fp32 recurrent state
-# 32 x 128 x 128 x 4 B = 2,097,152 -> 2,146,304 B; the attention block grows to hold it:
-# 16 x cdiv(2,146,304, 16 x 2,048) = 16 x 66 = 1,056 tokens, a page of 1,056 x 2,048 = 2,162,688 B.
-# Groups of 10 layers (10 full, 30 GDN): 4 groups; one block index costs 10 pages = 21,626,880 B.
+# 32 x 128 x 128 x 4 B = 2,097,152 -> 2,146,304 B. On an H100 (and with no GPU named) 0.33 runs the
+# GDN prefill on FlashInfer, whose 64-token checkpoints align the block to lcm(16, 64) = 64:
+# 64 x cdiv(2,146,304, 64 x 2,048) = 64 x 17 = 1,088 tokens, a page of 1,088 x 2,048 = 2,228,224 B.
+# Groups of 10 layers (10 full, 30 GDN): 4 groups; one block index costs 10 pages = 22,282,240 B.
 # 0.33 "align" mode with the GDN prefill checkpoint: 3 state pages per GDN group per request.
-MOE_BLOCK_TOKENS = 1_056
-MOE_BLOCK_BYTES = 10 * 2_162_688
+MOE_BLOCK_TOKENS = 1_088
+MOE_BLOCK_BYTES = 10 * 2_228_224
 MOE_STATE_BLOCKS = 3 * 3
 
 
@@ -61,30 +62,35 @@ def q(**kw) -> Query:
 
 
 def test_qwen35_moe_pool_of_one_request_prints_one_but_does_not_start() -> None:
-    query = q(vllm="0.33", seq_len=73_920)
+    query = q(vllm="0.33", seq_len=76_160)
     layout, _ = vllm.kv_layout(QWEN35_MOE, query)
-    assert (layout.block_size, layout.group_size, layout.num_groups) == (1_056, 10, 4)
+    assert (layout.block_size, layout.group_size, layout.num_groups) == (1_088, 10, 4)
     assert layout.bytes_per_block == MOE_BLOCK_BYTES
-    # 73,920 = 70 x 1,056: 70 attention blocks x 10 layers + 3 state pages x 30 layers = 790 pages,
+    # 76,160 = 70 x 1,088: 70 attention blocks x 10 layers + 3 state pages x 30 layers = 790 pages,
     # 79 blocks of 10 pages. A pool of 79 blocks (and change) holds it once...
-    assert _moe_blocks(73_920) == 79
+    assert _moe_blocks(76_160) == 79
     pool = 79 * MOE_BLOCK_BYTES + MOE_BLOCK_BYTES - 1
     blocks, _, concurrency = vllm.kv_capacity(QWEN35_MOE, query, pool, batched_tokens=8192)
     assert (blocks, concurrency) == (79, 1.0)
     # ...but the check wants 79 blocks of the 78 left beside the null block. The longest request in
-    # 78: 78 - 9 state blocks = 69 attention blocks = 72,864 tokens.
+    # 78: 78 - 9 state blocks = 69 attention blocks = 75,072 tokens.
     check = vllm.start_check(QWEN35_MOE, query, pool, batched_tokens=8192)
     assert not check.fits
     assert check.needed_bytes == 79 * MOE_BLOCK_BYTES
     assert check.available_bytes == pool - MOE_BLOCK_BYTES
-    assert check.estimated_max_model_len == 69 * 1_056 == 72_864
-    # One block more and it starts; 0.28 held no block back (and needs no more blocks than 0.33).
+    assert check.estimated_max_model_len == 69 * 1_088 == 75_072
+    # One block more and it starts.
     assert vllm.start_check(QWEN35_MOE, query, 80 * MOE_BLOCK_BYTES, batched_tokens=8192).fits
-    assert vllm.start_check(QWEN35_MOE, q(vllm="0.28", seq_len=73_920), pool, batched_tokens=8192).fits
-    # 0.29 holds the null block back too; "align" mode without the GDN prefill checkpoint keeps 2
-    # state pages per GDN group: 70 + 3 x 2 = 76 blocks.
-    at_029 = vllm.start_check(QWEN35_MOE, q(vllm="0.29", seq_len=73_920), pool, batched_tokens=8192)
-    assert (at_029.needed_bytes, at_029.available_bytes) == (76 * MOE_BLOCK_BYTES, pool - MOE_BLOCK_BYTES)
+    # Before 0.33 no GDN checkpoint: blocks of 16 x cdiv(2,146,304, 16 x 2,048) = 1,056 tokens,
+    # 2,162,688 B pages; 76,160 tokens take cdiv(76,160, 1,056) = 73 attention blocks. 0.28 holds no
+    # block back and needs 73 + 3 x 2 = 79 blocks of 21,626,880 B, which the pool holds.
+    small = 10 * 2_162_688
+    assert vllm.kv_layout(QWEN35_MOE, q(vllm="0.28", seq_len=76_160))[0].bytes_per_block == small
+    at_028 = vllm.start_check(QWEN35_MOE, q(vllm="0.28", seq_len=76_160), pool, batched_tokens=8192)
+    assert at_028.fits and at_028.needed_bytes == 79 * small
+    # 0.29 holds the null block (one of its own blocks) back too.
+    at_029 = vllm.start_check(QWEN35_MOE, q(vllm="0.29", seq_len=76_160), pool, batched_tokens=8192)
+    assert (at_029.needed_bytes, at_029.available_bytes) == (79 * small, pool - small)
 
 
 def test_qwen3_8b_dense_pool_of_one_request_does_not_start() -> None:
@@ -157,14 +163,14 @@ def _blocks_needed(est) -> int:
 
 
 def test_qwen35_moe_on_h100_answer_follows_the_start_check() -> None:
-    # Whatever pool vram measures (N blocks), vLLM 0.33 starts at s iff ceil(s / 1,056) + 9 + 1 <= N:
-    # the longest s is (N - 10) x 1,056, and the verdict, the Max line, the s= hint and the JSON agree.
+    # Whatever pool vram measures (N blocks), vLLM 0.33 starts at s iff ceil(s / 1,088) + 9 + 1 <= N:
+    # the longest s is (N - 10) x 1,088, and the verdict, the Max line, the s= hint and the JSON agree.
     base = estimate(QWEN35_MOE, q(gpu="h100", vllm="0.33", seq_len=131_072), model_id="m")
     n = base.engine_report.num_gpu_blocks
     longest = (n - 10) * MOE_BLOCK_TOKENS
     assert base.fit is not None and not base.fit.fits
     assert base.fit.max_seq_len == longest == base.engine_report.estimated_max_model_len
-    # At (N - 9) x 1,056 the pool holds exactly one request (1.00x): the answer used to say "fits".
+    # At (N - 9) x 1,088 the pool holds exactly one request (1.00x): the answer used to say "fits".
     edge = estimate(QWEN35_MOE, q(gpu="h100", vllm="0.33", seq_len=(n - 9) * MOE_BLOCK_TOKENS), model_id="m")
     assert _blocks_needed(edge) == n + 1
     assert edge.engine_report.max_concurrency == 1.0

@@ -396,14 +396,24 @@ def test_n038_qwen38_27b_tp2() -> None:
 
 def test_prefix_caching_default_and_checkpoint_page() -> None:
     # Hybrid models start with prefix caching from 0.26 (config/model.py), "align" mode holds 2 state
-    # pages, plus a prefill-checkpoint page for Qwen's GDN from 0.33 (qwen_gdn_linear_attn.py; the
-    # MambaSpec field exists from 0.29 but GDN sets it only in 0.33); without prefix caching one
-    # page. 1,000 blocks at 65,536 tokens: cdiv(65536, 2096) = 32 attention blocks.
+    # pages, plus a prefill-checkpoint page for Qwen's GDN from 0.33 where its prefill runs on
+    # FlashInfer (qwen_gdn_linear_attn.py; the MambaSpec field exists from 0.29 but GDN sets it only
+    # in 0.33); without prefix caching one page. An A100 runs Triton's prefill, no checkpoint; at
+    # 1,000 blocks of 2,096 tokens, 65,536 tokens take cdiv(65536, 2096) = 32 attention blocks.
     pool = 1000 * 10 * 2096 * 1024
-    for version, state_pages in (("0.25", 1), ("0.26", 2), ("0.28", 2), ("0.29", 2), ("0.32", 2), ("0.33", 3)):
-        query = q(vllm=version, kv="fp8", seq_len=65536)
+    for version, state_pages in (("0.25", 1), ("0.26", 2), ("0.28", 2), ("0.29", 2), ("0.32", 2), ("0.33", 2)):
+        query = q(vllm=version, kv="fp8", seq_len=65536, gpu="a100-80gb")
         _, _, conc = vllm.kv_capacity(QWEN36_35B, query, pool, batched_tokens=8192)
         assert conc == pytest.approx(1000 / (32 + 3 * state_pages)), version
+    # On an H100 the checkpoint page comes, and its 64-token grid aligns the block: 2,112 tokens
+    # (64 x cdiv(2,146,304, 64 x 1,024) = 64 x 33), so 1,000 blocks of 2,112 x 1,024 B x 10 pages
+    # fit in the pool's bytes 992 times, and 65,536 tokens take cdiv(65536, 2112) = 32 attention blocks.
+    layout, _ = vllm.kv_layout(QWEN36_35B, q(vllm="0.33", kv="fp8", seq_len=65536, gpu="h100"))
+    assert layout.block_size == 2_112
+    query = q(vllm="0.33", kv="fp8", seq_len=65536, gpu="h100")
+    blocks, _, conc = vllm.kv_capacity(QWEN36_35B, query, pool, batched_tokens=8192)
+    assert blocks == pool // (10 * 2_112 * 1024) == 992
+    assert conc == pytest.approx(992 / (32 + 3 * 3))
     _, _, conc = vllm.kv_capacity(
         QWEN36_35B, q(vllm="0.33", kv="fp8", seq_len=65536, prefix_caching=False), pool, batched_tokens=8192
     )
