@@ -4482,6 +4482,7 @@ def _too_long(seq_len: int, longest: int, spec: ModelSpec, query: Query) -> str:
     ropes = any(layer.kind in ("full", "sliding", "mla") for layer in spec.layers)
     if (
         query.yarn is None
+        and positions
         and positions == longest
         and spec.rope_scaling_type in ("default", "mrope")
         and not spec.rope_bases
