@@ -16,6 +16,7 @@ from estimator.engines import get_engine
 from estimator.engines.vllm import VllmReport, layout_words
 from estimator.result import Estimate
 from estimator.spec import Frozen
+from estimator.units import tokens_text
 from sources.model_search import ModelMatch, ModelSearch
 from store.records import Conversation
 
@@ -122,7 +123,7 @@ def _batch_bound(est: Estimate) -> str:
         limit = f"max_num_seqs {seqs:,}{each} (no more than mnbt={seqs:,})"
     else:
         limit = f"vLLM's default max_num_seqs of {seqs:,}{each}"
-    pool = f"{held * q.dp:.2f} requests of {q.seq_len:,} tokens"
+    pool = f"{held * q.dp:,.2f} requests of {tokens_text(q.seq_len)}"
     if fit.max_batch_bound == "max_num_seqs":
         return f" ({limit} binds: the KV pool has room for {pool})"
     return f" (the KV pool binds; {limit})"

@@ -23,3 +23,8 @@ def gib_text(n_bytes: int) -> str:
     """``34.1 GiB``, ``2,509.3 GiB``; from 10,000 GiB on ``9.8 TiB``, ``4.0 EiB``."""
     unit, scale = gib_unit(n_bytes)
     return f"{n_bytes / scale:,.1f} {unit}"
+
+
+def tokens_text(n: int) -> str:
+    """``n`` tokens in words: "1 token", "4,096 tokens"."""
+    return f"{n:,} token" + ("" if n == 1 else "s")

@@ -102,7 +102,7 @@ from estimator.spec import (
     VisionSpec,
     WeightFormat,
 )
-from estimator.units import gib_text
+from estimator.units import gib_text, tokens_text
 from estimator.weights import (
     checkpoint_scheme_kept,
     gptq_matrices,
@@ -4095,7 +4095,7 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
         "sliding_batches",
         f"Each request's sliding-window layers hold the window plus 2 batches of max_num_batched_tokens "
         f"({batched:,}, vLLM's default on this GPU): mnbt={_SMALL_BATCHED_TOKENS} would hold "
-        f"{then.max_resident:.2f} requests of {query.seq_len:,} tokens{' a replica' if query.dp > 1 else ''} "
+        f"{then.max_resident:,.2f} requests of {tokens_text(query.seq_len)}{' a replica' if query.dp > 1 else ''} "
         f"instead of {now.max_resident:.2f}, at a slower prefill.",
     )
 
@@ -5142,7 +5142,7 @@ class VllmEngine(BaseEngine):
             )
         line = (
             f"{held}; {pool}, "
-            f"room for {v.max_resident:.2f} requests of {s:,} tokens"
+            f"room for {v.max_resident:,.2f} requests of {tokens_text(s)}"
             + ("" if capped else " at once")
             + (
                 f" (its {v.num_gpu_blocks:,} blocks less the null block, which no request gets)"
@@ -5173,7 +5173,7 @@ class VllmEngine(BaseEngine):
         if v.data_parallel_size > 1:
             every = v.max_resident * v.data_parallel_size
             line += (
-                f". The {v.data_parallel_size} replicas hold {every:.2f} requests of {s:,} tokens "
+                f". The {v.data_parallel_size} replicas hold {every:,.2f} requests of {tokens_text(s)} "
                 "in all; vLLM's load balancer gives each request to one replica, the least loaded"
             )
         return line
@@ -5204,13 +5204,13 @@ class VllmEngine(BaseEngine):
         # pool must hold those it runs.
         running = min(share, v.max_num_seqs)
         queued = share - running
-        asked = f"{share:,} request" + ("" if share == 1 else "s") + f" of {q.seq_len:,} tokens"
+        asked = f"{share:,} request" + ("" if share == 1 else "s") + f" of {tokens_text(q.seq_len)}"
         if q.dp > 1:
             asked += f" it gets of b={q.batch:,}"
         if queued:
             whose = "each replica" if q.dp > 1 else "vLLM"
             asked = (
-                f"{running:,} requests of {q.seq_len:,} tokens {whose} runs at once ({seqs_words(q, v)}; "
+                f"{running:,} requests of {tokens_text(q.seq_len)} {whose} runs at once ({seqs_words(q, v)}; "
                 f"the other {queued:,} of {'its ' if q.dp > 1 else 'b='}{share:,} wait)"
             )
         if fit.fits:
@@ -5219,7 +5219,8 @@ class VllmEngine(BaseEngine):
             each = " per GPU" if world > 1 else ""
             reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:.1f} GiB{each})"
             line = (
-                f"{total}: fits {where}{reserves}: {pool} holds {v.max_resident:.2f} requests of {q.seq_len:,} tokens"
+                f"{total}: fits {where}{reserves}: {pool} holds {v.max_resident:,.2f} requests of "
+                f"{tokens_text(q.seq_len)}"
             )
             wait = f"; {queued:,} wait" + (" in each" if q.dp > 1 else "") if queued else ""
             if q.dp > 1:
@@ -5275,7 +5276,7 @@ class VllmEngine(BaseEngine):
             )
             line = f"{total}: does not fit {where}: at util={v.gpu_memory_utilization:g} {rest} leave vLLM no KV pool"
         elif held < 1:
-            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of one request of {q.seq_len:,} tokens"
+            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of one request of {tokens_text(q.seq_len)}"
         else:
             line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of the {asked}"
             line += "" if queued else " asked"

@@ -449,3 +449,14 @@ def test_a_util_refusal_is_not_blamed_on_max_model_len() -> None:
     est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", vllm="0.33", util=1.0)
     assert not any(w.code == "max_model_len_refused" for w in est.warnings)
     assert report.max_line(est) == "Max on this GPU: none at util=1, which vLLM will not start with"
+
+
+def test_one_token_requests_read_in_the_singular_and_counts_group_thousands() -> None:
+    # Qwen3-8B at s=1 on an H100: every 16-token block holds a request, so the pool holds thousands.
+    est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", seq_len=1)
+    assert isinstance(est.engine_report, VllmReport)
+    held = est.engine_report.max_resident
+    assert held >= 1_000
+    text = " ".join(filter(None, (report.verdict(est), report.engine_line(est))))
+    assert f"{held:,.2f} requests of 1 token" in text
+    assert "1 tokens" not in text
