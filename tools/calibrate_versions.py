@@ -645,7 +645,8 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
         return None
     path, _, overrides = CONFIGS[case["id"]]
     spec = load_model_spec(json.loads(path.read_text()))
-    query = _query(case, release, overrides)
+    # The layout reads the GPU from the query (gated DeltaNet's prefill kernel from 0.33).
+    query = _query(case, release, {**overrides, "gpu": setup.gpu_key})
     profile, _ = vllm.version_profile(query)
     text = _logged_text(case)
     total = setup.total_gib or _number(text, r"Free memory on device \([\d.]+/([\d.]+) GiB\)")
@@ -974,8 +975,11 @@ def markdown(rows: list[Row], full: list[FullRow] | None = None) -> str:
             logged_version = row.version.split(" (")[0]
             if row.id in RELEASES_INFERRED:
                 logged_version = f"{RELEASES_INFERRED[row.id]} inferred"
+            gpu = row.gpu
+            if (card := CONFIGS[row.id][2].get("gpu")) is not None:
+                gpu += f" (sized as {lookup_gpu(card).name})"
             lines.append(
-                f"| {row.id} ({logged_version}) | {row.model} | {row.gpu} x {row.tp}"
+                f"| {row.id} ({logged_version}) | {row.model} | {gpu} x {row.tp}"
                 f"{f' x PP {row.pp}' if row.pp > 1 else ''} | "
                 f"{row.max_model_len or ''} | {tokens} | {conc} | {start} |"
             )

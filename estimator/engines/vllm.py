@@ -1599,15 +1599,25 @@ def _forward_peak(spec: ModelSpec, query: Query, tokens: int) -> tuple[int, str]
     has_dense = not stage or spec.num_moe_layers < spec.num_layers
     has_moe = not stage or spec.num_moe_layers > 0
     dense = tokens * 3 * ceil_div(spec.intermediate_size, tp) * b if spec.intermediate_size and has_dense else 0
-    moe = 0
-    if spec.num_experts and spec.moe_intermediate_size and has_moe:
-        # With expert parallelism each GPU's experts are whole: the fused kernel's per-slot buffers
-        # are sized by the full width (FusedMoEConfig.intermediate_size_per_partition, MoE tp 1).
-        inter = spec.moe_intermediate_size if query.expert_parallel else ceil_div(spec.moe_intermediate_size, tp)
-        moe = tokens * spec.experts_per_token * (3 * inter + h) * b
+    moe = _moe_buffers(spec, query, tokens) if has_moe else 0
     if moe > dense:
         return base + moe, f"MoE experts at {tokens:,} batched tokens"
     return base + dense, f"prefill MLP at {tokens:,} batched tokens"
+
+
+def _moe_buffers(spec: ModelSpec, query: Query, tokens: int) -> int:
+    """The fused experts' buffers over ``tokens`` tokens, per GPU: per routed slot the w13 output
+    (2 x I), the activated product (I) and the w2 output before the weighted sum (h). 0 for dense
+    models."""
+    if not (spec.num_experts and spec.moe_intermediate_size):
+        return 0
+    if spec.pp_stage is not None and spec.num_moe_layers == 0:
+        return 0  # a pipeline stage of dense layers only (DeepSeek-V3's first ones)
+    # With expert parallelism each GPU's experts are whole: the fused kernel's per-slot buffers are
+    # sized by the full width (FusedMoEConfig.intermediate_size_per_partition, MoE tp 1).
+    tp = query.gpus
+    inter = spec.moe_intermediate_size if query.expert_parallel else ceil_div(spec.moe_intermediate_size, tp)
+    return tokens * spec.experts_per_token * (3 * inter + spec.hidden_size) * _act_bytes(spec, query)
 
 
 def _sampler_peak(spec: ModelSpec, query: Query, tokens: int, rows: int, constants: VllmConstants) -> int:
@@ -1860,7 +1870,7 @@ def activation_peak(
     forward, where = _forward_peak(spec, query, tokens)
     # The text run's first GDN layer allocates the checkpoint workspace and keeps it: it is under the
     # forward's peak and the sampler's after it.
-    workspace = gdn_checkpoint_workspace_bytes(spec, query, gpu, tokens)
+    workspace = gdn_workspace_beyond_moe(spec, query, tokens)
     kept = f", plus FlashInfer's GDN checkpoint workspace ({workspace / MiB:.1f} MiB)" if workspace else ""
     held += workspace
     where += kept
@@ -2116,6 +2126,9 @@ class KvLayout(Frozen):
     uniform: bool  # one attention type: every layer in a single group
     block_size: int = BLOCK_SIZE  # tokens per attention block (raised to the state page in hybrids)
     mamba_padding_pct: float = 0.0  # "Padding mamba page size by P%"
+    # The state layers export prefill checkpoints on the block grid (FlashInfer's GDN prefill): their
+    # workspace is sized by it (gdn_checkpoint_workspace_bytes).
+    prefill_checkpoints: bool = False
     # DeepSeek-V4's planner (set only there): pool bytes per block index, and the page bytes a
     # request's need is divided by (its full-MLA group's); 0 elsewhere.
     pool_block_bytes: int = 0
@@ -2190,9 +2203,21 @@ def _state_page_bytes(
 
 
 # Model types whose gated DeltaNet layers are vLLM's QwenGatedDeltaNetAttention (models/qwen3_next.py,
-# models/qwen3_5.py@v0.33.0), the class that exports prefill checkpoints; OLMo-hybrid's
+# models/qwen3_5.py@v0.33.0; MiniCPM-V 4.6 / 4.7 and MiniCPM-OCR build Qwen3_5ForCausalLM,
+# models/minicpmv4_6.py), the class that exports prefill checkpoints; OLMo-hybrid's
 # (OlmoHybridGatedDeltaNetAttention) subclasses the base layer and exports none.
-_QWEN_GDN_TYPES = frozenset({"qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text"})
+_QWEN_GDN_TYPES = frozenset(
+    {
+        "qwen3_next",
+        "qwen3_5",
+        "qwen3_5_text",
+        "qwen3_5_moe",
+        "qwen3_5_moe_text",
+        "minicpmv4_6",
+        "minicpmv4_7",
+        "minicpm_ocr",
+    }
+)
 
 
 def gdn_flashinfer_prefill(gpu: GPU | None, key_dim: int) -> bool:
@@ -2227,23 +2252,29 @@ def _checkpoint_mixers(spec: ModelSpec, states: Sequence[LayerKV], gpu: GPU | No
     return tuple(sorted({vllm_mixer(spec, layer, gpu) for layer in states}))
 
 
-def gdn_checkpoint_workspace_bytes(spec: ModelSpec, query: Query, gpu: GPU | None, tokens: int) -> int:
+def gdn_checkpoint_workspace_bytes(spec: ModelSpec, query: Query, tokens: int) -> int:
     """The workspace FlashInfer's GDN prefill writes its checkpoints into, sized in the profile run and
     kept (QwenGatedDeltaNetAttention._checkpoint_buffer_spec, layers/mamba/gdn/
     qwen_gdn_linear_attn.py@v0.33.0: ``cdiv(max_num_batched_tokens, grid)`` fp32 states of
-    value heads / TP x value width x key width; the grid is the block size, and one workspace serves
-    every layer, v1/worker/workspace.py). 0 where no layer exports checkpoints."""
+    value heads / TP x value width x key width, rounded to 256 B; the grid is the block size). 0 where
+    the layout (for ``query.gpu``) exports no checkpoints."""
     states = [layer for layer in spec.layers if _has_state(layer)]
     if not states:
         return 0
-    profile, _ = version_profile(query)
-    supports_all = any(layer.mixer in ("mamba", "mamba2", "") for layer in states)
-    mode = mamba_cache_mode(profile, query.prefix_caching, supports_all_mode=supports_all)
-    if prefill_checkpoint_alignment(profile, mode, _checkpoint_mixers(spec, states, gpu)) is None:
+    layout, _ = kv_layout(spec, query)
+    if not layout.prefill_checkpoints:
         return 0
-    grid = kv_layout(spec, query)[0].block_size
     state = max(layer.ssm_state_elements for layer in states) // query.gpus
-    return round_up(ceil_div(tokens, grid) * state * 4, 256)
+    return round_up(ceil_div(tokens, layout.block_size) * state * 4, 256)
+
+
+def gdn_workspace_beyond_moe(spec: ModelSpec, query: Query, tokens: int) -> int:
+    """What the GDN checkpoint workspace adds to the profile run's peak. One workspace buffer serves
+    every user, grown to the largest request (v1/worker/workspace.py ``_ensure_workspace_size``), and
+    the fused-MoE kernel takes its intermediate buffers from it too (fused_moe/modular_kernel.py
+    ``current_workspace_manager().get_simultaneous``, 0.22-0.34): the MoE term of the forward peak
+    already holds that much."""
+    return max(0, gdn_checkpoint_workspace_bytes(spec, query, tokens) - _moe_buffers(spec, query, tokens))
 
 
 def _has_state(layer: LayerKV) -> bool:
@@ -2918,7 +2949,8 @@ def _hybrid_layout(
         # backends take 64, and hybrid MLA models at least 128 from 0.27; the cache block is 64 from
         # 0.34 (platforms/interface.py@v0.34.0 _align_hybrid_block_size).
         alignment = max(profile.hybrid_mla_alignment if mla else BLOCK_SIZE, cache_block)
-    if checkpoint_alignment := prefill_checkpoint_alignment(profile, mode, mixers):
+    checkpoint_alignment = prefill_checkpoint_alignment(profile, mode, mixers)
+    if checkpoint_alignment:
         # "Internal prefill checkpoints land on block boundaries" (platforms/interface.py@v0.33.0).
         alignment = math.lcm(alignment, checkpoint_alignment)
     pages = hybrid_attention_pages(mamba_page, per_token, alignment, cache_block)
@@ -2956,6 +2988,7 @@ def _hybrid_layout(
         uniform=False,
         block_size=pages.block_size,
         mamba_padding_pct=pages.mamba_padding_pct,
+        prefill_checkpoints=checkpoint_alignment is not None,
     ), ()
 
 
@@ -3927,7 +3960,7 @@ def persistent_runner_bytes(
     warm-up (``non_kv_used``), not in the transient peak its margin scales with."""
     profile, _ = version_profile(query)
     tokens, seqs = batch_defaults(query, gpu, constants)
-    workspace = gdn_checkpoint_workspace_bytes(spec, query, gpu, tokens)
+    workspace = gdn_workspace_beyond_moe(spec, query, tokens)
     stage = spec.pp_stage
     if stage is not None and not stage.last:
         return workspace
@@ -4477,7 +4510,7 @@ def _too_long(seq_len: int, longest: int, spec: ModelSpec, query: Query) -> str:
         f"max_model_len {seq_len:,} is past the {longest:,} positions the model's config allows (RoPE scaling "
         "included); VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 overrides that, at the risk of wrong outputs"
     )
-    ways = [f"s=max ({longest:,})"]
+    ways = [f"s=max ({longest:,})"] if longest > 0 else []
     positions = spec.max_position_embeddings
     ropes = any(layer.kind in ("full", "sliding", "mla") for layer in spec.layers)
     if (
@@ -4492,7 +4525,7 @@ def _too_long(seq_len: int, longest: int, spec: ModelSpec, query: Query) -> str:
         factor = ceil_div(seq_len, positions)
         if factor <= 64:
             ways.append(f"yarn={factor} (RoPE YaRN, {positions * factor:,} positions)")
-    return f"{line}; or use {', or '.join(ways)}"
+    return f"{line}; or use {', or '.join(ways)}" if ways else line
 
 
 def _gptq_refusal(spec: ModelSpec, query: Query) -> str | None:

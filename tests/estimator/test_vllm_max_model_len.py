@@ -181,10 +181,10 @@ def test_the_refusal_names_the_longest_context_and_the_yarn_factor_that_reaches_
 
 
 def test_a_config_of_zero_positions_is_refused_without_a_yarn_factor() -> None:
-    # A config whose max_position_embeddings is 0 allows no context: the refusal says so and names no
-    # YaRN factor (there is nothing to stretch), rather than dividing by zero.
+    # A config whose max_position_embeddings is 0 allows no context: the refusal says so and names
+    # neither s=max (0) nor a YaRN factor (there is nothing to stretch), rather than dividing by zero.
     config = _config("Qwen__Qwen3-8B.json")
     config["max_position_embeddings"] = 0
     _, est = _answer(config, 4_096)
     error = est.engine_report.start_error
-    assert "past the 0 positions" in error and "yarn=" not in error
+    assert "past the 0 positions" in error and "yarn=" not in error and "s=max" not in error

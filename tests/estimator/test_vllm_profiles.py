@@ -455,3 +455,5 @@ def test_prefill_checkpoint_alignment_is_flashinfers_gdn_grid_in_align_mode() ->
     assert vp.prefill_checkpoint_alignment(v33, "align", ("mamba2",)) is None
     assert vp.prefill_checkpoint_alignment(v32, "align", ("qwen_gdn_flashinfer",)) is None
     assert vp.prefill_checkpoint_alignment(vp.PROFILES["0.34"], "align", ("qwen_gdn_flashinfer",)) == 64
+    # Every state layer must declare one: a Mamba-2 layer beside FlashInfer's GDN leaves none.
+    assert vp.prefill_checkpoint_alignment(v33, "align", ("mamba2", "qwen_gdn_flashinfer")) is None
