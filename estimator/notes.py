@@ -44,6 +44,7 @@ WarningCode = Literal[
     "util_caps_kv_cache",  # vLLM 0.34+: util below 1 keeps free memory out of its extensible KV cache
     "cold_compile",  # vLLM 0.27+: the b requests fit only a start whose torch.compile cache is warm
     "sliding_batches",  # vLLM: sliding layers reserve two default batches; a smaller mnbt holds more requests
+    "sampler_seqs",  # vLLM: the sampler warm-up over the default max_num_seqs sets the peak; fewer seqs hold more
     "unclassified",  # a warning stored before warnings had codes
 ]
 

@@ -4133,6 +4133,39 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     )
 
 
+def _sampler_seqs_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
+    """Where the sampler warm-up over vLLM's default max_num_seqs sets the activation peak (1,024 rows
+    on the larger GPUs, 256 on the rest: get_batch_defaults): a smaller max_num_seqs that still runs
+    the b requests at once shrinks that peak and the pool grows by as much. Said with the requests the
+    largest such power of two holds when that is at least 10% more, so that more memory holding fewer
+    users is explained and the setting that changes it is named."""
+    if query.max_num_seqs is not None or query.kv == "off" or query.method != "calibrated":
+        return None
+    if query.kv_cache_memory is not None or startup_refusal(spec, query, explain=False) is not None:
+        return None
+    _, seqs = batch_defaults(query, gpu)
+    weights = query_weight_bytes(spec, query, query.gpus)
+    now = _engine_report(spec, query, weights, gpu)  # the answer's own report, memoized
+    _, where = activation_peak(spec, query, gpu=gpu)
+    if not where.startswith("sampler warm-up") or not now.starts:
+        return None
+    running = running_requests(query, gpu)
+    candidate = seqs // 4
+    if candidate < max(running, 1):
+        return None
+    small = query.model_copy(update={"max_num_seqs": candidate})
+    then = vllm_report(spec, small, weights_bytes=weights, gpu=gpu)
+    if not then.starts or then.max_resident < now.max_resident * 1.1:
+        return None
+    replica = " a replica" if query.dp > 1 else ""
+    return note(
+        "sampler_seqs",
+        f"The activation peak is vLLM's sampler warm-up over max_num_seqs rows ({seqs:,}, its default on this "
+        f"GPU): seqs={candidate:,} would hold {then.max_resident:,.2f} requests of {tokens_text(query.seq_len)}"
+        f"{replica} instead of {now.max_resident:,.2f}, still running {running:,} at once.",
+    )
+
+
 def largest_starting_util(query: Query, gpu: GPU) -> float:
     """The largest util (two decimals) whose share of ``gpu`` is free beside the CUDA context at start."""
     free = gpu.memory_bytes - query_constants(query).cuda_context
@@ -4955,8 +4988,10 @@ class VllmEngine(BaseEngine):
         refusal = self.refusal(spec, query)
         if refusal and gpu is None:  # with a GPU the verdict says it
             notes.append(note("engine_refuses", refusal + "."))
-        elif gpu is not None and (tip := _sliding_batch_tip(spec, query, gpu)):
-            notes.append(tip)
+        elif gpu is not None:
+            notes.extend(
+                tip for tip in (_sliding_batch_tip(spec, query, gpu), _sampler_seqs_tip(spec, query, gpu)) if tip
+            )
         return notes
 
     def converts_on_load(self, query: Query) -> tuple[str, ...]:
@@ -5301,6 +5336,15 @@ class VllmEngine(BaseEngine):
                 f"{total}: does not fit {where}: {pool} has {v.num_gpu_blocks:,} blocks, as many as one request of "
                 f"{q.seq_len:,} tokens takes, but vLLM {v.version} keeps one back (the null block) and will not start"
             )
+        elif v.kv_cache_memory <= 0 and v.weights > v.requested_memory:
+            per = " per GPU" if world > 1 else ""
+            capped_at = (
+                f"the device ({v.requested_memory / GiB:.1f} GiB)"
+                if v.gpu_memory_utilization >= 1
+                else f"util={v.gpu_memory_utilization:g} x the device ({v.requested_memory / GiB:.1f} GiB)"
+            )
+            alone = f"{v.weights / GiB:.1f} GiB{per}"
+            line = f"{total}: does not fit {where}: the weights alone take {alone}, more than {capped_at}"
         elif v.kv_cache_memory <= 0:
             rest = (
                 "the weights, activations, CUDA graphs, CUDA context and margin"
@@ -5426,7 +5470,10 @@ def reserved_bytes(q: Query, v: VllmReport) -> int:
     outside = cuda_context_bytes(q, query_constants(q))
     if not v.cuda_graphs_in_budget:
         outside += v.cuda_graphs
-    return v.requested_memory + outside
+    # Never more than the device: past it, part of what vram places beside the share is inside it
+    # (logged TP starts at util 0.95 on 24 GB cards run), as the fit takes it (usable_bytes).
+    device = round(v.requested_memory / v.gpu_memory_utilization)
+    return min(v.requested_memory + outside, device)
 
 
 def kvmem_words(size: int) -> str:

@@ -55,3 +55,31 @@ def test_vllm_034_holds_the_device_less_the_margin_it_keeps_free() -> None:
     c = capped.engine_report
     assert isinstance(c, VllmReport) and c.cuda_context > 0
     assert f"(vLLM reserves {(math.ceil(0.8 * H100) + c.cuda_context) / GIB:.1f} GiB)" in report.verdict(capped)
+
+
+def test_what_vllm_reserves_is_never_more_than_the_device() -> None:
+    # util=0.99 at TP 2 on an H100: ceil(0.99 x 85,030,617,088) = 84,180,310,918 B, and vram's CUDA
+    # context with tensor parallelism (0.51 GiB + about 1 GiB of NCCL set-up) beside it would pass the
+    # 85,030,617,088 B device. The fit takes the device as the limit (usable_bytes); so does the
+    # verdict's "reserves".
+    spec = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text()))
+    query = Query(engine="vllm", gpu="h100", seq_len=32768, batch=4, gpus=2, util=0.99, vllm="0.33")
+    est = estimate(spec, query, model_id="m")
+    v = est.engine_report
+    assert isinstance(v, VllmReport) and est.fit is not None and est.fit.fits
+    assert v.requested_memory == math.ceil(0.99 * H100) == 84_180_310_918
+    assert v.requested_memory + v.cuda_context > H100
+    assert f"(vLLM reserves {H100 / GIB:.1f} GiB per GPU)" in report.verdict(est)
+
+
+def test_weights_past_the_share_are_named_as_the_cause() -> None:
+    # Qwen3-8B in bf16 on an H100 at util 0.15: its 15.27 GiB of weights pass 0.15 x 79.19 GiB,
+    # so the verdict names the weights, not "the weights and activations".
+    spec = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text()))
+    est = estimate(spec, Query(engine="vllm", gpu="h100", seq_len=4096, util=0.15, vllm="0.33"), model_id="m")
+    v = est.engine_report
+    assert isinstance(v, VllmReport) and v.kv_cache_memory <= 0
+    assert v.weights > v.requested_memory == math.ceil(0.15 * H100)
+    verdict = report.verdict(est)
+    assert f"the weights alone take {v.weights / GIB:.1f} GiB, more than util=0.15 x the device" in verdict
+    assert f"({math.ceil(0.15 * H100) / GIB:.1f} GiB)" in verdict

@@ -1,0 +1,39 @@
+"""The sampler_seqs note: where the sampler warm-up over vLLM's default max_num_seqs rows sets the
+activation peak, a smaller max_num_seqs frees that memory for the pool; the note names the setting
+and what it holds, the same figure the answer with that setting gives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from estimator.config import load_model_spec
+from estimator.engines import vllm
+from estimator.estimate import estimate
+from estimator.query import Query
+
+CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "calibration2" / "configs" / "qwen3_5_27b.json"
+QWEN35_27B = load_model_spec(json.loads(CONFIG.read_text()))
+
+
+def q(**kw) -> Query:
+    return Query(**{"engine": "vllm", "vllm": "0.33", **kw})
+
+
+def test_the_sampler_seqs_tip_names_the_setting_and_what_it_holds() -> None:
+    # Qwen3.5-27B at 32k on one H100 (0.33): vLLM's default max_num_seqs there is 1,024, and the
+    # sampler warm-up over 1,024 rows sets the activation peak; at seqs=256 the same question holds
+    # what the answer to that query holds.
+    query = q(gpu="h100", seq_len=32_768, batch=7)
+    est = estimate(QWEN35_27B, query, model_id="m")
+    (tip,) = [w.message for w in est.warnings if w.code == "sampler_seqs"]
+    small = estimate(QWEN35_27B, q(gpu="h100", seq_len=32_768, batch=7, max_num_seqs=256), model_id="m")
+    assert isinstance(est.engine_report, vllm.VllmReport) and isinstance(small.engine_report, vllm.VllmReport)
+    held, before = small.engine_report.max_resident, est.engine_report.max_resident
+    assert held >= 1.1 * before
+    assert f"(1,024, its default on this GPU): seqs=256 would hold {held:,.2f} requests" in tip
+    assert f"instead of {before:,.2f}, still running 7 at once" in tip
+    # Not said where seqs= is given, nor where a quarter of the default would not run the b requests.
+    assert not [w for w in small.warnings if w.code == "sampler_seqs"]
+    many = estimate(QWEN35_27B, q(gpu="h100", seq_len=1_024, batch=300), model_id="m")
+    assert not [w for w in many.warnings if w.code == "sampler_seqs"]
