@@ -93,8 +93,8 @@ def headline(est: Estimate, question: Question) -> str:
     if get_engine(q.engine).verdict(est, report.same) is not None:
         # The engine's own rule decided (vLLM: its KV pool): its sentence, without the total before it.
         # A fit that a first start (cold compile cache) would miss is a warm start's yes: say so first.
-        yes = "yes, once its compile cache is warm (see the first-start note): " if _cold_start_misses(est) else "yes: "
-        return (yes if fit.fits else "no: ") + own.partition(": ")[2]
+        # The engine's verdict says "once its compile cache is warm" where a first start misses.
+        return ("yes: " if fit.fits else "no: ") + own.partition(": ")[2]
     if fit.fits:
         line = f"yes: it fits on {where}, with {_gib(fit.headroom)} free per GPU"
         if window and q.seq_len > window:
@@ -103,10 +103,6 @@ def headline(est: Estimate, question: Question) -> str:
     fewer = report.fewest_layout(est)
     more = f"; {fewer[0]} of them would" if fewer is not None and fewer[0] > world else ""
     return f"no: on {where} it needs {_gib(-fit.headroom)} more per GPU{more}"
-
-
-def _cold_start_misses(est: Estimate) -> bool:
-    return any(w.code == "cold_compile" for w in est.warnings)
 
 
 def _batch_bound(est: Estimate) -> str:

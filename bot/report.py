@@ -75,6 +75,26 @@ def signed_gib(n_bytes: int) -> str:
     return sign + gib(abs(n_bytes))
 
 
+def shown_change(before: int, after: int) -> str:
+    """``+6.1 GiB``: the change between two totals as :func:`gib` shows them, so that the line adds
+    up (34.1 -> 40.2 is +6.1, though the bytes differ by 6.06 GiB); in larger units, the bytes'."""
+    if max(before, after) >= 10_000 * GIB:
+        return signed_gib(after - before)
+    delta = float(f"{after / GIB:.1f}") - float(f"{before / GIB:.1f}")
+    return ("+" if delta >= 0 else "-") + f"{abs(delta):,.1f} GiB"
+
+
+def held_change(base: Estimate, new: Estimate) -> str:
+    """``; vLLM's pool holds 31.67 -> 38.52 requests``: where both answers have a vLLM pool that
+    starts, the change in what it holds, vLLM's own figure of a change."""
+    a, b = base.engine_report, new.engine_report
+    if not (isinstance(a, VllmReport) and isinstance(b, VllmReport) and a.starts and b.starts):
+        return ""
+    if f"{a.max_resident:.2f}" == f"{b.max_resident:.2f}":
+        return ""
+    return f"; vLLM's pool holds {a.max_resident:,.2f} → {b.max_resident:,.2f} requests"
+
+
 def per_token(n_bytes: int) -> str:
     """A per-token size (``200 KiB``, ``64 KiB``, ``1.5 MiB``): the one rule of :func:`size`."""
     return size(n_bytes)
@@ -720,7 +740,8 @@ def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: 
     """``Changed `s=32k`, `b=8`: total 34.1 GiB → 40.2 GiB (+6.1 GiB)``, plus a change of verdict."""
     what = ", ".join(f"`{esc(k)}={esc(str(v))}`" for k, v in changes.items()) or "nothing"
     before, after = base.memory.total, new.memory.total
-    line = f"Changed {what}: total {gib(before)} → {gib(after)} ({signed_gib(after - before)})"
+    line = f"Changed {what}: total {gib(before)} → {gib(after)} ({shown_change(before, after)})"
+    line += held_change(base, new)
     if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
         line += "; it now fits" if new.fit.fits else "; it no longer fits"
     return line
@@ -762,7 +783,8 @@ def what_if_line(base_id: int | None, keys: Sequence[str], base: Estimate, new: 
         # The same total beside another verdict: the GPU or its share changed, not the model's needs.
         line = f"{of}: {what or 'nothing changed'}: total {gib(after)}, " + ("as before" if moved else "unchanged")
     else:
-        line = f"{of}: {what or 'nothing changed'}: total {gib(before)} → {gib(after)} ({signed_gib(after - before)})"
+        line = f"{of}: {what or 'nothing changed'}: total {gib(before)} → {gib(after)} ({shown_change(before, after)})"
+    line += held_change(base, new)
     if moved and new.fit is not None:
         joint = ", but" if before == after else ";"
         line += f"{joint} it now fits" if new.fit.fits else f"{joint} it no longer fits"

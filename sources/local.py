@@ -34,6 +34,16 @@ def is_local_reference(text: str) -> bool:
     return path.is_file() or (path.is_dir() and ((path / "config.json").is_file() or any(path.glob("*.gguf"))))
 
 
+def names_a_folder(text: str) -> bool:
+    """Whether ``text`` (read as a Hub id) is also the name of a folder here."""
+    if _unusable_path(text):
+        return False
+    try:
+        return Path(text).expanduser().is_dir()
+    except OSError:
+        return False
+
+
 _MAX_PART_BYTES = 255  # NAME_MAX of the common file systems
 _MAX_PATH_BYTES = 4096  # PATH_MAX on Linux
 

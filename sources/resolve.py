@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from common.errors import HubUnavailableError, InputError
+from common.errors import HubUnavailableError, InputError, NotFoundError
 from sources import local
 from sources.cache import CachedEntry, HubCache, cache_key
 from sources.model import OpenedModel, ResolvedModel, hub_timeout_sentence, offline_sentence, opened
@@ -113,7 +113,15 @@ class Resolver:
             raise InputError(f'"{model}" is neither a Hub model id (like Qwen/Qwen3-8B) nor an existing local path')
         if revision is not None and is_commit_sha(revision.lower()):
             revision = revision.lower()  # the Hub spells commits in lower case; so do the cache keys
-        return self._resolve_hub(model, revision)
+        try:
+            return self._resolve_hub(model, revision)
+        except (NotFoundError, HubUnavailableError) as err:
+            # A folder of that name that holds no model is read as a Hub id (org/name may be both):
+            # say it is there, or the Hub's answer hides why the folder was not read.
+            if not local.names_a_folder(model):
+                raise
+            hint = f"a folder {model} is here, but it holds no config.json or GGUF file"
+            raise type(err)(f"{err.message} ({hint})", what=err.what, value=err.value, hint=hint) from err
 
     # -- Hub, through the caches -------------------------------------------------------------
 

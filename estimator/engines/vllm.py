@@ -4197,9 +4197,12 @@ def _requested_past_free(query: Query, gpu: GPU, util: float, requested: int) ->
     if requested <= free:
         return None
     most = largest_starting_util(query, gpu)
+    # With TP the rest of the context vram counts (NCCL's set-up) comes after this check.
+    later = "; NCCL's set-up comes after this check" if query.gpus > 1 else ""
     return (
         f"{UTIL_REFUSAL_PREFIX}{util:g} asks {requested / GiB:.2f} GiB of the {gpu.memory_bytes / GiB:.2f} GiB "
-        f"{gpu.name}, more than the {free / GiB:.2f} GiB free beside the CUDA context ({context / GiB:.2f} GiB): "
+        f"{gpu.name}, more than the {free / GiB:.2f} GiB free beside the CUDA context ({context / GiB:.2f} GiB"
+        f"{later}): "
         f'"Free memory on device ... on startup is less than desired GPU memory utilization"; use util={most:g} '
         "or less"
     )
@@ -5286,6 +5289,8 @@ class VllmEngine(BaseEngine):
             # grows into the rest), plus what comes on top of that share: say what nvidia-smi will show.
             each = " per GPU" if world > 1 else ""
             reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:.1f} GiB{each})"
+            if any(w.code == "cold_compile" for w in est.warnings):
+                where += " once its compile cache is warm (see the first-start note)"
             line = (
                 f"{total}: fits {where}{reserves}: {pool} holds {v.max_resident:,.2f} requests of "
                 f"{tokens_text(q.seq_len)}"
@@ -5312,7 +5317,9 @@ class VllmEngine(BaseEngine):
             if fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
                 # The fewest layout is the solver's at that util (startable_query).
                 most = largest_starting_util(q, lookup_gpu(fit.gpu))
-                line += f"; at util={most:g} it takes {layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp)}"
+                layout = layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp)
+                fewer = fit.min_gpus * fit.min_gpus_dp < q.gpus * q.dp
+                line += f"; at util={most:g} {layout} is enough" if fewer else f"; at util={most:g} it takes {layout}"
             return line
         # The pool's blocks hold one whole request (int(concurrency x s) >= s from 0.21, where the
         # two-decimal concurrency may round up to 1.00), yet vLLM will not start: from 0.30 its check
@@ -5411,8 +5418,8 @@ def _cold_compile_notes(query: Query, gpu: GPU, report: VllmReport) -> list[Note
             "temporary memory toward its profiled activation peak (vllm-project/vllm#54122)"
             + (", and its extensible KV cache widens its margin with it" if report.kv_sizing == "extensible" else "")
             + f": about {constants.cold_compile_peak / GiB:.0f} GiB in published 8B starts, which leaves room for "
-            f"about {held:.1f} of the {running:,} requests. Start it once and restart with the cache kept, or "
-            "leave that much room.",
+            f"about {held:.1f} of the {running:,} request{'' if running == 1 else 's'}. Start it once and restart "
+            "with the cache kept, or leave that much room.",
         )
     ]
 

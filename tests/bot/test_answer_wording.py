@@ -436,11 +436,20 @@ def test_a_yes_that_a_first_start_misses_says_it_is_a_warm_starts() -> None:
     question = read_question("can openai/gpt-oss-120b run on an H100 with vllm at 128k tokens")
     est = _estimate(CAL / "gpt_oss_120b.json", engine="vllm", gpu="h100", seq_len=131072)
     assert any(w.code == "cold_compile" for w in est.warnings) and est.fit is not None and est.fit.fits
-    assert headline(est, question).startswith("yes, once its compile cache is warm (see the first-start note): ")
+    said = headline(est, question)
+    assert said.startswith(
+        "yes: fits one NVIDIA H100 80GB HBM3 (SXM5) once its compile cache is warm (see the first-start note)"
+    )
+    assert said.count("compile cache is warm") == 1
+    (cold,) = [w.message for w in est.warnings if w.code == "cold_compile"]
+    assert " of the 1 request. " in cold
+    # The key=value verdict says it the same way.
+    assert "fits one NVIDIA H100 80GB HBM3 (SXM5) once its compile cache is warm" in report.verdict(est)
     # Without the note, a plain yes.
     plain = _estimate(CAL / "gpt_oss_120b.json", engine="vllm", gpu="h200", seq_len=131072)
     assert not any(w.code == "cold_compile" for w in plain.warnings)
     assert headline(plain, question).startswith("yes: ")
+    assert "compile cache" not in report.verdict(plain)
 
 
 def test_a_util_refusal_is_not_blamed_on_max_model_len() -> None:

@@ -270,9 +270,11 @@ def test_a_what_if_names_the_query_it_changed_and_the_old_values(settings: Setti
     before = json.loads(vram(["show", "1", "--json"], settings)[1])["memory"]["total"]
     after = json.loads(vram(["show", "2", "--json"], settings)[1])["memory"]["total"]
     assert after > before  # twice the tokens, twice the sequences
+    # The change is the one the two shown totals make, so the line adds up.
+    shown_before, shown_after = f"{before / 2**30:.1f}", f"{after / 2**30:.1f}"
     assert first == (
-        f"what-if of #1: s=8k (was 4k), b=2 (was 1): total {before / 2**30:.1f} GiB → {after / 2**30:.1f} GiB "
-        f"(+{(after - before) / 2**30:.1f} GiB)"
+        f"what-if of #1: s=8k (was 4k), b=2 (was 1): total {shown_before} GiB → {shown_after} GiB "
+        f"(+{float(shown_after) - float(shown_before):.1f} GiB)"
     )
     # --json links it to #1, as the answer and when shown again; the plain answer #1 has no link.
     code, out, _ = vram(["show", "1", "s=16k", "--json"], settings)  # #3
@@ -313,3 +315,21 @@ def test_a_local_model_named_relatively_is_kept_so_show_and_history_work_anywher
     monkeypatch.chdir(tmp_path / "models")
     listed = vram(["history", "./qwen3"], settings)[1]
     assert "what-if of #1: s=8k" in listed and "No estimates kept yet" not in listed
+
+
+def test_a_vllm_what_if_adds_up_and_says_what_the_pool_holds(settings: Settings) -> None:
+    # The what-if's change is the difference of the two totals as shown, and with engine=vllm the line
+    # gives what vLLM's pool holds before and after, the figure each answer's verdict gives.
+    assert vram([QWEN3_8B, "engine=vllm", "s=32k", "b=8", "gpu=a100"], settings)[0] == 0  # #1
+    code, out, _ = vram(["show", "1", "gpu=h100"], settings)  # #2
+    assert code == 0
+    first = out.splitlines()[0]
+    base = json.loads(vram(["show", "1", "--json"], settings)[1])
+    new = json.loads(vram(["show", "2", "--json"], settings)[1])
+    shown = [f"{x['memory']['total'] / 2**30:.1f}" for x in (base, new)]
+    change = float(shown[1]) - float(shown[0])
+    held = [f"{x['vllm']['max_resident']:,.2f}" for x in (base, new)]
+    assert first.endswith(
+        f"total {shown[0]} GiB → {shown[1]} GiB ({'+' if change >= 0 else '-'}{abs(change):.1f} GiB); "
+        f"vLLM's pool holds {held[0]} → {held[1]} requests"
+    )

@@ -57,3 +57,19 @@ def test_the_fewest_gpus_are_sized_at_the_largest_util_that_starts() -> None:
     assert refused.engine_report is not None and "use util=0.97 or less" in (refused.engine_report.start_error or "")
     assert (refused.fit.min_gpus, refused.fit.min_gpus_dp) == (lowered.fit.min_gpus, lowered.fit.min_gpus_dp)
     assert lowered.fit.min_gpus > 1
+
+
+def test_the_refusal_with_tp_says_when_nccl_comes_and_that_fewer_gpus_are_enough() -> None:
+    # Qwen3-8B on two H100s at util=1 (0.33): refused at start; the check counts the 0.51 GiB context
+    # alone (NCCL's set-up, in the answer's overhead row, comes later), and one H100 at util=0.99
+    # holds the request, so the verdict says fewer GPUs are enough rather than "it takes gpus=1".
+    from bot import report
+
+    est = estimate(QWEN3_8B, Query(engine="vllm", gpu="h100", gpus=2, util=1.0, vllm="0.33"), model_id="m")
+    assert est.fit is not None and not est.fit.fits and est.fit.min_gpus == 1
+    verdict = report.verdict(est)
+    assert "beside the CUDA context (0.51 GiB; NCCL's set-up comes after this check)" in verdict
+    assert verdict.endswith("use util=0.99 or less; at util=0.99 gpus=1 is enough")
+    # One GPU asked: no NCCL clause.
+    one = estimate(QWEN3_8B, Query(engine="vllm", gpu="h100", util=1.0, vllm="0.33"), model_id="m")
+    assert "NCCL" not in report.verdict(one)

@@ -343,6 +343,19 @@ def test_unknown_repo_without_close_ids_says_so_plainly(fake_hub: FakeHub) -> No
     assert "did you mean" not in str(info.value)
 
 
+def test_a_folder_of_that_name_without_a_model_is_named_in_the_hubs_answer(
+    fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "nobody/zzzz-nothing" is a folder here, but it holds no config.json: it is read as a Hub id, and
+    # the Hub's "not found" says the folder is there and why it was not read.
+    (tmp_path / "nobody" / "zzzz-nothing").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NotFoundError) as info:
+        resolver(fake_hub).resolve("nobody/zzzz-nothing")
+    assert str(info.value).endswith("(a folder nobody/zzzz-nothing is here, but it holds no config.json or GGUF file)")
+    assert info.value.hint == "a folder nobody/zzzz-nothing is here, but it holds no config.json or GGUF file"
+
+
 def test_rank_suggestions_orders_by_similarity() -> None:
     ranked = rank_suggestions(
         "meta-llama/Llama-3.1-8B-Instuct",
