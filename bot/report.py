@@ -266,7 +266,13 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
     if fit is None:
         return f"{total} (add `gpu=h100` to check the fit)"
     if fit.engine_refuses:
-        return f"{total}: {esc(fit.engine_refuses)}"
+        line = f"{total}: {esc(fit.engine_refuses)}"
+        # The refusal names the accepted sizes next to the one asked; say so where fewer GPUs than
+        # asked hold it (gpus=3 refused, one GPU enough).
+        fewest = fit.min_gpus * fit.min_gpus_dp
+        if 0 < fewest < q.gpus * q.dp:
+            line += f" ({layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp)} is enough)"
+        return line
     engine = get_engine(q.engine)
     own = engine.verdict(est, esc)
     if own is not None:

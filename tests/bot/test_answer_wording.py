@@ -469,3 +469,15 @@ def test_one_token_requests_read_in_the_singular_and_counts_group_thousands() ->
     text = " ".join(filter(None, (report.verdict(est), report.engine_line(est))))
     assert f"{held:,.2f} requests of 1 token" in text
     assert "1 tokens" not in text
+
+
+def test_a_refused_tp_size_says_when_fewer_gpus_are_enough() -> None:
+    # Qwen3-8B's 8 KV heads do not divide over 3 GPUs; the refusal names 2 and 4, and one H100 holds
+    # the request, which the verdict adds. Qwen2.5-32B on 24 GB L4s (61 GiB of weights) needs at least
+    # as many GPUs as asked: no clause there.
+    est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", gpus=3, seq_len=8192)
+    assert est.fit is not None and est.fit.engine_refuses and est.fit.min_gpus == 1
+    assert report.verdict(est).endswith("it accepts gpus=2 or gpus=4 (gpus=1 is enough)")
+    big = _estimate(CONFIGS / "Qwen__Qwen2.5-32B.json", engine="vllm", gpu="l4", gpus=3, seq_len=8192)
+    assert big.fit is not None and big.fit.engine_refuses and big.fit.min_gpus * big.fit.min_gpus_dp >= 3
+    assert "is enough" not in report.verdict(big)
