@@ -269,8 +269,8 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
         line = f"{total}: {esc(fit.engine_refuses)}"
         # The refusal names the accepted sizes next to the one asked; say so where fewer GPUs than
         # asked hold it (gpus=3 refused, one GPU enough).
-        fewest = fit.min_gpus * fit.min_gpus_dp
-        if 0 < fewest < q.gpus * q.dp:
+        enough = fit.min_gpus * fit.min_gpus_dp
+        if 0 < enough < q.gpus * q.dp:
             line += f" ({layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp)} is enough)"
         return line
     engine = get_engine(q.engine)
@@ -637,7 +637,14 @@ def max_line(est: Estimate) -> str | None:
             share = "" if fraction >= 1 else f" in util={fraction:g} of the GPU"
             return f"Max on {where}: not one token at b={q.batch:,} (the weights alone do not fit{share})"
         # The weights fit: it is b sequences (or s tokens each) that do not.
-        return f"Max on {where}: not one token at b={q.batch:,}, and not one sequence of {q.seq_len:,} tokens"
+        line = f"Max on {where}: not one token at b={q.batch:,}, and not one sequence of {q.seq_len:,} tokens"
+        v = est.engine_report
+        state = sum(t.bytes_per_sequence for t in est.details.kv_terms if t.part == "state")
+        if isinstance(v, VllmReport) and state and 0 < v.kv_cache_memory < state * q.batch:
+            # A hybrid request holds its recurrent-state pages whatever its length.
+            whose = "one request's" if q.batch == 1 else f"the {q.batch:,} requests'"
+            line += f" ({whose} recurrent state alone, {size(state * q.batch)}, is more than the pool)"
+        return line
     # At the s= range's top the search stops: memory may hold more, so that is no memory limit.
     more = " or more (vram's limit)" if fit.max_seq_len_at_limit else ""
     seq = (

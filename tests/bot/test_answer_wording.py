@@ -481,3 +481,19 @@ def test_a_refused_tp_size_says_when_fewer_gpus_are_enough() -> None:
     big = _estimate(CONFIGS / "Qwen__Qwen2.5-32B.json", engine="vllm", gpu="l4", gpus=3, seq_len=8192)
     assert big.fit is not None and big.fit.engine_refuses and big.fit.min_gpus * big.fit.min_gpus_dp >= 3
     assert "is enough" not in report.verdict(big)
+
+
+def test_a_pool_smaller_than_one_requests_state_says_so_in_the_max_line() -> None:
+    # Qwen3.5-27B on two RTX 5090s (0.34, 1k tokens): each GPU's pool is smaller than the recurrent
+    # state one request holds (48 GDN layers x 3 pages, whatever its length), so not one token fits,
+    # and the Max line says why.
+    est = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="rtx-5090", gpus=2, seq_len=1024, vllm="0.34")
+    v = est.engine_report
+    assert isinstance(v, VllmReport) and v.kv_cache_memory > 0
+    (state,) = [t for t in est.details.kv_terms if t.part == "state"]
+    assert v.kv_cache_memory < state.bytes_per_sequence
+    line = report.max_line(est)
+    assert line is not None and line.startswith("Max on these 2 GPUs: not one token at b=1")
+    assert line.endswith(
+        f"(one request's recurrent state alone, {report.size(state.bytes_per_sequence)}, is more than the pool)"
+    )
