@@ -114,7 +114,11 @@ def history_json(
 
 def _total_cell(rec: QueryRecord) -> str | None:
     total = history_json([rec])[0]["total"]
-    return None if total is None else f"{total / report.GIB:,.1f}"
+    if total is None:
+        return None
+    # A total whose structure could not be read is no verdict: the history says so, as the answer did.
+    guess = isinstance(rec.result, dict) and bool(rec.result.get("refused"))
+    return f"{total / report.GIB:,.1f}" + (" (a guess)" if guess else "")
 
 
 def history_table(

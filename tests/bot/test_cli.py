@@ -333,3 +333,18 @@ def test_a_vllm_what_if_adds_up_and_says_what_the_pool_holds(settings: Settings)
         f"total {shown[0]} GiB → {shown[1]} GiB ({'+' if change >= 0 else '-'}{abs(change):.1f} GiB); "
         f"vLLM's pool holds {held[0]} → {held[1]} requests"
     )
+
+
+def test_history_marks_a_total_that_is_a_guess(settings: Settings, tmp_path: Path) -> None:
+    # A config without num_hidden_layers / hidden_size is sized with transformers' defaults and said
+    # to be a guess; the history's total says so too, beside a plain total.
+    config = json.loads(Path(QWEN3_8B).read_text())
+    del config["num_hidden_layers"], config["hidden_size"]
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    code, out, _ = vram([str(folder)], settings)  # #1
+    assert code == 0 and "is a guess, not a verdict" in out
+    assert vram([QWEN3_8B], settings)[0] == 0  # #2
+    rows = {line.split()[0]: line for line in vram(["history"], settings)[1].splitlines()[1:] if line.strip()}
+    assert "(a guess)" in rows["1"] and "(a guess)" not in rows["2"]
