@@ -92,7 +92,6 @@ def headline(est: Estimate, question: Question) -> str:
     own = report.verdict(est)
     if get_engine(q.engine).verdict(est, report.same) is not None:
         # The engine's own rule decided (vLLM: its KV pool): its sentence, without the total before it.
-        # A fit that a first start (cold compile cache) would miss is a warm start's yes: say so first.
         # The engine's verdict says "once its compile cache is warm" where a first start misses.
         return ("yes: " if fit.fits else "no: ") + own.partition(": ")[2]
     if fit.fits:

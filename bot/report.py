@@ -77,22 +77,31 @@ def signed_gib(n_bytes: int) -> str:
 
 def shown_change(before: int, after: int) -> str:
     """``+6.1 GiB``: the change between two totals as :func:`gib` shows them, so that the line adds
-    up (34.1 -> 40.2 is +6.1, though the bytes differ by 6.06 GiB); in larger units, the bytes'."""
-    if max(before, after) >= 10_000 * GIB:
+    up (34.1 -> 40.2 is +6.1, though the bytes differ by 6.06 GiB); the bytes' change where either is
+    shown in a larger unit, and "under 0.1 GiB" where the shown totals are the same."""
+    if gib_unit(before)[0] != "GiB" or gib_unit(after)[0] != "GiB":
         return signed_gib(after - before)
     delta = float(f"{after / GIB:.1f}") - float(f"{before / GIB:.1f}")
+    if f"{abs(delta):.1f}" == "0.0":
+        return "under 0.1 GiB " + ("more" if after >= before else "less")
     return ("+" if delta >= 0 else "-") + f"{abs(delta):,.1f} GiB"
 
 
 def held_change(base: Estimate, new: Estimate) -> str:
     """``; vLLM's pool holds 31.67 -> 38.52 requests``: where both answers have a vLLM pool that
-    starts, the change in what it holds, vLLM's own figure of a change."""
+    starts, the change in what it holds, vLLM's own figure of a change (in all, with replicas)."""
     a, b = base.engine_report, new.engine_report
     if not (isinstance(a, VllmReport) and isinstance(b, VllmReport) and a.starts and b.starts):
         return ""
-    if f"{a.max_resident:.2f}" == f"{b.max_resident:.2f}":
+    if a.data_parallel_size == b.data_parallel_size == 1:
+        was, now, whose, tail = a.max_resident, b.max_resident, "vLLM's pool holds", ""
+    else:
+        was = a.max_resident * a.data_parallel_size
+        now = b.max_resident * b.data_parallel_size
+        whose, tail = "vLLM's replicas hold", " in all"
+    if f"{was:.2f}" == f"{now:.2f}":
         return ""
-    return f"; vLLM's pool holds {a.max_resident:,.2f} → {b.max_resident:,.2f} requests"
+    return f"; {whose} {was:,.2f} → {now:,.2f} requests{tail}"
 
 
 def per_token(n_bytes: int) -> str:
@@ -270,8 +279,9 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
         # The refusal names the accepted sizes next to the one asked; say so where fewer GPUs than
         # asked hold it (gpus=3 refused, one GPU enough).
         enough = fit.min_gpus * fit.min_gpus_dp
-        if 0 < enough < q.gpus * q.dp:
-            line += f" ({layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp)} is enough)"
+        layout = layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp)
+        if 0 < enough < q.gpus * q.dp and f"{layout} " not in f"{fit.engine_refuses} ":
+            line += f"; {layout} is enough"
         return line
     engine = get_engine(q.engine)
     own = engine.verdict(est, esc)
@@ -640,10 +650,9 @@ def max_line(est: Estimate) -> str | None:
         line = f"Max on {where}: not one token at b={q.batch:,}, and not one sequence of {q.seq_len:,} tokens"
         v = est.engine_report
         state = sum(t.bytes_per_sequence for t in est.details.kv_terms if t.part == "state")
-        if isinstance(v, VllmReport) and state and 0 < v.kv_cache_memory < state * q.batch:
-            # A hybrid request holds its recurrent-state pages whatever its length.
-            whose = "one request's" if q.batch == 1 else f"the {q.batch:,} requests'"
-            line += f" ({whose} recurrent state alone, {size(state * q.batch)}, is more than the pool)"
+        if isinstance(v, VllmReport) and state and 0 < v.kv_cache_memory < state:
+            # A hybrid request holds its recurrent-state pages whatever its length: not one fits.
+            line += f" (one request's recurrent state alone, {size(state)}, is more than the pool)"
         return line
     # At the s= range's top the search stops: memory may hold more, so that is no memory limit.
     more = " or more (vram's limit)" if fit.max_seq_len_at_limit else ""
@@ -754,10 +763,9 @@ def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: 
     what = ", ".join(f"`{esc(k)}={esc(str(v))}`" for k, v in changes.items()) or "nothing"
     before, after = base.memory.total, new.memory.total
     line = f"Changed {what}: total {gib(before)} → {gib(after)} ({shown_change(before, after)})"
-    line += held_change(base, new)
     if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
         line += "; it now fits" if new.fit.fits else "; it no longer fits"
-    return line
+    return line + held_change(base, new)
 
 
 def setting_value(key: str, query: Query) -> str:
@@ -797,11 +805,10 @@ def what_if_line(base_id: int | None, keys: Sequence[str], base: Estimate, new: 
         line = f"{of}: {what or 'nothing changed'}: total {gib(after)}, " + ("as before" if moved else "unchanged")
     else:
         line = f"{of}: {what or 'nothing changed'}: total {gib(before)} → {gib(after)} ({shown_change(before, after)})"
-    line += held_change(base, new)
     if moved and new.fit is not None:
         joint = ", but" if before == after else ";"
         line += f"{joint} it now fits" if new.fit.fits else f"{joint} it no longer fits"
-    return line
+    return line + held_change(base, new)
 
 
 def is_input_mistake(rec: Any) -> bool:

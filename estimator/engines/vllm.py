@@ -4135,11 +4135,14 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
 
 def _sampler_seqs_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     """Where the sampler warm-up over vLLM's default max_num_seqs sets the activation peak (1,024 rows
-    on the larger GPUs, 256 on the rest: get_batch_defaults): a smaller max_num_seqs that still runs
-    the b requests at once shrinks that peak and the pool grows by as much. Said with the requests the
-    largest such power of two holds when that is at least 10% more, so that more memory holding fewer
-    users is explained and the setting that changes it is named."""
-    if query.max_num_seqs is not None or query.kv == "off" or query.method != "calibrated":
+    on the larger GPUs, 256 on the rest: get_batch_defaults): a quarter of it, if that still runs every
+    request a replica gets at once, shrinks that peak and the pool grows by as much. Said where the
+    answer is near its limit (it does not fit, or the pool holds fewer than twice the requests) and
+    the quarter holds at least 10% more, so that more memory holding fewer users is explained and the
+    setting that changes it is named."""
+    if query.max_num_seqs is not None or query.max_num_batched_tokens is not None:
+        return None  # a default of the user's making: not vLLM's to explain
+    if query.kv == "off" or query.method != "calibrated":
         return None
     if query.kv_cache_memory is not None or startup_refusal(spec, query, explain=False) is not None:
         return None
@@ -4149,20 +4152,22 @@ def _sampler_seqs_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     _, where = activation_peak(spec, query, gpu=gpu)
     if not where.startswith("sampler warm-up") or not now.starts:
         return None
-    running = running_requests(query, gpu)
+    share = ceil_div(query.batch, query.dp)  # the requests one replica gets
     candidate = seqs // 4
-    if candidate < max(running, 1):
+    if candidate < share or now.max_resident >= 2 * share:
         return None
     small = query.model_copy(update={"max_num_seqs": candidate})
     then = vllm_report(spec, small, weights_bytes=weights, gpu=gpu)
     if not then.starts or then.max_resident < now.max_resident * 1.1:
         return None
+    asked = f"b={query.batch:,}" + (f" ({share:,} a replica)" if query.dp > 1 else "")
     replica = " a replica" if query.dp > 1 else ""
     return note(
         "sampler_seqs",
         f"The activation peak is vLLM's sampler warm-up over max_num_seqs rows ({seqs:,}, its default on this "
-        f"GPU): seqs={candidate:,} would hold {then.max_resident:,.2f} requests of {tokens_text(query.seq_len)}"
-        f"{replica} instead of {now.max_resident:,.2f}, still running {running:,} at once.",
+        f"GPU): seqs={candidate:,}, which still runs the {asked} at once, would hold "
+        f"{then.max_resident:,.2f} requests of {tokens_text(query.seq_len)}{replica} instead of "
+        f"{now.max_resident:,.2f}.",
     )
 
 
@@ -5288,9 +5293,11 @@ class VllmEngine(BaseEngine):
             # The total is what the rows need; vLLM takes util x the device whatever they need (the pool
             # grows into the rest), plus what comes on top of that share: say what nvidia-smi will show.
             each = " per GPU" if world > 1 else ""
-            reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:.1f} GiB{each})"
             if any(w.code == "cold_compile" for w in est.warnings):
-                where += " once its compile cache is warm (see the first-start note)"
+                where += " once its compile cache is warm"
+                reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:.1f} GiB{each}; see the first-start note)"
+            else:
+                reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:.1f} GiB{each})"
             line = (
                 f"{total}: fits {where}{reserves}: {pool} holds {v.max_resident:,.2f} requests of "
                 f"{tokens_text(q.seq_len)}"
@@ -5346,11 +5353,11 @@ class VllmEngine(BaseEngine):
         elif v.kv_cache_memory <= 0 and v.weights > v.requested_memory:
             per = " per GPU" if world > 1 else ""
             capped_at = (
-                f"the device ({v.requested_memory / GiB:.1f} GiB)"
+                f"the device ({gib_text(v.requested_memory)})"
                 if v.gpu_memory_utilization >= 1
-                else f"util={v.gpu_memory_utilization:g} x the device ({v.requested_memory / GiB:.1f} GiB)"
+                else f"util={v.gpu_memory_utilization:g} x the device ({gib_text(v.requested_memory)})"
             )
-            alone = f"{v.weights / GiB:.1f} GiB{per}"
+            alone = f"{gib_text(v.weights)}{per}"
             line = f"{total}: does not fit {where}: the weights alone take {alone}, more than {capped_at}"
         elif v.kv_cache_memory <= 0:
             rest = (

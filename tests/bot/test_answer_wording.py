@@ -437,10 +437,9 @@ def test_a_yes_that_a_first_start_misses_says_it_is_a_warm_starts() -> None:
     est = _estimate(CAL / "gpt_oss_120b.json", engine="vllm", gpu="h100", seq_len=131072)
     assert any(w.code == "cold_compile" for w in est.warnings) and est.fit is not None and est.fit.fits
     said = headline(est, question)
-    assert said.startswith(
-        "yes: fits one NVIDIA H100 80GB HBM3 (SXM5) once its compile cache is warm (see the first-start note)"
-    )
+    assert said.startswith("yes: fits one NVIDIA H100 80GB HBM3 (SXM5) once its compile cache is warm (vLLM reserves ")
     assert said.count("compile cache is warm") == 1
+    assert "GiB; see the first-start note): " in said
     (cold,) = [w.message for w in est.warnings if w.code == "cold_compile"]
     assert " of the 1 request. " in cold
     # The key=value verdict says it the same way.
@@ -477,7 +476,7 @@ def test_a_refused_tp_size_says_when_fewer_gpus_are_enough() -> None:
     # as many GPUs as asked: no clause there.
     est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", gpus=3, seq_len=8192)
     assert est.fit is not None and est.fit.engine_refuses and est.fit.min_gpus == 1
-    assert report.verdict(est).endswith("it accepts gpus=2 or gpus=4 (gpus=1 is enough)")
+    assert report.verdict(est).endswith("it accepts gpus=2 or gpus=4; gpus=1 is enough")
     big = _estimate(CONFIGS / "Qwen__Qwen2.5-32B.json", engine="vllm", gpu="l4", gpus=3, seq_len=8192)
     assert big.fit is not None and big.fit.engine_refuses and big.fit.min_gpus * big.fit.min_gpus_dp >= 3
     assert "is enough" not in report.verdict(big)
@@ -497,3 +496,42 @@ def test_a_pool_smaller_than_one_requests_state_says_so_in_the_max_line() -> Non
     assert line.endswith(
         f"(one request's recurrent state alone, {report.size(state.bytes_per_sequence)}, is more than the pool)"
     )
+
+
+def test_what_if_lines_add_up_and_put_the_fit_before_the_requests_held() -> None:
+    # The change is that of the shown totals; equal shown totals say "under 0.1 GiB"; past 10,000 GiB
+    # the bytes' change in the larger unit.
+    # 34.14 and 40.16 GiB show as 34.1 and 40.2: +6.1, where the bytes differ by 6.02 GiB.
+    assert report.shown_change(int(34.14 * GIB), int(40.16 * GIB)) == "+6.1 GiB"
+    assert report.signed_gib(int(40.16 * GIB) - int(34.14 * GIB)) == "+6.0 GiB"
+    assert report.shown_change(int(77.74 * GIB), int(77.71 * GIB)) == "under 0.1 GiB less"
+    assert report.shown_change(int(9_999.97 * GIB), 9_000 * GIB).startswith("-")
+    # Qwen3.5-27B at 32k, b=8 on an H100 (0.33): util=0.98 makes it fit with the same total; the line
+    # says so, then what vLLM's pool holds before and after.
+    base = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", seq_len=32_768, batch=8, vllm="0.33")
+    new = _estimate(
+        CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", seq_len=32_768, batch=8, vllm="0.33", util=0.98
+    )
+    assert base.fit is not None and new.fit is not None and not base.fit.fits and new.fit.fits
+    assert base.memory.total == new.memory.total
+    a, b = base.engine_report, new.engine_report
+    assert isinstance(a, VllmReport) and isinstance(b, VllmReport)
+    line = report.what_if_line(1, ["util"], base, new)
+    assert line.endswith(
+        f"as before, but it now fits; vLLM's pool holds {a.max_resident:,.2f} → {b.max_resident:,.2f} requests"
+    )
+    # With replicas on either side, the requests in all.
+    two = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", seq_len=32_768, batch=8, vllm="0.33", dp=2)
+    c = two.engine_report
+    assert isinstance(c, VllmReport) and c.data_parallel_size == 2
+    held = report.held_change(base, two)
+    assert held == f"; vLLM's replicas hold {a.max_resident:,.2f} → {2 * c.max_resident:,.2f} requests in all"
+
+
+def test_is_enough_is_not_said_of_a_size_the_refusal_already_names() -> None:
+    # Qwen3-30B-A3B on 40 GB A100s: gpus=3 is refused and gpus=2 (named among the accepted sizes) is
+    # the fewest that holds it, so nothing is added.
+    est = _estimate(CONFIGS / "Qwen__Qwen3-30B-A3B.json", engine="vllm", gpu="a100-40gb", gpus=3)
+    assert est.fit is not None and est.fit.engine_refuses and (est.fit.min_gpus, est.fit.min_gpus_dp) == (2, 1)
+    verdict = report.verdict(est)
+    assert verdict.endswith("it accepts gpus=2 or gpus=4") and "is enough" not in verdict

@@ -133,7 +133,7 @@ def test_vllm_refuses_a_tp_size_that_does_not_divide_the_heads() -> None:
     line = report.verdict(est)
     assert "vLLM will not start with gpus=3: the model's 40 attention heads do not divide by 3" in line
     # phi-4 (14.7B, bf16) fits one H100, which the verdict adds.
-    assert line.endswith("it accepts gpus=2 or gpus=5 (gpus=1 is enough)"), line
+    assert line.endswith("it accepts gpus=2 or gpus=5; gpus=1 is enough"), line
     # The verdict says it; the warnings carry it under its code for --json, and the text leaves it out.
     assert [n.code for n in est.warnings if "will not start" in n.message] == ["engine_refuses"]
     assert not any("will not start" in w.message for w in report.listed_warnings(est))

@@ -31,9 +31,29 @@ def test_the_sampler_seqs_tip_names_the_setting_and_what_it_holds() -> None:
     assert isinstance(est.engine_report, vllm.VllmReport) and isinstance(small.engine_report, vllm.VllmReport)
     held, before = small.engine_report.max_resident, est.engine_report.max_resident
     assert held >= 1.1 * before
-    assert f"(1,024, its default on this GPU): seqs=256 would hold {held:,.2f} requests" in tip
-    assert f"instead of {before:,.2f}, still running 7 at once" in tip
+    assert (
+        f"(1,024, its default on this GPU): seqs=256, which still runs the b=7 at once, would hold {held:,.2f}" in tip
+    )
+    assert f"requests of 32,768 tokens instead of {before:,.2f}." in tip
     # Not said where seqs= is given, nor where a quarter of the default would not run the b requests.
     assert not [w for w in small.warnings if w.code == "sampler_seqs"]
     many = estimate(QWEN35_27B, q(gpu="h100", seq_len=1_024, batch=300), model_id="m")
     assert not [w for w in many.warnings if w.code == "sampler_seqs"]
+
+
+def test_with_replicas_the_tip_counts_one_replicas_share() -> None:
+    # b=16 over dp=2: each replica gets 8, which a quarter of the default (256) still runs at once.
+    est = estimate(QWEN35_27B, q(gpu="h100", seq_len=32_768, batch=16, dp=2), model_id="m")
+    tips = [w.message for w in est.warnings if w.code == "sampler_seqs"]
+    assert len(tips) == 1 and "which still runs the b=16 (8 a replica) at once" in tips[0]
+    assert " a replica instead of " in tips[0]
+
+
+def test_no_tip_far_from_the_limit_or_with_mnbt_given() -> None:
+    # b=1 where the pool holds several requests: nothing to explain. mnbt= given: the capped
+    # max_num_seqs is the user's, not vLLM's default.
+    far = estimate(QWEN35_27B, q(gpu="h100", seq_len=8_192, batch=1), model_id="m")
+    assert isinstance(far.engine_report, vllm.VllmReport) and far.engine_report.max_resident >= 2
+    assert not [w for w in far.warnings if w.code == "sampler_seqs"]
+    capped = estimate(QWEN35_27B, q(gpu="h100", seq_len=32_768, batch=7, max_num_batched_tokens=1000), model_id="m")
+    assert not [w for w in capped.warnings if w.code == "sampler_seqs"]
