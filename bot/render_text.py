@@ -103,6 +103,8 @@ def history_json(
                 "status": rec.status,
                 "error": rec.error,
                 "total": total,
+                # The total is a guess where the model's structure could not be read (no verdict).
+                "guess": isinstance(rec.result, dict) and bool(rec.result.get("refused")),
                 "parent_id": rec.parent_id,
                 "source": rec.conversation.platform,
                 # The other side's id when this record is one side of a comparison.
@@ -117,8 +119,7 @@ def _total_cell(rec: QueryRecord) -> str | None:
     if total is None:
         return None
     # A total whose structure could not be read is no verdict: the history says so, as the answer did.
-    guess = isinstance(rec.result, dict) and bool(rec.result.get("refused"))
-    return f"{total / report.GIB:,.1f}" + (" (a guess)" if guess else "")
+    return f"{total / report.GIB:,.1f}" + (" (a guess)" if history_json([rec])[0]["guess"] else "")
 
 
 def history_table(

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from common.errors import HubUnavailableError, InputError, NotFoundError
+from common.errors import GatedError, HubUnavailableError, InputError, NotFoundError
 from sources import local
 from sources.cache import CachedEntry, HubCache, cache_key
 from sources.model import OpenedModel, ResolvedModel, hub_timeout_sentence, offline_sentence, opened
@@ -115,7 +115,7 @@ class Resolver:
             revision = revision.lower()  # the Hub spells commits in lower case; so do the cache keys
         try:
             return self._resolve_hub(model, revision)
-        except (NotFoundError, HubUnavailableError) as err:
+        except (NotFoundError, GatedError, HubUnavailableError) as err:
             # A folder of that name that holds no model is read as a Hub id (org/name may be both):
             # say it is there, or the Hub's answer hides why the folder was not read.
             if not local.names_a_folder(model):

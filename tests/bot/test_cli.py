@@ -348,3 +348,5 @@ def test_history_marks_a_total_that_is_a_guess(settings: Settings, tmp_path: Pat
     assert vram([QWEN3_8B], settings)[0] == 0  # #2
     rows = {line.split()[0]: line for line in vram(["history"], settings)[1].splitlines()[1:] if line.strip()}
     assert "(a guess)" in rows["1"] and "(a guess)" not in rows["2"]
+    listed = {item["id"]: item["guess"] for item in json.loads(vram(["history", "--json"], settings)[1])}
+    assert listed == {1: True, 2: False}

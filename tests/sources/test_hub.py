@@ -376,6 +376,19 @@ def test_gated_without_token(fake_hub: FakeHub) -> None:
     assert str(info.value) == "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN"
 
 
+def test_gated_repo_named_like_an_empty_folder_says_both(
+    fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "meta-llama" / "Llama-3.1-8B").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(GatedError) as info:
+        resolver(fake_hub).resolve("meta-llama/Llama-3.1-8B")
+    assert str(info.value) == (
+        "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN "
+        "(a folder meta-llama/Llama-3.1-8B is here, but it holds no config.json or GGUF file)"
+    )
+
+
 def test_gated_with_a_token_not_granted(fake_hub: FakeHub) -> None:
     with pytest.raises(GatedError) as info:
         resolver(fake_hub, token=OTHER_TOKEN).resolve("meta-llama/Llama-3.1-8B")
