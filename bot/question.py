@@ -379,6 +379,17 @@ def _vllm_bytes(flag: str, raw: str) -> str:
     return raw
 
 
+def _json_object(flag: str, payload: str, example: str) -> dict[str, Any]:
+    """A pasted flag's JSON object, or the sentence saying it takes one, with ``example``."""
+    try:
+        config = json.loads(payload)
+    except ValueError:
+        raise InputError(f"{flag} takes a JSON object, for example: {example}") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{flag} takes a JSON object, for example: {example}")
+    return config
+
+
 def _rope_override(flag: str, raw: str) -> tuple[str, str | None]:
     """--hf-overrides as yarn=: a YaRN rope_scaling's factor, over its
     original_max_position_embeddings where given (yarn=F:P), and why vLLM 0.30+ would read it
@@ -390,12 +401,7 @@ def _rope_override(flag: str, raw: str) -> tuple[str, str | None]:
         f'{flag} \'{{"rope_scaling": {{"rope_type": "yarn", "factor": 4, "original_max_position_embeddings": 32768}}, '
         '"max_position_embeddings": 131072}\''
     )
-    try:
-        config = json.loads(raw)
-    except ValueError:
-        raise InputError(f"{flag} takes a JSON object, for example: {example}") from None
-    if not isinstance(config, dict):
-        raise InputError(f"{flag} takes a JSON object, for example: {example}")
+    config = _json_object(flag, raw, example)
     scaling = config.get("rope_scaling", config.get("rope_parameters"))
     others = set(config) - {"rope_scaling", "rope_parameters", "max_position_embeddings"}
     kind = scaling.get("rope_type", scaling.get("type")) if isinstance(scaling, dict) else None
@@ -445,12 +451,7 @@ _EPLB_FIELDS_PASSED = {"step_interval", "log_balancedness", "log_balancedness_in
 def _eplb_config(found: _FlagsRead, flag: str, payload: str) -> None:
     """An EPLB config (JSON, or one field of it) into ``found``: its num_redundant_experts; a field
     that changes memory vram does not size (window_size, the communicator) is refused."""
-    try:
-        config = json.loads(payload)
-    except ValueError:
-        raise InputError(f"{flag} takes a JSON object, for example: {_EPLB_EXAMPLE}") from None
-    if not isinstance(config, dict):
-        raise InputError(f"{flag} takes a JSON object, for example: {_EPLB_EXAMPLE}")
+    config = _json_object(flag, payload, _EPLB_EXAMPLE)
     for name, value in config.items():
         if name == "num_redundant_experts":
             text = str(value).strip()
@@ -469,12 +470,7 @@ def _speculative(flag: str, raw: str) -> list[tuple[str, str]]:
     ("mtp", or a model's own "..._mtp") is mtp=; a drafter (method eagle, eagle3, dflash or draft_model,
     or a model with no method, which vLLM detects from the model) is draft= and spec=."""
     example = f'{flag} \'{{"method": "mtp", "num_speculative_tokens": 2}}\''
-    try:
-        config = json.loads(raw)
-    except ValueError:
-        raise InputError(f"{flag} takes a JSON object, for example: {example}") from None
-    if not isinstance(config, dict):
-        raise InputError(f"{flag} takes a JSON object, for example: {example}")
+    config = _json_object(flag, raw, example)
     method, model, tokens = config.get("method"), config.get("model"), config.get("num_speculative_tokens")
     count = None if tokens is None else str(tokens)
     if isinstance(method, str) and (method == "mtp" or method.endswith("_mtp")):
@@ -500,12 +496,7 @@ def _mm_limit(flag: str, raw: str) -> str:
     count for every modality it names, as mm= is one count."""
     counts: list[Any] = []
     if raw.startswith("{"):
-        try:
-            config = json.loads(raw)
-        except ValueError:
-            config = None
-        if not isinstance(config, dict):
-            raise InputError(f"{flag} takes a JSON object, for example: {flag} '{{\"image\": 0}}'")
+        config = _json_object(flag, raw, f"{flag} '{{\"image\": 0}}'")
         counts = [v.get("count") if isinstance(v, dict) else v for v in config.values()]
     else:
         counts = [part.partition("=")[2] for part in raw.split(",")]

@@ -115,11 +115,11 @@ def history_json(
 
 
 def _total_cell(rec: QueryRecord) -> str | None:
-    total = history_json([rec])[0]["total"]
-    if total is None:
+    (item,) = history_json([rec])
+    if item["total"] is None:
         return None
     # A total whose structure could not be read is no verdict: the history says so, as the answer did.
-    return f"{total / report.GIB:,.1f}" + (" (a guess)" if history_json([rec])[0]["guess"] else "")
+    return f"{item['total'] / report.GIB:,.1f}" + (" (a guess)" if item["guess"] else "")
 
 
 def history_table(

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -2248,10 +2248,6 @@ def vllm_mixer(spec: ModelSpec, layer: LayerKV, gpu: GPU | None) -> str:
     return layer.mixer
 
 
-def _checkpoint_mixers(spec: ModelSpec, states: Sequence[LayerKV], gpu: GPU | None) -> tuple[str, ...]:
-    return tuple(sorted({vllm_mixer(spec, layer, gpu) for layer in states}))
-
-
 def gdn_checkpoint_workspace_bytes(spec: ModelSpec, query: Query, tokens: int) -> int:
     """The workspace FlashInfer's GDN prefill writes its checkpoints into, sized in the profile run and
     kept (QwenGatedDeltaNetAttention._checkpoint_buffer_spec, layers/mamba/gdn/
@@ -2929,7 +2925,7 @@ def _hybrid_layout(
             f"vLLM {profile.version} caches {spec.model_type}'s Mamba state per chunk with prefix caching "
             "(mamba_cache_mode all), which vram does not model: use vllm=0.25 or vllm=0.28 and later"
         )
-    mixers = _checkpoint_mixers(spec, states, gpu)
+    mixers = tuple(sorted({vllm_mixer(spec, layer, gpu) for layer in states}))
     mamba_blocks = mamba_blocks_per_request(profile, mode, num_speculative_tokens=num_spec, mixers=mixers)
     if not attention:
         page = mamba_page
@@ -4103,14 +4099,24 @@ def fixed_pool_overflow(query: Query, gpu: GPU, non_kv_bytes: int) -> str | None
 _SMALL_BATCHED_TOKENS = 2048
 
 
+def _tip_report(spec: ModelSpec, query: Query, gpu: GPU) -> tuple[int, VllmReport] | None:
+    """The weights and the answer's own vLLM report (memoized) for a tip that sizes the query again
+    with one setting changed; None where no such tip applies (kv=off, method=classic, kvmem=, or a
+    configuration vLLM refuses)."""
+    if query.kv == "off" or query.method != "calibrated" or query.kv_cache_memory is not None:
+        return None
+    if startup_refusal(spec, query, explain=False) is not None:
+        return None
+    weights = query_weight_bytes(spec, query, query.gpus)
+    return weights, _engine_report(spec, query, weights, gpu)
+
+
 def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     """Where sliding-window (or chunked) layers reserve each request's window plus two batches of the
     release's default max_num_batched_tokens (8,192 or 16,384 on the larger GPUs), the requests the
     pool holds at mnbt=2048, which the smaller GPUs get by default: more memory can hold fewer users
     for this reason alone, and a smaller batch trades prefill speed for them."""
-    if query.max_num_batched_tokens is not None or query.kv == "off" or query.method != "calibrated":
-        return None
-    if query.kv_cache_memory is not None or startup_refusal(spec, query, explain=False) is not None:
+    if query.max_num_batched_tokens is not None or (answer := _tip_report(spec, query, gpu)) is None:
         return None
     layout, _ = kv_layout(spec, query)
     if not any(t.kind in ("sliding", "chunked") for t in layout.types):
@@ -4118,8 +4124,7 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     batched, _ = batch_defaults(query, gpu)
     if batched <= _SMALL_BATCHED_TOKENS:
         return None
-    weights = query_weight_bytes(spec, query, query.gpus)
-    now = _engine_report(spec, query, weights, gpu)  # the answer's own report, memoized
+    weights, now = answer
     small = query.model_copy(update={"max_num_batched_tokens": _SMALL_BATCHED_TOKENS})
     then = vllm_report(spec, small, weights_bytes=weights, gpu=gpu)
     if not now.starts or not then.starts or then.max_resident < now.max_resident * 1.1:
@@ -4142,13 +4147,10 @@ def _sampler_seqs_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     setting that changes it is named."""
     if query.max_num_seqs is not None or query.max_num_batched_tokens is not None:
         return None  # a default of the user's making: not vLLM's to explain
-    if query.kv == "off" or query.method != "calibrated":
+    if (answer := _tip_report(spec, query, gpu)) is None:
         return None
-    if query.kv_cache_memory is not None or startup_refusal(spec, query, explain=False) is not None:
-        return None
+    weights, now = answer
     _, seqs = batch_defaults(query, gpu)
-    weights = query_weight_bytes(spec, query, query.gpus)
-    now = _engine_report(spec, query, weights, gpu)  # the answer's own report, memoized
     _, where = activation_peak(spec, query, gpu=gpu)
     if not where.startswith("sampler warm-up") or not now.starts:
         return None
@@ -5475,8 +5477,8 @@ def reserved_bytes(q: Query, v: VllmReport) -> int:
     extensible KV cache grows into what is free after capture, less the margin it keeps free, and
     util x the device (v1/worker/utils.py@v0.34.0 request_memory, from the snapshot taken after the
     CUDA context) only caps it, the context beside that share as before."""
+    device = round(v.requested_memory / v.gpu_memory_utilization)
     if v.kv_sizing == "extensible":
-        device = round(v.requested_memory / v.gpu_memory_utilization)
         return min(v.requested_memory + v.cuda_context, device - v.kv_margin)
     if v.kv_sizing == "fixed":
         # kvmem= (--kv-cache-memory-bytes): the pool as given beside what the rest takes.
@@ -5486,7 +5488,6 @@ def reserved_bytes(q: Query, v: VllmReport) -> int:
         outside += v.cuda_graphs
     # Never more than the device: past it, part of what vram places beside the share is inside it
     # (logged TP starts at util 0.95 on 24 GB cards run), as the fit takes it (usable_bytes).
-    device = round(v.requested_memory / v.gpu_memory_utilization)
     return min(v.requested_memory + outside, device)
 
 

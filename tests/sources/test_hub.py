@@ -343,17 +343,32 @@ def test_unknown_repo_without_close_ids_says_so_plainly(fake_hub: FakeHub) -> No
     assert "did you mean" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("repo", "error", "said"),
+    [
+        # Not on the Hub: its "not found" sentence, whatever it suggests, then the folder.
+        ("nobody/zzzz-nothing", NotFoundError, None),
+        (
+            "meta-llama/Llama-3.1-8B",
+            GatedError,
+            "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN",
+        ),
+    ],
+)
 def test_a_folder_of_that_name_without_a_model_is_named_in_the_hubs_answer(
-    fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo: str, error: type, said: str | None
 ) -> None:
-    # "nobody/zzzz-nothing" is a folder here, but it holds no config.json: it is read as a Hub id, and
-    # the Hub's "not found" says the folder is there and why it was not read.
-    (tmp_path / "nobody" / "zzzz-nothing").mkdir(parents=True)
+    # The id is a folder here, but it holds no config.json: it is read as a Hub id, and the Hub's
+    # answer says the folder is there and why it was not read.
+    (tmp_path / repo).mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(NotFoundError) as info:
-        resolver(fake_hub).resolve("nobody/zzzz-nothing")
-    assert str(info.value).endswith("(a folder nobody/zzzz-nothing is here, but it holds no config.json or GGUF file)")
-    assert info.value.hint == "a folder nobody/zzzz-nothing is here, but it holds no config.json or GGUF file"
+    with pytest.raises(error) as info:
+        resolver(fake_hub).resolve(repo)
+    hint = f"a folder {repo} is here, but it holds no config.json or GGUF file"
+    assert str(info.value).endswith(f"({hint})")
+    assert info.value.hint == hint
+    if said is not None:
+        assert str(info.value) == f"{said} ({hint})"
 
 
 def test_rank_suggestions_orders_by_similarity() -> None:
@@ -374,19 +389,6 @@ def test_gated_without_token(fake_hub: FakeHub) -> None:
     with pytest.raises(GatedError) as info:
         resolver(fake_hub).resolve("meta-llama/Llama-3.1-8B")
     assert str(info.value) == "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN"
-
-
-def test_gated_repo_named_like_an_empty_folder_says_both(
-    fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "meta-llama" / "Llama-3.1-8B").mkdir(parents=True)
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(GatedError) as info:
-        resolver(fake_hub).resolve("meta-llama/Llama-3.1-8B")
-    assert str(info.value) == (
-        "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN "
-        "(a folder meta-llama/Llama-3.1-8B is here, but it holds no config.json or GGUF file)"
-    )
 
 
 def test_gated_with_a_token_not_granted(fake_hub: FakeHub) -> None:
