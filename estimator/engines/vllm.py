@@ -3562,6 +3562,10 @@ class VllmReport(EngineReport):
     # The smallest util (two decimals) at which the pool holds the b requests of s tokens, when the
     # asked util falls short and one up to the device's limit does; None otherwise.
     util_to_fit: float | None = None
+    # The largest max_num_seqs below the one in effect, and not below the requests a replica gets of
+    # b, at which the pool holds them and vLLM starts, when the one in effect falls short (the sampler
+    # warm-up, the sampler's tables and the CUDA graphs' batch sizes follow it); None otherwise.
+    seqs_to_fit: int | None = None
     drafter: DrafterReport | None = None  # the speculative-decoding draft model, when draft= is given
     # pp= above 1: every pipeline rank, first to last. The fields above are then the busiest rank's
     # (``pipeline_shown``: the largest memory total, the rank the answer's rows show), except the
@@ -4111,6 +4115,34 @@ def _tip_report(spec: ModelSpec, query: Query, gpu: GPU) -> tuple[int, VllmRepor
     return weights, _engine_report(spec, query, weights, gpu)
 
 
+@by_spec(32)
+def seqs_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> int | None:
+    """The largest max_num_seqs that makes one replica's share of b fit where the one in effect does
+    not (:attr:`VllmReport.seqs_to_fit`): halvings of it down to the share, then the share itself.
+    Fewer rows shrink the sampler warm-up and its tables, and the CUDA graphs captured; a cap under
+    the share would only queue requests, so none is offered. ``query`` is one replica's."""
+    if query.kv == "off" or query.method != "calibrated" or query.kv_cache_memory is not None:
+        return None
+    if startup_refusal(spec, query, explain=False) is not None:
+        return None
+    now = _engine_report(spec, query, weights_bytes, gpu)
+    share = query.batch
+    if util_refused(now) or share > now.max_num_seqs or (now.starts and now.max_resident >= share):
+        return None
+    candidates = []
+    seqs = now.max_num_seqs // 2
+    while seqs > share:
+        candidates.append(seqs)
+        seqs //= 2
+    for seqs in (*candidates, share):
+        shaped = vllm_report(
+            spec, query.model_copy(update={"max_num_seqs": seqs}), weights_bytes=weights_bytes, gpu=gpu
+        )
+        if shaped.starts and shaped.max_resident >= share:
+            return seqs
+    return None
+
+
 def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     """Where sliding-window (or chunked) layers reserve each request's window plus two batches of the
     release's default max_num_batched_tokens (8,192 or 16,384 on the larger GPUs), the requests the
@@ -4155,12 +4187,14 @@ def _sampler_seqs_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     if not where.startswith("sampler warm-up") or not now.starts:
         return None
     share = ceil_div(query.batch, query.dp)  # the requests one replica gets
-    candidate = seqs // 4
+    # Where the share does not fit, the value the verdict offers (seqs_to_fit), however small its gain.
+    fix = seqs_to_fit(spec, query.model_copy(update={"batch": share}), weights, gpu)
+    candidate = fix or seqs // 4
     if candidate < share or now.max_resident >= 2 * share:
         return None
     small = query.model_copy(update={"max_num_seqs": candidate})
     then = vllm_report(spec, small, weights_bytes=weights, gpu=gpu)
-    if not then.starts or then.max_resident < now.max_resident * 1.1:
+    if not then.starts or (fix is None and then.max_resident < now.max_resident * 1.1):
         return None
     asked = f"b={query.batch:,}" + (f" ({share:,} a replica)" if query.dp > 1 else "")
     replica = " a replica" if query.dp > 1 else ""
@@ -5094,6 +5128,7 @@ class VllmEngine(BaseEngine):
                 "requests_per_replica": query.batch,
                 "kv_cache_tokens_all": report.kv_cache_tokens * query.dp,
                 "max_concurrency_all": round(report.max_concurrency * query.dp, 2),
+                "seqs_to_fit": seqs_to_fit(spec, query, weights, gpu),
             }
         )
         if startup_refusal(spec, query) is not None:
@@ -5259,7 +5294,7 @@ class VllmEngine(BaseEngine):
     def verdict(self, est: Estimate, esc: Escape) -> str | None:
         """The fit is whether the KV pool holds the b requests of s tokens (what vLLM's concurrency
         counts) and vLLM starts: say how many it holds and what makes it hold them (util first, then
-        b, then s, then GPUs). With dp= replicas, each pool holds its share of b, ceil(b / dp)."""
+        seqs, then b, then s, then GPUs). With dp= replicas, each pool holds its share of b, ceil(b / dp)."""
         fit, v, q = est.fit, est.engine_report, est.query
         if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
             return None
@@ -5376,6 +5411,8 @@ class VllmEngine(BaseEngine):
         fixes = []
         if v.util_to_fit is not None:
             fixes.append(f"util={v.util_to_fit:g}")
+        if v.seqs_to_fit is not None:
+            fixes.append(f"seqs={v.seqs_to_fit:,}")
         if v.kv_sizing == "fixed" and (need := kvmem_to_fit(est)) is not None:
             fixes.append(f"kvmem={kvmem_words(need)}")
         if fit.max_batch is not None and fit.max_batch >= 1 and q.batch > 1:

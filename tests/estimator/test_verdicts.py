@@ -53,7 +53,9 @@ def test_a_pool_a_little_short_suggests_util_or_b_not_a_second_gpu() -> None:
     # The vLLM line below the table gives the same figure, and max_batch is its floor.
     assert "room for 7.96 requests of 32,768 tokens" in (report.engine_line(est) or "")
     assert est.fit.max_batch == 7
-    assert f"use util={v.util_to_fit:g}, or b=7" in line, line
+    # Fewer sampler rows (seqs=) make the room too: the default 1,024 halved once.
+    assert v.seqs_to_fit == 512
+    assert f"use util={v.util_to_fit:g}, or seqs=512, or b=7" in line, line
     assert "gpus=" not in line and "0.0 GiB short" not in line, line
     # The util it suggests is the smallest that works: it fits there and not 0.01 below.
     assert v.util_to_fit is not None

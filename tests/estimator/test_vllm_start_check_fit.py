@@ -206,7 +206,11 @@ def test_qwen3_8b_on_rtx4090_answer_follows_the_start_check() -> None:
     assert edge.fit.max_seq_len == 16 * (n - 1) == edge.engine_report.estimated_max_model_len
     verdict = vllm.ENGINE.verdict(edge, str)
     assert verdict is not None
-    assert verdict.endswith(f"; use util={edge.engine_report.util_to_fit:g}, or s={16 * (n - 1):,}")
+    # Half the RTX 4090's default 256 sampler rows make the room too.
+    assert edge.engine_report.seqs_to_fit == 128
+    assert verdict.endswith(f"; use util={edge.engine_report.util_to_fit:g}, or seqs=128, or s={16 * (n - 1):,}")
+    halved = estimate(QWEN3_8B, q(gpu="rtx4090", vllm="0.33", seq_len=16 * n, max_num_seqs=128), model_id="m")
+    assert isinstance(halved.engine_report, vllm.VllmReport) and halved.engine_report.starts
 
 
 CASES = [
