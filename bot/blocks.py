@@ -19,7 +19,8 @@ from bot.helptext import slack_help
 from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space glyph
 from bot.report import GIB, bar, gib, listed_warnings, params
 from estimator.classic import classic_lines as _classic_lines
-from estimator.engines import engine_names
+from estimator.engines import engine_names, get_engine
+from estimator.engines.vllm import VllmReport
 from estimator.notes import Note
 from estimator.query import MAX_BATCH, MAX_SEQ_LEN
 from estimator.result import Estimate
@@ -322,7 +323,9 @@ def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate) -> st
 
 
 def fit_phrase(est: Estimate) -> str | None:
-    """``fits one NVIDIA L4 (3.2 GiB spare)`` or ``does not fit 2 x NVIDIA L4 (5.0 GiB short)``."""
+    """``fits one NVIDIA L4 (3.2 GiB spare)`` or ``does not fit 2 x NVIDIA L4 (5.0 GiB short)``; where
+    the engine will not start the layout (its refusal, vLLM's start check), that instead of a
+    shortfall memory does not have."""
     fit = est.fit
     if fit is None:
         return None
@@ -330,6 +333,11 @@ def fit_phrase(est: Estimate) -> str | None:
     where = f"one {escape(fit.gpu_name)}" if world == 1 else f"{world} x {escape(fit.gpu_name)}"
     if fit.fits:
         return f"fits {where} ({gib(fit.headroom)} spare)"
+    v = est.engine_report
+    if fit.engine_refuses is not None or (isinstance(v, VllmReport) and not v.starts):
+        return f"does not fit {where} ({get_engine(est.query.engine).label} will not start it)"
+    if fit.headroom >= 0:
+        return f"does not fit {where}"  # what the engine adds on top of its share: the verdict says
     return f"does not fit {where} ({gib(-fit.headroom)} short)"
 
 

@@ -937,8 +937,14 @@ def _read_ids(reader: _Reader) -> None:
                 reader.explicit[key] = value.strip()
                 token.used = True
                 continue
-        # A local model: relative, home or absolute paths ("vllm serve /models/X"), or a config file.
-        if raw.startswith(("./", "~/", "../")) or re.match(r"/[\w.~-]", raw) or raw.endswith(".json"):
+        # A local model: relative, home or absolute paths ("vllm serve /models/X"), a config file, or
+        # a folder as a shell completes it ("models/Qwen3-8B/").
+        if (
+            raw.startswith(("./", "~/", "../"))
+            or re.match(r"/[\w.~-]", raw)
+            or raw.endswith(".json")
+            or re.fullmatch(r"[\w.~-]+(?:/[\w.~-]+)*/+", raw)
+        ):
             reader.set_model(raw, None, raw)
             token.used = True
             continue

@@ -651,8 +651,9 @@ def query_with(base: Query, settings: dict[str, Any]) -> Query:
 
 
 def parse_model(word: str) -> tuple[str, str | None]:
-    """Split ``org/name@revision``; a path (has a path separator or starts with . ~) passes as is."""
-    if word.startswith((".", "/", "~")) or word.endswith(".json"):
+    """Split ``org/name@revision``; a path (starts with . / ~, ends with .json, or ends with / as a
+    shell completes a folder) passes as is: the source says whether it holds a model."""
+    if word.startswith((".", "/", "~")) or word.endswith((".json", "/")):
         return word, None
     model, _, revision = word.partition("@")
     if not _MODEL_RE.match(model):

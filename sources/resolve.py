@@ -110,6 +110,10 @@ class Resolver:
                 raise InputError(f"{model} is a local path: drop @{revision}, revisions are for Hub models")
             return local.load_local(model)
         if not REPO_ID_RE.match(model) or ".." in model:
+            if local.names_a_folder(model):
+                raise InputError(f"a folder {model} is here, but it holds no config.json or GGUF file")
+            if (repo := _without_trailing_slash(model)) is not None:
+                raise InputError(f'"{model}" is not a Hub model id: drop the trailing "/" ({repo})')
             raise InputError(f'"{model}" is neither a Hub model id (like Qwen/Qwen3-8B) nor an existing local path')
         if revision is not None and is_commit_sha(revision.lower()):
             revision = revision.lower()  # the Hub spells commits in lower case; so do the cache keys
@@ -302,10 +306,18 @@ class HubOnlyResolver:
         name = model.strip()
         if name.startswith((".", "/", "~", "\\")) or name.endswith((".json", ".gguf")) or _exists(name):
             raise InputError(f'"{model}" is a local path: in Slack, give a Hub model id such as microsoft/phi-4')
+        if (repo := _without_trailing_slash(name)) is not None:
+            raise InputError(f'"{model}" is not a Hub model id: drop the trailing "/" ({repo})')
         return self._inner.resolve(model, revision)
 
     def open_model(self, model: str, revision: str | None = None) -> OpenedModel:
         return opened(self.resolve(model, revision))
+
+
+def _without_trailing_slash(name: str) -> str | None:
+    """The Hub id ``name`` is but for the trailing slashes a folder's completion adds, else None."""
+    repo = name.rstrip("/")
+    return repo if repo != name and REPO_ID_RE.match(repo) and ".." not in repo else None
 
 
 def _exists(name: str) -> bool:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot import blocks
 from bot.blocks import escape
+from estimator.config import load_model_spec
 from estimator.engines.vllm import VllmReport
+from estimator.estimate import estimate
 from estimator.notes import note
 from estimator.query import Query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
@@ -440,3 +443,23 @@ def test_what_if_buttons_follow_the_answer() -> None:
     assert [o["value"] for o in menu["options"]] == ["share:42", "classic:42", "delete:42"]
     public = blocks.what_if_actions(est, 42)["elements"][-1]
     assert [o["value"] for o in public["options"]] == ["classic:42", "delete:42"]  # already in the channel
+
+
+def test_a_fit_the_engine_refuses_is_not_a_negative_shortfall() -> None:
+    # vLLM refuses gpus=3 for Qwen3-8B (32 attention heads): memory has room to spare there, so the
+    # what-if's fit says the engine will not start it, never "(-60.0 GiB short)".
+    config = Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "Qwen__Qwen3-8B.json"
+    spec = load_model_spec(json.loads(config.read_text()))
+    ask = Query(model="q", seq_len=32_768, engine="vllm", gpu="h100", gpus=2)
+    base = estimate(spec, ask, model_id="q")
+    refused = estimate(spec, ask.model_copy(update={"gpus": 3}), model_id="q")
+    assert refused.fit is not None and refused.fit.engine_refuses and refused.fit.headroom > 0
+    phrase = blocks.fit_phrase(refused)
+    assert phrase is not None and phrase.endswith("x NVIDIA H100 80GB HBM3 (SXM5) (vLLM will not start it)"), phrase
+    lead = blocks.what_if_lead({"gpus": "3"}, base, refused)
+    assert "Fit: fits 2 x" in lead and "(vLLM will not start it)" in lead and "short" not in lead, lead
+    # vLLM's start check (one request past the pool less its null block) reads the same.
+    long = estimate(spec, Query(model="q", seq_len=40_960, engine="vllm", gpu="l4"), model_id="q")
+    assert isinstance(long.engine_report, VllmReport) and not long.engine_report.starts
+    assert long.fit is not None and long.fit.engine_refuses is None
+    assert (blocks.fit_phrase(long) or "").endswith("(vLLM will not start it)")

@@ -474,6 +474,8 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # A folder as a shell completes it, with its trailing slash.
+    ("does models/Qwen3-8B/ fit an h100 at 8k", "models/Qwen3-8B/", "s=8k gpu=h100-80gb", FIT, ()),
     (
         "vllm serve ./qwen3_5_27b --max-model-len 65536 --tensor-parallel-size 2 --kv-cache-dtype fp8 on h100",
         "./qwen3_5_27b",

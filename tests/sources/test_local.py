@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from common.errors import ConfigError, InputError, NotFoundError
-from sources import Resolver
+from estimator.grammar import parse_model
+from sources import HubOnlyResolver, Resolver
 from sources.gguf import gguf_variant_bytes, parse_gguf
 from sources.local import is_local_reference, load_local
 from tests.fakehub import (
@@ -230,6 +231,31 @@ def test_resolver_routes_paths_to_local(qwen06_folder: Path) -> None:
     assert got.source == "local" and got.requested_id == str(qwen06_folder)
     with pytest.raises(InputError, match="local path"):
         r.resolve(str(qwen06_folder), "main")
+
+
+def test_a_folder_as_a_shell_completes_it_is_read(
+    qwen06_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tab completion writes "Qwen3-0.6B/": the grammar passes it as a path, and the folder is read.
+    monkeypatch.chdir(tmp_path)
+    assert parse_model("Qwen3-0.6B/") == ("Qwen3-0.6B/", None)
+    assert parse_model("models/Qwen3-0.6B/") == ("models/Qwen3-0.6B/", None)
+    r = Resolver(endpoint="http://127.0.0.1:9")  # a closed port: nothing may go to a Hub
+    got = r.resolve("Qwen3-0.6B/")
+    assert got.source == "local" and got.model_id == str(qwen06_folder.resolve())
+    assert got.safetensors is not None and got.safetensors.parameters == {"BF16": QWEN06_STORED}
+    # A folder of that name without a model, and no folder at all: each says which.
+    (tmp_path / "Org" / "Empty").mkdir(parents=True)
+    with pytest.raises(InputError) as info:
+        r.resolve("Org/Empty/")
+    assert str(info.value) == "a folder Org/Empty/ is here, but it holds no config.json or GGUF file"
+    with pytest.raises(InputError) as info:
+        r.resolve("Org/Nothing/")
+    assert str(info.value) == '"Org/Nothing/" is not a Hub model id: drop the trailing "/" (Org/Nothing)'
+    # A server reads no folder: a Hub id with a slash after it is named, without a word of folders.
+    with pytest.raises(InputError) as info:
+        HubOnlyResolver(r).resolve("Org/Nothing/")
+    assert str(info.value) == '"Org/Nothing/" is not a Hub model id: drop the trailing "/" (Org/Nothing)'
 
 
 def test_split_gguf_variant_counts_all_its_parts(tmp_path: Path) -> None:
