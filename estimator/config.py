@@ -1962,6 +1962,7 @@ def _build(
         tie_word_embeddings=tied,
         layers=tuple(layer_kv),
         mtp_layers=_int(cfg, model_type, "mtp_num_hidden_layers", "num_nextn_predict_layers", default=0),
+        mamba_ssm_dtype=_mamba_ssm_dtype(cfg, model_type),
         params=params,
         quantization=quant,
         vision=vision,
@@ -1975,6 +1976,17 @@ def _build(
         config_source=source,
         **extra,
     )
+
+
+def _mamba_ssm_dtype(cfg: Mapping[str, Any], model_type: str) -> TorchDType | None:
+    """The config's ``mamba_ssm_dtype`` (the recurrent state's dtype Qwen3.5/3.6 name), or None."""
+    raw = cfg.get("mamba_ssm_dtype")
+    if raw is None:
+        return None
+    key = str(raw).removeprefix("torch.").lower()
+    if key not in _TORCH_DTYPES:
+        raise ConfigError(f"{model_type} config has mamba_ssm_dtype {raw!r}; expected bfloat16, float16 or float32.")
+    return _TORCH_DTYPES[key]
 
 
 def _rope_scaling_type(cfg: Mapping[str, Any]) -> str:

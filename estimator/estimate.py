@@ -11,7 +11,7 @@ from estimator.dtypes import FORMAT_BITS, Dtypes
 from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import KEYS, is_default
-from estimator.kv import kv_bytes_per_token, state_bytes_per_sequence
+from estimator.kv import kv_bytes_per_token
 from estimator.notes import Note, article, note
 from estimator.pipeline import pp_refusal, pp_too_many_stages, stage_specs
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query, replica_query
@@ -470,7 +470,7 @@ def estimate(
     memory, terms = _memory(spec, running, weights, engine, gpu, dtypes)
     kvd = dtypes.kv
     per_token = kv_bytes_per_token(spec, kvd, gpus=query.gpus) if kvd else 0
-    fixed = state_bytes_per_sequence(spec, gpus=query.gpus, layout=engine.cache_layout) if kvd else 0
+    fixed = engine.state_bytes_per_sequence(spec, query) if kvd else 0
     if kvd and engine.split == "layers" and query.gpus > 1 and query.method == "calibrated":
         share = engine.layer_share(spec, query, gpu, dtypes, weights=weights)
         per_token, fixed = share.kv_bytes_per_token, share.kv_state_bytes_per_sequence

@@ -277,6 +277,9 @@ class ModelSpec(Frozen):
     # Multi-token-prediction layers the checkpoint ships beside the decoder (mtp_num_hidden_layers /
     # num_nextn_predict_layers): what vLLM's MTP speculative decoding loads and caches.
     mtp_layers: int = 0
+    # The config's mamba_ssm_dtype (Qwen3.5/3.6 publish float32): the recurrent state's dtype where
+    # the engine's config hook applies it (vLLM's Qwen3_5ForConditionalGenerationConfig). None: unset.
+    mamba_ssm_dtype: TorchDType | None = None
     # DeepSeek-V4: the rotary part of each head (qk_rope_head_dim), and how many distinct rope bases its
     # layers use (rope_theta; compress_rope_theta on compressed layers). 0: not DeepSeek-V4.
     rope_head_dim: int = 0

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 from common.errors import InputError
 from estimator.dtypes import resolve_dtypes
-from estimator.kv import CacheLayout, kv_cache_bytes
+from estimator.kv import CacheLayout, kv_cache_bytes, state_bytes_per_sequence
 from estimator.notes import Note
 from estimator.spec import Frozen, KVDType, ModelSpec
 
@@ -182,6 +182,11 @@ class Engine(Protocol):
         """The parts the KV-cache row adds up from (empty: bytes per token x s x b say it)."""
         ...
 
+    def state_bytes_per_sequence(self, spec: ModelSpec, query: Query) -> int:
+        """One sequence's recurrent and conv states per GPU, whatever its length, at the dtypes the
+        engine keeps them in (``details.kv_fixed_bytes_per_sequence``)."""
+        ...
+
     def weight_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> tuple[WeightTerm, ...]:
         """The parts the weights row adds up from (empty: the checkpoint's ``weights`` alone)."""
         ...
@@ -341,6 +346,9 @@ class BaseEngine:
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
         """The parts the KV-cache row ``kv_cache`` adds up from (empty: the per-token rule says it)."""
         return ()
+
+    def state_bytes_per_sequence(self, spec: ModelSpec, query: Query) -> int:
+        return state_bytes_per_sequence(spec, gpus=query.gpus, layout=self.cache_layout)
 
     def weight_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, weights: int) -> tuple[WeightTerm, ...]:
         """The parts the weights row adds up from, beside the checkpoint's ``weights`` (empty: only those)."""

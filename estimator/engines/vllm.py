@@ -2165,19 +2165,20 @@ def _page_bytes(layer: LayerKV, tp: int, kv_dtype: KVDType, block: int = BLOCK_S
     return block * _attn_bytes_per_token(layer, tp, kv_dtype)
 
 
-# Model types whose published configs set ``mamba_ssm_dtype: float32`` and whose vLLM config hook
-# (model_executor/models/config.py Qwen3_5ForConditionalGenerationConfig, every release read) makes
-# it the SSM-state dtype: Qwen3.5 / Qwen3.6 (calibration2 n035: the logged 2,096-token block needs
-# the fp32 state).
-_FP32_SSM_TYPES = frozenset({"qwen3_5", "qwen3_5_moe", "qwen3_5_text", "qwen3_5_moe_text"})
+# Model types whose vLLM config hook (model_executor/models/config.py
+# Qwen3_5ForConditionalGenerationConfig, every release read; registered for the Qwen3_5 and
+# Qwen3_5Moe architectures) makes the config's ``mamba_ssm_dtype`` the SSM-state dtype under "auto".
+# Qwen3.5 / Qwen3.6 publish float32 (calibration2 n035: the logged 2,096-token block needs the fp32
+# state); a config without the field keeps "auto", the model dtype.
+_SSM_DTYPE_HOOK_TYPES = frozenset({"qwen3_5", "qwen3_5_moe", "qwen3_5_text", "qwen3_5_moe_text"})
 
 
 def _ssm_dtype_bytes(spec: ModelSpec, layer: LayerKV, version: str, model_bytes: int) -> int:
     """Bytes per element of the recurrent state as vLLM stores it (mamba_ssm_cache_dtype "auto")."""
     if layer.mixer == "kda":
         return 4  # mamba_utils.py kda_state_dtype: the recurrent state is always fp32
-    if spec.model_type in _FP32_SSM_TYPES:
-        return 4
+    if spec.model_type in _SSM_DTYPE_HOOK_TYPES and spec.mamba_ssm_dtype is not None:
+        return DTYPE_BYTES[spec.mamba_ssm_dtype]
     if spec.model_type == "nemotron_h":
         # NemotronHForCausalLMConfig: float16 when the config names none in 0.19, float32 from 0.20.
         return 2 if version == "0.19" else 4
@@ -4918,6 +4919,17 @@ class VllmEngine(BaseEngine):
         if query.method != "calibrated" or (gpu is None and query.max_num_seqs is None):
             return None
         return batch_defaults(query, gpu)[1]
+
+    def state_bytes_per_sequence(self, spec: ModelSpec, query: Query) -> int:
+        """One request's states as vLLM keeps them, one state page's content per state layer
+        (:func:`_state_page_bytes`: the conv window in the model dtype, the SSM state in its cache
+        dtype, split over TP); the pages prefix caching holds and their padding are KV terms."""
+        states = [layer for layer in spec.layers if _has_state(layer)]
+        if not states or spec.model_type in _INKLING_TYPES or compressed_attention(spec):
+            return super().state_bytes_per_sequence(spec, query)
+        version, model_bytes = version_profile(query)[0].version, _act_bytes(spec, query)
+        spec_tokens = speculative_tokens(spec, query)
+        return sum(_state_page_bytes(spec, layer, query.gpus, model_bytes, version, spec_tokens) for layer in states)
 
     def notes(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> list[Note]:
         notes: list[Note] = []

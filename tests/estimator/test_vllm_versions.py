@@ -337,7 +337,8 @@ def _gdn(k_heads: int, v_heads: int, dim: int = 128, kernel: int = 4) -> LayerKV
 
 def _qwen36(n_layers: int, k_heads: int, v_heads: int, kv_heads: int, model_type: str) -> ModelSpec:
     # Every 4th layer full attention (head_dim 256), the rest Gated DeltaNet (Qwen3.5/3.6 configs:
-    # full_attention_interval 4, linear_key_head_dim = linear_value_head_dim = 128, conv kernel 4).
+    # full_attention_interval 4, linear_key_head_dim = linear_value_head_dim = 128, conv kernel 4;
+    # mamba_ssm_dtype float32, which vLLM's Qwen3.5 config hook makes the recurrent state's dtype).
     layers = tuple(
         LayerKV(kind="full", kv_heads=kv_heads, key_dim=256, value_dim=256) if i % 4 == 3 else _gdn(k_heads, v_heads)
         for i in range(n_layers)
@@ -349,6 +350,7 @@ def _qwen36(n_layers: int, k_heads: int, v_heads: int, kv_heads: int, model_type
             "num_layers": n_layers,
             "num_kv_heads": kv_heads,
             "head_dim": 256,
+            "mamba_ssm_dtype": "fp32",
         }
     )
 
