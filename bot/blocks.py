@@ -516,7 +516,7 @@ def history_message(
 
 def gpus_message(gpus: Sequence[Any]) -> Message:
     """The GPU catalog: the key to type and the memory CUDA reports (short lines for a phone)."""
-    rows = [f"`{escape(g.key)}` {g.memory_bytes / GIB:.1f} GiB · {escape(g.name)}" for g in gpus]
+    rows = [f"`{escape(g.key)}` {g.memory_bytes / GIB:,.1f} GiB · {escape(g.name)}" for g in gpus]
     title = "*GPUs I know* (memory as CUDA reports the device total); use them as `gpu=&lt;key&gt;`"
     blocks = [_section(title), *_sections(rows)]
     return _message(blocks, [title, *rows])

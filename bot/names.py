@@ -61,5 +61,13 @@ def _local_name(model: str) -> str:
 
 
 def shorten_paths(text: str) -> str:
-    """``text`` as typed, with each local path cut to its file or folder name."""
-    return " ".join(Path(word).name or word if is_local(word) else word for word in text.split())
+    """``text`` as typed, with each local path cut to its file or folder name, the value of a
+    ``key=path`` setting (``draft=``) too."""
+
+    def short(word: str) -> str:
+        key, eq, value = word.partition("=")
+        if eq and key and not is_local(key):
+            return f"{key}={short(value)}" if value else word
+        return Path(word).name or word if is_local(word) else word
+
+    return " ".join(short(word) for word in text.split())

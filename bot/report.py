@@ -113,12 +113,12 @@ def size(n_bytes: int) -> str:
     """A size in the unit that reads best, to three significant digits so that it multiplies back
     (``1.26 GiB``, ``75.5 MiB``, ``7.86 KiB``, ``144 KiB``)."""
     large, large_scale = gib_unit(n_bytes)
-    if large != "GiB":
-        return f"{n_bytes / large_scale:.3g} {large}"
-    for unit, scale in (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024)):
-        if abs(n_bytes) >= scale:
+    units = ((large, large_scale),) if large != "GiB" else (("GiB", GIB), ("MiB", 1024**2), ("KiB", 1024))
+    for unit, scale in units:
+        if abs(n_bytes) >= scale or unit == large != "GiB":
             value = n_bytes / scale
-            return f"{value:.0f} {unit}" if abs(value) >= 1000 else f"{value:.3g} {unit}"
+            # Whole units with grouped thousands past 999: never an exponent ("1.67e+03").
+            return f"{value:,.0f} {unit}" if abs(value) >= 1000 else f"{value:.3g} {unit}"
     return f"{n_bytes} B"
 
 
@@ -141,8 +141,8 @@ def tokens(n: int) -> str:
 
 def params(n: int) -> str:
     """A parameter count in billions (``14.66B``) or millions below one billion."""
-    if n >= 1_000_000_000:
-        return f"{n / 1e9:.2f}B"
+    if round(n / 1e6) >= 1000:  # 999.9M reads 1.00B, not 1000M
+        return f"{n / 1e9:,.2f}B"
     return f"{n / 1e6:.0f}M"
 
 
@@ -187,10 +187,23 @@ def header(est: Estimate, esc: Escape = _same) -> str:
         parts.append(f"YaRN x{q.yarn.factor:g}" + (f" over {q.yarn.original:,}" if q.yarn.original else ""))
     if q.kv_cache_memory is not None and q.engine == "vllm":
         parts.append(f"KV pool kvmem={kvmem_text(q.kv_cache_memory)}")
-    if q.eplb is not None and q.engine == "vllm":
+    eplb_ignored = any(w.code == "setting_ignored" and w.message.startswith("eplb=") for w in est.warnings)
+    if q.eplb is not None and q.engine == "vllm" and not eplb_ignored:
         parts.append(f"EPLB ({q.eplb} redundant expert{'' if q.eplb == 1 else 's'})")
     if q.block_size is not None and q.engine == "vllm":
         parts.append(f"{q.block_size}-token blocks")
+    if q.engine == "vllm":
+        # The serve flags given that change the numbers, as the line a ticket quotes should show.
+        if q.enforce_eager:
+            parts.append("eager (no CUDA graphs)")
+        if q.prefix_caching is False:
+            parts.append("prefix caching off")
+        elif q.prefix_caching:
+            parts.append("prefix caching on")
+        if q.mm_limit == 0:
+            parts.append("text only (mm=0)")
+        elif q.mm_limit is not None:
+            parts.append(f"{q.mm_limit} item{'' if q.mm_limit == 1 else 's'} per prompt (mm={q.mm_limit})")
     engine = get_engine(q.engine)
     name = engine.display_name(q)
     if (note := engine.release_note(q)) is not None:
@@ -381,7 +394,7 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
     if len(d.weight_terms) > 1:
         weights_why = _weight_sum(est, weights_why, esc)
     elif drafter is not None:
-        weights_why += f", with the {esc(drafter.method)} drafter's {drafter.weights / GIB:.2f} GiB"
+        weights_why += f", with the {esc(drafter.method)} drafter's {drafter.weights / GIB:,.2f} GiB"
     if q.kv == "off" or d.kv_dtype is None:
         kv_why = "off (kv=off): every step recomputes attention"
     elif d.kv_terms:
@@ -412,7 +425,7 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         context = m.overhead - non_torch - graphs
         over_why = (
             f"CUDA context {context / GIB:.2f} + non-torch memory {non_torch / GIB:.2f} + "
-            f"CUDA graphs {graphs / GIB:.2f} GiB"
+            f"CUDA graphs {graphs / GIB:,.2f} GiB"
         )
     elif d.overhead_terms and q.method == "calibrated":
         over_why = _overhead_sum(est)
@@ -481,10 +494,10 @@ def _weight_sum(est: Estimate, checkpoint_why: str, esc: Escape) -> str:
     line = checkpoint_why
     for term in shown:
         if term.part == "checkpoint":
-            line += f": {term.bytes / GIB:.2f} GiB"
+            line += f": {term.bytes / GIB:,.2f} GiB"
             continue
         label = labels[term.part].format(params=params(term.params or 0))
-        line += f" {'-' if term.bytes < 0 else '+'} {abs(term.bytes) / GIB:.2f} GiB {label}"
+        line += f" {'-' if term.bytes < 0 else '+'} {abs(term.bytes) / GIB:,.2f} GiB {label}"
     return line
 
 

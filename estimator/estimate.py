@@ -497,7 +497,7 @@ def estimate(
         notes.append(
             note(
                 "unified_memory",
-                f"On the {gpu.name} the {gpu.memory_bytes / 2**30:.2f} GiB torch reports is memory the CPU and "
+                f"On the {gpu.name} the {gpu.memory_bytes / 2**30:,.2f} GiB torch reports is memory the CPU and "
                 "the OS share: less of it is free when the model loads, so leave room beyond this total.",
             )
         )
@@ -530,8 +530,9 @@ def estimate(
     refused = spec.unread or ((terms.unmodelled,) if terms.unmodelled else ())
     fit = solve_fit(spec, query, gpu, memory.total, weights=weights, stages=stages) if gpu and not refused else None
     report = None
-    if not refused:
-        # The engine sizes every pipeline rank itself, from the whole model.
+    if not refused and query.method == "calibrated":
+        # The engine sizes every pipeline rank itself, from the whole model. method=classic is the
+        # original calculator's six terms: no engine's accounting beside them.
         report, report_notes = engine.report(whole, sized, gpu, dtypes, weights=weights)
         notes += report_notes
     if fit is not None and fit.engine_refuses and not any(n.code == "engine_refuses" for n in notes):

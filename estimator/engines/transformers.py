@@ -470,7 +470,7 @@ def terms_warnings(spec: ModelSpec, query: Query) -> tuple[Note, ...]:
             note(
                 "state_scan_torch_path",
                 f"Mamba layers sized as transformers runs them without mamba-ssm installed: its PyTorch scan "
-                f"holds {fp32 / 2**30:.1f} GiB of fp32 b x s x d_inner x d_state tensors; with mamba-ssm and "
+                f"holds {fp32 / 2**30:,.1f} GiB of fp32 b x s x d_inner x d_state tensors; with mamba-ssm and "
                 "causal-conv1d installed it runs their CUDA kernels, which do not build them.",
             )
         )

@@ -1886,7 +1886,7 @@ def activation_peak(
         # accounting sees it.
         buffer = pp_intermediate_bytes(spec, query, tokens)
         forward += buffer
-        where += f", plus the {buffer / GiB:.2f} GiB buffer of the previous stage's hidden states"
+        where += f", plus the {buffer / GiB:,.2f} GiB buffer of the previous stage's hidden states"
     if stage is not None and not stage.last:
         # Only the last pipeline rank computes logits and runs the sampler warm-up, and only it builds
         # the V2 sampler (profile_run, load_model@v0.27.1).
@@ -4075,7 +4075,7 @@ def capacity_lines(
     conc = f"Maximum concurrency for {max_model_len:,} tokens per request: {concurrency:.2f}x"
     lines: tuple[str, ...] = (available, f"{size}, {conc}") if profile.capacity_one_line else (available, size, conc)
     if extended is not None:
-        lines += (f"Extended KV cache to {extended[0]} blocks ({extended[1] / GiB:.2f} GiB).",)
+        lines += (f"Extended KV cache to {extended[0]} blocks ({extended[1] / GiB:,.2f} GiB).",)
     return lines
 
 
@@ -4095,8 +4095,8 @@ def fixed_pool_overflow(query: Query, gpu: GPU, non_kv_bytes: int) -> str | None
     most = f"at most kvmem={kvmem_words(room)}" if room > 0 else "no pool at all"
     return (
         f"vLLM runs out of memory: kvmem={kvmem_text(query.kv_cache_memory)} (--kv-cache-memory-bytes) beside "
-        f"{non_kv_bytes / GiB:.2f} GiB of weights, activations, non-torch memory, CUDA graphs and context passes "
-        f"the {gpu.memory_bytes / GiB:.2f} GiB {gpu.name}; it has room for {most}"
+        f"{non_kv_bytes / GiB:,.2f} GiB of weights, activations, non-torch memory, CUDA graphs and context passes "
+        f"the {gpu.memory_bytes / GiB:,.2f} GiB {gpu.name}; it has room for {most}"
     )
 
 
@@ -4145,8 +4145,9 @@ def seqs_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> 
 
 
 def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
-    """Where sliding-window (or chunked) layers reserve each request's window plus two batches of the
-    release's default max_num_batched_tokens (8,192 or 16,384 on the larger GPUs), the requests the
+    """Where sliding-window (or chunked) layers reserve each request's window plus the batches in
+    flight (one; two with async scheduling from 0.26) of the release's default
+    max_num_batched_tokens (8,192 or 16,384 on the larger GPUs), the requests the
     pool holds at mnbt=2048, which the smaller GPUs get by default: more memory can hold fewer users
     for this reason alone, and a smaller batch trades prefill speed for them."""
     if query.max_num_batched_tokens is not None or (answer := _tip_report(spec, query, gpu)) is None:
@@ -4162,9 +4163,10 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     then = vllm_report(spec, small, weights_bytes=weights, gpu=gpu)
     if not now.starts or not then.starts or then.max_resident < now.max_resident * 1.1:
         return None
+    batches = "one batch" if layout.in_flight_batches == 1 else f"{layout.in_flight_batches} batches"
     return note(
         "sliding_batches",
-        f"Each request's sliding-window layers hold the window plus 2 batches of max_num_batched_tokens "
+        f"Each request's sliding-window layers hold the window plus {batches} of max_num_batched_tokens "
         f"({batched:,}, vLLM's default on this GPU): mnbt={_SMALL_BATCHED_TOKENS} would hold "
         f"{then.max_resident:,.2f} requests of {tokens_text(query.seq_len)}{' a replica' if query.dp > 1 else ''} "
         f"instead of {now.max_resident:.2f}, at a slower prefill.",
@@ -4242,8 +4244,8 @@ def _requested_past_free(query: Query, gpu: GPU, util: float, requested: int) ->
     # With TP the rest of the context vram counts (NCCL's set-up) comes after this check.
     later = "; NCCL's set-up comes after this check" if query.gpus > 1 else ""
     return (
-        f"{UTIL_REFUSAL_PREFIX}{util:g} asks {requested / GiB:.2f} GiB of the {gpu.memory_bytes / GiB:.2f} GiB "
-        f"{gpu.name}, more than the {free / GiB:.2f} GiB free beside the CUDA context ({context / GiB:.2f} GiB"
+        f"{UTIL_REFUSAL_PREFIX}{util:g} asks {requested / GiB:,.2f} GiB of the {gpu.memory_bytes / GiB:,.2f} GiB "
+        f"{gpu.name}, more than the {free / GiB:,.2f} GiB free beside the CUDA context ({context / GiB:,.2f} GiB"
         f"{later}): "
         f'"Free memory on device ... on startup is less than desired GPU memory utilization"; use util={most:g} '
         "or less"
@@ -5016,7 +5018,7 @@ class VllmEngine(BaseEngine):
                     "unified_memory",
                     f"The {gpu.name}'s memory is the system's: vLLM {version_profile(query)[0].version} starts "
                     f"only if util x the device total torch reports ({util:g} x {gpu.memory_bytes / 2**30:.2f} = "
-                    f"{util * gpu.memory_bytes / 2**30:.2f} GiB) is free then, counted as the memory the OS has "
+                    f"{util * gpu.memory_bytes / 2**30:,.2f} GiB) is free then, counted as the memory the OS has "
                     "available: lower util= if less is. Its KV pool depends on the host at start-up: vLLM counts what "
                     "the available memory loses while it loads and profiles (CPU-side allocations too) as "
                     "non-torch memory, and its CUDA-graph estimate moves with the OS (DGX Spark logs: 2.3 to "
@@ -5150,7 +5152,7 @@ class VllmEngine(BaseEngine):
             notes.append(
                 note(
                     "util_caps_kv_cache",
-                    f"util={query.util:g} keeps {withheld / GiB:.2f} GiB of free device memory out of vLLM "
+                    f"util={query.util:g} keeps {withheld / GiB:,.2f} GiB of free device memory out of vLLM "
                     f"{version}'s KV cache, and vLLM warns so at start-up: its extensible "
                     "KV cache is sized from the memory measured after warm-up and CUDA-graph capture, so its own "
                     "use needs no headroom below 1; leave util unset unless something vLLM does not measure needs "
@@ -5174,6 +5176,8 @@ class VllmEngine(BaseEngine):
             ]
         if util_refused(report):
             return report, notes  # not max_model_len's doing: the verdict says what util starts
+        if report.kv_sizing == "fixed" and fixed_pool_overflow(query, gpu, _non_kv_bytes(report)):
+            return report, notes  # kvmem='s pool passes the device, whatever max_model_len: the verdict says
         if not report.starts:
             after = ""
             if report.kv_sizing == "extensible" and report.num_gpu_blocks > 1:
@@ -5216,10 +5220,10 @@ class VllmEngine(BaseEngine):
         each = "" if v.data_parallel_size == 1 else f" (each of {v.data_parallel_size} replicas logs its own)"
         # The CUDA context (and graphs captured after the pool, where the release does not take their
         # estimate out of it) come on top of util's share: nvidia-smi shows the sum.
-        outside = f" + {cuda_context_bytes(est.query, query_constants(est.query)) / GiB:.2f} GiB CUDA context"
+        outside = f" + {cuda_context_bytes(est.query, query_constants(est.query)) / GiB:,.2f} GiB CUDA context"
         if not v.cuda_graphs_in_budget and v.cuda_graphs > 0:
-            outside += f" + {v.cuda_graphs / GiB:.2f} GiB CUDA graphs"
-        pool = f"the KV pool takes what the rest leaves, {v.kv_cache_memory / GiB:.1f} GiB"
+            outside += f" + {v.cuda_graphs / GiB:,.2f} GiB CUDA graphs"
+        pool = f"the KV pool takes what the rest leaves, {v.kv_cache_memory / GiB:,.1f} GiB"
         capped = v.max_resident > v.max_num_seqs
         if v.pipeline:
             # Each stage measures its own pool and the engine gives them all the fewest blocks of any:
@@ -5227,11 +5231,11 @@ class VllmEngine(BaseEngine):
             shown, fewest = (v.pipeline_shown or 0) + 1, (v.pipeline_fewest_blocks or 0) + 1
             pool = (
                 f"on stage {shown} (the one the rows show) the KV pool takes what the rest leaves, "
-                f"{v.kv_cache_memory / GiB:.1f} GiB; vLLM gives every stage the fewest blocks of any, "
+                f"{v.kv_cache_memory / GiB:,.1f} GiB; vLLM gives every stage the fewest blocks of any, "
                 f"{v.num_gpu_blocks:,} (stage {fewest}'s)"
             )
         held = (
-            f"vLLM {esc(name)}{each} will hold {v.requested_memory / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu} "
+            f"vLLM {esc(name)}{each} will hold {v.requested_memory / GiB:,.1f} GiB of {device / GiB:,.1f} GiB{per_gpu} "
             f"(util={v.gpu_memory_utilization:g} x the device){outside}"
         )
         if v.kv_sizing == "fixed":
@@ -5239,31 +5243,32 @@ class VllmEngine(BaseEngine):
             rest = _non_kv_bytes(v)
             held = (
                 f"vLLM {esc(name)}{each} takes the KV pool as given (kvmem=, --kv-cache-memory-bytes; util is not "
-                f"used to size it): beside {rest / GiB:.2f} GiB of weights, activations, non-torch memory, CUDA graphs "
-                f"and context it holds {(rest + v.kv_cache_memory) / GiB:.1f} GiB of {device / GiB:.1f} GiB{per_gpu}"
+                f"used to size it): beside {rest / GiB:,.2f} GiB of weights, activations, non-torch memory, CUDA "
+                f"graphs and context it holds {(rest + v.kv_cache_memory) / GiB:,.1f} GiB of "
+                f"{device / GiB:,.1f} GiB{per_gpu}"
             )
-            pool = f"the KV pool is {v.kv_cache_memory / GiB:.1f} GiB"
+            pool = f"the KV pool is {v.kv_cache_memory / GiB:,.1f} GiB"
         if v.kv_sizing == "extensible":
             # 0.34 sizes the pool after CUDA-graph capture from the memory then free: util only caps it.
             cap = (
                 "the whole device"
                 if v.gpu_memory_utilization >= 1
-                else f"at most util={v.gpu_memory_utilization:g} x the device, {v.requested_memory / GiB:.1f} GiB"
+                else f"at most util={v.gpu_memory_utilization:g} x the device, {v.requested_memory / GiB:,.1f} GiB"
             )
-            kept = f"{v.kv_margin / GiB:.2f} GiB free as a margin"
+            kept = f"{v.kv_margin / GiB:,.2f} GiB free as a margin"
             if v.requested_memory + v.cuda_context < device - v.kv_margin:
                 # util's cap binds (min(requested - non_kv_used, headroom - margin), measure_kv_cache_bytes):
                 # what stays free is what util x the device leaves beside the context, not the margin.
                 free = device - v.requested_memory - v.cuda_context
                 kept = (
-                    f"{free / GiB:.2f} GiB free (what util={v.gpu_memory_utilization:g} leaves, more than its "
-                    f"{v.kv_margin / GiB:.2f} GiB margin)"
+                    f"{free / GiB:,.2f} GiB free (what util={v.gpu_memory_utilization:g} leaves, more than its "
+                    f"{v.kv_margin / GiB:,.2f} GiB margin)"
                 )
             held = (
                 f"vLLM {esc(name)}{each} sizes its KV cache after CUDA-graph capture from the memory then free "
-                f"(the extensible KV cache, {cap}): of {device / GiB:.1f} GiB{per_gpu} it keeps "
-                f"{kept} and {v.transient_reserve / GiB:.2f} GiB for transient "
-                f"activations, beside the {v.cuda_context / GiB:.2f} GiB CUDA context"
+                f"(the extensible KV cache, {cap}): of {device / GiB:,.1f} GiB{per_gpu} it keeps "
+                f"{kept} and {v.transient_reserve / GiB:,.2f} GiB for transient "
+                f"activations, beside the {v.cuda_context / GiB:,.2f} GiB CUDA context"
             )
         line = (
             f"{held}; {pool}, "
@@ -5290,7 +5295,7 @@ class VllmEngine(BaseEngine):
             tokens = f"{d.num_speculative_tokens} speculative token{'' if d.num_speculative_tokens == 1 else 's'}"
             line += (
                 f". The {esc(d.method)} drafter {esc(d.model)} ({tokens}) takes "
-                f"{d.weights / GiB:.2f} GiB of weights and {d.kv_bytes_per_token / 1024:g} KiB of KV per token in its "
+                f"{d.weights / GiB:,.2f} GiB of weights and {d.kv_bytes_per_token / 1024:g} KiB of KV per token in its "
                 f"{d.kv_layers} layer{'' if d.kv_layers == 1 else 's'}, counted in both"
             )
         if v.pipeline and (avail := next((x for x in v.log_lines if x.startswith("Available KV cache memory")), None)):
@@ -5344,9 +5349,9 @@ class VllmEngine(BaseEngine):
             each = " per GPU" if world > 1 else ""
             if any(w.code == "cold_compile" for w in est.warnings):
                 where += " once its compile cache is warm"
-                reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:.1f} GiB{each}; see the first-start note)"
+                reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:,.1f} GiB{each}; see the first-start note)"
             else:
-                reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:.1f} GiB{each})"
+                reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:,.1f} GiB{each})"
             line = (
                 f"{total}: fits {where}{reserves}: {pool} holds {v.max_resident:,.2f} requests of "
                 f"{tokens_text(q.seq_len)}"
@@ -5551,7 +5556,7 @@ def kvmem_text(size: int) -> str:
     (``20g`` is 20,000,000,000 bytes, 18.63 GiB)."""
     if kvmem_round_up(size) == size:
         return kvmem_words(size)
-    return f"{size} ({size / GiB:.2f} GiB)"
+    return f"{size} ({size / GiB:,.2f} GiB)"
 
 
 def kvmem_round_down(size: int) -> int:

@@ -535,3 +535,11 @@ def test_is_enough_is_not_said_of_a_size_the_refusal_already_names() -> None:
     assert est.fit is not None and est.fit.engine_refuses and (est.fit.min_gpus, est.fit.min_gpus_dp) == (2, 1)
     verdict = report.verdict(est)
     assert verdict.endswith("it accepts gpus=2 or gpus=4") and "is enough" not in verdict
+
+
+def test_parameter_counts_round_into_billions() -> None:
+    # gemma-3-1b-it's 999,885,952 parameters read 1.00B, never "1000M".
+    assert report.params(999_885_952) == "1.00B"
+    assert report.params(999_499_999) == "999M"
+    assert report.params(14_659_507_200) == "14.66B"
+    assert report.params(1_026_408_232_448) == "1,026.41B"  # Kimi-K2

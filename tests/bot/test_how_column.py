@@ -50,7 +50,7 @@ def kv_said(how: str) -> float:
     expr = re.sub(r" for whole blocks and pages padded to one size", "", expr)
     expr = re.sub(r" for whole granules of (?:each layer's blocks|the one block segment)", "", expr)
     expr = re.sub(r" of caches per request \([a-z ,]+\)", "", expr)
-    expr = re.sub(r"([\d.]+) (B|KiB|MiB|GiB)\b", lambda m: f"[{m[1]}*{UNIT[m[2]]}]", expr)
+    expr = re.sub(r"([\d,.]+) (B|KiB|MiB|GiB)\b", lambda m: f"[{m[1].replace(',', '')}*{UNIT[m[2]]}]", expr)
     expr = re.sub(
         r"((?:\[[\d.*]+\] \+ )*\[[\d.*]+\]) per token x ([\d,]+) tokens?",
         lambda m: f"(({m[1]})*{m[2].replace(',', '')})",
@@ -64,11 +64,11 @@ def kv_said(how: str) -> float:
 
 def weights_said(how: str) -> float:
     """The bytes a weights line states: ``...: A GiB + B GiB of ... - C GiB for ...``."""
-    first = re.search(r": ([\d.]+) GiB", how)
+    first = re.search(r": ([\d,.]+) GiB", how)
     assert first is not None, how
-    total = float(first[1])
-    for sign, value in re.findall(r" ([+-]) ([\d.]+) GiB", how[first.end() :]):
-        total += float(value) if sign == "+" else -float(value)
+    total = float(first[1].replace(",", ""))
+    for sign, value in re.findall(r" ([+-]) ([\d,.]+) GiB", how[first.end() :]):
+        total += float(value.replace(",", "")) if sign == "+" else -float(value.replace(",", ""))
     return total * GIB
 
 
@@ -77,14 +77,14 @@ def assert_rows_multiply_out(est: Estimate) -> None:
     assert kv_said(kv_how) == pytest.approx(kv, rel=0.005), kv_how
     weights, weights_how = _how(est, "Weights")
     terms = max(len(est.details.weight_terms), 1)
-    if re.search(r": [\d.]+ GiB", weights_how):
+    if re.search(r": [\d,.]+ GiB", weights_how):
         assert abs(weights_said(weights_how) - weights) <= 0.006 * GIB * terms, weights_how
     else:  # the checkpoint alone, to what the row's two decimals show
         extra = [t.bytes for t in est.details.weight_terms if t.part != "checkpoint"]
         assert all(abs(b) < 0.005 * GIB for b in extra), weights_how
     overhead, overhead_how = _how(est, "Overhead")
     if est.engine_report is not None:
-        said = sum(float(x) for x in re.findall(r"([\d.]+)(?: \+| GiB)", overhead_how)) * GIB
+        said = sum(float(x.replace(",", "")) for x in re.findall(r"([\d,.]+)(?: \+| GiB)", overhead_how)) * GIB
         assert abs(said - overhead) <= 0.016 * GIB, overhead_how
 
 

@@ -117,3 +117,13 @@ def test_answers_stored_before_pipeline_and_replicas_still_replay() -> None:
         report.breakdown(est)
         blocks.estimate_message(est)
         assert est.to_json()["inputs"]["dp"] == 1
+
+
+def test_method_classic_carries_no_engine_accounting(settings: Settings) -> None:
+    # The six classic terms decide memory and the fit; vLLM's pool beside them would be a second,
+    # different capacity in one object.
+    data = vram_json(settings, PHI4, "s=16k", "method=classic", "engine=vllm", "gpu=h100")
+    assert data["vllm"] is None
+    # The fit follows the classic total (36.05 GB, the six lines) on the H100's 85,030,617,088 bytes.
+    assert round(data["memory"]["total"] / 1e9, 2) == 36.05
+    assert data["fit"]["headroom"] == 85_030_617_088 - data["memory"]["total"]

@@ -153,6 +153,11 @@ def test_model_names_for_local_paths(tmp_path: Path) -> None:
     assert model_name(str(tmp_path / "Llama-3.2-1B-Instruct-Q4_K_M.gguf")) == "Llama-3.2-1B-Instruct-Q4_K_M"
     assert model_name(str(tmp_path / "gone" / "config.json")) == "gone"  # deleted since: still a name
     assert shorten_paths(f"{PHI4} s=16k gpu=h100") == "microsoft__phi-4.json s=16k gpu=h100"
+    # A drafter given by path keeps its key: the line is still a command.
+    assert (
+        shorten_paths(f"{PHI4} engine=vllm draft=/models/d/qwen3_6_27b_dflash.json spec=8")
+        == "microsoft__phi-4.json engine=vllm draft=qwen3_6_27b_dflash.json spec=8"
+    )
 
 
 def test_headers_history_and_compare_name_local_models(settings: Settings) -> None:

@@ -68,6 +68,9 @@ def test_a_pool_past_the_device_runs_out_of_memory() -> None:
     assert v is not None and not v.starts and v.start_error is not None
     assert "runs out of memory" in v.start_error and "kvmem=200.00GiB" in v.start_error
     assert est.fit is not None and not est.fit.fits and est.fit.max_batch == 0
+    # The verdict says it once; no note blames max_model_len for it.
+    assert not [w for w in est.warnings if w.code == "max_model_len_refused"]
+    assert not [w for w in est.warnings if "runs out of memory" in w.message]
 
 
 def test_kvmem_reads_vllm_units() -> None:
