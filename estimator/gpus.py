@@ -41,6 +41,9 @@ class GPU(Frozen):
     # The device memory is the system's (GB10): the CPU, the OS and its page cache take part of it, so
     # less than memory_bytes is free when an engine starts.
     unified_memory: bool = False
+    # Sold joined by NVSwitch (HGX boards, NVL72 racks): NCCL sets up NVLink SHARP (NVLS) buffers with
+    # each communicator, about 1 GiB more device memory per GPU than over PCIe.
+    nvswitch: bool = False
 
 
 def _norm(text: str) -> str:

@@ -4210,9 +4210,21 @@ def _sampler_seqs_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     )
 
 
+def start_context_bytes(query: Query, gpu: GPU) -> int:
+    """What is in use on each GPU when vLLM takes its first memory snapshot, after NCCL's set-up
+    (v1/worker/gpu_worker.py@v0.33.0 init_device: "take memory snapshot after NCCL is initialized"):
+    the CUDA context, and with TP on NVSwitch-joined GPUs NCCL's NVLS buffers (the calibration's
+    v0.19 DEBUG logs on H100 SXM: 1.53 GiB in use at TP 2, 1.55 GiB at TP 4, against 0.51 GiB at TP 1).
+    Over PCIe NCCL's buffers are small: 2 x RTX 3090 at util 0.95 start (club-3090, calibration2),
+    which 1.55 GiB would not let them."""
+    constants = query_constants(query)
+    return cuda_context_bytes(query, constants) if gpu.nvswitch else constants.cuda_context
+
+
 def largest_starting_util(query: Query, gpu: GPU) -> float:
-    """The largest util (two decimals) whose share of ``gpu`` is free beside the CUDA context at start."""
-    free = gpu.memory_bytes - query_constants(query).cuda_context
+    """The largest util (two decimals) whose share of ``gpu`` is free beside what is in use at the
+    first snapshot (:func:`start_context_bytes`)."""
+    free = gpu.memory_bytes - start_context_bytes(query, gpu)
     most = math.floor(free * 100 / gpu.memory_bytes) / 100
     while most > 0 and requested_bytes(most, gpu.memory_bytes) > free:
         most = round(most - 0.01, 2)
@@ -4233,20 +4245,22 @@ def _requested_past_free(query: Query, gpu: GPU, util: float, requested: int) ->
     """vLLM's start check on util (v1/worker/utils.py request_memory, @v0.20.0 to @v0.33.0, and 0.34
     without the extensible cache): it refuses to start when the memory free at its first snapshot is
     less than util x the device ("Free memory on device ... on startup is less than desired GPU
-    memory utilization"). Free there is the device less the CUDA context alone: logged starts with
-    tensor parallelism (2 x RTX 3090 at util 0.95, calibration2) show the rest of what vram counts
-    for TP comes later, inside the requested share's accounting or beside it."""
-    context = query_constants(query).cuda_context
+    memory utilization"). Free there is the device less what is in use after NCCL's set-up
+    (:func:`start_context_bytes`)."""
+    context = start_context_bytes(query, gpu)
     free = gpu.memory_bytes - context
     if requested <= free:
         return None
     most = largest_starting_util(query, gpu)
-    # With TP the rest of the context vram counts (NCCL's set-up) comes after this check.
-    later = "; NCCL's set-up comes after this check" if query.gpus > 1 else ""
+    if query.gpus > 1 and gpu.nvswitch:
+        beside = f"the CUDA context and NCCL's NVSwitch buffers ({context / GiB:,.2f} GiB)"
+    elif query.gpus > 1:
+        beside = f"the CUDA context ({context / GiB:,.2f} GiB; NCCL's buffers over PCIe are small)"
+    else:
+        beside = f"the CUDA context ({context / GiB:,.2f} GiB)"
     return (
         f"{UTIL_REFUSAL_PREFIX}{util:g} asks {requested / GiB:,.2f} GiB of the {gpu.memory_bytes / GiB:,.2f} GiB "
-        f"{gpu.name}, more than the {free / GiB:,.2f} GiB free beside the CUDA context ({context / GiB:,.2f} GiB"
-        f"{later}): "
+        f"{gpu.name}, more than the {free / GiB:,.2f} GiB free beside {beside}: "
         f'"Free memory on device ... on startup is less than desired GPU memory utilization"; use util={most:g} '
         "or less"
     )

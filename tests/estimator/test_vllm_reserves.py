@@ -16,6 +16,7 @@ from estimator.query import Query
 
 CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 H100 = 85_030_617_088  # bytes CUDA reports for an H100 80GB HBM3 (the catalog's h100-80gb)
+L40S = 47_803_531_264  # bytes CUDA reports for an L40S 48GB (the catalog's l40s)
 GIB = 1 << 30
 
 
@@ -58,18 +59,18 @@ def test_vllm_034_holds_the_device_less_the_margin_it_keeps_free() -> None:
 
 
 def test_what_vllm_reserves_is_never_more_than_the_device() -> None:
-    # util=0.99 at TP 2 on an H100: ceil(0.99 x 85,030,617,088) = 84,180,310,918 B, and vram's CUDA
-    # context with tensor parallelism (0.51 GiB + about 1 GiB of NCCL set-up) beside it would pass the
-    # 85,030,617,088 B device. The fit takes the device as the limit (usable_bytes); so does the
-    # verdict's "reserves".
+    # util=0.98 at TP 2 on an L40S: ceil(0.98 x 47,803,531,264) = 46,847,460,639 B passes vLLM's start
+    # check (over PCIe it counts the 0.51 GiB context alone), and vram's CUDA context with tensor
+    # parallelism (0.51 GiB + about 1 GiB of NCCL set-up) beside it would pass the device. The fit
+    # takes the device as the limit (usable_bytes); so does the verdict's "reserves".
     spec = load_model_spec(json.loads((CONFIGS / "Qwen__Qwen3-8B.json").read_text()))
-    query = Query(engine="vllm", gpu="h100", seq_len=32768, batch=4, gpus=2, util=0.99, vllm="0.33")
+    query = Query(engine="vllm", gpu="l40s", seq_len=32768, batch=4, gpus=2, util=0.98, vllm="0.33")
     est = estimate(spec, query, model_id="m")
     v = est.engine_report
     assert isinstance(v, VllmReport) and est.fit is not None and est.fit.fits
-    assert v.requested_memory == math.ceil(0.99 * H100) == 84_180_310_918
-    assert v.requested_memory + v.cuda_context > H100
-    assert f"(vLLM reserves {H100 / GIB:.1f} GiB per GPU)" in report.verdict(est)
+    assert v.requested_memory == math.ceil(0.98 * L40S) == 46_847_460_639
+    assert v.requested_memory + v.cuda_context > L40S
+    assert f"(vLLM reserves {L40S / GIB:.1f} GiB per GPU)" in report.verdict(est)
 
 
 def test_weights_past_the_share_are_named_as_the_cause() -> None:

@@ -1,6 +1,7 @@
 """vLLM's start check on util (v1/worker/utils.py request_memory, 0.20.0-0.33.0 wheels): it refuses to
-start when util x the device is more than is free at its first snapshot, the device less the CUDA
-context. 0.34's extensible KV cache skips the check (util only caps the cache)."""
+start when util x the device is more than is free at its first snapshot, taken after NCCL's set-up:
+the device less the CUDA context, and with TP on NVSwitch-joined GPUs NCCL's NVLS buffers. 0.34's
+extensible KV cache skips the check (util only caps the cache)."""
 
 from __future__ import annotations
 
@@ -41,10 +42,24 @@ def test_the_extensible_cache_takes_util_as_a_cap() -> None:
 
 
 def test_tensor_parallelism_starts_as_logged() -> None:
-    # 2 x RTX 3090 at util 0.95 start (club-3090's dual composes, calibration2): the check counts the
-    # CUDA context alone, not what TP adds later.
+    # 2 x RTX 3090 at util 0.95 start (club-3090's dual composes, calibration2): over PCIe NCCL's
+    # buffers are small, so the check counts the CUDA context alone.
     est = estimate(QWEN3_8B, Query(engine="vllm", gpu="rtx-3090", gpus=2, util=0.95, vllm="0.30"), model_id="m")
     assert est.engine_report is not None and est.engine_report.start_error is None
+
+
+def test_on_nvswitch_gpus_the_check_counts_nccls_buffers() -> None:
+    # The calibration's v0.19 DEBUG logs of H100 SXM at TP 2 (case027, case052): "initial free"
+    # 77.66 GiB of 79.19 at the snapshot, 1.53 GiB in use, against 0.51 GiB at TP 1. util=0.99 asks
+    # ceil(0.99 x 79.19 GiB) = 78.40 GiB, more than that: refused; 0.98 (77.61 GiB) starts.
+    total = lookup_gpu("h100").memory_bytes
+    logged_free = round(77.66 * 2**30)
+    assert math.ceil(total * 0.99) > logged_free >= math.ceil(total * 0.98)
+    error = _start_error(vllm="0.30", util=0.99, gpus=2)
+    assert error is not None and "use util=0.98 or less" in error
+    assert "NCCL's NVSwitch buffers (1.55 GiB)" in error
+    assert _start_error(vllm="0.30", util=0.98, gpus=2) is None
+    assert _start_error(vllm="0.30", util=0.99) is None  # one GPU: no communicator
 
 
 def test_the_fewest_gpus_are_sized_at_the_largest_util_that_starts() -> None:
@@ -59,17 +74,20 @@ def test_the_fewest_gpus_are_sized_at_the_largest_util_that_starts() -> None:
     assert lowered.fit.min_gpus > 1
 
 
-def test_the_refusal_with_tp_says_when_nccl_comes_and_that_fewer_gpus_are_enough() -> None:
-    # Qwen3-8B on two H100s at util=1 (0.33): refused at start; the check counts the 0.51 GiB context
-    # alone (NCCL's set-up, in the answer's overhead row, comes later), and one H100 at util=0.99
-    # holds the request, so the verdict says fewer GPUs are enough rather than "it takes gpus=1".
+def test_the_refusal_with_tp_names_nccls_buffers_and_that_fewer_gpus_are_enough() -> None:
+    # Qwen3-8B on two H100s at util=1 (0.33): refused at start beside the 1.55 GiB in use after NCCL's
+    # set-up; one H100 at util=0.98 holds the request, so the verdict says fewer GPUs are enough
+    # rather than "it takes gpus=1".
     from bot import report
 
     est = estimate(QWEN3_8B, Query(engine="vllm", gpu="h100", gpus=2, util=1.0, vllm="0.33"), model_id="m")
     assert est.fit is not None and not est.fit.fits and est.fit.min_gpus == 1
     verdict = report.verdict(est)
-    assert "beside the CUDA context (0.51 GiB; NCCL's set-up comes after this check)" in verdict
-    assert verdict.endswith("use util=0.99 or less; at util=0.99 gpus=1 is enough")
+    assert "beside the CUDA context and NCCL's NVSwitch buffers (1.55 GiB)" in verdict
+    assert verdict.endswith("use util=0.98 or less; at util=0.98 gpus=1 is enough")
+    # Over PCIe (L40S) the buffers are small: the context alone.
+    pcie = estimate(QWEN3_8B, Query(engine="vllm", gpu="l40s", gpus=2, util=1.0, vllm="0.33"), model_id="m")
+    assert "(0.51 GiB; NCCL's buffers over PCIe are small)" in report.verdict(pcie)
     # One GPU asked: no NCCL clause.
     one = estimate(QWEN3_8B, Query(engine="vllm", gpu="h100", util=1.0, vllm="0.33"), model_id="m")
     assert "NCCL" not in report.verdict(one)
