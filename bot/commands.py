@@ -67,10 +67,12 @@ def split_words(text: str) -> list[str]:
     # Settings typed with an East Asian input method arrive full width (ｓ＝１６ｋ): read them as ASCII
     # (NFKC). Only words that then hold "=": a model path keeps its own spelling.
     words = [n if "=" in (n := normalize_word(w)) else w for w in words]
-    # Slack and shells put spaces around "=" sometimes ("s = 32k"): glue them back.
+    # Slack and shells put spaces around "=" sometimes ("s = 32k"): glue them back, onto a word that
+    # can be a key (not onto the model before a stray "=5").
     glued: list[str] = []
     for word in words:
-        if glued and (word.startswith("=") or glued[-1].endswith("=")) and "=" not in glued[-1][:-1]:
+        keyish = bool(glued) and re.fullmatch(r"-{0,2}[A-Za-z_][A-Za-z_-]*=?", glued[-1]) is not None
+        if keyish and (word.startswith("=") or glued[-1].endswith("=")) and "=" not in glued[-1][:-1]:
             glued[-1] += word
         else:
             glued.append(word)

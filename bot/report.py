@@ -315,10 +315,14 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
     elif fit.min_gpus == 0:
         if engine.split == "layers":
             # Whole layers per GPU: past some count, each GPU's activations alone are the limit.
+            # Name only what can still go lower (b=1 is the least), and fused attention where eager
+            # scores are what is asked.
+            lower = ["fa=on"] if est.query.flash_attention is False else []
+            lower += ["a shorter s"] + (["a smaller b"] if q.batch > 1 else [])
             line += (
                 f"; no split of its layers over more GPUs fits it: each GPU still runs "
                 f"{gib(est.memory.activations)} of activations at s={q.seq_len:,}, which more GPUs do not "
-                "divide; lower s or b"
+                f"divide; try {', or '.join(lower)}"
             )
         else:
             line += f"; no {split} of these fits it"

@@ -621,6 +621,9 @@ def parse_settings(words: Iterable[str]) -> dict[str, Any]:
                 f"(valid keys: {_fmt_choices(VALID_KEYS)})"
             )
         raw_key, _, raw_value = word.partition("=")
+        if not raw_key.strip():
+            example = f"s{word}" if raw_value.strip() else "s=32k"
+            raise InputError(f'"{word}" has no key before "=": write key=value, for example {example}')
         key = ALIAS_TO_KEY.get(raw_key.strip().lower())
         if key is None:
             raise _unknown_key(raw_key)

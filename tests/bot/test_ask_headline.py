@@ -36,3 +36,14 @@ def test_a_fit_past_the_window_says_it_is_memory_only() -> None:
 def test_a_count_asked_of_a_refused_layout_is_no_count() -> None:
     line = _headline("how many H100s do I need for {model} at 128k for 64 users with vllm?")
     assert line.startswith("no number of NVIDIA H100 80GB HBM3 (SXM5) serves it: vLLM will not start: ")
+
+
+def test_one_gpu_is_not_per_gpu() -> None:
+    # One L4: the shortfall is the card's, not "per GPU"; on two, each card's.
+    one = _headline("can {model} run 32k for 4 users on an L4?")
+    assert one.startswith("no: on one NVIDIA L4 24GB it needs ") and "per GPU" not in one, one
+    assert "GiB more; " in one
+    fits = _headline("{model} with 8k context on an h100")
+    assert fits.startswith("yes: it fits on one NVIDIA H100 80GB HBM3 (SXM5), with ") and fits.endswith(" free")
+    two = _headline("can {model} run 32k for 16 users on 2 L4s?")
+    assert "more per GPU" in two, two

@@ -154,6 +154,20 @@ def test_slack_decorations_are_tolerated() -> None:
     assert (q.model, q.seq_len) == ("microsoft/phi-4", 32768)
 
 
+def test_a_stray_equals_sign_is_named_not_glued_to_the_model() -> None:
+    # "s = 32k" and "s =5" glue back into settings; "=5" after the model has no key and says so,
+    # rather than reading "model=5" as a setting before the model.
+    assert est("microsoft/phi-4 s =5").seq_len == 5
+    for text, word in (
+        ("microsoft/phi-4 =5", "=5"),
+        ("microsoft/phi-4 b=3 =5", "=5"),
+        ("microsoft/phi-4 b=3 = 5", "="),
+    ):
+        with pytest.raises(InputError) as info:
+            est(text)
+        assert str(info.value).startswith(f'"{word}" has no key before "=": write key=value'), info.value
+
+
 def test_thread_changes() -> None:
     base = est("microsoft/phi-4 s=16k gpu=h100")
     assert parse_changes("thanks, looks good", base) is None

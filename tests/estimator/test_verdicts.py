@@ -173,7 +173,11 @@ def test_jamba_at_256k_is_not_told_to_buy_more_gpus() -> None:
     est = estimate(sp, Query(model="j", seq_len=256 * 1024, gpu="h100"), model_id="j")
     assert est.fit is not None and not est.fit.fits and est.fit.min_gpus == 0
     line = report.verdict(est)
-    assert "fits on" not in line and "more GPUs do not divide" in line and "lower s or b" in line, line
+    assert "fits on" not in line and "more GPUs do not divide" in line, line
+    # b=1 is already the least: only s is named.
+    assert line.endswith("; try a shorter s"), line
+    many = report.verdict(estimate(sp, Query(model="j", seq_len=256 * 1024, batch=4, gpu="h100"), model_id="j"))
+    assert many.endswith("; try a shorter s, or a smaller b"), many
     # At 16k the model fits on a few GPUs (16,384 tokens x 1,753,088 B of scan transients, 28.7 GB,
     # beside a share of the 96 GiB of weights): the solver finds a count no larger than the 32 layers.
     short = estimate(sp, Query(model="j", seq_len=16 * 1024, gpu="h100"), model_id="j")
