@@ -131,3 +131,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             "PYTHONDONTWRITEBYTECODE is set: modules without a cached .pyc are compiled anew on every "
             "run (about 5 s more CPU on a fresh checkout); unset it for the timings in CONTRIBUTING.md."
         )
+
+
+# --- The temporary HF_HOME goes with the run ----------------------------------------------------
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the HF_HOME folder made above: one a run, none left behind."""
+    shutil.rmtree(os.environ["HF_HOME"], ignore_errors=True)
