@@ -224,6 +224,10 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
             console.print(render_text.compare_table(reply.a.estimate, reply.b.estimate))
             for line in render_text.compare_warnings(reply.a.estimate, reply.b.estimate):
                 console.print(Text(line, style="yellow"))
+            kept = [o.record_id for o in (reply.a, reply.b) if o.record_id is not None]
+            if kept:
+                # Either id replays the comparison (show).
+                console.print(f"[dim]kept as {' and '.join(f'#{i}' for i in kept)}: vram show {kept[0]}[/dim]")
         return 0
     if isinstance(reply, EstimateReply):
         outcome = reply.outcome

@@ -74,6 +74,12 @@ def test_compare_shows_each_side_s_warnings_once(settings: Settings) -> None:
     # One sentence about the context window, not the generic one as well.
     assert "longer than the model's context window" not in flat
     assert "The classic formula says" not in flat
+    # The two stored records are named, and either replays the comparison.
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("kept as #") and " and #" in last and ": vram show " in last, last
+    first = last.split("#")[1].split()[0]
+    code, shown, _ = vram(["show", first], settings)
+    assert code == 0 and "microsoft/phi-4" in shown
 
 
 @pytest.mark.slow
