@@ -88,6 +88,8 @@ def headline(est: Estimate, question: Question) -> str:
         if fit.min_gpus_dp > 1 or q.pp > 1 or q.dp > 1:
             # Stages or replicas asked or found: say the layout (tp=8 alone where dp= was asked).
             layout = f", {layout_words(fit.min_gpus, q.pp, fit.min_gpus_dp)}"
+        if fit.min_gpus_util is not None:  # the util asked does not start that layout
+            layout += f", at util={fit.min_gpus_util:g}"
         return f"fewest {fit.gpu_name} that hold it: {fewest}{layout} (at {q.seq_len:,} tokens, batch {q.batch})"
     own = report.verdict(est)
     if get_engine(q.engine).verdict(est, report.same) is not None:

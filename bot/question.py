@@ -938,12 +938,12 @@ def _read_ids(reader: _Reader) -> None:
                 token.used = True
                 continue
         # A local model: relative, home or absolute paths ("vllm serve /models/X"), a config file, or
-        # a folder as a shell completes it ("models/Qwen3-8B/").
+        # a folder as a shell completes it ("models/Qwen3-8B/", "Qwen3-8B/"; not chat's "w/").
         if (
             raw.startswith(("./", "~/", "../"))
             or re.match(r"/[\w.~-]", raw)
             or raw.endswith(".json")
-            or re.fullmatch(r"[\w.~-]+(?:/[\w.~-]+)*/+", raw)
+            or re.fullmatch(r"[\w.~-]+(?:/[\w.~-]+)+/+|[\w.~-]{3,}/+", raw)
         ):
             reader.set_model(raw, None, raw)
             token.used = True

@@ -15,6 +15,7 @@ from typing import Any
 from estimator.engines import KvTerm, get_engine
 from estimator.engines.vllm import (
     VllmReport,
+    fewest_settings,
     kvmem_round_up,
     kvmem_text,
     kvmem_words,
@@ -117,8 +118,9 @@ def size(n_bytes: int) -> str:
     for unit, scale in units:
         if abs(n_bytes) >= scale or unit == large != "GiB":
             value = n_bytes / scale
-            # Whole units with grouped thousands past 999: never an exponent ("1.67e+03").
-            return f"{value:,.0f} {unit}" if abs(value) >= 1000 else f"{value:.3g} {unit}"
+            # Whole units with grouped thousands from 999.5 (what three digits round to 1000): never
+            # an exponent ("1.67e+03", "1e+03").
+            return f"{value:,.0f} {unit}" if abs(value) >= 999.5 else f"{value:.3g} {unit}"
     return f"{n_bytes} B"
 
 
@@ -187,8 +189,9 @@ def header(est: Estimate, esc: Escape = _same) -> str:
         parts.append(f"YaRN x{q.yarn.factor:g}" + (f" over {q.yarn.original:,}" if q.yarn.original else ""))
     if q.kv_cache_memory is not None and q.engine == "vllm":
         parts.append(f"KV pool kvmem={kvmem_text(q.kv_cache_memory)}")
-    eplb_ignored = any(w.code == "setting_ignored" and w.message.startswith("eplb=") for w in est.warnings)
-    if q.eplb is not None and q.engine == "vllm" and not eplb_ignored:
+    # A setting a warning says changes nothing here is not one the header names.
+    ignored = {w.message.partition("=")[0] for w in est.warnings if w.code == "setting_ignored"}
+    if q.eplb is not None and q.engine == "vllm" and "eplb" not in ignored:
         parts.append(f"EPLB ({q.eplb} redundant expert{'' if q.eplb == 1 else 's'})")
     if q.block_size is not None and q.engine == "vllm":
         parts.append(f"{q.block_size}-token blocks")
@@ -196,14 +199,11 @@ def header(est: Estimate, esc: Escape = _same) -> str:
         # The serve flags given that change the numbers, as the line a ticket quotes should show.
         if q.enforce_eager:
             parts.append("eager (no CUDA graphs)")
-        if q.prefix_caching is False:
-            parts.append("prefix caching off")
-        elif q.prefix_caching:
-            parts.append("prefix caching on")
-        if q.mm_limit == 0:
-            parts.append("text only (mm=0)")
-        elif q.mm_limit is not None:
-            parts.append(f"{q.mm_limit} item{'' if q.mm_limit == 1 else 's'} per prompt (mm={q.mm_limit})")
+        if q.prefix_caching is not None and "prefix" not in ignored:
+            parts.append(f"prefix caching {'on' if q.prefix_caching else 'off'}")
+        if q.mm_limit is not None and "mm" not in ignored:
+            items = f"{q.mm_limit} item{'' if q.mm_limit == 1 else 's'} per prompt (mm={q.mm_limit})"
+            parts.append("text only (mm=0)" if q.mm_limit == 0 else items)
     engine = get_engine(q.engine)
     name = engine.display_name(q)
     if (note := engine.release_note(q)) is not None:
@@ -274,7 +274,7 @@ def fewest_layout(est: Estimate) -> tuple[int, str] | None:
     fit, q = est.fit, est.query
     if fit is None or fit.min_gpus == 0 or (fit.min_gpus, fit.min_gpus_dp) == (q.gpus, q.dp):
         return None
-    return fit.min_gpus * q.pp * fit.min_gpus_dp, layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp)
+    return fit.min_gpus * q.pp * fit.min_gpus_dp, fewest_settings(fit, q)
 
 
 def verdict(est: Estimate, esc: Escape = _same) -> str:
@@ -294,7 +294,7 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
         enough = fit.min_gpus * fit.min_gpus_dp
         layout = layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp)
         if 0 < enough < q.gpus * q.dp and f"{layout} " not in f"{fit.engine_refuses} ":
-            line += f"; {layout} is enough"
+            line += f"; {fewest_settings(fit, q)} is enough"
         return line
     engine = get_engine(q.engine)
     own = engine.verdict(est, esc)
@@ -317,7 +317,7 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
             # Whole layers per GPU: past some count, each GPU's activations alone are the limit.
             # Name only what can still go lower (b=1 is the least), and fused attention where eager
             # scores are what is asked.
-            lower = ["fa=on"] if est.query.flash_attention is False else []
+            lower = ["fa=on"] if not est.details.fused_attention and est.details.fused_attention_runs else []
             lower += ["a shorter s"] + (["a smaller b"] if q.batch > 1 else [])
             line += (
                 f"; no split of its layers over more GPUs fits it: each GPU still runs "

@@ -1981,7 +1981,7 @@ def _build(
 def _mamba_ssm_dtype(cfg: Mapping[str, Any], model_type: str) -> TorchDType | None:
     """The config's ``mamba_ssm_dtype`` (the recurrent state's dtype Qwen3.5/3.6 name), or None."""
     raw = cfg.get("mamba_ssm_dtype")
-    if raw is None:
+    if raw is None or str(raw).lower() == "auto":  # "auto": the model's dtype, as unset
         return None
     key = str(raw).removeprefix("torch.").lower()
     if key not in _TORCH_DTYPES:

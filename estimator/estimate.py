@@ -248,10 +248,10 @@ def solve_fit(
 
     refusal = engine.refusal(spec, query)
     fits = refusal is None and total <= usable and over(s, b) <= 0 and starts(s)
-    # A setting that stops the engine on any layout (vLLM's util past the free memory) is sized at the
-    # nearest that starts, which the verdict names beside the layout.
-    solvable = engine.startable_query(query, gpu)
-    min_gpus, min_dp = _fewest_gpus(spec, stages, solvable, gpu, engine, fits and solvable == query)
+    # A setting that stops the engine on a layout (vLLM's util past what is free at its start check,
+    # which TP on NVSwitch GPUs lowers) is sized, per layout tried, at the nearest that starts, which
+    # the verdict names beside the layout.
+    min_gpus, min_dp, min_util = _fewest_gpus(spec, stages, query, gpu, engine, fits)
     return Fit(
         gpu=gpu.key,
         gpu_name=gpu.name,
@@ -264,6 +264,7 @@ def solve_fit(
         max_batch_bound=bound,
         min_gpus=min_gpus,
         min_gpus_dp=min_dp,
+        min_gpus_util=min_util,
         max_seq_len_memory_only=not refusal
         and bool(spec.max_position_embeddings)
         and max_seq > (spec.max_position_embeddings or 0),
@@ -274,19 +275,21 @@ def solve_fit(
 
 def _fewest_gpus(
     spec: ModelSpec, stages: tuple[ModelSpec, ...], query: Query, gpu: GPU, engine: Engine, fits: bool
-) -> tuple[int, int]:
+) -> tuple[int, int, float | None]:
     """The layout with the fewest GPUs in all that holds the query's b requests of s tokens: a
     tensor-parallel size the engine accepts, and (where it has data parallelism) the fewest replicas
     of it that hold them; (0, 1) when none up to the limit does. Among equal counts, the query's own
     group size where it asked one, then the fewest replicas. The query's own layout counts where it
     fits. With pp= above 1 every rank of ``stages`` must hold its share (which rank holds the most
-    changes with the layout)."""
+    changes with the layout). Each group size is sized at the engine's startable query for it (a util
+    that starts there); the third value is that util where it is not the query's, else None."""
     pp = query.pp
     best: tuple[int, int, int] | None = (query.gpus * pp * query.dp, query.gpus, query.dp) if fits else None
+    best_util: float | None = None
     for n in engine.tp_sizes(spec, MAX_GPUS, query):
         if best is not None and n * pp > best[0]:
             break  # sizes ascend: one replica of this group is already more GPUs
-        tp = query.model_copy(update={"gpus": n})
+        tp = engine.startable_query(query.model_copy(update={"gpus": n}), gpu)
         if engine.refuses(spec, tp.model_copy(update={"dp": 1})):
             continue
 
@@ -340,9 +343,10 @@ def _fewest_gpus(
 
         if best is None or key(n * pp * low, n, low) < key(*best):
             best = (n * pp * low, n, low)
+            best_util = tp.util if tp.util != query.util else None
     if best is None:
-        return 0, 1
-    return best[1], best[2]
+        return 0, 1, None
+    return best[1], best[2], best_util
 
 
 def _classic(spec: ModelSpec, query: Query) -> Classic:
@@ -559,6 +563,8 @@ def estimate(
             kv_fixed_bytes_per_sequence=fixed,
             activation_peak_where=terms.activation_where,
             fused_attention=bool(query.flash_attention),
+            fused_attention_runs=query.flash_attention is True
+            or not engine.refuses(spec, query.model_copy(update={"flash_attention": True})),
             attends=not spec.layers or any(layer.kind != "state" for layer in spec.layers),
             params_source=spec.params_source,
             classic_kv_ratio=kv_ratio,

@@ -63,6 +63,10 @@ class Fit(Frozen):
     # (vLLM dp=; 1 for engines without them). GPUs in all: min_gpus x pp x min_gpus_dp.
     min_gpus: int
     min_gpus_dp: int = 1
+    # The util (two decimals) that layout is sized at where the one asked stops vLLM there (its start
+    # check counts NCCL's buffers with TP on NVSwitch GPUs, and any util past the free memory); None:
+    # the query's own util.
+    min_gpus_util: float | None = None
     # max_seq_len is past the model's context window (details.context_window): memory would hold it,
     # the model's positions do not (vLLM refuses such a max_model_len).
     max_seq_len_memory_only: bool = False
@@ -82,6 +86,9 @@ class Details(Frozen):
     kv_dtype: str | None  # None when kv=off
     activation_peak_where: str  # e.g. "prefill MLP", "attention scores"
     fused_attention: bool = True  # what was sized: fa= when given, else the engine's default for the model
+    # Whether the engine runs fa=on for this model (transformers: its class has sdpa, flash or flex
+    # attention): where it does not, no answer suggests it.
+    fused_attention_runs: bool = True
     attends: bool = True  # False for attention-free stacks (Mamba, RWKV): no attention to fuse or not
     params_source: str  # "safetensors" or "config"
     classic_kv_ratio: float | None  # ours / classic KV when both are non-zero

@@ -118,7 +118,7 @@ from estimator.weights import (
 
 if TYPE_CHECKING:
     from estimator.query import Query
-    from estimator.result import Estimate
+    from estimator.result import Estimate, Fit
 
 # The release answers follow when vllm= is not given: the newest profiled one.
 DEFAULT_VERSION = NEWEST
@@ -4119,7 +4119,9 @@ def _tip_report(spec: ModelSpec, query: Query, gpu: GPU) -> tuple[int, VllmRepor
 @by_spec(32)
 def seqs_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> int | None:
     """The largest max_num_seqs that makes one replica's share of b fit where the one in effect does
-    not (:attr:`VllmReport.seqs_to_fit`): halvings of it down to the share, then the share itself.
+    not (:attr:`VllmReport.seqs_to_fit`): halvings of it down to the share, then the share itself; it
+    fits as the verdict's own rule has it (the pool holds them, vLLM starts, and what comes on top
+    of util's share stays on the device).
     Fewer rows shrink the sampler warm-up and its tables, and the CUDA graphs captured; a cap under
     the share would only queue requests, so none is offered. ``query`` is one replica's."""
     if query.kv == "off" or query.method != "calibrated" or query.kv_cache_memory is not None:
@@ -4136,11 +4138,17 @@ def seqs_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> 
         candidates.append(seqs)
         seqs //= 2
     for seqs in (*candidates, share):
-        shaped = vllm_report(
-            spec, query.model_copy(update={"max_num_seqs": seqs}), weights_bytes=weights_bytes, gpu=gpu
-        )
-        if shaped.starts and shaped.max_resident >= share:
-            return seqs
+        asked = query.model_copy(update={"max_num_seqs": seqs})
+        shaped = vllm_report(spec, asked, weights_bytes=weights_bytes, gpu=gpu)
+        if not shaped.starts or shaped.max_resident < share:
+            continue
+        if query.pp == 1:
+            # The fit's own rule too: the CUDA context (and up to 0.19 the graphs) beside util's
+            # share must stay on the device with the requests' KV in the pool.
+            total = ENGINE.shape_total(spec, asked, gpu, ENGINE.dtypes(spec, asked), weights=weights_bytes)
+            if total is not None and total(asked.seq_len, share) > ENGINE.usable_bytes(spec, asked, gpu):
+                continue
+        return seqs
     return None
 
 
@@ -5390,8 +5398,12 @@ class VllmEngine(BaseEngine):
         if util_refused(v):
             line = f"{total}: does not fit {where}: {v.start_error}"
             if fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
-                # The fewest layout is the solver's at that util (startable_query).
-                most = largest_starting_util(q, lookup_gpu(fit.gpu))
+                # The fewest layout is the solver's at the util that starts there (startable_query).
+                most = (
+                    fit.min_gpus_util
+                    if fit.min_gpus_util is not None
+                    else largest_starting_util(q, lookup_gpu(fit.gpu))
+                )
                 layout = layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp)
                 fewer = fit.min_gpus * fit.min_gpus_dp < q.gpus * q.dp
                 line += f"; at util={most:g} {layout} is enough" if fewer else f"; at util={most:g} it takes {layout}"
@@ -5451,7 +5463,7 @@ class VllmEngine(BaseEngine):
         if fit.max_seq_len is not None and fit.max_seq_len >= 1 and (held < 1 or not v.starts):
             fixes.append(f"s={fit.max_seq_len:,}")
         if v.util_to_fit is None and fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
-            fixes.append(layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=q.dp))
+            fixes.append(fewest_settings(fit, q))
         if fixes:
             line += "; use " + ", or ".join(fixes)
         elif fit.min_gpus == 0:
@@ -5628,6 +5640,13 @@ def layout_words(tp: int, pp: int, dp: int) -> str:
     """``3 replicas of tp=8``: a data-parallel layout in words."""
     group = f"tp={tp}" + (f" x pp={pp}" if pp > 1 else "")
     return f"{dp} replicas of {group}" if dp > 1 else group
+
+
+def fewest_settings(fit: Fit, query: Query) -> str:
+    """The settings that ask for the fit's fewest layout, with the util it is sized at where the
+    query's own does not start there (``gpus=2 util=0.98``)."""
+    settings = layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=query.dp)
+    return settings + (f" util={fit.min_gpus_util:g}" if fit.min_gpus_util is not None else "")
 
 
 def layout_settings(tp: int, dp: int, *, asked_dp: int = 1) -> str:

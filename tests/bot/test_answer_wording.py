@@ -543,3 +543,30 @@ def test_parameter_counts_round_into_billions() -> None:
     assert report.params(999_499_999) == "999M"
     assert report.params(14_659_507_200) == "14.66B"
     assert report.params(1_026_408_232_448) == "1,026.41B"  # Kimi-K2
+
+
+def test_sizes_never_print_an_exponent() -> None:
+    # 999.5 MiB and up round to 1,000 of the unit, written whole with its thousands grouped.
+    assert report.size(1_048_051_712) == "1,000 MiB"  # 999.5 MiB
+    assert report.size(1_073_312_327_270) == "1,000 GiB"
+    assert report.size(999 * 1024**3) == "999 GiB"
+    assert report.size(1_672 * 1024**5) == "1,672 PiB"
+
+
+def test_the_header_names_the_serve_settings_that_change_the_numbers() -> None:
+    est = _estimate(
+        CAL / "qwen3_5_27b.json",
+        engine="vllm",
+        gpu="h100",
+        seq_len=65536,
+        enforce_eager=True,
+        prefix_caching=False,
+        mm_limit=0,
+    )
+    head = report.header(est)
+    assert "eager (no CUDA graphs)" in head and "prefix caching off" in head and "text only (mm=0)" in head, head
+    # Settings a warning says change nothing here stay out of it.
+    plain = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", mm_limit=2, prefix_caching=True)
+    assert any(w.code == "setting_ignored" for w in plain.warnings)
+    head = report.header(plain)
+    assert "mm=" not in head and "prefix caching" not in head, head

@@ -71,3 +71,24 @@ def test_json_carries_seqs_to_fit() -> None:
     data = json.loads(json.dumps(report.estimate_json(ask())))
     assert data["vllm"]["seqs_to_fit"] == 512
     assert json.loads(json.dumps(report.estimate_json(ask(seq_len=64_000))))["vllm"]["seqs_to_fit"] is None
+
+
+def test_the_offer_fits_by_the_verdicts_whole_rule() -> None:
+    # gemma-3-4b-it on two L4s (0.26) at 32k x 25: at seqs=128 the pool would hold the 25 requests,
+    # but the CUDA context beside util's share leaves no room on the device; 64 is the one to offer.
+    gemma = load_model_spec(
+        json.loads(
+            (Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "google__gemma-3-4b-it.json").read_text()
+        )
+    )
+
+    def at(**kw: object) -> Estimate:
+        q = Query(model="g", seq_len=32_768, batch=25, engine="vllm", vllm="0.26", gpu="l4", gpus=2)
+        return estimate(gemma, q.model_copy(update=kw), model_id="g")
+
+    short = at()
+    assert vllm_of(short).seqs_to_fit == 64
+    for seqs, fits in ((128, False), (64, True)):
+        est = at(max_num_seqs=seqs)
+        assert est.fit is not None and est.fit.fits is fits, (seqs, report.verdict(est))
+    assert vllm_of(at(max_num_seqs=128)).max_resident >= 25  # the pool alone would have held them

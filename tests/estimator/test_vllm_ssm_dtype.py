@@ -57,6 +57,14 @@ def test_tensor_parallelism_splits_the_state() -> None:
     assert est.details.kv_fixed_bytes_per_sequence == GDN_LAYERS * (CONV + STATE_ELEMENTS * 4) // 2
 
 
+def test_auto_is_the_model_dtype() -> None:
+    # vLLM's own word for "the model's dtype": as if the field were not there.
+    config = copy.deepcopy(CONFIG)
+    config["text_config"]["mamba_ssm_dtype"] = "auto"
+    assert load_model_spec(config).mamba_ssm_dtype is None
+    assert ask(config).details.kv_fixed_bytes_per_sequence == ask(without_field()).details.kv_fixed_bytes_per_sequence
+
+
 def test_an_unknown_state_dtype_is_refused() -> None:
     config = copy.deepcopy(CONFIG)
     config["text_config"]["mamba_ssm_dtype"] = "float8"

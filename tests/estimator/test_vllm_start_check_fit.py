@@ -211,6 +211,7 @@ def test_qwen3_8b_on_rtx4090_answer_follows_the_start_check() -> None:
     assert verdict.endswith(f"; use util={edge.engine_report.util_to_fit:g}, or seqs=128, or s={16 * (n - 1):,}")
     halved = estimate(QWEN3_8B, q(gpu="rtx4090", vllm="0.33", seq_len=16 * n, max_num_seqs=128), model_id="m")
     assert isinstance(halved.engine_report, vllm.VllmReport) and halved.engine_report.starts
+    assert halved.fit is not None and halved.fit.fits
 
 
 CASES = [

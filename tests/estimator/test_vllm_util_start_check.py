@@ -76,7 +76,7 @@ def test_the_fewest_gpus_are_sized_at_the_largest_util_that_starts() -> None:
 
 def test_the_refusal_with_tp_names_nccls_buffers_and_that_fewer_gpus_are_enough() -> None:
     # Qwen3-8B on two H100s at util=1 (0.33): refused at start beside the 1.55 GiB in use after NCCL's
-    # set-up; one H100 at util=0.98 holds the request, so the verdict says fewer GPUs are enough
+    # set-up; one H100 at util=0.99 holds the request, so the verdict says fewer GPUs are enough
     # rather than "it takes gpus=1".
     from bot import report
 
@@ -84,10 +84,31 @@ def test_the_refusal_with_tp_names_nccls_buffers_and_that_fewer_gpus_are_enough(
     assert est.fit is not None and not est.fit.fits and est.fit.min_gpus == 1
     verdict = report.verdict(est)
     assert "beside the CUDA context and NCCL's NVSwitch buffers (1.55 GiB)" in verdict
-    assert verdict.endswith("use util=0.98 or less; at util=0.98 gpus=1 is enough")
+    # One GPU needs no NCCL: util=0.99 starts it.
+    assert verdict.endswith("use util=0.98 or less; at util=0.99 gpus=1 is enough")
     # Over PCIe (L40S) the buffers are small: the context alone.
     pcie = estimate(QWEN3_8B, Query(engine="vllm", gpu="l40s", gpus=2, util=1.0, vllm="0.33"), model_id="m")
     assert "(0.51 GiB; NCCL's buffers over PCIe are small)" in report.verdict(pcie)
     # One GPU asked: no NCCL clause.
     one = estimate(QWEN3_8B, Query(engine="vllm", gpu="h100", util=1.0, vllm="0.33"), model_id="m")
     assert "NCCL" not in report.verdict(one)
+
+
+def test_the_fewest_layout_is_sized_at_a_util_that_starts_it() -> None:
+    # Qwen2.5-32B at 32k x 8 on H100s, util=0.99 (0.33): one GPU starts but does not hold them; at TP 2
+    # util=0.99 passes what is free after NCCL's set-up, so that layout is sized at 0.98, and the fix
+    # says so (not "gpus=1 dp=8", the fewest at 0.99).
+    from bot import report
+
+    spec = load_model_spec(json.loads((FIXTURES / "Qwen__Qwen2.5-32B.json").read_text()))
+    ask = Query(engine="vllm", gpu="h100", vllm="0.33", util=0.99, seq_len=32_768, batch=8)
+    est = estimate(spec, ask, model_id="m")
+    assert est.fit is not None and not est.fit.fits
+    assert (est.fit.min_gpus, est.fit.min_gpus_dp, est.fit.min_gpus_util) == (2, 1, 0.98)
+    assert report.verdict(est).endswith("or gpus=2 util=0.98")
+    fixed = estimate(spec, ask.model_copy(update={"gpus": 2, "util": 0.98}), model_id="m")
+    assert fixed.fit is not None and fixed.fit.fits
+    refused = estimate(spec, ask.model_copy(update={"gpus": 2}), model_id="m")
+    assert refused.fit is not None and not refused.fit.fits
+    # Where the util asked starts the fewest layout, none is named.
+    assert estimate(spec, ask.model_copy(update={"util": 0.9}), model_id="m").fit.min_gpus_util is None  # type: ignore[union-attr]
