@@ -815,6 +815,10 @@ def _two_models(first: str, second: str) -> InputError:
     )
 
 
+# What follows a utilisation word when the value comes after it ("util 0.99", "util=0.9", "util: 90%").
+_UTIL_VALUE = r"(?: of| =| :| at|:|=)? \d"
+
+
 def _w(pattern: str) -> re.Pattern[str]:
     """A rule's pattern, anchored on word edges."""
     return re.compile(r"(?<!\S)(?:" + pattern + r")(?!\S)")
@@ -991,11 +995,13 @@ def _read_settings(reader: _Reader) -> None:
             reader.set("vllm", str(KEY_BY_NAME["vllm"].parse(m.group("ver"))), m.group(0))
 
     # "vllm 0.31", "vLLM v0.31.1", "vllm version 0.31", "vllm==0.31" (made "vllm 0.31" above); a number
-    # before a utilisation word is the utilisation ("vllm 0.9 gpu memory utilization").
+    # before a utilisation word is the utilisation ("vllm 0.9 gpu memory utilization"), unless a number
+    # follows that word ("vllm 0.33 util 0.99": the release, then the utilisation).
     reader.run_rule(
         _w(
             r"(?:with |on |in |using |via |under |through |for )?v-?llm(?: engine)?"
-            r"(?: (?:version |release |ver )?(?P<ver>v?\d+\.\d+[\w.+!-]*)(?! (?:gpu |memory )*util))?"
+            r"(?: (?:version |release |ver )?(?P<ver>v?\d+\.\d+[\w.+!-]*)"
+            r"(?! (?:gpu |memory )*util\w*+(?!" + _UTIL_VALUE + r")))?"
         ),
         vllm,
     )
@@ -1175,7 +1181,9 @@ def _read_settings(reader: _Reader) -> None:
     util_word = r"(?:--)?gpu[-_ ]memory[-_ ]utili[sz]ation|util(?:i[sz]ation)?|memory util(?:i[sz]ation)?"
     reader.run_rule(
         _w(
-            r"(?:at |with )?(?P<u>\d+(?:\.\d+)?%|0\.\d+)(?: gpu)?(?: memory)? (?:" + util_word + r")"
+            # A number before the word, unless one follows it ("0.33 util 0.99": the second is it).
+            r"(?:at |with )?(?P<u>\d+(?:\.\d+)?%|0\.\d+)(?: gpu)?(?: memory)? (?>" + util_word + r")"
+            r"(?!" + _UTIL_VALUE + r")"
             r"|(?:at |with )?(?:" + util_word + r")(?: of| =| :| at|:|=)? (?P<u2>\d+(?:\.\d+)?%?)"
             # "90% gpu memory", "90% of the gpu memory": a share of the GPU's memory is the utilisation.
             r"|(?:at |with |using |use )?(?P<u3>\d+(?:\.\d+)?%) (?:of )?(?:the )?"

@@ -458,6 +458,15 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         (),
     ),
     ("Qwen/Qwen3-8B with vllm 0.9 gpu memory utilization", "Qwen/Qwen3-8B", "engine=vllm util=0.9", FIT, ()),
+    # A number after the utilisation word is the utilisation; the one before it is then the release.
+    ("Qwen/Qwen3-8B with vllm 0.33 util 0.99", "Qwen/Qwen3-8B", "engine=vllm util=0.99 vllm=0.33", FIT, ()),
+    (
+        "Qwen/Qwen3-8B with vllm 0.31 gpu memory utilization of 0.8",
+        "Qwen/Qwen3-8B",
+        "engine=vllm util=0.8 vllm=0.31",
+        FIT,
+        (),
+    ),
     # vLLM serve flags: --flag value and --flag=value, each read as its grammar key.
     # An absolute path is a local model too ("vllm serve /models/X", --model /models/X).
     (
