@@ -113,7 +113,10 @@ class Resolver:
             if local.names_a_folder(model):
                 raise InputError(f"a folder {model} is here, but it holds no config.json or GGUF file")
             if (repo := _without_trailing_slash(model)) is not None:
-                raise InputError(f'"{model}" is not a Hub model id: drop the trailing "/" ({repo})')
+                # Typed as a folder, or as a Hub id: say both, as this side reads both.
+                raise InputError(
+                    f'"{model}" is not a Hub model id: drop the trailing "/" ({repo}); nor is it a folder here'
+                )
             raise InputError(f'"{model}" is neither a Hub model id (like Qwen/Qwen3-8B) nor an existing local path')
         if revision is not None and is_commit_sha(revision.lower()):
             revision = revision.lower()  # the Hub spells commits in lower case; so do the cache keys

@@ -251,7 +251,9 @@ def test_a_folder_as_a_shell_completes_it_is_read(
     assert str(info.value) == "a folder Org/Empty/ is here, but it holds no config.json or GGUF file"
     with pytest.raises(InputError) as info:
         r.resolve("Org/Nothing/")
-    assert str(info.value) == '"Org/Nothing/" is not a Hub model id: drop the trailing "/" (Org/Nothing)'
+    assert str(info.value) == (
+        '"Org/Nothing/" is not a Hub model id: drop the trailing "/" (Org/Nothing); nor is it a folder here'
+    )
     # A server reads no folder: a Hub id with a slash after it is named, without a word of folders.
     with pytest.raises(InputError) as info:
         HubOnlyResolver(r).resolve("Org/Nothing/")
