@@ -532,7 +532,16 @@ def estimate(
     # A model whose structure vram could not establish gets no verdict: no fit, no engine report;
     # nor does one whose activations the engine sizes only in part.
     refused = spec.unread or ((terms.unmodelled,) if terms.unmodelled else ())
-    fit = solve_fit(spec, query, gpu, memory.total, weights=weights, stages=stages) if gpu and not refused else None
+    fit = None
+    if gpu and not refused:
+        fit_query, fit_total = query, memory.total
+        if query.kv == "off" and engine.kv_always_allocated:
+            # kv=off drops the cache from the rows; the engine holds it anyway, so the fit, the maxima
+            # and the verdict are those of the cache it allocates.
+            fit_query = query.model_copy(update={"kv": "on"})
+            kv_on = running_query(engine, fit_query, gpu)
+            fit_total = _memory(spec, kv_on, weights, engine, gpu, engine.dtypes(spec, kv_on))[0].total
+        fit = solve_fit(spec, fit_query, gpu, fit_total, weights=weights, stages=stages)
     report = None
     if not refused and query.method == "calibrated":
         # The engine sizes every pipeline rank itself, from the whole model. method=classic is the

@@ -158,6 +158,9 @@ class Engine(Protocol):
     split: ClassVar[Literal["tensor", "layers"]]
     # Whether dp= runs independent replicas of the model, each with its own KV cache (vLLM).
     data_parallel: ClassVar[bool]
+    # Whether it allocates its KV cache whatever kv= says (vLLM): kv=off then drops the cache from the
+    # memory total only, and the fit is the one with the cache.
+    kv_always_allocated: ClassVar[bool]
 
     def kv_cache_bytes(
         self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None
@@ -328,6 +331,7 @@ class BaseEngine:
     overhead_label: ClassVar[str] = "CUDA context and allocator"
     split: ClassVar[Literal["tensor", "layers"]] = "tensor"
     data_parallel: ClassVar[bool] = False
+    kv_always_allocated: ClassVar[bool] = False
 
     def kv_cache_bytes(
         self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None

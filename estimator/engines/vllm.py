@@ -4765,6 +4765,7 @@ class VllmEngine(BaseEngine):
     always_fused_attention: ClassVar[bool] = True
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     data_parallel: ClassVar[bool] = True
+    kv_always_allocated: ClassVar[bool] = True
 
     def kv_cache_bytes(
         self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None
@@ -5335,7 +5336,8 @@ class VllmEngine(BaseEngine):
         counts) and vLLM starts: say how many it holds and what makes it hold them (util first, then
         seqs, then b, then s, then GPUs). With dp= replicas, each pool holds its share of b, ceil(b / dp)."""
         fit, v, q = est.fit, est.engine_report, est.query
-        if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated" or q.kv == "off":
+        # kv=off: the pool is allocated all the same (kv_always_allocated), and the fit is its.
+        if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated":
             return None
         world = q.gpus * q.pp * q.dp
         total = f"Total {gib_text(est.memory.total)}" + (" per GPU" if world > 1 else "")
