@@ -39,7 +39,21 @@ def _is_classic(warning: Note) -> bool:
     return warning.code == "classic_formula" or warning.message.startswith(CLASSIC_WARNING)
 
 
-REPLY_HINT = "Reply in this thread to change one thing: `s=32k` · `b=8` · `gpu=a100-40gb` · `kv=fp8` · `engine=vllm`"
+def reply_hint(est: Estimate) -> str:
+    """The thread hint, with examples that each change something in this answer (not the settings it
+    already has)."""
+    q = est.query
+    window = est.details.context_window
+    longer = q.seq_len * 2
+    context = longer if longer <= MAX_SEQ_LEN and (window is None or longer <= window) else max(q.seq_len // 2, 1)
+    gpu = "a100-40gb" if q.gpu in ("h100", "h100-80gb") else "h100"
+    examples = [f"s={_count(context)}", f"b={min(q.batch * 2, MAX_BATCH)}", f"gpu={gpu}"]
+    if q.kv != "off" and est.details.kv_dtype not in (None, "fp8"):
+        examples.append("kv=fp8")
+    examples += [f"engine={other}" for other in engine_names() if other != q.engine][:1]
+    return "Reply in this thread to change one thing: " + " · ".join(f"`{e}`" for e in examples)
+
+
 INVITE_HINT = (
     "I can't post in this conversation, so only you see this. "
     "To share answers here and ask follow-ups in a thread, invite me with `/invite @vram`."
@@ -233,7 +247,7 @@ def estimate_message(
     if record_id is not None:
         context.append(f"#{record_id} (`/vram show {record_id}`)")
     if hint:
-        context.append(REPLY_HINT)
+        context.append(reply_hint(est))
     if note:
         context.append(f":floppy_disk: {escape(note)}")
     if context:
@@ -270,12 +284,22 @@ def _option(label: str, value: str) -> Block:
     return {"text": {"type": "plain_text", "text": label[:75], "emoji": True}, "value": value}
 
 
+def _count(n: int) -> str:
+    """A count as the grammar reads it back exactly: ``64k`` where it is whole k (1024), else digits."""
+    return f"{n // 1024}k" if n % 1024 == 0 else str(n)
+
+
 def what_ifs(est: Estimate) -> list[tuple[str, str]]:
-    """(button label, change as typed) for the what-ifs people try next."""
+    """(button label, change as typed) for the what-ifs people try next: the label shows the value the
+    click sets; a context past the model's window (which vLLM refuses) is not offered, the window
+    itself is where it lies between."""
     q = est.query
     out: list[tuple[str, str]] = []
-    if q.seq_len * 2 <= MAX_SEQ_LEN:
-        out.append((f"Context x2 (s={report.tokens(q.seq_len * 2)})", f"s={q.seq_len * 2}"))
+    window = est.details.context_window
+    if q.seq_len * 2 <= MAX_SEQ_LEN and (window is None or q.seq_len * 2 <= window):
+        out.append((f"Context x2 (s={_count(q.seq_len * 2)})", f"s={_count(q.seq_len * 2)}"))
+    elif window is not None and q.seq_len < window <= MAX_SEQ_LEN and not q.seq_len_from_model:
+        out.append(("Longest context (s=max)", "s=max"))
     if q.batch * 2 <= MAX_BATCH:
         out.append((f"Batch x2 (b={q.batch * 2})", f"b={q.batch * 2}"))
     if q.kv != "off" and est.details.kv_dtype not in (None, "fp8"):
@@ -286,7 +310,7 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
         n, change = fewest
         out.append(
             (
-                f"{n} GPUs (smallest that fits)"
+                f"{n} GPU{'s' if n > 1 else ''} (smallest that fits)"
                 if not fit.fits
                 else f"{n} GPU{'s' if n > 1 else ''} (fewest that fit)",
                 change,
@@ -503,7 +527,10 @@ def history_message(
                 else ("You have no queries yet. Try `/vram microsoft/phi-4 s=16k`.")
             )
         return _message([_section(body)], [body])
-    title = f"*Recent {scope}* (`/vram show &lt;id&gt;` for one)"
+    title = ("*Your recent queries*" if mine else "*Recent queries in this channel*") + (
+        f" matching “{escape(model)}”" if model else ""
+    )
+    title += " (`/vram show &lt;id&gt;` for one)"
     # Input mistakes (`s=abc`) are kept, but summed up in one line rather than listed.
     mistakes = [r for r in records if report.is_input_mistake(r)]
     lines = history_lines([r for r in records if not report.is_input_mistake(r)], compares)

@@ -115,7 +115,8 @@ _URL_RE = re.compile(
     r"(?:/(?:tree|blob|resolve)/([^/\s|>?#]+))?[^\s]*$",
     re.IGNORECASE,
 )
-_EDGE_PUNCT = "\"'()[]{}“”‘’"
+# Quotes and brackets, and Slack's emphasis marks (*bold*, _italic_) around a word ("~" starts a path).
+_EDGE_PUNCT = "\"'()[]{}“”‘’*_"
 _TRAIL_PUNCT = "?!.,;:…"
 
 # -- numbers ------------------------------------------------------------------------------------

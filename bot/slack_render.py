@@ -88,13 +88,18 @@ def render(reply: Reply, asker: str | None = None) -> Answer:
         out = reply.outcome
         if out.estimate is None:
             return Answer(blocks.error_message(out.error or INTERNAL_ERROR))
-        asked = (asker, out.text) if asker else None
+        typed, lead = out.text, None
+        if out.base is not None and out.base_id is not None:
+            # show <id> key=value: what was typed, and what it changed of which answer.
+            typed = f"show {out.base_id} {out.text}"
+            lead = f"What-if of #{out.base_id}. " + blocks.what_if_lead(out.changes, out.base, out.estimate)
+        asked = (asker, typed) if asker else None
         return Answer(
-            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, asked=asked),
+            blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, asked=asked, lead=lead),
             public=True,
             record_id=out.record_id,
             private=blocks.estimate_message(
-                out.estimate, record_id=out.record_id, note=out.note, hint=False, private=True
+                out.estimate, record_id=out.record_id, note=out.note, hint=False, private=True, lead=lead
             ),
         )
     if isinstance(reply, CompareReply):

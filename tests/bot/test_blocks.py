@@ -436,7 +436,7 @@ def test_a_code_block_too_wide_for_a_phone_becomes_short_lines() -> None:
 def test_what_if_buttons_follow_the_answer() -> None:
     # phi-4 on one H100 fits (min_gpus 1 = gpus): no GPU-count button; s=16,384 x 2 = 32k; bf16 KV -> fp8.
     est = phi4()
-    assert [change for _label, change in blocks.what_ifs(est)] == ["s=32768", "b=2", "kv=fp8", "engine=vllm"]
+    assert [change for _label, change in blocks.what_ifs(est)] == ["s=32k", "b=2", "kv=fp8", "engine=vllm"]
     actions = blocks.what_if_actions(est, 42, private=True)
     assert block_errors([actions]) == []
     menu = actions["elements"][-1]
@@ -463,3 +463,34 @@ def test_a_fit_the_engine_refuses_is_not_a_negative_shortfall() -> None:
     assert isinstance(long.engine_report, VllmReport) and not long.engine_report.starts
     assert long.fit is not None and long.fit.engine_refuses is None
     assert (blocks.fit_phrase(long) or "").endswith("(vLLM will not start it)")
+
+
+def test_buttons_and_the_hint_offer_only_changes_that_run() -> None:
+    config = Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "Qwen__Qwen3-8B.json"
+    spec = load_model_spec(json.loads(config.read_text()))  # a 40,960-token window
+
+    def ask(**kw: object) -> Estimate:
+        return estimate(spec, Query(model="q", engine="vllm", gpu="h100", **kw), model_id="q")  # type: ignore[arg-type]
+
+    # 32k x 2 passes the window, which vLLM refuses: the window itself is offered instead.
+    labels = dict(blocks.what_ifs(ask(seq_len=32_768)))
+    assert "Longest context (s=max)" in labels and labels["Longest context (s=max)"] == "s=max"
+    assert not any(label.startswith("Context x2") for label in labels)
+    # The label is the value the click sets: 32,000 x 2 is 64,000, not "62k" (63,488).
+    at = dict(blocks.what_ifs(ask(seq_len=16_000)))
+    assert at["Context x2 (s=32000)"] == "s=32000"
+    # One GPU reads "1 GPU": two H100s asked where one holds it.
+    two = ask(seq_len=8192, gpus=3)
+    assert ("1 GPU (smallest that fits)", "gpus=1") in blocks.what_ifs(two)
+    # The thread hint's examples each change something: not engine=vllm on a vLLM answer, nor the GPU asked.
+    hint = blocks.reply_hint(ask(seq_len=32_768, batch=8, kv="fp8"))
+    assert "`engine=transformers`" in hint and "engine=vllm" not in hint
+    assert "`gpu=a100-40gb`" in hint and "`b=16`" in hint and "kv=fp8" not in hint
+    assert "`s=16k`" in hint  # 64k would pass the window
+
+
+def test_history_titles_read_as_english() -> None:
+    recs = [Rec(12, datetime(2026, 11, 26, 5, 0, tzinfo=UTC), "microsoft/phi-4 s=16k", "ok", "U0001")]
+    assert blocks.history_message(recs, mine=True).text.startswith("*Your recent queries* (")
+    assert blocks.history_message(recs, mine=True, model="phi").text.startswith("*Your recent queries* matching “phi”")
+    assert blocks.history_message(recs).text.startswith("*Recent queries in this channel* (")

@@ -483,6 +483,8 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # Slack's emphasis around words is not part of them.
+    ("can Qwen/Qwen3-8B run *8k* for _2 users_ on an h100?", "Qwen/Qwen3-8B", "s=8k b=2 gpu=h100-80gb", FIT, ()),
     # A folder as a shell completes it, with its trailing slash; chat's "w/" is not one.
     ("does models/Qwen3-8B/ fit an h100 at 8k", "models/Qwen3-8B/", "s=8k gpu=h100-80gb", FIT, ()),
     ("does Qwen3-8B/ fit an h100 at 8k", "Qwen3-8B/", "s=8k gpu=h100-80gb", FIT, ()),

@@ -281,6 +281,19 @@ def test_show_respects_privacy(bot: Bot) -> None:
     assert texts[1].startswith("No queries in this channel yet")
 
 
+def test_show_with_a_change_says_what_was_typed_and_what_it_changed(bot: Bot) -> None:
+    bot.send.command(f"{QWEN3_8B} s=16k gpu=h100")
+    bot.slack.wait_for("chat.postMessage")
+    bot.pool.drain()
+    [record] = bot.store.history(scope=_scope("C0001", "U0001"))
+    bot.send.command(f"show {record.id} s=32k")
+    post = bot.slack.wait_for("chat.postMessage", 2)[1]
+    body = blocks_text(post.args)
+    # Echoed as typed (not "/vram s=32k", which alone is no command), led by the what-if of that record.
+    assert f"`/vram show {record.id} s=32k`" in body, body
+    assert f"What-if of #{record.id}. Changed `s=32768`: total " in body, body
+
+
 # -- where the bot cannot post ------------------------------------------------------------------------
 def test_private_channel_answers_privately_with_the_invite_hint(bot: Bot) -> None:
     bot.send.command(f"{QWEN3_8B} s=4k", channel="CPRIVATE", channel_name="privategroup")

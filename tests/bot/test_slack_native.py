@@ -95,7 +95,7 @@ def test_a_click_answers_in_the_thread_like_a_typed_what_if(bot: Bot) -> None:
     mine = bot.store.own_queries(platform="slack", workspace="T0001", user="U0001")
     [base] = [r for r in mine if r.parent_id is None]
     [child] = [r for r in mine if r.parent_id is not None]
-    assert child.parent_id == base.id and child.text == "s=32768"
+    assert child.parent_id == base.id and child.text == "s=32k"
     assert child.thread_ts == ts  # posted in the answer's thread, so a typed reply there follows it
     # The reply carries its own buttons (chain the next what-if), for its own record.
     assert json.loads(_button(reply.args, "b=")["value"])["r"] == child.id
