@@ -373,7 +373,7 @@ def what_if_lead(changes: Mapping[str, str], base: Estimate, new: Estimate) -> s
     if before == after:
         line = f"Changed {what}: total {gib(after)}, " + ("as before" if was != now else "unchanged")
     else:
-        line = f"Changed {what}: total {gib(before)} → {gib(after)} ({report.shown_change(before, after)})"
+        line = f"Changed {what}: total {report.totals_change(base, new)}"
     line += report.held_change(base, new)
     if was != now and now is not None:
         line += f"\nFit: {was} → {now}" if was is not None else f"\nFit: {now}"

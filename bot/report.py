@@ -778,8 +778,7 @@ def engine_line(est: Estimate, esc: Escape = _same) -> str | None:
 def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:
     """``Changed `s=32k`, `b=8`: total 34.1 GiB → 40.2 GiB (+6.1 GiB)``, plus a change of verdict."""
     what = ", ".join(f"`{esc(k)}={esc(str(v))}`" for k, v in changes.items()) or "nothing"
-    before, after = base.memory.total, new.memory.total
-    line = f"Changed {what}: total {gib(before)} → {gib(after)} ({shown_change(before, after)})"
+    line = f"Changed {what}: total {totals_change(base, new)}"
     if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
         line += "; it now fits" if new.fit.fits else "; it no longer fits"
     return line + held_change(base, new)
@@ -808,6 +807,19 @@ def setting_value(key: str, query: Query) -> str:
     return str(value)
 
 
+def totals_change(base: Estimate, new: Estimate) -> str:
+    """``62.7 GiB → 75.6 GiB (+12.9 GiB)``, each total per GPU where it is one GPU's of several (a change
+    of gpus= compares one GPU's share with the whole model on one)."""
+    before, after = base.memory.total, new.memory.total
+
+    def each(est: Estimate) -> str:
+        return " per GPU" if world(est.query) > 1 else ""
+
+    if each(base) == each(new):
+        return f"{gib(before)} → {gib(after)}{each(new)} ({shown_change(before, after)})"
+    return f"{gib(before)}{each(base)} → {gib(after)}{each(new)} ({shown_change(before, after)})"
+
+
 def what_if_line(base_id: int | None, keys: Sequence[str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:
     """``what-if of #167: s=64k (was 32k): total 62.7 GiB → 75.6 GiB (+12.9 GiB)``, and a change of
     verdict: the terminal's line above a what-if's answer."""
@@ -821,7 +833,7 @@ def what_if_line(base_id: int | None, keys: Sequence[str], base: Estimate, new: 
         # The same total beside another verdict: the GPU or its share changed, not the model's needs.
         line = f"{of}: {what or 'nothing changed'}: total {gib(after)}, " + ("as before" if moved else "unchanged")
     else:
-        line = f"{of}: {what or 'nothing changed'}: total {gib(before)} → {gib(after)} ({shown_change(before, after)})"
+        line = f"{of}: {what or 'nothing changed'}: total {totals_change(base, new)}"
     if moved and new.fit is not None:
         joint = ", but" if before == after else ";"
         line += f"{joint} it now fits" if new.fit.fits else f"{joint} it no longer fits"

@@ -63,10 +63,7 @@ def compare_change_lead(changes: Mapping[str, str], sides: list[tuple[Estimate, 
         if before == after:
             lines.append(f"{name}: total {report.gib(after)}, " + ("as before" if was != now else "unchanged"))
         else:
-            delta = report.shown_change(before, after)
-            lines.append(
-                f"{name}: total {report.gib(before)} → {report.gib(after)} ({delta}){report.held_change(base, new)}"
-            )
+            lines.append(f"{name}: total {report.totals_change(base, new)}{report.held_change(base, new)}")
         if was != now and now is not None:
             lines.append(f"{name}: {was} → {now}" if was is not None else f"{name}: {now}")
     return "\n".join(lines)

@@ -570,3 +570,14 @@ def test_the_header_names_the_serve_settings_that_change_the_numbers() -> None:
     assert any(w.code == "setting_ignored" for w in plain.warnings)
     head = report.header(plain)
     assert "mm=" not in head and "prefix caching" not in head, head
+
+
+def test_a_change_of_gpus_says_which_total_is_per_gpu() -> None:
+    # Qwen3-8B at 32k on one H100, then two: the second total is each GPU's share, and says so.
+    base = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", gpu="h100", seq_len=32768)
+    two = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", gpu="h100", seq_len=32768, gpus=2)
+    line = report.what_if_line(1, ["gpus"], base, two)
+    assert f"total {report.gib(base.memory.total)} → {report.gib(two.memory.total)} per GPU (" in line, line
+    both = report.totals_change(two, two.model_copy(update={"memory": base.memory}))
+    assert both.count("per GPU") == 1 and both.endswith(")")  # both per GPU: said once, after the second
+    assert "per GPU" not in report.totals_change(base, base)
