@@ -25,7 +25,7 @@ from slack_sdk.webhook import WebhookClient
 from bot import ask, blocks, slack_native
 from bot.blocks import Message
 from bot.http import SIGNATURE_KEY
-from bot.question import is_question, read_change
+from bot.question import SUBCOMMANDS, is_question, read_change
 from bot.service import (
     CompareReply,
     HistoryReply,
@@ -73,6 +73,66 @@ THREAD_HOWTO = (
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _LINK = re.compile(r"<((?:https?://|mailto:)[^<>|]+)(?:\|([^<>]*))?>")  # <!channel> & co. are left as typed
 _HUB_LINK = re.compile(r"https?://(?:www\.)?huggingface\.co/([\w.-]+/[\w.-]+)(?:/tree/([\w.-]+))?/?(?:[?#].*)?$")
+
+
+# Words that make a message small talk when it holds nothing else (no number, id, path or setting).
+_SMALL_TALK = frozenset(
+    [
+        "thanks",
+        "thank",
+        "thx",
+        "ty",
+        "you",
+        "u",
+        "ok",
+        "okay",
+        "k",
+        "cool",
+        "nice",
+        "great",
+        "awesome",
+        "perfect",
+        "good",
+        "hi",
+        "hello",
+        "hey",
+        "yo",
+        "bye",
+        "cheers",
+        "lol",
+        "hmm",
+        "hm",
+        "yes",
+        "yep",
+        "no",
+        "nope",
+        "sure",
+        "got",
+        "it",
+        "for",
+        "the",
+        "help",
+        "much",
+        "a",
+        "lot",
+        "very",
+        "that's",
+        "thats",
+    ]
+)
+SMALL_TALK_REPLY = (
+    "Ask me about a model and I size it: `Qwen/Qwen3-8B s=32k gpu=h100`, or in words "
+    "(\u201cdoes Qwen/Qwen3-8B fit an L4 at 16k?\u201d); `help` lists the settings."
+)
+
+
+def is_small_talk(text: str) -> bool:
+    """A message of only social words ("thanks!", "ok cool"): nothing to size, nothing to keep."""
+    words = [w.strip("!?.,;:'\"()*_~").lower() for w in text.split() if not w.startswith(("<@", "<!"))]
+    words = [w for w in words if w]
+    if not words or words[0] in SUBCOMMANDS:  # "help" asks for the help
+        return False
+    return len(words) <= 6 and all(w in _SMALL_TALK for w in words)
 
 
 class _NoUnusedTokenNotice(logging.Filter):
@@ -398,7 +458,10 @@ class _Bot:
         return tell_user
 
     def answer(self, text: str, who: Conversation) -> Answer:
-        """Grammar through the service; a question in plain words read first, its reading leading the answer."""
+        """Grammar through the service; a question in plain words read first, its reading leading the answer.
+        Small talk ("thanks!", "ok") asks nothing: a one-line pointer, not an error, and nothing kept."""
+        if is_small_talk(text):
+            return Answer(blocks.notice_message(SMALL_TALK_REPLY))
         if self.search is None or not is_question(text):
             return render(self.service.run(text, who), asker=who.user)
         try:

@@ -584,6 +584,17 @@ def test_dm_with_the_bot_answers_messages_and_their_threads(bot: Bot) -> None:
     assert len(bot.slack.of("chat.postMessage")) == 5 and bot.slack.of("chat.postEphemeral") == []
 
 
+def test_small_talk_in_the_dm_gets_a_pointer_and_is_not_kept(bot: Bot) -> None:
+    bot.send.event(bot.send.message("thanks!", channel="DBOT1", channel_type="im"))
+    [reply] = bot.slack.wait_for("chat.postMessage")
+    assert reply.args["text"].startswith("Ask me about a model") and ":x:" not in reply.args["text"]
+    bot.pool.drain()
+    assert bot.store.history(scope=_scope("DBOT1", "U0001")) == []
+    # "help" alone is the help, not small talk.
+    bot.send.event(bot.send.message("help", channel="DBOT1", channel_type="im"))
+    assert "/vram history" in bot.slack.wait_for("chat.postMessage", 2)[1].args["text"]
+
+
 def test_mention_without_a_model_gets_the_real_answer_privately(bot: Bot) -> None:
     for i, text in enumerate(["help", "", "gpus"], start=1):
         bot.send.event(bot.send.message(f"<@{BOT_USER_ID}> {text}".strip(), type="app_mention", user="U0003"))
