@@ -10,6 +10,7 @@ Every problem is an :class:`~common.errors.InputError` carrying one sentence tha
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any, Literal
 
@@ -137,8 +138,24 @@ def parse(text: str) -> Command:
             model, revision = parse_model(word)
             queries.append(shared.model_copy(update={"model": model, "revision": revision}))
         return CompareCmd(a=queries[0], b=queries[1])
+    if len(words) <= 2 and (typo := _mistyped_command(head)) is not None:
+        # "histroy", "hlep": a command mistyped, not a one-part Hub id to ask the Hub about.
+        raise InputError(f'unknown command "{words[0]}": did you mean {typo}? (`help` lists them)')
     query, changed = parse_query(words)
     return EstimateCmd(query=query, changed=changed)
+
+
+# The commands a first word may be mistyped for (serve and db are the terminal's own).
+_COMMANDS = ("help", "gpus", "history", "show", "compare")
+
+
+def _mistyped_command(word: str) -> str | None:
+    """The command a lower-case word of letters is a near miss of (one or two letters swapped, lost
+    or added), else None: a one-part Hub id has digits, dashes or capitals more often than not."""
+    if not re.fullmatch(r"[a-z]{3,8}", word) or word in _COMMANDS:
+        return None
+    close = difflib.get_close_matches(word, _COMMANDS, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _is_hub_id(word: str) -> bool:

@@ -168,6 +168,20 @@ def test_a_stray_equals_sign_is_named_not_glued_to_the_model() -> None:
         assert str(info.value).startswith(f'"{word}" has no key before "=": write key=value'), info.value
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"), [("histroy", "history"), ("hlep", "help"), ("gpsu", "gpus"), ("shwo 4", "show")]
+)
+def test_a_mistyped_command_is_named_not_asked_of_the_hub(typed: str, meant: str) -> None:
+    with pytest.raises(InputError) as info:
+        parse(typed)
+    assert str(info.value).startswith(f'unknown command "{typed.split()[0]}": did you mean {meant}?')
+
+
+def test_one_part_hub_ids_are_not_taken_for_commands() -> None:
+    for model in ("gpt2", "bloom", "llama", "phi", "distilgpt2"):
+        assert isinstance(parse(model), EstimateCmd)
+
+
 def test_thread_changes() -> None:
     base = est("microsoft/phi-4 s=16k gpu=h100")
     assert parse_changes("thanks, looks good", base) is None
