@@ -11,10 +11,11 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot import blocks
+from bot import blocks, report
 from bot.report import gib, params, per_token
 from bot.slack_form import OPEN_ACTION
 from common.errors import VramError
+from estimator.engines import get_engine
 from estimator.gpus import catalog
 from estimator.query import Query
 from estimator.result import Estimate
@@ -57,6 +58,10 @@ _NOT_ORGS = frozenset(
 Submit = Callable[..., None]
 
 
+# How many of the GPUs that hold it a preview names (the smallest first).
+_LISTED = 6
+
+
 def model_of(url: str) -> tuple[str, str | None] | None:
     """The model id (and branch or commit) a Hub link points at; None for other pages."""
     m = _MODEL_LINK.match(url)
@@ -78,12 +83,16 @@ def unfurl_blocks(est: Estimate) -> list[dict[str, Any]]:
     else:
         kv = f"KV cache {per_token(d.kv_bytes_per_token * 1024)} per 1k tokens ({blocks.escape(d.kv_dtype)})"
     total = est.memory.total
+    # Which sizing this is: the engine and the attention it runs (eager attention's scores can be
+    # most of a total, and another engine's figure differs).
+    sized = f"{get_engine(est.query.engine).label}, {report.attention(est)}"
     holding = sorted((g for g in catalog() if g.memory_bytes >= total), key=lambda g: g.memory_bytes)
     if holding:
-        gpus = ", ".join(f"`{blocks.escape(g.key)}`" for g in holding)
-        fit = f"At 8k context, b=1: {gib(total)}; one of these holds it: {gpus}"
+        gpus = ", ".join(f"`{blocks.escape(g.key)}`" for g in holding[:_LISTED])
+        more = f" and {len(holding) - _LISTED} more" if len(holding) > _LISTED else ""
+        fit = f"At 8k context, b=1 ({sized}): {gib(total)}; the smallest GPUs that hold it: {gpus}{more}"
     else:
-        fit = f"At 8k context, b=1: {gib(total)}; no single GPU I know holds it"
+        fit = f"At 8k context, b=1 ({sized}): {gib(total)}; no single GPU I know holds it"
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": blocks._truncate(f"{first}\n{kv}\n{fit}")}},
         {

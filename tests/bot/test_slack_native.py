@@ -495,8 +495,10 @@ def test_a_hub_link_gets_a_compact_unfurl_with_a_button(bot: Bot) -> None:
     text = json.dumps(unfurls[url]["blocks"], ensure_ascii=False)
     # 147,456 B per token x 1,024 tokens = 150,994,944 B = 144 MiB
     assert "KV cache 144 MiB per 1k tokens (bf16)" in text
-    # The weights alone (8.19e9 x 2 B = 15.3 GiB) exceed a T4's 14.7 GiB; an H100 (79.2 GiB) holds 8k.
-    assert "`h100-80gb`" in text and "`t4`" not in text
+    # The weights alone (8.19e9 x 2 B = 15.3 GiB) exceed a T4's 14.7 GiB; the smallest six that hold
+    # 8k are named, the rest counted; the sizing says whose it is.
+    assert "`t4`" not in text and "the smallest GPUs that hold it: `" in text and " more" in text
+    assert "At 8k context, b=1 (transformers, " in text
     bot.pool.drain()
     assert bot.store.own_queries(platform="slack", workspace="T0001", user="U0001") == []  # a preview is not a query
     # Slack retries the event: one unfurl.
