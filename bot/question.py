@@ -1738,7 +1738,16 @@ def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     parsed = parse_settings(f"{key}={value}" for key, value in _ordered(settings).items())
     query = query_with(base, parsed)
     _check_yarn_override(reader, query.vllm)
-    changes: dict[str, Any] = dict(parsed)
+    # Only what moves: "and on an h100?" reads gpus=1 with gpu=, which the query may already have. A
+    # layout that moves is said whole (gpus and dp), so the lead says what the count became; a reply
+    # that moves nothing is said as read.
+    moving = {key for key, value in parsed.items() if query_with(base, {key: value}) != base}
+    layout = {"gpus", "dp", "pp"}
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in parsed.items()
+        if key in moving or not moving or (key in layout and moving & layout)
+    }
     if reader.model is not None:
         query = query.model_copy(update={"model": reader.model, "revision": reader.revision})
         changes["model"] = reader.model

@@ -114,7 +114,9 @@ BASE = Query(model="Qwen/Qwen3-8B", seq_len=32 * 1024, batch=4, gpu="l40s", gpus
         ("try 2 GPUs", {"gpus": 2}),
         ("try 4 GPUs and 16 users", {"b": 16, "gpus": 4}),
         ("what about on an H200?", {"gpu": "h200", "gpus": 1}),
-        ("and on two H100s?", {"gpu": "h100-80gb", "gpus": 2}),
+        # Two GPUs already: only the card moves, and only what moves is a change.
+        ("and on two H100s?", {"gpu": "h100-80gb"}),
+        ("and on one L40S?", {"gpus": 1}),
         ("with vllm?", {"engine": "vllm"}),
         ("with vllm 0.31?", {"engine": "vllm", "vllm": "0.31"}),
         ("and with --kv-cache-dtype fp8?", {"kv": "fp8"}),
