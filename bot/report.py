@@ -685,7 +685,7 @@ def max_line(est: Estimate) -> str | None:
         if fit.max_seq_len < 2 * window:
             seq = f"{fit.max_seq_len:,} tokens{more} at b={q.batch:,}"
         seq += f" (memory only: the model's context window is {window:,})"
-    batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"no batch at s={q.seq_len:,}"
+    batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"not even b=1 at s={q.seq_len:,}"
     if fit.max_batch_bound == "max_num_seqs":
         # The engine runs no more at once: memory is not what stops b there.
         each = " a replica" if q.dp > 1 else ""

@@ -5371,11 +5371,17 @@ class VllmEngine(BaseEngine):
             # The total is what the rows need; vLLM takes util x the device whatever they need (the pool
             # grows into the rest), plus what comes on top of that share: say what nvidia-smi will show.
             each = " per GPU" if world > 1 else ""
+            # One parenthesis: the replicas' layout, then what vLLM reserves.
+            layout = f"{layout_words(q.gpus, q.pp, q.dp)}; " if q.dp > 1 else ""
+            if q.dp > 1:
+                where = where.removesuffix(f" ({layout_words(q.gpus, q.pp, q.dp)})")
             if any(w.code == "cold_compile" for w in est.warnings):
                 where += " once its compile cache is warm"
-                reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:,.1f} GiB{each}; see the first-start note)"
+                reserves = (
+                    f" ({layout}vLLM reserves {reserved_bytes(q, v) / GiB:,.1f} GiB{each}; see the first-start note)"
+                )
             else:
-                reserves = f" (vLLM reserves {reserved_bytes(q, v) / GiB:,.1f} GiB{each})"
+                reserves = f" ({layout}vLLM reserves {reserved_bytes(q, v) / GiB:,.1f} GiB{each})"
             line = (
                 f"{total}: fits {where}{reserves}: {pool} holds {v.max_resident:,.2f} requests of "
                 f"{tokens_text(q.seq_len)}"
@@ -5384,7 +5390,9 @@ class VllmEngine(BaseEngine):
             if q.dp > 1:
                 every = v.max_resident * q.dp
                 runs = f", which runs {running:,} at once ({seqs_words(q, v)})" if queued else ""
-                return line + f", {every:.2f} in all (b={q.batch:,} asked: {share:,} a replica{runs}{wait})"
+                # The least loaded replica gets each request: ceil(b / dp) is the most one gets.
+                bound = "" if q.batch % q.dp == 0 else " at most"
+                return line + f", {every:.2f} in all (b={q.batch:,} asked: {share:,} a replica{bound}{runs}{wait})"
             if queued:
                 return line + f" (b={q.batch:,} asked: vLLM runs {running:,} at once, {seqs_words(q, v)}{wait})"
             return line + f" (b={q.batch:,} asked)"

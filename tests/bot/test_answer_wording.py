@@ -581,3 +581,19 @@ def test_a_change_of_gpus_says_which_total_is_per_gpu() -> None:
     both = report.totals_change(two, two.model_copy(update={"memory": base.memory}))
     assert both.count("per GPU") == 1 and both.endswith(")")  # both per GPU: said once, after the second
     assert "per GPU" not in report.totals_change(base, base)
+
+
+def test_replica_verdicts_use_one_parenthesis_and_say_at_most() -> None:
+    # b=1 over 4 replicas: one replica gets it (ceil(1 / 4) = 1 is the most any gets).
+    est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", dp=4)
+    line = report.verdict(est)
+    assert "(4 replicas of tp=1; vLLM reserves " in line and "tp=1) (vLLM" not in line, line
+    assert line.endswith("(b=1 asked: 1 a replica at most)"), line
+    even = report.verdict(_estimate(CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="h100", dp=4, batch=8))
+    assert even.endswith("(b=8 asked: 2 a replica)"), even
+
+
+def test_no_request_at_s_reads_not_even_one() -> None:
+    est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", gpu="l4", seq_len=131072)
+    line = report.max_line(est) or ""
+    assert line.endswith("or not even b=1 at s=131,072"), line
