@@ -105,6 +105,7 @@ from estimator.spec import (
 from estimator.units import gib_text, tokens_text
 from estimator.weights import (
     checkpoint_scheme_kept,
+    conversion_asked,
     gptq_matrices,
     ignored_components,
     linear_bytes,
@@ -4690,6 +4691,20 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
         return f"vLLM will not start: {why}"
     if why := _bitsandbytes_refusal(spec, query):
         return why
+    wanted = conversion_asked(spec, weight_format=query.weight_format, bits=query.bits)
+    profile = version_profile(query)[0]
+    if wanted in ("2-bit", "3-bit", "5-bit", "6-bit") and profile.gptq_symmetric_4_8_only and not profile.gguf:
+        # No checkpoint of that width loads: GPTQ takes 4 and 8 bits (0.22+), GGUF is gone (0.24+).
+        return (
+            f"vLLM {profile.version} serves no {wanted} weights: its GPTQ config takes 4- and 8-bit checkpoints "
+            "and its GGUF loader is gone since 0.24; use p=4 or p=8, or vllm=0.23 with a GGUF file"
+        )
+    if spec.params_source == "gguf" and not version_profile(query)[0].gguf:
+        return (
+            f"vLLM {version_profile(query)[0].version} will not start a GGUF checkpoint: its GGUF loader and "
+            "quantization method are gone since 0.24; use vllm=0.23, or engine=transformers, or a safetensors "
+            "checkpoint (AWQ, GPTQ or fp8)"
+        )
     if why := _gptq_refusal(spec, query):
         return why
     if why := eplb_refusal(spec, query):

@@ -370,6 +370,10 @@ class VllmProfile(_Frozen):
     # QuantizationMethods (model_executor/layers/quantization/__init__.py@v0.28.0), so from 0.28.0
     # ModelConfig refuses a bitsandbytes checkpoint and --quantization bitsandbytes alike.
     bitsandbytes: bool = True
+    # GGUF checkpoints (model_executor/model_loader/gguf_loader.py and layers/quantization/gguf.py, and
+    # "gguf" in QuantizationMethods) up to 0.23.x; all three are gone from the 0.24.0 wheel (and from
+    # 0.27.1, 0.30.0, 0.32.0, 0.33.0, 0.34.0).
+    gguf: bool = True
     # config/model.py _get_and_verify_max_len: from 0.30.0 yarn, deepseek_yarn and
     # deepseek_llama_scaling leave max_position_embeddings as given (before: yarn original x factor).
     yarn_positions_as_given: bool = False
@@ -504,6 +508,7 @@ _V024 = _next(
     v2_default_architectures=_V023.v2_default_architectures
     | {"DeepseekV2ForCausalLM", "Qwen2MoeForCausalLM", "GraniteMoeForCausalLM"},
     dsv4_shared_expert_block_padding=True,
+    gguf=False,
 )
 _V025 = _next(
     _V024,
