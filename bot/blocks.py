@@ -47,7 +47,8 @@ def reply_hint(est: Estimate) -> str:
     longer = q.seq_len * 2
     context = longer if longer <= MAX_SEQ_LEN and (window is None or longer <= window) else max(q.seq_len // 2, 1)
     gpu = "a100-40gb" if q.gpu in ("h100", "h100-80gb") else "h100"
-    examples = [f"s={_count(context)}", f"b={min(q.batch * 2, MAX_BATCH)}", f"gpu={gpu}"]
+    batch = q.batch * 2 if q.batch * 2 <= MAX_BATCH else max(q.batch // 2, 1)
+    examples = [f"s={_count(context)}", f"b={batch}", f"gpu={gpu}"]
     if q.kv != "off" and est.details.kv_dtype not in (None, "fp8"):
         examples.append("kv=fp8")
     examples += [f"engine={other}" for other in engine_names() if other != q.engine][:1]

@@ -10,7 +10,6 @@ Every problem is an :class:`~common.errors.InputError` carrying one sentence tha
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any, Literal
 
@@ -150,12 +149,22 @@ _COMMANDS = ("help", "gpus", "history", "show", "compare")
 
 
 def _mistyped_command(word: str) -> str | None:
-    """The command a lower-case word of letters is a near miss of (one or two letters swapped, lost
-    or added), else None: a one-part Hub id has digits, dashes or capitals more often than not."""
-    if not re.fullmatch(r"[a-z]{3,8}", word) or word in _COMMANDS:
+    """The command a lower-case word is one slip of the keyboard from: two neighbouring letters swapped
+    ("hlep", "histroy"), one left out ("gpu", "histry") or one doubled or added ("helpp"). A letter
+    swapped for another ("snow", "helm") is a word of its own, and a one-part Hub id has digits,
+    dashes or capitals more often than not."""
+    if not re.fullmatch(r"[a-z]{3,9}", word) or word in _COMMANDS:
         return None
-    close = difflib.get_close_matches(word, _COMMANDS, n=1, cutoff=0.75)
-    return close[0] if close else None
+    for command in _COMMANDS:
+        swapped = any(
+            word == command[:i] + command[i + 1] + command[i] + command[i + 2 :] for i in range(len(command) - 1)
+        )
+        dropped = any(word == command[:i] + command[i + 1 :] for i in range(len(command)))
+        added = any(command == word[:i] + word[i + 1 :] for i in range(len(word)))
+        # A first letter left out makes another word ("how" is not "show").
+        if swapped or (dropped and word[0] == command[0]) or added:
+            return command
+    return None
 
 
 def _is_hub_id(word: str) -> bool:

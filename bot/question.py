@@ -115,8 +115,10 @@ _URL_RE = re.compile(
     r"(?:/(?:tree|blob|resolve)/([^/\s|>?#]+))?[^\s]*$",
     re.IGNORECASE,
 )
-# Quotes and brackets, and Slack's emphasis marks (*bold*, _italic_) around a word ("~" starts a path).
-_EDGE_PUNCT = "\"'()[]{}“”‘’*_"
+_EDGE_PUNCT = "\"'()[]{}“”‘’"
+# Slack's emphasis, *bold* and _italic_, over one word or several ("_2 users_"): the marks go, paired
+# as Slack pairs them (a mark opening a word, the same closing a word); a lone "_" is part of a name.
+_EMPHASIS = re.compile(r"(?<!\S)([*_])(?=\S)(.+?)(?<=\S)\1(?!\S)")
 _TRAIL_PUNCT = "?!.,;:…"
 
 # -- numbers ------------------------------------------------------------------------------------
@@ -664,6 +666,7 @@ _VLLM_FLAG_EQ = re.compile(
 
 def _tokens(text: str) -> list[_Token]:
     text = text.replace("\u00a0", " ").replace("`", " ").replace("×", " x ")
+    text = _EMPHASIS.sub(r"\2", text)
     # vLLM's flags pasted as --flag=value are not grammar keys: read them as the sentence forms.
     text = _VLLM_FLAG_EQ.sub(r"\1 ", text)
     # "16k context,10 users": a comma not inside a number (32,768) ends a word as a spaced one does.
@@ -817,7 +820,10 @@ def _two_models(first: str, second: str) -> InputError:
 
 
 # What follows a utilisation word when the value comes after it ("util 0.99", "util=0.9", "util: 90%").
-_UTIL_VALUE = r"(?: of| =| :| at|:|=)? \d"
+# A utilisation as people write one: a share (0.9, .95, 1, 1.0), a percentage, or a bare 10-100 (90);
+# never a count such as "8 users" or "2 gpus" that follows the word.
+_UTIL_NUMBER = r"(?:0?\.\d+|1(?:\.0+)?|\d+(?:\.\d+)?%|[1-9]\d(?:\.\d+)?|100)(?![\w.%])"
+_UTIL_VALUE = r"(?: of| =| :| at|:|=)? " + _UTIL_NUMBER
 
 
 def _w(pattern: str) -> re.Pattern[str]:
@@ -1185,7 +1191,7 @@ def _read_settings(reader: _Reader) -> None:
             # A number before the word, unless one follows it ("0.33 util 0.99": the second is it).
             r"(?:at |with )?(?P<u>\d+(?:\.\d+)?%|0\.\d+)(?: gpu)?(?: memory)? (?>" + util_word + r")"
             r"(?!" + _UTIL_VALUE + r")"
-            r"|(?:at |with )?(?:" + util_word + r")(?: of| =| :| at|:|=)? (?P<u2>\d+(?:\.\d+)?%?)"
+            r"|(?:at |with )?(?:" + util_word + r")(?: of| =| :| at|:|=)? (?P<u2>" + _UTIL_NUMBER + r")"
             # "90% gpu memory", "90% of the gpu memory": a share of the GPU's memory is the utilisation.
             r"|(?:at |with |using |use )?(?P<u3>\d+(?:\.\d+)?%) (?:of )?(?:the )?"
             r"(?:gpu'?s? |vram |gpu vram )(?:memory)?"

@@ -817,7 +817,8 @@ def totals_change(base: Estimate, new: Estimate) -> str:
 
     if each(base) == each(new):
         return f"{gib(before)} → {gib(after)}{each(new)} ({shown_change(before, after)})"
-    return f"{gib(before)}{each(base)} → {gib(after)}{each(new)} ({shown_change(before, after)})"
+    # One GPU's share against the whole model on one: no difference to take between them.
+    return f"{gib(before)}{each(base)} → {gib(after)}{each(new)}"
 
 
 def what_if_line(base_id: int | None, keys: Sequence[str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:

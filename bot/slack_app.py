@@ -118,6 +118,10 @@ _SMALL_TALK = frozenset(
         "very",
         "that's",
         "thats",
+        "so",
+        "again",
+        "all",
+        "lots",
     ]
 )
 SMALL_TALK_REPLY = (
@@ -127,10 +131,14 @@ SMALL_TALK_REPLY = (
 
 
 def is_small_talk(text: str) -> bool:
-    """A message of only social words ("thanks!", "ok cool"): nothing to size, nothing to keep."""
+    """A message of only social words and emoji ("thanks!", "ok cool :tada:"): nothing to size, nothing
+    to keep. A word that asks something ("help") is not small talk."""
+    text = re.sub(r":[\w+-]+:", " ", text)  # Slack's emoji codes
     words = [w.strip("!?.,;:'\"()*_~").lower() for w in text.split() if not w.startswith(("<@", "<!"))]
     words = [w for w in words if w]
-    if not words or words[0] in SUBCOMMANDS:  # "help" asks for the help
+    # "help", "ok help" ask for the help; "thanks for the help" does not.
+    asks = words and (words[0] in SUBCOMMANDS or (words[-1] in SUBCOMMANDS and not {"for", "the"} & set(words)))
+    if not words or asks or any(w in SUBCOMMANDS and w != "help" for w in words):
         return False
     return len(words) <= 6 and all(w in _SMALL_TALK for w in words)
 

@@ -496,7 +496,9 @@ def estimate(
     if scaled:
         notes.append(note("rope_scaling", scaled))
     notes += _conversion_notes(spec, query, engine)
-    notes += engine.notes(spec, asked, gpu)
+    # An engine that allocates its cache whatever kv= says reports, and advises on, the cache it holds.
+    held = engine.kv_always_allocated and query.kv == "off"
+    notes += engine.notes(spec, asked.model_copy(update={"kv": "on"}) if held else asked, gpu)
     if gpu is not None and gpu.unified_memory and not any(n.code == "unified_memory" for n in notes):
         notes.append(
             note(
@@ -546,7 +548,10 @@ def estimate(
     if not refused and query.method == "calibrated":
         # The engine sizes every pipeline rank itself, from the whole model. method=classic is the
         # original calculator's six terms: no engine's accounting beside them.
-        report, report_notes = engine.report(whole, sized, gpu, dtypes, weights=weights)
+        on = sized.model_copy(update={"kv": "on"}) if held else sized
+        report, report_notes = engine.report(
+            whole, on, gpu, engine.dtypes(whole, on) if held else dtypes, weights=weights
+        )
         notes += report_notes
     if fit is not None and fit.engine_refuses and not any(n.code == "engine_refuses" for n in notes):
         # With a GPU the verdict says it; --json's warnings carry it too, under its code.

@@ -577,7 +577,9 @@ def test_a_change_of_gpus_says_which_total_is_per_gpu() -> None:
     base = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", gpu="h100", seq_len=32768)
     two = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", gpu="h100", seq_len=32768, gpus=2)
     line = report.what_if_line(1, ["gpus"], base, two)
-    assert f"total {report.gib(base.memory.total)} → {report.gib(two.memory.total)} per GPU (" in line, line
+    # One GPU's share against the whole model on one: no difference taken between them.
+    assert f"total {report.gib(base.memory.total)} → {report.gib(two.memory.total)} per GPU" in line, line
+    assert "GiB per GPU (" not in line, line
     both = report.totals_change(two, two.model_copy(update={"memory": base.memory}))
     assert both.count("per GPU") == 1 and both.endswith(")")  # both per GPU: said once, after the second
     assert "per GPU" not in report.totals_change(base, base)

@@ -458,6 +458,23 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         (),
     ),
     ("Qwen/Qwen3-8B with vllm 0.9 gpu memory utilization", "Qwen/Qwen3-8B", "engine=vllm util=0.9", FIT, ()),
+    # A count after the utilisation word is not it: "0.95 util 8 users" is util 0.95 and 8 users.
+    (
+        "Qwen/Qwen3-8B on h100 with vllm at 0.95 util 8 users",
+        "Qwen/Qwen3-8B",
+        "b=8 gpu=h100-80gb engine=vllm util=0.95",
+        FIT,
+        (),
+    ),
+    (
+        "Qwen/Qwen3-8B on h100 with vllm 0.9 util 2 replicas",
+        "Qwen/Qwen3-8B",
+        "gpu=h100-80gb dp=2 engine=vllm util=0.9",
+        FIT,
+        (),
+    ),
+    ("Qwen/Qwen3-8B on h100 at 0.9 util at 32k", "Qwen/Qwen3-8B", "s=32k gpu=h100-80gb util=0.9", FIT, ()),
+    ("Qwen/Qwen3-8B on an h100 with vllm util 90", "Qwen/Qwen3-8B", "gpu=h100-80gb engine=vllm util=0.9", FIT, ()),
     # A number after the utilisation word is the utilisation; the one before it is then the release.
     ("Qwen/Qwen3-8B with vllm 0.33 util 0.99", "Qwen/Qwen3-8B", "engine=vllm util=0.99 vllm=0.33", FIT, ()),
     (
@@ -483,7 +500,8 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
-    # Slack's emphasis around words is not part of them.
+    # Slack's emphasis around words is not part of them; a lone underscore in a name is.
+    ("does ./ckpt_ fit an h100", "./ckpt_", "gpu=h100-80gb", FIT, ()),
     ("can Qwen/Qwen3-8B run *8k* for _2 users_ on an h100?", "Qwen/Qwen3-8B", "s=8k b=2 gpu=h100-80gb", FIT, ()),
     # A folder as a shell completes it, with its trailing slash; chat's "w/" is not one.
     ("does models/Qwen3-8B/ fit an h100 at 8k", "models/Qwen3-8B/", "s=8k gpu=h100-80gb", FIT, ()),

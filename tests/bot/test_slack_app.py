@@ -19,7 +19,7 @@ import pytest
 from bot.http import HttpServer, SlackGate
 from bot.service import Service
 from bot.settings import Settings
-from bot.slack_app import create_app
+from bot.slack_app import create_app, is_small_talk
 from bot.work import Work
 from sources import HubOnlyResolver, Resolver
 from store import Conversation, Store
@@ -718,3 +718,23 @@ def test_a_channel_where_posting_is_restricted_gets_no_invite_hint(bot: Bot) -> 
     assert "144 KiB per token x 4,096 tokens" in blocks_text(resp.args)
     assert "/invite" not in resp.args["text"] and "Reply in this thread" not in resp.args["text"]
     assert "not allowed to post in this channel, so only you see this" in resp.args["text"]
+
+
+@pytest.mark.parametrize(
+    ("text", "small"),
+    [
+        ("thanks!", True),
+        ("thanks :pray:", True),
+        ("thank you so much!", True),
+        (f"<@{BOT_USER_ID}> thanks for the help", True),
+        ("ok cool", True),
+        ("help", False),
+        ("ok help", False),
+        ("ok history", False),
+        ("ok Qwen/Qwen3-8B", False),
+        ("no fp8", False),
+        ("yes with vllm", False),
+    ],
+)
+def test_small_talk_is_social_words_alone(text: str, small: bool) -> None:
+    assert is_small_talk(text) is small

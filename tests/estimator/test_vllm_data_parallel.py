@@ -220,6 +220,10 @@ def test_kv_off_drops_the_cache_from_the_total_only(qwen3_5_27b: ModelSpec) -> N
     assert off.fit.model_copy(update={"headroom": 0}) == on.fit.model_copy(update={"headroom": 0})
     assert report.verdict(off).partition(": ")[2] == report.verdict(on).partition(": ")[2]
     assert any(w.code == "kv_off_allocates" for w in off.warnings)
+    # The fixes too: a util that holds them, or fewer sampler rows, as with the cache counted.
+    for args in (("gpu=h100", "util=0.3", "s=32k", "b=8"), ("gpu=h100", "s=96000", "b=3")):
+        with_kv, without = run(qwen3_5_27b, *args), run(qwen3_5_27b, *args, "kv=off")
+        assert report.verdict(without).partition(": ")[2] == report.verdict(with_kv).partition(": ")[2], args
 
 
 def test_the_classic_comparison_is_of_the_whole_model_whatever_the_layout() -> None:
