@@ -43,7 +43,7 @@ def reply_hint(est: Estimate) -> str:
     """The thread hint, with examples that each change something in this answer (not the settings it
     already has)."""
     q = est.query
-    window = est.details.context_window
+    window = est.details.longest_context or est.details.context_window
     longer = q.seq_len * 2
     context = longer if longer <= MAX_SEQ_LEN and (window is None or longer <= window) else max(q.seq_len // 2, 1)
     gpu = "a100-40gb" if q.gpu in ("h100", "h100-80gb") else "h100"
@@ -296,7 +296,7 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
     itself is where it lies between."""
     q = est.query
     out: list[tuple[str, str]] = []
-    window = est.details.context_window
+    window = est.details.longest_context or est.details.context_window
     if q.seq_len * 2 <= MAX_SEQ_LEN and (window is None or q.seq_len * 2 <= window):
         out.append((f"Context x2 (s={_count(q.seq_len * 2)})", f"s={_count(q.seq_len * 2)}"))
     elif window is not None and q.seq_len < window <= MAX_SEQ_LEN and not q.seq_len_from_model:

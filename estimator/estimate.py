@@ -435,6 +435,14 @@ def _conversion_notes(spec: ModelSpec, query: Query, engine: Engine) -> list[Not
     ]
 
 
+def _longest_context(engine: Engine, spec: ModelSpec, query: Query) -> int | None:
+    """What s=max would ask of the engine for this model, or None where it cannot say."""
+    try:
+        return engine.longest_context(spec, query)
+    except (InputError, UnmodelledError):
+        return None
+
+
 def estimate(
     spec: ModelSpec, query: Query, *, model_id: str, revision: str | None = None, warnings: tuple[str, ...] = ()
 ) -> Estimate:
@@ -583,6 +591,7 @@ def estimate(
             params_source=spec.params_source,
             classic_kv_ratio=kv_ratio,
             context_window=spec.max_position_embeddings,
+            longest_context=_longest_context(engine, spec, query),
             kv_terms=engine.kv_terms(spec, running, gpu, memory.kv_cache) if kvd else (),
             running_batch=running.batch if running.batch < sized.batch else None,
             weight_terms=engine.weight_terms(spec, query, gpu, weights),

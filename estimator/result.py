@@ -93,6 +93,9 @@ class Details(Frozen):
     params_source: str  # "safetensors" or "config"
     classic_kv_ratio: float | None  # ours / classic KV when both are non-zero
     context_window: int | None = None  # the model's max_position_embeddings, when the config gives it
+    # The longest s the engine takes for the model (what s=max asks: vLLM's with RoPE scaling as the
+    # release reads it); None where it cannot be derived.
+    longest_context: int | None = None
     # The parts memory.kv_cache and memory.weights add up from, where the engine tells them (vLLM):
     # empty when bytes per token x s x b (and the checkpoint's weights) say it all.
     kv_terms: tuple[KvTerm, ...] = ()

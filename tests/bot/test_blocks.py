@@ -494,3 +494,16 @@ def test_history_titles_read_as_english() -> None:
     assert blocks.history_message(recs, mine=True).text.startswith("*Your recent queries* (")
     assert blocks.history_message(recs, mine=True, model="phi").text.startswith("*Your recent queries* matching “phi”")
     assert blocks.history_message(recs).text.startswith("*Recent queries in this channel* (")
+
+
+def test_the_context_buttons_follow_the_engines_longest_context() -> None:
+    # Llama-2-7b (4,096 positions) with linear RoPE scaling x4: vLLM's longest max_model_len is
+    # 4 x 4,096 = 16,384, so at s=4k doubling is offered although it passes max_position_embeddings.
+    config = json.loads(
+        (Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "meta-llama__Llama-2-7b-hf.json").read_text()
+    )
+    config["rope_scaling"] = {"type": "linear", "factor": 4.0}
+    spec = load_model_spec(config)
+    est = estimate(spec, Query(model="l", engine="vllm", gpu="h100", seq_len=4096), model_id="l")
+    assert est.details.longest_context == 16_384 and est.details.context_window == 4096
+    assert ("Context x2 (s=8k)", "s=8k") in blocks.what_ifs(est)
