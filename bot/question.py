@@ -960,6 +960,13 @@ def _read_ids(reader: _Reader) -> None:
             token.used = True
             continue
         model, _, revision = raw.partition("@")
+        # Chat's "w/" ("with": "w/ 8 users", "w/fp8") is no Hub id: a filler word, or the word after it.
+        if re.match(r"w/", model, re.IGNORECASE):
+            if len(raw) == 2:
+                token.used = True
+            else:
+                token.raw, token.norm = raw[2:], raw[2:].lower()
+            continue
         if "/" in model and REPO_ID_RE.match(model) and re.match(r"[A-Za-z]", model) and not model.endswith("/"):
             reader.set_model(model, revision or None, raw)
             token.used = True

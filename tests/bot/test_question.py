@@ -126,6 +126,9 @@ BASE = Query(model="Qwen/Qwen3-8B", seq_len=32 * 1024, batch=4, gpu="l40s", gpus
         ("in fp8 then", {"dtype": "fp8"}),
         ("ok and s=16k?", {"s": 16384}),
         ("<@U0VRAM> what about 1k context?", {"s": 1024}),
+        # Chat's "w/" is "with", never a model.
+        ("w/8 users", {"b": 8}),
+        ("and w/ fp8 kv?", {"kv": "fp8"}),
     ],
 )
 def test_a_thread_reply_in_plain_words_changes_settings(text: str, changes: dict[str, object]) -> None:

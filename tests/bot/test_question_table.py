@@ -506,7 +506,9 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     # A folder as a shell completes it, with its trailing slash; chat's "w/" is not one.
     ("does models/Qwen3-8B/ fit an h100 at 8k", "models/Qwen3-8B/", "s=8k gpu=h100-80gb", FIT, ()),
     ("does Qwen3-8B/ fit an h100 at 8k", "Qwen3-8B/", "s=8k gpu=h100-80gb", FIT, ()),
-    ("can Qwen/Qwen3-8B run 32k w/ 4 users on an L4", "Qwen/Qwen3-8B", "s=32k b=4 gpu=l4", FIT, ("w/",)),
+    ("can Qwen/Qwen3-8B run 32k w/ 4 users on an L4", "Qwen/Qwen3-8B", "s=32k b=4 gpu=l4", FIT, ()),
+    ("can Qwen/Qwen3-8B run 32k w/8 users on an L4", "Qwen/Qwen3-8B", "s=32k b=8 gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B on an h100 w/fp8 kv", "Qwen/Qwen3-8B", "kv=fp8 gpu=h100-80gb", FIT, ()),
     (
         "vllm serve ./qwen3_5_27b --max-model-len 65536 --tensor-parallel-size 2 --kv-cache-dtype fp8 on h100",
         "./qwen3_5_27b",
