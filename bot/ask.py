@@ -96,15 +96,14 @@ def headline(est: Estimate, question: Question) -> str:
         # The engine's own rule decided (vLLM: its KV pool): its sentence, without the total before it.
         # The engine's verdict says "once its compile cache is warm" where a first start misses.
         return ("yes: " if fit.fits else "no: ") + own.partition(": ")[2]
+    each = " per GPU" if world > 1 else ""
     if fit.fits:
-        each = " per GPU" if world > 1 else ""
         line = f"yes: it fits on {where}, with {_gib(fit.headroom)} free{each}"
         if window and q.seq_len > window:
             line += f" (memory only: {q.seq_len:,} tokens is past the model's {window:,}-token context window)"
         return line
     fewer = report.fewest_layout(est)
     more = f"; {fewer[0]} of them would" if fewer is not None and fewer[0] > world else ""
-    each = " per GPU" if world > 1 else ""
     return f"no: on {where} it needs {_gib(-fit.headroom)} more{each}{more}"
 
 

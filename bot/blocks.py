@@ -43,9 +43,7 @@ def reply_hint(est: Estimate) -> str:
     """The thread hint, with examples that each change something in this answer (not the settings it
     already has)."""
     q = est.query
-    window = est.details.longest_context or est.details.context_window
-    longer = q.seq_len * 2
-    context = longer if longer <= MAX_SEQ_LEN and (window is None or longer <= window) else max(q.seq_len // 2, 1)
+    context = _doubled_context(est) or max(q.seq_len // 2, 1)
     gpu = "a100-40gb" if q.gpu in ("h100", "h100-80gb") else "h100"
     batch = q.batch * 2 if q.batch * 2 <= MAX_BATCH else max(q.batch // 2, 1)
     examples = [f"s={_count(context)}", f"b={batch}", f"gpu={gpu}"]
@@ -290,15 +288,26 @@ def _count(n: int) -> str:
     return f"{n // 1024}k" if n % 1024 == 0 else str(n)
 
 
+def _context_limit(est: Estimate) -> int | None:
+    """The longest context the engine takes for the model (what s=max asks), else the config's window."""
+    return est.details.longest_context or est.details.context_window
+
+
+def _doubled_context(est: Estimate) -> int | None:
+    """Twice the answer's context where the grammar and the model take it, else None."""
+    longer, limit = est.query.seq_len * 2, _context_limit(est)
+    return longer if longer <= MAX_SEQ_LEN and (limit is None or longer <= limit) else None
+
+
 def what_ifs(est: Estimate) -> list[tuple[str, str]]:
     """(button label, change as typed) for the what-ifs people try next: the label shows the value the
     click sets; a context past the model's window (which vLLM refuses) is not offered, the window
     itself is where it lies between."""
     q = est.query
     out: list[tuple[str, str]] = []
-    window = est.details.longest_context or est.details.context_window
-    if q.seq_len * 2 <= MAX_SEQ_LEN and (window is None or q.seq_len * 2 <= window):
-        out.append((f"Context x2 (s={_count(q.seq_len * 2)})", f"s={_count(q.seq_len * 2)}"))
+    window = _context_limit(est)
+    if (doubled := _doubled_context(est)) is not None:
+        out.append((f"Context x2 (s={_count(doubled)})", f"s={_count(doubled)}"))
     elif window is not None and q.seq_len < window <= MAX_SEQ_LEN and not q.seq_len_from_model:
         out.append(("Longest context (s=max)", "s=max"))
     if q.batch * 2 <= MAX_BATCH:

@@ -545,7 +545,7 @@ def estimate(
     fit = None
     if gpu and not refused:
         fit_query, fit_total = query, memory.total
-        if query.kv == "off" and engine.kv_always_allocated:
+        if held:
             # kv=off drops the cache from the rows; the engine holds it anyway, so the fit, the maxima
             # and the verdict are those of the cache it allocates.
             fit_query = query.model_copy(update={"kv": "on"})

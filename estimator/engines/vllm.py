@@ -5365,8 +5365,9 @@ class VllmEngine(BaseEngine):
         )
         pool = f"vLLM's KV pool {sized}"
         share = q.batch
+        # The replicas' layout: beside what vLLM reserves where it fits, after the GPUs elsewhere.
+        replicas = layout_words(q.gpus, q.pp, q.dp) if q.dp > 1 else ""
         if q.dp > 1:
-            where += f" ({layout_words(q.gpus, q.pp, q.dp)})"
             pool = f"each replica's KV pool {sized}"
             share = v.requests_per_replica or -(-q.batch // q.dp)
         # vLLM runs at most max_num_seqs of them at once; the rest wait (queued, not refused), so the
@@ -5386,10 +5387,7 @@ class VllmEngine(BaseEngine):
             # The total is what the rows need; vLLM takes util x the device whatever they need (the pool
             # grows into the rest), plus what comes on top of that share: say what nvidia-smi will show.
             each = " per GPU" if world > 1 else ""
-            # One parenthesis: the replicas' layout, then what vLLM reserves.
-            layout = f"{layout_words(q.gpus, q.pp, q.dp)}; " if q.dp > 1 else ""
-            if q.dp > 1:
-                where = where.removesuffix(f" ({layout_words(q.gpus, q.pp, q.dp)})")
+            layout = f"{replicas}; " if replicas else ""
             if any(w.code == "cold_compile" for w in est.warnings):
                 where += " once its compile cache is warm"
                 reserves = (
@@ -5411,6 +5409,8 @@ class VllmEngine(BaseEngine):
             if queued:
                 return line + f" (b={q.batch:,} asked: vLLM runs {running:,} at once, {seqs_words(q, v)}{wait})"
             return line + f" (b={q.batch:,} asked)"
+        if replicas:
+            where += f" ({replicas})"
         if v.max_resident >= running and v.starts and v.util_to_fit is None:
             # The pool holds them; what comes on top of util x the device (context, graphs) does not fit.
             return (
