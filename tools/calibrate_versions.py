@@ -175,6 +175,16 @@ CONFIGS: dict[str, tuple[Path, str, dict[str, Any]]] = {
     # 32 GB Blackwell card, the RTX PRO 4500): only FlashInfer's GDN prefill, with its checkpoint page
     # and 64-token block alignment, prints 8.48; an Ampere / Ada / Volta 32 GB card (Triton's prefill)
     # would print 8.33, as would any release before 0.33.
+    # A study report's own logs of vLLM 0.28.0 on one A100 80GB PCIe: Qwen3.8-27B (bf16) and
+    # Qwen/Qwen3.5-0.8B (its config as public files transcribe it, see the fixture README).
+    "n071": (DEFAULTS / "qwen3_5_27b.json", "Qwen3.5-27B published shape = Qwen3.8-27B, bf16", {}),
+    **{
+        case: (DEFAULTS / "qwen3_5_0_8b.json", "Qwen3.5-0.8B config as public files transcribe it", {})
+        for case in ("n072", "n073")
+    },
+    "n074": (PUBLISHED / "meta-llama__Llama-3.1-8B.json", "Llama-3.1-8B published config (= the Instruct's)", {}),
+    # Qwen3-32B NVFP4 / MXFP4 checkpoints: the pool's layout does not read the weights' format.
+    **{case: (PUBLISHED / "Qwen__Qwen3-32B.json", "Qwen3-32B published config", {}) for case in ("n075", "n076")},
     "n070": (
         DEFAULTS / "qwen3_5_27b.json",
         "Qwen3.5-27B published shape = Qwen3.8-27B, GLQ weights (not read: the check is the KV layout's)",
@@ -352,6 +362,8 @@ def _gpu(case: dict[str, Any]) -> str | None:
     # in the device name, which an A800's lacks.
     if "a800" in text:
         return "a800-80gb"
+    if "a100 80gb pcie" in text:
+        return "a100-80gb-pcie"
     if "4070 laptop" in text:
         return "rtx-4070-laptop"
     # n044 names no GPU, but a 184.31 GiB device with 152 SMs is a GB200 (the catalog's record).
@@ -551,6 +563,14 @@ FULL_POOL: dict[str, FullPool] = {
     },
     # The post's device listing: "NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB sm_120".
     **{case: FullPool("rtx-pro-6000", 95.01, "the post's device listing") for case in ("n052", "n053", "n054")},
+    # The A100 80GB PCIe of the 0.28.0 study report: its serve run's breakdown (n073) adds up to util x
+    # total, 61.82 + 4.18 + 1.36 = 67.36 GiB = 0.85 x 79.25 GiB (the catalog's deviceQuery says 79.14).
+    **{
+        case: FullPool("a100-80gb-pcie", 79.25, "n073's breakdown: 61.82 + 4.18 + 1.36 = 0.85 x 79.25")
+        for case in ("n071", "n072", "n073")
+    },
+    # "Free memory on device (78.84/79.25 GiB)": an A100 80GB whose variant the author does not name.
+    "n074": FullPool("a100-80gb", None, "logged (79.25 GiB)"),
     # Its own breakdown line: "Free memory on device (22.64/23.52 GiB)" (RunPod's RTX 4090).
     "n055": FullPool("rtx-4090", None, "logged (23.52 GiB)"),
     # RTX PRO 4000 Blackwell (sm_120, as the RTX 5090's kernels): nvidia-smi "24,467" MiB total.
@@ -675,13 +695,18 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
         logged_weights_gib=_number(text, r"Model loading took ([\d.]+) GiB")
         or _number(text, r"([\d.]+) GiB for weight")
         or _number(case["measured"].get("weights_per_gpu"), r"([\d.]+) GiB"),
-        logged_consumed_gib=_number(text, r"([\d.]+) GiB for consumed memory"),
-        logged_activation_gib=_number(text, r"([\d.]+) GiB for peak activation"),
+        # Where an author gives the breakdown's figures in prose, the case's fields hold them.
+        logged_consumed_gib=_number(text, r"([\d.]+) GiB for consumed memory")
+        or _number(case["measured"].get("consumed_memory"), r"^([\d.]+) GiB"),
+        logged_activation_gib=_number(text, r"([\d.]+) GiB for peak activation")
+        or _number(case["measured"].get("peak_activation"), r"^([\d.]+) GiB"),
         logged_non_torch_gib=_number(text, r"([\d.]+) GiB for non-torch memory"),
         logged_cuda_graphs_gib=_number(text, r"\(actual\), ([\d.]+) GiB \(estimated\)")
         or _number(text, r"Estimated CUDA graph memory: (-?[\d.]+) GiB"),
-        logged_captured_gib=_number(text, r"([\d.]+) GiB for CUDAGraph memory"),
+        logged_captured_gib=_number(text, r"([\d.]+) GiB for CUDAGraph memory")
+        or _number(case["measured"].get("cudagraph_memory"), r"^([\d.]+) GiB"),
         logged_pool_gib=_number(text, r"Available KV cache memory: ([\d.]+) GiB")
+        or _number(case["measured"].get("available_kv_cache_memory"), r"^([\d.]+) GiB")
         or _number(text, r"Current kv cache memory in use is ([\d.]+) GiB"),
         logged_tokens=int(logged_tokens) if logged_tokens else None,
     )
