@@ -1747,6 +1747,11 @@ def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     # "try 8 GPUs": all the new layout's GPUs, over the base's stages and replicas unless the reply says them.
     if not _reply_cards(reader, settings, base):
         _split_cards(reader, settings)
+    if settings.get("gpus") == "1" and not reader.gpu_count_stated and not reader.tp_stated:
+        # "and on an H200?" is one card in all, as "on one H200" is: no replicas or stages stay behind.
+        for key in ("dp", "pp"):
+            if getattr(base, key) > 1 and key not in settings:
+                settings[key] = "1"
     settings.update(reader.explicit)
     parsed = parse_settings(f"{key}={value}" for key, value in _ordered(settings).items())
     query = query_with(base, parsed)

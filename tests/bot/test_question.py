@@ -229,6 +229,24 @@ def test_a_count_of_cards_in_a_reply_keeps_the_base_queries_replica_and_says_the
         read_change("try 3 GPUs", base.model_copy(update={"pp": 2, "dp": 1}))
 
 
+def test_a_reply_naming_a_card_is_one_card_in_all() -> None:
+    # "and on an A100?" on 2 replicas of 2 GPUs: one A100, not one A100 per replica (2 cards).
+    base = BASE.model_copy(update={"engine": "vllm", "gpus": 2, "dp": 2})
+    got = read_change("and on an a100?", base)
+    assert got is not None
+    query, changes = got
+    assert (query.gpu, query.gpus, query.pp, query.dp) == ("a100-80gb", 1, 1, 1)
+    assert changes == {"gpu": "a100-80gb", "gpus": 1, "dp": 1}
+    got = read_change("on an h100", base.model_copy(update={"dp": 1, "pp": 2}))
+    assert got is not None and (got[0].gpus, got[0].pp, got[0].dp) == (1, 1, 1)
+    # Cards without a count keep the layout: "on A100s" swaps the card.
+    got = read_change("and on a100s?", base)
+    assert got is not None and (got[0].gpu, got[0].gpus, got[0].dp) == ("a100-80gb", 2, 2)
+    # Replicas said beside the card: one card each.
+    got = read_change("with 2 replicas on an a100", base)
+    assert got is not None and (got[0].gpus, got[0].dp) == (1, 2)
+
+
 @pytest.mark.parametrize(
     "text",
     [
