@@ -411,7 +411,9 @@ def kv_cache_dtype(spec: ModelSpec, query: Query) -> KVDType:
     dtype = resolve_dtypes(spec, query).kv_layout
     if dtype == "int8":
         raise InputError(_NO_INT8_KV)
-    if _dsv4_auto_fp8(spec, query):
+    if _dsv4_auto_fp8(spec, query) or _dsv4_fp8_pages(spec, query):
+        # DeepSeek-V4's pages are fp8_ds_mla whatever is asked; another dtype is refused at start-up
+        # (_dsv4_kv_refusal), and sized as the pages vLLM would lay out.
         return "fp8"
     return dtype
 
@@ -437,14 +439,19 @@ def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
     )
 
 
+def _dsv4_fp8_pages(spec: ModelSpec, query: Query) -> bool:
+    """Whether vLLM lays DeepSeek-V4's cache out (always in fp8_ds_mla pages: :func:`_deepseek_v4_layout`)."""
+    return compressed_attention(spec) and version_profile(query)[0].dsv4_planner != "none"
+
+
 def _dsv4_kv_refusal(spec: ModelSpec, query: Query) -> str | None:
     """DeepSeek-V4 starts with an fp8 KV cache only: 0.20-0.29 assert it (so kv=auto, the model's
     bf16, is refused), 0.30+ turn "auto" into fp8 and refuse any other dtype asked
     (models/deepseek_v4/attention.py@v0.30.0 ``_resolve_dsv4_kv_cache_dtype``)."""
     if not compressed_attention(spec) or version_profile(query)[0].dsv4_planner == "none":
         return None
-    dtype = kv_cache_dtype(spec, query)
-    if dtype == "fp8":
+    dtype = resolve_dtypes(spec, query).kv_layout  # what is asked, not the pages' fp8
+    if dtype == "fp8" or _dsv4_auto_fp8(spec, query):
         return None
     version = version_profile(query)[0].version
     unsaid = query.kv in ("on", "auto", "off")
@@ -4817,7 +4824,8 @@ class VllmEngine(BaseEngine):
 
     def dtypes(self, spec: ModelSpec, query: Query) -> Dtypes:
         dtypes = resolve_dtypes(spec, query)
-        if _dsv4_auto_fp8(spec, query):
+        # DeepSeek-V4's pages are fp8 whatever is asked (kv_cache_dtype), and so is the dtype said beside them.
+        if _dsv4_auto_fp8(spec, query) or _dsv4_fp8_pages(spec, query):
             kv: KVDType | None = None if dtypes.kv is None else "fp8"
             return dtypes.model_copy(update={"kv": kv, "kv_layout": "fp8"})
         return dtypes

@@ -239,12 +239,31 @@ def test_deepseek_v4_vllm_releases_and_kv_dtype(dsv4_flash) -> None:
         assert vllm.startup_refusal(dsv4_flash, q(vllm=version, seq_len=8192, kv="fp8")) is None
     assert "with kv=bf16" in (vllm.startup_refusal(dsv4_flash, q(vllm="0.33", seq_len=8192, kv="bf16")) or "")
     assert vllm.startup_refusal(dsv4_flash, q(vllm="0.33", seq_len=8192)) is None
+    # The pages are fp8 (fp8_ds_mla) whatever is asked: 0.29's unsaid dtype and kv=bf16 are refusals
+    # sized as those pages, so the dtype said beside them (details.kv_dtype) is fp8 too.
     for version in ("0.29", "0.30", "0.33"):
-        assert vllm.kv_cache_dtype(dsv4_flash, q(vllm=version, seq_len=8192)) == (
-            "bf16" if version == "0.29" else "fp8"
-        )
+        for kv in ("auto", "bf16"):
+            asked = q(vllm=version, seq_len=8192, kv=kv)
+            assert vllm.kv_cache_dtype(dsv4_flash, asked) == "fp8"
+            assert vllm.kv_layout(dsv4_flash, asked) == vllm.kv_layout(
+                dsv4_flash, q(vllm=version, seq_len=8192, kv="fp8")
+            )
+    assert vllm.startup_refusal(dsv4_flash, q(vllm="0.29", seq_len=8192)) is not None
     with pytest.raises(InputError, match=r"vLLM 0\.19 does not serve deepseek_v4"):
         vllm.kv_layout(dsv4_flash, q(vllm="0.19", seq_len=8192, kv="fp8"))
+
+
+def test_deepseek_v4_refused_kv_dtype_rows_say_the_pages_they_size(dsv4_flash) -> None:
+    # kv=bf16 is refused, and the answer sizes the fp8_ds_mla pages vLLM lays out: its KV row, its
+    # dtype and its bytes per token are kv=fp8's, not fp8 bytes under a bf16 label.
+    from estimator.estimate import estimate
+
+    asked = estimate(dsv4_flash, q(vllm="0.33", seq_len=131072, kv="bf16", gpu="h200", gpus=4), model_id="m")
+    fp8 = estimate(dsv4_flash, q(vllm="0.33", seq_len=131072, kv="fp8", gpu="h200", gpus=4), model_id="m")
+    assert asked.fit is not None and asked.fit.engine_refuses and "kv=bf16" in asked.fit.engine_refuses
+    assert asked.details.kv_dtype == fp8.details.kv_dtype == "fp8"
+    assert asked.details.kv_bytes_per_token == fp8.details.kv_bytes_per_token
+    assert asked.memory.kv_cache == fp8.memory.kv_cache
 
 
 LATENT_GROUP = 21 * 37_440 + 21 * 8_640 + 20 * 1_728  # 1,002,240: the latent / indexer group's block
