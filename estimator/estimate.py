@@ -247,6 +247,8 @@ def solve_fit(
     max_batch = min(max_batch * query.dp, MAX_BATCH)
 
     refusal = engine.refusal(spec, query)
+    if refusal is not None and query.method == "calibrated":
+        refusal = _refusal_at_longest(refusal, spec, stages, query, gpu, engine, lambda s: fits_at(s, b))
     fits = refusal is None and total <= usable and over(s, b) <= 0 and starts(s)
     # A setting that stops the engine on a layout (vLLM's util past what is free at its start check,
     # which TP on NVSwitch GPUs lowers) is sized, per layout tried, at the nearest that starts, which
@@ -271,6 +273,30 @@ def solve_fit(
         max_seq_len_at_limit=not refusal and max_seq >= MAX_SEQ_LEN,
         engine_refuses=refusal,
     )
+
+
+def _refusal_at_longest(
+    refusal: str,
+    spec: ModelSpec,
+    stages: tuple[ModelSpec, ...],
+    query: Query,
+    gpu: GPU,
+    engine: Engine,
+    fits_at: Callable[[int], bool],
+) -> str:
+    """A refusal of a context past the model's longest offers s=max: where the query's layout does
+    not hold s=max, it names the layout that does, so the way out fits when typed back."""
+    try:
+        longest = engine.longest_context(spec, query)
+    except InputError:
+        return refusal
+    if not 0 < longest < query.seq_len or fits_at(longest):
+        return refusal
+    at = query.model_copy(update={"seq_len": longest})
+    if engine.refuses(spec, at):
+        return refusal
+    tp, dp, util = _fewest_gpus(spec, stages, at, gpu, engine, False)
+    return engine.refusal_at_longest(refusal, longest, (tp, dp, util), query) if tp else refusal
 
 
 def _fewest_gpus(

@@ -181,6 +181,13 @@ class Engine(Protocol):
         many layouts)."""
         ...
 
+    def refusal_at_longest(
+        self, refusal: str, longest: int, layout: tuple[int, int, float | None], query: Query
+    ) -> str:
+        """``refusal``, whose way out is the model's longest context (``s=max``), with the layout
+        (GPUs, replicas, util) that holds that context where the query's does not."""
+        ...
+
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
         """The parts the KV-cache row adds up from (empty: bytes per token x s x b say it)."""
         ...
@@ -346,6 +353,11 @@ class BaseEngine:
 
     def refuses(self, spec: ModelSpec, query: Query) -> bool:
         return self.refusal(spec, query) is not None
+
+    def refusal_at_longest(
+        self, refusal: str, longest: int, layout: tuple[int, int, float | None], query: Query
+    ) -> str:
+        return refusal  # no refusal of this engine suggests s=max
 
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
         """The parts the KV-cache row ``kv_cache`` adds up from (empty: the per-token rule says it)."""

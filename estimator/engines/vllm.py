@@ -376,9 +376,30 @@ def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEF
                 continue
             tier = candidate
             break
-    mnbt = query.max_num_batched_tokens or tier.server_batched_tokens
     seqs = query.max_num_seqs or tier.max_num_seqs
+    # The default batch is no more than max_num_seqs requests of max_model_len ("Ensure
+    # max_num_batched_tokens does not exceed model limit", engine/arg_utils.py@v0.19.0-v0.34.0); an
+    # unset max_num_seqs is then no more than that batch.
+    mnbt = query.max_num_batched_tokens or min(seqs * query.seq_len, tier.server_batched_tokens)
     return mnbt, min(seqs, mnbt)
+
+
+def _seqs_refusal(query: Query) -> str | None:
+    """A max_num_seqs given above max_num_batched_tokens: vLLM's scheduler config refuses it
+    (config/scheduler.py@v0.19.0-v0.34.0 "max_num_batched_tokens ... must be greater than or equal
+    to max_num_seqs"; only an unset max_num_seqs is lowered to the batch). Where the batch is the
+    GPU's default and no GPU is named, the tier is not known: no refusal."""
+    seqs = query.max_num_seqs
+    if seqs is None or (query.max_num_batched_tokens is None and not query.gpu):
+        return None
+    mnbt, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
+    if seqs <= mnbt:
+        return None
+    which = "mnbt=" if query.max_num_batched_tokens else "its default here"
+    return (
+        f"vLLM will not start with seqs={seqs:,}: max_num_batched_tokens ({mnbt:,}, {which}) must be at least "
+        f"max_num_seqs; use seqs={mnbt}, or mnbt={seqs}"
+    )
 
 
 def running_requests(query: Query, gpu: GPU | None) -> int:
@@ -4613,6 +4634,10 @@ def _longest_max_model_len(spec: ModelSpec, query: Query) -> int | None:
     return spec.scaled_max_positions or positions
 
 
+def _longest_way(longest: int) -> str:
+    return f"s=max ({longest:,})"
+
+
 def _too_long(seq_len: int, longest: int, spec: ModelSpec, query: Query) -> str:
     """vLLM's refusal of a max_model_len past the positions, and the ways to a context it starts:
     the longest, or YaRN over the config's positions where the model's RoPE is unscaled."""
@@ -4620,7 +4645,7 @@ def _too_long(seq_len: int, longest: int, spec: ModelSpec, query: Query) -> str:
         f"max_model_len {seq_len:,} is past the {longest:,} positions the model's config allows (RoPE scaling "
         "included); VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 overrides that, at the risk of wrong outputs"
     )
-    ways = [f"s=max ({longest:,})"] if longest > 0 else []
+    ways = [_longest_way(longest)] if longest > 0 else []
     positions = spec.max_position_embeddings
     ropes = any(layer.kind in ("full", "sliding", "mla") for layer in spec.layers)
     if (
@@ -4716,6 +4741,8 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
         return why
     if why := eplb_refusal(spec, query):
         return f"vLLM will not start with eplb={query.eplb}: {why}"
+    if why := _seqs_refusal(query):
+        return why
     if query.gpu and (why := bf16_refusal(spec, query, lookup_gpu(query.gpu))):
         return why
     if query.gpu and (why := kv_dtype_refusal(query, lookup_gpu(query.gpu))):
@@ -4991,11 +5018,16 @@ class VllmEngine(BaseEngine):
                 )
             )
         notes += _eager_async_notes(spec, query)
-        _, max_seqs = batch_defaults(query, gpu)
+        batched, max_seqs = batch_defaults(query, gpu)
         share = ceil_div(query.batch, query.dp)  # each data-parallel replica schedules its own share
-        if share > max_seqs:
+        if share > max_seqs and _seqs_refusal(query) is None:
             # The KV term counts the max_num_seqs it runs; the others wait, holding no blocks.
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
+            fix = "raise seqs= to run them together"
+            if query.max_num_seqs is None and max_seqs == batched:
+                # The default max_num_seqs is no more than the batch: seqs= above it is refused.
+                why = f"its default max_num_seqs, no more than max_num_batched_tokens {batched:,}"
+                fix = "raise mnbt= to run them together"
             if query.dp == 1:
                 who = f"vLLM runs {max_seqs:,} of b={query.batch:,} at once"
             else:
@@ -5005,7 +5037,7 @@ class VllmEngine(BaseEngine):
             notes.append(
                 note(
                     "batch_queued",
-                    f"{who} ({why}); {share - max_seqs:,} wait; raise seqs= to run them together.",
+                    f"{who} ({why}); {share - max_seqs:,} wait; {fix}.",
                 )
             )
         gpus = expert_split(query)
@@ -5154,6 +5186,14 @@ class VllmEngine(BaseEngine):
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
         scaling), and a TP size one of the dimensions it splits does not divide (with the sizes it accepts)."""
         return startup_refusal(spec, query)
+
+    def refusal_at_longest(
+        self, refusal: str, longest: int, layout: tuple[int, int, float | None], query: Query
+    ) -> str:
+        tp, dp, util = layout
+        settings = layout_settings(tp, dp, asked_dp=query.dp) + (f" util={util:g}" if util is not None else "")
+        way = _longest_way(longest)
+        return refusal.replace(way, f"{way} with {settings}", 1)
 
     def refuses(self, spec: ModelSpec, query: Query) -> bool:
         return startup_refusal(spec, query, explain=False) is not None
@@ -5316,6 +5356,19 @@ class VllmEngine(BaseEngine):
                 f"{kept} and {v.transient_reserve / GiB:,.2f} GiB for transient "
                 f"activations, beside the {v.cuda_context / GiB:,.2f} GiB CUDA context"
             )
+            if not v.pipeline:
+                # Name what "the rest" is, so the sentence adds up: the activation row less its transient
+                # part stays allocated (buffers the profile run keeps).
+                kept_buffers = v.activation_peak - v.transient_reserve
+                buffers = (
+                    f" and the {kept_buffers / GiB:,.2f} GiB of the activation row that stays allocated"
+                    if kept_buffers >= GiB // 200
+                    else ""
+                )
+                pool = (
+                    f"the KV pool takes what the weights, non-torch memory, CUDA graphs{buffers} leave, "
+                    f"{v.kv_cache_memory / GiB:,.1f} GiB"
+                )
         line = (
             f"{held}; {pool}, "
             f"room for {v.max_resident:,.2f} requests of {tokens_text(s)}"
@@ -5520,6 +5573,8 @@ def _cold_compile_notes(query: Query, gpu: GPU, report: VllmReport) -> list[Note
     profile, _ = version_profile(query)
     if query.enforce_eager or profile.non_kv_accounting != "consumed" or report.pipeline:
         return []
+    if report.kv_sizing == "fixed":
+        return []  # kvmem= gives the pool: a larger profiled peak does not shrink it
     running = running_requests(query, gpu)
     if report.max_resident < running or report.kv_cache_memory <= 0:
         return []
@@ -5540,7 +5595,8 @@ def _cold_compile_notes(query: Query, gpu: GPU, report: VllmReport) -> list[Note
             "temporary memory toward its profiled activation peak (vllm-project/vllm#54122)"
             + (", and its extensible KV cache widens its margin with it" if report.kv_sizing == "extensible" else "")
             + f": about {constants.cold_compile_peak / GiB:.0f} GiB in published 8B starts, which leaves room for "
-            f"about {held:.1f} of the {running:,} request{'' if running == 1 else 's'}. Start it once and restart "
+            f"about {math.floor(held * 100) / 100:,.2f} of the {running:,} request{'' if running == 1 else 's'}. "
+            "Start it once and restart "
             "with the cache kept, or leave that much room.",
         )
     ]

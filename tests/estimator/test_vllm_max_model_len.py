@@ -188,3 +188,22 @@ def test_a_config_of_zero_positions_is_refused_without_a_yarn_factor() -> None:
     _, est = _answer(config, 4_096)
     error = est.engine_report.start_error
     assert "past the 0 positions" in error and "yarn=" not in error and "s=max" not in error
+
+
+def test_the_way_to_s_max_names_the_gpus_that_hold_it() -> None:
+    # Llama-3.1-8B (131,072 positions) at s=200k on a T4: s=max alone would not fit one T4 (the bf16
+    # weights are 15.0 GiB of its 14.7), so the refusal offers s=max with the layout that holds it, and
+    # that command typed back fits. On an H100 s=max fits one GPU and the way out stays as it was.
+    spec = load_model_spec(_config("meta-llama__Llama-3.1-8B.json"))
+    t4 = Query(model="m", seq_len=200 * 1024, engine="vllm", gpu="t4")
+    refused = estimate(spec, t4, model_id="m")
+    assert refused.fit is not None and refused.fit.engine_refuses is not None
+    assert refused.fit.engine_refuses.endswith("or use s=max (131,072) with gpus=4")
+    typed_back = query_with(t4, parse_settings(["s=max", "gpus=4"]))
+    answer = estimate(spec, typed_back, model_id="m")
+    assert answer.fit is not None and answer.fit.fits
+    alone = estimate(spec, t4.model_copy(update={"seq_len": 131_072}), model_id="m")
+    assert alone.fit is not None and not alone.fit.fits
+    h100 = estimate(spec, t4.model_copy(update={"gpu": "h100"}), model_id="m")
+    assert h100.fit is not None and h100.fit.engine_refuses is not None
+    assert h100.fit.engine_refuses.endswith("or use s=max (131,072)")

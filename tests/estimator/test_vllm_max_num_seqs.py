@@ -96,3 +96,60 @@ def test_each_data_parallel_replica_runs_its_own_max_num_seqs() -> None:
     assert est.fit is not None and est.fit.fits
     assert est.fit.max_batch == 32 and est.fit.max_batch_bound == "max_num_seqs"
     assert est.memory.kv_cache == KV_PER_TOKEN_8B * 8192 * 16
+
+
+QWEN06B = CONFIGS / "Qwen__Qwen3-0.6B.json"
+
+
+def test_seqs_above_the_batch_is_refused_as_vllm_refuses_it() -> None:
+    # config/scheduler.py (0.19-0.34): "max_num_batched_tokens (128) must be greater than or equal to
+    # max_num_seqs (512)" when --max-num-seqs is given; only an unset max_num_seqs is lowered to it.
+    est = _estimate(QWEN06B, gpu="l4", max_num_batched_tokens=128, max_num_seqs=512)
+    assert est.fit is not None and not est.fit.fits
+    assert est.fit.engine_refuses == (
+        "vLLM will not start with seqs=512: max_num_batched_tokens (128, mnbt=) must be at least "
+        "max_num_seqs; use seqs=128, or mnbt=512"
+    )
+    # Either way out starts.
+    for fix in ({"max_num_seqs": 128}, {"max_num_batched_tokens": 512}):
+        ok = _estimate(QWEN06B, gpu="l4", **{"max_num_batched_tokens": 128, "max_num_seqs": 512, **fix})
+        assert ok.fit is not None and ok.fit.engine_refuses is None, fix
+    # The default batch of an L4 under vllm serve is 2,048 tokens: seqs=4096 is refused there; with
+    # no GPU named the tier is not known, so no refusal.
+    est = _estimate(QWEN06B, gpu="l4", max_num_seqs=4096)
+    assert est.fit is not None and est.fit.engine_refuses is not None
+    assert "(2,048, its default here)" in est.fit.engine_refuses
+    assert (
+        ENGINE.refusal(
+            load_model_spec(json.loads(QWEN06B.read_text())), Query(model="m", engine="vllm", max_num_seqs=4096)
+        )
+        is None
+    )
+    # An unset max_num_seqs is lowered to a small batch: the requests past it wait, and the way to run
+    # them together is a larger batch (seqs= above it would be refused).
+    est = _estimate(QWEN06B, gpu="l4", max_num_batched_tokens=128, batch=300)
+    queued = [w.message for w in est.warnings if w.code == "batch_queued"]
+    assert queued and queued[0].endswith(
+        "(its default max_num_seqs, no more than max_num_batched_tokens 128); 172 wait; "
+        "raise mnbt= to run them together."
+    )
+
+
+def test_the_default_batch_is_no_more_than_seqs_requests_of_max_model_len() -> None:
+    # engine/arg_utils.py (0.19-0.34): an unset max_num_batched_tokens is min(max_num_seqs x
+    # max_model_len, the tier's); an H100 serves with 8,192, so one sequence of 1,024 tokens gets 1,024.
+    from estimator.engines.vllm import batch_defaults
+
+    h100 = Query(model="m", engine="vllm", gpu="h100", vllm="0.33")
+    assert batch_defaults(h100.model_copy(update={"seq_len": 4096}), _gpu("h100")) == (8192, 1024)
+    assert batch_defaults(h100.model_copy(update={"seq_len": 1024, "max_num_seqs": 1}), _gpu("h100")) == (1024, 1)
+    assert batch_defaults(h100.model_copy(update={"seq_len": 1024, "max_num_seqs": 4}), _gpu("h100")) == (4096, 4)
+    # Given, it stays as given.
+    given = h100.model_copy(update={"seq_len": 1024, "max_num_seqs": 1, "max_num_batched_tokens": 8192})
+    assert batch_defaults(given, _gpu("h100")) == (8192, 1)
+
+
+def _gpu(key: str):
+    from estimator.gpus import lookup_gpu
+
+    return lookup_gpu(key)

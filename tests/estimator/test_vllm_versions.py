@@ -289,7 +289,7 @@ def test_answer_names_the_release_everywhere() -> None:
     line = vllm.ENGINE.summary_line(est, lambda s: s)
     assert line is not None and line.startswith("vLLM 0.34 sizes its KV cache after CUDA-graph capture ")
     assert "(the extensible KV cache, the whole device)" in line
-    assert "; the KV pool takes what the rest leaves, " in line
+    assert "; the KV pool takes what the weights, non-torch memory, CUDA graphs" in line
     # 0.34 logs the capacity it reserved, the capacity line (the engine core), then the blocks the
     # workers commit (extend_kv_cache, called after finalize_extensible_kv_cache).
     assert len(report.log_lines) == 3
