@@ -732,6 +732,7 @@ class _Reader:
     tokens: list[_Token]
     read: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (value, the words read)
     explicit: dict[str, str] = field(default_factory=dict)  # key=value words (each key once)
+    corrected: set[str] = field(default_factory=set)  # keys of key=value words after "but", "instead", ...
     kinds: set[str] = field(default_factory=set)
     gpu_count_stated: bool = False  # a count word or number, not an article
     tp_stated: bool = False  # gpus= read from a tensor-parallel size, not from a count of cards
@@ -929,8 +930,9 @@ def _looks_like_gpu(word: str) -> bool:
 def _read_ids(reader: _Reader) -> None:
     """URLs, exact Hub ids, local paths and ``key=value`` words (whole tokens)."""
     words: dict[str, str] = {}  # key -> the key=value word that set it
+    previous = ""
     for token in reader.tokens:
-        raw = token.raw
+        raw, before, previous = token.raw, previous, token.raw.strip(",;:").lower()
         url = _URL_RE.match(raw)
         if url:
             reader.set_model(url.group(1), url.group(2), raw)
@@ -946,6 +948,8 @@ def _read_ids(reader: _Reader) -> None:
                     parse_settings([words[key], raw])  # a key given twice: the grammar's sentence
                 words[key] = raw
                 reader.explicit[key] = value.strip()
+                if before in _CORRECTIONS:
+                    reader.corrected.add(key)  # "at 32k but s=16k": the sentence corrects itself
                 token.used = True
                 continue
         # A local model: relative, home or absolute paths ("vllm serve /models/X"), a config file, or
@@ -1611,6 +1615,7 @@ def read_question(text: str) -> Question:
     _split_cards(reader, settings)
     if settings.get("gpus") == "1" and not reader.gpu_count_stated:
         del settings["gpus"]  # "on an H100": one GPU, the default, so the command stays short
+    _check_explicit(reader, settings)
     settings.update(reader.explicit)
     if kind != "fit" and "gpu" not in settings:
         what = {"max_context": "how much context", "max_batch": "how many users", "min_gpus": "how many GPUs"}[kind]
@@ -1721,6 +1726,26 @@ def _reply_cards(reader: _Reader, settings: dict[str, str], base: Query) -> bool
     return True
 
 
+# Words before a key=value word that make it a correction of the sentence ("at 32k but s=16k").
+_CORRECTIONS = frozenset({"but", "instead", "actually", "rather"})
+
+
+def _check_explicit(reader: _Reader, settings: dict[str, str]) -> None:
+    """A key=value word beside words that set the same key to another value ("on 2 h100s ... gpu=a100")
+    is a key given twice, as in the grammar: say both, never let one win unsaid. After "but" ("at 32k
+    but s=16k") the sentence corrects itself, and the key=value word is the one meant."""
+    for key, value in reader.explicit.items():
+        if key not in settings or key not in reader.read or key in reader.corrected:
+            continue
+        if parse_settings([f"{key}={value}"]) == parse_settings([f"{key}={settings[key]}"]):
+            continue
+        words = reader.read[key][1]
+        raise InputError(
+            f'"{words}" and {key}={value} both set {key}: ask about one at a time (or say "but {key}={value}"), '
+            f"for example: {EXAMPLE}"
+        )
+
+
 def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     """A thread reply in plain words ("what about 128k?", "and with fp8 kv?", "try 2 GPUs").
 
@@ -1752,6 +1777,7 @@ def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
         for key in ("dp", "pp"):
             if getattr(base, key) > 1 and key not in settings:
                 settings[key] = "1"
+    _check_explicit(reader, settings)
     settings.update(reader.explicit)
     parsed = parse_settings(f"{key}={value}" for key, value in _ordered(settings).items())
     query = query_with(base, parsed)

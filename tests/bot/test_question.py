@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -227,6 +228,25 @@ def test_a_count_of_cards_in_a_reply_keeps_the_base_queries_replica_and_says_the
     assert got is not None and (got[0].gpus, got[0].pp, got[0].dp) == (4, 2, 1)
     with pytest.raises(InputError, match="give a multiple of 2"):
         read_change("try 3 GPUs", base.model_copy(update={"pp": 2, "dp": 1}))
+
+
+def test_a_key_value_word_beside_words_that_set_the_key_otherwise_is_a_key_given_twice() -> None:
+    # The grammar refuses s=1k s=2k; a sentence's "at 32k" beside s=64k is the same, never one winning unsaid.
+    text = "how many users can Qwen/Qwen3-8B serve on 2 h100s at 32k with vllm"
+    for extra, words in (
+        ("gpu=a100", '"h100s" and gpu=a100'),
+        ("s=64k", '"at 32k" and s=64k'),
+        ("gpus=4", '"2 h100s"'),
+    ):
+        with pytest.raises(InputError, match=re.escape(words)):
+            read_question(f"{text} {extra}")
+    # The same value said twice, or a key the words do not set, is fine.
+    for extra in ("gpu=h100", "s=32768", "mtp=1"):
+        assert read_question(f"{text} {extra}").settings.get(extra.split("=")[0]) is not None
+    with pytest.raises(InputError, match=re.escape('"64k" and s=32k both set s')):
+        read_change("try 64k s=32k", BASE)
+    got = read_change("try 64k s=64k", BASE)
+    assert got is not None and got[0].seq_len == 65536
 
 
 def test_a_reply_naming_a_card_is_one_card_in_all() -> None:
