@@ -3596,6 +3596,10 @@ class VllmReport(EngineReport):
     # b, at which the pool holds them and vLLM starts, when the one in effect falls short (the sampler
     # warm-up, the sampler's tables and the CUDA graphs' batch sizes follow it); None otherwise.
     seqs_to_fit: int | None = None
+    # Other settings that alone make the b requests fit where the query's do not, as the verdict's own
+    # rule has it: prefix=off (a hybrid model's state keeps one page per request, not align mode's two)
+    # and mnbt=2048 (a smaller batch: a smaller activation peak, and sliding windows reserve less).
+    settings_to_fit: tuple[str, ...] = ()
     drafter: DrafterReport | None = None  # the speculative-decoding draft model, when draft= is given
     # pp= above 1: every pipeline rank, first to last. The fields above are then the busiest rank's
     # (``pipeline_shown``: the largest memory total, the rank the answer's rows show), except the
@@ -4179,6 +4183,45 @@ def seqs_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> 
                 continue
         return seqs
     return None
+
+
+def settings_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> tuple[str, ...]:
+    """The settings (``prefix=off``, ``mnbt=2048``) that alone make one replica's share of b fit
+    where the query's settings do not (:attr:`VllmReport.settings_to_fit`), by the verdict's rule (as
+    :func:`seqs_to_fit`). prefix=off where prefix caching is on by default or asked and the model keeps
+    recurrent state (align mode's two pages per request); mnbt=2048 where the batch is larger and
+    not given. ``query`` is one replica's."""
+    if query.kv == "off" or query.method != "calibrated" or query.kv_cache_memory is not None:
+        return ()
+    if startup_refusal(spec, query, explain=False) is not None:
+        return ()
+    now = _engine_report(spec, query, weights_bytes, gpu)
+    share = min(query.batch, now.max_num_seqs)
+    if util_refused(now) or (now.starts and now.max_resident >= share):
+        return ()
+    profile, _ = version_profile(query)
+    candidates: list[tuple[str, dict[str, object]]] = []
+    layout, _ = kv_layout(spec, query)
+    caching = profile.hybrid_prefix_caching_default if query.prefix_caching is None else query.prefix_caching
+    if caching and any(t.kind == "mamba" for t in layout.types):
+        candidates.append(("prefix=off", {"prefix_caching": False}))
+    batched, _ = batch_defaults(query, gpu)
+    if query.max_num_batched_tokens is None and batched > _SMALL_BATCHED_TOKENS:
+        candidates.append((f"mnbt={_SMALL_BATCHED_TOKENS}", {"max_num_batched_tokens": _SMALL_BATCHED_TOKENS}))
+    fits: list[str] = []
+    for words, update in candidates:
+        asked = query.model_copy(update=update)
+        if startup_refusal(spec, asked, explain=False) is not None:
+            continue
+        shaped = vllm_report(spec, asked, weights_bytes=weights_bytes, gpu=gpu)
+        if not shaped.starts or shaped.max_resident < min(asked.batch, shaped.max_num_seqs):
+            continue
+        if query.pp == 1:
+            total = ENGINE.shape_total(spec, asked, gpu, ENGINE.dtypes(spec, asked), weights=weights_bytes)
+            if total is not None and total(asked.seq_len, asked.batch) > ENGINE.usable_bytes(spec, asked, gpu):
+                continue
+        fits.append(words)
+    return tuple(fits)
 
 
 def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
@@ -5229,6 +5272,7 @@ class VllmEngine(BaseEngine):
                 "kv_cache_tokens_all": report.kv_cache_tokens * query.dp,
                 "max_concurrency_all": round(report.max_concurrency * query.dp, 2),
                 "seqs_to_fit": seqs_to_fit(spec, query, weights, gpu),
+                "settings_to_fit": settings_to_fit(spec, query, weights, gpu),
             }
         )
         if startup_refusal(spec, query) is not None:
@@ -5542,6 +5586,7 @@ class VllmEngine(BaseEngine):
             fixes.append(f"util={v.util_to_fit:g}")
         if v.seqs_to_fit is not None:
             fixes.append(f"seqs={v.seqs_to_fit:,}")
+        fixes += v.settings_to_fit
         if v.kv_sizing == "fixed" and (need := kvmem_to_fit(est)) is not None:
             fixes.append(f"kvmem={kvmem_words(need)}")
         if fit.max_batch is not None and fit.max_batch >= 1 and q.batch > 1:

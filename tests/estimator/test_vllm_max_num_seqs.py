@@ -153,3 +153,25 @@ def _gpu(key: str):
     from estimator.gpus import lookup_gpu
 
     return lookup_gpu(key)
+
+
+def test_prefix_off_and_a_smaller_batch_are_offered_where_they_alone_fit() -> None:
+    # Qwen3.5-27B at 32k x 8 on one H100 (0.34): prefix caching's align mode keeps two state pages per
+    # request; with one the pool holds the 8. gemma-4-31B-it at 64k x 8 on 2 H100: the sliding layers
+    # reserve two batches of 8,192 tokens each; at mnbt=2048 the pool holds the 8. Each typed back fits.
+    cal = CONFIGS.parent / "calibration2" / "configs"
+    for path, query, fix in (
+        (cal / "qwen3_5_27b.json", {"seq_len": 32768, "batch": 8, "gpu": "h100"}, "prefix=off"),
+        (cal / "gemma4_31b_it.json", {"seq_len": 65536, "batch": 8, "gpu": "h100", "gpus": 2}, "mnbt=2048"),
+    ):
+        est = _estimate(path, vllm="0.34", **query)
+        v = est.engine_report
+        assert isinstance(v, VllmReport) and est.fit is not None and not est.fit.fits
+        assert fix in v.settings_to_fit, path.name
+        line = report.verdict(est)
+        assert f", or {fix}," in line or f"use {fix}," in line, line
+        key, value = fix.split("=")
+        update = {"prefix_caching": False} if key == "prefix" else {"max_num_batched_tokens": int(value)}
+        again = _estimate(path, vllm="0.34", **query, **update)
+        assert again.fit is not None and again.fit.fits, fix
+        assert isinstance(again.engine_report, VllmReport) and again.engine_report.settings_to_fit == ()
