@@ -311,6 +311,10 @@ def _gated_mlp(c: _Counts, component: LinearComponent, h: int, inter: int, n: in
 def _moe_layer_flags(g: _Geometry) -> list[bool]:
     """Which decoder layers are MoE layers, by the family's placement rule."""
     cfg, n = g.cfg, g.layers
+    # transformers' derived per-layer list ("dense" / "sparse"), where the config class gives one.
+    types = cfg.get("mlp_layer_types")
+    if isinstance(types, list) and len(types) == n and set(types) <= {"dense", "sparse"}:
+        return [t == "sparse" for t in types]
     moe = g.fam.moe
     if moe in ("mixtral", "gpt_oss"):
         return [True] * n

@@ -275,6 +275,16 @@ def test_mtp_layers_do_not_bar_pp_without_speculative_decoding() -> None:
     assert "speculative" in (pp_refusal(v3, 2, speculative=True) or "")
 
 
+def test_the_configs_own_per_layer_list_places_the_moe_layers() -> None:
+    # DeepSeek-V3.2's config (transformers' class defaults) gives mlp_layer_types: 3 "dense", then 58
+    # "sparse". The stages split its dense and MoE layers as DeepSeek-V3's (31 and 30 layers).
+    v32 = load_model_spec(json.loads((CONFIGS.parent / "calibration2" / "configs" / "deepseek_v32.json").read_text()))
+    assert v32.moe_layer_flags == (False,) * 3 + (True,) * 58
+    assert pp_refusal(v32, 2) is None
+    one, two = stage_specs(v32, 2)
+    assert (one.num_layers, one.num_moe_layers, two.num_layers, two.num_moe_layers) == (31, 28, 30, 30)
+
+
 def test_a_model_mixing_dense_and_moe_layers_shares_each_part_by_where_its_layers_fall() -> None:
     # DeepSeek-V3: 61 layers, the first 3 dense (first_k_dense_replace), 58 MoE. pp=2 gives ranks of
     # 31 and 30 layers (0-30, 31-60): rank 1 holds the 3 dense MLPs and 28 MoE layers, rank 2 30 MoE
