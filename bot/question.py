@@ -1144,9 +1144,24 @@ def _read_settings(reader: _Reader) -> None:
         _w(
             r"(?:(?P<off>no|without|w/o|disable|disabled) (?:" + _FA + r"))"
             r"|(?:(?:" + _FA + r") (?:(?P<off2>off|disabled|false|no)|on|enabled|true|yes))"
-            r"|(?:with (?:" + _FA + r"))"
+            r"|(?:with (?:" + _FA + r")(?! (?:off|disabled|false|no)\b))"
         ),
         fa,
+    )
+
+    def prefix(m: re.Match[str]) -> None:
+        off = bool(m.group("off") or m.group("off2"))
+        reader.set("prefix", "off" if off else "on", m.group(0))
+
+    # "prefix caching off", "without prefix caching", "with APC": vLLM's --enable-prefix-caching.
+    _prefix = r"(?:automatic )?prefix[ -]?caching|apc"
+    reader.run_rule(
+        _w(
+            r"(?:(?P<off>no|without|w/o|disable|disabled) (?:" + _prefix + r"))"
+            r"|(?:(?:" + _prefix + r") (?:(?P<off2>off|disabled|false|no)|on|enabled|true|yes))"
+            r"|(?:with (?:" + _prefix + r")(?! (?:off|disabled|false|no)\b))"
+        ),
+        prefix,
     )
 
     def bnb(m: re.Match[str]) -> None:

@@ -738,7 +738,7 @@ def pool_cells(est: Estimate) -> tuple[str, str] | None:
         return ("no verdict" if est.refused else "no GPU named",) * 2
     if v.kv_cache_memory <= 0 or not v.starts:
         return ("will not start",) * 2
-    return f"{v.kv_cache_memory / GIB:.2f}", f"{v.max_resident:.2f}"
+    return f"{v.kv_cache_memory / GIB:,.2f}", f"{v.max_resident:,.2f}"
 
 
 def pool_labels(q: Query) -> tuple[str, str]:
@@ -754,9 +754,9 @@ def requests_all_cell(est: Estimate) -> str:
     """With dp=, the requests every replica's pool holds together (blank where the pool has no figure)."""
     v = est.engine_report
     cells = pool_cells(est)
-    if not isinstance(v, VllmReport) or cells is None or cells[1] != f"{v.max_resident:.2f}":
+    if not isinstance(v, VllmReport) or cells is None or cells[1] != f"{v.max_resident:,.2f}":
         return cells[1] if cells is not None else ""
-    return f"{v.max_resident * est.query.dp:.2f}"
+    return f"{v.max_resident * est.query.dp:,.2f}"
 
 
 def fit_label(est: Estimate) -> str:

@@ -4249,7 +4249,7 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
         f"Each request's sliding-window layers hold the window plus {batches} of max_num_batched_tokens "
         f"({batched:,}, vLLM's default on this GPU): mnbt={_SMALL_BATCHED_TOKENS} would hold "
         f"{then.max_resident:,.2f} requests of {tokens_text(query.seq_len)}{' a replica' if query.dp > 1 else ''} "
-        f"instead of {now.max_resident:.2f}, at a slower prefill.",
+        f"instead of {now.max_resident:,.2f}, at a slower prefill.",
     )
 
 
@@ -5510,7 +5510,7 @@ class VllmEngine(BaseEngine):
                 runs = f", which runs {running:,} at once ({seqs_words(q, v)})" if queued else ""
                 # The least loaded replica gets each request: ceil(b / dp) is the most one gets.
                 bound = "" if q.batch % q.dp == 0 else " at most"
-                return line + f", {every:.2f} in all (b={q.batch:,} asked: {share:,} a replica{bound}{runs}{wait})"
+                return line + f", {every:,.2f} in all (b={q.batch:,} asked: {share:,} a replica{bound}{runs}{wait})"
             if queued:
                 return line + f" (b={q.batch:,} asked: vLLM runs {running:,} at once, {seqs_words(q, v)}{wait})"
             return line + f" (b={q.batch:,} asked)"
@@ -5553,7 +5553,7 @@ class VllmEngine(BaseEngine):
             prints = f'its log prints "{printed}"' if printed else "vLLM prints a concurrency of the whole pool"
             line = (
                 f"{total}: does not fit {where}: {pool} has {v.num_gpu_blocks:,} blocks and {prints}, "
-                f"but one block is its null block, which no request gets: it holds {held:.2f} of the {asked} at once"
+                f"but one block is its null block, which no request gets: it holds {held:,.2f} of the {asked} at once"
             )
         elif not v.starts and v.kv_cache_memory > 0 and holds_one:
             line = (
@@ -5577,9 +5577,9 @@ class VllmEngine(BaseEngine):
             )
             line = f"{total}: does not fit {where}: at util={v.gpu_memory_utilization:g} {rest} leave vLLM no KV pool"
         elif held < 1:
-            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of one request of {tokens_text(q.seq_len)}"
+            line = f"{total}: does not fit {where}: {pool} holds {held:,.2f} of one request of {tokens_text(q.seq_len)}"
         else:
-            line = f"{total}: does not fit {where}: {pool} holds {held:.2f} of the {asked}"
+            line = f"{total}: does not fit {where}: {pool} holds {held:,.2f} of the {asked}"
             line += "" if queued else " asked"
         fixes = []
         if v.util_to_fit is not None:
@@ -5716,6 +5716,10 @@ def kvmem_text(size: int) -> str:
     (``20g`` is 20,000,000,000 bytes, 18.63 GiB)."""
     if kvmem_round_up(size) == size:
         return kvmem_words(size)
+    # Decimal sizes as typed ("20GB", vLLM's "20g"): they read back exactly too.
+    for unit, name in ((10**9, "GB"), (10**6, "MB")):
+        if size % unit == 0:
+            return f"{size // unit}{name} ({size / GiB:,.2f} GiB)"
     return f"{size} ({size / GiB:,.2f} GiB)"
 
 

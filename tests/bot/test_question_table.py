@@ -139,6 +139,11 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B flash attention off", "Qwen/Qwen3-8B", "fa=off", FIT, ()),
     ("Qwen/Qwen3-8B without flash attention at 8k", "Qwen/Qwen3-8B", "s=8k fa=off", FIT, ()),
     ("Qwen/Qwen3-8B with flash attention on", "Qwen/Qwen3-8B", "fa=on", FIT, ()),
+    # "with X off" is off: the "with" alone does not turn it on.
+    ("Qwen/Qwen3-8B with flash attention off at 8k", "Qwen/Qwen3-8B", "s=8k fa=off", FIT, ()),
+    ("Qwen/Qwen3-8B with vllm with prefix caching off", "Qwen/Qwen3-8B", "engine=vllm prefix=off", FIT, ()),
+    ("Qwen/Qwen3-8B with vllm without prefix caching at 32k", "Qwen/Qwen3-8B", "s=32k engine=vllm prefix=off", FIT, ()),
+    ("Qwen/Qwen3-8B with vllm and APC on", "Qwen/Qwen3-8B", "engine=vllm prefix=on", FIT, ()),
     ("Qwen/Qwen3-8B in bf16", "Qwen/Qwen3-8B", "dtype=bf16", FIT, ()),
     ("Qwen/Qwen3-8B in fp16 on a V100", "Qwen/Qwen3-8B", "dtype=fp16 gpu=v100-16gb", FIT, ()),
     ("Qwen/Qwen3-8B in int8", "Qwen/Qwen3-8B", "dtype=int8", FIT, ()),
