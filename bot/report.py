@@ -821,12 +821,39 @@ def totals_change(base: Estimate, new: Estimate) -> str:
     return f"{gib(before)}{each(base)} → {gib(after)}{each(new)}"
 
 
+# Keys whose unset value is a default the vLLM report states: the report field that holds it.
+_VLLM_DEFAULTS = {
+    "mnbt": "max_num_batched_tokens",
+    "seqs": "max_num_seqs",
+    "util": "gpu_memory_utilization",
+    "vllm": "version",
+}
+
+
+def _was(key: str, base: Estimate) -> str:
+    """A setting's value before a what-if: as set, or the default in effect where vLLM's report gives it
+    (``8k, the default``), else "unset"."""
+    value = setting_value(key, base.query)
+    v = base.engine_report
+    if value != "unset" or key not in _VLLM_DEFAULTS or not isinstance(v, VllmReport):
+        return value
+    default = getattr(v, _VLLM_DEFAULTS[key])
+    if isinstance(default, int) and not isinstance(default, bool):
+        shown = next(
+            (f"{default // n}{u}" for u, n in (("m", 1 << 20), ("k", 1 << 10)) if default >= n and default % n == 0),
+            str(default),
+        )
+    elif isinstance(default, float):
+        shown = f"{default:g}"
+    else:
+        shown = str(default)
+    return f"{shown}, the default"
+
+
 def what_if_line(base_id: int | None, keys: Sequence[str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:
     """``what-if of #167: s=64k (was 32k): total 62.7 GiB → 75.6 GiB (+12.9 GiB)``, and a change of
     verdict: the terminal's line above a what-if's answer."""
-    what = ", ".join(
-        f"{esc(k)}={esc(setting_value(k, new.query))} (was {esc(setting_value(k, base.query))})" for k in keys
-    )
+    what = ", ".join(f"{esc(k)}={esc(setting_value(k, new.query))} (was {esc(_was(k, base))})" for k in keys)
     of = f"what-if of #{base_id}" if base_id is not None else "what-if"
     before, after = base.memory.total, new.memory.total
     moved = base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits

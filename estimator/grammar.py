@@ -71,9 +71,10 @@ def _not_whole(key: str, raw: str, low: int, high: int) -> InputError:
     """Say what the key accepts: "1e9" and "-5" are numbers, just not ones a count key reads."""
     example = f"{key}=4096, {key}=32k" if key == "s" else f"{key}={max(low, 1)}"
     scale = ", k meaning x1024 and m x1048576" if high >= 1024 else ""
+    longest = ", or max for the model's longest context" if key == "s" else ""
     return InputError(
-        f"{key}={_cut(raw)} is not a whole number: {key} takes one from {low:,} to {high:,} in digits{scale} "
-        f"({example})"
+        f"{key}={_cut(raw)} is not a whole number: {key} takes one from {low:,} to {high:,} in digits{scale}"
+        f"{longest} ({example}{', s=max' if longest else ''})"
     )
 
 

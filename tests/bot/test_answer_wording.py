@@ -525,6 +525,8 @@ def test_what_if_lines_add_up_and_put_the_fit_before_the_requests_held() -> None
     a, b = base.engine_report, new.engine_report
     assert isinstance(a, VllmReport) and isinstance(b, VllmReport)
     line = report.what_if_line(1, ["util"], base, new)
+    # The unset util was vLLM's default, and the line says which: "(was 0.92, the default)".
+    assert line.startswith("what-if of #1: util=0.98 (was 0.92, the default): total ")
     assert line.endswith(
         f"as before, but it now fits; vLLM's pool holds {a.max_resident:,.2f} → {b.max_resident:,.2f} requests"
     )

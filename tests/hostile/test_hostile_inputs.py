@@ -73,7 +73,7 @@ def test_a_count_that_is_not_one_says_what_is_accepted(value: str) -> None:
         parse(f"org/model s={value}")
     assert str(caught.value) == (
         f"s={value} is not a whole number: s takes one from 1 to 16,777,216 in digits, "
-        "k meaning x1024 and m x1048576 (s=4096, s=32k)"
+        "k meaning x1024 and m x1048576, or max for the model's longest context (s=4096, s=32k, s=max)"
     )
 
 
