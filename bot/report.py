@@ -684,7 +684,17 @@ def max_line(est: Estimate) -> str | None:
         # Near the window in whole tokens, or "129k" (132,096) reads as less than 131,072.
         if fit.max_seq_len < 2 * window:
             seq = f"{fit.max_seq_len:,} tokens{more} at b={q.batch:,}"
-        seq += f" (memory only: the model's context window is {window:,})"
+        seq += f" (memory only: the model's context window is {window:,}"
+        longest = est.details.longest_context
+        if isinstance(est.engine_report, VllmReport) and longest and fit.max_seq_len > longest:
+            # vLLM will not start past its longest max_model_len as configured (a RoPE stretch, yarn=
+            # where the config takes one, grows the rotary table this figure leaves out): no s= to type back.
+            seq += (
+                ", which vLLM will not start past as configured"
+                if longest == window
+                else f"; vLLM will not start past {longest:,} as configured"
+            )
+        seq += ")"
     batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"not even b=1 at s={q.seq_len:,}"
     if fit.max_batch_bound == "max_num_seqs":
         # The engine runs no more at once: memory is not what stops b there.

@@ -609,3 +609,17 @@ def test_no_request_at_s_reads_not_even_one() -> None:
     est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", gpu="l4", seq_len=131072)
     line = report.max_line(est) or ""
     assert line.endswith("or not even b=1 at s=131,072"), line
+
+
+def test_a_memory_only_context_says_vllm_will_not_start_there() -> None:
+    # Qwen3.5-27B on 2 H100s (0.34): memory holds far past its 262,144 positions, where vLLM refuses
+    # the max_model_len as configured; the figure is memory's, not an s= to type back.
+    est = _estimate(CAL / "qwen3_5_27b.json", engine="vllm", gpu="h100", gpus=2, seq_len=32_768)
+    assert est.fit is not None and est.fit.max_seq_len is not None and est.fit.max_seq_len > 262_144
+    line = report.max_line(est)
+    assert line is not None
+    assert "(memory only: the model's context window is 262,144, which vLLM will not start past as configured)" in line
+    # transformers has no such start check: the window alone (Qwen3-8B on an H200: 485k of memory).
+    hf = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", gpu="h200", seq_len=32_768)
+    assert hf.fit is not None and hf.fit.max_seq_len is not None and hf.fit.max_seq_len > 40_960
+    assert "(memory only: the model's context window is 40,960)," in (report.max_line(hf) or "")
