@@ -12,6 +12,7 @@ from bot import report
 from bot.echo import neutral
 from bot.question import Question, read_question
 from bot.service import Outcome, Service
+from common.errors import VramError
 from estimator.engines import get_engine
 from estimator.engines.vllm import VllmReport, layout_words
 from estimator.result import Estimate
@@ -44,6 +45,21 @@ def answer(text: str, *, service: Service, who: Conversation, search: ModelSearc
     read_as = question.grammar_text(model if match else None)
     outcome = service.estimate_query(cmd.query, who, text=text)
     return QuestionAnswer(question=question, read_as=read_as, match=match, outcome=outcome)
+
+
+def question_answer(text: str | None, est: Estimate) -> str | None:
+    """The answer line of ``text`` for ``est`` where ``text`` is a question in plain words (a what-if
+    of a question answers it anew: "how many users" after s=64k), else None. The question is read
+    again, the model not looked up: the estimate names it."""
+    from bot.question import is_question
+
+    if not text or not is_question(text):
+        return None
+    try:
+        question = read_question(text)
+    except VramError:
+        return None  # read otherwise when it was asked: the estimate alone
+    return headline(est, question)
 
 
 def _gib(n_bytes: int) -> str:

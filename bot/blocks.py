@@ -398,11 +398,12 @@ def what_if_message(
     record_id: int | None = None,
     note: str | None = None,
     private: bool = False,
+    answer: str | None = None,
 ) -> Message:
-    """A thread reply: what changed (totals and the fit), then the new estimate."""
-    return estimate_message(
-        new, record_id=record_id, note=note, lead=what_if_lead(changes, base, new), hint=False, private=private
-    )
+    """A thread reply: what changed (totals and the fit), the answer to the question the base asked
+    where it was one (``answer``), then the new estimate."""
+    lead = what_if_lead(changes, base, new) + (f"\n*{escape(answer)}*" if answer else "")
+    return estimate_message(new, record_id=record_id, note=note, lead=lead, hint=False, private=private)
 
 
 # -- the other replies ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from bot.commands import GpusCmd, HelpCmd, parse
 from bot.console import make_console, plain
 from bot.echo import neutral
 from bot.names import model_name, shorten_paths
-from bot.question import is_question, read_question
+from bot.question import is_question
 from bot.service import (
     CompareReply,
     ErrorReply,
@@ -45,6 +45,7 @@ from bot.service import (
 )
 from bot.settings import Settings, load_settings
 from common.errors import InputError, StoreError, VramError
+from estimator.result import Estimate
 from sources import make_resolver
 from store.records import Conversation
 
@@ -159,19 +160,18 @@ def _print_show(reply: ShowReply, *, as_json: bool, console: Console, out: TextI
             f"failed: {record.error or 'no estimate was stored'}", markup=False, highlight=False, soft_wrap=True
         )
         return 0
-    if is_question(record.text):
-        # A question in plain words: its answer line, as it was given (the question is read again, the
-        # model not looked up: the stored estimate names it).
-        from bot import ask
-
-        try:
-            question = read_question(record.text)
-        except VramError:
-            question = None  # read otherwise when it was asked: the estimate alone
-        if question is not None:
-            console.print(ask.headline(reply.estimate, question), markup=False, highlight=False, soft_wrap=True)
+    _print_question_answer(record.text, reply.estimate, console)
     render_text.print_estimate(reply.estimate, console)
     return 0
+
+
+def _print_question_answer(text: str | None, est: Estimate, console: Console) -> None:
+    """Where ``text`` is a question in plain words, its answer line for ``est``: the stored one shown
+    again, or a what-if of it answered anew."""
+    from bot import ask
+
+    if (line := ask.question_answer(text, est)) is not None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, err: TextIO) -> int:
@@ -250,6 +250,7 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
                 # A what-if (show 42 s=64k): which query it changed and how, as a thread reply says it.
                 line = report.what_if_line(outcome.base_id, list(outcome.changes), outcome.base, outcome.estimate)
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
+                _print_question_answer(outcome.base_text, outcome.estimate, console)
             render_text.print_estimate(outcome.estimate, console)
             if outcome.record_id is not None:
                 console.print(f"[dim]kept as #{outcome.record_id}: vram show {outcome.record_id}[/dim]")

@@ -59,6 +59,7 @@ class Outcome(Frozen):
     note: str | None = None  # e.g. NOT_SAVED
     base: Estimate | None = None  # what-if: the estimate it changed
     base_id: int | None = None  # what-if: the stored query it changed
+    base_text: str | None = None  # what-if: that query's text as typed (a question's answer line follows it)
     changes: dict[str, str] = Field(default_factory=dict)  # what-if: key -> new value
 
 
@@ -225,6 +226,7 @@ class Service:
         parent_id: int | None = None,
         base: Estimate | None = None,
         changes: dict[str, str] | None = None,
+        base_text: str | None = None,
     ) -> Outcome:
         """Estimate one parsed query and store it, whatever happens."""
         est: Estimate | None = None
@@ -256,6 +258,7 @@ class Service:
             note=note,
             base=base,
             base_id=parent_id if base is not None else None,
+            base_text=base_text if base is not None else None,
             changes=changes or {},
         )
 
@@ -471,6 +474,7 @@ class Service:
             parent_id=base.id,
             base=stored_estimate(base),
             changes={k: _setting_text(v) for k, v in changes.items()},
+            base_text=base.text,
         )
 
     def compare_what_if(self, *, a: QueryRecord, b: QueryRecord, text: str, who: Conversation) -> CompareReply | None:

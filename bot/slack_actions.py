@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot import blocks
+from bot import ask, blocks
 from bot.service import ShowReply, stored_estimate
 from store.records import Conversation
 
@@ -89,7 +89,13 @@ class Clicks:
         self._private(
             respond,
             blocks.what_if_message(
-                outcome.estimate, base, outcome.changes, record_id=outcome.record_id, note=outcome.note, private=True
+                outcome.estimate,
+                base,
+                outcome.changes,
+                record_id=outcome.record_id,
+                note=outcome.note,
+                private=True,
+                answer=ask.question_answer(outcome.base_text, outcome.estimate),
             ),
         )
 

@@ -673,7 +673,14 @@ class _Bot:
             self._thread_error(out.error or INTERNAL_ERROR, channel=channel, thread_ts=thread_ts, user=user)
             return
         if out.base is not None:
-            msg = blocks.what_if_message(out.estimate, out.base, out.changes, record_id=out.record_id, note=out.note)
+            msg = blocks.what_if_message(
+                out.estimate,
+                out.base,
+                out.changes,
+                record_id=out.record_id,
+                note=out.note,
+                answer=ask.question_answer(out.base_text, out.estimate),
+            )
         else:
             msg = blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False)
         resp = self.client.chat_postMessage(

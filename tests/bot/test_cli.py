@@ -293,6 +293,11 @@ def test_show_of_a_question_in_plain_words_gives_its_answer_line_again(settings:
     (answer,) = [line for line in out.splitlines() if line.startswith("fewest NVIDIA H100 80GB HBM3")]
     code, shown, _ = vram(["show", "1"], settings)
     assert code == 0 and shown.splitlines()[1] == answer
+    # A what-if of it answers the question anew, after the line that says what changed.
+    code, again, _ = vram(["show", "1", "b=128"], settings)
+    lines = again.splitlines()
+    assert code == 0 and lines[0].startswith("what-if of #1: b=128 (was 64)")
+    assert lines[1].startswith("fewest NVIDIA H100 80GB HBM3") and lines[1] != answer
 
 
 def test_a_quoted_question_takes_key_value_settings_after_it(settings: Settings) -> None:

@@ -107,6 +107,25 @@ def test_a_question_in_an_at_mention_is_answered_in_its_thread(bot: Bot) -> None
     assert "144 KiB per token x 32,768 tokens x 4 sequences" in blocks_text(answer.args)
 
 
+def test_a_what_if_in_a_questions_thread_answers_the_question_again(bot: Bot) -> None:
+    # "how many users ... at 16k": a reply "what about 32k?" says what changed, then the question's
+    # answer for 32k (the terminal's `show N s=32k` prints the same line).
+    mention = bot.send.message(
+        f"<@{BOT_USER_ID}> how many users can Qwen/Qwen3-8B serve at 16k on an H100 with vllm?", type="app_mention"
+    )
+    assert bot.send.event(mention).status == 200
+    [answer] = bot.slack.wait_for("chat.postMessage")
+    first = _lead(answer.args).splitlines()[-1]
+    assert first.startswith("*most sequences at once at 16,384 tokens on one NVIDIA H100 80GB HBM3 (SXM5): ")
+    bot.pool.drain()
+    bot.send.event(bot.send.message("what about 32k?", thread_ts=mention["ts"]))
+    reply = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    lines = _lead(reply).splitlines()
+    assert lines[0].startswith("Changed `s=32768`")
+    assert lines[-1].startswith("*most sequences at once at 32,768 tokens on one NVIDIA H100 80GB HBM3 (SXM5): ")
+    assert lines[-1] != first
+
+
 def test_a_pasted_vllm_command_in_an_at_mention(bot: Bot) -> None:
     # As Slack sends it: a code span, and the quotes of the JSON retyped as curly ones.
     text = (
