@@ -446,6 +446,8 @@ def _compare_field(e: Estimate, name: str) -> Block:
         lines.append(escape(why[0].upper() + why[1:]))
     elif phrase:
         lines.append(phrase[0].upper() + phrase[1:])
+        if fixes := report.fit_fixes(e):
+            lines.append(f"To fit, use {escape(fixes)}")
     return {"type": "mrkdwn", "text": _truncate("\n".join(lines), 2000)}
 
 

@@ -191,6 +191,9 @@ def compare_table(a: Estimate, b: Estimate) -> Table:
     fit = a if a.fit is not None else b
     if fit.fit is not None:
         table.add_row(report.fit_label(fit), report.fit_word(a), report.fit_word(b))
+        fixes = report.fit_fixes(a), report.fit_fixes(b)
+        if any(fixes):
+            table.add_row("To fit, use", *(f or "" for f in fixes))
     return table
 
 

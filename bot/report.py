@@ -7,6 +7,7 @@ Every part that came from a user or the Hub (model id, formats, GPU names, warni
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from importlib import metadata
@@ -729,6 +730,20 @@ def compare_title(est: Estimate) -> str:
 def no_verdict(est: Estimate) -> str | None:
     """Why a total is a guess and gets no verdict (the estimate's refusal sentence), or None."""
     return f"no verdict, the total is a guess: {' '.join(est.refused)}" if est.refused else None
+
+
+def fit_fixes(est: Estimate) -> str | None:
+    """The ways to fit the verdict offers ("s=25,536, or gpus=2"), for a side of a comparison that
+    does not fit; None where it fits or offers none."""
+    if est.fit is None or est.fit.fits:
+        return None
+    line = verdict(est)
+    _, sep, fixes = line.rpartition("; use ")
+    if sep:
+        return fixes
+    # "it fits on 4 of them (gpus=4)": the layout's settings in the closing parenthesis.
+    found = re.search(r"it fits on [^;]*\(`?((?:gpus|dp|pp)=[^)`]*)`?\)$", line)
+    return found.group(1) if found else None
 
 
 def fit_word(est: Estimate) -> str:

@@ -96,6 +96,23 @@ def test_slack_compare_message_names_the_settings_the_pool_and_a_guess(settings:
     assert "Fits one NVIDIA H100" in fields[1]["text"]
 
 
+def test_a_side_that_does_not_fit_gets_the_verdicts_ways_to_fit(settings: Settings) -> None:
+    # Qwen3-32B in bf16 on one L4 (transformers): 65.5 GiB, "it fits on 4 of them (gpus=4)"; Qwen3-8B
+    # fits. The terminal's table and Slack's field say the way the single answer gives.
+    qwen32 = str(CONFIGS / "Qwen__Qwen3-32B.json")
+    code, out, _ = vram(["compare", QWEN3_8B, qwen32, "s=8k", "gpu=l4"], settings)
+    assert code == 0
+    lines = _lines(out)
+    assert "Fits NVIDIA L4 24GB yes no" in lines and "To fit, use gpus=4" in lines
+    single = vram([qwen32, "s=8k", "gpu=l4"], settings)[1].splitlines()[1]
+    assert single.endswith("(gpus=4)")
+    service = Service(store=None, resolver=make_resolver(settings))
+    reply = service.run(f"compare {QWEN3_8B} {qwen32} s=8k gpu=l4", Conversation(platform="cli"))
+    assert isinstance(reply, CompareReply) and reply.a.estimate and reply.b.estimate
+    fields = blocks.compare_message(reply.a.estimate, reply.b.estimate).kwargs()["blocks"][1]["fields"]
+    assert "To fit" not in fields[0]["text"] and fields[1]["text"].endswith("To fit, use gpus=4")
+
+
 # -- stored comparisons -----------------------------------------------------------------------------
 def test_show_and_history_keep_both_sides_of_a_comparison(settings: Settings) -> None:
     assert vram(["compare", GEMMA2, QWEN3_8B, "s=4k"], settings)[0] == 0  # #1 and #2
