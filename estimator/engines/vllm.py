@@ -5594,7 +5594,13 @@ class VllmEngine(BaseEngine):
         if fit.max_seq_len is not None and fit.max_seq_len >= 1 and (held < 1 or not v.starts):
             fixes.append(f"s={fit.max_seq_len:,}")
         if v.util_to_fit is None and fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
-            fixes.append(fewest_settings(fit, q))
+            fewest = fewest_settings(fit, q)
+            if fit.min_gpus_dp > q.batch and est.params_active is not None:
+                # More replicas than requests: they are there because each splits the experts' width
+                # over gpus x dp (FusedMoEParallelConfig), not to serve more requests.
+                cards = fit.min_gpus * q.pp * fit.min_gpus_dp
+                fewest += f" (the replicas split the experts over all {cards:,} GPUs)"
+            fixes.append(fewest)
         if fixes:
             line += "; use " + ", or ".join(fixes)
         elif fit.min_gpus == 0:

@@ -96,6 +96,20 @@ def test_moe_experts_split_over_every_replica(deepseek_v32: ModelSpec) -> None:
     assert one.details.kv_bytes_per_token == two.details.kv_bytes_per_token
 
 
+def test_replicas_beyond_the_requests_say_they_split_the_experts() -> None:
+    # GLM-5.3 at its longest context (1,048,576 tokens) on H200s: one request's KV is about 90 GiB per
+    # GPU, so only the experts' width shrinks enough beside it, split over gpus x dp: 8 replicas of 8
+    # for b=1. The verdict says why a single request gets 64 GPUs.
+    glm = load_model_spec(json.loads((CONFIGS / "glm5_3.json").read_text()))
+    est = run(glm, "gpu=h200", "s=max", "gpus=8")
+    assert est.fit is not None and not est.fit.fits
+    assert (est.fit.min_gpus, est.fit.min_gpus_dp) == (8, 8)
+    assert report.verdict(est).endswith("; use gpus=8 dp=8 (the replicas split the experts over all 64 GPUs)")
+    # Replicas no more than the requests: no such words.
+    est = run(glm, "gpu=h200", "s=max", "gpus=8", "b=8")
+    assert est.fit is not None and "split the experts" not in report.verdict(est)
+
+
 def test_fewest_gpus_counts_replicas(qwen3_5_27b: ModelSpec) -> None:
     # Qwen3.5-27B at 128k for 64 users on H100: no tensor-parallel group holds 64 (tp=8 holds about
     # 28), but replicas do. The layout found is the fewest GPUs: each of its replicas holds its
