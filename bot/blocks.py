@@ -326,8 +326,23 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
                 change,
             )
         )
-    # Every other registered engine is one click away.
-    out.extend((f"On {other}", f"engine={other}") for other in engine_names() if other != q.engine)
+    # Every other registered engine is one click away: with one copy of the model where replicas or
+    # stages are another engine's (transformers spreads layers over gpus= itself), and not offered
+    # where that engine refuses the settings even so.
+    for other in engine_names():
+        if other == q.engine:
+            continue
+        switch = {"engine": other}
+        engine = get_engine(other)
+        if q.dp > 1 and not engine.data_parallel:
+            switch["dp"] = "1"
+        if q.pp > 1 and engine.split == "layers":
+            switch.update(gpus=str(q.gpus * q.pp), pp="1")
+        moved = q.model_copy(
+            update={"engine": other, "dp": int(switch.get("dp", q.dp)), "pp": int(switch.get("pp", q.pp))}
+        )
+        if engine.setting_refusal(moved.model_copy(update={"gpus": int(switch.get("gpus", q.gpus))})) is None:
+            out.append((f"On {other}", " ".join(f"{k}={v}" for k, v in switch.items())))
     return out
 
 
@@ -377,7 +392,7 @@ def fit_phrase(est: Estimate) -> str | None:
 
 def what_if_lead(changes: Mapping[str, str], base: Estimate, new: Estimate) -> str:
     """What a what-if changed: the total (or that it did not move), and the fit before and after."""
-    what = ", ".join(f"`{escape(k)}={escape(str(v))}`" for k, v in changes.items()) or "nothing"
+    what = report.changed_settings(changes, base, new, escape)
     before, after = base.memory.total, new.memory.total
     was, now = fit_phrase(base), fit_phrase(new)
     if before == after:

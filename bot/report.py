@@ -800,9 +800,28 @@ def engine_line(est: Estimate, esc: Escape = _same) -> str | None:
     return get_engine(est.query.engine).summary_line(est, esc)
 
 
+def changed_settings(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:
+    """``` `s=64k` (was 32k), `b=8` (was 1) ```: each setting as ``key=`` takes it back, with the value
+    (or the default) it replaced; a model as its id, which a reply takes as typed. Settings that keep
+    their value are left out where others move; "nothing" where none is left."""
+    parts: list[tuple[str, bool]] = []
+    for key, value in changes.items():
+        if key == "model":
+            moved = new.model != base.model
+            parts.append((f"`{esc(new.model)}` (was `{esc(base.model)}`)", moved))
+            continue
+        if key not in KEY_BY_NAME:
+            parts.append((f"`{esc(key)}={esc(str(value))}`", True))
+            continue
+        now, was = setting_value(key, new.query), _was(key, base)
+        parts.append((f"`{esc(key)}={esc(now)}` (was {esc(was)})", now != setting_value(key, base.query)))
+    shown = [text for text, moved in parts if moved] or [text for text, _ in parts]
+    return ", ".join(shown) or "nothing"
+
+
 def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:
     """``Changed `s=32k`, `b=8`: total 34.1 GiB → 40.2 GiB (+6.1 GiB)``, plus a change of verdict."""
-    what = ", ".join(f"`{esc(k)}={esc(str(v))}`" for k, v in changes.items()) or "nothing"
+    what = changed_settings(changes, base, new, esc)
     line = f"Changed {what}: total {totals_change(base, new)}"
     if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
         line += "; it now fits" if new.fit.fits else "; it no longer fits"

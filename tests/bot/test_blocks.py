@@ -12,6 +12,7 @@ import pytest
 
 from bot import blocks
 from bot.blocks import escape
+from bot.commands import parse_changes
 from estimator.config import load_model_spec
 from estimator.engines.vllm import VllmReport
 from estimator.estimate import estimate
@@ -266,11 +267,23 @@ def test_what_if_says_what_changed_and_the_difference() -> None:
     first = msg.blocks[0]["text"]["text"]
     # spare 45.04 GiB - 3.125 GiB = 41.92 GiB
     assert first == (
-        "Changed `s=32k`: total 34.2 GiB → 37.3 GiB (+3.1 GiB)\n"
+        "Changed `s=32k` (was 16k): total 34.2 GiB → 37.3 GiB (+3.1 GiB)\n"
         "Fit: fits one H100 80GB (45.0 GiB spare) → fits one H100 80GB (41.9 GiB spare)"
     )
     assert "Reply in this thread" not in msg.text  # the thread already knows how
     assert "s=32,768" in msg.text
+
+
+def test_what_if_names_a_model_as_an_id_and_leaves_out_what_kept_its_value() -> None:
+    # "model=X" is no key a reply takes (the id alone is); a key repeated at its value is no change.
+    base = phi4()
+    new = phi4(model="microsoft/phi-4-mini")
+    lead = blocks.what_if_lead({"model": "microsoft/phi-4-mini", "s": "16384"}, base, new)
+    assert lead.startswith("Changed `microsoft/phi-4-mini` (was `microsoft/phi-4`): total ")
+    assert "model=" not in lead and "`s=" not in lead
+    # Only the repeated value: said as it is, with what it was.
+    same = blocks.what_if_lead({"s": "16384"}, base, phi4())
+    assert same.startswith("Changed `s=16k` (was 16k): total ") and "unchanged" in same
 
 
 def test_what_if_reports_a_fit_change() -> None:
@@ -443,6 +456,30 @@ def test_what_if_buttons_follow_the_answer() -> None:
     assert [o["value"] for o in menu["options"]] == ["share:42", "classic:42", "delete:42"]
     public = blocks.what_if_actions(est, 42)["elements"][-1]
     assert [o["value"] for o in public["options"]] == ["classic:42", "delete:42"]  # already in the channel
+
+
+def test_the_other_engine_button_runs_one_copy_where_replicas_or_stages_are_vllms() -> None:
+    # transformers runs no replicas or pipeline stages (dp=/pp= are refused there): the button asks for
+    # one copy, its layers spread over all the GPUs, and typed back as a what-if it is answered.
+    config = Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "Qwen__Qwen3-8B.json"
+    spec = load_model_spec(json.loads(config.read_text()))
+    base = Query(model="q", seq_len=32_768, batch=64, engine="vllm", gpu="h100")
+    for update, change in (
+        ({"dp": 2}, "engine=transformers dp=1"),
+        ({"gpus": 2, "pp": 2}, "engine=transformers gpus=4 pp=1"),
+        ({}, "engine=transformers"),
+    ):
+        q = base.model_copy(update=update)
+        [button] = [c for label, c in blocks.what_ifs(estimate(spec, q, model_id="q")) if label == "On transformers"]
+        assert button == change
+        got = parse_changes(button, q)
+        assert got is not None
+        moved = got[0]
+        assert moved.engine == "transformers" and moved.dp == 1 and moved.pp == 1
+        assert estimate(spec, moved, model_id="q").fit is not None
+    # A setting transformers has no counterpart for at all (a vLLM KV layout): no button.
+    refused = estimate(spec, base.model_copy(update={"kv": "nvfp4"}), model_id="q")
+    assert not [label for label, _ in blocks.what_ifs(refused) if label == "On transformers"]
 
 
 def test_a_fit_the_engine_refuses_is_not_a_negative_shortfall() -> None:

@@ -121,7 +121,7 @@ def test_a_what_if_in_a_questions_thread_answers_the_question_again(bot: Bot) ->
     bot.send.event(bot.send.message("what about 32k?", thread_ts=mention["ts"]))
     reply = bot.slack.wait_for("chat.postMessage", 2)[1].args
     lines = _lead(reply).splitlines()
-    assert lines[0].startswith("Changed `s=32768`")
+    assert lines[0].startswith("Changed `s=32k` (was ")
     assert lines[-1].startswith("*most sequences at once at 32,768 tokens on one NVIDIA H100 80GB HBM3 (SXM5): ")
     assert lines[-1] != first
 
@@ -167,7 +167,7 @@ def test_thread_replies_in_plain_words_change_settings_and_chatter_is_ignored(bo
     bot.send.event(bot.send.message("what about 32k?", thread_ts=root_ts))
     reply = bot.slack.wait_for("chat.postMessage", 2)[1].args
     assert reply["thread_ts"] == root_ts
-    assert _lead(reply).startswith("Changed `s=32768`")
+    assert _lead(reply).startswith("Changed `s=32k` (was ")
     assert "144 KiB per token x 32,768 tokens x 1 sequence" in blocks_text(reply)
     bot.pool.drain()
     bot.send.event(bot.send.message("and with fp8 kv?", thread_ts=root_ts))

@@ -291,7 +291,7 @@ def test_show_with_a_change_says_what_was_typed_and_what_it_changed(bot: Bot) ->
     body = blocks_text(post.args)
     # Echoed as typed (not "/vram s=32k", which alone is no command), led by the what-if of that record.
     assert f"`/vram show {record.id} s=32k`" in body, body
-    assert f"What-if of #{record.id}. Changed `s=32768`: total " in body, body
+    assert f"What-if of #{record.id}. Changed `s=32k` (was 16k): total " in body, body
 
 
 # -- where the bot cannot post ------------------------------------------------------------------------

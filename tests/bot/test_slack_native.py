@@ -86,7 +86,7 @@ def test_a_click_answers_in_the_thread_like_a_typed_what_if(bot: Bot) -> None:
     assert reply.args["channel"] == "C0001" and reply.args["thread_ts"] == ts
     body = blocks_text(reply.args)
     first = reply.args["blocks"][0]["text"]["text"]
-    assert first.startswith("Changed `s=32768`: total ")
+    assert first.startswith("Changed `s=32k` (was ")
     assert "\\nFit: fits one NVIDIA H100" in json.dumps(first)
     # KV: 144 KiB per token (2 x 36 layers x 8 heads x 128 x 2 B) over twice the tokens
     assert "144 KiB per token x 32,768 tokens x 1 sequence" in body
