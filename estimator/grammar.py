@@ -651,6 +651,11 @@ def query_with(base: Query, settings: dict[str, Any]) -> Query:
             del fields["seq_len"]
     if "vllm" in settings and "engine" not in settings:
         fields[KEY_BY_NAME["engine"].query_field] = "vllm"
+    # p= and dtype= both say how the weights are stored: one given replaces the other's earlier value
+    # ("4-bit", then "in fp8" in a thread), where the two given together are checked against each other.
+    for given, other in (("p", "dtype"), ("dtype", "p")):
+        if given in settings and other not in settings:
+            fields[KEY_BY_NAME[other].query_field] = None
     return Query.model_validate({**base.model_dump(), **fields})
 
 
