@@ -992,6 +992,21 @@ _BUILDERS = {
 # ---------------------------------------------------------------- vision towers
 
 
+# Gemma 4 with bidirectional attention over its vision tokens (text_config.use_bidirectional_attention
+# "vision") is a multimodal prefix LM in vLLM 0.20-0.34 (transformers_utils/model_arch_config_convertor.py
+# is_mm_prefix_lm); its largest item is a video of 32 frames x (70 soft tokens + 2 + 6 timestamp
+# tokens) = 2,496 (models/gemma4_mm.py get_mm_max_tokens_per_item, _VIDEO_MAX_FRAMES, _VIDEO_MAX_SOFT_TOKENS).
+_GEMMA4_VIDEO_ITEM_TOKENS = 32 * (70 + 2 + 6)
+
+
+def _prefix_item_tokens(fam: Family, top: Mapping[str, Any], vision: VisionSpec | None) -> VisionSpec | None:
+    """The tower with the tokens of the largest item a multimodal prefix LM prefills whole."""
+    text = top.get("text_config") or {}
+    if vision is not None and fam.model_type == "gemma4" and text.get("use_bidirectional_attention") == "vision":
+        return vision.model_copy(update={"prefix_item_tokens": _GEMMA4_VIDEO_ITEM_TOKENS})
+    return vision
+
+
 def _vision(c: _Counts, fam: Family, top: Mapping[str, Any], text_hidden: int) -> VisionSpec | None:
     if fam.vision == "none":
         return None
@@ -1899,7 +1914,7 @@ def _build(
     if fam.arch == "special":
         warnings.extend(special.notes(g, DTYPE_BYTES[dtype]))
     try:
-        vision = _vision(c, fam, config, hidden)
+        vision = _prefix_item_tokens(fam, config, _vision(c, fam, config, hidden))
     except Unmodelled as err:  # the text stack is known; the tower is not: say so, no verdict
         vision = None
         unread = [*unread, str(err)]

@@ -177,6 +177,10 @@ class VisionSpec(Frozen):
     in_channels: int = Field(3, ge=1)
     output_width: int = Field(0, ge=0)  # width of one merged token handed to the text model (all levels)
     deepstack_levels: int = Field(0, ge=0)  # Qwen3-VL: intermediate layers merged and handed on as well
+    # A multimodal prefix LM (bidirectional attention over an item's tokens): vLLM prefills an item
+    # whole, so its batch (max_num_batched_tokens) must hold the largest one, this many tokens; 0: items
+    # are chunked like text.
+    prefix_item_tokens: int = Field(0, ge=0)
 
 
 # A count read from a checkpoint header or the Hub (dimensions, bytes, elements): never negative.

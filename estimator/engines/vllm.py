@@ -379,9 +379,15 @@ def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEF
     seqs = query.max_num_seqs or tier.max_num_seqs
     # The default batch is no more than max_num_seqs requests of max_model_len ("Ensure
     # max_num_batched_tokens does not exceed model limit", engine/arg_utils.py@v0.19.0-v0.34.0); an
-    # unset max_num_seqs is then no more than that batch.
+    # unset max_num_seqs is then no more than that batch. One given is never lowered (above the batch
+    # it is refused: _seqs_refusal).
     mnbt = query.max_num_batched_tokens or min(seqs * query.seq_len, tier.server_batched_tokens)
-    return mnbt, min(seqs, mnbt)
+    return mnbt, seqs if query.max_num_seqs else min(seqs, mnbt)
+
+
+def default_max_num_seqs(query: Query, gpu: GPU | None) -> int:
+    """The release's max_num_seqs for the GPU before the batch lowers it (get_batch_defaults)."""
+    return batch_defaults(query.model_copy(update={"max_num_batched_tokens": 1 << 30}), gpu)[1]
 
 
 def _seqs_refusal(query: Query) -> str | None:
@@ -390,12 +396,22 @@ def _seqs_refusal(query: Query) -> str | None:
     to max_num_seqs"; only an unset max_num_seqs is lowered to the batch). Where the batch is the
     GPU's default and no GPU is named, the tier is not known: no refusal."""
     seqs = query.max_num_seqs
-    if seqs is None or (query.max_num_batched_tokens is None and not query.gpu):
+    if seqs is None:
         return None
+    if query.max_num_batched_tokens is None and not query.gpu:
+        # No GPU: its tier is not known, but above every tier's batch no GPU starts it.
+        most = max(t.server_batched_tokens for t in version_profile(query)[0].batch_tiers)
+        if seqs <= min(most, seqs * query.seq_len):
+            return None
+        mnbt = min(most, seqs * query.seq_len)
+        return (
+            f"vLLM will not start with seqs={seqs:,}: max_num_batched_tokens must be at least max_num_seqs, "
+            f"and no GPU's default is more than {mnbt:,} here; use seqs={mnbt}, or mnbt={seqs}"
+        )
     mnbt, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
     if seqs <= mnbt:
         return None
-    which = "mnbt=" if query.max_num_batched_tokens else "its default here"
+    which = f"as mnbt={mnbt}" if query.max_num_batched_tokens else "its default here"
     return (
         f"vLLM will not start with seqs={seqs:,}: max_num_batched_tokens ({mnbt:,}, {which}) must be at least "
         f"max_num_seqs; use seqs={mnbt}, or mnbt={seqs}"
@@ -725,6 +741,46 @@ def text_only(spec: ModelSpec, query: Query) -> bool:
     (model_executor/models/interfaces.py@v0.19.0) then builds the tower as a StageMissingLayer, so its
     weights are neither allocated nor loaded, and the encoder is not profiled."""
     return spec.vision is not None and query.mm_limit == 0
+
+
+def prefix_item_floor(spec: ModelSpec, query: Query) -> int:
+    """The fewest batched tokens a multimodal prefix LM starts with: its largest item, which vLLM
+    prefills whole (platforms/cuda.py sets disable_chunked_mm_input for it, and the encoder budget,
+    v1/core/encoder_cache_manager.py compute_mm_encoder_budget, raises "Chunked MM input disabled but
+    max_tokens_per_mm_item ... is larger than max_num_batched_tokens" at start-up); 0 where items are
+    chunked or the tower is not started (mm=0)."""
+    if spec.vision is None or text_only(spec, query):
+        return 0
+    return spec.vision.prefix_item_tokens
+
+
+def _small_batch(spec: ModelSpec, query: Query) -> int:
+    """The smaller batch vram offers (mnbt=2048), no smaller than a prefix LM's largest item."""
+    return max(_SMALL_BATCHED_TOKENS, prefix_item_floor(spec, query))
+
+
+def _prefix_batch_refusal(spec: ModelSpec, query: Query) -> str | None:
+    """A batch below a multimodal prefix LM's largest item: vLLM stops at start-up. A default batch is
+    raised to the item from 0.22 (engine/arg_utils.py _get_min_mm_batched_tokens, "Raising
+    max_num_batched_tokens from ... to accommodate"), not in 0.20-0.21."""
+    floor = prefix_item_floor(spec, query)
+    if not floor or (query.max_num_batched_tokens is None and not query.gpu):
+        return None
+    given = query.max_num_batched_tokens
+    if given is None and _version_key(version_profile(query)[0].version) >= (0, 22):
+        return None
+    batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
+    if batched >= floor:
+        return None
+    which = f"mnbt={given}" if given is not None else f"its default here, {batched:,}"
+    return (
+        f"vLLM will not start with max_num_batched_tokens {batched:,} ({which}): {spec.model_type} prefills "
+        f"each image or video whole, up to {floor:,} tokens; use mnbt={floor}, or mm=0 for text only"
+    )
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2])
 
 
 def text_only_saving_bytes(spec: ModelSpec, query: Query) -> int:
@@ -4206,8 +4262,9 @@ def settings_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU)
     if caching and any(t.kind == "mamba" for t in layout.types):
         candidates.append(("prefix=off", {"prefix_caching": False}))
     batched, _ = batch_defaults(query, gpu)
-    if query.max_num_batched_tokens is None and batched > _SMALL_BATCHED_TOKENS:
-        candidates.append((f"mnbt={_SMALL_BATCHED_TOKENS}", {"max_num_batched_tokens": _SMALL_BATCHED_TOKENS}))
+    small = _small_batch(spec, query)
+    if query.max_num_batched_tokens is None and batched > small:
+        candidates.append((f"mnbt={small}", {"max_num_batched_tokens": small}))
     fits: list[str] = []
     for words, update in candidates:
         asked = query.model_copy(update=update)
@@ -4236,10 +4293,11 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     if not any(t.kind in ("sliding", "chunked") for t in layout.types):
         return None
     batched, _ = batch_defaults(query, gpu)
-    if batched <= _SMALL_BATCHED_TOKENS:
+    size = _small_batch(spec, query)
+    if batched <= size:
         return None
     weights, now = answer
-    small = query.model_copy(update={"max_num_batched_tokens": _SMALL_BATCHED_TOKENS})
+    small = query.model_copy(update={"max_num_batched_tokens": size})
     then = vllm_report(spec, small, weights_bytes=weights, gpu=gpu)
     if not now.starts or not then.starts or then.max_resident < now.max_resident * 1.1:
         return None
@@ -4247,7 +4305,7 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     return note(
         "sliding_batches",
         f"Each request's sliding-window layers hold the window plus {batches} of max_num_batched_tokens "
-        f"({batched:,}, vLLM's default on this GPU): mnbt={_SMALL_BATCHED_TOKENS} would hold "
+        f"({batched:,}, vLLM's default on this GPU): mnbt={size} would hold "
         f"{then.max_resident:,.2f} requests of {tokens_text(query.seq_len)}{' a replica' if query.dp > 1 else ''} "
         f"instead of {now.max_resident:,.2f}, at a slower prefill.",
     )
@@ -4786,6 +4844,8 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
         return f"vLLM will not start with eplb={query.eplb}: {why}"
     if why := _seqs_refusal(query):
         return why
+    if why := _prefix_batch_refusal(spec, query):
+        return why
     if query.gpu and (why := bf16_refusal(spec, query, lookup_gpu(query.gpu))):
         return why
     if query.gpu and (why := kv_dtype_refusal(query, lookup_gpu(query.gpu))):
@@ -5067,7 +5127,7 @@ class VllmEngine(BaseEngine):
             # The KV term counts the max_num_seqs it runs; the others wait, holding no blocks.
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
             fix = "raise seqs= to run them together"
-            if query.max_num_seqs is None and max_seqs == batched:
+            if query.max_num_seqs is None and max_seqs < default_max_num_seqs(query, gpu):
                 # The default max_num_seqs is no more than the batch: seqs= above it is refused.
                 why = f"its default max_num_seqs, no more than max_num_batched_tokens {batched:,}"
                 fix = "raise mnbt= to run them together"
@@ -5253,8 +5313,14 @@ class VllmEngine(BaseEngine):
                 ""
                 if given
                 else (
-                    f" Without one, vram sizes vLLM's small-GPU batch defaults: max_num_seqs {seqs:,}, "
-                    f"max_num_batched_tokens {batched:,}" + _larger_tiers(version_profile(query)[0].batch_tiers)
+                    " Without one, vram sizes vLLM's small-GPU batch defaults: "
+                    + (f"max_num_seqs {seqs:,}" if query.max_num_seqs is None else f"seqs={seqs:,} as given")
+                    + (
+                        f", max_num_batched_tokens {batched:,}"
+                        if query.max_num_batched_tokens is None
+                        else f", mnbt={batched:,} as given"
+                    )
+                    + _larger_tiers(version_profile(query)[0].batch_tiers)
                 )
             )
             return None, [

@@ -107,7 +107,7 @@ def test_seqs_above_the_batch_is_refused_as_vllm_refuses_it() -> None:
     est = _estimate(QWEN06B, gpu="l4", max_num_batched_tokens=128, max_num_seqs=512)
     assert est.fit is not None and not est.fit.fits
     assert est.fit.engine_refuses == (
-        "vLLM will not start with seqs=512: max_num_batched_tokens (128, mnbt=) must be at least "
+        "vLLM will not start with seqs=512: max_num_batched_tokens (128, as mnbt=128) must be at least "
         "max_num_seqs; use seqs=128, or mnbt=512"
     )
     # Either way out starts.
@@ -157,12 +157,18 @@ def _gpu(key: str):
 
 def test_prefix_off_and_a_smaller_batch_are_offered_where_they_alone_fit() -> None:
     # Qwen3.5-27B at 32k x 8 on one H100 (0.34): prefix caching's align mode keeps two state pages per
-    # request; with one the pool holds the 8. gemma-4-31B-it at 64k x 8 on 2 H100: the sliding layers
+    # request; with one the pool holds the 8. gemma-4-31B-it text only at 64k x 8 on 2 H100: the sliding layers
     # reserve two batches of 8,192 tokens each; at mnbt=2048 the pool holds the 8. Each typed back fits.
     cal = CONFIGS.parent / "calibration2" / "configs"
     for path, query, fix in (
         (cal / "qwen3_5_27b.json", {"seq_len": 32768, "batch": 8, "gpu": "h100"}, "prefix=off"),
-        (cal / "gemma4_31b_it.json", {"seq_len": 65536, "batch": 8, "gpu": "h100", "gpus": 2}, "mnbt=2048"),
+        # Text only (mm=0): with its tower, Gemma 4 prefills a video of 2,496 tokens whole, and a batch
+        # of 2,048 would not start (test_a_prefix_lm_batch_holds_its_largest_item).
+        (
+            cal / "gemma4_31b_it.json",
+            {"seq_len": 65536, "batch": 8, "gpu": "h100", "gpus": 2, "mm_limit": 0},
+            "mnbt=2048",
+        ),
     ):
         est = _estimate(path, vllm="0.34", **query)
         v = est.engine_report
@@ -175,3 +181,41 @@ def test_prefix_off_and_a_smaller_batch_are_offered_where_they_alone_fit() -> No
         again = _estimate(path, vllm="0.34", **query, **update)
         assert again.fit is not None and again.fit.fits, fix
         assert isinstance(again.engine_report, VllmReport) and again.engine_report.settings_to_fit == ()
+
+
+def test_a_prefix_lm_batch_holds_its_largest_item() -> None:
+    # Gemma 4 (use_bidirectional_attention "vision") prefills an image or video whole: its largest item,
+    # a video of 32 frames x (70 + 2 + 6) tokens = 2,496 (models/gemma4_mm.py), must fit the batch.
+    # mnbt=2048 is refused; the default batch is raised to it from 0.22, refused on an A100 before.
+    gemma = CONFIGS.parent / "calibration2" / "configs" / "gemma4_31b_it.json"
+    spec = load_model_spec(json.loads(gemma.read_text()))
+    assert spec.vision is not None and spec.vision.prefix_item_tokens == 2_496
+    q = Query(model="m", engine="vllm", gpu="h100", gpus=2, seq_len=65_536, batch=8)
+    refused = ENGINE.refusal(spec, q.model_copy(update={"max_num_batched_tokens": 2048}))
+    assert refused is not None and "up to 2,496 tokens; use mnbt=2496, or mm=0 for text only" in refused
+    assert ENGINE.refusal(spec, q.model_copy(update={"max_num_batched_tokens": 2496})) is None
+    assert ENGINE.refusal(spec, q.model_copy(update={"max_num_batched_tokens": 2048, "mm_limit": 0})) is None
+    a100 = Query(model="m", engine="vllm", gpu="a100", seq_len=8192)
+    assert "(its default here, 2,048)" in (ENGINE.refusal(spec, a100.model_copy(update={"vllm": "0.21"})) or "")
+    assert ENGINE.refusal(spec, a100.model_copy(update={"vllm": "0.22"})) is None
+    # The smaller batch is not offered where it would not start.
+    est = _estimate(gemma, vllm="0.34", **{"seq_len": 65536, "batch": 8, "gpu": "h100", "gpus": 2})
+    assert isinstance(est.engine_report, VllmReport) and "mnbt=2048" not in est.engine_report.settings_to_fit
+
+
+def test_an_explicit_seqs_is_never_lowered_and_the_queue_note_names_what_binds() -> None:
+    # At s=1 the default batch (min(256 x 1, 2,048) on an A100) lowers nothing: max_num_seqs 256 is the
+    # tier's own, so the note says to raise seqs=, not mnbt=.
+    qwen15 = CONFIGS.parent / "calibration2" / "configs" / "qwen2_5_1_5b_instruct.json"
+    est = _estimate(qwen15, gpu="a100", batch=300, seq_len=1)
+    [queued] = [w.message for w in est.warnings if w.code == "batch_queued"]
+    assert queued.endswith("(its default max_num_seqs); 44 wait; raise seqs= to run them together.")
+    # No GPU named: seqs=20,000 is above every tier's batch (16,384 at most), so no GPU starts it.
+    spec = load_model_spec(json.loads(qwen15.read_text()))
+    q = Query(model="m", engine="vllm", vllm="0.33", max_num_seqs=20_000)
+    assert (ENGINE.refusal(spec, q) or "").startswith("vLLM will not start with seqs=20,000:")
+    assert ENGINE.refusal(spec, q.model_copy(update={"max_num_seqs": 512})) is None
+    # An explicit seqs stays as given in the batch defaults (vLLM refuses it above the batch, never lowers it).
+    from estimator.engines.vllm import batch_defaults
+
+    assert batch_defaults(q.model_copy(update={"max_num_batched_tokens": 128, "max_num_seqs": 512}), None) == (128, 512)
