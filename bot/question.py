@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from bot.commands import EstimateCmd, parse
 from common.errors import InputError
+from estimator.dtypes import FORMAT_BITS
 from estimator.engines.vllm_profiles import NEWEST, profile_for
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import ALIAS_TO_KEY, KEY_BY_NAME, MODEL_MAX, VALID_KEYS, parse_settings, query_with
@@ -1745,6 +1746,23 @@ def _reply_cards(reader: _Reader, settings: dict[str, str], base: Query) -> bool
 _CORRECTIONS = frozenset({"but", "instead", "actually", "rather"})
 
 
+def _refines(key: str, read: str, given: str, reader: _Reader) -> bool:
+    """Whether a key=value word says more precisely what the words said, not something else: a
+    card count the words gave only as an article ("on an a100 ... gpus=2") or split over stages or
+    replicas the key=value words give ("on 8 h100s ... gpus=4 pp=2"); a GPU of the same family
+    ("h100", gpu=h100-pcie); a weight format of the same width ("int4", dtype=awq)."""
+    if key == "gpus":
+        return not reader.gpu_count_stated or bool({"pp", "dp", "tp"} & reader.explicit.keys())
+    if key == "gpu":
+        try:
+            return lookup_gpu(read).family == lookup_gpu(given).family
+        except InputError:
+            return False
+    if key == "dtype":
+        return FORMAT_BITS.get(read) is not None and FORMAT_BITS.get(read) == FORMAT_BITS.get(given.lower())
+    return False
+
+
 def _check_explicit(reader: _Reader, settings: dict[str, str]) -> None:
     """A key=value word beside words that set the same key to another value ("on 2 h100s ... gpu=a100")
     is a key given twice, as in the grammar: say both, never let one win unsaid. After "but" ("at 32k
@@ -1753,6 +1771,8 @@ def _check_explicit(reader: _Reader, settings: dict[str, str]) -> None:
         if key not in settings or key not in reader.read or key in reader.corrected:
             continue
         if parse_settings([f"{key}={value}"]) == parse_settings([f"{key}={settings[key]}"]):
+            continue
+        if _refines(key, settings[key], value, reader):
             continue
         words = reader.read[key][1]
         raise InputError(

@@ -740,7 +740,8 @@ def fit_fixes(est: Estimate) -> str | None:
     line = verdict(est)
     _, sep, fixes = line.rpartition("; use ")
     if sep:
-        return fixes
+        # The settings alone, typed back as they are; the words on why stay in the answer.
+        return re.sub(r" \([^()]*\)", "", fixes)
     # "it fits on 4 of them (gpus=4)": the layout's settings in the closing parenthesis.
     found = re.search(r"it fits on [^;]*\(`?((?:gpus|dp|pp)=[^)`]*)`?\)$", line)
     return found.group(1) if found else None

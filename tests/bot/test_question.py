@@ -243,6 +243,22 @@ def test_a_key_value_word_beside_words_that_set_the_key_otherwise_is_a_key_given
     # The same value said twice, or a key the words do not set, is fine.
     for extra in ("gpu=h100", "s=32768", "mtp=1"):
         assert read_question(f"{text} {extra}").settings.get(extra.split("=")[0]) is not None
+    # A key=value word that says more precisely what the words said is no contradiction: a count the
+    # words gave only as an article, cards split over the stages or replicas the words give, a GPU
+    # of the same family, a weight format of the same width.
+    refined = {
+        "how many users can Qwen/Qwen3-8B serve on 8 h100s with vllm gpus=4 pp=2": "gpus=4 pp=2",
+        "how many users can Qwen/Qwen3-8B serve on 8 h100s with vllm tp=4 dp=2": "gpus=4 dp=2",
+        "does Qwen/Qwen3-8B fit on an h100 gpu=h100-pcie": "gpu=h100-pcie",
+        "does Qwen/Qwen3-8B fit on an h100 in int4 dtype=awq": "dtype=awq",
+        "does Qwen/Qwen3-8B fit on an a100 with gpus=2": "gpus=2",
+    }
+    for sentence, words in refined.items():
+        assert words in read_question(sentence).settings_text(), sentence
+    with pytest.raises(InputError, match=re.escape('"in int4" and dtype=fp8 both set dtype')):
+        read_question("does Qwen/Qwen3-8B fit on an h100 in int4 dtype=fp8")
+    got = read_change("and on an a100 with gpus=2 dp=2", BASE)
+    assert got is not None and (got[0].gpus, got[0].dp) == (2, 2)
     with pytest.raises(InputError, match=re.escape('"64k" and s=32k both set s')):
         read_change("try 64k s=32k", BASE)
     got = read_change("try 64k s=64k", BASE)
