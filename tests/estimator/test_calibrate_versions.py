@@ -562,10 +562,11 @@ def test_logs_found_by_the_loggers_line_numbers(rows, full) -> None:
     assert abs(full["n074"].pool_error) <= 0.015
     n074 = full["n074"]
     assert n074.total_gib == 79.25 and n074.logged_consumed_gib == 15.26 and n074.logged_activation_gib == 1.44
-    # Qwen3.5-0.8B: the weights are as logged (1.72 GiB), but the logged consumed memory is 4.31 / 4.18
-    # GiB, about 2.3 GiB that no mechanism here accounts for; the pool is high by that share.
-    for case, consumed in (("n072", 4.31), ("n073", 4.18)):
+    # Qwen3.5-0.8B: the weights are as logged (1.72 GiB), but n073's consumed memory is 4.18 GiB,
+    # about 2.2 GiB that no mechanism here accounts for; the pool is high by that share. n072's "4.31
+    # GiB" is the report's prose ("the weights are only 4.31 GiB"), not compared as a logged figure.
+    assert full["n073"].logged_consumed_gib == 4.18 and full["n072"].logged_consumed_gib is None
+    for case in ("n072", "n073"):
         row = full[case]
-        assert row.logged_consumed_gib == consumed
         assert abs(row.weights_gib - 1.72) <= 0.02, case
         assert 0.02 <= row.pool_error <= 0.04, case
