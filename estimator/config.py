@@ -311,7 +311,8 @@ def _gated_mlp(c: _Counts, component: LinearComponent, h: int, inter: int, n: in
 def _moe_layer_flags(g: _Geometry) -> list[bool]:
     """Which decoder layers are MoE layers, by the family's placement rule."""
     cfg, n = g.cfg, g.layers
-    # transformers' derived per-layer list ("dense" / "sparse"), where the config class gives one.
+    # transformers' derived per-layer list ("dense" / "sparse"), where the config class gives one: it is
+    # derived from the same keys (first_k_dense_replace, moe_layer_freq, ...) vLLM's model classes read.
     types = cfg.get("mlp_layer_types")
     if isinstance(types, list) and len(types) == n and set(types) <= {"dense", "sparse"}:
         return [t == "sparse" for t in types]

@@ -295,8 +295,7 @@ def _refusal_at_longest(
     at = query.model_copy(update={"seq_len": longest})
     if engine.refuses(spec, at):
         return refusal
-    tp, dp, util = _fewest_gpus(spec, stages, at, gpu, engine, False)
-    return engine.refusal_at_longest(refusal, longest, (tp, dp, util), query) if tp else refusal
+    return engine.refusal_at_longest(refusal, longest, _fewest_gpus(spec, stages, at, gpu, engine, False), query)
 
 
 def _fewest_gpus(

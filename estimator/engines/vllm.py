@@ -477,7 +477,10 @@ def _dsv4_auto_fp8(spec: ModelSpec, query: Query) -> bool:
 
 
 def _dsv4_fp8_pages(spec: ModelSpec, query: Query) -> bool:
-    """Whether vLLM lays DeepSeek-V4's cache out (always in fp8_ds_mla pages: :func:`_deepseek_v4_layout`)."""
+    """Whether vLLM lays DeepSeek-V4's cache out (always in fp8_ds_mla pages: :func:`_deepseek_v4_layout`).
+    That is the FlashMLA sparse backend's layout, the one vram sizes on CUDA; 0.34's
+    ``_resolve_dsv4_kv_cache_dtype`` also names plain-row bf16 / fp8 caches for backends without it,
+    which vram does not model."""
     return compressed_attention(spec) and version_profile(query)[0].dsv4_planner != "none"
 
 
@@ -5294,8 +5297,12 @@ class VllmEngine(BaseEngine):
         self, refusal: str, longest: int, layout: tuple[int, int, float | None], query: Query
     ) -> str:
         tp, dp, util = layout
-        settings = layout_settings(tp, dp, asked_dp=query.dp) + (f" util={util:g}" if util is not None else "")
         way = _longest_way(longest)
+        if tp == 0:
+            return refusal.replace(
+                way, f"{way}, which no layout up to {_MAX_WORLD:,} GPUs holds at b={query.batch:,}", 1
+            )
+        settings = layout_settings(tp, dp, asked_dp=query.dp) + (f" util={util:g}" if util is not None else "")
         return refusal.replace(way, f"{way} with {settings}", 1)
 
     def refuses(self, spec: ModelSpec, query: Query) -> bool:
@@ -5788,8 +5795,9 @@ def kvmem_text(size: int) -> str:
     (``20g`` is 20,000,000,000 bytes, 18.63 GiB)."""
     if kvmem_round_up(size) == size:
         return kvmem_words(size)
-    # Decimal sizes as typed ("20GB", vLLM's "20g"): they read back exactly too.
-    for unit, name in ((10**9, "GB"), (10**6, "MB")):
+    # Decimal sizes as vLLM's human_readable_int writes them ("20g": 10^9, where "20G" is GiB), which
+    # read back exactly in vram's grammar and in --kv-cache-memory-bytes alike.
+    for unit, name in ((10**9, "g"), (10**6, "m")):
         if size % unit == 0:
             return f"{size // unit}{name} ({size / GiB:,.2f} GiB)"
     return f"{size} ({size / GiB:,.2f} GiB)"

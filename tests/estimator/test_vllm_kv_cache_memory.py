@@ -137,8 +137,8 @@ def test_a_decimal_size_is_shown_as_the_bytes_it_is() -> None:
     # kvmem=20g is 20 x 10^9 bytes (vLLM's human_readable_int), not 20 GiB: shown in decimal units,
     # which read back as the same bytes, beside its GiB.
     est = _est(kv_cache_memory=parse_settings(["kvmem=20g"])["kvmem"])
-    assert vllm.kvmem_text(20 * 10**9) == "20GB (18.63 GiB)" and vllm.kvmem_text(20 * GiB) == "20.00GiB"
-    assert vllm.kvmem_text(500 * 10**6) == "500MB (0.47 GiB)" and vllm.kvmem_text(20 * 10**9 + 1).startswith(
+    assert vllm.kvmem_text(20 * 10**9) == "20g (18.63 GiB)" and vllm.kvmem_text(20 * GiB) == "20.00GiB"
+    assert vllm.kvmem_text(500 * 10**6) == "500m (0.47 GiB)" and vllm.kvmem_text(20 * 10**9 + 1).startswith(
         "20000000001 "
     )
     for size in (20 * 10**9, 500 * 10**6):

@@ -207,3 +207,9 @@ def test_the_way_to_s_max_names_the_gpus_that_hold_it() -> None:
     h100 = estimate(spec, t4.model_copy(update={"gpu": "h100"}), model_id="m")
     assert h100.fit is not None and h100.fit.engine_refuses is not None
     assert h100.fit.engine_refuses.endswith("or use s=max (131,072)")
+    # No layout holds s=max for 2,000 requests (2,000 x 131,072 tokens x 128 KiB is 32,000 GiB of KV,
+    # more than 1,024 T4s hold): the way out says so instead of offering a command that does not fit.
+    many = estimate(spec, t4.model_copy(update={"batch": 2000}), model_id="m")
+    assert many.fit is not None and (many.fit.engine_refuses or "").endswith(
+        "or use s=max (131,072), which no layout up to 1,024 GPUs holds at b=2,000"
+    )
