@@ -40,6 +40,7 @@ class HistoryCmd(Frozen):
     kind: Literal["history"] = "history"
     model: str | None = None
     mine: bool = False
+    limit: int = 20  # rows listed ("--limit N", as the terminal takes it)
 
 
 class ShowCmd(Frozen):
@@ -83,6 +84,28 @@ def _is_mention(word: str) -> bool:
     return word.startswith("<@") and word.endswith(">")
 
 
+def _history_limit(words: list[str]) -> tuple[list[str], int]:
+    """``--limit N`` (or ``--limit=N``) among history's words, as the terminal reads it; ``--json`` is
+    the terminal's output switch, which a chat answer has no use for."""
+    rest: list[str] = []
+    limit = 20
+    it = iter(words)
+    for word in it:
+        low = word.lower()
+        if low == "--limit" or low.startswith("--limit="):
+            value = word.partition("=")[2] if "=" in word else next(it, "")
+            if not value.isdigit() or not 1 <= int(value) <= 1000:
+                raise InputError(f'--limit needs a number from 1 to 1000 (got "{value}")')
+            limit = int(value)
+        elif low == "--json":
+            raise InputError(
+                "--json is the terminal's output switch (vram history --json); here the list is the answer"
+            )
+        else:
+            rest.append(word)
+    return rest, limit
+
+
 def parse(text: str) -> Command:
     """Parse one line of ``/vram`` or ``vram`` input into a command."""
     words = split_words(text)
@@ -96,14 +119,14 @@ def parse(text: str) -> Command:
             raise InputError(f'"gpus" takes no arguments (got "{words[1]}")')
         return GpusCmd()
     if head == "history":
-        rest = words[1:]
+        rest, limit = _history_limit(words[1:])
         mine = any(w.lower() == "mine" for w in rest)
         others = [w for w in rest if w.lower() != "mine"]
         if len(others) > 1:
             raise InputError(f'history takes one model filter at most (got "{others[1]}")')
         if others and "=" in others[0]:
             raise InputError(f'history takes a model name to filter by, not "{others[0]}"')
-        return HistoryCmd(model=others[0] if others else None, mine=mine)
+        return HistoryCmd(model=others[0] if others else None, mine=mine, limit=limit)
     if head == "show":
         # ASCII digits only (str.isdigit accepts "²"), and no more than a stored id can have.
         match = _RECORD_ID.fullmatch(words[1]) if len(words) >= 2 else None

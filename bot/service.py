@@ -288,7 +288,7 @@ class Service:
                 a=self.estimate_query(cmd.a, who, text=text), b=self.estimate_query(cmd.b, who, text=text)
             )
         if isinstance(cmd, HistoryCmd):
-            return self.history(who, model=cmd.model, mine=cmd.mine)
+            return self.history(who, model=cmd.model, mine=cmd.mine, limit=cmd.limit)
         if isinstance(cmd, ShowCmd):
             if cmd.changes:
                 return self.show_what_if(cmd.record_id, " ".join(cmd.changes), who)

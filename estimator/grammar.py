@@ -659,10 +659,21 @@ def query_with(base: Query, settings: dict[str, Any]) -> Query:
     return Query.model_validate({**base.model_dump(), **fields})
 
 
+# A model page's address on the Hub, as a browser or chat gives it: the id, and a branch or commit.
+_HUB_URL_RE = re.compile(
+    r"^<?https?://(?:www\.)?(?:huggingface\.co|hf\.co)/(?:models/)?([^/\s|>?#]+/[^/\s|>?#]+)"
+    r"(?:/(?:tree|blob|resolve)/([^/\s|>?#]+))?[^\s]*$",
+    re.IGNORECASE,
+)
+
+
 def parse_model(word: str) -> tuple[str, str | None]:
-    """Split ``org/name@revision``; a path (starts with . / ~, ends with .json, or ends with / as a
-    shell completes a folder) passes as is: the source says whether it holds a model."""
-    if word.startswith((".", "/", "~")) or word.endswith((".json", "/")):
+    """Split ``org/name@revision``; a Hub address gives its id (and the branch or commit it names); a
+    path (starts with . / ~, ends with .json, or ends with / as a shell completes a folder) passes as
+    is: the source says whether it holds a model."""
+    if url := _HUB_URL_RE.match(word):
+        word = url.group(1) + (f"@{url.group(2)}" if url.group(2) and url.group(2) != "main" else "")
+    elif word.startswith((".", "/", "~")) or word.endswith((".json", "/")):
         return word, None
     model, _, revision = word.partition("@")
     if not _MODEL_RE.match(model):

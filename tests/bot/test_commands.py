@@ -278,3 +278,15 @@ def _grammar_does_not_crash(pairs: list[tuple[str, str]]) -> None:
         parse(text)
     except VramError as err:
         assert err.exit_code == 2
+
+
+def test_history_takes_the_terminals_limit_in_chat_too() -> None:
+    # "/vram history --limit 3" in Slack: the terminal's option, read the same; --json is the terminal's.
+    cmd = parse("history --limit 3")
+    assert isinstance(cmd, HistoryCmd) and (cmd.limit, cmd.model, cmd.mine) == (3, None, False)
+    cmd = parse("history Qwen/Qwen3-8B mine --limit=5")
+    assert isinstance(cmd, HistoryCmd) and (cmd.limit, cmd.model, cmd.mine) == (5, "Qwen/Qwen3-8B", True)
+    with pytest.raises(InputError, match="--limit needs a number from 1 to 1000"):
+        parse("history --limit 0")
+    with pytest.raises(InputError, match="--json is the terminal's output switch"):
+        parse("history --json")

@@ -17,3 +17,13 @@ def test_a_weight_key_given_alone_replaces_the_other_ones_earlier_value() -> Non
     assert (eight.weight_format, eight.bits) == (None, 8)
     both = query_with(Query(model="m"), parse_settings(["dtype=gptq", "p=4"]))
     assert (both.weight_format, both.bits) == ("gptq", 4)
+
+
+def test_a_hub_address_is_read_as_its_model_id() -> None:
+    # As a question reads it: the id, and the branch or commit the address names ("main" is the default).
+    from estimator.grammar import parse_model
+
+    assert parse_model("https://huggingface.co/Qwen/Qwen3-8B") == ("Qwen/Qwen3-8B", None)
+    assert parse_model("https://huggingface.co/Qwen/Qwen3-8B/tree/main") == ("Qwen/Qwen3-8B", None)
+    assert parse_model("https://hf.co/Qwen/Qwen3-8B/blob/abc1234/config.json") == ("Qwen/Qwen3-8B", "abc1234")
+    assert parse_model("<https://huggingface.co/Qwen/Qwen3-8B>") == ("Qwen/Qwen3-8B", None)
