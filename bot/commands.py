@@ -206,6 +206,8 @@ def parse_changes(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None
     words = [w for w in split_words(text) if not _is_mention(w)]
     if not any("=" in w for w in words):
         return None
+    if words and "=" in words[-1] and words[-1][-1] in "?!" and len(words[-1]) > 1:
+        words[-1] = words[-1][:-1]  # chat's "b=16?": the question mark ends the reply, not the value
     update: dict[str, Any] = {}
     # Only a word shaped like a Hub id (org/name) changes the model; any other bare word is chat.
     if _is_hub_id(words[0]):

@@ -78,6 +78,7 @@ much long big large largest longest biggest most fewest least number context tok
 users requests sequences concurrent concurrency at once parallel up able want wanna going go
 gonna here now instead again still right yes sure let's lets question checkpoint weights weight
 max-model-len max_model_len --max-model-len hold manage length supports supported quick
+make back switch change bump
 """
 FILLER = frozenset(_FILLER_WORDS.split())
 _MODELISH = re.compile(r"[a-z].*\d|\d.*[a-z]", re.IGNORECASE)
@@ -1148,6 +1149,21 @@ def _read_settings(reader: _Reader) -> None:
             r"|(?:with (?:" + _FA + r")(?! (?:off|disabled|false|no)\b))"
         ),
         fa,
+    )
+
+    def eager(m: re.Match[str]) -> None:
+        reader.set("eager", "off" if m.group("graphs_on") else "on", m.group(0))
+
+    # "without CUDA graphs", "turn off cuda graphs", "eager mode": vLLM's --enforce-eager.
+    _graphs = r"cuda[ -]?graphs?"
+    reader.run_rule(
+        _w(
+            r"(?:(?:turn(?:ing)? off|no|without|disable|disabled|skip) " + _graphs + r")"
+            r"|(?:" + _graphs + r" (?:off|disabled))"
+            r"|(?:(?:in )?eager mode|enforce[ -]eager)"
+            r"|(?P<graphs_on>(?:with " + _graphs + r"(?! (?:off|disabled)\b))|(?:" + _graphs + r" on))"
+        ),
+        eager,
     )
 
     def prefix(m: re.Match[str]) -> None:

@@ -265,6 +265,23 @@ def test_a_key_value_word_beside_words_that_set_the_key_otherwise_is_a_key_given
     assert got is not None and got[0].seq_len == 65536
 
 
+def test_common_follow_ups_read_as_changes() -> None:
+    # "go back to 32k", "make it 64 users", CUDA graphs off (vLLM's --enforce-eager), "b=16?".
+    base = BASE.model_copy(update={"engine": "vllm"})
+    for text, changes in (
+        ("go back to 64k", {"s": 65536}),
+        ("make it 64 users", {"b": 64}),
+        ("turn off cuda graphs", {"eager": True}),
+        ("no CUDA graphs", {"eager": True}),
+        ("eager mode", {"eager": True}),
+    ):
+        got = read_change(text, base)
+        assert got is not None and got[1] == changes, text
+    got = parse_changes("b=16?", base)
+    assert got is not None and got[1] == {"b": 16}
+    assert read_change("I think we should go back", base) is None
+
+
 def test_a_reply_naming_a_card_is_one_card_in_all() -> None:
     # "and on an A100?" on 2 replicas of 2 GPUs: one A100, not one A100 per replica (2 cards).
     base = BASE.model_copy(update={"engine": "vllm", "gpus": 2, "dp": 2})

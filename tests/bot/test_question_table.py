@@ -328,7 +328,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         (),
     ),
     ("Qwen/Qwen3-8B on an L4 at 32k -- how many requests in parallel?", "Qwen/Qwen3-8B", "s=32k gpu=l4", BATCH, ()),
-    ("does it make sense to run qwen3 32b on 4 L4s with tp=4?", "qwen3 32b", "gpu=l4 gpus=4", FIT, ("make", "sense")),
+    ("does it make sense to run qwen3 32b on 4 L4s with tp=4?", "qwen3 32b", "gpu=l4 gpus=4", FIT, ("sense",)),
     # -- Hub URLs and revisions
     ("https://huggingface.co/Qwen/Qwen3-8B will it fit on a T4?", "Qwen/Qwen3-8B", "gpu=t4", FIT, ()),
     ("<https://huggingface.co/Qwen/Qwen3-8B|Qwen3-8B> on a t4", "Qwen/Qwen3-8B", "gpu=t4", FIT, ()),
