@@ -143,6 +143,19 @@ def is_small_talk(text: str) -> bool:
     return len(words) <= 6 and all(w in _SMALL_TALK for w in words)
 
 
+# "what can you do?", "how does this work?", "how do I use you?": a question about the bot, not a model.
+_ABOUT_THE_BOT = re.compile(
+    r"\b(?:what (?:can|do) (?:you|u|vram) do|what are you|how (?:does|do) (?:this|it|you|vram) "
+    r"work|how (?:do|can|should) (?:i|we) use (?:this|it|you|vram))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_what_it_does(text: str) -> bool:
+    """A question about the bot itself, naming no model: it gets the help."""
+    return bool(_ABOUT_THE_BOT.search(text)) and "/" not in text and "=" not in text
+
+
 class _NoUnusedTokenNotice(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN itself and warns that it goes unused next to our client, which was made
     with that very token (and with SLACK_API_URL and retries): a warning with nothing to act on."""
@@ -470,6 +483,8 @@ class _Bot:
         Small talk ("thanks!", "ok") asks nothing: a one-line pointer, not an error, and nothing kept."""
         if is_small_talk(text):
             return Answer(blocks.notice_message(SMALL_TALK_REPLY))
+        if asks_what_it_does(text):
+            return render(self.service.run("help", who), asker=who.user)
         if self.search is None or not is_question(text):
             return render(self.service.run(text, who), asker=who.user)
         try:

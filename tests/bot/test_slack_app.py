@@ -738,3 +738,20 @@ def test_a_channel_where_posting_is_restricted_gets_no_invite_hint(bot: Bot) -> 
 )
 def test_small_talk_is_social_words_alone(text: str, small: bool) -> None:
     assert is_small_talk(text) is small
+
+
+@pytest.mark.parametrize(
+    ("text", "about_the_bot"),
+    [
+        ("hi there, what can you do?", True),
+        ("how does this work?", True),
+        ("how do I use this?", True),
+        ("what can qwen3 8b do on an h100", False),
+        ("can Qwen/Qwen3-8B run 32k?", False),
+        ("what is the vram of qwen3 8b at 32k", False),
+    ],
+)
+def test_a_question_about_the_bot_gets_the_help(text: str, about_the_bot: bool) -> None:
+    from bot.slack_app import asks_what_it_does
+
+    assert asks_what_it_does(text) is about_the_bot
