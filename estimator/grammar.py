@@ -70,7 +70,8 @@ def _cut(raw: str) -> str:
 def _not_whole(key: str, raw: str, low: int, high: int) -> InputError:
     """Say what the key accepts: "1e9" and "-5" are numbers, just not ones a count key reads."""
     example = f"{key}=4096, {key}=32k" if key == "s" else f"{key}={max(low, 1)}"
-    scale = ", k meaning x1024 and m x1048576" if high >= 1024 else ""
+    # k and m read on token and sequence counts; a count of GPUs or experts is not written so.
+    scale = ", k meaning x1024 and m x1048576" if high >= 1024 and key not in ("gpus", "pp", "dp", "eplb") else ""
     longest = ", or max for the model's longest context" if key == "s" else ""
     return InputError(
         f"{key}={_cut(raw)} is not a whole number: {key} takes one from {low:,} to {high:,} in digits{scale}"
