@@ -43,10 +43,13 @@ def reply_hint(est: Estimate) -> str:
     """The thread hint, with examples that each change something in this answer (not the settings it
     already has)."""
     q = est.query
-    context = _doubled_context(est) or max(q.seq_len // 2, 1)
+    limit = _context_limit(est)
+    # Past the model's longest context the example is that context (s=max), not half of a refused one.
+    past = limit is not None and q.seq_len > limit
+    context = "max" if past else _count(_doubled_context(est) or max(q.seq_len // 2, 1))
     gpu = "a100-40gb" if q.gpu in ("h100", "h100-80gb") else "h100"
     batch = q.batch * 2 if q.batch * 2 <= MAX_BATCH else max(q.batch // 2, 1)
-    examples = [f"s={_count(context)}", f"b={batch}", f"gpu={gpu}"]
+    examples = [f"s={context}", f"b={batch}", f"gpu={gpu}"]
     if q.kv != "off" and est.details.kv_dtype not in (None, "fp8"):
         examples.append("kv=fp8")
     examples += [f"engine={other}" for other in engine_names() if other != q.engine][:1]
@@ -308,7 +311,8 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
     window = _context_limit(est)
     if (doubled := _doubled_context(est)) is not None:
         out.append((f"Context x2 (s={_count(doubled)})", f"s={_count(doubled)}"))
-    elif window is not None and q.seq_len < window <= MAX_SEQ_LEN and not q.seq_len_from_model:
+    elif window is not None and q.seq_len != window and window <= MAX_SEQ_LEN and not q.seq_len_from_model:
+        # Below the longest context, the way up to it; past it (which vLLM refuses), the way back.
         out.append(("Longest context (s=max)", "s=max"))
     if q.batch * 2 <= MAX_BATCH:
         out.append((f"Batch x2 (b={q.batch * 2})", f"b={q.batch * 2}"))

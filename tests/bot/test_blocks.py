@@ -524,6 +524,11 @@ def test_buttons_and_the_hint_offer_only_changes_that_run() -> None:
     assert "`engine=transformers`" in hint and "engine=vllm" not in hint
     assert "`gpu=a100-40gb`" in hint and "`b=16`" in hint and "kv=fp8" not in hint
     assert "`s=16k`" in hint  # 64k would pass the window
+    # Past the window (vLLM refuses it): the way back to it, as a button and as the hint's example.
+    past = ask(seq_len=65_536)
+    assert past.fit is not None and past.fit.engine_refuses is not None
+    assert ("Longest context (s=max)", "s=max") in blocks.what_ifs(past)
+    assert blocks.reply_hint(past).startswith("Reply in this thread to change one thing: `s=max` · ")
 
 
 def test_history_titles_read_as_english() -> None:
