@@ -54,7 +54,8 @@ def compare_errors(reply: CompareReply) -> str:
 
 def compare_change_lead(changes: Mapping[str, str], sides: list[tuple[Estimate, Estimate]]) -> str:
     """What a reply in a comparison's thread changed: each side's total, and its fit where it moved."""
-    what = ", ".join(f"`{blocks.escape(k)}={blocks.escape(str(v))}`" for k, v in changes.items()) or "nothing"
+    # Both sides share the settings: the first side's says what each became and what it was.
+    what = report.changed_settings(changes, *sides[0], blocks.escape) if sides else "nothing"
     lines = [f"Changed {what} on both sides:"]
     for base, new in sides:
         before, after = base.memory.total, new.memory.total

@@ -135,7 +135,7 @@ def test_a_reply_in_a_compare_thread_changes_both_sides(bot: Bot) -> None:
     [_, reply] = bot.slack.wait_for("chat.postMessage", 2)
     assert reply.args["channel"] == "C0001" and reply.args["thread_ts"] == ts
     lead = reply.args["blocks"][0]["text"]["text"]
-    assert lead.startswith("Changed `s=8192` on both sides")
+    assert lead.startswith("Changed `s=8k` (was ") and " on both sides" in lead.splitlines()[0]
     # KV per token: Qwen3-8B 2 x 36 x 8 x 128 x 2 = 147,456 B; Qwen3-0.6B 2 x 28 x 8 x 128 x 2 = 114,688 B;
     # 4,096 more tokens each.
     bot.pool.drain()
