@@ -421,7 +421,10 @@ def what_if_message(
 ) -> Message:
     """A thread reply: what changed (totals and the fit), the answer to the question the base asked
     where it was one (``answer``), then the new estimate."""
-    lead = what_if_lead(changes, base, new) + (f"\n*{escape(answer)}*" if answer else "")
+    # A question about the thread's answer that changes nothing ("how many users can it serve?") is
+    # answered alone.
+    head = what_if_lead(changes, base, new) if changes or not answer else ""
+    lead = "\n".join(part for part in (head, f"*{escape(answer)}*" if answer else "") if part)
     return estimate_message(new, record_id=record_id, note=note, lead=lead, hint=False, private=private)
 
 

@@ -250,7 +250,7 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
                 # A what-if (show 42 s=64k): which query it changed and how, as a thread reply says it.
                 line = report.what_if_line(outcome.base_id, list(outcome.changes), outcome.base, outcome.estimate)
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
-                _print_question_answer(outcome.base_text, outcome.estimate, console)
+                _print_question_answer(outcome.question_text, outcome.estimate, console)
             render_text.print_estimate(outcome.estimate, console)
             if outcome.record_id is not None:
                 console.print(f"[dim]kept as #{outcome.record_id}: vram show {outcome.record_id}[/dim]")

@@ -1849,6 +1849,35 @@ def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
     return query, changes
 
 
+# "it", "this model": a thread's question about the model the thread sizes.
+_THREAD_MODEL = re.compile(r"\b(?:it|this model|that model|this one)\b", re.IGNORECASE)
+
+
+def thread_question(text: str, base: Query) -> tuple[Query, dict[str, Any], str] | None:
+    """A question in a thread about its model ("how many users can it serve?", "how much context can
+    it take at b=8?"): ``base`` with the settings the question says, those settings, and the question
+    as read (the model and, where it names none, the thread's GPU in it); None when the text names no
+    such model or asks nothing. Raises InputError where the question cannot be read."""
+    if not base.model or not is_question(text) or not _THREAD_MODEL.search(text):
+        return None
+    named = _THREAD_MODEL.sub(base.model, text, count=1)
+    try:
+        question = read_question(named)
+    except InputError:
+        if not base.gpu:
+            raise
+        # "how many users can it serve?" names no GPU: the thread's, as its answer sized.
+        named = f"{named} on {base.gpu}"
+        question = read_question(named)
+    if question.model != base.model or (question.kind == "fit" and not question.settings):
+        return None
+    parsed = parse_settings(f"{key}={value}" for key, value in question.settings.items())
+    # What the thread already has (its GPU, said again to read the question) is no change.
+    same_gpu = "gpu" in parsed and base.gpu and lookup_gpu(str(parsed["gpu"])).key == lookup_gpu(base.gpu).key
+    moving = {k: v for k, v in parsed.items() if not (k == "gpu" and same_gpu) and query_with(base, {k: v}) != base}
+    return query_with(base, moving), moving, named
+
+
 def is_question(text: str) -> bool:
     """True for a sentence, False for grammar (``model key=value ...``) and the subcommands."""
     words = text.split()
@@ -1858,4 +1887,13 @@ def is_question(text: str) -> bool:
     return any("=" not in word and re.search(r"[A-Za-z]", word) for word in words[1:])
 
 
-__all__ = ["EXAMPLE", "Question", "QuestionKind", "count_text", "is_question", "read_change", "read_question"]
+__all__ = [
+    "EXAMPLE",
+    "Question",
+    "QuestionKind",
+    "count_text",
+    "is_question",
+    "read_change",
+    "read_question",
+    "thread_question",
+]

@@ -23,7 +23,7 @@ from bot.commands import (
     parse_changes,
     split_words,
 )
-from bot.question import read_change
+from bot.question import read_change, thread_question
 from bot.report import is_input_mistake
 from common.errors import InputError, StoreError, VramError
 from estimator.draft import check_speculative_settings, draft_method
@@ -59,7 +59,8 @@ class Outcome(Frozen):
     note: str | None = None  # e.g. NOT_SAVED
     base: Estimate | None = None  # what-if: the estimate it changed
     base_id: int | None = None  # what-if: the stored query it changed
-    base_text: str | None = None  # what-if: that query's text as typed (a question's answer line follows it)
+    # what-if: a question in plain words whose answer line leads it (the stored query's, or the reply's own)
+    question_text: str | None = None
     changes: dict[str, str] = Field(default_factory=dict)  # what-if: key -> new value
 
 
@@ -226,7 +227,7 @@ class Service:
         parent_id: int | None = None,
         base: Estimate | None = None,
         changes: dict[str, str] | None = None,
-        base_text: str | None = None,
+        question_text: str | None = None,
     ) -> Outcome:
         """Estimate one parsed query and store it, whatever happens."""
         est: Estimate | None = None
@@ -258,7 +259,7 @@ class Service:
             note=note,
             base=base,
             base_id=parent_id if base is not None else None,
-            base_text=base_text if base is not None else None,
+            question_text=question_text if base is not None else None,
             changes=changes or {},
         )
 
@@ -459,13 +460,21 @@ class Service:
         text = plain_text(text)
         if not base.params:
             return None
+        stored = Query.model_validate(base.params)
+        # "how many users can it serve at 32k?": a question about the thread's model, with its settings,
+        # answered as asked (read first: its "at 32k" alone would read as a change).
         try:
-            parsed = self._changed(text, Query.model_validate(base.params))
+            asked_in_thread = thread_question(text, stored)
+        except InputError:
+            asked_in_thread = None
+        try:
+            parsed = self._changed(text, stored) if asked_in_thread is None else asked_in_thread[:2]
         except InputError as err:
             self._keep(who, text=text, status="error", error=str(err), parent_id=base.id)
             return Outcome(text=text, error=str(err), exit_code=err.exit_code, error_code=err.code)
         if parsed is None:
             return None
+        asked = base.text if asked_in_thread is None else asked_in_thread[2]
         query, changes = parsed
         return self.estimate_query(
             query,
@@ -474,7 +483,7 @@ class Service:
             parent_id=base.id,
             base=stored_estimate(base),
             changes={k: _setting_text(v) for k, v in changes.items()},
-            base_text=base.text,
+            question_text=asked,
         )
 
     def compare_what_if(self, *, a: QueryRecord, b: QueryRecord, text: str, who: Conversation) -> CompareReply | None:

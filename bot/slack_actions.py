@@ -95,7 +95,7 @@ class Clicks:
                 record_id=outcome.record_id,
                 note=outcome.note,
                 private=True,
-                answer=ask.question_answer(outcome.base_text, outcome.estimate),
+                answer=ask.question_answer(outcome.question_text, outcome.estimate),
             ),
         )
 

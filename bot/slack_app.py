@@ -215,9 +215,15 @@ def _names_a_change(text: str) -> bool:
     """A thread reply in plain words that reads as settings ("what about 128k?"); a bad value counts too,
     so its author hears why."""
     try:
-        return read_change(text, Query()) is not None
+        if read_change(text, Query()) is not None:
+            return True
     except InputError:
         return True
+    # A question about the thread's model ("how many users can it serve?").
+    return is_question(text) and bool(_THREAD_MODEL_WORDS.search(text))
+
+
+_THREAD_MODEL_WORDS = re.compile(r"\b(?:it|this model|that model|this one)\b", re.IGNORECASE)
 
 
 # Delivery retries: a 429 waits its Retry-After (at most MAX_RETRY_AFTER_S) and holds back that channel's
@@ -694,7 +700,7 @@ class _Bot:
                 out.changes,
                 record_id=out.record_id,
                 note=out.note,
-                answer=ask.question_answer(out.base_text, out.estimate),
+                answer=ask.question_answer(out.question_text, out.estimate),
             )
         else:
             msg = blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False)

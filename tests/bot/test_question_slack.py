@@ -126,6 +126,24 @@ def test_a_what_if_in_a_questions_thread_answers_the_question_again(bot: Bot) ->
     assert lines[-1] != first
 
 
+def test_a_question_about_the_threads_model_is_answered_with_its_settings(bot: Bot) -> None:
+    # "how many users can it serve?" in an answer's thread: the thread's model, GPU and settings, and
+    # the question's answer alone (nothing changed); "at 32k" changes the context and says so.
+    bot.send.command("Qwen/Qwen3-8B s=16k gpu=h100 engine=vllm")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    bot.pool.drain()
+    bot.send.event(bot.send.message("how many users can it serve?", thread_ts=root_ts))
+    reply = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    assert reply["thread_ts"] == root_ts
+    assert _lead(reply).startswith("*most sequences at once at 16,384 tokens on one NVIDIA H100 80GB HBM3 (SXM5): ")
+    bot.pool.drain()
+    bot.send.event(bot.send.message("how many users can it serve at 32k?", thread_ts=root_ts))
+    lines = _lead(bot.slack.wait_for("chat.postMessage", 3)[2].args).splitlines()
+    assert lines[0].startswith("Changed `s=32k` (was 16k)")
+    assert lines[-1].startswith("*most sequences at once at 32,768 tokens on one NVIDIA H100 80GB HBM3 (SXM5): ")
+
+
 def test_a_pasted_vllm_command_in_an_at_mention(bot: Bot) -> None:
     # As Slack sends it: a code span, and the quotes of the JSON retyped as curly ones.
     text = (
