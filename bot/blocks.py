@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot import report
@@ -518,7 +518,10 @@ def compare_message(
 
 
 def _when(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M")
+    """A stored time as Slack shows it in each reader's own timezone (its date token), with the UTC
+    time as the fallback a client without it shows."""
+    when = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return f"<!date^{int(when.timestamp())}^{{date_num}} {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
 
 
 def history_lines(records: Sequence[Any], compares: Sequence[tuple[Any, Any]] = ()) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -251,10 +252,11 @@ def test_user_text_cannot_inject_mentions_or_links(evil: str) -> None:
         rendered = all_text(msg)
         assert evil not in rendered
         assert escape(evil) in rendered
-    # nothing but our own user mentions ever opens a "<" sequence
+    # nothing but our own user mentions and date tokens ever opens a "<" sequence
+    ours = re.compile(r"@U0001>|!date\^\d+\^\{date_num\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>")
     for msg in messages:
         for chunk in all_text(msg).split("<")[1:]:
-            assert chunk.startswith("@U0001>")
+            assert ours.match(chunk), chunk
 
 
 def test_what_if_says_what_changed_and_the_difference() -> None:
@@ -341,12 +343,14 @@ def test_history_message_lists_records_and_handles_empty() -> None:
     ]
     msg = blocks.history_message(recs)
     assert_valid_blocks(msg)
-    assert "`#12` 2026-11-26 05:00 · <@U0001> · `microsoft/phi-4 s=16k`" in msg.text
+    # The time in each reader's timezone (Slack's date token), UTC where a client cannot show it.
+    when = "<!date^1795669200^{date_num} {time}|2026-11-26 05:00 UTC>"
+    assert f"`#12` {when} · <@U0001> · `microsoft/phi-4 s=16k`" in msg.text
     assert ":x: nope/nope was not found" in msg.text
     assert msg.text.index("#12") < msg.text.index("#11")
     # A user field that is not a Slack id is never turned into a mention.
     odd = blocks.history_message([Rec(1, datetime(2026, 1, 1, tzinfo=UTC), "m/x", "ok", "!channel")]).text
-    assert "<" not in odd and " · !channel · " in odd
+    assert "<!channel" not in odd and "<@" not in odd and " · !channel · " in odd
     assert "No queries in this channel yet." in blocks.history_message([]).text
     assert "You have no queries yet." in blocks.history_message([], mine=True).text
     empty_mine = blocks.history_message([], model="llama", mine=True)
@@ -422,7 +426,10 @@ def test_history_lines_read_well_for_what_ifs_errors_and_pasted_code() -> None:
     ]
     msg = blocks.history_message(recs)
     assert_valid_blocks(msg)
-    assert "`#3` 2026-11-26 05:00 · <@U0001> · `s=32k gpu=l4` on `Qwen/Qwen3-8B`" in msg.text
+    assert (
+        "`#3` <!date^1795669200^{date_num} {time}|2026-11-26 05:00 UTC> · <@U0001> · `s=32k gpu=l4` on `Qwen/Qwen3-8B`"
+        in msg.text
+    )
     assert "`nope/nope` · :x: nope/nope is not a model on the Hugging Face Hub" in msg.text
     assert "· `Qwen/Qwen3-8B s=4k`" in msg.text
 
