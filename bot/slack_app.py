@@ -25,7 +25,7 @@ from slack_sdk.webhook import WebhookClient
 from bot import ask, blocks, slack_native
 from bot.blocks import Message
 from bot.http import SIGNATURE_KEY
-from bot.question import SUBCOMMANDS, is_question, read_change
+from bot.question import SUBCOMMANDS, is_question, read_change, read_question
 from bot.service import (
     CompareReply,
     HistoryReply,
@@ -224,6 +224,26 @@ def _names_a_change(text: str) -> bool:
 
 
 _THREAD_MODEL_WORDS = re.compile(r"\b(?:it|this model|that model|this one)\b", re.IGNORECASE)
+
+# The words a question opens with ("can X run ...?", "how many users can X serve ...?"); "what about X?"
+# and "and on an a100?" are changes to the thread's answer instead.
+_QUESTION_OPENERS = frozenset({"can", "could", "will", "would", "does", "do", "is", "how", "should", "may"})
+
+
+def is_new_question(text: str) -> bool:
+    """A thread reply that asks a whole question of its own, naming its model ("can Qwen/Qwen3-8B run
+    32k on an L4?"): answered as asked, not as a change to the thread's answer, whose settings it
+    would otherwise inherit unsaid. A question about the thread's model ("it") is a change."""
+    words = text.split()
+    if not words or words[0].strip("*_~").lower() not in _QUESTION_OPENERS or _THREAD_MODEL_WORDS.search(text):
+        return False
+    if not is_question(text):
+        return False
+    try:
+        question = read_question(text)
+    except InputError:
+        return False
+    return question.model is not None or question.model_phrase is not None
 
 
 # Delivery retries: a 429 waits its Retry-After (at most MAX_RETRY_AFTER_S) and holds back that channel's
@@ -680,6 +700,15 @@ class _Bot:
                     self.tell_in_thread(event),
                 )
             return
+        if is_new_question(text):
+            # Asked in the thread, answered in it as asked (its own model and settings).
+            fresh = self.answer(text, who)
+            self.deliver(
+                ("chat.postMessage", channel),
+                lambda: self._post_in_thread(fresh, channel=channel, thread_ts=thread_ts),
+                self.tell_in_thread(event),
+            )
+            return
         outcome = self.service.what_if(base=base, text=text, who=who)
         if outcome is None:
             return
@@ -688,6 +717,12 @@ class _Bot:
             lambda: self._answer_in_thread(outcome, channel=channel, thread_ts=thread_ts, user=event.get("user")),
             self.tell_in_thread(event),
         )
+
+    def _post_in_thread(self, answer: Answer, *, channel: str, thread_ts: str) -> None:
+        resp = self.client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False, **answer.message.kwargs()
+        )
+        self._remember_post(answer, resp, thread_ts=thread_ts)
 
     def _answer_in_thread(self, out: Outcome, *, channel: str, thread_ts: str, user: str | None) -> None:
         if out.estimate is None:

@@ -144,6 +144,21 @@ def test_a_question_about_the_threads_model_is_answered_with_its_settings(bot: B
     assert lines[-1].startswith("*most sequences at once at 32,768 tokens on one NVIDIA H100 80GB HBM3 (SXM5): ")
 
 
+def test_a_whole_question_in_a_thread_is_answered_as_asked(bot: Bot) -> None:
+    # The thread sized 4-bit weights on vLLM in eager mode; a question naming its own model and GPU
+    # is read and answered as it stands, not as a change that keeps those settings unsaid.
+    bot.send.command("Qwen/Qwen3-8B s=16k gpu=h100 engine=vllm eager=on p=4")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    bot.pool.drain()
+    bot.send.event(bot.send.message("can Qwen/Qwen3-8B run 32k for 4 users on an L4?", thread_ts=root_ts))
+    reply = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    assert reply["thread_ts"] == root_ts
+    assert _lead(reply).splitlines()[0] == "Read as `Qwen/Qwen3-8B s=32k b=4 gpu=l4`"
+    text = blocks_text(reply)
+    assert "eager (no CUDA graphs)" not in text and "int4" not in text and "transformers" in text
+
+
 def test_a_pasted_vllm_command_in_an_at_mention(bot: Bot) -> None:
     # As Slack sends it: a code span, and the quotes of the JSON retyped as curly ones.
     text = (
