@@ -78,7 +78,7 @@ def slack_help() -> str:
         "```",
         *_table(key_rows(), ""),
         "",
-        "engines:",
+        "engines (engine=):",
         *engine_lines("  "),
         "```",
         "*Examples*",
@@ -86,9 +86,10 @@ def slack_help() -> str:
         "• `/vram Qwen/Qwen3-30B-A3B s=32k b=8 kv=fp8 engine=vllm gpu=h100`",
         "• `/vram meta-llama/Llama-3.1-8B@main dtype=int4 gpu=l4`",
         "• `/vram microsoft/phi-4 n=14.7 s=16384 method=classic`",
-        "*Also*: `/vram history [model] [mine]` · `/vram show <id>` · `/vram gpus`",
+        "*Also*: `/vram history [model] [mine] [--limit N]` · `/vram show <id>` · `/vram gpus`",
         "· `/vram compare <a> <b> [key=value ...]`",
-        "*Follow-ups*: reply in an answer's thread with a change (`s=32k`, `b=8 kv=fp8`, `@vram gpus=2`).",
+        "*Follow-ups*: reply in an answer's thread with a change (`s=32k`, `b=8 kv=fp8`, `@vram gpus=2`) "
+        "or a question about it (how many users can it serve?).",
     ]
     return "\n".join(lines)
 

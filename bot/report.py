@@ -543,8 +543,11 @@ def _kv_sum(est: Estimate, dtype: str) -> str:
             continue
         if t.part in ("sliding", "drafter_sliding") and not t.bytes_per_token:
             # Cache pages told as a whole (DeepSeek-V4's sliding-window caches): the tokens they cover.
+            # With MTP the proposer's layer keeps a sliding cache too (its pages can fill a group's
+            # padding, so the bytes need not move).
+            mtp = ", the MTP layer's among them" if q.mtp and t.part == "sliding" else ""
             pieces.append(
-                f"{size(t.bytes_per_sequence)} of sliding-window caches in {plural(t.layers, 'layer')} "
+                f"{size(t.bytes_per_sequence)} of sliding-window caches in {plural(t.layers, 'layer')}{mtp} "
                 f"({plural(t.tokens, 'token')}{_kept(t, q.seq_len)})"
             )
         elif t.part in ("sliding", "drafter_sliding") or t.bytes_per_token:

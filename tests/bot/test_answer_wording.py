@@ -240,7 +240,7 @@ def test_transformers_models_without_windows_keep_the_per_token_line() -> None:
 
 
 # -- 8: DeepSeek-V4's caches with vLLM ----------------------------------------------------------
-def _dsv4(mnbt: int | None = None) -> Estimate:
+def _dsv4(mnbt: int | None = None, mtp: int | None = None) -> Estimate:
     return _estimate(
         CAL / "deepseek_v4_flash.json",
         engine="vllm",
@@ -248,6 +248,7 @@ def _dsv4(mnbt: int | None = None) -> Estimate:
         gpus=8,
         seq_len=131072,
         max_num_batched_tokens=mnbt,
+        mtp=mtp,
         vllm="0.33",  # the release whose arithmetic these tests write out (no granules term)
     )
 
@@ -269,6 +270,9 @@ def test_deepseek_v4_kv_row_is_told_by_cache_and_names_the_batches() -> None:
     how = _row(est, "KV cache")
     assert "of sliding-window caches in 43 layers (16,511 tokens: 128-token window + 2 batches)" in how
     assert how.endswith(", fp8; a batch is max_num_batched_tokens, 8,192 here (mnbt= sets it)")
+    # With MTP the proposer's layer keeps a sliding cache too, and the row says which the 44th is.
+    mtp = _row(_dsv4(mtp=1), "KV cache")
+    assert "of sliding-window caches in 44 layers, the MTP layer's among them (16,511 tokens" in mtp
 
 
 def test_deepseek_v4_batches_shrink_with_mnbt() -> None:
