@@ -661,7 +661,7 @@ def query_with(base: Query, settings: dict[str, Any]) -> Query:
 
 
 # A model page's address on the Hub, as a browser or chat gives it: the id, and a branch or commit.
-_HUB_URL_RE = re.compile(
+HUB_URL_RE = re.compile(
     r"^<?https?://(?:www\.)?(?:huggingface\.co|hf\.co)/(?:models/)?([^/\s|>?#]+/[^/\s|>?#]+)"
     r"(?:/(?:tree|blob|resolve)/([^/\s|>?#]+))?[^\s]*$",
     re.IGNORECASE,
@@ -672,7 +672,7 @@ def parse_model(word: str) -> tuple[str, str | None]:
     """Split ``org/name@revision``; a Hub address gives its id (and the branch or commit it names); a
     path (starts with . / ~, ends with .json, or ends with / as a shell completes a folder) passes as
     is: the source says whether it holds a model."""
-    if url := _HUB_URL_RE.match(word):
+    if url := HUB_URL_RE.match(word):
         word = url.group(1) + (f"@{url.group(2)}" if url.group(2) and url.group(2) != "main" else "")
     elif word.startswith((".", "/", "~")) or word.endswith((".json", "/")):
         return word, None

@@ -364,18 +364,7 @@ def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEF
     total, whether it is an A100, whether it is a GB10 (compute capability 12.1). With no GPU at
     all, vLLM's own fallback (the small-GPU defaults) applies.
     """
-    profile, _ = version_profile(query)
-    tier = profile.batch_tiers[-1]
-    if gpu is not None:
-        for candidate in profile.batch_tiers:
-            if gpu.memory_bytes < candidate.min_memory_bytes:
-                continue
-            if candidate.excludes_a100 and gpu.family == "a100":
-                continue
-            if candidate.excludes_gb10 and gpu.compute_capability == (12, 1):
-                continue
-            tier = candidate
-            break
+    tier = _batch_tier(query, gpu)
     seqs = query.max_num_seqs or tier.max_num_seqs
     # The default batch is no more than max_num_seqs requests of max_model_len ("Ensure
     # max_num_batched_tokens does not exceed model limit", engine/arg_utils.py@v0.19.0-v0.34.0); an
@@ -385,9 +374,24 @@ def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEF
     return mnbt, seqs if query.max_num_seqs else min(seqs, mnbt)
 
 
+def _batch_tier(query: Query, gpu: GPU | None) -> BatchTier:
+    """The release's batch tier for the GPU (get_batch_defaults); vLLM's fallback with none."""
+    profile, _ = version_profile(query)
+    if gpu is not None:
+        for candidate in profile.batch_tiers:
+            if gpu.memory_bytes < candidate.min_memory_bytes:
+                continue
+            if candidate.excludes_a100 and gpu.family == "a100":
+                continue
+            if candidate.excludes_gb10 and gpu.compute_capability == (12, 1):
+                continue
+            return candidate
+    return profile.batch_tiers[-1]
+
+
 def default_max_num_seqs(query: Query, gpu: GPU | None) -> int:
     """The release's max_num_seqs for the GPU before the batch lowers it (get_batch_defaults)."""
-    return batch_defaults(query.model_copy(update={"max_num_batched_tokens": 1 << 30}), gpu)[1]
+    return _batch_tier(query, gpu).max_num_seqs
 
 
 def _seqs_refusal(query: Query) -> str | None:
@@ -764,13 +768,12 @@ def _small_batch(spec: ModelSpec, query: Query) -> int:
 
 def _prefix_batch_refusal(spec: ModelSpec, query: Query) -> str | None:
     """A batch below a multimodal prefix LM's largest item: vLLM stops at start-up. A default batch is
-    raised to the item from 0.22 (engine/arg_utils.py _get_min_mm_batched_tokens, "Raising
-    max_num_batched_tokens from ... to accommodate"), not in 0.20-0.21."""
+    raised to the item from 0.22 (``VllmProfile.raises_prefix_lm_batch``), not in 0.20-0.21."""
     floor = prefix_item_floor(spec, query)
     if not floor or (query.max_num_batched_tokens is None and not query.gpu):
         return None
     given = query.max_num_batched_tokens
-    if given is None and _version_key(version_profile(query)[0].version) >= (0, 22):
+    if given is None and version_profile(query)[0].raises_prefix_lm_batch:
         return None
     batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
     if batched >= floor:
@@ -780,10 +783,6 @@ def _prefix_batch_refusal(spec: ModelSpec, query: Query) -> str | None:
         f"vLLM will not start with max_num_batched_tokens {batched:,} ({which}): {spec.model_type} prefills "
         f"each image or video whole, up to {floor:,} tokens; use mnbt={floor}, or mm=0 for text only"
     )
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".")[:2])
 
 
 def text_only_saving_bytes(spec: ModelSpec, query: Query) -> int:
@@ -4216,9 +4215,7 @@ def seqs_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> 
     of util's share stays on the device).
     Fewer rows shrink the sampler warm-up and its tables, and the CUDA graphs captured; a cap under
     the share would only queue requests, so none is offered. ``query`` is one replica's."""
-    if query.kv == "off" or query.method != "calibrated" or query.kv_cache_memory is not None:
-        return None
-    if startup_refusal(spec, query, explain=False) is not None:
+    if not _offers_fixes(spec, query):
         return None
     now = _engine_report(spec, query, weights_bytes, gpu)
     share = query.batch
@@ -4229,19 +4226,36 @@ def seqs_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> 
     while seqs > share:
         candidates.append(seqs)
         seqs //= 2
-    for seqs in (*candidates, share):
-        asked = query.model_copy(update={"max_num_seqs": seqs})
-        shaped = vllm_report(spec, asked, weights_bytes=weights_bytes, gpu=gpu)
-        if not shaped.starts or shaped.max_resident < share:
-            continue
-        if query.pp == 1:
-            # The fit's own rule too: the CUDA context (and up to 0.19 the graphs) beside util's
-            # share must stay on the device with the requests' KV in the pool.
-            total = ENGINE.shape_total(spec, asked, gpu, ENGINE.dtypes(spec, asked), weights=weights_bytes)
-            if total is not None and total(asked.seq_len, share) > ENGINE.usable_bytes(spec, asked, gpu):
-                continue
-        return seqs
-    return None
+    return next(
+        (
+            seqs
+            for seqs in (*candidates, share)
+            if _fits_as_asked(spec, query.model_copy(update={"max_num_seqs": seqs}), weights_bytes, gpu)
+        ),
+        None,
+    )
+
+
+def _offers_fixes(spec: ModelSpec, query: Query) -> bool:
+    """Whether a verdict's setting fixes are sized for the query: a pool sized by vLLM's own rule
+    (not kv=off, classic or kvmem=) and a configuration it starts."""
+    if query.kv == "off" or query.method != "calibrated" or query.kv_cache_memory is not None:
+        return False
+    return startup_refusal(spec, query, explain=False) is None
+
+
+def _fits_as_asked(spec: ModelSpec, asked: Query, weights_bytes: int, gpu: GPU) -> bool:
+    """Whether a fix typed back fits by the verdict's own rule: vLLM starts, its pool holds the
+    requests it runs of the share, and (one stage) what comes on top of util's share - the CUDA
+    context, and up to 0.19 the graphs - stays on the device with them."""
+    shaped = vllm_report(spec, asked, weights_bytes=weights_bytes, gpu=gpu)
+    if not shaped.starts or shaped.max_resident < min(asked.batch, shaped.max_num_seqs):
+        return False
+    if asked.pp == 1:
+        total = ENGINE.shape_total(spec, asked, gpu, ENGINE.dtypes(spec, asked), weights=weights_bytes)
+        if total is not None and total(asked.seq_len, asked.batch) > ENGINE.usable_bytes(spec, asked, gpu):
+            return False
+    return True
 
 
 def settings_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> tuple[str, ...]:
@@ -4250,9 +4264,7 @@ def settings_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU)
     :func:`seqs_to_fit`). prefix=off where prefix caching is on by default or asked and the model keeps
     recurrent state (align mode's two pages per request); mnbt=2048 where the batch is larger and
     not given. ``query`` is one replica's."""
-    if query.kv == "off" or query.method != "calibrated" or query.kv_cache_memory is not None:
-        return ()
-    if startup_refusal(spec, query, explain=False) is not None:
+    if not _offers_fixes(spec, query):
         return ()
     now = _engine_report(spec, query, weights_bytes, gpu)
     share = min(query.batch, now.max_num_seqs)
@@ -4268,20 +4280,12 @@ def settings_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU)
     small = _small_batch(spec, query)
     if query.max_num_batched_tokens is None and batched > small:
         candidates.append((f"mnbt={small}", {"max_num_batched_tokens": small}))
-    fits: list[str] = []
-    for words, update in candidates:
-        asked = query.model_copy(update=update)
-        if startup_refusal(spec, asked, explain=False) is not None:
-            continue
-        shaped = vllm_report(spec, asked, weights_bytes=weights_bytes, gpu=gpu)
-        if not shaped.starts or shaped.max_resident < min(asked.batch, shaped.max_num_seqs):
-            continue
-        if query.pp == 1:
-            total = ENGINE.shape_total(spec, asked, gpu, ENGINE.dtypes(spec, asked), weights=weights_bytes)
-            if total is not None and total(asked.seq_len, asked.batch) > ENGINE.usable_bytes(spec, asked, gpu):
-                continue
-        fits.append(words)
-    return tuple(fits)
+    return tuple(
+        words
+        for words, update in candidates
+        if startup_refusal(spec, asked := query.model_copy(update=update), explain=False) is None
+        and _fits_as_asked(spec, asked, weights_bytes, gpu)
+    )
 
 
 def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:

@@ -381,6 +381,10 @@ class VllmProfile(_Frozen):
     # TYPE_MAP takes 4- and 8-bit symmetric weights only ("Unsupported quantization config"); up to
     # 0.21 GPTQConfig (quantization/gptq.py) also served 2/3-bit and asymmetric ones.
     gptq_symmetric_4_8_only: bool = False
+    # A multimodal prefix LM's default max_num_batched_tokens raised to its largest item
+    # (engine/arg_utils.py _get_min_mm_batched_tokens, "Raising max_num_batched_tokens ... to
+    # accommodate"): from 0.22.0 (not in the 0.20.0 and 0.21.0 wheels).
+    raises_prefix_lm_batch: bool = False
     # GPTQ activation order (desc_act with groups): up to 0.29.0 each GPTQ linear registers an int32
     # ``g_idx`` and its kernel takes ``has_g_idx`` (quantization/gptq_marlin.py@v0.19.0,
     # auto_gptq.py@v0.29.0); from 0.30.0 there is no g_idx parameter and
@@ -483,6 +487,7 @@ _V022 = _next(
     _V021,
     "0.22",
     gptq_symmetric_4_8_only=True,
+    raises_prefix_lm_batch=True,
     all_mode_counts_speculative_pages=True,
     fit_error_names_cpu_backend=True,
     model_runner="v2_listed_unquantized",
