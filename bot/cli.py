@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot import render_text, report
-from bot.commands import GpusCmd, HelpCmd, parse
+from bot.commands import GpusCmd, HelpCmd, limit_value, parse
 from bot.console import make_console, plain
 from bot.echo import neutral
 from bot.names import model_name, shorten_paths
@@ -74,10 +74,7 @@ def _take_flags(argv: Sequence[str]) -> tuple[list[str], bool, int]:
         if word == "--json":
             as_json = True
         elif word == "--limit" or word.startswith("--limit="):
-            value = word.partition("=")[2] if "=" in word else next(it, "")
-            if not value.isdigit() or not 1 <= int(value) <= 1000:
-                raise InputError(f'--limit needs a number from 1 to 1000 (got "{value}")')
-            limit = int(value)
+            limit = limit_value(word.partition("=")[2] if "=" in word else next(it, ""))
         elif word.startswith("--") and word not in ("--help",):
             raise InputError(f'unknown option "{word}": the options are --json and --limit N')
         else:

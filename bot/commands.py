@@ -84,6 +84,13 @@ def _is_mention(word: str) -> bool:
     return word.startswith("<@") and word.endswith(">")
 
 
+def limit_value(value: str) -> int:
+    """The N of ``--limit N``: the rows a listing shows, 1 to 1000."""
+    if not value.isdigit() or not 1 <= int(value) <= 1000:
+        raise InputError(f'--limit needs a number from 1 to 1000 (got "{value}")')
+    return int(value)
+
+
 def _history_limit(words: list[str]) -> tuple[list[str], int]:
     """``--limit N`` (or ``--limit=N``) among history's words, as the terminal reads it; ``--json`` is
     the terminal's output switch, which a chat answer has no use for."""
@@ -93,10 +100,7 @@ def _history_limit(words: list[str]) -> tuple[list[str], int]:
     for word in it:
         low = word.lower()
         if low == "--limit" or low.startswith("--limit="):
-            value = word.partition("=")[2] if "=" in word else next(it, "")
-            if not value.isdigit() or not 1 <= int(value) <= 1000:
-                raise InputError(f'--limit needs a number from 1 to 1000 (got "{value}")')
-            limit = int(value)
+            limit = limit_value(word.partition("=")[2] if "=" in word else next(it, ""))
         elif low == "--json":
             raise InputError(
                 "--json is the terminal's output switch (vram history --json); here the list is the answer"

@@ -25,7 +25,15 @@ from common.errors import InputError
 from estimator.dtypes import FORMAT_BITS
 from estimator.engines.vllm_profiles import NEWEST, profile_for
 from estimator.gpus import GPU, lookup_gpu
-from estimator.grammar import ALIAS_TO_KEY, KEY_BY_NAME, MODEL_MAX, VALID_KEYS, parse_settings, query_with
+from estimator.grammar import (
+    ALIAS_TO_KEY,
+    HUB_URL_RE,
+    KEY_BY_NAME,
+    MODEL_MAX,
+    VALID_KEYS,
+    parse_settings,
+    query_with,
+)
 from estimator.query import Query
 from estimator.spec import Frozen
 from sources.resolve import REPO_ID_RE
@@ -112,11 +120,6 @@ _UNSUPPORTED_ENGINES = {
     "deepspeed": "DeepSpeed",
     "vllm-ascend": "vLLM Ascend",
 }
-_URL_RE = re.compile(
-    r"^<?https?://(?:www\.)?(?:huggingface\.co|hf\.co)/(?:models/)?([^/\s|>?#]+/[^/\s|>?#]+)"
-    r"(?:/(?:tree|blob|resolve)/([^/\s|>?#]+))?[^\s]*$",
-    re.IGNORECASE,
-)
 _EDGE_PUNCT = "\"'()[]{}“”‘’"
 # Slack's emphasis, *bold* and _italic_, over one word or several ("_2 users_"): the marks go, paired
 # as Slack pairs them (a mark opening a word, the same closing a word); a lone "_" is part of a name.
@@ -935,7 +938,7 @@ def _read_ids(reader: _Reader) -> None:
     previous = ""
     for token in reader.tokens:
         raw, before, previous = token.raw, previous, token.raw.strip(",;:").lower()
-        url = _URL_RE.match(raw)
+        url = HUB_URL_RE.match(raw)
         if url:
             reader.set_model(url.group(1), url.group(2), raw)
             token.used = True
@@ -1853,12 +1856,17 @@ def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
 _THREAD_MODEL = re.compile(r"\b(?:it|this model|that model|this one)\b", re.IGNORECASE)
 
 
+def mentions_the_thread_model(text: str) -> bool:
+    """Whether ``text`` speaks of the thread's model ("it", "this model") rather than naming one."""
+    return bool(_THREAD_MODEL.search(text))
+
+
 def thread_question(text: str, base: Query) -> tuple[Query, dict[str, Any], str] | None:
     """A question in a thread about its model ("how many users can it serve?", "how much context can
     it take at b=8?"): ``base`` with the settings the question says, those settings, and the question
     as read (the model and, where it names none, the thread's GPU in it); None when the text names no
     such model or asks nothing. Raises InputError where the question cannot be read."""
-    if not base.model or not is_question(text) or not _THREAD_MODEL.search(text):
+    if not base.model or not is_question(text) or not mentions_the_thread_model(text):
         return None
     named = _THREAD_MODEL.sub(base.model, text, count=1)
     try:
@@ -1893,6 +1901,7 @@ __all__ = [
     "QuestionKind",
     "count_text",
     "is_question",
+    "mentions_the_thread_model",
     "read_change",
     "read_question",
     "thread_question",

@@ -25,7 +25,7 @@ from slack_sdk.webhook import WebhookClient
 from bot import ask, blocks, slack_native
 from bot.blocks import Message
 from bot.http import SIGNATURE_KEY
-from bot.question import SUBCOMMANDS, is_question, read_change, read_question
+from bot.question import SUBCOMMANDS, is_question, mentions_the_thread_model, read_change, read_question
 from bot.service import (
     CompareReply,
     HistoryReply,
@@ -220,10 +220,8 @@ def _names_a_change(text: str) -> bool:
     except InputError:
         return True
     # A question about the thread's model ("how many users can it serve?").
-    return is_question(text) and bool(_THREAD_MODEL_WORDS.search(text))
+    return is_question(text) and mentions_the_thread_model(text)
 
-
-_THREAD_MODEL_WORDS = re.compile(r"\b(?:it|this model|that model|this one)\b", re.IGNORECASE)
 
 # The words a question opens with ("can X run ...?", "how many users can X serve ...?"); "what about X?"
 # and "and on an a100?" are changes to the thread's answer instead.
@@ -235,7 +233,7 @@ def is_new_question(text: str) -> bool:
     32k on an L4?"): answered as asked, not as a change to the thread's answer, whose settings it
     would otherwise inherit unsaid. A question about the thread's model ("it") is a change."""
     words = text.split()
-    if not words or words[0].strip("*_~").lower() not in _QUESTION_OPENERS or _THREAD_MODEL_WORDS.search(text):
+    if not words or words[0].strip("*_~").lower() not in _QUESTION_OPENERS or mentions_the_thread_model(text):
         return False
     if not is_question(text):
         return False

@@ -66,6 +66,23 @@ def _lead(args: dict) -> str:  # type: ignore[type-arg]
     return args["blocks"][0]["text"]["text"]
 
 
+def _thread_of(bot: Bot, command: str) -> str:
+    """The ts of the answer to a slash command, whose thread the replies go to."""
+    bot.send.command(command)
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    bot.pool.drain()
+    return root_ts
+
+
+def _reply(bot: Bot, text: str, thread_ts: str, nth: int) -> dict:  # type: ignore[type-arg]
+    """The bot's answer (its ``nth`` post in all) to a reply in the thread."""
+    bot.send.event(bot.send.message(text, thread_ts=thread_ts))
+    args = bot.slack.wait_for("chat.postMessage", nth)[nth - 1].args
+    bot.pool.drain()
+    return args
+
+
 def test_a_question_as_a_slash_command(bot: Bot) -> None:
     assert bot.send.command("can Qwen/Qwen3-8B run 16k on an H100?").status == 200
     [post] = bot.slack.wait_for("chat.postMessage")
@@ -129,17 +146,11 @@ def test_a_what_if_in_a_questions_thread_answers_the_question_again(bot: Bot) ->
 def test_a_question_about_the_threads_model_is_answered_with_its_settings(bot: Bot) -> None:
     # "how many users can it serve?" in an answer's thread: the thread's model, GPU and settings, and
     # the question's answer alone (nothing changed); "at 32k" changes the context and says so.
-    bot.send.command("Qwen/Qwen3-8B s=16k gpu=h100 engine=vllm")
-    bot.slack.wait_for("chat.postMessage")
-    root_ts = _posted(bot)
-    bot.pool.drain()
-    bot.send.event(bot.send.message("how many users can it serve?", thread_ts=root_ts))
-    reply = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    root_ts = _thread_of(bot, "Qwen/Qwen3-8B s=16k gpu=h100 engine=vllm")
+    reply = _reply(bot, "how many users can it serve?", root_ts, 2)
     assert reply["thread_ts"] == root_ts
     assert _lead(reply).startswith("*most sequences at once at 16,384 tokens on one NVIDIA H100 80GB HBM3 (SXM5): ")
-    bot.pool.drain()
-    bot.send.event(bot.send.message("how many users can it serve at 32k?", thread_ts=root_ts))
-    lines = _lead(bot.slack.wait_for("chat.postMessage", 3)[2].args).splitlines()
+    lines = _lead(_reply(bot, "how many users can it serve at 32k?", root_ts, 3)).splitlines()
     assert lines[0].startswith("Changed `s=32k` (was 16k)")
     assert lines[-1].startswith("*most sequences at once at 32,768 tokens on one NVIDIA H100 80GB HBM3 (SXM5): ")
 
@@ -147,12 +158,8 @@ def test_a_question_about_the_threads_model_is_answered_with_its_settings(bot: B
 def test_a_whole_question_in_a_thread_is_answered_as_asked(bot: Bot) -> None:
     # The thread sized 4-bit weights on vLLM in eager mode; a question naming its own model and GPU
     # is read and answered as it stands, not as a change that keeps those settings unsaid.
-    bot.send.command("Qwen/Qwen3-8B s=16k gpu=h100 engine=vllm eager=on p=4")
-    bot.slack.wait_for("chat.postMessage")
-    root_ts = _posted(bot)
-    bot.pool.drain()
-    bot.send.event(bot.send.message("can Qwen/Qwen3-8B run 32k for 4 users on an L4?", thread_ts=root_ts))
-    reply = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    root_ts = _thread_of(bot, "Qwen/Qwen3-8B s=16k gpu=h100 engine=vllm eager=on p=4")
+    reply = _reply(bot, "can Qwen/Qwen3-8B run 32k for 4 users on an L4?", root_ts, 2)
     assert reply["thread_ts"] == root_ts
     assert _lead(reply).splitlines()[0] == "Read as `Qwen/Qwen3-8B s=32k b=4 gpu=l4`"
     text = blocks_text(reply)
