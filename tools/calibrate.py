@@ -221,7 +221,7 @@ def predict_vllm(case: dict[str, Any], constants: VllmConstants) -> CaseResult:
         constants=constants,
     )
     pool_measured = _gib(m.get("available_kv_cache_gib"))
-    batched, _ = vllm.batch_defaults(query, gpu)
+    batched, _ = vllm.served_batch(spec, query, gpu)
     from_measured = None
     if pool_measured is not None:
         from_measured = vllm.kv_capacity(spec, query, pool_measured, batched_tokens=batched)[1]
@@ -333,7 +333,7 @@ def _sampler_implied(case: dict[str, Any], spec: ModelSpec, query: Query, total:
     peak = case["measured"].get("torch_activation_peak_gib")
     if peak is None:
         return None
-    tokens, seqs = vllm.batch_defaults(query, _logged_gpu(query, total))
+    tokens, seqs = vllm.served_batch(spec, query, _logged_gpu(query, total))
     rows = min(tokens, seqs)
     forward, _ = vllm._forward_peak(spec, query, tokens)
     measured = peak * GiB

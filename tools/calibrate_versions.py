@@ -491,7 +491,7 @@ def size_case(case: dict[str, Any]) -> Row:
         # the fewest blocks of any, so that rank's blocks are an upper bound on the logged tokens.
         spec = stage_spec(spec, 0, query.pp)
         row.config_note += f"; PP {query.pp}: the logged pool is the first rank's ({spec.num_layers} layers)"
-    batched, _ = vllm.batch_defaults(query, lookup_gpu(gpu_key) if gpu_key else None)
+    batched, _ = vllm.served_batch(spec, query, lookup_gpu(gpu_key) if gpu_key else None)
     if failure:
         needed, available, estimated = failure
         row.logged_pool_gib = available
@@ -719,7 +719,7 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
     row.cuda_graphs_in_budget = report.cuda_graphs_in_budget
     row.pool_gib = _gib_or_none(report.kv_cache_memory)
     if profile.non_kv_accounting == "consumed" and vllm.uses_v2_runner(spec, query) and query.pp == 1:
-        _, seqs = vllm.batch_defaults(query, gpu)
+        _, seqs = vllm.served_batch(spec, query, gpu)
         held = vllm.v2_sampler_state_bytes(spec, seqs) + vllm.v2_sampler_tables_bytes(
             spec, seqs, vllm.speculative_tokens(spec, query)
         )
@@ -731,7 +731,7 @@ def size_full(case: dict[str, Any]) -> FullRow | None:
         row.tokens = report.kv_cache_tokens
         return row
     line = _token_line(case["version"], profile.kv_tokens_report)
-    batched, _ = vllm.batch_defaults(query, gpu)
+    batched, _ = vllm.served_batch(spec, query, gpu)
     _, tokens, concurrency = vllm.kv_capacity(spec, query, report.kv_cache_memory, batched_tokens=batched)
     row.tokens = int(concurrency * query.seq_len) if line != profile.kv_tokens_report else tokens
     return row

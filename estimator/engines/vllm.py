@@ -357,21 +357,41 @@ def vllm_gpu(gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> V
     return VllmGpu(mxfp4_moe_backend=backend, mla_import_workspaces=workspaces)
 
 
-def batch_defaults(query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS) -> tuple[int, int]:
+def batch_defaults(
+    query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS, *, prefix_item_tokens: int = 0
+) -> tuple[int, int]:
     """(max_num_batched_tokens, max_num_seqs) as ``vllm serve`` picks them when not given.
 
     The release's tiers (engine/arg_utils.py get_batch_defaults) read the GPU record: its device
     total, whether it is an A100, whether it is a GB10 (compute capability 12.1). With no GPU at
-    all, vLLM's own fallback (the small-GPU defaults) applies.
+    all, vLLM's own fallback (the small-GPU defaults) applies. ``prefix_item_tokens`` is a
+    multimodal prefix LM's largest item (:func:`prefix_item_floor`; :func:`served_batch` passes it),
+    which a default batch is raised to from 0.22.
     """
     tier = _batch_tier(query, gpu)
     seqs = query.max_num_seqs or tier.max_num_seqs
-    # The default batch is no more than max_num_seqs requests of max_model_len ("Ensure
-    # max_num_batched_tokens does not exceed model limit", engine/arg_utils.py@v0.19.0-v0.34.0); an
-    # unset max_num_seqs is then no more than that batch. One given is never lowered (above the batch
-    # it is refused: _seqs_refusal).
-    mnbt = query.max_num_batched_tokens or min(seqs * query.seq_len, tier.server_batched_tokens)
+    mnbt = query.max_num_batched_tokens
+    if mnbt is None:
+        mnbt = tier.server_batched_tokens
+        if prefix_item_tokens > mnbt and version_profile(query)[0].raises_prefix_lm_batch:
+            # "Raising max_num_batched_tokens from 2048 to 2496 to accommodate 'video' input for
+            # prefix-LM model" (engine/arg_utils.py@v0.22.0-v0.34.0, before the cap below).
+            mnbt = prefix_item_tokens
+        # The default batch is no more than max_num_seqs requests of max_model_len ("Ensure
+        # max_num_batched_tokens does not exceed model limit", engine/arg_utils.py@v0.19.0-v0.34.0);
+        # an unset max_num_seqs is then no more than that batch. One given is never lowered (above
+        # the batch it is refused: _seqs_refusal).
+        mnbt = min(seqs * query.seq_len, mnbt)
     return mnbt, seqs if query.max_num_seqs else min(seqs, mnbt)
+
+
+def served_batch(
+    spec: ModelSpec, query: Query, gpu: GPU | None, constants: VllmConstants = DEFAULT_CONSTANTS
+) -> tuple[int, int]:
+    """:func:`batch_defaults` for this model: a multimodal prefix LM's default batch raised to its
+    largest item where the release does. Its max_num_seqs is the same as batch_defaults' (the raise
+    only ever lifts a batch already above a tier's max_num_seqs)."""
+    return batch_defaults(query, gpu, constants, prefix_item_tokens=prefix_item_floor(spec, query))
 
 
 def _batch_tier(query: Query, gpu: GPU | None) -> BatchTier:
@@ -394,7 +414,7 @@ def default_max_num_seqs(query: Query, gpu: GPU | None) -> int:
     return _batch_tier(query, gpu).max_num_seqs
 
 
-def _seqs_refusal(query: Query) -> str | None:
+def _seqs_refusal(spec: ModelSpec, query: Query) -> str | None:
     """A max_num_seqs given above max_num_batched_tokens: vLLM's scheduler config refuses it
     (config/scheduler.py@v0.19.0-v0.34.0 "max_num_batched_tokens ... must be greater than or equal
     to max_num_seqs"; only an unset max_num_seqs is lowered to the batch). Where the batch is the
@@ -412,7 +432,7 @@ def _seqs_refusal(query: Query) -> str | None:
             f"vLLM will not start with seqs={seqs:,}: max_num_batched_tokens must be at least max_num_seqs, "
             f"and no GPU's default is more than {mnbt:,} here; use seqs={mnbt}, or mnbt={seqs}"
         )
-    mnbt, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
+    mnbt, _ = served_batch(spec, query, lookup_gpu(query.gpu) if query.gpu else None)
     if seqs <= mnbt:
         return None
     which = f"as mnbt={mnbt}" if query.max_num_batched_tokens else "its default here"
@@ -770,15 +790,14 @@ def _prefix_batch_refusal(spec: ModelSpec, query: Query) -> str | None:
     """A batch below a multimodal prefix LM's largest item: vLLM stops at start-up. A default batch is
     raised to the item from 0.22 (``VllmProfile.raises_prefix_lm_batch``), not in 0.20-0.21."""
     floor = prefix_item_floor(spec, query)
-    if not floor or (query.max_num_batched_tokens is None and not query.gpu):
+    if not floor:
         return None
     given = query.max_num_batched_tokens
-    if given is None and version_profile(query)[0].raises_prefix_lm_batch:
-        return None
-    batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
-    if batched >= floor:
-        return None
-    which = f"mnbt={given}" if given is not None else f"its default here, {batched:,}"
+    batched, _ = served_batch(spec, query, lookup_gpu(query.gpu) if query.gpu else None)
+    capped = given is None and query.max_num_seqs is not None and batched == query.max_num_seqs * query.seq_len
+    if batched >= floor or (given is None and not query.gpu and not capped):
+        return None  # with no GPU and no seqs x s cap, the default's tier is not known
+    which = f"mnbt={given}" if given is not None else "the default, at most seqs x s" if capped else "its default here"
     return (
         f"vLLM will not start with max_num_batched_tokens {batched:,} ({which}): {spec.model_type} prefills "
         f"each image or video whole, up to {floor:,} tokens; use mnbt={floor}, or mm=0 for text only"
@@ -1877,7 +1896,7 @@ def encoder_profile(
         frames = max(1, min(most, _QWEN2_VL_MAX_FRAMES))
         groups = ceil_div(frames, v.temporal_patch_size)
     tokens = groups * image_tokens
-    mnbt, seqs = batch_defaults(query, gpu, constants)
+    mnbt, seqs = served_batch(spec, query, gpu, constants)
     limit = _MM_LIMIT_DEFAULT if query.mm_limit is None else query.mm_limit
     per_prompt = max(1, min(limit, query.seq_len // tokens))
     items = max(1, min(max(mnbt, tokens) // tokens, seqs * per_prompt))
@@ -1951,7 +1970,7 @@ def activation_peak(
     The encoder runs first; its outputs stay in the encoder cache through the text dummy run and
     the sampler warm-up (v1/worker/gpu_model_runner.py profile_run@v0.27.1), so they add to both.
     """
-    tokens, seqs = batch_defaults(query, gpu, constants)
+    tokens, seqs = served_batch(spec, query, gpu, constants)
     rows = min(seqs, tokens)
     encoder, held, encoder_where = _encoder_peak(spec, query, gpu, constants)
     forward, where = _forward_peak(spec, query, tokens)
@@ -2097,7 +2116,7 @@ def cuda_graph_counts(
     adjust_cudagraph_sizes_for_spec_decode; the V2 runner sizes its own): DeepSeek-V4-Flash with
     MTP x 2 at max_num_seqs 4 logs "PIECEWISE=5 (largest=24), FULL=3 (largest=9)"."""
     profile, _ = version_profile(query)
-    tokens, seqs = batch_defaults(query, gpu, constants)
+    tokens, seqs = served_batch(spec, query, gpu, constants)
     spec_tokens = speculative_tokens(spec, query)
     decode = 1 + spec_tokens
     if profile.cudagraph_split_grids_sm100 and _sm100(gpu):
@@ -3291,7 +3310,7 @@ def kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> t
     dtype_bytes = element_bytes(kv_dtype)
     dsa = any(layer.kind == "mla" and layer.index_dim for layer in spec.layers)
     sm100 = _sm100(gpu)
-    batched, _ = batch_defaults(query, gpu)
+    batched, _ = served_batch(spec, query, gpu)
     profile, _ = version_profile(query)
     num_spec = speculative_tokens(spec, query)
     model_bytes = _act_bytes(spec, query)
@@ -3392,7 +3411,7 @@ def _dsv4_kv_terms(spec: ModelSpec, query: Query, gpu: GPU | None, per_request: 
     group's pages at the widest group's page, so each group's share is its pages x that page; the
     earlier planners' groups are told by their own pages and the rounding goes to ``blocks``."""
     layout, _ = kv_layout(spec, query)
-    batched, _ = batch_defaults(query, gpu)
+    batched, _ = served_batch(spec, query, gpu)
     in_flight = batched * layout.in_flight_batches
     s = query.seq_len
     groups = layout.request_groups or layout.types
@@ -3593,7 +3612,7 @@ def drafter_report(spec: ModelSpec, query: Query) -> DrafterReport | None:
     for layer in layers:
         span = query.seq_len
         if layer.kind == "sliding" and layer.window is not None:
-            batched, _ = batch_defaults(query, lookup_gpu(query.gpu) if query.gpu else None)
+            batched, _ = served_batch(spec, query, lookup_gpu(query.gpu) if query.gpu else None)
             span = min(
                 layer.window - 1 + layout.extra_retained_tokens + batched * layout.in_flight_batches, query.seq_len
             )
@@ -3868,7 +3887,7 @@ def vllm_report(
         return pipeline_report(spec, query, gpu=gpu, constants=constants)
     constants = constants or query_constants(query)
     profile, _ = version_profile(query)
-    batched_tokens, max_seqs = batch_defaults(query, gpu, constants)
+    batched_tokens, max_seqs = served_batch(spec, query, gpu, constants)
     weights = loaded_weight_bytes(spec, query, gpu, weights_bytes, constants)
     peak, _ = activation_peak(spec, query, gpu=gpu, constants=constants)
     non_torch = non_torch_bytes(query, constants, gpu)
@@ -4051,7 +4070,7 @@ def persistent_runner_bytes(
     consumed-memory accounting counts. The extensible KV cache (0.34) finds them resident after
     warm-up (``non_kv_used``), not in the transient peak its margin scales with."""
     profile, _ = version_profile(query)
-    tokens, seqs = batch_defaults(query, gpu, constants)
+    tokens, seqs = served_batch(spec, query, gpu, constants)
     workspace = gdn_workspace_beyond_moe(spec, query, tokens)
     stage = spec.pp_stage
     if stage is not None and not stage.last:
@@ -4276,7 +4295,7 @@ def settings_to_fit(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU)
     caching = profile.hybrid_prefix_caching_default if query.prefix_caching is None else query.prefix_caching
     if caching and any(t.kind == "mamba" for t in layout.types):
         candidates.append(("prefix=off", {"prefix_caching": False}))
-    batched, _ = batch_defaults(query, gpu)
+    batched, _ = served_batch(spec, query, gpu)
     small = _small_batch(spec, query)
     if query.max_num_batched_tokens is None and batched > small:
         candidates.append((f"mnbt={small}", {"max_num_batched_tokens": small}))
@@ -4299,7 +4318,7 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     layout, _ = kv_layout(spec, query)
     if not any(t.kind in ("sliding", "chunked") for t in layout.types):
         return None
-    batched, _ = batch_defaults(query, gpu)
+    batched, _ = served_batch(spec, query, gpu)
     size = _small_batch(spec, query)
     if batched <= size:
         return None
@@ -4330,7 +4349,7 @@ def _sampler_seqs_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
     if (answer := _tip_report(spec, query, gpu)) is None:
         return None
     weights, now = answer
-    _, seqs = batch_defaults(query, gpu)
+    _, seqs = served_batch(spec, query, gpu)
     _, where = activation_peak(spec, query, gpu=gpu)
     if not where.startswith("sampler warm-up") or not now.starts:
         return None
@@ -4719,7 +4738,7 @@ def _kv_bytes(
     at = query.model_copy(update={"gpus": gpus}) if gpus != query.gpus else query
     if gpu is None and at.gpu:
         gpu = lookup_gpu(at.gpu)
-    batched, _ = batch_defaults(at, gpu)
+    batched, _ = served_batch(spec, at, gpu)
     return requests_kv_bytes(spec, at, seq_len=seq_len, batch=batch, tp=gpus, batched_tokens=batched, gpu=gpu)
 
 
@@ -4849,7 +4868,7 @@ def startup_refusal(spec: ModelSpec, query: Query, *, explain: bool = True) -> s
         return why
     if why := eplb_refusal(spec, query):
         return f"vLLM will not start with eplb={query.eplb}: {why}"
-    if why := _seqs_refusal(query):
+    if why := _seqs_refusal(spec, query):
         return why
     if why := _prefix_batch_refusal(spec, query):
         return why
@@ -5042,7 +5061,7 @@ class VllmEngine(BaseEngine):
         _refuse_unsized_pool(spec, query)
         layout, _ = kv_layout(spec, query)
         gpu = gpu if gpu is not None else (lookup_gpu(query.gpu) if query.gpu else None)
-        batched, _ = batch_defaults(query, gpu)
+        batched, _ = served_batch(spec, query, gpu)
         block = layout.bytes_per_block
         if extensible_kv_cache(query, gpu):
             profile = version_profile(query)[0]
@@ -5128,9 +5147,9 @@ class VllmEngine(BaseEngine):
                 )
             )
         notes += _eager_async_notes(spec, query)
-        batched, max_seqs = batch_defaults(query, gpu)
+        batched, max_seqs = served_batch(spec, query, gpu)
         share = ceil_div(query.batch, query.dp)  # each data-parallel replica schedules its own share
-        if share > max_seqs and _seqs_refusal(query) is None:
+        if share > max_seqs and _seqs_refusal(spec, query) is None:
             # The KV term counts the max_num_seqs it runs; the others wait, holding no blocks.
             why = f"seqs={query.max_num_seqs:,}" if query.max_num_seqs else "its default max_num_seqs"
             fix = "raise seqs= to run them together"
@@ -5318,7 +5337,7 @@ class VllmEngine(BaseEngine):
         version = version_profile(query)[0].version
         if gpu is None:
             # The batch tier follows the GPU, and with it the activation peak: say which one was sized.
-            batched, seqs = batch_defaults(query, None)
+            batched, seqs = served_batch(spec, query, None)
             given = query.max_num_batched_tokens is not None and query.max_num_seqs is not None
             tier = (
                 ""

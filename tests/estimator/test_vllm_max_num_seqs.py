@@ -196,8 +196,22 @@ def test_a_prefix_lm_batch_holds_its_largest_item() -> None:
     assert ENGINE.refusal(spec, q.model_copy(update={"max_num_batched_tokens": 2496})) is None
     assert ENGINE.refusal(spec, q.model_copy(update={"max_num_batched_tokens": 2048, "mm_limit": 0})) is None
     a100 = Query(model="m", engine="vllm", gpu="a100", seq_len=8192)
-    assert "(its default here, 2,048)" in (ENGINE.refusal(spec, a100.model_copy(update={"vllm": "0.21"})) or "")
+    assert "2,048 (its default here):" in (ENGINE.refusal(spec, a100.model_copy(update={"vllm": "0.21"})) or "")
     assert ENGINE.refusal(spec, a100.model_copy(update={"vllm": "0.22"})) is None
+    # The raised default is what the profile sizes: the A100's tier batch of 2,048 becomes 2,496 from
+    # 0.22, and stays 2,048 on 0.21 and for a text-only start (no item to hold).
+    from estimator.engines.vllm import served_batch
+
+    assert served_batch(spec, a100.model_copy(update={"vllm": "0.22"}), _gpu("a100")) == (2_496, 256)
+    assert served_batch(spec, a100.model_copy(update={"vllm": "0.34"}), _gpu("a100")) == (2_496, 256)
+    assert served_batch(spec, a100.model_copy(update={"vllm": "0.21"}), _gpu("a100")) == (2_048, 256)
+    assert served_batch(spec, a100.model_copy(update={"vllm": "0.34", "mm_limit": 0}), _gpu("a100")) == (2_048, 256)
+    # The raise comes before the cap at max_num_seqs x max_model_len: one request of 2,048 tokens batches
+    # 2,048, below the video, and vLLM's encoder budget stops it.
+    one = a100.model_copy(update={"vllm": "0.34", "max_num_seqs": 1, "seq_len": 2048})
+    assert served_batch(spec, one, _gpu("a100")) == (2_048, 1)
+    assert "2,048 (the default, at most seqs x s):" in (ENGINE.refusal(spec, one) or "")
+    assert ENGINE.refusal(spec, one.model_copy(update={"max_num_seqs": 2})) is None
     # The smaller batch is not offered where it would not start.
     est = _estimate(gemma, vllm="0.34", **{"seq_len": 65536, "batch": 8, "gpu": "h100", "gpus": 2})
     assert isinstance(est.engine_report, VllmReport) and "mnbt=2048" not in est.engine_report.settings_to_fit
