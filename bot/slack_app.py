@@ -502,15 +502,19 @@ class _Bot:
 
         return tell_user
 
-    def answer(self, text: str, who: Conversation) -> Answer:
+    def answer(self, text: str, who: Conversation, *, slash: bool = False) -> Answer:
         """Grammar through the service; a question in plain words read first, its reading leading the answer.
-        Small talk ("thanks!", "ok") asks nothing: a one-line pointer, not an error, and nothing kept."""
+        Small talk ("thanks!", "ok") asks nothing: a one-line pointer, not an error, and nothing kept.
+
+        ``slash``: typed as ``/vram``, which nobody else sees, so a public answer says who asked what; a
+        message (a mention, a DM, a thread reply) stands just above its answer and is not repeated."""
+        asker = who.user if slash else None
         if is_small_talk(text):
             return Answer(blocks.notice_message(SMALL_TALK_REPLY))
         if asks_what_it_does(text):
-            return render(self.service.run("help", who), asker=who.user)
+            return render(self.service.run("help", who), asker=asker)
         if self.search is None or not is_question(text):
-            return render(self.service.run(text, who), asker=who.user)
+            return render(self.service.run(text, who), asker=asker)
         try:
             ans = ask.answer(text, service=self.service, who=who, search=self.search)
         except VramError as err:
@@ -519,7 +523,7 @@ class _Bot:
         if out.estimate is None:
             return Answer(blocks.error_message(f"{out.error or INTERNAL_ERROR} (read as {ans.read_as})"))
         lead = ask.slack_lead(ans)
-        asked = (who.user, text) if who.user else None
+        asked = (asker, text) if asker else None
         others = ans.match.others if ans.match is not None else ()
         return Answer(
             blocks.estimate_message(
@@ -606,7 +610,7 @@ class _Bot:
             user=body.get("user_id"),
             private=channel_name == "directmessage" or channel_name.startswith("mpdm-"),
         )
-        answer = self.answer(from_slack(body.get("text") or ""), who)
+        answer = self.answer(from_slack(body.get("text") or ""), who, slash=True)
         # A DM or group DM between people (never one with the bot: it can post there).
         between_people = who.private
         on_error = self.tell_privately(respond)

@@ -560,6 +560,8 @@ def test_dm_with_the_bot_answers_messages_and_their_threads(bot: Bot) -> None:
     [answer] = bot.slack.wait_for("chat.postMessage")
     assert answer.args["channel"] == "DBOT1" and "thread_ts" not in answer.args  # a DM is a conversation
     assert "144 KiB per token x 4,096 tokens x 1 sequence" in blocks_text(answer.args)
+    # The question stands just above its answer, typed without /vram: no "asked by" echo of it.
+    assert "asked by" not in blocks_text(answer.args)
     bot.pool.drain()
     [record] = bot.store.history(scope=_scope("DBOT1", "U0001"))
     assert record.conversation.private and record.public and record.posted_channel == "DBOT1"

@@ -28,7 +28,7 @@ from tests.bot.test_slack_app import (
     start_bot,
 )
 from tests.fakehub import FakeHub
-from tests.mockslack import MockSlack, MockSocketMode, slash_command_envelope
+from tests.mockslack import BOT_USER_ID, MockSlack, MockSocketMode, slash_command_envelope
 from tests.store.conftest import db_url, pg_schema_url  # noqa: F401  (fixtures: SQLite and Postgres)
 
 # Real servers and peers on 127.0.0.1 (seconds per test): outside the fast subset.
@@ -228,6 +228,10 @@ def test_an_unsigned_click_is_refused(bot: Bot) -> None:
 def test_public_answers_name_who_asked_and_what(bot: Bot) -> None:
     post, _ts = _answer(bot, f"{QWEN3_8B} s=16k")
     assert f"asked by <@U0001>: `/vram {QWEN3_8B} s=16k`" in blocks_text(post)
+    # A mention is a message in the channel, above its answer: the answer does not repeat it.
+    bot.send.event(bot.send.message(f"<@{BOT_USER_ID}> {QWEN3_8B} s=8k", type="app_mention"))
+    mention = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    assert "8,192 tokens" in blocks_text(mention) and "asked by" not in blocks_text(mention)
 
 
 # -- 2. the sizing form --------------------------------------------------------------------------
