@@ -28,6 +28,7 @@ from estimator.spec import Frozen
 from estimator.units import tokens_text
 
 SECTION_LIMIT = 3000  # Slack's limit on a section's text
+HISTORY_TEXT_LIMIT = 300  # a stored query's text in a history line, in characters
 MAX_BLOCKS = 50  # Slack's limit on blocks per message
 # The widest code-block line that a phone shows without wrapping (about 45 monospace characters).
 PHONE_WIDTH = 45
@@ -127,7 +128,8 @@ def _sections(lines: Sequence[str]) -> list[Block]:
     out: list[Block] = []
     chunk: list[str] = []
     for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 10:
+        line = _truncate(line, SECTION_LIMIT - 10)
+        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 10:
             out.append(_section("\n".join(chunk)))
             chunk = []
         chunk.append(line)
@@ -538,7 +540,8 @@ def history_lines(records: Sequence[Any], compares: Sequence[tuple[Any, Any]] = 
             f" · :x: {escape(_truncate(getattr(side, 'error', None) or str(side.status), 160))}" for side in failed
         )
         # Backticks (text pasted as code) would close the line's code span early; the grammar ignores them.
-        text = " ".join(r.text.replace("`", " ").split())
+        # A question with a pasted paragraph is shortened: the listing is for finding it (show <id>).
+        text = _truncate(" ".join(r.text.replace("`", " ").split()), HISTORY_TEXT_LIMIT)
         model = getattr(r, "model", None)
         if getattr(r, "parent_id", None) is not None and model and model.lower() not in text.lower():
             text_part = f"`{escape(text)}` on `{escape(model)}`"  # a thread reply that typed only the change

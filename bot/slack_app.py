@@ -180,6 +180,11 @@ def slack_error_sentence(err: Exception) -> str:
     if isinstance(err, SlackApiError):
         code = str(err.response.get("error", "")) if err.response is not None else ""
         return SLACK_ERRORS.get(code, f"Slack refused the answer ({code or 'unknown error'}).")
+    if isinstance(err, ResponseUrlError) and err.status == 429:
+        return SLACK_ERRORS["ratelimited"]
+    if isinstance(err, ResponseUrlError) and 400 <= err.status < 500:
+        # Slack was reached and turned the message down: trying again would not help.
+        return SLACK_ERRORS.get(err.code, f"Slack refused the answer ({err.code or f'HTTP {err.status}'}).")
     return "I could not reach Slack to post the answer: try again in a minute."
 
 
@@ -254,10 +259,11 @@ MAX_RETRY_AFTER_S = 60.0
 class ResponseUrlError(SlackClientError):
     """A post to a slash command's ``response_url`` was not accepted."""
 
-    def __init__(self, status: int, retry_after_s: float | None = None) -> None:
-        super().__init__(f"response_url answered HTTP {status}")
+    def __init__(self, status: int, retry_after_s: float | None = None, code: str = "") -> None:
+        super().__init__(f"response_url answered HTTP {status}" + (f" ({code})" if code else ""))
         self.status = status
         self.retry_after_s = retry_after_s
+        self.code = code  # the body Slack answers with, an error code such as "invalid_blocks"
 
 
 class Responder:
@@ -275,7 +281,8 @@ class Responder:
         resp = WebhookClient(self.url, timeout=10, retry_handlers=[]).send_dict(message)
         if resp.status_code != 200:
             after = resp.headers.get("retry-after") or resp.headers.get("Retry-After")
-            raise ResponseUrlError(resp.status_code, _seconds(after))
+            code = (resp.body or "").strip()
+            raise ResponseUrlError(resp.status_code, _seconds(after), code if code.isidentifier() else "")
 
 
 def _seconds(value: Any) -> float | None:

@@ -365,6 +365,29 @@ def test_long_history_is_split_under_the_section_limit() -> None:
     assert sum(b["text"]["text"].count("`#") for b in msg.blocks if b["type"] == "section") == 200
 
 
+def test_a_pasted_paragraph_first_in_history_keeps_the_listing_valid() -> None:
+    # A 3,000-character question as the newest query: its line is shortened, no section is empty,
+    # and history and the Home tab stay valid for Slack (they were refused as invalid_blocks).
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    long = "can Qwen/Qwen3-8B run 32k on an H100 " + "really " * 420 + "?"
+    recs = [Rec(2, when, long, "ok", "U0001"), Rec(1, when, "Qwen/Qwen3-8B s=8k", "ok", "U0001")]
+    for msg in (blocks.history_message(recs), blocks.history_message(recs, mine=True)):
+        assert_valid_blocks(msg)
+        [first] = [
+            line
+            for b in msg.blocks
+            if b["type"] == "section"
+            for line in b["text"]["text"].split("\n")
+            if "`#2`" in line
+        ]
+        assert first.endswith("…`") and len(first) < 600, first
+    view = blocks.home_view(recs)
+    assert not block_errors(view["blocks"]) and all(b.get("text", {}).get("text", "x") for b in view["blocks"])
+    # A single line past a section's limit is cut to fit rather than flushing an empty section first.
+    sections = blocks._sections(["y" * 5000, "z"])
+    assert [len(b["text"]["text"]) for b in sections] == [2990, 1]
+
+
 def test_gpus_and_help() -> None:
     @dataclass
     class G:

@@ -101,3 +101,19 @@ def test_a_lost_connection_to_slack_is_retried(bot: Bot) -> None:
     bot.pool.drain()
     assert post.args["channel"] == "C0001"
     assert len(bot.slack.of("chat.postMessage", failed=True)) == 1  # the dropped try
+
+
+def test_a_message_slack_turns_down_is_not_called_unreachable() -> None:
+    # response_url answers 400 with the error code as its body: Slack was reached and refused the
+    # blocks, which trying again would not change; a 5xx or no answer is "could not reach".
+    from bot.slack_app import ResponseUrlError, retry_delay, slack_error_sentence
+
+    refused = ResponseUrlError(400, None, "invalid_blocks")
+    assert slack_error_sentence(refused) == "Slack refused the answer (invalid_blocks)."
+    assert retry_delay(refused, 1, 1.0) is None
+    assert slack_error_sentence(ResponseUrlError(404)) == "Slack refused the answer (HTTP 404)."
+    assert slack_error_sentence(ResponseUrlError(404, None, "expired_url")).startswith(
+        "This command's reply link expired"
+    )
+    assert slack_error_sentence(ResponseUrlError(503)).startswith("I could not reach Slack")
+    assert slack_error_sentence(ResponseUrlError(429)).startswith("Slack is rate-limiting me")
