@@ -373,10 +373,6 @@ def what_if_actions(est: Estimate, record_id: int, *, private: bool = False, oth
     return {"type": "actions", "block_id": f"vram_next_{record_id}", "elements": elements}
 
 
-def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate) -> str:
-    return report.change_line(changes, base, new, esc=escape)
-
-
 def fit_phrase(est: Estimate) -> str | None:
     """``fits one NVIDIA L4 (3.2 GiB spare)`` or ``does not fit 2 x NVIDIA L4 (5.0 GiB short)``; where
     the engine will not start the layout (its refusal, vLLM's start check), that instead of a

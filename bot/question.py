@@ -889,7 +889,6 @@ _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
         ),
     ),
 ]
-_FIT_RULE = re.compile(r"\b(?:fit|fits|run|runs|serve|load|enough|possible|work)\b")
 
 
 def _min_gpus_by_name(tokens: list[_Token]) -> bool:
@@ -1778,7 +1777,8 @@ def _refines(key: str, read: str, given: str, reader: _Reader) -> bool:
         except InputError:
             return False
     if key == "dtype":
-        return FORMAT_BITS.get(read) is not None and FORMAT_BITS.get(read) == FORMAT_BITS.get(given.lower())
+        bits = {str(fmt): n for fmt, n in FORMAT_BITS.items()}
+        return bits.get(read) is not None and bits.get(read) == bits.get(given.lower())
     return False
 
 

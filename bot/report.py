@@ -823,15 +823,6 @@ def changed_settings(changes: Mapping[str, str], base: Estimate, new: Estimate, 
     return ", ".join(shown) or "nothing"
 
 
-def change_line(changes: Mapping[str, str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:
-    """``Changed `s=32k`, `b=8`: total 34.1 GiB → 40.2 GiB (+6.1 GiB)``, plus a change of verdict."""
-    what = changed_settings(changes, base, new, esc)
-    line = f"Changed {what}: total {totals_change(base, new)}"
-    if base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits:
-        line += "; it now fits" if new.fit.fits else "; it no longer fits"
-    return line + held_change(base, new)
-
-
 def setting_value(key: str, query: Query) -> str:
     """One setting of ``query`` as ``key=`` takes it back: counts compact (``64k``) where exact, switches
     on/off, an unset setting "unset"."""

@@ -7,8 +7,9 @@ as arguments.
 from __future__ import annotations
 
 import os
+from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.errors import InputError
@@ -37,8 +38,17 @@ class Settings(BaseSettings):
     hub_branch_ttl_s: float = Field(600.0, ge=0)  # how long a resolved branch (main) is trusted
     workers: int = Field(16, ge=1, le=256)  # Slack listener pool: resolutions run here, not in ack
     hf_hub_offline: str = ""  # as huggingface_hub reads it: 1, ON, YES or TRUE (any case) means offline
-    vram_log_level: str | None = None  # terminal commands log WARNING and up unless this says otherwise
+    # Terminal commands log WARNING and up unless this says otherwise (any case: debug is DEBUG).
+    vram_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] | None = None
     user: str | None = None  # the terminal user when the passwd database has no entry (containers)
+
+    @field_validator("vram_log_level", mode="before")
+    @classmethod
+    def _level_name(cls, value: object) -> object:
+        """logging's level names, in any case; an empty value is unset."""
+        if isinstance(value, str):
+            return value.strip().upper() or None
+        return value
 
     @property
     def hub_offline(self) -> bool:

@@ -435,9 +435,3 @@ def architecture_type(config: Mapping[str, Any]) -> tuple[str, str] | None:
         if model_type:
             return model_type, name
     return None
-
-
-def installed_version() -> str | None:
-    """The transformers version the table was generated from."""
-    version = table().get("transformers_version")
-    return str(version) if version else None

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from estimator.query import KVSetting, Query
 
 # The bits per weight each format stores: what ``p=`` must agree with, and the classic formula's p.
-FORMAT_BITS: dict[str, int] = {
+FORMAT_BITS: dict[WeightFormat, int] = {
     "bf16": 16,
     "fp16": 16,
     "fp32": 32,

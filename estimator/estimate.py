@@ -376,7 +376,15 @@ def _fewest_gpus(
 
 def _classic(spec: ModelSpec, query: Query) -> Classic:
     n = query.params_billions if query.params_billions is not None else spec.params.total / 1e9
-    bits = query.bits or FORMAT_BITS.get(query.weight_format or spec.quantization.format, 16)
+    bits: int
+    if query.bits:
+        bits = query.bits
+    elif query.weight_format is not None:
+        bits = FORMAT_BITS[query.weight_format]
+    elif spec.quantization.method != "none":
+        bits = spec.quantization.weight_bits  # the checkpoint's own: an 8-bit GPTQ is not a 4-bit one
+    else:
+        bits = FORMAT_BITS[spec.quantization.format]
     return classic(
         n_billions=n,
         bits=bits,

@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from common.errors import ConfigError
+from common.errors import ConfigError, UnmodelledError
 from estimator.families import Bias, Family
 from estimator.fields import positive as _positive
 from estimator.fields import whole
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from estimator.config import _Counts, _Geometry
 
 
-class Unmodelled(ConfigError):
+class Unmodelled(UnmodelledError):
     """A layer kind or field vram does not model: the spec says so instead of guessing."""
 
 

@@ -9,7 +9,9 @@ reused while its entry stands); the other arguments are hashed as usual.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
+from contextlib import suppress
 from functools import wraps
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -23,7 +25,9 @@ def by_spec(size: int = 64) -> Callable[[Callable[Concatenate[S, P], R]], Callab
     that copies of a spec share) and the other arguments' values, keeping the ``size`` newest entries."""
 
     def decorate(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
-        entries: dict[tuple[object, ...], tuple[S, R]] = {}
+        # Threads of the Slack pool share it: each of the calls below is one atomic C call, so no
+        # thread sees a dict changing size under an iterator (next(iter(d)) could).
+        entries: OrderedDict[tuple[object, ...], tuple[S, R]] = OrderedDict()
 
         @wraps(fn)
         def memoized(spec: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -33,7 +37,8 @@ def by_spec(size: int = 64) -> Callable[[Callable[Concatenate[S, P], R]], Callab
                 return hit[1]
             value = fn(spec, *args, **kwargs)
             if len(entries) >= size:
-                entries.pop(next(iter(entries)), None)  # the oldest: dicts keep insertion order
+                with suppress(KeyError):  # another thread may have emptied it meanwhile
+                    entries.popitem(last=False)  # the oldest
             entries[key] = (spec, value)
             return value
 

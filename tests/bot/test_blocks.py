@@ -292,8 +292,9 @@ def test_what_if_reports_a_fit_change() -> None:
     base = phi4()
     big = phi4(seq=262144, kv_bytes=PHI4_KV_PER_TOKEN * 262144)  # 53.7e9 B of KV: no longer fits an H100
     assert not big.fit.fits
-    assert "it no longer fits" in blocks.change_line({"s": "256k"}, base, big)
-    assert "it now fits" in blocks.change_line({"s": "16k"}, big, base)
+    worse, better = blocks.what_if_lead({"s": "256k"}, base, big), blocks.what_if_lead({"s": "16k"}, big, base)
+    assert "\nFit: fits" in worse and "→ does not fit" in worse, worse
+    assert "\nFit: does not fit" in better and "→ fits" in better, better
 
 
 def test_compare_message() -> None:

@@ -103,3 +103,13 @@ def test_more_pipeline_stages_than_layers_is_invalid_input(settings: Settings) -
     code, out, err = vram([QWEN3_8B, "engine=vllm", "gpu=h100", "pp=37", "--json"], settings)
     assert code == 2 and json.loads(out)["error"]["code"] == "invalid_input"
     assert err.startswith("vram: pp=37 is too many stages") and "pp=36 or fewer" in err
+
+
+def test_a_layer_kind_vram_does_not_model_has_one_code() -> None:
+    # A config's layer kind vram does not model is the same case as an unmodelled layout or release:
+    # `unmodelled` in --json and exit 1, wherever it is raised (it was `config` from the layer reader).
+    from common.errors import UnmodelledError
+    from estimator.layerkinds import Unmodelled
+
+    err = Unmodelled("m has layers of type 'alien', which vram does not model.")
+    assert isinstance(err, UnmodelledError) and err.code == "unmodelled" and err.exit_code == 1

@@ -9,7 +9,9 @@ from common.errors import HubUnavailableError, InputError
 from sources import make_resolver
 
 
-@pytest.mark.parametrize(("var", "value"), [("PORT", "abc"), ("WORKERS", "0"), ("HUB_TIMEOUT_S", "-1")])
+@pytest.mark.parametrize(
+    ("var", "value"), [("PORT", "abc"), ("WORKERS", "0"), ("HUB_TIMEOUT_S", "-1"), ("VRAM_LOG_LEVEL", "loud")]
+)
 def test_bad_setting_is_one_sentence(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
     monkeypatch.setenv(var, value)
     with pytest.raises(InputError) as err:
@@ -44,3 +46,10 @@ def test_log_level_and_user_come_from_settings(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("USER", "someone")
     settings = load_settings()
     assert (settings.vram_log_level, settings.user) == ("DEBUG", "someone")
+
+
+@pytest.mark.parametrize(("value", "level"), [("debug", "DEBUG"), (" Info ", "INFO"), ("", None)])
+def test_log_level_takes_any_case(monkeypatch: pytest.MonkeyPatch, value: str, level: str | None) -> None:
+    # logging.basicConfig raises on "debug": the setting hands it logging's own name, or none.
+    monkeypatch.setenv("VRAM_LOG_LEVEL", value)
+    assert load_settings().vram_log_level == level

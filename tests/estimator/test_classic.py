@@ -53,3 +53,27 @@ def test_mha_model_has_no_gqa_term_and_full_kv() -> None:
     # vanilla = (32*4096*1*4096 + 4*32*4096^2*1) * 2 / 1e9 = (536,870,912 + 2,147,483,648) * 2 / 1e9 = 5.37
     assert result.vanilla_gb == 5.37
     assert result.total_gb == round(14.0 + 2.15 + 5.37, 2)
+
+
+def test_a_quantized_checkpoint_is_classic_sized_at_its_own_bits() -> None:
+    # Qwen3-8B's AWQ config says bits 4; the same config as an 8-bit GPTQ says 8. The classic model term
+    # is n x p / 8: with n = the checkpoint's parameter count (in billions), 4 bits give n/2 GB, 8 bits n GB.
+    import json
+    from pathlib import Path
+
+    from estimator.config import load_model_spec
+    from estimator.estimate import estimate
+    from estimator.query import Query
+
+    cfg = json.loads((Path(__file__).parents[1] / "fixtures" / "configs" / "Qwen__Qwen3-8B-AWQ.json").read_text())
+    models = []
+    for method, bits in (("awq", 4), ("gptq", 8)):
+        cfg["quantization_config"] = {"quant_method": method, "bits": bits, "group_size": 128}
+        spec = load_model_spec(cfg)
+        assert spec.quantization.weight_bits == bits
+        est = estimate(spec, Query(model="m", seq_len=1024, method="classic"), model_id="m")
+        assert est.classic is not None and est.classic.model_gb is not None
+        n = est.classic.model_gb * 8 / bits
+        models.append((est.classic.model_gb, round(n, 1)))
+    (four, n4), (eight, n8) = models
+    assert n4 == n8 and abs(eight - 2 * four) <= 0.02, models

@@ -34,3 +34,28 @@ def test_the_memo_keys_on_the_specs_identity_and_the_arguments() -> None:
     assert f(a, 2) == 102 and len(calls) == 4
     f.cache_clear()  # type: ignore[attr-defined]
     assert f(a, 2) == 102 and len(calls) == 5
+
+
+def test_threads_sharing_the_memo_never_see_it_change_under_them() -> None:
+    # The Slack pool's workers share every memo: many threads inserting past its size at once must
+    # only ever get their own values (next(iter(dict)) raced here with "dictionary changed size").
+    from concurrent.futures import ThreadPoolExecutor
+
+    @by_spec(size=4)
+    def f(spec: Spec, k: int) -> int:
+        return spec.n * 1000 + k
+
+    specs = [Spec(i) for i in range(8)]
+
+    def work(i: int) -> bool:
+        return all(f(specs[i % 8], k) == (i % 8) * 1000 + k for k in range(2000))
+
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so a race shows within the test
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(work, range(32)))
+    finally:
+        sys.setswitchinterval(interval)
