@@ -738,13 +738,17 @@ def no_verdict(est: Estimate) -> str | None:
 def fit_fixes(est: Estimate) -> str | None:
     """The ways to fit the verdict offers ("s=25,536, or gpus=2"), for a side of a comparison that
     does not fit; None where it fits or offers none."""
-    if est.fit is None or est.fit.fits:
+    fit, q = est.fit, est.query
+    if fit is None or fit.fits:
         return None
+    if fit.engine_refuses and 0 < fit.min_gpus * fit.min_gpus_dp < world(q):
+        return fewest_settings(fit, q)  # fewer GPUs than asked start it ("gpus=1 is enough")
     line = verdict(est)
-    _, sep, fixes = line.rpartition("; use ")
+    _, sep, fixes = max(line.rpartition("; use "), line.rpartition("; or use "), key=lambda p: len(p[0]))
     if sep:
-        # The settings alone, typed back as they are; the words on why stay in the answer.
-        return re.sub(r" \([^()]*\)", "", fixes)
+        # The settings alone, typed back as they are; the words on why, and what follows, stay in the answer.
+        fixes = re.sub(r" \([^()]*\)", "", fixes).split("; ")[0]
+        return re.sub(r" (?:or less|at most)\b", "", fixes)
     # "it fits on 4 of them (gpus=4)": the layout's settings in the closing parenthesis.
     found = re.search(r"it fits on [^;]*\(`?((?:gpus|dp|pp)=[^)`]*)`?\)$", line)
     return found.group(1) if found else None

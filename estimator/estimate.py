@@ -594,6 +594,11 @@ def estimate(
             whole, on, gpu, engine.dtypes(whole, on) if held else dtypes, weights=weights
         )
         notes += report_notes
+    if fit is not None and fit.engine_refuses and fit.engine_refuses != engine.refusal(spec, fit_query):
+        # Only a refusal of a context past the model's longest is worded anew (the layout that holds
+        # s=max): the context warning, in the words as asked, would contradict it. The refusal's own
+        # note below says it instead.
+        notes = [n for n in notes if n.code != "context_window_exceeded"]
     if fit is not None and fit.engine_refuses and not any(n.code == "engine_refuses" for n in notes):
         # With a GPU the verdict says it; --json's warnings carry it too, under its code.
         notes.append(note("engine_refuses", fit.engine_refuses + "."))

@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from bot import ask, blocks
 from bot.question import read_question
 from bot.service import CompareReply, Service, ShowReply
@@ -111,6 +113,28 @@ def test_a_side_that_does_not_fit_gets_the_verdicts_ways_to_fit(settings: Settin
     assert isinstance(reply, CompareReply) and reply.a.estimate and reply.b.estimate
     fields = blocks.compare_message(reply.a.estimate, reply.b.estimate).kwargs()["blocks"][1]["fields"]
     assert "To fit" not in fields[0]["text"] and fields[1]["text"].endswith("To fit, use gpus=4")
+
+
+@pytest.mark.parametrize(
+    ("settings_words", "cells"),
+    [
+        # 64 GPUs for phi-4's 40 layers (transformers) is refused; one GPU holds it: the fewest layout.
+        ("s=8k gpu=l4 gpus=64", ("gpus=1", "gpus=2")),
+        # util=0.995 is past what vLLM finds free at its start: the util that starts, not the prose.
+        ("s=8k b=1 engine=vllm vllm=0.33 gpu=h100 util=0.995 gpus=2", ("util=0.98", "util=0.98")),
+        # phi-4 past its 16,384 positions: the refusal's own ways ("; or use ..."), with the GPUs that
+        # hold s=max; Qwen3-8B's pool holds 27 of the 64 requests.
+        ("s=32k b=64 engine=vllm gpu=h100 gpus=2", ("b=27, or gpus=2 dp=3", "s=max with gpus=2 dp=2, or yarn=2")),
+    ],
+)
+def test_a_comparisons_ways_to_fit_are_settings_alone(
+    settings: Settings, settings_words: str, cells: tuple[str, str]
+) -> None:
+    phi4 = str(CONFIGS / "microsoft__phi-4.json")
+    code, out, _ = vram(["compare", QWEN3_8B, phi4, *settings_words.split()], settings)
+    assert code == 0
+    [row] = [line for line in _lines(out) if line.startswith("To fit, use ")]
+    assert row == f"To fit, use {cells[0]} {cells[1]}", row
 
 
 # -- stored comparisons -----------------------------------------------------------------------------

@@ -199,6 +199,9 @@ def test_the_way_to_s_max_names_the_gpus_that_hold_it() -> None:
     refused = estimate(spec, t4, model_id="m")
     assert refused.fit is not None and refused.fit.engine_refuses is not None
     assert refused.fit.engine_refuses.endswith("or use s=max (131,072) with gpus=4")
+    # The context warning in the words as asked ("or use s=max (131,072)") would contradict it: the
+    # refusal's own note carries the way with its GPUs instead.
+    assert [w.code for w in refused.warnings if "131,072" in w.message] == ["engine_refuses"]
     typed_back = query_with(t4, parse_settings(["s=max", "gpus=4"]))
     answer = estimate(spec, typed_back, model_id="m")
     assert answer.fit is not None and answer.fit.fits
