@@ -24,7 +24,7 @@ from bot.commands import (
     split_words,
 )
 from bot.question import read_change, thread_question
-from bot.report import is_input_mistake
+from bot.report import is_input_mistake, setting_value
 from common.errors import InputError, StoreError, VramError
 from estimator.draft import check_speculative_settings, draft_method
 from estimator.engines import get_engine
@@ -62,6 +62,13 @@ class Outcome(Frozen):
     # what-if: a question in plain words whose answer line leads it (the stored query's, or the reply's own)
     question_text: str | None = None
     changes: dict[str, str] = Field(default_factory=dict)  # what-if: key -> new value
+
+
+def unchanged_note(changes: dict[str, Any], query: Query) -> str:
+    """What a reply that changes nothing is told: each setting it named, as the answer has it."""
+    named = [f"`{key}={setting_value(key, query)}`" if key != "model" else f"`{query.model}`" for key in changes]
+    what = ", ".join(named) or "those settings"
+    return f"Nothing to change: this answer already has {what}. Reply with another value to see a what-if."
 
 
 class EstimateReply(Frozen):
@@ -437,11 +444,11 @@ class Service:
                 code="invalid_input",
             )
         if shown.sides:
-            pair = self.compare_what_if(a=shown.sides[0], b=shown.sides[1], text=text, who=who)
+            pair = self.compare_what_if(a=shown.sides[0], b=shown.sides[1], text=text, who=who, always=True)
             if pair is not None:
                 return pair
         else:
-            outcome = self.what_if(base=record, text=text, who=who)
+            outcome = self.what_if(base=record, text=text, who=who, always=True)
             if outcome is not None:
                 return EstimateReply(outcome=outcome)
         return ErrorReply(message=f"#{record_id} holds no settings to change", exit_code=2, code="invalid_input")
@@ -455,8 +462,10 @@ class Service:
             parsed = read_change(text, base)
         return parsed
 
-    def what_if(self, *, base: QueryRecord, text: str, who: Conversation) -> Outcome | None:
-        """Re-estimate ``base`` with the settings in a thread reply; None when it changes nothing."""
+    def what_if(self, *, base: QueryRecord, text: str, who: Conversation, always: bool = False) -> Outcome | None:
+        """Re-estimate ``base`` with the settings in a thread reply; None when the reply is chat. A reply
+        whose settings are the answer's already gets a note instead, unless ``always`` (``show 42 s=64k``
+        typed in full re-estimates as asked)."""
         text = plain_text(text)
         if not base.params:
             return None
@@ -476,6 +485,9 @@ class Service:
             return None
         asked = base.text if asked_in_thread is None else asked_in_thread[2]
         query, changes = parsed
+        if asked_in_thread is None and query == stored and not always:
+            # "s=32k" where the answer is at 32k already: nothing to re-estimate, and nothing to keep.
+            return Outcome(text=text, note=unchanged_note(changes, stored))
         return self.estimate_query(
             query,
             who,
@@ -486,7 +498,9 @@ class Service:
             question_text=asked,
         )
 
-    def compare_what_if(self, *, a: QueryRecord, b: QueryRecord, text: str, who: Conversation) -> CompareReply | None:
+    def compare_what_if(
+        self, *, a: QueryRecord, b: QueryRecord, text: str, who: Conversation, always: bool = False
+    ) -> CompareReply | None:
         """A reply in a comparison's thread: the same change to both sides, each stored as a what-if of
         its side; None when the reply changes nothing."""
         text = plain_text(text)
@@ -497,6 +511,9 @@ class Service:
             pb = self._changed(text, Query.model_validate(b.params))
             if pa is None or pb is None:
                 return None
+            if not always and pa[0] == Query.model_validate(a.params) and pb[0] == Query.model_validate(b.params):
+                same = Outcome(text=text, note=unchanged_note(pa[1], pa[0]))
+                return CompareReply(a=same, b=same)
             if "model" in pa[1]:
                 raise InputError(
                     "a reply in a comparison's thread changes the settings of both sides, not the models: "

@@ -81,6 +81,9 @@ class Clicks:
             self.bot._answer_in_thread(outcome, channel=who.channel, thread_ts=thread_ts, user=who.user)
             return
         # A private answer (the bot cannot post there): its what-if is private too.
+        if outcome.estimate is None and outcome.error is None and outcome.note:
+            self._private(respond, blocks.notice_message(outcome.note))
+            return
         if outcome.estimate is None:
             self._private(respond, blocks.error_message(outcome.error or "the what-if failed"))
             return

@@ -734,6 +734,9 @@ class _Bot:
         self._remember_post(answer, resp, thread_ts=thread_ts)
 
     def _answer_in_thread(self, out: Outcome, *, channel: str, thread_ts: str, user: str | None) -> None:
+        if out.estimate is None and out.error is None and out.note:
+            self._thread_notice(out.note, channel=channel, thread_ts=thread_ts, user=user)
+            return
         if out.estimate is None:
             self._thread_error(out.error or INTERNAL_ERROR, channel=channel, thread_ts=thread_ts, user=user)
             return
@@ -755,6 +758,9 @@ class _Bot:
             self.service.set_posted(out.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=thread_ts)
 
     def _compare_in_thread(self, reply: CompareReply, *, channel: str, thread_ts: str, user: str | None) -> None:
+        if reply.a.estimate is None and reply.a.error is None and reply.a.note:
+            self._thread_notice(reply.a.note, channel=channel, thread_ts=thread_ts, user=user)
+            return
         if reply.a.estimate is None or reply.b.estimate is None:
             self._thread_error(compare_errors(reply), channel=channel, thread_ts=thread_ts, user=user)
             return
@@ -778,7 +784,12 @@ class _Bot:
         return tell
 
     def _thread_error(self, sentence: str, *, channel: str, thread_ts: str, user: str | None) -> None:
-        msg = blocks.error_message(sentence)
+        self._thread_notice(sentence, channel=channel, thread_ts=thread_ts, user=user, error=True)
+
+    def _thread_notice(
+        self, sentence: str, *, channel: str, thread_ts: str, user: str | None, error: bool = False
+    ) -> None:
+        msg = blocks.error_message(sentence) if error else blocks.notice_message(sentence)
         if not user:
             self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **msg.kwargs())
             return

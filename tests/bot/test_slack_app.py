@@ -191,6 +191,30 @@ def test_thread_reply_errors_go_only_to_the_author(bot: Bot) -> None:
     assert len(bot.slack.of("chat.postMessage")) == 1
 
 
+def test_a_reply_that_changes_nothing_gets_a_note_not_an_answer(bot: Bot) -> None:
+    # "s=16k" and "at 16k" under an answer at 16k: the same query, so nothing is re-estimated, posted
+    # or kept; the author is told privately what the answer already has.
+    bot.send.command(f"{QWEN3_8B} s=16k")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    bot.pool.drain()
+    kept = len(bot.store.history(scope=Conversation(platform="slack", workspace="T0001", channel="C0001")))
+    for text in ("s=16k", "what about 16k?"):
+        bot.send.event(bot.send.message(text, thread_ts=root_ts, user="U0002"))
+    notes = bot.slack.wait_for("chat.postEphemeral", 2)
+    for eph in notes:
+        assert eph.args["user"] == "U0002" and eph.args["thread_ts"] == root_ts
+        assert eph.args["text"].startswith("Nothing to change: this answer already has `s=16k`."), eph.args["text"]
+        assert ":x:" not in eph.args["text"]
+    bot.pool.drain()
+    assert len(bot.slack.of("chat.postMessage")) == 1
+    assert len(bot.store.history(scope=Conversation(platform="slack", workspace="T0001", channel="C0001"))) == kept
+    # A change beside the repeated value is answered as before.
+    bot.send.event(bot.send.message("s=16k b=2", thread_ts=root_ts))
+    reply = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    assert reply["blocks"][0]["text"]["text"].startswith("Changed `b=2` (was 1)")
+
+
 def test_retried_event_and_mention_duplicate_get_one_reply(bot: Bot) -> None:
     bot.send.command(f"{QWEN3_8B} s=16k")
     bot.slack.wait_for("chat.postMessage")
