@@ -30,7 +30,7 @@ from estimator.draft import check_speculative_settings, draft_method
 from estimator.engines import get_engine
 from estimator.estimate import estimate
 from estimator.gpus import GPU, catalog
-from estimator.grammar import parse_model
+from estimator.grammar import KEYS, is_default, parse_model
 from estimator.query import Query
 from estimator.result import Estimate
 from estimator.spec import Frozen
@@ -62,6 +62,20 @@ class Outcome(Frozen):
     # what-if: a question in plain words whose answer line leads it (the stored query's, or the reply's own)
     question_text: str | None = None
     changes: dict[str, str] = Field(default_factory=dict)  # what-if: key -> new value
+
+
+# "compare with X", "compare it to X", "vs X": a comparison asked in a thread, beside its answer.
+_COMPARE_WITH = re.compile(
+    r"(?:compare|vs\.?|versus)\s+"
+    r"(?P<joined>(?:(?:it|this(?: one)?|that)\s+)?(?:with|to|against|and)\s+)?(?P<rest>\S.*)",
+    re.IGNORECASE,
+)
+
+
+def _model_word(query: Query) -> str:
+    """A query's model as the grammar takes it back (``id@revision`` where a revision was asked)."""
+    model = query.model or ""  # a stored query always names its model
+    return f"{model}@{query.revision}" if query.revision else model
 
 
 def unchanged_note(changes: dict[str, Any], query: Query) -> str:
@@ -454,6 +468,40 @@ class Service:
         return ErrorReply(message=f"#{record_id} holds no settings to change", exit_code=2, code="invalid_input")
 
     # -- threads --------------------------------------------------------------------------------
+    @staticmethod
+    def is_compare_command(text: str) -> bool:
+        """``compare A B ...`` typed whole (not "compare with X", which compares against a thread)."""
+        text = plain_text(text).strip().rstrip("?").strip()
+        found = _COMPARE_WITH.fullmatch(text)
+        if found is None or found["joined"] or found[0].split()[0].lower() != "compare":
+            return False
+        try:
+            return isinstance(parse(text), CompareCmd)
+        except InputError:
+            return False
+
+    @staticmethod
+    def compare_command(base: QueryRecord, text: str) -> str | None:
+        """A thread reply that asks for a comparison: ``compare with Qwen/Qwen3-32B`` (the thread's
+        answer beside that model, at its settings and any the reply changes) as the ``compare`` command
+        it stands for; a whole ``compare A B ...`` as typed; None for any other reply."""
+        text = plain_text(text).strip().rstrip("?").strip()
+        if Service.is_compare_command(text):
+            return text
+        found = _COMPARE_WITH.fullmatch(text)
+        if found is None or not base.params:
+            return None
+        stored = Query.model_validate(base.params)
+        parsed = read_change(found["rest"], stored)
+        if parsed is None or "model" not in parsed[1]:
+            raise InputError(
+                "name the model to compare with as a Hub id, e.g. `compare with Qwen/Qwen3-32B` "
+                "(or `/vram compare <model> <model> ...`)"
+            )
+        other = parsed[0]
+        settings = [f"{key.name}={setting_value(key.name, other)}" for key in KEYS if not is_default(other, key.name)]
+        return " ".join(["compare", _model_word(stored), _model_word(other), *settings])
+
     @staticmethod
     def _changed(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
         """A thread reply's change to ``base``: ``key=value`` words, else plain words; None for chat."""

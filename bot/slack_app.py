@@ -228,6 +228,9 @@ def _names_a_change(text: str) -> bool:
     return is_question(text) and mentions_the_thread_model(text)
 
 
+# A reply asking for a comparison ("compare with X", "vs X"): read by Service.compare_command.
+_COMPARE_OPENER = re.compile(r"\s*(?:compare|vs\.?|versus)\b", re.IGNORECASE)
+
 # The words a question opens with ("can X run ...?", "how many users can X serve ...?"); "what about X?"
 # and "and on an a100?" are changes to the thread's answer instead.
 _QUESTION_OPENERS = frozenset({"can", "could", "will", "would", "does", "do", "is", "how", "should", "may"})
@@ -597,7 +600,7 @@ class _Bot:
         if not thread_ts or thread_ts == event.get("ts"):
             return False
         text = event.get("text") or ""
-        return "=" in text or _names_a_change(text)
+        return "=" in text or _names_a_change(text) or _COMPARE_OPENER.match(strip_mentions(text)) is not None
 
     # -- slash command ------------------------------------------------------------------------------
     def command(self, body: dict[str, Any], respond: Responder, signature: str | None = None) -> None:
@@ -699,7 +702,17 @@ class _Bot:
         )
         text = from_slack(event.get("text") or "")
         answer = self.service.thread_answer(base)
-        if len(answer) == 2:  # a comparison's thread: the change applies to both sides
+        if len(answer) == 2 and _COMPARE_OPENER.match(text) and not self.service.is_compare_command(text):
+            self._thread_error(
+                "this thread compares two models already: ask `/vram compare <model> <model>` for others, "
+                "or reply with a setting to change both",
+                channel=channel,
+                thread_ts=thread_ts,
+                user=who.user,
+            )
+            return
+        if len(answer) == 2 and not self.service.is_compare_command(text):
+            # A comparison's thread: the change applies to both sides.
             reply = self.service.compare_what_if(a=answer[0], b=answer[1], text=text, who=who)
             if reply is not None:
                 both = reply
@@ -709,9 +722,15 @@ class _Bot:
                     self.tell_in_thread(event),
                 )
             return
-        if is_new_question(text):
-            # Asked in the thread, answered in it as asked (its own model and settings).
-            fresh = self.answer(text, who)
+        try:
+            compare = self.service.compare_command(base, text)
+        except InputError as err:
+            self._thread_error(str(err), channel=channel, thread_ts=thread_ts, user=who.user)
+            return
+        if compare is not None or is_new_question(text):
+            # Asked in the thread, answered in it as asked: its own model and settings, or the thread's
+            # answer beside another model ("compare with X").
+            fresh = self.answer(compare or text, who)
             self.deliver(
                 ("chat.postMessage", channel),
                 lambda: self._post_in_thread(fresh, channel=channel, thread_ts=thread_ts),

@@ -215,6 +215,34 @@ def test_a_reply_that_changes_nothing_gets_a_note_not_an_answer(bot: Bot) -> Non
     assert reply["blocks"][0]["text"]["text"].startswith("Changed `b=2` (was 1)")
 
 
+def test_compare_with_another_model_in_a_thread_compares_at_the_threads_settings(bot: Bot) -> None:
+    # "compare with Qwen/Qwen3-0.6B" under an answer of Qwen3-8B at 16k on an H100: both models at 16k
+    # on an H100, posted in the thread and kept as a comparison (history lists it once, both ids).
+    bot.send.command(f"{QWEN3_8B} s=16k gpu=h100")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    bot.send.event(bot.send.message("compare with Qwen/Qwen3-0.6B", thread_ts=root_ts))
+    post = bot.slack.wait_for("chat.postMessage", 2)[1].args
+    assert post["thread_ts"] == root_ts
+    text = blocks_text(post)
+    assert "Qwen/Qwen3-8B" in text and "Qwen/Qwen3-0.6B" in text and "s=16,384" in text, text
+    bot.pool.drain()
+    kept = bot.store.history(scope=_scope("C0001", "U0001"))
+    assert kept[0].text == "compare Qwen/Qwen3-8B Qwen/Qwen3-0.6B s=16k gpu=h100-80gb", kept[0].text
+    # The thread is the comparison's now: another model is asked for with a command of its own.
+    bot.send.event(bot.send.message("compare with Qwen/Qwen3-8B-AWQ", thread_ts=root_ts, user="U0002"))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert eph.args["text"].startswith(":x: this thread compares two models already")
+    # Under a single answer, a reply that names no model to compare with is told how, privately.
+    bot.send.command(f"{QWEN3_8B} s=8k")
+    other_ts = bot.slack.wait_for("chat.postMessage", 3)[2].args
+    bot.pool.drain()
+    other_root = bot.store.history(scope=_scope("C0001", "U0001"))[0].posted_ts
+    bot.send.event(bot.send.message("compare with the big one", thread_ts=other_root, user="U0002"))
+    eph = bot.slack.wait_for("chat.postEphemeral", 2)[1]
+    assert eph.args["text"].startswith(":x: name the model to compare with as a Hub id"), other_ts
+
+
 def test_retried_event_and_mention_duplicate_get_one_reply(bot: Bot) -> None:
     bot.send.command(f"{QWEN3_8B} s=16k")
     bot.slack.wait_for("chat.postMessage")
