@@ -174,6 +174,9 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     parts.append(attention(est))
     if q.kv == "off":
         parts.append("no KV cache")
+    elif est.details.kv_dtype and q.kv not in ("on", "auto") and q.kv != est.details.kv_dtype:
+        # A dtype asked that the engine does not keep (DeepSeek-V4's fp8-only cache): say both.
+        parts.append(f"KV {esc(est.details.kv_dtype)} (kv={q.kv} asked)")
     elif est.details.kv_dtype and est.details.kv_dtype != est.details.weight_format:
         parts.append(f"KV {esc(est.details.kv_dtype)}")
     if q.dp > 1:

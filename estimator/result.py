@@ -179,6 +179,7 @@ class Estimate(Frozen):
                 "batch": q.batch,
                 "weight_dtype": self.details.weight_format,
                 "kv_dtype": self.details.kv_dtype,
+                "kv": q.kv,
                 "flash_attention": self.details.fused_attention,
                 "kv_cache": q.kv != "off",
                 "gpus": q.gpus,

@@ -50,6 +50,13 @@ def test_deepseek_v4_without_an_fp8_kv_cache_before_0_30_is_a_verdict(settings: 
     assert "engine_refuses" in [w["code"] for w in data["warnings"]]
     code, out, _ = vram([DSV4, "engine=vllm", "gpu=h200", "tp=8", "vllm=0.25", "kv=fp8", "--json"], settings)
     assert code == 0 and json.loads(out)["fit"]["engine_refuses"] is None
+    # kv=bf16 asked on 0.34: sized in the fp8 pages vLLM keeps, refused, and the answer says what was asked
+    # beside what was sized (the header, and --json's inputs.kv beside inputs.kv_dtype).
+    code, out, _ = vram([DSV4, "engine=vllm", "gpu=h200", "tp=8", "kv=bf16"], settings)
+    assert code == 0 and " · KV fp8 (kv=bf16 asked) · " in out.splitlines()[0]
+    code, out, _ = vram([DSV4, "engine=vllm", "gpu=h200", "tp=8", "kv=bf16", "--json"], settings)
+    inputs = json.loads(out)["inputs"]
+    assert (inputs["kv"], inputs["kv_dtype"]) == ("bf16", "fp8")
 
 
 def test_a_kv_dtype_the_gpu_does_not_run_is_a_verdict_one_the_release_lacks_is_input(settings: Settings) -> None:
