@@ -403,7 +403,9 @@ def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:
         weights_why = _weight_sum(est, weights_why, esc)
     elif drafter is not None:
         weights_why += f", with the {esc(drafter.method)} drafter's {drafter.weights / GIB:,.2f} GiB"
-    if q.kv == "off" or d.kv_dtype is None:
+    if q.kv == "off" and any(w.code == "kv_off_allocates" for w in est.warnings):
+        kv_why = "left out (kv=off); the engine allocates its KV cache all the same"
+    elif q.kv == "off" or d.kv_dtype is None:
         kv_why = "off (kv=off): every step recomputes attention"
     elif d.kv_terms:
         kv_why = _kv_sum(est, esc(d.kv_dtype))

@@ -627,3 +627,13 @@ def test_a_memory_only_context_says_vllm_will_not_start_there() -> None:
     hf = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", gpu="h200", seq_len=32_768)
     assert hf.fit is not None and hf.fit.max_seq_len is not None and hf.fit.max_seq_len > 40_960
     assert "(memory only: the model's context window is 40,960)," in (report.max_line(hf) or "")
+
+
+def test_kv_off_under_vllm_says_the_pool_is_allocated_all_the_same() -> None:
+    # transformers with kv=off keeps no cache (each step recomputes attention); vLLM allocates its pool
+    # whatever kv= says, so its row only leaves it out of the total.
+    qwen = CONFIGS / "Qwen__Qwen3-8B.json"
+    off = _estimate(qwen, model="m", seq_len=32768, batch=4, gpu="l40s", engine="vllm", kv="off")
+    assert _row(off, "KV cache") == "left out (kv=off); the engine allocates its KV cache all the same"
+    plain = _estimate(qwen, model="m", seq_len=32768, batch=4, gpu="l40s", kv="off")
+    assert _row(plain, "KV cache") == "off (kv=off): every step recomputes attention"
