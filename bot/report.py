@@ -17,9 +17,8 @@ from estimator.engines import KvTerm, get_engine
 from estimator.engines.vllm import (
     VllmReport,
     fewest_settings,
-    kvmem_round_up,
+    kvmem_setting,
     kvmem_text,
-    kvmem_words,
     layout_settings,
     util_refused,
 )
@@ -847,7 +846,7 @@ def setting_value(key: str, query: Query) -> str:
         return f"{value:g}"
     if isinstance(value, int) and key in KEY_BY_NAME and KEY_BY_NAME[key].kind == "bytes":
         # A size as written back: 20.00GiB, 512MiB, or the bytes where neither reads back exactly.
-        return kvmem_words(value) if kvmem_round_up(value) == value else str(value)  # reads back as asked
+        return kvmem_setting(value)  # reads back as asked
     if isinstance(value, int) and key in KEY_BY_NAME and KEY_BY_NAME[key].kind == "count":
         for unit, size in (("m", 1024 * 1024), ("k", 1024)):
             if value >= size and value % size == 0:

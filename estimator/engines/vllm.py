@@ -5813,17 +5813,23 @@ def kvmem_words(size: int) -> str:
     return f"{size / GiB:.2f}GiB" if size >= GiB else f"{-(-size // MiB)}MiB"
 
 
-def kvmem_text(size: int) -> str:
-    """A kvmem= size as it reads back: ``20.00GiB`` / ``585MiB`` where that is exact, else the bytes
-    (``20g`` is 20,000,000,000 bytes, 18.63 GiB)."""
+def kvmem_setting(size: int) -> str:
+    """A kvmem= size as ``kvmem=`` takes it back exactly: ``20.00GiB`` / ``585MiB`` where that is
+    exact, else decimal units as vLLM's human_readable_int writes them (``20g``: 10^9 bytes, where
+    ``20G`` is GiB, which read back in vram's grammar and in --kv-cache-memory-bytes alike), else the
+    bytes."""
     if kvmem_round_up(size) == size:
         return kvmem_words(size)
-    # Decimal sizes as vLLM's human_readable_int writes them ("20g": 10^9, where "20G" is GiB), which
-    # read back exactly in vram's grammar and in --kv-cache-memory-bytes alike.
     for unit, name in ((10**9, "g"), (10**6, "m")):
         if size % unit == 0:
-            return f"{size // unit}{name} ({size / GiB:,.2f} GiB)"
-    return f"{size} ({size / GiB:,.2f} GiB)"
+            return f"{size // unit}{name}"
+    return str(size)
+
+
+def kvmem_text(size: int) -> str:
+    """A kvmem= size as it reads back, with its GiB where the setting is not in GiB (``20g (18.63 GiB)``)."""
+    setting = kvmem_setting(size)
+    return setting if kvmem_round_up(size) == size else f"{setting} ({size / GiB:,.2f} GiB)"
 
 
 def kvmem_round_down(size: int) -> int:

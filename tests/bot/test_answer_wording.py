@@ -637,3 +637,13 @@ def test_kv_off_under_vllm_says_the_pool_is_allocated_all_the_same() -> None:
     assert _row(off, "KV cache") == "left out (kv=off); the engine allocates its KV cache all the same"
     plain = _estimate(qwen, model="m", seq_len=32768, batch=4, gpu="l40s", kv="off")
     assert _row(plain, "KV cache") == "off (kv=off): every step recomputes attention"
+
+
+def test_a_kvmem_setting_reads_back_as_typed_in_every_line() -> None:
+    # kvmem=20GB is 20 x 10^9 bytes (18.63 GiB): the what-if and header say 20g, as vLLM's
+    # --kv-cache-memory-bytes writes it, never the 11-digit byte count.
+    q = Query(model="m", engine="vllm", kv_cache_memory=20 * 10**9)
+    assert report.setting_value("kvmem", q) == "20g"
+    assert report.setting_value("kvmem", q.model_copy(update={"kv_cache_memory": 10 * GIB})) == "10.00GiB"
+    assert report.setting_value("kvmem", q.model_copy(update={"kv_cache_memory": 12_345_678_901})) == "12345678901"
+    assert parse_settings(["kvmem=20g"])["kvmem"] == 20 * 10**9
