@@ -24,6 +24,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot import ask, blocks, slack_native
 from bot.blocks import Message
+from bot.commands import parse
 from bot.http import SIGNATURE_KEY
 from bot.question import SUBCOMMANDS, is_question, mentions_the_thread_model, read_change, read_question
 from bot.service import (
@@ -752,7 +753,7 @@ class _Bot:
         )
         self._remember_post(answer, resp, thread_ts=thread_ts)
 
-    def _answer_in_thread(self, out: Outcome, *, channel: str, thread_ts: str, user: str | None) -> None:
+    def _answer_in_thread(self, out: Outcome, *, channel: str, thread_ts: str | None, user: str | None) -> None:
         if out.estimate is None and out.error is None and out.note:
             self._thread_notice(out.note, channel=channel, thread_ts=thread_ts, user=user)
             return
@@ -802,11 +803,11 @@ class _Bot:
 
         return tell
 
-    def _thread_error(self, sentence: str, *, channel: str, thread_ts: str, user: str | None) -> None:
+    def _thread_error(self, sentence: str, *, channel: str, thread_ts: str | None, user: str | None) -> None:
         self._thread_notice(sentence, channel=channel, thread_ts=thread_ts, user=user, error=True)
 
     def _thread_notice(
-        self, sentence: str, *, channel: str, thread_ts: str, user: str | None, error: bool = False
+        self, sentence: str, *, channel: str, thread_ts: str | None, user: str | None, error: bool = False
     ) -> None:
         msg = blocks.error_message(sentence) if error else blocks.notice_message(sentence)
         if not user:
@@ -863,7 +864,10 @@ class _Bot:
             user=user,
             private=dm or event.get("channel_type") == "mpim",
         )
-        answer = self.answer(from_slack(event.get("text") or ""), who)
+        text = from_slack(event.get("text") or "")
+        if dm and reply_ts is None and self._dm_change(team, event, who, text):
+            return
+        answer = self.answer(text, who)
         if answer.public or dm:  # in the DM only the asker and the bot are there: no need to whisper
 
             def post() -> None:
@@ -885,6 +889,33 @@ class _Bot:
                 ),
                 self.tell_in_thread(event),
             )
+
+    def _dm_change(self, team: str | None, event: dict[str, Any], who: Conversation, text: str) -> bool:
+        """A top-level message in the bot's DM that only changes settings ("what about 64k?", "b=8"): a
+        what-if of the latest answer there, answered in the DM as a reply in its thread would be. False
+        where it is not one (it names a model, asks a question of its own, is a command) or there is no
+        single answer to change."""
+        channel = str(event.get("channel"))
+        if is_new_question(text) or not ("=" in text or _names_a_change(text)):
+            return False
+        try:
+            parse(text)
+            return False  # a command or a whole query of its own ("Qwen/Qwen3-8B s=32k", "history")
+        except InputError:
+            pass
+        base = self.service.latest_posted(team=team, channel=channel)
+        if base is None or len(self.service.thread_answer(base)) != 1:
+            return False
+        outcome = self.service.what_if(base=base, text=text, who=who)
+        if outcome is None:
+            return False
+        self.deliver(
+            ("chat.postMessage", channel),
+            # user=None: in the DM a mistake or a note is a message like the answers, not a whisper.
+            lambda: self._answer_in_thread(outcome, channel=channel, thread_ts=None, user=None),
+            self.tell_in_thread(event),
+        )
+        return True
 
     # -- App Home -----------------------------------------------------------------------------------
     def home(self, team: str | None, user: str) -> None:

@@ -484,6 +484,18 @@ class Store:
 
         return self._read(run)
 
+    def latest_posted(self, *, team: str | None, channel: str) -> QueryRecord | None:
+        """The newest successful estimate posted in a conversation (a DM with the bot: its latest answer)."""
+
+        def run(conn: Connection) -> QueryRecord | None:
+            stmt = select(QueryRow.id).where(QueryRow.posted_channel == channel, QueryRow.status == "ok")
+            if team is not None:
+                stmt = stmt.where(QueryRow.team_id == team)
+            found = conn.execute(stmt.order_by(QueryRow.id.desc()).limit(1)).scalar()
+            return self._rows_by_id(conn, [found])[0] if found is not None else None
+
+        return self._read(run)
+
     def posted_together(self, *, team: str | None, channel: str, ts: str) -> list[QueryRecord]:
         """The successful estimates answered with one chat message (a comparison's two), oldest first."""
 

@@ -628,7 +628,8 @@ def test_dm_with_the_bot_answers_messages_and_their_threads(bot: Bot) -> None:
     texts = [c.args["text"] for c in bot.slack.wait_for("chat.postMessage", 4)[2:]]
     assert all(c.args["channel"] == "DBOT1" for c in bot.slack.of("chat.postMessage"))
     assert any("/vram history" in t for t in texts)
-    assert any(t.startswith(':x: "sq=4k" comes before the model') for t in texts), texts
+    # A top-level change after an answer is a what-if of the latest one there ("sq" is no key).
+    assert any(t.startswith(':x: unknown key "sq"') for t in texts), texts
     # Its own posts in the DM (and edits) are not questions.
     bot.send.event(bot.send.message(f"{QWEN3_8B}", channel="DBOT1", channel_type="im", user=BOT_USER_ID, bot_id=BOT_ID))
     bot.send.event(bot.send.message(f"{QWEN3_8B}", channel="DBOT1", channel_type="im", subtype="message_changed"))
@@ -636,6 +637,29 @@ def test_dm_with_the_bot_answers_messages_and_their_threads(bot: Bot) -> None:
     bot.slack.wait_for("chat.postMessage", 5)
     bot.pool.drain()
     assert len(bot.slack.of("chat.postMessage")) == 5 and bot.slack.of("chat.postEphemeral") == []
+
+
+def test_a_top_level_change_in_the_dm_changes_the_latest_answer_there(bot: Bot) -> None:
+    # The DM has no threads to reply in unless the user opens one: "what about 8k?" under the answer
+    # is a what-if of it (16k -> 8k: 144 KiB x 8,192 tokens), answered at top level, kept as its child.
+    assert bot.send.event(bot.send.message("what about 8k?", channel="DBOT1", channel_type="im")).status == 200
+    [first] = bot.slack.wait_for("chat.postMessage")
+    assert first.args["text"].startswith(":x: which model?")  # no answer yet to change
+    bot.send.event(bot.send.message(f"{QWEN3_8B} s=16k", channel="DBOT1", channel_type="im"))
+    bot.slack.wait_for("chat.postMessage", 2)
+    bot.pool.drain()
+    bot.send.event(bot.send.message("what about 8k?", channel="DBOT1", channel_type="im"))
+    change = bot.slack.wait_for("chat.postMessage", 3)[2].args
+    assert "thread_ts" not in change and change["channel"] == "DBOT1"
+    assert change["blocks"][0]["text"]["text"].startswith("Changed `s=8k` (was 16k)")
+    assert "144 KiB per token x 8,192 tokens" in blocks_text(change)
+    bot.pool.drain()
+    latest, answered = bot.store.history(scope=_scope("DBOT1", "U0001"))[:2]
+    assert latest.parent_id == answered.id and "s=16k" in answered.text
+    # A whole query of its own is a new answer, not a change.
+    bot.send.event(bot.send.message(f"{QWEN3_8B} b=2", channel="DBOT1", channel_type="im"))
+    fresh = bot.slack.wait_for("chat.postMessage", 4)[3].args
+    assert not fresh["blocks"][0]["text"]["text"].startswith("Changed")
 
 
 def test_small_talk_in_the_dm_gets_a_pointer_and_is_not_kept(bot: Bot) -> None:
