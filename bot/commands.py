@@ -68,6 +68,8 @@ def split_words(text: str) -> list[str]:
     # Settings typed with an East Asian input method arrive full width (ｓ＝１６ｋ): read them as ASCII
     # (NFKC). Only words that then hold "=": a model path keeps its own spelling.
     words = [n if "=" in (n := normalize_word(w)) else w for w in words]
+    # A model id quoted as typed or as Slack's smart quotes turn it ("Qwen/Qwen3-8B", “Qwen/Qwen3-8B”).
+    words = [w[1:-1] if len(w) > 2 and (w[0], w[-1]) in _QUOTE_PAIRS else w for w in words]
     # Slack and shells put spaces around "=" sometimes ("s = 32k"): glue them back, onto a word that
     # can be a key (not onto the model before a stray "=5").
     glued: list[str] = []
@@ -78,6 +80,9 @@ def split_words(text: str) -> list[str]:
         else:
             glued.append(word)
     return glued
+
+
+_QUOTE_PAIRS = frozenset({('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"), ("\u201d", "\u201d")})
 
 
 def _is_mention(word: str) -> bool:

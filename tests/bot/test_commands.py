@@ -290,3 +290,10 @@ def test_history_takes_the_terminals_limit_in_chat_too() -> None:
         parse("history --limit 0")
     with pytest.raises(InputError, match="--json is the terminal's output switch"):
         parse("history --json")
+
+
+@pytest.mark.parametrize("typed", ['"Qwen/Qwen3-8B" s=8k', "“Qwen/Qwen3-8B” s=8k", "'Qwen/Qwen3-8B' s=8k"])
+def test_a_quoted_model_id_is_the_id(typed: str) -> None:
+    # Slack turns typed quotes into smart ones; a shell user may quote the id: the id is inside.
+    cmd = parse(typed)
+    assert isinstance(cmd, EstimateCmd) and cmd.query.model == "Qwen/Qwen3-8B" and cmd.query.seq_len == 8192
