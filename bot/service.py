@@ -148,6 +148,7 @@ class Stores(Protocol):
     ) -> list[QueryRecord]: ...
     def set_posted(self, query_id: int, *, channel: str, ts: str, thread_ts: str | None) -> None: ...
     def mark_public(self, query_ids: tuple[int, ...]) -> None: ...
+    def withdraw(self, query_ids: tuple[int, ...]) -> None: ...
     def latest_in_thread(self, *, team: str | None, channel: str, thread_ts: str) -> QueryRecord | None: ...
     def latest_posted(self, *, team: str | None, channel: str) -> QueryRecord | None: ...
     def posted_together(self, *, team: str | None, channel: str, ts: str) -> list[QueryRecord]: ...
@@ -613,6 +614,16 @@ class Service:
             self._store.set_posted(record_id, channel=channel, ts=ts, thread_ts=thread_ts)
         except StoreError as err:
             log.error("could not record where query %s was posted: %s", record_id, err)
+
+    def withdraw(self, record: QueryRecord) -> None:
+        """Its asker deleted the answer's message: the answer (both sides of a comparison) is theirs alone now."""
+        if self._store is None:
+            return
+        ids = tuple(r.id for r in self.thread_answer(record))
+        try:
+            self._store.withdraw(ids)
+        except StoreError as err:
+            log.error("could not record that queries %s were deleted: %s", ids, err)
 
     def mark_public(self, record_ids: tuple[int, ...]) -> None:
         """Queries whose answer the whole conversation saw (posted without a thread of their own)."""

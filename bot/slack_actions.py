@@ -147,6 +147,7 @@ class Clicks:
         ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
         if channel and ts:
             self.bot.client.chat_delete(channel=channel, ts=ts)
+            self.bot.service.withdraw(record)
 
 
 def register(app: App, bot: _Bot, submit: Submit) -> None:

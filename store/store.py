@@ -371,6 +371,17 @@ class Store:
                 lambda conn: conn.execute(update(QueryRow).where(QueryRow.id.in_(query_ids)).values(public=True)),
             )
 
+    def withdraw(self, query_ids: tuple[int, ...]) -> None:
+        """Their asker deleted the message these answers were posted in: the conversation no longer sees
+        them (listings and ``show`` keep them for the asker alone), and no thread continues from it."""
+        if query_ids:
+            self._write(
+                "save that the answers were deleted",
+                lambda conn: conn.execute(
+                    update(QueryRow).where(QueryRow.id.in_(query_ids)).values(public=False, posted_ts=None)
+                ),
+            )
+
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen, False for every repeat (safe across processes)."""
         now = _now()

@@ -18,7 +18,7 @@ from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
 from bot.slack_unfurl import model_of
-from store import Store
+from store import Conversation, Store
 from tests.bot.test_slack_app import (
     QWEN3_8B,
     Bot,
@@ -185,6 +185,14 @@ def test_only_the_asker_deletes_the_answer(bot: Bot) -> None:
     bot.send.click({"ts": ts, "blocks": post["blocks"]}, _menu_action(post, "delete"))
     [deleted] = bot.slack.wait_for("chat.delete")
     assert deleted.args == {"channel": "C0001", "ts": ts}
+    bot.pool.drain()
+    # Gone from the channel: another member's history and show no longer see it; the asker's still do.
+    [record] = bot.store.history(scope=Conversation(platform="slack", workspace="T0001", channel="C0001", user="U0001"))
+    other = Conversation(platform="slack", workspace="T0001", channel="C0001", user="U0002")
+    assert bot.store.history(scope=other) == []
+    assert record.public is False and record.posted_ts is None
+    # A reply under the deleted message continues nothing.
+    assert bot.store.latest_in_thread(team="T0001", channel="C0001", thread_ts=ts) is None
 
 
 def test_a_private_answer_stays_private_and_can_be_shared(bot: Bot) -> None:
