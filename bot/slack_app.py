@@ -715,6 +715,16 @@ class _Bot:
         if len(answer) == 2 and not self.service.is_compare_command(text):
             # A comparison's thread: the change applies to both sides.
             reply = self.service.compare_what_if(a=answer[0], b=answer[1], text=text, who=who)
+            if reply is None and is_question(text) and mentions_the_thread_model(text):
+                # "how many users can it serve?": "it" is one of two models here.
+                self._thread_error(
+                    f"this thread compares two models: ask it of one, e.g. `/vram show {answer[0].id}` or "
+                    f"`/vram show {answer[1].id}` and reply there, or reply here with a setting to change both",
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    user=who.user,
+                )
+                return
             if reply is not None:
                 both = reply
                 self.deliver(

@@ -233,13 +233,17 @@ def test_compare_with_another_model_in_a_thread_compares_at_the_threads_settings
     bot.send.event(bot.send.message("compare with Qwen/Qwen3-8B-AWQ", thread_ts=root_ts, user="U0002"))
     [eph] = bot.slack.wait_for("chat.postEphemeral")
     assert eph.args["text"].startswith(":x: this thread compares two models already")
+    # "it" is one of two models here: the asker is told how to ask it of one (it went unanswered).
+    bot.send.event(bot.send.message("how many users can it serve?", thread_ts=root_ts, user="U0002"))
+    asked = bot.slack.wait_for("chat.postEphemeral", 2)[1]
+    assert asked.args["text"].startswith(":x: this thread compares two models: ask it of one, e.g. `/vram show 2`")
     # Under a single answer, a reply that names no model to compare with is told how, privately.
     bot.send.command(f"{QWEN3_8B} s=8k")
     other_ts = bot.slack.wait_for("chat.postMessage", 3)[2].args
     bot.pool.drain()
     other_root = bot.store.history(scope=_scope("C0001", "U0001"))[0].posted_ts
     bot.send.event(bot.send.message("compare with the big one", thread_ts=other_root, user="U0002"))
-    eph = bot.slack.wait_for("chat.postEphemeral", 2)[1]
+    eph = bot.slack.wait_for("chat.postEphemeral", 3)[2]
     assert eph.args["text"].startswith(":x: name the model to compare with as a Hub id"), other_ts
 
 
