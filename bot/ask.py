@@ -140,7 +140,7 @@ def _batch_bound(est: Estimate) -> str:
     pool = f"{held * q.dp:,.2f} requests of {tokens_text(q.seq_len)}"
     if fit.max_batch_bound == "max_num_seqs":
         return f" ({limit} binds: the KV pool has room for {pool})"
-    return f" (the KV pool binds; {limit})"
+    return f" (the KV pool is the limit, below {limit})"
 
 
 # Words that name a vLLM build without its version.

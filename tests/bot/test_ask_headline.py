@@ -47,3 +47,11 @@ def test_one_gpu_is_not_per_gpu() -> None:
     assert fits.startswith("yes: it fits on one NVIDIA H100 80GB HBM3 (SXM5), with ") and fits.endswith(" free")
     two = _headline("can {model} run 32k for 16 users on 2 L4s?")
     assert "more per GPU" in two, two
+
+
+def test_the_largest_batch_says_which_limit_it_meets() -> None:
+    # Qwen3-8B at 8k on an L4 with vLLM: the pool holds a handful of requests, far below the L4's default
+    # max_num_seqs of 256, so the pool is the limit (worded so the 256 does not read as the cap).
+    line = _headline("how many users can {model} serve at 8k on an L4 with vllm?")
+    assert line.startswith("most sequences at once at 8,192 tokens on one NVIDIA L4 24GB: ")
+    assert line.endswith(" (the KV pool is the limit, below vLLM's default max_num_seqs of 256)"), line
