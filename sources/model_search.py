@@ -196,7 +196,7 @@ class ModelSearch:
         ids: tuple[str, ...] = cached.ids if cached is not None else ()
         if cached is None:
             try:
-                ids = tuple(hit.id for hit in self._search(term, min(timeout_s, self._timeout_s)))
+                ids = self._suggestions(term, min(timeout_s, self._timeout_s))
             except Exception as err:  # a suggestion list must never fail: offer what was typed
                 log.warning("Hub model search for suggestions failed: %s", err)
             else:
@@ -206,6 +206,20 @@ class ModelSearch:
         return out[:limit]
 
     # -- pieces ------------------------------------------------------------------------------
+
+    def _suggestions(self, term: str, timeout_s: float) -> tuple[str, ...]:
+        """The Hub's repos for a typed term; words typed apart ("qwen3 32b") are asked as :meth:`find`
+        asks them (joined as an id first), since the Hub's search matches the id's text."""
+        if len(words_of(term)) < 2 or "/" in term:
+            return tuple(hit.id for hit in self._search(term, timeout_s))
+        deadline = time.monotonic() + timeout_s
+        for asked in search_terms(term):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if ids := rank(term, self._search(asked, left)):
+                return tuple(ids)
+        return ()
 
     def _cached(self, key: str, kind: type[_Cached]) -> _Cached | None:
         with self._lock:

@@ -371,6 +371,14 @@ def test_a_name_is_the_repo_named_so_and_the_others_are_offered(hub: FakeHub) ->
     assert hub.requests("/api/models?")[0].path.count("sort=downloads") == 1
 
 
+def test_the_forms_suggestions_read_words_typed_apart_as_questions_do(hub: FakeHub) -> None:
+    # "qwen3 8b" typed in the form: the Hub's search matches ids, so the words are asked joined
+    # ("qwen3-8b") as a question's name is; each suggestion has every word. It listed nothing.
+    ids = ModelSearch(endpoint=hub.url).suggest("qwen3 8b")
+    assert ids[0] == "Qwen/Qwen3-8B" and {"unsloth/Qwen3-8B-GGUF", "Qwen/Qwen3-8B-AWQ"} <= set(ids)
+    assert all({"qwen3", "8b"} <= set(i.lower().replace("/", "-").split("-")) for i in ids), ids
+
+
 def test_without_an_exact_name_the_most_downloaded_match_wins(hub: FakeHub) -> None:
     match = ModelSearch(endpoint=hub.url).find("qwen3 0.6b instruct")
     assert (match.model_id, match.others) == ("bartowski/Qwen3-0.6B-Instruct-GGUF", ("acme/Qwen3-0.6B-Instruct-ft",))
