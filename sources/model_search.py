@@ -210,7 +210,7 @@ class ModelSearch:
     def _suggestions(self, term: str, timeout_s: float) -> tuple[str, ...]:
         """The Hub's repos for a typed term; words typed apart ("qwen3 32b") are asked as :meth:`find`
         asks them (joined as an id first), since the Hub's search matches the id's text."""
-        if len(words_of(term)) < 2 or "/" in term:
+        if len(term.split()) < 2 or "/" in term:  # a partial id ("qwen3-0") is the Hub's to match
             return tuple(hit.id for hit in self._search(term, timeout_s))
         deadline = time.monotonic() + timeout_s
         for asked in search_terms(term):
