@@ -548,6 +548,17 @@ def history_lines(records: Sequence[Any], compares: Sequence[tuple[Any, Any]] = 
     return lines
 
 
+def listing_lines(records: Sequence[Any], compares: Sequence[tuple[Any, Any]] = ()) -> list[str]:
+    """A listing's lines (history, the Home tab): a comparison's sides as one row, and input mistakes
+    (`s=abc`) kept but summed up in one line rather than listed."""
+    mistakes = [r for r in records if report.is_input_mistake(r)]
+    lines = history_lines([r for r in records if not report.is_input_mistake(r)], compares)
+    if mistakes:
+        ids = ", ".join(f"#{r.id}" for r in mistakes)
+        lines.append(f"_{report.plural(len(mistakes), 'input mistake')} not listed ({ids})_")
+    return lines
+
+
 def history_message(
     records: Sequence[Any], *, model: str | None = None, mine: bool = False, compares: Sequence[tuple[Any, Any]] = ()
 ) -> Message:
@@ -568,12 +579,7 @@ def history_message(
         f" matching “{escape(model)}”" if model else ""
     )
     title += " (`/vram show &lt;id&gt;` for one)"
-    # Input mistakes (`s=abc`) are kept, but summed up in one line rather than listed.
-    mistakes = [r for r in records if report.is_input_mistake(r)]
-    lines = history_lines([r for r in records if not report.is_input_mistake(r)], compares)
-    if mistakes:
-        ids = ", ".join(f"#{r.id}" for r in mistakes)
-        lines.append(f"_{report.plural(len(mistakes), 'input mistake')} not listed ({ids})_")
+    lines = listing_lines(records, compares)
     blocks = [_section(title), *_sections(lines)]
     return _message(blocks, [title, *lines])
 
@@ -593,7 +599,9 @@ def help_message() -> Message:
 
 
 # -- App Home ---------------------------------------------------------------------------------
-def home_view(records: Sequence[Any], *, error: str | None = None) -> dict[str, Any]:
+def home_view(
+    records: Sequence[Any], *, error: str | None = None, compares: Sequence[tuple[Any, Any]] = ()
+) -> dict[str, Any]:
     """The App Home tab: how to ask, and the user's recent queries (or why they cannot be shown)."""
     blocks: list[Block] = [
         _header("vram: GPU memory for LLM inference"),
@@ -607,7 +615,7 @@ def home_view(records: Sequence[Any], *, error: str | None = None) -> dict[str, 
         blocks.append(_section(f":x: {escape(error)}"))
     elif records:
         blocks.append(_section("*Your recent queries*"))
-        blocks += _sections(history_lines(records))
+        blocks += _sections(listing_lines(records, compares))
     else:
         blocks.append(_section("You have no queries yet."))
     return {"type": "home", "blocks": blocks[:100]}

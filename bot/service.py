@@ -423,7 +423,9 @@ class Service:
             )
         except StoreError as err:
             return ErrorReply(message=str(err), exit_code=err.exit_code, code=err.code)
-        return HistoryReply(records=tuple(records), mine=True)
+        # A comparison's two sides are one row, as `history` lists them.
+        pairs = {(s[0].id, s[1].id): s for rec in records if (s := self.compare_sides(rec, rec.conversation))}
+        return HistoryReply(records=tuple(records), mine=True, compares=tuple(pairs.values()))
 
     def show(self, record_id: int, who: Conversation) -> ShowReply | ErrorReply:
         """One stored query, if ``who`` may see it."""

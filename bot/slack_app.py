@@ -932,7 +932,7 @@ class _Bot:
         """Publish the Home tab with the user's recent queries."""
         reply = self.service.own_history(Conversation(platform=PLATFORM, workspace=team, user=user))
         if isinstance(reply, HistoryReply):
-            view = blocks.home_view(reply.records)
+            view = blocks.home_view(reply.records, compares=reply.compares)
         else:  # the history could not be read: say so, rather than "no queries yet"
             view = blocks.home_view((), error=reply.message)
         self.deliver(("views.publish", user), lambda: self.client.views_publish(user_id=user, view=view), None)

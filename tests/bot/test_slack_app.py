@@ -448,6 +448,16 @@ def test_app_home_lists_the_users_queries(bot: Bot) -> None:
     view = json.dumps(pub.args["view"])
     assert pub.args["view"]["type"] == "home"
     assert "s=1k" in view and "s=2k" in view and "s=3k" not in view
+    # As `history` lists them: a comparison's two sides are one row, and a mistake is summed up.
+    bot.send.command(f"compare {QWEN3_8B} Qwen/Qwen3-0.6B s=4k", channel="C0001", user="U0005")
+    bot.send.command(f"{QWEN3_8B} s=abc", channel="C0001", user="U0005")
+    bot.slack.wait_for("chat.postMessage", 4)
+    bot.slack.wait_for("response_url")
+    bot.pool.drain()
+    bot.send.event({"type": "app_home_opened", "user": "U0005", "channel": "DHOME", "tab": "home", "event_ts": "1.2"})
+    home = json.dumps(bot.slack.wait_for("views.publish", 2)[1].args["view"], ensure_ascii=False)
+    assert home.count("compare Qwen/Qwen3-8B Qwen/Qwen3-0.6B s=4k") == 1, home
+    assert "1 input mistake not listed" in home and "s=abc" not in home
 
 
 # -- protocol: signatures, health -------------------------------------------------------------------------
