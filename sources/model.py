@@ -92,7 +92,7 @@ def hub_timeout_sentence(total_s: float) -> str:
     """What the user reads when the Hub did not answer within the budget."""
     return (
         f"the Hugging Face Hub did not answer within {total_s:g} s: try again in a minute "
-        "(or set HF_HUB_OFFLINE=1 to use models looked up before)"
+        "(or set HF_HUB_OFFLINE=1 where vram runs, to use models looked up before)"
     )
 
 

@@ -351,7 +351,7 @@ def test_unknown_repo_without_close_ids_says_so_plainly(fake_hub: FakeHub) -> No
         (
             "meta-llama/Llama-3.1-8B",
             GatedError,
-            "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN",
+            "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN where vram runs",
         ),
     ],
 )
@@ -388,7 +388,7 @@ def test_rank_suggestions_orders_by_similarity() -> None:
 def test_gated_without_token(fake_hub: FakeHub) -> None:
     with pytest.raises(GatedError) as info:
         resolver(fake_hub).resolve("meta-llama/Llama-3.1-8B")
-    assert str(info.value) == "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN"
+    assert str(info.value) == "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN where vram runs"
 
 
 def test_gated_with_a_token_not_granted(fake_hub: FakeHub) -> None:
@@ -648,7 +648,7 @@ def test_waiters_on_a_hung_hub_share_one_timeout(fake_hub: FakeHub) -> None:
     fake_hub.delay_s = 0
     assert [sentence for sentence, _ in got] == [
         f"the Hugging Face Hub did not answer within {timeout_s:g} s: "
-        "try again in a minute (or set HF_HUB_OFFLINE=1 to use models "
+        "try again in a minute (or set HF_HUB_OFFLINE=1 where vram runs, to use models "
         "looked up before)"
     ] * 4
     assert max(elapsed for _, elapsed in got) < 2 * timeout_s

@@ -92,7 +92,7 @@ def test_created_at_defaults_to_now_and_is_utc(store: Store) -> None:
 
 
 def test_error_record(store: Store) -> None:
-    sentence = "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN"
+    sentence = "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN where vram runs"
     rec = store.record(
         slack_query(
             status="error",
