@@ -160,8 +160,10 @@ def parse(text: str) -> Command:
     if head == "compare":
         models = [w for w in words[1:] if "=" not in w]
         if len(models) != 2:
+            got = f"{len(models)} given" if models else "none given"
             raise InputError(
-                "compare needs two models, for example: compare Qwen/Qwen3-8B meta-llama/Llama-3.1-8B s=32k"
+                f"compare takes exactly two models ({got}), for example: compare Qwen/Qwen3-8B "
+                "meta-llama/Llama-3.1-8B s=32k"
             )
         shared = query_with(Query(), parse_settings(w for w in words[1:] if "=" in w))
         queries = []

@@ -308,7 +308,9 @@ class HubClient:
                     f"{model} is gated and your HF_TOKEN has no access yet: accept its licence on the Hub "
                     "with that account (and wait for approval if the authors review requests)"
                 ) from None
-            raise GatedError(f"{model} is gated: accept its licence on the Hub and set HF_TOKEN where vram runs") from None
+            raise GatedError(
+                f"{model} is gated: accept its licence on the Hub and set HF_TOKEN where vram runs"
+            ) from None
         except RepositoryNotFoundError:
             raise NotFoundError(self._not_found_sentence(model, token_set, deadline)) from None
         except RevisionNotFoundError:

@@ -297,3 +297,9 @@ def test_a_quoted_model_id_is_the_id(typed: str) -> None:
     # Slack turns typed quotes into smart ones; a shell user may quote the id: the id is inside.
     cmd = parse(typed)
     assert isinstance(cmd, EstimateCmd) and cmd.query.model == "Qwen/Qwen3-8B" and cmd.query.seq_len == 8192
+
+
+@pytest.mark.parametrize(("typed", "got"), [("compare a/b c/d e/f s=8k", "3 given"), ("compare a/b", "1 given")])
+def test_compare_says_it_takes_exactly_two_models(typed: str, got: str) -> None:
+    with pytest.raises(InputError, match=rf"^compare takes exactly two models \({got}\), for example: "):
+        parse(typed)

@@ -388,7 +388,10 @@ def test_rank_suggestions_orders_by_similarity() -> None:
 def test_gated_without_token(fake_hub: FakeHub) -> None:
     with pytest.raises(GatedError) as info:
         resolver(fake_hub).resolve("meta-llama/Llama-3.1-8B")
-    assert str(info.value) == "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN where vram runs"
+    assert (
+        str(info.value)
+        == "meta-llama/Llama-3.1-8B is gated: accept its licence on the Hub and set HF_TOKEN where vram runs"
+    )
 
 
 def test_gated_with_a_token_not_granted(fake_hub: FakeHub) -> None:
