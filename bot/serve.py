@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.slack_app import create_app
 from bot.work import Work
 from common.errors import StoreError, VramError
+from estimator.archconfig import preload
 from sources import make_resolver
 from store.store import Store, default_database_url
 
@@ -139,6 +140,7 @@ def serve(settings: Settings, *, on_ready: Callable[[Callable[[], None]], None] 
     elif settings.vram_log_level is None:
         # `vram` logs WARNING and up for terminal commands; a server tells its operator how it runs.
         logging.getLogger("bot").setLevel(logging.INFO)
+    preload()  # transformers' quiet import swaps stderr: done before the workers start
     built = build(settings)
     stop = threading.Event()
     restore = _stop_on_signals(stop)

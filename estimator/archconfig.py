@@ -346,6 +346,13 @@ def _transformers() -> tuple[Any, Any]:
     return transformers, CONFIG_MAPPING
 
 
+def preload() -> None:
+    """Import transformers now, before any other thread runs: its import is quieted by swapping the
+    process's stderr, which would swallow what other threads write meanwhile (a server calls this
+    before it takes requests; the terminal, one thread, imports it when a config first needs it)."""
+    _transformers()
+
+
 def _unknown(model_type: str, version: str) -> UnknownModelType:
     return UnknownModelType(
         f"transformers {version} does not know model_type {model_type!r}: upgrade it "

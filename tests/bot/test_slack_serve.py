@@ -95,6 +95,10 @@ def test_serve_migrates_then_answers_over_http(db_url: str, slack: MockSlack) ->
         base = f"http://127.0.0.1:{settings.port}"
         assert get(f"{base}/healthz") == (200, {"ok": True})
         assert get(f"{base}/nope")[0] == 404
+        # transformers was imported before the workers took requests (its quiet import swaps stderr).
+        from estimator.archconfig import _transformers
+
+        assert _transformers.cache_info().currsize == 1
         # Migrated on start: the schema is at the newest migration.
         with Store(db_url) as store:
             assert store.schema_revision() == script_head()
