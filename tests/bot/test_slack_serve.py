@@ -90,14 +90,15 @@ def serving(settings: Settings, *, what: str = "start") -> Iterator[None]:
 
 
 def test_serve_migrates_then_answers_over_http(db_url: str, slack: MockSlack) -> None:  # noqa: F811
+    from estimator.archconfig import _transformers
+
     settings = settings_for(db_url, slack)
+    _transformers.cache_clear()  # as in a fresh process: nothing has read a config yet
     with serving(settings):
         base = f"http://127.0.0.1:{settings.port}"
         assert get(f"{base}/healthz") == (200, {"ok": True})
         assert get(f"{base}/nope")[0] == 404
         # transformers was imported before the workers took requests (its quiet import swaps stderr).
-        from estimator.archconfig import _transformers
-
         assert _transformers.cache_info().currsize == 1
         # Migrated on start: the schema is at the newest migration.
         with Store(db_url) as store:
