@@ -280,6 +280,17 @@ def fewest_layout(est: Estimate) -> tuple[int, str] | None:
     return fit.min_gpus * q.pp * fit.min_gpus_dp, fewest_settings(fit, q)
 
 
+def offered_layout(est: Estimate) -> tuple[int, str] | None:
+    """The fewest layout the memory verdict offers (its GPUs in all and its settings): more GPUs than
+    asked, or fewer replicas of a larger group on as many, or replicas where one group is too small."""
+    fewest, fit, q = fewest_layout(est), est.fit, est.query
+    if fewest is None or fit is None:
+        return None
+    if fit.min_gpus_dp == 1 and not (fewest[0] > world(q) or q.dp > 1):
+        return None
+    return fewest
+
+
 def verdict(est: Estimate, esc: Escape = _same) -> str:
     """``Total 34.1 GiB: fits one H100 80GB with 45.1 GiB to spare`` (or why it does not)."""
     q = est.query
@@ -309,11 +320,10 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
     if fit.fits:
         return f"{total}: fits {where} with {gib(fit.headroom)} to spare"
     line = f"{total}: does not fit {where} ({gib(-fit.headroom)} short)"
-    fewest = fewest_layout(est)
-    # Fewer replicas of a larger group may hold it on as many GPUs as the query's own.
-    if fewest is not None and fit.min_gpus_dp == 1 and (fewest[0] > total_gpus or q.dp > 1):
+    fewest = offered_layout(est)
+    if fewest is not None and fit.min_gpus_dp == 1:
         line += f"; it fits on {fewest[0]} of them (`{fewest[1]}`)"
-    elif fewest is not None and fit.min_gpus_dp > 1:
+    elif fewest is not None:
         line += f"; it fits on {fewest[0]}, {fit.min_gpus_dp} replicas of {fit.min_gpus} (`{fewest[1]}`)"
     elif fit.min_gpus == 0:
         if engine.split == "layers":
@@ -747,15 +757,20 @@ def fit_fixes(est: Estimate) -> str | None:
         return None
     if fit.engine_refuses and 0 < fit.min_gpus * fit.min_gpus_dp < world(q):
         return fewest_settings(fit, q)  # fewer GPUs than asked start it ("gpus=1 is enough")
+    if not fit.engine_refuses:
+        ways = get_engine(q.engine).fit_fixes(est)
+        if ways is not None:  # the engine's verdict decides: its ways, as data
+            return ", or ".join(way.settings for way in ways) or None
+        fewest = offered_layout(est)  # the memory verdict's one way: the fewest layout
+        return fewest[1] if fewest is not None else None
+    # A refusal's own ways are part of its sentence (the engines word refusals, not yet as data).
     line = verdict(est)
     _, sep, fixes = max(line.rpartition("; use "), line.rpartition("; or use "), key=lambda p: len(p[0]))
-    if sep:
-        # The settings alone, typed back as they are; the words on why, and what follows, stay in the answer.
-        fixes = re.sub(r" \([^()]*\)", "", fixes).split("; ")[0]
-        return re.sub(r" (?:or less|at most)\b", "", fixes)
-    # "it fits on 4 of them (gpus=4)": the layout's settings in the closing parenthesis.
-    found = re.search(r"it fits on [^;]*\(`?((?:gpus|dp|pp)=[^)`]*)`?\)$", line)
-    return found.group(1) if found else None
+    if not sep:
+        return None
+    # The settings alone, typed back as they are; the words on why, and what follows, stay in the answer.
+    fixes = re.sub(r" \([^()]*\)", "", fixes).split("; ")[0]
+    return re.sub(r" (?:or less|at most)\b", "", fixes)
 
 
 def fit_word(est: Estimate) -> str:

@@ -141,6 +141,18 @@ class EngineReport(Frozen):
     """An engine's own section of the answer (``--json`` key ``Engine.report_key``)."""
 
 
+class FitFix(Frozen):
+    """One way to fit that a verdict offers: the settings as ``key=`` takes them back (``b=27``,
+    ``gpus=2 dp=3``), and why, where the settings alone do not say it."""
+
+    settings: str
+    why: str | None = None
+
+    def text(self) -> str:
+        """As the verdict writes it: ``gpus=4 dp=16 (the replicas split the experts over all 64 GPUs)``."""
+        return self.settings + (f" ({self.why})" if self.why else "")
+
+
 class Engine(Protocol):
     """A serving engine profile."""
 
@@ -318,6 +330,11 @@ class Engine(Protocol):
         for the memory verdict."""
         ...
 
+    def fit_fixes(self, est: Estimate) -> tuple[FitFix, ...] | None:
+        """The ways to fit that the engine's own verdict offers, in its order; None where the memory
+        verdict decides (the fewest layout is then the way)."""
+        ...
+
 
 # Tensor-parallel sizes tried when an engine has no rule of its own: what engines accept in practice.
 POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -455,4 +472,7 @@ class BaseEngine:
         return None
 
     def verdict(self, est: Estimate, esc: Escape) -> str | None:
+        return None
+
+    def fit_fixes(self, est: Estimate) -> tuple[FitFix, ...] | None:
         return None

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from common.errors import InputError, UnmodelledError
 from estimator.arith import ceil_div, round_up
 from estimator.dtypes import Dtypes, resolve_dtypes
-from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape, KvPart, KvTerm, WeightTerm
+from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape, FitFix, KvPart, KvTerm, WeightTerm
 from estimator.engines.vllm_profiles import (
     DS_MLA_BYTES_PER_TOKEN,
     DSV4_FP8_DS_MLA_BYTES_PER_TOKEN,
@@ -5547,6 +5547,44 @@ class VllmEngine(BaseEngine):
             )
         return line
 
+    def fit_fixes(self, est: Estimate) -> tuple[FitFix, ...] | None:
+        """The ways to fit that the verdict offers, in its order: util, seqs, the settings that alone fit
+        (prefix=off, a smaller batch), kvmem, b, s, then the fewest layout. The util start check's way
+        is the util that starts (and the fewest layout at it, where fewer GPUs than asked hold it)."""
+        fit, v, q = est.fit, est.engine_report, est.query
+        if fit is None or not isinstance(v, VllmReport) or q.method != "calibrated":
+            return None
+        if fit.fits or fit.engine_refuses:
+            return ()
+        if util_refused(v):
+            most = largest_starting_util(q, lookup_gpu(fit.gpu))
+            ways = [FitFix(settings=f"util={most:g}")]
+            if 0 < fit.min_gpus * fit.min_gpus_dp < q.gpus * q.dp:
+                ways.append(FitFix(settings=fewest_settings(fit, q)))
+            return tuple(ways)
+        running = min(v.requests_per_replica or -(-q.batch // q.dp) if q.dp > 1 else q.batch, v.max_num_seqs)
+        held = min(v.max_resident, running - 0.01)
+        fixes: list[FitFix] = []
+        if v.util_to_fit is not None:
+            fixes.append(FitFix(settings=f"util={v.util_to_fit:g}"))
+        if v.seqs_to_fit is not None:
+            fixes.append(FitFix(settings=f"seqs={v.seqs_to_fit:,}"))
+        fixes += [FitFix(settings=setting) for setting in v.settings_to_fit]
+        if v.kv_sizing == "fixed" and (need := kvmem_to_fit(est)) is not None:
+            fixes.append(FitFix(settings=f"kvmem={kvmem_words(need)}"))
+        if fit.max_batch is not None and fit.max_batch >= 1 and q.batch > 1:
+            fixes.append(FitFix(settings=f"b={fit.max_batch:,}"))
+        if fit.max_seq_len is not None and fit.max_seq_len >= 1 and (held < 1 or not v.starts):
+            fixes.append(FitFix(settings=f"s={fit.max_seq_len:,}"))
+        if v.util_to_fit is None and fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
+            why = None
+            if fit.min_gpus_dp > q.batch and est.params_active is not None:
+                # More replicas than requests: they are there because each splits the experts' width
+                # over gpus x dp (FusedMoEParallelConfig), not to serve more requests.
+                why = f"the replicas split the experts over all {fit.min_gpus * q.pp * fit.min_gpus_dp:,} GPUs"
+            fixes.append(FitFix(settings=fewest_settings(fit, q), why=why))
+        return tuple(fixes)
+
     def verdict(self, est: Estimate, esc: Escape) -> str | None:
         """The fit is whether the KV pool holds the b requests of s tokens (what vLLM's concurrency
         counts) and vLLM starts: say how many it holds and what makes it hold them (util first, then
@@ -5677,28 +5715,9 @@ class VllmEngine(BaseEngine):
         else:
             line = f"{total}: does not fit {where}: {pool} holds {held:,.2f} of the {asked}"
             line += "" if queued else " asked"
-        fixes = []
-        if v.util_to_fit is not None:
-            fixes.append(f"util={v.util_to_fit:g}")
-        if v.seqs_to_fit is not None:
-            fixes.append(f"seqs={v.seqs_to_fit:,}")
-        fixes += v.settings_to_fit
-        if v.kv_sizing == "fixed" and (need := kvmem_to_fit(est)) is not None:
-            fixes.append(f"kvmem={kvmem_words(need)}")
-        if fit.max_batch is not None and fit.max_batch >= 1 and q.batch > 1:
-            fixes.append(f"b={fit.max_batch:,}")
-        if fit.max_seq_len is not None and fit.max_seq_len >= 1 and (held < 1 or not v.starts):
-            fixes.append(f"s={fit.max_seq_len:,}")
-        if v.util_to_fit is None and fit.min_gpus > 0 and (fit.min_gpus, fit.min_gpus_dp) != (q.gpus, q.dp):
-            fewest = fewest_settings(fit, q)
-            if fit.min_gpus_dp > q.batch and est.params_active is not None:
-                # More replicas than requests: they are there because each splits the experts' width
-                # over gpus x dp (FusedMoEParallelConfig), not to serve more requests.
-                cards = fit.min_gpus * q.pp * fit.min_gpus_dp
-                fewest += f" (the replicas split the experts over all {cards:,} GPUs)"
-            fixes.append(fewest)
+        fixes = self.fit_fixes(est) or ()
         if fixes:
-            line += "; use " + ", or ".join(fixes)
+            line += "; use " + ", or ".join(fix.text() for fix in fixes)
         elif fit.min_gpus == 0:
             line += "; no tensor-parallel group vLLM accepts, nor replicas of one, fits it"
             if q.pp == 1:

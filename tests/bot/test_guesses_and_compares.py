@@ -120,8 +120,12 @@ def test_a_side_that_does_not_fit_gets_the_verdicts_ways_to_fit(settings: Settin
     [
         # 64 GPUs for phi-4's 40 layers (transformers) is refused; one GPU holds it: the fewest layout.
         ("s=8k gpu=l4 gpus=64", ("gpus=1", "gpus=2")),
-        # util=0.995 is past what vLLM finds free at its start: the util that starts, not the prose.
-        ("s=8k b=1 engine=vllm vllm=0.33 gpu=h100 util=0.995 gpus=2", ("util=0.98", "util=0.98")),
+        # util=0.995 is past what vLLM finds free at its start: the util that starts, or one GPU at
+        # the util that starts there, as the verdict says ("at util=0.99 gpus=1 is enough").
+        (
+            "s=8k b=1 engine=vllm vllm=0.33 gpu=h100 util=0.995 gpus=2",
+            ("util=0.98, or gpus=1 util=0.99", "util=0.98, or gpus=1 util=0.99"),
+        ),
         # phi-4 past its 16,384 positions: the refusal's own ways ("; or use ..."), with the GPUs that
         # hold s=max; Qwen3-8B's pool holds 27 of the 64 requests.
         ("s=32k b=64 engine=vllm gpu=h100 gpus=2", ("b=27, or gpus=2 dp=3", "s=max with gpus=2 dp=2, or yarn=2")),
@@ -208,3 +212,21 @@ def test_a_compare_over_replicas_or_stages_says_whose_figures_rows_are(settings:
     assert lines[0].endswith(" · pp=2")
     assert any(line.startswith("vLLM KV pool GiB (busiest stage) ") for line in lines)
     assert any(line.startswith("Fits each of 2 NVIDIA H100 80GB HBM3 (SXM5), tp=1 x pp=2 ") for line in lines)
+
+
+def test_the_engines_ways_to_fit_are_data_the_verdict_and_compare_share(settings: Settings) -> None:
+    # Qwen3-8B at 32k x 64 on two H100s (vLLM): the verdict's "; use ..." is the engine's ways joined,
+    # each as its text; compare's cell is their settings alone.
+    from bot import report
+    from estimator.engines import get_engine
+
+    service = Service(store=None, resolver=make_resolver(settings))
+    reply = service.run(f"{QWEN3_8B} s=32k b=64 engine=vllm gpu=h100 gpus=2", Conversation(platform="cli"))
+    est = reply.outcome.estimate  # type: ignore[union-attr]
+    assert est is not None and est.fit is not None and not est.fit.fits
+    ways = get_engine("vllm").fit_fixes(est)
+    assert ways and [w.settings for w in ways] == ["b=27", "gpus=2 dp=3"]
+    assert report.verdict(est).endswith("; use " + ", or ".join(w.text() for w in ways))
+    assert report.fit_fixes(est) == "b=27, or gpus=2 dp=3"
+    # transformers has no verdict of its own: the memory verdict's fewest layout is the way.
+    assert get_engine("transformers").fit_fixes(est) is None
