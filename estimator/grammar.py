@@ -67,9 +67,9 @@ def _cut(raw: str) -> str:
     return raw if len(raw) <= 24 else f"{raw[:12]}...{raw[-6:]} ({len(raw):,} characters)"
 
 
-def _not_whole(key: str, raw: str, low: int, high: int) -> InputError:
+def _not_whole(key: str, raw: str, low: int, high: int, example: str = "") -> InputError:
     """Say what the key accepts: "1e9" and "-5" are numbers, just not ones a count key reads."""
-    example = f"{key}=4096, {key}=32k" if key == "s" else f"{key}={max(low, 1)}"
+    example = f"{key}=4096, {key}=32k" if key == "s" else f"{key}={example or max(low, 1)}"
     # k and m read on token and sequence counts; a count of GPUs or experts is not written so.
     scale = ", k meaning x1024 and m x1048576" if high >= 1024 and key not in ("gpus", "pp", "dp", "eplb") else ""
     longest = ", or max for the model's longest context" if key == "s" else ""
@@ -79,21 +79,22 @@ def _not_whole(key: str, raw: str, low: int, high: int) -> InputError:
     )
 
 
-def _parse_count(key: str, raw: str, *, low: int, high: int) -> int:
-    """An integer with an optional k (x1024) or m (x1048576) suffix, range-checked."""
+def _parse_count(key: str, raw: str, *, low: int, high: int, example: str = "") -> int:
+    """An integer with an optional k (x1024) or m (x1048576) suffix, range-checked; ``example`` is the
+    value a refusal shows."""
     text = raw.lower().replace("_", "").replace(",", "")
     match = _SIZE_RE.match(text)
     if not match:
         if text.startswith("-") and _SIZE_RE.match(text[1:]):  # a number, just below the range
             raise InputError(f"{key}={_cut(raw)} is out of range: it must be between {low:,} and {high:,}")
-        raise _not_whole(key, raw, low, high)
+        raise _not_whole(key, raw, low, high, example)
     number, suffix = match.groups()
     if len(number) > _MAX_COUNT_CHARS:  # far past any range; never converted (int() refuses 4,300 digits)
         raise InputError(f"{key}={_cut(raw)} is out of range: it must be between {low:,} and {high:,}")
     scale = {"": 1, "k": 1024, "m": 1024 * 1024}[suffix]
     value = Fraction(number) * scale  # exact: a float overflows to inf past 309 digits
     if value.denominator != 1 and not suffix:
-        raise _not_whole(key, raw, low, high)
+        raise _not_whole(key, raw, low, high, example)
     # With k or m a decimal is rounded down to whole tokens, so that a compact figure the answers
     # print (``3.76M``, rounded down) can be typed back (``s=3.76m``) and still fits.
     count = int(value)
@@ -135,6 +136,15 @@ def _parse_bytes(key: str, raw: str, *, high: int) -> int:
     if match is None or scale is None:
         raise InputError(f"{key}={raw} is not a size: write bytes, or 20GiB, 20G (GiB) or 20GB (10^9 bytes)")
     value = int(float(match.group(1)) * scale)
+    if value < 1 << 20 and not unit:
+        # "kvmem=20" meant GiB: a bare number is bytes, as vLLM reads it.
+        number = match.group(1)
+        fix = (
+            f"for {number} GiB write {key}={number}GiB, or {key}={number}g for {number} x 10^9 bytes"
+            if float(number) * (1 << 30) <= high
+            else f"write a unit, e.g. {key}=20GiB"
+        )
+        raise InputError(f"{key}={raw} is under the least of 1 MiB, as a bare number is bytes: {fix}")
     if value < 1 << 20 or value > high:
         raise InputError(f"{key}={raw} is out of range: it must be between 1 MiB and {high >> 30:,} GiB")
     return value
@@ -146,21 +156,35 @@ def _parse_yarn(key: str, raw: str, *, high: float) -> Yarn:
     value = _parse_float(key, factor, low=1, high=high)
     if not colon:
         return Yarn(factor=value)
-    positions = _parse_count(key, original, low=1, high=MAX_SEQ_LEN)
+    positions = _parse_count(key, original, low=1, high=MAX_SEQ_LEN, example="4:32768")
     return Yarn(factor=value, original=positions)
 
 
-def _parse_float(key: str, raw: str, *, low: float, high: float) -> float:
+def _share_hint(key: str, raw: str) -> str:
+    """What a share key (util) takes, with an example: the fraction a percentage (``90%``, or a bare
+    ``90`` from 10 to 100) means, else 0.9."""
+    percent = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(%?)", raw, re.ASCII)
+    number = float(percent.group(1)) if percent else 0
+    example = f"{number / 100:g}" if percent and 0 < number <= 100 and (percent.group(2) or number >= 10) else "0.9"
+    return f"{key} takes a fraction of the GPU's memory, e.g. {key}={example}"
+
+
+def _parse_float(key: str, raw: str, *, low: float, high: float, share: bool = False) -> float:
+    """A number in (low, high]; ``share``: a fraction of the GPU, which a refusal says (see :func:`_share_hint`)."""
+    hint = f": {_share_hint(key, raw)}" if share else ""
+    if share and re.fullmatch(r"\d+(?:\.\d+)?\s*%", raw, re.ASCII):
+        raise InputError(f"{key}={raw} is a percentage{hint}")
     if not raw.isascii():  # float() reads any script's digits; the grammar reads ASCII (after NFKC)
-        raise InputError(f"{key}={raw} is not a number")
+        raise InputError(f"{key}={raw} is not a number{hint}")
     try:
         value = float(raw)
     except ValueError:
-        raise InputError(f"{key}={raw} is not a number") from None
+        raise InputError(f"{key}={raw} is not a number{hint}") from None
     if value != value or value in (float("inf"), float("-inf")):
-        raise InputError(f"{key}={raw} is not a number")
+        raise InputError(f"{key}={raw} is not a number{hint}")
     if value <= low or value > high:
-        raise InputError(f"{key}={raw} is out of range: it must be greater than {low:g} and at most {high:g}")
+        within = f"it must be greater than {low:g} and at most {high:g}"
+        raise InputError(f"{key}={raw} is out of range: {within}" + (f" ({_share_hint(key, raw)})" if share else ""))
     return value
 
 
@@ -222,6 +246,8 @@ class Key:
     choices: Callable[[], tuple[str, ...]] | None = None  # allowed values (choice and bits keys)
     value_aliases: Callable[[], dict[str, str]] = field(default=dict)
     values_hint: str = ""  # how help shows the values when they are not a list of choices
+    example: str = ""  # a typical value, which a refusal of a count shows (b=8, mnbt=8192)
+    fraction: bool = False  # a float key that takes a share of the GPU's memory (util=0.9)
 
     def values(self) -> tuple[str, ...]:
         """The allowed values of a choice key (empty for the others)."""
@@ -240,9 +266,9 @@ class Key:
         if self.name == "s" and raw.strip().lower() == MODEL_MAX:
             return MODEL_MAX  # the model's longest context (query_with sets seq_len_from_model)
         if self.kind == "count":
-            return _parse_count(self.name, raw, low=int(self.low), high=int(self.high))
+            return _parse_count(self.name, raw, low=int(self.low), high=int(self.high), example=self.example)
         if self.kind == "float":
-            return _parse_float(self.name, raw, low=self.low, high=self.high)
+            return _parse_float(self.name, raw, low=self.low, high=self.high, share=self.fraction)
         if self.kind == "bytes":
             return _parse_bytes(self.name, raw, high=int(self.high))
         if self.kind == "yarn":
@@ -321,6 +347,7 @@ KEYS: tuple[Key, ...] = (
         low=1,
         high=MAX_BATCH,
         values_hint="integer >= 1",
+        example="8",
     ),
     Key("p", ("bits",), "bits", "bits", "bits per weight", "from the checkpoint", choices=_literal(Bits)),
     Key(
@@ -382,6 +409,7 @@ KEYS: tuple[Key, ...] = (
         low=1,
         high=MAX_GPUS,
         values_hint=f"1..{MAX_GPUS}",
+        example="2",
     ),
     Key(
         "pp",
@@ -393,6 +421,7 @@ KEYS: tuple[Key, ...] = (
         low=1,
         high=MAX_GPUS,
         values_hint=f"1..{MAX_GPUS}",
+        example="2",
     ),
     Key(
         "dp",
@@ -404,6 +433,7 @@ KEYS: tuple[Key, ...] = (
         low=1,
         high=MAX_GPUS,
         values_hint=f"1..{MAX_GPUS}",
+        example="2",
     ),
     Key(
         "ep",
@@ -424,6 +454,7 @@ KEYS: tuple[Key, ...] = (
         low=0,
         high=MAX_REDUNDANT_EXPERTS,
         values_hint="0..1023",
+        example="32",
     ),
     Key(
         "engine",
@@ -445,6 +476,7 @@ KEYS: tuple[Key, ...] = (
         low=0,
         high=1,
         values_hint="0 < x <= 1",
+        fraction=True,
     ),
     Key(
         "mnbt",
@@ -456,6 +488,7 @@ KEYS: tuple[Key, ...] = (
         low=1,
         high=MAX_SEQ_LEN,
         values_hint="integer",
+        example="8192",
     ),
     Key(
         "seqs",
@@ -467,6 +500,7 @@ KEYS: tuple[Key, ...] = (
         low=1,
         high=MAX_BATCH,
         values_hint="integer",
+        example="256",
     ),
     Key(
         "vllm",
@@ -514,6 +548,7 @@ KEYS: tuple[Key, ...] = (
         low=0,
         high=MAX_BATCH,
         values_hint="integer, 0 = text only",
+        example="4",
     ),
     Key(
         "mtp",
@@ -525,6 +560,7 @@ KEYS: tuple[Key, ...] = (
         low=0,
         high=MAX_MTP_TOKENS,
         values_hint=f"0..{MAX_MTP_TOKENS}",
+        example="2",
     ),
     Key(
         "draft",
@@ -545,6 +581,7 @@ KEYS: tuple[Key, ...] = (
         low=1,
         high=MAX_SPEC_TOKENS,
         values_hint=f"1..{MAX_SPEC_TOKENS}",
+        example="3",
     ),
     Key(
         "yarn",
