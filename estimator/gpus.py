@@ -77,18 +77,28 @@ def _index() -> dict[str, GPU]:
     return index
 
 
+def _lookup_known(text: str) -> GPU | None:
+    """The entry a key, name or alias spells, or None."""
+    gpu = _index().get(_norm(text))
+    # "a100-40", "h100 80", "a100-40-pcie": a memory figure without its unit is GB, as the aliases
+    # spell it (a100-40gb); only a number set apart, so that "a10" never reads as "a10g".
+    figures = re.finditer(r"(?<=[\s_\-])\d+(?=[\s_\-]|\s*$)", text)
+    while gpu is None and (figure := next(figures, None)) is not None:
+        gpu = _index().get(_norm(f"{text[: figure.end()]}gb{text[figure.end() :]}"))
+    return gpu
+
+
 def lookup_gpu(text: str) -> GPU:
     """The catalog entry for what a user typed (``h100``, ``a100-40gb``, ``RTX 4090``)."""
-    gpu = _index().get(_norm(text))
+    gpu = _lookup_known(text)
     if gpu is not None:
         return gpu
-    # "8xh100": a count glued to a catalog name is that many GPUs (no catalog name is written so).
-    counted = re.fullmatch(r"\s*(\d+)\s*[x*×]\s*(\S.*?)\s*", text, flags=re.IGNORECASE)
-    if counted and (named := _index().get(_norm(counted.group(2)))) is not None:
-        name = counted.group(2).lower() if " " not in counted.group(2) else named.key
-        raise InputError(
-            f'unknown GPU "{text}": that names {counted.group(1)} GPUs; write gpu={name} gpus={counted.group(1)}'
-        )
+    # "8xh100", "h100x8": a count glued to a catalog name is that many GPUs (no catalog name is written so).
+    counted = re.fullmatch(r"\s*(?P<n>\d+)\s*[x*×]\s*(?P<gpu>\S.*?)\s*", text, flags=re.IGNORECASE)
+    counted = counted or re.fullmatch(r"\s*(?P<gpu>\S.*?)\s*[x*×]\s*(?P<n>\d+)\s*", text, flags=re.IGNORECASE)
+    if counted and (named := _lookup_known(counted["gpu"])) is not None:
+        name = counted["gpu"].lower() if " " not in counted["gpu"] else named.key
+        raise InputError(f'unknown GPU "{text}": that names {counted["n"]} GPUs; write gpu={name} gpus={counted["n"]}')
     keys = [g.key for g in catalog()]
     close = difflib.get_close_matches(text.lower(), keys, n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else "; run `vram gpus` for the list"

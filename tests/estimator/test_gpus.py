@@ -1,6 +1,7 @@
 """The GPU catalog: CUDA-reported totals, aliases, and clear errors."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,16 @@ def test_unknown_gpu_is_input_error_with_hint() -> None:
     assert err.value.exit_code == 2
 
 
-@pytest.mark.parametrize(("typed", "hint"), [("8xh100", "gpu=h100 gpus=8"), ("2 x L40S", "gpu=l40s gpus=2")])
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("8xh100", "gpu=h100 gpus=8"),
+        ("2 x L40S", "gpu=l40s gpus=2"),
+        ("h100x2", "gpu=h100 gpus=2"),
+        ("L40S x 4", "gpu=l40s gpus=4"),
+        ("a100-40x4", "gpu=a100-40 gpus=4"),
+    ],
+)
 def test_a_count_glued_to_the_gpu_says_how_to_write_it(typed: str, hint: str) -> None:
     # "8xh100" is eight H100s: the count is gpus=, not part of the name (no catalog name is like it).
     with pytest.raises(InputError) as err:
@@ -180,6 +190,29 @@ def test_every_spelling_names_one_gpu() -> None:
     for gpu in catalog():
         for spelling in (gpu.key, gpu.name, *gpu.aliases):
             assert lookup_gpu(spelling) is gpu, (spelling, gpu.key)
+
+
+def test_a_memory_figure_may_leave_out_its_gb() -> None:
+    # "a100-40" was unknown while "h100-80g" was an alias: every spelling with a GB figure ("a100-40gb",
+    # "a100-pcie-40gb", "rtx-3060-12gb") is also found without the unit, and names the same record.
+    shortened = 0
+    for gpu in catalog():
+        for spelling in (gpu.key, *gpu.aliases):
+            short = re.sub(r"(?<=[-_ ]\d)(\d*)gb?(?=[-_ ]|$)", r"\1", spelling.lower())
+            if short != spelling.lower():
+                assert lookup_gpu(short) is gpu, (short, gpu.key)
+                shortened += 1
+    assert shortened >= 40
+    assert (lookup_gpu("a100-40").key, lookup_gpu("A100 80").key, lookup_gpu("a100-40-pcie").key) == (
+        "a100-40gb",
+        "a100-80gb",
+        "a100-40gb-pcie",
+    )
+    # A figure set apart only: "a10" is not the "a10g", and a model number is no memory figure.
+    assert lookup_gpu("a10").key == "a10"
+    for typed in ("a1024", "rtx-4070", "rtx-5070-12"):
+        with pytest.raises(InputError, match="unknown GPU"):
+            lookup_gpu(typed)
 
 
 @pytest.mark.parametrize(
