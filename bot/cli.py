@@ -7,6 +7,7 @@
     vram "can Qwen/Qwen3-8B run 32k for 4 users on an L4?"   a question in plain words (one argument)
     vram serve                                      the Slack app
     vram db upgrade                                 apply the database migrations
+    vram --version                                  the installed version (--json: {"vram_version": ...})
 
 Exit status: 0 success (an answer, a guessed total included: read --json's fit and refusal for the verdict),
 2 invalid input, 1 anything else; errors are one sentence on stderr (with --json also an error object on stdout).
@@ -75,8 +76,8 @@ def _take_flags(argv: Sequence[str]) -> tuple[list[str], bool, int]:
             as_json = True
         elif word == "--limit" or word.startswith("--limit="):
             limit = limit_value(word.partition("=")[2] if "=" in word else next(it, ""))
-        elif word.startswith("--") and word not in ("--help",):
-            raise InputError(f'unknown option "{word}": the options are --json and --limit N')
+        elif word.startswith("--") and word not in ("--help", "--version"):
+            raise InputError(f'unknown option "{word}": the options are --json, --limit N, --help and --version')
         else:
             words.append(word)
     return words, as_json, limit
@@ -273,6 +274,12 @@ def run(
     as_json = "--json" in argv
     try:
         words, as_json, limit = _take_flags(argv)
+        if words == ["--version"]:
+            version = report.vram_version()
+            print(
+                json.dumps({"vram_version": version}) if as_json else f"vram {version or '(not installed)'}", file=out
+            )
+            return 0
         settings = settings or load_settings()
         if words[:1] == ["serve"]:
             from bot.serve import serve

@@ -49,6 +49,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   vram compare <model> <model> [key=value ...]       two models side by side
   vram serve                                         run the Slack app
   vram db upgrade                                    apply database migrations
+  vram --version                                     the installed version
 
 Examples:
   vram microsoft/phi-4 s=16k gpu=h100

@@ -39,6 +39,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("vram compare <model> <model> [key=value ...]", "two models side by side"),
     ("vram serve", "run the Slack app"),
     ("vram db upgrade", "apply database migrations"),
+    ("vram --version", "the installed version"),
 )
 
 

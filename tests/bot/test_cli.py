@@ -37,6 +37,17 @@ def test_classic_prints_the_six_lines_of_the_spec_exactly(settings: Settings) ->
     ]
 
 
+def test_version_is_the_answers_vram_version(settings: Settings) -> None:
+    # `vram --version` was "unknown option": it prints what --json answers carry as vram_version.
+    from bot.report import vram_version
+
+    version = vram_version()
+    assert version  # installed (pip install -e), so the check below compares something
+    assert vram(["--version"], settings) == (0, f"vram {version}\n", "")
+    code, out, err = vram(["--version", "--json"], settings)
+    assert (code, json.loads(out), err) == (0, {"vram_version": version}, "")
+
+
 def test_json_contract_for_phi4(settings: Settings) -> None:
     code, out, _ = vram([PHI4, "s=16384", "b=1", "fa=on", "gpu=h100", "--json"], settings)
     assert code == 0
@@ -95,7 +106,7 @@ def test_table_output_names_every_part(settings: Settings) -> None:
     [
         ([QWEN3_8B, "sq=3"], 2, 'unknown key "sq"; did you mean "s"?'),
         ([QWEN3_8B, "s=0"], 2, "out of range"),
-        ([QWEN3_8B, "--bogus"], 2, 'unknown option "--bogus"'),
+        ([QWEN3_8B, "--bogus"], 2, 'unknown option "--bogus": the options are --json, --limit N, --help and --version'),
         (["./no/such/config.json"], 1, "no/such/config.json"),
         (["show", "999"], 1, "no query #999"),
         (["db", "downgrade"], 2, "vram db upgrade"),
