@@ -189,7 +189,7 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
         if as_json:
             print(json.dumps(render_text.history_json(reply.records, reply.compares), indent=2), file=out)
         else:
-            console.print(render_text.history_table(reply.records, reply.compares))
+            console.print(render_text.history_table(reply.records, reply.compares, model=reply.model))
         return 0
     if isinstance(reply, ShowReply):
         return _print_show(reply, as_json=as_json, console=console, out=out)

@@ -123,10 +123,13 @@ def _total_cell(rec: QueryRecord) -> str | None:
 
 
 def history_table(
-    records: Sequence[QueryRecord], compares: Sequence[tuple[QueryRecord, QueryRecord]] = ()
+    records: Sequence[QueryRecord],
+    compares: Sequence[tuple[QueryRecord, QueryRecord]] = (),
+    *,
+    model: str | None = None,
 ) -> Table | Text | Group:
     """Newest first, one row each (a comparison's two sides share one); input mistakes are summed up in
-    one line under the table."""
+    one line under the table. ``model``: the filter the records matched, which an empty listing names."""
     mistakes = [rec for rec in records if report.is_input_mistake(rec)]
     shown = [rec for rec in records if not report.is_input_mistake(rec)]
     note = None
@@ -137,7 +140,11 @@ def history_table(
             "vram show <id> shows one, vram history --json lists them all"
         )
     if not shown:
-        return Text("No estimates kept yet." if note is None else f"No estimates kept yet; {note.plain}")
+        # With a model filter, estimates of other models may well be kept: say that none match.
+        empty = (
+            "No estimates kept yet" if model is None else f'No kept estimates match "{neutral(shorten_paths(model))}"'
+        )
+        return Text(f"{empty}." if note is None else f"{empty}; {note.plain}")
     table = Table(show_header=True, header_style="bold", box=None)
     # Short columns stay on one line; at a narrow terminal only the last one (what was typed) wraps.
     for column in ("id", "when (UTC)", "model", "total GiB", "text"):

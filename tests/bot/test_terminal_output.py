@@ -234,6 +234,18 @@ def test_history_of_only_mistakes_says_so(settings: Settings) -> None:
     )
 
 
+def test_history_of_a_model_none_match_says_so(settings: Settings) -> None:
+    # "No estimates kept yet." while estimates of other models were kept, and listed by plain history.
+    assert vram([PHI4], settings)[0] == 0
+    assert vram(["history", "nonexistent/model"], settings) == (
+        0,
+        'No kept estimates match "nonexistent/model".\n',
+        "",
+    )
+    code, out, _ = vram(["history"], settings)
+    assert code == 0 and "microsoft__phi-4" in out
+
+
 def test_show_labels_its_time(settings: Settings) -> None:
     assert vram([PHI4], settings)[0] == 0
     code, out, _ = vram(["show", "1"], settings)
