@@ -405,10 +405,15 @@ def _off_by(name: str, ours: float, theirs: float) -> str | None:
         return None
     ratio = ours / theirs
     if ratio > 1.1:
-        return f"its {name} term is {ratio:.1f}x too small"
+        return f"its {name} term is {_times(ratio)} too small"
     if ratio < 1 / 1.1:
-        return f"its {name} term is {1 / ratio:.1f}x too large"
+        return f"its {name} term is {_times(1 / ratio)} too large"
     return None
+
+
+def _times(ratio: float) -> str:
+    """``2.5x``; from 100 on whole and with separators (``1,542,115,188x``), where a tenth says nothing."""
+    return f"{ratio:.1f}x" if ratio < 99.95 else f"{ratio:,.0f}x"
 
 
 def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, query: Query) -> Note | None:

@@ -77,3 +77,22 @@ def test_a_quantized_checkpoint_is_classic_sized_at_its_own_bits() -> None:
         models.append((est.classic.model_gb, round(n, 1)))
     (four, n4), (eight, n8) = models
     assert n4 == n8 and abs(eight - 2 * four) <= 0.02, models
+
+
+def test_a_large_ratio_reads_as_a_whole_number_with_separators() -> None:
+    # "its activation term is 1542115188.0x too large": past 100 the tenth says nothing and the digits
+    # need grouping. s x b = 2^44 tokens makes the classic single-layer activation term (32 s b h x 2 bytes,
+    # h = 4096: about 4.6e18 bytes) billions of times vLLM's peak, which does not grow with s x b.
+    import json
+    import re
+    from pathlib import Path
+
+    from estimator.config import load_model_spec
+    from estimator.estimate import estimate
+    from estimator.query import Query
+
+    cfg = json.loads((Path(__file__).resolve().parents[1] / "fixtures/configs/Qwen__Qwen3-8B.json").read_text())
+    est = estimate(load_model_spec(cfg), Query(seq_len=16 * 2**20, batch=2**20, engine="vllm"), model_id="q")
+    (note,) = [w.message for w in est.warnings if w.code == "classic_formula"]
+    assert re.search(r"its activation term is \d{1,3}(,\d{3}){3,}x too large", note), note
+    assert "its KV cache term is 2.0x too small" in note  # a small ratio keeps its tenth
