@@ -114,13 +114,13 @@ def headline(est: Estimate, question: Question) -> str:
         return ("yes: " if fit.fits else "no: ") + own.partition(": ")[2]
     each = " per GPU" if world > 1 else ""
     if fit.fits:
-        line = f"yes: it fits on {where}, with {_gib(fit.headroom)} free{each}"
+        line = f"yes: it fits on {where}, with {report.margin(fit.headroom)} free{each}"
         if window and q.seq_len > window:
             line += f" (memory only: {q.seq_len:,} tokens is past the model's {window:,}-token context window)"
         return line
     fewer = report.fewest_layout(est)
     more = f"; {fewer[0]} of them would" if fewer is not None and fewer[0] > world else ""
-    return f"no: on {where} it needs {_gib(-fit.headroom)} more{each}{more}"
+    return f"no: on {where} it needs {report.margin(-fit.headroom)} more{each}{more}"
 
 
 def _batch_bound(est: Estimate) -> str:
@@ -137,7 +137,8 @@ def _batch_bound(est: Estimate) -> str:
         limit = f"max_num_seqs {seqs:,}{each} (no more than mnbt={seqs:,})"
     else:
         limit = f"vLLM's default max_num_seqs of {seqs:,}{each}"
-    pool = f"{held * q.dp:,.2f} requests of {tokens_text(q.seq_len)}"
+    count = f"{held * q.dp:,.2f}"
+    pool = f"{count} {report.requests_word(count)} of {tokens_text(q.seq_len)}"
     if fit.max_batch_bound == "max_num_seqs":
         return f" ({limit} binds: the KV pool has room for {pool})"
     return f" (the KV pool is the limit, below {limit})"

@@ -383,13 +383,13 @@ def fit_phrase(est: Estimate) -> str | None:
     world = report.world(est.query)
     where = f"one {escape(fit.gpu_name)}" if world == 1 else f"{world} x {escape(fit.gpu_name)}"
     if fit.fits:
-        return f"fits {where} ({gib(fit.headroom)} spare)"
+        return f"fits {where} ({report.margin(fit.headroom)} spare)"
     v = est.engine_report
     if fit.engine_refuses is not None or (isinstance(v, VllmReport) and not v.starts):
         return f"does not fit {where} ({get_engine(est.query.engine).label} will not start it)"
     if fit.headroom >= 0:
         return f"does not fit {where}"  # what the engine adds on top of its share: the verdict says
-    return f"does not fit {where} ({gib(-fit.headroom)} short)"
+    return f"does not fit {where} ({report.margin(-fit.headroom)} short)"
 
 
 def what_if_lead(changes: Mapping[str, str], base: Estimate, new: Estimate) -> str:
@@ -456,7 +456,7 @@ def _compare_field(e: Estimate, name: str) -> Block:
     if pool is not None and pool[0] != pool[1]:
         q = e.query
         whose = " (busiest stage)" if q.pp > 1 else ""
-        held = f"{pool[1]} requests of {tokens_text(q.seq_len)}"
+        held = f"{pool[1]} {report.requests_word(pool[1])} of {tokens_text(q.seq_len)}"
         if q.dp > 1:
             held += f" a replica, {report.requests_all_cell(e)} in all ({q.dp} replicas)"
         lines.append(f"vLLM KV pool{whose} {pool[0]} GiB, {held}")

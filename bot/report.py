@@ -71,6 +71,21 @@ def gib(n_bytes: int) -> str:
     return gib_text(n_bytes)
 
 
+def margin(n_bytes: int) -> str:
+    """A fit's margin (spare or short) as :func:`gib` shows it, but in MiB where that reads 0.0 GiB: a
+    margin of a few MiB is not none."""
+    shown = gib(n_bytes)
+    if n_bytes == 0 or shown.lstrip("-") != "0.0 GiB":
+        return shown
+    mib = abs(n_bytes) / 2**20
+    return ("-" if n_bytes < 0 else "") + (f"{mib:.1f} MiB" if mib >= 0.05 else "under 0.1 MiB")
+
+
+def requests_word(shown: str) -> str:
+    """``requests`` after a count of requests as shown (``1.56``), ``request`` after exactly one (``1.00``)."""
+    return "request" if shown in ("1", "1.0", "1.00") else "requests"
+
+
 def signed_gib(n_bytes: int) -> str:
     sign = "+" if n_bytes >= 0 else "-"
     return sign + gib(abs(n_bytes))
@@ -318,8 +333,8 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
     where = f"one {name}" if total_gpus == 1 else f"each of {total_gpus} {name}"
     split = "tensor-parallel group" if engine.split == "tensor" else "split of its layers"
     if fit.fits:
-        return f"{total}: fits {where} with {gib(fit.headroom)} to spare"
-    line = f"{total}: does not fit {where} ({gib(-fit.headroom)} short)"
+        return f"{total}: fits {where} with {margin(fit.headroom)} to spare"
+    line = f"{total}: does not fit {where} ({margin(-fit.headroom)} short)"
     fewest = offered_layout(est)
     if fewest is not None and fit.min_gpus_dp == 1:
         line += f"; it fits on {fewest[0]} of them (`{fewest[1]}`)"

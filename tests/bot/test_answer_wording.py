@@ -647,3 +647,37 @@ def test_a_kvmem_setting_reads_back_as_typed_in_every_line() -> None:
     assert report.setting_value("kvmem", q.model_copy(update={"kv_cache_memory": 10 * GIB})) == "10.00GiB"
     assert report.setting_value("kvmem", q.model_copy(update={"kv_cache_memory": 12_345_678_901})) == "12345678901"
     assert parse_settings(["kvmem=20g"])["kvmem"] == 20 * 10**9
+
+
+def test_a_margin_under_a_tenth_of_a_gib_is_said_in_mib() -> None:
+    # "fits one NVIDIA L4 24GB with 0.0 GiB to spare": a positive margin never reads as none.
+    assert report.margin(28 * 2**20) == "28.0 MiB"
+    assert report.margin(2**20 // 4) == "0.2 MiB"
+    assert report.margin(1_000) == "under 0.1 MiB"
+    assert report.margin(GIB // 5) == "0.2 GiB"  # from 0.1 GiB on as before
+    assert report.margin(0) == "0.0 GiB"
+    # Qwen3-8B at s=32k with an fp8 KV cache fills an L4 to within a few dozen MiB.
+    est = _estimate(CONFIGS / "Qwen__Qwen3-8B.json", gpu="l4", seq_len=32_768, kv="fp8")
+    assert est.fit is not None and est.fit.fits and 0 < est.fit.headroom < GIB // 20
+    line = report.verdict(est)
+    assert re.search(r"with \d+\.\d MiB to spare$", line) and "0.0 GiB" not in line, line
+
+
+def test_exactly_one_request_held_reads_in_the_singular() -> None:
+    # "holds 1.00 requests of 32,768 tokens" in the comparison card: one request is one.
+    assert [report.requests_word(n) for n in ("1.00", "1", "0.99", "1.01", "2.00")] == [
+        "request",
+        "request",
+        "requests",
+        "requests",
+        "requests",
+    ]
+    from bot.blocks import _compare_field
+
+    # A 4.51 GiB pool of 144 KiB-per-token (bf16) blocks holds one 32,768-token request (4.5 GiB) and
+    # the null block, with less than a second request's room left over.
+    est = _estimate(
+        CONFIGS / "Qwen__Qwen3-8B.json", engine="vllm", gpu="l4", seq_len=32_768, kv_cache_memory=int(4.51 * GIB)
+    )
+    assert isinstance(est.engine_report, VllmReport) and f"{est.engine_report.max_resident:.2f}" == "1.00"
+    assert "1.00 request of 32,768 tokens" in json.dumps(_compare_field(est, "q"))
