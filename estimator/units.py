@@ -28,3 +28,9 @@ def gib_text(n_bytes: int) -> str:
 def tokens_text(n: int) -> str:
     """``n`` tokens in words: "1 token", "4,096 tokens"."""
     return f"{n:,} token" + ("" if n == 1 else "s")
+
+
+def requests_text(n: float) -> str:
+    """A count of requests held, to two decimals as every line shows it: "1.56 requests", "1.00 request"."""
+    shown = f"{n:,.2f}"
+    return f"{shown} request" + ("" if shown == "1.00" else "s")

@@ -102,7 +102,7 @@ from estimator.spec import (
     VisionSpec,
     WeightFormat,
 )
-from estimator.units import gib_text, tokens_text
+from estimator.units import gib_text, requests_text, tokens_text
 from estimator.weights import (
     checkpoint_scheme_kept,
     conversion_asked,
@@ -4332,7 +4332,7 @@ def _sliding_batch_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
         "sliding_batches",
         f"Each request's sliding-window layers hold the window plus {batches} of max_num_batched_tokens "
         f"({batched:,}, vLLM's default on this GPU): mnbt={size} would hold "
-        f"{then.max_resident:,.2f} requests of {tokens_text(query.seq_len)}{' a replica' if query.dp > 1 else ''} "
+        f"{requests_text(then.max_resident)} of {tokens_text(query.seq_len)}{' a replica' if query.dp > 1 else ''} "
         f"instead of {now.max_resident:,.2f}, at a slower prefill.",
     )
 
@@ -4369,7 +4369,7 @@ def _sampler_seqs_tip(spec: ModelSpec, query: Query, gpu: GPU) -> Note | None:
         "sampler_seqs",
         f"The activation peak is vLLM's sampler warm-up over max_num_seqs rows ({seqs:,}, its default on this "
         f"GPU): seqs={candidate:,}, which still runs the {asked} at once, would hold "
-        f"{then.max_resident:,.2f} requests of {tokens_text(query.seq_len)}{replica} instead of "
+        f"{requests_text(then.max_resident)} of {tokens_text(query.seq_len)}{replica} instead of "
         f"{now.max_resident:,.2f}.",
     )
 
@@ -5511,7 +5511,7 @@ class VllmEngine(BaseEngine):
                 )
         line = (
             f"{held}; {pool}, "
-            f"room for {v.max_resident:,.2f} requests of {tokens_text(s)}"
+            f"room for {requests_text(v.max_resident)} of {tokens_text(s)}"
             + ("" if capped else " at once")
             + (
                 f" (its {v.num_gpu_blocks:,} blocks less the null block, which no request gets)"
@@ -5542,7 +5542,7 @@ class VllmEngine(BaseEngine):
         if v.data_parallel_size > 1:
             every = v.max_resident * v.data_parallel_size
             line += (
-                f". The {v.data_parallel_size} replicas hold {every:,.2f} requests of {tokens_text(s)} "
+                f". The {v.data_parallel_size} replicas hold {requests_text(every)} of {tokens_text(s)} "
                 "in all; vLLM's load balancer gives each request to one replica, the least loaded"
             )
         return line
@@ -5635,7 +5635,7 @@ class VllmEngine(BaseEngine):
             else:
                 reserves = f" ({layout}vLLM reserves {reserved_bytes(q, v) / GiB:,.1f} GiB{each})"
             line = (
-                f"{total}: fits {where}{reserves}: {pool} holds {v.max_resident:,.2f} requests of "
+                f"{total}: fits {where}{reserves}: {pool} holds {requests_text(v.max_resident)} of "
                 f"{tokens_text(q.seq_len)}"
             )
             wait = f"; {queued:,} wait" + (" in each" if q.dp > 1 else "") if queued else ""
