@@ -1651,6 +1651,7 @@ def read_question(text: str) -> Question:
         del settings["gpus"]  # "on an H100": one GPU, the default, so the command stays short
     _check_explicit(reader, settings)
     settings.update(reader.explicit)
+    _imply_vllm(settings)
     if kind != "fit" and "gpu" not in settings:
         what = {"max_context": "how much context", "max_batch": "how many users", "min_gpus": "how many GPUs"}[kind]
         example = {
@@ -1672,6 +1673,18 @@ def read_question(text: str) -> Question:
         settings=settings,
         unused=(*unused, *reader.passed_over),
     )
+
+
+def _imply_vllm(settings: dict[str, str]) -> None:
+    """Pipeline stages, replicas, expert parallelism and EPLB are vLLM's alone: a question that names
+    them and no engine ("on 8 H100s with data parallel 4") asks about vLLM. An engine named (or a
+    release, which names vLLM) stays as said, so transformers with dp= is still refused."""
+    if "engine" in settings or "vllm" in settings:
+        return
+    # The grammar's own reading of each value ("dp=01", "ep=yes"); a bad one is its sentence, as later.
+    parsed = parse_settings(f"{key}={settings[key]}" for key in ("pp", "dp", "ep", "eplb") if key in settings)
+    if parsed.get("pp", 1) > 1 or parsed.get("dp", 1) > 1 or parsed.get("ep") or "eplb" in parsed:
+        settings["engine"] = "vllm"
 
 
 def _check_yarn_override(reader: _Reader, release: str | None) -> None:

@@ -524,6 +524,15 @@ def test_terminal_question_reads_a_pasted_vllm_command_and_release(cli_settings:
     ]
 
 
+def test_terminal_question_naming_replicas_is_answered_with_vllm(cli_settings: Settings) -> None:
+    # Replicas are vLLM's alone: the question is sized with vLLM, not refused by its own reading.
+    code, out, err = _vram(["Qwen/Qwen3-8B on 8 H100s with data parallel 4 for 64 users", "--json"], cli_settings)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["read_as"] == "Qwen/Qwen3-8B b=64 gpu=h100-80gb gpus=2 dp=4 engine=vllm"
+    assert (data["inputs"]["engine"], data["inputs"]["gpus"], data["inputs"]["dp"]) == ("vllm", 2, 4)
+
+
 def test_quoted_grammar_stays_grammar(cli_settings: Settings) -> None:
     code, out, _ = _vram(["Qwen/Qwen3-8B s=32k", "--json"], cli_settings)
     assert code == 0

@@ -421,6 +421,52 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # Stages, replicas, expert parallelism and EPLB are vLLM's alone: named without an engine, they ask
+    # about vLLM (8 H100s over 4 replicas: groups of 8 / 4 = 2). An engine said stays as said.
+    (
+        "Qwen/Qwen3-32B on 8 H100s with data parallel 4 for 64 users",
+        "Qwen/Qwen3-32B",
+        "b=64 gpu=h100-80gb gpus=2 dp=4 engine=vllm",
+        FIT,
+        (),
+    ),
+    ("Qwen/Qwen3-32B -tp 2 -dp 4 on 8 H100", "Qwen/Qwen3-32B", "gpu=h100-80gb gpus=2 dp=4 engine=vllm", FIT, ()),
+    (
+        "will Qwen/Qwen3-32B fit with -pp 2 on 2 H100",
+        "Qwen/Qwen3-32B",
+        "gpu=h100-80gb gpus=1 pp=2 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "can Qwen3-32B run on 4 L40S with pipeline parallel 2?",
+        "Qwen3-32B",
+        "gpu=l40s gpus=2 pp=2 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "Qwen/Qwen3-30B-A3B with expert parallelism on 2 H100s",
+        "Qwen/Qwen3-30B-A3B",
+        "gpu=h100-80gb gpus=2 ep=on engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "Qwen/Qwen3-30B-A3B with eplb on 2 H100s",
+        "Qwen/Qwen3-30B-A3B",
+        "gpu=h100-80gb gpus=2 ep=on eplb=0 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "Qwen/Qwen3-32B with transformers on 8 H100s with data parallel 4",
+        "Qwen/Qwen3-32B",
+        "gpu=h100-80gb gpus=2 dp=4 engine=transformers",
+        FIT,
+        (),
+    ),
+    ("Qwen/Qwen3-32B with data parallel 1 on an H100", "Qwen/Qwen3-32B", "gpu=h100-80gb dp=1", FIT, ()),
     (
         "vllm serve Qwen/Qwen3-8B --max-num-seqs 64 --max-model-len 8192 on an L40S",
         "Qwen/Qwen3-8B",
