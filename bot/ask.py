@@ -114,10 +114,14 @@ def headline(est: Estimate, question: Question) -> str:
         return ("yes: " if fit.fits else "no: ") + own.partition(": ")[2]
     each = " per GPU" if world > 1 else ""
     if fit.fits:
-        line = f"yes: it fits on {where}, with {report.margin(fit.headroom)} free{each}"
+        room = f"on {where}, with {report.margin(fit.headroom)} free{each}"
         if window and q.seq_len > window:
-            line += f" (memory only: {q.seq_len:,} tokens is past the model's {window:,}-token context window)"
-        return line
+            # The model cannot take that context, whatever the memory holds: no "yes" (Slack shows this line alone).
+            return (
+                f"no: {q.seq_len:,} tokens is past the model's {window:,}-token context window; "
+                f"the memory alone would fit {room}"
+            )
+        return f"yes: it fits {room}"
     fewer = report.fewest_layout(est)
     more = f"; {fewer[0]} of them would" if fewer is not None and fewer[0] > world else ""
     return f"no: on {where} it needs {report.margin(-fit.headroom)} more{each}{more}"

@@ -26,11 +26,16 @@ def test_a_longest_context_past_the_window_says_it_is_memory_only() -> None:
     assert line.endswith("tokens of memory; the model's context window is 40,960")
 
 
-def test_a_fit_past_the_window_says_it_is_memory_only() -> None:
+def test_a_fit_past_the_window_is_no_and_says_the_memory_alone_would_fit() -> None:
+    # 128k = 131,072 tokens against the config's 40,960 positions: the model cannot take it, so no "yes".
     line = _headline("{model} with 128k context on an h100")
-    assert line.startswith("yes: it fits on one NVIDIA H100 80GB HBM3 (SXM5)")
-    assert line.endswith("(memory only: 131,072 tokens is past the model's 40,960-token context window)")
-    assert "memory only" not in _headline("{model} with 32k context on an h100")
+    assert line.startswith(
+        "no: 131,072 tokens is past the model's 40,960-token context window; "
+        "the memory alone would fit on one NVIDIA H100 80GB HBM3 (SXM5), with "
+    ), line
+    assert line.endswith(" free")
+    within = _headline("{model} with 32k context on an h100")
+    assert within.startswith("yes: it fits on one NVIDIA H100 80GB HBM3 (SXM5), with ") and "window" not in within
 
 
 def test_a_count_asked_of_a_refused_layout_is_no_count() -> None:
