@@ -1176,9 +1176,11 @@ def _read_settings(reader: _Reader) -> None:
     _prefix = r"(?:automatic )?prefix[ -]?caching|apc"
     reader.run_rule(
         _w(
-            r"(?:(?P<off>no|without|w/o|disable|disabled) (?:" + _prefix + r"))"
+            r"(?:(?P<off>no|without|w/o|disable|disabled|(?:turn|switch)(?:ing)? off) (?:the )?(?:" + _prefix + r"))"
             r"|(?:(?:" + _prefix + r") (?:(?P<off2>off|disabled|false|no)|on|enabled|true|yes))"
-            r"|(?:with (?:" + _prefix + r")(?! (?:off|disabled|false|no)\b))"
+            r"|(?:(?:with|enable|(?:turn|switch)(?:ing)? on) (?:the )?(?:"
+            + _prefix
+            + r")(?! (?:off|disabled|false|no)\b))"
         ),
         prefix,
     )
@@ -1813,28 +1815,101 @@ def _check_explicit(reader: _Reader, settings: dict[str, str]) -> None:
         )
 
 
-def read_change(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
-    """A thread reply in plain words ("what about 128k?", "and with fp8 kv?", "try 2 GPUs").
+# "max context", "the longest context": the model's longest (s=max), as the answer's button asks it.
+_LONGEST = re.compile(r"\b(?:max(?:imum)?|longest) (?:context|ctx)\b", re.IGNORECASE)
+# "double the context", "half the batch": the thread's own value, twice or half.
+_SCALE = _w(
+    r"(?P<op>double|twice|2x|halve|half) (?:the |my |our |its )?(?:(?P<s>" + _CTX_WORD + r")|(?P<b>batch(?:[ -]?size)?"
+    r"|concurrency|" + _BATCH_NOUN + r"))"
+)
+# A number alone ("32768", "what about 32,768?") is a context length from this many tokens; a smaller
+# one could as well count users or GPUs.
+_BARE_TOKENS = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
+_BARE_TOKENS_FROM = 1024
+
+
+def _read_reply_words(reader: _Reader, kind: QuestionKind, base: Query, text: str) -> str | None:
+    """What a reply says relative to the thread's answer: "max context", "double the context", "half
+    the batch". The refusal to say once the reply is known to be a change (the batch is 1 already:
+    nothing to halve), else None."""
+    refusal: str | None = None
+
+    def scale(m: re.Match[str]) -> None:
+        nonlocal refusal
+        twice = m.group("op") not in ("halve", "half")
+        if m.group("s"):
+            if base.seq_len_from_model:
+                refusal = (
+                    f'"{m.group(0)}": the context is the model\'s longest (s=max); give a length, for example s=64k'
+                )
+                return
+            reader.set("s", str(base.seq_len * 2 if twice else base.seq_len // 2), m.group(0))
+            return
+        if not twice and base.batch == 1:
+            refusal = f'"{m.group(0)}": the batch is 1 already (b=1); there is no half of it'
+            return
+        reader.set("b", str(base.batch * 2 if twice else base.batch // 2), m.group(0))
+
+    reader.run_rule(_SCALE, scale)
+    if kind == "max_context" and "s" not in reader.read and (m := _LONGEST.search(text)):
+        reader.set("s", MODEL_MAX, m.group(0))
+    return refusal
+
+
+def _bare_tokens(reader: _Reader, unused: tuple[str, ...]) -> tuple[str, ...]:
+    """A reply's one unread word that is a number of 1,024 or more: the context length (s=), as "32k"
+    is; the words still unused."""
+    if len(unused) != 1 or "s" in reader.read or "s" in reader.explicit or not _BARE_TOKENS.fullmatch(unused[0]):
+        return unused
+    if int(unused[0].replace(",", "")) < _BARE_TOKENS_FROM:
+        return unused
+    reader.set("s", unused[0].replace(",", ""), unused[0])
+    return ()
+
+
+# A model named by words in a reply: at least one word of three letters ("qwen3 32b", "phi-4"), so that
+# chat's "x2" or "v2" is not looked up.
+_NAMED_MODEL = re.compile(r"[a-z]{3}", re.IGNORECASE)
+
+
+def read_change(
+    text: str, base: Query, *, find_model: Callable[[str], str] | None = None
+) -> tuple[Query, dict[str, Any]] | None:
+    """A thread reply in plain words ("what about 128k?", "and with fp8 kv?", "try 2 GPUs", "max
+    context", "double the context", "what about qwen3 32b?").
 
     Same result as :func:`estimator.grammar.parse_changes`: the changed query and {key: value}, or
     None when the reply is conversation: it reads no setting, or it has words that are not settings
-    ("I think 8 users is too many"). A model changes only by an exact Hub id or URL. A reply that is
-    only settings but with a bad value raises InputError.
+    ("I think 8 users is too many"). A model named by words is looked up with ``find_model`` (its Hub
+    id); without one the reply is refused with a pointer. A reply that is only settings but with a bad
+    value raises InputError.
     """
     if not text.strip():
         return None
     try:
-        reader, _ = _read(text)
+        reader, kind = _read(text)
+        refusal = _read_reply_words(reader, kind, base, text)
         phrase, unused = _finish_words(reader)
+        unused = _bare_tokens(reader, unused)
     except InputError:
         return None  # a sentence that cannot be read is conversation, not a failed change
+    named = phrase is not None and _NAMED_MODEL.search(phrase) is not None
     if (
-        phrase is not None
+        (phrase is not None and not named)
         or unused
         or reader.passed_over
-        or (not reader.read and not reader.explicit and reader.model is None)
+        or (not reader.read and not reader.explicit and reader.model is None and phrase is None and refusal is None)
     ):
         return None
+    if refusal is not None:
+        raise InputError(refusal)
+    if phrase is not None:
+        if find_model is None:
+            raise InputError(
+                f'"{phrase}" names a model by words, which vram looks up only for a whole question: reply with '
+                f"its Hub id (for example: what about Qwen/Qwen3-32B?), or ask: can {phrase} run 32k on an H100?"
+            )
+        reader.set_model(find_model(phrase), None, phrase)
     settings = {key: value for key, (value, _) in reader.read.items()}
     # "try 8 GPUs": all the new layout's GPUs, over the base's stages and replicas unless the reply says them.
     if not _reply_cards(reader, settings, base):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -37,6 +38,7 @@ from estimator.spec import Frozen
 from sources import Opens
 from sources.local import is_local_reference
 from sources.model import drafter_of
+from sources.model_search import ModelSearch
 from store.records import MODEL_LEN, Conversation, NewQuery, QueryRecord
 
 log = logging.getLogger(__name__)
@@ -507,17 +509,28 @@ class Service:
         return " ".join(["compare", _model_word(stored), _model_word(other), *settings])
 
     @staticmethod
-    def _changed(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
+    def _changed(
+        text: str, base: Query, find_model: Callable[[str], str] | None = None
+    ) -> tuple[Query, dict[str, Any]] | None:
         """A thread reply's change to ``base``: ``key=value`` words, else plain words; None for chat."""
         parsed = parse_changes(text, base)
-        if parsed is None:  # plain words: "what about 128k?", "try 2 GPUs"
-            parsed = read_change(text, base)
+        if parsed is None:  # plain words: "what about 128k?", "try 2 GPUs", "what about qwen3 32b?"
+            parsed = read_change(text, base, find_model=find_model)
         return parsed
 
-    def what_if(self, *, base: QueryRecord, text: str, who: Conversation, always: bool = False) -> Outcome | None:
+    def what_if(
+        self,
+        *,
+        base: QueryRecord,
+        text: str,
+        who: Conversation,
+        always: bool = False,
+        search: ModelSearch | None = None,
+    ) -> Outcome | None:
         """Re-estimate ``base`` with the settings in a thread reply; None when the reply is chat. A reply
         whose settings are the answer's already gets a note instead, unless ``always`` (``show 42 s=64k``
-        typed in full re-estimates as asked)."""
+        typed in full re-estimates as asked). ``search`` looks up a model the reply names by words
+        ("what about qwen3 32b?")."""
         text = plain_text(text)
         if not base.params:
             return None
@@ -528,9 +541,10 @@ class Service:
             asked_in_thread = thread_question(text, stored)
         except InputError:
             asked_in_thread = None
+        find_model = (lambda phrase: search.find(phrase).model_id) if search is not None else None
         try:
-            parsed = self._changed(text, stored) if asked_in_thread is None else asked_in_thread[:2]
-        except InputError as err:
+            parsed = self._changed(text, stored, find_model) if asked_in_thread is None else asked_in_thread[:2]
+        except VramError as err:  # a bad value, or a model name the Hub search could not find or reach
             self._keep(who, text=text, status="error", error=str(err), parent_id=base.id)
             return Outcome(text=text, error=str(err), exit_code=err.exit_code, error_code=err.code)
         if parsed is None:
@@ -558,19 +572,24 @@ class Service:
         text = plain_text(text)
         if not a.params or not b.params:
             return None
+        models = InputError(
+            "a reply in a comparison's thread changes the settings of both sides, not the models: "
+            "ask `compare <model> <model>` for other models"
+        )
+
+        def no_model(phrase: str) -> str:
+            raise models
+
         try:
-            pa = self._changed(text, Query.model_validate(a.params))
-            pb = self._changed(text, Query.model_validate(b.params))
+            pa = self._changed(text, Query.model_validate(a.params), no_model)
+            pb = self._changed(text, Query.model_validate(b.params), no_model)
             if pa is None or pb is None:
                 return None
             if not always and pa[0] == Query.model_validate(a.params) and pb[0] == Query.model_validate(b.params):
                 same = Outcome(text=text, note=unchanged_note(pa[1], pa[0]))
                 return CompareReply(a=same, b=same)
             if "model" in pa[1]:
-                raise InputError(
-                    "a reply in a comparison's thread changes the settings of both sides, not the models: "
-                    "ask `compare <model> <model>` for other models"
-                )
+                raise models
         except InputError as err:
             self._keep(who, text=text, status="error", error=str(err), parent_id=b.id)
             failed = Outcome(text=text, error=str(err), exit_code=err.exit_code, error_code=err.code)

@@ -748,7 +748,7 @@ class _Bot:
                 self.tell_in_thread(event),
             )
             return
-        outcome = self.service.what_if(base=base, text=text, who=who)
+        outcome = self.service.what_if(base=base, text=text, who=who, search=self.search)
         if outcome is None:
             return
         self.deliver(

@@ -282,6 +282,57 @@ def test_common_follow_ups_read_as_changes() -> None:
     assert read_change("I think we should go back", base) is None
 
 
+def test_replies_said_against_the_threads_answer_read_as_changes() -> None:
+    # BASE: s=32k (32,768 tokens), b=4. "double"/"half" work from those; "max context" is s=max, as
+    # the answer's button; a number alone of 1,024 or more is tokens, as "32k" is.
+    for text, changes, field, value in (
+        ("max context", {"s": "max"}, "seq_len_from_model", True),
+        ("what about the longest context?", {"s": "max"}, "seq_len_from_model", True),
+        ("turn off prefix caching", {"prefix": False}, "prefix_caching", False),
+        ("switch off the prefix caching", {"prefix": False}, "prefix_caching", False),
+        ("enable prefix caching", {"prefix": True}, "prefix_caching", True),
+        ("16384", {"s": 16384}, "seq_len", 16384),
+        ("what about 65,536?", {"s": 65536}, "seq_len", 65536),
+        ("double the context", {"s": 65536}, "seq_len", 65536),
+        ("half the context", {"s": 16384}, "seq_len", 16384),
+        ("half the batch", {"b": 2}, "batch", 2),
+        ("double the users", {"b": 8}, "batch", 8),
+    ):
+        got = read_change(text, BASE)
+        assert got is not None, text
+        assert got[1] == changes, text
+        assert getattr(got[0], field) == value, text
+    # A small number alone could count users or GPUs as well: chat, as before.
+    assert read_change("512", BASE) is None
+    with pytest.raises(InputError, match=re.escape("the batch is 1 already (b=1)")):
+        read_change("half the batch", BASE.model_copy(update={"batch": 1}))
+    with pytest.raises(InputError, match=re.escape("the model's longest (s=max)")):
+        read_change("double the context", BASE.model_copy(update={"seq_len_from_model": True}))
+
+
+def test_a_reply_naming_a_model_by_words_looks_it_up() -> None:
+    looked_up: list[str] = []
+
+    def find(phrase: str) -> str:
+        looked_up.append(phrase)
+        return "Qwen/Qwen3-32B"
+
+    got = read_change("what about qwen3 32b?", BASE.model_copy(update={"revision": "abc123"}), find_model=find)
+    assert got is not None and looked_up == ["qwen3 32b"]
+    query, changes = got
+    assert changes == {"model": "Qwen/Qwen3-32B"}
+    # The thread's settings stay; the old revision belongs to the old model.
+    assert (query.model, query.revision, query.seq_len, query.gpus) == ("Qwen/Qwen3-32B", None, BASE.seq_len, 2)
+    got = read_change("and qwen3 32b at 64k", BASE, find_model=find)
+    assert got is not None and got[1] == {"s": 65536, "model": "Qwen/Qwen3-32B"}
+    # With no lookup to hand, one sentence says how instead.
+    with pytest.raises(InputError, match=re.escape('"qwen3 32b" names a model by words')):
+        read_change("what about qwen3 32b?", BASE)
+    # Chat's "x2" is no model name, and nothing is looked up for it.
+    assert read_change("thanks x2", BASE, find_model=find) is None
+    assert looked_up == ["qwen3 32b", "qwen3 32b"]
+
+
 def test_a_reply_naming_a_card_is_one_card_in_all() -> None:
     # "and on an A100?" on 2 replicas of 2 GPUs: one A100, not one A100 per replica (2 cards).
     base = BASE.model_copy(update={"engine": "vllm", "gpus": 2, "dp": 2})
@@ -310,7 +361,7 @@ def test_a_reply_naming_a_card_is_one_card_in_all() -> None:
         "",
         "we ran it on two H100s last week and it was fine",
         "can you share this with the team?",
-        "what about llama?",  # a name, not a Hub id: threads change models by id only
+        "what about llama?",  # no model-shaped word ("llama" has no number or size): chat
         "the 128k number looks high to me",
     ],
 )

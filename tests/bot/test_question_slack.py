@@ -227,6 +227,22 @@ def test_thread_replies_in_plain_words_change_settings_and_chatter_is_ignored(bo
     assert bot.slack.of("chat.postEphemeral") == []
 
 
+def test_thread_replies_name_a_model_by_words_and_the_longest_context(bot: Bot, fake_hub: FakeHub) -> None:
+    root_ts = _thread_of(bot, "Qwen/Qwen3-8B-AWQ s=16k gpu=h100")
+    # The model by its name, looked up with the app's own search; the thread's settings stay.
+    reply = _reply(bot, "what about qwen3 8b?", root_ts, 2)
+    assert reply["thread_ts"] == root_ts
+    assert _lead(reply).startswith("Changed `Qwen/Qwen3-8B` (was `Qwen/Qwen3-8B-AWQ`)")
+    # bf16 KV by hand: 2 x 36 layers x 8 heads x 128 x 2 bytes = 144 KiB per token, 16,384 tokens kept.
+    assert "144 KiB per token x 16,384 tokens x 1 sequence" in blocks_text(reply)
+    assert len(fake_hub.requests("/api/models?")) == 1
+    # A number alone is tokens; "double the context" doubles the thread's latest (8,192 -> 16,384).
+    assert "144 KiB per token x 8,192 tokens" in blocks_text(_reply(bot, "8192", root_ts, 3))
+    assert "144 KiB per token x 16,384 tokens" in blocks_text(_reply(bot, "double the context", root_ts, 4))
+    assert _lead(_reply(bot, "max context", root_ts, 5)).startswith("Changed `s=max` (was 16k)")
+    assert bot.slack.of("chat.postEphemeral") == []
+
+
 def _scope(channel: str, user: str):  # type: ignore[no-untyped-def]
     from store.records import Conversation
 
