@@ -407,6 +407,11 @@ def what_if_lead(changes: Mapping[str, str], base: Estimate, new: Estimate) -> s
     return line
 
 
+def not_used_line(words: Sequence[str]) -> str:
+    """ "not used: prod": a reply's words beside its settings that changed nothing ("" for none)."""
+    return escape("not used: " + " ".join(words)) if words else ""
+
+
 def what_if_message(
     new: Estimate,
     base: Estimate,
@@ -416,13 +421,16 @@ def what_if_message(
     note: str | None = None,
     private: bool = False,
     answer: str | None = None,
+    unused: Sequence[str] = (),
 ) -> Message:
-    """A thread reply: what changed (totals and the fit), the answer to the question the base asked
-    where it was one (``answer``), then the new estimate."""
+    """A thread reply: what changed (totals and the fit), the reply's words read as nothing
+    (``unused``), the answer to the question the base asked where it was one (``answer``), then the
+    new estimate."""
     # A question about the thread's answer that changes nothing ("how many users can it serve?") is
     # answered alone.
     head = what_if_lead(changes, base, new) if changes or not answer else ""
-    lead = "\n".join(part for part in (head, f"*{escape(answer)}*" if answer else "") if part)
+    parts = (head, not_used_line(unused), f"*{escape(answer)}*" if answer else "")
+    lead = "\n".join(part for part in parts if part)
     return estimate_message(new, record_id=record_id, note=note, lead=lead, hint=False, private=private)
 
 

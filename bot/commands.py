@@ -18,6 +18,8 @@ from estimator.grammar import normalize_word, parse_model, parse_query, parse_se
 from estimator.query import Query
 from estimator.spec import Frozen
 
+# Text between a pair of * or _ (Slack's bold and italic), each pair at word edges.
+_EMPHASIS = re.compile(r"(?<!\S)([*_])(?=\S)(.+?)(?<=\S)\1(?!\S)")
 # A stored query's number: at most 19 digits (a 63-bit integer; the store refuses larger ones).
 _RECORD_ID = re.compile(r"#?0*([1-9][0-9]{0,18})")
 
@@ -64,6 +66,9 @@ def split_words(text: str) -> list[str]:
     """The words of a command as chat clients send it."""
     # Slack may wrap pasted text in backticks or send non-breaking spaces.
     cleaned = text.replace("\u00a0", " ").replace("`", " ").strip()
+    # Chat's bold and italic around settings ("*s=16k*", "_b=2 kv=fp8_"): the settings, as typed inside.
+    for _ in range(3):  # nested pairs: "*_s=16k_*", markdown's "**s=16k**"
+        cleaned = _EMPHASIS.sub(lambda m: m.group(2) if "=" in m.group(2) else m.group(0), cleaned)
     words = cleaned.split()
     # Settings typed with an East Asian input method arrive full width (ｓ＝１６ｋ): read them as ASCII
     # (NFKC). Only words that then hold "=": a model path keeps its own spelling.

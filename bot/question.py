@@ -125,6 +125,7 @@ _EDGE_PUNCT = "\"'()[]{}“”‘’"
 # as Slack pairs them (a mark opening a word, the same closing a word); a lone "_" is part of a name.
 _EMPHASIS = re.compile(r"(?<!\S)([*_])(?=\S)(.+?)(?<=\S)\1(?!\S)")
 _TRAIL_PUNCT = "?!.,;:…"
+_EMOJI_CODE = re.compile(r"(?::[\w+'-]+:)+")  # ":rocket:", ":+1::skin-tone-2:"
 
 # -- numbers ------------------------------------------------------------------------------------
 
@@ -686,8 +687,8 @@ def _tokens(text: str) -> list[_Token]:
             glued.append(word)
     out = []
     for word in glued:
-        if word.startswith("<@") or word.startswith("<!"):
-            continue  # a Slack mention
+        if word.startswith("<@") or word.startswith("<!") or _EMOJI_CODE.fullmatch(word):
+            continue  # a Slack mention, or an emoji as Slack sends it (":rocket:"), as a Unicode emoji is no word
         if word == _SEPARATOR:
             out.append(_Token(raw=word, norm=word, used=True))
             continue
@@ -1872,17 +1873,31 @@ def _bare_tokens(reader: _Reader, unused: tuple[str, ...]) -> tuple[str, ...]:
 _NAMED_MODEL = re.compile(r"[a-z]{3}", re.IGNORECASE)
 
 
+# A key=value word (bold or italic in chat: "*s=16k*"): a reply with one means a change.
+_KEY_VALUE_WORD = re.compile(r"(?<!\S)[*_]*[A-Za-z][\w-]*=\S")
+
+
 def read_change(
     text: str, base: Query, *, find_model: Callable[[str], str] | None = None
 ) -> tuple[Query, dict[str, Any]] | None:
+    """:func:`read_reply`'s change where the reply used every word; None where it left some (for a
+    caller with nowhere to list them)."""
+    got = read_reply(text, base, find_model=find_model)
+    return None if got is None or got[2] else (got[0], got[1])
+
+
+def read_reply(
+    text: str, base: Query, *, find_model: Callable[[str], str] | None = None
+) -> tuple[Query, dict[str, Any], tuple[str, ...]] | None:
     """A thread reply in plain words ("what about 128k?", "and with fp8 kv?", "try 2 GPUs", "max
     context", "double the context", "what about qwen3 32b?").
 
-    Same result as :func:`estimator.grammar.parse_changes`: the changed query and {key: value}, or
-    None when the reply is conversation: it reads no setting, or it has words that are not settings
-    ("I think 8 users is too many"). A model named by words is looked up with ``find_model`` (its Hub
-    id); without one the reply is refused with a pointer. A reply that is only settings but with a bad
-    value raises InputError.
+    As :func:`bot.commands.parse_changes`: the changed query and {key: value}, and the words it did not
+    use; None when the reply is conversation: it reads no setting, or it has words that are not
+    settings ("I think 8 users is too many"). A reply with a ``key=value`` word means a change: its
+    other words are listed as not used ("gpu=h100 (for prod)"), and what cannot be read is an
+    InputError, never dropped. A model named by words is looked up with ``find_model`` (its Hub id);
+    without one the reply is refused with a pointer. A bad value raises InputError.
     """
     if not text.strip():
         return None
@@ -1892,13 +1907,20 @@ def read_change(
         phrase, unused = _finish_words(reader)
         unused = _bare_tokens(reader, unused)
     except InputError:
+        if _KEY_VALUE_WORD.search(text):
+            raise  # a change was meant: say why it cannot be made
         return None  # a sentence that cannot be read is conversation, not a failed change
     named = phrase is not None and _NAMED_MODEL.search(phrase) is not None
-    if (
+    if reader.explicit:
+        # key=value words say a change is meant: the rest is said back as not used, never a reason to drop it.
+        if phrase is not None and not named:
+            unused, phrase = (*unused, phrase), None
+        unused = (*unused, *reader.passed_over)
+    elif (
         (phrase is not None and not named)
         or unused
         or reader.passed_over
-        or (not reader.read and not reader.explicit and reader.model is None and phrase is None and refusal is None)
+        or (not reader.read and reader.model is None and phrase is None and refusal is None)
     ):
         return None
     if refusal is not None:
@@ -1937,7 +1959,7 @@ def read_change(
     if reader.model is not None:
         query = query.model_copy(update={"model": reader.model, "revision": reader.revision})
         changes["model"] = reader.model
-    return query, changes
+    return query, changes, tuple(unused)
 
 
 # "it", "this model": a thread's question about the model the thread sizes.
@@ -1992,5 +2014,6 @@ __all__ = [
     "mentions_the_thread_model",
     "read_change",
     "read_question",
+    "read_reply",
     "thread_question",
 ]

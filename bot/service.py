@@ -24,7 +24,7 @@ from bot.commands import (
     parse_changes,
     split_words,
 )
-from bot.question import read_change, thread_question
+from bot.question import read_change, read_reply, thread_question
 from bot.report import is_input_mistake, setting_value
 from common.errors import InputError, StoreError, VramError
 from estimator.draft import check_speculative_settings, draft_method
@@ -64,6 +64,7 @@ class Outcome(Frozen):
     # what-if: a question in plain words whose answer line leads it (the stored query's, or the reply's own)
     question_text: str | None = None
     changes: dict[str, str] = Field(default_factory=dict)  # what-if: key -> new value
+    unused: tuple[str, ...] = ()  # what-if: the reply's words beside its key=value words, read as nothing
 
 
 # "compare with X", "compare it to X", "vs X": a comparison asked in a thread, beside its answer.
@@ -253,6 +254,7 @@ class Service:
         base: Estimate | None = None,
         changes: dict[str, str] | None = None,
         question_text: str | None = None,
+        unused: tuple[str, ...] = (),
     ) -> Outcome:
         """Estimate one parsed query and store it, whatever happens."""
         est: Estimate | None = None
@@ -286,6 +288,7 @@ class Service:
             base_id=parent_id if base is not None else None,
             question_text=question_text if base is not None else None,
             changes=changes or {},
+            unused=unused,
         )
 
     def _input_error(self, text: str, err: InputError, who: Conversation) -> ErrorReply:
@@ -511,12 +514,14 @@ class Service:
     @staticmethod
     def _changed(
         text: str, base: Query, find_model: Callable[[str], str] | None = None
-    ) -> tuple[Query, dict[str, Any]] | None:
-        """A thread reply's change to ``base``: ``key=value`` words, else plain words; None for chat."""
+    ) -> tuple[Query, dict[str, Any], tuple[str, ...]] | None:
+        """A thread reply's change to ``base`` and the words it did not use: ``key=value`` words, else
+        plain words; None for chat."""
         parsed = parse_changes(text, base)
-        if parsed is None:  # plain words: "what about 128k?", "try 2 GPUs", "what about qwen3 32b?"
-            parsed = read_change(text, base, find_model=find_model)
-        return parsed
+        if parsed is not None:
+            return (*parsed, ())
+        # Plain words: "what about 128k?", "try 2 GPUs", "what about qwen3 32b?", "gpu=h100 (for prod)".
+        return read_reply(text, base, find_model=find_model)
 
     def what_if(
         self,
@@ -543,14 +548,14 @@ class Service:
             asked_in_thread = None
         find_model = (lambda phrase: search.find(phrase).model_id) if search is not None else None
         try:
-            parsed = self._changed(text, stored, find_model) if asked_in_thread is None else asked_in_thread[:2]
+            parsed = self._changed(text, stored, find_model) if asked_in_thread is None else (*asked_in_thread[:2], ())
         except VramError as err:  # a bad value, or a model name the Hub search could not find or reach
             self._keep(who, text=text, status="error", error=str(err), parent_id=base.id)
             return Outcome(text=text, error=str(err), exit_code=err.exit_code, error_code=err.code)
         if parsed is None:
             return None
         asked = base.text if asked_in_thread is None else asked_in_thread[2]
-        query, changes = parsed
+        query, changes, unused = parsed
         if asked_in_thread is None and query == stored and not always:
             # "s=32k" where the answer is at 32k already: nothing to re-estimate, and nothing to keep.
             return Outcome(text=text, note=unchanged_note(changes, stored))
@@ -562,6 +567,7 @@ class Service:
             base=stored_estimate(base),
             changes={k: _setting_text(v) for k, v in changes.items()},
             question_text=asked,
+            unused=unused,
         )
 
     def compare_what_if(
@@ -602,8 +608,9 @@ class Service:
                 parent_id=side.id,
                 base=stored_estimate(side),
                 changes={k: _setting_text(v) for k, v in changes.items()},
+                unused=unused,
             )
-            for side, (query, changes) in ((a, pa), (b, pb))
+            for side, (query, changes, unused) in ((a, pa), (b, pb))
         ]
         return CompareReply(a=sides[0], b=sides[1])
 

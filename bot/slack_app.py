@@ -778,6 +778,7 @@ class _Bot:
                 record_id=out.record_id,
                 note=out.note,
                 answer=ask.question_answer(out.question_text, out.estimate),
+                unused=out.unused,
             )
         else:
             msg = blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False)

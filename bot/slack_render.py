@@ -75,6 +75,8 @@ def compare_what_if(reply: CompareReply) -> Message:
     a, b = reply.a, reply.b
     assert a.estimate is not None and b.estimate is not None and a.base is not None and b.base is not None
     lead = compare_change_lead(a.changes, [(a.base, a.estimate), (b.base, b.estimate)])
+    if a.unused:
+        lead += "\n" + blocks.not_used_line(a.unused)
     return blocks.compare_message(a.estimate, b.estimate, record_ids=(a.record_id, b.record_id), lead=lead)
 
 

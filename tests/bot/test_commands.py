@@ -206,6 +206,12 @@ def test_thread_changes() -> None:
     assert parse_changes("try s=32k", base) is None
     # A Hub id first still changes the model; a local path in a thread does not.
     assert parse_changes("./model s=1k", base) is None
+    # Chat's bold and italic around settings are the settings ("**" is markdown's bold).
+    for typed in ("*s=32k b=8*", "_s=32k_ *b=8*", "**s=32k** b=8"):
+        got = parse_changes(typed, base)
+        assert got is not None and got[1] == {"s": 32768, "b": 8}, typed
+    assert parse_changes("*really* s=32k", base) is None  # emphasis without a setting is a word
+    assert parse("microsoft/phi-4 *s=32k*") == parse("microsoft/phi-4 s=32k")
 
 
 @pytest.mark.slow

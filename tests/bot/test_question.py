@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.cli import run
 from bot.commands import EstimateCmd, parse, parse_changes
-from bot.question import is_question, read_change, read_question
+from bot.question import is_question, read_change, read_question, read_reply
 from bot.settings import Settings
 from common.errors import HubUnavailableError, InputError, NotFoundError
 from estimator.gpus import catalog
@@ -331,6 +331,26 @@ def test_a_reply_naming_a_model_by_words_looks_it_up() -> None:
     # Chat's "x2" is no model name, and nothing is looked up for it.
     assert read_change("thanks x2", BASE, find_model=find) is None
     assert looked_up == ["qwen3 32b", "qwen3 32b"]
+
+
+def test_a_reply_with_a_key_value_word_is_a_change_and_its_other_words_are_said() -> None:
+    # key=value means a change: the other words are listed, not a reason to drop it.
+    for text, changes, unused in (
+        ("gpu=h100 (for prod)", {"gpu": "h100-80gb"}, ("prod",)),
+        ("I think b=2 is too small", {"b": 2}, ("think", "too", "small")),
+        ("s=4k --port 8000", {"s": 4096}, ("--port",)),
+        (":rocket: s=4k", {"s": 4096}, ()),  # Slack's emoji code is no word
+    ):
+        got = read_reply(text, BASE)
+        assert got is not None and (got[1], got[2]) == (changes, unused), text
+    # Without a key=value word, words that are not settings stay conversation.
+    assert read_reply("I think 8 users is too many", BASE) is None
+    # read_change, with nowhere to say unused words, takes only a reply that used them all.
+    assert read_change("gpu=h100 (for prod)", BASE) is None
+    assert read_change(":rocket: s=4k", BASE) == parse_changes("s=4k", BASE)
+    # What cannot be read beside a key=value word is said, not taken for chat.
+    with pytest.raises(InputError, match='unknown key "sq"'):
+        read_reply("sq=32k for prod", BASE)
 
 
 def test_a_reply_naming_a_card_is_one_card_in_all() -> None:

@@ -243,6 +243,23 @@ def test_thread_replies_name_a_model_by_words_and_the_longest_context(bot: Bot, 
     assert bot.slack.of("chat.postEphemeral") == []
 
 
+def test_a_thread_reply_with_a_setting_and_other_words_is_a_change_that_lists_them(bot: Bot) -> None:
+    root_ts = _thread_of(bot, "Qwen/Qwen3-8B s=16k gpu=h100")
+    reply = _reply(bot, "gpu=l40s (for prod)", root_ts, 2)
+    lines = _lead(reply).splitlines()
+    assert lines[0].startswith("Changed `gpu=l40s` (was h100")
+    assert "not used: prod" in lines
+    # An emoji as Slack sends it is no word; chat's bold around a setting is the setting.
+    assert _lead(_reply(bot, ":rocket: s=4k", root_ts, 3)).startswith("Changed `s=4k` (was 16k)")
+    assert _lead(_reply(bot, "*s=8k*", root_ts, 4)).startswith("Changed `s=8k` (was 4k)")
+    # A setting vram cannot read beside other words: its sentence, to the author only, never silence.
+    bot.send.event(bot.send.message("sq=32k for prod", thread_ts=root_ts, user="U0002"))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert eph.args["user"] == "U0002" and 'unknown key "sq"' in eph.args["text"]
+    bot.pool.drain()
+    assert len(bot.slack.of("chat.postMessage")) == 4
+
+
 def _scope(channel: str, user: str):  # type: ignore[no-untyped-def]
     from store.records import Conversation
 

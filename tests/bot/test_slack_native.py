@@ -149,10 +149,12 @@ def test_a_reply_in_a_compare_thread_changes_both_sides(bot: Bot) -> None:
         assert f"total {before / GIB:.1f} GiB → {after / GIB:.1f} GiB" in lead
     text = blocks_text(reply.args)
     assert "Qwen/Qwen3-8B@" in text and "Qwen/Qwen3-0.6B@" in text and f"#{a2.id} and #{b2.id}" in text
-    # The next reply follows both changed sides (s stays 8k).
-    bot.send.event(bot.send.message("b=2", thread_ts=ts))
+    # The next reply follows both changed sides (s stays 8k); chat's bold and a word beside the setting
+    # change nothing of it, and the word is said back as not used.
+    bot.send.event(bot.send.message("*b=2* for prod", thread_ts=ts))
     [*_, third] = bot.slack.wait_for("chat.postMessage", 3)
     assert third.args["blocks"][1]["text"]["text"].startswith("*Compare* · s=8,192 · b=2")
+    assert third.args["blocks"][0]["text"]["text"].endswith("\nnot used: prod")
     bot.pool.drain()
     a3, b3 = sorted(bot.store.own_queries(platform="slack", workspace="T0001", user="U0001"), key=lambda r: r.id)[4:]
     assert (a3.parent_id, b3.parent_id) == (a2.id, b2.id)
