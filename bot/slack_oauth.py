@@ -26,8 +26,8 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 from slack_sdk.web import WebClient
 from sqlalchemy import Engine, create_engine, delete
 
+from bot.slack_install import BOTS_TABLE, INSTALLATIONS_TABLE, STATES_TABLE
 from common.errors import VramError
-from store.slack_tables import BOTS_TABLE, INSTALLATIONS_TABLE, STATES_TABLE
 
 if TYPE_CHECKING:
     from slack_bolt import App

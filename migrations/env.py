@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
-import store.slack_tables  # noqa: F401  (the Slack OAuth tables join Base.metadata: the migration check covers them)
+import bot.slack_install  # noqa: F401  (the Slack OAuth tables join Base.metadata: the migration check covers them)
 from store.models import Base
 
 config = context.config

@@ -24,8 +24,8 @@ from bot.http import HttpServer, SlackGate
 from bot.service import Service
 from bot.settings import Settings
 from bot.slack_app import create_app
+from bot.slack_install import slack_bots, slack_installations
 from store import Store
-from store.slack_tables import slack_bots, slack_installations
 from store.store import normalize_url
 from tests.bot.test_slack_app import SECRET, TrackedPool, hub_resolver
 from tests.fakehub import FakeHub

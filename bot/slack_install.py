@@ -2,7 +2,6 @@
 
 The columns are those ``slack_sdk``'s SQLAlchemy stores read and write (same table and column
 names), with the token columns wide enough for encrypted tokens (``bot.slack_oauth`` encrypts them).
-They live with the store, which keeps plain data, so the schema depends on no front end.
 ``migrations/`` creates them; they are part of :data:`store.models.Base`'s metadata (``migrations/env.py``
 imports this module) so the migration check covers them.
 """
