@@ -73,7 +73,8 @@ def headline(est: Estimate, question: Question) -> str:
         # A guessed total is no answer to "will it fit": say why, never a need that reads as a verdict.
         return f"no verdict: the total ({_gib(est.memory.total)}) is a guess: {' '.join(est.refused)}"
     if fit is None:
-        return f"it needs {_gib(est.memory.total)} per GPU; name a GPU for a verdict (for example: ... on an H100)"
+        each = " per GPU" if report.world(q) > 1 else ""
+        return f"it needs {_gib(est.memory.total)}{each}; name a GPU for a verdict (for example: ... on an H100)"
     world = report.world(q)
     where = f"{world} × {fit.gpu_name}" if world > 1 else f"one {fit.gpu_name}"
     window = est.details.context_window

@@ -244,6 +244,8 @@ def is_new_question(text: str) -> bool:
     words = text.split()
     if not words or words[0].strip("*_~").lower() not in _QUESTION_OPENERS or mentions_the_thread_model(text):
         return False
+    if [w.lower() for w in words[:2]] == ["how", "about"]:
+        return False  # "how about qwen3 32b?" is "what about ...": a change to the thread's answer
     if not is_question(text):
         return False
     try:

@@ -60,3 +60,21 @@ def test_the_largest_batch_says_which_limit_it_meets() -> None:
     line = _headline("how many users can {model} serve at 8k on an L4 with vllm?")
     assert line.startswith("most sequences at once at 8,192 tokens on one NVIDIA L4 24GB: ")
     assert line.endswith(" (the KV pool is the limit, below vLLM's default max_num_seqs of 256)"), line
+
+
+def test_without_a_gpu_the_need_is_per_gpu_only_over_several() -> None:
+    # No GPU named: one copy's total, "per GPU" only where the layout spreads it over several.
+    line = _headline("how much memory does {model} need at 8k?")
+    assert (
+        line.startswith("it needs ")
+        and "per GPU" not in line
+        and line.endswith("name a GPU for a verdict (for example: ... on an H100)")
+    )
+    assert "GiB per GPU; name a GPU" in _headline("how much memory does {model} need at 8k on 2 GPUs?")
+
+
+def test_how_about_in_a_thread_is_a_change_not_a_new_question() -> None:
+    from bot.slack_app import is_new_question
+
+    assert not is_new_question("how about Qwen/Qwen3-32B?")
+    assert is_new_question("how many users can Qwen/Qwen3-8B serve at 32k on an L4?")
