@@ -274,6 +274,8 @@ _FLAG_PASSED_OVER = {
     "--expert-placement-strategy": True,
 }
 # Flags vram knows change memory in a way it does not size, with why (one clause each).
+# vram's own options in a terminal (not vLLM flags): said as such where a chat message carries one.
+_TERMINAL_OPTIONS = frozenset({"--json", "--limit", "--version", "--help"})
 _FLAG_NOT_SIZED = {
     "--cpu-offload-gb": "it sizes the weights all on the GPU",
 }
@@ -626,6 +628,12 @@ def _read_flags(text: str) -> tuple[str, _FlagsRead]:
                 found.settings.append((key, _vllm_bytes(flag, raw), said))
             else:
                 found.settings.append((key, raw, said))
+        elif flag in _TERMINAL_OPTIONS:
+            # vram's own terminal options, asked where there is no terminal (Slack).
+            raise InputError(
+                f"{flag} is an option of the terminal's vram command: in chat, ask without it "
+                "(`vram <model> ... --json` in a terminal prints the JSON answer)"
+            )
         else:
             why = _FLAG_NOT_SIZED.get(flag, "it cannot tell what the flag does to memory")
             raise InputError(

@@ -632,3 +632,11 @@ def test_a_search_answer_kept_in_the_store_serves_a_new_process(hub: FakeHub, tm
     finally:
         store.close()
     assert _search_requests(hub) == first
+
+
+def test_a_terminal_option_in_a_chat_question_is_said_as_one() -> None:
+    # "--json" is vram's own terminal option, not a vLLM flag: the sentence says so.
+    with pytest.raises(
+        InputError, match=r"^--json is an option of the terminal's vram command: in chat, ask without it"
+    ):
+        read_question("can microsoft/phi-4 run 16k on an h100 --json")
