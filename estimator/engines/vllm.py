@@ -271,6 +271,10 @@ def _release_warning(spec: ModelSpec, query: Query) -> str | None:
         )
         if uses_mxfp4_experts(spec, query):
             line += " and MXFP4 expert weights without the Hopper pre-padding"
+    # "0.3" for 0.30: a one-digit minor typed alone, whose tens release is profiled, is likely that one.
+    major, minor = release_of(asked)
+    if minor < 10 and asked.lstrip("v") == f"{major}.{minor}" and f"{major}.{minor * 10}" in PROFILES:
+        line += f"; did you mean vllm={major}.{minor * 10}?"
     return line
 
 

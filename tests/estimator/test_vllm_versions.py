@@ -86,6 +86,11 @@ def test_a_release_below_the_oldest_says_what_stands_in() -> None:
     assert name == "vllm 0.11 (0.19's rules with the pre-0.17 sampler warm-up)"
     (warning,) = [w.message for w in old.warnings if w.code == "vllm_release"]
     assert "0.11 is not profiled" in warning and "0.19's" in warning and "36.3 bytes per logit" in warning
+    assert "did you mean" not in warning
+    # "0.3" is most likely 0.30 typed short: the warning asks (0.30 is profiled; 0.11 has no such twin).
+    short = estimate(LLAMA, q(vllm="0.3", gpu="h100-80gb", seq_len=8192), model_id="m")
+    (warning,) = [w.message for w in short.warnings if w.code == "vllm_release"]
+    assert warning.endswith("; did you mean vllm=0.30?")
     line = vllm.ENGINE.summary_line(old, lambda s: s)
     assert line is not None and line.startswith("vLLM 0.11 (0.19's rules with the pre-0.17 sampler warm-up) will hold ")
     # 0.17 and 0.18 share 0.19's sampler: only the rules are borrowed.
