@@ -249,6 +249,11 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
                 line = report.what_if_line(outcome.base_id, list(outcome.changes), outcome.base, outcome.estimate)
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
                 _print_question_answer(outcome.question_text, outcome.estimate, console)
+            elif outcome.base_id is not None:
+                # A what-if of a query that failed: what it changed, with no answer to compare against.
+                what = ", ".join(f"{k}={report.setting_value(k, outcome.estimate.query)}" for k in outcome.changes)
+                line = f"what-if of #{outcome.base_id}: {what or 'nothing changed'} (#{outcome.base_id} had no answer)"
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
             render_text.print_estimate(outcome.estimate, console)
             if outcome.record_id is not None:
                 console.print(f"[dim]kept as #{outcome.record_id}: vram show {outcome.record_id}[/dim]")

@@ -285,7 +285,7 @@ class Service:
             saved=record_id is not None,
             note=note,
             base=base,
-            base_id=parent_id if base is not None else None,
+            base_id=parent_id,
             question_text=question_text if base is not None else None,
             changes=changes or {},
             unused=unused,

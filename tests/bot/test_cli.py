@@ -366,3 +366,13 @@ def test_history_marks_a_total_that_is_a_guess(settings: Settings, tmp_path: Pat
     assert "(a guess)" in rows["1"] and "(a guess)" not in rows["2"]
     listed = {item["id"]: item["guess"] for item in json.loads(vram(["history", "--json"], settings)[1])}
     assert listed == {1: True, 2: False}
+
+
+def test_a_what_if_of_a_failed_query_says_what_it_changed(settings: Settings) -> None:
+    # #1 is refused (dp= is vLLM's); `show 1 engine=vllm` answers, led by what it changed of #1, which
+    # had no answer to compare against; --json names #1 as what it is a what-if of.
+    assert vram([QWEN3_8B, "dp=2"], settings)[0] == 2
+    code, out, _ = vram(["show", "1", "engine=vllm"], settings)
+    assert code == 0 and out.splitlines()[0] == "what-if of #1: engine=vllm (#1 had no answer)"
+    code, out, _ = vram(["show", "1", "engine=vllm", "--json"], settings)
+    assert code == 0 and json.loads(out)["what_if_of"] == 1
