@@ -571,17 +571,13 @@ def history_message(
     records: Sequence[Any], *, model: str | None = None, mine: bool = False, compares: Sequence[tuple[Any, Any]] = ()
 ) -> Message:
     """The ephemeral history listing (newest first, as the store returns it)."""
-    scope = "your queries" if mine else "queries in this channel"
-    if model:
-        scope += f" matching “{escape(model)}”"
+    matching = f" matching “{escape(model)}”" if model else ""
     if not records:
-        body = f"No {scope} yet. Try `/vram microsoft/phi-4 s=16k`."
         if mine:
-            body = (
-                body.replace("No your queries", "None of your queries", 1)
-                if model
-                else ("You have no queries yet. Try `/vram microsoft/phi-4 s=16k`.")
-            )
+            none = f"None of your queries{matching}" if model else "You have no queries"
+        else:
+            none = f"No queries in this channel{matching}"
+        body = f"{none} yet. Try `/vram microsoft/phi-4 s=16k`."
         return _message([_section(body)], [body])
     title = ("*Your recent queries*" if mine else "*Recent queries in this channel*") + (
         f" matching “{escape(model)}”" if model else ""
