@@ -135,12 +135,14 @@ def serve(settings: Settings, *, on_ready: Callable[[Callable[[], None]], None] 
     and for embedding; from the command line, Ctrl-C or SIGTERM stops it). A stop takes no new
     requests, finishes the answers in flight (or tells their askers) and returns within STOP_BUDGET_S.
     """
+    # transformers' quiet import swaps stderr: done first, before logging writes there and before the
+    # workers start.
+    preload()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     elif settings.vram_log_level is None:
         # `vram` logs WARNING and up for terminal commands; a server tells its operator how it runs.
         logging.getLogger("bot").setLevel(logging.INFO)
-    preload()  # transformers' quiet import swaps stderr: done before the workers start
     built = build(settings)
     stop = threading.Event()
     restore = _stop_on_signals(stop)
