@@ -14,7 +14,7 @@ from estimator.grammar import KEYS, is_default
 from estimator.kv import kv_bytes_per_token
 from estimator.notes import Note, article, note
 from estimator.pipeline import pp_refusal, pp_too_many_stages, stage_specs
-from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query, replica_query
+from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query, Yarn, replica_query
 from estimator.result import Classic, Details, Estimate, Fit, Memory
 from estimator.rope import with_yarn
 from estimator.spec import FLOAT_FORMATS, ModelSpec
@@ -284,8 +284,18 @@ def _refusal_at_longest(
     engine: Engine,
     fits_at: Callable[[int], bool],
 ) -> str:
-    """A refusal of a context past the model's longest offers s=max: where the query's layout does
-    not hold s=max, it names the layout that does, so the way out fits when typed back."""
+    """A refusal of a context past the model's longest offers s=max (and YaRN to reach the context):
+    where the query's layout does not hold the way out, it names the layout that does, so the way out
+    fits when typed back."""
+    if (factor := engine.yarn_way(spec, query)) is not None and not fits_at(query.seq_len):
+        # YaRN leaves the bytes as they are: the asked context does not fit this layout either way.
+        yarn = Yarn(factor=factor)
+        stretched = query.model_copy(update={"yarn": yarn})
+        y_spec, _ = with_yarn(spec, yarn)
+        if not engine.refuses(y_spec, stretched):
+            y_stages = tuple(with_yarn(stage, yarn)[0] for stage in stages)
+            layout = _fewest_gpus(y_spec, y_stages, stretched, gpu, engine, False)
+            refusal = engine.refusal_with_yarn(spec, refusal, factor, layout, query)
     try:
         longest = engine.longest_context(spec, query)
     except InputError:

@@ -200,6 +200,17 @@ class Engine(Protocol):
         (GPUs, replicas, util) that holds that context where the query's does not."""
         ...
 
+    def yarn_way(self, spec: ModelSpec, query: Query) -> int | None:
+        """The YaRN factor a refusal of the query's context offers as a way out, or None."""
+        ...
+
+    def refusal_with_yarn(
+        self, spec: ModelSpec, refusal: str, factor: int, layout: tuple[int, int, float | None], query: Query
+    ) -> str:
+        """``refusal``, whose way out includes ``yarn=factor``, with the layout that holds the query's
+        context at it where the query's own does not (or that none does)."""
+        ...
+
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
         """The parts the KV-cache row adds up from (empty: bytes per token x s x b say it)."""
         ...
@@ -375,6 +386,14 @@ class BaseEngine:
         self, refusal: str, longest: int, layout: tuple[int, int, float | None], query: Query
     ) -> str:
         return refusal  # no refusal of this engine suggests s=max
+
+    def yarn_way(self, spec: ModelSpec, query: Query) -> int | None:
+        return None
+
+    def refusal_with_yarn(
+        self, spec: ModelSpec, refusal: str, factor: int, layout: tuple[int, int, float | None], query: Query
+    ) -> str:
+        return refusal
 
     def kv_terms(self, spec: ModelSpec, query: Query, gpu: GPU | None, kv_cache: int) -> tuple[KvTerm, ...]:
         """The parts the KV-cache row ``kv_cache`` adds up from (empty: the per-token rule says it)."""

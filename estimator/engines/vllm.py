@@ -4777,6 +4777,14 @@ def _too_long(seq_len: int, longest: int, spec: ModelSpec, query: Query) -> str:
         "included); VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 overrides that, at the risk of wrong outputs"
     )
     ways = [_longest_way(longest)] if longest > 0 else []
+    if (factor := yarn_to_reach(seq_len, longest, spec, query)) is not None:
+        ways.append(_yarn_way(factor, spec))
+    return f"{line}; or use {', or '.join(ways)}" if ways else line
+
+
+def yarn_to_reach(seq_len: int, longest: int, spec: ModelSpec, query: Query) -> int | None:
+    """The least whole YaRN factor (yarn=, vLLM's --hf-overrides) whose stretched RoPE positions reach
+    ``seq_len``, where the model's RoPE is unscaled and the positions are the longest; else None."""
     positions = spec.max_position_embeddings
     ropes = any(layer.kind in ("full", "sliding", "mla") for layer in spec.layers)
     if (
@@ -4787,11 +4795,13 @@ def _too_long(seq_len: int, longest: int, spec: ModelSpec, query: Query) -> str:
         and not spec.rope_bases
         and ropes
     ):
-        # YaRN stretches the RoPE positions (yarn=, vLLM's --hf-overrides): the least whole factor.
         factor = ceil_div(seq_len, positions)
-        if factor <= 64:
-            ways.append(f"yarn={factor} (RoPE YaRN, {positions * factor:,} positions)")
-    return f"{line}; or use {', or '.join(ways)}" if ways else line
+        return factor if factor <= 64 else None
+    return None
+
+
+def _yarn_way(factor: int, spec: ModelSpec) -> str:
+    return f"yarn={factor} (RoPE YaRN, {(spec.max_position_embeddings or 0) * factor:,} positions)"
 
 
 def _gptq_refusal(spec: ModelSpec, query: Query) -> str | None:
@@ -5319,6 +5329,24 @@ class VllmEngine(BaseEngine):
         """What vLLM refuses at start-up: a max_model_len past the model's positions (with its RoPE
         scaling), and a TP size one of the dimensions it splits does not divide (with the sizes it accepts)."""
         return startup_refusal(spec, query)
+
+    def yarn_way(self, spec: ModelSpec, query: Query) -> int | None:
+        longest = _longest_max_model_len(spec, query)
+        if longest is None or query.seq_len <= longest:
+            return None
+        return yarn_to_reach(query.seq_len, longest, spec, query)
+
+    def refusal_with_yarn(
+        self, spec: ModelSpec, refusal: str, factor: int, layout: tuple[int, int, float | None], query: Query
+    ) -> str:
+        tp, dp, util = layout
+        way = _yarn_way(factor, spec)
+        if tp == 0:
+            return refusal.replace(
+                way, f"{way}, which no layout up to {_MAX_WORLD:,} GPUs holds at b={query.batch:,}", 1
+            )
+        settings = layout_settings(tp, dp, asked_dp=query.dp) + (f" util={util:g}" if util is not None else "")
+        return refusal.replace(way, f"{way} with {settings}", 1)
 
     def refusal_at_longest(
         self, refusal: str, longest: int, layout: tuple[int, int, float | None], query: Query

@@ -126,9 +126,13 @@ def test_a_side_that_does_not_fit_gets_the_verdicts_ways_to_fit(settings: Settin
             "s=8k b=1 engine=vllm vllm=0.33 gpu=h100 util=0.995 gpus=2",
             ("util=0.98, or gpus=1 util=0.99", "util=0.98, or gpus=1 util=0.99"),
         ),
-        # phi-4 past its 16,384 positions: the refusal's own ways ("; or use ..."), with the GPUs that
-        # hold s=max; Qwen3-8B's pool holds 27 of the 64 requests.
-        ("s=32k b=64 engine=vllm gpu=h100 gpus=2", ("b=27, or gpus=2 dp=3", "s=max with gpus=2 dp=2, or yarn=2")),
+        # phi-4 past its 16,384 positions: the refusal's own ways ("; or use ..."), each with the GPUs
+        # that hold it (YaRN leaves the bytes: 64 requests of 32k take 4 replicas); Qwen3-8B's pool holds
+        # 27 of the 64 requests.
+        (
+            "s=32k b=64 engine=vllm gpu=h100 gpus=2",
+            ("b=27, or gpus=2 dp=3", "s=max with gpus=2 dp=2, or yarn=2 with gpus=2 dp=4"),
+        ),
     ],
 )
 def test_a_comparisons_ways_to_fit_are_settings_alone(

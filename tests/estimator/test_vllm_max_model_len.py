@@ -216,3 +216,20 @@ def test_the_way_to_s_max_names_the_gpus_that_hold_it() -> None:
     assert many.fit is not None and (many.fit.engine_refuses or "").endswith(
         "or use s=max (131,072), which no layout up to 1,024 GPUs holds at b=2,000"
     )
+
+
+def test_the_yarn_way_names_the_gpus_that_hold_the_context_asked() -> None:
+    # Qwen3-8B (40,960 positions, unscaled RoPE) at s=64k on one L4: yarn=2 reaches 81,920 positions,
+    # but 65,536 tokens x 144 KiB is 9 GiB of KV beside 15.3 GiB of weights, past one L4's 22 GiB: the
+    # way says the GPUs that hold it, and typed back it fits.
+    spec = load_model_spec(_config("Qwen__Qwen3-8B.json"))
+    l4 = Query(model="m", seq_len=65_536, engine="vllm", gpu="l4")
+    refused = estimate(spec, l4, model_id="m")
+    assert refused.fit is not None and refused.fit.engine_refuses is not None
+    assert refused.fit.engine_refuses.endswith("or yarn=2 (RoPE YaRN, 81,920 positions) with gpus=2")
+    assert not estimate(spec, query_with(l4, parse_settings(["yarn=2"])), model_id="m").fit.fits  # type: ignore[union-attr]
+    typed_back = estimate(spec, query_with(l4, parse_settings(["yarn=2", "gpus=2"])), model_id="m")
+    assert typed_back.fit is not None and typed_back.fit.fits
+    # On an H100 the one GPU holds it: the way stays as it was.
+    h100 = estimate(spec, l4.model_copy(update={"gpu": "h100"}), model_id="m")
+    assert h100.fit is not None and (h100.fit.engine_refuses or "").endswith("or yarn=2 (RoPE YaRN, 81,920 positions)")
