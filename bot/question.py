@@ -1657,6 +1657,10 @@ def read_question(text: str) -> Question:
             f"meta-llama/Llama-3.3-70B-Instruct), for example: {EXAMPLE}"
         )
     settings = {key: value for key, (value, _) in reader.read.items()}
+    if "gpus" in settings and reader.gpu_count_stated and "gpus" not in reader.explicit:
+        # "on 8 H100s with dp=4": the cards counted are all the replicas' and stages' together, as
+        # "with data parallel 4" says it (dp= typed is the same split, not 4 more sets of 8).
+        settings.update({k: v for k, v in reader.explicit.items() if k in ("pp", "dp") and k not in settings})
     _split_cards(reader, settings)
     if settings.get("gpus") == "1" and not reader.gpu_count_stated:
         del settings["gpus"]  # "on an H100": one GPU, the default, so the command stays short

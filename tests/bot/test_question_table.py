@@ -390,6 +390,21 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # dp= typed beside the cards counted splits them as "data parallel 4" does (it read 4 sets of 8).
+    (
+        "will Qwen3-32B fit on 8 H100s with dp=4?",
+        "Qwen3-32B",
+        "gpu=h100-80gb gpus=2 dp=4 engine=vllm",
+        FIT,
+        (),
+    ),
+    (
+        "will Qwen3-32B fit on 8 H100s with pp=2 dp=2?",
+        "Qwen3-32B",
+        "gpu=h100-80gb gpus=2 pp=2 dp=2 engine=vllm",
+        FIT,
+        (),
+    ),
     # "8 GPUs" counts cards as "8 H100s" does: all the replicas' GPUs together.
     (
         "can Qwen3-32B serve 64 users on 8 GPUs with data parallel 4 in vllm?",
