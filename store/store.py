@@ -378,7 +378,9 @@ class Store:
             self._write(
                 "save that the answers were deleted",
                 lambda conn: conn.execute(
-                    update(QueryRow).where(QueryRow.id.in_(query_ids)).values(public=False, posted_ts=None)
+                    update(QueryRow)
+                    .where(QueryRow.id.in_(query_ids))
+                    .values(public=False, posted_ts=None, thread_ts=None)
                 ),
             )
 

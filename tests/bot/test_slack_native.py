@@ -197,6 +197,30 @@ def test_only_the_asker_deletes_the_answer(bot: Bot) -> None:
     assert bot.store.latest_in_thread(team="T0001", channel="C0001", thread_ts=ts) is None
 
 
+def test_a_deleted_what_if_in_a_thread_is_not_what_the_next_reply_changes(bot: Bot) -> None:
+    # Root at 16k, a what-if "b=2" in its thread, deleted by its asker: the next reply changes the root
+    # (b stays 1), not the deleted answer.
+    _post, ts = _answer(bot, f"{QWEN3_8B} s=16k")
+    bot.send.event(bot.send.message("b=2", thread_ts=ts))
+    what_if = bot.slack.wait_for("chat.postMessage", 2)[1]
+    bot.pool.drain()
+    [kept] = [
+        r
+        for r in bot.store.history(
+            scope=Conversation(platform="slack", workspace="T0001", channel="C0001", user="U0001")
+        )
+        if r.parent_id
+    ]
+    assert kept.posted_ts is not None and kept.thread_ts == ts
+    message = {"ts": kept.posted_ts, "blocks": what_if.args["blocks"], "thread_ts": ts}
+    bot.send.click(message, _menu_action(what_if.args, "delete"))
+    bot.slack.wait_for("chat.delete")
+    bot.pool.drain()
+    bot.send.event(bot.send.message("s=8k", thread_ts=ts, user="U0002"))
+    reply = bot.slack.wait_for("chat.postMessage", 3)[2].args
+    assert "x 8,192 tokens x 1 sequence" in blocks_text(reply), blocks_text(reply)
+
+
 def test_a_private_answer_stays_private_and_can_be_shared(bot: Bot) -> None:
     bot.send.command(QWEN3_8B, channel="CPRIVATE", channel_name="privategroup")
     [private] = bot.slack.wait_for("response_url")
