@@ -24,7 +24,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot import ask, blocks, slack_native
 from bot.blocks import Message
-from bot.commands import parse
+from bot.commands import EstimateCmd, parse
 from bot.http import SIGNATURE_KEY
 from bot.question import SUBCOMMANDS, is_question, mentions_the_thread_model, read_change, read_question
 from bot.service import (
@@ -227,6 +227,17 @@ def _names_a_change(text: str) -> bool:
         return True
     # A question about the thread's model ("how many users can it serve?").
     return is_question(text) and mentions_the_thread_model(text)
+
+
+def _whole_query(text: str) -> bool:
+    """A command, or a query naming its model by id or path ("Qwen/Qwen3-8B s=32k", "history"): not a
+    change to an answer, as a bare number or word the grammar would take for a model is ("32768")."""
+    try:
+        cmd = parse(text)
+    except InputError:
+        return False
+    model = cmd.query.model if isinstance(cmd, EstimateCmd) else None
+    return model is None or "/" in model or model.endswith(".json")
 
 
 # A reply asking for a comparison ("compare with X", "vs X"): read by Service.compare_command.
@@ -759,7 +770,7 @@ class _Bot:
             self.tell_in_thread(event),
         )
 
-    def _post_in_thread(self, answer: Answer, *, channel: str, thread_ts: str) -> None:
+    def _post_in_thread(self, answer: Answer, *, channel: str, thread_ts: str | None) -> None:
         resp = self.client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False, **answer.message.kwargs()
         )
@@ -909,17 +920,31 @@ class _Bot:
         where it is not one (it names a model, asks a question of its own, is a command) or there is no
         single answer to change."""
         channel = str(event.get("channel"))
-        if is_new_question(text) or not ("=" in text or _names_a_change(text)):
+        compare = _COMPARE_OPENER.match(text) is not None and not self.service.is_compare_command(text)
+        if is_new_question(text) or not (compare or "=" in text or _names_a_change(text)):
             return False
-        try:
-            parse(text)
+        if not compare and _whole_query(text):
             return False  # a command or a whole query of its own ("Qwen/Qwen3-8B s=32k", "history")
-        except InputError:
-            pass
         base = self.service.latest_posted(team=team, channel=channel)
         if base is None or len(self.service.thread_answer(base)) != 1:
             return False
-        outcome = self.service.what_if(base=base, text=text, who=who)
+        if compare:
+            # "compare with X", "vs X": the latest answer beside X, as under it in a thread.
+            try:
+                command = self.service.compare_command(base, text)
+            except InputError as err:
+                self._thread_error(str(err), channel=channel, thread_ts=None, user=None)
+                return True
+            if command is None:
+                return False
+            fresh = self.answer(command, who)
+            self.deliver(
+                ("chat.postMessage", channel),
+                lambda: self._post_in_thread(fresh, channel=channel, thread_ts=None),
+                self.tell_in_thread(event),
+            )
+            return True
+        outcome = self.service.what_if(base=base, text=text, who=who, search=self.search)
         if outcome is None:
             return False
         self.deliver(

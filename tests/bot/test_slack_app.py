@@ -674,6 +674,17 @@ def test_a_top_level_change_in_the_dm_changes_the_latest_answer_there(bot: Bot) 
     bot.send.event(bot.send.message(f"{QWEN3_8B} b=2", channel="DBOT1", channel_type="im"))
     fresh = bot.slack.wait_for("chat.postMessage", 4)[3].args
     assert not fresh["blocks"][0]["text"]["text"].startswith("Changed")
+    bot.pool.drain()
+    # A bare token count changes the latest answer (it was taken for a model id "32768").
+    bot.send.event(bot.send.message("32768", channel="DBOT1", channel_type="im"))
+    count = bot.slack.wait_for("chat.postMessage", 5)[4].args
+    assert count["blocks"][0]["text"]["text"].startswith("Changed `s=32k`"), count["text"]
+    bot.pool.drain()
+    # "compare with X" compares the latest answer with X at its settings, as under it in a thread.
+    bot.send.event(bot.send.message("compare with Qwen/Qwen3-0.6B", channel="DBOT1", channel_type="im"))
+    compared = bot.slack.wait_for("chat.postMessage", 6)[5].args
+    text = blocks_text(compared)
+    assert "Qwen/Qwen3-0.6B" in text and "s=32,768 · b=2" in text, text
 
 
 def test_small_talk_in_the_dm_gets_a_pointer_and_is_not_kept(bot: Bot) -> None:
