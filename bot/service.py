@@ -490,7 +490,7 @@ class Service:
             return False
 
     @staticmethod
-    def compare_command(base: QueryRecord, text: str) -> str | None:
+    def compare_command(base: QueryRecord, text: str, search: ModelSearch | None = None) -> str | None:
         """A thread reply that asks for a comparison: ``compare with Qwen/Qwen3-32B`` (the thread's
         answer beside that model, at its settings and any the reply changes) as the ``compare`` command
         it stands for; a whole ``compare A B ...`` as typed; None for any other reply."""
@@ -501,7 +501,8 @@ class Service:
         if found is None or not base.params:
             return None
         stored = Query.model_validate(base.params)
-        parsed = read_change(found["rest"], stored)
+        find_model = (lambda phrase: search.find(phrase).model_id) if search is not None else None
+        parsed = read_change(found["rest"], stored, find_model=find_model)
         if parsed is None or "model" not in parsed[1]:
             raise InputError(
                 "name the model to compare with as a Hub id, e.g. `compare with Qwen/Qwen3-32B` "

@@ -747,8 +747,8 @@ class _Bot:
                 )
             return
         try:
-            compare = self.service.compare_command(base, text)
-        except InputError as err:
+            compare = self.service.compare_command(base, text, self.search)
+        except VramError as err:  # no model named, or one the Hub search could not find or reach
             self._thread_error(str(err), channel=channel, thread_ts=thread_ts, user=who.user)
             return
         if compare is not None or is_new_question(text):
@@ -757,7 +757,7 @@ class _Bot:
             fresh = self.answer(compare or text, who)
             self.deliver(
                 ("chat.postMessage", channel),
-                lambda: self._post_in_thread(fresh, channel=channel, thread_ts=thread_ts),
+                lambda: self._post_in_thread(fresh, channel=channel, thread_ts=thread_ts, user=who.user),
                 self.tell_in_thread(event),
             )
             return
@@ -770,7 +770,11 @@ class _Bot:
             self.tell_in_thread(event),
         )
 
-    def _post_in_thread(self, answer: Answer, *, channel: str, thread_ts: str | None) -> None:
+    def _post_in_thread(self, answer: Answer, *, channel: str, thread_ts: str | None, user: str | None = None) -> None:
+        if not answer.public and user:
+            # A mistake or a failed lookup: only the one who asked needs to see it.
+            self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **answer.message.kwargs())
+            return
         resp = self.client.chat_postMessage(
             channel=channel, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False, **answer.message.kwargs()
         )
@@ -931,8 +935,8 @@ class _Bot:
         if compare:
             # "compare with X", "vs X": the latest answer beside X, as under it in a thread.
             try:
-                command = self.service.compare_command(base, text)
-            except InputError as err:
+                command = self.service.compare_command(base, text, self.search)
+            except VramError as err:
                 self._thread_error(str(err), channel=channel, thread_ts=None, user=None)
                 return True
             if command is None:

@@ -283,3 +283,23 @@ def test_the_other_matches_are_buttons_and_a_click_asks_about_that_model(bot: Bo
     bot.pool.drain()
     [child] = [r for r in bot.store.own_queries(platform="slack", workspace="T0001", user="U0001") if r.parent_id]
     assert child.parent_id == record.id and child.model == "Qwen/Qwen3-8B-AWQ"
+
+
+def test_compare_with_a_model_named_by_words_or_unknown_in_a_thread(bot: Bot, fake_hub: FakeHub) -> None:
+    # "compare with qwen3 0.6b": the name is looked up with the app's search, as a question's is; a
+    # model the Hub does not have is said to the asker alone, as other mistakes in a thread are.
+    root_ts = _thread_of(bot, "Qwen/Qwen3-8B s=8k gpu=h100")
+    reply = _reply(bot, "compare with qwen3 0.6b", root_ts, 2)
+    assert reply["thread_ts"] == root_ts
+    assert "Qwen/Qwen3-0.6B" in blocks_text(reply) and "s=8,192" in blocks_text(reply), blocks_text(reply)
+    bot.send.command("Qwen/Qwen3-8B s=4k")
+    bot.slack.wait_for("chat.postMessage", 3)
+    bot.pool.drain()
+    [other] = [r for r in bot.store.history(scope=_scope("C0001", "U0001")) if r.text == "Qwen/Qwen3-8B s=4k"]
+    other_ts = other.posted_ts
+    assert other_ts is not None
+    bot.send.event(bot.send.message("compare with acme/no-such-model", thread_ts=other_ts, user="U0002"))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert eph.args["user"] == "U0002" and eph.args["text"].startswith(":x:"), eph.args["text"]
+    bot.pool.drain()
+    assert len(bot.slack.of("chat.postMessage")) == 3
