@@ -92,11 +92,17 @@ def headline(est: Estimate, question: Question) -> str:
             # The first line is all Slack shows: memory is not the limit past the window.
             line += f" of memory; the model's context window is {window:,}"
         return line
+    # Past the model's window the counts below are memory's alone: each says so (Slack shows one line).
+    memory_only = (
+        f" (memory only: {q.seq_len:,} tokens is past the model's {window:,}-token context window)"
+        if window and q.seq_len > window
+        else ""
+    )
     if question.kind == "max_batch":
         if fit.max_batch == 0:
             return f"not even one sequence of {q.seq_len:,} tokens fits on {where}"
         line = f"most sequences at once at {q.seq_len:,} tokens on {where}: {fit.max_batch:,}"
-        return line + _batch_bound(est)
+        return line + _batch_bound(est) + memory_only
     if question.kind == "min_gpus":
         if fit.min_gpus == 0:
             return f"no group of {fit.gpu_name} that vram tries holds it (at {q.seq_len:,} tokens, batch {q.batch})"
@@ -107,7 +113,8 @@ def headline(est: Estimate, question: Question) -> str:
             layout = f", {layout_words(fit.min_gpus, q.pp, fit.min_gpus_dp)}"
         if fit.min_gpus_util is not None:  # the util asked does not start that layout
             layout += f", at util={fit.min_gpus_util:g}"
-        return f"fewest {fit.gpu_name} that hold it: {fewest}{layout} (at {q.seq_len:,} tokens, batch {q.batch})"
+        at = f"(at {q.seq_len:,} tokens, batch {q.batch})"
+        return f"fewest {fit.gpu_name} that hold it: {fewest}{layout} {at}{memory_only}"
     own = report.verdict(est)
     if get_engine(q.engine).verdict(est, report.same) is not None:
         # The engine's own rule decided (vLLM: its KV pool): its sentence, without the total before it.
@@ -125,6 +132,11 @@ def headline(est: Estimate, question: Question) -> str:
         return f"yes: it fits {room}"
     fewer = report.fewest_layout(est)
     more = f"; {fewer[0]} of them would" if fewer is not None and fewer[0] > world else ""
+    if memory_only:
+        return (
+            f"no: {q.seq_len:,} tokens is past the model's {window:,}-token context window, and on {where} "
+            f"the memory needs {report.margin(-fit.headroom)} more{each}{more}"
+        )
     return f"no: on {where} it needs {report.margin(-fit.headroom)} more{each}{more}"
 
 

@@ -509,6 +509,11 @@ class Service:
                 "(or `/vram compare <model> <model> ...`)"
             )
         other = parsed[0]
+        if (other.model, other.revision) == (stored.model, stored.revision):
+            raise InputError(
+                f"{stored.model} is this thread's model already: name another to compare with "
+                "(reply with a setting to change this one)"
+            )
         settings = [f"{key.name}={setting_value(key.name, other)}" for key in KEYS if not is_default(other, key.name)]
         return " ".join(["compare", _model_word(stored), _model_word(other), *settings])
 

@@ -725,7 +725,7 @@ class _Bot:
                 user=who.user,
             )
             return
-        if len(answer) == 2 and not self.service.is_compare_command(text):
+        if len(answer) == 2 and not self.service.is_compare_command(text) and not is_new_question(text):
             # A comparison's thread: the change applies to both sides.
             reply = self.service.compare_what_if(a=answer[0], b=answer[1], text=text, who=who)
             if reply is None and is_question(text) and mentions_the_thread_model(text):

@@ -78,3 +78,13 @@ def test_how_about_in_a_thread_is_a_change_not_a_new_question() -> None:
 
     assert not is_new_question("how about Qwen/Qwen3-32B?")
     assert is_new_question("how many users can Qwen/Qwen3-8B serve at 32k on an L4?")
+
+
+def test_every_count_past_the_window_says_it_is_memory_only() -> None:
+    # Qwen3-8B's window is 40,960: at 128k no count is one the model can use, and each line says so.
+    memory_only = "(memory only: 131,072 tokens is past the model's 40,960-token context window)"
+    assert _headline("how many users can {model} serve at 128k on an H200?").endswith(memory_only)
+    assert _headline("how many H100s do I need for {model} at 128k?").endswith(memory_only)
+    line = _headline("can {model} fit 128k on an L4?")
+    assert line.startswith("no: 131,072 tokens is past the model's 40,960-token context window, and on one NVIDIA L4")
+    assert "memory only" not in _headline("how many users can {model} serve at 32k on an H200?")

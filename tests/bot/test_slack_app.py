@@ -191,6 +191,23 @@ def test_thread_reply_errors_go_only_to_the_author(bot: Bot) -> None:
     assert len(bot.slack.of("chat.postMessage")) == 1
 
 
+def test_vs_the_threads_own_model_and_a_question_in_a_comparisons_thread(bot: Bot) -> None:
+    # "vs" the thread's own model compares nothing: said privately, and the thread stays single.
+    bot.send.command(f"{QWEN3_8B} s=16k gpu=h100")
+    bot.slack.wait_for("chat.postMessage")
+    root_ts = _posted(bot)
+    bot.send.event(bot.send.message(f"vs {QWEN3_8B}", thread_ts=root_ts, user="U0002"))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert eph.args["text"].startswith(f":x: {QWEN3_8B} is this thread's model already")
+    # A comparison in the thread, then a whole question of its own there: answered as asked.
+    bot.send.event(bot.send.message("vs Qwen/Qwen3-0.6B", thread_ts=root_ts))
+    bot.slack.wait_for("chat.postMessage", 2)
+    bot.pool.drain()
+    bot.send.event(bot.send.message("can Qwen/Qwen3-0.6B run 8k on an L4?", thread_ts=root_ts))
+    answer = bot.slack.wait_for("chat.postMessage", 3)[2].args
+    assert answer["thread_ts"] == root_ts and "8,192 tokens" in blocks_text(answer), blocks_text(answer)
+
+
 def test_a_reply_that_changes_nothing_gets_a_note_not_an_answer(bot: Bot) -> None:
     # "s=16k" and "at 16k" under an answer at 16k: the same query, so nothing is re-estimated, posted
     # or kept; the author is told privately what the answer already has.
