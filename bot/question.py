@@ -1835,6 +1835,17 @@ _SCALE = _w(
     r"(?P<op>double|twice|2x|halve|half) (?:the |my |our |its )?(?:(?P<s>" + _CTX_WORD + r")|(?P<b>batch(?:[ -]?size)?"
     r"|concurrency|" + _BATCH_NOUN + r"))"
 )
+# "double the batch and the context": both, the same way (the second noun would be left unread).
+_SCALE_BOTH = _w(
+    r"(?P<op>double|twice|2x|halve|half) (?:the |my |our |its )?(?:(?P<s>" + _CTX_WORD + r")|(?P<b>batch(?:[ -]?size)?"
+    r"|concurrency|"
+    + _BATCH_NOUN
+    + r")) (?:and|&) (?:the |my |our |its )?(?:(?P<s2>"
+    + _CTX_WORD
+    + r")|(?P<b2>batch(?:[ -]?size)?|concurrency|"
+    + _BATCH_NOUN
+    + r"))"
+)
 # A number alone ("32768", "what about 32,768?") is a context length from this many tokens; a smaller
 # one could as well count users or GPUs.
 _BARE_TOKENS = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
@@ -1847,22 +1858,30 @@ def _read_reply_words(reader: _Reader, kind: QuestionKind, base: Query, text: st
     nothing to halve), else None."""
     refusal: str | None = None
 
+    def scale_both(m: re.Match[str]) -> None:
+        if bool(m.group("s")) == bool(m.group("s2")):
+            return  # "the context and the context": not two things
+        for noun in ("s", "b"):
+            scale_one(m.group("op"), noun, m.group(0))
+
     def scale(m: re.Match[str]) -> None:
+        scale_one(m.group("op"), "s" if m.group("s") else "b", m.group(0))
+
+    def scale_one(op: str, noun: str, said: str) -> None:
         nonlocal refusal
-        twice = m.group("op") not in ("halve", "half")
-        if m.group("s"):
+        twice = op not in ("halve", "half")
+        if noun == "s":
             if base.seq_len_from_model:
-                refusal = (
-                    f'"{m.group(0)}": the context is the model\'s longest (s=max); give a length, for example s=64k'
-                )
+                refusal = f'"{said}": the context is the model\'s longest (s=max); give a length, for example s=64k'
                 return
-            reader.set("s", str(base.seq_len * 2 if twice else base.seq_len // 2), m.group(0))
+            reader.set("s", str(base.seq_len * 2 if twice else base.seq_len // 2), said)
             return
         if not twice and base.batch == 1:
-            refusal = f'"{m.group(0)}": the batch is 1 already (b=1); there is no half of it'
+            refusal = f'"{said}": the batch is 1 already (b=1); there is no half of it'
             return
-        reader.set("b", str(base.batch * 2 if twice else base.batch // 2), m.group(0))
+        reader.set("b", str(base.batch * 2 if twice else base.batch // 2), said)
 
+    reader.run_rule(_SCALE_BOTH, scale_both)
     reader.run_rule(_SCALE, scale)
     if kind == "max_context" and "s" not in reader.read and (m := _LONGEST.search(text)):
         reader.set("s", MODEL_MAX, m.group(0))

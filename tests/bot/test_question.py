@@ -297,6 +297,9 @@ def test_replies_said_against_the_threads_answer_read_as_changes() -> None:
         ("half the context", {"s": 16384}, "seq_len", 16384),
         ("half the batch", {"b": 2}, "batch", 2),
         ("double the users", {"b": 8}, "batch", 8),
+        # Both nouns, the same way: 32,768 x 2 tokens and 4 x 2 requests (the context was dropped).
+        ("double the batch and the context", {"s": 65536, "b": 8}, "seq_len", 65536),
+        ("half the context and the batch", {"s": 16384, "b": 2}, "batch", 2),
     ):
         got = read_change(text, BASE)
         assert got is not None, text
