@@ -392,7 +392,23 @@ class Service:
 
         The two sides are stored as two records with the comparison's text, one after the other; a
         posted pair is found by where it was posted, else the nearest records of the same conversation."""
-        if self._store is None or not rec.text.lstrip().lower().startswith("compare"):
+        if self._store is None:
+            return None
+        if (
+            rec.posted_channel is not None
+            and rec.posted_ts is not None
+            and not rec.text.lstrip().lower().startswith("compare")
+        ):
+            # A reply in a comparison's thread ("s=32k") is posted as one message for both sides.
+            together = self._store.posted_together(
+                team=rec.conversation.workspace, channel=rec.posted_channel, ts=rec.posted_ts
+            )
+            if len(together) == 2 and rec.id in {r.id for r in together}:
+                first, second = sorted(together, key=lambda r: r.id)
+                if self._store.visible(first, who) and self._store.visible(second, who):
+                    return first, second
+            return None
+        if not rec.text.lstrip().lower().startswith("compare"):
             return None
         try:
             cmd = parse(rec.text)

@@ -143,6 +143,12 @@ def test_a_reply_in_a_compare_thread_changes_both_sides(bot: Bot) -> None:
     a2, b2 = mine[2:]
     assert (a2.parent_id, b2.parent_id) == (a.id, b.id) and a2.text == b2.text == "s=8k"
     assert a2.thread_ts == b2.thread_ts == ts and a2.posted_ts == b2.posted_ts and a2.public and b2.public
+    # The channel's history lists the what-if of both sides as one row, as it lists the comparison.
+    bot.send.command("history")
+    [listing] = bot.slack.wait_for("response_url")
+    rows = [line for line in blocks_text(listing.args).split("\\n") if "`#" in line]
+    assert sum(f"`#{a2.id}` `#{b2.id}`" in row for row in rows) == 1, rows
+    assert not any(f"`#{a2.id}`" in row and f"`#{b2.id}`" not in row for row in rows), rows
     for old, new, per_token in ((a, a2, 147_456), (b, b2, 114_688)):
         assert new.result["memory"]["kv_cache"] - old.result["memory"]["kv_cache"] == per_token * 4096
         before, after = sum(old.result["memory"].values()), sum(new.result["memory"].values())
