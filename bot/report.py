@@ -861,6 +861,9 @@ def changed_settings(changes: Mapping[str, str], base: Estimate, new: Estimate, 
     return ", ".join(shown) or "nothing"
 
 
+_TOKEN_KEYS = frozenset({"s", "mnbt"})  # the keys that count tokens
+
+
 def setting_value(key: str, query: Query) -> str:
     """One setting of ``query`` as ``key=`` takes it back: counts compact (``64k``) where exact, switches
     on/off, an unset setting "unset"."""
@@ -877,7 +880,8 @@ def setting_value(key: str, query: Query) -> str:
     if isinstance(value, int) and key in KEY_BY_NAME and KEY_BY_NAME[key].kind == "bytes":
         # A size as written back: 20.00GiB, 512MiB, or the bytes where neither reads back exactly.
         return kvmem_setting(value)  # reads back as asked
-    if isinstance(value, int) and key in KEY_BY_NAME and KEY_BY_NAME[key].kind == "count":
+    if isinstance(value, int) and key in _TOKEN_KEYS:
+        # Token counts read in the grammar's units (64k); requests and GPUs as numbers (b=2048, not b=2k).
         for unit, size in (("m", 1024 * 1024), ("k", 1024)):
             if value >= size and value % size == 0:
                 return f"{value // size}{unit}"

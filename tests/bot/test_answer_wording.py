@@ -681,3 +681,9 @@ def test_exactly_one_request_held_reads_in_the_singular() -> None:
     )
     assert isinstance(est.engine_report, VllmReport) and f"{est.engine_report.max_resident:.2f}" == "1.00"
     assert "1.00 request of 32,768 tokens" in json.dumps(_compare_field(est, "q"))
+
+
+def test_counts_of_requests_read_back_as_numbers_and_tokens_in_units() -> None:
+    # b=2048 is 2,048 requests: said as typed, where "b=2k" read as a context; s and mnbt count tokens (64k).
+    q = Query(model="m", engine="vllm", batch=2048, max_num_seqs=1024, seq_len=65536, max_num_batched_tokens=4096)
+    assert [report.setting_value(k, q) for k in ("b", "seqs", "s", "mnbt")] == ["2048", "1024", "64k", "4k"]
