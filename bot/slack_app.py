@@ -123,6 +123,18 @@ _SMALL_TALK = frozenset(
         "again",
         "all",
         "lots",
+        "that",
+        "helps",
+        "helped",
+        "helpful",
+        "this",
+        "is",
+        "was",
+        "makes",
+        "sense",
+        "appreciated",
+        "appreciate",
+        "great",
     ]
 )
 SMALL_TALK_REPLY = (
