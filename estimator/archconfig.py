@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
@@ -332,6 +333,8 @@ def _transformers() -> tuple[Any, Any]:
     Its import announces that torch is missing and its config classes log advice (RoPE factors,
     token ids) on stderr: none of it is for vram's user, whose answer is the one sentence.
     """
+    # Its logger too: a handler made before the swap (a server's log) would still print the advice.
+    logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
         with contextlib.redirect_stderr(io.StringIO()):
             import transformers
