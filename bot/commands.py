@@ -87,6 +87,7 @@ def split_words(text: str) -> list[str]:
     return glued
 
 
+_COMPARE_JOINERS = frozenset({"with", "to", "against", "and", "it", "this", "that"})
 _QUOTE_PAIRS = frozenset({('"', '"'), ("'", "'"), ("\u201c", "\u201d"), ("\u2018", "\u2019"), ("\u201d", "\u201d")})
 
 
@@ -164,6 +165,12 @@ def parse(text: str) -> Command:
         return ShowCmd(record_id=record_id, changes=tuple(changes))
     if head == "compare":
         models = [w for w in words[1:] if "=" not in w]
+        if models and models[0].lower() in _COMPARE_JOINERS:
+            # "compare with X" compares X with an answer: there is none where this was typed.
+            raise InputError(
+                f'"compare {models[0]} ..." compares with an answer: reply so under one (in its thread), or '
+                "name both models: compare Qwen/Qwen3-8B meta-llama/Llama-3.1-8B s=32k"
+            )
         if len(models) != 2:
             got = f"{len(models)} given" if models else "none given"
             raise InputError(

@@ -1798,7 +1798,16 @@ def _refines(key: str, read: str, given: str, reader: _Reader) -> bool:
     replicas the key=value words give ("on 8 h100s ... gpus=4 pp=2"); a GPU of the same family
     ("h100", gpu=h100-pcie); a weight format of the same width ("int4", dtype=awq)."""
     if key == "gpus":
-        return not reader.gpu_count_stated or bool({"pp", "dp", "tp"} & reader.explicit.keys())
+        if not reader.gpu_count_stated:
+            return True
+        if not {"pp", "dp", "tp"} & reader.explicit.keys():
+            return False
+        # Split over stages or replicas: the layout typed must take the cards counted ("8 h100s ...
+        # gpus=2 dp=2" is 4 GPUs, not the 8 said).
+        layout = 1
+        for part in (given, reader.explicit.get("pp", "1"), reader.explicit.get("dp", "1")):
+            layout *= int(part) if part.isdigit() else 0
+        return layout == (int(read) if read.isdigit() else -1)
     if key == "gpu":
         try:
             return lookup_gpu(read).family == lookup_gpu(given).family
@@ -1822,6 +1831,16 @@ def _check_explicit(reader: _Reader, settings: dict[str, str]) -> None:
         if _refines(key, settings[key], value, reader):
             continue
         words = reader.read[key][1]
+        split = [f"{k}={reader.explicit[k]}" for k in ("pp", "dp") if k in reader.explicit]
+        if key == "gpus" and split and all(p.split("=")[1].isdigit() for p in split) and value.isdigit():
+            # The cards counted beside a layout that takes another number of them.
+            layout = int(value)
+            for part in split:
+                layout *= int(part.split("=")[1])
+            raise InputError(
+                f'"{words}" and {" x ".join([f"gpus={value}", *split])} disagree: that layout is {layout} GPUs, '
+                f"not {settings[key]}: ask about {layout}, or give a layout of {settings[key]}"
+            )
         raise InputError(
             f'"{words}" and {key}={value} both set {key}: ask about one at a time (or say "but {key}={value}"), '
             f"for example: {EXAMPLE}"
@@ -1893,8 +1912,9 @@ def _bare_tokens(reader: _Reader, unused: tuple[str, ...]) -> tuple[str, ...]:
     is; the words still unused."""
     if len(unused) != 1 or "s" in reader.read or "s" in reader.explicit or not _BARE_TOKENS.fullmatch(unused[0]):
         return unused
-    if int(unused[0].replace(",", "")) < _BARE_TOKENS_FROM:
-        return unused
+    digits = unused[0].replace(",", "")
+    if len(digits) < len(str(_BARE_TOKENS_FROM)) or (len(digits) <= 6 and int(digits) < _BARE_TOKENS_FROM):
+        return unused  # (never int() of a long run: the grammar says a count too long is out of range)
     reader.set("s", unused[0].replace(",", ""), unused[0])
     return ()
 

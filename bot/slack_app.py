@@ -817,7 +817,7 @@ class _Bot:
         if out.record_id is not None:
             self.service.set_posted(out.record_id, channel=resp["channel"], ts=resp["ts"], thread_ts=thread_ts)
 
-    def _compare_in_thread(self, reply: CompareReply, *, channel: str, thread_ts: str, user: str | None) -> None:
+    def _compare_in_thread(self, reply: CompareReply, *, channel: str, thread_ts: str | None, user: str | None) -> None:
         if reply.a.estimate is None and reply.a.error is None and reply.a.note:
             self._thread_notice(reply.a.note, channel=channel, thread_ts=thread_ts, user=user)
             return
@@ -942,7 +942,21 @@ class _Bot:
         if not compare and _whole_query(text):
             return False  # a command or a whole query of its own ("Qwen/Qwen3-8B s=32k", "history")
         base = self.service.latest_posted(team=team, channel=channel)
-        if base is None or len(self.service.thread_answer(base)) != 1:
+        if base is None:
+            return False
+        answer = self.service.thread_answer(base)
+        if len(answer) == 2 and not compare:
+            # The latest answer is a comparison: the change applies to both sides, as in its thread.
+            pair = self.service.compare_what_if(a=answer[0], b=answer[1], text=text, who=who)
+            if pair is None:
+                return False
+            self.deliver(
+                ("chat.postMessage", channel),
+                lambda: self._compare_in_thread(pair, channel=channel, thread_ts=None, user=None),
+                self.tell_in_thread(event),
+            )
+            return True
+        if len(answer) != 1:
             return False
         if compare:
             # "compare with X", "vs X": the latest answer beside X, as under it in a thread.

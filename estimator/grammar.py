@@ -141,7 +141,7 @@ def _parse_bytes(key: str, raw: str, *, high: int) -> int:
         number = match.group(1)
         fix = (
             f"for {number} GiB write {key}={number}GiB, or {key}={number}g for {number} x 10^9 bytes"
-            if float(number) * (1 << 30) <= high
+            if (1 << 20) <= float(number) * (1 << 30) <= high
             else f"write a unit, e.g. {key}=20GiB"
         )
         raise InputError(f"{key}={raw} is under the least of 1 MiB, as a bare number is bytes: {fix}")

@@ -501,7 +501,9 @@ class Store:
         """The newest successful estimate posted in a conversation (a DM with the bot: its latest answer)."""
 
         def run(conn: Connection) -> QueryRecord | None:
-            stmt = select(QueryRow.id).where(QueryRow.posted_channel == channel, QueryRow.status == "ok")
+            stmt = select(QueryRow.id).where(
+                QueryRow.posted_channel == channel, QueryRow.posted_ts.is_not(None), QueryRow.status == "ok"
+            )
             if team is not None:
                 stmt = stmt.where(QueryRow.team_id == team)
             found = conn.execute(stmt.order_by(QueryRow.id.desc()).limit(1)).scalar()

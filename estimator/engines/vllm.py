@@ -5588,6 +5588,10 @@ class VllmEngine(BaseEngine):
             return None
         if fit.fits or fit.engine_refuses:
             return ()
+        if v.kv_sizing == "fixed" and fixed_pool_overflow(q, gpu := lookup_gpu(fit.gpu), _non_kv_bytes(v)):
+            # The pool asked does not fit beside the rest: the verdict offers the most that does.
+            room = kvmem_round_down(gpu.memory_bytes - _non_kv_bytes(v))
+            return (FitFix(settings=f"kvmem={kvmem_words(room)}"),) if room > 0 else ()
         if util_refused(v):
             most = largest_starting_util(q, lookup_gpu(fit.gpu))
             ways = [FitFix(settings=f"util={most:g}")]

@@ -687,3 +687,17 @@ def test_counts_of_requests_read_back_as_numbers_and_tokens_in_units() -> None:
     # b=2048 is 2,048 requests: said as typed, where "b=2k" read as a context; s and mnbt count tokens (64k).
     q = Query(model="m", engine="vllm", batch=2048, max_num_seqs=1024, seq_len=65536, max_num_batched_tokens=4096)
     assert [report.setting_value(k, q) for k in ("b", "seqs", "s", "mnbt")] == ["2048", "1024", "64k", "4k"]
+
+
+def test_compare_offers_the_kvmem_the_verdict_offers_when_the_pool_overflows() -> None:
+    # kvmem=20GiB on an L4 beside Qwen3-8B's 17.47 GiB of the rest: the verdict offers at most
+    # kvmem=4.52GiB, and compare's cell says the same (it said gpus=2).
+    from estimator.engines import get_engine
+
+    est = _estimate(
+        CONFIGS / "Qwen__Qwen3-8B.json", model="m", engine="vllm", gpu="l4", seq_len=32768, kv_cache_memory=20 * GIB
+    )
+    ways = get_engine("vllm").fit_fixes(est)
+    assert ways is not None and [w.settings for w in ways] == ["kvmem=4.52GiB"]
+    assert report.verdict(est).endswith("it has room for at most kvmem=4.52GiB")
+    assert report.fit_fixes(est) == "kvmem=4.52GiB"

@@ -309,3 +309,10 @@ def test_a_quoted_model_id_is_the_id(typed: str) -> None:
 def test_compare_says_it_takes_exactly_two_models(typed: str, got: str) -> None:
     with pytest.raises(InputError, match=rf"^compare takes exactly two models \({got}\), for example: "):
         parse(typed)
+
+
+@pytest.mark.parametrize("typed", ["compare with Qwen/Qwen3-0.6B", "compare it to Qwen/Qwen3-0.6B"])
+def test_compare_with_one_model_outside_a_thread_says_what_it_needs(typed: str) -> None:
+    # "with" is no model to look up on the Hub: compare-with compares against an answer.
+    with pytest.raises(InputError, match=r"compares with an answer: reply so under one"):
+        parse(typed)

@@ -643,3 +643,16 @@ def test_a_terminal_option_in_a_chat_question_is_said_as_one() -> None:
         InputError, match=r"^--json is an option of the terminal's vram command: in chat, ask without it"
     ):
         read_question("can microsoft/phi-4 run 16k on an h100 --json")
+
+
+def test_a_layout_typed_beside_the_cards_counted_must_take_them() -> None:
+    # "on 8 H100s with tp=2 dp=2" is 4 GPUs: said, not answered for 4 unsaid.
+    with pytest.raises(InputError, match=r'^"8 H100s" and gpus=2 x dp=2 disagree: that layout is 4 GPUs, not 8'):
+        read_question("will Qwen/Qwen3-8B fit on 8 H100s with tp=2 dp=2?")
+    assert read_question("will Qwen/Qwen3-8B fit on 8 H100s with tp=2 dp=4?").settings["dp"] == "4"
+
+
+def test_a_long_run_of_digits_in_a_reply_is_an_input_error() -> None:
+    # A pasted 5,000-digit number: the grammar's range sentence, never a ValueError from int().
+    with pytest.raises(InputError, match=r"is out of range"):
+        read_reply("9" * 5000, Query(model="m"))

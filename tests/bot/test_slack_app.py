@@ -702,6 +702,11 @@ def test_a_top_level_change_in_the_dm_changes_the_latest_answer_there(bot: Bot) 
     compared = bot.slack.wait_for("chat.postMessage", 6)[5].args
     text = blocks_text(compared)
     assert "Qwen/Qwen3-0.6B" in text and "s=32,768 · b=2" in text, text
+    bot.pool.drain()
+    # After a comparison, a top-level change applies to both sides, as in the comparison's thread.
+    bot.send.event(bot.send.message("b=4", channel="DBOT1", channel_type="im"))
+    both = bot.slack.wait_for("chat.postMessage", 7)[6].args
+    assert " on both sides" in both["blocks"][0]["text"]["text"], both["text"]
 
 
 def test_small_talk_in_the_dm_gets_a_pointer_and_is_not_kept(bot: Bot) -> None:

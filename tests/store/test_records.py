@@ -208,3 +208,15 @@ def test_record_returns_what_get_reads(store: Store) -> None:
     )
     assert isinstance(rec, QueryRecord)
     assert store.get(rec.id) == rec
+
+
+def test_a_withdrawn_answer_is_no_conversations_latest(store: Store) -> None:
+    # The bot's DM: two answers posted there, the second deleted by its asker: the latest is the first,
+    # and neither the deleted one nor a thread under it continues.
+    first, second = store.record(slack_query()), store.record(slack_query())
+    store.set_posted(first.id, channel="D1", ts="1700000000.000700", thread_ts=None)
+    store.set_posted(second.id, channel="D1", ts="1700000000.000800", thread_ts=None)
+    assert (found := store.latest_posted(team="T1", channel="D1")) is not None and found.id == second.id
+    store.withdraw((second.id,))
+    assert (found := store.latest_posted(team="T1", channel="D1")) is not None and found.id == first.id
+    assert store.latest_in_thread(team="T1", channel="D1", thread_ts="1700000000.000800") is None
