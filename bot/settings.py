@@ -71,9 +71,11 @@ def load_settings() -> Settings:
 
 
 def quiet_hub_library() -> None:
-    """Turn off huggingface_hub's telemetry unless the user set it (before the library is imported).
+    """Turn off huggingface_hub's telemetry unless the user set it (before the library is imported),
+    and transformers' advice below errors (that PyTorch is missing: vram reads configs only).
 
-    The library reads its settings once, at import. Without this it would fetch an "agent harness"
-    registry from the Hub on the first request, only to build a user-agent string.
+    The libraries read these settings once, at import. Without the first huggingface_hub would fetch an
+    "agent harness" registry from the Hub on the first request, only to build a user-agent string.
     """
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
