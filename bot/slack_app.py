@@ -49,7 +49,7 @@ from common.errors import InputError, StoreError, VramError
 from estimator.query import Query
 from sources import make_search
 from sources.model_search import ModelSearch
-from store.records import Conversation
+from store.records import Conversation, QueryRecord
 
 log = logging.getLogger(__name__)
 
@@ -737,50 +737,74 @@ class _Bot:
                 user=who.user,
             )
             return
-        if len(answer) == 2 and not self.service.is_compare_command(text) and not is_new_question(text):
-            # A comparison's thread: the change applies to both sides.
-            reply = self.service.compare_what_if(a=answer[0], b=answer[1], text=text, who=who)
-            if reply is None and is_question(text) and mentions_the_thread_model(text):
-                # "how many users can it serve?": "it" is one of two models here.
-                self._thread_error(
-                    f"this thread compares two models: ask it of one, e.g. `/vram show {answer[0].id}` or "
-                    f"`/vram show {answer[1].id}` and reply there, or reply here with a setting to change both",
-                    channel=channel,
-                    thread_ts=thread_ts,
-                    user=who.user,
-                )
-                return
-            if reply is not None:
-                both = reply
-                self.deliver(
-                    ("chat.postMessage", channel),
-                    lambda: self._compare_in_thread(both, channel=channel, thread_ts=thread_ts, user=who.user),
-                    self.tell_in_thread(event),
-                )
-            return
-        try:
-            compare = self.service.compare_command(base, text, self.search)
-        except VramError as err:  # no model named, or one the Hub search could not find or reach
-            self._thread_error(str(err), channel=channel, thread_ts=thread_ts, user=who.user)
-            return
-        if compare is not None or is_new_question(text):
-            # Asked in the thread, answered in it as asked: its own model and settings, or the thread's
-            # answer beside another model ("compare with X").
-            fresh = self.answer(compare or text, who)
+        if is_new_question(text) or self.service.is_compare_command(text):
+            # Asked in the thread, answered in it as asked: its own model(s) and settings.
+            fresh = self.answer(text, who)
             self.deliver(
                 ("chat.postMessage", channel),
                 lambda: self._post_in_thread(fresh, channel=channel, thread_ts=thread_ts, user=who.user),
                 self.tell_in_thread(event),
             )
             return
-        outcome = self.service.what_if(base=base, text=text, who=who, search=self.search)
-        if outcome is None:
+        if self._change(event, answer, text, who, channel=channel, thread_ts=thread_ts, user=who.user):
             return
+        if len(answer) == 2 and is_question(text) and mentions_the_thread_model(text):
+            # "how many users can it serve?": "it" is one of two models here.
+            self._thread_error(
+                f"this thread compares two models: ask it of one, e.g. `/vram show {answer[0].id}` or "
+                f"`/vram show {answer[1].id}` and reply there, or reply here with a setting to change both",
+                channel=channel,
+                thread_ts=thread_ts,
+                user=who.user,
+            )
+
+    def _change(
+        self,
+        event: dict[str, Any],
+        answer: tuple[QueryRecord, ...],
+        text: str,
+        who: Conversation,
+        *,
+        channel: str,
+        thread_ts: str | None,
+        user: str | None,
+    ) -> bool:
+        """A reply's change to an answer (one estimate, or a comparison's two sides), in its thread or
+        below it in the bot's DM: a comparison with another model ("compare with X", one estimate only),
+        else a what-if. False where the reply reads as no change. ``user``: who is told a mistake
+        privately (None: said as a message, as in the DM)."""
+        if len(answer) == 2:
+            pair = self.service.compare_what_if(a=answer[0], b=answer[1], text=text, who=who)
+            if pair is None:
+                return False
+            self.deliver(
+                ("chat.postMessage", channel),
+                lambda: self._compare_in_thread(pair, channel=channel, thread_ts=thread_ts, user=user),
+                self.tell_in_thread(event),
+            )
+            return True
+        try:
+            command = self.service.compare_command(answer[0], text, self.search)
+        except VramError as err:  # no model named, or one the Hub search could not find or reach
+            self._thread_error(str(err), channel=channel, thread_ts=thread_ts, user=user)
+            return True
+        if command is not None:
+            fresh = self.answer(command, who)
+            self.deliver(
+                ("chat.postMessage", channel),
+                lambda: self._post_in_thread(fresh, channel=channel, thread_ts=thread_ts, user=user),
+                self.tell_in_thread(event),
+            )
+            return True
+        outcome = self.service.what_if(base=answer[0], text=text, who=who, search=self.search)
+        if outcome is None:
+            return False
         self.deliver(
             ("chat.postMessage", channel),
-            lambda: self._answer_in_thread(outcome, channel=channel, thread_ts=thread_ts, user=event.get("user")),
+            lambda: self._answer_in_thread(outcome, channel=channel, thread_ts=thread_ts, user=user),
             self.tell_in_thread(event),
         )
+        return True
 
     def _post_in_thread(self, answer: Answer, *, channel: str, thread_ts: str | None, user: str | None = None) -> None:
         if not answer.public and user:
@@ -945,45 +969,10 @@ class _Bot:
         if base is None:
             return False
         answer = self.service.thread_answer(base)
-        if len(answer) == 2 and not compare:
-            # The latest answer is a comparison: the change applies to both sides, as in its thread.
-            pair = self.service.compare_what_if(a=answer[0], b=answer[1], text=text, who=who)
-            if pair is None:
-                return False
-            self.deliver(
-                ("chat.postMessage", channel),
-                lambda: self._compare_in_thread(pair, channel=channel, thread_ts=None, user=None),
-                self.tell_in_thread(event),
-            )
-            return True
-        if len(answer) != 1:
-            return False
-        if compare:
-            # "compare with X", "vs X": the latest answer beside X, as under it in a thread.
-            try:
-                command = self.service.compare_command(base, text, self.search)
-            except VramError as err:
-                self._thread_error(str(err), channel=channel, thread_ts=None, user=None)
-                return True
-            if command is None:
-                return False
-            fresh = self.answer(command, who)
-            self.deliver(
-                ("chat.postMessage", channel),
-                lambda: self._post_in_thread(fresh, channel=channel, thread_ts=None),
-                self.tell_in_thread(event),
-            )
-            return True
-        outcome = self.service.what_if(base=base, text=text, who=who, search=self.search)
-        if outcome is None:
-            return False
-        self.deliver(
-            ("chat.postMessage", channel),
-            # user=None: in the DM a mistake or a note is a message like the answers, not a whisper.
-            lambda: self._answer_in_thread(outcome, channel=channel, thread_ts=None, user=None),
-            self.tell_in_thread(event),
-        )
-        return True
+        if len(answer) == 2 and compare:
+            return False  # "compare with X" below a comparison: answered as a command of its own
+        # user=None: in the DM a mistake or a note is a message like the answers, not a whisper.
+        return self._change(event, answer, text, who, channel=channel, thread_ts=None, user=None)
 
     # -- App Home -----------------------------------------------------------------------------------
     def home(self, team: str | None, user: str) -> None:
