@@ -4800,6 +4800,16 @@ def yarn_to_reach(seq_len: int, longest: int, spec: ModelSpec, query: Query) -> 
     return None
 
 
+def _way_with_layout(refusal: str, way: str, layout: tuple[int, int, float | None], query: Query) -> str:
+    """``refusal`` with its way out ``way`` followed by the layout (GPUs, replicas, util) that holds it,
+    or by the words that no layout does."""
+    tp, dp, util = layout
+    if tp == 0:
+        return refusal.replace(way, f"{way}, which no layout up to {_MAX_WORLD:,} GPUs holds at b={query.batch:,}", 1)
+    settings = layout_settings(tp, dp, asked_dp=query.dp) + (f" util={util:g}" if util is not None else "")
+    return refusal.replace(way, f"{way} with {settings}", 1)
+
+
 def _yarn_way(factor: int, spec: ModelSpec) -> str:
     return f"yarn={factor} (RoPE YaRN, {(spec.max_position_embeddings or 0) * factor:,} positions)"
 
@@ -5339,26 +5349,12 @@ class VllmEngine(BaseEngine):
     def refusal_with_yarn(
         self, spec: ModelSpec, refusal: str, factor: int, layout: tuple[int, int, float | None], query: Query
     ) -> str:
-        tp, dp, util = layout
-        way = _yarn_way(factor, spec)
-        if tp == 0:
-            return refusal.replace(
-                way, f"{way}, which no layout up to {_MAX_WORLD:,} GPUs holds at b={query.batch:,}", 1
-            )
-        settings = layout_settings(tp, dp, asked_dp=query.dp) + (f" util={util:g}" if util is not None else "")
-        return refusal.replace(way, f"{way} with {settings}", 1)
+        return _way_with_layout(refusal, _yarn_way(factor, spec), layout, query)
 
     def refusal_at_longest(
         self, refusal: str, longest: int, layout: tuple[int, int, float | None], query: Query
     ) -> str:
-        tp, dp, util = layout
-        way = _longest_way(longest)
-        if tp == 0:
-            return refusal.replace(
-                way, f"{way}, which no layout up to {_MAX_WORLD:,} GPUs holds at b={query.batch:,}", 1
-            )
-        settings = layout_settings(tp, dp, asked_dp=query.dp) + (f" util={util:g}" if util is not None else "")
-        return refusal.replace(way, f"{way} with {settings}", 1)
+        return _way_with_layout(refusal, _longest_way(longest), layout, query)
 
     def refuses(self, spec: ModelSpec, query: Query) -> bool:
         return startup_refusal(spec, query, explain=False) is not None
