@@ -1850,21 +1850,18 @@ def _check_explicit(reader: _Reader, settings: dict[str, str]) -> None:
 # "max context", "the longest context": the model's longest (s=max), as the answer's button asks it.
 _LONGEST = re.compile(r"\b(?:max(?:imum)?|longest) (?:context|ctx)\b", re.IGNORECASE)
 # "double the context", "half the batch": the thread's own value, twice or half.
-_SCALE = _w(
-    r"(?P<op>double|twice|2x|halve|half) (?:the |my |our |its )?(?:(?P<s>" + _CTX_WORD + r")|(?P<b>batch(?:[ -]?size)?"
-    r"|concurrency|" + _BATCH_NOUN + r"))"
-)
+
+
+def _scaled_noun(n: str) -> str:
+    """The context or the batch a reply scales, as the named groups ``s{n}`` / ``b{n}``."""
+    batch = r"batch(?:[ -]?size)?|concurrency|" + _BATCH_NOUN
+    return rf"(?:the |my |our |its )?(?:(?P<s{n}>" + _CTX_WORD + rf")|(?P<b{n}>" + batch + r"))"
+
+
+_SCALE_OP = r"(?P<op>double|twice|2x|halve|half) "
+_SCALE = _w(_SCALE_OP + _scaled_noun(""))
 # "double the batch and the context": both, the same way (the second noun would be left unread).
-_SCALE_BOTH = _w(
-    r"(?P<op>double|twice|2x|halve|half) (?:the |my |our |its )?(?:(?P<s>" + _CTX_WORD + r")|(?P<b>batch(?:[ -]?size)?"
-    r"|concurrency|"
-    + _BATCH_NOUN
-    + r")) (?:and|&) (?:the |my |our |its )?(?:(?P<s2>"
-    + _CTX_WORD
-    + r")|(?P<b2>batch(?:[ -]?size)?|concurrency|"
-    + _BATCH_NOUN
-    + r"))"
-)
+_SCALE_BOTH = _w(_SCALE_OP + _scaled_noun("") + r" (?:and|&) " + _scaled_noun("2"))
 # A number alone ("32768", "what about 32,768?") is a context length from this many tokens; a smaller
 # one could as well count users or GPUs.
 _BARE_TOKENS = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
