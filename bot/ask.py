@@ -17,7 +17,7 @@ from estimator.engines import get_engine
 from estimator.engines.vllm import VllmReport, layout_words
 from estimator.result import Estimate
 from estimator.spec import Frozen
-from estimator.units import tokens_text
+from estimator.units import requests_text, tokens_text
 from sources.model_search import ModelMatch, ModelSearch
 from store.records import Conversation
 
@@ -154,8 +154,7 @@ def _batch_bound(est: Estimate) -> str:
         limit = f"max_num_seqs {seqs:,}{each} (no more than mnbt={seqs:,})"
     else:
         limit = f"vLLM's default max_num_seqs of {seqs:,}{each}"
-    count = f"{held * q.dp:,.2f}"
-    pool = f"{count} {report.requests_word(count)} of {tokens_text(q.seq_len)}"
+    pool = f"{requests_text(held * q.dp)} of {tokens_text(q.seq_len)}"
     if fit.max_batch_bound == "max_num_seqs":
         return f" ({limit} binds: the KV pool has room for {pool})"
     return f" (the KV pool is the limit, below {limit})"

@@ -25,7 +25,7 @@ from estimator.notes import Note
 from estimator.query import MAX_BATCH, MAX_SEQ_LEN
 from estimator.result import Estimate
 from estimator.spec import Frozen
-from estimator.units import tokens_text
+from estimator.units import request_noun, tokens_text
 
 SECTION_LIMIT = 3000  # Slack's limit on a section's text
 HISTORY_TEXT_LIMIT = 300  # a stored query's text in a history line, in characters
@@ -464,7 +464,7 @@ def _compare_field(e: Estimate, name: str) -> Block:
     if pool is not None and pool[0] != pool[1]:
         q = e.query
         whose = " (busiest stage)" if q.pp > 1 else ""
-        held = f"{pool[1]} {report.requests_word(pool[1])} of {tokens_text(q.seq_len)}"
+        held = f"{pool[1]} {request_noun(pool[1])} of {tokens_text(q.seq_len)}"
         if q.dp > 1:
             held += f" a replica, {report.requests_all_cell(e)} in all ({q.dp} replicas)"
         lines.append(f"vLLM KV pool{whose} {pool[0]} GiB, {held}")

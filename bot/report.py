@@ -81,11 +81,6 @@ def margin(n_bytes: int) -> str:
     return ("-" if n_bytes < 0 else "") + (f"{mib:.1f} MiB" if mib >= 0.05 else "under 0.1 MiB")
 
 
-def requests_word(shown: str) -> str:
-    """``requests`` after a count of requests as shown (``1.56``), ``request`` after exactly one (``1.00``)."""
-    return "request" if shown in ("1", "1.0", "1.00") else "requests"
-
-
 def signed_gib(n_bytes: int) -> str:
     sign = "+" if n_bytes >= 0 else "-"
     return sign + gib(abs(n_bytes))

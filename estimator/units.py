@@ -30,7 +30,12 @@ def tokens_text(n: int) -> str:
     return f"{n:,} token" + ("" if n == 1 else "s")
 
 
+def request_noun(shown: str) -> str:
+    """``requests`` after a count of requests as shown (``1.56``), ``request`` after exactly one (``1.00``)."""
+    return "request" if shown in ("1", "1.0", "1.00") else "requests"
+
+
 def requests_text(n: float) -> str:
     """A count of requests held, to two decimals as every line shows it: "1.56 requests", "1.00 request"."""
     shown = f"{n:,.2f}"
-    return f"{shown} request" + ("" if shown == "1.00" else "s")
+    return f"{shown} {request_noun(shown)}"

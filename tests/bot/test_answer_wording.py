@@ -665,7 +665,9 @@ def test_a_margin_under_a_tenth_of_a_gib_is_said_in_mib() -> None:
 
 def test_exactly_one_request_held_reads_in_the_singular() -> None:
     # "holds 1.00 requests of 32,768 tokens" in the comparison card: one request is one.
-    assert [report.requests_word(n) for n in ("1.00", "1", "0.99", "1.01", "2.00")] == [
+    from estimator.units import request_noun
+
+    assert [request_noun(n) for n in ("1.00", "1", "0.99", "1.01", "2.00")] == [
         "request",
         "request",
         "requests",
