@@ -75,6 +75,11 @@ _COMPARE_WITH = re.compile(
 )
 
 
+def _model_finder(search: ModelSearch | None) -> Callable[[str], str] | None:
+    """The Hub id a reply's model name means, through ``search`` (None: names are not looked up)."""
+    return (lambda phrase: search.find(phrase).model_id) if search is not None else None
+
+
 def _model_word(query: Query) -> str:
     """A query's model as the grammar takes it back (``id@revision`` where a revision was asked)."""
     model = query.model or ""  # a stored query always names its model
@@ -517,8 +522,7 @@ class Service:
         if found is None or not base.params:
             return None
         stored = Query.model_validate(base.params)
-        find_model = (lambda phrase: search.find(phrase).model_id) if search is not None else None
-        parsed = read_change(found["rest"], stored, find_model=find_model)
+        parsed = read_change(found["rest"], stored, find_model=_model_finder(search))
         if parsed is None or "model" not in parsed[1]:
             raise InputError(
                 "name the model to compare with as a Hub id, e.g. `compare with Qwen/Qwen3-32B` "
@@ -568,7 +572,7 @@ class Service:
             asked_in_thread = thread_question(text, stored)
         except InputError:
             asked_in_thread = None
-        find_model = (lambda phrase: search.find(phrase).model_id) if search is not None else None
+        find_model = _model_finder(search)
         try:
             parsed = self._changed(text, stored, find_model) if asked_in_thread is None else (*asked_in_thread[:2], ())
         except VramError as err:  # a bad value, or a model name the Hub search could not find or reach
