@@ -241,6 +241,12 @@ def _names_a_change(text: str) -> bool:
     return is_question(text) and mentions_the_thread_model(text)
 
 
+def _reads_as_change(text: str) -> bool:
+    """A reply that may change an answer: ``key=value``, plain words naming settings, or a comparison
+    with another model ("compare with X", "vs X")."""
+    return "=" in text or _names_a_change(text) or _COMPARE_OPENER.match(strip_mentions(text)) is not None
+
+
 def _whole_query(text: str) -> bool:
     """A command, or a query naming its model by id or path ("Qwen/Qwen3-8B s=32k", "history"): not a
     change to an answer, as a bare number or word the grammar would take for a model is ("32768")."""
@@ -625,8 +631,7 @@ class _Bot:
         thread_ts = event.get("thread_ts")
         if not thread_ts or thread_ts == event.get("ts"):
             return False
-        text = event.get("text") or ""
-        return "=" in text or _names_a_change(text) or _COMPARE_OPENER.match(strip_mentions(text)) is not None
+        return _reads_as_change(event.get("text") or "")
 
     # -- slash command ------------------------------------------------------------------------------
     def command(self, body: dict[str, Any], respond: Responder, signature: str | None = None) -> None:
@@ -961,7 +966,7 @@ class _Bot:
         single answer to change."""
         channel = str(event.get("channel"))
         compare = _COMPARE_OPENER.match(text) is not None and not self.service.is_compare_command(text)
-        if is_new_question(text) or not (compare or "=" in text or _names_a_change(text)):
+        if is_new_question(text) or not _reads_as_change(text):
             return False
         if not compare and _whole_query(text):
             return False  # a command or a whole query of its own ("Qwen/Qwen3-8B s=32k", "history")
