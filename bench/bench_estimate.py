@@ -75,3 +75,20 @@ def test_load_model_spec(benchmark) -> None:
     raw = json.loads((CONFIGS / "Qwen__Qwen3-30B-A3B.json").read_text())
     spec = benchmark(load_model_spec, raw)
     assert spec.num_experts == 128
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("meta-llama__Llama-3.1-8B.json", "s=32k b=8 engine=vllm"),
+        ("Qwen__Qwen3-30B-A3B.json", "s=32k b=8 engine=vllm"),
+        ("meta-llama__Llama-3.1-8B.json", "s=32k b=8"),
+    ],
+)
+def test_gpu_any_sizes_every_card(benchmark, name: str, words: str) -> None:
+    # gpu=any: the estimate and its solvers once per card of the catalog.
+    spec = _spec(name)
+    cmd = parse(f"org/model {words} gpu=any")
+    assert isinstance(cmd, EstimateCmd)
+    result = benchmark.pedantic(estimate, args=(spec, cmd.query), kwargs={"model_id": "org/model"}, rounds=3)
+    assert result.cards

@@ -72,6 +72,8 @@ def headline(est: Estimate, question: Question) -> str:
     if est.refused:
         # A guessed total is no answer to "will it fit": say why, never a need that reads as a verdict.
         return f"no verdict: the total ({_gib(est.memory.total)}) is a guess: {' '.join(est.refused)}"
+    if fit is None and q.gpu_any:
+        return report.cards_answer(est)
     if fit is None:
         each = " per GPU" if report.world(q) > 1 else ""
         return f"it needs {_gib(est.memory.total)}{each}; name a GPU for a verdict (for example: ... on an H100)"

@@ -236,6 +236,10 @@ def estimate_message(
         six = "*Classic formulas*\n" + "\n".join(f"• {escape(line)}" for line in classic_lines(est))
         blocks.append(_section(six))
         text.append(six)
+    if cards := report.cards_lines(est, esc=escape):
+        listing = f"*{cards[0]}*\n" + "\n".join(f"• {line}" for line in cards[1:])
+        blocks += _sections(listing.split("\n"))
+        text.append(listing)
     extra = [x for x in (max_line(est), engine_line(est)) if x]
     if extra:
         blocks.append(_section("\n".join(extra)))
@@ -322,6 +326,8 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
         out.append(("KV in fp8", "kv=fp8"))
     fit = est.fit
     fewest = report.fewest_layout(est)
+    if (card := report.card_change(est)) is not None:
+        out.append((f"{card[0]} (smallest card)", card[1]))
     if fit is not None and fewest is not None:
         n, change = fewest
         out.append(
@@ -468,6 +474,8 @@ def _compare_field(e: Estimate, name: str) -> Block:
         if q.dp > 1:
             held += f" a replica, {report.requests_all_cell(e)} in all ({q.dp} replicas)"
         lines.append(f"vLLM KV pool{whose} {pool[0]} GiB, {held}")
+    if e.query.gpu_any:
+        lines.append(f"Fewest GPUs {escape(report.smallest_cards(e))}")
     phrase = fit_phrase(e)
     why = report.no_verdict(e)
     if why:

@@ -16,7 +16,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
   kv                                on off auto bf16 fp16 fp8 int8 nvfp4 int8_per_token_head  on (the model's dtype)
   fa (flash)                        on off                                                    the engine's
   n (params)                        parameter count override, billions                        from the checkpoint
-  gpu                               GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)   none
+  gpu                               GPU model: h100, a100-40gb, l4, ... (see gpus), or any    none
   gpus (tp)                         GPUs (vLLM: tensor parallel; transformers: layers)        1
   pp (pipeline)                     vLLM pipeline stages of gpus= GPUs each (gpus x pp)       1
   dp (replicas)                     vLLM data-parallel replicas of gpus x pp GPUs each        1
@@ -55,4 +55,5 @@ Examples:
   vram microsoft/phi-4 s=16k gpu=h100
   vram Qwen/Qwen3-30B-A3B s=32k b=8 engine=vllm gpu=h100 gpus=2
   vram meta-llama/Llama-3.1-8B dtype=nf4 kv=fp8 gpu=rtx4090
+  vram Qwen/Qwen3-32B s=32k engine=vllm gpu=any      (the fewest of every card that hold it)
 """

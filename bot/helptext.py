@@ -68,6 +68,7 @@ def terminal_help() -> str:
         "  vram microsoft/phi-4 s=16k gpu=h100",
         "  vram Qwen/Qwen3-30B-A3B s=32k b=8 engine=vllm gpu=h100 gpus=2",
         "  vram meta-llama/Llama-3.1-8B dtype=nf4 kv=fp8 gpu=rtx4090",
+        "  vram Qwen/Qwen3-32B s=32k engine=vllm gpu=any      (the fewest of every card that hold it)",
     ]
     return "\n".join(lines) + "\n"
 
@@ -86,6 +87,7 @@ def slack_help() -> str:
         "• `/vram microsoft/phi-4 s=16k gpu=h100`",
         "• `/vram Qwen/Qwen3-30B-A3B s=32k b=8 kv=fp8 engine=vllm gpu=h100`",
         "• `/vram meta-llama/Llama-3.1-8B@main dtype=int4 gpu=l4`",
+        "• `/vram Qwen/Qwen3-32B s=32k engine=vllm gpu=any` (the fewest of every card that hold it)",
         "• `/vram microsoft/phi-4 n=14.7 s=16384 method=classic`",
         "*Also*: `/vram history [model] [mine] [--limit N]` · `/vram show <id>` · `/vram gpus`",
         "· `/vram compare <a> <b> [key=value ...]`",

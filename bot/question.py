@@ -27,6 +27,7 @@ from estimator.engines.vllm_profiles import NEWEST, profile_for
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import (
     ALIAS_TO_KEY,
+    ANY_GPU,
     HUB_URL_RE,
     KEY_BY_NAME,
     MODEL_MAX,
@@ -43,7 +44,7 @@ _KV_ALIASES = KEY_BY_NAME["kv"].value_aliases()
 _WEIGHT_FORMATS = KEY_BY_NAME["dtype"].values()
 _WEIGHT_FORMAT_ALIASES = KEY_BY_NAME["dtype"].value_aliases()
 
-QuestionKind = Literal["fit", "max_context", "max_batch", "min_gpus"]
+QuestionKind = Literal["fit", "max_context", "max_batch", "min_gpus", "which_gpu"]
 
 EXAMPLE = "can Qwen/Qwen3-32B run 64k context for 8 users on two L40S?"
 SUBCOMMANDS = ("help", "gpus", "history", "show", "compare", "serve", "db")
@@ -87,6 +88,7 @@ users requests sequences concurrent concurrency at once parallel up able want wa
 gonna here now instead again still right yes sure let's lets question checkpoint weights weight
 max-model-len max_model_len --max-model-len hold manage length supports supported quick
 make back switch change bump
+smallest cheapest best kind type sort hardware
 """
 FILLER = frozenset(_FILLER_WORDS.split())
 _MODELISH = re.compile(r"[a-z].*\d|\d.*[a-z]", re.IGNORECASE)
@@ -897,6 +899,17 @@ _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
             r"|\bhow many (?:do|would|will|should|shall) (?:i|we|you) need\b"
         ),
     ),
+    (
+        # "what GPU do I need", "which cards can run it", "the smallest GPU for": every card (gpu=any).
+        # "what GPU memory does it need" asks for the total.
+        "which_gpu",
+        re.compile(
+            r"\b(?:what|which|what's|whats)(?: kind of| type of| sort of| size of)? (?:" + _GPU_NOUN + r"|hardware)"
+            r"(?! (?:memory|vram|ram)\b)\b"
+            r"|\b(?:smallest|cheapest|best|right|minimum) (?:" + _GPU_NOUN + r"|hardware)(?! (?:memory|vram|ram)\b)\b"
+            r"|\bwhat (?:do|would|will|should|shall) (?:i|we|you) need\b"
+        ),
+    ),
 ]
 
 
@@ -1492,7 +1505,14 @@ def _read_kind(tokens: list[_Token]) -> QuestionKind:
     if "min_gpus" in kinds and "max_batch" in kinds and re.search(r"\bhow many (?:" + _GPU_NOUN + r")\b", text) is None:
         kinds.remove("min_gpus")  # "how many users ... on 2 GPUs"
     if len(kinds) > 1:
-        names = {"max_context": "the longest context", "max_batch": "the largest batch", "min_gpus": "the fewest GPUs"}
+        if set(kinds) == {"min_gpus", "which_gpu"}:
+            return "min_gpus"  # "what is the minimum number of GPUs": one question
+        names = {
+            "max_context": "the longest context",
+            "max_batch": "the largest batch",
+            "min_gpus": "the fewest GPUs",
+            "which_gpu": "which GPU",
+        }
         raise InputError(
             f"that asks for {' and '.join(names[k] for k in kinds)}: ask one at a time, for example: "
             "how much context can Qwen/Qwen3-8B take on an L4?"
@@ -1667,12 +1687,16 @@ def read_question(text: str) -> Question:
     _check_explicit(reader, settings)
     settings.update(reader.explicit)
     _imply_vllm(settings)
+    if kind in ("min_gpus", "which_gpu") and "gpu" not in settings:
+        # No card named: the fewest of every card in the catalog answers it.
+        settings["gpu"] = ANY_GPU
+    elif kind == "which_gpu":
+        kind = "fit"  # "which GPU, an H100?": a card named is the fit on it
     if kind != "fit" and "gpu" not in settings:
-        what = {"max_context": "how much context", "max_batch": "how many users", "min_gpus": "how many GPUs"}[kind]
+        what = {"max_context": "how much context", "max_batch": "how many users"}[kind]
         example = {
             "max_context": "how much context can Qwen/Qwen3-8B take on an L4?",
             "max_batch": "how many users can Qwen/Qwen3-8B serve at 32k on an L40S?",
-            "min_gpus": "how many H100s do I need for Qwen/Qwen3-32B at 128k?",
         }[kind]
         raise InputError(f"{what} on which GPU? Name one, for example: {example}")
     settings = _ordered(settings)
@@ -2035,11 +2059,20 @@ def thread_question(text: str, base: Query) -> tuple[Query, dict[str, Any], str]
         # "how many users can it serve?" names no GPU: the thread's, as its answer sized.
         named = f"{named} on {base.gpu}"
         question = read_question(named)
+    if question.kind == "min_gpus" and question.settings.get("gpu") == ANY_GPU and base.gpu and "=" not in text:
+        # "how many GPUs does it need?" under an answer on an H100: how many H100s, not every card.
+        named = f"{named} on {base.gpu}"
+        question = read_question(named)
     if question.model != base.model or (question.kind == "fit" and not question.settings):
         return None
     parsed = parse_settings(f"{key}={value}" for key, value in question.settings.items())
     # What the thread already has (its GPU, said again to read the question) is no change.
-    same_gpu = "gpu" in parsed and base.gpu and lookup_gpu(str(parsed["gpu"])).key == lookup_gpu(base.gpu).key
+    same_gpu = (
+        "gpu" in parsed
+        and parsed["gpu"] != ANY_GPU
+        and base.gpu
+        and lookup_gpu(str(parsed["gpu"])).key == lookup_gpu(base.gpu).key
+    )
     moving = {k: v for k, v in parsed.items() if not (k == "gpu" and same_gpu) and query_with(base, {k: v}) != base}
     return query_with(base, moving), moving, named
 

@@ -54,7 +54,7 @@ def print_estimate(est: Estimate, console: Console) -> None:
             Text(label, style=style), Text(_gib2(n_bytes), style=style), f"{n_bytes:,}", "" if label == "Total" else why
         )
     console.print(table)
-    for line in (report.max_line(est), report.engine_line(est)):
+    for line in (*report.cards_lines(est), report.max_line(est), report.engine_line(est)):
         if line:
             console.print(Text(plain(line)), soft_wrap=True)
     for warning in report.listed_warnings(est):
@@ -195,6 +195,8 @@ def compare_table(a: Estimate, b: Estimate) -> Table:
             table.add_row(
                 f"Requests in all ({a.query.dp} replicas)", report.requests_all_cell(a), report.requests_all_cell(b)
             )
+    if a.query.gpu_any:
+        table.add_row("Fewest GPUs", report.smallest_cards(a), report.smallest_cards(b))
     fit = a if a.fit is not None else b
     if fit.fit is not None:
         table.add_row(report.fit_label(fit), report.fit_word(a), report.fit_word(b))

@@ -22,10 +22,10 @@ from estimator.engines.vllm import (
     layout_settings,
     util_refused,
 )
-from estimator.grammar import KEY_BY_NAME, KEYS, is_default
+from estimator.grammar import ANY_GPU, KEY_BY_NAME, KEYS, is_default
 from estimator.notes import Note
-from estimator.query import Query
-from estimator.result import Estimate
+from estimator.query import MAX_GPUS, Query
+from estimator.result import CardFit, Estimate
 from estimator.units import gib_text, gib_unit
 
 GIB = 1024**3
@@ -250,7 +250,10 @@ def listed_warnings(est: Estimate) -> list[Note]:
     verdict line says it already (``--json`` keeps every warning)."""
     refusal = est.fit.engine_refuses if not est.refused and est.fit is not None else None
     if refusal is None:
-        return list(est.warnings)
+        # No verdict line: the engine's refusal is a warning (gpu=any's line says it where it holds
+        # every card back), and vLLM's warning in the same words goes.
+        said = est.query.gpu_any and not est.refused and not card_groups(est)
+        return [w for w in compare_warnings(est) if not (said and w.code == "engine_refuses")]
     # vLLM's warning about s past the positions words the same refusal the verdict gives (when that
     # refusal is the one the verdict chose: a TP refusal leaves it to say its own).
     return [
@@ -290,6 +293,150 @@ def fewest_layout(est: Estimate) -> tuple[int, str] | None:
     return fit.min_gpus * q.pp * fit.min_gpus_dp, fewest_settings(fit, q)
 
 
+# -- gpu=any: the fewest of every card --------------------------------------------------------------
+def _card_gpus(card: CardFit, q: Query) -> int:
+    """The GPUs in all of a card's fewest layout (every pipeline stage and replica counted)."""
+    return card.min_gpus * q.pp * card.min_gpus_dp
+
+
+def card_groups(est: Estimate) -> list[tuple[int, list[CardFit]]]:
+    """``gpu=any``: the cards that hold the query, grouped by the fewest GPUs of each in all (fewest
+    first); in a group the card with the least memory first (the catalog's order among equals)."""
+    groups: dict[int, list[CardFit]] = {}
+    for card in est.cards:
+        if card.min_gpus:
+            groups.setdefault(_card_gpus(card, est.query), []).append(card)
+    return [(n, sorted(cards, key=lambda c: c.gpu_memory)) for n, cards in sorted(groups.items())]
+
+
+def _card_layout(card: CardFit, q: Query) -> str:
+    """A card's fewest layout where it is more than a tensor-parallel group of the query's util:
+    ``gpus=2 dp=16``, ``util=0.87``; else empty."""
+    parts = []
+    if card.min_gpus_dp > 1 or q.pp > 1 or q.dp > 1:
+        parts.append(layout_settings(card.min_gpus, card.min_gpus_dp, asked_dp=q.dp))
+        if q.pp > 1:
+            parts.append(f"pp={q.pp}")
+    if card.min_gpus_util is not None:
+        parts.append(f"util={card.min_gpus_util:g}")
+    return " ".join(parts)
+
+
+def _counted(n: int, card: CardFit, q: Query, esc: Escape) -> str:
+    layout = _card_layout(card, q)
+    return f"{n:,} × {esc(card.gpu_name)}" + (f" ({layout})" if layout else "")
+
+
+def cards_answer(est: Estimate, esc: Escape = _same) -> str:
+    """``gpu=any`` in one clause: the card with the least memory that holds the query alone (or the
+    fewest of one that do), then the smaller cards that hold it in greater numbers."""
+    q = est.query
+    groups = card_groups(est)
+    if not groups:
+        if (general := _general_refusal(est)) is not None:
+            return f"no card holds it as asked: {esc(general)}"
+        return f"no card in the catalog holds it on up to {MAX_GPUS:,} GPUs (each card's reason below)"
+    if world(q) > 1:
+        # A layout asked: which cards hold it so, the one with the least memory first.
+        held = sorted((c for c in est.cards if c.fits), key=lambda c: c.gpu_memory)
+        layout = layout_words_of(q)
+        if not held:
+            return f"no card holds it on {layout} (the fewest of each card below)"
+        more = f", as do {len(held) - 1} cards with more memory" if len(held) > 1 else ""
+        return f"{world(q):,} × {esc(held[0].gpu_name)} hold it on {layout}{more} (the fewest of each card below)"
+    # The smallest card at each count, where it has less memory than the smallest at fewer GPUs.
+    steps: list[tuple[int, CardFit]] = []
+    for n, cards in groups:
+        if not steps or cards[0].gpu_memory < steps[-1][1].gpu_memory:
+            steps.append((n, cards[0]))
+    (n, first), rest = steps[0], steps[1:3]
+    if n == 1:
+        others = len(groups[0][1]) - 1
+        line = f"one {esc(first.gpu_name)} holds it, the card with the least memory that does"
+        if others:
+            line += f" ({others} more below)"
+    else:
+        line = f"no one card holds it; the fewest: {_counted(n, first, q, esc)}"
+    if rest:
+        line += "; on smaller cards, " + " or ".join(_counted(k, card, q, esc) for k, card in rest)
+    return line
+
+
+def _general_refusal(est: Estimate) -> str | None:
+    """The engine's refusal of the query whatever the card (``s=`` past the model's positions), as
+    the estimate without a GPU warns it; None where there is none."""
+    return next((w.message.rstrip(".") for w in est.warnings if w.code == "engine_refuses"), None)
+
+
+def layout_words_of(q: Query) -> str:
+    """``4 GPUs``, ``8 GPUs (gpus=2 pp=2 dp=2)``: a query's layout in words."""
+    settings = [f"gpus={q.gpus}"] + [f"{k}={v}" for k, v in (("pp", q.pp), ("dp", q.dp)) if v > 1]
+    return f"{world(q):,} GPUs" + (f" ({' '.join(settings)})" if q.pp > 1 or q.dp > 1 else "")
+
+
+def cards_lines(est: Estimate, esc: Escape = _same) -> list[str]:
+    """``gpu=any``'s list: each count of GPUs and the cards that take that many (as ``gpu=`` keys, so
+    one can be typed back), then the cards that hold it in no layout, with why."""
+    q = est.query
+    if not q.gpu_any or est.refused:
+        return []
+    lines = ["The fewest of each card that hold it (gpu=any; gpu=<card> answers for one):"]
+    for n, cards in card_groups(est):
+        words = [c.gpu + (f" ({layout})" if (layout := _card_layout(c, q)) else "") for c in cards]
+        lines.append(f"{n:,} GPU{'s' if n > 1 else ''}: {', '.join(words)}")
+    # Cards refused for one reason share a line: the reason said once, each card's name left out of it.
+    unheld: dict[str, list[CardFit]] = {}
+    general = _general_refusal(est)
+    for card in est.cards:
+        if not card.min_gpus:
+            why = card.refusal or f"no layout vram tries, up to {MAX_GPUS:,} GPUs, holds it"
+            if general is not None and why.startswith(general.split("; ")[0]):
+                # The refusal said above, whatever the card: only the ways out differ (their layouts).
+                ways = re.search(r"; (?:or )?(use .*)", why)
+                why = f"as asked; {ways[1]}" if ways else "as asked"
+            unheld.setdefault(why.rstrip(".").replace(card.gpu_name, _CARD), []).append(card)
+    for why, cards in unheld.items():
+        shared = re.sub(rf",? (?:not )?(?:on|for) (?:the )?{re.escape(_CARD)}$", "", why)
+        if len(cards) > 1 and _CARD not in shared:
+            lines.append(f"none: {', '.join(c.gpu for c in cards)} ({esc(shared)})")
+            continue
+        # The card is named inside the reason: one line each.
+        lines += [f"none: {c.gpu} ({esc(why.replace(_CARD, c.gpu_name))})" for c in cards]
+    return lines
+
+
+_CARD = "\x00card\x00"  # a card's name in a reason shared by several cards
+
+
+def card_change(est: Estimate) -> tuple[str, str] | None:
+    """``gpu=any``'s next step: (what it is, the settings that ask it) for the card with the least
+    memory at the fewest GPUs (``1 × h100-pcie``, ``gpu=h100-pcie``); None where no card holds it."""
+    groups, q = card_groups(est), est.query
+    if not groups or est.refused:
+        return None
+    n, cards = groups[0]
+    card = cards[0]
+    change = f"gpu={card.gpu}"
+    if (card.min_gpus, card.min_gpus_dp) != (q.gpus, q.dp):
+        change += " " + layout_settings(card.min_gpus, card.min_gpus_dp, asked_dp=q.dp)
+    if card.min_gpus_util is not None:
+        change += f" util={card.min_gpus_util:g}"
+    return f"{n:,} × {card.gpu}", change
+
+
+def smallest_cards(est: Estimate) -> str:
+    """A comparison's cell for ``gpu=any``: the fewest of the smallest card that holds it alone, or of
+    the card that takes the fewest (``1 × h100-pcie``, ``2 × a100-40gb``)."""
+    groups = card_groups(est)
+    if est.refused:
+        return "no verdict"
+    if not groups:
+        return "none"
+    n, cards = groups[0]
+    layout = _card_layout(cards[0], est.query)
+    return f"{n:,} × {cards[0].gpu}" + (f" ({layout})" if layout else "")
+
+
 def offered_layout(est: Estimate) -> tuple[int, str] | None:
     """The fewest layout the memory verdict offers (its GPUs in all and its settings): more GPUs than
     asked, or fewer replicas of a larger group on as many, or replicas where one group is too small."""
@@ -309,8 +456,10 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
     fit = est.fit
     if est.refused:
         return f"{total} is a guess, not a verdict: {esc(' '.join(est.refused))}"
+    if fit is None and q.gpu_any:
+        return f"{total}: {cards_answer(est, esc)}"
     if fit is None:
-        return f"{total} (add `gpu=h100` to check the fit)"
+        return f"{total} (add `gpu=h100` to check the fit, `gpu=any` for every card)"
     if fit.engine_refuses:
         line = f"{total}: {esc(fit.engine_refuses)}"
         # The refusal names the accepted sizes next to the one asked; say so where fewer GPUs than
@@ -736,8 +885,8 @@ def compare_title(est: Estimate) -> str:
     q = est.query
     context = "s=max (each model's longest)" if q.seq_len_from_model else f"s={q.seq_len:,}"
     parts = [context, f"b={q.batch:,}", get_engine(q.engine).display_name(q)]
-    if q.gpu:
-        parts.append(f"gpu={q.gpu}")
+    if q.gpu or q.gpu_any:
+        parts.append(f"gpu={setting_value('gpu', q)}")
     if q.gpus > 1:
         parts.append(f"gpus={q.gpus}")
     # Both sides share the layout too: each side's totals are one stage's or replica's GPU.
@@ -865,6 +1014,8 @@ def setting_value(key: str, query: Query) -> str:
     field = KEY_BY_NAME[key].query_field if key in KEY_BY_NAME else key
     if key == "s" and query.seq_len_from_model:
         return "max"
+    if key == "gpu" and query.gpu_any:
+        return ANY_GPU
     value = getattr(query, field, None)
     if value is None:
         return "unset"

@@ -26,6 +26,7 @@ from common.errors import InputError
 from estimator.engines import DEFAULT_ENGINE, engine_names, get_engine, setting_owner
 from estimator.engines.vllm import DEFAULT_VERSION, followed_versions
 from estimator.gpus import catalog
+from estimator.grammar import ANY_GPU
 from store.records import Conversation
 
 if TYPE_CHECKING:
@@ -118,7 +119,9 @@ def form_view(*, channel: str | None, model: str | None = None, engine: str = DE
     }
     if model:
         model_select["initial_option"] = _option(model, model)
-    gpus = [_option(f"{g.key} · {g.memory_bytes / 1024**3:.0f} GiB", g.key) for g in catalog()][:100]
+    # "any" first: every card, the fewest of each that hold the model (gpu=any).
+    gpus = [_option("any · every card: the fewest of each that hold it", ANY_GPU)]
+    gpus += [_option(f"{g.key} · {g.memory_bytes / 1024**3:.0f} GiB", g.key) for g in catalog()][:99]
     engine_block = _select("engine", "Engine", [_option(e, e) for e in engine_names()], initial=engine, optional=False)
     engine_block["element"]["action_id"] = ENGINE_ACTION
     engine_block["dispatch_action"] = True  # a choice redraws the form at once

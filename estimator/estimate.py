@@ -9,13 +9,13 @@ from common.errors import InputError, UnmodelledError
 from estimator.classic import GB, classic
 from estimator.dtypes import FORMAT_BITS, Dtypes
 from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
-from estimator.gpus import GPU, lookup_gpu
+from estimator.gpus import GPU, catalog, lookup_gpu
 from estimator.grammar import KEYS, is_default
 from estimator.kv import kv_bytes_per_token
 from estimator.notes import Note, article, note
 from estimator.pipeline import pp_refusal, pp_too_many_stages, stage_specs
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query, Yarn, replica_query
-from estimator.result import Classic, Details, Estimate, Fit, Memory
+from estimator.result import CardFit, Classic, Details, Estimate, Fit, Memory
 from estimator.rope import with_yarn
 from estimator.spec import FLOAT_FORMATS, ModelSpec
 from estimator.units import gib_text
@@ -491,10 +491,51 @@ def _longest_context(engine: Engine, spec: ModelSpec, query: Query) -> int | Non
         return None
 
 
+def card_fits(spec: ModelSpec, query: Query, *, model_id: str) -> tuple[CardFit, ...]:
+    """``gpu=any``: every catalog card's fit at the query's layout and the fewest of it that hold the
+    query, each sized as ``gpu=<card>`` would be (the engine's defaults, util and start check per card)."""
+    cards: list[CardFit] = []
+    for gpu in catalog():
+        on_card = query.model_copy(update={"gpu_any": False, "gpu": gpu.key})
+        try:
+            fit = estimate(spec, on_card, model_id=model_id).fit
+        except (InputError, UnmodelledError) as err:
+            # A setting this card cannot take (a KV dtype its architecture lacks): no layout of it.
+            cards.append(
+                CardFit(
+                    gpu=gpu.key,
+                    gpu_name=gpu.name,
+                    gpu_memory=gpu.memory_bytes,
+                    fits=False,
+                    headroom=None,
+                    min_gpus=0,
+                    refusal=str(err),
+                )
+            )
+            continue
+        if fit is None:
+            continue  # no verdict for the model at all (the caller's estimate says why)
+        cards.append(
+            CardFit(
+                gpu=gpu.key,
+                gpu_name=gpu.name,
+                gpu_memory=gpu.memory_bytes,
+                fits=fit.fits,
+                headroom=fit.headroom,
+                min_gpus=fit.min_gpus,
+                min_gpus_dp=fit.min_gpus_dp,
+                min_gpus_util=fit.min_gpus_util,
+                refusal=fit.engine_refuses,
+            )
+        )
+    return tuple(cards)
+
+
 def estimate(
     spec: ModelSpec, query: Query, *, model_id: str, revision: str | None = None, warnings: tuple[str, ...] = ()
 ) -> Estimate:
-    """Size one query against one model description."""
+    """Size one query against one model description (with ``gpu=any``, against every card)."""
+    given_spec, given_query = spec, query
     engine = get_engine(query.engine)
     if why := engine.setting_refusal(query):
         raise InputError(why)
@@ -600,6 +641,7 @@ def estimate(
             kv_on = running_query(engine, fit_query, gpu)
             fit_total = _memory(spec, kv_on, weights, engine, gpu, engine.dtypes(spec, kv_on))[0].total
         fit = solve_fit(spec, fit_query, gpu, fit_total, weights=weights, stages=stages)
+    cards = card_fits(given_spec, given_query, model_id=model_id) if query.gpu_any and not refused else ()
     report = None
     if not refused and query.method == "calibrated":
         # The engine sizes every pipeline rank itself, from the whole model. method=classic is the
@@ -630,6 +672,7 @@ def estimate(
         memory=memory,
         classic=classic_result,
         fit=fit,
+        cards=cards,
         engine_report=report,
         details=Details(
             kv_bytes_per_token=per_token,

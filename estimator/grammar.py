@@ -278,6 +278,8 @@ class Key:
         if self.kind == "bool":
             return _parse_bool(self.name, raw)
         if self.kind == "gpu":
+            if raw.strip().lower() == ANY_GPU:
+                return ANY_GPU  # every card in the catalog (query_with sets gpu_any)
             return lookup_gpu(raw).key
         if self.kind == "version":
             return _parse_version(self.name, raw)
@@ -324,6 +326,7 @@ _KV_ALIASES = {
 FOLLOWED_VLLM_VERSIONS = followed_versions()
 # s=max: the model's longest context, as the engine derives its default.
 MODEL_MAX = "max"
+ANY_GPU = "any"  # gpu=any: the fewest of every catalog card that hold the model
 
 KEYS: tuple[Key, ...] = (
     Key(
@@ -395,9 +398,9 @@ KEYS: tuple[Key, ...] = (
         (),
         "gpu",
         "gpu",
-        "GPU model: h100, a100-40gb, l4, rtx4090, ... (see gpus)",
+        "GPU model: h100, a100-40gb, l4, ... (see gpus), or any",
         "none",
-        values_hint="a catalog key or alias",
+        values_hint="a catalog key or alias, or any",
     ),
     Key(
         "gpus",
@@ -632,7 +635,7 @@ VALID_KEYS = tuple(KEY_BY_NAME)
 
 def is_default(query: Query, name: str) -> bool:
     """True when the query leaves key ``name`` at its default."""
-    if name == "s" and query.seq_len_from_model:
+    if (name == "s" and query.seq_len_from_model) or (name == "gpu" and query.gpu_any):
         return False
     field_name = KEY_BY_NAME[name].query_field
     return bool(getattr(query, field_name) == Query.model_fields[field_name].default)
@@ -687,6 +690,11 @@ def query_with(base: Query, settings: dict[str, Any]) -> Query:
         fields["seq_len_from_model"] = from_model
         if from_model:
             del fields["seq_len"]
+    if "gpu" in settings:
+        # gpu=any names no one GPU; a GPU named replaces any, as any replaces a GPU.
+        fields["gpu_any"] = settings["gpu"] == ANY_GPU
+        if fields["gpu_any"]:
+            fields["gpu"] = None
     if "vllm" in settings and "engine" not in settings:
         fields[KEY_BY_NAME["engine"].query_field] = "vllm"
     # p= and dtype= both say how the weights are stored: one given replaces the other's earlier value

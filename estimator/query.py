@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Literal
 
 from packaging.version import InvalidVersion, Version
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from estimator.engines import DEFAULT_ENGINE, get_engine
 from estimator.spec import Frozen, WeightFormat
@@ -90,6 +90,9 @@ class Query(Frozen):
     flash_attention: bool | None = None
     params_billions: float | None = Field(None, gt=MIN_PARAMS_BILLIONS, le=100_000)  # n=
     gpu: str | None = None  # catalog key, already validated
+    # gpu=any: no one GPU; the answer lists, for every card in the catalog, the fewest that hold it
+    # (gpu is then None).
+    gpu_any: bool = False
     gpus: int = Field(1, ge=1, le=MAX_GPUS)
     # pp=: vLLM pipeline-parallel stages; each holds its layers on its own gpus (tensor-parallel)
     # group, so the GPUs in all are gpus x pp.
@@ -128,6 +131,12 @@ class Query(Frozen):
     block_size: int | None = Field(None, ge=16, le=MAX_BLOCK_SIZE, multiple_of=16)
     # eplb=: vLLM --enable-eplb with this many redundant experts (num_redundant_experts; None: off).
     eplb: int | None = Field(None, ge=0, le=MAX_REDUNDANT_EXPERTS)
+
+    @model_validator(mode="after")
+    def _one_gpu_or_any(self) -> Query:
+        if self.gpu_any and self.gpu is not None:
+            raise ValueError("gpu=any asks for every card: it names no one GPU")
+        return self
 
 
 def replica_query(query: Query) -> Query:

@@ -106,6 +106,23 @@ class Details(Frozen):
     running_batch: int | None = None
 
 
+class CardFit(Frozen):
+    """One catalog card's answer to ``gpu=any``: its fit at the query's layout, and the fewest of it
+    that hold the query (as ``Fit.min_gpus`` says for a GPU named)."""
+
+    gpu: str  # catalog key
+    gpu_name: str
+    gpu_memory: int  # bytes as CUDA/ROCm report the device total
+    fits: bool  # at the query's own layout (gpus x pp x dp of this card)
+    headroom: int | None  # bytes at the query's own layout; None where the card was not sized
+    min_gpus: int  # the fewest layout's tensor-parallel group; 0: none up to the limit
+    min_gpus_dp: int = 1
+    min_gpus_util: float | None = None
+    # Why the query's layout does not start on this card (the engine's sentence), or why the card
+    # could not be sized at all (an input the card refuses, e.g. a KV dtype it lacks).
+    refusal: str | None = None
+
+
 class Estimate(Frozen):
     model: str
     revision: str | None
@@ -115,6 +132,7 @@ class Estimate(Frozen):
     memory: Memory
     classic: Classic
     fit: Fit | None = None
+    cards: tuple[CardFit, ...] = ()  # gpu=any: every catalog card, in the catalog's order
     engine_report: SerializeAsAny[EngineReport] | None = None  # the engine's own section (vLLM's KV pool)
     details: Details
     warnings: tuple[Note, ...] = ()
@@ -187,7 +205,7 @@ class Estimate(Frozen):
                 "dp": q.dp,
                 "ep": q.expert_parallel,
                 "engine": q.engine,
-                "gpu": q.gpu,
+                "gpu": "any" if q.gpu_any else q.gpu,
                 "method": q.method,
                 "util": q.util,
                 "max_num_batched_tokens": q.max_num_batched_tokens,
@@ -207,6 +225,7 @@ class Estimate(Frozen):
             "memory": {**self.memory.model_dump(), "total": self.memory.total},
             "classic": self.classic.model_dump(),
             "fit": self.fit.model_dump() if self.fit else None,
+            "cards": [card.model_dump() for card in self.cards] if self.query.gpu_any else None,
             **self._engine_sections(),
             # fused_attention is inputs.flash_attention.
             "details": {

@@ -5381,12 +5381,14 @@ class VllmEngine(BaseEngine):
                     + _larger_tiers(version_profile(query)[0].batch_tiers)
                 )
             )
-            return None, [
-                note(
-                    "no_gpu_given",
-                    f"Give gpu= to see the KV pool vLLM {version} would reserve and how many requests it holds." + tier,
-                )
-            ]
+            lead = (
+                # gpu=any: each card is sized as gpu=<card> would be; the rows are no card's.
+                f"Each card in the list is sized as gpu=<card> would be (vLLM {version}'s KV pool and defaults "
+                "on that card); the rows name no GPU."
+                if query.gpu_any
+                else f"Give gpu= to see the KV pool vLLM {version} would reserve and how many requests it holds."
+            )
+            return None, [note("no_gpu_given", lead + tier)]
         report = _engine_report(spec, query, weights, gpu)
         # ``query`` is one replica's (its share of b): the replicas are alike, so add them up.
         report = report.model_copy(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bot.ask import headline
 from bot.question import read_question
 from estimator.config import load_model_spec
@@ -88,3 +90,40 @@ def test_every_count_past_the_window_says_it_is_memory_only() -> None:
     line = _headline("can {model} fit 128k on an L4?")
     assert line.startswith("no: 131,072 tokens is past the model's 40,960-token context window, and on one NVIDIA L4")
     assert "memory only" not in _headline("how many users can {model} serve at 32k on an H200?")
+
+
+def _cards(text: str) -> tuple[str, list[tuple[int, list[str]]]]:
+    """The headline and gpu=any's groups: (GPUs in all, the card keys that take that many)."""
+    from bot import report
+
+    question = read_question(text.format(model=QWEN3_8B))
+    est = estimate(SPEC, question.command(None).query, model_id="m")
+    groups = [(n, [c.gpu for c in cards]) for n, cards in report.card_groups(est)]
+    return headline(est, question), groups
+
+
+def test_which_gpu_names_the_smallest_card_that_holds_it_alone() -> None:
+    line, groups = _cards("what GPU do I need for {model}?")
+    # Qwen3-8B in bf16 at 4,096 tokens needs 17.1 GiB: the 16 GB cards (15.5-15.8 GiB as CUDA reports
+    # them) do not hold it alone, the 24 GB ones (21.98-23.6 GiB) do, the A10G (AWS g5) with the least.
+    assert groups[0][0] == 1 and groups[0][1][0] == "a10g"
+    assert "t4" not in groups[0][1] and "rtx-4080" not in groups[0][1]
+    assert line.startswith("one NVIDIA A10G 24GB (AWS g5) holds it, the card with the least memory that does (")
+    # Smaller cards take more of them: the line offers the next step down.
+    assert "; on smaller cards, 2 × NVIDIA GeForce RTX 3060 12GB" in line
+
+
+def test_how_many_gpus_without_a_card_lists_every_card() -> None:
+    line, groups = _cards("how many GPUs do I need for {model} at 32k for 8 users?")
+    counts = [n for n, _ in groups]
+    assert counts == sorted(counts) and counts[0] >= 1
+    # Every card that holds it is listed once.
+    listed = [key for _, keys in groups for key in keys]
+    assert len(listed) == len(set(listed))
+    assert line.startswith("one ") or line.startswith("no one card holds it")
+
+
+@pytest.mark.slow
+def test_which_gpu_on_a_count_of_cards_says_which_hold_it_so() -> None:
+    line, _ = _cards("which GPUs can run {model} at 32k for 16 users on 4 GPUs?")
+    assert line.startswith("4 × ") and " hold it on 4 GPUs" in line, line

@@ -170,7 +170,7 @@ def test_does_not_fit_says_how_short_and_how_many_gpus() -> None:
 
 def test_no_gpu_suggests_one() -> None:
     text = blocks.estimate_message(phi4(gpu=False)).text
-    assert "Total 34.2 GiB (add `gpu=h100` to check the fit)" in text
+    assert "Total 34.2 GiB (add `gpu=h100` to check the fit, `gpu=any` for every card)" in text
     assert "Max on this GPU" not in text
 
 
@@ -580,3 +580,26 @@ def test_the_context_buttons_follow_the_engines_longest_context() -> None:
     est = estimate(spec, Query(model="l", engine="vllm", gpu="h100", seq_len=4096), model_id="l")
     assert est.details.longest_context == 16_384 and est.details.context_window == 4096
     assert ("Context x2 (s=8k)", "s=8k") in blocks.what_ifs(est)
+
+
+def test_gpu_any_in_slack_lists_the_cards_and_offers_the_smallest() -> None:
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-8B.json").read_text()))
+    est = estimate(spec, Query(model="q", gpu_any=True), model_id="Qwen/Qwen3-8B")
+    msg = blocks.estimate_message(est, record_id=5)
+    assert_valid_blocks(msg)
+    # 17.1 GiB in bf16 at 4,096 tokens: a 24 GB card (the A10G, 21.98 GiB) holds it alone, a 16 GB one does not.
+    assert "*Total 17.1 GiB: one NVIDIA A10G 24GB (AWS g5) holds it" in msg.text
+    assert "• 1 GPU: a10g, " in msg.text and "• 2 GPUs: " in msg.text
+    smallest = [c for label, c in blocks.what_ifs(est) if label == "1 × a10g (smallest card)"]
+    assert smallest == ["gpu=a10g"]
+    # Typed back in the thread, the button names that card and replaces any.
+    got = parse_changes(smallest[0], est.query)
+    assert got is not None and (got[0].gpu, got[0].gpu_any) == ("a10g", False)
+    # A comparison with gpu=any gives each side's fewest.
+    phi4_spec = load_model_spec(json.loads((configs / "microsoft__phi-4.json").read_text()))
+    other = estimate(phi4_spec, Query(model="p", gpu_any=True), model_id="microsoft/phi-4")
+    compared = blocks.compare_message(est, other)
+    assert_valid_blocks(compared)
+    assert "Fewest GPUs 1 × a10g" in compared.text and "Fewest GPUs 1 × rtx-5090" in compared.text
+    assert "gpu=any" in compared.text

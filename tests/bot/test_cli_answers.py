@@ -146,3 +146,36 @@ def test_compare_says_a_refusal_once(settings: Settings) -> None:
     assert code == 0
     flat = " ".join(out.split())
     assert flat.count("max_model_len 65,536 is past the 40,960 positions") == 1, out
+
+
+def test_gpu_any_lists_the_fewest_of_every_card(settings: Settings) -> None:
+    qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
+    code, out, err = vram([qwen, "gpu=any"], settings)
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    # Qwen3-8B at 4,096 tokens needs 17.1 GiB: the smallest card that holds it alone is a 24 GB one.
+    assert lines[1].startswith("Total 17.1 GiB: one NVIDIA A10G 24GB (AWS g5) holds it,"), lines[1]
+    start = lines.index("The fewest of each card that hold it (gpu=any; gpu=<card> answers for one):")
+    one = lines[start + 1]
+    assert one.startswith("1 GPU: a10g, ") and "h100-80gb" in one and "t4" not in one.split(", ")
+    assert any(line.startswith("2 GPUs: ") and "t4" in line for line in lines[start:])
+    # The answer is kept: show replays the list, and a what-if names one card instead.
+    record = lines[-1].split("#")[1].split(":")[0]
+    code, shown, _ = vram(["show", record], settings)
+    assert code == 0 and one in shown.splitlines()
+    code, named, _ = vram(["show", record, "gpu=l4"], settings)
+    assert code == 0 and "gpu=l4 (was any)" in named.splitlines()[0], named.splitlines()[0]
+    assert "The fewest of each card" not in named
+
+
+def test_gpu_any_in_json_and_compare(settings: Settings) -> None:
+    qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
+    code, out, _ = vram([qwen, "gpu=any", "s=32k", "--json"], settings)
+    data = json.loads(out)
+    assert code == 0 and data["fit"] is None and data["inputs"]["gpu"] == "any"
+    by_key = {card["gpu"]: card for card in data["cards"]}
+    assert by_key["h100-80gb"]["fits"] and by_key["h100-80gb"]["min_gpus"] == 1
+    code, out, _ = vram(["compare", qwen, PHI4, "gpu=any"], settings)
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.strip().startswith("Fewest GPUs"))
+    assert "1 × a10g" in row and "1 × rtx-5090" in row, row

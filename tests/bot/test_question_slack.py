@@ -303,3 +303,25 @@ def test_compare_with_a_model_named_by_words_or_unknown_in_a_thread(bot: Bot, fa
     assert eph.args["user"] == "U0002" and eph.args["text"].startswith(":x:"), eph.args["text"]
     bot.pool.drain()
     assert len(bot.slack.of("chat.postMessage")) == 3
+
+
+def test_which_gpu_lists_every_card_and_a_thread_narrows_it(bot: Bot) -> None:
+    # "what GPU do I need" names no card: every card in the catalog, the fewest of each (gpu=any).
+    bot.send.command("what GPU do I need for Qwen/Qwen3-8B at 16k?")
+    [post] = bot.slack.wait_for("chat.postMessage")
+    lead = _lead(post.args).splitlines()
+    assert lead[0] == "Read as `Qwen/Qwen3-8B s=16k gpu=any`"
+    # Qwen3-8B at 16,384 tokens, transformers: 15.3 GiB of weights and 2.3 GiB of KV (144 KiB per
+    # token): no 16 GB card (15.5-15.8 GiB) holds it alone; the smallest that does is a 24 GB card.
+    assert lead[-1].startswith("*one NVIDIA A10G 24GB (AWS g5) holds it, the card with the least memory that does")
+    text = blocks_text(post.args)
+    assert "The fewest of each card that hold it" in text and "• 1 GPU: a10g, " in text
+    buttons = [e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"] if e["type"] == "button"]
+    assert any(b["text"]["text"] == "1 × a10g (smallest card)" for b in buttons)
+    root_ts = _posted(bot)
+    bot.pool.drain()
+    # A card named in the thread answers for it; how many GPUs there is then about that card.
+    lines = _lead(_reply(bot, "and on an L4?", root_ts, 2)).splitlines()
+    assert lines[0].startswith("Changed `gpu=l4` (was any)"), lines
+    reply = _reply(bot, "how many GPUs does it need at 64k?", root_ts, 3)
+    assert _lead(reply).splitlines()[-1].startswith("*fewest NVIDIA L4 24GB that hold it: "), _lead(reply)

@@ -24,7 +24,7 @@ from bot.commands import parse
 from bot.question import read_question
 from common.errors import InputError
 
-FIT, CTX, BATCH, GPUS = "fit", "max_context", "max_batch", "min_gpus"
+FIT, CTX, BATCH, GPUS, WHICH = "fit", "max_context", "max_batch", "min_gpus", "which_gpu"
 
 # (sentence, model id or name, settings, kind, unused words)
 READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
@@ -203,7 +203,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         "Qwen/Qwen3-8B",
         "s=8k gpu=l4 gpus=2",
         BATCH,
-        ("type",),
+        (),
     ),
     (
         "what is good choice for max-model-len for Qwen/Qwen3-8B on 4*H100?",
@@ -254,7 +254,22 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ),
     ("qwen3 32b q4_k_m on a 4090", "qwen3 32b", "gpu=rtx-4090", FIT, ("q4_k_m",)),
     ("Is it possible to run Llama 3.1 70B on 2x RTX 4090?", "Llama 3.1 70B", "gpu=rtx-4090 gpus=2", FIT, ()),
-    ("What GPU do I need for qwen2.5 72b instruct at 32k context?", "qwen2.5 72b instruct", "s=32k", FIT, ()),
+    ("What GPU do I need for qwen2.5 72b instruct at 32k context?", "qwen2.5 72b instruct", "s=32k gpu=any", WHICH, ()),
+    # Which card: every card in the catalog (gpu=any); one named is the fit on it.
+    ("which GPU should I use for Qwen/Qwen3-8B for 8 users", "Qwen/Qwen3-8B", "b=8 gpu=any", WHICH, ()),
+    ("what's the smallest card that can run Qwen/Qwen3-8B at 64k", "Qwen/Qwen3-8B", "s=64k gpu=any", WHICH, ()),
+    ("what kind of hardware do I need for Qwen/Qwen3-32B?", "Qwen/Qwen3-32B", "gpu=any", WHICH, ()),
+    (
+        "what do we need to serve Qwen/Qwen3-32B at 32k with vllm",
+        "Qwen/Qwen3-32B",
+        "s=32k gpu=any engine=vllm",
+        WHICH,
+        (),
+    ),
+    ("which GPU for Qwen/Qwen3-8B, an L4?", "Qwen/Qwen3-8B", "gpu=l4", FIT, ()),
+    ("what GPU memory does Qwen/Qwen3-8B need at 32k", "Qwen/Qwen3-8B", "s=32k", FIT, ()),
+    ("how many GPUs do I need for qwen3 32b at 128k?", "qwen3 32b", "s=128k gpu=any", GPUS, ()),
+    ("what is the minimum number of GPUs for Qwen/Qwen3-32B", "Qwen/Qwen3-32B", "gpu=any", GPUS, ()),
     ("can I fit deepseek v3 on 8 H200s in fp8?", "deepseek v3", "dtype=fp8 gpu=h200 gpus=8", FIT, ()),
     ("Will Mixtral 8x22B fit on 4 A100 80GB GPUs?", "Mixtral 8x22B", "gpu=a100-80gb gpus=4", FIT, ()),
     (
@@ -1012,7 +1027,7 @@ REFUSED: list[tuple[str, str]] = [
     ("how much context and how many users can Qwen/Qwen3-8B take on an L4", "ask one at a time"),
     ("how much context can Qwen/Qwen3-8B take?", "on which GPU?"),
     ("how many users can Qwen/Qwen3-8B serve at 32k?", "on which GPU?"),
-    ("how many GPUs do I need for qwen3 32b?", "on which GPU?"),
+    ("which GPU can run Qwen/Qwen3-8B with the most users?", "ask one at a time"),
     ("max batch for Qwen/Qwen3-8B at 8k", "on which GPU?"),
     ("Qwen/Qwen3-8B for 0 users", "b=0 is out of range"),
     ("Qwen/Qwen3-8B with a context of 0", "s=0 is out of range"),

@@ -319,6 +319,19 @@ def test_empty_command_opens_the_form_and_its_answer_goes_to_the_channel(bot: Bo
     assert f"asked by <@U0001>: `/vram {QWEN3_8B} s=16k b=1 gpu=h100-80gb gpus=1 engine=transformers`" in body
 
 
+def test_the_forms_any_gpu_lists_every_card(bot: Bot) -> None:
+    bot.send.command("")
+    [opened] = bot.slack.wait_for("views.open")
+    view = opened.args["view"]
+    gpu_options = [o["value"] for b in view["blocks"] if b["block_id"] == "gpu" for o in b["element"]["options"]]
+    assert gpu_options[0] == "any" and len(gpu_options) <= 100  # Slack's limit for a static select
+    _submit(bot, view, model=QWEN3_8B, **{**FORM, "gpu": "any"})
+    [post] = bot.slack.wait_for("chat.postMessage")
+    body = blocks_text(post.args)
+    assert f"`/vram {QWEN3_8B} s=16k b=1 gpu=any gpus=1 engine=transformers`" in body
+    assert "The fewest of each card that hold it" in body and "• 1 GPU: " in body
+
+
 def _choose_engine(bot: Bot, view: dict[str, Any], engine: str, **values: str | None) -> dict[str, Any]:
     """Pick an engine in an open form (a ``block_actions`` from the view); the redrawn view."""
     before = len(bot.slack.of("views.update"))

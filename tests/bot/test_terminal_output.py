@@ -97,7 +97,7 @@ def test_no_backticks_in_terminal_text(settings: Settings, args: list[str]) -> N
 
 def test_the_words_stay_when_the_backticks_go(settings: Settings) -> None:
     _, out, _ = vram([PHI4], settings)
-    assert "(add gpu=h100 to check the fit)" in out and "kept as #1: vram show 1" in out
+    assert "(add gpu=h100 to check the fit, gpu=any for every card)" in out and "kept as #1: vram show 1" in out
     _, out, _ = vram([str(CONFIGS / "deepseek-ai__DeepSeek-V3.json"), "gpu=h100"], settings)
     assert re.search(r"it fits on (\d+) of them \(gpus=\1\)", out), out
     _, _, err = vram(["db", "downgrade"], settings)
