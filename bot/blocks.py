@@ -528,6 +528,23 @@ def compare_message(
         ctx = " · ".join(context)
         blocks.append(_context(ctx))
         text.append(ctx)
+    if record_ids[0] is not None:
+        # Its asker may take the comparison back, both sides at once, as a single answer's menu does.
+        first = record_ids[0]
+        # One choice: a button (an overflow menu takes two or more), asked again before it deletes.
+        delete = {
+            "type": "button",
+            "action_id": MENU_ACTION,
+            "text": {"type": "plain_text", "text": "Delete my answer"},
+            "value": f"delete:{first}",
+            "confirm": {
+                "title": {"type": "plain_text", "text": "Delete this comparison?"},
+                "text": {"type": "mrkdwn", "text": "Both sides leave the channel's history."},
+                "confirm": {"type": "plain_text", "text": "Delete"},
+                "deny": {"type": "plain_text", "text": "Keep it"},
+            },
+        }
+        blocks.append({"type": "actions", "block_id": f"vram_next_{first}", "elements": [delete]})
     return _message(blocks, text)
 
 

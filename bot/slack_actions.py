@@ -103,7 +103,9 @@ class Clicks:
         )
 
     def menu(self, body: dict[str, Any], respond: Any) -> None:
-        choice = str((body["actions"][0].get("selected_option") or {}).get("value", ""))
+        action = body["actions"][0]
+        # The overflow menu's choice, or the one button a comparison has (the same values).
+        choice = str((action.get("selected_option") or {}).get("value") or action.get("value", ""))
         what, _, ident = choice.partition(":")
         if not ident.isdigit():
             return

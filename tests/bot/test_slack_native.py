@@ -175,6 +175,30 @@ def test_a_reply_in_a_compare_thread_changes_both_sides(bot: Bot) -> None:
     assert len(bot.slack.of("chat.postMessage")) == 3
 
 
+def test_the_asker_deletes_a_comparison_both_sides_at_once(bot: Bot) -> None:
+    bot.send.command(f"compare {QWEN3_8B} Qwen/Qwen3-0.6B s=4k")
+    [post] = bot.slack.wait_for("chat.postMessage")
+    bot.pool.drain()
+    a, b = sorted(bot.store.own_queries(platform="slack", workspace="T0001", user="U0001"), key=lambda r: r.id)
+    ts = a.posted_ts
+    assert ts is not None
+    message = {"ts": ts, "blocks": post.args["blocks"]}
+    [button] = _actions(post.args)
+    assert button["type"] == "button" and button["value"] == f"delete:{a.id}" and "confirm" in button
+    bot.send.click(message, _click_action(button), user="U0002")
+    [refused] = bot.slack.wait_for("response_url")
+    assert "only the person who asked" in refused.args["text"] and bot.slack.of("chat.delete") == []
+    bot.send.click(message, _click_action(button))
+    [deleted] = bot.slack.wait_for("chat.delete")
+    assert deleted.args == {"channel": "C0001", "ts": ts}
+    bot.pool.drain()
+    other = Conversation(platform="slack", workspace="T0001", channel="C0001", user="U0002")
+    assert bot.store.history(scope=other) == []
+    gone = sorted(bot.store.own_queries(platform="slack", workspace="T0001", user="U0001"), key=lambda r: r.id)
+    assert [(r.id, r.public, r.posted_ts) for r in gone] == [(a.id, False, None), (b.id, False, None)]
+    assert bot.store.latest_in_thread(team="T0001", channel="C0001", thread_ts=ts) is None
+
+
 def test_menu_shows_the_classic_lines_privately(bot: Bot) -> None:
     post, ts = _answer(bot, f"{QWEN3_8B} s=16k")
     assert "Memory consumption" not in blocks_text(post)  # not unless asked
