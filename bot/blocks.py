@@ -40,6 +40,11 @@ def _is_classic(warning: Note) -> bool:
     return warning.code == "classic_formula" or warning.message.startswith(CLASSIC_WARNING)
 
 
+# gpu=any: the most cards a line of the list names in Slack (those with the least memory); the
+# terminal and --json give them all.
+CARDS_PER_LINE = 12
+
+
 def reply_hint(est: Estimate) -> str:
     """The thread hint, with examples that each change something in this answer (not the settings it
     already has)."""
@@ -236,8 +241,8 @@ def estimate_message(
         six = "*Classic formulas*\n" + "\n".join(f"• {escape(line)}" for line in classic_lines(est))
         blocks.append(_section(six))
         text.append(six)
-    if cards := report.cards_lines(est, esc=escape):
-        listing = f"*{cards[0]}*\n" + "\n".join(f"• {line}" for line in cards[1:])
+    if cards := report.cards_lines(est, esc=escape, limit=CARDS_PER_LINE):
+        listing = "\n".join(f"*{line}*" if line.endswith(":") else f"• {line}" for line in cards)
         blocks += _sections(listing.split("\n"))
         text.append(listing)
     extra = [x for x in (max_line(est), engine_line(est)) if x]
@@ -327,7 +332,7 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
     fit = est.fit
     fewest = report.fewest_layout(est)
     if (card := report.card_change(est)) is not None:
-        out.append((f"{card[0]} (smallest card)", card[1]))
+        out.append((f"{card[0]} (fewest GPUs)", card[1]))
     if fit is not None and fewest is not None:
         n, change = fewest
         out.append(
@@ -494,8 +499,10 @@ def compare_message(
     record_ids: tuple[int | None, int | None] = (None, None),
     lead: str | None = None,
     asked: tuple[str, str] | None = None,
+    deletable: bool = True,
 ) -> Message:
-    """Two models side by side, same inputs: one column each (they stack on a phone), and the difference."""
+    """Two models side by side, same inputs: one column each (they stack on a phone), and the difference.
+    ``deletable``: its asker may delete it (the answer as posted; not a copy ``show`` gives)."""
     q = a.query
     title = f"*Compare* · {escape(report.compare_title(a))}"
 
@@ -528,14 +535,14 @@ def compare_message(
         ctx = " · ".join(context)
         blocks.append(_context(ctx))
         text.append(ctx)
-    if record_ids[0] is not None:
+    if deletable and record_ids[0] is not None:
         # Its asker may take the comparison back, both sides at once, as a single answer's menu does.
         first = record_ids[0]
         # One choice: a button (an overflow menu takes two or more), asked again before it deletes.
         delete = {
             "type": "button",
             "action_id": MENU_ACTION,
-            "text": {"type": "plain_text", "text": "Delete my answer"},
+            "text": {"type": "plain_text", "text": "Delete my answer", "emoji": True},
             "value": f"delete:{first}",
             "confirm": {
                 "title": {"type": "plain_text", "text": "Delete this comparison?"},

@@ -98,7 +98,9 @@ QUESTIONS: tuple[Question, ...] = (
     # Blank: the engine's default (transformers runs eager attention where the model has no sdpa).
     Question("fa", "FlashAttention? [y/n, blank: the engine's default]", "", _flag("fa")),
     Question("kv", "KV cache? [Y/n, or fp8 / int8]", "y", _flag("kv", also=_setting("kv"))),
-    Question("gpu", "GPU to check the fit on (h100, a100-40gb, l4, ...; blank: none)", "", _setting("gpu")),
+    Question(
+        "gpu", "GPU to check the fit on (h100, a100-40gb, l4, ...; any: every card; blank: none)", "", _setting("gpu")
+    ),
 )
 
 

@@ -895,7 +895,7 @@ _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
         "min_gpus",
         re.compile(
             r"\bhow many (?:\S+ ){0,2}?(?:" + _GPU_NOUN + r"|nodes?)\b"
-            r"|\b(?:min(?:imum)?|fewest|least)(?: number of)? (?:" + _GPU_NOUN + r")\b"
+            r"|\b(?:min(?:imum)?|fewest|least)(?: number of)? (?:" + _GPU_NOUN + r")\b(?! (?:memory|vram|ram)\b)"
             r"|\bhow many (?:do|would|will|should|shall) (?:i|we|you) need\b"
         ),
     ),
@@ -905,8 +905,10 @@ _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
         "which_gpu",
         re.compile(
             r"\b(?:what|which|what's|whats)(?: kind of| type of| sort of| size of)? (?:" + _GPU_NOUN + r"|hardware)"
-            r"(?! (?:memory|vram|ram)\b)\b"
-            r"|\b(?:smallest|cheapest|best|right|minimum) (?:" + _GPU_NOUN + r"|hardware)(?! (?:memory|vram|ram)\b)\b"
+            r"\b(?! (?:memory|vram|ram|map|mapping)\b)"
+            r"|\b(?:smallest|cheapest|best|right|minimum) (?:"
+            + _GPU_NOUN
+            + r"|hardware)\b(?! (?:memory|vram|ram|map)\b)"
             r"|\bwhat (?:do|would|will|should|shall) (?:i|we|you) need\b"
         ),
     ),
@@ -2039,8 +2041,23 @@ _THREAD_MODEL = re.compile(r"\b(?:it|this model|that model|this one)\b", re.IGNO
 
 
 def mentions_the_thread_model(text: str) -> bool:
-    """Whether ``text`` speaks of the thread's model ("it", "this model") rather than naming one."""
-    return bool(_THREAD_MODEL.search(text))
+    """Whether ``text`` speaks of the thread's model: "it", "this model", or a question for cards that
+    names no model ("what GPU do I need?", "how many L4s do I need?"), which can only be about it."""
+    return bool(_THREAD_MODEL.search(text)) or _cards_of_no_model(text)
+
+
+def _cards_of_no_model(text: str) -> bool:
+    """ "what GPU do I need?", "how many GPUs do I need?": which card, or how many, naming no model."""
+    if not is_question(text):
+        return False
+    try:
+        reader, kind = _read(text)
+    except InputError:
+        return False
+    if kind not in ("which_gpu", "min_gpus") or reader.model is not None:
+        return False
+    phrase, _ = _finish_words(reader)
+    return phrase is None
 
 
 def thread_question(text: str, base: Query) -> tuple[Query, dict[str, Any], str] | None:
@@ -2051,6 +2068,9 @@ def thread_question(text: str, base: Query) -> tuple[Query, dict[str, Any], str]
     if not base.model or not is_question(text) or not mentions_the_thread_model(text):
         return None
     named = _THREAD_MODEL.sub(base.model, text, count=1)
+    if named == text:
+        # "what GPU do I need?": the thread's model, named at the end.
+        named = f"{text.rstrip(' ?!.')} for {base.model}"
     try:
         question = read_question(named)
     except InputError:
@@ -2059,10 +2079,13 @@ def thread_question(text: str, base: Query) -> tuple[Query, dict[str, Any], str]
         # "how many users can it serve?" names no GPU: the thread's, as its answer sized.
         named = f"{named} on {base.gpu}"
         question = read_question(named)
-    if question.kind == "min_gpus" and question.settings.get("gpu") == ANY_GPU and base.gpu and "=" not in text:
-        # "how many GPUs does it need?" under an answer on an H100: how many H100s, not every card.
-        named = f"{named} on {base.gpu}"
-        question = read_question(named)
+    if question.kind == "min_gpus" and question.settings.get("gpu") == ANY_GPU and base.gpu:
+        # "how many GPUs does it need?" under an answer on an H100: how many H100s, not every card,
+        # unless gpu=any is typed.
+        reader, _ = _read(named)
+        if "gpu" not in reader.explicit:
+            named = f"{named} on {base.gpu}"
+            question = read_question(named)
     if question.model != base.model or (question.kind == "fit" and not question.settings):
         return None
     parsed = parse_settings(f"{key}={value}" for key, value in question.settings.items())

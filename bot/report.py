@@ -313,8 +313,8 @@ def _card_layout(card: CardFit, q: Query) -> str:
     """A card's fewest layout where it is more than a tensor-parallel group of the query's util:
     ``gpus=2 dp=16``, ``util=0.87``; else empty."""
     parts = []
-    if card.min_gpus_dp > 1 or q.pp > 1 or q.dp > 1:
-        parts.append(layout_settings(card.min_gpus, card.min_gpus_dp, asked_dp=q.dp))
+    if card.min_gpus_dp > 1 or q.pp > 1:
+        parts.append(layout_settings(card.min_gpus, card.min_gpus_dp))
         if q.pp > 1:
             parts.append(f"pp={q.pp}")
     if card.min_gpus_util is not None:
@@ -342,8 +342,8 @@ def cards_answer(est: Estimate, esc: Escape = _same) -> str:
         layout = layout_words_of(q)
         if not held:
             return f"no card holds it on {layout} (the fewest of each card below)"
-        more = f", as do {len(held) - 1} cards with more memory" if len(held) > 1 else ""
-        return f"{world(q):,} × {esc(held[0].gpu_name)} hold it on {layout}{more} (the fewest of each card below)"
+        more = f", as do {len(held) - 1} other cards (below)" if len(held) > 1 else ""
+        return f"{world(q):,} × {esc(held[0].gpu_name)} hold it on {layout}{more}"
     # The smallest card at each count, where it has less memory than the smallest at fewer GPUs.
     steps: list[tuple[int, CardFit]] = []
     for n, cards in groups:
@@ -374,22 +374,41 @@ def layout_words_of(q: Query) -> str:
     return f"{world(q):,} GPUs" + (f" ({' '.join(settings)})" if q.pp > 1 or q.dp > 1 else "")
 
 
-def cards_lines(est: Estimate, esc: Escape = _same) -> list[str]:
+def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None) -> list[str]:
     """``gpu=any``'s list: each count of GPUs and the cards that take that many (as ``gpu=`` keys, so
-    one can be typed back), then the cards that hold it in no layout, with why."""
+    one can be typed back), then the cards that hold it in no layout, with why; ``limit``: the most
+    keys a line names (the cards with the least memory), the rest counted."""
     q = est.query
     if not q.gpu_any or est.refused:
         return []
-    lines = ["The fewest of each card that hold it (gpu=any; gpu=<card> answers for one):"]
-    for n, cards in card_groups(est):
+
+    def keys(cards: list[CardFit]) -> str:
         words = [c.gpu + (f" ({layout})" if (layout := _card_layout(c, q)) else "") for c in cards]
-        lines.append(f"{n:,} GPU{'s' if n > 1 else ''}: {', '.join(words)}")
+        if limit is not None and len(words) > limit:
+            words = [*words[:limit], f"and {len(words) - limit} more"]
+        return ", ".join(words)
+
+    groups = card_groups(est)
+    lines = [esc("The fewest of each card that hold it (gpu=any; gpu=<card> answers for one):")]
+    if world(q) > 1:
+        # A layout asked: the cards that hold it so first, then the fewest of each of the others.
+        held = sorted((c for c in est.cards if c.fits), key=lambda c: c.gpu_memory)
+        lines = [esc(f"On {layout_words_of(q)} as asked: ") + (keys(held) if held else "no card holds it")]
+        lines.append(esc("The fewest of each other card that hold it (gpu=<card> answers for one):"))
+        groups = [(n, rest) for n, cards in groups if (rest := [c for c in cards if not c.fits])]
+    for n, cards in groups:
+        lines.append(f"{n:,} GPU{'s' if n > 1 else ''}: {keys(cards)}")
     # Cards refused for one reason share a line: the reason said once, each card's name left out of it.
     unheld: dict[str, list[CardFit]] = {}
     general = _general_refusal(est)
     for card in est.cards:
         if not card.min_gpus:
-            why = card.refusal or f"no layout vram tries, up to {MAX_GPUS:,} GPUs, holds it"
+            why = card.refusal or (
+                # The original calculator's terms are the whole model on one device: no split.
+                "method=classic sizes the whole model on one GPU"
+                if q.method == "classic"
+                else f"no layout vram tries, up to {MAX_GPUS:,} GPUs, holds it"
+            )
             if general is not None and why.startswith(general.split("; ")[0]):
                 # The refusal said above, whatever the card: only the ways out differ (their layouts).
                 ways = re.search(r"; (?:or )?(use .*)", why)

@@ -568,16 +568,21 @@ class Service:
         stored = Query.model_validate(base.params)
         # "how many users can it serve at 32k?": a question about the thread's model, with its settings,
         # answered as asked (read first: its "at 32k" alone would read as a change).
+        unread: InputError | None = None  # a question about the thread's model that cannot be answered
         try:
             asked_in_thread = thread_question(text, stored)
-        except InputError:
-            asked_in_thread = None
+        except InputError as err:
+            asked_in_thread, unread = None, err
         find_model = _model_finder(search)
         try:
             parsed = self._changed(text, stored, find_model) if asked_in_thread is None else (*asked_in_thread[:2], ())
         except VramError as err:  # a bad value, or a model name the Hub search could not find or reach
             self._keep(who, text=text, status="error", error=str(err), parent_id=base.id)
             return Outcome(text=text, error=str(err), exit_code=err.exit_code, error_code=err.code)
+        if parsed is None and unread is not None:
+            # "how many users can it serve?" under an answer with no one GPU: say what it needs, not nothing.
+            self._keep(who, text=text, status="error", error=str(unread), parent_id=base.id)
+            return Outcome(text=text, error=str(unread), exit_code=unread.exit_code, error_code=unread.code)
         if parsed is None:
             return None
         asked = base.text if asked_in_thread is None else asked_in_thread[2]

@@ -264,6 +264,8 @@ _COMPARE_OPENER = re.compile(r"\s*(?:compare|vs\.?|versus)\b", re.IGNORECASE)
 # The words a question opens with ("can X run ...?", "how many users can X serve ...?"); "what about X?"
 # and "and on an a100?" are changes to the thread's answer instead.
 _QUESTION_OPENERS = frozenset({"can", "could", "will", "would", "does", "do", "is", "how", "should", "may"})
+# "what GPU do I need for X?", "which cards can run X?": a new question where it asks for cards.
+_CARD_OPENERS = frozenset({"what", "which", "what's", "whats"})
 
 
 def is_new_question(text: str) -> bool:
@@ -271,7 +273,8 @@ def is_new_question(text: str) -> bool:
     32k on an L4?"): answered as asked, not as a change to the thread's answer, whose settings it
     would otherwise inherit unsaid. A question about the thread's model ("it") is a change."""
     words = text.split()
-    if not words or words[0].strip("*_~").lower() not in _QUESTION_OPENERS or mentions_the_thread_model(text):
+    opener = words[0].strip("*_~").lower() if words else ""
+    if opener not in _QUESTION_OPENERS | _CARD_OPENERS or mentions_the_thread_model(text):
         return False
     if [w.lower() for w in words[:2]] == ["how", "about"]:
         return False  # "how about qwen3 32b?" is "what about ...": a change to the thread's answer
@@ -281,6 +284,8 @@ def is_new_question(text: str) -> bool:
         question = read_question(text)
     except InputError:
         return False
+    if opener in _CARD_OPENERS and question.kind not in ("which_gpu", "min_gpus"):
+        return False  # "what about qwen3 32b?": a change to the thread's answer
     return question.model is not None or question.model_phrase is not None
 
 

@@ -145,7 +145,7 @@ def form_view(*, channel: str | None, model: str | None = None, engine: str = DE
             },
             _text_input("s", "Context (tokens per sequence)", "4096", "4096, 32k, 128k"),
             _text_input("b", "Batch (concurrent sequences)", "1", "1 to 1M"),
-            _select("gpu", "GPU", gpus, placeholder="No GPU: just the memory"),
+            _select("gpu", "GPU", gpus, placeholder="None: just the memory"),
             _text_input("gpus", "GPU count (tensor parallel)", "1", "1, 2, 4, 8"),
             engine_block,
             *release,

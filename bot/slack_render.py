@@ -123,7 +123,8 @@ def render(reply: Reply, asker: str | None = None) -> Answer:
         pair = [stored_estimate(side) for side in reply.sides] if reply.sides else []
         if reply.sides and pair[0] is not None and pair[1] is not None:
             # One side of a comparison: the comparison, as it was answered.
-            return Answer(blocks.compare_message(pair[0], pair[1], record_ids=(reply.sides[0].id, reply.sides[1].id)))
+            ids = (reply.sides[0].id, reply.sides[1].id)
+            return Answer(blocks.compare_message(pair[0], pair[1], record_ids=ids, deletable=False))
         if reply.estimate is not None:
             return Answer(blocks.estimate_message(reply.estimate, record_id=reply.record.id, hint=False))
         return Answer(

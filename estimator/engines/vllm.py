@@ -5371,7 +5371,8 @@ class VllmEngine(BaseEngine):
                 ""
                 if given
                 else (
-                    " Without one, vram sizes vLLM's small-GPU batch defaults: "
+                    (" The rows, for no one card, size" if query.gpu_any else " Without one, vram sizes")
+                    + " vLLM's small-GPU batch defaults: "
                     + (f"max_num_seqs {seqs:,}" if query.max_num_seqs is None else f"seqs={seqs:,} as given")
                     + (
                         f", max_num_batched_tokens {batched:,}"
@@ -5383,8 +5384,8 @@ class VllmEngine(BaseEngine):
             )
             lead = (
                 # gpu=any: each card is sized as gpu=<card> would be; the rows are no card's.
-                f"Each card in the list is sized as gpu=<card> would be (vLLM {version}'s KV pool and defaults "
-                "on that card); the rows name no GPU."
+                f"With gpu=any each card is sized as gpu=<card> would be, with vLLM {version}'s KV pool and "
+                "defaults on it."
                 if query.gpu_any
                 else f"Give gpu= to see the KV pool vLLM {version} would reserve and how many requests it holds."
             )

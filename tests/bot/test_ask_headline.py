@@ -127,3 +127,32 @@ def test_how_many_gpus_without_a_card_lists_every_card() -> None:
 def test_which_gpu_on_a_count_of_cards_says_which_hold_it_so() -> None:
     line, _ = _cards("which GPUs can run {model} at 32k for 16 users on 4 GPUs?")
     assert line.startswith("4 × ") and " hold it on 4 GPUs" in line, line
+
+
+def test_a_question_for_cards_in_a_thread() -> None:
+    from bot.question import thread_question
+    from bot.slack_app import is_new_question
+    from estimator.query import Query
+
+    # Naming a model, it is a question of its own; naming none, it is about the thread's model.
+    assert is_new_question("what GPU do I need for Qwen/Qwen3-32B?")
+    assert is_new_question("which cards can run qwen3 32b at 64k?")
+    assert not is_new_question("what about qwen3 32b?") and not is_new_question("what GPU do I need?")
+    on_h100 = Query(model="Qwen/Qwen3-8B", gpu="h100-80gb", seq_len=16_384, engine="vllm")
+    on_any = Query(model="Qwen/Qwen3-8B", gpu_any=True, seq_len=16_384)
+
+    def read(text: str, base: Query) -> tuple[str | None, bool, dict[str, object]]:
+        got = thread_question(text, base)
+        assert got is not None, text
+        return got[0].gpu, got[0].gpu_any, got[1]
+
+    # How many, under an answer on a card: that card's, whatever other key=value the question has.
+    assert read("how many GPUs does it need at s=64k?", on_h100) == ("h100-80gb", False, {"s": 65_536})
+    assert read("how many GPUs does it need at b=64?", on_h100) == ("h100-80gb", False, {"b": 64})
+    assert read("how many GPUs do I need?", on_h100) == ("h100-80gb", False, {})
+    # gpu=any typed, or which card asked: every card.
+    assert read("how many GPUs does it need with gpu=any?", on_h100) == (None, True, {"gpu": "any"})
+    assert read("what GPU do I need?", on_h100) == (None, True, {"gpu": "any"})
+    assert read("which gpu should I use instead?", on_any) == (None, True, {})
+    # A card counted: that card.
+    assert read("how many L4s do I need?", on_any) == ("l4", False, {"gpu": "l4"})

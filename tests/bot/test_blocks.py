@@ -591,7 +591,12 @@ def test_gpu_any_in_slack_lists_the_cards_and_offers_the_smallest() -> None:
     # 17.1 GiB in bf16 at 4,096 tokens: a 24 GB card (the A10G, 21.98 GiB) holds it alone, a 16 GB one does not.
     assert "*Total 17.1 GiB: one NVIDIA A10G 24GB (AWS g5) holds it" in msg.text
     assert "• 1 GPU: a10g, " in msg.text and "• 2 GPUs: " in msg.text
-    smallest = [c for label, c in blocks.what_ifs(est) if label == "1 × a10g (smallest card)"]
+    # Slack reads <...> as a link: the heading says gpu=&lt;card&gt;, and a long line is cut to 12 cards.
+    assert "*The fewest of each card that hold it (gpu=any; gpu=&lt;card&gt; answers for one):*" in msg.text
+    assert "<card>" not in msg.text
+    one = next(line for line in msg.text.splitlines() if line.startswith("• 1 GPU: "))
+    assert one.count(",") == blocks.CARDS_PER_LINE and one.endswith("more"), one
+    smallest = [c for label, c in blocks.what_ifs(est) if label == "1 × a10g (fewest GPUs)"]
     assert smallest == ["gpu=a10g"]
     # Typed back in the thread, the button names that card and replaces any.
     got = parse_changes(smallest[0], est.query)
@@ -603,3 +608,30 @@ def test_gpu_any_in_slack_lists_the_cards_and_offers_the_smallest() -> None:
     assert_valid_blocks(compared)
     assert "Fewest GPUs 1 × a10g" in compared.text and "Fewest GPUs 1 × rtx-5090" in compared.text
     assert "gpu=any" in compared.text
+
+
+def test_gpu_any_on_a_layout_asked_lists_the_cards_that_hold_it_so() -> None:
+    from bot import report
+
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-8B.json").read_text()))
+    est = estimate(spec, Query(model="q", gpu_any=True, gpus=2, seq_len=32_768, batch=8), model_id="q")
+    lines = report.cards_lines(est)
+    held = sorted((c for c in est.cards if c.fits), key=lambda c: c.gpu_memory)
+    assert held and lines[0] == "On 2 GPUs as asked: " + ", ".join(c.gpu for c in held)
+    assert lines[1].startswith("The fewest of each other card that hold it")
+    # The cards listed after it are those two do not hold, each once.
+    listed = [k for line in lines[2:] if not line.startswith("none") for k in line.split(": ")[1].split(", ")]
+    assert set(listed).isdisjoint(c.gpu for c in held)
+    assert report.cards_answer(est).startswith(f"2 × {held[0].gpu_name} hold it on 2 GPUs, as do ")
+
+
+def test_gpu_any_with_method_classic_says_it_sizes_one_gpu() -> None:
+    from bot import report
+
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-8B.json").read_text()))
+    est = estimate(spec, Query(model="q", gpu_any=True, method="classic"), model_id="q")
+    none = [line for line in report.cards_lines(est) if line.startswith("none: ")]
+    # The classic terms (16.4 GB of weights alone) are the whole model on one device: a T4 (15.8 GB) never.
+    assert len(none) == 1 and "t4" in none[0] and "method=classic sizes the whole model on one GPU" in none[0]

@@ -317,7 +317,7 @@ def test_which_gpu_lists_every_card_and_a_thread_narrows_it(bot: Bot) -> None:
     text = blocks_text(post.args)
     assert "The fewest of each card that hold it" in text and "• 1 GPU: a10g, " in text
     buttons = [e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"] if e["type"] == "button"]
-    assert any(b["text"]["text"] == "1 × a10g (smallest card)" for b in buttons)
+    assert any(b["text"]["text"] == "1 × a10g (fewest GPUs)" for b in buttons)
     root_ts = _posted(bot)
     bot.pool.drain()
     # A card named in the thread answers for it; how many GPUs there is then about that card.
@@ -325,3 +325,16 @@ def test_which_gpu_lists_every_card_and_a_thread_narrows_it(bot: Bot) -> None:
     assert lines[0].startswith("Changed `gpu=l4` (was any)"), lines
     reply = _reply(bot, "how many GPUs does it need at 64k?", root_ts, 3)
     assert _lead(reply).splitlines()[-1].startswith("*fewest NVIDIA L4 24GB that hold it: "), _lead(reply)
+    # With key=value in it too, still the L4's count.
+    # (transformers at 65,536 tokens: each GPU of a layer split holds a full-width activation peak.)
+    reply = _reply(bot, "how many GPUs does it need at b=4?", root_ts, 4)
+    assert _lead(reply).splitlines()[0].startswith("Changed `b=4` (was 1)") and "gpu=any" not in _lead(reply)
+    assert _lead(reply).splitlines()[-1].startswith("*no group of NVIDIA L4 24GB that vram tries holds it")
+    # Which card, naming no model: the thread's model on every card again.
+    reply = _reply(bot, "what GPU do I need?", root_ts, 5)
+    assert "`gpu=any` (was l4)" in _lead(reply).splitlines()[0], _lead(reply)
+    # A question the answer on every card cannot take is one private sentence, not silence.
+    bot.send.event(bot.send.message("how many users can it serve?", thread_ts=root_ts))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert "how many users on which GPU?" in eph.args["text"], eph.args
+    assert len(bot.slack.of("chat.postMessage")) == 5

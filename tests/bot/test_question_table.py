@@ -270,6 +270,9 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("what GPU memory does Qwen/Qwen3-8B need at 32k", "Qwen/Qwen3-8B", "s=32k", FIT, ()),
     ("how many GPUs do I need for qwen3 32b at 128k?", "qwen3 32b", "s=128k gpu=any", GPUS, ()),
     ("what is the minimum number of GPUs for Qwen/Qwen3-32B", "Qwen/Qwen3-32B", "gpu=any", GPUS, ()),
+    # Memory, or a device map, is not a card.
+    ("what's the minimum GPU memory needed for Qwen/Qwen3-8B?", "Qwen/Qwen3-8B", "", FIT, ()),
+    ("what device map for Qwen/Qwen3-8B?", "Qwen/Qwen3-8B", "", FIT, ("device", "map")),
     ("can I fit deepseek v3 on 8 H200s in fp8?", "deepseek v3", "dtype=fp8 gpu=h200 gpus=8", FIT, ()),
     ("Will Mixtral 8x22B fit on 4 A100 80GB GPUs?", "Mixtral 8x22B", "gpu=a100-80gb gpus=4", FIT, ()),
     (

@@ -196,6 +196,11 @@ def test_the_asker_deletes_a_comparison_both_sides_at_once(bot: Bot) -> None:
     assert bot.store.history(scope=other) == []
     gone = sorted(bot.store.own_queries(platform="slack", workspace="T0001", user="U0001"), key=lambda r: r.id)
     assert [(r.id, r.public, r.posted_ts) for r in gone] == [(a.id, False, None), (b.id, False, None)]
+    # show gives a copy of the comparison: no Delete button on it.
+    bot.send.command(f"show {a.id}")
+    [shown] = bot.slack.wait_for("response_url", 2)[1:]
+    assert "Both sides" in blocks_text(shown.args) or "Compare" in blocks_text(shown.args)
+    assert not [b for b in shown.args["blocks"] if b["type"] == "actions"]
     assert bot.store.latest_in_thread(team="T0001", channel="C0001", thread_ts=ts) is None
 
 
