@@ -1080,6 +1080,8 @@ def _was(key: str, base: Estimate) -> str:
     """A setting's value before a what-if: as set, or the default in effect where vLLM's report gives it
     (``8k, the default``), else "unset"."""
     value = setting_value(key, base.query)
+    if key == "kv" and value == "on" and base.details.kv_dtype:
+        return f"on, {base.details.kv_dtype}"  # kv=on is the model's dtype: say which
     v = base.engine_report
     if value != "unset" or key not in _VLLM_DEFAULTS or not isinstance(v, VllmReport):
         return value

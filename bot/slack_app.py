@@ -226,7 +226,9 @@ def from_slack(text: str) -> str:
     and the entities are decoded, so the text is stored, parsed and shown back (escaped once) as typed.
     """
     text = _LINK.sub(_link_text, strip_mentions(text))
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+    # "/vram Qwen/Qwen3-8B" typed as a message (pasted, or sent where Slack took it as text): the command.
+    return re.sub(r"^/vram(?:\s+|$)", "", text, flags=re.IGNORECASE)
 
 
 def _names_a_change(text: str) -> bool:

@@ -635,3 +635,16 @@ def test_gpu_any_with_method_classic_says_it_sizes_one_gpu() -> None:
     none = [line for line in report.cards_lines(est) if line.startswith("none: ")]
     # The classic terms (16.4 GB of weights alone) are the whole model on one device: a T4 (15.8 GB) never.
     assert len(none) == 1 and "t4" in none[0] and "method=classic sizes the whole model on one GPU" in none[0]
+
+
+def test_a_kv_what_if_says_which_dtype_kv_on_was() -> None:
+    from bot import report
+    from bot.slack_app import from_slack
+
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-8B.json").read_text()))
+    base = estimate(spec, Query(model="q"), model_id="q")
+    fp8 = estimate(spec, Query(model="q", kv="fp8"), model_id="q")
+    assert report.what_if_line(1, ["kv"], base, fp8).startswith("what-if of #1: kv=fp8 (was on, bf16): ")
+    # The command typed as a message is the command.
+    assert from_slack("/vram Qwen/Qwen3-8B s=32k") == "Qwen/Qwen3-8B s=32k"
