@@ -480,7 +480,7 @@ def _compare_field(e: Estimate, name: str) -> Block:
             held += f" a replica, {report.requests_all_cell(e)} in all ({q.dp} replicas)"
         lines.append(f"vLLM KV pool{whose} {pool[0]} GiB, {held}")
     if e.query.gpu_any:
-        lines.append(f"Fewest GPUs {escape(report.smallest_cards(e))}")
+        lines.append(f"{report.smallest_cards_label(e.query)} {escape(report.smallest_cards(e))}")
     phrase = fit_phrase(e)
     why = report.no_verdict(e)
     if why:

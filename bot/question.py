@@ -1663,10 +1663,27 @@ def _ordered(settings: dict[str, str]) -> dict[str, str]:
     return {key: settings[key] for key in VALID_KEYS if key in settings}
 
 
+# "on any GPU", "on a single card", "on one GPU": no card named, so every card.
+_ANY_CARD = re.compile(
+    r"\b(?:any|a single|one single|a|one)\s+(?:" + _GPU_NOUN + r")\b(?! (?:memory|vram|ram)\b)", re.I
+)
+# Training is another question: its memory (gradients, optimizer states) and its GPU hours are not sized.
+_TRAINING = re.compile(
+    r"(?<![\w/.-])(?:train|trains|training|pre-?train(?:ing)?|fine-?tun(?:e|es|ed|ing)|fine tun(?:e|ing)|"
+    r"finetun(?:e|es|ed|ing))(?![\w/.-])|\bgpu[- ]hours?\b",
+    re.IGNORECASE,
+)
+
+
 def read_question(text: str) -> Question:
     """Read one sentence; raises InputError (one sentence and an example) where it cannot."""
     if not text.strip():
         raise InputError(f"ask about a model, for example: {EXAMPLE}")
+    if (training := _TRAINING.search(text)) is not None:
+        raise InputError(
+            f'vram sizes serving a model (inference), not "{training[0]}": training\'s gradients, optimizer '
+            f"states and GPU hours are not sized; ask about serving it, for example: {EXAMPLE}"
+        )
     reader, kind = _read(text)
     phrase, unused = _finish_words(reader)
     if reader.model is None and phrase is None:
@@ -1689,6 +1706,9 @@ def read_question(text: str) -> Question:
     _check_explicit(reader, settings)
     settings.update(reader.explicit)
     _imply_vllm(settings)
+    if kind == "fit" and "gpu" not in settings and _ANY_CARD.search(text):
+        # "will it fit on any GPU?", "can X run on a single GPU?": which cards hold it.
+        kind = "which_gpu"
     if kind in ("min_gpus", "which_gpu") and "gpu" not in settings:
         # No card named: the fewest of every card in the catalog answers it.
         settings["gpu"] = ANY_GPU

@@ -196,7 +196,7 @@ def compare_table(a: Estimate, b: Estimate) -> Table:
                 f"Requests in all ({a.query.dp} replicas)", report.requests_all_cell(a), report.requests_all_cell(b)
             )
     if a.query.gpu_any:
-        table.add_row("Fewest GPUs", report.smallest_cards(a), report.smallest_cards(b))
+        table.add_row(report.smallest_cards_label(a.query), report.smallest_cards(a), report.smallest_cards(b))
     fit = a if a.fit is not None else b
     if fit.fit is not None:
         table.add_row(report.fit_label(fit), report.fit_word(a), report.fit_word(b))

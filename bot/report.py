@@ -343,7 +343,7 @@ def cards_answer(est: Estimate, esc: Escape = _same) -> str:
         if not held:
             return f"no card holds it on {layout} (the fewest of each card below)"
         more = f", as do {len(held) - 1} other cards (below)" if len(held) > 1 else ""
-        return f"{world(q):,} × {esc(held[0].gpu_name)} hold it on {layout}{more}"
+        return f"{world(q):,} × {esc(held[0].gpu_name)} hold it on {layout}{more}{_memory_only(est)}"
     # The smallest card at each count, where it has less memory than the smallest at fewer GPUs.
     steps: list[tuple[int, CardFit]] = []
     for n, cards in groups:
@@ -359,7 +359,38 @@ def cards_answer(est: Estimate, esc: Escape = _same) -> str:
         line = f"no one card holds it; the fewest: {_counted(n, first, q, esc)}"
     if rest:
         line += "; on smaller cards, " + " or ".join(_counted(k, card, q, esc) for k, card in rest)
-    return line
+    return line + _memory_only(est)
+
+
+def _memory_only(est: Estimate) -> str:
+    """What a card holds past the model's context window is memory's answer only (Slack shows one line)."""
+    window, q = est.details.context_window, est.query
+    if window and q.seq_len > window:
+        return f" (memory only: {q.seq_len:,} tokens is past the model's {window:,}-token context window)"
+    return ""
+
+
+def _none_holds(est: Estimate) -> str:
+    """Why no layout of a card holds the query, where the engine refuses none of them."""
+    q, engine = est.query, get_engine(est.query.engine)
+    if q.method == "classic":
+        return "method=classic sizes the whole model on one GPU"  # the original calculator's terms
+    if engine.split == "layers":
+        # Whole layers per GPU: each GPU runs the full-width activations, whatever the count.
+        return (
+            f"each GPU still runs {gib(est.memory.activations)} of activations at s={q.seq_len:,}, which more "
+            "GPUs do not divide"
+        )
+    unsearched = [
+        what
+        for what, searched in (
+            ("expert parallelism (ep=on)", q.expert_parallel or not est.params_active),
+            ("pp=", q.pp > 1),
+        )
+        if not searched
+    ]
+    line = f"no tensor-parallel group {engine.label} accepts, nor replicas of one, holds it on up to {MAX_GPUS:,} GPUs"
+    return line + (f"; not searched: {' and '.join(unsearched)}" if unsearched else "")
 
 
 def _general_refusal(est: Estimate) -> str | None:
@@ -382,8 +413,8 @@ def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None)
     if not q.gpu_any or est.refused:
         return []
 
-    def keys(cards: list[CardFit]) -> str:
-        words = [c.gpu + (f" ({layout})" if (layout := _card_layout(c, q)) else "") for c in cards]
+    def keys(cards: list[CardFit], *, layouts: bool = True) -> str:
+        words = [c.gpu + (f" ({layout})" if layouts and (layout := _card_layout(c, q)) else "") for c in cards]
         if limit is not None and len(words) > limit:
             words = [*words[:limit], f"and {len(words) - limit} more"]
         return ", ".join(words)
@@ -403,21 +434,21 @@ def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None)
     general = _general_refusal(est)
     for card in est.cards:
         if not card.min_gpus:
-            why = card.refusal or (
-                # The original calculator's terms are the whole model on one device: no split.
-                "method=classic sizes the whole model on one GPU"
-                if q.method == "classic"
-                else f"no layout vram tries, up to {MAX_GPUS:,} GPUs, holds it"
-            )
+            why = card.refusal or _none_holds(est)
             if general is not None and why.startswith(general.split("; ")[0]):
                 # The refusal said above, whatever the card: only the ways out differ (their layouts).
                 ways = re.search(r"; (?:or )?(use .*)", why)
                 why = f"as asked; {ways[1]}" if ways else "as asked"
-            unheld.setdefault(why.rstrip(".").replace(card.gpu_name, _CARD), []).append(card)
+            named = why.rstrip(".").replace(card.gpu_name, _CARD)
+            # The card's own figure ("and the NVIDIA Tesla T4 16GB is 7.5") goes where cards share the rule.
+            shared = re.sub(rf",? (?:not )?(?:on|for) (?:the )?{_CARD_RE}$", "", named)
+            shared = re.sub(
+                rf",? and the {_CARD_RE} is (?:(?:compute capability )?\d+(?:\.\d+)?|not an NVIDIA GPU)", "", shared
+            )
+            unheld.setdefault(shared, []).append(card)
     for why, cards in unheld.items():
-        shared = re.sub(rf",? (?:not )?(?:on|for) (?:the )?{re.escape(_CARD)}$", "", why)
-        if len(cards) > 1 and _CARD not in shared:
-            lines.append(f"none: {', '.join(c.gpu for c in cards)} ({esc(shared)})")
+        if _CARD not in why:
+            lines.append(f"none: {keys(cards, layouts=False)} ({esc(why)})")
             continue
         # The card is named inside the reason: one line each.
         lines += [f"none: {c.gpu} ({esc(why.replace(_CARD, c.gpu_name))})" for c in cards]
@@ -425,6 +456,7 @@ def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None)
 
 
 _CARD = "\x00card\x00"  # a card's name in a reason shared by several cards
+_CARD_RE = re.escape(_CARD)
 
 
 def card_change(est: Estimate) -> tuple[str, str] | None:
@@ -443,12 +475,21 @@ def card_change(est: Estimate) -> tuple[str, str] | None:
     return f"{n:,} × {card.gpu}", change
 
 
+def smallest_cards_label(q: Query) -> str:
+    """The comparison row :func:`smallest_cards` fills."""
+    return "Fewest GPUs" if world(q) == 1 else f"Smallest card on {world(q):,} GPUs"
+
+
 def smallest_cards(est: Estimate) -> str:
     """A comparison's cell for ``gpu=any``: the fewest of the smallest card that holds it alone, or of
     the card that takes the fewest (``1 × h100-pcie``, ``2 × a100-40gb``)."""
     groups = card_groups(est)
     if est.refused:
         return "no verdict"
+    if world(est.query) > 1:
+        # A layout asked: the card with the least memory that holds it so.
+        held = sorted((c for c in est.cards if c.fits), key=lambda c: c.gpu_memory)
+        return f"{world(est.query):,} × {held[0].gpu}" if held else "none"
     if not groups:
         return "none"
     n, cards = groups[0]
@@ -476,7 +517,8 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
     if est.refused:
         return f"{total} is a guess, not a verdict: {esc(' '.join(est.refused))}"
     if fit is None and q.gpu_any:
-        return f"{total}: {cards_answer(est, esc)}"
+        # The rows are sized for no card (each card is sized as gpu=<card> would be, a little apart).
+        return f"{total} (no card in particular): {cards_answer(est, esc)}"
     if fit is None:
         return f"{total} (add `gpu=h100` to check the fit, `gpu=any` for every card)"
     if fit.engine_refuses:
@@ -503,6 +545,9 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
         line += f"; it fits on {fewest[0]} of them (`{fewest[1]}`)"
     elif fewest is not None:
         line += f"; it fits on {fewest[0]}, {fit.min_gpus_dp} replicas of {fit.min_gpus} (`{fewest[1]}`)"
+    elif fit.min_gpus == 0 and fit.min_gpus_refusal:
+        # Memory is not what stops more GPUs: the engine starts none of them.
+        line += f"; more GPUs do not start it: {esc(fit.min_gpus_refusal)}"
     elif fit.min_gpus == 0:
         if engine.split == "layers":
             # Whole layers per GPU: past some count, each GPU's activations alone are the limit.

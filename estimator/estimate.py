@@ -254,6 +254,8 @@ def solve_fit(
     # which TP on NVSwitch GPUs lowers) is sized, per layout tried, at the nearest that starts, which
     # the verdict names beside the layout.
     min_gpus, min_dp, min_util = _fewest_gpus(spec, stages, query, gpu, engine, fits)
+    # No layout holds it: where the engine refuses every larger group, that is why (not the memory).
+    beyond = _refused_beyond(spec, query, gpu, engine) if min_gpus == 0 and refusal is None else None
     return Fit(
         gpu=gpu.key,
         gpu_name=gpu.name,
@@ -267,6 +269,7 @@ def solve_fit(
         min_gpus=min_gpus,
         min_gpus_dp=min_dp,
         min_gpus_util=min_util,
+        min_gpus_refusal=beyond,
         max_seq_len_memory_only=not refusal
         and bool(spec.max_position_embeddings)
         and max_seq > (spec.max_position_embeddings or 0),
@@ -306,6 +309,16 @@ def _refusal_at_longest(
     if engine.refuses(spec, at):
         return refusal
     return engine.refusal_at_longest(refusal, longest, _fewest_gpus(spec, stages, at, gpu, engine, False), query)
+
+
+def _refused_beyond(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine) -> str | None:
+    """The engine's refusal of the next group size past the query's, where it refuses every size past
+    it (transformers quantizing to NVFP4 on load on one GPU only); None where one of them starts."""
+    larger = [n for n in engine.tp_sizes(spec, MAX_GPUS, query) if n > query.gpus]
+    reasons = [engine.refusal(spec, engine.startable_query(query.model_copy(update={"gpus": n}), gpu)) for n in larger]
+    if not larger or any(why is None for why in reasons):
+        return None
+    return reasons[0]
 
 
 def _fewest_gpus(
@@ -525,7 +538,8 @@ def card_fits(spec: ModelSpec, query: Query, *, model_id: str) -> tuple[CardFit,
                 min_gpus=fit.min_gpus,
                 min_gpus_dp=fit.min_gpus_dp,
                 min_gpus_util=fit.min_gpus_util,
-                refusal=fit.engine_refuses,
+                # The query's layout refused, or (no layout holds it) every larger one.
+                refusal=fit.engine_refuses or (fit.min_gpus_refusal if not fit.min_gpus else None),
             )
         )
     return tuple(cards)

@@ -67,6 +67,9 @@ class Fit(Frozen):
     # check counts NCCL's buffers with TP on NVSwitch GPUs, and any util past the free memory); None:
     # the query's own util.
     min_gpus_util: float | None = None
+    # min_gpus is 0 because the engine refuses every group larger than the query's: its refusal of the
+    # next size (transformers quantizes to NVFP4 on load on one GPU only); None otherwise.
+    min_gpus_refusal: str | None = None
     # max_seq_len is past the model's context window (details.context_window): memory would hold it,
     # the model's positions do not (vLLM refuses such a max_model_len).
     max_seq_len_memory_only: bool = False

@@ -589,7 +589,7 @@ def test_gpu_any_in_slack_lists_the_cards_and_offers_the_smallest() -> None:
     msg = blocks.estimate_message(est, record_id=5)
     assert_valid_blocks(msg)
     # 17.1 GiB in bf16 at 4,096 tokens: a 24 GB card (the A10G, 21.98 GiB) holds it alone, a 16 GB one does not.
-    assert "*Total 17.1 GiB: one NVIDIA A10G 24GB (AWS g5) holds it" in msg.text
+    assert "*Total 17.1 GiB (no card in particular): one NVIDIA A10G 24GB (AWS g5) holds it" in msg.text
     assert "• 1 GPU: a10g, " in msg.text and "• 2 GPUs: " in msg.text
     # Slack reads <...> as a link: the heading says gpu=&lt;card&gt;, and a long line is cut to 12 cards.
     assert "*The fewest of each card that hold it (gpu=any; gpu=&lt;card&gt; answers for one):*" in msg.text
@@ -648,3 +648,36 @@ def test_a_kv_what_if_says_which_dtype_kv_on_was() -> None:
     assert report.what_if_line(1, ["kv"], base, fp8).startswith("what-if of #1: kv=fp8 (was on, bf16): ")
     # The command typed as a message is the command.
     assert from_slack("/vram Qwen/Qwen3-8B s=32k") == "Qwen/Qwen3-8B s=32k"
+
+
+def test_a_card_the_engine_starts_on_one_gpu_only_says_so_not_memory() -> None:
+    from bot import report
+
+    # transformers quantizes to NVFP4 on load on one GPU only: a 16 GB card that does not hold the
+    # 21.9 GiB is not helped by more of them, and the reason is that refusal, not the activations.
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-32B.json").read_text()))
+    one = estimate(spec, Query(model="q", weight_format="nvfp4", gpu="rtx-5080"), model_id="q")
+    assert one.fit is not None and one.fit.min_gpus == 0
+    assert one.fit.min_gpus_refusal is not None and "on one GPU only" in one.fit.min_gpus_refusal
+    line = report.verdict(one)
+    assert "; more GPUs do not start it: transformers quantizes to NVFP4 on load" in line and "activations" not in line
+    every = estimate(spec, Query(model="q", weight_format="nvfp4", gpu_any=True), model_id="q")
+    none = [line for line in report.cards_lines(every) if line.startswith("none: ")]
+    # One line per rule: the cards before Blackwell (and the AMD ones) share one, the card's own figure left out.
+    assert len(none) == 2, none
+    before = next(line for line in none if "only on Blackwell GPUs" in line)
+    assert "h100-80gb" in before and "mi300x" in before and "is compute capability" not in before
+    assert "rtx-5080" in next(line for line in none if "on one GPU only" in line)
+
+
+def test_no_vllm_layout_says_what_is_not_searched() -> None:
+    from bot import report
+
+    # DeepSeek-V3 in fp8 (about 630 GiB of weights) at 32k: 16 GB cards hold it in no tensor-parallel
+    # group and replicas vLLM accepts; expert parallelism and pipeline stages are not tried.
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "deepseek-ai__DeepSeek-V3.json").read_text()))
+    est = estimate(spec, Query(model="q", seq_len=32_768, engine="vllm", gpu_any=True), model_id="q")
+    none = [line for line in report.cards_lines(est) if line.startswith("none: ")]
+    assert any("rtx-4080" in line and "not searched: expert parallelism (ep=on) and pp=" in line for line in none)

@@ -270,6 +270,9 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("what GPU memory does Qwen/Qwen3-8B need at 32k", "Qwen/Qwen3-8B", "s=32k", FIT, ()),
     ("how many GPUs do I need for qwen3 32b at 128k?", "qwen3 32b", "s=128k gpu=any", GPUS, ()),
     ("what is the minimum number of GPUs for Qwen/Qwen3-32B", "Qwen/Qwen3-32B", "gpu=any", GPUS, ()),
+    # "on any GPU", "on a single GPU": no card named, so every card.
+    ("will Qwen/Qwen3-8B fit on any GPU?", "Qwen/Qwen3-8B", "gpu=any", WHICH, ()),
+    ("can Qwen/Qwen3-8B run on a single GPU at 32k?", "Qwen/Qwen3-8B", "s=32k gpu=any gpus=1", WHICH, ()),
     # Memory, or a device map, is not a card.
     ("what's the minimum GPU memory needed for Qwen/Qwen3-8B?", "Qwen/Qwen3-8B", "", FIT, ()),
     ("what device map for Qwen/Qwen3-8B?", "Qwen/Qwen3-8B", "", FIT, ("device", "map")),
@@ -1031,6 +1034,10 @@ REFUSED: list[tuple[str, str]] = [
     ("how much context can Qwen/Qwen3-8B take?", "on which GPU?"),
     ("how many users can Qwen/Qwen3-8B serve at 32k?", "on which GPU?"),
     ("which GPU can run Qwen/Qwen3-8B with the most users?", "ask one at a time"),
+    # Training is not sized: said, not answered as serving.
+    ("how many GPU hours to train Qwen/Qwen3-8B?", 'not "GPU hours"'),
+    ("can I fine-tune Qwen/Qwen3-8B on an H100?", 'not "fine-tune"'),
+    ("what GPU do I need for training Qwen/Qwen3-8B", 'not "training"'),
     ("max batch for Qwen/Qwen3-8B at 8k", "on which GPU?"),
     ("Qwen/Qwen3-8B for 0 users", "b=0 is out of range"),
     ("Qwen/Qwen3-8B with a context of 0", "s=0 is out of range"),

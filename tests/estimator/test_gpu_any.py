@@ -65,7 +65,7 @@ def test_each_card_is_the_answer_for_that_card(config: str, words: list[str]) ->
             fit.min_gpus,
             fit.min_gpus_dp,
             fit.min_gpus_util,
-            fit.engine_refuses,
+            fit.engine_refuses or (fit.min_gpus_refusal if not fit.min_gpus else None),
         ), card.gpu
 
 
