@@ -611,7 +611,10 @@ def history_message(
             none = f"No queries in this channel{matching}"
         body = f"{none} yet. Try `/vram microsoft/phi-4 s=16k`."
         return _message([_section(body)], [body])
-    title = ("*Your recent queries*" if mine else "*Recent queries in this channel*") + (
+    # A channel's listing also holds the asker's private queries (their DMs, answers only they saw).
+    private = any(getattr(getattr(r, "conversation", None), "private", False) for r in records)
+    here = "*Recent queries in this channel" + (" and your private ones*" if private else "*")
+    title = ("*Your recent queries*" if mine else here) + (
         f" matching “{escape(model)}”" if model else ""
     )
     title += " (`/vram show &lt;id&gt;` for one)"

@@ -681,3 +681,16 @@ def test_no_vllm_layout_says_what_is_not_searched() -> None:
     est = estimate(spec, Query(model="q", seq_len=32_768, engine="vllm", gpu_any=True), model_id="q")
     none = [line for line in report.cards_lines(est) if line.startswith("none: ")]
     assert any("rtx-4080" in line and "not searched: expert parallelism (ep=on) and pp=" in line for line in none)
+
+
+def test_a_channel_listing_with_the_askers_dm_queries_says_so() -> None:
+    from store.records import Conversation
+
+    when = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
+    here = Rec(2, when, "microsoft/phi-4", "ok", "U0001")
+    dm = Rec(1, when, "Qwen/Qwen3-8B", "ok", "U0001")
+    dm.conversation = Conversation(platform="slack", workspace="T1", channel="D1", user="U0001", private=True)  # type: ignore[attr-defined]
+    assert blocks.history_message([here]).text.startswith("*Recent queries in this channel* (")
+    assert blocks.history_message([here, dm]).text.startswith(
+        "*Recent queries in this channel and your private ones* ("
+    )
