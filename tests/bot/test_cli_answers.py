@@ -154,7 +154,8 @@ def test_gpu_any_lists_the_fewest_of_every_card(settings: Settings) -> None:
     assert (code, err) == (0, "")
     lines = out.splitlines()
     # Qwen3-8B at 4,096 tokens needs 17.1 GiB: the smallest card that holds it alone is a 24 GB one.
-    assert lines[1].startswith("Total 17.1 GiB (no card in particular): one NVIDIA A10G 24GB (AWS g5) holds it,"), lines[1]
+    verdict = "Total 17.1 GiB (no card in particular): one NVIDIA A10G 24GB (AWS g5) holds it,"
+    assert lines[1].startswith(verdict), lines[1]
     start = lines.index("The fewest of each card that hold it (gpu=any; gpu=<card> answers for one):")
     one = lines[start + 1]
     assert one.startswith("1 GPU: a10g, ") and "h100-80gb" in one and "t4" not in one.split(", ")
