@@ -614,9 +614,7 @@ def history_message(
     # A channel's listing also holds the asker's private queries (their DMs, answers only they saw).
     private = any(getattr(getattr(r, "conversation", None), "private", False) for r in records)
     here = "*Recent queries in this channel" + (" and your private ones*" if private else "*")
-    title = ("*Your recent queries*" if mine else here) + (
-        f" matching “{escape(model)}”" if model else ""
-    )
+    title = ("*Your recent queries*" if mine else here) + (f" matching “{escape(model)}”" if model else "")
     title += " (`/vram show &lt;id&gt;` for one)"
     lines = listing_lines(records, compares)
     blocks = [_section(title), *_sections(lines)]
