@@ -14,7 +14,7 @@ from bot.question import Question, read_question
 from bot.service import Outcome, Service
 from common.errors import VramError
 from estimator.engines import get_engine
-from estimator.engines.vllm import VllmReport, layout_words
+from estimator.layout import layout_words
 from estimator.result import Estimate
 from estimator.spec import Frozen
 from estimator.units import requests_text, tokens_text
@@ -168,7 +168,7 @@ _NIGHTLY_WORDS = ("nightly", "nightlies")
 
 def _nightly_line(word: str, est: Estimate | None) -> str:
     """ "vllm nightly": which release the answer sized, and how to name the build itself."""
-    release = est.engine_report.version if est is not None and isinstance(est.engine_report, VllmReport) else None
+    release = get_engine(est.query.engine).release_sized(est) if est is not None else None
     sized = f"sized as vLLM {release}; " if release else ""
     example = f" (for example vllm={release}.1rc1.dev50)" if release else ""
     return (

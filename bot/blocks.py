@@ -20,7 +20,6 @@ from bot.report import BAR_FREE as BAR_FREE  # re-exported: the bar's free-space
 from bot.report import GIB, bar, gib, listed_warnings, params
 from estimator.classic import classic_lines as _classic_lines
 from estimator.engines import engine_names, get_engine
-from estimator.engines.vllm import VllmReport
 from estimator.notes import Note
 from estimator.query import MAX_BATCH, MAX_SEQ_LEN
 from estimator.result import Estimate
@@ -395,8 +394,8 @@ def fit_phrase(est: Estimate) -> str | None:
     where = f"one {escape(fit.gpu_name)}" if world == 1 else f"{world} x {escape(fit.gpu_name)}"
     if fit.fits:
         return f"fits {where} ({report.margin(fit.headroom)} spare)"
-    v = est.engine_report
-    if fit.engine_refuses is not None or (isinstance(v, VllmReport) and not v.starts):
+    pool = get_engine(est.query.engine).pool(est)
+    if fit.engine_refuses is not None or (pool is not None and not pool.starts):
         return f"does not fit {where} ({get_engine(est.query.engine).label} will not start it)"
     if fit.headroom >= 0:
         return f"does not fit {where}"  # what the engine adds on top of its share: the verdict says

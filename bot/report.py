@@ -13,16 +13,10 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
-from estimator.engines import KvTerm, get_engine
-from estimator.engines.vllm import (
-    VllmReport,
-    fewest_settings,
-    kvmem_setting,
-    kvmem_text,
-    layout_settings,
-    util_refused,
-)
+from estimator.engines import KvTerm, PoolSummary, get_engine
+from estimator.engines.vllm import kvmem_setting, kvmem_text
 from estimator.grammar import ANY_GPU, KEY_BY_NAME, KEYS, is_default
+from estimator.layout import fewest_settings, layout_settings
 from estimator.notes import Note
 from estimator.query import MAX_GPUS, Query
 from estimator.result import CardFit, Estimate
@@ -99,17 +93,17 @@ def shown_change(before: int, after: int) -> str:
 
 
 def held_change(base: Estimate, new: Estimate) -> str:
-    """``; vLLM's pool holds 31.67 -> 38.52 requests``: where both answers have a vLLM pool that
-    starts, the change in what it holds, vLLM's own figure of a change (in all, with replicas)."""
-    a, b = base.engine_report, new.engine_report
-    if not (isinstance(a, VllmReport) and isinstance(b, VllmReport) and a.starts and b.starts):
+    """``; vLLM's pool holds 31.67 -> 38.52 requests``: where both answers have an engine's pool that
+    starts, the change in what it holds, the engine's own figure of a change (in all, with replicas)."""
+    a, b = _pool(base), _pool(new)
+    if a is None or b is None or not (a.starts and b.starts) or base.query.engine != new.query.engine:
         return ""
-    if a.data_parallel_size == b.data_parallel_size == 1:
-        was, now, whose, tail = a.max_resident, b.max_resident, "vLLM's pool holds", ""
+    label = get_engine(new.query.engine).label
+    if a.replicas == b.replicas == 1:
+        was, now, whose, tail = a.requests, b.requests, f"{label}'s pool holds", ""
     else:
-        was = a.max_resident * a.data_parallel_size
-        now = b.max_resident * b.data_parallel_size
-        whose, tail = "vLLM's replicas hold", " in all"
+        was, now = a.requests * a.replicas, b.requests * b.replicas
+        whose, tail = f"{label}'s replicas hold", " in all"
     if f"{was:.2f}" == f"{now:.2f}":
         return ""
     return f"; {whose} {was:,.2f} → {now:,.2f} requests{tail}"
@@ -227,22 +221,15 @@ def header(est: Estimate, esc: Escape = _same) -> str:
     return " · ".join(parts)
 
 
-def _tokens_word(count: int) -> str:
-    return f"{count} speculative token{'' if count == 1 else 's'}"
-
-
 def _speculative_words(est: Estimate, esc: Escape) -> str | None:
-    """vLLM's speculative decoding as sized: MTP's tokens, or the drafter and its tokens."""
-    q, v = est.query, est.engine_report
-    if q.engine != "vllm":
-        return None  # the other engine does not read mtp= or draft= (a warning says so)
-    if isinstance(v, VllmReport) and (d := v.drafter) is not None:
-        return f"{esc(d.method)} drafter {esc(d.model)} ({_tokens_word(d.num_speculative_tokens)})"
-    if q.draft and q.spec:
-        return f"drafter {esc(q.draft)} ({_tokens_word(q.spec)})"
-    if q.mtp:
-        return f"MTP ({_tokens_word(q.mtp)})"
-    return None
+    """The speculative decoding sized, as the engine words it (an engine that reads no mtp= or draft=
+    has none: a warning says so)."""
+    return get_engine(est.query.engine).speculative_words(est, esc)
+
+
+def _pool(est: Estimate) -> PoolSummary | None:
+    """The engine's KV pool as sized, where it has one."""
+    return get_engine(est.query.engine).pool(est)
 
 
 def listed_warnings(est: Estimate) -> list[Note]:
@@ -889,6 +876,7 @@ def max_line(est: Estimate) -> str | None:
     if fit is None or fit.max_seq_len is None or fit.max_batch is None:
         return None  # no GPU, or the engine will not start it: nothing it would hold
     q = est.query
+    engine = get_engine(q.engine)
     if q.dp > 1:
         where = f"these {q.dp} replicas"
     elif q.gpus * q.pp > 1:
@@ -897,18 +885,18 @@ def max_line(est: Estimate) -> str | None:
     else:
         where = "this GPU"
     if fit.max_seq_len <= 0 and fit.max_batch <= 0:
-        if util_refused(est.engine_report):
-            return f"Max on {where}: none at util={q.util:g}, which vLLM will not start with"
-        fraction = get_engine(q.engine).usable_fraction(q)
+        if engine.util_refused(est):
+            return f"Max on {where}: none at util={q.util:g}, which {engine.label} will not start with"
+        fraction = engine.usable_fraction(q)
         if est.memory.weights >= fit.gpu_memory * fraction:
             # util's share of the device, where the engine takes one, is what the weights pass.
             share = "" if fraction >= 1 else f" in util={fraction:g} of the GPU"
             return f"Max on {where}: not one token at b={q.batch:,} (the weights alone do not fit{share})"
         # The weights fit: it is b sequences (or s tokens each) that do not.
         line = f"Max on {where}: not one token at b={q.batch:,}, and not one sequence of {q.seq_len:,} tokens"
-        v = est.engine_report
+        pool = _pool(est)
         state = sum(t.bytes_per_sequence for t in est.details.kv_terms if t.part == "state")
-        if isinstance(v, VllmReport) and state and 0 < v.kv_cache_memory < state:
+        if pool is not None and state and 0 < pool.memory_bytes < state:
             # A hybrid request holds its recurrent-state pages whatever its length: not one fits.
             line += f" (one request's recurrent state alone, {size(state)}, is more than the pool)"
         return line
@@ -927,13 +915,13 @@ def max_line(est: Estimate) -> str | None:
             seq = f"{fit.max_seq_len:,} tokens{more} at b={q.batch:,}"
         seq += f" (memory only: the model's context window is {window:,}"
         longest = est.details.longest_context
-        if isinstance(est.engine_report, VllmReport) and longest and fit.max_seq_len > longest:
+        if engine.refuses_past_longest and longest and fit.max_seq_len > longest:
             # vLLM will not start past its longest max_model_len as configured (a RoPE stretch, yarn=
             # where the config takes one, grows the rotary table this figure leaves out): no s= to type back.
             seq += (
-                ", which vLLM will not start past as configured"
+                f", which {engine.label} will not start past as configured"
                 if longest == window
-                else f"; vLLM will not start past {longest:,} as configured"
+                else f"; {engine.label} will not start past {longest:,} as configured"
             )
         seq += ")"
     batch = f"b={fit.max_batch:,} at s={q.seq_len:,}" if fit.max_batch > 0 else f"not even b=1 at s={q.seq_len:,}"
@@ -1004,22 +992,23 @@ def fit_word(est: Estimate) -> str:
 
 
 def pool_cells(est: Estimate) -> tuple[str, str] | None:
-    """vLLM's KV pool (GiB) and the requests of s tokens its scheduler holds at once (the null block
-    left out), or None for other engines."""
-    v = est.engine_report
-    if not isinstance(v, VllmReport):
-        return None
-    if est.refused or est.fit is None:
+    """The engine's KV pool (GiB) and the requests of s tokens its scheduler holds at once (the null
+    block left out), or None for an engine without one."""
+    engine = get_engine(est.query.engine)
+    if engine.report_key is None:
+        return None  # no section: no pool to show, whatever the GPU
+    pool = engine.pool(est)
+    if est.refused or est.fit is None or pool is None:
         return ("no verdict" if est.refused else "no GPU named",) * 2
-    if v.kv_cache_memory <= 0 or not v.starts:
+    if pool.memory_bytes <= 0 or not pool.starts:
         return ("will not start",) * 2
-    return f"{v.kv_cache_memory / GIB:,.2f}", f"{v.max_resident:,.2f}"
+    return f"{pool.memory_bytes / GIB:,.2f}", f"{pool.requests:,.2f}"
 
 
 def pool_labels(q: Query) -> tuple[str, str]:
     """The comparison's rows for vLLM's pool and the requests it holds, saying whose they are: with
     pp= the busiest stage's pool (the engine's block count is shared), with dp= one replica's."""
-    pool = "vLLM KV pool GiB" + (" (busiest stage)" if q.pp > 1 else "")
+    pool = f"{get_engine(q.engine).label} KV pool GiB" + (" (busiest stage)" if q.pp > 1 else "")
     length = "its longest context" if q.seq_len_from_model else f"{q.seq_len:,} tokens"
     requests = f"Requests of {length}" + (f" (each of {q.dp} replicas)" if q.dp > 1 else "")
     return pool, requests
@@ -1027,11 +1016,10 @@ def pool_labels(q: Query) -> tuple[str, str]:
 
 def requests_all_cell(est: Estimate) -> str:
     """With dp=, the requests every replica's pool holds together (blank where the pool has no figure)."""
-    v = est.engine_report
-    cells = pool_cells(est)
-    if not isinstance(v, VllmReport) or cells is None or cells[1] != f"{v.max_resident:,.2f}":
+    pool, cells = _pool(est), pool_cells(est)
+    if pool is None or cells is None or cells[1] != f"{pool.requests:,.2f}":
         return cells[1] if cells is not None else ""
-    return f"{v.max_resident * est.query.dp:,.2f}"
+    return f"{pool.requests * est.query.dp:,.2f}"
 
 
 def fit_label(est: Estimate) -> str:
@@ -1112,25 +1100,15 @@ def totals_change(base: Estimate, new: Estimate) -> str:
     return f"{gib(before)}{each(base)} → {gib(after)}{each(new)}"
 
 
-# Keys whose unset value is a default the vLLM report states: the report field that holds it.
-_VLLM_DEFAULTS = {
-    "mnbt": "max_num_batched_tokens",
-    "seqs": "max_num_seqs",
-    "util": "gpu_memory_utilization",
-    "vllm": "version",
-}
-
-
 def _was(key: str, base: Estimate) -> str:
-    """A setting's value before a what-if: as set, or the default in effect where vLLM's report gives it
-    (``8k, the default``), else "unset"."""
+    """A setting's value before a what-if: as set, or the default in effect where the engine's section
+    gives it (vLLM's ``8k, the default``), else "unset"."""
     value = setting_value(key, base.query)
     if key == "kv" and value == "on" and base.details.kv_dtype:
         return f"on, {base.details.kv_dtype}"  # kv=on is the model's dtype: say which
-    v = base.engine_report
-    if value != "unset" or key not in _VLLM_DEFAULTS or not isinstance(v, VllmReport):
+    default = get_engine(base.query.engine).setting_default(key, base) if value == "unset" else None
+    if default is None:
         return value
-    default = getattr(v, _VLLM_DEFAULTS[key])
     if isinstance(default, int) and not isinstance(default, bool):
         shown = next(
             (f"{default // n}{u}" for u, n in (("m", 1 << 20), ("k", 1 << 10)) if default >= n and default % n == 0),

@@ -17,6 +17,7 @@ from estimator.engines.base import (
     GpuShare,
     KvTerm,
     OverheadTerm,
+    PoolSummary,
     WeightTerm,
 )
 
@@ -81,6 +82,7 @@ __all__ = [
     "GpuShare",
     "KvTerm",
     "OverheadTerm",
+    "PoolSummary",
     "WeightTerm",
     "engine_aliases",
     "engine_names",

@@ -153,6 +153,16 @@ class FitFix(Frozen):
         return self.settings + (f" ({self.why})" if self.why else "")
 
 
+class PoolSummary(Frozen):
+    """An engine's KV pool as the front ends show it (vLLM's): what one GPU's pool takes, and the
+    requests of s tokens it holds at once."""
+
+    memory_bytes: int  # one GPU's pool (the shown pipeline stage's)
+    requests: float  # requests of s tokens one replica's pool holds at once (its null block left out)
+    replicas: int = 1  # data-parallel replicas, each with such a pool
+    starts: bool = True  # whether the engine starts as sized
+
+
 class Engine(Protocol):
     """A serving engine profile."""
 
@@ -173,6 +183,8 @@ class Engine(Protocol):
     # Whether it allocates its KV cache whatever kv= says (vLLM): kv=off then drops the cache from the
     # memory total only, and the fit is the one with the cache.
     kv_always_allocated: ClassVar[bool]
+    # Whether it will not start past its longest context as configured (vLLM's max_model_len check).
+    refuses_past_longest: ClassVar[bool]
 
     def kv_cache_bytes(
         self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None
@@ -346,6 +358,27 @@ class Engine(Protocol):
         verdict decides (the fewest layout is then the way)."""
         ...
 
+    def pool(self, est: Estimate) -> PoolSummary | None:
+        """Its KV pool as sized (vLLM's), or None where it has none or no GPU was named."""
+        ...
+
+    def speculative_words(self, est: Estimate, esc: Escape) -> str | None:
+        """The speculative decoding sized (MTP, a drafter), in words for the header; None for none."""
+        ...
+
+    def setting_default(self, key: str, est: Estimate) -> object | None:
+        """The value in effect for grammar key ``key`` left unset, where its section states it (vLLM's
+        max_num_seqs default for the GPU); None where it does not."""
+        ...
+
+    def release_sized(self, est: Estimate) -> str | None:
+        """The engine release the answer follows, or None for an engine without releases."""
+        ...
+
+    def util_refused(self, est: Estimate) -> bool:
+        """Whether the engine refuses the memory share asked of it (vLLM's util start check)."""
+        ...
+
 
 # Tensor-parallel sizes tried when an engine has no rule of its own: what engines accept in practice.
 POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -367,6 +400,7 @@ class BaseEngine:
     split: ClassVar[Literal["tensor", "layers"]] = "tensor"
     data_parallel: ClassVar[bool] = False
     kv_always_allocated: ClassVar[bool] = False
+    refuses_past_longest: ClassVar[bool] = False
 
     def kv_cache_bytes(
         self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None
@@ -495,3 +529,18 @@ class BaseEngine:
 
     def fit_fixes(self, est: Estimate) -> tuple[FitFix, ...] | None:
         return None
+
+    def pool(self, est: Estimate) -> PoolSummary | None:
+        return None
+
+    def speculative_words(self, est: Estimate, esc: Escape) -> str | None:
+        return None
+
+    def setting_default(self, key: str, est: Estimate) -> object | None:
+        return None
+
+    def release_sized(self, est: Estimate) -> str | None:
+        return None
+
+    def util_refused(self, est: Estimate) -> bool:
+        return False

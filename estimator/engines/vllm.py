@@ -47,7 +47,17 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from common.errors import InputError, UnmodelledError
 from estimator.arith import ceil_div, round_up
 from estimator.dtypes import Dtypes, resolve_dtypes
-from estimator.engines.base import BaseEngine, EngineReport, EngineTerms, Escape, FitFix, KvPart, KvTerm, WeightTerm
+from estimator.engines.base import (
+    BaseEngine,
+    EngineReport,
+    EngineTerms,
+    Escape,
+    FitFix,
+    KvPart,
+    KvTerm,
+    PoolSummary,
+    WeightTerm,
+)
 from estimator.engines.vllm_profiles import (
     DS_MLA_BYTES_PER_TOKEN,
     DSV4_FP8_DS_MLA_BYTES_PER_TOKEN,
@@ -85,6 +95,7 @@ from estimator.engines.vllm_profiles import (
 from estimator.eplb import eplb_served
 from estimator.gpus import GPU, lookup_gpu
 from estimator.kv import CacheLayout, element_bytes, head_token_bytes, kv_cache_bytes
+from estimator.layout import fewest_settings, layout_settings, layout_words
 from estimator.memo import by_spec
 from estimator.notes import Note, note
 from estimator.pipeline import stage_specs
@@ -119,7 +130,7 @@ from estimator.weights import (
 
 if TYPE_CHECKING:
     from estimator.query import Query
-    from estimator.result import Estimate, Fit
+    from estimator.result import Estimate
 
 # The release answers follow when vllm= is not given: the newest profiled one.
 DEFAULT_VERSION = NEWEST
@@ -4968,6 +4979,7 @@ class VllmEngine(BaseEngine):
     overhead_label: ClassVar[str] = "CUDA context, non-torch memory, CUDA graphs"
     data_parallel: ClassVar[bool] = True
     kv_always_allocated: ClassVar[bool] = True
+    refuses_past_longest: ClassVar[bool] = True
 
     def kv_cache_bytes(
         self, spec: ModelSpec, query: Query, kv_dtype: KVDType, *, gpus: int, gpu: GPU | None = None
@@ -5578,6 +5590,41 @@ class VllmEngine(BaseEngine):
             )
         return line
 
+    def pool(self, est: Estimate) -> PoolSummary | None:
+        v = est.engine_report
+        if not isinstance(v, VllmReport):
+            return None
+        return PoolSummary(
+            memory_bytes=v.kv_cache_memory, requests=v.max_resident, replicas=v.data_parallel_size, starts=v.starts
+        )
+
+    def speculative_words(self, est: Estimate, esc: Escape) -> str | None:
+        """MTP's tokens, or the drafter and its tokens."""
+        q, v = est.query, est.engine_report
+
+        def tokens(count: int) -> str:
+            return f"{count} speculative token{'' if count == 1 else 's'}"
+
+        if isinstance(v, VllmReport) and (d := v.drafter) is not None:
+            return f"{esc(d.method)} drafter {esc(d.model)} ({tokens(d.num_speculative_tokens)})"
+        if q.draft and q.spec:
+            return f"drafter {esc(q.draft)} ({tokens(q.spec)})"
+        if q.mtp:
+            return f"MTP ({tokens(q.mtp)})"
+        return None
+
+    def setting_default(self, key: str, est: Estimate) -> object | None:
+        v = est.engine_report
+        field = _REPORTED_DEFAULTS.get(key)
+        return getattr(v, field) if field is not None and isinstance(v, VllmReport) else None
+
+    def release_sized(self, est: Estimate) -> str | None:
+        v = est.engine_report
+        return v.version if isinstance(v, VllmReport) else None
+
+    def util_refused(self, est: Estimate) -> bool:
+        return util_refused(est.engine_report)
+
     def fit_fixes(self, est: Estimate) -> tuple[FitFix, ...] | None:
         """The ways to fit that the verdict offers, in its order: util, seqs, the settings that alone fit
         (prefix=off, a smaller batch), kvmem, b, s, then the fewest layout. The util start check's way
@@ -5937,24 +5984,12 @@ def seqs_words(q: Query, v: VllmReport) -> str:
     return f"max_num_seqs {v.max_num_seqs:,}, its default here"
 
 
-def layout_words(tp: int, pp: int, dp: int) -> str:
-    """``3 replicas of tp=8``: a data-parallel layout in words."""
-    group = f"tp={tp}" + (f" x pp={pp}" if pp > 1 else "")
-    return f"{dp} replicas of {group}" if dp > 1 else group
-
-
-def fewest_settings(fit: Fit, query: Query) -> str:
-    """The settings that ask for the fit's fewest layout, with the util it is sized at where the
-    query's own does not start there (``gpus=2 util=0.98``)."""
-    settings = layout_settings(fit.min_gpus, fit.min_gpus_dp, asked_dp=query.dp)
-    return settings + (f" util={fit.min_gpus_util:g}" if fit.min_gpus_util is not None else "")
-
-
-def layout_settings(tp: int, dp: int, *, asked_dp: int = 1) -> str:
-    """The settings that ask for a layout: ``gpus=8`` or ``gpus=8 dp=3``. Applied as a what-if they
-    keep every other setting of the query, its dp= too: ``dp=1`` is said where the query had replicas
-    and the layout has none."""
-    return f"gpus={tp}" + (f" dp={dp}" if dp > 1 or dp != asked_dp else "")
-
+# Keys whose unset value is a default the report states: the report field that holds it.
+_REPORTED_DEFAULTS = {
+    "mnbt": "max_num_batched_tokens",
+    "seqs": "max_num_seqs",
+    "util": "gpu_memory_utilization",
+    "vllm": "version",
+}
 
 ENGINE = VllmEngine()
