@@ -578,7 +578,17 @@ def history_lines(records: Sequence[Any], compares: Sequence[tuple[Any, Any]] = 
         # A question with a pasted paragraph is shortened: the listing is for finding it (show <id>).
         text = _truncate(" ".join(r.text.replace("`", " ").split()), HISTORY_TEXT_LIMIT)
         model = getattr(r, "model", None)
-        if getattr(r, "parent_id", None) is not None and model and model.lower() not in text.lower():
+        models = [m for side in sides if (m := getattr(side, "model", None))]
+        if (
+            getattr(r, "parent_id", None) is not None
+            and len(models) == 2
+            and model
+            and model.lower() not in text.lower()
+        ):
+            # A reply in a comparison's thread changed both sides: name both, in the order compared.
+            first, second = (escape(m) for m in models)
+            text_part = f"`{escape(text)}` on `{first}` and `{second}`"
+        elif getattr(r, "parent_id", None) is not None and model and model.lower() not in text.lower():
             text_part = f"`{escape(text)}` on `{escape(model)}`"  # a thread reply that typed only the change
         else:
             text_part = f"`{escape(text)}`"

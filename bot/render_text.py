@@ -151,8 +151,10 @@ def history_table(
         table.add_column(column, justify="right" if column in ("id", "total GiB") else "left", no_wrap=column != "text")
     for rec, sides in report.history_rows(shown, compares):
         text = shorten_paths(rec.text)
-        if rec.parent_id is not None:
-            text = f"what-if of #{rec.parent_id}: {text}"
+        parents = [side.parent_id for side in sides if side.parent_id is not None]
+        if parents:
+            # A what-if of a comparison changed both sides: both bases, as the id column pairs them.
+            text = f"what-if of {' | '.join(f'#{p}' for p in parents)}: {text}"
         totals = [_total_cell(side) for side in sides]
         failed = [side for side, total in zip(sides, totals, strict=True) if total is None]
         total = " | ".join(t or "failed" for t in totals)

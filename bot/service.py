@@ -414,7 +414,7 @@ class Service:
                     return first, second
             return None
         if not rec.text.lstrip().lower().startswith("compare"):
-            return None
+            return self._what_if_sides(rec, who)
         try:
             cmd = parse(rec.text)
         except InputError:
@@ -436,6 +436,29 @@ class Service:
                 continue
             first, second = sorted((rec, other), key=lambda r: r.id)
             if (first.requested_model, second.requested_model) == wanted and self._store.visible(other, who):
+                return first, second
+        return None
+
+    def _what_if_sides(self, rec: QueryRecord, who: Conversation) -> tuple[QueryRecord, QueryRecord] | None:
+        """Both sides of a what-if of a comparison that is not (or no longer) posted as one message (the
+        terminal's ``show 3 s=8k``, a reply whose answer was deleted): the record beside it that changed
+        the comparison's other side the same way."""
+        assert self._store is not None
+        parent = self._store.get(rec.parent_id) if rec.parent_id is not None else None
+        sides = self.compare_sides(parent, who) if parent is not None else None
+        if parent is None or sides is None:
+            return None
+        other_parent = sides[1] if sides[0].id == parent.id else sides[0]
+        ids = [rec.id + k for k in range(-_SIDE_GAP, _SIDE_GAP + 1) if k and rec.id + k > 0]
+        for other in sorted(
+            (r for i in ids if (r := self._store.get(i)) is not None), key=lambda r: abs(r.id - rec.id)
+        ):
+            if other.parent_id != other_parent.id or other.text != rec.text or other.conversation != rec.conversation:
+                continue
+            if abs((other.created_at - rec.created_at).total_seconds()) > SIDES_APART_S:
+                continue
+            if self._store.visible(other, who):
+                first, second = sorted((rec, other), key=lambda r: r.id)
                 return first, second
         return None
 

@@ -694,3 +694,11 @@ def test_a_channel_listing_with_the_askers_dm_queries_says_so() -> None:
     assert blocks.history_message([here, dm]).text.startswith(
         "*Recent queries in this channel and your private ones* ("
     )
+
+
+def test_a_comparison_what_if_in_the_history_names_both_models() -> None:
+    when = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
+    a = Rec(3, when, "s=32k", "ok", "U0001", parent_id=1, model="Qwen/Qwen3-8B")
+    b = Rec(4, when, "s=32k", "ok", "U0001", parent_id=2, model="Qwen/Qwen3-0.6B")
+    [line] = blocks.history_lines([b, a], compares=[(a, b)])
+    assert "`#3` `#4`" in line and "`s=32k` on `Qwen/Qwen3-8B` and `Qwen/Qwen3-0.6B`" in line, line

@@ -180,3 +180,20 @@ def test_gpu_any_in_json_and_compare(settings: Settings) -> None:
     assert code == 0
     row = next(line for line in out.splitlines() if line.strip().startswith("Fewest GPUs"))
     assert "1 × a10g" in row and "1 × rtx-5090" in row, row
+
+
+def test_a_what_if_of_a_comparison_is_one_history_row(settings: Settings) -> None:
+    # `show 1 s=8k` of a comparison changes both sides: two records, one row, as the comparison is.
+    qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
+    assert vram(["compare", qwen, PHI4], settings)[0] == 0
+    code, out, _ = vram(["show", "1", "s=8k"], settings)
+    assert code == 0 and out.strip().splitlines()[-1].startswith("kept as #3 and #4")
+    code, out, _ = vram(["history"], settings)
+    rows = [line for line in out.splitlines() if "what-if" in line]
+    assert len(rows) == 1 and rows[0].split()[:3] == ["3", "|", "4"], out
+    assert "what-if of #1 | #2: s=8k" in rows[0]
+    # A what-if of that what-if is the comparison again.
+    code, out, _ = vram(["show", "4", "b=2"], settings)
+    assert code == 0 and "kept as #5 and #6" in out
+    code, out, _ = vram(["history", "--json"], settings)
+    assert [r["compared_with"] for r in json.loads(out) if r["id"] in (5, 6)] == [5, 6], out
