@@ -319,12 +319,14 @@ def what_ifs(est: Estimate) -> list[tuple[str, str]]:
     q = est.query
     out: list[tuple[str, str]] = []
     window = _context_limit(est)
-    if (doubled := _doubled_context(est)) is not None:
+    # With gpu=any and no card that holds it, more context or batch holds it on none either.
+    grows = not (q.gpu_any and not report.card_groups(est))
+    if grows and (doubled := _doubled_context(est)) is not None:
         out.append((f"Context x2 (s={_count(doubled)})", f"s={_count(doubled)}"))
     elif window is not None and q.seq_len != window and window <= MAX_SEQ_LEN and not q.seq_len_from_model:
         # Below the longest context, the way up to it; past it (which vLLM refuses), the way back.
         out.append(("Longest context (s=max)", "s=max"))
-    if q.batch * 2 <= MAX_BATCH:
+    if grows and q.batch * 2 <= MAX_BATCH:
         out.append((f"Batch x2 (b={q.batch * 2})", f"b={q.batch * 2}"))
     if q.kv != "off" and est.details.kv_dtype not in (None, "fp8"):
         out.append(("KV in fp8", "kv=fp8"))

@@ -702,3 +702,13 @@ def test_a_comparison_what_if_in_the_history_names_both_models() -> None:
     b = Rec(4, when, "s=32k", "ok", "U0001", parent_id=2, model="Qwen/Qwen3-0.6B")
     [line] = blocks.history_lines([b, a], compares=[(a, b)])
     assert "`#3` `#4`" in line and "`s=32k` on `Qwen/Qwen3-8B` and `Qwen/Qwen3-0.6B`" in line, line
+
+
+def test_no_card_holds_it_offers_no_more_context_or_batch() -> None:
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-8B.json").read_text()))
+    # vLLM refuses 131,072 tokens past the model's 40,960 on every card: the way back is s=max.
+    est = estimate(spec, Query(model="q", gpu_any=True, engine="vllm", seq_len=131_072), model_id="q")
+    labels = [label for label, _ in blocks.what_ifs(est)]
+    assert "Longest context (s=max)" in labels
+    assert not [label for label in labels if label.startswith(("Batch x2", "Context x2"))], labels
