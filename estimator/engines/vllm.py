@@ -2429,7 +2429,7 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
         return cached[1]
     if why := serve_refusal(spec, query):
         raise InputError(why)
-    if query.block_size is not None and (why := _block_size_unmodelled(spec)):
+    if query.block_size is not None and (why := _block_size_unmodelled(spec, query.block_size)):
         raise UnmodelledError(why)
     if spec.model_type in _INKLING_TYPES:
         layout = _with_in_flight(_inkling_layout(spec, query, kv_dtype), spec, query)
@@ -2491,13 +2491,16 @@ def kv_layout(spec: ModelSpec, query: Query) -> tuple[KvLayout, tuple[str, ...]]
     return layout
 
 
-def _block_size_unmodelled(spec: ModelSpec) -> str | None:
+def _block_size_unmodelled(spec: ModelSpec, block_size: int) -> str | None:
     """Why vram does not size block= (``--block-size``) for this model, else None. A user's block size
     is the cache block of attention-only models as given (platforms/interface.py@v0.33.0
     ``update_block_size_for_backend`` skips the backend's preferred size when
     ``user_specified_block_size``); MLA backends take their own kernel blocks, and hybrid, sparse and
     compressed caches align the attention block to other pages, which vram does not follow from a
-    user's size."""
+    user's size. DeepSeek-V4's 256, its FlashMLA sparse kernel's only block and the one its recipes
+    give (``--block-size 256``), is the block vram sizes it with: that one is taken."""
+    if compressed_attention(spec) and block_size == DSV4_MLA_BLOCK:
+        return None
     if spec.model_type in _INKLING_TYPES or compressed_attention(spec):
         kind = "compressed attention"
     elif any(layer.kind == "mla" for layer in spec.layers):

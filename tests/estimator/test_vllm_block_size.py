@@ -74,3 +74,24 @@ def test_the_grammar_takes_multiples_of_16_up_to_256() -> None:
 def test_with_transformers_it_is_a_vllm_setting_that_changes_nothing() -> None:
     est = estimate(LLAMA, Query(block_size=32), model_id="m")
     assert any("block" in w.message and "engine=vllm" in w.message for w in est.warnings)
+
+
+def test_deepseek_v4s_own_block_is_taken_and_sized_as_without_it() -> None:
+    # --block-size 256 is V4_FLASHMLA_SPARSE's only kernel block, the default vram sizes DeepSeek-V4
+    # with, and what its recipes pass (calibration2 n004-n007, n027): the same answer as without it.
+    # Another size is not modelled.
+    spec = load_model_spec(
+        json.loads(
+            (
+                Path(__file__).resolve().parents[1] / "fixtures" / "calibration2" / "configs" / "deepseek_v4_flash.json"
+            ).read_text()
+        )
+    )
+    base = Query(engine="vllm", vllm="0.26", gpu="h20", gpus=2, util=0.95, seq_len=121_344, kv="fp8", mtp=1)
+    without = estimate(spec, base, model_id="m").to_json()["vllm"]
+    given = estimate(spec, base.model_copy(update={"block_size": 256}), model_id="m").to_json()["vllm"]
+    assert (
+        given["kv_cache_tokens"] == without["kv_cache_tokens"] and given["num_gpu_blocks"] == without["num_gpu_blocks"]
+    )
+    with pytest.raises(UnmodelledError, match="compressed attention"):
+        estimate(spec, base.model_copy(update={"block_size": 64}), model_id="m")
