@@ -389,7 +389,8 @@ def _general_refusal(est: Estimate) -> str | None:
 def layout_words_of(q: Query) -> str:
     """``4 GPUs``, ``8 GPUs (gpus=2 pp=2 dp=2)``: a query's layout in words."""
     settings = [f"gpus={q.gpus}"] + [f"{k}={v}" for k, v in (("pp", q.pp), ("dp", q.dp)) if v > 1]
-    return f"{world(q):,} GPUs" + (f" ({' '.join(settings)})" if q.pp > 1 or q.dp > 1 else "")
+    count = f"{world(q):,} GPU{'s' if world(q) > 1 else ''}"
+    return count + (f" ({' '.join(settings)})" if q.pp > 1 or q.dp > 1 else "")
 
 
 def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None) -> list[str]:
@@ -400,8 +401,15 @@ def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None)
     if not q.gpu_any or est.refused:
         return []
 
+    def word(card: CardFit, layouts: bool) -> str:
+        notes = [layout] if layouts and (layout := _card_layout(card, q)) else []
+        if layouts and card.ways and not card.fits:
+            # Fewer of it hold it with another engine setting (vLLM's seqs= on a large card).
+            notes.append(f"{layout_words_of(q)} with {' or '.join(card.ways)}")
+        return card.gpu + (f" ({'; '.join(notes)})" if notes else "")
+
     def keys(cards: list[CardFit], *, layouts: bool = True) -> str:
-        words = [c.gpu + (f" ({layout})" if layouts and (layout := _card_layout(c, q)) else "") for c in cards]
+        words = [word(c, layouts) for c in cards]
         if limit is not None and len(words) > limit:
             words = [*words[:limit], f"and {len(words) - limit} more"]
         return ", ".join(words)

@@ -511,7 +511,7 @@ def card_fits(spec: ModelSpec, query: Query, *, model_id: str) -> tuple[CardFit,
     for gpu in catalog():
         on_card = query.model_copy(update={"gpu_any": False, "gpu": gpu.key})
         try:
-            fit = estimate(spec, on_card, model_id=model_id).fit
+            est = estimate(spec, on_card, model_id=model_id)
         except (InputError, UnmodelledError) as err:
             # A setting this card cannot take (a KV dtype its architecture lacks): no layout of it.
             cards.append(
@@ -526,8 +526,12 @@ def card_fits(spec: ModelSpec, query: Query, *, model_id: str) -> tuple[CardFit,
                 )
             )
             continue
+        fit = est.fit
         if fit is None:
             continue  # no verdict for the model at all (the caller's estimate says why)
+        # The engine's own ways that keep the question (its s, b and layout): another engine setting.
+        kept = ("s=", "b=", "gpus=", "pp=", "dp=", "gpu=")
+        fixes = () if fit.fits else (get_engine(query.engine).fit_fixes(est) or ())
         cards.append(
             CardFit(
                 gpu=gpu.key,
@@ -540,6 +544,7 @@ def card_fits(spec: ModelSpec, query: Query, *, model_id: str) -> tuple[CardFit,
                 min_gpus_util=fit.min_gpus_util,
                 # The query's layout refused, or (no layout holds it) every larger one.
                 refusal=fit.engine_refuses or (fit.min_gpus_refusal if not fit.min_gpus else None),
+                ways=tuple(f.settings for f in fixes if not f.settings.startswith(kept)),
             )
         )
     return tuple(cards)

@@ -124,6 +124,10 @@ class CardFit(Frozen):
     # Why the query's layout does not start on this card (the engine's sentence), or why the card
     # could not be sized at all (an input the card refuses, e.g. a KV dtype it lacks).
     refusal: str | None = None
+    # Where it does not hold the query as asked: the engine settings its verdict offers that hold it on
+    # the same layout without changing s, b or the layout (vLLM: seqs=256 where its default max_num_seqs
+    # on this card costs the room), as key=value.
+    ways: tuple[str, ...] = ()
 
 
 class Estimate(Frozen):

@@ -111,3 +111,21 @@ def test_cards_survive_the_store() -> None:
     assert data["cards"][0].keys() >= {"gpu", "gpu_memory", "fits", "headroom", "min_gpus", "min_gpus_dp"}
     # No card asked: no list.
     assert estimate(model, parse_query(["m"])[0], model_id="m").to_json()["cards"] is None
+
+
+def test_a_cards_other_way_holds_it_on_the_layout_asked() -> None:
+    # vLLM's default max_num_seqs is 1,024 on the large non-A100 cards (256 elsewhere): its sampler
+    # warm-up takes the room a 64-request pool needs on one H100 PCIe, where seqs=256 holds it.
+    model = spec("Qwen__Qwen1.5-MoE-A2.7B.json")
+    query = parse_query(["m", "gpu=any", "engine=vllm", "b=64"])[0]
+    by_key = {c.gpu: c for c in estimate(model, query, model_id="m").cards}
+    card = by_key["h100-pcie"]
+    assert not card.fits and card.min_gpus == 2 and card.ways == ("seqs=256",)
+    for way in card.ways:
+        key, _, value = way.partition("=")
+        on_card = query.model_copy(update={"gpu_any": False, "gpu": "h100-pcie", "max_num_seqs": int(value)})
+        assert key == "seqs"
+        fit = estimate(model, on_card, model_id="m").fit
+        assert fit is not None and fit.fits
+    # A card that holds it as asked offers nothing.
+    assert by_key["a100-80gb-pcie"].fits and by_key["a100-80gb-pcie"].ways == ()
