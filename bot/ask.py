@@ -219,4 +219,29 @@ def to_json(ans: QuestionAnswer) -> dict[str, Any]:
     return data
 
 
-__all__ = ["QuestionAnswer", "answer", "headline", "intro_lines", "slack_lead", "to_json"]
+def stored_question_json(text: str | None, est: Estimate) -> dict[str, Any] | None:
+    """``show --json`` of a question in plain words: how it was read and its answer, as ``--json`` gave
+    them when asked (the question read again; a model name is the estimate's model, not looked up);
+    None where ``text`` is no question."""
+    from bot.question import is_question
+
+    if not text or not is_question(text):
+        return None
+    try:
+        question = read_question(text)
+        read_as = question.grammar_text(None if question.model else est.model)
+    except VramError:
+        return None
+    return {
+        "read_as": read_as,
+        "question": {
+            "kind": question.kind,
+            "unused": list(question.unused),
+            "model_phrase": question.model_phrase,
+            "other_matches": [],
+            "answer": headline(est, question),
+        },
+    }
+
+
+__all__ = ["QuestionAnswer", "answer", "headline", "intro_lines", "slack_lead", "stored_question_json", "to_json"]

@@ -46,7 +46,7 @@ from bot.service import (
 )
 from bot.settings import Settings, load_settings
 from common.errors import InputError, StoreError, VramError
-from estimator.result import Estimate
+from estimator.result import SCHEMA_VERSION, Estimate
 from sources import make_resolver
 from store.records import Conversation
 
@@ -131,11 +131,23 @@ def _print_show(reply: ShowReply, *, as_json: bool, console: Console, out: TextI
                 if e
             ]
         elif reply.estimate is None:
-            data = {"id": record.id, "status": record.status, "error": record.error, "text": record.text}
+            # A stored failure: what was typed and why it failed (showing it succeeds).
+            data = {
+                "schema_version": SCHEMA_VERSION,
+                "vram_version": report.vram_version(),
+                "id": record.id,
+                "status": record.status,
+                "error": record.error,
+                "text": record.text,
+            }
             if record.parent_id is not None:
                 data["what_if_of"] = record.parent_id
         else:
             data = report.estimate_json(reply.estimate, record_id=record.id, what_if_of=record.parent_id)
+            # A question in plain words: how it was read and its answer, as when it was asked.
+            from bot import ask
+
+            data.update(ask.stored_question_json(record.text, reply.estimate) or {})
         print(json.dumps(data, indent=2), file=out)
         return 0
     ids = " and ".join(f"#{side.id}" for side in sides) if sides else f"#{record.id}"
@@ -382,7 +394,11 @@ def main() -> None:
     try:
         settings = load_settings()
     except VramError as error:
-        raise SystemExit(_fail(str(error), error.exit_code, sys.stderr)) from None
+        # A script that asked for --json reads the error as JSON here too.
+        json_out = sys.stdout if "--json" in sys.argv[1:] else None
+        raise SystemExit(
+            _fail(str(error), error.exit_code, sys.stderr, json_out=json_out, error_code=error.code)
+        ) from None
     logging.basicConfig(level=settings.vram_log_level or "WARNING", format="%(levelname)s %(name)s: %(message)s")
     try:
         code = run(sys.argv[1:], settings=settings)

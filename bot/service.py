@@ -633,7 +633,7 @@ class Service:
         if not a.params or not b.params:
             return None
         models = InputError(
-            "a reply in a comparison's thread changes the settings of both sides, not the models: "
+            "a what-if of a comparison changes the settings of both sides, not the models: "
             "ask `compare <model> <model>` for other models"
         )
 

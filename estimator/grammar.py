@@ -156,7 +156,11 @@ def _parse_yarn(key: str, raw: str, *, high: float) -> Yarn:
     value = _parse_float(key, factor, low=1, high=high)
     if not colon:
         return Yarn(factor=value)
-    positions = _parse_count(key, original, low=1, high=MAX_SEQ_LEN, example="4:32768")
+    try:
+        positions = _parse_count(key, original, low=1, high=MAX_SEQ_LEN, example="4:32768")
+    except InputError as err:
+        # Name the whole value typed (yarn=4:40960x), not its part after the colon.
+        raise InputError(str(err).replace(f"{key}={_cut(original)} ", f"{key}={_cut(raw)} ", 1)) from None
     return Yarn(factor=value, original=positions)
 
 
@@ -715,11 +719,15 @@ HUB_URL_RE = re.compile(
 
 def parse_model(word: str) -> tuple[str, str | None]:
     """Split ``org/name@revision``; a Hub address gives its id (and the branch or commit it names); a
-    path (starts with . / ~, ends with .json, or ends with / as a shell completes a folder) passes as
-    is: the source says whether it holds a model."""
+    path (starts with . / ~, ends with .json or .gguf, ends with / as a shell completes a folder, or
+    has more than one slash) passes as is: the source says whether it holds a model."""
     if url := HUB_URL_RE.match(word):
         word = url.group(1) + (f"@{url.group(2)}" if url.group(2) and url.group(2) != "main" else "")
-    elif word.startswith((".", "/", "~")) or word.endswith((".json", "/")):
+    elif word.startswith((".", "/", "~")) or word.endswith((".json", "/", ".gguf")):
+        return word, None
+    elif word.count("/") >= 2 and "@" not in word:
+        # models/qwen/config.md, tests/fixtures/configs: a Hub id has one slash; a relative path
+        # passes on, and the source says what it finds there.
         return word, None
     model, _, revision = word.partition("@")
     if not _MODEL_RE.match(model):

@@ -197,3 +197,22 @@ def test_a_what_if_of_a_comparison_is_one_history_row(settings: Settings) -> Non
     assert code == 0 and "kept as #5 and #6" in out
     code, out, _ = vram(["history", "--json"], settings)
     assert [r["compared_with"] for r in json.loads(out) if r["id"] in (5, 6)] == [5, 6], out
+
+
+def test_show_json_of_a_question_and_of_a_failure(settings: Settings) -> None:
+    qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
+    code, out, _ = vram([f"what GPU do I need for {qwen} at 8k?", "--json"], settings)
+    asked = json.loads(out)
+    assert code == 0 and asked["question"]["kind"] == "which_gpu"
+    code, out, _ = vram(["show", str(asked["id"]), "--json"], settings)
+    shown = json.loads(out)
+    assert code == 0 and shown["read_as"] == asked["read_as"]
+    assert shown["question"]["answer"] == asked["question"]["answer"] and shown["question"]["kind"] == "which_gpu"
+    code, _, _ = vram([qwen, "gpus=0"], settings)
+    assert code == 2
+    code, out, _ = vram(["history", "--json"], settings)
+    failed = next(r for r in json.loads(out) if r["status"] == "error")
+    code, out, _ = vram(["show", str(failed["id"]), "--json"], settings)
+    data = json.loads(out)
+    assert code == 0 and data["schema_version"] == 4 and data["status"] == "error"
+    assert data["error"].startswith("gpus=0 is out of range") and data["text"].endswith("gpus=0")

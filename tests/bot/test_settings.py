@@ -53,3 +53,21 @@ def test_log_level_takes_any_case(monkeypatch: pytest.MonkeyPatch, value: str, l
     # logging.basicConfig raises on "debug": the setting hands it logging's own name, or none.
     monkeypatch.setenv("VRAM_LOG_LEVEL", value)
     assert load_settings().vram_log_level == level
+
+
+def test_a_bad_setting_with_json_is_a_json_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import sys
+
+    from bot.cli import main
+
+    monkeypatch.setenv("VRAM_LOG_LEVEL", "loud")
+    monkeypatch.setattr(sys, "argv", ["vram", "tests/fixtures/configs/Qwen__Qwen3-8B.json", "--json"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    out, err = capsys.readouterr()
+    assert done.value.code == 2 and err.startswith("vram: the environment variable VRAM_LOG_LEVEL is not valid")
+    error = json.loads(out)["error"]
+    assert error["exit_code"] == 2 and error["code"] == "invalid_input" and "VRAM_LOG_LEVEL" in error["message"]

@@ -99,3 +99,18 @@ def test_a_refused_count_shows_a_typical_value(word: str, example: str) -> None:
     assert "is not a whole number" in said and said.endswith(example), said
     key, _, value = example.strip("()").partition("=")
     parse_settings([f"{key}={value}"])  # the example is itself valid
+
+
+def test_a_relative_path_with_folders_or_a_gguf_file_is_a_path() -> None:
+    from estimator.grammar import parse_model
+
+    # A Hub id has one slash: more, or a .gguf file, is a path the source reads (and says what it finds).
+    assert parse_model("tests/fixtures/configs") == ("tests/fixtures/configs", None)
+    assert parse_model("models/x.gguf") == ("models/x.gguf", None)
+    assert parse_model("org/name@refs/pr/1") == ("org/name", "refs/pr/1")
+    assert parse_model("Qwen/Qwen3-8B") == ("Qwen/Qwen3-8B", None)
+
+
+def test_a_bad_yarn_names_the_whole_value() -> None:
+    with pytest.raises(InputError, match=r"^yarn=4:40960x is not a whole number"):
+        parse_settings(["yarn=4:40960x"])
