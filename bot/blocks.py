@@ -408,7 +408,14 @@ def what_if_lead(changes: Mapping[str, str], base: Estimate, new: Estimate) -> s
     """What a what-if changed: the total (or that it did not move), and the fit before and after."""
     what = report.changed_settings(changes, base, new, escape)
     before, after = base.memory.total, new.memory.total
-    was, now = fit_phrase(base), fit_phrase(new)
+
+    def phrase(est: Estimate) -> str | None:
+        # gpu=any has no one fit: the fewest of the smallest card stands for it.
+        if est.fit is None and est.query.gpu_any and not est.refused:
+            return f"every card (fewest: {escape(report.smallest_cards(est))})"
+        return fit_phrase(est)
+
+    was, now = phrase(base), phrase(new)
     if before == after:
         line = f"Changed {what}: total {gib(after)}, " + ("as before" if was != now else "unchanged")
     else:

@@ -712,3 +712,16 @@ def test_no_card_holds_it_offers_no_more_context_or_batch() -> None:
     labels = [label for label, _ in blocks.what_ifs(est)]
     assert "Longest context (s=max)" in labels
     assert not [label for label in labels if label.startswith(("Batch x2", "Context x2"))], labels
+
+
+def test_a_what_if_to_or_from_gpu_any_says_the_fit_on_each_side() -> None:
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-8B.json").read_text()))
+    on_l4 = estimate(spec, Query(model="q", gpu="l4"), model_id="q")
+    every = estimate(spec, Query(model="q", gpu_any=True), model_id="q")
+    lead = blocks.what_if_lead({"gpu": "any"}, on_l4, every)
+    assert lead.splitlines()[1].startswith("Fit: fits one NVIDIA L4 24GB (") and lead.endswith(
+        "→ every card (fewest: 1 × a10g)"
+    ), lead
+    back = blocks.what_if_lead({"gpu": "l4"}, every, on_l4)
+    assert back.splitlines()[1].startswith("Fit: every card (fewest: 1 × a10g) → fits one NVIDIA L4 24GB"), back
