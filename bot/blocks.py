@@ -528,10 +528,8 @@ def compare_message(
     text = [lead or "", title, *(f["text"] for f in fields), summary]
     ids = [f"#{i}" for i in record_ids if i is not None]
     warnings = [
-        f":warning: {escape(e.model)}: {escape(w.message)}"
-        for e in (a, b)
-        for w in report.compare_warnings(e)
-        if not _is_classic(w) or q.method == "classic"
+        f":warning: {escape(e.model) if e is not None else 'both'}: {escape(w.message)}"
+        for e, w in report.side_warnings(a, b, lambda w: not _is_classic(w) or q.method == "classic")
     ]
     if warnings:
         blocks.append(_section("\n".join(warnings)))

@@ -216,8 +216,7 @@ def compare_warnings(a: Estimate, b: Estimate) -> list[str]:
         why = report.no_verdict(est)
         if why:
             lines.append(plain(f"! {model_name(est.model)}: {why}"))
-    for est in (a, b):
-        for warning in report.compare_warnings(est):
-            if warning.code != "classic_formula":
-                lines.append(plain(f"! {model_name(est.model)}: {warning.message}"))
+    for side, warning in report.side_warnings(a, b, lambda w: w.code != "classic_formula"):
+        whose = model_name(side.model) if side is not None else "both"
+        lines.append(plain(f"! {whose}: {warning.message}"))
     return lines

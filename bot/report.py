@@ -265,6 +265,19 @@ def compare_warnings(est: Estimate) -> list[Note]:
     ]
 
 
+def side_warnings(a: Estimate, b: Estimate, keep: Callable[[Note], bool]) -> list[tuple[Estimate | None, Note]]:
+    """A comparison's warnings (those ``keep`` takes): one that both sides give is said once (None for
+    the side: both), then each side's own, in order."""
+    wa = [w for w in compare_warnings(a) if keep(w)]
+    wb = [w for w in compare_warnings(b) if keep(w)]
+    both = [w for w in wa if w in wb]
+    return [
+        *((None, w) for w in both),
+        *((a, w) for w in wa if w not in both),
+        *((b, w) for w in wb if w not in both),
+    ]
+
+
 def world(q: Query) -> int:
     """The GPUs a query's layout takes in all: every pipeline stage's and data-parallel replica's."""
     return q.gpus * q.pp * q.dp
@@ -422,8 +435,13 @@ def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None)
         lines = [esc(f"On {layout_words_of(q)} as asked: ") + (keys(held) if held else "no card holds it")]
         lines.append(esc("The fewest of each other card that hold it (gpu=<card> answers for one):"))
         groups = [(n, rest) for n, cards in groups if (rest := [c for c in cards if not c.fits])]
+    many = [(n, card) for n, cards in groups if n > MANY_GPUS for card in cards]
     for n, cards in groups:
-        lines.append(f"{n:,} GPU{'s' if n > 1 else ''}: {keys(cards)}")
+        if n <= MANY_GPUS:
+            lines.append(f"{n:,} GPU{'s' if n > 1 else ''}: {keys(cards)}")
+    if many:
+        # Past a few nodes the layouts are no plan for most (64 consumer cards over PCIe): one line.
+        lines.append(f"more than {MANY_GPUS} GPUs: " + ", ".join(f"{c.gpu} ({n:,})" for n, c in many))
     # Cards refused for one reason share a line: the reason said once, each card's name left out of it.
     unheld: dict[str, list[CardFit]] = {}
     general = _general_refusal(est)
@@ -450,6 +468,8 @@ def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None)
     return lines
 
 
+# gpu=any: the cards that take more GPUs than this share one line of the list.
+MANY_GPUS = 64
 _CARD = "\x00card\x00"  # a card's name in a reason shared by several cards
 _CARD_RE = re.escape(_CARD)
 

@@ -725,3 +725,18 @@ def test_a_what_if_to_or_from_gpu_any_says_the_fit_on_each_side() -> None:
     ), lead
     back = blocks.what_if_lead({"gpu": "l4"}, every, on_l4)
     assert back.splitlines()[1].startswith("Fit: every card (fewest: 1 × a10g) → fits one NVIDIA L4 24GB"), back
+
+
+def test_cards_that_take_more_than_64_gpus_share_one_line() -> None:
+    from bot import report
+
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-32B.json").read_text()))
+    q = Query(model="q", gpu_any=True, engine="vllm", seq_len=32_768, batch=16)
+    est = estimate(spec, q, model_id="q")
+    lines = report.cards_lines(est)
+    many = [c for n, cards in report.card_groups(est) if n > report.MANY_GPUS for c in cards]
+    assert many, "the 8 GB and 12 GB cards take more than 64 of them here"
+    [line] = [line for line in lines if line.startswith("more than 64 GPUs: ")]
+    assert all(f"{c.gpu} (" in line for c in many)
+    assert not [line for line in lines if line.split(" GPU")[0].isdigit() and int(line.split(" GPU")[0]) > 64]

@@ -216,3 +216,12 @@ def test_show_json_of_a_question_and_of_a_failure(settings: Settings) -> None:
     data = json.loads(out)
     assert code == 0 and data["schema_version"] == 4 and data["status"] == "error"
     assert data["error"].startswith("gpus=0 is out of range") and data["text"].endswith("gpus=0")
+
+
+def test_a_warning_both_sides_give_is_said_once(settings: Settings) -> None:
+    # With gpu=any and vLLM, both sides say how every card is sized: once, for both.
+    qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
+    code, out, _ = vram(["compare", qwen, PHI4, "engine=vllm", "gpu=any"], settings)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert flat.count("With gpu=any each card is sized") == 1 and "! both: With gpu=any each card" in flat, out
