@@ -404,18 +404,19 @@ def fit_phrase(est: Estimate) -> str | None:
     return f"does not fit {where} ({report.margin(-fit.headroom)} short)"
 
 
+def fit_or_cards_phrase(est: Estimate) -> str | None:
+    """:func:`fit_phrase`, or with ``gpu=any`` (no one fit) the fewest of the card that stands for it:
+    ``on every card, the fewest: 1 × a10g``."""
+    if est.fit is None and est.query.gpu_any and not est.refused:
+        return f"on every card, the fewest: {escape(report.smallest_cards(est))}"
+    return fit_phrase(est)
+
+
 def what_if_lead(changes: Mapping[str, str], base: Estimate, new: Estimate) -> str:
     """What a what-if changed: the total (or that it did not move), and the fit before and after."""
     what = report.changed_settings(changes, base, new, escape)
     before, after = base.memory.total, new.memory.total
-
-    def phrase(est: Estimate) -> str | None:
-        # gpu=any has no one fit: the fewest of the smallest card stands for it.
-        if est.fit is None and est.query.gpu_any and not est.refused:
-            return f"every card (fewest: {escape(report.smallest_cards(est))})"
-        return fit_phrase(est)
-
-    was, now = phrase(base), phrase(new)
+    was, now = fit_or_cards_phrase(base), fit_or_cards_phrase(new)
     if before == after:
         line = f"Changed {what}: total {gib(after)}, " + ("as before" if was != now else "unchanged")
     else:
@@ -535,8 +536,12 @@ def compare_message(
         blocks.append(_section("\n".join(warnings)))
         text += warnings
     context = [asked_line(*asked)] if asked else []
-    if ids:
+    if ids and deletable:
         context.append("Stored as " + " and ".join(ids) + " · reply in this thread to change both sides")
+    elif ids:
+        # A copy (show): no thread of its own to reply in.
+        first = next(i for i in record_ids if i is not None)
+        context.append("Stored as " + " and ".join(ids) + f" · `/vram show {first} key=value` changes both sides")
     if context:
         ctx = " · ".join(context)
         blocks.append(_context(ctx))
@@ -628,7 +633,10 @@ def history_message(
         body = f"{none} yet. Try `/vram microsoft/phi-4 s=16k`."
         return _message([_section(body)], [body])
     # A channel's listing also holds the asker's private queries (their DMs, answers only they saw).
-    private = any(getattr(getattr(r, "conversation", None), "private", False) for r in records)
+    private = any(
+        getattr(getattr(r, "conversation", None), "private", False) or getattr(r, "public", True) is False
+        for r in records
+    )
     here = "*Recent queries in this channel" + (" and your private ones*" if private else "*")
     title = ("*Your recent queries*" if mine else here) + (f" matching “{escape(model)}”" if model else "")
     title += " (`/vram show &lt;id&gt;` for one)"

@@ -1665,7 +1665,10 @@ def _ordered(settings: dict[str, str]) -> dict[str, str]:
 
 # "on any GPU", "on a single card", "on one GPU": no card named, so every card.
 _ANY_CARD = re.compile(
-    r"\b(?:any|a single|one single|a|one)\s+(?:" + _GPU_NOUN + r")\b(?! (?:memory|vram|ram)\b)", re.I
+    r"\b(?:any(?: single| one| consumer| datacenter| data center)?|a single|one single|a|one)\s+(?:"
+    + _GPU_NOUN
+    + r")\b(?! (?:memory|vram|ram)\b)",
+    re.I,
 )
 # Training is another question: its memory (gradients, optimizer states) and its GPU hours are not sized.
 _TRAINING = re.compile(
@@ -2057,7 +2060,12 @@ def read_reply(
 
 
 # "it", "this model": a thread's question about the model the thread sizes.
-_THREAD_MODEL = re.compile(r"\b(?:it|this model|that model|this one)\b", re.IGNORECASE)
+# The thread's model, or in a comparison's thread its two ("how many users can they serve?").
+_THREAD_MODEL = re.compile(
+    r"\b(?:it|this model|that model|this one|they|them|these models|those models|both models|"
+    r"both of them|each of them|either of them)\b",
+    re.IGNORECASE,
+)
 
 
 def mentions_the_thread_model(text: str) -> bool:

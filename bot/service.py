@@ -31,7 +31,7 @@ from estimator.draft import check_speculative_settings, draft_method
 from estimator.engines import get_engine
 from estimator.estimate import estimate
 from estimator.gpus import GPU, catalog
-from estimator.grammar import KEYS, is_default, parse_model
+from estimator.grammar import KEYS, is_default, parse_model, query_with
 from estimator.query import Query
 from estimator.result import Estimate
 from estimator.spec import Frozen
@@ -640,12 +640,30 @@ class Service:
         def no_model(phrase: str) -> str:
             raise models
 
+        qa, qb = Query.model_validate(a.params), Query.model_validate(b.params)
+        unread: InputError | None = None  # a question about both models that cannot be answered
         try:
-            pa = self._changed(text, Query.model_validate(a.params), no_model)
-            pb = self._changed(text, Query.model_validate(b.params), no_model)
+            # "how many users can they serve?": a question about both models, with the thread's settings
+            # and the ones it says, answered for each side.
+            asked = thread_question(text, qa)
+        except InputError as err:
+            asked, unread = None, err
+        question_text = asked[2] if asked is not None else None
+        pa: tuple[Query, dict[str, Any], tuple[str, ...]] | None
+        pb: tuple[Query, dict[str, Any], tuple[str, ...]] | None
+        try:
+            if asked is not None:
+                said = asked[1]
+                pa = (query_with(qa, said), said, ())
+                pb = (query_with(qb, said), said, ())
+            else:
+                pa = self._changed(text, qa, no_model)
+                pb = self._changed(text, qb, no_model)
+            if (pa is None or pb is None) and unread is not None:
+                raise unread  # said to its author, as under one answer
             if pa is None or pb is None:
                 return None
-            if not always and pa[0] == Query.model_validate(a.params) and pb[0] == Query.model_validate(b.params):
+            if not always and asked is None and pa[0] == qa and pb[0] == qb:
                 same = Outcome(text=text, note=unchanged_note(pa[1], pa[0]))
                 return CompareReply(a=same, b=same)
             if "model" in pa[1]:
@@ -662,6 +680,7 @@ class Service:
                 parent_id=side.id,
                 base=stored_estimate(side),
                 changes={k: _setting_text(v) for k, v in changes.items()},
+                question_text=question_text,
                 unused=unused,
             )
             for side, (query, changes, unused) in ((a, pa), (b, pb))

@@ -227,7 +227,10 @@ def from_slack(text: str) -> str:
     """
     text = _LINK.sub(_link_text, strip_mentions(text))
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
-    # "/vram Qwen/Qwen3-8B" typed as a message (pasted, or sent where Slack took it as text): the command.
+    # "/vram Qwen/Qwen3-8B" typed as a message (pasted, or sent where Slack took it as text, also as
+    # code: `/vram ...`): the command.
+    if (code := re.fullmatch(r"`(/vram\b[^`]*)`", text, flags=re.IGNORECASE)) is not None:
+        text = code[1]
     return re.sub(r"^/vram(?:\s+|$)", "", text, flags=re.IGNORECASE)
 
 
@@ -761,10 +764,11 @@ class _Bot:
         if self._change(event, answer, text, who, channel=channel, thread_ts=thread_ts, user=who.user):
             return
         if len(answer) == 2 and is_question(text) and mentions_the_thread_model(text):
-            # "how many users can it serve?": "it" is one of two models here.
+            # A question about them that asks nothing vram answers for both ("can they run?").
             self._thread_error(
-                f"this thread compares two models: ask it of one, e.g. `/vram show {answer[0].id}` or "
-                f"`/vram show {answer[1].id}` and reply there, or reply here with a setting to change both",
+                'this thread compares two models: ask what to know of both ("how many users can they serve '
+                'at 32k?", "how many GPUs do they need?"), reply with a setting to change both, or ask one '
+                "model with `/vram <model> ...`",
                 channel=channel,
                 thread_ts=thread_ts,
                 user=who.user,

@@ -60,7 +60,7 @@ def compare_change_lead(changes: Mapping[str, str], sides: list[tuple[Estimate, 
     for base, new in sides:
         before, after = base.memory.total, new.memory.total
         name = blocks.escape(new.model)
-        was, now = blocks.fit_phrase(base), blocks.fit_phrase(new)
+        was, now = blocks.fit_or_cards_phrase(base), blocks.fit_or_cards_phrase(new)
         if before == after:
             lines.append(f"{name}: total {report.gib(after)}, " + ("as before" if was != now else "unchanged"))
         else:
@@ -77,6 +77,13 @@ def compare_what_if(reply: CompareReply) -> Message:
     lead = compare_change_lead(a.changes, [(a.base, a.estimate), (b.base, b.estimate)])
     if a.unused:
         lead += "\n" + blocks.not_used_line(a.unused)
+    if a.question_text:
+        # A question about both models ("how many users can they serve?"): each side's answer.
+        from bot import ask
+
+        for side in (a.estimate, b.estimate):
+            if (line := ask.question_answer(a.question_text, side)) is not None:
+                lead += f"\n*{blocks.escape(side.model)}: {blocks.escape(line)}*"
     return blocks.compare_message(a.estimate, b.estimate, record_ids=(a.record_id, b.record_id), lead=lead)
 
 
@@ -126,7 +133,9 @@ def render(reply: Reply, asker: str | None = None) -> Answer:
             ids = (reply.sides[0].id, reply.sides[1].id)
             return Answer(blocks.compare_message(pair[0], pair[1], record_ids=ids, deletable=False))
         if reply.estimate is not None:
-            return Answer(blocks.estimate_message(reply.estimate, record_id=reply.record.id, hint=False))
+            # A copy of a stored answer: no buttons or menu (Delete would take the answer itself back);
+            # `show <id> key=value` asks a what-if of it.
+            return Answer(blocks.estimate_message(reply.estimate, record_id=reply.record.id, hint=False, buttons=False))
         return Answer(
             blocks.error_message(
                 f"#{reply.record.id} `{reply.record.text}` failed: {reply.record.error or 'no result'}"

@@ -648,6 +648,8 @@ def test_a_kv_what_if_says_which_dtype_kv_on_was() -> None:
     assert report.what_if_line(1, ["kv"], base, fp8).startswith("what-if of #1: kv=fp8 (was on, bf16): ")
     # The command typed as a message is the command.
     assert from_slack("/vram Qwen/Qwen3-8B s=32k") == "Qwen/Qwen3-8B s=32k"
+    assert from_slack("`/vram Qwen/Qwen3-8B gpu=l4`") == "Qwen/Qwen3-8B gpu=l4"
+    assert from_slack("`s=32k`") == "`s=32k`"  # other code is read as it is
 
 
 def test_a_card_the_engine_starts_on_one_gpu_only_says_so_not_memory() -> None:
@@ -694,6 +696,10 @@ def test_a_channel_listing_with_the_askers_dm_queries_says_so() -> None:
     assert blocks.history_message([here, dm]).text.startswith(
         "*Recent queries in this channel and your private ones* ("
     )
+    # An answer its asker deleted from the channel is theirs alone now too.
+    gone = Rec(3, when, "microsoft/phi-4 s=8k", "ok", "U0001")
+    gone.public = False  # type: ignore[attr-defined]
+    assert blocks.history_message([here, gone]).text.startswith("*Recent queries in this channel and your private")
 
 
 def test_a_comparison_what_if_in_the_history_names_both_models() -> None:
@@ -721,10 +727,10 @@ def test_a_what_if_to_or_from_gpu_any_says_the_fit_on_each_side() -> None:
     every = estimate(spec, Query(model="q", gpu_any=True), model_id="q")
     lead = blocks.what_if_lead({"gpu": "any"}, on_l4, every)
     assert lead.splitlines()[1].startswith("Fit: fits one NVIDIA L4 24GB (") and lead.endswith(
-        "→ every card (fewest: 1 × a10g)"
+        "→ on every card, the fewest: 1 × a10g"
     ), lead
     back = blocks.what_if_lead({"gpu": "l4"}, every, on_l4)
-    assert back.splitlines()[1].startswith("Fit: every card (fewest: 1 × a10g) → fits one NVIDIA L4 24GB"), back
+    assert back.splitlines()[1].startswith("Fit: on every card, the fewest: 1 × a10g → fits one NVIDIA L4 24GB"), back
 
 
 def test_cards_that_take_more_than_64_gpus_share_one_line() -> None:

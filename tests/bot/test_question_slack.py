@@ -338,3 +338,20 @@ def test_which_gpu_lists_every_card_and_a_thread_narrows_it(bot: Bot) -> None:
     [eph] = bot.slack.wait_for("chat.postEphemeral")
     assert "how many users on which GPU?" in eph.args["text"], eph.args
     assert len(bot.slack.of("chat.postMessage")) == 5
+
+
+def test_questions_in_a_comparisons_thread_are_answered_for_both(bot: Bot) -> None:
+    bot.send.command("compare Qwen/Qwen3-8B Qwen/Qwen3-0.6B s=16k gpu=l4")
+    bot.slack.wait_for("chat.postMessage")
+    bot.pool.drain()
+    root_ts = bot.store.history(scope=_scope("C0001", "U0001"))[0].posted_ts
+    assert root_ts is not None
+    # Which card: every card, for both; each side's fit before and after.
+    lead = _lead(_reply(bot, "what GPU do I need?", root_ts, 2)).splitlines()
+    assert lead[0].startswith("Changed `gpu=any` (was l4) on both sides"), lead
+    assert any(line.endswith("on every card, the fewest: 1 × a10g") for line in lead), lead
+    # How many users on a card named: both answers.
+    lead = _lead(_reply(bot, "how many users can they serve on an L4?", root_ts, 3)).splitlines()
+    answers = [line for line in lead if line.startswith("*Qwen/")]
+    assert [a.split(":")[0] for a in answers] == ["*Qwen/Qwen3-8B", "*Qwen/Qwen3-0.6B"], lead
+    assert all("most sequences at once at 16,384 tokens on one NVIDIA L4 24GB" in a for a in answers), answers

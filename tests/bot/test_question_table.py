@@ -273,6 +273,8 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     # "on any GPU", "on a single GPU": no card named, so every card.
     ("will Qwen/Qwen3-8B fit on any GPU?", "Qwen/Qwen3-8B", "gpu=any", WHICH, ()),
     ("can Qwen/Qwen3-8B run on a single GPU at 32k?", "Qwen/Qwen3-8B", "s=32k gpu=any gpus=1", WHICH, ()),
+    ("does Qwen/Qwen3-8B fit on any single card?", "Qwen/Qwen3-8B", "gpu=any gpus=1", WHICH, ()),
+    ("will Qwen/Qwen3-8B run on any consumer GPU?", "Qwen/Qwen3-8B", "gpu=any", WHICH, ("consumer",)),
     # Memory, or a device map, is not a card.
     ("what's the minimum GPU memory needed for Qwen/Qwen3-8B?", "Qwen/Qwen3-8B", "", FIT, ()),
     ("what device map for Qwen/Qwen3-8B?", "Qwen/Qwen3-8B", "", FIT, ("device", "map")),

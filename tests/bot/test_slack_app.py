@@ -250,13 +250,21 @@ def test_compare_with_another_model_in_a_thread_compares_at_the_threads_settings
     bot.send.event(bot.send.message("compare with Qwen/Qwen3-8B-AWQ", thread_ts=root_ts, user="U0002"))
     [eph] = bot.slack.wait_for("chat.postEphemeral")
     assert eph.args["text"].startswith(":x: this thread compares two models already")
-    # "it" is one of two models here: the asker is told how to ask it of one (it went unanswered).
-    bot.send.event(bot.send.message("how many users can it serve?", thread_ts=root_ts, user="U0002"))
+    # "it" / "they" here are the two models: the question is answered for both (it went unanswered).
+    bot.send.event(bot.send.message("how many users can they serve?", thread_ts=root_ts, user="U0002"))
+    both = bot.slack.wait_for("chat.postMessage", 3)[2].args
+    lead = both["blocks"][0]["text"]["text"].splitlines()
+    assert both["thread_ts"] == root_ts
+    assert [line.split(":")[0] for line in lead if line.startswith("*Qwen/")] == ["*Qwen/Qwen3-8B", "*Qwen/Qwen3-0.6B"]
+    assert all("most sequences at once at 16,384 tokens on one NVIDIA H100" in line for line in lead[-2:]), lead
+    bot.pool.drain()
+    # One it cannot answer for both (no settings to change, nothing vram sizes) is told how, privately.
+    bot.send.event(bot.send.message("can they run?", thread_ts=root_ts, user="U0002"))
     asked = bot.slack.wait_for("chat.postEphemeral", 2)[1]
-    assert asked.args["text"].startswith(":x: this thread compares two models: ask it of one, e.g. `/vram show 2`")
+    assert asked.args["text"].startswith(":x: this thread compares two models: ask what to know of both")
     # Under a single answer, a reply that names no model to compare with is told how, privately.
     bot.send.command(f"{QWEN3_8B} s=8k")
-    other_ts = bot.slack.wait_for("chat.postMessage", 3)[2].args
+    other_ts = bot.slack.wait_for("chat.postMessage", 4)[3].args
     bot.pool.drain()
     other_root = bot.store.history(scope=_scope("C0001", "U0001"))[0].posted_ts
     bot.send.event(bot.send.message("compare with the big one", thread_ts=other_root, user="U0002"))

@@ -661,3 +661,15 @@ def test_a_click_over_socket_mode(tmp_path: Path, fake_hub: FakeHub) -> None:
         ws.stop()
         store.close()
         slack.stop()
+
+
+def test_a_show_copy_has_no_buttons_to_delete_the_answer_with(bot: Bot) -> None:
+    # A copy of a stored answer: Delete there took the answer itself back (in the DM, the original
+    # answer was left with no thread to reply in).
+    _post, _ts = _answer(bot, f"{QWEN3_8B} s=16k")
+    bot.pool.drain()
+    [record] = bot.store.own_queries(platform="slack", workspace="T0001", user="U0001")
+    bot.send.command(f"show {record.id}")
+    [shown] = bot.slack.wait_for("response_url")
+    assert "144 KiB per token x 16,384 tokens" in blocks_text(shown.args)
+    assert not [b for b in shown.args["blocks"] if b["type"] == "actions"]
