@@ -909,7 +909,7 @@ _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
             r"|\b(?:smallest|cheapest|best|right|minimum) (?:"
             + _GPU_NOUN
             + r"|hardware)\b(?! (?:memory|vram|ram|map)\b)"
-            r"|\bwhat (?:do|would|will|should|shall) (?:i|we|you) need\b"
+            r"|\bwhat (?:do|would|will|should|shall) (?:i|we) need\b"
         ),
     ),
 ]
@@ -1670,12 +1670,22 @@ _ANY_CARD = re.compile(
     + r")\b(?! (?:memory|vram|ram)\b)",
     re.I,
 )
+# "without a GPU", "instead of a GPU": no card wanted, so not every card either.
+_NO_CARD = re.compile(r"\b(?:without|instead of|no|not on|not|w/o)\s*$", re.I)
 # Training is another question: its memory (gradients, optimizer states) and its GPU hours are not sized.
 _TRAINING = re.compile(
-    r"(?<![\w/.-])(?:train|trains|training|pre-?train(?:ing)?|fine-?tun(?:e|es|ed|ing)|fine tun(?:e|ing)|"
-    r"finetun(?:e|es|ed|ing))(?![\w/.-])|\bgpu[- ]hours?\b",
+    r"(?<![\w/.-])(?:fine-?tun(?:e|es|ed|ing)|fine tun(?:e|es|ed|ing)|finetun(?:e|es|ed|ing))(?![\w/.-])"
+    r"|(?<![\w/.-])(?:pre-?train(?:ing)?|train(?:ing)?)\s+(?:it|this|that|them|the model|a model|[\w.-]+/[\w.-]+)\b"
+    r"|\b(?:for|to|of)\s+(?:pre-?train(?:ing)?|train(?:ing)?)\s*[?.!]*$"
+    r"|\bgpu[- ]hours?\b",
     re.IGNORECASE,
 )
+
+
+def _training_word(said: str) -> str:
+    """The word of a training question that says it ("fine-tune", "train", "GPU hours")."""
+    word = re.search(r"fine[- ]?tun\w*|finetun\w*|pre-?train\w*|train\w*|gpu[- ]hours?", said, re.IGNORECASE)
+    return word[0] if word else said
 
 
 def read_question(text: str) -> Question:
@@ -1683,8 +1693,9 @@ def read_question(text: str) -> Question:
     if not text.strip():
         raise InputError(f"ask about a model, for example: {EXAMPLE}")
     if (training := _TRAINING.search(text)) is not None:
+        word = _training_word(training[0])
         raise InputError(
-            f'vram sizes serving a model (inference), not "{training[0]}": training\'s gradients, optimizer '
+            f'vram sizes serving a model (inference), not "{word}": training\'s gradients, optimizer '
             f"states and GPU hours are not sized; ask about serving it, for example: {EXAMPLE}"
         )
     reader, kind = _read(text)
@@ -1709,7 +1720,12 @@ def read_question(text: str) -> Question:
     _check_explicit(reader, settings)
     settings.update(reader.explicit)
     _imply_vllm(settings)
-    if kind == "fit" and "gpu" not in settings and _ANY_CARD.search(text):
+    if (
+        kind == "fit"
+        and "gpu" not in settings
+        and (card := _ANY_CARD.search(text)) is not None
+        and not _NO_CARD.search(text[: card.start()])
+    ):
         # "will it fit on any GPU?", "can X run on a single GPU?": which cards hold it.
         kind = "which_gpu"
     if kind in ("min_gpus", "which_gpu") and "gpu" not in settings:
@@ -2074,9 +2090,16 @@ def mentions_the_thread_model(text: str) -> bool:
     return bool(_THREAD_MODEL.search(text)) or _cards_of_no_model(text)
 
 
+# What a question for cards about the thread's model asks of it: a need ("what GPU do I need?"), not
+# chat about cards ("which GPU did you pick?", "how many GPUs do we have?").
+_CARD_NEED = re.compile(
+    r"\b(?:need|needs|needed|require|requires|required|use|run|serve|fit|hold|host|deploy|enough)\b", re.I
+)
+
+
 def _cards_of_no_model(text: str) -> bool:
     """ "what GPU do I need?", "how many GPUs do I need?": which card, or how many, naming no model."""
-    if not is_question(text):
+    if not is_question(text) or not _CARD_NEED.search(text):
         return False
     try:
         reader, kind = _read(text)

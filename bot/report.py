@@ -313,8 +313,9 @@ def _card_layout(card: CardFit, q: Query) -> str:
     """A card's fewest layout where it is more than a tensor-parallel group of the query's util:
     ``gpus=2 dp=16``, ``util=0.87``; else empty."""
     parts = []
-    if card.min_gpus_dp > 1 or q.pp > 1:
-        parts.append(layout_settings(card.min_gpus, card.min_gpus_dp))
+    if card.min_gpus_dp > 1 or q.pp > 1 or card.min_gpus_dp != q.dp:
+        # As typed back beside gpu=<card>: dp=1 said where the query has replicas.
+        parts.append(layout_settings(card.min_gpus, card.min_gpus_dp, asked_dp=q.dp))
         if q.pp > 1:
             parts.append(f"pp={q.pp}")
     if card.min_gpus_util is not None:
@@ -432,9 +433,10 @@ def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None)
     if world(q) > 1:
         # A layout asked: the cards that hold it so first, then the fewest of each of the others.
         held = sorted((c for c in est.cards if c.fits), key=lambda c: c.gpu_memory)
-        lines = [esc(f"On {layout_words_of(q)} as asked: ") + (keys(held) if held else "no card holds it")]
-        lines.append(esc("The fewest of each other card that hold it (gpu=<card> answers for one):"))
+        lines = [esc(f"On {layout_words_of(q)} as asked: ") + (keys(held, layouts=False) if held else "no card")]
         groups = [(n, rest) for n, cards in groups if (rest := [c for c in cards if not c.fits])]
+        if groups:
+            lines.append(esc("The fewest of each other card that hold it (gpu=<card> answers for one):"))
     many = [(n, card) for n, cards in groups if n > MANY_GPUS for card in cards]
     for n, cards in groups:
         if n <= MANY_GPUS:
@@ -1022,11 +1024,10 @@ def fit_word(est: Estimate) -> str:
 def pool_cells(est: Estimate) -> tuple[str, str] | None:
     """The engine's KV pool (GiB) and the requests of s tokens its scheduler holds at once (the null
     block left out), or None for an engine without one."""
-    engine = get_engine(est.query.engine)
-    if engine.report_key is None:
-        return None  # no section: no pool to show, whatever the GPU
-    pool = engine.pool(est)
-    if est.refused or est.fit is None or pool is None:
+    pool = get_engine(est.query.engine).pool(est)
+    if pool is None:
+        return None  # no pool sized: no GPU named, or an engine without one
+    if est.refused or est.fit is None:
         return ("no verdict" if est.refused else "no GPU named",) * 2
     if pool.memory_bytes <= 0 or not pool.starts:
         return ("will not start",) * 2
@@ -1164,6 +1165,12 @@ def what_if_line(base_id: int | None, keys: Sequence[str], base: Estimate, new: 
     if moved and new.fit is not None:
         joint = ", but" if before == after else ";"
         line += f"{joint} it now fits" if new.fit.fits else f"{joint} it no longer fits"
+    elif new.query.gpu_any != base.query.gpu_any and not new.refused:
+        # To or from every card: what stands for the fit on each side.
+        if new.query.gpu_any:
+            line += f"; on every card, the fewest: {smallest_cards(new)}"
+        elif new.fit is not None:
+            line += "; it fits" if new.fit.fits else "; it does not fit"
     return line + held_change(base, new)
 
 

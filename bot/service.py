@@ -182,6 +182,8 @@ _NOT_KEPT = ("show", "history", "gpus", "help")
 
 # How far apart in id the two sides of one comparison may be (other people's queries stored between them).
 _SIDE_GAP = 4
+# What-ifs of what-ifs followed up to their comparison when pairing its sides in a listing.
+_CHAIN_LIMIT = 16
 
 
 def _column(model: str | None) -> str | None:
@@ -441,25 +443,44 @@ class Service:
 
     def _what_if_sides(self, rec: QueryRecord, who: Conversation) -> tuple[QueryRecord, QueryRecord] | None:
         """Both sides of a what-if of a comparison that is not (or no longer) posted as one message (the
-        terminal's ``show 3 s=8k``, a reply whose answer was deleted): the record beside it that changed
-        the comparison's other side the same way."""
+        terminal's ``show 3 s=8k``, a reply whose answer was deleted): up its bases to the comparison
+        (at most ``_CHAIN_LIMIT`` what-ifs), then down again, at each step the record beside it that
+        changed the other side the same way."""
         assert self._store is not None
-        parent = self._store.get(rec.parent_id) if rec.parent_id is not None else None
-        sides = self.compare_sides(parent, who) if parent is not None else None
-        if parent is None or sides is None:
+        chain = [rec]
+        while True:
+            node = chain[-1]
+            parent = self._store.get(node.parent_id) if node.parent_id is not None else None
+            if parent is None or len(chain) > _CHAIN_LIMIT:
+                return None
+            chain.append(parent)
+            if parent.parent_id is None or parent.posted_ts is not None:
+                break  # the comparison itself, or a what-if posted as one message for both sides
+        top = chain[-1]
+        sides = self.compare_sides(top, who) if top.parent_id is None or top.posted_ts is not None else None
+        if sides is None:
             return None
-        other_parent = sides[1] if sides[0].id == parent.id else sides[0]
+        other = sides[1] if sides[0].id == top.id else sides[0]
+        for node in reversed(chain[:-1]):
+            partner = self._partner(node, other, who)
+            if partner is None:
+                return None
+            other = partner
+        first, second = sorted((rec, other), key=lambda r: r.id)
+        return first, second
+
+    def _partner(self, rec: QueryRecord, other_base: QueryRecord, who: Conversation) -> QueryRecord | None:
+        """The record beside ``rec`` that made the same what-if of ``other_base``, the other side's base."""
+        assert self._store is not None
         ids = [rec.id + k for k in range(-_SIDE_GAP, _SIDE_GAP + 1) if k and rec.id + k > 0]
-        for other in sorted(
-            (r for i in ids if (r := self._store.get(i)) is not None), key=lambda r: abs(r.id - rec.id)
-        ):
-            if other.parent_id != other_parent.id or other.text != rec.text or other.conversation != rec.conversation:
+        near = sorted((r for i in ids if (r := self._store.get(i)) is not None), key=lambda r: abs(r.id - rec.id))
+        for other in near:
+            if other.parent_id != other_base.id or other.text != rec.text or other.conversation != rec.conversation:
                 continue
-            if abs((other.created_at - rec.created_at).total_seconds()) > SIDES_APART_S:
-                continue
-            if self._store.visible(other, who):
-                first, second = sorted((rec, other), key=lambda r: r.id)
-                return first, second
+            if abs((other.created_at - rec.created_at).total_seconds()) <= SIDES_APART_S and self._store.visible(
+                other, who
+            ):
+                return other
         return None
 
     def own_history(self, who: Conversation, *, limit: int = 20) -> HistoryReply | ErrorReply:
@@ -600,8 +621,11 @@ class Service:
         try:
             parsed = self._changed(text, stored, find_model) if asked_in_thread is None else (*asked_in_thread[:2], ())
         except VramError as err:  # a bad value, or a model name the Hub search could not find or reach
-            self._keep(who, text=text, status="error", error=str(err), parent_id=base.id)
-            return Outcome(text=text, error=str(err), exit_code=err.exit_code, error_code=err.code)
+            # A question about the thread's model that could not be read says why ("fine-tune it"), not
+            # what its words were then taken for.
+            said: VramError = unread if unread is not None else err
+            self._keep(who, text=text, status="error", error=str(said), parent_id=base.id)
+            return Outcome(text=text, error=str(said), exit_code=said.exit_code, error_code=said.code)
         if parsed is None and unread is not None:
             # "how many users can it serve?" under an answer with no one GPU: say what it needs, not nothing.
             self._keep(who, text=text, status="error", error=str(unread), parent_id=base.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Literal
 
@@ -318,7 +319,8 @@ def _refused_beyond(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine) -> 
     reasons = [engine.refusal(spec, engine.startable_query(query.model_copy(update={"gpus": n}), gpu)) for n in larger]
     if not larger or any(why is None for why in reasons):
         return None
-    return reasons[0]
+    # Its way back to the query's own group (use gpus=1) is no way here: that group is what did not fit.
+    return re.sub(rf"\buse gpus={query.gpus}(?: dp=\d+)?(?:, or |$)", "use ", reasons[0] or "").removesuffix(": use ")
 
 
 def _fewest_gpus(

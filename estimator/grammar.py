@@ -153,7 +153,11 @@ def _parse_bytes(key: str, raw: str, *, high: int) -> int:
 def _parse_yarn(key: str, raw: str, *, high: float) -> Yarn:
     """``4`` (a factor over the config's positions) or ``4:32768`` (over that many original positions)."""
     factor, colon, original = raw.partition(":")
-    value = _parse_float(key, factor, low=1, high=high)
+    try:
+        value = _parse_float(key, factor, low=1, high=high)
+    except InputError as err:
+        # Name the whole value typed (yarn=4x:40960), not its factor alone.
+        raise InputError(str(err).replace(f"{key}={_cut(factor)} ", f"{key}={_cut(raw)} ", 1)) from None
     if not colon:
         return Yarn(factor=value)
     try:
@@ -711,7 +715,7 @@ def query_with(base: Query, settings: dict[str, Any]) -> Query:
 
 # A model page's address on the Hub, as a browser or chat gives it: the id, and a branch or commit.
 HUB_URL_RE = re.compile(
-    r"^<?https?://(?:www\.)?(?:huggingface\.co|hf\.co)/(?:models/)?([^/\s|>?#]+/[^/\s|>?#]+)"
+    r"^<?(?:https?://)?(?:www\.)?(?:huggingface\.co|hf\.co)/(?:models/)?([^/\s|>?#]+/[^/\s|>?#]+)"
     r"(?:/(?:tree|blob|resolve)/([^/\s|>?#]+))?[^\s]*$",
     re.IGNORECASE,
 )
@@ -725,9 +729,9 @@ def parse_model(word: str) -> tuple[str, str | None]:
         word = url.group(1) + (f"@{url.group(2)}" if url.group(2) and url.group(2) != "main" else "")
     elif word.startswith((".", "/", "~")) or word.endswith((".json", "/", ".gguf")):
         return word, None
-    elif word.count("/") >= 2 and "@" not in word:
+    elif word.count("/") >= 2 and "@" not in word and "." not in word.split("/")[0]:
         # models/qwen/config.md, tests/fixtures/configs: a Hub id has one slash; a relative path
-        # passes on, and the source says what it finds there.
+        # passes on, and the source says what it finds there (example.com/a/b is an address, no path).
         return word, None
     model, _, revision = word.partition("@")
     if not _MODEL_RE.match(model):

@@ -19,7 +19,7 @@ from estimator.spec import Frozen
 #    the lines vLLM prints before it stops.
 # 4: with engine=vllm, fit.max_batch at most max_num_seqs (fit.max_batch_bound says which binds), and
 #    memory.kv_cache, fit.fits and vllm.util_to_fit count the max_num_seqs requests it runs of b.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class Memory(Frozen):

@@ -156,3 +156,6 @@ def test_a_question_for_cards_in_a_thread() -> None:
     assert read("which gpu should I use instead?", on_any) == (None, True, {})
     # A card counted: that card.
     assert read("how many L4s do I need?", on_any) == ("l4", False, {"gpu": "l4"})
+    # Chat about cards asks nothing of the model: left alone.
+    for chat in ("which GPU did you pick?", "what do you need from me?", "how many GPUs do we have in the cluster?"):
+        assert thread_question(chat, on_h100) is None, chat

@@ -664,6 +664,8 @@ def test_a_card_the_engine_starts_on_one_gpu_only_says_so_not_memory() -> None:
     assert one.fit.min_gpus_refusal is not None and "on one GPU only" in one.fit.min_gpus_refusal
     line = report.verdict(one)
     assert "; more GPUs do not start it: transformers quantizes to NVFP4 on load" in line and "activations" not in line
+    # Its way back to one GPU is what did not fit: not offered.
+    assert "use gpus=1" not in line and line.endswith("use engine=vllm with an NVFP4 checkpoint"), line
     every = estimate(spec, Query(model="q", weight_format="nvfp4", gpu_any=True), model_id="q")
     none = [line for line in report.cards_lines(every) if line.startswith("none: ")]
     # One line per rule: the cards before Blackwell (and the AMD ones) share one, the card's own figure left out.
@@ -746,3 +748,45 @@ def test_cards_that_take_more_than_64_gpus_share_one_line() -> None:
     [line] = [line for line in lines if line.startswith("more than 64 GPUs: ")]
     assert all(f"{c.gpu} (" in line for c in many)
     assert not [line for line in lines if line.split(" GPU")[0].isdigit() and int(line.split(" GPU")[0]) > 64]
+
+
+def test_gpu_any_on_replicas_and_stages_lists_the_cards_that_hold_it_so() -> None:
+    from bot import report
+
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-8B.json").read_text()))
+    q = Query(model="q", gpu_any=True, engine="vllm", gpus=2, pp=2, dp=2)
+    lines = report.cards_lines(estimate(spec, q, model_id="q"))
+    # On the layout asked, each card is named alone (its own fewest layout is not the one asked), and
+    # no heading stands over nothing.
+    assert lines[0].startswith("On 8 GPUs (gpus=2 pp=2 dp=2) as asked: ") and "(" not in lines[0].split(": ", 1)[1]
+    assert not (lines[-1].endswith(":") and lines[-1].startswith("The fewest"))
+
+
+def test_the_terminal_what_if_line_to_and_from_gpu_any() -> None:
+    from bot import report
+
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-8B.json").read_text()))
+    on_l4 = estimate(spec, Query(model="q", gpu="l4"), model_id="q")
+    every = estimate(spec, Query(model="q", gpu_any=True), model_id="q")
+    assert report.what_if_line(1, ["gpu"], on_l4, every).endswith("; on every card, the fewest: 1 × a10g")
+    assert report.what_if_line(2, ["gpu"], every, on_l4).endswith("; it fits")
+
+
+def test_a_vllm_comparison_without_a_gpu_has_no_pool_rows() -> None:
+    from bot import render_text
+
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    a = estimate(
+        load_model_spec(json.loads((configs / "Qwen__Qwen3-8B.json").read_text())),
+        Query(model="a", engine="vllm"),
+        model_id="a",
+    )
+    b = estimate(
+        load_model_spec(json.loads((configs / "Qwen__Qwen3-4B.json").read_text())),
+        Query(model="b", engine="vllm"),
+        model_id="b",
+    )
+    rows = [str(c) for c in render_text.compare_table(a, b).columns[0]._cells]
+    assert not [r for r in rows if "KV pool" in r or r.startswith("Requests")], rows

@@ -214,7 +214,7 @@ def test_show_json_of_a_question_and_of_a_failure(settings: Settings) -> None:
     failed = next(r for r in json.loads(out) if r["status"] == "error")
     code, out, _ = vram(["show", str(failed["id"]), "--json"], settings)
     data = json.loads(out)
-    assert code == 0 and data["schema_version"] == 4 and data["status"] == "error"
+    assert code == 0 and data["schema_version"] == 5 and data["status"] == "error"
     assert data["error"].startswith("gpus=0 is out of range") and data["text"].endswith("gpus=0")
 
 
@@ -225,3 +225,13 @@ def test_a_warning_both_sides_give_is_said_once(settings: Settings) -> None:
     assert code == 0
     flat = " ".join(out.split())
     assert flat.count("With gpu=any each card is sized") == 1 and "! both: With gpu=any each card" in flat, out
+
+
+def test_a_long_chain_of_what_ifs_lists_without_walking_it_all(settings: Settings) -> None:
+    # 40 what-ifs, each of the one before: the listing pairs no comparison and stops climbing early.
+    qwen = str(CONFIGS / "Qwen__Qwen3-0.6B.json")
+    assert vram([qwen], settings)[0] == 0
+    for n in range(1, 41):
+        assert vram(["show", str(n), f"b={n + 1}"], settings)[0] == 0
+    code, out, _ = vram(["history", "--limit", "5"], settings)
+    assert code == 0 and "what-if of #40: b=41" in out

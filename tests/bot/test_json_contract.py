@@ -30,7 +30,7 @@ def vram_json(settings: Settings, *args: str) -> Any:
 
 def test_versions_and_the_stored_id(settings: Settings) -> None:
     data = vram_json(settings, PHI4, "s=8k")
-    assert data["schema_version"] == SCHEMA_VERSION == 4
+    assert data["schema_version"] == SCHEMA_VERSION == 5
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert data["vram_version"] == version
     # The id is the record `vram show` finds, and show --json gives the same object back.

@@ -355,3 +355,13 @@ def test_questions_in_a_comparisons_thread_are_answered_for_both(bot: Bot) -> No
     answers = [line for line in lead if line.startswith("*Qwen/")]
     assert [a.split(":")[0] for a in answers] == ["*Qwen/Qwen3-8B", "*Qwen/Qwen3-0.6B"], lead
     assert all("most sequences at once at 16,384 tokens on one NVIDIA L4 24GB" in a for a in answers), answers
+
+
+def test_a_training_question_in_a_thread_is_said_out_of_scope(bot: Bot) -> None:
+    bot.send.command("Qwen/Qwen3-8B s=16k gpu=h100")
+    bot.slack.wait_for("chat.postMessage")
+    bot.pool.drain()
+    root_ts = bot.store.history(scope=_scope("C0001", "U0001"))[0].posted_ts
+    bot.send.event(bot.send.message("can I fine-tune it on an H100?", thread_ts=root_ts))
+    [eph] = bot.slack.wait_for("chat.postEphemeral")
+    assert 'vram sizes serving a model (inference), not "fine-tune"' in eph.args["text"], eph.args["text"]

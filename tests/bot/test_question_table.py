@@ -275,6 +275,16 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("can Qwen/Qwen3-8B run on a single GPU at 32k?", "Qwen/Qwen3-8B", "s=32k gpu=any gpus=1", WHICH, ()),
     ("does Qwen/Qwen3-8B fit on any single card?", "Qwen/Qwen3-8B", "gpu=any gpus=1", WHICH, ()),
     ("will Qwen/Qwen3-8B run on any consumer GPU?", "Qwen/Qwen3-8B", "gpu=any", WHICH, ("consumer",)),
+    # No card wanted ("without a GPU"): not every card either.
+    ("can Qwen/Qwen3-8B run without a GPU?", "Qwen/Qwen3-8B", "gpus=1", FIT, ("without",)),
+    # "train" that is not training.
+    (
+        "can Qwen/Qwen3-8B run with a train of thought of 32k tokens?",
+        "Qwen/Qwen3-8B",
+        "s=32k",
+        FIT,
+        ("train", "thought"),
+    ),
     # Memory, or a device map, is not a card.
     ("what's the minimum GPU memory needed for Qwen/Qwen3-8B?", "Qwen/Qwen3-8B", "", FIT, ()),
     ("what device map for Qwen/Qwen3-8B?", "Qwen/Qwen3-8B", "", FIT, ("device", "map")),
@@ -1040,6 +1050,7 @@ REFUSED: list[tuple[str, str]] = [
     ("how many GPU hours to train Qwen/Qwen3-8B?", 'not "GPU hours"'),
     ("can I fine-tune Qwen/Qwen3-8B on an H100?", 'not "fine-tune"'),
     ("what GPU do I need for training Qwen/Qwen3-8B", 'not "training"'),
+    ("how many GPUs for Qwen/Qwen3-8B for training?", 'not "training"'),
     ("max batch for Qwen/Qwen3-8B at 8k", "on which GPU?"),
     ("Qwen/Qwen3-8B for 0 users", "b=0 is out of range"),
     ("Qwen/Qwen3-8B with a context of 0", "s=0 is out of range"),

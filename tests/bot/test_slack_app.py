@@ -621,7 +621,7 @@ def test_text_slack_escaped_is_read_as_typed(bot: Bot) -> None:
         )
     )
     [eph] = bot.slack.wait_for("chat.postEphemeral")
-    assert eph.args["text"].startswith(':x: "example.com/a/b" is neither a Hub model id')
+    assert eph.args["text"].startswith(':x: "example.com/a/b" is not a Hub model id')
 
 
 @pytest.mark.parametrize(

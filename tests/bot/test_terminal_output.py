@@ -260,7 +260,7 @@ def test_show_of_a_failed_query_indents_its_json_like_every_command(settings: Se
     data = json.loads(out)
     assert data["status"] == "error" and data["id"] == 1
     assert out == json.dumps(data, indent=2) + "\n"
-    assert out.startswith('{\n  "schema_version": 4,\n')
+    assert out.startswith('{\n  "schema_version": 5,\n')
 
 
 def test_help_says_gguf_files_work(settings: Settings) -> None:

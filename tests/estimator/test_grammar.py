@@ -114,3 +114,14 @@ def test_a_relative_path_with_folders_or_a_gguf_file_is_a_path() -> None:
 def test_a_bad_yarn_names_the_whole_value() -> None:
     with pytest.raises(InputError, match=r"^yarn=4:40960x is not a whole number"):
         parse_settings(["yarn=4:40960x"])
+    with pytest.raises(InputError, match=r"^yarn=4x:40960 is not a number"):
+        parse_settings(["yarn=4x:40960"])
+
+
+def test_a_hub_address_without_its_scheme_is_its_model_id() -> None:
+    from estimator.grammar import parse_model
+
+    assert parse_model("huggingface.co/Qwen/Qwen3-8B") == ("Qwen/Qwen3-8B", None)
+    # An address elsewhere is no path, and no model id either.
+    with pytest.raises(InputError, match="is not a Hub model id"):
+        parse_model("example.com/a/b")
