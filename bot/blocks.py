@@ -621,7 +621,12 @@ def listing_lines(records: Sequence[Any], compares: Sequence[tuple[Any, Any]] = 
 
 
 def history_message(
-    records: Sequence[Any], *, model: str | None = None, mine: bool = False, compares: Sequence[tuple[Any, Any]] = ()
+    records: Sequence[Any],
+    *,
+    model: str | None = None,
+    mine: bool = False,
+    compares: Sequence[tuple[Any, Any]] = (),
+    direct: bool = False,
 ) -> Message:
     """The ephemeral history listing (newest first, as the store returns it)."""
     matching = f" matching “{escape(model)}”" if model else ""
@@ -629,7 +634,7 @@ def history_message(
         if mine:
             none = f"None of your queries{matching}" if model else "You have no queries"
         else:
-            none = f"No queries in this channel{matching}"
+            none = f"No queries in {'this conversation' if direct else 'this channel'}{matching}"
         body = f"{none} yet. Try `/vram microsoft/phi-4 s=16k`."
         return _message([_section(body)], [body])
     # A channel's listing also holds the asker's private queries (their DMs, answers only they saw).
@@ -637,7 +642,8 @@ def history_message(
         getattr(getattr(r, "conversation", None), "private", False) or getattr(r, "public", True) is False
         for r in records
     )
-    here = "*Recent queries in this channel" + (" and your private ones*" if private else "*")
+    where = "this conversation" if direct else "this channel"  # a DM is no channel
+    here = f"*Recent queries in {where}" + (" and your private ones*" if private else "*")
     title = ("*Your recent queries*" if mine else here) + (f" matching “{escape(model)}”" if model else "")
     title += " (`/vram show &lt;id&gt;` for one)"
     lines = listing_lines(records, compares)

@@ -115,6 +115,7 @@ class HistoryReply(Frozen):
     model: str | None = None
     mine: bool = False
     note: str | None = None
+    direct: bool = False  # asked in a direct conversation (a DM), not a channel
 
 
 class ShowReply(Frozen):
@@ -376,7 +377,9 @@ class Service:
             if rec.id in compares:
                 a, b = compares[rec.id]
                 pairs[(a.id, b.id)] = (a, b)
-        return HistoryReply(records=tuple(records), model=model, mine=mine, compares=tuple(pairs.values()))
+        return HistoryReply(
+            records=tuple(records), model=model, mine=mine, compares=tuple(pairs.values()), direct=who.private
+        )
 
     @staticmethod
     def _rows_cut(

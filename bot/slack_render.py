@@ -124,7 +124,9 @@ def render(reply: Reply, asker: str | None = None) -> Answer:
         )
     if isinstance(reply, HistoryReply):
         return Answer(
-            blocks.history_message(reply.records, model=reply.model, mine=reply.mine, compares=reply.compares)
+            blocks.history_message(
+                reply.records, model=reply.model, mine=reply.mine, compares=reply.compares, direct=reply.direct
+            )
         )
     if isinstance(reply, ShowReply):
         pair = [stored_estimate(side) for side in reply.sides] if reply.sides else []

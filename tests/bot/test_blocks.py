@@ -790,3 +790,10 @@ def test_a_vllm_comparison_without_a_gpu_has_no_pool_rows() -> None:
     )
     rows = [str(c) for c in render_text.compare_table(a, b).columns[0]._cells]
     assert not [r for r in rows if "KV pool" in r or r.startswith("Requests")], rows
+
+
+def test_the_history_in_a_dm_is_this_conversations() -> None:
+    when = datetime(2026, 11, 26, 5, 0, tzinfo=UTC)
+    here = Rec(2, when, "microsoft/phi-4", "ok", "U0001")
+    assert blocks.history_message([here], direct=True).text.startswith("*Recent queries in this conversation* (")
+    assert blocks.history_message([], direct=True).text.startswith("No queries in this conversation yet")
