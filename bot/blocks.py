@@ -54,6 +54,10 @@ def reply_hint(est: Estimate) -> str:
     context = "max" if past else _count(_doubled_context(est) or max(q.seq_len // 2, 1))
     gpu = "a100-40gb" if q.gpu in ("h100", "h100-80gb") else "h100"
     batch = q.batch * 2 if q.batch * 2 <= MAX_BATCH else max(q.batch // 2, 1)
+    if q.gpu_any and not report.card_groups(est):
+        # No card holds it: the examples make it smaller, not larger.
+        batch = max(q.batch // 2, 1)
+        context = "max" if past else _count(max(q.seq_len // 2, 1))
     examples = [f"s={context}", f"b={batch}", f"gpu={gpu}"]
     if q.kv != "off" and est.details.kv_dtype not in (None, "fp8"):
         examples.append("kv=fp8")

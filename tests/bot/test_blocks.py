@@ -720,6 +720,11 @@ def test_no_card_holds_it_offers_no_more_context_or_batch() -> None:
     labels = [label for label, _ in blocks.what_ifs(est)]
     assert "Longest context (s=max)" in labels
     assert not [label for label in labels if label.startswith(("Batch x2", "Context x2"))], labels
+    # The hint's examples make it smaller too.
+    hint = blocks.reply_hint(
+        estimate(spec, Query(model="q", gpu_any=True, engine="vllm", seq_len=131_072, batch=256), model_id="q")
+    )
+    assert "`s=max`" in hint and "`b=128`" in hint, hint
 
 
 def test_a_what_if_to_or_from_gpu_any_says_the_fit_on_each_side() -> None:
