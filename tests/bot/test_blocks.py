@@ -675,6 +675,7 @@ def test_a_card_the_engine_starts_on_one_gpu_only_says_so_not_memory() -> None:
     assert "rtx-5080" in next(line for line in none if "on one GPU only" in line)
 
 
+@pytest.mark.slow
 def test_no_vllm_layout_says_what_is_not_searched() -> None:
     from bot import report
 
@@ -712,6 +713,7 @@ def test_a_comparison_what_if_in_the_history_names_both_models() -> None:
     assert "`#3` `#4`" in line and "`s=32k` on `Qwen/Qwen3-8B` and `Qwen/Qwen3-0.6B`" in line, line
 
 
+@pytest.mark.slow
 def test_no_card_holds_it_offers_no_more_context_or_batch() -> None:
     configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
     spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-8B.json").read_text()))

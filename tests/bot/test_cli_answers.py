@@ -227,6 +227,7 @@ def test_a_warning_both_sides_give_is_said_once(settings: Settings) -> None:
     assert flat.count("With gpu=any each card is sized") == 1 and "! both: With gpu=any each card" in flat, out
 
 
+@pytest.mark.slow
 def test_a_long_chain_of_what_ifs_lists_without_walking_it_all(settings: Settings) -> None:
     # 40 what-ifs, each of the one before: the listing pairs no comparison and stops climbing early.
     qwen = str(CONFIGS / "Qwen__Qwen3-0.6B.json")
