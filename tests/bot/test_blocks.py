@@ -610,6 +610,7 @@ def test_gpu_any_in_slack_lists_the_cards_and_offers_the_smallest() -> None:
     assert "gpu=any" in compared.text
 
 
+@pytest.mark.slow
 def test_gpu_any_on_a_layout_asked_lists_the_cards_that_hold_it_so() -> None:
     from bot import report
 
