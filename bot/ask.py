@@ -95,11 +95,7 @@ def headline(est: Estimate, question: Question) -> str:
             line += f" of memory; the model's context window is {window:,}"
         return line
     # Past the model's window the counts below are memory's alone: each says so (Slack shows one line).
-    memory_only = (
-        f" (memory only: {q.seq_len:,} tokens is past the model's {window:,}-token context window)"
-        if window and q.seq_len > window
-        else ""
-    )
+    memory_only = report.memory_only(est)
     if question.kind == "max_batch":
         if fit.max_batch == 0:
             return f"not even one sequence of {q.seq_len:,} tokens fits on {where}"

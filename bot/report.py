@@ -339,12 +339,12 @@ def cards_answer(est: Estimate, esc: Escape = _same) -> str:
         return f"no card in the catalog holds it on up to {MAX_GPUS:,} GPUs (each card's reason below)"
     if world(q) > 1:
         # A layout asked: which cards hold it so, the one with the least memory first.
-        held = sorted((c for c in est.cards if c.fits), key=lambda c: c.gpu_memory)
+        held = held_as_asked(est)
         layout = layout_words_of(q)
         if not held:
             return f"no card holds it on {layout} (the fewest of each card below)"
         more = f", as do {len(held) - 1} other cards (below)" if len(held) > 1 else ""
-        return f"{world(q):,} × {esc(held[0].gpu_name)} hold it on {layout}{more}{_memory_only(est)}"
+        return f"{world(q):,} × {esc(held[0].gpu_name)} hold it on {layout}{more}{memory_only(est)}"
     # The smallest card at each count, where it has less memory than the smallest at fewer GPUs.
     steps: list[tuple[int, CardFit]] = []
     for n, cards in groups:
@@ -360,11 +360,17 @@ def cards_answer(est: Estimate, esc: Escape = _same) -> str:
         line = f"no one card holds it; the fewest: {_counted(n, first, q, esc)}"
     if rest:
         line += "; on smaller cards, " + " or ".join(_counted(k, card, q, esc) for k, card in rest)
-    return line + _memory_only(est)
+    return line + memory_only(est)
 
 
-def _memory_only(est: Estimate) -> str:
-    """What a card holds past the model's context window is memory's answer only (Slack shows one line)."""
+def held_as_asked(est: Estimate) -> list[CardFit]:
+    """``gpu=any``: the cards that hold the query on its own layout, the one with the least memory first."""
+    return sorted((c for c in est.cards if c.fits), key=lambda c: c.gpu_memory)
+
+
+def memory_only(est: Estimate) -> str:
+    """What memory holds past the model's context window is memory's answer only: said beside each count
+    (Slack shows one line); empty within the window."""
     window, q = est.details.context_window, est.query
     if window and q.seq_len > window:
         return f" (memory only: {q.seq_len:,} tokens is past the model's {window:,}-token context window)"
@@ -432,7 +438,7 @@ def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None)
     lines = [esc("The fewest of each card that hold it (gpu=any; gpu=<card> answers for one):")]
     if world(q) > 1:
         # A layout asked: the cards that hold it so first, then the fewest of each of the others.
-        held = sorted((c for c in est.cards if c.fits), key=lambda c: c.gpu_memory)
+        held = held_as_asked(est)
         lines = [esc(f"On {layout_words_of(q)} as asked: ") + (keys(held, layouts=False) if held else "no card")]
         groups = [(n, rest) for n, cards in groups if (rest := [c for c in cards if not c.fits])]
         if groups:
@@ -505,7 +511,7 @@ def smallest_cards(est: Estimate) -> str:
         return "no verdict"
     if world(est.query) > 1:
         # A layout asked: the card with the least memory that holds it so.
-        held = sorted((c for c in est.cards if c.fits), key=lambda c: c.gpu_memory)
+        held = held_as_asked(est)
         return f"{world(est.query):,} × {held[0].gpu}" if held else "none"
     if not groups:
         return "none"

@@ -187,6 +187,16 @@ _SIDE_GAP = 4
 _CHAIN_LIMIT = 16
 
 
+def _asked_together(rec: QueryRecord, other: QueryRecord) -> bool:
+    """Two records of one comparison (or of one what-if of it): the same text, in the same
+    conversation, estimated within ``SIDES_APART_S`` of each other."""
+    return (
+        other.text == rec.text
+        and other.conversation == rec.conversation
+        and abs((other.created_at - rec.created_at).total_seconds()) <= SIDES_APART_S
+    )
+
+
 def _column(model: str | None) -> str | None:
     """A model id or path cut to the history's column (the full text stays in the record's text)."""
     if model is None or len(model) <= MODEL_LEN:
@@ -432,12 +442,9 @@ class Service:
                 team=rec.conversation.workspace, channel=rec.posted_channel, ts=rec.posted_ts
             )
         else:
-            ids = [rec.id + k for k in range(-_SIDE_GAP, _SIDE_GAP + 1) if k and rec.id + k > 0]
-            near = [r for i in ids if (r := self._store.get(i)) is not None]
+            near = self._stored_beside(rec)
         for other in sorted(near, key=lambda r: abs(r.id - rec.id)):
-            if other.id == rec.id or other.text != rec.text or other.conversation != rec.conversation:
-                continue
-            if abs((other.created_at - rec.created_at).total_seconds()) > SIDES_APART_S:
+            if other.id == rec.id or not _asked_together(rec, other):
                 continue
             first, second = sorted((rec, other), key=lambda r: r.id)
             if (first.requested_model, second.requested_model) == wanted and self._store.visible(other, who):
@@ -475,16 +482,17 @@ class Service:
     def _partner(self, rec: QueryRecord, other_base: QueryRecord, who: Conversation) -> QueryRecord | None:
         """The record beside ``rec`` that made the same what-if of ``other_base``, the other side's base."""
         assert self._store is not None
-        ids = [rec.id + k for k in range(-_SIDE_GAP, _SIDE_GAP + 1) if k and rec.id + k > 0]
-        near = sorted((r for i in ids if (r := self._store.get(i)) is not None), key=lambda r: abs(r.id - rec.id))
-        for other in near:
-            if other.parent_id != other_base.id or other.text != rec.text or other.conversation != rec.conversation:
-                continue
-            if abs((other.created_at - rec.created_at).total_seconds()) <= SIDES_APART_S and self._store.visible(
-                other, who
-            ):
+        for other in sorted(self._stored_beside(rec), key=lambda r: abs(r.id - rec.id)):
+            if other.parent_id == other_base.id and _asked_together(rec, other) and self._store.visible(other, who):
                 return other
         return None
+
+    def _stored_beside(self, rec: QueryRecord) -> list[QueryRecord]:
+        """The records stored within ``_SIDE_GAP`` ids of ``rec`` (a comparison's sides are stored one
+        after the other)."""
+        assert self._store is not None
+        ids = [rec.id + k for k in range(-_SIDE_GAP, _SIDE_GAP + 1) if k and rec.id + k > 0]
+        return [r for i in ids if (r := self._store.get(i)) is not None]
 
     def own_history(self, who: Conversation, *, limit: int = 20) -> HistoryReply | ErrorReply:
         """The asker's own queries in every channel of their team (their App Home, seen by them only)."""

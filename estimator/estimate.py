@@ -315,12 +315,16 @@ def _refusal_at_longest(
 def _refused_beyond(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine) -> str | None:
     """The engine's refusal of the next group size past the query's, where it refuses every size past
     it (transformers quantizing to NVFP4 on load on one GPU only); None where one of them starts."""
-    larger = [n for n in engine.tp_sizes(spec, MAX_GPUS, query) if n > query.gpus]
-    reasons = [engine.refusal(spec, engine.startable_query(query.model_copy(update={"gpus": n}), gpu)) for n in larger]
-    if not larger or any(why is None for why in reasons):
+    first: str | None = None
+    for n in (n for n in engine.tp_sizes(spec, MAX_GPUS, query) if n > query.gpus):
+        why = engine.refusal(spec, engine.startable_query(query.model_copy(update={"gpus": n}), gpu))
+        if why is None:
+            return None  # a larger group starts: memory is what stops it
+        first = first or why
+    if first is None:
         return None
     # Its way back to the query's own group (use gpus=1) is no way here: that group is what did not fit.
-    return re.sub(rf"\buse gpus={query.gpus}(?: dp=\d+)?(?:, or |$)", "use ", reasons[0] or "").removesuffix(": use ")
+    return re.sub(rf"\buse gpus={query.gpus}(?: dp=\d+)?(?:, or |$)", "use ", first).removesuffix(": use ")
 
 
 def _fewest_gpus(
@@ -506,6 +510,11 @@ def _longest_context(engine: Engine, spec: ModelSpec, query: Query) -> int | Non
         return None
 
 
+# The settings of the question itself (its s, b and layout): a way to fit that changes one of them is
+# another question, not another engine setting for a card.
+_QUESTION_KEYS = ("s=", "b=", "gpus=", "pp=", "dp=", "gpu=")
+
+
 def card_fits(spec: ModelSpec, query: Query, *, model_id: str) -> tuple[CardFit, ...]:
     """``gpu=any``: every catalog card's fit at the query's layout and the fewest of it that hold the
     query, each sized as ``gpu=<card>`` would be (the engine's defaults, util and start check per card)."""
@@ -531,8 +540,6 @@ def card_fits(spec: ModelSpec, query: Query, *, model_id: str) -> tuple[CardFit,
         fit = est.fit
         if fit is None:
             continue  # no verdict for the model at all (the caller's estimate says why)
-        # The engine's own ways that keep the question (its s, b and layout): another engine setting.
-        kept = ("s=", "b=", "gpus=", "pp=", "dp=", "gpu=")
         fixes = () if fit.fits else (get_engine(query.engine).fit_fixes(est) or ())
         cards.append(
             CardFit(
@@ -546,7 +553,7 @@ def card_fits(spec: ModelSpec, query: Query, *, model_id: str) -> tuple[CardFit,
                 min_gpus_util=fit.min_gpus_util,
                 # The query's layout refused, or (no layout holds it) every larger one.
                 refusal=fit.engine_refuses or (fit.min_gpus_refusal if not fit.min_gpus else None),
-                ways=tuple(f.settings for f in fixes if not f.settings.startswith(kept)),
+                ways=tuple(f.settings for f in fixes if not f.settings.startswith(_QUESTION_KEYS)),
             )
         )
     return tuple(cards)
