@@ -102,6 +102,9 @@ def headline(est: Estimate, question: Question) -> str:
         line = f"most sequences at once at {q.seq_len:,} tokens on {where}: {fit.max_batch:,}"
         return line + _batch_bound(est) + memory_only
     if question.kind == "min_gpus":
+        if fit.min_gpus == 0 and fit.finest_split is not None:
+            # Whole layers per GPU: what stops the finest split is the answer (weights, or activations).
+            return f"no number of {fit.gpu_name} holds it: {report.finest_split_words(fit.finest_split, est)}"
         if fit.min_gpus == 0:
             return f"no group of {fit.gpu_name} that vram tries holds it (at {q.seq_len:,} tokens, batch {q.batch})"
         fewest = fit.min_gpus * q.pp * fit.min_gpus_dp

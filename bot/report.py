@@ -19,7 +19,7 @@ from estimator.grammar import ANY_GPU, KEY_BY_NAME, KEYS, is_default
 from estimator.layout import fewest_settings, layout_settings
 from estimator.notes import Note
 from estimator.query import MAX_GPUS, Query
-from estimator.result import CardFit, Estimate
+from estimator.result import CardFit, Estimate, FinestSplit
 from estimator.units import gib_text, gib_unit
 
 GIB = 1024**3
@@ -377,11 +377,45 @@ def memory_only(est: Estimate) -> str:
     return ""
 
 
-def _none_holds(est: Estimate) -> str:
-    """Why no layout of a card holds the query, where the engine refuses none of them."""
+def _finest_where(split: FinestSplit) -> str:
+    """``at one layer per GPU (61 GPUs)``: the finest split of the layers the engine makes."""
+    if split.layers_per_gpu == 1:
+        return f"at one layer per GPU ({split.gpus:,} GPUs)"
+    return f"on {split.gpus:,} GPUs (vram's limit; up to {split.layers_per_gpu} layers each)"
+
+
+def finest_split_words(split: FinestSplit, est: Estimate) -> str:
+    """Why no split of the layers holds it, at the finest split: one layer's weights (no s helps), or the
+    activations each GPU runs whatever the count (a shorter s, a smaller b, fused attention help)."""
+    q, m = est.query, split.memory
+    if split.at_any_context:
+        # Weights past what the card gives (with the context and reserve) at s=1 and b=1: nothing the
+        # query shortens helps, so no way out is offered.
+        beside = "" if m.weights > split.usable else " beside the CUDA context and allocator reserve"
+        return (
+            f"{_finest_where(split)} the busiest holds {gib(m.weights)} of weights{beside}, more than the "
+            f"{gib(split.usable)} one card gives, at any s"
+        )
+    # Name only what can still go lower (b=1 is the least), and fused attention where eager scores
+    # are what is asked.
+    lower = ["fa=on"] if not est.details.fused_attention and est.details.fused_attention_runs else []
+    lower += ["a shorter s"] + (["a smaller b"] if q.batch > 1 else [])
+    return (
+        f"{_finest_where(split)} the busiest still needs {gib(m.total)} of {gib(split.usable)}, "
+        f"{gib(m.activations)} of it activations at s={q.seq_len:,}, which more GPUs do not divide; "
+        f"try {', or '.join(lower)}"
+    )
+
+
+def _none_holds(est: Estimate, split: FinestSplit | None = None) -> str:
+    """Why no layout of a card holds the query, where the engine refuses none of them (``split``: the
+    card's finest split of the layers, where its engine places whole layers)."""
     q, engine = est.query, get_engine(est.query.engine)
     if q.method == "classic":
         return "method=classic sizes the whole model on one GPU"  # the original calculator's terms
+    if engine.split == "layers" and split is not None and split.at_any_context:
+        weights = gib(split.memory.weights)
+        return f"{_finest_where(split)}, the busiest GPU's {weights} of weights are more than the card holds at any s"
     if engine.split == "layers":
         # Whole layers per GPU: each GPU runs the full-width activations, whatever the count.
         return (
@@ -455,7 +489,7 @@ def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None)
     general = _general_refusal(est)
     for card in est.cards:
         if not card.min_gpus:
-            why = card.refusal or _none_holds(est)
+            why = card.refusal or _none_holds(est, card.finest_split)
             if general is not None and why.startswith(general.split("; ")[0]):
                 # The refusal said above, whatever the card: only the ways out differ (their layouts).
                 ways = re.search(r"; (?:or )?(use .*)", why)
@@ -572,17 +606,8 @@ def verdict(est: Estimate, esc: Escape = _same) -> str:
         # Memory is not what stops more GPUs: the engine starts none of them.
         line += f"; more GPUs do not start it: {esc(fit.min_gpus_refusal)}"
     elif fit.min_gpus == 0:
-        if engine.split == "layers":
-            # Whole layers per GPU: past some count, each GPU's activations alone are the limit.
-            # Name only what can still go lower (b=1 is the least), and fused attention where eager
-            # scores are what is asked.
-            lower = ["fa=on"] if not est.details.fused_attention and est.details.fused_attention_runs else []
-            lower += ["a shorter s"] + (["a smaller b"] if q.batch > 1 else [])
-            line += (
-                f"; no split of its layers over more GPUs fits it: each GPU still runs "
-                f"{gib(est.memory.activations)} of activations at s={q.seq_len:,}, which more GPUs do not "
-                f"divide; try {', or '.join(lower)}"
-            )
+        if engine.split == "layers" and fit.finest_split is not None:
+            line += f"; no split of its layers over more GPUs fits it: {finest_split_words(fit.finest_split, est)}"
         else:
             line += f"; no {split} of these fits it"
     return line

@@ -16,7 +16,7 @@ from estimator.kv import kv_bytes_per_token
 from estimator.notes import Note, article, note
 from estimator.pipeline import pp_refusal, pp_too_many_stages, stage_specs
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query, Yarn, replica_query
-from estimator.result import CardFit, Classic, Details, Estimate, Fit, Memory
+from estimator.result import CardFit, Classic, Details, Estimate, FinestSplit, Fit, Memory
 from estimator.rope import with_yarn
 from estimator.spec import FLOAT_FORMATS, ModelSpec
 from estimator.units import gib_text
@@ -257,6 +257,7 @@ def solve_fit(
     min_gpus, min_dp, min_util = _fewest_gpus(spec, stages, query, gpu, engine, fits)
     # No layout holds it: where the engine refuses every larger group, that is why (not the memory).
     beyond = _refused_beyond(spec, query, gpu, engine) if min_gpus == 0 and refusal is None else None
+    finest = _finest_split(spec, query, gpu, engine) if min_gpus == 0 and refusal is None and beyond is None else None
     return Fit(
         gpu=gpu.key,
         gpu_name=gpu.name,
@@ -271,6 +272,7 @@ def solve_fit(
         min_gpus_dp=min_dp,
         min_gpus_util=min_util,
         min_gpus_refusal=beyond,
+        finest_split=finest,
         max_seq_len_memory_only=not refusal
         and bool(spec.max_position_embeddings)
         and max_seq > (spec.max_position_embeddings or 0),
@@ -310,6 +312,29 @@ def _refusal_at_longest(
     if engine.refuses(spec, at):
         return refusal
     return engine.refusal_at_longest(refusal, longest, _fewest_gpus(spec, stages, at, gpu, engine, False), query)
+
+
+def _finest_split(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine) -> FinestSplit | None:
+    """Where no split of the layers holds the query: the busiest GPU at the finest split the engine
+    makes, so the verdict says what stops it there (one layer's weights, or activations that more GPUs
+    do not divide); None for engines that split each layer (tensor parallel) or with method=classic."""
+    sizes = engine.tp_sizes(spec, MAX_GPUS, query)
+    if engine.split != "layers" or query.method == "classic" or not sizes:
+        return None
+    n = sizes[-1]
+    at = engine.startable_query(query.model_copy(update={"gpus": n}), gpu)
+    weights = _weights(spec, at, n)
+    memory, _ = _memory(spec, running_query(engine, at, gpu), weights, engine, gpu, engine.dtypes(spec, at))
+    usable = engine.usable_bytes(spec, at, gpu)
+    least = at.model_copy(update={"seq_len": 1, "batch": 1})
+    layers = len(spec.layers) or spec.num_layers
+    return FinestSplit(
+        gpus=n,
+        layers_per_gpu=-(-layers // n),
+        memory=memory,
+        usable=usable,
+        at_any_context=total_for(spec, least, weights=weights, gpu=gpu) > usable,
+    )
 
 
 def _refused_beyond(spec: ModelSpec, query: Query, gpu: GPU, engine: Engine) -> str | None:
@@ -551,6 +576,7 @@ def card_fits(spec: ModelSpec, query: Query, *, model_id: str) -> tuple[CardFit,
                 min_gpus=fit.min_gpus,
                 min_gpus_dp=fit.min_gpus_dp,
                 min_gpus_util=fit.min_gpus_util,
+                finest_split=fit.finest_split,
                 # The query's layout refused, or (no layout holds it) every larger one.
                 refusal=fit.engine_refuses or (fit.min_gpus_refusal if not fit.min_gpus else None),
                 ways=tuple(f.settings for f in fixes if not f.settings.startswith(_QUESTION_KEYS)),

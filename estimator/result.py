@@ -46,6 +46,19 @@ class Classic(Frozen):
     total_gb: float | None
 
 
+class FinestSplit(Frozen):
+    """Where no split of the layers holds the query (engines that place whole layers per GPU): the
+    busiest GPU at the finest split the engine makes, one layer each (or vram's GPU limit)."""
+
+    gpus: int
+    layers_per_gpu: int  # the most layers one GPU holds there
+    memory: Memory  # the busiest GPU's share, at the query's s and b
+    usable: int  # bytes one card gives it
+    # True where it does not fit even at s=1 and b=1: its weights and fixed overhead alone are more than
+    # the card holds, so no shorter s or smaller b helps.
+    at_any_context: bool
+
+
 class Fit(Frozen):
     gpu: str  # catalog key, e.g. "h100-80gb"
     gpu_name: str
@@ -70,6 +83,9 @@ class Fit(Frozen):
     # min_gpus is 0 because the engine refuses every group larger than the query's: its refusal of the
     # next size (transformers quantizes to NVFP4 on load on one GPU only); None otherwise.
     min_gpus_refusal: str | None = None
+    # min_gpus is 0 on an engine that places whole layers per GPU: the busiest GPU at its finest split
+    # (what no split of the layers gets below); None otherwise.
+    finest_split: FinestSplit | None = None
     # max_seq_len is past the model's context window (details.context_window): memory would hold it,
     # the model's positions do not (vLLM refuses such a max_model_len).
     max_seq_len_memory_only: bool = False
@@ -121,6 +137,7 @@ class CardFit(Frozen):
     min_gpus: int  # the fewest layout's tensor-parallel group; 0: none up to the limit
     min_gpus_dp: int = 1
     min_gpus_util: float | None = None
+    finest_split: FinestSplit | None = None  # as Fit.finest_split says for a GPU named
     # Why the query's layout does not start on this card (the engine's sentence), or why the card
     # could not be sized at all (an input the card refuses, e.g. a KV dtype it lacks).
     refusal: str | None = None

@@ -329,7 +329,11 @@ def test_which_gpu_lists_every_card_and_a_thread_narrows_it(bot: Bot) -> None:
     # (transformers at 65,536 tokens: each GPU of a layer split holds a full-width activation peak.)
     reply = _reply(bot, "how many GPUs does it need at b=4?", root_ts, 4)
     assert _lead(reply).splitlines()[0].startswith("Changed `b=4` (was 1)") and "gpu=any" not in _lead(reply)
-    assert _lead(reply).splitlines()[-1].startswith("*no group of NVIDIA L4 24GB that vram tries holds it")
+    assert (
+        _lead(reply)
+        .splitlines()[-1]
+        .startswith("*no number of NVIDIA L4 24GB holds it: at one layer per GPU (36 GPUs)")
+    )
     # Which card, naming no model: the thread's model on every card again.
     reply = _reply(bot, "what GPU do I need?", root_ts, 5)
     assert "`gpu=any` (was l4)" in _lead(reply).splitlines()[0], _lead(reply)

@@ -185,6 +185,55 @@ def test_jamba_at_256k_is_not_told_to_buy_more_gpus() -> None:
     assert f"it fits on {short.fit.min_gpus} of them" in report.verdict(short)
 
 
+def test_one_layer_too_large_for_the_card_is_said_as_weights_not_activations() -> None:
+    # Kimi-K2 in fp8 on T4s: 61 layers of about 15.7 GiB each (the ~1 T parameters' checkpoint over 61),
+    # the first GPU also holding the bf16 embedding (163,840 x 7,168 x 2 B). One layer per GPU still
+    # does not fit a 16 GB card at any s, so "a shorter s" (the activation advice) would be false.
+    sp = spec("moonshotai__Kimi-K2-Instruct")
+    est = estimate(sp, Query(model="k", gpu="t4"), model_id="k")
+    assert est.fit is not None and est.fit.min_gpus == 0
+    split = est.fit.finest_split
+    assert split is not None and split.gpus == 61 and split.layers_per_gpu == 1 and split.at_any_context
+    embedding = 163_840 * 7_168 * 2
+    whole = est.memory.weights  # one GPU holds all of them
+    assert split.memory.weights == round((whole - 2 * embedding) / 61) + embedding  # untied head on the last
+    assert split.memory.weights > lookup_gpu("t4").memory_bytes
+    line = report.verdict(est)
+    assert "at one layer per GPU (61 GPUs) the busiest holds 17." in line and "at any s" in line, line
+    assert "try a shorter s" not in line and "activations" not in line, line
+    # On an L4 one layer fits, and at 32k the activations each GPU runs are what stop it.
+    long = estimate(sp, Query(model="k", seq_len=32 * 1024, gpu="l4"), model_id="k")
+    assert long.fit is not None and long.fit.min_gpus == 0 and long.fit.finest_split is not None
+    assert not long.fit.finest_split.at_any_context
+    assert report.verdict(long).endswith("which more GPUs do not divide; try a shorter s"), report.verdict(long)
+
+
+@pytest.mark.slow
+def test_gpu_any_says_which_cards_one_layer_outgrows() -> None:
+    # Kimi-K2 on every card: the 16 GB cards cannot hold one layer (said as weights, at any s); an L4
+    # holds it on one layer each.
+    est = estimate(spec("moonshotai__Kimi-K2-Instruct"), Query(model="k", gpu_any=True), model_id="k")
+    none = [line for line in report.cards_lines(est) if line.startswith("none: ")]
+    assert len(none) == 1 and none[0].startswith("none: t4, v100-16gb"), none
+    assert "the busiest GPU's 17." in none[0] and "of weights are more than the card holds at any s" in none[0]
+    assert any(line.startswith("61 GPUs: ") and " l4" in line for line in report.cards_lines(est))
+
+
+def test_more_layers_than_the_gpu_limit_say_the_limit() -> None:
+    # Past vram's 1,024 GPUs (no model has that many layers yet) the finest split holds several each.
+    est = estimate(spec("moonshotai__Kimi-K2-Instruct"), Query(model="k", gpu="t4"), model_id="k")
+    assert est.fit is not None and est.fit.finest_split is not None
+    split = est.fit.finest_split.model_copy(update={"gpus": 1_024, "layers_per_gpu": 2})
+    assert report.finest_split_words(split, est).startswith("on 1,024 GPUs (vram's limit; up to 2 layers each) ")
+
+
+def test_vllm_has_no_finest_layer_split() -> None:
+    # Tensor parallel splits each layer: the layer-split reason is not its to give.
+    q = Query(model="k", engine="vllm", gpu="t4")
+    est = estimate(spec("moonshotai__Kimi-K2-Instruct"), q, model_id="k")
+    assert est.fit is not None and est.fit.finest_split is None
+
+
 def test_transformers_refuses_more_gpus_than_layers() -> None:
     # Qwen3-0.6B has 28 layers: 32 GPUs would leave 4 with nothing to run.
     est = estimate(spec("Qwen__Qwen3-0.6B"), Query(model="q", gpus=32, gpu="h100"), model_id="q")
