@@ -173,8 +173,8 @@ def header_line(est: Estimate) -> str:
     return report.header(est, esc=escape)
 
 
-def verdict_line(est: Estimate) -> str:
-    return report.verdict(est, esc=escape)
+def verdict_line(est: Estimate, *, answered: bool = False) -> str:
+    return report.verdict(est, esc=escape, answered=answered)
 
 
 def bar_line(est: Estimate) -> str:
@@ -216,6 +216,7 @@ def estimate_message(
     private: bool = False,
     buttons: bool = True,
     others: tuple[str, ...] = (),
+    answered: bool = False,
 ) -> Message:
     """One estimate as Slack shows it: header, verdict, bar, breakdown, limits, warnings, hint, buttons.
 
@@ -224,7 +225,8 @@ def estimate_message(
     classic formulas' six lines (always there with ``method=classic``); ``asked`` is (user id, text
     typed) for a public answer; ``private`` marks the asker-only copy (its menu offers to share it);
     ``buttons`` adds the next what-ifs under a stored answer; ``others`` (Hub ids) adds one button
-    each to ask the same about another close match of a model name.
+    each to ask the same about another close match of a model name; ``answered``: ``lead`` holds a
+    question's answer line, which the verdict then does not repeat.
     """
     blocks: list[Block] = []
     text: list[str] = []
@@ -232,7 +234,7 @@ def estimate_message(
         blocks.append(_section(lead))
         text.append(lead)
     head = f"*{header_line(est)}*"
-    verdict = f"*{verdict_line(est)}*\n{bar_line(est)}"
+    verdict = f"*{verdict_line(est, answered=answered)}*\n{bar_line(est)}"
     blocks += [_section(head), _section(verdict)]
     text += [head, verdict]
     table = breakdown_lines(est)
@@ -455,7 +457,9 @@ def what_if_message(
     head = what_if_lead(changes, base, new) if changes or not answer else ""
     parts = (head, not_used_line(unused), f"*{escape(answer)}*" if answer else "")
     lead = "\n".join(part for part in parts if part)
-    return estimate_message(new, record_id=record_id, note=note, lead=lead, hint=False, private=private)
+    return estimate_message(
+        new, record_id=record_id, note=note, lead=lead, hint=False, private=private, answered=bool(answer)
+    )
 
 
 # -- the other replies ------------------------------------------------------------------------

@@ -170,21 +170,26 @@ def _print_show(reply: ShowReply, *, as_json: bool, console: Console, out: TextI
             f"failed: {record.error or 'no estimate was stored'}", markup=False, highlight=False, soft_wrap=True
         )
         return 0
-    _print_question_answer(record.text, reply.estimate, console)
-    render_text.print_estimate(reply.estimate, console)
+    answered = _print_question_answer(record.text, reply.estimate, console)
+    render_text.print_estimate(reply.estimate, console, answered=answered)
     return 0
 
 
-def _print_question_answer(text: str | None, est: Estimate, console: Console) -> None:
+def _print_question_answer(text: str | None, est: Estimate, console: Console) -> bool:
     """Where ``text`` is a question in plain words, its answer line for ``est``: the stored one shown
-    again, or a what-if of it answered anew."""
+    again, or a what-if of it answered anew; whether there was one."""
     from bot import ask
 
-    if (line := ask.question_answer(text, est)) is not None:
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if (line := ask.question_answer(text, est)) is None:
+        return False
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return True
 
 
-def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, err: TextIO) -> int:
+def _print_reply(
+    reply: Reply, *, as_json: bool, console: Console, out: TextIO, err: TextIO, answered: bool = False
+) -> int:
+    """One reply, as text or ``--json`` (``answered``: a question's answer line is printed above it)."""
     json_out = out if as_json else None
     if isinstance(reply, ErrorReply):
         return _fail(reply.message, reply.exit_code, err, json_out=json_out, error_code=reply.code)
@@ -260,13 +265,13 @@ def _print_reply(reply: Reply, *, as_json: bool, console: Console, out: TextIO, 
                 # A what-if (show 42 s=64k): which query it changed and how, as a thread reply says it.
                 line = report.what_if_line(outcome.base_id, list(outcome.changes), outcome.base, outcome.estimate)
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
-                _print_question_answer(outcome.question_text, outcome.estimate, console)
+                answered = _print_question_answer(outcome.question_text, outcome.estimate, console) or answered
             elif outcome.base_id is not None:
                 # A what-if of a query that failed: what it changed, with no answer to compare against.
                 what = ", ".join(f"{k}={report.setting_value(k, outcome.estimate.query)}" for k in outcome.changes)
                 line = f"what-if of #{outcome.base_id}: {what or 'nothing changed'} (#{outcome.base_id} had no answer)"
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
-            render_text.print_estimate(outcome.estimate, console)
+            render_text.print_estimate(outcome.estimate, console, answered=answered)
             if outcome.record_id is not None:
                 console.print(f"[dim]kept as #{outcome.record_id}: vram show {outcome.record_id}[/dim]")
         if outcome.note:
@@ -379,7 +384,9 @@ def _question(
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if ans.outcome.estimate is not None:
         console.print(ask.headline(ans.outcome.estimate, ans.question), markup=False, highlight=False)
-    return _print_reply(EstimateReply(outcome=ans.outcome), as_json=as_json, console=console, out=out, err=err)
+    return _print_reply(
+        EstimateReply(outcome=ans.outcome), as_json=as_json, console=console, out=out, err=err, answered=True
+    )
 
 
 def _local_user(settings: Settings) -> str:

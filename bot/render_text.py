@@ -36,11 +36,12 @@ def _gib2(n_bytes: int) -> str:
     return f"{n_bytes / report.GIB:,.2f}"
 
 
-def print_estimate(est: Estimate, console: Console) -> None:
-    """The breakdown table, verdict, bar, capacity and warnings."""
+def print_estimate(est: Estimate, console: Console, *, answered: bool = False) -> None:
+    """The breakdown table, verdict, bar, capacity and warnings (``answered``: a question's answer
+    line is printed above it)."""
     # One line each, never wrapped: the header is what people paste into a ticket.
     console.print(Text(report.header(_shown(est)), style="bold"), soft_wrap=True)
-    console.print(Text(plain(report.verdict(est))), soft_wrap=True)
+    console.print(Text(plain(report.verdict(est, answered=answered))), soft_wrap=True)
     console.print(Text(f"{report.bar(est)} {report.bar_legend(est)}"), soft_wrap=True)
     per_gpu = " per GPU" if report.world(est.query) > 1 else ""
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)

@@ -565,14 +565,17 @@ def offered_layout(est: Estimate) -> tuple[int, str] | None:
     return fewest
 
 
-def verdict(est: Estimate, esc: Escape = _same) -> str:
-    """``Total 34.1 GiB: fits one H100 80GB with 45.1 GiB to spare`` (or why it does not)."""
+def verdict(est: Estimate, esc: Escape = _same, *, answered: bool = False) -> str:
+    """``Total 34.1 GiB: fits one H100 80GB with 45.1 GiB to spare`` (or why it does not). ``answered``:
+    a question's answer line stands above it, which for ``gpu=any`` already names the cards."""
     q = est.query
     total_gpus = world(q)
     total = f"Total {gib(est.memory.total)}" + (" per GPU" if total_gpus > 1 else "")
     fit = est.fit
     if est.refused:
         return f"{total} is a guess, not a verdict: {esc(' '.join(est.refused))}"
+    if fit is None and q.gpu_any and answered:
+        return f"{total} (no card in particular: each card's count below)"
     if fit is None and q.gpu_any:
         # The rows are sized for no card (each card is sized as gpu=<card> would be, a little apart).
         return f"{total} (no card in particular): {cards_answer(est, esc)}"

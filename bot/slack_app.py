@@ -579,12 +579,25 @@ class _Bot:
         others = ans.match.others if ans.match is not None else ()
         return Answer(
             blocks.estimate_message(
-                out.estimate, record_id=out.record_id, note=out.note, lead=lead, asked=asked, others=others
+                out.estimate,
+                record_id=out.record_id,
+                note=out.note,
+                lead=lead,
+                asked=asked,
+                others=others,
+                answered=True,
             ),
             public=True,
             record_id=out.record_id,
             private=blocks.estimate_message(
-                out.estimate, record_id=out.record_id, note=out.note, lead=lead, hint=False, private=True, others=others
+                out.estimate,
+                record_id=out.record_id,
+                note=out.note,
+                lead=lead,
+                hint=False,
+                private=True,
+                others=others,
+                answered=True,
             ),
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -197,6 +198,19 @@ def test_a_what_if_of_a_comparison_is_one_history_row(settings: Settings) -> Non
     assert code == 0 and "kept as #5 and #6" in out
     code, out, _ = vram(["history", "--json"], settings)
     assert [r["compared_with"] for r in json.loads(out) if r["id"] in (5, 6)] == [5, 6], out
+
+
+def test_which_gpu_says_its_answer_once(settings: Settings) -> None:
+    # The question's answer line names the cards; the verdict under it, in the answer, in `show` and in a
+    # what-if of it, gives the total only. Without a question the verdict names them itself.
+    qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
+    named = "holds it, the card with the least memory that does"
+    for args in ([f"what GPU do I need for {qwen} at 8k?"], ["show", "1"], ["show", "1", "b=2"]):
+        code, out, _ = vram(args, settings)
+        assert code == 0 and out.count(named) == 1, (args, out)
+        assert re.search(r"^Total [\d.]+ GiB \(no card in particular: each card's count below\)$", out, re.M), out
+    code, out, _ = vram([qwen, "s=8k", "gpu=any"], settings)
+    assert code == 0 and out.count(named) == 1 and "(no card in particular): one " in out, out
 
 
 def test_show_json_of_a_question_and_of_a_failure(settings: Settings) -> None:

@@ -316,6 +316,9 @@ def test_which_gpu_lists_every_card_and_a_thread_narrows_it(bot: Bot) -> None:
     assert lead[-1].startswith("*one NVIDIA A10G 24GB (AWS g5) holds it, the card with the least memory that does")
     text = blocks_text(post.args)
     assert "The fewest of each card that hold it" in text and "• 1 GPU: a10g, " in text
+    # The answer is said once: the verdict under it gives the total only.
+    assert text.count("holds it, the card with the least memory that does") == 1, text
+    assert "(no card in particular: each card's count below)*" in text, text
     buttons = [e for b in post.args["blocks"] if b["type"] == "actions" for e in b["elements"] if e["type"] == "button"]
     assert any(b["text"]["text"] == "1 × a10g (fewest GPUs)" for b in buttons)
     root_ts = _posted(bot)
