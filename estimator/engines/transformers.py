@@ -76,8 +76,9 @@ from estimator.dtypes import Dtypes, resolve_dtypes
 from estimator.engines.base import BaseEngine, EngineTerms, GpuShare, KvPart, KvTerm, OverheadTerm
 from estimator.gpus import lookup_gpu
 from estimator.kv import contiguous_parts, kv_bytes_per_token, kv_cache_bytes, state_bytes_per_sequence
+from estimator.memo import by_spec
 from estimator.notes import Note, note
-from estimator.spec import DTYPE_BYTES, LayerKV, ModelSpec, TorchDType
+from estimator.spec import DTYPE_BYTES, Frozen, KVDType, LayerKV, ModelSpec, TorchDType
 from estimator.weights import conversion_asked
 
 if TYPE_CHECKING:
@@ -508,6 +509,47 @@ def layer_runs(num_layers: int, gpus: int) -> list[tuple[int, int]]:
     return runs
 
 
+class _Run(Frozen):
+    """What one contiguous run of layers costs a GPU whatever its weights: the terms and the cache."""
+
+    terms: EngineTerms
+    kv_cache: int
+    kv_bytes_per_token: int
+    state_bytes_per_sequence: int
+
+
+@by_spec(size=8)
+def _layer_codes(layers: tuple[LayerKV, ...]) -> tuple[int, ...]:
+    """One small integer per layer, equal for equal layers: a run's composition as a cheap key."""
+    codes: dict[LayerKV, int] = {}
+    return tuple(codes.setdefault(layer, len(codes)) for layer in layers)
+
+
+@by_spec(size=16)
+def _runs_of(spec: ModelSpec, query: Query, kv: KVDType | None) -> dict[tuple[int, ...], _Run]:
+    """The runs already sized for this spec and one-GPU query: the fewest-GPU search asks for the same
+    compositions at every count it tries (a model of identical layers has two run lengths per count)."""
+    return {}
+
+
+def _run(spec: ModelSpec, start: int, stop: int, single: Query, kv: KVDType | None) -> _Run:
+    key = _layer_codes(spec.layers)[start:stop]
+    runs = _runs_of(spec, single, kv)
+    if (hit := runs.get(key)) is not None:
+        return hit
+    part = spec.model_copy(update={"layers": spec.layers[start:stop]})
+    cache = 0 if kv is None else kv_cache_bytes(part, seq_len=single.seq_len, batch=single.batch, kv_dtype=kv)
+    # The terms do not depend on the weights or the cache they add to (transformers_terms' docstring).
+    run = _Run(
+        terms=transformers_terms(part, single, weights_bytes=0, kv_cache_bytes=cache),
+        kv_cache=cache,
+        kv_bytes_per_token=kv_bytes_per_token(part, kv) if kv else 0,
+        state_bytes_per_sequence=state_bytes_per_sequence(part) if kv else 0,
+    )
+    runs[key] = run
+    return run
+
+
 def layer_share(spec: ModelSpec, query: Query, dtypes: Dtypes, *, weights: int) -> GpuShare:
     """The busiest GPU's weights, KV cache, activations and overhead when ``device_map="auto"`` splits
     the layers over ``query.gpus`` GPUs; ``weights`` are the whole model's."""
@@ -522,25 +564,17 @@ def layer_share(spec: ModelSpec, query: Query, dtypes: Dtypes, *, weights: int) 
     best_total = -1
     runs = layer_runs(layers, query.gpus)
     for i, (start, stop) in enumerate(runs):
-        part = spec.model_copy(update={"layers": spec.layers[start:stop]})
+        run = _run(spec, start, stop, single, dtypes.kv)
         w = round(per_layer * (stop - start)) + (first if i == 0 else 0) + (last if i == len(runs) - 1 else 0)
-        kv = (
-            0
-            if dtypes.kv is None
-            else kv_cache_bytes(part, seq_len=query.seq_len, batch=query.batch, kv_dtype=dtypes.kv)
-        )
-        terms = transformers_terms(part, single, weights_bytes=w, kv_cache_bytes=kv)
-        total = w + kv + terms.activations + terms.overhead
+        total = w + run.kv_cache + run.terms.activations + run.terms.overhead
         if total > best_total:
-            per_token = kv_bytes_per_token(part, dtypes.kv) if dtypes.kv else 0
-            state = state_bytes_per_sequence(part) if dtypes.kv else 0
             share = GpuShare(
                 weights=w,
-                kv_cache=kv,
-                terms=terms,
+                kv_cache=run.kv_cache,
+                terms=run.terms,
                 layers=stop - start,
-                kv_bytes_per_token=per_token,
-                kv_state_bytes_per_sequence=state,
+                kv_bytes_per_token=run.kv_bytes_per_token,
+                kv_state_bytes_per_sequence=run.state_bytes_per_sequence,
             )
             best, best_total = share, total
     assert best is not None
