@@ -525,7 +525,8 @@ def _layer_codes(layers: tuple[LayerKV, ...]) -> tuple[int, ...]:
     return tuple(codes.setdefault(layer, len(codes)) for layer in layers)
 
 
-@by_spec(size=16)
+# Few entries: one card's search uses one; a deep model with mixed layers has up to L^2 / 2 runs.
+@by_spec(size=4)
 def _runs_of(spec: ModelSpec, query: Query, kv: KVDType | None) -> dict[tuple[int, ...], _Run]:
     """The runs already sized for this spec and one-GPU query: the fewest-GPU search asks for the same
     compositions at every count it tries (a model of identical layers has two run lengths per count)."""
