@@ -598,8 +598,10 @@ def estimate(
     asked = query
     query = query.model_copy(update={"flash_attention": engine.fused_attention(spec, query)})
     gpu = _gpu(query)
-    # The model as the engine loads it (vLLM's dtype=auto serves a float32 checkpoint in 16 bits).
+    # The model as the engine loads it (vLLM's dtype=auto serves a float32 checkpoint in 16 bits;
+    # transformers dequantizes FP8 weights on a GPU without FP8 kernels).
     spec, cast = engine.loaded_spec(spec, query, gpu)
+    query, dequantized = engine.loaded_query(spec, query, gpu)
     scaled = None
     if query.yarn is not None:
         spec, scaled = with_yarn(spec, query.yarn)
@@ -644,6 +646,8 @@ def estimate(
     notes = [*(note("config", w) for w in spec.warnings), *(note("source", w) for w in warnings), *terms.warnings]
     if cast:
         notes.append(note("dtype_cast", cast))
+    if dequantized:
+        notes.append(note("dequantized", dequantized))
     if scaled:
         notes.append(note("rope_scaling", scaled))
     notes += _conversion_notes(spec, query, engine)

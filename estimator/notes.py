@@ -25,6 +25,7 @@ WarningCode = Literal[
     "setting_ignored",  # a setting the chosen engine does not read
     "no_bf16",  # the GPU has no bf16
     "rope_scaling",  # yarn=: the RoPE scaling asked for, and the vLLM override that gives it
+    "dequantized",  # the engine loads quantized weights dequantized on this GPU (transformers: FP8 below sm_89)
     "dtype_cast",  # the engine serves the checkpoint in another dtype than it is stored in (vLLM: float32 in 16 bits)
     "no_gpu_given",  # a figure that needs gpu=
     "no_kv_pool",  # vLLM would not start: nothing is left for the KV pool

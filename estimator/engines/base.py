@@ -245,6 +245,11 @@ class Engine(Protocol):
         ``dtype=auto`` casts to 16 bits), and the sentence saying so, or the spec as read and None."""
         ...
 
+    def loaded_query(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[Query, str | None]:
+        """The query as the engine loads the checkpoint on ``gpu`` (transformers dequantizes FP8 weights
+        to bf16 on GPUs without FP8 kernels), and the sentence saying so, or the query and None."""
+        ...
+
     def fused_attention(self, spec: ModelSpec, query: Query) -> bool:
         """Whether the engine runs fused attention: fa= when given, else the engine's own default."""
         ...
@@ -442,6 +447,9 @@ class BaseEngine:
 
     def loaded_spec(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[ModelSpec, str | None]:
         return spec, None
+
+    def loaded_query(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[Query, str | None]:
+        return query, None
 
     def longest_context(self, spec: ModelSpec, query: Query) -> int:
         if spec.max_position_embeddings is None:

@@ -583,6 +583,39 @@ def layer_share(spec: ModelSpec, query: Query, dtypes: Dtypes, *, weights: int) 
     return best.model_copy(update={"terms": best.terms.model_copy(update=whole)})
 
 
+# The NVIDIA compute capability below which transformers 5.25 loads a pre-quantized checkpoint
+# dequantized to bf16 (``validate_environment`` in quantizers/quantizer_finegrained_fp8.py: "FP8
+# quantized models is only supported on GPUs with compute capability >= 8.9"; quantizer_mxfp4.py:
+# "MXFP4 quantization is only supported on GPUs with compute capability >= 7.5"). ROCm devices report
+# 9.x there, so AMD GPUs keep the format.
+_DEQUANTIZED_BELOW: dict[str, tuple[int, int]] = {"fp8": (8, 9), "mxfp4": (7, 5)}
+
+
+def dequantized_query(spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[Query, str | None]:
+    """A pre-quantized FP8 or MXFP4 checkpoint on an NVIDIA GPU older than its kernels: transformers
+    loads it as bf16 (``dequantize=True``), which ``dtype=bf16`` sizes; else the query as asked."""
+    q = spec.quantization
+    needed = _DEQUANTIZED_BELOW.get(q.method)
+    asked = query.weight_format is not None or query.bits is not None
+    if (
+        needed is None
+        or asked
+        or q.expert_format
+        or gpu is None
+        or gpu.vendor != "nvidia"
+        or gpu.compute_capability is None
+        or gpu.compute_capability >= needed
+    ):
+        return query, None
+    name = "FP8" if q.method == "fp8" else "MXFP4"
+    major, minor = gpu.compute_capability
+    return query.model_copy(update={"weight_format": "bf16"}), (
+        f"transformers loads {name} weights dequantized to bf16 on the {gpu.name} (compute capability "
+        f"{major}.{minor}; its {name} kernels need {needed[0]}.{needed[1]}): the weights are sized in bf16, "
+        f"as dtype=bf16 sizes them"
+    )
+
+
 def _nvfp4_refusal(spec: ModelSpec, query: Query) -> str | None:
     """NVFP4Config quantizes on load only on one CUDA device of compute capability 10.0 or more
     (``validate_environment`` in quantizers/quantizer_nvfp4.py, transformers 5.25)."""
@@ -652,6 +685,9 @@ class TransformersEngine(BaseEngine):
                 "kv=fp8 / kv=int8 to count one byte per element"
             )
         return None
+
+    def loaded_query(self, spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[Query, str | None]:
+        return dequantized_query(spec, query, gpu)
 
     def fused_attention(self, spec: ModelSpec, query: Query) -> bool:
         return fused_attention(spec, query)
