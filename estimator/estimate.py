@@ -470,8 +470,11 @@ def _times(ratio: float) -> str:
     return f"{ratio:.1f}x" if ratio < 99.95 else f"{ratio:,.0f}x"
 
 
-def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, query: Query) -> Note | None:
-    """Where and by how much the classic formula is wrong, when a term or the total is >10% off."""
+def _classic_warning(
+    result: Classic, memory: Memory, kv_ratio: float | None, query: Query, *, experts: bool
+) -> Note | None:
+    """Where and by how much the classic formula is wrong, when a term or the total is >10% off
+    (``experts``: a MoE model, whose routed experts data-parallel replicas split)."""
     if result.total_gb is None or memory.total == 0:
         return None
     ours_gb = memory.total / GB
@@ -482,10 +485,12 @@ def _classic_warning(result: Classic, memory: Memory, kv_ratio: float | None, qu
     )
     reasons = [
         None if kv_ratio is None else _off_by("KV cache", kv_ratio, 1.0),
-        # Its activation term is one layer's, at the whole model's scale of s and b.
-        _off_by("activation", memory.activations / GB, act_gb or 0),
+        # Its activation term is one layer's, at the whole model's scale of s and b; one data-parallel
+        # replica runs its share of b.
+        _off_by("activation", memory.activations / GB, act_gb or 0) if query.dp == 1 else None,
     ]
-    if query.gpus == 1 and query.pp == 1:  # else one GPU holds a share of the weights
+    # Else one GPU holds a share of the weights (replicas split a MoE model's routed experts).
+    if query.gpus == 1 and query.pp == 1 and (query.dp == 1 or not experts):
         reasons.append(_off_by("weights", memory.weights / GB, result.model_gb or 0))
     found = [r for r in reasons if r]
     total_off = abs(result.total_gb - ours_gb) / ours_gb > 0.10
@@ -718,7 +723,7 @@ def estimate(
         # With a GPU the verdict says it; --json's warnings carry it too, under its code.
         notes.append(note("engine_refuses", fit.engine_refuses + "."))
     if query.method == "calibrated":
-        warning = _classic_warning(classic_result, memory, kv_ratio, query)
+        warning = _classic_warning(classic_result, memory, kv_ratio, query, experts=bool(whole.num_experts))
         if warning:
             notes.append(warning)
     return Estimate(

@@ -264,6 +264,20 @@ def test_the_classic_comparison_is_of_the_whole_model_whatever_the_layout() -> N
     assert "weights term" not in said  # one stage's GPU holds half of them: no like-for-like
 
 
+def test_the_classic_comparison_leaves_out_what_replicas_split() -> None:
+    # Qwen3-30B-A3B over 4 replicas of one GPU: its 128 routed experts are split over the 4 GPUs, so
+    # one GPU holds about a quarter of the weights the formula sizes whole (no like-for-like), and one
+    # replica runs a quarter of b (its activations are no match for the formula's either).
+    moe = load_model_spec(json.loads((CONFIGS.parents[1] / "configs" / "Qwen__Qwen3-30B-A3B.json").read_text()))
+    replicas = run(moe, "gpu=h100", "s=32k", "b=8", "dp=4")
+    assert replicas.memory.weights < replicas.classic.model_gb * 1e9 / 2  # a share, not the whole
+    said = [w.message for w in replicas.warnings if w.code == "classic_formula"]
+    assert not any("weights term" in m or "activation term" in m for m in said), said
+    one = run(moe, "gpu=h100", "s=32k", "b=8")
+    (said_one,) = [w.message for w in one.warnings if w.code == "classic_formula"]
+    assert "activation term" in said_one  # one GPU, every request: compared as before
+
+
 def test_how_many_answer_with_replicas_asked_says_when_one_group_is_fewest(qwen3_5_27b: ModelSpec) -> None:
     # Asked with 2 replicas on 24 GB L4s: one group of 4 (13.5 GB of bf16 weights each) holds it in
     # as many GPUs as 2 replicas of 2 would, so the answer names the single group, not a bare count
