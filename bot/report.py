@@ -396,15 +396,19 @@ def finest_split_words(split: FinestSplit, est: Estimate) -> str:
             f"{_finest_where(split)} the busiest holds {gib(m.weights)} of weights{beside}, more than the "
             f"{gib(split.usable)} one card gives, at any s"
         )
-    # Name only what can still go lower (b=1 is the least), and fused attention where eager scores
-    # are what is asked.
-    lower = ["fa=on"] if not est.details.fused_attention and est.details.fused_attention_runs else []
-    lower += ["a shorter s"] + (["a smaller b"] if q.batch > 1 else [])
     return (
         f"{_finest_where(split)} the busiest still needs {gib(m.total)} of {gib(split.usable)}, "
         f"{gib(m.activations)} of it activations at s={q.seq_len:,}, which more GPUs do not divide; "
-        f"try {', or '.join(lower)}"
+        f"try {', or '.join(_lower_activations(est))}"
     )
+
+
+def _lower_activations(est: Estimate) -> list[str]:
+    """What lowers the activations each GPU of a layer split runs: only what can still go lower (b=1 is
+    the least), and fused attention where eager scores are what is asked."""
+    d = est.details
+    lower = ["fa=on"] if not d.fused_attention and d.fused_attention_runs else []
+    return lower + ["a shorter s"] + (["a smaller b"] if est.query.batch > 1 else [])
 
 
 def _none_holds(est: Estimate, split: FinestSplit | None = None) -> str:
@@ -417,11 +421,13 @@ def _none_holds(est: Estimate, split: FinestSplit | None = None) -> str:
         weights = gib(split.memory.weights)
         return f"{_finest_where(split)}, the busiest GPU's {weights} of weights are more than the card holds at any s"
     if engine.split == "layers":
-        # Whole layers per GPU: each GPU runs the full-width activations, whatever the count.
-        return (
-            f"each GPU still runs {gib(est.memory.activations)} of activations at s={q.seq_len:,}, which more "
-            "GPUs do not divide"
+        # Whole layers per GPU: each GPU runs the full-width activations, whatever the count (the least
+        # of them at the finest split, where its layers' own differ); eager scores are what fa=on lowers.
+        activations = split.memory.activations if split is not None else est.memory.activations
+        line = (
+            f"each GPU still runs {gib(activations)} of activations at s={q.seq_len:,}, which more GPUs do not divide"
         )
+        return line + (f"; try {', or '.join(_lower_activations(est))}")
     unsearched = [
         what
         for what, searched in (

@@ -222,6 +222,28 @@ def test_gpu_any_says_which_cards_one_layer_outgrows() -> None:
     assert any(line.startswith("61 GPUs: ") and " l4" in line for line in report.cards_lines(est))
 
 
+@pytest.mark.slow
+def test_gpu_any_none_line_offers_fused_attention_and_quotes_the_finest_split() -> None:
+    # gpt-oss-20b at 128k under transformers runs eager attention (its class), whose fp32 scores
+    # (64 heads x 131,072^2 x 4 B = 4 TiB a layer) no card holds: the way out is fa=on.
+    est = estimate(spec("openai__gpt-oss-20b"), Query(model="g", seq_len=128 * 1024, gpu_any=True), model_id="g")
+    [none] = [line for line in report.cards_lines(est) if line.startswith("none: ")]
+    assert none.endswith("which more GPUs do not divide; try fa=on, or a shorter s)"), none
+    # Gemma-4-31B at s=max: the busiest GPU at one layer each runs fewer activations than one GPU with
+    # every layer (its layers' own differ), and the line quotes that least figure, which is what the
+    # cards that hold it stay above.
+    gemma = load_model_spec(
+        json.loads((CONFIGS.parent / "calibration2" / "configs" / "gemma4_31b_it.json").read_text())
+    )
+    h200 = estimate(gemma, Query(model="m", seq_len_from_model=True, gpu="h200"), model_id="m")
+    assert h200.fit is not None and h200.fit.finest_split is not None
+    least = h200.fit.finest_split.memory.activations
+    assert least < h200.memory.activations
+    every = estimate(gemma, Query(model="m", seq_len_from_model=True, gpu_any=True), model_id="m")
+    [line] = [line for line in report.cards_lines(every) if line.startswith("none: ")]
+    assert f"each GPU still runs {report.gib(least)} of activations" in line, line
+
+
 def test_more_layers_than_the_gpu_limit_say_the_limit() -> None:
     # Past vram's 1,024 GPUs (no model has that many layers yet) the finest split holds several each.
     est = estimate(spec("moonshotai__Kimi-K2-Instruct"), Query(model="k", gpu="t4"), model_id="k")
