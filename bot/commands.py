@@ -152,12 +152,12 @@ def parse(text: str) -> Command:
         record_id = int(match.group(1))
         changes = words[2:]
         # A Hub id first changes the model, as in a thread reply (parse_changes).
-        settings = changes[1:] if changes and _is_hub_id(changes[0]) else changes
+        settings = changes[1:] if changes and _is_model_word(changes[0]) else changes
         if other := next((w for w in settings if "=" not in w), None):
             raise InputError(
                 f"show {record_id} takes key=value changes after the number, a what-if of that query, "
-                f"and may start with another model's Hub id (show {record_id} s=64k, show {record_id} "
-                f'Qwen/Qwen3-32B s=64k): "{other}" is not one'
+                f"and may start with another model, a Hub id or in the terminal a local path (show {record_id} "
+                f's=64k, show {record_id} Qwen/Qwen3-32B s=64k): "{other}" is not one'
             )
         if settings is not changes:
             parse_model(changes[0])  # a bad id or revision is said now, before the store is read
@@ -213,10 +213,11 @@ def _mistyped_command(word: str) -> str | None:
     return None
 
 
-def _is_hub_id(word: str) -> bool:
-    """A word shaped like a Hub id (``org/name[@rev]``), not a setting or a local path: what changes
-    the model in a what-if."""
-    return "=" not in word and "/" in word and not word.startswith((".", "/", "~"))
+def _is_model_word(word: str) -> bool:
+    """A word shaped like a Hub id (``org/name[@rev]``) or a local path (``/models/x``, ``./x``,
+    ``~/x``, a config or GGUF file), not a setting: what changes the model in a what-if. A server's
+    resolver refuses the paths (it reads no files of its own)."""
+    return "=" not in word and ("/" in word or word.lower().endswith((".json", ".gguf")))
 
 
 def parse_changes(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None:
@@ -233,7 +234,7 @@ def parse_changes(text: str, base: Query) -> tuple[Query, dict[str, Any]] | None
         words[-1] = words[-1][:-1]  # chat's "b=16?": the question mark ends the reply, not the value
     update: dict[str, Any] = {}
     # Only a word shaped like a Hub id (org/name) changes the model; any other bare word is chat.
-    if _is_hub_id(words[0]):
+    if _is_model_word(words[0]):
         model, revision = parse_model(words[0])
         update = {"model": model, "revision": revision}
         words = words[1:]

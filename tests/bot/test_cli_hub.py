@@ -15,6 +15,8 @@ from bot.settings import Settings
 from tests.bot.test_cli import vram
 from tests.fakehub import FakeHub
 
+CONFIGS = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+
 
 def test_qwen3_8b_exact_and_second_run_makes_no_request(fake_hub: FakeHub, sqlite_url: str) -> None:
     settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
@@ -59,11 +61,27 @@ def test_show_with_a_hub_id_asks_the_stored_query_of_another_model(fake_hub: Fak
     assert (data["inputs"]["seq_len"], data["inputs"]["batch"]) == (8192, 2)
     code, out, _ = vram(["show", "1", "Qwen/Qwen3-0.6B"], settings)  # the model alone: #3
     assert code == 0 and out.splitlines()[0].startswith("what-if of #1: model=Qwen/Qwen3-0.6B (was Qwen/Qwen3-8B)")
-    # Only the first word may be a model, and a local path is not one (a thread takes Hub ids only).
+    # Only the first word may be a model.
     code, _, err = vram(["show", "1", "Qwen/Qwen3-0.6B", "Qwen/Qwen3-8B", "s=8k"], settings)
     assert code == 2 and '"Qwen/Qwen3-8B" is not one' in err
-    code, _, err = vram(["show", "1", "./config.json", "s=8k"], settings)
-    assert code == 2 and '"./config.json" is not one' in err
+
+
+def test_show_with_a_local_path_asks_it_of_that_model(
+    fake_hub: FakeHub, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In the terminal the other model may be a local path, absolute or relative (docs/interface.md).
+    settings = Settings(database_url=sqlite_url, hf_endpoint=fake_hub.url)
+    folder = tmp_path / "qwen3-0.6b"
+    folder.mkdir()
+    (folder / "config.json").write_text((CONFIGS / "Qwen__Qwen3-0.6B.json").read_text())
+    assert vram(["Qwen/Qwen3-8B", "s=4k", "--json"], settings)[0] == 0  # #1
+    monkeypatch.chdir(tmp_path)
+    for word in (str(folder), "./qwen3-0.6b", "qwen3-0.6b/config.json"):
+        code, out, err = vram(["show", "1", word, "s=8k"], settings)
+        assert (code, err) == (0, ""), (word, err)
+        assert out.splitlines()[0].startswith(f"what-if of #1: s=8k (was 4k), model={word} (was Qwen/Qwen3-8B)"), out
+    code, _, err = vram(["show", "1", "./missing", "s=8k"], settings)
+    assert code != 0 and "missing" in err
 
 
 @pytest.mark.slow
