@@ -10,7 +10,7 @@ vram: GPU memory for LLM inference (weights, KV cache, activations, overhead) an
 
   keys (aliases)                    values                                                    default
   s (seq, ctx, context)             tokens per sequence; 32k = 32768; max: the model's        4096
-  b (batch)                         concurrent sequences                                      1
+  b (batch, bs, batch_size, users)  concurrent sequences                                      1
   p (bits)                          2 3 4 5 6 8 16 32                                         from the checkpoint
   dtype (q, quant)                  bf16 fp16 fp32 fp8 int8 int4 nf4 mxfp4 nvfp4 awq gptq     from the checkpoint
   kv                                on off auto bf16 fp16 fp8 int8 nvfp4 int8_per_token_head  on (the model's dtype)

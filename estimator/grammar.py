@@ -350,7 +350,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "b",
-        ("batch",),
+        ("batch", "bs", "batch_size", "users"),
         "batch",
         "count",
         "concurrent sequences",

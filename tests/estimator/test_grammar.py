@@ -125,3 +125,9 @@ def test_a_hub_address_without_its_scheme_is_its_model_id() -> None:
     # An address elsewhere is no path, and no model id either.
     with pytest.raises(InputError, match="is not a Hub model id"):
         parse_model("example.com/a/b")
+
+
+def test_batch_size_spellings_are_b() -> None:
+    # "bs=4", "batch_size=4", "users=4": the batch as people type it (they were "did you mean s/seqs?").
+    for word in ("bs=4", "batch_size=4", "users=4", "BS=4"):
+        assert parse_settings([word]) == {"b": 4}, word
