@@ -23,6 +23,7 @@ from typing import Any, Literal
 from bot.commands import EstimateCmd, parse
 from common.errors import InputError
 from estimator.dtypes import FORMAT_BITS
+from estimator.engines import DEFAULT_ENGINE, setting_owner
 from estimator.engines.vllm_profiles import NEWEST, profile_for
 from estimator.gpus import GPU, lookup_gpu
 from estimator.grammar import (
@@ -136,6 +137,80 @@ _NUMW = r"(?:\d[\d,_]*(?:\.\d+)?[km]?|" + "|".join(sorted(NUMBER_WORDS, key=len,
 
 
 _MAX_COUNT_CHARS = 40
+
+# Numbers in words, for spoken_numbers: units and teens, tens, and the scales that multiply them.
+_UNIT_WORDS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS_WORDS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_SPOKEN_VALUE = {w: n for n, w in enumerate(_UNIT_WORDS)} | {w: 20 + 10 * n for n, w in enumerate(_TENS_WORDS)}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_SPOKEN = (
+    r"(?:(?:"
+    + "|".join(_TENS_WORDS)
+    + r")(?:[- ](?:"
+    + "|".join(_UNIT_WORDS[1:10])
+    + r"))?|"
+    + ("|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")")
+)
+_SPOKEN_NUMBER = re.compile(
+    r"(?<![\w.-])(?P<lead>\d+(?:\.\d+)?|an?|" + _SPOKEN + r")"
+    r"(?P<scales>(?:[ -](?:hundred|thousand|million))+|[ ]k)?(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def spoken_numbers(text: str) -> str:
+    """Numbers said in words or with a scale word, as digits: "two hundred" -> 200, "thirty-two
+    thousand" -> 32000, "128 thousand" -> 128000, "1 million" -> 1000000, "forty eight" -> 48, "a couple
+    of" -> 2, and "32 k" -> 32k (the grammar's k). A lone count word ("two", "a") stays as it is: the rules read it."""
+
+    def number(m: re.Match[str]) -> str:
+        lead, scales = m.group("lead"), m.group("scales") or ""
+        word = lead.lower()
+        if scales.strip().lower() == "k" and word in ("a", "an"):
+            return m.group(0)
+        if scales.strip().lower() == "k":
+            spoken = word[0].isdigit() or sum(_SPOKEN_VALUE[p] for p in re.split(r"[- ]", word))
+            return f"{lead if word[0].isdigit() else spoken}k"
+        if word[0].isdigit():
+            if not scales:
+                return m.group(0)
+            value = Fraction(word)
+        elif word in ("a", "an"):
+            if not scales:
+                return m.group(0)
+            value = Fraction(1)
+        else:
+            parts = re.split(r"[- ]", word)
+            value = Fraction(sum(_SPOKEN_VALUE[p] for p in parts))
+            if not scales and len(parts) == 1 and word in NUMBER_WORDS:
+                return m.group(0)  # "two", "twelve": read by the rules as they are
+        for scale in re.split(r"[- ]", scales.strip().lower()) if scales else ():
+            value *= _SCALES[scale]
+        return str(int(value)) if value.denominator == 1 else m.group(0)
+
+    text = re.sub(r"(?<![\w-])an? (?:couple|pair) of(?![\w-])", "2", text, flags=re.IGNORECASE)
+    return _SPOKEN_NUMBER.sub(number, text)
 
 
 def _count_value(raw: str) -> int | None:
@@ -670,6 +745,7 @@ class _Token:
     raw: str  # as typed, edge punctuation removed
     norm: str  # lower case
     used: bool = False
+    keys: tuple[str, ...] = ()  # the settings the rule that read this word set
 
 
 # (max_num_seqs= and max_num_batched_tokens= are grammar keys, and stay so.)
@@ -752,6 +828,7 @@ class _Reader:
     kinds: set[str] = field(default_factory=set)
     gpu_count_stated: bool = False  # a count word or number, not an article
     tp_stated: bool = False  # gpus= read from a tensor-parallel size, not from a count of cards
+    tp_named: bool = False  # "with tensor parallel" said without a size
     passed_over: list[str] = field(default_factory=list)  # vLLM flags that change no memory
     gpu_article: bool = False
     # Cards counted beside a tensor-parallel size ("-tp 2 -pp 2 on 4 H100"): (count, the words read),
@@ -797,9 +874,12 @@ class _Reader:
             if hit is None:
                 return
             match, indexes = hit
+            before = dict(self.read)
             handle(match)
+            keys = tuple(k for k, v in self.read.items() if before.get(k) != v)
             for i in indexes:
                 self.tokens[i].used = True
+                self.tokens[i].keys = keys
 
     def _find(self, pattern: re.Pattern[str]) -> tuple[re.Match[str], list[int]] | None:
         # Runs of consecutive free tokens, joined by spaces; a match must start and end on word edges.
@@ -857,7 +937,7 @@ _FMT_KV = "|".join(
         reverse=True,
     )
 )
-_KV = r"kv(?:[ -]?cache)?|kv-cache|kvcache|k/v(?: cache)?"
+_KV = r"kv(?:[ -]?cache)?|kv-cache|kvcache|k/v(?: cache)?|kv_cache(?:_dtype)?|kv[-_]cache[-_]dtype"
 _FA = r"flash[ -]?att(?:ention|n)(?:[ -]?[23])?|flashattention(?:[ -]?[23])?|fa[23]?"
 _CTX_WORD = (
     r"context(?:[ -](?:length|window|size|len))?|ctx(?:[ -]len)?|seq(?:uence)?[ -]?len(?:gth)?|"
@@ -1159,13 +1239,14 @@ def _read_settings(reader: _Reader) -> None:
             r"(?:(?P<state>no|without|w/o) (?:the )?(?:" + _KV + r"))"
             r"|(?:(?:" + _KV + r") (?P<state2>off|disabled|on|enabled))"
             r"|(?:(?:in |with |using )?(?P<fmt>" + _FMT_KV + r"|int\d+|fp\d+) (?:" + _KV + r"))"
-            r"|(?:(?:" + _KV + r") (?:in |at |as |of |dtype |type |= ?|: ?)?(?P<fmt2>" + _FMT_KV + r"|int\d+|fp\d+))"
+            r"|(?:(?:" + _KV + r")(?: (?:quantized|quantised|compressed|stored|cast|kept))?"
+            r" (?:in |at |as |of |to |dtype |type |= ?|: ?)?(?P<fmt2>" + _FMT_KV + r"|int\d+|fp\d+))"
         ),
         kv,
     )
 
     def fa(m: re.Match[str]) -> None:
-        off = bool(m.group("off") or m.group("off2"))
+        off = bool(m.group("off") or m.group("off2") or m.group("off3") or m.group("off4"))
         reader.set("fa", "off" if off else "on", m.group(0))
 
     reader.run_rule(
@@ -1173,6 +1254,10 @@ def _read_settings(reader: _Reader) -> None:
             r"(?:(?P<off>no|without|w/o|disable|disabled) (?:" + _FA + r"))"
             r"|(?:(?:" + _FA + r") (?:(?P<off2>off|disabled|false|no)|on|enabled|true|yes))"
             r"|(?:with (?:" + _FA + r")(?! (?:off|disabled|false|no)\b))"
+            # transformers' own names: attn_implementation "eager" is unfused, "sdpa" fused.
+            r"|(?:(?:with |using |in )?(?P<off3>eager|naive|vanilla|math)[ -]att(?:ention|n)(?: implementation)?)"
+            r"|(?:(?:with |using )?attn[_ ]implementation(?: =|=| :|:)? ?(?:(?P<off4>eager)|sdpa|flash_attention_[23]))"
+            r"|(?:(?:with |using )?sdpa(?: att(?:ention|n))?)"
         ),
         fa,
     )
@@ -1302,6 +1387,12 @@ def _read_settings(reader: _Reader) -> None:
         tp,
     )
 
+    def tp_said(m: re.Match[str]) -> None:
+        reader.tp_named = True  # tensor parallelism is vLLM's (transformers splits whole layers)
+
+    # "on 2 A100s with tensor parallel": the count of cards is the group's size.
+    reader.run_rule(_w(r"(?:with |using |in |via )?(?:tensor[ -]parallel(?:ism)?|tp)"), tp_said)
+
     def pp(m: re.Match[str]) -> None:
         reader.set("pp", _count_setting("pp", m.group("n") or m.group("n2")), m.group(0))
 
@@ -1333,6 +1424,36 @@ def _read_settings(reader: _Reader) -> None:
     def seq(m: re.Match[str]) -> None:
         reader.set("s", _count_setting("s", m.group("n")), m.group(0))
 
+    def prompt_and_output(m: re.Match[str]) -> None:
+        # s is prompt and output together: "30k prompt + 2k generation" is s=32k.
+        parts = [_count_value(m.group(g)) for g in ("a", "b")]
+        if None in parts:
+            seq_of = m.group("a") if parts[0] is None else m.group("b")
+            reader.set("s", _count_setting("s", seq_of), m.group(0))  # the grammar's sentence for it
+            return
+        reader.set("s", count_text(sum(p for p in parts if p is not None)), m.group(0))
+
+    _in = r"(?:prompt|input|in|context|ctx|isl)"
+    _out = r"(?:generation|generated|output|out|completion|response|answer|decode|new|osl)"
+    reader.run_rule(
+        _w(
+            r"(?:an? |with |at |for |of )?(?P<a>" + _NUM + r")(?:[ -]tokens?)?(?: of)?[ -]" + _in + r"(?:[ -]tokens?)?"
+            r"(?: (?:\+|plus|and|with|then|,))? (?:an? |up to |about )?(?P<b>"
+            + _NUM
+            + r")(?:[ -]tokens?)?(?: of)?[ -]"
+            + _out
+            + r"(?:[ -]tokens?)?"
+        ),
+        prompt_and_output,
+    )
+    # "a 30k prompt", "30k input tokens": one prompt's length is s (where "8 prompts" counts them).
+    reader.run_rule(
+        _w(
+            r"(?:an? |with |at |for |of )?(?P<n>" + _NUM + r")(?:[ -]tokens?)?(?: of)?[ -](?:prompt|input)(?: tokens?)?"
+        ),
+        seq,
+    )
+
     reader.run_rule(
         _w(
             r"(?:an? |with |at |for |of |using |max |maximum )?(?:"
@@ -1341,7 +1462,12 @@ def _read_settings(reader: _Reader) -> None:
             + _CTX_FLAG
             + r")(?: of| =| :| is| at| to|:|=)? (?:about |around |~)?(?P<n>"
             + _NUM
-            + r")(?: tokens?)?"
+            # "32k context 8 users": a number that counts users or GPUs is not the context's.
+            + r")(?! (?:concurrent |parallel |simultaneous |active )?(?:"
+            + _BATCH_NOUN
+            + "|"
+            + _GPU_NOUN
+            + r")(?!\S))(?: tokens?)?"
         ),
         seq,
     )
@@ -1496,6 +1622,7 @@ def _read_gpus(reader: _Reader) -> None:
             reader.read.setdefault("gpus", ("1", "a"))
         for t in toks[start:end]:
             t.used = True
+            t.keys = ("gpu",)
         i = end
 
 
@@ -1624,7 +1751,7 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
     # A release glued on with a dash or an at sign, as in an image tag or a wheel name: "vllm-0.31".
     text = re.sub(r"(?<!\S)(v-?llm)[-@](?=v?\d+\.\d)", r"\1 ", text, flags=re.IGNORECASE)
     text, flags = _read_flags(text)
-    tokens = _tokens(text)
+    tokens = _tokens(spoken_numbers(text))
     # "vram ..." or "@vram ..." typed into a sentence.
     while tokens and tokens[0].norm.lstrip("@/") == "vram":
         tokens = tokens[1:]
@@ -1649,6 +1776,8 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
     # "at 1m": millions only after a preposition, as "1m" may end a model's name (Qwen2.5-7B-Instruct-1M).
     reader.run_rule(_w(r"(?:at |with |for |of )(?P<n>\d+(?:\.\d+)?m)"), bare_k)
     _check_unknown_gpu(reader)
+    _check_negations(reader)
+    _check_nodes(reader)
     if "s" not in reader.read and kind != "max_context" and _SERVE_COMMAND.search(text):
         # A pasted `vllm serve` without --max-model-len starts at the model's longest context, which
         # is what its start-up check and concurrency line are for.
@@ -1657,6 +1786,66 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
 
 
 _SERVE_COMMAND = re.compile(r"(?<![\w/-])v-?llm serve\b", re.IGNORECASE)
+
+# Words that negate the setting after them ("without fp8 kv cache", "not in fp8"), or before them
+# ("fp8 kv cache off"), where no rule read the negation with it ("without kv cache" is kv=off).
+_NEGATIONS = frozenset({"without", "no", "not", "w/o", "never", "excluding", "except", "minus"})
+_NEGATED_AFTER = frozenset({"off", "disabled", "false"})
+_NEGATION_SKIP = frozenset({"the", "a", "an", "any", "my", "our"})
+
+
+_NODE_WORDS = frozenset({"node", "nodes", "dgx", "hgx"})
+
+
+def _check_nodes(reader: _Reader) -> None:
+    """ "2 nodes of 8 H100", "an H100 node", "a DGX H100": how many GPUs a node holds is not said, and an
+    answer for the cards counted alone would be for fewer GPUs than meant."""
+    toks = reader.tokens
+    for i, token in enumerate(toks):
+        if token.used or token.norm not in _NODE_WORDS:
+            continue
+        start = i - 1 if i and not toks[i - 1].used and _count_value(toks[i - 1].norm) is not None else i
+        phrase = " ".join(t.raw for t in toks[start : i + 1])
+        raise InputError(
+            f'"{phrase}": vram counts GPUs, not nodes: say how many, for example "on 16 H100s" (with vLLM, two '
+            "nodes of 8 as gpus=8 pp=2: each node a tensor-parallel group, two pipeline stages)"
+        )
+
+
+def _check_negations(reader: _Reader) -> None:
+    """A negation beside words read as a setting would size that very setting: refuse it in one
+    sentence rather than answer the opposite of the question. A card counted ("without a GPU") is
+    left to the answer, and "... or not" negates nothing after it."""
+    toks = reader.tokens
+    for i, token in enumerate(toks):
+        if token.used:
+            continue
+        start, end = i, i
+        if token.norm in _NEGATIONS and not (i and toks[i - 1].norm in ("or", "whether")):
+            j = i + 1
+            while j < len(toks) and not toks[j].used and toks[j].norm in _NEGATION_SKIP:
+                j += 1
+            if j >= len(toks) or not toks[j].used or not toks[j].keys:
+                continue
+            keys, end = toks[j].keys, j
+            while end + 1 < len(toks) and toks[end + 1].used and toks[end + 1].keys == keys:
+                end += 1
+        elif token.norm in _NEGATED_AFTER and i and toks[i - 1].used and toks[i - 1].keys:
+            keys = toks[i - 1].keys
+            while start - 1 >= 0 and toks[start - 1].used and toks[start - 1].keys == keys:
+                start -= 1
+        else:
+            continue
+        if set(keys) <= {"gpus"}:
+            continue
+        key = keys[0]
+        value = reader.read[key][0] if key in reader.read else ""
+        phrase = " ".join(t.raw for t in toks[start : end + 1] if t.raw != _SEPARATOR)
+        default = KEY_BY_NAME[key].default if key in KEY_BY_NAME else "the default"
+        raise InputError(
+            f'"{phrase}": vram reads a setting as what to use, so this would size {key}={value}; leave it out '
+            f"for the default ({key}: {default}), or name the one you mean"
+        )
 
 
 def _ordered(settings: dict[str, str]) -> dict[str, str]:
@@ -1682,6 +1871,14 @@ _TRAINING = re.compile(
 )
 
 
+# "what quantization do I need", "which precision should I use": a format to be picked, not one named.
+_PICK_FORMAT = re.compile(
+    r"\b(?:what|which)(?: kind of| type of| sort of| level of)? (?:quantization|quantisation|quant|precision|"
+    r"dtype|data type|weight format|bit ?width|bits)\b(?= (?:do|should|would|will|can|must|is|to)\b)",
+    re.IGNORECASE,
+)
+
+
 def _training_word(said: str) -> str:
     """The word of a training question that says it ("fine-tune", "train", "GPU hours")."""
     word = re.search(r"fine[- ]?tun\w*|finetun\w*|pre-?train\w*|train\w*|gpu[- ]hours?", said, re.IGNORECASE)
@@ -1697,6 +1894,11 @@ def read_question(text: str) -> Question:
         raise InputError(
             f'vram sizes serving a model (inference), not "{word}": training\'s gradients, optimizer '
             f"states and GPU hours are not sized; ask about serving it, for example: {EXAMPLE}"
+        )
+    if (picked := _PICK_FORMAT.search(text)) is not None:
+        raise InputError(
+            f'"{picked[0]}": vram does not pick a weight format, it sizes the one you name: ask with one, for '
+            'example "will Qwen/Qwen3-32B fit on an L4 in 4 bit?", and again with another (in fp8, in int8)'
         )
     reader, kind = _read(text)
     phrase, unused = _finish_words(reader)
@@ -1719,7 +1921,7 @@ def read_question(text: str) -> Question:
         del settings["gpus"]  # "on an H100": one GPU, the default, so the command stays short
     _check_explicit(reader, settings)
     settings.update(reader.explicit)
-    _imply_vllm(settings)
+    _imply_vllm(settings, tensor_parallel=reader.tp_stated or reader.tp_named, typed=set(reader.explicit))
     if (
         kind == "fit"
         and "gpu" not in settings
@@ -1755,16 +1957,26 @@ def read_question(text: str) -> Question:
     )
 
 
-def _imply_vllm(settings: dict[str, str]) -> None:
-    """Pipeline stages, replicas, expert parallelism and EPLB are vLLM's alone: a question that names
-    them and no engine ("on 8 H100s with data parallel 4") asks about vLLM. An engine named (or a
-    release, which names vLLM) stays as said, so transformers with dp= is still refused."""
+def _imply_vllm(settings: dict[str, str], *, tensor_parallel: bool = False, typed: set[str] | None = None) -> None:
+    """Tensor parallelism, pipeline stages, replicas, expert parallelism and every other setting only
+    vLLM reads (util, kvmem, mtp, text only, eager, ...) are vLLM's: a question that names one and no
+    engine ("on 8 H100s with data parallel 4", "with 20GB of kv cache memory") asks about vLLM, rather
+    than about transformers with the setting ignored. An engine named (or a release, which names vLLM)
+    stays as said, so transformers with dp= is still refused. A setting typed as key=value (``typed``)
+    reads as the grammar reads it, which keeps the default engine."""
     if "engine" in settings or "vllm" in settings:
         return
     # The grammar's own reading of each value ("dp=01", "ep=yes"); a bad one is its sentence, as later.
     parsed = parse_settings(f"{key}={settings[key]}" for key in ("pp", "dp", "ep", "eplb") if key in settings)
-    if parsed.get("pp", 1) > 1 or parsed.get("dp", 1) > 1 or parsed.get("ep") or "eplb" in parsed:
+    layout = parsed.get("pp", 1) > 1 or parsed.get("dp", 1) > 1 or parsed.get("ep") or "eplb" in parsed
+    if layout or tensor_parallel:
         settings["engine"] = "vllm"
+        return
+    # pp=1, dp=1 and ep=off ask for nothing of vLLM's.
+    said = [key for key in settings if key not in ("pp", "dp", "ep") and key not in (typed or set())]
+    owners = {owner.name for key in said if (owner := setting_owner(key))}
+    if len(owners) == 1 and (name := owners.pop()) != DEFAULT_ENGINE:
+        settings["engine"] = name
 
 
 def _check_yarn_override(reader: _Reader, release: str | None) -> None:

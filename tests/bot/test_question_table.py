@@ -84,7 +84,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B with 256 prompts in parallel on 8 x H100", "Qwen/Qwen3-8B", "b=256 gpu=h100-80gb gpus=8", FIT, ()),
     ("Qwen/Qwen3-8B bs 8", "Qwen/Qwen3-8B", "b=8", FIT, ()),
     ("Qwen/Qwen3-8B for up to 12 chats", "Qwen/Qwen3-8B", "b=12", FIT, ()),
-    ("Qwen/Qwen3-8B with --max-num-seqs 2", "Qwen/Qwen3-8B", "seqs=2", FIT, ()),
+    ("Qwen/Qwen3-8B with --max-num-seqs 2", "Qwen/Qwen3-8B", "engine=vllm seqs=2", FIT, ()),
     # -- hardware
     ("Qwen/Qwen3-8B on an H100", "Qwen/Qwen3-8B", "gpu=h100-80gb", FIT, ()),
     ("Qwen/Qwen3-8B on two L40S", "Qwen/Qwen3-8B", "gpu=l40s gpus=2", FIT, ()),
@@ -124,8 +124,8 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B on 16 H100s", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=16", FIT, ()),
     ("Qwen/Qwen3-8B on an A5000", "Qwen/Qwen3-8B", "gpu=rtx-a5000", FIT, ()),
     ("Qwen/Qwen3-8B across 4 GPUs", "Qwen/Qwen3-8B", "gpus=4", FIT, ()),
-    ("Qwen/Qwen3-8B with tensor parallel 2 on L40S", "Qwen/Qwen3-8B", "gpu=l40s gpus=2", FIT, ()),
-    ("Qwen/Qwen3-8B tp 4 on A100", "Qwen/Qwen3-8B", "gpu=a100-80gb gpus=4", FIT, ()),
+    ("Qwen/Qwen3-8B with tensor parallel 2 on L40S", "Qwen/Qwen3-8B", "gpu=l40s gpus=2 engine=vllm", FIT, ()),
+    ("Qwen/Qwen3-8B tp 4 on A100", "Qwen/Qwen3-8B", "gpu=a100-80gb gpus=4 engine=vllm", FIT, ()),
     ("Qwen/Qwen3-8B on an MI250X", "Qwen/Qwen3-8B", "gpu=mi250x", FIT, ()),
     ("Qwen/Qwen3-8B on a pair of 3090s", "Qwen/Qwen3-8B", "gpu=rtx-3090 gpus=2", FIT, ()),
     # -- formats, KV cache, attention, engines
@@ -166,7 +166,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B with hf transformers", "Qwen/Qwen3-8B", "engine=transformers", FIT, ()),
     ("Qwen/Qwen3-8B on vllm at 90% gpu memory utilization", "Qwen/Qwen3-8B", "engine=vllm util=0.9", FIT, ()),
     ("Qwen/Qwen3-8B with --gpu-memory-utilization 0.95 in vllm", "Qwen/Qwen3-8B", "engine=vllm util=0.95", FIT, ()),
-    ("Qwen/Qwen3-8B with --max-num-batched-tokens 8192", "Qwen/Qwen3-8B", "mnbt=8k", FIT, ()),
+    ("Qwen/Qwen3-8B with --max-num-batched-tokens 8192", "Qwen/Qwen3-8B", "engine=vllm mnbt=8k", FIT, ()),
     ("Qwen/Qwen3-8B mxfp4 on an H100", "Qwen/Qwen3-8B", "dtype=mxfp4 gpu=h100-80gb", FIT, ()),
     ("Qwen/Qwen3-8B fp8 weights and fp8 kv on an L40S", "Qwen/Qwen3-8B", "dtype=fp8 kv=fp8 gpu=l40s", FIT, ()),
     # -- question kinds
@@ -322,7 +322,6 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ),
     ("Is an A6000 enough for llama 3 70b 4-bit?", "llama 3 70b", "p=4 gpu=rtx-a6000", FIT, ()),
     ("how many tokens of context fit for Qwen/Qwen3-8B on an L4 with 8 users", "Qwen/Qwen3-8B", "b=8 gpu=l4", CTX, ()),
-    ("Qwen/Qwen3-8B on 2 nodes of 8 H100", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=8", FIT, ("2", "nodes")),
     (
         "can nvidia/Llama-3.1-Nemotron-70B-Instruct-HF run on 4x L40S with 16k ctx?",
         "nvidia/Llama-3.1-Nemotron-70B-Instruct-HF",
@@ -572,7 +571,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
-    ("Qwen/Qwen3-8B on h100 at 0.9 util at 32k", "Qwen/Qwen3-8B", "s=32k gpu=h100-80gb util=0.9", FIT, ()),
+    ("Qwen/Qwen3-8B on h100 at 0.9 util at 32k", "Qwen/Qwen3-8B", "s=32k gpu=h100-80gb engine=vllm util=0.9", FIT, ()),
     ("Qwen/Qwen3-8B on an h100 with vllm util 90", "Qwen/Qwen3-8B", "gpu=h100-80gb engine=vllm util=0.9", FIT, ()),
     # A number after the utilisation word is the utilisation; the one before it is then the release.
     ("Qwen/Qwen3-8B with vllm 0.33 util 0.99", "Qwen/Qwen3-8B", "engine=vllm util=0.99 vllm=0.33", FIT, ()),
@@ -926,7 +925,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
-    ("./qwen3_5_27b as a language model only on an H100", "./qwen3_5_27b", "gpu=h100-80gb mm=0", FIT, ()),
+    ("./qwen3_5_27b as a language model only on an H100", "./qwen3_5_27b", "gpu=h100-80gb engine=vllm mm=0", FIT, ()),
     # A memory size with "each" is what the cards hold, not a second model; vram sizes by the GPU's name.
     ("can I run Qwen/Qwen3-8B with 2 GPUs of 24GB each?", "Qwen/Qwen3-8B", "gpus=2", FIT, ("24GB", "each")),
     # "mtp 3": MTP with 3 speculative tokens (vLLM's num_speculative_tokens), as --speculative-config reads.
@@ -944,10 +943,49 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
+    # Plain-words trial (2026-12-08): numbers in words, prompt plus output, counts after "context",
+    # the KV dtype said every way, transformers' attention names, and vLLM's settings naming vLLM.
+    ("Qwen/Qwen3-8B on an H100 for two hundred users", "Qwen/Qwen3-8B", "b=200 gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B on an H100 at thirty-two thousand tokens", "Qwen/Qwen3-8B", "s=32000 gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B on an L4 at 32 k", "Qwen/Qwen3-8B", "s=32k gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B on an H100 at 1 million tokens", "Qwen/Qwen3-8B", "s=1000000 gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B on a couple of H100s", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=2", FIT, ()),
+    ("Qwen/Qwen3-8B on an H100 with 30k prompt + 2k generation", "Qwen/Qwen3-8B", "s=32k gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B with 32k input and 4k output on an H100", "Qwen/Qwen3-8B", "s=36k gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B 16k in / 1k out for 8 users on an H100", "Qwen/Qwen3-8B", "s=17k b=8 gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B on an H100 with a 30k prompt", "Qwen/Qwen3-8B", "s=30k gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B 32k ctx 16 users L40S", "Qwen/Qwen3-8B", "s=32k b=16 gpu=l40s", FIT, ()),
+    ("Qwen/Qwen3-8B on an H100, 32k context 8 users", "Qwen/Qwen3-8B", "s=32k b=8 gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B on an L4 with the kv cache quantized to fp8", "Qwen/Qwen3-8B", "kv=fp8 gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B on an L4 with kv_cache_dtype fp8", "Qwen/Qwen3-8B", "kv=fp8 gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B on an L4 at 8k with eager attention", "Qwen/Qwen3-8B", "s=8k fa=off gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B on an L4 with sdpa", "Qwen/Qwen3-8B", "fa=on gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B on 2 A100s with tensor parallel", "Qwen/Qwen3-8B", "gpu=a100-80gb gpus=2 engine=vllm", FIT, ()),
+    ("Qwen/Qwen3-8B on an L4 with 20GB of kv cache memory", "Qwen/Qwen3-8B", "gpu=l4 engine=vllm kvmem=20GB", FIT, ()),
+    ("Qwen/Qwen3-8B on an L4 in eager mode", "Qwen/Qwen3-8B", "gpu=l4 engine=vllm eager=on", FIT, ()),
+    # Typed as key=value, a setting reads as the grammar reads it: no engine implied.
+    ("Qwen/Qwen3-8B on an L4 with util=0.9", "Qwen/Qwen3-8B", "gpu=l4 util=0.9", FIT, ()),
+    (
+        "Qwen/Qwen3-8B on an L4 with transformers in eager mode",
+        "Qwen/Qwen3-8B",
+        "gpu=l4 engine=transformers eager=on",
+        FIT,
+        (),
+    ),
 ]
 
 # Sentences vram must refuse or ask back about: (sentence, words the one sentence must contain).
 REFUSED: list[tuple[str, str]] = [
+    # A negation beside a setting would size that very setting.
+    ("will Qwen/Qwen3-8B fit on an L4 at 32k without fp8 kv cache?", '"without fp8 kv cache": vram reads a setting'),
+    ("will Qwen/Qwen3-8B fit on an L4 at 32k with fp8 kv cache off?", "would size kv=fp8"),
+    ("will Qwen/Qwen3-8B fit on an L4 at 32k, not in fp8", "would size dtype=fp8"),
+    ("will Qwen/Qwen3-8B fit on an L4 at 8k without vllm", "leave it out for the default (engine: transformers)"),
+    ("will Qwen/Qwen3-8B fit with vllm but not with prefix caching on an h100", '"not with prefix caching"'),
+    # Nodes hold an unsaid number of GPUs; a format to be picked is no format named.
+    ("will Qwen/Qwen3-8B fit on 2 nodes of 8 H100 with vllm at 128k?", '"2 nodes": vram counts GPUs, not nodes'),
+    ("will Qwen/Qwen3-8B fit on a DGX H100?", "vram counts GPUs, not nodes"),
+    ("what quantization do I need to fit Qwen/Qwen3-8B on a T4?", "vram does not pick a weight format"),
     ("", "ask about a model"),
     ("   ", "ask about a model"),
     ("will it fit on an h100?", "which model?"),
