@@ -62,6 +62,19 @@ def question_answer(text: str | None, est: Estimate) -> str | None:
     return headline(est, question)
 
 
+def asks_a_limit(text: str | None) -> bool:
+    """Whether ``text`` is a question for the longest context or the largest batch, whose asked s (or b)
+    stands in for the answer: whether that one fits is not what was asked."""
+    from bot.question import is_question
+
+    if not text or not is_question(text):
+        return False
+    try:
+        return read_question(text).kind in ("max_context", "max_batch")
+    except VramError:
+        return False
+
+
 def _gib(n_bytes: int) -> str:
     return report.gib(n_bytes)
 

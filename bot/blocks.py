@@ -418,11 +418,12 @@ def fit_or_cards_phrase(est: Estimate) -> str | None:
     return fit_phrase(est)
 
 
-def what_if_lead(changes: Mapping[str, str], base: Estimate, new: Estimate) -> str:
-    """What a what-if changed: the total (or that it did not move), and the fit before and after."""
+def what_if_lead(changes: Mapping[str, str], base: Estimate, new: Estimate, *, fit_change: bool = True) -> str:
+    """What a what-if changed: the total (or that it did not move), and the fit before and after (not
+    with ``fit_change`` False: a question for the longest context or largest batch answers instead)."""
     what = report.changed_settings(changes, base, new, escape)
     before, after = base.memory.total, new.memory.total
-    was, now = fit_or_cards_phrase(base), fit_or_cards_phrase(new)
+    was, now = (fit_or_cards_phrase(base), fit_or_cards_phrase(new)) if fit_change else (None, None)
     if before == after:
         line = f"Changed {what}: total {gib(after)}, " + ("as before" if was != now else "unchanged")
     else:
@@ -448,13 +449,14 @@ def what_if_message(
     private: bool = False,
     answer: str | None = None,
     unused: Sequence[str] = (),
+    fit_change: bool = True,
 ) -> Message:
     """A thread reply: what changed (totals and the fit), the reply's words read as nothing
     (``unused``), the answer to the question the base asked where it was one (``answer``), then the
     new estimate."""
     # A question about the thread's answer that changes nothing ("how many users can it serve?") is
     # answered alone.
-    head = what_if_lead(changes, base, new) if changes or not answer else ""
+    head = what_if_lead(changes, base, new, fit_change=fit_change) if changes or not answer else ""
     parts = (head, not_used_line(unused), f"*{escape(answer)}*" if answer else "")
     lead = "\n".join(part for part in parts if part)
     return estimate_message(

@@ -262,8 +262,16 @@ def _print_reply(
                 print(line, file=out)
         else:
             if outcome.base is not None:
+                from bot import ask
+
                 # A what-if (show 42 s=64k): which query it changed and how, as a thread reply says it.
-                line = report.what_if_line(outcome.base_id, list(outcome.changes), outcome.base, outcome.estimate)
+                line = report.what_if_line(
+                    outcome.base_id,
+                    list(outcome.changes),
+                    outcome.base,
+                    outcome.estimate,
+                    fit_change=not ask.asks_a_limit(outcome.question_text),
+                )
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
                 answered = _print_question_answer(outcome.question_text, outcome.estimate, console) or answered
             elif outcome.base_id is not None:

@@ -1190,13 +1190,22 @@ def _was(key: str, base: Estimate) -> str:
     return f"{shown}, the default"
 
 
-def what_if_line(base_id: int | None, keys: Sequence[str], base: Estimate, new: Estimate, esc: Escape = _same) -> str:
+def what_if_line(
+    base_id: int | None,
+    keys: Sequence[str],
+    base: Estimate,
+    new: Estimate,
+    esc: Escape = _same,
+    *,
+    fit_change: bool = True,
+) -> str:
     """``what-if of #167: s=64k (was 32k): total 62.7 GiB → 75.6 GiB (+12.9 GiB)``, and a change of
-    verdict: the terminal's line above a what-if's answer."""
+    verdict: the terminal's line above a what-if's answer (``fit_change`` False: not the verdict, for a
+    question whose answer is the longest context or the largest batch)."""
     what = ", ".join(f"{esc(k)}={esc(setting_value(k, new.query))} (was {esc(_was(k, base))})" for k in keys)
     of = f"what-if of #{base_id}" if base_id is not None else "what-if"
     before, after = base.memory.total, new.memory.total
-    moved = base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits
+    moved = fit_change and base.fit is not None and new.fit is not None and base.fit.fits != new.fit.fits
     if before == after:
         # The same total beside another verdict: the GPU or its share changed, not the model's needs.
         line = f"{of}: {what or 'nothing changed'}: total {gib(after)}, " + ("as before" if moved else "unchanged")

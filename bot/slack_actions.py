@@ -99,6 +99,7 @@ class Clicks:
                 note=outcome.note,
                 private=True,
                 answer=ask.question_answer(outcome.question_text, outcome.estimate),
+                fit_change=not ask.asks_a_limit(outcome.question_text),
             ),
         )
 

@@ -861,6 +861,7 @@ class _Bot:
                 note=out.note,
                 answer=ask.question_answer(out.question_text, out.estimate),
                 unused=out.unused,
+                fit_change=not ask.asks_a_limit(out.question_text),
             )
         else:
             msg = blocks.estimate_message(out.estimate, record_id=out.record_id, note=out.note, hint=False)

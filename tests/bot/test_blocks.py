@@ -805,3 +805,14 @@ def test_the_history_in_a_dm_is_this_conversations() -> None:
     here = Rec(2, when, "microsoft/phi-4", "ok", "U0001")
     assert blocks.history_message([here], direct=True).text.startswith("*Recent queries in this conversation* (")
     assert blocks.history_message([], direct=True).text.startswith("No queries in this conversation yet")
+
+
+def test_a_limit_questions_what_if_lead_leaves_out_the_placeholder_fit() -> None:
+    # b=4 -> b=8 on an L4 turns the fit at s=4,096 (20.1 -> 24.2 GiB); a "how much context" question's
+    # answer is its longest context, so its lead does not say the fit turned.
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "Qwen__Qwen3-8B.json").read_text()))
+    base = estimate(spec, Query(model="q", batch=4, gpu="l4"), model_id="q")
+    new = estimate(spec, Query(model="q", batch=8, gpu="l4"), model_id="q")
+    assert "\nFit: " in blocks.what_if_lead({"b": "8"}, base, new)
+    assert "Fit" not in blocks.what_if_lead({"b": "8"}, base, new, fit_change=False)

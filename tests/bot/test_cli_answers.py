@@ -213,6 +213,21 @@ def test_which_gpu_says_its_answer_once(settings: Settings) -> None:
     assert code == 0 and out.count(named) == 1 and "(no card in particular): one " in out, out
 
 
+def test_a_what_if_of_a_limit_question_says_no_verdict_on_its_placeholder(settings: Settings) -> None:
+    # "how much context ... for 4 users" asks for s: the default s=4,096 it was sized at is no question,
+    # so its fit turning (20.1 -> 24.2 GiB past the L4 at b=8) is not said; the new longest context is.
+    qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
+    assert vram([f"how much context can {qwen} take on an L4 for 4 users?"], settings)[0] == 0
+    code, out, _ = vram(["show", "1", "b=8"], settings)
+    first, second = out.splitlines()[:2]
+    assert code == 0 and first.startswith("what-if of #1: b=8 (was 4): total ") and "fits" not in first, first
+    assert second.startswith("longest context at batch 8 on one NVIDIA L4 24GB: "), second
+    # A fit question's what-if still says when the verdict turns.
+    assert vram([f"will {qwen} fit on an L4 for 4 users?"], settings)[0] == 0
+    code, out, _ = vram(["show", "3", "b=8"], settings)
+    assert code == 0 and out.splitlines()[0].endswith("; it no longer fits"), out
+
+
 def test_show_json_of_a_question_and_of_a_failure(settings: Settings) -> None:
     qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
     code, out, _ = vram([f"what GPU do I need for {qwen} at 8k?", "--json"], settings)
