@@ -761,6 +761,10 @@ def _tokens(text: str) -> list[_Token]:
     text = _EMPHASIS.sub(r"\2", text)
     # vLLM's flags pasted as --flag=value are not grammar keys: read them as the sentence forms.
     text = _VLLM_FLAG_EQ.sub(r"\1 ", text)
+    # "~32k" is about 32k, "32k+" at least 32k; "2 H100's" is "2 H100s".
+    text = re.sub(r"(?<!\S)~(?=\d)", "~ ", text)
+    text = re.sub(r"(?<=\d)([km]?)\+(?=\s|$|[?,.!])", r"\1", text, flags=re.IGNORECASE)
+    text = re.sub(r"(?<=\d)'s(?![\w'])", "s", text)
     # "16k context,10 users": a comma not inside a number (32,768) ends a word as a spaced one does.
     text = re.sub(r"(?<=[^\d\s]),(?=\S)|(?<=\d),(?=[^\d\s])", ", ", text)
     words = text.split()
@@ -907,6 +911,13 @@ class _Reader:
                 ]
                 return match, covered
         return None
+
+
+# A second model's name has a word of letters and one with a digit glued to it ("llama 3.1 8b",
+# "qwen3-32b", "org/name"); "~32k", "mac m2" or "8-16 users" is not one.
+_NAMED_MODEL_WORDS = re.compile(
+    r"/|[a-z]{3,}[\w.-]*\d|\d[\w.]*[a-z]{3,}|[a-z]{3,}\S* \S*\d+(?:\.\d+)?b\b", re.IGNORECASE
+)
 
 
 def _two_models(first: str, second: str) -> InputError:
@@ -1495,7 +1506,7 @@ def _read_settings(reader: _Reader) -> None:
     )
     reader.run_rule(
         _w(
-            r"(?:an? |with |at |for |of )?(?:batch(?:[ -]?size)?|bs|concurrency)(?: of| =| :| is|:|=)? "
+            r"(?:an? |with |at |for |of )?(?:batch(?:[ -]?size)?|bs|bsz|concurrency)(?: of| =| :| is|:|=)? "
             r"(?P<n>" + _NUMW + r")"
         ),
         batch,
@@ -1583,6 +1594,16 @@ def _read_gpus(reader: _Reader) -> None:
             continue
         gpu, width, count = found
         start, end = i, i + width
+        # "T4 x 4", "H100 * 8": the count after the name, spaced.
+        if (
+            count is None
+            and end + 1 < len(toks)
+            and not toks[end].used
+            and toks[end].norm in ("x", "*")
+            and not toks[end + 1].used
+            and re.fullmatch(r"\d+", toks[end + 1].norm)
+        ):
+            count, end = int(toks[end + 1].norm), end + 2
         words = [t.raw for t in toks[start:end]]
         if end < len(toks) and not toks[end].used and toks[end].norm in _GPU_VARIANT_WORDS:
             name = " ".join([*words, toks[end].raw])
@@ -1693,6 +1714,13 @@ def _finish_words(reader: _Reader) -> tuple[str | None, tuple[str, ...]]:
             unused += [t.raw for t in words]
             continue
         text = " ".join(t.raw for t in words)
+        if reader.model is not None and not _NAMED_MODEL_WORDS.search(text):
+            # The model is given exactly: words with a number beside it ("~32k", "mac m2", "8-16 users")
+            # are no second model, but words no rule reads.
+            raise InputError(
+                f'"{text}": not a model, GPU or setting vram reads (the model is {reader.model}): write it as '
+                f"key=value (s=32k, b=8, gpu=l4, gpus=4), or ask as in: {EXAMPLE}"
+            )
         if reader.model is not None or phrase is not None:
             raise _two_models(reader.model or phrase or "", text)
         phrase = text

@@ -963,6 +963,11 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B on 2 A100s with tensor parallel", "Qwen/Qwen3-8B", "gpu=a100-80gb gpus=2 engine=vllm", FIT, ()),
     ("Qwen/Qwen3-8B on an L4 with 20GB of kv cache memory", "Qwen/Qwen3-8B", "gpu=l4 engine=vllm kvmem=20GB", FIT, ()),
     ("Qwen/Qwen3-8B on an L4 in eager mode", "Qwen/Qwen3-8B", "gpu=l4 engine=vllm eager=on", FIT, ()),
+    ("Qwen/Qwen3-8B on 2 H100's", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=2", FIT, ()),
+    ("Qwen/Qwen3-8B on a T4 x 4", "Qwen/Qwen3-8B", "gpu=t4 gpus=4", FIT, ()),
+    ("Qwen/Qwen3-8B on an L4 at ~32k", "Qwen/Qwen3-8B", "s=32k gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B on an L4 at 32k+", "Qwen/Qwen3-8B", "s=32k gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B H100 seqlen 8k bsz 16", "Qwen/Qwen3-8B", "s=8k b=16 gpu=h100-80gb", FIT, ()),
     # Typed as key=value, a setting reads as the grammar reads it: no engine implied.
     ("Qwen/Qwen3-8B on an L4 with util=0.9", "Qwen/Qwen3-8B", "gpu=l4 util=0.9", FIT, ()),
     (
@@ -982,6 +987,9 @@ REFUSED: list[tuple[str, str]] = [
     ("will Qwen/Qwen3-8B fit on an L4 at 32k, not in fp8", "would size dtype=fp8"),
     ("will Qwen/Qwen3-8B fit on an L4 at 8k without vllm", "leave it out for the default (engine: transformers)"),
     ("will Qwen/Qwen3-8B fit with vllm but not with prefix caching on an h100", '"not with prefix caching"'),
+    # Words beside an exact model that no rule reads are said as such, not as a second model.
+    ("will Qwen/Qwen3-8B fit on a mac m2?", '"mac m2": not a model, GPU or setting vram reads'),
+    ("will Qwen/Qwen3-8B fit on an L4 for 8-16 users?", '"8-16": not a model, GPU or setting'),
     # Nodes hold an unsaid number of GPUs; a format to be picked is no format named.
     ("will Qwen/Qwen3-8B fit on 2 nodes of 8 H100 with vllm at 128k?", '"2 nodes": vram counts GPUs, not nodes'),
     ("will Qwen/Qwen3-8B fit on a DGX H100?", "vram counts GPUs, not nodes"),
