@@ -643,12 +643,14 @@ def bar(est: Estimate, width: int = BAR_WIDTH) -> str:
 
 
 def bar_legend(est: Estimate) -> str:
+    """``weights 15.3 | KV 0.3 | activations 0.4 | overhead 1.5 GiB``; past 10,000 GiB each part in its own
+    unit, so that 12.8 GiB of weights beside TiB of activations does not read 0.0."""
     m = est.memory
     unit, scale = gib_unit(m.total)
-    return (
-        f"weights {m.weights / scale:,.1f} | KV {m.kv_cache / scale:,.1f} | "
-        f"activations {m.activations / scale:,.1f} | overhead {m.overhead / scale:,.1f} {unit}"
-    )
+    parts = (("weights", m.weights), ("KV", m.kv_cache), ("activations", m.activations), ("overhead", m.overhead))
+    if unit != "GiB":
+        return " | ".join(f"{name} {gib(n)}" for name, n in parts)
+    return " | ".join(f"{name} {n / scale:,.1f}" for name, n in parts) + f" {unit}"
 
 
 def breakdown(est: Estimate, esc: Escape = _same) -> list[tuple[str, int, str]]:

@@ -333,7 +333,8 @@ def prefill_candidates(spec: ModelSpec, query: Query) -> dict[str, int]:
             # SDPA's float bias made from the bool mask, and keys/values repeated to every head
             # (GQA cannot be used with a mask).
             attn += b * s * s * dt + 2 * tokens * q_width * dt
-        out["prefill attention"] = attn
+        # An attention-free stack (Mamba-2, RWKV) runs only the layer's stream here.
+        out["prefill attention" if _has_attention(spec) else "prefill layer stream"] = attn
     else:
         scores = b * heads * s * s * EAGER_SCORE_BYTES[_dtype(spec, query)]
         repeated = 2 * tokens * q_width * dt if kv_heads < heads else 0

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot import blocks
+from bot import blocks, report
 from bot.blocks import escape
 from bot.commands import parse_changes
 from estimator.config import load_model_spec
@@ -816,3 +816,17 @@ def test_a_limit_questions_what_if_lead_leaves_out_the_placeholder_fit() -> None
     new = estimate(spec, Query(model="q", batch=8, gpu="l4"), model_id="q")
     assert "\nFit: " in blocks.what_if_lead({"b": "8"}, base, new)
     assert "Fit" not in blocks.what_if_lead({"b": "8"}, base, new, fit_change=False)
+
+
+def test_the_bar_legend_past_10000_gib_gives_each_part_its_unit() -> None:
+    # gpt-oss-20b at 128k under transformers' eager attention: TiB of fp32 scores beside 12.8 GiB of
+    # weights, which one TiB figure would show as 0.0.
+    configs = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+    spec = load_model_spec(json.loads((configs / "openai__gpt-oss-20b.json").read_text()))
+    est = estimate(spec, Query(model="g", seq_len=128 * 1024, gpu="rtx4090"), model_id="g")
+    legend = report.bar_legend(est)
+    assert legend.startswith("weights 12.8 GiB | KV ") and " TiB" in legend and "0.0" not in legend, legend
+    small = estimate(spec, Query(model="g", gpu="h100"), model_id="g")
+    assert re.fullmatch(
+        r"weights [\d.]+ \| KV [\d.]+ \| activations [\d.]+ \| overhead [\d.]+ GiB", report.bar_legend(small)
+    )

@@ -379,3 +379,12 @@ def test_nvfp4_on_load_needs_one_blackwell_gpu(gpu: str, gpus: int, refused: str
         assert est.fit.engine_refuses is not None and refused in est.fit.engine_refuses
         # Refused on every count of this GPU, but one B200 holds it.
         assert not est.fit.fits and est.fit.min_gpus == (1 if gpu == "b200" else 0)
+
+
+def test_an_attention_free_stack_names_no_attention_peak() -> None:
+    # Mamba-2 has no attention layer: the stream the prefill runs is the layer's, not attention's.
+    raw = json.loads(
+        (Path(__file__).resolve().parents[1] / "fixtures" / "oracle" / "configs" / "mamba2.json").read_text()
+    )
+    c = prefill_candidates(load_model_spec(raw), Query(seq_len=4096, flash_attention=True))
+    assert "prefill attention" not in c and "prefill layer stream" in c
