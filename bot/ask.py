@@ -85,6 +85,11 @@ def headline(est: Estimate, question: Question) -> str:
     if est.refused:
         # A guessed total is no answer to "will it fit": say why, never a need that reads as a verdict.
         return f"no verdict: the total ({_gib(est.memory.total)}) is a guess: {' '.join(est.refused)}"
+    if question.kind == "kv_cache":
+        # The KV row as the table gives it: bytes and the arithmetic behind them.
+        _, kv_bytes, how = report.breakdown(est)[1]
+        each = " per GPU" if report.world(q) > 1 else ""
+        return f"the KV cache takes {_gib(kv_bytes)}{each}: {how}"
     if fit is None and q.gpu_any:
         return report.cards_answer(est)
     if fit is None:

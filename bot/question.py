@@ -45,7 +45,7 @@ _KV_ALIASES = KEY_BY_NAME["kv"].value_aliases()
 _WEIGHT_FORMATS = KEY_BY_NAME["dtype"].values()
 _WEIGHT_FORMAT_ALIASES = KEY_BY_NAME["dtype"].value_aliases()
 
-QuestionKind = Literal["fit", "max_context", "max_batch", "min_gpus", "which_gpu"]
+QuestionKind = Literal["fit", "max_context", "max_batch", "min_gpus", "which_gpu", "kv_cache"]
 
 EXAMPLE = "can Qwen/Qwen3-32B run 64k context for 8 users on two L40S?"
 SUBCOMMANDS = ("help", "gpus", "history", "show", "compare", "serve", "db")
@@ -963,6 +963,16 @@ _GPU_NOUN = r"gpus?|cards?|devices?|graphics cards?|accelerators?"
 
 _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
     (
+        # "how big is the KV cache", "KV cache per token", "how much memory does the kv cache take".
+        "kv_cache",
+        re.compile(
+            r"\bhow (?:big|large|much)(?: memory| vram| space)?(?: is| does| will| would)?(?: the| its| my)? "
+            r"(?:" + _KV + r")\b"
+            r"|\b(?:" + _KV + r") (?:size|footprint|per token|usage)\b"
+            r"|\bsize of (?:the |its )?(?:" + _KV + r")\b"
+        ),
+    ),
+    (
         "max_context",
         re.compile(
             r"\bhow (?:much|long|big|large)(?: of)?(?: an?)? (?:context|ctx|sequence|seq|prompt|input|window)"
@@ -1658,6 +1668,7 @@ def _read_kind(tokens: list[_Token]) -> QuestionKind:
         if set(kinds) == {"min_gpus", "which_gpu"}:
             return "min_gpus"  # "what is the minimum number of GPUs": one question
         names = {
+            "kv_cache": "the KV cache's size",
             "max_context": "the longest context",
             "max_batch": "the largest batch",
             "min_gpus": "the fewest GPUs",
@@ -1899,6 +1910,10 @@ _TRAINING = re.compile(
 )
 
 
+_KV_QUESTION_WORDS = frozenset(
+    {"kv", "cache", "kv-cache", "kvcache", "kv_cache", "k/v", "size", "footprint", "usage", "per"}
+)
+
 # "what quantization do I need", "which precision should I use": a format to be picked, not one named.
 _PICK_FORMAT = re.compile(
     r"\b(?:what|which)(?: kind of| type of| sort of| level of)? (?:quantization|quantisation|quant|precision|"
@@ -1929,6 +1944,11 @@ def read_question(text: str) -> Question:
             'example "will Qwen/Qwen3-32B fit on an L4 in 4 bit?", and again with another (in fp8, in int8)'
         )
     reader, kind = _read(text)
+    if kind == "kv_cache":
+        # The words that asked it are the question's own, as "how many users" are.
+        for token in reader.tokens:
+            if not token.used and token.norm in _KV_QUESTION_WORDS:
+                token.used = True
     phrase, unused = _finish_words(reader)
     if reader.model is None and phrase is None:
         raise InputError(
@@ -1963,7 +1983,7 @@ def read_question(text: str) -> Question:
         settings["gpu"] = ANY_GPU
     elif kind == "which_gpu":
         kind = "fit"  # "which GPU, an H100?": a card named is the fit on it
-    if kind != "fit" and "gpu" not in settings:
+    if kind not in ("fit", "kv_cache") and "gpu" not in settings:
         what = {"max_context": "how much context", "max_batch": "how many users"}[kind]
         example = {
             "max_context": "how much context can Qwen/Qwen3-8B take on an L4?",

@@ -159,3 +159,13 @@ def test_a_question_for_cards_in_a_thread() -> None:
     # Chat about cards asks nothing of the model: left alone.
     for chat in ("which GPU did you pick?", "what do you need from me?", "how many GPUs do we have in the cluster?"):
         assert thread_question(chat, on_h100) is None, chat
+
+
+def test_a_kv_cache_question_is_answered_with_the_kv_row() -> None:
+    # Qwen3-8B: 36 layers x 8 KV heads x 128 x (K, V) x 2 B = 147,456 B = 144 KiB a token; at 32,768
+    # tokens that is 4.5 GiB, with or without a card named.
+    for text in ("how big is the kv cache for {model} at 32k?", "what's the KV cache size of {model} at 32k on an L4"):
+        line = _headline(text)
+        assert line == "the KV cache takes 4.5 GiB: 144 KiB per token x 32,768 tokens x 1 sequence, bf16", line
+    question = read_question(f"how much kv cache per token does {QWEN3_8B} use?")
+    assert (question.kind, question.unused) == ("kv_cache", ())
