@@ -597,7 +597,8 @@ def dequantized_query(spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[Q
     loads it as bf16 (``dequantize=True``), which ``dtype=bf16`` sizes; else the query as asked."""
     q = spec.quantization
     needed = _DEQUANTIZED_BELOW.get(q.method)
-    asked = query.weight_format is not None or query.bits is not None
+    # Another format asked is a conversion on load (its own rules); the checkpoint's own, named, is not.
+    asked = query.weight_format not in (None, q.format) or query.bits not in (None, q.weight_bits)
     if (
         needed is None
         or asked
@@ -610,7 +611,7 @@ def dequantized_query(spec: ModelSpec, query: Query, gpu: GPU | None) -> tuple[Q
         return query, None
     name = "FP8" if q.method == "fp8" else "MXFP4"
     major, minor = gpu.compute_capability
-    return query.model_copy(update={"weight_format": "bf16"}), (
+    return query.model_copy(update={"weight_format": "bf16", "bits": None}), (
         f"transformers loads {name} weights dequantized to bf16 on the {gpu.name} (compute capability "
         f"{major}.{minor}; its {name} kernels need {needed[0]}.{needed[1]}): the weights are sized in bf16, "
         f"as dtype=bf16 sizes them"

@@ -37,9 +37,12 @@ def test_fp8_on_an_a100_is_sized_in_bf16() -> None:
     assert est.fit is not None and not est.fit.fits and est.fit.min_gpus == 2
     [said] = [w.message for w in est.warnings if w.code == "dequantized"]
     assert "dequantized to bf16" in said and "compute capability 8.0" in said and "need 8.9" in said
-    # The same as asking for it.
+    # The same as asking for it; naming the checkpoint's own format changes nothing.
     asked = estimate(spec, Query(model="q", seq_len=8192, gpu="a100-40gb", weight_format="bf16"), model_id="q")
     assert asked.memory == est.memory
+    for named in ({"weight_format": "fp8"}, {"bits": 8}):
+        again = estimate(spec, Query(model="q", seq_len=8192, gpu="a100-40gb", **named), model_id="q")
+        assert again.memory.weights == 32_762_123_264 * 2, named
 
 
 def test_fp8_kept_where_its_kernels_run() -> None:
@@ -59,6 +62,8 @@ def test_mxfp4_on_a_v100_is_sized_in_bf16_and_kept_on_a_t4() -> None:
     v100 = estimate(spec, Query(model="g", gpu="v100-32gb", flash_attention=True), model_id="g")
     assert v100.memory.weights == v100.params_total * 2  # 20.91B x 2 B: past a 32 GB V100
     assert v100.fit is not None and not v100.fit.fits
+    named = estimate(spec, Query(model="g", gpu="v100-32gb", flash_attention=True, weight_format="mxfp4"), model_id="g")
+    assert named.memory.weights == v100.memory.weights
     t4 = estimate(spec, Query(model="g", gpu="t4", flash_attention=True), model_id="g")  # 7.5: MXFP4 runs
     assert t4.memory.weights < t4.params_total
     assert not [w for w in t4.warnings if w.code == "dequantized"]
