@@ -13,6 +13,7 @@ the ``key=value`` command it shows give the same :class:`~estimator.grammar.Esti
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -164,53 +165,142 @@ _UNIT_WORDS = [
 _TENS_WORDS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _SPOKEN_VALUE = {w: n for n, w in enumerate(_UNIT_WORDS)} | {w: 20 + 10 * n for n, w in enumerate(_TENS_WORDS)}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-_SPOKEN = (
-    r"(?:(?:"
-    + "|".join(_TENS_WORDS)
-    + r")(?:[- ](?:"
-    + "|".join(_UNIT_WORDS[1:10])
-    + r"))?|"
-    + ("|".join(sorted(_UNIT_WORDS, key=len, reverse=True)) + ")")
-)
-_SPOKEN_NUMBER = re.compile(
-    r"(?<![\w.-])(?P<lead>\d+(?:\.\d+)?|an?|" + _SPOKEN + r")"
-    r"(?P<scales>(?:[ -](?:hundred|thousand|million))+|[ ]k)?(?![\w-])",
-    re.IGNORECASE,
-)
+_WORD_OR_DIGITS = re.compile(r"[A-Za-z]+|\d+(?:\.\d+)?")
+
+
+def _spoken_value(words: list[str]) -> Fraction | None:
+    """The value of number words in order ("one hundred twenty eight thousand", "128 thousand", "a
+    hundred", "two hundred and fifty"), or None where they are no one number ("one twenty")."""
+    total, current, last = Fraction(0), Fraction(0), ""
+    for n, word in enumerate(words):
+        if word == "and":
+            if last != "hundred" or n == len(words) - 1:
+                return None
+            continue
+        if word[0].isdigit() or word in ("a", "an"):
+            if n or len(word) > _MAX_COUNT_CHARS:
+                return None  # a count only leads ("128 thousand", "a hundred"); far past any range stays
+            current, last = (Fraction(word) if word[0].isdigit() else Fraction(1)), "lead"
+        elif word in _SPOKEN_VALUE:
+            value = _SPOKEN_VALUE[word]
+            # After a tens word only a unit; after a unit or teen nothing but a scale.
+            if last in ("unit", "lead") or (last == "tens" and not 0 < value < 10):
+                return None
+            current += value
+            last = "tens" if value >= 20 else "unit"
+        elif word == "hundred":
+            if last not in ("unit", "lead", ""):
+                return None
+            current, last = (current or Fraction(1)) * 100, "hundred"
+        elif word in _SCALES:
+            if last == "":
+                return None
+            total, current, last = total + (current or Fraction(1)) * _SCALES[word], Fraction(0), "scale"
+        else:
+            return None
+    return total + current if last not in ("", "lead") or len(words) == 1 else None
 
 
 def spoken_numbers(text: str) -> str:
-    """Numbers said in words or with a scale word, as digits: "two hundred" -> 200, "thirty-two
-    thousand" -> 32000, "128 thousand" -> 128000, "1 million" -> 1000000, "forty eight" -> 48, "a couple
-    of" -> 2, and "32 k" -> 32k (the grammar's k). A lone count word ("two", "a") stays as it is: the rules read it."""
-
-    def number(m: re.Match[str]) -> str:
-        lead, scales = m.group("lead"), m.group("scales") or ""
-        word = lead.lower()
-        if scales.strip().lower() == "k" and word in ("a", "an"):
-            return m.group(0)
-        if scales.strip().lower() == "k":
-            spoken = word[0].isdigit() or sum(_SPOKEN_VALUE[p] for p in re.split(r"[- ]", word))
-            return f"{lead if word[0].isdigit() else spoken}k"
-        if word[0].isdigit():
-            if not scales:
-                return m.group(0)
-            value = Fraction(word)
-        elif word in ("a", "an"):
-            if not scales:
-                return m.group(0)
-            value = Fraction(1)
-        else:
-            parts = re.split(r"[- ]", word)
-            value = Fraction(sum(_SPOKEN_VALUE[p] for p in parts))
-            if not scales and len(parts) == 1 and word in NUMBER_WORDS:
-                return m.group(0)  # "two", "twelve": read by the rules as they are
-        for scale in re.split(r"[- ]", scales.strip().lower()) if scales else ():
-            value *= _SCALES[scale]
-        return str(int(value)) if value.denominator == 1 else m.group(0)
-
+    """Numbers said in words or with a scale word, as digits: "two hundred" -> 200, "two hundred and fifty"
+    -> 250, "one hundred twenty-eight thousand" -> 128000, "128 thousand" -> 128000, "1 million" ->
+    1000000, "forty eight" -> 48, "a couple of" -> 2, and "32 k" -> 32k (the grammar's k). A lone count
+    word ("two", "a") stays as it is: the rules read it; words that make no one number stay too."""
     text = re.sub(r"(?<![\w-])an? (?:couple|pair) of(?![\w-])", "2", text, flags=re.IGNORECASE)
-    return _SPOKEN_NUMBER.sub(number, text)
+    # "32.000 tokens": a thousands separator, as some write it, not 32 tokens.
+    text = re.sub(r"(?<![\d.,])(\d{1,3})((?:\.\d{3})+)(?= ?(?:tokens?|context|ctx)\b)", _undotted, text, flags=re.I)
+    text = _prompt_and_output(text)
+    out, pos = [], 0
+    words = list(_WORD_OR_DIGITS.finditer(text))
+    i = 0
+    while i < len(words):
+        # The longest run of number words joined by single spaces or hyphens, from here.
+        j = i
+        while (
+            j < len(words)
+            and (words[j].group().lower() in _NUMBER_RUN_WORDS or (j == i and words[j].group()[0].isdigit()))
+            and (j == i or text[words[j - 1].end() : words[j].start()] in (" ", "-"))
+            and not (j > i and words[j].group()[0].isdigit())
+        ):
+            j += 1
+        run = [w.group().lower() for w in words[i:j]]
+        start, end = (words[i].start(), words[j - 1].end()) if j > i else (0, 0)
+        # Edges: no number glued to letters or dots ("gpt-oss-120b", "3.1", "h100").
+        glued = j > i and (
+            (start and (text[start - 1].isalnum() or text[start - 1] in ".-"))
+            or (end < len(text) and (text[end].isalnum() or text[end] == "."))
+        )
+        k_after = (
+            j > i and text[end : end + 2].lower() == " k" and (end + 2 == len(text) or not text[end + 2].isalnum())
+        )
+        value = _spoken_value(run) if j > i and not glued else None
+        single = len(run) == 1 and (run[0] in NUMBER_WORDS or run[0][0].isdigit() or run[0] in ("a", "an", "and"))
+        if value is not None and value.denominator == 1 and (not single or k_after) and run[-1] != "and":
+            out.append(text[pos:start])
+            if k_after:
+                out.append(f"{run[0] if run[0][0].isdigit() else int(value)}k")
+                pos = end + 2
+            else:
+                out.append(str(int(value)))
+                pos = end
+            i = j
+            continue
+        i = max(j, i + 1)
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _undotted(m: re.Match[str]) -> str:
+    return m.group(1) + m.group(2).replace(".", "")
+
+
+_LENGTH = r"\d[\d,_]*(?:\.\d+)?[km]?"
+_INPUT_WORDS = r"(?:prompt|input|context|ctx|isl)(?: length)?"
+_OUTPUT_WORDS = (
+    r"(?:generation|generated|output|completion|response|decode|osl|max[_ -]new[_ -]tokens|max[_ -]tokens|new tokens)"
+    r"(?: length)?"
+)
+_JOIN = r"\s*(?:,|\+|plus|and|with|then|/)?\s*(?:an?\s+|up to\s+|about\s+)?"
+_SAID = r"\s*(?:of|=|:|is)?\s*"
+_PROMPT_AND_OUTPUT = [
+    # "30k prompt + 2k generation", "32k input and 4k output", "16k context, 1k output"
+    re.compile(
+        rf"(?P<a>{_LENGTH})\s*(?:tokens?\s+)?(?:of\s+)?{_INPUT_WORDS}(?:\s+tokens?)?{_JOIN}"
+        rf"(?P<b>{_LENGTH})\s*(?:tokens?\s+)?(?:of\s+)?{_OUTPUT_WORDS}(?:\s+tokens?)?",
+        re.IGNORECASE,
+    ),
+    # "input 30k, output 2k", "prompt 8k and max_tokens 1k"
+    re.compile(
+        rf"{_INPUT_WORDS}{_SAID}(?P<a>{_LENGTH})(?:\s+tokens?)?{_JOIN}{_OUTPUT_WORDS}{_SAID}(?P<b>{_LENGTH})(?:\s+tokens?)?",
+        re.IGNORECASE,
+    ),
+    # "2k output, 30k input"
+    re.compile(
+        rf"(?P<b>{_LENGTH})\s*(?:tokens?\s+)?(?:of\s+)?{_OUTPUT_WORDS}(?:\s+tokens?)?{_JOIN}"
+        rf"(?P<a>{_LENGTH})\s*(?:tokens?\s+)?(?:of\s+)?{_INPUT_WORDS}(?:\s+tokens?)?",
+        re.IGNORECASE,
+    ),
+    # "16k in / 1k out"
+    re.compile(rf"(?P<a>{_LENGTH})\s+in\s*/?\s*(?P<b>{_LENGTH})\s+out\b", re.IGNORECASE),
+]
+
+
+def _prompt_and_output(text: str) -> str:
+    """A prompt and an output length said together, as the one length s is (their sum): "30k prompt + 2k
+    generation" -> "32k tokens". Lengths that are no whole count stay as said (the rules word them)."""
+
+    def summed(m: re.Match[str]) -> str:
+        a, b = _count_value(m.group("a")), _count_value(m.group("b"))
+        if a is None or b is None:
+            return m.group(0)
+        return f"{count_text(a + b)} tokens"
+
+    for pattern in _PROMPT_AND_OUTPUT:
+        text = pattern.sub(summed, text)
+    return text
+
+
+_NUMBER_RUN_WORDS = frozenset({*_SPOKEN_VALUE, *_SCALES, "hundred", "and", "a", "an"})
 
 
 def _count_value(raw: str) -> int | None:
@@ -833,6 +923,9 @@ class _Reader:
     gpu_count_stated: bool = False  # a count word or number, not an article
     tp_stated: bool = False  # gpus= read from a tensor-parallel size, not from a count of cards
     tp_named: bool = False  # "with tensor parallel" said without a size
+    # Settings said negated ("without fp8 kv cache", "prefix caching turned off", "not vllm"): the words,
+    # and what they would have set ({key: (value, words)}); resolved once every rule has run.
+    negated: list[tuple[str, dict[str, tuple[str, str]]]] = field(default_factory=list)
     passed_over: list[str] = field(default_factory=list)  # vLLM flags that change no memory
     gpu_article: bool = False
     # Cards counted beside a tensor-parallel size ("-tp 2 -pp 2 on 4 H100"): (count, the words read),
@@ -878,12 +971,62 @@ class _Reader:
             if hit is None:
                 return
             match, indexes = hit
+            if self._negated(match, indexes, handle):
+                continue
             before = dict(self.read)
             handle(match)
             keys = tuple(k for k, v in self.read.items() if before.get(k) != v)
             for i in indexes:
                 self.tokens[i].used = True
                 self.tokens[i].keys = keys
+
+    def _negated(self, match: re.Match[str], indexes: list[int], handle: Callable[[re.Match[str]], None]) -> bool:
+        """Where a negation stands beside the words a rule matched ("without fp8 kv cache", "not in fp8",
+        "instead of bf16", "prefix caching turned off"): record what they would have set, set nothing, and
+        mark the words read (True); else False. A count, a length or a card followed by "off" ("a 4090
+        off the shelf", "32k context off the bat") is no negation."""
+        toks = self.tokens
+        first, last = min(indexes), max(indexes)
+        words: list[int] = []
+        j = first - 1
+        while j >= 0 and not toks[j].used and toks[j].norm in _NEGATION_SKIP and first - j <= 3:
+            j -= 1
+        if j >= 0 and not toks[j].used:
+            if toks[j].norm in _NEGATIONS and not (j and toks[j - 1].norm in ("or", "whether")):
+                words = list(range(j, first))
+            elif j and (toks[j - 1].norm, toks[j].norm) in _NEGATION_PAIRS and not toks[j - 1].used:
+                words = list(range(j - 1, first))
+        after = False
+        if not words:
+            k = last + 1
+            if k < len(toks) and not toks[k].used and toks[k].norm in _SWITCH_WORDS:
+                k += 1
+            following = toks[k + 1].norm if k + 1 < len(toks) else ""
+            if (
+                k < len(toks)
+                and not toks[k].used
+                and toks[k].norm in _NEGATED_AFTER
+                and following not in ("the", "of", "a", "an")
+            ):
+                words, after = list(range(last + 1, k + 1)), True
+        if not words:
+            return False
+        # What the words would set, on a scratch copy of the reader's state (the rule's own checks run).
+        saved = {name: copy.copy(value) for name, value in vars(self).items() if name != "tokens"}
+        self.read = {}
+        try:
+            handle(match)
+            would = dict(self.read)
+        except InputError:
+            would = {}
+        vars(self).update(saved)
+        if after and (not would or set(would) <= {"s", "b", "gpu", "gpus", "pp", "dp"}):
+            return False  # "off" after a count, a length or a card negates nothing of it
+        span = sorted({*indexes, *words})
+        self.negated.append((" ".join(toks[i].raw for i in span if toks[i].raw != _SEPARATOR), would))
+        for i in span:
+            toks[i].used = True
+        return True
 
     def _find(self, pattern: re.Pattern[str]) -> tuple[re.Match[str], list[int]] | None:
         # Runs of consecutive free tokens, joined by spaces; a match must start and end on word edges.
@@ -956,9 +1099,11 @@ _CTX_WORD = (
 )
 _CTX_FLAG = r"--max-model-len|max[-_ ]model[-_ ]len|max[-_ ]seq[-_ ]len|seq_len|max_seq_length"
 _BATCH_NOUN = (
-    r"users?|requests?|sequences?|seqs|sessions?|streams?|clients?|prompts?|conversations?|chats?|"
-    r"people|queries|calls|agents?"
+    r"users?|requests?|reqs?|sequences?|seqs|sessions?|streams?|clients?|prompts?|conversations?|chats?|"
+    r"people|queries|calls|agents?|customers?"
 )
+# The batch nouns that also name a length: "8k requests" are requests of 8k tokens each.
+_LENGTHY_NOUN = r"requests?|reqs?|sequences?|sessions?|prompts?|queries|calls|conversations?|chats?|streams?"
 _GPU_NOUN = r"gpus?|cards?|devices?|graphics cards?|accelerators?"
 
 _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
@@ -986,7 +1131,9 @@ _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
     (
         "max_batch",
         re.compile(
-            r"\bhow many (?:concurrent |parallel |simultaneous |active )?(?:" + _BATCH_NOUN + r")\b"
+            r"\bhow many (?:\d+(?:\.\d+)?[km] (?:tokens? )?)?(?:concurrent |parallel |simultaneous |active )?(?:"
+            + _BATCH_NOUN
+            + r")\b"
             r"|\b(?:max(?:imum)?|largest|biggest|most) (?:batch|concurrency|concurrent|parallel|number of users|"
             r"users|requests|sequences)\b(?:[ -]size)?(?! (?:size )?(?:of |= ?|: ?|is )?\d)"
             r"|\bhow (?:big|large) (?:a |of a )?batch|\bhow much concurrency"
@@ -1032,8 +1179,9 @@ def _min_gpus_by_name(tokens: list[_Token]) -> bool:
 def _gpu_of(words: list[str]) -> GPU | None:
     """The catalog GPU these words name together ("rtx 4090", "a100 40gb", "h100s"), if any."""
     joined = "".join(words)
-    if not joined or (not re.search(r"\d", joined) and joined != "g5"):
-        # Every catalog name has a digit; this keeps "a", "on" and such away from the lookup.
+    if not joined or (not re.search(r"\d", joined) and joined not in ("g5", "dgxspark", "dgx-spark", "gracehopper")):
+        # Every catalog name but the DGX Spark's and Grace Hopper's has a digit; this keeps "a", "on",
+        # "spark" alone and such away from the lookup.
         return None
     for candidate in (joined, joined[:-1] if joined.endswith("s") else None):
         if not candidate:
@@ -1095,7 +1243,9 @@ def _read_ids(reader: _Reader) -> None:
         model, _, revision = raw.partition("@")
         # Chat's "w/" ("with": "w/ 8 users", "w/fp8") is no Hub id: a filler word, or the word after it.
         if re.match(r"w/", model, re.IGNORECASE):
-            if len(raw) == 2:
+            if raw.lower() in ("w/o", "w/out"):
+                token.raw, token.norm = "without", "without"  # chat's "without"
+            elif len(raw) == 2:
                 token.used = True
             else:
                 token.raw, token.norm = raw[2:], raw[2:].lower()
@@ -1445,34 +1595,29 @@ def _read_settings(reader: _Reader) -> None:
     def seq(m: re.Match[str]) -> None:
         reader.set("s", _count_setting("s", m.group("n")), m.group(0))
 
-    def prompt_and_output(m: re.Match[str]) -> None:
-        # s is prompt and output together: "30k prompt + 2k generation" is s=32k.
-        parts = [_count_value(m.group(g)) for g in ("a", "b")]
-        if None in parts:
-            seq_of = m.group("a") if parts[0] is None else m.group("b")
-            reader.set("s", _count_setting("s", seq_of), m.group(0))  # the grammar's sentence for it
-            return
-        reader.set("s", count_text(sum(p for p in parts if p is not None)), m.group(0))
+    def lengthy(m: re.Match[str]) -> None:
+        reader.set("s", _count_setting("s", m.group("n")), m.group(0))
+        if m.group("b"):
+            reader.set("b", _count_setting("b", m.group("b")), m.group(0))
 
-    _in = r"(?:prompt|input|in|context|ctx|isl)"
-    _out = r"(?:generation|generated|output|out|completion|response|answer|decode|new|osl)"
+    # "a 30k prompt", "8,000 token input": one prompt's length is s (where "8 prompts" counts them).
     reader.run_rule(
         _w(
-            r"(?:an? |with |at |for |of )?(?P<a>" + _NUM + r")(?:[ -]tokens?)?(?: of)?[ -]" + _in + r"(?:[ -]tokens?)?"
-            r"(?: (?:\+|plus|and|with|then|,))? (?:an? |up to |about )?(?P<b>"
+            r"(?:an? |with |at |for |of )?(?:(?P<n>\d[\d,_]*(?:\.\d+)?[km])(?:[ -]tokens?)?|(?P<n2>"
             + _NUM
-            + r")(?:[ -]tokens?)?(?: of)?[ -]"
-            + _out
-            + r"(?:[ -]tokens?)?"
+            + r")[ -]tokens?)"
+            r"(?: of)?[ -](?:prompt|input)(?: tokens?)?"
         ),
-        prompt_and_output,
+        lambda m: reader.set("s", _count_setting("s", m.group("n") or m.group("n2")), m.group(0)),
     )
-    # "a 30k prompt", "30k input tokens": one prompt's length is s (where "8 prompts" counts them).
+    # "8k requests", "16 concurrent 8k sessions": requests of that many tokens (a count of thousands of
+    # requests at once is no batch anyone sizes), and the count before them the batch.
     reader.run_rule(
         _w(
-            r"(?:an? |with |at |for |of )?(?P<n>" + _NUM + r")(?:[ -]tokens?)?(?: of)?[ -](?:prompt|input)(?: tokens?)?"
+            r"(?:(?:for |with |serving |of )?(?P<b>" + _NUMW + r")(?: concurrent| parallel| simultaneous| active)? )?"
+            r"(?P<n>\d+(?:\.\d+)?[km])(?:[ -]tokens?)?[ -](?:token[ -])?(?:" + _LENGTHY_NOUN + r")"
         ),
-        seq,
+        lengthy,
     )
 
     reader.run_rule(
@@ -1507,7 +1652,7 @@ def _read_settings(reader: _Reader) -> None:
         _w(
             r"(?:for |with |to |serving |serve |of |at )?(?:up to |about |around |~)?(?P<n>"
             + _NUMW
-            + r")(?: concurrent| parallel| simultaneous| active)? (?:"
+            + r")(?: concurrent| parallel| simultaneous| active| new| more| different)? (?:"
             + _BATCH_NOUN
             + r")"
             r"(?: at once| at a time| in parallel| concurrently| simultaneously| at the same time)?"
@@ -1590,6 +1735,14 @@ def _read_gpus(reader: _Reader) -> None:
                 end += 1
             assert gpu is not None
             found = (gpu, end - i, int(glued.group(1)))
+        elif (
+            found is None
+            and toks[i].norm in ("laptop", "mobile", "notebook")
+            and i + 1 < len(toks)
+            and not toks[i + 1].used
+            and (laptop := _gpu_of([toks[i + 1].norm, "laptop"])) is not None
+        ):
+            found = (laptop, 2, None)  # "laptop 4070": the laptop card
         elif found is None:
             for k in (4, 3, 2, 1):
                 window = toks[i : i + k]
@@ -1618,6 +1771,13 @@ def _read_gpus(reader: _Reader) -> None:
         if end < len(toks) and not toks[end].used and toks[end].norm in _GPU_VARIANT_WORDS:
             name = " ".join([*words, toks[end].raw])
             raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
+        # "laptop 4090": a form factor before the name is its variant, or a card the catalog lacks.
+        if start > 0 and not toks[start - 1].used and toks[start - 1].norm in ("laptop", "mobile", "notebook"):
+            variant = _gpu_of([t.norm for t in toks[start:end]] + ["laptop"])
+            if variant is None:
+                name = " ".join([toks[start - 1].raw, *words])
+                raise InputError(f'unknown GPU "{name}": run `vram gpus` for the list, for example: {EXAMPLE}')
+            gpu, start = variant, start - 1
         # "80GB A100": a memory word before the name picks the variant.
         if start > 0 and not toks[start - 1].used and re.fullmatch(r"\d+\s*gb?", toks[start - 1].norm):
             mem = toks[start - 1].norm
@@ -1725,9 +1885,14 @@ def _finish_words(reader: _Reader) -> tuple[str | None, tuple[str, ...]]:
             unused += [t.raw for t in words]
             continue
         text = " ".join(t.raw for t in words)
+        if reader.model is not None and not _NAMED_MODEL_WORDS.search(text) and not re.search(r"\d", text):
+            # The model is given exactly: "on-prem", "real-time", "fine-tuned" are no second model, just
+            # words no rule reads (listed as not used).
+            unused += [t.raw for t in words]
+            continue
         if reader.model is not None and not _NAMED_MODEL_WORDS.search(text):
-            # The model is given exactly: words with a number beside it ("~32k", "mac m2", "8-16 users")
-            # are no second model, but words no rule reads.
+            # Words with a number beside an exact model ("~32k", "mac m2", "8-16 users") are no second
+            # model, but a number no rule reads, which would change the answer.
             raise InputError(
                 f'"{text}": not a model, GPU or setting vram reads (the model is {reader.model}): write it as '
                 f"key=value (s=32k, b=8, gpu=l4, gpus=4), or ask as in: {EXAMPLE}"
@@ -1815,7 +1980,7 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
     # "at 1m": millions only after a preposition, as "1m" may end a model's name (Qwen2.5-7B-Instruct-1M).
     reader.run_rule(_w(r"(?:at |with |for |of )(?P<n>\d+(?:\.\d+)?m)"), bare_k)
     _check_unknown_gpu(reader)
-    _check_negations(reader)
+    _resolve_negations(reader)
     _check_nodes(reader)
     if "s" not in reader.read and kind != "max_context" and _SERVE_COMMAND.search(text):
         # A pasted `vllm serve` without --max-model-len starts at the model's longest context, which
@@ -1826,14 +1991,47 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
 
 _SERVE_COMMAND = re.compile(r"(?<![\w/-])v-?llm serve\b", re.IGNORECASE)
 
-# Words that negate the setting after them ("without fp8 kv cache", "not in fp8"), or before them
-# ("fp8 kv cache off"), where no rule read the negation with it ("without kv cache" is kv=off).
-_NEGATIONS = frozenset({"without", "no", "not", "w/o", "never", "excluding", "except", "minus"})
-_NEGATED_AFTER = frozenset({"off", "disabled", "false"})
-_NEGATION_SKIP = frozenset({"the", "a", "an", "any", "my", "our"})
+# Words that negate the setting after them ("without fp8 kv cache", "not in fp8", "don't use fp8"), or
+# before them ("fp8 kv cache off", "prefix caching turned off"), where no rule reads the negation with it
+# ("without kv cache" is kv=off, "prefix caching off" prefix=off).
+_NEGATIONS = frozenset(
+    {"without", "no", "not", "w/o", "never", "excluding", "except", "minus", "don't", "dont", "skip", "avoid", "nor"}
+)
+_NEGATION_PAIRS = frozenset({("instead", "of"), ("rather", "than"), ("other", "than")})
+_NEGATED_AFTER = frozenset({"off", "disabled", "deactivated"})
+_SWITCH_WORDS = frozenset({"turned", "switched", "set", "is", "are", "kept"})
+_NEGATION_SKIP = frozenset({"the", "a", "an", "any", "my", "our", "use", "using", "to", "want", "need", "quantize"})
+# Switches whose negation is their "off": "prefix caching turned off" is prefix=off.
+_SWITCHES = frozenset({"prefix", "fa", "eager", "ep", "async"})
+
+
+def _resolve_negations(reader: _Reader) -> None:
+    """Each setting said negated: nothing where the sentence sets it otherwise ("in fp8 instead of bf16",
+    "in transformers, not vllm": the words are listed as not used); a switch's "off" ("prefix caching
+    turned off", "without eager mode", "EP off"); else one sentence, since vram reads a setting as what to
+    use and sizing the words would answer the opposite of the question."""
+    for phrase, would in reader.negated:
+        if not would or all(key in reader.read for key in would) or set(would) <= {"gpu", "gpus"}:
+            # "without a GPU": no card is one less thing to size, which the answer says without a verdict.
+            reader.passed_over.append(phrase)
+            continue
+        for key, (value, _) in would.items():
+            if key in reader.read:
+                continue
+            if key in _SWITCHES and value == "on":
+                reader.set(key, "off", phrase)
+            elif key == "eager" and value == "off":
+                reader.set(key, "on", phrase)  # "cuda graphs turned off": enforce-eager
+            else:
+                default = KEY_BY_NAME[key].default if key in KEY_BY_NAME else "the default"
+                raise InputError(
+                    f'"{phrase}": vram reads a setting as what to use, so this would size {key}={value}; leave '
+                    f"it out for the default ({key}: {default}), or name the one you mean"
+                )
 
 
 _NODE_WORDS = frozenset({"node", "nodes", "dgx", "hgx"})
+_NODE_OF = frozenset({"of", "with", "x", "each"})  # "2 nodes of 8 H100": the count is one node's
 
 
 def _check_nodes(reader: _Reader) -> None:
@@ -1843,47 +2041,18 @@ def _check_nodes(reader: _Reader) -> None:
     for i, token in enumerate(toks):
         if token.used or token.norm not in _NODE_WORDS:
             continue
-        start = i - 1 if i and not toks[i - 1].used and _count_value(toks[i - 1].norm) is not None else i
+        count = _count_value(toks[i - 1].norm) if i and not toks[i - 1].used else None
+        # "a node with 4 L40S", "16 H100s across 2 nodes", "a single node": the GPUs are counted.
+        if reader.gpu_count_stated and not (count and count > 1 and i + 1 < len(toks) and toks[i + 1].norm in _NODE_OF):
+            token.used = True
+            if count is not None:
+                toks[i - 1].used = True  # "across 2 nodes": the nodes' count, read with them
+            continue
+        start = i - 1 if count is not None else i
         phrase = " ".join(t.raw for t in toks[start : i + 1])
         raise InputError(
             f'"{phrase}": vram counts GPUs, not nodes: say how many, for example "on 16 H100s" (with vLLM, two '
             "nodes of 8 as gpus=8 pp=2: each node a tensor-parallel group, two pipeline stages)"
-        )
-
-
-def _check_negations(reader: _Reader) -> None:
-    """A negation beside words read as a setting would size that very setting: refuse it in one
-    sentence rather than answer the opposite of the question. A card counted ("without a GPU") is
-    left to the answer, and "... or not" negates nothing after it."""
-    toks = reader.tokens
-    for i, token in enumerate(toks):
-        if token.used:
-            continue
-        start, end = i, i
-        if token.norm in _NEGATIONS and not (i and toks[i - 1].norm in ("or", "whether")):
-            j = i + 1
-            while j < len(toks) and not toks[j].used and toks[j].norm in _NEGATION_SKIP:
-                j += 1
-            if j >= len(toks) or not toks[j].used or not toks[j].keys:
-                continue
-            keys, end = toks[j].keys, j
-            while end + 1 < len(toks) and toks[end + 1].used and toks[end + 1].keys == keys:
-                end += 1
-        elif token.norm in _NEGATED_AFTER and i and toks[i - 1].used and toks[i - 1].keys:
-            keys = toks[i - 1].keys
-            while start - 1 >= 0 and toks[start - 1].used and toks[start - 1].keys == keys:
-                start -= 1
-        else:
-            continue
-        if set(keys) <= {"gpus"}:
-            continue
-        key = keys[0]
-        value = reader.read[key][0] if key in reader.read else ""
-        phrase = " ".join(t.raw for t in toks[start : end + 1] if t.raw != _SEPARATOR)
-        default = KEY_BY_NAME[key].default if key in KEY_BY_NAME else "the default"
-        raise InputError(
-            f'"{phrase}": vram reads a setting as what to use, so this would size {key}={value}; leave it out '
-            f"for the default ({key}: {default}), or name the one you mean"
         )
 
 
@@ -1902,7 +2071,8 @@ _ANY_CARD = re.compile(
 _NO_CARD = re.compile(r"\b(?:without|instead of|no|not on|not|w/o)\s*$", re.I)
 # Training is another question: its memory (gradients, optimizer states) and its GPU hours are not sized.
 _TRAINING = re.compile(
-    r"(?<![\w/.-])(?:fine-?tun(?:e|es|ed|ing)|fine tun(?:e|es|ed|ing)|finetun(?:e|es|ed|ing))(?![\w/.-])"
+    # "fine-tuned" describes a model to serve; "fine-tune", "fine-tuning" ask for training.
+    r"(?<![\w/.-])(?:fine-?tun(?:e|es|ing)|fine tun(?:e|es|ing)|finetun(?:e|es|ing))(?![\w/.-])"
     r"|(?<![\w/.-])(?:pre-?train(?:ing)?|train(?:ing)?)\s+(?:it|this|that|them|the model|a model|[\w.-]+/[\w.-]+)\b"
     r"|\b(?:for|to|of)\s+(?:pre-?train(?:ing)?|train(?:ing)?)\s*[?.!]*$"
     r"|\bgpu[- ]hours?\b",
@@ -2241,9 +2411,9 @@ def _bare_tokens(reader: _Reader, unused: tuple[str, ...]) -> tuple[str, ...]:
     return ()
 
 
-# A model named by words in a reply: at least one word of three letters ("qwen3 32b", "phi-4"), so that
-# chat's "x2" or "v2" is not looked up.
-_NAMED_MODEL = re.compile(r"[a-z]{3}", re.IGNORECASE)
+# A model named by words in a reply: a word of three letters and a number ("qwen3 32b", "phi-4",
+# "llama 3"), so that chat's "x2" or "v2" and words such as "on-prem" or "real-time" are not looked up.
+_NAMED_MODEL = re.compile(r"(?=.*[a-z]{3})(?=.*\d)|/", re.IGNORECASE)
 
 
 # A key=value word (bold or italic in chat: "*s=16k*"): a reply with one means a change.
