@@ -89,7 +89,8 @@ much long big large largest longest biggest most fewest least number context tok
 users requests sequences concurrent concurrency at once parallel up able want wanna going go
 gonna here now instead again still right yes sure let's lets question checkpoint weights weight
 max-model-len max_model_len --max-model-len hold manage length supports supported quick
-make back switch change bump
+make back switch change bump no nope meant mean drop dropping increase increasing decrease decreasing raise raising
+lower lowering reduce reducing cut go going
 smallest cheapest best kind type sort hardware
 """
 FILLER = frozenset(_FILLER_WORDS.split())

@@ -656,3 +656,18 @@ def test_a_long_run_of_digits_in_a_reply_is_an_input_error() -> None:
     # A pasted 5,000-digit number: the grammar's range sentence, never a ValueError from int().
     with pytest.raises(InputError, match=r"is out of range"):
         read_reply("9" * 5000, Query(model="m"))
+
+
+def test_replies_that_change_a_setting_in_other_words() -> None:
+    # "no, I meant 8 users", "what if we drop to 8k context?": a change, not conversation.
+    for text, change in (
+        ("no, I meant 8 users", {"b": 8}),
+        ("what if we drop to 8k context?", {"s": 8192}),
+        ("what if we increase to 16 users", {"b": 16}),
+        ("lower the context to 8k", {"s": 8192}),
+    ):
+        got = read_reply(text, BASE)
+        assert got is not None and got[1] == change, text
+    # Conversation stays conversation; a reply about on-prem is no model to look up.
+    for text in ("I am going home", "we should lower costs", "what about on-prem?", "no idea"):
+        assert read_reply(text, BASE, find_model=lambda phrase: pytest.fail(phrase)) is None, text
