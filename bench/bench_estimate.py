@@ -85,6 +85,8 @@ def test_load_model_spec(benchmark) -> None:
         ("meta-llama__Llama-3.1-8B.json", "s=32k b=8"),
         # 61 layers: every card's search tries each count up to one layer per GPU.
         ("moonshotai__Kimi-K2-Instruct.json", "s=32k b=8"),
+        # A MoE model's replicas searched per card, at its longest context.
+        ("moonshotai__Kimi-K2-Instruct.json", "s=max b=64 engine=vllm"),
     ],
 )
 def test_gpu_any_sizes_every_card(benchmark, name: str, words: str) -> None:

@@ -3884,14 +3884,21 @@ def pipeline_report(spec: ModelSpec, query: Query, *, gpu: GPU, constants: VllmC
 
 
 @by_spec(32)
-def _engine_report(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU) -> VllmReport:
+def _engine_report(spec: ModelSpec, query: Query, weights_bytes: int, gpu: GPU, explain: bool = True) -> VllmReport:
     """:func:`vllm_report` for the engine's hooks: the fit's start check and the answer's report ask
-    for it with the same arguments in one estimate."""
-    return vllm_report(spec, query, weights_bytes=weights_bytes, gpu=gpu)
+    for it with the same arguments in one estimate (``explain=False``: the solvers' start checks, which
+    need whether vLLM refuses a layout, not the sizes it would accept instead)."""
+    return vllm_report(spec, query, weights_bytes=weights_bytes, gpu=gpu, explain=explain)
 
 
 def vllm_report(
-    spec: ModelSpec, query: Query, *, weights_bytes: int, gpu: GPU, constants: VllmConstants | None = None
+    spec: ModelSpec,
+    query: Query,
+    *,
+    weights_bytes: int,
+    gpu: GPU,
+    constants: VllmConstants | None = None,
+    explain: bool = True,
 ) -> VllmReport:
     """What vLLM's start-up log would report on ``gpu`` (per GPU).
 
@@ -3940,7 +3947,7 @@ def vllm_report(
             pool = requested - weights - peak - non_torch - (graphs if in_budget else 0)
         blocks, tokens, concurrency = kv_capacity(spec, query, pool, batched_tokens=batched_tokens)
         check = start_check(spec, query, pool, batched_tokens=batched_tokens)
-    refused = startup_refusal(spec, query)
+    refused = startup_refusal(spec, query, explain=explain)
     if refused is None and (oom := fixed_pool_overflow(query, gpu, weights + peak + non_torch + graphs + context)):
         check = check.model_copy(update={"fits": False, "error": oom})
     short = _requested_past_free(query, gpu, util, requested) if sizing is None else None
@@ -5133,7 +5140,7 @@ class VllmEngine(BaseEngine):
         not imply at b = 1. The pool does not depend on s, so the solvers ask this at every s."""
         if gpu is None or query.method != "calibrated" or query.kv == "off":
             return None
-        report = _engine_report(spec, query, weights, gpu)
+        report = _engine_report(spec, query, weights, gpu, False)
         pool, batched = report.kv_cache_memory, report.max_num_batched_tokens
         if fixed_pool_overflow(query, gpu, _non_kv_bytes(report)):
             return lambda s: False  # kvmem='s pool does not fit the device beside the rest, whatever s
