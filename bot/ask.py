@@ -75,6 +75,19 @@ def asks_a_limit(text: str | None) -> bool:
         return False
 
 
+def _ways_out(est: Estimate) -> str:
+    """``; use seqs=32, or gpus=2``: the verdict's ways to fit that keep the question's s and b (the
+    answer is about them), or nothing."""
+    fixes = get_engine(est.query.engine).fit_fixes(est) or ()
+    ways = [f.settings for f in fixes if not f.settings.startswith(("s=", "b="))]
+    if ways:
+        return f"; use {', or '.join(ways[:3])}"
+    fit, q = est.fit, est.query
+    if fit is not None and fit.min_gpus and (fewest := report.offered_layout(est)) is not None:
+        return f"; {fewest[0]:,} of them would ({fewest[1]})" if fewest[0] > report.world(q) else ""
+    return ""
+
+
 def _gib(n_bytes: int) -> str:
     return report.gib(n_bytes)
 
@@ -105,7 +118,7 @@ def headline(est: Estimate, question: Question) -> str:
         return f"no: {fit.engine_refuses}"
     if question.kind == "max_context":
         if fit.max_seq_len == 0:
-            return f"not even one token of context fits at batch {q.batch} on {where}"
+            return f"not even one token of context fits at batch {q.batch} on {where}" + _ways_out(est)
         more = " or more (vram's limit)" if fit.max_seq_len_at_limit else ""
         line = f"longest context at batch {q.batch} on {where}: {fit.max_seq_len:,} tokens{more}"
         if window and fit.max_seq_len > window:
@@ -116,7 +129,7 @@ def headline(est: Estimate, question: Question) -> str:
     memory_only = report.memory_only(est)
     if question.kind == "max_batch":
         if fit.max_batch == 0:
-            return f"not even one sequence of {q.seq_len:,} tokens fits on {where}"
+            return f"not even one sequence of {q.seq_len:,} tokens fits on {where}" + _ways_out(est)
         line = f"most sequences at once at {q.seq_len:,} tokens on {where}: {fit.max_batch:,}"
         return line + _batch_bound(est) + memory_only
     if question.kind == "min_gpus":

@@ -169,3 +169,14 @@ def test_a_kv_cache_question_is_answered_with_the_kv_row() -> None:
         assert line == "the KV cache takes 4.5 GiB: 144 KiB per token x 32,768 tokens x 1 sequence, bf16", line
     question = read_question(f"how much kv cache per token does {QWEN3_8B} use?")
     assert (question.kind, question.unused) == ("kv_cache", ())
+
+
+def test_a_limit_of_none_says_the_way_out_that_keeps_the_question() -> None:
+    # Qwen3-8B at 32,768 tokens on an L4: one sequence does not fit (15.3 GiB of weights + 4.5 GiB of KV
+    # + activations past 22 GiB); two L4s split the layers. With vLLM the verdict's own ways (fewer
+    # sampler rows, or a second GPU) are said, never a shorter s, which the question is about.
+    line = _headline("how many users can {model} serve on an L4 at 32k?")
+    assert line == "not even one sequence of 32,768 tokens fits on one NVIDIA L4 24GB; 2 of them would (gpus=2)"
+    vllm = _headline("how many users can {model} serve on an L4 at 32k with vllm?")
+    assert vllm.startswith("not even one sequence of 32,768 tokens fits on one NVIDIA L4 24GB; use "), vllm
+    assert " s=" not in vllm and " b=" not in vllm, vllm
