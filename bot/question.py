@@ -89,8 +89,7 @@ much long big large largest longest biggest most fewest least number context tok
 users requests sequences concurrent concurrency at once parallel up able want wanna going go
 gonna here now instead again still right yes sure let's lets question checkpoint weights weight
 max-model-len max_model_len --max-model-len hold manage length supports supported quick
-make back switch change bump no nope meant mean drop dropping increase increasing decrease decreasing raise raising
-lower lowering reduce reducing cut go going
+make back switch change bump
 smallest cheapest best kind type sort hardware
 """
 FILLER = frozenset(_FILLER_WORDS.split())
@@ -194,8 +193,8 @@ def _spoken_value(words: list[str]) -> Fraction | None:
                 return None
             current, last = (current or Fraction(1)) * 100, "hundred"
         elif word in _SCALES:
-            if last == "":
-                return None
+            if last in ("", "scale"):
+                return None  # "a million million": no one number
             total, current, last = total + (current or Fraction(1)) * _SCALES[word], Fraction(0), "scale"
         else:
             return None
@@ -207,7 +206,9 @@ def spoken_numbers(text: str) -> str:
     -> 250, "one hundred twenty-eight thousand" -> 128000, "128 thousand" -> 128000, "1 million" ->
     1000000, "forty eight" -> 48, "a couple of" -> 2, and "32 k" -> 32k (the grammar's k). A lone count
     word ("two", "a") stays as it is: the rules read it; words that make no one number stay too."""
-    text = re.sub(r"(?<![\w-])an? (?:couple|pair) of(?![\w-])", "2", text, flags=re.IGNORECASE)
+    text = re.sub(
+        r"(?<![\w-])an? (?:couple|pair) of(?![\w-])(?= (?:" + _COUNTED + r")(?!\S))", "2", text, flags=re.IGNORECASE
+    )
     # "32.000 tokens": a thousands separator, as some write it, not 32 tokens.
     text = re.sub(r"(?<![\d.,])(\d{1,3})((?:\.\d{3})+)(?= ?(?:tokens?|context|ctx)\b)", _undotted, text, flags=re.I)
     text = _prompt_and_output(text)
@@ -219,7 +220,9 @@ def spoken_numbers(text: str) -> str:
         j = i
         while (
             j < len(words)
+            and j - i < 12
             and (words[j].group().lower() in _NUMBER_RUN_WORDS or (j == i and words[j].group()[0].isdigit()))
+            and not (j == i and words[j].group().lower() == "and")
             and (j == i or text[words[j - 1].end() : words[j].start()] in (" ", "-"))
             and not (j > i and words[j].group()[0].isdigit())
         ):
@@ -235,6 +238,11 @@ def spoken_numbers(text: str) -> str:
             j > i and text[end : end + 2].lower() == " k" and (end + 2 == len(text) or not text[end + 2].isalnum())
         )
         value = _spoken_value(run) if j > i and not glued else None
+        # "a million tokens", not "thanks a million": led by an article, the count needs its noun.
+        if value is not None and run[0] in ("a", "an") and not re.match(_COUNTED_AFTER, text[end:]):
+            value = None
+        if value is not None and start >= 5 and text[start - 5 : start].lower() == "half ":
+            value = None  # "half a million": not a whole count of the words read
         single = len(run) == 1 and (run[0] in NUMBER_WORDS or run[0][0].isdigit() or run[0] in ("a", "an", "and"))
         if value is not None and value.denominator == 1 and (not single or k_after) and run[-1] != "and":
             out.append(text[pos:start])
@@ -246,7 +254,7 @@ def spoken_numbers(text: str) -> str:
                 pos = end
             i = j
             continue
-        i = max(j, i + 1)
+        i += 1  # a run that makes no number may hold one further on ("and one thousand")
     out.append(text[pos:])
     return "".join(out)
 
@@ -255,8 +263,10 @@ def _undotted(m: re.Match[str]) -> str:
     return m.group(1) + m.group(2).replace(".", "")
 
 
-_LENGTH = r"\d[\d,_]*(?:\.\d+)?[km]?"
-_INPUT_WORDS = r"(?:prompt|input|context|ctx|isl)(?: length)?"
+_LENGTH = r"(?<![\w.,])\d[\d,_]*+(?:\.\d+)?[km]?"
+# "16k in / 1k out": bare "in" and "out" only with lengths in thousands ("32 in 4 out of 8" is no length).
+_LENGTH_K = r"(?<![\w.,])\d[\d_]*+(?:\.\d+)?[km]"
+_INPUT_WORDS = r"(?:prompt|input|isl)(?: length)?"
 _OUTPUT_WORDS = (
     r"(?:generation|generated|output|completion|response|decode|osl|max[_ -]new[_ -]tokens|max[_ -]tokens|new tokens)"
     r"(?: length)?"
@@ -282,8 +292,16 @@ _PROMPT_AND_OUTPUT = [
         re.IGNORECASE,
     ),
     # "16k in / 1k out"
-    re.compile(rf"(?P<a>{_LENGTH})\s+in\s*/?\s*(?P<b>{_LENGTH})\s+out\b", re.IGNORECASE),
+    re.compile(rf"(?P<a>{_LENGTH_K})\s+in\s*/?\s*(?P<b>{_LENGTH_K})\s+out\b", re.IGNORECASE),
 ]
+
+
+# "32k context and 4k output": the context (max_model_len) already holds the output.
+_CONTEXT_AND_OUTPUT = re.compile(
+    rf"(?P<a>{_LENGTH})\s*(?:tokens?\s+)?(?:of\s+)?(?:context|ctx)(?: (?:length|window))?{_JOIN}"
+    rf"(?P<b>{_LENGTH})\s*(?:tokens?\s+)?(?:of\s+)?{_OUTPUT_WORDS}(?:\s+tokens?)?",
+    re.IGNORECASE,
+)
 
 
 def _prompt_and_output(text: str) -> str:
@@ -298,8 +316,16 @@ def _prompt_and_output(text: str) -> str:
 
     for pattern in _PROMPT_AND_OUTPUT:
         text = pattern.sub(summed, text)
-    return text
+    return _CONTEXT_AND_OUTPUT.sub(lambda m: f"{m.group('a')} context", text)
 
+
+# What a count said in words counts, where an article leads it ("a thousand users", "a couple of H100s").
+_COUNTED = (
+    r"tokens?|users?|requests?|reqs?|sequences?|seqs|sessions?|prompts?|queries|conversations?|chats?|clients?|"
+    r"customers?|people|agents?|gpus?|cards?|devices?|context|ctx|\S*\d\S*"
+)
+
+_COUNTED_AFTER = re.compile(r" (?:" + _COUNTED + r")(?!\S)", re.IGNORECASE)
 
 _NUMBER_RUN_WORDS = frozenset({*_SPOKEN_VALUE, *_SCALES, "hundred", "and", "a", "an"})
 
@@ -926,7 +952,8 @@ class _Reader:
     tp_named: bool = False  # "with tensor parallel" said without a size
     # Settings said negated ("without fp8 kv cache", "prefix caching turned off", "not vllm"): the words,
     # and what they would have set ({key: (value, words)}); resolved once every rule has run.
-    negated: list[tuple[str, dict[str, tuple[str, str]]]] = field(default_factory=list)
+    # A contrast ("fp8 kv cache instead of bf16", "in transformers (not vllm)") follows another setting.
+    negated: list[tuple[str, dict[str, tuple[str, str]], bool]] = field(default_factory=list)
     passed_over: list[str] = field(default_factory=list)  # vLLM flags that change no memory
     gpu_article: bool = False
     # Cards counted beside a tensor-parallel size ("-tp 2 -pp 2 on 4 H100"): (count, the words read),
@@ -990,13 +1017,17 @@ class _Reader:
         first, last = min(indexes), max(indexes)
         words: list[int] = []
         j = first - 1
-        while j >= 0 and not toks[j].used and toks[j].norm in _NEGATION_SKIP and first - j <= 3:
-            j -= 1
-        if j >= 0 and not toks[j].used:
+        # "instead of", "rather than" right before the words, or a negation a few filler words before them.
+        while j >= 0 and not toks[j].used and first - j <= 4:
+            if j and not toks[j - 1].used and (toks[j - 1].norm, toks[j].norm) in _NEGATION_PAIRS:
+                words = list(range(j - 1, first))
+                break
             if toks[j].norm in _NEGATIONS and not (j and toks[j - 1].norm in ("or", "whether")):
                 words = list(range(j, first))
-            elif j and (toks[j - 1].norm, toks[j].norm) in _NEGATION_PAIRS and not toks[j - 1].used:
-                words = list(range(j - 1, first))
+                break
+            if toks[j].norm not in _NEGATION_SKIP:
+                break
+            j -= 1
         after = False
         if not words:
             k = last + 1
@@ -1010,6 +1041,19 @@ class _Reader:
                 and following not in ("the", "of", "a", "an")
             ):
                 words, after = list(range(last + 1, k + 1)), True
+            elif (
+                k < len(toks) and toks[k].norm in ("not", "isn't", "aren't") and following in ("enabled", "on", "used")
+            ):
+                words, after = list(range(last + 1, k + 2)), True  # "prefix caching not enabled"
+        # Right after another setting's words, or "instead of" / "rather than": a contrast with that one.
+        contrast = (
+            bool(words)
+            and not after
+            and (
+                (words[0] > 0 and toks[words[0] - 1].used and bool(toks[words[0] - 1].keys))
+                or toks[words[0]].norm in ("instead", "rather", "other")
+            )
+        )
         if not words:
             return False
         # What the words would set, on a scratch copy of the reader's state (the rule's own checks run).
@@ -1021,10 +1065,10 @@ class _Reader:
         except InputError:
             would = {}
         vars(self).update(saved)
-        if after and (not would or set(would) <= {"s", "b", "gpu", "gpus", "pp", "dp"}):
+        if after and would and set(would) <= {"s", "b", "gpu", "gpus", "pp", "dp"}:
             return False  # "off" after a count, a length or a card negates nothing of it
         span = sorted({*indexes, *words})
-        self.negated.append((" ".join(toks[i].raw for i in span if toks[i].raw != _SEPARATOR), would))
+        self.negated.append((" ".join(toks[i].raw for i in span if toks[i].raw != _SEPARATOR), would, contrast))
         for i in span:
             toks[i].used = True
         return True
@@ -1057,11 +1101,17 @@ class _Reader:
         return None
 
 
-# A second model's name has a word of letters and one with a digit glued to it ("llama 3.1 8b",
-# "qwen3-32b", "org/name"); "~32k", "mac m2" or "8-16 users" is not one.
-_NAMED_MODEL_WORDS = re.compile(
-    r"/|[a-z]{3,}[\w.-]*\d|\d[\w.]*[a-z]{3,}|[a-z]{3,}\S* \S*\d+(?:\.\d+)?b\b", re.IGNORECASE
-)
+def _names_a_model(text: str) -> bool:
+    """A second model's name has a slash, a word with three letters and a digit ("qwen3-32b"), or a word of
+    letters beside a size ("llama 3.1 8b"); "~32k", "mac m2" or "8-16 users" is not one. Word by word,
+    so a long word costs its length once."""
+    words = text.lower().split()
+    if "/" in text:
+        return True
+    lettered = [bool(re.search(r"[a-z]{3}", w)) for w in words]
+    if any(has and re.search(r"\d", w) for has, w in zip(lettered, words, strict=True)):
+        return True
+    return any(lettered) and any(re.fullmatch(r"\d+(?:\.\d+)?b", w) for w in words)
 
 
 def _two_models(first: str, second: str) -> InputError:
@@ -1104,7 +1154,7 @@ _BATCH_NOUN = (
     r"people|queries|calls|agents?|customers?"
 )
 # The batch nouns that also name a length: "8k requests" are requests of 8k tokens each.
-_LENGTHY_NOUN = r"requests?|reqs?|sequences?|sessions?|prompts?|queries|calls|conversations?|chats?|streams?"
+_LENGTHY_NOUN = r"(?:requests?|reqs?|sequences?|sessions?|prompts?)(?! (?:per|a|an|each|every)\b)"
 _GPU_NOUN = r"gpus?|cards?|devices?|graphics cards?|accelerators?"
 
 _KIND_RULES: list[tuple[QuestionKind, re.Pattern[str]]] = [
@@ -1409,6 +1459,8 @@ def _read_settings(reader: _Reader) -> None:
     reader.run_rule(
         _w(
             r"(?:(?P<state>no|without|w/o) (?:the )?(?:" + _KV + r"))"
+            # "without kv cache quantization" / "offload": the cache stays, only that goes.
+            r"(?!(?: cache)? (?:quantization|quantisation|quant|offload|offloading|compression|reuse|sharing))"
             r"|(?:(?:" + _KV + r") (?P<state2>off|disabled|on|enabled))"
             r"|(?:(?:in |with |using )?(?P<fmt>" + _FMT_KV + r"|int\d+|fp\d+) (?:" + _KV + r"))"
             r"|(?:(?:" + _KV + r")(?: (?:quantized|quantised|compressed|stored|cast|kept))?"
@@ -1435,7 +1487,7 @@ def _read_settings(reader: _Reader) -> None:
     )
 
     def eager(m: re.Match[str]) -> None:
-        reader.set("eager", "off" if m.group("graphs_on") else "on", m.group(0))
+        reader.set("eager", "off" if m.group("graphs_on") or m.group("eager_off") else "on", m.group(0))
 
     # "without CUDA graphs", "turn off cuda graphs", "eager mode": vLLM's --enforce-eager.
     _graphs = r"cuda[ -]?graphs?"
@@ -1443,14 +1495,22 @@ def _read_settings(reader: _Reader) -> None:
         _w(
             r"(?:(?:turn(?:ing)? off|no|without|disable|disabled|skip) " + _graphs + r")"
             r"|(?:" + _graphs + r" (?:off|disabled))"
+            # "eager off", "enforce-eager on": the switch itself.
+            r"|(?:(?:eager(?: mode)?|enforce[ -]eager) (?:(?P<eager_off>off|disabled|false)|on|enabled|true))"
             r"|(?:(?:in )?eager mode|enforce[ -]eager)"
             r"|(?P<graphs_on>(?:with " + _graphs + r"(?! (?:off|disabled)\b))|(?:" + _graphs + r" on))"
         ),
         eager,
     )
 
+    # "with async scheduling", "async scheduling off": vLLM's --async-scheduling.
+    reader.run_rule(
+        _w(r"(?:with |using )?async(?:hronous)?[ -]scheduling(?: (?P<aoff>off|disabled|false)| on| enabled| true)?"),
+        lambda m: reader.set("async", "off" if m.group("aoff") else "on", m.group(0)),
+    )
+
     def prefix(m: re.Match[str]) -> None:
-        off = bool(m.group("off") or m.group("off2"))
+        off = bool(m.group("off") or m.group("off2") or m.group("off3"))
         reader.set("prefix", "off" if off else "on", m.group(0))
 
     # "prefix caching off", "without prefix caching", "with APC": vLLM's --enable-prefix-caching.
@@ -1459,6 +1519,7 @@ def _read_settings(reader: _Reader) -> None:
         _w(
             r"(?:(?P<off>no|without|w/o|disable|disabled|(?:turn|switch)(?:ing)? off) (?:the )?(?:" + _prefix + r"))"
             r"|(?:(?:" + _prefix + r") (?:(?P<off2>off|disabled|false|no)|on|enabled|true|yes))"
+            r"|(?:(?:" + _prefix + r") (?:is |are )?(?P<off3>not|isn't) (?:enabled|on|used))"
             r"|(?:(?:with|enable|(?:turn|switch)(?:ing)? on) (?:the )?(?:"
             + _prefix
             + r")(?! (?:off|disabled|false|no)\b))"
@@ -1601,6 +1662,15 @@ def _read_settings(reader: _Reader) -> None:
         if m.group("b"):
             reader.set("b", _count_setting("b", m.group("b")), m.group(0))
 
+    # "1k requests per second", "50 qps": a rate, which vram does not size (listed as not used, and no
+    # rule below takes its number for a length or a batch).
+    reader.run_rule(
+        _w(
+            r"(?P<n>" + _NUMW + r") (?:requests?|reqs?|queries|calls|tokens?|users?)"
+            r" (?:per |an? |/ ?)(?:second|sec|s|minute|min|hour|day)|(?P<n2>" + _NUM + r") ?(?:rps|qps|tps|req/s)"
+        ),
+        lambda m: reader.passed_over.append(m.group(0)),
+    )
     # "a 30k prompt", "8,000 token input": one prompt's length is s (where "8 prompts" counts them).
     reader.run_rule(
         _w(
@@ -1657,12 +1727,13 @@ def _read_settings(reader: _Reader) -> None:
             + _BATCH_NOUN
             + r")"
             r"(?: at once| at a time| in parallel| concurrently| simultaneously| at the same time)?"
+            r"(?! per (?:second|sec|s|minute|min|hour|day)\b| an? (?:second|minute|hour|day|month)\b)"
         ),
         batch,
     )
     reader.run_rule(
         _w(
-            r"(?:an? |with |at |for |of )?(?:batch(?:[ -]?size)?|bs|bsz|concurrency)(?: of| =| :| is|:|=)? "
+            r"(?:an? |with |at |for |of )?(?:batch(?:[ -]?size)?|bs|bsz|concurrency)(?: of| =| :| is| to|:|=)? "
             r"(?P<n>" + _NUMW + r")"
         ),
         batch,
@@ -1804,6 +1875,7 @@ def _read_gpus(reader: _Reader) -> None:
                 if word in ("a", "an"):
                     reader.gpu_article = True
                 start = j
+        _check_card_negated(toks, start, " ".join(t.raw for t in toks[start:end]))
         reader.name_gpu(gpu, " ".join(words))
         if count is not None and not reader.gpu_article and reader.tp_stated and "gpus" in reader.read:
             reader.cards_beside_tp = (count, " ".join(t.raw for t in toks[start:end]))
@@ -1816,6 +1888,23 @@ def _read_gpus(reader: _Reader) -> None:
             t.used = True
             t.keys = ("gpu",)
         i = end
+
+
+def _check_card_negated(toks: list[_Token], start: int, name: str) -> None:
+    """ "other than an H100", "without an H100", "not on an A100": a card said not to be used is no card to
+    size on; refused in one sentence rather than answered for that very card."""
+    j = start - 1
+    while j >= 0 and not toks[j].used and toks[j].norm in ("a", "an", "the", "any", "on", "of") and start - j <= 3:
+        j -= 1
+    if j < 0 or toks[j].used:
+        return
+    pair = j > 0 and (toks[j - 1].norm, toks[j].norm) in _NEGATION_PAIRS
+    if toks[j].norm in _NEGATIONS or pair:
+        said = " ".join(t.raw for t in toks[j - 1 if pair else j : start])
+        raise InputError(
+            f'"{said} {name}": vram sizes the card you name; name the one you mean, or ask which GPU holds it '
+            "(what GPU do I need for Qwen/Qwen3-32B?)"
+        )
 
 
 def _read_kind(tokens: list[_Token]) -> QuestionKind:
@@ -1886,12 +1975,12 @@ def _finish_words(reader: _Reader) -> tuple[str | None, tuple[str, ...]]:
             unused += [t.raw for t in words]
             continue
         text = " ".join(t.raw for t in words)
-        if reader.model is not None and not _NAMED_MODEL_WORDS.search(text) and not re.search(r"\d", text):
+        if reader.model is not None and not _names_a_model(text) and not re.search(r"\d", text):
             # The model is given exactly: "on-prem", "real-time", "fine-tuned" are no second model, just
             # words no rule reads (listed as not used).
             unused += [t.raw for t in words]
             continue
-        if reader.model is not None and not _NAMED_MODEL_WORDS.search(text):
+        if reader.model is not None and not _names_a_model(text):
             # Words with a number beside an exact model ("~32k", "mac m2", "8-16 users") are no second
             # model, but a number no rule reads, which would change the answer.
             raise InputError(
@@ -1997,11 +2086,14 @@ _SERVE_COMMAND = re.compile(r"(?<![\w/-])v-?llm serve\b", re.IGNORECASE)
 # ("without kv cache" is kv=off, "prefix caching off" prefix=off).
 _NEGATIONS = frozenset(
     {"without", "no", "not", "w/o", "never", "excluding", "except", "minus", "don't", "dont", "skip", "avoid", "nor"}
+    | {"neither"}
 )
 _NEGATION_PAIRS = frozenset({("instead", "of"), ("rather", "than"), ("other", "than")})
 _NEGATED_AFTER = frozenset({"off", "disabled", "deactivated"})
 _SWITCH_WORDS = frozenset({"turned", "switched", "set", "is", "are", "kept"})
-_NEGATION_SKIP = frozenset({"the", "a", "an", "any", "my", "our", "use", "using", "to", "want", "need", "quantize"})
+_NEGATION_SKIP = frozenset(
+    {"the", "a", "an", "any", "my", "our", "use", "using", "to", "want", "need", "quantize", "for", "of"}
+)
 # Switches whose negation is their "off": "prefix caching turned off" is prefix=off.
 _SWITCHES = frozenset({"prefix", "fa", "eager", "ep", "async"})
 
@@ -2011,13 +2103,14 @@ def _resolve_negations(reader: _Reader) -> None:
     "in transformers, not vllm": the words are listed as not used); a switch's "off" ("prefix caching
     turned off", "without eager mode", "EP off"); else one sentence, since vram reads a setting as what to
     use and sizing the words would answer the opposite of the question."""
-    for phrase, would in reader.negated:
-        if not would or all(key in reader.read for key in would) or set(would) <= {"gpu", "gpus"}:
+    for phrase, would, contrast in reader.negated:
+        said = {*reader.read, *reader.explicit}
+        if contrast or not would or all(key in said for key in would) or set(would) <= {"gpu", "gpus"}:
             # "without a GPU": no card is one less thing to size, which the answer says without a verdict.
             reader.passed_over.append(phrase)
             continue
         for key, (value, _) in would.items():
-            if key in reader.read:
+            if key in said:
                 continue
             if key in _SWITCHES and value == "on":
                 reader.set(key, "off", phrase)
@@ -2043,11 +2136,17 @@ def _check_nodes(reader: _Reader) -> None:
         if token.used or token.norm not in _NODE_WORDS:
             continue
         count = _count_value(toks[i - 1].norm) if i and not toks[i - 1].used else None
-        # "a node with 4 L40S", "16 H100s across 2 nodes", "a single node": the GPUs are counted.
-        if reader.gpu_count_stated and not (count and count > 1 and i + 1 < len(toks) and toks[i + 1].norm in _NODE_OF):
-            token.used = True
-            if count is not None:
-                toks[i - 1].used = True  # "across 2 nodes": the nodes' count, read with them
+        several = bool(count and count > 1 and i + 1 < len(toks) and toks[i + 1].norm in _NODE_OF)
+        # The node beside the card it holds: "an H100 node", "a DGX H100", "a node of H100s".
+        near = [i - 1, i + 1] + ([i + 2] if i + 2 < len(toks) and toks[i + 1].norm == "of" else [])
+        beside = any("gpu" in toks[k].keys for k in near if 0 <= k < len(toks))
+        if not several and (reader.gpu_count_stated or not beside):
+            # "a node with 4 L40S", "16 H100s across 2 nodes": the GPUs are counted; "my node with an
+            # L4", "our node app": no node's count of GPUs is what the card stands for.
+            if reader.gpu_count_stated:
+                token.used = True
+                if count is not None:
+                    toks[i - 1].used = True  # "across 2 nodes": the nodes' count, read with them
             continue
         start = i - 1 if count is not None else i
         phrase = " ".join(t.raw for t in toks[start : i + 1])
@@ -2414,7 +2513,10 @@ def _bare_tokens(reader: _Reader, unused: tuple[str, ...]) -> tuple[str, ...]:
 
 # A model named by words in a reply: a word of three letters and a number ("qwen3 32b", "phi-4",
 # "llama 3"), so that chat's "x2" or "v2" and words such as "on-prem" or "real-time" are not looked up.
-_NAMED_MODEL = re.compile(r"(?=.*[a-z]{3})(?=.*\d)|/", re.IGNORECASE)
+def _named_model(phrase: str) -> bool:
+    return "/" in phrase or (
+        re.search(r"[a-z]{3}", phrase, re.IGNORECASE) is not None and re.search(r"\d", phrase) is not None
+    )
 
 
 # A key=value word (bold or italic in chat: "*s=16k*"): a reply with one means a change.
@@ -2428,6 +2530,21 @@ def read_change(
     caller with nowhere to list them)."""
     got = read_reply(text, base, find_model=find_model)
     return None if got is None or got[2] else (got[0], got[1])
+
+
+# A reply that corrects or moves a setting: "no, I meant 8 users", "what if we drop to 8k context?",
+# "lower the context to 8k". Only these forms: "drop fp8" or "increase by 8k" say no value to use.
+_REPLY_CORRECTION = re.compile(r"^\s*(?:no|nope)\s*[,.!:;-]\s*|\b(?:i|we)\s+meant\b\s*:?", re.IGNORECASE)
+_REPLY_MOVE = re.compile(
+    r"\b(?:drop|dropping|go|going|increase|increasing|decrease|decreasing|raise|raising|lower|lowering|reduce|"
+    r"reducing|cut|cutting)\b(?=(?:\s+(?:it|that|this|the|our|my))?(?:\s+[\w-]+)?\s+to\s+\S)",
+    re.IGNORECASE,
+)
+
+
+def _reply_words(text: str) -> str:
+    """A reply with its correction and move words taken out, where a value to use follows them."""
+    return _REPLY_MOVE.sub("", _REPLY_CORRECTION.sub(" ", text))
 
 
 def read_reply(
@@ -2446,7 +2563,7 @@ def read_reply(
     if not text.strip():
         return None
     try:
-        reader, kind = _read(text)
+        reader, kind = _read(_reply_words(text))
         refusal = _read_reply_words(reader, kind, base, text)
         phrase, unused = _finish_words(reader)
         unused = _bare_tokens(reader, unused)
@@ -2454,7 +2571,7 @@ def read_reply(
         if _KEY_VALUE_WORD.search(text):
             raise  # a change was meant: say why it cannot be made
         return None  # a sentence that cannot be read is conversation, not a failed change
-    named = phrase is not None and _NAMED_MODEL.search(phrase) is not None
+    named = phrase is not None and _named_model(phrase)
     if reader.explicit:
         # key=value words say a change is meant: the rest is said back as not used, never a reason to drop it.
         if phrase is not None and not named:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.cli import run
 from bot.commands import EstimateCmd, parse, parse_changes
-from bot.question import is_question, read_change, read_question, read_reply
+from bot.question import is_question, read_change, read_question, read_reply, spoken_numbers
 from bot.settings import Settings
 from common.errors import HubUnavailableError, InputError, NotFoundError
 from estimator.gpus import catalog
@@ -671,3 +671,19 @@ def test_replies_that_change_a_setting_in_other_words() -> None:
     # Conversation stays conversation; a reply about on-prem is no model to look up.
     for text in ("I am going home", "we should lower costs", "what about on-prem?", "no idea"):
         assert read_reply(text, BASE, find_model=lambda phrase: pytest.fail(phrase)) is None, text
+
+
+def test_replies_that_take_a_setting_away_are_conversation() -> None:
+    # "drop fp8" or "increase by 8k" name no value to use: read as settings they were the opposite.
+    for text in ("drop fp8", "cut fp8 kv", "drop vllm", "drop the H100", "drop 2 users", "increase by 8k"):
+        assert read_reply(text, BASE) is None, text
+    for text in ("what do you mean, 8 users?", "thanks a million", "it took a couple of minutes"):
+        assert read_reply(text, BASE, find_model=lambda phrase: pytest.fail(phrase)) is None, text
+
+
+def test_long_words_read_in_one_pass() -> None:
+    # A 2,000-character word (a hash, an id) beside the model, and 8,000 digits, are read once each.
+    with pytest.raises(InputError):
+        read_question("can Qwen/Qwen3-8B run on an L4 with " + "a" * 1960 + "-b9")
+    assert read_question("can Qwen/Qwen3-8B run on an L4 with " + "a" * 1960 + "-b").unused
+    assert spoken_numbers("1" * 8000) == "1" * 8000

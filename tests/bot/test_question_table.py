@@ -1031,6 +1031,42 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B on a laptop 4070", "Qwen/Qwen3-8B", "gpu=rtx-4070-laptop", FIT, ()),
     ("Qwen/Qwen3-8B at 32k context off the bat on an L4", "Qwen/Qwen3-8B", "s=32k gpu=l4", FIT, ("off", "bat")),
     ("Qwen/Qwen3-8B on 8 H100s with EP off", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=8 ep=off", FIT, ()),
+    # A review of the reader (2026-12-08): contrasts, switches, rates and nodes beside other words.
+    (
+        "Qwen/Qwen3-8B with fp8 kv cache instead of bf16 on an L4",
+        "Qwen/Qwen3-8B",
+        "kv=fp8 gpu=l4",
+        FIT,
+        ("instead of bf16",),
+    ),
+    (
+        "Qwen/Qwen3-8B without kv cache quantization on an L4",
+        "Qwen/Qwen3-8B",
+        "gpu=l4",
+        FIT,
+        ("without", "kv", "cache", "quantization"),
+    ),
+    (
+        "Qwen/Qwen3-8B on an L4 with vllm prefix caching not enabled",
+        "Qwen/Qwen3-8B",
+        "gpu=l4 engine=vllm prefix=off",
+        FIT,
+        (),
+    ),
+    ("Qwen/Qwen3-8B on an H100 eager off", "Qwen/Qwen3-8B", "gpu=h100-80gb engine=vllm eager=off", FIT, ()),
+    ("Qwen/Qwen3-8B async scheduling off on an H100", "Qwen/Qwen3-8B", "gpu=h100-80gb engine=vllm async=off", FIT, ()),
+    (
+        "Qwen/Qwen3-8B 1k requests per second on an H100",
+        "Qwen/Qwen3-8B",
+        "gpu=h100-80gb",
+        FIT,
+        ("1k requests per second",),
+    ),
+    ("Qwen/Qwen3-8B 32k context and 4k output on an H100", "Qwen/Qwen3-8B", "s=32k gpu=h100-80gb", FIT, ()),
+    ("Qwen/Qwen3-8B at 32 in 4 out of 8 GPUs", "Qwen/Qwen3-8B", "gpus=8", FIT, ("32", "4", "out")),
+    ("Qwen/Qwen3-8B on my node with an L4", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("node",)),
+    ("Qwen/Qwen3-8B for 8 users and one thousand tokens on an L4", "Qwen/Qwen3-8B", "s=1000 b=8 gpu=l4", FIT, ()),
+    ("Qwen/Qwen3-8B at half a million tokens on an L4", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("half", "million")),
     # Typed as key=value, a setting reads as the grammar reads it: no engine implied.
     ("Qwen/Qwen3-8B on an L4 with util=0.9", "Qwen/Qwen3-8B", "gpu=l4 util=0.9", FIT, ()),
     (
@@ -1056,6 +1092,10 @@ REFUSED: list[tuple[str, str]] = [
     ("will Qwen/Qwen3-8B fit on an L4, don't use fp8 kv cache", '"don\'t use fp8 kv cache"'),
     ("will Qwen/Qwen3-8B fit on an L4 with fp8 kv cache turned off", "would size kv=fp8"),
     ("will Qwen/Qwen3-8B fit on a laptop 4090?", 'unknown GPU "laptop 4090"'),
+    ("will Qwen/Qwen3-8B fit on something other than an H100?", '"other than an H100": vram sizes the card you name'),
+    ("will Qwen/Qwen3-8B fit without an H100?", '"without an H100"'),
+    ("will Qwen/Qwen3-8B fit on an L4, no need for fp8", '"no need for fp8"'),
+    ("will Qwen/Qwen3-8B fit on a node of H100s?", "vram counts GPUs, not nodes"),
     # Nodes hold an unsaid number of GPUs; a format to be picked is no format named.
     ("will Qwen/Qwen3-8B fit on 2 nodes of 8 H100 with vllm at 128k?", '"2 nodes": vram counts GPUs, not nodes'),
     ("will Qwen/Qwen3-8B fit on a DGX H100?", "vram counts GPUs, not nodes"),
