@@ -6,6 +6,7 @@ answer is how vram read the question in the grammar, so one word can be correcte
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot import report
@@ -14,6 +15,7 @@ from bot.question import Question, read_question
 from bot.service import Outcome, Service
 from common.errors import VramError
 from estimator.engines import get_engine
+from estimator.gpus import lookup_gpu
 from estimator.layout import layout_words
 from estimator.result import Estimate
 from estimator.spec import Frozen
@@ -75,6 +77,38 @@ def asks_a_limit(text: str | None) -> bool:
         return False
 
 
+def _of_size(est: Estimate, size_gb: int) -> str:
+    """ "Will it fit in 24GB?": each catalog card of that memory (as its maker sells it) alone."""
+    sized = [c for c in est.cards if card_gb(c.gpu) == size_gb]
+    need = f"it needs {_gib(est.memory.total)}"
+    if not sized:
+        return f"no {size_gb} GB card in the catalog ({need}); {report.cards_answer(est)}"
+    held = ", ".join(c.gpu for c in sized if c.fits)
+    short = [c for c in sized if not c.fits]
+    window, s = est.details.context_window, est.query.seq_len
+    if held and window and s > window:
+        # Past the model's window the cards hold the memory only, as the fit answer says it.
+        past = f"no: {s:,} tokens is past the model's {window:,}-token context window; for the memory alone, "
+        which = "every" if not short else "some"
+        return past + f"{which} {size_gb} GB card{'s' if short else ''} hold{'' if short else 's'} it ({held}); {need}"
+    if not short:
+        return f"yes: every {size_gb} GB card in the catalog holds it alone ({held}); {need}"
+    if held:
+        return f"on some {size_gb} GB cards: {held} hold it alone, {', '.join(c.gpu for c in short)} do not; {need}"
+    fewest = min((c for c in short if c.min_gpus), key=lambda c: c.min_gpus * c.min_gpus_dp, default=None)
+    more = f"; the fewest: {fewest.min_gpus * fewest.min_gpus_dp} × {fewest.gpu}" if fewest is not None else ""
+    return f"no: no {size_gb} GB card holds it alone ({need}){more}"
+
+
+def card_gb(key: str) -> int | None:
+    """A catalog card's memory as sold (the GB in its name or an alias: ``l4`` 24, ``gb10`` 128)."""
+    gpu = lookup_gpu(key)
+    for said in (gpu.name, *gpu.aliases):
+        if m := re.search(r"(\d+)\s*gb\b", said, re.IGNORECASE):
+            return int(m.group(1))
+    return None
+
+
 def _ways_out(est: Estimate) -> str:
     """``; use seqs=32, or gpus=2``: the verdict's ways to fit that keep the question's s and b (the
     answer is about them), or nothing."""
@@ -103,6 +137,8 @@ def headline(est: Estimate, question: Question) -> str:
         _, kv_bytes, how = report.breakdown(est)[1]
         each = " per GPU" if report.world(q) > 1 else ""
         return f"the KV cache takes {_gib(kv_bytes)}{each}: {how}"
+    if fit is None and q.gpu_any and question.card_gb is not None:
+        return _of_size(est, question.card_gb)
     if fit is None and q.gpu_any:
         return report.cards_answer(est)
     if fit is None:
@@ -241,6 +277,7 @@ def to_json(ans: QuestionAnswer) -> dict[str, Any]:
     data["read_as"] = ans.read_as
     data["question"] = {
         "kind": ans.question.kind,
+        "card_gb": ans.question.card_gb,
         "unused": list(ans.question.unused),
         "model_phrase": ans.match.phrase if ans.match else None,
         "other_matches": list(ans.match.others) if ans.match else [],
@@ -266,6 +303,7 @@ def stored_question_json(text: str | None, est: Estimate) -> dict[str, Any] | No
         "read_as": read_as,
         "question": {
             "kind": question.kind,
+            "card_gb": question.card_gb,
             "unused": list(question.unused),
             "model_phrase": question.model_phrase,
             "other_matches": [],

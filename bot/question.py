@@ -921,6 +921,9 @@ class Question(Frozen):
     model_phrase: str | None = None  # the name to look up on the Hub ("qwen3 32b")
     settings: dict[str, str]  # canonical key -> value as the grammar reads it, in key-table order
     unused: tuple[str, ...] = ()  # words read as nothing (listed to the user, never dropped)
+    # "will it fit in 24GB?", "is 80GB enough?": a card's memory said instead of a card (every card of
+    # that size answers it, gpu=any); None otherwise.
+    card_gb: int | None = None
 
     def settings_text(self) -> str:
         return " ".join(f"{key}={value}" for key, value in self.settings.items())
@@ -2240,6 +2243,11 @@ def read_question(text: str) -> Question:
     _check_explicit(reader, settings)
     settings.update(reader.explicit)
     _imply_vllm(settings, tensor_parallel=reader.tp_stated or reader.tp_named, typed=set(reader.explicit))
+    card_gb = None
+    if kind == "fit" and "gpu" not in settings and "gpus" not in settings:
+        unused, card_gb = _card_memory(unused)
+        if card_gb is not None:
+            settings["gpu"] = ANY_GPU  # every card of that size is looked at
     if (
         kind == "fit"
         and "gpu" not in settings
@@ -2272,7 +2280,20 @@ def read_question(text: str) -> Question:
         model_phrase=phrase if reader.model is None else None,
         settings=settings,
         unused=(*unused, *reader.passed_over),
+        card_gb=card_gb,
     )
+
+
+def _card_memory(unused: tuple[str, ...]) -> tuple[tuple[str, ...], int | None]:
+    """A card's memory among the unread words ("24GB", "24 GB"): the words without it, and its GB."""
+    words = list(unused)
+    for n, word in enumerate(words):
+        one = re.fullmatch(r"(\d{1,3})\s*gb", word, re.IGNORECASE)
+        two = re.fullmatch(r"\d{1,3}", word) and n + 1 < len(words) and words[n + 1].lower() == "gb"
+        if one or two:
+            size = int(one.group(1) if one else word)
+            return tuple(words[:n] + words[n + (1 if one else 2) :]), size
+    return unused, None
 
 
 def _imply_vllm(settings: dict[str, str], *, tensor_parallel: bool = False, typed: set[str] | None = None) -> None:

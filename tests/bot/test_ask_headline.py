@@ -180,3 +180,20 @@ def test_a_limit_of_none_says_the_way_out_that_keeps_the_question() -> None:
     vllm = _headline("how many users can {model} serve on an L4 at 32k with vllm?")
     assert vllm.startswith("not even one sequence of 32,768 tokens fits on one NVIDIA L4 24GB; use "), vllm
     assert " s=" not in vllm and " b=" not in vllm, vllm
+
+
+@pytest.mark.slow
+def test_a_cards_memory_said_is_every_card_of_that_size() -> None:
+    # Qwen3-8B: 17.1 GiB at 4k, which every 24 GB card holds (L4 22.0 GiB usable and up); at 32k 24.2 GiB,
+    # past every 24 GB card alone but within two L4s.
+    question = read_question(f"will {QWEN3_8B} fit in 24GB?")
+    assert (question.settings.get("gpu"), question.card_gb, question.unused) == ("any", 24, ())
+    line = _headline("will {model} fit in 24GB?")
+    assert line.startswith("yes: every 24 GB card in the catalog holds it alone (l4, a10, a10g, "), line
+    assert line.endswith("; it needs 17.1 GiB"), line
+    assert _headline("will {model} fit on a 24 GB GPU at 32k?") == (
+        "no: no 24 GB card holds it alone (it needs 24.2 GiB); the fewest: 2 × l4"
+    )
+    past = _headline("is 80GB enough for {model} at 128k?")
+    assert past.startswith("no: 131,072 tokens is past the model's 40,960-token context window; for the memory alone")
+    assert _headline("will {model} fit in 20GB?").startswith("no 20 GB card in the catalog (it needs 17.1 GiB); ")

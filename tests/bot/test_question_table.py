@@ -312,7 +312,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         FIT,
         (),
     ),
-    ("gemma-3-12b-it on a 16GB card", "gemma-3-12b-it", "", FIT, ("16GB",)),
+    ("gemma-3-12b-it on a 16GB card", "gemma-3-12b-it", "gpu=any", FIT, ()),
     (
         "would qwen 2.5 coder 32b run on 2 3090s at 32k with awq?",
         "qwen 2.5 coder 32b",
@@ -1067,6 +1067,8 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B on my node with an L4", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("node",)),
     ("Qwen/Qwen3-8B for 8 users and one thousand tokens on an L4", "Qwen/Qwen3-8B", "s=1000 b=8 gpu=l4", FIT, ()),
     ("Qwen/Qwen3-8B at half a million tokens on an L4", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("half", "million")),
+    ("will Qwen/Qwen3-8B fit in 24GB?", "Qwen/Qwen3-8B", "gpu=any", FIT, ()),
+    ("is 80 GB enough for Qwen/Qwen3-8B at 128k?", "Qwen/Qwen3-8B", "s=128k gpu=any", FIT, ()),
     # Typed as key=value, a setting reads as the grammar reads it: no engine implied.
     ("Qwen/Qwen3-8B on an L4 with util=0.9", "Qwen/Qwen3-8B", "gpu=l4 util=0.9", FIT, ()),
     (
