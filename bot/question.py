@@ -953,6 +953,7 @@ class _Reader:
     gpu_count_stated: bool = False  # a count word or number, not an article
     tp_stated: bool = False  # gpus= read from a tensor-parallel size, not from a count of cards
     tp_named: bool = False  # "with tensor parallel" said without a size
+    negated_cards: list[str] = field(default_factory=list)  # "not an A100": cards said not to be used
     # Settings said negated ("without fp8 kv cache", "prefix caching turned off", "not vllm"): the words,
     # and what they would have set ({key: (value, words)}); resolved once every rule has run.
     # A contrast ("fp8 kv cache instead of bf16", "in transformers (not vllm)") follows another setting.
@@ -1864,6 +1865,7 @@ def _read_gpus(reader: _Reader) -> None:
                 )
             gpu = variant or gpu
             start -= 1
+        article = False
         # A count before: "two L40S", "8 x H200", "2x H100", "a 4090".
         j = start - 1
         if j >= 0 and not toks[j].used and toks[j].norm in ("x", "*") and count is None:
@@ -1875,10 +1877,20 @@ def _read_gpus(reader: _Reader) -> None:
             value = _count_value(word)
             if value is not None and re.fullmatch(r"\d+|[a-z-]+", word):
                 count = value
-                if word in ("a", "an"):
-                    reader.gpu_article = True
+                article = word in ("a", "an")
                 start = j
-        _check_card_negated(toks, start, " ".join(t.raw for t in toks[start:end]))
+        if (negated := _card_negation(toks, start)) is not None:
+            # "on an H100, not an A100": the card said not to be used is no card to size on; a card named
+            # beside it is the one, else the question is refused once every card is read.
+            phrase = " ".join(t.raw for t in toks[negated:end])
+            reader.passed_over.append(phrase)
+            reader.negated_cards.append(phrase)
+            for t in toks[negated:end]:
+                t.used = True
+            i = end
+            continue
+        if article:
+            reader.gpu_article = True
         reader.name_gpu(gpu, " ".join(words))
         if count is not None and not reader.gpu_article and reader.tp_stated and "gpus" in reader.read:
             reader.cards_beside_tp = (count, " ".join(t.raw for t in toks[start:end]))
@@ -1893,21 +1905,17 @@ def _read_gpus(reader: _Reader) -> None:
         i = end
 
 
-def _check_card_negated(toks: list[_Token], start: int, name: str) -> None:
-    """ "other than an H100", "without an H100", "not on an A100": a card said not to be used is no card to
-    size on; refused in one sentence rather than answered for that very card."""
+def _card_negation(toks: list[_Token], start: int) -> int | None:
+    """Where a negation before a card starts ("other than an H100", "without an H100", "not on an A100"),
+    or None."""
     j = start - 1
     while j >= 0 and not toks[j].used and toks[j].norm in ("a", "an", "the", "any", "on", "of") and start - j <= 3:
         j -= 1
     if j < 0 or toks[j].used:
-        return
-    pair = j > 0 and (toks[j - 1].norm, toks[j].norm) in _NEGATION_PAIRS
-    if toks[j].norm in _NEGATIONS or pair:
-        said = " ".join(t.raw for t in toks[j - 1 if pair else j : start])
-        raise InputError(
-            f'"{said} {name}": vram sizes the card you name; name the one you mean, or ask which GPU holds it '
-            "(what GPU do I need for Qwen/Qwen3-32B?)"
-        )
+        return None
+    if j > 0 and (toks[j - 1].norm, toks[j].norm) in _NEGATION_PAIRS:
+        return j - 1
+    return j if toks[j].norm in _NEGATIONS else None
 
 
 def _read_kind(tokens: list[_Token]) -> QuestionKind:
@@ -2074,6 +2082,11 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
     reader.run_rule(_w(r"(?:at |with |for |of )(?P<n>\d+(?:\.\d+)?m)"), bare_k)
     _check_unknown_gpu(reader)
     _resolve_negations(reader)
+    if reader.negated_cards and "gpu" not in reader.read:
+        raise InputError(
+            f'"{reader.negated_cards[0]}": vram sizes the card you name; name the one you mean, or ask which GPU '
+            "holds it (what GPU do I need for Qwen/Qwen3-32B?)"
+        )
     _check_nodes(reader)
     if "s" not in reader.read and kind != "max_context" and _SERVE_COMMAND.search(text):
         # A pasted `vllm serve` without --max-model-len starts at the model's longest context, which
@@ -2139,7 +2152,13 @@ def _check_nodes(reader: _Reader) -> None:
         if token.used or token.norm not in _NODE_WORDS:
             continue
         count = _count_value(toks[i - 1].norm) if i and not toks[i - 1].used else None
-        several = bool(count and count > 1 and i + 1 < len(toks) and toks[i + 1].norm in _NODE_OF)
+        # "2 nodes of 8 H100", "two 8xH100 nodes", "2 DGX boxes": several nodes of a count per node.
+        spread = i >= 2 and toks[i - 2].norm in ("across", "over", "between", "in")  # "16 H100s across 2 nodes"
+        j = i - 1
+        while j >= 0 and "gpu" in toks[j].keys:
+            j -= 1
+        counted_card = j < i - 1 and j >= 0 and not toks[j].used and (_count_value(toks[j].norm) or 0) > 1
+        several = bool(count and count > 1 and not (spread and reader.gpu_count_stated)) or counted_card
         # The node beside the card it holds: "an H100 node", "a DGX H100", "a node of H100s".
         near = [i - 1, i + 1] + ([i + 2] if i + 2 < len(toks) and toks[i + 1].norm == "of" else [])
         beside = any("gpu" in toks[k].keys for k in near if 0 <= k < len(toks))

@@ -1069,6 +1069,8 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B at half a million tokens on an L4", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("half", "million")),
     ("will Qwen/Qwen3-8B fit in 24GB?", "Qwen/Qwen3-8B", "gpu=any", FIT, ()),
     ("is 80 GB enough for Qwen/Qwen3-8B at 128k?", "Qwen/Qwen3-8B", "s=128k gpu=any", FIT, ()),
+    ("Qwen/Qwen3-8B on an H100, not an A100", "Qwen/Qwen3-8B", "gpu=h100-80gb", FIT, ("not an A100",)),
+    ("Qwen/Qwen3-8B not an A100 but an H100", "Qwen/Qwen3-8B", "gpu=h100-80gb", FIT, ("not an A100",)),
     # Typed as key=value, a setting reads as the grammar reads it: no engine implied.
     ("Qwen/Qwen3-8B on an L4 with util=0.9", "Qwen/Qwen3-8B", "gpu=l4 util=0.9", FIT, ()),
     (
@@ -1098,6 +1100,9 @@ REFUSED: list[tuple[str, str]] = [
     ("will Qwen/Qwen3-8B fit without an H100?", '"without an H100"'),
     ("will Qwen/Qwen3-8B fit on an L4, no need for fp8", '"no need for fp8"'),
     ("will Qwen/Qwen3-8B fit on a node of H100s?", "vram counts GPUs, not nodes"),
+    ("will Qwen/Qwen3-8B fit on two 8xH100 nodes?", "vram counts GPUs, not nodes"),
+    ("will Qwen/Qwen3-8B fit on 4xH100 per node, 2 nodes?", '"2 nodes": vram counts GPUs'),
+    ("will Qwen/Qwen3-8B fit on 2 DGX boxes with 8 H100s each?", '"2 DGX": vram counts GPUs'),
     # Nodes hold an unsaid number of GPUs; a format to be picked is no format named.
     ("will Qwen/Qwen3-8B fit on 2 nodes of 8 H100 with vllm at 128k?", '"2 nodes": vram counts GPUs, not nodes'),
     ("will Qwen/Qwen3-8B fit on a DGX H100?", "vram counts GPUs, not nodes"),
