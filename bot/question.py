@@ -2666,16 +2666,17 @@ def read_reply(
 # "it", "this model": a thread's question about the model the thread sizes.
 # The thread's model, or in a comparison's thread its two ("how many users can they serve?").
 _THREAD_MODEL = re.compile(
-    r"\b(?:it|this model|that model|this one|they|them|these models|those models|both models|"
+    r"\b(?:it|its|this model|that model|this one|they|them|these models|those models|both models|"
     r"both of them|each of them|either of them)\b",
     re.IGNORECASE,
 )
 
 
 def mentions_the_thread_model(text: str) -> bool:
-    """Whether ``text`` speaks of the thread's model: "it", "this model", or a question for cards that
-    names no model ("what GPU do I need?", "how many L4s do I need?"), which can only be about it."""
-    return bool(_THREAD_MODEL.search(text)) or _cards_of_no_model(text)
+    """Whether ``text`` speaks of the thread's model: "it", "this model", a question for cards that names
+    no model ("what GPU do I need?", "how many L4s do I need?"), or for its KV cache or a card's memory
+    ("how big is the kv cache at 64k?", "is 24GB enough?"), which can only be about it."""
+    return bool(_THREAD_MODEL.search(text)) or _cards_of_no_model(text) or bool(_ASKS_OF_THE_THREAD.search(text))
 
 
 # What a question for cards about the thread's model asks of it: a need ("what GPU do I need?"), not
@@ -2699,6 +2700,16 @@ def _cards_of_no_model(text: str) -> bool:
     return phrase is None
 
 
+# Questions that can only be about the thread's model, though they do not say "it": the KV cache's size,
+# and a card's memory ("how big is the kv cache at 64k?", "is 24GB enough?", "will it fit in 24GB?").
+_ASKS_OF_THE_THREAD = re.compile(
+    r"\b(?:how big|how large|how much|size of|what'?s)\b[^?]{0,40}?\bkv[ -]?cache\b"
+    r"|\bkv[ -]?cache (?:size|per token)\b"
+    r"|\b\d{1,3} ?gb\b[^?]{0,20}?\benough\b|\bfit (?:in|on|into) (?:an? |one )?\d{1,3} ?gb\b",
+    re.IGNORECASE,
+)
+
+
 def thread_question(text: str, base: Query) -> tuple[Query, dict[str, Any], str] | None:
     """A question in a thread about its model ("how many users can it serve?", "how much context can
     it take at b=8?"): ``base`` with the settings the question says, those settings, and the question
@@ -2706,7 +2717,12 @@ def thread_question(text: str, base: Query) -> tuple[Query, dict[str, Any], str]
     such model or asks nothing. Raises InputError where the question cannot be read."""
     if not base.model or not is_question(text) or not mentions_the_thread_model(text):
         return None
-    named = _THREAD_MODEL.sub(base.model, text, count=1)
+    first = _THREAD_MODEL.search(text)
+    if first is not None and first.group(0).lower() == "its":
+        # "how big is its kv cache?": the cache of the thread's model, named at the end.
+        named = f"{(text[: first.start()] + 'the' + text[first.end() :]).rstrip(' ?!.')} for {base.model}"
+    else:
+        named = _THREAD_MODEL.sub(base.model, text, count=1)
     if named == text:
         # "what GPU do I need?": the thread's model, named at the end.
         named = f"{text.rstrip(' ?!.')} for {base.model}"

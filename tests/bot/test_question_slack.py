@@ -155,6 +155,21 @@ def test_a_question_about_the_threads_model_is_answered_with_its_settings(bot: B
     assert lines[-1].startswith("*most sequences at once at 32,768 tokens on one NVIDIA H100 80GB HBM3 (SXM5): ")
 
 
+def test_kv_cache_and_card_size_questions_in_a_thread(bot: Bot) -> None:
+    # "how big is its kv cache?" and "how big is the kv cache at 64k?" under an answer: the thread's model
+    # and settings, answered with the KV row (Qwen3-8B: 144 KiB a token, x 16,384 = 2.25 GiB); "is 24GB
+    # enough?" asks every 24 GB card at the thread's settings.
+    root_ts = _thread_of(bot, "Qwen/Qwen3-8B s=16k gpu=h100")
+    first = _lead(_reply(bot, "how big is its kv cache?", root_ts, 2))
+    assert first == "*the KV cache takes 2.2 GiB: 144 KiB per token x 16,384 tokens x 1 sequence, bf16*", first
+    lines = _lead(_reply(bot, "how big is the kv cache at 64k?", root_ts, 3)).splitlines()
+    assert lines[0].startswith("Changed `s=64k` (was 16k)"), lines
+    assert lines[-1] == "*the KV cache takes 9.0 GiB: 144 KiB per token x 65,536 tokens x 1 sequence, bf16*", lines
+    # The thread is at 64k now: 32.4 GiB, which takes two 24 GB cards.
+    lines = _lead(_reply(bot, "is 24GB enough?", root_ts, 4)).splitlines()
+    assert lines[-1] == "*no: no 24 GB card holds it alone (it needs 32.4 GiB); the fewest: 2 × l4*", lines
+
+
 def test_a_whole_question_in_a_thread_is_answered_as_asked(bot: Bot) -> None:
     # The thread sized 4-bit weights on vLLM in eager mode; a question naming its own model and GPU
     # is read and answered as it stands, not as a change that keeps those settings unsaid.
