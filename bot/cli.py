@@ -256,6 +256,13 @@ def _print_reply(
             )
         if as_json:
             data = report.estimate_json(outcome.estimate, record_id=outcome.record_id, what_if_of=outcome.base_id)
+            if outcome.question_text:
+                from bot import ask
+
+                # A what-if of a question in plain words: the question answered anew, as the text says it
+                # (not how it was read: the what-if changed that).
+                asked = ask.stored_question_json(outcome.question_text, outcome.estimate) or {}
+                data.update({k: v for k, v in asked.items() if k != "read_as"})
             print(json.dumps(data, indent=2), file=out)
         elif outcome.estimate.query.method == "classic":
             for line in render_text.classic_text(outcome.estimate):

@@ -265,3 +265,14 @@ def test_a_long_chain_of_what_ifs_lists_without_walking_it_all(settings: Setting
         assert vram(["show", str(n), f"b={n + 1}"], settings)[0] == 0
     code, out, _ = vram(["history", "--limit", "5"], settings)
     assert code == 0 and "what-if of #40: b=41" in out
+
+
+def test_show_json_of_a_what_if_of_a_question_answers_it_anew(settings: Settings) -> None:
+    # The text prints the question's answer under a what-if; --json carries it too (its kind and answer).
+    qwen = str(CONFIGS / "Qwen__Qwen3-8B.json")
+    assert vram([f"how much context can {qwen} take on an L4 for 4 users?"], settings)[0] == 0
+    code, out, _ = vram(["show", "1", "b=8", "--json"], settings)
+    data = json.loads(out)
+    assert code == 0 and data["what_if_of"] == 1 and "read_as" not in data
+    assert data["question"]["kind"] == "max_context"
+    assert data["question"]["answer"].startswith("longest context at batch 8 on one NVIDIA L4 24GB: ")
