@@ -878,6 +878,8 @@ def _tokens(text: str) -> list[_Token]:
     text = _EMPHASIS.sub(r"\2", text)
     # vLLM's flags pasted as --flag=value are not grammar keys: read them as the sentence forms.
     text = _VLLM_FLAG_EQ.sub(r"\1 ", text)
+    # "H100 * 8": a count, as "H100 x 8" (a lone "*" is punctuation, which no word keeps).
+    text = re.sub(r"(?<=\w) \* (?=\d)", " x ", text)
     # "~32k" is about 32k, "32k+" at least 32k; "2 H100's" is "2 H100s".
     text = re.sub(r"(?<!\S)~(?=\d)", "~ ", text)
     text = re.sub(r"(?<=\d)([km]?)\+(?=\s|$|[?,.!])", r"\1", text, flags=re.IGNORECASE)

@@ -1071,6 +1071,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("is 80 GB enough for Qwen/Qwen3-8B at 128k?", "Qwen/Qwen3-8B", "s=128k gpu=any", FIT, ()),
     ("Qwen/Qwen3-8B on an H100, not an A100", "Qwen/Qwen3-8B", "gpu=h100-80gb", FIT, ("not an A100",)),
     ("Qwen/Qwen3-8B not an A100 but an H100", "Qwen/Qwen3-8B", "gpu=h100-80gb", FIT, ("not an A100",)),
+    ("Qwen/Qwen3-8B on H100 * 8", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=8", FIT, ()),
     # Typed as key=value, a setting reads as the grammar reads it: no engine implied.
     ("Qwen/Qwen3-8B on an L4 with util=0.9", "Qwen/Qwen3-8B", "gpu=l4 util=0.9", FIT, ()),
     (
