@@ -1034,6 +1034,10 @@ class _Reader:
             if toks[j].norm not in _NEGATION_SKIP:
                 break
             j -= 1
+        # "no fp8 or int8", "neither fp8 nor int4": the second of a negated pair is negated too.
+        pair_of = first >= 2 and toks[first - 1].norm in ("or", "nor") and not toks[first - 1].used
+        if not words and pair_of and toks[first - 2].used and "negated" in toks[first - 2].keys:
+            words = [first - 1]
         after = False
         if not words:
             k = last + 1
@@ -1077,6 +1081,7 @@ class _Reader:
         self.negated.append((" ".join(toks[i].raw for i in span if toks[i].raw != _SEPARATOR), would, contrast))
         for i in span:
             toks[i].used = True
+            toks[i].keys = ("negated",)
         return True
 
     def _find(self, pattern: re.Pattern[str]) -> tuple[re.Match[str], list[int]] | None:

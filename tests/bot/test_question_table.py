@@ -1104,6 +1104,7 @@ REFUSED: list[tuple[str, str]] = [
     ("will Qwen/Qwen3-8B fit on two 8xH100 nodes?", "vram counts GPUs, not nodes"),
     ("will Qwen/Qwen3-8B fit on 4xH100 per node, 2 nodes?", '"2 nodes": vram counts GPUs'),
     ("will Qwen/Qwen3-8B fit on 2 DGX boxes with 8 H100s each?", '"2 DGX": vram counts GPUs'),
+    ("will Qwen/Qwen3-8B fit on an L4, no fp8 or int8?", '"no fp8": vram reads a setting'),
     # Nodes hold an unsaid number of GPUs; a format to be picked is no format named.
     ("will Qwen/Qwen3-8B fit on 2 nodes of 8 H100 with vllm at 128k?", '"2 nodes": vram counts GPUs, not nodes'),
     ("will Qwen/Qwen3-8B fit on a DGX H100?", "vram counts GPUs, not nodes"),
