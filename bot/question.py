@@ -2160,12 +2160,14 @@ def _check_nodes(reader: _Reader) -> None:
             continue
         count = _count_value(toks[i - 1].norm) if i and not toks[i - 1].used else None
         # "2 nodes of 8 H100", "two 8xH100 nodes", "2 DGX boxes": several nodes of a count per node.
-        spread = i >= 2 and toks[i - 2].norm in ("across", "over", "between", "in")  # "16 H100s across 2 nodes"
+        # "16 H100s across 2 nodes", "16 H100s (2 nodes)": the GPUs in all, over the nodes.
+        spread = i >= 2 and (toks[i - 2].norm in ("across", "over", "between", "in") or "gpu" in toks[i - 2].keys)
+        of_each = bool(count and count > 1 and i + 1 < len(toks) and toks[i + 1].norm in _NODE_OF)
         j = i - 1
         while j >= 0 and "gpu" in toks[j].keys:
             j -= 1
         counted_card = j < i - 1 and j >= 0 and not toks[j].used and (_count_value(toks[j].norm) or 0) > 1
-        several = bool(count and count > 1 and not (spread and reader.gpu_count_stated)) or counted_card
+        several = of_each or counted_card or bool(count and count > 1 and not (spread and reader.gpu_count_stated))
         # The node beside the card it holds: "an H100 node", "a DGX H100", "a node of H100s".
         near = [i - 1, i + 1] + ([i + 2] if i + 2 < len(toks) and toks[i + 1].norm == "of" else [])
         beside = any("gpu" in toks[k].keys for k in near if 0 <= k < len(toks))
@@ -2177,7 +2179,7 @@ def _check_nodes(reader: _Reader) -> None:
                 if count is not None:
                     toks[i - 1].used = True  # "across 2 nodes": the nodes' count, read with them
             continue
-        start = i - 1 if count is not None else i
+        start = j if counted_card else (i - 1 if count is not None else i)
         phrase = " ".join(t.raw for t in toks[start : i + 1])
         raise InputError(
             f'"{phrase}": vram counts GPUs, not nodes: say how many, for example "on 16 H100s" (with vLLM, two '

@@ -1072,6 +1072,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B on an H100, not an A100", "Qwen/Qwen3-8B", "gpu=h100-80gb", FIT, ("not an A100",)),
     ("Qwen/Qwen3-8B not an A100 but an H100", "Qwen/Qwen3-8B", "gpu=h100-80gb", FIT, ("not an A100",)),
     ("Qwen/Qwen3-8B on H100 * 8", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=8", FIT, ()),
+    ("Qwen/Qwen3-8B on 16 H100s (2 nodes)", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=16", FIT, ()),
     # Typed as key=value, a setting reads as the grammar reads it: no engine implied.
     ("Qwen/Qwen3-8B on an L4 with util=0.9", "Qwen/Qwen3-8B", "gpu=l4 util=0.9", FIT, ()),
     (
@@ -1105,6 +1106,7 @@ REFUSED: list[tuple[str, str]] = [
     ("will Qwen/Qwen3-8B fit on 4xH100 per node, 2 nodes?", '"2 nodes": vram counts GPUs'),
     ("will Qwen/Qwen3-8B fit on 2 DGX boxes with 8 H100s each?", '"2 DGX": vram counts GPUs'),
     ("will Qwen/Qwen3-8B fit on an L4, no fp8 or int8?", '"no fp8": vram reads a setting'),
+    ("will Qwen/Qwen3-8B fit across 2 nodes of 8xH100?", '"2 nodes": vram counts GPUs'),
     # Nodes hold an unsaid number of GPUs; a format to be picked is no format named.
     ("will Qwen/Qwen3-8B fit on 2 nodes of 8 H100 with vllm at 128k?", '"2 nodes": vram counts GPUs, not nodes'),
     ("will Qwen/Qwen3-8B fit on a DGX H100?", "vram counts GPUs, not nodes"),
