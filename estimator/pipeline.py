@@ -150,6 +150,8 @@ def stage_spec(spec: ModelSpec, rank: int, pp: int) -> ModelSpec:
         update={
             "embedding": p.embedding if embeds else 0,
             "lm_head": p.lm_head if last else 0,
+            # A vision tower runs on the first rank only (and on none with mm=0, which the loader drops).
+            "vision": p.vision if first else 0,
             "attention": _scaled(p.attention, n, whole),
             "dense_mlp": part(p.dense_mlp, "dense_mlp"),
             "routed_experts": part(p.routed_experts, "routed_experts"),

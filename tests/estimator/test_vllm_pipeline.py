@@ -370,3 +370,22 @@ def test_a_rank_without_moe_layers_has_no_moe_activation_peak() -> None:
     q = Query(engine="vllm", gpus=8, pp=20, gpu="h200")
     assert vllm.activation_peak(first, q, gpu=lookup_gpu("h200"))[1].startswith("prefill MLP")
     assert vllm.activation_peak(second, q, gpu=lookup_gpu("h200"))[1].startswith("MoE experts")
+
+
+def test_a_text_only_multimodal_model_holds_its_tower_on_the_first_rank_only() -> None:
+    # Qwen3-VL-MoE over pp=2 with mm=0: the vision tower is counted once, on rank 0 (where vLLM would
+    # build it, and which the text-only start drops); the ranks' parameters add up to the model's.
+    from estimator.pipeline import stage_specs
+
+    oracle = Path(__file__).resolve().parents[1] / "fixtures" / "oracle" / "configs"
+    spec = load_model_spec(json.loads((oracle / "qwen3_vl_moe.json").read_text()))
+    assert spec.params.vision > 0
+    first, second = stage_specs(spec, 2)
+    assert first.params.vision == spec.params.vision and second.params.vision == 0
+    tied = spec.params.embedding if spec.tie_word_embeddings else 0
+    assert first.params.total + second.params.total == spec.params.total + tied
+    q, _ = parse_query(["m", "s=32k", "engine=vllm", "gpu=h100", "mm=0", "pp=2"])
+    est = estimate(spec, q, model_id="m")
+    # The rank shown (the second, with the untied head) holds no tower, so its weights drop none.
+    assert est.engine_report is not None and getattr(est.engine_report, "pipeline_shown", None) == 1
+    assert all(t.part != "vision_dropped" for t in est.details.weight_terms), est.details.weight_terms
