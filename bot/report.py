@@ -513,6 +513,12 @@ def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None)
             continue
         # The card is named inside the reason: one line each.
         lines += [f"none: {c.gpu} ({esc(why.replace(_CARD, c.gpu_name))})" for c in cards]
+    loaded = [c for c in est.cards if c.loaded_as]
+    if loaded:
+        # Their counts are for other bytes than the rows above: say which, and why.
+        names = keys(loaded, layouts=False)
+        why = "the engine's kernels for the checkpoint's format need a newer GPU"
+        lines.append(f"loaded as {esc(loaded[0].loaded_as or '')} on {names} ({esc(why)})")
     return lines
 
 

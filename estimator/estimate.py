@@ -585,6 +585,7 @@ def card_fits(spec: ModelSpec, query: Query, *, model_id: str) -> tuple[CardFit,
                 # The query's layout refused, or (no layout holds it) every larger one.
                 refusal=fit.engine_refuses or (fit.min_gpus_refusal if not fit.min_gpus else None),
                 ways=tuple(f.settings for f in fixes if not f.settings.startswith(_QUESTION_KEYS)),
+                loaded_as=est.details.weight_format if any(w.code == "dequantized" for w in est.warnings) else None,
             )
         )
     return tuple(cards)

@@ -145,6 +145,9 @@ class CardFit(Frozen):
     # the same layout without changing s, b or the layout (vLLM: seqs=256 where its default max_num_seqs
     # on this card costs the room), as key=value.
     ways: tuple[str, ...] = ()
+    # The engine loads the checkpoint in another format on this card than it is stored in (transformers
+    # dequantizes FP8 weights to bf16 below compute capability 8.9): that format, else None.
+    loaded_as: str | None = None
 
 
 class Estimate(Frozen):

@@ -77,3 +77,13 @@ def test_gpu_any_sizes_each_card_as_it_loads() -> None:
     assert cards["a100-40gb"].min_gpus == 2 and cards["h100-80gb"].min_gpus == 1
     assert cards["a100-80gb"].min_gpus == 1 and cards["a100-80gb"].headroom is not None
     assert cards["a100-80gb"].headroom < cards["h100-80gb"].headroom
+
+
+def test_gpu_any_says_which_cards_load_it_dequantized() -> None:
+    from bot import report
+
+    est = estimate(qwen3_32b_fp8(), Query(model="q", seq_len=8192, gpu_any=True), model_id="q")
+    cards = {c.gpu: c for c in est.cards}
+    assert cards["a100-80gb"].loaded_as == "bf16" and cards["h100-80gb"].loaded_as is None
+    [line] = [line for line in report.cards_lines(est) if line.startswith("loaded as ")]
+    assert line.startswith("loaded as bf16 on a100-40gb, ") and "h100" not in line, line
