@@ -466,6 +466,12 @@ def cards_lines(est: Estimate, esc: Escape = _same, *, limit: int | None = None)
         if layouts and card.ways and not card.fits:
             # Fewer of it hold it with another engine setting (vLLM's seqs= on a large card).
             notes.append(f"{layout_words_of(q)} with {' or '.join(card.ways)}")
+        if layouts and card.fewer is not None:
+            # Fewer of it than its fewest layout, with the engine's setting there (vLLM's mnbt=).
+            fw = card.fewer
+            n = fw.gpus * fw.dp * q.pp
+            at = layout_settings(fw.gpus, fw.dp, asked_dp=q.dp)
+            notes.append(f"{n:,} GPU{'s' if n > 1 else ''} with {at} {fw.settings}".replace("  ", " "))
         return card.gpu + (f" ({'; '.join(notes)})" if notes else "")
 
     def keys(cards: list[CardFit], *, layouts: bool = True) -> str:

@@ -9,14 +9,14 @@ from typing import Literal
 from common.errors import InputError, UnmodelledError
 from estimator.classic import GB, classic
 from estimator.dtypes import FORMAT_BITS, Dtypes
-from estimator.engines import Engine, EngineTerms, get_engine, setting_owner
+from estimator.engines import BaseEngine, Engine, EngineTerms, get_engine, setting_owner
 from estimator.gpus import GPU, catalog, lookup_gpu
 from estimator.grammar import KEYS, is_default
 from estimator.kv import kv_bytes_per_token
 from estimator.notes import Note, article, note
 from estimator.pipeline import pp_refusal, pp_too_many_stages, stage_specs
 from estimator.query import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN, Query, Yarn, replica_query
-from estimator.result import CardFit, Classic, Details, Estimate, FinestSplit, Fit, Memory
+from estimator.result import CardFit, Classic, Details, Estimate, FewerWay, FinestSplit, Fit, Memory
 from estimator.rope import with_yarn
 from estimator.spec import FLOAT_FORMATS, ModelSpec
 from estimator.units import gib_text
@@ -588,7 +588,42 @@ def card_fits(spec: ModelSpec, query: Query, *, model_id: str) -> tuple[CardFit,
                 loaded_as=est.details.weight_format if any(w.code == "dequantized" for w in est.warnings) else None,
             )
         )
-    return tuple(cards)
+    return tuple(_fewer_ways(spec, query, cards, model_id=model_id))
+
+
+def _fewer_ways(spec: ModelSpec, query: Query, cards: list[CardFit], *, model_id: str) -> list[CardFit]:
+    """Each card whose fewest layout takes more GPUs than another card's: whether a smaller layout that
+    another card takes holds it on this card with a setting the engine's verdict offers there (vLLM's
+    mnbt= on a card whose larger default batch costs the room), so the list does not rank it by its
+    defaults alone. Engines that offer no settings are not asked."""
+    engine = get_engine(query.engine)
+    if type(engine).fit_fixes is BaseEngine.fit_fixes:
+        return cards
+    out = []
+    for card in cards:
+        world = card.min_gpus * card.min_gpus_dp
+        # Only where a card with no more memory takes fewer GPUs: the larger card's own defaults (a
+        # larger batch) are then what costs it, not its memory.
+        smaller = {
+            (c.min_gpus, c.min_gpus_dp)
+            for c in cards
+            if c.min_gpus and c.gpu_memory <= card.gpu_memory and c.min_gpus * c.min_gpus_dp < world
+        }
+        layouts = sorted(smaller, key=lambda g: (g[0] * g[1], g[1])) if card.min_gpus and not card.ways else []
+        for gpus, dp in layouts:
+            at = query.model_copy(update={"gpu_any": False, "gpu": card.gpu, "gpus": gpus, "dp": dp})
+            try:
+                est = estimate(spec, at, model_id=model_id)
+            except (InputError, UnmodelledError):
+                continue
+            if est.fit is None or est.fit.fits:
+                continue
+            ways = [f.settings for f in engine.fit_fixes(est) or () if not f.settings.startswith(_QUESTION_KEYS)]
+            if ways:
+                card = card.model_copy(update={"fewer": FewerWay(gpus=gpus, dp=dp, settings=ways[0])})
+                break
+        out.append(card)
+    return out
 
 
 def estimate(

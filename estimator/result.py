@@ -125,6 +125,15 @@ class Details(Frozen):
     running_batch: int | None = None
 
 
+class FewerWay(Frozen):
+    """A smaller layout of a card that holds the query with an engine setting the verdict offers there
+    (``gpu=b200 gpus=1 dp=4 mnbt=2048`` where its own defaults take gpus=2 dp=4)."""
+
+    gpus: int  # the tensor-parallel group
+    dp: int  # the replicas
+    settings: str  # the setting, as key=value
+
+
 class CardFit(Frozen):
     """One catalog card's answer to ``gpu=any``: its fit at the query's layout, and the fewest of it
     that hold the query (as ``Fit.min_gpus`` says for a GPU named)."""
@@ -148,6 +157,9 @@ class CardFit(Frozen):
     # The engine loads the checkpoint in another format on this card than it is stored in (transformers
     # dequantizes FP8 weights to bf16 below compute capability 8.9): that format, else None.
     loaded_as: str | None = None
+    # Fewer GPUs of this card than its fewest layout, at a layout another card takes, with a setting of
+    # the engine's (its verdict's way there); None where none is found.
+    fewer: FewerWay | None = None
 
 
 class Estimate(Frozen):

@@ -129,3 +129,25 @@ def test_a_cards_other_way_holds_it_on_the_layout_asked() -> None:
         assert fit is not None and fit.fits
     # A card that holds it as asked offers nothing.
     assert by_key["a100-80gb-pcie"].fits and by_key["a100-80gb-pcie"].ways == ()
+
+
+@pytest.mark.slow
+def test_a_larger_card_ranked_below_a_smaller_one_by_its_defaults_says_the_setting() -> None:
+    # DeepSeek-V4-Flash at 1M tokens, 32 users: a 180 GB B200's own defaults (a larger batch, and so
+    # larger sliding-window states) take gpus=2 dp=4, while a 141 GB H200 takes gpus=1 dp=4; on the B200
+    # that layout holds it with the setting its verdict offers there, which the card says.
+    raw = json.loads((CONFIGS.parent / "calibration2" / "configs" / "deepseek_v4_flash.json").read_text())
+    q, _ = parse_query(["m", "s=1m", "b=32", "engine=vllm", "gpu=any"])
+    est = estimate(load_model_spec(raw), q, model_id="m")
+    cards = {c.gpu: c for c in est.cards}
+    h200, b200 = cards["h200"], cards["b200"]
+    assert (h200.min_gpus, h200.min_gpus_dp) == (1, 4) and (b200.min_gpus, b200.min_gpus_dp) == (2, 4)
+    assert b200.fewer is not None and (b200.fewer.gpus, b200.fewer.dp) == (1, 4)
+    # The setting said holds it there, as gpu=b200 with that layout and setting answers.
+    typed, _ = parse_query(
+        ["m", "s=1m", "b=32", "engine=vllm", "gpu=b200", "gpus=1", "dp=4", *b200.fewer.settings.split()]
+    )
+    held = estimate(load_model_spec(raw), typed, model_id="m")
+    assert held.fit is not None and held.fit.fits
+    # A card that no smaller card beats is not asked (the H200 is the fewest of its size).
+    assert h200.fewer is None
