@@ -201,16 +201,27 @@ def _spoken_value(words: list[str]) -> Fraction | None:
     return total + current if last not in ("", "lead") or len(words) == 1 else None
 
 
-def spoken_numbers(text: str) -> str:
+def spoken_numbers(text: str, said: dict[str, str] | None = None) -> str:
     """Numbers said in words or with a scale word, as digits: "two hundred" -> 200, "two hundred and fifty"
     -> 250, "one hundred twenty-eight thousand" -> 128000, "128 thousand" -> 128000, "1 million" ->
     1000000, "forty eight" -> 48, "a couple of" -> 2, and "32 k" -> 32k (the grammar's k). A lone count
-    word ("two", "a") stays as it is: the rules read it; words that make no one number stay too."""
+    word ("two", "a") stays as it is: the rules read it; words that make no one number stay too. ``said``
+    collects each number written to the words it was said as ("2" -> "a couple of"), for what is not used."""
+    said = {} if said is None else said
+
+    def couple(m: re.Match[str]) -> str:
+        said["2"] = m.group(0)
+        return "2"
+
+    def undotted(m: re.Match[str]) -> str:
+        said[_undotted(m)] = m.group(0)
+        return _undotted(m)
+
     text = re.sub(
-        r"(?<![\w-])an? (?:couple|pair) of(?![\w-])(?= (?:" + _COUNTED + r")(?!\S))", "2", text, flags=re.IGNORECASE
+        r"(?<![\w-])an? (?:couple|pair) of(?![\w-])(?= (?:" + _COUNTED + r")(?!\S))", couple, text, flags=re.IGNORECASE
     )
     # "32.000 tokens": a thousands separator, as some write it, not 32 tokens.
-    text = re.sub(r"(?<![\d.,])(\d{1,3})((?:\.\d{3})+)(?= ?(?:tokens?|context|ctx)\b)", _undotted, text, flags=re.I)
+    text = re.sub(r"(?<![\d.,])(\d{1,3})((?:\.\d{3})+)(?= ?(?:tokens?|context|ctx)\b)", undotted, text, flags=re.I)
     text = _prompt_and_output(text)
     out, pos = [], 0
     words = list(_WORD_OR_DIGITS.finditer(text))
@@ -247,11 +258,14 @@ def spoken_numbers(text: str) -> str:
         if value is not None and value.denominator == 1 and (not single or k_after) and run[-1] != "and":
             out.append(text[pos:start])
             if k_after:
-                out.append(f"{run[0] if run[0][0].isdigit() else int(value)}k")
+                written = f"{run[0] if run[0][0].isdigit() else int(value)}k"
+                said[written] = text[start : end + 2]
                 pos = end + 2
             else:
-                out.append(str(int(value)))
+                written = str(int(value))
+                said[written] = text[start:end]
                 pos = end
+            out.append(written)
             i = j
             continue
         i += 1  # a run that makes no number may hold one further on ("and one thousand")
@@ -956,6 +970,7 @@ class _Reader:
     tp_stated: bool = False  # gpus= read from a tensor-parallel size, not from a count of cards
     tp_named: bool = False  # "with tensor parallel" said without a size
     negated_cards: list[str] = field(default_factory=list)  # "not an A100": cards said not to be used
+    spoken: dict[str, str] = field(default_factory=dict)  # a number written -> the words it was said as
     # Settings said negated ("without fp8 kv cache", "prefix caching turned off", "not vllm"): the words,
     # and what they would have set ({key: (value, words)}); resolved once every rule has run.
     # A contrast ("fp8 kv cache instead of bf16", "in transformers (not vllm)") follows another setting.
@@ -2063,11 +2078,14 @@ def _read(text: str) -> tuple[_Reader, QuestionKind]:
     # A release glued on with a dash or an at sign, as in an image tag or a wheel name: "vllm-0.31".
     text = re.sub(r"(?<!\S)(v-?llm)[-@](?=v?\d+\.\d)", r"\1 ", text, flags=re.IGNORECASE)
     text, flags = _read_flags(text)
-    tokens = _tokens(spoken_numbers(text))
+    said: dict[str, str] = {}
+    tokens = _tokens(spoken_numbers(text, said))
     # "vram ..." or "@vram ..." typed into a sentence.
     while tokens and tokens[0].norm.lstrip("@/") == "vram":
         tokens = tokens[1:]
     reader = _Reader(tokens=tokens, passed_over=flags.passed_over, yarn_from_030=flags.yarn_from_030)
+    # Numbers written from words the question said otherwise: listed as said where no rule reads them.
+    reader.spoken = {w: as_said for w, as_said in said.items() if not re.search(rf"(?<!\S){re.escape(w)}(?!\S)", text)}
     for key, value, words in flags.settings:
         reader.set(key, value, words)
         if key == "gpus":
@@ -2307,7 +2325,7 @@ def read_question(text: str) -> Question:
         revision=reader.revision,
         model_phrase=phrase if reader.model is None else None,
         settings=settings,
-        unused=(*unused, *reader.passed_over),
+        unused=tuple(reader.spoken.get(word, word) for word in (*unused, *reader.passed_over)),
         card_gb=card_gb,
     )
 
@@ -2669,7 +2687,7 @@ def read_reply(
     if reader.model is not None:
         query = query.model_copy(update={"model": reader.model, "revision": reader.revision})
         changes["model"] = reader.model
-    return query, changes, tuple(unused)
+    return query, changes, tuple(reader.spoken.get(word, word) for word in unused)
 
 
 # "it", "this model": a thread's question about the model the thread sizes.

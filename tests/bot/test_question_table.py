@@ -1073,6 +1073,22 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
     ("Qwen/Qwen3-8B not an A100 but an H100", "Qwen/Qwen3-8B", "gpu=h100-80gb", FIT, ("not an A100",)),
     ("Qwen/Qwen3-8B on H100 * 8", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=8", FIT, ()),
     ("Qwen/Qwen3-8B on 16 H100s (2 nodes)", "Qwen/Qwen3-8B", "gpu=h100-80gb gpus=16", FIT, ()),
+    # A number written from words is listed as said where no rule reads it.
+    (
+        "Qwen/Qwen3-8B on an L4 with a couple of fp8 tricks",
+        "Qwen/Qwen3-8B",
+        "dtype=fp8 gpu=l4",
+        FIT,
+        ("a couple of", "tricks"),
+    ),
+    (
+        "Qwen/Qwen3-8B on an L4, thirty-two thousand ways",
+        "Qwen/Qwen3-8B",
+        "gpu=l4",
+        FIT,
+        ("thirty-two thousand", "ways"),
+    ),
+    ("Qwen/Qwen3-8B on an L4 with 2 tricks", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("2", "tricks")),
     # Typed as key=value, a setting reads as the grammar reads it: no engine implied.
     ("Qwen/Qwen3-8B on an L4 with util=0.9", "Qwen/Qwen3-8B", "gpu=l4 util=0.9", FIT, ()),
     (
