@@ -534,9 +534,19 @@ def _runs_of(spec: ModelSpec, query: Query, kv: KVDType | None) -> dict[tuple[in
     return {}
 
 
-def _run(spec: ModelSpec, start: int, stop: int, single: Query, kv: KVDType | None) -> _Run:
-    key = _layer_codes(spec.layers)[start:stop]
-    runs = _runs_of(spec, single, kv)
+def _run(
+    spec: ModelSpec,
+    start: int,
+    stop: int,
+    single: Query,
+    kv: KVDType | None,
+    *,
+    codes: tuple[int, ...],
+    runs: dict[tuple[int, ...], _Run],
+) -> _Run:
+    """One run of layers sized, or taken from ``runs`` (keyed by the layers' ``codes``): the caller looks
+    both up once per split, not once per run."""
+    key = codes[start:stop]
     if (hit := runs.get(key)) is not None:
         return hit
     part = spec.model_copy(update={"layers": spec.layers[start:stop]})
@@ -564,9 +574,10 @@ def layer_share(spec: ModelSpec, query: Query, dtypes: Dtypes, *, weights: int) 
     single = query.model_copy(update={"gpus": 1})
     best: GpuShare | None = None
     best_total = -1
+    codes, sized = _layer_codes(spec.layers), _runs_of(spec, single, dtypes.kv)
     runs = layer_runs(layers, query.gpus)
     for i, (start, stop) in enumerate(runs):
-        run = _run(spec, start, stop, single, dtypes.kv)
+        run = _run(spec, start, stop, single, dtypes.kv, codes=codes, runs=sized)
         w = round(per_layer * (stop - start)) + (first if i == 0 else 0) + (last if i == len(runs) - 1 else 0)
         total = w + run.kv_cache + run.terms.activations + run.terms.overhead
         if total > best_total:
