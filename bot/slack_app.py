@@ -577,28 +577,21 @@ class _Bot:
         lead = ask.slack_lead(ans)
         asked = (asker, text) if asker else None
         others = ans.match.others if ans.match is not None else ()
+        # The public answer and the asker's private copy differ only in who asked and the hint.
+        message = functools.partial(
+            blocks.estimate_message,
+            out.estimate,
+            record_id=out.record_id,
+            note=out.note,
+            lead=lead,
+            others=others,
+            answered=True,
+        )
         return Answer(
-            blocks.estimate_message(
-                out.estimate,
-                record_id=out.record_id,
-                note=out.note,
-                lead=lead,
-                asked=asked,
-                others=others,
-                answered=True,
-            ),
+            message(asked=asked),
             public=True,
             record_id=out.record_id,
-            private=blocks.estimate_message(
-                out.estimate,
-                record_id=out.record_id,
-                note=out.note,
-                lead=lead,
-                hint=False,
-                private=True,
-                others=others,
-                answered=True,
-            ),
+            private=message(hint=False, private=True),
         )
 
     # -- the one error handler for work after the ack --------------------------------------------
