@@ -1036,19 +1036,9 @@ class _Reader:
         off the shelf", "32k context off the bat") is no negation."""
         toks = self.tokens
         first, last = min(indexes), max(indexes)
-        words: list[int] = []
-        j = first - 1
-        # "instead of", "rather than" right before the words, or a negation a few filler words before them.
-        while j >= 0 and not toks[j].used and first - j <= 4:
-            if j and not toks[j - 1].used and (toks[j - 1].norm, toks[j].norm) in _NEGATION_PAIRS:
-                words = list(range(j - 1, first))
-                break
-            if toks[j].norm in _NEGATIONS and not (j and toks[j - 1].norm in ("or", "whether")):
-                words = list(range(j, first))
-                break
-            if toks[j].norm not in _NEGATION_SKIP:
-                break
-            j -= 1
+        # "whether or not at 32k" negates nothing after it.
+        begins = _negation_before(toks, first, _NEGATION_SKIP, or_not_negates=False)
+        words: list[int] = list(range(begins, first)) if begins is not None else []
         # "no fp8 or int8", "neither fp8 nor int4": the second of a negated pair is negated too.
         pair_of = first >= 2 and toks[first - 1].norm in ("or", "nor") and not toks[first - 1].used
         if not words and pair_of and toks[first - 2].used and "negated" in toks[first - 2].keys:
@@ -1901,7 +1891,7 @@ def _read_gpus(reader: _Reader) -> None:
                 count = value
                 article = word in ("a", "an")
                 start = j
-        if (negated := _card_negation(toks, start)) is not None:
+        if (negated := _negation_before(toks, start, _CARD_NEGATION_SKIP, or_not_negates=True)) is not None:
             # "on an H100, not an A100": the card said not to be used is no card to size on; a card named
             # beside it is the one, else the question is refused once every card is read.
             phrase = " ".join(t.raw for t in toks[negated:end])
@@ -1927,17 +1917,24 @@ def _read_gpus(reader: _Reader) -> None:
         i = end
 
 
-def _card_negation(toks: list[_Token], start: int) -> int | None:
-    """Where a negation before a card starts ("other than an H100", "without an H100", "not on an A100"),
-    or None."""
-    j = start - 1
-    while j >= 0 and not toks[j].used and toks[j].norm in ("a", "an", "the", "any", "on", "of") and start - j <= 3:
+def _negation_before(toks: list[_Token], first: int, skip: frozenset[str], *, or_not_negates: bool) -> int | None:
+    """Where a negation before ``toks[first]`` starts: "instead of" or "rather than" right before it, or a
+    negation word with at most a few ``skip`` words between ("without the", "not on an"); None where
+    there is none. ``or_not_negates`` False: "... or not" negates nothing after it."""
+    j = first - 1
+    while j >= 0 and not toks[j].used and first - j <= 4:
+        if j and not toks[j - 1].used and (toks[j - 1].norm, toks[j].norm) in _NEGATION_PAIRS:
+            return j - 1
+        if toks[j].norm in _NEGATIONS and (or_not_negates or not (j and toks[j - 1].norm in ("or", "whether"))):
+            return j
+        if toks[j].norm not in skip:
+            return None
         j -= 1
-    if j < 0 or toks[j].used:
-        return None
-    if j > 0 and (toks[j - 1].norm, toks[j].norm) in _NEGATION_PAIRS:
-        return j - 1
-    return j if toks[j].norm in _NEGATIONS else None
+    return None
+
+
+# The words between a negation and the card it negates ("not on an A100").
+_CARD_NEGATION_SKIP = frozenset({"a", "an", "the", "any", "on", "of"})
 
 
 def _read_kind(tokens: list[_Token]) -> QuestionKind:

@@ -1089,6 +1089,7 @@ READS: list[tuple[str, str, str, str, tuple[str, ...]]] = [
         ("thirty-two thousand", "ways"),
     ),
     ("Qwen/Qwen3-8B on an L4 with 2 tricks", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("2", "tricks")),
+    ("Qwen/Qwen3-8B on an L4 instead of an H100", "Qwen/Qwen3-8B", "gpu=l4", FIT, ("instead of an H100",)),
     # Typed as key=value, a setting reads as the grammar reads it: no engine implied.
     ("Qwen/Qwen3-8B on an L4 with util=0.9", "Qwen/Qwen3-8B", "gpu=l4 util=0.9", FIT, ()),
     (
@@ -1123,6 +1124,7 @@ REFUSED: list[tuple[str, str]] = [
     ("will Qwen/Qwen3-8B fit on 2 DGX boxes with 8 H100s each?", '"2 DGX": vram counts GPUs'),
     ("will Qwen/Qwen3-8B fit on an L4, no fp8 or int8?", '"no fp8": vram reads a setting'),
     ("will Qwen/Qwen3-8B fit across 2 nodes of 8xH100?", '"2 nodes": vram counts GPUs'),
+    ("will Qwen/Qwen3-8B fit instead of an H100?", '"instead of an H100": vram sizes the card you name'),
     # Nodes hold an unsaid number of GPUs; a format to be picked is no format named.
     ("will Qwen/Qwen3-8B fit on 2 nodes of 8 H100 with vllm at 128k?", '"2 nodes": vram counts GPUs, not nodes'),
     ("will Qwen/Qwen3-8B fit on a DGX H100?", "vram counts GPUs, not nodes"),
